@@ -1,0 +1,37 @@
+"""headwater: write a workflow as a Python class of steps; run it anywhere; read every step's data.
+
+This module only re-exports the public names; the client classes are imported on first use so that
+``import headwater`` stays fast for flows that never read past runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+from headwater.flow import (  # noqa: E402
+    FlowSpec,
+    IncludeFile,
+    JSONType,
+    Parameter,
+    current,
+    step,
+)
+
+_CLIENT_NAMES = (
+    "Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace",
+    "default_namespace", "metadata", "get_metadata",
+)
+
+__all__ = [
+    "FlowSpec", "IncludeFile", "JSONType", "Parameter", "current", "step", *_CLIENT_NAMES,
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CLIENT_NAMES:
+        import headwater.client as client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'headwater' has no attribute {name!r}")

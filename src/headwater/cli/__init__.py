@@ -1,0 +1,1 @@
+"""The command line: ``python myflow.py COMMAND`` and ``headwater COMMAND flow.py``."""

@@ -1,0 +1,30 @@
+"""How the CLI reports a user's mistake: one clear paragraph on stderr, no traceback, exit 1."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from headwater.exceptions import HeadwaterException
+
+
+def report(err: HeadwaterException) -> None:
+    click.secho(f"{err.headline}:", fg="red", bold=True, err=True)
+    click.echo(f"    {err}", err=True)
+
+
+def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn HeadwaterException into a message and exit code 1; let everything else through."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except HeadwaterException as err:
+            report(err)
+            raise SystemExit(1) from None
+
+    return wrapper

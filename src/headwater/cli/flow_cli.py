@@ -1,0 +1,83 @@
+"""``python myflow.py COMMAND``: the command line of one flow. Parses, then delegates.
+
+Top-level options come before the command, as with Metaflow (``python f.py --quiet run``).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from headwater.cli import inspect_cmds
+from headwater.cli.errors import handle_errors
+from headwater.flow.parameters import flow_parameters
+
+
+def build_cli(flow_cls: type) -> click.Group:
+    """The click group for ``flow_cls``; ``run`` gets one ``--name`` option per Parameter."""
+
+    @click.group(help=(flow_cls.__doc__ or "").strip() or f"Commands of the flow {flow_cls.__name__}.")
+    @click.option("--datastore-root", default=None, help="Folder (or URL) holding runs' data.")
+    @click.option("--metadata", "metadata", default=None,
+                  help="'local' (SQLite in the datastore root) or a database path.")
+    @click.option("--datastore", default="local", type=click.Choice(["local"]),
+                  help="Kind of datastore (only 'local' for now).")
+    @click.option("--environment", default="local", help="Accepted for Metaflow compatibility.")
+    @click.option("--quiet", is_flag=True, help="Print only errors and the closing line.")
+    @click.option("--with", "with_decorators", multiple=True,
+                  help="Add a step decorator to every step, e.g. --with retry.")
+    @click.option("--pylint/--no-pylint", default=False, help="Accepted for Metaflow compatibility.")
+    @click.pass_context
+    def cli(ctx: click.Context, datastore_root: str | None, metadata: str | None, datastore: str,
+            environment: str, quiet: bool, with_decorators: tuple[str, ...], pylint: bool) -> None:
+        ctx.obj = {
+            "flow_cls": flow_cls,
+            "settings_args": (datastore_root, metadata),
+            "quiet": quiet,
+            "with": with_decorators,
+        }
+
+    cli.add_command(_run_command(flow_cls))
+    for command in inspect_cmds.COMMANDS:
+        cli.add_command(command)
+    return cli
+
+
+def _run_command(flow_cls: type) -> click.Command:
+    params = flow_parameters(flow_cls)
+
+    def run(**kwargs: Any) -> None:
+        from headwater.cli.run_cmd import do_run
+
+        ctx = click.get_current_context()
+        given = {p.name: kwargs.pop(f"param__{attr}") for attr, p in params.items()}
+        given = {k: v for k, v in given.items() if v is not None}
+        code = do_run(ctx, flow_cls, given, **kwargs)
+        ctx.exit(code)
+
+    options = [
+        click.Option(["--tag", "tags"], multiple=True, help="Tag the run (repeatable)."),
+        click.Option(["--max-workers"], type=int, default=None,
+                     help="Tasks running at once (default: twice the CPU count, 2 to 16)."),
+        click.Option(["--max-num-splits"], type=int, default=100_000, show_default=True,
+                     help="Refuse a foreach with more items than this."),
+        click.Option(["--run-id-file"], default=None, help="Write the run id to this file."),
+    ]
+    for attr, param in params.items():
+        label = "file" if param.is_include_file else param.type_label
+        default = "" if param.default is None or callable(param.default) else f" [default: {param.default}]"
+        required = " [required]" if param.required else ""
+        options.append(click.Option(
+            [f"--{param.name}", f"param__{attr}"], type=str, default=None, metavar=label.upper(),
+            help=f"{param.help or ''}{default}{required}".strip(),
+        ))
+    return click.Command("run", callback=handle_errors(run), params=options,
+                         help="Run the flow from its start step.")
+
+
+def main_for_flow_class(flow_cls: type) -> None:
+    """Entry point used by ``FlowSpec.__init__`` when a flow file runs as a script."""
+    cli = build_cli(flow_cls)
+    cli.main(args=sys.argv[1:], prog_name=sys.argv[0], standalone_mode=True)

@@ -1,0 +1,80 @@
+"""``headwater COMMAND path/to/flow.py [options]``: run any flow file's command line.
+
+The flow file is imported under its own module name (not ``__main__``), so its
+``if __name__ == '__main__'`` block does not fire, and then the same command line as
+``python flow.py COMMAND`` runs with the remaining arguments.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
+import click
+
+from headwater import __version__
+from headwater.cli.errors import report
+from headwater.exceptions import FlowDefinitionError, HeadwaterException
+
+USAGE = """usage: headwater COMMAND FLOW_FILE [OPTIONS]
+
+Run a command of the flow defined in FLOW_FILE, as `python FLOW_FILE COMMAND` would.
+Commands: run, check, show, output-dot, output-mermaid, logs, dump.
+Top-level options (--quiet, --datastore-root, ...) may come before COMMAND.
+
+  headwater run examples/linear_flow.py
+  headwater --quiet run flow.py --alpha 0.6
+  headwater version
+"""
+
+
+def load_flow_class(path: str) -> type:
+    """Import ``path`` and return the FlowSpec subclass it defines."""
+    from headwater.flow.flowspec import FlowSpec
+
+    full = os.path.abspath(path)
+    if not os.path.isfile(full):
+        raise FlowDefinitionError(f"flow file {path!r} does not exist")
+    name = os.path.splitext(os.path.basename(full))[0]
+    sys.path.insert(0, os.path.dirname(full))
+    spec = importlib.util.spec_from_file_location(name, full)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    flows = [
+        obj for obj in vars(module).values()
+        if isinstance(obj, type) and issubclass(obj, FlowSpec) and obj is not FlowSpec
+        and obj.__module__ == name
+    ]
+    leaves = [f for f in flows if not any(o is not f and issubclass(o, f) for o in flows)]
+    if len(leaves) != 1:
+        found = ", ".join(f.__name__ for f in leaves) or "none"
+        raise FlowDefinitionError(
+            f"{path} must define exactly one flow (a FlowSpec subclass); found: {found}"
+        )
+    return leaves[0]
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        click.echo(USAGE)
+        return
+    if args[0] in ("version", "--version"):
+        click.echo(f"headwater {__version__}")
+        return
+    files = [i for i, a in enumerate(args) if a.endswith(".py")]
+    if not files:
+        click.echo(USAGE, err=True)
+        raise SystemExit(2)
+    path = args.pop(files[0])
+    try:
+        flow_cls = load_flow_class(path)
+    except HeadwaterException as err:
+        report(err)
+        raise SystemExit(1) from None
+    from headwater.cli.flow_cli import build_cli
+
+    build_cli(flow_cls).main(args=args, prog_name=f"headwater ... {path}", standalone_mode=True)

@@ -1,0 +1,113 @@
+"""Every error a user can cause, under one base class.
+
+::
+
+    HeadwaterException                  base; ``headwater_error`` marks "no traceback needed"
+    ├── GraphError                      the flow's graph is malformed (names step and file:line)
+    ├── FlowDefinitionError             a flow class misuses the API (bad Parameter, bad decorator, ...)
+    ├── ParameterError                  a parameter value given on launch is wrong or missing
+    ├── TransitionError                 self.next() called wrongly while a step runs
+    ├── ReservedAttributeError          a step assigned a framework attribute (self.next = 1)
+    ├── MergeArtifactsError             merge_artifacts() found conflicts or was misused
+    ├── ArtifactError                   an artifact could not be saved or loaded
+    │   ├── SerializationError          ... because it cannot be pickled / unpickled
+    │   └── DataIntegrityError          ... because the stored bytes do not match their hash
+    ├── StoreError                      the storage backend refused an operation
+    ├── NotFoundError                   a flow, run, step, task or artifact does not exist
+    │   └── NamespaceMismatchError      it exists, but not in the current namespace
+    ├── TaskFailedError                 a task failed (raised in the scheduler, names the pathspec)
+    └── RunFailedError                  a run ended unsuccessfully
+
+The Metaflow names users catch (``MetaflowException``, ``MetaflowNotFound``, ...) are aliases
+exported by :mod:`headwater.compat`.
+"""
+
+from __future__ import annotations
+
+
+class HeadwaterException(Exception):
+    """Base class of every error headwater raises on purpose.
+
+    The CLI prints these as a one-paragraph message without a traceback: they describe a mistake
+    in the user's flow, input or environment, not a bug in headwater.
+    """
+
+    headline = "Headwater error"
+
+    def __init__(self, msg: str = "", *, fix: str | None = None) -> None:
+        self.msg = msg
+        self.fix = fix
+        super().__init__(msg if fix is None else f"{msg}\n  fix: {fix}")
+
+
+class GraphError(HeadwaterException):
+    """The flow's graph is malformed. Carries the step and the source location."""
+
+    headline = "Invalid flow graph"
+
+    def __init__(
+        self,
+        msg: str,
+        *,
+        step: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.step = step
+        self.file = file
+        self.line = line
+        where = f"{file}:{line}: " if file and line else ""
+        super().__init__(f"{where}{msg}", fix=fix)
+
+
+class FlowDefinitionError(HeadwaterException):
+    headline = "Invalid flow definition"
+
+
+class ParameterError(HeadwaterException):
+    headline = "Invalid parameter"
+
+
+class TransitionError(HeadwaterException):
+    headline = "Invalid transition"
+
+
+class ReservedAttributeError(HeadwaterException):
+    headline = "Reserved attribute"
+
+
+class MergeArtifactsError(HeadwaterException):
+    headline = "Cannot merge artifacts"
+
+
+class ArtifactError(HeadwaterException):
+    headline = "Artifact error"
+
+
+class SerializationError(ArtifactError):
+    headline = "Artifact cannot be serialized"
+
+
+class DataIntegrityError(ArtifactError):
+    headline = "Stored data is corrupt"
+
+
+class StoreError(HeadwaterException):
+    headline = "Storage error"
+
+
+class NotFoundError(HeadwaterException):
+    headline = "Not found"
+
+
+class NamespaceMismatchError(NotFoundError):
+    headline = "Not in the current namespace"
+
+
+class TaskFailedError(HeadwaterException):
+    headline = "Task failed"
+
+
+class RunFailedError(HeadwaterException):
+    headline = "Run failed"

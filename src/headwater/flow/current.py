@@ -1,0 +1,60 @@
+"""``current``: what the running task knows about itself (flow, run, step, task, retry, ...).
+
+One module-level object, filled by the task runner in the task's own process just before the step
+function runs. Outside a running task every field is None/empty and ``is_running_flow`` is False.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Current:
+    """Read-only facts about the task this process is running."""
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self.flow_name: str | None = None
+        self.run_id: str | None = None
+        self.step_name: str | None = None
+        self.task_id: str | None = None
+        self.retry_count: int = 0
+        self.origin_run_id: str | None = None
+        self.parameter_names: list[str] = []
+        self.username: str | None = None
+        self.tags: frozenset[str] = frozenset()
+        self.namespace: str | None = None
+        self.is_running_flow: bool = False
+        self._extra: dict[str, Any] = {}
+
+    def _bind(self, **fields: Any) -> None:
+        """Called by the task runner; extra keys (project_name, card, parallel, ...) are kept too."""
+        for key, value in fields.items():
+            if hasattr(self, key) and not key.startswith("_"):
+                object.__setattr__(self, key, value)
+            else:
+                self._extra[key] = value
+        self.is_running_flow = True
+
+    @property
+    def pathspec(self) -> str | None:
+        if not self.task_id:
+            return None
+        return f"{self.flow_name}/{self.run_id}/{self.step_name}/{self.task_id}"
+
+    def __getattr__(self, name: str) -> Any:
+        extra = self.__dict__.get("_extra", {})
+        if name in extra:
+            return extra[name]
+        raise AttributeError(
+            f"current has no attribute {name!r}"
+            + ("" if self.__dict__.get("is_running_flow") else " (no task is running in this process)")
+        )
+
+    def __repr__(self) -> str:
+        return f"<current {self.pathspec or 'not running'}>"
+
+
+current = Current()

@@ -1,0 +1,190 @@
+"""``FlowSpec``: the base class of every flow.
+
+A user subclasses it and writes ``@step`` methods. Run as a script (``MyFlow()`` under
+``if __name__ == '__main__'``) it hands control to the command line. Inside a task, the runtime
+builds an instance without calling ``__init__`` and binds a :class:`TaskState` to it; attribute
+reads then fall through to the lazily loaded artifacts the task inherited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from headwater.exceptions import MergeArtifactsError, ReservedAttributeError, TransitionError
+from headwater.flow.artifacts import ArtifactView
+from headwater.flow.inputs import Inputs, _top_foreach
+from headwater.records import Frame
+
+# Names a step may not assign: they are the framework's, and shadowing them would break the run.
+RESERVED = frozenset(
+    {"next", "input", "index", "foreach_stack", "merge_artifacts", "name", "script_name"}
+)
+
+
+@dataclass
+class Transition:
+    """What the step asked for with ``self.next``."""
+
+    targets: tuple[str, ...]
+    foreach: str | None = None
+    condition: str | None = None
+    cases: dict[str, str] = field(default_factory=dict)
+    num_parallel: int | None = None
+
+
+@dataclass
+class TaskState:
+    """Per-task state bound to the flow instance by the runtime (never stored as an artifact)."""
+
+    view: ArtifactView
+    step_name: str
+    frames: tuple[Frame, ...]
+    item_loader: Any  # Frame -> the foreach item of that frame
+    is_join: bool = False
+    transition: Transition | None = None
+    merged: bool = False
+
+
+class FlowSpec:
+    """Base class for flows. Subclass it, add ``@step`` methods, call ``MyFlow()`` to get a CLI."""
+
+    _hw_task: TaskState | None = None
+
+    def __init__(self, use_cli: bool = True) -> None:
+        if use_cli:
+            # Imported here, not at module level: the CLI sits above the flow API in the layering.
+            from headwater.cli.flow_cli import main_for_flow_class
+
+            main_for_flow_class(type(self))
+
+    # -- identity ------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """The flow's name (its class name)."""
+        return type(self).__name__
+
+    @property
+    def script_name(self) -> str:
+        import os
+        import sys
+
+        return os.path.basename(sys.modules[type(self).__module__].__file__ or "")
+
+    # -- artifact access -----------------------------------------------------------------------
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup fails: an inherited artifact not yet loaded.
+        state = self.__dict__.get("_hw_task") if "_hw_task" in self.__dict__ else None
+        if state is not None and not name.startswith("__") and state.view.has(name):
+            value = state.view.load(name)
+            object.__setattr__(self, name, value)
+            return value
+        where = f" in step '{state.step_name}'" if state is not None else ""
+        raise AttributeError(f"flow {type(self).__name__} has no artifact or attribute {name!r}{where}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in RESERVED:
+            raise ReservedAttributeError(
+                f"step cannot assign 'self.{name}' in flow {type(self).__name__}: "
+                f"'{name}' belongs to the framework",
+                fix=f"choose another name, e.g. self.{name}_value",
+            )
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        state = self.__dict__.get("_hw_task")
+        present = name in self.__dict__
+        inherited = state is not None and state.view.has(name)
+        if not present and not inherited:
+            raise AttributeError(f"flow {type(self).__name__} has no artifact {name!r} to delete")
+        if present:
+            object.__delattr__(self, name)
+        if inherited:
+            state.view.deleted.add(name)
+
+    def _hw_get_parameter(self, attr: str) -> Any:
+        state = self.__dict__.get("_hw_task")
+        if state is None:
+            raise AttributeError(f"parameter {attr!r} has a value only while the flow runs")
+        return state.view.load_param(attr)
+
+    # -- foreach -------------------------------------------------------------------------------
+    @property
+    def index(self) -> int | None:
+        """Position of this task's item in the innermost foreach (None outside a foreach)."""
+        frame = _top_foreach(self._state().frames)
+        return None if frame is None else frame.index
+
+    @property
+    def input(self) -> Any:
+        """This task's item of the innermost foreach (None outside a foreach)."""
+        state = self._state()
+        frame = _top_foreach(state.frames)
+        if frame is None or frame.items_key is None:
+            return None
+        return state.item_loader(frame)
+
+    def foreach_stack(self) -> list[tuple[int, int, Any]]:
+        """``[(index, num_splits, value), ...]`` for each enclosing foreach, outermost first."""
+        state = self._state()
+        return [
+            (f.index, f.num_splits, state.item_loader(f) if f.items_key else None)
+            for f in state.frames
+            if f.is_foreach
+        ]
+
+    # -- transitions ---------------------------------------------------------------------------
+    def next(self, *targets: Any, foreach: str | None = None, condition: str | None = None,
+             num_parallel: int | None = None) -> None:
+        """Say which step(s) run after this one. Called exactly once, as the step's last line."""
+        state = self._state()
+        if state.transition is not None:
+            raise TransitionError(
+                f"step '{state.step_name}' of flow {self.name} called self.next() twice",
+                fix="call self.next() once, as the last statement of the step",
+            )
+        cases: dict[str, str] = {}
+        if len(targets) == 1 and isinstance(targets[0], dict):
+            if condition is None:
+                raise TransitionError(
+                    f"step '{state.step_name}': self.next() with a dict needs condition='name'"
+                )
+            cases = {str(k): _step_name(v, state.step_name) for k, v in targets[0].items()}
+            names: tuple[str, ...] = tuple(cases.values())
+        else:
+            names = tuple(_step_name(t, state.step_name) for t in targets)
+        state.transition = Transition(names, foreach, condition, cases, num_parallel)
+
+    # -- joins ---------------------------------------------------------------------------------
+    def merge_artifacts(self, inputs: Inputs, exclude: list[str] | None = None,
+                        include: list[str] | None = None) -> None:
+        """Carry over the artifacts on which all inputs agree, comparing content hashes only."""
+        from headwater.flow.merge import merge_into
+
+        state = self._state()
+        if not state.is_join:
+            raise MergeArtifactsError(
+                f"merge_artifacts() called in step '{state.step_name}' of flow {self.name}, "
+                "which is not a join",
+                fix="call it only in a step that takes an 'inputs' argument",
+            )
+        merge_into(self, state, inputs, include=include, exclude=exclude)
+
+    def _state(self) -> TaskState:
+        state = self.__dict__.get("_hw_task")
+        if state is None:
+            raise RuntimeError(
+                f"flow {type(self).__name__} is not running a step in this process; "
+                "foreach, next() and merge_artifacts() work only inside a step"
+            )
+        return state
+
+
+def _step_name(target: Any, step: str) -> str:
+    name = getattr(target, "__name__", None)
+    if not callable(target) or name is None:
+        raise TransitionError(
+            f"step '{step}': self.next() takes steps like self.a, got {target!r}",
+            fix="pass the bound step method, e.g. self.next(self.train)",
+        )
+    return name

@@ -1,0 +1,190 @@
+"""Run parameters: class attributes of a flow that become ``--name`` options of ``run``.
+
+A Parameter is a data descriptor: inside a step ``self.alpha`` returns the run's value (loaded
+lazily like any artifact), and assigning to it is refused, because parameters are read-only
+artifacts shared by every task of the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from headwater.exceptions import FlowDefinitionError, ParameterError, ReservedAttributeError
+
+
+class JSONTypeClass:
+    """Parameter type for structured values given as JSON text on the command line."""
+
+    name = "JSON"
+
+    def convert(self, raw: Any, param: str) -> Any:
+        if not isinstance(raw, str):
+            return raw
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError as err:
+            raise ParameterError(
+                f"parameter '{param}' expects JSON; could not parse {raw!r}: {err.msg} "
+                f"at character {err.pos}",
+                fix=f"quote the value for the shell, e.g. --{param} '{{\"key\": 1}}'",
+            ) from None
+
+    def __repr__(self) -> str:
+        return "JSONType"
+
+
+JSONType = JSONTypeClass()
+
+_SCALARS: dict[type, str] = {str: "text", int: "an integer", float: "a number", bool: "a boolean"}
+_TRUE = {"true", "1", "yes", "y", "on", "t"}
+_FALSE = {"false", "0", "no", "n", "off", "f"}
+
+
+@dataclass(frozen=True)
+class ParameterContext:
+    """Passed to a callable default, as Metaflow does for deploy-time values."""
+
+    flow_name: str
+    user_name: str
+    parameter_name: str
+
+
+class Parameter:
+    """A typed run parameter.
+
+    **Parameters:** ``name`` (the option name), ``default`` (a value or a callable taking a
+    ParameterContext), ``type`` (str, int, float, bool or JSONType; inferred from the default),
+    ``help``, ``required``, ``show_default``, ``separator`` (split a string value into a list).
+    """
+
+    is_include_file = False
+
+    def __init__(
+        self,
+        name: str,
+        default: Any = None,
+        type: Any = None,  # noqa: A002 - Metaflow's keyword
+        help: str | None = None,  # noqa: A002
+        required: bool = False,
+        show_default: bool = True,
+        separator: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise FlowDefinitionError(f"Parameter name must be a non-empty string, got {name!r}")
+        self.name = name
+        self.default = default
+        self.help = help
+        self.required = required
+        self.show_default = show_default
+        self.separator = separator
+        self.kwargs = kwargs
+        self.type = type if type is not None else self._infer_type(default)
+        self.attr_name = name  # replaced by __set_name__ with the class attribute's name
+
+    @staticmethod
+    def _infer_type(default: Any) -> Any:
+        if callable(default) or default is None:
+            return str
+        for scalar in (bool, int, float, str):
+            if isinstance(default, scalar):
+                return scalar
+        if isinstance(default, (dict, list)):
+            return JSONType
+        return str
+
+    def __set_name__(self, owner: type, attr: str) -> None:
+        self.attr_name = attr
+
+    # -- descriptor: read-only artifact --------------------------------------------------------
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        return instance._hw_get_parameter(self.attr_name)
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        raise ReservedAttributeError(
+            f"cannot assign to 'self.{self.attr_name}': it is the parameter '{self.name}' and "
+            "parameters are read-only",
+            fix=f"store a derived value under another name, e.g. self.{self.attr_name}_used = ...",
+        )
+
+    # -- values --------------------------------------------------------------------------------
+    @property
+    def type_label(self) -> str:
+        if self.type is JSONType or isinstance(self.type, JSONTypeClass):
+            return "JSON"
+        return getattr(self.type, "__name__", str(self.type))
+
+    def env_default(self) -> str | None:
+        """METAFLOW_RUN_<NAME> / HEADWATER_RUN_<NAME> give a default from the environment."""
+        suffix = self.name.upper().replace("-", "_")
+        for prefix in ("HEADWATER_RUN_", "METAFLOW_RUN_"):
+            if prefix + suffix in os.environ:
+                return os.environ[prefix + suffix]
+        return None
+
+    def resolve_default(self, flow_name: str, user: str) -> Any:
+        default = self.default
+        if callable(default) and not isinstance(default, type):
+            default = default(ParameterContext(flow_name, user, self.name))
+        return default
+
+    def convert(self, raw: Any) -> Any:
+        """Turn a command-line string into a typed value, or raise ParameterError naming it."""
+        if self.separator is not None and isinstance(raw, str):
+            return [self._convert_one(part) for part in raw.split(self.separator)]
+        return self._convert_one(raw)
+
+    def _convert_one(self, raw: Any) -> Any:
+        kind = self.type
+        if isinstance(kind, JSONTypeClass):
+            return kind.convert(raw, self.name)
+        if not isinstance(raw, str):
+            return raw
+        if kind is bool:
+            lowered = raw.strip().lower()
+            if lowered in _TRUE or lowered in _FALSE:
+                return lowered in _TRUE
+            raise self._bad(raw, "a boolean (true/false)")
+        if kind in (int, float, str):
+            try:
+                return kind(raw)
+            except ValueError:
+                raise self._bad(raw, _SCALARS[kind]) from None
+        if callable(kind):
+            try:
+                return kind(raw)
+            except Exception as err:  # a user-supplied converter
+                raise self._bad(raw, f"a value accepted by {self.type_label} ({err})") from None
+        raise FlowDefinitionError(f"parameter '{self.name}' has an unsupported type {kind!r}")
+
+    def _bad(self, raw: str, expected: str) -> ParameterError:
+        example = {"an integer": "3", "a number": "0.5", "a boolean (true/false)": "true"}
+        hint = example.get(expected, "...")
+        return ParameterError(
+            f"parameter '{self.name}' expects {expected}; got {raw!r}",
+            fix=f"pass e.g. --{self.name} {hint}",
+        )
+
+    def __repr__(self) -> str:
+        return f"Parameter({self.name!r}, default={self.default!r}, type={self.type_label})"
+
+
+def flow_parameters(flow_cls: type) -> dict[str, Parameter]:
+    """The flow's parameters, attribute name -> Parameter, including inherited ones."""
+    found: dict[str, Parameter] = {}
+    for klass in reversed(flow_cls.__mro__):
+        for attr, value in vars(klass).items():
+            if isinstance(value, Parameter):
+                found[attr] = value
+            elif attr in found:
+                del found[attr]  # overridden by a non-parameter
+    return found
+
+
+Converter = Callable[[str], Any]

@@ -1,0 +1,388 @@
+"""Build a :class:`Graph` from a flow class by reading the source of its step methods.
+
+Nothing is run: each step's transition comes from the ``self.next(...)`` call written in its body,
+so a malformed flow is reported before any task starts, at the user's file and line.
+
+Problems that belong to one step's source (no ``self.next``, two of them, an argument we cannot
+read, ...) are recorded on ``StepNode.problems`` instead of raised, so the whole graph is still
+built; :func:`headwater.graph.validate.validate` raises them, first one first. Only a step whose
+source cannot be read at all stops the build.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from headwater.exceptions import GraphError
+from headwater.flow.step import is_step
+from headwater.graph.model import END, FOREACH, LINEAR, PARALLEL, SPLIT, SWITCH, Graph, StepNode
+
+NEXT_KEYWORDS = ("foreach", "condition", "num_parallel")
+_MISSING = object()
+_NOT_UNDERSTOOD = "could not understand the self.next call"
+_NEXT_FORMS = (
+    "write it as self.next(self.a), self.next(self.a, self.b), "
+    "self.next(self.a, foreach='items'), self.next(self.a, num_parallel=4) or "
+    "self.next({'x': self.a, 'y': self.b}, condition='var')"
+)
+
+
+def build_graph(flow_cls: type) -> Graph:
+    """Return the graph of ``flow_cls``: one :class:`StepNode` per ``@step`` method.
+
+    Steps defined on base classes count (a subclass's definition wins). Nodes are kept in source
+    order: base-class steps first, then by line. The graph is not validated here.
+    """
+    found = _find_steps(flow_cls)
+    nodes = [_parse_step(name, func, flow_cls, set(found)) for name, (_, func) in found.items()]
+    rank = {name: found[name][0] for name in found}
+    nodes.sort(key=lambda node: (rank[node.name], node.line))
+    graph = Graph(
+        flow_name=flow_cls.__name__,
+        nodes={node.name: node for node in nodes},
+        file=_class_file(flow_cls),
+        doc=inspect.cleandoc(flow_cls.__dict__.get("__doc__") or ""),
+        line=_class_line(flow_cls),
+    )
+    _link(graph)
+    return graph
+
+
+def _find_steps(flow_cls: type) -> dict[str, tuple[int, Callable[..., Any]]]:
+    """name -> (rank of the defining class, base classes first; step function), in MRO order.
+
+    Walking the MRO from ``object`` down means a subclass attribute replaces a base one, and a
+    subclass that overrides a step with a plain method removes that step.
+    """
+    steps: dict[str, tuple[int, Callable[..., Any]]] = {}
+    for rank, klass in enumerate(reversed(flow_cls.__mro__)):
+        for name, obj in vars(klass).items():
+            if is_step(obj):
+                steps[name] = (rank, obj)
+            else:
+                steps.pop(name, None)
+    return steps
+
+
+def _class_file(flow_cls: type) -> str:
+    try:
+        return inspect.getsourcefile(flow_cls) or inspect.getfile(flow_cls)
+    except (TypeError, OSError):
+        return ""
+
+
+def _class_line(flow_cls: type) -> int:
+    """The ``class`` line, for errors about the whole flow (no start step, ...)."""
+    try:
+        return inspect.getsourcelines(flow_cls)[1]
+    except (TypeError, OSError):
+        return 0
+
+
+@dataclass
+class _Source:
+    """One step function's parsed source and where it sits in its file."""
+
+    func_def: ast.FunctionDef | ast.AsyncFunctionDef
+    text: str  # the parsed (dedented) text, for ast.get_source_segment
+    file: str
+    offset: int  # add to an AST line number to get the line in ``file``
+
+    def line(self, node: ast.AST) -> int:
+        return getattr(node, "lineno", 0) + self.offset
+
+
+def _read_source(name: str, func: Callable[..., Any]) -> _Source:
+    """Parse the source of a step function; a GraphError if it cannot be read."""
+    func = inspect.unwrap(func)
+    file = getattr(getattr(func, "__code__", None), "co_filename", "") or ""
+    try:
+        file = inspect.getsourcefile(func) or file
+        lines, first = inspect.getsourcelines(func)
+    except (TypeError, OSError) as exc:
+        raise GraphError(
+            f"cannot read the source of step {name!r} ({exc})",
+            step=name,
+            file=file or None,
+            fix="define the flow in a .py file; headwater reads each step's source to find "
+            "its self.next call",
+        ) from None
+    raw = "".join(lines)
+    text, offset = textwrap.dedent(raw), first - 1
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        # dedent gives up when a multi-line string starts a line at column 0; a block opener
+        # above the indented source parses it as it is.
+        text, offset = "if 1:\n" + raw, first - 2
+        try:
+            tree = ast.parse(text)
+        except SyntaxError as exc:
+            raise GraphError(
+                f"cannot parse the source of step {name!r}: {exc.msg}",
+                step=name, file=file or None, line=first,
+            ) from None
+        tree.body = list(getattr(tree.body[0], "body", []))
+    func_def = tree.body[0] if tree.body else None
+    if not isinstance(func_def, ast.FunctionDef | ast.AsyncFunctionDef):
+        raise GraphError(
+            f"step {name!r} is not defined with a def statement",
+            step=name,
+            file=file or None,
+            line=first,
+            fix="write the step as a method: @step def name(self): ...",
+        )
+    return _Source(func_def, text, file, offset)
+
+
+def _parse_step(
+    name: str, func: Callable[..., Any], flow_cls: type, step_names: set[str]
+) -> StepNode:
+    """Make the StepNode of one step from its source, recording (not raising) its problems."""
+    src = _read_source(name, func)
+    fdef = src.func_def
+    params = fdef.args.posonlyargs + fdef.args.args
+    node = StepNode(
+        name=name,
+        transition=END if name == "end" else LINEAR,
+        is_join=len(params) >= 2,
+        doc=inspect.getdoc(inspect.unwrap(func)) or "",
+        file=src.file,
+        line=src.line(fdef),
+    )
+    calls = _next_calls(fdef, params[0].arg if params else "self")
+    if calls:
+        node.next_line = src.line(calls[0])
+    problem = _placement_problem(node, calls, src)
+    if problem is not None:
+        node.problems.append(problem)
+    if calls and name != "end":
+        try:
+            _apply_next(node, calls[0], src)
+            _check_targets_are_steps(node, flow_cls, step_names)
+        except GraphError as exc:
+            node.problems.append(exc)
+    return node
+
+
+def _next_calls(func_def: ast.AST, self_name: str) -> list[ast.Call]:
+    """Every ``self.next(...)`` call in the step's own body (nested defs and lambdas excluded)."""
+    found: list[ast.Call] = []
+    todo = list(ast.iter_child_nodes(func_def))
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+            continue
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "next"
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == self_name
+        ):
+            found.append(node)
+        todo.extend(ast.iter_child_nodes(node))
+    return sorted(found, key=lambda call: (call.lineno, call.col_offset))
+
+
+def _placement_problem(node: StepNode, calls: list[ast.Call], src: _Source) -> GraphError | None:
+    """The rule: exactly one self.next per step (none in end), as the step's last statement."""
+    name = node.name
+    if name == "end":
+        if not calls:
+            return None
+        return _error(
+            node, "the end step must not call self.next: the flow stops after it",
+            line=node.next_line, fix="remove the self.next call from end",
+        )
+    if not calls:
+        return _error(
+            node, f"step {name!r} never calls self.next, so the flow cannot go on after it",
+            fix="end the step with self.next(self.<next step>), e.g. self.next(self.end)",
+        )
+    if len(calls) > 1:
+        return _error(
+            node,
+            f"step {name!r} calls self.next more than once (line {node.next_line} and line "
+            f"{src.line(calls[1])}); a step has exactly one self.next, as its last statement",
+            line=src.line(calls[1]),
+            fix="keep one self.next call at the end of the step; to choose between steps at run "
+            "time use a switch: self.next({'a': self.a, 'b': self.b}, condition='var')",
+        )
+    body = src.func_def.body
+    last = body[-1]
+    if isinstance(last, ast.Expr) and last.value is calls[0]:
+        return None
+    on_its_own = any(isinstance(stmt, ast.Expr) and stmt.value is calls[0] for stmt in body)
+    where = (
+        f"line {src.line(last)} comes after it"
+        if on_its_own
+        else "it is inside another statement (if, for, with, try, an assignment, ...)"
+    )
+    return _error(
+        node,
+        f"self.next must be the last statement of step {name!r}, on its own; {where}",
+        line=node.next_line,
+        fix="move the self.next call to the end of the step, outside any block",
+    )
+
+
+def _apply_next(node: StepNode, call: ast.Call, src: _Source) -> None:
+    """Fill the transition fields of ``node`` from its self.next call (GraphError if unreadable)."""
+    keywords = _keywords(node, call)
+    if call.args and isinstance(call.args[0], ast.Dict):
+        _apply_switch(node, call, keywords)
+        return
+    if "condition" in keywords:
+        raise _error(
+            node, "condition= needs the cases as a dict: {'value': self.step, ...}",
+            line=node.next_line, fix=_NEXT_FORMS,
+        )
+    node.out = tuple(_target(node, arg) for arg in call.args)
+    _reject_duplicates(node)
+    if not node.out:
+        raise _error(node, f"{_NOT_UNDERSTOOD}: it names no step", line=node.next_line,
+                     fix=_NEXT_FORMS)
+    node.transition = SPLIT if len(node.out) > 1 else LINEAR
+    if "foreach" in keywords and "num_parallel" in keywords:
+        raise _error(node, "self.next cannot take both foreach= and num_parallel=",
+                     line=node.next_line, fix=_NEXT_FORMS)
+    if "foreach" in keywords:
+        node.transition = FOREACH
+        node.foreach_var = _name_literal(node, keywords["foreach"], "foreach", "items")
+    elif "num_parallel" in keywords:
+        node.transition = PARALLEL
+        expr = keywords["num_parallel"]
+        node.num_parallel = ast.get_source_segment(src.text, expr) or ast.unparse(expr)
+    if node.transition in (FOREACH, PARALLEL) and len(node.out) != 1:
+        raise _error(
+            node, f"a {node.transition} goes to exactly one step, not {len(node.out)}",
+            line=node.next_line, fix="name one step, e.g. self.next(self.body, foreach='items')",
+        )
+
+
+def _keywords(node: StepNode, call: ast.Call) -> dict[str, ast.expr]:
+    """The keyword arguments of self.next, after rejecting *args, **kwargs and unknown names."""
+    if any(isinstance(arg, ast.Starred) for arg in call.args):
+        raise _error(node, f"{_NOT_UNDERSTOOD}: *args cannot be read before the flow runs",
+                     line=node.next_line, fix=_NEXT_FORMS)
+    keywords: dict[str, ast.expr] = {}
+    for kw in call.keywords:
+        if kw.arg is None:
+            raise _error(node, f"{_NOT_UNDERSTOOD}: **kwargs cannot be read before the flow runs",
+                         line=node.next_line, fix=_NEXT_FORMS)
+        if kw.arg not in NEXT_KEYWORDS:
+            raise _error(node, f"{_NOT_UNDERSTOOD}: unknown keyword argument {kw.arg!r}",
+                         line=node.next_line, fix="use foreach=, condition= or num_parallel=")
+        keywords[kw.arg] = kw.value
+    return keywords
+
+
+def _apply_switch(node: StepNode, call: ast.Call, keywords: dict[str, ast.expr]) -> None:
+    """``self.next({'x': self.a, ...}, condition='var')``: case keys are stored as ``str(key)``."""
+    if len(call.args) != 1 or set(keywords) - {"condition"}:
+        raise _error(node, f"{_NOT_UNDERSTOOD}: a switch takes one dict and condition= only",
+                     line=node.next_line, fix=_NEXT_FORMS)
+    if "condition" not in keywords:
+        raise _error(
+            node, "a dict of cases in self.next needs condition='<artifact name>'",
+            line=node.next_line, fix="e.g. self.next({'yes': self.a, 'no': self.b}, condition='choice')",
+        )
+    cases: dict[str, str] = {}
+    cases_dict = call.args[0]
+    assert isinstance(cases_dict, ast.Dict)
+    for key, value in zip(cases_dict.keys, cases_dict.values, strict=True):
+        case = _case_key(node, key)
+        if case in cases:
+            raise _error(node, f"switch case {case!r} appears twice", line=node.next_line,
+                         fix="give each case its own value")
+        cases[case] = _target(node, value)
+    if not cases:
+        raise _error(node, "a switch needs at least one case", line=node.next_line,
+                     fix=_NEXT_FORMS)
+    node.transition = SWITCH
+    node.switch_cases = cases
+    node.out = tuple(dict.fromkeys(cases.values()))
+    node.condition_var = _name_literal(node, keywords["condition"], "condition", "choice")
+
+
+def _case_key(node: StepNode, key: ast.expr | None) -> str:
+    """A switch case value: a str, int or bool literal, stored as its ``str()``."""
+    if (
+        isinstance(key, ast.UnaryOp)
+        and isinstance(key.op, ast.USub)
+        and isinstance(key.operand, ast.Constant)
+        and type(key.operand.value) is int
+    ):
+        return str(-key.operand.value)
+    if isinstance(key, ast.Constant) and isinstance(key.value, str | int | bool):
+        return str(key.value)
+    raise _error(
+        node, "switch case keys must be written as literals (a string, an integer or a bool)",
+        line=node.next_line, fix="e.g. self.next({'yes': self.a, 'no': self.b}, condition='choice')",
+    )
+
+
+def _target(node: StepNode, arg: ast.expr) -> str:
+    """The step name in ``self.<name>`` (the object may be named otherwise than ``self``)."""
+    if isinstance(arg, ast.Attribute) and isinstance(arg.value, ast.Name):
+        return arg.attr
+    text = ast.unparse(arg)
+    raise _error(
+        node, f"{_NOT_UNDERSTOOD}: {text!r} is not a step written as self.<name>",
+        line=node.next_line, fix=_NEXT_FORMS,
+    )
+
+
+def _reject_duplicates(node: StepNode) -> None:
+    twice = sorted({name for name in node.out if node.out.count(name) > 1})
+    if twice:
+        raise _error(node, f"self.next names step {twice[0]!r} more than once",
+                     line=node.next_line, fix="name each branch once")
+
+
+def _name_literal(node: StepNode, expr: ast.expr, keyword: str, example: str) -> str:
+    """foreach= and condition= name an artifact, so they must be string literals."""
+    if isinstance(expr, ast.Constant) and isinstance(expr.value, str) and expr.value.isidentifier():
+        return expr.value
+    raise _error(
+        node,
+        f"{keyword}= must be a string literal naming an artifact, not {ast.unparse(expr)}",
+        line=node.next_line,
+        fix=f"assign the values to an artifact first (self.{example} = ...) and write "
+        f"{keyword}='{example}'",
+    )
+
+
+def _check_targets_are_steps(node: StepNode, flow_cls: type, step_names: set[str]) -> None:
+    """A target that exists on the class but is not a step is a forgotten @step, most likely."""
+    for target in node.out:
+        attr = inspect.getattr_static(flow_cls, target, _MISSING)
+        if target in step_names or attr is _MISSING:
+            continue
+        kind = type(attr).__name__
+        raise _error(
+            node, f"step {node.name!r} goes to {target!r}, which is a {kind} of the flow but "
+            "not a step", line=node.next_line, fix=f"decorate {target} with @step",
+        )
+
+
+def _link(graph: Graph) -> None:
+    """Fill ``in_steps`` of every node from the ``out`` of the others, in source order."""
+    incoming: dict[str, list[str]] = {name: [] for name in graph.nodes}
+    for node in graph:
+        for target in node.out:
+            if target in incoming and node.name not in incoming[target]:
+                incoming[target].append(node.name)
+    for name, preds in incoming.items():
+        graph.nodes[name].in_steps = tuple(preds)
+
+
+def _error(node: StepNode, msg: str, *, line: int | None = None, fix: str | None = None) -> GraphError:
+    return GraphError(msg, step=node.name, file=node.file, line=line or node.line, fix=fix)
+

@@ -1,0 +1,97 @@
+"""The graph of a flow: steps and the transitions between them.
+
+This is the data model only; :mod:`headwater.graph.build` makes it from a flow class and
+:mod:`headwater.graph.validate` checks it. The scheduler walks it; ``show``/``output-dot`` print it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from headwater.exceptions import GraphError
+
+# How a step leaves: the kind of its (single, by rule) self.next() call.
+LINEAR = "linear"  # self.next(self.a)
+SPLIT = "split"  # self.next(self.a, self.b)             static branches, closed by a join
+FOREACH = "foreach"  # self.next(self.a, foreach='items')  one task per item, closed by a join
+SWITCH = "switch"  # self.next({'x': self.a, ...}, condition='var')  exactly one case is taken
+PARALLEL = "parallel"  # self.next(self.a, num_parallel=N)   N tasks, closed by a join
+END = "end"  # the end step: no next
+
+
+@dataclass
+class StepNode:
+    """One step of a flow, as parsed from its source."""
+
+    name: str
+    transition: str  # one of LINEAR, SPLIT, FOREACH, SWITCH, PARALLEL, END
+    out: tuple[str, ...] = ()  # successor steps, in the order written (switch: case order)
+    foreach_var: str | None = None  # FOREACH: the artifact name iterated over
+    condition_var: str | None = None  # SWITCH: the artifact whose value picks the case
+    switch_cases: dict[str, str] = field(default_factory=dict)  # SWITCH: case value -> step
+    num_parallel: str | None = None  # PARALLEL: source text of the num_parallel expression
+    is_join: bool = False  # the step function takes an ``inputs`` argument
+    in_steps: tuple[str, ...] = ()  # predecessors (filled by build)
+    doc: str = ""
+    file: str = ""
+    line: int = 0  # line of the ``def``
+    next_line: int = 0  # line of the self.next call (0 when none)
+    # Filled by validation: the split steps enclosing this step, outermost first, and for a
+    # split/foreach/parallel step, the join that closes it.
+    split_parents: tuple[str, ...] = ()
+    matching_join: str | None = None
+    # Filled by build: what is wrong with this step's own source (missing or misplaced self.next,
+    # an argument that is not understood, ...). validate() raises the first one; build does not,
+    # so that ``show`` and the checks of the whole graph can still look at a flawed flow.
+    problems: list[GraphError] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def type(self) -> str:
+        """Metaflow's name for the node type (start, linear, split, foreach, join, end, ...)."""
+        if self.name == "start":
+            return "start"
+        if self.is_join:
+            return "join"
+        if self.transition == SWITCH:
+            return "split-switch"
+        if self.transition == PARALLEL:
+            return "split-parallel"
+        return self.transition
+
+
+@dataclass
+class Graph:
+    """All steps of a flow, keyed by name, in source order."""
+
+    flow_name: str
+    nodes: dict[str, StepNode]
+    file: str = ""
+    doc: str = ""
+    line: int = 0  # line of the ``class`` statement (0 when unknown)
+
+    def __getitem__(self, name: str) -> StepNode:
+        return self.nodes[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.nodes
+
+    def __iter__(self) -> Iterator[StepNode]:
+        return iter(self.nodes.values())
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def ordered(self) -> list[StepNode]:
+        """Steps in the order a reader expects: breadth-first from start, end last."""
+        seen: list[str] = []
+        queue = ["start"] if "start" in self.nodes else []
+        while queue:
+            name = queue.pop(0)
+            if name in seen or name not in self.nodes:
+                continue
+            seen.append(name)
+            queue.extend(self.nodes[name].out)
+        rest = [n for n in self.nodes if n not in seen]
+        ordered = [n for n in seen if n != "end"] + rest + (["end"] if "end" in seen else [])
+        return [self.nodes[n] for n in ordered]

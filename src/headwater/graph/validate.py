@@ -1,0 +1,353 @@
+"""Check that a flow's graph can run, and say where and how to fix it when it cannot.
+
+Checks run from the most local to the most global, so the first error reported is the one
+closest to its cause: a step's own source, then start/end, the targets of ``self.next``,
+reachability, loops, and last the nesting of splits and joins (:class:`_SplitWalk`).
+
+Every error is a :class:`GraphError` carrying the step, its file and line, and a fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import deque
+
+from headwater.exceptions import GraphError
+from headwater.graph.build import build_graph
+from headwater.graph.model import END, FOREACH, PARALLEL, SPLIT, SWITCH, Graph, StepNode
+
+# The open splits a step runs inside, outermost first: (split step, branch head it entered).
+# Foreach and parallel splits have one branch; a static split one per target.
+_Stack = tuple[tuple[str, str], ...]
+_OPENERS = (SPLIT, FOREACH, PARALLEL)
+_JOIN_EXAMPLE = "def join(self, inputs): ...; self.next(self.end)"
+
+
+def check_flow(flow_cls: type) -> Graph:
+    """Build the graph of ``flow_cls`` and validate it; the graph, or a GraphError."""
+    graph = build_graph(flow_cls)
+    validate(graph)
+    return graph
+
+
+def validate(graph: Graph) -> None:
+    """Raise a GraphError for the first rule ``graph`` breaks.
+
+    On success, fills ``split_parents`` on every step and ``matching_join`` on every split,
+    foreach and parallel step, which the scheduler uses to group the inputs of joins.
+    """
+    for node in graph:
+        if node.problems:
+            raise node.problems[0]
+    _check_start_end(graph)
+    _check_targets(graph)
+    _check_reachable(graph)
+    _check_unconditional_cycles(graph)
+    _check_loop_exits(graph)
+    _SplitWalk(graph).run()
+
+
+def _error(node: StepNode, msg: str, *, line: int | None = None, fix: str | None = None) -> GraphError:
+    return GraphError(msg, step=node.name, file=node.file, line=line or node.line, fix=fix)
+
+
+def _check_start_end(graph: Graph) -> None:
+    for name, role in (("start", "begins"), ("end", "finishes")):
+        if name not in graph:
+            raise GraphError(
+                f"flow {graph.flow_name} has no {name} step: every flow {role} at a step "
+                f"named {name}",
+                step=name,
+                file=graph.file,
+                line=graph.line,
+                fix=f"add a method decorated with @step named {name}",
+            )
+
+
+def _check_targets(graph: Graph) -> None:
+    names = list(graph.nodes)
+    for node in graph:
+        for target in node.out:
+            if target in graph:
+                continue
+            match = difflib.get_close_matches(target, names, n=1)
+            hint = f"; did you mean self.{match[0]}?" if match else ""
+            raise _error(
+                node,
+                f"step {node.name!r} goes to self.{target}, but the flow has no step named "
+                f"{target!r}{hint}",
+                line=node.next_line,
+                fix=f"define @step def {target}(self): ..., or point self.next at an existing step",
+            )
+
+
+def _reach(graph: Graph, start: str, switch_edges: bool = True) -> dict[str, str | None]:
+    """Steps reachable from ``start`` (breadth-first), each mapped to the step it was reached from.
+
+    ``start`` itself is in the result only when a path leads back to it.
+    """
+    came_from: dict[str, str | None] = {}
+    queue = deque([start])
+    while queue:
+        name = queue.popleft()
+        node = graph[name]
+        if not switch_edges and node.transition == SWITCH:
+            continue
+        for target in node.out:
+            if target not in came_from:
+                came_from[target] = name
+                queue.append(target)
+    return came_from
+
+
+def _check_reachable(graph: Graph) -> None:
+    reached = set(_reach(graph, "start")) | {"start"}
+    for node in graph:
+        if node.name not in reached:
+            raise _error(
+                node,
+                f"step {node.name!r} is not reachable from start: no path of self.next calls "
+                "leads to it",
+                fix=f"make a step go to it with self.next(self.{node.name}), or delete it",
+            )
+
+
+def _successors(graph: Graph, name: str, switch_edges: bool) -> list[str]:
+    node = graph[name]
+    if not switch_edges and node.transition == SWITCH:
+        return []
+    return [target for target in node.out if target in graph]
+
+
+def _loops(graph: Graph, switch_edges: bool = True) -> list[list[str]]:
+    """The strongly connected parts of the graph that hold a cycle, in source order.
+
+    Tarjan's algorithm, iterative so that a long chain of steps cannot hit the recursion limit;
+    linear in steps + transitions, so large graphs stay cheap.
+    """
+    order = {name: i for i, name in enumerate(graph.nodes)}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    loops: list[list[str]] = []
+    for root in graph.nodes:
+        if root in index:
+            continue
+        work = [(root, iter(_successors(graph, root, switch_edges)))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            name, children = work[-1]
+            for child in children:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(_successors(graph, child, switch_edges))))
+                    break
+                if child in on_stack:
+                    low[name] = min(low[name], index[child])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[name])
+                if low[name] == index[name]:
+                    part = _pop_until(stack, on_stack, name)
+                    if len(part) > 1 or name in _successors(graph, name, switch_edges):
+                        loops.append(sorted(part, key=order.__getitem__))
+    return sorted(loops, key=lambda part: order[part[0]])
+
+
+def _pop_until(stack: list[str], on_stack: set[str], name: str) -> list[str]:
+    part: list[str] = []
+    while not part or part[-1] != name:
+        part.append(stack.pop())
+        on_stack.discard(part[-1])
+    return part
+
+
+def _cycle_path(graph: Graph, head: str) -> list[str]:
+    """A shortest cycle head -> ... -> head over non-switch transitions."""
+    came_from = _reach(graph, head, switch_edges=False)
+    path = [head]
+    step = came_from[head]
+    while step is not None and step != head:
+        path.append(step)
+        step = came_from[step]
+    path.append(head)
+    return path[::-1]
+
+
+def _check_unconditional_cycles(graph: Graph) -> None:
+    """A cycle with no switch on it repeats forever (and a split on it multiplies tasks)."""
+    loops = _loops(graph, switch_edges=False)
+    if not loops:
+        return
+    path = _cycle_path(graph, loops[0][0])
+    closing = graph[path[-2]]
+    raise _error(
+        closing,
+        f"infinite loop: {' -> '.join(path)} always repeats, because none of these steps is a "
+        f"switch; step {closing.name!r} goes back to {path[0]!r}",
+        line=closing.next_line,
+        fix="make one step of the loop a switch with a case that leaves it, e.g. "
+        "self.next({'again': self.a, 'done': self.end}, condition='state')",
+    )
+
+
+def _check_loop_exits(graph: Graph) -> None:
+    """A loop through switches is fine as long as some case of some switch leaves it."""
+    for loop in _loops(graph):
+        members = set(loop)
+        switches = [graph[name] for name in loop if graph[name].transition == SWITCH]
+        if any(set(node.out) - members for node in switches):
+            continue
+        where = switches[0] if switches else graph[loop[0]]
+        raise _error(
+            where,
+            f"infinite loop: the loop through {', '.join(loop)} never ends, because no case of "
+            f"the switch in {where.name!r} leads out of it",
+            line=where.next_line,
+            fix="add a case that goes to a step outside the loop, e.g. 'done': self.end",
+        )
+
+
+def _describe(graph: Graph, stack: _Stack) -> str:
+    if not stack:
+        return "outside any split"
+    split, branch = stack[-1]
+    kind = _kind(graph[split])
+    if graph[split].transition == SPLIT:
+        return f"inside the {kind} at {split!r} (branch {branch!r})"
+    return f"inside the {kind} at {split!r}"
+
+
+def _kind(node: StepNode) -> str:
+    return {SPLIT: "split", FOREACH: "foreach", PARALLEL: "parallel split"}.get(
+        node.transition, node.transition
+    )
+
+
+class _SplitWalk:
+    """Walk from start carrying the stack of open splits, checking that splits and joins nest.
+
+    A split, foreach or parallel step pushes itself (with the branch entered) for its children; a
+    join pops the top. A step is entered with one stack only, unless it is a join that all its
+    inputs reach with the same split on top. Each step is expanded once, so loops terminate.
+    """
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self.own: dict[str, _Stack] = {}  # the stack each step runs with
+        self.first: dict[str, tuple[str | None, _Stack]] = {}  # first (from, entering stack)
+        self.joins: dict[str, str] = {}  # split step -> the join that closes it
+        self.open_at_end: list[tuple[str | None, _Stack]] = []
+
+    def run(self) -> None:
+        queue: deque[tuple[str, str | None, _Stack]] = deque([("start", None, ())])
+        while queue:
+            name, pred, stack = queue.popleft()
+            own = self._enter(self.graph[name], pred, stack)
+            if own is None:
+                continue
+            node = self.graph[name]
+            for target in node.out:
+                pushed = ((name, target),) if node.transition in _OPENERS else ()
+                queue.append((target, name, own + pushed))
+        self._check_end()
+        self._fill()
+
+    def _enter(self, node: StepNode, pred: str | None, stack: _Stack) -> _Stack | None:
+        """The stack ``node`` runs with if it is entered for the first time, else None."""
+        own = self._pop(node, pred, stack) if node.is_join else stack
+        if node.transition == END and own:
+            self.open_at_end.append((pred, own))
+        if node.name in self.first:
+            if not node.is_join and node.transition != END:
+                self._compare(node, pred, stack)
+            return None
+        self.first[node.name] = (pred, stack)
+        self.own[node.name] = own
+        return own
+
+    def _pop(self, node: StepNode, pred: str | None, stack: _Stack) -> _Stack:
+        """A join closes the innermost open split; all its inputs must come from that split."""
+        if not stack:
+            self._raise_nothing_to_join(node, pred)
+        split = stack[-1][0]
+        if node.name in self.first:
+            first_pred, first_stack = self.first[node.name]
+            if first_stack[-1][0] != split:
+                raise _error(
+                    node,
+                    f"join {node.name!r} closes branches of different splits: {first_pred!r} "
+                    f"comes from {first_stack[-1][0]!r} but {pred!r} from {split!r}; each join "
+                    "closes the branches of one split",
+                    fix="join the inner split first, then the outer one, each with its own join",
+                )
+            if first_stack[:-1] != stack[:-1]:
+                self._compare(node, pred, stack)
+            return stack[:-1]
+        closing = self.joins.setdefault(split, node.name)
+        if closing != node.name:
+            raise _error(
+                node,
+                f"the branches of {split!r} go to two different joins, {closing!r} and "
+                f"{node.name!r}; all branches of a split must meet at one join",
+                fix=f"send every branch of {split!r} to {closing!r}",
+            )
+        return stack[:-1]
+
+    def _raise_nothing_to_join(self, node: StepNode, pred: str | None) -> None:
+        came = f"its input {pred!r} is" if pred else "it is the first step and"
+        raise _error(
+            node,
+            f"step {node.name!r} takes an inputs argument, so it is a join, but {came} not "
+            "inside a split or foreach: there is nothing to join",
+            fix=f"remove the inputs argument: def {node.name}(self): ...",
+        )
+
+    def _compare(self, node: StepNode, pred: str | None, stack: _Stack) -> None:
+        """``node`` is entered a second time: it must be with the stack of the first time."""
+        first_pred, first_stack = self.first[node.name]
+        if first_stack == stack:
+            return
+        for (split_a, branch_a), (split_b, branch_b) in zip(first_stack, stack, strict=False):
+            if split_a == split_b and branch_a != branch_b and not node.is_join:
+                raise _error(
+                    node,
+                    f"step {node.name!r} is reached from two branches of the split at "
+                    f"{split_a!r} (from {first_pred!r} and from {pred!r}), so it joins them: "
+                    "it needs an inputs argument",
+                    fix=f"def {node.name}(self, inputs): ... (read each branch from inputs, or "
+                    "call self.merge_artifacts(inputs))",
+                )
+        raise _error(
+            node,
+            f"step {node.name!r} is reached from {first_pred!r} "
+            f"{_describe(self.graph, first_stack)} and from {pred!r} "
+            f"{_describe(self.graph, stack)}; a step must be inside the same splits on every path",
+            fix="close each split with its join before leaving it, and do not jump into the "
+            "middle of a split from outside",
+        )
+
+    def _check_end(self) -> None:
+        if not self.open_at_end:
+            return
+        pred, stack = self.open_at_end[0]
+        split = self.graph[stack[-1][0]]
+        node = self.graph[pred] if pred else self.graph["end"]
+        raise _error(
+            node,
+            f"the {_kind(split)} at {split.name!r} (line {split.next_line}) is never joined: "
+            f"step {node.name!r} goes to end while still inside it",
+            line=node.next_line,
+            fix=f"send the branches of {split.name!r} to a join step first, e.g. {_JOIN_EXAMPLE}",
+        )
+
+    def _fill(self) -> None:
+        for node in self.graph:
+            node.split_parents = tuple(split for split, _ in self.own.get(node.name, ()))
+            node.matching_join = self.joins.get(node.name)

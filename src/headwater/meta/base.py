@@ -1,0 +1,192 @@
+"""The metadata interface: what the scheduler records and what the client reads back.
+
+One writer per run (its scheduler; the client only touches tags), any number of readers. Every
+reader call is a single round trip that returns complete rows, so listing a thousand runs, the
+steps of a run or the tasks of a step never costs a query per item (Metaflow issue 2942).
+
+A backend implements every abstract method; :class:`headwater.meta.sqlite.SQLiteMetadata` is the
+embedded default. Writer methods called inside :meth:`MetadataStore.transaction` share its
+commit; outside one, each is its own transaction.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+
+from headwater.meta.rows import AttemptRow, FlowRow, RunRow, StepRow, TaskRow
+from headwater.records import Frame, Manifest, TaskResult
+
+
+class MetadataStore(ABC):
+    """Flows, runs, steps, tasks, attempts, artifacts and tags of one headwater installation."""
+
+    readonly: bool = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[None]:
+        """Group the writer calls made inside the ``with`` block into one atomic commit."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections. The store reopens them if used again."""
+
+    def __enter__(self) -> MetadataStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writers (the scheduler) -------------------------------------------------------------
+
+    @abstractmethod
+    def new_run(
+        self,
+        flow: str,
+        *,
+        user: str,
+        tags: Sequence[str],
+        system_tags: Sequence[str],
+        params: Manifest,
+        origin_run_id: str | None,
+        pid: int,
+        host: str,
+    ) -> str:
+        """Register a run and return its id: "1", "2", ... per flow, unique under concurrency.
+
+        ``user:<user>`` is always added to the system tags, so the run is in its user's namespace.
+        """
+
+    @abstractmethod
+    def new_task(
+        self,
+        flow: str,
+        run_id: str,
+        step: str,
+        task_id: str,
+        *,
+        frames: Sequence[Frame],
+        parents: Sequence[str],
+        origin_pathspec: str | None = None,
+    ) -> None:
+        """Register a task (status 'running') before its first attempt starts."""
+
+    @abstractmethod
+    def attempt_started(
+        self, flow: str, run_id: str, step: str, task_id: str, attempt: int, started_at: float
+    ) -> None:
+        """Record that attempt ``attempt`` (0-based) of a task began."""
+
+    @abstractmethod
+    def attempt_finished(
+        self,
+        flow: str,
+        run_id: str,
+        step: str,
+        task_id: str,
+        attempt: int,
+        result: TaskResult,
+        *,
+        stdout_key: str | None,
+        stderr_key: str | None,
+        final: bool,
+    ) -> None:
+        """Record how an attempt ended; when ``final``, also the task's status and artifacts."""
+
+    @abstractmethod
+    def clone_task(
+        self,
+        flow: str,
+        run_id: str,
+        step: str,
+        task_id: str,
+        *,
+        origin_pathspec: str,
+        frames: Sequence[Frame],
+        parents: Sequence[str],
+        manifest: Manifest,
+        stdout_key: str | None,
+        stderr_key: str | None,
+    ) -> None:
+        """Record a succeeded task that resume copied from ``origin_pathspec`` (same blobs)."""
+
+    @abstractmethod
+    def run_finished(self, flow: str, run_id: str, status: str, finished_at: float) -> None:
+        """Set a run's final status: 'succeeded' or 'failed'."""
+
+    @abstractmethod
+    def heartbeat(self, flow: str, run_id: str, at: float) -> None:
+        """Prove the scheduler is alive; see :mod:`headwater.meta.liveness`."""
+
+    @abstractmethod
+    def add_tags(self, flow: str, run_id: str, tags: Sequence[str]) -> None:
+        """Add user tags to a run (already present ones are ignored)."""
+
+    @abstractmethod
+    def remove_tags(self, flow: str, run_id: str, tags: Sequence[str]) -> None:
+        """Remove user tags from a run. System tags are never removed."""
+
+    # -- readers -----------------------------------------------------------------------------
+
+    @abstractmethod
+    def list_flows(self, *, tags: Sequence[str] = ()) -> list[str]:
+        """Flow names, sorted; with ``tags``, only flows having a run that carries all of them."""
+
+    @abstractmethod
+    def get_flow(self, flow: str) -> FlowRow | None: ...
+
+    @abstractmethod
+    def list_runs(
+        self, flow: str, *, tags: Sequence[str] = (), user: str | None = None,
+        limit: int | None = None,
+    ) -> list[RunRow]:
+        """Runs of a flow, newest first; ``tags`` must all be present (user or system)."""
+
+    @abstractmethod
+    def get_run(self, flow: str, run_id: str) -> RunRow | None: ...
+
+    @abstractmethod
+    def latest_successful_run(
+        self, flow: str, *, tags: Sequence[str] = (), user: str | None = None
+    ) -> RunRow | None: ...
+
+    @abstractmethod
+    def list_steps(self, flow: str, run_id: str) -> list[str]:
+        """Step names of a run, in the order their first task was registered."""
+
+    @abstractmethod
+    def list_step_rows(self, flow: str, run_id: str) -> list[StepRow]:
+        """Like :meth:`list_steps`, with each step's times and task count."""
+
+    @abstractmethod
+    def get_step(self, flow: str, run_id: str, step: str) -> StepRow | None: ...
+
+    @abstractmethod
+    def list_tasks(
+        self, flow: str, run_id: str, step: str | None = None, *, limit: int | None = None
+    ) -> list[TaskRow]:
+        """Tasks of a run (or of one step), in registration order."""
+
+    @abstractmethod
+    def get_task(self, flow: str, run_id: str, step: str, task_id: str) -> TaskRow | None: ...
+
+    @abstractmethod
+    def get_artifacts(self, flow: str, run_id: str, step: str, task_id: str) -> Manifest:
+        """The artifacts a finished task recorded (empty while it runs)."""
+
+    @abstractmethod
+    def get_step_artifacts(self, flow: str, run_id: str, step: str) -> dict[str, Manifest]:
+        """task_id -> manifest for every task of a step, in one query."""
+
+    @abstractmethod
+    def list_attempts(self, flow: str, run_id: str, step: str, task_id: str) -> list[AttemptRow]:
+        """Attempts of a task, oldest first."""
+
+    @abstractmethod
+    def list_step_attempts(
+        self, flow: str, run_id: str, step: str
+    ) -> Mapping[str, list[AttemptRow]]:
+        """task_id -> attempts (oldest first) for every task of a step, in one query."""

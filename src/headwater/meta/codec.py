@@ -1,0 +1,59 @@
+"""JSON encodings of the records stored inside metadata columns.
+
+Shared by every backend so that a SQLite file and a PostgreSQL table hold the same documents.
+Encodings are compact (no spaces) and stable (sorted keys), so equal values store equal text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+
+from headwater.records import ArtifactRef, Frame, Manifest, TaskFailure
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def dump_manifest(manifest: Manifest) -> str:
+    return _dumps({name: asdict(ref) for name, ref in manifest.items()})
+
+
+def load_manifest(text: str | None) -> Manifest:
+    if not text:
+        return {}
+    return {name: ArtifactRef(**fields) for name, fields in json.loads(text).items()}
+
+
+def dump_frames(frames: Sequence[Frame]) -> str:
+    return _dumps([asdict(frame) for frame in frames])
+
+
+def load_frames(text: str | None) -> tuple[Frame, ...]:
+    return tuple(Frame(**fields) for fields in json.loads(text or "[]"))
+
+
+def dump_strings(values: Iterable[str]) -> str:
+    return _dumps(list(values))
+
+
+def load_strings(text: str | None) -> tuple[str, ...]:
+    return tuple(json.loads(text or "[]"))
+
+
+def load_sorted_strings(text: str | None) -> tuple[str, ...]:
+    """For aggregates such as json_group_array, whose order the database does not promise."""
+    return tuple(sorted(json.loads(text or "[]")))
+
+
+def dump_failure(failure: TaskFailure | None) -> str | None:
+    if failure is None:
+        return None
+    return _dumps({"type_name": failure.type_name, "message": failure.message,
+                   "traceback": failure.traceback})
+
+
+def load_failure(text: str | None) -> TaskFailure | None:
+    return TaskFailure(**json.loads(text)) if text else None

@@ -1,0 +1,119 @@
+"""What the metadata readers return: small immutable rows, one per database record.
+
+They hold values only (no connection), so the client can keep them, pickle them and hand them
+between threads. Times are POSIX seconds (floats); the client turns them into datetimes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from headwater.meta.liveness import looks_crashed
+from headwater.records import Frame, Manifest, TaskFailure
+
+RUNNING = "running"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+STATUSES = (RUNNING, SUCCEEDED, FAILED)
+
+
+@dataclass(frozen=True, slots=True)
+class FlowRow:
+    name: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    """One run as recorded, plus :attr:`live_status`, the status a reader should believe."""
+
+    flow: str
+    run_id: str
+    run_number: int
+    user: str
+    status: str  # as recorded: 'running' | 'succeeded' | 'failed'
+    created_at: float
+    finished_at: float | None
+    heartbeat_at: float | None
+    pid: int | None
+    host: str | None
+    origin_run_id: str | None
+    params: Manifest
+    tags: tuple[str, ...]  # user tags, sorted
+    system_tags: tuple[str, ...]  # sorted
+
+    @property
+    def pathspec(self) -> str:
+        return f"{self.flow}/{self.run_id}"
+
+    @property
+    def all_tags(self) -> frozenset[str]:
+        return frozenset(self.tags) | frozenset(self.system_tags)
+
+    @property
+    def crashed(self) -> bool:
+        """Recorded as running, but its scheduler is gone (see :mod:`headwater.meta.liveness`)."""
+        return looks_crashed(self.status, self.host, self.pid, self.heartbeat_at)
+
+    @property
+    def live_status(self) -> str:
+        """The recorded status, except that a crashed run reads as 'failed'."""
+        return FAILED if self.crashed else self.status
+
+
+@dataclass(frozen=True, slots=True)
+class StepRow:
+    """A step of a run, aggregated over its tasks."""
+
+    flow: str
+    run_id: str
+    step: str
+    created_at: float  # first task's
+    finished_at: float | None  # last task's, or None while any task is unfinished
+    num_tasks: int
+
+    @property
+    def pathspec(self) -> str:
+        return f"{self.flow}/{self.run_id}/{self.step}"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRow:
+    flow: str
+    run_id: str
+    step: str
+    task_id: str
+    status: str
+    created_at: float
+    finished_at: float | None
+    frames: tuple[Frame, ...]
+    parents: tuple[str, ...]  # "step/task_id" of each input task
+    origin_pathspec: str | None  # set when resume cloned this task from an earlier run
+    attempts: int  # how many attempts were started
+
+    @property
+    def pathspec(self) -> str:
+        return f"{self.flow}/{self.run_id}/{self.step}/{self.task_id}"
+
+    @property
+    def foreach_index(self) -> int | None:
+        """Index of this task in its innermost foreach, or None outside any foreach."""
+        for frame in reversed(self.frames):
+            if frame.is_foreach:
+                return frame.index
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRow:
+    flow: str
+    run_id: str
+    step: str
+    task_id: str
+    attempt: int  # 0-based
+    status: str
+    started_at: float | None
+    finished_at: float | None
+    failure: TaskFailure | None
+    stdout_key: str | None
+    stderr_key: str | None

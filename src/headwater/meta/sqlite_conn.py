@@ -1,0 +1,204 @@
+"""Connections to one SQLite metadata file, set up so that nobody sees "database is locked".
+
+The rules, and why:
+
+* **WAL journal.** Readers never block the writer and the writer never blocks readers; a reader
+  sees the last committed state. WAL is a property of the file, set once when it is created.
+* **busy_timeout = 30 s.** Writers of different runs (several schedulers, a client adding tags)
+  queue for the single write lock instead of failing.
+* **BEGIN IMMEDIATE for every write.** A transaction that starts as a reader and later writes
+  cannot wait for the lock (SQLite fails it at once to avoid deadlock); taking the write lock up
+  front makes it wait like any other writer. Run ids are allocated inside this lock.
+* **synchronous = NORMAL.** In WAL mode this stays consistent after a crash; only the last
+  commits may be lost on power failure, and each commit costs no fsync.
+* **Short read transactions.** Every read fetches all its rows at once, so no snapshot stays
+  open and checkpoints can always recycle the WAL.
+* **One connection per thread, reopened after fork.** A SQLite connection must not cross a
+  fork; a forked child leaves the inherited ones alone and opens its own.
+
+A read-only store sets ``query_only`` and never creates anything; until the file exists (no run
+yet) it answers from an empty in-memory schema, so a fresh checkout reads as "no flows".
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from headwater.exceptions import HeadwaterException
+from headwater.meta import sqlite_sql as sql
+
+# Connections inherited through fork. Closing them in the child could disturb the parent's
+# locks, so they are kept referenced (never closed, never used) until the child exits.
+_INHERITED: list[sqlite3.Connection] = []
+
+
+class SQLiteConnections:
+    """Per-thread connections to ``path`` plus the write-transaction discipline."""
+
+    def __init__(self, path: str, *, readonly: bool) -> None:
+        self.path = path
+        self.readonly = readonly
+        self._pid = os.getpid()
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._opened: list[sqlite3.Connection] = []
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """Run one SELECT and return all rows (ending its read transaction at once)."""
+        return self.connection().execute(statement, params).fetchall()
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use."""
+        self._forget_after_fork()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        conn = self._open_file() if os.path.exists(self.path) or not self.readonly else None
+        if conn is None:
+            return self._empty()
+        self._local.conn = conn
+        return conn
+
+    # -- writing ------------------------------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE); nested uses join the outer one."""
+        if self.readonly:
+            raise HeadwaterException(
+                f"the metadata database {self.path} was opened read-only",
+                fix="open it with open_metadata(url) (readonly=False) to write",
+            )
+        conn = self.connection()
+        depth = getattr(self._local, "depth", 0)
+        if depth:
+            self._local.depth = depth + 1
+            try:
+                yield conn
+            finally:
+                self._local.depth = depth
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        self._local.depth = 1
+        try:
+            yield conn
+        except BaseException:
+            self._local.depth = 0
+            _rollback(conn)
+            raise
+        self._local.depth = 0
+        _commit(conn)
+
+    def close(self) -> None:
+        """Close every connection this process opened (any thread)."""
+        with self._lock:
+            opened, self._opened = self._opened, []
+        if os.getpid() == self._pid:
+            for conn in opened:
+                conn.close()
+        self._local = threading.local()
+
+    # -- opening ------------------------------------------------------------------------------
+
+    def _open_file(self) -> sqlite3.Connection | None:
+        if not self.readonly:
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        conn = _connect(self.path)
+        if self.readonly:
+            conn.execute(sql.PRAGMA_READONLY)
+            version = _version(conn)
+            if version == 0:  # created by a writer that has not committed its schema yet
+                conn.close()
+                return None
+            _refuse_newer(version, self.path)
+        else:
+            for pragma in sql.PRAGMAS_WRITER:
+                conn.execute(pragma)
+            _ensure_schema(conn, self.path)
+        with self._lock:
+            self._opened.append(conn)
+        return conn
+
+    def _empty(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "empty", None)
+        if conn is None:
+            conn = _connect(":memory:")
+            _ensure_schema(conn, ":memory:")
+            conn.execute(sql.PRAGMA_READONLY)
+            self._local.empty = conn
+            with self._lock:
+                self._opened.append(conn)
+        return conn
+
+    def _forget_after_fork(self) -> None:
+        if os.getpid() == self._pid:
+            return
+        # The child has one thread; the old lock may have been held by another parent thread at
+        # fork time, so it is replaced, never taken.
+        _INHERITED.extend(self._opened)
+        self._opened = []
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    # isolation_level=None: we issue BEGIN/COMMIT ourselves; check_same_thread=False only so
+    # close() can run from any thread: each connection is still used by one thread.
+    conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+    for pragma in sql.PRAGMAS_COMMON:
+        conn.execute(pragma)
+    return conn
+
+
+def _version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute(sql.GET_VERSION).fetchall()[0][0])
+
+
+def _refuse_newer(version: int, path: str) -> None:
+    if version > sql.SCHEMA_VERSION:
+        raise HeadwaterException(
+            f"the metadata database {path} has schema version {version}, newer than this "
+            f"headwater understands ({sql.SCHEMA_VERSION})",
+            fix="upgrade headwater",
+        )
+
+
+def _ensure_schema(conn: sqlite3.Connection, path: str) -> None:
+    """Create or upgrade the schema; safe when many processes open a new file at once."""
+    version = _version(conn)
+    if version == sql.SCHEMA_VERSION:
+        return
+    _refuse_newer(version, path)
+    conn.execute(sql.ENABLE_WAL).fetchall()
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = _version(conn)  # another process may have done it while we waited
+        for step in range(version, sql.SCHEMA_VERSION):
+            for statement in sql.MIGRATIONS[step]:
+                conn.execute(statement)
+        conn.execute(sql.SET_VERSION.format(version=sql.SCHEMA_VERSION))
+    except BaseException:
+        _rollback(conn)
+        raise
+    _commit(conn)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:  # some errors (disk full, I/O) have rolled back already
+        conn.execute("ROLLBACK")
+
+
+def _commit(conn: sqlite3.Connection) -> None:
+    try:
+        conn.execute("COMMIT")
+    except BaseException:
+        _rollback(conn)
+        raise

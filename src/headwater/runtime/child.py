@@ -1,0 +1,31 @@
+"""The entry point a forked task process runs: read the spec, run the task, send the result."""
+
+from __future__ import annotations
+
+import pickle
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from headwater.graph.model import Graph
+from headwater.records import TaskSpec
+from headwater.runtime.task import execute_task
+
+
+def make_child_main(flow_cls: type, graph: Graph, store: Any) -> Callable[[socket.socket], int]:
+    """Bind what every task of a run shares; the result runs inside each forked task."""
+
+    def child_main(sock: socket.socket) -> int:
+        chunks = []
+        while True:
+            data = sock.recv(1 << 16)
+            if not data:
+                break
+            chunks.append(data)
+        spec: TaskSpec = pickle.loads(b"".join(chunks))
+        result = execute_task(flow_cls, graph, spec, store)
+        sock.sendall(pickle.dumps(result, protocol=5))
+        sock.close()
+        return 0 if result.ok else 1
+
+    return child_main

@@ -1,0 +1,166 @@
+"""A warm process that forks one child per task.
+
+The scheduler forks this server once, early, while the process holds the imported flow module and
+nothing else (no database connection, no threads). For each task the scheduler sends three file
+descriptors over a Unix socket: the task's stdout pipe, its stderr pipe, and a socket that carries
+the TaskSpec in and the TaskResult out. The server forks a child (copy-on-write: milliseconds),
+which becomes its own process group leader, wires fds 1 and 2 to the pipes and runs the task.
+The server reaps children and reports ``started``/``exited`` with the raw wait status.
+
+Because the child is a fresh fork of a clean process, each task keeps full process isolation
+(a crash, a leak or ``os._exit`` cannot harm the scheduler) without paying interpreter start-up.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import random
+import selectors
+import signal
+import socket
+import sys
+from collections.abc import Callable
+
+TaskMain = Callable[[socket.socket], int]  # runs in the child: read spec, run, write result
+
+
+class ForkServer:
+    """Handle on the server process, held by the scheduler side."""
+
+    def __init__(self, pid: int, sock: socket.socket) -> None:
+        self.pid = pid
+        self.sock = sock
+
+    @classmethod
+    def start(cls, task_main: TaskMain) -> ForkServer:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the forked server
+            ours.close()
+            code = 0
+            try:
+                _serve(theirs, task_main)
+            except BaseException:  # noqa: BLE001
+                code = 70
+            os._exit(code)
+        theirs.close()
+        return cls(pid, ours)
+
+    def launch(self, key: str, fds: list[int]) -> None:
+        socket.send_fds(self.sock, [pickle.dumps(("run", key))], fds)
+
+    def read_message(self) -> tuple | None:
+        data = self.sock.recv(65536)
+        return pickle.loads(data) if data else None
+
+    def stop(self) -> None:
+        try:
+            self.sock.close()
+        finally:
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
+
+
+def _serve(sock: socket.socket, task_main: TaskMain) -> None:
+    """The server loop: fork on request, report exits. Ends when the scheduler hangs up."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the scheduler's to handle
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    os.set_blocking(wake_r, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    children: dict[int, str] = {}
+    selector = selectors.DefaultSelector()
+    selector.register(sock, selectors.EVENT_READ)
+    selector.register(wake_r, selectors.EVENT_READ)
+    while True:
+        for key, _ in selector.select():
+            if key.fileobj is sock:
+                msg, fds, _flags, _addr = socket.recv_fds(sock, 65536, 3)
+                if not msg:
+                    return
+                _, task_key = pickle.loads(msg)
+                pid = _fork_task(fds, task_main, close=[sock.fileno(), wake_r, wake_w])
+                children[pid] = task_key
+                sock.send(pickle.dumps(("started", task_key, pid)))
+            else:
+                try:
+                    os.read(wake_r, 4096)
+                except BlockingIOError:
+                    pass
+        _reap(children, sock)
+
+
+def _reap(children: dict[int, str], sock: socket.socket) -> None:
+    while children:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        task_key = children.pop(pid, None)
+        if task_key is not None:
+            sock.send(pickle.dumps(("exited", task_key, pid, status)))
+
+
+def _fork_task(fds: list[int], task_main: TaskMain, close: list[int]) -> int:
+    pid = os.fork()
+    if pid:
+        try:
+            os.setpgid(pid, pid)  # also done by the child: whichever runs first wins the race
+        except OSError:
+            pass
+        for fd in fds:
+            os.close(fd)
+        return pid
+    code = 70  # pragma: no cover - the rest runs in the task's own process
+    try:
+        code = _run_child(fds, task_main, close)
+    finally:
+        os._exit(code)
+
+
+def _run_child(fds: list[int], task_main: TaskMain, close: list[int]) -> int:  # pragma: no cover
+    os.setpgid(0, 0)
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for fd in close:
+        os.close(fd)
+    out_fd, err_fd, task_fd = fds
+    os.dup2(out_fd, 1)
+    os.dup2(err_fd, 2)
+    os.close(out_fd)
+    os.close(err_fd)
+    sys.stdout = _line_stream(1)
+    sys.stderr = _line_stream(2)
+    _reseed_random()
+    try:
+        return task_main(socket.socket(fileno=task_fd))
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001 - a closed pipe must not mask the exit code
+                pass
+
+
+def _line_stream(fd: int) -> io.TextIOWrapper:
+    raw = io.FileIO(fd, "w", closefd=False)
+    return io.TextIOWrapper(raw, encoding="utf-8", errors="backslashreplace", line_buffering=True)
+
+
+def _reseed_random() -> None:
+    """Forked children share the parent's RNG state; give each task its own, as a new process has."""
+    random.seed()
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        try:
+            numpy.random.seed()
+        except Exception:  # noqa: BLE001
+            pass

@@ -1,0 +1,198 @@
+"""The default executor: each task in its own process, forked from a warm fork server.
+
+The scheduler side is a single-threaded event loop over the tasks' pipes (live stdout/stderr), their
+result sockets and the fork server's control socket. A task is finished when its process has exited
+*and* its result socket is drained; a process that exits without a result is reported as a crash
+that names the exit code or the signal.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import selectors
+import signal
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from headwater.records import TaskFailure, TaskResult, TaskSpec
+from headwater.runtime.executors.base import Event, Executor, TaskExited, TaskOutput, TaskStarted
+from headwater.runtime.executors.forkserver import ForkServer
+
+_CHUNK = 1 << 16
+
+
+@dataclass
+class _Running:
+    key: str
+    result_sock: socket.socket
+    streams: dict[int, str]  # fd -> "stdout" / "stderr", open ones only
+    pid: int | None = None
+    status: int | None = None  # wait status once exited
+    result_bytes: bytearray = field(default_factory=bytearray)
+    result_done: bool = False
+
+
+class LocalExecutor(Executor):
+    """Runs tasks as forked children of a fork server started by ``__init__``.
+
+    ``run_in_child`` is called in the task's process with the socket carrying the spec; it must
+    read the spec, run the task, write the pickled TaskResult and return the exit code.
+    """
+
+    def __init__(self, run_in_child: Callable[[socket.socket], int]) -> None:
+        self._server = ForkServer.start(run_in_child)
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._server.sock, selectors.EVENT_READ, None)
+        self._tasks: dict[str, _Running] = {}
+
+    @property
+    def running(self) -> int:
+        return len(self._tasks)
+
+    def submit(self, key: str, spec: TaskSpec) -> None:
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        ours, theirs = socket.socketpair()
+        self._server.launch(key, [out_w, err_w, theirs.fileno()])
+        for fd in (out_w, err_w):
+            os.close(fd)
+        theirs.close()
+        ours.sendall(pickle.dumps(spec, protocol=5))
+        ours.shutdown(socket.SHUT_WR)
+        ours.setblocking(False)
+        task = _Running(key, ours, {out_r: "stdout", err_r: "stderr"})
+        self._tasks[key] = task
+        for fd in (out_r, err_r):
+            os.set_blocking(fd, False)
+            self._selector.register(fd, selectors.EVENT_READ, task)
+        self._selector.register(ours, selectors.EVENT_READ, task)
+
+    def poll(self, timeout: float | None) -> list[Event]:
+        events: list[Event] = []
+        for sel_key, _ in self._selector.select(timeout):
+            task = sel_key.data
+            if task is None:
+                self._on_server_message(events)
+            elif sel_key.fileobj is task.result_sock:
+                self._read_result(task)
+            else:
+                self._read_stream(task, sel_key.fd, events)
+            if task is not None:
+                self._maybe_finish(task, events)
+        return events
+
+    def _on_server_message(self, events: list[Event]) -> None:
+        msg = self._server.read_message()
+        if msg is None:
+            raise RuntimeError("the fork server exited unexpectedly")
+        if msg[0] == "started":
+            _, key, pid = msg
+            task = self._tasks.get(key)
+            if task is not None:
+                task.pid = pid
+                events.append(TaskStarted(key, pid))
+        elif msg[0] == "exited":
+            _, key, _pid, status = msg
+            task = self._tasks.get(key)
+            if task is not None:
+                task.status = status
+                self._drain(task, events)
+                self._maybe_finish(task, events)
+
+    def _read_stream(self, task: _Running, fd: int, events: list[Event]) -> None:
+        try:
+            data = os.read(fd, _CHUNK)
+        except BlockingIOError:
+            return
+        if data:
+            events.append(TaskOutput(task.key, task.streams[fd], data))
+        else:
+            self._close_stream(task, fd)
+
+    def _read_result(self, task: _Running) -> None:
+        while True:
+            try:
+                data = task.result_sock.recv(_CHUNK)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                task.result_done = True
+                self._selector.unregister(task.result_sock)
+                task.result_sock.close()
+                return
+            task.result_bytes += data
+
+    def _drain(self, task: _Running, events: list[Event]) -> None:
+        """After exit, take what the pipes hold; a grandchild may keep them open, so no EOF wait."""
+        for fd in list(task.streams):
+            while fd in task.streams:
+                try:
+                    data = os.read(fd, _CHUNK)
+                except BlockingIOError:
+                    break
+                if data:
+                    events.append(TaskOutput(task.key, task.streams[fd], data))
+                else:
+                    self._close_stream(task, fd)
+        if not task.result_done:
+            self._read_result(task)
+
+    def _close_stream(self, task: _Running, fd: int) -> None:
+        self._selector.unregister(fd)
+        os.close(fd)
+        del task.streams[fd]
+
+    def _maybe_finish(self, task: _Running, events: list[Event]) -> None:
+        if task.status is None or not task.result_done or task.key not in self._tasks:
+            return
+        for fd in list(task.streams):
+            self._close_stream(task, fd)
+        del self._tasks[task.key]
+        events.append(TaskExited(task.key, _decode_result(task)))
+
+    def kill(self, key: str, *, force: bool = False) -> None:
+        task = self._tasks.get(key)
+        if task is None or task.pid is None or task.status is not None:
+            return
+        sig = signal.SIGKILL if force else signal.SIGTERM
+        try:
+            os.killpg(task.pid, sig)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            os.kill(task.pid, sig)
+
+    def close(self) -> None:
+        for key in list(self._tasks):
+            self.kill(key, force=True)
+        self._server.stop()
+        self._selector.close()
+
+
+def _decode_result(task: _Running) -> TaskResult:
+    code = os.waitstatus_to_exitcode(task.status or 0)
+    if task.result_bytes:
+        try:
+            result: TaskResult = pickle.loads(bytes(task.result_bytes))
+        except Exception as err:  # noqa: BLE001 - a truncated result is a crash
+            return TaskResult(failure=TaskFailure("TaskCrashed", f"unreadable task result ({err})"))
+        if code < 0 and result.ok:
+            result.failure = TaskFailure("TaskKilled", f"killed by {_signal_name(-code)}")
+        return result
+    if code < 0:
+        msg = f"the task's process was killed by {_signal_name(-code)} before the step finished"
+    else:
+        msg = (f"the task's process exited with code {code} before the step finished "
+               "(os._exit() or a crash in native code?)")
+    return TaskResult(failure=TaskFailure("TaskCrashed", msg))
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"

@@ -1,0 +1,46 @@
+"""Turning launch-time parameter values into the run's read-only parameter artifacts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from headwater.exceptions import ParameterError
+from headwater.flow.parameters import flow_parameters
+from headwater.records import Manifest
+
+
+def resolve_parameters(flow_cls: type, given: Mapping[str, Any], user: str) -> dict[str, Any]:
+    """Values for every parameter, attribute name -> value.
+
+    ``given`` maps parameter *names* to raw values (strings from the command line, or Python values
+    from the API). Missing ones fall back to the environment (METAFLOW_RUN_X), then the default.
+    """
+    flow_name = flow_cls.__name__
+    values: dict[str, Any] = {}
+    known = {p.name for p in flow_parameters(flow_cls).values()}
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise ParameterError(
+            f"flow {flow_name} has no parameter {', '.join(map(repr, unknown))}",
+            fix=f"known parameters: {', '.join(sorted(known)) or 'none'}",
+        )
+    for attr, param in flow_parameters(flow_cls).items():
+        raw = given.get(param.name)
+        if raw is None:
+            raw = param.env_default()
+        if raw is None:
+            default = param.resolve_default(flow_name, user)
+            if default is None and param.required:
+                raise ParameterError(
+                    f"flow {flow_name} needs a value for the required parameter '{param.name}'",
+                    fix=f"pass --{param.name} VALUE",
+                )
+            raw = default
+        values[attr] = param.convert(raw) if raw is not None else None
+    return values
+
+
+def store_parameters(values: Mapping[str, Any], store: Any, where: str) -> Manifest:
+    """Save each parameter value as a blob; the manifest is shared by every task of the run."""
+    return {name: store.save_artifact(v, name=name, where=where) for name, v in values.items()}

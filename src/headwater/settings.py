@@ -1,0 +1,73 @@
+"""Where a run's data lives, resolved once and passed explicitly (no import-time global state).
+
+Resolution order for the datastore root, first match wins:
+
+1. an explicit value (the ``--datastore-root`` option, or an argument to the API);
+2. ``HEADWATER_DATASTORE_ROOT``, then Metaflow's ``METAFLOW_DATASTORE_SYSROOT_LOCAL``;
+3. the nearest ``.headwater/`` folder in the current directory or one of its parents;
+4. a new ``.headwater/`` folder in the current directory.
+
+For a local root the metadata database is ``<root>/meta.sqlite``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DIRNAME = ".headwater"
+ROOT_ENV_VARS = ("HEADWATER_DATASTORE_ROOT", "METAFLOW_DATASTORE_SYSROOT_LOCAL")
+
+
+def _is_url(root: str) -> bool:
+    return "://" in root and not root.startswith("file://")
+
+
+def find_datastore_root(explicit: str | None = None, cwd: str | os.PathLike | None = None) -> str:
+    """Return the datastore root to use, following the order in the module docstring."""
+    if explicit:
+        return explicit if _is_url(explicit) else str(Path(explicit).expanduser().resolve())
+    for var in ROOT_ENV_VARS:
+        value = os.environ.get(var)
+        if value:
+            if var.startswith("METAFLOW") and not value.rstrip("/").endswith(DEFAULT_DIRNAME):
+                # Metaflow's sysroot is the folder *holding* .metaflow; keep ours beside it.
+                value = os.path.join(value, DEFAULT_DIRNAME)
+            return value if _is_url(value) else str(Path(value).expanduser().resolve())
+    here = Path(cwd or os.getcwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / DEFAULT_DIRNAME
+        if candidate.is_dir():
+            return str(candidate)
+    return str(here / DEFAULT_DIRNAME)
+
+
+def current_username() -> str:
+    """The user a run is recorded under: METAFLOW_USER / HEADWATER_USER, else the login name."""
+    for var in ("HEADWATER_USER", "METAFLOW_USER", "USER", "USERNAME", "LOGNAME"):
+        value = os.environ.get(var)
+        if value:
+            return value
+    return "unknown"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration of one headwater process."""
+
+    datastore_root: str
+    metadata_url: str
+
+    @classmethod
+    def resolve(cls, datastore_root: str | None = None, metadata: str | None = None) -> Settings:
+        root = find_datastore_root(datastore_root)
+        meta = metadata or os.environ.get("HEADWATER_METADATA") or ""
+        if not meta or meta == "local":
+            if _is_url(root):
+                raise ValueError(
+                    f"datastore root {root!r} is remote, so the metadata database cannot live "
+                    "inside it; set HEADWATER_METADATA to a database URL or path"
+                )
+            meta = os.path.join(root, "meta.sqlite")
+        return cls(datastore_root=root, metadata_url=meta)
