@@ -50,7 +50,7 @@ class MergeArtifactsFlow(FlowSpec):
 
     @step
     def foreach_join(self, inputs):
-        self.merge_artifacts(inputs, include=["sure"])
+        self.merge_artifacts(inputs, include=["sure", "pass_down"])
         self.conflicting = [inp.conflicting for inp in inputs]
         self.next(self.end)
 

@@ -49,7 +49,12 @@ def current_username() -> str:
         value = os.environ.get(var)
         if value:
             return value
-    return "unknown"
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError):
+        return "unknown"
 
 
 @dataclass(frozen=True)

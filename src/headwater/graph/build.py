@@ -39,7 +39,8 @@ def build_graph(flow_cls: type) -> Graph:
     order: base-class steps first, then by line. The graph is not validated here.
     """
     found = _find_steps(flow_cls)
-    nodes = [_parse_step(name, func, flow_cls, set(found)) for name, (_, func) in found.items()]
+    names = set(found)
+    nodes = [_parse_step(name, func, flow_cls, names) for name, (_, func) in found.items()]
     rank = {name: found[name][0] for name in found}
     nodes.sort(key=lambda node: (rank[node.name], node.line))
     graph = Graph(
@@ -104,7 +105,7 @@ def _read_source(name: str, func: Callable[..., Any]) -> _Source:
     try:
         file = inspect.getsourcefile(func) or file
         lines, first = inspect.getsourcelines(func)
-    except (TypeError, OSError) as exc:
+    except (TypeError, OSError, SyntaxError) as exc:
         raise GraphError(
             f"cannot read the source of step {name!r} ({exc})",
             step=name,
@@ -125,7 +126,9 @@ def _read_source(name: str, func: Callable[..., Any]) -> _Source:
         except SyntaxError as exc:
             raise GraphError(
                 f"cannot parse the source of step {name!r}: {exc.msg}",
-                step=name, file=file or None, line=first,
+                step=name,
+                file=file or None,
+                line=first,
             ) from None
         tree.body = list(getattr(tree.body[0], "body", []))
     func_def = tree.body[0] if tree.body else None
@@ -197,12 +200,15 @@ def _placement_problem(node: StepNode, calls: list[ast.Call], src: _Source) -> G
         if not calls:
             return None
         return _error(
-            node, "the end step must not call self.next: the flow stops after it",
-            line=node.next_line, fix="remove the self.next call from end",
+            node,
+            "step 'end' must not call self.next: the flow stops after it",
+            line=node.next_line,
+            fix="remove the self.next call from end",
         )
     if not calls:
         return _error(
-            node, f"step {name!r} never calls self.next, so the flow cannot go on after it",
+            node,
+            f"step {name!r} never calls self.next, so the flow cannot go on after it",
             fix="end the step with self.next(self.<next step>), e.g. self.next(self.end)",
         )
     if len(calls) > 1:
@@ -218,10 +224,12 @@ def _placement_problem(node: StepNode, calls: list[ast.Call], src: _Source) -> G
     last = body[-1]
     if isinstance(last, ast.Expr) and last.value is calls[0]:
         return None
-    on_its_own = any(isinstance(stmt, ast.Expr) and stmt.value is calls[0] for stmt in body)
+    own = [
+        i for i, stmt in enumerate(body) if isinstance(stmt, ast.Expr) and stmt.value is calls[0]
+    ]
     where = (
-        f"line {src.line(last)} comes after it"
-        if on_its_own
+        f"line {src.line(body[own[0] + 1])} comes after it"
+        if own
         else "it is inside another statement (if, for, with, try, an assignment, ...)"
     )
     return _error(
@@ -240,18 +248,24 @@ def _apply_next(node: StepNode, call: ast.Call, src: _Source) -> None:
         return
     if "condition" in keywords:
         raise _error(
-            node, "condition= needs the cases as a dict: {'value': self.step, ...}",
-            line=node.next_line, fix=_NEXT_FORMS,
+            node,
+            f"self.next in step {node.name!r}: condition= needs the cases as a dict "
+            "({'value': self.step, ...})",
+            line=node.next_line,
+            fix=_NEXT_FORMS,
         )
-    node.out = tuple(_target(node, arg) for arg in call.args)
+    node.out = tuple(_target(node, arg, _receiver(call)) for arg in call.args)
     _reject_duplicates(node)
     if not node.out:
-        raise _error(node, f"{_NOT_UNDERSTOOD}: it names no step", line=node.next_line,
-                     fix=_NEXT_FORMS)
+        raise _bad_call(node, "it names no step")
     node.transition = SPLIT if len(node.out) > 1 else LINEAR
     if "foreach" in keywords and "num_parallel" in keywords:
-        raise _error(node, "self.next cannot take both foreach= and num_parallel=",
-                     line=node.next_line, fix=_NEXT_FORMS)
+        raise _error(
+            node,
+            f"self.next in step {node.name!r} cannot take both foreach= and num_parallel=",
+            line=node.next_line,
+            fix=_NEXT_FORMS,
+        )
     if "foreach" in keywords:
         node.transition = FOREACH
         node.foreach_var = _name_literal(node, keywords["foreach"], "foreach", "items")
@@ -261,24 +275,28 @@ def _apply_next(node: StepNode, call: ast.Call, src: _Source) -> None:
         node.num_parallel = ast.get_source_segment(src.text, expr) or ast.unparse(expr)
     if node.transition in (FOREACH, PARALLEL) and len(node.out) != 1:
         raise _error(
-            node, f"a {node.transition} goes to exactly one step, not {len(node.out)}",
-            line=node.next_line, fix="name one step, e.g. self.next(self.body, foreach='items')",
+            node,
+            f"step {node.name!r}: a {node.transition} goes to exactly one step, "
+            f"not {len(node.out)}",
+            line=node.next_line,
+            fix="name one step, e.g. self.next(self.body, foreach='items')",
         )
 
 
 def _keywords(node: StepNode, call: ast.Call) -> dict[str, ast.expr]:
     """The keyword arguments of self.next, after rejecting *args, **kwargs and unknown names."""
     if any(isinstance(arg, ast.Starred) for arg in call.args):
-        raise _error(node, f"{_NOT_UNDERSTOOD}: *args cannot be read before the flow runs",
-                     line=node.next_line, fix=_NEXT_FORMS)
+        raise _bad_call(node, "*args cannot be read before the flow runs")
     keywords: dict[str, ast.expr] = {}
     for kw in call.keywords:
         if kw.arg is None:
-            raise _error(node, f"{_NOT_UNDERSTOOD}: **kwargs cannot be read before the flow runs",
-                         line=node.next_line, fix=_NEXT_FORMS)
+            raise _bad_call(node, "**kwargs cannot be read before the flow runs")
         if kw.arg not in NEXT_KEYWORDS:
-            raise _error(node, f"{_NOT_UNDERSTOOD}: unknown keyword argument {kw.arg!r}",
-                         line=node.next_line, fix="use foreach=, condition= or num_parallel=")
+            raise _bad_call(
+                node,
+                f"unknown keyword argument {kw.arg!r}",
+                fix="use foreach=, condition= or num_parallel=",
+            )
         keywords[kw.arg] = kw.value
     return keywords
 
@@ -286,12 +304,13 @@ def _keywords(node: StepNode, call: ast.Call) -> dict[str, ast.expr]:
 def _apply_switch(node: StepNode, call: ast.Call, keywords: dict[str, ast.expr]) -> None:
     """``self.next({'x': self.a, ...}, condition='var')``: case keys are stored as ``str(key)``."""
     if len(call.args) != 1 or set(keywords) - {"condition"}:
-        raise _error(node, f"{_NOT_UNDERSTOOD}: a switch takes one dict and condition= only",
-                     line=node.next_line, fix=_NEXT_FORMS)
+        raise _bad_call(node, "a switch takes one dict and condition= only")
     if "condition" not in keywords:
         raise _error(
-            node, "a dict of cases in self.next needs condition='<artifact name>'",
-            line=node.next_line, fix="e.g. self.next({'yes': self.a, 'no': self.b}, condition='choice')",
+            node,
+            f"the dict of cases in step {node.name!r} needs condition='<artifact name>'",
+            line=node.next_line,
+            fix="e.g. self.next({'yes': self.a, 'no': self.b}, condition='choice')",
         )
     cases: dict[str, str] = {}
     cases_dict = call.args[0]
@@ -299,12 +318,15 @@ def _apply_switch(node: StepNode, call: ast.Call, keywords: dict[str, ast.expr])
     for key, value in zip(cases_dict.keys, cases_dict.values, strict=True):
         case = _case_key(node, key)
         if case in cases:
-            raise _error(node, f"switch case {case!r} appears twice", line=node.next_line,
-                         fix="give each case its own value")
-        cases[case] = _target(node, value)
+            raise _error(
+                node,
+                f"switch case {case!r} appears twice in step {node.name!r}",
+                line=node.next_line,
+                fix="give each case its own value",
+            )
+        cases[case] = _target(node, value, _receiver(call))
     if not cases:
-        raise _error(node, "a switch needs at least one case", line=node.next_line,
-                     fix=_NEXT_FORMS)
+        raise _bad_call(node, "the switch has no cases")
     node.transition = SWITCH
     node.switch_cases = cases
     node.out = tuple(dict.fromkeys(cases.values()))
@@ -313,6 +335,8 @@ def _apply_switch(node: StepNode, call: ast.Call, keywords: dict[str, ast.expr])
 
 def _case_key(node: StepNode, key: ast.expr | None) -> str:
     """A switch case value: a str, int or bool literal, stored as its ``str()``."""
+    if key is None:
+        raise _bad_call(node, "**mapping in the dict of cases cannot be read before the flow runs")
     if (
         isinstance(key, ast.UnaryOp)
         and isinstance(key.op, ast.USub)
@@ -323,36 +347,51 @@ def _case_key(node: StepNode, key: ast.expr | None) -> str:
     if isinstance(key, ast.Constant) and isinstance(key.value, str | int | bool):
         return str(key.value)
     raise _error(
-        node, "switch case keys must be written as literals (a string, an integer or a bool)",
-        line=node.next_line, fix="e.g. self.next({'yes': self.a, 'no': self.b}, condition='choice')",
+        node,
+        f"switch case keys in step {node.name!r} must be literals (a string, an integer or a bool)",
+        line=node.next_line,
+        fix="e.g. self.next({'yes': self.a, 'no': self.b}, condition='choice')",
     )
 
 
-def _target(node: StepNode, arg: ast.expr) -> str:
+def _receiver(call: ast.Call) -> str:
+    """The name the step's object has in ``<name>.next(...)``: ``self`` unless renamed."""
+    func = call.func
+    assert isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+    return func.value.id
+
+
+def _target(node: StepNode, arg: ast.expr, self_name: str) -> str:
     """The step name in ``self.<name>`` (the object may be named otherwise than ``self``)."""
-    if isinstance(arg, ast.Attribute) and isinstance(arg.value, ast.Name):
+    if (
+        isinstance(arg, ast.Attribute)
+        and isinstance(arg.value, ast.Name)
+        and arg.value.id == self_name
+    ):
         return arg.attr
-    text = ast.unparse(arg)
-    raise _error(
-        node, f"{_NOT_UNDERSTOOD}: {text!r} is not a step written as self.<name>",
-        line=node.next_line, fix=_NEXT_FORMS,
-    )
+    raise _bad_call(node, f"{ast.unparse(arg)!r} is not a step written as self.<name>")
 
 
 def _reject_duplicates(node: StepNode) -> None:
     twice = sorted({name for name in node.out if node.out.count(name) > 1})
     if twice:
-        raise _error(node, f"self.next names step {twice[0]!r} more than once",
-                     line=node.next_line, fix="name each branch once")
+        raise _error(
+            node,
+            f"self.next in step {node.name!r} names {twice[0]!r} more than once",
+            line=node.next_line,
+            fix="name each branch once",
+        )
 
 
 def _name_literal(node: StepNode, expr: ast.expr, keyword: str, example: str) -> str:
     """foreach= and condition= name an artifact, so they must be string literals."""
-    if isinstance(expr, ast.Constant) and isinstance(expr.value, str) and expr.value.isidentifier():
-        return expr.value
+    value = expr.value if isinstance(expr, ast.Constant) else None
+    if isinstance(value, str) and value.isidentifier():
+        return value
+    what = "an artifact name" if isinstance(value, str) else "a string literal naming an artifact"
     raise _error(
         node,
-        f"{keyword}= must be a string literal naming an artifact, not {ast.unparse(expr)}",
+        f"{keyword}= in step {node.name!r} must be {what}, not {ast.unparse(expr)}",
         line=node.next_line,
         fix=f"assign the values to an artifact first (self.{example} = ...) and write "
         f"{keyword}='{example}'",
@@ -367,8 +406,10 @@ def _check_targets_are_steps(node: StepNode, flow_cls: type, step_names: set[str
             continue
         kind = type(attr).__name__
         raise _error(
-            node, f"step {node.name!r} goes to {target!r}, which is a {kind} of the flow but "
-            "not a step", line=node.next_line, fix=f"decorate {target} with @step",
+            node,
+            f"step {node.name!r} goes to {target!r}, which is a {kind} of the flow but not a step",
+            line=node.next_line,
+            fix=f"decorate {target} with @step",
         )
 
 
@@ -383,6 +424,13 @@ def _link(graph: Graph) -> None:
         graph.nodes[name].in_steps = tuple(preds)
 
 
-def _error(node: StepNode, msg: str, *, line: int | None = None, fix: str | None = None) -> GraphError:
-    return GraphError(msg, step=node.name, file=node.file, line=line or node.line, fix=fix)
+def _bad_call(node: StepNode, detail: str, fix: str = _NEXT_FORMS) -> GraphError:
+    return _error(
+        node, f"{_NOT_UNDERSTOOD} in step {node.name!r}: {detail}", line=node.next_line, fix=fix
+    )
 
+
+def _error(
+    node: StepNode, msg: str, *, line: int | None = None, fix: str | None = None
+) -> GraphError:
+    return GraphError(msg, step=node.name, file=node.file, line=line or node.line, fix=fix)

@@ -112,7 +112,9 @@ def render_mermaid(graph: Graph) -> str:
     lines = ["flowchart TD"]
     for node in graph.ordered():
         opening, closing = _MERMAID_SHAPES.get(node.type, ("[", "]"))
-        lines.append(f"{_INDENT}{_mermaid_id(node.name)}{opening}{_mermaid_text(node.name)}{closing}")
+        lines.append(
+            f"{_INDENT}{_mermaid_id(node.name)}{opening}{_mermaid_text(node.name)}{closing}"
+        )
     for node in graph.ordered():
         for target, label in _edges(node):
             arrow = f"-->|{_mermaid_text(label)}|" if label else "-->"

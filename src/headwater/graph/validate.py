@@ -2,7 +2,8 @@
 
 Checks run from the most local to the most global, so the first error reported is the one
 closest to its cause: a step's own source, then start/end, the targets of ``self.next``,
-reachability, loops, and last the nesting of splits and joins (:class:`_SplitWalk`).
+loops (before reachability: a loop that never ends also strands ``end``), reachability, and
+last the nesting of splits and joins (:class:`_SplitWalk`).
 
 Every error is a :class:`GraphError` carrying the step, its file and line, and a fix.
 """
@@ -41,13 +42,16 @@ def validate(graph: Graph) -> None:
             raise node.problems[0]
     _check_start_end(graph)
     _check_targets(graph)
-    _check_reachable(graph)
-    _check_unconditional_cycles(graph)
-    _check_loop_exits(graph)
+    reached = set(_reach(graph, "start")) | {"start"}
+    _check_unconditional_cycles(graph, reached)
+    _check_loop_exits(graph, reached)
+    _check_reachable(graph, reached)
     _SplitWalk(graph).run()
 
 
-def _error(node: StepNode, msg: str, *, line: int | None = None, fix: str | None = None) -> GraphError:
+def _error(
+    node: StepNode, msg: str, *, line: int | None = None, fix: str | None = None
+) -> GraphError:
     return GraphError(msg, step=node.name, file=node.file, line=line or node.line, fix=fix)
 
 
@@ -55,7 +59,7 @@ def _check_start_end(graph: Graph) -> None:
     for name, role in (("start", "begins"), ("end", "finishes")):
         if name not in graph:
             raise GraphError(
-                f"flow {graph.flow_name} has no {name} step: every flow {role} at a step "
+                f"flow {graph.flow_name} has no {name!r} step: every flow {role} at a step "
                 f"named {name}",
                 step=name,
                 file=graph.file,
@@ -100,8 +104,7 @@ def _reach(graph: Graph, start: str, switch_edges: bool = True) -> dict[str, str
     return came_from
 
 
-def _check_reachable(graph: Graph) -> None:
-    reached = set(_reach(graph, "start")) | {"start"}
+def _check_reachable(graph: Graph, reached: set[str]) -> None:
     for node in graph:
         if node.name not in reached:
             raise _error(
@@ -119,7 +122,7 @@ def _successors(graph: Graph, name: str, switch_edges: bool) -> list[str]:
     return [target for target in node.out if target in graph]
 
 
-def _loops(graph: Graph, switch_edges: bool = True) -> list[list[str]]:
+def _loops(graph: Graph, within: set[str], switch_edges: bool = True) -> list[list[str]]:
     """The strongly connected parts of the graph that hold a cycle, in source order.
 
     Tarjan's algorithm, iterative so that a long chain of steps cannot hit the recursion limit;
@@ -132,7 +135,7 @@ def _loops(graph: Graph, switch_edges: bool = True) -> list[list[str]]:
     on_stack: set[str] = set()
     loops: list[list[str]] = []
     for root in graph.nodes:
-        if root in index:
+        if root in index or root not in within:
             continue
         work = [(root, iter(_successors(graph, root, switch_edges)))]
         index[root] = low[root] = len(index)
@@ -180,9 +183,9 @@ def _cycle_path(graph: Graph, head: str) -> list[str]:
     return path[::-1]
 
 
-def _check_unconditional_cycles(graph: Graph) -> None:
+def _check_unconditional_cycles(graph: Graph, reached: set[str]) -> None:
     """A cycle with no switch on it repeats forever (and a split on it multiplies tasks)."""
-    loops = _loops(graph, switch_edges=False)
+    loops = _loops(graph, reached, switch_edges=False)
     if not loops:
         return
     path = _cycle_path(graph, loops[0][0])
@@ -197,9 +200,9 @@ def _check_unconditional_cycles(graph: Graph) -> None:
     )
 
 
-def _check_loop_exits(graph: Graph) -> None:
+def _check_loop_exits(graph: Graph, reached: set[str]) -> None:
     """A loop through switches is fine as long as some case of some switch leaves it."""
-    for loop in _loops(graph):
+    for loop in _loops(graph, reached):
         members = set(loop)
         switches = [graph[name] for name in loop if graph[name].transition == SWITCH]
         if any(set(node.out) - members for node in switches):
@@ -222,6 +225,10 @@ def _describe(graph: Graph, stack: _Stack) -> str:
     if graph[split].transition == SPLIT:
         return f"inside the {kind} at {split!r} (branch {branch!r})"
     return f"inside the {kind} at {split!r}"
+
+
+def _from(pred: str | None) -> str:
+    return repr(pred) if pred else "the beginning of the run"
 
 
 def _kind(node: StepNode) -> str:
@@ -277,6 +284,15 @@ class _SplitWalk:
         if not stack:
             self._raise_nothing_to_join(node, pred)
         split = stack[-1][0]
+        if pred == split:
+            kind = _kind(self.graph[split])
+            raise _error(
+                node,
+                f"join {node.name!r} comes straight from {split!r}, the {kind} it closes: a "
+                f"join's inputs are the branches of a {kind}, and this branch has no step",
+                fix=f"in {split!r}, go to the first step of the branch; that step goes to "
+                f"{node.name!r}",
+            )
         if node.name in self.first:
             first_pred, first_stack = self.first[node.name]
             if first_stack[-1][0] != split:
@@ -319,15 +335,16 @@ class _SplitWalk:
                 raise _error(
                     node,
                     f"step {node.name!r} is reached from two branches of the split at "
-                    f"{split_a!r} (from {first_pred!r} and from {pred!r}), so it joins them: "
+                    f"{split_a!r} (from {_from(first_pred)} and from {_from(pred)}), so it "
+                    "joins them: "
                     "it needs an inputs argument",
                     fix=f"def {node.name}(self, inputs): ... (read each branch from inputs, or "
                     "call self.merge_artifacts(inputs))",
                 )
         raise _error(
             node,
-            f"step {node.name!r} is reached from {first_pred!r} "
-            f"{_describe(self.graph, first_stack)} and from {pred!r} "
+            f"step {node.name!r} is reached from {_from(first_pred)} "
+            f"{_describe(self.graph, first_stack)} and from {_from(pred)} "
             f"{_describe(self.graph, stack)}; a step must be inside the same splits on every path",
             fix="close each split with its join before leaving it, and do not jump into the "
             "middle of a split from outside",

@@ -43,11 +43,6 @@ def load_strings(text: str | None) -> tuple[str, ...]:
     return tuple(json.loads(text or "[]"))
 
 
-def load_sorted_strings(text: str | None) -> tuple[str, ...]:
-    """For aggregates such as json_group_array, whose order the database does not promise."""
-    return tuple(sorted(json.loads(text or "[]")))
-
-
 def dump_failure(failure: TaskFailure | None) -> str | None:
     if failure is None:
         return None

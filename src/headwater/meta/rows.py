@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from headwater.meta.codec import load_manifest
 from headwater.meta.liveness import looks_crashed
 from headwater.records import Frame, Manifest, TaskFailure
 
@@ -38,13 +39,18 @@ class RunRow:
     pid: int | None
     host: str | None
     origin_run_id: str | None
-    params: Manifest
+    params_json: str  # decoded on demand by .params: listing runs should not pay for it
     tags: tuple[str, ...]  # user tags, sorted
     system_tags: tuple[str, ...]  # sorted
 
     @property
     def pathspec(self) -> str:
         return f"{self.flow}/{self.run_id}"
+
+    @property
+    def params(self) -> Manifest:
+        """The run's parameters: name -> where the value is stored."""
+        return load_manifest(self.params_json)
 
     @property
     def all_tags(self) -> frozenset[str]:

@@ -76,8 +76,9 @@ class LocalExecutor(Executor):
             if task is None:
                 self._on_server_message(events)
             elif sel_key.fileobj is task.result_sock:
-                self._read_result(task)
-            else:
+                if not task.result_done:
+                    self._read_result(task)
+            elif sel_key.fd in task.streams:  # an earlier event of this batch may have closed it
                 self._read_stream(task, sel_key.fd, events)
             if task is not None:
                 self._maybe_finish(task, events)

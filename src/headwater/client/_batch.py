@@ -1,0 +1,51 @@
+"""Per-task details fetched for a whole step at once.
+
+Iterating a foreach step of 10,000 tasks and reading ``task.data.x`` or ``task.stdout`` on each
+must not cost 10,000 metadata queries. Tasks made by listing a step share one
+:class:`TaskDetails` that, on the first request, fetches the manifests (or the attempts) of every
+task of that step in one query. A task made alone by pathspec gets one of its own, scoped to
+itself.
+"""
+
+from __future__ import annotations
+
+from headwater.client import _context
+from headwater.meta import AttemptRow
+from headwater.records import Manifest
+
+
+class TaskDetails:
+    """Manifests and attempts of the tasks of one step (or of a single task), loaded lazily."""
+
+    def __init__(self, flow: str, run_id: str, step: str, only_task: str | None = None) -> None:
+        self.flow = flow
+        self.run_id = run_id
+        self.step = step
+        self.only_task = only_task
+        self._manifests: dict[str, Manifest] | None = None
+        self._attempts: dict[str, list[AttemptRow]] | None = None
+
+    def manifest(self, task_id: str) -> Manifest:
+        if self._manifests is None:
+            meta = _context.current().meta
+            if self.only_task is None:
+                self._manifests = meta.get_step_artifacts(self.flow, self.run_id, self.step)
+            else:
+                self._manifests = {self.only_task: meta.get_artifacts(
+                    self.flow, self.run_id, self.step, self.only_task)}
+        return self._manifests.get(task_id, {})
+
+    def attempts(self, task_id: str) -> list[AttemptRow]:
+        if self._attempts is None:
+            meta = _context.current().meta
+            if self.only_task is None:
+                self._attempts = dict(meta.list_step_attempts(self.flow, self.run_id, self.step))
+            else:
+                self._attempts = {self.only_task: meta.list_attempts(
+                    self.flow, self.run_id, self.step, self.only_task)}
+        return self._attempts.get(task_id, [])
+
+    def forget(self) -> None:
+        """Drop what was loaded (a task still running may since have finished)."""
+        self._manifests = None
+        self._attempts = None

@@ -1,0 +1,101 @@
+"""Which metadata database and datastore the client reads, resolved once per process.
+
+Nothing is resolved at import time: the first client call resolves :class:`Settings` (explicit
+``metadata()`` choice, else ``HEADWATER_DATASTORE_ROOT``, else the nearest ``.headwater/``) and
+keeps the result. ``metadata()`` switches it, like Metaflow's function of the same name; tests
+call :func:`reset` so each one resolves afresh from its own environment.
+
+The metadata store is opened read-only (WAL reader: it never waits for a running scheduler).
+A writable handle is opened only when the user changes tags.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from headwater.meta import MetadataStore, open_metadata
+from headwater.settings import DEFAULT_DIRNAME, Settings
+
+
+class ClientContext:
+    """The resolved settings plus lazily opened metadata reader, writer and datastore."""
+
+    def __init__(self, settings: Settings, *, store: Any = None) -> None:
+        self.settings = settings
+        self.meta: MetadataStore = open_metadata(settings.metadata_url, readonly=True)
+        self._store = store
+        self._writer: MetadataStore | None = None
+
+    def store(self) -> Any:
+        """The DataStore holding artifact blobs and logs (opened on first value read)."""
+        if self._store is None:
+            from headwater.store import open_datastore
+
+            self._store = open_datastore(self.settings.datastore_root)
+        return self._store
+
+    def writer(self) -> MetadataStore:
+        """A writable metadata handle, for tag changes only."""
+        if self._writer is None:
+            self._writer = open_metadata(self.settings.metadata_url)
+        return self._writer
+
+    def close(self) -> None:
+        self.meta.close()
+        if self._writer is not None:
+            self._writer.close()
+
+
+_current: ClientContext | None = None
+
+
+def current() -> ClientContext:
+    """The process-wide context, resolved on first use."""
+    global _current
+    if _current is None:
+        _current = ClientContext(Settings.resolve())
+    return _current
+
+
+def use(settings: Settings, *, store: Any = None) -> ClientContext:
+    """Switch the client to ``settings`` (and optionally an already opened datastore)."""
+    global _current
+    reset()
+    _current = ClientContext(settings, store=store)
+    return _current
+
+
+def reset() -> None:
+    """Forget the resolved context; the next client call resolves it again."""
+    global _current
+    if _current is not None:
+        _current.close()
+    _current = None
+
+
+def settings_for(spec: str) -> Settings:
+    """Settings for a ``metadata()`` argument.
+
+    Accepted: ``"local"`` (the default resolution), ``"local@<dir>"`` or ``"<dir>"`` (a datastore
+    root, or a folder holding ``.headwater/``), or a path to a metadata database file
+    (``*.sqlite``, ``*.db``, ``sqlite:///...``), whose datastore root resolves as usual.
+    """
+    kind, sep, where = spec.partition("@")
+    if sep and kind != "local":
+        raise ValueError(f"unknown metadata provider {kind!r} in {spec!r}; use 'local@<path>'")
+    path = where if sep else spec
+    if path in ("", "local"):
+        return Settings.resolve()
+    if path.startswith("sqlite://") or path.endswith((".sqlite", ".db")) or os.path.isfile(path):
+        return Settings.resolve(metadata=path)
+    nested = os.path.join(path, DEFAULT_DIRNAME)
+    return Settings.resolve(datastore_root=nested if os.path.isdir(nested) else path)
+
+
+def describe(settings: Settings) -> str:
+    """What ``get_metadata()`` prints: ``local@<root>``, or ``sqlite@<file>`` if it lives apart."""
+    default = os.path.join(settings.datastore_root, "meta.sqlite")
+    if os.path.normpath(settings.metadata_url) == os.path.normpath(default):
+        return f"local@{settings.datastore_root}"
+    return f"sqlite@{settings.metadata_url}"

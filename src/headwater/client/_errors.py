@@ -1,0 +1,67 @@
+"""Client-side errors and the "not found" messages that say what does exist.
+
+:class:`MissingChild` is also a ``KeyError`` (``flow['99']``, ``run['nope']`` behave like a
+mapping) and :class:`MissingArtifact` also an ``AttributeError`` (``task.data.nope`` works with
+``hasattr`` and ``getattr(..., default)``); both are :class:`NotFoundError` first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from headwater.exceptions import HeadwaterException, NotFoundError
+
+
+class MissingChild(NotFoundError, KeyError):
+    """``parent[child]`` named something that does not exist."""
+
+    __str__ = BaseException.__str__  # KeyError would quote the whole message
+
+
+class MissingArtifact(NotFoundError, AttributeError):
+    """``task.data.<name>`` named an artifact the task does not have."""
+
+
+class TaggingError(HeadwaterException):
+    """A tag operation the rules forbid (removing a system tag, an invalid tag)."""
+
+    headline = "Invalid tag operation"
+
+
+def some(names: Sequence[str], limit: int = 5) -> str:
+    """``"a, b, c"`` or ``"a, b, c, d, e and 12 more"``: enough to orient, never a wall."""
+    if not names:
+        return "none"
+    shown = ", ".join(names[:limit])
+    rest = len(names) - limit
+    return f"{shown} and {rest} more" if rest > 0 else shown
+
+
+def bad_pathspec(kind: str, pathspec: object, shape: str) -> NotFoundError:
+    return NotFoundError(f"{pathspec!r} is not a {kind} pathspec",
+                         fix=f"a {kind} pathspec looks like '{shape}'")
+
+
+def flow_not_found(flow: str, known: Sequence[str]) -> str:
+    return f"flow '{flow}' not found; known flows: {some(known, 10)}"
+
+
+def run_not_found(flow: str, run_id: str, latest: Sequence[str], ns: str | None) -> str:
+    where = "" if ns is None else f" in namespace '{ns}'"
+    if not latest:
+        return f"run '{flow}/{run_id}' not found; {flow} has no runs{where}"
+    return f"run '{flow}/{run_id}' not found; the latest runs of {flow}{where} are {some(latest)}"
+
+
+def step_not_found(run_pathspec: str, step: str, steps: Sequence[str]) -> str:
+    return f"step '{run_pathspec}/{step}' not found; run {run_pathspec} has steps {some(steps, 20)}"
+
+
+def task_not_found(step_pathspec: str, task_id: str, task_ids: Sequence[str]) -> str:
+    return (f"task '{step_pathspec}/{task_id}' not found; step {step_pathspec} has tasks "
+            f"{some(task_ids, 10)}")
+
+
+def artifact_not_found(task_pathspec: str, name: str, names: Sequence[str]) -> str:
+    return (f"artifact '{name}' not found in task {task_pathspec}; it has "
+            f"{some(sorted(names), 20)}")

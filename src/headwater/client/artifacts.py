@@ -1,0 +1,155 @@
+"""Artifacts as the client shows them: ``task.data.x``, ``task['x']``, ``task.artifacts.x``.
+
+Values are loaded from the datastore on first access, one artifact at a time, and cached on the
+task: opening a task with a 10 GB model among its artifacts costs nothing until the model is
+read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from headwater.client._errors import MissingArtifact, artifact_not_found
+from headwater.records import ArtifactRef
+
+if TYPE_CHECKING:
+    from headwater.client.core import Task
+
+
+class DataArtifact:
+    """One artifact of one task: its value (``data``) and what is known without loading it."""
+
+    def __init__(self, pathspec: str, *, _namespace_check: bool = True) -> None:
+        from headwater.client.core import Task
+
+        task_pathspec, _, name = pathspec.rpartition("/")
+        task = Task(task_pathspec, _namespace_check=_namespace_check)
+        other = task[name]
+        self._task, self._name, self._ref = other._task, other._name, other._ref
+
+    @classmethod
+    def _of(cls, task: Task, name: str, ref: ArtifactRef) -> DataArtifact:
+        artifact = cls.__new__(cls)
+        artifact._task, artifact._name, artifact._ref = task, name, ref
+        return artifact
+
+    def __repr__(self) -> str:
+        return f"DataArtifact('{self.pathspec}')"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DataArtifact) and other.pathspec == self.pathspec
+
+    def __hash__(self) -> int:
+        return hash(("artifact", self.pathspec))
+
+    @property
+    def data(self) -> Any:
+        """The value, loaded from the datastore (once per task object)."""
+        return self._task._load(self._name)
+
+    @property
+    def id(self) -> str:
+        return self._name
+
+    @property
+    def pathspec(self) -> str:
+        return f"{self._task.pathspec}/{self._name}"
+
+    @property
+    def path_components(self) -> list[str]:
+        return self.pathspec.split("/")
+
+    @property
+    def parent(self) -> Task:
+        return self._task
+
+    @property
+    def sha(self) -> str:
+        """The content hash the value is stored under (same value, same sha, any run)."""
+        return self._ref.key
+
+    @property
+    def size(self) -> int:
+        """Bytes stored."""
+        return self._ref.size
+
+    @property
+    def type_name(self) -> str:
+        return self._ref.type_name
+
+    @property
+    def created_at(self) -> datetime | None:
+        """When the task that produced it finished (artifacts are recorded then)."""
+        return self._task.finished_at or self._task.created_at
+
+    @property
+    def finished_at(self) -> datetime | None:
+        return self.created_at
+
+    @property
+    def tags(self) -> frozenset[str]:
+        return self._task.tags
+
+
+class MetaflowData:
+    """``task.data``: attribute access to artifact values, ``'x' in task.data``."""
+
+    __slots__ = ("_task",)
+
+    def __init__(self, task: Task) -> None:
+        self._task = task
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "_task" or name.startswith("__"):
+            raise AttributeError(name)
+        if name not in self._task._manifest():
+            raise MissingArtifact(artifact_not_found(self._task.pathspec, name,
+                                                     list(self._task._manifest())))
+        return self._task._load(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._task._manifest()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._task._manifest()))
+
+    def __dir__(self) -> list[str]:
+        return sorted(self._task._manifest())  # tab completion in notebooks
+
+    def __repr__(self) -> str:
+        return f"<MetaflowData: {', '.join(sorted(self._task._manifest()))}>"
+
+
+class MetaflowArtifacts:
+    """``task.artifacts``: attribute access to :class:`DataArtifact` objects."""
+
+    __slots__ = ("_task",)
+
+    def __init__(self, task: Task) -> None:
+        self._task = task
+
+    def __getattr__(self, name: str) -> DataArtifact:
+        if name == "_task" or name.startswith("__"):
+            raise AttributeError(name)
+        ref = self._task._manifest().get(name)
+        if ref is None:
+            raise MissingArtifact(artifact_not_found(self._task.pathspec, name,
+                                                     list(self._task._manifest())))
+        return DataArtifact._of(self._task, name, ref)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._task._manifest()
+
+    def __iter__(self) -> Iterator[DataArtifact]:
+        return iter(self._task)
+
+    def __len__(self) -> int:
+        return len(self._task._manifest())
+
+    def __dir__(self) -> list[str]:
+        return sorted(self._task._manifest())
+
+    def __repr__(self) -> str:
+        return f"<MetaflowArtifacts: {', '.join(sorted(self._task._manifest()))}>"

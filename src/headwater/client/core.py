@@ -1,0 +1,602 @@
+"""Metaflow, Flow, Run, Step and Task: read-only views over the metadata database and datastore.
+
+They follow Metaflow's public client: construct by pathspec (``Run('PetsFlow/12')``), index
+into children (``flow['12']['start']['3']``), iterate children newest first, read ``data``.
+
+Each object holds rows (plain values), never a connection, so it can be kept, pickled or used
+from another process while the run it describes is still going. Listing is one query per
+level; per-task details of a listed step are fetched for the whole step at once
+(:mod:`._batch`). Rows of things still running are re-read when their status is asked for, so
+``while not run.finished: ...`` sees the run end.
+
+Differences from Metaflow, on purpose:
+
+* ``run.status`` is 'running', 'succeeded' or 'failed', and a run whose scheduler died reads
+  as 'failed' (Metaflow cannot tell, issue 1512). ``run.finished`` is True once the run has
+  ended in any way, so a polling loop always terminates.
+* ``task.exception`` is the failure of the task's latest attempt (type name, message and
+  traceback), recorded by the scheduler, or None.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+from headwater.client import _context
+from headwater.client._batch import TaskDetails
+from headwater.client._errors import (
+    MissingChild,
+    TaggingError,
+    artifact_not_found,
+    bad_pathspec,
+    flow_not_found,
+    run_not_found,
+    step_not_found,
+    task_not_found,
+)
+from headwater.client.artifacts import DataArtifact, MetaflowArtifacts, MetaflowData
+from headwater.client.namespace import check_namespace, get_namespace, namespace_tags
+from headwater.exceptions import NamespaceMismatchError, NotFoundError
+from headwater.meta import AttemptRow, FlowRow, RunRow, StepRow, TaskRow
+from headwater.meta.rows import RUNNING, SUCCEEDED
+from headwater.meta.tags import check_tags
+from headwater.records import Manifest, TaskFailure
+
+
+def _meta():
+    return _context.current().meta
+
+
+def _dt(ts: float | None) -> datetime | None:
+    """Metaflow's client returns naive local datetimes; so do we."""
+    return None if ts is None else datetime.fromtimestamp(ts)
+
+
+def _split(pathspec: object, parts: int, kind: str, shape: str) -> list[str]:
+    if not isinstance(pathspec, str):
+        raise bad_pathspec(kind, pathspec, shape)
+    components = pathspec.split("/")
+    if len(components) != parts or not all(components):
+        raise bad_pathspec(kind, pathspec, shape)
+    return components
+
+
+class _Object:
+    """What every client object shares: identity by pathspec, Metaflow-style repr, ``in``."""
+
+    _pathspec: str
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}('{self._pathspec}')"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other._pathspec == self._pathspec  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self._pathspec))
+
+    def __getitem__(self, child_id: str) -> Any:
+        raise NotImplementedError
+
+    def __contains__(self, child_id: object) -> bool:
+        try:
+            self[child_id]  # type: ignore[index]
+        except NotFoundError:
+            return False
+        return True
+
+    @property
+    def pathspec(self) -> str:
+        return self._pathspec
+
+    @property
+    def id(self) -> str:
+        return self._pathspec.rsplit("/", 1)[-1]
+
+    @property
+    def path_components(self) -> list[str]:
+        return self._pathspec.split("/")
+
+
+class _InRun(_Object):
+    """Objects at run level and below carry the run's tags."""
+
+    _run_row: RunRow
+
+    @property
+    def tags(self) -> frozenset[str]:
+        """User and system tags of the run this object belongs to."""
+        return self._run_row.all_tags
+
+    @property
+    def user_tags(self) -> frozenset[str]:
+        return frozenset(self._run_row.tags)
+
+    @property
+    def system_tags(self) -> frozenset[str]:
+        return frozenset(self._run_row.system_tags)
+
+
+# -- Metaflow and Flow -------------------------------------------------------------------------
+
+
+class Metaflow:
+    """The root: every flow with at least one run in the current namespace."""
+
+    def __repr__(self) -> str:
+        return "Metaflow()"
+
+    @property
+    def flows(self) -> list[Flow]:
+        return [Flow._named(name) for name in _meta().list_flows(tags=namespace_tags())]
+
+    def __iter__(self) -> Iterator[Flow]:
+        return iter(self.flows)
+
+    def __getitem__(self, name: str) -> Flow:
+        return Flow(name)
+
+
+class Flow(_Object):
+    """All runs of one flow class."""
+
+    def __init__(self, pathspec: str, *, _namespace_check: bool = True) -> None:
+        (name,) = _split(pathspec, 1, "flow", "FlowName")
+        meta = _meta()
+        row = meta.get_flow(name)
+        if row is None:
+            raise NotFoundError(flow_not_found(name, meta.list_flows()))
+        if _namespace_check:
+            _check_flow_namespace(name)
+        self._pathspec, self._row = name, row
+
+    @classmethod
+    def _named(cls, name: str) -> Flow:
+        flow = cls.__new__(cls)
+        flow._pathspec, flow._row = name, None
+        return flow
+
+    @property
+    def created_at(self) -> datetime | None:
+        if self._row is None:
+            self._row = _meta().get_flow(self._pathspec) or FlowRow(self._pathspec, 0.0)
+        return _dt(self._row.created_at)
+
+    @property
+    def parent(self) -> None:
+        return None
+
+    def runs(self, *tags: str) -> Iterator[Run]:
+        """Runs in the current namespace carrying all ``tags``, newest first (one query)."""
+        rows = _meta().list_runs(self._pathspec, tags=(*namespace_tags(), *tags))
+        return iter([Run._of(row) for row in rows])
+
+    def __iter__(self) -> Iterator[Run]:
+        return self.runs()
+
+    def __getitem__(self, run_id: str) -> Run:
+        return Run._of(_load_run(self._pathspec, run_id, check=True, child=True))
+
+    @property
+    def latest_run(self) -> Run | None:
+        """The newest run in the namespace, finished or not."""
+        rows = _meta().list_runs(self._pathspec, tags=namespace_tags(), limit=1)
+        return Run._of(rows[0]) if rows else None
+
+    @property
+    def latest_successful_run(self) -> Run | None:
+        row = _meta().latest_successful_run(self._pathspec, tags=namespace_tags())
+        return Run._of(row) if row else None
+
+
+def _check_flow_namespace(name: str) -> None:
+    ns = get_namespace()
+    if ns is not None and not _meta().list_runs(name, tags=(ns,), limit=1):
+        raise NamespaceMismatchError(
+            f"flow '{name}' exists but has no runs in the current namespace '{ns}'",
+            fix="call namespace(None) to see runs of every namespace",
+        )
+
+
+# -- Run ---------------------------------------------------------------------------------------
+
+
+class Run(_InRun):
+    """One execution of a flow."""
+
+    def __init__(self, pathspec: str, *, _namespace_check: bool = True) -> None:
+        flow, run_id = _split(pathspec, 2, "run", "FlowName/RunId")
+        self._set(_load_run(flow, run_id, check=_namespace_check))
+
+    @classmethod
+    def _of(cls, row: RunRow) -> Run:
+        run = cls.__new__(cls)
+        run._set(row)
+        return run
+
+    def _set(self, row: RunRow) -> None:
+        self._run_row, self._pathspec = row, row.pathspec
+
+    def _fresh(self) -> RunRow:
+        """Re-read the row while the run is recorded as running (its status may change)."""
+        if self._run_row.status == RUNNING:
+            self._run_row = _meta().get_run(self._run_row.flow, self._run_row.run_id) or self._run_row
+        return self._run_row
+
+    @property
+    def parent(self) -> Flow:
+        return Flow._named(self._run_row.flow)
+
+    @property
+    def created_at(self) -> datetime | None:
+        return _dt(self._run_row.created_at)
+
+    @property
+    def status(self) -> str:
+        """'running', 'succeeded' or 'failed'; a run whose scheduler died reads 'failed'."""
+        return self._fresh().live_status
+
+    @property
+    def successful(self) -> bool:
+        return self.status == SUCCEEDED
+
+    @property
+    def finished(self) -> bool:
+        """True once the run has ended: succeeded, failed or crashed."""
+        return self.status != RUNNING
+
+    @property
+    def finished_at(self) -> datetime | None:
+        """When it ended; for a crashed run, its last heartbeat (the last sign of life)."""
+        row = self._fresh()
+        if row.finished_at is not None:
+            return _dt(row.finished_at)
+        return _dt(row.heartbeat_at) if row.crashed else None
+
+    @property
+    def origin_run_id(self) -> str | None:
+        """The run this one resumed, if any."""
+        return self._run_row.origin_run_id
+
+    @property
+    def code(self) -> None:
+        """Code packages are not stored yet."""
+        return None
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """Parameter values of the run, loaded from the datastore."""
+        store = _context.current().store()
+        where = f"{self._pathspec} (parameters)"
+        return {name: store.load_artifact(ref, name=name, where=where)
+                for name, ref in sorted(self._run_row.params.items())}
+
+    @property
+    def end_task(self) -> Task | None:
+        """The task of the ``end`` step, or None if it has not started."""
+        row = self._run_row
+        tasks = _meta().list_tasks(row.flow, row.run_id, "end", limit=1)
+        return Task._of(row, tasks[0], TaskDetails(row.flow, row.run_id, "end",
+                                                   tasks[0].task_id)) if tasks else None
+
+    @property
+    def data(self) -> MetaflowData | None:
+        """Shorthand for ``run.end_task.data``; None before the end step ran."""
+        task = self.end_task
+        return task.data if task else None
+
+    def steps(self, *tags: str) -> Iterator[Step]:
+        """Steps of the run, newest first (none if the run lacks any of ``tags``)."""
+        if not set(tags) <= self.tags:
+            return iter(())
+        rows = _meta().list_step_rows(self._run_row.flow, self._run_row.run_id)
+        return iter([Step._of(self._run_row, row) for row in reversed(rows)])
+
+    def __iter__(self) -> Iterator[Step]:
+        return self.steps()
+
+    def __getitem__(self, step: str) -> Step:
+        return Step._of(self._run_row, _load_step(self._run_row, step, child=True))
+
+    # -- tags: the only writes the client makes -------------------------------------------------
+
+    def add_tag(self, tag: str) -> None:
+        self.replace_tags((), (tag,))
+
+    def add_tags(self, tags: Iterable[str]) -> None:
+        self.replace_tags((), tags)
+
+    def remove_tag(self, tag: str) -> None:
+        self.replace_tags((tag,), ())
+
+    def remove_tags(self, tags: Iterable[str]) -> None:
+        self.replace_tags(tags, ())
+
+    def replace_tag(self, tag_to_remove: str, tag_to_add: str) -> None:
+        self.replace_tags((tag_to_remove,), (tag_to_add,))
+
+    def replace_tags(self, tags_to_remove: Iterable[str], tags_to_add: Iterable[str]) -> None:
+        """Remove then add user tags in one transaction. System tags cannot be removed."""
+        remove, add = _valid_tags(tags_to_remove), _valid_tags(tags_to_add)
+        row = self._run_row
+        system_only = sorted(set(remove) & set(row.system_tags) - set(row.tags))
+        if system_only:
+            raise TaggingError(f"cannot remove system tag(s) {', '.join(system_only)} "
+                               f"from run {self._pathspec}")
+        writer = _context.current().writer()
+        with writer.transaction():
+            writer.remove_tags(row.flow, row.run_id, remove)
+            writer.add_tags(row.flow, row.run_id, add)
+        self._run_row = _meta().get_run(row.flow, row.run_id) or row
+
+
+def _valid_tags(tags: Iterable[str]) -> list[str]:
+    try:
+        return check_tags(tags)
+    except (TypeError, ValueError) as exc:
+        raise TaggingError(str(exc)) from None
+
+
+def _load_run(flow: str, run_id: str, *, check: bool, child: bool = False) -> RunRow:
+    meta = _meta()
+    row = meta.get_run(flow, run_id)
+    if row is None:
+        if meta.get_flow(flow) is None:
+            raise NotFoundError(flow_not_found(flow, meta.list_flows()))
+        latest = [r.run_id for r in meta.list_runs(flow, tags=namespace_tags(), limit=5)]
+        message = run_not_found(flow, run_id, latest, get_namespace())
+        raise MissingChild(message) if child else NotFoundError(message)
+    if check:
+        check_namespace("run", row.pathspec, row.all_tags, row.user)
+    return row
+
+
+# -- Step --------------------------------------------------------------------------------------
+
+
+class Step(_InRun):
+    """One step of a run: one task, or one per foreach item / branch."""
+
+    def __init__(self, pathspec: str, *, _namespace_check: bool = True) -> None:
+        flow, run_id, step = _split(pathspec, 3, "step", "FlowName/RunId/StepName")
+        run_row = _load_run(flow, run_id, check=_namespace_check)
+        self._set(run_row, _load_step(run_row, step))
+
+    @classmethod
+    def _of(cls, run_row: RunRow, step_row: StepRow) -> Step:
+        step = cls.__new__(cls)
+        step._set(run_row, step_row)
+        return step
+
+    def _set(self, run_row: RunRow, step_row: StepRow) -> None:
+        self._run_row, self._step_row, self._pathspec = run_row, step_row, step_row.pathspec
+
+    def _fresh(self) -> StepRow:
+        row = self._step_row
+        if row.finished_at is None:
+            self._step_row = _meta().get_step(row.flow, row.run_id, row.step) or row
+        return self._step_row
+
+    @property
+    def parent(self) -> Run:
+        return Run._of(self._run_row)
+
+    @property
+    def created_at(self) -> datetime | None:
+        return _dt(self._step_row.created_at)
+
+    @property
+    def finished_at(self) -> datetime | None:
+        """When its last task finished; None while any task is unfinished."""
+        return _dt(self._fresh().finished_at)
+
+    @property
+    def task(self) -> Task | None:
+        """The step's first task: *the* task, unless it is a foreach or parallel step."""
+        row = self._step_row
+        tasks = _meta().list_tasks(row.flow, row.run_id, row.step, limit=1)
+        if not tasks:
+            return None
+        details = TaskDetails(row.flow, row.run_id, row.step, tasks[0].task_id)
+        return Task._of(self._run_row, tasks[0], details)
+
+    def tasks(self, *tags: str) -> Iterator[Task]:
+        """Tasks of the step, newest first (none if the run lacks any of ``tags``)."""
+        if not set(tags) <= self.tags:
+            return iter(())
+        row = self._step_row
+        details = TaskDetails(row.flow, row.run_id, row.step)  # shared: one query per detail
+        rows = _meta().list_tasks(row.flow, row.run_id, row.step)
+        return iter([Task._of(self._run_row, task, details) for task in reversed(rows)])
+
+    def __iter__(self) -> Iterator[Task]:
+        return self.tasks()
+
+    def __getitem__(self, task_id: str) -> Task:
+        row = _load_task(self._run_row, self._step_row.step, task_id, child=True)
+        return Task._of(self._run_row, row, TaskDetails(row.flow, row.run_id, row.step, task_id))
+
+
+def _load_step(run_row: RunRow, step: str, *, child: bool = False) -> StepRow:
+    meta = _meta()
+    row = meta.get_step(run_row.flow, run_row.run_id, step)
+    if row is None:
+        message = step_not_found(run_row.pathspec, step,
+                                 meta.list_steps(run_row.flow, run_row.run_id))
+        raise MissingChild(message) if child else NotFoundError(message)
+    return row
+
+
+# -- Task --------------------------------------------------------------------------------------
+
+
+class Task(_InRun):
+    """One execution of a step: its artifacts, logs, attempts and outcome.
+
+    ``attempt`` selects which attempt ``stdout``, ``stderr`` and ``exception`` describe
+    (default: the latest). Artifacts are the task's final ones.
+    """
+
+    def __init__(
+        self, pathspec: str, *, attempt: int | None = None, _namespace_check: bool = True
+    ) -> None:
+        flow, run_id, step, task_id = _split(pathspec, 4, "task",
+                                             "FlowName/RunId/StepName/TaskId")
+        run_row = _load_run(flow, run_id, check=_namespace_check)
+        row = _load_task(run_row, step, task_id)
+        self._set(run_row, row, TaskDetails(flow, run_id, step, task_id))
+        if attempt is not None and not 0 <= attempt < max(row.attempts, 1):
+            raise NotFoundError(f"task {pathspec} has no attempt {attempt}; it made "
+                                f"{row.attempts} (numbered from 0)")
+        self._attempt = attempt
+
+    @classmethod
+    def _of(cls, run_row: RunRow, row: TaskRow, details: TaskDetails) -> Task:
+        task = cls.__new__(cls)
+        task._set(run_row, row, details)
+        return task
+
+    def _set(self, run_row: RunRow, row: TaskRow, details: TaskDetails) -> None:
+        self._run_row, self._row, self._details = run_row, row, details
+        self._pathspec = row.pathspec
+        self._attempt: int | None = None
+        self._values: dict[str, Any] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_values"] = {}  # loaded values may not pickle; they reload on demand
+        return state
+
+    def _fresh(self) -> TaskRow:
+        row = self._row
+        if row.status == RUNNING:
+            self._row = _meta().get_task(row.flow, row.run_id, row.step, row.task_id) or row
+            if self._row.status != RUNNING:
+                self._details.forget()
+        return self._row
+
+    # -- artifacts ------------------------------------------------------------------------------
+
+    def _manifest(self) -> Manifest:
+        """Run parameters (artifacts of every task, as in Metaflow) overlaid by the task's own."""
+        self._fresh()
+        return {**self._run_row.params, **self._details.manifest(self._row.task_id)}
+
+    def _load(self, name: str) -> Any:
+        if name not in self._values:
+            ref = self._manifest().get(name)
+            if ref is None:
+                raise MissingChild(artifact_not_found(self._pathspec, name, list(self._manifest())))
+            store = _context.current().store()
+            self._values[name] = store.load_artifact(ref, name=name, where=self._pathspec)
+        return self._values[name]
+
+    @property
+    def data(self) -> MetaflowData:
+        """Artifact values by attribute: ``task.data.model``, ``'model' in task.data``."""
+        return MetaflowData(self)
+
+    @property
+    def artifacts(self) -> MetaflowArtifacts:
+        """Artifacts by attribute, as :class:`DataArtifact` objects (nothing loaded)."""
+        return MetaflowArtifacts(self)
+
+    def __getitem__(self, name: str) -> DataArtifact:
+        ref = self._manifest().get(name)
+        if ref is None:
+            raise MissingChild(artifact_not_found(self._pathspec, name, list(self._manifest())))
+        return DataArtifact._of(self, name, ref)
+
+    def __iter__(self) -> Iterator[DataArtifact]:
+        return iter([DataArtifact._of(self, name, ref)
+                     for name, ref in sorted(self._manifest().items())])
+
+    # -- outcome, attempts and logs -------------------------------------------------------------
+
+    @property
+    def parent(self) -> Step:
+        return Step._of(self._run_row, _load_step(self._run_row, self._row.step))
+
+    @property
+    def created_at(self) -> datetime | None:
+        return _dt(self._row.created_at)
+
+    @property
+    def finished_at(self) -> datetime | None:
+        return _dt(self._fresh().finished_at)
+
+    @property
+    def finished(self) -> bool:
+        return self._fresh().status != RUNNING
+
+    @property
+    def successful(self) -> bool:
+        return self._fresh().status == SUCCEEDED
+
+    @property
+    def index(self) -> int | None:
+        """Index of this task in its innermost foreach; None outside any foreach."""
+        return self._row.foreach_index
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        """For a task resume cloned: the task of the earlier run it was copied from."""
+        return self._row.origin_pathspec
+
+    @property
+    def attempts(self) -> list[AttemptRow]:
+        """Every attempt, oldest first: status, times, failure, log keys."""
+        self._fresh()
+        return list(self._details.attempts(self._row.task_id))
+
+    @property
+    def current_attempt(self) -> int:
+        """The attempt this object describes: the one asked for, else the latest."""
+        if self._attempt is not None:
+            return self._attempt
+        return max(self._fresh().attempts - 1, 0)
+
+    @property
+    def exception(self) -> TaskFailure | None:
+        """Why the attempt failed (type name, message, traceback), or None."""
+        attempt = self._chosen_attempt()
+        return attempt.failure if attempt else None
+
+    @property
+    def stdout(self) -> str:
+        return self._log("stdout")
+
+    @property
+    def stderr(self) -> str:
+        return self._log("stderr")
+
+    def _chosen_attempt(self) -> AttemptRow | None:
+        attempts = self.attempts
+        if self._attempt is None:
+            return attempts[-1] if attempts else None
+        return next((a for a in attempts if a.attempt == self._attempt), None)
+
+    def _log(self, stream: str) -> str:
+        attempt = self._chosen_attempt()
+        key = getattr(attempt, f"{stream}_key") if attempt else None
+        if not key:
+            return ""
+        what = f"{stream} of {self._pathspec} (attempt {attempt.attempt})"  # type: ignore[union-attr]
+        data = _context.current().store().load_bytes(key, what=what)
+        return data.decode("utf-8", errors="replace")
+
+
+def _load_task(run_row: RunRow, step: str, task_id: str, *, child: bool = False) -> TaskRow:
+    meta = _meta()
+    row = meta.get_task(run_row.flow, run_row.run_id, step, task_id)
+    if row is not None:
+        return row
+    if meta.get_step(run_row.flow, run_row.run_id, step) is None:
+        message = step_not_found(run_row.pathspec, step,
+                                 meta.list_steps(run_row.flow, run_row.run_id))
+    else:
+        ids = [t.task_id for t in meta.list_tasks(run_row.flow, run_row.run_id, step, limit=11)]
+        message = task_not_found(f"{run_row.pathspec}/{step}", task_id, ids)
+    raise MissingChild(message) if child else NotFoundError(message)

@@ -1,0 +1,41 @@
+"""Tag rules shared by every backend and the client.
+
+A tag is a non-empty string of at most :data:`MAX_TAG_LENGTH` characters, without control
+characters. System tags
+(``user:<name>``, ``runtime:local``, ``python_version:3.11.7``, ...) are set when a run starts and
+never removed; user tags come and go through ``Run.add_tag`` and friends. Namespaces are tags:
+a run is in namespace ``user:alice`` because it carries that system tag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+MAX_TAG_LENGTH = 512
+
+
+def check_tags(tags: Iterable[str]) -> list[str]:
+    """Return the tags as a de-duplicated list, or raise ValueError naming the bad one."""
+    if isinstance(tags, str):
+        raise TypeError(f"tags must be a list of strings, not the string {tags!r}")
+    seen: dict[str, None] = {}
+    for tag in tags:
+        if not isinstance(tag, str) or not tag:
+            raise ValueError(f"a tag must be a non-empty string, not {tag!r}")
+        if any(ch < " " for ch in tag):
+            raise ValueError(f"tag {tag!r} contains a control character")
+        if len(tag) > MAX_TAG_LENGTH:
+            raise ValueError(f"tag {tag[:40]!r}... is longer than {MAX_TAG_LENGTH} characters")
+        seen[tag] = None
+    return list(seen)
+
+
+def user_namespace(user: str) -> str:
+    """The namespace (and system tag) of everything ``user`` runs."""
+    return f"user:{user}"
+
+
+def with_user_tag(system_tags: list[str], user: str) -> list[str]:
+    """System tags always include ``user:<user>``, so every run is in its user's namespace."""
+    tag = user_namespace(user)
+    return system_tags if tag in system_tags else [*system_tags, tag]

@@ -1,0 +1,431 @@
+"""The SQLite metadata store: schema, run ids under concurrency, recording, queries, liveness."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import pickle
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from headwater.exceptions import HeadwaterException, NotFoundError
+from headwater.meta import open_metadata
+from headwater.meta import sqlite_sql as sql
+from headwater.meta.liveness import HEARTBEAT_TIMEOUT, pid_alive, this_host
+from headwater.meta.sqlite import SQLiteMetadata
+from headwater.records import ArtifactRef, Frame, TaskFailure, TaskResult
+
+REF_A = ArtifactRef("a" * 32, 10, "builtins.int")
+REF_B = ArtifactRef("b" * 32, 20, "builtins.list")
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> str:
+    return str(tmp_path / "root" / "meta.sqlite")
+
+
+@pytest.fixture
+def meta(db_path: str):
+    store = open_metadata(db_path)
+    yield store
+    store.close()
+
+
+def _ctx() -> mp.context.BaseContext:
+    return mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+
+
+def new_run(meta, flow: str = "PetsFlow", *, user: str = "alice", tags=(), pid=None,
+            host=None, params=None) -> str:
+    return meta.new_run(flow, user=user, tags=list(tags), system_tags=["runtime:local"],
+                        params=params or {}, origin_run_id=None,
+                        pid=os.getpid() if pid is None else pid, host=host or this_host())
+
+
+def finish_task(meta, run_id, step, task_id, manifest=None, *, ok=True, attempt=0, final=True,
+                flow="PetsFlow"):
+    failure = None if ok else TaskFailure("ValueError", "bad", "Traceback ...")
+    result = TaskResult(manifest=manifest or {}, failure=failure, started_at=time.time(),
+                        finished_at=time.time())
+    meta.attempt_finished(flow, run_id, step, task_id, attempt, result,
+                          stdout_key=f"out{attempt}", stderr_key=None, final=final)
+
+
+# -- schema ------------------------------------------------------------------------------------
+
+
+def test_schema_is_created_in_wal_mode_and_versioned(meta, db_path):
+    assert meta.list_flows() == []  # first use creates the file and its schema
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == sql.SCHEMA_VERSION
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"flows", "runs", "run_tags", "tasks", "attempts", "artifacts"} <= tables
+    conn.close()
+    again = open_metadata(db_path)  # reopening an existing database changes nothing
+    assert again.list_flows() == []
+    again.close()
+
+
+def test_readonly_store_on_missing_file_reads_empty_and_creates_nothing(tmp_path):
+    path = tmp_path / "nothing" / "meta.sqlite"
+    reader = open_metadata(str(path), readonly=True)
+    assert reader.list_flows() == []
+    assert reader.list_runs("PetsFlow") == []
+    assert reader.get_run("PetsFlow", "1") is None
+    assert not path.exists() and not path.parent.exists()
+    writer = open_metadata(str(path))
+    new_run(writer)
+    assert reader.list_flows() == ["PetsFlow"]  # picks the file up once it exists
+    reader.close()
+    writer.close()
+
+
+def test_readonly_store_refuses_to_write(meta, db_path):
+    new_run(meta)
+    reader = open_metadata(db_path, readonly=True)
+    with pytest.raises(HeadwaterException, match="read-only"):
+        reader.heartbeat("PetsFlow", "1", time.time())
+    reader.close()
+
+
+def test_newer_schema_is_refused(meta, db_path):
+    meta.list_flows()
+    conn = sqlite3.connect(db_path)
+    conn.execute(f"PRAGMA user_version = {sql.SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(HeadwaterException, match="newer"):
+        open_metadata(db_path, readonly=True).list_flows()
+
+
+def test_open_metadata_urls(tmp_path):
+    path = tmp_path / "m.sqlite"
+    store = open_metadata(f"sqlite://{path}")
+    assert isinstance(store, SQLiteMetadata) and store.path == str(path)
+    with pytest.raises(ValueError, match="only SQLite"):
+        open_metadata("postgresql://db/headwater")
+
+
+# -- run ids -----------------------------------------------------------------------------------
+
+
+def test_run_ids_count_up_per_flow(meta):
+    assert [new_run(meta) for _ in range(3)] == ["1", "2", "3"]
+    assert new_run(meta, "OtherFlow") == "1"
+    assert new_run(meta) == "4"
+
+
+def _allocate_runs(path: str, count: int, barrier, out) -> None:
+    store = open_metadata(path)
+    barrier.wait()
+    ids = [new_run(store, "RaceFlow", user=f"u{os.getpid()}") for _ in range(count)]
+    out.put(ids)
+    store.close()
+
+
+def test_eight_processes_allocate_distinct_run_ids(db_path):
+    # The database does not exist yet: schema creation races too.
+    ctx, procs, per_process = _ctx(), 8, 15
+    barrier, out = ctx.Barrier(procs), ctx.Queue()
+    workers = [ctx.Process(target=_allocate_runs, args=(db_path, per_process, barrier, out))
+               for _ in range(procs)]
+    for w in workers:
+        w.start()
+    ids = [run_id for _ in workers for run_id in out.get(timeout=120)]
+    for w in workers:
+        w.join(timeout=60)
+        assert w.exitcode == 0
+    assert sorted(ids, key=int) == [str(i) for i in range(1, procs * per_process + 1)]
+    reader = open_metadata(db_path, readonly=True)
+    assert len(reader.list_runs("RaceFlow")) == procs * per_process
+    reader.close()
+
+
+# -- recording ---------------------------------------------------------------------------------
+
+
+def test_new_run_records_everything(meta):
+    run_id = meta.new_run("PetsFlow", user="alice", tags=["exp", "exp"], system_tags=["runtime:local"],
+                          params={"alpha": REF_A}, origin_run_id="7", pid=123, host="box")
+    row = meta.get_run("PetsFlow", run_id)
+    assert (row.flow, row.run_id, row.run_number, row.user) == ("PetsFlow", "1", 1, "alice")
+    assert (row.status, row.finished_at, row.pid, row.host) == ("running", None, 123, "box")
+    assert row.origin_run_id == "7"
+    assert row.params == {"alpha": REF_A}
+    assert row.tags == ("exp",)
+    assert row.system_tags == ("runtime:local", "user:alice")  # user tag always added
+    assert row.heartbeat_at == row.created_at
+    assert row.pathspec == "PetsFlow/1"
+
+
+def test_attempts_retries_and_final_artifacts(meta):
+    run_id = new_run(meta)
+    frames = [Frame("start", "1", 1, 3, is_foreach=True)]
+    meta.new_task("PetsFlow", run_id, "work", "5", frames=frames, parents=["start/1"])
+    meta.attempt_started("PetsFlow", run_id, "work", "5", 0, 100.0)
+    finish_task(meta, run_id, "work", "5", {"x": REF_A}, ok=False, attempt=0, final=False)
+    task = meta.get_task("PetsFlow", run_id, "work", "5")
+    assert (task.status, task.attempts) == ("running", 1)
+    assert meta.get_artifacts("PetsFlow", run_id, "work", "5") == {}  # not final: not recorded
+    meta.attempt_started("PetsFlow", run_id, "work", "5", 1, 200.0)
+    finish_task(meta, run_id, "work", "5", {"x": REF_A, "y": REF_B}, attempt=1)
+    task = meta.get_task("PetsFlow", run_id, "work", "5")
+    assert (task.status, task.attempts) == ("succeeded", 2)
+    assert task.frames == tuple(frames) and task.parents == ("start/1",)
+    assert task.foreach_index == 1 and task.finished_at is not None
+    assert meta.get_artifacts("PetsFlow", run_id, "work", "5") == {"x": REF_A, "y": REF_B}
+    first, second = meta.list_attempts("PetsFlow", run_id, "work", "5")
+    assert (first.attempt, first.status, first.started_at) == (0, "failed", 100.0)
+    assert first.failure == TaskFailure("ValueError", "bad", "Traceback ...")
+    assert (first.stdout_key, first.stderr_key) == ("out0", None)
+    assert (second.attempt, second.status, second.failure) == (1, "succeeded", None)
+
+
+def test_final_failure_sets_task_failed(meta):
+    run_id = new_run(meta)
+    meta.new_task("PetsFlow", run_id, "start", "1", frames=[], parents=[])
+    meta.attempt_started("PetsFlow", run_id, "start", "1", 0, time.time())
+    finish_task(meta, run_id, "start", "1", ok=False)
+    assert meta.get_task("PetsFlow", run_id, "start", "1").status == "failed"
+
+
+def test_clone_task_points_at_origin_blobs(meta):
+    run_id = new_run(meta)
+    meta.clone_task("PetsFlow", run_id, "start", "9", origin_pathspec="PetsFlow/1/start/1",
+                    frames=[], parents=[], manifest={"x": REF_A}, stdout_key="o", stderr_key="e")
+    task = meta.get_task("PetsFlow", run_id, "start", "9")
+    assert (task.status, task.origin_pathspec, task.attempts) == (
+        "succeeded", "PetsFlow/1/start/1", 1)
+    assert meta.get_artifacts("PetsFlow", run_id, "start", "9") == {"x": REF_A}
+    (attempt,) = meta.list_attempts("PetsFlow", run_id, "start", "9")
+    assert (attempt.status, attempt.stdout_key, attempt.stderr_key) == ("succeeded", "o", "e")
+
+
+def test_writes_to_unknown_objects_are_errors(meta):
+    run_id = new_run(meta)
+    with pytest.raises(NotFoundError, match="PetsFlow/1/start/1"):
+        meta.attempt_started("PetsFlow", run_id, "start", "1", 0, time.time())
+    with pytest.raises(NotFoundError, match="PetsFlow/99"):
+        meta.heartbeat("PetsFlow", "99", time.time())
+    with pytest.raises(ValueError, match="succeeded"):
+        meta.run_finished("PetsFlow", run_id, "done", time.time())
+    meta.new_task("PetsFlow", run_id, "start", "1", frames=[], parents=[])
+    with pytest.raises(sqlite3.IntegrityError):
+        meta.new_task("PetsFlow", run_id, "start", "1", frames=[], parents=[])
+
+
+def test_transaction_commits_once_and_rolls_back_on_error(meta, db_path):
+    with meta.transaction():
+        run_id = new_run(meta)
+        meta.new_task("PetsFlow", run_id, "start", "1", frames=[], parents=[])
+    assert meta.list_steps("PetsFlow", run_id) == ["start"]
+    with pytest.raises(RuntimeError), meta.transaction():
+        new_run(meta)
+        raise RuntimeError("scheduler crashed mid-batch")
+    assert [r.run_id for r in meta.list_runs("PetsFlow")] == ["1"]
+    assert new_run(meta) == "2"  # the rolled-back id is allocated again
+
+
+def test_tags_add_remove_and_validation(meta):
+    run_id = new_run(meta, tags=["a"])
+    meta.add_tags("PetsFlow", run_id, ["b", "c"])
+    meta.remove_tags("PetsFlow", run_id, ["a", "runtime:local", "absent"])
+    row = meta.get_run("PetsFlow", run_id)
+    assert row.tags == ("b", "c")
+    assert "runtime:local" in row.system_tags  # system tags are never removed
+    for bad in ["", "x" * 513, "tab\there"]:
+        with pytest.raises(ValueError):
+            meta.add_tags("PetsFlow", run_id, [bad])
+    with pytest.raises(TypeError):
+        meta.add_tags("PetsFlow", run_id, "abc")
+    with pytest.raises(NotFoundError):
+        meta.add_tags("PetsFlow", "77", ["x"])
+
+
+# -- readers -----------------------------------------------------------------------------------
+
+
+def test_list_runs_filters_and_orders(meta):
+    for i in range(6):
+        new_run(meta, user="alice" if i % 2 else "bob", tags=["even"] if i % 2 == 0 else [])
+    meta.run_finished("PetsFlow", "2", "succeeded", time.time())
+    meta.run_finished("PetsFlow", "4", "succeeded", time.time())
+    meta.run_finished("PetsFlow", "6", "failed", time.time())
+    assert [r.run_id for r in meta.list_runs("PetsFlow")] == ["6", "5", "4", "3", "2", "1"]
+    assert [r.run_id for r in meta.list_runs("PetsFlow", limit=2)] == ["6", "5"]
+    assert [r.run_id for r in meta.list_runs("PetsFlow", tags=["user:alice"])] == ["6", "4", "2"]
+    assert [r.run_id for r in meta.list_runs("PetsFlow", tags=["user:bob", "even"])] == [
+        "5", "3", "1"]
+    assert [r.run_id for r in meta.list_runs("PetsFlow", user="alice")] == ["6", "4", "2"]
+    assert meta.list_runs("PetsFlow", tags=["nope"]) == []
+    assert meta.latest_successful_run("PetsFlow").run_id == "4"
+    assert meta.latest_successful_run("PetsFlow", tags=["user:bob"]) is None
+    assert meta.list_runs("NoSuchFlow") == []
+
+
+def test_list_flows_and_namespace_filter(meta):
+    new_run(meta, "B", user="alice")
+    new_run(meta, "A", user="bob", tags=["x"])
+    new_run(meta, "C", user="bob")
+    assert meta.list_flows() == ["A", "B", "C"]
+    assert meta.list_flows(tags=["user:bob"]) == ["A", "C"]
+    assert meta.list_flows(tags=["user:bob", "x"]) == ["A"]
+    assert meta.list_flows(tags=["user:alice", "x"]) == []
+    assert meta.get_flow("A").name == "A" and meta.get_flow("Z") is None
+
+
+def test_steps_tasks_and_step_wide_details(meta):
+    run_id = new_run(meta)
+    meta.new_task("PetsFlow", run_id, "start", "1", frames=[], parents=[])
+    finish_task(meta, run_id, "start", "1", {"x": REF_A})
+    for i, task_id in enumerate(["2", "3"]):
+        meta.new_task("PetsFlow", run_id, "work", task_id,
+                      frames=[Frame("start", "1", i, 2, is_foreach=True)], parents=["start/1"])
+    meta.new_task("PetsFlow", run_id, "end", "4", frames=[], parents=["work/2", "work/3"])
+    finish_task(meta, run_id, "work", "2", {"y": REF_B})
+    assert meta.list_steps("PetsFlow", run_id) == ["start", "work", "end"]
+    work = meta.get_step("PetsFlow", run_id, "work")
+    assert (work.num_tasks, work.finished_at) == (2, None)  # task 3 still running
+    finish_task(meta, run_id, "work", "3", {"y": REF_A})
+    assert meta.get_step("PetsFlow", run_id, "work").finished_at is not None
+    assert meta.get_step("PetsFlow", run_id, "nope") is None
+    assert [t.task_id for t in meta.list_tasks("PetsFlow", run_id)] == ["1", "2", "3", "4"]
+    assert [t.task_id for t in meta.list_tasks("PetsFlow", run_id, "work")] == ["2", "3"]
+    assert [t.task_id for t in meta.list_tasks("PetsFlow", run_id, "work", limit=1)] == ["2"]
+    assert meta.get_step_artifacts("PetsFlow", run_id, "work") == {
+        "2": {"y": REF_B}, "3": {"y": REF_A}}
+    attempts = meta.list_step_attempts("PetsFlow", run_id, "work")
+    assert sorted(attempts) == ["2", "3"] and attempts["2"][0].stdout_key == "out0"
+    assert [s.step for s in meta.list_step_rows("PetsFlow", run_id)] == ["start", "work", "end"]
+
+
+def test_listing_a_thousand_runs_is_one_cheap_query(meta):
+    with meta.transaction():
+        for i in range(1000):
+            new_run(meta, tags=[f"t{i % 3}"], params={"alpha": REF_A})
+    start = time.perf_counter()
+    rows = meta.list_runs("PetsFlow", tags=["user:alice"])
+    elapsed = time.perf_counter() - start
+    assert len(rows) == 1000 and rows[0].run_id == "1000" and rows[-1].tags == ("t0",)
+    assert elapsed < 2.0  # generous: correctness of the shape, not a benchmark
+
+
+def test_store_pickles_and_survives_fork(meta, db_path):
+    run_id = new_run(meta)
+    clone = pickle.loads(pickle.dumps(meta))
+    assert clone.get_run("PetsFlow", run_id).run_id == run_id
+    if not hasattr(os, "fork"):
+        return
+    ctx = mp.get_context("fork")
+    out = ctx.Queue()
+    child = ctx.Process(target=lambda: out.put(new_run(meta)))  # uses the inherited object
+    child.start()
+    assert out.get(timeout=60) == "2"
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    assert meta.get_run("PetsFlow", "2") is not None  # parent's connection still fine
+
+
+# -- liveness ----------------------------------------------------------------------------------
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_running_run_of_a_dead_local_scheduler_reads_failed(meta):
+    pid = _dead_pid()
+    assert not pid_alive(pid)
+    run_id = new_run(meta, pid=pid)
+    row = meta.get_run("PetsFlow", run_id)
+    assert row.status == "running"  # recorded
+    assert row.crashed and row.live_status == "failed"  # believed
+
+
+def test_live_scheduler_reads_running_and_finished_runs_are_untouched(meta):
+    alive = new_run(meta)  # this test process is the "scheduler"
+    assert meta.get_run("PetsFlow", alive).live_status == "running"
+    done = new_run(meta, pid=_dead_pid())
+    meta.run_finished("PetsFlow", done, "succeeded", time.time())
+    assert meta.get_run("PetsFlow", done).live_status == "succeeded"
+
+
+def test_stale_heartbeat_reads_failed_on_any_host(meta):
+    remote = new_run(meta, pid=1, host="some-other-host")
+    assert meta.get_run("PetsFlow", remote).live_status == "running"
+    meta.heartbeat("PetsFlow", remote, time.time() - HEARTBEAT_TIMEOUT - 1)
+    assert meta.get_run("PetsFlow", remote).live_status == "failed"
+    meta.heartbeat("PetsFlow", remote, time.time())
+    assert meta.get_run("PetsFlow", remote).live_status == "running"
+
+
+def test_zombie_counts_as_dead():
+    if not hasattr(os, "fork"):
+        pytest.skip("no zombies without fork")
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.time() + 30
+    while pid_alive(proc.pid) and time.time() < deadline:
+        time.sleep(0.01)  # exited but not reaped: a zombie
+    assert not pid_alive(proc.pid)
+    proc.wait()
+
+
+# -- concurrency: readers never see "database is locked" ---------------------------------------
+
+
+def _write_loop(path: str, flow: str, seconds: float, out) -> None:
+    try:
+        store = open_metadata(path)
+        run_id = new_run(store, flow)
+        end, n = time.time() + seconds, 0
+        while time.time() < end:
+            with store.transaction():
+                store.new_task(flow, run_id, "work", str(n), frames=[], parents=[])
+                finish_task(store, run_id, "work", str(n), {"x": REF_A}, flow=flow)
+                store.heartbeat(flow, run_id, time.time())
+            n += 1
+        out.put(("ok", n))
+    except BaseException as exc:  # report, don't hang the test
+        out.put(("error", repr(exc)))
+
+
+def _read_loop(path: str, seconds: float, out) -> None:
+    try:
+        store = open_metadata(path, readonly=True)
+        end, reads, seen = time.time() + seconds, 0, 0
+        while time.time() < end:
+            for flow in ("W1", "W2"):
+                for row in store.list_runs(flow):
+                    seen = max(seen, len(store.list_tasks(flow, row.run_id, "work")))
+                    store.get_step_artifacts(flow, row.run_id, "work")
+            reads += 1
+        out.put(("ok", reads, seen))
+    except BaseException as exc:
+        out.put(("error", repr(exc)))
+
+
+def test_readers_and_writers_in_other_processes_never_see_locked(db_path):
+    open_metadata(db_path).list_flows()  # create the file
+    ctx, seconds = _ctx(), 1.5
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_write_loop, args=(db_path, f"W{i}", seconds, out))
+             for i in (1, 2)]
+    procs += [ctx.Process(target=_read_loop, args=(db_path, seconds, out)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    errors = [r for r in results if r[0] == "error"]
+    assert not errors, errors
+    writes = [r[1] for r in results if len(r) == 2]
+    reads = [r for r in results if len(r) == 3]
+    assert len(writes) == 2 and all(n > 0 for n in writes)
+    assert len(reads) == 3 and all(r[1] > 0 for r in reads)
