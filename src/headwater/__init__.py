@@ -10,6 +10,13 @@ from typing import Any
 
 __version__ = "0.1.0"
 
+from headwater.decorators import (  # noqa: E402
+    catch,
+    environment,
+    resources,
+    retry,
+    timeout,
+)
 from headwater.flow import (  # noqa: E402
     FlowSpec,
     IncludeFile,
@@ -25,7 +32,8 @@ _CLIENT_NAMES = (
 )
 
 __all__ = [
-    "FlowSpec", "IncludeFile", "JSONType", "Parameter", "current", "step", *_CLIENT_NAMES,
+    "FlowSpec", "IncludeFile", "JSONType", "Parameter", "current", "step",
+    "catch", "environment", "resources", "retry", "timeout", *_CLIENT_NAMES,
 ]
 
 

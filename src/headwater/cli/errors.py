@@ -26,5 +26,8 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except HeadwaterException as err:
             report(err)
             raise SystemExit(1) from None
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            raise SystemExit(130) from None
 
     return wrapper

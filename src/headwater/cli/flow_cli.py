@@ -40,6 +40,7 @@ def build_cli(flow_cls: type) -> click.Group:
         }
 
     cli.add_command(_run_command(flow_cls))
+    cli.add_command(_resume_command())
     for command in inspect_cmds.COMMANDS:
         cli.add_command(command)
     return cli
@@ -57,14 +58,7 @@ def _run_command(flow_cls: type) -> click.Command:
         code = do_run(ctx, flow_cls, given, **kwargs)
         ctx.exit(code)
 
-    options = [
-        click.Option(["--tag", "tags"], multiple=True, help="Tag the run (repeatable)."),
-        click.Option(["--max-workers"], type=int, default=None,
-                     help="Tasks running at once (default: twice the CPU count, 2 to 16)."),
-        click.Option(["--max-num-splits"], type=int, default=100_000, show_default=True,
-                     help="Refuse a foreach with more items than this."),
-        click.Option(["--run-id-file"], default=None, help="Write the run id to this file."),
-    ]
+    options = common_run_options()
     for attr, param in params.items():
         label = "file" if param.is_include_file else param.type_label
         default = "" if param.default is None or callable(param.default) else f" [default: {param.default}]"
@@ -75,6 +69,38 @@ def _run_command(flow_cls: type) -> click.Command:
         ))
     return click.Command("run", callback=handle_errors(run), params=options,
                          help="Run the flow from its start step.")
+
+
+def common_run_options() -> list[click.Option]:
+    """Options ``run`` and ``resume`` share."""
+    return [
+        click.Option(["--tag", "tags"], multiple=True, help="Tag the run (repeatable)."),
+        click.Option(["--max-workers"], type=int, default=None,
+                     help="Tasks running at once (default: twice the CPU count, 2 to 16)."),
+        click.Option(["--max-num-splits"], type=int, default=100_000, show_default=True,
+                     help="Refuse a foreach with more items than this."),
+        click.Option(["--run-id-file"], default=None, help="Write the run id to this file."),
+    ]
+
+
+def _resume_command() -> click.Command:
+    def resume(step: str | None, origin_run_id: str | None, **kwargs: Any) -> None:
+        from headwater.cli.run_cmd import do_resume
+
+        ctx = click.get_current_context()
+        ctx.exit(do_resume(ctx, step, origin_run_id, **kwargs))
+
+    options: list[click.Parameter] = [
+        click.Argument(["step"], required=False),
+        click.Option(["--origin-run-id"], default=None,
+                     help="The run to resume (default: your latest run of this flow)."),
+        *common_run_options(),
+    ]
+    return click.Command(
+        "resume", callback=handle_errors(resume), params=options,
+        help="Start a new run from an earlier one: clone what succeeded, re-run the failed "
+        "steps and everything after them (or STEP and everything after it).",
+    )
 
 
 def main_for_flow_class(flow_cls: type) -> None:

@@ -6,22 +6,39 @@ from typing import Any
 
 import click
 
-from headwater.cli.context import settings_of
+from headwater.cli.context import flow_class_of, settings_of
 from headwater.runtime.console import Console
-from headwater.runtime.launcher import run_flow
-from headwater.runtime.scheduler import RunOptions
+from headwater.runtime.launcher import resume_flow, run_flow
+from headwater.runtime.scheduler import RunOptions, RunOutcome
 
 
-def do_run(ctx: click.Context, flow_cls: type, given: dict[str, Any], *, tags: tuple[str, ...],
-           max_workers: int | None, max_num_splits: int, run_id_file: str | None) -> int:
-    options = RunOptions(tags=tags, max_num_splits=max_num_splits, run_id_file=run_id_file)
+def _options(ctx: click.Context, tags: tuple[str, ...], max_workers: int | None,
+             max_num_splits: int, run_id_file: str | None) -> RunOptions:
+    options = RunOptions(tags=tags, max_num_splits=max_num_splits, run_id_file=run_id_file,
+                         with_decorators=tuple(ctx.find_root().obj["with"]))
     if max_workers is not None:
         if max_workers < 1:
             raise click.BadParameter("must be at least 1", param_hint="--max-workers")
         options.max_workers = max_workers
-    console = Console(quiet=ctx.obj["quiet"])
-    outcome = run_flow(flow_cls, params=given, options=options, settings=settings_of(ctx),
-                       console=console)
-    if outcome.interrupted:
-        return 130
+    return options
+
+
+def _exit_code(outcome: RunOutcome) -> int:
+    if outcome.stop_signal is not None:
+        return 128 + outcome.stop_signal
     return 0 if outcome.ok else 1
+
+
+def do_run(ctx: click.Context, flow_cls: type, given: dict[str, Any], **opts: Any) -> int:
+    outcome = run_flow(flow_cls, params=given, options=_options(ctx, **opts),
+                       settings=settings_of(ctx), console=Console(quiet=ctx.obj["quiet"]))
+    return _exit_code(outcome)
+
+
+def do_resume(ctx: click.Context, step: str | None, origin_run_id: str | None,
+              **opts: Any) -> int:
+    options = _options(ctx, **opts)
+    options.origin_run_id = origin_run_id
+    outcome = resume_flow(flow_class_of(ctx), step=step, options=options,
+                          settings=settings_of(ctx), console=Console(quiet=ctx.obj["quiet"]))
+    return _exit_code(outcome)

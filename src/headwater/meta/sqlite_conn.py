@@ -22,9 +22,11 @@ yet) it answers from an empty in-memory schema, so a fresh checkout reads as "no
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -108,8 +110,8 @@ class SQLiteConnections:
     # -- opening ------------------------------------------------------------------------------
 
     def _open_file(self) -> sqlite3.Connection | None:
-        if not self.readonly:
-            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        if not self.readonly and not os.path.exists(self.path):
+            _create_file(self.path)
         conn = _connect(self.path)
         if self.readonly:
             conn.execute(sql.PRAGMA_READONLY)
@@ -171,13 +173,44 @@ def _refuse_newer(version: int, path: str) -> None:
         )
 
 
+def _create_file(path: str) -> None:
+    """Create a new database atomically: build it aside, then hard-link it into place.
+
+    Switching a fresh file to WAL needs an exclusive lock, and SQLite answers "database is
+    locked" at once (without waiting) when several processes try it together, e.g. eight runs
+    launched at the same time on a new project. A private file has no contention; ``os.link``
+    fails if the name exists, so the first process wins and the others use its file.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    aside = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.{threading.get_ident()}")
+    conn = _connect(aside)
+    try:
+        conn.execute(sql.ENABLE_WAL).fetchall()
+        _ensure_schema(conn, aside)
+    finally:
+        conn.close()  # checkpoints: the main file alone now holds schema and WAL mode
+    try:
+        os.link(aside, path)
+    except FileExistsError:
+        pass  # another process created it first; its file is as good as ours
+    except OSError:
+        # No hard links on this filesystem: fall back to creating in place (the schema
+        # step below retries the WAL switch while others hold the lock).
+        pass
+    finally:
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(aside + suffix)
+
+
 def _ensure_schema(conn: sqlite3.Connection, path: str) -> None:
-    """Create or upgrade the schema; safe when many processes open a new file at once."""
+    """Create or upgrade the schema; safe when many processes open the file at once."""
     version = _version(conn)
     if version == sql.SCHEMA_VERSION:
         return
     _refuse_newer(version, path)
-    conn.execute(sql.ENABLE_WAL).fetchall()
+    _enable_wal(conn)
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = _version(conn)  # another process may have done it while we waited
@@ -189,6 +222,19 @@ def _ensure_schema(conn: sqlite3.Connection, path: str) -> None:
         _rollback(conn)
         raise
     _commit(conn)
+
+
+def _enable_wal(conn: sqlite3.Connection, timeout: float = 30.0) -> None:
+    """Switch to WAL, retrying: this pragma does not wait on busy_timeout by itself."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn.execute(sql.ENABLE_WAL).fetchall()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

@@ -10,11 +10,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from headwater import __version__
-from headwater.graph import check_flow
+from headwater.decorators.base import StepPolicy
+from headwater.decorators.registry import parse_with, step_policy
+from headwater.exceptions import NotFoundError
+from headwater.graph import Graph, check_flow
+from headwater.meta import open_metadata
 from headwater.runtime.child import make_child_main
 from headwater.runtime.console import Console
 from headwater.runtime.executors.local import LocalExecutor
 from headwater.runtime.parameters import resolve_parameters, store_parameters
+from headwater.runtime.resume import ResumePlan
 from headwater.runtime.scheduler import (
     RunOptions,
     RunOutcome,
@@ -29,21 +34,69 @@ from headwater.store import open_datastore
 def run_flow(flow_cls: type, *, params: Mapping[str, Any], options: RunOptions,
              settings: Settings, console: Console) -> RunOutcome:
     """Run ``flow_cls`` from its start step; returns when the run has finished or failed."""
-    flow_name = flow_cls.__name__
+    graph = _announce_and_check(flow_cls, console)
+    values = resolve_parameters(flow_cls, params, current_username())
+    store = open_datastore(settings.datastore_root)
+    param_refs = store_parameters(values, store, f"{flow_cls.__name__}/parameters")
+    return _execute(flow_cls, graph, store, param_refs, options, settings, console, None)
+
+
+def resume_flow(flow_cls: type, *, step: str | None, options: RunOptions, settings: Settings,
+                console: Console) -> RunOutcome:
+    """Start a new run that clones what succeeded in an earlier run and re-runs the rest.
+
+    The origin is ``options.origin_run_id``, else the latest run of this flow by this user.
+    Parameters are the origin's.
+    """
+    graph = _announce_and_check(flow_cls, console)
+    meta = open_metadata(settings.metadata_url)
+    try:
+        origin = find_origin_run(meta, flow_cls.__name__, options.origin_run_id)
+        param_refs = origin.params
+    finally:
+        meta.close()
+    options.origin_run_id = origin.run_id
+    store = open_datastore(settings.datastore_root)
+    return _execute(flow_cls, graph, store, param_refs, options, settings, console, step)
+
+
+def find_origin_run(meta: Any, flow_name: str, run_id: str | None) -> Any:
+    if run_id is not None:
+        row = meta.get_run(flow_name, run_id)
+        if row is None:
+            recent = ", ".join(r.run_id for r in meta.list_runs(flow_name, limit=5)) or "none"
+            raise NotFoundError(f"run {flow_name}/{run_id} does not exist",
+                                fix=f"the latest runs of {flow_name} are: {recent}")
+        return row
     user = current_username()
-    console.say(f"headwater {__version__} executing {flow_name} for user:{user}")
+    rows = meta.list_runs(flow_name, user=user, limit=1) or meta.list_runs(flow_name, limit=1)
+    if not rows:
+        raise NotFoundError(f"flow {flow_name} has no run to resume",
+                            fix="start one with: run")
+    return rows[0]
+
+
+def _announce_and_check(flow_cls: type, console: Console) -> Graph:
+    console.say(f"headwater {__version__} executing {flow_cls.__name__} "
+                f"for user:{current_username()}")
     console.say("Validating your flow...")
     graph = check_flow(flow_cls)
     console.say("    The graph looks good!")
-    values = resolve_parameters(flow_cls, params, user)
-    store = open_datastore(settings.datastore_root)
-    # Fork the task server before anything opens a database connection or starts a thread.
+    return graph
+
+
+def _execute(flow_cls: type, graph: Graph, store: Any, param_refs: dict, options: RunOptions,
+             settings: Settings, console: Console, resume_step: str | None) -> RunOutcome:
+    flow_name = flow_cls.__name__
+    user = current_username()
+    policies = step_policies(flow_cls, graph, options.with_decorators)
+    # Fork the task server before this process opens a database connection or starts a thread.
     executor = LocalExecutor(make_child_main(flow_cls, graph, store))
     try:
-        from headwater.meta import open_metadata
-
         meta = open_metadata(settings.metadata_url)
-        param_refs = store_parameters(values, store, f"{flow_name}/parameters")
+        plan = None
+        if options.origin_run_id is not None:
+            plan = ResumePlan.for_run(meta, flow_name, graph, options.origin_run_id, resume_step)
         host, pid = host_and_pid()
         run_id = meta.new_run(
             flow_name, user=user, tags=list(options.tags),
@@ -53,14 +106,22 @@ def run_flow(flow_cls: type, *, params: Mapping[str, Any], options: RunOptions,
         if options.run_id_file:
             with open(options.run_id_file, "w") as handle:
                 handle.write(run_id)
-        console.say(f"Workflow starting (run-id {run_id}):", always=False)
+        origin = f", resuming {flow_name}/{options.origin_run_id}" if plan else ""
+        console.say(f"Workflow starting (run-id {run_id}{origin}):")
         scheduler = Scheduler(flow_name=flow_name, graph=graph, executor=executor, meta=meta,
-                              store=store, console=console, options=options, username=user)
+                              store=store, console=console, options=options, username=user,
+                              policies=policies, resume=plan)
         outcome = scheduler.run(run_id, param_refs, tuple(options.tags))
     finally:
         executor.close()
     _closing_line(console, flow_name, outcome)
     return outcome
+
+
+def step_policies(flow_cls: type, graph: Graph, with_specs: tuple[str, ...]) -> dict[str, StepPolicy]:
+    """Each step's policy from its own decorators plus the ``--with`` ones."""
+    extra = [parse_with(spec) for spec in with_specs]
+    return {node.name: step_policy(getattr(flow_cls, node.name), extra) for node in graph}
 
 
 def _closing_line(console: Console, flow_name: str, outcome: RunOutcome) -> None:

@@ -8,6 +8,7 @@ are grouped by the split stack, so nested foreach and loops need no special case
 
 from __future__ import annotations
 
+import heapq
 import os
 import signal
 import socket
@@ -15,15 +16,18 @@ import sys
 import time
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from headwater.decorators.base import StepPolicy
 from headwater.graph.model import FOREACH, PARALLEL, SPLIT, Graph
-from headwater.records import Frame, ParentRef, TaskResult, TaskSpec
+from headwater.records import Frame, ParentRef, TaskFailure, TaskResult, TaskSpec
 from headwater.runtime.console import Console
 from headwater.runtime.executors.base import Executor, TaskExited, TaskOutput, TaskStarted
+from headwater.runtime.resume import ResumePlan
 
 HEARTBEAT_EVERY_S = 10.0
+KILL_GRACE_S = 2.0  # between SIGTERM and SIGKILL when a task is stopped
 
 
 def default_max_workers() -> int:
@@ -38,6 +42,7 @@ class RunOptions:
     max_num_splits: int = 100_000
     run_id_file: str | None = None
     origin_run_id: str | None = None
+    with_decorators: tuple[str, ...] = ()  # --with specs, e.g. "retry:times=2"
 
 
 @dataclass
@@ -46,6 +51,9 @@ class _Live:
     prefix: str
     stdout: bytearray = field(default_factory=bytearray)
     stderr: bytearray = field(default_factory=bytearray)
+    deadline: float | None = None  # monotonic time its @timeout passes
+    timed_out: bool = False
+    force_kill_at: float | None = None
 
 
 @dataclass
@@ -54,17 +62,16 @@ class RunOutcome:
     ok: bool
     failed_tasks: list[str] = field(default_factory=list)
     interrupted: bool = False
-
-
-class _Terminated(Exception):
-    """SIGTERM arrived: stop like Ctrl-C does."""
+    stop_signal: int | None = None
 
 
 class Scheduler:
     """Runs one flow run to completion on an executor, recording everything in metadata."""
 
     def __init__(self, *, flow_name: str, graph: Graph, executor: Executor, meta: Any, store: Any,
-                 console: Console, options: RunOptions, username: str) -> None:
+                 console: Console, options: RunOptions, username: str,
+                 policies: Mapping[str, StepPolicy] | None = None,
+                 resume: ResumePlan | None = None) -> None:
         self.flow_name = flow_name
         self.graph = graph
         self.executor = executor
@@ -73,10 +80,14 @@ class Scheduler:
         self.console = console
         self.options = options
         self.username = username
+        self.policies = dict(policies or {})
+        self.resume = resume
+        self._cloned: set[str] = set()
         self.run_id = ""
         self.params: dict = {}
         self.tags: tuple[str, ...] = ()
         self._ready: deque[TaskSpec] = deque()
+        self._delayed: list[tuple[float, int, TaskSpec]] = []  # retries waiting for their time
         self._live: dict[str, _Live] = {}
         self._joins: dict[tuple, dict[int, ParentRef]] = {}
         self._next_task_id = 1
@@ -86,39 +97,78 @@ class Scheduler:
     def run(self, run_id: str, params: Mapping, tags: tuple[str, ...]) -> RunOutcome:
         self.run_id, self.params, self.tags = run_id, dict(params), tags
         self._enqueue("start", parents=[], frames=())
-        interrupted = False
-        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+        self._stop_signal: int | None = None
+        handlers = {sig: signal.signal(sig, self._on_signal)
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             self._loop()
-        except (KeyboardInterrupt, _Terminated):
-            interrupted = True
-            self._stop_everything()
+            if self._stop_signal is not None:
+                self._stop_everything()
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
+        interrupted = self._stop_signal is not None
         ok = not self._failed and not interrupted
         self.meta.run_finished(self.flow_name, run_id, "succeeded" if ok else "failed", time.time())
-        return RunOutcome(run_id, ok, list(self._failed), interrupted)
+        return RunOutcome(run_id, ok, list(self._failed), interrupted, self._stop_signal)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        """Ctrl-C or SIGTERM: note it; the loop stops at its next turn (within 0.25 s)."""
+        self._stop_signal = signum
 
     def _loop(self) -> None:
         last_beat = time.monotonic()
-        while self._ready or self._live:
+        while (self._ready or self._live or self._delayed) and self._stop_signal is None:
+            self._release_delayed()
             while self._ready and len(self._live) < self.options.max_workers:
-                self._launch(self._ready.popleft())
-            for event in self.executor.poll(timeout=1.0):
+                spec = self._ready.popleft()
+                if not self._clone(spec):
+                    self._launch(spec)
+            for event in self.executor.poll(timeout=self._poll_timeout()):
                 self._handle(event)
+            self._enforce_timeouts()
             if time.monotonic() - last_beat > HEARTBEAT_EVERY_S:
                 self.meta.heartbeat(self.flow_name, self.run_id, time.time())
                 last_beat = time.monotonic()
+
+    def _poll_timeout(self) -> float:
+        wait = 0.25
+        now = time.monotonic()
+        if self._delayed:
+            wait = min(wait, max(0.0, self._delayed[0][0] - now))
+        for live in self._live.values():
+            if live.deadline is not None:
+                wait = min(wait, max(0.0, (live.force_kill_at or live.deadline) - now))
+        return wait
+
+    def _release_delayed(self) -> None:
+        now = time.monotonic()
+        while self._delayed and self._delayed[0][0] <= now:
+            self._ready.append(heapq.heappop(self._delayed)[2])
+
+    def _enforce_timeouts(self) -> None:
+        now = time.monotonic()
+        for key, live in self._live.items():
+            if live.deadline is None or now < live.deadline:
+                continue
+            if not live.timed_out:
+                live.timed_out = True
+                live.force_kill_at = now + KILL_GRACE_S
+                self.executor.kill(key)
+            elif live.force_kill_at is not None and now >= live.force_kill_at:
+                live.force_kill_at = None
+                self.executor.kill(key, force=True)
 
     def _stop_everything(self) -> None:
         """Ctrl-C / SIGTERM: stop every running task's process group, record them as failed."""
         self.console.say("Interrupted: stopping the running tasks...", always=True)
         self._ready.clear()
+        self._delayed.clear()
         for key in list(self._live):
             self.executor.kill(key)
-        deadline = time.monotonic() + 5.0
+        deadline = time.monotonic() + KILL_GRACE_S
         while self._live and time.monotonic() < deadline:
-            for event in self.executor.poll(timeout=0.2):
+            for event in self.executor.poll(timeout=0.1):
                 self._handle(event)
         for key in list(self._live):
             self.executor.kill(key, force=True)
@@ -127,28 +177,61 @@ class Scheduler:
                 self._handle(event)
 
     # -- launching -----------------------------------------------------------------------------
+    def _policy(self, step: str) -> StepPolicy:
+        policy = self.policies.get(step)
+        if policy is None:
+            policy = self.policies[step] = StepPolicy()
+        return policy
+
     def _enqueue(self, step: str, parents: list[ParentRef], frames: tuple[Frame, ...]) -> None:
         task_id = str(self._next_task_id)
         self._next_task_id += 1
+        policy = self._policy(step)
         spec = TaskSpec(
             flow_name=self.flow_name, run_id=self.run_id, step=step, task_id=task_id, attempt=0,
             parents=parents, params=self.params, frames=frames,
             is_join=self.graph[step].is_join, origin_run_id=self.options.origin_run_id,
             username=self.username, tags=self.tags, namespace=f"user:{self.username}",
             max_num_splits=self.options.max_num_splits,
+            extra={"env": policy.env} if policy.env else {},
         )
         self._ready.append(spec)
 
     def _launch(self, spec: TaskSpec) -> None:
         with self.meta.transaction():
-            self.meta.new_task(self.flow_name, self.run_id, spec.step, spec.task_id,
-                               frames=spec.frames,
-                               parents=[f"{p.step}/{p.task_id}" for p in spec.parents])
+            if spec.attempt == 0:
+                self.meta.new_task(self.flow_name, self.run_id, spec.step, spec.task_id,
+                                   frames=spec.frames,
+                                   parents=[f"{p.step}/{p.task_id}" for p in spec.parents])
             self.meta.attempt_started(self.flow_name, self.run_id, spec.step, spec.task_id,
                                       spec.attempt, time.time())
         prefix = f"{self.run_id}/{spec.step}/{spec.task_id}"
-        self._live[spec.task_id] = _Live(spec, prefix)
+        live = _Live(spec, prefix)
+        timeout = self._policy(spec.step).timeout_s
+        if timeout is not None and "catch" not in spec.extra:
+            live.deadline = time.monotonic() + timeout
+        self._live[spec.task_id] = live
         self.executor.submit(spec.task_id, spec)
+
+    def _clone(self, spec: TaskSpec) -> bool:
+        """Resume: record ``spec`` as a copy of the origin's task when the plan allows it."""
+        if self.resume is None or spec.attempt:
+            return False
+        parents_cloned = all(p.task_id in self._cloned for p in spec.parents)
+        source = self.resume.match(spec, parents_cloned)
+        if source is None:
+            return False
+        self.meta.clone_task(
+            self.flow_name, self.run_id, spec.step, spec.task_id, origin_pathspec=source.pathspec,
+            frames=spec.frames, parents=[f"{p.step}/{p.task_id}" for p in spec.parents],
+            manifest=source.manifest, stdout_key=source.stdout_key,
+            stderr_key=source.stderr_key, result=source.result,
+        )
+        self._cloned.add(spec.task_id)
+        self.console.task_line(f"{self.run_id}/{spec.step}/{spec.task_id}",
+                               f"Cloning results of a previously successful task {source.pathspec}")
+        self._release_successors(spec, source.result)
+        return True
 
     # -- events --------------------------------------------------------------------------------
     def _handle(self, event: Any) -> None:
@@ -160,7 +243,8 @@ class Scheduler:
             self.console.task_output(live.prefix, event.key, event.stream, event.data)
         elif isinstance(event, TaskStarted):
             live.prefix = f"{live.prefix} (pid {event.pid})"
-            self.console.task_line(live.prefix, "Task is starting.")
+            retry = f" (retry {live.spec.attempt})" if live.spec.attempt else ""
+            self.console.task_line(live.prefix, f"Task is starting{retry}.")
         elif isinstance(event, TaskExited):
             self.console.flush_task(live.prefix, event.key)
             del self._live[event.key]
@@ -168,24 +252,62 @@ class Scheduler:
 
     def _finished(self, live: _Live, result: TaskResult) -> None:
         spec = live.spec
+        if live.timed_out and not result.ok:
+            limit = self._policy(spec.step).timeout_s
+            result.failure = TaskFailure(
+                "TimeoutException",
+                f"step '{spec.step}' ran longer than its @timeout of {limit:g} s and was stopped",
+            )
+        follow_up = None if result.ok or self._stop_signal else self._follow_up(spec, result)
         stdout_key = self.store.save_bytes(bytes(live.stdout)).key if live.stdout else None
         stderr_key = self.store.save_bytes(bytes(live.stderr)).key if live.stderr else None
         self.meta.attempt_finished(self.flow_name, self.run_id, spec.step, spec.task_id,
                                    spec.attempt, result, stdout_key=stdout_key,
-                                   stderr_key=stderr_key, final=True)
+                                   stderr_key=stderr_key, final=follow_up is None)
         if result.ok:
             self.console.task_line(live.prefix, "Task finished successfully.")
             if not self._failed:
                 self._release_successors(spec, result)
             return
         failure = result.failure
-        if failure is not None and not live.stderr:
-            # The task could not print it itself (it crashed): show why under its prefix.
+        if failure is not None and (not live.stderr or live.timed_out):
+            # The task could not say it itself (it crashed or was stopped): say it for it.
             self.console.task_line(live.prefix, f"{failure.type_name}: {failure.message}",
                                    always=True)
+        if follow_up is not None:
+            self._schedule_follow_up(live, follow_up)
+            return
         self.console.task_line(live.prefix, "Task failed.", always=True)
         self._failed.append(spec.pathspec)
         self._ready.clear()
+        self._delayed.clear()
+
+    def _follow_up(self, spec: TaskSpec, result: TaskResult) -> TaskSpec | None:
+        """The next attempt of a failed task: a retry, the @catch stand-in, or None."""
+        policy = self._policy(spec.step)
+        if "catch" in spec.extra:
+            return None
+        if spec.attempt + 1 < policy.attempts:
+            return replace(spec, attempt=spec.attempt + 1)
+        if policy.catch_var is not None:
+            caught = {"var": policy.catch_var, "failure": result.failure,
+                      "print": policy.catch_print}
+            return replace(spec, attempt=spec.attempt + 1, extra={**spec.extra, "catch": caught})
+        return None
+
+    def _schedule_follow_up(self, live: _Live, spec: TaskSpec) -> None:
+        if "catch" in spec.extra:
+            self.console.task_line(live.prefix, "Task failed; @catch lets the flow go on.",
+                                   always=True)
+            self._ready.append(spec)
+            return
+        delay = self._policy(spec.step).retry_delay_s
+        total = self._policy(spec.step).attempts
+        when = f" in {delay:g} s" if delay else ""
+        self.console.task_line(
+            live.prefix, f"Task failed; retrying (attempt {spec.attempt + 1} of {total}){when}.",
+            always=True)
+        heapq.heappush(self._delayed, (time.monotonic() + delay, id(spec), spec))
 
     # -- the graph walk ------------------------------------------------------------------------
     def _release_successors(self, spec: TaskSpec, result: TaskResult) -> None:
@@ -216,10 +338,6 @@ class Scheduler:
             del self._joins[key]
             parents = [arrived[i] for i in sorted(arrived)]
             self._enqueue(step, parents, frames[:-1])
-
-
-def _raise_terminated(signum: int, frame: Any) -> None:
-    raise _Terminated()
 
 
 def host_and_pid() -> tuple[str, int]:

@@ -32,12 +32,15 @@ def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> Ta
     try:
         flow, state = _make_flow(flow_cls, node, spec, store)
         _bind_current(spec, flow_cls)
-        step_func = getattr(flow, spec.step)
-        if node.is_join:
-            step_func(make_inputs(spec.parents, store, spec.params, state.item_loader,
-                                  spec.pathspec))
+        os.environ.update(spec.extra.get("env", {}))
+        caught = spec.extra.get("catch")
+        if caught is not None:
+            _stand_in_for_failed_step(flow, state, node, caught)
+        elif node.is_join:
+            getattr(flow, spec.step)(make_inputs(spec.parents, store, spec.params,
+                                                 state.item_loader, spec.pathspec))
         else:
-            step_func()
+            getattr(flow, spec.step)()
         result = _finish(flow, state, node, spec, store)
     except BaseException as exc:  # noqa: BLE001 - any failure of user code fails the task
         if isinstance(exc, KeyboardInterrupt):
@@ -62,6 +65,22 @@ def _make_flow(flow_cls: type, node: StepNode, spec: TaskSpec, store: Any) -> tu
     return flow, state
 
 
+def _stand_in_for_failed_step(flow: Any, state: TaskState, node: StepNode,
+                              caught: dict[str, Any]) -> None:
+    """@catch: instead of the step, store the last failure and take the step's transition."""
+    from headwater.decorators.catch import CaughtException
+
+    failure = caught["failure"]
+    if caught.get("print", True):
+        print(f"@catch: step '{node.name}' failed, the flow goes on. {failure.type_name}: "
+              f"{failure.message}", file=sys.stderr)
+    if caught.get("var"):
+        setattr(flow, caught["var"], CaughtException(failure.type_name, failure.message,
+                                                     failure.traceback))
+    if node.transition != END:
+        state.transition = Transition(node.out, node.foreach_var, node.condition_var)
+
+
 def _item_loader(store: Any, where: str) -> Callable[[Frame], Any]:
     cache: dict[tuple[str, int], Any] = {}
 
@@ -69,7 +88,7 @@ def _item_loader(store: Any, where: str) -> Callable[[Frame], Any]:
         key = (frame.items_key or "", frame.index)
         if key not in cache:
             cache[key] = store.load_item(frame.items_key, frame.index,
-                                         name=f"foreach items of '{frame.step}'", where=where)
+                                         name=f"the foreach of step '{frame.step}'", where=where)
         return cache[key]
 
     return load

@@ -81,7 +81,8 @@ def _serve(sock: socket.socket, task_main: TaskMain) -> None:
         for key, _ in selector.select():
             if key.fileobj is sock:
                 msg, fds, _flags, _addr = socket.recv_fds(sock, 65536, 3)
-                if not msg:
+                if not msg:  # the scheduler is gone: leave no orphans behind
+                    _kill_groups(children)
                     return
                 _, task_key = pickle.loads(msg)
                 pid = _fork_task(fds, task_main, close=[sock.fileno(), wake_r, wake_w])
@@ -93,6 +94,14 @@ def _serve(sock: socket.socket, task_main: TaskMain) -> None:
                 except BlockingIOError:
                     pass
         _reap(children, sock)
+
+
+def _kill_groups(children: dict[int, str]) -> None:
+    for pid in children:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def _reap(children: dict[int, str], sock: socket.socket) -> None:

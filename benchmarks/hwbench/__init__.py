@@ -1,0 +1,9 @@
+"""The benchmark harness behind ``benchmarks/run.py``: headwater side by side with Metaflow.
+
+Modules:
+
+* :mod:`hwbench.proc`    run one command as a fresh process and measure wall time and memory;
+* :mod:`hwbench.systems` the two systems under test (interpreters, environments, flow files);
+* :mod:`hwbench.cases`   what is measured, one small class per kind of case;
+* :mod:`hwbench.report`  medians, ratios, the tables, the machine, and ``docs/benchmarks.md``.
+"""

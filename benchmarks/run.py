@@ -1,0 +1,162 @@
+"""Benchmarks: headwater side by side with Metaflow, one command.
+
+    python benchmarks/run.py [--metaflow] [--repeats N] [--big-repeats N] [--cases a,b,...]
+                             [--quick] [--full] [--keep] [--no-docs | --write-docs]
+
+Each case is measured as whole, fresh processes from fresh folders; with ``--metaflow`` the two
+systems alternate (headwater, Metaflow, headwater, ...) so that a noisy machine hurts both alike.
+Metaflow lives in its own virtualenv under ``benchmarks/.work/`` (made once, with uv if present).
+The results are printed, saved to ``benchmarks/.work/last-results.{md,json}`` and, for a full run
+(no ``--quick``, no ``--cases``) or with ``--write-docs``, written into ``docs/benchmarks.md``.
+Not part of the test suite; see docs/benchmarks.md for what each case means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from hwbench.cases import BASELINE, Case, Context, all_cases, select
+from hwbench.proc import Sample, tail
+from hwbench.report import Meta, Results, machine, render, versions, write_docs
+from hwbench.systems import (
+    REPO_DIR,
+    WORK_DIR,
+    System,
+    git_revision,
+    headwater_system,
+    metaflow_system,
+    run_env,
+)
+
+DOCS_FILE = REPO_DIR / "docs" / "benchmarks.md"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Measure headwater (and Metaflow, with --metaflow) on the benchmark cases.")
+    parser.add_argument("--metaflow", action="store_true",
+                        help="also measure Metaflow (its virtualenv is created once, cached)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="runs per system of each small case (median reported)")
+    parser.add_argument("--big-repeats", type=int, default=1,
+                        help="runs per system of each big case (foreach 1,000+, the 1 GiB array)")
+    parser.add_argument("--cases", default="",
+                        help="comma-separated case names (default: all); see --list")
+    parser.add_argument("--list", action="store_true", help="list the case names and exit")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke check: small sizes, one repeat, docs left alone")
+    parser.add_argument("--full", action="store_true",
+                        help="also run Metaflow on foreach 10,000 (~1 h) and 1,000 listed runs")
+    parser.add_argument("--keep", action="store_true", help="keep every run folder")
+    docs = parser.add_mutually_exclusive_group()
+    docs.add_argument("--no-docs", action="store_true", help="never write docs/benchmarks.md")
+    docs.add_argument("--write-docs", action="store_true",
+                      help="write docs/benchmarks.md even for --quick or --cases runs")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.repeats = args.big_repeats = 1
+    if args.repeats < 1 or args.big_repeats < 1:
+        parser.error("repeats must be at least 1")
+    return args
+
+
+def make_systems(with_metaflow: bool) -> list[System]:
+    """headwater, then Metaflow if asked: the order runs alternate in."""
+    systems = [headwater_system()]
+    if with_metaflow:
+        systems.append(metaflow_system())
+    return systems
+
+
+def warm_up(ctx: Context) -> None:
+    """One untimed tiny run per system, so the first measured run does not pay for cold caches."""
+    for system in ctx.systems:
+        folder = ctx.fresh_dir(f"warmup-{system.name}")
+        flow_file = system.write_flow("tiny", folder)
+        subprocess.run([system.python, flow_file.name, "run"], cwd=folder, env=run_env(folder),
+                       capture_output=True, check=False)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def record(results: Results, case: str, system: str, samples: dict[str, Sample]) -> None:
+    """Add one repeat's samples and print a progress line for each."""
+    for row_key, sample in samples.items():
+        results.add(row_key, system, sample)
+        status = "ok" if sample.ok else f"FAILED (exit {sample.returncode})"
+        print(f"  {row_key:<14} {system:<10} {sample.seconds:8.2f} s  {status}", flush=True)
+        if not sample.ok:
+            print(tail(sample.log), flush=True)
+
+
+def run_case(case: Case, ctx: Context, results: Results, repeats: int) -> None:
+    """Set up a case and measure it ``repeats`` times, alternating the systems."""
+    print(f"[{case.name}] {repeats} repeat(s)", flush=True)
+    for row in case.rows(ctx):
+        results.add_row(row)
+    case.setup(ctx)
+    for system in ctx.systems:
+        for row_key, text in case.skipped(system, ctx).items():
+            results.set_cell(row_key, system.name, text)
+    for _ in range(repeats):
+        if case.has_baseline:
+            record(results, case.name, BASELINE, case.baseline_once(ctx))
+        for system in ctx.systems:
+            skipped = case.skipped(system, ctx)
+            if len(skipped) < len(case.rows(ctx)):
+                record(results, case.name, system.name, case.once(system, ctx))
+    results.notes.update(case.notes(ctx))
+
+
+def command_line(argv: list[str]) -> str:
+    return "python benchmarks/run.py " + " ".join(shlex.quote(a) for a in argv)
+
+
+def repeats_text(args: argparse.Namespace) -> str:
+    return (f"{args.repeats} run(s) per system for small cases, {args.big_repeats} for big ones "
+            "(foreach 1,000 and 10,000, the large array)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    if args.list:
+        print("\n".join(case.name for case in all_cases(args.quick)))
+        return 0
+    cases = select(all_cases(args.quick), [n for n in args.cases.split(",") if n])
+    started = time.time()
+    ctx = Context(make_systems(args.metaflow), quick=args.quick, full=args.full, keep=args.keep)
+    shutil.rmtree(ctx.runs_dir, ignore_errors=True)
+    warm_up(ctx)
+    results = Results()
+    for case in cases:
+        run_case(case, ctx, results, args.big_repeats if case.big else args.repeats)
+    meta = Meta(
+        command=command_line(argv), started=started, finished=time.time(),
+        machine=machine(WORK_DIR), versions=versions(ctx.systems, git_revision()),
+        repeats=repeats_text(args), measured={s.name for s in ctx.systems},
+        failures=ctx.failures,
+    )
+    block = render(results, meta)
+    print("\n" + block)
+    save(block, results)
+    if args.write_docs or not (args.no_docs or args.quick or args.cases):
+        write_docs(DOCS_FILE, block)
+        print(f"written into {DOCS_FILE}")
+    return 1 if ctx.failures else 0
+
+
+def save(block: str, results: Results) -> None:
+    """Keep the last results (Markdown and every raw sample as JSON) under .work/."""
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    Path(WORK_DIR / "last-results.md").write_text(block)
+    Path(WORK_DIR / "last-results.json").write_text(results.to_json())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""The one hook every step decorator implements: contribute to its step's StepPolicy.
+
+A decorator never reaches into the scheduler or the task. It states what it wants (more attempts,
+a time limit, a fallback value, environment variables, resources) on a StepPolicy, the scheduler
+reads the policy of each step once, and the task runner applies the task-side parts. That keeps
+every decorator a few lines long and lets them stack without knowing of one another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from headwater.exceptions import FlowDefinitionError
+from headwater.flow.step import DECORATORS_ATTR
+
+
+@dataclass
+class StepPolicy:
+    """How the scheduler runs one step, as the step's decorators asked."""
+
+    attempts: int = 1  # total attempts, retries included
+    retry_delay_s: float = 0.0
+    timeout_s: float | None = None
+    catch_var: str | None = None  # @catch: artifact that receives the exception
+    catch_print: bool = True
+    env: dict[str, str] = field(default_factory=dict)  # @environment
+    resources: dict[str, Any] = field(default_factory=dict)  # @resources (recorded locally)
+    notes: list[str] = field(default_factory=list)  # one-line warnings to print once per run
+
+
+class StepDecorator:
+    """Base of step decorators: validated options, and ``apply(policy)``."""
+
+    name: ClassVar[str] = ""
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, **options: Any) -> None:
+        unknown = sorted(set(options) - set(self.defaults))
+        if unknown:
+            known = ", ".join(sorted(self.defaults)) or "none"
+            raise FlowDefinitionError(
+                f"@{self.name} has no option {', '.join(map(repr, unknown))}",
+                fix=f"the options of @{self.name} are: {known}",
+            )
+        self.attributes: dict[str, Any] = {**self.defaults, **options}
+        self.validate()
+
+    def validate(self) -> None:
+        """Check option values; raise FlowDefinitionError naming the decorator and option."""
+
+    def apply(self, policy: StepPolicy) -> None:
+        """Write this decorator's wishes into ``policy``."""
+
+    def bad_option(self, option: str, why: str) -> FlowDefinitionError:
+        return FlowDefinitionError(
+            f"@{self.name}({option}={self.attributes[option]!r}): {why}"
+        )
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.attributes.items())
+        return f"@{self.name}({opts})"
+
+
+def make_step_decorator(cls: type[StepDecorator]) -> Callable[..., Any]:
+    """The user-facing decorator: ``@retry`` and ``@retry(times=3)`` both work."""
+
+    def decorator(func: Callable[..., Any] | None = None, **options: Any) -> Any:
+        if func is not None and callable(func) and not options:
+            return _attach(func, cls())
+        instance = cls(**options)
+        return lambda f: _attach(f, instance)
+
+    decorator.__name__ = cls.name
+    decorator.__doc__ = cls.__doc__
+    decorator.decorator_class = cls  # type: ignore[attr-defined]
+    return decorator
+
+
+def _attach(func: Callable[..., Any], instance: StepDecorator) -> Callable[..., Any]:
+    existing = getattr(func, DECORATORS_ATTR, None)
+    if existing is None:
+        existing = []
+        setattr(func, DECORATORS_ATTR, existing)
+    if any(d.name == instance.name for d in existing):
+        raise FlowDefinitionError(
+            f"step '{func.__name__}' has @{instance.name} twice; keep one"
+        )
+    existing.append(instance)
+    return func

@@ -1,0 +1,45 @@
+"""``@catch(var='error', print_exception=True)``: a step that keeps failing does not stop the flow.
+
+After the step's last attempt fails (an exception, a crash, a timeout), one more task runs in its
+place without calling the step: it stores a :class:`CaughtException` in ``var`` (when given) and
+takes the step's transition, so the flow goes on and later steps can look at what went wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from headwater.decorators.base import StepDecorator, StepPolicy, make_step_decorator
+
+
+@dataclass(frozen=True)
+class CaughtException:
+    """What @catch stores: the failure of the step's last attempt."""
+
+    type: str
+    message: str
+    traceback: str = ""
+
+    @property
+    def exception(self) -> str:
+        return f"{self.type}: {self.message}"
+
+    def __str__(self) -> str:
+        return self.exception
+
+
+class CatchDecorator(StepDecorator):
+    name = "catch"
+    defaults = {"var": None, "print_exception": True}
+
+    def validate(self) -> None:
+        var = self.attributes["var"]
+        if var is not None and (not isinstance(var, str) or not var.isidentifier()):
+            raise self.bad_option("var", "must be an artifact name (a Python identifier)")
+
+    def apply(self, policy: StepPolicy) -> None:
+        policy.catch_var = self.attributes["var"] or ""
+        policy.catch_print = bool(self.attributes["print_exception"])
+
+
+catch = make_step_decorator(CatchDecorator)

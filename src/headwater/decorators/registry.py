@@ -1,0 +1,69 @@
+"""Step decorators by name (for ``--with``), and the policy of a step from its decorators.
+
+Decorator classes register as ``name -> "module:Class"`` and are imported only when used.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from typing import Any
+
+from headwater.decorators.base import StepDecorator, StepPolicy
+from headwater.exceptions import FlowDefinitionError
+from headwater.flow.step import DECORATORS_ATTR
+
+STEP_DECORATORS: dict[str, str] = {
+    "retry": "headwater.decorators.retry:RetryDecorator",
+    "catch": "headwater.decorators.catch:CatchDecorator",
+    "timeout": "headwater.decorators.timeout:TimeoutDecorator",
+    "resources": "headwater.decorators.resources:ResourcesDecorator",
+    "environment": "headwater.decorators.environment:EnvironmentDecorator",
+}
+
+
+def decorator_class(name: str) -> type[StepDecorator]:
+    target = STEP_DECORATORS.get(name)
+    if target is None:
+        raise FlowDefinitionError(
+            f"unknown step decorator {name!r}",
+            fix=f"known step decorators: {', '.join(sorted(STEP_DECORATORS))}",
+        )
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def parse_with(spec: str) -> StepDecorator:
+    """``retry`` or ``retry:times=3,minutes_between_retries=0`` -> a decorator instance."""
+    name, _, rest = spec.partition(":")
+    options: dict[str, Any] = {}
+    for item in filter(None, rest.split(",")):
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise FlowDefinitionError(
+                f"--with {spec}: expected OPTION=VALUE, got {item!r}",
+                fix=f"e.g. --with {name}:option=value",
+            )
+        options[key.strip()] = _parse_value(raw.strip())
+    return decorator_class(name.strip())(**options)
+
+
+def _parse_value(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
+def step_decorators(func: Any, extra: list[StepDecorator] = ()) -> list[StepDecorator]:
+    """The step's own decorators plus ``--with`` ones it does not already have."""
+    own: list[StepDecorator] = list(getattr(func, DECORATORS_ATTR, []) or [])
+    names = {d.name for d in own}
+    return own + [d for d in extra if d.name not in names]
+
+
+def step_policy(func: Any, extra: list[StepDecorator] = ()) -> StepPolicy:
+    policy = StepPolicy()
+    for deco in step_decorators(func, extra):
+        deco.apply(policy)
+    return policy

@@ -1,0 +1,29 @@
+"""``@retry(times=3, minutes_between_retries=2)``: run a failed step again.
+
+Every attempt is recorded with its own logs and exception; ``current.retry_count`` tells the step
+which attempt it is. The defaults are Metaflow's (3 retries, 2 minutes apart).
+"""
+
+from __future__ import annotations
+
+from headwater.decorators.base import StepDecorator, StepPolicy, make_step_decorator
+
+
+class RetryDecorator(StepDecorator):
+    name = "retry"
+    defaults = {"times": 3, "minutes_between_retries": 2}
+
+    def validate(self) -> None:
+        times = self.attributes["times"]
+        if not isinstance(times, int) or isinstance(times, bool) or not 0 <= times <= 100:
+            raise self.bad_option("times", "must be an integer between 0 and 100")
+        minutes = self.attributes["minutes_between_retries"]
+        if not isinstance(minutes, (int, float)) or minutes < 0:
+            raise self.bad_option("minutes_between_retries", "must be a number >= 0")
+
+    def apply(self, policy: StepPolicy) -> None:
+        policy.attempts = max(policy.attempts, int(self.attributes["times"]) + 1)
+        policy.retry_delay_s = float(self.attributes["minutes_between_retries"]) * 60.0
+
+
+retry = make_step_decorator(RetryDecorator)

@@ -1,0 +1,33 @@
+"""``@timeout(seconds=, minutes=, hours=)``: stop a task that runs too long.
+
+The scheduler stops the task's whole process group (SIGTERM, then SIGKILL) when the limit passes;
+the attempt fails with a message naming the limit, and ``@retry`` may run it again.
+"""
+
+from __future__ import annotations
+
+from headwater.decorators.base import StepDecorator, StepPolicy, make_step_decorator
+
+
+class TimeoutDecorator(StepDecorator):
+    name = "timeout"
+    defaults = {"seconds": 0, "minutes": 0, "hours": 0}
+
+    def validate(self) -> None:
+        for option in self.defaults:
+            value = self.attributes[option]
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+                raise self.bad_option(option, "must be a number >= 0")
+        if self.total_seconds() <= 0:
+            raise self.bad_option("seconds", "the total time limit must be more than zero")
+
+    def total_seconds(self) -> float:
+        a = self.attributes
+        return float(a["seconds"]) + 60.0 * float(a["minutes"]) + 3600.0 * float(a["hours"])
+
+    def apply(self, policy: StepPolicy) -> None:
+        limit = self.total_seconds()
+        policy.timeout_s = limit if policy.timeout_s is None else min(policy.timeout_s, limit)
+
+
+timeout = make_step_decorator(TimeoutDecorator)

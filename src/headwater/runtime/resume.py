@@ -1,0 +1,103 @@
+"""Resume: which tasks of a new run can be cloned from an earlier run instead of running again.
+
+The new run walks the graph from ``start`` as any run does. Each task it is about to launch is
+matched against the origin run by step, position (the split indexes it sits under) and occurrence
+(the n-th pass of a loop). It is cloned, pointing at the origin's blobs, when
+
+* the origin task at that place succeeded,
+* its step is not one to re-run (the steps that failed, or the step the user named), and
+* every parent of the new task was itself cloned: once one task runs again, all that depends on
+  it runs again too.
+
+Nothing is copied: a clone is a metadata record whose manifest names the origin's blobs.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from headwater.exceptions import NotFoundError
+from headwater.graph.model import Graph
+from headwater.records import Frame, Manifest, TaskResult, TaskSpec
+
+
+@dataclass(frozen=True)
+class CloneSource:
+    """An origin task a new task copies: what it stored and where it went next."""
+
+    pathspec: str
+    manifest: Manifest
+    result: TaskResult
+    stdout_key: str | None
+    stderr_key: str | None
+
+
+def _position(step: str, frames: tuple[Frame, ...] | list[Frame]) -> tuple:
+    return (step, tuple((f.step, f.index) for f in frames))
+
+
+class ResumePlan:
+    """Matches the tasks of a resumed run to the origin run's tasks."""
+
+    def __init__(self, meta: Any, flow: str, origin_run_id: str, rerun_steps: set[str]) -> None:
+        self.meta = meta
+        self.flow = flow
+        self.origin_run_id = origin_run_id
+        self.rerun_steps = rerun_steps
+        self._by_position: dict[tuple, list[Any]] = defaultdict(list)
+        for row in meta.list_tasks(flow, origin_run_id):
+            self._by_position[_position(row.step, row.frames)].append(row)
+        for rows in self._by_position.values():
+            rows.sort(key=lambda r: int(r.task_id) if r.task_id.isdigit() else r.task_id)
+        self._seen: dict[tuple, int] = defaultdict(int)
+        self._step_cache: dict[str, tuple[dict, dict]] = {}
+
+    @classmethod
+    def for_run(cls, meta: Any, flow: str, graph: Graph, origin_run_id: str,
+                step: str | None) -> ResumePlan:
+        if step is not None and step not in graph:
+            raise NotFoundError(
+                f"flow {flow} has no step {step!r} to resume from",
+                fix=f"steps: {', '.join(n.name for n in graph.ordered())}",
+            )
+        if step is not None:
+            rerun = {step}
+        else:
+            rerun = {row.step for row in meta.list_tasks(flow, origin_run_id)
+                     if row.status != "succeeded"}
+        return cls(meta, flow, origin_run_id, rerun)
+
+    def match(self, spec: TaskSpec, parents_cloned: bool) -> CloneSource | None:
+        """The origin task to clone for ``spec``, or None when it must run."""
+        key = _position(spec.step, spec.frames)
+        occurrence = self._seen[key]
+        self._seen[key] += 1
+        if not parents_cloned or spec.step in self.rerun_steps:
+            return None
+        rows = self._by_position.get(key, [])
+        if occurrence >= len(rows):
+            return None
+        row = rows[occurrence]
+        transition = getattr(row, "transition", None)
+        if row.status != "succeeded" or transition is None:
+            return None
+        manifests, attempts = self._step_data(spec.step)
+        last = (attempts.get(row.task_id) or [None])[-1]
+        result = TaskResult(
+            manifest=manifests.get(row.task_id, {}),
+            next_steps=tuple(transition.get("next_steps", ())),
+            foreach_count=transition.get("foreach_count"),
+            foreach_items_key=transition.get("foreach_items_key"),
+        )
+        return CloneSource(row.pathspec, result.manifest, result,
+                           getattr(last, "stdout_key", None), getattr(last, "stderr_key", None))
+
+    def _step_data(self, step: str) -> tuple[dict, dict]:
+        if step not in self._step_cache:
+            self._step_cache[step] = (
+                self.meta.get_step_artifacts(self.flow, self.origin_run_id, step),
+                self.meta.list_step_attempts(self.flow, self.origin_run_id, step),
+            )
+        return self._step_cache[step]
