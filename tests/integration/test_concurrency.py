@@ -6,7 +6,6 @@ race to create the datastore and the metadata database.
 
 from __future__ import annotations
 
-import subprocess
 import time
 
 from headwater import Flow, Metaflow, namespace
@@ -60,12 +59,12 @@ def test_eight_runs_at_once_in_one_folder(tmp_path):
     finally:
         outputs = [p.communicate(timeout=120) for p in procs]
 
-    for proc, (out, err) in zip(procs, outputs):
+    for proc, (out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, out + err
         assert "Traceback" not in err, err
     ids = [(tmp_path / f"id{i}.txt").read_text().strip() for i in range(RUNS)]
     assert len(set(ids)) == RUNS, ids
-    for proc, (out, _), run_id in zip(procs, outputs, ids):
+    for (out, _), run_id in zip(outputs, ids, strict=True):
         assert out.strip() == f"Done! Run {FLOW}/{run_id} succeeded.", out
 
     runs = list(Flow(FLOW))
@@ -93,4 +92,3 @@ def test_runs_in_one_folder_do_not_share_task_output(tmp_path):
                     if line[:4].isdigit() and "[" in line}
         assert prefixes == {run_id}
     assert len(run_ids) == 2
-    assert isinstance(procs[0], subprocess.Popen)

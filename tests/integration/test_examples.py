@@ -17,7 +17,16 @@ import headwater
 from headwater import Flow, Run, Step, Task, get_metadata, namespace
 from headwater.exceptions import NamespaceMismatchError
 
-from .flowrun import TESTER, TaskLine, copy_example, example, point_client_at, run_cli, task_lines
+from .flowrun import (
+    TESTER,
+    TaskLine,
+    copy_example,
+    example,
+    point_client_at,
+    run_cli,
+    run_count,
+    task_lines,
+)
 
 STARTING = "Task is starting."
 FINISHED = "Task finished successfully."
@@ -175,6 +184,29 @@ def test_parameter_default(tmp_path):
     assert run.data.alpha == 0.01
 
 
+@pytest.mark.parametrize(("flow", "option", "value", "expects"), [
+    ("parameter_flow.py", "--alpha", "abc", "a number"),
+    ("loop_flow.py", "--limit", "2.5", "an integer"),
+])
+def test_bad_parameter_value_is_refused_before_anything_runs(tmp_path, flow, option, value,
+                                                              expects):
+    proc = run_cli(example(flow), "run", option, value, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert f"parameter '{option[2:]}' expects {expects}" in proc.stderr
+    assert f"fix: pass e.g. {option} " in proc.stderr
+    assert STARTING not in proc.stdout
+    assert run_count(tmp_path / ".headwater") == 0
+
+
+def test_unknown_option_is_a_usage_error(tmp_path):
+    proc = run_cli(example("parameter_flow.py"), "run", "--beta", "1", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "--beta" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert run_count(tmp_path / ".headwater") == 0
+
+
 def test_json_parameter_given(tmp_path):
     proc = run_cli(example("json_parameter_flow.py"), "run", "--gdp", '{"US": 1}', cwd=tmp_path)
     tls = check_console(proc, "JSONParameterFlow", {"start", "end"})
@@ -200,6 +232,7 @@ def test_json_parameter_bad_json_is_refused_before_anything_runs(tmp_path):
     assert "Traceback" not in proc.stderr
     assert "'gdp'" in proc.stderr and "JSON" in proc.stderr
     assert STARTING not in proc.stdout
+    assert run_count(tmp_path / ".headwater") == 0
 
 
 # ---------------------------------------------------------------- merge_artifacts

@@ -64,16 +64,34 @@ class World:
     def log(self, text: str | None) -> str | None:
         return None if text is None else self.store.save_bytes(text.encode()).key
 
-    def run(self, flow: str, *, user: str = "alice", tags=(), pid: int | None = None,
-            **params: object) -> str:
-        return self.meta.new_run(flow, user=user, tags=list(tags),
-                                 system_tags=["runtime:local", "python_version:3.11"],
-                                 params=self.save(f"{flow}/params", **params),
-                                 origin_run_id=None, pid=pid or os.getpid(), host=this_host())
+    def run(
+        self, flow: str, *, user: str = "alice", tags=(), pid: int | None = None, **params: object
+    ) -> str:
+        return self.meta.new_run(
+            flow,
+            user=user,
+            tags=list(tags),
+            system_tags=["runtime:local", "python_version:3.11"],
+            params=self.save(f"{flow}/params", **params),
+            origin_run_id=None,
+            pid=pid or os.getpid(),
+            host=this_host(),
+        )
 
-    def task(self, flow: str, run_id: str, step: str, task_id: str, *, frames=(), parents=(),
-             failures: tuple[str, ...] = (), stdout: str | None = None, final: bool = True,
-             **values: object) -> None:
+    def task(
+        self,
+        flow: str,
+        run_id: str,
+        step: str,
+        task_id: str,
+        *,
+        frames=(),
+        parents=(),
+        failures: tuple[str, ...] = (),
+        stdout: str | None = None,
+        final: bool = True,
+        **values: object,
+    ) -> None:
         """A task whose attempts fail with ``failures`` (their stderr) before the last one."""
         self.meta.new_task(flow, run_id, step, task_id, frames=list(frames), parents=list(parents))
         where = f"{flow}/{run_id}/{step}/{task_id}"
@@ -82,16 +100,34 @@ class World:
             failure = TaskFailure("ValueError", f"bad {attempt}", f"Traceback: bad {attempt}")
             last = attempt == len(failures) - 1 and not values
             result = TaskResult(failure=failure, finished_at=time.time())
-            self.meta.attempt_finished(flow, run_id, step, task_id, attempt, result,
-                                       stdout_key=None, stderr_key=self.log(err), final=last)
+            self.meta.attempt_finished(
+                flow,
+                run_id,
+                step,
+                task_id,
+                attempt,
+                result,
+                stdout_key=None,
+                stderr_key=self.log(err),
+                final=last,
+            )
         if failures and not values:
             return
         attempt = len(failures)
         self.meta.attempt_started(flow, run_id, step, task_id, attempt, time.time())
         if final:
             result = TaskResult(manifest=self.save(where, **values), finished_at=time.time())
-            self.meta.attempt_finished(flow, run_id, step, task_id, attempt, result,
-                                       stdout_key=self.log(stdout), stderr_key=None, final=True)
+            self.meta.attempt_finished(
+                flow,
+                run_id,
+                step,
+                task_id,
+                attempt,
+                result,
+                stdout_key=self.log(stdout),
+                stderr_key=None,
+                final=True,
+            )
 
     def finish(self, flow: str, run_id: str, status: str = "succeeded") -> None:
         self.meta.run_finished(flow, run_id, status, time.time())
@@ -111,8 +147,16 @@ def world(root: Path) -> World:
     run = w.run("PetsFlow", alpha=0.5)
     w.task("PetsFlow", run, "start", "1", stdout="hello\n", pets=pets)
     for i, name in enumerate(pets):
-        w.task("PetsFlow", run, "pet", str(i + 2), parents=["start/1"],
-               frames=[Frame("start", "1", i, 2, is_foreach=True)], name=name, pets=pets)
+        w.task(
+            "PetsFlow",
+            run,
+            "pet",
+            str(i + 2),
+            parents=["start/1"],
+            frames=[Frame("start", "1", i, 2, is_foreach=True)],
+            name=name,
+            pets=pets,
+        )
     w.task("PetsFlow", run, "join", "4", parents=["pet/2", "pet/3"], names=pets)
     w.task("PetsFlow", run, "end", "5", parents=["join/4"], names=pets, result=42)
     w.finish("PetsFlow", run)
@@ -159,12 +203,16 @@ def test_flow_runs_latest_and_indexing(world):
     with pytest.raises(KeyError) as info:
         flow["99"]
     assert isinstance(info.value, MissingChild)
-    assert str(info.value) == ("run 'PetsFlow/99' not found; the latest runs of PetsFlow in "
-                               "namespace 'user:alice' are 4, 2, 1")
+    assert str(info.value) == (
+        "run 'PetsFlow/99' not found; the latest runs of PetsFlow in "
+        "namespace 'user:alice' are 4, 2, 1"
+    )
 
 
 def test_missing_flow_lists_known_flows(world):
-    with pytest.raises(NotFoundError, match=r"flow 'Nope' not found; known flows: OtherFlow, PetsFlow"):
+    with pytest.raises(
+        NotFoundError, match=r"flow 'Nope' not found; known flows: OtherFlow, PetsFlow"
+    ):
         Flow("Nope")
     with pytest.raises(NotFoundError, match="not a flow pathspec"):
         Flow("PetsFlow/1")
@@ -239,8 +287,10 @@ def test_crashed_run_reads_failed(world):
 def test_missing_runs_name_what_exists(world):
     with pytest.raises(NotFoundError) as info:
         Run("PetsFlow/99")
-    assert str(info.value) == ("run 'PetsFlow/99' not found; the latest runs of PetsFlow in "
-                               "namespace 'user:alice' are 4, 2, 1")
+    assert str(info.value) == (
+        "run 'PetsFlow/99' not found; the latest runs of PetsFlow in "
+        "namespace 'user:alice' are 4, 2, 1"
+    )
     namespace(None)
     with pytest.raises(NotFoundError, match="latest runs of PetsFlow are 4, 3, 2, 1"):
         Run("PetsFlow/99")
@@ -320,9 +370,11 @@ def test_task_data_and_artifacts(world):
     assert task.data.alpha == 0.5  # parameters are artifacts of every task
     assert "name" in task.data and "nope" not in task.data
     assert not hasattr(task.data, "nope")
-    with pytest.raises(MissingArtifact, match="artifact 'nope' not found in task PetsFlow/1/pet/3; "
-                                              "it has alpha, name, pets"):
-        task.data.nope
+    with pytest.raises(
+        MissingArtifact,
+        match="artifact 'nope' not found in task PetsFlow/1/pet/3; it has alpha, name, pets",
+    ):
+        _ = task.data.nope
     assert repr(task.data) == "<MetaflowData: alpha, name, pets>"
     assert [a.id for a in task] == ["alpha", "name", "pets"]
     assert "name" in task and "nope" not in task
@@ -352,8 +404,11 @@ def test_task_outcome_and_metadata(world):
 
 
 def test_missing_tasks_and_artifacts(world):
-    with pytest.raises(NotFoundError, match=r"task 'PetsFlow/1/pet/9' not found; step "
-                                            r"PetsFlow/1/pet has tasks 2, 3"):
+    with pytest.raises(
+        NotFoundError,
+        match=r"task 'PetsFlow/1/pet/9' not found; step "
+        r"PetsFlow/1/pet has tasks 2, 3",
+    ):
         Task("PetsFlow/1/pet/9")
     with pytest.raises(NotFoundError, match="step 'PetsFlow/1/nope' not found"):
         Task("PetsFlow/1/nope/1")
@@ -364,13 +419,30 @@ def test_missing_tasks_and_artifacts(world):
 
 def test_cloned_task_shows_its_origin(world, root):
     w = world
-    run_id = w.meta.new_run("PetsFlow", user="alice", tags=[], system_tags=[], params={},
-                            origin_run_id="2", pid=os.getpid(), host=this_host())
+    run_id = w.meta.new_run(
+        "PetsFlow",
+        user="alice",
+        tags=[],
+        system_tags=[],
+        params={},
+        origin_run_id="2",
+        pid=os.getpid(),
+        host=this_host(),
+    )
     origin = Task("PetsFlow/1/start/1")
     manifest = {a.id: a._ref for a in origin}
-    w.meta.clone_task("PetsFlow", run_id, "start", "1", origin_pathspec=origin.pathspec,
-                      frames=[], parents=[], manifest=manifest,
-                      stdout_key=origin.attempts[0].stdout_key, stderr_key=None)
+    w.meta.clone_task(
+        "PetsFlow",
+        run_id,
+        "start",
+        "1",
+        origin_pathspec=origin.pathspec,
+        frames=[],
+        parents=[],
+        manifest=manifest,
+        stdout_key=origin.attempts[0].stdout_key,
+        stderr_key=None,
+    )
     clone = Task(f"PetsFlow/{run_id}/start/1")
     assert clone.origin_pathspec == "PetsFlow/1/start/1" and clone.successful
     assert clone.data.pets == ["cat", "dog"] and clone.stdout == "hello\n"
@@ -435,9 +507,17 @@ def _scheduler(root: str, go, done) -> None:
     go.set()
     done.wait(60)
     with w.meta.transaction():
-        w.meta.attempt_finished("LiveFlow", run_id, "start", "1", 0,
-                                TaskResult(manifest=w.save("x", x=1)), stdout_key=None,
-                                stderr_key=None, final=True)
+        w.meta.attempt_finished(
+            "LiveFlow",
+            run_id,
+            "start",
+            "1",
+            0,
+            TaskResult(manifest=w.save("x", x=1)),
+            stdout_key=None,
+            stderr_key=None,
+            final=True,
+        )
         for i in range(50):
             w.meta.new_task("LiveFlow", run_id, "work", str(i + 2), frames=[], parents=[])
     w.task("LiveFlow", run_id, "end", "99", result="done")
@@ -453,7 +533,10 @@ def test_reading_a_run_another_process_is_writing(world, root):
     run = Flow("LiveFlow").latest_run
     task = run["start"].task
     assert (run.status, run.finished, run.data.alpha if run.data else None) == (
-        "running", False, None)
+        "running",
+        False,
+        None,
+    )
     assert task.finished is False and "x" not in task.data
     done.set()
     deadline = time.time() + 60
@@ -473,7 +556,10 @@ def test_metadata_switches_the_store(world, root, tmp_path):
     assert get_metadata() == f"local@{root}"
     other = World(tmp_path / "elsewhere" / ".headwater")
     other.run("ElsewhereFlow")
-    assert metadata(f"local@{tmp_path / 'elsewhere'}") == f"local@{tmp_path / 'elsewhere' / '.headwater'}"
+    assert (
+        metadata(f"local@{tmp_path / 'elsewhere'}")
+        == f"local@{tmp_path / 'elsewhere' / '.headwater'}"
+    )
     assert [f.id for f in Metaflow()] == ["ElsewhereFlow"]
     db = tmp_path / "elsewhere" / ".headwater" / "meta.sqlite"
     assert metadata(str(db)) == f"sqlite@{db}"  # a bare database file; blobs resolve as usual

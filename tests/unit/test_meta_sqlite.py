@@ -40,20 +40,39 @@ def _ctx() -> mp.context.BaseContext:
     return mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
 
 
-def new_run(meta, flow: str = "PetsFlow", *, user: str = "alice", tags=(), pid=None,
-            host=None, params=None) -> str:
-    return meta.new_run(flow, user=user, tags=list(tags), system_tags=["runtime:local"],
-                        params=params or {}, origin_run_id=None,
-                        pid=os.getpid() if pid is None else pid, host=host or this_host())
+def new_run(
+    meta, flow: str = "PetsFlow", *, user: str = "alice", tags=(), pid=None, host=None, params=None
+) -> str:
+    return meta.new_run(
+        flow,
+        user=user,
+        tags=list(tags),
+        system_tags=["runtime:local"],
+        params=params or {},
+        origin_run_id=None,
+        pid=os.getpid() if pid is None else pid,
+        host=host or this_host(),
+    )
 
 
-def finish_task(meta, run_id, step, task_id, manifest=None, *, ok=True, attempt=0, final=True,
-                flow="PetsFlow"):
+def finish_task(
+    meta, run_id, step, task_id, manifest=None, *, ok=True, attempt=0, final=True, flow="PetsFlow"
+):
     failure = None if ok else TaskFailure("ValueError", "bad", "Traceback ...")
-    result = TaskResult(manifest=manifest or {}, failure=failure, started_at=time.time(),
-                        finished_at=time.time())
-    meta.attempt_finished(flow, run_id, step, task_id, attempt, result,
-                          stdout_key=f"out{attempt}", stderr_key=None, final=final)
+    result = TaskResult(
+        manifest=manifest or {}, failure=failure, started_at=time.time(), finished_at=time.time()
+    )
+    meta.attempt_finished(
+        flow,
+        run_id,
+        step,
+        task_id,
+        attempt,
+        result,
+        stdout_key=f"out{attempt}",
+        stderr_key=None,
+        final=final,
+    )
 
 
 # -- schema ------------------------------------------------------------------------------------
@@ -132,8 +151,10 @@ def test_eight_processes_allocate_distinct_run_ids(db_path):
     # The database does not exist yet: schema creation races too.
     ctx, procs, per_process = _ctx(), 8, 15
     barrier, out = ctx.Barrier(procs), ctx.Queue()
-    workers = [ctx.Process(target=_allocate_runs, args=(db_path, per_process, barrier, out))
-               for _ in range(procs)]
+    workers = [
+        ctx.Process(target=_allocate_runs, args=(db_path, per_process, barrier, out))
+        for _ in range(procs)
+    ]
     for w in workers:
         w.start()
     ids = [run_id for _ in workers for run_id in out.get(timeout=120)]
@@ -150,8 +171,16 @@ def test_eight_processes_allocate_distinct_run_ids(db_path):
 
 
 def test_new_run_records_everything(meta):
-    run_id = meta.new_run("PetsFlow", user="alice", tags=["exp", "exp"], system_tags=["runtime:local"],
-                          params={"alpha": REF_A}, origin_run_id="7", pid=123, host="box")
+    run_id = meta.new_run(
+        "PetsFlow",
+        user="alice",
+        tags=["exp", "exp"],
+        system_tags=["runtime:local"],
+        params={"alpha": REF_A},
+        origin_run_id="7",
+        pid=123,
+        host="box",
+    )
     row = meta.get_run("PetsFlow", run_id)
     assert (row.flow, row.run_id, row.run_number, row.user) == ("PetsFlow", "1", 1, "alice")
     assert (row.status, row.finished_at, row.pid, row.host) == ("running", None, 123, "box")
@@ -196,11 +225,24 @@ def test_final_failure_sets_task_failed(meta):
 
 def test_clone_task_points_at_origin_blobs(meta):
     run_id = new_run(meta)
-    meta.clone_task("PetsFlow", run_id, "start", "9", origin_pathspec="PetsFlow/1/start/1",
-                    frames=[], parents=[], manifest={"x": REF_A}, stdout_key="o", stderr_key="e")
+    meta.clone_task(
+        "PetsFlow",
+        run_id,
+        "start",
+        "9",
+        origin_pathspec="PetsFlow/1/start/1",
+        frames=[],
+        parents=[],
+        manifest={"x": REF_A},
+        stdout_key="o",
+        stderr_key="e",
+    )
     task = meta.get_task("PetsFlow", run_id, "start", "9")
     assert (task.status, task.origin_pathspec, task.attempts) == (
-        "succeeded", "PetsFlow/1/start/1", 1)
+        "succeeded",
+        "PetsFlow/1/start/1",
+        1,
+    )
     assert meta.get_artifacts("PetsFlow", run_id, "start", "9") == {"x": REF_A}
     (attempt,) = meta.list_attempts("PetsFlow", run_id, "start", "9")
     assert (attempt.status, attempt.stdout_key, attempt.stderr_key) == ("succeeded", "o", "e")
@@ -260,7 +302,10 @@ def test_list_runs_filters_and_orders(meta):
     assert [r.run_id for r in meta.list_runs("PetsFlow", limit=2)] == ["6", "5"]
     assert [r.run_id for r in meta.list_runs("PetsFlow", tags=["user:alice"])] == ["6", "4", "2"]
     assert [r.run_id for r in meta.list_runs("PetsFlow", tags=["user:bob", "even"])] == [
-        "5", "3", "1"]
+        "5",
+        "3",
+        "1",
+    ]
     assert [r.run_id for r in meta.list_runs("PetsFlow", user="alice")] == ["6", "4", "2"]
     assert meta.list_runs("PetsFlow", tags=["nope"]) == []
     assert meta.latest_successful_run("PetsFlow").run_id == "4"
@@ -284,8 +329,14 @@ def test_steps_tasks_and_step_wide_details(meta):
     meta.new_task("PetsFlow", run_id, "start", "1", frames=[], parents=[])
     finish_task(meta, run_id, "start", "1", {"x": REF_A})
     for i, task_id in enumerate(["2", "3"]):
-        meta.new_task("PetsFlow", run_id, "work", task_id,
-                      frames=[Frame("start", "1", i, 2, is_foreach=True)], parents=["start/1"])
+        meta.new_task(
+            "PetsFlow",
+            run_id,
+            "work",
+            task_id,
+            frames=[Frame("start", "1", i, 2, is_foreach=True)],
+            parents=["start/1"],
+        )
     meta.new_task("PetsFlow", run_id, "end", "4", frames=[], parents=["work/2", "work/3"])
     finish_task(meta, run_id, "work", "2", {"y": REF_B})
     assert meta.list_steps("PetsFlow", run_id) == ["start", "work", "end"]
@@ -298,7 +349,9 @@ def test_steps_tasks_and_step_wide_details(meta):
     assert [t.task_id for t in meta.list_tasks("PetsFlow", run_id, "work")] == ["2", "3"]
     assert [t.task_id for t in meta.list_tasks("PetsFlow", run_id, "work", limit=1)] == ["2"]
     assert meta.get_step_artifacts("PetsFlow", run_id, "work") == {
-        "2": {"y": REF_B}, "3": {"y": REF_A}}
+        "2": {"y": REF_B},
+        "3": {"y": REF_A},
+    }
     attempts = meta.list_step_attempts("PetsFlow", run_id, "work")
     assert sorted(attempts) == ["2", "3"] and attempts["2"][0].stdout_key == "out0"
     assert [s.step for s in meta.list_step_rows("PetsFlow", run_id)] == ["start", "work", "end"]
@@ -415,8 +468,7 @@ def test_readers_and_writers_in_other_processes_never_see_locked(db_path):
     open_metadata(db_path).list_flows()  # create the file
     ctx, seconds = _ctx(), 1.5
     out = ctx.Queue()
-    procs = [ctx.Process(target=_write_loop, args=(db_path, f"W{i}", seconds, out))
-             for i in (1, 2)]
+    procs = [ctx.Process(target=_write_loop, args=(db_path, f"W{i}", seconds, out)) for i in (1, 2)]
     procs += [ctx.Process(target=_read_loop, args=(db_path, seconds, out)) for _ in range(3)]
     for p in procs:
         p.start()

@@ -31,8 +31,11 @@ class TaskDetails:
             if self.only_task is None:
                 self._manifests = meta.get_step_artifacts(self.flow, self.run_id, self.step)
             else:
-                self._manifests = {self.only_task: meta.get_artifacts(
-                    self.flow, self.run_id, self.step, self.only_task)}
+                self._manifests = {
+                    self.only_task: meta.get_artifacts(
+                        self.flow, self.run_id, self.step, self.only_task
+                    )
+                }
         return self._manifests.get(task_id, {})
 
     def attempts(self, task_id: str) -> list[AttemptRow]:
@@ -41,8 +44,11 @@ class TaskDetails:
             if self.only_task is None:
                 self._attempts = dict(meta.list_step_attempts(self.flow, self.run_id, self.step))
             else:
-                self._attempts = {self.only_task: meta.list_attempts(
-                    self.flow, self.run_id, self.step, self.only_task)}
+                self._attempts = {
+                    self.only_task: meta.list_attempts(
+                        self.flow, self.run_id, self.step, self.only_task
+                    )
+                }
         return self._attempts.get(task_id, [])
 
     def forget(self) -> None:

@@ -38,8 +38,9 @@ def some(names: Sequence[str], limit: int = 5) -> str:
 
 
 def bad_pathspec(kind: str, pathspec: object, shape: str) -> NotFoundError:
-    return NotFoundError(f"{pathspec!r} is not a {kind} pathspec",
-                         fix=f"a {kind} pathspec looks like '{shape}'")
+    return NotFoundError(
+        f"{pathspec!r} is not a {kind} pathspec", fix=f"a {kind} pathspec looks like '{shape}'"
+    )
 
 
 def flow_not_found(flow: str, known: Sequence[str]) -> str:
@@ -58,10 +59,11 @@ def step_not_found(run_pathspec: str, step: str, steps: Sequence[str]) -> str:
 
 
 def task_not_found(step_pathspec: str, task_id: str, task_ids: Sequence[str]) -> str:
-    return (f"task '{step_pathspec}/{task_id}' not found; step {step_pathspec} has tasks "
-            f"{some(task_ids, 10)}")
+    return (
+        f"task '{step_pathspec}/{task_id}' not found; step {step_pathspec} has tasks "
+        f"{some(task_ids, 10)}"
+    )
 
 
 def artifact_not_found(task_pathspec: str, name: str, names: Sequence[str]) -> str:
-    return (f"artifact '{name}' not found in task {task_pathspec}; it has "
-            f"{some(sorted(names), 20)}")
+    return f"artifact '{name}' not found in task {task_pathspec}; it has {some(sorted(names), 20)}"

@@ -105,8 +105,9 @@ class MetaflowData:
         if name == "_task" or name.startswith("__"):
             raise AttributeError(name)
         if name not in self._task._manifest():
-            raise MissingArtifact(artifact_not_found(self._task.pathspec, name,
-                                                     list(self._task._manifest())))
+            raise MissingArtifact(
+                artifact_not_found(self._task.pathspec, name, list(self._task._manifest()))
+            )
         return self._task._load(name)
 
     def __contains__(self, name: object) -> bool:
@@ -135,8 +136,9 @@ class MetaflowArtifacts:
             raise AttributeError(name)
         ref = self._task._manifest().get(name)
         if ref is None:
-            raise MissingArtifact(artifact_not_found(self._task.pathspec, name,
-                                                     list(self._task._manifest())))
+            raise MissingArtifact(
+                artifact_not_found(self._task.pathspec, name, list(self._task._manifest()))
+            )
         return DataArtifact._of(self._task, name, ref)
 
     def __contains__(self, name: object) -> bool:

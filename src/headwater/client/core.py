@@ -26,41 +26,23 @@ from typing import Any
 
 from headwater.client import _context
 from headwater.client._batch import TaskDetails
-from headwater.client._errors import (
-    MissingChild,
-    TaggingError,
-    artifact_not_found,
-    bad_pathspec,
-    flow_not_found,
-    run_not_found,
-    step_not_found,
-    task_not_found,
+from headwater.client._errors import MissingChild, TaggingError, artifact_not_found
+from headwater.client._lookup import (
+    dt,
+    load_flow,
+    load_run,
+    load_step,
+    load_task,
+    meta,
+    split_pathspec,
 )
 from headwater.client.artifacts import DataArtifact, MetaflowArtifacts, MetaflowData
-from headwater.client.namespace import check_namespace, get_namespace, namespace_tags
-from headwater.exceptions import NamespaceMismatchError, NotFoundError
+from headwater.client.namespace import namespace_tags
+from headwater.exceptions import NotFoundError
 from headwater.meta import AttemptRow, FlowRow, RunRow, StepRow, TaskRow
 from headwater.meta.rows import RUNNING, SUCCEEDED
 from headwater.meta.tags import check_tags
 from headwater.records import Manifest, TaskFailure
-
-
-def _meta():
-    return _context.current().meta
-
-
-def _dt(ts: float | None) -> datetime | None:
-    """Metaflow's client returns naive local datetimes; so do we."""
-    return None if ts is None else datetime.fromtimestamp(ts)
-
-
-def _split(pathspec: object, parts: int, kind: str, shape: str) -> list[str]:
-    if not isinstance(pathspec, str):
-        raise bad_pathspec(kind, pathspec, shape)
-    components = pathspec.split("/")
-    if len(components) != parts or not all(components):
-        raise bad_pathspec(kind, pathspec, shape)
-    return components
 
 
 class _Object:
@@ -130,7 +112,7 @@ class Metaflow:
 
     @property
     def flows(self) -> list[Flow]:
-        return [Flow._named(name) for name in _meta().list_flows(tags=namespace_tags())]
+        return [Flow._named(name) for name in meta().list_flows(tags=namespace_tags())]
 
     def __iter__(self) -> Iterator[Flow]:
         return iter(self.flows)
@@ -143,13 +125,8 @@ class Flow(_Object):
     """All runs of one flow class."""
 
     def __init__(self, pathspec: str, *, _namespace_check: bool = True) -> None:
-        (name,) = _split(pathspec, 1, "flow", "FlowName")
-        meta = _meta()
-        row = meta.get_flow(name)
-        if row is None:
-            raise NotFoundError(flow_not_found(name, meta.list_flows()))
-        if _namespace_check:
-            _check_flow_namespace(name)
+        (name,) = split_pathspec(pathspec, 1, "flow", "FlowName")
+        row = load_flow(name, check=_namespace_check)
         self._pathspec, self._row = name, row
 
     @classmethod
@@ -161,8 +138,8 @@ class Flow(_Object):
     @property
     def created_at(self) -> datetime | None:
         if self._row is None:
-            self._row = _meta().get_flow(self._pathspec) or FlowRow(self._pathspec, 0.0)
-        return _dt(self._row.created_at)
+            self._row = meta().get_flow(self._pathspec) or FlowRow(self._pathspec, 0.0)
+        return dt(self._row.created_at)
 
     @property
     def parent(self) -> None:
@@ -170,34 +147,25 @@ class Flow(_Object):
 
     def runs(self, *tags: str) -> Iterator[Run]:
         """Runs in the current namespace carrying all ``tags``, newest first (one query)."""
-        rows = _meta().list_runs(self._pathspec, tags=(*namespace_tags(), *tags))
+        rows = meta().list_runs(self._pathspec, tags=(*namespace_tags(), *tags))
         return iter([Run._of(row) for row in rows])
 
     def __iter__(self) -> Iterator[Run]:
         return self.runs()
 
     def __getitem__(self, run_id: str) -> Run:
-        return Run._of(_load_run(self._pathspec, run_id, check=True, child=True))
+        return Run._of(load_run(self._pathspec, run_id, check=True, child=True))
 
     @property
     def latest_run(self) -> Run | None:
         """The newest run in the namespace, finished or not."""
-        rows = _meta().list_runs(self._pathspec, tags=namespace_tags(), limit=1)
+        rows = meta().list_runs(self._pathspec, tags=namespace_tags(), limit=1)
         return Run._of(rows[0]) if rows else None
 
     @property
     def latest_successful_run(self) -> Run | None:
-        row = _meta().latest_successful_run(self._pathspec, tags=namespace_tags())
+        row = meta().latest_successful_run(self._pathspec, tags=namespace_tags())
         return Run._of(row) if row else None
-
-
-def _check_flow_namespace(name: str) -> None:
-    ns = get_namespace()
-    if ns is not None and not _meta().list_runs(name, tags=(ns,), limit=1):
-        raise NamespaceMismatchError(
-            f"flow '{name}' exists but has no runs in the current namespace '{ns}'",
-            fix="call namespace(None) to see runs of every namespace",
-        )
 
 
 # -- Run ---------------------------------------------------------------------------------------
@@ -207,8 +175,8 @@ class Run(_InRun):
     """One execution of a flow."""
 
     def __init__(self, pathspec: str, *, _namespace_check: bool = True) -> None:
-        flow, run_id = _split(pathspec, 2, "run", "FlowName/RunId")
-        self._set(_load_run(flow, run_id, check=_namespace_check))
+        flow, run_id = split_pathspec(pathspec, 2, "run", "FlowName/RunId")
+        self._set(load_run(flow, run_id, check=_namespace_check))
 
     @classmethod
     def _of(cls, row: RunRow) -> Run:
@@ -222,7 +190,9 @@ class Run(_InRun):
     def _fresh(self) -> RunRow:
         """Re-read the row while the run is recorded as running (its status may change)."""
         if self._run_row.status == RUNNING:
-            self._run_row = _meta().get_run(self._run_row.flow, self._run_row.run_id) or self._run_row
+            self._run_row = (
+                meta().get_run(self._run_row.flow, self._run_row.run_id) or self._run_row
+            )
         return self._run_row
 
     @property
@@ -231,7 +201,7 @@ class Run(_InRun):
 
     @property
     def created_at(self) -> datetime | None:
-        return _dt(self._run_row.created_at)
+        return dt(self._run_row.created_at)
 
     @property
     def status(self) -> str:
@@ -252,8 +222,8 @@ class Run(_InRun):
         """When it ended; for a crashed run, its last heartbeat (the last sign of life)."""
         row = self._fresh()
         if row.finished_at is not None:
-            return _dt(row.finished_at)
-        return _dt(row.heartbeat_at) if row.crashed else None
+            return dt(row.finished_at)
+        return dt(row.heartbeat_at) if row.crashed else None
 
     @property
     def origin_run_id(self) -> str | None:
@@ -270,16 +240,21 @@ class Run(_InRun):
         """Parameter values of the run, loaded from the datastore."""
         store = _context.current().store()
         where = f"{self._pathspec} (parameters)"
-        return {name: store.load_artifact(ref, name=name, where=where)
-                for name, ref in sorted(self._run_row.params.items())}
+        return {
+            name: store.load_artifact(ref, name=name, where=where)
+            for name, ref in sorted(self._run_row.params.items())
+        }
 
     @property
     def end_task(self) -> Task | None:
         """The task of the ``end`` step, or None if it has not started."""
         row = self._run_row
-        tasks = _meta().list_tasks(row.flow, row.run_id, "end", limit=1)
-        return Task._of(row, tasks[0], TaskDetails(row.flow, row.run_id, "end",
-                                                   tasks[0].task_id)) if tasks else None
+        tasks = meta().list_tasks(row.flow, row.run_id, "end", limit=1)
+        return (
+            Task._of(row, tasks[0], TaskDetails(row.flow, row.run_id, "end", tasks[0].task_id))
+            if tasks
+            else None
+        )
 
     @property
     def data(self) -> MetaflowData | None:
@@ -291,14 +266,14 @@ class Run(_InRun):
         """Steps of the run, newest first (none if the run lacks any of ``tags``)."""
         if not set(tags) <= self.tags:
             return iter(())
-        rows = _meta().list_step_rows(self._run_row.flow, self._run_row.run_id)
+        rows = meta().list_step_rows(self._run_row.flow, self._run_row.run_id)
         return iter([Step._of(self._run_row, row) for row in reversed(rows)])
 
     def __iter__(self) -> Iterator[Step]:
         return self.steps()
 
     def __getitem__(self, step: str) -> Step:
-        return Step._of(self._run_row, _load_step(self._run_row, step, child=True))
+        return Step._of(self._run_row, load_step(self._run_row, step, child=True))
 
     # -- tags: the only writes the client makes -------------------------------------------------
 
@@ -321,15 +296,16 @@ class Run(_InRun):
         """Remove then add user tags in one transaction. System tags cannot be removed."""
         remove, add = _valid_tags(tags_to_remove), _valid_tags(tags_to_add)
         row = self._run_row
-        system_only = sorted(set(remove) & set(row.system_tags) - set(row.tags))
+        system_only = sorted(set(remove) & (set(row.system_tags) - set(row.tags)))
         if system_only:
-            raise TaggingError(f"cannot remove system tag(s) {', '.join(system_only)} "
-                               f"from run {self._pathspec}")
+            raise TaggingError(
+                f"cannot remove system tag(s) {', '.join(system_only)} from run {self._pathspec}"
+            )
         writer = _context.current().writer()
         with writer.transaction():
             writer.remove_tags(row.flow, row.run_id, remove)
             writer.add_tags(row.flow, row.run_id, add)
-        self._run_row = _meta().get_run(row.flow, row.run_id) or row
+        self._run_row = meta().get_run(row.flow, row.run_id) or row
 
 
 def _valid_tags(tags: Iterable[str]) -> list[str]:
@@ -339,20 +315,6 @@ def _valid_tags(tags: Iterable[str]) -> list[str]:
         raise TaggingError(str(exc)) from None
 
 
-def _load_run(flow: str, run_id: str, *, check: bool, child: bool = False) -> RunRow:
-    meta = _meta()
-    row = meta.get_run(flow, run_id)
-    if row is None:
-        if meta.get_flow(flow) is None:
-            raise NotFoundError(flow_not_found(flow, meta.list_flows()))
-        latest = [r.run_id for r in meta.list_runs(flow, tags=namespace_tags(), limit=5)]
-        message = run_not_found(flow, run_id, latest, get_namespace())
-        raise MissingChild(message) if child else NotFoundError(message)
-    if check:
-        check_namespace("run", row.pathspec, row.all_tags, row.user)
-    return row
-
-
 # -- Step --------------------------------------------------------------------------------------
 
 
@@ -360,9 +322,9 @@ class Step(_InRun):
     """One step of a run: one task, or one per foreach item / branch."""
 
     def __init__(self, pathspec: str, *, _namespace_check: bool = True) -> None:
-        flow, run_id, step = _split(pathspec, 3, "step", "FlowName/RunId/StepName")
-        run_row = _load_run(flow, run_id, check=_namespace_check)
-        self._set(run_row, _load_step(run_row, step))
+        flow, run_id, step = split_pathspec(pathspec, 3, "step", "FlowName/RunId/StepName")
+        run_row = load_run(flow, run_id, check=_namespace_check)
+        self._set(run_row, load_step(run_row, step))
 
     @classmethod
     def _of(cls, run_row: RunRow, step_row: StepRow) -> Step:
@@ -376,7 +338,7 @@ class Step(_InRun):
     def _fresh(self) -> StepRow:
         row = self._step_row
         if row.finished_at is None:
-            self._step_row = _meta().get_step(row.flow, row.run_id, row.step) or row
+            self._step_row = meta().get_step(row.flow, row.run_id, row.step) or row
         return self._step_row
 
     @property
@@ -385,18 +347,18 @@ class Step(_InRun):
 
     @property
     def created_at(self) -> datetime | None:
-        return _dt(self._step_row.created_at)
+        return dt(self._step_row.created_at)
 
     @property
     def finished_at(self) -> datetime | None:
         """When its last task finished; None while any task is unfinished."""
-        return _dt(self._fresh().finished_at)
+        return dt(self._fresh().finished_at)
 
     @property
     def task(self) -> Task | None:
         """The step's first task: *the* task, unless it is a foreach or parallel step."""
         row = self._step_row
-        tasks = _meta().list_tasks(row.flow, row.run_id, row.step, limit=1)
+        tasks = meta().list_tasks(row.flow, row.run_id, row.step, limit=1)
         if not tasks:
             return None
         details = TaskDetails(row.flow, row.run_id, row.step, tasks[0].task_id)
@@ -408,25 +370,15 @@ class Step(_InRun):
             return iter(())
         row = self._step_row
         details = TaskDetails(row.flow, row.run_id, row.step)  # shared: one query per detail
-        rows = _meta().list_tasks(row.flow, row.run_id, row.step)
+        rows = meta().list_tasks(row.flow, row.run_id, row.step)
         return iter([Task._of(self._run_row, task, details) for task in reversed(rows)])
 
     def __iter__(self) -> Iterator[Task]:
         return self.tasks()
 
     def __getitem__(self, task_id: str) -> Task:
-        row = _load_task(self._run_row, self._step_row.step, task_id, child=True)
+        row = load_task(self._run_row, self._step_row.step, task_id, child=True)
         return Task._of(self._run_row, row, TaskDetails(row.flow, row.run_id, row.step, task_id))
-
-
-def _load_step(run_row: RunRow, step: str, *, child: bool = False) -> StepRow:
-    meta = _meta()
-    row = meta.get_step(run_row.flow, run_row.run_id, step)
-    if row is None:
-        message = step_not_found(run_row.pathspec, step,
-                                 meta.list_steps(run_row.flow, run_row.run_id))
-        raise MissingChild(message) if child else NotFoundError(message)
-    return row
 
 
 # -- Task --------------------------------------------------------------------------------------
@@ -442,14 +394,17 @@ class Task(_InRun):
     def __init__(
         self, pathspec: str, *, attempt: int | None = None, _namespace_check: bool = True
     ) -> None:
-        flow, run_id, step, task_id = _split(pathspec, 4, "task",
-                                             "FlowName/RunId/StepName/TaskId")
-        run_row = _load_run(flow, run_id, check=_namespace_check)
-        row = _load_task(run_row, step, task_id)
+        flow, run_id, step, task_id = split_pathspec(
+            pathspec, 4, "task", "FlowName/RunId/StepName/TaskId"
+        )
+        run_row = load_run(flow, run_id, check=_namespace_check)
+        row = load_task(run_row, step, task_id)
         self._set(run_row, row, TaskDetails(flow, run_id, step, task_id))
         if attempt is not None and not 0 <= attempt < max(row.attempts, 1):
-            raise NotFoundError(f"task {pathspec} has no attempt {attempt}; it made "
-                                f"{row.attempts} (numbered from 0)")
+            raise NotFoundError(
+                f"task {pathspec} has no attempt {attempt}; it made "
+                f"{row.attempts} (numbered from 0)"
+            )
         self._attempt = attempt
 
     @classmethod
@@ -470,10 +425,11 @@ class Task(_InRun):
         return state
 
     def _fresh(self) -> TaskRow:
+        """Re-read a running task; drop cached details once it finishes or starts a retry."""
         row = self._row
         if row.status == RUNNING:
-            self._row = _meta().get_task(row.flow, row.run_id, row.step, row.task_id) or row
-            if self._row.status != RUNNING:
+            self._row = meta().get_task(row.flow, row.run_id, row.step, row.task_id) or row
+            if (self._row.status, self._row.attempts) != (row.status, row.attempts):
                 self._details.forget()
         return self._row
 
@@ -510,22 +466,23 @@ class Task(_InRun):
         return DataArtifact._of(self, name, ref)
 
     def __iter__(self) -> Iterator[DataArtifact]:
-        return iter([DataArtifact._of(self, name, ref)
-                     for name, ref in sorted(self._manifest().items())])
+        return iter(
+            [DataArtifact._of(self, name, ref) for name, ref in sorted(self._manifest().items())]
+        )
 
     # -- outcome, attempts and logs -------------------------------------------------------------
 
     @property
     def parent(self) -> Step:
-        return Step._of(self._run_row, _load_step(self._run_row, self._row.step))
+        return Step._of(self._run_row, load_step(self._run_row, self._row.step))
 
     @property
     def created_at(self) -> datetime | None:
-        return _dt(self._row.created_at)
+        return dt(self._row.created_at)
 
     @property
     def finished_at(self) -> datetime | None:
-        return _dt(self._fresh().finished_at)
+        return dt(self._fresh().finished_at)
 
     @property
     def finished(self) -> bool:
@@ -586,17 +543,3 @@ class Task(_InRun):
         what = f"{stream} of {self._pathspec} (attempt {attempt.attempt})"  # type: ignore[union-attr]
         data = _context.current().store().load_bytes(key, what=what)
         return data.decode("utf-8", errors="replace")
-
-
-def _load_task(run_row: RunRow, step: str, task_id: str, *, child: bool = False) -> TaskRow:
-    meta = _meta()
-    row = meta.get_task(run_row.flow, run_row.run_id, step, task_id)
-    if row is not None:
-        return row
-    if meta.get_step(run_row.flow, run_row.run_id, step) is None:
-        message = step_not_found(run_row.pathspec, step,
-                                 meta.list_steps(run_row.flow, run_row.run_id))
-    else:
-        ids = [t.task_id for t in meta.list_tasks(run_row.flow, run_row.run_id, step, limit=11)]
-        message = task_not_found(f"{run_row.pathspec}/{step}", task_id, ids)
-    raise MissingChild(message) if child else NotFoundError(message)

@@ -110,8 +110,12 @@ class MetadataStore(ABC):
         manifest: Manifest,
         stdout_key: str | None,
         stderr_key: str | None,
+        result: TaskResult | None = None,
     ) -> None:
-        """Record a succeeded task that resume copied from ``origin_pathspec`` (same blobs)."""
+        """Record a succeeded task that resume copied from ``origin_pathspec`` (same blobs).
+
+        ``result`` carries the origin's transition, so a later resume can clone the clone.
+        """
 
     @abstractmethod
     def run_finished(self, flow: str, run_id: str, status: str, finished_at: float) -> None:
@@ -140,7 +144,11 @@ class MetadataStore(ABC):
 
     @abstractmethod
     def list_runs(
-        self, flow: str, *, tags: Sequence[str] = (), user: str | None = None,
+        self,
+        flow: str,
+        *,
+        tags: Sequence[str] = (),
+        user: str | None = None,
         limit: int | None = None,
     ) -> list[RunRow]:
         """Runs of a flow, newest first; ``tags`` must all be present (user or system)."""

@@ -46,8 +46,9 @@ def load_strings(text: str | None) -> tuple[str, ...]:
 def dump_failure(failure: TaskFailure | None) -> str | None:
     if failure is None:
         return None
-    return _dumps({"type_name": failure.type_name, "message": failure.message,
-                   "traceback": failure.traceback})
+    return _dumps(
+        {"type_name": failure.type_name, "message": failure.message, "traceback": failure.traceback}
+    )
 
 
 def load_failure(text: str | None) -> TaskFailure | None:

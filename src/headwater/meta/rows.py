@@ -96,6 +96,7 @@ class TaskRow:
     parents: tuple[str, ...]  # "step/task_id" of each input task
     origin_pathspec: str | None  # set when resume cloned this task from an earlier run
     attempts: int  # how many attempts were started
+    transition: dict | None = None  # next_steps / foreach_count / foreach_items_key when succeeded
 
     @property
     def pathspec(self) -> str:

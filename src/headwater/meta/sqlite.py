@@ -6,6 +6,7 @@ All SQL text lives in :mod:`.sqlite_sql`; this module binds parameters and build
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -78,18 +79,36 @@ class SQLiteMetadata(MetadataStore):
             c.execute(sql.BUMP_RUN_NUMBER, (flow,))
             number = c.execute(sql.GET_RUN_NUMBER, (flow,)).fetchall()[0][0]
             run_id = str(number)
-            c.execute(sql.INSERT_RUN, (flow, run_id, number, user, now, now, pid, host,
-                                       origin_run_id, codec.dump_manifest(params)))
-            c.executemany(sql.INSERT_TAG, [(flow, run_id, t, 0) for t in user_tags]
-                          + [(flow, run_id, t, 1) for t in system])
+            c.execute(
+                sql.INSERT_RUN,
+                (
+                    flow,
+                    run_id,
+                    number,
+                    user,
+                    now,
+                    now,
+                    pid,
+                    host,
+                    origin_run_id,
+                    codec.dump_manifest(params),
+                ),
+            )
+            c.executemany(
+                sql.INSERT_TAG,
+                [(flow, run_id, t, 0) for t in user_tags] + [(flow, run_id, t, 1) for t in system],
+            )
         return run_id
 
     def run_finished(self, flow: str, run_id: str, status: str, finished_at: float) -> None:
         if status not in (SUCCEEDED, FAILED):
             raise ValueError(f"a run finishes as 'succeeded' or 'failed', not {status!r}")
         with self._db.write() as c:
-            _require(c.execute(sql.FINISH_RUN, (status, finished_at, flow, run_id)).rowcount,
-                     flow, run_id)
+            _require(
+                c.execute(sql.FINISH_RUN, (status, finished_at, flow, run_id)).rowcount,
+                flow,
+                run_id,
+            )
 
     def heartbeat(self, flow: str, run_id: str, at: float) -> None:
         with self._db.write() as c:
@@ -121,9 +140,23 @@ class SQLiteMetadata(MetadataStore):
         origin_pathspec: str | None = None,
     ) -> None:
         with self._db.write() as c:
-            c.execute(sql.INSERT_TASK, (flow, run_id, step, task_id, "running", time.time(), None,
-                                        codec.dump_frames(frames), codec.dump_strings(parents),
-                                        origin_pathspec, 0))
+            c.execute(
+                sql.INSERT_TASK,
+                (
+                    flow,
+                    run_id,
+                    step,
+                    task_id,
+                    "running",
+                    time.time(),
+                    None,
+                    codec.dump_frames(frames),
+                    codec.dump_strings(parents),
+                    origin_pathspec,
+                    0,
+                    None,
+                ),
+            )
 
     def attempt_started(
         self, flow: str, run_id: str, step: str, task_id: str, attempt: int, started_at: float
@@ -151,11 +184,21 @@ class SQLiteMetadata(MetadataStore):
         finished_at = result.finished_at or time.time()
         with self._db.write() as c:
             _require(c.execute(sql.TASK_ATTEMPT_COUNT, (attempt + 1, *key)).rowcount, *key)
-            c.execute(sql.FINISH_ATTEMPT, (*key, attempt, status, result.started_at or None,
-                                           finished_at, codec.dump_failure(result.failure),
-                                           stdout_key, stderr_key))
+            c.execute(
+                sql.FINISH_ATTEMPT,
+                (
+                    *key,
+                    attempt,
+                    status,
+                    result.started_at or None,
+                    finished_at,
+                    codec.dump_failure(result.failure),
+                    stdout_key,
+                    stderr_key,
+                ),
+            )
             if final:
-                c.execute(sql.FINISH_TASK, (status, finished_at, *key))
+                c.execute(sql.FINISH_TASK, (status, finished_at, _transition(result), *key))
                 c.executemany(sql.INSERT_ARTIFACT, _artifact_rows(key, result.manifest))
 
     def clone_task(
@@ -171,14 +214,28 @@ class SQLiteMetadata(MetadataStore):
         manifest: Manifest,
         stdout_key: str | None,
         stderr_key: str | None,
+        result: TaskResult | None = None,
     ) -> None:
         key = (flow, run_id, step, task_id)
         now = time.time()
         with self._db.write() as c:
-            c.execute(sql.INSERT_TASK, (*key, SUCCEEDED, now, now, codec.dump_frames(frames),
-                                        codec.dump_strings(parents), origin_pathspec, 1))
-            c.execute(sql.FINISH_ATTEMPT, (*key, 0, SUCCEEDED, now, now, None,
-                                           stdout_key, stderr_key))
+            c.execute(
+                sql.INSERT_TASK,
+                (
+                    *key,
+                    SUCCEEDED,
+                    now,
+                    now,
+                    codec.dump_frames(frames),
+                    codec.dump_strings(parents),
+                    origin_pathspec,
+                    1,
+                    _transition(result) if result is not None else None,
+                ),
+            )
+            c.execute(
+                sql.FINISH_ATTEMPT, (*key, 0, SUCCEEDED, now, now, None, stdout_key, stderr_key)
+            )
             c.executemany(sql.INSERT_ARTIFACT, _artifact_rows(key, manifest))
 
     # -- readers: flows and runs --------------------------------------------------------------
@@ -194,7 +251,11 @@ class SQLiteMetadata(MetadataStore):
         return FlowRow(*rows[0]) if rows else None
 
     def list_runs(
-        self, flow: str, *, tags: Sequence[str] = (), user: str | None = None,
+        self,
+        flow: str,
+        *,
+        tags: Sequence[str] = (),
+        user: str | None = None,
         limit: int | None = None,
     ) -> list[RunRow]:
         return self._select_runs(flow, tuple(tags), user, limit, succeeded_only=False)
@@ -210,13 +271,23 @@ class SQLiteMetadata(MetadataStore):
         return _run_row(rows[0]) if rows else None
 
     def _select_runs(
-        self, flow: str, tags: tuple[str, ...], user: str | None, limit: int | None,
-        *, succeeded_only: bool,
+        self,
+        flow: str,
+        tags: tuple[str, ...],
+        user: str | None,
+        limit: int | None,
+        *,
+        succeeded_only: bool,
     ) -> list[RunRow]:
-        statement = sql.select_runs(num_tags=len(tags), by_user=user is not None,
-                                    succeeded_only=succeeded_only)
-        params = (flow, *tags, *([user] if user is not None else []),
-                  _NO_LIMIT if limit is None else limit)
+        statement = sql.select_runs(
+            num_tags=len(tags), by_user=user is not None, succeeded_only=succeeded_only
+        )
+        params = (
+            flow,
+            *tags,
+            *([user] if user is not None else []),
+            _NO_LIMIT if limit is None else limit,
+        )
         return [_run_row(row) for row in self._db.query(statement, params)]
 
     # -- readers: steps, tasks, attempts, artifacts -------------------------------------------
@@ -276,30 +347,56 @@ def _run_row(row: tuple) -> RunRow:
     system_tags: list[str] = []
     for flagged in tags.split(sql.TAG_SEPARATOR) if tags else ():
         (system_tags if flagged[0] == "1" else user_tags).append(flagged[1:])
-    return RunRow(*head, params_json=params, tags=tuple(sorted(user_tags)),
-                  system_tags=tuple(sorted(system_tags)))
+    return RunRow(
+        *head,
+        params_json=params,
+        tags=tuple(sorted(user_tags)),
+        system_tags=tuple(sorted(system_tags)),
+    )
 
 
 def _task_row(row: tuple) -> TaskRow:
-    *head, frames, parents, origin_pathspec, attempts = row
-    return TaskRow(*head, frames=codec.load_frames(frames), parents=codec.load_strings(parents),
-                   origin_pathspec=origin_pathspec, attempts=attempts)
+    *head, frames, parents, origin_pathspec, attempts, transition = row
+    return TaskRow(
+        *head,
+        frames=codec.load_frames(frames),
+        parents=codec.load_strings(parents),
+        origin_pathspec=origin_pathspec,
+        attempts=attempts,
+        transition=json.loads(transition) if transition else None,
+    )
+
+
+def _transition(result: TaskResult) -> str | None:
+    """Where a finished task went next: resume clones it without running it again."""
+    if not result.ok:
+        return None
+    return json.dumps({
+        "next_steps": list(result.next_steps),
+        "foreach_count": result.foreach_count,
+        "foreach_items_key": result.foreach_items_key,
+    })
 
 
 def _attempt_row(row: tuple) -> AttemptRow:
     *head, failure, stdout_key, stderr_key = row
-    return AttemptRow(*head, failure=codec.load_failure(failure), stdout_key=stdout_key,
-                      stderr_key=stderr_key)
+    return AttemptRow(
+        *head, failure=codec.load_failure(failure), stdout_key=stdout_key, stderr_key=stderr_key
+    )
 
 
 def _artifact_rows(key: tuple[str, str, str, str], manifest: Manifest) -> list[tuple]:
-    return [(*key, name, ref.key, ref.size, ref.type_name, ref.encoding)
-            for name, ref in manifest.items()]
+    return [
+        (*key, name, ref.key, ref.size, ref.type_name, ref.encoding)
+        for name, ref in manifest.items()
+    ]
 
 
 def _require(count: int, *pathspec: str) -> None:
     """Writers name the run or task they could not find instead of silently doing nothing."""
     if count == 0:
         what = "run" if len(pathspec) == 2 else "task"
-        raise NotFoundError(f"{what} {'/'.join(pathspec)} is not registered in the metadata",
-                            fix="register it first (new_run / new_task)")
+        raise NotFoundError(
+            f"{what} {'/'.join(pathspec)} is not registered in the metadata",
+            fix="register it first (new_run / new_task)",
+        )

@@ -54,7 +54,8 @@ _V1 = (
         frames          TEXT NOT NULL,  -- JSON: list of Frame fields
         parents         TEXT NOT NULL,  -- JSON: list of "step/task_id"
         origin_pathspec TEXT,
-        attempts        INTEGER NOT NULL DEFAULT 0
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        transition      TEXT  -- JSON: next_steps, foreach_count, foreach_items_key (resume needs it)
     )""",
     "CREATE UNIQUE INDEX tasks_key ON tasks (flow, run_id, step, task_id)",
     """CREATE TABLE attempts (
@@ -112,12 +113,13 @@ HEARTBEAT = "UPDATE runs SET heartbeat_at = ? WHERE flow = ? AND run_id = ?"
 RUN_EXISTS = "SELECT 1 FROM runs WHERE flow = ? AND run_id = ?"
 
 INSERT_TASK = """INSERT INTO tasks (flow, run_id, step, task_id, status, created_at, finished_at,
-    frames, parents, origin_pathspec, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+    frames, parents, origin_pathspec, attempts, transition)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 TASK_ATTEMPT_STARTED = """UPDATE tasks SET attempts = MAX(attempts, ?), status = 'running'
     WHERE flow = ? AND run_id = ? AND step = ? AND task_id = ?"""
 TASK_ATTEMPT_COUNT = """UPDATE tasks SET attempts = MAX(attempts, ?)
     WHERE flow = ? AND run_id = ? AND step = ? AND task_id = ?"""
-FINISH_TASK = """UPDATE tasks SET status = ?, finished_at = ?
+FINISH_TASK = """UPDATE tasks SET status = ?, finished_at = ?, transition = ?
     WHERE flow = ? AND run_id = ? AND step = ? AND task_id = ?"""
 
 START_ATTEMPT = """INSERT INTO attempts (flow, run_id, step, task_id, attempt, status, started_at)
@@ -163,17 +165,21 @@ def select_runs(*, num_tags: int, by_user: bool, succeeded_only: bool) -> str:
         where.append("r.username = ?")
     if succeeded_only:
         where.append("r.status = 'succeeded'")
-    return (f"SELECT {_RUN_COLUMNS} FROM runs r WHERE {' AND '.join(where)} "
-            "ORDER BY r.run_number DESC LIMIT ?")
+    return (
+        f"SELECT {_RUN_COLUMNS} FROM runs r WHERE {' AND '.join(where)} "
+        "ORDER BY r.run_number DESC LIMIT ?"
+    )
 
 
 def select_flows_with_tags(num_tags: int) -> str:
     """Names of flows having at least one run that carries every given tag."""
     if num_tags == 1:
         return "SELECT DISTINCT flow FROM run_tags WHERE tag = ? ORDER BY flow"
-    return ("SELECT DISTINCT flow FROM (SELECT flow FROM run_tags "
-            f"WHERE tag IN ({', '.join('?' * num_tags)}) GROUP BY flow, run_id "
-            f"HAVING COUNT(DISTINCT tag) = {num_tags:d}) ORDER BY flow")
+    return (
+        "SELECT DISTINCT flow FROM (SELECT flow FROM run_tags "
+        f"WHERE tag IN ({', '.join('?' * num_tags)}) GROUP BY flow, run_id "
+        f"HAVING COUNT(DISTINCT tag) = {num_tags:d}) ORDER BY flow"
+    )
 
 
 _STEP_COLUMNS = """flow, run_id, step, MIN(created_at),
@@ -184,7 +190,7 @@ GET_STEP = f"""SELECT {_STEP_COLUMNS} FROM tasks WHERE flow = ? AND run_id = ? A
     GROUP BY step"""
 
 _TASK_COLUMNS = """flow, run_id, step, task_id, status, created_at, finished_at, frames, parents,
-    origin_pathspec, attempts"""
+    origin_pathspec, attempts, transition"""
 LIST_RUN_TASKS = f"""SELECT {_TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_id = ?
     ORDER BY seq LIMIT ?"""
 LIST_STEP_TASKS = f"""SELECT {_TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_id = ? AND step = ?

@@ -5,7 +5,7 @@ matched against the origin run by step, position (the split indexes it sits unde
 (the n-th pass of a loop). It is cloned, pointing at the origin's blobs, when
 
 * the origin task at that place succeeded,
-* its step is not one to re-run (the steps that failed, or the step the user named), and
+* its step is not the one the user asked to re-run from, and
 * every parent of the new task was itself cloned: once one task runs again, all that depends on
   it runs again too.
 
@@ -62,12 +62,9 @@ class ResumePlan:
                 f"flow {flow} has no step {step!r} to resume from",
                 fix=f"steps: {', '.join(n.name for n in graph.ordered())}",
             )
-        if step is not None:
-            rerun = {step}
-        else:
-            rerun = {row.step for row in meta.list_tasks(flow, origin_run_id)
-                     if row.status != "succeeded"}
-        return cls(meta, flow, origin_run_id, rerun)
+        # Without a step, only what did not succeed runs again (a failed foreach child, not its
+        # siblings), and everything downstream of it through the parents rule.
+        return cls(meta, flow, origin_run_id, {step} if step is not None else set())
 
     def match(self, spec: TaskSpec, parents_cloned: bool) -> CloneSource | None:
         """The origin task to clone for ``spec``, or None when it must run."""
