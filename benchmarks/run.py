@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from hwbench.cases import BASELINE, Case, Context, all_cases, select
-from hwbench.proc import Sample, tail
+from hwbench.proc import LoadWatch, Sample, tail
 from hwbench.report import Meta, Results, machine, render, versions, write_docs
 from hwbench.systems import (
     REPO_DIR,
@@ -130,15 +130,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     cases = select(all_cases(args.quick), [n for n in args.cases.split(",") if n])
     started = time.time()
+    load = LoadWatch()
+    load.start()
     ctx = Context(make_systems(args.metaflow), quick=args.quick, full=args.full, keep=args.keep)
     shutil.rmtree(ctx.runs_dir, ignore_errors=True)
     warm_up(ctx)
     results = Results()
     for case in cases:
         run_case(case, ctx, results, args.big_repeats if case.big else args.repeats)
+    load.stop()
     meta = Meta(
         command=command_line(argv), started=started, finished=time.time(),
-        machine=machine(WORK_DIR), versions=versions(ctx.systems, git_revision()),
+        machine=machine(WORK_DIR, load.summary()), versions=versions(ctx.systems, git_revision()),
         repeats=repeats_text(args), measured={s.name for s in ctx.systems},
         failures=ctx.failures,
     )

@@ -88,6 +88,31 @@ def measure(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], log: Path
     return Sample(seconds, proc.returncode, sampler.peak_kb, usage.ru_maxrss, log)
 
 
+class LoadWatch(threading.Thread):
+    """Samples the 1-minute load average every ``every_s`` seconds while the benchmarks run,
+    to show in the report how busy the machine was (other jobs make every figure slower)."""
+
+    def __init__(self, every_s: float = 10.0) -> None:
+        super().__init__(daemon=True)
+        self.every_s = every_s
+        self.values: list[float] = [os.getloadavg()[0]]
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.every_s):
+            self.values.append(os.getloadavg()[0])
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+
+    def summary(self) -> str:
+        ordered = sorted(self.values)
+        median = ordered[len(ordered) // 2]
+        return (f"{ordered[0]:.1f} min, {median:.1f} median, {ordered[-1]:.1f} max "
+                f"(1-minute load average, sampled every {self.every_s:.0f} s)")
+
+
 def run_quietly(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str],
                 log: Path) -> int:
     """Run a setup command (not measured) with its output in ``log``; return its exit code."""

@@ -219,18 +219,17 @@ def _filesystem(path: Path) -> str:
     return kind
 
 
-def machine(work_dir: Path) -> list[tuple[str, str]]:
-    """What the figures depend on: CPU, cores, memory, OS, disk, load when the run began."""
+def machine(work_dir: Path, load: str) -> list[tuple[str, str]]:
+    """What the figures depend on: CPU, cores, memory, OS, disk, and how busy it was."""
     mem_kb = _first_match("/proc/meminfo", r"^MemTotal:\s+(\d+)")
     cpu = _first_match("/proc/cpuinfo", r"^model name\s*:(.*)$") or platform.processor()
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return [
         ("CPU", cpu or "unknown"),
         ("cores (nproc)", str(os.cpu_count())),
         ("RAM", f"{int(mem_kb) / 2**20:.1f} GiB" if mem_kb else "unknown"),
         ("OS", platform.platform()),
         ("disk of the run folders", _filesystem(work_dir)),
-        ("load average at start", load),
+        ("load during the run", load),
     ]
 
 
