@@ -57,4 +57,26 @@ class Current:
         return f"<current {self.pathspec or 'not running'}>"
 
 
+class CardCollector:
+    """``current.card``: collects the components a step adds to its card(s)."""
+
+    def __init__(self) -> None:
+        self.components: dict[str | None, list[Any]] = {None: []}
+
+    def __getitem__(self, card_id: str) -> list[Any]:
+        return self.components.setdefault(card_id, [])
+
+    def append(self, component: Any) -> None:
+        self.components[None].append(component)
+
+    def extend(self, components: Any) -> None:
+        self.components[None].extend(components)
+
+    def clear(self) -> None:
+        self.components[None].clear()
+
+    def refresh(self, *args: Any, **kwargs: Any) -> None:
+        """Live cards are refreshed by the UI; nothing to do locally."""
+
+
 current = Current()

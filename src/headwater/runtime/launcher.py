@@ -90,6 +90,8 @@ def _execute(flow_cls: type, graph: Graph, store: Any, param_refs: dict, options
     flow_name = flow_cls.__name__
     user = current_username()
     policies = step_policies(flow_cls, graph, options.with_decorators)
+    for note in _notes(flow_cls, policies):
+        console.say(f"Note: {note}")
     # Fork the task server before this process opens a database connection or starts a thread.
     executor = LocalExecutor(make_child_main(flow_cls, graph, store))
     try:
@@ -122,6 +124,15 @@ def step_policies(flow_cls: type, graph: Graph, with_specs: tuple[str, ...]) -> 
     """Each step's policy from its own decorators plus the ``--with`` ones."""
     extra = [parse_with(spec) for spec in with_specs]
     return {node.name: step_policy(getattr(flow_cls, node.name), extra) for node in graph}
+
+
+def _notes(flow_cls: type, policies: dict[str, StepPolicy]) -> list[str]:
+    """One line per decorator that has no effect here, each said once per run."""
+    notes = [f"@{name}: {d['note']}"
+             for name, d in getattr(flow_cls, "_hw_flow_decorators", {}).items()]
+    for policy in policies.values():
+        notes.extend(policy.notes)
+    return list(dict.fromkeys(notes))
 
 
 def _closing_line(console: Console, flow_name: str, outcome: RunOutcome) -> None:

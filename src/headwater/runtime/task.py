@@ -16,7 +16,7 @@ from typing import Any
 
 from headwater.exceptions import TransitionError
 from headwater.flow.artifacts import ArtifactView
-from headwater.flow.current import current
+from headwater.flow.current import CardCollector, current
 from headwater.flow.flowspec import TaskState, Transition
 from headwater.flow.inputs import make_inputs
 from headwater.graph.model import END, FOREACH, PARALLEL, SWITCH, Graph, StepNode
@@ -107,6 +107,7 @@ def _bind_current(spec: TaskSpec, flow_cls: type) -> None:
         username=spec.username,
         tags=frozenset(spec.tags),
         namespace=spec.namespace,
+        card=CardCollector(),
         **spec.extra.get("current", {}),
     )
 

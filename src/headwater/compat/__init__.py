@@ -1,0 +1,1 @@
+"""Running flows written for ``metaflow`` unchanged: the alias, the names, the fallbacks."""

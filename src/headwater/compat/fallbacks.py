@@ -1,0 +1,72 @@
+"""Decorators whose backend headwater does not have (yet): accepted, and run locally.
+
+A flow written for Metaflow may carry ``@kubernetes``, ``@batch``, ``@conda``, ``@pypi``,
+``@schedule`` or ``@trigger``. Refusing such a flow would make trying headwater on it impossible,
+so each is accepted with any options and the run says once, in one line, what it ignored.
+``@card`` is accepted too: the step runs and ``current.card`` collects components (shown by the
+UI once it exists).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from headwater.decorators.base import StepDecorator, StepPolicy, make_step_decorator
+
+_WHY = {
+    "kubernetes": "runs the step locally (no Kubernetes backend yet)",
+    "batch": "runs the step locally (no AWS Batch backend yet)",
+    "conda": "runs the step in the current Python environment (no Conda environments yet)",
+    "pypi": "runs the step in the current Python environment (no per-step PyPI environments yet)",
+    "secrets": "does not fetch secrets (no secrets backend yet); set environment variables instead",
+    "card": "collects card components; cards are not rendered yet",
+}
+
+
+def _fallback_class(name: str) -> type[StepDecorator]:
+    class Fallback(StepDecorator):
+        """Accepts any option; records a one-line note for the run."""
+
+        def __init__(self, **options: Any) -> None:
+            self.attributes = dict(options)
+
+        def apply(self, policy: StepPolicy) -> None:
+            policy.notes.append(f"@{name} {_WHY[name]}")
+
+    Fallback.name = name
+    Fallback.__name__ = f"{name.capitalize()}Decorator"
+    return Fallback
+
+
+FALLBACK_CLASSES: dict[str, type[StepDecorator]] = {name: _fallback_class(name) for name in _WHY}
+STEP_FALLBACKS: dict[str, Callable[..., Any]] = {
+    name: make_step_decorator(cls) for name, cls in FALLBACK_CLASSES.items()
+}
+
+
+def flow_decorator(name: str, note: str) -> Callable[..., Any]:
+    """A class decorator that records itself on the flow and is otherwise inert locally."""
+
+    def decorator(cls: Any = None, **options: Any) -> Any:
+        def attach(flow_cls: Any) -> Any:
+            existing = dict(getattr(flow_cls, "_hw_flow_decorators", {}))
+            existing[name] = {"options": options, "note": note}
+            flow_cls._hw_flow_decorators = existing
+            return flow_cls
+
+        if isinstance(cls, type) and not options:
+            return attach(cls)
+        return attach
+
+    decorator.__name__ = name
+    return decorator
+
+
+schedule = flow_decorator("schedule", "schedules need a deployment backend; ignored for local runs")
+trigger = flow_decorator("trigger", "event triggers need a deployment backend; ignored locally")
+trigger_on_finish = flow_decorator(
+    "trigger_on_finish", "event triggers need a deployment backend; ignored locally"
+)
+pypi_base = flow_decorator("pypi_base", "runs in the current Python environment")
+conda_base = flow_decorator("conda_base", "runs in the current Python environment")

@@ -1,0 +1,58 @@
+"""The names ``from metaflow import ...`` gives a flow or a notebook, served by headwater.
+
+:func:`headwater.compat.alias.install` registers this module as ``metaflow`` for one process, so a
+flow file written for Metaflow runs unchanged under ``headwater run flow.py``.
+"""
+
+from __future__ import annotations
+
+from headwater.client import (
+    DataArtifact,
+    Flow,
+    Metaflow,
+    Run,
+    Step,
+    Task,
+    default_namespace,
+    get_metadata,
+    get_namespace,
+    metadata,
+    namespace,
+)
+from headwater.compat.exception_names import (
+    MetaflowException,
+    MetaflowInternalError,
+    MetaflowNamespaceMismatch,
+    MetaflowNotFound,
+    MissingInMergeArtifactsException,
+    UnhandledInMergeArtifactsException,
+)
+from headwater.compat.fallbacks import (
+    STEP_FALLBACKS,
+    conda_base,
+    pypi_base,
+    schedule,
+    trigger,
+    trigger_on_finish,
+)
+from headwater.decorators import catch, environment, resources, retry, timeout
+from headwater.flow import FlowSpec, IncludeFile, JSONType, Parameter, current, step
+
+batch = STEP_FALLBACKS["batch"]
+card = STEP_FALLBACKS["card"]
+conda = STEP_FALLBACKS["conda"]
+kubernetes = STEP_FALLBACKS["kubernetes"]
+pypi = STEP_FALLBACKS["pypi"]
+secrets = STEP_FALLBACKS["secrets"]
+
+__version__ = "2.19.0+headwater"
+
+__all__ = [
+    "DataArtifact", "Flow", "FlowSpec", "IncludeFile", "JSONType", "Metaflow",
+    "MetaflowException", "MetaflowInternalError", "MetaflowNamespaceMismatch", "MetaflowNotFound",
+    "MissingInMergeArtifactsException", "Parameter", "Run", "Step", "Task",
+    "UnhandledInMergeArtifactsException", "batch", "card", "catch", "conda", "conda_base",
+    "current", "default_namespace", "environment", "get_metadata", "get_namespace", "kubernetes",
+    "metadata", "namespace", "pypi", "pypi_base", "resources", "retry", "schedule", "secrets",
+    "step", "timeout", "trigger", "trigger_on_finish",
+]
