@@ -179,3 +179,4 @@ def test_malformed_path(folder, path):
 def test_no_runs_at_all(tmp_path):
     proc = cli(tmp_path, "logs", "1/start")
     assert_clear_error(proc, "InspectFlow")
+    assert not (tmp_path / ".headwater").exists()  # looking creates nothing

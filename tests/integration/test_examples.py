@@ -51,11 +51,12 @@ def check_console(proc: subprocess.CompletedProcess, flow: str, steps: set[str])
     assert {t.step for t in tls} == steps
     for pathspec in dict.fromkeys(t.pathspec for t in tls):
         own = [t for t in tls if t.pathspec == pathspec]
+        assert own[0].text == STARTING, own
         assert [t.text for t in own].count(STARTING) == 1, own
         assert own[-1].text == FINISHED, own
-        assert len({t.pid for t in own if t.pid is not None}) == 1, "a task has one pid"
+        assert None not in {t.pid for t in own}, own
+        assert len({t.pid for t in own}) == 1, "a task's lines all carry its pid"
     pids = {t.pathspec: t.pid for t in tls if t.text == STARTING}
-    assert None not in pids.values()
     assert len(set(pids.values())) == len(pids), "each task runs in its own process"
     return tls
 
@@ -347,6 +348,7 @@ def test_playlist_missing_file_is_a_clear_error(tmp_path):
     assert "Traceback" not in proc.stderr
     assert "movie_data" in proc.stderr and "movies.csv" in proc.stderr
     assert STARTING not in proc.stdout
+    assert run_count(tmp_path / ".headwater") == 0
 
 
 # ---------------------------------------------------------------- conditional

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
 
 from headwater.records import ArtifactRef, Frame, Manifest, TaskFailure
 
@@ -17,8 +16,21 @@ def _dumps(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
+def _ref_fields(ref: ArtifactRef) -> dict:
+    # Spelled out rather than dataclasses.asdict, which deep-copies and shows up per task.
+    return {"key": ref.key, "size": ref.size, "type_name": ref.type_name, "encoding": ref.encoding}
+
+
+def _frame_fields(frame: Frame) -> dict:
+    return {
+        "step": frame.step, "task_id": frame.task_id, "index": frame.index,
+        "num_splits": frame.num_splits, "is_foreach": frame.is_foreach,
+        "items_key": frame.items_key,
+    }
+
+
 def dump_manifest(manifest: Manifest) -> str:
-    return _dumps({name: asdict(ref) for name, ref in manifest.items()})
+    return _dumps({name: _ref_fields(ref) for name, ref in manifest.items()})
 
 
 def load_manifest(text: str | None) -> Manifest:
@@ -28,7 +40,7 @@ def load_manifest(text: str | None) -> Manifest:
 
 
 def dump_frames(frames: Sequence[Frame]) -> str:
-    return _dumps([asdict(frame) for frame in frames])
+    return _dumps([_frame_fields(frame) for frame in frames])
 
 
 def load_frames(text: str | None) -> tuple[Frame, ...]:

@@ -36,15 +36,17 @@ class Console:
             self.out.flush()
 
     def task_line(self, prefix: str, text: str, *, always: bool = False) -> None:
-        self.say(f"{_stamp()} [{prefix}] {text}", always=always)
+        if always or not self.quiet:
+            self.say(f"{_stamp()} [{prefix}] {text}", always=True)
 
-    def task_output(self, prefix: str, key: str, stream: str, data: bytes) -> None:
+    def task_output(self, prefix: str, key: str, stream: str, data: bytes, *,
+                    always: bool = False) -> None:
         """Print the complete lines in ``data``; keep a trailing partial line for later."""
         buffered = self._partial.pop((key, stream), b"") + data
         *lines, rest = buffered.split(b"\n")
         if rest:
             self._partial[(key, stream)] = rest
-        if self.quiet:
+        if self.quiet and not always:
             return
         stamp = _stamp()
         chunk = "".join(

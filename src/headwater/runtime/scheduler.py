@@ -120,12 +120,19 @@ class Scheduler:
         last_beat = time.monotonic()
         while (self._ready or self._live or self._delayed) and self._stop_signal is None:
             self._release_delayed()
-            while self._ready and len(self._live) < self.options.max_workers:
-                spec = self._ready.popleft()
-                if not self._clone(spec):
-                    self._launch(spec)
-            for event in self.executor.poll(timeout=self._poll_timeout()):
-                self._handle(event)
+            # One commit per turn of the loop, not per task: the write lock is held only while
+            # this process works, never while it waits for events.
+            if self._ready and len(self._live) < self.options.max_workers:
+                with self.meta.transaction():
+                    while self._ready and len(self._live) < self.options.max_workers:
+                        spec = self._ready.popleft()
+                        if not self._clone(spec):
+                            self._launch(spec)
+            events = self.executor.poll(timeout=self._poll_timeout())
+            if events:
+                with self.meta.transaction():
+                    for event in events:
+                        self._handle(event)
             self._enforce_timeouts()
             if time.monotonic() - last_beat > HEARTBEAT_EVERY_S:
                 self.meta.heartbeat(self.flow_name, self.run_id, time.time())
@@ -270,6 +277,10 @@ class Scheduler:
                 self._release_successors(spec, result)
             return
         failure = result.failure
+        if self.console.quiet and live.stderr:
+            # --quiet hid the task's output; its error output is why it failed, so show it.
+            self.console.task_output(live.prefix, spec.task_id, "stderr",
+                                     bytes(live.stderr) + b"\n", always=True)
         if failure is not None and (not live.stderr or live.timed_out):
             # The task could not say it itself (it crashed or was stopped): say it for it.
             self.console.task_line(live.prefix, f"{failure.type_name}: {failure.message}",

@@ -13,6 +13,7 @@ Because the child is a fresh fork of a clean process, each task keeps full proce
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import pickle
@@ -73,6 +74,9 @@ def _serve(sock: socket.socket, task_main: TaskMain) -> None:
     os.set_blocking(wake_r, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
+    # Objects alive now are shared with every child; freezing them keeps the collector from
+    # touching (and so copying) their pages in each child.
+    gc.freeze()
     children: dict[int, str] = {}
     selector = selectors.DefaultSelector()
     selector.register(sock, selectors.EVENT_READ)

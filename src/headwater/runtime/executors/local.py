@@ -32,6 +32,7 @@ class _Running:
     status: int | None = None  # wait status once exited
     result_bytes: bytearray = field(default_factory=bytearray)
     result_done: bool = False
+    held: list[TaskOutput] = field(default_factory=list)  # output read before 'started' arrived
 
 
 class LocalExecutor(Executor):
@@ -94,6 +95,8 @@ class LocalExecutor(Executor):
             if task is not None:
                 task.pid = pid
                 events.append(TaskStarted(key, pid))
+                events.extend(task.held)
+                task.held.clear()
         elif msg[0] == "exited":
             _, key, _pid, status = msg
             task = self._tasks.get(key)
@@ -108,9 +111,17 @@ class LocalExecutor(Executor):
         except BlockingIOError:
             return
         if data:
-            events.append(TaskOutput(task.key, task.streams[fd], data))
+            self._emit_output(task, TaskOutput(task.key, task.streams[fd], data), events)
         else:
             self._close_stream(task, fd)
+
+    @staticmethod
+    def _emit_output(task: _Running, output: TaskOutput, events: list[Event]) -> None:
+        """Output may be read before the fork server says the task started: hold it till then."""
+        if task.pid is None:
+            task.held.append(output)
+        else:
+            events.append(output)
 
     def _read_result(self, task: _Running) -> None:
         while True:
@@ -136,7 +147,7 @@ class LocalExecutor(Executor):
                 except BlockingIOError:
                     break
                 if data:
-                    events.append(TaskOutput(task.key, task.streams[fd], data))
+                    self._emit_output(task, TaskOutput(task.key, task.streams[fd], data), events)
                 else:
                     self._close_stream(task, fd)
         if not task.result_done:
