@@ -11,7 +11,7 @@ class JSONParameterFlow(FlowSpec):
 
     @step
     def start(self):
-        print("The GDP of %s is $%dB" % (self.country, self.gdp[self.country]))
+        print(f"The GDP of {self.country} is ${self.gdp[self.country]}B")
         self.next(self.end)
 
     @step

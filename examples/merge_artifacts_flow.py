@@ -31,10 +31,10 @@ class MergeArtifactsFlow(FlowSpec):
         """x conflicts: set explicitly. y conflicts: excluded. The rest merges."""
         self.x = inputs.a.x
         self.merge_artifacts(inputs, exclude=["y"])
-        print("x is %s" % self.x)
-        print("pass_down is %s" % self.pass_down)
-        print("common is %d" % self.common)
-        print("from_a is %d" % self.from_a)
+        print(f"x is {self.x}")
+        print(f"pass_down is {self.pass_down}")
+        print(f"common is {self.common}")
+        print(f"from_a is {self.from_a}")
         self.next(self.c)
 
     @step

@@ -25,14 +25,14 @@ class PlayListFlow(FlowSpec):
     @step
     def bonus_movie(self):
         """Pick one movie outside the genre, for variety."""
-        others = [t for t, g in zip(self.titles, self.genres) if self.genre not in g.split("|")]
+        others = [t for t, g in zip(self.titles, self.genres, strict=True) if self.genre not in g.split("|")]
         self.bonus = others[0] if others else None
         self.next(self.join)
 
     @step
     def genre_movies(self):
         """Pick the movies of the genre, in a shuffled order."""
-        picked = [t for t, g in zip(self.titles, self.genres) if self.genre in g.split("|")]
+        picked = [t for t, g in zip(self.titles, self.genres, strict=True) if self.genre in g.split("|")]
         random.Random(42).shuffle(picked)
         self.movies = picked
         self.next(self.join)
@@ -45,10 +45,10 @@ class PlayListFlow(FlowSpec):
 
     @step
     def end(self):
-        print("Playlist for movies in genre '%s'" % self.genre)
+        print(f"Playlist for movies in genre '{self.genre}'")
         for index, movie in enumerate(self.playlist):
-            print("Pick %d: '%s'" % (index + 1, movie))
-        print("Bonus pick: '%s'" % self.bonus)
+            print(f"Pick {index + 1}: '{movie}'")
+        print(f"Bonus pick: '{self.bonus}'")
 
 
 if __name__ == "__main__":
