@@ -10,9 +10,11 @@ from typing import Any
 
 __version__ = "0.1.0"
 
+from headwater.cli.excepthook import install as _install_excepthook  # noqa: E402
 from headwater.decorators import (  # noqa: E402
     catch,
     environment,
+    parallel,
     resources,
     retry,
     timeout,
@@ -26,6 +28,8 @@ from headwater.flow import (  # noqa: E402
     step,
 )
 
+_install_excepthook()  # a mistake in a flow's class body reads like any other user error
+
 _CLIENT_NAMES = (
     "Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace",
     "default_namespace", "metadata", "get_metadata",
@@ -33,7 +37,7 @@ _CLIENT_NAMES = (
 
 __all__ = [
     "FlowSpec", "IncludeFile", "JSONType", "Parameter", "current", "step",
-    "catch", "environment", "resources", "retry", "timeout", *_CLIENT_NAMES,
+    "catch", "environment", "parallel", "resources", "retry", "timeout", *_CLIENT_NAMES,
 ]
 
 

@@ -35,7 +35,7 @@ from headwater.compat.fallbacks import (
     trigger,
     trigger_on_finish,
 )
-from headwater.decorators import catch, environment, resources, retry, timeout
+from headwater.decorators import catch, environment, parallel, resources, retry, timeout
 from headwater.flow import FlowSpec, IncludeFile, JSONType, Parameter, current, step
 
 batch = STEP_FALLBACKS["batch"]
@@ -53,6 +53,6 @@ __all__ = [
     "MissingInMergeArtifactsException", "Parameter", "Run", "Step", "Task",
     "UnhandledInMergeArtifactsException", "batch", "card", "catch", "conda", "conda_base",
     "current", "default_namespace", "environment", "get_metadata", "get_namespace", "kubernetes",
-    "metadata", "namespace", "pypi", "pypi_base", "resources", "retry", "schedule", "secrets",
+    "metadata", "namespace", "parallel", "pypi", "pypi_base", "resources", "retry", "schedule", "secrets",
     "step", "timeout", "trigger", "trigger_on_finish",
 ]

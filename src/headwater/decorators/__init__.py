@@ -3,11 +3,12 @@
 from headwater.decorators.base import StepDecorator, StepPolicy
 from headwater.decorators.catch import CaughtException, catch
 from headwater.decorators.environment import environment
+from headwater.decorators.parallel import parallel
 from headwater.decorators.resources import resources
 from headwater.decorators.retry import retry
 from headwater.decorators.timeout import timeout
 
 __all__ = [
-    "CaughtException", "StepDecorator", "StepPolicy", "catch", "environment", "resources",
+    "CaughtException", "StepDecorator", "StepPolicy", "catch", "environment", "parallel", "resources",
     "retry", "timeout",
 ]

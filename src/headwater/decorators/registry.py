@@ -19,6 +19,7 @@ STEP_DECORATORS: dict[str, str] = {
     "timeout": "headwater.decorators.timeout:TimeoutDecorator",
     "resources": "headwater.decorators.resources:ResourcesDecorator",
     "environment": "headwater.decorators.environment:EnvironmentDecorator",
+    "parallel": "headwater.decorators.parallel:ParallelDecorator",
 }
 
 
@@ -53,7 +54,10 @@ def parse_with(spec: str) -> StepDecorator:
                 fix=f"e.g. --with {name}:option=value",
             )
         options[key.strip()] = _parse_value(raw.strip())
-    return decorator_class(name.strip())(**options)
+    try:
+        return decorator_class(name.strip())(**options)
+    except FlowDefinitionError as err:
+        raise FlowDefinitionError(f"--with {spec}: {err.msg}", fix=err.fix) from None
 
 
 def _parse_value(raw: str) -> Any:

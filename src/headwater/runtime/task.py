@@ -31,7 +31,7 @@ def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> Ta
     node = graph[spec.step]
     try:
         flow, state = _make_flow(flow_cls, node, spec, store)
-        _bind_current(spec, flow_cls)
+        _bind_current(spec, flow_cls, graph)
         os.environ.update(spec.extra.get("env", {}))
         caught = spec.extra.get("catch")
         if caught is not None:
@@ -94,7 +94,17 @@ def _item_loader(store: Any, where: str) -> Callable[[Frame], Any]:
     return load
 
 
-def _bind_current(spec: TaskSpec, flow_cls: type) -> None:
+def _parallel_info(graph: Graph, spec: TaskSpec) -> dict[str, Any]:
+    """``current.parallel`` for a task launched by ``num_parallel``."""
+    if not spec.frames or graph[spec.frames[-1].step].transition != PARALLEL:
+        return {}
+    from headwater.decorators.parallel import ParallelInfo
+
+    frame = spec.frames[-1]
+    return {"parallel": ParallelInfo(frame.index, frame.num_splits)}
+
+
+def _bind_current(spec: TaskSpec, flow_cls: type, graph: Graph) -> None:
     current._reset()
     current._bind(
         flow_name=spec.flow_name,
@@ -108,6 +118,7 @@ def _bind_current(spec: TaskSpec, flow_cls: type) -> None:
         tags=frozenset(spec.tags),
         namespace=spec.namespace,
         card=CardCollector(),
+        **_parallel_info(graph, spec),
         **spec.extra.get("current", {}),
     )
 
@@ -202,4 +213,7 @@ def _describe_failure(exc: BaseException) -> TaskFailure:
     text = "".join(traceback.format_exception_only(type(exc), exc))
     if frames:
         text = "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames)) + text
-    return TaskFailure(type(exc).__name__, str(exc), text)
+    message = str(exc)
+    if isinstance(exc, SystemExit):  # str() is just the code, or nothing for sys.exit()
+        message = f"the step called sys.exit({exc.code!r}); a step must return, not exit"
+    return TaskFailure(type(exc).__name__, message, text)
