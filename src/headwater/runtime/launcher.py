@@ -6,6 +6,7 @@ Console and returns a RunOutcome instead of exiting.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -93,7 +94,8 @@ def _execute(flow_cls: type, graph: Graph, store: Any, param_refs: dict, options
     for note in _notes(flow_cls, policies):
         console.say(f"Note: {note}")
     # Fork the task server before this process opens a database connection or starts a thread.
-    executor = LocalExecutor(make_child_main(flow_cls, graph, store))
+    servers = min(os.cpu_count() or 1, options.max_workers)
+    executor = LocalExecutor(make_child_main(flow_cls, graph, store), servers=servers)
     try:
         meta = open_metadata(settings.metadata_url)
         plan = None

@@ -5,7 +5,8 @@ nothing else (no database connection, no threads). For each task the scheduler s
 descriptors over a Unix socket: the task's stdout pipe, its stderr pipe, and a socket that carries
 the TaskSpec in and the TaskResult out. The server forks a child (copy-on-write: milliseconds),
 which becomes its own process group leader, wires fds 1 and 2 to the pipes and runs the task.
-The server reaps children and reports ``started``/``exited`` with the raw wait status.
+The server reaps children and reports ``started``/``exited`` with the raw wait status; when a
+task's process exits, anything it left running in its process group is killed with it.
 
 Because the child is a fresh fork of a clean process, each task keeps full process isolation
 (a crash, a leak or ``os._exit`` cannot harm the scheduler) without paying interpreter start-up.
@@ -24,6 +25,9 @@ import socket
 import sys
 from collections.abc import Callable
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_IGNORED_AT_LAUNCH: set[int] = set()  # e.g. SIGHUP under nohup: tasks keep ignoring those
+
 TaskMain = Callable[[socket.socket], int]  # runs in the child: read spec, run, write result
 
 
@@ -35,11 +39,15 @@ class ForkServer:
         self.sock = sock
 
     @classmethod
-    def start(cls, task_main: TaskMain) -> ForkServer:
+    def start(cls, task_main: TaskMain, siblings: list[ForkServer] = ()) -> ForkServer:
+        """Fork a server. ``siblings``: servers started before, whose scheduler-side sockets the
+        new one must not keep open (or they would never see their scheduler hang up)."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the forked server
             ours.close()
+            for sibling in siblings:
+                sibling.sock.close()
             code = 0
             try:
                 _serve(theirs, task_main)
@@ -68,7 +76,12 @@ class ForkServer:
 
 def _serve(sock: socket.socket, task_main: TaskMain) -> None:
     """The server loop: fork on request, report exits. Ends when the scheduler hangs up."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the scheduler's to handle
+    # Ctrl-C, SIGTERM and a closed terminal's SIGHUP are the scheduler's to handle, even when sent
+    # to the whole process group (a shell's ``kill %1``): it stops the tasks and then hangs up,
+    # which ends this server. Should the scheduler die instead, the hangup still reaches us here.
+    for signum in _STOP_SIGNALS:
+        if signal.signal(signum, signal.SIG_IGN) is signal.SIG_IGN:
+            _IGNORED_AT_LAUNCH.add(signum)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     os.set_blocking(wake_r, False)
@@ -118,6 +131,9 @@ def _reap(children: dict[int, str], sock: socket.socket) -> None:
             return
         task_key = children.pop(pid, None)
         if task_key is not None:
+            # A task's processes end with it: whatever it started and left running in its
+            # process group (a `sleep`, a worker pool) would otherwise be orphaned.
+            _kill_groups({pid: task_key})
             sock.send(pickle.dumps(("exited", task_key, pid, status)))
 
 
@@ -142,7 +158,11 @@ def _run_child(fds: list[int], task_main: TaskMain, close: list[int]) -> int:  #
     os.setpgid(0, 0)
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for signum in _STOP_SIGNALS:  # ignored by the server; a task must die of them
+        if signum in _IGNORED_AT_LAUNCH:
+            continue
+        default = signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
+        signal.signal(signum, default)
     for fd in close:
         os.close(fd)
     out_fd, err_fd, task_fd = fds

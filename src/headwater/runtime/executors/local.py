@@ -16,6 +16,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from headwater.exceptions import RunFailedError
 from headwater.records import TaskFailure, TaskResult, TaskSpec
 from headwater.runtime.executors.base import Event, Executor, TaskExited, TaskOutput, TaskStarted
 from headwater.runtime.executors.forkserver import ForkServer
@@ -33,6 +34,7 @@ class _Running:
     result_bytes: bytearray = field(default_factory=bytearray)
     result_done: bool = False
     held: list[TaskOutput] = field(default_factory=list)  # output read before 'started' arrived
+    server: int = 0  # pid of the fork server that runs it
 
 
 class LocalExecutor(Executor):
@@ -42,10 +44,16 @@ class LocalExecutor(Executor):
     read the spec, run the task, write the pickled TaskResult and return the exit code.
     """
 
-    def __init__(self, run_in_child: Callable[[socket.socket], int]) -> None:
-        self._server = ForkServer.start(run_in_child)
+    def __init__(self, run_in_child: Callable[[socket.socket], int], servers: int = 1) -> None:
+        # fork() is the slowest part of starting a task (milliseconds on a virtual machine), and a
+        # server forks one child at a time: one server per core lets the forks run in parallel.
+        self._servers: list[ForkServer] = []
+        for _ in range(max(1, servers)):
+            self._servers.append(ForkServer.start(run_in_child, self._servers))
+        self._load = {server.pid: 0 for server in self._servers}
         self._selector = selectors.DefaultSelector()
-        self._selector.register(self._server.sock, selectors.EVENT_READ, None)
+        for server in self._servers:
+            self._selector.register(server.sock, selectors.EVENT_READ, server)
         self._tasks: dict[str, _Running] = {}
 
     @property
@@ -56,14 +64,16 @@ class LocalExecutor(Executor):
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         ours, theirs = socket.socketpair()
-        self._server.launch(key, [out_w, err_w, theirs.fileno()])
+        server = min(self._servers, key=lambda s: self._load[s.pid])
+        self._load[server.pid] += 1
+        server.launch(key, [out_w, err_w, theirs.fileno()])
         for fd in (out_w, err_w):
             os.close(fd)
         theirs.close()
         ours.sendall(pickle.dumps(spec, protocol=5))
         ours.shutdown(socket.SHUT_WR)
         ours.setblocking(False)
-        task = _Running(key, ours, {out_r: "stdout", err_r: "stderr"})
+        task = _Running(key, ours, {out_r: "stdout", err_r: "stderr"}, server=server.pid)
         self._tasks[key] = task
         for fd in (out_r, err_r):
             os.set_blocking(fd, False)
@@ -74,21 +84,25 @@ class LocalExecutor(Executor):
         events: list[Event] = []
         for sel_key, _ in self._selector.select(timeout):
             task = sel_key.data
-            if task is None:
-                self._on_server_message(events)
+            if isinstance(task, ForkServer):
+                self._on_server_message(task, events)
+                continue
             elif sel_key.fileobj is task.result_sock:
                 if not task.result_done:
                     self._read_result(task)
             elif sel_key.fd in task.streams:  # an earlier event of this batch may have closed it
                 self._read_stream(task, sel_key.fd, events)
-            if task is not None:
-                self._maybe_finish(task, events)
+            self._maybe_finish(task, events)
         return events
 
-    def _on_server_message(self, events: list[Event]) -> None:
-        msg = self._server.read_message()
+    def _on_server_message(self, server: ForkServer, events: list[Event]) -> None:
+        msg = server.read_message()
         if msg is None:
-            raise RuntimeError("the fork server exited unexpectedly")
+            raise RunFailedError(
+                f"the process that starts this run's tasks (pid {server.pid}) died, so the "
+                "run cannot go on; its running tasks are stopped",
+                fix="resume the run: python FLOW_FILE resume",
+            )
         if msg[0] == "started":
             _, key, pid = msg
             task = self._tasks.get(key)
@@ -164,6 +178,7 @@ class LocalExecutor(Executor):
         for fd in list(task.streams):
             self._close_stream(task, fd)
         del self._tasks[task.key]
+        self._load[task.server] -= 1
         events.append(TaskExited(task.key, _decode_result(task)))
 
     def kill(self, key: str, *, force: bool = False) -> None:
@@ -181,7 +196,8 @@ class LocalExecutor(Executor):
     def close(self) -> None:
         for key in list(self._tasks):
             self.kill(key, force=True)
-        self._server.stop()
+        for server in self._servers:
+            server.stop()
         self._selector.close()
 
 
