@@ -74,7 +74,7 @@ class FlowSpec:
     # -- artifact access -----------------------------------------------------------------------
     def __getattr__(self, name: str) -> Any:
         # Only reached when normal lookup fails: an inherited artifact not yet loaded.
-        state = self.__dict__.get("_hw_task") if "_hw_task" in self.__dict__ else None
+        state = self.__dict__.get("_hw_task")
         if state is not None and not name.startswith("__") and state.view.has(name):
             value = state.view.load(name)
             object.__setattr__(self, name, value)
