@@ -1,7 +1,7 @@
 """headwater: write a workflow as a Python class of steps; run it anywhere; read every step's data.
 
-This module only re-exports the public names; the client classes are imported on first use so that
-``import headwater`` stays fast for flows that never read past runs.
+This module only re-exports the public names; the client and the Runner are imported on first use
+so that ``import headwater`` stays fast for flows that never read past runs.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ _CLIENT_NAMES = (
     "Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace",
     "default_namespace", "metadata", "get_metadata",
 )
+_RUNNER_NAMES = ("Runner", "NBRunner", "ExecutingRun")
 
 __all__ = [
     "FlowSpec", "IncludeFile", "JSONType", "Parameter", "current", "step",
@@ -46,4 +47,8 @@ def __getattr__(name: str) -> Any:
         import headwater.client as client
 
         return getattr(client, name)
+    if name in _RUNNER_NAMES:
+        import headwater.runner as runner
+
+        return getattr(runner, name)
     raise AttributeError(f"module 'headwater' has no attribute {name!r}")

@@ -13,6 +13,7 @@ For a local root the metadata database is ``<root>/meta.sqlite``.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,18 +25,25 @@ def _is_url(root: str) -> bool:
     return "://" in root and not root.startswith("file://")
 
 
-def find_datastore_root(explicit: str | None = None, cwd: str | os.PathLike | None = None) -> str:
-    """Return the datastore root to use, following the order in the module docstring."""
+def find_datastore_root(explicit: str | None = None, cwd: str | os.PathLike | None = None,
+                        environ: Mapping[str, str] | None = None) -> str:
+    """Return the datastore root to use, following the order in the module docstring.
+
+    ``cwd`` and ``environ`` default to this process's; the Runner passes its child's, so that it
+    reads the root the child will write.
+    """
+    env = os.environ if environ is None else environ
+    here = Path(cwd or os.getcwd())
     if explicit:
-        return explicit if _is_url(explicit) else str(Path(explicit).expanduser().resolve())
+        return explicit if _is_url(explicit) else str((here / Path(explicit).expanduser()).resolve())
     for var in ROOT_ENV_VARS:
-        value = os.environ.get(var)
+        value = env.get(var)
         if value:
             if var.startswith("METAFLOW") and not value.rstrip("/").endswith(DEFAULT_DIRNAME):
                 # Metaflow's sysroot is the folder *holding* .metaflow; keep ours beside it.
                 value = os.path.join(value, DEFAULT_DIRNAME)
-            return value if _is_url(value) else str(Path(value).expanduser().resolve())
-    here = Path(cwd or os.getcwd()).resolve()
+            return value if _is_url(value) else str((here / Path(value).expanduser()).resolve())
+    here = here.resolve()
     for folder in (here, *here.parents):
         candidate = folder / DEFAULT_DIRNAME
         if candidate.is_dir():
@@ -65,9 +73,12 @@ class Settings:
     metadata_url: str
 
     @classmethod
-    def resolve(cls, datastore_root: str | None = None, metadata: str | None = None) -> Settings:
-        root = find_datastore_root(datastore_root)
-        meta = metadata or os.environ.get("HEADWATER_METADATA") or ""
+    def resolve(cls, datastore_root: str | None = None, metadata: str | None = None, *,
+                cwd: str | os.PathLike | None = None,
+                environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        root = find_datastore_root(datastore_root, cwd, env)
+        meta = metadata or env.get("HEADWATER_METADATA") or ""
         if not meta or meta == "local":
             if _is_url(root):
                 raise ValueError(

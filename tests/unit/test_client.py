@@ -281,7 +281,9 @@ def test_crashed_run_reads_failed(world):
     assert (run.status, run.finished, run.successful) == ("failed", True, False)
     assert run.finished_at is not None  # its last heartbeat
     task = run["start"].task
-    assert task.finished is False and task.data.alpha == 0.3  # parameters are task data too
+    # the task it left unfinished will never finish: it reads failed, so polling loops end too
+    assert (task.finished, task.successful) == (True, False)
+    assert task.data.alpha == 0.3  # parameters are task data too
 
 
 def test_missing_runs_name_what_exists(world):

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from headwater.cli import inspect_cmds
+from headwater.cli import inspect_cmds, tag_cmd
 from headwater.cli.errors import handle_errors
 from headwater.flow.parameters import flow_parameters
 
@@ -43,6 +43,7 @@ def build_cli(flow_cls: type) -> click.Group:
     cli.add_command(_resume_command())
     for command in inspect_cmds.COMMANDS:
         cli.add_command(command)
+    cli.add_command(tag_cmd.tag)
     return cli
 
 
@@ -74,13 +75,27 @@ def _run_command(flow_cls: type) -> click.Command:
 def common_run_options() -> list[click.Option]:
     """Options ``run`` and ``resume`` share."""
     return [
-        click.Option(["--tag", "tags"], multiple=True, help="Tag the run (repeatable)."),
+        click.Option(["--tag", "tags"], multiple=True, callback=_checked_tags,
+                     help="Tag the run (repeatable)."),
         click.Option(["--max-workers"], type=int, default=None,
                      help="Tasks running at once (default: twice the CPU count, 2 to 16)."),
-        click.Option(["--max-num-splits"], type=int, default=100_000, show_default=True,
+        click.Option(["--max-num-splits"], type=click.IntRange(min=1), default=100_000,
+                     show_default=True,
                      help="Refuse a foreach with more items than this."),
         click.Option(["--run-id-file"], default=None, help="Write the run id to this file."),
     ]
+
+
+def _checked_tags(ctx: click.Context, param: click.Parameter,
+                  value: tuple[str, ...]) -> tuple[str, ...]:
+    """Refuse a bad ``--tag`` while parsing, before anything is started or recorded."""
+    from headwater.meta.tags import check_tags
+
+    try:
+        check_tags(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
 
 
 def _resume_command() -> click.Command:

@@ -66,6 +66,18 @@ def use(settings: Settings, *, store: Any = None) -> ClientContext:
     return _current
 
 
+def ensure(settings: Settings) -> ClientContext:
+    """Read ``settings`` from now on, keeping the open context if it already reads them.
+
+    The Runner calls this so that ``executing_run.run`` reads the datastore its child wrote, even
+    when the child ran in another directory or environment (Metaflow's Runner, too, switches the
+    process-wide metadata to the run's).
+    """
+    if _current is not None and _current.settings == settings:
+        return _current
+    return use(settings)
+
+
 def reset() -> None:
     """Forget the resolved context; the next client call resolves it again."""
     global _current

@@ -12,8 +12,9 @@ level; per-task details of a listed step are fetched for the whole step at once
 Differences from Metaflow, on purpose:
 
 * ``run.status`` is 'running', 'succeeded' or 'failed', and a run whose scheduler died reads
-  as 'failed' (Metaflow cannot tell, issue 1512). ``run.finished`` is True once the run has
-  ended in any way, so a polling loop always terminates.
+  as 'failed' (Metaflow cannot tell, issue 1512), as do the tasks it left unfinished.
+  ``run.finished`` and ``task.finished`` are True once the run has ended in any way, so a
+  polling loop always terminates.
 * ``task.exception`` is the failure of the task's latest attempt (type name, message and
   traceback), recorded by the scheduler, or None.
 """
@@ -21,6 +22,7 @@ Differences from Metaflow, on purpose:
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -40,7 +42,7 @@ from headwater.client.artifacts import DataArtifact, MetaflowArtifacts, Metaflow
 from headwater.client.namespace import namespace_tags
 from headwater.exceptions import NotFoundError
 from headwater.meta import AttemptRow, FlowRow, RunRow, StepRow, TaskRow
-from headwater.meta.rows import RUNNING, SUCCEEDED
+from headwater.meta.rows import FAILED, RUNNING, SUCCEEDED
 from headwater.meta.tags import check_tags
 from headwater.records import Manifest, TaskFailure
 
@@ -431,7 +433,14 @@ class Task(_InRun):
             self._row = meta().get_task(row.flow, row.run_id, row.step, row.task_id) or row
             if (self._row.status, self._row.attempts) != (row.status, row.attempts):
                 self._details.forget()
+            if self._row.status == RUNNING and self._run_is_over():
+                # Its scheduler died (or stopped) before recording the end: it will never finish.
+                self._row = replace(self._row, status=FAILED)
         return self._row
+
+    def _run_is_over(self) -> bool:
+        run = meta().get_run(self._row.flow, self._row.run_id)
+        return run is None or run.live_status != RUNNING
 
     # -- artifacts ------------------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ from headwater.compat.fallbacks import (
 )
 from headwater.decorators import catch, environment, parallel, resources, retry, timeout
 from headwater.flow import FlowSpec, IncludeFile, JSONType, Parameter, current, step
+from headwater.runner import ExecutingRun, NBRunner, Runner
 
 batch = STEP_FALLBACKS["batch"]
 card = STEP_FALLBACKS["card"]
@@ -48,9 +49,9 @@ secrets = STEP_FALLBACKS["secrets"]
 __version__ = "2.19.0+headwater"
 
 __all__ = [
-    "DataArtifact", "Flow", "FlowSpec", "IncludeFile", "JSONType", "Metaflow",
+    "DataArtifact", "ExecutingRun", "Flow", "FlowSpec", "IncludeFile", "JSONType", "Metaflow",
     "MetaflowException", "MetaflowInternalError", "MetaflowNamespaceMismatch", "MetaflowNotFound",
-    "MissingInMergeArtifactsException", "Parameter", "Run", "Step", "Task",
+    "MissingInMergeArtifactsException", "NBRunner", "Parameter", "Run", "Runner", "Step", "Task",
     "UnhandledInMergeArtifactsException", "batch", "card", "catch", "conda", "conda_base",
     "current", "default_namespace", "environment", "get_metadata", "get_namespace", "kubernetes",
     "metadata", "namespace", "parallel", "pypi", "pypi_base", "resources", "retry", "schedule", "secrets",

@@ -1,7 +1,9 @@
 """Tag rules shared by every backend and the client.
 
 A tag is a non-empty string of at most :data:`MAX_TAG_LENGTH` characters, without control
-characters. System tags
+characters, and never shaped like a path that climbs out of a folder (a ``..`` segment or a leading
+``/``): backends may one day key files or object names by tag, so such a tag is refused up front
+rather than escaped differently by each. System tags
 (``user:<name>``, ``runtime:local``, ``python_version:3.11.7``, ...) are set when a run starts and
 never removed; user tags come and go through ``Run.add_tag`` and friends. Namespaces are tags:
 a run is in namespace ``user:alice`` because it carries that system tag.
@@ -22,8 +24,12 @@ def check_tags(tags: Iterable[str]) -> list[str]:
     for tag in tags:
         if not isinstance(tag, str) or not tag:
             raise ValueError(f"a tag must be a non-empty string, not {tag!r}")
-        if any(ch < " " for ch in tag):
+        if any(ch < " " or "\x7f" <= ch <= "\x9f" for ch in tag):
             raise ValueError(f"tag {tag!r} contains a control character")
+        if tag.startswith(("/", "\\")) or ".." in tag.replace("\\", "/").split("/"):
+            raise ValueError(
+                f"tag {tag!r} looks like a path leaving its folder ('..' segment or leading '/')"
+            )
         if len(tag) > MAX_TAG_LENGTH:
             raise ValueError(f"tag {tag[:40]!r}... is longer than {MAX_TAG_LENGTH} characters")
         seen[tag] = None

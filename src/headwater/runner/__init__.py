@@ -1,0 +1,11 @@
+"""Start and resume runs from Python: ``Runner`` for flow files, ``NBRunner`` for notebook classes.
+
+Both start the flow's real command line in a child process (see :mod:`.runner`) and hand back an
+:class:`ExecutingRun` whose ``.run`` is a client Run read from the datastore the child wrote.
+"""
+
+from headwater.runner.executing import ExecutingRun
+from headwater.runner.notebook import NBRunner, RunNotStartedError
+from headwater.runner.runner import Runner
+
+__all__ = ["ExecutingRun", "NBRunner", "RunNotStartedError", "Runner"]

@@ -1,0 +1,126 @@
+"""Python keyword arguments -> the command line the Runner starts.
+
+The Runner never imports the flow to learn its options (that would cost the caller a second import
+of the flow and its libraries). It spells arguments the way a user types them instead:
+
+* top-level options: ``quiet=True`` -> ``--quiet``, ``datastore_root='x'`` -> ``--datastore-root x``,
+  ``pylint=False`` -> ``--no-pylint``, ``decospecs=['retry']`` (or ``with_``) -> ``--with retry``;
+* run options: ``tags=['a', 'b']`` -> ``--tag a --tag b``, ``max_workers=4`` -> ``--max-workers 4``;
+* flow parameters keep their exact name: ``alpha=3`` -> ``--alpha 3``; a dict or list becomes JSON
+  (what ``JSONType`` parses), a bool ``true``/``false``.
+
+``None`` means "not given" everywhere, so callers can pass optional values through.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from headwater.exceptions import HeadwaterException
+
+# Top-level boolean options that have a --no- form.
+_NEGATABLE = frozenset({"pylint"})
+# Python spellings of --with (``with`` itself is a keyword).
+_WITH_ALIASES = frozenset({"with_", "decospecs", "with_decorators"})
+# Options of run/resume themselves (anything else given to run() is a flow parameter).
+_RUN_OPTIONS = {"tags": "--tag", "tag": "--tag", "max_workers": "--max-workers",
+                "max_num_splits": "--max-num-splits"}
+_RESERVED = frozenset({"run_id_file", "runner_attribute_file"})
+
+
+class RunnerArgumentError(HeadwaterException):
+    """A keyword argument the Runner cannot turn into a command-line option."""
+
+    headline = "Invalid Runner argument"
+
+
+def cli_value(value: Any) -> str:
+    """One value as the command line spells it (dict/list as JSON, bools lowercase)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def _dashed(name: str) -> str:
+    return "--" + name.rstrip("_").replace("_", "-")
+
+
+def _repeated(flag: str, value: Any) -> list[str]:
+    values = value if isinstance(value, (list, tuple, set, frozenset)) else [value]
+    return [part for item in values for part in (flag, cli_value(item))]
+
+
+def top_level_args(options: Mapping[str, Any]) -> list[str]:
+    """Options that go before the command (``--quiet``, ``--datastore-root DIR``, ...)."""
+    args: list[str] = []
+    for name, value in options.items():
+        if value is None:
+            continue
+        if name in _WITH_ALIASES:
+            args += _repeated("--with", value)
+        elif isinstance(value, bool):
+            if value:
+                args.append(_dashed(name))
+            elif name in _NEGATABLE:
+                args.append("--no-" + _dashed(name)[2:])
+        elif isinstance(value, (list, tuple)):
+            args += _repeated(_dashed(name), value)
+        else:
+            args += [_dashed(name), cli_value(value)]
+    return args
+
+
+def run_args(kwargs: Mapping[str, Any]) -> list[str]:
+    """Options of ``run`` (tags, workers) followed by the flow's parameters."""
+    args: list[str] = []
+    params: list[str] = []
+    for name, value in kwargs.items():
+        if name in _RESERVED:
+            raise RunnerArgumentError(f"{name} is managed by the Runner and cannot be passed")
+        if value is None:
+            continue
+        if name in _RUN_OPTIONS:
+            args += _repeated(_RUN_OPTIONS[name], value)
+        else:
+            params += [f"--{name}", cli_value(value)]
+    return args + params
+
+
+def resume_args(kwargs: Mapping[str, Any]) -> list[str]:
+    """``[STEP] --origin-run-id ID`` plus run options; ``step_to_rerun`` is Metaflow's name."""
+    rest = dict(kwargs)
+    step = rest.pop("step", None) or rest.pop("step_to_rerun", None)
+    rest.pop("step_to_rerun", None)
+    origin = rest.pop("origin_run_id", None)
+    unknown = sorted(set(rest) - set(_RUN_OPTIONS) - _RESERVED)
+    if unknown:
+        raise RunnerArgumentError(
+            f"resume() does not take {', '.join(unknown)}",
+            fix="a resumed run reuses its origin's parameters; pass step, origin_run_id, tags, "
+            "max_workers or max_num_splits",
+        )
+    args = [str(step)] if step else []
+    if origin is not None:
+        args += ["--origin-run-id", str(origin)]
+    return args + run_args(rest)
+
+
+def entry_argv(python: str, flow_file: str) -> list[str]:
+    """How to start the flow's command line, as a user would.
+
+    A flow written for ``metaflow`` starts through headwater's own entry point (what
+    ``headwater run flow.py`` does), which serves ``import metaflow`` from headwater; running such a
+    file directly would import the real Metaflow, or fail without it. Other flows run as
+    ``python flow.py``.
+    """
+    from headwater.cli.main import _IMPORTS_METAFLOW  # the rule `headwater run` itself applies
+
+    with open(flow_file, encoding="utf-8", errors="replace") as handle:
+        source = handle.read()
+    if _IMPORTS_METAFLOW.search(source):
+        return [python, "-c", "from headwater.cli.main import main; main()", flow_file]
+    return [python, flow_file]

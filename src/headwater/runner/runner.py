@@ -1,0 +1,160 @@
+"""Runner: start and resume runs from Python, as Metaflow's ``Runner`` does.
+
+Each run is the real command line (``python flow.py [top-level options] run --run-id-file F
+--param value``) in a child process with its own process group, so a run started from Python is
+exactly a run started from a shell: same output, same isolation, nothing of the flow imported into
+the caller. The caller pays one interpreter start, as the CLI does (Metaflow issue 4 in
+``USERS.md``: a tiny flow took 18 s through Metaflow's Runner); it waits on the process and on the
+run-id file, never with sleeps.
+
+Use it as a context manager (or call :meth:`Runner.cleanup`): leaving it stops runs still going and
+removes the temporary files (run-id files, captured output).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import weakref
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any
+
+from headwater.exceptions import FlowDefinitionError
+from headwater.runner.command import entry_argv, resume_args, run_args, top_level_args
+from headwater.runner.executing import ExecutingRun, loop_running
+from headwater.runner.locate import child_settings
+from headwater.runner.process import LoggedProcess
+
+
+class Runner:
+    """Run the flow in ``flow_file`` programmatically.
+
+    ``flow_file`` is relative to the current directory; ``cwd`` is where the run executes (and so,
+    unless told otherwise, which ``.headwater/`` it uses); ``env`` adds to (and overrides) this
+    process's environment; other keyword arguments are the flow's top-level options
+    (``quiet=True``, ``datastore_root='...'``, ``metadata='...'``, ``decospecs=['retry']``).
+    ``show_output`` echoes a synchronous run's output live. ``profile`` is accepted for Metaflow
+    compatibility and has no effect; ``file_read_timeout`` bounds the wait for a run to register.
+    """
+
+    def __init__(self, flow_file: str | os.PathLike, show_output: bool = True,
+                 profile: str | None = None, env: Mapping[str, str] | None = None,
+                 cwd: str | os.PathLike | None = None, file_read_timeout: float = 3600,
+                 **kwargs: Any) -> None:
+        self.flow_file = os.path.abspath(flow_file)
+        if not os.path.isfile(self.flow_file):
+            raise FlowDefinitionError(f"flow file {os.fspath(flow_file)!r} does not exist")
+        self.show_output = show_output
+        self.cwd = os.path.abspath(cwd if cwd is not None else os.getcwd())
+        self.top_level = dict(kwargs)
+        self.file_read_timeout = file_read_timeout
+        self.env = {**os.environ, **{key: str(value) for key, value in (env or {}).items()}}
+        self.env.setdefault("PYTHONUNBUFFERED", "1")
+        self.settings = child_settings(self.top_level, self.env, self.cwd)
+        if not self.top_level.get("datastore_root"):
+            # Pin what was resolved, so the child cannot land anywhere the caller won't read.
+            self.env["HEADWATER_DATASTORE_ROOT"] = self.settings.datastore_root
+        self._processes: list[LoggedProcess] = []
+        self._started: list[ExecutingRun] = []
+        self._tmpdir: str | None = None
+        self._finalizer: weakref.finalize | None = None
+
+    # -- starting runs ---------------------------------------------------------------------------
+
+    def run(self, **kwargs: Any) -> ExecutingRun:
+        """Run the flow with parameters ``kwargs`` (and ``tags``, ``max_workers``, ...) to the end."""
+        return self._finished(self._start(["run"], run_args(kwargs), echo=self.show_output))
+
+    def resume(self, **kwargs: Any) -> ExecutingRun:
+        """Resume (``step``, ``origin_run_id``, ``tags``, ...) and wait for the new run to end."""
+        return self._finished(self._start(["resume"], resume_args(kwargs), echo=self.show_output))
+
+    def async_run(self, **kwargs: Any) -> Any:
+        """Start a run without waiting for its end.
+
+        In async code (an event loop is running) this is a coroutine, as Metaflow's: ``await``
+        it to start the run and get the :class:`ExecutingRun` once the run is registered. Called
+        from plain code it starts the run and returns the ExecutingRun at once.
+        """
+        return _started(self._start, ["run"], run_args(kwargs))
+
+    def async_resume(self, **kwargs: Any) -> Any:
+        """Start a resume without waiting for its end (see :meth:`async_run`)."""
+        return _started(self._start, ["resume"], resume_args(kwargs))
+
+    def _finished(self, running: ExecutingRun) -> ExecutingRun:
+        try:
+            running._process.wait()
+        except KeyboardInterrupt:
+            running.kill()
+            raise
+        running._read_run_id()
+        return running
+
+    def _start(self, command: list[str], args: list[str], *, echo: bool) -> ExecutingRun:
+        folder = self._workdir()
+        number = len(self._processes)
+        run_id_file = os.path.join(folder, f"run-{number}.id")
+        argv = [
+            *entry_argv(sys.executable, self.flow_file), *top_level_args(self.top_level),
+            *command, "--run-id-file", run_id_file, *args,
+        ]
+        logs = {name: os.path.join(folder, f"run-{number}.{name}") for name in ("stdout", "stderr")}
+        process = LoggedProcess(argv, cwd=self.cwd, env=self.env, log_paths=logs, echo=echo)
+        self._processes.append(process)
+        running = ExecutingRun(self, process, flow_file=self.flow_file, run_id_file=run_id_file,
+                               settings=self.settings, start_timeout=self.file_read_timeout)
+        self._started.append(running)
+        return running
+
+    def _workdir(self) -> str:
+        if self._tmpdir is None:
+            self._tmpdir = tempfile.mkdtemp(prefix="headwater-runner-")
+            self._finalizer = weakref.finalize(self, _cleanup, self._tmpdir, self._processes)
+        return self._tmpdir
+
+    # -- cleaning up -----------------------------------------------------------------------------
+
+    def cleanup(self) -> None:
+        """Stop runs still going and remove the temporary files. Safe to call more than once."""
+        for running in self._started:
+            running._read_run_id()  # so that .run still works once the id file is gone
+        if self._finalizer is not None:
+            self._finalizer()
+        self._tmpdir, self._finalizer, self._processes, self._started = None, None, [], []
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()
+
+    async def __aenter__(self) -> Runner:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.cleanup()
+
+
+def _started(start: Callable[..., ExecutingRun], command: list[str],
+             args: list[str]) -> ExecutingRun | Coroutine[Any, Any, ExecutingRun]:
+    if not loop_running():
+        return start(command, args, echo=False)
+
+    async def registered() -> ExecutingRun:
+        return await start(command, args, echo=False)
+
+    return registered()
+
+
+def _cleanup(folder: str, processes: list[LoggedProcess]) -> None:
+    """Module-level (not a method) so the finalizer keeps no reference to the Runner."""
+    for process in processes:
+        process.kill()
+    for process in processes:
+        process.wait(timeout=5)
+        for log in process.logs.values():
+            log.keep_tail()
+    shutil.rmtree(folder, ignore_errors=True)

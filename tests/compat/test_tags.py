@@ -1,0 +1,92 @@
+"""Tags as with Metaflow: ``tag add|remove|replace|list`` on the command line, and the client."""
+
+from __future__ import annotations
+
+import pytest
+
+from headwater import Flow, Run
+from headwater.client._errors import TaggingError
+
+from .helpers import flow_path
+
+FLOW = "branch_flow.py"
+
+
+@pytest.fixture
+def two_runs(run_headwater):
+    for tag in ("first", "second"):
+        done = run_headwater("--quiet", "run", flow_path(FLOW), "--tag", tag)
+        assert done.returncode == 0, done.stderr
+    return run_headwater
+
+
+def tag(run_headwater, *args: str):
+    return run_headwater("tag", flow_path(FLOW), *args)
+
+
+def test_add_remove_replace_by_run_id(two_runs, client):
+    done = tag(two_runs, "add", "--run-id", "1", "good", "checked")
+    assert done.returncode == 0, done.stderr
+    assert "CompatBranchFlow/1" in done.stdout and "checked, first, good" in done.stdout
+    assert tag(two_runs, "remove", "--run-id", "1", "first").returncode == 0
+    assert tag(two_runs, "replace", "--run-id", "1", "good", "best").returncode == 0
+    client()
+    assert Run("CompatBranchFlow/1").user_tags == {"checked", "best"}
+    assert Run("CompatBranchFlow/2").user_tags == {"second"}
+
+
+def test_without_run_id_acts_on_your_latest_run(two_runs, client):
+    done = tag(two_runs, "add", "latest-one")
+    assert done.returncode == 0 and "CompatBranchFlow/2" in done.stdout
+    client()
+    assert [run.id for run in Flow("CompatBranchFlow").runs("latest-one")] == ["2"]
+
+
+def test_list_shows_user_and_system_tags(two_runs):
+    done = tag(two_runs, "list")
+    assert done.returncode == 0
+    assert done.stdout.index("CompatBranchFlow/2") < done.stdout.index("CompatBranchFlow/1")
+    assert "user:tester" in done.stdout and "second" in done.stdout
+    single = tag(two_runs, "list", "--run-id", "1", "--hide-system-tags")
+    assert "first" in single.stdout and "user:tester" not in single.stdout
+    assert "CompatBranchFlow/2" not in single.stdout
+
+
+def test_system_tags_and_bad_tags_are_refused(two_runs, client):
+    done = tag(two_runs, "remove", "--run-id", "1", "user:tester")
+    assert done.returncode == 1 and "cannot remove system tag" in done.stderr
+    assert "Traceback" not in done.stderr
+    for bad in ("../../etc", "/abs", "line\nbreak", "bell\x07"):
+        done = tag(two_runs, "add", "--run-id", "1", bad)
+        assert done.returncode == 1, bad
+        assert "Invalid tag operation" in done.stderr and "Traceback" not in done.stderr
+    refused = two_runs("run", flow_path(FLOW), "--tag", "a/../../b")
+    assert refused.returncode == 2 and "--tag" in refused.stderr
+    client()
+    assert Run("CompatBranchFlow/1").user_tags == {"first"}
+    assert len(list(Flow("CompatBranchFlow"))) == 2  # the refused run was never started
+
+
+def test_unknown_run_is_a_clear_error(two_runs):
+    done = tag(two_runs, "add", "--run-id", "99", "x")
+    assert done.returncode == 1 and "CompatBranchFlow/99" in done.stderr
+
+
+def test_client_filters_runs_and_tasks_by_tag(two_runs, client):
+    client()
+    run = Run("CompatBranchFlow/1")
+    run.add_tags(["alpha", "beta"])
+    run.remove_tag("beta")
+    run.replace_tag("alpha", "gamma")
+    assert run.user_tags == {"first", "gamma"}
+    assert [r.id for r in Flow("CompatBranchFlow").runs("gamma")] == ["1"]
+    assert [r.id for r in Flow("CompatBranchFlow").runs("first", "gamma")] == ["1"]
+    assert list(Flow("CompatBranchFlow").runs("gamma", "second")) == []
+    assert [t.id for t in run["left"].tasks("gamma")] == [run["left"].task.id]
+    assert list(Run("CompatBranchFlow/2")["left"].tasks("gamma")) == []
+    with pytest.raises(TaggingError, match="system tag"):
+        run.remove_tags(["runtime:local"])
+    with pytest.raises(TaggingError, match="path"):
+        run.add_tag("../up")
+    with pytest.raises(TaggingError, match="control character"):
+        run.add_tag("tab\there")

@@ -1,0 +1,66 @@
+"""Runner keyword arguments -> command-line options (no process is started here)."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from headwater.runner.command import (
+    RunnerArgumentError,
+    cli_value,
+    entry_argv,
+    resume_args,
+    run_args,
+    top_level_args,
+)
+
+
+def test_values_are_spelled_as_on_the_command_line():
+    assert cli_value(True) == "true" and cli_value(False) == "false"
+    assert cli_value({"a": [1, 2]}) == '{"a": [1, 2]}'
+    assert cli_value([1, "x"]) == '[1, "x"]'
+    assert cli_value(0.5) == "0.5" and cli_value("text") == "text"
+
+
+def test_top_level_options():
+    args = top_level_args({
+        "quiet": True, "datastore_root": "/data", "metadata": None, "pylint": False,
+        "decospecs": ["retry", "catch:var=e"], "environment": "local", "verbose": False,
+    })
+    assert args == ["--quiet", "--datastore-root", "/data", "--no-pylint", "--with", "retry",
+                    "--with", "catch:var=e", "--environment", "local"]
+    assert top_level_args({"with_": "retry"}) == ["--with", "retry"]
+
+
+def test_run_options_then_parameters_with_their_exact_names():
+    args = run_args({"alpha": 3, "learning_rate": 0.1, "tags": ["a", "b"], "max_workers": 4,
+                     "config": {"k": 1}, "flag": True, "skip": None})
+    assert args == ["--tag", "a", "--tag", "b", "--max-workers", "4", "--alpha", "3",
+                    "--learning_rate", "0.1", "--config", '{"k": 1}', "--flag", "true"]
+    assert run_args({"tags": "one"}) == ["--tag", "one"]
+
+
+def test_the_run_id_file_belongs_to_the_runner():
+    with pytest.raises(RunnerArgumentError, match="run_id_file"):
+        run_args({"run_id_file": "x"})
+
+
+def test_resume_arguments():
+    assert resume_args({}) == []
+    assert resume_args({"step": "train", "origin_run_id": 12}) == [
+        "train", "--origin-run-id", "12"]
+    assert resume_args({"step_to_rerun": "train", "tags": ["r"]}) == ["train", "--tag", "r"]
+    with pytest.raises(RunnerArgumentError, match="alpha"):
+        resume_args({"alpha": 1})
+
+
+def test_metaflow_flows_start_through_headwater(tmp_path):
+    native = tmp_path / "native.py"
+    native.write_text("from headwater import FlowSpec\n")
+    written_for_metaflow = tmp_path / "mf.py"
+    written_for_metaflow.write_text("import os\nfrom metaflow import FlowSpec\n")
+    assert entry_argv(sys.executable, str(native)) == [sys.executable, str(native)]
+    argv = entry_argv(sys.executable, str(written_for_metaflow))
+    assert argv[:2] == [sys.executable, "-c"] and "headwater.cli.main" in argv[2]
+    assert argv[3] == str(written_for_metaflow)
