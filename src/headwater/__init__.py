@@ -15,15 +15,18 @@ from headwater.decorators import (  # noqa: E402
     catch,
     environment,
     parallel,
+    project,
     resources,
     retry,
     timeout,
 )
 from headwater.flow import (  # noqa: E402
+    Config,
     FlowSpec,
     IncludeFile,
     JSONType,
     Parameter,
+    config_expr,
     current,
     step,
 )
@@ -37,8 +40,8 @@ _CLIENT_NAMES = (
 _RUNNER_NAMES = ("Runner", "NBRunner", "ExecutingRun")
 
 __all__ = [
-    "FlowSpec", "IncludeFile", "JSONType", "Parameter", "current", "step",
-    "catch", "environment", "parallel", "resources", "retry", "timeout", *_CLIENT_NAMES,
+    "Config", "FlowSpec", "IncludeFile", "JSONType", "Parameter", "config_expr", "current", "step",
+    "catch", "environment", "parallel", "project", "resources", "retry", "timeout", *_CLIENT_NAMES,
 ]
 
 

@@ -6,6 +6,7 @@
     ├── GraphError                      the flow's graph is malformed (names step and file:line)
     ├── FlowDefinitionError             a flow class misuses the API (bad Parameter, bad decorator, ...)
     ├── ParameterError                  a parameter value given on launch is wrong or missing
+    ├── ConfigError                     a Config file or value is missing, unreadable or invalid
     ├── TransitionError                 self.next() called wrongly while a step runs
     ├── ReservedAttributeError          a step assigned a framework attribute (self.next = 1)
     ├── MergeArtifactsError             merge_artifacts() found conflicts or was misused
@@ -111,3 +112,9 @@ class TaskFailedError(HeadwaterException):
 
 class RunFailedError(HeadwaterException):
     headline = "Run failed"
+
+
+class ConfigError(HeadwaterException):
+    """A ``Config`` could not be read, parsed or found (names the config and the fix)."""
+
+    headline = "Invalid configuration"

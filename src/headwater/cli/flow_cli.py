@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from headwater.cli import inspect_cmds, tag_cmd
+from headwater.cli import inspect_cmds, spin_cmd, tag_cmd
 from headwater.cli.errors import handle_errors
 from headwater.flow.parameters import flow_parameters
 
@@ -29,14 +29,25 @@ def build_cli(flow_cls: type) -> click.Group:
     @click.option("--with", "with_decorators", multiple=True,
                   help="Add a step decorator to every step, e.g. --with retry.")
     @click.option("--pylint/--no-pylint", default=False, help="Accepted for Metaflow compatibility.")
+    @click.option("--config", "config_files", nargs=2, multiple=True, metavar="NAME FILE",
+                  help="Read the config NAME from FILE (repeatable).")
+    @click.option("--config-value", "config_values", nargs=2, multiple=True, metavar="NAME TEXT",
+                  help="Give the config NAME inline, e.g. '{\"lr\": 0.1}' (repeatable).")
+    @click.option("--branch", default=None, help="@project flows: run on the branch test.BRANCH.")
+    @click.option("--production", is_flag=True, help="@project flows: run on the prod branch.")
     @click.pass_context
     def cli(ctx: click.Context, datastore_root: str | None, metadata: str | None, datastore: str,
-            environment: str, quiet: bool, with_decorators: tuple[str, ...], pylint: bool) -> None:
+            environment: str, quiet: bool, with_decorators: tuple[str, ...], pylint: bool,
+            config_files: tuple[tuple[str, str], ...], config_values: tuple[tuple[str, str], ...],
+            branch: str | None, production: bool) -> None:
+        from headwater.runtime.launch_extras import LaunchExtras
+
         ctx.obj = {
             "flow_cls": flow_cls,
             "settings_args": (datastore_root, metadata),
             "quiet": quiet,
             "with": with_decorators,
+            "extras": LaunchExtras(tuple(config_files), tuple(config_values), branch, production),
         }
 
     cli.add_command(_run_command(flow_cls))
@@ -44,6 +55,7 @@ def build_cli(flow_cls: type) -> click.Group:
     for command in inspect_cmds.COMMANDS:
         cli.add_command(command)
     cli.add_command(tag_cmd.tag)
+    cli.add_command(spin_cmd.spin)
     return cli
 
 

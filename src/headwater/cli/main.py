@@ -23,7 +23,7 @@ _IMPORTS_METAFLOW = re.compile(r"^\s*(from|import)\s+metaflow\b", re.MULTILINE)
 USAGE = """usage: headwater COMMAND FLOW_FILE [OPTIONS]
 
 Run a command of the flow defined in FLOW_FILE, as `python FLOW_FILE COMMAND` would.
-Commands: run, resume, check, show, output-dot, output-mermaid, logs, dump, tag.
+Commands: run, resume, spin, check, show, output-dot, output-mermaid, logs, dump, tag.
 Top-level options (--quiet, --datastore-root, ...) may come before COMMAND.
 
   headwater run examples/linear_flow.py

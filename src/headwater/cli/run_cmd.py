@@ -31,7 +31,8 @@ def _exit_code(outcome: RunOutcome) -> int:
 
 def do_run(ctx: click.Context, flow_cls: type, given: dict[str, Any], **opts: Any) -> int:
     outcome = run_flow(flow_cls, params=given, options=_options(ctx, **opts),
-                       settings=settings_of(ctx), console=Console(quiet=ctx.obj["quiet"]))
+                       settings=settings_of(ctx), console=Console(quiet=ctx.obj["quiet"]),
+                       extras=ctx.find_root().obj["extras"])
     return _exit_code(outcome)
 
 
@@ -40,5 +41,6 @@ def do_resume(ctx: click.Context, step: str | None, origin_run_id: str | None,
     options = _options(ctx, **opts)
     options.origin_run_id = origin_run_id
     outcome = resume_flow(flow_class_of(ctx), step=step, options=options,
-                          settings=settings_of(ctx), console=Console(quiet=ctx.obj["quiet"]))
+                          settings=settings_of(ctx), console=Console(quiet=ctx.obj["quiet"]),
+                          extras=ctx.find_root().obj["extras"])
     return _exit_code(outcome)

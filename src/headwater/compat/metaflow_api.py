@@ -35,8 +35,25 @@ from headwater.compat.fallbacks import (
     trigger,
     trigger_on_finish,
 )
-from headwater.decorators import catch, environment, parallel, resources, retry, timeout
-from headwater.flow import FlowSpec, IncludeFile, JSONType, Parameter, current, step
+from headwater.decorators import (
+    catch,
+    environment,
+    parallel,
+    project,
+    resources,
+    retry,
+    timeout,
+)
+from headwater.flow import (
+    Config,
+    FlowSpec,
+    IncludeFile,
+    JSONType,
+    Parameter,
+    config_expr,
+    current,
+    step,
+)
 from headwater.runner import ExecutingRun, NBRunner, Runner
 
 batch = STEP_FALLBACKS["batch"]
@@ -49,11 +66,11 @@ secrets = STEP_FALLBACKS["secrets"]
 __version__ = "2.19.0+headwater"
 
 __all__ = [
-    "DataArtifact", "ExecutingRun", "Flow", "FlowSpec", "IncludeFile", "JSONType", "Metaflow",
+    "Config", "DataArtifact", "ExecutingRun", "Flow", "FlowSpec", "IncludeFile", "JSONType", "Metaflow",
     "MetaflowException", "MetaflowInternalError", "MetaflowNamespaceMismatch", "MetaflowNotFound",
     "MissingInMergeArtifactsException", "NBRunner", "Parameter", "Run", "Runner", "Step", "Task",
     "UnhandledInMergeArtifactsException", "batch", "card", "catch", "conda", "conda_base",
-    "current", "default_namespace", "environment", "get_metadata", "get_namespace", "kubernetes",
-    "metadata", "namespace", "parallel", "pypi", "pypi_base", "resources", "retry", "schedule", "secrets",
+    "config_expr", "current", "default_namespace", "environment", "get_metadata", "get_namespace", "kubernetes",
+    "metadata", "namespace", "parallel", "project", "pypi", "pypi_base", "resources", "retry", "schedule", "secrets",
     "step", "timeout", "trigger", "trigger_on_finish",
 ]

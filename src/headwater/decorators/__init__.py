@@ -1,14 +1,15 @@
-"""Step decorators: retry, catch, timeout, resources, environment."""
+"""Step decorators (retry, catch, timeout, resources, environment, parallel) and @project."""
 
 from headwater.decorators.base import StepDecorator, StepPolicy
 from headwater.decorators.catch import CaughtException, catch
 from headwater.decorators.environment import environment
 from headwater.decorators.parallel import parallel
+from headwater.decorators.project import project
 from headwater.decorators.resources import resources
 from headwater.decorators.retry import retry
 from headwater.decorators.timeout import timeout
 
 __all__ = [
-    "CaughtException", "StepDecorator", "StepPolicy", "catch", "environment", "parallel", "resources",
-    "retry", "timeout",
+    "CaughtException", "StepDecorator", "StepPolicy", "catch", "environment", "parallel", "project",
+    "resources", "retry", "timeout",
 ]

@@ -8,11 +8,12 @@ every decorator a few lines long and lets them stack without knowing of one anot
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from headwater.exceptions import FlowDefinitionError
+from headwater.flow.config import is_deferred, resolve_deferred
 from headwater.flow.step import DECORATORS_ATTR
 
 
@@ -45,7 +46,18 @@ class StepDecorator:
                 fix=f"the options of @{self.name} are: {known}",
             )
         self.attributes: dict[str, Any] = {**self.defaults, **options}
-        self.validate()
+        # An option given as config_expr(...) has no value until launch: check it then.
+        if not is_deferred(self.attributes):
+            self.validate()
+
+    def resolved(self, configs: Mapping[str, Any]) -> StepDecorator:
+        """This decorator with its config_expr options evaluated (and then validated)."""
+        if not is_deferred(self.attributes):
+            return self
+        try:
+            return type(self)(**resolve_deferred(self.attributes, configs))
+        except FlowDefinitionError as err:
+            raise FlowDefinitionError(f"{err.msg} (from a config_expr)", fix=err.fix) from None
 
     def validate(self) -> None:
         """Check option values; raise FlowDefinitionError naming the decorator and option."""

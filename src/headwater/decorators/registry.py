@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from headwater.decorators.base import StepDecorator, StepPolicy
@@ -74,8 +75,10 @@ def step_decorators(func: Any, extra: list[StepDecorator] = ()) -> list[StepDeco
     return own + [d for d in extra if d.name not in names]
 
 
-def step_policy(func: Any, extra: list[StepDecorator] = ()) -> StepPolicy:
+def step_policy(func: Any, extra: list[StepDecorator] = (),
+                configs: Mapping[str, Any] | None = None) -> StepPolicy:
+    """The policy of one step; ``configs`` (name -> value) evaluates config_expr options."""
     policy = StepPolicy()
     for deco in step_decorators(func, extra):
-        deco.apply(policy)
+        deco.resolved(configs or {}).apply(policy)
     return policy

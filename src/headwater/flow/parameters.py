@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from headwater.exceptions import FlowDefinitionError, ParameterError, ReservedAttributeError
+from headwater.flow.config import ConfigExpr
 
 
 class JSONTypeClass:
@@ -83,12 +84,13 @@ class Parameter:
         self.show_default = show_default
         self.separator = separator
         self.kwargs = kwargs
+        self.type_given = type is not None
         self.type = type if type is not None else self._infer_type(default)
         self.attr_name = name  # replaced by __set_name__ with the class attribute's name
 
     @staticmethod
     def _infer_type(default: Any) -> Any:
-        if callable(default) or default is None:
+        if callable(default) or default is None or isinstance(default, ConfigExpr):
             return str
         for scalar in (bool, int, float, str):
             if isinstance(default, scalar):
@@ -128,9 +130,16 @@ class Parameter:
                 return os.environ[prefix + suffix]
         return None
 
-    def resolve_default(self, flow_name: str, user: str) -> Any:
+    def resolve_default(self, flow_name: str, user: str,
+                        configs: Mapping[str, Any] | None = None) -> Any:
+        """The default's value: a callable is called, a config_expr evaluated."""
         default = self.default
-        if callable(default) and not isinstance(default, type):
+        if isinstance(default, ConfigExpr):
+            default = default.evaluate(configs or {})
+            if not self.type_given and default is not None:
+                # The type could not be inferred from an expression; infer it from its value.
+                self.type = self._infer_type(default)
+        elif callable(default) and not isinstance(default, type):
             default = default(ParameterContext(flow_name, user, self.name))
         return default
 

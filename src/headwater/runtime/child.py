@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pickle
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from headwater.graph.model import Graph
@@ -12,8 +12,14 @@ from headwater.records import TaskSpec
 from headwater.runtime.task import execute_task
 
 
-def make_child_main(flow_cls: type, graph: Graph, store: Any) -> Callable[[socket.socket], int]:
-    """Bind what every task of a run shares; the result runs inside each forked task."""
+def make_child_main(flow_cls: type, graph: Graph, store: Any,
+                    current_fields: Mapping[str, Any] | None = None,
+                    ) -> Callable[[socket.socket], int]:
+    """Bind what every task of a run shares; the result runs inside each forked task.
+
+    ``current_fields`` (the project and branch, ...) are the same for every task of the run, so
+    they are bound here rather than carried in each TaskSpec by the scheduler.
+    """
 
     def child_main(sock: socket.socket) -> int:
         chunks = []
@@ -23,6 +29,9 @@ def make_child_main(flow_cls: type, graph: Graph, store: Any) -> Callable[[socke
                 break
             chunks.append(data)
         spec: TaskSpec = pickle.loads(b"".join(chunks))
+        if current_fields:
+            spec.extra = {**spec.extra,
+                          "current": {**current_fields, **spec.extra.get("current", {})}}
         result = execute_task(flow_cls, graph, spec, store)
         sock.sendall(pickle.dumps(result, protocol=5))
         sock.close()

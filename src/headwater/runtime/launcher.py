@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from headwater import __version__
 from headwater.decorators.base import StepPolicy
 from headwater.decorators.registry import parse_with, step_policy
 from headwater.exceptions import NotFoundError
+from headwater.flow.config import config_scope
 from headwater.graph import Graph, check_flow
 from headwater.meta import open_metadata
 from headwater.runtime.child import make_child_main
+from headwater.runtime.configs import configs_from_refs, resolve_configs
 from headwater.runtime.console import Console
 from headwater.runtime.executors.local import LocalExecutor
+from headwater.runtime.launch_extras import LaunchExtras
 from headwater.runtime.parameters import resolve_parameters, store_parameters
+from headwater.runtime.project import ProjectInfo, project_info
 from headwater.runtime.resume import ResumePlan
 from headwater.runtime.scheduler import (
     RunOptions,
@@ -33,23 +38,37 @@ from headwater.store import open_datastore
 
 
 def run_flow(flow_cls: type, *, params: Mapping[str, Any], options: RunOptions,
-             settings: Settings, console: Console) -> RunOutcome:
-    """Run ``flow_cls`` from its start step; returns when the run has finished or failed."""
-    graph = _announce_and_check(flow_cls, console)
-    values = resolve_parameters(flow_cls, params, current_username())
+             settings: Settings, console: Console, extras: LaunchExtras | None = None) -> RunOutcome:
+    """Run ``flow_cls`` from its start step; returns when the run has finished or failed.
+
+    Configs are resolved first, before the graph is checked and before any decorator option or
+    parameter default that refers to them (``config_expr``) is evaluated.
+    """
+    extras = extras or LaunchExtras()
+    _announce(flow_cls, console)
+    configs = resolve_configs(flow_cls, extras.config_files, extras.config_values)
+    project = project_info(flow_cls, current_username(), extras.branch, extras.production)
+    graph = _check(flow_cls, console)
+    scope = config_scope(flow_cls, configs)
+    values = resolve_parameters(flow_cls, params, current_username(), scope)
     store = open_datastore(settings.datastore_root)
-    param_refs = store_parameters(values, store, f"{flow_cls.__name__}/parameters")
-    return _execute(flow_cls, graph, store, param_refs, options, settings, console, None)
+    # Configs are stored like parameters: every task reads them, and so does the client.
+    param_refs = store_parameters({**values, **configs}, store, f"{flow_cls.__name__}/parameters")
+    return _execute(flow_cls, graph, store, param_refs, options, settings, console, None,
+                    _Launch(scope, project))
 
 
 def resume_flow(flow_cls: type, *, step: str | None, options: RunOptions, settings: Settings,
-                console: Console) -> RunOutcome:
+                console: Console, extras: LaunchExtras | None = None) -> RunOutcome:
     """Start a new run that clones what succeeded in an earlier run and re-runs the rest.
 
     The origin is ``options.origin_run_id``, else the latest run of this flow by this user.
-    Parameters are the origin's.
+    Parameters and configs are the origin's (a run's configuration is part of what it computed).
     """
-    graph = _announce_and_check(flow_cls, console)
+    extras = extras or LaunchExtras()
+    _announce(flow_cls, console)
+    project = project_info(flow_cls, current_username(), extras.branch, extras.production)
+    graph = _check(flow_cls, console)
     meta = open_metadata(settings.metadata_url)
     try:
         origin = find_origin_run(meta, flow_cls.__name__, options.origin_run_id)
@@ -58,7 +77,12 @@ def resume_flow(flow_cls: type, *, step: str | None, options: RunOptions, settin
         meta.close()
     options.origin_run_id = origin.run_id
     store = open_datastore(settings.datastore_root)
-    return _execute(flow_cls, graph, store, param_refs, options, settings, console, step)
+    if extras.has_configs:
+        console.say("Note: --config/--config-value are ignored by resume: "
+                    f"the configs of {flow_cls.__name__}/{origin.run_id} are used")
+    configs = configs_from_refs(flow_cls, param_refs, store, f"{flow_cls.__name__}/{origin.run_id}")
+    return _execute(flow_cls, graph, store, param_refs, options, settings, console, step,
+                    _Launch(config_scope(flow_cls, configs), project))
 
 
 def find_origin_run(meta: Any, flow_name: str, run_id: str | None) -> Any:
@@ -77,9 +101,20 @@ def find_origin_run(meta: Any, flow_name: str, run_id: str | None) -> Any:
     return rows[0]
 
 
-def _announce_and_check(flow_cls: type, console: Console) -> Graph:
+@dataclass(frozen=True)
+class _Launch:
+    """What run and resume resolved for ``_execute``: the config scope and the project."""
+
+    configs: Mapping[str, Any]
+    project: ProjectInfo | None
+
+
+def _announce(flow_cls: type, console: Console) -> None:
     console.say(f"headwater {__version__} executing {flow_cls.__name__} "
                 f"for user:{current_username()}")
+
+
+def _check(flow_cls: type, console: Console) -> Graph:
     console.say("Validating your flow...")
     graph = check_flow(flow_cls)
     console.say("    The graph looks good!")
@@ -87,15 +122,19 @@ def _announce_and_check(flow_cls: type, console: Console) -> Graph:
 
 
 def _execute(flow_cls: type, graph: Graph, store: Any, param_refs: dict, options: RunOptions,
-             settings: Settings, console: Console, resume_step: str | None) -> RunOutcome:
+             settings: Settings, console: Console, resume_step: str | None,
+             launch: _Launch) -> RunOutcome:
     flow_name = flow_cls.__name__
     user = current_username()
-    policies = step_policies(flow_cls, graph, options.with_decorators)
+    policies = step_policies(flow_cls, graph, options.with_decorators, launch.configs)
+    project = launch.project
     for note in _notes(flow_cls, policies):
         console.say(f"Note: {note}")
     # Fork the task server before this process opens a database connection or starts a thread.
     servers = min(os.cpu_count() or 1, options.max_workers)
-    executor = LocalExecutor(make_child_main(flow_cls, graph, store), servers=servers)
+    current_fields = project.current_fields() if project else {}
+    executor = LocalExecutor(make_child_main(flow_cls, graph, store, current_fields),
+                             servers=servers)
     try:
         meta = open_metadata(settings.metadata_url)
         plan = None
@@ -104,7 +143,8 @@ def _execute(flow_cls: type, graph: Graph, store: Any, param_refs: dict, options
         host, pid = host_and_pid()
         run_id = meta.new_run(
             flow_name, user=user, tags=list(options.tags),
-            system_tags=[f"user:{user}", "runtime:local", python_tag()],
+            system_tags=[f"user:{user}", "runtime:local", python_tag(),
+                         *(project.system_tags() if project else [])],
             params=param_refs, origin_run_id=options.origin_run_id, pid=pid, host=host,
         )
         if options.run_id_file:
@@ -122,10 +162,16 @@ def _execute(flow_cls: type, graph: Graph, store: Any, param_refs: dict, options
     return outcome
 
 
-def step_policies(flow_cls: type, graph: Graph, with_specs: tuple[str, ...]) -> dict[str, StepPolicy]:
-    """Each step's policy from its own decorators plus the ``--with`` ones."""
+def step_policies(flow_cls: type, graph: Graph, with_specs: tuple[str, ...],
+                  configs: Mapping[str, Any] | None = None) -> dict[str, StepPolicy]:
+    """Each step's policy from its own decorators plus the ``--with`` ones.
+
+    ``configs`` is the config scope: a decorator option written as ``config_expr(...)`` is
+    evaluated here, at launch, now that the configs are known.
+    """
     extra = [parse_with(spec) for spec in with_specs]
-    return {node.name: step_policy(getattr(flow_cls, node.name), extra) for node in graph}
+    return {node.name: step_policy(getattr(flow_cls, node.name), extra, configs)
+            for node in graph}
 
 
 def _notes(flow_cls: type, policies: dict[str, StepPolicy]) -> list[str]:

@@ -6,15 +6,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from headwater.exceptions import ParameterError
+from headwater.flow.config import ConfigExpr
 from headwater.flow.parameters import flow_parameters
 from headwater.records import Manifest
 
 
-def resolve_parameters(flow_cls: type, given: Mapping[str, Any], user: str) -> dict[str, Any]:
+def resolve_parameters(flow_cls: type, given: Mapping[str, Any], user: str,
+                       configs: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Values for every parameter, attribute name -> value.
 
     ``given`` maps parameter *names* to raw values (strings from the command line, or Python values
     from the API). Missing ones fall back to the environment (METAFLOW_RUN_X), then the default.
+    ``configs`` (the flow's config scope) evaluates a ``config_expr`` default.
     """
     flow_name = flow_cls.__name__
     values: dict[str, Any] = {}
@@ -26,11 +29,15 @@ def resolve_parameters(flow_cls: type, given: Mapping[str, Any], user: str) -> d
             fix=f"known parameters: {', '.join(sorted(known)) or 'none'}",
         )
     for attr, param in flow_parameters(flow_cls).items():
+        deferred = isinstance(param.default, ConfigExpr)
+        # A config_expr default is evaluated first: its value also gives the parameter its type.
+        default = param.resolve_default(flow_name, user, configs) if deferred else None
         raw = given.get(param.name)
         if raw is None:
             raw = param.env_default()
         if raw is None:
-            default = param.resolve_default(flow_name, user)
+            if not deferred:
+                default = param.resolve_default(flow_name, user, configs)
             if default is None and param.required:
                 raise ParameterError(
                     f"flow {flow_name} needs a value for the required parameter '{param.name}'",

@@ -1,0 +1,36 @@
+"""``spin RUN_ID/STEP/TASK_ID``: re-run one past task with its original inputs (not recorded)."""
+
+from __future__ import annotations
+
+import click
+
+from headwater.cli.context import flow_class_of, settings_of
+from headwater.cli.errors import handle_errors
+
+
+def _short(value: object, width: int = 70) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+@click.command(help="Run one task of a past run again, with the inputs it had then; its output "
+               "and the artifacts it produces are printed and nothing is recorded.")
+@click.argument("pathspec")
+@click.pass_context
+@handle_errors
+def spin(ctx: click.Context, pathspec: str) -> None:
+    from headwater.runtime.spin import spin_task
+
+    extras = ctx.find_root().obj["extras"]
+    done = spin_task(flow_class_of(ctx), pathspec, settings_of(ctx), branch=extras.branch,
+                     production=extras.production)
+    result = done.outcome.result
+    if result.failure is not None:
+        click.secho(f"Spin of {done.pathspec} failed: {result.failure.type_name}: "
+                    f"{result.failure.message}", fg="red", err=True)
+        ctx.exit(1)
+    click.echo(f"Spin of {done.pathspec} succeeded"
+               + (f", next: {', '.join(result.next_steps)}" if result.next_steps else "") + ".")
+    click.echo("Artifacts:" if done.artifacts else "Artifacts: none")
+    for name in sorted(done.artifacts):
+        click.echo(f"    {name} = {_short(done.artifacts[name])}")

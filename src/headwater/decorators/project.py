@@ -1,0 +1,40 @@
+"""``@project(name='x')``: a flow belongs to a project, and each run to a branch of it.
+
+Branches keep people's experiments apart from production: by default a run is on the user's own
+branch (``user.<name>``), ``--branch B`` puts it on ``test.B`` and ``--production`` on ``prod``.
+The decorator only records the project name on the class; the launch computes the branch.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from headwater.exceptions import FlowDefinitionError
+
+PROJECT_ATTR = "_hw_project"
+_NAME = re.compile(r"^[a-z0-9_]{1,128}$")
+
+
+def project(cls: Any = None, *, name: str | None = None) -> Any:
+    """Class decorator: ``@project(name='fraud')`` above the flow class."""
+
+    def attach(flow_cls: Any) -> Any:
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise FlowDefinitionError(
+                f"@project(name={name!r}) on flow {getattr(flow_cls, '__name__', flow_cls)}: "
+                "the name must be lowercase letters, digits and underscores",
+                fix="e.g. @project(name='fraud_model')",
+            )
+        setattr(flow_cls, PROJECT_ATTR, name)
+        return flow_cls
+
+    if cls is not None:
+        if name is None:
+            raise FlowDefinitionError("@project needs a name", fix="write @project(name='my_project')")
+        return attach(cls)
+    return attach
+
+
+def project_name(flow_cls: type) -> str | None:
+    return getattr(flow_cls, PROJECT_ATTR, None)

@@ -1,0 +1,136 @@
+"""Reading a flow's configs at launch: ``--config NAME FILE``, ``--config-value NAME TEXT``, defaults.
+
+This runs before the graph is checked, so a bad file stops the launch with a message naming the
+config, before a run id is allocated. Values become :class:`ConfigValue` s stored with the run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from headwater.exceptions import ConfigError
+from headwater.flow.config import Config, ConfigValue, flow_configs
+
+
+def resolve_configs(flow_cls: type, files: Sequence[tuple[str, str]] = (),
+                    values: Sequence[tuple[str, str]] = ()) -> dict[str, ConfigValue | None]:
+    """Every config of ``flow_cls``, attribute name -> value (None when unset and optional).
+
+    ``files`` and ``values`` are ``(config name, path)`` and ``(config name, text)`` pairs from
+    the command line; they win over the defaults.
+    """
+    configs = flow_configs(flow_cls)
+    by_name = {cfg.name: attr for attr, cfg in configs.items()}
+    given: dict[str, tuple[str, str]] = {}
+    for kind, pairs in (("file", files), ("value", values)):
+        for name, text in pairs:
+            if name not in by_name:
+                known = ", ".join(sorted(by_name)) or "none"
+                raise ConfigError(
+                    f"flow {flow_cls.__name__} has no config named {name!r}",
+                    fix=f"its configs are: {known}" if by_name else
+                    f"declare it in the flow: {name} = Config({name!r}, default='{name}.json')",
+                )
+            given[name] = (kind, text)
+    return {attr: config_value(flow_cls, cfg, given.get(cfg.name)) for attr, cfg in configs.items()}
+
+
+def config_value(flow_cls: type, cfg: Config, given: tuple[str, str] | None) -> ConfigValue | None:
+    """One config's value from ``given`` (``('file', path)`` or ``('value', text)``) or its default."""
+    if given is not None:
+        kind, text = given
+        if kind == "file":
+            return _parse(cfg, _read(cfg, text, f"--config {cfg.name} {text}"), text)
+        return _parse(cfg, text, f"--config-value {cfg.name}")
+    if cfg.default_value is not None:
+        if isinstance(cfg.default_value, Mapping):
+            return ConfigValue(cfg.default_value)
+        return _parse(cfg, str(cfg.default_value), "its default_value")
+    if cfg.default is not None:
+        path = _locate(flow_cls, cfg.default)
+        return _parse(cfg, _read(cfg, path, f"its default {cfg.default!r}"), path)
+    if cfg.required:
+        raise ConfigError(
+            f"flow {flow_cls.__name__} needs a value for the required config '{cfg.name}'",
+            fix=f"pass --config {cfg.name} FILE (or --config-value {cfg.name} JSON) before the command",
+        )
+    return None
+
+
+def _locate(flow_cls: type, path: str) -> str:
+    """A relative default is looked up in the working directory, then beside the flow file."""
+    if os.path.isabs(path) or os.path.exists(path):
+        return path
+    module = sys.modules.get(flow_cls.__module__)
+    flow_file = getattr(module, "__file__", None)
+    if flow_file:
+        beside = os.path.join(os.path.dirname(os.path.abspath(flow_file)), path)
+        if os.path.exists(beside):
+            return beside
+    return path
+
+
+def _read(cfg: Config, path: str, origin: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config '{cfg.name}': file {path!r} ({origin}) does not exist",
+            fix=f"create it, or pass another with --config {cfg.name} PATH before the command",
+        ) from None
+    except OSError as err:
+        raise ConfigError(f"config '{cfg.name}': cannot read {path!r}: {err.strerror}") from None
+
+
+def _parse(cfg: Config, text: str, origin: str) -> ConfigValue:
+    parser = _parser(cfg)
+    try:
+        value = parser(text)
+    except json.JSONDecodeError as err:
+        raise ConfigError(
+            f"config '{cfg.name}' ({origin}) is not valid JSON: {err.msg} at line {err.lineno}, "
+            f"column {err.colno}",
+            fix="fix the JSON, or give the Config a parser= for another format",
+        ) from None
+    except Exception as err:  # a user's parser
+        raise ConfigError(
+            f"config '{cfg.name}' ({origin}) could not be parsed: {type(err).__name__}: {err}"
+        ) from None
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f"config '{cfg.name}' ({origin}) must be a mapping (a JSON object); "
+            f"got {type(value).__name__}",
+            fix='wrap the value in an object, e.g. {"values": [...]}',
+        )
+    return ConfigValue(value)
+
+
+def _parser(cfg: Config) -> Callable[[str], Any]:
+    parser = cfg.parser
+    if parser is None:
+        return json.loads
+    if callable(parser):
+        return parser
+    module, _, attr = str(parser).rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError, ValueError):
+        raise ConfigError(
+            f"config '{cfg.name}': parser {parser!r} cannot be imported",
+            fix="give a callable or a dotted name such as 'tomllib.loads'",
+        ) from None
+
+
+def configs_from_refs(flow_cls: type, refs: Mapping[str, Any], store: Any,
+                      where: str) -> dict[str, Any]:
+    """The config values of a recorded run (for resume and spin), attribute name -> value."""
+    return {
+        attr: store.load_artifact(refs[attr], name=attr, where=where)
+        for attr in flow_configs(flow_cls) if attr in refs
+    }

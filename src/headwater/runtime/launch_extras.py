@@ -1,0 +1,21 @@
+"""Launch-time choices that are not scheduling options: configs and the project branch.
+
+Kept apart from ``RunOptions`` (which the scheduler reads) because only the launcher needs them:
+configs are resolved before the graph is checked, the branch becomes tags and ``current`` fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LaunchExtras:
+    config_files: tuple[tuple[str, str], ...] = ()  # --config NAME FILE
+    config_values: tuple[tuple[str, str], ...] = ()  # --config-value NAME TEXT
+    branch: str | None = None  # --branch
+    production: bool = False  # --production
+
+    @property
+    def has_configs(self) -> bool:
+        return bool(self.config_files or self.config_values)

@@ -1,0 +1,63 @@
+"""The project and branch of a run (``@project``, ``--branch``, ``--production``).
+
+The result feeds two places: system tags on the run (so ``Flow(...).runs('project_branch:prod')``
+finds production runs) and fields of ``current`` inside every task.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from headwater.decorators.project import project_name
+from headwater.exceptions import FlowDefinitionError
+
+_BRANCH = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
+
+
+@dataclass(frozen=True)
+class ProjectInfo:
+    project: str
+    branch: str
+    is_production: bool
+    is_user_branch: bool
+    flow_name: str  # "<project>.<branch>.<Flow>"
+
+    def current_fields(self) -> dict[str, Any]:
+        return {
+            "project_name": self.project,
+            "branch_name": self.branch,
+            "is_production": self.is_production,
+            "is_user_branch": self.is_user_branch,
+            "project_flow_name": self.flow_name,
+        }
+
+    def system_tags(self) -> list[str]:
+        return [f"project:{self.project}", f"project_branch:{self.branch}"]
+
+
+def project_info(flow_cls: type, user: str, branch: str | None = None,
+                 production: bool = False) -> ProjectInfo | None:
+    """The run's project and branch, or None for a flow without ``@project``."""
+    name = project_name(flow_cls)
+    if name is None:
+        if branch is not None or production:
+            option = "--production" if production else "--branch"
+            raise FlowDefinitionError(
+                f"{option} needs a project, and flow {flow_cls.__name__} has no @project",
+                fix="add @project(name='...') above the flow class, or drop the option",
+            )
+        return None
+    if branch is not None and not _BRANCH.match(branch):
+        raise FlowDefinitionError(
+            f"--branch {branch!r}: a branch name is letters, digits, '_', '.' and '-'",
+        )
+    if production:
+        full = "prod" if branch is None else f"prod.{branch}"
+    elif branch is not None:
+        full = f"test.{branch}"
+    else:
+        full = f"user.{user}"
+    return ProjectInfo(name, full, production, not production and branch is None,
+                       f"{name}.{full}.{flow_cls.__name__}")

@@ -1,0 +1,87 @@
+"""``headwater.testing.run_step``, used the way a user tests their own steps with pytest."""
+
+from __future__ import annotations
+
+import pytest
+
+from headwater import Config, FlowSpec, Parameter, current, project, step
+from headwater.testing import StepFailed, run_step
+
+
+@project(name="shop")
+class TrainFlow(FlowSpec):
+    alpha = Parameter("alpha", default=0.5)
+    config = Config("config", default_value={"scale": 10})
+
+    @step
+    def start(self):
+        self.data = [1, 2, 3]
+        self.next(self.train)
+
+    @step
+    def train(self):
+        print("training on", len(self.data))
+        self.model = sum(self.data) * self.alpha * self.config.scale
+        self.branch = current.branch_name
+        self.next(self.fan)
+
+    @step
+    def fan(self):
+        self.items = ["a", "b"]
+        self.next(self.each, foreach="items")
+
+    @step
+    def each(self):
+        self.upper = self.input.upper()
+        self.position = self.index
+        self.next(self.gather)
+
+    @step
+    def gather(self, inputs):
+        self.all = sorted(inp.upper for inp in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        if self.fail:
+            raise ValueError("broken on purpose")
+
+
+def test_a_step_sees_its_artifacts_and_parameters():
+    out = run_step(TrainFlow, "train", artifacts={"data": [1, 2, 3]}, params={"alpha": 0.1})
+    assert out.data.model == pytest.approx(6.0)
+    assert out.next == ("fan",)
+    assert "training on 3" in out.stdout
+    assert "model" in out.created and "data" not in out.created
+    assert out.data.data == [1, 2, 3]  # inherited artifacts pass through
+
+
+def test_defaults_configs_and_current_are_as_in_a_run():
+    out = run_step(TrainFlow, "train", artifacts={"data": [1]}, configs={"config": {"scale": 2}})
+    assert out.data.model == 1.0
+    assert out.data.branch.startswith("user.")
+
+
+def test_a_foreach_step_and_its_item():
+    out = run_step(TrainFlow, "fan")
+    assert out.foreach_count == 2 and out.next == ("each",)
+    item = run_step(TrainFlow, "each", input="b", index=1)
+    assert (item.data.upper, item.data.position) == ("B", 1)
+
+
+def test_a_join_takes_one_dict_per_input():
+    out = run_step(TrainFlow, "gather", inputs=[{"upper": "B"}, {"upper": "A"}])
+    assert out.data.all == ["A", "B"]
+
+
+def test_a_failing_step_raises_with_its_traceback():
+    with pytest.raises(StepFailed, match="ValueError: broken on purpose") as info:
+        run_step(TrainFlow, "end", artifacts={"fail": True})
+    assert "raise ValueError" in info.value.failure.traceback
+    out = run_step(TrainFlow, "end", artifacts={"fail": True}, check=False)
+    assert not out.ok and out.failure.type_name == "ValueError"
+
+
+def test_the_step_runs_in_its_own_process():
+    out = run_step(TrainFlow, "end", artifacts={"fail": False})
+    assert out.ok and current.step_name is None  # nothing leaked into this process
