@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from hwbench.cases import BASELINE, Case, Context, all_cases, select
@@ -28,10 +29,8 @@ from hwbench.systems import (
     REPO_DIR,
     WORK_DIR,
     System,
-    git_revision,
     headwater_system,
     metaflow_system,
-    run_env,
 )
 
 DOCS_FILE = REPO_DIR / "docs" / "benchmarks.md"
@@ -79,8 +78,8 @@ def warm_up(ctx: Context) -> None:
     for system in ctx.systems:
         folder = ctx.fresh_dir(f"warmup-{system.name}")
         flow_file = system.write_flow("tiny", folder)
-        subprocess.run([system.python, flow_file.name, "run"], cwd=folder, env=run_env(folder),
-                       capture_output=True, check=False)
+        subprocess.run([system.python, flow_file.name, "run"], cwd=folder,
+                       env=system.env(folder), capture_output=True, check=False)
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -95,10 +94,23 @@ def record(results: Results, case: str, system: str, samples: dict[str, Sample])
 
 
 def run_case(case: Case, ctx: Context, results: Results, repeats: int) -> None:
-    """Set up a case and measure it ``repeats`` times, alternating the systems."""
+    """Measure a case; if it breaks, say so in its cells and the failures, and go on."""
     print(f"[{case.name}] {repeats} repeat(s)", flush=True)
     for row in case.rows(ctx):
         results.add_row(row)
+    try:
+        measure_case(case, ctx, results, repeats)
+    except Exception as err:  # noqa: BLE001 - one broken case must not lose the others
+        traceback.print_exc()
+        ctx.failures.append(f"case {case.name}: {type(err).__name__}: {err}")
+        for row in case.rows(ctx):
+            for system in ctx.systems:
+                if not results.samples.get((row.key, system.name)):
+                    results.set_cell(row.key, system.name, "error (see failures)")
+
+
+def measure_case(case: Case, ctx: Context, results: Results, repeats: int) -> None:
+    """Set up a case and measure it ``repeats`` times, alternating the systems."""
     case.setup(ctx)
     for system in ctx.systems:
         for row_key, text in case.skipped(system, ctx).items():
@@ -138,10 +150,11 @@ def main(argv: list[str] | None = None) -> int:
     results = Results()
     for case in cases:
         run_case(case, ctx, results, args.big_repeats if case.big else args.repeats)
+        save_samples(results)
     load.stop()
     meta = Meta(
         command=command_line(argv), started=started, finished=time.time(),
-        machine=machine(WORK_DIR, load.summary()), versions=versions(ctx.systems, git_revision()),
+        machine=machine(WORK_DIR, load.summary()), versions=versions(ctx.systems),
         repeats=repeats_text(args), measured={s.name for s in ctx.systems},
         failures=ctx.failures,
     )
@@ -154,11 +167,16 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if ctx.failures else 0
 
 
+def save_samples(results: Results) -> None:
+    """Every raw sample so far, as JSON under .work/ (rewritten after each case)."""
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    Path(WORK_DIR / "last-results.json").write_text(results.to_json())
+
+
 def save(block: str, results: Results) -> None:
     """Keep the last results (Markdown and every raw sample as JSON) under .work/."""
-    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    save_samples(results)
     Path(WORK_DIR / "last-results.md").write_text(block)
-    Path(WORK_DIR / "last-results.json").write_text(results.to_json())
 
 
 if __name__ == "__main__":

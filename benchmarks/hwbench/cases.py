@@ -7,7 +7,6 @@ first open of the datastore are always included: that is what a user waits for.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hwbench.proc import Sample, measure, run_quietly
-from hwbench.systems import REPO_DIR, WORK_DIR, System, run_env
+from hwbench.systems import WORK_DIR, System, run_env
 
 BASELINE = "baseline"
 """Pseudo-system name of the no-framework measurements (bare interpreter, plain numpy)."""
@@ -109,7 +108,7 @@ class FlowCase(Case):
         folder = ctx.fresh_dir(f"{self.name}-{system.name}")
         flow_file = system.write_flow(self.flow, folder)
         sample = measure([system.python, flow_file.name, "run", *self.args], cwd=folder,
-                         env=run_env(folder), log=folder / "run.log")
+                         env=system.env(folder), log=folder / "run.log")
         samples = {self.name: sample}
         ctx.done_with(folder, samples)
         return samples
@@ -153,15 +152,17 @@ class ImportCase(Case):
             self._cumulative_ms[system.label] = import_time_ms(system)
 
     def once(self, system: System, ctx: Context) -> dict[str, Sample]:
-        return {"import": self._python(system.python, f"import {system.package}", ctx)}
+        return {"import": self._python(system, f"import {system.package}", ctx)}
 
     def baseline_once(self, ctx: Context) -> dict[str, Sample]:
-        return {"import": self._python(sys.executable, "pass", ctx)}
+        return {"import": self._python(None, "pass", ctx)}
 
-    def _python(self, python: str, code: str, ctx: Context) -> Sample:
+    def _python(self, system: System | None, code: str, ctx: Context) -> Sample:
+        """``python -c CODE``: the system's interpreter and environment, or the bare one."""
         folder = ctx.fresh_dir("import")
-        sample = measure([python, "-c", code], cwd=folder, env=run_env(folder),
-                         log=folder / "out.log")
+        python = system.python if system else sys.executable
+        env = system.env(folder) if system else run_env(folder)
+        sample = measure([python, "-c", code], cwd=folder, env=env, log=folder / "out.log")
         ctx.done_with(folder, {"import": sample})
         return sample
 
@@ -174,7 +175,7 @@ def import_time_ms(system: System) -> float:
     """The cumulative import time of the package itself, from ``python -X importtime``."""
     out = subprocess.run([system.python, "-X", "importtime", "-c", f"import {system.package}"],
                          capture_output=True, text=True, check=False, cwd=WORK_DIR,
-                         env=run_env(WORK_DIR))
+                         env=system.env(WORK_DIR))
     for line in out.stderr.splitlines():
         parts = [p.strip() for p in line.removeprefix("import time:").split("|")]
         if len(parts) == 3 and parts[2] == system.package:
@@ -239,7 +240,7 @@ class ArrayCase(Case):
 
     def once(self, system: System, ctx: Context) -> dict[str, Sample]:
         folder = ctx.fresh_dir(f"array-{system.name}")
-        env = run_env(folder)
+        env = system.env(folder)
         flow_file = system.write_flow("bigarray", folder)
         samples = {"array_run": measure(
             [system.python, flow_file.name, "run", "--mib", str(self.mib)],
@@ -291,7 +292,7 @@ class ResumeCase(Case):
 
     def once(self, system: System, ctx: Context) -> dict[str, Sample]:
         folder = ctx.fresh_dir(f"resume-{system.name}")
-        env = run_env(folder)
+        env = system.env(folder)
         flow_file = system.write_flow("resume", folder)
         failed = run_quietly([system.python, flow_file.name, "run"], cwd=folder,
                              env=env | {"BENCH_FAIL": "1"}, log=folder / "failing-run.log")
@@ -308,7 +309,7 @@ def has_command(system: System, command: str, ctx: Context) -> bool:
     folder = ctx.fresh_dir(f"probe-{command}-{system.name}")
     flow_file = system.write_flow("tiny", folder)
     code = run_quietly([system.python, flow_file.name, command, "--help"], cwd=folder,
-                       env=run_env(folder), log=folder / "probe.log")
+                       env=system.env(folder), log=folder / "probe.log")
     shutil.rmtree(folder, ignore_errors=True)
     return code == 0
 
@@ -364,28 +365,41 @@ class ListRunsCase(Case):
                 continue
             script = system.write_script(LIST_RUNS, folder, "list_runs.py")
             samples[key] = measure([system.python, script.name, str(n)], cwd=folder,
-                                   env=run_env(folder), log=folder / "list.log")
+                                   env=system.env(folder), log=folder / "list.log")
             if not samples[key].ok:
                 ctx.failures.append(f"{key}: see {folder / 'list.log'}")
         return samples
 
 
 def fixture_key(system: System) -> str:
-    """What a cached fixture depends on: the Metaflow version, or headwater's source tree."""
-    if system.name != "headwater":
-        return system.version()
-    digest = hashlib.sha1()
-    for path in sorted((REPO_DIR / "src" / "headwater").rglob("*.py")):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
+    """What a cached fixture depends on: the version, plus the exact source for headwater."""
+    key = system.version()
+    if system.extra_env.get("PYTHONPATH"):
+        key += "-" + Path(system.extra_env["PYTHONPATH"]).name
+    return key
 
 
-def ensure_runs(system: System, n: int, ctx: Context) -> Path:
-    """A folder holding ``n`` finished runs of TinyFlow made by ``system`` (cached)."""
+def ensure_runs(system: System, n: int, ctx: Context, attempts: int = 2) -> Path:
+    """A folder holding exactly ``n`` successful runs of TinyFlow made by ``system`` (cached).
+
+    If any run fails the folder is thrown away and made again (once by default): a listing
+    fixture with a failed run in it would not list ``n`` runs.
+    """
     folder = ctx.fixtures_dir / f"{system.name}-{fixture_key(system)}-tiny-{n}"
     marker = folder / "COMPLETE"
-    if marker.exists():
-        return folder
+    for _ in range(attempts):
+        if marker.exists():
+            return folder
+        failed = _make_runs(system, n, folder)
+        if not failed:
+            marker.write_text(f"{n}\n")
+            return folder
+        print(f"  {failed} of {n} runs failed; see {folder}/make-*.log", flush=True)
+    raise RuntimeError(f"could not make {n} {system.label} runs in {folder}")
+
+
+def _make_runs(system: System, n: int, folder: Path, parallel: int = 2) -> int:
+    """Run tiny.py ``n`` times in a new ``folder``, ``parallel`` at a time; return failures."""
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
@@ -394,14 +408,11 @@ def ensure_runs(system: System, n: int, ctx: Context) -> Path:
     argv = [system.python, flow_file.name, "--quiet", "run"]
 
     def one(i: int) -> int:
-        return run_quietly(argv, cwd=folder, env=run_env(folder), log=folder / f"make-{i % 2}.log")
+        return run_quietly(argv, cwd=folder, env=system.env(folder),
+                           log=folder / f"make-{i % parallel}.log")
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        codes = list(pool.map(one, range(n)))
-    if any(codes):
-        raise RuntimeError(f"{sum(1 for c in codes if c)} of {n} runs failed in {folder}")
-    marker.write_text(f"{n}\n")
-    return folder
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        return sum(1 for code in pool.map(one, range(n)) if code)
 
 
 # -- the registry ------------------------------------------------------------------------------

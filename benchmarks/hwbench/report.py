@@ -114,6 +114,15 @@ def _counts(results: Results, row_key: str) -> str:
     return " / ".join(str(c) if c else "–" for c in counts)
 
 
+def _notes(results: Results, row_key: str) -> str:
+    """The case's notes, plus its no-framework baseline unless the baseline table shows it."""
+    notes = [results.notes.get(row_key, "")]
+    base = results.median(row_key, BASELINE)
+    if base is not None and not row_key.startswith("array"):
+        notes.append(f"bare interpreter (`python -c pass`): {fmt_seconds(base)} s")
+    return "; ".join(n for n in notes if n)
+
+
 def main_table(results: Results, measured: set[str]) -> str:
     """Median wall seconds per case for both systems and the Metaflow/headwater ratio."""
     lines = []
@@ -125,7 +134,7 @@ def main_table(results: Results, measured: set[str]) -> str:
             _cell(results, row.key, "metaflow", measured),
             fmt_ratio(mf, hw),
             _counts(results, row.key),
-            results.notes.get(row.key, ""),
+            _notes(results, row.key),
         ])
     header = ["case", "headwater (s)", "Metaflow (s)", "Metaflow ÷ headwater", "runs (hw / mf)",
               "notes"]
@@ -233,13 +242,13 @@ def machine(work_dir: Path, load: str) -> list[tuple[str, str]]:
     ]
 
 
-def versions(systems: list[System], revision: str) -> list[tuple[str, str]]:
+def versions(systems: list[System]) -> list[tuple[str, str]]:
     """Python and the systems under test."""
     out = [("Python", platform.python_version())]
     for system in systems:
         version = system.version()
-        if system.name == "headwater":
-            version += f" (commit {revision})"
+        if system.revision:
+            version += f" ({system.revision})"
         out.append((system.label, version))
     return out
 
@@ -286,7 +295,7 @@ def render(results: Results, meta: Meta) -> str:
     ]
     parts += [f"{title}:\n\n{body}" for title, body in extra if body]
     if meta.failures:
-        parts.append("Failed runs:\n\n" + "\n".join(f"- {f}" for f in meta.failures))
+        parts.append("Failures:\n\n" + "\n".join(f"- {f}" for f in meta.failures))
     parts.append("Machine:\n\n" + key_values(meta.machine))
     parts.append("Versions:\n\n" + key_values(meta.versions))
     return "\n\n".join(parts) + "\n"

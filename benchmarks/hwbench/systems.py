@@ -6,17 +6,21 @@ rewritten. Each measured process starts in a new, empty folder with the same env
 systems: ``METAFLOW_DATASTORE_SYSROOT_LOCAL`` points there (headwater honours it too and keeps its
 ``.headwater/`` beside Metaflow's ``.metaflow/``), a fixed user name, and a private Metaflow
 config home, so no earlier run or user configuration is seen.
+
+headwater runs from a byte-compiled snapshot of ``src/headwater`` taken when the benchmarks start
+(put first on ``PYTHONPATH``), so edits to the checkout during a long run cannot mix versions.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent.parent
@@ -27,6 +31,8 @@ METAFLOW_VENV = WORK_DIR / "metaflow-venv"
 METAFLOW_REQUIREMENTS = ("metaflow", "numpy")
 BENCH_USER = "bench"
 SOURCE_IMPORT = "from headwater import"
+SOURCE_DIR = REPO_DIR / "src" / "headwater"
+SNAPSHOTS_DIR = WORK_DIR / "snapshots"
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,13 @@ class System:
     label: str
     python: str
     package: str
+    extra_env: dict[str, str] = field(default_factory=dict)
+    revision: str = ""
+    """What exactly was measured, beyond the version (headwater: commit and source digest)."""
+
+    def env(self, folder: Path) -> dict[str, str]:
+        """The environment of this system's measured processes whose data lives in ``folder``."""
+        return run_env(folder) | self.extra_env
 
     def translate(self, source: str) -> str:
         """Rewrite a headwater source so that it imports this system's package."""
@@ -59,7 +72,7 @@ class System:
         """The installed version of the system's package, as its interpreter reports it."""
         code = f"import {self.package}; print({self.package}.__version__)"
         out = subprocess.run([self.python, "-c", code], capture_output=True, text=True,
-                             check=False, env=clean_env())
+                             check=False, env=clean_env() | self.extra_env)
         return out.stdout.strip() or "unknown"
 
 
@@ -83,8 +96,45 @@ def run_env(folder: Path) -> dict[str, str]:
 
 
 def headwater_system() -> System:
-    """headwater as installed (editable) in the interpreter running the benchmarks."""
-    return System("headwater", "headwater", sys.executable, "headwater")
+    """headwater from a snapshot of ``src/headwater``, run by the interpreter running this.
+
+    The checkout may change while the benchmarks run (it is installed editable, and others work
+    in it): every measured process imports the same copy, put first on ``PYTHONPATH``.
+    """
+    digest, folder = snapshot_source()
+    return System("headwater", "headwater", sys.executable, "headwater",
+                  extra_env={"PYTHONPATH": str(folder)},
+                  revision=f"commit {git_revision()}, source digest {digest}")
+
+
+def source_digest(root: Path = SOURCE_DIR) -> str:
+    """A short digest of every .py file under ``root`` (names and contents)."""
+    digest = hashlib.sha1()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def snapshot_source(attempts: int = 5) -> tuple[str, Path]:
+    """Copy ``src/headwater`` into ``.work/snapshots/<digest>/`` and byte-compile it.
+
+    A copy taken while a file is half-edited does not compile: then wait and copy again.
+    """
+    for attempt in range(attempts):
+        digest = source_digest()
+        folder = SNAPSHOTS_DIR / digest
+        if (folder / "COMPLETE").exists():
+            return digest, folder
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.copytree(SOURCE_DIR, folder / "headwater",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        compiled = subprocess.run([sys.executable, "-m", "compileall", "-q", str(folder)],
+                                  capture_output=True, check=False)
+        if compiled.returncode == 0 and source_digest(folder / "headwater") == digest:
+            (folder / "COMPLETE").write_text(digest + "\n")
+            return digest, folder
+        time.sleep(2 * (attempt + 1))
+    raise RuntimeError(f"{SOURCE_DIR} kept changing or does not compile; try again later")
 
 
 def metaflow_system() -> System:
@@ -157,8 +207,3 @@ def ensure_metaflow_venv(venv: Path = METAFLOW_VENV) -> Path:
     if not _has_metaflow(python):
         raise RuntimeError(f"installing Metaflow into {venv} did not work")
     return python
-
-
-def interpreter_argv(system: System, args: Sequence[str]) -> list[str]:
-    """``python ARGS`` for the system's interpreter."""
-    return [system.python, *args]

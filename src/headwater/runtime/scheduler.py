@@ -8,6 +8,7 @@ are grouped by the split stack, so nested foreach and loops need no special case
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import os
 import signal
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from headwater.decorators.base import StepPolicy
+from headwater.exceptions import HeadwaterException
 from headwater.graph.model import FOREACH, PARALLEL, SPLIT, Graph
 from headwater.records import Frame, ParentRef, TaskFailure, TaskResult, TaskSpec
 from headwater.runtime.console import Console
@@ -28,6 +30,9 @@ from headwater.runtime.resume import ResumePlan
 
 HEARTBEAT_EVERY_S = 10.0
 KILL_GRACE_S = 2.0  # between SIGTERM and SIGKILL when a task is stopped
+# Ctrl-C, kill, a closed terminal: each stops the run cleanly (SIGHUP does not exist on Windows)
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                     if hasattr(signal, name))
 
 
 def default_max_workers() -> int:
@@ -54,6 +59,7 @@ class _Live:
     deadline: float | None = None  # monotonic time its @timeout passes
     timed_out: bool = False
     force_kill_at: float | None = None
+    stopped: bool = False  # killed because the run was interrupted
 
 
 @dataclass
@@ -98,12 +104,18 @@ class Scheduler:
         self.run_id, self.params, self.tags = run_id, dict(params), tags
         self._enqueue("start", parents=[], frames=())
         self._stop_signal: int | None = None
-        handlers = {sig: signal.signal(sig, self._on_signal)
-                    for sig in (signal.SIGINT, signal.SIGTERM)}
+        handlers = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS
+                    if not _nohup(sig)}
         try:
             self._loop()
             if self._stop_signal is not None:
                 self._stop_everything()
+        except BaseException:
+            # The scheduler itself failed (its fork server died, the disk is full, ...): the run
+            # must not stay 'running'. Best effort, the error being raised matters more.
+            with contextlib.suppress(Exception):
+                self.meta.run_finished(self.flow_name, run_id, "failed", time.time())
+            raise
         finally:
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
@@ -113,7 +125,7 @@ class Scheduler:
         return RunOutcome(run_id, ok, list(self._failed), interrupted, self._stop_signal)
 
     def _on_signal(self, signum: int, frame: Any) -> None:
-        """Ctrl-C or SIGTERM: note it; the loop stops at its next turn (within 0.25 s)."""
+        """Ctrl-C, SIGTERM or SIGHUP: note it; the loop stops at its next turn (within 0.25 s)."""
         self._stop_signal = signum
 
     def _loop(self) -> None:
@@ -171,7 +183,8 @@ class Scheduler:
         self.console.say("Interrupted: stopping the running tasks...", always=True)
         self._ready.clear()
         self._delayed.clear()
-        for key in list(self._live):
+        for key, live in self._live.items():
+            live.stopped = True
             self.executor.kill(key)
         deadline = time.monotonic() + KILL_GRACE_S
         while self._live and time.monotonic() < deadline:
@@ -265,9 +278,14 @@ class Scheduler:
                 "TimeoutException",
                 f"step '{spec.step}' ran longer than its @timeout of {limit:g} s and was stopped",
             )
+        elif live.stopped and not result.ok:
+            result.failure = TaskFailure(
+                "Interrupted",
+                f"stopped because the run received {signal.Signals(self._stop_signal or 0).name}",
+            )
         follow_up = None if result.ok or self._stop_signal else self._follow_up(spec, result)
-        stdout_key = self.store.save_bytes(bytes(live.stdout)).key if live.stdout else None
-        stderr_key = self.store.save_bytes(bytes(live.stderr)).key if live.stderr else None
+        stdout_key = self._save_log(live, "stdout")
+        stderr_key = self._save_log(live, "stderr")
         self.meta.attempt_finished(self.flow_name, self.run_id, spec.step, spec.task_id,
                                    spec.attempt, result, stdout_key=stdout_key,
                                    stderr_key=stderr_key, final=follow_up is None)
@@ -281,7 +299,7 @@ class Scheduler:
             # --quiet hid the task's output; its error output is why it failed, so show it.
             self.console.task_output(live.prefix, spec.task_id, "stderr",
                                      bytes(live.stderr) + b"\n", always=True)
-        if failure is not None and (not live.stderr or live.timed_out):
+        if failure is not None and (not live.stderr or live.timed_out or live.stopped):
             # The task could not say it itself (it crashed or was stopped): say it for it.
             self.console.task_line(live.prefix, f"{failure.type_name}: {failure.message}",
                                    always=True)
@@ -292,6 +310,18 @@ class Scheduler:
         self._failed.append(spec.pathspec)
         self._ready.clear()
         self._delayed.clear()
+
+    def _save_log(self, live: _Live, stream: str) -> str | None:
+        """Store a task's output; a storage error is reported, never fatal to the run."""
+        data = live.stdout if stream == "stdout" else live.stderr
+        if not data:
+            return None
+        try:
+            return self.store.save_bytes(bytes(data)).key
+        except HeadwaterException as exc:
+            self.console.task_line(live.prefix, f"The task's {stream} could not be saved: {exc.msg}",
+                                   always=True)
+            return None
 
     def _follow_up(self, spec: TaskSpec, result: TaskResult) -> TaskSpec | None:
         """The next attempt of a failed task: a retry, the @catch stand-in, or None."""
@@ -349,6 +379,11 @@ class Scheduler:
             del self._joins[key]
             parents = [arrived[i] for i in sorted(arrived)]
             self._enqueue(step, parents, frames[:-1])
+
+
+def _nohup(sig: int) -> bool:
+    """SIGHUP ignored at launch (``nohup ... run``) stays ignored: the run outlives its terminal."""
+    return sig == getattr(signal, "SIGHUP", None) and signal.getsignal(sig) is signal.SIG_IGN
 
 
 def host_and_pid() -> tuple[str, int]:

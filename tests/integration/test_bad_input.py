@@ -1,0 +1,254 @@
+"""Bad input gets a clear error that names what is wrong, never a traceback of headwater's code.
+
+Input refused at launch (a parameter, ``--with``, a decorator option) records no run at all; input
+found wrong while the run goes (a foreach over the wrong thing) fails the task that met it, and the
+run is recorded as failed.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from headwater import Flow, Run, Step, Task
+from headwater.client._errors import TaggingError
+from headwater.exceptions import NotFoundError
+
+from .faultkit import client, datastore, env_for, fault_flow, hw, no_headwater_traceback
+from .flowrun import run_count, task_lines
+
+INPUT = fault_flow("input_flow.py")
+BAD_OPTION = fault_flow("bad_option_flow.py")
+RESERVED = fault_flow("reserved_assign_flow.py")
+
+
+def refused(proc: subprocess.CompletedProcess, headline: str, *phrases: str) -> None:
+    """Exit 1, ``headline:`` then a message holding every phrase, no traceback of ours."""
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"{headline}:" in proc.stderr, proc.stderr
+    for phrase in phrases:
+        assert phrase in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert no_headwater_traceback(proc.stdout + proc.stderr)
+
+
+def nothing_recorded(tmp_path) -> None:
+    assert run_count(datastore(tmp_path)) == 0
+
+
+# ---------------------------------------------------------------------------- parameters
+
+
+@pytest.mark.parametrize(("args", "phrases"), [
+    (["--needed", "x", "--count", "many"],
+     ["parameter 'count' expects an integer; got 'many'", "fix: pass e.g. --count 3"]),
+    ([], ["required parameter 'needed'", "fix: pass --needed VALUE"]),
+    (["--needed", "x", "--conf", "{depth: 1"],
+     ["parameter 'conf' expects JSON; could not parse '{depth: 1'", "fix:"]),
+    (["--needed", "x", "--notes", "no_such_notes.txt"],
+     ["IncludeFile 'notes': file 'no_such_notes.txt' does not exist", "fix:"]),
+])
+def test_a_bad_parameter_is_refused_before_anything_runs(tmp_path, args, phrases):
+    proc = hw(INPUT, "run", *args, cwd=tmp_path)
+    refused(proc, "Invalid parameter", *phrases)
+    nothing_recorded(tmp_path)
+
+
+def test_good_parameters_run(tmp_path):
+    (tmp_path / "notes.txt").write_text("some notes")
+    proc = hw(INPUT, "run", "--needed", "x", "--count", "3", "--conf", '{"depth": 2}', "--notes",
+              "notes.txt", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "total 6 needed x conf {'depth': 2}" in proc.stdout
+
+
+# ------------------------------------------------------------------------------- foreach
+
+
+@pytest.mark.parametrize(("shape", "type_name"), [
+    ("int", "builtins.int"),
+    ("generator", "builtins.generator"),
+    ("dict", "builtins.dict"),
+    ("none", "builtins.NoneType"),
+])
+def test_a_foreach_over_something_that_is_not_a_sequence(tmp_path, shape, type_name):
+    proc = hw(INPUT, "run", "--needed", "x", "--shape", shape, cwd=tmp_path)
+    assert proc.returncode == 1
+    said = [t.text for t in task_lines(proc.stdout) if t.step == "start"]
+    message = f"foreach over 'items' needs a list, tuple, range or other sequence; got {type_name}"
+    assert any(message in t for t in said), said
+    assert any("fix: convert it first, e.g. self.items = list(...)" in t for t in said), said
+    assert said[-1] == "Task failed."
+    assert no_headwater_traceback(proc.stdout + proc.stderr)
+    client(tmp_path)
+    run = Flow("InputFlow").latest_run
+    assert run.status == "failed" and message in run["start"].task.exception.message
+    assert "each" not in run
+
+
+def test_a_foreach_over_more_items_than_max_num_splits(tmp_path):
+    proc = hw(INPUT, "run", "--needed", "x", "--count", "5", "--max-num-splits", "3", cwd=tmp_path)
+    assert proc.returncode == 1
+    said = [t.text for t in task_lines(proc.stdout) if t.step == "start"]
+    assert any("foreach over 'items' has 5 items, more than --max-num-splits (3)" in t
+               for t in said), said
+    assert any("fix: raise the limit with run --max-num-splits 5" in t for t in said), said
+    assert no_headwater_traceback(proc.stdout + proc.stderr)
+    client(tmp_path)
+    assert "each" not in Flow("InputFlow").latest_run
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "many"])
+def test_max_num_splits_must_be_a_positive_integer(tmp_path, value):
+    proc = hw(INPUT, "run", "--needed", "x", "--max-num-splits", value, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "Invalid value for '--max-num-splits'" in proc.stderr
+    nothing_recorded(tmp_path)
+
+
+# ------------------------------------------------------------------------ step decorators
+
+
+@pytest.mark.parametrize("launcher", ["script", "headwater"])
+@pytest.mark.parametrize("command", ["run", "check"])
+def test_an_unknown_decorator_option_in_the_flow_file(tmp_path, launcher, command):
+    if launcher == "script":
+        argv = [sys.executable, str(BAD_OPTION), command]
+    else:
+        argv = [sys.executable, "-c", "from headwater.cli.main import main; main()", command,
+                str(BAD_OPTION)]  # what the `headwater` console script runs
+    proc = subprocess.run(argv, cwd=tmp_path, env=env_for(tmp_path), capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Invalid flow definition:" in proc.stderr, proc.stderr
+    assert "@retry has no option 'tims'" in proc.stderr
+    assert "fix: the options of @retry are: minutes_between_retries, times" in proc.stderr
+    assert no_headwater_traceback(proc.stderr), proc.stderr
+    if launcher == "script":
+        # the user's own line is shown: where the typo is
+        assert f'File "{BAD_OPTION}", line 7, in BadOptionFlow' in proc.stderr
+        assert "@retry(tims=3)" in proc.stderr
+    nothing_recorded(tmp_path)
+
+
+@pytest.mark.parametrize(("spec", "phrases"), [
+    ("retry:tims=3", ["--with retry:tims=3: @retry has no option 'tims'",
+                      "fix: the options of @retry are"]),
+    ("retry:times=many", ["--with retry:times=many: @retry(times='many'): must be an integer"]),
+    ("retry:times", ["--with retry:times: expected OPTION=VALUE, got 'times'"]),
+    ("nosuch", ["--with nosuch: unknown step decorator 'nosuch'",
+                "fix: known step decorators: catch, environment, "]),
+    ("timeout:seconds=0", ["--with timeout:seconds=0: @timeout(seconds=0): the total time limit"]),
+])
+def test_a_bad_with_option_is_refused_before_anything_runs(tmp_path, spec, phrases):
+    proc = hw(INPUT, "--with", spec, "run", "--needed", "x", cwd=tmp_path)
+    refused(proc, "Invalid flow definition", *phrases)
+    nothing_recorded(tmp_path)
+
+
+# ------------------------------------------------------- runs, pathspecs and ids that do not exist
+
+
+@pytest.fixture
+def one_run(tmp_path):
+    proc = hw(INPUT, "run", "--needed", "x", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    client(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize("command", ["logs", "dump"])
+@pytest.mark.parametrize(("path", "phrase"), [
+    ("42/start", "run 'InputFlow/42' not found; the latest runs of InputFlow are 1"),
+    ("1/nosuch", "step 'InputFlow/1/nosuch' not found; run InputFlow/1 has steps"),
+    ("1/start/99", "task 'InputFlow/1/start/99' not found; step InputFlow/1/start has tasks 1"),
+    # path traversal: ids are looked up, never joined into a file path
+    ("../x/start", "run 'InputFlow/..' not found"),
+    ("1/../start", "step 'InputFlow/1/..' not found"),
+    ("1/start/..", "task 'InputFlow/1/start/..' not found"),
+    ("../../../etc/passwd", "expected RUN_ID/STEP or RUN_ID/STEP/TASK_ID"),
+    ("1/start/1/../../..", "expected RUN_ID/STEP or RUN_ID/STEP/TASK_ID"),
+])
+def test_logs_and_dump_of_something_that_does_not_exist(one_run, command, path, phrase):
+    proc = hw(INPUT, command, path, cwd=one_run)
+    refused(proc, "Not found", phrase)
+
+
+@pytest.mark.parametrize("origin", ["42", "../1", "1/../1"])
+def test_resume_of_a_run_that_does_not_exist(one_run, origin):
+    proc = hw(INPUT, "resume", "--origin-run-id", origin, cwd=one_run)
+    refused(proc, "Not found", f"run InputFlow/{origin} does not exist",
+            "the latest runs of InputFlow are: 1")
+    assert run_count(datastore(one_run)) == 1
+
+
+def test_resume_from_a_step_that_does_not_exist(one_run):
+    proc = hw(INPUT, "resume", "nosuch", cwd=one_run)
+    refused(proc, "Not found", "flow InputFlow has no step 'nosuch' to resume from",
+            "steps: start, each, join, end")
+    assert run_count(datastore(one_run)) == 1
+
+
+def test_resume_with_no_run_to_resume(tmp_path):
+    proc = hw(INPUT, "resume", cwd=tmp_path)
+    refused(proc, "Not found", "flow InputFlow has no run to resume")
+    nothing_recorded(tmp_path)
+
+
+@pytest.mark.parametrize(("make", "phrase"), [
+    (lambda: Flow("NoSuchFlow"), "flow 'NoSuchFlow' not found; known flows: InputFlow"),
+    (lambda: Run("InputFlow/42"), "run 'InputFlow/42' not found"),
+    (lambda: Step("InputFlow/1/nosuch"), "step 'InputFlow/1/nosuch' not found"),
+    (lambda: Task("InputFlow/1/start/99"), "task 'InputFlow/1/start/99' not found"),
+    (lambda: Task("InputFlow/1/start/1", attempt=3), "has no attempt 3"),
+    (lambda: Flow("InputFlow")["42"], "run 'InputFlow/42' not found"),
+    (lambda: Run("InputFlow/1")["nosuch"], "step 'InputFlow/1/nosuch' not found"),
+    # path traversal through the client
+    (lambda: Flow(".."), "flow '..' not found"),
+    (lambda: Flow("../InputFlow"), "is not a flow pathspec"),
+    (lambda: Run("InputFlow/.."), "run 'InputFlow/..' not found"),
+    (lambda: Run("../../InputFlow/1"), "is not a run pathspec"),
+    (lambda: Step("InputFlow/1/.."), "step 'InputFlow/1/..' not found"),
+    (lambda: Task("InputFlow/1/start/.."), "task 'InputFlow/1/start/..' not found"),
+    (lambda: Task("InputFlow/1/../../start/1"), "is not a task pathspec"),
+])
+def test_the_client_on_something_that_does_not_exist(one_run, make, phrase):
+    with pytest.raises(NotFoundError) as err:
+        make()
+    assert phrase in str(err.value)
+
+
+@pytest.mark.parametrize("tag", ["../x", "a/../../b", "/etc/passwd"])
+def test_a_tag_shaped_like_an_escaping_path_is_refused(one_run, tag):
+    proc = hw(INPUT, "run", "--needed", "x", "--tag", tag, cwd=one_run)
+    assert proc.returncode == 2
+    assert "Invalid value for '--tag'" in proc.stderr and "looks like a path" in proc.stderr
+    assert no_headwater_traceback(proc.stderr)
+    assert run_count(datastore(one_run)) == 1
+    with pytest.raises(TaggingError, match="looks like a path"):
+        Run("InputFlow/1").add_tag(tag)
+    assert tag not in Run("InputFlow/1").tags
+
+
+# ------------------------------------------------------------------ framework attributes
+
+
+@pytest.mark.parametrize(("what", "phrase"), [
+    ("next", "step cannot assign 'self.next' in flow ReservedAssignFlow"),
+    ("input", "step cannot assign 'self.input' in flow ReservedAssignFlow"),
+])
+def test_assigning_a_framework_attribute_fails_the_step_clearly(tmp_path, what, phrase):
+    proc = hw(RESERVED, "run", cwd=tmp_path, WHAT=what)
+    assert proc.returncode == 1
+    said = [t.text for t in task_lines(proc.stdout) if t.step == "start"]
+    assert any(phrase in t for t in said), said
+    assert any(t.startswith("fix: choose another name") or "fix: choose another name" in t
+               for t in said), said
+    # the traceback shows the user's line and none of headwater's
+    assert any(f"self.{what} = " in t for t in said), said
+    assert no_headwater_traceback(proc.stdout + proc.stderr)
+    client(tmp_path)
+    task = Flow("ReservedAssignFlow").latest_run["start"].task
+    assert task.exception.type_name == "ReservedAttributeError"
