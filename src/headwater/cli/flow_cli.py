@@ -84,15 +84,21 @@ def _run_command(flow_cls: type) -> click.Command:
                          help="Run the flow from its start step.")
 
 
+def _env(option: str) -> list[str]:
+    """Run options may come from the environment, as Metaflow users set them."""
+    return [f"HEADWATER_RUN_{option}", f"METAFLOW_RUN_{option}"]
+
+
 def common_run_options() -> list[click.Option]:
-    """Options ``run`` and ``resume`` share."""
+    """Options ``run`` and ``resume`` share; each also reads HEADWATER_RUN_X / METAFLOW_RUN_X."""
     return [
         click.Option(["--tag", "tags"], multiple=True, callback=_checked_tags,
-                     help="Tag the run (repeatable)."),
-        click.Option(["--max-workers"], type=int, default=None,
+                     envvar=_env("TAGS") + _env("TAG"),
+                     help="Tag the run (repeatable; from the environment: space-separated)."),
+        click.Option(["--max-workers"], type=int, default=None, envvar=_env("MAX_WORKERS"),
                      help="Tasks running at once (default: twice the CPU count, 2 to 16)."),
         click.Option(["--max-num-splits"], type=click.IntRange(min=1), default=100_000,
-                     show_default=True,
+                     show_default=True, envvar=_env("MAX_NUM_SPLITS"),
                      help="Refuse a foreach with more items than this."),
         click.Option(["--run-id-file"], default=None, help="Write the run id to this file."),
     ]
