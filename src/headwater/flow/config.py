@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from headwater.exceptions import ConfigError, FlowDefinitionError, ReservedAttributeError
+from headwater.flow.members import class_members
 
 
 class ConfigValue(Mapping[str, Any]):
@@ -195,14 +196,7 @@ class Config:
 
 def flow_configs(flow_cls: type) -> dict[str, Config]:
     """The flow's configs, attribute name -> Config, including inherited ones."""
-    found: dict[str, Config] = {}
-    for klass in reversed(flow_cls.__mro__):
-        for attr, value in vars(klass).items():
-            if isinstance(value, Config):
-                found[attr] = value
-            elif attr in found:
-                del found[attr]
-    return found
+    return class_members(flow_cls, Config)
 
 
 def config_scope(flow_cls: type, values: Mapping[str, Any]) -> dict[str, Any]:

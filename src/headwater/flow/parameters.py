@@ -15,6 +15,7 @@ from typing import Any
 
 from headwater.exceptions import FlowDefinitionError, ParameterError, ReservedAttributeError
 from headwater.flow.config import ConfigExpr
+from headwater.flow.members import class_members
 
 
 class JSONTypeClass:
@@ -186,14 +187,7 @@ class Parameter:
 
 def flow_parameters(flow_cls: type) -> dict[str, Parameter]:
     """The flow's parameters, attribute name -> Parameter, including inherited ones."""
-    found: dict[str, Parameter] = {}
-    for klass in reversed(flow_cls.__mro__):
-        for attr, value in vars(klass).items():
-            if isinstance(value, Parameter):
-                found[attr] = value
-            elif attr in found:
-                del found[attr]  # overridden by a non-parameter
-    return found
+    return class_members(flow_cls, Parameter)
 
 
 Converter = Callable[[str], Any]
