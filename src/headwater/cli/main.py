@@ -29,6 +29,7 @@ Top-level options (--quiet, --datastore-root, ...) may come before COMMAND.
   headwater run examples/linear_flow.py
   headwater --quiet run flow.py --alpha 0.6
   headwater version
+  headwater shim FOLDER     write a `metaflow` package that forwards to headwater
 """
 
 
@@ -65,6 +66,17 @@ def load_flow_class(path: str) -> type:
     return leaves[0]
 
 
+def _write_shim(args: list[str]) -> None:
+    if len(args) != 1:
+        click.echo("usage: headwater shim FOLDER", err=True)
+        raise SystemExit(2)
+    from headwater.compat.shim import write_shim
+
+    package = write_shim(args[0])
+    click.echo(f"Wrote {package}. Put its folder first on PYTHONPATH to run flows written for "
+               f"Metaflow with plain python:\n  PYTHONPATH={package.parent} python flow.py run")
+
+
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
@@ -72,6 +84,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args[0] in ("version", "--version"):
         click.echo(f"headwater {__version__}")
+        return
+    if args[0] == "shim":
+        _write_shim(args[1:])
         return
     files = [i for i, a in enumerate(args) if a.endswith(".py")]
     if not files:
