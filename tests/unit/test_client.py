@@ -570,3 +570,36 @@ def test_metadata_switches_the_store(world, root, tmp_path):
     assert [f.id for f in Metaflow()] == ["PetsFlow"]
     with pytest.raises(ValueError, match="unknown metadata provider"):
         metadata("service@https://example.com")
+
+
+def test_task_reports_runtime_metadata_and_log_lines(tmp_path) -> None:
+    """Metaflow's Task exposes runtime_name, metadata_dict, code and loglines: so do we."""
+    import subprocess
+    import sys
+
+    flow = tmp_path / "lines_flow.py"
+    flow.write_text(
+        "from headwater import FlowSpec, step\n"
+        "class LinesFlow(FlowSpec):\n"
+        "    @step\n"
+        "    def start(self):\n"
+        "        print('one')\n"
+        "        print('two')\n"
+        "        self.next(self.end)\n"
+        "    @step\n"
+        "    def end(self):\n"
+        "        pass\n"
+        "if __name__ == '__main__':\n"
+        "    LinesFlow()\n"
+    )
+    done = subprocess.run([sys.executable, str(flow), "--quiet", "run"], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    from headwater import Flow, metadata
+
+    metadata(str(tmp_path / ".headwater"))
+    task = Flow("LinesFlow").latest_run["start"].task
+    assert task.runtime_name == "local" and task.code is None
+    assert task.metadata_dict["attempt"] == "0"
+    assert [line for _, line in task.loglines("stdout")] == ["one", "two"]
+    assert all(when is not None for when, _ in task.loglines())

@@ -538,6 +538,50 @@ class Task(_InRun):
     def stderr(self) -> str:
         return self._log("stderr")
 
+    @property
+    def runtime_name(self) -> str:
+        """Where the task ran: 'local' (scale-out executors will name themselves)."""
+        return "local"
+
+    @property
+    def code(self) -> None:
+        """The code package of the run; local runs have none (as with Metaflow's local runs)."""
+        return None
+
+    @property
+    def metadata_dict(self) -> dict[str, str]:
+        """Facts recorded about the task, name -> value (a subset of Metaflow's keys)."""
+        row = self._fresh()
+        facts = {
+            "attempt": str(self.current_attempt),
+            "runtime": self.runtime_name,
+        }
+        if row.origin_pathspec:
+            facts["origin-task-pathspec"] = row.origin_pathspec
+        index = row.foreach_index
+        if index is not None:
+            facts["foreach-index"] = str(index)
+        return facts
+
+    @property
+    def metadata(self) -> list[tuple[str, str]]:
+        """``metadata_dict`` as (name, value) pairs."""
+        return list(self.metadata_dict.items())
+
+    def loglines(self, stream: str = "stdout") -> Iterator[tuple[datetime | None, str]]:
+        """The attempt's log, line by line, as (time, line) pairs.
+
+        Lines carry no time of their own here (the console shows when they were printed); each
+        pair has the time the attempt finished, or None while it runs.
+        """
+        if stream not in ("stdout", "stderr"):
+            raise ValueError("stream must be 'stdout' or 'stderr'")
+        attempt = self._chosen_attempt()
+        when = getattr(attempt, "finished_at", None)
+        stamp = datetime.fromtimestamp(when) if when else None
+        for line in self._log(stream).splitlines():
+            yield stamp, line
+
     def _chosen_attempt(self) -> AttemptRow | None:
         attempts = self.attempts
         if self._attempt is None:
