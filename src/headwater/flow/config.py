@@ -114,6 +114,36 @@ class ConfigExpr:
         return f"config_expr({self.expr!r})"
 
 
+class ConfigPath(ConfigExpr):
+    """``config.cpu`` written in a class body: a path into a config, read at launch.
+
+    Inside a class body a Config is still a declaration, so ``@resources(cpu=config.cpu)`` cannot
+    have a value yet; it records the path and resolves like ``config_expr('config.cpu')``.
+    """
+
+    def __init__(self, root: str, path: tuple[Any, ...] = ()) -> None:
+        self._root = root
+        self._path = path
+        super().__init__(self._resolve)
+
+    def _resolve(self, configs: Mapping[str, Any]) -> Any:
+        value = configs[self._root]
+        for key in self._path:
+            value = value[key]
+        return value
+
+    def __getattr__(self, name: str) -> ConfigPath:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return ConfigPath(self._root, (*self._path, name))
+
+    def __getitem__(self, key: Any) -> ConfigPath:
+        return ConfigPath(self._root, (*self._path, key))
+
+    def __repr__(self) -> str:
+        return self._root + "".join(f"[{k!r}]" for k in self._path)
+
+
 def config_expr(expr: str | Callable[[Mapping[str, Any]], Any]) -> ConfigExpr:
     """Defer a value to launch time: ``@retry(times=config_expr('config.retries'))``."""
     return ConfigExpr(expr)
@@ -189,6 +219,16 @@ class Config:
             "configs are read-only",
             fix=f"store a derived value under another name, e.g. self.{self.attr_name}_used = ...",
         )
+
+    def __getattr__(self, name: str) -> ConfigPath:
+        # Reached only for names that are not the Config's own (name, default, help, ...):
+        # ``config.cpu`` in a class body, deferred to launch. Keys that clash: config['name'].
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return ConfigPath(self.__dict__.get("attr_name", self.__dict__.get("name", "")), (name,))
+
+    def __getitem__(self, key: Any) -> ConfigPath:
+        return ConfigPath(self.attr_name, (key,))
 
     def __repr__(self) -> str:
         return f"Config({self.name!r})"
