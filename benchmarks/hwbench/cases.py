@@ -423,10 +423,17 @@ def all_cases(quick: bool) -> list[Case]:
     if quick:
         foreach = [ForeachCase(10), ForeachCase(100)]
         array, listing = ArrayCase(64), ListRunsCase(10, 30)
+        carry_mib = 64
     else:
         foreach = [ForeachCase(10), ForeachCase(100), ForeachCase(1000, big=True),
                    ForeachCase(10_000, big=True)]
         array, listing = ArrayCase(1024), ListRunsCase(200, 1000)
+        carry_mib = 1024
+    carry = FlowCase(
+        "carry", "carry",
+        f"{carry_mib} MiB array made in start, carried untouched through 10 more steps",
+        ["--mib", str(carry_mib)], big=True,
+    )
     return [
         ImportCase(),
         FlowCase("linear", "linear", "linear, 3 steps"),
@@ -435,6 +442,7 @@ def all_cases(quick: bool) -> list[Case]:
         FlowCase("nested", "nested", "nested foreach 10 x 10 (123 tasks)"),
         FlowCase("artifacts", "artifacts", "1,000 small artifacts in one step"),
         array,
+        carry,
         ResumeCase(),
         listing,
     ]
