@@ -7,7 +7,9 @@ Resolution order for the datastore root, first match wins:
 3. the nearest ``.headwater/`` folder in the current directory or one of its parents;
 4. a new ``.headwater/`` folder in the current directory.
 
-For a local root the metadata database is ``<root>/meta.sqlite``.
+For a local root the metadata database is ``<root>/meta.sqlite``. For a remote root
+(``s3://bucket/prefix``, any fsspec URL) blobs go there and the database stays local, in the
+folder rule 3/4 would pick, unless ``--metadata`` / ``HEADWATER_METADATA`` name one.
 """
 
 from __future__ import annotations
@@ -43,7 +45,12 @@ def find_datastore_root(explicit: str | None = None, cwd: str | os.PathLike | No
                 # Metaflow's sysroot is the folder *holding* .metaflow; keep ours beside it.
                 value = os.path.join(value, DEFAULT_DIRNAME)
             return value if _is_url(value) else str((here / Path(value).expanduser()).resolve())
-    here = here.resolve()
+    return nearest_local_root(here)
+
+
+def nearest_local_root(cwd: str | os.PathLike) -> str:
+    """The nearest ``.headwater/`` in ``cwd`` or a parent, else a new one in ``cwd``."""
+    here = Path(cwd).resolve()
     for folder in (here, *here.parents):
         candidate = folder / DEFAULT_DIRNAME
         if candidate.is_dir():
@@ -80,10 +87,8 @@ class Settings:
         root = find_datastore_root(datastore_root, cwd, env)
         meta = metadata or env.get("HEADWATER_METADATA") or ""
         if not meta or meta == "local":
-            if _is_url(root):
-                raise ValueError(
-                    f"datastore root {root!r} is remote, so the metadata database cannot live "
-                    "inside it; set HEADWATER_METADATA to a database URL or path"
-                )
-            meta = os.path.join(root, "meta.sqlite")
+            # A remote root (s3://...) keeps blobs only; the SQLite database stays on this
+            # machine, in the folder a local root would be.
+            local = nearest_local_root(cwd or os.getcwd()) if _is_url(root) else root
+            meta = os.path.join(local, "meta.sqlite")
         return cls(datastore_root=root, metadata_url=meta)

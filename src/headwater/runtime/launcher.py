@@ -51,7 +51,7 @@ def run_flow(flow_cls: type, *, params: Mapping[str, Any], options: RunOptions,
     graph = _check(flow_cls, console)
     scope = config_scope(flow_cls, configs)
     values = resolve_parameters(flow_cls, params, current_username(), scope)
-    store = open_datastore(settings.datastore_root)
+    store = _open_store(settings)
     # Configs are stored like parameters: every task reads them, and so does the client.
     param_refs = store_parameters({**values, **configs}, store, f"{flow_cls.__name__}/parameters")
     return _execute(flow_cls, graph, store, param_refs, options, settings, console, None,
@@ -76,13 +76,19 @@ def resume_flow(flow_cls: type, *, step: str | None, options: RunOptions, settin
     finally:
         meta.close()
     options.origin_run_id = origin.run_id
-    store = open_datastore(settings.datastore_root)
+    store = _open_store(settings)
     if extras.has_configs:
         console.say("Note: --config/--config-value are ignored by resume: "
                     f"the configs of {flow_cls.__name__}/{origin.run_id} are used")
     configs = configs_from_refs(flow_cls, param_refs, store, f"{flow_cls.__name__}/{origin.run_id}")
     return _execute(flow_cls, graph, store, param_refs, options, settings, console, step,
                     _Launch(config_scope(flow_cls, configs), project))
+
+
+def _open_store(settings: Settings) -> Any:
+    store = open_datastore(settings.datastore_root)
+    store.storage.check_writable()
+    return store
 
 
 def find_origin_run(meta: Any, flow_name: str, run_id: str | None) -> Any:

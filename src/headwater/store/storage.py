@@ -62,6 +62,9 @@ class Storage(ABC):
     def list(self, prefix: str) -> list[str]:
         """Every key starting with ``prefix``, sorted; unfinished writes are not listed."""
 
+    def check_writable(self) -> None:  # noqa: B027 - optional hook, a no-op where writes can't fail early
+        """Raise StoreError now if writes will fail (a remote store checks once, at launch)."""
+
     def cleanup_temp(self, older_than_s: float = 3600.0) -> int:
         """Remove leftovers of writers killed mid-write; return how many were removed.
 
@@ -194,13 +197,40 @@ class FsspecStorage(Storage):
     """Blobs under any fsspec URL. fsspec (and its cloud driver) is imported only here."""
 
     def __init__(self, url: str, **storage_options: Any) -> None:
-        import fsspec  # deferred: local runs never pay for it
-
         self.root = url.rstrip("/")
-        self.fs, base = fsspec.core.url_to_fs(self.root, **storage_options)
-        self._base = base.rstrip("/")
-        protocols = self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
+        self._options = storage_options
+        self._fs: Any = None
+        self._fs_pid = 0
+        fs = self.fs
+        self._base = fs._strip_protocol(self.root).rstrip("/")
+        protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
         self._atomic_put = any(p in _ATOMIC_PUT_PROTOCOLS for p in protocols)
+
+    @property
+    def fs(self) -> Any:
+        """The filesystem, made again in a forked task: network clients (and their event loop
+        threads) do not survive fork(), so each process needs its own."""
+        if self._fs is None or self._fs_pid != os.getpid():
+            import fsspec  # deferred: local runs never pay for it
+
+            self._fs, _ = fsspec.core.url_to_fs(self.root, skip_instance_cache=True,
+                                                **self._options)
+            self._fs_pid = os.getpid()
+        return self._fs
+
+    def check_writable(self) -> None:
+        """Write and delete a tiny probe, so a missing bucket, wrong credentials or an unreachable
+        endpoint give one clear error before any task runs, not one per task."""
+        probe = self._path(f"probes/{secrets.token_hex(8)}")
+        try:
+            self.fs.pipe_file(probe, b"headwater write probe")
+            self.fs.rm_file(probe)
+        except Exception as err:  # any driver error: the message is the store's own
+            raise StoreError(
+                f"the datastore root {self.root} cannot be written: {type(err).__name__}: {err}",
+                fix="check that the bucket exists, the credentials (AWS_ACCESS_KEY_ID, ...) and "
+                "the endpoint (AWS_ENDPOINT_URL for S3-compatible servers)",
+            ) from None
 
     def _path(self, key: str) -> str:
         return "/".join((self._base, *_check_key(key)))
