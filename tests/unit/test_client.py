@@ -603,3 +603,12 @@ def test_task_reports_runtime_metadata_and_log_lines(tmp_path) -> None:
     assert task.metadata_dict["attempt"] == "0"
     assert [line for _, line in task.loglines("stdout")] == ["one", "two"]
     assert all(when is not None for when, _ in task.loglines())
+
+
+def test_metadata_accepts_a_postgresql_url_and_hides_its_password() -> None:
+    from headwater.client._context import describe, settings_for
+
+    settings = settings_for("postgresql://bob:secret@127.0.0.1:5432/hw")
+    assert settings.metadata_url == "postgresql://bob:secret@127.0.0.1:5432/hw"
+    shown = describe(settings)
+    assert shown.startswith("postgresql@") and "secret" not in shown and "bob" in shown

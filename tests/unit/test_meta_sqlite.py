@@ -1,4 +1,9 @@
-"""The SQLite metadata store: schema, run ids under concurrency, recording, queries, liveness."""
+"""The SQLite metadata store: schema, run ids under concurrency, recording, queries, liveness.
+
+Every test below that only goes through ``meta`` / ``db_path`` (a path or URL for
+``open_metadata``) / ``integrity_error`` is backend-independent: test_meta_postgres.py imports
+them and runs them again against a real PostgreSQL server by overriding those fixtures.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +39,12 @@ def meta(db_path: str):
     store = open_metadata(db_path)
     yield store
     store.close()
+
+
+@pytest.fixture
+def integrity_error() -> type[Exception]:
+    """What a duplicate key raises: the driver's own IntegrityError."""
+    return sqlite3.IntegrityError
 
 
 def _ctx() -> mp.context.BaseContext:
@@ -126,8 +137,8 @@ def test_open_metadata_urls(tmp_path):
     path = tmp_path / "m.sqlite"
     store = open_metadata(f"sqlite://{path}")
     assert isinstance(store, SQLiteMetadata) and store.path == str(path)
-    with pytest.raises(ValueError, match="only SQLite"):
-        open_metadata("postgresql://db/headwater")
+    with pytest.raises(ValueError, match="postgresql://"):
+        open_metadata("mysql://db/headwater")
 
 
 # -- run ids -----------------------------------------------------------------------------------
@@ -248,7 +259,7 @@ def test_clone_task_points_at_origin_blobs(meta):
     assert (attempt.status, attempt.stdout_key, attempt.stderr_key) == ("succeeded", "o", "e")
 
 
-def test_writes_to_unknown_objects_are_errors(meta):
+def test_writes_to_unknown_objects_are_errors(meta, integrity_error):
     run_id = new_run(meta)
     with pytest.raises(NotFoundError, match="PetsFlow/1/start/1"):
         meta.attempt_started("PetsFlow", run_id, "start", "1", 0, time.time())
@@ -257,7 +268,7 @@ def test_writes_to_unknown_objects_are_errors(meta):
     with pytest.raises(ValueError, match="succeeded"):
         meta.run_finished("PetsFlow", run_id, "done", time.time())
     meta.new_task("PetsFlow", run_id, "start", "1", frames=[], parents=[])
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(integrity_error):
         meta.new_task("PetsFlow", run_id, "start", "1", frames=[], parents=[])
 
 

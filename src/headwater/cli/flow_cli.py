@@ -35,11 +35,17 @@ def build_cli(flow_cls: type) -> click.Group:
                   help="Give the config NAME inline, e.g. '{\"lr\": 0.1}' (repeatable).")
     @click.option("--branch", default=None, help="@project flows: run on the branch test.BRANCH.")
     @click.option("--production", is_flag=True, help="@project flows: run on the prod branch.")
+    @click.option("--executor", default="local", type=click.Choice(["local", "dask"]),
+                  envvar="HEADWATER_EXECUTOR", show_default=True,
+                  help="Where tasks run: forked here, or on a Dask cluster (--dask-address).")
+    @click.option("--dask-address", default=None, envvar="HEADWATER_DASK_ADDRESS",
+                  metavar="tcp://HOST:PORT", help="The Dask scheduler of --executor dask.")
     @click.pass_context
     def cli(ctx: click.Context, datastore_root: str | None, metadata: str | None, datastore: str,
             environment: str, quiet: bool, with_decorators: tuple[str, ...], pylint: bool,
             config_files: tuple[tuple[str, str], ...], config_values: tuple[tuple[str, str], ...],
-            branch: str | None, production: bool) -> None:
+            branch: str | None, production: bool, executor: str,
+            dask_address: str | None) -> None:
         from headwater.runtime.launch_extras import LaunchExtras
 
         ctx.obj = {
@@ -47,7 +53,8 @@ def build_cli(flow_cls: type) -> click.Group:
             "settings_args": (datastore_root, metadata),
             "quiet": quiet,
             "with": with_decorators,
-            "extras": LaunchExtras(tuple(config_files), tuple(config_values), branch, production),
+            "extras": LaunchExtras(tuple(config_files), tuple(config_values), branch, production,
+                                   executor, dask_address),
         }
 
     cli.add_command(_run_command(flow_cls))
@@ -66,6 +73,7 @@ def _run_command(flow_cls: type) -> click.Command:
         from headwater.cli.run_cmd import do_run
 
         ctx = click.get_current_context()
+        _executor_override(ctx, kwargs)
         given = {p.name: kwargs.pop(f"param__{attr}") for attr, p in params.items()}
         given = {k: v for k, v in given.items() if v is not None}
         code = do_run(ctx, flow_cls, given, **kwargs)
@@ -101,7 +109,22 @@ def common_run_options() -> list[click.Option]:
                      show_default=True, envvar=_env("MAX_NUM_SPLITS"),
                      help="Refuse a foreach with more items than this."),
         click.Option(["--run-id-file"], default=None, help="Write the run id to this file."),
+        click.Option(["--executor"], default=None, type=click.Choice(["local", "dask"]),
+                     help="Where tasks run (the same as the top-level --executor)."),
+        click.Option(["--dask-address"], default=None, metavar="tcp://HOST:PORT",
+                     help="The Dask scheduler (the same as the top-level --dask-address)."),
     ]
+
+
+def _executor_override(ctx: click.Context, kwargs: dict[str, Any]) -> None:
+    """``run --executor dask --dask-address A`` wins over the top-level options and the env."""
+    import dataclasses
+
+    executor, address = kwargs.pop("executor"), kwargs.pop("dask_address")
+    root = ctx.find_root().obj
+    changes = {k: v for k, v in (("executor", executor), ("dask_address", address)) if v}
+    if changes:
+        root["extras"] = dataclasses.replace(root["extras"], **changes)
 
 
 def _checked_tags(ctx: click.Context, param: click.Parameter,
@@ -121,6 +144,7 @@ def _resume_command() -> click.Command:
         from headwater.cli.run_cmd import do_resume
 
         ctx = click.get_current_context()
+        _executor_override(ctx, kwargs)
         ctx.exit(do_resume(ctx, step, origin_run_id, **kwargs))
 
     options: list[click.Parameter] = [

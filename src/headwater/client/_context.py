@@ -91,8 +91,11 @@ def settings_for(spec: str) -> Settings:
 
     Accepted: ``"local"`` (the default resolution), ``"local@<dir>"`` or ``"<dir>"`` (a datastore
     root, or a folder holding ``.headwater/``), or a path to a metadata database file
-    (``*.sqlite``, ``*.db``, ``sqlite:///...``), whose datastore root resolves as usual.
+    (``*.sqlite``, ``*.db``, ``sqlite:///...``) or a ``postgresql://`` URL, whose datastore root
+    resolves as usual.
     """
+    if spec.startswith(("postgresql://", "postgres://")):
+        return Settings.resolve(metadata=spec)  # the datastore root resolves as usual
     kind, sep, where = spec.partition("@")
     if sep and kind != "local":
         raise ValueError(f"unknown metadata provider {kind!r} in {spec!r}; use 'local@<path>'")
@@ -107,7 +110,17 @@ def settings_for(spec: str) -> Settings:
 
 def describe(settings: Settings) -> str:
     """What ``get_metadata()`` prints: ``local@<root>``, or ``sqlite@<file>`` if it lives apart."""
+    if settings.metadata_url.startswith(("postgresql://", "postgres://")):
+        return f"postgresql@{_without_password(settings.metadata_url)}"
     default = os.path.join(settings.datastore_root, "meta.sqlite")
     if os.path.normpath(settings.metadata_url) == os.path.normpath(default):
         return f"local@{settings.datastore_root}"
     return f"sqlite@{settings.metadata_url}"
+
+
+def _without_password(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    creds, at, host = rest.rpartition("@")
+    if not at or ":" not in creds:
+        return url
+    return f"{scheme}{sep}{creds.split(':', 1)[0]}:***@{host}"

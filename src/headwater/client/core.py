@@ -540,7 +540,10 @@ class Task(_InRun):
 
     @property
     def runtime_name(self) -> str:
-        """Where the task ran: 'local' (scale-out executors will name themselves)."""
+        """Where the task ran: 'local', or 'dask', from the run's ``runtime:`` system tag."""
+        for tag in self.system_tags:
+            if tag.startswith("runtime:"):
+                return tag.partition(":")[2]
         return "local"
 
     @property

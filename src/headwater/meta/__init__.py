@@ -1,8 +1,9 @@
 """The metadata database: flows, runs, steps, tasks, attempts, artifacts and tags.
 
-``open_metadata(url)`` picks a backend from the URL. Today that is SQLite (a path, or
-``sqlite:///path``); a server database can be added behind :class:`MetadataStore` without the
-scheduler or the client changing.
+``open_metadata(url)`` picks a backend from the URL: SQLite (a path, or ``sqlite:///path``), the
+embedded default, or PostgreSQL (``postgresql://user@host:port/db``, needs
+``pip install 'headwater[postgres]'``), shared by a team. Both sit behind :class:`MetadataStore`
+with the same rows and guarantees, so the scheduler and the client do not change.
 
 Run liveness: a run recorded as 'running' whose scheduler died reads as 'failed'
 (``RunRow.live_status``); see :mod:`headwater.meta.liveness` for the two rules.
@@ -25,7 +26,8 @@ __all__ = [
 
 
 def open_metadata(url: str, *, readonly: bool = False) -> MetadataStore:
-    """Open the metadata store at ``url`` (a SQLite path or ``sqlite:///path``).
+    """Open the metadata store at ``url``: a SQLite path, ``sqlite:///path``, or
+    ``postgresql://user@host:port/db`` (``postgres://`` too).
 
     Readers pass ``readonly=True``: they never create the file and never take the write lock.
     Opening is cheap (connections are made on first use), so callers need not cache it hard.
@@ -39,7 +41,24 @@ def open_metadata(url: str, *, readonly: bool = False) -> MetadataStore:
         return SQLiteMetadata(rest, readonly=readonly)  # sqlite:///abs/path -> /abs/path
     if scheme == "file":
         return SQLiteMetadata(rest, readonly=readonly)
+    if scheme in ("postgresql", "postgres"):
+        return _postgres(url, readonly=readonly)
     raise ValueError(
-        f"no metadata backend for {url!r}: only SQLite paths are supported so far "
-        "(set HEADWATER_METADATA to a file path, or leave it unset)"
+        f"no metadata backend for {url!r}: use a SQLite file path or a postgresql:// URL "
+        "(set HEADWATER_METADATA, or leave it unset)"
     )
+
+
+def _postgres(url: str, *, readonly: bool) -> MetadataStore:
+    try:
+        from headwater.meta.postgres import PostgresMetadata
+    except ImportError as exc:
+        if not (exc.name or "").startswith("psycopg"):
+            raise
+        from headwater.exceptions import HeadwaterException
+
+        raise HeadwaterException(
+            "a postgresql:// metadata URL needs the psycopg driver, which is not installed",
+            fix="pip install 'headwater[postgres]'",
+        ) from None
+    return PostgresMetadata(url, readonly=readonly)

@@ -138,6 +138,8 @@ FINISH_ATTEMPT = """INSERT INTO attempts (flow, run_id, step, task_id, attempt, 
 INSERT_ARTIFACT = """INSERT OR REPLACE INTO artifacts (flow, run_id, step, task_id, name, key,
     size, type_name, encoding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 
+NO_LIMIT = -1  # the LIMIT parameter meaning "all rows"
+
 # -- readers ---------------------------------------------------------------------------------
 
 LIST_FLOWS = "SELECT name FROM flows ORDER BY name"

@@ -15,6 +15,8 @@ class LaunchExtras:
     config_values: tuple[tuple[str, str], ...] = ()  # --config-value NAME TEXT
     branch: str | None = None  # --branch
     production: bool = False  # --production
+    executor: str = "local"  # --executor: where tasks run, "local" or "dask"
+    dask_address: str | None = None  # --dask-address: the Dask scheduler, tcp://HOST:PORT
 
     @property
     def has_configs(self) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 from headwater import __version__
 from headwater.decorators.base import StepPolicy
 from headwater.decorators.registry import parse_with, step_policy
-from headwater.exceptions import NotFoundError
+from headwater.exceptions import NotFoundError, RunFailedError
 from headwater.flow.config import config_scope
 from headwater.graph import Graph, check_flow
 from headwater.meta import open_metadata
@@ -55,7 +55,7 @@ def run_flow(flow_cls: type, *, params: Mapping[str, Any], options: RunOptions,
     # Configs are stored like parameters: every task reads them, and so does the client.
     param_refs = store_parameters({**values, **configs}, store, f"{flow_cls.__name__}/parameters")
     return _execute(flow_cls, graph, store, param_refs, options, settings, console, None,
-                    _Launch(scope, project))
+                    _Launch(scope, project, extras))
 
 
 def resume_flow(flow_cls: type, *, step: str | None, options: RunOptions, settings: Settings,
@@ -82,7 +82,7 @@ def resume_flow(flow_cls: type, *, step: str | None, options: RunOptions, settin
                     f"the configs of {flow_cls.__name__}/{origin.run_id} are used")
     configs = configs_from_refs(flow_cls, param_refs, store, f"{flow_cls.__name__}/{origin.run_id}")
     return _execute(flow_cls, graph, store, param_refs, options, settings, console, step,
-                    _Launch(config_scope(flow_cls, configs), project))
+                    _Launch(config_scope(flow_cls, configs), project, extras))
 
 
 def _open_store(settings: Settings) -> Any:
@@ -113,6 +113,7 @@ class _Launch:
 
     configs: Mapping[str, Any]
     project: ProjectInfo | None
+    extras: LaunchExtras = LaunchExtras()  # where tasks run: --executor, --dask-address
 
 
 def _announce(flow_cls: type, console: Console) -> None:
@@ -136,11 +137,8 @@ def _execute(flow_cls: type, graph: Graph, store: Any, param_refs: dict, options
     project = launch.project
     for note in _notes(flow_cls, policies):
         console.say(f"Note: {note}")
-    # Fork the task server before this process opens a database connection or starts a thread.
-    servers = min(os.cpu_count() or 1, options.max_workers)
     current_fields = project.current_fields() if project else {}
-    executor = LocalExecutor(make_child_main(flow_cls, graph, store, current_fields),
-                             servers=servers)
+    executor = _make_executor(flow_cls, graph, store, options, current_fields, launch.extras)
     try:
         meta = open_metadata(settings.metadata_url)
         plan = None
@@ -149,7 +147,7 @@ def _execute(flow_cls: type, graph: Graph, store: Any, param_refs: dict, options
         host, pid = host_and_pid()
         run_id = meta.new_run(
             flow_name, user=user, tags=list(options.tags),
-            system_tags=[f"user:{user}", "runtime:local", python_tag(),
+            system_tags=[f"user:{user}", f"runtime:{launch.extras.executor}", python_tag(),
                          *(project.system_tags() if project else [])],
             params=param_refs, origin_run_id=options.origin_run_id, pid=pid, host=host,
         )
@@ -166,6 +164,24 @@ def _execute(flow_cls: type, graph: Graph, store: Any, param_refs: dict, options
         executor.close()
     _closing_line(console, flow_name, outcome)
     return outcome
+
+
+def _make_executor(flow_cls: type, graph: Graph, store: Any, options: RunOptions,
+                   current_fields: Mapping[str, Any], extras: LaunchExtras) -> Any:
+    """The executor ``--executor`` names; built before the run is registered, so a cluster that
+    cannot be reached fails the launch with nothing recorded."""
+    if extras.executor == "dask":
+        if not extras.dask_address:
+            raise RunFailedError("--executor dask needs the address of a Dask scheduler",
+                                 fix="add --dask-address tcp://HOST:PORT "
+                                 "(or set HEADWATER_DASK_ADDRESS)")
+        from headwater.runtime.executors.dask import DaskExecutor
+
+        return DaskExecutor(extras.dask_address, flow_cls=flow_cls, store=store,
+                            current_fields=dict(current_fields))
+    # Fork the task server before this process opens a database connection or starts a thread.
+    servers = min(os.cpu_count() or 1, options.max_workers)
+    return LocalExecutor(make_child_main(flow_cls, graph, store, current_fields), servers=servers)
 
 
 def step_policies(flow_cls: type, graph: Graph, with_specs: tuple[str, ...],

@@ -1,0 +1,222 @@
+"""The shared metadata backend: a PostgreSQL database, for a team or a cluster.
+
+``--metadata postgresql://user@host:port/db`` (or ``HEADWATER_METADATA``) selects it. It records
+and returns exactly what :class:`~headwater.meta.sqlite.SQLiteMetadata` does: the methods are
+shared (:mod:`.sql_store`), only the statements (:mod:`.postgres_sql`) and the connections differ.
+
+The connection rules, and why:
+
+* **Autocommit, explicit transactions.** A read is one statement and its own transaction, so no
+  connection sits "idle in transaction" holding a snapshot; a write opens ``BEGIN`` ... ``COMMIT``
+  (nested uses join the outer one, as with SQLite). One difference: after a failed statement
+  PostgreSQL aborts the whole transaction, so an error caught inside an outer ``transaction()``
+  block leaves nothing to commit; let it propagate (the block rolls back) and retry the batch.
+* **Run ids under concurrency.** ``new_run`` bumps the flow's counter with an ``UPDATE`` inside
+  its transaction; the row lock makes concurrent schedulers take numbers one at a time.
+* **Schema created and migrated on first use**, under ``pg_advisory_xact_lock``: many processes
+  opening a new database at once create it once; a newer schema than ours is refused.
+* **One connection per thread, reopened after fork.** A libpq connection must not cross a fork:
+  a child keeps the inherited ones referenced (closing them would end the parent's session) and
+  opens its own.
+* **Read-only** stores set ``default_transaction_read_only``, never create the schema, and read a
+  database without one as empty ("no flows yet").
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+
+from headwater.exceptions import HeadwaterException
+from headwater.meta import postgres_sql as sql
+from headwater.meta.sql_store import SQLMetadata
+
+# Connections inherited through fork: never used, never closed (see the module docstring).
+_INHERITED: list[psycopg.Connection] = []
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced, fit for messages and reprs."""
+    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+
+
+class PostgresMetadata(SQLMetadata):
+    """Metadata in the PostgreSQL database at ``url`` (schema created on first write)."""
+
+    _sql = sql
+
+    def __init__(self, url: str, *, readonly: bool = False) -> None:
+        self.url = url
+        self.readonly = readonly
+        self._db = PostgresConnections(url, readonly=readonly)
+
+    def __repr__(self) -> str:
+        mode = ", readonly=True" if self.readonly else ""
+        return f"PostgresMetadata({redact(self.url)!r}{mode})"
+
+    def __getstate__(self) -> dict:
+        return {"url": self.url, "readonly": self.readonly}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["url"], readonly=state["readonly"])
+
+
+class PostgresConnections:
+    """Per-thread connections to ``url`` plus the write-transaction discipline."""
+
+    def __init__(self, url: str, *, readonly: bool) -> None:
+        self.url = url
+        self.readonly = readonly
+        self._pid = os.getpid()
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._opened: list[psycopg.Connection] = []
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """Run one SELECT and return all rows (its own transaction, ended at once)."""
+        conn = self.connection()
+        if not self._schema_ready(conn):
+            return []  # read-only store on a database nobody has written to yet
+        return conn.execute(statement, params).fetchall()
+
+    def connection(self) -> psycopg.Connection:
+        """This thread's connection, opened on first use."""
+        self._forget_after_fork()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and not conn.closed:
+            return conn
+        conn = self._open()
+        self._local.conn = conn
+        return conn
+
+    # -- writing ------------------------------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[psycopg.Cursor]:
+        """One write transaction; nested uses join the outer one."""
+        if self.readonly:
+            raise HeadwaterException(
+                f"the metadata database {redact(self.url)} was opened read-only",
+                fix="open it with open_metadata(url) (readonly=False) to write",
+            )
+        conn = self.connection()
+        depth = getattr(self._local, "depth", 0)
+        if depth:
+            self._local.depth = depth + 1
+            try:
+                yield self._local.cursor
+            finally:
+                self._local.depth = depth
+            return
+        self._local.depth = 1
+        try:
+            with conn.transaction(), conn.cursor() as cursor:
+                self._local.cursor = cursor
+                yield cursor
+        finally:
+            self._local.depth = 0
+            self._local.cursor = None
+
+    def close(self) -> None:
+        """Close every connection this process opened (any thread)."""
+        with self._lock:
+            opened, self._opened = self._opened, []
+        if os.getpid() == self._pid:
+            for conn in opened:
+                conn.close()
+        else:
+            _INHERITED.extend(opened)  # the parent's sessions: freeing them would end them
+        self._local = threading.local()
+
+    def __del__(self) -> None:
+        # A store dropped without close() still ends its sessions (in the process that opened
+        # them only: a forked child's copies belong to the parent).
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    # -- opening ------------------------------------------------------------------------------
+
+    def _open(self) -> psycopg.Connection:
+        try:
+            conn = psycopg.connect(self.url, autocommit=True)
+        except psycopg.Error as exc:
+            raise HeadwaterException(
+                f"cannot connect to the metadata database {redact(self.url)}: {exc}".strip(),
+                fix="check the URL given to --metadata / HEADWATER_METADATA and that the "
+                "server is up",
+            ) from exc
+        with self._lock:
+            self._opened.append(conn)
+        if self.readonly:
+            conn.execute(sql.SET_READONLY)
+        else:
+            _ensure_schema(conn, self.url)
+            self._local.ready = True
+        return conn
+
+    def _schema_ready(self, conn: psycopg.Connection) -> bool:
+        if getattr(self._local, "ready", False):
+            return True
+        version = _version(conn)
+        if version == 0:
+            return False
+        _refuse_newer(version, self.url)
+        self._local.ready = True
+        return True
+
+    def _forget_after_fork(self) -> None:
+        if os.getpid() == self._pid:
+            return
+        _INHERITED.extend(self._opened)
+        self._opened = []
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+
+def _version(conn: psycopg.Connection) -> int:
+    """The schema version, 0 when there is no schema yet."""
+    if not conn.execute(sql.HAS_VERSION_TABLE).fetchall()[0][0]:
+        return 0
+    rows = conn.execute(sql.GET_VERSION).fetchall()
+    return int(rows[0][0]) if rows else 0
+
+
+def _refuse_newer(version: int, url: str) -> None:
+    if version > sql.SCHEMA_VERSION:
+        raise HeadwaterException(
+            f"the metadata database {redact(url)} has schema version {version}, newer than this "
+            f"headwater understands ({sql.SCHEMA_VERSION})",
+            fix="upgrade headwater",
+        )
+
+
+def _ensure_schema(conn: psycopg.Connection, url: str) -> None:
+    """Create or upgrade the schema; safe when many processes open the database at once."""
+    version = _version(conn)
+    if version == sql.SCHEMA_VERSION:
+        return
+    _refuse_newer(version, url)
+    with conn.transaction():
+        conn.execute(sql.TAKE_SCHEMA_LOCK, (sql.SCHEMA_LOCK_KEY,))
+        conn.execute(sql.CREATE_VERSION_TABLE)
+        rows = conn.execute(sql.GET_VERSION).fetchall()
+        version = int(rows[0][0]) if rows else 0  # another process may have done it meanwhile
+        _refuse_newer(version, url)
+        for step in range(version, sql.SCHEMA_VERSION):
+            for statement in sql.MIGRATIONS[step]:
+                conn.execute(statement)
+        if rows:
+            conn.execute(sql.SET_VERSION, (sql.SCHEMA_VERSION,))
+        else:
+            conn.execute(sql.INSERT_VERSION, (sql.SCHEMA_VERSION,))

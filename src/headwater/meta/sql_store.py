@@ -1,0 +1,400 @@
+"""What every SQL backend shares: the writer and reader methods, and the row builders.
+
+A backend supplies two things: ``_db``, its connections (``write()`` yields something with
+``execute``/``executemany`` inside one transaction, nested uses joining; ``query()`` returns all
+rows of one SELECT), and ``_sql``, the module holding its statements in its dialect (same names,
+same parameter order, same result columns). Everything else is here, so SQLite and PostgreSQL
+record and return exactly the same rows.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import ModuleType
+from typing import Any
+
+from headwater.exceptions import NotFoundError
+from headwater.meta import codec
+from headwater.meta.base import MetadataStore
+from headwater.meta.rows import (
+    FAILED,
+    SUCCEEDED,
+    AttemptRow,
+    FlowRow,
+    RunRow,
+    StepRow,
+    TaskRow,
+)
+from headwater.meta.tags import check_tags, with_user_tag
+from headwater.records import ArtifactRef, Frame, Manifest, TaskResult
+
+TAG_SEPARATOR = "\x1f"  # between the flagged tags of a run, see sqlite_sql._TAGS_OF_RUN
+
+
+class SQLMetadata(MetadataStore):
+    """The backend-independent part of a SQL metadata store (see the module docstring)."""
+
+    _db: Any
+    _sql: ModuleType
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._db.write():
+            yield
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    def new_run(
+        self,
+        flow: str,
+        *,
+        user: str,
+        tags: Sequence[str],
+        system_tags: Sequence[str],
+        params: Manifest,
+        origin_run_id: str | None,
+        pid: int,
+        host: str,
+    ) -> str:
+        user_tags = check_tags(tags)
+        system = with_user_tag(check_tags(system_tags), user)
+        now = time.time()
+        with self._db.write() as c:
+            c.execute(self._sql.ENSURE_FLOW, (flow, now))
+            c.execute(self._sql.BUMP_RUN_NUMBER, (flow,))
+            number = c.execute(self._sql.GET_RUN_NUMBER, (flow,)).fetchall()[0][0]
+            run_id = str(number)
+            c.execute(
+                self._sql.INSERT_RUN,
+                (
+                    flow,
+                    run_id,
+                    number,
+                    user,
+                    now,
+                    now,
+                    pid,
+                    host,
+                    origin_run_id,
+                    codec.dump_manifest(params),
+                ),
+            )
+            c.executemany(
+                self._sql.INSERT_TAG,
+                [(flow, run_id, t, 0) for t in user_tags] + [(flow, run_id, t, 1) for t in system],
+            )
+        return run_id
+
+    def run_finished(self, flow: str, run_id: str, status: str, finished_at: float) -> None:
+        if status not in (SUCCEEDED, FAILED):
+            raise ValueError(f"a run finishes as 'succeeded' or 'failed', not {status!r}")
+        with self._db.write() as c:
+            _require(
+                c.execute(self._sql.FINISH_RUN, (status, finished_at, flow, run_id)).rowcount,
+                flow,
+                run_id,
+            )
+
+    def heartbeat(self, flow: str, run_id: str, at: float) -> None:
+        with self._db.write() as c:
+            _require(c.execute(self._sql.HEARTBEAT, (at, flow, run_id)).rowcount, flow, run_id)
+
+    def add_tags(self, flow: str, run_id: str, tags: Sequence[str]) -> None:
+        tags = check_tags(tags)
+        with self._db.write() as c:
+            _require(len(c.execute(self._sql.RUN_EXISTS, (flow, run_id)).fetchall()), flow, run_id)
+            c.executemany(self._sql.INSERT_TAG, [(flow, run_id, t, 0) for t in tags])
+
+    def remove_tags(self, flow: str, run_id: str, tags: Sequence[str]) -> None:
+        tags = check_tags(tags)
+        with self._db.write() as c:
+            _require(len(c.execute(self._sql.RUN_EXISTS, (flow, run_id)).fetchall()), flow, run_id)
+            c.executemany(self._sql.DELETE_USER_TAG, [(flow, run_id, t) for t in tags])
+
+    # -- tasks and attempts -------------------------------------------------------------------
+
+    def new_task(
+        self,
+        flow: str,
+        run_id: str,
+        step: str,
+        task_id: str,
+        *,
+        frames: Sequence[Frame],
+        parents: Sequence[str],
+        origin_pathspec: str | None = None,
+    ) -> None:
+        with self._db.write() as c:
+            c.execute(
+                self._sql.INSERT_TASK,
+                (
+                    flow,
+                    run_id,
+                    step,
+                    task_id,
+                    "running",
+                    time.time(),
+                    None,
+                    codec.dump_frames(frames),
+                    codec.dump_strings(parents),
+                    origin_pathspec,
+                    0,
+                    None,
+                ),
+            )
+
+    def attempt_started(
+        self, flow: str, run_id: str, step: str, task_id: str, attempt: int, started_at: float
+    ) -> None:
+        key = (flow, run_id, step, task_id)
+        with self._db.write() as c:
+            _require(c.execute(self._sql.TASK_ATTEMPT_STARTED, (attempt + 1, *key)).rowcount, *key)
+            c.execute(self._sql.START_ATTEMPT, (*key, attempt, started_at))
+
+    def attempt_finished(
+        self,
+        flow: str,
+        run_id: str,
+        step: str,
+        task_id: str,
+        attempt: int,
+        result: TaskResult,
+        *,
+        stdout_key: str | None,
+        stderr_key: str | None,
+        final: bool,
+    ) -> None:
+        key = (flow, run_id, step, task_id)
+        status = SUCCEEDED if result.ok else FAILED
+        finished_at = result.finished_at or time.time()
+        with self._db.write() as c:
+            _require(c.execute(self._sql.TASK_ATTEMPT_COUNT, (attempt + 1, *key)).rowcount, *key)
+            c.execute(
+                self._sql.FINISH_ATTEMPT,
+                (
+                    *key,
+                    attempt,
+                    status,
+                    result.started_at or None,
+                    finished_at,
+                    codec.dump_failure(result.failure),
+                    stdout_key,
+                    stderr_key,
+                ),
+            )
+            if final:
+                c.execute(self._sql.FINISH_TASK, (status, finished_at, _transition(result), *key))
+                c.executemany(self._sql.INSERT_ARTIFACT, _artifact_rows(key, result.manifest))
+
+    def clone_task(
+        self,
+        flow: str,
+        run_id: str,
+        step: str,
+        task_id: str,
+        *,
+        origin_pathspec: str,
+        frames: Sequence[Frame],
+        parents: Sequence[str],
+        manifest: Manifest,
+        stdout_key: str | None,
+        stderr_key: str | None,
+        result: TaskResult | None = None,
+    ) -> None:
+        key = (flow, run_id, step, task_id)
+        now = time.time()
+        with self._db.write() as c:
+            c.execute(
+                self._sql.INSERT_TASK,
+                (
+                    *key,
+                    SUCCEEDED,
+                    now,
+                    now,
+                    codec.dump_frames(frames),
+                    codec.dump_strings(parents),
+                    origin_pathspec,
+                    1,
+                    _transition(result) if result is not None else None,
+                ),
+            )
+            c.execute(
+                self._sql.FINISH_ATTEMPT,
+                (*key, 0, SUCCEEDED, now, now, None, stdout_key, stderr_key),
+            )
+            c.executemany(self._sql.INSERT_ARTIFACT, _artifact_rows(key, manifest))
+
+    # -- readers: flows and runs --------------------------------------------------------------
+
+    def list_flows(self, *, tags: Sequence[str] = ()) -> list[str]:
+        tags = tuple(tags)
+        if not tags:
+            return [name for (name,) in self._db.query(self._sql.LIST_FLOWS)]
+        return [
+            name for (name,) in self._db.query(self._sql.select_flows_with_tags(len(tags)), tags)
+        ]
+
+    def get_flow(self, flow: str) -> FlowRow | None:
+        rows = self._db.query(self._sql.GET_FLOW, (flow,))
+        return FlowRow(*rows[0]) if rows else None
+
+    def list_runs(
+        self,
+        flow: str,
+        *,
+        tags: Sequence[str] = (),
+        user: str | None = None,
+        limit: int | None = None,
+    ) -> list[RunRow]:
+        return self._select_runs(flow, tuple(tags), user, limit, succeeded_only=False)
+
+    def latest_successful_run(
+        self, flow: str, *, tags: Sequence[str] = (), user: str | None = None
+    ) -> RunRow | None:
+        rows = self._select_runs(flow, tuple(tags), user, 1, succeeded_only=True)
+        return rows[0] if rows else None
+
+    def get_run(self, flow: str, run_id: str) -> RunRow | None:
+        rows = self._db.query(self._sql.GET_RUN, (flow, run_id))
+        return _run_row(rows[0]) if rows else None
+
+    def _select_runs(
+        self,
+        flow: str,
+        tags: tuple[str, ...],
+        user: str | None,
+        limit: int | None,
+        *,
+        succeeded_only: bool,
+    ) -> list[RunRow]:
+        statement = self._sql.select_runs(
+            num_tags=len(tags), by_user=user is not None, succeeded_only=succeeded_only
+        )
+        params = (
+            flow,
+            *tags,
+            *([user] if user is not None else []),
+            self._sql.NO_LIMIT if limit is None else limit,
+        )
+        return [_run_row(row) for row in self._db.query(statement, params)]
+
+    # -- readers: steps, tasks, attempts, artifacts -------------------------------------------
+
+    def list_steps(self, flow: str, run_id: str) -> list[str]:
+        return [row.step for row in self.list_step_rows(flow, run_id)]
+
+    def list_step_rows(self, flow: str, run_id: str) -> list[StepRow]:
+        return [StepRow(*row) for row in self._db.query(self._sql.LIST_STEPS, (flow, run_id))]
+
+    def get_step(self, flow: str, run_id: str, step: str) -> StepRow | None:
+        rows = self._db.query(self._sql.GET_STEP, (flow, run_id, step))
+        return StepRow(*rows[0]) if rows else None
+
+    def list_tasks(
+        self, flow: str, run_id: str, step: str | None = None, *, limit: int | None = None
+    ) -> list[TaskRow]:
+        limit = self._sql.NO_LIMIT if limit is None else limit
+        if step is None:
+            rows = self._db.query(self._sql.LIST_RUN_TASKS, (flow, run_id, limit))
+        else:
+            rows = self._db.query(self._sql.LIST_STEP_TASKS, (flow, run_id, step, limit))
+        return [_task_row(row) for row in rows]
+
+    def get_task(self, flow: str, run_id: str, step: str, task_id: str) -> TaskRow | None:
+        rows = self._db.query(self._sql.GET_TASK, (flow, run_id, step, task_id))
+        return _task_row(rows[0]) if rows else None
+
+    def get_artifacts(self, flow: str, run_id: str, step: str, task_id: str) -> Manifest:
+        rows = self._db.query(self._sql.GET_ARTIFACTS, (flow, run_id, step, task_id))
+        return {name: ArtifactRef(*ref) for name, *ref in rows}
+
+    def get_step_artifacts(self, flow: str, run_id: str, step: str) -> dict[str, Manifest]:
+        manifests: dict[str, Manifest] = {}
+        for task_id, name, *ref in self._db.query(
+            self._sql.GET_STEP_ARTIFACTS, (flow, run_id, step)
+        ):
+            manifests.setdefault(task_id, {})[name] = ArtifactRef(*ref)
+        return manifests
+
+    def list_attempts(self, flow: str, run_id: str, step: str, task_id: str) -> list[AttemptRow]:
+        rows = self._db.query(self._sql.LIST_ATTEMPTS, (flow, run_id, step, task_id))
+        return [_attempt_row(row) for row in rows]
+
+    def list_step_attempts(self, flow: str, run_id: str, step: str) -> dict[str, list[AttemptRow]]:
+        attempts: dict[str, list[AttemptRow]] = {}
+        for row in self._db.query(self._sql.LIST_STEP_ATTEMPTS, (flow, run_id, step)):
+            attempt = _attempt_row(row)
+            attempts.setdefault(attempt.task_id, []).append(attempt)
+        return attempts
+
+
+# -- row builders ----------------------------------------------------------------------------
+
+
+def _run_row(row: tuple) -> RunRow:
+    *head, params, tags = row
+    user_tags: list[str] = []
+    system_tags: list[str] = []
+    for flagged in tags.split(TAG_SEPARATOR) if tags else ():
+        (system_tags if flagged[0] == "1" else user_tags).append(flagged[1:])
+    return RunRow(
+        *head,
+        params_json=params,
+        tags=tuple(sorted(user_tags)),
+        system_tags=tuple(sorted(system_tags)),
+    )
+
+
+def _task_row(row: tuple) -> TaskRow:
+    *head, frames, parents, origin_pathspec, attempts, transition = row
+    return TaskRow(
+        *head,
+        frames=codec.load_frames(frames),
+        parents=codec.load_strings(parents),
+        origin_pathspec=origin_pathspec,
+        attempts=attempts,
+        transition=json.loads(transition) if transition else None,
+    )
+
+
+def _transition(result: TaskResult) -> str | None:
+    """Where a finished task went next: resume clones it without running it again."""
+    if not result.ok:
+        return None
+    return json.dumps(
+        {
+            "next_steps": list(result.next_steps),
+            "foreach_count": result.foreach_count,
+            "foreach_items_key": result.foreach_items_key,
+        }
+    )
+
+
+def _attempt_row(row: tuple) -> AttemptRow:
+    *head, failure, stdout_key, stderr_key = row
+    return AttemptRow(
+        *head, failure=codec.load_failure(failure), stdout_key=stdout_key, stderr_key=stderr_key
+    )
+
+
+def _artifact_rows(key: tuple[str, str, str, str], manifest: Manifest) -> list[tuple]:
+    return [
+        (*key, name, ref.key, ref.size, ref.type_name, ref.encoding)
+        for name, ref in manifest.items()
+    ]
+
+
+def _require(count: int, *pathspec: str) -> None:
+    """Writers name the run or task they could not find instead of silently doing nothing."""
+    if count == 0:
+        what = "run" if len(pathspec) == 2 else "task"
+        raise NotFoundError(
+            f"{what} {'/'.join(pathspec)} is not registered in the metadata",
+            fix="register it first (new_run / new_task)",
+        )

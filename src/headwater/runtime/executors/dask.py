@@ -1,0 +1,268 @@
+"""Run every task on a Dask cluster; the scheduler stays here and is the only metadata writer.
+
+At launch the flow's folder is packed (``*.py`` and small data files) into a content-addressed
+blob of the run's datastore: the *code package*. Each task is a Dask task that calls
+:func:`headwater.runtime.executors.dask_worker.run_task` on a worker, which starts
+``python -m headwater.runtime.remote_task`` in a process of its own; that process unpacks the code
+package (once per key), imports the flow, runs the task writing blobs to the datastore, and hands
+back the TaskResult with the task's stdout and stderr.
+
+The datastore root must be reachable from the workers under the same name: a local folder on a
+shared disk (or the same machine), or an object store URL such as ``s3://bucket/prefix``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import inspect
+import io
+import os
+import pickle
+import queue
+import sys
+import tarfile
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from headwater.exceptions import RunFailedError
+from headwater.records import TaskFailure, TaskResult, TaskSpec
+from headwater.runtime.executors.base import Event, Executor, TaskExited, TaskOutput, TaskStarted
+
+CONNECT_TIMEOUT_S = 10.0  # HEADWATER_DASK_TIMEOUT overrides it
+CODE_SUFFIXES = (".py", ".json", ".yaml", ".yml", ".toml", ".txt", ".csv", ".cfg", ".ini")
+MAX_FILE_BYTES = 1 << 20  # files larger than this stay out of the code package
+MAX_PACKAGE_BYTES = 50 << 20
+SKIPPED_DIRS = {".git", ".headwater", ".metaflow", "__pycache__", ".venv", "venv", "node_modules",
+                ".tox", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
+
+
+@dataclass
+class _Task:
+    key: str
+    name: str  # the Dask key, unique per attempt
+    future: Any = None
+    started: bool = False
+    sent: dict[str, int] = field(default_factory=lambda: {"stdout": 0, "stderr": 0})
+
+
+def build_code_package(flow_cls: type) -> tuple[bytes, dict[str, str]]:
+    """A gzip tarball of the flow file's folder and where the flow is inside it.
+
+    Returns ``(tarball, code)``; ``code`` has the module name the launcher used, the flow file's
+    path relative to the folder and the flow class's name. Hidden and cache folders, other
+    suffixes than :data:`CODE_SUFFIXES` and files over :data:`MAX_FILE_BYTES` are left out.
+    """
+    flow_file = os.path.realpath(inspect.getfile(flow_cls))
+    folder = os.path.dirname(flow_file)
+    entries: list[str] = []
+    for here, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.startswith("."))
+        for name in sorted(files):
+            path = os.path.join(here, name)
+            if not name.endswith(CODE_SUFFIXES) or not os.path.isfile(path):
+                continue
+            if os.path.getsize(path) > MAX_FILE_BYTES and path != flow_file:
+                continue
+            entries.append(path)
+    buf = io.BytesIO()
+    total = 0
+    # Sorted names, mtime 0: the same code gives the same bytes, so the same blob key.
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path in entries:
+            with open(path, "rb") as handle:
+                data = handle.read()
+            total += len(data)
+            if total > MAX_PACKAGE_BYTES:
+                raise RunFailedError(
+                    f"the code package of {flow_cls.__name__} (the folder {folder}) is over "
+                    f"{MAX_PACKAGE_BYTES >> 20} MB",
+                    fix="move the flow file into a folder of its own, beside only its code",
+                )
+            info = tarfile.TarInfo(os.path.relpath(path, folder))
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            tar.addfile(info, io.BytesIO(data))
+    code = {"module": flow_cls.__module__, "path": os.path.relpath(flow_file, folder),
+            "class": flow_cls.__name__}
+    return gzip.compress(buf.getvalue(), compresslevel=6, mtime=0), code
+
+
+class DaskExecutor(Executor):
+    """Submits each task to the Dask scheduler at ``address``; see the module docstring."""
+
+    def __init__(self, address: str, *, flow_cls: type, store: Any,
+                 current_fields: dict[str, Any] | None = None,
+                 connect_timeout: float | None = None) -> None:
+        try:
+            import distributed
+        except ImportError:
+            raise RunFailedError(
+                "--executor dask needs the 'distributed' package",
+                fix='pip install "headwater[dask]"',
+            ) from None
+        self._root = store.root
+        self._current = dict(current_fields or {})
+        tarball, code = build_code_package(flow_cls)
+        if connect_timeout is None:
+            connect_timeout = float(os.environ.get("HEADWATER_DASK_TIMEOUT") or CONNECT_TIMEOUT_S)
+        try:
+            self._client = distributed.Client(address, timeout=connect_timeout,
+                                              set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise RunFailedError(
+                f"cannot reach the Dask scheduler at {address}: {exc}",
+                fix="check --dask-address / HEADWATER_DASK_ADDRESS (tcp://HOST:PORT) and that "
+                "'dask scheduler' runs there",
+            ) from None
+        try:
+            self._code = {**code, "key": store.save_bytes(tarball).key}
+        except BaseException:
+            self._client.close()
+            raise
+        self._tasks: dict[str, _Task] = {}
+        self._by_name: dict[str, _Task] = {}
+        # Filled from the client's thread: ("live", msg) from the workers, ("done", key).
+        self._inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._topic = f"headwater-{uuid.uuid4().hex}"
+        self._client.subscribe_topic(self._topic, lambda event: self._inbox.put(("live", event[1])))
+
+    @property
+    def running(self) -> int:
+        return len(self._tasks)
+
+    def submit(self, key: str, spec: TaskSpec) -> None:
+        from headwater.runtime.executors.dask_worker import run_task
+
+        if self._current:
+            spec.extra = {**spec.extra, "current": {**self._current,
+                                                    **spec.extra.get("current", {})}}
+        payload = pickle.dumps({"spec": spec, "root": self._root, "code": self._code},
+                               protocol=5)
+        name = f"headwater-{spec.flow_name}-{spec.run_id}-{spec.step}-{spec.task_id}-" \
+               f"{spec.attempt}-{uuid.uuid4().hex[:8]}"
+        task = _Task(key, name)
+        self._tasks[key] = self._by_name[name] = task
+        task.future = self._client.submit(run_task, name, payload, self._topic, key=name,
+                                          pure=False, retries=0)
+        task.future.add_done_callback(lambda _f, key=key: self._inbox.put(("done", key)))
+
+    def poll(self, timeout: float | None) -> list[Event]:
+        """Live events (start, output) and exits, in the order the client received them."""
+        events: list[Event] = []
+        try:
+            items = [self._inbox.get(block=timeout is None or timeout > 0, timeout=timeout)]
+        except queue.Empty:
+            return events
+        while True:
+            try:
+                items.append(self._inbox.get_nowait())
+            except queue.Empty:
+                break
+        for kind, value in items:
+            if kind == "live":
+                self._on_live(value, events)
+                continue
+            task = self._tasks.pop(value, None)
+            if task is not None:
+                del self._by_name[task.name]
+                self._started(task, 0, events)
+                events.extend(self._exit_events(task))
+        return events
+
+    def _on_live(self, msg: Any, events: list[Event]) -> None:
+        task = self._by_name.get(msg.get("name")) if isinstance(msg, dict) else None
+        if task is None:  # late news of a task already reported as exited
+            return
+        if "pid" in msg:
+            self._started(task, int(msg["pid"]), events)
+        elif msg.get("stream") in task.sent:
+            self._started(task, 0, events)
+            task.sent[msg["stream"]] += len(msg["data"])
+            events.append(TaskOutput(task.key, msg["stream"], bytes(msg["data"])))
+
+    @staticmethod
+    def _started(task: _Task, pid: int, events: list[Event]) -> None:
+        if not task.started:
+            task.started = True
+            events.append(TaskStarted(task.key, pid))
+
+    def _exit_events(self, task: _Task) -> list[Event]:
+        future = task.future
+        if future.status == "finished":
+            try:
+                out = future.result()
+            except Exception as exc:  # noqa: BLE001 - lost between worker and here
+                return [TaskExited(task.key, _crashed(f"its result was lost: {exc}"))]
+            events: list[Event] = []
+            for stream in ("stdout", "stderr"):
+                rest = out[stream][task.sent[stream]:]  # what no live event brought
+                if rest:
+                    events.append(TaskOutput(task.key, stream, rest))
+            events.append(TaskExited(task.key, _decode(out)))
+            return events
+        if future.status == "cancelled":
+            return [TaskExited(task.key, TaskResult(failure=TaskFailure(
+                "TaskKilled", "the task was cancelled on the Dask cluster")))]
+        try:
+            exc = future.exception(timeout=5)
+        except Exception as err:  # noqa: BLE001
+            exc = err
+        name = type(exc).__name__
+        if name == "KilledWorker":
+            msg = (f"the Dask worker running the task died ({exc}); the task did not finish")
+        else:
+            msg = f"the Dask task failed: {name}: {exc}"
+        return [TaskExited(task.key, _crashed(msg))]
+
+    def kill(self, key: str, *, force: bool = False) -> None:
+        task = self._tasks.get(key)
+        if task is not None:
+            self._kill([task], force)
+
+    def _kill(self, tasks: list[_Task], force: bool) -> None:
+        """Signal the tasks' processes wherever they run; forced, also cancel their futures
+        (a task still queued on the cluster has no process yet)."""
+        from headwater.runtime.executors.dask_worker import kill_tasks
+
+        try:
+            self._client.run(kill_tasks, [t.name for t in tasks], force, wait=True)
+        except Exception:  # noqa: BLE001 - a worker that is gone has nothing left to kill
+            pass
+        if force:
+            self._client.cancel([t.future for t in tasks])
+
+    def close(self) -> None:
+        if self._tasks:
+            self._kill(list(self._tasks.values()), force=True)
+        self._tasks.clear()
+        self._by_name.clear()
+        try:
+            self._client.unsubscribe_topic(self._topic)
+        except Exception:  # noqa: BLE001
+            pass
+        try:
+            self._client.close(timeout=5)
+        except Exception:  # noqa: BLE001 - closing must not hide the run's outcome
+            print("headwater: the Dask client did not close cleanly", file=sys.stderr)
+
+
+def _crashed(message: str) -> TaskResult:
+    return TaskResult(failure=TaskFailure("TaskCrashed", message))
+
+
+def _decode(out: dict[str, Any]) -> TaskResult:
+    code = out["code"]
+    if out["result"]:
+        try:
+            result: TaskResult = pickle.loads(out["result"])
+        except Exception as err:  # noqa: BLE001 - a truncated result is a crash
+            return _crashed(f"unreadable task result ({err})")
+        if code < 0 and result.ok:
+            result.failure = TaskFailure("TaskKilled", f"killed by signal {-code}")
+        return result
+    if code < 0:
+        return TaskResult(failure=TaskFailure(
+            "TaskKilled", f"the task's process on the Dask worker was killed by signal {-code} "
+            "before the step finished"))
+    return _crashed(f"the task's process on the Dask worker exited with code {code} before the "
+                    "step finished")

@@ -1,0 +1,374 @@
+"""``--executor dask``: whole flows on a real Dask cluster (a scheduler and two workers on loopback).
+
+The cluster is started once for the module as separate ``dask scheduler`` / ``dask worker``
+processes, as a user would; the headwater scheduler stays in the ``python flow.py run`` process
+and the tasks run on the workers, reading and writing the test's local datastore.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from headwater import Flow
+
+from .flowrun import example, point_client_at, run_cli, run_count, task_lines, write_flow
+
+pytest.importorskip("distributed")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(path: Path, text: str, proc: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and text in path.read_text(errors="replace"):
+            return
+        if proc.poll() is not None:
+            raise RuntimeError(f"{path.name}: exited early:\n{path.read_text(errors='replace')}")
+        time.sleep(0.05)
+    raise RuntimeError(f"{path.name}: no {text!r} in {timeout} s:\n{path.read_text()}")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="module")
+def dask_address(tmp_path_factory):
+    """A Dask scheduler and two one-thread workers, loopback only; yields the scheduler address."""
+    folder = tmp_path_factory.mktemp("dask")
+    env = {**os.environ, "DASK_TEMPORARY_DIRECTORY": str(folder),
+           # A worker that dies mid-task fails the task at once (Dask's default reruns it).
+           "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    dask = [sys.executable, "-m", "dask"]
+    procs: list[subprocess.Popen] = []
+
+    def start(name: str, args: list[str]) -> tuple[subprocess.Popen, Path]:
+        log = folder / f"{name}.log"
+        with open(log, "wb") as handle:
+            proc = subprocess.Popen([*dask, *args], env=env, stdout=handle,
+                                    stderr=subprocess.STDOUT)
+        procs.append(proc)
+        return proc, log
+
+    try:
+        scheduler, log = start("scheduler", ["scheduler", "--host", "127.0.0.1", "--port",
+                                             str(port), "--dashboard-address", "127.0.0.1:0"])
+        _wait_for(log, "Scheduler at", scheduler)
+        workers = [start(f"w{n}", ["worker", address, "--nworkers", "1", "--nthreads", "1",
+                                   "--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0",
+                                   "--local-directory", str(folder), "--name", f"w{n}"])
+                   for n in (1, 2)]
+        for proc, wlog in workers:
+            _wait_for(wlog, "Registered to", proc)
+        yield address
+    finally:
+        for proc in procs[1:]:  # the workers first, then the scheduler
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs[1:]:
+            _stop(proc)
+        if procs:
+            _stop(procs[0])
+
+
+def _run(flow_file: Path, address: str, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return run_cli(flow_file, "run", "--executor", "dask", "--dask-address", address, *args,
+                   cwd=cwd, hermetic=True, timeout=180)
+
+
+def _latest(cwd: Path, flow: str):
+    point_client_at(cwd / ".headwater")
+    return Flow(flow).latest_run
+
+
+def test_branch_flow(dask_address, tmp_path):
+    proc = _run(example("branch_flow.py"), dask_address, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines()[-1].startswith("Done! Run BranchFlow/")
+    printed = [t.text for t in task_lines(proc.stdout) if t.step == "join"]
+    assert "a is 11" in printed and "b is 12" in printed
+    run = _latest(tmp_path, "BranchFlow")
+    assert run.successful
+    assert "runtime:dask" in run.system_tags
+    assert run["a"].task.data.x == 11
+    assert run["a"].task.runtime_name == "dask"
+    assert run["b"].task.data.x == 12
+    assert run.data.total == 23
+    assert run["join"].task.stdout == "a is 11\nb is 12\n"
+
+
+def test_foreach_flow(dask_address, tmp_path):
+    proc = _run(example("foreach_flow.py"), dask_address, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run = _latest(tmp_path, "ForeachFlow")
+    expected = ["0: the bird", "1: the fish", "2: the fox"]
+    items = sorted(run["make_title"], key=lambda t: t.index)
+    assert [t.data.title for t in items] == expected
+    assert [t.stdout for t in items] == [title + "\n" for title in expected]
+    assert run.data.titles == expected
+
+
+RETRY_FLOW = """
+    from headwater import FlowSpec, current, retry, step
+    from helper import double
+
+
+    class RetryFlow(FlowSpec):
+        @retry(times=2, minutes_between_retries=0)
+        @step
+        def start(self):
+            print("attempt", current.retry_count)
+            if current.retry_count < 1:
+                raise ValueError("the first attempt fails")
+            self.value = double(21)
+            self.next(self.end)
+
+        @step
+        def end(self):
+            print("value", self.value)
+
+
+    if __name__ == "__main__":
+        RetryFlow()
+"""
+
+
+def test_retry_flow_and_code_package(dask_address, tmp_path):
+    """@retry reruns a failed task on the cluster; a sibling module travels in the code package."""
+    code = tmp_path / "code"
+    code.mkdir()
+    flow = write_flow(code, "retry_flow.py", RETRY_FLOW)
+    write_flow(code, "helper.py", "def double(x):\n    return 2 * x\n")
+    proc = _run(flow, dask_address, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "retrying (attempt 2 of 3)" in proc.stdout
+    run = _latest(tmp_path, "RetryFlow")
+    assert run.successful
+    assert run.data.value == 42
+    start = run["start"].task
+    assert start.data.value == 42
+    first, second = start.attempts
+    assert first.failure.type_name == "ValueError" and first.status != second.status
+    assert second.failure is None
+    assert start.stdout == "attempt 1\n"
+
+
+FAILING_FLOW = """
+    from headwater import FlowSpec, step
+
+
+    class FailingFlow(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.boom)
+
+        @step
+        def boom(self):
+            print("about to fail")
+            raise RuntimeError("no luck on the cluster")
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        FailingFlow()
+"""
+
+
+def test_failing_task(dask_address, tmp_path):
+    flow = write_flow(tmp_path, "failing_flow.py", FAILING_FLOW)
+    proc = _run(flow, dask_address, tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "RuntimeError: no luck on the cluster" in proc.stdout + proc.stderr
+    assert "Run FailingFlow/" in proc.stdout and "failed: FailingFlow/" in proc.stdout
+    run = _latest(tmp_path, "FailingFlow")
+    assert not run.successful
+    boom = run["boom"].task
+    assert boom.exception.type_name == "RuntimeError"
+    assert "no luck on the cluster" in boom.exception.message
+    assert boom.stdout == "about to fail\n"
+    assert "RuntimeError: no luck on the cluster" in boom.stderr
+    assert {s.id for s in run} == {"boom", "start"}
+
+
+def test_unreachable_scheduler_is_one_clear_error(tmp_path):
+    address = f"tcp://127.0.0.1:{_free_port()}"  # nothing listens there
+    proc = run_cli(example("branch_flow.py"), "--executor", "dask", "--dask-address", address,
+                   "run", cwd=tmp_path, hermetic=True, timeout=60,
+                   env={"HEADWATER_DASK_TIMEOUT": "2"})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"cannot reach the Dask scheduler at {address}" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "Task is starting" not in proc.stdout
+    assert run_count(tmp_path / ".headwater") == 0
+
+
+def test_executor_from_the_environment_needs_an_address(tmp_path):
+    proc = run_cli(example("branch_flow.py"), "run", cwd=tmp_path, hermetic=True,
+                   env={"HEADWATER_EXECUTOR": "dask"})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "--executor dask needs the address of a Dask scheduler" in proc.stderr
+    assert run_count(tmp_path / ".headwater") == 0
+
+
+KILLED_FLOW = """
+    import os
+    import time
+    from pathlib import Path
+    from headwater import FlowSpec, step
+
+
+    class KilledFlow(FlowSpec):
+        @step
+        def start(self):
+            # the task's parent is the Dask worker process
+            Path(PID_FILE).write_text(str(os.getppid()))
+            time.sleep(120)
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        KilledFlow()
+"""
+
+
+def test_worker_killed_mid_task_fails_the_task(dask_address, tmp_path):
+    pid_file = tmp_path / "worker.pid"  # the same machine: the test finds the worker here
+    flow = write_flow(tmp_path, "killed_flow.py",
+                      KILLED_FLOW.replace("PID_FILE", repr(str(pid_file))))
+    proc = subprocess.Popen(  # noqa: S603
+        [sys.executable, str(flow), "run", "--executor", "dask", "--dask-address",
+         dask_address], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "HEADWATER_USER": "tester"})
+    try:
+        deadline = time.monotonic() + 60
+        while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 1, out + err
+    assert "the Dask worker running the task died" in out
+    run = _latest(tmp_path, "KilledFlow")
+    assert not run.successful
+    assert run["start"].task.exception.type_name == "TaskCrashed"
+
+
+LIVE_FLOW = """
+    import time
+    from pathlib import Path
+    from headwater import FlowSpec, step
+
+
+    class LiveFlow(FlowSpec):
+        @step
+        def start(self):
+            print("waiting for the go file", flush=True)
+            go = Path(GO_FILE)
+            for _ in range(1200):
+                if go.exists():
+                    break
+                time.sleep(0.05)
+            self.saw_go = go.exists()
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        LiveFlow()
+"""
+
+
+def test_output_is_live_and_tasks_carry_their_pid(dask_address, tmp_path):
+    """The task's print reaches the console while it runs (it waits for the test to see it)."""
+    go = tmp_path / "go"
+    flow = write_flow(tmp_path, "live_flow.py", LIVE_FLOW.replace("GO_FILE", repr(str(go))))
+    proc = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-u", str(flow), "run", "--executor", "dask", "--dask-address",
+         dask_address], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "HEADWATER_USER": "tester"})
+    lines = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if "waiting for the go file" in line:
+                go.touch()
+                break
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    out = "".join(lines) + out
+    assert proc.returncode == 0, out + err
+    tls = task_lines(out)
+    assert all(t.pid for t in tls), out
+    assert len({t.pid for t in tls}) == 2, "each task in a process of its own"
+    run = _latest(tmp_path, "LiveFlow")
+    assert run["start"].task.data.saw_go is True
+    assert run["start"].task.stdout == "waiting for the go file\n"
+
+
+TIMEOUT_FLOW = """
+    import time
+    from headwater import FlowSpec, step, timeout
+
+
+    class SlowFlow(FlowSpec):
+        @timeout(seconds=1)
+        @step
+        def start(self):
+            time.sleep(120)
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        SlowFlow()
+"""
+
+
+def test_timeout_kills_the_remote_task(dask_address, tmp_path):
+    flow = write_flow(tmp_path, "slow_flow.py", TIMEOUT_FLOW)
+    proc = _run(flow, dask_address, tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    run = _latest(tmp_path, "SlowFlow")
+    assert run["start"].task.exception.type_name == "TimeoutException"

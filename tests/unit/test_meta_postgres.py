@@ -1,0 +1,209 @@
+"""The PostgreSQL metadata store against a real server: the SQLite suite again, and more.
+
+A PostgreSQL 15 server is started once for this module (initdb + pg_ctl as the ``postgres``
+user, loopback only, a throwaway data directory) and every test gets a fresh database. The
+backend-independent tests of test_meta_sqlite.py are imported and run here with the ``meta``,
+``db_path`` and ``integrity_error`` fixtures pointing at PostgreSQL, so both backends answer
+the same assertions.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import psycopg
+import pytest
+from test_meta_sqlite import (  # noqa: F401  (collected here, against PostgreSQL)
+    new_run,
+    test_attempts_retries_and_final_artifacts,
+    test_clone_task_points_at_origin_blobs,
+    test_eight_processes_allocate_distinct_run_ids,
+    test_final_failure_sets_task_failed,
+    test_list_flows_and_namespace_filter,
+    test_list_runs_filters_and_orders,
+    test_listing_a_thousand_runs_is_one_cheap_query,
+    test_live_scheduler_reads_running_and_finished_runs_are_untouched,
+    test_new_run_records_everything,
+    test_readers_and_writers_in_other_processes_never_see_locked,
+    test_readonly_store_refuses_to_write,
+    test_run_ids_count_up_per_flow,
+    test_running_run_of_a_dead_local_scheduler_reads_failed,
+    test_stale_heartbeat_reads_failed_on_any_host,
+    test_steps_tasks_and_step_wide_details,
+    test_store_pickles_and_survives_fork,
+    test_tags_add_remove_and_validation,
+    test_transaction_commits_once_and_rolls_back_on_error,
+    test_writes_to_unknown_objects_are_errors,
+)
+
+from headwater.exceptions import HeadwaterException
+from headwater.meta import open_metadata
+from headwater.meta import postgres_sql as sql
+from headwater.meta.postgres import PostgresMetadata
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+REPO = Path(__file__).resolve().parents[2]
+_names = itertools.count()
+
+
+def _as_postgres(*args: str) -> list[str]:
+    """Run a server binary as the ``postgres`` user when we are root (initdb refuses root)."""
+    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else list(args)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def pg_server():
+    """A PostgreSQL 15 server on 127.0.0.1; yields the URL of its ``postgres`` database."""
+    if not (PG_BIN / "initdb").is_file():
+        pytest.fail(
+            f"PostgreSQL 15 server binaries not found ({PG_BIN / 'initdb'}): "
+            "install them with `apt-get install -y postgresql` (.ci/run does)"
+        )
+    folder = tempfile.mkdtemp(prefix="headwater-pg-")  # not under pytest's 0700 tmp root
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres", "postgres")
+    data, port = os.path.join(folder, "data"), _free_port()
+    subprocess.run(
+        _as_postgres(str(PG_BIN / "initdb"), "-D", data, "-A", "trust", "-U", "postgres",
+                     "-E", "UTF8", "--no-locale", "--no-sync"),
+        check=True, capture_output=True,
+    )
+    options = (f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off "
+               "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+    started = subprocess.run(
+        _as_postgres(str(PG_BIN / "pg_ctl"), "-D", data, "-l", os.path.join(folder, "server.log"),
+                     "-w", "-t", "30", "-o", options, "start"),
+        capture_output=True, text=True,
+    )
+    if started.returncode != 0:
+        log = Path(folder, "server.log")
+        pytest.fail(f"pg_ctl start failed: {started.stderr}\n"
+                    f"{log.read_text() if log.exists() else ''}")
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            _as_postgres(str(PG_BIN / "pg_ctl"), "-D", data, "-m", "fast", "-w", "-t", "30",
+                         "stop"),
+            capture_output=True,
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def db_path(pg_server: str):
+    """The URL of a fresh, empty database (the name is the SQLite suite's)."""
+    name = f"hw_{os.getpid()}_{next(_names)}"
+    with psycopg.connect(pg_server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield pg_server.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(pg_server, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def meta(db_path: str):
+    store = open_metadata(db_path)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def integrity_error() -> type[Exception]:
+    return psycopg.IntegrityError
+
+
+def _sql(url: str, statement: str) -> list[tuple]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        cur = conn.execute(statement)
+        return cur.fetchall() if cur.description else []
+
+
+# -- PostgreSQL's own checks -----------------------------------------------------------------
+
+
+def test_schema_is_created_and_versioned(meta, db_path):
+    assert isinstance(meta, PostgresMetadata)
+    assert meta.list_flows() == []  # first use creates the schema
+    assert _sql(db_path, "SELECT version FROM headwater_schema") == [(sql.SCHEMA_VERSION,)]
+    tables = {r[0] for r in _sql(
+        db_path, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+    assert {"flows", "runs", "run_tags", "tasks", "attempts", "artifacts"} <= tables
+    again = open_metadata(db_path)  # reopening an existing database changes nothing
+    assert again.list_flows() == []
+    again.close()
+    assert _sql(db_path, "SELECT COUNT(*) FROM headwater_schema") == [(1,)]
+
+
+def test_readonly_store_on_empty_database_reads_empty_and_creates_nothing(db_path):
+    reader = open_metadata(db_path, readonly=True)
+    assert reader.list_flows() == []
+    assert reader.list_runs("PetsFlow") == []
+    assert reader.get_run("PetsFlow", "1") is None
+    assert _sql(db_path, "SELECT to_regclass('headwater_schema') IS NULL") == [(True,)]
+    writer = open_metadata(db_path)
+    new_run(writer)
+    assert reader.list_flows() == ["PetsFlow"]  # picks the schema up once it exists
+    reader.close()
+    writer.close()
+
+
+def test_newer_schema_is_refused(meta, db_path):
+    meta.list_flows()
+    _sql(db_path, f"UPDATE headwater_schema SET version = {sql.SCHEMA_VERSION + 1}")
+    for readonly in (True, False):
+        store = open_metadata(db_path, readonly=readonly)
+        with pytest.raises(HeadwaterException, match="newer"):
+            store.list_flows()
+        store.close()
+
+
+def test_open_metadata_urls_and_missing_driver(monkeypatch):
+    for url in ("postgresql://u@db:5432/hw", "postgres://u:secret@db/hw"):
+        store = open_metadata(url, readonly=True)  # opening does not connect
+        assert isinstance(store, PostgresMetadata) and store.url == url and store.readonly
+    assert "secret" not in repr(store)
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if not installed
+    monkeypatch.delitem(sys.modules, "headwater.meta.postgres")
+    with pytest.raises(HeadwaterException, match=r"pip install 'headwater\[postgres\]'"):
+        open_metadata("postgresql://u@db/hw")
+
+
+def test_unreachable_server_is_a_clear_error():
+    store = open_metadata(f"postgresql://nobody@127.0.0.1:{_free_port()}/hw?connect_timeout=5")
+    with pytest.raises(HeadwaterException, match="cannot connect to the metadata database"):
+        store.list_flows()
+
+
+def test_linear_flow_end_to_end(db_path, tmp_path, monkeypatch):
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "linear_flow.py"), "--metadata", db_path, "run"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not (tmp_path / ".headwater" / "meta.sqlite").exists()  # metadata went to PostgreSQL
+    from headwater import Flow
+    from headwater.client import _context
+
+    monkeypatch.setenv("HEADWATER_METADATA", db_path)
+    _context.reset()
+    try:
+        run = Flow("LinearFlow").latest_run
+        assert run.successful
+        assert run.data.count == 2 and run.data.my_var == "hello world"
+        assert {s.id for s in run} == {"start", "a", "end"}
+    finally:
+        _context.reset()
