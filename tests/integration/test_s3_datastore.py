@@ -100,3 +100,17 @@ def test_a_missing_bucket_is_one_clear_error_before_any_task(tmp_path, s3_env) -
     assert "s3://no-such-bucket/x cannot be written" in done.stderr
     assert "Task is starting" not in done.stdout
     assert "Traceback" not in done.stderr
+
+
+def test_datastore_s3_takes_metaflows_sysroot_variable(tmp_path, s3_env) -> None:
+    root = f"s3://{BUCKET}/{tmp_path.name}-sysroot"
+    done = run_cli(example("linear_flow.py"), "--datastore", "s3", "--quiet", "run", cwd=tmp_path,
+                   env={**s3_env, "METAFLOW_DATASTORE_SYSROOT_S3": root})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _objects(f"{tmp_path.name}-sysroot/blobs/")
+
+
+def test_datastore_s3_without_an_s3_root_says_how_to_give_one(tmp_path) -> None:
+    done = run_cli(example("linear_flow.py"), "--datastore", "s3", "run", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "--datastore s3 needs an s3:// datastore root" in done.stderr

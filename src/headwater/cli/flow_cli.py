@@ -5,6 +5,7 @@ Top-level options come before the command, as with Metaflow (``python f.py --qui
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -22,8 +23,9 @@ def build_cli(flow_cls: type) -> click.Group:
     @click.option("--datastore-root", default=None, help="Folder (or URL) holding runs' data.")
     @click.option("--metadata", "metadata", default=None,
                   help="'local' (SQLite in the datastore root) or a database path.")
-    @click.option("--datastore", default="local", type=click.Choice(["local"]),
-                  help="Kind of datastore (only 'local' for now).")
+    @click.option("--datastore", default="local", type=click.Choice(["local", "s3"]),
+                  help="Kind of datastore; s3 needs an s3:// root (--datastore-root, "
+                  "HEADWATER_DATASTORE_ROOT or METAFLOW_DATASTORE_SYSROOT_S3).")
     @click.option("--environment", default="local", help="Accepted for Metaflow compatibility.")
     @click.option("--quiet", is_flag=True, help="Print only errors and the closing line.")
     @click.option("--with", "with_decorators", multiple=True,
@@ -48,6 +50,8 @@ def build_cli(flow_cls: type) -> click.Group:
             dask_address: str | None) -> None:
         from headwater.runtime.launch_extras import LaunchExtras
 
+        if datastore == "s3":
+            datastore_root = _s3_root(datastore_root)
         ctx.obj = {
             "flow_cls": flow_cls,
             "settings_args": (datastore_root, metadata),
@@ -95,6 +99,19 @@ def _run_command(flow_cls: type) -> click.Command:
 def _env(option: str) -> list[str]:
     """Run options may come from the environment, as Metaflow users set them."""
     return [f"HEADWATER_RUN_{option}", f"METAFLOW_RUN_{option}"]
+
+
+def _s3_root(given: str | None) -> str:
+    """The s3:// root ``--datastore s3`` asks for, from the option or the environment."""
+    root = (given or os.environ.get("HEADWATER_DATASTORE_ROOT")
+            or os.environ.get("METAFLOW_DATASTORE_SYSROOT_S3") or "")
+    if not root.startswith("s3://"):
+        raise click.UsageError(
+            "--datastore s3 needs an s3:// datastore root: pass --datastore-root s3://BUCKET/PREFIX "
+            "or set HEADWATER_DATASTORE_ROOT"
+            + (f" (got {root!r})" if root else "")
+        )
+    return root
 
 
 def common_run_options() -> list[click.Option]:
