@@ -83,7 +83,9 @@ class Settings:
     def resolve(cls, datastore_root: str | None = None, metadata: str | None = None, *,
                 cwd: str | os.PathLike | None = None,
                 environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
+        from headwater.profiles import with_profile
+
+        env = with_profile(os.environ if environ is None else environ)
         root = find_datastore_root(datastore_root, cwd, env)
         meta = metadata or env.get("HEADWATER_METADATA") or ""
         if not meta or meta == "local":

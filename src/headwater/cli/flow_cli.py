@@ -42,14 +42,17 @@ def build_cli(flow_cls: type) -> click.Group:
                   help="Where tasks run: forked here, or on a Dask cluster (--dask-address).")
     @click.option("--dask-address", default=None, envvar="HEADWATER_DASK_ADDRESS",
                   metavar="tcp://HOST:PORT", help="The Dask scheduler of --executor dask.")
+    @click.option("--profile", default=None, metavar="NAME",
+                  help="Use the named profile of the config file (as HEADWATER_PROFILE does).")
     @click.pass_context
     def cli(ctx: click.Context, datastore_root: str | None, metadata: str | None, datastore: str,
             environment: str, quiet: bool, with_decorators: tuple[str, ...], pylint: bool,
             config_files: tuple[tuple[str, str], ...], config_values: tuple[tuple[str, str], ...],
             branch: str | None, production: bool, executor: str,
-            dask_address: str | None) -> None:
+            dask_address: str | None, profile: str | None) -> None:
         from headwater.runtime.launch_extras import LaunchExtras
 
+        executor, dask_address = _profile_defaults(ctx, profile, executor, dask_address)
         if datastore == "s3":
             datastore_root = _s3_root(datastore_root)
         ctx.obj = {
@@ -99,6 +102,24 @@ def _run_command(flow_cls: type) -> click.Command:
 def _env(option: str) -> list[str]:
     """Run options may come from the environment, as Metaflow users set them."""
     return [f"HEADWATER_RUN_{option}", f"METAFLOW_RUN_{option}"]
+
+
+def _profile_defaults(ctx: click.Context, profile: str | None, executor: str,
+                      dask_address: str | None) -> tuple[str, str | None]:
+    """Select ``--profile`` for this process (and its tasks), and let the profile fill in the
+    executor settings the command line and the environment left at their defaults."""
+    from headwater.exceptions import HeadwaterException
+    from headwater.profiles import PROFILE_ENV, with_profile
+
+    if profile:
+        os.environ[PROFILE_ENV] = profile
+    try:
+        env = with_profile()
+    except HeadwaterException as err:
+        raise click.UsageError(str(err)) from None
+    if ctx.get_parameter_source("executor") == click.core.ParameterSource.DEFAULT:
+        executor = env.get("HEADWATER_EXECUTOR", executor)
+    return executor, dask_address or env.get("HEADWATER_DASK_ADDRESS")
 
 
 def _s3_root(given: str | None) -> str:

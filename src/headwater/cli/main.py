@@ -30,6 +30,7 @@ Top-level options (--quiet, --datastore-root, ...) may come before COMMAND.
   headwater --quiet run flow.py --alpha 0.6
   headwater version
   headwater shim FOLDER     write a `metaflow` package that forwards to headwater
+  headwater configure show  the settings in effect and where each came from
 """
 
 
@@ -66,6 +67,25 @@ def load_flow_class(path: str) -> type:
     return leaves[0]
 
 
+def _show_configuration() -> None:
+    """Each setting in effect and where it came from (environment, profile, default)."""
+    from headwater.profiles import PROFILE_ENV, config_path, explain
+    from headwater.settings import Settings
+
+    try:
+        rows = explain()
+        settings = Settings.resolve()
+    except HeadwaterException as err:
+        report(err)
+        raise SystemExit(1) from None
+    click.echo(f"config file: {config_path()}")
+    click.echo(f"profile:     {os.environ.get(PROFILE_ENV) or '(none)'}")
+    for key, value, source in rows:
+        click.echo(f"{key:<15} {value or '-':<40} {source}")
+    click.echo(f"resolved datastore root: {settings.datastore_root}")
+    click.echo(f"resolved metadata:       {settings.metadata_url}")
+
+
 def _write_shim(args: list[str]) -> None:
     if len(args) != 1:
         click.echo("usage: headwater shim FOLDER", err=True)
@@ -84,6 +104,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args[0] in ("version", "--version"):
         click.echo(f"headwater {__version__}")
+        return
+    if args[:2] == ["configure", "show"]:
+        _show_configuration()
         return
     if args[0] == "shim":
         _write_shim(args[1:])

@@ -1,0 +1,124 @@
+"""Named profiles in one config file, so a team switches its whole setup with one word.
+
+``~/.config/headwater/config.toml`` (or the file ``HEADWATER_CONFIG`` names)::
+
+    [profiles.local]
+    datastore_root = "~/hw-data"
+
+    [profiles.team]
+    executor = "dask"
+    dask_address = "tcp://scheduler.internal:8786"
+    datastore_root = "s3://team-bucket/headwater"
+    metadata = "postgresql://hw@db.internal/headwater"
+
+``HEADWATER_PROFILE=team`` (or ``--profile team`` before the command) selects one. Precedence,
+highest first: a command-line option, the setting's own environment variable
+(``HEADWATER_DATASTORE_ROOT``, ...), the selected profile, the built-in default.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from headwater.exceptions import FlowDefinitionError
+
+CONFIG_ENV = "HEADWATER_CONFIG"
+PROFILE_ENV = "HEADWATER_PROFILE"
+# profile key -> the environment variable that overrides it
+SETTINGS = {
+    "datastore_root": "HEADWATER_DATASTORE_ROOT",
+    "metadata": "HEADWATER_METADATA",
+    "executor": "HEADWATER_EXECUTOR",
+    "dask_address": "HEADWATER_DASK_ADDRESS",
+}
+
+
+class ProfileError(FlowDefinitionError):
+    headline = "Invalid profile"
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    path: Path
+    values: Mapping[str, str]
+
+
+def config_path(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    given = env.get(CONFIG_ENV)
+    if given:
+        return Path(given).expanduser()
+    return Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "headwater" / "config.toml"
+
+
+def load_profile(environ: Mapping[str, str] | None = None) -> Profile | None:
+    """The profile ``HEADWATER_PROFILE`` selects, or None when none is selected."""
+    env = os.environ if environ is None else environ
+    name = env.get(PROFILE_ENV)
+    if not name:
+        return None
+    path = config_path(env)
+    profiles = _read_profiles(path, name)
+    if name not in profiles:
+        known = ", ".join(sorted(profiles)) or "none"
+        raise ProfileError(f"profile {name!r} is not in {path}", fix=f"profiles there: {known}")
+    values = profiles[name]
+    unknown = sorted(set(values) - set(SETTINGS))
+    if unknown:
+        raise ProfileError(
+            f"profile {name!r} in {path} has unknown settings: {', '.join(unknown)}",
+            fix=f"the settings are: {', '.join(SETTINGS)}",
+        )
+    return Profile(name, path, {k: str(v) for k, v in values.items()})
+
+
+def _read_profiles(path: Path, name: str) -> dict:
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        raise ProfileError("profiles need Python 3.11 or newer (tomllib)") from None
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ProfileError(
+            f"profile {name!r} is selected ({PROFILE_ENV}) but {path} does not exist",
+            fix=f"create it with a [profiles.{name}] table, or unset {PROFILE_ENV}",
+        ) from None
+    except OSError as err:
+        raise ProfileError(f"cannot read the config file {path}: {err.strerror}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ProfileError(f"{path} is not valid TOML: {err}") from None
+    profiles = data.get("profiles", {})
+    if not isinstance(profiles, dict):
+        raise ProfileError(f"{path}: 'profiles' must be a table of [profiles.NAME] tables")
+    return profiles
+
+
+def with_profile(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment with the selected profile's settings filled in where no variable is set."""
+    env = dict(os.environ if environ is None else environ)
+    profile = load_profile(env)
+    if profile is not None:
+        for key, value in profile.values.items():
+            env.setdefault(SETTINGS[key], value)
+    return env
+
+
+def explain(environ: Mapping[str, str] | None = None) -> list[tuple[str, str, str]]:
+    """(setting, value, where it came from) for ``headwater configure show``."""
+    env = os.environ if environ is None else environ
+    profile = load_profile(env)
+    rows = []
+    for key, var in SETTINGS.items():
+        if env.get(var):
+            rows.append((key, env[var], f"environment ({var})"))
+        elif profile is not None and key in profile.values:
+            rows.append((key, profile.values[key], f"profile {profile.name!r} in {profile.path}"))
+        else:
+            rows.append((key, "", "default"))
+    return rows
