@@ -28,13 +28,14 @@ import os
 import re
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import psycopg
 
 from headwater.exceptions import HeadwaterException
 from headwater.meta import postgres_sql as sql
+from headwater.meta.nesting import joined_transaction
 from headwater.meta.sql_store import SQLMetadata
 
 # Connections inherited through fork: never used, never closed (see the module docstring).
@@ -99,31 +100,14 @@ class PostgresConnections:
 
     # -- writing ------------------------------------------------------------------------------
 
-    @contextmanager
-    def write(self) -> Iterator[psycopg.Cursor]:
+    def write(self) -> AbstractContextManager[psycopg.Cursor]:
         """One write transaction; nested uses join the outer one."""
         if self.readonly:
             raise HeadwaterException(
                 f"the metadata database {redact(self.url)} was opened read-only",
                 fix="open it with open_metadata(url) (readonly=False) to write",
             )
-        conn = self.connection()
-        depth = getattr(self._local, "depth", 0)
-        if depth:
-            self._local.depth = depth + 1
-            try:
-                yield self._local.cursor
-            finally:
-                self._local.depth = depth
-            return
-        self._local.depth = 1
-        try:
-            with conn.transaction(), conn.cursor() as cursor:
-                self._local.cursor = cursor
-                yield cursor
-        finally:
-            self._local.depth = 0
-            self._local.cursor = None
+        return joined_transaction(self._local, lambda: _transaction(self.connection()))
 
     def close(self) -> None:
         """Close every connection this process opened (any thread)."""
@@ -220,3 +204,9 @@ def _ensure_schema(conn: psycopg.Connection, url: str) -> None:
             conn.execute(sql.SET_VERSION, (sql.SCHEMA_VERSION,))
         else:
             conn.execute(sql.INSERT_VERSION, (sql.SCHEMA_VERSION,))
+
+
+@contextmanager
+def _transaction(conn: psycopg.Connection) -> Iterator[psycopg.Cursor]:
+    with conn.transaction(), conn.cursor() as cursor:
+        yield cursor

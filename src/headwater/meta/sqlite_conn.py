@@ -28,11 +28,12 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from headwater.exceptions import HeadwaterException
 from headwater.meta import sqlite_sql as sql
+from headwater.meta.nesting import joined_transaction
 
 # Connections inherited through fork. Closing them in the child could disturb the parent's
 # locks, so they are kept referenced (never closed, never used) until the child exits.
@@ -70,33 +71,14 @@ class SQLiteConnections:
 
     # -- writing ------------------------------------------------------------------------------
 
-    @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
+    def write(self) -> AbstractContextManager[sqlite3.Connection]:
         """One write transaction (BEGIN IMMEDIATE); nested uses join the outer one."""
         if self.readonly:
             raise HeadwaterException(
                 f"the metadata database {self.path} was opened read-only",
                 fix="open it with open_metadata(url) (readonly=False) to write",
             )
-        conn = self.connection()
-        depth = getattr(self._local, "depth", 0)
-        if depth:
-            self._local.depth = depth + 1
-            try:
-                yield conn
-            finally:
-                self._local.depth = depth
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        self._local.depth = 1
-        try:
-            yield conn
-        except BaseException:
-            self._local.depth = 0
-            _rollback(conn)
-            raise
-        self._local.depth = 0
-        _commit(conn)
+        return joined_transaction(self._local, lambda: _immediate(self.connection()))
 
     def close(self) -> None:
         """Close every connection this process opened (any thread)."""
@@ -235,6 +217,18 @@ def _enable_wal(conn: sqlite3.Connection, timeout: float = 30.0) -> None:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.01)
+
+
+@contextmanager
+def _immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE takes the write lock up front, so a read-then-write never deadlocks."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        _rollback(conn)
+        raise
+    _commit(conn)
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
