@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
-import time
 from pathlib import Path
+
+from proctools import group_ends, live_members  # noqa: F401 - re-exported for tests
 
 FLOWS = Path(__file__).resolve().parent / "flows"
 TRIPWIRE_MESSAGE = "the real metaflow package was imported"
@@ -25,28 +25,3 @@ def headwater_argv(*args: str) -> list[str]:
     return [sys.executable, "-c", "from headwater.cli.main import main; main()", *args]
 
 
-def live_members(pgid: int) -> list[int]:
-    """Processes of group ``pgid`` that are neither gone nor zombies (this container's init may
-    not reap orphans, so a killed process can linger as a zombie)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            found.append(int(entry))
-    return found
-
-
-def group_ends(pgid: int, within: float = 10.0) -> bool:
-    """True once group ``pgid`` has no live member (a killed process takes a moment to exit)."""
-    deadline = time.monotonic() + within
-    while live_members(pgid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import headwater
+from proctools import live_members  # noqa: F401 - re-exported for the fault tests
 
 from .flowrun import flow_file, hermetic_env, point_client_at, task_lines
 
@@ -186,17 +187,6 @@ def parent_of(pid: int) -> int:
     stat = _stat(pid)
     assert stat is not None, f"process {pid} is gone"
     return stat[1]
-
-
-def live_members(pgid: int) -> list[int]:
-    """Processes of process group ``pgid`` that are still alive (zombies are dead: excluded)."""
-    members = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            stat = _stat(int(entry))
-            if stat is not None and stat[2] == pgid and stat[0] != "Z":
-                members.append(int(entry))
-    return members
 
 
 def _stat(pid: int) -> tuple[str, int, int] | None:
