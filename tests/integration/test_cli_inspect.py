@@ -89,8 +89,7 @@ def test_logs_of_a_silent_task_is_empty(folder, ids):
 
 def test_logs_through_the_headwater_command(folder, ids):
     script = shutil.which("headwater", path=str(Path(sys.executable).parent))
-    if script is None:
-        pytest.skip("the headwater console script is not installed next to this interpreter")
+    assert script is not None, "pip install -e . puts the headwater script beside the interpreter"
     proc = subprocess.run(
         [script, "logs", str(FLOW), f"1/start/{ids['start'][0]}"],
         cwd=folder, env=hermetic_env(), capture_output=True, text=True, timeout=60,

@@ -21,8 +21,6 @@ from headwater import Flow
 
 from .flowrun import example, point_client_at, run_cli, run_count, task_lines, write_flow
 
-pytest.importorskip("distributed")
-
 
 def _free_port() -> int:
     with socket.socket() as sock:

@@ -8,7 +8,6 @@ Flows: ``flows/faults/fault_flow.py`` (``work`` fails as the ``FAULT`` variable 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sqlite3
 
@@ -158,7 +157,6 @@ def test_stopping_the_run_stops_every_task_process_and_records_the_run_failed(
     assert_resume_finishes(tmp_path, origin)
 
 
-@pytest.mark.skipif(shutil.which("nohup") is None, reason="needs the nohup command")
 def test_a_run_under_nohup_outlives_its_terminal(tmp_path):
     live = LiveRun(FLOW, "run", cwd=tmp_path, prefix=("nohup",), FAULT="wait")
     pgid = -1
