@@ -10,6 +10,8 @@ import os
 
 import pytest
 
+import servers
+
 
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
@@ -18,3 +20,45 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
             monkeypatch.delenv(name)
     monkeypatch.setenv("HEADWATER_USER", "tester")
     monkeypatch.chdir(tmp_path)
+
+
+# -- Real servers, started once per test session on first use (see servers.py) -------------------
+
+DASK_WORKERS = {
+    # Abstract Dask resources, as an administrator declares them: w2 is the "big" worker.
+    "w1": "CPU=1,MEMORY=4096",
+    "w2": "CPU=2,MEMORY=8192,GPU=1",
+}
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A PostgreSQL 15 server on loopback; the URL of its ``postgres`` database."""
+    with servers.postgres() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """moto's S3 server on loopback; its endpoint URL."""
+    with servers.moto_s3() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def seaweed_endpoint(tmp_path_factory):
+    """SeaweedFS (``weed mini``) on loopback, data on disk; its S3 endpoint URL."""
+    with servers.seaweedfs_s3(tmp_path_factory.mktemp("seaweedfs")) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def dask_cluster(tmp_path_factory, moto_endpoint):
+    """A ``dask scheduler`` with workers w1 and w2 (see DASK_WORKERS), loopback only.
+
+    The workers are configured with credentials for the moto S3 server, as a real cluster's
+    workers are for their bucket, so tasks can use an ``s3://`` datastore root.
+    """
+    env = servers.s3_env(moto_endpoint)
+    with servers.dask_cluster(tmp_path_factory.mktemp("dask"), DASK_WORKERS, env) as cluster:
+        yield cluster

@@ -1,7 +1,7 @@
 """``--executor dask``: whole flows on a real Dask cluster (a scheduler and two workers on loopback).
 
-The cluster is started once for the module as separate ``dask scheduler`` / ``dask worker``
-processes, as a user would; the headwater scheduler stays in the ``python flow.py run`` process
+The cluster (tests/conftest.py) is started once for the session as separate ``dask scheduler`` /
+``dask worker`` processes, as a user would; the headwater scheduler stays in the ``python flow.py run`` process
 and the tasks run on the workers, reading and writing the test's local datastore.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,76 +17,15 @@ from pathlib import Path
 import pytest
 
 from headwater import Flow
+from servers import free_port
 
 from .flowrun import example, point_client_at, run_cli, run_count, task_lines, write_flow
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for(path: Path, text: str, proc: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and text in path.read_text(errors="replace"):
-            return
-        if proc.poll() is not None:
-            raise RuntimeError(f"{path.name}: exited early:\n{path.read_text(errors='replace')}")
-        time.sleep(0.05)
-    raise RuntimeError(f"{path.name}: no {text!r} in {timeout} s:\n{path.read_text()}")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-@pytest.fixture(scope="module")
-def dask_address(tmp_path_factory):
-    """A Dask scheduler and two one-thread workers, loopback only; yields the scheduler address."""
-    folder = tmp_path_factory.mktemp("dask")
-    env = {**os.environ, "DASK_TEMPORARY_DIRECTORY": str(folder),
-           # A worker that dies mid-task fails the task at once (Dask's default reruns it).
-           "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    dask = [sys.executable, "-m", "dask"]
-    procs: list[subprocess.Popen] = []
-
-    def start(name: str, args: list[str]) -> tuple[subprocess.Popen, Path]:
-        log = folder / f"{name}.log"
-        with open(log, "wb") as handle:
-            proc = subprocess.Popen([*dask, *args], env=env, stdout=handle,
-                                    stderr=subprocess.STDOUT)
-        procs.append(proc)
-        return proc, log
-
-    try:
-        scheduler, log = start("scheduler", ["scheduler", "--host", "127.0.0.1", "--port",
-                                             str(port), "--dashboard-address", "127.0.0.1:0"])
-        _wait_for(log, "Scheduler at", scheduler)
-        workers = [start(f"w{n}", ["worker", address, "--nworkers", "1", "--nthreads", "1",
-                                   "--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0",
-                                   "--local-directory", str(folder), "--name", f"w{n}"])
-                   for n in (1, 2)]
-        for proc, wlog in workers:
-            _wait_for(wlog, "Registered to", proc)
-        yield address
-    finally:
-        for proc in procs[1:]:  # the workers first, then the scheduler
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs[1:]:
-            _stop(proc)
-        if procs:
-            _stop(procs[0])
+@pytest.fixture
+def dask_address(dask_cluster) -> str:
+    """The shared cluster's scheduler (tests/conftest.py): workers w1 and w2, loopback only."""
+    return dask_cluster.address
 
 
 def _run(flow_file: Path, address: str, cwd: Path, *args: str) -> subprocess.CompletedProcess:
@@ -154,10 +92,10 @@ RETRY_FLOW = """
 
 def test_retry_flow_and_code_package(dask_address, tmp_path):
     """@retry reruns a failed task on the cluster; a sibling module travels in the code package."""
-    code = tmp_path / "code"
-    code.mkdir()
-    flow = write_flow(code, "retry_flow.py", RETRY_FLOW)
-    write_flow(code, "helper.py", "def double(x):\n    return 2 * x\n")
+    code_dir = tmp_path / "code"
+    code_dir.mkdir()
+    flow = write_flow(code_dir, "retry_flow.py", RETRY_FLOW)
+    write_flow(code_dir, "helper.py", "def double(x):\n    return 2 * x\n")
     proc = _run(flow, dask_address, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "retrying (attempt 2 of 3)" in proc.stdout
@@ -170,6 +108,15 @@ def test_retry_flow_and_code_package(dask_address, tmp_path):
     assert first.failure.type_name == "ValueError" and first.status != second.status
     assert second.failure is None
     assert start.stdout == "attempt 1\n"
+    # The code the tasks ran is kept with the run, readable from the client.
+    code = run.code
+    assert code is not None and start.code.key == code.key
+    assert sorted(code.files) == ["helper.py", "retry_flow.py"]
+    assert code.script_name == "retry_flow.py"
+    assert code.flowspec == flow.read_text()
+    unpacked = Path(code.extract(tmp_path / "unpacked"))
+    assert (unpacked / "helper.py").read_text() == (code_dir / "helper.py").read_text()
+    assert code.path.endswith(code.key) and code.path.startswith(str(tmp_path / ".headwater"))
 
 
 FAILING_FLOW = """
@@ -214,7 +161,7 @@ def test_failing_task(dask_address, tmp_path):
 
 
 def test_unreachable_scheduler_is_one_clear_error(tmp_path):
-    address = f"tcp://127.0.0.1:{_free_port()}"  # nothing listens there
+    address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
     proc = run_cli(example("branch_flow.py"), "--executor", "dask", "--dask-address", address,
                    "run", cwd=tmp_path, hermetic=True, timeout=60,
                    env={"HEADWATER_DASK_TIMEOUT": "2"})
@@ -277,7 +224,7 @@ def test_worker_killed_mid_task_fails_the_task(dask_address, tmp_path):
             proc.kill()
             proc.communicate()
     assert proc.returncode == 1, out + err
-    assert "the Dask worker running the task died" in out
+    assert "the Dask worker running the task" in out, out + err
     run = _latest(tmp_path, "KilledFlow")
     assert not run.successful
     assert run["start"].task.exception.type_name == "TaskCrashed"

@@ -74,6 +74,7 @@ def only_run(tmp_path: Path, flow: str) -> Run:
     run = runs[0]
     assert run.successful and run.finished
     assert run.finished_at is not None
+    assert run.code is None  # local runs run the files in place: no code package
     return run
 
 

@@ -1,7 +1,8 @@
 """The PostgreSQL metadata store against a real server: the SQLite suite again, and more.
 
-A PostgreSQL 15 server is started once for this module (initdb + pg_ctl as the ``postgres``
-user, loopback only, a throwaway data directory) and every test gets a fresh database. The
+A PostgreSQL 15 server is started once for the session (``pg_server`` in tests/conftest.py:
+initdb + pg_ctl as the ``postgres`` user, loopback only, a throwaway data directory) and every
+test gets a fresh database. The
 backend-independent tests of test_meta_sqlite.py are imported and run here with the ``meta``,
 ``db_path`` and ``integrity_error`` fixtures pointing at PostgreSQL, so both backends answer
 the same assertions.
@@ -11,17 +12,15 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import psycopg
 import pytest
 from test_meta_sqlite import (  # noqa: F401  (collected here, against PostgreSQL)
     new_run,
+    test_a_run_records_its_code_package,
     test_attempts_retries_and_final_artifacts,
     test_clone_task_points_at_origin_blobs,
     test_eight_processes_allocate_distinct_run_ids,
@@ -47,60 +46,10 @@ from headwater.exceptions import HeadwaterException
 from headwater.meta import open_metadata
 from headwater.meta import postgres_sql as sql
 from headwater.meta.postgres import PostgresMetadata
+from servers import free_port
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 REPO = Path(__file__).resolve().parents[2]
 _names = itertools.count()
-
-
-def _as_postgres(*args: str) -> list[str]:
-    """Run a server binary as the ``postgres`` user when we are root (initdb refuses root)."""
-    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else list(args)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def pg_server():
-    """A PostgreSQL 15 server on 127.0.0.1; yields the URL of its ``postgres`` database."""
-    if not (PG_BIN / "initdb").is_file():
-        pytest.fail(
-            f"PostgreSQL 15 server binaries not found ({PG_BIN / 'initdb'}): "
-            "install them with `apt-get install -y postgresql` (.ci/run does)"
-        )
-    folder = tempfile.mkdtemp(prefix="headwater-pg-")  # not under pytest's 0700 tmp root
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres", "postgres")
-    data, port = os.path.join(folder, "data"), _free_port()
-    subprocess.run(
-        _as_postgres(str(PG_BIN / "initdb"), "-D", data, "-A", "trust", "-U", "postgres",
-                     "-E", "UTF8", "--no-locale", "--no-sync"),
-        check=True, capture_output=True,
-    )
-    options = (f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off "
-               "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-    started = subprocess.run(
-        _as_postgres(str(PG_BIN / "pg_ctl"), "-D", data, "-l", os.path.join(folder, "server.log"),
-                     "-w", "-t", "30", "-o", options, "start"),
-        capture_output=True, text=True,
-    )
-    if started.returncode != 0:
-        log = Path(folder, "server.log")
-        pytest.fail(f"pg_ctl start failed: {started.stderr}\n"
-                    f"{log.read_text() if log.exists() else ''}")
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(
-            _as_postgres(str(PG_BIN / "pg_ctl"), "-D", data, "-m", "fast", "-w", "-t", "30",
-                         "stop"),
-            capture_output=True,
-        )
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
@@ -171,6 +120,26 @@ def test_newer_schema_is_refused(meta, db_path):
         store.close()
 
 
+@pytest.mark.parametrize("readonly", [True, False])
+def test_a_database_of_the_first_schema_is_upgraded_on_open(db_path, readonly):
+    """Schema 1 (no ``runs.code``), as an earlier headwater left it: readers and writers both
+    upgrade it and read its runs."""
+    with psycopg.connect(db_path, autocommit=True) as conn:
+        conn.execute(sql.CREATE_VERSION_TABLE)
+        for statement in sql.MIGRATIONS[0]:
+            conn.execute(statement)
+        conn.execute(sql.INSERT_VERSION, (1,))
+        conn.execute("INSERT INTO flows (name, created_at, last_run_number) "
+                     "VALUES ('OldFlow', 1, 1)")
+        conn.execute("INSERT INTO runs (flow, run_id, run_number, username, status, created_at, "
+                     "params) VALUES ('OldFlow', '1', 1, 'alice', 'succeeded', 1.0, '{}')")
+    store = open_metadata(db_path, readonly=readonly)
+    old = store.get_run("OldFlow", "1")
+    assert old is not None and old.status == "succeeded" and old.code_json is None
+    store.close()
+    assert _sql(db_path, "SELECT version FROM headwater_schema") == [(sql.SCHEMA_VERSION,)]
+
+
 def test_open_metadata_urls_and_missing_driver(monkeypatch):
     for url in ("postgresql://u@db:5432/hw", "postgres://u:secret@db/hw"):
         store = open_metadata(url, readonly=True)  # opening does not connect
@@ -183,7 +152,7 @@ def test_open_metadata_urls_and_missing_driver(monkeypatch):
 
 
 def test_unreachable_server_is_a_clear_error():
-    store = open_metadata(f"postgresql://nobody@127.0.0.1:{_free_port()}/hw?connect_timeout=5")
+    store = open_metadata(f"postgresql://nobody@127.0.0.1:{free_port()}/hw?connect_timeout=5")
     with pytest.raises(HeadwaterException, match="cannot connect to the metadata database"):
         store.list_flows()
 

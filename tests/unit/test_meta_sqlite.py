@@ -7,6 +7,7 @@ them and runs them again against a real PostgreSQL server by overriding those fi
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
 import pickle
@@ -133,6 +134,32 @@ def test_newer_schema_is_refused(meta, db_path):
         open_metadata(db_path, readonly=True).list_flows()
 
 
+V1_RUN = """INSERT INTO runs (flow, run_id, run_number, username, status, created_at, params)
+    VALUES ('OldFlow', '1', 1, 'alice', 'succeeded', 1.0, '{}')"""
+
+
+@pytest.mark.parametrize("readonly", [True, False])
+def test_a_database_of_the_first_schema_is_upgraded_on_open(tmp_path, readonly):
+    """A project's database from an earlier headwater (schema 1, no ``runs.code``) still reads,
+    for the client (read-only) and for a new run alike."""
+    path = str(tmp_path / "meta.sqlite")
+    conn = sqlite3.connect(path)
+    for statement in sql.MIGRATIONS[0]:
+        conn.execute(statement)
+    conn.execute("INSERT INTO flows (name, created_at, last_run_number) VALUES ('OldFlow', 1, 1)")
+    conn.execute(V1_RUN)
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    store = open_metadata(path, readonly=readonly)
+    old = store.get_run("OldFlow", "1")
+    assert old is not None and old.status == "succeeded" and old.code_json is None
+    store.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == sql.SCHEMA_VERSION
+    conn.close()
+
+
 def test_open_metadata_urls(tmp_path):
     path = tmp_path / "m.sqlite"
     store = open_metadata(f"sqlite://{path}")
@@ -142,6 +169,15 @@ def test_open_metadata_urls(tmp_path):
 
 
 # -- run ids -----------------------------------------------------------------------------------
+
+
+def test_a_run_records_its_code_package(meta):
+    code = {"key": "ab" * 16, "path": "flow.py", "module": "__main__", "class": "PetsFlow"}
+    run_id = meta.new_run("PetsFlow", user="alice", tags=[], system_tags=[], params={},
+                          origin_run_id=None, pid=os.getpid(), host=this_host(), code=code)
+    assert json.loads(meta.get_run("PetsFlow", run_id).code_json) == code
+    assert meta.get_run("PetsFlow", new_run(meta)).code_json is None  # local runs have none
+    assert [r.code_json is None for r in meta.list_runs("PetsFlow")] == [True, False]
 
 
 def test_run_ids_count_up_per_flow(meta):

@@ -39,6 +39,7 @@ from headwater.client._lookup import (
     split_pathspec,
 )
 from headwater.client.artifacts import DataArtifact, MetaflowArtifacts, MetaflowData
+from headwater.client.code import CodePackage
 from headwater.client.namespace import namespace_tags
 from headwater.exceptions import NotFoundError
 from headwater.meta import AttemptRow, FlowRow, RunRow, StepRow, TaskRow
@@ -233,9 +234,10 @@ class Run(_InRun):
         return self._run_row.origin_run_id
 
     @property
-    def code(self) -> None:
-        """Code packages are not stored yet."""
-        return None
+    def code(self) -> CodePackage | None:
+        """The code package the run's tasks were shipped with (``--executor dask``); None for
+        local runs, which ran the flow's files in place (as Metaflow's local runs do)."""
+        return CodePackage.from_json(self._pathspec, self._run_row.code_json)
 
     @property
     def parameters(self) -> dict[str, Any]:
@@ -547,9 +549,9 @@ class Task(_InRun):
         return "local"
 
     @property
-    def code(self) -> None:
-        """The code package of the run; local runs have none (as with Metaflow's local runs)."""
-        return None
+    def code(self) -> CodePackage | None:
+        """The code package of the task's run; None for local runs (see :attr:`Run.code`)."""
+        return CodePackage.from_json(self._run_row.pathspec, self._run_row.code_json)
 
     @property
     def metadata_dict(self) -> dict[str, str]:

@@ -54,8 +54,12 @@ class MetadataStore(ABC):
         origin_run_id: str | None,
         pid: int,
         host: str,
+        code: Mapping[str, str] | None = None,
     ) -> str:
         """Register a run and return its id: "1", "2", ... per flow, unique under concurrency.
+
+        ``code`` describes the code package the tasks were shipped with (its blob ``key``, the
+        flow file's ``path`` in it, ``module`` and ``class``); local runs have none.
 
         ``user:<user>`` is always added to the system tags, so the run is in its user's namespace.
         """

@@ -155,8 +155,23 @@ class PostgresConnections:
         if version == 0:
             return False
         _refuse_newer(version, self.url)
+        if version < sql.SCHEMA_VERSION:
+            self._upgrade_for_reader()
         self._local.ready = True
         return True
+
+    def _upgrade_for_reader(self) -> None:
+        """A reader met the schema of an older headwater: upgrade it on a session of its own
+        (the migrations only add), so the reader's queries find the columns they name."""
+        try:
+            with psycopg.connect(self.url, autocommit=True) as conn:
+                _ensure_schema(conn, self.url)
+        except psycopg.Error as exc:
+            raise HeadwaterException(
+                f"the metadata database {redact(self.url)} was written by an older headwater and "
+                f"could not be upgraded ({exc})".strip(),
+                fix="run any flow once with this headwater as a user allowed to alter its tables",
+            ) from exc
 
     def _forget_after_fork(self) -> None:
         if os.getpid() == self._pid:

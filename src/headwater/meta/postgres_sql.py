@@ -87,7 +87,10 @@ _V1 = (
     )""",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+# v2: the code package a run's tasks were shipped with (JSON; NULL for local runs).
+_V2 = ("ALTER TABLE runs ADD COLUMN code TEXT",)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # -- schema version --------------------------------------------------------------------------
@@ -110,8 +113,8 @@ ENSURE_FLOW = "INSERT INTO flows (name, created_at) VALUES (%s, %s) ON CONFLICT 
 BUMP_RUN_NUMBER = "UPDATE flows SET last_run_number = last_run_number + 1 WHERE name = %s"
 GET_RUN_NUMBER = "SELECT last_run_number FROM flows WHERE name = %s"
 INSERT_RUN = """INSERT INTO runs (flow, run_id, run_number, username, status, created_at,
-    heartbeat_at, pid, host, origin_run_id, params)
-    VALUES (%s, %s, %s, %s, 'running', %s, %s, %s, %s, %s, %s)"""
+    heartbeat_at, pid, host, origin_run_id, params, code)
+    VALUES (%s, %s, %s, %s, 'running', %s, %s, %s, %s, %s, %s, %s)"""
 INSERT_TAG = """INSERT INTO run_tags (flow, run_id, tag, system) VALUES (%s, %s, %s, %s)
     ON CONFLICT DO NOTHING"""
 DELETE_USER_TAG = (
@@ -164,7 +167,7 @@ _TAGS_OF_RUN = """(SELECT string_agg(t.system::text || t.tag, chr(31)) FROM run_
     WHERE t.flow = r.flow AND t.run_id = r.run_id)"""
 _RUN_COLUMNS = (
     "r.flow, r.run_id, r.run_number, r.username, r.status, r.created_at, r.finished_at, "
-    "r.heartbeat_at, r.pid, r.host, r.origin_run_id, r.params, " + _TAGS_OF_RUN
+    "r.heartbeat_at, r.pid, r.host, r.origin_run_id, r.params, r.code, " + _TAGS_OF_RUN
 )
 _HAS_TAG = """EXISTS (SELECT 1 FROM run_tags f
     WHERE f.flow = r.flow AND f.run_id = r.run_id AND f.tag = %s)"""

@@ -42,6 +42,7 @@ class RunRow:
     params_json: str  # decoded on demand by .params: listing runs should not pay for it
     tags: tuple[str, ...]  # user tags, sorted
     system_tags: tuple[str, ...]  # sorted
+    code_json: str | None = None  # the code package (JSON), for runs whose tasks ran remotely
 
     @property
     def pathspec(self) -> str:

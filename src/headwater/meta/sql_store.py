@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
@@ -61,6 +61,7 @@ class SQLMetadata(MetadataStore):
         origin_run_id: str | None,
         pid: int,
         host: str,
+        code: Mapping[str, str] | None = None,
     ) -> str:
         user_tags = check_tags(tags)
         system = with_user_tag(check_tags(system_tags), user)
@@ -83,6 +84,7 @@ class SQLMetadata(MetadataStore):
                     host,
                     origin_run_id,
                     codec.dump_manifest(params),
+                    json.dumps(dict(code), sort_keys=True) if code else None,
                 ),
             )
             c.executemany(
@@ -338,7 +340,7 @@ class SQLMetadata(MetadataStore):
 
 
 def _run_row(row: tuple) -> RunRow:
-    *head, params, tags = row
+    *head, params, code, tags = row
     user_tags: list[str] = []
     system_tags: list[str] = []
     for flagged in tags.split(TAG_SEPARATOR) if tags else ():
@@ -348,6 +350,7 @@ def _run_row(row: tuple) -> RunRow:
         params_json=params,
         tags=tuple(sorted(user_tags)),
         system_tags=tuple(sorted(system_tags)),
+        code_json=code,
     )
 
 

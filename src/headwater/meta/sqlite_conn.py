@@ -102,6 +102,8 @@ class SQLiteConnections:
                 conn.close()
                 return None
             _refuse_newer(version, self.path)
+            if version < sql.SCHEMA_VERSION:
+                _upgrade_for_reader(self.path)
         else:
             for pragma in sql.PRAGMAS_WRITER:
                 conn.execute(pragma)
@@ -184,6 +186,24 @@ def _create_file(path: str) -> None:
         for suffix in ("", "-wal", "-shm"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(aside + suffix)
+
+
+def _upgrade_for_reader(path: str) -> None:
+    """A reader met a database of an older headwater: upgrade it (the migrations only add),
+    so the reader's queries find the columns they name."""
+    try:
+        conn = _connect(path)
+        try:
+            _ensure_schema(conn, path)
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise HeadwaterException(
+            f"the metadata database {path} was written by an older headwater and could not be "
+            f"upgraded ({exc})",
+            fix="run any flow of this project once with this headwater, from an account that "
+            "may write the file",
+        ) from exc
 
 
 def _ensure_schema(conn: sqlite3.Connection, path: str) -> None:

@@ -86,7 +86,10 @@ _V1 = (
     ) WITHOUT ROWID""",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+# v2: the code package a run's tasks were shipped with (JSON; NULL for local runs).
+_V2 = ("ALTER TABLE runs ADD COLUMN code TEXT",)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # -- connection setup ------------------------------------------------------------------------
@@ -104,8 +107,8 @@ ENSURE_FLOW = "INSERT OR IGNORE INTO flows (name, created_at) VALUES (?, ?)"
 BUMP_RUN_NUMBER = "UPDATE flows SET last_run_number = last_run_number + 1 WHERE name = ?"
 GET_RUN_NUMBER = "SELECT last_run_number FROM flows WHERE name = ?"
 INSERT_RUN = """INSERT INTO runs (flow, run_id, run_number, username, status, created_at,
-    heartbeat_at, pid, host, origin_run_id, params)
-    VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)"""
+    heartbeat_at, pid, host, origin_run_id, params, code)
+    VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)"""
 INSERT_TAG = "INSERT OR IGNORE INTO run_tags (flow, run_id, tag, system) VALUES (?, ?, ?, ?)"
 DELETE_USER_TAG = "DELETE FROM run_tags WHERE flow = ? AND run_id = ? AND tag = ? AND system = 0"
 FINISH_RUN = "UPDATE runs SET status = ?, finished_at = ? WHERE flow = ? AND run_id = ?"
@@ -152,7 +155,7 @@ _TAGS_OF_RUN = """(SELECT group_concat(t.system || t.tag, char(31)) FROM run_tag
     WHERE t.flow = r.flow AND t.run_id = r.run_id)"""
 _RUN_COLUMNS = (
     "r.flow, r.run_id, r.run_number, r.username, r.status, r.created_at, r.finished_at, "
-    "r.heartbeat_at, r.pid, r.host, r.origin_run_id, r.params, " + _TAGS_OF_RUN
+    "r.heartbeat_at, r.pid, r.host, r.origin_run_id, r.params, r.code, " + _TAGS_OF_RUN
 )
 _HAS_TAG = """EXISTS (SELECT 1 FROM run_tags f
     WHERE f.flow = r.flow AND f.run_id = r.run_id AND f.tag = ?)"""

@@ -150,6 +150,7 @@ def _execute(flow_cls: type, graph: Graph, store: Any, param_refs: dict, options
             system_tags=[f"user:{user}", f"runtime:{launch.extras.executor}", python_tag(),
                          *(project.system_tags() if project else [])],
             params=param_refs, origin_run_id=options.origin_run_id, pid=pid, host=host,
+            code=getattr(executor, "code_package", None),
         )
         if options.run_id_file:
             with open(options.run_id_file, "w") as handle:

@@ -125,6 +125,14 @@ class DaskExecutor(Executor):
         self._inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._topic = f"headwater-{uuid.uuid4().hex}"
         self._client.subscribe_topic(self._topic, lambda event: self._inbox.put(("live", event[1])))
+        # The scheduler's own news: a worker that leaves takes its running tasks with it.
+        self._client.subscribe_topic("all", lambda event: self._inbox.put(("cluster", event[1])))
+
+    @property
+    def code_package(self) -> dict[str, str]:
+        """What the run records about the code package: its blob ``key``, the flow file's
+        ``path`` in it, the ``module`` name and the flow ``class``."""
+        return dict(self._code)
 
     @property
     def running(self) -> int:
@@ -162,6 +170,9 @@ class DaskExecutor(Executor):
             if kind == "live":
                 self._on_live(value, events)
                 continue
+            if kind == "cluster":
+                self._on_cluster(value, events)
+                continue
             task = self._tasks.pop(value, None)
             if task is not None:
                 del self._by_name[task.name]
@@ -179,6 +190,26 @@ class DaskExecutor(Executor):
             self._started(task, 0, events)
             task.sent[msg["stream"]] += len(msg["data"])
             events.append(TaskOutput(task.key, msg["stream"], bytes(msg["data"])))
+
+    def _on_cluster(self, msg: Any, events: list[Event]) -> None:
+        """A worker left: each of our tasks that had started there is over.
+
+        Dask would run such a task again elsewhere (up to its ``allowed-failures``), behind the
+        scheduler's back; instead the attempt fails here, so @retry and @catch decide what
+        happens next, and the Dask task is cancelled. A task that had not started yet is left to
+        Dask to place on another worker: no user code ran, nothing is lost.
+        """
+        if not isinstance(msg, dict) or msg.get("action") != "remove-worker":
+            return
+        gone = [self._by_name.get(str(name)) for name in msg.get("processing-tasks") or ()]
+        lost = [task for task in gone if task is not None and task.started]
+        for task in lost:
+            del self._tasks[task.key], self._by_name[task.name]
+            events.append(TaskExited(task.key, _crashed(
+                f"the Dask worker running the task ({msg.get('worker', 'unknown')}) died or left "
+                "the cluster; the task did not finish")))
+        if lost:
+            self._kill(lost, force=True)
 
     @staticmethod
     def _started(task: _Task, pid: int, events: list[Event]) -> None:
@@ -236,10 +267,11 @@ class DaskExecutor(Executor):
             self._kill(list(self._tasks.values()), force=True)
         self._tasks.clear()
         self._by_name.clear()
-        try:
-            self._client.unsubscribe_topic(self._topic)
-        except Exception:  # noqa: BLE001
-            pass
+        for topic in (self._topic, "all"):
+            try:
+                self._client.unsubscribe_topic(topic)
+            except Exception:  # noqa: BLE001
+                pass
         try:
             self._client.close(timeout=5)
         except Exception:  # noqa: BLE001 - closing must not hide the run's outcome

