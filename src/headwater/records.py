@@ -98,6 +98,8 @@ class TaskResult:
     failure: TaskFailure | None = None
     started_at: float = 0.0
     finished_at: float = 0.0
+    # Facts about where the attempt ran (e.g. "dask-worker"), shown in Task.metadata_dict.
+    metadata: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

@@ -190,8 +190,9 @@ KILLED_FLOW = """
     class KilledFlow(FlowSpec):
         @step
         def start(self):
-            # the task's parent is the Dask worker process
-            Path(PID_FILE).write_text(str(os.getppid()))
+            # the task's parent is the worker's fork server, whose parent is the Dask worker
+            server = Path(f"/proc/{os.getppid()}/stat").read_text()
+            Path(PID_FILE).write_text(server.rpartition(")")[2].split()[1])
             time.sleep(120)
             self.next(self.end)
 

@@ -566,6 +566,7 @@ class Task(_InRun):
         index = row.foreach_index
         if index is not None:
             facts["foreach-index"] = str(index)
+        facts.update((row.transition or {}).get("metadata") or {})  # e.g. dask-worker
         return facts
 
     @property

@@ -1,10 +1,11 @@
-"""``python -m headwater.runtime.remote_task RESULT_FILE``: one task, in a process of its own.
+"""One scale-out task, in a process of its own: :func:`run_payload`.
 
-A scale-out worker (see ``executors/dask_worker.py``) starts this with a pickled payload on
-stdin: the TaskSpec, the datastore root and the code package. It fetches the code package from
-the datastore (unpacked once per content key into a cache folder), imports the flow from it,
-runs the task through :func:`~headwater.runtime.task.execute_task` (blobs go to the run's
-datastore) and writes the pickled TaskResult to RESULT_FILE. Nothing here touches metadata.
+A Dask worker's fork server (see ``executors/worker_forks.py``) forks a child per task and
+hands it a pickled payload: the TaskSpec, the datastore root and the code package. The child
+fetches the code package from the datastore (unpacked once per content key into a cache folder),
+imports the flow from it and runs the task through :func:`~headwater.runtime.task.execute_task`
+(blobs go to the run's datastore); the TaskResult goes back to the worker. Nothing here touches
+metadata.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ import shutil
 import sys
 import tarfile
 import tempfile
-import threading
-import time
 import uuid
 from typing import Any
 
@@ -80,49 +79,25 @@ def load_flow_class(folder: str, code: dict[str, Any]) -> type:
     return flow_cls
 
 
-def _exit_with_parent() -> None:
-    """Should the worker die, end this task too instead of leaving it running unowned."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while True:
-            time.sleep(0.5)
-            if os.getppid() != parent:
-                os._exit(137)
-
-    threading.Thread(target=watch, daemon=True, name="headwater-parent-watch").start()
-
-
-def main(argv: list[str]) -> int:
+def run_payload(payload: bytes) -> Any:
+    """Run the task ``payload`` describes (its spec, datastore root and code package) and return
+    its TaskResult. Shared by this module's command line and the workers' fork server."""
     from headwater.graph import check_flow
     from headwater.records import TaskFailure, TaskResult
     from headwater.runtime.task import execute_task
     from headwater.store import open_datastore
 
-    _exit_with_parent()
-    result_path = argv[0]
-    payload = pickle.loads(sys.stdin.buffer.read())
-    spec = payload["spec"]
+    task = pickle.loads(payload)
+    spec = task["spec"]
     try:
-        store = open_datastore(payload["root"])
-        folder = unpack_code(store, payload["code"]["key"])
-        flow_cls = load_flow_class(folder, payload["code"])
+        store = open_datastore(task["root"])
+        folder = unpack_code(store, task["code"]["key"])
+        flow_cls = load_flow_class(folder, task["code"])
         graph = check_flow(flow_cls)
     except Exception as exc:  # noqa: BLE001 - reported as the task's failure
         result = TaskResult(failure=TaskFailure(
             "CodePackageError", f"task {spec.pathspec} could not load its flow: "
             f"{type(exc).__name__}: {exc}"))
         print(result.failure.message, file=sys.stderr)
-    else:
-        result = execute_task(flow_cls, graph, spec, store)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    staging = f"{result_path}.tmp"
-    with open(staging, "wb") as handle:
-        handle.write(pickle.dumps(result, protocol=5))
-    os.replace(staging, result_path)
-    return 0 if result.ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+        return result
+    return execute_task(flow_cls, graph, spec, store)

@@ -207,13 +207,15 @@ class Scheduler:
         task_id = str(self._next_task_id)
         self._next_task_id += 1
         policy = self._policy(step)
+        extra: dict[str, Any] = {"env": policy.env} if policy.env else {}
+        if policy.resources:  # @resources: scale-out executors place the task by it
+            extra["resources"] = policy.resources
         spec = TaskSpec(
             flow_name=self.flow_name, run_id=self.run_id, step=step, task_id=task_id, attempt=0,
             parents=parents, params=self.params, frames=frames,
             is_join=self.graph[step].is_join, origin_run_id=self.options.origin_run_id,
             username=self.username, tags=self.tags, namespace=f"user:{self.username}",
-            max_num_splits=self.options.max_num_splits,
-            extra={"env": policy.env} if policy.env else {},
+            max_num_splits=self.options.max_num_splits, extra=extra,
         )
         self._ready.append(spec)
 

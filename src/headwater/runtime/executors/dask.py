@@ -3,9 +3,10 @@
 At launch the flow's folder is packed (``*.py`` and small data files) into a content-addressed
 blob of the run's datastore: the *code package*. Each task is a Dask task that calls
 :func:`headwater.runtime.executors.dask_worker.run_task` on a worker, which starts
-``python -m headwater.runtime.remote_task`` in a process of its own; that process unpacks the code
-package (once per key), imports the flow, runs the task writing blobs to the datastore, and hands
-back the TaskResult with the task's stdout and stderr.
+the task in a process of its own, forked from a warm server beside the worker
+(:mod:`.worker_forks`); that process unpacks the code package (once per key), imports the
+flow, runs the task writing blobs to the datastore, and hands back the TaskResult with the
+task's stdout and stderr.
 
 The datastore root must be reachable from the workers under the same name: a local folder on a
 shared disk (or the same machine), or an object store URL such as ``s3://bucket/prefix``.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import gzip
 import inspect
 import io
+import logging
 import os
 import pickle
 import queue
@@ -28,6 +30,7 @@ from typing import Any
 from headwater.exceptions import RunFailedError
 from headwater.records import TaskFailure, TaskResult, TaskSpec
 from headwater.runtime.executors.base import Event, Executor, TaskExited, TaskOutput, TaskStarted
+from headwater.runtime.executors.dask_resources import DaskResources, refused_future, with_worker
 
 CONNECT_TIMEOUT_S = 10.0  # HEADWATER_DASK_TIMEOUT overrides it
 CODE_SUFFIXES = (".py", ".json", ".yaml", ".yml", ".toml", ".txt", ".csv", ".cfg", ".ini")
@@ -101,6 +104,7 @@ class DaskExecutor(Executor):
                 fix='pip install "headwater[dask]"',
             ) from None
         self._root = store.root
+        self._address = address
         self._current = dict(current_fields or {})
         tarball, code = build_code_package(flow_cls)
         if connect_timeout is None:
@@ -127,6 +131,7 @@ class DaskExecutor(Executor):
         self._client.subscribe_topic(self._topic, lambda event: self._inbox.put(("live", event[1])))
         # The scheduler's own news: a worker that leaves takes its running tasks with it.
         self._client.subscribe_topic("all", lambda event: self._inbox.put(("cluster", event[1])))
+        self._resources = DaskResources(self._client)  # @resources -> Dask worker resources
 
     @property
     def code_package(self) -> dict[str, str]:
@@ -144,19 +149,28 @@ class DaskExecutor(Executor):
         if self._current:
             spec.extra = {**spec.extra, "current": {**self._current,
                                                     **spec.extra.get("current", {})}}
-        payload = pickle.dumps({"spec": spec, "root": self._root, "code": self._code},
-                               protocol=5)
         name = f"headwater-{spec.flow_name}-{spec.run_id}-{spec.step}-{spec.task_id}-" \
                f"{spec.attempt}-{uuid.uuid4().hex[:8]}"
         task = _Task(key, name)
+        # @resources -> Dask resources; @catch's stand-in does not run the step: it goes anywhere.
+        asked = {} if "catch" in spec.extra else spec.extra.get("resources") or {}
+        resources = self._resources.place(spec.step, asked)
         self._tasks[key] = self._by_name[name] = task
+        if isinstance(resources, TaskResult):  # no worker can run it: it fails now, unsubmitted
+            task.future, task.started = refused_future(resources), True
+            self._inbox.put(("done", key))
+            return
+        payload = pickle.dumps({"spec": spec, "root": self._root, "code": self._code},
+                               protocol=5)
         task.future = self._client.submit(run_task, name, payload, self._topic, key=name,
-                                          pure=False, retries=0)
+                                          pure=False, retries=0, resources=resources or None)
         task.future.add_done_callback(lambda _f, key=key: self._inbox.put(("done", key)))
 
     def poll(self, timeout: float | None) -> list[Event]:
         """Live events (start, output) and exits, in the order the client received them."""
         events: list[Event] = []
+        if self._client.status not in ("running", "newly-created"):
+            raise self._connection_lost()
         try:
             items = [self._inbox.get(block=timeout is None or timeout > 0, timeout=timeout)]
         except queue.Empty:
@@ -229,9 +243,11 @@ class DaskExecutor(Executor):
                 rest = out[stream][task.sent[stream]:]  # what no live event brought
                 if rest:
                     events.append(TaskOutput(task.key, stream, rest))
-            events.append(TaskExited(task.key, _decode(out)))
+            events.append(TaskExited(task.key, with_worker(_decode(out), out)))
             return events
         if future.status == "cancelled":
+            if self._client.status != "running":  # Dask cancels every future when it happens
+                raise self._connection_lost()
             return [TaskExited(task.key, TaskResult(failure=TaskFailure(
                 "TaskKilled", "the task was cancelled on the Dask cluster")))]
         try:
@@ -244,6 +260,17 @@ class DaskExecutor(Executor):
         else:
             msg = f"the Dask task failed: {name}: {exc}"
         return [TaskExited(task.key, _crashed(msg))]
+
+    def _connection_lost(self) -> RunFailedError:
+        """The client lost the scheduler: Dask has forgotten every task of ours, so the run
+        cannot go on. Its reconnection attempts would only add tracebacks to the console."""
+        logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
+        return RunFailedError(
+            f"lost the connection to the Dask scheduler at {self._address}; the tasks that "
+            "were running on the cluster are lost",
+            fix="check that the scheduler is up and reachable from here, then resume the run "
+            "(python flow.py resume): what finished is kept",
+        )
 
     def kill(self, key: str, *, force: bool = False) -> None:
         task = self._tasks.get(key)

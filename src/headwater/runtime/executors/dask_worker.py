@@ -2,9 +2,9 @@
 
 This module is installed with headwater, so the Dask scheduler and workers can unpickle a
 reference to :func:`run_task` (user code never travels in the task graph: it comes from the code
-package in the datastore). Each task is a fresh ``python -m headwater.runtime.remote_task``
-process: a crash, a leak or ``os._exit`` in user code cannot take the worker down, and
-:func:`kill_task` can stop it.
+package in the datastore). Each task is a process of its own, forked by the worker's fork server
+(:mod:`.worker_forks`) in milliseconds: a crash, a leak or ``os._exit`` in user code cannot
+take the worker down, and :func:`kill_tasks` can stop it.
 
 While the task runs, its pid and its output are sent live to the launching client as Dask events
 on the executor's topic; the whole output also comes back with the result, so nothing is lost
@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import tempfile
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
 
+from headwater.runtime.executors.worker_forks import fork_server
+
 _CHUNK = 1 << 16
-_RUNNING: dict[str, subprocess.Popen] = {}  # task name -> its process, in this worker process
+_RUNNING: dict[str, int] = {}  # task name -> its process (group) id, in this worker process
 _LOCK = threading.Lock()
 
 
@@ -51,50 +51,71 @@ def run_task(name: str, payload: bytes, topic: str | None = None) -> dict[str, A
     """Run one task (``payload``: the pickled spec, store root and code package) to its end.
 
     Returns the exit code, the pickled TaskResult (``b""`` if the process left none), the task's
-    whole stdout and stderr, and the task process's pid.
+    whole stdout and stderr, the task process's pid, and the name and address of the Dask worker
+    that ran it (``worker``, ``worker_address``).
     """
     send = _event_sender(topic)
-    with tempfile.TemporaryDirectory(prefix="hw-task-") as scratch:
-        result_path = os.path.join(scratch, "result.pickle")
-        with _LOCK:
-            proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-u", "-m", "headwater.runtime.remote_task", result_path],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                start_new_session=True,
-            )
-            _RUNNING[name] = proc
-        send({"name": name, "pid": proc.pid})
-        chunks: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
-        readers = [threading.Thread(target=_pump, args=(pipe, stream, name, chunks[stream], send),
-                                    daemon=True)
-                   for pipe, stream in ((proc.stdout, "stdout"), (proc.stderr, "stderr"))]
-        for reader in readers:
-            reader.start()
-        try:
-            assert proc.stdin is not None
-            try:
-                proc.stdin.write(payload)
-                proc.stdin.close()
-            except BrokenPipeError:
-                pass
-            code = proc.wait()
-        finally:
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        task = fork_server().launch(name, [out_w, err_w, theirs.fileno()])
+    except BaseException:
+        for fd in (out_r, err_r):
+            os.close(fd)
+        ours.close()
+        raise
+    finally:  # the child has its own copies now
+        for fd in (out_w, err_w):
+            os.close(fd)
+        theirs.close()
+    chunks: dict[str, list[bytes]] = {"stdout": [], "stderr": [], "result": []}
+    readers = [threading.Thread(target=_pump, args=(fd, stream, name, chunks[stream], send),
+                                daemon=True)
+               for fd, stream in ((out_r, "stdout"), (err_r, "stderr"))]
+    readers.append(threading.Thread(target=_receive, args=(ours, chunks["result"]), daemon=True))
+    for reader in readers:
+        reader.start()
+    try:
+        task.started.wait()
+        if task.pid is not None:
             with _LOCK:
-                _RUNNING.pop(name, None)
-            _kill_group(proc.pid, signal.SIGKILL)  # whatever it left running
-            for reader in readers:
-                reader.join(timeout=5)
-        result = b""
-        if os.path.exists(result_path):
-            with open(result_path, "rb") as handle:
-                result = handle.read()
+                _RUNNING[name] = task.pid
+            send({"name": name, "pid": task.pid})
+        try:
+            ours.sendall(payload)
+            ours.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # the child is already gone; its exit status says why
+        task.exited.wait()
+    finally:
+        with _LOCK:
+            _RUNNING.pop(name, None)
+        if task.pid is not None:
+            _kill_group(task.pid, signal.SIGKILL)  # whatever it left running
+        for reader in readers:
+            reader.join(timeout=5)
+        ours.close()
+    # No status: the fork server itself died, taking the task with it.
+    code = os.waitstatus_to_exitcode(task.status) if task.status is not None else -signal.SIGKILL
+    result = b"".join(chunks["result"])
     return {"code": code, "result": result, "stdout": b"".join(chunks["stdout"]),
-            "stderr": b"".join(chunks["stderr"]), "pid": proc.pid}
+            "stderr": b"".join(chunks["stderr"]), "pid": task.pid or 0, **_this_worker()}
 
 
-def _pump(pipe: Any, stream: str, name: str, into: list[bytes],
+def _this_worker() -> dict[str, str]:
+    """The name and address of the Dask worker running this call (nothing outside a worker)."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):
+        return {}
+    return {"worker": str(worker.name), "worker_address": str(worker.address)}
+
+
+def _pump(fd: int, stream: str, name: str, into: list[bytes],
           send: Callable[[dict[str, Any]], None]) -> None:
-    fd = pipe.fileno()
     try:
         while True:
             data = os.read(fd, _CHUNK)
@@ -105,7 +126,19 @@ def _pump(pipe: Any, stream: str, name: str, into: list[bytes],
     except OSError:
         return
     finally:
-        pipe.close()
+        os.close(fd)
+
+
+def _receive(sock: socket.socket, into: list[bytes]) -> None:
+    """The pickled TaskResult the child sends back, read as it comes (it may be large)."""
+    try:
+        while True:
+            data = sock.recv(_CHUNK)
+            if not data:
+                return
+            into.append(data)
+    except OSError:
+        return
 
 
 def kill_tasks(names: list[str], force: bool) -> int:
@@ -115,10 +148,10 @@ def kill_tasks(names: list[str], force: bool) -> int:
     """
     sig = signal.SIGKILL if force else signal.SIGTERM
     with _LOCK:
-        procs = [_RUNNING[name] for name in names if name in _RUNNING]
-    for proc in procs:
-        _kill_group(proc.pid, sig)
-    return len(procs)
+        pids = [_RUNNING[name] for name in names if name in _RUNNING]
+    for pid in pids:
+        _kill_group(pid, sig)
+    return len(pids)
 
 
 def _kill_group(pid: int, sig: int) -> None:

@@ -1,0 +1,106 @@
+"""Faults of the Dask executor that need a cluster of their own: the scheduler going away.
+
+(A worker killed mid-task is in test_dask_executor.py and test_scale_out.py: the shared cluster's
+nanny replaces the worker. Killing the scheduler ends a cluster, so this module starts its own.)
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import servers
+from headwater import Flow
+
+from .flowrun import hermetic_env, point_client_at, run_cli, write_flow
+
+LOST_FLOW = """
+    import os
+    import time
+    from pathlib import Path
+    from headwater import FlowSpec, step
+
+    STARTED, SPARE = {started!r}, {spare!r}
+
+
+    class LostFlow(FlowSpec):
+        @step
+        def start(self):
+            self.before = "kept"
+            self.next(self.slow)
+
+        @step
+        def slow(self):
+            if not Path(SPARE).exists():
+                Path(STARTED).write_text(str(os.getpid()))
+                time.sleep(120)
+            self.after = "done"
+            self.next(self.end)
+
+        @step
+        def end(self):
+            print(self.before, self.after)
+
+
+    if __name__ == "__main__":
+        LostFlow()
+"""
+
+
+def _gone(pid: int, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_losing_the_dask_scheduler_fails_the_run_cleanly_and_resume_finishes_it(tmp_path):
+    started, spare = tmp_path / "started", tmp_path / "spare"
+    code = tmp_path / "code"
+    code.mkdir()
+    flow = write_flow(code, "lost_flow.py", LOST_FLOW.format(started=str(started),
+                                                             spare=str(spare)))
+    with servers.dask_cluster(tmp_path / "dask1", {"solo": None}) as cluster:
+        proc = subprocess.Popen(  # noqa: S603
+            [sys.executable, str(flow), "run", "--executor", "dask", "--dask-address",
+             cluster.address], cwd=tmp_path, env=hermetic_env(), stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 120
+            while not (started.exists() and started.read_text()):
+                assert time.monotonic() < deadline and proc.poll() is None, "slow never started"
+                time.sleep(0.05)
+            cluster.scheduler.kill()
+            out, err = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        assert proc.returncode == 1, out + err
+        assert f"lost the connection to the Dask scheduler at {cluster.address}" in err, err
+        assert "resume" in err  # the fix says what to do
+        assert "Traceback" not in err, err
+        # The worker goes when its scheduler does, and its task process with it.
+        assert _gone(int(started.read_text()), within=60), "the task outlived its cluster"
+
+    point_client_at(tmp_path / ".headwater")
+    run = Flow("LostFlow").latest_run
+    assert run.finished and not run.successful
+    assert run["start"].task.successful
+    assert not run["slow"].task.successful
+
+    spare.touch()
+    with servers.dask_cluster(tmp_path / "dask2", {"again": None}) as cluster:
+        resumed = run_cli(flow, "resume", "--executor", "dask", "--dask-address",
+                          cluster.address, cwd=tmp_path, hermetic=True, timeout=180)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    again = Flow("LostFlow").latest_run
+    assert again.successful and again.origin_run_id == run.id
+    assert again["start"].task.origin_pathspec  # cloned, not run again
+    assert again["end"].task.stdout == "kept done\n"
