@@ -295,7 +295,10 @@ def _boto_credentials() -> dict[str, str]:
 def make_bucket(endpoint: str, bucket: str) -> None:
     """Create ``bucket`` on the server at ``endpoint`` unless it exists."""
     import boto3
+    import botocore.exceptions
 
     client = boto3.client("s3", endpoint_url=endpoint, **_boto_credentials())
-    if bucket not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
+    try:  # not list_buckets: SeaweedFS lists nothing to a client without a configured identity
+        client.head_bucket(Bucket=bucket)
+    except botocore.exceptions.ClientError:
         client.create_bucket(Bucket=bucket)

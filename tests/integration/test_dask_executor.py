@@ -192,7 +192,9 @@ KILLED_FLOW = """
         def start(self):
             # the task's parent is the worker's fork server, whose parent is the Dask worker
             server = Path(f"/proc/{os.getppid()}/stat").read_text()
-            Path(PID_FILE).write_text(server.rpartition(")")[2].split()[1])
+            worker = server.rpartition(")")[2].split()[1]
+            with open(PID_FILE, "a") as pids:  # one line per start of this task, anywhere
+                pids.write(f"{os.getpid()} {worker}\\n")
             time.sleep(120)
             self.next(self.end)
 
@@ -216,9 +218,11 @@ def test_worker_killed_mid_task_fails_the_task(dask_address, tmp_path):
         env={**os.environ, "HEADWATER_USER": "tester"})
     try:
         deadline = time.monotonic() + 60
-        while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+        while not (pid_file.exists() and pid_file.read_text()):
+            assert time.monotonic() < deadline and proc.poll() is None, "the task never started"
             time.sleep(0.05)
-        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+        first_task, worker = pid_file.read_text().splitlines()[0].split()
+        os.kill(int(worker), signal.SIGKILL)
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -229,6 +233,22 @@ def test_worker_killed_mid_task_fails_the_task(dask_address, tmp_path):
     run = _latest(tmp_path, "KilledFlow")
     assert not run.successful
     assert run["start"].task.exception.type_name == "TaskCrashed"
+    # Dask may have started the task again on the other worker before the run gave up on it:
+    # every process that ran the step is stopped, none sleeps on unowned.
+    started = [int(line.split()[0]) for line in pid_file.read_text().splitlines()]
+    assert started[0] == int(first_task)
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in started) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in started), pid_file.read_text()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 LIVE_FLOW = """

@@ -15,7 +15,14 @@ import pytest
 
 from headwater.exceptions import StoreError
 from headwater.store import FsspecStorage, LocalStorage, Storage, open_storage
-from headwater.store.storage import MMAP_MIN, TEMP_PREFIX
+from headwater.store.storage import (
+    MMAP_MIN,
+    TEMP_PREFIX,
+    S3Storage,
+    _bytes_view,
+    _window,
+    store_message,
+)
 
 
 @pytest.fixture
@@ -183,6 +190,9 @@ def test_open_storage_chooses_by_url(tmp_path: Path, memory_url: str) -> None:
     assert isinstance(via_file_url, LocalStorage) and via_file_url.root == str(tmp_path)
     remote = open_storage(memory_url)
     assert isinstance(remote, FsspecStorage) and remote.root == memory_url
+    assert not isinstance(remote, S3Storage)
+    s3 = open_storage("s3://some-bucket/some/prefix/")  # no request is made until a transfer
+    assert isinstance(s3, S3Storage) and s3.root == "s3://some-bucket/some/prefix"
 
 
 def test_fsspec_backend_without_atomic_put_writes_via_temp_name(tmp_path: Path) -> None:
@@ -204,3 +214,41 @@ def test_memory_backend_roots_do_not_leak_into_each_other(memory_url: str) -> No
     b.put("k", [b"2"])
     assert a.list("") == ["k"] and b.list("") == ["k"]
     assert bytes(a.read("k")) == b"1"
+
+
+# ---- S3 helpers (the transfers themselves run against real servers: tests/integration) -------
+
+
+def test_multipart_windows_cover_the_parts_exactly_once() -> None:
+    # A pickle header, a large buffer (a 2-D array's, cast to bytes), a trailer: the windows an
+    # upload sends are the joined bytes cut in part-size pieces, without joining them first.
+    array = memoryview(bytearray(os.urandom(4 * 1000))).cast("B", (4, 1000)).cast("I")
+    parts = [b"header", array, b"", b"t"]
+    views = [_bytes_view(p) for p in parts]
+    whole = b"".join(views)
+    assert sum(v.nbytes for v in views) == len(whole) == 4007
+    for size in (1, 5, 6, 7, 999, 4000, 4007, 5000):
+        windows = [_window(views, start, size) for start in range(0, len(whole), size)]
+        assert all(isinstance(w, bytes) for w in windows)
+        assert b"".join(windows) == whole
+        assert all(len(w) == size for w in windows[:-1])
+
+
+def test_store_message_is_the_stores_own_words(tmp_path: Path) -> None:
+    (tmp_path / "blocker").write_text("a file where a folder belongs")
+    with pytest.raises(OSError) as refused:
+        LocalStorage(tmp_path / "blocker").put("x/y", [b"1"])
+    said = store_message(refused.value)
+    assert said.startswith("Not a directory: ") and "blocker" in said
+    assert store_message(ValueError("bad reply")) == "ValueError: bad reply"
+
+
+def test_store_message_keeps_the_s3_error_code() -> None:
+    # s3fs turns the server's reply into a FileNotFoundError and keeps the reply as its cause.
+    from botocore.exceptions import ClientError
+    from s3fs.errors import translate_boto_error
+
+    reply = {"Error": {"Code": "NoSuchBucket", "Message": "The specified bucket does not exist"}}
+    translated = translate_boto_error(ClientError(reply, "PutObject"))
+    assert isinstance(translated, FileNotFoundError)
+    assert store_message(translated) == "NoSuchBucket: The specified bucket does not exist"

@@ -79,21 +79,34 @@ def load_flow_class(folder: str, code: dict[str, Any]) -> type:
     return flow_cls
 
 
-def run_payload(payload: bytes) -> Any:
-    """Run the task ``payload`` describes (its spec, datastore root and code package) and return
-    its TaskResult. Shared by this module's command line and the workers' fork server."""
+def load_task_flow(root: str, code: dict[str, Any]) -> tuple[type, Any, Any]:
+    """``(flow class, graph, datastore)`` for the code package ``code`` in the store at ``root``."""
     from headwater.graph import check_flow
+    from headwater.store import open_datastore
+
+    store = open_datastore(root)
+    flow_cls = load_flow_class(unpack_code(store, code["key"]), code)
+    return flow_cls, check_flow(flow_cls), store
+
+
+def run_payload(payload: bytes,
+                loaded: tuple[str, str, tuple[type, Any, Any]] | None = None) -> Any:
+    """Run the task ``payload`` describes (its spec, datastore root and code package) and return
+    its TaskResult. Shared by the workers' fork servers and their children.
+
+    ``loaded``: ``(root, code key, load_task_flow(...))`` done ahead, in the fork server, and
+    used when the task's datastore and code package are those.
+    """
     from headwater.records import TaskFailure, TaskResult
     from headwater.runtime.task import execute_task
-    from headwater.store import open_datastore
 
     task = pickle.loads(payload)
     spec = task["spec"]
+    if loaded is not None and loaded[:2] == (task["root"], task["code"]["key"]):
+        flow_cls, graph, store = loaded[2]
+        return execute_task(flow_cls, graph, spec, store)
     try:
-        store = open_datastore(task["root"])
-        folder = unpack_code(store, task["code"]["key"])
-        flow_cls = load_flow_class(folder, task["code"])
-        graph = check_flow(flow_cls)
+        flow_cls, graph, store = load_task_flow(task["root"], task["code"])
     except Exception as exc:  # noqa: BLE001 - reported as the task's failure
         result = TaskResult(failure=TaskFailure(
             "CodePackageError", f"task {spec.pathspec} could not load its flow: "

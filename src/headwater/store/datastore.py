@@ -16,7 +16,7 @@ import xxhash
 from headwater.exceptions import ArtifactError, DataIntegrityError, StoreError
 from headwater.records import ArtifactRef
 from headwater.store.serialize import Part, decode, decode_item, encode, encode_items
-from headwater.store.storage import Storage, open_storage
+from headwater.store.storage import Storage, open_storage, store_message
 
 BLOB_DIR = "blobs"
 PICKLE = "pickle5"
@@ -117,14 +117,17 @@ class DataStore:
 
     def _put(self, parts: Sequence[Part], what: str) -> str:
         key = content_key(parts)
-        if key in self._known or self._storage.exists_many([blob_path(key)]):
-            self._known.add(key)
+        if key in self._known:
             return key
         try:
-            self._storage.put(blob_path(key), parts)
+            if not self._storage.exists_many([blob_path(key)]):
+                self._storage.put(blob_path(key), parts)
         except OSError as exc:
             raise StoreError(
-                f"cannot save {what}: writing blob {key} to {self.root} failed: {exc}"
+                f"cannot save {what}: the store refused to write blob {key} to {self.root}: "
+                f"{store_message(exc)}",
+                fix="make the datastore root writable again (does the bucket or folder exist? "
+                "may these credentials write to it? is there space?), then `resume` the run",
             ) from exc
         self._known.add(key)
         return key
@@ -138,7 +141,10 @@ class DataStore:
                 fix="check the datastore root; the blob may have been deleted",
             ) from exc
         except OSError as exc:
-            raise StoreError(f"cannot load {what}: reading blob {key} failed: {exc}") from exc
+            raise StoreError(
+                f"cannot load {what}: reading blob {key} from {self.root} failed: "
+                f"{store_message(exc)}"
+            ) from exc
         actual = xxhash.xxh3_128_hexdigest(buf)
         if actual != key:
             raise DataIntegrityError(

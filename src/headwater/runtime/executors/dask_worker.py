@@ -14,6 +14,7 @@ if an event is.
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import socket
 import threading
@@ -55,11 +56,13 @@ def run_task(name: str, payload: bytes, topic: str | None = None) -> dict[str, A
     that ran it (``worker``, ``worker_address``).
     """
     send = _event_sender(topic)
+    job = pickle.loads(payload)  # for the code package's key: its fork server
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        task = fork_server().launch(name, [out_w, err_w, theirs.fileno()])
+        task = fork_server(job["root"], job["code"]).launch(name, [out_w, err_w,
+                                                                   theirs.fileno()])
     except BaseException:
         for fd in (out_r, err_r):
             os.close(fd)
@@ -87,7 +90,12 @@ def run_task(name: str, payload: bytes, topic: str | None = None) -> dict[str, A
             ours.shutdown(socket.SHUT_WR)
         except OSError:
             pass  # the child is already gone; its exit status says why
-        task.exited.wait()
+        wanted = _still_wanted(name)
+        while not task.exited.wait(0.5):
+            if not wanted() and task.pid is not None:
+                # The client cancelled this Dask task (the run gave up on it, e.g. after its
+                # first worker died and Dask started it again here): stop the user code too.
+                _kill_group(task.pid, signal.SIGKILL)
     finally:
         with _LOCK:
             _RUNNING.pop(name, None)
@@ -101,6 +109,24 @@ def run_task(name: str, payload: bytes, topic: str | None = None) -> dict[str, A
     result = b"".join(chunks["result"])
     return {"code": code, "result": result, "stdout": b"".join(chunks["stdout"]),
             "stderr": b"".join(chunks["stderr"]), "pid": task.pid or 0, **_this_worker()}
+
+
+def _still_wanted(key: str) -> Callable[[], bool]:
+    """Whether Dask still wants the result of task ``key`` on this worker (always true outside
+    a worker). A running Dask task that the client cancels turns 'cancelled' but its thread
+    goes on; without this check its user code would run on, unseen and unowned."""
+    try:
+        from distributed import get_worker
+
+        state = get_worker().state
+    except (ImportError, ValueError):
+        return lambda: True
+
+    def wanted() -> bool:
+        task = state.tasks.get(key)
+        return task is not None and task.state not in ("cancelled", "released", "forgotten")
+
+    return wanted
 
 
 def _this_worker() -> dict[str, str]:

@@ -2,9 +2,9 @@
 
 Starting ``python -m headwater.runtime.remote_task`` for every task costs an interpreter start
 and headwater's imports, tens of milliseconds per task before any user code runs. Instead, the
-first task a worker process runs starts one server process for it (``python -m
-headwater.runtime.executors.worker_forks FD``), which imports headwater's task machinery once
-and then forks a child per task, exactly as the local executor's fork server does (the same
+first task of a code package that a worker process runs starts a server process for it
+(``python -m headwater.runtime.executors.worker_forks FD ROOT CODE``), which imports the flow
+from the code package once (with everything the flow imports) and then forks a child per task, exactly as the local executor's fork server does (the same
 :mod:`~headwater.runtime.executors.forkserver` loop; the Dask worker itself is never forked: it
 runs threads, and forking a threaded process is unsafe).
 
@@ -18,6 +18,7 @@ and a stream socket that carries the pickled payload in and the pickled TaskResu
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import socket
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from headwater.runtime.executors.forkserver import ForkServer
 
@@ -43,11 +45,11 @@ class ForkedTask:
 class WorkerForkServer:
     """The worker-side handle: launch tasks, learn when they start and end."""
 
-    def __init__(self) -> None:
+    def __init__(self, root: str, code: dict[str, Any]) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", "headwater.runtime.executors.worker_forks",
-             str(theirs.fileno())],
+             str(theirs.fileno()), root, json.dumps(code)],
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, start_new_session=True,
         )
         theirs.close()
@@ -56,6 +58,21 @@ class WorkerForkServer:
         self._lock = threading.Lock()
         self.alive = True
         threading.Thread(target=self._dispatch, daemon=True, name="headwater-forks").start()
+
+    @property
+    def idle(self) -> bool:
+        with self._lock:
+            return not self._tasks
+
+    def stop(self) -> None:
+        """Hang up: the server ends (an idle one has no children left to take with it)."""
+        with self._lock:
+            self.alive = False
+        try:  # shutdown, not just close: it also wakes the dispatcher blocked reading the socket
+            self._server.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._server.stop()
 
     def launch(self, name: str, fds: list[int]) -> ForkedTask:
         task = ForkedTask(name)
@@ -95,49 +112,58 @@ class WorkerForkServer:
                 task.exited.set()
 
 
-_SERVER: WorkerForkServer | None = None
-_SERVER_LOCK = threading.Lock()
+MAX_SERVERS = 2  # per worker process: the current code package and the one before
+_SERVERS: dict[str, WorkerForkServer] = {}  # (root, code key) -> server, oldest first
+_SERVERS_LOCK = threading.Lock()
 
 
-def fork_server() -> WorkerForkServer:
-    """This worker process's fork server, started on first use (again if it has ended)."""
-    global _SERVER
-    with _SERVER_LOCK:
-        if _SERVER is None or not _SERVER.alive or _SERVER.proc.poll() is not None:
-            _SERVER = WorkerForkServer()
-        return _SERVER
+def fork_server(root: str, code: dict[str, Any]) -> WorkerForkServer:
+    """This worker process's fork server for code package ``code`` (started on first use).
 
-
-def _task_main(sock: socket.socket) -> int:
-    """In the forked child: read the payload, run the task, send the result back."""
-    from headwater.runtime.remote_task import run_payload
-
-    chunks = []
-    while True:
-        data = sock.recv(1 << 20)
-        if not data:
-            break
-        chunks.append(data)
-    result = run_payload(b"".join(chunks))
-    sys.stdout.flush()
-    sys.stderr.flush()
-    sock.sendall(pickle.dumps(result, protocol=5))
-    sock.close()
-    return 0 if result.ok else 1
+    Each server imports its flow once, before forking, as the local executor's does: a task
+    then starts with the flow module, its imports (numpy, pandas, ...) and the checked graph
+    already in memory. Servers of older code packages are stopped once idle.
+    """
+    key = f"{root}\0{code['key']}"  # the same code may run against several datastores
+    with _SERVERS_LOCK:
+        server = _SERVERS.get(key)
+        if server is None or not server.alive or server.proc.poll() is not None:
+            server = _SERVERS[key] = WorkerForkServer(root, code)
+        for old in [k for k in _SERVERS if k != key][: max(0, len(_SERVERS) - MAX_SERVERS)]:
+            if _SERVERS[old].idle:
+                _SERVERS.pop(old).stop()
+        return server
 
 
 def _main(argv: list[str]) -> int:
-    # What every task needs, imported once here instead of once per task.
-    import headwater.graph  # noqa: F401
-    import headwater.runtime.remote_task  # noqa: F401
-    import headwater.runtime.task  # noqa: F401
-    import headwater.store  # noqa: F401
+    import headwater.runtime.task  # noqa: F401 - what every task needs, imported once here
     from headwater.runtime.executors.forkserver import serve
+    from headwater.runtime.remote_task import load_task_flow, run_payload
 
-    serve(socket.socket(fileno=int(argv[0])), _task_main)
+    fd, root, code = int(argv[0]), argv[1], json.loads(argv[2])
+    try:
+        loaded = (root, code["key"], load_task_flow(root, code))
+    except Exception:  # noqa: BLE001 - each task then tries itself and reports why it fails
+        loaded = None
+
+    def task_main(sock: socket.socket) -> int:
+        """In the forked child: read the payload, run the task, send the result back."""
+        chunks = []
+        while True:
+            data = sock.recv(1 << 20)
+            if not data:
+                break
+            chunks.append(data)
+        result = run_payload(b"".join(chunks), loaded)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sock.sendall(pickle.dumps(result, protocol=5))
+        sock.close()
+        return 0 if result.ok else 1
+
+    serve(socket.socket(fileno=fd), task_main)
     return 0
 
 
 if __name__ == "__main__":
     os._exit(_main(sys.argv[1:]))
-
