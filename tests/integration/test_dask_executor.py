@@ -338,3 +338,50 @@ def test_timeout_kills_the_remote_task(dask_address, tmp_path):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     run = _latest(tmp_path, "SlowFlow")
     assert run["start"].task.exception.type_name == "TimeoutException"
+
+
+WIDE_FLOW = """
+    from headwater import FlowSpec, step
+
+
+    class WideFlow(FlowSpec):
+        @step
+        def start(self):
+            self.items = list(range(10_000))
+            self.next(self.square, foreach="items")
+
+        @step
+        def square(self):
+            self.value = self.input * self.input
+            self.next(self.join)
+
+        @step
+        def join(self, inputs):
+            self.total = sum(i.value for i in inputs)
+            self.count = len(list(inputs))
+            self.next(self.end)
+
+        @step
+        def end(self):
+            print("total", self.total)
+
+
+    if __name__ == "__main__":
+        WideFlow()
+"""
+
+
+def test_a_foreach_of_ten_thousand_tasks(dask_address, tmp_path):
+    """The issue's scale: 10,000 tasks, each its own process on a worker, all recorded."""
+    flow = write_flow(tmp_path, "wide_flow.py", WIDE_FLOW)
+    proc = run_cli(flow, "--quiet", "run", "--executor", "dask", "--dask-address", dask_address,
+                   cwd=tmp_path, hermetic=True, timeout=1500)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run = _latest(tmp_path, "WideFlow")
+    assert run.successful
+    assert run.data.total == sum(i * i for i in range(10_000))
+    assert run["join"].task.data.count == 10_000
+    tasks = list(run["square"])
+    assert len(tasks) == 10_000
+    assert sorted(t.index for t in tasks) == list(range(10_000))
+    assert {t.metadata_dict["dask-worker"] for t in tasks} == {"w1", "w2"}

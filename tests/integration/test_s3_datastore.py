@@ -116,6 +116,16 @@ def test_datastore_s3_takes_metaflows_sysroot_variable(tmp_path, s3_env) -> None
     assert _objects(f"{tmp_path.name}-sysroot/blobs/")
 
 
+@pytest.mark.parametrize("variable", ["HEADWATER_DATASTORE", "METAFLOW_DEFAULT_DATASTORE"])
+def test_the_datastore_kind_from_the_environment(tmp_path, s3_env, variable) -> None:
+    root = f"s3://{BUCKET}/{tmp_path.name}-env"
+    done = run_cli(example("linear_flow.py"), "--quiet", "run", cwd=tmp_path,
+                   env={**s3_env, variable: "s3", "METAFLOW_DATASTORE_SYSROOT_S3": root})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _objects(f"{tmp_path.name}-env/blobs/")
+    assert not (tmp_path / ".headwater" / "blobs").exists()
+
+
 def test_datastore_s3_without_an_s3_root_says_how_to_give_one(tmp_path) -> None:
     done = run_cli(example("linear_flow.py"), "--datastore", "s3", "run", cwd=tmp_path)
     assert done.returncode == 2

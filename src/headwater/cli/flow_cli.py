@@ -24,6 +24,7 @@ def build_cli(flow_cls: type) -> click.Group:
     @click.option("--metadata", "metadata", default=None,
                   help="'local' (SQLite in the datastore root) or a database path.")
     @click.option("--datastore", default="local", type=click.Choice(["local", "s3"]),
+                  envvar=["HEADWATER_DATASTORE", "METAFLOW_DEFAULT_DATASTORE"],
                   help="Kind of datastore; s3 needs an s3:// root (--datastore-root, "
                   "HEADWATER_DATASTORE_ROOT or METAFLOW_DATASTORE_SYSROOT_S3).")
     @click.option("--environment", default="local", help="Accepted for Metaflow compatibility.")
