@@ -385,3 +385,66 @@ def test_a_foreach_of_ten_thousand_tasks(dask_address, tmp_path):
     assert len(tasks) == 10_000
     assert sorted(t.index for t in tasks) == list(range(10_000))
     assert {t.metadata_dict["dask-worker"] for t in tasks} == {"w1", "w2"}
+
+
+SLEEPY_FLOW = """
+    import os
+    import time
+    from headwater import FlowSpec, step
+
+
+    class SleepyFlow(FlowSpec):
+        @step
+        def start(self):
+            self.items = [1, 2]
+            self.next(self.nap, foreach="items")
+
+        @step
+        def nap(self):
+            print("napping in", os.getpid(), flush=True)
+            time.sleep(120)
+            self.next(self.join)
+
+        @step
+        def join(self, inputs):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        SleepyFlow()
+"""
+
+
+def test_ctrl_c_stops_the_tasks_on_the_workers(dask_address, tmp_path):
+    flow = write_flow(tmp_path, "sleepy_flow.py", SLEEPY_FLOW)
+    proc = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-u", str(flow), "run", "--executor", "dask", "--dask-address",
+         dask_address], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "HEADWATER_USER": "tester"})
+    napping: list[int] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "napping in" in line:
+                napping.append(int(line.rsplit(" ", 1)[1]))
+                if len(napping) == 2:
+                    break
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in err, err
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in napping) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in napping), "a task outlived the interrupted run"
+    run = _latest(tmp_path, "SleepyFlow")
+    assert run.finished and not run.successful
+    assert all(not t.successful for t in run["nap"])
