@@ -31,3 +31,22 @@ def group_ends(pgid: int, within: float = 10.0) -> bool:
             return False
         time.sleep(0.01)
     return True
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def all_end(pids: list[int], within: float = 30.0) -> bool:
+    """True once none of ``pids`` is alive (a killed process takes a moment to exit)."""
+    deadline = time.monotonic() + within
+    while any(pid_alive(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True

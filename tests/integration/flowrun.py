@@ -9,6 +9,9 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,3 +146,27 @@ def reset_client() -> None:
 
     _context.reset()
     reset_namespace()
+
+
+@contextmanager
+def background(argv: list[str], *, cwd: str | os.PathLike,
+               env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
+    """``argv`` started with text pipes; killed on the way out if the test did not finish it."""
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE,  # noqa: S603
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def wait_for_file(path: Path, proc: subprocess.Popen, timeout: float = 120) -> str:
+    """The text of ``path`` once a task of ``proc``'s run wrote it; fails if the run ends first."""
+    deadline = time.monotonic() + timeout
+    while not (path.exists() and path.read_text()):
+        assert proc.poll() is None, f"the run ended before {path.name} was written"
+        assert time.monotonic() < deadline, f"no {path.name} after {timeout} s"
+        time.sleep(0.05)
+    return path.read_text()

@@ -11,21 +11,37 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from headwater import Flow
+from proctools import all_end
 from servers import free_port
 
-from .flowrun import example, point_client_at, run_cli, run_count, task_lines, write_flow
+from .flowrun import (
+    background,
+    example,
+    hermetic_env,
+    point_client_at,
+    run_cli,
+    run_count,
+    task_lines,
+    wait_for_file,
+    write_flow,
+)
 
 
 @pytest.fixture
 def dask_address(dask_cluster) -> str:
     """The shared cluster's scheduler (tests/conftest.py): workers w1 and w2, loopback only."""
     return dask_cluster.address
+
+
+def _dask_run_argv(flow_file: Path, address: str) -> list[str]:
+    """``python -u FLOW run`` on the cluster at ``address``, for a run started in the background."""
+    return [sys.executable, "-u", str(flow_file), "run", "--executor", "dask", "--dask-address",
+            address]
 
 
 def _run(flow_file: Path, address: str, cwd: Path, *args: str) -> subprocess.CompletedProcess:
@@ -212,22 +228,10 @@ def test_worker_killed_mid_task_fails_the_task(dask_address, tmp_path):
     pid_file = tmp_path / "worker.pid"  # the same machine: the test finds the worker here
     flow = write_flow(tmp_path, "killed_flow.py",
                       KILLED_FLOW.replace("PID_FILE", repr(str(pid_file))))
-    proc = subprocess.Popen(  # noqa: S603
-        [sys.executable, str(flow), "run", "--executor", "dask", "--dask-address",
-         dask_address], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "HEADWATER_USER": "tester"})
-    try:
-        deadline = time.monotonic() + 60
-        while not (pid_file.exists() and pid_file.read_text()):
-            assert time.monotonic() < deadline and proc.poll() is None, "the task never started"
-            time.sleep(0.05)
-        first_task, worker = pid_file.read_text().splitlines()[0].split()
+    with background(_dask_run_argv(flow, dask_address), cwd=tmp_path, env=hermetic_env()) as proc:
+        first_task, worker = wait_for_file(pid_file, proc).splitlines()[0].split()
         os.kill(int(worker), signal.SIGKILL)
         out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 1, out + err
     assert "the Dask worker running the task" in out, out + err
     run = _latest(tmp_path, "KilledFlow")
@@ -237,18 +241,7 @@ def test_worker_killed_mid_task_fails_the_task(dask_address, tmp_path):
     # every process that ran the step is stopped, none sleeps on unowned.
     started = [int(line.split()[0]) for line in pid_file.read_text().splitlines()]
     assert started[0] == int(first_task)
-    deadline = time.monotonic() + 30
-    while any(_alive(pid) for pid in started) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(_alive(pid) for pid in started), pid_file.read_text()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    assert all_end(started), pid_file.read_text()
 
 
 LIVE_FLOW = """
@@ -283,12 +276,8 @@ def test_output_is_live_and_tasks_carry_their_pid(dask_address, tmp_path):
     """The task's print reaches the console while it runs (it waits for the test to see it)."""
     go = tmp_path / "go"
     flow = write_flow(tmp_path, "live_flow.py", LIVE_FLOW.replace("GO_FILE", repr(str(go))))
-    proc = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-u", str(flow), "run", "--executor", "dask", "--dask-address",
-         dask_address], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "HEADWATER_USER": "tester"})
     lines = []
-    try:
+    with background(_dask_run_argv(flow, dask_address), cwd=tmp_path, env=hermetic_env()) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
             lines.append(line)
@@ -296,10 +285,6 @@ def test_output_is_live_and_tasks_carry_their_pid(dask_address, tmp_path):
                 go.touch()
                 break
         out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     out = "".join(lines) + out
     assert proc.returncode == 0, out + err
     tls = task_lines(out)
@@ -421,12 +406,8 @@ SLEEPY_FLOW = """
 
 def test_ctrl_c_stops_the_tasks_on_the_workers(dask_address, tmp_path):
     flow = write_flow(tmp_path, "sleepy_flow.py", SLEEPY_FLOW)
-    proc = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-u", str(flow), "run", "--executor", "dask", "--dask-address",
-         dask_address], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "HEADWATER_USER": "tester"})
     napping: list[int] = []
-    try:
+    with background(_dask_run_argv(flow, dask_address), cwd=tmp_path, env=hermetic_env()) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
             if "napping in" in line:
@@ -435,16 +416,9 @@ def test_ctrl_c_stops_the_tasks_on_the_workers(dask_address, tmp_path):
                     break
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 130, out + err
     assert "Traceback" not in err, err
-    deadline = time.monotonic() + 30
-    while any(_alive(pid) for pid in napping) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(_alive(pid) for pid in napping), "a task outlived the interrupted run"
+    assert all_end(napping), "a task outlived the interrupted run"
     run = _latest(tmp_path, "SleepyFlow")
     assert run.finished and not run.successful
     assert all(not t.successful for t in run["nap"])

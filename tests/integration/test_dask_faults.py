@@ -6,15 +6,13 @@ nanny replaces the worker. Killing the scheduler ends a cluster, so this module 
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-import time
 
 import servers
 from headwater import Flow
+from proctools import all_end
 
-from .flowrun import hermetic_env, point_client_at, run_cli, write_flow
+from .flowrun import background, hermetic_env, point_client_at, run_cli, wait_for_file, write_flow
 
 LOST_FLOW = """
     import os
@@ -49,17 +47,6 @@ LOST_FLOW = """
 """
 
 
-def _gone(pid: int, within: float) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def test_losing_the_dask_scheduler_fails_the_run_cleanly_and_resume_finishes_it(tmp_path):
     started, spare = tmp_path / "started", tmp_path / "spare"
     code = tmp_path / "code"
@@ -67,27 +54,18 @@ def test_losing_the_dask_scheduler_fails_the_run_cleanly_and_resume_finishes_it(
     flow = write_flow(code, "lost_flow.py", LOST_FLOW.format(started=str(started),
                                                              spare=str(spare)))
     with servers.dask_cluster(tmp_path / "dask1", {"solo": None}) as cluster:
-        proc = subprocess.Popen(  # noqa: S603
-            [sys.executable, str(flow), "run", "--executor", "dask", "--dask-address",
-             cluster.address], cwd=tmp_path, env=hermetic_env(), stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True)
-        try:
-            deadline = time.monotonic() + 120
-            while not (started.exists() and started.read_text()):
-                assert time.monotonic() < deadline and proc.poll() is None, "slow never started"
-                time.sleep(0.05)
+        argv = [sys.executable, str(flow), "run", "--executor", "dask", "--dask-address",
+                cluster.address]
+        with background(argv, cwd=tmp_path, env=hermetic_env()) as proc:
+            task_pid = int(wait_for_file(started, proc))
             cluster.scheduler.kill()
             out, err = proc.communicate(timeout=120)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
         assert proc.returncode == 1, out + err
         assert f"lost the connection to the Dask scheduler at {cluster.address}" in err, err
         assert "resume" in err  # the fix says what to do
         assert "Traceback" not in err, err
         # The worker goes when its scheduler does, and its task process with it.
-        assert _gone(int(started.read_text()), within=60), "the task outlived its cluster"
+        assert all_end([task_pid], within=60), "the task outlived its cluster"
 
     point_client_at(tmp_path / ".headwater")
     run = Flow("LostFlow").latest_run

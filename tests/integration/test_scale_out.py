@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import boto3
@@ -25,7 +24,7 @@ import pytest
 
 import servers
 
-from .flowrun import example, hermetic_env, task_lines, write_flow
+from .flowrun import background, example, hermetic_env, task_lines, wait_for_file, write_flow
 
 BUCKET = "headwater-team"
 _databases = itertools.count()
@@ -202,20 +201,10 @@ def test_a_worker_killed_mid_task_fails_the_run_and_resume_finishes_it(team, das
     pid_file, spare = tmp_path / "worker.pid", tmp_path / "spare"
     flow = write_flow(_code_dir(tmp_path), "killed_flow.py",
                       KILLED_FLOW.format(pid_file=str(pid_file), spare_file=str(spare)))
-    proc = subprocess.Popen([sys.executable, str(flow), "run"], cwd=tmp_path,  # noqa: S603
-                            env=hermetic_env(team), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 120
-        while not (pid_file.exists() and pid_file.read_text()):
-            assert time.monotonic() < deadline and proc.poll() is None, "the task never started"
-            time.sleep(0.05)
-        os.kill(int(pid_file.read_text()), signal.SIGKILL)  # the nanny starts a new worker
+    with background([sys.executable, str(flow), "run"], cwd=tmp_path,
+                    env=hermetic_env(team)) as proc:
+        os.kill(int(wait_for_file(pid_file, proc)), signal.SIGKILL)  # the nanny starts another
         out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 1, out + err
     assert "the Dask worker running the task" in out, out
 
