@@ -7,13 +7,17 @@ Each case is measured as whole, fresh processes from fresh folders; with ``--met
 systems alternate (headwater, Metaflow, headwater, ...) so that a noisy machine hurts both alike.
 Metaflow lives in its own virtualenv under ``benchmarks/.work/`` (made once, with uv if present).
 The results are printed, saved to ``benchmarks/.work/last-results.{md,json}`` and, for a full run
-(no ``--quick``, no ``--cases``) or with ``--write-docs``, written into ``docs/benchmarks.md``.
+(no ``--quick``, no ``--cases``) or with ``--write-docs``, written into ``docs/benchmarks.md``:
+one block per section (the local comparison; the scale-out cases on Dask and S3), and only the
+sections that were measured, so ``--cases dask-foreach,s3-array --write-docs`` leaves the other
+figures alone.
 Not part of the test suite; see docs/benchmarks.md for what each case means.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shlex
 import shutil
 import subprocess
@@ -22,9 +26,10 @@ import time
 import traceback
 from pathlib import Path
 
-from hwbench.cases import BASELINE, Case, Context, all_cases, select
+from hwbench.cases import BASELINE, MAIN, Case, Context
 from hwbench.proc import LoadWatch, Sample, tail
-from hwbench.report import Meta, Results, machine, render, versions, write_docs
+from hwbench.registry import all_cases, select
+from hwbench.report import Meta, Results, machine, render, sections, versions, write_docs
 from hwbench.systems import (
     REPO_DIR,
     WORK_DIR,
@@ -44,7 +49,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3,
                         help="runs per system of each small case (median reported)")
     parser.add_argument("--big-repeats", type=int, default=1,
-                        help="runs per system of each big case (foreach 1,000+, the 1 GiB array)")
+                        help="runs per system of each big case (foreach 1,000+, the 1 GiB array, "
+                             "the scale-out cases)")
     parser.add_argument("--cases", default="",
                         help="comma-separated case names (default: all); see --list")
     parser.add_argument("--list", action="store_true", help="list the case names and exit")
@@ -111,7 +117,15 @@ def run_case(case: Case, ctx: Context, results: Results, repeats: int) -> None:
 
 def measure_case(case: Case, ctx: Context, results: Results, repeats: int) -> None:
     """Set up a case and measure it ``repeats`` times, alternating the systems."""
-    case.setup(ctx)
+    try:
+        case.setup(ctx)
+        measure_repeats(case, ctx, results, repeats)
+    finally:
+        case.teardown(ctx)
+
+
+def measure_repeats(case: Case, ctx: Context, results: Results, repeats: int) -> None:
+    """The repeats of a case that is set up: each repeat runs every system once, in turn."""
     for system in ctx.systems:
         for row_key, text in case.skipped(system, ctx).items():
             results.set_cell(row_key, system.name, text)
@@ -129,7 +143,9 @@ def command_line(argv: list[str]) -> str:
     return "python benchmarks/run.py " + " ".join(shlex.quote(a) for a in argv)
 
 
-def repeats_text(args: argparse.Namespace) -> str:
+def repeats_text(args: argparse.Namespace, section: str) -> str:
+    if section != MAIN:
+        return f"{args.big_repeats} run(s) per system (`--big-repeats`) of every row"
     return (f"{args.repeats} run(s) per system for small cases, {args.big_repeats} for big ones "
             "(foreach 1,000 and 10,000, the large array)")
 
@@ -155,15 +171,20 @@ def main(argv: list[str] | None = None) -> int:
     meta = Meta(
         command=command_line(argv), started=started, finished=time.time(),
         machine=machine(WORK_DIR, load.summary()), versions=versions(ctx.systems),
-        repeats=repeats_text(args), measured={s.name for s in ctx.systems},
-        failures=ctx.failures,
+        repeats="", measured={s.name for s in ctx.systems}, failures=ctx.failures,
     )
-    block = render(results, meta)
-    print("\n" + block)
-    save(block, results)
+    blocks = {}
+    for section in sections(results):
+        extra_versions = list(ctx.versions.items()) if section != MAIN else []
+        blocks[section] = render(results, dataclasses.replace(
+            meta, repeats=repeats_text(args, section), versions=meta.versions + extra_versions,
+        ), section)
+        print("\n" + blocks[section])
+    save("\n".join(blocks.values()), results)
     if args.write_docs or not (args.no_docs or args.quick or args.cases):
-        write_docs(DOCS_FILE, block)
-        print(f"written into {DOCS_FILE}")
+        for section, block in blocks.items():
+            write_docs(DOCS_FILE, block, section)
+        print(f"written into {DOCS_FILE} ({', '.join(blocks)})")
     return 1 if ctx.failures else 0
 
 

@@ -33,6 +33,8 @@ class Context:
     runs_dir: Path = WORK_DIR / "runs"
     fixtures_dir: Path = WORK_DIR / "fixtures"
     failures: list[str] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)
+    """Versions of the servers the cases started (Dask, SeaweedFS), for the report."""
     _serial: int = 0
 
     def fresh_dir(self, tag: str) -> Path:
@@ -53,12 +55,18 @@ class Context:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+MAIN = "main"
+"""Section of the rows that compare the two systems on one machine, local disk."""
+
+
 @dataclass(frozen=True)
 class Row:
-    """One line of the results table."""
+    """One line of the results table of its section (each section is its own table and block
+    in docs/benchmarks.md, so that measuring one section does not replace the other's figures)."""
 
     key: str
     label: str
+    section: str = MAIN
 
 
 class Case:
@@ -74,6 +82,9 @@ class Case:
 
     def setup(self, ctx: Context) -> None:
         """Untimed preparation (fixtures, capability checks); runs once before the repeats."""
+
+    def teardown(self, ctx: Context) -> None:
+        """Stop what ``setup`` started (servers); runs after the repeats, even after an error."""
 
     def skipped(self, system: System, ctx: Context) -> dict[str, str]:
         """Rows not measured for ``system``, each with the text its cell shows instead."""
@@ -413,47 +424,3 @@ def _make_runs(system: System, n: int, folder: Path, parallel: int = 2) -> int:
 
     with ThreadPoolExecutor(max_workers=parallel) as pool:
         return sum(1 for code in pool.map(one, range(n)) if code)
-
-
-# -- the registry ------------------------------------------------------------------------------
-
-
-def all_cases(quick: bool) -> list[Case]:
-    """Every case in table order; ``quick`` shrinks the big ones."""
-    if quick:
-        foreach = [ForeachCase(10), ForeachCase(100)]
-        array, listing = ArrayCase(64), ListRunsCase(10, 30)
-        carry_mib = 64
-    else:
-        foreach = [ForeachCase(10), ForeachCase(100), ForeachCase(1000, big=True),
-                   ForeachCase(10_000, big=True)]
-        array, listing = ArrayCase(1024), ListRunsCase(200, 1000)
-        carry_mib = 1024
-    carry = FlowCase(
-        "carry", "carry",
-        f"{carry_mib} MiB array made in start, carried untouched through 10 more steps",
-        ["--mib", str(carry_mib)], big=True,
-    )
-    return [
-        ImportCase(),
-        FlowCase("linear", "linear", "linear, 3 steps"),
-        FlowCase("branch", "branch", "static branch of 8 (11 tasks)"),
-        *foreach,
-        FlowCase("nested", "nested", "nested foreach 10 x 10 (123 tasks)"),
-        FlowCase("artifacts", "artifacts", "1,000 small artifacts in one step"),
-        array,
-        carry,
-        ResumeCase(),
-        listing,
-    ]
-
-
-def select(cases: list[Case], names: Sequence[str] | None) -> list[Case]:
-    """The cases named (in table order); unknown names are an error that lists the known."""
-    if not names:
-        return cases
-    known = {case.name: case for case in cases}
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise SystemExit(f"unknown case(s) {', '.join(unknown)}; known: {', '.join(known)}")
-    return [case for case in cases if case.name in names]
