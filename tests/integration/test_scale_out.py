@@ -229,3 +229,26 @@ def test_a_worker_killed_mid_task_fails_the_run_and_resume_finishes_it(team, das
     assert seen["squares"] == [1, 4, 9]
     assert seen["crashed"] == [["TaskCrashed", 1]]
     assert seen["cloned"] == [0, 2], "only the task whose worker died ran again"
+
+
+def test_one_word_switches_a_user_to_the_team_setup(team, tmp_path):
+    """The same settings as a named profile: HEADWATER_PROFILE=team is all the run and the client
+    need (besides the cloud credentials, which are AWS's own business)."""
+    config = tmp_path / "config.toml"
+    keys = {"executor": "HEADWATER_EXECUTOR", "dask_address": "HEADWATER_DASK_ADDRESS",
+            "datastore_root": "HEADWATER_DATASTORE_ROOT", "metadata": "HEADWATER_METADATA"}
+    config.write_text("[profiles.team]\n" + "".join(f'{key} = "{team[var]}"\n'
+                                                    for key, var in keys.items()))
+    aws = {k: v for k, v in team.items() if k.startswith("AWS_")}
+    chosen = {**aws, "HEADWATER_CONFIG": str(config), "HEADWATER_PROFILE": "team"}
+    proc = _run(example("branch_flow.py"), chosen, tmp_path, "run")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not (tmp_path / ".headwater").exists()
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    read = subprocess.run(
+        [sys.executable, "-c", "from headwater import Flow, namespace; namespace(None); "
+         "run = Flow('BranchFlow').latest_run; print(run.data.total, sorted(run.system_tags))"],
+        cwd=folder, env=hermetic_env(chosen), capture_output=True, text=True, timeout=120)
+    assert read.returncode == 0, read.stderr
+    assert read.stdout.startswith("23 ") and "runtime:dask" in read.stdout
