@@ -19,6 +19,9 @@ class ArtifactRef:
     size: int  # bytes stored
     type_name: str  # e.g. "builtins.int", "numpy.ndarray"
     encoding: str = "pickle5"  # how the blob is to be decoded
+    # A small value's encoded bytes, kept in the metadata instead of a blob of its own (see
+    # store/datastore.py, INLINE_MAX_BYTES). ``key`` is still their content hash.
+    inline: bytes | None = None
 
 
 Manifest = dict[str, ArtifactRef]

@@ -24,6 +24,9 @@ from .flowrun import flow_file, hermetic_env, point_client_at, task_lines
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(headwater.__file__))
 DEADLINE_S = 60.0  # a generous bound for anything a test waits on; never a measure of speed
+# What fault_flow.py's `start` stores as `payload`: over the 1 KiB inline limit, so it is a blob
+# file the tests can damage or block.
+PAYLOAD = "payload made by start|" + "." * 2048
 
 
 def fault_flow(name: str) -> Path:

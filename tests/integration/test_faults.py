@@ -20,6 +20,7 @@ from headwater.store.serialize import encode
 from headwater.store.storage import TEMP_PREFIX, LocalStorage
 
 from .faultkit import (
+    PAYLOAD,
     LiveRun,
     children_of,
     client,
@@ -277,7 +278,7 @@ def test_a_damaged_blob_is_refused_naming_the_artifact_and_task(tmp_path, damage
     assert "corrupt" in str(err.value)
 
     # the command line
-    proc = hw(FLOW, "dump", f"{origin.id}/start/1", cwd=tmp_path)
+    proc = hw(FLOW, "dump", f"{origin.id}/start/1", "--max-value-size", "100000", cwd=tmp_path)
     assert proc.returncode == 1
     assert "Stored data is corrupt" in proc.stderr and "'payload'" in proc.stderr
     assert no_headwater_traceback(proc.stderr)
@@ -298,7 +299,7 @@ def test_a_damaged_blob_is_refused_naming_the_artifact_and_task(tmp_path, damage
 
 def test_leftovers_of_interrupted_writes_are_ignored(tmp_path):
     """A writer killed mid-write leaves a temp file beside where the blob goes; nobody reads it."""
-    key = content_key(encode("payload made by start").parts)
+    key = content_key(encode(PAYLOAD).parts)
     folder = datastore(tmp_path) / "blobs" / key[:2]
     folder.mkdir(parents=True)
     leftovers = [folder / f"{TEMP_PREFIX}{key}.4242.deadbeef", folder.parent / f"{TEMP_PREFIX}x"]
@@ -336,8 +337,9 @@ def test_an_artifact_that_cannot_be_pickled_names_itself_and_the_fix(tmp_path, f
 def test_a_blob_that_cannot_be_written_fails_the_task_and_the_run_stays_resumable(tmp_path):
     # A file where the blob's fan-out folder should be: the OS refuses the write, as it would a
     # full or read-only disk (chmod would not do: the tests may run as root).
-    taken = {content_key(encode("payload made by start").parts)[:2]}
-    value = next(v for v in (f"unwritable result {i}" for i in range(1000))
+    taken = {content_key(encode(PAYLOAD).parts)[:2]}
+    # Over the inline limit, so `result` needs a blob file; what comes after "|" is not printed.
+    value = next(v for v in (f"unwritable result {i}|" + "." * 2048 for i in range(1000))
                  if content_key(encode(v).parts)[:2] not in taken)
     key = content_key(encode(value).parts)
     blocker = datastore(tmp_path) / "blobs" / key[:2]
@@ -358,8 +360,7 @@ def test_a_blob_that_cannot_be_written_fails_the_task_and_the_run_stays_resumabl
 def test_a_log_that_cannot_be_written_is_reported_and_the_run_goes_on(tmp_path):
     # The scheduler stores each task's output as a blob; `end` prints one known line, so its
     # blob's folder can be blocked in advance (chosen apart from the artifacts' folders).
-    artifacts = ("payload made by start", "result made by work")
-    taken = {content_key(encode(v).parts)[:2] for v in artifacts}
+    taken = {content_key(encode(PAYLOAD).parts)[:2]}  # the only artifact with a blob file
     log = b"end read: payload made by start / result made by work\n"
     key = content_key([log])
     assert key[:2] not in taken  # fixed values: this holds, or the test must pick others

@@ -25,6 +25,7 @@ from test_meta_sqlite import (  # noqa: F401  (collected here, against PostgreSQ
     test_clone_task_points_at_origin_blobs,
     test_eight_processes_allocate_distinct_run_ids,
     test_final_failure_sets_task_failed,
+    test_inline_artifact_bytes_are_kept_in_rows_and_manifests,
     test_list_flows_and_namespace_filter,
     test_list_runs_filters_and_orders,
     test_listing_a_thousand_runs_is_one_cheap_query,

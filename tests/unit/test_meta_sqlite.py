@@ -180,6 +180,21 @@ def test_a_run_records_its_code_package(meta):
     assert [r.code_json is None for r in meta.list_runs("PetsFlow")] == [True, False]
 
 
+def test_inline_artifact_bytes_are_kept_in_rows_and_manifests(meta):
+    """A small artifact's bytes live in its metadata row (artifacts) and in the run's parameter
+    manifest (runs.params), and come back as bytes from either."""
+    small = ArtifactRef("ab" * 16, 9, "builtins.int", "pickle5", inline=b"HW\x01\x00\x80\x05K\x07.")
+    run_id = new_run(meta, params={"alpha": small})
+    assert meta.get_run("PetsFlow", run_id).params == {"alpha": small}
+    meta.new_task("PetsFlow", run_id, "start", "1", frames=[], parents=[])
+    meta.attempt_started("PetsFlow", run_id, "start", "1", 0, time.time())
+    finish_task(meta, run_id, "start", "1", {"small": small, "big": REF_A})
+    got = meta.get_artifacts("PetsFlow", run_id, "start", "1")
+    assert got == {"small": small, "big": REF_A}
+    assert isinstance(got["small"].inline, bytes) and got["big"].inline is None
+    assert meta.get_step_artifacts("PetsFlow", run_id, "start") == {"1": got}
+
+
 def test_run_ids_count_up_per_flow(meta):
     assert [new_run(meta) for _ in range(3)] == ["1", "2", "3"]
     assert new_run(meta, "OtherFlow") == "1"

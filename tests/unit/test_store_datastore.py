@@ -16,7 +16,7 @@ import xxhash
 from headwater.exceptions import ArtifactError, DataIntegrityError, SerializationError
 from headwater.records import ArtifactRef
 from headwater.store import DataStore, LocalStorage, open_datastore
-from headwater.store.datastore import blob_path, content_key
+from headwater.store.datastore import INLINE_MAX_BYTES, blob_path, content_key
 from headwater.store.storage import Part
 
 WHERE = "TrainFlow/7/train/42"
@@ -71,7 +71,13 @@ def test_artifact_round_trip(ds: DataStore, value: object) -> None:
     ref = ds.save_artifact(value, name="x", where=WHERE)
     assert len(ref.key) == 32 and ref.encoding == "pickle5"
     assert ref.type_name == f"{type(value).__module__}.{type(value).__qualname__}"
-    assert ds.storage.size(blob_path(ref.key)) == ref.size
+    if ref.size <= INLINE_MAX_BYTES:  # small: its bytes ride in the ref, no blob is written
+        assert ref.inline is not None and len(ref.inline) == ref.size
+        assert xxhash.xxh3_128_hexdigest(ref.inline) == ref.key
+        assert not ds.has_many([ref.key])
+    else:
+        assert ref.inline is None
+        assert ds.storage.size(blob_path(ref.key)) == ref.size
     got = ds.load_artifact(ref, name="x", where=WHERE)
     assert type(got) is type(value)
     if isinstance(value, np.ndarray):
@@ -102,7 +108,7 @@ def test_same_value_is_stored_once(tmp_path: Path) -> None:
 
 def test_local_blobs_live_under_root_blobs(tmp_path: Path) -> None:
     ds = open_datastore(str(tmp_path))
-    ref = ds.save_artifact(1, name="x", where=WHERE)
+    ref = ds.save_artifact("x" * 5000, name="x", where=WHERE)
     assert ds.root == str(tmp_path)
     assert (tmp_path / "blobs" / ref.key[:2] / ref.key).is_file()
 
@@ -157,7 +163,8 @@ def _corrupt(path: Path, how: str) -> None:
 
 
 @pytest.mark.parametrize("how", ["flip", "truncate"])
-@pytest.mark.parametrize("value", [{"small": 1}, np.arange(100_000)], ids=["small", "large"])
+@pytest.mark.parametrize("value", [{"small": "x" * 2000}, np.arange(100_000)],
+                         ids=["small", "large"])
 def test_corrupt_blob_is_never_returned(tmp_path: Path, how: str, value: object) -> None:
     ds = open_datastore(str(tmp_path))
     ref = ds.save_artifact(value, name="model", where=WHERE)
@@ -170,11 +177,41 @@ def test_corrupt_blob_is_never_returned(tmp_path: Path, how: str, value: object)
 
 def test_corrupt_remote_blob(memory_url: str) -> None:
     ds = open_datastore(memory_url)
-    ref = ds.save_artifact([1, 2, 3], name="xs", where=WHERE)
+    ref = ds.save_artifact(list(range(1000)), name="xs", where=WHERE)
     path = blob_path(ref.key)
     ds.storage.put(path, [b"HW\x01\x00garbage"])
     with pytest.raises(DataIntegrityError, match="'xs'"):
         ds.load_artifact(ref, name="xs", where=WHERE)
+
+
+def test_small_values_ride_inline_and_are_still_verified(tmp_path: Path) -> None:
+    ds = open_datastore(str(tmp_path))
+    ref = ds.save_artifact({"epoch": 3}, name="state", where=WHERE)
+    assert ref.inline is not None
+    assert not (tmp_path / "blobs").exists()  # no file for a small value
+    assert ds.load_artifact(ref, name="state", where=WHERE) == {"epoch": 3}
+    damaged = ArtifactRef(ref.key, ref.size, ref.type_name, ref.encoding,
+                          inline=ref.inline[:-2] + b"K\x04.")
+    with pytest.raises(DataIntegrityError) as info:
+        ds.load_artifact(damaged, name="state", where=WHERE)
+    assert "'state'" in str(info.value) and "inline bytes" in str(info.value)
+
+
+def test_a_small_array_loaded_inline_is_writable_as_from_a_blob(tmp_path: Path) -> None:
+    ds = open_datastore(str(tmp_path))
+    ref = ds.save_artifact(np.arange(4), name="small", where=WHERE)
+    assert ref.inline is not None
+    arr = ds.load_artifact(ref, name="small", where=WHERE)
+    arr[0] = 7  # user code may change what it loaded, as with a memory-mapped blob
+    assert arr.tolist() == [7, 1, 2, 3]
+    assert ds.load_artifact(ref, name="small", where=WHERE).tolist() == [0, 1, 2, 3]
+
+
+def test_the_inline_limit_is_the_pickle_size(tmp_path: Path) -> None:
+    ds = open_datastore(str(tmp_path))
+    refs = [ds.save_artifact(b"x" * n, name="b", where=WHERE) for n in range(900, 1100, 8)]
+    assert {r.inline is not None for r in refs} == {True, False}
+    assert all((r.inline is not None) == (r.size <= INLINE_MAX_BYTES) for r in refs)
 
 
 def test_missing_blob_names_artifact_and_task(ds: DataStore) -> None:
@@ -214,7 +251,7 @@ def test_corrupt_bytes_name_what(tmp_path: Path) -> None:
 
 def test_has_many(ds: DataStore) -> None:
     a = ds.save_bytes(b"a").key
-    b = ds.save_artifact("b", name="b", where=WHERE).key
+    b = ds.save_artifact("b" * 5000, name="b", where=WHERE).key
     missing = "f" * 32
     assert ds.has_many([a, b, missing]) == {a, b}
     assert open_datastore(ds.root).has_many([a, missing]) == {a}

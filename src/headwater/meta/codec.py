@@ -6,6 +6,7 @@ Encodings are compact (no spaces) and stable (sorted keys), so equal values stor
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterable, Sequence
 
@@ -18,7 +19,16 @@ def _dumps(value: object) -> str:
 
 def _ref_fields(ref: ArtifactRef) -> dict:
     # Spelled out rather than dataclasses.asdict, which deep-copies and shows up per task.
-    return {"key": ref.key, "size": ref.size, "type_name": ref.type_name, "encoding": ref.encoding}
+    fields = {"key": ref.key, "size": ref.size, "type_name": ref.type_name,
+              "encoding": ref.encoding}
+    if ref.inline is not None:
+        fields["inline"] = base64.b64encode(ref.inline).decode("ascii")
+    return fields
+
+
+def _ref(fields: dict) -> ArtifactRef:
+    inline = fields.pop("inline", None)
+    return ArtifactRef(**fields, inline=None if inline is None else base64.b64decode(inline))
 
 
 def _frame_fields(frame: Frame) -> dict:
@@ -36,7 +46,7 @@ def dump_manifest(manifest: Manifest) -> str:
 def load_manifest(text: str | None) -> Manifest:
     if not text:
         return {}
-    return {name: ArtifactRef(**fields) for name, fields in json.loads(text).items()}
+    return {name: _ref(fields) for name, fields in json.loads(text).items()}
 
 
 def dump_frames(frames: Sequence[Frame]) -> str:

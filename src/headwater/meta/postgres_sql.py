@@ -90,7 +90,10 @@ _V1 = (
 # v2: the code package a run's tasks were shipped with (JSON; NULL for local runs).
 _V2 = ("ALTER TABLE runs ADD COLUMN code TEXT",)
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+# v3: small artifacts' bytes kept in their row instead of a blob file or object of their own.
+_V3 = ("ALTER TABLE artifacts ADD COLUMN inline BYTEA",)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # -- schema version --------------------------------------------------------------------------
@@ -149,10 +152,10 @@ FINISH_ATTEMPT = """INSERT INTO attempts (flow, run_id, step, task_id, attempt, 
         started_at = COALESCE(attempts.started_at, excluded.started_at)"""
 
 INSERT_ARTIFACT = """INSERT INTO artifacts (flow, run_id, step, task_id, name, key,
-    size, type_name, encoding) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+    size, type_name, encoding, inline) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
     ON CONFLICT (flow, run_id, step, task_id, name) DO UPDATE SET
         key = excluded.key, size = excluded.size, type_name = excluded.type_name,
-        encoding = excluded.encoding"""
+        encoding = excluded.encoding, inline = excluded.inline"""
 
 NO_LIMIT = None  # LIMIT NULL: all rows
 
@@ -215,9 +218,9 @@ LIST_STEP_TASKS = f"""SELECT {_TASK_COLUMNS} FROM tasks
 GET_TASK = f"""SELECT {_TASK_COLUMNS} FROM tasks
     WHERE flow = %s AND run_id = %s AND step = %s AND task_id = %s"""
 
-GET_ARTIFACTS = f"""SELECT name, key, size, type_name, encoding FROM artifacts
+GET_ARTIFACTS = f"""SELECT name, key, size, type_name, encoding, inline FROM artifacts
     WHERE flow = %s AND run_id = %s AND step = %s AND task_id = %s ORDER BY name {_C}"""
-GET_STEP_ARTIFACTS = f"""SELECT task_id, name, key, size, type_name, encoding FROM artifacts
+GET_STEP_ARTIFACTS = f"""SELECT task_id, name, key, size, type_name, encoding, inline FROM artifacts
     WHERE flow = %s AND run_id = %s AND step = %s ORDER BY task_id {_C}, name {_C}"""
 
 _ATTEMPT_COLUMNS = """flow, run_id, step, task_id, attempt, status, started_at, finished_at,

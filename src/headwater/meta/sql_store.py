@@ -314,14 +314,14 @@ class SQLMetadata(MetadataStore):
 
     def get_artifacts(self, flow: str, run_id: str, step: str, task_id: str) -> Manifest:
         rows = self._db.query(self._sql.GET_ARTIFACTS, (flow, run_id, step, task_id))
-        return {name: ArtifactRef(*ref) for name, *ref in rows}
+        return {name: _ref(*ref) for name, *ref in rows}
 
     def get_step_artifacts(self, flow: str, run_id: str, step: str) -> dict[str, Manifest]:
         manifests: dict[str, Manifest] = {}
         for task_id, name, *ref in self._db.query(
             self._sql.GET_STEP_ARTIFACTS, (flow, run_id, step)
         ):
-            manifests.setdefault(task_id, {})[name] = ArtifactRef(*ref)
+            manifests.setdefault(task_id, {})[name] = _ref(*ref)
         return manifests
 
     def list_attempts(self, flow: str, run_id: str, step: str, task_id: str) -> list[AttemptRow]:
@@ -388,9 +388,14 @@ def _attempt_row(row: tuple) -> AttemptRow:
     )
 
 
+def _ref(key: str, size: int, type_name: str, encoding: str, inline: Any) -> ArtifactRef:
+    # PostgreSQL hands BYTEA back as memoryview, SQLite BLOB as bytes: the record holds bytes.
+    return ArtifactRef(key, size, type_name, encoding, None if inline is None else bytes(inline))
+
+
 def _artifact_rows(key: tuple[str, str, str, str], manifest: Manifest) -> list[tuple]:
     return [
-        (*key, name, ref.key, ref.size, ref.type_name, ref.encoding)
+        (*key, name, ref.key, ref.size, ref.type_name, ref.encoding, ref.inline)
         for name, ref in manifest.items()
     ]
 

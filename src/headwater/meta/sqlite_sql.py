@@ -89,7 +89,10 @@ _V1 = (
 # v2: the code package a run's tasks were shipped with (JSON; NULL for local runs).
 _V2 = ("ALTER TABLE runs ADD COLUMN code TEXT",)
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+# v3: small artifacts' bytes kept in their row instead of a blob file or object of their own.
+_V3 = ("ALTER TABLE artifacts ADD COLUMN inline BLOB",)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # -- connection setup ------------------------------------------------------------------------
@@ -139,7 +142,7 @@ FINISH_ATTEMPT = """INSERT INTO attempts (flow, run_id, step, task_id, attempt, 
         started_at = COALESCE(attempts.started_at, excluded.started_at)"""
 
 INSERT_ARTIFACT = """INSERT OR REPLACE INTO artifacts (flow, run_id, step, task_id, name, key,
-    size, type_name, encoding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+    size, type_name, encoding, inline) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 
 NO_LIMIT = -1  # the LIMIT parameter meaning "all rows"
 
@@ -203,9 +206,9 @@ LIST_STEP_TASKS = f"""SELECT {_TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_i
 GET_TASK = f"""SELECT {_TASK_COLUMNS} FROM tasks
     WHERE flow = ? AND run_id = ? AND step = ? AND task_id = ?"""
 
-GET_ARTIFACTS = """SELECT name, key, size, type_name, encoding FROM artifacts
+GET_ARTIFACTS = """SELECT name, key, size, type_name, encoding, inline FROM artifacts
     WHERE flow = ? AND run_id = ? AND step = ? AND task_id = ? ORDER BY name"""
-GET_STEP_ARTIFACTS = """SELECT task_id, name, key, size, type_name, encoding FROM artifacts
+GET_STEP_ARTIFACTS = """SELECT task_id, name, key, size, type_name, encoding, inline FROM artifacts
     WHERE flow = ? AND run_id = ? AND step = ? ORDER BY task_id, name"""
 
 _ATTEMPT_COLUMNS = """flow, run_id, step, task_id, attempt, status, started_at, finished_at,

@@ -22,6 +22,10 @@ BLOB_DIR = "blobs"
 PICKLE = "pickle5"
 RAW = "raw"
 ITEMS_CACHE_SIZE = 8
+INLINE_MAX_BYTES = 1024
+"""Artifacts whose pickle is at most this big ride in their ArtifactRef (and so in the metadata
+row) instead of a blob of their own: a counter, a short string or a small dict costs no file
+creation (no object PUT on S3) and no read. The content hash is kept, and checked on load."""
 """Verified foreach item blobs kept per process, so reading many items hashes each blob once."""
 
 
@@ -61,6 +65,10 @@ class DataStore:
     def save_artifact(self, value: object, *, name: str, where: str) -> ArtifactRef:
         """Pickle ``value`` and store it unless an identical blob is already there."""
         encoded = encode(value, name=name, where=where)
+        if encoded.size <= INLINE_MAX_BYTES:
+            data = b"".join(bytes(part) for part in encoded.parts)
+            return ArtifactRef(content_key([data]), encoded.size, encoded.type_name, PICKLE,
+                               inline=data)
         key = self._put(encoded.parts, _artifact(name, where))
         return ArtifactRef(key, encoded.size, encoded.type_name, PICKLE)
 
@@ -73,6 +81,11 @@ class DataStore:
             raise ArtifactError(
                 f"cannot load {what}: unknown encoding {ref.encoding!r}", fix="upgrade headwater"
             )
+        if ref.inline is not None:
+            # A bytearray, not the bytes: values come back writable, as from a blob's mmap.
+            buf = memoryview(bytearray(ref.inline))
+            return decode(_verified(buf, ref.key, what, "its inline bytes in the metadata"),
+                          name=name, where=where)
         return decode(self._read_verified(ref.key, what), name=name, where=where)
 
     def save_bytes(self, data: bytes | memoryview) -> ArtifactRef:
@@ -145,14 +158,19 @@ class DataStore:
                 f"cannot load {what}: reading blob {key} from {self.root} failed: "
                 f"{store_message(exc)}"
             ) from exc
-        actual = xxhash.xxh3_128_hexdigest(buf)
-        if actual != key:
-            raise DataIntegrityError(
-                f"cannot load {what}: blob {key} in {self.root} is corrupt "
-                f"({buf.nbytes} bytes that hash to {actual})",
-                fix="rerun the task that produced it; delete the corrupt blob file first",
-            )
-        return buf
+        return _verified(buf, key, what, f"blob {key} in {self.root}")
+
+
+def _verified(buf: memoryview, key: str, what: str, where: str) -> memoryview:
+    """``buf`` if its content hash is ``key``; else a DataIntegrityError naming ``where``."""
+    actual = xxhash.xxh3_128_hexdigest(buf)
+    if actual != key:
+        raise DataIntegrityError(
+            f"cannot load {what}: {where} is corrupt ({buf.nbytes} bytes that hash to {actual}, "
+            f"not {key})",
+            fix="rerun the task that produced it; delete the corrupt blob file first",
+        )
+    return buf
 
 
 def open_datastore(root: str) -> DataStore:

@@ -30,7 +30,8 @@ from headwater import FlowSpec, step
 class FaultFlow(FlowSpec):
     @step
     def start(self):
-        self.payload = "payload made by start"
+        # Over the inline limit (1 KiB): a blob of its own, which the tests damage or block.
+        self.payload = "payload made by start|" + "." * 2048
         self.next(self.work)
 
     @step
@@ -61,7 +62,7 @@ class FaultFlow(FlowSpec):
 
     @step
     def end(self):
-        print("end read:", self.payload, "/", self.result)
+        print("end read:", self.payload.partition("|")[0], "/", self.result.partition("|")[0])
 
 
 if __name__ == "__main__":
