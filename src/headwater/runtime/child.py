@@ -9,6 +9,7 @@ from typing import Any
 
 from headwater.graph.model import Graph
 from headwater.records import TaskSpec
+from headwater.runtime.executors.forkserver import read_to_end
 from headwater.runtime.task import execute_task
 
 
@@ -22,13 +23,7 @@ def make_child_main(flow_cls: type, graph: Graph, store: Any,
     """
 
     def child_main(sock: socket.socket) -> int:
-        chunks = []
-        while True:
-            data = sock.recv(1 << 16)
-            if not data:
-                break
-            chunks.append(data)
-        spec: TaskSpec = pickle.loads(b"".join(chunks))
+        spec: TaskSpec = pickle.loads(read_to_end(sock))
         if current_fields:
             spec.extra = {**spec.extra,
                           "current": {**current_fields, **spec.extra.get("current", {})}}

@@ -185,6 +185,16 @@ def _run_child(fds: list[int], task_main: TaskMain, close: list[int]) -> int:  #
                 pass
 
 
+def read_to_end(sock: socket.socket, chunk: int = 1 << 16) -> bytes:
+    """Everything the other end sends until it shuts its side: a task's spec or payload."""
+    chunks = []
+    while True:
+        data = sock.recv(chunk)
+        if not data:
+            return b"".join(chunks)
+        chunks.append(data)
+
+
 def _line_stream(fd: int) -> io.TextIOWrapper:
     raw = io.FileIO(fd, "w", closefd=False)
     return io.TextIOWrapper(raw, encoding="utf-8", errors="backslashreplace", line_buffering=True)

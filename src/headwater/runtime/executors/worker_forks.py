@@ -137,7 +137,7 @@ def fork_server(root: str, code: dict[str, Any]) -> WorkerForkServer:
 
 def _main(argv: list[str]) -> int:
     import headwater.runtime.task  # noqa: F401 - what every task needs, imported once here
-    from headwater.runtime.executors.forkserver import serve
+    from headwater.runtime.executors.forkserver import read_to_end, serve
     from headwater.runtime.remote_task import load_task_flow, run_payload
 
     fd, root, code = int(argv[0]), argv[1], json.loads(argv[2])
@@ -148,13 +148,7 @@ def _main(argv: list[str]) -> int:
 
     def task_main(sock: socket.socket) -> int:
         """In the forked child: read the payload, run the task, send the result back."""
-        chunks = []
-        while True:
-            data = sock.recv(1 << 20)
-            if not data:
-                break
-            chunks.append(data)
-        result = run_payload(b"".join(chunks), loaded)
+        result = run_payload(read_to_end(sock, 1 << 20), loaded)
         sys.stdout.flush()
         sys.stderr.flush()
         sock.sendall(pickle.dumps(result, protocol=5))
