@@ -422,3 +422,42 @@ def test_ctrl_c_stops_the_tasks_on_the_workers(dask_address, tmp_path):
     run = _latest(tmp_path, "SleepyFlow")
     assert run.finished and not run.successful
     assert all(not t.successful for t in run["nap"])
+
+
+ELSEWHERE_FLOW = """
+    from headwater import FlowSpec, step
+    from only_here import greeting  # importable where the run starts, not on the workers
+
+
+    class ElsewhereFlow(FlowSpec):
+        @step
+        def start(self):
+            self.text = greeting()
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        ElsewhereFlow()
+"""
+
+
+def test_a_module_missing_on_the_workers_is_named_with_the_fix(dask_address, tmp_path):
+    """The flow imports a module found only on the launching machine's path (outside the flow's
+    folder, so not in the code package): the task fails saying which module and what to do."""
+    code, lib = tmp_path / "code", tmp_path / "lib"
+    code.mkdir()
+    lib.mkdir()
+    (lib / "only_here.py").write_text("def greeting():\n    return 'hi'\n")
+    flow = write_flow(code, "elsewhere_flow.py", ELSEWHERE_FLOW)
+    proc = run_cli(flow, "run", "--executor", "dask", "--dask-address", dask_address,
+                   cwd=tmp_path, hermetic=True, timeout=180, env={"PYTHONPATH": str(lib)})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    failure = _latest(tmp_path, "ElsewhereFlow")["start"].task.exception
+    assert failure.type_name == "CodePackageError"
+    assert "No module named 'only_here'" in failure.message
+    assert "install 'only_here' on the workers" in failure.message
+    assert "Traceback" not in proc.stderr

@@ -109,8 +109,17 @@ def run_payload(payload: bytes,
         flow_cls, graph, store = load_task_flow(task["root"], task["code"])
     except Exception as exc:  # noqa: BLE001 - reported as the task's failure
         result = TaskResult(failure=TaskFailure(
-            "CodePackageError", f"task {spec.pathspec} could not load its flow: "
-            f"{type(exc).__name__}: {exc}"))
+            "CodePackageError", f"task {spec.pathspec} could not load its flow on the worker: "
+            f"{type(exc).__name__}: {exc}{_load_fix(exc)}"))
         print(result.failure.message, file=sys.stderr)
         return result
     return execute_task(flow_cls, graph, spec, store)
+
+
+def _load_fix(exc: Exception) -> str:
+    """What to do about a flow that imports on the launching machine but not on a worker."""
+    if isinstance(exc, ImportError) and exc.name:
+        top = exc.name.split(".")[0]
+        return (f". Fix: install {top!r} on the workers (as on this machine), or move the module "
+                "into the flow file's folder so it travels in the code package")
+    return ""
