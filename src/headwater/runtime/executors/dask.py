@@ -162,7 +162,8 @@ class DaskExecutor(Executor):
             return
         payload = pickle.dumps({"spec": spec, "root": self._root, "code": self._code},
                                protocol=5)
-        task.future = self._client.submit(run_task, name, payload, self._topic, key=name,
+        task.future = self._client.submit(run_task, name, payload, self._root, self._code,
+                                          self._topic, key=name,
                                           pure=False, retries=0, resources=resources or None)
         task.future.add_done_callback(lambda _f, key=key: self._inbox.put(("done", key)))
 
@@ -280,14 +281,16 @@ class DaskExecutor(Executor):
     def _kill(self, tasks: list[_Task], force: bool) -> None:
         """Signal the tasks' processes wherever they run; forced, also cancel their futures
         (a task still queued on the cluster has no process yet)."""
+        from distributed import Future
+
         from headwater.runtime.executors.dask_worker import kill_tasks
 
         try:
             self._client.run(kill_tasks, [t.name for t in tasks], force, wait=True)
         except Exception:  # noqa: BLE001 - a worker that is gone has nothing left to kill
             pass
-        if force:
-            self._client.cancel([t.future for t in tasks])
+        if force:  # a task refused before submission has no Dask future to cancel
+            self._client.cancel([t.future for t in tasks if isinstance(t.future, Future)])
 
     def close(self) -> None:
         if self._tasks:

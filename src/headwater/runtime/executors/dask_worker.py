@@ -14,13 +14,13 @@ if an event is.
 from __future__ import annotations
 
 import os
-import pickle
 import signal
 import socket
 import threading
 from collections.abc import Callable
 from typing import Any
 
+from headwater.runtime.executors.forkserver import read_to_end
 from headwater.runtime.executors.worker_forks import fork_server
 
 _CHUNK = 1 << 16
@@ -48,21 +48,23 @@ def _event_sender(topic: str | None) -> Callable[[dict[str, Any]], None]:
     return send
 
 
-def run_task(name: str, payload: bytes, topic: str | None = None) -> dict[str, Any]:
+def run_task(name: str, payload: bytes, root: str, code: dict[str, Any],
+             topic: str | None = None) -> dict[str, Any]:
     """Run one task (``payload``: the pickled spec, store root and code package) to its end.
+
+    ``root`` and ``code`` (the datastore root and the code package, also inside ``payload``)
+    choose the fork server, without unpickling the payload here.
 
     Returns the exit code, the pickled TaskResult (``b""`` if the process left none), the task's
     whole stdout and stderr, the task process's pid, and the name and address of the Dask worker
     that ran it (``worker``, ``worker_address``).
     """
     send = _event_sender(topic)
-    job = pickle.loads(payload)  # for the code package's key: its fork server
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        task = fork_server(job["root"], job["code"]).launch(name, [out_w, err_w,
-                                                                   theirs.fileno()])
+        task = fork_server(root, code).launch(name, [out_w, err_w, theirs.fileno()])
     except BaseException:
         for fd in (out_r, err_r):
             os.close(fd)
@@ -158,11 +160,7 @@ def _pump(fd: int, stream: str, name: str, into: list[bytes],
 def _receive(sock: socket.socket, into: list[bytes]) -> None:
     """The pickled TaskResult the child sends back, read as it comes (it may be large)."""
     try:
-        while True:
-            data = sock.recv(_CHUNK)
-            if not data:
-                return
-            into.append(data)
+        into.append(read_to_end(sock, _CHUNK))
     except OSError:
         return
 

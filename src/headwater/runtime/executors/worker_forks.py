@@ -113,7 +113,7 @@ class WorkerForkServer:
 
 
 MAX_SERVERS = 2  # per worker process: the current code package and the one before
-_SERVERS: dict[str, WorkerForkServer] = {}  # (root, code key) -> server, oldest first
+_SERVERS: dict[str, WorkerForkServer] = {}  # (root, code key) -> server, least recently used first
 _SERVERS_LOCK = threading.Lock()
 
 
@@ -126,9 +126,10 @@ def fork_server(root: str, code: dict[str, Any]) -> WorkerForkServer:
     """
     key = f"{root}\0{code['key']}"  # the same code may run against several datastores
     with _SERVERS_LOCK:
-        server = _SERVERS.get(key)
+        server = _SERVERS.pop(key, None)
         if server is None or not server.alive or server.proc.poll() is not None:
-            server = _SERVERS[key] = WorkerForkServer(root, code)
+            server = WorkerForkServer(root, code)
+        _SERVERS[key] = server  # the most recently used last
         for old in [k for k in _SERVERS if k != key][: max(0, len(_SERVERS) - MAX_SERVERS)]:
             if _SERVERS[old].idle:
                 _SERVERS.pop(old).stop()
