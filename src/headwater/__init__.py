@@ -20,6 +20,7 @@ from headwater.decorators import (  # noqa: E402
     retry,
     timeout,
 )
+from headwater.environments import conda, conda_base, pypi, pypi_base  # noqa: E402
 from headwater.flow import (  # noqa: E402
     Config,
     FlowSpec,
@@ -41,7 +42,8 @@ _RUNNER_NAMES = ("Runner", "NBRunner", "ExecutingRun")
 
 __all__ = [
     "Config", "FlowSpec", "IncludeFile", "JSONType", "Parameter", "config_expr", "current", "step",
-    "catch", "environment", "parallel", "project", "resources", "retry", "timeout", *_CLIENT_NAMES,
+    "catch", "environment", "parallel", "project", "resources", "retry", "timeout",
+    "pypi", "pypi_base", "conda", "conda_base", *_CLIENT_NAMES,
 ]
 
 

@@ -16,6 +16,7 @@
     ├── StoreError                      the storage backend refused an operation
     ├── NotFoundError                   a flow, run, step, task or artifact does not exist
     │   └── NamespaceMismatchError      it exists, but not in the current namespace
+    ├── StepEnvironmentError            a step's @pypi/@conda environment cannot be resolved or built
     ├── TaskFailedError                 a task failed (raised in the scheduler, names the pathspec)
     └── RunFailedError                  a run ended unsuccessfully
 
@@ -104,6 +105,10 @@ class NotFoundError(HeadwaterException):
 
 class NamespaceMismatchError(NotFoundError):
     headline = "Not in the current namespace"
+
+
+class StepEnvironmentError(HeadwaterException):
+    headline = "Step environment error"
 
 
 class TaskFailedError(HeadwaterException):

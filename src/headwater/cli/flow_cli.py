@@ -27,7 +27,11 @@ def build_cli(flow_cls: type) -> click.Group:
                   envvar=["HEADWATER_DATASTORE", "METAFLOW_DEFAULT_DATASTORE"],
                   help="Kind of datastore; s3 needs an s3:// root (--datastore-root, "
                   "HEADWATER_DATASTORE_ROOT or METAFLOW_DATASTORE_SYSROOT_S3).")
-    @click.option("--environment", default="local", help="Accepted for Metaflow compatibility.")
+    @click.option("--environment", default="local",
+                  type=click.Choice(["local", "pypi", "conda"], case_sensitive=False),
+                  envvar=["HEADWATER_ENVIRONMENT", "METAFLOW_ENVIRONMENT"],
+                  help="pypi or conda: build the @pypi/@conda environments of the steps "
+                  "(without it those decorators are ignored, with a note).")
     @click.option("--quiet", is_flag=True, help="Print only errors and the closing line.")
     @click.option("--with", "with_decorators", multiple=True,
                   help="Add a step decorator to every step, e.g. --with retry.")
@@ -62,7 +66,7 @@ def build_cli(flow_cls: type) -> click.Group:
             "quiet": quiet,
             "with": with_decorators,
             "extras": LaunchExtras(tuple(config_files), tuple(config_values), branch, production,
-                                   executor, dask_address),
+                                   executor, dask_address, environment=environment.lower()),
         }
 
     cli.add_command(_run_command(flow_cls))

@@ -1,6 +1,6 @@
 """Decorators whose backend headwater does not have (yet): accepted, and run locally.
 
-A flow written for Metaflow may carry ``@kubernetes``, ``@batch``, ``@conda``, ``@pypi``,
+A flow written for Metaflow may carry ``@kubernetes``, ``@batch``,
 ``@schedule`` or ``@trigger``. Refusing such a flow would make trying headwater on it impossible,
 so each is accepted with any options and the run says once, in one line, what it ignored.
 ``@card`` is accepted too: the step runs and ``current.card`` collects components (shown by the
@@ -17,8 +17,6 @@ from headwater.decorators.base import StepDecorator, StepPolicy, make_step_decor
 _WHY = {
     "kubernetes": "runs the step locally (no Kubernetes backend yet)",
     "batch": "runs the step locally (no AWS Batch backend yet)",
-    "conda": "runs the step in the current Python environment (no Conda environments yet)",
-    "pypi": "runs the step in the current Python environment (no per-step PyPI environments yet)",
     "secrets": "does not fetch secrets (no secrets backend yet); set environment variables instead",
     "card": "collects card components; cards are not rendered yet",
 }
@@ -68,5 +66,3 @@ trigger = flow_decorator("trigger", "event triggers need a deployment backend; i
 trigger_on_finish = flow_decorator(
     "trigger_on_finish", "event triggers need a deployment backend; ignored locally"
 )
-pypi_base = flow_decorator("pypi_base", "runs in the current Python environment")
-conda_base = flow_decorator("conda_base", "runs in the current Python environment")

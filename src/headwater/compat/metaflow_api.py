@@ -29,8 +29,6 @@ from headwater.compat.exception_names import (
 )
 from headwater.compat.fallbacks import (
     STEP_FALLBACKS,
-    conda_base,
-    pypi_base,
     schedule,
     trigger,
     trigger_on_finish,
@@ -44,6 +42,7 @@ from headwater.decorators import (
     retry,
     timeout,
 )
+from headwater.environments import conda, conda_base, pypi, pypi_base
 from headwater.flow import (
     Config,
     FlowSpec,
@@ -58,9 +57,7 @@ from headwater.runner import ExecutingRun, NBRunner, Runner
 
 batch = STEP_FALLBACKS["batch"]
 card = STEP_FALLBACKS["card"]
-conda = STEP_FALLBACKS["conda"]
 kubernetes = STEP_FALLBACKS["kubernetes"]
-pypi = STEP_FALLBACKS["pypi"]
 secrets = STEP_FALLBACKS["secrets"]
 
 __version__ = "2.19.0+headwater"

@@ -29,6 +29,7 @@ class StepPolicy:
     env: dict[str, str] = field(default_factory=dict)  # @environment
     resources: dict[str, Any] = field(default_factory=dict)  # @resources (recorded locally)
     notes: list[str] = field(default_factory=list)  # one-line warnings to print once per run
+    python_env: dict[str, Any] | None = None  # @pypi / @conda: the step's declared environment
 
 
 class StepDecorator:

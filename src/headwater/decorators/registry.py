@@ -21,11 +21,13 @@ STEP_DECORATORS: dict[str, str] = {
     "resources": "headwater.decorators.resources:ResourcesDecorator",
     "environment": "headwater.decorators.environment:EnvironmentDecorator",
     "parallel": "headwater.decorators.parallel:ParallelDecorator",
+    "pypi": "headwater.environments.decorators:PypiDecorator",
+    "conda": "headwater.environments.decorators:CondaDecorator",
 }
 
 
 # Accepted for flows written for Metaflow; they run the step locally (see compat/fallbacks.py).
-FALLBACK_NAMES = ("kubernetes", "batch", "conda", "pypi", "secrets", "card")
+FALLBACK_NAMES = ("kubernetes", "batch", "secrets", "card")
 
 
 def decorator_class(name: str) -> type[StepDecorator]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from typing import Any
 from contextlib import AbstractContextManager
 
 from headwater.meta.rows import AttemptRow, FlowRow, RunRow, StepRow, TaskRow
@@ -55,11 +56,14 @@ class MetadataStore(ABC):
         pid: int,
         host: str,
         code: Mapping[str, str] | None = None,
+        environments: Mapping[str, Any] | None = None,
     ) -> str:
         """Register a run and return its id: "1", "2", ... per flow, unique under concurrency.
 
         ``code`` describes the code package the tasks were shipped with (its blob ``key``, the
         flow file's ``path`` in it, ``module`` and ``class``); local runs have none.
+        ``environments`` records the @pypi/@conda locks the steps run with (``steps``: step ->
+        lock id, ``locks``: lock id -> lock); None when every step runs in the flow's interpreter.
 
         ``user:<user>`` is always added to the system tags, so the run is in its user's namespace.
         """

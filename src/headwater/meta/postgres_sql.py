@@ -93,7 +93,10 @@ _V2 = ("ALTER TABLE runs ADD COLUMN code TEXT",)
 # v3: small artifacts' bytes kept in their row instead of a blob file or object of their own.
 _V3 = ("ALTER TABLE artifacts ADD COLUMN inline BYTEA",)
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
+# v4: the environments (@pypi/@conda locks) a run's steps ran in (JSON; NULL when none).
+_V4 = ("ALTER TABLE runs ADD COLUMN environments TEXT",)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # -- schema version --------------------------------------------------------------------------
@@ -116,8 +119,8 @@ ENSURE_FLOW = "INSERT INTO flows (name, created_at) VALUES (%s, %s) ON CONFLICT 
 BUMP_RUN_NUMBER = "UPDATE flows SET last_run_number = last_run_number + 1 WHERE name = %s"
 GET_RUN_NUMBER = "SELECT last_run_number FROM flows WHERE name = %s"
 INSERT_RUN = """INSERT INTO runs (flow, run_id, run_number, username, status, created_at,
-    heartbeat_at, pid, host, origin_run_id, params, code)
-    VALUES (%s, %s, %s, %s, 'running', %s, %s, %s, %s, %s, %s, %s)"""
+    heartbeat_at, pid, host, origin_run_id, params, code, environments)
+    VALUES (%s, %s, %s, %s, 'running', %s, %s, %s, %s, %s, %s, %s, %s)"""
 INSERT_TAG = """INSERT INTO run_tags (flow, run_id, tag, system) VALUES (%s, %s, %s, %s)
     ON CONFLICT DO NOTHING"""
 DELETE_USER_TAG = (
@@ -170,7 +173,7 @@ _TAGS_OF_RUN = """(SELECT string_agg(t.system::text || t.tag, chr(31)) FROM run_
     WHERE t.flow = r.flow AND t.run_id = r.run_id)"""
 _RUN_COLUMNS = (
     "r.flow, r.run_id, r.run_number, r.username, r.status, r.created_at, r.finished_at, "
-    "r.heartbeat_at, r.pid, r.host, r.origin_run_id, r.params, r.code, " + _TAGS_OF_RUN
+    "r.heartbeat_at, r.pid, r.host, r.origin_run_id, r.params, r.code, r.environments, " + _TAGS_OF_RUN
 )
 _HAS_TAG = """EXISTS (SELECT 1 FROM run_tags f
     WHERE f.flow = r.flow AND f.run_id = r.run_id AND f.tag = %s)"""

@@ -43,6 +43,7 @@ class RunRow:
     tags: tuple[str, ...]  # user tags, sorted
     system_tags: tuple[str, ...]  # sorted
     code_json: str | None = None  # the code package (JSON), for runs whose tasks ran remotely
+    environments_json: str | None = None  # @pypi/@conda locks (JSON), for runs that had some
 
     @property
     def pathspec(self) -> str:

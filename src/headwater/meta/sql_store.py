@@ -62,6 +62,7 @@ class SQLMetadata(MetadataStore):
         pid: int,
         host: str,
         code: Mapping[str, str] | None = None,
+        environments: Mapping[str, Any] | None = None,
     ) -> str:
         user_tags = check_tags(tags)
         system = with_user_tag(check_tags(system_tags), user)
@@ -85,6 +86,7 @@ class SQLMetadata(MetadataStore):
                     origin_run_id,
                     codec.dump_manifest(params),
                     json.dumps(dict(code), sort_keys=True) if code else None,
+                    json.dumps(dict(environments), sort_keys=True) if environments else None,
                 ),
             )
             c.executemany(
@@ -340,7 +342,7 @@ class SQLMetadata(MetadataStore):
 
 
 def _run_row(row: tuple) -> RunRow:
-    *head, params, code, tags = row
+    *head, params, code, environments, tags = row
     user_tags: list[str] = []
     system_tags: list[str] = []
     for flagged in tags.split(TAG_SEPARATOR) if tags else ():
@@ -351,6 +353,7 @@ def _run_row(row: tuple) -> RunRow:
         tags=tuple(sorted(user_tags)),
         system_tags=tuple(sorted(system_tags)),
         code_json=code,
+        environments_json=environments,
     )
 
 

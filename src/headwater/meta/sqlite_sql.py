@@ -92,7 +92,10 @@ _V2 = ("ALTER TABLE runs ADD COLUMN code TEXT",)
 # v3: small artifacts' bytes kept in their row instead of a blob file or object of their own.
 _V3 = ("ALTER TABLE artifacts ADD COLUMN inline BLOB",)
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
+# v4: the environments (@pypi/@conda locks) a run's steps ran in (JSON; NULL when none).
+_V4 = ("ALTER TABLE runs ADD COLUMN environments TEXT",)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # -- connection setup ------------------------------------------------------------------------
@@ -110,8 +113,8 @@ ENSURE_FLOW = "INSERT OR IGNORE INTO flows (name, created_at) VALUES (?, ?)"
 BUMP_RUN_NUMBER = "UPDATE flows SET last_run_number = last_run_number + 1 WHERE name = ?"
 GET_RUN_NUMBER = "SELECT last_run_number FROM flows WHERE name = ?"
 INSERT_RUN = """INSERT INTO runs (flow, run_id, run_number, username, status, created_at,
-    heartbeat_at, pid, host, origin_run_id, params, code)
-    VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)"""
+    heartbeat_at, pid, host, origin_run_id, params, code, environments)
+    VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)"""
 INSERT_TAG = "INSERT OR IGNORE INTO run_tags (flow, run_id, tag, system) VALUES (?, ?, ?, ?)"
 DELETE_USER_TAG = "DELETE FROM run_tags WHERE flow = ? AND run_id = ? AND tag = ? AND system = 0"
 FINISH_RUN = "UPDATE runs SET status = ?, finished_at = ? WHERE flow = ? AND run_id = ?"
@@ -158,7 +161,7 @@ _TAGS_OF_RUN = """(SELECT group_concat(t.system || t.tag, char(31)) FROM run_tag
     WHERE t.flow = r.flow AND t.run_id = r.run_id)"""
 _RUN_COLUMNS = (
     "r.flow, r.run_id, r.run_number, r.username, r.status, r.created_at, r.finished_at, "
-    "r.heartbeat_at, r.pid, r.host, r.origin_run_id, r.params, r.code, " + _TAGS_OF_RUN
+    "r.heartbeat_at, r.pid, r.host, r.origin_run_id, r.params, r.code, r.environments, " + _TAGS_OF_RUN
 )
 _HAS_TAG = """EXISTS (SELECT 1 FROM run_tags f
     WHERE f.flow = r.flow AND f.run_id = r.run_id AND f.tag = ?)"""

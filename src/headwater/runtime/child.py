@@ -15,11 +15,12 @@ from headwater.runtime.task import execute_task
 
 def make_child_main(flow_cls: type, graph: Graph, store: Any,
                     current_fields: Mapping[str, Any] | None = None,
-                    ) -> Callable[[socket.socket], int]:
+                    facts: Mapping[str, str] | None = None) -> Callable[[socket.socket], int]:
     """Bind what every task of a run shares; the result runs inside each forked task.
 
     ``current_fields`` (the project and branch, ...) are the same for every task of the run, so
-    they are bound here rather than carried in each TaskSpec by the scheduler.
+    they are bound here rather than carried in each TaskSpec by the scheduler. ``facts`` are
+    added to every result's metadata (e.g. the environment the task ran in).
     """
 
     def child_main(sock: socket.socket) -> int:
@@ -28,6 +29,8 @@ def make_child_main(flow_cls: type, graph: Graph, store: Any,
             spec.extra = {**spec.extra,
                           "current": {**current_fields, **spec.extra.get("current", {})}}
         result = execute_task(flow_cls, graph, spec, store)
+        if facts:
+            result.metadata = {**result.metadata, **facts}
         sock.sendall(pickle.dumps(result, protocol=5))
         sock.close()
         return 0 if result.ok else 1

@@ -17,6 +17,8 @@ class LaunchExtras:
     production: bool = False  # --production
     executor: str = "local"  # --executor: where tasks run, "local" or "dask"
     dask_address: str | None = None  # --dask-address: the Dask scheduler, tcp://HOST:PORT
+    environment: str = "local"  # --environment: "pypi"/"conda" build @pypi/@conda environments
+    origin_environments: str | None = None  # resume: the origin run's @pypi/@conda locks (JSON)
 
     @property
     def has_configs(self) -> bool:

@@ -6,6 +6,7 @@ Console and returns a RunOutcome instead of exiting.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -76,6 +77,7 @@ def resume_flow(flow_cls: type, *, step: str | None, options: RunOptions, settin
     finally:
         meta.close()
     options.origin_run_id = origin.run_id
+    extras = dataclasses.replace(extras, origin_environments=origin.environments_json)
     store = _open_store(settings)
     if extras.has_configs:
         console.say("Note: --config/--config-value are ignored by resume: "
@@ -138,7 +140,9 @@ def _execute(flow_cls: type, graph: Graph, store: Any, param_refs: dict, options
     for note in _notes(flow_cls, policies):
         console.say(f"Note: {note}")
     current_fields = project.current_fields() if project else {}
-    executor = _make_executor(flow_cls, graph, store, options, current_fields, launch.extras)
+    step_envs = _prepare_environments(flow_cls, policies, console, launch.extras)
+    executor = _make_executor(flow_cls, graph, store, options, current_fields, launch.extras,
+                              step_envs)
     try:
         meta = open_metadata(settings.metadata_url)
         plan = None
@@ -151,6 +155,7 @@ def _execute(flow_cls: type, graph: Graph, store: Any, param_refs: dict, options
                          *(project.system_tags() if project else [])],
             params=param_refs, origin_run_id=options.origin_run_id, pid=pid, host=host,
             code=getattr(executor, "code_package", None),
+            environments=_environments_record(step_envs),
         )
         if options.run_id_file:
             with open(options.run_id_file, "w") as handle:
@@ -167,8 +172,41 @@ def _execute(flow_cls: type, graph: Graph, store: Any, param_refs: dict, options
     return outcome
 
 
+def _prepare_environments(flow_cls: type, policies: dict[str, StepPolicy], console: Console,
+                          extras: LaunchExtras) -> dict[str, Any]:
+    """Resolve and build the @pypi/@conda environments, before anything runs or is recorded."""
+    declared = sorted(s for s, p in policies.items() if p.python_env) or (
+        ["every step"] if _has_env_base(flow_cls) else [])
+    if not declared:
+        return {}
+    if extras.environment not in ("pypi", "conda"):
+        console.say(f"Note: @pypi/@conda ({', '.join(declared)}) are ignored: the steps run in "
+                    "this Python; add --environment=pypi to build their environments")
+        return {}
+    import json
+
+    from headwater.environments.prepare import prepare_environments
+
+    origin = json.loads(extras.origin_environments) if extras.origin_environments else None
+    console.say("Preparing step environments...")
+    return prepare_environments(flow_cls, policies, console.say, origin)
+
+
+def _has_env_base(flow_cls: type) -> bool:
+    return getattr(flow_cls, "_hw_env_base", None) is not None
+
+
+def _environments_record(step_envs: dict[str, Any]) -> dict[str, Any] | None:
+    if not step_envs:
+        return None
+    from headwater.environments.lock import run_record
+
+    return run_record({step: env.lock for step, env in step_envs.items()})
+
+
 def _make_executor(flow_cls: type, graph: Graph, store: Any, options: RunOptions,
-                   current_fields: Mapping[str, Any], extras: LaunchExtras) -> Any:
+                   current_fields: Mapping[str, Any], extras: LaunchExtras,
+                   step_envs: dict[str, Any] | None = None) -> Any:
     """The executor ``--executor`` names; built before the run is registered, so a cluster that
     cannot be reached fails the launch with nothing recorded."""
     if extras.executor == "dask":
@@ -178,11 +216,22 @@ def _make_executor(flow_cls: type, graph: Graph, store: Any, options: RunOptions
                                  "(or set HEADWATER_DASK_ADDRESS)")
         from headwater.runtime.executors.dask import DaskExecutor
 
+        if step_envs:
+            raise RunFailedError(
+                f"steps {', '.join(sorted(step_envs))} of {flow_cls.__name__} declare @pypi/@conda "
+                "environments, which --executor dask does not build yet",
+                fix="run this flow with --executor local")
         return DaskExecutor(extras.dask_address, flow_cls=flow_cls, store=store,
                             current_fields=dict(current_fields))
     # Fork the task server before this process opens a database connection or starts a thread.
     servers = min(os.cpu_count() or 1, options.max_workers)
-    return LocalExecutor(make_child_main(flow_cls, graph, store, current_fields), servers=servers)
+    routes = None
+    if step_envs:  # @pypi / @conda steps: a server per environment, started on first use
+        from headwater.environments.servers import EnvironmentServers
+
+        routes = EnvironmentServers(flow_cls, step_envs, store.root, current_fields)
+    return LocalExecutor(make_child_main(flow_cls, graph, store, current_fields), servers=servers,
+                         routes=routes)
 
 
 def step_policies(flow_cls: type, graph: Graph, with_specs: tuple[str, ...],

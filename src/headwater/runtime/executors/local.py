@@ -15,6 +15,7 @@ import signal
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from headwater.exceptions import RunFailedError
 from headwater.records import TaskFailure, TaskResult, TaskSpec
@@ -37,14 +38,24 @@ class _Running:
     server: int = 0  # pid of the fork server that runs it
 
 
+class ServerRoutes(Protocol):
+    """Other fork servers for some steps (e.g. one per @pypi environment), started lazily."""
+
+    def server_for(self, step: str) -> ForkServer | None: ...
+
+    def close(self) -> None: ...
+
+
 class LocalExecutor(Executor):
     """Runs tasks as forked children of a fork server started by ``__init__``.
 
     ``run_in_child`` is called in the task's process with the socket carrying the spec; it must
     read the spec, run the task, write the pickled TaskResult and return the exit code.
+    ``routes`` may send a step's tasks to another server (speaking the same protocol).
     """
 
-    def __init__(self, run_in_child: Callable[[socket.socket], int], servers: int = 1) -> None:
+    def __init__(self, run_in_child: Callable[[socket.socket], int], servers: int = 1,
+                 routes: ServerRoutes | None = None) -> None:
         # fork() is the slowest part of starting a task (milliseconds on a virtual machine), and a
         # server forks one child at a time: one server per core lets the forks run in parallel.
         self._servers: list[ForkServer] = []
@@ -55,6 +66,7 @@ class LocalExecutor(Executor):
         for server in self._servers:
             self._selector.register(server.sock, selectors.EVENT_READ, server)
         self._tasks: dict[str, _Running] = {}
+        self._routes = routes
 
     @property
     def running(self) -> int:
@@ -64,7 +76,12 @@ class LocalExecutor(Executor):
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         ours, theirs = socket.socketpair()
-        server = min(self._servers, key=lambda s: self._load[s.pid])
+        server = self._routes.server_for(spec.step) if self._routes else None
+        if server is None:
+            server = min(self._servers, key=lambda s: self._load[s.pid])
+        elif server.pid not in self._load:  # a routed server's first task: watch it from now on
+            self._load[server.pid] = 0
+            self._selector.register(server.sock, selectors.EVENT_READ, server)
         self._load[server.pid] += 1
         server.launch(key, [out_w, err_w, theirs.fileno()])
         for fd in (out_w, err_w):
@@ -198,6 +215,8 @@ class LocalExecutor(Executor):
             self.kill(key, force=True)
         for server in self._servers:
             server.stop()
+        if self._routes is not None:
+            self._routes.close()
         self._selector.close()
 
 

@@ -1,0 +1,89 @@
+"""Where environments and their locks are kept: a private folder per user, shared across runs.
+
+``$HEADWATER_ENV_CACHE``, else ``$XDG_CACHE_HOME/headwater/environments``, else
+``~/.cache/headwater/environments``. Inside: ``locks/`` (declaration hash -> lock, so a later
+run with the same declaration does not resolve again), ``envs/`` (lock hash -> a built
+environment) and ``runtime/`` (a link to the headwater package the environments import).
+Every folder is created 0700 and must belong to the user; nothing is written through a
+symlink headwater did not make.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+from headwater.exceptions import StepEnvironmentError
+
+CACHE_ENV = "HEADWATER_ENV_CACHE"
+
+
+def cache_root() -> Path:
+    explicit = os.environ.get(CACHE_ENV)
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(xdg) / "headwater" / "environments"
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` created 0700 if missing; refused if it is a symlink or not the user's own."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = os.lstat(path)
+    if os.path.islink(path) or info.st_uid != os.getuid():
+        raise StepEnvironmentError(
+            f"the environment cache {path} is a symlink or belongs to another user",
+            fix=f"remove it, or point {CACHE_ENV} at a folder of your own")
+    if info.st_mode & 0o077:
+        os.chmod(path, 0o700)
+    return path
+
+
+def section(name: str) -> Path:
+    """``locks``, ``envs`` or ``runtime`` under the cache root (all private)."""
+    return private_dir(private_dir(cache_root()) / name)
+
+
+def staging_dir(parent: Path, final_name: str) -> Path:
+    """A fresh folder beside ``parent/final_name`` to build in before :func:`publish`."""
+    return parent / f".{final_name}.{uuid.uuid4().hex}.tmp"
+
+
+def publish(staging: Path, target: Path) -> None:
+    """Move a finished build into place atomically; if another build won the race, keep its."""
+    try:
+        os.rename(staging, target)
+    except OSError:
+        if not target.is_dir():
+            raise
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def runtime_overlay() -> Path:
+    """A folder holding only a link to the headwater package this process runs.
+
+    An environment's interpreter gets it on its path: headwater itself is importable there
+    without exposing the rest of the launching interpreter's site-packages.
+    """
+    import headwater
+
+    package = Path(headwater.__file__).resolve().parent
+    name = hashlib.sha256(str(package).encode()).hexdigest()[:16]
+    folder = section("runtime") / name
+    if not (folder / "headwater").is_symlink():
+        staging = staging_dir(folder.parent, name)
+        staging.mkdir(mode=0o700)
+        os.symlink(package, staging / "headwater")
+        publish(staging, folder)
+    return folder

@@ -1,0 +1,84 @@
+"""What a step asked for: its @pypi/@conda declaration merged with the flow's ``_base`` one.
+
+Merging follows Metaflow: the step's packages are added to (and override) the flow-wide ones of
+the same kind, its ``python`` wins over the flow's, and ``disabled=True`` sends the step back to
+the interpreter running the flow. A step with no declaration of its own takes the flow's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from headwater.environments.decorators import BASE_ATTR
+
+_OPERATORS = ("=", "<", ">", "!", "~", "@")
+
+
+@dataclass(frozen=True)
+class EnvDeclaration:
+    """One environment as declared: its kind, Python version and packages (name -> spec)."""
+
+    kind: str  # "pypi" or "conda"
+    python: str | None  # "3.11", or None for the version running the flow
+    packages: tuple[tuple[str, str], ...]  # sorted (name, version spec)
+    channels: tuple[str, ...] = ()  # conda only
+
+    def requirements(self) -> list[str]:
+        """The packages as requirement strings: ``name==1.0``, ``name>=1``, or ``name``."""
+        return [requirement(self.kind, name, spec) for name, spec in self.packages]
+
+    def describe(self) -> str:
+        pkgs = ", ".join(self.requirements()) or "no packages"
+        return f"@{self.kind} ({pkgs}; python {self.python or 'as running'})"
+
+    def key(self, *extra: Any) -> str:
+        """A hash of the declaration (and ``extra``: the exact Python, the runtime's needs)."""
+        blob = json.dumps([self.kind, self.python, self.packages, self.channels, extra],
+                          sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "python": self.python, "packages": dict(self.packages),
+                "channels": list(self.channels)}
+
+
+def requirement(kind: str, name: str, spec: str) -> str:
+    spec = spec.strip()
+    if not spec:
+        return name.strip()
+    if spec.startswith(_OPERATORS):
+        return f"{name.strip()}{spec}"
+    return f"{name.strip()}=={spec}"
+
+
+def _merge(base: Mapping[str, Any] | None, own: Mapping[str, Any] | None) -> EnvDeclaration | None:
+    if own is not None and own.get("disabled"):
+        return None
+    if own is None:
+        if base is None or base.get("disabled"):
+            return None
+        own, base = base, None
+    packages = dict(own["packages"])
+    python = own.get("python")
+    channels = list(own.get("channels") or [])
+    if base is not None and not base.get("disabled") and base["kind"] == own["kind"]:
+        packages = {**base["packages"], **packages}
+        python = python or base.get("python")
+        channels = list(dict.fromkeys([*channels, *(base.get("channels") or [])]))
+    return EnvDeclaration(own["kind"], python, tuple(sorted(packages.items())), tuple(channels))
+
+
+def step_declarations(flow_cls: type, policies: Mapping[str, Any]
+                      ) -> dict[str, EnvDeclaration]:
+    """Step name -> its environment, for the steps that run in one (the others are absent)."""
+    base = getattr(flow_cls, BASE_ATTR, None)
+    found = {}
+    for step, policy in policies.items():
+        declared = _merge(base, getattr(policy, "python_env", None))
+        if declared is not None:
+            found[step] = declared
+    return found

@@ -1,0 +1,56 @@
+"""A resolved environment: exact versions and hashes, named by the hash of its content."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class EnvLock:
+    """What an environment holds, exactly. ``lock`` is the resolver's output (for PyPI, a
+    requirements file with one pinned version and its hashes per package)."""
+
+    kind: str  # "pypi" or "conda"
+    python: str  # the exact interpreter version, "3.11.7"
+    declared: dict[str, Any]  # the declaration it was resolved from (EnvDeclaration.to_dict())
+    lock: str
+
+    @property
+    def id(self) -> str:
+        """The environment's name in the cache: the same lock is the same environment."""
+        blob = json.dumps([self.kind, self.python, self.lock])
+        return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+    def pinned(self) -> list[str]:
+        """``name==version`` for each locked package (PyPI locks)."""
+        return [line.split()[0].rstrip("\\").strip() for line in self.lock.splitlines()
+                if line and not line[0].isspace() and not line.startswith("#")]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "python": self.python,
+                "declared": self.declared, "lock": self.lock}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EnvLock:
+        return cls(data["kind"], data["python"], data["declared"], data["lock"])
+
+
+def run_record(step_locks: dict[str, EnvLock]) -> dict[str, Any] | None:
+    """What a run records: each step's lock id, and each lock once."""
+    if not step_locks:
+        return None
+    return {"steps": {step: lock.id for step, lock in sorted(step_locks.items())},
+            "locks": {lock.id: lock.to_dict() for lock in step_locks.values()}}
+
+
+def step_lock(record: dict[str, Any] | None, step: str) -> EnvLock | None:
+    """The lock ``step`` ran with, from a run's record (None: the flow's own interpreter)."""
+    if not record:
+        return None
+    lock_id = record.get("steps", {}).get(step)
+    if lock_id is None:
+        return None
+    return EnvLock.from_dict(record["locks"][lock_id])

@@ -1,0 +1,143 @@
+"""From declarations to ready environments, before any task starts.
+
+For each distinct declaration of the flow: find the interpreter, take the lock from the run
+being resumed, else from the lock cache (same declaration, same Python, same runtime needs),
+else resolve it; then build the environment of each distinct lock once (cached by the lock's
+hash). Any failure names the step and stops the launch before the run is even registered.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import json
+import re
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from headwater.environments import cache
+from headwater.environments.declaration import EnvDeclaration, step_declarations
+from headwater.environments.interpreters import find_interpreter
+from headwater.environments.lock import EnvLock, step_lock
+from headwater.exceptions import StepEnvironmentError
+
+BACKENDS = {"pypi": "headwater.environments.pypi", "conda": "headwater.environments.conda"}
+READY_MARK = "headwater-env.json"
+_FALLBACK_RUNTIME = ["click>=8.1", "xxhash>=3.4", "fsspec>=2024.2"]
+
+
+@dataclass(frozen=True)
+class BuiltEnv:
+    """An environment ready to run tasks: its lock and its interpreter."""
+
+    lock: EnvLock
+    path: Path
+
+    @property
+    def python(self) -> str:
+        return str(self.path / "bin" / "python")
+
+
+def runtime_requirements() -> list[str]:
+    """What headwater's task runtime imports: its own core dependencies, no extras."""
+    try:
+        declared = importlib.metadata.requires("headwater") or []
+    except importlib.metadata.PackageNotFoundError:
+        return list(_FALLBACK_RUNTIME)
+    return sorted(r for r in declared if "extra ==" not in r and "extra==" not in r)
+
+
+def _backend(kind: str) -> Any:
+    return importlib.import_module(BACKENDS[kind])
+
+
+def lock_for(declared: EnvDeclaration, *, resolve: bool = True) -> EnvLock | None:
+    """The lock of ``declared``: from the lock cache, else resolved now (None if not allowed)."""
+    interpreter, version = find_interpreter(declared.python)
+    runtime = runtime_requirements()
+    path = cache.section("locks") / f"{declared.key(version, runtime)}.json"
+    if path.is_file():
+        return EnvLock.from_dict(json.loads(path.read_text()))
+    if not resolve:
+        return None
+    text = _backend(declared.kind).resolve(declared, interpreter, version, runtime)
+    lock = EnvLock(declared.kind, version, declared.to_dict(), text)
+    cache.write_atomic(path, json.dumps(lock.to_dict(), indent=1))
+    return lock
+
+
+def build_env(lock: EnvLock) -> tuple[BuiltEnv, bool]:
+    """The environment of ``lock``, built now unless cached; returns it and whether it was."""
+    envs = cache.section("envs")
+    target = envs / lock.id
+    if (target / READY_MARK).is_file():
+        return BuiltEnv(lock, target), True
+    interpreter, _ = find_interpreter(lock.python)
+    staging = cache.staging_dir(envs, lock.id)
+    try:
+        _backend(lock.kind).build(lock, interpreter, staging)
+        (staging / READY_MARK).write_text(json.dumps(lock.to_dict(), indent=1))
+        cache.publish(staging, target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return BuiltEnv(lock, target), False
+
+
+def prepare_environments(flow_cls: type, policies: Mapping[str, Any],
+                         say: Callable[[str], None] = lambda line: None,
+                         recorded: dict[str, Any] | None = None) -> dict[str, BuiltEnv]:
+    """Step name -> its built environment, for every step that declares one.
+
+    ``recorded``: the environments record of the run being resumed; a step whose declaration
+    is unchanged reuses the lock recorded there instead of resolving again.
+    """
+    declarations = step_declarations(flow_cls, policies)
+    flow = flow_cls.__name__
+    locks: dict[EnvDeclaration, EnvLock] = {}
+    for step, declared in declarations.items():
+        if declared in locks:
+            continue
+        try:
+            locks[declared] = _recorded(recorded, step, declared) or _lock_now(declared, say)
+        except StepEnvironmentError as err:
+            raise StepEnvironmentError(f"step '{step}' of {flow}: {err.msg}", fix=err.fix) from None
+    built: dict[str, BuiltEnv] = {}
+    for declared, lock in locks.items():
+        steps = [s for s, d in declarations.items() if d == declared]
+        start = time.monotonic()
+        try:
+            env, cached = build_env(lock)
+        except StepEnvironmentError as err:
+            raise StepEnvironmentError(f"step '{steps[0]}' of {flow}: {err.msg}",
+                                       fix=err.fix) from None
+        how = "cached" if cached else f"built in {time.monotonic() - start:.1f}s"
+        say(f"    Environment {lock.id[:12]} for {', '.join(steps)}: {_summary(lock)} ({how})")
+        built.update(dict.fromkeys(steps, env))
+    return built
+
+
+def _recorded(record: dict[str, Any] | None, step: str, declared: EnvDeclaration
+              ) -> EnvLock | None:
+    lock = step_lock(record, step)
+    return lock if lock is not None and lock.declared == declared.to_dict() else None
+
+
+def _lock_now(declared: EnvDeclaration, say: Callable[[str], None]) -> EnvLock:
+    lock = lock_for(declared, resolve=False)
+    if lock is None:
+        say(f"    Resolving {declared.describe()}...")
+        lock = lock_for(declared)
+    assert lock is not None
+    return lock
+
+
+def _summary(lock: EnvLock) -> str:
+    names = {re.split(r"[=<>!~ ]", n, maxsplit=1)[0].lower()
+             for n in lock.declared.get("packages", {})}
+    shown = [p for p in lock.pinned() if p.split("==")[0].lower() in names]
+    return f"{lock.kind}, python {lock.python}" + (f", {', '.join(shown)}" if shown else "")

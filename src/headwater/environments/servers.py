@@ -1,0 +1,139 @@
+"""A warm fork server per environment, so a task in an environment starts in milliseconds.
+
+The base environment's fork servers are forked from the launching process. An environment's
+server cannot be: it must run the environment's interpreter. So it is started once, when the
+first task of that environment is ready, as ``ENV/bin/python -c BOOTSTRAP``: it imports
+headwater (through a link to this very package, see :func:`cache.runtime_overlay`) and the flow
+module, checks the graph, opens the datastore, then serves forks exactly as the base servers
+do (:func:`headwater.runtime.executors.forkserver.serve`, the same protocol). The scheduler's
+executor cannot tell the two kinds apart.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from headwater.environments.prepare import BuiltEnv
+from headwater.runtime.executors.forkserver import ForkServer
+
+_BOOTSTRAP = ("import sys; sys.path.insert(0, sys.argv[1]); "
+              "from headwater.environments.servers import main; main(sys.argv[2:])")
+
+
+class EnvForkServer(ForkServer):
+    """A fork server running in another interpreter (a child process, not a fork of ours)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], sock: socket.socket) -> None:
+        super().__init__(proc.pid, sock)
+        self.proc = proc
+
+    def stop(self) -> None:
+        try:
+            self.sock.close()
+        finally:
+            self.proc.wait()
+
+
+class EnvironmentServers:
+    """Step -> the fork server of its environment, each started on first use.
+
+    ``flow_cls`` is imported by each server from its file; ``root`` is the datastore's;
+    ``current_fields`` are the run-wide ``current`` values every task gets.
+    """
+
+    def __init__(self, flow_cls: type, step_envs: Mapping[str, BuiltEnv], root: str,
+                 current_fields: Mapping[str, Any] | None = None) -> None:
+        from headwater.environments.cache import runtime_overlay
+
+        self._envs = dict(step_envs)
+        self._overlay = str(runtime_overlay())
+        flow_file = os.path.realpath(inspect.getfile(flow_cls))
+        self._launch = {"folder": os.path.dirname(flow_file),
+                        "code": {"module": flow_cls.__module__,
+                                 "path": os.path.basename(flow_file),
+                                 "class": flow_cls.__name__},
+                        "root": root, "current": dict(current_fields or {})}
+        self._servers: dict[str, EnvForkServer] = {}  # lock id -> its server
+
+    def server_for(self, step: str) -> ForkServer | None:
+        """The server of ``step``'s environment, or None for a step of the base environment."""
+        env = self._envs.get(step)
+        if env is None:
+            return None
+        server = self._servers.get(env.lock.id)
+        if server is None:
+            server = self._servers[env.lock.id] = self._start(env)
+        return server
+
+    def _start(self, env: BuiltEnv) -> EnvForkServer:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        environ = {k: v for k, v in os.environ.items()
+                   if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
+        environ["VIRTUAL_ENV"] = str(env.path)
+        environ["PATH"] = os.pathsep.join([str(env.path / "bin"), environ.get("PATH", "")])
+        proc = subprocess.Popen(  # noqa: S603 - the environment's interpreter, our own module
+            [env.python, "-c", _BOOTSTRAP, self._overlay, str(theirs.fileno()),
+             json.dumps({**self._launch, "facts": {"environment": env.lock.id}})],
+            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=environ)
+        theirs.close()
+        return EnvForkServer(proc, ours)
+
+    def close(self) -> None:
+        for server in self._servers.values():
+            server.stop()
+        self._servers.clear()
+
+
+def main(argv: list[str]) -> None:  # pragma: no cover - runs in the environment's interpreter
+    """The server: load the flow once, then fork a child per task until the scheduler hangs up."""
+    import headwater.runtime.task  # noqa: F401 - what every task needs, imported once here
+    from headwater.graph import check_flow
+    from headwater.runtime.child import make_child_main
+    from headwater.runtime.executors.forkserver import serve
+    from headwater.runtime.remote_task import load_flow_class
+    from headwater.store import open_datastore
+
+    fd, launch = int(argv[0]), json.loads(argv[1])
+    sock = socket.socket(fileno=fd)
+    try:
+        flow_cls = load_flow_class(launch["folder"], launch["code"])
+        task_main = make_child_main(flow_cls, check_flow(flow_cls),
+                                    open_datastore(launch["root"]), launch["current"],
+                                    launch["facts"])
+    except Exception as exc:  # noqa: BLE001 - each task reports it, naming the fix
+        task_main = _failing_main(exc, launch["code"]["path"])
+    serve(sock, task_main)
+    sys.stdout.flush()
+    os._exit(0)
+
+
+def _failing_main(exc: Exception, flow_file: str) -> Any:  # pragma: no cover - in the server
+    """Tasks of an environment where the flow file cannot even be imported fail with why."""
+    import pickle
+
+    from headwater.records import TaskFailure, TaskResult
+    from headwater.runtime.executors.forkserver import read_to_end
+
+    fix = ""
+    if isinstance(exc, ImportError) and exc.name:
+        fix = (f". Fix: add {exc.name.split('.')[0]!r} to the step's @pypi/@conda packages, or "
+               "import it inside the steps that use it rather than at the top of the flow file")
+    message = (f"the flow file {flow_file} cannot be imported in this step's environment: "
+               f"{type(exc).__name__}: {exc}{fix}")
+
+    def task_main(sock: socket.socket) -> int:
+        spec = pickle.loads(read_to_end(sock))
+        print(f"{spec.pathspec}: {message}", file=sys.stderr)
+        result = TaskResult(failure=TaskFailure("EnvironmentImportError", message))
+        sock.sendall(pickle.dumps(result, protocol=5))
+        sock.close()
+        return 1
+
+    return task_main
