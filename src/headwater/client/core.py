@@ -40,6 +40,7 @@ from headwater.client._lookup import (
 )
 from headwater.client.artifacts import DataArtifact, MetaflowArtifacts, MetaflowData
 from headwater.client.code import CodePackage
+from headwater.client.environment_info import environment_info
 from headwater.client.namespace import namespace_tags
 from headwater.exceptions import NotFoundError
 from headwater.meta import AttemptRow, FlowRow, RunRow, StepRow, TaskRow
@@ -359,6 +360,11 @@ class Step(_InRun):
         return dt(self._fresh().finished_at)
 
     @property
+    def environment_info(self) -> dict[str, Any] | None:
+        """The @pypi/@conda environment the step's tasks ran in (None: the flow's own Python)."""
+        return environment_info(self._run_row, self._step_row.step)
+
+    @property
     def task(self) -> Task | None:
         """The step's first task: *the* task, unless it is a foreach or parallel step."""
         row = self._step_row
@@ -552,6 +558,13 @@ class Task(_InRun):
     def code(self) -> CodePackage | None:
         """The code package of the task's run; None for local runs (see :attr:`Run.code`)."""
         return CodePackage.from_json(self._run_row.pathspec, self._run_row.code_json)
+
+    @property
+    def environment_info(self) -> dict[str, Any] | None:
+        """The @pypi/@conda environment the task ran in: ``type``, ``env_id``,
+        ``python_version``, ``declared``, ``packages`` (every pinned one) and the ``lock``
+        text; None when it ran in the flow's own Python."""
+        return environment_info(self._run_row, self._row.step)
 
     @property
     def metadata_dict(self) -> dict[str, str]:

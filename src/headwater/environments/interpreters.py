@@ -37,14 +37,14 @@ def _candidates(wanted: str) -> list[str]:
     return found
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def find_interpreter(wanted: str | None) -> tuple[str, str]:
     """``(executable, exact version)`` for the Python ``wanted`` ("3.11", "3.11.7", None).
 
     Raises StepEnvironmentError (the caller adds the step's name) when none is installed.
     """
     if wanted is None:
-        return sys.executable, "%d.%d.%d" % sys.version_info[:3]
+        return sys.executable, ".".join(map(str, sys.version_info[:3]))
     parts = tuple(int(p) for p in wanted.split("."))
     if parts[:2] < MIN_PYTHON:
         raise StepEnvironmentError(

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any
 from contextlib import AbstractContextManager
+from typing import Any
 
 from headwater.meta.rows import AttemptRow, FlowRow, RunRow, StepRow, TaskRow
 from headwater.records import Frame, Manifest, TaskResult

@@ -1,0 +1,28 @@
+"""What the client says about the @pypi/@conda environment a step's tasks ran in.
+
+The run records its steps' locks (``RunRow.environments_json``); this reads one step's back as
+a plain dict, the shape of Metaflow's ``Task.environment_info`` in spirit: the kind, the exact
+Python, the packages as declared, every pinned package, and the lock itself.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from headwater.meta.rows import RunRow
+
+
+def environment_info(run_row: RunRow, step: str) -> dict[str, Any] | None:
+    """The environment of ``step`` in the run, or None when it ran in the flow's interpreter."""
+    if not run_row.environments_json:
+        return None
+    record = json.loads(run_row.environments_json)
+    lock_id = record.get("steps", {}).get(step)
+    if lock_id is None:
+        return None
+    lock = record["locks"][lock_id]
+    pinned = [line.split()[0] for line in lock["lock"].splitlines()
+              if line and not line[0].isspace() and not line.startswith("#")]
+    return {"type": lock["kind"], "env_id": lock_id, "python_version": lock["python"],
+            "declared": lock["declared"], "packages": pinned, "lock": lock["lock"]}
