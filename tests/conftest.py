@@ -60,5 +60,7 @@ def dask_cluster(tmp_path_factory, moto_endpoint):
     workers are for their bucket, so tasks can use an ``s3://`` datastore root.
     """
     env = servers.s3_env(moto_endpoint)
+    # Workers build @pypi environments in a cache of their own (tests/integration/test_environments.py).
+    env["HEADWATER_ENV_CACHE"] = str(tmp_path_factory.mktemp("worker-env-cache"))
     with servers.dask_cluster(tmp_path_factory.mktemp("dask"), DASK_WORKERS, env) as cluster:
         yield cluster

@@ -182,3 +182,25 @@ def test_environment_show_and_resolve_print_the_lock(tmp_path):
     assert (cache / "envs" / env_id / "headwater-env.json").is_file()
     recorded = json.loads((cache / "envs" / env_id / "headwater-env.json").read_text())
     assert recorded["declared"]["packages"] == {"tabulate": "0.9.0"}
+
+
+def test_on_dask_the_lock_travels_and_workers_build_the_environment(tmp_path, dask_cluster):
+    launcher_cache = tmp_path / "launcher-cache"
+    done = run(STEP_FLOW, "run", "--executor", "dask", "--dask-address", dask_cluster.address,
+               cwd=tmp_path, cache=launcher_cache)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "locked; the workers build it" in done.stdout
+    # The launcher only resolved: it built nothing.
+    assert list((launcher_cache / "locks").iterdir())
+    assert not (launcher_cache / "envs").exists() or not list((launcher_cache / "envs").iterdir())
+    client(tmp_path)
+    result = Flow("PypiStepFlow").latest_run
+    join = result["join"].task.data
+    assert join.versions == ["0.9.0"] and join.join_has_tabulate is False
+    fmt = next(iter(result["fmt"]))
+    info = fmt.environment_info
+    assert fmt.metadata_dict["environment"] == info["env_id"]
+    assert "dask-worker" in fmt.metadata_dict
+    # Built by the worker, in its own cache, under the lock's name.
+    assert [Path(p).name for p in join.prefixes] == [info["env_id"]]
+    assert all(launcher_cache not in Path(p).parents for p in join.prefixes)

@@ -35,10 +35,11 @@ class BuiltEnv:
     """An environment ready to run tasks: its lock and its interpreter."""
 
     lock: EnvLock
-    path: Path
+    path: Path | None  # None: only locked here, built by the (Dask) workers that run it
 
     @property
     def python(self) -> str:
+        assert self.path is not None, "an environment locked only, not built here"
         return str(self.path / "bin" / "python")
 
 
@@ -90,11 +91,13 @@ def build_env(lock: EnvLock) -> tuple[BuiltEnv, bool]:
 
 def prepare_environments(flow_cls: type, policies: Mapping[str, Any],
                          say: Callable[[str], None] = lambda line: None,
-                         recorded: dict[str, Any] | None = None) -> dict[str, BuiltEnv]:
+                         recorded: dict[str, Any] | None = None,
+                         build: bool = True) -> dict[str, BuiltEnv]:
     """Step name -> its built environment, for every step that declares one.
 
     ``recorded``: the environments record of the run being resumed; a step whose declaration
-    is unchanged reuses the lock recorded there instead of resolving again.
+    is unchanged reuses the lock recorded there instead of resolving again. ``build=False``
+    only locks (for executors whose workers build the environments themselves).
     """
     declarations = step_declarations(flow_cls, policies)
     flow = flow_cls.__name__
@@ -109,6 +112,11 @@ def prepare_environments(flow_cls: type, policies: Mapping[str, Any],
     built: dict[str, BuiltEnv] = {}
     for declared, lock in locks.items():
         steps = [s for s, d in declarations.items() if d == declared]
+        if not build:
+            say(f"    Environment {lock.id[:12]} for {', '.join(steps)}: {_summary(lock)} "
+                "(locked; the workers build it)")
+            built.update(dict.fromkeys(steps, BuiltEnv(lock, None)))
+            continue
         start = time.monotonic()
         try:
             env, cached = build_env(lock)

@@ -27,6 +27,30 @@ _BOOTSTRAP = ("import sys; sys.path.insert(0, sys.argv[1]); "
               "from headwater.environments.servers import main; main(sys.argv[2:])")
 
 
+def env_environ(env: BuiltEnv) -> dict[str, str]:
+    """This process's environment variables, as a task in ``env`` should see them: its
+    ``bin`` first on PATH, and nothing that would add the launcher's own packages."""
+    environ = {k: v for k, v in os.environ.items()
+               if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
+    environ["VIRTUAL_ENV"] = str(env.path)
+    environ["PATH"] = os.pathsep.join([str(env.path / "bin"), environ.get("PATH", "")])
+    return environ
+
+
+def worker_server_argv(lock: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+    """For a Dask worker: build (or find cached) the environment of ``lock`` here, and return
+    the command starting :mod:`~headwater.runtime.executors.worker_forks` in it, and its env."""
+    from headwater.environments.cache import runtime_overlay
+    from headwater.environments.lock import EnvLock
+    from headwater.environments.prepare import build_env
+
+    env, _ = build_env(EnvLock.from_dict(lock))
+    bootstrap = ("import os, sys; sys.path.insert(0, sys.argv.pop(1)); "
+                 "from headwater.runtime.executors.worker_forks import _main; "
+                 "os._exit(_main(sys.argv[1:]))")
+    return [env.python, "-c", bootstrap, str(runtime_overlay())], env_environ(env)
+
+
 class EnvForkServer(ForkServer):
     """A fork server running in another interpreter (a child process, not a fork of ours)."""
 
@@ -74,14 +98,10 @@ class EnvironmentServers:
 
     def _start(self, env: BuiltEnv) -> EnvForkServer:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        environ = {k: v for k, v in os.environ.items()
-                   if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
-        environ["VIRTUAL_ENV"] = str(env.path)
-        environ["PATH"] = os.pathsep.join([str(env.path / "bin"), environ.get("PATH", "")])
         proc = subprocess.Popen(  # noqa: S603 - the environment's interpreter, our own module
             [env.python, "-c", _BOOTSTRAP, self._overlay, str(theirs.fileno()),
              json.dumps({**self._launch, "facts": {"environment": env.lock.id}})],
-            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=environ)
+            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env_environ(env))
         theirs.close()
         return EnvForkServer(proc, ours)
 

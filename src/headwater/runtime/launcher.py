@@ -189,7 +189,9 @@ def _prepare_environments(flow_cls: type, policies: dict[str, StepPolicy], conso
 
     origin = json.loads(extras.origin_environments) if extras.origin_environments else None
     console.say("Preparing step environments...")
-    return prepare_environments(flow_cls, policies, console.say, origin)
+    # On Dask only the lock is made here; each worker builds (and caches) the environment.
+    return prepare_environments(flow_cls, policies, console.say, origin,
+                                build=extras.executor != "dask")
 
 
 def _has_env_base(flow_cls: type) -> bool:
@@ -216,13 +218,9 @@ def _make_executor(flow_cls: type, graph: Graph, store: Any, options: RunOptions
                                  "(or set HEADWATER_DASK_ADDRESS)")
         from headwater.runtime.executors.dask import DaskExecutor
 
-        if step_envs:
-            raise RunFailedError(
-                f"steps {', '.join(sorted(step_envs))} of {flow_cls.__name__} declare @pypi/@conda "
-                "environments, which --executor dask does not build yet",
-                fix="run this flow with --executor local")
+        locks = {step: env.lock.to_dict() for step, env in (step_envs or {}).items()}
         return DaskExecutor(extras.dask_address, flow_cls=flow_cls, store=store,
-                            current_fields=dict(current_fields))
+                            current_fields=dict(current_fields), step_locks=locks)
     # Fork the task server before this process opens a database connection or starts a thread.
     servers = min(os.cpu_count() or 1, options.max_workers)
     routes = None

@@ -95,7 +95,8 @@ class DaskExecutor(Executor):
 
     def __init__(self, address: str, *, flow_cls: type, store: Any,
                  current_fields: dict[str, Any] | None = None,
-                 connect_timeout: float | None = None) -> None:
+                 connect_timeout: float | None = None,
+                 step_locks: dict[str, dict[str, Any]] | None = None) -> None:
         try:
             import distributed
         except ImportError:
@@ -104,6 +105,7 @@ class DaskExecutor(Executor):
                 fix='pip install "headwater[dask]"',
             ) from None
         self._root = store.root
+        self._step_locks = dict(step_locks or {})  # @pypi/@conda: built by the workers
         self._address = address
         self._current = dict(current_fields or {})
         tarball, code = build_code_package(flow_cls)
@@ -160,9 +162,11 @@ class DaskExecutor(Executor):
             task.future, task.started = refused_future(resources), True
             self._inbox.put(("done", key))
             return
-        payload = pickle.dumps({"spec": spec, "root": self._root, "code": self._code},
-                               protocol=5)
-        task.future = self._client.submit(run_task, name, payload, self._root, self._code,
+        code = self._code
+        if spec.step in self._step_locks:  # the lock travels with the code package
+            code = {**code, "env": self._step_locks[spec.step]}
+        payload = pickle.dumps({"spec": spec, "root": self._root, "code": code}, protocol=5)
+        task.future = self._client.submit(run_task, name, payload, self._root, code,
                                           self._topic, key=name,
                                           pure=False, retries=0, resources=resources or None)
         task.future.add_done_callback(lambda _f, key=key: self._inbox.put(("done", key)))

@@ -46,11 +46,16 @@ class WorkerForkServer:
     """The worker-side handle: launch tasks, learn when they start and end."""
 
     def __init__(self, root: str, code: dict[str, Any]) -> None:
+        command, environ = [sys.executable, "-m", "headwater.runtime.executors.worker_forks"], None
+        if code.get("env"):  # a @pypi/@conda step: the server runs in its environment, built here
+            from headwater.environments.servers import worker_server_argv
+
+            command, environ = worker_server_argv(code["env"])
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "headwater.runtime.executors.worker_forks",
-             str(theirs.fileno()), root, json.dumps(code)],
+            [*command, str(theirs.fileno()), root, json.dumps(code)],
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, start_new_session=True,
+            env=environ,
         )
         theirs.close()
         self._server = ForkServer(self.proc.pid, ours)
@@ -124,7 +129,8 @@ def fork_server(root: str, code: dict[str, Any]) -> WorkerForkServer:
     then starts with the flow module, its imports (numpy, pandas, ...) and the checked graph
     already in memory. Servers of older code packages are stopped once idle.
     """
-    key = f"{root}\0{code['key']}"  # the same code may run against several datastores
+    # The same code may run against several datastores, and in several environments.
+    key = f"{root}\0{code['key']}\0{(code.get('env') or {}).get('id', '')}"
     with _SERVERS_LOCK:
         server = _SERVERS.pop(key, None)
         if server is None or not server.alive or server.proc.poll() is not None:
@@ -150,6 +156,8 @@ def _main(argv: list[str]) -> int:
     def task_main(sock: socket.socket) -> int:
         """In the forked child: read the payload, run the task, send the result back."""
         result = run_payload(read_to_end(sock, 1 << 20), loaded)
+        if code.get("env"):
+            result.metadata = {**result.metadata, "environment": code["env"]["id"]}
         sys.stdout.flush()
         sys.stderr.flush()
         sock.sendall(pickle.dumps(result, protocol=5))
