@@ -204,3 +204,46 @@ def test_on_dask_the_lock_travels_and_workers_build_the_environment(tmp_path, da
     # Built by the worker, in its own cache, under the lock's name.
     assert [Path(p).name for p in join.prefixes] == [info["env_id"]]
     assert all(launcher_cache not in Path(p).parents for p in join.prefixes)
+
+
+# -- @conda, against a local channel this module builds --------------------------------------
+
+CONDA_FLOW = flow_file("environments/conda_step_flow.py")
+
+
+@pytest.fixture(scope="module")
+def conda_channel(tmp_path_factory) -> Path:
+    from .conda_channel import index, noarch_python_package
+
+    channel = tmp_path_factory.mktemp("conda-channel")
+    noarch_python_package(channel, "hwgreet", "1.2.0",
+                          "def greet(who):\n    return f'hello {who} from hwgreet 1.2.0'\n")
+    index(channel)
+    return channel
+
+
+def test_conda_step_imports_a_package_from_the_channel(tmp_path, env_cache, conda_channel):
+    done = run(CONDA_FLOW, "run", cwd=tmp_path, cache=env_cache,
+               HW_TEST_CHANNEL=str(conda_channel))
+    assert done.returncode == 0, done.stdout + done.stderr
+    client(tmp_path)
+    result = Flow("CondaStepFlow").latest_run
+    greet = result["greet"].task
+    assert greet.data.greeting == "hello conda from hwgreet 1.2.0"
+    assert result["start"].task.data.start_has is False
+    assert result["end"].task.data.end_has is False
+    info = greet.environment_info
+    assert info["type"] == "conda" and "hwgreet==1.2.0" in info["packages"]
+    record = json.loads(info["lock"])["conda"][0]
+    assert record["name"] == "hwgreet" and len(record["sha256"]) == 64
+    assert Path(greet.data.prefix).name == info["env_id"]
+
+
+def test_an_unknown_conda_package_fails_before_any_task(tmp_path, env_cache, conda_channel):
+    done = run(CONDA_FLOW, "run", cwd=tmp_path, cache=env_cache,
+               HW_TEST_CHANNEL=str(conda_channel), HW_TEST_PACKAGE="hwmissing")
+    assert done.returncode == 1
+    out = done.stdout + done.stderr
+    assert "step 'greet' of CondaStepFlow" in out and "hwmissing" in out and "fix:" in out
+    assert not task_lines(done.stdout)
+    assert no_headwater_traceback(done.stderr)

@@ -22,7 +22,14 @@ def environment_info(run_row: RunRow, step: str) -> dict[str, Any] | None:
     if lock_id is None:
         return None
     lock = record["locks"][lock_id]
-    pinned = [line.split()[0] for line in lock["lock"].splitlines()
-              if line and not line[0].isspace() and not line.startswith("#")]
+    text = lock["lock"]
+    if lock["kind"] == "conda":  # JSON: the runtime's PyPI lock and the conda records
+        data = json.loads(text)
+        text = data["runtime"]
+        conda = [f"{r['name']}=={r['version']}" for r in data["conda"]]
+    else:
+        conda = []
+    pinned = sorted(conda + [line.split()[0] for line in text.splitlines()
+                             if line and not line[0].isspace() and not line.startswith("#")])
     return {"type": lock["kind"], "env_id": lock_id, "python_version": lock["python"],
             "declared": lock["declared"], "packages": pinned, "lock": lock["lock"]}

@@ -69,6 +69,10 @@ def _merge(base: Mapping[str, Any] | None, own: Mapping[str, Any] | None) -> Env
         packages = {**base["packages"], **packages}
         python = python or base.get("python")
         channels = list(dict.fromkeys([*channels, *(base.get("channels") or [])]))
+    if own["kind"] == "conda" and not channels:  # the channels a lock came from are part of it
+        from headwater.environments.conda_env import default_channels
+
+        channels = list(default_channels())
     return EnvDeclaration(own["kind"], python, tuple(sorted(packages.items())), tuple(channels))
 
 

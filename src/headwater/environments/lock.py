@@ -25,7 +25,11 @@ class EnvLock:
         return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
     def pinned(self) -> list[str]:
-        """``name==version`` for each locked package (PyPI locks)."""
+        """``name==version`` for each locked package."""
+        if self.kind == "conda":
+            from headwater.environments.conda_env import pinned
+
+            return pinned(self.lock)
         return [line.split()[0].rstrip("\\").strip() for line in self.lock.splitlines()
                 if line and not line[0].isspace() and not line.startswith("#")]
 

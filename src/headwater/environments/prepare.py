@@ -25,7 +25,7 @@ from headwater.environments.interpreters import find_interpreter
 from headwater.environments.lock import EnvLock, step_lock
 from headwater.exceptions import StepEnvironmentError
 
-BACKENDS = {"pypi": "headwater.environments.pypi", "conda": "headwater.environments.conda"}
+BACKENDS = {"pypi": "headwater.environments.pypi_env", "conda": "headwater.environments.conda_env"}
 READY_MARK = "headwater-env.json"
 _FALLBACK_RUNTIME = ["click>=8.1", "xxhash>=3.4", "fsspec>=2024.2"]
 
