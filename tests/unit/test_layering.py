@@ -28,6 +28,7 @@ FORBIDDEN = {
     "client": ["headwater.runtime", "headwater.cli", "headwater.graph"],
     "runtime": ["headwater.cli", "headwater.client"],
     "decorators": ["headwater.runtime", "headwater.cli", "headwater.client", "headwater.meta"],
+    "environments": ["headwater.cli", "headwater.client", "headwater.meta"],
 }
 ALLOWED = {("flow/flowspec.py", "headwater.cli.flow_cli")}
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from headwater.environments.decorators import BASE_ATTR
+from headwater.exceptions import FlowDefinitionError
 
 _OPERATORS = ("=", "<", ">", "!", "~", "@")
 
@@ -82,7 +83,12 @@ def step_declarations(flow_cls: type, policies: Mapping[str, Any]
     base = getattr(flow_cls, BASE_ATTR, None)
     found = {}
     for step, policy in policies.items():
-        declared = _merge(base, getattr(policy, "python_env", None))
+        own = getattr(policy, "python_env", None)
+        if own is not None and own.get("also"):
+            raise FlowDefinitionError(
+                f"step '{step}' of {flow_cls.__name__} has both @{own['kind']} and @{own['also']}",
+                fix="keep one: @pypi for PyPI packages, @conda for conda packages")
+        declared = _merge(base, own)
         if declared is not None:
             found[step] = declared
     return found

@@ -45,7 +45,10 @@ class _EnvStepDecorator(StepDecorator):
         check_declaration(f"@{self.name}", packages, self.attributes["python"])
 
     def apply(self, policy: StepPolicy) -> None:
+        other = policy.python_env
         policy.python_env = declaration_dict(self.kind, self.attributes)
+        if other is not None and other["kind"] != self.kind:  # refused when environments are built
+            policy.python_env["also"] = other["kind"]
 
 
 class PypiDecorator(_EnvStepDecorator):

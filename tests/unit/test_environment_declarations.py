@@ -1,0 +1,132 @@
+"""@pypi / @conda declarations: validation, merging with the flow's _base, and the lock record."""
+
+from __future__ import annotations
+
+import pytest
+
+from headwater import FlowSpec, conda, conda_base, pypi, pypi_base, step
+from headwater.decorators.registry import parse_with, step_policy
+from headwater.environments.declaration import EnvDeclaration, requirement, step_declarations
+from headwater.environments.lock import EnvLock, run_record, step_lock
+from headwater.exceptions import FlowDefinitionError
+
+
+def _declared(flow_cls: type) -> dict[str, EnvDeclaration]:
+    policies = {name: step_policy(getattr(flow_cls, name)) for name in ("start", "mid", "end")}
+    return step_declarations(flow_cls, policies)
+
+
+def test_step_packages_add_to_and_override_the_base():
+    @pypi_base(packages={"six": "1.16.0", "tabulate": "0.8.0"}, python="3.11")
+    class F(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.mid)
+
+        @pypi(packages={"tabulate": "0.9.0"}, python="3.12")
+        @step
+        def mid(self):
+            self.next(self.end)
+
+        @pypi(disabled=True)
+        @step
+        def end(self):
+            pass
+
+    found = _declared(F)
+    assert found["start"] == EnvDeclaration("pypi", "3.11", (("six", "1.16.0"), ("tabulate", "0.8.0")))
+    assert found["mid"] == EnvDeclaration("pypi", "3.12", (("six", "1.16.0"), ("tabulate", "0.9.0")))
+    assert "end" not in found  # disabled: the flow's own Python
+    assert found["mid"].requirements() == ["six==1.16.0", "tabulate==0.9.0"]
+
+
+def test_without_any_declaration_no_step_has_an_environment():
+    class F(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.mid)
+
+        @step
+        def mid(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    assert _declared(F) == {}
+
+
+def test_conda_libraries_are_packages_and_channels_are_kept():
+    @conda_base(python="3.11", channels=["file:///tmp/chan"])
+    class F(FlowSpec):
+        @conda(libraries={"numpy": "1.26"})
+        @step
+        def start(self):
+            self.next(self.mid)
+
+        @step
+        def mid(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    found = _declared(F)
+    assert found["start"].packages == (("numpy", "1.26"),)
+    assert found["start"].channels == ("file:///tmp/chan",)
+    assert found["mid"].packages == () and found["mid"].kind == "conda"
+
+
+@pytest.mark.parametrize(("name", "spec", "expected"), [
+    ("six", "", "six"), ("six", "1.16.0", "six==1.16.0"), ("six", ">=1.10", "six>=1.10"),
+    ("six", "~=1.16", "six~=1.16"),
+])
+def test_requirement_strings(name, spec, expected):
+    assert requirement("pypi", name, spec) == expected
+
+
+@pytest.mark.parametrize("options", [
+    {"packages": ["six"]}, {"packages": {"six": 1}}, {"python": 3.11}, {"python": "three"},
+    {"pakages": {}},
+])
+def test_bad_options_name_the_decorator(options):
+    with pytest.raises(FlowDefinitionError, match="@pypi"):
+        pypi(**options)
+
+
+def test_with_option_builds_the_decorator():
+    deco = parse_with('pypi:packages={"six": "1.16.0"},python="3.11"')
+    assert deco.attributes["packages"] == {"six": "1.16.0"} and deco.attributes["python"] == "3.11"
+
+
+def test_the_run_record_round_trips_each_step_lock():
+    lock = EnvLock("pypi", "3.11.7", {"kind": "pypi", "packages": {"six": ""}},
+                   "six==1.16.0 \\\n    --hash=sha256:abc\n")
+    record = run_record({"a": lock, "b": lock})
+    assert record["steps"] == {"a": lock.id, "b": lock.id} and list(record["locks"]) == [lock.id]
+    assert step_lock(record, "b") == lock and step_lock(record, "c") is None
+    assert lock.pinned() == ["six==1.16.0"]
+    # The same lock on another Python is another environment.
+    assert EnvLock("pypi", "3.12.1", lock.declared, lock.lock).id != lock.id
+
+
+def test_pypi_and_conda_on_one_step_are_refused_when_environments_are_built():
+    class F(FlowSpec):
+        @pypi(packages={"six": ""})
+        @conda(packages={"six": ""})
+        @step
+        def start(self):
+            self.next(self.mid)
+
+        @step
+        def mid(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    with pytest.raises(FlowDefinitionError, match="step 'start' of F has both @pypi and @conda"):
+        _declared(F)
