@@ -130,3 +130,14 @@ def test_pypi_and_conda_on_one_step_are_refused_when_environments_are_built():
 
     with pytest.raises(FlowDefinitionError, match="step 'start' of F has both @pypi and @conda"):
         _declared(F)
+
+
+def test_the_metaflow_names_are_these_decorators():
+    import headwater
+    import headwater.environments as environments
+    from headwater.compat import metaflow_api
+
+    for name in ("pypi", "pypi_base", "conda", "conda_base"):
+        assert getattr(metaflow_api, name) is getattr(environments, name)
+        assert getattr(headwater, name) is getattr(environments, name)
+        assert name in metaflow_api.__all__ and name in headwater.__all__
