@@ -21,6 +21,10 @@ STEP_DECORATORS: dict[str, str] = {
     "resources": "headwater.decorators.resources:ResourcesDecorator",
     "environment": "headwater.decorators.environment:EnvironmentDecorator",
     "parallel": "headwater.decorators.parallel:ParallelDecorator",
+}
+
+# Declarations of a step's own Python environment (acting with --environment=pypi|conda).
+ENVIRONMENT_DECORATORS: dict[str, str] = {
     "pypi": "headwater.environments.decorators:PypiDecorator",
     "conda": "headwater.environments.decorators:CondaDecorator",
 }
@@ -35,11 +39,12 @@ def decorator_class(name: str) -> type[StepDecorator]:
         from headwater.compat.fallbacks import FALLBACK_CLASSES
 
         return FALLBACK_CLASSES[name]
-    target = STEP_DECORATORS.get(name)
+    target = STEP_DECORATORS.get(name) or ENVIRONMENT_DECORATORS.get(name)
     if target is None:
         raise FlowDefinitionError(
             f"unknown step decorator {name!r}",
-            fix=f"known step decorators: {', '.join(sorted(STEP_DECORATORS))}",
+            fix=f"known step decorators: {', '.join(sorted(STEP_DECORATORS))}; "
+            f"environments: {', '.join(sorted(ENVIRONMENT_DECORATORS))}",
         )
     module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)
