@@ -72,6 +72,7 @@ def resume_flow(flow_cls: type, *, step: str | None, options: RunOptions, settin
     meta = open_metadata(settings.metadata_url)
     try:
         origin = find_origin_run(meta, flow_cls.__name__, options.origin_run_id)
+        refuse_running_origin(origin)
         param_refs = origin.params
     finally:
         meta.close()
@@ -105,6 +106,19 @@ def find_origin_run(meta: Any, flow_name: str, run_id: str | None) -> Any:
         raise NotFoundError(f"flow {flow_name} has no run to resume",
                             fix="start one with: run")
     return rows[0]
+
+
+def refuse_running_origin(origin: Any) -> None:
+    """Resuming a run whose scheduler is still at work would run its steps twice at once."""
+    if origin.live_status != "running":
+        return
+    where = f" (pid {origin.pid} on {origin.host})" if origin.pid and origin.host else ""
+    raise RunFailedError(
+        f"run {origin.pathspec} is still running{where}; resuming it now would run its "
+        "steps a second time alongside it",
+        fix=f"wait for {origin.pathspec} to finish, or stop it (Ctrl-C in its terminal, or "
+        "kill its scheduler), then resume",
+    )
 
 
 @dataclass(frozen=True)
@@ -152,15 +166,18 @@ def _execute(flow_cls: type, graph: Graph, store: Any, param_refs: dict, options
             params=param_refs, origin_run_id=options.origin_run_id, pid=pid, host=host,
             code=getattr(executor, "code_package", None),
         )
-        if options.run_id_file:
-            with open(options.run_id_file, "w") as handle:
-                handle.write(run_id)
-        origin = f", resuming {flow_name}/{options.origin_run_id}" if plan else ""
-        console.say(f"Workflow starting (run-id {run_id}{origin}):")
-        scheduler = Scheduler(flow_name=flow_name, graph=graph, executor=executor, meta=meta,
-                              store=store, console=console, options=options, username=user,
-                              policies=policies, resume=plan)
-        outcome = scheduler.run(run_id, param_refs, tuple(options.tags))
+        # Held until the run's end is recorded: readers see the run alive while it is held, and
+        # dead as soon as this process is gone (see headwater.meta.run_lock).
+        with meta.run_lock(flow_name, run_id):
+            if options.run_id_file:
+                with open(options.run_id_file, "w") as handle:
+                    handle.write(run_id)
+            origin = f", resuming {flow_name}/{options.origin_run_id}" if plan else ""
+            console.say(f"Workflow starting (run-id {run_id}{origin}):")
+            scheduler = Scheduler(flow_name=flow_name, graph=graph, executor=executor, meta=meta,
+                                  store=store, console=console, options=options, username=user,
+                                  policies=policies, resume=plan)
+            outcome = scheduler.run(run_id, param_refs, tuple(options.tags))
     finally:
         executor.close()
     _closing_line(console, flow_name, outcome)
