@@ -18,6 +18,7 @@ import sys
 import pytest
 
 from headwater import Flow, Run
+from headwater.exceptions import MetadataError
 from headwater.meta import open_metadata
 
 from .faultkit import (
@@ -328,3 +329,77 @@ def test_a_datastore_shared_read_only_can_be_read(tmp_path_factory, how):
         subprocess.run(["umount", mounted], capture_output=True)
         subprocess.run(["chmod", "-R", "u+w", folder], capture_output=True)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# ------------------------------------------------- 11. a damaged or deleted metadata file
+
+
+@pytest.mark.parametrize("keep", ["half", "50 bytes"])
+def test_a_truncated_metadata_file_is_one_clear_error_naming_it(tmp_path, keep):
+    assert hw(FLOW, "run", cwd=tmp_path).returncode == 0
+    path = datastore(tmp_path) / "meta.sqlite"
+    size = path.stat().st_size
+    os.truncate(path, size // 2 if keep == "half" else 50)
+
+    client(tmp_path)
+    with pytest.raises(MetadataError) as err:
+        Flow("GateFlow").latest_run  # noqa: B018
+    assert f"the metadata database {path} is damaged" in str(err.value)
+    assert "restore it from a backup" in str(err.value) and "move it aside" in str(err.value)
+
+    for args in (("run",), ("logs", "1/end"), ("resume",)):
+        proc = hw(FLOW, *args, cwd=tmp_path)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert f"the metadata database {path} is damaged" in proc.stderr, proc.stderr
+        assert "fix:" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+        assert "succeeded" not in proc.stdout
+    assert path.stat().st_size == (size // 2 if keep == "half" else 50)  # left as it was
+
+
+def test_a_metadata_file_deleted_mid_run_fails_the_run_and_never_reads_succeeded(tmp_path):
+    live, gate = gated(tmp_path)
+    path = datastore(tmp_path) / "meta.sqlite"
+    try:
+        path.unlink()  # `rm .headwater/meta.sqlite` while the run goes
+        open_gate(gate)
+        assert_failed_clearly(live, f"the metadata database {path} was deleted or replaced")
+    finally:
+        live.kill()
+    assert "Done!" not in live.output
+
+
+# --------------------------------------------------- 13. leftovers of killed writers
+
+
+def test_a_run_sweeps_stale_temp_files_once_a_day_and_spares_live_ones(tmp_path):
+    from headwater.store.storage import TEMP_PREFIX
+    from headwater.store.temp_sweep import MARKER, STALE_AFTER_S
+
+    assert hw(FLOW, "run", cwd=tmp_path).returncode == 0
+    store = datastore(tmp_path)
+    folder = next(p for p in (store / "blobs").iterdir() if p.is_dir())
+    marker = store / MARKER
+    assert marker.exists()  # the first run swept (nothing to remove yet)
+
+    def leftover(name: str, age_s: float):
+        path = folder / f"{TEMP_PREFIX}{name}.4242.deadbeef"
+        path.write_bytes(b"half a blob")
+        then = path.stat().st_mtime - age_s
+        os.utime(path, (then, then))
+        return path
+
+    stale = leftover("stale", STALE_AFTER_S + 3600)  # its writer was killed a day ago
+    live = leftover("live", 60)  # a writer still at it: written to a minute ago
+    nested = store / f"{TEMP_PREFIX}top"  # anywhere in the datastore
+    nested.write_bytes(b"x")
+    os.utime(nested, (0, 0))
+
+    assert hw(FLOW, "run", cwd=tmp_path).returncode == 0
+    assert stale.exists(), "swept twice in a day"  # once a day per datastore
+
+    a_day_ago = marker.stat().st_mtime - STALE_AFTER_S - 60
+    os.utime(marker, (a_day_ago, a_day_ago))
+    assert hw(FLOW, "run", cwd=tmp_path).returncode == 0
+    assert not stale.exists() and not nested.exists()
+    assert live.exists()  # a live writer's file is never taken from under it
+    assert latest(tmp_path).successful

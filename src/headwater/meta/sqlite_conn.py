@@ -44,7 +44,13 @@ from typing import Any
 from headwater.exceptions import HeadwaterException
 from headwater.meta import sqlite_sql as sql
 from headwater.meta.nesting import joined_transaction
-from headwater.meta.sqlite_errors import busy_timeout_s, environmental, explain, replaced
+from headwater.meta.sqlite_errors import (
+    busy_timeout_s,
+    damaged,
+    environmental,
+    explain,
+    replaced,
+)
 
 # Connections inherited through fork. Closing them in the child could disturb the parent's
 # locks, so they are kept referenced (never closed, never used) until the child exits.
@@ -129,6 +135,7 @@ class SQLiteConnections:
     def _open_file(self) -> sqlite3.Connection | None:
         if not self.readonly and not os.path.exists(self.path):
             _create_file(self.path)
+        _check_header(self.path)
         if self.readonly:
             conn, self._local.snapshot = _open_reader(self.path)
             conn.execute(sql.PRAGMA_READONLY)
@@ -200,6 +207,24 @@ def _open_reader(path: str) -> tuple[sqlite3.Connection, tuple | None]:
             raise
     snapshot = _signature(path)
     return _connect(base + "?immutable=1", uri=True), snapshot
+
+
+_MAGIC = b"SQLite format 3\x00"
+_HEADER_SIZE = 100
+
+
+def _check_header(path: str) -> None:
+    """Refuse a file cut short or overwritten before SQLite sees it: SQLite would read a stub
+    shorter than its header as an empty database, and a writer would start a new history in it.
+    (An empty file is fine: a database being created in place.)"""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(_HEADER_SIZE)
+    except OSError:
+        return  # missing or unreadable: SQLite's own error says which
+    if head and (len(head) < _HEADER_SIZE or not head.startswith(_MAGIC)):
+        raise damaged(path, f"{len(head)} bytes, not a SQLite header" if len(head) < _HEADER_SIZE
+                      else "not a SQLite database file")
 
 
 def _signature(path: str) -> tuple:

@@ -35,6 +35,7 @@ from headwater.runtime.scheduler import (
 )
 from headwater.settings import Settings, current_username
 from headwater.store import open_datastore
+from headwater.store.temp_sweep import finish_sweep, start_sweep
 
 
 def run_flow(flow_cls: type, *, params: Mapping[str, Any], options: RunOptions,
@@ -166,6 +167,8 @@ def _execute(flow_cls: type, graph: Graph, store: Any, param_refs: dict, options
             params=param_refs, origin_run_id=options.origin_run_id, pid=pid, host=host,
             code=getattr(executor, "code_package", None),
         )
+        # Leftovers of writers killed mid-write, swept in the background once a day.
+        sweep = start_sweep(store.storage)
         # Held until the run's end is recorded: readers see the run alive while it is held, and
         # dead as soon as this process is gone (see headwater.meta.run_lock).
         with meta.run_lock(flow_name, run_id):
@@ -178,6 +181,7 @@ def _execute(flow_cls: type, graph: Graph, store: Any, param_refs: dict, options
                                   store=store, console=console, options=options, username=user,
                                   policies=policies, resume=plan)
             outcome = scheduler.run(run_id, param_refs, tuple(options.tags))
+        finish_sweep(sweep)
     finally:
         executor.close()
     _closing_line(console, flow_name, outcome)
