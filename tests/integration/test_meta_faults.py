@@ -403,3 +403,23 @@ def test_a_run_sweeps_stale_temp_files_once_a_day_and_spares_live_ones(tmp_path)
     assert not stale.exists() and not nested.exists()
     assert live.exists()  # a live writer's file is never taken from under it
     assert latest(tmp_path).successful
+
+
+def test_a_metadata_file_deleted_between_runs_is_one_clear_error_naming_it(tmp_path):
+    assert hw(FLOW, "run", cwd=tmp_path).returncode == 0
+    path = datastore(tmp_path) / "meta.sqlite"
+    path.unlink()
+
+    client(tmp_path)
+    with pytest.raises(MetadataError) as err:
+        Flow("GateFlow")
+    assert f"the metadata database {path} is missing" in str(err.value)
+    assert "restore it from a backup" in str(err.value)
+
+    proc = hw(FLOW, "run", cwd=tmp_path)  # no new history silently started over the lost one
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"the metadata database {path} is missing" in proc.stderr
+    assert "Traceback" not in proc.stderr and not path.exists()
+
+    shutil.rmtree(datastore(tmp_path) / "run-locks")  # the fix, for a fresh start on purpose
+    assert hw(FLOW, "run", cwd=tmp_path).returncode == 0

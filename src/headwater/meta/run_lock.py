@@ -25,6 +25,7 @@ except ImportError:  # Windows: no flock; liveness falls back to pid and heartbe
     fcntl = None  # type: ignore[assignment]
 
 _SAFE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+LOCKS_FOLDER = "run-locks"  # beside the metadata file; its presence also says runs were recorded
 
 
 def lock_path(meta_path: str, flow: str, run_id: str) -> str | None:
@@ -32,7 +33,7 @@ def lock_path(meta_path: str, flow: str, run_id: str) -> str | None:
     if not (_SAFE.fullmatch(flow) and _SAFE.fullmatch(run_id)):
         return None
     folder = os.path.dirname(os.path.abspath(meta_path))
-    return os.path.join(folder, "run-locks", flow, f"{run_id}.lock")
+    return os.path.join(folder, LOCKS_FOLDER, flow, f"{run_id}.lock")
 
 
 class RunLock:

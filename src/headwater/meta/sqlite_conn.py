@@ -44,11 +44,13 @@ from typing import Any
 from headwater.exceptions import HeadwaterException
 from headwater.meta import sqlite_sql as sql
 from headwater.meta.nesting import joined_transaction
+from headwater.meta.run_lock import LOCKS_FOLDER
 from headwater.meta.sqlite_errors import (
     busy_timeout_s,
     damaged,
     environmental,
     explain,
+    missing,
     replaced,
 )
 
@@ -95,6 +97,8 @@ class SQLiteConnections:
             conn.close()
         try:
             conn = self._open_file() if os.path.exists(self.path) or not self.readonly else None
+            if conn is None:
+                _check_not_lost(self.path)
         except sqlite3.Error as exc:
             if not environmental(exc):
                 raise
@@ -133,6 +137,7 @@ class SQLiteConnections:
     # -- opening ------------------------------------------------------------------------------
 
     def _open_file(self) -> sqlite3.Connection | None:
+        _check_not_lost(self.path)
         if not self.readonly and not os.path.exists(self.path):
             _create_file(self.path)
         _check_header(self.path)
@@ -207,6 +212,16 @@ def _open_reader(path: str) -> tuple[sqlite3.Connection, tuple | None]:
             raise
     snapshot = _signature(path)
     return _connect(base + "?immutable=1", uri=True), snapshot
+
+
+def _check_not_lost(path: str) -> None:
+    """A missing file where runs were recorded was deleted: say so, rather than read "no flows"
+    or start a new history whose run ids clash with the lost one's."""
+    if os.path.exists(path):
+        return
+    locks = os.path.join(os.path.dirname(os.path.abspath(path)), LOCKS_FOLDER)
+    if os.path.isdir(locks):
+        raise missing(path, locks)
 
 
 _MAGIC = b"SQLite format 3\x00"

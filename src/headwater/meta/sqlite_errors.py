@@ -80,6 +80,14 @@ def damaged(path: str, detail: str) -> MetadataError:
     )
 
 
+def missing(path: str, locks: str) -> MetadataError:
+    return MetadataError(
+        f"the metadata database {path} is missing, yet runs were recorded beside it ({locks} "
+        "exists): it was deleted or moved",
+        fix=f"restore it from a backup; to start a fresh history on purpose, remove {locks} too",
+    )
+
+
 def replaced(path: str) -> MetadataError:
     return MetadataError(
         f"the metadata database {path} was deleted or replaced while this process was using it: "
