@@ -133,6 +133,7 @@ class SQLiteConnections:
             for conn in opened:
                 conn.close()
         self._local = threading.local()
+        self._identity = None  # reopened later, it is whatever file is there then
 
     # -- opening ------------------------------------------------------------------------------
 
