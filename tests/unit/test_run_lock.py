@@ -78,3 +78,17 @@ def test_names_that_are_not_file_safe_get_no_lock(tmp_path):
     assert lock_path(str(tmp_path / "meta.sqlite"), "../x", "1") is None
     assert lock_path(str(tmp_path / "meta.sqlite"), "Flow", "1/../../x") is None
     assert lock_held(None) is None
+
+
+def test_a_free_lock_of_a_run_from_another_machine_proves_nothing(tmp_path):
+    """A network filesystem may keep flocks per machine: only the heartbeat can tell then."""
+    db = str(tmp_path / "meta.sqlite")
+    meta = open_metadata(db)
+    run_id = new_run(meta, pid=1, host="another-machine pid:[4026531836]")
+    path = lock_path(db, "LockFlow", run_id)
+    os.makedirs(os.path.dirname(path))
+    open(path, "w").close()  # its scheduler's lock, as seen from here: free
+    assert lock_held(path) is False
+    assert meta.get_run("LockFlow", run_id).live_status == "running"
+    meta.heartbeat("LockFlow", run_id, time.time() - HEARTBEAT_TIMEOUT - 60)
+    assert meta.get_run("LockFlow", run_id).live_status == "failed"

@@ -6,8 +6,10 @@ without a check the run would look running forever (Metaflow issue 1512). Reader
 time, from three signs, the first that applies winning:
 
 1. **The run's lock** (SQLite metadata, see :mod:`.run_lock`): the scheduler holds an ``flock`` on
-   a per-run file beside the database for as long as it runs. Held: alive. Free: dead. The kernel
-   answers this for any process on the machine, whatever PID namespace (container) it is in.
+   a per-run file beside the database for as long as it runs. Held: alive. Free: dead, when the
+   run was started on this machine (same host name): the kernel answers this for any process on
+   the machine, whatever PID namespace (container) it is in. A free lock of a run started on
+   another machine proves nothing (a network filesystem may keep locks per machine).
 2. **The scheduler's pid**, only when the reader is in the same host *and* the same PID namespace
    as the scheduler was (:func:`this_host` records both): the pid gone (or a zombie) means dead.
    A pid seen from another namespace names another process, so it proves nothing there.
@@ -36,6 +38,11 @@ def this_host() -> str:
     namespace = _pid_namespace()
     name = socket.gethostname()
     return f"{name} {namespace}" if namespace else name
+
+
+def _machine(host: str) -> str:
+    """The host name part of a recorded host (without its PID namespace)."""
+    return host.partition(" pid:")[0]
 
 
 @functools.lru_cache(maxsize=1)
@@ -76,8 +83,10 @@ def looks_crashed(
     """
     if status != "running":
         return False
-    if lock_held is not None:
-        return not lock_held
+    if lock_held:
+        return False
+    if lock_held is False and host and _machine(host) == _machine(this_host()):
+        return True
     if host and pid and host == this_host() and not pid_alive(pid):
         return True
     now = time.time() if now is None else now

@@ -54,7 +54,9 @@ class RunLock:
             return
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except OSError:  # no lock support here (some network filesystems): leave no file that
+            with contextlib.suppress(OSError):  # readers would find free and think us dead
+                os.unlink(self.path)
             os.close(fd)
             return
         self._fd = fd
