@@ -209,7 +209,9 @@ def _open_reader(path: str) -> tuple[sqlite3.Connection, tuple | None]:
         return conn, None
     except sqlite3.OperationalError as exc:
         conn.close()
-        if "unable to open" not in str(exc):
+        # SQLITE_CANTOPEN (a read-only mount) or SQLITE_READONLY_CANTINIT and kin (no right to
+        # create the -shm): anything else is a real error.
+        if not any(word in str(exc) for word in ("unable to open", "readonly")):
             raise
     snapshot = _signature(path)
     return _connect(base + "?immutable=1", uri=True), snapshot
