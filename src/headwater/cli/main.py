@@ -14,9 +14,9 @@ import sys
 
 import click
 
-from headwater import __version__
 from headwater.cli.errors import report
 from headwater.exceptions import FlowDefinitionError, HeadwaterException
+from headwater.version import __version__
 
 _IMPORTS_METAFLOW = re.compile(r"^\s*(from|import)\s+metaflow\b", re.MULTILINE)
 

@@ -17,6 +17,14 @@ _BRANCH = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 
 
 @dataclass(frozen=True)
+class BranchChoice:
+    """``--branch NAME`` and ``--production``, as given on the command line."""
+
+    branch: str | None = None
+    production: bool = False
+
+
+@dataclass(frozen=True)
 class ProjectInfo:
     project: str
     branch: str

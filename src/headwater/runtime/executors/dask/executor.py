@@ -2,7 +2,7 @@
 
 At launch the flow's folder is packed (``*.py`` and small data files) into a content-addressed
 blob of the run's datastore: the *code package*. Each task is a Dask task that calls
-:func:`headwater.runtime.executors.dask_worker.run_task` on a worker, which starts
+:func:`headwater.runtime.executors.dask.worker.run_task` on a worker, which starts
 the task in a process of its own, forked from a warm server beside the worker
 (:mod:`.worker_forks`); that process unpacks the code package (once per key), imports the
 flow, runs the task writing blobs to the datastore, and hands back the TaskResult with the
@@ -30,7 +30,7 @@ from typing import Any
 from headwater.exceptions import RunFailedError
 from headwater.records import TaskFailure, TaskResult, TaskSpec
 from headwater.runtime.executors.base import Event, Executor, TaskExited, TaskOutput, TaskStarted
-from headwater.runtime.executors.dask_resources import DaskResources, refused_future, with_worker
+from headwater.runtime.executors.dask.resources import DaskResources, refused_future, with_worker
 
 CONNECT_TIMEOUT_S = 10.0  # HEADWATER_DASK_TIMEOUT overrides it
 CODE_SUFFIXES = (".py", ".json", ".yaml", ".yml", ".toml", ".txt", ".csv", ".cfg", ".ini")
@@ -144,7 +144,7 @@ class DaskExecutor(Executor):
         return len(self._tasks)
 
     def submit(self, key: str, spec: TaskSpec) -> None:
-        from headwater.runtime.executors.dask_worker import run_task
+        from headwater.runtime.executors.dask.worker import run_task
 
         if self._current:
             spec.extra = {**spec.extra, "current": {**self._current,
@@ -283,7 +283,7 @@ class DaskExecutor(Executor):
         (a task still queued on the cluster has no process yet)."""
         from distributed import Future
 
-        from headwater.runtime.executors.dask_worker import kill_tasks
+        from headwater.runtime.executors.dask.worker import kill_tasks
 
         try:
             self._client.run(kill_tasks, [t.name for t in tasks], force, wait=True)

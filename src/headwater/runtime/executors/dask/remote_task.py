@@ -1,6 +1,6 @@
 """One scale-out task, in a process of its own: :func:`run_payload`.
 
-A Dask worker's fork server (see ``executors/worker_forks.py``) forks a child per task and
+A Dask worker's fork server (see ``worker_forks.py``) forks a child per task and
 hands it a pickled payload: the TaskSpec, the datastore root and the code package. The child
 fetches the code package from the datastore (unpacked once per content key into a cache folder),
 imports the flow from it and runs the task through :func:`~headwater.runtime.task.execute_task`
