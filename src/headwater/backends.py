@@ -104,7 +104,10 @@ for _b in (
     _builtin("executor", "dask", "headwater.runtime.executors.dask:create",
              summary="tasks on a Dask cluster", extra="dask",
              options=(BackendOption("dask_address", "The Dask scheduler of --executor dask.",
-                                    "tcp://HOST:PORT"),)),
+                                    "tcp://HOST:PORT"),
+                      BackendOption("package_suffixes",
+                                    "File suffixes packed with the code besides .py, e.g. "
+                                    ".json,.txt (--executor dask).", ".SUF,.SUF"))),
     _builtin("datastore", "local", "headwater.store.local_storage:LocalStorage",
              summary="a folder on this machine (or a shared disk)", schemes=("", "file")),
     _builtin("datastore", "s3", "headwater.store.s3_storage:S3Storage",

@@ -11,7 +11,7 @@ from headwater.runtime.executors.base import Executor, ExecutorContext
 
 
 def create(context: ExecutorContext, *, dask_address: str | None = None,
-           **options: Any) -> Executor:
+           package_suffixes: str | None = None, **options: Any) -> Executor:
     """The Dask executor's factory (the backend ``dask`` in :mod:`headwater.backends`). It connects
     before the run is registered, so a cluster that cannot be reached fails the launch with
     nothing recorded."""
@@ -20,6 +20,8 @@ def create(context: ExecutorContext, *, dask_address: str | None = None,
                              fix="add --dask-address tcp://HOST:PORT "
                              "(or set HEADWATER_DASK_ADDRESS)")
     from headwater.runtime.executors.dask.executor import DaskExecutor
+    from headwater.store import code_package
 
     return DaskExecutor(dask_address, flow_cls=context.flow_cls, store=context.store,
-                        current_fields=dict(context.current_fields))
+                        current_fields=dict(context.current_fields),
+                        package_suffixes=code_package.parse_suffixes(package_suffixes))
