@@ -23,8 +23,7 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from headwater.exceptions import HeadwaterException
 
@@ -45,8 +44,7 @@ class UnknownBackendError(HeadwaterException):
     headline = "Unknown backend"
 
 
-@dataclass(frozen=True)
-class BackendOption:
+class BackendOption(NamedTuple):
     """One option a backend brings: ``--dask-address`` on the command line, ``dask_address`` in a
     profile, ``HEADWATER_DASK_ADDRESS`` in the environment."""
 
@@ -63,8 +61,7 @@ class BackendOption:
         return "HEADWATER_" + self.key.upper()
 
 
-@dataclass(frozen=True)
-class Backend:
+class Backend(NamedTuple):
     """A backend's declaration; ``target`` (``"module:callable"``) is imported only by :meth:`load`."""
 
     kind: str
@@ -74,7 +71,7 @@ class Backend:
     schemes: tuple[str, ...] = ()  # URL schemes it serves; "" is a plain path
     options: tuple[BackendOption, ...] = ()
     extra: str | None = None  # the pip extra its dependencies come with, for the error message
-    catch_all: bool = field(default=False)  # serves any URL scheme no other backend claims
+    catch_all: bool = False  # serves any URL scheme no other backend claims
 
     def load(self) -> Callable[..., Any]:
         """The implementation (a class or factory function), imported now."""

@@ -239,7 +239,6 @@ def _noop() -> None:
 
 def _executor_override(ctx: click.Context, kwargs: dict[str, Any]) -> None:
     """``run --executor dask --dask-address A`` wins over the top-level options and the env."""
-    import dataclasses
 
     from headwater import backends
 
@@ -249,8 +248,8 @@ def _executor_override(ctx: click.Context, kwargs: dict[str, Any]) -> None:
     values = {k: v for k, v in values.items() if v is not None}
     choice = root["executor"]
     if name or values:
-        root["executor"] = dataclasses.replace(choice, name=name or choice.name,
-                                               options={**choice.options, **values})
+        root["executor"] = choice._replace(name=name or choice.name,
+                                           options={**choice.options, **values})
 
 
 def _checked_tags(ctx: click.Context, param: click.Parameter,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import os
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -99,8 +100,16 @@ class _Source:
 
 
 def _read_source(name: str, func: Callable[..., Any]) -> _Source:
-    """Parse the source of a step function; a GraphError if it cannot be read."""
+    """Parse the source of a step function; a GraphError if it cannot be read.
+
+    The flow's file is parsed once and each step found in it by its first line (the fast path:
+    ``inspect.getsourcelines`` tokenizes the file again for every step); a function whose file
+    cannot be read that way (a notebook cell, a file changed since import) goes the slow way.
+    """
     func = inspect.unwrap(func)
+    found = _from_module_tree(func)
+    if found is not None:
+        return found
     file = getattr(getattr(func, "__code__", None), "co_filename", "") or ""
     try:
         file = inspect.getsourcefile(func) or file
@@ -141,6 +150,49 @@ def _read_source(name: str, func: Callable[..., Any]) -> _Source:
             fix="write the step as a method: @step def name(self): ...",
         )
     return _Source(func_def, text, file, offset)
+
+
+_TREES: dict[tuple[str, float, int], tuple[str, dict[int, ast.AST]] | None] = {}
+
+
+def _from_module_tree(func: Callable[..., Any]) -> _Source | None:
+    """The step's definition found in its whole file, parsed once per file (and version)."""
+    code = getattr(func, "__code__", None)
+    file = getattr(code, "co_filename", "")
+    if not file or not file.endswith(".py"):
+        return None
+    try:
+        info = os.stat(file)
+    except OSError:
+        return None
+    key = (file, info.st_mtime, info.st_size)
+    if key not in _TREES:
+        _TREES[key] = _parse_file(file)
+    parsed = _TREES[key]
+    if parsed is None:
+        return None
+    text, by_line = parsed
+    func_def = by_line.get(code.co_firstlineno)
+    if not isinstance(func_def, ast.FunctionDef | ast.AsyncFunctionDef) \
+            or func_def.name != code.co_name:
+        return None
+    return _Source(func_def, text, file, 0)
+
+
+def _parse_file(file: str) -> tuple[str, dict[int, ast.AST]] | None:
+    """The file's text and its function definitions by first line (a decorator's, if any)."""
+    try:
+        with open(file, encoding="utf-8") as handle:
+            text = handle.read()
+        tree = ast.parse(text)
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return None
+    by_line: dict[int, ast.AST] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            by_line.setdefault(first, node)
+    return text, by_line
 
 
 def _parse_step(

@@ -11,8 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from headwater.exceptions import ConfigError
 from headwater.flow.config import Config, ConfigValue, config_scope, flow_configs
@@ -137,8 +136,7 @@ def configs_from_refs(flow_cls: type, refs: Mapping[str, Any], store: Any,
     }
 
 
-@dataclass(frozen=True)
-class ConfigSources:
+class ConfigSources(NamedTuple):
     """What the command line gave for the flow's configs: ``--config NAME FILE`` and
     ``--config-value NAME TEXT`` pairs."""
 
@@ -149,8 +147,7 @@ class ConfigSources:
         return bool(self.files or self.values)
 
 
-@dataclass(frozen=True)
-class LaunchConfigs:
+class LaunchConfigs(NamedTuple):
     """A run's configs: ``values`` (attribute name -> value, stored with the run) and ``scope``
     (the names a ``config_expr`` sees: attribute and config names)."""
 

@@ -10,8 +10,7 @@ scheduler. Every resource opened here is closed on every path.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from headwater import backends
 from headwater.decorators.base import StepPolicy
@@ -118,8 +117,7 @@ def find_origin_run(meta: Any, flow_name: str, run_id: str | None) -> Any:
     return rows[0]
 
 
-@dataclass(frozen=True)
-class _Launch:
+class _Launch(NamedTuple):
     """What run and resume resolved for ``_execute``."""
 
     flow_cls: type
@@ -128,7 +126,7 @@ class _Launch:
     param_refs: dict
     configs: LaunchConfigs
     project: ProjectInfo | None
-    executor: ExecutorChoice = field(default_factory=ExecutorChoice)
+    executor: ExecutorChoice = ExecutorChoice()
 
 
 def _announce(flow_cls: type, console: Console) -> None:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from headwater.records import TaskResult, TaskSpec
 
@@ -36,17 +37,15 @@ class TaskExited:
 Event = TaskStarted | TaskOutput | TaskExited
 
 
-@dataclass(frozen=True)
-class ExecutorChoice:
+class ExecutorChoice(NamedTuple):
     """Which executor backend runs the tasks (``--executor``) and the values of its own options
     (``--dask-address`` ...), as the command line, the environment or a profile gave them."""
 
     name: str = "local"
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
-class ExecutorContext:
+class ExecutorContext(NamedTuple):
     """What an executor backend's factory is given to build an executor for one run."""
 
     flow_cls: type
