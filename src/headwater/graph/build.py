@@ -80,10 +80,23 @@ def _class_file(flow_cls: type) -> str:
 
 def _class_line(flow_cls: type) -> int:
     """The ``class`` line, for errors about the whole flow (no start step, ...)."""
+    line = _class_line_from_tree(flow_cls)
+    if line:
+        return line
     try:
         return inspect.getsourcelines(flow_cls)[1]
     except (TypeError, OSError):
         return 0
+
+
+def _class_line_from_tree(flow_cls: type) -> int:
+    """The line of the only ``class`` statement of that name in the flow's file, or 0."""
+    file = _class_file(flow_cls)
+    parsed = _parsed(file) if file.endswith(".py") else None
+    if parsed is None:
+        return 0
+    lines = parsed[2].get(flow_cls.__name__, [])
+    return lines[0] if len(lines) == 1 else 0
 
 
 @dataclass
@@ -152,7 +165,21 @@ def _read_source(name: str, func: Callable[..., Any]) -> _Source:
     return _Source(func_def, text, file, offset)
 
 
-_TREES: dict[tuple[str, float, int], tuple[str, dict[int, ast.AST]] | None] = {}
+_Parsed = tuple[str, dict[int, ast.AST], dict[str, list[int]]]
+_TREES: dict[tuple[str, float, int], _Parsed | None] = {}
+
+
+def _parsed(file: str) -> _Parsed | None:
+    """``file`` parsed once per version: its text, its functions by first line and its classes'
+    lines by name; None when it cannot be read or parsed."""
+    try:
+        info = os.stat(file)
+    except OSError:
+        return None
+    key = (file, info.st_mtime, info.st_size)
+    if key not in _TREES:
+        _TREES[key] = _parse_file(file)
+    return _TREES[key]
 
 
 def _from_module_tree(func: Callable[..., Any]) -> _Source | None:
@@ -161,17 +188,10 @@ def _from_module_tree(func: Callable[..., Any]) -> _Source | None:
     file = getattr(code, "co_filename", "")
     if not file or not file.endswith(".py"):
         return None
-    try:
-        info = os.stat(file)
-    except OSError:
-        return None
-    key = (file, info.st_mtime, info.st_size)
-    if key not in _TREES:
-        _TREES[key] = _parse_file(file)
-    parsed = _TREES[key]
+    parsed = _parsed(file)
     if parsed is None:
         return None
-    text, by_line = parsed
+    text, by_line, _ = parsed
     func_def = by_line.get(code.co_firstlineno)
     if not isinstance(func_def, ast.FunctionDef | ast.AsyncFunctionDef) \
             or func_def.name != code.co_name:
@@ -179,8 +199,9 @@ def _from_module_tree(func: Callable[..., Any]) -> _Source | None:
     return _Source(func_def, text, file, 0)
 
 
-def _parse_file(file: str) -> tuple[str, dict[int, ast.AST]] | None:
-    """The file's text and its function definitions by first line (a decorator's, if any)."""
+def _parse_file(file: str) -> _Parsed | None:
+    """The file's text, its function definitions by first line (a decorator's, if any) and the
+    ``class`` lines by class name."""
     try:
         with open(file, encoding="utf-8") as handle:
             text = handle.read()
@@ -188,11 +209,15 @@ def _parse_file(file: str) -> tuple[str, dict[int, ast.AST]] | None:
     except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
         return None
     by_line: dict[int, ast.AST] = {}
+    classes: dict[str, list[int]] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
             by_line.setdefault(first, node)
-    return text, by_line
+        elif isinstance(node, ast.ClassDef):
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            classes.setdefault(node.name, []).append(first)
+    return text, by_line, classes
 
 
 def _parse_step(
