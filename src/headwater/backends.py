@@ -210,11 +210,13 @@ def for_url(kind: str, url: str) -> tuple[Backend, str]:
     scheme, sep, _ = url.partition("://")
     if not sep or len(scheme) == 1:  # a plain path (C:\\ on Windows is a path too)
         scheme = ""
-    for pool in (BUILTIN[kind], None):
-        backends = (pool if pool is not None else external()[kind]).values()
-        for backend in backends:
-            if scheme in backend.schemes:
-                return backend, scheme
+    # Built-in schemes first: a local path or s3:// never makes the registry read entry points.
+    for backend in BUILTIN[kind].values():
+        if scheme in backend.schemes:
+            return backend, scheme
+    for backend in external()[kind].values():
+        if scheme in backend.schemes:
+            return backend, scheme
     for backend in (*BUILTIN[kind].values(), *external()[kind].values()):
         if backend.catch_all:
             return backend, scheme
