@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import inspect
 import os
+import sys
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -91,7 +92,8 @@ def _class_line(flow_cls: type) -> int:
 
 def _class_line_from_tree(flow_cls: type) -> int:
     """The line of the only ``class`` statement of that name in the flow's file, or 0."""
-    file = _class_file(flow_cls)
+    module = sys.modules.get(flow_cls.__module__)
+    file = getattr(module, "__file__", None) or ""
     parsed = _parsed(file) if file.endswith(".py") else None
     if parsed is None:
         return 0
@@ -172,6 +174,7 @@ _TREES: dict[tuple[str, float, int], _Parsed | None] = {}
 def _parsed(file: str) -> _Parsed | None:
     """``file`` parsed once per version: its text, its functions by first line and its classes'
     lines by name; None when it cannot be read or parsed."""
+    file = os.path.abspath(file)
     try:
         info = os.stat(file)
     except OSError:
