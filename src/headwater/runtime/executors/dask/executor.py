@@ -1,7 +1,8 @@
 """Run every task on a Dask cluster; the scheduler stays here and is the only metadata writer.
 
 At launch the flow's folder is packed (``*.py``, and other suffixes when asked) into a
-content-addressed blob of the run's datastore: the *code package* (:mod:`headwater.store.code_package`). Each task is a Dask task that calls
+content-addressed blob of the run's datastore: the *code package*
+(:mod:`headwater.store.code_package`). Each task is a Dask task that calls
 :func:`headwater.runtime.executors.dask.worker.run_task` on a worker, which starts
 the task in a process of its own, forked from a warm server beside the worker
 (:mod:`.worker_forks`); that process unpacks the code package (once per key), imports the
