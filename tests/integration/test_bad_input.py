@@ -100,6 +100,23 @@ def test_a_foreach_over_more_items_than_max_num_splits(tmp_path):
     assert "each" not in Flow("InputFlow").latest_run
 
 
+@pytest.mark.parametrize("count", [10**7, 10**12])
+def test_a_huge_foreach_is_refused_from_its_length_before_anything_is_stored(tmp_path, count):
+    # Before: range(10**7) stored a 250 MB items blob before refusing; range(10**12) grew
+    # without end. The length alone decides, and nothing is pickled or stored.
+    proc = hw(INPUT, "run", "--needed", "x", "--shape", "range", "--count", str(count),
+              cwd=tmp_path)
+    assert proc.returncode == 1
+    said = [t.text for t in task_lines(proc.stdout) if t.step == "start"]
+    assert any(f"foreach over 'items' has {count} items, more than --max-num-splits (100000)"
+               in t for t in said), said
+    assert any(f"fix: raise the limit with run --max-num-splits {count}" in t for t in said), said
+    assert no_headwater_traceback(proc.stdout + proc.stderr)
+    blobs = [p for p in datastore(tmp_path).rglob("*") if p.is_file() and "meta.sqlite" not in p.name]
+    assert max(p.stat().st_size for p in blobs) < 1 << 20, sorted(
+        (p.stat().st_size, str(p)) for p in blobs)[-3:]
+
+
 @pytest.mark.parametrize("value", ["0", "-1", "many"])
 def test_max_num_splits_must_be_a_positive_integer(tmp_path, value):
     proc = hw(INPUT, "run", "--needed", "x", "--max-num-splits", value, cwd=tmp_path)
