@@ -70,6 +70,7 @@ def load_flow_class(path: str) -> type:
 def _show_configuration() -> None:
     """Each setting in effect and where it came from (environment, profile, default)."""
     from headwater.profiles import PROFILE_ENV, config_path, explain
+    from headwater.redaction import redact
     from headwater.settings import Settings
 
     try:
@@ -81,9 +82,9 @@ def _show_configuration() -> None:
     click.echo(f"config file: {config_path()}")
     click.echo(f"profile:     {os.environ.get(PROFILE_ENV) or '(none)'}")
     for key, value, source in rows:
-        click.echo(f"{key:<15} {value or '-':<40} {source}")
-    click.echo(f"resolved datastore root: {settings.datastore_root}")
-    click.echo(f"resolved metadata:       {settings.metadata_url}")
+        click.echo(f"{key:<15} {redact(value) or '-':<40} {source}")
+    click.echo(f"resolved datastore root: {redact(settings.datastore_root)}")
+    click.echo(f"resolved metadata:       {redact(settings.metadata_url)}")
 
 
 def _write_shim(args: list[str]) -> None:

@@ -43,8 +43,10 @@ def open_metadata(url: str, *, readonly: bool = False) -> MetadataStore:
         return SQLiteMetadata(rest, readonly=readonly)
     if scheme in ("postgresql", "postgres"):
         return _postgres(url, readonly=readonly)
+    from headwater.redaction import redact
+
     raise ValueError(
-        f"no metadata backend for {url!r}: use a SQLite file path or a postgresql:// URL "
+        f"no metadata backend for {redact(url)!r}: use a SQLite file path or a postgresql:// URL "
         "(set HEADWATER_METADATA, or leave it unset)"
     )
 

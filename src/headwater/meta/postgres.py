@@ -25,7 +25,6 @@ The connection rules, and why:
 from __future__ import annotations
 
 import os
-import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -37,14 +36,10 @@ from headwater.exceptions import HeadwaterException
 from headwater.meta import postgres_sql as sql
 from headwater.meta.nesting import joined_transaction
 from headwater.meta.sql_store import SQLMetadata
+from headwater.redaction import redact
 
 # Connections inherited through fork: never used, never closed (see the module docstring).
 _INHERITED: list[psycopg.Connection] = []
-
-
-def redact(url: str) -> str:
-    """The URL with any password replaced, fit for messages and reprs."""
-    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
 
 
 class PostgresMetadata(SQLMetadata):
@@ -135,7 +130,7 @@ class PostgresConnections:
             conn = psycopg.connect(self.url, autocommit=True)
         except psycopg.Error as exc:
             raise HeadwaterException(
-                f"cannot connect to the metadata database {redact(self.url)}: {exc}".strip(),
+                redact(f"cannot connect to the metadata database {self.url}: {exc}".strip()),
                 fix="check the URL given to --metadata / HEADWATER_METADATA and that the "
                 "server is up",
             ) from exc
@@ -168,8 +163,8 @@ class PostgresConnections:
                 _ensure_schema(conn, self.url)
         except psycopg.Error as exc:
             raise HeadwaterException(
-                f"the metadata database {redact(self.url)} was written by an older headwater and "
-                f"could not be upgraded ({exc})".strip(),
+                redact(f"the metadata database {self.url} was written by an older headwater "
+                       f"and could not be upgraded ({exc})".strip()),
                 fix="run any flow once with this headwater as a user allowed to alter its tables",
             ) from exc
 
