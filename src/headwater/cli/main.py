@@ -30,6 +30,7 @@ Top-level options (--quiet, --datastore-root, ...) may come before COMMAND.
   headwater --quiet run flow.py --alpha 0.6
   headwater version
   headwater shim FOLDER     write a `metaflow` package that forwards to headwater
+                            (--force replaces a metaflow folder it did not write)
   headwater configure show  the settings in effect and where each came from
 """
 
@@ -88,12 +89,18 @@ def _show_configuration() -> None:
 
 
 def _write_shim(args: list[str]) -> None:
+    force = "--force" in args
+    args = [a for a in args if a != "--force"]
     if len(args) != 1:
-        click.echo("usage: headwater shim FOLDER", err=True)
+        click.echo("usage: headwater shim [--force] FOLDER", err=True)
         raise SystemExit(2)
     from headwater.compat.shim import write_shim
 
-    package = write_shim(args[0])
+    try:
+        package = write_shim(args[0], force=force)
+    except HeadwaterException as err:
+        report(err)
+        raise SystemExit(1) from None
     click.echo(f"Wrote {package}. Put its folder first on PYTHONPATH to run flows written for "
                f"Metaflow with plain python:\n  PYTHONPATH={package.parent} python flow.py run")
 
