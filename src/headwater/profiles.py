@@ -33,6 +33,10 @@ SETTINGS = {
     "metadata": "HEADWATER_METADATA",
     "executor": "HEADWATER_EXECUTOR",
     "dask_address": "HEADWATER_DASK_ADDRESS",
+    # TLS for the connection to the Dask scheduler (runtime/executors/dask_security.py)
+    "dask_tls_ca_file": "HEADWATER_DASK_TLS_CA_FILE",
+    "dask_tls_cert": "HEADWATER_DASK_TLS_CERT",
+    "dask_tls_key": "HEADWATER_DASK_TLS_KEY",
 }
 
 

@@ -31,6 +31,7 @@ from headwater.exceptions import RunFailedError
 from headwater.records import TaskFailure, TaskResult, TaskSpec
 from headwater.runtime.executors.base import Event, Executor, TaskExited, TaskOutput, TaskStarted
 from headwater.runtime.executors.dask_resources import DaskResources, refused_future, with_worker
+from headwater.runtime.executors.dask_security import dask_security
 
 CONNECT_TIMEOUT_S = 10.0  # HEADWATER_DASK_TIMEOUT overrides it
 CODE_SUFFIXES = (".py", ".json", ".yaml", ".yml", ".toml", ".txt", ".csv", ".cfg", ".ini")
@@ -109,14 +110,16 @@ class DaskExecutor(Executor):
         tarball, code = build_code_package(flow_cls)
         if connect_timeout is None:
             connect_timeout = float(os.environ.get("HEADWATER_DASK_TIMEOUT") or CONNECT_TIMEOUT_S)
+        security = dask_security(address)  # TLS from the profile / HEADWATER_DASK_TLS_*
         try:
             self._client = distributed.Client(address, timeout=connect_timeout,
-                                              set_as_default=False)
-        except (OSError, TimeoutError, ValueError) as exc:
+                                              set_as_default=False, security=security)
+        except (OSError, TimeoutError, ValueError, TypeError, RuntimeError) as exc:
             raise RunFailedError(
                 f"cannot reach the Dask scheduler at {address}: {exc}",
                 fix="check --dask-address / HEADWATER_DASK_ADDRESS (tcp://HOST:PORT) and that "
-                "'dask scheduler' runs there",
+                "'dask scheduler' runs there; a cluster that speaks TLS needs a tls:// address "
+                "and the dask_tls_* settings (docs/scale-out.md)",
             ) from None
         try:
             self._code = {**code, "key": store.save_bytes(tarball).key}
