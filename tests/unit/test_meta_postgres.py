@@ -218,3 +218,32 @@ def test_get_metadata_and_settings_never_show_the_password(db_path, form):
     assert describe(settings).startswith("postgresql@")
     assert SECRET not in describe(settings)
     assert SECRET not in repr(settings)
+
+
+def test_the_runner_never_puts_a_metadata_password_on_the_command_line(db_path, tmp_path):
+    # Any local user can read a process's argv (/proc/PID/cmdline, ps): the URL travels in the
+    # child's environment instead. The server trusts loopback, so the password is only carried.
+    from headwater import Runner
+
+    flow = tmp_path / "argv_flow.py"
+    flow.write_text(
+        "import sys\n"
+        "from headwater import FlowSpec, step\n"
+        "class ArgvFlow(FlowSpec):\n"
+        "    @step\n"
+        "    def start(self):\n"
+        "        print('ARGV', ' '.join(sys.argv))\n"
+        "        self.next(self.end)\n"
+        "    @step\n"
+        "    def end(self):\n"
+        "        pass\n"
+        "if __name__ == '__main__':\n"
+        "    ArgvFlow()\n"
+    )
+    url = _with_password(db_path, "userinfo")
+    with Runner(str(flow), show_output=False, cwd=str(tmp_path), metadata=url) as runner:
+        done = runner.run()
+        assert done.status == "successful", done.stderr
+        assert "ARGV" in done.stdout
+        assert SECRET not in done.stdout and SECRET not in done.stderr
+        assert done.run.successful  # recorded in, and read back from, that database
