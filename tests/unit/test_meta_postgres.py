@@ -247,3 +247,15 @@ def test_the_runner_never_puts_a_metadata_password_on_the_command_line(db_path, 
         assert "ARGV" in done.stdout
         assert SECRET not in done.stdout and SECRET not in done.stderr
         assert done.run.successful  # recorded in, and read back from, that database
+
+
+def test_a_key_value_connection_string_is_refused_without_showing_the_password(tmp_path,
+                                                                                monkeypatch):
+    # Not accepted (it would become a SQLite file named after it): refused, password hidden.
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(HeadwaterException) as info:
+        open_metadata(f"host=127.0.0.1 user=hw password={SECRET} dbname=hw")
+    text = str(info.value)
+    assert "is a key=value connection string" in text and "postgresql://" in text
+    assert SECRET not in text and "password=***" in text
+    assert list(tmp_path.iterdir()) == []

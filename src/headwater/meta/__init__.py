@@ -11,8 +11,15 @@ Run liveness: a run recorded as 'running' whose scheduler died reads as 'failed'
 
 from __future__ import annotations
 
+import re
+
 from headwater.meta.base import MetadataStore
 from headwater.meta.rows import AttemptRow, FlowRow, RunRow, StepRow, TaskRow
+
+# libpq's "host=db user=hw password=..." form: a known keyword, '=', and no path separator before.
+_KEY_VALUE_DSN = re.compile(
+    r"^\s*(host|hostaddr|port|dbname|user|password|sslmode|service|connect_timeout)\s*=", re.I
+)
 
 __all__ = [
     "AttemptRow",
@@ -35,6 +42,16 @@ def open_metadata(url: str, *, readonly: bool = False) -> MetadataStore:
     from headwater.meta.sqlite import SQLiteMetadata
 
     scheme, sep, rest = url.partition("://")
+    if not sep and _KEY_VALUE_DSN.match(url):
+        from headwater.exceptions import HeadwaterException
+        from headwater.redaction import redact
+
+        raise HeadwaterException(
+            f"the metadata setting {redact(url)!r} is a key=value connection string, which "
+            "headwater does not take (it would be read as a SQLite file name)",
+            fix="give a URL instead: postgresql://USER@HOST:PORT/DB (a password is best kept "
+            "in ~/.pgpass or PGPASSWORD)",
+        )
     if not sep:
         return SQLiteMetadata(url, readonly=readonly)
     if scheme == "sqlite":
