@@ -5,8 +5,9 @@ what the workers send back. A cluster beyond one trusted network should therefor
 client certificates (``dask scheduler --protocol tls --tls-ca-file ... --tls-cert ...
 --tls-key ...``, the workers alike): then only holders of a certificate its CA signed get in.
 
-The launcher's side of that comes from three settings, each a profile key or its environment
-variable (the variable wins, as for every profile setting):
+The launcher's side of that comes from three options of the dask backend, each a profile key,
+an environment variable or a command-line flag (``--dask-tls-ca-file``, ...; the flag wins over
+the variable, which wins over the profile, as for every backend option):
 
 =====================  ==============================  ======================================
 profile key            environment variable            what
@@ -23,26 +24,28 @@ Dask's own configuration (``distributed.comm.tls.*``) applies unchanged.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from typing import Any
 
 from headwater.exceptions import RunFailedError
-from headwater.profiles import SETTINGS, with_profile
 
-# profile key -> environment variable (declared with the other profile settings)
-TLS_SETTINGS = {key: var for key, var in SETTINGS.items() if key.startswith("dask_tls_")}
-_REQUIRED = ("dask_tls_ca_file", "dask_tls_cert")
 _HOW = ("set dask_tls_ca_file, dask_tls_cert and dask_tls_key in the profile (or "
-        "HEADWATER_DASK_TLS_CA_FILE, HEADWATER_DASK_TLS_CERT, HEADWATER_DASK_TLS_KEY): the "
-        "cluster's CA certificate and a client certificate it signed, with its key")
+        "HEADWATER_DASK_TLS_CA_FILE, HEADWATER_DASK_TLS_CERT, HEADWATER_DASK_TLS_KEY, or "
+        "--dask-tls-ca-file, --dask-tls-cert, --dask-tls-key): the cluster's CA certificate "
+        "and a client certificate it signed, with its key")
+_ENV = {"dask_tls_ca_file": "HEADWATER_DASK_TLS_CA_FILE", "dask_tls_cert": "HEADWATER_DASK_TLS_CERT",
+        "dask_tls_key": "HEADWATER_DASK_TLS_KEY"}
 
 
-def dask_security(address: str, environ: Mapping[str, str] | None = None) -> Any | None:
+def dask_security(address: str, *, ca_file: str | None = None, cert: str | None = None,
+                  key: str | None = None) -> Any | None:
     """The ``distributed.Security`` to connect to ``address`` with, or None for Dask's own
-    configuration; a RunFailedError when the settings cannot work (named, with the fix)."""
-    env = with_profile(os.environ if environ is None else environ)
-    given = {key: os.path.expanduser(env[var]) for key, var in TLS_SETTINGS.items()
-             if env.get(var)}
+    configuration; a RunFailedError when the settings cannot work (named, with the fix).
+
+    The values come from the dask backend's options (:mod:`headwater.backends`): a command-line
+    flag, its environment variable or the profile key, in that order.
+    """
+    values = {"dask_tls_ca_file": ca_file, "dask_tls_cert": cert, "dask_tls_key": key}
+    given = {name: os.path.expanduser(value) for name, value in values.items() if value}
     is_tls = address.startswith("tls://")
     if not given:
         if is_tls and not _dask_config_has_tls():
@@ -52,18 +55,18 @@ def dask_security(address: str, environ: Mapping[str, str] | None = None) -> Any
                 fix=_HOW,
             )
         return None
-    missing = [key for key in _REQUIRED if key not in given]
+    missing = [name for name in ("dask_tls_ca_file", "dask_tls_cert") if name not in given]
     if missing:
         raise RunFailedError(
             f"Dask TLS needs {' and '.join(missing)} too (only "
             f"{', '.join(sorted(given))} {'is' if len(given) == 1 else 'are'} set)",
             fix=_HOW,
         )
-    for key, path in given.items():
+    for name, path in given.items():
         if not os.path.isfile(path):
             raise RunFailedError(
-                f"{key} ({TLS_SETTINGS[key]}) names {path}, which is not a file",
-                fix=f"point {key} at the PEM file, or unset it",
+                f"{name} ({_ENV[name]}) names {path}, which is not a file",
+                fix=f"point {name} at the PEM file, or unset it",
             )
     if not is_tls:
         raise RunFailedError(
