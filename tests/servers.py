@@ -184,6 +184,61 @@ def postgres() -> Iterator[str]:
 # -- Dask -----------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class TLSFiles:
+    """A throwaway certificate authority and one certificate it signed, for 127.0.0.1."""
+
+    ca_file: Path
+    cert: Path
+    key: Path
+
+    def dask_args(self) -> list[str]:
+        """The ``--tls-*`` options of ``dask scheduler`` and ``dask worker``."""
+        return ["--tls-ca-file", str(self.ca_file), "--tls-cert", str(self.cert),
+                "--tls-key", str(self.key)]
+
+
+def make_tls_files(folder: Path, name: str = "cluster") -> TLSFiles:
+    """A new CA (``NAME-ca.pem``) and a certificate for 127.0.0.1 it signed, with its key."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    valid = (now - datetime.timedelta(hours=1), now + datetime.timedelta(days=1))
+
+    def build(subject: str, issuer: x509.Name, public: object) -> x509.CertificateBuilder:
+        return (x509.CertificateBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+                .issuer_name(issuer).public_key(public).serial_number(x509.random_serial_number())
+                .not_valid_before(valid[0]).not_valid_after(valid[1]))
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{name} test CA")])
+    ca = (build(f"{name} test CA", ca_name, ca_key.public_key())
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                       x509.DNSName("localhost")])
+    cert = (build("127.0.0.1", ca_name, key.public_key()).add_extension(san, critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    folder.mkdir(parents=True, exist_ok=True)
+    files = TLSFiles(folder / f"{name}-ca.pem", folder / f"{name}-cert.pem",
+                     folder / f"{name}-key.pem")
+    files.ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    files.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    files.key.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                            serialization.PrivateFormat.PKCS8,
+                                            serialization.NoEncryption()))
+    files.key.chmod(0o600)
+    return files
+
+
 @dataclass
 class DaskCluster:
     """A running ``dask scheduler`` and its workers (by name), all started by us."""
@@ -193,6 +248,7 @@ class DaskCluster:
     env: dict[str, str]
     scheduler: subprocess.Popen
     workers: dict[str, subprocess.Popen] = field(default_factory=dict)
+    tls: TLSFiles | None = None  # the scheduler and workers speak TLS (mutual) when set
 
     def start_worker(self, name: str, resources: str | None = None) -> subprocess.Popen:
         """One more ``dask worker`` (one process, one thread, with a nanny) named ``name``;
@@ -202,6 +258,8 @@ class DaskCluster:
                 "--local-directory", str(self.folder), "--name", name]
         if resources:
             argv += ["--resources", resources]
+        if self.tls is not None:
+            argv += self.tls.dask_args()
         log = self.folder / f"{name}.log"
         proc = _start(argv, log, self.env)
         self.workers[name] = proc
@@ -223,20 +281,25 @@ class DaskCluster:
 
 @contextmanager
 def dask_cluster(folder: Path, workers: dict[str, str | None],
-                 env: dict[str, str] | None = None) -> Iterator[DaskCluster]:
+                 env: dict[str, str] | None = None,
+                 tls: TLSFiles | None = None) -> Iterator[DaskCluster]:
     """A scheduler and the ``workers`` (name -> ``--resources`` text or None), loopback only.
 
     ``env`` is added to the processes' environment: what the workers' tasks see (S3
-    credentials, say), as an administrator would configure a real cluster.
+    credentials, say), as an administrator would configure a real cluster. With ``tls`` the
+    cluster speaks only TLS and admits only certificates its CA signed (``tls://`` address).
     """
     folder.mkdir(parents=True, exist_ok=True)
     full_env = {**os.environ, "DASK_TEMPORARY_DIRECTORY": str(folder), **(env or {})}
     port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
+    address = f"{'tls' if tls else 'tcp'}://127.0.0.1:{port}"
     log = folder / "scheduler.log"
-    scheduler = _start([sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1",
-                        "--port", str(port), "--dashboard-address", "127.0.0.1:0"], log, full_env)
-    cluster = DaskCluster(address, folder, full_env, scheduler)
+    argv = [sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port),
+            "--dashboard-address", "127.0.0.1:0"]
+    if tls is not None:
+        argv += ["--protocol", "tls", *tls.dask_args()]
+    scheduler = _start(argv, log, full_env)
+    cluster = DaskCluster(address, folder, full_env, scheduler, tls=tls)
     try:
         wait_for_log(log, "Scheduler at", scheduler)
         for name, resources in workers.items():

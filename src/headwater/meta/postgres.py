@@ -31,7 +31,6 @@ The connection rules, and why:
 from __future__ import annotations
 
 import os
-import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -44,6 +43,7 @@ from headwater.exceptions import HeadwaterException, MetadataError
 from headwater.meta import postgres_sql as sql
 from headwater.meta.nesting import joined_transaction
 from headwater.meta.sql_store import SQLMetadata
+from headwater.redaction import redact
 
 # Connections inherited through fork: never used, never closed (see the module docstring).
 _INHERITED: list[psycopg.Connection] = []
@@ -51,11 +51,6 @@ _INHERITED: list[psycopg.Connection] = []
 RECONNECT_ENV = "HEADWATER_METADATA_RECONNECT_S"
 DEFAULT_RECONNECT_S = 60.0
 RECONNECT_PAUSE_S = 0.5  # between two attempts to reach a server that is coming back
-
-
-def redact(url: str) -> str:
-    """The URL with any password replaced, fit for messages and reprs."""
-    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
 
 
 class PostgresMetadata(SQLMetadata):
@@ -215,7 +210,7 @@ class PostgresConnections:
             conn = psycopg.connect(self.url, autocommit=True)
         except psycopg.Error as exc:
             raise HeadwaterException(
-                f"cannot connect to the metadata database {redact(self.url)}: {exc}".strip(),
+                redact(f"cannot connect to the metadata database {self.url}: {exc}".strip()),
                 fix="check the URL given to --metadata / HEADWATER_METADATA and that the "
                 "server is up",
             ) from exc
@@ -248,8 +243,8 @@ class PostgresConnections:
                 _ensure_schema(conn, self.url)
         except psycopg.Error as exc:
             raise HeadwaterException(
-                f"the metadata database {redact(self.url)} was written by an older headwater and "
-                f"could not be upgraded ({exc})".strip(),
+                redact(f"the metadata database {self.url} was written by an older headwater "
+                       f"and could not be upgraded ({exc})".strip()),
                 fix="run any flow once with this headwater as a user allowed to alter its tables",
             ) from exc
 
@@ -311,7 +306,8 @@ def _reconnect_window() -> float:
 
 
 def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    """The first line of a driver's message, masked: a driver may echo its connection string."""
+    return redact((str(exc).strip().splitlines() or [type(exc).__name__])[0])
 
 
 def _failed(url: str, exc: psycopg.OperationalError, *,
