@@ -27,12 +27,6 @@ from headwater.compat.exception_names import (
     MissingInMergeArtifactsException,
     UnhandledInMergeArtifactsException,
 )
-from headwater.compat.fallbacks import (
-    STEP_FALLBACKS,
-    schedule,
-    trigger,
-    trigger_on_finish,
-)
 from headwater.decorators import (
     catch,
     environment,
@@ -41,6 +35,12 @@ from headwater.decorators import (
     resources,
     retry,
     timeout,
+)
+from headwater.decorators.fallbacks import (
+    STEP_FALLBACKS,
+    schedule,
+    trigger,
+    trigger_on_finish,
 )
 from headwater.environments import conda, conda_base, pypi, pypi_base
 from headwater.flow import (

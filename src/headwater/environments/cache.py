@@ -76,9 +76,7 @@ def runtime_overlay() -> Path:
     An environment's interpreter gets it on its path: headwater itself is importable there
     without exposing the rest of the launching interpreter's site-packages.
     """
-    import headwater
-
-    package = Path(headwater.__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent  # headwater/, this module's grandparent
     name = hashlib.sha256(str(package).encode()).hexdigest()[:16]
     folder = section("runtime") / name
     if not (folder / "headwater").is_symlink():

@@ -11,8 +11,15 @@ Run liveness: a run recorded as 'running' whose scheduler died reads as 'failed'
 
 from __future__ import annotations
 
+import re
+
 from headwater.meta.base import MetadataStore
 from headwater.meta.rows import AttemptRow, FlowRow, RunRow, StepRow, TaskRow
+
+# libpq's "host=db user=hw password=..." form: one of its keywords, then '='.
+_KEY_VALUE_DSN = re.compile(
+    r"^\s*(host|hostaddr|port|dbname|user|password|sslmode|service|connect_timeout)\s*=", re.I
+)
 
 __all__ = [
     "AttemptRow",
@@ -27,38 +34,32 @@ __all__ = [
 
 def open_metadata(url: str, *, readonly: bool = False) -> MetadataStore:
     """Open the metadata store at ``url``: a SQLite path, ``sqlite:///path``, or
-    ``postgresql://user@host:port/db`` (``postgres://`` too).
+    ``postgresql://user@host:port/db`` (``postgres://`` too), or the scheme of a metadata backend
+    a package registered (see :mod:`headwater.backends`).
 
     Readers pass ``readonly=True``: they never create the file and never take the write lock.
     Opening is cheap (connections are made on first use), so callers need not cache it hard.
+    The store is a context manager: ``with open_metadata(url) as meta: ...`` closes it.
     """
-    from headwater.meta.sqlite import SQLiteMetadata
+    from headwater import backends
+    from headwater.redaction import redact
 
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return SQLiteMetadata(url, readonly=readonly)
-    if scheme == "sqlite":
-        return SQLiteMetadata(rest, readonly=readonly)  # sqlite:///abs/path -> /abs/path
-    if scheme == "file":
-        return SQLiteMetadata(rest, readonly=readonly)
-    if scheme in ("postgresql", "postgres"):
-        return _postgres(url, readonly=readonly)
-    raise ValueError(
-        f"no metadata backend for {url!r}: use a SQLite file path or a postgresql:// URL "
-        "(set HEADWATER_METADATA, or leave it unset)"
-    )
-
-
-def _postgres(url: str, *, readonly: bool) -> MetadataStore:
-    try:
-        from headwater.meta.postgres import PostgresMetadata
-    except ImportError as exc:
-        if not (exc.name or "").startswith("psycopg"):
-            raise
+    if "://" not in url and _KEY_VALUE_DSN.match(url):
         from headwater.exceptions import HeadwaterException
 
         raise HeadwaterException(
-            "a postgresql:// metadata URL needs the psycopg driver, which is not installed",
-            fix="pip install 'headwater[postgres]'",
+            f"the metadata setting {redact(url)!r} is a key=value connection string, which "
+            "headwater does not take (it would be read as a SQLite file name)",
+            fix="give a URL instead: postgresql://USER@HOST:PORT/DB (a password is best kept "
+            "in ~/.pgpass or PGPASSWORD)",
+        )
+    try:
+        backend, scheme = backends.for_url("metadata", url)
+    except backends.UnknownBackendError:
+        raise ValueError(
+            f"no metadata backend for {redact(url)!r}: use a SQLite file path or a postgresql:// URL "
+            "(set HEADWATER_METADATA, or leave it unset)"
         ) from None
-    return PostgresMetadata(url, readonly=readonly)
+    if scheme in ("sqlite", "file"):
+        url = url.partition("://")[2]  # sqlite:///abs/path -> /abs/path
+    return backend.load()(url, readonly=readonly)

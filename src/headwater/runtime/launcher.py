@@ -1,31 +1,33 @@
-"""Start a run: check the graph, resolve parameters, fork the task server, schedule to the end.
+"""Start a run: check the graph, resolve parameters, start the executor, schedule to the end.
 
 This is the library entry point the CLI, the Runner and notebooks share; it prints through a
-Console and returns a RunOutcome instead of exiting.
+Console and returns a RunOutcome instead of exiting. A run goes down the floors in order:
+configs (``runtime/configs.py``), project (``runtime/project.py``), graph, parameters, the
+datastore, the executor its backend builds (``headwater.backends``), the metadata store, the
+scheduler. Every resource opened here is closed on every path.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from headwater import __version__
+from headwater import backends
 from headwater.decorators.base import StepPolicy
 from headwater.decorators.registry import parse_with, step_policy
 from headwater.exceptions import NotFoundError, RunFailedError
-from headwater.flow.config import config_scope
 from headwater.graph import Graph, check_flow
 from headwater.meta import open_metadata
-from headwater.runtime.child import make_child_main
-from headwater.runtime.configs import configs_from_refs, resolve_configs
+from headwater.runtime.configs import (
+    ConfigSources,
+    LaunchConfigs,
+    launch_configs,
+    recorded_configs,
+)
 from headwater.runtime.console import Console
-from headwater.runtime.executors.local import LocalExecutor
-from headwater.runtime.launch_extras import LaunchExtras
+from headwater.runtime.executors.base import Executor, ExecutorChoice, ExecutorContext
 from headwater.runtime.parameters import resolve_parameters, store_parameters
-from headwater.runtime.project import ProjectInfo, project_info
+from headwater.runtime.project import BranchChoice, ProjectInfo, project_info
 from headwater.runtime.resume import ResumePlan
 from headwater.runtime.scheduler import (
     RunOptions,
@@ -36,60 +38,74 @@ from headwater.runtime.scheduler import (
 )
 from headwater.settings import Settings, current_username
 from headwater.store import open_datastore
+from headwater.store.temp_sweep import finish_sweep, start_sweep
+from headwater.version import __version__
 
 
 def run_flow(flow_cls: type, *, params: Mapping[str, Any], options: RunOptions,
-             settings: Settings, console: Console, extras: LaunchExtras | None = None) -> RunOutcome:
+             settings: Settings, console: Console, configs: ConfigSources | None = None,
+             branch: BranchChoice | None = None,
+             executor: ExecutorChoice | None = None,
+             environment: str = "local") -> RunOutcome:
     """Run ``flow_cls`` from its start step; returns when the run has finished or failed.
 
     Configs are resolved first, before the graph is checked and before any decorator option or
-    parameter default that refers to them (``config_expr``) is evaluated.
+    parameter default that refers to them (``config_expr``) is evaluated. ``environment`` is
+    ``--environment``: "pypi" or "conda" builds the steps' @pypi/@conda environments.
     """
-    extras = extras or LaunchExtras()
+    branch, executor = branch or BranchChoice(), executor or ExecutorChoice()
     _announce(flow_cls, console)
-    configs = resolve_configs(flow_cls, extras.config_files, extras.config_values)
-    project = project_info(flow_cls, current_username(), extras.branch, extras.production)
+    resolved = launch_configs(flow_cls, configs or ConfigSources())
+    project = project_info(flow_cls, current_username(), branch.branch, branch.production)
     graph = _check(flow_cls, console)
-    scope = config_scope(flow_cls, configs)
-    values = resolve_parameters(flow_cls, params, current_username(), scope)
-    store = _open_store(settings)
-    # Configs are stored like parameters: every task reads them, and so does the client.
-    param_refs = store_parameters({**values, **configs}, store, f"{flow_cls.__name__}/parameters")
-    return _execute(flow_cls, graph, store, param_refs, options, settings, console, None,
-                    _Launch(scope, project, extras))
+    values = resolve_parameters(flow_cls, params, current_username(), resolved.scope)
+    with _open_store(settings) as store:
+        # Configs are stored like parameters: every task reads them, and so does the client.
+        param_refs = store_parameters({**values, **resolved.values}, store,
+                                      f"{flow_cls.__name__}/parameters")
+        return _execute(_Launch(flow_cls, graph, store, param_refs, resolved, project, executor,
+                                environment),
+                        options, settings, console, None)
 
 
 def resume_flow(flow_cls: type, *, step: str | None, options: RunOptions, settings: Settings,
-                console: Console, extras: LaunchExtras | None = None) -> RunOutcome:
+                console: Console, configs: ConfigSources | None = None,
+                branch: BranchChoice | None = None,
+                executor: ExecutorChoice | None = None,
+                environment: str = "local") -> RunOutcome:
     """Start a new run that clones what succeeded in an earlier run and re-runs the rest.
 
     The origin is ``options.origin_run_id``, else the latest run of this flow by this user.
-    Parameters and configs are the origin's (a run's configuration is part of what it computed).
+    Parameters and configs are the origin's (a run's configuration is part of what it computed),
+    and so are the locks of its @pypi/@conda environments.
     """
-    extras = extras or LaunchExtras()
+    branch, executor = branch or BranchChoice(), executor or ExecutorChoice()
     _announce(flow_cls, console)
-    project = project_info(flow_cls, current_username(), extras.branch, extras.production)
+    project = project_info(flow_cls, current_username(), branch.branch, branch.production)
     graph = _check(flow_cls, console)
-    meta = open_metadata(settings.metadata_url)
-    try:
+    with open_metadata(settings.metadata_url) as meta:
         origin = find_origin_run(meta, flow_cls.__name__, options.origin_run_id)
-        param_refs = origin.params
-    finally:
-        meta.close()
+        refuse_running_origin(origin)
+    param_refs = origin.params
     options.origin_run_id = origin.run_id
-    extras = dataclasses.replace(extras, origin_environments=origin.environments_json)
-    store = _open_store(settings)
-    if extras.has_configs:
+    if configs:
         console.say("Note: --config/--config-value are ignored by resume: "
                     f"the configs of {flow_cls.__name__}/{origin.run_id} are used")
-    configs = configs_from_refs(flow_cls, param_refs, store, f"{flow_cls.__name__}/{origin.run_id}")
-    return _execute(flow_cls, graph, store, param_refs, options, settings, console, step,
-                    _Launch(config_scope(flow_cls, configs), project, extras))
+    with _open_store(settings) as store:
+        resolved = recorded_configs(flow_cls, param_refs, store,
+                                    f"{flow_cls.__name__}/{origin.run_id}")
+        return _execute(_Launch(flow_cls, graph, store, param_refs, resolved, project, executor,
+                                environment, origin.environments_json),
+                        options, settings, console, step)
 
 
 def _open_store(settings: Settings) -> Any:
     store = open_datastore(settings.datastore_root)
-    store.storage.check_writable()
+    try:
+        store.storage.check_writable()
+    except BaseException:
+        store.close()
+        raise
     return store
 
 
@@ -109,13 +125,31 @@ def find_origin_run(meta: Any, flow_name: str, run_id: str | None) -> Any:
     return rows[0]
 
 
-@dataclass(frozen=True)
-class _Launch:
-    """What run and resume resolved for ``_execute``: the config scope and the project."""
+def refuse_running_origin(origin: Any) -> None:
+    """Resuming a run whose scheduler is still at work would run its steps twice at once."""
+    if origin.live_status != "running":
+        return
+    where = f" (pid {origin.pid} on {origin.host})" if origin.pid and origin.host else ""
+    raise RunFailedError(
+        f"run {origin.pathspec} is still running{where}; resuming it now would run its "
+        "steps a second time alongside it",
+        fix=f"wait for {origin.pathspec} to finish, or stop it (Ctrl-C in its terminal, or "
+        "kill its scheduler), then resume",
+    )
 
-    configs: Mapping[str, Any]
+
+class _Launch(NamedTuple):
+    """What run and resume resolved for ``_execute``."""
+
+    flow_cls: type
+    graph: Graph
+    store: Any
+    param_refs: dict
+    configs: LaunchConfigs
     project: ProjectInfo | None
-    extras: LaunchExtras = LaunchExtras()  # where tasks run: --executor, --dask-address
+    executor: ExecutorChoice = ExecutorChoice()
+    environment: str = "local"  # --environment: "pypi"/"conda" build @pypi/@conda environments
+    origin_environments: str | None = None  # resume: the origin run's @pypi/@conda locks (JSON)
 
 
 def _announce(flow_cls: type, console: Console) -> None:
@@ -130,56 +164,62 @@ def _check(flow_cls: type, console: Console) -> Graph:
     return graph
 
 
-def _execute(flow_cls: type, graph: Graph, store: Any, param_refs: dict, options: RunOptions,
-             settings: Settings, console: Console, resume_step: str | None,
-             launch: _Launch) -> RunOutcome:
-    flow_name = flow_cls.__name__
+def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: Console,
+             resume_step: str | None) -> RunOutcome:
+    flow_name = launch.flow_cls.__name__
     user = current_username()
-    policies = step_policies(flow_cls, graph, options.with_decorators, launch.configs)
+    policies = step_policies(launch.flow_cls, launch.graph, options.with_decorators,
+                             launch.configs.scope)
     project = launch.project
-    for note in _notes(flow_cls, policies):
+    for note in _notes(launch.flow_cls, policies):
         console.say(f"Note: {note}")
-    current_fields = project.current_fields() if project else {}
-    step_envs = _prepare_environments(flow_cls, policies, console, launch.extras)
-    executor = _make_executor(flow_cls, graph, store, options, current_fields, launch.extras,
-                              step_envs)
-    try:
-        meta = open_metadata(settings.metadata_url)
+    # Environments are resolved (and built) before anything runs or is recorded; then the
+    # executor: the local one forks its task servers before this process opens a database, and
+    # a cluster that cannot be reached fails the launch with nothing recorded.
+    step_envs = _prepare_environments(launch, policies, console)
+    with _make_executor(launch, options, step_envs) as executor, \
+            open_metadata(settings.metadata_url) as meta:
         plan = None
         if options.origin_run_id is not None:
-            plan = ResumePlan.for_run(meta, flow_name, graph, options.origin_run_id, resume_step)
+            plan = ResumePlan.for_run(meta, flow_name, launch.graph, options.origin_run_id,
+                                      resume_step)
         host, pid = host_and_pid()
         run_id = meta.new_run(
             flow_name, user=user, tags=list(options.tags),
-            system_tags=[f"user:{user}", f"runtime:{launch.extras.executor}", python_tag(),
+            system_tags=[f"user:{user}", f"runtime:{launch.executor.name}", python_tag(),
                          *(project.system_tags() if project else [])],
-            params=param_refs, origin_run_id=options.origin_run_id, pid=pid, host=host,
-            code=getattr(executor, "code_package", None),
-            environments=_environments_record(step_envs),
+            params=launch.param_refs, origin_run_id=options.origin_run_id, pid=pid, host=host,
+            code=executor.code_package, environments=_environments_record(step_envs),
         )
-        if options.run_id_file:
-            with open(options.run_id_file, "w") as handle:
-                handle.write(run_id)
-        origin = f", resuming {flow_name}/{options.origin_run_id}" if plan else ""
-        console.say(f"Workflow starting (run-id {run_id}{origin}):")
-        scheduler = Scheduler(flow_name=flow_name, graph=graph, executor=executor, meta=meta,
-                              store=store, console=console, options=options, username=user,
-                              policies=policies, resume=plan)
-        outcome = scheduler.run(run_id, param_refs, tuple(options.tags))
-    finally:
-        executor.close()
+        # Leftovers of writers killed mid-write, swept in the background once a day.
+        sweep = start_sweep(launch.store.storage)
+        # Held until the run's end is recorded: readers see the run alive while it is held, and
+        # dead as soon as this process is gone (see headwater.meta.run_lock).
+        with meta.run_lock(flow_name, run_id):
+            if options.run_id_file:
+                with open(options.run_id_file, "w") as handle:
+                    handle.write(run_id)
+            origin = f", resuming {flow_name}/{options.origin_run_id}" if plan else ""
+            console.say(f"Workflow starting (run-id {run_id}{origin}):")
+            scheduler = Scheduler(flow_name=flow_name, graph=launch.graph, executor=executor,
+                                  meta=meta, store=launch.store, console=console,
+                                  options=options, username=user, policies=policies,
+                                  resume=plan)
+            outcome = scheduler.run(run_id, launch.param_refs, tuple(options.tags))
+        finish_sweep(sweep)
     _closing_line(console, flow_name, outcome)
     return outcome
 
 
-def _prepare_environments(flow_cls: type, policies: dict[str, StepPolicy], console: Console,
-                          extras: LaunchExtras) -> dict[str, Any]:
+def _prepare_environments(launch: _Launch, policies: dict[str, StepPolicy],
+                          console: Console) -> dict[str, Any]:
     """Resolve and build the @pypi/@conda environments, before anything runs or is recorded."""
+    flow_cls = launch.flow_cls
     declared = sorted(s for s, p in policies.items() if p.python_env) or (
-        ["every step"] if _has_env_base(flow_cls) else [])
+        ["every step"] if getattr(flow_cls, "_hw_env_base", None) is not None else [])
     if not declared:
         return {}
-    if extras.environment not in ("pypi", "conda"):
+    if launch.environment not in ("pypi", "conda"):
         console.say(f"Note: @pypi/@conda ({', '.join(declared)}) are ignored: the steps run in "
                     "this Python; add --environment=pypi to build their environments")
         return {}
@@ -187,15 +227,11 @@ def _prepare_environments(flow_cls: type, policies: dict[str, StepPolicy], conso
 
     from headwater.environments.prepare import prepare_environments
 
-    origin = json.loads(extras.origin_environments) if extras.origin_environments else None
+    origin = json.loads(launch.origin_environments) if launch.origin_environments else None
     console.say("Preparing step environments...")
     # On Dask only the lock is made here; each worker builds (and caches) the environment.
     return prepare_environments(flow_cls, policies, console.say, origin,
-                                build=extras.executor != "dask")
-
-
-def _has_env_base(flow_cls: type) -> bool:
-    return getattr(flow_cls, "_hw_env_base", None) is not None
+                                build=launch.executor.name != "dask")
 
 
 def _environments_record(step_envs: dict[str, Any]) -> dict[str, Any] | None:
@@ -206,30 +242,15 @@ def _environments_record(step_envs: dict[str, Any]) -> dict[str, Any] | None:
     return run_record({step: env.lock for step, env in step_envs.items()})
 
 
-def _make_executor(flow_cls: type, graph: Graph, store: Any, options: RunOptions,
-                   current_fields: Mapping[str, Any], extras: LaunchExtras,
-                   step_envs: dict[str, Any] | None = None) -> Any:
-    """The executor ``--executor`` names; built before the run is registered, so a cluster that
-    cannot be reached fails the launch with nothing recorded."""
-    if extras.executor == "dask":
-        if not extras.dask_address:
-            raise RunFailedError("--executor dask needs the address of a Dask scheduler",
-                                 fix="add --dask-address tcp://HOST:PORT "
-                                 "(or set HEADWATER_DASK_ADDRESS)")
-        from headwater.runtime.executors.dask import DaskExecutor
-
-        locks = {step: env.lock.to_dict() for step, env in (step_envs or {}).items()}
-        return DaskExecutor(extras.dask_address, flow_cls=flow_cls, store=store,
-                            current_fields=dict(current_fields), step_locks=locks)
-    # Fork the task server before this process opens a database connection or starts a thread.
-    servers = min(os.cpu_count() or 1, options.max_workers)
-    routes = None
-    if step_envs:  # @pypi / @conda steps: a server per environment, started on first use
-        from headwater.environments.servers import EnvironmentServers
-
-        routes = EnvironmentServers(flow_cls, step_envs, store.root, current_fields)
-    return LocalExecutor(make_child_main(flow_cls, graph, store, current_fields), servers=servers,
-                         routes=routes)
+def _make_executor(launch: _Launch, options: RunOptions,
+                   step_envs: Mapping[str, Any] | None = None) -> Executor:
+    """The executor ``--executor`` names, built by its backend from the backend's own options;
+    ``step_envs`` (step -> its built @pypi/@conda environment) reach it through the context."""
+    backend = backends.get("executor", launch.executor.name)
+    current_fields = launch.project.current_fields() if launch.project else {}
+    context = ExecutorContext(launch.flow_cls, launch.graph, launch.store, options.max_workers,
+                              current_fields, dict(step_envs or {}))
+    return backend.load()(context, **backends.chosen_options(backend, launch.executor.options))
 
 
 def step_policies(flow_cls: type, graph: Graph, with_specs: tuple[str, ...],

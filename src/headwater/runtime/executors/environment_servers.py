@@ -24,7 +24,7 @@ from headwater.environments.prepare import BuiltEnv
 from headwater.runtime.executors.forkserver import ForkServer
 
 _BOOTSTRAP = ("import sys; sys.path.insert(0, sys.argv[1]); "
-              "from headwater.environments.servers import main; main(sys.argv[2:])")
+              "from headwater.runtime.executors.environment_servers import main; main(sys.argv[2:])")
 
 
 def env_environ(env: BuiltEnv) -> dict[str, str]:
@@ -39,14 +39,14 @@ def env_environ(env: BuiltEnv) -> dict[str, str]:
 
 def worker_server_argv(lock: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
     """For a Dask worker: build (or find cached) the environment of ``lock`` here, and return
-    the command starting :mod:`~headwater.runtime.executors.worker_forks` in it, and its env."""
+    the command starting :mod:`~headwater.runtime.executors.dask.worker_forks` in it, and its env."""
     from headwater.environments.cache import runtime_overlay
     from headwater.environments.lock import EnvLock
     from headwater.environments.prepare import build_env
 
     env, _ = build_env(EnvLock.from_dict(lock))
     bootstrap = ("import os, sys; sys.path.insert(0, sys.argv.pop(1)); "
-                 "from headwater.runtime.executors.worker_forks import _main; "
+                 "from headwater.runtime.executors.dask.worker_forks import _main; "
                  "os._exit(_main(sys.argv[1:]))")
     return [env.python, "-c", bootstrap, str(runtime_overlay())], env_environ(env)
 
@@ -115,9 +115,9 @@ def main(argv: list[str]) -> None:  # pragma: no cover - runs in the environment
     """The server: load the flow once, then fork a child per task until the scheduler hangs up."""
     import headwater.runtime.task  # noqa: F401 - what every task needs, imported once here
     from headwater.graph import check_flow
-    from headwater.runtime.child import make_child_main
+    from headwater.runtime.executors.dask.remote_task import load_flow_class
     from headwater.runtime.executors.forkserver import serve
-    from headwater.runtime.remote_task import load_flow_class
+    from headwater.runtime.executors.local.child import make_child_main
     from headwater.store import open_datastore
 
     fd, launch = int(argv[0]), json.loads(argv[1])
