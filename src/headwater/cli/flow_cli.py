@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from headwater.cli import inspect_cmds, spin_cmd, tag_cmd
+from headwater.cli import inspect_cmds, runs_cmd, spin_cmd, tag_cmd
 from headwater.cli.errors import handle_errors
 from headwater.flow.parameters import flow_parameters
 
@@ -70,6 +70,7 @@ def build_cli(flow_cls: type) -> click.Group:
     for command in inspect_cmds.COMMANDS:
         cli.add_command(command)
     cli.add_command(tag_cmd.tag)
+    cli.add_command(runs_cmd.runs)
     cli.add_command(spin_cmd.spin)
     return cli
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -21,8 +20,7 @@ from headwater.flow.flowspec import TaskState, Transition
 from headwater.flow.inputs import make_inputs
 from headwater.graph.model import END, FOREACH, PARALLEL, SWITCH, Graph, StepNode
 from headwater.records import Frame, Manifest, TaskFailure, TaskResult, TaskSpec
-
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from headwater.tracebacks import user_traceback
 
 
 def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> TaskResult:
@@ -206,13 +204,7 @@ def _collect_artifacts(flow: Any, state: TaskState, spec: TaskSpec, store: Any) 
 
 def _describe_failure(exc: BaseException) -> TaskFailure:
     """The exception with a traceback of the user's frames only: headwater's are noise to them."""
-    frames = [
-        frame for frame in traceback.extract_tb(exc.__traceback__)
-        if not frame.filename.startswith(_PACKAGE_DIR)
-    ]
-    text = "".join(traceback.format_exception_only(type(exc), exc))
-    if frames:
-        text = "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames)) + text
+    text = user_traceback(exc)
     message = str(exc)
     if isinstance(exc, SystemExit):  # str() is just the code, or nothing for sys.exit()
         message = f"the step called sys.exit({exc.code!r}); a step must return, not exit"
