@@ -14,6 +14,7 @@ import click
 from headwater.cli import inspect_cmds, runs_cmd, spin_cmd, tag_cmd
 from headwater.cli.errors import handle_errors
 from headwater.flow.parameters import flow_parameters
+from headwater.runtime.console import PROGRESS_CHOICES
 
 
 def build_cli(flow_cls: type) -> click.Group:
@@ -28,7 +29,14 @@ def build_cli(flow_cls: type) -> click.Group:
                   help="Kind of datastore; s3 needs an s3:// root (--datastore-root, "
                   "HEADWATER_DATASTORE_ROOT or METAFLOW_DATASTORE_SYSROOT_S3).")
     @click.option("--environment", default="local", help="Accepted for Metaflow compatibility.")
-    @click.option("--quiet", is_flag=True, help="Print only errors and the closing line.")
+    @click.option("--quiet", is_flag=True,
+                  help="Print only errors, the progress summary and the closing line.")
+    @click.option("--progress", default="auto", type=click.Choice(PROGRESS_CHOICES),
+                  envvar="HEADWATER_PROGRESS", show_default=True,
+                  help="How tasks are shown: live (redrawn counts per step, on a terminal), "
+                  "lines (Metaflow's prefixed task lines), summary (a line every "
+                  "HEADWATER_PROGRESS_INTERVAL seconds), or auto: live on a terminal, else lines "
+                  "(summary with --quiet).")
     @click.option("--with", "with_decorators", multiple=True,
                   help="Add a step decorator to every step, e.g. --with retry.")
     @click.option("--pylint/--no-pylint", default=False, help="Accepted for Metaflow compatibility.")
@@ -47,7 +55,7 @@ def build_cli(flow_cls: type) -> click.Group:
                   help="Use the named profile of the config file (as HEADWATER_PROFILE does).")
     @click.pass_context
     def cli(ctx: click.Context, datastore_root: str | None, metadata: str | None, datastore: str,
-            environment: str, quiet: bool, with_decorators: tuple[str, ...], pylint: bool,
+            environment: str, quiet: bool, progress: str, with_decorators: tuple[str, ...], pylint: bool,
             config_files: tuple[tuple[str, str], ...], config_values: tuple[tuple[str, str], ...],
             branch: str | None, production: bool, executor: str,
             dask_address: str | None, profile: str | None) -> None:
@@ -60,6 +68,7 @@ def build_cli(flow_cls: type) -> click.Group:
             "flow_cls": flow_cls,
             "settings_args": (datastore_root, metadata),
             "quiet": quiet,
+            "progress": progress,
             "with": with_decorators,
             "extras": LaunchExtras(tuple(config_files), tuple(config_values), branch, production,
                                    executor, dask_address),

@@ -160,7 +160,10 @@ def _execute(flow_cls: type, graph: Graph, store: Any, param_refs: dict, options
         scheduler = Scheduler(flow_name=flow_name, graph=graph, executor=executor, meta=meta,
                               store=store, console=console, options=options, username=user,
                               policies=policies, resume=plan)
-        outcome = scheduler.run(run_id, param_refs, tuple(options.tags))
+        try:
+            outcome = scheduler.run(run_id, param_refs, tuple(options.tags))
+        finally:
+            console.finish(run_id)  # the live display gives way to the final counts
     finally:
         executor.close()
     _closing_line(console, flow_name, outcome)
