@@ -6,7 +6,6 @@ import click
 
 from headwater.cli.context import flow_class_of, settings_of
 from headwater.cli.errors import handle_errors
-from headwater.exceptions import NotFoundError
 
 
 @click.command(help="Check the flow's graph without running anything.")
