@@ -49,13 +49,6 @@ FLOW_COMMANDS = ("run", "resume", "spin", "check", "show", "output-dot", "output
                  "dump", "tag", "runs")
 
 
-def load_flow_class(path: str) -> type:
-    """Import ``path`` and return the FlowSpec subclass it defines (see headwater.flow_file)."""
-    from headwater.flow_file import load_flow_class as load
-
-    return load(path)
-
-
 def _show_configuration() -> None:
     """Each setting in effect and where it came from (environment, profile, default)."""
     from headwater.profiles import PROFILE_ENV, config_path, explain
@@ -118,6 +111,7 @@ def _command_help(args: list[str]) -> bool:
 def _load_or_exit(path: str) -> type:
     """The flow class of ``path``; a mistake in the file is shown as ``python flow.py`` would,
     with the user's lines only, and exits 1."""
+    from headwater.flow_file import load_flow_class
     from headwater.tracebacks import user_error_text
 
     try:
