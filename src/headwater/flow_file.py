@@ -1,27 +1,26 @@
 """Import a flow file by its path and find the flow class in it: the one copy of that rule.
 
-Used by ``headwater COMMAND flow.py`` (which must not run the file's ``__main__`` block), by the
-Runner (to decide how to start a file written for ``metaflow``) and by remote workers (which
-import the flow from an unpacked code package).
+Used by ``headwater COMMAND flow.py`` (which must not run the file's ``__main__`` block) and by
+remote workers (which import the flow from an unpacked code package). Whether a file was written
+for ``metaflow`` is :func:`headwater.compat.alias.imports_metaflow`'s rule.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
-import re
 import sys
 from types import ModuleType
 
 from headwater.exceptions import FlowDefinitionError
 
-_IMPORTS_METAFLOW = re.compile(r"^\s*(from|import)\s+metaflow\b", re.MULTILINE)
 
-
-def imports_metaflow(path: str) -> bool:
+def _imports_metaflow(path: str) -> bool:
     """Whether the file at ``path`` was written for ``metaflow`` (and needs the alias)."""
+    from headwater.compat.alias import imports_metaflow
+
     with open(path, encoding="utf-8", errors="replace") as handle:
-        return bool(_IMPORTS_METAFLOW.search(handle.read()))
+        return imports_metaflow(handle.read())
 
 
 def import_file(path: str, module_name: str) -> ModuleType:
@@ -34,7 +33,7 @@ def import_file(path: str, module_name: str) -> ModuleType:
     folder = os.path.dirname(full)
     if folder not in sys.path:
         sys.path.insert(0, folder)
-    if imports_metaflow(full):
+    if _imports_metaflow(full):
         from headwater.compat import alias
 
         alias.install()

@@ -12,9 +12,9 @@ import sys
 
 import click
 
-from headwater import __version__
 from headwater.cli.errors import report
 from headwater.exceptions import HeadwaterException
+from headwater.version import __version__
 
 USAGE = """usage: headwater COMMAND FLOW_FILE [OPTIONS]
 
