@@ -30,6 +30,10 @@ FORBIDDEN = {
     # the registry names its backends as strings and imports one only when it is chosen
     "backends.py": [*_ALL, "headwater.settings", "headwater.profiles", "headwater.records"],
     "profiles.py": _ALL,
+    # one copy each of "hide headwater's frames" and "import a flow file", for every layer
+    "tracebacks.py": ["headwater."],
+    "flow_file.py": ["headwater.runtime", "headwater.store", "headwater.meta", "headwater.client",
+                     "headwater.cli", "headwater.runner", "headwater.graph", "headwater.testing"],
     "settings.py": _ALL,
     "flow": ["headwater.runtime", "headwater.store", "headwater.meta", "headwater.client"],
     "graph": ["headwater.runtime", "headwater.store", "headwater.meta", "headwater.client",
@@ -58,6 +62,7 @@ ALLOWED = {
     ("runner/command.py", "headwater.compat.alias"): "which flows need the metaflow alias",
 }
 TOP_LEVEL = ["version.py", "records.py", "exceptions.py", "backends.py", "profiles.py",
+             "tracebacks.py", "flow_file.py",
              "settings.py", "testing.py"]
 
 

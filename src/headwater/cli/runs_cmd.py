@@ -35,10 +35,10 @@ def _table(summaries: Sequence) -> str:
 
 
 def _show(settings: Settings, flow: str | None, limit: int, as_json: bool) -> None:
-    from headwater.client import _context
+    from headwater.client import use_settings
     from headwater.client.listing import latest_runs
 
-    _context.use(settings)
+    use_settings(settings)
     summaries = latest_runs(flow, limit)
     if as_json:
         click.echo(json.dumps([s.as_json() for s in summaries], indent=2))
