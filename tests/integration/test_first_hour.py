@@ -33,7 +33,7 @@ def headwater(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     (["logs", "--help"], ["RUN_ID/STEP[/TASK_ID]"]),
     (["--help"], ["usage: headwater COMMAND FLOW_FILE", "headwater runs"]),
     (["configure", "--help"], ["usage: headwater configure show"]),
-    (["shim", "--help"], ["usage: headwater shim FOLDER"]),
+    (["shim", "--help"], ["usage: headwater shim [--force] FOLDER"]),
     (["runs", "--help"], ["--json", "FLOW"]),
 ])
 def test_every_command_has_help_without_a_flow_file(tmp_path, args, phrases):

@@ -28,13 +28,14 @@ Top-level options (--quiet, --datastore-root, ...) may come before COMMAND.
   headwater runs [FLOW]     the latest runs (of every flow, or of FLOW), as a table or --json
   headwater version
   headwater shim FOLDER     write a `metaflow` package that forwards to headwater
+                            (--force replaces a metaflow folder it did not write)
   headwater configure show  the settings in effect and where each came from
 """
 
-SHIM_HELP = """usage: headwater shim FOLDER
+SHIM_HELP = """usage: headwater shim [--force] FOLDER
 
 Write a package named `metaflow` into FOLDER that forwards every import to headwater, so flows
-written for Metaflow run unchanged with plain python:
+written for Metaflow run unchanged with plain python. --force replaces a shim already there.
 
   headwater shim ~/hw-shim && PYTHONPATH=~/hw-shim python flow.py run
 """
@@ -52,6 +53,7 @@ FLOW_COMMANDS = ("run", "resume", "spin", "check", "show", "output-dot", "output
 def _show_configuration() -> None:
     """Each setting in effect and where it came from (environment, profile, default)."""
     from headwater.profiles import PROFILE_ENV, config_path, explain
+    from headwater.redaction import redact
     from headwater.settings import Settings
 
     try:
@@ -63,21 +65,27 @@ def _show_configuration() -> None:
     click.echo(f"config file: {config_path()}")
     click.echo(f"profile:     {os.environ.get(PROFILE_ENV) or '(none)'}")
     for key, value, source in rows:
-        click.echo(f"{key:<15} {value or '-':<40} {source}")
-    click.echo(f"resolved datastore root: {settings.datastore_root}")
-    click.echo(f"resolved metadata:       {settings.metadata_url}")
+        click.echo(f"{key:<15} {redact(value) or '-':<40} {source}")
+    click.echo(f"resolved datastore root: {redact(settings.datastore_root)}")
+    click.echo(f"resolved metadata:       {redact(settings.metadata_url)}")
 
 
 def _write_shim(args: list[str]) -> None:
     if any(a in ("-h", "--help") for a in args):
         click.echo(SHIM_HELP)
         return
+    force = "--force" in args
+    args = [a for a in args if a != "--force"]
     if len(args) != 1 or args[0].startswith("-"):
         click.echo(SHIM_HELP, err=True)
         raise SystemExit(2)
     from headwater.compat.shim import write_shim
 
-    package = write_shim(args[0])
+    try:
+        package = write_shim(args[0], force=force)
+    except HeadwaterException as err:
+        report(err)
+        raise SystemExit(1) from None
     click.echo(f"Wrote {package}. Put its folder first on PYTHONPATH to run flows written for "
                f"Metaflow with plain python:\n  PYTHONPATH={package.parent} python flow.py run")
 
