@@ -131,7 +131,12 @@ def _summary_lines_while_running(tmp_path: Path, *args: str) -> tuple[list[str],
             raise AssertionError("no summary line with 4 running:\n" + "\n".join(seen))
     finally:
         (tmp_path / "gate").write_text("open")
-    rest, err = proc.communicate(timeout=120)
+    # Read on through the same text wrapper: communicate() would read the pipe beneath it and
+    # miss what the wrapper has already buffered.
+    assert proc.stdout is not None and proc.stderr is not None
+    with proc.stdout, proc.stderr:
+        rest, err = proc.stdout.read(), proc.stderr.read()
+    proc.wait(timeout=120)
     assert proc.returncode == 0, "\n".join(seen) + rest + err
     return seen, "\n".join(seen) + "\n" + rest
 
