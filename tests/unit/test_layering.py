@@ -28,6 +28,9 @@ FORBIDDEN = {
     "client": ["headwater.runtime", "headwater.cli", "headwater.graph"],
     "runtime": ["headwater.cli", "headwater.client"],
     "decorators": ["headwater.runtime", "headwater.cli", "headwater.client", "headwater.meta"],
+    # Cards render in the task (no metadata, no scheduler); only the lazy get_cards re-export
+    # reaches the client.
+    "cards": ["headwater.runtime", "headwater.cli", "headwater.meta", "headwater.store"],
 }
 ALLOWED = {("flow/flowspec.py", "headwater.cli.flow_cli")}
 
@@ -63,7 +66,7 @@ def test_layer_imports_only_downward(layer: str) -> None:
 def test_public_names_are_exactly_all() -> None:
     public = {
         "FlowSpec", "IncludeFile", "JSONType", "Parameter", "current", "step",
-        "catch", "environment", "resources", "retry", "timeout",
+        "card", "catch", "environment", "resources", "retry", "timeout",
         "Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace",
         "default_namespace", "metadata", "get_metadata",
     }

@@ -16,6 +16,10 @@ _MODULES = {
     ),
     "exception.py": "from headwater.compat.exception_names import *  # noqa: F401,F403\n",
     "cards.py": "from headwater.compat.cards import *  # noqa: F401,F403\n",
+    "plugins/__init__.py": "",
+    "plugins/cards/__init__.py": "",
+    "plugins/cards/exception.py":
+        "from headwater.compat.card_exception import *  # noqa: F401,F403\n",
 }
 _HEADER = '"""Forwarding package written by `headwater shim`: metaflow\'s names, served by headwater."""\n'
 
@@ -25,5 +29,6 @@ def write_shim(folder: str | Path) -> Path:
     package = Path(folder).expanduser().resolve() / "metaflow"
     package.mkdir(parents=True, exist_ok=True)
     for name, body in _MODULES.items():
+        (package / name).parent.mkdir(parents=True, exist_ok=True)
         (package / name).write_text(_HEADER + body)
     return package

@@ -21,11 +21,12 @@ STEP_DECORATORS: dict[str, str] = {
     "resources": "headwater.decorators.resources:ResourcesDecorator",
     "environment": "headwater.decorators.environment:EnvironmentDecorator",
     "parallel": "headwater.decorators.parallel:ParallelDecorator",
+    "card": "headwater.decorators.card:CardDecorator",
 }
 
 
 # Accepted for flows written for Metaflow; they run the step locally (see compat/fallbacks.py).
-FALLBACK_NAMES = ("kubernetes", "batch", "conda", "pypi", "secrets", "card")
+FALLBACK_NAMES = ("kubernetes", "batch", "conda", "pypi", "secrets")
 
 
 def decorator_class(name: str) -> type[StepDecorator]:
