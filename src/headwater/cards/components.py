@@ -9,6 +9,7 @@ artifact holding ``<script>`` shows as text and never runs.
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 import json
@@ -72,11 +73,20 @@ class Markdown(MetaflowCardComponent):
 
 def render_markdown(text: str) -> str:
     """Markdown to HTML with markdown-it-py (the ``cards`` extra); escaped text without it."""
+    parser = _markdown_parser()
+    if parser is None:
+        return f"<pre>{html.escape(text)}</pre>"
+    return parser.render(text)
+
+
+@functools.cache
+def _markdown_parser() -> Any:
+    """One CommonMark parser (with tables) per process; raw HTML in the text stays text."""
     try:
         from markdown_it import MarkdownIt
     except ImportError:
-        return f"<pre>{html.escape(text)}</pre>"
-    return MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
+        return None
+    return MarkdownIt("commonmark", {"html": False}).enable("table")
 
 
 class Table(MetaflowCardComponent):
