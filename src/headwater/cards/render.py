@@ -22,8 +22,9 @@ from headwater.cards.page import html_page
 LIVE_PREFIX = "cards/live"
 
 
-class CardTimeout(Exception):
-    pass
+class CardTimeout(BaseException):
+    """A card's render ran past its timeout (not an Exception: a card type's own
+    ``except Exception`` cannot swallow it)."""
 
 
 def card_label(decl: dict[str, Any]) -> str:
