@@ -220,3 +220,22 @@ def test_the_metaflow_alias_serves_the_real_card_api(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, env={**os.environ})
     assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_the_written_shim_package_serves_the_card_api_too(tmp_path):
+    import subprocess
+
+    from headwater.compat.shim import write_shim
+
+    write_shim(tmp_path / "shim")
+    code = (
+        "from metaflow.cards import get_cards, Markdown\n"
+        "from metaflow.plugins.cards.exception import CardNotPresentException\n"
+        "import headwater.client.cards, headwater.exceptions\n"
+        "assert get_cards is headwater.client.cards.get_cards\n"
+        "assert CardNotPresentException is headwater.exceptions.CardNotPresentException\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(tmp_path / "shim")})
+    assert done.stdout.strip() == "ok", done.stderr
