@@ -15,6 +15,7 @@ Prints a Markdown table for docs/benchmarks.md ("Cards"); not part of the test s
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
 import tempfile
@@ -82,6 +83,7 @@ def run_cost(systems: list, repeats: int) -> dict[tuple[str, str], float]:
                                  env=system.env(folder), log=folder / "run.log")
                 if not sample.ok:
                     raise SystemExit(f"{system.label} {' '.join(args)} failed; see {folder}")
+                shutil.rmtree(folder)
                 if attempt:
                     samples.setdefault((system.label, label), []).append(sample.seconds)
     return {key: statistics.median(values) for key, values in samples.items()}

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import html
 from functools import cache
-from importlib import resources
+from pathlib import Path
 
 VEGA_FILES = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")
+STATIC_DIR = Path(__file__).resolve().parent / "static"  # package data (pyproject.toml)
 
 STYLE = """
 :root{color-scheme:light;--ink:#1f2937;--muted:#5b6577;--line:#dde2ea;--bg:#fff;--soft:#f4f6fa;
@@ -69,7 +70,7 @@ document.querySelectorAll('.hw-vega').forEach(function (box) {
 
 @cache
 def _static(name: str) -> str:
-    text = resources.files("headwater.cards").joinpath("static", name).read_text("utf-8")
+    text = (STATIC_DIR / name).read_text("utf-8")
     lines = [line for line in text.splitlines() if not line.startswith("//# sourceMappingURL=")]
     return "\n".join(lines).replace("</script", "<\\/script")
 

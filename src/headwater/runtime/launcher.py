@@ -138,6 +138,10 @@ def _execute(flow_cls: type, graph: Graph, store: Any, param_refs: dict, options
     for note in _notes(flow_cls, policies):
         console.say(f"Note: {note}")
     current_fields = project.current_fields() if project else {}
+    if any(policy.cards for policy in policies.values()):
+        from headwater.runtime.task_cards import preload
+
+        preload()  # once here, before the fork server: every forked @card task inherits it
     executor = _make_executor(flow_cls, graph, store, options, current_fields, launch.extras)
     try:
         meta = open_metadata(settings.metadata_url)

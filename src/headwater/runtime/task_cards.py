@@ -104,3 +104,9 @@ class TaskCards:
     def _loader(self, name: str, ref: Any) -> Any:
         return lambda: self.store.load_artifact(ref, name=name, where=self.spec.pathspec)
 
+
+def preload() -> None:
+    """Import the card renderers in the process that forks the tasks, so that no ``@card`` task
+    pays for it. (The Markdown parser stays lazy: it costs more than it saves to runs whose
+    cards have no Markdown.)"""
+    from headwater.cards import default_card  # noqa: F401
