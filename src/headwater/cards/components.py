@@ -26,7 +26,6 @@ class MetaflowCardComponent:
     ``current.card.components[id]`` lookups."""
 
     needs: ClassVar[frozenset[str]] = frozenset()  # scripts a card must inline ("vega")
-    REALTIME_UPDATABLE: ClassVar[bool] = True
 
     def __init__(self) -> None:
         self.component_id: str | None = None
@@ -98,6 +97,7 @@ class Table(MetaflowCardComponent):
         self._data = [list(row) for row in (data or [])]
         self._headers = [str(h) for h in (headers or [])]
         self._disable_updates = disable_updates
+        self._total: int | None = None  # rows of the source, when only the first were kept
 
     @classmethod
     def from_dataframe(cls, dataframe: Any, truncate: bool = True) -> Table:
@@ -107,8 +107,6 @@ class Table(MetaflowCardComponent):
                     [str(c) for c in dataframe.columns])
         table._total = len(dataframe)
         return table
-
-    _total: int | None = None
 
     def update(self, data: list[list[Any]] | None = None) -> None:
         if self._disable_updates:
