@@ -288,3 +288,17 @@ def test_pil_image_bytes_roundtrip_is_a_real_png():
 
     data = base64.b64decode(re.search(r"base64,([^\"]+)", html).group(1))
     assert PILImage.open(io.BytesIO(data)).size == (3, 2)
+
+
+def test_refresh_writes_at_most_once_per_refresh_interval():
+    written: list[int] = []
+    decls = [{"type": "default", "id": None, "refresh_interval": 3600}]
+    collector = CardCollector(decls, [True], live=written.append)
+    collector.refresh()
+    collector.refresh()
+    assert written == [0]
+    eager = CardCollector([{"type": "default", "id": None, "refresh_interval": 0}], [True],
+                          live=written.append)
+    eager.refresh()
+    eager.refresh()
+    assert written == [0, 0, 0]
