@@ -21,6 +21,9 @@ STEP_DECORATORS: dict[str, str] = {
     "resources": "headwater.decorators.resources:ResourcesDecorator",
     "environment": "headwater.decorators.environment:EnvironmentDecorator",
     "parallel": "headwater.decorators.parallel:ParallelDecorator",
+}
+# Decorators that add to what a task leaves behind rather than change how it runs.
+REPORT_DECORATORS: dict[str, str] = {
     "card": "headwater.decorators.card:CardDecorator",
 }
 
@@ -34,11 +37,12 @@ def decorator_class(name: str) -> type[StepDecorator]:
         from headwater.compat.fallbacks import FALLBACK_CLASSES
 
         return FALLBACK_CLASSES[name]
-    target = STEP_DECORATORS.get(name)
+    target = STEP_DECORATORS.get(name) or REPORT_DECORATORS.get(name)
     if target is None:
         raise FlowDefinitionError(
             f"unknown step decorator {name!r}",
-            fix=f"known step decorators: {', '.join(sorted(STEP_DECORATORS))}",
+            fix=f"known step decorators: {', '.join(sorted(STEP_DECORATORS))}, and "
+            f"{', '.join(sorted(REPORT_DECORATORS))}",
         )
     module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)
