@@ -2,23 +2,16 @@
 
 A card type is a class with a ``type`` name and a ``render(task) -> str`` method returning a
 whole HTML page. Subclassing registers the type by its name (a class in the flow's own file is
-enough); a package can register one through the ``headwater.cards`` entry-point group. The table
-below is the small local registry of card types; it moves into the backend registry when that
-lands (see docs/cards.md).
+enough); the built-in types, and those a package declares through the ``headwater.cards``
+entry-point group, are ``card`` backends of the registry (:mod:`headwater.backends`).
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any, ClassVar
 
 from headwater.exceptions import FlowDefinitionError
 
-BUILTIN_TYPES: dict[str, str] = {
-    "default": "headwater.cards.default_card:DefaultCard",
-    "blank": "headwater.cards.default_card:BlankCard",
-}
-ENTRY_POINT_GROUP = "headwater.cards"
 _registered: dict[str, type[MetaflowCard]] = {}
 
 
@@ -57,31 +50,22 @@ class MetaflowCard:
 
 
 def card_class(name: str) -> type[MetaflowCard]:
-    """The card type called ``name``: built in, defined by a subclass, or from an entry point."""
+    """The card type called ``name``: defined by a subclass, or a ``card`` backend."""
     if name in _registered:
         return _registered[name]
-    target = BUILTIN_TYPES.get(name)
-    if target is None:
-        target = _entry_point(name)
-    if target is None:
-        known = sorted({*BUILTIN_TYPES, *_registered})
+    from headwater.backends import UnknownBackendError, get
+
+    try:
+        return get("card", name).load()
+    except UnknownBackendError:
         raise FlowDefinitionError(
             f"@card(type={name!r}): no card type is called {name!r}",
-            fix=f"use one of {', '.join(known)}, or define a subclass of MetaflowCard with "
-            f"type = {name!r} (in the flow's file or a package registering it)",
-        )
-    module, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module), attr)
-
-
-def _entry_point(name: str) -> str | None:
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name == name:
-            return ep.value
-    return None
+            fix=f"use one of {', '.join(known_card_types())}, or define a subclass of "
+            f"MetaflowCard with type = {name!r} (in the flow's file or a package registering it)",
+        ) from None
 
 
 def known_card_types() -> list[str]:
-    return sorted({*BUILTIN_TYPES, *_registered})
+    from headwater.backends import names
+
+    return sorted({*names("card"), *_registered})

@@ -20,9 +20,9 @@ _PATHSPEC = "STEP | RUN_ID/STEP | RUN_ID/STEP/TASK_ID"
 
 
 def _tasks(ctx: click.Context, pathspec: str) -> list:  # -> list[headwater.client.Task]
-    from headwater.client import Flow, Step, Task, _context, namespace
+    from headwater.client import Flow, Step, Task, namespace, use_settings
 
-    _context.use(settings_of(ctx))
+    use_settings(settings_of(ctx))
     flow_name = flow_class_of(ctx).__name__
     parts = pathspec.strip("/").split("/")
     if len(parts) == 4 and parts[0] == flow_name:
