@@ -29,10 +29,6 @@ _MODULES = {
     ),
     "exception.py": "from headwater.compat.exception_names import *  # noqa: F401,F403\n",
     "cards.py": "from headwater.compat.cards import *  # noqa: F401,F403\n",
-    "plugins/__init__.py": "",
-    "plugins/cards/__init__.py": "",
-    "plugins/cards/exception.py":
-        "from headwater.compat.card_exception import *  # noqa: F401,F403\n",
 }
 _HEADER = '"""Forwarding package written by `headwater shim`: metaflow\'s names, served by headwater."""\n'
 
@@ -53,7 +49,6 @@ def write_shim(folder: str | Path, *, force: bool = False) -> Path:
     _make_room(package, force)
     package.mkdir(parents=True, exist_ok=True)
     for name, body in _MODULES.items():
-        _make_folders(package, (package / name).parent)
         _write_file(package / name, _HEADER + body)
     return package
 
@@ -96,17 +91,6 @@ def _written_by_headwater(package: Path) -> bool:
             return handle.read(len(_HEADER)) == _HEADER
     except OSError:
         return False
-
-
-def _make_folders(package: Path, folder: Path) -> None:
-    """Create the sub-packages (``plugins/cards/``) one level at a time, refusing a link."""
-    for level in reversed([folder, *folder.parents]):
-        if level == package or package not in level.parents:
-            continue
-        if level.is_symlink():
-            raise ShimError(f"{level} is a symbolic link; headwater shim never writes through a link",
-                            fix=f"remove the link (rm {level}), then run headwater shim again")
-        level.mkdir(exist_ok=True)
 
 
 def _write_file(path: Path, text: str) -> None:
