@@ -28,6 +28,7 @@ from headwater.compat.exception_names import (
     UnhandledInMergeArtifactsException,
 )
 from headwater.decorators import (
+    card,
     catch,
     environment,
     parallel,
@@ -57,7 +58,6 @@ from headwater.flow import (
 from headwater.runner import ExecutingRun, NBRunner, Runner
 
 batch = STEP_FALLBACKS["batch"]
-card = STEP_FALLBACKS["card"]
 conda = STEP_FALLBACKS["conda"]
 kubernetes = STEP_FALLBACKS["kubernetes"]
 pypi = STEP_FALLBACKS["pypi"]

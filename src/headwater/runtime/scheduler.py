@@ -210,6 +210,8 @@ class Scheduler:
         extra: dict[str, Any] = {"env": policy.env} if policy.env else {}
         if policy.resources:  # @resources: scale-out executors place the task by it
             extra["resources"] = policy.resources
+        if policy.cards:  # @card: the task renders these after the step
+            extra["cards"] = policy.cards
         spec = TaskSpec(
             flow_name=self.flow_name, run_id=self.run_id, step=step, task_id=task_id, attempt=0,
             parents=parents, params=self.params, frames=frames,
