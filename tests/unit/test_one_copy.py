@@ -20,7 +20,7 @@ PACKAGE = Path(headwater.__file__).parent
     ("spec_from_file_location", "flow_file.py"),
     ("exec_module", "flow_file.py"),
     ("extract_tb", "tracebacks.py"),
-    ("__traceback__", "tracebacks.py"),
+    ("PACKAGE_DIR", "tracebacks.py"),  # the test "is this frame headwater's?"
 ])
 def test_each_rule_has_one_home(needle, home):
     users = sorted(p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")
