@@ -1,10 +1,12 @@
 """The smallest useful flow: store a list of pets, read it back with the client."""
 
-from headwater import FlowSpec, step
+from headwater import FlowSpec, Parameter, step
 
 
 class PetsFlow(FlowSpec):
     """Keep a list of pets as an artifact: Flow('PetsFlow').latest_successful_run.data.pets."""
+
+    owner = Parameter("owner", help="Whose pets", default="sam")
 
     @step
     def start(self):
@@ -14,6 +16,7 @@ class PetsFlow(FlowSpec):
     @step
     def add_pet(self):
         self.pets.append("hamster")
+        print(self.owner, "has", len(self.pets), "pets")
         self.next(self.end)
 
     @step

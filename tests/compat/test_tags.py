@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+
 import pytest
 
 from headwater import Flow, Run
 from headwater.client._errors import TaggingError
 
-from .helpers import flow_path
+from .helpers import flow_path, headwater_argv
 
 FLOW = "branch_flow.py"
 
 
-@pytest.fixture
-def two_runs(run_headwater):
+@pytest.fixture(scope="module")
+def two_runs_made(tmp_path_factory, tripwire):
+    """A datastore holding two runs (tagged 'first' and 'second'), made once for the module."""
+    folder = tmp_path_factory.mktemp("two-runs")
+    # The same clean environment the autouse clean_environ fixture gives each test.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEADWATER_", "METAFLOW_"))}
+    env["HEADWATER_USER"] = "tester"
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (tripwire, os.environ.get("PYTHONPATH")) if p)
     for tag in ("first", "second"):
-        done = run_headwater("--quiet", "run", flow_path(FLOW), "--tag", tag)
+        done = subprocess.run(headwater_argv("--quiet", "run", flow_path(FLOW), "--tag", tag),
+                              cwd=folder, env=env, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
+    return folder / ".headwater"
+
+
+@pytest.fixture
+def two_runs(two_runs_made, run_headwater, tmp_path):
+    """A private copy of the two runs' datastore in the test's folder: tests change tags."""
+    shutil.copytree(two_runs_made, tmp_path / ".headwater")
     return run_headwater
 
 

@@ -233,12 +233,21 @@ def one_run(tmp_path):
     ("../x/start", "run 'InputFlow/..' not found"),
     ("1/../start", "step 'InputFlow/1/..' not found"),
     ("1/start/..", "task 'InputFlow/1/start/..' not found"),
-    ("../../../etc/passwd", "expected RUN_ID/STEP or RUN_ID/STEP/TASK_ID"),
-    ("1/start/1/../../..", "expected RUN_ID/STEP or RUN_ID/STEP/TASK_ID"),
 ])
 def test_logs_and_dump_of_something_that_does_not_exist(one_run, command, path, phrase):
     proc = hw(INPUT, command, path, cwd=one_run)
     refused(proc, "Not found", phrase)
+
+
+@pytest.mark.parametrize("command", ["logs", "dump"])
+@pytest.mark.parametrize("path", ["../../../etc/passwd", "1/start/1/../../.."])
+def test_logs_and_dump_of_a_path_of_the_wrong_shape_is_a_usage_error(one_run, command, path):
+    # Nothing is looked up (so not "Not found"): the argument is refused as click refuses any.
+    proc = hw(INPUT, command, path, cwd=one_run)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Invalid value" in proc.stderr, proc.stderr
+    assert "expected RUN_ID/STEP or RUN_ID/STEP/TASK_ID" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and no_headwater_traceback(proc.stderr)
 
 
 @pytest.mark.parametrize("origin", ["42", "../1", "1/../1"])

@@ -172,7 +172,13 @@ def test_missing_task(folder, command):
 
 @pytest.mark.parametrize("path", ["start", "1/start/1/extra", "1//1"])
 def test_malformed_path(folder, path):
-    assert_clear_error(cli(folder, "logs", path), "RUN_ID/STEP")
+    # A malformed path is a usage error (exit 2, click's "Invalid value"), not "Not found".
+    proc = cli(folder, "logs", path)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert "Invalid value" in proc.stderr and "RUN_ID/STEP" in proc.stderr, proc.stderr
+    assert "Not found" not in proc.stderr
+    assert proc.stdout == ""
 
 
 def test_no_runs_at_all(tmp_path):

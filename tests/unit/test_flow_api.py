@@ -254,3 +254,14 @@ def test_parameters_are_read_only():
     flow = Params.__new__(Params)
     with pytest.raises(ReservedAttributeError, match="parameter 'alpha'"):
         flow.alpha = 2
+
+
+def test_parameter_refuses_an_unknown_keyword_but_accepts_metaflows_option_ones():
+    from headwater.exceptions import FlowDefinitionError
+    from headwater.flow.parameters import Parameter
+
+    with pytest.raises(FlowDefinitionError, match=r"Parameter 'a' got unknown keyword argument\(s\) "
+                       r"defualt, typo") as caught:
+        Parameter("a", defualt=1, typo=3)
+    assert caught.value.fix is not None and "default" in caught.value.fix
+    assert Parameter("a", default=1, hidden=True).default == 1  # Metaflow passes it to click

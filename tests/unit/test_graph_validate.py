@@ -769,6 +769,32 @@ def test_foreach_never_joined():
     )
 
 
+def test_a_join_step_without_inputs_is_named_as_such():
+    class ForgotInputs:
+        @step
+        def start(self):
+            self.next(self.body, foreach="items")
+
+        @step
+        def body(self):
+            self.next(self.join)
+
+        @step
+        def join(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    err = error_of(ForgotInputs)
+    assert err.step == "join"
+    assert "step 'join' lacks the inputs argument" in str(err)
+    assert "foreach at 'start'" in str(err)
+    assert "never joined" not in str(err)
+    assert err.fix is not None and "def join(self, inputs)" in err.fix
+
+
 def test_join_that_closes_no_split():
     class NothingToJoin:
         @step

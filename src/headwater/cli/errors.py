@@ -9,10 +9,13 @@ from typing import Any
 import click
 
 from headwater.exceptions import HeadwaterException
+from headwater.tracebacks import error_heading
 
 
 def report(err: HeadwaterException) -> None:
-    click.secho(f"{err.headline}:", fg="red", bold=True, err=True)
+    """``Not found: (headwater.exceptions.NotFoundError)`` then the message: what went wrong,
+    and the class a program would catch."""
+    click.secho(error_heading(err), fg="red", bold=True, err=True)
     click.echo(f"    {err}", err=True)
 
 

@@ -2,26 +2,17 @@
 
 ``python flow.py run`` executes the flow's class body before any headwater command starts, so a
 mistake found there (``@retry(tims=3)``, a Parameter without a name, a decorator used twice)
-escapes the CLI's error handling. This hook prints such a :class:`HeadwaterException` as a
-headline, the message and its fix, after the user's own lines of the traceback only; headwater's
-frames would be noise. Any other exception goes to the hook that was there before. Python still
-exits with status 1.
+escapes the CLI's error handling. This hook prints such a :class:`HeadwaterException` after the
+user's own lines of the traceback only (see :mod:`headwater.tracebacks`). Any other exception goes
+to the hook that was there before. Python still exits with status 1.
 
 Deliberately free of click and of the rest of headwater: ``import headwater`` installs it.
 """
 
 from __future__ import annotations
 
-import os
 import sys
-import traceback
 from types import TracebackType
-
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-
-
-def _user_frames(tb: TracebackType | None) -> list[traceback.FrameSummary]:
-    return [f for f in traceback.extract_tb(tb) if not f.filename.startswith(_PACKAGE_DIR)]
 
 
 def install() -> None:
@@ -32,16 +23,12 @@ def install() -> None:
 
     def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         from headwater.exceptions import HeadwaterException
+        from headwater.tracebacks import user_error_text
 
         if not isinstance(exc, HeadwaterException):
             previous(kind, exc, tb)
             return
-        frames = _user_frames(tb)
-        text = ""
-        if frames:
-            text = "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames))
-        text += f"{exc.headline}:\n    {exc}\n"
-        sys.stderr.write(text)
+        sys.stderr.write(user_error_text(exc.with_traceback(tb)))
         sys.stderr.flush()
 
     sys.excepthook = hook

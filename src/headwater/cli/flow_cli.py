@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from headwater.cli import environment_cmd, inspect_cmds, spin_cmd, tag_cmd
+from headwater.cli import card_cmd, environment_cmd, inspect_cmds, runs_cmd, spin_cmd, tag_cmd
 from headwater.cli.errors import handle_errors
 from headwater.flow.parameters import flow_parameters
+from headwater.runtime.console import PROGRESS_CHOICES
 
 if TYPE_CHECKING:
     from headwater.runtime.executors.base import ExecutorChoice
@@ -36,7 +37,14 @@ def build_cli(flow_cls: type) -> click.Group:
                   envvar=["HEADWATER_ENVIRONMENT", "METAFLOW_ENVIRONMENT"],
                   help="pypi or conda: build the @pypi/@conda environments of the steps "
                   "(without it those decorators are ignored, with a note).")
-    @click.option("--quiet", is_flag=True, help="Print only errors and the closing line.")
+    @click.option("--quiet", is_flag=True,
+                  help="Print only errors, the progress summary and the closing line.")
+    @click.option("--progress", default="auto", type=click.Choice(PROGRESS_CHOICES),
+                  envvar="HEADWATER_PROGRESS", show_default=True,
+                  help="How tasks are shown: live (redrawn counts per step, on a terminal), "
+                  "lines (Metaflow's prefixed task lines), summary (a line every "
+                  "HEADWATER_PROGRESS_INTERVAL seconds), or auto: live on a terminal, else lines "
+                  "(summary with --quiet).")
     @click.option("--with", "with_decorators", multiple=True,
                   help="Add a step decorator to every step, e.g. --with retry.")
     @click.option("--pylint/--no-pylint", default=False, help="Accepted for Metaflow compatibility.")
@@ -51,7 +59,7 @@ def build_cli(flow_cls: type) -> click.Group:
                   help="Use the named profile of the config file (as HEADWATER_PROFILE does).")
     @click.pass_context
     def cli(ctx: click.Context, datastore_root: str | None, metadata: str | None, datastore: str,
-            environment: str, quiet: bool, with_decorators: tuple[str, ...], pylint: bool,
+            environment: str, quiet: bool, progress: str, with_decorators: tuple[str, ...], pylint: bool,
             config_files: tuple[tuple[str, str], ...], config_values: tuple[tuple[str, str], ...],
             branch: str | None, production: bool, profile: str | None,
             **backend_values: Any) -> None:
@@ -64,6 +72,7 @@ def build_cli(flow_cls: type) -> click.Group:
             "flow_cls": flow_cls,
             "settings_args": (datastore_root, metadata),
             "quiet": quiet,
+            "progress": progress,
             "with": with_decorators,
             "configs": ConfigSources(tuple(config_files), tuple(config_values)),
             "branch": BranchChoice(branch, production),
@@ -76,7 +85,9 @@ def build_cli(flow_cls: type) -> click.Group:
     for command in inspect_cmds.COMMANDS:
         cli.add_command(command)
     cli.add_command(tag_cmd.tag)
+    cli.add_command(runs_cmd.runs)
     cli.add_command(spin_cmd.spin)
+    cli.add_command(card_cmd.card)
     cli.add_command(environment_cmd.environment)
     return cli
 

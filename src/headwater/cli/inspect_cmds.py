@@ -6,7 +6,6 @@ import click
 
 from headwater.cli.context import flow_class_of, settings_of
 from headwater.cli.errors import handle_errors
-from headwater.exceptions import NotFoundError
 
 
 @click.command(help="Check the flow's graph without running anything.")
@@ -57,9 +56,10 @@ def _tasks_of(ctx: click.Context, input_path: str) -> list:
 
     parts = input_path.strip("/").split("/")
     if len(parts) not in (2, 3) or not all(parts):
-        raise NotFoundError(
-            f"expected RUN_ID/STEP or RUN_ID/STEP/TASK_ID, got {input_path!r}",
-            fix="e.g. logs 12/start or dump 12/start/1",
+        raise click.BadParameter(
+            f"expected RUN_ID/STEP or RUN_ID/STEP/TASK_ID, got {input_path!r} "
+            "(e.g. logs 12/start or dump 12/start/1)",
+            param_hint="'RUN_ID/STEP[/TASK_ID]'",
         )
     metadata(settings_of(ctx).datastore_root)
     namespace(None)
@@ -92,13 +92,27 @@ def logs(ctx: click.Context, input_path: str, show_stdout: bool, show_stderr: bo
 @handle_errors
 def dump(ctx: click.Context, input_path: str, max_value_size: int) -> None:
     for task in _tasks_of(ctx, input_path):
-        click.echo(f"{task.pathspec}:")
+        click.echo(f"{task.pathspec}:{_state(task)}")
+        failure = task.exception
+        if failure is not None and not task.successful:
+            click.echo(_indent(failure.traceback or f"{failure.type_name}: {failure.message}"))
         for artifact in sorted(task, key=lambda a: a.id):
             line = f"    {artifact.id}  {artifact.type_name}  {artifact.size} bytes"
             if artifact.size <= max_value_size:
                 shown = repr(artifact.data)
                 line += "  " + (shown if len(shown) <= 200 else shown[:197] + "...")
             click.echo(line)
+
+
+def _state(task) -> str:  # task: headwater.client.Task
+    """`` (failed)`` or `` (running)`` after the pathspec; nothing for a successful task."""
+    if task.successful:
+        return ""
+    return " (failed)" if task.finished else " (running, or stopped without a result)"
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"    {line}" for line in text.rstrip("\n").splitlines())
 
 
 COMMANDS = [check, show, output_dot, output_mermaid, logs, dump]

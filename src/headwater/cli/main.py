@@ -7,62 +7,47 @@ The flow file is imported under its own module name (not ``__main__``), so its
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 
 import click
 
 from headwater.cli.errors import report
-from headwater.exceptions import FlowDefinitionError, HeadwaterException
+from headwater.exceptions import HeadwaterException
 from headwater.version import __version__
 
 USAGE = """usage: headwater COMMAND FLOW_FILE [OPTIONS]
 
 Run a command of the flow defined in FLOW_FILE, as `python FLOW_FILE COMMAND` would.
-Commands: run, resume, spin, check, show, output-dot, output-mermaid, logs, dump, tag.
+Commands: run, resume, spin, check, show, output-dot, output-mermaid, logs, dump, tag, runs.
 Top-level options (--quiet, --datastore-root, ...) may come before COMMAND.
+`headwater COMMAND --help` describes one command.
 
   headwater run examples/linear_flow.py
   headwater --quiet run flow.py --alpha 0.6
+  headwater runs [FLOW]     the latest runs (of every flow, or of FLOW), as a table or --json
   headwater version
   headwater shim FOLDER     write a `metaflow` package that forwards to headwater
                             (--force replaces a metaflow folder it did not write)
   headwater configure show  the settings in effect and where each came from
 """
 
+SHIM_HELP = """usage: headwater shim [--force] FOLDER
 
-def load_flow_class(path: str) -> type:
-    """Import ``path`` and return the FlowSpec subclass it defines."""
-    from headwater.flow.flowspec import FlowSpec
+Write a package named `metaflow` into FOLDER that forwards every import to headwater, so flows
+written for Metaflow run unchanged with plain python. --force replaces a shim already there.
 
-    full = os.path.abspath(path)
-    if not os.path.isfile(full):
-        raise FlowDefinitionError(f"flow file {path!r} does not exist")
-    name = os.path.splitext(os.path.basename(full))[0]
-    from headwater.compat import alias
+  headwater shim ~/hw-shim && PYTHONPATH=~/hw-shim python flow.py run
+"""
 
-    with open(full, encoding="utf-8", errors="replace") as handle:
-        if alias.imports_metaflow(handle.read()):
-            alias.install()
-    sys.path.insert(0, os.path.dirname(full))
-    spec = importlib.util.spec_from_file_location(name, full)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    flows = [
-        obj for obj in vars(module).values()
-        if isinstance(obj, type) and issubclass(obj, FlowSpec) and obj is not FlowSpec
-        and obj.__module__ == name
-    ]
-    leaves = [f for f in flows if not any(o is not f and issubclass(o, f) for o in flows)]
-    if len(leaves) != 1:
-        found = ", ".join(f.__name__ for f in leaves) or "none"
-        raise FlowDefinitionError(
-            f"{path} must define exactly one flow (a FlowSpec subclass); found: {found}"
-        )
-    return leaves[0]
+CONFIGURE_HELP = """usage: headwater configure show
+
+Print each setting in effect (datastore root, metadata, profile, ...) and where it came from:
+the environment, the config file's profile, or the default.
+"""
+
+FLOW_COMMANDS = ("run", "resume", "spin", "check", "show", "output-dot", "output-mermaid", "logs",
+                 "dump", "tag", "runs")
 
 
 def _show_configuration() -> None:
@@ -86,10 +71,13 @@ def _show_configuration() -> None:
 
 
 def _write_shim(args: list[str]) -> None:
+    if any(a in ("-h", "--help") for a in args):
+        click.echo(SHIM_HELP)
+        return
     force = "--force" in args
     args = [a for a in args if a != "--force"]
-    if len(args) != 1:
-        click.echo("usage: headwater shim [--force] FOLDER", err=True)
+    if len(args) != 1 or args[0].startswith("-"):
+        click.echo(SHIM_HELP, err=True)
         raise SystemExit(2)
     from headwater.compat.shim import write_shim
 
@@ -102,6 +90,47 @@ def _write_shim(args: list[str]) -> None:
                f"Metaflow with plain python:\n  PYTHONPATH={package.parent} python flow.py run")
 
 
+def _configure(args: list[str]) -> None:
+    if args == ["show"]:
+        _show_configuration()
+        return
+    help_asked = any(a in ("-h", "--help") for a in args)
+    click.echo(CONFIGURE_HELP, err=not help_asked)
+    if not help_asked:
+        raise SystemExit(2)
+
+
+def _command_help(args: list[str]) -> bool:
+    """``headwater run --help`` without a flow file: the command's own help, for any flow."""
+    if not any(a in ("-h", "--help") for a in args):
+        return False
+    command = next((a for a in args if a in FLOW_COMMANDS), None)
+    if command is None:
+        return False
+    from headwater.cli.flow_cli import build_cli
+
+    class FLOW_FILE:  # noqa: N801 - shown in the help as the placeholder it is
+        """Commands of the flow in FLOW_FILE; its parameters show with `headwater run FLOW_FILE --help`."""
+
+    build_cli(FLOW_FILE).main(args=args, prog_name="headwater ... FLOW_FILE", standalone_mode=True)
+    return True
+
+
+def _load_or_exit(path: str) -> type:
+    """The flow class of ``path``; a mistake in the file is shown as ``python flow.py`` would,
+    with the user's lines only, and exits 1."""
+    from headwater.flow_file import load_flow_class
+    from headwater.tracebacks import user_error_text
+
+    try:
+        return load_flow_class(path)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - whatever the user's file raised
+        sys.stderr.write(user_error_text(exc))
+        raise SystemExit(1) from None
+
+
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
@@ -110,22 +139,25 @@ def main(argv: list[str] | None = None) -> None:
     if args[0] in ("version", "--version"):
         click.echo(f"headwater {__version__}")
         return
-    if args[:2] == ["configure", "show"]:
-        _show_configuration()
+    if args[0] == "configure":
+        _configure(args[1:])
         return
     if args[0] == "shim":
         _write_shim(args[1:])
         return
     files = [i for i, a in enumerate(args) if a.endswith(".py")]
+    if not files and args[0] == "runs":
+        from headwater.cli.runs_cmd import runs_everywhere
+
+        runs_everywhere.main(args=args[1:], prog_name="headwater runs", standalone_mode=True)
+        return
     if not files:
+        if _command_help(args):
+            return
         click.echo(USAGE, err=True)
         raise SystemExit(2)
     path = args.pop(files[0])
-    try:
-        flow_cls = load_flow_class(path)
-    except HeadwaterException as err:
-        report(err)
-        raise SystemExit(1) from None
+    flow_cls = _load_or_exit(path)
     from headwater.cli.flow_cli import build_cli
 
     build_cli(flow_cls).main(args=args, prog_name=f"headwater ... {path}", standalone_mode=True)

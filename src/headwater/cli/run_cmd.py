@@ -23,6 +23,11 @@ def _options(ctx: click.Context, tags: tuple[str, ...], max_workers: int | None,
     return options
 
 
+def _console(ctx: click.Context) -> Console:
+    root = ctx.find_root().obj
+    return Console.for_run(quiet=root["quiet"], progress=root["progress"])
+
+
 def _exit_code(outcome: RunOutcome) -> int:
     if outcome.stop_signal is not None:
         return 128 + outcome.stop_signal
@@ -31,7 +36,7 @@ def _exit_code(outcome: RunOutcome) -> int:
 
 def do_run(ctx: click.Context, flow_cls: type, given: dict[str, Any], **opts: Any) -> int:
     outcome = run_flow(flow_cls, params=given, options=_options(ctx, **opts),
-                       settings=settings_of(ctx), console=Console(quiet=ctx.obj["quiet"]),
+                       settings=settings_of(ctx), console=_console(ctx),
                        **_launch_choices(ctx))
     return _exit_code(outcome)
 
@@ -48,6 +53,6 @@ def do_resume(ctx: click.Context, step: str | None, origin_run_id: str | None,
     options = _options(ctx, **opts)
     options.origin_run_id = origin_run_id
     outcome = resume_flow(flow_class_of(ctx), step=step, options=options,
-                          settings=settings_of(ctx), console=Console(quiet=ctx.obj["quiet"]),
+                          settings=settings_of(ctx), console=_console(ctx),
                           **_launch_choices(ctx))
     return _exit_code(outcome)

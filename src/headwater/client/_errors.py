@@ -43,8 +43,14 @@ def bad_pathspec(kind: str, pathspec: object, shape: str) -> NotFoundError:
     )
 
 
-def flow_not_found(flow: str, known: Sequence[str]) -> str:
-    return f"flow '{flow}' not found; known flows: {some(known, 10)}"
+def flow_not_found(flow: str, known: Sequence[str], datastore_root: str) -> NotFoundError:
+    """Names the datastore looked in: from another folder the client finds another (or none)."""
+    return NotFoundError(
+        f"flow '{flow}' not found; known flows: {some(known, 10)} "
+        f"(looked in the datastore {datastore_root})",
+        fix="run from the folder the flow ran in, set HEADWATER_DATASTORE_ROOT to its "
+        ".headwater folder, or call headwater.metadata('/path/to/.headwater') first",
+    )
 
 
 def run_not_found(flow: str, run_id: str, latest: Sequence[str], ns: str | None) -> str:

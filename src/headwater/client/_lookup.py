@@ -48,7 +48,7 @@ def load_flow(name: str, *, check: bool) -> FlowRow:
     db = meta()
     row = db.get_flow(name)
     if row is None:
-        raise NotFoundError(flow_not_found(name, db.list_flows()))
+        raise flow_not_found(name, db.list_flows(), _context.current().settings.datastore_root)
     ns = get_namespace()
     if check and ns is not None and not db.list_runs(name, tags=(ns,), limit=1):
         raise NamespaceMismatchError(
@@ -63,7 +63,8 @@ def load_run(flow: str, run_id: str, *, check: bool, child: bool = False) -> Run
     row = db.get_run(flow, run_id)
     if row is None:
         if db.get_flow(flow) is None:
-            raise NotFoundError(flow_not_found(flow, db.list_flows()))
+            raise flow_not_found(flow, db.list_flows(),
+                                 _context.current().settings.datastore_root)
         latest = [r.run_id for r in db.list_runs(flow, tags=namespace_tags(), limit=5)]
         message = run_not_found(flow, run_id, latest, get_namespace())
         raise MissingChild(message) if child else NotFoundError(message)

@@ -209,7 +209,11 @@ class Run(_InRun):
 
     @property
     def status(self) -> str:
-        """'running', 'succeeded' or 'failed'; a run whose scheduler died reads 'failed'."""
+        """'running', 'succeeded' or 'failed'; a run whose scheduler died reads 'failed'.
+
+        The Runner's ``ExecutingRun.status`` says 'successful' where this says 'succeeded': both
+        are Metaflow's words. ``run.successful`` is the same in both worlds.
+        """
         return self._fresh().live_status
 
     @property

@@ -20,8 +20,9 @@ def imports_metaflow(source: str) -> bool:
 
 
 def install() -> None:
-    """Make ``metaflow``, ``metaflow.exception`` and ``metaflow.cards`` resolve to headwater."""
-    from headwater.compat import cards, exception_names, metaflow_api
+    """Make ``metaflow``, ``metaflow.exception``, ``metaflow.cards`` and
+    ``metaflow.plugins.cards.exception`` resolve to headwater."""
+    from headwater.compat import card_exception, cards, exception_names, metaflow_api
 
     package = types.ModuleType("metaflow", metaflow_api.__doc__)
     package.__dict__.update({k: getattr(metaflow_api, k) for k in metaflow_api.__all__})
@@ -32,3 +33,16 @@ def install() -> None:
     sys.modules["metaflow"] = package
     sys.modules["metaflow.exception"] = exception_names
     sys.modules["metaflow.cards"] = cards
+    plugins = _package("metaflow.plugins", cards=_package("metaflow.plugins.cards",
+                                                          exception=card_exception))
+    package.plugins = plugins
+    sys.modules["metaflow.plugins.cards.exception"] = card_exception
+
+
+def _package(name: str, **children: types.ModuleType) -> types.ModuleType:
+    """An empty package module holding ``children``, registered in ``sys.modules``."""
+    module = types.ModuleType(name)
+    module.__path__ = []
+    module.__dict__.update(children)
+    sys.modules[name] = module
+    return module

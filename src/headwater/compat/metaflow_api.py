@@ -28,6 +28,7 @@ from headwater.compat.exception_names import (
     UnhandledInMergeArtifactsException,
 )
 from headwater.decorators import (
+    card,
     catch,
     environment,
     parallel,
@@ -56,7 +57,6 @@ from headwater.flow import (
 from headwater.runner import ExecutingRun, NBRunner, Runner
 
 batch = STEP_FALLBACKS["batch"]
-card = STEP_FALLBACKS["card"]
 kubernetes = STEP_FALLBACKS["kubernetes"]
 secrets = STEP_FALLBACKS["secrets"]
 

@@ -3,8 +3,6 @@
 A flow written for Metaflow may carry ``@kubernetes``, ``@batch``,
 ``@schedule`` or ``@trigger``. Refusing such a flow would make trying headwater on it impossible,
 so each is accepted with any options and the run says once, in one line, what it ignored.
-``@card`` is accepted too: the step runs and ``current.card`` collects components (shown by the
-UI once it exists).
 """
 
 from __future__ import annotations
@@ -18,7 +16,6 @@ _WHY = {
     "kubernetes": "runs the step locally (no Kubernetes backend yet)",
     "batch": "runs the step locally (no AWS Batch backend yet)",
     "secrets": "does not fetch secrets (no secrets backend yet); set environment variables instead",
-    "card": "collects card components; cards are not rendered yet",
 }
 
 

@@ -22,6 +22,10 @@ STEP_DECORATORS: dict[str, str] = {
     "environment": "headwater.decorators.environment:EnvironmentDecorator",
     "parallel": "headwater.decorators.parallel:ParallelDecorator",
 }
+# Decorators that add to what a task leaves behind rather than change how it runs.
+REPORT_DECORATORS: dict[str, str] = {
+    "card": "headwater.decorators.card:CardDecorator",
+}
 
 # Declarations of a step's own Python environment (acting with --environment=pypi|conda).
 ENVIRONMENT_DECORATORS: dict[str, str] = {
@@ -31,7 +35,7 @@ ENVIRONMENT_DECORATORS: dict[str, str] = {
 
 
 # Accepted for flows written for Metaflow; they run the step locally (see decorators/fallbacks.py).
-FALLBACK_NAMES = ("kubernetes", "batch", "secrets", "card")
+FALLBACK_NAMES = ("kubernetes", "batch", "secrets")
 
 
 def decorator_class(name: str) -> type[StepDecorator]:
@@ -39,11 +43,13 @@ def decorator_class(name: str) -> type[StepDecorator]:
         from headwater.decorators.fallbacks import FALLBACK_CLASSES
 
         return FALLBACK_CLASSES[name]
-    target = STEP_DECORATORS.get(name) or ENVIRONMENT_DECORATORS.get(name)
+    target = (STEP_DECORATORS.get(name) or REPORT_DECORATORS.get(name)
+              or ENVIRONMENT_DECORATORS.get(name))
     if target is None:
         raise FlowDefinitionError(
             f"unknown step decorator {name!r}",
-            fix=f"known step decorators: {', '.join(sorted(STEP_DECORATORS))}; "
+            fix=f"known step decorators: {', '.join(sorted(STEP_DECORATORS))}, and "
+            f"{', '.join(sorted(REPORT_DECORATORS))}; "
             f"environments: {', '.join(sorted(ENVIRONMENT_DECORATORS))}",
         )
     module, _, attr = target.partition(":")

@@ -88,6 +88,11 @@ class ParameterContext:
     parameter_name: str
 
 
+# Metaflow hands a Parameter's extra keywords to its command-line option; these are accepted for
+# flows written for Metaflow and change nothing here. Any other keyword is a typo, and refused.
+IGNORED_OPTION_KEYWORDS = frozenset({"hidden", "metavar", "envvar", "show_envvar"})
+
+
 class Parameter:
     """A typed run parameter.
 
@@ -111,6 +116,13 @@ class Parameter:
     ) -> None:
         if not isinstance(name, str) or not name:
             raise FlowDefinitionError(f"Parameter name must be a non-empty string, got {name!r}")
+        unknown = sorted(set(kwargs) - IGNORED_OPTION_KEYWORDS)
+        if unknown:
+            raise FlowDefinitionError(
+                f"Parameter '{name}' got unknown keyword argument(s) {', '.join(unknown)}",
+                fix="Parameter takes name, default, type, help, required, show_default and "
+                "separator (check the spelling)",
+            )
         self.name = name
         self.default = default
         self.help = help

@@ -378,6 +378,16 @@ class _SplitWalk:
         pred, stack = self.open_at_end[0]
         split = self.graph[stack[-1][0]]
         node = self.graph[pred] if pred else self.graph["end"]
+        meant = self._join_without_inputs(split.name)
+        if meant is not None:
+            raise _error(
+                meant,
+                f"step {meant.name!r} lacks the inputs argument, so it does not join the "
+                f"{_kind(split)} at {split.name!r} (line {split.next_line}) and the flow "
+                "reaches end inside it",
+                fix=f"def {meant.name}(self, inputs): ... (read each branch from inputs, or call "
+                "self.merge_artifacts(inputs))",
+            )
         raise _error(
             node,
             f"the {_kind(split)} at {split.name!r} (line {split.next_line}) is never joined: "
@@ -385,6 +395,14 @@ class _SplitWalk:
             line=node.next_line,
             fix=f"send the branches of {split.name!r} to a join step first, e.g. {_JOIN_EXAMPLE}",
         )
+
+    def _join_without_inputs(self, split: str) -> StepNode | None:
+        """The step inside ``split`` that is named like a join but takes no ``inputs``."""
+        for node in self.graph:
+            inside = any(name == split for name, _ in self.own.get(node.name, ()))
+            if inside and not node.is_join and "join" in node.name.lower():
+                return node
+        return None
 
     def _fill(self) -> None:
         for node in self.graph:

@@ -69,7 +69,11 @@ class ExecutingRun:
 
     @property
     def status(self) -> str:
-        """'running', 'successful' or 'failed' (Metaflow's words), from the command's exit."""
+        """'running', 'successful' or 'failed', from the command's exit.
+
+        Metaflow's words, kept as they are: the client's ``Run.status`` says 'succeeded' for the
+        same run (Metaflow's client does too). Compare ``executing_run.run.successful`` to be safe.
+        """
         code = self.returncode
         if code is None:
             return "running"

@@ -1,20 +1,43 @@
-"""What a run prints: a header, one timestamped line per task event, task output, a closing line.
+"""What a run prints: a header, the tasks' progress, errors in full, a closing line.
 
-The format follows what Metaflow users read every day::
+Three ways to show the tasks, chosen by ``--progress`` (``auto`` by default):
+
+* ``lines``: Metaflow's prefixed lines, one per task event and per line of task output::
 
     2026-11-23 10:00:00.123 [3/start/1 (pid 4242)] Task is starting.
     2026-11-23 10:00:00.150 [3/start/1 (pid 4242)] hello from the step
     2026-11-23 10:00:00.170 [3/start/1 (pid 4242)] Task finished successfully.
 
-Task output is split into whole lines as it arrives (a partial line waits for its newline, or for
-the task's end), so lines from parallel tasks never interleave mid-line.
+  plus a summary line (:meth:`Progress.summary`) every ``HEADWATER_PROGRESS_INTERVAL`` seconds
+  (30 by default) on long runs. The default when stdout is not a terminal (CI, a file).
+* ``live``: on a terminal, a few lines redrawn in place (done / running / failed per step, rate,
+  time left) instead of the task lines; the default on a terminal. The per-task output stays one
+  command away (``logs``).
+* ``summary``: only the summary line, every interval; the default for ``--quiet`` off a terminal.
+
+In every mode a task's failure (its error output and why it failed) is printed in full as it
+happens, above the live lines. Task output is split into whole lines as it arrives (a partial line
+waits for its newline, or for the task's end), so lines from parallel tasks never interleave.
+
+The live display is a handful of ANSI escapes written here (see docs/decisions.md): no terminal
+library is imported, and nothing of it runs when stdout is not a terminal.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 import time
 from typing import TextIO
+
+from headwater.runtime.progress import Progress
+
+LINES, LIVE, SUMMARY = "lines", "live", "summary"
+PROGRESS_CHOICES = ("auto", LINES, LIVE, SUMMARY)
+INTERVAL_ENV = "HEADWATER_PROGRESS_INTERVAL"
+DEFAULT_INTERVAL_S = 30.0
+REDRAW_EVERY_S = 0.1
 
 
 def _stamp() -> str:
@@ -22,22 +45,81 @@ def _stamp() -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)) + f".{int(now % 1 * 1000):03d}"
 
 
-class Console:
-    """Writes run progress; ``quiet`` keeps only errors and the closing line."""
+def _is_terminal(out: TextIO) -> bool:
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError):
+        return False
 
-    def __init__(self, out: TextIO | None = None, quiet: bool = False) -> None:
+
+def choose_mode(progress: str, quiet: bool, out: TextIO) -> str:
+    """The display ``--progress`` asks for, given where stdout goes."""
+    terminal = _is_terminal(out)
+    if progress == LIVE or (progress == "auto" and terminal):
+        return LIVE if terminal else SUMMARY
+    if progress == "auto":
+        return SUMMARY if quiet else LINES
+    return progress
+
+
+def summary_interval() -> float:
+    """Seconds between summary lines: ``$HEADWATER_PROGRESS_INTERVAL``, else 30."""
+    try:
+        value = float(os.environ.get(INTERVAL_ENV, ""))
+    except ValueError:
+        return DEFAULT_INTERVAL_S
+    return value if value > 0 else DEFAULT_INTERVAL_S
+
+
+class Console:
+    """Writes a run's progress; ``quiet`` keeps only errors, the progress summary and the
+    closing line."""
+
+    def __init__(self, out: TextIO | None = None, quiet: bool = False, mode: str = LINES,
+                 summary_every: float | None = None) -> None:
         self.out = out or sys.stdout
         self.quiet = quiet
+        self.mode = mode
+        self.progress = Progress()
         self._partial: dict[tuple[str, str], bytes] = {}
+        self._summary_every = summary_every
+        self._last_summary = time.monotonic()
+        self._drawn = 0  # lines of the live display now on screen
+        self._last_draw = 0.0
+        self._bar = ("#", "-")
+        if mode == LIVE and (getattr(self.out, "encoding", "") or "").lower().startswith("utf"):
+            self._bar = ("\u2588", "\u2591")
+
+    @classmethod
+    def for_run(cls, *, quiet: bool = False, progress: str = "auto",
+                out: TextIO | None = None) -> Console:
+        out = out or sys.stdout
+        mode = choose_mode(progress, quiet, out)
+        every = None if mode == LIVE or (mode == LINES and quiet) else summary_interval()
+        return cls(out, quiet=quiet, mode=mode, summary_every=every)
+
+    @property
+    def shows_task_output(self) -> bool:
+        """Whether task lines and task output are printed (Metaflow's lines, not quiet)."""
+        return self.mode == LINES and not self.quiet
+
+    # -- writing -------------------------------------------------------------------------------
+    def _emit(self, text: str) -> None:
+        if self.mode == LIVE:
+            self._erase()
+            self.out.write(text)
+            self._draw()
+        else:
+            self.out.write(text)
+        self.out.flush()
 
     def say(self, text: str = "", *, always: bool = False) -> None:
         if always or not self.quiet:
-            self.out.write(text + "\n")
-            self.out.flush()
+            self._emit(text + "\n")
 
     def task_line(self, prefix: str, text: str, *, always: bool = False) -> None:
-        if always or not self.quiet:
-            self.say(f"{_stamp()} [{prefix}] {text}", always=True)
+        if always or self.shows_task_output:
+            self._emit(f"{_stamp()} [{prefix}] {text}\n")
 
     def task_output(self, prefix: str, key: str, stream: str, data: bytes, *,
                     always: bool = False) -> None:
@@ -46,7 +128,7 @@ class Console:
         *lines, rest = buffered.split(b"\n")
         if rest:
             self._partial[(key, stream)] = rest
-        if self.quiet and not always:
+        if not (always or self.shows_task_output):
             return
         stamp = _stamp()
         chunk = "".join(
@@ -54,8 +136,7 @@ class Console:
             for line in lines
         )
         if chunk:
-            self.out.write(chunk)
-            self.out.flush()
+            self._emit(chunk)
 
     def flush_task(self, prefix: str, key: str) -> None:
         """Print what is left of a task's partial lines once it has exited."""
@@ -63,3 +144,51 @@ class Console:
             rest = self._partial.pop((key, stream), b"")
             if rest:
                 self.task_output(prefix, key, stream, rest + b"\n")
+
+    # -- progress ------------------------------------------------------------------------------
+    def tick(self) -> None:
+        """Called at every turn of the scheduler's loop: redraw, or print the summary when due."""
+        now = time.monotonic()
+        if self.mode == LIVE:
+            if now - self._last_draw >= REDRAW_EVERY_S:
+                self._erase()
+                self._draw()
+                self.out.flush()
+        elif self._summary_every is not None and now - self._last_summary >= self._summary_every:
+            self._last_summary = now
+            self._emit(self.progress.summary() + "\n")
+
+    def finish(self, run_id: str | None = None) -> None:
+        """The run is over: replace the live display by the steps' final counts."""
+        if self.mode != LIVE:
+            return
+        self._erase()
+        if not self.quiet and self.progress.steps:
+            lines = [self.progress.summary(), *self.progress.step_lines(self._bar)]
+            if run_id:
+                lines.append(f"Each task's output: {_logs_command()} {run_id}/STEP")
+            self.out.write("".join(f"{line}\n" for line in lines))
+        self.out.flush()
+        self.mode = SUMMARY  # anything printed after this is plain text
+        self._summary_every = None
+
+    def _erase(self) -> None:
+        if self._drawn:
+            self.out.write(f"\x1b[{self._drawn}F\x1b[J")
+            self._drawn = 0
+
+    def _draw(self) -> None:
+        size = shutil.get_terminal_size((100, 24))
+        lines = [self.progress.summary(), *self.progress.step_lines(self._bar)]
+        lines = lines[: max(1, size.lines - 2)]
+        self.out.write("".join(f"{line[: size.columns - 1]}\n" for line in lines))
+        self._drawn = len(lines)
+        self._last_draw = time.monotonic()
+
+
+def _logs_command() -> str:
+    """How this run's user reaches the task logs: ``python flow.py logs`` or ``headwater logs``."""
+    script = sys.argv[0] if sys.argv else ""
+    if script.endswith(".py"):
+        return f"python {os.path.basename(script)} logs"
+    return "headwater logs FLOW_FILE"

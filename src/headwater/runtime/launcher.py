@@ -173,6 +173,10 @@ def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: 
     project = launch.project
     for note in _notes(launch.flow_cls, policies):
         console.say(f"Note: {note}")
+    if any(policy.cards for policy in policies.values()):
+        from headwater.runtime.task_cards import preload
+
+        preload()  # once here, before the fork server: every forked @card task inherits it
     # Environments are resolved (and built) before anything runs or is recorded; then the
     # executor: the local one forks its task servers before this process opens a database, and
     # a cluster that cannot be reached fails the launch with nothing recorded.
@@ -205,7 +209,10 @@ def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: 
                                   meta=meta, store=launch.store, console=console,
                                   options=options, username=user, policies=policies,
                                   resume=plan)
-            outcome = scheduler.run(run_id, launch.param_refs, tuple(options.tags))
+            try:
+                outcome = scheduler.run(run_id, launch.param_refs, tuple(options.tags))
+            finally:
+                console.finish(run_id)  # the live display gives way to the final counts
         finish_sweep(sweep)
     _closing_line(console, flow_name, outcome)
     return outcome

@@ -146,6 +146,7 @@ class Scheduler:
                     for event in events:
                         self._handle(event)
             self._enforce_timeouts()
+            self.console.tick()
             if time.monotonic() - last_beat > HEARTBEAT_EVERY_S:
                 self.meta.heartbeat(self.flow_name, self.run_id, time.time())
                 last_beat = time.monotonic()
@@ -181,8 +182,7 @@ class Scheduler:
     def _stop_everything(self) -> None:
         """Ctrl-C / SIGTERM: stop every running task's process group, record them as failed."""
         self.console.say("Interrupted: stopping the running tasks...", always=True)
-        self._ready.clear()
-        self._delayed.clear()
+        self._drop_waiting()
         for key, live in self._live.items():
             live.stopped = True
             self.executor.kill(key)
@@ -210,6 +210,8 @@ class Scheduler:
         extra: dict[str, Any] = {"env": policy.env} if policy.env else {}
         if policy.resources:  # @resources: scale-out executors place the task by it
             extra["resources"] = policy.resources
+        if policy.cards:  # @card: the task renders these after the step
+            extra["cards"] = policy.cards
         spec = TaskSpec(
             flow_name=self.flow_name, run_id=self.run_id, step=step, task_id=task_id, attempt=0,
             parents=parents, params=self.params, frames=frames,
@@ -218,6 +220,7 @@ class Scheduler:
             max_num_splits=self.options.max_num_splits, extra=extra,
         )
         self._ready.append(spec)
+        self.console.progress.queued(step)
 
     def _launch(self, spec: TaskSpec) -> None:
         with self.meta.transaction():
@@ -233,6 +236,7 @@ class Scheduler:
         if timeout is not None and "catch" not in spec.extra:
             live.deadline = time.monotonic() + timeout
         self._live[spec.task_id] = live
+        self.console.progress.started(spec.step)
         self.executor.submit(spec.task_id, spec)
 
     def _clone(self, spec: TaskSpec) -> bool:
@@ -250,6 +254,7 @@ class Scheduler:
             stderr_key=source.stderr_key, result=source.result,
         )
         self._cloned.add(spec.task_id)
+        self.console.progress.cloned(spec.step)
         self.console.task_line(f"{self.run_id}/{spec.step}/{spec.task_id}",
                                f"Cloning results of a previously successful task {source.pathspec}")
         self._release_successors(spec, source.result)
@@ -291,14 +296,17 @@ class Scheduler:
         self.meta.attempt_finished(self.flow_name, self.run_id, spec.step, spec.task_id,
                                    spec.attempt, result, stdout_key=stdout_key,
                                    stderr_key=stderr_key, final=follow_up is None)
+        outcome = "done" if result.ok else "failed" if follow_up is None else "retry"
+        self.console.progress.finished(spec.step, outcome)
         if result.ok:
             self.console.task_line(live.prefix, "Task finished successfully.")
             if not self._failed:
                 self._release_successors(spec, result)
             return
         failure = result.failure
-        if self.console.quiet and live.stderr:
-            # --quiet hid the task's output; its error output is why it failed, so show it.
+        if not self.console.shows_task_output and live.stderr:
+            # --quiet or the progress display hid the task's output; its error output is why
+            # it failed, so show it.
             self.console.task_output(live.prefix, spec.task_id, "stderr",
                                      bytes(live.stderr) + b"\n", always=True)
         if failure is not None and (not live.stderr or live.timed_out or live.stopped):
@@ -310,8 +318,13 @@ class Scheduler:
             return
         self.console.task_line(live.prefix, "Task failed.", always=True)
         self._failed.append(spec.pathspec)
+        self._drop_waiting()
+
+    def _drop_waiting(self) -> None:
+        """A failure or an interruption: nothing that has not started will run."""
         self._ready.clear()
         self._delayed.clear()
+        self.console.progress.dropped_waiting()
 
     def _save_log(self, live: _Live, stream: str) -> str | None:
         """Store a task's output; a storage error is reported, never fatal to the run."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -21,17 +20,19 @@ from headwater.flow.flowspec import TaskState, Transition
 from headwater.flow.inputs import make_inputs
 from headwater.graph.model import END, FOREACH, PARALLEL, SWITCH, Graph, StepNode
 from headwater.records import Frame, Manifest, TaskFailure, TaskResult, TaskSpec
-
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from headwater.tracebacks import user_traceback
 
 
 def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> TaskResult:
     """Run ``spec`` in this process and return its result; user errors become a failed result."""
     started = time.time()
     node = graph[spec.step]
+    cards = _bind_cards(spec, graph, store)
     try:
         flow, state = _make_flow(flow_cls, node, spec, store)
-        _bind_current(spec, flow_cls, graph)
+        if cards is not None:
+            cards.attach(flow, state)
+        _bind_current(spec, flow_cls, graph, cards)
         os.environ.update(spec.extra.get("env", {}))
         caught = spec.extra.get("catch")
         if caught is not None:
@@ -47,9 +48,20 @@ def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> Ta
             raise
         result = TaskResult(failure=_describe_failure(exc))
         print(result.failure.traceback, file=sys.stderr, end="")
+    if cards is not None:
+        cards.finish(result)
     result.started_at = started
     result.finished_at = time.time()
     return result
+
+
+def _bind_cards(spec: TaskSpec, graph: Graph, store: Any) -> Any:
+    """``@card`` steps only: a step without cards imports nothing of them."""
+    if not spec.extra.get("cards"):
+        return None
+    from headwater.runtime.task_cards import TaskCards
+
+    return TaskCards(spec, graph, store)
 
 
 def _make_flow(flow_cls: type, node: StepNode, spec: TaskSpec, store: Any) -> tuple[Any, TaskState]:
@@ -104,7 +116,7 @@ def _parallel_info(graph: Graph, spec: TaskSpec) -> dict[str, Any]:
     return {"parallel": ParallelInfo(frame.index, frame.num_splits)}
 
 
-def _bind_current(spec: TaskSpec, flow_cls: type, graph: Graph) -> None:
+def _bind_current(spec: TaskSpec, flow_cls: type, graph: Graph, cards: Any = None) -> None:
     current._reset()
     current._bind(
         flow_name=spec.flow_name,
@@ -117,7 +129,7 @@ def _bind_current(spec: TaskSpec, flow_cls: type, graph: Graph) -> None:
         username=spec.username,
         tags=frozenset(spec.tags),
         namespace=spec.namespace,
-        card=CardCollector(),
+        card=CardCollector() if cards is None else cards.collector,
         **_parallel_info(graph, spec),
         **spec.extra.get("current", {}),
     )
@@ -224,13 +236,7 @@ def _collect_artifacts(flow: Any, state: TaskState, spec: TaskSpec, store: Any) 
 
 def _describe_failure(exc: BaseException) -> TaskFailure:
     """The exception with a traceback of the user's frames only: headwater's are noise to them."""
-    frames = [
-        frame for frame in traceback.extract_tb(exc.__traceback__)
-        if not frame.filename.startswith(_PACKAGE_DIR)
-    ]
-    text = "".join(traceback.format_exception_only(type(exc), exc))
-    if frames:
-        text = "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames)) + text
+    text = user_traceback(exc)
     message = str(exc)
     if isinstance(exc, SystemExit):  # str() is just the code, or nothing for sys.exit()
         message = f"the step called sys.exit({exc.code!r}); a step must return, not exit"

@@ -12,11 +12,12 @@ metadata.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import os
 import pickle
 import sys
 from typing import Any
+
+from headwater.flow_file import import_file
 
 
 def load_flow_class(folder: str, code: dict[str, Any]) -> type:
@@ -36,12 +37,7 @@ def load_flow_class(folder: str, code: dict[str, Any]) -> type:
             module = None
     if module is None:
         stem = os.path.splitext(os.path.basename(rel_path))[0]
-        name = f"_headwater_flow_{stem}"
-        spec = importlib.util.spec_from_file_location(name, os.path.join(folder, rel_path))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
+        module = import_file(os.path.join(folder, rel_path), f"_headwater_flow_{stem}")
     flow_cls = getattr(module, class_name, None)
     if not isinstance(flow_cls, type):
         raise ImportError(f"the code package has no flow class {class_name} in {rel_path}")

@@ -1,0 +1,77 @@
+"""``headwater runs [FLOW]`` and ``python flow.py runs``: the latest runs, as a table or JSON."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+
+import click
+
+from headwater.cli.context import flow_class_of, settings_of
+from headwater.cli.errors import handle_errors
+from headwater.settings import Settings
+
+_COLUMNS = ("RUN", "STATUS", "STARTED", "DURATION", "USER", "TAGS")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def _table(summaries: Sequence) -> str:
+    rows = [(s.pathspec, s.status, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s.started_at)),
+             _duration(s.duration_s), s.user, ", ".join(s.tags) or "-") for s in summaries]
+    widths = [max(len(str(r[i])) for r in [_COLUMNS, *rows]) for i in range(len(_COLUMNS))]
+    return "\n".join("  ".join(str(cell).ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
+                     for r in [_COLUMNS, *rows])
+
+
+def _show(settings: Settings, flow: str | None, limit: int, as_json: bool) -> None:
+    from headwater.client import use_settings
+    from headwater.client.listing import latest_runs
+
+    use_settings(settings)
+    summaries = latest_runs(flow, limit)
+    if as_json:
+        click.echo(json.dumps([s.as_json() for s in summaries], indent=2))
+    elif not summaries:
+        click.echo(f"No runs{f' of {flow}' if flow else ''} in the datastore {settings.datastore_root}.")
+    else:
+        click.echo(_table(summaries))
+
+
+_LIMIT = click.option("-n", "--limit", type=click.IntRange(min=1), default=10, show_default=True,
+                      help="How many of the latest runs to show.")
+_JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+
+
+@click.command("runs", help="List the latest runs of this flow: id, status, start, duration, "
+               "user, tags (every user's).")
+@_LIMIT
+@_JSON
+@click.pass_context
+@handle_errors
+def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
+    _show(settings_of(ctx), flow_class_of(ctx).__name__, limit, as_json)
+
+
+@click.command("runs", help="List the latest runs of FLOW (or of every flow) in the datastore: "
+               "id, status, start, duration, user, tags.")
+@click.argument("flow", required=False)
+@click.option("--datastore-root", default=None,
+              help="Folder (or URL) holding runs' data (default: the nearest .headwater/).")
+@click.option("--metadata", default=None, help="A metadata database path or URL.")
+@_LIMIT
+@_JSON
+@handle_errors
+def runs_everywhere(flow: str | None, datastore_root: str | None, metadata: str | None,
+                    limit: int, as_json: bool) -> None:
+    _show(Settings.resolve(datastore_root=datastore_root, metadata=metadata), flow, limit, as_json)

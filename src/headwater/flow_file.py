@@ -1,0 +1,78 @@
+"""Import a flow file by its path and find the flow class in it: the one copy of that rule.
+
+Used by ``headwater COMMAND flow.py`` (which must not run the file's ``__main__`` block) and by
+remote workers (which import the flow from an unpacked code package). Whether a file was written
+for ``metaflow`` is :func:`headwater.compat.alias.imports_metaflow`'s rule.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from types import ModuleType
+
+from headwater.exceptions import FlowDefinitionError
+
+
+def _imports_metaflow(path: str) -> bool:
+    """Whether the file at ``path`` was written for ``metaflow`` (and needs the alias)."""
+    from headwater.compat.alias import imports_metaflow
+
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        return imports_metaflow(handle.read())
+
+
+def import_file(path: str, module_name: str) -> ModuleType:
+    """Execute the Python file ``path`` as the module ``module_name``, its folder on sys.path.
+
+    Whatever the file raises (a SyntaxError, a failing import) propagates unchanged; callers show
+    it through :func:`headwater.tracebacks.user_traceback`.
+    """
+    full = os.path.abspath(path)
+    folder = os.path.dirname(full)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    if _imports_metaflow(full):
+        from headwater.compat import alias
+
+        alias.install()
+    spec = importlib.util.spec_from_file_location(module_name, full)
+    if spec is None or spec.loader is None:
+        raise FlowDefinitionError(f"{path} cannot be imported as Python",
+                                  fix="give the flow file a .py name")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(module_name, None)
+        raise
+    return module
+
+
+def flow_class_in(module: ModuleType, path: str) -> type:
+    """The one FlowSpec subclass ``module`` defines (the most derived, when flows subclass)."""
+    from headwater.flow.flowspec import FlowSpec
+
+    flows = [
+        obj for obj in vars(module).values()
+        if isinstance(obj, type) and issubclass(obj, FlowSpec) and obj is not FlowSpec
+        and obj.__module__ == module.__name__
+    ]
+    leaves = [f for f in flows if not any(o is not f and issubclass(o, f) for o in flows)]
+    if len(leaves) != 1:
+        found = ", ".join(f.__name__ for f in leaves) or "none"
+        raise FlowDefinitionError(
+            f"{path} must define exactly one flow (a FlowSpec subclass); found: {found}"
+        )
+    return leaves[0]
+
+
+def load_flow_class(path: str) -> type:
+    """Import the flow file ``path`` under its own name (not ``__main__``) and return its flow."""
+    if not os.path.isfile(path):
+        raise FlowDefinitionError(f"flow file {path!r} does not exist",
+                                  fix="check the path, relative to the current folder")
+    name = os.path.splitext(os.path.basename(path))[0]
+    return flow_class_in(import_file(path, name), path)

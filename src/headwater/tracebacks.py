@@ -1,0 +1,64 @@
+"""Tracebacks as a user should see them: their own lines, never headwater's or importlib's.
+
+A mistake in a flow file (a syntax error, a failing import, a bad ``Parameter``) surfaces while
+headwater imports or runs it; the frames of headwater and of Python's import machinery in between
+tell the user nothing. Every place that shows a user's error builds its text here, so the rule
+"show the user's frames only" lives in one module.
+
+Deliberately free of the rest of headwater (``import headwater`` imports it through the
+excepthook) and of click.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from types import TracebackType
+
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _is_users(frame: traceback.FrameSummary) -> bool:
+    name = frame.filename
+    return not (name.startswith(PACKAGE_DIR) or name.startswith("<frozen "))
+
+
+def user_frames(tb: TracebackType | None) -> list[traceback.FrameSummary]:
+    """The frames of ``tb`` in the user's code, outermost first."""
+    return [frame for frame in traceback.extract_tb(tb) if _is_users(frame)]
+
+
+def public_class_name(exc: BaseException) -> str:
+    """The dotted name a user would catch: the first class of ``exc`` in a public module."""
+    for cls in type(exc).__mro__:
+        parts = cls.__module__.split(".")
+        if not any(part.startswith("_") for part in parts):
+            return cls.__name__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__name__}"
+    return type(exc).__name__  # pragma: no cover - object is public
+
+
+def error_heading(exc: BaseException) -> str:
+    """``Not found: (headwater.exceptions.NotFoundError)``: what went wrong and what to catch."""
+    headline = getattr(exc, "headline", None) or type(exc).__name__
+    return f"{headline}: ({public_class_name(exc)})"
+
+
+def user_traceback(exc: BaseException) -> str:
+    """The text Python would print for ``exc``, with only the user's frames (for a SyntaxError,
+    Python's last lines already give the user's file, line and caret)."""
+    return _frames_text(exc) + "".join(traceback.format_exception_only(type(exc), exc))
+
+
+def user_error_text(exc: BaseException) -> str:
+    """What the command line prints for ``exc``: a headwater error as its heading and message
+    after the user's frames, any other exception as :func:`user_traceback`."""
+    if getattr(exc, "headline", None) is None:
+        return user_traceback(exc)
+    return _frames_text(exc) + f"{error_heading(exc)}\n    {exc}\n"
+
+
+def _frames_text(exc: BaseException) -> str:
+    frames = user_frames(exc.__traceback__)
+    if not frames:
+        return ""
+    return "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames))

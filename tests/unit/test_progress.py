@@ -1,0 +1,83 @@
+"""Counting a run's tasks for the progress display, and the words it shows."""
+
+from __future__ import annotations
+
+import io
+
+from headwater.runtime.console import LINES, LIVE, SUMMARY, Console, choose_mode
+from headwater.runtime.progress import Progress, duration
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_counts_follow_each_task_from_waiting_to_its_end():
+    clock = Clock()
+    progress = Progress(clock)
+    progress.queued("start")
+    progress.started("start")
+    progress.finished("start", "done")
+    for _ in range(4):
+        progress.queued("each")
+    for _ in range(3):
+        progress.started("each")
+    progress.finished("each", "done")
+    progress.finished("each", "retry")  # a retry waits again
+    progress.finished("each", "failed")
+    each = progress.steps["each"]
+    assert (each.waiting, each.running, each.done, each.failed) == (2, 0, 1, 1)
+    assert list(progress.steps) == ["start", "each"]
+    clock.now += 3.0
+    assert progress.summary() == ("Progress: 2/5 tasks done, 0 running, 1 failed, 2 waiting; 3s, "
+                                  "1.0 tasks/s, about 2s left")
+    progress.dropped_waiting()
+    assert progress.totals().waiting == 0
+    assert progress.step_line("each", 4) == "  each  [##########]  1/2 done  1 failed"
+
+
+def test_a_cloned_task_is_done_without_running():
+    progress = Progress()
+    progress.queued("start")
+    progress.cloned("start")
+    assert progress.totals().done == 1 and progress.totals().running == 0
+
+
+def test_durations_read_short():
+    assert [duration(s) for s in (0.4, 9, 65, 7380)] == ["0s", "9s", "1m05s", "2h03m"]
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_display_is_chosen_by_where_stdout_goes():
+    pipe, tty = io.StringIO(), FakeTerminal()
+    assert choose_mode("auto", False, pipe) == LINES
+    assert choose_mode("auto", True, pipe) == SUMMARY
+    assert choose_mode("auto", False, tty) == LIVE
+    assert choose_mode("live", False, pipe) == SUMMARY  # no redrawing into a file
+    assert choose_mode("lines", False, tty) == LINES
+
+
+def test_live_mode_prints_errors_above_the_display_and_hides_task_lines():
+    out = FakeTerminal()
+    console = Console.for_run(out=out)
+    console.progress.queued("start")
+    console.progress.started("start")
+    console.tick()
+    console.task_line("1/start/1", "Task is starting.")
+    console.task_line("1/start/1", "Task failed.", always=True)
+    text = out.getvalue()
+    assert "Task is starting." not in text
+    assert "\x1b[2F\x1b[J" in text  # erased its two lines before printing the error
+    assert "[1/start/1] Task failed.\n" in text
+    # the display is drawn again below the error: the run's line, then one line per step
+    *_, summary, step_line = text.splitlines()
+    assert summary.startswith("Progress: 0/1 tasks done, 1 running, 0 failed, 0 waiting")
+    assert step_line.startswith("  start  [") and step_line.endswith("]  0/1 done  1 running")
