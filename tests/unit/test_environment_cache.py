@@ -1,0 +1,67 @@
+"""The environment cache is private to the user and never written through a link it did not make."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from headwater.environments import cache
+from headwater.exceptions import StepEnvironmentError
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+def test_the_cache_and_its_sections_are_created_private(tmp_path, monkeypatch):
+    root = tmp_path / "envcache"
+    monkeypatch.setenv(cache.CACHE_ENV, str(root))
+    locks = cache.section("locks")
+    assert locks == root / "locks"
+    assert _mode(root) == 0o700 and _mode(locks) == 0o700
+
+
+def test_a_cache_others_can_write_is_made_private(tmp_path, monkeypatch):
+    root = tmp_path / "envcache"
+    root.mkdir()
+    root.chmod(0o777)
+    monkeypatch.setenv(cache.CACHE_ENV, str(root))
+    cache.section("envs")
+    assert _mode(root) == 0o700
+
+
+def test_a_cache_that_is_a_link_is_refused_and_its_target_untouched(tmp_path, monkeypatch):
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    link = tmp_path / "envcache"
+    link.symlink_to(target)
+    monkeypatch.setenv(cache.CACHE_ENV, str(link))
+    with pytest.raises(StepEnvironmentError) as caught:
+        cache.section("locks")
+    assert str(link) in str(caught.value) and cache.CACHE_ENV in str(caught.value)
+    assert list(target.iterdir()) == []
+
+
+def test_a_lock_file_is_replaced_not_written_through_a_link(tmp_path):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep me")
+    path = tmp_path / "lock.json"
+    path.symlink_to(outside)
+    cache.write_atomic(path, "{}")
+    assert outside.read_text() == "keep me"
+    assert not path.is_symlink() and path.read_text() == "{}"
+    assert _mode(path) == 0o600
+
+
+def test_a_build_is_published_by_rename_and_the_first_one_wins(tmp_path):
+    target = tmp_path / "env-abc"
+    first, second = (cache.staging_dir(tmp_path, "env-abc") for _ in range(2))
+    for staging, text in ((first, "first"), (second, "second")):
+        staging.mkdir(mode=0o700)
+        (staging / "marker").write_text(text)
+    cache.publish(first, target)
+    cache.publish(second, target)  # a concurrent build that lost the race
+    assert (target / "marker").read_text() == "first"
+    assert not first.exists() and not second.exists()
