@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 from headwater.exceptions import HeadwaterException
 
 KINDS = ("executor", "datastore", "metadata", "card", "environment", "deployer")
-"""Every kind of backend; the last two are the kinds coming next (empty for now)."""
+"""Every kind of backend; ``deployer`` is the kind coming next (empty for now)."""
 
 ENTRY_POINT_GROUPS = {
     "executor": "headwater.executors",
@@ -129,6 +129,13 @@ for _b in (
     _builtin("metadata", "postgresql", "headwater.meta.postgres:PostgresMetadata",
              summary="a PostgreSQL database shared by a team",
              schemes=("postgresql", "postgres"), extra="postgres"),
+    # An environment backend is a module with resolve(declared, interpreter, version, runtime)
+    # -> lock text and build(lock, interpreter, folder) (see headwater.environments.prepare).
+    _builtin("environment", "pypi", "headwater.environments.pypi_env",
+             summary="@pypi: packages from PyPI, resolved and installed by uv", extra="pypi"),
+    _builtin("environment", "conda", "headwater.environments.conda_env",
+             summary="@conda: conda packages, solved and installed by py-rattler",
+             extra="conda"),
 ):
     BUILTIN[_b.kind][_b.name] = _b
 del _b

@@ -18,6 +18,16 @@ def test_built_in_backends_by_kind() -> None:
         assert isinstance(backends.names(kind), list)  # the kinds coming next exist already
 
 
+def test_the_environment_backends_are_registered_and_load_their_module() -> None:
+    assert backends.names("environment")[:2] == ["pypi", "conda"]
+    for name in ("pypi", "conda"):
+        backend = backends.get("environment", name)
+        module = backend.load()  # imports neither uv nor rattler: they are imported on use
+        assert module.__name__ == f"headwater.environments.{name}_env"
+        assert callable(module.resolve) and callable(module.build)
+        assert backend.extra == name
+
+
 def test_an_unknown_name_lists_the_known_ones() -> None:
     with pytest.raises(backends.UnknownBackendError) as caught:
         backends.get("executor", "kubernetes")

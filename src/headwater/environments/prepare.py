@@ -25,7 +25,6 @@ from headwater.environments.interpreters import find_interpreter
 from headwater.environments.lock import EnvLock, step_lock
 from headwater.exceptions import StepEnvironmentError
 
-BACKENDS = {"pypi": "headwater.environments.pypi_env", "conda": "headwater.environments.conda_env"}
 READY_MARK = "headwater-env.json"
 _FALLBACK_RUNTIME = ["click>=8.1", "xxhash>=3.4", "fsspec>=2024.2"]
 
@@ -53,7 +52,10 @@ def runtime_requirements() -> list[str]:
 
 
 def _backend(kind: str) -> Any:
-    return importlib.import_module(BACKENDS[kind])
+    """The environment backend of ``kind`` ("pypi", "conda"), from the registry of backends."""
+    from headwater import backends
+
+    return backends.get("environment", kind).load()
 
 
 def lock_for(declared: EnvDeclaration, *, resolve: bool = True) -> EnvLock | None:
