@@ -32,6 +32,10 @@ def build_cli(flow_cls: type) -> click.Group:
     @click.option("--with", "with_decorators", multiple=True,
                   help="Add a step decorator to every step, e.g. --with retry.")
     @click.option("--pylint/--no-pylint", default=False, help="Accepted for Metaflow compatibility.")
+    @click.option("--event-logger", default=None, hidden=True,
+                  help="Accepted for Metaflow compatibility (no event logger sidecar).")
+    @click.option("--monitor", default=None, hidden=True,
+                  help="Accepted for Metaflow compatibility (no monitor sidecar).")
     @click.option("--config", "config_files", nargs=2, multiple=True, metavar="NAME FILE",
                   help="Read the config NAME from FILE (repeatable).")
     @click.option("--config-value", "config_values", nargs=2, multiple=True, metavar="NAME TEXT",
@@ -48,6 +52,7 @@ def build_cli(flow_cls: type) -> click.Group:
     @click.pass_context
     def cli(ctx: click.Context, datastore_root: str | None, metadata: str | None, datastore: str,
             environment: str, quiet: bool, with_decorators: tuple[str, ...], pylint: bool,
+            event_logger: str | None, monitor: str | None,
             config_files: tuple[tuple[str, str], ...], config_values: tuple[tuple[str, str], ...],
             branch: str | None, production: bool, executor: str,
             dask_address: str | None, profile: str | None) -> None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from headwater.client import _context
 from headwater.client._batch import TaskDetails
@@ -46,6 +46,20 @@ from headwater.meta import AttemptRow, FlowRow, RunRow, StepRow, TaskRow
 from headwater.meta.rows import FAILED, RUNNING, SUCCEEDED
 from headwater.meta.tags import check_tags
 from headwater.records import Manifest, TaskFailure
+
+
+class Metadata(NamedTuple):
+    """One fact recorded about a task, in Metaflow's shape (``task.metadata``)."""
+
+    name: str
+    value: str
+    created_at: int | None  # milliseconds since the epoch
+    type: str
+    task: str  # the task's pathspec
+
+
+def _millis(seconds: float | None) -> int | None:
+    return None if seconds is None else int(seconds * 1000)
 
 
 class _Object:
@@ -570,9 +584,20 @@ class Task(_InRun):
         return facts
 
     @property
-    def metadata(self) -> list[tuple[str, str]]:
-        """``metadata_dict`` as (name, value) pairs."""
-        return list(self.metadata_dict.items())
+    def metadata(self) -> list[Metadata]:
+        """Facts recorded about the task as Metaflow's ``Metadata`` records (name, value,
+        created_at, type, task): one ``attempt`` record per attempt made, then the facts of
+        ``metadata_dict`` other than the attempt."""
+        records = [
+            Metadata("attempt", str(a.attempt), _millis(a.started_at), "attempt", self.pathspec)
+            for a in self.attempts
+        ]
+        when = _millis(self._fresh().finished_at)
+        records.extend(
+            Metadata(name, value, when, name, self.pathspec)
+            for name, value in self.metadata_dict.items() if name != "attempt"
+        )
+        return records
 
     def loglines(self, stream: str = "stdout") -> Iterator[tuple[datetime | None, str]]:
         """The attempt's log, line by line, as (time, line) pairs.

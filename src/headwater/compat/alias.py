@@ -6,20 +6,34 @@ is neither imported nor touched. Tasks forked from this process inherit the alia
 
 from __future__ import annotations
 
+import importlib
 import sys
 import types
 
+from headwater.compat.modules import SERVED, packages
+
 
 def install() -> None:
-    """Make ``metaflow``, ``metaflow.exception`` and ``metaflow.cards`` resolve to headwater."""
-    from headwater.compat import cards, exception_names, metaflow_api
+    """Make ``metaflow`` and the submodules of :data:`SERVED` resolve to headwater."""
+    from headwater.compat import metaflow_api
 
     package = types.ModuleType("metaflow", metaflow_api.__doc__)
     package.__dict__.update({k: getattr(metaflow_api, k) for k in metaflow_api.__all__})
     package.__version__ = metaflow_api.__version__
+    package.__all__ = list(metaflow_api.__all__)
     package.__path__ = []  # a package, so submodule imports are looked up in sys.modules
-    package.exception = exception_names
-    package.cards = cards
     sys.modules["metaflow"] = package
-    sys.modules["metaflow.exception"] = exception_names
-    sys.modules["metaflow.cards"] = cards
+    folders = packages()
+    for name in sorted(SERVED, key=lambda n: n.count(".")):
+        if name == "metaflow":
+            continue
+        target = SERVED[name]
+        if target:
+            module = importlib.import_module(target)
+        else:
+            module = types.ModuleType(name, "an empty package served by headwater")
+        if name in folders and not hasattr(module, "__path__"):
+            module.__path__ = []  # type: ignore[attr-defined]
+        sys.modules[name] = module
+        parent, _, leaf = name.rpartition(".")
+        setattr(sys.modules[parent], leaf, module)

@@ -57,7 +57,21 @@ class Error(MetaflowCardComponent):
     pass
 
 
+def get_cards(task: Any, id: str | None = None, type: str | None = None,  # noqa: A002
+              follow_resumed: bool = True) -> Any:
+    """The cards of a task. headwater does not render cards yet, so no task has one: this raises
+    :class:`CardNotPresentException` naming the task, as Metaflow does for a task without cards."""
+    from headwater.compat.card_errors import CardNotPresentException
+
+    pathspec = task if isinstance(task, str) else getattr(task, "pathspec", repr(task))
+    wanted = " ".join(f"{k}={v!r}" for k, v in (("type", type), ("id", id)) if v)
+    raise CardNotPresentException(
+        f"task {pathspec} has no card{' with ' + wanted if wanted else ''}: "
+        "headwater collects card components but does not render cards yet"
+    )
+
+
 __all__ = [
     "Artifact", "Error", "Image", "Markdown", "MetaflowCardComponent", "ProgressBar", "Table",
-    "VegaChart",
+    "VegaChart", "get_cards",
 ]

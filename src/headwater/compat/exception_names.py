@@ -15,3 +15,16 @@ MetaflowNamespaceMismatch = NamespaceMismatchError
 MetaflowInternalError = HeadwaterException
 UnhandledInMergeArtifactsException = MergeArtifactsError
 MissingInMergeArtifactsException = MergeArtifactsError
+
+
+class ExternalCommandFailed(HeadwaterException):
+    """An external command a step ran failed (a name flows raise and catch)."""
+
+    headline = "External command failed"
+
+
+__all__ = [
+    "ExternalCommandFailed", "MetaflowException", "MetaflowInternalError",
+    "MetaflowNamespaceMismatch", "MetaflowNotFound", "MissingInMergeArtifactsException",
+    "UnhandledInMergeArtifactsException",
+]

@@ -35,6 +35,12 @@ from headwater.compat.fallbacks import (
     trigger,
     trigger_on_finish,
 )
+from headwater.compat.user_decorators import (
+    FlowMutator,
+    StepMutator,
+    UserStepDecorator,
+    user_step_decorator,
+)
 from headwater.decorators import (
     catch,
     environment,
@@ -73,4 +79,5 @@ __all__ = [
     "config_expr", "current", "default_namespace", "environment", "get_metadata", "get_namespace", "kubernetes",
     "metadata", "namespace", "parallel", "project", "pypi", "pypi_base", "resources", "retry", "schedule", "secrets",
     "step", "timeout", "trigger", "trigger_on_finish",
+    "FlowMutator", "StepMutator", "UserStepDecorator", "user_step_decorator",
 ]

@@ -71,6 +71,23 @@ class FlowSpec:
 
         return os.path.basename(sys.modules[type(self).__module__].__file__ or "")
 
+    # -- the graph, as Metaflow's tools read it -------------------------------------------------
+    @property
+    def _graph(self) -> Any:
+        """The flow's graph (nodes by step name, with Metaflow's node attributes)."""
+        cls = type(self)
+        cached = cls.__dict__.get("_hw_graph")
+        if cached is None:
+            from headwater.graph.build import build_graph
+
+            cached = build_graph(cls)
+            type.__setattr__(cls, "_hw_graph", cached)
+        return cached
+
+    def __iter__(self) -> Any:
+        """The steps of the flow (graph nodes with ``name``), start first and end last."""
+        return iter(self._graph.ordered())
+
     # -- artifact access -----------------------------------------------------------------------
     def __getattr__(self, name: str) -> Any:
         # Only reached when normal lookup fails: an inherited artifact not yet loaded.
