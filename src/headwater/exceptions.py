@@ -74,7 +74,7 @@ class TransitionError(HeadwaterException):
     headline = "Invalid transition"
 
 
-class ReservedAttributeError(HeadwaterException):
+class ReservedAttributeError(HeadwaterException, AttributeError):
     headline = "Reserved attribute"
 
 

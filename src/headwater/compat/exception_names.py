@@ -23,6 +23,10 @@ class ExternalCommandFailed(HeadwaterException):
     headline = "External command failed"
 
 
+# Named where flows import it from, so a caught one reads as Metaflow's would (@catch's ``type``).
+ExternalCommandFailed.__module__ = "metaflow.exception"
+
+
 __all__ = [
     "ExternalCommandFailed", "MetaflowException", "MetaflowInternalError",
     "MetaflowNamespaceMismatch", "MetaflowNotFound", "MissingInMergeArtifactsException",

@@ -6,7 +6,17 @@ function runs. Outside a running task every field is None/empty and ``is_running
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+# Fields computed on first read while a task runs (``current.run``, ``current.task``): layers
+# above the flow API (the client) register how to make them, so this module imports none of them.
+_COMPUTED: dict[str, Callable[[Current], Any]] = {}
+
+
+def register_computed(name: str, make: Callable[[Current], Any]) -> None:
+    """Let ``current.<name>`` be made by ``make(current)`` while a task runs."""
+    _COMPUTED[name] = make
 
 
 class Current:
@@ -48,6 +58,10 @@ class Current:
         extra = self.__dict__.get("_extra", {})
         if name in extra:
             return extra[name]
+        if name in _COMPUTED and self.__dict__.get("is_running_flow"):
+            value = _COMPUTED[name](self)
+            extra[name] = value
+            return value
         raise AttributeError(
             f"current has no attribute {name!r}"
             + ("" if self.__dict__.get("is_running_flow") else " (no task is running in this process)")

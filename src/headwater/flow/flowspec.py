@@ -84,6 +84,12 @@ class FlowSpec:
             type.__setattr__(cls, "_hw_graph", cached)
         return cached
 
+    @property
+    def _current_step(self) -> str | None:
+        """The step this task runs (Metaflow's private name for it, read by some tools)."""
+        state = self.__dict__.get("_hw_task")
+        return state.step_name if state is not None else None
+
     def __iter__(self) -> Any:
         """The steps of the flow (graph nodes with ``name``), start first and end last."""
         return iter(self._graph.ordered())
@@ -137,8 +143,10 @@ class FlowSpec:
         """This task's item of the innermost foreach (None outside a foreach)."""
         state = self._state()
         frame = _top_foreach(state.frames)
-        if frame is None or frame.items_key is None:
+        if frame is None:
             return None
+        if frame.items_key is None:  # a num_parallel fan-out: the item is the node's index
+            return frame.index
         return state.item_loader(frame)
 
     def foreach_stack(self) -> list[tuple[int, int, Any]]:

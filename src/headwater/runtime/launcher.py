@@ -47,9 +47,9 @@ def run_flow(flow_cls: type, *, params: Mapping[str, Any], options: RunOptions,
     extras = extras or LaunchExtras()
     _announce(flow_cls, console)
     configs = resolve_configs(flow_cls, extras.config_files, extras.config_values)
-    project = project_info(flow_cls, current_username(), extras.branch, extras.production)
-    graph = _check(flow_cls, console)
     scope = config_scope(flow_cls, configs)
+    project = project_info(flow_cls, current_username(), extras.branch, extras.production, scope)
+    graph = _check(flow_cls, console)
     values = resolve_parameters(flow_cls, params, current_username(), scope)
     store = _open_store(settings)
     # Configs are stored like parameters: every task reads them, and so does the client.
@@ -67,7 +67,6 @@ def resume_flow(flow_cls: type, *, step: str | None, options: RunOptions, settin
     """
     extras = extras or LaunchExtras()
     _announce(flow_cls, console)
-    project = project_info(flow_cls, current_username(), extras.branch, extras.production)
     graph = _check(flow_cls, console)
     meta = open_metadata(settings.metadata_url)
     try:
@@ -81,8 +80,10 @@ def resume_flow(flow_cls: type, *, step: str | None, options: RunOptions, settin
         console.say("Note: --config/--config-value are ignored by resume: "
                     f"the configs of {flow_cls.__name__}/{origin.run_id} are used")
     configs = configs_from_refs(flow_cls, param_refs, store, f"{flow_cls.__name__}/{origin.run_id}")
+    scope = config_scope(flow_cls, configs)
+    project = project_info(flow_cls, current_username(), extras.branch, extras.production, scope)
     return _execute(flow_cls, graph, store, param_refs, options, settings, console, step,
-                    _Launch(config_scope(flow_cls, configs), project, extras))
+                    _Launch(scope, project, extras))
 
 
 def _open_store(settings: Settings) -> Any:
@@ -138,6 +139,8 @@ def _execute(flow_cls: type, graph: Graph, store: Any, param_refs: dict, options
     for note in _notes(flow_cls, policies):
         console.say(f"Note: {note}")
     current_fields = project.current_fields() if project else {}
+    # Where the run's records live, so current.run / current.task can read them in the task.
+    current_fields["_hw_settings"] = (str(settings.datastore_root), settings.metadata_url)
     executor = _make_executor(flow_cls, graph, store, options, current_fields, launch.extras)
     try:
         meta = open_metadata(settings.metadata_url)

@@ -286,6 +286,11 @@ class Scheduler:
                 f"stopped because the run received {signal.Signals(self._stop_signal or 0).name}",
             )
         follow_up = None if result.ok or self._stop_signal else self._follow_up(spec, result)
+        said = bytes(live.stderr)  # what the task itself wrote to stderr
+        if result.failure is not None and result.failure.type_name == "TaskCrashed":
+            # The process died without a word (a segfault, os._exit): the stored stderr says why.
+            gap = b"\n" if said and not said.endswith(b"\n") else b""
+            live.stderr += gap + f"{result.failure.type_name}: {result.failure.message}\n".encode()
         stdout_key = self._save_log(live, "stdout")
         stderr_key = self._save_log(live, "stderr")
         self.meta.attempt_finished(self.flow_name, self.run_id, spec.step, spec.task_id,
@@ -297,11 +302,11 @@ class Scheduler:
                 self._release_successors(spec, result)
             return
         failure = result.failure
-        if self.console.quiet and live.stderr:
+        if self.console.quiet and said:
             # --quiet hid the task's output; its error output is why it failed, so show it.
             self.console.task_output(live.prefix, spec.task_id, "stderr",
-                                     bytes(live.stderr) + b"\n", always=True)
-        if failure is not None and (not live.stderr or live.timed_out or live.stopped):
+                                     said + b"\n", always=True)
+        if failure is not None and (not said or live.timed_out or live.stopped):
             # The task could not say it itself (it crashed or was stopped): say it for it.
             self.console.task_line(live.prefix, f"{failure.type_name}: {failure.message}",
                                    always=True)

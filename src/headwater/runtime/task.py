@@ -216,4 +216,11 @@ def _describe_failure(exc: BaseException) -> TaskFailure:
     message = str(exc)
     if isinstance(exc, SystemExit):  # str() is just the code, or nothing for sys.exit()
         message = f"the step called sys.exit({exc.code!r}); a step must return, not exit"
-    return TaskFailure(type(exc).__name__, message, text)
+    return TaskFailure(exception_type_name(type(exc)), message, text)
+
+
+def exception_type_name(kind: type) -> str:
+    """``KeyError`` for built-in exceptions, ``module.Name`` for the others: the module tells
+    two ``ValidationError`` apart, and a flow's own exceptions read as ``myflow.DataMissing``."""
+    module = getattr(kind, "__module__", "builtins")
+    return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
