@@ -40,8 +40,11 @@ def build_cli(flow_cls: type) -> click.Group:
                   help="Read the config NAME from FILE (repeatable).")
     @click.option("--config-value", "config_values", nargs=2, multiple=True, metavar="NAME TEXT",
                   help="Give the config NAME inline, e.g. '{\"lr\": 0.1}' (repeatable).")
-    @click.option("--branch", default=None, help="@project flows: run on the branch test.BRANCH.")
-    @click.option("--production", is_flag=True, help="@project flows: run on the prod branch.")
+    @click.option("--branch", default=None, envvar=["HEADWATER_BRANCH", "METAFLOW_BRANCH"],
+                  help="@project flows: run on the branch test.BRANCH.")
+    @click.option("--production", is_flag=True,
+                  envvar=["HEADWATER_PRODUCTION", "METAFLOW_PRODUCTION"],
+                  help="@project flows: run on the prod branch.")
     @click.option("--executor", default="local", type=click.Choice(["local", "dask"]),
                   envvar="HEADWATER_EXECUTOR", show_default=True,
                   help="Where tasks run: forked here, or on a Dask cluster (--dask-address).")

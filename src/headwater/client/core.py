@@ -26,7 +26,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from headwater.client import _context
+from headwater.client import _context, lineage
 from headwater.client._batch import TaskDetails
 from headwater.client._errors import MissingChild, TaggingError, artifact_not_found
 from headwater.client._lookup import (
@@ -162,6 +162,11 @@ class Flow(_Object):
     def parent(self) -> None:
         return None
 
+    @property
+    def tags(self) -> frozenset[str]:
+        """A flow has no tags of its own (its runs do), as with Metaflow."""
+        return frozenset()
+
     def runs(self, *tags: str) -> Iterator[Run]:
         """Runs in the current namespace carrying all ``tags``, newest first (one query)."""
         rows = meta().list_runs(self._pathspec, tags=(*namespace_tags(), *tags))
@@ -246,6 +251,12 @@ class Run(_InRun):
     def origin_run_id(self) -> str | None:
         """The run this one resumed, if any."""
         return self._run_row.origin_run_id
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        """``Flow/Run`` this run resumed (None for a fresh run)."""
+        origin = self._run_row.origin_run_id
+        return f"{self._run_row.flow}/{origin}" if origin else None
 
     @property
     def code(self) -> CodePackage | None:
@@ -381,6 +392,29 @@ class Step(_InRun):
             return None
         details = TaskDetails(row.flow, row.run_id, row.step, tasks[0].task_id)
         return Task._of(self._run_row, tasks[0], details)
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        """``Flow/Run/step`` this step was cloned from by resume (None when it ran)."""
+        task = self.task
+        origin = task.origin_pathspec if task is not None else None
+        return origin.rsplit("/", 1)[0] if origin else None
+
+    @property
+    def parent_steps(self) -> Iterator[Step]:
+        """The steps whose tasks fed this one's."""
+        run = self.parent
+        return iter([run[name] for name in lineage.parent_step_names(self._run_row, self.id)])
+
+    @property
+    def child_steps(self) -> Iterator[Step]:
+        """The steps whose tasks read this one's outputs."""
+        run = self.parent
+        return iter([run[name] for name in lineage.child_step_names(self._run_row, self.id)])
+
+    def control_tasks(self, *tags: str) -> Iterator[Task]:
+        """The control task of a ``num_parallel`` step (node index 0); none for other steps."""
+        return iter([task for task in self.tasks(*tags) if lineage.is_control_task(task._row)])
 
     def tasks(self, *tags: str) -> Iterator[Task]:
         """Tasks of the step, newest first (none if the run lacks any of ``tags``)."""
@@ -528,6 +562,26 @@ class Task(_InRun):
         return self._row.origin_pathspec
 
     @property
+    def parent_task_pathspecs(self) -> Iterator[str]:
+        """Pathspecs of the tasks this one read its inputs from."""
+        return lineage.parent_pathspecs(self._row)
+
+    @property
+    def parent_tasks(self) -> Iterator[Task]:
+        """The tasks this one read its inputs from."""
+        return iter([Task(p, _namespace_check=False) for p in self.parent_task_pathspecs])
+
+    @property
+    def child_task_pathspecs(self) -> Iterator[str]:
+        """Pathspecs of the tasks that read this one's outputs."""
+        return lineage.child_pathspecs(self._run_row, self._row)
+
+    @property
+    def child_tasks(self) -> Iterator[Task]:
+        """The tasks that read this one's outputs."""
+        return iter([Task(p, _namespace_check=False) for p in self.child_task_pathspecs])
+
+    @property
     def attempts(self) -> list[AttemptRow]:
         """Every attempt, oldest first: status, times, failure, log keys."""
         self._fresh()
@@ -575,8 +629,14 @@ class Task(_InRun):
             "attempt": str(self.current_attempt),
             "runtime": self.runtime_name,
         }
+        origin_run = self._run_row.origin_run_id
+        if origin_run:  # every task of a resumed run, as Metaflow records it
+            facts["origin-run-id"] = origin_run
         if row.origin_pathspec:
-            facts["origin-task-pathspec"] = row.origin_pathspec
+            facts["origin-task-id"] = row.origin_pathspec.rsplit("/", 1)[-1]
+        for tag in self._run_row.system_tags:
+            if tag.startswith("python_version:"):
+                facts["python_version"] = tag.partition(":")[2]
         index = row.foreach_index
         if index is not None:
             facts["foreach-index"] = str(index)

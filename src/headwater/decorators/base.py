@@ -23,6 +23,7 @@ class StepPolicy:
 
     attempts: int = 1  # total attempts, retries included
     retry_delay_s: float = 0.0
+    retry_delay_given: bool = False  # minutes_between_retries written out (else: retry at once)
     timeout_s: float | None = None
     catch_var: str | None = None  # @catch: artifact that receives the exception
     catch_print: bool = True

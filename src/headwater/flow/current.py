@@ -34,7 +34,7 @@ class Current:
         self.origin_run_id: str | None = None
         self.parameter_names: list[str] = []
         self.username: str | None = None
-        self.tags: frozenset[str] = frozenset()
+        self.tags: set[str] = set()
         self.namespace: str | None = None
         self.is_running_flow: bool = False
         self._extra: dict[str, Any] = {}
@@ -47,6 +47,11 @@ class Current:
             else:
                 self._extra[key] = value
         self.is_running_flow = True
+
+    def _bind_launch(self, **fields: Any) -> None:
+        """Facts known before any task runs (the project and branch), readable while the launch
+        evaluates parameter defaults, as Metaflow allows; no task is running yet."""
+        self._extra.update(fields)
 
     @property
     def pathspec(self) -> str | None:

@@ -16,6 +16,7 @@ from headwater.decorators.base import StepPolicy
 from headwater.decorators.registry import parse_with, step_policy
 from headwater.exceptions import NotFoundError, RunFailedError
 from headwater.flow.config import config_scope
+from headwater.flow.current import current
 from headwater.graph import Graph, check_flow
 from headwater.meta import open_metadata
 from headwater.runtime.child import make_child_main
@@ -49,6 +50,8 @@ def run_flow(flow_cls: type, *, params: Mapping[str, Any], options: RunOptions,
     configs = resolve_configs(flow_cls, extras.config_files, extras.config_values)
     scope = config_scope(flow_cls, configs)
     project = project_info(flow_cls, current_username(), extras.branch, extras.production, scope)
+    if project is not None:  # a parameter default may read current.project_name
+        current._bind_launch(**project.current_fields())
     graph = _check(flow_cls, console)
     values = resolve_parameters(flow_cls, params, current_username(), scope)
     store = _open_store(settings)

@@ -210,6 +210,8 @@ class Scheduler:
         extra: dict[str, Any] = {"env": policy.env} if policy.env else {}
         if policy.resources:  # @resources: scale-out executors place the task by it
             extra["resources"] = policy.resources
+        if policy.catch_var is not None:  # @catch keeps what the failed step had set
+            extra["keep_on_failure"] = True
         spec = TaskSpec(
             flow_name=self.flow_name, run_id=self.run_id, step=step, task_id=task_id, attempt=0,
             parents=parents, params=self.params, frames=frames,
@@ -338,8 +340,9 @@ class Scheduler:
         if spec.attempt + 1 < policy.attempts:
             return replace(spec, attempt=spec.attempt + 1)
         if policy.catch_var is not None:
+            kept = {k: v for k, v in result.manifest.items() if k not in spec.params}
             caught = {"var": policy.catch_var, "failure": result.failure,
-                      "print": policy.catch_print}
+                      "print": policy.catch_print, "kept": kept}
             return replace(spec, attempt=spec.attempt + 1, extra={**spec.extra, "catch": caught})
         return None
 
@@ -349,7 +352,8 @@ class Scheduler:
                                    always=True)
             self._ready.append(spec)
             return
-        delay = self._policy(spec.step).retry_delay_s
+        policy = self._policy(spec.step)
+        delay = policy.retry_delay_s if policy.retry_delay_given else 0.0
         total = self._policy(spec.step).attempts
         when = f" in {delay:g} s" if delay else ""
         self.console.task_line(

@@ -29,6 +29,7 @@ def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> Ta
     """Run ``spec`` in this process and return its result; user errors become a failed result."""
     started = time.time()
     node = graph[spec.step]
+    flow = state = None
     try:
         flow, state = _make_flow(flow_cls, node, spec, store)
         _bind_current(spec, flow_cls, graph)
@@ -47,6 +48,8 @@ def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> Ta
             raise
         result = TaskResult(failure=_describe_failure(exc))
         print(result.failure.traceback, file=sys.stderr, end="")
+        if spec.extra.get("keep_on_failure") and flow is not None and state is not None:
+            result.manifest = _kept_after_failure(flow, state, spec, store)
     result.started_at = started
     result.finished_at = time.time()
     return result
@@ -71,6 +74,9 @@ def _stand_in_for_failed_step(flow: Any, state: TaskState, node: StepNode,
     from headwater.decorators.catch import CaughtException
 
     failure = caught["failure"]
+    for name, ref in (caught.get("kept") or {}).items():
+        state.view.inherited[name] = ref
+        state.view.deleted.discard(name)
     if caught.get("print", True):
         print(f"@catch: step '{node.name}' failed, the flow goes on. {failure.type_name}: "
               f"{failure.message}", file=sys.stderr)
@@ -79,6 +85,16 @@ def _stand_in_for_failed_step(flow: Any, state: TaskState, node: StepNode,
                                                      failure.traceback))
     if node.transition != END:
         state.transition = Transition(node.out, node.foreach_var, node.condition_var)
+
+
+def _kept_after_failure(flow: Any, state: TaskState, spec: TaskSpec, store: Any) -> Manifest:
+    """What a failed @catch step had set before it failed, stored for its stand-in (as with
+    Metaflow, a caught step keeps those artifacts). Best effort: a value that cannot be saved
+    is left out, never a second failure."""
+    try:
+        return _collect_artifacts(flow, state, spec, store)
+    except Exception:  # noqa: BLE001 - the step already failed; keep what can be kept
+        return {}
 
 
 def _item_loader(store: Any, where: str) -> Callable[[Frame], Any]:
@@ -115,7 +131,7 @@ def _bind_current(spec: TaskSpec, flow_cls: type, graph: Graph) -> None:
         origin_run_id=spec.origin_run_id,
         parameter_names=sorted(spec.params),
         username=spec.username,
-        tags=frozenset(spec.tags),
+        tags=set(spec.tags),
         namespace=spec.namespace,
         card=CardCollector(),
         **_parallel_info(graph, spec),
