@@ -330,6 +330,8 @@ class Run(_InRun):
             raise TaggingError(
                 f"cannot remove system tag(s) {', '.join(system_only)} from run {self._pathspec}"
             )
+        # A tag the run already has as a system tag is not added again as a user tag.
+        add = [t for t in add if t not in set(row.system_tags)]
         writer = _context.current().writer()
         with writer.transaction():
             writer.remove_tags(row.flow, row.run_id, remove)
@@ -648,14 +650,16 @@ class Task(_InRun):
         """Facts recorded about the task as Metaflow's ``Metadata`` records (name, value,
         created_at, type, task): one ``attempt`` record per attempt made, then the facts of
         ``metadata_dict`` other than the attempt."""
+        facts = self.metadata_dict
+        stand_in = facts.get("catch-attempt")  # @catch's stand-in is not an attempt of the step
         records = [
             Metadata("attempt", str(a.attempt), _millis(a.started_at), "attempt", self.pathspec)
-            for a in self.attempts
+            for a in self.attempts if str(a.attempt) != stand_in
         ]
         when = _millis(self._fresh().finished_at)
         records.extend(
             Metadata(name, value, when, name, self.pathspec)
-            for name, value in self.metadata_dict.items() if name != "attempt"
+            for name, value in facts.items() if name != "attempt"
         )
         return records
 

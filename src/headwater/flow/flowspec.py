@@ -9,7 +9,7 @@ reads then fall through to the lazily loaded artifacts the task inherited.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from headwater.exceptions import MergeArtifactsError, ReservedAttributeError, TransitionError
 from headwater.flow.artifacts import ArtifactView
@@ -31,6 +31,16 @@ class Transition:
     condition: str | None = None
     cases: dict[str, str] = field(default_factory=dict)
     num_parallel: int | None = None
+
+
+class ForeachFrame(NamedTuple):
+    """One enclosing foreach level, in Metaflow's shape (``flow._foreach_stack``)."""
+
+    step: str
+    var: str | None
+    num_splits: int
+    index: int
+    value: Any
 
 
 @dataclass
@@ -154,6 +164,20 @@ class FlowSpec:
         state = self._state()
         return [
             (f.index, f.num_splits, state.item_loader(f) if f.items_key else None)
+            for f in state.frames
+            if f.is_foreach
+        ]
+
+    @property
+    def _foreach_stack(self) -> list[ForeachFrame]:
+        """The enclosing foreach levels as Metaflow's frames (step, var, num_splits, index,
+        value), outermost first: read by tools written against Metaflow's flow object."""
+        state = self._state()
+        graph = self._graph
+        return [
+            ForeachFrame(f.step, graph[f.step].foreach_var if f.step in graph else None,
+                         f.num_splits, f.index,
+                         state.item_loader(f) if f.items_key else f.index)
             for f in state.frames
             if f.is_foreach
         ]

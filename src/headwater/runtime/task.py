@@ -43,6 +43,10 @@ def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> Ta
         else:
             getattr(flow, spec.step)()
         result = _finish(flow, state, node, spec, store)
+        if caught is not None and caught["failure"].traceback:
+            # The step raised (it was not killed): as with Metaflow, @catch handled it within
+            # that attempt, so the client does not count this stand-in as an attempt of its own.
+            result.metadata["catch-attempt"] = str(spec.attempt)
     except BaseException as exc:  # noqa: BLE001 - any failure of user code fails the task
         if isinstance(exc, KeyboardInterrupt):
             raise
