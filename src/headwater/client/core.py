@@ -307,22 +307,28 @@ class Run(_InRun):
     # -- tags: the only writes the client makes -------------------------------------------------
 
     def add_tag(self, tag: str) -> None:
-        self.replace_tags((), (tag,))
+        self._change_tags((), _as_tags(tag))
 
     def add_tags(self, tags: Iterable[str]) -> None:
-        self.replace_tags((), tags)
+        self._change_tags((), tags)
 
     def remove_tag(self, tag: str) -> None:
-        self.replace_tags((tag,), ())
+        self._change_tags(_as_tags(tag), ())
 
     def remove_tags(self, tags: Iterable[str]) -> None:
-        self.replace_tags(tags, ())
+        self._change_tags(tags, ())
 
     def replace_tag(self, tag_to_remove: str, tag_to_add: str) -> None:
-        self.replace_tags((tag_to_remove,), (tag_to_add,))
+        self.replace_tags(_as_tags(tag_to_remove), _as_tags(tag_to_add))
 
     def replace_tags(self, tags_to_remove: Iterable[str], tags_to_add: Iterable[str]) -> None:
         """Remove then add user tags in one transaction. System tags cannot be removed."""
+        tags_to_remove, tags_to_add = list(tags_to_remove), list(tags_to_add)
+        if not tags_to_remove and not tags_to_add:
+            raise TaggingError(f"replace_tags on run {self._pathspec} got no tag to remove or add")
+        self._change_tags(tags_to_remove, tags_to_add)
+
+    def _change_tags(self, tags_to_remove: Iterable[str], tags_to_add: Iterable[str]) -> None:
         remove, add = _valid_tags(tags_to_remove), _valid_tags(tags_to_add)
         row = self._run_row
         system_only = sorted(set(remove) & (set(row.system_tags) - set(row.tags)))
@@ -337,6 +343,11 @@ class Run(_InRun):
             writer.remove_tags(row.flow, row.run_id, remove)
             writer.add_tags(row.flow, row.run_id, add)
         self._run_row = meta().get_run(row.flow, row.run_id) or row
+
+
+def _as_tags(tag: Any) -> tuple[Any, ...]:
+    """One tag, or (kept for scripts written for older Metaflow clients) a list of them."""
+    return tuple(tag) if isinstance(tag, (list, tuple)) else (tag,)
 
 
 def _valid_tags(tags: Iterable[str]) -> list[str]:

@@ -68,6 +68,21 @@ class StepNode:
             return "join"
         return "start" if self.name == "start" else "linear"
 
+    @property
+    def display_type(self) -> str:
+        """How ``show``/``output-dot`` draw the step (headwater's own reading, which differs from
+        Metaflow's :attr:`type` for a start that fans out, a join that fans out again and a
+        ``num_parallel`` fan-out)."""
+        if self.name == "start":
+            return "start"
+        if self.is_join:
+            return "join"
+        if self.transition == SWITCH:
+            return "split-switch"
+        if self.transition == PARALLEL:
+            return "split-parallel"
+        return self.transition
+
     # Metaflow's attribute names, read by tools written for it.
     @property
     def in_funcs(self) -> set[str]:
