@@ -50,12 +50,23 @@ class StepNode:
 
     @property
     def type(self) -> str:
-        """Metaflow's name for the node type, with Metaflow's precedence.
+        """The node type (start, linear, split, foreach, join, split-switch, split-parallel, end)
+        as headwater reads it: ``start`` for the start step whatever it does next."""
+        if self.name == "start":
+            return "start"
+        if self.is_join:
+            return "join"
+        if self.transition == SWITCH:
+            return "split-switch"
+        if self.transition == PARALLEL:
+            return "split-parallel"
+        return self.transition
 
-        ``start`` only for a start step that goes on linearly (a start step that fans out is a
-        ``split``/``foreach``); ``num_parallel`` fan-outs are ``foreach`` (see ``parallel_foreach``);
-        a join step that fans out again is named by its fan-out.
-        """
+    @property
+    def metaflow_type(self) -> str:
+        """Metaflow's node type, with Metaflow's precedence: ``start`` only for a start step
+        that goes on linearly, ``foreach`` for ``num_parallel`` fan-outs (see
+        ``parallel_foreach``), and a join that fans out again named by its fan-out."""
         if self.transition == END:
             return "end"
         if self.transition == SWITCH:
@@ -67,21 +78,6 @@ class StepNode:
         if self.is_join:
             return "join"
         return "start" if self.name == "start" else "linear"
-
-    @property
-    def display_type(self) -> str:
-        """How ``show``/``output-dot`` draw the step (headwater's own reading, which differs from
-        Metaflow's :attr:`type` for a start that fans out, a join that fans out again and a
-        ``num_parallel`` fan-out)."""
-        if self.name == "start":
-            return "start"
-        if self.is_join:
-            return "join"
-        if self.transition == SWITCH:
-            return "split-switch"
-        if self.transition == PARALLEL:
-            return "split-parallel"
-        return self.transition
 
     # Metaflow's attribute names, read by tools written for it.
     @property

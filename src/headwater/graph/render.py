@@ -86,7 +86,7 @@ def render_dot(graph: Graph) -> str:
         '  edge [fontname="Helvetica", fontsize=10];',
     ]
     for node in graph.ordered():
-        attrs = [f"shape={_DOT_SHAPES.get(node.display_type, 'box')}"]
+        attrs = [f"shape={_DOT_SHAPES.get(node.type, 'box')}"]
         if node.doc:
             attrs.append(f"tooltip={_dot_quote(node.doc.splitlines()[0])}")
         lines.append(f"  {_dot_quote(node.name)} [{', '.join(attrs)}];")
@@ -111,7 +111,7 @@ def render_mermaid(graph: Graph) -> str:
     """Mermaid ``flowchart TD`` text; node ids are ``step_<name>``, labels the step names."""
     lines = ["flowchart TD"]
     for node in graph.ordered():
-        opening, closing = _MERMAID_SHAPES.get(node.display_type, ("[", "]"))
+        opening, closing = _MERMAID_SHAPES.get(node.type, ("[", "]"))
         lines.append(
             f"{_INDENT}{_mermaid_id(node.name)}{opening}{_mermaid_text(node.name)}{closing}"
         )
