@@ -84,13 +84,14 @@ class FlowSpec:
     # -- the graph, as Metaflow's tools read it -------------------------------------------------
     @property
     def _graph(self) -> Any:
-        """The flow's graph (nodes by step name, with Metaflow's node attributes)."""
+        """The flow's graph as Metaflow's tools read it (nodes by step name, Metaflow's types)."""
         cls = type(self)
         cached = cls.__dict__.get("_hw_graph")
         if cached is None:
             from headwater.graph.build import build_graph
+            from headwater.graph.metaflow_view import MetaflowGraph
 
-            cached = build_graph(cls)
+            cached = MetaflowGraph(build_graph(cls))
             type.__setattr__(cls, "_hw_graph", cached)
         return cached
 
@@ -102,7 +103,7 @@ class FlowSpec:
 
     def __iter__(self) -> Any:
         """The steps of the flow (graph nodes with ``name``), start first and end last."""
-        return iter(self._graph.ordered())
+        return iter(self._graph)
 
     # -- artifact access -----------------------------------------------------------------------
     def __getattr__(self, name: str) -> Any:
