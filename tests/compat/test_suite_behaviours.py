@@ -66,6 +66,12 @@ def test_current_and_parameters_inside_steps(run):
     assert start.data.branch_seen == "test.from_env"  # METAFLOW_BRANCH
 
 
+def test_class_constants_are_read_only_artifacts_of_every_task(run):
+    assert run["start"].task.data.constant_read_only is True
+    for name in ("start", "work", "join", "caught", "end"):
+        assert {t.data.LIMIT for t in run[name]} == {7}, name
+
+
 def test_foreach_stack_and_merge_after_a_refusal(run):
     assert {t.data.frame_var for t in run["work"]} == {"items"}
     join = run["join"].task

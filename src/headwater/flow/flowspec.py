@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 from headwater.exceptions import MergeArtifactsError, ReservedAttributeError, TransitionError
 from headwater.flow.artifacts import ArtifactView
 from headwater.flow.inputs import Inputs, _top_foreach
+from headwater.flow.members import class_constants
 from headwater.records import Frame
 
 # Names a step may not assign: they are the framework's, and shadowing them would break the run.
@@ -122,6 +123,12 @@ class FlowSpec:
                 f"step cannot assign 'self.{name}' in flow {type(self).__name__}: "
                 f"'{name}' belongs to the framework",
                 fix=f"choose another name, e.g. self.{name}_value",
+            )
+        if self.__dict__.get("_hw_task") is not None and name in class_constants(type(self)):
+            raise ReservedAttributeError(
+                f"step cannot assign 'self.{name}' in flow {type(self).__name__}: '{name}' is a "
+                "class-level constant of the flow (as with Metaflow, constants are read-only)",
+                fix=f"store the new value under another name, e.g. self.{name}_now = ...",
             )
         object.__setattr__(self, name, value)
 

@@ -14,11 +14,12 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from headwater.exceptions import TransitionError
+from headwater.exceptions import SerializationError, TransitionError
 from headwater.flow.artifacts import ArtifactView
 from headwater.flow.current import CardCollector, current
 from headwater.flow.flowspec import TaskState, Transition
 from headwater.flow.inputs import make_inputs
+from headwater.flow.members import class_constants
 from headwater.graph.model import END, FOREACH, PARALLEL, SWITCH, Graph, StepNode
 from headwater.records import Frame, Manifest, TaskFailure, TaskResult, TaskSpec
 
@@ -220,8 +221,21 @@ def _collect_artifacts(flow: Any, state: TaskState, spec: TaskSpec, store: Any) 
         if ref is None:
             ref = store.save_artifact(value, name=name, where=spec.pathspec)
         manifest[name] = ref
+    _add_constants(manifest, type(flow), spec, store)
     manifest.update(spec.params)
     return manifest
+
+
+def _add_constants(manifest: Manifest, flow_cls: type, spec: TaskSpec, store: Any) -> None:
+    """Class-level constants are artifacts of every task, as with Metaflow (stored once: the same
+    value has the same hash). One that cannot be pickled is left out rather than failing a task."""
+    for name, value in class_constants(flow_cls).items():
+        if name in manifest or name in spec.params:
+            continue
+        try:
+            manifest[name] = store.save_artifact(value, name=name, where=spec.pathspec)
+        except SerializationError:
+            continue
 
 
 def _describe_failure(exc: BaseException) -> TaskFailure:

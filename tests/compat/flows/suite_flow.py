@@ -27,6 +27,7 @@ from metaflow.exception import ExternalCommandFailed, MetaflowException
 class CompatSuiteFlow(FlowSpec):
     cfg = Config("cfg", default_value={"project": "suite_proj"})
     alpha = Parameter("alpha", default=3)
+    LIMIT = 7  # a class-level constant: an artifact of every task, read-only in steps
 
     @step
     def start(self):
@@ -34,6 +35,10 @@ class CompatSuiteFlow(FlowSpec):
             self.alpha = 5
         except AttributeError:
             self.param_read_only = True
+        try:
+            self.LIMIT = 8
+        except AttributeError:
+            self.constant_read_only = True
         self.task_pathspec = current.task.pathspec
         self.run_seen = current.run.pathspec
         self.seen_tags = current.tags
