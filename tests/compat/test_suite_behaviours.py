@@ -225,3 +225,55 @@ def test_the_alias_serves_the_same_modules(tmp_path, tripwire):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "imports ok" in done.stdout
+
+
+CONFIG_FLOW = textwrap.dedent("""
+    import os
+    from metaflow import Config, FlowSpec, Parameter, config_expr, environment, step
+
+    def from_ctx(ctx):
+        return ctx.configs.numbers.base + 1
+
+    def made(ctx):
+        return {"made": True}
+
+    class ConfigSpreadFlow(FlowSpec):
+        env_cfg = Config("env_cfg")
+        numbers = Config("numbers")
+        built = Config("built", default_value=made)
+        plus_one = Parameter("plus_one", default=from_ctx, type=int)
+
+        @environment(**env_cfg)
+        @step
+        def start(self):
+            self.seen = os.environ["FROM_SPREAD"]
+            try:
+                self.numbers["base"] = 0
+            except TypeError:
+                self.config_read_only = True
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+""")
+
+
+def test_configs_from_the_environment_spread_and_parameter_context(tmp_path, tripwire, client):
+    flow = tmp_path / "config_spread_flow.py"
+    flow.write_text(CONFIG_FLOW)
+    env = {**os.environ, "PYTHONPATH": tripwire,
+           "METAFLOW_FLOW_CONFIG_VALUE": '{"env_cfg": {"vars": {"FROM_SPREAD": "yes"}}}',
+           "METAFLOW_FLOW_CONFIG": '{"numbers": "numbers.json"}'}
+    (tmp_path / "numbers.json").write_text('{"base": 41}')
+    done = subprocess.run(headwater_argv("run", str(flow)), cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    client()
+    from headwater import Flow
+
+    start = Flow("ConfigSpreadFlow").latest_run["start"].task
+    assert start.data.seen == "yes"  # @environment(**env_cfg), expanded at launch
+    assert start.data.plus_one == 42  # a callable default reads ctx.configs
+    assert start.data.built == {"made": True}  # default_value=callable
+    assert start.data.config_read_only is True

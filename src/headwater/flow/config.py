@@ -19,6 +19,9 @@ from typing import Any
 from headwater.exceptions import ConfigError, FlowDefinitionError, ReservedAttributeError
 from headwater.flow.members import class_members
 
+# Keyword names a ``**config`` spread leaves in a decorator's options until launch.
+SPREAD_PREFIX = "__hw_spread__"
+
 
 class ConfigValue(Mapping[str, Any]):
     """A read-only dict with attribute access; nested dicts are ConfigValues too.
@@ -255,7 +258,14 @@ class Config:
         return ConfigPath(self.__dict__.get("attr_name", self.__dict__.get("name", "")), (name,))
 
     def __getitem__(self, key: Any) -> ConfigPath:
+        if isinstance(key, str) and key.startswith(SPREAD_PREFIX):
+            return ConfigPath(self.attr_name)  # ``**config``: the whole value, at launch
         return ConfigPath(self.attr_name, (key,))
+
+    def keys(self) -> list[str]:
+        """``@decorator(**config)`` in a class body: one placeholder key, expanded at launch
+        into the config's keys (a decorator sees them as if written out)."""
+        return [SPREAD_PREFIX + self.attr_name]
 
     def __repr__(self) -> str:
         return f"Config({self.name!r})"
