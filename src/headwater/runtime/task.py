@@ -86,10 +86,28 @@ def _stand_in_for_failed_step(flow: Any, state: TaskState, node: StepNode,
         print(f"@catch: step '{node.name}' failed, the flow goes on. {failure.type_name}: "
               f"{failure.message}", file=sys.stderr)
     if caught.get("var"):
-        setattr(flow, caught["var"], CaughtException(failure.type_name, failure.message,
-                                                     failure.traceback))
+        setattr(flow, caught["var"], CaughtException(_caught_type_name(failure.type_name),
+                                                     failure.message, failure.traceback))
     if node.transition != END:
         state.transition = Transition(node.out, node.foreach_var, node.condition_var)
+
+
+# Failures headwater names itself (there was no Python exception), and the names a flow written
+# for Metaflow checks for instead. Used only when ``metaflow`` is served by headwater.
+_METAFLOW_FAILURE_NAMES = {
+    "TaskCrashed": "metaflow.plugins.catch_decorator.FailureHandledByCatch",
+    "TaskKilled": "metaflow.plugins.catch_decorator.FailureHandledByCatch",
+    "TimeoutException": "metaflow.plugins.timeout_decorator.TimeoutException",
+}
+
+
+def _caught_type_name(type_name: str) -> str:
+    """``@catch``'s ``type``: Metaflow's name for a crash or a timeout when the flow imports
+    ``metaflow`` (served by headwater's alias or shim), headwater's otherwise."""
+    served = getattr(sys.modules.get("metaflow"), "__version__", "")
+    if isinstance(served, str) and served.endswith("+headwater"):
+        return _METAFLOW_FAILURE_NAMES.get(type_name, type_name)
+    return type_name
 
 
 def _kept_after_failure(flow: Any, state: TaskState, spec: TaskSpec, store: Any) -> Manifest:
