@@ -91,7 +91,8 @@ def logs(ctx: click.Context, input_path: str, show_stdout: bool | None, show_std
     from headwater.cli.log_output import chosen_streams, print_task_logs
 
     streams = chosen_streams(show_stdout, show_stderr, both)
-    only_one = len(streams) == 1 and not both
+    # One stream picked with --stdout or --stderr goes to stdout (to pipe it, as with Metaflow).
+    only_one = len(streams) == 1 and bool(show_stdout or show_stderr)
     for task in _tasks_of(ctx, input_path, attempt):
         print_task_logs(task, streams, to_stdout=only_one, timestamps=timestamps)
 

@@ -56,15 +56,17 @@ class StepDecorator:
 
     def resolved(self, configs: Mapping[str, Any]) -> StepDecorator:
         """This decorator with its config_expr options evaluated (and then validated)."""
-        if not is_deferred(self.attributes) and not self._spreads:
+        spreads = getattr(self, "_spreads", {})  # a subclass may not call this __init__
+        if not is_deferred(self.attributes) and not spreads:
             return self
         try:
             spread: dict[str, Any] = {}
-            for expr in self._spreads.values():
+            for expr in spreads.values():
                 value = resolve_deferred(expr, configs)
                 spread.update(value.to_dict() if hasattr(value, "to_dict") else value)
             if spread:
-                return type(self)(**{**spread, **resolve_deferred(self._given, configs)})
+                given = getattr(self, "_given", self.attributes)
+                return type(self)(**{**spread, **resolve_deferred(given, configs)})
             return type(self)(**resolve_deferred(self.attributes, configs))
         except FlowDefinitionError as err:
             raise FlowDefinitionError(f"{err.msg} (from a config_expr)", fix=err.fix) from None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from headwater.exceptions import FlowDefinitionError, ParameterError, ReservedAttributeError
@@ -69,7 +69,7 @@ class ParameterContext:
     flow_name: str
     user_name: str
     parameter_name: str
-    configs: Any = None  # the run's configs by name (``ctx.configs.cfg.key``), as with Metaflow
+    configs: Any = field(default=None, compare=False)  # the run's configs by name (``ctx.configs.cfg.key``), as with Metaflow
 
 
 class Parameter:

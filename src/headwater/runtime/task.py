@@ -53,7 +53,8 @@ def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> Ta
             raise
         result = TaskResult(failure=_describe_failure(exc))
         print(result.failure.traceback, file=sys.stderr, end="")
-        if spec.extra.get("keep_on_failure") and flow is not None and state is not None:
+        if (spec.extra.get("keep_on_failure") and flow is not None and state is not None
+                and serving_metaflow()):
             result.manifest = _kept_after_failure(flow, state, spec, store)
     result.started_at = started
     result.finished_at = time.time()
@@ -101,11 +102,17 @@ _METAFLOW_FAILURE_NAMES = {
 }
 
 
+def serving_metaflow() -> bool:
+    """True when this process runs a flow written for Metaflow: ``metaflow`` is served by
+    headwater's alias or shim. A few of Metaflow's rules apply only then (see decisions.md)."""
+    served = getattr(sys.modules.get("metaflow"), "__version__", "")
+    return isinstance(served, str) and served.endswith("+headwater")
+
+
 def _caught_type_name(type_name: str) -> str:
     """``@catch``'s ``type``: Metaflow's name for a crash or a timeout when the flow imports
-    ``metaflow`` (served by headwater's alias or shim), headwater's otherwise."""
-    served = getattr(sys.modules.get("metaflow"), "__version__", "")
-    if isinstance(served, str) and served.endswith("+headwater"):
+    ``metaflow``, headwater's otherwise."""
+    if serving_metaflow():
         return _METAFLOW_FAILURE_NAMES.get(type_name, type_name)
     return type_name
 
@@ -272,7 +279,10 @@ def _describe_failure(exc: BaseException) -> TaskFailure:
 
 
 def exception_type_name(kind: type) -> str:
-    """``KeyError`` for built-in exceptions, ``module.Name`` for the others: the module tells
-    two ``ValidationError`` apart, and a flow's own exceptions read as ``myflow.DataMissing``."""
+    """``KeyError`` for built-in and headwater's own exceptions, ``module.Name`` for the others:
+    the module tells two ``ValidationError`` apart, and a flow's own exceptions read as
+    ``myflow.DataMissing`` (Metaflow's names, ``metaflow.exception.X``, included)."""
     module = getattr(kind, "__module__", "builtins")
-    return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
+    if module == "builtins" or module == "headwater" or module.startswith("headwater."):
+        return kind.__qualname__
+    return f"{module}.{kind.__qualname__}"
