@@ -342,7 +342,11 @@ class Run(_InRun):
         with writer.transaction():
             writer.remove_tags(row.flow, row.run_id, remove)
             writer.add_tags(row.flow, row.run_id, add)
-        self._run_row = meta().get_run(row.flow, row.run_id) or row
+        fresh = meta().get_run(row.flow, row.run_id) or row
+        # This object shows what its own change did, even if another process (a sibling task
+        # tagging the same run) changed the tags again in between.
+        mine = (set(fresh.tags) - set(remove)) | set(add)
+        self._run_row = replace(fresh, tags=tuple(sorted(mine)))
 
 
 def _as_tags(tag: Any) -> tuple[Any, ...]:
