@@ -60,6 +60,7 @@ from headwater.flow import (
     current,
     step,
 )
+from headwater.graph import metaflow_view  # noqa: F401 - gives flows their Metaflow graph view
 from headwater.runner import ExecutingRun, NBRunner, Runner
 
 batch = STEP_FALLBACKS["batch"]

@@ -8,6 +8,7 @@ reads then fall through to the lazily loaded artifacts the task inherited.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -32,6 +33,16 @@ class Transition:
     condition: str | None = None
     cases: dict[str, str] = field(default_factory=dict)
     num_parallel: int | None = None
+
+
+# How ``flow._graph`` is made: registered by headwater.graph.metaflow_view (the graph layer sits
+# above this one, so this module never imports it).
+_GRAPH_VIEW: Callable[[type], Any] | None = None
+
+
+def use_graph_view(make: Callable[[type], Any]) -> None:
+    global _GRAPH_VIEW
+    _GRAPH_VIEW = make
 
 
 class ForeachFrame(NamedTuple):
@@ -89,10 +100,10 @@ class FlowSpec:
         cls = type(self)
         cached = cls.__dict__.get("_hw_graph")
         if cached is None:
-            from headwater.graph.build import build_graph
-            from headwater.graph.metaflow_view import MetaflowGraph
-
-            cached = MetaflowGraph(build_graph(cls))
+            if _GRAPH_VIEW is None:
+                raise AttributeError("the flow's graph view is not loaded "
+                                     "(import headwater.graph.metaflow_view)")
+            cached = _GRAPH_VIEW(cls)
             type.__setattr__(cls, "_hw_graph", cached)
         return cached
 

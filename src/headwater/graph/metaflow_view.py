@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from headwater.flow.flowspec import use_graph_view
+from headwater.graph.build import build_graph
 from headwater.graph.model import Graph, StepNode
 
 
@@ -49,3 +51,6 @@ class MetaflowGraph:
 
     def __len__(self) -> int:
         return len(self._graph)
+
+
+use_graph_view(lambda flow_cls: MetaflowGraph(build_graph(flow_cls)))
