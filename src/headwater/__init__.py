@@ -10,6 +10,7 @@ from typing import Any
 
 from headwater.cli.excepthook import install as _install_excepthook  # noqa: E402
 from headwater.decorators import (  # noqa: E402
+    card,
     catch,
     environment,
     parallel,
@@ -40,7 +41,7 @@ _RUNNER_NAMES = ("Runner", "NBRunner", "ExecutingRun")
 
 __all__ = [
     "Config", "FlowSpec", "IncludeFile", "JSONType", "Parameter", "config_expr", "current", "step",
-    "catch", "environment", "parallel", "project", "resources", "retry", "timeout", *_CLIENT_NAMES,
+    "card", "catch", "environment", "parallel", "project", "resources", "retry", "timeout", *_CLIENT_NAMES,
 ]
 
 

@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 from headwater.exceptions import HeadwaterException
 
 KINDS = ("executor", "datastore", "metadata", "card", "environment", "deployer")
-"""Every kind of backend; the last three are the kinds coming next (empty for now)."""
+"""Every kind of backend; the last two are the kinds coming next (empty for now)."""
 
 ENTRY_POINT_GROUPS = {
     "executor": "headwater.executors",
@@ -122,6 +122,10 @@ for _b in (
              extra="s3"),
     _builtin("metadata", "sqlite", "headwater.meta.sqlite:SQLiteMetadata",
              summary="one SQLite file, no server (the default)", schemes=("", "sqlite", "file")),
+    _builtin("card", "default", "headwater.cards.default_card:DefaultCard",
+             summary="the task, its parameters and artifacts, the graph, your components"),
+    _builtin("card", "blank", "headwater.cards.default_card:BlankCard",
+             summary="your components only"),
     _builtin("metadata", "postgresql", "headwater.meta.postgres:PostgresMetadata",
              summary="a PostgreSQL database shared by a team",
              schemes=("postgresql", "postgres"), extra="postgres"),

@@ -16,7 +16,8 @@
     ├── StoreError                      the storage backend refused an operation
     ├── MetadataError                   the metadata database is unreachable, locked, full or damaged
     ├── NotFoundError                   a flow, run, step, task or artifact does not exist
-    │   └── NamespaceMismatchError      it exists, but not in the current namespace
+    │   ├── NamespaceMismatchError      it exists, but not in the current namespace
+    │   └── CardNotPresentException     the task has no card (of that id / type)
     ├── TaskFailedError                 a task failed (raised in the scheduler, names the pathspec)
     └── RunFailedError                  a run ended unsuccessfully
 
@@ -115,6 +116,12 @@ class NotFoundError(HeadwaterException):
 
 class NamespaceMismatchError(NotFoundError):
     headline = "Not in the current namespace"
+
+
+class CardNotPresentException(NotFoundError):
+    """The task has no card matching the request (Metaflow's name, kept for ``except``)."""
+
+    headline = "Card not found"
 
 
 class TaskFailedError(HeadwaterException):

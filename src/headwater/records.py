@@ -119,6 +119,8 @@ class TaskResult:
     finished_at: float = 0.0
     # Facts about where the attempt ran (e.g. "dask-worker"), shown in Task.metadata_dict.
     metadata: dict[str, str] = field(default_factory=dict)
+    # @card: one record per rendered card (index, type, id, key of its HTML blob, size).
+    cards: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

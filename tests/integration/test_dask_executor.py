@@ -461,3 +461,20 @@ def test_a_module_missing_on_the_workers_is_named_with_the_fix(dask_address, tmp
     assert "No module named 'only_here'" in failure.message
     assert "install 'only_here' on the workers" in failure.message
     assert "Traceback" not in proc.stderr
+
+
+def test_cards_are_rendered_on_the_workers_and_recorded(dask_address, tmp_path):
+    from headwater.cards import get_cards
+
+    from .flowrun import flow_file
+
+    flow = tmp_path / "report_flow.py"
+    flow.write_text(flow_file("cards/report_flow.py").read_text())
+    proc = _run(flow, dask_address, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run = _latest(tmp_path, "ReportFlow")
+    start = run["start"].task
+    assert "dask-worker" in start.metadata_dict  # it ran on a worker
+    cards = get_cards(start)
+    assert len(cards) == 1 and "Training report" in cards[0].html
+    assert [c.id for c in get_cards(run["end"].task)] == ["summary", "details"]

@@ -71,6 +71,23 @@ def test_a_run_keeps_its_blobs_in_s3_and_the_client_reads_them(tmp_path, s3_env,
         "the fish" in t.stdout for t in run["make_title"])
 
 
+def test_cards_are_kept_in_s3_and_read_back(tmp_path, s3_env, monkeypatch) -> None:
+    from headwater.cards import get_cards
+
+    from .flowrun import flow_file
+
+    root = f"s3://{BUCKET}/{tmp_path.name}"
+    done = run_cli(flow_file("cards/report_flow.py"), "--datastore-root", root, "run",
+                   cwd=tmp_path, env=s3_env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    monkeypatch.setenv("HEADWATER_DATASTORE_ROOT", root)
+    reset_client()
+    cards = get_cards(Flow("ReportFlow").latest_run["start"].task)
+    assert len(cards) == 1 and "Training report" in cards[0].html
+    assert cards[0].path == f"{root}/{blob_path(cards[0].hash)}"
+    assert f"{tmp_path.name}/{blob_path(cards[0].hash)}" in _objects(tmp_path.name)
+
+
 def test_resume_clones_from_s3(tmp_path, s3_env) -> None:
     flow = tmp_path / "flaky_flow.py"
     flow.write_text(

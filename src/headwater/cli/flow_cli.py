@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from headwater.cli import inspect_cmds, spin_cmd, tag_cmd
+from headwater.cli import card_cmd, inspect_cmds, spin_cmd, tag_cmd
 from headwater.cli.errors import handle_errors
 from headwater.flow.parameters import flow_parameters
 
@@ -80,6 +80,7 @@ def build_cli(flow_cls: type) -> click.Group:
         cli.add_command(command)
     cli.add_command(tag_cmd.tag)
     cli.add_command(spin_cmd.spin)
+    cli.add_command(card_cmd.card)
     return cli
 
 

@@ -34,6 +34,7 @@ from headwater.compat.user_decorators import (
     user_step_decorator,
 )
 from headwater.decorators import (
+    card,
     catch,
     environment,
     parallel,
@@ -64,7 +65,6 @@ from headwater.graph import metaflow_view  # noqa: F401 - gives flows their Meta
 from headwater.runner import ExecutingRun, NBRunner, Runner
 
 batch = STEP_FALLBACKS["batch"]
-card = STEP_FALLBACKS["card"]
 conda = STEP_FALLBACKS["conda"]
 kubernetes = STEP_FALLBACKS["kubernetes"]
 pypi = STEP_FALLBACKS["pypi"]

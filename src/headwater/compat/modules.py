@@ -21,7 +21,7 @@ SERVED: dict[str, str] = {
     "metaflow.metaflow_current": "headwater.compat.current_names",
     "metaflow.plugins": "",
     "metaflow.plugins.cards": "",
-    "metaflow.plugins.cards.exception": "headwater.compat.card_errors",
+    "metaflow.plugins.cards.exception": "headwater.compat.card_exception",
 }
 
 

@@ -30,6 +30,7 @@ class StepPolicy:
     env: dict[str, str] = field(default_factory=dict)  # @environment
     resources: dict[str, Any] = field(default_factory=dict)  # @resources (recorded locally)
     notes: list[str] = field(default_factory=list)  # one-line warnings to print once per run
+    cards: list[dict[str, Any]] = field(default_factory=list)  # @card declarations, in order
 
 
 class StepDecorator:
@@ -37,6 +38,7 @@ class StepDecorator:
 
     name: ClassVar[str] = ""
     defaults: ClassVar[dict[str, Any]] = {}
+    allow_multiple: ClassVar[bool] = False  # e.g. @card: a step may carry several
 
     def __init__(self, **options: Any) -> None:
         # ``**config`` in the options: placeholders whose keys are known only at launch.
@@ -107,9 +109,19 @@ def _attach(func: Callable[..., Any], instance: StepDecorator) -> Callable[..., 
     if existing is None:
         existing = []
         setattr(func, DECORATORS_ATTR, existing)
-    if any(d.name == instance.name for d in existing):
+    same = [d for d in existing if d.name == instance.name]
+    if same and not instance.allow_multiple:
         raise FlowDefinitionError(
             f"step '{func.__name__}' has @{instance.name} twice; keep one"
         )
-    existing.append(instance)
+    new_id = instance.attributes.get("id")
+    if new_id is not None and any(d.attributes.get("id") == new_id for d in same):
+        raise FlowDefinitionError(
+            f"step '{func.__name__}' has two @{instance.name} with id={new_id!r}",
+            fix="give each its own id",
+        )
+    if same:  # decorators apply bottom-up: keep several of a kind in source order
+        existing.insert(existing.index(same[0]), instance)
+    else:
+        existing.append(instance)
     return func

@@ -3,8 +3,6 @@
 A flow written for Metaflow may carry ``@kubernetes``, ``@batch``, ``@conda``, ``@pypi``,
 ``@schedule`` or ``@trigger``. Refusing such a flow would make trying headwater on it impossible,
 so each is accepted with any options and the run says once, in one line, what it ignored.
-``@card`` is accepted too: the step runs and ``current.card`` collects components (shown by the
-UI once it exists).
 """
 
 from __future__ import annotations
@@ -20,7 +18,6 @@ _WHY = {
     "conda": "runs the step in the current Python environment (no Conda environments yet)",
     "pypi": "runs the step in the current Python environment (no per-step PyPI environments yet)",
     "secrets": "does not fetch secrets (no secrets backend yet); set environment variables instead",
-    "card": "collects card components; cards are not rendered yet",
 }
 
 

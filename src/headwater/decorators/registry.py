@@ -22,10 +22,14 @@ STEP_DECORATORS: dict[str, str] = {
     "environment": "headwater.decorators.environment:EnvironmentDecorator",
     "parallel": "headwater.decorators.parallel:ParallelDecorator",
 }
+# Decorators that add to what a task leaves behind rather than change how it runs.
+REPORT_DECORATORS: dict[str, str] = {
+    "card": "headwater.decorators.card:CardDecorator",
+}
 
 
 # Accepted for flows written for Metaflow; they run the step locally (see decorators/fallbacks.py).
-FALLBACK_NAMES = ("kubernetes", "batch", "conda", "pypi", "secrets", "card")
+FALLBACK_NAMES = ("kubernetes", "batch", "conda", "pypi", "secrets")
 
 
 def decorator_class(name: str) -> type[StepDecorator]:
@@ -33,11 +37,12 @@ def decorator_class(name: str) -> type[StepDecorator]:
         from headwater.decorators.fallbacks import FALLBACK_CLASSES
 
         return FALLBACK_CLASSES[name]
-    target = STEP_DECORATORS.get(name)
+    target = STEP_DECORATORS.get(name) or REPORT_DECORATORS.get(name)
     if target is None:
         raise FlowDefinitionError(
             f"unknown step decorator {name!r}",
-            fix=f"known step decorators: {', '.join(sorted(STEP_DECORATORS))}",
+            fix=f"known step decorators: {', '.join(sorted(STEP_DECORATORS))}, and "
+            f"{', '.join(sorted(REPORT_DECORATORS))}",
         )
     module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)

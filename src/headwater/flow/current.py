@@ -77,7 +77,8 @@ class Current:
 
 
 class CardCollector:
-    """``current.card``: collects the components a step adds to its card(s)."""
+    """``current.card`` of a step without ``@card``: accepts components and keeps them, for
+    nothing (a step with ``@card`` gets :class:`headwater.cards.collector.CardCollector`)."""
 
     def __init__(self) -> None:
         self.components: dict[str | None, list[Any]] = {None: []}
@@ -95,7 +96,7 @@ class CardCollector:
         self.components[None].clear()
 
     def refresh(self, *args: Any, **kwargs: Any) -> None:
-        """Live cards are refreshed by the UI; nothing to do locally."""
+        """No card to refresh on a step without ``@card``."""
 
 
 current = Current()

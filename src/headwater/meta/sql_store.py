@@ -373,17 +373,19 @@ def _task_row(row: tuple) -> TaskRow:
 
 def _transition(result: TaskResult) -> str | None:
     """Where a finished task went next (resume clones it without running it again), plus the
-    facts of ``result.metadata`` (where it ran), kept for failed tasks too."""
-    if not result.ok:
-        return json.dumps({"metadata": result.metadata}) if result.metadata else None
-    transition: dict = {
-        "next_steps": list(result.next_steps),
-        "foreach_count": result.foreach_count,
-        "foreach_items_key": result.foreach_items_key,
-    }
+    facts of ``result.metadata`` (where it ran) and its cards, kept for failed tasks too."""
+    transition: dict = {}
+    if result.ok:
+        transition = {
+            "next_steps": list(result.next_steps),
+            "foreach_count": result.foreach_count,
+            "foreach_items_key": result.foreach_items_key,
+        }
     if result.metadata:
         transition["metadata"] = result.metadata
-    return json.dumps(transition)
+    if result.cards:  # @card: the records of the task's rendered cards (see headwater.cards)
+        transition["cards"] = result.cards
+    return json.dumps(transition) if transition else None
 
 
 def _attempt_row(row: tuple) -> AttemptRow:

@@ -170,6 +170,10 @@ def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: 
     project = launch.project
     for note in _notes(launch.flow_cls, policies):
         console.say(f"Note: {note}")
+    if any(policy.cards for policy in policies.values()):
+        from headwater.runtime.task_cards import preload
+
+        preload()  # once here, before the fork server: every forked @card task inherits it
     # The executor comes first: the local one forks its task servers before this process opens a
     # database or starts a thread, and a cluster that cannot be reached fails the launch with
     # nothing recorded.

@@ -87,6 +87,7 @@ class ResumePlan:
             next_steps=tuple(transition.get("next_steps", ())),
             foreach_count=transition.get("foreach_count"),
             foreach_items_key=transition.get("foreach_items_key"),
+            cards=list(transition.get("cards", ())),
         )
         return CloneSource(row.pathspec, result.manifest, result,
                            getattr(last, "stdout_key", None), getattr(last, "stderr_key", None))

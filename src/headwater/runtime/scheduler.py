@@ -212,6 +212,8 @@ class Scheduler:
             extra["resources"] = policy.resources
         if policy.catch_var is not None:  # @catch keeps what the failed step had set
             extra["keep_on_failure"] = True
+        if policy.cards:  # @card: the task renders these after the step
+            extra["cards"] = policy.cards
         spec = TaskSpec(
             flow_name=self.flow_name, run_id=self.run_id, step=step, task_id=task_id, attempt=0,
             parents=parents, params=self.params, frames=frames,

@@ -31,9 +31,12 @@ def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> Ta
     started = time.time()
     node = graph[spec.step]
     flow = state = None
+    cards = _bind_cards(spec, graph, store)
     try:
         flow, state = _make_flow(flow_cls, node, spec, store)
-        _bind_current(spec, flow_cls, graph)
+        if cards is not None:
+            cards.attach(flow, state)
+        _bind_current(spec, flow_cls, graph, cards)
         os.environ.update(spec.extra.get("env", {}))
         caught = spec.extra.get("catch")
         if caught is not None:
@@ -56,9 +59,20 @@ def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> Ta
         if (spec.extra.get("keep_on_failure") and flow is not None and state is not None
                 and serving_metaflow()):
             result.manifest = _kept_after_failure(flow, state, spec, store)
+    if cards is not None:
+        cards.finish(result)
     result.started_at = started
     result.finished_at = time.time()
     return result
+
+
+def _bind_cards(spec: TaskSpec, graph: Graph, store: Any) -> Any:
+    """``@card`` steps only: a step without cards imports nothing of them."""
+    if not spec.extra.get("cards"):
+        return None
+    from headwater.runtime.task_cards import TaskCards
+
+    return TaskCards(spec, graph, store)
 
 
 def _make_flow(flow_cls: type, node: StepNode, spec: TaskSpec, store: Any) -> tuple[Any, TaskState]:
@@ -150,7 +164,7 @@ def _parallel_info(graph: Graph, spec: TaskSpec) -> dict[str, Any]:
     return {"parallel": ParallelInfo(frame.index, frame.num_splits)}
 
 
-def _bind_current(spec: TaskSpec, flow_cls: type, graph: Graph) -> None:
+def _bind_current(spec: TaskSpec, flow_cls: type, graph: Graph, cards: Any = None) -> None:
     current._reset()
     current._bind(
         flow_name=spec.flow_name,
@@ -163,7 +177,7 @@ def _bind_current(spec: TaskSpec, flow_cls: type, graph: Graph) -> None:
         username=spec.username,
         tags=set(spec.tags),
         namespace=spec.namespace,
-        card=CardCollector(),
+        card=CardCollector() if cards is None else cards.collector,
         **_parallel_info(graph, spec),
         **spec.extra.get("current", {}),
     )

@@ -1,0 +1,71 @@
+"""Card types: ``default``, ``blank``, and any user subclass of :class:`MetaflowCard`.
+
+A card type is a class with a ``type`` name and a ``render(task) -> str`` method returning a
+whole HTML page. Subclassing registers the type by its name (a class in the flow's own file is
+enough); the built-in types, and those a package declares through the ``headwater.cards``
+entry-point group, are ``card`` backends of the registry (:mod:`headwater.backends`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from headwater.exceptions import FlowDefinitionError
+
+_registered: dict[str, type[MetaflowCard]] = {}
+
+
+class MetaflowCard:
+    """Base of card types.
+
+    ``render(task)`` gets a :class:`~headwater.cards.task_view.CardTask` (the task's pathspec,
+    status, timing, parameters and artifacts) and returns the HTML of the card. Set
+    ``ALLOW_USER_COMPONENTS`` to receive the step's ``current.card`` components (in
+    ``self.components``) and ``RUNTIME_UPDATABLE`` to be re-rendered on ``current.card.refresh()``.
+    """
+
+    type: ClassVar[str] = ""
+    ALLOW_USER_COMPONENTS: ClassVar[bool] = False
+    RUNTIME_UPDATABLE: ClassVar[bool] = False
+
+    def __init__(self, options: dict[str, Any] | None = None, components: list[Any] | None = None,
+                 graph: Any = None, flow: Any = None, **kwargs: Any) -> None:
+        self.options = dict(options or {})
+        self.components = list(components or [])
+        self.graph = graph
+        self.flow = flow
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        name = cls.__dict__.get("type")
+        if isinstance(name, str) and name:
+            _registered[name] = cls
+
+    def render(self, task: Any) -> str:
+        raise NotImplementedError(f"card type {self.type!r} must define render(task)")
+
+    def render_runtime(self, task: Any, data: dict[str, Any]) -> str:
+        """The card while the task runs (live cards); the final render by default."""
+        return self.render(task)
+
+
+def card_class(name: str) -> type[MetaflowCard]:
+    """The card type called ``name``: defined by a subclass, or a ``card`` backend."""
+    if name in _registered:
+        return _registered[name]
+    from headwater.backends import UnknownBackendError, get
+
+    try:
+        return get("card", name).load()
+    except UnknownBackendError:
+        raise FlowDefinitionError(
+            f"@card(type={name!r}): no card type is called {name!r}",
+            fix=f"use one of {', '.join(known_card_types())}, or define a subclass of "
+            f"MetaflowCard with type = {name!r} (in the flow's file or a package registering it)",
+        ) from None
+
+
+def known_card_types() -> list[str]:
+    from headwater.backends import names
+
+    return sorted({*names("card"), *_registered})

@@ -1,0 +1,93 @@
+"""Bounded previews of artifact values for cards.
+
+A card must render in milliseconds whatever the step made: a 10 GB array or a 10-million-row
+DataFrame gets a summary (type, shape, dtype, a few values), never a full ``repr``. Sizes are read
+from the object (``shape``, ``len``) and only a fixed-size corner is formatted.
+"""
+
+from __future__ import annotations
+
+import html
+import reprlib
+from typing import Any
+
+MAX_CHARS = 2000
+"""Longest preview text; longer text is clipped with a note of how much was left out."""
+FRAME_ROWS = 5
+
+_repr = reprlib.Repr()
+_repr.maxstring = 200
+_repr.maxother = 200
+_repr.maxlist = _repr.maxtuple = _repr.maxset = _repr.maxfrozenset = _repr.maxdeque = 20
+_repr.maxdict = 20
+_repr.maxlevel = 3
+
+
+def clip(text: str, limit: int = MAX_CHARS) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
+
+
+def short_repr(value: Any) -> str:
+    """One value as short text: the value itself for scalars and strings, a summary otherwise."""
+    if isinstance(value, str):
+        return clip(value, 500)
+    summary = _array_summary(value) or _frame_summary(value)
+    if summary:
+        return summary
+    try:
+        return clip(_repr.repr(value), 500)
+    except Exception as exc:  # noqa: BLE001 - a broken __repr__ must not break the card
+        return f"<{type(value).__name__}: repr failed: {exc}>"
+
+
+def _type_name(value: Any) -> str:
+    kind = type(value)
+    return f"{kind.__module__}.{kind.__qualname__}" if kind.__module__ != "builtins" else kind.__name__
+
+
+def _array_summary(value: Any) -> str | None:
+    """numpy-like arrays: shape and dtype, and a few values when the array is small."""
+    shape, dtype = getattr(value, "shape", None), getattr(value, "dtype", None)
+    if not isinstance(shape, tuple) or dtype is None or not hasattr(value, "ndim"):
+        return None
+    head = f"{_type_name(value)} shape={shape} dtype={dtype}"
+    if hasattr(value, "columns"):
+        return None  # a DataFrame: see _frame_summary
+    try:
+        import numpy
+
+        corner = numpy.array2string(numpy.asarray(value), threshold=20, edgeitems=3,
+                                    max_line_width=100)
+    except Exception:  # noqa: BLE001 - not numpy after all
+        return head
+    return f"{head}\n{clip(corner, 800)}"
+
+
+def _frame_summary(value: Any) -> str | None:
+    columns, shape = getattr(value, "columns", None), getattr(value, "shape", None)
+    if columns is None or not isinstance(shape, tuple) or not hasattr(value, "head"):
+        return None
+    names = ", ".join(map(str, list(columns[:20])))
+    more = f", … ({len(columns) - 20} more)" if len(columns) > 20 else ""
+    return f"{_type_name(value)} {shape[0]:,} rows × {shape[1]:,} columns: {names}{more}"
+
+
+def preview_html(value: Any) -> str:
+    """An HTML preview: a table of the first rows of a DataFrame, else escaped text."""
+    frame = _frame_summary(value)
+    if frame is not None:
+        try:
+            head = value.head(FRAME_ROWS)
+            cols = "".join(f"<th>{html.escape(str(c))}</th>" for c in list(head.columns)[:20])
+            rows = "".join(
+                "<tr>" + "".join(f"<td>{html.escape(short_repr(cell))}</td>"
+                                 for cell in list(row)[:20]) + "</tr>"
+                for row in head.itertuples(index=False)
+            )
+            return (f'<p class="hw-note">{html.escape(frame)}</p><table class="hw-table">'
+                    f"<thead><tr>{cols}</tr></thead><tbody>{rows}</tbody></table>")
+        except Exception:  # noqa: BLE001 - fall back to the text summary
+            pass
+    return f'<pre class="hw-value">{html.escape(short_repr(value))}</pre>'

@@ -1,0 +1,126 @@
+"""``python flow.py card view|get|list PATHSPEC``: look at the cards tasks kept.
+
+PATHSPEC is ``STEP`` (your latest run), ``RUN_ID/STEP``, ``RUN_ID/STEP/TASK_ID`` or a full
+``Flow/RUN_ID/STEP/TASK_ID``. The client does the reading; this only picks and prints.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from headwater.cli.context import flow_class_of, settings_of
+from headwater.cli.errors import handle_errors
+from headwater.exceptions import NotFoundError
+from headwater.settings import current_username
+
+_PATHSPEC = "STEP | RUN_ID/STEP | RUN_ID/STEP/TASK_ID"
+
+
+def _tasks(ctx: click.Context, pathspec: str) -> list:  # -> list[headwater.client.Task]
+    from headwater.client import Flow, Step, Task, namespace, use_settings
+
+    use_settings(settings_of(ctx))
+    flow_name = flow_class_of(ctx).__name__
+    parts = pathspec.strip("/").split("/")
+    if len(parts) == 4 and parts[0] == flow_name:
+        parts = parts[1:]
+    if not 1 <= len(parts) <= 3 or not all(parts):
+        raise NotFoundError(f"expected {_PATHSPEC}, got {pathspec!r}",
+                            fix="e.g. `card view start` or `card view 12/start/1`")
+    if len(parts) == 1:
+        namespace(f"user:{current_username()}")
+        run = Flow(flow_name).latest_run
+        if run is None:
+            raise NotFoundError(f"you have no run of {flow_name} yet",
+                                fix="run the flow first, or give RUN_ID/STEP")
+        parts = [run.id, *parts]
+    namespace(None)
+    full = "/".join([flow_name, *parts])
+    if len(parts) == 3:
+        return [Task(full)]
+    return list(Step(full))
+
+
+def _one_card(ctx: click.Context, pathspec: str, card_id: str | None, card_type: str | None):
+    from headwater.client.cards import require_cards
+
+    tasks = _tasks(ctx, pathspec)
+    cards = require_cards(tasks[0], id=card_id, type=card_type)
+    if len(tasks) > 1 or len(cards) > 1:
+        click.echo(f"{len(tasks)} task(s) and {len(cards)} card(s) match; showing "
+                   f"{cards[0]} (narrow it with RUN_ID/STEP/TASK_ID, --id or --type)", err=True)
+    return cards[0]
+
+
+@click.group(help="View, save or list the cards (HTML reports) of tasks with @card.")
+def card() -> None:
+    pass
+
+
+_id_option = click.option("--id", "card_id", default=None, help="Only the card with this id.")
+_type_option = click.option("--type", "card_type", default=None,
+                            help="Only cards of this type (default, blank, ...).")
+
+
+@card.command(help="Open a task's card in the web browser (or print where the file is).")
+@click.argument("pathspec", metavar="PATHSPEC")
+@_id_option
+@_type_option
+@click.pass_context
+@handle_errors
+def view(ctx: click.Context, pathspec: str, card_id: str | None, card_type: str | None) -> None:
+    import webbrowser
+
+    from headwater.client.cards import write_private_copy
+
+    path = write_private_copy(_one_card(ctx, pathspec, card_id, card_type))
+    try:
+        opened = webbrowser.get().open("file://" + path)
+    except webbrowser.Error:
+        opened = False
+    click.echo(f"{'Opened' if opened else 'No web browser found; the card is at'} {path}")
+
+
+@card.command(help="Write a task's card HTML to FILE (or to standard output).")
+@click.argument("pathspec", metavar="PATHSPEC")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, writable=True))
+@_id_option
+@_type_option
+@click.pass_context
+@handle_errors
+def get(ctx: click.Context, pathspec: str, file: str | None, card_id: str | None,
+        card_type: str | None) -> None:
+    found = _one_card(ctx, pathspec, card_id, card_type)
+    if file:
+        found.save(file)
+        click.echo(f"Wrote {found} to {file}", err=True)
+    else:
+        sys.stdout.write(found.html)
+
+
+@card.command("list", help="List the cards of a task (or of every task of a step).")
+@click.argument("pathspec", metavar="PATHSPEC")
+@click.option("--as-json", is_flag=True, help="Print a JSON list instead of text.")
+@click.pass_context
+@handle_errors
+def list_cards(ctx: click.Context, pathspec: str, as_json: bool) -> None:
+    from headwater.client.cards import get_cards
+
+    rows = []
+    for task in _tasks(ctx, pathspec):
+        for index, found in enumerate(get_cards(task)):
+            rows.append({"pathspec": task.pathspec, "index": index, "type": found.type,
+                         "id": found.id, "hash": found.hash, "live": found.live,
+                         "path": found.path})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo(f"No cards for {pathspec} (add @card to the step, or run with --with card).")
+    for row in rows:
+        label = f"{row['type']}" + (f" id={row['id']}" if row["id"] else "")
+        state = " (live)" if row["live"] else ""
+        click.echo(f"{row['pathspec']}  [{row['index']}] {label}{state}  {row['path']}")

@@ -1,0 +1,169 @@
+"""``get_cards(task)``: the cards a task kept, as Metaflow's client returns them.
+
+A finished task's cards are listed in its metadata record (written by the scheduler from the
+task's result) and each is an HTML blob in the datastore. A task still running has no record yet;
+its live cards are read from where the task rewrites them (``cards/live/<pathspec>/``).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import tempfile
+from collections.abc import Iterator
+
+from headwater.client import _context
+from headwater.client.core import Task
+from headwater.exceptions import CardNotPresentException
+
+LIVE_PREFIX = "cards/live"  # the same layout as headwater.cards.render.live_key
+
+
+class Card:
+    """One card of a task: ``html`` (loaded on first read), ``id``, ``type``, ``path``."""
+
+    def __init__(self, pathspec: str, type: str, id: str | None, *, key: str | None = None,
+                 live_key: str | None = None, size: int | None = None) -> None:
+        self.pathspec, self.type, self._id = pathspec, type, id
+        self._key, self._live_key, self.size = key, live_key, size
+        self._html: str | None = None
+
+    @property
+    def id(self) -> str | None:
+        return self._id
+
+    @property
+    def hash(self) -> str | None:
+        """The content hash of a finished card (None for a live card)."""
+        return self._key
+
+    @property
+    def live(self) -> bool:
+        """True for the latest render of a card whose task is still running."""
+        return self._key is None
+
+    @property
+    def path(self) -> str:
+        """Where the card's HTML is in the datastore."""
+        root = _context.current().store().root
+        from headwater.store.datastore import blob_path
+
+        key = blob_path(self._key) if self._key else self._live_key
+        return f"{root.rstrip('/')}/{key}"
+
+    def get(self) -> str:
+        """The card's HTML."""
+        if self._html is None or self.live:
+            store = _context.current().store()
+            what = f"card {self.type}{' ' + self._id if self._id else ''} of task {self.pathspec}"
+            if self._key:
+                data = store.load_bytes(self._key, what=what)
+            else:
+                data = bytes(store.storage.read(self._live_key))
+            self._html = data.decode("utf-8", errors="replace")
+        return self._html
+
+    @property
+    def html(self) -> str:
+        return self.get()
+
+    def save(self, path: str) -> str:
+        with open(path, "w", encoding="utf-8") as out:
+            out.write(self.get())
+        return path
+
+    def view(self) -> str:
+        """Open the card in a web browser; returns the file it was written to."""
+        path = write_private_copy(self)
+        import webbrowser
+
+        webbrowser.open("file://" + path)
+        return path
+
+    def __str__(self) -> str:
+        return f"<Card {self.type}{' id=' + self._id if self._id else ''} of {self.pathspec}>"
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        return (f'<iframe srcdoc="{html.escape(self.get(), quote=True)}" '
+                'style="width:100%;height:600px;border:none"></iframe>')
+
+
+def write_private_copy(card: Card) -> str:
+    """The card in a fresh private (0700) temporary folder, for a browser to open."""
+    folder = tempfile.mkdtemp(prefix="headwater-card-")
+    name = f"{card.pathspec.replace('/', '_')}_{card.type}{'_' + card.id if card.id else ''}.html"
+    return card.save(os.path.join(folder, name))
+
+
+class CardContainer:
+    """The cards of one task: a list, shown as the cards themselves in a notebook."""
+
+    def __init__(self, cards: list[Card], origin_pathspec: str | None = None) -> None:
+        self._cards = cards
+        self.origin_pathspec = origin_pathspec
+        self.from_resumed = origin_pathspec is not None
+
+    def __len__(self) -> int:
+        return len(self._cards)
+
+    def __iter__(self) -> Iterator[Card]:
+        return iter(self._cards)
+
+    def __getitem__(self, index: int) -> Card:
+        return self._cards[index]
+
+    def __repr__(self) -> str:
+        return f"<CardContainer {self._cards!r}>"
+
+    def _repr_html_(self) -> str:
+        return "".join(f"<h3>{html.escape(str(c))}</h3>{c._repr_html_()}" for c in self._cards)
+
+
+def get_cards(task: Task | str, id: str | None = None, type: str | None = None,
+              follow_resumed: bool = True) -> CardContainer:
+    """The cards of ``task`` (a client Task or a ``Flow/Run/Step/Task`` pathspec), optionally
+    only those with ``id`` or of ``type``. An empty container when there are none.
+
+    A resumed task's cards are the ones its origin made (they are copied with it), so
+    ``follow_resumed`` changes nothing here; it is accepted for Metaflow's signature.
+    """
+    if isinstance(task, str):
+        task = Task(task, _namespace_check=False)
+    elif not isinstance(task, Task):
+        raise TypeError(f"get_cards takes a Task or a task pathspec, not {task.__class__.__name__}")
+    row = task._fresh()
+    records = (row.transition or {}).get("cards")
+    if records is None and not task.finished:
+        cards = _live_cards(task.pathspec)
+    else:
+        cards = [Card(task.pathspec, r["type"], r.get("id"), key=r["key"], size=r.get("size"))
+                 for r in records or ()]
+    cards = [c for c in cards if (id is None or c.id == id) and (type is None or c.type == type)]
+    return CardContainer(cards, origin_pathspec=row.origin_pathspec)
+
+
+def _live_cards(pathspec: str) -> list[Card]:
+    storage = _context.current().store().storage
+    prefix = f"{LIVE_PREFIX}/{pathspec}/"
+    found = []
+    for key in storage.list(prefix):
+        parts = key[len(prefix):].split(".")
+        if len(parts) == 4 and parts[0].isdigit() and parts[3] == "html":
+            found.append((int(parts[0]), Card(pathspec, parts[1], parts[2] or None, live_key=key)))
+    return [card for _, card in sorted(found, key=lambda pair: pair[0])]
+
+
+def require_cards(task: Task | str, id: str | None = None,
+                  type: str | None = None) -> CardContainer:
+    """``get_cards``, raising CardNotPresentException (naming what was asked) when empty."""
+    cards = get_cards(task, id=id, type=type)
+    if len(cards) == 0:
+        pathspec = task if isinstance(task, str) else task.pathspec
+        wanted = ", ".join(f"{k}={v!r}" for k, v in (("id", id), ("type", type)) if v)
+        raise CardNotPresentException(
+            f"task {pathspec} has no card{' with ' + wanted if wanted else ''}",
+            fix="add @card to the step (or run with --with card); `card list` shows its cards",
+        )
+    return cards

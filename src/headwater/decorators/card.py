@@ -1,0 +1,40 @@
+"""``@card(type="default", id=None, options={}, timeout=45)``: keep an HTML report of the task.
+
+A step may carry several. The decorator only declares the card on the step's policy; the task
+renders it after the step (``runtime/task_cards.py``) and the scheduler records it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from headwater.decorators.base import StepDecorator, StepPolicy, make_step_decorator
+
+_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+_ID = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+class CardDecorator(StepDecorator):
+    name = "card"
+    allow_multiple = True
+    defaults = {"type": "default", "id": None, "options": {}, "timeout": 45,
+                "save_errors": True, "refresh_interval": 5, "customize": False}
+
+    def validate(self) -> None:
+        a = self.attributes
+        if not isinstance(a["type"], str) or not _NAME.match(a["type"]):
+            raise self.bad_option("type", "must be a card type name (letters, digits, _ or -)")
+        if a["id"] is not None and (not isinstance(a["id"], str) or not _ID.match(a["id"])):
+            raise self.bad_option("id", "must be letters, digits and underscores, e.g. 'summary'")
+        if not isinstance(a["options"], dict):
+            raise self.bad_option("options", "must be a dict")
+        for option in ("timeout", "refresh_interval"):
+            value = a[option]
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+                raise self.bad_option(option, "must be a number of seconds >= 0")
+
+    def apply(self, policy: StepPolicy) -> None:
+        policy.cards.append(dict(self.attributes))
+
+
+card = make_step_decorator(CardDecorator)

@@ -1,0 +1,112 @@
+"""The task side of ``@card``: bind ``current.card``, write live renders, render at the end.
+
+Only steps with ``@card`` reach this module (``spec.extra["cards"]`` lists their declarations);
+a step without one keeps the inert collector of :mod:`headwater.flow.current` and imports nothing
+of the cards package.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from headwater.cards.collector import CardCollector
+from headwater.cards.render import (
+    is_editable,
+    live_key,
+    make_card,
+    render_html,
+    store_card,
+)
+from headwater.cards.task_view import ArtifactInfo, CardTask
+from headwater.records import TaskResult, TaskSpec
+
+
+class TaskCards:
+    """The cards of one running task."""
+
+    def __init__(self, spec: TaskSpec, graph: Any, store: Any) -> None:
+        self.spec, self.graph, self.store = spec, graph, store
+        self.decls: list[dict[str, Any]] = spec.extra["cards"]
+        self.started = time.time()
+        self.flow: Any = None
+        self.state: Any = None
+        self.collector = CardCollector(self.decls, [is_editable(d) for d in self.decls],
+                                       live=self._write_live, where=spec.pathspec)
+
+    def attach(self, flow: Any, state: Any) -> None:
+        self.flow, self.state = flow, state
+
+    def _write_live(self, index: int) -> None:
+        decl = self.decls[index]
+        card = make_card(decl, self.collector.components_of(index), self.graph, self.flow)
+        if not getattr(card, "RUNTIME_UPDATABLE", False):
+            return
+        task = self._task_view("running", None, None)
+        text = render_html(decl, lambda: card.render_runtime(task, {}), self.spec.pathspec)
+        if text is not None:
+            self.store.storage.put(live_key(self.spec.pathspec, index, decl),
+                                   [text.encode("utf-8")])
+
+    def finish(self, result: TaskResult) -> None:
+        """Render every card of the task and put their records in ``result.cards``."""
+        status = "succeeded" if result.ok else "failed"
+        task = self._task_view(status, result, time.time())
+        records = []
+        for index, decl in enumerate(self.decls):
+            def render(decl: dict[str, Any] = decl, index: int = index) -> str:
+                card = make_card(decl, self.collector.components_of(index), self.graph, self.flow)
+                return card.render(task)
+
+            text = render_html(decl, render, self.spec.pathspec)
+            if text is not None:
+                try:
+                    records.append(store_card(self.store, decl, index, text))
+                except Exception as exc:  # noqa: BLE001 - a card never fails its task
+                    import sys
+
+                    print(f"the card {index} of task {self.spec.pathspec} could not be saved: "
+                          f"{exc}", file=sys.stderr)
+        result.cards = records
+
+    def _task_view(self, status: str, result: TaskResult | None,
+                   finished_at: float | None) -> CardTask:
+        spec = self.spec
+        return CardTask(
+            flow_name=spec.flow_name, run_id=spec.run_id, step_name=spec.step, id=spec.task_id,
+            attempt=spec.attempt, status=status, started_at=self.started,
+            finished_at=finished_at, parameter_names=sorted(spec.params),
+            artifacts=self._artifacts(result), graph=self.graph,
+            exception=result.failure if result is not None else None, tags=spec.tags,
+        )
+
+    def _artifacts(self, result: TaskResult | None) -> dict[str, ArtifactInfo]:
+        """What the task holds: values it made (in memory) and stored refs (loaded on read)."""
+        found: dict[str, ArtifactInfo] = {}
+        refs = dict(self.spec.params)
+        if self.state is not None:
+            view = self.state.view
+            refs.update({k: v for k, v in view.inherited.items() if k not in view.deleted})
+        if result is not None:
+            refs.update(result.manifest)
+        for name, ref in refs.items():
+            found[name] = ArtifactInfo(name, ref.type_name, ref.size,
+                                       _loader=self._loader(name, ref))
+        for name, value in (vars(self.flow).items() if self.flow is not None else ()):
+            if name.startswith("_"):
+                continue
+            kind = type(value)
+            ref = refs.get(name)
+            found[name] = ArtifactInfo(name, f"{kind.__module__}.{kind.__qualname__}",
+                                       ref.size if ref is not None else None, _value=value)
+        return found
+
+    def _loader(self, name: str, ref: Any) -> Any:
+        return lambda: self.store.load_artifact(ref, name=name, where=self.spec.pathspec)
+
+
+def preload() -> None:
+    """Import the card renderers in the process that forks the tasks, so that no ``@card`` task
+    pays for it. (The Markdown parser stays lazy: it costs more than it saves to runs whose
+    cards have no Markdown.)"""
+    from headwater.cards import default_card  # noqa: F401
