@@ -77,7 +77,11 @@ class TransitionError(HeadwaterException):
     headline = "Invalid transition"
 
 
-class ReservedAttributeError(HeadwaterException):
+class ReservedAttributeError(HeadwaterException, AttributeError, TypeError):
+    """Also an AttributeError and a TypeError: what Metaflow raises for a parameter or constant
+    assigned in a step (AttributeError) and for a config changed in place (TypeError), so the
+    ``except`` clauses written for Metaflow catch it."""
+
     headline = "Reserved attribute"
 
 

@@ -89,6 +89,22 @@ class TaskFailure:
     message: str
     traceback: str = ""
 
+    # Metaflow's names for the same facts (``task.exception.type`` / ``.exception``).
+    @property
+    def type(self) -> str:
+        return self.type_name
+
+    @property
+    def exception(self) -> str:
+        return self.message
+
+    @property
+    def stacktrace(self) -> str:
+        return self.traceback
+
+    def __str__(self) -> str:
+        return self.traceback or f"{self.type_name}: {self.message}"
+
 
 @dataclass(slots=True)
 class TaskResult:

@@ -138,7 +138,7 @@ def run_step(
         else:
             frames = _frames(graph, step, store, input, index)
             parents = _parent(graph, step, artifacts or {}, store, frames)
-        project = project_info(flow_cls, user)
+        project = project_info(flow_cls, user, configs=scope)
         policy = step_policy(getattr(flow_cls, step), [], scope)
         spec = TaskSpec(
             flow_name=flow_cls.__name__, run_id="test", step=step, task_id="1", attempt=0,

@@ -108,7 +108,7 @@ def test_missing_flow_file_and_reserved_arguments(native_flow):
     with pytest.raises(FlowDefinitionError, match="does not exist"):
         Runner("no_such_flow.py")
     with Runner(native_flow) as runner, pytest.raises(RunnerArgumentError):
-        runner.run(run_id_file="x")
+        runner.run(runner_attribute_file="x")
 
 
 def test_async_run_returns_before_the_end_then_waits_and_streams(child_env):
@@ -206,3 +206,12 @@ def test_resume_a_failed_run(tmp_path: Path):
         assert resumed.run["start"].task.origin_pathspec == "FlakyFlow/1/start/1"
         again = runner.resume(step="start", origin_run_id="1")
         assert again.run["start"].task.origin_pathspec is None  # re-ran from start
+
+
+def test_a_run_id_file_of_your_own_is_written_too(native_flow, tmp_path: Path):
+    # Metaflow's Runner passes run_id_file on to the command line; scripts rely on it.
+    (tmp_path / "my-run-id").write_text("stale")
+    with Runner(native_flow, show_output=False, cwd=str(tmp_path)) as runner:
+        result = runner.run(run_id_file="my-run-id")
+        assert result.status == "successful"
+        assert (tmp_path / "my-run-id").read_text() == result.run.id

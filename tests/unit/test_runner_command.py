@@ -41,9 +41,9 @@ def test_run_options_then_parameters_with_their_exact_names():
     assert run_args({"tags": "one"}) == ["--tag", "one"]
 
 
-def test_the_run_id_file_belongs_to_the_runner():
-    with pytest.raises(RunnerArgumentError, match="run_id_file"):
-        run_args({"run_id_file": "x"})
+def test_the_runner_attribute_file_belongs_to_the_runner():
+    with pytest.raises(RunnerArgumentError, match="runner_attribute_file"):
+        run_args({"runner_attribute_file": "x"})
 
 
 def test_resume_arguments():

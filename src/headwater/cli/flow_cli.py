@@ -48,18 +48,26 @@ def build_cli(flow_cls: type) -> click.Group:
     @click.option("--with", "with_decorators", multiple=True,
                   help="Add a step decorator to every step, e.g. --with retry.")
     @click.option("--pylint/--no-pylint", default=False, help="Accepted for Metaflow compatibility.")
+    @click.option("--event-logger", default=None, hidden=True,
+                  help="Accepted for Metaflow compatibility (no event logger sidecar).")
+    @click.option("--monitor", default=None, hidden=True,
+                  help="Accepted for Metaflow compatibility (no monitor sidecar).")
     @click.option("--config", "config_files", nargs=2, multiple=True, metavar="NAME FILE",
                   help="Read the config NAME from FILE (repeatable).")
     @click.option("--config-value", "config_values", nargs=2, multiple=True, metavar="NAME TEXT",
                   help="Give the config NAME inline, e.g. '{\"lr\": 0.1}' (repeatable).")
-    @click.option("--branch", default=None, help="@project flows: run on the branch test.BRANCH.")
-    @click.option("--production", is_flag=True, help="@project flows: run on the prod branch.")
+    @click.option("--branch", default=None, envvar=["HEADWATER_BRANCH", "METAFLOW_BRANCH"],
+                  help="@project flows: run on the branch test.BRANCH.")
+    @click.option("--production", is_flag=True,
+                  envvar=["HEADWATER_PRODUCTION", "METAFLOW_PRODUCTION"],
+                  help="@project flows: run on the prod branch.")
     @backend_options("executor", top_level=True)
     @click.option("--profile", default=None, metavar="NAME",
                   help="Use the named profile of the config file (as HEADWATER_PROFILE does).")
     @click.pass_context
     def cli(ctx: click.Context, datastore_root: str | None, metadata: str | None, datastore: str,
-            environment: str, quiet: bool, progress: str, with_decorators: tuple[str, ...], pylint: bool,
+            environment: str, quiet: bool, progress: str, with_decorators: tuple[str, ...],
+            pylint: bool, event_logger: str | None, monitor: str | None,
             config_files: tuple[tuple[str, str], ...], config_values: tuple[tuple[str, str], ...],
             branch: str | None, production: bool, profile: str | None,
             **backend_values: Any) -> None:

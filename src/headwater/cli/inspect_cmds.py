@@ -50,7 +50,7 @@ def output_mermaid(ctx: click.Context) -> None:
     click.echo(render_mermaid(check_flow(flow_class_of(ctx))))
 
 
-def _tasks_of(ctx: click.Context, input_path: str) -> list:
+def _tasks_of(ctx: click.Context, input_path: str, attempt: int | None = None) -> list:
     """Client Task objects for RUN_ID/STEP or RUN_ID/STEP/TASK_ID of this flow."""
     from headwater.client import Step, Task, metadata, namespace
 
@@ -66,53 +66,61 @@ def _tasks_of(ctx: click.Context, input_path: str) -> list:
     flow_name = flow_class_of(ctx).__name__
     pathspec = "/".join([flow_name, *parts])
     if len(parts) == 3:
-        return [Task(pathspec)]
-    return list(Step(pathspec))
+        return [Task(pathspec, attempt=attempt)]
+    tasks = list(Step(pathspec))
+    if attempt is None:
+        return tasks
+    return [Task(task.pathspec, attempt=attempt) for task in tasks]
 
 
-@click.command(help="Print the output of a finished task (or every task of a step).")
+@click.command(help="Print the output of a finished task (or every task of a step). With "
+               "--stdout or --stderr alone, that stream is printed to stdout (to pipe it).")
 @click.argument("input_path", metavar="RUN_ID/STEP[/TASK_ID]")
-@click.option("--stdout/--no-stdout", "show_stdout", default=True, help="Print stdout.")
-@click.option("--stderr/--no-stderr", "show_stderr", default=True, help="Print stderr.")
+@click.option("--stdout/--no-stdout", "show_stdout", default=None, help="Print stdout.")
+@click.option("--stderr/--no-stderr", "show_stderr", default=None, help="Print stderr.")
+@click.option("--both/--no-both", default=None,
+              help="Print both streams (the default when neither --stdout nor --stderr is given).")
+@click.option("--timestamps/--no-timestamps", default=False,
+              help="Prefix each line with the time it was printed.")
+@click.option("--attempt", type=int, default=None,
+              help="Show this attempt (numbered from 0; default: the latest).")
 @click.pass_context
 @handle_errors
-def logs(ctx: click.Context, input_path: str, show_stdout: bool, show_stderr: bool) -> None:
-    for task in _tasks_of(ctx, input_path):
-        if show_stdout and task.stdout:
-            click.echo(task.stdout, nl=not task.stdout.endswith("\n"))
-        if show_stderr and task.stderr:
-            click.echo(task.stderr, nl=not task.stderr.endswith("\n"), err=True)
+def logs(ctx: click.Context, input_path: str, show_stdout: bool | None, show_stderr: bool | None,
+         both: bool | None, timestamps: bool, attempt: int | None) -> None:
+    from headwater.cli.log_output import chosen_streams, print_task_logs
+
+    streams = chosen_streams(show_stdout, show_stderr, both)
+    # One stream picked with --stdout or --stderr goes to stdout (to pipe it, as with Metaflow).
+    only_one = len(streams) == 1 and bool(show_stdout or show_stderr)
+    for task in _tasks_of(ctx, input_path, attempt):
+        print_task_logs(task, streams, to_stdout=only_one, timestamps=timestamps)
 
 
-@click.command(help="List a task's artifacts with their type and size, and small values.")
+@click.command(help="List a task's artifacts with their type and size, and small values; or, "
+               "with --file, write them (pickled, by task) to a file.")
 @click.argument("input_path", metavar="RUN_ID/STEP[/TASK_ID]")
 @click.option("--max-value-size", default=1000, show_default=True,
               help="Show values whose stored size is at most this many bytes.")
+@click.option("--private/--no-private", default=False,
+              help="Also show artifacts whose name starts with an underscore.")
+@click.option("--include", default="", metavar="NAMES",
+              help="Only these artifacts (comma-separated).")
+@click.option("--file", "file_path", default=None, metavar="PATH",
+              help="Write {task: {artifact: value}} to PATH with pickle instead of printing.")
 @click.pass_context
 @handle_errors
-def dump(ctx: click.Context, input_path: str, max_value_size: int) -> None:
-    for task in _tasks_of(ctx, input_path):
-        click.echo(f"{task.pathspec}:{_state(task)}")
-        failure = task.exception
-        if failure is not None and not task.successful:
-            click.echo(_indent(failure.traceback or f"{failure.type_name}: {failure.message}"))
-        for artifact in sorted(task, key=lambda a: a.id):
-            line = f"    {artifact.id}  {artifact.type_name}  {artifact.size} bytes"
-            if artifact.size <= max_value_size:
-                shown = repr(artifact.data)
-                line += "  " + (shown if len(shown) <= 200 else shown[:197] + "...")
-            click.echo(line)
+def dump(ctx: click.Context, input_path: str, max_value_size: int, private: bool, include: str,
+         file_path: str | None) -> None:
+    from headwater.cli.dump_output import dump_to_file, print_artifacts
 
-
-def _state(task) -> str:  # task: headwater.client.Task
-    """`` (failed)`` or `` (running)`` after the pathspec; nothing for a successful task."""
-    if task.successful:
-        return ""
-    return " (failed)" if task.finished else " (running, or stopped without a result)"
-
-
-def _indent(text: str) -> str:
-    return "\n".join(f"    {line}" for line in text.rstrip("\n").splitlines())
+    wanted = {name for name in include.split(",") if name}
+    tasks = _tasks_of(ctx, input_path)
+    if file_path is not None:
+        dump_to_file(tasks, file_path, wanted=wanted, private=private)
+        return
+    for task in tasks:
+        print_artifacts(task, max_value_size, wanted=wanted, private=private)
 
 
 COMMANDS = [check, show, output_dot, output_mermaid, logs, dump]

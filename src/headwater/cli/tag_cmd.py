@@ -74,15 +74,24 @@ def remove(ctx: click.Context, run_id: str | None, tags: tuple[str, ...]) -> Non
     click.echo(_describe(run, hide_system=True))
 
 
-@tag.command(help="Replace the tag OLD of a run by NEW, in one step.")
+@tag.command(help="Replace the tag OLD of a run by NEW, in one step (or several with "
+             "--remove OLD --add NEW, repeatable).")
 @click.option("--run-id", default=None, help=_RUN_ID_HELP)
-@click.argument("old")
-@click.argument("new")
+@click.option("--remove", "to_remove", multiple=True, metavar="OLD", help="A tag to remove.")
+@click.option("--add", "to_add", multiple=True, metavar="NEW", help="A tag to add.")
+@click.argument("old_new", nargs=-1, metavar="[OLD NEW]")
 @click.pass_context
 @handle_errors
-def replace(ctx: click.Context, run_id: str | None, old: str, new: str) -> None:
+def replace(ctx: click.Context, run_id: str | None, to_remove: tuple[str, ...],
+            to_add: tuple[str, ...], old_new: tuple[str, ...]) -> None:
+    if old_new and len(old_new) != 2:
+        raise click.UsageError("tag replace takes two tags, OLD and NEW (or --remove/--add)")
+    removed, added = list(to_remove) + list(old_new[:1]), list(to_add) + list(old_new[1:])
+    if not removed or not added:
+        raise click.UsageError("tag replace needs a tag to remove and a tag to add: "
+                               "tag replace OLD NEW, or --remove OLD --add NEW")
     run = _target_run(ctx, run_id)
-    run.replace_tag(old, new)
+    run.replace_tags(removed, added)
     click.echo(_describe(run, hide_system=True))
 
 
@@ -90,12 +99,24 @@ def replace(ctx: click.Context, run_id: str | None, old: str, new: str) -> None:
 @click.option("--run-id", default=None, help="Show only this run.")
 @click.option("--all", "all_users", is_flag=True, help="Include every user's runs.")
 @click.option("--hide-system-tags", is_flag=True, help="Show user tags only.")
+@click.option("--flat", is_flag=True, hidden=True,
+              help="With --run-id: a heading line, then one tag per line, on stderr (for scripts "
+              "written for Metaflow's tag list).")
 @click.pass_context
 @handle_errors
 def list_tags(ctx: click.Context, run_id: str | None, all_users: bool,
-              hide_system_tags: bool) -> None:
+              hide_system_tags: bool, flat: bool) -> None:
     from headwater.client import Flow, namespace
 
+    if run_id is not None and flat:
+        run = _target_run(ctx, run_id)
+        shown = run.user_tags if hide_system_tags else run.tags
+        click.echo(f"Tags of {run.pathspec}:", err=True)
+        for name in sorted(shown):
+            click.echo(name, err=True)
+        return
+    if flat:
+        raise click.UsageError("tag list --flat needs --run-id")
     if run_id is not None:
         click.echo(_describe(_target_run(ctx, run_id), hide_system_tags))
         return

@@ -7,15 +7,14 @@ loads artifact values from the datastore only when they are accessed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from headwater.client import _context
 from headwater.client.artifacts import DataArtifact, MetaflowArtifacts, MetaflowData
 from headwater.client.core import Flow, Metaflow, Run, Step, Task
 from headwater.client.namespace import default_namespace, get_namespace, namespace
-
-if TYPE_CHECKING:
-    from headwater.settings import Settings
+from headwater.flow.current import register_computed
+from headwater.settings import Settings
 
 __all__ = [
     "DataArtifact",
@@ -32,6 +31,25 @@ __all__ = [
     "metadata",
     "namespace",
 ]
+
+
+def _running(kind: str) -> Any:
+    """``current.run`` / ``current.task``: the client object of the running task's run or task,
+    read from the metadata store the run writes to (namespace checks off: it is your own run)."""
+
+    def make(cur: Any) -> Any:
+        where = cur._extra.get("_hw_settings")
+        if where is not None:
+            _context.ensure(Settings.resolve(datastore_root=where[0], metadata=where[1]))
+        if kind == "run":
+            return Run(f"{cur.flow_name}/{cur.run_id}", _namespace_check=False)
+        return Task(cur.pathspec, _namespace_check=False)
+
+    return make
+
+
+register_computed("run", _running("run"))
+register_computed("task", _running("task"))
 
 
 def metadata(spec: str) -> str:

@@ -24,9 +24,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from headwater.client import _context
+from headwater.client import _context, lineage
 from headwater.client._batch import TaskDetails
 from headwater.client._errors import MissingChild, TaggingError, artifact_not_found
 from headwater.client._lookup import (
@@ -47,6 +47,20 @@ from headwater.meta.rows import FAILED, RUNNING, SUCCEEDED
 from headwater.meta.tags import check_tags
 from headwater.records import Manifest, TaskFailure
 from headwater.store.code_package import CodePackage
+
+
+class Metadata(NamedTuple):
+    """One fact recorded about a task, in Metaflow's shape (``task.metadata``)."""
+
+    name: str
+    value: str
+    created_at: int | None  # milliseconds since the epoch
+    type: str
+    task: str  # the task's pathspec
+
+
+def _millis(seconds: float | None) -> int | None:
+    return None if seconds is None else int(seconds * 1000)
 
 
 class _Object:
@@ -149,6 +163,11 @@ class Flow(_Object):
     def parent(self) -> None:
         return None
 
+    @property
+    def tags(self) -> frozenset[str]:
+        """A flow has no tags of its own (its runs do), as with Metaflow."""
+        return frozenset()
+
     def runs(self, *tags: str) -> Iterator[Run]:
         """Runs in the current namespace carrying all ``tags``, newest first (one query)."""
         rows = meta().list_runs(self._pathspec, tags=(*namespace_tags(), *tags))
@@ -239,6 +258,12 @@ class Run(_InRun):
         return self._run_row.origin_run_id
 
     @property
+    def origin_pathspec(self) -> str | None:
+        """``Flow/Run`` this run resumed (None for a fresh run)."""
+        origin = self._run_row.origin_run_id
+        return f"{self._run_row.flow}/{origin}" if origin else None
+
+    @property
     def code(self) -> CodePackage | None:
         """The code package the run's tasks were shipped with (``--executor dask``); None for
         local runs, which ran the flow's files in place (as Metaflow's local runs do)."""
@@ -287,22 +312,28 @@ class Run(_InRun):
     # -- tags: the only writes the client makes -------------------------------------------------
 
     def add_tag(self, tag: str) -> None:
-        self.replace_tags((), (tag,))
+        self._change_tags((), _as_tags(tag))
 
     def add_tags(self, tags: Iterable[str]) -> None:
-        self.replace_tags((), tags)
+        self._change_tags((), tags)
 
     def remove_tag(self, tag: str) -> None:
-        self.replace_tags((tag,), ())
+        self._change_tags(_as_tags(tag), ())
 
     def remove_tags(self, tags: Iterable[str]) -> None:
-        self.replace_tags(tags, ())
+        self._change_tags(tags, ())
 
     def replace_tag(self, tag_to_remove: str, tag_to_add: str) -> None:
-        self.replace_tags((tag_to_remove,), (tag_to_add,))
+        self.replace_tags(_as_tags(tag_to_remove), _as_tags(tag_to_add))
 
     def replace_tags(self, tags_to_remove: Iterable[str], tags_to_add: Iterable[str]) -> None:
         """Remove then add user tags in one transaction. System tags cannot be removed."""
+        tags_to_remove, tags_to_add = list(tags_to_remove), list(tags_to_add)
+        if not tags_to_remove and not tags_to_add:
+            raise TaggingError(f"replace_tags on run {self._pathspec} got no tag to remove or add")
+        self._change_tags(tags_to_remove, tags_to_add)
+
+    def _change_tags(self, tags_to_remove: Iterable[str], tags_to_add: Iterable[str]) -> None:
         remove, add = _valid_tags(tags_to_remove), _valid_tags(tags_to_add)
         row = self._run_row
         system_only = sorted(set(remove) & (set(row.system_tags) - set(row.tags)))
@@ -310,11 +341,22 @@ class Run(_InRun):
             raise TaggingError(
                 f"cannot remove system tag(s) {', '.join(system_only)} from run {self._pathspec}"
             )
+        # A tag the run already has as a system tag is not added again as a user tag.
+        add = [t for t in add if t not in set(row.system_tags)]
         writer = _context.current().writer()
         with writer.transaction():
             writer.remove_tags(row.flow, row.run_id, remove)
             writer.add_tags(row.flow, row.run_id, add)
-        self._run_row = meta().get_run(row.flow, row.run_id) or row
+        fresh = meta().get_run(row.flow, row.run_id) or row
+        # This object shows what its own change did, even if another process (a sibling task
+        # tagging the same run) changed the tags again in between.
+        mine = (set(fresh.tags) - set(remove)) | set(add)
+        self._run_row = replace(fresh, tags=tuple(sorted(mine)))
+
+
+def _as_tags(tag: Any) -> tuple[Any, ...]:
+    """One tag, or (kept for scripts written for older Metaflow clients) a list of them."""
+    return tuple(tag) if isinstance(tag, (list, tuple)) else (tag,)
 
 
 def _valid_tags(tags: Iterable[str]) -> list[str]:
@@ -377,6 +419,29 @@ class Step(_InRun):
             return None
         details = TaskDetails(row.flow, row.run_id, row.step, tasks[0].task_id)
         return Task._of(self._run_row, tasks[0], details)
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        """``Flow/Run/step`` this step was cloned from by resume (None when it ran)."""
+        task = self.task
+        origin = task.origin_pathspec if task is not None else None
+        return origin.rsplit("/", 1)[0] if origin else None
+
+    @property
+    def parent_steps(self) -> Iterator[Step]:
+        """The steps whose tasks fed this one's."""
+        run = self.parent
+        return iter([run[name] for name in lineage.parent_step_names(self._run_row, self.id)])
+
+    @property
+    def child_steps(self) -> Iterator[Step]:
+        """The steps whose tasks read this one's outputs."""
+        run = self.parent
+        return iter([run[name] for name in lineage.child_step_names(self._run_row, self.id)])
+
+    def control_tasks(self, *tags: str) -> Iterator[Task]:
+        """The control task of a ``num_parallel`` step (node index 0); none for other steps."""
+        return iter([task for task in self.tasks(*tags) if lineage.is_control_task(task._row)])
 
     def tasks(self, *tags: str) -> Iterator[Task]:
         """Tasks of the step, newest first (none if the run lacks any of ``tags``)."""
@@ -524,6 +589,26 @@ class Task(_InRun):
         return self._row.origin_pathspec
 
     @property
+    def parent_task_pathspecs(self) -> Iterator[str]:
+        """Pathspecs of the tasks this one read its inputs from."""
+        return lineage.parent_pathspecs(self._row)
+
+    @property
+    def parent_tasks(self) -> Iterator[Task]:
+        """The tasks this one read its inputs from."""
+        return iter([Task(p, _namespace_check=False) for p in self.parent_task_pathspecs])
+
+    @property
+    def child_task_pathspecs(self) -> Iterator[str]:
+        """Pathspecs of the tasks that read this one's outputs."""
+        return lineage.child_pathspecs(self._run_row, self._row)
+
+    @property
+    def child_tasks(self) -> Iterator[Task]:
+        """The tasks that read this one's outputs."""
+        return iter([Task(p, _namespace_check=False) for p in self.child_task_pathspecs])
+
+    @property
     def attempts(self) -> list[AttemptRow]:
         """Every attempt, oldest first: status, times, failure, log keys."""
         self._fresh()
@@ -579,8 +664,14 @@ class Task(_InRun):
             "attempt": str(self.current_attempt),
             "runtime": self.runtime_name,
         }
+        origin_run = self._run_row.origin_run_id
+        if origin_run:  # every task of a resumed run, as Metaflow records it
+            facts["origin-run-id"] = origin_run
         if row.origin_pathspec:
-            facts["origin-task-pathspec"] = row.origin_pathspec
+            facts["origin-task-id"] = row.origin_pathspec.rsplit("/", 1)[-1]
+        for tag in self._run_row.system_tags:
+            if tag.startswith("python_version:"):
+                facts["python_version"] = tag.partition(":")[2]
         index = row.foreach_index
         if index is not None:
             facts["foreach-index"] = str(index)
@@ -588,9 +679,22 @@ class Task(_InRun):
         return facts
 
     @property
-    def metadata(self) -> list[tuple[str, str]]:
-        """``metadata_dict`` as (name, value) pairs."""
-        return list(self.metadata_dict.items())
+    def metadata(self) -> list[Metadata]:
+        """Facts recorded about the task as Metaflow's ``Metadata`` records (name, value,
+        created_at, type, task): one ``attempt`` record per attempt made, then the facts of
+        ``metadata_dict`` other than the attempt."""
+        facts = self.metadata_dict
+        stand_in = facts.get("catch-attempt")  # @catch's stand-in is not an attempt of the step
+        records = [
+            Metadata("attempt", str(a.attempt), _millis(a.started_at), "attempt", self.pathspec)
+            for a in self.attempts if str(a.attempt) != stand_in
+        ]
+        when = _millis(self._fresh().finished_at)
+        records.extend(
+            Metadata(name, value, when, name, self.pathspec)
+            for name, value in facts.items() if name != "attempt"
+        )
+        return records
 
     def loglines(self, stream: str = "stdout") -> Iterator[tuple[datetime | None, str]]:
         """The attempt's log, line by line, as (time, line) pairs.

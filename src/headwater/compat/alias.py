@@ -6,9 +6,12 @@ is neither imported nor touched. Tasks forked from this process inherit the alia
 
 from __future__ import annotations
 
+import importlib
 import re
 import sys
 import types
+
+from headwater.compat.modules import SERVED, packages
 
 _IMPORTS_METAFLOW = re.compile(r"^\s*(from|import)\s+metaflow\b", re.MULTILINE)
 
@@ -20,29 +23,26 @@ def imports_metaflow(source: str) -> bool:
 
 
 def install() -> None:
-    """Make ``metaflow``, ``metaflow.exception``, ``metaflow.cards`` and
-    ``metaflow.plugins.cards.exception`` resolve to headwater."""
-    from headwater.compat import card_exception, cards, exception_names, metaflow_api
+    """Make ``metaflow`` and the submodules of :data:`SERVED` resolve to headwater."""
+    from headwater.compat import metaflow_api
 
     package = types.ModuleType("metaflow", metaflow_api.__doc__)
     package.__dict__.update({k: getattr(metaflow_api, k) for k in metaflow_api.__all__})
     package.__version__ = metaflow_api.__version__
+    package.__all__ = list(metaflow_api.__all__)
     package.__path__ = []  # a package, so submodule imports are looked up in sys.modules
-    package.exception = exception_names
-    package.cards = cards
     sys.modules["metaflow"] = package
-    sys.modules["metaflow.exception"] = exception_names
-    sys.modules["metaflow.cards"] = cards
-    plugins = _package("metaflow.plugins", cards=_package("metaflow.plugins.cards",
-                                                          exception=card_exception))
-    package.plugins = plugins
-    sys.modules["metaflow.plugins.cards.exception"] = card_exception
-
-
-def _package(name: str, **children: types.ModuleType) -> types.ModuleType:
-    """An empty package module holding ``children``, registered in ``sys.modules``."""
-    module = types.ModuleType(name)
-    module.__path__ = []
-    module.__dict__.update(children)
-    sys.modules[name] = module
-    return module
+    folders = packages()
+    for name in sorted(SERVED, key=lambda n: n.count(".")):
+        if name == "metaflow":
+            continue
+        target = SERVED[name]
+        if target:
+            module = importlib.import_module(target)
+        else:
+            module = types.ModuleType(name, "an empty package served by headwater")
+        if name in folders and not hasattr(module, "__path__"):
+            module.__path__ = []  # type: ignore[attr-defined]
+        sys.modules[name] = module
+        parent, _, leaf = name.rpartition(".")
+        setattr(sys.modules[parent], leaf, module)

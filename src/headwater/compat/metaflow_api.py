@@ -27,6 +27,12 @@ from headwater.compat.exception_names import (
     MissingInMergeArtifactsException,
     UnhandledInMergeArtifactsException,
 )
+from headwater.compat.user_decorators import (
+    FlowMutator,
+    StepMutator,
+    UserStepDecorator,
+    user_step_decorator,
+)
 from headwater.decorators import (
     card,
     catch,
@@ -54,6 +60,7 @@ from headwater.flow import (
     current,
     step,
 )
+from headwater.graph import metaflow_view  # noqa: F401 - gives flows their Metaflow graph view
 from headwater.runner import ExecutingRun, NBRunner, Runner
 
 batch = STEP_FALLBACKS["batch"]
@@ -70,4 +77,5 @@ __all__ = [
     "config_expr", "current", "default_namespace", "environment", "get_metadata", "get_namespace", "kubernetes",
     "metadata", "namespace", "parallel", "project", "pypi", "pypi_base", "resources", "retry", "schedule", "secrets",
     "step", "timeout", "trigger", "trigger_on_finish",
+    "FlowMutator", "StepMutator", "UserStepDecorator", "user_step_decorator",
 ]

@@ -20,17 +20,24 @@ import stat
 import tempfile
 from pathlib import Path
 
+from headwater.compat.modules import SERVED, packages
 from headwater.exceptions import HeadwaterException
 
-_MODULES = {
-    "__init__.py": (
-        "from headwater.compat.metaflow_api import *  # noqa: F401,F403\n"
-        "from headwater.compat.metaflow_api import __all__, __version__  # noqa: F401\n"
-    ),
-    "exception.py": "from headwater.compat.exception_names import *  # noqa: F401,F403\n",
-    "cards.py": "from headwater.compat.cards import *  # noqa: F401,F403\n",
-}
 _HEADER = '"""Forwarding package written by `headwater shim`: metaflow\'s names, served by headwater."""\n'
+
+
+def _body(target: str) -> str:
+    if not target:
+        return ""
+    return (f"from {target} import *  # noqa: F401,F403\n"
+            f"from {target} import __all__  # noqa: F401\n")
+
+
+def _file_of(package: Path, name: str, folders: set[str]) -> Path:
+    parts = name.split(".")[1:]
+    if name in folders:
+        return package.joinpath(*parts, "__init__.py")
+    return package.joinpath(*parts[:-1], parts[-1] + ".py") if parts else package / "__init__.py"
 
 
 class ShimError(HeadwaterException):
@@ -48,8 +55,14 @@ def write_shim(folder: str | Path, *, force: bool = False) -> Path:
     package = Path(folder).expanduser().resolve() / "metaflow"
     _make_room(package, force)
     package.mkdir(parents=True, exist_ok=True)
-    for name, body in _MODULES.items():
-        _write_file(package / name, _HEADER + body)
+    folders = packages() | {"metaflow"}
+    for name, target in SERVED.items():
+        path = _file_of(package, name, folders)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        body = _body(target)
+        if name == "metaflow":
+            body += f"from {target} import __version__  # noqa: F401\n"
+        _write_file(path, _HEADER + body)
     return package
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from headwater.exceptions import FlowDefinitionError
-from headwater.flow.config import is_deferred, resolve_deferred
+from headwater.flow.config import SPREAD_PREFIX, is_deferred, resolve_deferred
 from headwater.flow.step import DECORATORS_ATTR
 
 
@@ -23,6 +23,7 @@ class StepPolicy:
 
     attempts: int = 1  # total attempts, retries included
     retry_delay_s: float = 0.0
+    retry_delay_given: bool = False  # minutes_between_retries written out (else: retry at once)
     timeout_s: float | None = None
     catch_var: str | None = None  # @catch: artifact that receives the exception
     catch_print: bool = True
@@ -41,6 +42,9 @@ class StepDecorator:
     allow_multiple: ClassVar[bool] = False  # e.g. @card: a step may carry several
 
     def __init__(self, **options: Any) -> None:
+        # ``**config`` in the options: placeholders whose keys are known only at launch.
+        self._spreads = {k: options.pop(k) for k in list(options) if k.startswith(SPREAD_PREFIX)}
+        self._given = dict(options)
         unknown = sorted(set(options) - set(self.defaults))
         if unknown:
             known = ", ".join(sorted(self.defaults)) or "none"
@@ -50,14 +54,22 @@ class StepDecorator:
             )
         self.attributes: dict[str, Any] = {**self.defaults, **options}
         # An option given as config_expr(...) has no value until launch: check it then.
-        if not is_deferred(self.attributes):
+        if not is_deferred(self.attributes) and not self._spreads:
             self.validate()
 
     def resolved(self, configs: Mapping[str, Any]) -> StepDecorator:
         """This decorator with its config_expr options evaluated (and then validated)."""
-        if not is_deferred(self.attributes):
+        spreads = getattr(self, "_spreads", {})  # a subclass may not call this __init__
+        if not is_deferred(self.attributes) and not spreads:
             return self
         try:
+            spread: dict[str, Any] = {}
+            for expr in spreads.values():
+                value = resolve_deferred(expr, configs)
+                spread.update(value.to_dict() if hasattr(value, "to_dict") else value)
+            if spread:
+                given = getattr(self, "_given", self.attributes)
+                return type(self)(**{**spread, **resolve_deferred(given, configs)})
             return type(self)(**resolve_deferred(self.attributes, configs))
         except FlowDefinitionError as err:
             raise FlowDefinitionError(f"{err.msg} (from a config_expr)", fix=err.fix) from None

@@ -22,10 +22,15 @@ class CaughtException:
 
     @property
     def exception(self) -> str:
-        return f"{self.type}: {self.message}"
+        """The exception's text alone (Metaflow's name for it); ``str()`` adds the type."""
+        return self.message
+
+    @property
+    def stacktrace(self) -> str:
+        return self.traceback
 
     def __str__(self) -> str:
-        return self.exception
+        return f"{self.type}: {self.message}"
 
 
 class CatchDecorator(StepDecorator):

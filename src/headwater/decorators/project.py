@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from headwater.exceptions import FlowDefinitionError
+from headwater.flow.config import is_deferred, resolve_deferred
 
 PROJECT_ATTR = "_hw_project"
 _NAME = re.compile(r"^[a-z0-9_]{1,128}$")
@@ -20,12 +21,9 @@ def project(cls: Any = None, *, name: str | None = None) -> Any:
     """Class decorator: ``@project(name='fraud')`` above the flow class."""
 
     def attach(flow_cls: Any) -> Any:
-        if not isinstance(name, str) or not _NAME.match(name):
-            raise FlowDefinitionError(
-                f"@project(name={name!r}) on flow {getattr(flow_cls, '__name__', flow_cls)}: "
-                "the name must be lowercase letters, digits and underscores",
-                fix="e.g. @project(name='fraud_model')",
-            )
+        # A name from a config (config_expr(...)) is checked at launch, once configs are known.
+        if not is_deferred(name):
+            checked_name(name, flow_cls)
         setattr(flow_cls, PROJECT_ATTR, name)
         return flow_cls
 
@@ -36,5 +34,24 @@ def project(cls: Any = None, *, name: str | None = None) -> Any:
     return attach
 
 
-def project_name(flow_cls: type) -> str | None:
-    return getattr(flow_cls, PROJECT_ATTR, None)
+def checked_name(name: Any, flow_cls: Any) -> str:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise FlowDefinitionError(
+            f"@project(name={name!r}) on flow {getattr(flow_cls, '__name__', flow_cls)}: "
+            "the name must be lowercase letters, digits and underscores",
+            fix="e.g. @project(name='fraud_model')",
+        )
+    return name
+
+
+def project_name(flow_cls: type, configs: Any = None) -> str | None:
+    """The flow's project; a name given as config_expr(...) is evaluated against ``configs``."""
+    name = getattr(flow_cls, PROJECT_ATTR, None)
+    if name is None or not is_deferred(name):
+        return name
+    if configs is None:
+        raise FlowDefinitionError(
+            f"flow {flow_cls.__name__}: @project's name comes from a config, which is known only "
+            "at launch"
+        )
+    return checked_name(resolve_deferred(name, configs), flow_cls)

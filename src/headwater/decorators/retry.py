@@ -1,7 +1,10 @@
 """``@retry(times=3, minutes_between_retries=2)``: run a failed step again.
 
 Every attempt is recorded with its own logs and exception; ``current.retry_count`` tells the step
-which attempt it is. The defaults are Metaflow's (3 retries, 2 minutes apart).
+which attempt it is. The defaults are Metaflow's (3 retries, 2 minutes apart), and so is the
+rule for the wait: as with Metaflow's local runs, a step retries at once unless
+``minutes_between_retries`` is written out (Metaflow applies its default wait only on remote
+schedulers; headwater honours an explicit one everywhere).
 """
 
 from __future__ import annotations
@@ -21,9 +24,14 @@ class RetryDecorator(StepDecorator):
         if not isinstance(minutes, (int, float)) or minutes < 0:
             raise self.bad_option("minutes_between_retries", "must be a number >= 0")
 
+    def __init__(self, **options: object) -> None:
+        super().__init__(**options)
+        self.delay_given = "minutes_between_retries" in options
+
     def apply(self, policy: StepPolicy) -> None:
         policy.attempts = max(policy.attempts, int(self.attributes["times"]) + 1)
         policy.retry_delay_s = float(self.attributes["minutes_between_retries"]) * 60.0
+        policy.retry_delay_given = self.delay_given
 
 
 retry = make_step_decorator(RetryDecorator)

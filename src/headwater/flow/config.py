@@ -19,6 +19,9 @@ from typing import Any
 from headwater.exceptions import ConfigError, FlowDefinitionError, ReservedAttributeError
 from headwater.flow.members import class_members
 
+# Keyword names a ``**config`` spread leaves in a decorator's options until launch.
+SPREAD_PREFIX = "__hw_spread__"
+
 
 class ConfigValue(Mapping[str, Any]):
     """A read-only dict with attribute access; nested dicts are ConfigValues too.
@@ -106,12 +109,39 @@ class ConfigExpr:
         except Exception as err:  # the user's expression: say which one failed and why
             names = ", ".join(sorted(configs)) or "none"
             raise ConfigError(
-                f"config_expr({self.expr!r}) failed: {type(err).__name__}: {err}",
+                f"{self!r} failed: {type(err).__name__}: {err}",
                 fix=f"the configs in scope are: {names}",
             ) from None
 
+    def __getattr__(self, name: str) -> ConfigExpr:
+        # ``config_expr('config').project_name``: a path below the expression, still deferred.
+        if name.startswith("_") or name in ("expr", "evaluate"):
+            raise AttributeError(name)
+        return _Below(self, name, by_attribute=True)
+
+    def __getitem__(self, key: Any) -> ConfigExpr:
+        return _Below(self, key, by_attribute=False)
+
     def __repr__(self) -> str:
         return f"config_expr({self.expr!r})"
+
+
+class _Below(ConfigExpr):
+    """``expr.key`` or ``expr[key]`` of a ConfigExpr: evaluated after the expression it reads."""
+
+    def __init__(self, base: ConfigExpr, key: Any, *, by_attribute: bool) -> None:
+        self._base, self._key, self._by_attribute = base, key, by_attribute
+        super().__init__(self._read)
+
+    def _read(self, configs: Mapping[str, Any]) -> Any:
+        value = self._base.evaluate(configs)
+        if self._by_attribute and not isinstance(value, Mapping):
+            return getattr(value, self._key)
+        return value[self._key]
+
+    def __repr__(self) -> str:
+        step = f".{self._key}" if self._by_attribute else f"[{self._key!r}]"
+        return f"{self._base!r}{step}"
 
 
 class ConfigPath(ConfigExpr):
@@ -228,7 +258,14 @@ class Config:
         return ConfigPath(self.__dict__.get("attr_name", self.__dict__.get("name", "")), (name,))
 
     def __getitem__(self, key: Any) -> ConfigPath:
+        if isinstance(key, str) and key.startswith(SPREAD_PREFIX):
+            return ConfigPath(self.attr_name)  # ``**config``: the whole value, at launch
         return ConfigPath(self.attr_name, (key,))
+
+    def keys(self) -> list[str]:
+        """``@decorator(**config)`` in a class body: one placeholder key, expanded at launch
+        into the config's keys (a decorator sees them as if written out)."""
+        return [SPREAD_PREFIX + self.attr_name]
 
     def __repr__(self) -> str:
         return f"Config({self.name!r})"

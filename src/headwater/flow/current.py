@@ -6,7 +6,17 @@ function runs. Outside a running task every field is None/empty and ``is_running
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+# Fields computed on first read while a task runs (``current.run``, ``current.task``): layers
+# above the flow API (the client) register how to make them, so this module imports none of them.
+_COMPUTED: dict[str, Callable[[Current], Any]] = {}
+
+
+def register_computed(name: str, make: Callable[[Current], Any]) -> None:
+    """Let ``current.<name>`` be made by ``make(current)`` while a task runs."""
+    _COMPUTED[name] = make
 
 
 class Current:
@@ -24,7 +34,7 @@ class Current:
         self.origin_run_id: str | None = None
         self.parameter_names: list[str] = []
         self.username: str | None = None
-        self.tags: frozenset[str] = frozenset()
+        self.tags: set[str] = set()
         self.namespace: str | None = None
         self.is_running_flow: bool = False
         self._extra: dict[str, Any] = {}
@@ -38,6 +48,11 @@ class Current:
                 self._extra[key] = value
         self.is_running_flow = True
 
+    def _bind_launch(self, **fields: Any) -> None:
+        """Facts known before any task runs (the project and branch), readable while the launch
+        evaluates parameter defaults, as Metaflow allows; no task is running yet."""
+        self._extra.update(fields)
+
     @property
     def pathspec(self) -> str | None:
         if not self.task_id:
@@ -48,6 +63,10 @@ class Current:
         extra = self.__dict__.get("_extra", {})
         if name in extra:
             return extra[name]
+        if name in _COMPUTED and self.__dict__.get("is_running_flow"):
+            value = _COMPUTED[name](self)
+            extra[name] = value
+            return value
         raise AttributeError(
             f"current has no attribute {name!r}"
             + ("" if self.__dict__.get("is_running_flow") else " (no task is running in this process)")

@@ -8,12 +8,14 @@ reads then fall through to the lazily loaded artifacts the task inherited.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from headwater.exceptions import MergeArtifactsError, ReservedAttributeError, TransitionError
 from headwater.flow.artifacts import ArtifactView
 from headwater.flow.inputs import Inputs, _top_foreach
+from headwater.flow.members import class_constants
 from headwater.records import Frame
 
 # Names a step may not assign: they are the framework's, and shadowing them would break the run.
@@ -31,6 +33,26 @@ class Transition:
     condition: str | None = None
     cases: dict[str, str] = field(default_factory=dict)
     num_parallel: int | None = None
+
+
+# How ``flow._graph`` is made: registered by headwater.graph.metaflow_view (the graph layer sits
+# above this one, so this module never imports it).
+_GRAPH_VIEW: Callable[[type], Any] | None = None
+
+
+def use_graph_view(make: Callable[[type], Any]) -> None:
+    global _GRAPH_VIEW
+    _GRAPH_VIEW = make
+
+
+class ForeachFrame(NamedTuple):
+    """One enclosing foreach level, in Metaflow's shape (``flow._foreach_stack``)."""
+
+    step: str
+    var: str | None
+    num_splits: int
+    index: int
+    value: Any
 
 
 @dataclass
@@ -71,6 +93,30 @@ class FlowSpec:
 
         return os.path.basename(sys.modules[type(self).__module__].__file__ or "")
 
+    # -- the graph, as Metaflow's tools read it -------------------------------------------------
+    @property
+    def _graph(self) -> Any:
+        """The flow's graph as Metaflow's tools read it (nodes by step name, Metaflow's types)."""
+        cls = type(self)
+        cached = cls.__dict__.get("_hw_graph")
+        if cached is None:
+            if _GRAPH_VIEW is None:
+                raise AttributeError("the flow's graph view is not loaded "
+                                     "(import headwater.graph.metaflow_view)")
+            cached = _GRAPH_VIEW(cls)
+            type.__setattr__(cls, "_hw_graph", cached)
+        return cached
+
+    @property
+    def _current_step(self) -> str | None:
+        """The step this task runs (Metaflow's private name for it, read by some tools)."""
+        state = self.__dict__.get("_hw_task")
+        return state.step_name if state is not None else None
+
+    def __iter__(self) -> Any:
+        """The steps of the flow (graph nodes with ``name``), start first and end last."""
+        return iter(self._graph)
+
     # -- artifact access -----------------------------------------------------------------------
     def __getattr__(self, name: str) -> Any:
         # Only reached when normal lookup fails: an inherited artifact not yet loaded.
@@ -88,6 +134,12 @@ class FlowSpec:
                 f"step cannot assign 'self.{name}' in flow {type(self).__name__}: "
                 f"'{name}' belongs to the framework",
                 fix=f"choose another name, e.g. self.{name}_value",
+            )
+        if self.__dict__.get("_hw_task") is not None and name in class_constants(type(self)):
+            raise ReservedAttributeError(
+                f"step cannot assign 'self.{name}' in flow {type(self).__name__}: '{name}' is a "
+                "class-level constant of the flow (as with Metaflow, constants are read-only)",
+                fix=f"store the new value under another name, e.g. self.{name}_now = ...",
             )
         object.__setattr__(self, name, value)
 
@@ -120,8 +172,10 @@ class FlowSpec:
         """This task's item of the innermost foreach (None outside a foreach)."""
         state = self._state()
         frame = _top_foreach(state.frames)
-        if frame is None or frame.items_key is None:
+        if frame is None:
             return None
+        if frame.items_key is None:  # a num_parallel fan-out: the item is the node's index
+            return frame.index
         return state.item_loader(frame)
 
     def foreach_stack(self) -> list[tuple[int, int, Any]]:
@@ -129,6 +183,20 @@ class FlowSpec:
         state = self._state()
         return [
             (f.index, f.num_splits, state.item_loader(f) if f.items_key else None)
+            for f in state.frames
+            if f.is_foreach
+        ]
+
+    @property
+    def _foreach_stack(self) -> list[ForeachFrame]:
+        """The enclosing foreach levels as Metaflow's frames (step, var, num_splits, index,
+        value), outermost first: read by tools written against Metaflow's flow object."""
+        state = self._state()
+        graph = self._graph
+        return [
+            ForeachFrame(f.step, graph[f.step].foreach_var if f.step in graph else None,
+                         f.num_splits, f.index,
+                         state.item_loader(f) if f.items_key else f.index)
             for f in state.frames
             if f.is_foreach
         ]

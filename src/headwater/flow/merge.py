@@ -22,7 +22,6 @@ def merge_into(flow: FlowSpec, state: TaskState, inputs: Inputs, *, include: lis
         raise MergeArtifactsError(f"{where}: pass include= or exclude= to merge_artifacts, not both")
     if state.merged:
         raise MergeArtifactsError(f"{where}: merge_artifacts() may be called only once per step")
-    state.merged = True
     candidates: dict[str, set[str]] = {}
     refs = {}
     for inp in inputs:
@@ -52,6 +51,8 @@ def merge_into(flow: FlowSpec, state: TaskState, inputs: Inputs, *, include: lis
             fix=f"set them in the join before merging (e.g. self.{conflicts[0]} = ...) "
             f"or pass exclude={conflicts!r}",
         )
+    # Only a merge that succeeds counts: a refused one changes nothing and may be retried.
+    state.merged = True
     for name in names:
         if name not in explicit:
             state.view.inherited[name] = refs[name]

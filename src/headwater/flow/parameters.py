@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from headwater.exceptions import FlowDefinitionError, ParameterError, ReservedAttributeError
@@ -79,6 +79,22 @@ _TRUE = {"true", "1", "yes", "y", "on", "t"}
 _FALSE = {"false", "0", "no", "n", "off", "f"}
 
 
+class _ConfigNames:
+    """``ctx.configs``: the configs by name, with attribute access."""
+
+    def __init__(self, configs: Mapping[str, Any]) -> None:
+        self._configs = configs
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["_configs"][name]
+        except KeyError:
+            raise AttributeError(f"the flow has no config named {name!r}") from None
+
+    def __getitem__(self, name: str) -> Any:
+        return self._configs[name]
+
+
 @dataclass(frozen=True)
 class ParameterContext:
     """Passed to a callable default, as Metaflow does for deploy-time values."""
@@ -86,6 +102,7 @@ class ParameterContext:
     flow_name: str
     user_name: str
     parameter_name: str
+    configs: Any = field(default=None, compare=False)  # the run's configs by name (``ctx.configs.cfg.key``), as with Metaflow
 
 
 # Metaflow hands a Parameter's extra keywords to its command-line option; these are accepted for
@@ -186,7 +203,8 @@ class Parameter:
                 # The type could not be inferred from an expression; infer it from its value.
                 self.type = self._infer_type(default)
         elif callable(default) and not isinstance(default, type):
-            default = default(ParameterContext(flow_name, user, self.name))
+            default = default(ParameterContext(flow_name, user, self.name,
+                                               _ConfigNames(configs or {})))
         return default
 
     def convert(self, raw: Any) -> Any:

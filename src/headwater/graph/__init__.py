@@ -19,3 +19,6 @@ __all__ = [
     "render_text",
     "validate",
 ]
+
+# ``flow._graph`` / iterating a flow object: the view registers itself with FlowSpec on import.
+from headwater.graph import metaflow_view  # noqa: E402,F401

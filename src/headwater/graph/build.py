@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from headwater.exceptions import GraphError
-from headwater.flow.step import is_step
+from headwater.flow.step import DECORATORS_ATTR, is_step
 from headwater.graph.model import END, FOREACH, LINEAR, PARALLEL, SPLIT, SWITCH, Graph, StepNode
 
 NEXT_KEYWORDS = ("foreach", "condition", "num_parallel")
@@ -237,6 +237,8 @@ def _parse_step(
         doc=inspect.getdoc(inspect.unwrap(func)) or "",
         file=src.file,
         line=src.line(fdef),
+        parallel_step=any(getattr(d, "name", "") == "parallel"
+                          for d in getattr(func, DECORATORS_ATTR, None) or ()),
     )
     calls = _next_calls(fdef, params[0].arg if params else "self")
     if calls:

@@ -46,9 +46,12 @@ class StepNode:
     # so that ``show`` and the checks of the whole graph can still look at a flawed flow.
     problems: list[GraphError] = field(default_factory=list, repr=False, compare=False)
 
+    parallel_step: bool = False  # the step is decorated with @parallel (filled by build)
+
     @property
     def type(self) -> str:
-        """Metaflow's name for the node type (start, linear, split, foreach, join, end, ...)."""
+        """The node type (start, linear, split, foreach, join, split-switch, split-parallel, end)
+        as headwater reads it: ``start`` for the start step whatever it does next."""
         if self.name == "start":
             return "start"
         if self.is_join:
@@ -58,6 +61,44 @@ class StepNode:
         if self.transition == PARALLEL:
             return "split-parallel"
         return self.transition
+
+    @property
+    def metaflow_type(self) -> str:
+        """Metaflow's node type, with Metaflow's precedence: ``start`` only for a start step
+        that goes on linearly, ``foreach`` for ``num_parallel`` fan-outs (see
+        ``parallel_foreach``), and a join that fans out again named by its fan-out."""
+        if self.transition == END:
+            return "end"
+        if self.transition == SWITCH:
+            return "split-switch"
+        if self.transition in (FOREACH, PARALLEL):
+            return "foreach"
+        if self.transition == SPLIT:
+            return "split"
+        if self.is_join:
+            return "join"
+        return "start" if self.name == "start" else "linear"
+
+    # Metaflow's attribute names, read by tools written for it.
+    @property
+    def in_funcs(self) -> set[str]:
+        return set(self.in_steps)
+
+    @property
+    def out_funcs(self) -> list[str]:
+        return list(self.out)
+
+    @property
+    def parallel_foreach(self) -> bool:
+        return self.transition == PARALLEL
+
+    @property
+    def foreach_param(self) -> str | None:
+        return self.foreach_var
+
+    @property
+    def condition(self) -> str | None:
+        return self.condition_var
 
 
 @dataclass

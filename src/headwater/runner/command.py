@@ -27,7 +27,7 @@ _WITH_ALIASES = frozenset({"with_", "decospecs", "with_decorators"})
 # Options of run/resume themselves (anything else given to run() is a flow parameter).
 _RUN_OPTIONS = {"tags": "--tag", "tag": "--tag", "max_workers": "--max-workers",
                 "max_num_splits": "--max-num-splits"}
-_RESERVED = frozenset({"run_id_file", "runner_attribute_file"})
+_RESERVED = frozenset({"runner_attribute_file"})
 
 
 class RunnerArgumentError(HeadwaterException):
@@ -96,7 +96,7 @@ def resume_args(kwargs: Mapping[str, Any]) -> list[str]:
     step = rest.pop("step", None) or rest.pop("step_to_rerun", None)
     rest.pop("step_to_rerun", None)
     origin = rest.pop("origin_run_id", None)
-    unknown = sorted(set(rest) - set(_RUN_OPTIONS) - _RESERVED)
+    unknown = sorted(set(rest) - set(_RUN_OPTIONS) - _RESERVED - {"run_id_file"})
     if unknown:
         raise RunnerArgumentError(
             f"resume() does not take {', '.join(unknown)}",

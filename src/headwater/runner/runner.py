@@ -19,6 +19,7 @@ import sys
 import tempfile
 import weakref
 from collections.abc import Callable, Coroutine, Mapping
+from functools import partial
 from typing import Any
 
 from headwater.exceptions import FlowDefinitionError
@@ -70,11 +71,15 @@ class Runner:
 
     def run(self, **kwargs: Any) -> ExecutingRun:
         """Run the flow with parameters ``kwargs`` (and ``tags``, ``max_workers``, ...) to the end."""
-        return self._finished(self._start(["run"], run_args(kwargs), echo=self.show_output))
+        own, kwargs = _run_id_file(kwargs)
+        return self._finished(self._start(["run"], run_args(kwargs), echo=self.show_output,
+                                          run_id_file=own))
 
     def resume(self, **kwargs: Any) -> ExecutingRun:
         """Resume (``step``, ``origin_run_id``, ``tags``, ...) and wait for the new run to end."""
-        return self._finished(self._start(["resume"], resume_args(kwargs), echo=self.show_output))
+        own, kwargs = _run_id_file(kwargs)
+        return self._finished(self._start(["resume"], resume_args(kwargs), echo=self.show_output,
+                                          run_id_file=own))
 
     def async_run(self, **kwargs: Any) -> Any:
         """Start a run without waiting for its end.
@@ -83,11 +88,13 @@ class Runner:
         it to start the run and get the :class:`ExecutingRun` once the run is registered. Called
         from plain code it starts the run and returns the ExecutingRun at once.
         """
-        return _started(self._start, ["run"], run_args(kwargs))
+        own, kwargs = _run_id_file(kwargs)
+        return _started(partial(self._start, run_id_file=own), ["run"], run_args(kwargs))
 
     def async_resume(self, **kwargs: Any) -> Any:
         """Start a resume without waiting for its end (see :meth:`async_run`)."""
-        return _started(self._start, ["resume"], resume_args(kwargs))
+        own, kwargs = _run_id_file(kwargs)
+        return _started(partial(self._start, run_id_file=own), ["resume"], resume_args(kwargs))
 
     def _finished(self, running: ExecutingRun) -> ExecutingRun:
         try:
@@ -98,10 +105,16 @@ class Runner:
         running._read_run_id()
         return running
 
-    def _start(self, command: list[str], args: list[str], *, echo: bool) -> ExecutingRun:
+    def _start(self, command: list[str], args: list[str], *, echo: bool,
+               run_id_file: str | None = None) -> ExecutingRun:
         folder = self._workdir()
         number = len(self._processes)
-        run_id_file = os.path.join(folder, f"run-{number}.id")
+        if run_id_file is None:
+            run_id_file = os.path.join(folder, f"run-{number}.id")
+        else:  # the caller's own file (as Metaflow's Runner allows), relative to the run's cwd
+            run_id_file = os.path.join(self.cwd or os.getcwd(), os.fspath(run_id_file))
+            if os.path.isfile(run_id_file):  # an earlier run's id must not be read as this one's
+                os.remove(run_id_file)
         argv = [
             *entry_argv(sys.executable, self.flow_file), *top_level_args(self.top_level),
             *command, "--run-id-file", run_id_file, *args,
@@ -163,3 +176,9 @@ def _cleanup(folder: str, processes: list[LoggedProcess]) -> None:
         for log in process.logs.values():
             log.keep_tail()
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run_id_file(kwargs: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """Split off ``run_id_file``: the run id is written there too, as with Metaflow's Runner."""
+    rest = dict(kwargs)
+    return rest.pop("run_id_file", None), rest

@@ -26,7 +26,7 @@ def resolve_configs(flow_cls: type, files: Sequence[tuple[str, str]] = (),
     """
     configs = flow_configs(flow_cls)
     by_name = {cfg.name: attr for attr, cfg in configs.items()}
-    given: dict[str, tuple[str, str]] = {}
+    given: dict[str, tuple[str, str]] = _from_environment(by_name)
     for kind, pairs in (("file", files), ("value", values)):
         for name, text in pairs:
             if name not in by_name:
@@ -40,6 +40,34 @@ def resolve_configs(flow_cls: type, files: Sequence[tuple[str, str]] = (),
     return {attr: config_value(flow_cls, cfg, given.get(cfg.name)) for attr, cfg in configs.items()}
 
 
+# Metaflow's environment variables for configs: a JSON object of config name -> file path, and of
+# config name -> value. The command line wins over them.
+_ENV_FILES = ("HEADWATER_FLOW_CONFIG", "METAFLOW_FLOW_CONFIG")
+_ENV_VALUES = ("HEADWATER_FLOW_CONFIG_VALUE", "METAFLOW_FLOW_CONFIG_VALUE")
+
+
+def _from_environment(known: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    given: dict[str, tuple[str, str]] = {}
+    for kind, names in (("file", _ENV_FILES), ("value", _ENV_VALUES)):
+        for var in reversed(names):  # the headwater name wins over Metaflow's
+            text = os.environ.get(var)
+            if not text:
+                continue
+            try:
+                mapping = json.loads(text)
+            except json.JSONDecodeError as err:
+                raise ConfigError(f"{var} is not valid JSON ({err.msg})",
+                                  fix=f'set it to an object, e.g. {var}=\'{{"name": ...}}\'') from None
+            if not isinstance(mapping, dict):
+                raise ConfigError(f"{var} must be a JSON object of config name -> "
+                                  f"{'file' if kind == 'file' else 'value'}")
+            for name, value in mapping.items():
+                if name in known:  # names of other flows' configs are not this flow's business
+                    text_value = value if kind == "file" or isinstance(value, str) else json.dumps(value)
+                    given[name] = (kind, str(text_value))
+    return given
+
+
 def config_value(flow_cls: type, cfg: Config, given: tuple[str, str] | None) -> ConfigValue | None:
     """One config's value from ``given`` (``('file', path)`` or ``('value', text)``) or its default."""
     if given is not None:
@@ -47,6 +75,12 @@ def config_value(flow_cls: type, cfg: Config, given: tuple[str, str] | None) -> 
         if kind == "file":
             return _parse(cfg, _read(cfg, text, f"--config {cfg.name} {text}"), text)
         return _parse(cfg, text, f"--config-value {cfg.name}")
+    if callable(cfg.default_value):  # Metaflow: called with a context, returns the value
+        from headwater.flow.parameters import ParameterContext
+
+        made = cfg.default_value(ParameterContext(flow_cls.__name__, "", cfg.name))
+        return ConfigValue(made) if isinstance(made, Mapping) else _parse(cfg, str(made),
+                                                                           "its default_value")
     if cfg.default_value is not None:
         if isinstance(cfg.default_value, Mapping):
             return ConfigValue(cfg.default_value)

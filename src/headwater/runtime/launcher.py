@@ -16,6 +16,7 @@ from headwater import backends
 from headwater.decorators.base import StepPolicy
 from headwater.decorators.registry import parse_with, step_policy
 from headwater.exceptions import NotFoundError, RunFailedError
+from headwater.flow.current import current
 from headwater.graph import Graph, check_flow
 from headwater.meta import open_metadata
 from headwater.runtime.configs import (
@@ -56,7 +57,10 @@ def run_flow(flow_cls: type, *, params: Mapping[str, Any], options: RunOptions,
     branch, executor = branch or BranchChoice(), executor or ExecutorChoice()
     _announce(flow_cls, console)
     resolved = launch_configs(flow_cls, configs or ConfigSources())
-    project = project_info(flow_cls, current_username(), branch.branch, branch.production)
+    project = project_info(flow_cls, current_username(), branch.branch, branch.production,
+                           resolved.scope)
+    if project is not None:  # a parameter default may read current.project_name
+        current._bind_launch(**project.current_fields())
     graph = _check(flow_cls, console)
     values = resolve_parameters(flow_cls, params, current_username(), resolved.scope)
     with _open_store(settings) as store:
@@ -81,7 +85,6 @@ def resume_flow(flow_cls: type, *, step: str | None, options: RunOptions, settin
     """
     branch, executor = branch or BranchChoice(), executor or ExecutorChoice()
     _announce(flow_cls, console)
-    project = project_info(flow_cls, current_username(), branch.branch, branch.production)
     graph = _check(flow_cls, console)
     with open_metadata(settings.metadata_url) as meta:
         origin = find_origin_run(meta, flow_cls.__name__, options.origin_run_id)
@@ -94,6 +97,8 @@ def resume_flow(flow_cls: type, *, step: str | None, options: RunOptions, settin
     with _open_store(settings) as store:
         resolved = recorded_configs(flow_cls, param_refs, store,
                                     f"{flow_cls.__name__}/{origin.run_id}")
+        project = project_info(flow_cls, current_username(), branch.branch, branch.production,
+                               resolved.scope)
         return _execute(_Launch(flow_cls, graph, store, param_refs, resolved, project, executor,
                                 environment, origin.environments_json),
                         options, settings, console, step)
@@ -181,7 +186,7 @@ def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: 
     # executor: the local one forks its task servers before this process opens a database, and
     # a cluster that cannot be reached fails the launch with nothing recorded.
     step_envs = _prepare_environments(launch, policies, console)
-    with _make_executor(launch, options, step_envs) as executor, \
+    with _make_executor(launch, options, settings, step_envs) as executor, \
             open_metadata(settings.metadata_url) as meta:
         plan = None
         if options.origin_run_id is not None:
@@ -249,12 +254,14 @@ def _environments_record(step_envs: dict[str, Any]) -> dict[str, Any] | None:
     return run_record({step: env.lock for step, env in step_envs.items()})
 
 
-def _make_executor(launch: _Launch, options: RunOptions,
+def _make_executor(launch: _Launch, options: RunOptions, settings: Settings,
                    step_envs: Mapping[str, Any] | None = None) -> Executor:
     """The executor ``--executor`` names, built by its backend from the backend's own options;
     ``step_envs`` (step -> its built @pypi/@conda environment) reach it through the context."""
     backend = backends.get("executor", launch.executor.name)
     current_fields = launch.project.current_fields() if launch.project else {}
+    # Where the run's records live, so current.run / current.task can read them in the task.
+    current_fields["_hw_settings"] = (str(settings.datastore_root), settings.metadata_url)
     context = ExecutorContext(launch.flow_cls, launch.graph, launch.store, options.max_workers,
                               current_fields, dict(step_envs or {}))
     return backend.load()(context, **backends.chosen_options(backend, launch.executor.options))

@@ -45,9 +45,10 @@ class ProjectInfo:
 
 
 def project_info(flow_cls: type, user: str, branch: str | None = None,
-                 production: bool = False) -> ProjectInfo | None:
-    """The run's project and branch, or None for a flow without ``@project``."""
-    name = project_name(flow_cls)
+                 production: bool = False, configs: Any = None) -> ProjectInfo | None:
+    """The run's project and branch, or None for a flow without ``@project``; ``configs`` (the
+    config scope) evaluates a project name given as ``config_expr(...)``."""
+    name = project_name(flow_cls, configs)
     if name is None:
         if branch is not None or production:
             option = "--production" if production else "--branch"

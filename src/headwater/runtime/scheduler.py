@@ -210,6 +210,8 @@ class Scheduler:
         extra: dict[str, Any] = {"env": policy.env} if policy.env else {}
         if policy.resources:  # @resources: scale-out executors place the task by it
             extra["resources"] = policy.resources
+        if policy.catch_var is not None:  # @catch keeps what the failed step had set
+            extra["keep_on_failure"] = True
         if policy.cards:  # @card: the task renders these after the step
             extra["cards"] = policy.cards
         spec = TaskSpec(
@@ -291,6 +293,11 @@ class Scheduler:
                 f"stopped because the run received {signal.Signals(self._stop_signal or 0).name}",
             )
         follow_up = None if result.ok or self._stop_signal else self._follow_up(spec, result)
+        said = bytes(live.stderr)  # what the task itself wrote to stderr
+        if result.failure is not None and result.failure.type_name == "TaskCrashed":
+            # The process died without a word (a segfault, os._exit): the stored stderr says why.
+            gap = b"\n" if said and not said.endswith(b"\n") else b""
+            live.stderr += gap + f"{result.failure.type_name}: {result.failure.message}\n".encode()
         stdout_key = self._save_log(live, "stdout")
         stderr_key = self._save_log(live, "stderr")
         self.meta.attempt_finished(self.flow_name, self.run_id, spec.step, spec.task_id,
@@ -304,12 +311,12 @@ class Scheduler:
                 self._release_successors(spec, result)
             return
         failure = result.failure
-        if not self.console.shows_task_output and live.stderr:
+        if not self.console.shows_task_output and said:
             # --quiet or the progress display hid the task's output; its error output is why
             # it failed, so show it.
             self.console.task_output(live.prefix, spec.task_id, "stderr",
-                                     bytes(live.stderr) + b"\n", always=True)
-        if failure is not None and (not live.stderr or live.timed_out or live.stopped):
+                                     said + b"\n", always=True)
+        if failure is not None and (not said or live.timed_out or live.stopped):
             # The task could not say it itself (it crashed or was stopped): say it for it.
             self.console.task_line(live.prefix, f"{failure.type_name}: {failure.message}",
                                    always=True)
@@ -346,8 +353,9 @@ class Scheduler:
         if spec.attempt + 1 < policy.attempts:
             return replace(spec, attempt=spec.attempt + 1)
         if policy.catch_var is not None:
+            kept = {k: v for k, v in result.manifest.items() if k not in spec.params}
             caught = {"var": policy.catch_var, "failure": result.failure,
-                      "print": policy.catch_print}
+                      "print": policy.catch_print, "kept": kept}
             return replace(spec, attempt=spec.attempt + 1, extra={**spec.extra, "catch": caught})
         return None
 
@@ -357,7 +365,8 @@ class Scheduler:
                                    always=True)
             self._ready.append(spec)
             return
-        delay = self._policy(spec.step).retry_delay_s
+        policy = self._policy(spec.step)
+        delay = policy.retry_delay_s if policy.retry_delay_given else 0.0
         total = self._policy(spec.step).attempts
         when = f" in {delay:g} s" if delay else ""
         self.console.task_line(

@@ -57,7 +57,7 @@ def spin_task(flow_cls: type, target: str, settings: Settings, *, branch: str | 
     store = open_datastore(settings.datastore_root)
     user = current_username()
     scope = recorded_configs(flow_cls, params, store, f"{flow}/{run_id}").scope
-    project = project_info(flow_cls, user, branch, production)
+    project = project_info(flow_cls, user, branch, production, scope)
     spec = TaskSpec(
         flow_name=flow, run_id=f"spin-{run_id}", step=step, task_id=task_id, attempt=0,
         parents=parents, params=params, frames=task.frames, is_join=graph[step].is_join,

@@ -13,11 +13,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from headwater.exceptions import TransitionError
+from headwater.exceptions import SerializationError, TransitionError
 from headwater.flow.artifacts import ArtifactView
 from headwater.flow.current import CardCollector, current
 from headwater.flow.flowspec import TaskState, Transition
 from headwater.flow.inputs import make_inputs
+from headwater.flow.members import class_constants
 from headwater.graph.model import END, FOREACH, PARALLEL, SWITCH, Graph, StepNode
 from headwater.records import Frame, Manifest, TaskFailure, TaskResult, TaskSpec
 from headwater.tracebacks import user_traceback
@@ -27,6 +28,7 @@ def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> Ta
     """Run ``spec`` in this process and return its result; user errors become a failed result."""
     started = time.time()
     node = graph[spec.step]
+    flow = state = None
     cards = _bind_cards(spec, graph, store)
     try:
         flow, state = _make_flow(flow_cls, node, spec, store)
@@ -43,11 +45,18 @@ def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> Ta
         else:
             getattr(flow, spec.step)()
         result = _finish(flow, state, node, spec, store)
+        if caught is not None and caught["failure"].traceback:
+            # The step raised (it was not killed): as with Metaflow, @catch handled it within
+            # that attempt, so the client does not count this stand-in as an attempt of its own.
+            result.metadata["catch-attempt"] = str(spec.attempt)
     except BaseException as exc:  # noqa: BLE001 - any failure of user code fails the task
         if isinstance(exc, KeyboardInterrupt):
             raise
         result = TaskResult(failure=_describe_failure(exc))
         print(result.failure.traceback, file=sys.stderr, end="")
+        if (spec.extra.get("keep_on_failure") and flow is not None and state is not None
+                and serving_metaflow()):
+            result.manifest = _kept_after_failure(flow, state, spec, store)
     if cards is not None:
         cards.finish(result)
     result.started_at = started
@@ -83,14 +92,51 @@ def _stand_in_for_failed_step(flow: Any, state: TaskState, node: StepNode,
     from headwater.decorators.catch import CaughtException
 
     failure = caught["failure"]
+    for name, ref in (caught.get("kept") or {}).items():
+        state.view.inherited[name] = ref
+        state.view.deleted.discard(name)
     if caught.get("print", True):
         print(f"@catch: step '{node.name}' failed, the flow goes on. {failure.type_name}: "
               f"{failure.message}", file=sys.stderr)
     if caught.get("var"):
-        setattr(flow, caught["var"], CaughtException(failure.type_name, failure.message,
-                                                     failure.traceback))
+        setattr(flow, caught["var"], CaughtException(_caught_type_name(failure.type_name),
+                                                     failure.message, failure.traceback))
     if node.transition != END:
         state.transition = Transition(node.out, node.foreach_var, node.condition_var)
+
+
+# Failures headwater names itself (there was no Python exception), and the names a flow written
+# for Metaflow checks for instead. Used only when ``metaflow`` is served by headwater.
+_METAFLOW_FAILURE_NAMES = {
+    "TaskCrashed": "metaflow.plugins.catch_decorator.FailureHandledByCatch",
+    "TaskKilled": "metaflow.plugins.catch_decorator.FailureHandledByCatch",
+    "TimeoutException": "metaflow.plugins.timeout_decorator.TimeoutException",
+}
+
+
+def serving_metaflow() -> bool:
+    """True when this process runs a flow written for Metaflow: ``metaflow`` is served by
+    headwater's alias or shim. A few of Metaflow's rules apply only then (see decisions.md)."""
+    served = getattr(sys.modules.get("metaflow"), "__version__", "")
+    return isinstance(served, str) and served.endswith("+headwater")
+
+
+def _caught_type_name(type_name: str) -> str:
+    """``@catch``'s ``type``: Metaflow's name for a crash or a timeout when the flow imports
+    ``metaflow``, headwater's otherwise."""
+    if serving_metaflow():
+        return _METAFLOW_FAILURE_NAMES.get(type_name, type_name)
+    return type_name
+
+
+def _kept_after_failure(flow: Any, state: TaskState, spec: TaskSpec, store: Any) -> Manifest:
+    """What a failed @catch step had set before it failed, stored for its stand-in (as with
+    Metaflow, a caught step keeps those artifacts). Best effort: a value that cannot be saved
+    is left out, never a second failure."""
+    try:
+        return _collect_artifacts(flow, state, spec, store)
+    except Exception:  # noqa: BLE001 - the step already failed; keep what can be kept
+        return {}
 
 
 def _item_loader(store: Any, where: str) -> Callable[[Frame], Any]:
@@ -127,7 +173,7 @@ def _bind_current(spec: TaskSpec, flow_cls: type, graph: Graph, cards: Any = Non
         origin_run_id=spec.origin_run_id,
         parameter_names=sorted(spec.params),
         username=spec.username,
-        tags=frozenset(spec.tags),
+        tags=set(spec.tags),
         namespace=spec.namespace,
         card=CardCollector() if cards is None else cards.collector,
         **_parallel_info(graph, spec),
@@ -230,8 +276,21 @@ def _collect_artifacts(flow: Any, state: TaskState, spec: TaskSpec, store: Any) 
         if ref is None:
             ref = store.save_artifact(value, name=name, where=spec.pathspec)
         manifest[name] = ref
+    _add_constants(manifest, type(flow), spec, store)
     manifest.update(spec.params)
     return manifest
+
+
+def _add_constants(manifest: Manifest, flow_cls: type, spec: TaskSpec, store: Any) -> None:
+    """Class-level constants are artifacts of every task, as with Metaflow (stored once: the same
+    value has the same hash). One that cannot be pickled is left out rather than failing a task."""
+    for name, value in class_constants(flow_cls).items():
+        if name in manifest or name in spec.params:
+            continue
+        try:
+            manifest[name] = store.save_artifact(value, name=name, where=spec.pathspec)
+        except SerializationError:
+            continue
 
 
 def _describe_failure(exc: BaseException) -> TaskFailure:
@@ -240,4 +299,14 @@ def _describe_failure(exc: BaseException) -> TaskFailure:
     message = str(exc)
     if isinstance(exc, SystemExit):  # str() is just the code, or nothing for sys.exit()
         message = f"the step called sys.exit({exc.code!r}); a step must return, not exit"
-    return TaskFailure(type(exc).__name__, message, text)
+    return TaskFailure(exception_type_name(type(exc)), message, text)
+
+
+def exception_type_name(kind: type) -> str:
+    """``KeyError`` for built-in and headwater's own exceptions, ``module.Name`` for the others:
+    the module tells two ``ValidationError`` apart, and a flow's own exceptions read as
+    ``myflow.DataMissing`` (Metaflow's names, ``metaflow.exception.X``, included)."""
+    module = getattr(kind, "__module__", "builtins")
+    if module == "builtins" or module == "headwater" or module.startswith("headwater."):
+        return kind.__qualname__
+    return f"{module}.{kind.__qualname__}"

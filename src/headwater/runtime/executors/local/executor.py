@@ -238,8 +238,16 @@ def _decode_result(task: _Running) -> TaskResult:
     return TaskResult(failure=TaskFailure("TaskCrashed", msg))
 
 
+# Signals whose name alone does not say what happened to someone reading a task's log.
+_SIGNAL_MEANING = {"SIGSEGV": "segmentation fault", "SIGBUS": "bus error",
+                   "SIGILL": "illegal instruction", "SIGFPE": "arithmetic error",
+                   "SIGABRT": "abort"}
+
+
 def _signal_name(number: int) -> str:
     try:
-        return signal.Signals(number).name
+        name = signal.Signals(number).name
     except ValueError:
         return f"signal {number}"
+    meaning = _SIGNAL_MEANING.get(name)
+    return f"{name} ({meaning})" if meaning else name

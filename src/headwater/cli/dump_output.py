@@ -1,0 +1,59 @@
+"""How ``dump`` shows artifacts: a readable listing, or a pickle file for scripts."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from typing import Any
+
+import click
+
+
+def _selected(task: Any, wanted: set[str], private: bool) -> list[Any]:
+    return [
+        artifact for artifact in sorted(task, key=lambda a: a.id)
+        if (not wanted or artifact.id in wanted) and (private or not artifact.id.startswith("_"))
+    ]
+
+
+def _task_key(task: Any) -> str:
+    """``RUN/STEP/TASK``: the task's pathspec without the flow name, as Metaflow keys it."""
+    return "/".join(task.pathspec.split("/")[1:])
+
+
+def dump_to_file(tasks: list[Any], path: str, *, wanted: set[str], private: bool) -> None:
+    """Pickle ``{RUN/STEP/TASK: {artifact: value}}`` to ``path`` (replaced atomically)."""
+    output = {
+        _task_key(task): {a.id: a.data for a in _selected(task, wanted, private)} for task in tasks
+    }
+    folder = os.path.dirname(os.path.abspath(path))
+    partial = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.partial")
+    with open(partial, "wb") as handle:
+        pickle.dump(output, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(partial, path)
+    click.echo(f"Artifacts of {len(output)} task(s) written to {path}", err=True)
+
+
+def print_artifacts(task: Any, max_value_size: int, *, wanted: set[str], private: bool) -> None:
+    """The pathspec (with its state unless it succeeded), a failure's traceback, then artifacts."""
+    click.echo(f"{task.pathspec}:{_state(task)}")
+    failure = task.exception
+    if failure is not None and not task.successful:
+        click.echo(_indent(failure.traceback or f"{failure.type_name}: {failure.message}"))
+    for artifact in _selected(task, wanted, private):
+        line = f"    {artifact.id}  {artifact.type_name}  {artifact.size} bytes"
+        if artifact.size <= max_value_size:
+            shown = repr(artifact.data)
+            line += "  " + (shown if len(shown) <= 200 else shown[:197] + "...")
+        click.echo(line)
+
+
+def _state(task: Any) -> str:
+    """`` (failed)`` or `` (running)`` after the pathspec; nothing for a successful task."""
+    if task.successful:
+        return ""
+    return " (failed)" if task.finished else " (running, or stopped without a result)"
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"    {line}" for line in text.rstrip("\n").splitlines())

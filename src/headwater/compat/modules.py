@@ -1,0 +1,30 @@
+"""Which ``metaflow.*`` module paths headwater serves, and from where.
+
+Flows and tools written for Metaflow import a few names from submodules, not only from the top
+package (``from metaflow.exception import MetaflowException``, ``from metaflow.cards import
+get_cards``, ``from metaflow.util import is_stringish``). Both ways of serving ``metaflow`` (the
+in-process alias and the forwarding package ``headwater shim`` writes) read this one table, so
+they never disagree. It lists the public surface plus the handful of internal paths real flows
+and tools import; it is not a copy of Metaflow's module tree.
+"""
+
+from __future__ import annotations
+
+# metaflow module path -> the headwater module that serves it ("" = an empty package).
+SERVED: dict[str, str] = {
+    "metaflow": "headwater.compat.metaflow_api",
+    "metaflow.exception": "headwater.compat.exception_names",
+    "metaflow.cards": "headwater.compat.cards",
+    "metaflow.client": "headwater.compat.client_names",
+    "metaflow.includefile": "headwater.compat.includefile",
+    "metaflow.util": "headwater.compat.util",
+    "metaflow.metaflow_current": "headwater.compat.current_names",
+    "metaflow.plugins": "",
+    "metaflow.plugins.cards": "",
+    "metaflow.plugins.cards.exception": "headwater.compat.card_exception",
+}
+
+
+def packages() -> set[str]:
+    """The module paths that must be packages (they have served submodules)."""
+    return {name.rsplit(".", 1)[0] for name in SERVED if "." in name}
