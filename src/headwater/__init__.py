@@ -20,6 +20,7 @@ from headwater.decorators import (  # noqa: E402
     retry,
     timeout,
 )
+from headwater.decorators.deployment import schedule, trigger, trigger_on_finish  # noqa: E402
 from headwater.flow import (  # noqa: E402
     Config,
     FlowSpec,
@@ -41,7 +42,8 @@ _RUNNER_NAMES = ("Runner", "NBRunner", "ExecutingRun")
 
 __all__ = [
     "Config", "FlowSpec", "IncludeFile", "JSONType", "Parameter", "config_expr", "current", "step",
-    "catch", "environment", "parallel", "project", "resources", "retry", "timeout", *_CLIENT_NAMES,
+    "catch", "environment", "parallel", "project", "resources", "retry", "timeout",
+    "schedule", "trigger", "trigger_on_finish", *_CLIENT_NAMES,
 ]
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from headwater.cli import inspect_cmds, spin_cmd, tag_cmd
+from headwater.cli import deploy_cmds, inspect_cmds, spin_cmd, tag_cmd
 from headwater.cli.errors import handle_errors
 from headwater.flow.parameters import flow_parameters
 
@@ -71,6 +71,8 @@ def build_cli(flow_cls: type) -> click.Group:
         cli.add_command(command)
     cli.add_command(tag_cmd.tag)
     cli.add_command(spin_cmd.spin)
+    for command in deploy_cmds.COMMANDS:
+        cli.add_command(command)
     return cli
 
 
