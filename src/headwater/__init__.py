@@ -38,7 +38,7 @@ _CLIENT_NAMES = (
     "Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace",
     "default_namespace", "metadata", "get_metadata",
 )
-_RUNNER_NAMES = ("Runner", "NBRunner", "ExecutingRun")
+_RUNNER_NAMES = ("Runner", "NBRunner", "ExecutingRun", "Deployer")
 
 __all__ = [
     "Config", "FlowSpec", "IncludeFile", "JSONType", "Parameter", "config_expr", "current", "step",

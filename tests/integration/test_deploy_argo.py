@@ -190,3 +190,80 @@ def test_manifest_commands_in_dag_order_give_the_same_run_as_run(shape, team, tm
     assert "runtime:argo-workflows" in deployed["tags"]
     assert f"orchestrator_run:{template['metadata']['name']}-x7k2p" in deployed["tags"]
     assert walk.order[0] == ("step-start", "1") and walk.order[-1] == ("step-end", "1")
+
+
+def test_trigger_on_finish_chain_passes_the_event_and_the_upstream_run(tmp_path):
+    """The end task of one deployment posts its 'finished' event; a sensor would hand it to the
+    next deployment's start task: current.trigger and Run.trigger show it, and its run."""
+    import http.server
+    import threading
+
+    received: list[bytes] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the stdlib's name
+            received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env = {"HEADWATER_DATASTORE_ROOT": str(tmp_path / "ds")}
+        upstream = _create("linear_flow.py", env, tmp_path, "--events-url",
+                           f"http://127.0.0.1:{server.server_address[1]}/events")[0]
+        end = next(t for t in upstream["spec"]["templates"] if t["name"] == "step-end")
+        assert {"name": "HEADWATER_EVENTS_URL",
+                "value": f"http://127.0.0.1:{server.server_address[1]}/events"} in \
+            end["container"]["env"]
+        Walk(upstream, "up-1", {"alpha": "5"}, hermetic_env(), tmp_path).run()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(received) == 1
+    event = json.loads(received[0])
+    assert event["name"] == "headwater.DeployLinearFlow.end"
+    docs = _create("finish_trigger_flow.py", env, tmp_path)
+    sensor = docs[1]
+    assert sensor["spec"]["dependencies"][0]["eventName"] == "headwater.DeployLinearFlow.end"
+    Walk(docs[0], "down-1", {"headwater-trigger": json.dumps(event)}, hermetic_env(),
+         tmp_path).run()
+    value = read_elsewhere(env, tmp_path / "reader", """
+        import json
+        from headwater import Flow, namespace
+        namespace(None)
+        run = Flow("DeployAfterLinearFlow").latest_run
+        end = run["end"].task
+        print(json.dumps({"event": run["start"].task["event_name"].data,
+                          "upstream": end["upstream"].data,
+                          "result": end["upstream_result"].data,
+                          "trigger": run.trigger.event.name,
+                          "trigger_run": run.trigger.run.pathspec}))
+    """)
+    assert value["event"] == value["trigger"] == "headwater.DeployLinearFlow.end"
+    assert value["upstream"] == value["trigger_run"] == event["payload"]["pathspec"]
+    assert value["result"] == [51, "hello"]  # alpha=5 reached the upstream run
+
+
+def test_deployer_api_compiles_and_says_what_triggering_needs(tmp_path):
+    from headwater import Deployer
+    from headwater.runner.deployer import DeployFailedError
+
+    deployer = Deployer(str(FLOWS / "foreach_flow.py"), cwd=tmp_path,
+                        env={"HEADWATER_DATASTORE_ROOT": str(tmp_path / "ds")})
+    deployed = deployer.argo_workflows(image="registry.example/flows:3").create(only_json=True)
+    assert deployed.name == "deployforeachflow" and deployed.flow_name == "DeployForeachFlow"
+    assert [d["kind"] for d in deployed.manifests] == ["WorkflowTemplate", "CronWorkflow"]
+    containers = [t["container"] for t in deployed.manifests[0]["spec"]["templates"]
+                  if "container" in t]
+    assert {c["image"] for c in containers} == {"registry.example/flows:3"}
+    # No cluster here: the error names what is missing and how to fix it.
+    env = {"KUBECONFIG": str(tmp_path / "no-such-kubeconfig")}
+    deployer.env.update(env)
+    with pytest.raises(DeployFailedError) as caught:
+        deployed.trigger(alpha=1)
+    text = str(caught.value)
+    assert "Kubernetes" in text and ("headwater[argo]" in text or "KUBECONFIG" in text)

@@ -33,20 +33,28 @@ def argo_workflows() -> None:
               help="A Kubernetes secret given to every task as environment (repeatable).")
 @click.option("--event-source", default="headwater-events", show_default=True,
               help="The Argo Events EventSource that @trigger events arrive through.")
+@click.option("--events-url", default=None, metavar="URL",
+              help="Argo Events webhook the end task posts headwater.<Flow>.end to, so that "
+              "@trigger_on_finish flows downstream start.")
 @click.option("--tag", "tags", multiple=True, help="Tag every run of the deployment.")
 @click.option("--name", default=None, help="Deployed name (default: the flow's, or @project's).")
+@click.option("--deployer-attribute-file", default=None, hidden=True,
+              help="Write what was deployed here, as JSON (for the Deployer API).")
 @click.pass_context
 @handle_errors
 def create(ctx: click.Context, only_json: bool, image: str | None, k8s_namespace: str | None,
            service_account: str | None, secrets: tuple[str, ...], event_source: str,
-           tags: tuple[str, ...], name: str | None) -> None:
+           events_url: str | None, tags: tuple[str, ...], name: str | None,
+           deployer_attribute_file: str | None) -> None:
     from headwater.deployers.argo.compile import ArgoOptions, compile_all, to_json
 
     plan = _plan(ctx, "argo-workflows", tags, name)
     options = ArgoOptions(namespace=k8s_namespace, service_account=service_account,
-                          secrets=secrets, event_source=event_source,
+                          secrets=secrets, event_source=event_source, events_url=events_url,
                           **({"image": image} if image else {}))
     docs = compile_all(plan, options)
+    _attributes(deployer_attribute_file, plan, "argo-workflows", manifests=docs,
+                deployed_name=docs[0]["metadata"]["name"], namespace=k8s_namespace)
     if only_json:
         click.echo(to_json(docs))
         return
@@ -116,12 +124,16 @@ def airflow() -> None:
               help="Interpreter of --operator local (default: the one running this command).")
 @click.option("--tag", "tags", multiple=True, help="Tag every run of the deployment.")
 @click.option("--name", default=None, help="The DAG id (default: the flow's, or @project's).")
+@click.option("--deployer-attribute-file", default=None, hidden=True,
+              help="Write what was deployed here, as JSON (for the Deployer API).")
 @click.pass_context
 @handle_errors
 def airflow_create(ctx: click.Context, out: str, operator: str, image: str | None,
                    k8s_namespace: str | None, python: str | None, tags: tuple[str, ...],
-                   name: str | None) -> None:
-    from headwater.deployers.airflow.compile import AirflowOptions, dag_file
+                   name: str | None, deployer_attribute_file: str | None) -> None:
+    import os
+
+    from headwater.deployers.airflow.compile import AirflowOptions, dag_file, dag_id
 
     plan = _plan(ctx, "airflow", tags, name)
     options = AirflowOptions(operator=operator, namespace=k8s_namespace,
@@ -130,7 +142,20 @@ def airflow_create(ctx: click.Context, out: str, operator: str, image: str | Non
     text = dag_file(plan, options)
     with open(out, "w", encoding="utf-8") as handle:
         handle.write(text)
-    click.echo(f"Wrote the Airflow DAG {plan.name!r} to {out}.")
+    _attributes(deployer_attribute_file, plan, "airflow", deployed_name=dag_id(plan),
+                dag_file=os.path.abspath(out))
+    click.echo(f"Wrote the Airflow DAG {dag_id(plan)!r} to {out}.")
+
+
+def _attributes(path: str | None, plan, orchestrator: str, **extra: object) -> None:  # noqa: ANN001
+    """What the Deployer API reads back from ``create`` (the flow's and the deployed names)."""
+    if not path:
+        return
+    import json
+
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump({"flow_name": plan.flow_name, "orchestrator": orchestrator,
+                   "datastore_root": plan.settings.datastore_root, **extra}, handle)
 
 
 COMMANDS = (argo_workflows, airflow)

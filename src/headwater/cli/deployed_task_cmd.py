@@ -8,6 +8,7 @@ headwater and the flow's libraries. Parses, then delegates to :mod:`headwater.ru
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -42,6 +43,9 @@ def deployed_task(step: str, task_id: str, run_key: str, code_json: str,
     from headwater.settings import Settings
 
     settings = Settings.resolve(datastore_root=datastore_root, metadata=metadata)
+    # The client inside the step (current.trigger.run, Flow(...)) reads the run's own stores.
+    os.environ["HEADWATER_DATASTORE_ROOT"] = settings.datastore_root
+    os.environ["HEADWATER_METADATA"] = settings.metadata_url
     code = json.loads(code_json)
     flow_cls, graph, store = load_task_flow(settings.datastore_root, code)
     task = DeployedTask(

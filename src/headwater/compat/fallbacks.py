@@ -64,5 +64,6 @@ def flow_decorator(name: str, note: str) -> Callable[..., Any]:
 
 
 from headwater.decorators.deployment import schedule, trigger, trigger_on_finish  # noqa: E402,F401
+
 pypi_base = flow_decorator("pypi_base", "runs in the current Python environment")
 conda_base = flow_decorator("conda_base", "runs in the current Python environment")

@@ -29,6 +29,7 @@ from typing import Any
 from headwater.decorators.registry import step_policy
 from headwater.exceptions import HeadwaterException, NotFoundError
 from headwater.flow.config import config_scope
+from headwater.flow.trigger import Trigger
 from headwater.graph.model import FOREACH, PARALLEL, SPLIT, Graph
 from headwater.meta import open_metadata
 from headwater.records import Frame, ParentRef, TaskResult, TaskSpec
@@ -42,6 +43,7 @@ from headwater.settings import Settings, current_username
 RUN_TAG = "orchestrator_run:"
 ROOT_TASK_ID = "1"
 HEARTBEAT_EVERY_S = 30.0
+EVENTS_URL_ENV = "HEADWATER_EVENTS_URL"  # an Argo Events webhook: where "finished" events go
 
 
 class DeployedRunError(HeadwaterException):
@@ -105,8 +107,9 @@ def run_deployed_task(flow_cls: type, graph: Graph, store: Any, settings: Settin
         parents, frames = _inputs(meta, graph, flow, run_id, task)
         policy = step_policy(getattr(flow_cls, task.step), [], scope)
         current = dict(project.current_fields() if project else {})
-        if task.trigger:
-            current["trigger_events"] = list(task.trigger)
+        events = task.trigger or _recorded_trigger(meta, flow, run_id)
+        if events:
+            current["trigger"] = Trigger(events)
         spec = TaskSpec(
             flow_name=flow, run_id=run_id, step=task.step, task_id=task.task_id, attempt=0,
             parents=parents, params=run.params, frames=frames, is_join=graph[task.step].is_join,
@@ -121,6 +124,8 @@ def run_deployed_task(flow_cls: type, graph: Graph, store: Any, settings: Settin
         _echo(outcome.stdout, sys.stdout)
         _echo(outcome.stderr, sys.stderr)
         result = outcome.result
+        if task.step == "start" and task.trigger:
+            result.metadata["trigger"] = json.dumps(task.trigger)  # Run.trigger reads it
         final = result.ok or spec.attempt + 1 >= policy.attempts
         with meta.transaction():
             meta.attempt_finished(
@@ -135,6 +140,8 @@ def run_deployed_task(flow_cls: type, graph: Graph, store: Any, settings: Settin
                 meta.heartbeat(flow, run_id, time.time())
         if result.ok and task.output_dir:
             write_outputs(task.output_dir, graph, spec, result)
+        if result.ok and task.step == "end" and os.environ.get(EVENTS_URL_ENV):
+            publish_finished(os.environ[EVENTS_URL_ENV], flow, run_id)
         return result
     finally:
         meta.close()
@@ -175,6 +182,13 @@ def _register_run(meta: Any, store: Any, flow_cls: type, task: DeployedTask, use
     # pid 0 and no host: no scheduler process to watch; liveness is the tasks' heartbeats.
     return meta.new_run(flow, user=user, tags=list(task.tags), system_tags=system, params=refs,
                         origin_run_id=None, pid=0, host="", code=task.code)
+
+
+def _recorded_trigger(meta: Any, flow: str, run_id: str) -> list[dict[str, Any]] | None:
+    """The events the start task recorded: every task of the run sees the same trigger."""
+    row = meta.get_task(flow, run_id, "start", ROOT_TASK_ID)
+    text = ((row.transition or {}).get("metadata") or {}).get("trigger") if row else None
+    return json.loads(text) if text else None
 
 
 def _start_attempt(meta: Any, spec: TaskSpec) -> int:
@@ -288,6 +302,27 @@ def write_outputs(folder: str, graph: Graph, spec: TaskSpec, result: TaskResult)
     for name, text in files.items():
         with open(os.path.join(folder, name), "w", encoding="utf-8") as handle:
             handle.write(text)
+
+
+def publish_finished(url: str, flow: str, run_id: str) -> bool:
+    """POST ``headwater.<Flow>.end`` to the events webhook, for @trigger_on_finish downstream.
+
+    A failure is reported on stderr and does not fail the run (it has succeeded)."""
+    import urllib.request
+    import uuid
+
+    body = {"name": f"headwater.{flow}.end", "id": uuid.uuid4().hex, "timestamp": time.time(),
+            "payload": {"pathspec": f"{flow}/{run_id}", "flow_name": flow, "run_id": run_id}}
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - deployer's URL
+            response.read()
+        return True
+    except OSError as exc:
+        print(f"headwater: could not publish {body['name']} to the events webhook: {exc}",
+              file=sys.stderr)
+        return False
 
 
 def _save_log(store: Any, text: str) -> str | None:

@@ -37,6 +37,7 @@ class ArgoOptions:
     secrets: tuple[str, ...] = ()  # Kubernetes secrets given to every container as env
     event_source: str = "headwater-events"  # the Argo Events EventSource of @trigger
     python: str = "python"  # the interpreter in the image
+    events_url: str | None = None  # Argo Events webhook the end task announces the run to
 
 
 def compile_all(plan: DeployPlan, options: ArgoOptions) -> list[dict[str, Any]]:
@@ -167,6 +168,8 @@ def _container_template(plan: DeployPlan, options: ArgoOptions, step: str,
         output_dir=OUTPUT_DIR)
     env = [{"name": "HEADWATER_USER", "value": plan.username}]
     env += [{"name": k, "value": str(v)} for k, v in sorted(policy.env.items())]
+    if options.events_url and step == "end":
+        env.append({"name": "HEADWATER_EVENTS_URL", "value": options.events_url})
     container: dict[str, Any] = {"image": options.image, "command": [options.python],
                                  "args": args, "env": env}
     if options.secrets:
