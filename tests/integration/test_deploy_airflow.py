@@ -83,6 +83,8 @@ def test_kubernetes_operator_dag_is_valid_python_with_the_pod_spec(tmp_path):
     args = json.loads(json.loads(text.split("ARGS = json.loads(", 1)[1].split(")\n", 1)[0]))
     assert args["work"][:3] == ["-m", "headwater.cli.deployed_task_cmd", "work"]
     assert "/airflow/xcom" in args["work"]
+    linear = _create("linear_flow.py", tmp_path / "ds", tmp_path / "lin.py", "--operator", "local")
+    assert ("'middle': {'retries': 2, 'retry_delay_s': 120.0, 'timeout_s': 600.0}" in linear)
 
 
 def test_nested_foreach_is_refused_naming_the_step(tmp_path):
@@ -113,7 +115,8 @@ def test_deployer_api_writes_the_dag_and_trigger_queues_a_run(airflow, tmp_path)
     triggered = deployed.trigger(alpha=4)
     assert triggered.run is None  # queued: nothing has run before Airflow's scheduler takes it
     runs = subprocess.run([airflow["AIRFLOW_BIN"], "dags", "list-runs", "-d", deployed.name,
-                           "-o", "json"], env=airflow, capture_output=True, text=True,
+                           "-o", "plain"], env=airflow, capture_output=True, text=True,
                           timeout=600)
     assert runs.returncode == 0, runs.stderr[-2000:]
-    assert triggered.run_key in [r["run_id"] for r in json.loads(runs.stdout)]
+    queued = [line for line in runs.stdout.splitlines() if triggered.run_key in line]
+    assert len(queued) == 1 and "queued" in queued[0]

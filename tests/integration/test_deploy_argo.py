@@ -188,6 +188,7 @@ def test_manifest_commands_in_dag_order_give_the_same_run_as_run(shape, team, tm
     assert deployed["value"] == ran_here["value"]
     assert deployed["steps"] == ran_here["steps"]
     assert "runtime:argo-workflows" in deployed["tags"]
+    assert f"production:{cls}" in deployed["tags"]  # namespace("production:<name>") finds it
     assert f"orchestrator_run:{template['metadata']['name']}-x7k2p" in deployed["tags"]
     assert walk.order[0] == ("step-start", "1") and walk.order[-1] == ("step-end", "1")
 
@@ -267,3 +268,26 @@ def test_deployer_api_compiles_and_says_what_triggering_needs(tmp_path):
         deployed.trigger(alpha=1)
     text = str(caught.value)
     assert "Kubernetes" in text and ("headwater[argo]" in text or "KUBECONFIG" in text)
+
+
+def test_project_branches_deploy_under_their_own_names(tmp_path):
+    flow = tmp_path / "proj_flow.py"
+    flow.write_text(
+        "from headwater import FlowSpec, project, step\n\n"
+        "@project(name='fraud')\n"
+        "class ScoreFlow(FlowSpec):\n"
+        "    @step\n    def start(self):\n        self.next(self.end)\n\n"
+        "    @step\n    def end(self):\n        pass\n\n"
+        "if __name__ == '__main__':\n    ScoreFlow()\n")
+    names = {}
+    for option in (("--branch", "exp1"), ("--production",)):
+        proc = subprocess.run([sys.executable, str(flow), *option, "argo-workflows", "create",
+                               "--only-json"], cwd=tmp_path, env=hermetic_env(),
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        doc = json.loads(proc.stdout)
+        names[option[0]] = doc["metadata"]["name"]
+        args = next(t for t in doc["spec"]["templates"] if "container" in t)["container"]["args"]
+        assert ("--branch" in args) == (option[0] == "--branch")
+        assert ("--production" in args) == (option[0] == "--production")
+    assert names == {"--branch": "fraud.test.exp1.scoreflow", "--production": "fraud.prod.scoreflow"}

@@ -177,7 +177,8 @@ def _register_run(meta: Any, store: Any, flow_cls: type, task: DeployedTask, use
     refs = store_parameters({**values, **configs}, store, f"{flow}/parameters")
     system = [_run_tag(task.run_key), f"user:{user}", python_tag(),
               *([f"runtime:{task.orchestrator}"] if task.orchestrator else []),
-              *([f"deployment:{task.deployment}"] if task.deployment else []),
+              *([f"deployment:{task.deployment}", f"production:{task.deployment}"]
+                if task.deployment else []),
               *(project.system_tags() if project else [])]
     # pid 0 and no host: no scheduler process to watch; liveness is the tasks' heartbeats.
     return meta.new_run(flow, user=user, tags=list(task.tags), system_tags=system, params=refs,

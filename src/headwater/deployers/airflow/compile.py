@@ -72,7 +72,7 @@ def dag_file(plan: DeployPlan, options: AirflowOptions) -> str:
         "import os",
         "import subprocess",
         "import tempfile",
-        "from datetime import datetime",
+        "from datetime import datetime, timedelta",
         "",
         "from airflow import DAG",
         "from airflow.decorators import task, task_group",
@@ -82,6 +82,7 @@ def dag_file(plan: DeployPlan, options: AirflowOptions) -> str:
         f"PARAMS = {json.dumps([p.name for p in plan.parameters])}",
         f"PYTHON = {options.python!r}",
         f"ENV = {json.dumps({'HEADWATER_USER': plan.username})}",
+        f"POLICY = {_policies(plan)!r}  # @retry, @timeout",
         "",
         "",
         "def _argv(step, task_id, context):",
@@ -95,6 +96,15 @@ def dag_file(plan: DeployPlan, options: AirflowOptions) -> str:
         "        argv.append(arg)",
         "    return argv",
         "",
+        "",
+        "def _policy(step):",
+        "    policy = POLICY[step]",
+        "    out = {'retries': policy['retries'],",
+        "           'retry_delay': timedelta(seconds=policy['retry_delay_s'])}",
+        "    if policy['timeout_s']:",
+        "        out['execution_timeout'] = timedelta(seconds=policy['timeout_s'])",
+        "    return out",
+        "",
     ]
     lines += _runner(options)
     schedule = repr(plan.schedule["cron"]) if plan.schedule else "None"
@@ -107,6 +117,11 @@ def dag_file(plan: DeployPlan, options: AirflowOptions) -> str:
     ]
     lines += _steps(plan, options)
     return "\n".join(lines) + "\n"
+
+
+def _policies(plan: DeployPlan) -> dict[str, dict[str, float | int | None]]:
+    return {name: {"retries": p.attempts - 1, "retry_delay_s": p.retry_delay_s,
+                   "timeout_s": p.timeout_s} for name, p in plan.policies.items()}
 
 
 def _runner(options: AirflowOptions) -> list[str]:
@@ -123,7 +138,7 @@ def _runner(options: AirflowOptions) -> list[str]:
             "",
             "",
             "def _make(step):",
-            "    @task(task_id=step, multiple_outputs=True)",
+            "    @task(task_id=step, multiple_outputs=True, **_policy(step))",
             "    def run(task_id='1', **context):",
             "        return _run(step, task_id, context)",
             "    return run",
@@ -139,7 +154,7 @@ def _runner(options: AirflowOptions) -> list[str]:
         "        @task(task_id='args')",
         "        def args(task_id, **context):",
         "            return _argv(step, task_id, context)",
-        "        pod = KubernetesPodOperator(",
+        "        pod = KubernetesPodOperator(**_policy(step),",
         f"            task_id=step, name=step.replace('_', '-'), namespace={namespace},",
         f"            image={options.image!r}, cmds=['python'], arguments=args(task_id),",
         "            env_vars=ENV, do_xcom_push=True, get_logs=True)",
