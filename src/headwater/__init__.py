@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
-
 from headwater.cli.excepthook import install as _install_excepthook  # noqa: E402
 from headwater.decorators import (  # noqa: E402
     catch,
@@ -31,6 +29,7 @@ from headwater.flow import (  # noqa: E402
     current,
     step,
 )
+from headwater.version import __version__  # noqa: E402, F401
 
 _install_excepthook()  # a mistake in a flow's class body reads like any other user error
 

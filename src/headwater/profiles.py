@@ -27,13 +27,24 @@ from headwater.exceptions import FlowDefinitionError
 
 CONFIG_ENV = "HEADWATER_CONFIG"
 PROFILE_ENV = "HEADWATER_PROFILE"
-# profile key -> the environment variable that overrides it
-SETTINGS = {
+# profile key -> the environment variable that overrides it; the executor backends add their own
+# options' keys (dask_address, ...), see settings()
+BASE_SETTINGS = {
     "datastore_root": "HEADWATER_DATASTORE_ROOT",
     "metadata": "HEADWATER_METADATA",
     "executor": "HEADWATER_EXECUTOR",
-    "dask_address": "HEADWATER_DASK_ADDRESS",
 }
+
+
+def settings() -> dict[str, str]:
+    """Every profile key and the environment variable that overrides it: the base settings and
+    the options each executor backend brings (from :mod:`headwater.backends`)."""
+    from headwater import backends
+
+    keys = dict(BASE_SETTINGS)
+    for option in backends.options("executor"):
+        keys.setdefault(option.key, option.env)
+    return keys
 
 
 class ProfileError(FlowDefinitionError):
@@ -67,13 +78,27 @@ def load_profile(environ: Mapping[str, str] | None = None) -> Profile | None:
         known = ", ".join(sorted(profiles)) or "none"
         raise ProfileError(f"profile {name!r} is not in {path}", fix=f"profiles there: {known}")
     values = profiles[name]
-    unknown = sorted(set(values) - set(SETTINGS))
+    known = settings()
+    unknown = sorted(set(values) - set(known))
     if unknown:
         raise ProfileError(
             f"profile {name!r} in {path} has unknown settings: {', '.join(unknown)}",
-            fix=f"the settings are: {', '.join(SETTINGS)}",
+            fix=f"the settings are: {', '.join(known)}",
         )
+    _check_executor(name, path, values.get("executor"))
     return Profile(name, path, {k: str(v) for k, v in values.items()})
+
+
+def _check_executor(name: str, path: Path, executor: object) -> None:
+    """A profile's ``executor`` must name an executor backend the registry knows."""
+    if executor is None:
+        return
+    from headwater import backends
+
+    try:
+        backends.get("executor", str(executor))
+    except backends.UnknownBackendError as err:
+        raise ProfileError(f"profile {name!r} in {path}: {err.msg}", fix=err.fix) from None
 
 
 def _read_profiles(path: Path, name: str) -> dict:
@@ -104,8 +129,9 @@ def with_profile(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ if environ is None else environ)
     profile = load_profile(env)
     if profile is not None:
+        known = settings()
         for key, value in profile.values.items():
-            env.setdefault(SETTINGS[key], value)
+            env.setdefault(known[key], value)
     return env
 
 
@@ -114,7 +140,7 @@ def explain(environ: Mapping[str, str] | None = None) -> list[tuple[str, str, st
     env = os.environ if environ is None else environ
     profile = load_profile(env)
     rows = []
-    for key, var in SETTINGS.items():
+    for key, var in settings().items():
         if env.get(var):
             rows.append((key, env[var], f"environment ({var})"))
         elif profile is not None and key in profile.values:

@@ -14,7 +14,7 @@ import pytest
 
 import servers
 from headwater import Flow
-from headwater.runtime.executors.dask_resources import dask_request
+from headwater.runtime.executors.dask.resources import dask_request
 
 from .flowrun import point_client_at, run_cli, task_lines, write_flow
 

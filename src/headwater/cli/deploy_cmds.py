@@ -12,9 +12,9 @@ def _plan(ctx: click.Context, orchestrator: str, tags: tuple[str, ...] = (),
           name: str | None = None):  # noqa: ANN202 - a DeployPlan, imported lazily
     from headwater.deployers.plan import build_plan
 
-    extras = ctx.find_root().obj["extras"]
+    choice = ctx.find_root().obj["branch"]
     return build_plan(flow_class_of(ctx), settings_of(ctx), orchestrator=orchestrator,
-                      branch=extras.branch, production=extras.production, tags=tags, name=name)
+                      branch=choice.branch, production=choice.production, tags=tags, name=name)
 
 
 @click.group("argo-workflows", help="Deploy the flow to Argo Workflows (Kubernetes).")

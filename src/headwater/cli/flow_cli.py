@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from headwater.cli import deploy_cmds, inspect_cmds, spin_cmd, tag_cmd
 from headwater.cli.errors import handle_errors
 from headwater.flow.parameters import flow_parameters
+
+if TYPE_CHECKING:
+    from headwater.runtime.executors.base import ExecutorChoice
 
 
 def build_cli(flow_cls: type) -> click.Group:
@@ -23,7 +27,7 @@ def build_cli(flow_cls: type) -> click.Group:
     @click.option("--datastore-root", default=None, help="Folder (or URL) holding runs' data.")
     @click.option("--metadata", "metadata", default=None,
                   help="'local' (SQLite in the datastore root) or a database path.")
-    @click.option("--datastore", default="local", type=click.Choice(["local", "s3"]),
+    @click.option("--datastore", default="local", type=BackendChoice("datastore"),
                   envvar=["HEADWATER_DATASTORE", "METAFLOW_DEFAULT_DATASTORE"],
                   help="Kind of datastore; s3 needs an s3:// root (--datastore-root, "
                   "HEADWATER_DATASTORE_ROOT or METAFLOW_DATASTORE_SYSROOT_S3).")
@@ -38,31 +42,28 @@ def build_cli(flow_cls: type) -> click.Group:
                   help="Give the config NAME inline, e.g. '{\"lr\": 0.1}' (repeatable).")
     @click.option("--branch", default=None, help="@project flows: run on the branch test.BRANCH.")
     @click.option("--production", is_flag=True, help="@project flows: run on the prod branch.")
-    @click.option("--executor", default="local", type=click.Choice(["local", "dask"]),
-                  envvar="HEADWATER_EXECUTOR", show_default=True,
-                  help="Where tasks run: forked here, or on a Dask cluster (--dask-address).")
-    @click.option("--dask-address", default=None, envvar="HEADWATER_DASK_ADDRESS",
-                  metavar="tcp://HOST:PORT", help="The Dask scheduler of --executor dask.")
+    @backend_options("executor", top_level=True)
     @click.option("--profile", default=None, metavar="NAME",
                   help="Use the named profile of the config file (as HEADWATER_PROFILE does).")
     @click.pass_context
     def cli(ctx: click.Context, datastore_root: str | None, metadata: str | None, datastore: str,
             environment: str, quiet: bool, with_decorators: tuple[str, ...], pylint: bool,
             config_files: tuple[tuple[str, str], ...], config_values: tuple[tuple[str, str], ...],
-            branch: str | None, production: bool, executor: str,
-            dask_address: str | None, profile: str | None) -> None:
-        from headwater.runtime.launch_extras import LaunchExtras
+            branch: str | None, production: bool, profile: str | None,
+            **backend_values: Any) -> None:
+        from headwater.runtime.configs import ConfigSources
+        from headwater.runtime.project import BranchChoice
 
-        executor, dask_address = _profile_defaults(ctx, profile, executor, dask_address)
-        if datastore == "s3":
-            datastore_root = _s3_root(datastore_root)
+        if datastore != "local":
+            datastore_root = _datastore_root(datastore, datastore_root)
         ctx.obj = {
             "flow_cls": flow_cls,
             "settings_args": (datastore_root, metadata),
             "quiet": quiet,
             "with": with_decorators,
-            "extras": LaunchExtras(tuple(config_files), tuple(config_values), branch, production,
-                                   executor, dask_address),
+            "configs": ConfigSources(tuple(config_files), tuple(config_values)),
+            "branch": BranchChoice(branch, production),
+            "executor": _executor_choice(ctx, profile, backend_values),
         }
 
     cli.add_command(_run_command(flow_cls))
@@ -107,12 +108,13 @@ def _env(option: str) -> list[str]:
     return [f"HEADWATER_RUN_{option}", f"METAFLOW_RUN_{option}"]
 
 
-def _profile_defaults(ctx: click.Context, profile: str | None, executor: str,
-                      dask_address: str | None) -> tuple[str, str | None]:
+def _executor_choice(ctx: click.Context, profile: str | None,
+                     values: dict[str, Any]) -> ExecutorChoice:
     """Select ``--profile`` for this process (and its tasks), and let the profile fill in the
-    executor settings the command line and the environment left at their defaults."""
+    executor settings the command line and the environment left unset."""
     from headwater.exceptions import HeadwaterException
     from headwater.profiles import PROFILE_ENV, with_profile
+    from headwater.runtime.executors.base import ExecutorChoice
 
     if profile:
         os.environ[PROFILE_ENV] = profile
@@ -120,22 +122,101 @@ def _profile_defaults(ctx: click.Context, profile: str | None, executor: str,
         env = with_profile()
     except HeadwaterException as err:
         raise click.UsageError(str(err)) from None
+    name = values.pop("executor")
     if ctx.get_parameter_source("executor") == click.core.ParameterSource.DEFAULT:
-        executor = env.get("HEADWATER_EXECUTOR", executor)
-    return executor, dask_address or env.get("HEADWATER_DASK_ADDRESS")
+        name = env.get("HEADWATER_EXECUTOR", name)
+        _check_backend_name("executor", name, "HEADWATER_EXECUTOR (or the profile)")
+    options = {key: value if value is not None else env.get(_option_env(key))
+               for key, value in values.items()}
+    return ExecutorChoice(name, {k: v for k, v in options.items() if v is not None})
 
 
-def _s3_root(given: str | None) -> str:
-    """The s3:// root ``--datastore s3`` asks for, from the option or the environment."""
+def _option_env(key: str) -> str:
+    from headwater.backends import BackendOption
+
+    return BackendOption(key, "").env
+
+
+def _check_backend_name(kind: str, name: str, where: str) -> None:
+    from headwater import backends
+
+    try:
+        backends.get(kind, name)
+    except backends.UnknownBackendError as err:
+        raise click.UsageError(f"{where}: {err}") from None
+
+
+def _datastore_root(kind: str, given: str | None) -> str:
+    """The root ``--datastore KIND`` asks for (an ``s3://`` root for s3), from the option or
+    the environment."""
+    from headwater import backends
+
+    backend = backends.get("datastore", kind)
     root = (given or os.environ.get("HEADWATER_DATASTORE_ROOT")
-            or os.environ.get("METAFLOW_DATASTORE_SYSROOT_S3") or "")
-    if not root.startswith("s3://"):
+            or os.environ.get(f"METAFLOW_DATASTORE_SYSROOT_{kind.upper()}") or "")
+    schemes = [s for s in backend.schemes if s]
+    if backend.catch_all:
+        ok = "://" in root
+        wanted = "a URL"
+    else:
+        ok = any(root.startswith(f"{s}://") for s in schemes)
+        wanted = f"an {schemes[0]}://" if schemes else "a"
+    if not ok:
+        example = f"{schemes[0]}://BUCKET/PREFIX" if schemes else "URL"
         raise click.UsageError(
-            "--datastore s3 needs an s3:// datastore root: pass --datastore-root s3://BUCKET/PREFIX "
+            f"--datastore {kind} needs {wanted} datastore root: pass --datastore-root {example} "
             "or set HEADWATER_DATASTORE_ROOT"
             + (f" (got {root!r})" if root else "")
         )
     return root
+
+
+class BackendChoice(click.ParamType):
+    """A backend name of one kind, checked against the registry (:mod:`headwater.backends`).
+
+    Built-in names are accepted without reading installed packages' entry points; the full list
+    is read only for help and for an unknown name.
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.name = f"{kind} backend"
+
+    def get_metavar(self, param: click.Parameter, *args: Any, **kwargs: Any) -> str:
+        from headwater import backends
+
+        return "[" + "|".join(backends.names(self.kind)) + "]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from headwater import backends
+
+        try:
+            backends.get(self.kind, value)
+        except backends.UnknownBackendError as err:
+            self.fail(f"{err.msg}; {err.fix}", param, ctx)
+        return value
+
+
+def backend_options(kind: str, *, top_level: bool) -> Callable[[Callable], Callable]:
+    """``--executor NAME`` and the options every executor backend brings (``--dask-address``),
+    as the registry declares them; at the top level each also reads its environment variable."""
+    from headwater import backends
+
+    def decorate(func: Callable) -> Callable:
+        for option in reversed(backends.options(kind)):
+            func = click.option(option.flag, option.key, default=None,
+                                envvar=option.env if top_level else None,
+                                metavar=option.metavar,
+                                help=option.help if top_level else
+                                f"{option.help.rstrip('.')} (the same as the top-level {option.flag}).")(func)
+        return click.option(f"--{kind}", kind, default="local" if top_level else None,
+                            type=BackendChoice(kind),
+                            envvar=f"HEADWATER_{kind.upper()}" if top_level else None,
+                            show_default=top_level,
+                            help="Where tasks run." if top_level
+                            else "Where tasks run (the same as the top-level --executor).")(func)
+
+    return decorate
 
 
 def common_run_options() -> list[click.Option]:
@@ -150,22 +231,27 @@ def common_run_options() -> list[click.Option]:
                      show_default=True, envvar=_env("MAX_NUM_SPLITS"),
                      help="Refuse a foreach with more items than this."),
         click.Option(["--run-id-file"], default=None, help="Write the run id to this file."),
-        click.Option(["--executor"], default=None, type=click.Choice(["local", "dask"]),
-                     help="Where tasks run (the same as the top-level --executor)."),
-        click.Option(["--dask-address"], default=None, metavar="tcp://HOST:PORT",
-                     help="The Dask scheduler (the same as the top-level --dask-address)."),
+        *backend_options("executor", top_level=False)(_noop).__click_params__,
     ]
+
+
+def _noop() -> None:
+    """Only carries the options :func:`backend_options` attaches (see common_run_options)."""
 
 
 def _executor_override(ctx: click.Context, kwargs: dict[str, Any]) -> None:
     """``run --executor dask --dask-address A`` wins over the top-level options and the env."""
-    import dataclasses
 
-    executor, address = kwargs.pop("executor"), kwargs.pop("dask_address")
+    from headwater import backends
+
     root = ctx.find_root().obj
-    changes = {k: v for k, v in (("executor", executor), ("dask_address", address)) if v}
-    if changes:
-        root["extras"] = dataclasses.replace(root["extras"], **changes)
+    name = kwargs.pop("executor")
+    values = {o.key: kwargs.pop(o.key) for o in backends.options("executor")}
+    values = {k: v for k, v in values.items() if v is not None}
+    choice = root["executor"]
+    if name or values:
+        root["executor"] = choice._replace(name=name or choice.name,
+                                           options={**choice.options, **values})
 
 
 def _checked_tags(ctx: click.Context, param: click.Parameter,

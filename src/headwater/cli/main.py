@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import re
 import sys
 
 import click
 
-from headwater import __version__
 from headwater.cli.errors import report
 from headwater.exceptions import FlowDefinitionError, HeadwaterException
-
-_IMPORTS_METAFLOW = re.compile(r"^\s*(from|import)\s+metaflow\b", re.MULTILINE)
+from headwater.version import __version__
 
 USAGE = """usage: headwater COMMAND FLOW_FILE [OPTIONS]
 
@@ -42,10 +39,10 @@ def load_flow_class(path: str) -> type:
     if not os.path.isfile(full):
         raise FlowDefinitionError(f"flow file {path!r} does not exist")
     name = os.path.splitext(os.path.basename(full))[0]
-    with open(full, encoding="utf-8", errors="replace") as handle:
-        if _IMPORTS_METAFLOW.search(handle.read()):
-            from headwater.compat import alias
+    from headwater.compat import alias
 
+    with open(full, encoding="utf-8", errors="replace") as handle:
+        if alias.imports_metaflow(handle.read()):
             alias.install()
     sys.path.insert(0, os.path.dirname(full))
     spec = importlib.util.spec_from_file_location(name, full)

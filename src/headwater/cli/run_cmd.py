@@ -32,8 +32,14 @@ def _exit_code(outcome: RunOutcome) -> int:
 def do_run(ctx: click.Context, flow_cls: type, given: dict[str, Any], **opts: Any) -> int:
     outcome = run_flow(flow_cls, params=given, options=_options(ctx, **opts),
                        settings=settings_of(ctx), console=Console(quiet=ctx.obj["quiet"]),
-                       extras=ctx.find_root().obj["extras"])
+                       **_launch_choices(ctx))
     return _exit_code(outcome)
+
+
+def _launch_choices(ctx: click.Context) -> dict[str, Any]:
+    """The configs, branch and executor the top-level options chose."""
+    root = ctx.find_root().obj
+    return {"configs": root["configs"], "branch": root["branch"], "executor": root["executor"]}
 
 
 def do_resume(ctx: click.Context, step: str | None, origin_run_id: str | None,
@@ -42,5 +48,5 @@ def do_resume(ctx: click.Context, step: str | None, origin_run_id: str | None,
     options.origin_run_id = origin_run_id
     outcome = resume_flow(flow_class_of(ctx), step=step, options=options,
                           settings=settings_of(ctx), console=Console(quiet=ctx.obj["quiet"]),
-                          extras=ctx.find_root().obj["extras"])
+                          **_launch_choices(ctx))
     return _exit_code(outcome)

@@ -21,9 +21,9 @@ def _short(value: object, width: int = 70) -> str:
 def spin(ctx: click.Context, pathspec: str) -> None:
     from headwater.runtime.spin import spin_task
 
-    extras = ctx.find_root().obj["extras"]
-    done = spin_task(flow_class_of(ctx), pathspec, settings_of(ctx), branch=extras.branch,
-                     production=extras.production)
+    branch = ctx.find_root().obj["branch"]
+    done = spin_task(flow_class_of(ctx), pathspec, settings_of(ctx), branch=branch.branch,
+                     production=branch.production)
     result = done.outcome.result
     if result.failure is not None:
         click.secho(f"Spin of {done.pathspec} failed: {result.failure.type_name}: "

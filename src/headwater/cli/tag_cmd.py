@@ -20,9 +20,9 @@ _RUN_ID_HELP = "The run to tag (default: your latest run of this flow)."
 
 def _use_client(ctx: click.Context) -> None:
     """Point the in-process client at the flow's datastore, as the other commands see it."""
-    from headwater.client import _context
+    from headwater.client import use_settings
 
-    _context.use(settings_of(ctx))
+    use_settings(settings_of(ctx))
 
 
 def _target_run(ctx: click.Context, run_id: str | None):  # -> headwater.client.Run

@@ -39,13 +39,13 @@ from headwater.client._lookup import (
     split_pathspec,
 )
 from headwater.client.artifacts import DataArtifact, MetaflowArtifacts, MetaflowData
-from headwater.client.code import CodePackage
 from headwater.client.namespace import namespace_tags
 from headwater.exceptions import NotFoundError
 from headwater.meta import AttemptRow, FlowRow, RunRow, StepRow, TaskRow
 from headwater.meta.rows import FAILED, RUNNING, SUCCEEDED
 from headwater.meta.tags import check_tags
 from headwater.records import Manifest, TaskFailure
+from headwater.store.code_package import CodePackage
 
 
 class _Object:
@@ -237,7 +237,7 @@ class Run(_InRun):
     def code(self) -> CodePackage | None:
         """The code package the run's tasks were shipped with (``--executor dask``); None for
         local runs, which ran the flow's files in place (as Metaflow's local runs do)."""
-        return CodePackage.from_json(self._pathspec, self._run_row.code_json)
+        return CodePackage.from_json(self._pathspec, self._run_row.code_json, _store)
 
     @property
     def parameters(self) -> dict[str, Any]:
@@ -562,7 +562,8 @@ class Task(_InRun):
     @property
     def code(self) -> CodePackage | None:
         """The code package of the task's run; None for local runs (see :attr:`Run.code`)."""
-        return CodePackage.from_json(self._run_row.pathspec, self._run_row.code_json)
+        return CodePackage.from_json(self._run_row.pathspec, self._run_row.code_json,
+                                     _store)
 
     @property
     def metadata_dict(self) -> dict[str, str]:
@@ -613,3 +614,8 @@ class Task(_InRun):
         what = f"{stream} of {self._pathspec} (attempt {attempt.attempt})"  # type: ignore[union-attr]
         data = _context.current().store().load_bytes(key, what=what)
         return data.decode("utf-8", errors="replace")
+
+
+def _store() -> Any:
+    """The datastore of the current client context (where code packages are read from)."""
+    return _context.current().store()

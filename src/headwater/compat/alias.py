@@ -6,8 +6,17 @@ is neither imported nor touched. Tasks forked from this process inherit the alia
 
 from __future__ import annotations
 
+import re
 import sys
 import types
+
+_IMPORTS_METAFLOW = re.compile(r"^\s*(from|import)\s+metaflow\b", re.MULTILINE)
+
+
+def imports_metaflow(source: str) -> bool:
+    """Whether a flow file's ``source`` imports ``metaflow``: such a file is run with the alias
+    installed (by ``headwater run`` and by the Runner alike)."""
+    return _IMPORTS_METAFLOW.search(source) is not None
 
 
 def install() -> None:

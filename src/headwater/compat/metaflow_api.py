@@ -27,14 +27,6 @@ from headwater.compat.exception_names import (
     MissingInMergeArtifactsException,
     UnhandledInMergeArtifactsException,
 )
-from headwater.compat.fallbacks import (
-    STEP_FALLBACKS,
-    conda_base,
-    pypi_base,
-    schedule,
-    trigger,
-    trigger_on_finish,
-)
 from headwater.decorators import (
     catch,
     environment,
@@ -43,6 +35,14 @@ from headwater.decorators import (
     resources,
     retry,
     timeout,
+)
+from headwater.decorators.fallbacks import (
+    STEP_FALLBACKS,
+    conda_base,
+    pypi_base,
+    schedule,
+    trigger,
+    trigger_on_finish,
 )
 from headwater.flow import (
     Config,

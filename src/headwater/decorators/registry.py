@@ -24,13 +24,13 @@ STEP_DECORATORS: dict[str, str] = {
 }
 
 
-# Accepted for flows written for Metaflow; they run the step locally (see compat/fallbacks.py).
+# Accepted for flows written for Metaflow; they run the step locally (see decorators/fallbacks.py).
 FALLBACK_NAMES = ("kubernetes", "batch", "conda", "pypi", "secrets", "card")
 
 
 def decorator_class(name: str) -> type[StepDecorator]:
     if name in FALLBACK_NAMES:
-        from headwater.compat.fallbacks import FALLBACK_CLASSES
+        from headwater.decorators.fallbacks import FALLBACK_CLASSES
 
         return FALLBACK_CLASSES[name]
     target = STEP_DECORATORS.get(name)

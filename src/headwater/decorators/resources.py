@@ -3,7 +3,7 @@
 On the local executor the request has no effect (the laptop is what it is), exactly as with
 Metaflow's local runs. With ``--executor dask`` it becomes Dask worker resources: ``cpu`` ->
 ``CPU``, ``memory`` (MB) -> ``MEMORY``, ``gpu`` -> ``GPU``, so the task runs only on a worker that
-declares enough of each (see :mod:`headwater.runtime.executors.dask_resources`). Options left out
+declares enough of each (see :mod:`headwater.runtime.executors.dask.resources`). Options left out
 take the defaults above: ``@resources(gpu=1)`` asks for 1 CPU, 4096 MB and 1 GPU. A step without
 ``@resources`` asks for nothing and may run on any worker.
 """

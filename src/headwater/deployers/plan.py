@@ -122,12 +122,11 @@ def build_plan(flow_cls: type, settings: Settings, *, orchestrator: str, branch:
 
 
 def _store_code(flow_cls: type, settings: Settings) -> dict[str, str]:
-    from headwater.runtime.executors.dask import build_code_package
-    from headwater.store import open_datastore
+    from headwater.store import code_package, open_datastore
 
     store = open_datastore(settings.datastore_root)
-    tarball, code = build_code_package(flow_cls)
-    return {**code, "key": store.save_bytes(tarball).key}
+    tarball, code = code_package.build(flow_cls)
+    return code_package.save(store, tarball, code)
 
 
 def _refuse_loops(graph: Graph, orchestrator: str) -> None:

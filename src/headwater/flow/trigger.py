@@ -2,7 +2,7 @@
 
 An Argo Events sensor passes each event's body, ``{"name", "id", "timestamp", "payload"}``; for
 ``@trigger_on_finish`` the payload names the upstream run (``{"pathspec": "Flow/RUN_ID"}``), and
-:attr:`Trigger.run` is that run, read through the public client.
+:attr:`Trigger.run` is that run, read through the client (imported on first use only).
 """
 
 from __future__ import annotations
@@ -48,9 +48,9 @@ class Trigger:
     @property
     def runs(self) -> list[Any]:
         """The upstream runs of @trigger_on_finish events (others have none)."""
-        import headwater  # the public client, loaded on first use like user code would
+        from headwater.client import Run  # lazily: see tests/unit/test_layering.py ALLOWED
 
-        return [headwater.Run(e.payload["pathspec"], _namespace_check=False)
+        return [Run(e.payload["pathspec"], _namespace_check=False)
                 for e in self.events if e.payload.get("pathspec")]
 
     @property

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import ast
 import inspect
+import os
+import sys
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -79,10 +81,24 @@ def _class_file(flow_cls: type) -> str:
 
 def _class_line(flow_cls: type) -> int:
     """The ``class`` line, for errors about the whole flow (no start step, ...)."""
+    line = _class_line_from_tree(flow_cls)
+    if line:
+        return line
     try:
         return inspect.getsourcelines(flow_cls)[1]
     except (TypeError, OSError):
         return 0
+
+
+def _class_line_from_tree(flow_cls: type) -> int:
+    """The line of the only ``class`` statement of that name in the flow's file, or 0."""
+    module = sys.modules.get(flow_cls.__module__)
+    file = getattr(module, "__file__", None) or ""
+    parsed = _parsed(file) if file.endswith(".py") else None
+    if parsed is None:
+        return 0
+    lines = parsed[2].get(flow_cls.__name__, [])
+    return lines[0] if len(lines) == 1 else 0
 
 
 @dataclass
@@ -99,8 +115,16 @@ class _Source:
 
 
 def _read_source(name: str, func: Callable[..., Any]) -> _Source:
-    """Parse the source of a step function; a GraphError if it cannot be read."""
+    """Parse the source of a step function; a GraphError if it cannot be read.
+
+    The flow's file is parsed once and each step found in it by its first line (the fast path:
+    ``inspect.getsourcelines`` tokenizes the file again for every step); a function whose file
+    cannot be read that way (a notebook cell, a file changed since import) goes the slow way.
+    """
     func = inspect.unwrap(func)
+    found = _from_module_tree(func)
+    if found is not None:
+        return found
     file = getattr(getattr(func, "__code__", None), "co_filename", "") or ""
     try:
         file = inspect.getsourcefile(func) or file
@@ -141,6 +165,62 @@ def _read_source(name: str, func: Callable[..., Any]) -> _Source:
             fix="write the step as a method: @step def name(self): ...",
         )
     return _Source(func_def, text, file, offset)
+
+
+_Parsed = tuple[str, dict[int, ast.AST], dict[str, list[int]]]
+_TREES: dict[tuple[str, float, int], _Parsed | None] = {}
+
+
+def _parsed(file: str) -> _Parsed | None:
+    """``file`` parsed once per version: its text, its functions by first line and its classes'
+    lines by name; None when it cannot be read or parsed."""
+    file = os.path.abspath(file)
+    try:
+        info = os.stat(file)
+    except OSError:
+        return None
+    key = (file, info.st_mtime, info.st_size)
+    if key not in _TREES:
+        _TREES[key] = _parse_file(file)
+    return _TREES[key]
+
+
+def _from_module_tree(func: Callable[..., Any]) -> _Source | None:
+    """The step's definition found in its whole file, parsed once per file (and version)."""
+    code = getattr(func, "__code__", None)
+    file = getattr(code, "co_filename", "")
+    if not file or not file.endswith(".py"):
+        return None
+    parsed = _parsed(file)
+    if parsed is None:
+        return None
+    text, by_line, _ = parsed
+    func_def = by_line.get(code.co_firstlineno)
+    if not isinstance(func_def, ast.FunctionDef | ast.AsyncFunctionDef) \
+            or func_def.name != code.co_name:
+        return None
+    return _Source(func_def, text, file, 0)
+
+
+def _parse_file(file: str) -> _Parsed | None:
+    """The file's text, its function definitions by first line (a decorator's, if any) and the
+    ``class`` lines by class name."""
+    try:
+        with open(file, encoding="utf-8") as handle:
+            text = handle.read()
+        tree = ast.parse(text)
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return None
+    by_line: dict[int, ast.AST] = {}
+    classes: dict[str, list[int]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            by_line.setdefault(first, node)
+        elif isinstance(node, ast.ClassDef):
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            classes.setdefault(node.name, []).append(first)
+    return text, by_line, classes
 
 
 def _parse_step(

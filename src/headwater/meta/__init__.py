@@ -27,38 +27,22 @@ __all__ = [
 
 def open_metadata(url: str, *, readonly: bool = False) -> MetadataStore:
     """Open the metadata store at ``url``: a SQLite path, ``sqlite:///path``, or
-    ``postgresql://user@host:port/db`` (``postgres://`` too).
+    ``postgresql://user@host:port/db`` (``postgres://`` too), or the scheme of a metadata backend
+    a package registered (see :mod:`headwater.backends`).
 
     Readers pass ``readonly=True``: they never create the file and never take the write lock.
     Opening is cheap (connections are made on first use), so callers need not cache it hard.
+    The store is a context manager: ``with open_metadata(url) as meta: ...`` closes it.
     """
-    from headwater.meta.sqlite import SQLiteMetadata
+    from headwater import backends
 
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return SQLiteMetadata(url, readonly=readonly)
-    if scheme == "sqlite":
-        return SQLiteMetadata(rest, readonly=readonly)  # sqlite:///abs/path -> /abs/path
-    if scheme == "file":
-        return SQLiteMetadata(rest, readonly=readonly)
-    if scheme in ("postgresql", "postgres"):
-        return _postgres(url, readonly=readonly)
-    raise ValueError(
-        f"no metadata backend for {url!r}: use a SQLite file path or a postgresql:// URL "
-        "(set HEADWATER_METADATA, or leave it unset)"
-    )
-
-
-def _postgres(url: str, *, readonly: bool) -> MetadataStore:
     try:
-        from headwater.meta.postgres import PostgresMetadata
-    except ImportError as exc:
-        if not (exc.name or "").startswith("psycopg"):
-            raise
-        from headwater.exceptions import HeadwaterException
-
-        raise HeadwaterException(
-            "a postgresql:// metadata URL needs the psycopg driver, which is not installed",
-            fix="pip install 'headwater[postgres]'",
+        backend, scheme = backends.for_url("metadata", url)
+    except backends.UnknownBackendError:
+        raise ValueError(
+            f"no metadata backend for {url!r}: use a SQLite file path or a postgresql:// URL "
+            "(set HEADWATER_METADATA, or leave it unset)"
         ) from None
-    return PostgresMetadata(url, readonly=readonly)
+    if scheme in ("sqlite", "file"):
+        url = url.partition("://")[2]  # sqlite:///abs/path -> /abs/path
+    return backend.load()(url, readonly=readonly)

@@ -117,10 +117,10 @@ def entry_argv(python: str, flow_file: str) -> list[str]:
     file directly would import the real Metaflow, or fail without it. Other flows run as
     ``python flow.py``.
     """
-    from headwater.cli.main import _IMPORTS_METAFLOW  # the rule `headwater run` itself applies
+    from headwater.compat.alias import imports_metaflow  # the rule `headwater run` applies
 
     with open(flow_file, encoding="utf-8", errors="replace") as handle:
         source = handle.read()
-    if _IMPORTS_METAFLOW.search(source):
+    if imports_metaflow(source):
         return [python, "-c", "from headwater.cli.main import main; main()", flow_file]
     return [python, flow_file]

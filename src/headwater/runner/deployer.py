@@ -184,12 +184,15 @@ class TriggeredRun:
     def run(self) -> Any:
         """The headwater Run (None until the start task registered it), read from the
         datastore and metadata the deployment uses, whatever the current namespace."""
-        from headwater.client import Run, _context
+        from headwater.client import run_found_by
         from headwater.runner.locate import child_settings
 
         deployer = self.deployed_flow.deployer
         settings = child_settings(deployer.top_level, deployer.env, deployer.cwd)
-        context = _context.ensure(settings)
-        rows = context.meta.list_runs(self.deployed_flow.flow_name,
-                                      tags=[f"orchestrator_run:{self.run_key}"], limit=1)
-        return Run._of(rows[0]) if rows else None
+
+        def find(meta: Any) -> Any:
+            rows = meta.list_runs(self.deployed_flow.flow_name,
+                                  tags=[f"orchestrator_run:{self.run_key}"], limit=1)
+            return rows[0] if rows else None
+
+        return run_found_by(settings, find)

@@ -194,12 +194,11 @@ class ExecutingRun:
     def _load_run(self, run_id: str | None) -> Run | None:
         if run_id is None:
             return None
-        from headwater.client import Run, _context
+        from headwater.client import run_found_by
 
-        context = _context.ensure(self._settings)
-        row = find_run(context.meta, flow_class_candidates(self._flow_file), run_id,
-                       self._process.pid)
-        return Run._of(row) if row is not None else None
+        candidates = flow_class_candidates(self._flow_file)
+        return run_found_by(self._settings, lambda meta: find_run(meta, candidates, run_id,
+                                                                  self._process.pid))
 
 
 def loop_running() -> bool:

@@ -11,10 +11,10 @@ import json
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from headwater.exceptions import ConfigError
-from headwater.flow.config import Config, ConfigValue, flow_configs
+from headwater.flow.config import Config, ConfigValue, config_scope, flow_configs
 
 
 def resolve_configs(flow_cls: type, files: Sequence[tuple[str, str]] = (),
@@ -134,3 +134,35 @@ def configs_from_refs(flow_cls: type, refs: Mapping[str, Any], store: Any,
         attr: store.load_artifact(refs[attr], name=attr, where=where)
         for attr in flow_configs(flow_cls) if attr in refs
     }
+
+
+class ConfigSources(NamedTuple):
+    """What the command line gave for the flow's configs: ``--config NAME FILE`` and
+    ``--config-value NAME TEXT`` pairs."""
+
+    files: tuple[tuple[str, str], ...] = ()
+    values: tuple[tuple[str, str], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.files or self.values)
+
+
+class LaunchConfigs(NamedTuple):
+    """A run's configs: ``values`` (attribute name -> value, stored with the run) and ``scope``
+    (the names a ``config_expr`` sees: attribute and config names)."""
+
+    values: dict[str, Any]
+    scope: dict[str, Any]
+
+
+def launch_configs(flow_cls: type, sources: ConfigSources) -> LaunchConfigs:
+    """The configs of a new run, read from ``sources`` and the defaults."""
+    values = resolve_configs(flow_cls, sources.files, sources.values)
+    return LaunchConfigs(values, config_scope(flow_cls, values))
+
+
+def recorded_configs(flow_cls: type, refs: Mapping[str, Any], store: Any,
+                     where: str) -> LaunchConfigs:
+    """The configs a recorded run was launched with (resume and spin reuse them)."""
+    values = configs_from_refs(flow_cls, refs, store, where)
+    return LaunchConfigs(values, config_scope(flow_cls, values))

@@ -1,30 +1,33 @@
-"""Start a run: check the graph, resolve parameters, fork the task server, schedule to the end.
+"""Start a run: check the graph, resolve parameters, start the executor, schedule to the end.
 
 This is the library entry point the CLI, the Runner and notebooks share; it prints through a
-Console and returns a RunOutcome instead of exiting.
+Console and returns a RunOutcome instead of exiting. A run goes down the floors in order:
+configs (``runtime/configs.py``), project (``runtime/project.py``), graph, parameters, the
+datastore, the executor its backend builds (``headwater.backends``), the metadata store, the
+scheduler. Every resource opened here is closed on every path.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from headwater import __version__
+from headwater import backends
 from headwater.decorators.base import StepPolicy
 from headwater.decorators.registry import parse_with, step_policy
-from headwater.exceptions import NotFoundError, RunFailedError
-from headwater.flow.config import config_scope
+from headwater.exceptions import NotFoundError
 from headwater.graph import Graph, check_flow
 from headwater.meta import open_metadata
-from headwater.runtime.child import make_child_main
-from headwater.runtime.configs import configs_from_refs, resolve_configs
+from headwater.runtime.configs import (
+    ConfigSources,
+    LaunchConfigs,
+    launch_configs,
+    recorded_configs,
+)
 from headwater.runtime.console import Console
-from headwater.runtime.executors.local import LocalExecutor
-from headwater.runtime.launch_extras import LaunchExtras
+from headwater.runtime.executors.base import Executor, ExecutorChoice, ExecutorContext
 from headwater.runtime.parameters import resolve_parameters, store_parameters
-from headwater.runtime.project import ProjectInfo, project_info
+from headwater.runtime.project import BranchChoice, ProjectInfo, project_info
 from headwater.runtime.resume import ResumePlan
 from headwater.runtime.scheduler import (
     RunOptions,
@@ -35,59 +38,66 @@ from headwater.runtime.scheduler import (
 )
 from headwater.settings import Settings, current_username
 from headwater.store import open_datastore
+from headwater.version import __version__
 
 
 def run_flow(flow_cls: type, *, params: Mapping[str, Any], options: RunOptions,
-             settings: Settings, console: Console, extras: LaunchExtras | None = None) -> RunOutcome:
+             settings: Settings, console: Console, configs: ConfigSources | None = None,
+             branch: BranchChoice | None = None,
+             executor: ExecutorChoice | None = None) -> RunOutcome:
     """Run ``flow_cls`` from its start step; returns when the run has finished or failed.
 
     Configs are resolved first, before the graph is checked and before any decorator option or
     parameter default that refers to them (``config_expr``) is evaluated.
     """
-    extras = extras or LaunchExtras()
+    branch, executor = branch or BranchChoice(), executor or ExecutorChoice()
     _announce(flow_cls, console)
-    configs = resolve_configs(flow_cls, extras.config_files, extras.config_values)
-    project = project_info(flow_cls, current_username(), extras.branch, extras.production)
+    resolved = launch_configs(flow_cls, configs or ConfigSources())
+    project = project_info(flow_cls, current_username(), branch.branch, branch.production)
     graph = _check(flow_cls, console)
-    scope = config_scope(flow_cls, configs)
-    values = resolve_parameters(flow_cls, params, current_username(), scope)
-    store = _open_store(settings)
-    # Configs are stored like parameters: every task reads them, and so does the client.
-    param_refs = store_parameters({**values, **configs}, store, f"{flow_cls.__name__}/parameters")
-    return _execute(flow_cls, graph, store, param_refs, options, settings, console, None,
-                    _Launch(scope, project, extras))
+    values = resolve_parameters(flow_cls, params, current_username(), resolved.scope)
+    with _open_store(settings) as store:
+        # Configs are stored like parameters: every task reads them, and so does the client.
+        param_refs = store_parameters({**values, **resolved.values}, store,
+                                      f"{flow_cls.__name__}/parameters")
+        return _execute(_Launch(flow_cls, graph, store, param_refs, resolved, project, executor),
+                        options, settings, console, None)
 
 
 def resume_flow(flow_cls: type, *, step: str | None, options: RunOptions, settings: Settings,
-                console: Console, extras: LaunchExtras | None = None) -> RunOutcome:
+                console: Console, configs: ConfigSources | None = None,
+                branch: BranchChoice | None = None,
+                executor: ExecutorChoice | None = None) -> RunOutcome:
     """Start a new run that clones what succeeded in an earlier run and re-runs the rest.
 
     The origin is ``options.origin_run_id``, else the latest run of this flow by this user.
     Parameters and configs are the origin's (a run's configuration is part of what it computed).
     """
-    extras = extras or LaunchExtras()
+    branch, executor = branch or BranchChoice(), executor or ExecutorChoice()
     _announce(flow_cls, console)
-    project = project_info(flow_cls, current_username(), extras.branch, extras.production)
+    project = project_info(flow_cls, current_username(), branch.branch, branch.production)
     graph = _check(flow_cls, console)
-    meta = open_metadata(settings.metadata_url)
-    try:
+    with open_metadata(settings.metadata_url) as meta:
         origin = find_origin_run(meta, flow_cls.__name__, options.origin_run_id)
-        param_refs = origin.params
-    finally:
-        meta.close()
+    param_refs = origin.params
     options.origin_run_id = origin.run_id
-    store = _open_store(settings)
-    if extras.has_configs:
+    if configs:
         console.say("Note: --config/--config-value are ignored by resume: "
                     f"the configs of {flow_cls.__name__}/{origin.run_id} are used")
-    configs = configs_from_refs(flow_cls, param_refs, store, f"{flow_cls.__name__}/{origin.run_id}")
-    return _execute(flow_cls, graph, store, param_refs, options, settings, console, step,
-                    _Launch(config_scope(flow_cls, configs), project, extras))
+    with _open_store(settings) as store:
+        resolved = recorded_configs(flow_cls, param_refs, store,
+                                    f"{flow_cls.__name__}/{origin.run_id}")
+        return _execute(_Launch(flow_cls, graph, store, param_refs, resolved, project, executor),
+                        options, settings, console, step)
 
 
 def _open_store(settings: Settings) -> Any:
     store = open_datastore(settings.datastore_root)
-    store.storage.check_writable()
+    try:
+        store.storage.check_writable()
+    except BaseException:
+        store.close()
+        raise
     return store
 
 
@@ -107,13 +117,16 @@ def find_origin_run(meta: Any, flow_name: str, run_id: str | None) -> Any:
     return rows[0]
 
 
-@dataclass(frozen=True)
-class _Launch:
-    """What run and resume resolved for ``_execute``: the config scope and the project."""
+class _Launch(NamedTuple):
+    """What run and resume resolved for ``_execute``."""
 
-    configs: Mapping[str, Any]
+    flow_cls: type
+    graph: Graph
+    store: Any
+    param_refs: dict
+    configs: LaunchConfigs
     project: ProjectInfo | None
-    extras: LaunchExtras = LaunchExtras()  # where tasks run: --executor, --dask-address
+    executor: ExecutorChoice = ExecutorChoice()
 
 
 def _announce(flow_cls: type, console: Console) -> None:
@@ -128,61 +141,52 @@ def _check(flow_cls: type, console: Console) -> Graph:
     return graph
 
 
-def _execute(flow_cls: type, graph: Graph, store: Any, param_refs: dict, options: RunOptions,
-             settings: Settings, console: Console, resume_step: str | None,
-             launch: _Launch) -> RunOutcome:
-    flow_name = flow_cls.__name__
+def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: Console,
+             resume_step: str | None) -> RunOutcome:
+    flow_name = launch.flow_cls.__name__
     user = current_username()
-    policies = step_policies(flow_cls, graph, options.with_decorators, launch.configs)
+    policies = step_policies(launch.flow_cls, launch.graph, options.with_decorators,
+                             launch.configs.scope)
     project = launch.project
-    for note in _notes(flow_cls, policies):
+    for note in _notes(launch.flow_cls, policies):
         console.say(f"Note: {note}")
-    current_fields = project.current_fields() if project else {}
-    executor = _make_executor(flow_cls, graph, store, options, current_fields, launch.extras)
-    try:
-        meta = open_metadata(settings.metadata_url)
+    # The executor comes first: the local one forks its task servers before this process opens a
+    # database or starts a thread, and a cluster that cannot be reached fails the launch with
+    # nothing recorded.
+    with _make_executor(launch, options) as executor, \
+            open_metadata(settings.metadata_url) as meta:
         plan = None
         if options.origin_run_id is not None:
-            plan = ResumePlan.for_run(meta, flow_name, graph, options.origin_run_id, resume_step)
+            plan = ResumePlan.for_run(meta, flow_name, launch.graph, options.origin_run_id,
+                                      resume_step)
         host, pid = host_and_pid()
         run_id = meta.new_run(
             flow_name, user=user, tags=list(options.tags),
-            system_tags=[f"user:{user}", f"runtime:{launch.extras.executor}", python_tag(),
+            system_tags=[f"user:{user}", f"runtime:{launch.executor.name}", python_tag(),
                          *(project.system_tags() if project else [])],
-            params=param_refs, origin_run_id=options.origin_run_id, pid=pid, host=host,
-            code=getattr(executor, "code_package", None),
+            params=launch.param_refs, origin_run_id=options.origin_run_id, pid=pid, host=host,
+            code=executor.code_package,
         )
         if options.run_id_file:
             with open(options.run_id_file, "w") as handle:
                 handle.write(run_id)
         origin = f", resuming {flow_name}/{options.origin_run_id}" if plan else ""
         console.say(f"Workflow starting (run-id {run_id}{origin}):")
-        scheduler = Scheduler(flow_name=flow_name, graph=graph, executor=executor, meta=meta,
-                              store=store, console=console, options=options, username=user,
-                              policies=policies, resume=plan)
-        outcome = scheduler.run(run_id, param_refs, tuple(options.tags))
-    finally:
-        executor.close()
+        scheduler = Scheduler(flow_name=flow_name, graph=launch.graph, executor=executor,
+                              meta=meta, store=launch.store, console=console, options=options,
+                              username=user, policies=policies, resume=plan)
+        outcome = scheduler.run(run_id, launch.param_refs, tuple(options.tags))
     _closing_line(console, flow_name, outcome)
     return outcome
 
 
-def _make_executor(flow_cls: type, graph: Graph, store: Any, options: RunOptions,
-                   current_fields: Mapping[str, Any], extras: LaunchExtras) -> Any:
-    """The executor ``--executor`` names; built before the run is registered, so a cluster that
-    cannot be reached fails the launch with nothing recorded."""
-    if extras.executor == "dask":
-        if not extras.dask_address:
-            raise RunFailedError("--executor dask needs the address of a Dask scheduler",
-                                 fix="add --dask-address tcp://HOST:PORT "
-                                 "(or set HEADWATER_DASK_ADDRESS)")
-        from headwater.runtime.executors.dask import DaskExecutor
-
-        return DaskExecutor(extras.dask_address, flow_cls=flow_cls, store=store,
-                            current_fields=dict(current_fields))
-    # Fork the task server before this process opens a database connection or starts a thread.
-    servers = min(os.cpu_count() or 1, options.max_workers)
-    return LocalExecutor(make_child_main(flow_cls, graph, store, current_fields), servers=servers)
+def _make_executor(launch: _Launch, options: RunOptions) -> Executor:
+    """The executor ``--executor`` names, built by its backend from the backend's own options."""
+    backend = backends.get("executor", launch.executor.name)
+    current_fields = launch.project.current_fields() if launch.project else {}
+    context = ExecutorContext(launch.flow_cls, launch.graph, launch.store, options.max_workers,
+                              current_fields)
+    return backend.load()(context, **backends.chosen_options(backend, launch.executor.options))
 
 
 def step_policies(flow_cls: type, graph: Graph, with_specs: tuple[str, ...],

@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from headwater.decorators.project import project_name
 from headwater.exceptions import FlowDefinitionError
 
 _BRANCH = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
+
+
+class BranchChoice(NamedTuple):
+    """``--branch NAME`` and ``--production``, as given on the command line."""
+
+    branch: str | None = None
+    production: bool = False
 
 
 @dataclass(frozen=True)

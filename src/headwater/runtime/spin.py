@@ -13,11 +13,10 @@ from typing import Any
 
 from headwater.decorators.registry import step_policy
 from headwater.exceptions import NotFoundError
-from headwater.flow.config import config_scope
 from headwater.graph import check_flow
 from headwater.meta import open_metadata
 from headwater.records import ParentRef, TaskSpec
-from headwater.runtime.configs import configs_from_refs
+from headwater.runtime.configs import recorded_configs
 from headwater.runtime.project import project_info
 from headwater.runtime.single import SingleOutcome, run_single_task
 from headwater.settings import Settings, current_username
@@ -57,7 +56,7 @@ def spin_task(flow_cls: type, target: str, settings: Settings, *, branch: str | 
         meta.close()
     store = open_datastore(settings.datastore_root)
     user = current_username()
-    scope = config_scope(flow_cls, configs_from_refs(flow_cls, params, store, f"{flow}/{run_id}"))
+    scope = recorded_configs(flow_cls, params, store, f"{flow}/{run_id}").scope
     project = project_info(flow_cls, user, branch, production)
     spec = TaskSpec(
         flow_name=flow, run_id=f"spin-{run_id}", step=step, task_id=task_id, attempt=0,

@@ -62,6 +62,17 @@ class DataStore:
     def storage(self) -> Storage:
         return self._storage
 
+    def close(self) -> None:
+        """Drop the cached items and close the storage backend (its connections, if any)."""
+        self._items.clear()
+        self._storage.close()
+
+    def __enter__(self) -> DataStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def save_artifact(self, value: object, *, name: str, where: str) -> ArtifactRef:
         """Pickle ``value`` and store it unless an identical blob is already there."""
         encoded = encode(value, name=name, where=where)

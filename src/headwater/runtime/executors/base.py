@@ -7,7 +7,10 @@ tasks from a warm process on this machine; scale-out executors run the same task
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from headwater.records import TaskResult, TaskSpec
 
@@ -34,8 +37,43 @@ class TaskExited:
 Event = TaskStarted | TaskOutput | TaskExited
 
 
+class ExecutorChoice(NamedTuple):
+    """Which executor backend runs the tasks (``--executor``) and the values of its own options
+    (``--dask-address`` ...), as the command line, the environment or a profile gave them."""
+
+    name: str = "local"
+    options: Mapping[str, Any] = MappingProxyType({})
+
+
+class ExecutorContext(NamedTuple):
+    """What an executor backend's factory is given to build an executor for one run."""
+
+    flow_cls: type
+    graph: Any  # headwater.graph.Graph
+    store: Any  # headwater.store.DataStore: where the run's blobs (and a code package) go
+    max_workers: int
+    current_fields: Mapping[str, Any]  # ``current`` fields every task binds (the project's)
+
+
 class Executor(ABC):
-    """Runs tasks and reports what happens to them, one ``poll`` at a time."""
+    """Runs tasks and reports what happens to them, one ``poll`` at a time.
+
+    An executor is a context manager: leaving the ``with`` block closes it (killing what still
+    runs). Built by its backend's factory, ``create(context: ExecutorContext, **options)``,
+    found through :mod:`headwater.backends`.
+    """
+
+    @property
+    def code_package(self) -> dict[str, str] | None:
+        """What the run records about the code its tasks were shipped with (see
+        :mod:`headwater.store.code_package`), or None when tasks run the files in place."""
+        return None
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @abstractmethod
     def submit(self, key: str, spec: TaskSpec) -> None:

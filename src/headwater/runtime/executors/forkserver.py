@@ -77,7 +77,7 @@ class ForkServer:
 def serve(sock: socket.socket, task_main: TaskMain) -> None:
     """The server loop: fork on request, report exits. Ends when the scheduler hangs up.
 
-    Also the loop of the Dask workers' fork servers (:mod:`.worker_forks`)."""
+    Also the loop of the Dask workers' fork servers (:mod:`.dask.worker_forks`)."""
     # Ctrl-C, SIGTERM and a closed terminal's SIGHUP are the scheduler's to handle, even when sent
     # to the whole process group (a shell's ``kill %1``): it stops the tasks and then hangs up,
     # which ends this server. Should the scheduler die instead, the hangup still reaches us here.

@@ -1,8 +1,9 @@
 """One scale-out task, in a process of its own: :func:`run_payload`.
 
-A Dask worker's fork server (see ``executors/worker_forks.py``) forks a child per task and
+A Dask worker's fork server (see ``worker_forks.py``) forks a child per task and
 hands it a pickled payload: the TaskSpec, the datastore root and the code package. The child
-fetches the code package from the datastore (unpacked once per content key into a cache folder),
+fetches the code package from the datastore (unpacked once per content key into a private cache
+folder, see :mod:`headwater.store.code_package`),
 imports the flow from it and runs the task through :func:`~headwater.runtime.task.execute_task`
 (blobs go to the run's datastore); the TaskResult goes back to the worker. Nothing here touches
 metadata.
@@ -12,42 +13,10 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import io
 import os
 import pickle
-import shutil
 import sys
-import tarfile
-import tempfile
-import uuid
 from typing import Any
-
-CACHE_ENV = "HEADWATER_CODE_CACHE"
-
-
-def code_cache_dir() -> str:
-    """Where code packages are unpacked: ``$HEADWATER_CODE_CACHE``, else a folder in tmp."""
-    return os.environ.get(CACHE_ENV) or os.path.join(tempfile.gettempdir(), "headwater-code")
-
-
-def unpack_code(store: Any, key: str) -> str:
-    """The folder holding code package ``key``, fetched and unpacked on first use."""
-    target = os.path.join(code_cache_dir(), key)
-    if os.path.isdir(target):
-        return target
-    data = store.load_bytes(key, what=f"code package {key}")
-    os.makedirs(code_cache_dir(), exist_ok=True)
-    staging = f"{target}.{uuid.uuid4().hex}.tmp"
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-        if hasattr(tarfile, "data_filter"):  # Python 3.10.12+: refuse links and paths outside
-            tar.extractall(staging, filter="data")
-        else:  # pragma: no cover - older Pythons; the package is ours, made at launch
-            tar.extractall(staging)  # noqa: S202
-    try:
-        os.rename(staging, target)  # atomic: a concurrent task may have won the race
-    except OSError:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
 
 
 def load_flow_class(folder: str, code: dict[str, Any]) -> type:
@@ -82,10 +51,10 @@ def load_flow_class(folder: str, code: dict[str, Any]) -> type:
 def load_task_flow(root: str, code: dict[str, Any]) -> tuple[type, Any, Any]:
     """``(flow class, graph, datastore)`` for the code package ``code`` in the store at ``root``."""
     from headwater.graph import check_flow
-    from headwater.store import open_datastore
+    from headwater.store import code_package, open_datastore
 
     store = open_datastore(root)
-    flow_cls = load_flow_class(unpack_code(store, code["key"]), code)
+    flow_cls = load_flow_class(code_package.unpack(store, code["key"]), code)
     return flow_cls, check_flow(flow_cls), store
 
 

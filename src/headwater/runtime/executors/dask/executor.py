@@ -1,8 +1,9 @@
 """Run every task on a Dask cluster; the scheduler stays here and is the only metadata writer.
 
-At launch the flow's folder is packed (``*.py`` and small data files) into a content-addressed
-blob of the run's datastore: the *code package*. Each task is a Dask task that calls
-:func:`headwater.runtime.executors.dask_worker.run_task` on a worker, which starts
+At launch the flow's folder is packed (``*.py``, and other suffixes when asked) into a
+content-addressed blob of the run's datastore: the *code package*
+(:mod:`headwater.store.code_package`). Each task is a Dask task that calls
+:func:`headwater.runtime.executors.dask.worker.run_task` on a worker, which starts
 the task in a process of its own, forked from a warm server beside the worker
 (:mod:`.worker_forks`); that process unpacks the code package (once per key), imports the
 flow, runs the task writing blobs to the datastore, and hands back the TaskResult with the
@@ -14,15 +15,11 @@ shared disk (or the same machine), or an object store URL such as ``s3://bucket/
 
 from __future__ import annotations
 
-import gzip
-import inspect
-import io
 import logging
 import os
 import pickle
 import queue
 import sys
-import tarfile
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,15 +27,10 @@ from typing import Any
 from headwater.exceptions import RunFailedError
 from headwater.records import TaskFailure, TaskResult, TaskSpec
 from headwater.runtime.executors.base import Event, Executor, TaskExited, TaskOutput, TaskStarted
-from headwater.runtime.executors.dask_resources import DaskResources, refused_future, with_worker
+from headwater.runtime.executors.dask.resources import DaskResources, refused_future, with_worker
+from headwater.store import code_package
 
 CONNECT_TIMEOUT_S = 10.0  # HEADWATER_DASK_TIMEOUT overrides it
-CODE_SUFFIXES = (".py", ".json", ".yaml", ".yml", ".toml", ".txt", ".csv", ".cfg", ".ini")
-MAX_FILE_BYTES = 1 << 20  # files larger than this stay out of the code package
-MAX_PACKAGE_BYTES = 50 << 20
-SKIPPED_DIRS = {".git", ".headwater", ".metaflow", "__pycache__", ".venv", "venv", "node_modules",
-                ".tox", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
-
 
 @dataclass
 class _Task:
@@ -49,53 +41,13 @@ class _Task:
     sent: dict[str, int] = field(default_factory=lambda: {"stdout": 0, "stderr": 0})
 
 
-def build_code_package(flow_cls: type) -> tuple[bytes, dict[str, str]]:
-    """A gzip tarball of the flow file's folder and where the flow is inside it.
-
-    Returns ``(tarball, code)``; ``code`` has the module name the launcher used, the flow file's
-    path relative to the folder and the flow class's name. Hidden and cache folders, other
-    suffixes than :data:`CODE_SUFFIXES` and files over :data:`MAX_FILE_BYTES` are left out.
-    """
-    flow_file = os.path.realpath(inspect.getfile(flow_cls))
-    folder = os.path.dirname(flow_file)
-    entries: list[str] = []
-    for here, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.startswith("."))
-        for name in sorted(files):
-            path = os.path.join(here, name)
-            if not name.endswith(CODE_SUFFIXES) or not os.path.isfile(path):
-                continue
-            if os.path.getsize(path) > MAX_FILE_BYTES and path != flow_file:
-                continue
-            entries.append(path)
-    buf = io.BytesIO()
-    total = 0
-    # Sorted names, mtime 0: the same code gives the same bytes, so the same blob key.
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for path in entries:
-            with open(path, "rb") as handle:
-                data = handle.read()
-            total += len(data)
-            if total > MAX_PACKAGE_BYTES:
-                raise RunFailedError(
-                    f"the code package of {flow_cls.__name__} (the folder {folder}) is over "
-                    f"{MAX_PACKAGE_BYTES >> 20} MB",
-                    fix="move the flow file into a folder of its own, beside only its code",
-                )
-            info = tarfile.TarInfo(os.path.relpath(path, folder))
-            info.size, info.mtime, info.mode = len(data), 0, 0o644
-            tar.addfile(info, io.BytesIO(data))
-    code = {"module": flow_cls.__module__, "path": os.path.relpath(flow_file, folder),
-            "class": flow_cls.__name__}
-    return gzip.compress(buf.getvalue(), compresslevel=6, mtime=0), code
-
-
 class DaskExecutor(Executor):
     """Submits each task to the Dask scheduler at ``address``; see the module docstring."""
 
     def __init__(self, address: str, *, flow_cls: type, store: Any,
                  current_fields: dict[str, Any] | None = None,
-                 connect_timeout: float | None = None) -> None:
+                 connect_timeout: float | None = None,
+                 package_suffixes: tuple[str, ...] = code_package.DEFAULT_SUFFIXES) -> None:
         try:
             import distributed
         except ImportError:
@@ -106,7 +58,7 @@ class DaskExecutor(Executor):
         self._root = store.root
         self._address = address
         self._current = dict(current_fields or {})
-        tarball, code = build_code_package(flow_cls)
+        tarball, code = code_package.build(flow_cls, package_suffixes)
         if connect_timeout is None:
             connect_timeout = float(os.environ.get("HEADWATER_DASK_TIMEOUT") or CONNECT_TIMEOUT_S)
         try:
@@ -119,7 +71,7 @@ class DaskExecutor(Executor):
                 "'dask scheduler' runs there",
             ) from None
         try:
-            self._code = {**code, "key": store.save_bytes(tarball).key}
+            self._code = code_package.save(store, tarball, code)
         except BaseException:
             self._client.close()
             raise
@@ -144,7 +96,7 @@ class DaskExecutor(Executor):
         return len(self._tasks)
 
     def submit(self, key: str, spec: TaskSpec) -> None:
-        from headwater.runtime.executors.dask_worker import run_task
+        from headwater.runtime.executors.dask.worker import run_task
 
         if self._current:
             spec.extra = {**spec.extra, "current": {**self._current,
@@ -283,7 +235,7 @@ class DaskExecutor(Executor):
         (a task still queued on the cluster has no process yet)."""
         from distributed import Future
 
-        from headwater.runtime.executors.dask_worker import kill_tasks
+        from headwater.runtime.executors.dask.worker import kill_tasks
 
         try:
             self._client.run(kill_tasks, [t.name for t in tasks], force, wait=True)

@@ -1,9 +1,9 @@
 """A fork server beside each Dask worker process, so a task starts in milliseconds.
 
-Starting ``python -m headwater.runtime.remote_task`` for every task costs an interpreter start
+Starting ``python -m headwater.runtime.executors.dask.remote_task`` for every task costs an interpreter start
 and headwater's imports, tens of milliseconds per task before any user code runs. Instead, the
 first task of a code package that a worker process runs starts a server process for it
-(``python -m headwater.runtime.executors.worker_forks FD ROOT CODE``), which imports the flow
+(``python -m headwater.runtime.executors.dask.worker_forks FD ROOT CODE``), which imports the flow
 from the code package once (with everything the flow imports) and then forks a child per task, exactly as the local executor's fork server does (the same
 :mod:`~headwater.runtime.executors.forkserver` loop; the Dask worker itself is never forked: it
 runs threads, and forking a threaded process is unsafe).
@@ -48,7 +48,7 @@ class WorkerForkServer:
     def __init__(self, root: str, code: dict[str, Any]) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "headwater.runtime.executors.worker_forks",
+            [sys.executable, "-m", "headwater.runtime.executors.dask.worker_forks",
              str(theirs.fileno()), root, json.dumps(code)],
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, start_new_session=True,
         )
@@ -138,8 +138,8 @@ def fork_server(root: str, code: dict[str, Any]) -> WorkerForkServer:
 
 def _main(argv: list[str]) -> int:
     import headwater.runtime.task  # noqa: F401 - what every task needs, imported once here
+    from headwater.runtime.executors.dask.remote_task import load_task_flow, run_payload
     from headwater.runtime.executors.forkserver import read_to_end, serve
-    from headwater.runtime.remote_task import load_task_flow, run_payload
 
     fd, root, code = int(argv[0]), argv[1], json.loads(argv[2])
     try:

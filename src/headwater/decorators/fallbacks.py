@@ -1,8 +1,9 @@
 """Decorators whose backend headwater does not have (yet): accepted, and run locally.
 
-A flow written for Metaflow may carry ``@kubernetes``, ``@batch``, ``@conda``, ``@pypi``,
-``@schedule`` or ``@trigger`` (those two are real now: see decorators/deployment.py). Refusing such a flow would make trying headwater on it impossible,
-so each is accepted with any options and the run says once, in one line, what it ignored.
+A flow written for Metaflow may carry ``@kubernetes``, ``@batch``, ``@conda`` or ``@pypi``.
+Refusing such a flow would make trying headwater on it impossible, so each is accepted with any
+options and the run says once, in one line, what it ignored. (``@schedule`` and ``@trigger`` are
+re-exported from :mod:`headwater.decorators.deployment`: the deployers act on them.)
 ``@card`` is accepted too: the step runs and ``current.card`` collects components (shown by the
 UI once it exists).
 """

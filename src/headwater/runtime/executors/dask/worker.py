@@ -20,8 +20,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from headwater.runtime.executors.dask.worker_forks import fork_server
 from headwater.runtime.executors.forkserver import read_to_end
-from headwater.runtime.executors.worker_forks import fork_server
 
 _CHUNK = 1 << 16
 _RUNNING: dict[str, int] = {}  # task name -> its process (group) id, in this worker process

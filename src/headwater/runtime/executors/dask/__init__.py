@@ -1,0 +1,27 @@
+"""The Dask executor: every task on a Dask cluster (``executor.py``, ``resources.py``), run on the
+workers by ``worker.py`` through a fork server per code package (``worker_forks.py``) whose
+children run ``remote_task.py``. Nothing here imports Dask until the backend is chosen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from headwater.exceptions import RunFailedError
+from headwater.runtime.executors.base import Executor, ExecutorContext
+
+
+def create(context: ExecutorContext, *, dask_address: str | None = None,
+           package_suffixes: str | None = None, **options: Any) -> Executor:
+    """The Dask executor's factory (the backend ``dask`` in :mod:`headwater.backends`). It connects
+    before the run is registered, so a cluster that cannot be reached fails the launch with
+    nothing recorded."""
+    if not dask_address:
+        raise RunFailedError("--executor dask needs the address of a Dask scheduler",
+                             fix="add --dask-address tcp://HOST:PORT "
+                             "(or set HEADWATER_DASK_ADDRESS)")
+    from headwater.runtime.executors.dask.executor import DaskExecutor
+    from headwater.store import code_package
+
+    return DaskExecutor(dask_address, flow_cls=context.flow_cls, store=context.store,
+                        current_fields=dict(context.current_fields),
+                        package_suffixes=code_package.parse_suffixes(package_suffixes))

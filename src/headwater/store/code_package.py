@@ -1,0 +1,247 @@
+"""The code package: a flow's folder packed into one content-addressed blob, for tasks that run
+elsewhere (the Dask executor today, the deployers next). One module for its whole life:
+
+- :func:`build` packs the flow file's folder at launch (``.py`` files by default; other suffixes
+  only when asked, e.g. ``--package-suffixes .json,.txt``); a symbolic link is packed only when
+  it points inside the folder, so nothing outside the folder (``/etc/shadow``, ``~/.aws``) ever
+  travels with the code.
+- :func:`save` stores it and returns what the run records (:data:`CodeInfo`).
+- :func:`unpack` fetches it on a worker into a cache folder private to the worker's user
+  (created 0700, its owner and mode checked; an existing folder that another user could have
+  planted is refused), unpacked into a fresh private folder and renamed into place.
+- :class:`CodePackage` reads it back for ``run.code`` in the client.
+"""
+
+from __future__ import annotations
+
+import gzip
+import inspect
+import io
+import json
+import os
+import shutil
+import stat
+import tarfile
+import tempfile
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from headwater.exceptions import HeadwaterException, RunFailedError
+from headwater.store.datastore import DataStore, blob_path
+
+DEFAULT_SUFFIXES = (".py",)
+"""What a package holds unless the user asks for more: code, never data or credentials."""
+
+MAX_FILE_BYTES = 1 << 20  # files larger than this stay out of the code package
+MAX_PACKAGE_BYTES = 50 << 20
+SKIPPED_DIRS = {".git", ".headwater", ".metaflow", "__pycache__", ".venv", "venv", "node_modules",
+                ".tox", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
+CACHE_ENV = "HEADWATER_CODE_CACHE"
+
+CodeInfo = dict[str, str]
+"""What a run records: the blob ``key``, the flow file's ``path`` in the package, the ``module``
+name the launcher used and the flow ``class``."""
+
+
+class CodeCacheError(HeadwaterException):
+    headline = "Unsafe code cache"
+
+
+def parse_suffixes(text: str | Iterable[str] | None) -> tuple[str, ...]:
+    """``".json,.txt"`` (or a list) -> the suffixes to package, ``.py`` always among them."""
+    if text is None:
+        return DEFAULT_SUFFIXES
+    items = text.split(",") if isinstance(text, str) else list(text)
+    extra = []
+    for item in (i.strip() for i in items):
+        if item:
+            extra.append(item if item.startswith(".") else f".{item}")
+    return tuple(dict.fromkeys((*DEFAULT_SUFFIXES, *extra)))
+
+
+def build(flow_cls: type, suffixes: Iterable[str] = DEFAULT_SUFFIXES) -> tuple[bytes, CodeInfo]:
+    """A gzip tarball of the flow file's folder and where the flow is inside it.
+
+    Hidden and cache folders, other suffixes than ``suffixes``, files over
+    :data:`MAX_FILE_BYTES` and links that leave the folder are left out. The same files give the
+    same bytes (sorted names, mtime 0), so the same blob key.
+    """
+    flow_file = os.path.realpath(inspect.getfile(flow_cls))
+    folder = os.path.dirname(flow_file)
+    entries = _package_files(folder, flow_file, tuple(suffixes))
+    buf = io.BytesIO()
+    total = 0
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path in entries:
+            with open(path, "rb") as handle:
+                data = handle.read()
+            total += len(data)
+            if total > MAX_PACKAGE_BYTES:
+                raise RunFailedError(
+                    f"the code package of {flow_cls.__name__} (the folder {folder}) is over "
+                    f"{MAX_PACKAGE_BYTES >> 20} MB",
+                    fix="move the flow file into a folder of its own, beside only its code",
+                )
+            info = tarfile.TarInfo(os.path.relpath(path, folder))
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            tar.addfile(info, io.BytesIO(data))
+    code = {"module": flow_cls.__module__, "path": os.path.relpath(flow_file, folder),
+            "class": flow_cls.__name__}
+    return gzip.compress(buf.getvalue(), compresslevel=6, mtime=0), code
+
+
+def _package_files(folder: str, flow_file: str, suffixes: tuple[str, ...]) -> list[str]:
+    entries: list[str] = []
+    for here, dirs, files in os.walk(folder):  # never descends into a linked folder
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.startswith("."))
+        for name in sorted(files):
+            path = os.path.join(here, name)
+            if not name.endswith(suffixes) or not _inside(path, folder):
+                continue
+            if not os.path.isfile(path):
+                continue
+            if os.path.getsize(path) > MAX_FILE_BYTES and path != flow_file:
+                continue
+            entries.append(path)
+    return entries
+
+
+def _inside(path: str, folder: str) -> bool:
+    """Whether ``path`` (after following any link) is inside ``folder``."""
+    real = os.path.realpath(path)
+    return os.path.commonpath([real, folder]) == folder
+
+
+def save(store: DataStore, tarball: bytes, code: CodeInfo) -> CodeInfo:
+    """Store the package and return what the run records."""
+    return {**code, "key": store.save_bytes(tarball).key}
+
+
+def cache_dir() -> str:
+    """Where workers unpack code packages: ``$HEADWATER_CODE_CACHE``, else a folder of this user's
+    own in the temp folder (``headwater-code-<uid>``), checked by :func:`private_dir`."""
+    given = os.environ.get(CACHE_ENV)
+    if given:
+        return given
+    return os.path.join(tempfile.gettempdir(), f"headwater-code-{os.getuid()}")
+
+
+def private_dir(path: str) -> str:
+    """``path`` as a folder only this user can change: created 0700 when missing; refused when
+    it is a link, belongs to someone else or is writable by others (someone could plant code
+    there that this user would then run)."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    info = os.lstat(path)
+    problem = None
+    if not stat.S_ISDIR(info.st_mode):
+        problem = "is not a folder (a link or a file)"
+    elif info.st_uid != os.getuid():
+        problem = f"belongs to another user (uid {info.st_uid})"
+    elif info.st_mode & 0o022:
+        problem = f"can be written by other users (mode {stat.S_IMODE(info.st_mode):o})"
+    if problem:
+        raise CodeCacheError(
+            f"the code package cache {path} {problem}: code unpacked there could have been "
+            "planted by someone else, so it is not used",
+            fix=f"remove it, or point {CACHE_ENV} at a folder only you can write (mode 0700)")
+    return path
+
+
+def unpack(store: DataStore, key: str) -> str:
+    """The folder holding code package ``key``, fetched and unpacked on first use.
+
+    The package is read through the store (which verifies its bytes against ``key``), unpacked
+    into a new private folder inside the private cache, then renamed into place: a folder named
+    ``key`` exists only once it is whole, and only this user can have made it.
+    """
+    cache = private_dir(cache_dir())
+    target = os.path.join(cache, key)
+    if os.path.isdir(target) and not os.path.islink(target):
+        return target
+    data = store.load_bytes(key, what=f"code package {key}")
+    staging = tempfile.mkdtemp(prefix=f".{key}.", dir=cache)  # 0700, a name no one can predict
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        tar.extractall(staging, filter="data")  # refuses links and paths leaving the folder
+    try:
+        os.rename(staging, target)  # atomic: a concurrent task may have won the race
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+class CodePackage:
+    """The code of one run: ``flowspec`` (the flow file's text), ``tarball``, ``extract()``.
+
+    ``store`` gives the datastore holding the package when it is first needed.
+    """
+
+    def __init__(self, run_pathspec: str, info: dict[str, Any],
+                 store: Callable[[], DataStore]) -> None:
+        self._run = run_pathspec
+        self._info = dict(info)
+        self._store = store
+        self._data: bytes | None = None
+
+    @classmethod
+    def from_json(cls, run_pathspec: str, text: str | None,
+                  store: Callable[[], DataStore]) -> CodePackage | None:
+        return cls(run_pathspec, json.loads(text), store) if text else None
+
+    @property
+    def key(self) -> str:
+        """The content key of the package blob: the same code always has the same key."""
+        return self._info["key"]
+
+    @property
+    def path(self) -> str:
+        """Where the package blob is, under the datastore root."""
+        root = self._store().root.rstrip("/")
+        return f"{root}/{blob_path(self.key)}"
+
+    @property
+    def script_name(self) -> str:
+        """The flow file's path inside the package (relative to the flow's folder)."""
+        return self._info["path"]
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """What was recorded with the run: ``key``, ``path``, ``module`` and ``class``."""
+        return dict(self._info)
+
+    def _bytes(self) -> bytes:
+        if self._data is None:
+            packed = self._store().load_bytes(self.key, what=f"the code package of {self._run}")
+            self._data = gzip.decompress(packed)
+        return self._data
+
+    @property
+    def tarball(self) -> tarfile.TarFile:
+        """The package as an open (in-memory) tar archive."""
+        return tarfile.open(fileobj=io.BytesIO(self._bytes()), mode="r:")
+
+    @property
+    def files(self) -> list[str]:
+        """The paths in the package, relative to the flow's folder."""
+        with self.tarball as tar:
+            return tar.getnames()
+
+    @property
+    def flowspec(self) -> str:
+        """The source text of the flow file, as the run's tasks imported it."""
+        with self.tarball as tar:
+            member = tar.extractfile(self.script_name)
+            assert member is not None
+            return member.read().decode("utf-8")
+
+    def extract(self, path: str | os.PathLike[str] | None = None) -> str:
+        """Unpack the package into ``path`` (a new temporary folder if None); returns it."""
+        target = str(path) if path is not None else tempfile.mkdtemp(prefix="headwater-code-")
+        with self.tarball as tar:
+            tar.extractall(target, filter="data")
+        return target
+
+    def __repr__(self) -> str:
+        return f"CodePackage('{self._run}', {self.script_name}, key={self.key[:12]}...)"

@@ -1,0 +1,150 @@
+"""A datastore under any fsspec URL (``gs://``, ``az://``, ``memory://``...).
+
+fsspec (and its cloud driver) is imported only when this backend is chosen.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from headwater.exceptions import StoreError
+from headwater.store.storage import (
+    Part,
+    Storage,
+    _check_key,
+    _is_temp_name,
+    _temp_name,
+    store_errors,
+    store_message,
+)
+
+_ATOMIC_PUT_PROTOCOLS = frozenset({"memory", "s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
+"""Backends whose single-object write is all-or-nothing; others write a temp name, then move."""
+
+_REMOTE_CHECK_THREADS = 16
+
+
+class FsspecStorage(Storage):
+    """Blobs under any fsspec URL. fsspec (and its cloud driver) is imported only here."""
+
+    def __init__(self, url: str, **storage_options: Any) -> None:
+        self.root = url.rstrip("/")
+        self._options = storage_options
+        self._fs: Any = None
+        self._fs_pid = 0
+        fs = self.fs
+        self._base = fs._strip_protocol(self.root).rstrip("/")
+        protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+        self._atomic_put = any(p in _ATOMIC_PUT_PROTOCOLS for p in protocols)
+
+    @property
+    def fs(self) -> Any:
+        """The filesystem, made again in a forked task: network clients (and their event loop
+        threads) do not survive fork(), so each process needs its own."""
+        if self._fs is None or self._fs_pid != os.getpid():
+            import fsspec  # deferred: local runs never pay for it
+
+            self._fs, _ = fsspec.core.url_to_fs(self.root, skip_instance_cache=True,
+                                                **self._options)
+            self._fs_pid = os.getpid()
+        return self._fs
+
+    def check_writable(self) -> None:
+        """Write and delete a tiny probe, so a missing bucket, wrong credentials or an unreachable
+        endpoint give one clear error before any task runs, not one per task."""
+        probe = self._path(f"probes/{secrets.token_hex(8)}")
+        try:
+            self.fs.pipe_file(probe, b"headwater write probe")
+            self.fs.rm_file(probe)
+        except Exception as err:  # any driver error: the message is the store's own
+            raise StoreError(
+                f"the datastore root {self.root} cannot be written: {self._refusal(err)}",
+                fix="check that the bucket exists, the credentials (AWS_ACCESS_KEY_ID, ...) and "
+                "the endpoint (AWS_ENDPOINT_URL for S3-compatible servers)",
+            ) from None
+
+    def _refusal(self, err: Exception) -> str:
+        """What to say about a write the store refused: its own message."""
+        return store_message(err)
+
+    def _path(self, key: str) -> str:
+        return "/".join((self._base, *_check_key(key)))
+
+    def _key(self, path: str) -> str:
+        path = self.fs._strip_protocol(path)
+        return path[len(self._base) :].lstrip("/")
+
+    def exists_many(self, keys: Iterable[str]) -> set[str]:
+        unique = list(dict.fromkeys(keys))
+        if len(unique) <= 1:
+            return {k for k in unique if self.fs.isfile(self._path(k))}
+        # Existence checks are independent round trips: run them side by side.
+        with ThreadPoolExecutor(min(_REMOTE_CHECK_THREADS, len(unique))) as pool:
+            found = pool.map(lambda k: self.fs.isfile(self._path(k)), unique)
+            return {k for k, ok in zip(unique, found, strict=True) if ok}
+
+    def put(self, key: str, parts: Sequence[Part]) -> None:
+        # One whole-object write is what makes a remote put atomic; joining costs a memory copy,
+        # which is cheap next to the upload (S3Storage sends large blobs in parts instead).
+        path = self._path(key)
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        with store_errors():
+            if self._atomic_put:
+                self.fs.pipe_file(path, bytes(data) if isinstance(data, memoryview) else data)
+                return
+            folder, _, name = path.rpartition("/")
+            tmp = f"{folder}/{_temp_name(name)}"
+            self.fs.makedirs(folder, exist_ok=True)
+            self.fs.pipe_file(tmp, bytes(data))
+            try:
+                self.fs.mv(tmp, path)
+            except BaseException:
+                self.fs.rm_file(tmp)
+                raise
+
+    def read(self, key: str) -> memoryview:
+        """Download the object into a private writable buffer (same contract as a local map)."""
+        path = self._path(key)
+        with store_errors():
+            return memoryview(bytearray(self.fs.cat_file(path)))
+
+    def size(self, key: str) -> int | None:
+        try:
+            return int(self.fs.size(self._path(key)))
+        except FileNotFoundError:
+            return None
+
+    def list(self, prefix: str) -> list[str]:
+        folder, _, _ = prefix.rpartition("/")
+        top = "/".join((self._base, *_check_key(folder))) if folder else self._base
+        try:
+            paths = self.fs.find(top)
+        except FileNotFoundError:
+            return []
+        keys = (self._key(p) for p in paths)
+        return sorted(
+            k for k in keys if k.startswith(prefix) and not _is_temp_name(k.rpartition("/")[2])
+        )
+
+    def cleanup_temp(self, older_than_s: float = 3600.0) -> int:
+        if self._atomic_put:
+            return 0
+        cutoff = time.time() - older_than_s
+        removed = 0
+        for path in self.fs.find(self._base):
+            if _is_temp_name(path.rpartition("/")[2]) and _mtime(self.fs, path) < cutoff:
+                self.fs.rm_file(path)
+                removed += 1
+        return removed
+
+
+def _mtime(fs: Any, path: str) -> float:
+    try:
+        return fs.modified(path).timestamp()
+    except (NotImplementedError, FileNotFoundError):
+        return float("inf")  # unknown age: leave it alone

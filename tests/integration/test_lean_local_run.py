@@ -1,0 +1,98 @@
+"""A local run imports nothing of the remote, async or UI stacks: not in the scheduler, not in
+the tasks. Checked by module names (never by timings)."""
+
+from __future__ import annotations
+
+import re
+import sys
+import textwrap
+from pathlib import Path
+
+from headwater import Flow, namespace
+
+from .flowrun import run_cli
+
+# Top-level modules a local run must not import (fsspec brings asyncio and ssl with it).
+REMOTE_STACKS = ("fsspec", "asyncio", "ssl", "dask", "distributed", "psycopg", "s3fs",
+                 "botocore", "aiohttp", "aiobotocore", "importlib.metadata")
+
+FLOW = textwrap.dedent("""
+    import sys
+
+    from headwater import FlowSpec, Parameter, step
+
+
+    class LeanFlow(FlowSpec):
+        n = Parameter("n", default=3)
+
+        @step
+        def start(self):
+            self.items = list(range(self.n))
+            self.next(self.work, foreach="items")
+
+        @step
+        def work(self):
+            self.value = self.input * 2
+            self.next(self.join)
+
+        @step
+        def join(self, inputs):
+            self.total = sum(i.value for i in inputs)
+            self.next(self.end)
+
+        @step
+        def end(self):
+            self.task_modules = sorted(sys.modules)
+
+
+    if __name__ == "__main__":
+        LeanFlow()
+""")
+
+
+def _loaded(names: list[str], module: str) -> bool:
+    return any(n == module or n.startswith(module + ".") for n in names)
+
+
+def test_a_local_run_imports_no_remote_stack(tmp_path: Path) -> None:
+    flow = tmp_path / "lean_flow.py"
+    flow.write_text(FLOW)
+    # -X importtime makes every import of the scheduler (and of its forked tasks, whose stderr
+    # the scheduler relays) print one line naming the module.
+    proc = run_cli(flow, "run", cwd=tmp_path, hermetic=True,
+                   env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    imported = re.findall(r"import time:\s+\d+ \|\s+\d+ \|\s+(\S+)", proc.stderr + proc.stdout)
+    assert "headwater.runtime.scheduler" in imported  # the probe works
+    scheduler_side = [m for m in REMOTE_STACKS if _loaded(imported, m)]
+    assert scheduler_side == []
+
+    namespace(None)
+    from headwater.client import metadata
+
+    metadata(str(tmp_path / ".headwater"))
+    run = Flow("LeanFlow").latest_run
+    assert run.successful and run.data.total == 6
+    task_modules = run["end"].task.data.task_modules
+    assert "headwater.runtime.task" in task_modules  # the probe works
+    task_side = [m for m in REMOTE_STACKS if _loaded(task_modules, m)]
+    assert task_side == []
+
+
+def test_the_backend_registry_loads_nothing_it_does_not_use() -> None:
+    """Asking the registry for the CLI's choices and the local backends imports no backend."""
+    import subprocess
+
+    code = textwrap.dedent("""
+        import sys
+        from headwater import backends
+        assert backends.names("executor")[:2] == ["local", "dask"]
+        backends.get("datastore", "s3")
+        backends.for_url("metadata", "postgresql://x@y/z")
+        heavy = [m for m in ("fsspec", "dask", "distributed", "psycopg", "s3fs", "asyncio",
+                             "headwater.runtime.executors.dask.executor",
+                             "headwater.store.s3_storage", "headwater.meta.postgres")
+                 if m in sys.modules]
+        assert heavy == [], heavy
+    """)
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,156 @@
+"""The code package: what it takes from the flow's folder, and where a worker unpacks it."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import sys
+import tarfile
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from headwater.store import code_package, open_datastore
+from headwater.store.code_package import CodeCacheError
+
+FLOW = textwrap.dedent("""
+    from headwater import FlowSpec, step
+
+
+    class PackedFlow(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+""")
+
+
+def _flow_class(folder: Path) -> type:
+    """Import the flow file in ``folder`` as a module and return its class."""
+    import importlib.util
+
+    path = folder / "packed_flow.py"
+    spec = importlib.util.spec_from_file_location(f"packed_flow_{abs(hash(folder))}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module.PackedFlow
+
+
+def _names(tarball: bytes) -> list[str]:
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(tarball)), mode="r:") as tar:
+        return sorted(tar.getnames())
+
+
+@pytest.fixture
+def flow_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "flow"
+    (folder / "conf").mkdir(parents=True)
+    (folder / "packed_flow.py").write_text(FLOW)
+    (folder / "helper.py").write_text("X = 1\n")
+    (folder / "conf" / "credentials.ini").write_text("[default]\nsecret = hunter2\n")
+    (folder / "settings.json").write_text("{}")
+    (folder / "notes.txt").write_text("notes")
+    return folder
+
+
+def test_only_python_files_are_packed_by_default(flow_folder: Path) -> None:
+    tarball, code = code_package.build(_flow_class(flow_folder))
+    assert _names(tarball) == ["helper.py", "packed_flow.py"]
+    assert code["path"] == "packed_flow.py" and code["class"] == "PackedFlow"
+
+
+def test_other_suffixes_only_when_asked(flow_folder: Path) -> None:
+    suffixes = code_package.parse_suffixes(".json, txt")
+    assert suffixes == (".py", ".json", ".txt")
+    tarball, _ = code_package.build(_flow_class(flow_folder), suffixes)
+    assert _names(tarball) == ["helper.py", "notes.txt", "packed_flow.py", "settings.json"]
+
+
+def test_links_out_of_the_folder_are_never_followed(flow_folder: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.py").write_text("TOKEN = 'leaked'\n")
+    (outside / "pkg").mkdir()
+    (outside / "pkg" / "mod.py").write_text("LEAK = 1\n")
+    os.symlink(outside / "secret.py", flow_folder / "linked_secret.py")
+    os.symlink(outside / "pkg", flow_folder / "linked_pkg")
+    os.symlink("/etc/passwd", flow_folder / "passwd.txt")
+    os.symlink(flow_folder / "helper.py", flow_folder / "alias.py")  # inside: fine
+    tarball, _ = code_package.build(_flow_class(flow_folder), (".py", ".txt"))
+    names = _names(tarball)
+    assert "linked_secret.py" not in names and "passwd.txt" not in names
+    assert not any(n.startswith("linked_pkg") for n in names)
+    assert "alias.py" in names and "notes.txt" in names
+
+
+def _saved(tmp_path: Path, flow_folder: Path) -> tuple[object, str]:
+    store = open_datastore(str(tmp_path / "store"))
+    tarball, code = code_package.build(_flow_class(flow_folder))
+    return store, code_package.save(store, tarball, code)["key"]
+
+
+def test_unpacked_into_a_private_cache(flow_folder: Path, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    store, key = _saved(tmp_path, flow_folder)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv(code_package.CACHE_ENV, str(cache))
+    folder = Path(code_package.unpack(store, key))
+    assert folder == cache / key
+    assert (folder / "helper.py").read_text() == "X = 1\n"
+    assert (cache.stat().st_mode & 0o777) == 0o700
+    assert [p.name for p in cache.iterdir()] == [key]  # no staging folder left behind
+
+
+def test_default_cache_is_per_user(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv(code_package.CACHE_ENV, raising=False)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    assert code_package.cache_dir() == str(tmp_path / f"headwater-code-{os.getuid()}")
+
+
+def test_a_planted_cache_is_refused(flow_folder: Path, tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another local user creates the cache (world-writable, as in a shared /tmp) and plants a
+    payload under the predictable key: the worker refuses the cache instead of running it."""
+    store, key = _saved(tmp_path, flow_folder)
+    cache = tmp_path / "shared-cache"
+    cache.mkdir()
+    os.chmod(cache, 0o777)
+    planted = cache / key
+    planted.mkdir()
+    (planted / "packed_flow.py").write_text("raise SystemExit('planted payload ran')\n")
+    monkeypatch.setenv(code_package.CACHE_ENV, str(cache))
+    with pytest.raises(CodeCacheError, match="can be written by other users"):
+        code_package.unpack(store, key)
+
+
+def test_a_cache_that_is_a_link_is_refused(flow_folder: Path, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    store, key = _saved(tmp_path, flow_folder)
+    real = tmp_path / "elsewhere"
+    real.mkdir(mode=0o700)
+    os.symlink(real, tmp_path / "cache-link")
+    monkeypatch.setenv(code_package.CACHE_ENV, str(tmp_path / "cache-link"))
+    with pytest.raises(CodeCacheError, match="is not a folder"):
+        code_package.unpack(store, key)
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to make a folder owned by another user")
+def test_a_cache_owned_by_another_user_is_refused(flow_folder: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    store, key = _saved(tmp_path, flow_folder)
+    cache = tmp_path / "theirs"
+    cache.mkdir(mode=0o700)
+    os.chown(cache, 65534, 65534)
+    monkeypatch.setenv(code_package.CACHE_ENV, str(cache))
+    with pytest.raises(CodeCacheError, match="belongs to another user"):
+        code_package.unpack(store, key)
