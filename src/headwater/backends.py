@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 from headwater.exceptions import HeadwaterException
 
 KINDS = ("executor", "datastore", "metadata", "card", "environment", "deployer")
-"""Every kind of backend; the last three are the kinds coming next (empty for now)."""
+"""Every kind of backend; cards and environments are the kinds coming next (empty for now)."""
 
 ENTRY_POINT_GROUPS = {
     "executor": "headwater.executors",
