@@ -113,6 +113,34 @@ def _as_postgres(*args: str) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else list(args)
 
 
+_PG_SERVERS: dict[str, tuple[str, str, Path]] = {}  # URL -> (data folder, options, log) of
+# each server postgres() started, so a fault test can stop and start it under a run
+
+
+def stop_postgres(url: str) -> None:
+    """Stop the server of ``url`` the fast way: every session is cut, as in a real restart."""
+    data, _, _ = _PG_SERVERS[url]
+    _pg_ctl(data, "-m", "fast", "stop")
+
+
+def start_postgres(url: str) -> None:
+    """Start the stopped server of ``url`` again on the same port; returns once it is ready."""
+    data, options, log = _PG_SERVERS[url]
+    _pg_ctl(data, "-l", str(log), "-o", options, "start")
+
+
+def restart_postgres(url: str) -> None:
+    stop_postgres(url)
+    start_postgres(url)
+
+
+def _pg_ctl(data: str, *args: str) -> None:
+    done = subprocess.run(_as_postgres(str(PG_BIN / "pg_ctl"), "-D", data, "-w", "-t", "60", *args),
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"pg_ctl {args[-1]} failed: {done.stderr}")
+
+
 @contextmanager
 def postgres() -> Iterator[str]:
     """A PostgreSQL 15 server on 127.0.0.1; yields the URL of its ``postgres`` database."""
@@ -140,7 +168,9 @@ def postgres() -> Iterator[str]:
         if started.returncode != 0:
             raise RuntimeError(f"pg_ctl start failed: {started.stderr}\n"
                                f"{log.read_text() if log.exists() else ''}")
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        _PG_SERVERS[url] = (data, options, log)
+        yield url
     finally:
         if os.path.exists(os.path.join(data, "postmaster.pid")):
             subprocess.run(
@@ -154,6 +184,61 @@ def postgres() -> Iterator[str]:
 # -- Dask -----------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class TLSFiles:
+    """A throwaway certificate authority and one certificate it signed, for 127.0.0.1."""
+
+    ca_file: Path
+    cert: Path
+    key: Path
+
+    def dask_args(self) -> list[str]:
+        """The ``--tls-*`` options of ``dask scheduler`` and ``dask worker``."""
+        return ["--tls-ca-file", str(self.ca_file), "--tls-cert", str(self.cert),
+                "--tls-key", str(self.key)]
+
+
+def make_tls_files(folder: Path, name: str = "cluster") -> TLSFiles:
+    """A new CA (``NAME-ca.pem``) and a certificate for 127.0.0.1 it signed, with its key."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    valid = (now - datetime.timedelta(hours=1), now + datetime.timedelta(days=1))
+
+    def build(subject: str, issuer: x509.Name, public: object) -> x509.CertificateBuilder:
+        return (x509.CertificateBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+                .issuer_name(issuer).public_key(public).serial_number(x509.random_serial_number())
+                .not_valid_before(valid[0]).not_valid_after(valid[1]))
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{name} test CA")])
+    ca = (build(f"{name} test CA", ca_name, ca_key.public_key())
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                       x509.DNSName("localhost")])
+    cert = (build("127.0.0.1", ca_name, key.public_key()).add_extension(san, critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    folder.mkdir(parents=True, exist_ok=True)
+    files = TLSFiles(folder / f"{name}-ca.pem", folder / f"{name}-cert.pem",
+                     folder / f"{name}-key.pem")
+    files.ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    files.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    files.key.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                            serialization.PrivateFormat.PKCS8,
+                                            serialization.NoEncryption()))
+    files.key.chmod(0o600)
+    return files
+
+
 @dataclass
 class DaskCluster:
     """A running ``dask scheduler`` and its workers (by name), all started by us."""
@@ -163,6 +248,7 @@ class DaskCluster:
     env: dict[str, str]
     scheduler: subprocess.Popen
     workers: dict[str, subprocess.Popen] = field(default_factory=dict)
+    tls: TLSFiles | None = None  # the scheduler and workers speak TLS (mutual) when set
 
     def start_worker(self, name: str, resources: str | None = None) -> subprocess.Popen:
         """One more ``dask worker`` (one process, one thread, with a nanny) named ``name``;
@@ -172,6 +258,8 @@ class DaskCluster:
                 "--local-directory", str(self.folder), "--name", name]
         if resources:
             argv += ["--resources", resources]
+        if self.tls is not None:
+            argv += self.tls.dask_args()
         log = self.folder / f"{name}.log"
         proc = _start(argv, log, self.env)
         self.workers[name] = proc
@@ -193,20 +281,25 @@ class DaskCluster:
 
 @contextmanager
 def dask_cluster(folder: Path, workers: dict[str, str | None],
-                 env: dict[str, str] | None = None) -> Iterator[DaskCluster]:
+                 env: dict[str, str] | None = None,
+                 tls: TLSFiles | None = None) -> Iterator[DaskCluster]:
     """A scheduler and the ``workers`` (name -> ``--resources`` text or None), loopback only.
 
     ``env`` is added to the processes' environment: what the workers' tasks see (S3
-    credentials, say), as an administrator would configure a real cluster.
+    credentials, say), as an administrator would configure a real cluster. With ``tls`` the
+    cluster speaks only TLS and admits only certificates its CA signed (``tls://`` address).
     """
     folder.mkdir(parents=True, exist_ok=True)
     full_env = {**os.environ, "DASK_TEMPORARY_DIRECTORY": str(folder), **(env or {})}
     port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
+    address = f"{'tls' if tls else 'tcp'}://127.0.0.1:{port}"
     log = folder / "scheduler.log"
-    scheduler = _start([sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1",
-                        "--port", str(port), "--dashboard-address", "127.0.0.1:0"], log, full_env)
-    cluster = DaskCluster(address, folder, full_env, scheduler)
+    argv = [sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port),
+            "--dashboard-address", "127.0.0.1:0"]
+    if tls is not None:
+        argv += ["--protocol", "tls", *tls.dask_args()]
+    scheduler = _start(argv, log, full_env)
+    cluster = DaskCluster(address, folder, full_env, scheduler, tls=tls)
     try:
         wait_for_log(log, "Scheduler at", scheduler)
         for name, resources in workers.items():

@@ -104,7 +104,15 @@ for _b in (
                                     "tcp://HOST:PORT"),
                       BackendOption("package_suffixes",
                                     "File suffixes packed with the code besides .py, e.g. "
-                                    ".json,.txt (--executor dask).", ".SUF,.SUF"))),
+                                    ".json,.txt (--executor dask).", ".SUF,.SUF"),
+                      BackendOption("dask_tls_ca_file",
+                                    "The Dask cluster's CA certificate (PEM), for a tls:// "
+                                    "scheduler.", "FILE"),
+                      BackendOption("dask_tls_cert",
+                                    "This client's certificate (PEM), signed by that CA.", "FILE"),
+                      BackendOption("dask_tls_key",
+                                    "The key of --dask-tls-cert, unless it is in that file.",
+                                    "FILE"))),
     _builtin("datastore", "local", "headwater.store.local_storage:LocalStorage",
              summary="a folder on this machine (or a shared disk)", schemes=("", "file")),
     _builtin("datastore", "s3", "headwater.store.s3_storage:S3Storage",

@@ -14,6 +14,7 @@
     │   ├── SerializationError          ... because it cannot be pickled / unpickled
     │   └── DataIntegrityError          ... because the stored bytes do not match their hash
     ├── StoreError                      the storage backend refused an operation
+    ├── MetadataError                   the metadata database is unreachable, locked, full or damaged
     ├── NotFoundError                   a flow, run, step, task or artifact does not exist
     │   └── NamespaceMismatchError      it exists, but not in the current namespace
     ├── TaskFailedError                 a task failed (raised in the scheduler, names the pathspec)
@@ -96,6 +97,12 @@ class DataIntegrityError(ArtifactError):
 
 class StoreError(HeadwaterException):
     headline = "Storage error"
+
+
+class MetadataError(HeadwaterException):
+    """The metadata database failed under us: names the database, the cause and the fix."""
+
+    headline = "Metadata error"
 
 
 class NotFoundError(HeadwaterException):

@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from headwater.redaction import redact
+
 DEFAULT_DIRNAME = ".headwater"
 ROOT_ENV_VARS = ("HEADWATER_DATASTORE_ROOT", "METAFLOW_DATASTORE_SYSROOT_LOCAL")
 
@@ -78,6 +80,10 @@ class Settings:
 
     datastore_root: str
     metadata_url: str
+
+    def __repr__(self) -> str:
+        return (f"Settings(datastore_root={redact(self.datastore_root)!r}, "
+                f"metadata_url={redact(self.metadata_url)!r})")
 
     @classmethod
     def resolve(cls, datastore_root: str | None = None, metadata: str | None = None, *,

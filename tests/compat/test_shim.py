@@ -39,3 +39,75 @@ def test_plain_python_runs_a_metaflow_flow_through_the_shim(tmp_path) -> None:
 def test_shim_needs_a_folder() -> None:
     done = subprocess.run(headwater_argv("shim"), capture_output=True, text=True)
     assert done.returncode == 2 and "usage" in done.stderr
+
+
+def _shim(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(headwater_argv("shim", *args), capture_output=True, text=True)
+
+
+def _refused(done: subprocess.CompletedProcess, *phrases: str) -> None:
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Cannot write the shim:" in done.stderr
+    for phrase in phrases:
+        assert phrase in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_running_shim_again_over_its_own_package_is_fine(tmp_path) -> None:
+    assert _shim(str(tmp_path)).returncode == 0
+    init = tmp_path / "metaflow" / "__init__.py"
+    first = init.read_text()
+    again = _shim(str(tmp_path))
+    assert again.returncode == 0, again.stderr
+    assert init.read_text() == first
+    assert sorted(p.name for p in (tmp_path / "metaflow").iterdir()) == [
+        "__init__.py", "cards.py", "exception.py"]  # no temporary files left behind
+
+
+def test_a_metaflow_folder_headwater_did_not_write_is_left_alone_unless_forced(tmp_path) -> None:
+    theirs = tmp_path / "metaflow"
+    theirs.mkdir()
+    (theirs / "__init__.py").write_text("REAL_METAFLOW = True\n")
+    (theirs / "plugins.py").write_text("x = 1\n")
+    done = _shim(str(tmp_path))
+    _refused(done, f"{theirs} already exists and is a folder headwater shim did not write",
+             f"fix: choose another folder, or replace it with headwater shim --force {tmp_path}")
+    assert (theirs / "__init__.py").read_text() == "REAL_METAFLOW = True\n"
+    forced = _shim("--force", str(tmp_path))
+    assert forced.returncode == 0, forced.stderr
+    assert "headwater shim" in (theirs / "__init__.py").read_text()
+    assert not (theirs / "plugins.py").exists()  # replaced, not mixed with the old package
+
+
+def test_a_file_named_metaflow_is_left_alone_unless_forced(tmp_path) -> None:
+    (tmp_path / "metaflow").write_text("not a package\n")
+    _refused(_shim(str(tmp_path)), "is a file headwater shim did not write")
+    assert (tmp_path / "metaflow").read_text() == "not a package\n"
+    assert _shim(str(tmp_path), "--force").returncode == 0
+    assert (tmp_path / "metaflow" / "__init__.py").is_file()
+
+
+def test_a_symlinked_metaflow_folder_is_refused_even_with_force(tmp_path) -> None:
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    (target / "__init__.py").write_text("precious = 1\n")
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "metaflow").symlink_to(target)
+    for args in ((str(shim),), ("--force", str(shim))):
+        _refused(_shim(*args), f"{shim / 'metaflow'} is a symbolic link (to {target})",
+                 f"fix: remove the link (rm {shim / 'metaflow'})")
+    assert (target / "__init__.py").read_text() == "precious = 1\n"
+    assert sorted(p.name for p in target.iterdir()) == ["__init__.py"]
+
+
+def test_a_symlinked_file_inside_a_shim_is_refused_and_its_target_untouched(tmp_path) -> None:
+    assert _shim(str(tmp_path)).returncode == 0
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    cards = tmp_path / "metaflow" / "cards.py"
+    cards.unlink()
+    cards.symlink_to(victim)
+    _refused(_shim(str(tmp_path)), f"{cards} is a symbolic link (to {victim})")
+    assert victim.read_text() == "keep me\n"
+    assert cards.is_symlink()

@@ -56,6 +56,54 @@ def test_a_bad_parameter_is_refused_before_anything_runs(tmp_path, args, phrases
     nothing_recorded(tmp_path)
 
 
+@pytest.mark.parametrize("depth", [300, 60_000])
+def test_a_deeply_nested_json_parameter_is_refused_naming_it(tmp_path, depth):
+    # 60,000 levels used to end in a RecursionError traceback through headwater's frames;
+    # 300 parsed, then failed to pickle with advice to `del self.conf`.
+    deep = "[" * depth + "]" * depth
+    proc = hw(INPUT, "run", "--needed", "x", "--conf", deep, cwd=tmp_path)
+    refused(proc, "Invalid parameter",
+            "parameter 'conf': its JSON value is nested more than 200 levels deep",
+            "fix: flatten the value of --conf")
+    assert "RecursionError" not in proc.stdout + proc.stderr
+    nothing_recorded(tmp_path)
+
+
+def test_an_include_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path):
+    (tmp_path / "big.txt").write_text("x" * 2048)
+    proc = hw(INPUT, "run", "--needed", "x", "--notes", "big.txt", cwd=tmp_path,
+              HEADWATER_INCLUDE_FILE_MAX="1K")
+    refused(proc, "Invalid parameter",
+            "IncludeFile 'notes': 'big.txt' is larger than the limit of 1024 bytes "
+            "(it has 2048 bytes)",
+            "fix: pass a smaller file with --notes, or raise the limit with "
+            "HEADWATER_INCLUDE_FILE_MAX=")
+    nothing_recorded(tmp_path)
+    ok = hw(INPUT, "run", "--needed", "x", "--notes", "big.txt", cwd=tmp_path,
+            HEADWATER_INCLUDE_FILE_MAX="4K")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+
+
+def test_an_include_file_that_never_ends_is_refused_at_the_limit(tmp_path):
+    # /dev/zero used to be read without end (8 GB in 15 s).
+    proc = hw(INPUT, "run", "--needed", "x", "--notes", "/dev/zero", cwd=tmp_path,
+              HEADWATER_INCLUDE_FILE_MAX="1M")
+    refused(proc, "Invalid parameter",
+            "IncludeFile 'notes': '/dev/zero' is larger than the limit of 1048576 bytes "
+            "(it does not end there",
+            "HEADWATER_INCLUDE_FILE_MAX")
+    nothing_recorded(tmp_path)
+
+
+def test_an_include_file_limit_that_is_not_a_size_is_refused(tmp_path):
+    (tmp_path / "notes.txt").write_text("some notes")
+    proc = hw(INPUT, "run", "--needed", "x", "--notes", "notes.txt", cwd=tmp_path,
+              HEADWATER_INCLUDE_FILE_MAX="lots")
+    refused(proc, "Invalid parameter",
+            "IncludeFile 'notes': HEADWATER_INCLUDE_FILE_MAX='lots' is not a size")
+    nothing_recorded(tmp_path)
+
+
 def test_good_parameters_run(tmp_path):
     (tmp_path / "notes.txt").write_text("some notes")
     proc = hw(INPUT, "run", "--needed", "x", "--count", "3", "--conf", '{"depth": 2}', "--notes",
@@ -98,6 +146,23 @@ def test_a_foreach_over_more_items_than_max_num_splits(tmp_path):
     assert no_headwater_traceback(proc.stdout + proc.stderr)
     client(tmp_path)
     assert "each" not in Flow("InputFlow").latest_run
+
+
+@pytest.mark.parametrize("count", [10**7, 10**12])
+def test_a_huge_foreach_is_refused_from_its_length_before_anything_is_stored(tmp_path, count):
+    # Before: range(10**7) stored a 250 MB items blob before refusing; range(10**12) grew
+    # without end. The length alone decides, and nothing is pickled or stored.
+    proc = hw(INPUT, "run", "--needed", "x", "--shape", "range", "--count", str(count),
+              cwd=tmp_path)
+    assert proc.returncode == 1
+    said = [t.text for t in task_lines(proc.stdout) if t.step == "start"]
+    assert any(f"foreach over 'items' has {count} items, more than --max-num-splits (100000)"
+               in t for t in said), said
+    assert any(f"fix: raise the limit with run --max-num-splits {count}" in t for t in said), said
+    assert no_headwater_traceback(proc.stdout + proc.stderr)
+    blobs = [p for p in datastore(tmp_path).rglob("*") if p.is_file() and "meta.sqlite" not in p.name]
+    assert max(p.stat().st_size for p in blobs) < 1 << 20, sorted(
+        (p.stat().st_size, str(p)) for p in blobs)[-3:]
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "many"])

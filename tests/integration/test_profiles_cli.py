@@ -36,6 +36,24 @@ def test_configure_show_says_where_each_setting_came_from(tmp_path) -> None:
     assert str(tmp_path / "team-store") in shown.stdout
 
 
+def test_configure_show_never_prints_a_metadata_password(tmp_path) -> None:
+    # Before: HEADWATER_METADATA=postgresql://hw:PW@host/db printed PW twice.
+    secret = "Pw-in-env-9d2"
+    config = tmp_path / "config.toml"
+    config.write_text('[profiles.team]\nmetadata = "postgresql://hw@db.internal/hw'
+                      f'?sslpassword={secret}"\n')
+    for env in ({"HEADWATER_METADATA": f"postgresql://hw:{secret}@db.internal/hw"},
+                {"HEADWATER_METADATA": f"postgresql://hw@db.internal/hw?password={secret}"},
+                {"HEADWATER_CONFIG": str(config), "HEADWATER_PROFILE": "team"}):
+        shown = subprocess.run(
+            [sys.executable, "-c", "from headwater.cli.main import main; main()", "configure",
+             "show"], cwd=tmp_path, env={**os.environ, **env}, capture_output=True, text=True,
+        )
+        assert shown.returncode == 0, shown.stderr
+        assert "postgresql://hw" in shown.stdout and "***" in shown.stdout
+        assert secret not in shown.stdout + shown.stderr
+
+
 def test_an_unknown_profile_is_a_usage_error(tmp_path) -> None:
     env = {"HEADWATER_CONFIG": str(_config(tmp_path))}
     done = run_cli(example("linear_flow.py"), "--profile", "nope", "run", cwd=tmp_path, env=env)

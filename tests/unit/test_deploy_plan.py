@@ -96,3 +96,6 @@ def test_triggers_of_events_and_finished_flows():
 def test_the_password_never_leaves_the_metadata_url():
     assert public_metadata_url("postgresql://u:pw@h:5432/db") == "postgresql://u@h:5432/db"
     assert public_metadata_url("/x/meta.sqlite") == "/x/meta.sqlite"
+    assert (public_metadata_url("postgresql://u@h/db?sslmode=require&password=pw&PassWord=x")
+            == "postgresql://u@h/db?sslmode=require")
+    assert public_metadata_url("postgresql://u@h/db") == "postgresql://u@h/db"

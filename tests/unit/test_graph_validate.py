@@ -1028,3 +1028,38 @@ def test_large_chain_validates():
     nodes["end"] = StepNode("end", "end")
     validate(Graph("Long", nodes))
     assert nodes["s2999"].split_parents == ()
+
+
+# ---------------------------------------------------------------- reserved step names
+
+
+@pytest.mark.parametrize("reserved", ["input", "next", "index", "name", "foreach_stack",
+                                      "merge_artifacts", "script_name", "cmd"])
+def test_a_step_may_not_take_a_name_the_framework_owns(tmp_path, monkeypatch, reserved):
+    # A step named `input` would silently replace self.input: refused at its own line.
+    source = (
+        "from headwater import FlowSpec, step\n"
+        "class Reserved(FlowSpec):\n"
+        "    @step\n"
+        "    def start(self):\n"
+        f"        self.next(self.{reserved})\n"
+        "    @step\n"
+        f"    def {reserved}(self):\n"
+        "        self.next(self.end)\n"
+        "    @step\n"
+        "    def end(self):\n"
+        "        pass\n"
+    )
+    path = tmp_path / f"reserved_{reserved}.py"
+    path.write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = __import__(path.stem)
+    with pytest.raises(GraphError) as info:
+        check_flow(module.Reserved)
+    err = info.value
+    assert err.step == reserved
+    assert err.file == str(path)
+    assert err.line == 7  # the def line of the step
+    assert f"{path}:7: " in str(err)
+    assert f"step {reserved!r} has a name the framework owns" in str(err)
+    assert f"{reserved}_step" in err.fix

@@ -177,3 +177,85 @@ def test_linear_flow_end_to_end(db_path, tmp_path, monkeypatch):
         assert {s.id for s in run} == {"start", "a", "end"}
     finally:
         _context.reset()
+
+
+# -- no password in any message, repr or description --------------------------------------------
+
+SECRET = "Sekr1t-pw-4c1"
+
+
+def _with_password(url: str, form: str) -> str:
+    """``url`` (postgresql://user@host:port/db) with SECRET in one of libpq's three places."""
+    if form == "userinfo":
+        return url.replace("postgres@", f"postgres:{SECRET}@", 1)
+    return f"{url}?connect_timeout=5&{form}={SECRET}"
+
+
+@pytest.mark.parametrize("form", ["userinfo", "password", "sslpassword"])
+@pytest.mark.parametrize("fault", ["wrong port", "missing database"])
+def test_a_connection_error_never_shows_the_password(pg_server, form, fault):
+    base = pg_server.rsplit("/", 1)[0]
+    if fault == "wrong port":
+        base = base.rsplit(":", 1)[0] + f":{free_port()}"
+    url = _with_password(f"{base}/no_such_db_{os.getpid()}", form)
+    store = open_metadata(url)
+    with pytest.raises(HeadwaterException) as info:
+        store.list_flows()
+    text = str(info.value)
+    assert "cannot connect to the metadata database" in text
+    assert SECRET not in text and SECRET not in repr(info.value)
+    assert SECRET not in repr(store)
+    if fault == "missing database":  # the server itself answered
+        assert "does not exist" in text
+
+
+@pytest.mark.parametrize("form", ["userinfo", "password", "sslpassword"])
+def test_get_metadata_and_settings_never_show_the_password(db_path, form):
+    from headwater.client._context import describe, settings_for
+
+    settings = settings_for(_with_password(db_path, form))
+    assert SECRET in settings.metadata_url  # kept for connecting
+    assert describe(settings).startswith("postgresql@")
+    assert SECRET not in describe(settings)
+    assert SECRET not in repr(settings)
+
+
+def test_the_runner_never_puts_a_metadata_password_on_the_command_line(db_path, tmp_path):
+    # Any local user can read a process's argv (/proc/PID/cmdline, ps): the URL travels in the
+    # child's environment instead. The server trusts loopback, so the password is only carried.
+    from headwater import Runner
+
+    flow = tmp_path / "argv_flow.py"
+    flow.write_text(
+        "import sys\n"
+        "from headwater import FlowSpec, step\n"
+        "class ArgvFlow(FlowSpec):\n"
+        "    @step\n"
+        "    def start(self):\n"
+        "        print('ARGV', ' '.join(sys.argv))\n"
+        "        self.next(self.end)\n"
+        "    @step\n"
+        "    def end(self):\n"
+        "        pass\n"
+        "if __name__ == '__main__':\n"
+        "    ArgvFlow()\n"
+    )
+    url = _with_password(db_path, "userinfo")
+    with Runner(str(flow), show_output=False, cwd=str(tmp_path), metadata=url) as runner:
+        done = runner.run()
+        assert done.status == "successful", done.stderr
+        assert "ARGV" in done.stdout
+        assert SECRET not in done.stdout and SECRET not in done.stderr
+        assert done.run.successful  # recorded in, and read back from, that database
+
+
+def test_a_key_value_connection_string_is_refused_without_showing_the_password(tmp_path,
+                                                                                monkeypatch):
+    # Not accepted (it would become a SQLite file named after it): refused, password hidden.
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(HeadwaterException) as info:
+        open_metadata(f"host=127.0.0.1 user=hw password={SECRET} dbname=hw")
+    text = str(info.value)
+    assert "is a key=value connection string" in text and "postgresql://" in text
+    assert SECRET not in text and "password=***" in text
+    assert list(tmp_path.iterdir()) == []

@@ -27,6 +27,7 @@ Top-level options (--quiet, --datastore-root, ...) may come before COMMAND.
   headwater --quiet run flow.py --alpha 0.6
   headwater version
   headwater shim FOLDER     write a `metaflow` package that forwards to headwater
+                            (--force replaces a metaflow folder it did not write)
   headwater configure show  the settings in effect and where each came from
 """
 
@@ -67,6 +68,7 @@ def load_flow_class(path: str) -> type:
 def _show_configuration() -> None:
     """Each setting in effect and where it came from (environment, profile, default)."""
     from headwater.profiles import PROFILE_ENV, config_path, explain
+    from headwater.redaction import redact
     from headwater.settings import Settings
 
     try:
@@ -78,18 +80,24 @@ def _show_configuration() -> None:
     click.echo(f"config file: {config_path()}")
     click.echo(f"profile:     {os.environ.get(PROFILE_ENV) or '(none)'}")
     for key, value, source in rows:
-        click.echo(f"{key:<15} {value or '-':<40} {source}")
-    click.echo(f"resolved datastore root: {settings.datastore_root}")
-    click.echo(f"resolved metadata:       {settings.metadata_url}")
+        click.echo(f"{key:<15} {redact(value) or '-':<40} {source}")
+    click.echo(f"resolved datastore root: {redact(settings.datastore_root)}")
+    click.echo(f"resolved metadata:       {redact(settings.metadata_url)}")
 
 
 def _write_shim(args: list[str]) -> None:
+    force = "--force" in args
+    args = [a for a in args if a != "--force"]
     if len(args) != 1:
-        click.echo("usage: headwater shim FOLDER", err=True)
+        click.echo("usage: headwater shim [--force] FOLDER", err=True)
         raise SystemExit(2)
     from headwater.compat.shim import write_shim
 
-    package = write_shim(args[0])
+    try:
+        package = write_shim(args[0], force=force)
+    except HeadwaterException as err:
+        report(err)
+        raise SystemExit(1) from None
     click.echo(f"Wrote {package}. Put its folder first on PYTHONPATH to run flows written for "
                f"Metaflow with plain python:\n  PYTHONPATH={package.parent} python flow.py run")
 

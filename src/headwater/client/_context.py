@@ -15,6 +15,7 @@ import os
 from typing import Any
 
 from headwater.meta import MetadataStore, open_metadata
+from headwater.redaction import redact
 from headwater.settings import DEFAULT_DIRNAME, Settings
 
 
@@ -98,7 +99,8 @@ def settings_for(spec: str) -> Settings:
         return Settings.resolve(metadata=spec)  # the datastore root resolves as usual
     kind, sep, where = spec.partition("@")
     if sep and kind != "local":
-        raise ValueError(f"unknown metadata provider {kind!r} in {spec!r}; use 'local@<path>'")
+        raise ValueError(f"unknown metadata provider {kind!r} in {redact(spec)!r}; "
+                         "use 'local@<path>'")
     path = where if sep else spec
     if path in ("", "local"):
         return Settings.resolve()
@@ -111,16 +113,9 @@ def settings_for(spec: str) -> Settings:
 def describe(settings: Settings) -> str:
     """What ``get_metadata()`` prints: ``local@<root>``, or ``sqlite@<file>`` if it lives apart."""
     if settings.metadata_url.startswith(("postgresql://", "postgres://")):
-        return f"postgresql@{_without_password(settings.metadata_url)}"
+        return f"postgresql@{redact(settings.metadata_url)}"
     default = os.path.join(settings.datastore_root, "meta.sqlite")
     if os.path.normpath(settings.metadata_url) == os.path.normpath(default):
         return f"local@{settings.datastore_root}"
-    return f"sqlite@{settings.metadata_url}"
+    return f"sqlite@{redact(settings.metadata_url)}"
 
-
-def _without_password(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    creds, at, host = rest.rpartition("@")
-    if not at or ":" not in creds:
-        return url
-    return f"{scheme}{sep}{creds.split(':', 1)[0]}:***@{host}"

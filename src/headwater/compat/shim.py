@@ -3,11 +3,24 @@
 ``headwater run flow.py`` aliases ``metaflow`` for its own process. A team that wants the plain
 ``python flow.py run`` (a Makefile, a CI job, a test harness) puts this small package first on
 ``PYTHONPATH`` instead; the real ``metaflow`` stays installed and untouched elsewhere.
+
+Writing it is careful with what is already there: a ``metaflow`` folder headwater did not write
+(a real Metaflow checkout, say) is refused unless ``force=True`` replaces it, and nothing is ever
+written through a symbolic link (a linked ``metaflow`` folder or a linked file in it is refused,
+with or without ``force``), so the command cannot be turned into a way to overwrite another file.
+Writing over a shim headwater wrote is fine: the command can be run again.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import stat
+import tempfile
 from pathlib import Path
+
+from headwater.exceptions import HeadwaterException
 
 _MODULES = {
     "__init__.py": (
@@ -20,10 +33,85 @@ _MODULES = {
 _HEADER = '"""Forwarding package written by `headwater shim`: metaflow\'s names, served by headwater."""\n'
 
 
-def write_shim(folder: str | Path) -> Path:
-    """Create ``folder/metaflow/`` and return it; put ``folder`` first on PYTHONPATH to use it."""
+class ShimError(HeadwaterException):
+    """``headwater shim`` refused to write: the path is not ours to overwrite."""
+
+    headline = "Cannot write the shim"
+
+
+def write_shim(folder: str | Path, *, force: bool = False) -> Path:
+    """Create ``folder/metaflow/`` and return it; put ``folder`` first on PYTHONPATH to use it.
+
+    ``force`` replaces a ``metaflow`` folder (or file) headwater did not write; symbolic links
+    are refused either way (see the module docstring).
+    """
     package = Path(folder).expanduser().resolve() / "metaflow"
+    _make_room(package, force)
     package.mkdir(parents=True, exist_ok=True)
     for name, body in _MODULES.items():
-        (package / name).write_text(_HEADER + body)
+        _write_file(package / name, _HEADER + body)
     return package
+
+
+def _make_room(package: Path, force: bool) -> None:
+    """Refuse, or clear the way for, whatever already sits at ``package``."""
+    try:
+        info = package.lstat()
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(info.st_mode):
+        raise ShimError(
+            f"{package} is a symbolic link (to {os.readlink(package)}); headwater shim never "
+            "writes through a link",
+            fix=f"remove the link (rm {package}) or choose another folder, then run headwater "
+            "shim again",
+        )
+    if stat.S_ISDIR(info.st_mode) and _written_by_headwater(package):
+        return
+    if not force:
+        what = "a folder" if stat.S_ISDIR(info.st_mode) else "a file"
+        raise ShimError(
+            f"{package} already exists and is {what} headwater shim did not write (a real "
+            "metaflow package?); it was left untouched",
+            fix=f"choose another folder, or replace it with headwater shim --force {package.parent}",
+        )
+    if stat.S_ISDIR(info.st_mode):
+        shutil.rmtree(package)  # removes links inside as links, never what they point to
+    else:
+        package.unlink()
+
+
+def _written_by_headwater(package: Path) -> bool:
+    """Does ``package`` hold our ``__init__.py`` (a plain file starting with our header)?"""
+    init = package / "__init__.py"
+    try:
+        if not stat.S_ISREG(init.lstat().st_mode):
+            return False
+        with open(init, encoding="utf-8", errors="replace") as handle:
+            return handle.read(len(_HEADER)) == _HEADER
+    except OSError:
+        return False
+
+
+def _write_file(path: Path, text: str) -> None:
+    """Write ``path`` whole through a temporary file renamed over it: a rename replaces a link
+    itself, never its target. A link found there is refused rather than replaced."""
+    try:
+        if stat.S_ISLNK(path.lstat().st_mode):
+            raise ShimError(
+                f"{path} is a symbolic link (to {os.readlink(path)}); headwater shim never "
+                "writes through a link",
+                fix=f"remove the link (rm {path}), then run headwater shim again",
+            )
+    except FileNotFoundError:
+        pass
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise

@@ -2,6 +2,10 @@
 
 The file is read once, when the run starts, and its content is stored with the run like any other
 artifact, so the run stays reproducible after the local file changes or disappears.
+
+The content is held in memory and stored whole, so a file over ``HEADWATER_INCLUDE_FILE_MAX``
+(bytes, or with a K/M/G suffix; 1G by default) is refused before it is read, and an endless
+source (``/dev/zero``, a pipe) is refused as soon as that much has been read.
 """
 
 from __future__ import annotations
@@ -11,6 +15,11 @@ from typing import Any
 
 from headwater.exceptions import ParameterError
 from headwater.flow.parameters import Parameter
+
+MAX_SIZE_ENV = "HEADWATER_INCLUDE_FILE_MAX"
+DEFAULT_MAX_SIZE = 1 << 30
+_CHUNK = 1 << 20
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 
 
 class IncludeFile(Parameter):
@@ -37,9 +46,10 @@ class IncludeFile(Parameter):
         if not isinstance(raw, str):
             return raw
         path = os.path.expanduser(raw)
+        limit = max_include_size(self.name)
         try:
             with open(path, "rb") as handle:
-                data = handle.read()
+                data = self._read_at_most(handle, limit, raw)
         except FileNotFoundError:
             raise ParameterError(
                 f"IncludeFile '{self.name}': file {raw!r} does not exist "
@@ -57,3 +67,42 @@ class IncludeFile(Parameter):
                 f"IncludeFile '{self.name}': {raw!r} is not valid {self.encoding} text ({err.reason})",
                 fix="pass is_text=False to IncludeFile to get the raw bytes",
             ) from None
+
+    def _read_at_most(self, handle: Any, limit: int, raw: str) -> bytes:
+        """The whole file, or a ParameterError once it proves larger than ``limit`` bytes."""
+        size = os.fstat(handle.fileno()).st_size
+        if size > limit:
+            raise self._too_large(raw, limit, f"it has {size} bytes")
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            chunk = handle.read(min(_CHUNK, limit + 1 - total))
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > limit:
+                raise self._too_large(raw, limit, "it does not end there (a device or a pipe?)")
+
+    def _too_large(self, raw: str, limit: int, detail: str) -> ParameterError:
+        return ParameterError(
+            f"IncludeFile '{self.name}': {raw!r} is larger than the limit of {limit} bytes "
+            f"({detail})",
+            fix=f"pass a smaller file with --{self.name}, or raise the limit with "
+            f"{MAX_SIZE_ENV}=2G (bytes, or with a K/M/G suffix)",
+        )
+
+
+def max_include_size(name: str = "") -> int:
+    """The largest file an IncludeFile reads: ``HEADWATER_INCLUDE_FILE_MAX``, else 1 GiB."""
+    given = os.environ.get(MAX_SIZE_ENV, "").strip().upper()
+    if not given:
+        return DEFAULT_MAX_SIZE
+    unit = given[-1] if given[-1] in _UNITS else ""
+    number = given[: len(given) - len(unit)].strip()
+    if not number.isdigit() or int(number) <= 0:
+        raise ParameterError(
+            f"IncludeFile '{name}': {MAX_SIZE_ENV}={os.environ[MAX_SIZE_ENV]!r} is not a size",
+            fix=f"set {MAX_SIZE_ENV} to a number of bytes, optionally with K, M or G, e.g. 2G",
+        )
+    return int(number) * _UNITS[unit]

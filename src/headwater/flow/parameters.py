@@ -17,6 +17,9 @@ from headwater.exceptions import FlowDefinitionError, ParameterError, ReservedAt
 from headwater.flow.config import ConfigExpr
 from headwater.flow.members import class_members
 
+# Deeper JSON than this is refused: parsing or pickling it would exhaust Python's stack.
+MAX_JSON_DEPTH = 200
+
 
 class JSONTypeClass:
     """Parameter type for structured values given as JSON text on the command line."""
@@ -27,16 +30,46 @@ class JSONTypeClass:
         if not isinstance(raw, str):
             return raw
         try:
-            return json.loads(raw)
+            value = json.loads(raw)
         except json.JSONDecodeError as err:
             raise ParameterError(
-                f"parameter '{param}' expects JSON; could not parse {raw!r}: {err.msg} "
+                f"parameter '{param}' expects JSON; could not parse {_clip(raw)!r}: {err.msg} "
                 f"at character {err.pos}",
                 fix=f"quote the value for the shell, e.g. --{param} '{{\"key\": 1}}'",
             ) from None
+        except RecursionError:
+            raise _too_deep(param) from None
+        if _depth_over(value, MAX_JSON_DEPTH):
+            raise _too_deep(param)
+        return value
 
     def __repr__(self) -> str:
         return "JSONType"
+
+
+def _too_deep(param: str) -> ParameterError:
+    return ParameterError(
+        f"parameter '{param}': its JSON value is nested more than {MAX_JSON_DEPTH} levels deep",
+        fix=f"flatten the value of --{param}, or pass a file name and read the file in a step",
+    )
+
+
+def _depth_over(value: Any, limit: int) -> bool:
+    """Whether lists/objects nest deeper than ``limit`` (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (list, dict)):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _clip(text: str, keep: int = 200) -> str:
+    """``text`` cut to ``keep`` characters for a message (a huge value must not flood it)."""
+    return text if len(text) <= keep else f"{text[:keep]}... ({len(text)} characters)"
 
 
 JSONType = JSONTypeClass()

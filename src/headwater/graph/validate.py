@@ -1,7 +1,7 @@
 """Check that a flow's graph can run, and say where and how to fix it when it cannot.
 
 Checks run from the most local to the most global, so the first error reported is the one
-closest to its cause: a step's own source, then start/end, the targets of ``self.next``,
+closest to its cause: a step's own name and source, then start/end, the targets of ``self.next``,
 loops (before reachability: a loop that never ends also strands ``end``), reachability, and
 last the nesting of splits and joins (:class:`_SplitWalk`).
 
@@ -14,6 +14,7 @@ import difflib
 from collections import deque
 
 from headwater.exceptions import GraphError
+from headwater.flow.flowspec import RESERVED, FlowSpec
 from headwater.graph.build import build_graph
 from headwater.graph.model import END, FOREACH, PARALLEL, SPLIT, SWITCH, Graph, StepNode
 
@@ -37,7 +38,9 @@ def validate(graph: Graph) -> None:
     On success, fills ``split_parents`` on every step and ``matching_join`` on every split,
     foreach and parallel step, which the scheduler uses to group the inputs of joins.
     """
+    reserved = reserved_step_names()
     for node in graph:
+        _check_name(node, reserved)
         if node.problems:
             raise node.problems[0]
     _check_start_end(graph)
@@ -53,6 +56,25 @@ def _error(
     node: StepNode, msg: str, *, line: int | None = None, fix: str | None = None
 ) -> GraphError:
     return GraphError(msg, step=node.name, file=node.file, line=line or node.line, fix=fix)
+
+
+def reserved_step_names() -> frozenset[str]:
+    """Names a step may not take: every public name of :class:`FlowSpec` (``self.input``,
+    ``self.next``, ...), the attributes a step may not assign, and ``cmd``, which Metaflow also
+    reserves. A step with such a name would replace the framework's attribute on ``self``.
+    """
+    public = {name for name in dir(FlowSpec) if not name.startswith("_")}
+    return frozenset(public | RESERVED | {"cmd"})
+
+
+def _check_name(node: StepNode, reserved: frozenset[str]) -> None:
+    if node.name in reserved:
+        raise _error(
+            node,
+            f"step {node.name!r} has a name the framework owns: self.{node.name} must stay "
+            f"headwater's (reserved: {', '.join(sorted(reserved))})",
+            fix=f"rename the step, e.g. {node.name}_step, and the self.next calls that go to it",
+        )
 
 
 def _check_start_end(graph: Graph) -> None:

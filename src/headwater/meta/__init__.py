@@ -11,8 +11,15 @@ Run liveness: a run recorded as 'running' whose scheduler died reads as 'failed'
 
 from __future__ import annotations
 
+import re
+
 from headwater.meta.base import MetadataStore
 from headwater.meta.rows import AttemptRow, FlowRow, RunRow, StepRow, TaskRow
+
+# libpq's "host=db user=hw password=..." form: one of its keywords, then '='.
+_KEY_VALUE_DSN = re.compile(
+    r"^\s*(host|hostaddr|port|dbname|user|password|sslmode|service|connect_timeout)\s*=", re.I
+)
 
 __all__ = [
     "AttemptRow",
@@ -35,12 +42,22 @@ def open_metadata(url: str, *, readonly: bool = False) -> MetadataStore:
     The store is a context manager: ``with open_metadata(url) as meta: ...`` closes it.
     """
     from headwater import backends
+    from headwater.redaction import redact
 
+    if "://" not in url and _KEY_VALUE_DSN.match(url):
+        from headwater.exceptions import HeadwaterException
+
+        raise HeadwaterException(
+            f"the metadata setting {redact(url)!r} is a key=value connection string, which "
+            "headwater does not take (it would be read as a SQLite file name)",
+            fix="give a URL instead: postgresql://USER@HOST:PORT/DB (a password is best kept "
+            "in ~/.pgpass or PGPASSWORD)",
+        )
     try:
         backend, scheme = backends.for_url("metadata", url)
     except backends.UnknownBackendError:
         raise ValueError(
-            f"no metadata backend for {url!r}: use a SQLite file path or a postgresql:// URL "
+            f"no metadata backend for {redact(url)!r}: use a SQLite file path or a postgresql:// URL "
             "(set HEADWATER_METADATA, or leave it unset)"
         ) from None
     if scheme in ("sqlite", "file"):

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 
 from headwater.meta.rows import AttemptRow, FlowRow, RunRow, StepRow, TaskRow
+from headwater.meta.run_lock import RunLock
 from headwater.records import Frame, Manifest, TaskResult
 
 
@@ -128,6 +129,11 @@ class MetadataStore(ABC):
     @abstractmethod
     def heartbeat(self, flow: str, run_id: str, at: float) -> None:
         """Prove the scheduler is alive; see :mod:`headwater.meta.liveness`."""
+
+    def run_lock(self, flow: str, run_id: str) -> RunLock:
+        """The lock a run's scheduler holds while it runs (:mod:`headwater.meta.run_lock`);
+        one that does nothing where the backend has no place for it."""
+        return RunLock(None)
 
     @abstractmethod
     def add_tags(self, flow: str, run_id: str, tags: Sequence[str]) -> None:

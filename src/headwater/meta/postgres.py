@@ -20,31 +20,37 @@ The connection rules, and why:
   opens its own.
 * **Read-only** stores set ``default_transaction_read_only``, never create the schema, and read a
   database without one as empty ("no flows yet").
+* **A lost connection is reopened** (the server restarted, a proxy dropped an idle session):
+  before a transaction begins and for reads, which can be tried again as a whole, the store
+  reconnects, retrying for up to ``HEADWATER_METADATA_RECONNECT_S`` seconds (60 by default). A
+  connection lost in the middle of a write transaction cannot be replayed (its statements came
+  from the caller): that is a :class:`MetadataError` naming the database and the fix, as is a
+  server still down when the time is up; the run is then resumable.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import threading
+import time
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import Any
 
 import psycopg
 
-from headwater.exceptions import HeadwaterException
+from headwater.exceptions import HeadwaterException, MetadataError
 from headwater.meta import postgres_sql as sql
 from headwater.meta.nesting import joined_transaction
 from headwater.meta.sql_store import SQLMetadata
+from headwater.redaction import redact
 
 # Connections inherited through fork: never used, never closed (see the module docstring).
 _INHERITED: list[psycopg.Connection] = []
 
-
-def redact(url: str) -> str:
-    """The URL with any password replaced, fit for messages and reprs."""
-    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+RECONNECT_ENV = "HEADWATER_METADATA_RECONNECT_S"
+DEFAULT_RECONNECT_S = 60.0
+RECONNECT_PAUSE_S = 0.5  # between two attempts to reach a server that is coming back
 
 
 class PostgresMetadata(SQLMetadata):
@@ -82,7 +88,22 @@ class PostgresConnections:
     # -- reading ------------------------------------------------------------------------------
 
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple]:
-        """Run one SELECT and return all rows (its own transaction, ended at once)."""
+        """Run one SELECT and return all rows (its own transaction, ended at once).
+
+        A read is repeatable as a whole: on a lost connection it reconnects and runs again.
+        """
+        try:
+            return self._query_once(statement, params)
+        except psycopg.OperationalError as exc:
+            if not self._lost():
+                raise _failed(self.url, exc) from exc
+            self._reconnect(exc)
+        try:
+            return self._query_once(statement, params)
+        except psycopg.OperationalError as exc:
+            raise _failed(self.url, exc) from exc
+
+    def _query_once(self, statement: str, params: Sequence[Any]) -> list[tuple]:
         conn = self.connection()
         if not self._schema_ready(conn):
             return []  # read-only store on a database nobody has written to yet
@@ -107,7 +128,61 @@ class PostgresConnections:
                 f"the metadata database {redact(self.url)} was opened read-only",
                 fix="open it with open_metadata(url) (readonly=False) to write",
             )
-        return joined_transaction(self._local, lambda: _transaction(self.connection()))
+        return joined_transaction(self._local, self._transaction)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[psycopg.Cursor]:
+        """BEGIN (reconnecting first if the connection was lost) ... COMMIT."""
+        try:
+            with ExitStack() as stack:
+                yield self._begin(stack)
+        except psycopg.OperationalError as exc:
+            raise _failed(self.url, exc, mid_transaction=True) from exc
+
+    def _begin(self, stack: ExitStack) -> psycopg.Cursor:
+        conn = self.connection()
+        try:
+            stack.enter_context(conn.transaction())
+        except psycopg.OperationalError as exc:
+            if not self._lost():
+                raise
+            self._reconnect(exc)
+            conn = self.connection()
+            stack.enter_context(conn.transaction())
+        return stack.enter_context(conn.cursor())
+
+    # -- losing the server ------------------------------------------------------------------------
+
+    def _lost(self) -> bool:
+        """Is this thread's connection gone (server restarted, network cut)?"""
+        conn = getattr(self._local, "conn", None)
+        return conn is None or conn.closed or conn.broken
+
+    def _reconnect(self, cause: Exception) -> None:
+        """Replace this thread's lost connection, waiting a bounded time for the server."""
+        lost = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if lost is not None:
+            with self._lock:
+                if lost in self._opened:
+                    self._opened.remove(lost)
+            lost.close()
+        window = _reconnect_window()
+        deadline = time.monotonic() + window
+        while True:
+            try:
+                self._local.conn = self._open()
+                return
+            except HeadwaterException as exc:
+                if time.monotonic() >= deadline:
+                    raise MetadataError(
+                        f"lost the connection to the metadata database {redact(self.url)} "
+                        f"({_first_line(cause)}) and could not reconnect within {window:g} s "
+                        f"({_first_line(exc.__cause__ or exc)})",
+                        fix=f"check that the server is up and reachable (to wait longer, set "
+                        f"{RECONNECT_ENV}); then `resume` the run if one failed",
+                    ) from cause
+            time.sleep(RECONNECT_PAUSE_S)
 
     def close(self) -> None:
         """Close every connection this process opened (any thread)."""
@@ -135,7 +210,7 @@ class PostgresConnections:
             conn = psycopg.connect(self.url, autocommit=True)
         except psycopg.Error as exc:
             raise HeadwaterException(
-                f"cannot connect to the metadata database {redact(self.url)}: {exc}".strip(),
+                redact(f"cannot connect to the metadata database {self.url}: {exc}".strip()),
                 fix="check the URL given to --metadata / HEADWATER_METADATA and that the "
                 "server is up",
             ) from exc
@@ -168,8 +243,8 @@ class PostgresConnections:
                 _ensure_schema(conn, self.url)
         except psycopg.Error as exc:
             raise HeadwaterException(
-                f"the metadata database {redact(self.url)} was written by an older headwater and "
-                f"could not be upgraded ({exc})".strip(),
+                redact(f"the metadata database {self.url} was written by an older headwater "
+                       f"and could not be upgraded ({exc})".strip()),
                 fix="run any flow once with this headwater as a user allowed to alter its tables",
             ) from exc
 
@@ -221,7 +296,25 @@ def _ensure_schema(conn: psycopg.Connection, url: str) -> None:
             conn.execute(sql.INSERT_VERSION, (sql.SCHEMA_VERSION,))
 
 
-@contextmanager
-def _transaction(conn: psycopg.Connection) -> Iterator[psycopg.Cursor]:
-    with conn.transaction(), conn.cursor() as cursor:
-        yield cursor
+def _reconnect_window() -> float:
+    raw = os.environ.get(RECONNECT_ENV, "")
+    try:
+        value = float(raw) if raw else DEFAULT_RECONNECT_S
+    except ValueError:
+        return DEFAULT_RECONNECT_S
+    return max(0.0, value)
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of a driver's message, masked: a driver may echo its connection string."""
+    return redact((str(exc).strip().splitlines() or [type(exc).__name__])[0])
+
+
+def _failed(url: str, exc: psycopg.OperationalError, *,
+            mid_transaction: bool = False) -> MetadataError:
+    """A server-side failure (connection lost mid-write, disk full on the server, ...)."""
+    when = " in the middle of a write" if mid_transaction else ""
+    return MetadataError(
+        f"the metadata database {redact(url)} failed{when}: {_first_line(exc)}",
+        fix="check the server (its log says why); then `resume` the run if one failed",
+    )

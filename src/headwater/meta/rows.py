@@ -43,6 +43,7 @@ class RunRow:
     tags: tuple[str, ...]  # user tags, sorted
     system_tags: tuple[str, ...]  # sorted
     code_json: str | None = None  # the code package (JSON), for runs whose tasks ran remotely
+    lock_held: bool | None = None  # the run lock's state when the backend checked it (liveness)
 
     @property
     def pathspec(self) -> str:
@@ -60,7 +61,8 @@ class RunRow:
     @property
     def crashed(self) -> bool:
         """Recorded as running, but its scheduler is gone (see :mod:`headwater.meta.liveness`)."""
-        return looks_crashed(self.status, self.host, self.pid, self.heartbeat_at)
+        return looks_crashed(self.status, self.host, self.pid, self.heartbeat_at,
+                             lock_held=self.lock_held)
 
     @property
     def live_status(self) -> str:

@@ -264,7 +264,12 @@ class SQLMetadata(MetadataStore):
 
     def get_run(self, flow: str, run_id: str) -> RunRow | None:
         rows = self._db.query(self._sql.GET_RUN, (flow, run_id))
-        return _run_row(rows[0]) if rows else None
+        return self._checked(_run_row(rows[0])) if rows else None
+
+    def _checked(self, row: RunRow) -> RunRow:
+        """``row`` with what the backend can tell about its scheduler's liveness (a hook: the
+        SQLite backend checks the run lock; see :mod:`headwater.meta.liveness`)."""
+        return row
 
     def _select_runs(
         self,
@@ -284,7 +289,7 @@ class SQLMetadata(MetadataStore):
             *([user] if user is not None else []),
             self._sql.NO_LIMIT if limit is None else limit,
         )
-        return [_run_row(row) for row in self._db.query(statement, params)]
+        return [self._checked(_run_row(row)) for row in self._db.query(statement, params)]
 
     # -- readers: steps, tasks, attempts, artifacts -------------------------------------------
 

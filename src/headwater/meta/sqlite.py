@@ -7,8 +7,12 @@ shared with the PostgreSQL backend in :mod:`.sql_store`.
 
 from __future__ import annotations
 
+import dataclasses
+
 from headwater.meta import sqlite_sql
-from headwater.meta.sql_store import SQLMetadata
+from headwater.meta.rows import RunRow
+from headwater.meta.run_lock import RunLock, lock_held, lock_path
+from headwater.meta.sql_store import SQLMetadata, _run_row
 from headwater.meta.sqlite_conn import SQLiteConnections
 
 
@@ -31,3 +35,24 @@ class SQLiteMetadata(SQLMetadata):
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(state["path"], readonly=state["readonly"])
+
+    # -- liveness: the run lock beside the database (see headwater.meta.run_lock) ---------------
+
+    def run_lock(self, flow: str, run_id: str) -> RunLock:
+        return RunLock(lock_path(self.path, flow, run_id))
+
+    def _checked(self, row: RunRow) -> RunRow:
+        if row.status != "running":
+            return row
+        held = lock_held(lock_path(self.path, row.flow, row.run_id))
+        if held is None:
+            return row
+        if not held:
+            # The scheduler records the end before it lets the lock go: read the row again, so
+            # a run that has just finished is not mistaken for one that died.
+            rows = self._db.query(self._sql.GET_RUN, (row.flow, row.run_id))
+            if rows:
+                row = _run_row(rows[0])
+                if row.status != "running":
+                    return row
+        return dataclasses.replace(row, lock_held=held)

@@ -5,7 +5,9 @@ The rules, and why:
 * **WAL journal.** Readers never block the writer and the writer never blocks readers; a reader
   sees the last committed state. WAL is a property of the file, set once when it is created.
 * **busy_timeout = 30 s.** Writers of different runs (several schedulers, a client adding tags)
-  queue for the single write lock instead of failing.
+  queue for the single write lock instead of failing. Past it, the error names the file and the
+  fix (:mod:`.sqlite_errors`, as for a full disk or a damaged file);
+  ``HEADWATER_SQLITE_BUSY_TIMEOUT_S`` changes the bound.
 * **BEGIN IMMEDIATE for every write.** A transaction that starts as a reader and later writes
   cannot wait for the lock (SQLite fails it at once to avoid deadlock); taking the write lock up
   front makes it wait like any other writer. Run ids are allocated inside this lock.
@@ -16,8 +18,15 @@ The rules, and why:
 * **One connection per thread, reopened after fork.** A SQLite connection must not cross a
   fork; a forked child leaves the inherited ones alone and opens its own.
 
-A read-only store sets ``query_only`` and never creates anything; until the file exists (no run
-yet) it answers from an empty in-memory schema, so a fresh checkout reads as "no flows".
+A read-only store opens the file with ``mode=ro`` and ``query_only`` and never creates anything;
+until the file exists (no run yet) it answers from an empty in-memory schema, so a fresh checkout
+reads as "no flows". A datastore shared read-only (another user's, a read-only mount) has no
+``-shm`` file a reader could use or create when no writer has it open, so SQLite cannot open it in
+WAL mode: the reader then opens it ``immutable=1`` (no locks, no WAL; safe because no writer is
+there) and reopens it whenever the file changes, so it never serves a stale snapshot.
+
+A writer notices when its file was deleted or replaced under it (it checks the file is still the
+one it opened before each write transaction), rather than record a run nobody can ever read.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ import os
 import sqlite3
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -34,6 +44,15 @@ from typing import Any
 from headwater.exceptions import HeadwaterException
 from headwater.meta import sqlite_sql as sql
 from headwater.meta.nesting import joined_transaction
+from headwater.meta.run_lock import LOCKS_FOLDER
+from headwater.meta.sqlite_errors import (
+    busy_timeout_s,
+    damaged,
+    environmental,
+    explain,
+    missing,
+    replaced,
+)
 
 # Connections inherited through fork. Closing them in the child could disturb the parent's
 # locks, so they are kept referenced (never closed, never used) until the child exits.
@@ -50,20 +69,40 @@ class SQLiteConnections:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._opened: list[sqlite3.Connection] = []
+        self._identity: tuple[int, int] | None = None  # (device, inode) of the file a writer opened
 
     # -- reading ------------------------------------------------------------------------------
 
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple]:
         """Run one SELECT and return all rows (ending its read transaction at once)."""
-        return self.connection().execute(statement, params).fetchall()
+        try:
+            return self.connection().execute(statement, params).fetchall()
+        except sqlite3.Error as exc:
+            if not environmental(exc):
+                raise
+            raise explain(exc, self.path) from exc
 
     def connection(self) -> sqlite3.Connection:
         """This thread's connection, opened on first use."""
         self._forget_after_fork()
         conn = getattr(self._local, "conn", None)
         if conn is not None:
-            return conn
-        conn = self._open_file() if os.path.exists(self.path) or not self.readonly else None
+            snapshot = getattr(self._local, "snapshot", None)
+            if snapshot is None or snapshot == _signature(self.path):
+                return conn
+            self._local.conn = None  # an immutable reader's file changed: read it afresh
+            with self._lock:
+                if conn in self._opened:
+                    self._opened.remove(conn)
+            conn.close()
+        try:
+            conn = self._open_file() if os.path.exists(self.path) or not self.readonly else None
+            if conn is None:
+                _check_not_lost(self.path)
+        except sqlite3.Error as exc:
+            if not environmental(exc):
+                raise
+            raise explain(exc, self.path) from exc
         if conn is None:
             return self._empty()
         self._local.conn = conn
@@ -78,7 +117,13 @@ class SQLiteConnections:
                 f"the metadata database {self.path} was opened read-only",
                 fix="open it with open_metadata(url) (readonly=False) to write",
             )
-        return joined_transaction(self._local, lambda: _immediate(self.connection()))
+        return joined_transaction(self._local, self._begin)
+
+    def _begin(self) -> AbstractContextManager[sqlite3.Connection]:
+        conn = self.connection()
+        if self._identity is not None and _identity(self.path) != self._identity:
+            raise replaced(self.path)
+        return _immediate(conn, self.path)
 
     def close(self) -> None:
         """Close every connection this process opened (any thread)."""
@@ -88,14 +133,17 @@ class SQLiteConnections:
             for conn in opened:
                 conn.close()
         self._local = threading.local()
+        self._identity = None  # reopened later, it is whatever file is there then
 
     # -- opening ------------------------------------------------------------------------------
 
     def _open_file(self) -> sqlite3.Connection | None:
+        _check_not_lost(self.path)
         if not self.readonly and not os.path.exists(self.path):
             _create_file(self.path)
-        conn = _connect(self.path)
+        _check_header(self.path)
         if self.readonly:
+            conn, self._local.snapshot = _open_reader(self.path)
             conn.execute(sql.PRAGMA_READONLY)
             version = _version(conn)
             if version == 0:  # created by a writer that has not committed its schema yet
@@ -105,9 +153,11 @@ class SQLiteConnections:
             if version < sql.SCHEMA_VERSION:
                 _upgrade_for_reader(self.path)
         else:
+            conn = _connect(self.path)
             for pragma in sql.PRAGMAS_WRITER:
                 conn.execute(pragma)
             _ensure_schema(conn, self.path)
+            self._identity = self._identity or _identity(self.path)
         with self._lock:
             self._opened.append(conn)
         return conn
@@ -135,13 +185,81 @@ class SQLiteConnections:
         self._pid = os.getpid()
 
 
-def _connect(path: str) -> sqlite3.Connection:
+def _connect(path: str, *, uri: bool = False) -> sqlite3.Connection:
     # isolation_level=None: we issue BEGIN/COMMIT ourselves; check_same_thread=False only so
     # close() can run from any thread: each connection is still used by one thread.
-    conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(path, timeout=busy_timeout_s(), isolation_level=None,
+                           check_same_thread=False, uri=uri)
     for pragma in sql.PRAGMAS_COMMON:
         conn.execute(pragma)
     return conn
+
+
+def _open_reader(path: str) -> tuple[sqlite3.Connection, tuple | None]:
+    """A read-only connection, and the file's signature when it had to be opened immutable.
+
+    ``mode=ro`` reads the WAL like any reader when the ``-shm`` file exists or can be created.
+    On a folder this user cannot write, with no writer holding the file open (hence no ``-shm``),
+    SQLite cannot open it that way; nobody is writing then, so ``immutable=1`` reads it safely.
+    """
+    base = "file:" + urllib.parse.quote(os.path.abspath(path))
+    conn = _connect(base + "?mode=ro", uri=True)
+    try:
+        _version(conn)  # the first read is where the WAL index is opened
+        return conn, None
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        # SQLITE_CANTOPEN (a read-only mount) or SQLITE_READONLY_CANTINIT and kin (no right to
+        # create the -shm): anything else is a real error.
+        if not any(word in str(exc) for word in ("unable to open", "readonly")):
+            raise
+    snapshot = _signature(path)
+    return _connect(base + "?immutable=1", uri=True), snapshot
+
+
+def _check_not_lost(path: str) -> None:
+    """A missing file where runs were recorded was deleted: say so, rather than read "no flows"
+    or start a new history whose run ids clash with the lost one's."""
+    if os.path.exists(path):
+        return
+    locks = os.path.join(os.path.dirname(os.path.abspath(path)), LOCKS_FOLDER)
+    if os.path.isdir(locks):
+        raise missing(path, locks)
+
+
+_MAGIC = b"SQLite format 3\x00"
+_HEADER_SIZE = 100
+
+
+def _check_header(path: str) -> None:
+    """Refuse a file cut short or overwritten before SQLite sees it: SQLite would read a stub
+    shorter than its header as an empty database, and a writer would start a new history in it.
+    (An empty file is fine: a database being created in place.)"""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(_HEADER_SIZE)
+    except OSError:
+        return  # missing or unreadable: SQLite's own error says which
+    if head and (len(head) < _HEADER_SIZE or not head.startswith(_MAGIC)):
+        raise damaged(path, f"{len(head)} bytes, not a SQLite header" if len(head) < _HEADER_SIZE
+                      else "not a SQLite database file")
+
+
+def _signature(path: str) -> tuple:
+    """What changes when a writer touches the file (an immutable reader then reopens it)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ()
+    return st.st_ino, st.st_size, st.st_mtime_ns, os.path.exists(path + "-wal")
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _version(conn: sqlite3.Connection) -> int:
@@ -240,20 +358,29 @@ def _enable_wal(conn: sqlite3.Connection, timeout: float = 30.0) -> None:
 
 
 @contextmanager
-def _immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE takes the write lock up front, so a read-then-write never deadlocks."""
-    conn.execute("BEGIN IMMEDIATE")
+def _immediate(conn: sqlite3.Connection, path: str) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE takes the write lock up front, so a read-then-write never deadlocks.
+
+    SQLite's own errors (locked past the busy timeout, disk full, ...) leave as MetadataError.
+    """
     try:
-        yield conn
-    except BaseException:
-        _rollback(conn)
-        raise
-    _commit(conn)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            _rollback(conn)
+            raise
+        _commit(conn)
+    except sqlite3.Error as exc:
+        if not environmental(exc):
+            raise
+        raise explain(exc, path) from exc
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
     if conn.in_transaction:  # some errors (disk full, I/O) have rolled back already
-        conn.execute("ROLLBACK")
+        with contextlib.suppress(sqlite3.Error):  # the error that brought us here matters more
+            conn.execute("ROLLBACK")
 
 
 def _commit(conn: sqlite3.Connection) -> None:

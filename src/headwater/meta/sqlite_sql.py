@@ -97,7 +97,8 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 # -- connection setup ------------------------------------------------------------------------
 
-PRAGMAS_COMMON = ("PRAGMA busy_timeout = 30000", "PRAGMA foreign_keys = OFF")
+# The busy timeout is set on connect (sqlite_errors.busy_timeout_s), 30 s unless overridden.
+PRAGMAS_COMMON = ("PRAGMA foreign_keys = OFF",)
 PRAGMAS_WRITER = ("PRAGMA synchronous = NORMAL", "PRAGMA journal_size_limit = 67108864")
 PRAGMA_READONLY = "PRAGMA query_only = ON"
 ENABLE_WAL = "PRAGMA journal_mode = WAL"

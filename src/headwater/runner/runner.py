@@ -53,6 +53,11 @@ class Runner:
         self.env = {**os.environ, **{key: str(value) for key, value in (env or {}).items()}}
         self.env.setdefault("PYTHONUNBUFFERED", "1")
         self.settings = child_settings(self.top_level, self.env, self.cwd)
+        if self.top_level.get("metadata"):
+            # Through the environment, not argv: a URL may hold a password, and any local user
+            # can read a process's command line. Same precedence: it overrides the inherited
+            # variable and the profile, as the option would.
+            self.env["HEADWATER_METADATA"] = str(self.top_level.pop("metadata"))
         if not self.top_level.get("datastore_root"):
             # Pin what was resolved, so the child cannot land anywhere the caller won't read.
             self.env["HEADWATER_DATASTORE_ROOT"] = self.settings.datastore_root

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from headwater import backends
 from headwater.decorators.base import StepPolicy
 from headwater.decorators.registry import parse_with, step_policy
-from headwater.exceptions import NotFoundError
+from headwater.exceptions import NotFoundError, RunFailedError
 from headwater.graph import Graph, check_flow
 from headwater.meta import open_metadata
 from headwater.runtime.configs import (
@@ -38,6 +38,7 @@ from headwater.runtime.scheduler import (
 )
 from headwater.settings import Settings, current_username
 from headwater.store import open_datastore
+from headwater.store.temp_sweep import finish_sweep, start_sweep
 from headwater.version import __version__
 
 
@@ -79,6 +80,7 @@ def resume_flow(flow_cls: type, *, step: str | None, options: RunOptions, settin
     graph = _check(flow_cls, console)
     with open_metadata(settings.metadata_url) as meta:
         origin = find_origin_run(meta, flow_cls.__name__, options.origin_run_id)
+        refuse_running_origin(origin)
     param_refs = origin.params
     options.origin_run_id = origin.run_id
     if configs:
@@ -115,6 +117,19 @@ def find_origin_run(meta: Any, flow_name: str, run_id: str | None) -> Any:
         raise NotFoundError(f"flow {flow_name} has no run to resume",
                             fix="start one with: run")
     return rows[0]
+
+
+def refuse_running_origin(origin: Any) -> None:
+    """Resuming a run whose scheduler is still at work would run its steps twice at once."""
+    if origin.live_status != "running":
+        return
+    where = f" (pid {origin.pid} on {origin.host})" if origin.pid and origin.host else ""
+    raise RunFailedError(
+        f"run {origin.pathspec} is still running{where}; resuming it now would run its "
+        "steps a second time alongside it",
+        fix=f"wait for {origin.pathspec} to finish, or stop it (Ctrl-C in its terminal, or "
+        "kill its scheduler), then resume",
+    )
 
 
 class _Launch(NamedTuple):
@@ -167,15 +182,22 @@ def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: 
             params=launch.param_refs, origin_run_id=options.origin_run_id, pid=pid, host=host,
             code=executor.code_package,
         )
-        if options.run_id_file:
-            with open(options.run_id_file, "w") as handle:
-                handle.write(run_id)
-        origin = f", resuming {flow_name}/{options.origin_run_id}" if plan else ""
-        console.say(f"Workflow starting (run-id {run_id}{origin}):")
-        scheduler = Scheduler(flow_name=flow_name, graph=launch.graph, executor=executor,
-                              meta=meta, store=launch.store, console=console, options=options,
-                              username=user, policies=policies, resume=plan)
-        outcome = scheduler.run(run_id, launch.param_refs, tuple(options.tags))
+        # Leftovers of writers killed mid-write, swept in the background once a day.
+        sweep = start_sweep(launch.store.storage)
+        # Held until the run's end is recorded: readers see the run alive while it is held, and
+        # dead as soon as this process is gone (see headwater.meta.run_lock).
+        with meta.run_lock(flow_name, run_id):
+            if options.run_id_file:
+                with open(options.run_id_file, "w") as handle:
+                    handle.write(run_id)
+            origin = f", resuming {flow_name}/{options.origin_run_id}" if plan else ""
+            console.say(f"Workflow starting (run-id {run_id}{origin}):")
+            scheduler = Scheduler(flow_name=flow_name, graph=launch.graph, executor=executor,
+                                  meta=meta, store=launch.store, console=console,
+                                  options=options, username=user, policies=policies,
+                                  resume=plan)
+            outcome = scheduler.run(run_id, launch.param_refs, tuple(options.tags))
+        finish_sweep(sweep)
     _closing_line(console, flow_name, outcome)
     return outcome
 

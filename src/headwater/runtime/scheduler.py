@@ -12,7 +12,6 @@ import contextlib
 import heapq
 import os
 import signal
-import socket
 import sys
 import time
 from collections import deque
@@ -23,6 +22,7 @@ from typing import Any
 from headwater.decorators.base import StepPolicy
 from headwater.exceptions import HeadwaterException
 from headwater.graph.model import FOREACH, PARALLEL, SPLIT, Graph
+from headwater.meta.liveness import this_host
 from headwater.records import Frame, ParentRef, TaskFailure, TaskResult, TaskSpec
 from headwater.runtime.console import Console
 from headwater.runtime.executors.base import Executor, TaskExited, TaskOutput, TaskStarted
@@ -389,7 +389,8 @@ def _nohup(sig: int) -> bool:
 
 
 def host_and_pid() -> tuple[str, int]:
-    return socket.gethostname(), os.getpid()
+    """What a run records about its scheduler for liveness (host and PID namespace, pid)."""
+    return this_host(), os.getpid()
 
 
 def python_tag() -> str:

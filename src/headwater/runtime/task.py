@@ -177,17 +177,35 @@ def _fan_out(flow: Any, node: StepNode, spec: TaskSpec, store: Any, result: Task
         items = getattr(flow, var)
     except AttributeError:
         raise TransitionError(f"{where}: foreach over '{var}', but self.{var} was never set") from None
+    _check_split_count(items, var, spec.max_num_splits, where)
     key, count = store.save_items(items, name=var, where=spec.pathspec)
+    _check_split_count(range(count), var, spec.max_num_splits, where)
+    result.foreach_count, result.foreach_items_key = count, key
+
+
+def _check_split_count(items: Any, var: str, limit: int, where: str) -> None:
+    """Refuse an empty foreach or one over ``--max-num-splits`` from its length alone.
+
+    Called before any item is pickled: ``range(10**12)`` is refused at once instead of after
+    gigabytes of stored items. A value without a length is left to the store, which names
+    the sequence types a foreach accepts.
+    """
+    try:
+        count = len(items)
+    except OverflowError:  # len(range(10**20)): too many to even count in a C integer
+        count = sys.maxsize
+    except TypeError:
+        return
     if count == 0:
         raise TransitionError(f"{where}: foreach over '{var}' has no items",
                               fix=f"make self.{var} a non-empty list")
-    if count > spec.max_num_splits:
+    if count > limit:
+        shown = "more than 2**63" if count == sys.maxsize else str(count)
         raise TransitionError(
-            f"{where}: foreach over '{var}' has {count} items, more than --max-num-splits "
-            f"({spec.max_num_splits})",
-            fix=f"raise the limit with run --max-num-splits {count}",
+            f"{where}: foreach over '{var}' has {shown} items, more than --max-num-splits "
+            f"({limit}); nothing was stored",
+            fix=f"raise the limit with run --max-num-splits {count}, or split fewer ways",
         )
-    result.foreach_count, result.foreach_items_key = count, key
 
 
 def _collect_artifacts(flow: Any, state: TaskState, spec: TaskSpec, store: Any) -> Manifest:

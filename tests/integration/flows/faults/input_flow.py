@@ -4,6 +4,7 @@ from headwater import FlowSpec, IncludeFile, JSONType, Parameter, step
 
 SHAPES = {
     "list": lambda n: list(range(n)),
+    "range": lambda n: range(n),
     "int": lambda n: n,
     "generator": lambda n: (i for i in range(n)),
     "dict": lambda n: {i: i for i in range(n)},

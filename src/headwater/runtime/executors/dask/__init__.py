@@ -11,7 +11,9 @@ from headwater.runtime.executors.base import Executor, ExecutorContext
 
 
 def create(context: ExecutorContext, *, dask_address: str | None = None,
-           package_suffixes: str | None = None, **options: Any) -> Executor:
+           package_suffixes: str | None = None, dask_tls_ca_file: str | None = None,
+           dask_tls_cert: str | None = None, dask_tls_key: str | None = None,
+           **options: Any) -> Executor:
     """The Dask executor's factory (the backend ``dask`` in :mod:`headwater.backends`). It connects
     before the run is registered, so a cluster that cannot be reached fails the launch with
     nothing recorded."""
@@ -20,8 +22,12 @@ def create(context: ExecutorContext, *, dask_address: str | None = None,
                              fix="add --dask-address tcp://HOST:PORT "
                              "(or set HEADWATER_DASK_ADDRESS)")
     from headwater.runtime.executors.dask.executor import DaskExecutor
+    from headwater.runtime.executors.dask.security import dask_security
     from headwater.store import code_package
 
+    security = dask_security(dask_address, ca_file=dask_tls_ca_file, cert=dask_tls_cert,
+                             key=dask_tls_key)
     return DaskExecutor(dask_address, flow_cls=context.flow_cls, store=context.store,
                         current_fields=dict(context.current_fields),
-                        package_suffixes=code_package.parse_suffixes(package_suffixes))
+                        package_suffixes=code_package.parse_suffixes(package_suffixes),
+                        security=security)

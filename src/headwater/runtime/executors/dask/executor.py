@@ -47,7 +47,8 @@ class DaskExecutor(Executor):
     def __init__(self, address: str, *, flow_cls: type, store: Any,
                  current_fields: dict[str, Any] | None = None,
                  connect_timeout: float | None = None,
-                 package_suffixes: tuple[str, ...] = code_package.DEFAULT_SUFFIXES) -> None:
+                 package_suffixes: tuple[str, ...] = code_package.DEFAULT_SUFFIXES,
+                 security: Any = None) -> None:
         try:
             import distributed
         except ImportError:
@@ -63,12 +64,13 @@ class DaskExecutor(Executor):
             connect_timeout = float(os.environ.get("HEADWATER_DASK_TIMEOUT") or CONNECT_TIMEOUT_S)
         try:
             self._client = distributed.Client(address, timeout=connect_timeout,
-                                              set_as_default=False)
-        except (OSError, TimeoutError, ValueError) as exc:
+                                              set_as_default=False, security=security)
+        except (OSError, TimeoutError, ValueError, TypeError, RuntimeError) as exc:
             raise RunFailedError(
                 f"cannot reach the Dask scheduler at {address}: {exc}",
                 fix="check --dask-address / HEADWATER_DASK_ADDRESS (tcp://HOST:PORT) and that "
-                "'dask scheduler' runs there",
+                "'dask scheduler' runs there; a cluster that speaks TLS needs a tls:// address "
+                "and the dask_tls_* settings (docs/scale-out.md)",
             ) from None
         try:
             self._code = code_package.save(store, tarball, code)

@@ -1,0 +1,96 @@
+"""What a SQLite error means for the user: the cause in plain words and what to do about it.
+
+The metadata file is shared by every run of a project, so its failures come from outside the run
+that meets them: another process holding the write lock too long, a full disk, a file that was
+truncated, deleted or is read-only. Each becomes one :class:`MetadataError` naming the file.
+A run that fails this way stays resumable: nothing it recorded is lost, and once its scheduler
+has exited, readers see it as failed (see :mod:`headwater.meta.liveness`).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+from headwater.exceptions import MetadataError
+
+BUSY_TIMEOUT_ENV = "HEADWATER_SQLITE_BUSY_TIMEOUT_S"
+DEFAULT_BUSY_TIMEOUT_S = 30.0
+_RESUME = "then `resume` the run if one failed"
+
+
+def busy_timeout_s() -> float:
+    """How long a writer waits for another process's write lock (``HEADWATER_SQLITE_BUSY_TIMEOUT_S``,
+    30 s by default) before giving up with :func:`explain`'s "locked" message."""
+    raw = os.environ.get(BUSY_TIMEOUT_ENV, "")
+    try:
+        value = float(raw) if raw else DEFAULT_BUSY_TIMEOUT_S
+    except ValueError:
+        return DEFAULT_BUSY_TIMEOUT_S
+    return value if value >= 0 else DEFAULT_BUSY_TIMEOUT_S
+
+
+def environmental(exc: BaseException) -> bool:
+    """True for failures that come from the file, its disk or other processes (translated into
+    :class:`MetadataError`), False for a headwater bug such as a constraint violation."""
+    return isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError
+
+
+def explain(exc: sqlite3.Error, path: str) -> MetadataError:
+    """The user-facing error for ``exc``, met while using the metadata file at ``path``."""
+    text = str(exc)
+    lowered = text.lower()
+    folder = os.path.dirname(os.path.abspath(path))
+    if "locked" in lowered or "busy" in lowered:
+        return MetadataError(
+            f"the metadata database {path} stayed locked by another process for more than "
+            f"{busy_timeout_s():g} s",
+            fix=f"find the process holding it (`fuser {path}`) and let it finish or stop it; to "
+            f"wait longer, set {BUSY_TIMEOUT_ENV}; {_RESUME}",
+        )
+    if "disk is full" in lowered:
+        return MetadataError(
+            f"no space left on the disk holding the metadata database {path}",
+            fix=f"free space there (`df -h {folder}`); {_RESUME}",
+        )
+    if "not a database" in lowered or "malformed" in lowered:
+        return damaged(path, text)
+    if "readonly" in lowered or "read-only" in lowered:
+        return MetadataError(
+            f"the metadata database {path} cannot be written ({text}): the file or its folder "
+            "is read-only for this user, or on a read-only mount",
+            fix=f"run from an account that may write {folder}, or choose another datastore "
+            "(HEADWATER_DATASTORE_ROOT, --datastore-root)",
+        )
+    if "unable to open" in lowered:
+        return MetadataError(
+            f"cannot open the metadata database {path} ({text})",
+            fix=f"check that {folder} exists and that this user may read it (and write it, to run "
+            "flows)",
+        )
+    return MetadataError(f"the metadata database {path} failed: {text}",
+                         fix=f"check the file and its disk; {_RESUME}")
+
+
+def damaged(path: str, detail: str) -> MetadataError:
+    return MetadataError(
+        f"the metadata database {path} is damaged ({detail}): it was truncated or overwritten",
+        fix=f"restore it from a backup; or move it aside (`mv {path} {path}.damaged`) to start a "
+        "fresh history (the stored artifacts stay; `sqlite3 FILE .recover` may save some rows)",
+    )
+
+
+def missing(path: str, locks: str) -> MetadataError:
+    return MetadataError(
+        f"the metadata database {path} is missing, yet runs were recorded beside it ({locks} "
+        "exists): it was deleted or moved",
+        fix=f"restore it from a backup; to start a fresh history on purpose, remove {locks} too",
+    )
+
+
+def replaced(path: str) -> MetadataError:
+    return MetadataError(
+        f"the metadata database {path} was deleted or replaced while this process was using it: "
+        "what it records now would be lost",
+        fix="restore the file if it was removed by mistake, then run the flow again",
+    )

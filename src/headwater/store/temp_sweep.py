@@ -1,0 +1,61 @@
+"""Removing what writers killed mid-write left behind, without ever touching a live writer's file.
+
+A blob is written to a ``.tmp-…`` file beside its final name, then renamed into place. A writer
+killed in between (SIGKILL, out of memory, a power cut) leaves its temp file forever: harmless to
+readers (temp names are never read or listed), but it takes space. A temp file belongs to a live
+writer while that writer keeps writing to it, and every write refreshes its modification time; so
+one untouched for :data:`STALE_AFTER_S` (a day) has no live writer, whatever machine or container
+wrote it, and is removed.
+
+When: a run starts a sweep of its local datastore in a background thread, at most once per
+:data:`SWEEP_EVERY_S` per datastore (the time of the last complete sweep is the modification time
+of :data:`MARKER` in the datastore's folder), so a run pays for it once a day, not on its start.
+The run waits for it at its end only briefly (:data:`JOIN_S`); a sweep cut short by the process
+exiting leaves nothing broken and is redone by a later run. Remote stores are not swept here:
+their puts are atomic, except S3 multipart uploads, which ``cleanup_temp`` of that store aborts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from typing import Any
+
+STALE_AFTER_S = 24 * 3600.0  # a temp file untouched this long has no live writer
+SWEEP_EVERY_S = 24 * 3600.0  # at most one sweep per datastore per day
+JOIN_S = 5.0  # how long the end of a run waits for a sweep still going
+MARKER = ".temp-swept"  # in the datastore's folder; not a temp name, never a key anyone reads
+
+
+def start_sweep(storage: Any, *, now: float | None = None) -> threading.Thread | None:
+    """Start sweeping ``storage`` in the background if it is a local folder not swept today."""
+    root = getattr(storage, "root", None)
+    if not isinstance(root, str) or not os.path.isdir(root):
+        return None
+    marker = os.path.join(root, MARKER)
+    now = time.time() if now is None else now
+    with contextlib.suppress(OSError):
+        if now - os.stat(marker).st_mtime < SWEEP_EVERY_S:
+            return None
+    thread = threading.Thread(target=_sweep, args=(storage, marker), daemon=True,
+                              name="headwater-temp-sweep")
+    thread.start()
+    return thread
+
+
+def finish_sweep(thread: threading.Thread | None) -> None:
+    """Give a sweep still going a moment to end (it is abandoned, harmlessly, past that)."""
+    if thread is not None:
+        thread.join(JOIN_S)
+
+
+def _sweep(storage: Any, marker: str) -> None:
+    # Best effort: a sweep that fails (a folder it may not enter, a read-only disk) must never
+    # fail the run that started it.
+    with contextlib.suppress(Exception):
+        storage.cleanup_temp(older_than_s=STALE_AFTER_S)
+        with open(marker, "a"):
+            pass
+        os.utime(marker)

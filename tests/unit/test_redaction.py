@@ -1,0 +1,37 @@
+"""headwater.redaction.redact: every form of password libpq accepts is hidden, nothing else is."""
+
+from __future__ import annotations
+
+import pytest
+
+from headwater.redaction import redact
+
+PW = "Pw-7f3e"
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    (f"postgresql://hw:{PW}@db:5432/hw", "postgresql://hw:***@db:5432/hw"),
+    (f"postgres://:{PW}@db/hw", "postgres://:***@db/hw"),
+    (f"postgresql://hw:p%40{PW}@db/hw", "postgresql://hw:***@db/hw"),
+    (f"postgresql://hw@db/hw?password={PW}", "postgresql://hw@db/hw?password=***"),
+    (f"postgresql://hw@db/hw?sslmode=require&sslpassword={PW}&x=1",
+     "postgresql://hw@db/hw?sslmode=require&sslpassword=***&x=1"),
+    (f"postgresql://hw@db/hw?pass%77ord={PW}", "postgresql://hw@db/hw?pass%77ord=***"),
+    (f"host=db user=hw password={PW} dbname=hw", "host=db user=hw password=*** dbname=hw"),
+    (f"host=db password='{PW} x\\' y' user=hw", "host=db password=*** user=hw"),
+    (f"cannot connect to the metadata database postgresql://hw:{PW}@db/hw?PASSWORD={PW}",
+     "cannot connect to the metadata database postgresql://hw:***@db/hw?PASSWORD=***"),
+])
+def test_every_form_of_password_is_hidden(text, shown):
+    assert redact(text) == shown
+    assert PW not in redact(text)
+
+
+@pytest.mark.parametrize("text", [
+    "postgresql://hw@db:5432/hw?sslmode=require",
+    "sqlite:///home/me/.headwater/meta.sqlite",
+    "s3://bucket/prefix",
+    "mypassword=kept passwords are fine",
+])
+def test_text_without_a_password_is_unchanged(text):
+    assert redact(text) == text
