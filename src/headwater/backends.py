@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 from headwater.exceptions import HeadwaterException
 
 KINDS = ("executor", "datastore", "metadata", "card", "environment", "deployer")
-"""Every kind of backend; the last two are the kinds coming next (empty for now)."""
+"""Every kind of backend; environments are the kind coming next (empty for now)."""
 
 ENTRY_POINT_GROUPS = {
     "executor": "headwater.executors",
@@ -129,6 +129,10 @@ for _b in (
     _builtin("metadata", "postgresql", "headwater.meta.postgres:PostgresMetadata",
              summary="a PostgreSQL database shared by a team",
              schemes=("postgresql", "postgres"), extra="postgres"),
+    _builtin("deployer", "argo-workflows", "headwater.deployers.argo.compile:compile_all",
+             summary="Argo Workflows on Kubernetes (argo-workflows create)", extra="argo"),
+    _builtin("deployer", "airflow", "headwater.deployers.airflow.compile:dag_file",
+             summary="an Apache Airflow DAG file (airflow create)"),
 ):
     BUILTIN[_b.kind][_b.name] = _b
 del _b
