@@ -19,6 +19,7 @@ from headwater.decorators import (  # noqa: E402
     retry,
     timeout,
 )
+from headwater.decorators.deployment import schedule, trigger, trigger_on_finish  # noqa: E402
 from headwater.environments import conda, conda_base, pypi, pypi_base  # noqa: E402
 from headwater.flow import (  # noqa: E402
     Config,
@@ -38,11 +39,12 @@ _CLIENT_NAMES = (
     "Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace",
     "default_namespace", "metadata", "get_metadata",
 )
-_RUNNER_NAMES = ("Runner", "NBRunner", "ExecutingRun")
+_RUNNER_NAMES = ("Runner", "NBRunner", "ExecutingRun", "Deployer")
 
 __all__ = [
     "Config", "FlowSpec", "IncludeFile", "JSONType", "Parameter", "config_expr", "current", "step",
     "card", "catch", "environment", "parallel", "project", "resources", "retry", "timeout",
+    "schedule", "trigger", "trigger_on_finish",
     "pypi", "pypi_base", "conda", "conda_base", *_CLIENT_NAMES,
 ]
 

@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 from headwater.exceptions import HeadwaterException
 
 KINDS = ("executor", "datastore", "metadata", "card", "environment", "deployer")
-"""Every kind of backend; ``deployer`` is the kind coming next (empty for now)."""
+"""Every kind of backend."""
 
 ENTRY_POINT_GROUPS = {
     "executor": "headwater.executors",
@@ -136,6 +136,10 @@ for _b in (
     _builtin("environment", "conda", "headwater.environments.conda_env",
              summary="@conda: conda packages, solved and installed by py-rattler",
              extra="conda"),
+    _builtin("deployer", "argo-workflows", "headwater.deployers.argo.compile:compile_all",
+             summary="Argo Workflows on Kubernetes (argo-workflows create)", extra="argo"),
+    _builtin("deployer", "airflow", "headwater.deployers.airflow.compile:dag_file",
+             summary="an Apache Airflow DAG file (airflow create)"),
 ):
     BUILTIN[_b.kind][_b.name] = _b
 del _b

@@ -21,7 +21,7 @@ PACKAGE = Path(headwater.__file__).parent
 
 _ALL = ["headwater.flow", "headwater.graph", "headwater.decorators", "headwater.store",
         "headwater.meta", "headwater.runtime", "headwater.client", "headwater.runner",
-        "headwater.cli", "headwater.compat", "headwater.testing"]
+        "headwater.cli", "headwater.compat", "headwater.testing", "headwater.deployers"]
 
 FORBIDDEN = {
     "version.py": ["headwater."],
@@ -54,6 +54,9 @@ FORBIDDEN = {
                "headwater.graph", "headwater.store"],
     "cli": ["headwater.runner", "headwater.testing"],
     "compat": ["headwater.cli", "headwater.runtime", "headwater.testing"],
+    # deployers compile a flow (graph, policies, code package); they never read runs
+    "deployers": ["headwater.cli", "headwater.client", "headwater.runner", "headwater.compat",
+                  "headwater.testing"],
     "testing.py": ["headwater.cli", "headwater.client", "headwater.runner", "headwater.compat"],
     # Cards render in the task (no metadata, no scheduler); only the lazy get_cards re-export
     # reaches the client.
@@ -67,6 +70,9 @@ ALLOWED = {
     # The Runner starts flows written for `metaflow` the way `headwater run` does; the rule that
     # tells them apart is the alias's.
     ("runner/command.py", "headwater.compat.alias"): "which flows need the metaflow alias",
+    # Metaflow's API: current.trigger.run is the client Run of the upstream flow; imported only
+    # when a step reads it.
+    ("flow/trigger.py", "headwater.client"): "current.trigger.run is a client Run",
 }
 TOP_LEVEL = ["version.py", "records.py", "exceptions.py", "backends.py", "profiles.py",
              "tracebacks.py", "flow_file.py",

@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from headwater.cli import card_cmd, environment_cmd, inspect_cmds, runs_cmd, spin_cmd, tag_cmd
+from headwater.cli import (
+    card_cmd,
+    deploy_cmds,
+    environment_cmd,
+    inspect_cmds,
+    runs_cmd,
+    spin_cmd,
+    tag_cmd,
+)
 from headwater.cli.errors import handle_errors
 from headwater.flow.parameters import flow_parameters
 from headwater.runtime.console import PROGRESS_CHOICES
@@ -97,6 +105,8 @@ def build_cli(flow_cls: type) -> click.Group:
     cli.add_command(spin_cmd.spin)
     cli.add_command(card_cmd.card)
     cli.add_command(environment_cmd.environment)
+    for command in deploy_cmds.COMMANDS:
+        cli.add_command(command)
     return cli
 
 

@@ -280,6 +280,17 @@ class Run(_InRun):
         }
 
     @property
+    def trigger(self) -> Any:
+        """The events that started this run (a deployed run started by @trigger or
+        @trigger_on_finish), as ``current.trigger`` saw them; None otherwise."""
+        from headwater.flow.trigger import Trigger
+
+        row = self._run_row
+        task = meta().get_task(row.flow, row.run_id, "start", "1")
+        metadata = ((task.transition or {}).get("metadata") or {}) if task else {}
+        return Trigger.from_json(metadata.get("trigger"))
+
+    @property
     def end_task(self) -> Task | None:
         """The task of the ``end`` step, or None if it has not started."""
         row = self._run_row

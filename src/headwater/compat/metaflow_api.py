@@ -61,7 +61,7 @@ from headwater.flow import (
     step,
 )
 from headwater.graph import metaflow_view  # noqa: F401 - gives flows their Metaflow graph view
-from headwater.runner import ExecutingRun, NBRunner, Runner
+from headwater.runner import Deployer, ExecutingRun, NBRunner, Runner
 
 batch = STEP_FALLBACKS["batch"]
 kubernetes = STEP_FALLBACKS["kubernetes"]
@@ -70,7 +70,7 @@ secrets = STEP_FALLBACKS["secrets"]
 __version__ = "2.19.0+headwater"
 
 __all__ = [
-    "Config", "DataArtifact", "ExecutingRun", "Flow", "FlowSpec", "IncludeFile", "JSONType", "Metaflow",
+    "Config", "DataArtifact", "Deployer", "ExecutingRun", "Flow", "FlowSpec", "IncludeFile", "JSONType", "Metaflow",
     "MetaflowException", "MetaflowInternalError", "MetaflowNamespaceMismatch", "MetaflowNotFound",
     "MissingInMergeArtifactsException", "NBRunner", "Parameter", "Run", "Runner", "Step", "Task",
     "UnhandledInMergeArtifactsException", "batch", "card", "catch", "conda", "conda_base",

@@ -1,8 +1,9 @@
 """Decorators whose backend headwater does not have (yet): accepted, and run locally.
 
-A flow written for Metaflow may carry ``@kubernetes``, ``@batch``,
-``@schedule`` or ``@trigger``. Refusing such a flow would make trying headwater on it impossible,
-so each is accepted with any options and the run says once, in one line, what it ignored.
+A flow written for Metaflow may carry ``@kubernetes`` or ``@batch``.
+Refusing such a flow would make trying headwater on it impossible, so each is accepted with any
+options and the run says once, in one line, what it ignored. (``@schedule`` and ``@trigger`` are
+re-exported from :mod:`headwater.decorators.deployment`: the deployers act on them.)
 """
 
 from __future__ import annotations
@@ -58,8 +59,4 @@ def flow_decorator(name: str, note: str) -> Callable[..., Any]:
     return decorator
 
 
-schedule = flow_decorator("schedule", "schedules need a deployment backend; ignored for local runs")
-trigger = flow_decorator("trigger", "event triggers need a deployment backend; ignored locally")
-trigger_on_finish = flow_decorator(
-    "trigger_on_finish", "event triggers need a deployment backend; ignored locally"
-)
+from headwater.decorators.deployment import schedule, trigger, trigger_on_finish  # noqa: E402,F401

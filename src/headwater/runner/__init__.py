@@ -4,8 +4,9 @@ Both start the flow's real command line in a child process (see :mod:`.runner`) 
 :class:`ExecutingRun` whose ``.run`` is a client Run read from the datastore the child wrote.
 """
 
+from headwater.runner.deployer import DeployedFlow, Deployer, TriggeredRun
 from headwater.runner.executing import ExecutingRun
 from headwater.runner.notebook import NBRunner, RunNotStartedError
 from headwater.runner.runner import Runner
 
-__all__ = ["ExecutingRun", "NBRunner", "RunNotStartedError", "Runner"]
+__all__ = ["DeployedFlow", "Deployer", "ExecutingRun", "NBRunner", "RunNotStartedError", "Runner", "TriggeredRun"]

@@ -13,6 +13,8 @@ import os
 import pickle
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,8 +31,13 @@ class SingleOutcome:
 
 
 def run_single_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any, *,
-                    capture: bool = True) -> SingleOutcome:
-    """Execute ``spec`` in a child process and return its result (and output when captured)."""
+                    capture: bool = True, while_waiting: Callable[[], None] | None = None,
+                    every_s: float = 30.0) -> SingleOutcome:
+    """Execute ``spec`` in a child process and return its result (and output when captured).
+
+    ``while_waiting`` is called every ``every_s`` seconds while the child runs (a deployed task
+    uses it to keep its run's heartbeat fresh); no thread is started for it.
+    """
     if not hasattr(os, "fork"):
         return _in_process(flow_cls, graph, spec, store, capture)
     with tempfile.TemporaryDirectory(prefix="headwater-task-") as tmp:
@@ -40,7 +47,7 @@ def run_single_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any, *,
         pid = os.fork()
         if pid == 0:  # the child: never returns
             _child(flow_cls, graph, spec, store, paths, capture)
-        _, status = os.waitpid(pid, 0)
+        status = _wait(pid, while_waiting, every_s)
         out, err = (_read(paths["stdout"]), _read(paths["stderr"])) if capture else ("", "")
         try:
             with open(paths["result"], "rb") as handle:
@@ -50,6 +57,21 @@ def run_single_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any, *,
             result = TaskResult(failure=TaskFailure(
                 "ProcessDied", f"the task's process ended with code {code} before reporting"))
     return SingleOutcome(result, out, err)
+
+
+def _wait(pid: int, while_waiting: Callable[[], None] | None, every_s: float) -> int:
+    """The child's wait status; ``while_waiting`` runs between short polls."""
+    if while_waiting is None:
+        return os.waitpid(pid, 0)[1]
+    next_call = time.monotonic() + every_s
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        if time.monotonic() >= next_call:
+            while_waiting()
+            next_call = time.monotonic() + every_s
+        time.sleep(0.2)
 
 
 def _child(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any, paths: dict[str, str],

@@ -1,0 +1,34 @@
+"""``@schedule``, ``@trigger``, ``@trigger_on_finish``: when a deployed flow runs.
+
+They only record their options on the flow class (``_hw_flow_decorators``); the deployers read
+them (``argo-workflows create`` makes a CronWorkflow and a Sensor, ``airflow create`` a DAG
+schedule). A local ``run`` ignores them and says so in one line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+_NOTE = "takes effect when the flow is deployed (argo-workflows / airflow create); ignored by run"
+
+
+def _flow_decorator(name: str) -> Callable[..., Any]:
+    def decorator(cls: Any = None, **options: Any) -> Any:
+        def attach(flow_cls: Any) -> Any:
+            existing = dict(getattr(flow_cls, "_hw_flow_decorators", {}))
+            existing[name] = {"options": options, "note": _NOTE}
+            flow_cls._hw_flow_decorators = existing
+            return flow_cls
+
+        if isinstance(cls, type) and not options:
+            return attach(cls)
+        return attach
+
+    decorator.__name__ = name
+    return decorator
+
+
+schedule = _flow_decorator("schedule")
+trigger = _flow_decorator("trigger")
+trigger_on_finish = _flow_decorator("trigger_on_finish")

@@ -1,0 +1,1 @@
+"""Apache Airflow: one DAG file per flow (:mod:`.compile`)."""

@@ -1,0 +1,272 @@
+"""A DeployPlan -> Argo Workflows documents (plain dicts, the JSON the Kubernetes API takes).
+
+* ``WorkflowTemplate``: a ``main`` DAG with one task per step outside any foreach; each foreach
+  (or ``num_parallel``) body is a DAG template of its own, called once per item through
+  ``withParam`` over the foreach step's output (the children's task ids); nested foreach nests
+  those templates. A conditional's cases run under ``when`` on the switch step's ``branch``
+  output; a skipped case's successors are omitted because every dependency is ``X.Succeeded``.
+  One container template per step: ``@retry`` -> ``retryStrategy``, ``@timeout`` ->
+  ``activeDeadlineSeconds``, ``@resources`` -> requests and limits, ``@environment`` -> env.
+* ``CronWorkflow`` for ``@schedule``; an Argo Events ``Sensor`` for ``@trigger`` and
+  ``@trigger_on_finish``, submitting a Workflow from the template with the event's fields as
+  parameters.
+
+Targets Argo Workflows 3.7 (the schema the tests validate against).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from headwater.deployers.plan import DeployError, DeployPlan, check_unique_names, k8s_name
+from headwater.graph.model import FOREACH, PARALLEL, SWITCH
+
+API_VERSION = "argoproj.io/v1alpha1"
+OUTPUT_DIR = "/tmp/headwater-out"
+TRIGGER_PARAM = "headwater-trigger"
+DEFAULT_IMAGE = "python:3.11"
+
+
+@dataclass(frozen=True)
+class ArgoOptions:
+    image: str = DEFAULT_IMAGE
+    namespace: str | None = None
+    service_account: str | None = None
+    secrets: tuple[str, ...] = ()  # Kubernetes secrets given to every container as env
+    event_source: str = "headwater-events"  # the Argo Events EventSource of @trigger
+    python: str = "python"  # the interpreter in the image
+    events_url: str | None = None  # Argo Events webhook the end task announces the run to
+
+
+def compile_all(plan: DeployPlan, options: ArgoOptions) -> list[dict[str, Any]]:
+    """Every document of the deployment: the template, then the cron workflow and the sensor."""
+    docs = [workflow_template(plan, options)]
+    if plan.schedule:
+        docs.append(cron_workflow(plan, options))
+    if plan.triggers:
+        docs.append(sensor(plan, options))
+    return docs
+
+
+def deployed_name(plan: DeployPlan) -> str:
+    return k8s_name(plan.name)
+
+
+def _metadata(plan: DeployPlan, options: ArgoOptions, name: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "name": name,
+        "labels": {"app.kubernetes.io/managed-by": "headwater",
+                   "headwater.dev/flow": k8s_name(plan.flow_name)},
+        "annotations": {"headwater.dev/flow-name": plan.flow_name,
+                        "headwater.dev/deployed-by": plan.username},
+    }
+    if options.namespace:
+        meta["namespace"] = options.namespace
+    return meta
+
+
+# -- the workflow template ------------------------------------------------------------------------
+
+def workflow_template(plan: DeployPlan, options: ArgoOptions) -> dict[str, Any]:
+    names = check_unique_names(plan.graph)
+    _check_conditionals(plan)
+    templates = [{"name": "main", "dag": {"tasks": _dag_tasks(plan, names, ())}}]
+    for step, scope in _bodies(plan):
+        templates.append({
+            "name": f"body-{names[step]}",
+            "inputs": {"parameters": [{"name": "task-id"}]},
+            "dag": {"tasks": _dag_tasks(plan, names, scope)},
+        })
+    templates += [_container_template(plan, options, node.name, names)
+                  for node in plan.graph.ordered()]
+    params = [{"name": p.name, "value": p.default, **({"description": p.help} if p.help else {})}
+              for p in plan.parameters]
+    params.append({"name": TRIGGER_PARAM, "value": ""})
+    spec: dict[str, Any] = {"entrypoint": "main", "arguments": {"parameters": params},
+                            "templates": templates}
+    if options.service_account:
+        spec["serviceAccountName"] = options.service_account
+    return {"apiVersion": API_VERSION, "kind": "WorkflowTemplate",
+            "metadata": _metadata(plan, options, deployed_name(plan)), "spec": spec}
+
+
+def _bodies(plan: DeployPlan) -> list[tuple[str, tuple[str, ...]]]:
+    """(foreach step, the scope of its body) for every foreach, outer ones first."""
+    out = []
+    for node in plan.graph.ordered():
+        if node.transition in (FOREACH, PARALLEL):
+            out.append((node.name, (*plan.scope[node.name], node.name)))
+    return out
+
+
+def _check_conditionals(plan: DeployPlan) -> None:
+    for node in plan.graph:
+        if node.is_join or len(node.in_steps) < 2:
+            continue
+        direct = [s for s in node.in_steps if plan.graph[s].transition == SWITCH]
+        if direct:
+            raise DeployError(
+                f"step '{node.name}' of flow {plan.flow_name} is both a case of the conditional "
+                f"in step '{direct[0]}' and reached from another step: Argo's `when` cannot say it",
+                fix=f"put a step of its own between '{direct[0]}' and '{node.name}'")
+
+
+def _dag_tasks(plan: DeployPlan, names: dict[str, str], scope: tuple[str, ...]) -> list[dict]:
+    """The DAG tasks of one scope: its steps, plus one mapped task per foreach opened in it."""
+    task_id = "1" if not scope else "{{inputs.parameters.task-id}}"
+    tasks = []
+    for node in plan.graph.ordered():
+        if plan.scope[node.name] != scope:
+            continue
+        task: dict[str, Any] = {
+            "name": names[node.name], "template": f"step-{names[node.name]}",
+            "arguments": {"parameters": [{"name": "task-id", "value": task_id}]},
+        }
+        deps = [d for d in (_representative(plan, names, scope, p) for p in node.in_steps) if d]
+        joiner = " && " if node.is_join or len(deps) < 2 else " || "
+        if deps:
+            task["depends"] = joiner.join(f"{d}.Succeeded" for d in dict.fromkeys(deps))
+        switch = [p for p in node.in_steps if plan.graph[p].transition == SWITCH]
+        if switch:
+            task["when"] = (f"'{{{{tasks.{names[switch[0]]}.outputs.parameters.branch}}}}' == "
+                            f"'{node.name}'")
+        tasks.append(task)
+        if node.transition in (FOREACH, PARALLEL):
+            tasks.append({
+                "name": f"{names[node.name]}-foreach", "template": f"body-{names[node.name]}",
+                "depends": f"{names[node.name]}.Succeeded",
+                "withParam": f"{{{{tasks.{names[node.name]}.outputs.parameters.children}}}}",
+                "arguments": {"parameters": [{"name": "task-id", "value": "{{item}}"}]},
+            })
+    return tasks
+
+
+def _representative(plan: DeployPlan, names: dict[str, str], scope: tuple[str, ...],
+                    step: str) -> str | None:
+    """The task of ``scope``'s DAG that stands for ``step`` (itself, or the foreach holding it);
+    None for a step of an enclosing DAG (the foreach step that maps this one)."""
+    inner = plan.scope[step]
+    if inner == scope:
+        return names[step]
+    if scope[: len(inner)] == inner:
+        return None
+    if inner[: len(scope)] != scope or len(inner) <= len(scope):
+        raise DeployError(f"step '{step}' of flow {plan.flow_name} cannot be placed in the DAG")
+    return f"{names[inner[len(scope)]]}-foreach"
+
+
+def _container_template(plan: DeployPlan, options: ArgoOptions, step: str,
+                        names: dict[str, str]) -> dict[str, Any]:
+    policy = plan.policies[step]
+    params = {p.name: f"{{{{workflow.parameters.{p.name}}}}}" for p in plan.parameters}
+    args = plan.task_args(
+        step, "{{inputs.parameters.task-id}}", "{{workflow.name}}", "argo-workflows",
+        params=params if step == "start" else None,
+        trigger=f"{{{{workflow.parameters.{TRIGGER_PARAM}}}}}" if step == "start" else "",
+        output_dir=OUTPUT_DIR)
+    env = [{"name": "HEADWATER_USER", "value": plan.username}]
+    env += [{"name": k, "value": str(v)} for k, v in sorted(policy.env.items())]
+    if options.events_url and step == "end":
+        env.append({"name": "HEADWATER_EVENTS_URL", "value": options.events_url})
+    container: dict[str, Any] = {"image": options.image, "command": [options.python],
+                                 "args": args, "env": env}
+    if options.secrets:
+        container["envFrom"] = [{"secretRef": {"name": s}} for s in options.secrets]
+    resources = _resources(policy.resources)
+    if resources:
+        container["resources"] = resources
+    template: dict[str, Any] = {
+        "name": f"step-{names[step]}",
+        "inputs": {"parameters": [{"name": "task-id"}]},
+        "outputs": {"parameters": [
+            {"name": "children", "valueFrom": {"path": f"{OUTPUT_DIR}/children.json",
+                                               "default": "[]"}},
+            {"name": "branch", "valueFrom": {"path": f"{OUTPUT_DIR}/branch", "default": ""}},
+        ]},
+        "container": container,
+    }
+    if policy.attempts > 1:
+        retry: dict[str, Any] = {"limit": policy.attempts - 1, "retryPolicy": "Always"}
+        if policy.retry_delay_s:
+            retry["backoff"] = {"duration": f"{int(policy.retry_delay_s)}s"}
+        template["retryStrategy"] = retry
+    if policy.timeout_s is not None:
+        template["activeDeadlineSeconds"] = max(1, int(policy.timeout_s))
+    return template
+
+
+def _resources(requested: dict[str, Any]) -> dict[str, Any]:
+    """@resources(cpu, memory MB, gpu) as Kubernetes requests (and limits for memory, GPUs)."""
+    if not requested:
+        return {}
+    requests: dict[str, str] = {}
+    limits: dict[str, str] = {}
+    if requested.get("cpu"):
+        requests["cpu"] = str(requested["cpu"])
+    if requested.get("memory"):
+        requests["memory"] = limits["memory"] = f"{int(float(requested['memory']))}Mi"
+    if requested.get("gpu") and float(requested["gpu"]) > 0:
+        limits["nvidia.com/gpu"] = str(int(float(requested["gpu"])))
+    if requested.get("disk"):
+        requests["ephemeral-storage"] = f"{int(float(requested['disk']))}Mi"
+    return {k: v for k, v in (("requests", requests), ("limits", limits)) if v}
+
+
+# -- schedule and triggers ------------------------------------------------------------------------
+
+def cron_workflow(plan: DeployPlan, options: ArgoOptions) -> dict[str, Any]:
+    assert plan.schedule is not None
+    spec: dict[str, Any] = {
+        "schedules": [plan.schedule["cron"]],
+        "concurrencyPolicy": "Allow",
+        "workflowSpec": {"workflowTemplateRef": {"name": deployed_name(plan)}},
+    }
+    if plan.schedule.get("timezone"):
+        spec["timezone"] = plan.schedule["timezone"]
+    return {"apiVersion": API_VERSION, "kind": "CronWorkflow",
+            "metadata": _metadata(plan, options, deployed_name(plan)), "spec": spec}
+
+
+def sensor(plan: DeployPlan, options: ArgoOptions) -> dict[str, Any]:
+    """One dependency per event; any of them submits a run (Metaflow's @trigger: all of them)."""
+    dependencies = []
+    parameters = []
+    names = [p.name for p in plan.parameters]
+    for index, trig in enumerate(plan.triggers):
+        dep = f"event-{index}"
+        dependencies.append({
+            "name": dep, "eventSourceName": options.event_source, "eventName": trig["event"]})
+        for param, field_name in trig["parameters"].items():
+            if param not in names:
+                raise DeployError(f"@trigger of flow {plan.flow_name} maps event field "
+                                  f"{field_name!r} to {param!r}, which is not a parameter",
+                                  fix=f"the parameters are: {', '.join(names) or 'none'}")
+            parameters.append({
+                "src": {"dependencyName": dep, "dataKey": f"body.payload.{field_name}",
+                        "value": plan.parameters[names.index(param)].default},
+                "dest": f"spec.arguments.parameters.{names.index(param)}.value"})
+        parameters.append({"src": {"dependencyName": dep, "dataKey": "body"},
+                           "dest": f"spec.arguments.parameters.{len(names)}.value"})
+    workflow = {
+        "apiVersion": API_VERSION, "kind": "Workflow",
+        "metadata": {"generateName": f"{deployed_name(plan)}-"},
+        "spec": {"workflowTemplateRef": {"name": deployed_name(plan)},
+                 "arguments": {"parameters": [
+                     *({"name": p.name, "value": p.default} for p in plan.parameters),
+                     {"name": TRIGGER_PARAM, "value": ""}]}},
+    }
+    trigger = {"template": {"name": "submit", "argoWorkflow": {
+        "operation": "submit", "source": {"resource": workflow}, "parameters": parameters}}}
+    if len(dependencies) > 1:
+        trigger["template"]["conditions"] = " || ".join(d["name"] for d in dependencies)
+    spec: dict[str, Any] = {"dependencies": dependencies, "triggers": [trigger]}
+    if options.service_account:
+        spec["template"] = {"serviceAccountName": options.service_account}
+    return {"apiVersion": API_VERSION, "kind": "Sensor",
+            "metadata": _metadata(plan, options, deployed_name(plan)), "spec": spec}
+
+
+def to_json(docs: list[dict[str, Any]]) -> str:
+    return json.dumps(docs if len(docs) > 1 else docs[0], indent=2)

@@ -1,0 +1,259 @@
+"""What every deployer needs to know about a flow, computed once at ``create`` time.
+
+The plan checks the graph, refuses the shapes an orchestrator DAG cannot express (loops), groups
+the steps by the foreach they run in (each foreach body becomes a sub-DAG mapped over the items),
+resolves each step's policy (@retry, @timeout, @resources, @environment), renders the parameters'
+defaults as text, reads @schedule / @trigger / @trigger_on_finish, and stores the code package in
+the datastore: the deployed tasks download it from there, so the image needs no flow code.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from headwater.decorators.base import StepPolicy
+from headwater.exceptions import FlowDefinitionError
+from headwater.graph import check_flow
+from headwater.graph.model import FOREACH, PARALLEL, SPLIT, SWITCH, Graph
+from headwater.settings import Settings, current_username
+
+TASK_MODULE = "headwater.cli.deployed_task_cmd"
+SCHEDULE_PRESETS = {"hourly": "0 * * * *", "daily": "0 0 * * *", "weekly": "0 0 * * 0"}
+
+
+class DeployError(FlowDefinitionError):
+    """The flow cannot be deployed as it is (a shape the orchestrator cannot run, a bad option)."""
+
+
+@dataclass(frozen=True)
+class DeployParameter:
+    name: str
+    default: str  # as text; "" means "no value given: the flow's default applies"
+    help: str = ""
+
+
+@dataclass
+class DeployPlan:
+    flow_name: str
+    name: str  # the deployed name: the project's flow name under @project, else the flow's
+    graph: Graph
+    policies: dict[str, StepPolicy]
+    scope: dict[str, tuple[str, ...]]  # step -> the foreach/parallel steps it runs under
+    parameters: list[DeployParameter]
+    settings: Settings
+    code: dict[str, str]
+    username: str
+    schedule: dict[str, Any] | None = None  # {"cron": ..., "timezone": ...}
+    triggers: list[dict[str, Any]] = field(default_factory=list)  # {"event": name, "parameters"}
+    branch: str | None = None
+    production: bool = False
+    tags: tuple[str, ...] = ()
+
+    def task_args(self, step: str, task_id: str, run_key: str, orchestrator: str,
+                  params: Mapping[str, str] | None = None, trigger: str = "",
+                  output_dir: str | None = None) -> list[str]:
+        """The argv (after the interpreter) of the deployed task ``step``."""
+        args = ["-m", TASK_MODULE, step, "--task-id", task_id, "--run-key", run_key,
+                "--code", json.dumps(self.code, sort_keys=True),
+                "--datastore-root", self.settings.datastore_root,
+                "--metadata", public_metadata_url(self.settings.metadata_url),
+                "--orchestrator", orchestrator, "--deployment", self.name]
+        for name, value in (params or {}).items():
+            args += ["--param", name, value]
+        for tag in self.tags:
+            args += ["--tag", tag]
+        if self.branch:
+            args += ["--branch", self.branch]
+        if self.production:
+            args.append("--production")
+        if trigger:
+            args += ["--trigger", trigger]
+        if output_dir:
+            args += ["--output-dir", output_dir]
+        return args
+
+
+def public_metadata_url(url: str) -> str:
+    """The metadata URL without its password: a deployed document is not a place for secrets
+    (the tasks get it from PGPASSWORD, e.g. through a Kubernetes secret)."""
+    parts = urlsplit(url)
+    if "://" not in url:
+        return url
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if k.lower() not in ("password", "sslpassword")]
+    netloc = parts.netloc
+    if parts.password:
+        netloc = parts.hostname or ""
+        if parts.username:
+            netloc = f"{parts.username}@{netloc}"
+        if parts.port:
+            netloc = f"{netloc}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query)))
+
+
+def build_plan(flow_cls: type, settings: Settings, *, orchestrator: str, branch: str | None = None,
+               production: bool = False, tags: tuple[str, ...] = (), name: str | None = None,
+               store_code: bool = True) -> DeployPlan:
+    """The plan for deploying ``flow_cls`` with the datastore and metadata of ``settings``."""
+    from headwater.runtime.configs import resolve_configs
+    from headwater.runtime.launcher import step_policies
+    from headwater.runtime.project import project_info
+
+    graph = check_flow(flow_cls)
+    _refuse_loops(graph, orchestrator)
+    user = current_username()
+    project = project_info(flow_cls, user, branch, production)
+    from headwater.flow.config import config_scope
+
+    configs = config_scope(flow_cls, resolve_configs(flow_cls, (), ()))
+    plan = DeployPlan(
+        flow_name=flow_cls.__name__,
+        name=name or (project.flow_name if project else flow_cls.__name__),
+        graph=graph, policies=step_policies(flow_cls, graph, (), configs),
+        scope=foreach_scopes(graph), parameters=_parameters(flow_cls),
+        settings=settings, code=_store_code(flow_cls, settings) if store_code else {},
+        username=user, branch=branch, production=production, tags=tags)
+    decorators = getattr(flow_cls, "_hw_flow_decorators", {})
+    if "schedule" in decorators:
+        plan.schedule = schedule_of(flow_cls.__name__, decorators["schedule"]["options"])
+    plan.triggers = triggers_of(flow_cls.__name__, decorators)
+    return plan
+
+
+def _store_code(flow_cls: type, settings: Settings) -> dict[str, str]:
+    from headwater.store import code_package, open_datastore
+
+    store = open_datastore(settings.datastore_root)
+    tarball, code = code_package.build(flow_cls)
+    return code_package.save(store, tarball, code)
+
+
+def _refuse_loops(graph: Graph, orchestrator: str) -> None:
+    """A conditional that goes back to an earlier step makes a cycle: no DAG can hold it."""
+    state: dict[str, int] = {}
+
+    def visit(name: str) -> None:
+        state[name] = 1
+        for nxt in graph[name].out:
+            if state.get(nxt) == 1:
+                raise DeployError(
+                    f"step '{name}' of flow {graph.flow_name} loops back to step '{nxt}': "
+                    f"{orchestrator} runs a DAG, which cannot hold a loop",
+                    fix="unroll the loop, or run this flow with `run` (loops work locally)")
+            if nxt not in state:
+                visit(nxt)
+        state[name] = 2
+
+    visit("start")
+
+
+def foreach_scopes(graph: Graph) -> dict[str, tuple[str, ...]]:
+    """step -> the foreach (or num_parallel) steps it runs under, outermost first."""
+    splits: dict[str, tuple[tuple[str, str], ...]] = {"start": ()}
+    order = ["start"]
+    while order:
+        name = order.pop(0)
+        node = graph[name]
+        stack = splits[name]
+        for nxt in node.out:
+            if nxt in splits:
+                continue
+            if graph[nxt].is_join:
+                child = stack[:-1]
+            elif node.transition in (SPLIT, FOREACH, PARALLEL):
+                child = (*stack, (name, node.transition))
+            else:
+                child = stack
+            splits[nxt] = child
+            order.append(nxt)
+    return {step: tuple(s for s, kind in stack if kind in (FOREACH, PARALLEL))
+            for step, stack in splits.items()}
+
+
+def _parameters(flow_cls: type) -> list[DeployParameter]:
+    from headwater.flow.parameters import flow_parameters
+
+    out = []
+    for param in flow_parameters(flow_cls).values():
+        default = param.default
+        if default is None or callable(default) or param.is_include_file:
+            text = ""
+        elif isinstance(default, str):
+            text = default
+        else:
+            text = json.dumps(default) if isinstance(default, (dict, list, bool)) else str(default)
+        out.append(DeployParameter(param.name, text, param.help or ""))
+    return out
+
+
+def schedule_of(flow_name: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """@schedule(cron=..., hourly/daily/weekly=True, timezone=...) as a cron line and a zone."""
+    cron = options.get("cron")
+    if not cron:
+        presets = [k for k in ("hourly", "weekly") if options.get(k)]
+        cron = SCHEDULE_PRESETS[presets[0] if presets else "daily"]
+    elif not isinstance(cron, str) or len(cron.split()) != 5:
+        raise DeployError(f"@schedule of flow {flow_name}: cron {cron!r} is not a 5-field cron "
+                          "line", fix="e.g. @schedule(cron='0 6 * * *') for 06:00 every day")
+    return {"cron": cron, "timezone": options.get("timezone") or ""}
+
+
+_EVENT = re.compile(r"^[A-Za-z0-9_.\-]{1,253}$")
+
+
+def triggers_of(flow_name: str, decorators: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The events that start a run: ``{"event": name, "parameters": {param: payload field}}``."""
+    out: list[dict[str, Any]] = []
+    options = decorators.get("trigger", {}).get("options", {})
+    for item in _as_list(options.get("event")) + _as_list(options.get("events")):
+        if isinstance(item, str):
+            out.append({"event": item, "parameters": {}})
+        elif isinstance(item, Mapping) and "name" in item:
+            params = item.get("parameters") or {}
+            if isinstance(params, (list, tuple)):
+                params = {p: p for p in params}
+            out.append({"event": item["name"], "parameters": dict(params)})
+    finish = decorators.get("trigger_on_finish", {}).get("options", {})
+    for flow in _as_list(finish.get("flow")) + _as_list(finish.get("flows")):
+        upstream = flow if isinstance(flow, str) else (flow or {}).get("name", "")
+        out.append({"event": f"headwater.{upstream}.end", "parameters": {}, "flow": upstream})
+    for trig in out:
+        if not _EVENT.match(str(trig["event"])):
+            raise DeployError(f"@trigger of flow {flow_name}: event {trig['event']!r} is not a "
+                              "valid event name", fix="use letters, digits, '.', '_' and '-'")
+    return out
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def k8s_name(text: str) -> str:
+    """A lower-case DNS label from a step or flow name (``train_model`` -> ``train-model``)."""
+    name = re.sub(r"[^a-z0-9.-]+", "-", text.lower()).strip("-.")
+    return name[:63].rstrip("-.") or "x"
+
+
+def check_unique_names(graph: Graph) -> dict[str, str]:
+    """step -> its Kubernetes name; two steps that would share one are refused."""
+    names: dict[str, str] = {}
+    for node in graph:
+        name = k8s_name(node.name)
+        clash = [s for s, n in names.items() if n == name]
+        if clash:
+            raise DeployError(f"steps '{clash[0]}' and '{node.name}' of flow {graph.flow_name} "
+                              f"have the same Kubernetes name {name!r}",
+                              fix="rename one of them")
+        names[node.name] = name
+    return names
+
+
+def switch_steps(graph: Graph) -> list[str]:
+    return [node.name for node in graph if node.transition == SWITCH]

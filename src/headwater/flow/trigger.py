@@ -1,0 +1,62 @@
+"""``current.trigger`` and ``Run.trigger``: the events that started a deployed run.
+
+An Argo Events sensor passes each event's body, ``{"name", "id", "timestamp", "payload"}``; for
+``@trigger_on_finish`` the payload names the upstream run (``{"pathspec": "Flow/RUN_ID"}``), and
+:attr:`Trigger.run` is that run, read through the client (imported on first use only).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TriggerEvent:
+    name: str
+    id: str | None = None
+    timestamp: Any = None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, body: Mapping[str, Any]) -> TriggerEvent:
+        payload = body.get("payload")
+        return cls(str(body.get("name", "")), body.get("id"), body.get("timestamp"),
+                   dict(payload) if isinstance(payload, Mapping) else {})
+
+
+class Trigger:
+    """What started the run: ``event`` (the first), ``events``, and ``run`` / ``runs`` for
+    @trigger_on_finish."""
+
+    def __init__(self, events: Sequence[Mapping[str, Any]]) -> None:
+        self.events = [TriggerEvent.of(e) for e in events]
+
+    @classmethod
+    def from_json(cls, text: str | None) -> Trigger | None:
+        if not text:
+            return None
+        value = json.loads(text)
+        return cls(value if isinstance(value, list) else [value])
+
+    @property
+    def event(self) -> TriggerEvent | None:
+        return self.events[0] if self.events else None
+
+    @property
+    def runs(self) -> list[Any]:
+        """The upstream runs of @trigger_on_finish events (others have none)."""
+        from headwater.client import Run  # lazily: see tests/unit/test_layering.py ALLOWED
+
+        return [Run(e.payload["pathspec"], _namespace_check=False)
+                for e in self.events if e.payload.get("pathspec")]
+
+    @property
+    def run(self) -> Any:
+        runs = self.runs
+        return runs[0] if runs else None
+
+    def __repr__(self) -> str:
+        return f"Trigger({', '.join(e.name for e in self.events)})"

@@ -1,0 +1,341 @@
+"""One task of a deployed run: the orchestrator (Argo Workflows, Airflow) schedules, this runs.
+
+A local run has one scheduler that alone writes metadata. A deployed run has none: the
+orchestrator starts each task as a process of its own, in the order of the compiled DAG. So this
+module does, for one task, what the scheduler does for all of them:
+
+1. find the run: the start task registers it (idempotently, keyed by the orchestrator's run id,
+   kept as the system tag ``orchestrator_run:<id>``); every other task looks it up by that tag;
+2. find the task's inputs in the metadata: its parent tasks, located by step name and foreach
+   path (task ids are derived from the path, see :func:`task_id_for`), and for a join every task
+   that closes the same split;
+3. run the step in a forked child (the same isolation as a local task) and record the attempt,
+   its logs and its artifacts (this process writes its own task's rows, in one transaction each);
+4. say what the orchestrator needs next (:func:`write_outputs`): the task ids of the foreach
+   children, the branch a conditional took. The end task marks the run succeeded; a task that
+   fails for good marks it failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from headwater.decorators.registry import step_policy
+from headwater.exceptions import HeadwaterException, NotFoundError
+from headwater.flow.config import config_scope
+from headwater.flow.trigger import Trigger
+from headwater.graph.model import FOREACH, PARALLEL, SPLIT, Graph
+from headwater.meta import open_metadata
+from headwater.records import Frame, ParentRef, TaskResult, TaskSpec
+from headwater.runtime.configs import configs_from_refs, resolve_configs
+from headwater.runtime.parameters import resolve_parameters, store_parameters
+from headwater.runtime.project import project_info
+from headwater.runtime.scheduler import python_tag
+from headwater.runtime.single import run_single_task
+from headwater.settings import Settings, current_username
+
+RUN_TAG = "orchestrator_run:"
+ROOT_TASK_ID = "1"
+HEARTBEAT_EVERY_S = 30.0
+EVENTS_URL_ENV = "HEADWATER_EVENTS_URL"  # an Argo Events webhook: where "finished" events go
+
+
+class DeployedRunError(HeadwaterException):
+    """A deployed task cannot find its run or its inputs (the orchestrator ran it out of order)."""
+
+
+def task_id_for(path: tuple[int, ...]) -> str:
+    """The task id of a step's task at foreach path ``path`` (indexes, outermost first).
+
+    ``()`` -> ``"1"``, ``(2,)`` -> ``"1-2"``, ``(2, 0)`` -> ``"1-2-0"``. The same in every
+    process, so a task finds its parents without asking anyone.
+    """
+    return "-".join([ROOT_TASK_ID, *map(str, path)])
+
+
+def path_of(task_id: str) -> tuple[int, ...]:
+    parts = task_id.split("-")
+    if parts[0] != ROOT_TASK_ID or not all(p.isdigit() for p in parts[1:]):
+        raise DeployedRunError(f"{task_id!r} is not a deployed task id (1, 1-0, 1-0-3, ...)")
+    return tuple(int(p) for p in parts[1:])
+
+
+def _foreach_path(frames: tuple[Frame, ...]) -> tuple[int, ...]:
+    return tuple(f.index for f in frames if f.is_foreach)
+
+
+@dataclass
+class DeployedTask:
+    """What the orchestrator says about the task to run (all of it from the compiled DAG)."""
+
+    step: str
+    task_id: str
+    run_key: str  # the orchestrator's id of this run (Argo workflow name, Airflow run_id)
+    params: Mapping[str, str] = field(default_factory=dict)  # raw values, start only
+    tags: tuple[str, ...] = ()
+    deployment: str = ""  # the deployed name, recorded as a system tag
+    orchestrator: str = ""  # "argo-workflows" / "airflow"
+    branch: str | None = None
+    production: bool = False
+    trigger: list[dict[str, Any]] | None = None  # the events that started the run
+    code: Mapping[str, str] | None = None  # the code package the run was deployed with
+    output_dir: str | None = None
+
+
+def run_deployed_task(flow_cls: type, graph: Graph, store: Any, settings: Settings,
+                      task: DeployedTask) -> TaskResult:
+    """Run ``task`` and record it; returns its result (the caller turns it into an exit code)."""
+    if task.step not in graph:
+        raise NotFoundError(f"flow {flow_cls.__name__} has no step {task.step!r}",
+                            fix="re-deploy the flow: the deployed DAG and the code disagree")
+    flow = flow_cls.__name__
+    user = current_username()
+    project = project_info(flow_cls, user, task.branch, task.production)
+    meta = open_metadata(settings.metadata_url)
+    try:
+        run_id = (_register_run(meta, store, flow_cls, task, user, project)
+                  if task.step == "start" else _find_run(meta, flow, task))
+        run = meta.get_run(flow, run_id)
+        scope = config_scope(flow_cls, configs_from_refs(flow_cls, run.params, store,
+                                                         f"{flow}/{run_id}"))
+        parents, frames = _inputs(meta, graph, flow, run_id, task)
+        policy = step_policy(getattr(flow_cls, task.step), [], scope)
+        current = dict(project.current_fields() if project else {})
+        events = task.trigger or _recorded_trigger(meta, flow, run_id)
+        if events:
+            current["trigger"] = Trigger(events)
+        spec = TaskSpec(
+            flow_name=flow, run_id=run_id, step=task.step, task_id=task.task_id, attempt=0,
+            parents=parents, params=run.params, frames=frames, is_join=graph[task.step].is_join,
+            username=user, tags=tuple(run.tags), namespace=f"user:{user}",
+            extra={"env": policy.env, "current": current},
+        )
+        spec.attempt = _start_attempt(meta, spec)
+        outcome = run_single_task(
+            flow_cls, graph, spec, store,
+            while_waiting=lambda: meta.heartbeat(flow, run_id, time.time()),
+            every_s=HEARTBEAT_EVERY_S)
+        _echo(outcome.stdout, sys.stdout)
+        _echo(outcome.stderr, sys.stderr)
+        result = outcome.result
+        if task.step == "start" and task.trigger:
+            result.metadata["trigger"] = json.dumps(task.trigger)  # Run.trigger reads it
+        final = result.ok or spec.attempt + 1 >= policy.attempts
+        with meta.transaction():
+            meta.attempt_finished(
+                flow, run_id, task.step, task.task_id, spec.attempt, result,
+                stdout_key=_save_log(store, outcome.stdout), stderr_key=_save_log(store, outcome.stderr),
+                final=final)
+            if result.ok and task.step == "end":
+                meta.run_finished(flow, run_id, "succeeded", time.time())
+            elif not result.ok and final:
+                meta.run_finished(flow, run_id, "failed", time.time())
+            else:
+                meta.heartbeat(flow, run_id, time.time())
+        if result.ok and task.output_dir:
+            write_outputs(task.output_dir, graph, spec, result)
+        if result.ok and task.step == "end" and os.environ.get(EVENTS_URL_ENV):
+            publish_finished(os.environ[EVENTS_URL_ENV], flow, run_id)
+        return result
+    finally:
+        meta.close()
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+def _run_tag(key: str) -> str:
+    return f"{RUN_TAG}{key}"
+
+
+def _find_run(meta: Any, flow: str, task: DeployedTask) -> str:
+    rows = meta.list_runs(flow, tags=[_run_tag(task.run_key)], limit=1)
+    if not rows:
+        raise DeployedRunError(
+            f"step '{task.step}' of {flow}: no run is registered for the orchestrator's run "
+            f"{task.run_key!r} (its start task has not run or used another metadata database)",
+            fix="deploy again so that every task uses the same --metadata and datastore")
+    return rows[0].run_id
+
+
+def _register_run(meta: Any, store: Any, flow_cls: type, task: DeployedTask, user: str,
+                  project: Any) -> str:
+    """The run of ``task.run_key``: registered once; a retried start task finds it again."""
+    flow = flow_cls.__name__
+    rows = meta.list_runs(flow, tags=[_run_tag(task.run_key)], limit=1)
+    if rows:
+        return rows[0].run_id
+    configs = resolve_configs(flow_cls, (), ())
+    scope = config_scope(flow_cls, configs)
+    given = {k: v for k, v in task.params.items() if v != ""}
+    values = resolve_parameters(flow_cls, given, user, scope)
+    refs = store_parameters({**values, **configs}, store, f"{flow}/parameters")
+    system = [_run_tag(task.run_key), f"user:{user}", python_tag(),
+              *([f"runtime:{task.orchestrator}"] if task.orchestrator else []),
+              *([f"deployment:{task.deployment}", f"production:{task.deployment}"]
+                if task.deployment else []),
+              *(project.system_tags() if project else [])]
+    # pid 0 and no host: no scheduler process to watch; liveness is the tasks' heartbeats.
+    return meta.new_run(flow, user=user, tags=list(task.tags), system_tags=system, params=refs,
+                        origin_run_id=None, pid=0, host="", code=task.code)
+
+
+def _recorded_trigger(meta: Any, flow: str, run_id: str) -> list[dict[str, Any]] | None:
+    """The events the start task recorded: every task of the run sees the same trigger."""
+    row = meta.get_task(flow, run_id, "start", ROOT_TASK_ID)
+    text = ((row.transition or {}).get("metadata") or {}).get("trigger") if row else None
+    return json.loads(text) if text else None
+
+
+def _start_attempt(meta: Any, spec: TaskSpec) -> int:
+    """Register the task (first attempt) and its next attempt; a re-run pod is a new attempt."""
+    key = (spec.flow_name, spec.run_id, spec.step, spec.task_id)
+    with meta.transaction():
+        row = meta.get_task(*key)
+        attempt = 0 if row is None else row.attempts
+        if row is None:
+            meta.new_task(*key, frames=spec.frames,
+                          parents=[f"{p.step}/{p.task_id}" for p in spec.parents])
+        meta.attempt_started(*key, attempt, time.time())
+        meta.heartbeat(spec.flow_name, spec.run_id, time.time())
+    return attempt
+
+
+# -- the inputs ---------------------------------------------------------------------------------
+
+def _inputs(meta: Any, graph: Graph, flow: str, run_id: str,
+            task: DeployedTask) -> tuple[list[ParentRef], tuple[Frame, ...]]:
+    """The task's parents and its split stack, read from the tasks they recorded."""
+    if task.step == "start":
+        return [], ()
+    path = path_of(task.task_id)
+    node = graph[task.step]
+    if node.is_join:
+        return _join_inputs(meta, graph, flow, run_id, task.step, path)
+    for parent_step in node.in_steps:
+        parent_node = graph[parent_step]
+        fans_out = parent_node.transition in (FOREACH, PARALLEL)
+        if fans_out and not path:
+            continue
+        parent_path = path[:-1] if fans_out else path
+        row = meta.get_task(flow, run_id, parent_step, task_id_for(parent_path))
+        if row is None or row.status != "succeeded":
+            continue
+        taken = (row.transition or {}).get("next_steps") or parent_node.out
+        if task.step not in taken:
+            continue  # a conditional that took another case
+        parent = ParentRef(parent_step, row.task_id,
+                           meta.get_artifacts(flow, run_id, parent_step, row.task_id), row.frames)
+        return [parent], _child_frames(graph, parent, row, task.step, path)
+    raise DeployedRunError(
+        f"step '{task.step}' (task {task.task_id}) of {flow}/{run_id}: none of its parent steps "
+        f"({', '.join(node.in_steps)}) has a succeeded task leading to it",
+        fix="the orchestrator must run a step after its parents; re-deploy the flow")
+
+
+def _child_frames(graph: Graph, parent: ParentRef, row: Any, step: str,
+                  path: tuple[int, ...]) -> tuple[Frame, ...]:
+    node = graph[parent.step]
+    if node.transition == SPLIT:
+        index = node.out.index(step)
+        return parent.frames + (Frame(parent.step, parent.task_id, index, len(node.out)),)
+    if node.transition in (FOREACH, PARALLEL):
+        info = row.transition or {}
+        count = int(info.get("foreach_count") or 0)
+        if path[-1] >= count:
+            raise DeployedRunError(f"step '{step}': foreach index {path[-1]} is out of range "
+                                   f"(step '{parent.step}' made {count} items)")
+        return parent.frames + (Frame(parent.step, parent.task_id, path[-1], count, True,
+                                      info.get("foreach_items_key")),)
+    return parent.frames
+
+
+def _join_inputs(meta: Any, graph: Graph, flow: str, run_id: str, step: str,
+                 path: tuple[int, ...]) -> tuple[list[ParentRef], tuple[Frame, ...]]:
+    """Every task that closes the split this join closes, under the join's own foreach path."""
+    arrived: dict[int, ParentRef] = {}
+    expected = None
+    for parent_step in graph[step].in_steps:
+        rows = meta.list_tasks(flow, run_id, parent_step)
+        manifests = meta.get_step_artifacts(flow, run_id, parent_step)
+        for row in rows:
+            if not row.frames or _foreach_path(row.frames[:-1]) != path:
+                continue
+            if row.status != "succeeded":
+                continue
+            top = row.frames[-1]
+            expected = top.num_splits
+            arrived[top.index] = ParentRef(parent_step, row.task_id,
+                                           manifests.get(row.task_id, {}), row.frames)
+    if not arrived or len(arrived) != expected:
+        raise DeployedRunError(
+            f"join step '{step}' of {flow}/{run_id}: {len(arrived)} of {expected or '?'} inputs "
+            "have succeeded", fix="the orchestrator must run a join after all its inputs")
+    parents = [arrived[i] for i in sorted(arrived)]
+    return parents, parents[0].frames[:-1]
+
+
+# -- what the orchestrator reads back -----------------------------------------------------------
+
+def task_outputs(graph: Graph, spec: TaskSpec, result: TaskResult) -> dict[str, Any]:
+    """``{"task_id", "children", "branch"}``: the foreach children's task ids and the case taken."""
+    node = graph[spec.step]
+    path = path_of(spec.task_id)
+    children: list[str] = []
+    if node.transition in (FOREACH, PARALLEL):
+        children = [task_id_for(path + (i,)) for i in range(result.foreach_count or 0)]
+    branch = result.next_steps[0] if len(result.next_steps) == 1 else ""
+    return {"task_id": spec.task_id, "children": children, "branch": branch}
+
+
+def write_outputs(folder: str, graph: Graph, spec: TaskSpec, result: TaskResult) -> None:
+    """``children.json`` (Argo's withParam), ``branch`` (Argo's when) and ``return.json`` (Airflow's
+    XCom, the file the KubernetesPodOperator reads) in ``folder``."""
+    outputs = task_outputs(graph, spec, result)
+    os.makedirs(folder, exist_ok=True)
+    files = {"children.json": json.dumps(outputs["children"]), "branch": outputs["branch"],
+             "return.json": json.dumps(outputs)}
+    for name, text in files.items():
+        with open(os.path.join(folder, name), "w", encoding="utf-8") as handle:
+            handle.write(text)
+
+
+def publish_finished(url: str, flow: str, run_id: str) -> bool:
+    """POST ``headwater.<Flow>.end`` to the events webhook, for @trigger_on_finish downstream.
+
+    A failure is reported on stderr and does not fail the run (it has succeeded)."""
+    import urllib.request
+    import uuid
+
+    body = {"name": f"headwater.{flow}.end", "id": uuid.uuid4().hex, "timestamp": time.time(),
+            "payload": {"pathspec": f"{flow}/{run_id}", "flow_name": flow, "run_id": run_id}}
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - deployer's URL
+            response.read()
+        return True
+    except OSError as exc:
+        print(f"headwater: could not publish {body['name']} to the events webhook: {exc}",
+              file=sys.stderr)
+        return False
+
+
+def _save_log(store: Any, text: str) -> str | None:
+    if not text:
+        return None
+    try:
+        return store.save_bytes(text.encode("utf-8", "replace")).key
+    except HeadwaterException:
+        return None
+
+
+def _echo(text: str, stream: Any) -> None:
+    if text:
+        stream.write(text)
+        stream.flush()

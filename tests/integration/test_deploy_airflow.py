@@ -1,0 +1,122 @@
+"""airflow create: a real Apache Airflow (SQLite metadata, ``airflow dags test``) runs the DAG
+file end to end, and the headwater client reads the run from a fresh process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from airflow_env import airflow_bin
+
+from .flowrun import hermetic_env
+from .test_deploy_argo import FLOWS
+from .test_scale_out import read_elsewhere
+
+
+@pytest.fixture(scope="module")
+def airflow(tmp_path_factory) -> dict[str, str]:
+    """The environment of an Airflow installation: its home (SQLite database) migrated."""
+    home = tmp_path_factory.mktemp("airflow-home")
+    env = hermetic_env({"AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                        "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags")})
+    binary = str(airflow_bin())
+    done = subprocess.run([binary, "db", "migrate"], env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return {**env, "AIRFLOW_BIN": binary}
+
+
+def _create(flow: str, root: Path, out: Path, *args: str) -> str:
+    done = subprocess.run([sys.executable, str(FLOWS / flow), "--datastore-root", str(root),
+                           "airflow", "create", str(out), *args],
+                          cwd=root.parent, env=hermetic_env(), capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    return out.read_text()
+
+
+@pytest.mark.parametrize("flow,cls,step,artifact,expected", [
+    ("linear_flow.py", "DeployLinearFlow", "end", "result", [21, "hello"]),
+    ("foreach_flow.py", "DeployForeachFlow", "join", "words", ["AA", "BB", "CC"]),
+])
+def test_airflow_dags_test_runs_the_dag_and_the_client_reads_it(flow, cls, step, artifact,
+                                                                  expected, airflow, tmp_path):
+    root = tmp_path / "ds"
+    dags = Path(airflow["AIRFLOW__CORE__DAGS_FOLDER"])
+    dags.mkdir(exist_ok=True)
+    for old in dags.glob("*.py"):
+        old.unlink()
+    _create(flow, root, dags / f"{cls}.py", "--operator", "local")
+    done = subprocess.run([airflow["AIRFLOW_BIN"], "dags", "test", cls, "2024-06-01"],
+                          env=airflow, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=1200)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "state=success" in done.stdout + done.stderr
+    value = read_elsewhere({"HEADWATER_DATASTORE_ROOT": str(root)}, tmp_path / "reader", f"""
+        import json
+        from headwater import Flow, namespace
+        namespace(None)
+        run = Flow("{cls}").latest_run
+        print(json.dumps({{"ok": run.successful, "value": run["{step}"].task["{artifact}"].data,
+                          "tags": sorted(run.system_tags),
+                          "tasks": {{s.id: len(list(s.tasks())) for s in run.steps()}}}}))
+    """)
+    assert value["ok"] is True
+    assert value["value"] == expected
+    assert "runtime:airflow" in value["tags"]
+    assert "orchestrator_run:manual__2024-06-01T00:00:00+00:00" in value["tags"]
+    if cls == "DeployForeachFlow":
+        assert value["tasks"] == {"start": 1, "work": 3, "polish": 3, "join": 1, "end": 1}
+
+
+def test_kubernetes_operator_dag_is_valid_python_with_the_pod_spec(tmp_path):
+    text = _create("foreach_flow.py", tmp_path / "ds", tmp_path / "dag.py", "--image",
+                   "registry.example/flows:2", "--namespace", "flows")
+    compile(text, "dag.py", "exec")
+    assert "KubernetesPodOperator(" in text
+    assert "'registry.example/flows:2'" in text and "'flows'" in text
+    assert "schedule='0 6 * * *'" in text
+    args = json.loads(json.loads(text.split("ARGS = json.loads(", 1)[1].split(")\n", 1)[0]))
+    assert args["work"][:3] == ["-m", "headwater.cli.deployed_task_cmd", "work"]
+    assert "/airflow/xcom" in args["work"]
+    linear = _create("linear_flow.py", tmp_path / "ds", tmp_path / "lin.py", "--operator", "local")
+    assert ("'middle': {'retries': 2, 'retry_delay_s': 120.0, 'timeout_s': 600.0}" in linear)
+
+
+def test_nested_foreach_is_refused_naming_the_step(tmp_path):
+    done = subprocess.run([sys.executable, str(FLOWS / "nested_flow.py"), "--datastore-root",
+                           str(tmp_path / "ds"), "airflow", "create", str(tmp_path / "d.py")],
+                          cwd=tmp_path, env=hermetic_env(), capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1
+    assert "step 'leaf'" in done.stderr and "nested foreach" in done.stderr
+    assert not (tmp_path / "d.py").exists()
+
+
+def test_deployer_api_writes_the_dag_and_trigger_queues_a_run(airflow, tmp_path):
+    from headwater import Deployer
+
+    dags = Path(airflow["AIRFLOW__CORE__DAGS_FOLDER"])
+    dags.mkdir(exist_ok=True)
+    for old in dags.glob("*.py"):
+        old.unlink()
+    env = {k: v for k, v in airflow.items() if k.startswith("AIRFLOW")}
+    deployer = Deployer(str(FLOWS / "linear_flow.py"), cwd=tmp_path,
+                        env={**env, "HEADWATER_DATASTORE_ROOT": str(tmp_path / "ds")})
+    deployed = deployer.airflow().create(out=str(dags / "linear.py"), operator="local")
+    assert deployed.name == "DeployLinearFlow" and Path(deployed.dag_file).is_file()
+    done = subprocess.run([airflow["AIRFLOW_BIN"], "dags", "reserialize"], env=airflow,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    triggered = deployed.trigger(alpha=4)
+    assert triggered.run is None  # queued: nothing has run before Airflow's scheduler takes it
+    runs = subprocess.run([airflow["AIRFLOW_BIN"], "dags", "list-runs", "-d", deployed.name,
+                           "-o", "plain"], env=airflow, capture_output=True, text=True,
+                          timeout=600)
+    assert runs.returncode == 0, runs.stderr[-2000:]
+    queued = [line for line in runs.stdout.splitlines() if triggered.run_key in line]
+    assert len(queued) == 1 and "queued" in queued[0]

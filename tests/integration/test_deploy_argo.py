@@ -1,0 +1,293 @@
+"""argo-workflows create: manifests valid against Argo 3.7's schema, and their commands, run in
+the DAG's order against a real S3 server and PostgreSQL, give the same run as ``run``.
+
+No Kubernetes cluster can run here: the schema check is strict (every field must survive a
+round trip through hera's generated Argo models, so an unknown field fails), and the
+execution walks the manifest itself (tests/integration/argo_walk.py).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+import servers
+
+from .argo_walk import Walk
+from .flowrun import hermetic_env
+from .test_scale_out import read_elsewhere
+
+FLOWS = Path(__file__).parent / "deploy_flows"
+BUCKET = "headwater-deploy"
+_databases = itertools.count()
+
+# flow file -> (class, the step and artifact that sum the run up)
+SHAPES = {
+    "linear": ("linear_flow.py", "DeployLinearFlow", "end", "result"),
+    "branch": ("branch_flow.py", "DeployBranchFlow", "join", "total"),
+    "foreach": ("foreach_flow.py", "DeployForeachFlow", "join", "words"),
+    "nested": ("nested_flow.py", "DeployNestedFlow", "outer_join", "totals"),
+    "conditional": ("conditional_flow.py", "DeployConditionalFlow", "merge", "final"),
+    "parallel": ("parallel_flow.py", "DeployParallelFlow", "join", "ranks"),
+}
+
+
+def _create(flow: str, env: dict[str, str], cwd: Path, *args: str) -> list[dict]:
+    proc = subprocess.run([sys.executable, str(FLOWS / flow), "argo-workflows", "create",
+                           "--only-json", *args], cwd=cwd, env=hermetic_env(env),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    docs = json.loads(proc.stdout)
+    return docs if isinstance(docs, list) else [docs]
+
+
+def _roundtrip(model: type, doc: dict) -> None:
+    doc = copy.deepcopy(doc)
+    assert doc["apiVersion"] == "argoproj.io/v1alpha1"
+    if "kind" not in model.model_fields:  # hera's Argo Events models leave these two out
+        del doc["apiVersion"], doc["kind"]
+    if model.__name__ == "Sensor":
+        # The workflow a trigger submits is an opaque object to the Sensor's schema: check it
+        # against the Workflow schema instead.
+        from hera.workflows.models import Workflow
+
+        for trigger in doc["spec"]["triggers"]:
+            source = trigger["template"]["argoWorkflow"]["source"]
+            _roundtrip(Workflow, source.pop("resource"))
+    parsed = model.model_validate(doc)
+    again = parsed.model_dump(by_alias=True, exclude_none=True, mode="json")
+    assert again == doc  # nothing dropped: every field is one Argo's schema has
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_manifests_validate_against_argo_schema(shape, tmp_path):
+    from hera.events.models import Sensor
+    from hera.workflows.models import CronWorkflow, WorkflowTemplate
+
+    flow = SHAPES[shape][0]
+    docs = _create(flow, {"HEADWATER_DATASTORE_ROOT": str(tmp_path / "ds")}, tmp_path,
+                   "--image", "registry.example/team/flows:1", "--namespace", "flows",
+                   "--secret", "headwater-credentials")
+    kinds = [d["kind"] for d in docs]
+    models = {"WorkflowTemplate": WorkflowTemplate, "CronWorkflow": CronWorkflow,
+              "Sensor": Sensor}
+    for doc in docs:
+        _roundtrip(models[doc["kind"]], doc)
+        assert doc["metadata"]["namespace"] == "flows"
+    template = docs[0]
+    assert kinds[0] == "WorkflowTemplate"
+    steps = [t for t in template["spec"]["templates"] if "container" in t]
+    for t in steps:
+        assert t["container"]["image"] == "registry.example/team/flows:1"
+        assert t["container"]["envFrom"] == [{"secretRef": {"name": "headwater-credentials"}}]
+    if shape == "foreach":
+        assert kinds == ["WorkflowTemplate", "CronWorkflow"]
+        assert docs[1]["spec"]["schedules"] == ["0 6 * * *"]
+        assert docs[1]["spec"]["timezone"] == "Europe/Paris"
+    if shape == "conditional":
+        assert kinds == ["WorkflowTemplate", "Sensor"]
+        assert docs[1]["spec"]["dependencies"][0]["eventName"] == "data_ready"
+
+
+def test_decorators_become_argo_fields(tmp_path):
+    docs = _create("linear_flow.py", {"HEADWATER_DATASTORE_ROOT": str(tmp_path / "ds")}, tmp_path)
+    templates = {t["name"]: t for t in docs[0]["spec"]["templates"]}
+    middle = templates["step-middle"]
+    assert middle["retryStrategy"] == {"limit": 2, "retryPolicy": "Always",
+                                      "backoff": {"duration": "120s"}}  # @retry: 2 min apart
+    assert middle["activeDeadlineSeconds"] == 600
+    assert middle["container"]["resources"] == {
+        "requests": {"cpu": "2", "memory": "1024Mi"}, "limits": {"memory": "1024Mi"}}
+    assert {"name": "GREETING", "value": "hello"} in middle["container"]["env"]
+    assert "retryStrategy" not in templates["step-start"]
+    params = docs[0]["spec"]["arguments"]["parameters"]
+    assert params[0] == {"name": "alpha", "value": "2", "description": "A number"}
+
+
+def test_a_password_in_the_metadata_url_stays_out_of_the_manifest(tmp_path):
+    url = "postgresql://team:s3cret@db.example:5432/flows"
+    text = json.dumps(_create("linear_flow.py", {"HEADWATER_DATASTORE_ROOT": str(tmp_path / "ds"),
+                                                 "HEADWATER_METADATA": url}, tmp_path))
+    assert "s3cret" not in text
+    assert "postgresql://team@db.example:5432/flows" in text
+
+
+def test_a_loop_is_refused_naming_the_step(tmp_path):
+    flow = tmp_path / "loop_flow.py"
+    flow.write_text(
+        "from headwater import FlowSpec, step\n\n"
+        "class LoopFlow(FlowSpec):\n"
+        "    @step\n    def start(self):\n        self.n = 0\n        self.next(self.body)\n\n"
+        "    @step\n    def body(self):\n        self.n += 1\n        self.again = self.n < 3\n"
+        "        self.next({True: self.body, False: self.end}, condition='again')\n\n"
+        "    @step\n    def end(self):\n        pass\n\n"
+        "if __name__ == '__main__':\n    LoopFlow()\n")
+    proc = subprocess.run([sys.executable, str(flow), "argo-workflows", "create", "--only-json"],
+                          cwd=tmp_path, env=hermetic_env(), capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 1
+    assert "step 'body'" in proc.stderr and "loop" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.fixture
+def team(pg_server, moto_endpoint, tmp_path) -> dict[str, str]:
+    name = f"deploy_{os.getpid()}_{next(_databases)}"
+    with psycopg.connect(pg_server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    servers.make_bucket(moto_endpoint, BUCKET)
+    return {**servers.s3_env(moto_endpoint),
+            "HEADWATER_DATASTORE_ROOT": f"s3://{BUCKET}/{tmp_path.name}",
+            "HEADWATER_METADATA": pg_server.rsplit("/", 1)[0] + "/" + name}
+
+
+_SUMMARY = """
+    import json
+    from headwater import Flow, namespace
+    namespace(None)
+    out = {}
+    for run in Flow("%(cls)s").runs():
+        steps = {s.id: len(list(s.tasks())) for s in run.steps()}
+        out[run.id] = {"ok": run.successful, "finished": run.finished, "steps": steps,
+                       "value": run["%(step)s"].task["%(artifact)s"].data,
+                       "tags": sorted(run.system_tags)}
+    print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_manifest_commands_in_dag_order_give_the_same_run_as_run(shape, team, tmp_path):
+    flow, cls, step, artifact = SHAPES[shape]
+    deploy_dir = tmp_path / "deploy"
+    deploy_dir.mkdir()
+    template = _create(flow, team, deploy_dir)[0]
+    local = subprocess.run([sys.executable, str(FLOWS / flow), "run"], cwd=deploy_dir,
+                           env=hermetic_env(team), capture_output=True, text=True, timeout=240)
+    assert local.returncode == 0, local.stderr
+    # The pods: an empty folder (the code comes from the datastore), only the team's settings.
+    pod = tmp_path / "pod"
+    pod.mkdir()
+    keep = {k: v for k, v in team.items() if k.startswith("AWS_")}
+    walk = Walk(template, f"{template['metadata']['name']}-x7k2p", {}, hermetic_env(keep), pod)
+    walk.run()
+    summary = read_elsewhere(team, tmp_path / "reader",
+                             _SUMMARY % {"cls": cls, "step": step, "artifact": artifact})
+    assert len(summary) == 2
+    deployed = next(r for r in summary.values() if any(
+        t.startswith("orchestrator_run:") for t in r["tags"]))
+    ran_here = next(r for r in summary.values() if r is not deployed)
+    assert deployed["ok"] and deployed["finished"]
+    assert deployed["value"] == ran_here["value"]
+    assert deployed["steps"] == ran_here["steps"]
+    assert "runtime:argo-workflows" in deployed["tags"]
+    assert f"production:{cls}" in deployed["tags"]  # namespace("production:<name>") finds it
+    assert f"orchestrator_run:{template['metadata']['name']}-x7k2p" in deployed["tags"]
+    assert walk.order[0] == ("step-start", "1") and walk.order[-1] == ("step-end", "1")
+
+
+def test_trigger_on_finish_chain_passes_the_event_and_the_upstream_run(tmp_path):
+    """The end task of one deployment posts its 'finished' event; a sensor would hand it to the
+    next deployment's start task: current.trigger and Run.trigger show it, and its run."""
+    import http.server
+    import threading
+
+    received: list[bytes] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the stdlib's name
+            received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env = {"HEADWATER_DATASTORE_ROOT": str(tmp_path / "ds")}
+        upstream = _create("linear_flow.py", env, tmp_path, "--events-url",
+                           f"http://127.0.0.1:{server.server_address[1]}/events")[0]
+        end = next(t for t in upstream["spec"]["templates"] if t["name"] == "step-end")
+        assert {"name": "HEADWATER_EVENTS_URL",
+                "value": f"http://127.0.0.1:{server.server_address[1]}/events"} in \
+            end["container"]["env"]
+        Walk(upstream, "up-1", {"alpha": "5"}, hermetic_env(), tmp_path).run()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(received) == 1
+    event = json.loads(received[0])
+    assert event["name"] == "headwater.DeployLinearFlow.end"
+    docs = _create("finish_trigger_flow.py", env, tmp_path)
+    sensor = docs[1]
+    assert sensor["spec"]["dependencies"][0]["eventName"] == "headwater.DeployLinearFlow.end"
+    Walk(docs[0], "down-1", {"headwater-trigger": json.dumps(event)}, hermetic_env(),
+         tmp_path).run()
+    value = read_elsewhere(env, tmp_path / "reader", """
+        import json
+        from headwater import Flow, namespace
+        namespace(None)
+        run = Flow("DeployAfterLinearFlow").latest_run
+        end = run["end"].task
+        print(json.dumps({"event": run["start"].task["event_name"].data,
+                          "upstream": end["upstream"].data,
+                          "result": end["upstream_result"].data,
+                          "trigger": run.trigger.event.name,
+                          "trigger_run": run.trigger.run.pathspec}))
+    """)
+    assert value["event"] == value["trigger"] == "headwater.DeployLinearFlow.end"
+    assert value["upstream"] == value["trigger_run"] == event["payload"]["pathspec"]
+    assert value["result"] == [51, "hello"]  # alpha=5 reached the upstream run
+
+
+def test_deployer_api_compiles_and_says_what_triggering_needs(tmp_path):
+    from headwater import Deployer
+    from headwater.runner.deployer import DeployFailedError
+
+    deployer = Deployer(str(FLOWS / "foreach_flow.py"), cwd=tmp_path,
+                        env={"HEADWATER_DATASTORE_ROOT": str(tmp_path / "ds")})
+    deployed = deployer.argo_workflows(image="registry.example/flows:3").create(only_json=True)
+    assert deployed.name == "deployforeachflow" and deployed.flow_name == "DeployForeachFlow"
+    assert [d["kind"] for d in deployed.manifests] == ["WorkflowTemplate", "CronWorkflow"]
+    containers = [t["container"] for t in deployed.manifests[0]["spec"]["templates"]
+                  if "container" in t]
+    assert {c["image"] for c in containers} == {"registry.example/flows:3"}
+    # No cluster here: the error names what is missing and how to fix it.
+    env = {"KUBECONFIG": str(tmp_path / "no-such-kubeconfig")}
+    deployer.env.update(env)
+    with pytest.raises(DeployFailedError) as caught:
+        deployed.trigger(alpha=1)
+    text = str(caught.value)
+    assert "Kubernetes" in text and ("headwater[argo]" in text or "KUBECONFIG" in text)
+
+
+def test_project_branches_deploy_under_their_own_names(tmp_path):
+    flow = tmp_path / "proj_flow.py"
+    flow.write_text(
+        "from headwater import FlowSpec, project, step\n\n"
+        "@project(name='fraud')\n"
+        "class ScoreFlow(FlowSpec):\n"
+        "    @step\n    def start(self):\n        self.next(self.end)\n\n"
+        "    @step\n    def end(self):\n        pass\n\n"
+        "if __name__ == '__main__':\n    ScoreFlow()\n")
+    names = {}
+    for option in (("--branch", "exp1"), ("--production",)):
+        proc = subprocess.run([sys.executable, str(flow), *option, "argo-workflows", "create",
+                               "--only-json"], cwd=tmp_path, env=hermetic_env(),
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        doc = json.loads(proc.stdout)
+        names[option[0]] = doc["metadata"]["name"]
+        args = next(t for t in doc["spec"]["templates"] if "container" in t)["container"]["args"]
+        assert ("--branch" in args) == (option[0] == "--branch")
+        assert ("--production" in args) == (option[0] == "--production")
+    assert names == {"--branch": "fraud.test.exp1.scoreflow", "--production": "fraud.prod.scoreflow"}
