@@ -43,12 +43,8 @@ from headwater.decorators import (
     retry,
     timeout,
 )
-from headwater.decorators.fallbacks import (
-    STEP_FALLBACKS,
-    schedule,
-    trigger,
-    trigger_on_finish,
-)
+from headwater.decorators.deployment import schedule, trigger, trigger_on_finish
+from headwater.decorators.fallbacks import STEP_FALLBACKS
 from headwater.environments import conda, conda_base, pypi, pypi_base
 from headwater.flow import (
     Config,

@@ -2,8 +2,8 @@
 
 A flow written for Metaflow may carry ``@kubernetes`` or ``@batch``.
 Refusing such a flow would make trying headwater on it impossible, so each is accepted with any
-options and the run says once, in one line, what it ignored. (``@schedule`` and ``@trigger`` are
-re-exported from :mod:`headwater.decorators.deployment`: the deployers act on them.)
+options and the run says once, in one line, what it ignored. (``@schedule`` and ``@trigger`` live
+in :mod:`headwater.decorators.deployment`: the deployers act on them.)
 """
 
 from __future__ import annotations
@@ -40,23 +40,3 @@ STEP_FALLBACKS: dict[str, Callable[..., Any]] = {
     name: make_step_decorator(cls) for name, cls in FALLBACK_CLASSES.items()
 }
 
-
-def flow_decorator(name: str, note: str) -> Callable[..., Any]:
-    """A class decorator that records itself on the flow and is otherwise inert locally."""
-
-    def decorator(cls: Any = None, **options: Any) -> Any:
-        def attach(flow_cls: Any) -> Any:
-            existing = dict(getattr(flow_cls, "_hw_flow_decorators", {}))
-            existing[name] = {"options": options, "note": note}
-            flow_cls._hw_flow_decorators = existing
-            return flow_cls
-
-        if isinstance(cls, type) and not options:
-            return attach(cls)
-        return attach
-
-    decorator.__name__ = name
-    return decorator
-
-
-from headwater.decorators.deployment import schedule, trigger, trigger_on_finish  # noqa: E402,F401
