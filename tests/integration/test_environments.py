@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -247,3 +249,24 @@ def test_an_unknown_conda_package_fails_before_any_task(tmp_path, env_cache, con
     assert "step 'greet' of CondaStepFlow" in out and "hwmissing" in out and "fix:" in out
     assert not task_lines(done.stdout)
     assert no_headwater_traceback(done.stderr)
+
+
+def test_the_scheduler_never_loads_rattler(conda_channel):
+    # rattler's runtime threads can abort an exiting interpreter, so it runs in a child process:
+    # the process that resolves (the scheduler) must end with rattler never imported.
+    script = (
+        "import sys\n"
+        "from headwater.environments import conda_env\n"
+        "from headwater.environments.declaration import EnvDeclaration\n"
+        "from headwater.exceptions import StepEnvironmentError\n"
+        "declared = EnvDeclaration('conda', None, (('hwmissing', '1.0'),), (sys.argv[1],))\n"
+        "try:\n"
+        "    conda_env.resolve(declared, sys.executable, '3.11', ['click'])\n"
+        "except StepEnvironmentError as exc:\n"
+        "    print('ERROR', exc)\n"
+        "print('LOADED', 'rattler' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(conda_channel)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "hwmissing" in done.stdout and "LOADED False" in done.stdout
