@@ -19,6 +19,7 @@
     │   ├── NamespaceMismatchError      it exists, but not in the current namespace
     │   └── CardNotPresentException     the task has no card (of that id / type)
     ├── StepEnvironmentError            a step's @pypi/@conda environment cannot be resolved or built
+    ├── TimeoutException                a step ran past its @timeout (raised inside the step)
     ├── TaskFailedError                 a task failed (raised in the scheduler, names the pathspec)
     └── RunFailedError                  a run ended unsuccessfully
 
@@ -127,6 +128,13 @@ class CardNotPresentException(NotFoundError):
     """The task has no card matching the request (Metaflow's name, kept for ``except``)."""
 
     headline = "Card not found"
+
+
+class TimeoutException(HeadwaterException):
+    """A step ran past its ``@timeout``: raised inside the step, so ``@catch`` and ``@retry`` see
+    it as the step's own failure (Metaflow's name, kept for ``except``)."""
+
+    headline = "@timeout"
 
 
 class TaskFailedError(HeadwaterException):

@@ -283,3 +283,94 @@ def test_configs_from_the_environment_spread_and_parameter_context(tmp_path, tri
     assert start.data.plus_one == 42  # a callable default reads ctx.configs
     assert start.data.built == {"made": True}  # default_value=callable
     assert start.data.config_read_only is True
+
+
+def test_timeout_raises_inside_the_step_so_catch_keeps_what_it_set(tmp_path, tripwire, client):
+    flow = tmp_path / "timeout_flow.py"
+    flow.write_text(textwrap.dedent("""
+        import time
+        from metaflow import FlowSpec, catch, retry, step, timeout, current
+
+        class SlowFlow(FlowSpec):
+            @catch(var="ex", print_exception=False)
+            @timeout(seconds=1)
+            @step
+            def start(self):
+                self.check = True
+                time.sleep(120)
+                self.next(self.end)
+
+            @timeout(seconds=1)
+            @retry(times=1)
+            @step
+            def end(self):
+                self.attempt_seen = current.retry_count
+                if current.retry_count == 0:
+                    time.sleep(120)
+    """))
+    env = {**os.environ, "PYTHONPATH": tripwire}
+    done = subprocess.run(headwater_argv("run", str(flow)), cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "TimeoutException: step 'end' ran longer than its @timeout of 1 s and was stopped" \
+        in done.stdout
+    client()
+    from headwater import Flow, Task
+
+    run = Flow("SlowFlow").latest_run
+    start = run["start"].task
+    assert start.data.check is True  # set before the limit, kept by @catch
+    assert start.data.ex.type == "metaflow.plugins.timeout_decorator.TimeoutException"
+    assert "@timeout of 1 s" in start.data.ex.exception
+    # @catch handled the exception within that attempt, as Metaflow does
+    assert sorted(m.value for m in start.metadata if m.type == "attempt") == ["0"]
+    end = run["end"].task
+    assert end.data.attempt_seen == 1
+    first = Task(end.pathspec, attempt=0)
+    assert "TimeoutException" in first.stderr and "time.sleep(120)" in first.stderr
+
+
+def test_catch_on_a_parallel_step_counts_its_fallback_on_the_control_task(
+        tmp_path, tripwire, client):
+    flow = tmp_path / "parallel_catch_flow.py"
+    flow.write_text(textwrap.dedent("""
+        import os, signal
+        from metaflow import FlowSpec, catch, parallel, retry, step
+
+        class ParallelCatchFlow(FlowSpec):
+            @step
+            def start(self):
+                self.next(self.work, num_parallel=2)
+
+            @catch(var="ex", print_exception=False)
+            @retry(times=1)
+            @parallel
+            @step
+            def work(self):
+                os.kill(os.getpid(), signal.SIGKILL)
+                self.next(self.join)
+
+            @step
+            def join(self, inputs):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+    """))
+    env = {**os.environ, "PYTHONPATH": tripwire}
+    done = subprocess.run(headwater_argv("run", str(flow)), cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    client()
+    from headwater import Flow
+
+    step = Flow("ParallelCatchFlow").latest_run["work"]
+    attempts = {}
+    for task in step:
+        kind = task.metadata_dict.get("internal_task_type", "worker")
+        attempts[kind] = sorted(m.value for m in task.metadata if m.type == "attempt")
+    # two tries each; the @catch fallback is one more attempt on the control task only
+    assert attempts == {"control_task": ["0", "1", "2"], "worker": ["0", "1"]}
+    assert [t.pathspec for t in step.control_tasks()] == [
+        t.pathspec for t in step if t.metadata_dict.get("internal_task_type") == "control_task"]

@@ -686,6 +686,8 @@ class Task(_InRun):
         index = row.foreach_index
         if index is not None:
             facts["foreach-index"] = str(index)
+        if lineage.is_control_task(row):  # Metaflow's mark of a num_parallel control task
+            facts["internal_task_type"] = "control_task"
         facts.update((row.transition or {}).get("metadata") or {})  # e.g. dask-worker
         return facts
 

@@ -1,7 +1,9 @@
-"""``@timeout(seconds=, minutes=, hours=)``: stop a task that runs too long.
+"""``@timeout(seconds=, minutes=, hours=)``: stop a step that runs too long.
 
-The scheduler stops the task's whole process group (SIGTERM, then SIGKILL) when the limit passes;
-the attempt fails with a message naming the limit, and ``@retry`` may run it again.
+When the limit passes, the step raises ``TimeoutException`` where it stands (as with Metaflow):
+the attempt fails with a message naming the limit, ``@retry`` may run it again and ``@catch``
+keeps what the step had set. A step that does not give way is stopped by the scheduler a margin
+later (its whole process group: SIGTERM, then SIGKILL). See :mod:`headwater.runtime.step_timeout`.
 """
 
 from __future__ import annotations

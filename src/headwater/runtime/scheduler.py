@@ -27,9 +27,13 @@ from headwater.records import Frame, ParentRef, TaskFailure, TaskResult, TaskSpe
 from headwater.runtime.console import Console
 from headwater.runtime.executors.base import Executor, TaskExited, TaskOutput, TaskStarted
 from headwater.runtime.resume import ResumePlan
+from headwater.runtime.step_timeout import timeout_message
 
 HEARTBEAT_EVERY_S = 10.0
 KILL_GRACE_S = 2.0  # between SIGTERM and SIGKILL when a task is stopped
+# @timeout raises inside the step; the scheduler stops the task only this long after the limit
+# (a step that swallowed the exception or is stuck in native code), a tenth more for long limits.
+TIMEOUT_BACKSTOP_S = 10.0
 # Ctrl-C, kill, a closed terminal: each stops the run cleanly (SIGHUP does not exist on Windows)
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
                      if hasattr(signal, name))
@@ -214,6 +218,8 @@ class Scheduler:
             extra["keep_on_failure"] = True
         if policy.cards:  # @card: the task renders these after the step
             extra["cards"] = policy.cards
+        if policy.timeout_s is not None:  # @timeout: the task interrupts its own step
+            extra["timeout"] = policy.timeout_s
         spec = TaskSpec(
             flow_name=self.flow_name, run_id=self.run_id, step=step, task_id=task_id, attempt=0,
             parents=parents, params=self.params, frames=frames,
@@ -236,7 +242,7 @@ class Scheduler:
         live = _Live(spec, prefix)
         timeout = self._policy(spec.step).timeout_s
         if timeout is not None and "catch" not in spec.extra:
-            live.deadline = time.monotonic() + timeout
+            live.deadline = time.monotonic() + timeout + max(TIMEOUT_BACKSTOP_S, timeout / 10)
         self._live[spec.task_id] = live
         self.console.progress.started(spec.step)
         self.executor.submit(spec.task_id, spec)
@@ -282,10 +288,9 @@ class Scheduler:
     def _finished(self, live: _Live, result: TaskResult) -> None:
         spec = live.spec
         if live.timed_out and not result.ok:
-            limit = self._policy(spec.step).timeout_s
             result.failure = TaskFailure(
                 "TimeoutException",
-                f"step '{spec.step}' ran longer than its @timeout of {limit:g} s and was stopped",
+                timeout_message(spec.step, self._policy(spec.step).timeout_s or 0.0),
             )
         elif live.stopped and not result.ok:
             result.failure = TaskFailure(
@@ -316,8 +321,10 @@ class Scheduler:
             # it failed, so show it.
             self.console.task_output(live.prefix, spec.task_id, "stderr",
                                      said + b"\n", always=True)
-        if failure is not None and (not said or live.timed_out or live.stopped):
-            # The task could not say it itself (it crashed or was stopped): say it for it.
+        if failure is not None and (not said or live.timed_out or live.stopped
+                                    or failure.type_name == "TimeoutException"):
+            # The task could not say it itself (it crashed or was stopped), or its traceback
+            # ends in a class path: say it for it.
             self.console.task_line(live.prefix, f"{failure.type_name}: {failure.message}",
                                    always=True)
         if follow_up is not None:

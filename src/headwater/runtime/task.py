@@ -21,6 +21,7 @@ from headwater.flow.inputs import make_inputs
 from headwater.flow.members import class_constants
 from headwater.graph.model import END, FOREACH, PARALLEL, SWITCH, Graph, StepNode
 from headwater.records import Frame, Manifest, TaskFailure, TaskResult, TaskSpec
+from headwater.runtime.step_timeout import step_time_limit
 from headwater.tracebacks import user_traceback
 
 
@@ -39,15 +40,14 @@ def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> Ta
         caught = spec.extra.get("catch")
         if caught is not None:
             _stand_in_for_failed_step(flow, state, node, caught)
-        elif node.is_join:
-            getattr(flow, spec.step)(make_inputs(spec.parents, store, spec.params,
-                                                 state.item_loader, spec.pathspec))
         else:
-            getattr(flow, spec.step)()
+            with step_time_limit(spec.step, spec.extra.get("timeout")):
+                _call_step(flow, node, spec, store, state)
         result = _finish(flow, state, node, spec, store)
-        if caught is not None and caught["failure"].traceback:
+        if caught is not None and (caught["failure"].traceback or _is_parallel_worker(graph, spec)):
             # The step raised (it was not killed): as with Metaflow, @catch handled it within
             # that attempt, so the client does not count this stand-in as an attempt of its own.
+            # Nor on a num_parallel worker: Metaflow counts the fallback on the control task only.
             result.metadata["catch-attempt"] = str(spec.attempt)
     except BaseException as exc:  # noqa: BLE001 - any failure of user code fails the task
         if isinstance(exc, KeyboardInterrupt):
@@ -62,6 +62,14 @@ def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> Ta
     result.started_at = started
     result.finished_at = time.time()
     return result
+
+
+def _call_step(flow: Any, node: StepNode, spec: TaskSpec, store: Any, state: TaskState) -> None:
+    if node.is_join:
+        getattr(flow, spec.step)(make_inputs(spec.parents, store, spec.params,
+                                             state.item_loader, spec.pathspec))
+    else:
+        getattr(flow, spec.step)()
 
 
 def _bind_cards(spec: TaskSpec, graph: Graph, store: Any) -> Any:
@@ -160,6 +168,12 @@ def _parallel_info(graph: Graph, spec: TaskSpec) -> dict[str, Any]:
 
     frame = spec.frames[-1]
     return {"parallel": ParallelInfo(frame.index, frame.num_splits)}
+
+
+def _is_parallel_worker(graph: Graph, spec: TaskSpec) -> bool:
+    """A task of a ``num_parallel`` fan-out other than its control task (node 0)."""
+    info = _parallel_info(graph, spec).get("parallel")
+    return info is not None and info.node_index != 0
 
 
 def _bind_current(spec: TaskSpec, flow_cls: type, graph: Graph, cards: Any = None) -> None:
