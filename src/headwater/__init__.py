@@ -20,6 +20,8 @@ from headwater.decorators import (  # noqa: E402
     timeout,
 )
 from headwater.decorators.deployment import schedule, trigger, trigger_on_finish  # noqa: E402
+from headwater.decorators.mutators import FlowMutator, StepMutator  # noqa: E402
+from headwater.decorators.user_step import UserStepDecorator, user_step_decorator  # noqa: E402
 from headwater.environments import conda, conda_base, pypi, pypi_base  # noqa: E402
 from headwater.flow import (  # noqa: E402
     Config,
@@ -45,6 +47,7 @@ __all__ = [
     "Config", "FlowSpec", "IncludeFile", "JSONType", "Parameter", "config_expr", "current", "step",
     "card", "catch", "environment", "parallel", "project", "resources", "retry", "timeout",
     "schedule", "trigger", "trigger_on_finish",
+    "UserStepDecorator", "user_step_decorator", "StepMutator", "FlowMutator",
     "pypi", "pypi_base", "conda", "conda_base", *_CLIENT_NAMES,
 ]
 

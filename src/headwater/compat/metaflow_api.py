@@ -28,6 +28,7 @@ from headwater.compat.exception_names import (
     UnhandledInMergeArtifactsException,
 )
 from headwater.compat.user_decorators import (
+    USER_SKIP_STEP,
     FlowMutator,
     StepMutator,
     UserStepDecorator,
@@ -73,5 +74,5 @@ __all__ = [
     "config_expr", "current", "default_namespace", "environment", "get_metadata", "get_namespace", "kubernetes",
     "metadata", "namespace", "parallel", "project", "pypi", "pypi_base", "resources", "retry", "schedule", "secrets",
     "step", "timeout", "trigger", "trigger_on_finish",
-    "FlowMutator", "StepMutator", "UserStepDecorator", "user_step_decorator",
+    "FlowMutator", "StepMutator", "UserStepDecorator", "user_step_decorator", "USER_SKIP_STEP",
 ]

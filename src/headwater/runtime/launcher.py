@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 from headwater import backends
 from headwater.decorators.base import StepPolicy
+from headwater.decorators.mutators import apply_mutators
 from headwater.decorators.registry import parse_with, step_policy
 from headwater.exceptions import NotFoundError, RunFailedError
 from headwater.flow.current import current
@@ -272,8 +273,10 @@ def step_policies(flow_cls: type, graph: Graph, with_specs: tuple[str, ...],
     """Each step's policy from its own decorators plus the ``--with`` ones.
 
     ``configs`` is the config scope: a decorator option written as ``config_expr(...)`` is
-    evaluated here, at launch, now that the configs are known.
+    evaluated here, at launch, now that the configs are known; the flow's mutators run first
+    (once), so the decorators they add or remove count.
     """
+    apply_mutators(flow_cls, configs or {})
     extra = [parse_with(spec) for spec in with_specs]
     return {node.name: step_policy(getattr(flow_cls, node.name), extra, configs)
             for node in graph}

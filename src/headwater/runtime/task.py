@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from headwater.decorators.user_step import StepCall, run_under, user_wrappers
 from headwater.exceptions import SerializationError, TransitionError
 from headwater.flow.artifacts import ArtifactView
 from headwater.flow.current import CardCollector, current
@@ -65,11 +66,27 @@ def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> Ta
 
 
 def _call_step(flow: Any, node: StepNode, spec: TaskSpec, store: Any, state: TaskState) -> None:
-    if node.is_join:
-        getattr(flow, spec.step)(make_inputs(spec.parents, store, spec.params,
-                                             state.item_loader, spec.pathspec))
-    else:
-        getattr(flow, spec.step)()
+    """The step function, inside the user-defined step decorators it carries (if any)."""
+    method = getattr(flow, spec.step)
+    inputs = (make_inputs(spec.parents, store, spec.params, state.item_loader, spec.pathspec)
+              if node.is_join else None)
+    wrappers = user_wrappers(getattr(method, "__func__", method))
+    if not wrappers:
+        if node.is_join:
+            method(inputs)
+        else:
+            method()
+        return
+
+    def take_next(options: dict[str, Any]) -> None:
+        if node.transition != END:  # a skipped step goes where its own self.next would go
+            state.transition = Transition(
+                node.out, options.get("foreach", node.foreach_var),
+                options.get("condition", node.condition_var),
+                num_parallel=options.get("num_parallel"))
+
+    run_under(wrappers, StepCall(spec.step, flow, inputs,
+                                 (lambda: method(inputs)) if node.is_join else method, take_next))
 
 
 def _bind_cards(spec: TaskSpec, graph: Graph, store: Any) -> Any:
