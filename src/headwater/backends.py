@@ -126,6 +126,8 @@ for _b in (
              summary="the task, its parameters and artifacts, the graph, your components"),
     _builtin("card", "blank", "headwater.cards.default_card:BlankCard",
              summary="your components only"),
+    _builtin("card", "taskspec_card", "headwater.cards.default_card:TaskSpecCard",
+             summary="the task's pathspec as plain text"),
     _builtin("metadata", "postgresql", "headwater.meta.postgres:PostgresMetadata",
              summary="a PostgreSQL database shared by a team",
              schemes=("postgresql", "postgres"), extra="postgres"),

@@ -126,6 +126,11 @@ class CardCollector:
         target.clear()
         target.extend(components)
 
+    def get(self, type: str | None = None) -> list[CardComponents]:  # noqa: A002 - Metaflow's name
+        """The components of each of the step's cards of ``type`` (a list per card; empty when
+        the step has none of that type)."""
+        return [self._cards[i] for i, decl in enumerate(self.decls) if decl["type"] == type]
+
     @property
     def components(self) -> dict[str, Any]:
         return self._target().components

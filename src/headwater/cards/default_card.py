@@ -55,6 +55,16 @@ class BlankCard(MetaflowCard):
                          card_type=self.type, card_id=self.options.get("_card_id"))
 
 
+class TaskSpecCard(MetaflowCard):
+    """The task's pathspec as plain text (Metaflow's ``taskspec_card``): a card a script can
+    find and compare without parsing HTML."""
+
+    type = "taskspec_card"
+
+    def render(self, task: Any) -> str:
+        return task.pathspec
+
+
 class DefaultCard(MetaflowCard):
     """The task (pathspec, status, timing, attempt), its parameters and artifacts with bounded
     previews, the flow's graph with this step marked, and the step's own components."""

@@ -13,7 +13,7 @@ import click
 
 from headwater.cli.context import flow_class_of, settings_of
 from headwater.cli.errors import handle_errors
-from headwater.exceptions import NotFoundError
+from headwater.exceptions import CardNotPresentException, NotFoundError
 from headwater.settings import current_username
 
 _PATHSPEC = "STEP | RUN_ID/STEP | RUN_ID/STEP/TASK_ID"
@@ -44,11 +44,18 @@ def _tasks(ctx: click.Context, pathspec: str) -> list:  # -> list[headwater.clie
     return list(Step(full))
 
 
-def _one_card(ctx: click.Context, pathspec: str, card_id: str | None, card_type: str | None):
+def _one_card(ctx: click.Context, pathspec: str, card_id: str | None, card_type: str | None,
+              card_hash: str | None = None):
     from headwater.client.cards import require_cards
 
     tasks = _tasks(ctx, pathspec)
     cards = require_cards(tasks[0], id=card_id, type=card_type)
+    if card_hash:
+        cards = [c for c in cards if (c.hash or "").startswith(card_hash)]
+        if not cards:
+            raise CardNotPresentException(
+                f"task {tasks[0].pathspec} has no card whose hash starts with {card_hash!r}",
+                fix="`card list` shows each card's hash")
     if len(tasks) > 1 or len(cards) > 1:
         click.echo(f"{len(tasks)} task(s) and {len(cards)} card(s) match; showing "
                    f"{cards[0]} (narrow it with RUN_ID/STEP/TASK_ID, --id or --type)", err=True)
@@ -63,20 +70,24 @@ def card() -> None:
 _id_option = click.option("--id", "card_id", default=None, help="Only the card with this id.")
 _type_option = click.option("--type", "card_type", default=None,
                             help="Only cards of this type (default, blank, ...).")
+_hash_option = click.option("--hash", "card_hash", default=None,
+                            help="Only the card whose content hash starts with this.")
 
 
 @card.command(help="Open a task's card in the web browser (or print where the file is).")
 @click.argument("pathspec", metavar="PATHSPEC")
 @_id_option
 @_type_option
+@_hash_option
 @click.pass_context
 @handle_errors
-def view(ctx: click.Context, pathspec: str, card_id: str | None, card_type: str | None) -> None:
+def view(ctx: click.Context, pathspec: str, card_id: str | None, card_type: str | None,
+         card_hash: str | None) -> None:
     import webbrowser
 
     from headwater.client.cards import write_private_copy
 
-    path = write_private_copy(_one_card(ctx, pathspec, card_id, card_type))
+    path = write_private_copy(_one_card(ctx, pathspec, card_id, card_type, card_hash))
     try:
         opened = webbrowser.get().open("file://" + path)
     except webbrowser.Error:
@@ -89,11 +100,12 @@ def view(ctx: click.Context, pathspec: str, card_id: str | None, card_type: str 
 @click.argument("file", required=False, type=click.Path(dir_okay=False, writable=True))
 @_id_option
 @_type_option
+@_hash_option
 @click.pass_context
 @handle_errors
 def get(ctx: click.Context, pathspec: str, file: str | None, card_id: str | None,
-        card_type: str | None) -> None:
-    found = _one_card(ctx, pathspec, card_id, card_type)
+        card_type: str | None, card_hash: str | None) -> None:
+    found = _one_card(ctx, pathspec, card_id, card_type, card_hash)
     if file:
         found.save(file)
         click.echo(f"Wrote {found} to {file}", err=True)
@@ -104,17 +116,27 @@ def get(ctx: click.Context, pathspec: str, file: str | None, card_id: str | None
 @card.command("list", help="List the cards of a task (or of every task of a step).")
 @click.argument("pathspec", metavar="PATHSPEC")
 @click.option("--as-json", is_flag=True, help="Print a JSON list instead of text.")
+@click.option("--file", "json_file", default=None, type=click.Path(dir_okay=False),
+              help="With --as-json: write Metaflow's document ({pathspec, cards: [{id, hash, "
+              "type, filename}]}, a list of them for a step) to this file.")
+@_id_option
+@_type_option
 @click.pass_context
 @handle_errors
-def list_cards(ctx: click.Context, pathspec: str, as_json: bool) -> None:
+def list_cards(ctx: click.Context, pathspec: str, as_json: bool, json_file: str | None,
+               card_id: str | None, card_type: str | None) -> None:
     from headwater.client.cards import get_cards
 
     rows = []
-    for task in _tasks(ctx, pathspec):
-        for index, found in enumerate(get_cards(task)):
+    tasks = _tasks(ctx, pathspec)
+    for task in tasks:
+        for index, found in enumerate(get_cards(task, id=card_id, type=card_type)):
             rows.append({"pathspec": task.pathspec, "index": index, "type": found.type,
                          "id": found.id, "hash": found.hash, "live": found.live,
                          "path": found.path})
+    if json_file:
+        _write_metaflow_listing(json_file, tasks, rows, single=len(pathspec.split("/")) >= 3)
+        return
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -124,3 +146,15 @@ def list_cards(ctx: click.Context, pathspec: str, as_json: bool) -> None:
         label = f"{row['type']}" + (f" id={row['id']}" if row["id"] else "")
         state = " (live)" if row["live"] else ""
         click.echo(f"{row['pathspec']}  [{row['index']}] {label}{state}  {row['path']}")
+
+
+def _write_metaflow_listing(path: str, tasks: list, rows: list[dict], *, single: bool) -> None:
+    """``card list --as-json --file``: the document Metaflow's tools read back."""
+    documents = []
+    for task in tasks:
+        cards = [{"id": r["id"], "hash": r["hash"], "type": r["type"],
+                  "filename": r["path"].rsplit("/", 1)[-1] if r["path"] else None}
+                 for r in rows if r["pathspec"] == task.pathspec]
+        documents.append({"pathspec": task.pathspec, "cards": cards})
+    with open(path, "w", encoding="utf-8") as out:
+        json.dump(documents[0] if single and documents else documents, out)

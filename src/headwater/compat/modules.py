@@ -22,6 +22,8 @@ SERVED: dict[str, str] = {
     "metaflow.plugins": "",
     "metaflow.plugins.cards": "",
     "metaflow.plugins.cards.exception": "headwater.compat.card_exception",
+    "metaflow.plugins.cards.card_modules": "",
+    "metaflow.plugins.cards.card_modules.test_cards": "headwater.compat.test_cards",
 }
 
 

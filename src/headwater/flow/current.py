@@ -98,5 +98,9 @@ class CardCollector:
     def refresh(self, *args: Any, **kwargs: Any) -> None:
         """No card to refresh on a step without ``@card``."""
 
+    def get(self, type: str | None = None) -> list[Any]:  # noqa: A002 - Metaflow's name
+        """No cards of any type on a step without ``@card``."""
+        return []
+
 
 current = Current()
