@@ -6,6 +6,7 @@ run and its latest result); each behaviour it showed missing is pinned down here
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import subprocess
@@ -378,3 +379,56 @@ def test_catch_on_a_parallel_step_counts_its_fallback_on_the_control_task(
     assert attempts == {"control_task": ["0", "1", "2"], "worker": ["0", "1"]}
     assert [t.pathspec for t in step.control_tasks()] == [
         t.pathspec for t in step if t.metadata_dict.get("internal_task_type") == "control_task"]
+
+
+CARD_FLOW = textwrap.dedent("""
+    from metaflow import FlowSpec, card, current, step
+
+    class SuiteCardFlow(FlowSpec):
+        @card(type="taskspec_card")
+        @card(type="test_editable_card")
+        @step
+        def start(self):
+            from metaflow.plugins.cards.card_modules.test_cards import TestStringComponent
+            current.card.append(current.pathspec)  # not a component: left out, as with Metaflow
+            current.card.append(TestStringComponent("42"))
+            self.none_of_that_type = current.card.get(type="nonexistingtype")
+            self.editable_count = len(current.card.get(type="test_editable_card"))
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+""")
+
+
+def test_metaflows_test_card_types_and_card_commands_the_suite_uses(tmp_path, tripwire, client):
+    flow = tmp_path / "card_flow.py"
+    flow.write_text(CARD_FLOW)
+    env = {**os.environ, "PYTHONPATH": tripwire}
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        done = subprocess.run(headwater_argv(*args), cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=240)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done
+
+    cli("run", str(flow))
+    client()
+    from headwater import Flow
+
+    start = Flow("SuiteCardFlow").latest_run["start"].task
+    assert start.data.none_of_that_type == [] and start.data.editable_count == 1
+    cli("card", str(flow), "list", "1/start/1", "--as-json", "--file", "cards.json")
+    listing = json.loads((tmp_path / "cards.json").read_text())
+    assert listing["pathspec"] == start.pathspec
+    assert sorted(c["type"] for c in listing["cards"]) == ["taskspec_card", "test_editable_card"]
+    by_type = {c["type"]: c for c in listing["cards"]}
+    for kind, expected in (("taskspec_card", start.pathspec), ("test_editable_card", "42")):
+        cli("card", str(flow), "get", "1/start/1", f"{kind}.html", "--type", kind,
+            "--hash", by_type[kind]["hash"])
+        assert (tmp_path / f"{kind}.html").read_text() == expected
+    missing = subprocess.run(
+        headwater_argv("card", str(flow), "get", "1/start/1", "x.html", "--hash", "0000"),
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+    assert missing.returncode != 0 and "no card whose hash starts with '0000'" in missing.stderr
