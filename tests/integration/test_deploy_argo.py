@@ -37,6 +37,8 @@ SHAPES = {
     "nested": ("nested_flow.py", "DeployNestedFlow", "outer_join", "totals"),
     "conditional": ("conditional_flow.py", "DeployConditionalFlow", "merge", "final"),
     "parallel": ("parallel_flow.py", "DeployParallelFlow", "join", "ranks"),
+    # @catch: a failing foreach item and a timed-out step are caught; the DAG goes on.
+    "catch": ("catch_flow.py", "DeployCatchFlow", "end", "outcome"),
 }
 
 
@@ -191,6 +193,12 @@ def test_manifest_commands_in_dag_order_give_the_same_run_as_run(shape, team, tm
     assert f"production:{cls}" in deployed["tags"]  # namespace("production:<name>") finds it
     assert f"orchestrator_run:{template['metadata']['name']}-x7k2p" in deployed["tags"]
     assert walk.order[0] == ("step-start", "1") and walk.order[-1] == ("step-end", "1")
+    if shape == "catch":
+        # The item dividing by zero and the step stopped by its @timeout were caught, as in `run`.
+        assert deployed["value"] == [[10, "ZeroDivisionError", 5], "TimeoutException"]
+        slow = next(t for t in template["spec"]["templates"] if t["name"] == "step-slow")
+        # Argo waits longer than @timeout, so the task itself stops the step and records it.
+        assert slow["activeDeadlineSeconds"] == 3 + 120
 
 
 def test_trigger_on_finish_chain_passes_the_event_and_the_upstream_run(tmp_path):
@@ -291,3 +299,52 @@ def test_project_branches_deploy_under_their_own_names(tmp_path):
         assert ("--branch" in args) == (option[0] == "--branch")
         assert ("--production" in args) == (option[0] == "--production")
     assert names == {"--branch": "fraud.test.exp1.scoreflow", "--production": "fraud.prod.scoreflow"}
+
+
+def _steps_of(template: dict) -> dict[str, dict]:
+    return {t["name"]: t for t in template["spec"]["templates"] if "container" in t}
+
+
+def test_create_with_adds_the_decorators_to_every_deployed_step(tmp_path):
+    """`create --with retry` compiles a retry strategy for every step; `--with catch` (here the
+    top-level `--with`, as `run` takes it) lets the run go on past a failing step."""
+    env = {"HEADWATER_DATASTORE_ROOT": str(tmp_path / "ds")}
+    retried = _create("fragile_flow.py", env, tmp_path, "--with", "retry:times=2")[0]
+    steps = _steps_of(retried)
+    assert sorted(steps) == ["step-end", "step-fragile", "step-start"]
+    for template in steps.values():
+        assert template["retryStrategy"]["limit"] == 2
+        args = template["container"]["args"]
+        assert args[args.index("--with") + 1] == "retry:times=2"
+    proc = subprocess.run([sys.executable, str(FLOWS / "fragile_flow.py"), "--with", "catch",
+                           "argo-workflows", "create", "--only-json"], cwd=tmp_path,
+                          env=hermetic_env(env), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    caught = json.loads(proc.stdout)
+    walk = Walk(caught, "fragile-1", {}, hermetic_env(), tmp_path)
+    walk.run()  # every container must exit 0: the failure of 'fragile' was caught
+    assert [name for name, _ in walk.order] == ["step-start", "step-fragile", "step-end"]
+    value = read_elsewhere(env, tmp_path / "reader", """
+        import json
+        from headwater import Flow, namespace
+        namespace(None)
+        run = Flow("DeployFragileFlow").latest_run
+        fragile = run["fragile"].task
+        print(json.dumps({"ok": run.successful, "result": run["end"].task["result"].data,
+                          "fragile_ok": fragile.successful,
+                          "stderr": fragile.stderr}))
+    """)
+    assert value["ok"] is True and value["fragile_ok"] is True
+    assert value["result"] == 1  # what start set: the failed attempt's x=2 is not kept
+    assert "fragile always fails" in value["stderr"]
+    assert "@catch: step 'fragile' failed, the flow goes on" in value["stderr"]
+
+
+def test_a_bad_with_is_refused_at_create_naming_it(tmp_path):
+    proc = subprocess.run([sys.executable, str(FLOWS / "fragile_flow.py"), "argo-workflows",
+                           "create", "--only-json", "--with", "retry:nope=1"], cwd=tmp_path,
+                          env=hermetic_env({"HEADWATER_DATASTORE_ROOT": str(tmp_path / "ds")}),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "--with retry:nope=1" in proc.stderr and "nope" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -19,7 +19,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 
-from headwater.deployers.plan import DeployError, DeployPlan
+from headwater.deployers.plan import DeployError, DeployPlan, orchestrator_timeout
 from headwater.graph.model import FOREACH, PARALLEL, SWITCH
 
 RUN_KEY = "__RUN_KEY__"
@@ -121,7 +121,7 @@ def dag_file(plan: DeployPlan, options: AirflowOptions) -> str:
 
 def _policies(plan: DeployPlan) -> dict[str, dict[str, float | int | None]]:
     return {name: {"retries": p.attempts - 1, "retry_delay_s": p.retry_delay_s,
-                   "timeout_s": p.timeout_s} for name, p in plan.policies.items()}
+                   "timeout_s": orchestrator_timeout(p)} for name, p in plan.policies.items()}
 
 
 def _runner(options: AirflowOptions) -> list[str]:

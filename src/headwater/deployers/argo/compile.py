@@ -20,7 +20,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from headwater.deployers.plan import DeployError, DeployPlan, check_unique_names, k8s_name
+from headwater.deployers.plan import (
+    DeployError,
+    DeployPlan,
+    check_unique_names,
+    k8s_name,
+    orchestrator_timeout,
+)
 from headwater.graph.model import FOREACH, PARALLEL, SWITCH
 
 API_VERSION = "argoproj.io/v1alpha1"
@@ -193,7 +199,7 @@ def _container_template(plan: DeployPlan, options: ArgoOptions, step: str,
             retry["backoff"] = {"duration": f"{int(policy.retry_delay_s)}s"}
         template["retryStrategy"] = retry
     if policy.timeout_s is not None:
-        template["activeDeadlineSeconds"] = max(1, int(policy.timeout_s))
+        template["activeDeadlineSeconds"] = max(1, int(orchestrator_timeout(policy)))
     return template
 
 
