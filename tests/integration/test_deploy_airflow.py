@@ -73,6 +73,49 @@ def test_airflow_dags_test_runs_the_dag_and_the_client_reads_it(flow, cls, step,
         assert value["tasks"] == {"start": 1, "work": 3, "polish": 3, "join": 1, "end": 1}
 
 
+def _dags_test(airflow: dict[str, str], flow: str, cls: str, root: Path, tmp_path: Path,
+               *create_args: str) -> subprocess.CompletedProcess:
+    dags = Path(airflow["AIRFLOW__CORE__DAGS_FOLDER"])
+    dags.mkdir(exist_ok=True)
+    for old in dags.glob("*.py"):
+        old.unlink()
+    _create(flow, root, dags / f"{cls}.py", "--operator", "local", *create_args)
+    return subprocess.run([airflow["AIRFLOW_BIN"], "dags", "test", cls, "2024-06-01"],
+                          env=airflow, cwd=tmp_path, capture_output=True, text=True, timeout=1200)
+
+
+def _read_run(root: Path, tmp_path: Path, cls: str, step: str, artifact: str) -> dict:
+    return read_elsewhere({"HEADWATER_DATASTORE_ROOT": str(root)}, tmp_path / "reader", f"""
+        import json
+        from headwater import Flow, namespace
+        namespace(None)
+        run = Flow("{cls}").latest_run
+        print(json.dumps({{"ok": run.successful, "value": run["{step}"].task["{artifact}"].data,
+                          "tasks": {{s.id: len(list(s.tasks())) for s in run.steps()}}}}))
+    """)
+
+
+def test_catch_in_an_airflow_run_lets_the_dag_go_on(airflow, tmp_path):
+    """A foreach item that fails and a step stopped by its @timeout are caught (@catch), as in
+    `run`: every Airflow task succeeds and the run's end sees what was caught."""
+    root = tmp_path / "ds"
+    done = _dags_test(airflow, "catch_flow.py", "DeployCatchFlow", root, tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    value = _read_run(root, tmp_path, "DeployCatchFlow", "end", "outcome")
+    assert value["ok"] is True
+    assert value["value"] == [[10, "ZeroDivisionError", 5], "TimeoutException"]
+    assert value["tasks"] == {"start": 1, "divide": 3, "join": 1, "slow": 1, "end": 1}
+
+
+def test_airflow_create_with_catch_applies_to_every_step(airflow, tmp_path):
+    root = tmp_path / "ds"
+    done = _dags_test(airflow, "fragile_flow.py", "DeployFragileFlow", root, tmp_path,
+                      "--with", "catch")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    value = _read_run(root, tmp_path, "DeployFragileFlow", "end", "result")
+    assert value["ok"] is True and value["value"] == 1
+
+
 def test_kubernetes_operator_dag_is_valid_python_with_the_pod_spec(tmp_path):
     text = _create("foreach_flow.py", tmp_path / "ds", tmp_path / "dag.py", "--image",
                    "registry.example/flows:2", "--namespace", "flows")

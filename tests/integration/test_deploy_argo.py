@@ -348,3 +348,64 @@ def test_a_bad_with_is_refused_at_create_naming_it(tmp_path):
     assert proc.returncode == 1
     assert "--with retry:nope=1" in proc.stderr and "nope" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+PYPI_FLOW = Path(__file__).parent / "flows" / "environments" / "pypi_step_flow.py"
+
+
+def test_the_pypi_lock_made_at_create_travels_and_each_task_builds_that_environment(tmp_path):
+    """`--environment=pypi argo-workflows create` locks @pypi (builds nothing); the deployed
+    tasks of that step build the environment of that very lock in their own cache and run in it;
+    the other steps run in the image's Python, which lacks the package."""
+    env = {"HEADWATER_DATASTORE_ROOT": str(tmp_path / "ds")}
+    create_cache, pod_cache = tmp_path / "create-cache", tmp_path / "pod-cache"
+    proc = subprocess.run([sys.executable, str(PYPI_FLOW), "--environment=pypi", "argo-workflows",
+                           "create", "--only-json"], cwd=tmp_path,
+                          env=hermetic_env({**env, "HEADWATER_ENV_CACHE": str(create_cache)}),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    template = json.loads(proc.stdout)
+    assert list((create_cache / "locks").iterdir())  # locked at create ...
+    assert not (create_cache / "envs").exists() or not list((create_cache / "envs").iterdir())
+    args = _steps_of(template)["step-fmt"]["container"]["args"]
+    assert "environments" in json.loads(args[args.index("--code") + 1])  # ... and deployed
+    Walk(template, "pypi-1", {}, hermetic_env({"HEADWATER_ENV_CACHE": str(pod_cache)}),
+         tmp_path).run()
+    value = read_elsewhere(env, tmp_path / "reader", """
+        import json
+        from headwater import Flow, namespace
+        namespace(None)
+        run = Flow("PypiStepFlow").latest_run
+        join = run["join"].task
+        fmt = list(run["fmt"])
+        print(json.dumps({"ok": run.successful, "versions": join["versions"].data,
+                          "prefixes": join["prefixes"].data,
+                          "start_has": run["start"].task["start_has_tabulate"].data,
+                          "join_has": join["join_has_tabulate"].data,
+                          "env_ids": sorted({t.environment_info["env_id"] for t in fmt}),
+                          "metadata_env": fmt[0].metadata_dict.get("environment"),
+                          "packages": fmt[0].environment_info["packages"],
+                          "join_env": join.environment_info}))
+    """)
+    assert value["ok"] is True
+    assert value["versions"] == ["0.9.0"]
+    assert value["start_has"] is False and value["join_has"] is False
+    (env_id,) = value["env_ids"]
+    assert value["metadata_env"] == env_id
+    assert any(p.startswith("tabulate==0.9.0") for p in value["packages"])
+    assert value["join_env"] is None
+    # Built by the "pod", in its own cache, under the name of the lock made at create.
+    assert [Path(p) for p in value["prefixes"]] == [pod_cache / "envs" / env_id]
+    locks = [json.loads(p.read_text()) for p in (create_cache / "locks").iterdir()]
+    assert env_id in {lock["id"] for lock in locks}
+
+
+def test_without_the_switch_create_notes_that_pypi_is_ignored(tmp_path):
+    proc = subprocess.run([sys.executable, str(PYPI_FLOW), "argo-workflows", "create",
+                           "--only-json"], cwd=tmp_path,
+                          env=hermetic_env({"HEADWATER_DATASTORE_ROOT": str(tmp_path / "ds")}),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "@pypi/@conda (fmt) are ignored" in proc.stderr and "--environment=pypi" in proc.stderr
+    args = _steps_of(json.loads(proc.stdout))["step-fmt"]["container"]["args"]
+    assert "environments" not in json.loads(args[args.index("--code") + 1])
