@@ -305,5 +305,19 @@ def orchestrator_timeout(policy: StepPolicy) -> float | None:
     return policy.timeout_s + (CATCH_GRACE_S if policy.catch_var is not None else 0)
 
 
+def check_conditional_cases(plan: DeployPlan, what: str) -> None:
+    """A case of a conditional that is also reached from another step cannot be said by an
+    orchestrator that skips the cases not taken (``what`` names its mechanism)."""
+    for node in plan.graph:
+        if node.is_join or len(node.in_steps) < 2:
+            continue
+        direct = [s for s in node.in_steps if plan.graph[s].transition == SWITCH]
+        if direct:
+            raise DeployError(
+                f"step '{node.name}' of flow {plan.flow_name} is both a case of the conditional "
+                f"in step '{direct[0]}' and reached from another step: {what} cannot say it",
+                fix=f"put a step of its own between '{direct[0]}' and '{node.name}'")
+
+
 def switch_steps(graph: Graph) -> list[str]:
     return [node.name for node in graph if node.transition == SWITCH]

@@ -2,8 +2,9 @@
 
 One Airflow task per step, dependencies from the graph. A foreach body is a task group mapped
 over the foreach step's children (dynamic task mapping); Airflow cannot map inside a mapped
-group, so nested foreach is refused, as are conditionals (a DAG of Airflow tasks has no
-``when``; see docs/production.md). The schedule is @schedule's cron line.
+group, so nested foreach is refused (see docs/production.md). A conditional is a branch task
+(``@task.branch``) after its step, reading the case the step took; the cases not taken are
+skipped, and the step they meet again at runs when any case succeeded. The schedule is @schedule's cron line.
 
 ``--operator local`` runs each task on the Airflow worker with the interpreter that has headwater
 (recorded at ``create``), so Airflow's environment needs no headwater; ``--operator kubernetes``
@@ -19,7 +20,12 @@ import re
 import sys
 from dataclasses import dataclass, field
 
-from headwater.deployers.plan import DeployError, DeployPlan, orchestrator_timeout
+from headwater.deployers.plan import (
+    DeployError,
+    DeployPlan,
+    check_conditional_cases,
+    orchestrator_timeout,
+)
 from headwater.graph.model import FOREACH, PARALLEL, SWITCH
 
 RUN_KEY = "__RUN_KEY__"
@@ -44,16 +50,19 @@ def dag_id(plan: DeployPlan) -> str:
 
 
 def _check_shape(plan: DeployPlan) -> None:
+    check_conditional_cases(plan, "Airflow's branching")
     for node in plan.graph:
         if len(plan.scope[node.name]) > 1:
             raise DeployError(
-                f"step '{node.name}' of flow {plan.flow_name} is in a nested foreach: Airflow "
+                f"step '{node.name}' of flow {plan.flow_name} is in a nested foreach: Airflow 2 "
                 "cannot map a task group inside a mapped task group",
-                fix="flatten the inner foreach, or deploy with argo-workflows")
-        if node.transition == SWITCH:
+                fix="deploy this flow with argo-workflows, or flatten the foreach")
+        if node.transition == SWITCH and plan.scope[node.name]:
             raise DeployError(
-                f"step '{node.name}' of flow {plan.flow_name} is a conditional: the Airflow "
-                "deployer does not compile conditionals yet", fix="deploy with argo-workflows")
+                f"step '{node.name}' of flow {plan.flow_name} is a conditional inside a foreach: "
+                "the Airflow deployer branches only outside mapped task groups",
+                fix="deploy this flow with argo-workflows, or move the conditional out of the "
+                "foreach")
 
 
 def dag_file(plan: DeployPlan, options: AirflowOptions) -> str:
@@ -107,6 +116,16 @@ def dag_file(plan: DeployPlan, options: AirflowOptions) -> str:
         "",
     ]
     lines += _runner(options)
+    lines += [
+        "",
+        "",
+        "def _branch(step, cases):",
+        "    # A conditional: run the case the step took (its 'branch' output), skip the others.",
+        "    @task.branch(task_id=f'{step}__branch')",
+        "    def choose(branch):",
+        "        return cases[branch]",
+        "    return choose",
+    ]
     schedule = repr(plan.schedule["cron"]) if plan.schedule else "None"
     defaults = {p.name: p.default for p in plan.parameters}
     lines += [
@@ -137,8 +156,8 @@ def _runner(options: AirflowOptions) -> list[str]:
             "        return json.load(handle)",
             "",
             "",
-            "def _make(step):",
-            "    @task(task_id=step, multiple_outputs=True, **_policy(step))",
+            "def _make(step, **extra):",
+            "    @task(task_id=step, multiple_outputs=True, **_policy(step), **extra)",
             "    def run(task_id='1', **context):",
             "        return _run(step, task_id, context)",
             "    return run",
@@ -148,10 +167,10 @@ def _runner(options: AirflowOptions) -> list[str]:
         "from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator",
         "",
         "",
-        "def _make(step):",
+        "def _make(step, **extra):",
         "    @task_group(group_id=f'{step}-pod')",
         "    def run(task_id='1'):",
-        "        @task(task_id='args')",
+        "        @task(task_id='args', **extra)",
         "        def args(task_id, **context):",
         "            return _argv(step, task_id, context)",
         "        pod = KubernetesPodOperator(**_policy(step),",
@@ -166,12 +185,20 @@ def _runner(options: AirflowOptions) -> list[str]:
     ]
 
 
+def _first_task_id(step: str, options: AirflowOptions) -> str:
+    """The Airflow task id a branch names to run ``step`` (its pod group's first task)."""
+    return step if options.operator == "local" else f"{step}-pod.args"
+
+
 def _steps(plan: DeployPlan, options: AirflowOptions) -> list[str]:
-    """Task instances in graph order; a foreach body inside a mapped task group."""
+    """Task instances in graph order; a foreach body inside a mapped task group; a branch task
+    after each conditional, whose merge step runs when any case succeeded."""
     out: list[str] = []
     ordered = plan.graph.ordered()
     for node in ordered:
-        out.append(f"    {_ident(node.name)}_fn = _make({node.name!r})")
+        merge = not node.is_join and len(node.in_steps) > 1
+        extra = ", trigger_rule='none_failed_min_one_success'" if merge else ""
+        out.append(f"    {_ident(node.name)}_fn = _make({node.name!r}{extra})")
     body_of = {node.name: node for node in ordered if node.transition in (FOREACH, PARALLEL)}
     for name in body_of:
         members = [n for n in ordered if plan.scope[n.name] == (name,)]
@@ -195,11 +222,19 @@ def _steps(plan: DeployPlan, options: AirflowOptions) -> list[str]:
             ident = re.sub(r"\W", "_", node.name)
             out.append(f"    {_ident(node.name)}_body = body_{ident}.expand("
                        f"item={_ident(node.name)}['children'])")
+        if node.transition == SWITCH:
+            cases = {case: _first_task_id(case, options) for case in node.out}
+            out.append(f"    {_ident(node.name)}_branch = _branch({node.name!r}, {cases!r})("
+                       f"{_ident(node.name)}['branch'])")
     for node in ordered:
         if plan.scope[node.name]:
             continue
         for parent in node.in_steps:
-            source = (f"{_ident(plan.scope[parent][0])}_body" if plan.scope[parent]
-                      else _ident(parent))
+            if plan.scope[parent]:
+                source = f"{_ident(plan.scope[parent][0])}_body"
+            elif plan.graph[parent].transition == SWITCH:
+                source = f"{_ident(parent)}_branch"
+            else:
+                source = _ident(parent)
             out.append(f"    {source} >> {_ident(node.name)}")
     return out
