@@ -74,13 +74,14 @@ def test_airflow_dags_test_runs_the_dag_and_the_client_reads_it(flow, cls, step,
 
 
 def _dags_test(airflow: dict[str, str], flow: str, cls: str, root: Path, tmp_path: Path,
-               *create_args: str) -> subprocess.CompletedProcess:
+               *create_args: str, date: str = "2024-06-01",
+               test_args: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     dags = Path(airflow["AIRFLOW__CORE__DAGS_FOLDER"])
     dags.mkdir(exist_ok=True)
     for old in dags.glob("*.py"):
         old.unlink()
     _create(flow, root, dags / f"{cls}.py", "--operator", "local", *create_args)
-    return subprocess.run([airflow["AIRFLOW_BIN"], "dags", "test", cls, "2024-06-01"],
+    return subprocess.run([airflow["AIRFLOW_BIN"], "dags", "test", cls, date, *test_args],
                           env=airflow, cwd=tmp_path, capture_output=True, text=True, timeout=1200)
 
 
@@ -114,6 +115,42 @@ def test_airflow_create_with_catch_applies_to_every_step(airflow, tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     value = _read_run(root, tmp_path, "DeployFragileFlow", "end", "result")
     assert value["ok"] is True and value["value"] == 1
+
+
+@pytest.mark.parametrize("mode,date,final,tasks", [
+    ("small", "2024-06-02", 2, {"start": 1, "small": 1, "after_small": 1, "merge": 1, "end": 1}),
+    ("big", "2024-06-03", 100, {"start": 1, "big": 1, "merge": 1, "end": 1}),
+])
+def test_a_conditional_runs_only_the_case_taken(mode, date, final, tasks, airflow, tmp_path):
+    """The branch task after the conditional's step runs the case it took and skips the other;
+    the merge step runs after whichever case ran."""
+    root = tmp_path / "ds"
+    done = _dags_test(airflow, "conditional_flow.py", "DeployConditionalFlow", root, tmp_path,
+                      date=date, test_args=("-c", json.dumps({"mode": mode})))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    value = _read_run(root, tmp_path, "DeployConditionalFlow", "merge", "final")
+    assert value["ok"] is True
+    assert value["value"] == final
+    assert value["tasks"] == tasks
+
+
+def test_a_conditional_case_reached_from_elsewhere_is_refused_naming_it(tmp_path):
+    flow = tmp_path / "case_flow.py"
+    flow.write_text(
+        "from headwater import FlowSpec, step\n\n"
+        "class CaseFlow(FlowSpec):\n"
+        "    @step\n    def start(self):\n        self.go = 'a'\n"
+        "        self.next({'a': self.a, 'b': self.b}, condition='go')\n\n"
+        "    @step\n    def a(self):\n        self.next(self.b)\n\n"
+        "    @step\n    def b(self):\n        self.next(self.end)\n\n"
+        "    @step\n    def end(self):\n        pass\n\n"
+        "if __name__ == '__main__':\n    CaseFlow()\n")
+    done = subprocess.run([sys.executable, str(flow), "--datastore-root", str(tmp_path / "ds"),
+                           "airflow", "create", str(tmp_path / "d.py")], cwd=tmp_path,
+                          env=hermetic_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "step 'b'" in done.stderr and "Airflow's branching" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "d.py").exists()
 
 
 def test_kubernetes_operator_dag_is_valid_python_with_the_pod_spec(tmp_path):

@@ -409,3 +409,26 @@ def test_without_the_switch_create_notes_that_pypi_is_ignored(tmp_path):
     assert "@pypi/@conda (fmt) are ignored" in proc.stderr and "--environment=pypi" in proc.stderr
     args = _steps_of(json.loads(proc.stdout))["step-fmt"]["container"]["args"]
     assert "environments" not in json.loads(args[args.index("--code") + 1])
+
+
+@pytest.mark.parametrize("command", [("argo-workflows", "create", "--only-json"),
+                                     ("airflow", "create", "dag.py")])
+def test_a_parallel_gang_is_refused_naming_the_step(command, tmp_path):
+    """@parallel tasks must run together and reach one another: no gang scheduling in either
+    orchestrator, so create refuses (num_parallel alone deploys: see the 'parallel' shape)."""
+    flow = tmp_path / "gang_flow.py"
+    flow.write_text(
+        "from headwater import FlowSpec, parallel, step\n\n"
+        "class GangFlow(FlowSpec):\n"
+        "    @step\n    def start(self):\n        self.next(self.train, num_parallel=2)\n\n"
+        "    @parallel\n    @step\n    def train(self):\n        self.next(self.join)\n\n"
+        "    @step\n    def join(self, inputs):\n        self.next(self.end)\n\n"
+        "    @step\n    def end(self):\n        pass\n\n"
+        "if __name__ == '__main__':\n    GangFlow()\n")
+    proc = subprocess.run([sys.executable, str(flow), "--datastore-root", str(tmp_path / "ds"),
+                           *command], cwd=tmp_path, env=hermetic_env(), capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "step 'train'" in proc.stderr and "@parallel" in proc.stderr
+    assert "gang scheduling" in proc.stderr and command[0] in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "dag.py").exists()

@@ -117,6 +117,7 @@ def build_plan(flow_cls: type, settings: Settings, *, orchestrator: str, branch:
 
     graph = check_flow(flow_cls)
     _refuse_loops(graph, orchestrator)
+    _refuse_gangs(flow_cls, graph, orchestrator)
     user = current_username()
     project = project_info(flow_cls, user, branch, production)
     from headwater.flow.config import config_scope
@@ -191,6 +192,25 @@ def _refuse_loops(graph: Graph, orchestrator: str) -> None:
         state[name] = 2
 
     visit("start")
+
+
+def _refuse_gangs(flow_cls: type, graph: Graph, orchestrator: str) -> None:
+    """``@parallel`` says a step's N tasks cooperate: they must run at the same time and reach
+    one another (node 0's ``main_ip``). Neither orchestrator's DAG gives that (Metaflow brings a
+    Kubernetes JobSet for it); N independent pods or tasks could start one by one, or never
+    together, and wait on each other for ever. ``num_parallel`` without ``@parallel`` (N
+    independent tasks, each with its ``node_index``) deploys as a fan-out."""
+    from headwater.flow.step import DECORATORS_ATTR
+
+    for node in graph:
+        decorators = getattr(getattr(flow_cls, node.name, None), DECORATORS_ATTR, None) or []
+        if any(d.name == "parallel" for d in decorators):
+            raise DeployError(
+                f"step '{node.name}' of flow {graph.flow_name} is @parallel: its tasks must run "
+                f"together and reach one another, and {orchestrator} has no gang scheduling "
+                "for them",
+                fix="drop @parallel if the tasks do not talk to each other (num_parallel alone "
+                "deploys as independent tasks), or run the flow with `run`")
 
 
 def foreach_scopes(graph: Graph) -> dict[str, tuple[str, ...]]:
