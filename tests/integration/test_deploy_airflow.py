@@ -42,6 +42,8 @@ def _create(flow: str, root: Path, out: Path, *args: str) -> str:
 @pytest.mark.parametrize("flow,cls,step,artifact,expected", [
     ("linear_flow.py", "DeployLinearFlow", "end", "result", [21, "hello"]),
     ("foreach_flow.py", "DeployForeachFlow", "join", "words", ["AA", "BB", "CC"]),
+    # Nested: the inner body is a mapped group of its own, over every outer item's children.
+    ("nested_flow.py", "DeployNestedFlow", "outer_join", "totals", [60, 120]),
 ])
 def test_airflow_dags_test_runs_the_dag_and_the_client_reads_it(flow, cls, step, artifact,
                                                                   expected, airflow, tmp_path):
@@ -71,6 +73,9 @@ def test_airflow_dags_test_runs_the_dag_and_the_client_reads_it(flow, cls, step,
     assert "orchestrator_run:manual__2024-06-01T00:00:00+00:00" in value["tags"]
     if cls == "DeployForeachFlow":
         assert value["tasks"] == {"start": 1, "work": 3, "polish": 3, "join": 1, "end": 1}
+    if cls == "DeployNestedFlow":
+        assert value["tasks"] == {"start": 1, "fan": 2, "leaf": 6, "inner_join": 2,
+                                  "outer_join": 1, "end": 1}
 
 
 def _dags_test(airflow: dict[str, str], flow: str, cls: str, root: Path, tmp_path: Path,
@@ -167,13 +172,27 @@ def test_kubernetes_operator_dag_is_valid_python_with_the_pod_spec(tmp_path):
     assert ("'middle': {'retries': 2, 'retry_delay_s': 120.0, 'timeout_s': 600.0}" in linear)
 
 
-def test_nested_foreach_is_refused_naming_the_step(tmp_path):
-    done = subprocess.run([sys.executable, str(FLOWS / "nested_flow.py"), "--datastore-root",
-                           str(tmp_path / "ds"), "airflow", "create", str(tmp_path / "d.py")],
-                          cwd=tmp_path, env=hermetic_env(), capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 1
-    assert "step 'leaf'" in done.stderr and "nested foreach" in done.stderr
+def test_a_conditional_inside_a_foreach_is_refused_naming_the_step(tmp_path):
+    flow = tmp_path / "inner_switch_flow.py"
+    flow.write_text(
+        "from headwater import FlowSpec, step\n\n"
+        "class InnerSwitchFlow(FlowSpec):\n"
+        "    @step\n    def start(self):\n        self.items = [1, 2]\n"
+        "        self.next(self.pick, foreach='items')\n\n"
+        "    @step\n    def pick(self):\n        self.go = 'a' if self.input == 1 else 'b'\n"
+        "        self.next({'a': self.a, 'b': self.b}, condition='go')\n\n"
+        "    @step\n    def a(self):\n        self.next(self.meet)\n\n"
+        "    @step\n    def b(self):\n        self.next(self.meet)\n\n"
+        "    @step\n    def meet(self):\n        self.next(self.join)\n\n"
+        "    @step\n    def join(self, inputs):\n        self.next(self.end)\n\n"
+        "    @step\n    def end(self):\n        pass\n\n"
+        "if __name__ == '__main__':\n    InnerSwitchFlow()\n")
+    done = subprocess.run([sys.executable, str(flow), "--datastore-root", str(tmp_path / "ds"),
+                           "airflow", "create", str(tmp_path / "d.py")], cwd=tmp_path,
+                          env=hermetic_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert "step 'pick'" in done.stderr and "conditional inside a foreach" in done.stderr
+    assert "Traceback" not in done.stderr
     assert not (tmp_path / "d.py").exists()
 
 

@@ -1,10 +1,10 @@
 """A DeployPlan -> the text of an Airflow DAG file (Airflow 2.x TaskFlow API).
 
-One Airflow task per step, dependencies from the graph. A foreach body is a task group mapped
-over the foreach step's children (dynamic task mapping); Airflow cannot map inside a mapped
-group, so nested foreach is refused (see docs/production.md). A conditional is a branch task
-(``@task.branch``) after its step, reading the case the step took; the cases not taken are
-skipped, and the step they meet again at runs when any case succeeded. The schedule is @schedule's cron line.
+One Airflow task per step, dependencies from the graph. Each step of a foreach body is a task
+mapped over the foreach step's children (dynamic task mapping), nested foreach included (see
+:func:`_steps`). A conditional is a branch task (``@task.branch``) after its step, reading the
+case the step took; the cases not taken are skipped, and the step they meet again at runs when
+any case succeeded. The schedule is @schedule's cron line.
 
 ``--operator local`` runs each task on the Airflow worker with the interpreter that has headwater
 (recorded at ``create``), so Airflow's environment needs no headwater; ``--operator kubernetes``
@@ -52,11 +52,6 @@ def dag_id(plan: DeployPlan) -> str:
 def _check_shape(plan: DeployPlan) -> None:
     check_conditional_cases(plan, "Airflow's branching")
     for node in plan.graph:
-        if len(plan.scope[node.name]) > 1:
-            raise DeployError(
-                f"step '{node.name}' of flow {plan.flow_name} is in a nested foreach: Airflow 2 "
-                "cannot map a task group inside a mapped task group",
-                fix="deploy this flow with argo-workflows, or flatten the foreach")
         if node.transition == SWITCH and plan.scope[node.name]:
             raise DeployError(
                 f"step '{node.name}' of flow {plan.flow_name} is a conditional inside a foreach: "
@@ -119,6 +114,16 @@ def dag_file(plan: DeployPlan, options: AirflowOptions) -> str:
     lines += [
         "",
         "",
+        "def _children(step):",
+        "    # The task ids a foreach step made: of its one task, or of each of its mapped tasks.",
+        "    @task(task_id=f'{step}__children')",
+        "    def children(outputs):",
+        "        if isinstance(outputs, dict):",
+        "            return outputs['children']",
+        "        return [child for output in outputs for child in output['children']]",
+        "    return children",
+        "",
+        "",
         "def _branch(step, cases):",
         "    # A conditional: run the case the step took (its 'branch' output), skip the others.",
         "    @task.branch(task_id=f'{step}__branch')",
@@ -158,8 +163,8 @@ def _runner(options: AirflowOptions) -> list[str]:
             "",
             "def _make(step, **extra):",
             "    @task(task_id=step, multiple_outputs=True, **_policy(step), **extra)",
-            "    def run(task_id='1', **context):",
-            "        return _run(step, task_id, context)",
+            "    def run(path='1', **context):",
+            "        return _run(step, path, context)",
             "    return run",
         ]
     namespace = repr(options.namespace or "default")
@@ -169,13 +174,13 @@ def _runner(options: AirflowOptions) -> list[str]:
         "",
         "def _make(step, **extra):",
         "    @task_group(group_id=f'{step}-pod')",
-        "    def run(task_id='1'):",
+        "    def run(path='1'):",
         "        @task(task_id='args', **extra)",
-        "        def args(task_id, **context):",
-        "            return _argv(step, task_id, context)",
+        "        def args(path, **context):",
+        "            return _argv(step, path, context)",
         "        pod = KubernetesPodOperator(**_policy(step),",
         f"            task_id=step, name=step.replace('_', '-'), namespace={namespace},",
-        f"            image={options.image!r}, cmds=['python'], arguments=args(task_id),",
+        f"            image={options.image!r}, cmds=['python'], arguments=args(path),",
         "            env_vars=ENV, do_xcom_push=True, get_logs=True)",
         "        @task(task_id='result', multiple_outputs=True)",
         "        def result(value):",
@@ -191,50 +196,40 @@ def _first_task_id(step: str, options: AirflowOptions) -> str:
 
 
 def _steps(plan: DeployPlan, options: AirflowOptions) -> list[str]:
-    """Task instances in graph order; a foreach body inside a mapped task group; a branch task
-    after each conditional, whose merge step runs when any case succeeded."""
+    """One task per step, in graph order; the steps of a foreach body mapped over the children
+    of their foreach step; a branch task after each conditional, whose merge step runs when any
+    case succeeded.
+
+    A body step is a mapped task of its own (not a mapped task group): Airflow 2 cannot expand a
+    group inside a mapped group, while a mapped task can map over the children of *every* task
+    of a mapped foreach step (flattened by a small task), so nested foreach work the same way as
+    the outer ones. The deployed task ids (``1-2-0``) say which item each task is; the cost is
+    that a body step waits for all the items of the step before it, as in Metaflow's Airflow.
+    """
     out: list[str] = []
     ordered = plan.graph.ordered()
     for node in ordered:
         merge = not node.is_join and len(node.in_steps) > 1
         extra = ", trigger_rule='none_failed_min_one_success'" if merge else ""
         out.append(f"    {_ident(node.name)}_fn = _make({node.name!r}{extra})")
-    body_of = {node.name: node for node in ordered if node.transition in (FOREACH, PARALLEL)}
-    for name in body_of:
-        members = [n for n in ordered if plan.scope[n.name] == (name,)]
-        out.append("")
-        out.append(f"    @task_group(group_id={name + '_foreach'!r})")
-        out.append("    def body_" + re.sub(r"\W", "_", name) + "(item):")
-        for member in members:
-            out.append(f"        {_ident(member.name)} = {_ident(member.name)}_fn(item)")
-        for member in members:
-            for parent in member.in_steps:
-                if parent in {m.name for m in members}:
-                    out.append(f"        {_ident(parent)} >> {_ident(member.name)}")
-        last = [m for m in members if not set(m.out) & {x.name for x in members}]
-        out.append(f"        return {_ident(last[0].name) if last else 'None'}")
-    out.append("")
+    out += ["", "    refs = {}"]
     for node in ordered:
-        if plan.scope[node.name]:
-            continue
-        out.append(f"    {_ident(node.name)} = {_ident(node.name)}_fn()")
-        if node.name in body_of:
-            ident = re.sub(r"\W", "_", node.name)
-            out.append(f"    {_ident(node.name)}_body = body_{ident}.expand("
-                       f"item={_ident(node.name)}['children'])")
+        scope = plan.scope[node.name]
+        if scope:
+            items = f"refs[{scope[-1] + '__children'!r}]"
+            out.append(f"    refs[{node.name!r}] = {_ident(node.name)}_fn.expand(path={items})")
+        else:
+            out.append(f"    refs[{node.name!r}] = {_ident(node.name)}_fn()")
+        if node.transition in (FOREACH, PARALLEL):
+            out.append(f"    refs[{node.name + '__children'!r}] = _children({node.name!r})("
+                       f"refs[{node.name!r}])")
         if node.transition == SWITCH:
             cases = {case: _first_task_id(case, options) for case in node.out}
-            out.append(f"    {_ident(node.name)}_branch = _branch({node.name!r}, {cases!r})("
-                       f"{_ident(node.name)}['branch'])")
+            out.append(f"    refs[{node.name + '__branch'!r}] = _branch({node.name!r}, "
+                       f"{cases!r})(refs[{node.name!r}]['branch'])")
     for node in ordered:
-        if plan.scope[node.name]:
-            continue
         for parent in node.in_steps:
-            if plan.scope[parent]:
-                source = f"{_ident(plan.scope[parent][0])}_body"
-            elif plan.graph[parent].transition == SWITCH:
-                source = f"{_ident(parent)}_branch"
-            else:
-                source = _ident(parent)
-            out.append(f"    {source} >> {_ident(node.name)}")
+            switch = plan.graph[parent].transition == SWITCH
+            source = f"{parent}__branch" if switch else parent
+            out.append(f"    refs[{source!r}] >> refs[{node.name!r}]")
     return out
