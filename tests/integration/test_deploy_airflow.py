@@ -219,3 +219,15 @@ def test_deployer_api_writes_the_dag_and_trigger_queues_a_run(airflow, tmp_path)
     assert runs.returncode == 0, runs.stderr[-2000:]
     queued = [line for line in runs.stdout.splitlines() if triggered.run_key in line]
     assert len(queued) == 1 and "queued" in queued[0]
+
+
+def test_kubernetes_operator_dags_of_a_conditional_and_a_nested_foreach_compile(tmp_path):
+    """No Kubernetes here: the pod DAGs are checked as Python, with the branch naming the case's
+    first pod task and the inner foreach mapped over every outer item's children."""
+    text = _create("conditional_flow.py", tmp_path / "ds", tmp_path / "cond.py")
+    compile(text, "cond.py", "exec")
+    assert "_branch('start', {'small': 'small-pod.args', 'big': 'big-pod.args'})" in text
+    assert "_make('merge', trigger_rule='none_failed_min_one_success')" in text
+    text = _create("nested_flow.py", tmp_path / "ds", tmp_path / "nested.py")
+    compile(text, "nested.py", "exec")
+    assert "refs['leaf'] = step_leaf_fn.expand(path=refs['fan__children'])" in text
