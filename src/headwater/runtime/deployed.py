@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from headwater.decorators.mutators import apply_mutators
 from headwater.decorators.registry import parse_with, step_policy
 from headwater.environments.lock import step_lock
 from headwater.exceptions import HeadwaterException, NotFoundError
@@ -39,6 +40,7 @@ from headwater.runtime.parameters import resolve_parameters, store_parameters
 from headwater.runtime.project import project_info
 from headwater.runtime.scheduler import python_tag
 from headwater.runtime.single import SingleOutcome, run_single_task
+from headwater.runtime.step_timeout import backstop_after
 from headwater.settings import Settings, current_username
 
 RUN_TAG = "orchestrator_run:"
@@ -110,6 +112,7 @@ def run_deployed_task(flow_cls: type, graph: Graph, store: Any, settings: Settin
                                                          f"{flow}/{run_id}"))
         parents, frames = _inputs(meta, graph, flow, run_id, task)
         extra_decorators = [parse_with(spec) for spec in task.with_specs]
+        apply_mutators(flow_cls, scope)  # as at create: the flow was imported afresh here
         policy = step_policy(getattr(flow_cls, task.step), extra_decorators, scope)
         current = dict(project.current_fields() if project else {})
         events = task.trigger or _recorded_trigger(meta, flow, run_id)
@@ -118,6 +121,8 @@ def run_deployed_task(flow_cls: type, graph: Graph, store: Any, settings: Settin
         extra: dict[str, Any] = {"env": policy.env, "current": current}
         if policy.catch_var is not None:
             extra["keep_on_failure"] = True  # a caught step keeps what it had set
+        if policy.timeout_s is not None:  # @timeout: the step raises where it stands
+            extra["timeout"] = policy.timeout_s
         spec = TaskSpec(
             flow_name=flow, run_id=run_id, step=task.step, task_id=task.task_id, attempt=0,
             parents=parents, params=run.params, frames=frames, is_join=graph[task.step].is_join,
@@ -162,7 +167,8 @@ class _Attempt:
         flow, run_id = spec.flow_name, spec.run_id
         catching = "catch" in spec.extra
         timeout = None if catching else self.policy.timeout_s
-        outcome = self._execute(spec, timeout)
+        # The step raises TimeoutException itself; the kill is the backstop, as in `run`.
+        outcome = self._execute(spec, None if timeout is None else backstop_after(timeout))
         _echo(outcome.stdout, sys.stdout)
         _echo(outcome.stderr, sys.stderr)
         result = outcome.result

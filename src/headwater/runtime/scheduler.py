@@ -27,13 +27,10 @@ from headwater.records import Frame, ParentRef, TaskFailure, TaskResult, TaskSpe
 from headwater.runtime.console import Console
 from headwater.runtime.executors.base import Executor, TaskExited, TaskOutput, TaskStarted
 from headwater.runtime.resume import ResumePlan
-from headwater.runtime.step_timeout import timeout_message
+from headwater.runtime.step_timeout import backstop_after, timeout_message
 
 HEARTBEAT_EVERY_S = 10.0
 KILL_GRACE_S = 2.0  # between SIGTERM and SIGKILL when a task is stopped
-# @timeout raises inside the step; the scheduler stops the task only this long after the limit
-# (a step that swallowed the exception or is stuck in native code), a tenth more for long limits.
-TIMEOUT_BACKSTOP_S = 10.0
 # Ctrl-C, kill, a closed terminal: each stops the run cleanly (SIGHUP does not exist on Windows)
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
                      if hasattr(signal, name))
@@ -242,7 +239,8 @@ class Scheduler:
         live = _Live(spec, prefix)
         timeout = self._policy(spec.step).timeout_s
         if timeout is not None and "catch" not in spec.extra:
-            live.deadline = time.monotonic() + timeout + max(TIMEOUT_BACKSTOP_S, timeout / 10)
+            # the step raises at the limit itself; this stop from outside is the backstop
+            live.deadline = time.monotonic() + backstop_after(timeout)
         self._live[spec.task_id] = live
         self.console.progress.started(spec.step)
         self.executor.submit(spec.task_id, spec)

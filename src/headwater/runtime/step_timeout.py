@@ -17,6 +17,13 @@ from typing import Any
 
 from headwater.exceptions import TimeoutException
 
+BACKSTOP_S = 10.0  # how long after the limit a step that did not give way is stopped from outside
+
+
+def backstop_after(limit: float) -> float:
+    """When to stop a task from outside: 10 s after its limit, or a tenth of a long limit."""
+    return limit + max(BACKSTOP_S, limit / 10)
+
 
 def limit_text(seconds: float) -> str:
     """``1 s``, ``1.2 s``: the limit as the messages print it."""
