@@ -212,3 +212,26 @@ class MetadataStore(ABC):
         self, flow: str, run_id: str, step: str
     ) -> Mapping[str, list[AttemptRow]]:
         """task_id -> attempts (oldest first) for every task of a step, in one query."""
+
+    def page_runs(
+        self,
+        *,
+        flow: str | None = None,
+        tags: Sequence[str] = (),
+        user: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[RunRow], bool]:
+        """One page of runs (of one flow, or of every flow), newest first, and whether more
+        follow. ``status`` is the live one: a crashed run counts as 'failed', not 'running'.
+
+        This default reads whole listings (fine for a small store); SQL backends answer with
+        one LIMIT/OFFSET query, so a page costs the same at 10,000 runs as at 10.
+        """
+        flows = [flow] if flow is not None else self.list_flows()
+        rows = [row for name in flows for row in self.list_runs(name, tags=tags, user=user)]
+        rows.sort(key=lambda r: (-r.created_at, r.flow, -r.run_number))
+        if status is not None:
+            rows = [row for row in rows if row.live_status == status]
+        return rows[offset:offset + limit], len(rows) > offset + limit

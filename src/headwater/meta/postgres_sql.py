@@ -194,6 +194,21 @@ def select_runs(*, num_tags: int, by_user: bool, succeeded_only: bool) -> str:
     )
 
 
+
+def select_runs_page(*, by_flow: bool, num_tags: int, by_user: bool, num_statuses: int) -> str:
+    """One page of runs, newest first, for the UI. Parameters: [flow], *tags, [user],
+    *statuses, limit, offset. Within one flow the order is the run number's (the index serves
+    it); across flows it is the start time's."""
+    where = (["r.flow = %s"] if by_flow else []) + [_HAS_TAG] * num_tags
+    if by_user:
+        where.append("r.username = %s")
+    if num_statuses:
+        where.append(f"r.status IN ({', '.join(['%s'] * num_statuses)})")
+    order = "r.run_number DESC" if by_flow else "r.created_at DESC, r.flow, r.run_number DESC"
+    condition = f"WHERE {' AND '.join(where)} " if where else ""
+    return f"SELECT {_RUN_COLUMNS} FROM runs r {condition}ORDER BY {order} LIMIT %s OFFSET %s"
+
+
 def select_flows_with_tags(num_tags: int) -> str:
     """Names of flows having at least one run that carries every given tag."""
     if num_tags == 1:

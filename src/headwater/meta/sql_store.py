@@ -21,6 +21,7 @@ from headwater.meta import codec
 from headwater.meta.base import MetadataStore
 from headwater.meta.rows import (
     FAILED,
+    RUNNING,
     SUCCEEDED,
     AttemptRow,
     FlowRow,
@@ -292,6 +293,32 @@ class SQLMetadata(MetadataStore):
             self._sql.NO_LIMIT if limit is None else limit,
         )
         return [self._checked(_run_row(row)) for row in self._db.query(statement, params)]
+
+    def page_runs(
+        self,
+        *,
+        flow: str | None = None,
+        tags: Sequence[str] = (),
+        user: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[RunRow], bool]:
+        tags = tuple(tags)
+        # A crashed run is recorded 'running' but reads 'failed': ask for both, then keep the
+        # rows whose live status is the one asked for.
+        statuses = () if status is None else (status, RUNNING) if status == FAILED else (status,)
+        statement = self._sql.select_runs_page(by_flow=flow is not None, num_tags=len(tags),
+                                               by_user=user is not None,
+                                               num_statuses=len(statuses))
+        params = (*([flow] if flow is not None else []), *tags,
+                  *([user] if user is not None else []), *statuses, limit + 1, offset)
+        rows = [self._checked(_run_row(row)) for row in self._db.query(statement, params)]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        if status is not None:
+            rows = [row for row in rows if row.live_status == status]
+        return rows, more
 
     # -- readers: steps, tasks, attempts, artifacts -------------------------------------------
 

@@ -1,0 +1,285 @@
+"""Everything the UI shows, read from the metadata database and the datastore as plain dicts.
+
+Read-only: the metadata store is opened with ``readonly=True`` and nothing here writes. Every
+page of data is one or two metadata queries (never a query per run or per task), so the runs list
+costs the same at 10,000 runs as at 10, and a 10,000-task foreach is one task listing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from headwater.exceptions import NotFoundError
+from headwater.graph.export import run_graph_key
+from headwater.meta import MetadataStore, open_metadata
+from headwater.meta.rows import AttemptRow, RunRow, TaskRow
+from headwater.runtime.live_logs import live_log_key
+from headwater.settings import Settings
+
+# Names the UI accepts in a URL: what headwater itself gives flows, runs, steps, tasks and
+# artifacts. Nothing with a slash or a dot-dot can reach a storage key.
+NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,199}$")
+PREVIEW_MAX_BYTES = 4 * 1024 * 1024  # larger artifacts are not loaded to show a preview
+PREVIEW_CHARS = 2000
+LOG_STREAMS = ("stdout", "stderr")
+
+
+def check_name(kind: str, value: str) -> str:
+    """``value`` if it is a valid flow/run/step/task/artifact name, else NotFoundError."""
+    if not NAME.match(value):
+        raise NotFoundError(f"no {kind} named {value[:80]!r}",
+                            fix=f"a {kind} name holds letters, digits, '_' and '-' only")
+    return value
+
+
+class Reader:
+    """The metadata store and datastore of one headwater installation, as the UI reads them."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.meta: MetadataStore = open_metadata(settings.metadata_url, readonly=True)
+        self._store: Any = None
+
+    def store(self) -> Any:
+        if self._store is None:
+            from headwater.store import open_datastore
+
+            self._store = open_datastore(self.settings.datastore_root)
+        return self._store
+
+    def close(self) -> None:
+        self.meta.close()
+        if self._store is not None:
+            self._store.close()
+
+    # -- flows and runs ------------------------------------------------------------------------
+
+    def flows(self) -> list[dict[str, Any]]:
+        out = []
+        for name in self.meta.list_flows():
+            latest = self.meta.list_runs(name, limit=1)
+            out.append({"name": name, "latest_run": run_summary(latest[0]) if latest else None})
+        return out
+
+    def runs(self, *, flow: str | None, status: str | None, tag: str | None, user: str | None,
+             limit: int, offset: int) -> dict[str, Any]:
+        if flow is not None:
+            check_name("flow", flow)
+        rows, more = self.meta.page_runs(flow=flow, tags=(tag,) if tag else (), user=user,
+                                         status=status, limit=limit, offset=offset)
+        return {"runs": [run_summary(row) for row in rows], "offset": offset, "limit": limit,
+                "more": more}
+
+    def run_row(self, flow: str, run_id: str) -> RunRow:
+        row = self.meta.get_run(check_name("flow", flow), check_name("run", run_id))
+        if row is None:
+            raise NotFoundError(f"no run {flow}/{run_id} in {self.settings.datastore_root}",
+                                fix="pick a run from the runs list")
+        return row
+
+    def run(self, flow: str, run_id: str) -> dict[str, Any]:
+        """The run page's data: the run, its parameters, its graph laid out, its steps' state."""
+        from headwater.ui.layout import graph_from_tasks, layout
+
+        row = self.run_row(flow, run_id)
+        out = run_summary(row)
+        out["parameters"] = self._parameters(row)
+        tasks = self.meta.list_tasks(flow, run_id)
+        graph = self.graph(row)
+        if graph is None:
+            graph = graph_from_tasks([task_summary(t) for t in tasks])
+        out["graph"] = graph
+        out["layout"] = layout(graph)
+        out["steps"] = step_states(tasks)
+        return out
+
+    def _parameters(self, row: RunRow) -> dict[str, str]:
+        params = {}
+        for name, ref in row.params.items():
+            params[name] = self._preview(ref, name, row.pathspec)
+        return params
+
+    def graph(self, row: RunRow) -> dict[str, Any] | None:
+        """The graph kept with the run, or None for a run made before graphs were kept."""
+        try:
+            data = bytes(self.store().storage.read(run_graph_key(row.flow, row.run_id)))
+        except (FileNotFoundError, OSError):
+            return None
+        try:
+            return json.loads(data)
+        except ValueError:
+            return None
+
+    def tasks(self, flow: str, run_id: str, *, step: str | None = None, limit: int = 100,
+              offset: int = 0) -> dict[str, Any]:
+        """One page of a run's tasks (of one step, or all), in registration order."""
+        self.run_row(flow, run_id)
+        if step is not None:
+            check_name("step", step)
+        rows = self.meta.list_tasks(flow, run_id, step, limit=offset + limit + 1)
+        page = rows[offset:offset + limit]
+        return {"tasks": [task_summary(r) for r in page], "offset": offset, "limit": limit,
+                "more": len(rows) > offset + limit}
+
+    def snapshot(self, flow: str, run_id: str) -> tuple[dict[str, Any], dict[str, dict]]:
+        """What a live run page follows: the run's summary and step states, and every task's
+        summary by pathspec (one query each)."""
+        row = self.run_row(flow, run_id)
+        tasks = self.meta.list_tasks(flow, run_id)
+        head = run_summary(row)
+        head["steps"] = step_states(tasks)
+        return head, {t.pathspec: task_summary(t) for t in tasks}
+
+    # -- one task ------------------------------------------------------------------------------
+
+    def task_row(self, flow: str, run_id: str, step: str, task_id: str) -> TaskRow:
+        row = self.meta.get_task(check_name("flow", flow), check_name("run", run_id),
+                                 check_name("step", step), check_name("task", task_id))
+        if row is None:
+            raise NotFoundError(f"no task {flow}/{run_id}/{step}/{task_id}",
+                                fix="pick a task from its run's page")
+        return row
+
+    def task(self, flow: str, run_id: str, step: str, task_id: str) -> dict[str, Any]:
+        row = self.task_row(flow, run_id, step, task_id)
+        out = task_summary(row)
+        out["attempts"] = [attempt_summary(a) for a in
+                           self.meta.list_attempts(flow, run_id, step, task_id)]
+        out["artifacts"] = self.artifacts(row)
+        out["cards"] = self.cards(row)
+        return out
+
+    def artifacts(self, row: TaskRow) -> list[dict[str, Any]]:
+        manifest = self.meta.get_artifacts(row.flow, row.run_id, row.step, row.task_id)
+        return [{"name": name, "type": ref.type_name, "size": ref.size,
+                 "preview": self._preview(ref, name, row.pathspec)}
+                for name, ref in sorted(manifest.items()) if not name.startswith("_")]
+
+    def _preview(self, ref: Any, name: str, where: str) -> str | None:
+        if ref.size > PREVIEW_MAX_BYTES:
+            return None
+        try:
+            value = self.store().load_artifact(ref, name=name, where=where)
+            text = repr(value)
+        except Exception as exc:  # noqa: BLE001 - a preview never breaks the page
+            return f"(cannot preview: {type(exc).__name__})"
+        return text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS] + " ..."
+
+    def artifact_value(self, flow: str, run_id: str, step: str, task_id: str,
+                       name: str) -> tuple[bytes, str]:
+        """The artifact's bytes for download, and a file name: str and bytes values as they are,
+        anything else pickled (as the client would hand it back)."""
+        row = self.task_row(flow, run_id, step, task_id)
+        check_name("artifact", name)
+        manifest = self.meta.get_artifacts(row.flow, row.run_id, row.step, row.task_id)
+        ref = manifest.get(name)
+        if ref is None:
+            raise NotFoundError(f"task {row.pathspec} has no artifact {name!r}",
+                                fix="pick one from the task's artifact list")
+        value = self.store().load_artifact(ref, name=name, where=row.pathspec)
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return bytes(value), f"{name}.bin"
+        if isinstance(value, str):
+            return value.encode(), f"{name}.txt"
+        import pickle
+
+        return pickle.dumps(value, protocol=5), f"{name}.pickle"
+
+    def cards(self, row: TaskRow) -> list[dict[str, Any]]:
+        from headwater.client.cards import get_cards
+
+        try:
+            found = get_cards(row.pathspec)
+        except Exception:  # noqa: BLE001 - a task whose cards cannot be listed shows none
+            return []
+        return [{"index": i, "type": c.type, "id": c.id, "live": c.live}
+                for i, c in enumerate(found)]
+
+    def card_html(self, flow: str, run_id: str, step: str, task_id: str, index: int) -> str:
+        from headwater.client.cards import get_cards
+
+        row = self.task_row(flow, run_id, step, task_id)
+        found = get_cards(row.pathspec)
+        if not 0 <= index < len(found):
+            raise NotFoundError(f"task {row.pathspec} has no card number {index}",
+                                fix="pick a card from the task's page")
+        return found[index].html
+
+    # -- logs ----------------------------------------------------------------------------------
+
+    def log(self, flow: str, run_id: str, step: str, task_id: str, stream: str,
+            attempt: int | None = None) -> tuple[bytes, bool, int]:
+        """An attempt's ``stream`` so far (the latest attempt by default), whether it is final,
+        and which attempt it is (-1 before the first starts).
+
+        A finished attempt's log is its stored blob; a running one's is the scratch copy the
+        scheduler keeps while it runs (see :mod:`headwater.runtime.live_logs`).
+        """
+        if stream not in LOG_STREAMS:
+            raise NotFoundError(f"no log stream {stream!r}", fix="use stdout or stderr")
+        row = self.task_row(flow, run_id, step, task_id)
+        attempts = self.meta.list_attempts(flow, run_id, step, task_id)
+        chosen = attempts[-1] if attempt is None and attempts else next(
+            (a for a in attempts if a.attempt == attempt), None)
+        if chosen is None:
+            return b"", row.status != "running", -1
+        key = chosen.stdout_key if stream == "stdout" else chosen.stderr_key
+        final = chosen.status != "running"
+        if key:
+            what = f"{stream} of {row.pathspec} (attempt {chosen.attempt})"
+            return self.store().load_bytes(key, what=what), True, chosen.attempt
+        if final:
+            return b"", True, chosen.attempt
+        try:
+            target = live_log_key(flow, run_id, step, task_id, chosen.attempt, stream)
+            return bytes(self.store().storage.read(target)), False, chosen.attempt
+        except (FileNotFoundError, OSError):
+            return b"", False, chosen.attempt
+
+
+def step_states(tasks: list[TaskRow]) -> dict[str, dict[str, Any]]:
+    """step -> task counts by status and the step's first start and last end."""
+    steps: dict[str, dict[str, Any]] = {}
+    for task in tasks:
+        state = steps.setdefault(task.step, {"tasks": 0, "running": 0, "succeeded": 0,
+                                             "failed": 0, "started_at": task.created_at,
+                                             "finished_at": task.finished_at})
+        state["tasks"] += 1
+        state[task.status] = state.get(task.status, 0) + 1
+        state["started_at"] = min(state["started_at"], task.created_at)
+        if task.finished_at is None or state["finished_at"] is None:
+            state["finished_at"] = None
+        else:
+            state["finished_at"] = max(state["finished_at"], task.finished_at)
+    return steps
+
+
+def run_summary(row: RunRow) -> dict[str, Any]:
+    return {
+        "flow": row.flow, "run_id": row.run_id, "pathspec": row.pathspec,
+        "status": row.live_status, "user": row.user, "created_at": row.created_at,
+        "finished_at": row.finished_at, "origin_run_id": row.origin_run_id,
+        "tags": list(row.tags), "system_tags": list(row.system_tags),
+    }
+
+
+def task_summary(row: TaskRow) -> dict[str, Any]:
+    return {
+        "step": row.step, "task_id": row.task_id, "pathspec": row.pathspec,
+        "status": row.status, "created_at": row.created_at, "finished_at": row.finished_at,
+        "attempts": row.attempts, "foreach_index": row.foreach_index,
+        "parents": list(row.parents), "origin_pathspec": row.origin_pathspec,
+    }
+
+
+def attempt_summary(row: AttemptRow) -> dict[str, Any]:
+    failure = row.failure
+    return {
+        "attempt": row.attempt, "status": row.status, "started_at": row.started_at,
+        "finished_at": row.finished_at,
+        "failure": None if failure is None else {
+            "type": failure.type_name, "message": failure.message,
+            "traceback": failure.traceback},
+    }
