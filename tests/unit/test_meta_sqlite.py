@@ -543,3 +543,29 @@ def test_readers_and_writers_in_other_processes_never_see_locked(db_path):
     reads = [r for r in results if len(r) == 3]
     assert len(writes) == 2 and all(n > 0 for n in writes)
     assert len(reads) == 3 and all(r[1] > 0 for r in reads)
+
+
+def test_page_runs_filters_orders_and_pages(meta):
+    for i in range(5):
+        new_run(meta, "A", user="alice" if i % 2 else "bob", tags=["nightly"] if i == 3 else [])
+    new_run(meta, "B", user="carol")
+    meta.run_finished("A", "2", "failed", time.time())
+    meta.run_finished("A", "1", "succeeded", time.time())
+    rows, more = meta.page_runs(flow="A", limit=2)
+    assert [r.run_id for r in rows] == ["5", "4"] and more
+    rows, more = meta.page_runs(flow="A", limit=2, offset=4)
+    assert [r.run_id for r in rows] == ["1"] and not more
+    rows, _ = meta.page_runs(limit=10)
+    assert [r.pathspec for r in rows][0] == "B/1" and len(rows) == 6  # every flow, newest first
+    assert [r.run_id for r in meta.page_runs(flow="A", user="alice")[0]] == ["4", "2"]
+    assert [r.run_id for r in meta.page_runs(tags=["nightly"])[0]] == ["4"]
+    assert [r.run_id for r in meta.page_runs(flow="A", status="failed")[0]] == ["2"]
+    assert [r.run_id for r in meta.page_runs(flow="A", status="succeeded")[0]] == ["1"]
+    assert [r.run_id for r in meta.page_runs(flow="A", status="running")[0]] == ["5", "4", "3"]
+
+
+def test_page_runs_counts_a_crashed_run_as_failed(meta):
+    new_run(meta, "A", pid=2**22 + 12345, host=this_host())  # no such process: crashed
+    assert [r.run_id for r in meta.page_runs(flow="A", status="failed")[0]] == ["1"]
+    assert meta.page_runs(flow="A", status="running")[0] == []
+

@@ -44,9 +44,14 @@ def _int(request: Request, name: str, default: int, *, low: int = 0,
     return value if high is None else min(high, value)
 
 
+async def _read(request: Request, func: Any, *args: Any, **kwargs: Any) -> Any:
+    """``func(...)`` in the thread pool, inside one reader session."""
+    return await run_in_threadpool(_reader(request).call, func, *args, **kwargs)
+
+
 async def _answer(func: Any, *args: Any, **kwargs: Any) -> Response:
     try:
-        return JSONResponse(await run_in_threadpool(func, *args, **kwargs))
+        return JSONResponse(await run_in_threadpool(func.__self__.call, func, *args, **kwargs))
     except NotFoundError as err:
         return JSONResponse({"error": err.msg, "fix": getattr(err, "fix", None)}, status_code=404)
     except HeadwaterException as err:
@@ -94,8 +99,8 @@ async def task(request: Request) -> Response:
 async def log(request: Request) -> Response:
     attempt = request.query_params.get("attempt")
     try:
-        data, final, number = await run_in_threadpool(
-            _reader(request).log, *_task_args(request), request.path_params["stream"],
+        data, final, number = await _read(
+            request, _reader(request).log, *_task_args(request), request.path_params["stream"],
             None if attempt is None else _int(request, "attempt", 0))
     except NotFoundError as err:
         return JSONResponse({"error": err.msg}, status_code=404)
@@ -106,8 +111,8 @@ async def log(request: Request) -> Response:
 
 async def artifact(request: Request) -> Response:
     try:
-        data, filename = await run_in_threadpool(
-            _reader(request).artifact_value, *_task_args(request), request.path_params["name"])
+        data, filename = await _read(
+            request, _reader(request).artifact_value, *_task_args(request), request.path_params["name"])
     except NotFoundError as err:
         return JSONResponse({"error": err.msg}, status_code=404)
     return Response(data, media_type="application/octet-stream",
@@ -118,7 +123,7 @@ async def artifact(request: Request) -> Response:
 async def card(request: Request) -> Response:
     try:
         index = int(request.path_params["index"])
-        text = await run_in_threadpool(_reader(request).card_html, *_task_args(request), index)
+        text = await _read(request, _reader(request).card_html, *_task_args(request), index)
     except (NotFoundError, ValueError) as err:
         return JSONResponse({"error": getattr(err, "msg", str(err))}, status_code=404)
     return Response(text, media_type="text/html; charset=utf-8",

@@ -21,9 +21,6 @@ STATIC = Path(__file__).parent / "static"
 
 def create_app(settings: Settings, *, token: str | None) -> Any:
     """The UI over ``settings``' metadata and datastore; ``token`` None means loopback only."""
-    from headwater.client import use_settings
-
-    use_settings(settings)  # cards are read through the client's card API
     reader = Reader(settings)
 
     @contextlib.asynccontextmanager

@@ -37,7 +37,7 @@ async def run_events(request: Request) -> Response:
     reader = request.app.state.reader
     flow, run_id = request.path_params["flow"], request.path_params["run_id"]
     try:
-        first = await run_in_threadpool(reader.snapshot, flow, run_id)
+        first = await run_in_threadpool(reader.call, reader.snapshot, flow, run_id)
     except NotFoundError as err:
         return JSONResponse({"error": err.msg}, status_code=404)
 
@@ -50,7 +50,7 @@ async def run_events(request: Request) -> Response:
             await asyncio.sleep(POLL_S)
             if await request.is_disconnected():
                 return
-            new_head, new_tasks = await run_in_threadpool(reader.snapshot, flow, run_id)
+            new_head, new_tasks = await run_in_threadpool(reader.call, reader.snapshot, flow, run_id)
             changed = [t for key, t in new_tasks.items() if tasks.get(key) != t]
             if new_head != head:
                 yield _message("run", new_head)
@@ -73,7 +73,7 @@ async def log_events(request: Request) -> Response:
     p = request.path_params
     args = (p["flow"], p["run_id"], p["step"], p["task_id"], p["stream"])
     try:
-        first = await run_in_threadpool(reader.log, *args)
+        first = await run_in_threadpool(reader.call, reader.log, *args)
     except NotFoundError as err:
         return JSONResponse({"error": err.msg}, status_code=404)
 
@@ -94,7 +94,7 @@ async def log_events(request: Request) -> Response:
             await asyncio.sleep(POLL_S)
             if await request.is_disconnected():
                 return
-            new_data, final, new_attempt = await run_in_threadpool(reader.log, *args)
+            new_data, final, new_attempt = await run_in_threadpool(reader.call, reader.log, *args)
             if new_attempt != attempt:
                 sent = 0
                 yield _message("reset", {"attempt": new_attempt})

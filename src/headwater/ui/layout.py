@@ -4,7 +4,7 @@ No graphviz: a step's layer is its longest distance from ``start`` along forward
 that close a loop are found by a depth-first walk and drawn apart, curving back up), and the
 steps of a layer are ordered by the mean position of their predecessors, which keeps branches
 side by side and crossings few for the shapes flows have. A foreach fan-out is one box whatever
-its number of tasks; the page shows the count in it.
+its number of tasks (its ``foreach`` names what it iterates over); the page shows the count.
 """
 
 from __future__ import annotations
@@ -41,13 +41,15 @@ def layout(graph: dict[str, Any]) -> dict[str, Any]:
             position[name] = i - (len(rows[depth]) - 1) / 2
     widest = max((len(r) for r in rows.values()), default=1)
     width = PAD * 2 + widest * BOX_W + (widest - 1) * GAP_X
+    fanned = {target: step["foreach"] for step in steps.values() if step.get("foreach")
+              for target in step["next"]}
     nodes = []
     for name in order:
         x = width / 2 + position[name] * (BOX_W + GAP_X) - BOX_W / 2
         y = PAD + layer[name] * (BOX_H + GAP_Y)
         step = steps[name]
         nodes.append({"name": name, "type": step.get("type", ""), "x": x, "y": y,
-                      "w": BOX_W, "h": BOX_H, "foreach": step.get("foreach")})
+                      "w": BOX_W, "h": BOX_H, "foreach": fanned.get(name)})
     edges = []
     for name in order:
         labels = {target: case for case, target in (steps[name].get("cases") or {}).items()}

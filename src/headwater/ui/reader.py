@@ -7,8 +7,11 @@ costs the same at 10,000 runs as at 10, and a 10,000-task foreach is one task li
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from headwater.exceptions import NotFoundError
@@ -24,6 +27,7 @@ NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,199}$")
 PREVIEW_MAX_BYTES = 4 * 1024 * 1024  # larger artifacts are not loaded to show a preview
 PREVIEW_CHARS = 2000
 LOG_STREAMS = ("stdout", "stderr")
+LIVE_CARDS = "cards/live"  # where a running task rewrites its cards (headwater.cards.render)
 
 
 def check_name(kind: str, value: str) -> str:
@@ -35,12 +39,49 @@ def check_name(kind: str, value: str) -> str:
 
 
 class Reader:
-    """The metadata store and datastore of one headwater installation, as the UI reads them."""
+    """The metadata store and datastore of one headwater installation, as the UI reads them.
+
+    With SQLite, each request reads through a handle of its own (:meth:`session`): a process
+    that keeps SQLite connections open for days while writers come and go can be left reading
+    a WAL index the last writer removed, and so see the database as it was then. Opening one
+    costs well under a millisecond. A server database (PostgreSQL) has no such trap and keeps one
+    handle (a pool of connections) for the life of the server.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.meta: MetadataStore = open_metadata(settings.metadata_url, readonly=True)
+        self._per_request = not settings.metadata_url.startswith(("postgresql://",
+                                                                  "postgres://"))
+        self._shared: MetadataStore | None = None
+        self._local = threading.local()
         self._store: Any = None
+
+    @property
+    def meta(self) -> MetadataStore:
+        meta = getattr(self._local, "meta", None)
+        if meta is not None:
+            return meta
+        if self._shared is None:
+            self._shared = open_metadata(self.settings.metadata_url, readonly=True)
+        return self._shared
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        """Read through a fresh SQLite handle inside the block (see the class docstring)."""
+        if not self._per_request or getattr(self._local, "meta", None) is not None:
+            yield
+            return
+        self._local.meta = open_metadata(self.settings.metadata_url, readonly=True)
+        try:
+            yield
+        finally:
+            self._local.meta.close()
+            self._local.meta = None
+
+    def call(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``func(*args, **kwargs)`` inside a :meth:`session` (what the API's threads run)."""
+        with self.session():
+            return func(*args, **kwargs)
 
     def store(self) -> Any:
         if self._store is None:
@@ -50,7 +91,8 @@ class Reader:
         return self._store
 
     def close(self) -> None:
-        self.meta.close()
+        if self._shared is not None:
+            self._shared.close()
         if self._store is not None:
             self._store.close()
 
@@ -187,25 +229,41 @@ class Reader:
 
         return pickle.dumps(value, protocol=5), f"{name}.pickle"
 
-    def cards(self, row: TaskRow) -> list[dict[str, Any]]:
-        from headwater.client.cards import get_cards
+    def _card_sources(self, row: TaskRow) -> list[tuple[str, str | None, str, bool]]:
+        """(type, id, storage key, live) of each card of a task, in order.
 
-        try:
-            found = get_cards(row.pathspec)
-        except Exception:  # noqa: BLE001 - a task whose cards cannot be listed shows none
-            return []
-        return [{"index": i, "type": c.type, "id": c.id, "live": c.live}
-                for i, c in enumerate(found)]
+        A finished task lists its cards in its recorded transition (blobs); a running one has
+        the live renders it rewrites under ``cards/live/<pathspec>/`` (see headwater.cards).
+        """
+        from headwater.store.datastore import blob_path
+
+        records = (row.transition or {}).get("cards")
+        if records is not None or row.status != "running":
+            return [(r["type"], r.get("id"), blob_path(r["key"]), False) for r in records or ()]
+        prefix = f"{LIVE_CARDS}/{row.pathspec}/"
+        found = []
+        for key in self.store().storage.list(prefix):
+            parts = key[len(prefix):].split(".")
+            if len(parts) == 4 and parts[0].isdigit() and parts[3] == "html":
+                found.append((int(parts[0]), (parts[1], parts[2] or None, key, True)))
+        return [source for _, source in sorted(found, key=lambda pair: pair[0])]
+
+    def cards(self, row: TaskRow) -> list[dict[str, Any]]:
+        return [{"index": i, "type": kind, "id": card_id, "live": live}
+                for i, (kind, card_id, _, live) in enumerate(self._card_sources(row))]
 
     def card_html(self, flow: str, run_id: str, step: str, task_id: str, index: int) -> str:
-        from headwater.client.cards import get_cards
-
         row = self.task_row(flow, run_id, step, task_id)
-        found = get_cards(row.pathspec)
-        if not 0 <= index < len(found):
+        sources = self._card_sources(row)
+        if not 0 <= index < len(sources):
             raise NotFoundError(f"task {row.pathspec} has no card number {index}",
                                 fix="pick a card from the task's page")
-        return found[index].html
+        try:
+            data = bytes(self.store().storage.read(sources[index][2]))
+        except FileNotFoundError:
+            raise NotFoundError(f"card {index} of task {row.pathspec} is gone from the datastore",
+                                fix="reload the task's page") from None
+        return data.decode("utf-8", errors="replace")
 
     # -- logs ----------------------------------------------------------------------------------
 
