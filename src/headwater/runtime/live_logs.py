@@ -7,7 +7,8 @@ younger than ``FIRST_AFTER_S``: a short task (most of a big foreach) costs nothi
 that, its output so far is rewritten under a scratch key at most every ``EVERY_S`` seconds while
 it grows, and the key is deleted when the attempt's log is final.
 
-Layout: ``logs/live/<flow>/<run_id>/<step>/<task_id>/<attempt>.<stdout|stderr>``.
+Layout: ``logs/live/<flow>/<run_id>/<step>/<task_id>/<attempt>.<stdout|stderr>``
+(:func:`headwater.store.datastore.live_log_key`, which readers use too).
 """
 
 from __future__ import annotations
@@ -17,15 +18,10 @@ import time
 from typing import Any
 
 from headwater.exceptions import HeadwaterException
+from headwater.store.datastore import live_log_key
 
-LIVE_LOG_PREFIX = "logs/live"
 FIRST_AFTER_S = 1.0
 EVERY_S = 0.5
-
-
-def live_log_key(flow: str, run_id: str, step: str, task_id: str, attempt: int, stream: str) -> str:
-    """Where the output so far of one attempt's ``stream`` is kept while the task runs."""
-    return f"{LIVE_LOG_PREFIX}/{flow}/{run_id}/{step}/{task_id}/{attempt}.{stream}"
 
 
 class _Follow:

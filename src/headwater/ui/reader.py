@@ -18,8 +18,8 @@ from headwater.exceptions import NotFoundError
 from headwater.graph.export import run_graph_key
 from headwater.meta import MetadataStore, open_metadata
 from headwater.meta.rows import AttemptRow, RunRow, TaskRow
-from headwater.runtime.live_logs import live_log_key
 from headwater.settings import Settings
+from headwater.store.datastore import blob_path, live_log_key
 
 # Names the UI accepts in a URL: what headwater itself gives flows, runs, steps, tasks and
 # artifacts. Nothing with a slash or a dot-dot can reach a storage key.
@@ -235,8 +235,6 @@ class Reader:
         A finished task lists its cards in its recorded transition (blobs); a running one has
         the live renders it rewrites under ``cards/live/<pathspec>/`` (see headwater.cards).
         """
-        from headwater.store.datastore import blob_path
-
         records = (row.transition or {}).get("cards")
         if records is not None or row.status != "running":
             return [(r["type"], r.get("id"), blob_path(r["key"]), False) for r in records or ()]
