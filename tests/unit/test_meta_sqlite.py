@@ -569,3 +569,25 @@ def test_page_runs_counts_a_crashed_run_as_failed(meta):
     assert [r.run_id for r in meta.page_runs(flow="A", status="failed")[0]] == ["1"]
     assert meta.page_runs(flow="A", status="running")[0] == []
 
+
+
+def test_task_pages_changes_and_step_counts(meta):
+    run_id = new_run(meta)
+    meta.new_task("PetsFlow", run_id, "start", "1", frames=[], parents=[])
+    finish_task(meta, run_id, "start", "1")
+    for i in range(5):
+        meta.new_task("PetsFlow", run_id, "work", str(i + 2),
+                      frames=[Frame("start", "1", i, 5, is_foreach=True)], parents=["start/1"])
+    finish_task(meta, run_id, "work", "2")
+    finish_task(meta, run_id, "work", "3", ok=False)
+    page = meta.page_tasks("PetsFlow", run_id, "work", limit=2, offset=3)
+    assert [t.task_id for t in page] == ["5", "6"]
+    assert [t.task_id for t in meta.page_tasks("PetsFlow", run_id, limit=2)] == ["1", "2"]
+    counts = {(step, status): (n, ended) for step, status, n, _, _, ended in
+              meta.step_status_counts("PetsFlow", run_id)}
+    assert counts == {("start", "succeeded"): (1, 1), ("work", "succeeded"): (1, 1),
+                      ("work", "failed"): (1, 1), ("work", "running"): (3, 0)}
+    later = time.time() + 3600
+    assert sorted(t.task_id for t in meta.task_changes("PetsFlow", run_id, later)) == \
+        ["4", "5", "6"]  # only the running ones
+    assert len(meta.task_changes("PetsFlow", run_id, 0.0)) == 6

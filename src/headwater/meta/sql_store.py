@@ -342,6 +342,22 @@ class SQLMetadata(MetadataStore):
             rows = self._db.query(self._sql.LIST_STEP_TASKS, (flow, run_id, step, limit))
         return [_task_row(row) for row in rows]
 
+    def page_tasks(self, flow: str, run_id: str, step: str | None = None, *, limit: int = 100,
+                   offset: int = 0) -> list[TaskRow]:
+        if step is None:
+            rows = self._db.query(self._sql.PAGE_RUN_TASKS, (flow, run_id, limit, offset))
+        else:
+            rows = self._db.query(self._sql.PAGE_STEP_TASKS, (flow, run_id, step, limit, offset))
+        return [_task_row(row) for row in rows]
+
+    def task_changes(self, flow: str, run_id: str, since: float) -> list[TaskRow]:
+        rows = self._db.query(self._sql.TASK_CHANGES, (flow, run_id, since, since))
+        return [_task_row(row) for row in rows]
+
+    def step_status_counts(self, flow: str, run_id: str) -> list[tuple]:
+        return [tuple(row) for row in
+                self._db.query(self._sql.STEP_STATUS_COUNTS, (flow, run_id))]
+
     def get_task(self, flow: str, run_id: str, step: str, task_id: str) -> TaskRow | None:
         rows = self._db.query(self._sql.GET_TASK, (flow, run_id, step, task_id))
         return _task_row(rows[0]) if rows else None

@@ -1,8 +1,9 @@
 """Server-sent events: a run's task states and a task's log lines, as they change.
 
 The server polls the metadata database (and the running task's scratch log) every
-``POLL_S`` and sends only what changed since the last message, so a page open on a long run
-costs one query per poll, and a browser that reconnects gets a fresh full picture first.
+``POLL_S`` and sends only what changed since the last message: step states come from one
+aggregate query, tasks from those running or changed lately, so a page open on a 10,000-task
+foreach never reads every task again.
 A stream ends with an ``end`` event once its run (or attempt) is over.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,6 +23,10 @@ from headwater.exceptions import NotFoundError
 
 POLL_S = 0.5
 KEEPALIVE_S = 15.0
+# Tasks changed this long before a poll are sent again unless unchanged: room for a scheduler
+# whose clock is a little behind, and for the time between a page's load and its stream.
+LOOKBACK_S = 5.0
+FIRST_LOOKBACK_S = 30.0
 
 
 def _message(event: str, data: Any) -> bytes:
@@ -37,21 +43,26 @@ async def run_events(request: Request) -> Response:
     reader = request.app.state.reader
     flow, run_id = request.path_params["flow"], request.path_params["run_id"]
     try:
-        first = await run_in_threadpool(reader.call, reader.snapshot, flow, run_id)
+        first = await run_in_threadpool(reader.call, reader.snapshot, flow, run_id,
+                                        time.time() - FIRST_LOOKBACK_S)
     except NotFoundError as err:
         return JSONResponse({"error": err.msg}, status_code=404)
 
     async def source() -> AsyncIterator[bytes]:
-        head, tasks = first
+        head, changed = first
+        sent = {t["pathspec"]: t for t in changed}
         yield _message("run", head)
-        yield _message("tasks", list(tasks.values()))
+        yield _message("tasks", changed)
         idle = 0.0
         while head["status"] == "running":
             await asyncio.sleep(POLL_S)
             if await request.is_disconnected():
                 return
-            new_head, new_tasks = await run_in_threadpool(reader.call, reader.snapshot, flow, run_id)
-            changed = [t for key, t in new_tasks.items() if tasks.get(key) != t]
+            since = time.time() - LOOKBACK_S
+            new_head, candidates = await run_in_threadpool(reader.call, reader.snapshot, flow,
+                                                           run_id, since)
+            changed = [t for t in candidates if sent.get(t["pathspec"]) != t]
+            sent.update((t["pathspec"], t) for t in changed)
             if new_head != head:
                 yield _message("run", new_head)
             if changed:
@@ -60,7 +71,7 @@ async def run_events(request: Request) -> Response:
             if idle >= KEEPALIVE_S:
                 yield b": keepalive\n\n"
                 idle = 0.0
-            head, tasks = new_head, new_tasks
+            head = new_head
         yield _message("end", {"status": head["status"]})
 
     return _stream(source())

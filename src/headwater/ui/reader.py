@@ -128,20 +128,16 @@ class Reader:
         row = self.run_row(flow, run_id)
         out = run_summary(row)
         out["parameters"] = self._parameters(row)
-        tasks = self.meta.list_tasks(flow, run_id)
         graph = self.graph(row)
-        if graph is None:
-            graph = graph_from_tasks([task_summary(t) for t in tasks])
+        if graph is None:  # a run kept without its graph: rebuild it from the tasks' parents
+            graph = graph_from_tasks([task_summary(t) for t in self.meta.list_tasks(flow, run_id)])
         out["graph"] = graph
         out["layout"] = layout(graph)
-        out["steps"] = step_states(tasks)
+        out["steps"] = step_states(self.meta.step_status_counts(flow, run_id))
         return out
 
-    def _parameters(self, row: RunRow) -> dict[str, str]:
-        params = {}
-        for name, ref in row.params.items():
-            params[name] = self._preview(ref, name, row.pathspec)
-        return params
+    def _parameters(self, row: RunRow) -> dict[str, str | None]:
+        return {name: self._preview(ref, name, row.pathspec) for name, ref in row.params.items()}
 
     def graph(self, row: RunRow) -> dict[str, Any] | None:
         """The graph kept with the run, or None for a run made before graphs were kept."""
@@ -160,19 +156,17 @@ class Reader:
         self.run_row(flow, run_id)
         if step is not None:
             check_name("step", step)
-        rows = self.meta.list_tasks(flow, run_id, step, limit=offset + limit + 1)
-        page = rows[offset:offset + limit]
-        return {"tasks": [task_summary(r) for r in page], "offset": offset, "limit": limit,
-                "more": len(rows) > offset + limit}
+        rows = self.meta.page_tasks(flow, run_id, step, limit=limit + 1, offset=offset)
+        return {"tasks": [task_summary(r) for r in rows[:limit]], "offset": offset,
+                "limit": limit, "more": len(rows) > limit}
 
-    def snapshot(self, flow: str, run_id: str) -> tuple[dict[str, Any], dict[str, dict]]:
-        """What a live run page follows: the run's summary and step states, and every task's
-        summary by pathspec (one query each)."""
+    def snapshot(self, flow: str, run_id: str, since: float) -> tuple[dict[str, Any], list[dict]]:
+        """What a live run page follows: the run's summary with its step states (one aggregate
+        query), and the tasks running or changed since ``since`` (never all of a big foreach)."""
         row = self.run_row(flow, run_id)
-        tasks = self.meta.list_tasks(flow, run_id)
         head = run_summary(row)
-        head["steps"] = step_states(tasks)
-        return head, {t.pathspec: task_summary(t) for t in tasks}
+        head["steps"] = step_states(self.meta.step_status_counts(flow, run_id))
+        return head, [task_summary(t) for t in self.meta.task_changes(flow, run_id, since)]
 
     # -- one task ------------------------------------------------------------------------------
 
@@ -295,20 +289,22 @@ class Reader:
             return b"", False, chosen.attempt
 
 
-def step_states(tasks: list[TaskRow]) -> dict[str, dict[str, Any]]:
-    """step -> task counts by status and the step's first start and last end."""
+def step_states(counts: list[tuple]) -> dict[str, dict[str, Any]]:
+    """step -> task counts by status, first start, last end (None while any task runs), from
+    :meth:`MetadataStore.step_status_counts` rows."""
     steps: dict[str, dict[str, Any]] = {}
-    for task in tasks:
-        state = steps.setdefault(task.step, {"tasks": 0, "running": 0, "succeeded": 0,
-                                             "failed": 0, "started_at": task.created_at,
-                                             "finished_at": task.finished_at})
-        state["tasks"] += 1
-        state[task.status] = state.get(task.status, 0) + 1
-        state["started_at"] = min(state["started_at"], task.created_at)
-        if task.finished_at is None or state["finished_at"] is None:
+    for step, status, tasks, first, last, ended in counts:
+        state = steps.setdefault(step, {"tasks": 0, "running": 0, "succeeded": 0, "failed": 0,
+                                        "started_at": first, "finished_at": last, "ended": 0})
+        state["tasks"] += tasks
+        state[status] = state.get(status, 0) + tasks
+        state["ended"] += ended
+        state["started_at"] = min(state["started_at"], first)
+        if last is not None:
+            state["finished_at"] = max(state["finished_at"] or last, last)
+    for state in steps.values():
+        if state.pop("ended") < state["tasks"]:
             state["finished_at"] = None
-        else:
-            state["finished_at"] = max(state["finished_at"], task.finished_at)
     return steps
 
 
