@@ -127,7 +127,8 @@ def main() -> None:
                 ("runs page (HTML shell)", "/"),
                 (f"run page data, {args.tasks:,}-task foreach", "/api/runs/BigFlow/1"),
                 ("run's tasks, one page of 100", "/api/runs/BigFlow/1/tasks?step=work"),
-                ("run's tasks, last page", "/api/runs/BigFlow/1/tasks?step=work&offset="
+                (f"run's tasks, last page (offset {max(0, args.tasks - 100):,})",
+                 "/api/runs/BigFlow/1/tasks?step=work&offset="
                  f"{max(0, args.tasks - 100)}"),
             ]
             load_before = os.getloadavg()
