@@ -54,22 +54,25 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def ui_command(folder: Path, *args: str) -> list[str]:
-    return [str(Path(sys.executable).parent / "headwater"), "ui",
-            "--datastore-root", str(folder / ".headwater"), *args]
+def ui_command(folder: Path | None, *args: str) -> list[str]:
+    """``headwater ui ARGS`` over ``folder/.headwater`` (None: whatever the environment says)."""
+    where = ["--datastore-root", str(folder / ".headwater")] if folder is not None else []
+    return [str(Path(sys.executable).parent / "headwater"), "ui", *where, *args]
 
 
 @contextmanager
 def ui_server(folder: Path, *, token: str | None = None, env: dict | None = None
               ) -> Iterator[UIServer]:
-    """``headwater ui`` over ``folder/.headwater`` on a free loopback port, until the block ends."""
+    """``headwater ui`` over ``folder/.headwater`` on a free loopback port, until the block ends;
+    with HEADWATER_DATASTORE_ROOT in ``env``, over what the environment names instead."""
     port = free_port()
     log = folder / f"ui-{port}.log"
     full_env = hermetic_env(env)
     if token:
         full_env["HEADWATER_UI_TOKEN"] = token
     with open(log, "wb") as handle:
-        proc = subprocess.Popen(ui_command(folder, "--port", str(port)), env=full_env,  # noqa: S603
+        chosen = None if "HEADWATER_DATASTORE_ROOT" in (env or {}) else folder
+        proc = subprocess.Popen(ui_command(chosen, "--port", str(port)), env=full_env,  # noqa: S603
                                 stdout=handle, stderr=subprocess.STDOUT, cwd=folder)
     server = UIServer(proc, port, log, token)
     try:
