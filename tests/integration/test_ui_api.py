@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from servers import free_port, stop_process
 
 from .faultkit import hw
 from .flowrun import flow_file, hermetic_env, start_cli
@@ -238,6 +241,32 @@ def _events(stream):
         elif not line and name:
             yield name, json.loads("\n".join(data))
             name, data = None, []
+
+
+def test_card_server_opens_the_ui_on_its_flow(home):
+    port = free_port()
+    log = home / "card-server.log"
+    env = {**hermetic_env(), "HEADWATER_DATASTORE_ROOT": str(home / ".headwater")}
+    with open(log, "wb") as handle:
+        proc = subprocess.Popen([sys.executable, str(UI_FLOW), "card", "server",  # noqa: S603
+                                 "--port", str(port)], cwd=home, env=env, stdout=handle,
+                                stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+
+        def answers():
+            try:
+                with urllib.request.urlopen(url + "/api/flows", timeout=10) as r:  # noqa: S310
+                    return json.loads(r.read())
+            except OSError:
+                assert proc.poll() is None, log.read_text()
+                return None
+
+        flows = wait_until(answers, "card server to answer")
+        assert "UIFlow" in {f["name"] for f in flows}
+        assert f"{url}/flows/UIFlow" in log.read_text()
+    finally:
+        stop_process(proc)
 
 
 # -- the token -------------------------------------------------------------------------------

@@ -93,6 +93,7 @@ def test_runs_list_then_a_run_with_every_step_then_back(ui, page):
     expect(page.locator('#dag g.step[data-step="work"] text.count')).to_have_text("3 tasks")
     expect(page.locator("#dag path.edge")).to_have_count(4)
     expect(page.locator("#timeline rect.bar")).to_have_count(len(STEPS))
+    expect(page.locator("#task-timeline rect.bar.succeeded")).to_have_count(7)
     expect(page.locator("#parameters")).to_contain_text("gate")
     expect(page.locator("#tasks-table tbody tr")).to_have_count(7)
     assert "demo" in page.locator("dl.facts").inner_text()

@@ -210,6 +210,24 @@ function drawTimeline(run, steps, container) {
   container.replaceChildren(picture);
 }
 
+function drawTaskTimeline(run, tasks, container) {
+  const list = [...tasks.values()].filter((t) => t.created_at);
+  if (!list.length) { container.replaceChildren(); return; }
+  const start = Math.min(...list.map((t) => t.created_at));
+  const end = Math.max(...list.map((t) => t.finished_at || Date.now() / 1000), start + 0.001);
+  const width = 600, row = 14, label = 140;
+  const picture = svg("svg", { width: label + width + 80, height: list.length * row + 6 });
+  list.forEach((t, i) => {
+    const x = label + ((t.created_at - start) / (end - start)) * width;
+    const w = Math.max(2, (((t.finished_at || end) - t.created_at) / (end - start)) * width);
+    const link = svg("a", { href: taskHref(run.flow, run.run_id, t.step, t.task_id) });
+    link.append(svg("text", { x: 0, y: i * row + 11, class: "tl-label" }, document.createTextNode(`${t.step}/${t.task_id}`)),
+      svg("rect", { x, y: i * row + 3, width: w, height: row - 5, class: `bar ${t.status}`, "data-task": `${t.step}/${t.task_id}` }));
+    picture.append(link);
+  });
+  container.replaceChildren(picture);
+}
+
 function taskRow(run, t) {
   return el("tr", { "data-task": `${t.step}/${t.task_id}` },
     el("td", {}, el("a", { href: taskHref(run.flow, run.run_id, t.step, t.task_id), text: `${t.step}/${t.task_id}` })),
@@ -254,7 +272,9 @@ async function runPage() {
   const timeline = el("div", { id: "timeline" });
 
   const tbody = el("tbody");
+  const shown = new Map(page.tasks.map((t) => [`${t.step}/${t.task_id}`, t]));
   for (const t of page.tasks) tbody.append(taskRow(run, t));
+  const taskTimeline = el("div", { id: "task-timeline" });
   const stepPicker = el("p", { class: "step-picker" }, "step: ", el("a", { href: `${runHref(flow, runId)}#tasks`, class: step ? "" : "current", text: "all" }));
   for (const n of run.layout.nodes) stepPicker.append(" ", el("a", { href: `${runHref(flow, runId)}?step=${enc(n.name)}#tasks`, class: n.name === step ? "current" : "", text: n.name }));
   const pager = el("p", { class: "pager" });
@@ -267,10 +287,12 @@ async function runPage() {
   app.replaceChildren(el("h1", { text: `${flow}/${runId}` }), facts,
     el("h2", { text: "Graph" }), dag,
     el("h2", { text: "Timeline" }), timeline,
+    el("h3", { text: "Tasks listed below" }), taskTimeline,
     el("h2", { text: "Parameters" }), Object.keys(run.parameters).length ? params_ : el("p", { class: "muted", text: "none" }),
     el("h2", { id: "tasks", text: "Tasks" }), stepPicker, tasks, pager);
   paintDag(run, run.steps);
   drawTimeline(run, run.steps, timeline);
+  drawTaskTimeline(run, shown, taskTimeline);
   if (location.hash === "#tasks") document.getElementById("tasks").scrollIntoView();
 
   if (run.status !== "running") return;
@@ -289,7 +311,10 @@ async function runPage() {
       const existing = tbody.querySelector(`tr[data-task="${CSS.escape(`${t.step}/${t.task_id}`)}"]`);
       if (existing) existing.replaceWith(taskRow(run, t));
       else if (offset === 0 && tbody.children.length < limit) tbody.append(taskRow(run, t));
+      else continue;
+      shown.set(`${t.step}/${t.task_id}`, t);
     }
+    drawTaskTimeline(run, shown, taskTimeline);
   });
   source.addEventListener("end", () => source.close());
 }
