@@ -58,6 +58,7 @@ from headwater.flow import (
 )
 from headwater.graph import metaflow_view  # noqa: F401 - gives flows their Metaflow graph view
 from headwater.runner import Deployer, ExecutingRun, NBRunner, Runner
+from headwater.s3client import S3  # light: s3fs is imported only when an S3 is made
 
 batch = STEP_FALLBACKS["batch"]
 kubernetes = STEP_FALLBACKS["kubernetes"]
@@ -68,7 +69,7 @@ __version__ = "2.19.0+headwater"
 __all__ = [
     "Config", "DataArtifact", "Deployer", "ExecutingRun", "Flow", "FlowSpec", "IncludeFile", "JSONType", "Metaflow",
     "MetaflowException", "MetaflowInternalError", "MetaflowNamespaceMismatch", "MetaflowNotFound",
-    "MissingInMergeArtifactsException", "NBRunner", "Parameter", "Run", "Runner", "Step", "Task",
+    "MissingInMergeArtifactsException", "NBRunner", "Parameter", "Run", "Runner", "S3", "Step", "Task",
     "UnhandledInMergeArtifactsException", "batch", "card", "catch", "conda", "conda_base",
     "config_expr", "current", "default_namespace", "environment", "get_metadata", "get_namespace", "kubernetes",
     "metadata", "namespace", "parallel", "project", "pypi", "pypi_base", "resources", "retry", "schedule", "secrets",

@@ -34,7 +34,7 @@ def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> Ta
         flow, state = _make_flow(flow_cls, node, spec, store)
         if cards is not None:
             cards.attach(flow, state)
-        _bind_current(spec, flow_cls, graph, cards)
+        _bind_current(spec, flow_cls, graph, cards, store)
         os.environ.update(spec.extra.get("env", {}))
         caught = spec.extra.get("catch")
         if caught is not None:
@@ -162,7 +162,8 @@ def _parallel_info(graph: Graph, spec: TaskSpec) -> dict[str, Any]:
     return {"parallel": ParallelInfo(frame.index, frame.num_splits)}
 
 
-def _bind_current(spec: TaskSpec, flow_cls: type, graph: Graph, cards: Any = None) -> None:
+def _bind_current(spec: TaskSpec, flow_cls: type, graph: Graph, cards: Any = None,
+                  store: Any = None) -> None:
     current._reset()
     current._bind(
         flow_name=spec.flow_name,
@@ -177,6 +178,7 @@ def _bind_current(spec: TaskSpec, flow_cls: type, graph: Graph, cards: Any = Non
         namespace=spec.namespace,
         card=CardCollector() if cards is None else cards.collector,
         **_parallel_info(graph, spec),
+        _datastore_root=getattr(store, "root", None),  # where S3(run=self) puts its data
         **spec.extra.get("current", {}),
     )
 
