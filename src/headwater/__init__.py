@@ -17,9 +17,11 @@ from headwater.decorators import (  # noqa: E402
     project,
     resources,
     retry,
+    secrets,
     timeout,
 )
 from headwater.decorators.deployment import schedule, trigger, trigger_on_finish  # noqa: E402
+from headwater.decorators.exit_hook import exit_hook  # noqa: E402
 from headwater.environments import conda, conda_base, pypi, pypi_base  # noqa: E402
 from headwater.flow import (  # noqa: E402
     Config,
@@ -44,8 +46,8 @@ _S3_NAMES = ("S3",)
 
 __all__ = [
     "Config", "FlowSpec", "IncludeFile", "JSONType", "Parameter", "config_expr", "current", "step",
-    "card", "catch", "environment", "parallel", "project", "resources", "retry", "timeout",
-    "schedule", "trigger", "trigger_on_finish",
+    "card", "catch", "environment", "parallel", "project", "resources", "retry", "secrets", "timeout",
+    "schedule", "trigger", "trigger_on_finish", "exit_hook",
     "pypi", "pypi_base", "conda", "conda_base", *_CLIENT_NAMES, *_S3_NAMES,
 ]
 

@@ -214,6 +214,8 @@ class Scheduler:
             extra["keep_on_failure"] = True
         if policy.cards:  # @card: the task renders these after the step
             extra["cards"] = policy.cards
+        if policy.secrets:  # @secrets: the task fetches them, in its own process only
+            extra["secrets"] = policy.secrets
         spec = TaskSpec(
             flow_name=self.flow_name, run_id=self.run_id, step=step, task_id=task_id, attempt=0,
             parents=parents, params=self.params, frames=frames,
