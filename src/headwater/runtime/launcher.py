@@ -296,7 +296,11 @@ def _notes(flow_cls: type, policies: dict[str, StepPolicy]) -> list[str]:
 
 
 def _closing_line(console: Console, flow_name: str, outcome: RunOutcome) -> None:
-    if outcome.ok:
+    if outcome.ok and outcome.not_run:
+        console.say(f"Clone-only resume complete: {flow_name}/{outcome.run_id} holds the "
+                    f"successful tasks of its origin; nothing ran ({len(outcome.not_run)} "
+                    "task(s) left to run, e.g. with resume).", always=True)
+    elif outcome.ok:
         console.say(f"Done! Run {flow_name}/{outcome.run_id} succeeded.", always=True)
     elif outcome.interrupted:
         console.say(f"Run {flow_name}/{outcome.run_id} was interrupted and is recorded as failed.",
