@@ -27,6 +27,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any, NamedTuple
 
 from headwater.exceptions import HeadwaterException, NotFoundError, StoreError
@@ -367,9 +368,8 @@ class S3:
         bucket, key = _split(prefix)
         marker: dict[str, str] = {}
         while True:
-            page = self._call(lambda: self.fs.call_s3(  # noqa: B023 - called at once
-                "list_objects_v2", Bucket=bucket, Prefix=key, Delimiter=delimiter, **marker),
-                prefix)
+            page = self._call(partial(self.fs.call_s3, "list_objects_v2", Bucket=bucket,
+                                      Prefix=key, Delimiter=delimiter, **marker), prefix)
             for item in page.get("Contents", []):
                 yield f"s3://{bucket}/{item['Key']}", int(item["Size"])
             for item in page.get("CommonPrefixes", []):

@@ -24,11 +24,11 @@ from headwater.exceptions import HeadwaterException
 from headwater.graph.model import FOREACH, PARALLEL, SPLIT, Graph
 from headwater.meta.liveness import this_host
 from headwater.records import Frame, ParentRef, TaskFailure, TaskResult, TaskSpec
-from headwater.store.task_log import LineClock
-from headwater.store.task_log import encode as encode_log
 from headwater.runtime.console import Console
 from headwater.runtime.executors.base import Executor, TaskExited, TaskOutput, TaskStarted
 from headwater.runtime.resume import ResumePlan
+from headwater.store.task_log import LineClock
+from headwater.store.task_log import encode as encode_log
 
 HEARTBEAT_EVERY_S = 10.0
 KILL_GRACE_S = 2.0  # between SIGTERM and SIGKILL when a task is stopped
