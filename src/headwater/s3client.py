@@ -400,10 +400,11 @@ class S3:
         got._prefix, got._key = listed.prefix, listed.key
         return got
 
-    @staticmethod
-    def _each(items: list[Any], action: Callable[[Any], Any]) -> list[Any]:
+    def _each(self, items: list[Any], action: Callable[[Any], Any]) -> list[Any]:
+        """``action`` of each item, side by side, results in order."""
         if len(items) <= 1:
             return [action(item) for item in items]
+        _ = self.fs  # made once here, not by each thread at the same time
         with ThreadPoolExecutor(min(_CONCURRENCY, len(items))) as pool:
             return list(pool.map(action, items))
 

@@ -114,7 +114,8 @@ def run_deployed_task(flow_cls: type, graph: Graph, store: Any, settings: Settin
             flow_name=flow, run_id=run_id, step=task.step, task_id=task.task_id, attempt=0,
             parents=parents, params=run.params, frames=frames, is_join=graph[task.step].is_join,
             username=user, tags=tuple(run.tags), namespace=f"user:{user}",
-            extra={"env": policy.env, "current": current},
+            extra={"env": policy.env, "current": current,
+                   **({"secrets": policy.secrets} if policy.secrets else {})},
         )
         spec.attempt = _start_attempt(meta, spec)
         outcome = run_single_task(
