@@ -10,6 +10,7 @@ from typing import Any
 
 from headwater.cli.excepthook import install as _install_excepthook  # noqa: E402
 from headwater.decorators import (  # noqa: E402
+    cache,
     card,
     catch,
     environment,
@@ -43,7 +44,7 @@ _RUNNER_NAMES = ("Runner", "NBRunner", "ExecutingRun", "Deployer")
 
 __all__ = [
     "Config", "FlowSpec", "IncludeFile", "JSONType", "Parameter", "config_expr", "current", "step",
-    "card", "catch", "environment", "parallel", "project", "resources", "retry", "timeout",
+    "cache", "card", "catch", "environment", "parallel", "project", "resources", "retry", "timeout",
     "schedule", "trigger", "trigger_on_finish",
     "pypi", "pypi_base", "conda", "conda_base", *_CLIENT_NAMES,
 ]

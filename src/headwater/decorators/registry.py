@@ -21,6 +21,7 @@ STEP_DECORATORS: dict[str, str] = {
     "resources": "headwater.decorators.resources:ResourcesDecorator",
     "environment": "headwater.decorators.environment:EnvironmentDecorator",
     "parallel": "headwater.decorators.parallel:ParallelDecorator",
+    "cache": "headwater.decorators.cache:CacheDecorator",
 }
 # Decorators that add to what a task leaves behind rather than change how it runs.
 REPORT_DECORATORS: dict[str, str] = {

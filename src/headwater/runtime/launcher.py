@@ -37,6 +37,7 @@ from headwater.runtime.scheduler import (
     host_and_pid,
     python_tag,
 )
+from headwater.runtime.step_cache import StepCache
 from headwater.settings import Settings, current_username
 from headwater.store import open_datastore
 from headwater.store.temp_sweep import finish_sweep, start_sweep
@@ -213,7 +214,8 @@ def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: 
             scheduler = Scheduler(flow_name=flow_name, graph=launch.graph, executor=executor,
                                   meta=meta, store=launch.store, console=console,
                                   options=options, username=user, policies=policies,
-                                  resume=plan)
+                                  resume=plan,
+                                  cache=_step_cache(launch, policies, meta, step_envs, options))
             try:
                 outcome = scheduler.run(run_id, launch.param_refs, tuple(options.tags))
             finally:
@@ -221,6 +223,15 @@ def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: 
         finish_sweep(sweep)
     _closing_line(console, flow_name, outcome)
     return outcome
+
+
+def _step_cache(launch: _Launch, policies: dict[str, StepPolicy], meta: Any,
+                step_envs: dict[str, Any], options: RunOptions) -> StepCache | None:
+    """The run's @cache keys and lookups; None when no step has @cache."""
+    if not any(policy.cache for policy in policies.values()):
+        return None
+    return StepCache(flow_cls=launch.flow_cls, graph=launch.graph, policies=policies, meta=meta,
+                     store=launch.store, step_envs=step_envs, lookup=not options.no_cache)
 
 
 def _prepare_environments(launch: _Launch, policies: dict[str, StepPolicy],
