@@ -1,8 +1,8 @@
 """@cache: a task whose cache key matches an earlier succeeded task is reused, not run.
 
-Every @cache step here appends a line to a side-effect file (``SIDE``) when it really runs, so a
+Every @cache step here appends a line to a side-effect file (``side.txt``) when it really runs, so a
 test reads exactly which tasks ran; the data a run starts from is a JSON file the test rewrites
-(``DATA``: the foreach items and a base number), which the flow reads in its uncached ``start``.
+(``data.json``: the foreach items and a base number), which the flow reads in its uncached ``start``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ CACHED_FLOW = """
 
 
     def note(text):
-        with open(os.environ["SIDE"], "a") as handle:
+        with open(os.path.join(os.environ["DIR"], "side.txt"), "a") as handle:
             handle.write(text + "\\n")
 
 
@@ -32,7 +32,7 @@ CACHED_FLOW = """
 
         @step
         def start(self):
-            with open(os.environ["DATA"]) as handle:
+            with open(os.path.join(os.environ["DIR"], "data.json")) as handle:
                 data = json.load(handle)
             self.items = data["items"]
             self.base = data["base"]
@@ -79,8 +79,7 @@ class Folder:
         """``run ARGS``; ``with_`` is a top-level ``--with`` decorator spec."""
         self.side.write_text("")
         top = ("--with", with_) if with_ else ()
-        done = hw(self.flow, *top, "run", *args, cwd=self.path, DATA=str(self.data),
-                  SIDE=str(self.side), **env)
+        done = hw(self.flow, *top, "run", *args, cwd=self.path, DIR=str(self.path), **env)
         assert (done.returncode == 0) == ok, done.stdout + done.stderr
         return done
 
@@ -203,7 +202,7 @@ CAUGHT_FLOW = """
 
 
     def note(text):
-        with open(os.environ["SIDE"], "a") as handle:
+        with open(os.path.join(os.environ["DIR"], "side.txt"), "a") as handle:
             handle.write(text + "\\n")
 
 
@@ -271,7 +270,7 @@ PLAIN_FLOW = """
 
 
     def note(text):
-        with open(os.environ["SIDE"], "a") as handle:
+        with open(os.path.join(os.environ["DIR"], "side.txt"), "a") as handle:
             handle.write(text + "\\n")
 
 
@@ -304,3 +303,23 @@ def test_with_cache_caches_every_step(tmp_path) -> None:
     assert sorted(reused(second.stdout)) == ["3/end/2", "3/start/1"]
     client(tmp_path)
     assert Flow("PlainFlow")["3"]["end"].task["y"].data == 2
+
+
+def test_runs_on_dask_share_the_cache_with_local_runs(tmp_path, dask_cluster) -> None:
+    folder = Folder(tmp_path)
+    # Dask workers do not inherit the run's environment: @environment hands the paths over
+    # (the same on every run, so it keys every run alike).
+    paths = f'environment:vars={json.dumps({"DIR": str(tmp_path)})}'
+    on_dask = ("--executor", "dask", "--dask-address", dask_cluster.address)
+    first = folder.run(*on_dask, with_=paths)
+    assert folder.ran() == ["body 1", "body 2", "body 3", "join"]
+    second = folder.run(*on_dask, with_=paths)
+    assert folder.ran() == []  # the same key on the same store, whatever ran the tasks
+    assert total(second) == total(first) == 36
+    folder.set_data([1, 2, 3, 4])
+    folder.run(with_=paths)  # locally: the three items the cluster computed are reused
+    assert folder.ran() == ["body 4", "join"]
+    client(tmp_path)
+    assert "runtime:dask" in Flow("CacheFlow")["1"].system_tags
+    origins = sorted(t.origin_pathspec or "" for t in Flow("CacheFlow")["3"]["body"])
+    assert origins == ["", "CacheFlow/2/body/2", "CacheFlow/2/body/3", "CacheFlow/2/body/4"]
