@@ -323,3 +323,16 @@ def test_runs_on_dask_share_the_cache_with_local_runs(tmp_path, dask_cluster) ->
     assert "runtime:dask" in Flow("CacheFlow")["1"].system_tags
     origins = sorted(t.origin_pathspec or "" for t in Flow("CacheFlow")["3"]["body"])
     assert origins == ["", "CacheFlow/2/body/2", "CacheFlow/2/body/3", "CacheFlow/2/body/4"]
+
+
+def test_resume_of_a_cached_step_runs_it_and_later_steps_may_hit(tmp_path) -> None:
+    folder = Folder(tmp_path)
+    folder.run()
+    folder.side.write_text("")
+    resumed = hw(folder.flow, "resume", "body", cwd=tmp_path, DIR=str(tmp_path))
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    # the step named to resume from runs again although the cache has it; what it made is the
+    # same as before, so the join after it is reused from the cache
+    assert folder.ran() == ["body 1", "body 2", "body 3"]
+    assert reused(resumed.stdout) == {"2/join/5": "CacheFlow/1/join/5"}
+    assert total(resumed) == 36

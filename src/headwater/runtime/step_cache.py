@@ -45,13 +45,14 @@ class StepCache:
 
     def __init__(self, *, flow_cls: type, graph: Graph, policies: Mapping[str, StepPolicy],
                  meta: Any, store: Any, step_envs: Mapping[str, Any] | None = None,
-                 lookup: bool = True) -> None:
+                 lookup: bool = True, fresh_steps: frozenset[str] = frozenset()) -> None:
         self.flow_cls = flow_cls
         self.flow_name = flow_cls.__name__
         self.graph = graph
         self.meta = meta
         self.store = store
         self.lookup = lookup  # False with --no-cache: keys are recorded, nothing is reused
+        self.fresh_steps = fresh_steps  # `resume STEP`: the user asked for STEP to run again
         self._cached_steps = {step for step, policy in policies.items() if policy.cache}
         self._policies = policies
         self._step_envs = dict(step_envs or {})
@@ -71,7 +72,7 @@ class StepCache:
 
     def find(self, spec: TaskSpec, key: str) -> CloneSource | None:
         """The earlier succeeded task recorded under ``key`` for this step, or None."""
-        if not self.lookup:
+        if not self.lookup or spec.step in self.fresh_steps:
             return None
         row = self.meta.find_cached_task(self.flow_name, spec.step, key)
         if row is None:
