@@ -336,3 +336,48 @@ def test_resume_of_a_cached_step_runs_it_and_later_steps_may_hit(tmp_path) -> No
     assert folder.ran() == ["body 1", "body 2", "body 3"]
     assert reused(resumed.stdout) == {"2/join/5": "CacheFlow/1/join/5"}
     assert total(resumed) == 36
+
+
+CARD_FLOW = """
+    import os
+
+    from headwater import FlowSpec, cache, card, current, step
+    from headwater.cards import Markdown
+
+
+    class CardCacheFlow(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.report)
+
+        @card(type="blank")
+        @cache
+        @step
+        def report(self):
+            with open(os.path.join(os.environ["DIR"], "side.txt"), "a") as handle:
+                handle.write("report\\n")
+            current.card.append(Markdown(f"made by {current.pathspec}"))
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        CardCacheFlow()
+"""
+
+
+def test_a_reused_task_brings_its_card(tmp_path) -> None:
+    from headwater.cards import get_cards
+
+    folder = Folder(tmp_path, CARD_FLOW)
+    folder.run()
+    folder.run()
+    assert folder.ran() == []
+    client(tmp_path)
+    task = Flow("CardCacheFlow")["2"]["report"].task
+    assert task.origin_pathspec == "CardCacheFlow/1/report/2"
+    [shown] = get_cards(task)
+    assert "made by CardCacheFlow/1/report/2" in shown.html
