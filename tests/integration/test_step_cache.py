@@ -381,3 +381,11 @@ def test_a_reused_task_brings_its_card(tmp_path) -> None:
     assert task.origin_pathspec == "CardCacheFlow/1/report/2"
     [shown] = get_cards(task)
     assert "made by CardCacheFlow/1/report/2" in shown.html
+
+
+def test_a_deployment_notes_that_cache_is_ignored(tmp_path) -> None:
+    folder = Folder(tmp_path)
+    done = hw(folder.flow, "argo-workflows", "create", "--only-json", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Note: @cache (body, join) is ignored: every task of a deployed run runs" in (
+        done.stdout + done.stderr)
