@@ -21,6 +21,7 @@ STEP_DECORATORS: dict[str, str] = {
     "resources": "headwater.decorators.resources:ResourcesDecorator",
     "environment": "headwater.decorators.environment:EnvironmentDecorator",
     "parallel": "headwater.decorators.parallel:ParallelDecorator",
+    "secrets": "headwater.decorators.secrets:SecretsDecorator",
 }
 # Decorators that let a step not run at all: @cache reuses an earlier task with the same key.
 CACHE_DECORATORS: dict[str, str] = {
@@ -39,7 +40,7 @@ ENVIRONMENT_DECORATORS: dict[str, str] = {
 
 
 # Accepted for flows written for Metaflow; they run the step locally (see decorators/fallbacks.py).
-FALLBACK_NAMES = ("kubernetes", "batch", "secrets")
+FALLBACK_NAMES = ("kubernetes", "batch")
 
 
 def decorator_class(name: str) -> type[StepDecorator]:
