@@ -310,6 +310,33 @@ def test_clone_task_points_at_origin_blobs(meta):
     assert (attempt.status, attempt.stdout_key, attempt.stderr_key) == ("succeeded", "o", "e")
 
 
+def test_a_cached_task_is_found_by_flow_step_and_key(meta):
+    def task(run_id, step, task_id, key, ok=True):
+        meta.new_task("PetsFlow", run_id, step, task_id, frames=[], parents=[])
+        finish_task(meta, run_id, step, task_id, {"x": REF_A}, ok=ok)
+        meta.set_cache_key("PetsFlow", run_id, step, task_id, key)
+
+    first, second = new_run(meta), new_run(meta)
+    task(first, "train", "2", "k1")
+    task(first, "train", "3", "k2", ok=False)  # a failed task is never reused
+    assert meta.find_cached_task("PetsFlow", "train", "k1").pathspec == f"PetsFlow/{first}/train/2"
+    task(second, "train", "2", "k1")
+    assert meta.find_cached_task("PetsFlow", "train", "k1").pathspec == f"PetsFlow/{second}/train/2"
+    assert meta.find_cached_task("PetsFlow", "train", "k2") is None
+    assert meta.find_cached_task("PetsFlow", "score", "k1") is None
+    assert meta.find_cached_task("OtherFlow", "train", "k1") is None
+    with pytest.raises(NotFoundError):
+        meta.set_cache_key("PetsFlow", second, "train", "99", "k3")
+
+
+def test_the_cache_lookup_uses_its_index(meta, db_path):
+    new_run(meta)  # the file exists from the first write on
+    conn = sqlite3.connect(db_path)
+    plan = conn.execute("EXPLAIN QUERY PLAN " + sql.FIND_CACHED_TASK, ("F", "s", "k")).fetchall()
+    conn.close()
+    assert "tasks_by_cache_key" in " ".join(str(row) for row in plan)
+
+
 def test_writes_to_unknown_objects_are_errors(meta, integrity_error):
     run_id = new_run(meta)
     with pytest.raises(NotFoundError, match="PetsFlow/1/start/1"):

@@ -134,6 +134,10 @@ def build_plan(flow_cls: type, settings: Settings, *, orchestrator: str, branch:
         with_specs=tuple(with_specs))
     if store_code:
         _lock_environments(plan, flow_cls, environment)
+    cached = sorted(step for step, policy in policies.items() if policy.cache)
+    if cached:  # the cache is looked up by headwater's scheduler, which a deployment has not
+        plan.notes.append(f"Note: @cache ({', '.join(cached)}) is ignored: every task of a "
+                          "deployed run runs")
     decorators = getattr(flow_cls, "_hw_flow_decorators", {})
     if "schedule" in decorators:
         plan.schedule = schedule_of(flow_cls.__name__, decorators["schedule"]["options"])

@@ -126,6 +126,16 @@ class MetadataStore(ABC):
         ``result`` carries the origin's transition, so a later resume can clone the clone.
         """
 
+    # @cache. Not abstract: a backend without them simply never reuses a task.
+    def set_cache_key(self, flow: str, run_id: str, step: str, task_id: str,
+                      cache_key: str) -> None:
+        """Record that the succeeded task may be reused by a later task with ``cache_key``."""
+        return None
+
+    def find_cached_task(self, flow: str, step: str, cache_key: str) -> TaskRow | None:
+        """The newest succeeded task of ``flow``'s ``step`` recorded under ``cache_key``."""
+        return None
+
     @abstractmethod
     def run_finished(self, flow: str, run_id: str, status: str, finished_at: float) -> None:
         """Set a run's final status: 'succeeded' or 'failed'."""

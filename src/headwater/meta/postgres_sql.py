@@ -96,7 +96,13 @@ _V3 = ("ALTER TABLE artifacts ADD COLUMN inline BYTEA",)
 # v4: the environments (@pypi/@conda locks) a run's steps ran in (JSON; NULL when none).
 _V4 = ("ALTER TABLE runs ADD COLUMN environments TEXT",)
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
+# v5: @cache: the cache key a succeeded task can be reused under, found by (flow, step, key).
+_V5 = (
+    "ALTER TABLE tasks ADD COLUMN cache_key TEXT",
+    "CREATE INDEX tasks_by_cache_key ON tasks (flow, step, cache_key)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # -- schema version --------------------------------------------------------------------------
@@ -260,3 +266,12 @@ LIST_ATTEMPTS = f"""SELECT {_ATTEMPT_COLUMNS} FROM attempts
     WHERE flow = %s AND run_id = %s AND step = %s AND task_id = %s ORDER BY attempt"""
 LIST_STEP_ATTEMPTS = f"""SELECT {_ATTEMPT_COLUMNS} FROM attempts
     WHERE flow = %s AND run_id = %s AND step = %s ORDER BY task_id {_C}, attempt"""
+
+# -- step cache (@cache) ---------------------------------------------------------------------
+
+SET_CACHE_KEY = """UPDATE tasks SET cache_key = %s
+    WHERE flow = %s AND run_id = %s AND step = %s AND task_id = %s"""
+# The newest succeeded task of the step with that key; served by the tasks_by_cache_key index.
+FIND_CACHED_TASK = f"""SELECT {_TASK_COLUMNS} FROM tasks
+    WHERE flow = %s AND step = %s AND cache_key = %s AND status = 'succeeded'
+    ORDER BY seq DESC LIMIT 1"""

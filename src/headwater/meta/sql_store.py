@@ -235,6 +235,18 @@ class SQLMetadata(MetadataStore):
             )
             c.executemany(self._sql.INSERT_ARTIFACT, _artifact_rows(key, manifest))
 
+    # -- step cache (@cache) ------------------------------------------------------------------
+
+    def set_cache_key(self, flow: str, run_id: str, step: str, task_id: str,
+                      cache_key: str) -> None:
+        key = (flow, run_id, step, task_id)
+        with self._db.write() as c:
+            _require(c.execute(self._sql.SET_CACHE_KEY, (cache_key, *key)).rowcount, *key)
+
+    def find_cached_task(self, flow: str, step: str, cache_key: str) -> TaskRow | None:
+        rows = self._db.query(self._sql.FIND_CACHED_TASK, (flow, step, cache_key))
+        return _task_row(rows[0]) if rows else None
+
     # -- readers: flows and runs --------------------------------------------------------------
 
     def list_flows(self, *, tags: Sequence[str] = ()) -> list[str]:

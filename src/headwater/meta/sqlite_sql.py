@@ -95,7 +95,13 @@ _V3 = ("ALTER TABLE artifacts ADD COLUMN inline BLOB",)
 # v4: the environments (@pypi/@conda locks) a run's steps ran in (JSON; NULL when none).
 _V4 = ("ALTER TABLE runs ADD COLUMN environments TEXT",)
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
+# v5: @cache: the cache key a succeeded task can be reused under, found by (flow, step, key).
+_V5 = (
+    "ALTER TABLE tasks ADD COLUMN cache_key TEXT",
+    "CREATE INDEX tasks_by_cache_key ON tasks (flow, step, cache_key)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # -- connection setup ------------------------------------------------------------------------
@@ -249,3 +255,12 @@ LIST_ATTEMPTS = f"""SELECT {_ATTEMPT_COLUMNS} FROM attempts
     WHERE flow = ? AND run_id = ? AND step = ? AND task_id = ? ORDER BY attempt"""
 LIST_STEP_ATTEMPTS = f"""SELECT {_ATTEMPT_COLUMNS} FROM attempts
     WHERE flow = ? AND run_id = ? AND step = ? ORDER BY task_id, attempt"""
+
+# -- step cache (@cache) ---------------------------------------------------------------------
+
+SET_CACHE_KEY = """UPDATE tasks SET cache_key = ?
+    WHERE flow = ? AND run_id = ? AND step = ? AND task_id = ?"""
+# The newest succeeded task of the step with that key; served by the tasks_by_cache_key index.
+FIND_CACHED_TASK = f"""SELECT {_TASK_COLUMNS} FROM tasks
+    WHERE flow = ? AND step = ? AND cache_key = ? AND status = 'succeeded'
+    ORDER BY seq DESC LIMIT 1"""

@@ -39,6 +39,7 @@ from headwater.runtime.scheduler import (
     host_and_pid,
     python_tag,
 )
+from headwater.runtime.step_cache import StepCache
 from headwater.settings import Settings, current_username
 from headwater.store import open_datastore
 from headwater.store.temp_sweep import finish_sweep, start_sweep
@@ -215,7 +216,9 @@ def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: 
             scheduler = Scheduler(flow_name=flow_name, graph=launch.graph, executor=executor,
                                   meta=meta, store=launch.store, console=console,
                                   options=options, username=user, policies=policies,
-                                  resume=plan)
+                                  resume=plan,
+                                  cache=_step_cache(launch, policies, meta, step_envs, options,
+                                                    resume_step))
             try:
                 outcome = scheduler.run(run_id, launch.param_refs, tuple(options.tags))
             finally:
@@ -229,6 +232,18 @@ def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: 
                        lambda line: console.say(line, always=True))
     _closing_line(console, flow_name, outcome)
     return outcome
+
+
+def _step_cache(launch: _Launch, policies: dict[str, StepPolicy], meta: Any,
+                step_envs: dict[str, Any], options: RunOptions,
+                resume_step: str | None) -> StepCache | None:
+    """The run's @cache keys and lookups; None when no step has @cache. ``resume STEP`` runs
+    STEP again even where the cache has it: that is what the user asked for."""
+    if not any(policy.cache for policy in policies.values()):
+        return None
+    return StepCache(flow_cls=launch.flow_cls, graph=launch.graph, policies=policies, meta=meta,
+                     store=launch.store, step_envs=step_envs, lookup=not options.no_cache,
+                     fresh_steps=frozenset({resume_step} if resume_step else ()))
 
 
 def _prepare_environments(launch: _Launch, policies: dict[str, StepPolicy],

@@ -15,7 +15,14 @@ import xxhash
 
 from headwater.exceptions import ArtifactError, DataIntegrityError, StoreError
 from headwater.records import ArtifactRef
-from headwater.store.serialize import Part, decode, decode_item, encode, encode_items
+from headwater.store.serialize import (
+    Part,
+    decode,
+    decode_item,
+    encode,
+    encode_items,
+    item_spans,
+)
 from headwater.store.storage import Storage, open_storage, store_message
 
 BLOB_DIR = "blobs"
@@ -134,6 +141,18 @@ class DataStore:
                 del self._items[next(iter(self._items))]
             self._items[key] = buf
         return decode_item(buf, index, name=name, where=where)
+
+    def item_keys(self, key: str, *, name: str, where: str) -> list[str]:
+        """The content key of each item of a foreach items blob, in order.
+
+        Two equal items (pickled alike) get the same key wherever they sit in the sequence:
+        @cache keys a foreach task on its item, not on its position.
+        """
+        buf = self._items.get(key)
+        if buf is None:
+            buf = self._read_verified(key, f"foreach items '{name}' of task {where}")
+        return [content_key([buf[start:end]])
+                for start, end in item_spans(buf, name=name, where=where)]
 
     def has_many(self, keys: Iterable[str]) -> set[str]:
         """The subset of blob ``keys`` present in the store, checked in one batch."""
