@@ -450,11 +450,14 @@ def test_listing_a_thousand_runs_is_one_cheap_query(meta):
     with meta.transaction():
         for i in range(1000):
             new_run(meta, tags=[f"t{i % 3}"], params={"alpha": REF_A})
-    start = time.perf_counter()
+    statements: list[str] = []
+    meta._db.connection().set_trace_callback(statements.append)
     rows = meta.list_runs("PetsFlow", tags=["user:alice"])
-    elapsed = time.perf_counter() - start
+    meta._db.connection().set_trace_callback(None)
     assert len(rows) == 1000 and rows[0].run_id == "1000" and rows[-1].tags == ("t0",)
-    assert elapsed < 2.0  # generous: correctness of the shape, not a benchmark
+    # The shape, not a timing: the runs, their tags and parameters come from a fixed number of
+    # statements, never one per run.
+    assert 0 < len(statements) <= 5, statements
 
 
 def test_store_pickles_and_survives_fork(meta, db_path):
