@@ -234,6 +234,35 @@ class SQLMetadata(MetadataStore):
             )
             c.executemany(self._sql.INSERT_ARTIFACT, _artifact_rows(key, manifest))
 
+    # -- deleting runs and collecting garbage -------------------------------------------------
+
+    def delete_run(self, flow: str, run_id: str) -> None:
+        with self._db.write() as c:
+            _require(len(c.execute(self._sql.RUN_EXISTS, (flow, run_id)).fetchall()), flow, run_id)
+            for statement in self._sql.DELETE_RUN:
+                c.execute(statement, (flow, run_id))
+
+    def running_runs(self) -> list[RunRow]:
+        return [self._checked(_run_row(row)) for row in self._db.query(self._sql.LIST_RUNNING)]
+
+    def run_ids(self) -> set[tuple[str, str]]:
+        return {(flow, run_id) for flow, run_id in self._db.query(self._sql.LIST_RUN_IDS)}
+
+    def referenced_blob_keys(self) -> set[str]:
+        keys = {key for (key,) in self._db.query(self._sql.REFERENCED_ARTIFACT_KEYS)}
+        for stdout_key, stderr_key in self._db.query(self._sql.REFERENCED_LOG_KEYS):
+            keys.update(k for k in (stdout_key, stderr_key) if k)
+        for params, code in self._db.query(self._sql.RUN_DOCUMENTS):
+            keys.update(ref.key for ref in codec.load_manifest(params).values()
+                        if ref.inline is None)
+            if code:
+                keys.add(json.loads(code)["key"])
+        for frames, transition in self._db.query(self._sql.TASK_DOCUMENTS):
+            keys.update(f.items_key for f in codec.load_frames(frames) if f.items_key)
+            if transition:
+                keys.update(_transition_keys(json.loads(transition)))
+        return keys
+
     # -- readers: flows and runs --------------------------------------------------------------
 
     def list_flows(self, *, tags: Sequence[str] = ()) -> list[str]:
@@ -389,6 +418,14 @@ def _transition(result: TaskResult) -> str | None:
     if result.cards:  # @card: the records of the task's rendered cards (see headwater.cards)
         transition["cards"] = result.cards
     return json.dumps(transition) if transition else None
+
+
+def _transition_keys(transition: dict) -> list[str]:
+    """Blobs a task's transition record names: its foreach items and its cards."""
+    keys = [card["key"] for card in transition.get("cards") or () if card.get("key")]
+    if transition.get("foreach_items_key"):
+        keys.append(transition["foreach_items_key"])
+    return keys
 
 
 def _attempt_row(row: tuple) -> AttemptRow:
