@@ -28,6 +28,7 @@ from headwater.meta import open_metadata
 from headwater.meta.liveness import this_host
 from headwater.meta.sqlite import SQLiteMetadata
 from headwater.settings import Settings
+from headwater.store import open_storage
 from headwater.store.datastore import DataStore, blob_path
 from headwater.store.local_storage import TRASH_PREFIX, LocalStorage
 
@@ -435,6 +436,13 @@ def test_delete_and_gc_on_s3(tmp_path, request, monkeypatch, server):
     assert done.returncode == 0 and f"Freed {len(made_by_b)} blob(s)" in done.stdout, (
         done.stdout + done.stderr)
     assert _objects(prefix) == {k: v for k, v in everything.items() if k not in made_by_b}
+    # A writer deduplicating onto a blob refreshes it server-side; a gone one it writes again.
+    storage = open_storage(store.root)
+    kept_blob = next(k for k in everything if "/blobs/" in k and k not in made_by_b)
+    key = kept_blob[len(prefix) + 1:]
+    data = bytes(storage.read(key))
+    assert storage.touch(key) and bytes(storage.read(key)) == data
+    assert not storage.touch("blobs/00/" + "0" * 32)
     store.client()
     read_everything("GcFlow/1", "a")
     read_everything("GcFlow/3", "c")
@@ -457,3 +465,18 @@ def test_delete_and_gc_with_postgresql_metadata(tmp_path, pg_server):
     store.client()
     assert [r.id for r in Flow("GcFlow")] == [kept]
     read_everything(f"GcFlow/{kept}", "a")
+
+
+def test_gc_against_a_metadata_database_that_never_saw_a_run_deletes_nothing(tmp_path):
+    store = Store(tmp_path)
+    store.run("a")
+    backdate(store, 3 * 3600)
+    blobs = store.blobs()
+    wrong = store.cli("gc", "--grace", "0", "--metadata", str(tmp_path / "typo.sqlite"))
+    assert wrong.returncode == 1, wrong.stdout
+    assert "refusing to collect garbage" in wrong.stderr and "typo.sqlite" in wrong.stderr
+    assert store.blobs() == blobs and not (tmp_path / "typo.sqlite").exists()
+    # A store whose runs were all deleted is collected: its flows are still recorded.
+    assert store.cli("delete", "GcFlow/1").returncode == 0
+    assert store.cli("gc", "--grace", "0").returncode == 0
+    assert store.blobs() == set()

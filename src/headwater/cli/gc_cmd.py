@@ -160,7 +160,7 @@ def gc(grace: str, dry_run: bool, datastore_root: str | None, metadata: str | No
     grace_s = parse_duration(grace)
     settings = Settings.resolve(datastore_root=datastore_root, metadata=metadata)
     try:
-        with open_metadata(settings.metadata_url) as meta, \
+        with open_metadata(settings.metadata_url, readonly=True) as meta, \
                 open_storage(settings.datastore_root) as storage:
             report = collect_garbage(meta, storage, grace_s=grace_s, dry_run=dry_run)
     except OSError as exc:

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from headwater.exceptions import MetadataError
 from headwater.meta import MetadataStore
 from headwater.store.datastore import BLOB_DIR, CLAIM_TTL_S, PIN_DIR
 from headwater.store.storage import Storage
@@ -56,6 +57,7 @@ def collect_garbage(meta: MetadataStore, storage: Storage, *, grace_s: float,
                     dry_run: bool = False, now: float | None = None,
                     progress: Callable[[SweepReport], None] | None = None) -> SweepReport:
     """Delete (or, ``dry_run``, count) what no run needs; see the module docstring."""
+    _refuse_empty_metadata(meta, storage)
     now = time.time() if now is None else now
     live = [row for row in meta.running_runs() if row.live_status == "running"]
     cutoff = now - max(grace_s, 0.0)
@@ -74,6 +76,22 @@ def collect_garbage(meta: MetadataStore, storage: Storage, *, grace_s: float,
     if not dry_run:
         _delete(storage, [key for key, _ in candidates], cutoff, report, progress)
     return report
+
+
+def _refuse_empty_metadata(meta: MetadataStore, storage: Storage) -> None:
+    """A metadata database that never recorded a flow, beside a store holding blobs, is almost
+    surely the wrong database (a typo in --metadata, or the CLI started in another folder, which
+    finds another .headwater/): collecting would delete every blob. Flows stay recorded when
+    their runs are deleted, so a store whose runs were all deleted still has them."""
+    if meta.list_flows():
+        return
+    if next(iter(storage.scan(BLOB_DIR + "/")), None) is not None:
+        raise MetadataError(
+            f"refusing to collect garbage in {storage.root}: it holds blobs, but the metadata "
+            f"{meta!r} has never recorded a run, so every blob would look unused",
+            fix="point --metadata (or HEADWATER_METADATA) at the database the runs were "
+            "recorded in, or run `headwater gc` from the project folder whose .headwater/ holds it",
+        )
 
 
 def _blob_candidates(storage: Storage, keep: set[str], cutoff: float,
