@@ -69,3 +69,17 @@ def test_durations_and_dates():
     assert parse_date("2026-11-01") == time.mktime((2026, 11, 1, 0, 0, 0, 0, 0, -1))
     with pytest.raises(click.BadParameter, match="not a date"):
         parse_date("November")
+
+
+def test_a_resume_whose_origin_was_deleted_as_it_registered_fails_naming_both(meta):
+    from headwater.runtime.launcher import _origin_still_there
+
+    origin = _run(meta)
+    resume = _run(meta, finished=False, origin=origin)
+    _origin_still_there(meta, "AFlow", resume, origin)  # still there: nothing happens
+    assert meta.get_run("AFlow", resume).status == "running"
+    meta.delete_run("AFlow", origin)
+    with pytest.raises(NotFoundError, match=f"run AFlow/{origin} was deleted while run "
+                                            f"AFlow/{resume} was starting"):
+        _origin_still_there(meta, "AFlow", resume, origin)
+    assert meta.get_run("AFlow", resume).status == "failed"

@@ -23,6 +23,7 @@ from test_meta_sqlite import (  # noqa: F401  (collected here, against PostgreSQ
     test_a_run_records_its_code_package,
     test_attempts_retries_and_final_artifacts,
     test_clone_task_points_at_origin_blobs,
+    test_delete_run_checks_inside_its_transaction_and_a_refusal_keeps_the_run,
     test_delete_run_removes_every_row_of_that_run_only,
     test_eight_processes_allocate_distinct_run_ids,
     test_final_failure_sets_task_failed,

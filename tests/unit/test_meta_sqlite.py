@@ -599,3 +599,19 @@ def test_running_runs_lists_every_flows_running_runs_with_their_liveness(meta):
     meta.run_finished("AFlow", done, "succeeded", time.time())
     rows = {(r.flow, r.run_id): r.live_status for r in meta.running_runs()}
     assert rows == {("AFlow", live): "running", ("BFlow", dead): "failed"}
+
+
+def test_delete_run_checks_inside_its_transaction_and_a_refusal_keeps_the_run(meta):
+    run_id = new_run(meta)
+    meta.run_finished("PetsFlow", run_id, "succeeded", time.time())
+    seen = []
+
+    def refuse() -> None:
+        seen.append(meta.get_run("PetsFlow", run_id) is not None)  # readers go on meanwhile
+        raise NotFoundError("refused by the check")
+
+    with pytest.raises(NotFoundError, match="refused by the check"):
+        meta.delete_run("PetsFlow", run_id, check=refuse)
+    assert seen == [True] and meta.get_run("PetsFlow", run_id) is not None
+    meta.delete_run("PetsFlow", run_id, check=lambda: seen.append("ok"))
+    assert seen == [True, "ok"] and meta.get_run("PetsFlow", run_id) is None

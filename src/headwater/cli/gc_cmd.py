@@ -75,7 +75,13 @@ Live runs are never deleted. The runs' stored data is freed by `headwater gc` af
 def delete(runs: Sequence[str], keep_last: int | None, keep_since: str | None,
            keep_tagged: bool, dry_run: bool, datastore_root: str | None,
            metadata: str | None) -> None:
-    from headwater.maintenance import Retention, check_deletable, delete_runs, expired_runs
+    from headwater.maintenance import (
+        Retention,
+        check_deletable,
+        delete_checked,
+        delete_runs,
+        expired_runs,
+    )
     from headwater.meta import open_metadata
 
     retention = keep_last is not None or keep_since is not None or keep_tagged
@@ -99,7 +105,11 @@ def delete(runs: Sequence[str], keep_last: int | None, keep_since: str | None,
                 click.echo(f"Kept run {row.pathspec}: {err.msg}")
                 continue
             if not dry_run:
-                meta.delete_run(row.flow, row.run_id)
+                try:
+                    delete_checked(meta, row.flow, row.run_id)
+                except RunInUseError as err:  # a resume of it started a moment ago
+                    click.echo(f"Kept run {row.pathspec}: {err.msg}")
+                    continue
             click.echo(f"{verb} run {row.pathspec}.")
             count += 1
         scope = ", ".join(flows) if flows else "every flow"

@@ -12,7 +12,7 @@ lets go, for ``headwater delete --keep-last ...``. The argument for why nothing 
 ever collected is in ``docs/datastore.md`` ("Deleting runs and garbage collection").
 """
 
-from headwater.maintenance.deletion import check_deletable, delete_runs
+from headwater.maintenance.deletion import check_deletable, delete_checked, delete_runs
 from headwater.maintenance.retention import Retention, expired_runs
 from headwater.maintenance.sweep import SweepReport, collect_garbage
 
@@ -20,6 +20,7 @@ __all__ = [
     "Retention",
     "SweepReport",
     "check_deletable",
+    "delete_checked",
     "collect_garbage",
     "delete_runs",
     "expired_runs",

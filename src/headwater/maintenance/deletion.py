@@ -50,8 +50,14 @@ def delete_runs(meta: MetadataStore, pathspecs: Sequence[str], *,
     rows = [check_deletable(meta, *split_pathspec(p)) for p in dict.fromkeys(pathspecs)]
     if not dry_run:
         for row in rows:
-            meta.delete_run(row.flow, row.run_id)
+            delete_checked(meta, row.flow, row.run_id)
     return rows
+
+
+def delete_checked(meta: MetadataStore, flow: str, run_id: str) -> None:
+    """Delete one run, checking again inside the deleting transaction (a resume of it may have
+    started since the first check)."""
+    meta.delete_run(flow, run_id, check=lambda: check_deletable(meta, flow, run_id))
 
 
 def split_pathspec(pathspec: str) -> tuple[str, str]:

@@ -12,7 +12,7 @@ commit; outside one, each is its own transaction.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -150,10 +150,14 @@ class MetadataStore(ABC):
 
     # -- deleting runs and collecting garbage (headwater.maintenance) ------------------------
 
-    def delete_run(self, flow: str, run_id: str) -> None:
+    def delete_run(self, flow: str, run_id: str,
+                   check: Callable[[], object] | None = None) -> None:
         """Remove every row of a run (its tasks, attempts, artifacts and tags) in one
         transaction: readers see the whole run or none of it. Its blobs stay until ``gc``.
-        Whether the run may go (not live) is the caller's check."""
+
+        ``check`` (whether the run may go: not live, no live resume of it) runs inside that
+        transaction, with new runs kept out until it commits, so no resume can register itself
+        from this run between the check and the delete."""
         raise MetadataError(f"the metadata backend {type(self).__name__} cannot delete runs "
                             f"(asked to delete {flow}/{run_id})")
 

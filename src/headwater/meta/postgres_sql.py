@@ -187,6 +187,9 @@ DELETE_RUN = tuple(
     f"DELETE FROM {table} WHERE flow = %s AND run_id = %s"
     for table in ("artifacts", "attempts", "tasks", "run_tags", "runs")
 )
+# Taken by a deleting transaction before it checks the run may go: no run can be registered
+# between that check and the delete (a resume registering from the origin being deleted).
+LOCK_RUNS: tuple[str, ...] = ("LOCK TABLE runs IN EXCLUSIVE MODE",)  # no new run meanwhile; reads go on
 LIST_RUNNING = f"SELECT {_RUN_COLUMNS} FROM runs r WHERE r.status = 'running'"
 LIST_RUN_IDS = "SELECT flow, run_id FROM runs"
 # Where rows name blobs: artifacts stored apart (not inline), logs, and the JSON documents of runs

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
@@ -236,8 +236,13 @@ class SQLMetadata(MetadataStore):
 
     # -- deleting runs and collecting garbage -------------------------------------------------
 
-    def delete_run(self, flow: str, run_id: str) -> None:
+    def delete_run(self, flow: str, run_id: str,
+                   check: Callable[[], object] | None = None) -> None:
         with self._db.write() as c:
+            for statement in self._sql.LOCK_RUNS:
+                c.execute(statement)
+            if check is not None:
+                check()  # reads committed rows; none can be committed until this one ends
             _require(len(c.execute(self._sql.RUN_EXISTS, (flow, run_id)).fetchall()), flow, run_id)
             for statement in self._sql.DELETE_RUN:
                 c.execute(statement, (flow, run_id))
