@@ -39,6 +39,8 @@ def test_a_run_is_kept_by_any_rule_and_live_runs_always(meta):
     gone = [r.pathspec for r in expired_runs(meta, [], Retention(keep_last=0, keep_tagged=True))]
     assert gone == [f"AFlow/{i}" for i in ids if i != "2"] + ["BFlow/1"]
     assert f"AFlow/{live}" not in gone
+    with pytest.raises(NotFoundError, match="(?s)flow NoFlow has no runs.*AFlow, BFlow"):
+        expired_runs(meta, ["NoFlow"], Retention(keep_last=1))
     cut = meta.get_run("AFlow", "4").created_at
     gone = [r.run_id for r in expired_runs(meta, ["AFlow"], Retention(keep_since=cut))]
     assert gone == ["1", "2", "3"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from headwater.exceptions import NotFoundError
 from headwater.meta import MetadataStore, RunRow
 
 
@@ -36,8 +37,15 @@ def expired_runs(meta: MetadataStore, flows: Sequence[str],
                  retention: Retention) -> list[RunRow]:
     """The runs of ``flows`` (every flow when empty) that ``retention`` does not keep, oldest
     first within each flow."""
+    known = meta.list_flows()
+    unknown = [flow for flow in flows if flow not in known]
+    if unknown:
+        raise NotFoundError(
+            f"flow {unknown[0]} has no runs in the metadata",
+            fix=f"name a flow that has runs: {', '.join(known) or '(none recorded yet)'}",
+        )
     expired: list[RunRow] = []
-    for flow in flows or meta.list_flows():
+    for flow in flows or known:
         runs = meta.list_runs(flow)  # newest first
         expired += reversed([row for rank, row in enumerate(runs)
                              if not retention.keeps(row, rank)])
