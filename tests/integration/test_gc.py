@@ -480,3 +480,17 @@ def test_gc_against_a_metadata_database_that_never_saw_a_run_deletes_nothing(tmp
     assert store.cli("delete", "GcFlow/1").returncode == 0
     assert store.cli("gc", "--grace", "0").returncode == 0
     assert store.blobs() == set()
+
+
+def test_live_output_a_deleted_run_left_goes_and_a_kept_runs_stays(tmp_path):
+    store = Store(tmp_path)
+    store.run("a")
+    store.run("b")
+    storage = LocalStorage(store.local)
+    for run_id in "12":  # what a scheduler killed mid-task leaves (headwater.runtime.live_logs)
+        storage.put(f"logs/live/GcFlow/{run_id}/start/1/0.stdout", [b"partial output"])
+    assert store.cli("delete", "GcFlow/1").returncode == 0
+    assert store.cli("gc", "--grace", "0").returncode == 0
+    assert storage.list("logs/live/") == ["logs/live/GcFlow/2/start/1/0.stdout"]
+    store.client()
+    read_everything("GcFlow/2", "b")

@@ -29,6 +29,8 @@ Top-level options (--quiet, --datastore-root, ...) may come before COMMAND.
   headwater delete FLOW/RUN_ID ...   delete runs (or --keep-last N / --keep-since DATE /
                             --keep-tagged: every run outside that retention); --dry-run
   headwater gc [--grace 1h] free the stored data no remaining run refers to; --dry-run
+  headwater ui              the web UI on http://127.0.0.1:8080 (pip install 'headwater[ui]';
+                            --port, --host, --token, --datastore-root, --metadata)
   headwater version
   headwater shim FOLDER     write a `metaflow` package that forwards to headwater
                             (--force replaces a metaflow folder it did not write)
@@ -153,6 +155,11 @@ def main(argv: list[str] | None = None) -> None:
 
         command = gc_cmd.delete if args[0] == "delete" else gc_cmd.gc
         command.main(args=args[1:], prog_name=f"headwater {args[0]}", standalone_mode=True)
+        return
+    if args[0] == "ui":
+        from headwater.cli.ui_cmd import ui
+
+        ui.main(args=args[1:], prog_name="headwater ui", standalone_mode=True)
         return
     files = [i for i, a in enumerate(args) if a.endswith(".py")]
     if not files and args[0] == "runs":

@@ -10,7 +10,8 @@ Mark and sweep, in this order (the argument is in docs/datastore.md):
 3. **Recover.** Settle what a killed collector left half deleted (put back what is marked or
    fresh, delete the rest).
 4. **Sweep.** The other blobs older than the cutoff; each is checked again as it is deleted
-   (a writer may have touched it since the scan). Live-card files of deleted runs go too.
+   (a writer may have touched it since the scan). Live cards and live logs of deleted runs go
+   too.
 
 Only blobs go, never metadata, so a collector killed at any point leaves every run whole, and the
 next one finishes the job.
@@ -29,7 +30,10 @@ from headwater.meta import MetadataStore
 from headwater.store.datastore import BLOB_DIR, CLAIM_TTL_S, PIN_DIR
 from headwater.store.storage import Storage
 
-LIVE_CARDS = "cards/live/"  # the layout of headwater.cards.render.live_key: FLOW/RUN/STEP/TASK/x
+# Scratch keys of running tasks, laid out FLOW/RUN/STEP/TASK/...: live card renders
+# (headwater.cards.render.live_key) and live output (headwater.store.datastore.live_log_key).
+# Those of runs no longer recorded are swept with the blobs.
+LIVE_PREFIXES = ("cards/live/", "logs/live/")
 DELETE_BATCH = 256  # keys handed to the backend at once (a remote one deletes them side by side)
 KILL_AFTER_ENV = "HEADWATER_GC_KILL_AFTER"
 """Tests only: the collector SIGKILLs itself once it has deleted at least this many keys, to
@@ -45,7 +49,7 @@ class SweepReport:
     referenced: int = 0  # blobs kept because a run refers to them (or they are pinned)
     young: int = 0  # unreferenced blobs kept because they are newer than the cutoff
     young_bytes: int = 0
-    candidates: int = 0  # unreferenced blobs and orphan live cards older than the cutoff
+    candidates: int = 0  # unreferenced blobs and orphan live keys older than the cutoff
     candidate_bytes: int = 0
     deleted: int = 0
     freed_bytes: int = 0
@@ -70,7 +74,9 @@ def collect_garbage(meta: MetadataStore, storage: Storage, *, grace_s: float,
     if not dry_run:
         report.recovered = storage.recover_deletions(cutoff, keep)
     candidates = list(_blob_candidates(storage, keep, cutoff, report))
-    candidates += _orphan_live_cards(storage, meta.run_ids(), cutoff, report)
+    runs = meta.run_ids()
+    for prefix in LIVE_PREFIXES:
+        candidates += _orphan_live_keys(storage, prefix, runs, cutoff, report)
     report.candidates = len(candidates)
     report.candidate_bytes = sum(size for _, size in candidates)
     if not dry_run:
@@ -106,12 +112,12 @@ def _blob_candidates(storage: Storage, keep: set[str], cutoff: float,
             yield key, size
 
 
-def _orphan_live_cards(storage: Storage, runs: set[tuple[str, str]], cutoff: float,
-                       report: SweepReport) -> list[tuple[str, int]]:
-    """Live renders of cards whose run is no longer recorded (the run was deleted)."""
+def _orphan_live_keys(storage: Storage, prefix: str, runs: set[tuple[str, str]], cutoff: float,
+                     report: SweepReport) -> list[tuple[str, int]]:
+    """Scratch keys under ``prefix`` whose run is no longer recorded (the run was deleted)."""
     found = []
-    for key, size, modified in storage.scan(LIVE_CARDS):
-        parts = key[len(LIVE_CARDS):].split("/")
+    for key, size, modified in storage.scan(prefix):
+        parts = key[len(prefix):].split("/")
         if len(parts) < 2 or tuple(parts[:2]) in runs:
             continue
         if modified >= cutoff:
