@@ -129,7 +129,7 @@ def read_everything(pathspec: str, seed: str) -> int:
 def backdate(store: Store, seconds: float) -> None:
     """Make every blob and live card look ``seconds`` old, as a store's older data is."""
     when = time.time() - seconds
-    for name in [*store.blobs(), *store.files("cards")]:
+    for name in [*store.blobs(), *store.files("cards"), *store.files("graphs")]:
         os.utime(store.local / name, (when, when))
 
 
@@ -158,16 +158,18 @@ def test_delete_and_gc_free_a_deleted_runs_data_and_keep_every_byte_of_the_other
 
     dry = store.cli("gc", "--dry-run", "--grace", "0")
     assert dry.returncode == 0, dry.stderr
-    # b's own blobs, plus its live card file
-    assert f"Would free {len(made_by_b) + 1} blob(s)" in dry.stdout
+    # b's own blobs, plus its live card file and its graph
+    assert f"Would free {len(made_by_b) + 2} blob(s)" in dry.stdout
     assert store.files() == everything and store.files("cards") == live_cards
 
     done = store.cli("gc", "--grace", "0")
     assert done.returncode == 0, done.stderr
-    assert f"Freed {len(made_by_b) + 1} blob(s)" in done.stdout
+    assert f"Freed {len(made_by_b) + 2} blob(s)" in done.stdout
     assert store.blobs() == set(everything) - made_by_b  # exactly b's own blobs went
     assert store.holding("of seed b|") == set()
     assert not any(f"/GcFlow/{second}/" in name for name in store.files("cards"))
+    assert sorted(store.files("graphs")) == [f"graphs/GcFlow/{first}.json",
+                                             f"graphs/GcFlow/{third}.json"]
     assert {n: v for n, v in store.files().items()} == {
         n: v for n, v in everything.items() if n not in made_by_b}  # the rest untouched
 
@@ -188,7 +190,7 @@ def test_gc_keeps_unreferenced_blobs_younger_than_the_grace(tmp_path):
     assert "newer than the grace" in kept.stdout and store.blobs() == blobs
     backdate(store, 2 * 3600)
     freed = store.cli("gc", "--grace", "90m")
-    assert f"Freed {len(blobs) + 1} blob(s)" in freed.stdout, freed.stdout
+    assert f"Freed {len(blobs) + 2} blob(s)" in freed.stdout, freed.stdout  # + card + graph
     assert store.blobs() == set()
 
 
@@ -430,7 +432,8 @@ def test_delete_and_gc_on_s3(tmp_path, request, monkeypatch, server):
 
     assert store.cli("delete", "GcFlow/2").returncode == 0
     dry = store.cli("gc", "--dry-run", "--grace", "0")
-    assert f"Would free {len(made_by_b)} blob(s)" in dry.stdout, dry.stdout + dry.stderr
+    assert f"Would free {len(made_by_b)} blob(s)" in dry.stdout, (
+        dry.stdout + dry.stderr + repr(sorted(made_by_b)))
     assert _objects(prefix) == everything
     done = store.cli("gc", "--grace", "0")
     assert done.returncode == 0 and f"Freed {len(made_by_b)} blob(s)" in done.stdout, (

@@ -30,10 +30,11 @@ from headwater.meta import MetadataStore
 from headwater.store.datastore import BLOB_DIR, CLAIM_TTL_S, PIN_DIR
 from headwater.store.storage import Storage
 
-# Scratch keys of running tasks, laid out FLOW/RUN/STEP/TASK/...: live card renders
-# (headwater.cards.render.live_key) and live output (headwater.store.datastore.live_log_key).
-# Those of runs no longer recorded are swept with the blobs.
-LIVE_PREFIXES = ("cards/live/", "logs/live/")
+# Keys kept per run outside the blobs, laid out FLOW/RUN/...: live card renders
+# (headwater.cards.render.live_key), live output (headwater.store.datastore.live_log_key) and
+# the run's graph, FLOW/RUN.json (headwater.graph.export). Those of runs no longer recorded are
+# swept with the blobs.
+RUN_PREFIXES = ("cards/live/", "logs/live/", "graphs/")
 DELETE_BATCH = 256  # keys handed to the backend at once (a remote one deletes them side by side)
 KILL_AFTER_ENV = "HEADWATER_GC_KILL_AFTER"
 """Tests only: the collector SIGKILLs itself once it has deleted at least this many keys, to
@@ -75,8 +76,8 @@ def collect_garbage(meta: MetadataStore, storage: Storage, *, grace_s: float,
         report.recovered = storage.recover_deletions(cutoff, keep)
     candidates = list(_blob_candidates(storage, keep, cutoff, report))
     runs = meta.run_ids()
-    for prefix in LIVE_PREFIXES:
-        candidates += _orphan_live_keys(storage, prefix, runs, cutoff, report)
+    for prefix in RUN_PREFIXES:
+        candidates += _orphan_run_keys(storage, prefix, runs, cutoff, report)
     report.candidates = len(candidates)
     report.candidate_bytes = sum(size for _, size in candidates)
     if not dry_run:
@@ -112,13 +113,16 @@ def _blob_candidates(storage: Storage, keep: set[str], cutoff: float,
             yield key, size
 
 
-def _orphan_live_keys(storage: Storage, prefix: str, runs: set[tuple[str, str]], cutoff: float,
+def _orphan_run_keys(storage: Storage, prefix: str, runs: set[tuple[str, str]], cutoff: float,
                      report: SweepReport) -> list[tuple[str, int]]:
-    """Scratch keys under ``prefix`` whose run is no longer recorded (the run was deleted)."""
+    """Keys under ``prefix`` whose run is no longer recorded (the run was deleted)."""
     found = []
     for key, size, modified in storage.scan(prefix):
         parts = key[len(prefix):].split("/")
-        if len(parts) < 2 or tuple(parts[:2]) in runs:
+        if len(parts) < 2:
+            continue
+        run = (parts[0], parts[1].removesuffix(".json") if len(parts) == 2 else parts[1])
+        if run in runs:
             continue
         if modified >= cutoff:
             report.young += 1
