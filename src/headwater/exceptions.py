@@ -20,6 +20,7 @@
     │   └── CardNotPresentException     the task has no card (of that id / type)
     ├── StepEnvironmentError            a step's @pypi/@conda environment cannot be resolved or built
     ├── TimeoutException                a step ran past its @timeout (raised inside the step)
+    ├── RunInUseError                   a run cannot be deleted: it is live, or a live run resumes it
     ├── TaskFailedError                 a task failed (raised in the scheduler, names the pathspec)
     └── RunFailedError                  a run ended unsuccessfully
 
@@ -114,6 +115,12 @@ class MetadataError(HeadwaterException):
 
 class NotFoundError(HeadwaterException):
     headline = "Not found"
+
+
+class RunInUseError(HeadwaterException):
+    """``headwater delete`` of a run still running (or the origin of a live resume)."""
+
+    headline = "Run in use"
 
 
 class NamespaceMismatchError(NotFoundError):

@@ -150,7 +150,11 @@ def _store_code(flow_cls: type, settings: Settings) -> dict[str, str]:
 
     store = open_datastore(settings.datastore_root)
     tarball, code = code_package.build(flow_cls)
-    return code_package.save(store, tarball, code)
+    saved = code_package.save(store, tarball, code)
+    # No run references the package until the deployment first runs: pin it, or `headwater gc`
+    # would collect it from under the deployment.
+    store.pin(saved["key"], f"code package of the deployed flow {flow_cls.__name__}")
+    return saved
 
 
 def _lock_environments(plan: DeployPlan, flow_cls: type, environment: str) -> None:

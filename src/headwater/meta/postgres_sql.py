@@ -186,6 +186,26 @@ _HAS_TAG = """EXISTS (SELECT 1 FROM run_tags f
 
 GET_RUN = f"SELECT {_RUN_COLUMNS} FROM runs r WHERE r.flow = %s AND r.run_id = %s"
 
+# -- deleting runs and collecting garbage (headwater.maintenance) ---------------------------
+
+# Every row of one run, child tables first; run together in one transaction (sql_store).
+DELETE_RUN = tuple(
+    f"DELETE FROM {table} WHERE flow = %s AND run_id = %s"
+    for table in ("artifacts", "attempts", "tasks", "run_tags", "runs")
+)
+# Taken by a deleting transaction before it checks the run may go: no run can be registered
+# between that check and the delete (a resume registering from the origin being deleted).
+LOCK_RUNS: tuple[str, ...] = ("LOCK TABLE runs IN EXCLUSIVE MODE",)  # no new run meanwhile; reads go on
+LIST_RUNNING = f"SELECT {_RUN_COLUMNS} FROM runs r WHERE r.status = 'running'"
+LIST_RUN_IDS = "SELECT flow, run_id FROM runs"
+# Where rows name blobs: artifacts stored apart (not inline), logs, and the JSON documents of runs
+# (parameters, IncludeFile contents, the code package) and tasks (foreach items, cards).
+REFERENCED_ARTIFACT_KEYS = "SELECT DISTINCT key FROM artifacts WHERE inline IS NULL"
+REFERENCED_LOG_KEYS = """SELECT stdout_key, stderr_key FROM attempts
+    WHERE stdout_key IS NOT NULL OR stderr_key IS NOT NULL"""
+RUN_DOCUMENTS = "SELECT params, code FROM runs"
+TASK_DOCUMENTS = "SELECT frames, transition FROM tasks"
+
 
 def select_runs(*, num_tags: int, by_user: bool, succeeded_only: bool) -> str:
     """Runs of one flow, newest first. Parameters: flow, *tags, [user], limit (None: all)."""

@@ -203,6 +203,8 @@ def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: 
             params=launch.param_refs, origin_run_id=options.origin_run_id, pid=pid, host=host,
             code=executor.code_package, environments=_environments_record(step_envs),
         )
+        if plan is not None:
+            _origin_still_there(meta, flow_name, run_id, options.origin_run_id)
         # Leftovers of writers killed mid-write, swept in the background once a day.
         sweep = start_sweep(launch.store.storage)
         # Held until the run's end is recorded: readers see the run alive while it is held, and
@@ -244,6 +246,22 @@ def _step_cache(launch: _Launch, policies: dict[str, StepPolicy], meta: Any,
     return StepCache(flow_cls=launch.flow_cls, graph=launch.graph, policies=policies, meta=meta,
                      store=launch.store, step_envs=step_envs, lookup=not options.no_cache,
                      fresh_steps=frozenset({resume_step} if resume_step else ()))
+
+
+def _origin_still_there(meta: Any, flow_name: str, run_id: str, origin_run_id: Any) -> None:
+    """A resume read its origin just before registering itself; `headwater delete` of the origin
+    refuses once the resume is registered, but one committed in between would leave the plan
+    naming records (and blobs) no longer kept. Asked once the resume is registered: fail it."""
+    if meta.get_run(flow_name, origin_run_id) is not None:
+        return
+    import time
+
+    meta.run_finished(flow_name, run_id, "failed", time.time())
+    raise NotFoundError(
+        f"run {flow_name}/{origin_run_id} was deleted while run {flow_name}/{run_id} was starting "
+        "to resume from it",
+        fix="resume from another run of the flow (`headwater runs` lists them)",
+    )
 
 
 def _prepare_environments(launch: _Launch, policies: dict[str, StepPolicy],
