@@ -32,6 +32,7 @@ class StepPolicy:
     notes: list[str] = field(default_factory=list)  # one-line warnings to print once per run
     cards: list[dict[str, Any]] = field(default_factory=list)  # @card declarations, in order
     python_env: dict[str, Any] | None = None  # @pypi / @conda: the step's declared environment
+    secrets: list[dict[str, Any]] = field(default_factory=list)  # @secrets: fetched in the task
 
 
 class StepDecorator:
