@@ -100,7 +100,7 @@ def build_plan(flow_cls: type, settings: Settings, *, orchestrator: str, branch:
                production: bool = False, tags: tuple[str, ...] = (), name: str | None = None,
                store_code: bool = True) -> DeployPlan:
     """The plan for deploying ``flow_cls`` with the datastore and metadata of ``settings``."""
-    from headwater.runtime.configs import resolve_configs
+    from headwater.runtime.configs import config_scope, resolve_configs
     from headwater.runtime.launcher import step_policies
     from headwater.runtime.project import project_info
 
@@ -108,8 +108,6 @@ def build_plan(flow_cls: type, settings: Settings, *, orchestrator: str, branch:
     _refuse_loops(graph, orchestrator)
     user = current_username()
     project = project_info(flow_cls, user, branch, production)
-    from headwater.flow.config import config_scope
-
     configs = config_scope(flow_cls, resolve_configs(flow_cls, (), ()))
     plan = DeployPlan(
         flow_name=flow_cls.__name__,

@@ -28,12 +28,11 @@ from typing import Any
 
 from headwater.decorators.registry import step_policy
 from headwater.exceptions import HeadwaterException, NotFoundError
-from headwater.flow.config import config_scope
 from headwater.flow.trigger import Trigger
 from headwater.graph.model import FOREACH, PARALLEL, SPLIT, Graph
 from headwater.meta import open_metadata
 from headwater.records import Frame, ParentRef, TaskResult, TaskSpec
-from headwater.runtime.configs import configs_from_refs, resolve_configs
+from headwater.runtime.configs import config_scope, configs_from_refs, resolve_configs
 from headwater.runtime.parameters import resolve_parameters, store_parameters
 from headwater.runtime.project import project_info
 from headwater.runtime.scheduler import python_tag
