@@ -163,10 +163,19 @@ class Record(metaclass=_RecordType):
             raise FrozenRecordError(f"cannot delete field {name!r}")
         object.__delattr__(self, name)
 
-    def __getstate__(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.__record_fields__)
+    def __getstate__(self) -> list[Any]:
+        return [getattr(self, name) for name in self.__record_fields__]
 
-    def __setstate__(self, state: tuple[Any, ...]) -> None:
+    def __setstate__(self, state: Any) -> None:
+        # Also reads what the dataclass versions of these classes pickled (artifacts such as a
+        # @catch exception live on in old runs): a list of values (frozen, slots), the
+        # ``__dict__`` (no slots) or ``(None, slot values)`` (slots, not frozen).
+        if isinstance(state, tuple) and len(state) == 2:
+            state = {**(state[0] or {}), **(state[1] or {})}
+        if isinstance(state, dict):
+            for name, value in state.items():
+                object.__setattr__(self, name, value)
+            return
         for name, value in zip(self.__record_fields__, state, strict=True):
             object.__setattr__(self, name, value)
 

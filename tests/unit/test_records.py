@@ -5,6 +5,8 @@ at import."""
 from __future__ import annotations
 
 import copy
+import dataclasses
+import io
 import pickle
 
 import pytest
@@ -16,6 +18,7 @@ from headwater.records import (
     Frame,
     FrozenRecordError,
     Record,
+    TaskFailure,
     TaskResult,
     TaskSpec,
     as_dict,
@@ -144,3 +147,47 @@ def test_the_run_path_makes_no_dataclass() -> None:
         assert mine == [], mine
     """)
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+
+# The dataclass versions of three records, as they were before Record (their pickles name these
+# classes; the test loads them as the new ones).
+@dataclasses.dataclass(frozen=True, slots=True)
+class OldFrame:
+    step: str
+    task_id: str
+    index: int
+    num_splits: int
+    is_foreach: bool = False
+    items_key: str | None = None
+
+
+@dataclasses.dataclass(slots=True)
+class OldFailure:
+    type_name: str
+    message: str
+    traceback: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class OldPoint:
+    x: int
+    y: int = 0
+
+
+def test_pickles_of_the_dataclass_versions_still_load() -> None:
+    """Values pickled before the records were ``Record`` s (a @catch exception stored as an
+    artifact of an old run) load into the new classes."""
+    new_class = {"OldFrame": Frame, "OldFailure": TaskFailure, "OldPoint": Point}
+
+    class Renaming(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> type:
+            return new_class.get(name) or super().find_class(module, name)
+
+    def load(value: object, protocol: int) -> object:
+        return Renaming(io.BytesIO(pickle.dumps(value, protocol=protocol))).load()
+
+    for protocol in (2, 5):
+        assert load(OldFrame("s", "1", 2, 5, True), protocol) == Frame("s", "1", 2, 5, True)
+        assert load(OldFailure("E", "m", "tb"), protocol) == TaskFailure("E", "m", "tb")
+        assert load(OldPoint(1, 2), protocol) == Point(1, 2)
