@@ -8,6 +8,7 @@ that names the exit code or the signal.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import selectors
@@ -211,8 +212,11 @@ class LocalExecutor(Executor):
     def close(self) -> None:
         for key in list(self._tasks):
             self.kill(key, force=True)
+        for server in self._servers:  # all hang up first: they exit side by side, not in turn
+            with contextlib.suppress(OSError):
+                server.hang_up()
         for server in self._servers:
-            server.stop()
+            server.wait()
         if self._routes is not None:
             self._routes.close()
         self._selector.close()
