@@ -99,6 +99,24 @@ class _RecordType(type):
                  **options: Any) -> None:
         super().__init__(name, bases, ns)
 
+    @property
+    def __signature__(cls) -> Any:
+        """``inspect.signature(SomeRecord)`` and ``help()`` show the fields, as for a dataclass
+        (built when asked: nothing is paid at import)."""
+        import inspect
+
+        def parameter(name: str, default: Any, kind: int) -> inspect.Parameter:
+            shown = inspect.Parameter.empty if kind == _GIVEN else \
+                default if kind == _DEFAULT else _FactoryDefault()
+            return inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=shown)
+
+        return inspect.Signature([parameter(*field) for field in cls.__record_init__])
+
+
+class _FactoryDefault:
+    def __repr__(self) -> str:
+        return "<factory>"
+
 
 class Record(metaclass=_RecordType):
     """A plain data class: ``class Point(Record, frozen=True): x: int; y: int = 0``.

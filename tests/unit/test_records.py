@@ -50,6 +50,13 @@ def test_fields_are_filled_in_order_by_position_or_name_with_defaults() -> None:
     assert two.items == []  # a factory default is made afresh for each record
 
 
+def test_the_signature_shows_the_fields() -> None:
+    import inspect
+
+    assert str(inspect.signature(Point)) == "(x, y=0)"
+    assert str(inspect.signature(Bag)) == "(name, items=<factory>, note='')"
+
+
 def test_wrong_arguments_name_the_field() -> None:
     with pytest.raises(TypeError, match="'x'"):
         Point()
