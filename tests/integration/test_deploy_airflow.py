@@ -42,6 +42,8 @@ def _create(flow: str, root: Path, out: Path, *args: str) -> str:
 @pytest.mark.parametrize("flow,cls,step,artifact,expected", [
     ("linear_flow.py", "DeployLinearFlow", "end", "result", [21, "hello"]),
     ("foreach_flow.py", "DeployForeachFlow", "join", "words", ["AA", "BB", "CC"]),
+    # Nested: the inner body is a mapped group of its own, over every outer item's children.
+    ("nested_flow.py", "DeployNestedFlow", "outer_join", "totals", [60, 120]),
 ])
 def test_airflow_dags_test_runs_the_dag_and_the_client_reads_it(flow, cls, step, artifact,
                                                                   expected, airflow, tmp_path):
@@ -71,6 +73,89 @@ def test_airflow_dags_test_runs_the_dag_and_the_client_reads_it(flow, cls, step,
     assert "orchestrator_run:manual__2024-06-01T00:00:00+00:00" in value["tags"]
     if cls == "DeployForeachFlow":
         assert value["tasks"] == {"start": 1, "work": 3, "polish": 3, "join": 1, "end": 1}
+    if cls == "DeployNestedFlow":
+        assert value["tasks"] == {"start": 1, "fan": 2, "leaf": 6, "inner_join": 2,
+                                  "outer_join": 1, "end": 1}
+
+
+def _dags_test(airflow: dict[str, str], flow: str, cls: str, root: Path, tmp_path: Path,
+               *create_args: str, date: str = "2024-06-01",
+               test_args: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    dags = Path(airflow["AIRFLOW__CORE__DAGS_FOLDER"])
+    dags.mkdir(exist_ok=True)
+    for old in dags.glob("*.py"):
+        old.unlink()
+    _create(flow, root, dags / f"{cls}.py", "--operator", "local", *create_args)
+    return subprocess.run([airflow["AIRFLOW_BIN"], "dags", "test", cls, date, *test_args],
+                          env=airflow, cwd=tmp_path, capture_output=True, text=True, timeout=1200)
+
+
+def _read_run(root: Path, tmp_path: Path, cls: str, step: str, artifact: str) -> dict:
+    return read_elsewhere({"HEADWATER_DATASTORE_ROOT": str(root)}, tmp_path / "reader", f"""
+        import json
+        from headwater import Flow, namespace
+        namespace(None)
+        run = Flow("{cls}").latest_run
+        print(json.dumps({{"ok": run.successful, "value": run["{step}"].task["{artifact}"].data,
+                          "tasks": {{s.id: len(list(s.tasks())) for s in run.steps()}}}}))
+    """)
+
+
+def test_catch_in_an_airflow_run_lets_the_dag_go_on(airflow, tmp_path):
+    """A foreach item that fails and a step stopped by its @timeout are caught (@catch), as in
+    `run`: every Airflow task succeeds and the run's end sees what was caught."""
+    root = tmp_path / "ds"
+    done = _dags_test(airflow, "catch_flow.py", "DeployCatchFlow", root, tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    value = _read_run(root, tmp_path, "DeployCatchFlow", "end", "outcome")
+    assert value["ok"] is True
+    assert value["value"] == [[10, "ZeroDivisionError", 5], "TimeoutException"]
+    assert value["tasks"] == {"start": 1, "divide": 3, "join": 1, "slow": 1, "end": 1}
+
+
+def test_airflow_create_with_catch_applies_to_every_step(airflow, tmp_path):
+    root = tmp_path / "ds"
+    done = _dags_test(airflow, "fragile_flow.py", "DeployFragileFlow", root, tmp_path,
+                      "--with", "catch")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    value = _read_run(root, tmp_path, "DeployFragileFlow", "end", "result")
+    assert value["ok"] is True and value["value"] == 1
+
+
+@pytest.mark.parametrize("mode,date,final,tasks", [
+    ("small", "2024-06-02", 2, {"start": 1, "small": 1, "after_small": 1, "merge": 1, "end": 1}),
+    ("big", "2024-06-03", 100, {"start": 1, "big": 1, "merge": 1, "end": 1}),
+])
+def test_a_conditional_runs_only_the_case_taken(mode, date, final, tasks, airflow, tmp_path):
+    """The branch task after the conditional's step runs the case it took and skips the other;
+    the merge step runs after whichever case ran."""
+    root = tmp_path / "ds"
+    done = _dags_test(airflow, "conditional_flow.py", "DeployConditionalFlow", root, tmp_path,
+                      date=date, test_args=("-c", json.dumps({"mode": mode})))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    value = _read_run(root, tmp_path, "DeployConditionalFlow", "merge", "final")
+    assert value["ok"] is True
+    assert value["value"] == final
+    assert value["tasks"] == tasks
+
+
+def test_a_conditional_case_reached_from_elsewhere_is_refused_naming_it(tmp_path):
+    flow = tmp_path / "case_flow.py"
+    flow.write_text(
+        "from headwater import FlowSpec, step\n\n"
+        "class CaseFlow(FlowSpec):\n"
+        "    @step\n    def start(self):\n        self.go = 'a'\n"
+        "        self.next({'a': self.a, 'b': self.b}, condition='go')\n\n"
+        "    @step\n    def a(self):\n        self.next(self.b)\n\n"
+        "    @step\n    def b(self):\n        self.next(self.end)\n\n"
+        "    @step\n    def end(self):\n        pass\n\n"
+        "if __name__ == '__main__':\n    CaseFlow()\n")
+    done = subprocess.run([sys.executable, str(flow), "--datastore-root", str(tmp_path / "ds"),
+                           "airflow", "create", str(tmp_path / "d.py")], cwd=tmp_path,
+                          env=hermetic_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "step 'b'" in done.stderr and "Airflow's branching" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "d.py").exists()
 
 
 def test_kubernetes_operator_dag_is_valid_python_with_the_pod_spec(tmp_path):
@@ -87,13 +172,27 @@ def test_kubernetes_operator_dag_is_valid_python_with_the_pod_spec(tmp_path):
     assert ("'middle': {'retries': 2, 'retry_delay_s': 120.0, 'timeout_s': 600.0}" in linear)
 
 
-def test_nested_foreach_is_refused_naming_the_step(tmp_path):
-    done = subprocess.run([sys.executable, str(FLOWS / "nested_flow.py"), "--datastore-root",
-                           str(tmp_path / "ds"), "airflow", "create", str(tmp_path / "d.py")],
-                          cwd=tmp_path, env=hermetic_env(), capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 1
-    assert "step 'leaf'" in done.stderr and "nested foreach" in done.stderr
+def test_a_conditional_inside_a_foreach_is_refused_naming_the_step(tmp_path):
+    flow = tmp_path / "inner_switch_flow.py"
+    flow.write_text(
+        "from headwater import FlowSpec, step\n\n"
+        "class InnerSwitchFlow(FlowSpec):\n"
+        "    @step\n    def start(self):\n        self.items = [1, 2]\n"
+        "        self.next(self.pick, foreach='items')\n\n"
+        "    @step\n    def pick(self):\n        self.go = 'a' if self.input == 1 else 'b'\n"
+        "        self.next({'a': self.a, 'b': self.b}, condition='go')\n\n"
+        "    @step\n    def a(self):\n        self.next(self.meet)\n\n"
+        "    @step\n    def b(self):\n        self.next(self.meet)\n\n"
+        "    @step\n    def meet(self):\n        self.next(self.join)\n\n"
+        "    @step\n    def join(self, inputs):\n        self.next(self.end)\n\n"
+        "    @step\n    def end(self):\n        pass\n\n"
+        "if __name__ == '__main__':\n    InnerSwitchFlow()\n")
+    done = subprocess.run([sys.executable, str(flow), "--datastore-root", str(tmp_path / "ds"),
+                           "airflow", "create", str(tmp_path / "d.py")], cwd=tmp_path,
+                          env=hermetic_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert "step 'pick'" in done.stderr and "conditional inside a foreach" in done.stderr
+    assert "Traceback" not in done.stderr
     assert not (tmp_path / "d.py").exists()
 
 
@@ -120,3 +219,15 @@ def test_deployer_api_writes_the_dag_and_trigger_queues_a_run(airflow, tmp_path)
     assert runs.returncode == 0, runs.stderr[-2000:]
     queued = [line for line in runs.stdout.splitlines() if triggered.run_key in line]
     assert len(queued) == 1 and "queued" in queued[0]
+
+
+def test_kubernetes_operator_dags_of_a_conditional_and_a_nested_foreach_compile(tmp_path):
+    """No Kubernetes here: the pod DAGs are checked as Python, with the branch naming the case's
+    first pod task and the inner foreach mapped over every outer item's children."""
+    text = _create("conditional_flow.py", tmp_path / "ds", tmp_path / "cond.py")
+    compile(text, "cond.py", "exec")
+    assert "_branch('start', {'small': 'small-pod.args', 'big': 'big-pod.args'})" in text
+    assert "_make('merge', trigger_rule='none_failed_min_one_success')" in text
+    text = _create("nested_flow.py", tmp_path / "ds", tmp_path / "nested.py")
+    compile(text, "nested.py", "exec")
+    assert "refs['leaf'] = step_leaf_fn.expand(path=refs['fan__children'])" in text

@@ -37,6 +37,8 @@ SHAPES = {
     "nested": ("nested_flow.py", "DeployNestedFlow", "outer_join", "totals"),
     "conditional": ("conditional_flow.py", "DeployConditionalFlow", "merge", "final"),
     "parallel": ("parallel_flow.py", "DeployParallelFlow", "join", "ranks"),
+    # @catch: a failing foreach item and a timed-out step are caught; the DAG goes on.
+    "catch": ("catch_flow.py", "DeployCatchFlow", "end", "outcome"),
 }
 
 
@@ -191,6 +193,12 @@ def test_manifest_commands_in_dag_order_give_the_same_run_as_run(shape, team, tm
     assert f"production:{cls}" in deployed["tags"]  # namespace("production:<name>") finds it
     assert f"orchestrator_run:{template['metadata']['name']}-x7k2p" in deployed["tags"]
     assert walk.order[0] == ("step-start", "1") and walk.order[-1] == ("step-end", "1")
+    if shape == "catch":
+        # The item dividing by zero and the step stopped by its @timeout were caught, as in `run`.
+        assert deployed["value"] == [[10, "ZeroDivisionError", 5], "TimeoutException"]
+        slow = next(t for t in template["spec"]["templates"] if t["name"] == "step-slow")
+        # Argo waits longer than @timeout, so the task itself stops the step and records it.
+        assert slow["activeDeadlineSeconds"] == 3 + 120
 
 
 def test_trigger_on_finish_chain_passes_the_event_and_the_upstream_run(tmp_path):
@@ -291,3 +299,136 @@ def test_project_branches_deploy_under_their_own_names(tmp_path):
         assert ("--branch" in args) == (option[0] == "--branch")
         assert ("--production" in args) == (option[0] == "--production")
     assert names == {"--branch": "fraud.test.exp1.scoreflow", "--production": "fraud.prod.scoreflow"}
+
+
+def _steps_of(template: dict) -> dict[str, dict]:
+    return {t["name"]: t for t in template["spec"]["templates"] if "container" in t}
+
+
+def test_create_with_adds_the_decorators_to_every_deployed_step(tmp_path):
+    """`create --with retry` compiles a retry strategy for every step; `--with catch` (here the
+    top-level `--with`, as `run` takes it) lets the run go on past a failing step."""
+    env = {"HEADWATER_DATASTORE_ROOT": str(tmp_path / "ds")}
+    retried = _create("fragile_flow.py", env, tmp_path, "--with", "retry:times=2")[0]
+    steps = _steps_of(retried)
+    assert sorted(steps) == ["step-end", "step-fragile", "step-start"]
+    for template in steps.values():
+        assert template["retryStrategy"]["limit"] == 2
+        args = template["container"]["args"]
+        assert args[args.index("--with") + 1] == "retry:times=2"
+    proc = subprocess.run([sys.executable, str(FLOWS / "fragile_flow.py"), "--with", "catch",
+                           "argo-workflows", "create", "--only-json"], cwd=tmp_path,
+                          env=hermetic_env(env), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    caught = json.loads(proc.stdout)
+    walk = Walk(caught, "fragile-1", {}, hermetic_env(), tmp_path)
+    walk.run()  # every container must exit 0: the failure of 'fragile' was caught
+    assert [name for name, _ in walk.order] == ["step-start", "step-fragile", "step-end"]
+    value = read_elsewhere(env, tmp_path / "reader", """
+        import json
+        from headwater import Flow, namespace
+        namespace(None)
+        run = Flow("DeployFragileFlow").latest_run
+        fragile = run["fragile"].task
+        print(json.dumps({"ok": run.successful, "result": run["end"].task["result"].data,
+                          "fragile_ok": fragile.successful,
+                          "stderr": fragile.stderr}))
+    """)
+    assert value["ok"] is True and value["fragile_ok"] is True
+    assert value["result"] == 1  # what start set: the failed attempt's x=2 is not kept
+    assert "fragile always fails" in value["stderr"]
+    assert "@catch: step 'fragile' failed, the flow goes on" in value["stderr"]
+
+
+def test_a_bad_with_is_refused_at_create_naming_it(tmp_path):
+    proc = subprocess.run([sys.executable, str(FLOWS / "fragile_flow.py"), "argo-workflows",
+                           "create", "--only-json", "--with", "retry:nope=1"], cwd=tmp_path,
+                          env=hermetic_env({"HEADWATER_DATASTORE_ROOT": str(tmp_path / "ds")}),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "--with retry:nope=1" in proc.stderr and "nope" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+PYPI_FLOW = Path(__file__).parent / "flows" / "environments" / "pypi_step_flow.py"
+
+
+def test_the_pypi_lock_made_at_create_travels_and_each_task_builds_that_environment(tmp_path):
+    """`--environment=pypi argo-workflows create` locks @pypi (builds nothing); the deployed
+    tasks of that step build the environment of that very lock in their own cache and run in it;
+    the other steps run in the image's Python, which lacks the package."""
+    env = {"HEADWATER_DATASTORE_ROOT": str(tmp_path / "ds")}
+    create_cache, pod_cache = tmp_path / "create-cache", tmp_path / "pod-cache"
+    proc = subprocess.run([sys.executable, str(PYPI_FLOW), "--environment=pypi", "argo-workflows",
+                           "create", "--only-json"], cwd=tmp_path,
+                          env=hermetic_env({**env, "HEADWATER_ENV_CACHE": str(create_cache)}),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    template = json.loads(proc.stdout)
+    assert list((create_cache / "locks").iterdir())  # locked at create ...
+    assert not (create_cache / "envs").exists() or not list((create_cache / "envs").iterdir())
+    args = _steps_of(template)["step-fmt"]["container"]["args"]
+    assert "environments" in json.loads(args[args.index("--code") + 1])  # ... and deployed
+    Walk(template, "pypi-1", {}, hermetic_env({"HEADWATER_ENV_CACHE": str(pod_cache)}),
+         tmp_path).run()
+    value = read_elsewhere(env, tmp_path / "reader", """
+        import json
+        from headwater import Flow, namespace
+        namespace(None)
+        run = Flow("PypiStepFlow").latest_run
+        join = run["join"].task
+        fmt = list(run["fmt"])
+        print(json.dumps({"ok": run.successful, "versions": join["versions"].data,
+                          "prefixes": join["prefixes"].data,
+                          "start_has": run["start"].task["start_has_tabulate"].data,
+                          "join_has": join["join_has_tabulate"].data,
+                          "env_ids": sorted({t.environment_info["env_id"] for t in fmt}),
+                          "metadata_env": fmt[0].metadata_dict.get("environment"),
+                          "packages": fmt[0].environment_info["packages"],
+                          "join_env": join.environment_info}))
+    """)
+    assert value["ok"] is True
+    assert value["versions"] == ["0.9.0"]
+    assert value["start_has"] is False and value["join_has"] is False
+    (env_id,) = value["env_ids"]
+    assert value["metadata_env"] == env_id
+    assert any(p.startswith("tabulate==0.9.0") for p in value["packages"])
+    assert value["join_env"] is None
+    # Built by the "pod", in its own cache, under the name of the lock made at create.
+    assert [Path(p) for p in value["prefixes"]] == [pod_cache / "envs" / env_id]
+    locks = [json.loads(p.read_text()) for p in (create_cache / "locks").iterdir()]
+    assert env_id in {lock["id"] for lock in locks}
+
+
+def test_without_the_switch_create_notes_that_pypi_is_ignored(tmp_path):
+    proc = subprocess.run([sys.executable, str(PYPI_FLOW), "argo-workflows", "create",
+                           "--only-json"], cwd=tmp_path,
+                          env=hermetic_env({"HEADWATER_DATASTORE_ROOT": str(tmp_path / "ds")}),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "@pypi/@conda (fmt) are ignored" in proc.stderr and "--environment=pypi" in proc.stderr
+    args = _steps_of(json.loads(proc.stdout))["step-fmt"]["container"]["args"]
+    assert "environments" not in json.loads(args[args.index("--code") + 1])
+
+
+@pytest.mark.parametrize("command", [("argo-workflows", "create", "--only-json"),
+                                     ("airflow", "create", "dag.py")])
+def test_a_parallel_gang_is_refused_naming_the_step(command, tmp_path):
+    """@parallel tasks must run together and reach one another: no gang scheduling in either
+    orchestrator, so create refuses (num_parallel alone deploys: see the 'parallel' shape)."""
+    flow = tmp_path / "gang_flow.py"
+    flow.write_text(
+        "from headwater import FlowSpec, parallel, step\n\n"
+        "class GangFlow(FlowSpec):\n"
+        "    @step\n    def start(self):\n        self.next(self.train, num_parallel=2)\n\n"
+        "    @parallel\n    @step\n    def train(self):\n        self.next(self.join)\n\n"
+        "    @step\n    def join(self, inputs):\n        self.next(self.end)\n\n"
+        "    @step\n    def end(self):\n        pass\n\n"
+        "if __name__ == '__main__':\n    GangFlow()\n")
+    proc = subprocess.run([sys.executable, str(flow), "--datastore-root", str(tmp_path / "ds"),
+                           *command], cwd=tmp_path, env=hermetic_env(), capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "step 'train'" in proc.stderr and "@parallel" in proc.stderr
+    assert "gang scheduling" in proc.stderr and command[0] in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "dag.py").exists()

@@ -9,12 +9,24 @@ from headwater.cli.errors import handle_errors
 
 
 def _plan(ctx: click.Context, orchestrator: str, tags: tuple[str, ...] = (),
-          name: str | None = None):  # noqa: ANN202 - a DeployPlan, imported lazily
+          name: str | None = None, with_specs: tuple[str, ...] = (),
+          store_code: bool = True):  # noqa: ANN202 - a DeployPlan, imported lazily
     from headwater.deployers.plan import build_plan
 
-    choice = ctx.find_root().obj["branch"]
-    return build_plan(flow_class_of(ctx), settings_of(ctx), orchestrator=orchestrator,
-                      branch=choice.branch, production=choice.production, tags=tags, name=name)
+    root = ctx.find_root().obj
+    choice = root["branch"]
+    plan = build_plan(flow_class_of(ctx), settings_of(ctx), orchestrator=orchestrator,
+                      branch=choice.branch, production=choice.production, tags=tags, name=name,
+                      with_specs=(*root.get("with", ()), *with_specs),
+                      environment=root.get("environment", "local"), store_code=store_code)
+    for line in plan.notes:
+        click.echo(line, err=True)
+    return plan
+
+
+_WITH = click.option("--with", "with_specs", multiple=True, metavar="DECORATOR",
+                     help="Add a decorator to every step of the deployed flow, as `run --with` "
+                     "does (e.g. retry, catch, 'retry:times=3'); repeatable.")
 
 
 @click.group("argo-workflows", help="Deploy the flow to Argo Workflows (Kubernetes).")
@@ -38,6 +50,7 @@ def argo_workflows() -> None:
               "@trigger_on_finish flows downstream start.")
 @click.option("--tag", "tags", multiple=True, help="Tag every run of the deployment.")
 @click.option("--name", default=None, help="Deployed name (default: the flow's, or @project's).")
+@_WITH
 @click.option("--deployer-attribute-file", default=None, hidden=True,
               help="Write what was deployed here, as JSON (for the Deployer API).")
 @click.pass_context
@@ -45,10 +58,10 @@ def argo_workflows() -> None:
 def create(ctx: click.Context, only_json: bool, image: str | None, k8s_namespace: str | None,
            service_account: str | None, secrets: tuple[str, ...], event_source: str,
            events_url: str | None, tags: tuple[str, ...], name: str | None,
-           deployer_attribute_file: str | None) -> None:
+           with_specs: tuple[str, ...], deployer_attribute_file: str | None) -> None:
     from headwater.deployers.argo.compile import ArgoOptions, compile_all, to_json
 
-    plan = _plan(ctx, "argo-workflows", tags, name)
+    plan = _plan(ctx, "argo-workflows", tags, name, with_specs)
     options = ArgoOptions(namespace=k8s_namespace, service_account=service_account,
                           secrets=secrets, event_source=event_source, events_url=events_url,
                           **({"image": image} if image else {}))
@@ -67,7 +80,9 @@ def create(ctx: click.Context, only_json: bool, image: str | None, k8s_namespace
 def _template_name(ctx: click.Context, name: str | None) -> str:
     from headwater.deployers.argo.compile import deployed_name
 
-    return deployed_name(_plan(ctx, "argo-workflows", name=name)) if name is None else name
+    if name is not None:
+        return name
+    return deployed_name(_plan(ctx, "argo-workflows", store_code=False))
 
 
 @argo_workflows.command(help="Start a run of the deployed flow now.")
@@ -124,18 +139,20 @@ def airflow() -> None:
               help="Interpreter of --operator local (default: the one running this command).")
 @click.option("--tag", "tags", multiple=True, help="Tag every run of the deployment.")
 @click.option("--name", default=None, help="The DAG id (default: the flow's, or @project's).")
+@_WITH
 @click.option("--deployer-attribute-file", default=None, hidden=True,
               help="Write what was deployed here, as JSON (for the Deployer API).")
 @click.pass_context
 @handle_errors
 def airflow_create(ctx: click.Context, out: str, operator: str, image: str | None,
                    k8s_namespace: str | None, python: str | None, tags: tuple[str, ...],
-                   name: str | None, deployer_attribute_file: str | None) -> None:
+                   name: str | None, with_specs: tuple[str, ...],
+                   deployer_attribute_file: str | None) -> None:
     import os
 
     from headwater.deployers.airflow.compile import AirflowOptions, dag_file, dag_id
 
-    plan = _plan(ctx, "airflow", tags, name)
+    plan = _plan(ctx, "airflow", tags, name, with_specs)
     options = AirflowOptions(operator=operator, namespace=k8s_namespace,
                              **({"image": image} if image else {}),
                              **({"python": python} if python else {}))

@@ -32,12 +32,13 @@ from headwater.cli.errors import handle_errors
 @click.option("--production", is_flag=True, help="Deployed with --production.")
 @click.option("--trigger", "trigger_json", default="", help="The events that started the run.")
 @click.option("--output-dir", default=None, help="Write what the orchestrator reads next here.")
+@click.option("--with", "with_specs", multiple=True, help="A decorator `create --with` added.")
 @handle_errors
 def deployed_task(step: str, task_id: str, run_key: str, code_json: str,
                   datastore_root: str | None, metadata: str | None,
                   params: tuple[tuple[str, str], ...], tags: tuple[str, ...], deployment: str,
                   orchestrator: str, branch: str | None, production: bool, trigger_json: str,
-                  output_dir: str | None) -> None:
+                  output_dir: str | None, with_specs: tuple[str, ...]) -> None:
     from headwater.runtime.deployed import DeployedTask, run_deployed_task
     from headwater.runtime.executors.dask.remote_task import load_task_flow
     from headwater.settings import Settings
@@ -51,7 +52,8 @@ def deployed_task(step: str, task_id: str, run_key: str, code_json: str,
     task = DeployedTask(
         step=step, task_id=task_id, run_key=run_key, params=dict(params), tags=tags,
         deployment=deployment, orchestrator=orchestrator, branch=branch, production=production,
-        trigger=_events(trigger_json), code=code, output_dir=output_dir)
+        trigger=_events(trigger_json), code=code, output_dir=output_dir,
+        with_specs=with_specs)
     result = run_deployed_task(flow_cls, graph, store, settings, task)
     if not result.ok:
         failure = result.failure

@@ -23,6 +23,7 @@ from headwater.graph.model import FOREACH, PARALLEL, SPLIT, SWITCH, Graph
 from headwater.settings import Settings, current_username
 
 TASK_MODULE = "headwater.cli.deployed_task_cmd"
+CATCH_GRACE_S = 120  # extra orchestrator time of a @catch + @timeout step (see below)
 SCHEDULE_PRESETS = {"hourly": "0 * * * *", "daily": "0 0 * * *", "weekly": "0 0 * * 0"}
 
 
@@ -53,6 +54,8 @@ class DeployPlan:
     branch: str | None = None
     production: bool = False
     tags: tuple[str, ...] = ()
+    with_specs: tuple[str, ...] = ()  # `--with` decorators, applied to every step as in `run`
+    notes: list[str] = field(default_factory=list)  # one-line notes for whoever runs create
 
     def task_args(self, step: str, task_id: str, run_key: str, orchestrator: str,
                   params: Mapping[str, str] | None = None, trigger: str = "",
@@ -67,6 +70,8 @@ class DeployPlan:
             args += ["--param", name, value]
         for tag in self.tags:
             args += ["--tag", tag]
+        for spec in self.with_specs:
+            args += ["--with", spec]
         if self.branch:
             args += ["--branch", self.branch]
         if self.production:
@@ -98,24 +103,35 @@ def public_metadata_url(url: str) -> str:
 
 def build_plan(flow_cls: type, settings: Settings, *, orchestrator: str, branch: str | None = None,
                production: bool = False, tags: tuple[str, ...] = (), name: str | None = None,
-               store_code: bool = True) -> DeployPlan:
-    """The plan for deploying ``flow_cls`` with the datastore and metadata of ``settings``."""
+               store_code: bool = True, with_specs: tuple[str, ...] = (),
+               environment: str = "local") -> DeployPlan:
+    """The plan for deploying ``flow_cls`` with the datastore and metadata of ``settings``.
+
+    ``with_specs`` are `--with` decorators (every step gets them, in the compiled DAG and in each
+    deployed task); ``environment`` is the `--environment` switch: with ``pypi`` / ``conda`` the
+    steps' @pypi/@conda declarations are locked now and the locks travel with the deployment.
+    """
     from headwater.runtime.configs import config_scope, resolve_configs
     from headwater.runtime.launcher import step_policies
     from headwater.runtime.project import project_info
 
     graph = check_flow(flow_cls)
     _refuse_loops(graph, orchestrator)
+    _refuse_gangs(flow_cls, graph, orchestrator)
     user = current_username()
     project = project_info(flow_cls, user, branch, production)
     configs = config_scope(flow_cls, resolve_configs(flow_cls, (), ()))
+    policies = step_policies(flow_cls, graph, with_specs, configs)
     plan = DeployPlan(
         flow_name=flow_cls.__name__,
         name=name or (project.flow_name if project else flow_cls.__name__),
-        graph=graph, policies=step_policies(flow_cls, graph, (), configs),
+        graph=graph, policies=policies,
         scope=foreach_scopes(graph), parameters=_parameters(flow_cls),
         settings=settings, code=_store_code(flow_cls, settings) if store_code else {},
-        username=user, branch=branch, production=production, tags=tags)
+        username=user, branch=branch, production=production, tags=tags,
+        with_specs=tuple(with_specs))
+    if store_code:
+        _lock_environments(plan, flow_cls, environment)
     decorators = getattr(flow_cls, "_hw_flow_decorators", {})
     if "schedule" in decorators:
         plan.schedule = schedule_of(flow_cls.__name__, decorators["schedule"]["options"])
@@ -129,6 +145,32 @@ def _store_code(flow_cls: type, settings: Settings) -> dict[str, str]:
     store = open_datastore(settings.datastore_root)
     tarball, code = code_package.build(flow_cls)
     return code_package.save(store, tarball, code)
+
+
+def _lock_environments(plan: DeployPlan, flow_cls: type, environment: str) -> None:
+    """@pypi/@conda: lock each declaration now (as a Dask launch does: locked, not built), store
+    the locks in the datastore and name them in the deployment's code dict; every deployed task
+    of such a step builds (once per machine) and runs in the environment of that very lock."""
+    from headwater.environments.declaration import step_declarations
+
+    declared = step_declarations(flow_cls, plan.policies)
+    if not declared:
+        return
+    if environment not in ("pypi", "conda"):
+        plan.notes.append(f"Note: @pypi/@conda ({', '.join(sorted(declared))}) are ignored: the "
+                          "deployed steps run in the image's Python; add --environment=pypi "
+                          "to lock their environments into the deployment")
+        return
+    from headwater.environments.lock import run_record
+    from headwater.environments.prepare import prepare_environments
+    from headwater.runtime.deployed import ENVIRONMENTS_KEY
+    from headwater.store import open_datastore
+
+    built = prepare_environments(flow_cls, plan.policies, plan.notes.append, build=False)
+    record = run_record({step: env.lock for step, env in built.items()})
+    store = open_datastore(plan.settings.datastore_root)
+    blob = store.save_bytes(json.dumps(record, sort_keys=True).encode())
+    plan.code = {**plan.code, ENVIRONMENTS_KEY: blob.key}
 
 
 def _refuse_loops(graph: Graph, orchestrator: str) -> None:
@@ -148,6 +190,25 @@ def _refuse_loops(graph: Graph, orchestrator: str) -> None:
         state[name] = 2
 
     visit("start")
+
+
+def _refuse_gangs(flow_cls: type, graph: Graph, orchestrator: str) -> None:
+    """``@parallel`` says a step's N tasks cooperate: they must run at the same time and reach
+    one another (node 0's ``main_ip``). Neither orchestrator's DAG gives that (Metaflow brings a
+    Kubernetes JobSet for it); N independent pods or tasks could start one by one, or never
+    together, and wait on each other for ever. ``num_parallel`` without ``@parallel`` (N
+    independent tasks, each with its ``node_index``) deploys as a fan-out."""
+    from headwater.flow.step import DECORATORS_ATTR
+
+    for node in graph:
+        decorators = getattr(getattr(flow_cls, node.name, None), DECORATORS_ATTR, None) or []
+        if any(d.name == "parallel" for d in decorators):
+            raise DeployError(
+                f"step '{node.name}' of flow {graph.flow_name} is @parallel: its tasks must run "
+                f"together and reach one another, and {orchestrator} has no gang scheduling "
+                "for them",
+                fix="drop @parallel if the tasks do not talk to each other (num_parallel alone "
+                "deploys as independent tasks), or run the flow with `run`")
 
 
 def foreach_scopes(graph: Graph) -> dict[str, tuple[str, ...]]:
@@ -251,6 +312,29 @@ def check_unique_names(graph: Graph) -> dict[str, str]:
                               fix="rename one of them")
         names[node.name] = name
     return names
+
+
+def orchestrator_timeout(policy: StepPolicy) -> float | None:
+    """The orchestrator's own time limit of a step: its @timeout, the deployed task enforcing
+    the same limit itself. With @catch the orchestrator waits a little longer, so that the task
+    can stop the step and record the caught failure before the pod or worker is killed."""
+    if policy.timeout_s is None:
+        return None
+    return policy.timeout_s + (CATCH_GRACE_S if policy.catch_var is not None else 0)
+
+
+def check_conditional_cases(plan: DeployPlan, what: str) -> None:
+    """A case of a conditional that is also reached from another step cannot be said by an
+    orchestrator that skips the cases not taken (``what`` names its mechanism)."""
+    for node in plan.graph:
+        if node.is_join or len(node.in_steps) < 2:
+            continue
+        direct = [s for s in node.in_steps if plan.graph[s].transition == SWITCH]
+        if direct:
+            raise DeployError(
+                f"step '{node.name}' of flow {plan.flow_name} is both a case of the conditional "
+                f"in step '{direct[0]}' and reached from another step: {what} cannot say it",
+                fix=f"put a step of its own between '{direct[0]}' and '{node.name}'")
 
 
 def switch_steps(graph: Graph) -> list[str]:

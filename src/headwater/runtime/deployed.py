@@ -26,23 +26,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from headwater.decorators.registry import step_policy
+from headwater.decorators.registry import parse_with, step_policy
+from headwater.environments.lock import step_lock
 from headwater.exceptions import HeadwaterException, NotFoundError
 from headwater.flow.trigger import Trigger
 from headwater.graph.model import FOREACH, PARALLEL, SPLIT, Graph
 from headwater.meta import open_metadata
-from headwater.records import Frame, ParentRef, TaskResult, TaskSpec
+from headwater.records import Frame, ParentRef, TaskFailure, TaskResult, TaskSpec, replace
 from headwater.runtime.configs import config_scope, configs_from_refs, resolve_configs
 from headwater.runtime.parameters import resolve_parameters, store_parameters
 from headwater.runtime.project import project_info
 from headwater.runtime.scheduler import python_tag
-from headwater.runtime.single import run_single_task
+from headwater.runtime.single import SingleOutcome, run_single_task
 from headwater.settings import Settings, current_username
 
 RUN_TAG = "orchestrator_run:"
 ROOT_TASK_ID = "1"
 HEARTBEAT_EVERY_S = 30.0
 EVENTS_URL_ENV = "HEADWATER_EVENTS_URL"  # an Argo Events webhook: where "finished" events go
+ENVIRONMENTS_KEY = "environments"  # in the deployment's code dict: the blob of its locks
 
 
 class DeployedRunError(HeadwaterException):
@@ -85,6 +87,7 @@ class DeployedTask:
     trigger: list[dict[str, Any]] | None = None  # the events that started the run
     code: Mapping[str, str] | None = None  # the code package the run was deployed with
     output_dir: str | None = None
+    with_specs: tuple[str, ...] = ()  # `create --with ...`: decorators added to every step
 
 
 def run_deployed_task(flow_cls: type, graph: Graph, store: Any, settings: Settings,
@@ -98,45 +101,40 @@ def run_deployed_task(flow_cls: type, graph: Graph, store: Any, settings: Settin
     project = project_info(flow_cls, user, task.branch, task.production)
     meta = open_metadata(settings.metadata_url)
     try:
-        run_id = (_register_run(meta, store, flow_cls, task, user, project)
+        envs = deployed_environments(store, task.code)
+        run_id = (_register_run(meta, store, flow_cls, task, user, project, envs)
                   if task.step == "start" else _find_run(meta, flow, task))
         run = meta.get_run(flow, run_id)
         scope = config_scope(flow_cls, configs_from_refs(flow_cls, run.params, store,
                                                          f"{flow}/{run_id}"))
         parents, frames = _inputs(meta, graph, flow, run_id, task)
-        policy = step_policy(getattr(flow_cls, task.step), [], scope)
+        extra_decorators = [parse_with(spec) for spec in task.with_specs]
+        policy = step_policy(getattr(flow_cls, task.step), extra_decorators, scope)
         current = dict(project.current_fields() if project else {})
         events = task.trigger or _recorded_trigger(meta, flow, run_id)
         if events:
             current["trigger"] = Trigger(events)
+        extra: dict[str, Any] = {"env": policy.env, "current": current}
+        if policy.catch_var is not None:
+            extra["keep_on_failure"] = True  # a caught step keeps what it had set
         spec = TaskSpec(
             flow_name=flow, run_id=run_id, step=task.step, task_id=task.task_id, attempt=0,
             parents=parents, params=run.params, frames=frames, is_join=graph[task.step].is_join,
-            username=user, tags=tuple(run.tags), namespace=f"user:{user}",
-            extra={"env": policy.env, "current": current},
+            username=user, tags=tuple(run.tags), namespace=f"user:{user}", extra=extra,
         )
         spec.attempt = _start_attempt(meta, spec)
-        outcome = run_single_task(
-            flow_cls, graph, spec, store,
-            while_waiting=lambda: meta.heartbeat(flow, run_id, time.time()),
-            every_s=HEARTBEAT_EVERY_S)
-        _echo(outcome.stdout, sys.stdout)
-        _echo(outcome.stderr, sys.stderr)
-        result = outcome.result
-        if task.step == "start" and task.trigger:
-            result.metadata["trigger"] = json.dumps(task.trigger)  # Run.trigger reads it
-        final = result.ok or spec.attempt + 1 >= policy.attempts
-        with meta.transaction():
-            meta.attempt_finished(
-                flow, run_id, task.step, task.task_id, spec.attempt, result,
-                stdout_key=_save_log(store, outcome.stdout), stderr_key=_save_log(store, outcome.stderr),
-                final=final)
-            if result.ok and task.step == "end":
-                meta.run_finished(flow, run_id, "succeeded", time.time())
-            elif not result.ok and final:
-                meta.run_finished(flow, run_id, "failed", time.time())
-            else:
-                meta.heartbeat(flow, run_id, time.time())
+        attempt = _Attempt(meta, flow_cls, graph, store, settings, policy,
+                           step_lock(envs, task.step), task)
+        result = attempt.run(spec)
+        if not result.ok and spec.attempt + 1 >= policy.attempts and policy.catch_var is not None:
+            # @catch, as in a local run: the failure is recorded, then a stand-in attempt stores
+            # it in the step's variable and takes the step's transition; the DAG goes on.
+            kept = {k: v for k, v in result.manifest.items() if k not in spec.params}
+            caught = {"var": policy.catch_var, "failure": result.failure,
+                      "print": policy.catch_print, "kept": kept}
+            spec = replace(spec, extra={**spec.extra, "catch": caught})
+            spec.attempt = _start_attempt(meta, spec)
+            result = attempt.run(spec)
         if result.ok and task.output_dir:
             write_outputs(task.output_dir, graph, spec, result)
         if result.ok and task.step == "end" and os.environ.get(EVENTS_URL_ENV):
@@ -144,6 +142,76 @@ def run_deployed_task(flow_cls: type, graph: Graph, store: Any, settings: Settin
         return result
     finally:
         meta.close()
+
+
+@dataclass
+class _Attempt:
+    """Runs one attempt of the deployed task and records it (the scheduler's part of a task)."""
+
+    meta: Any
+    flow_cls: type
+    graph: Graph
+    store: Any
+    settings: Settings
+    policy: Any  # the step's StepPolicy
+    lock: Any  # the step's EnvLock (@pypi/@conda) or None: the flow's own Python
+    task: DeployedTask
+
+    def run(self, spec: TaskSpec) -> TaskResult:
+        flow, run_id = spec.flow_name, spec.run_id
+        catching = "catch" in spec.extra
+        timeout = None if catching else self.policy.timeout_s
+        outcome = self._execute(spec, timeout)
+        _echo(outcome.stdout, sys.stdout)
+        _echo(outcome.stderr, sys.stderr)
+        result = outcome.result
+        if outcome.timed_out and not result.ok:
+            result.failure = TaskFailure(
+                "TimeoutException",
+                f"step '{spec.step}' ran longer than its @timeout of {timeout:g} s and was stopped")
+            print(f"{result.failure.type_name}: {result.failure.message}", file=sys.stderr)
+        if self.task.step == "start" and self.task.trigger:
+            result.metadata["trigger"] = json.dumps(self.task.trigger)  # Run.trigger reads it
+        if self.lock is not None:
+            result.metadata["environment"] = self.lock.id
+        final = (result.ok or catching
+                 or (spec.attempt + 1 >= self.policy.attempts and self.policy.catch_var is None))
+        meta = self.meta
+        with meta.transaction():
+            meta.attempt_finished(
+                flow, run_id, spec.step, spec.task_id, spec.attempt, result,
+                stdout_key=_save_log(self.store, outcome.stdout),
+                stderr_key=_save_log(self.store, outcome.stderr), final=final)
+            if result.ok and spec.step == "end":
+                meta.run_finished(flow, run_id, "succeeded", time.time())
+            elif not result.ok and final:
+                meta.run_finished(flow, run_id, "failed", time.time())
+            else:
+                meta.heartbeat(flow, run_id, time.time())
+        return result
+
+    def _execute(self, spec: TaskSpec, timeout: float | None) -> SingleOutcome:
+        def beat() -> None:
+            self.meta.heartbeat(spec.flow_name, spec.run_id, time.time())
+
+        if self.lock is None:
+            return run_single_task(self.flow_cls, self.graph, spec, self.store,
+                                   while_waiting=beat, every_s=HEARTBEAT_EVERY_S,
+                                   timeout_s=timeout)
+        from headwater.runtime.deployed_env import run_in_environment
+
+        return run_in_environment(self.lock, spec, self.settings.datastore_root,
+                                  dict(self.task.code or {}), while_waiting=beat,
+                                  every_s=HEARTBEAT_EVERY_S, timeout_s=timeout)
+
+
+def deployed_environments(store: Any, code: Mapping[str, str] | None) -> dict[str, Any] | None:
+    """The @pypi/@conda locks made at ``create`` (a run record: step -> lock id, and the locks),
+    stored in the datastore beside the code package; None when the flow deployed without them."""
+    key = (code or {}).get(ENVIRONMENTS_KEY)
+    if not key:
+        return None
+    return json.loads(bytes(store.load_bytes(key, what="the deployment's environment locks")))
 
 
 # -- the run ------------------------------------------------------------------------------------
@@ -163,7 +231,7 @@ def _find_run(meta: Any, flow: str, task: DeployedTask) -> str:
 
 
 def _register_run(meta: Any, store: Any, flow_cls: type, task: DeployedTask, user: str,
-                  project: Any) -> str:
+                  project: Any, envs: dict[str, Any] | None = None) -> str:
     """The run of ``task.run_key``: registered once; a retried start task finds it again."""
     flow = flow_cls.__name__
     rows = meta.list_runs(flow, tags=[_run_tag(task.run_key)], limit=1)
@@ -181,7 +249,8 @@ def _register_run(meta: Any, store: Any, flow_cls: type, task: DeployedTask, use
               *(project.system_tags() if project else [])]
     # pid 0 and no host: no scheduler process to watch; liveness is the tasks' heartbeats.
     return meta.new_run(flow, user=user, tags=list(task.tags), system_tags=system, params=refs,
-                        origin_run_id=None, pid=0, host="", code=task.code)
+                        origin_run_id=None, pid=0, host="", code=task.code,
+                        environments=envs)
 
 
 def _recorded_trigger(meta: Any, flow: str, run_id: str) -> list[dict[str, Any]] | None:

@@ -11,6 +11,7 @@ import contextlib
 import io
 import os
 import pickle
+import signal
 import sys
 import tempfile
 import time
@@ -28,15 +29,18 @@ class SingleOutcome:
     result: TaskResult
     stdout: str
     stderr: str
+    timed_out: bool = False  # the child outlived ``timeout_s`` and was killed
 
 
 def run_single_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any, *,
                     capture: bool = True, while_waiting: Callable[[], None] | None = None,
-                    every_s: float = 30.0) -> SingleOutcome:
+                    every_s: float = 30.0, timeout_s: float | None = None) -> SingleOutcome:
     """Execute ``spec`` in a child process and return its result (and output when captured).
 
     ``while_waiting`` is called every ``every_s`` seconds while the child runs (a deployed task
-    uses it to keep its run's heartbeat fresh); no thread is started for it.
+    uses it to keep its run's heartbeat fresh); no thread is started for it. A child still
+    running after ``timeout_s`` seconds is killed (with its process group) and the outcome says
+    ``timed_out``.
     """
     if not hasattr(os, "fork"):
         return _in_process(flow_cls, graph, spec, store, capture)
@@ -46,8 +50,14 @@ def run_single_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any, *,
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:  # the child: never returns
+            if timeout_s is not None:
+                os.setpgid(0, 0)  # its own group: a timeout stops what the step started too
             _child(flow_cls, graph, spec, store, paths, capture)
-        status = _wait(pid, while_waiting, every_s)
+        if timeout_s is not None:
+            with contextlib.suppress(OSError):  # whichever of the two runs first sets it
+                os.setpgid(pid, pid)
+        waiter = ChildWaiter(pid, while_waiting, every_s, timeout_s)
+        status = waiter.wait()
         out, err = (_read(paths["stdout"]), _read(paths["stderr"])) if capture else ("", "")
         try:
             with open(paths["result"], "rb") as handle:
@@ -56,22 +66,39 @@ def run_single_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any, *,
             code = os.waitstatus_to_exitcode(status)
             result = TaskResult(failure=TaskFailure(
                 "ProcessDied", f"the task's process ended with code {code} before reporting"))
-    return SingleOutcome(result, out, err)
+    return SingleOutcome(result, out, err, waiter.timed_out)
 
 
-def _wait(pid: int, while_waiting: Callable[[], None] | None, every_s: float) -> int:
-    """The child's wait status; ``while_waiting`` runs between short polls."""
-    if while_waiting is None:
-        return os.waitpid(pid, 0)[1]
-    next_call = time.monotonic() + every_s
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return status
-        if time.monotonic() >= next_call:
-            while_waiting()
-            next_call = time.monotonic() + every_s
-        time.sleep(0.2)
+@dataclass
+class ChildWaiter:
+    """Waits for a child process: ``while_waiting`` between short polls, a kill at the timeout."""
+
+    pid: int
+    while_waiting: Callable[[], None] | None = None
+    every_s: float = 30.0
+    timeout_s: float | None = None
+    timed_out: bool = False
+
+    def wait(self) -> int:
+        """The child's wait status."""
+        if self.while_waiting is None and self.timeout_s is None:
+            return os.waitpid(self.pid, 0)[1]
+        now = time.monotonic()
+        next_call = now + self.every_s
+        deadline = None if self.timeout_s is None else now + self.timeout_s
+        while True:
+            done, status = os.waitpid(self.pid, os.WNOHANG)
+            if done:
+                return status
+            now = time.monotonic()
+            if deadline is not None and now >= deadline and not self.timed_out:
+                self.timed_out = True
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.pid, signal.SIGKILL)
+            if self.while_waiting is not None and now >= next_call:
+                self.while_waiting()
+                next_call = now + self.every_s
+            time.sleep(0.2)
 
 
 def _child(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any, paths: dict[str, str],

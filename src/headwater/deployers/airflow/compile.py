@@ -1,9 +1,10 @@
 """A DeployPlan -> the text of an Airflow DAG file (Airflow 2.x TaskFlow API).
 
-One Airflow task per step, dependencies from the graph. A foreach body is a task group mapped
-over the foreach step's children (dynamic task mapping); Airflow cannot map inside a mapped
-group, so nested foreach is refused, as are conditionals (a DAG of Airflow tasks has no
-``when``; see docs/production.md). The schedule is @schedule's cron line.
+One Airflow task per step, dependencies from the graph. Each step of a foreach body is a task
+mapped over the foreach step's children (dynamic task mapping), nested foreach included (see
+:func:`_steps`). A conditional is a branch task (``@task.branch``) after its step, reading the
+case the step took; the cases not taken are skipped, and the step they meet again at runs when
+any case succeeded. The schedule is @schedule's cron line.
 
 ``--operator local`` runs each task on the Airflow worker with the interpreter that has headwater
 (recorded at ``create``), so Airflow's environment needs no headwater; ``--operator kubernetes``
@@ -19,7 +20,12 @@ import re
 import sys
 from dataclasses import dataclass, field
 
-from headwater.deployers.plan import DeployError, DeployPlan
+from headwater.deployers.plan import (
+    DeployError,
+    DeployPlan,
+    check_conditional_cases,
+    orchestrator_timeout,
+)
 from headwater.graph.model import FOREACH, PARALLEL, SWITCH
 
 RUN_KEY = "__RUN_KEY__"
@@ -44,16 +50,14 @@ def dag_id(plan: DeployPlan) -> str:
 
 
 def _check_shape(plan: DeployPlan) -> None:
+    check_conditional_cases(plan, "Airflow's branching")
     for node in plan.graph:
-        if len(plan.scope[node.name]) > 1:
+        if node.transition == SWITCH and plan.scope[node.name]:
             raise DeployError(
-                f"step '{node.name}' of flow {plan.flow_name} is in a nested foreach: Airflow "
-                "cannot map a task group inside a mapped task group",
-                fix="flatten the inner foreach, or deploy with argo-workflows")
-        if node.transition == SWITCH:
-            raise DeployError(
-                f"step '{node.name}' of flow {plan.flow_name} is a conditional: the Airflow "
-                "deployer does not compile conditionals yet", fix="deploy with argo-workflows")
+                f"step '{node.name}' of flow {plan.flow_name} is a conditional inside a foreach: "
+                "the Airflow deployer branches only outside mapped task groups",
+                fix="deploy this flow with argo-workflows, or move the conditional out of the "
+                "foreach")
 
 
 def dag_file(plan: DeployPlan, options: AirflowOptions) -> str:
@@ -107,6 +111,26 @@ def dag_file(plan: DeployPlan, options: AirflowOptions) -> str:
         "",
     ]
     lines += _runner(options)
+    lines += [
+        "",
+        "",
+        "def _children(step):",
+        "    # The task ids a foreach step made: of its one task, or of each of its mapped tasks.",
+        "    @task(task_id=f'{step}__children')",
+        "    def children(outputs):",
+        "        if isinstance(outputs, dict):",
+        "            return outputs['children']",
+        "        return [child for output in outputs for child in output['children']]",
+        "    return children",
+        "",
+        "",
+        "def _branch(step, cases):",
+        "    # A conditional: run the case the step took (its 'branch' output), skip the others.",
+        "    @task.branch(task_id=f'{step}__branch')",
+        "    def choose(branch):",
+        "        return cases[branch]",
+        "    return choose",
+    ]
     schedule = repr(plan.schedule["cron"]) if plan.schedule else "None"
     defaults = {p.name: p.default for p in plan.parameters}
     lines += [
@@ -121,7 +145,7 @@ def dag_file(plan: DeployPlan, options: AirflowOptions) -> str:
 
 def _policies(plan: DeployPlan) -> dict[str, dict[str, float | int | None]]:
     return {name: {"retries": p.attempts - 1, "retry_delay_s": p.retry_delay_s,
-                   "timeout_s": p.timeout_s} for name, p in plan.policies.items()}
+                   "timeout_s": orchestrator_timeout(p)} for name, p in plan.policies.items()}
 
 
 def _runner(options: AirflowOptions) -> list[str]:
@@ -137,10 +161,10 @@ def _runner(options: AirflowOptions) -> list[str]:
             "        return json.load(handle)",
             "",
             "",
-            "def _make(step):",
-            "    @task(task_id=step, multiple_outputs=True, **_policy(step))",
-            "    def run(task_id='1', **context):",
-            "        return _run(step, task_id, context)",
+            "def _make(step, **extra):",
+            "    @task(task_id=step, multiple_outputs=True, **_policy(step), **extra)",
+            "    def run(path='1', **context):",
+            "        return _run(step, path, context)",
             "    return run",
         ]
     namespace = repr(options.namespace or "default")
@@ -148,15 +172,15 @@ def _runner(options: AirflowOptions) -> list[str]:
         "from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator",
         "",
         "",
-        "def _make(step):",
+        "def _make(step, **extra):",
         "    @task_group(group_id=f'{step}-pod')",
-        "    def run(task_id='1'):",
-        "        @task(task_id='args')",
-        "        def args(task_id, **context):",
-        "            return _argv(step, task_id, context)",
+        "    def run(path='1'):",
+        "        @task(task_id='args', **extra)",
+        "        def args(path, **context):",
+        "            return _argv(step, path, context)",
         "        pod = KubernetesPodOperator(**_policy(step),",
         f"            task_id=step, name=step.replace('_', '-'), namespace={namespace},",
-        f"            image={options.image!r}, cmds=['python'], arguments=args(task_id),",
+        f"            image={options.image!r}, cmds=['python'], arguments=args(path),",
         "            env_vars=ENV, do_xcom_push=True, get_logs=True)",
         "        @task(task_id='result', multiple_outputs=True)",
         "        def result(value):",
@@ -166,40 +190,46 @@ def _runner(options: AirflowOptions) -> list[str]:
     ]
 
 
+def _first_task_id(step: str, options: AirflowOptions) -> str:
+    """The Airflow task id a branch names to run ``step`` (its pod group's first task)."""
+    return step if options.operator == "local" else f"{step}-pod.args"
+
+
 def _steps(plan: DeployPlan, options: AirflowOptions) -> list[str]:
-    """Task instances in graph order; a foreach body inside a mapped task group."""
+    """One task per step, in graph order; the steps of a foreach body mapped over the children
+    of their foreach step; a branch task after each conditional, whose merge step runs when any
+    case succeeded.
+
+    A body step is a mapped task of its own (not a mapped task group): Airflow 2 cannot expand a
+    group inside a mapped group, while a mapped task can map over the children of *every* task
+    of a mapped foreach step (flattened by a small task), so nested foreach work the same way as
+    the outer ones. The deployed task ids (``1-2-0``) say which item each task is; the cost is
+    that a body step waits for all the items of the step before it, as in Metaflow's Airflow.
+    """
     out: list[str] = []
     ordered = plan.graph.ordered()
     for node in ordered:
-        out.append(f"    {_ident(node.name)}_fn = _make({node.name!r})")
-    body_of = {node.name: node for node in ordered if node.transition in (FOREACH, PARALLEL)}
-    for name in body_of:
-        members = [n for n in ordered if plan.scope[n.name] == (name,)]
-        out.append("")
-        out.append(f"    @task_group(group_id={name + '_foreach'!r})")
-        out.append("    def body_" + re.sub(r"\W", "_", name) + "(item):")
-        for member in members:
-            out.append(f"        {_ident(member.name)} = {_ident(member.name)}_fn(item)")
-        for member in members:
-            for parent in member.in_steps:
-                if parent in {m.name for m in members}:
-                    out.append(f"        {_ident(parent)} >> {_ident(member.name)}")
-        last = [m for m in members if not set(m.out) & {x.name for x in members}]
-        out.append(f"        return {_ident(last[0].name) if last else 'None'}")
-    out.append("")
+        merge = not node.is_join and len(node.in_steps) > 1
+        extra = ", trigger_rule='none_failed_min_one_success'" if merge else ""
+        out.append(f"    {_ident(node.name)}_fn = _make({node.name!r}{extra})")
+    out += ["", "    refs = {}"]
     for node in ordered:
-        if plan.scope[node.name]:
-            continue
-        out.append(f"    {_ident(node.name)} = {_ident(node.name)}_fn()")
-        if node.name in body_of:
-            ident = re.sub(r"\W", "_", node.name)
-            out.append(f"    {_ident(node.name)}_body = body_{ident}.expand("
-                       f"item={_ident(node.name)}['children'])")
+        scope = plan.scope[node.name]
+        if scope:
+            items = f"refs[{scope[-1] + '__children'!r}]"
+            out.append(f"    refs[{node.name!r}] = {_ident(node.name)}_fn.expand(path={items})")
+        else:
+            out.append(f"    refs[{node.name!r}] = {_ident(node.name)}_fn()")
+        if node.transition in (FOREACH, PARALLEL):
+            out.append(f"    refs[{node.name + '__children'!r}] = _children({node.name!r})("
+                       f"refs[{node.name!r}])")
+        if node.transition == SWITCH:
+            cases = {case: _first_task_id(case, options) for case in node.out}
+            out.append(f"    refs[{node.name + '__branch'!r}] = _branch({node.name!r}, "
+                       f"{cases!r})(refs[{node.name!r}]['branch'])")
     for node in ordered:
-        if plan.scope[node.name]:
-            continue
         for parent in node.in_steps:
-            source = (f"{_ident(plan.scope[parent][0])}_body" if plan.scope[parent]
-                      else _ident(parent))
-            out.append(f"    {source} >> {_ident(node.name)}")
+            switch = plan.graph[parent].transition == SWITCH
+            source = f"{parent}__branch" if switch else parent
+            out.append(f"    refs[{source!r}] >> refs[{node.name!r}]")
     return out

@@ -20,7 +20,14 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from headwater.deployers.plan import DeployError, DeployPlan, check_unique_names, k8s_name
+from headwater.deployers.plan import (
+    DeployError,
+    DeployPlan,
+    check_conditional_cases,
+    check_unique_names,
+    k8s_name,
+    orchestrator_timeout,
+)
 from headwater.graph.model import FOREACH, PARALLEL, SWITCH
 
 API_VERSION = "argoproj.io/v1alpha1"
@@ -71,7 +78,7 @@ def _metadata(plan: DeployPlan, options: ArgoOptions, name: str) -> dict[str, An
 
 def workflow_template(plan: DeployPlan, options: ArgoOptions) -> dict[str, Any]:
     names = check_unique_names(plan.graph)
-    _check_conditionals(plan)
+    check_conditional_cases(plan, "Argo's `when`")
     templates = [{"name": "main", "dag": {"tasks": _dag_tasks(plan, names, ())}}]
     for step, scope in _bodies(plan):
         templates.append({
@@ -99,18 +106,6 @@ def _bodies(plan: DeployPlan) -> list[tuple[str, tuple[str, ...]]]:
         if node.transition in (FOREACH, PARALLEL):
             out.append((node.name, (*plan.scope[node.name], node.name)))
     return out
-
-
-def _check_conditionals(plan: DeployPlan) -> None:
-    for node in plan.graph:
-        if node.is_join or len(node.in_steps) < 2:
-            continue
-        direct = [s for s in node.in_steps if plan.graph[s].transition == SWITCH]
-        if direct:
-            raise DeployError(
-                f"step '{node.name}' of flow {plan.flow_name} is both a case of the conditional "
-                f"in step '{direct[0]}' and reached from another step: Argo's `when` cannot say it",
-                fix=f"put a step of its own between '{direct[0]}' and '{node.name}'")
 
 
 def _dag_tasks(plan: DeployPlan, names: dict[str, str], scope: tuple[str, ...]) -> list[dict]:
@@ -193,7 +188,7 @@ def _container_template(plan: DeployPlan, options: ArgoOptions, step: str,
             retry["backoff"] = {"duration": f"{int(policy.retry_delay_s)}s"}
         template["retryStrategy"] = retry
     if policy.timeout_s is not None:
-        template["activeDeadlineSeconds"] = max(1, int(policy.timeout_s))
+        template["activeDeadlineSeconds"] = max(1, int(orchestrator_timeout(policy)))
     return template
 
 
