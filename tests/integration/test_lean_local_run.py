@@ -1,4 +1,4 @@
-"""A local run imports nothing of the remote, async or UI stacks: not in the scheduler, not in
+"""A local run imports nothing of the remote, async or web UI stacks: not in the scheduler, not in
 the tasks. Checked by module names (never by timings)."""
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from .flowrun import run_cli
 
 # Top-level modules a local run must not import (fsspec brings asyncio and ssl with it).
 REMOTE_STACKS = ("fsspec", "asyncio", "ssl", "dask", "distributed", "psycopg", "s3fs",
-                 "botocore", "aiohttp", "aiobotocore", "importlib.metadata")
+                 "botocore", "aiohttp", "aiobotocore", "importlib.metadata",
+                 # the web UI's server: only `headwater ui` / `card server` load it
+                 "headwater.ui", "starlette", "uvicorn", "anyio")
 
 FLOW = textwrap.dedent("""
     import sys

@@ -21,7 +21,8 @@ PACKAGE = Path(headwater.__file__).parent
 
 _ALL = ["headwater.flow", "headwater.graph", "headwater.decorators", "headwater.store",
         "headwater.meta", "headwater.runtime", "headwater.client", "headwater.runner",
-        "headwater.cli", "headwater.compat", "headwater.testing", "headwater.deployers"]
+        "headwater.cli", "headwater.compat", "headwater.testing", "headwater.deployers",
+        "headwater.ui"]
 
 FORBIDDEN = {
     "version.py": ["headwater."],
@@ -44,7 +45,7 @@ FORBIDDEN = {
     "meta": ["headwater.runtime", "headwater.store", "headwater.client", "headwater.cli",
              "headwater.flow", "headwater.graph"],
     "client": ["headwater.runtime", "headwater.cli", "headwater.graph"],
-    "runtime": ["headwater.cli", "headwater.client"],
+    "runtime": ["headwater.cli", "headwater.client", "headwater.ui"],
     "decorators": ["headwater.runtime", "headwater.cli", "headwater.client", "headwater.meta",
                    "headwater.compat", "headwater.store", "headwater.runner"],
     # the runtime builds on environments (the launcher prepares them, executors serve them)
@@ -61,6 +62,10 @@ FORBIDDEN = {
     # Cards render in the task (no metadata, no scheduler); only the lazy get_cards re-export
     # reaches the client.
     "cards": ["headwater.runtime", "headwater.cli", "headwater.meta", "headwater.store"],
+    # The web UI reads meta and store (and the graph kept with each run); it never runs anything.
+    "ui": ["headwater.runtime", "headwater.cli", "headwater.runner", "headwater.deployers",
+           "headwater.compat", "headwater.testing", "headwater.flow", "headwater.decorators",
+           "headwater.environments"],
 }
 # (file, module) -> why the edge is allowed
 ALLOWED = {

@@ -31,6 +31,8 @@ from test_meta_sqlite import (  # noqa: F401  (collected here, against PostgreSQ
     test_listing_a_thousand_runs_is_one_cheap_query,
     test_live_scheduler_reads_running_and_finished_runs_are_untouched,
     test_new_run_records_everything,
+    test_page_runs_counts_a_crashed_run_as_failed,
+    test_page_runs_filters_orders_and_pages,
     test_readers_and_writers_in_other_processes_never_see_locked,
     test_readonly_store_refuses_to_write,
     test_run_ids_count_up_per_flow,
@@ -39,6 +41,7 @@ from test_meta_sqlite import (  # noqa: F401  (collected here, against PostgreSQ
     test_steps_tasks_and_step_wide_details,
     test_store_pickles_and_survives_fork,
     test_tags_add_remove_and_validation,
+    test_task_pages_changes_and_step_counts,
     test_transaction_commits_once_and_rolls_back_on_error,
     test_writes_to_unknown_objects_are_errors,
 )

@@ -543,3 +543,51 @@ def test_readers_and_writers_in_other_processes_never_see_locked(db_path):
     reads = [r for r in results if len(r) == 3]
     assert len(writes) == 2 and all(n > 0 for n in writes)
     assert len(reads) == 3 and all(r[1] > 0 for r in reads)
+
+
+def test_page_runs_filters_orders_and_pages(meta):
+    for i in range(5):
+        new_run(meta, "A", user="alice" if i % 2 else "bob", tags=["nightly"] if i == 3 else [])
+    new_run(meta, "B", user="carol")
+    meta.run_finished("A", "2", "failed", time.time())
+    meta.run_finished("A", "1", "succeeded", time.time())
+    rows, more = meta.page_runs(flow="A", limit=2)
+    assert [r.run_id for r in rows] == ["5", "4"] and more
+    rows, more = meta.page_runs(flow="A", limit=2, offset=4)
+    assert [r.run_id for r in rows] == ["1"] and not more
+    rows, _ = meta.page_runs(limit=10)
+    assert [r.pathspec for r in rows][0] == "B/1" and len(rows) == 6  # every flow, newest first
+    assert [r.run_id for r in meta.page_runs(flow="A", user="alice")[0]] == ["4", "2"]
+    assert [r.run_id for r in meta.page_runs(tags=["nightly"])[0]] == ["4"]
+    assert [r.run_id for r in meta.page_runs(flow="A", status="failed")[0]] == ["2"]
+    assert [r.run_id for r in meta.page_runs(flow="A", status="succeeded")[0]] == ["1"]
+    assert [r.run_id for r in meta.page_runs(flow="A", status="running")[0]] == ["5", "4", "3"]
+
+
+def test_page_runs_counts_a_crashed_run_as_failed(meta):
+    new_run(meta, "A", pid=2**22 + 12345, host=this_host())  # no such process: crashed
+    assert [r.run_id for r in meta.page_runs(flow="A", status="failed")[0]] == ["1"]
+    assert meta.page_runs(flow="A", status="running")[0] == []
+
+
+
+def test_task_pages_changes_and_step_counts(meta):
+    run_id = new_run(meta)
+    meta.new_task("PetsFlow", run_id, "start", "1", frames=[], parents=[])
+    finish_task(meta, run_id, "start", "1")
+    for i in range(5):
+        meta.new_task("PetsFlow", run_id, "work", str(i + 2),
+                      frames=[Frame("start", "1", i, 5, is_foreach=True)], parents=["start/1"])
+    finish_task(meta, run_id, "work", "2")
+    finish_task(meta, run_id, "work", "3", ok=False)
+    page = meta.page_tasks("PetsFlow", run_id, "work", limit=2, offset=3)
+    assert [t.task_id for t in page] == ["5", "6"]
+    assert [t.task_id for t in meta.page_tasks("PetsFlow", run_id, limit=2)] == ["1", "2"]
+    counts = {(step, status): (n, ended) for step, status, n, _, _, ended in
+              meta.step_status_counts("PetsFlow", run_id)}
+    assert counts == {("start", "succeeded"): (1, 1), ("work", "succeeded"): (1, 1),
+                      ("work", "failed"): (1, 1), ("work", "running"): (3, 0)}
+    later = time.time() + 3600
+    assert sorted(t.task_id for t in meta.task_changes("PetsFlow", run_id, later)) == \
+        ["4", "5", "6"]  # only the running ones
+    assert len(meta.task_changes("PetsFlow", run_id, 0.0)) == 6

@@ -13,6 +13,7 @@ import click
 
 from headwater.cli.context import flow_class_of, settings_of
 from headwater.cli.errors import handle_errors
+from headwater.cli.ui_cmd import card_server
 from headwater.exceptions import NotFoundError
 from headwater.settings import current_username
 
@@ -55,9 +56,13 @@ def _one_card(ctx: click.Context, pathspec: str, card_id: str | None, card_type:
     return cards[0]
 
 
-@click.group(help="View, save or list the cards (HTML reports) of tasks with @card.")
+@click.group(help="View, save or list the cards (HTML reports) of tasks with @card, or "
+             "serve them in the web UI.")
 def card() -> None:
     pass
+
+
+card.add_command(card_server)
 
 
 _id_option = click.option("--id", "card_id", default=None, help="Only the card with this id.")
@@ -124,3 +129,4 @@ def list_cards(ctx: click.Context, pathspec: str, as_json: bool) -> None:
         label = f"{row['type']}" + (f" id={row['id']}" if row["id"] else "")
         state = " (live)" if row["live"] else ""
         click.echo(f"{row['pathspec']}  [{row['index']}] {label}{state}  {row['path']}")
+

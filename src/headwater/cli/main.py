@@ -26,6 +26,8 @@ Top-level options (--quiet, --datastore-root, ...) may come before COMMAND.
   headwater run examples/linear_flow.py
   headwater --quiet run flow.py --alpha 0.6
   headwater runs [FLOW]     the latest runs (of every flow, or of FLOW), as a table or --json
+  headwater ui              the web UI on http://127.0.0.1:8080 (pip install 'headwater[ui]';
+                            --port, --host, --token, --datastore-root, --metadata)
   headwater version
   headwater shim FOLDER     write a `metaflow` package that forwards to headwater
                             (--force replaces a metaflow folder it did not write)
@@ -144,6 +146,11 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args[0] == "shim":
         _write_shim(args[1:])
+        return
+    if args[0] == "ui":
+        from headwater.cli.ui_cmd import ui
+
+        ui.main(args=args[1:], prog_name="headwater ui", standalone_mode=True)
         return
     files = [i for i, a in enumerate(args) if a.endswith(".py")]
     if not files and args[0] == "runs":

@@ -212,3 +212,51 @@ class MetadataStore(ABC):
         self, flow: str, run_id: str, step: str
     ) -> Mapping[str, list[AttemptRow]]:
         """task_id -> attempts (oldest first) for every task of a step, in one query."""
+
+    def page_runs(
+        self,
+        *,
+        flow: str | None = None,
+        tags: Sequence[str] = (),
+        user: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[RunRow], bool]:
+        """One page of runs (of one flow, or of every flow), newest first, and whether more
+        follow. ``status`` is the live one: a crashed run counts as 'failed', not 'running'.
+
+        This default reads whole listings (fine for a small store); SQL backends answer with
+        one LIMIT/OFFSET query, so a page costs the same at 10,000 runs as at 10.
+        """
+        flows = [flow] if flow is not None else self.list_flows()
+        rows = [row for name in flows for row in self.list_runs(name, tags=tags, user=user)]
+        rows.sort(key=lambda r: (-r.created_at, r.flow, -r.run_number))
+        if status is not None:
+            rows = [row for row in rows if row.live_status == status]
+        return rows[offset:offset + limit], len(rows) > offset + limit
+
+    def page_tasks(self, flow: str, run_id: str, step: str | None = None, *, limit: int = 100,
+                   offset: int = 0) -> list[TaskRow]:
+        """One page of a run's (or a step's) tasks, in registration order. SQL backends cut the
+        page in the query; this default slices the whole listing."""
+        return self.list_tasks(flow, run_id, step, limit=offset + limit)[offset:]
+
+    def task_changes(self, flow: str, run_id: str, since: float) -> list[TaskRow]:
+        """Tasks still running, or registered or finished at ``since`` or later: what a page
+        following a run must refresh, without reading every task of a big foreach again."""
+        return [t for t in self.list_tasks(flow, run_id) if t.status == "running"
+                or t.created_at >= since or (t.finished_at or 0.0) >= since]
+
+    def step_status_counts(self, flow: str, run_id: str) -> list[tuple]:
+        """(step, status, tasks, first created_at, last finished_at, tasks finished) for each
+        step and status of a run, in one query where the backend can aggregate."""
+        groups: dict[tuple[str, str], list] = {}
+        for t in self.list_tasks(flow, run_id):
+            g = groups.setdefault((t.step, t.status), [t.step, t.status, 0, t.created_at, None, 0])
+            g[2] += 1
+            g[3] = min(g[3], t.created_at)
+            if t.finished_at is not None:
+                g[4] = t.finished_at if g[4] is None else max(g[4], t.finished_at)
+                g[5] += 1
+        return [tuple(g) for g in groups.values()]

@@ -21,6 +21,7 @@ from headwater.meta import codec
 from headwater.meta.base import MetadataStore
 from headwater.meta.rows import (
     FAILED,
+    RUNNING,
     SUCCEEDED,
     AttemptRow,
     FlowRow,
@@ -293,6 +294,32 @@ class SQLMetadata(MetadataStore):
         )
         return [self._checked(_run_row(row)) for row in self._db.query(statement, params)]
 
+    def page_runs(
+        self,
+        *,
+        flow: str | None = None,
+        tags: Sequence[str] = (),
+        user: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[RunRow], bool]:
+        tags = tuple(tags)
+        # A crashed run is recorded 'running' but reads 'failed': ask for both, then keep the
+        # rows whose live status is the one asked for.
+        statuses = () if status is None else (status, RUNNING) if status == FAILED else (status,)
+        statement = self._sql.select_runs_page(by_flow=flow is not None, num_tags=len(tags),
+                                               by_user=user is not None,
+                                               num_statuses=len(statuses))
+        params = (*([flow] if flow is not None else []), *tags,
+                  *([user] if user is not None else []), *statuses, limit + 1, offset)
+        rows = [self._checked(_run_row(row)) for row in self._db.query(statement, params)]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        if status is not None:
+            rows = [row for row in rows if row.live_status == status]
+        return rows, more
+
     # -- readers: steps, tasks, attempts, artifacts -------------------------------------------
 
     def list_steps(self, flow: str, run_id: str) -> list[str]:
@@ -314,6 +341,22 @@ class SQLMetadata(MetadataStore):
         else:
             rows = self._db.query(self._sql.LIST_STEP_TASKS, (flow, run_id, step, limit))
         return [_task_row(row) for row in rows]
+
+    def page_tasks(self, flow: str, run_id: str, step: str | None = None, *, limit: int = 100,
+                   offset: int = 0) -> list[TaskRow]:
+        if step is None:
+            rows = self._db.query(self._sql.PAGE_RUN_TASKS, (flow, run_id, limit, offset))
+        else:
+            rows = self._db.query(self._sql.PAGE_STEP_TASKS, (flow, run_id, step, limit, offset))
+        return [_task_row(row) for row in rows]
+
+    def task_changes(self, flow: str, run_id: str, since: float) -> list[TaskRow]:
+        rows = self._db.query(self._sql.TASK_CHANGES, (flow, run_id, since, since))
+        return [_task_row(row) for row in rows]
+
+    def step_status_counts(self, flow: str, run_id: str) -> list[tuple]:
+        return [tuple(row) for row in
+                self._db.query(self._sql.STEP_STATUS_COUNTS, (flow, run_id))]
 
     def get_task(self, flow: str, run_id: str, step: str, task_id: str) -> TaskRow | None:
         rows = self._db.query(self._sql.GET_TASK, (flow, run_id, step, task_id))

@@ -183,6 +183,23 @@ def select_runs(*, num_tags: int, by_user: bool, succeeded_only: bool) -> str:
     )
 
 
+
+def select_runs_page(*, by_flow: bool, num_tags: int, by_user: bool, num_statuses: int) -> str:
+    """One page of runs, newest first, for the UI. Parameters: [flow], *tags, [user],
+    *statuses, limit, offset. Within one flow the order is the run number's (the index serves
+    it); across flows it is the start time's."""
+    where = (["r.flow = ?"] if by_flow else []) + [_HAS_TAG] * num_tags
+    if by_user:
+        where.append("r.username = ?")
+    if num_statuses:
+        where.append(f"r.status IN ({', '.join(['?'] * num_statuses)})")
+    order = "r.run_number DESC" if by_flow else "r.created_at DESC, r.flow, r.run_number DESC"
+    condition = f"WHERE {' AND '.join(where)} " if where else ""
+    # Sort and cut the bare rows first, then build the columns (tags) of the page's rows only.
+    return (f"SELECT {_RUN_COLUMNS} FROM (SELECT * FROM runs r {condition}ORDER BY {order} "
+            f"LIMIT ? OFFSET ?) r ORDER BY {order}")
+
+
 def select_flows_with_tags(num_tags: int) -> str:
     """Names of flows having at least one run that carries every given tag."""
     if num_tags == 1:
@@ -207,6 +224,17 @@ LIST_RUN_TASKS = f"""SELECT {_TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_id
     ORDER BY seq LIMIT ?"""
 LIST_STEP_TASKS = f"""SELECT {_TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_id = ? AND step = ?
     ORDER BY seq LIMIT ?"""
+# One page of a run's tasks (all steps, or one): parameters flow, run_id, [step], limit, offset.
+PAGE_RUN_TASKS = f"""SELECT {_TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_id = ?
+    ORDER BY seq LIMIT ? OFFSET ?"""
+PAGE_STEP_TASKS = f"""SELECT {_TASK_COLUMNS} FROM tasks
+    WHERE flow = ? AND run_id = ? AND step = ? ORDER BY seq LIMIT ? OFFSET ?"""
+# Tasks registered, finished or still running since a time: what a live page must refresh.
+TASK_CHANGES = f"""SELECT {_TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_id = ?
+    AND (status = 'running' OR created_at >= ? OR finished_at >= ?) ORDER BY seq"""
+# Per step and status: how many tasks, first start, last end, how many ended.
+STEP_STATUS_COUNTS = """SELECT step, status, COUNT(*), MIN(created_at), MAX(finished_at),
+    COUNT(finished_at) FROM tasks WHERE flow = ? AND run_id = ? GROUP BY step, status"""
 GET_TASK = f"""SELECT {_TASK_COLUMNS} FROM tasks
     WHERE flow = ? AND run_id = ? AND step = ? AND task_id = ?"""
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from headwater.decorators.base import StepPolicy
 from headwater.exceptions import HeadwaterException
+from headwater.graph.export import graph_json, run_graph_key
 from headwater.graph.model import FOREACH, PARALLEL, SPLIT, Graph
 from headwater.meta.liveness import this_host
 from headwater.records import (
@@ -34,6 +35,7 @@ from headwater.records import (
 )
 from headwater.runtime.console import Console
 from headwater.runtime.executors.base import Executor, TaskExited, TaskOutput, TaskStarted
+from headwater.runtime.live_logs import LiveLogs
 from headwater.runtime.resume import ResumePlan
 
 HEARTBEAT_EVERY_S = 10.0
@@ -107,6 +109,8 @@ class Scheduler:
     # -- the run -------------------------------------------------------------------------------
     def run(self, run_id: str, params: Mapping, tags: tuple[str, ...]) -> RunOutcome:
         self.run_id, self.params, self.tags = run_id, dict(params), tags
+        self._live_logs = LiveLogs(self.store.storage, self.flow_name, run_id)
+        self._keep_graph()
         self._enqueue("start", parents=[], frames=())
         self._stop_signal: int | None = None
         handlers = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS
@@ -129,6 +133,13 @@ class Scheduler:
         self.meta.run_finished(self.flow_name, run_id, "succeeded" if ok else "failed", time.time())
         return RunOutcome(run_id, ok, list(self._failed), interrupted, self._stop_signal)
 
+    def _keep_graph(self) -> None:
+        """Store the graph beside the run, for readers without the flow's code (the web UI).
+        Best effort: a run does not fail because its picture could not be kept."""
+        with contextlib.suppress(HeadwaterException, OSError):
+            self.store.storage.put(run_graph_key(self.flow_name, self.run_id),
+                                   [graph_json(self.graph)])
+
     def _on_signal(self, signum: int, frame: Any) -> None:
         """Ctrl-C, SIGTERM or SIGHUP: note it; the loop stops at its next turn (within 0.25 s)."""
         self._stop_signal = signum
@@ -150,6 +161,7 @@ class Scheduler:
                 with self.meta.transaction():
                     for event in events:
                         self._handle(event)
+            self._live_logs.flush(self._live)
             self._enforce_timeouts()
             self.console.tick()
             if time.monotonic() - last_beat > HEARTBEAT_EVERY_S:
@@ -243,6 +255,7 @@ class Scheduler:
         if timeout is not None and "catch" not in spec.extra:
             live.deadline = time.monotonic() + timeout
         self._live[spec.task_id] = live
+        self._live_logs.started(spec.task_id)
         self.console.progress.started(spec.step)
         self.executor.submit(spec.task_id, spec)
 
@@ -308,6 +321,7 @@ class Scheduler:
         self.meta.attempt_finished(self.flow_name, self.run_id, spec.step, spec.task_id,
                                    spec.attempt, result, stdout_key=stdout_key,
                                    stderr_key=stderr_key, final=follow_up is None)
+        self._live_logs.finished(spec.task_id)
         outcome = "done" if result.ok else "failed" if follow_up is None else "retry"
         self.console.progress.finished(spec.step, outcome)
         if result.ok:

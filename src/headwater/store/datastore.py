@@ -42,6 +42,12 @@ def blob_path(key: str) -> str:
     return f"{BLOB_DIR}/{key[:2]}/{key}"
 
 
+def live_log_key(flow: str, run_id: str, step: str, task_id: str, attempt: int, stream: str) -> str:
+    """Where a running attempt's output so far is kept (a scratch key, deleted when the attempt's
+    log is stored as a blob; see :mod:`headwater.runtime.live_logs`)."""
+    return f"logs/live/{flow}/{run_id}/{step}/{task_id}/{attempt}.{stream}"
+
+
 def _artifact(name: str, where: str) -> str:
     return f"artifact '{name}' of task {where}"
 

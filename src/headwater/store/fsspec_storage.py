@@ -5,6 +5,7 @@ fsspec (and its cloud driver) is imported only when this backend is chosen.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import time
@@ -112,6 +113,10 @@ class FsspecStorage(Storage):
         path = self._path(key)
         with store_errors():
             return memoryview(bytearray(self.fs.cat_file(path)))
+
+    def delete(self, key: str) -> None:
+        with store_errors(), contextlib.suppress(FileNotFoundError):
+            self.fs.rm_file(self._path(key))
 
     def size(self, key: str) -> int | None:
         try:

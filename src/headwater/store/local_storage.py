@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import time
@@ -68,6 +69,10 @@ class LocalStorage(Storage):
             buf = bytearray(size)
             got = f.readinto(buf)
             return memoryview(buf)[:got]
+
+    def delete(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._path(key))
 
     def size(self, key: str) -> int | None:
         try:

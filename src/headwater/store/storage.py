@@ -55,6 +55,11 @@ class Storage(ABC):
     def list(self, prefix: str) -> list[str]:
         """Every key starting with ``prefix``, sorted; unfinished writes are not listed."""
 
+    def delete(self, key: str) -> None:  # noqa: B027 - optional: only scratch keys are deleted
+        """Remove ``key`` if it exists. Blobs are never deleted; this is for scratch keys that
+        stand in for something until it is final (a running task's log, see
+        :mod:`headwater.runtime.live_logs`). The default keeps them."""
+
     def check_writable(self) -> None:  # noqa: B027 - optional hook, a no-op where writes can't fail early
         """Raise StoreError now if writes will fail (a remote store checks once, at launch)."""
 

@@ -1,0 +1,148 @@
+"""The JSON API under ``/api`` (documented in docs/ui.md); the pages are built on it.
+
+Handlers are plain functions over :class:`headwater.ui.reader.Reader`; the database and the
+datastore are read in Starlette's thread pool so one slow read never stalls the event streams.
+Errors a reader can cause (an unknown run, a bad name) answer 404 with the message as JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from headwater.exceptions import HeadwaterException, NotFoundError
+from headwater.meta.rows import STATUSES
+from headwater.ui import events
+from headwater.ui.reader import Reader
+
+MAX_PAGE = 500
+
+# The card is someone's HTML: it runs sandboxed (no same origin, so no cookie and no API), may
+# run its own inline scripts (Vega charts), and may fetch nothing.
+CARD_CSP = ("sandbox allow-scripts allow-popups; default-src 'none'; "
+            "script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
+            "img-src data: blob:; font-src data:; connect-src 'none'; frame-ancestors 'self'")
+
+
+def _reader(request: Request) -> Reader:
+    return request.app.state.reader
+
+
+def _int(request: Request, name: str, default: int, *, low: int = 0,
+         high: int | None = None) -> int:
+    raw = request.query_params.get(name)
+    try:
+        value = default if raw is None else int(raw)
+    except ValueError:
+        raise NotFoundError(f"query parameter {name}={raw!r} is not a number",
+                            fix=f"give {name} as a whole number") from None
+    value = max(low, value)
+    return value if high is None else min(high, value)
+
+
+async def _read(request: Request, func: Any, *args: Any, **kwargs: Any) -> Any:
+    """``func(...)`` in the thread pool, inside one reader session."""
+    return await run_in_threadpool(_reader(request).call, func, *args, **kwargs)
+
+
+async def _answer(func: Any, *args: Any, **kwargs: Any) -> Response:
+    try:
+        return JSONResponse(await run_in_threadpool(func.__self__.call, func, *args, **kwargs))
+    except NotFoundError as err:
+        return JSONResponse({"error": err.msg, "fix": getattr(err, "fix", None)}, status_code=404)
+    except HeadwaterException as err:
+        return JSONResponse({"error": err.msg}, status_code=500)
+
+
+async def flows(request: Request) -> Response:
+    return await _answer(_reader(request).flows)
+
+
+async def runs(request: Request) -> Response:
+    q = request.query_params
+    status = q.get("status") or None
+    if status is not None and status not in STATUSES:
+        return JSONResponse({"error": f"unknown status {status!r}",
+                             "fix": f"use one of {', '.join(STATUSES)}"}, status_code=404)
+    return await _answer(_reader(request).runs, flow=q.get("flow") or None, status=status,
+                         tag=q.get("tag") or None, user=q.get("user") or None,
+                         limit=_int(request, "limit", 50, low=1, high=MAX_PAGE),
+                         offset=_int(request, "offset", 0))
+
+
+async def run(request: Request) -> Response:
+    p = request.path_params
+    return await _answer(_reader(request).run, p["flow"], p["run_id"])
+
+
+async def tasks(request: Request) -> Response:
+    p = request.path_params
+    return await _answer(_reader(request).tasks, p["flow"], p["run_id"],
+                         step=request.query_params.get("step") or None,
+                         limit=_int(request, "limit", 100, low=1, high=MAX_PAGE),
+                         offset=_int(request, "offset", 0))
+
+
+def _task_args(request: Request) -> tuple[str, str, str, str]:
+    p = request.path_params
+    return p["flow"], p["run_id"], p["step"], p["task_id"]
+
+
+async def task(request: Request) -> Response:
+    return await _answer(_reader(request).task, *_task_args(request))
+
+
+async def log(request: Request) -> Response:
+    attempt = request.query_params.get("attempt")
+    try:
+        data, final, number = await _read(
+            request, _reader(request).log, *_task_args(request), request.path_params["stream"],
+            None if attempt is None else _int(request, "attempt", 0))
+    except NotFoundError as err:
+        return JSONResponse({"error": err.msg}, status_code=404)
+    return Response(data, media_type="text/plain; charset=utf-8",
+                    headers={"x-headwater-final": "1" if final else "0",
+                             "x-headwater-attempt": str(number)})
+
+
+async def artifact(request: Request) -> Response:
+    try:
+        data, filename = await _read(
+            request, _reader(request).artifact_value, *_task_args(request), request.path_params["name"])
+    except NotFoundError as err:
+        return JSONResponse({"error": err.msg}, status_code=404)
+    return Response(data, media_type="application/octet-stream",
+                    headers={"content-disposition": f'attachment; filename="{filename}"',
+                             "x-content-type-options": "nosniff"})
+
+
+async def card(request: Request) -> Response:
+    try:
+        index = int(request.path_params["index"])
+        text = await _read(request, _reader(request).card_html, *_task_args(request), index)
+    except (NotFoundError, ValueError) as err:
+        return JSONResponse({"error": getattr(err, "msg", str(err))}, status_code=404)
+    return Response(text, media_type="text/html; charset=utf-8",
+                    headers={"content-security-policy": CARD_CSP,
+                             "x-content-type-options": "nosniff", "cache-control": "no-store"})
+
+
+_RUN = "/api/runs/{flow}/{run_id}"
+_TASK = "/api/tasks/{flow}/{run_id}/{step}/{task_id}"
+
+routes = [
+    Route("/api/flows", flows),
+    Route("/api/runs", runs),
+    Route(_RUN, run),
+    Route(_RUN + "/tasks", tasks),
+    Route(_RUN + "/events", events.run_events),
+    Route(_TASK, task),
+    Route(_TASK + "/logs/{stream}", log),
+    Route(_TASK + "/logs/{stream}/events", events.log_events),
+    Route(_TASK + "/artifacts/{name}", artifact),
+    Route(_TASK + "/cards/{index}", card),
+]

@@ -1,0 +1,114 @@
+"""Server-sent events: a run's task states and a task's log lines, as they change.
+
+The server polls the metadata database (and the running task's scratch log) every
+``POLL_S`` and sends only what changed since the last message: step states come from one
+aggregate query, tasks from those running or changed lately, so a page open on a 10,000-task
+foreach never reads every task again.
+A stream ends with an ``end`` event once its run (or attempt) is over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from headwater.exceptions import NotFoundError
+
+POLL_S = 0.5
+KEEPALIVE_S = 15.0
+# Tasks changed this long before a poll are sent again unless unchanged: room for a scheduler
+# whose clock is a little behind, and for the time between a page's load and its stream.
+LOOKBACK_S = 5.0
+FIRST_LOOKBACK_S = 30.0
+
+
+def _message(event: str, data: Any) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+def _stream(source: AsyncIterator[bytes]) -> Response:
+    return StreamingResponse(source, media_type="text/event-stream",
+                             headers={"cache-control": "no-store", "x-accel-buffering": "no"})
+
+
+async def run_events(request: Request) -> Response:
+    """``run`` (summary and step states) and ``tasks`` (changed task summaries) events."""
+    reader = request.app.state.reader
+    flow, run_id = request.path_params["flow"], request.path_params["run_id"]
+    try:
+        first = await run_in_threadpool(reader.call, reader.snapshot, flow, run_id,
+                                        time.time() - FIRST_LOOKBACK_S)
+    except NotFoundError as err:
+        return JSONResponse({"error": err.msg}, status_code=404)
+
+    async def source() -> AsyncIterator[bytes]:
+        head, changed = first
+        sent = {t["pathspec"]: t for t in changed}
+        yield _message("run", head)
+        yield _message("tasks", changed)
+        idle = 0.0
+        while head["status"] == "running":
+            await asyncio.sleep(POLL_S)
+            if await request.is_disconnected():
+                return
+            since = time.time() - LOOKBACK_S
+            new_head, candidates = await run_in_threadpool(reader.call, reader.snapshot, flow,
+                                                           run_id, since)
+            changed = [t for t in candidates if sent.get(t["pathspec"]) != t]
+            sent.update((t["pathspec"], t) for t in changed)
+            if new_head != head:
+                yield _message("run", new_head)
+            if changed:
+                yield _message("tasks", changed)
+            idle = 0.0 if changed or new_head != head else idle + POLL_S
+            if idle >= KEEPALIVE_S:
+                yield b": keepalive\n\n"
+                idle = 0.0
+            head = new_head
+        yield _message("end", {"status": head["status"]})
+
+    return _stream(source())
+
+
+async def log_events(request: Request) -> Response:
+    """``log`` events carrying the new text of the stream, ``reset`` when a retry starts
+    over, and ``end`` once the attempt's log is final."""
+    reader = request.app.state.reader
+    p = request.path_params
+    args = (p["flow"], p["run_id"], p["step"], p["task_id"], p["stream"])
+    try:
+        first = await run_in_threadpool(reader.call, reader.log, *args)
+    except NotFoundError as err:
+        return JSONResponse({"error": err.msg}, status_code=404)
+
+    async def source() -> AsyncIterator[bytes]:
+        data, final, attempt = first
+        sent = 0
+        while True:
+            if len(data) < sent:  # cannot happen within an attempt; be safe anyway
+                sent = 0
+                yield _message("reset", {"attempt": attempt})
+            if len(data) > sent:
+                text = data[sent:].decode("utf-8", errors="replace")
+                yield _message("log", {"attempt": attempt, "text": text})
+                sent = len(data)
+            if final:
+                yield _message("end", {"attempt": attempt})
+                return
+            await asyncio.sleep(POLL_S)
+            if await request.is_disconnected():
+                return
+            new_data, final, new_attempt = await run_in_threadpool(reader.call, reader.log, *args)
+            if new_attempt != attempt:
+                sent = 0
+                yield _message("reset", {"attempt": new_attempt})
+            data, attempt = new_data, new_attempt
+
+    return _stream(source())

@@ -1,0 +1,337 @@
+"""Everything the UI shows, read from the metadata database and the datastore as plain dicts.
+
+Read-only: the metadata store is opened with ``readonly=True`` and nothing here writes. Every
+page of data is one or two metadata queries (never a query per run or per task), so the runs list
+costs the same at 10,000 runs as at 10, and a 10,000-task foreach is one task listing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from headwater.exceptions import NotFoundError
+from headwater.graph.export import run_graph_key
+from headwater.meta import MetadataStore, open_metadata
+from headwater.meta.rows import AttemptRow, RunRow, TaskRow
+from headwater.settings import Settings
+from headwater.store.datastore import blob_path, live_log_key
+
+# Names the UI accepts in a URL: what headwater itself gives flows, runs, steps, tasks and
+# artifacts. Nothing with a slash or a dot-dot can reach a storage key.
+NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,199}$")
+PREVIEW_MAX_BYTES = 4 * 1024 * 1024  # larger artifacts are not loaded to show a preview
+PREVIEW_CHARS = 2000
+LOG_STREAMS = ("stdout", "stderr")
+LIVE_CARDS = "cards/live"  # where a running task rewrites its cards (headwater.cards.render)
+
+
+def check_name(kind: str, value: str) -> str:
+    """``value`` if it is a valid flow/run/step/task/artifact name, else NotFoundError."""
+    if not NAME.match(value):
+        raise NotFoundError(f"no {kind} named {value[:80]!r}",
+                            fix=f"a {kind} name holds letters, digits, '_' and '-' only")
+    return value
+
+
+class Reader:
+    """The metadata store and datastore of one headwater installation, as the UI reads them.
+
+    With SQLite, each request reads through a handle of its own (:meth:`session`): a process
+    that keeps SQLite connections open for days while writers come and go can be left reading
+    a WAL index the last writer removed, and so see the database as it was then. Opening one
+    costs well under a millisecond. A server database (PostgreSQL) has no such trap and keeps one
+    handle (a pool of connections) for the life of the server.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._per_request = not settings.metadata_url.startswith(("postgresql://",
+                                                                  "postgres://"))
+        self._shared: MetadataStore | None = None
+        self._local = threading.local()
+        self._store: Any = None
+
+    @property
+    def meta(self) -> MetadataStore:
+        meta = getattr(self._local, "meta", None)
+        if meta is not None:
+            return meta
+        if self._shared is None:
+            self._shared = open_metadata(self.settings.metadata_url, readonly=True)
+        return self._shared
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        """Read through a fresh SQLite handle inside the block (see the class docstring)."""
+        if not self._per_request or getattr(self._local, "meta", None) is not None:
+            yield
+            return
+        self._local.meta = open_metadata(self.settings.metadata_url, readonly=True)
+        try:
+            yield
+        finally:
+            self._local.meta.close()
+            self._local.meta = None
+
+    def call(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``func(*args, **kwargs)`` inside a :meth:`session` (what the API's threads run)."""
+        with self.session():
+            return func(*args, **kwargs)
+
+    def store(self) -> Any:
+        if self._store is None:
+            from headwater.store import open_datastore
+
+            self._store = open_datastore(self.settings.datastore_root)
+        return self._store
+
+    def close(self) -> None:
+        if self._shared is not None:
+            self._shared.close()
+        if self._store is not None:
+            self._store.close()
+
+    # -- flows and runs ------------------------------------------------------------------------
+
+    def flows(self) -> list[dict[str, Any]]:
+        out = []
+        for name in self.meta.list_flows():
+            latest = self.meta.list_runs(name, limit=1)
+            out.append({"name": name, "latest_run": run_summary(latest[0]) if latest else None})
+        return out
+
+    def runs(self, *, flow: str | None, status: str | None, tag: str | None, user: str | None,
+             limit: int, offset: int) -> dict[str, Any]:
+        if flow is not None:
+            check_name("flow", flow)
+        rows, more = self.meta.page_runs(flow=flow, tags=(tag,) if tag else (), user=user,
+                                         status=status, limit=limit, offset=offset)
+        return {"runs": [run_summary(row) for row in rows], "offset": offset, "limit": limit,
+                "more": more}
+
+    def run_row(self, flow: str, run_id: str) -> RunRow:
+        row = self.meta.get_run(check_name("flow", flow), check_name("run", run_id))
+        if row is None:
+            raise NotFoundError(f"no run {flow}/{run_id} in {self.settings.datastore_root}",
+                                fix="pick a run from the runs list")
+        return row
+
+    def run(self, flow: str, run_id: str) -> dict[str, Any]:
+        """The run page's data: the run, its parameters, its graph laid out, its steps' state."""
+        from headwater.ui.layout import graph_from_tasks, layout
+
+        row = self.run_row(flow, run_id)
+        out = run_summary(row)
+        out["parameters"] = self._parameters(row)
+        graph = self.graph(row)
+        if graph is None:  # a run kept without its graph: rebuild it from the tasks' parents
+            graph = graph_from_tasks([task_summary(t) for t in self.meta.list_tasks(flow, run_id)])
+        out["graph"] = graph
+        out["layout"] = layout(graph)
+        out["steps"] = step_states(self.meta.step_status_counts(flow, run_id))
+        return out
+
+    def _parameters(self, row: RunRow) -> dict[str, str | None]:
+        return {name: self._preview(ref, name, row.pathspec) for name, ref in row.params.items()}
+
+    def graph(self, row: RunRow) -> dict[str, Any] | None:
+        """The graph kept with the run, or None for a run made before graphs were kept."""
+        try:
+            data = bytes(self.store().storage.read(run_graph_key(row.flow, row.run_id)))
+        except (FileNotFoundError, OSError):
+            return None
+        try:
+            return json.loads(data)
+        except ValueError:
+            return None
+
+    def tasks(self, flow: str, run_id: str, *, step: str | None = None, limit: int = 100,
+              offset: int = 0) -> dict[str, Any]:
+        """One page of a run's tasks (of one step, or all), in registration order."""
+        self.run_row(flow, run_id)
+        if step is not None:
+            check_name("step", step)
+        rows = self.meta.page_tasks(flow, run_id, step, limit=limit + 1, offset=offset)
+        return {"tasks": [task_summary(r) for r in rows[:limit]], "offset": offset,
+                "limit": limit, "more": len(rows) > limit}
+
+    def snapshot(self, flow: str, run_id: str, since: float) -> tuple[dict[str, Any], list[dict]]:
+        """What a live run page follows: the run's summary with its step states (one aggregate
+        query), and the tasks running or changed since ``since`` (never all of a big foreach)."""
+        row = self.run_row(flow, run_id)
+        head = run_summary(row)
+        head["steps"] = step_states(self.meta.step_status_counts(flow, run_id))
+        return head, [task_summary(t) for t in self.meta.task_changes(flow, run_id, since)]
+
+    # -- one task ------------------------------------------------------------------------------
+
+    def task_row(self, flow: str, run_id: str, step: str, task_id: str) -> TaskRow:
+        row = self.meta.get_task(check_name("flow", flow), check_name("run", run_id),
+                                 check_name("step", step), check_name("task", task_id))
+        if row is None:
+            raise NotFoundError(f"no task {flow}/{run_id}/{step}/{task_id}",
+                                fix="pick a task from its run's page")
+        return row
+
+    def task(self, flow: str, run_id: str, step: str, task_id: str) -> dict[str, Any]:
+        row = self.task_row(flow, run_id, step, task_id)
+        out = task_summary(row)
+        out["attempts"] = [attempt_summary(a) for a in
+                           self.meta.list_attempts(flow, run_id, step, task_id)]
+        out["artifacts"] = self.artifacts(row)
+        out["cards"] = self.cards(row)
+        return out
+
+    def artifacts(self, row: TaskRow) -> list[dict[str, Any]]:
+        manifest = self.meta.get_artifacts(row.flow, row.run_id, row.step, row.task_id)
+        return [{"name": name, "type": ref.type_name, "size": ref.size,
+                 "preview": self._preview(ref, name, row.pathspec)}
+                for name, ref in sorted(manifest.items()) if not name.startswith("_")]
+
+    def _preview(self, ref: Any, name: str, where: str) -> str | None:
+        if ref.size > PREVIEW_MAX_BYTES:
+            return None
+        try:
+            value = self.store().load_artifact(ref, name=name, where=where)
+            text = repr(value)
+        except Exception as exc:  # noqa: BLE001 - a preview never breaks the page
+            return f"(cannot preview: {type(exc).__name__})"
+        return text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS] + " ..."
+
+    def artifact_value(self, flow: str, run_id: str, step: str, task_id: str,
+                       name: str) -> tuple[bytes, str]:
+        """The artifact's bytes for download, and a file name: str and bytes values as they are,
+        anything else pickled (as the client would hand it back)."""
+        row = self.task_row(flow, run_id, step, task_id)
+        check_name("artifact", name)
+        manifest = self.meta.get_artifacts(row.flow, row.run_id, row.step, row.task_id)
+        ref = manifest.get(name)
+        if ref is None:
+            raise NotFoundError(f"task {row.pathspec} has no artifact {name!r}",
+                                fix="pick one from the task's artifact list")
+        value = self.store().load_artifact(ref, name=name, where=row.pathspec)
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return bytes(value), f"{name}.bin"
+        if isinstance(value, str):
+            return value.encode(), f"{name}.txt"
+        import pickle
+
+        return pickle.dumps(value, protocol=5), f"{name}.pickle"
+
+    def _card_sources(self, row: TaskRow) -> list[tuple[str, str | None, str, bool]]:
+        """(type, id, storage key, live) of each card of a task, in order.
+
+        A finished task lists its cards in its recorded transition (blobs); a running one has
+        the live renders it rewrites under ``cards/live/<pathspec>/`` (see headwater.cards).
+        """
+        records = (row.transition or {}).get("cards")
+        if records is not None or row.status != "running":
+            return [(r["type"], r.get("id"), blob_path(r["key"]), False) for r in records or ()]
+        prefix = f"{LIVE_CARDS}/{row.pathspec}/"
+        found = []
+        for key in self.store().storage.list(prefix):
+            parts = key[len(prefix):].split(".")
+            if len(parts) == 4 and parts[0].isdigit() and parts[3] == "html":
+                found.append((int(parts[0]), (parts[1], parts[2] or None, key, True)))
+        return [source for _, source in sorted(found, key=lambda pair: pair[0])]
+
+    def cards(self, row: TaskRow) -> list[dict[str, Any]]:
+        return [{"index": i, "type": kind, "id": card_id, "live": live}
+                for i, (kind, card_id, _, live) in enumerate(self._card_sources(row))]
+
+    def card_html(self, flow: str, run_id: str, step: str, task_id: str, index: int) -> str:
+        row = self.task_row(flow, run_id, step, task_id)
+        sources = self._card_sources(row)
+        if not 0 <= index < len(sources):
+            raise NotFoundError(f"task {row.pathspec} has no card number {index}",
+                                fix="pick a card from the task's page")
+        try:
+            data = bytes(self.store().storage.read(sources[index][2]))
+        except FileNotFoundError:
+            raise NotFoundError(f"card {index} of task {row.pathspec} is gone from the datastore",
+                                fix="reload the task's page") from None
+        return data.decode("utf-8", errors="replace")
+
+    # -- logs ----------------------------------------------------------------------------------
+
+    def log(self, flow: str, run_id: str, step: str, task_id: str, stream: str,
+            attempt: int | None = None) -> tuple[bytes, bool, int]:
+        """An attempt's ``stream`` so far (the latest attempt by default), whether it is final,
+        and which attempt it is (-1 before the first starts).
+
+        A finished attempt's log is its stored blob; a running one's is the scratch copy the
+        scheduler keeps while it runs (see :mod:`headwater.runtime.live_logs`).
+        """
+        if stream not in LOG_STREAMS:
+            raise NotFoundError(f"no log stream {stream!r}", fix="use stdout or stderr")
+        row = self.task_row(flow, run_id, step, task_id)
+        attempts = self.meta.list_attempts(flow, run_id, step, task_id)
+        chosen = attempts[-1] if attempt is None and attempts else next(
+            (a for a in attempts if a.attempt == attempt), None)
+        if chosen is None:
+            return b"", row.status != "running", -1
+        key = chosen.stdout_key if stream == "stdout" else chosen.stderr_key
+        final = chosen.status != "running"
+        if key:
+            what = f"{stream} of {row.pathspec} (attempt {chosen.attempt})"
+            return self.store().load_bytes(key, what=what), True, chosen.attempt
+        if final:
+            return b"", True, chosen.attempt
+        try:
+            target = live_log_key(flow, run_id, step, task_id, chosen.attempt, stream)
+            return bytes(self.store().storage.read(target)), False, chosen.attempt
+        except (FileNotFoundError, OSError):
+            return b"", False, chosen.attempt
+
+
+def step_states(counts: list[tuple]) -> dict[str, dict[str, Any]]:
+    """step -> task counts by status, first start, last end (None while any task runs), from
+    :meth:`MetadataStore.step_status_counts` rows."""
+    steps: dict[str, dict[str, Any]] = {}
+    for step, status, tasks, first, last, ended in counts:
+        state = steps.setdefault(step, {"tasks": 0, "running": 0, "succeeded": 0, "failed": 0,
+                                        "started_at": first, "finished_at": last, "ended": 0})
+        state["tasks"] += tasks
+        state[status] = state.get(status, 0) + tasks
+        state["ended"] += ended
+        state["started_at"] = min(state["started_at"], first)
+        if last is not None:
+            state["finished_at"] = max(state["finished_at"] or last, last)
+    for state in steps.values():
+        if state.pop("ended") < state["tasks"]:
+            state["finished_at"] = None
+    return steps
+
+
+def run_summary(row: RunRow) -> dict[str, Any]:
+    return {
+        "flow": row.flow, "run_id": row.run_id, "pathspec": row.pathspec,
+        "status": row.live_status, "user": row.user, "created_at": row.created_at,
+        "finished_at": row.finished_at, "origin_run_id": row.origin_run_id,
+        "tags": list(row.tags), "system_tags": list(row.system_tags),
+    }
+
+
+def task_summary(row: TaskRow) -> dict[str, Any]:
+    return {
+        "step": row.step, "task_id": row.task_id, "pathspec": row.pathspec,
+        "status": row.status, "created_at": row.created_at, "finished_at": row.finished_at,
+        "attempts": row.attempts, "foreach_index": row.foreach_index,
+        "parents": list(row.parents), "origin_pathspec": row.origin_pathspec,
+    }
+
+
+def attempt_summary(row: AttemptRow) -> dict[str, Any]:
+    failure = row.failure
+    return {
+        "attempt": row.attempt, "status": row.status, "started_at": row.started_at,
+        "finished_at": row.finished_at,
+        "failure": None if failure is None else {
+            "type": failure.type_name, "message": failure.message,
+            "traceback": failure.traceback},
+    }

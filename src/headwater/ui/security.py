@@ -1,0 +1,157 @@
+"""Who may talk to the UI, and how: loopback by default, a token beyond it, reading only.
+
+- Binding an address other than loopback without a token is refused (:func:`check_bind`).
+- With a token, every request must carry it: ``Authorization: Bearer TOKEN``, or the cookie a
+  ``?token=TOKEN`` link sets (the link then redirects to itself without the token, so the token
+  does not stay in the address bar or the history).
+- Without a token (loopback only), the Host header must name loopback too: a web page the user
+  visits cannot reach the UI through a DNS name rebound to 127.0.0.1.
+- Only GET and HEAD are answered; the UI changes nothing.
+
+A pure ASGI middleware: it sees every request, the static files and the event streams included.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import os
+import secrets
+from collections.abc import Awaitable, Callable
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from headwater.exceptions import HeadwaterException
+
+TOKEN_ENV = "HEADWATER_UI_TOKEN"
+COOKIE = "headwater_ui_token"
+
+
+class UnsafeBindError(HeadwaterException):
+    """The UI was asked to listen beyond loopback without a token."""
+
+
+def is_loopback(host: str) -> bool:
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def resolve_token(given: str | None) -> str | None:
+    """The token from ``--token``, else from HEADWATER_UI_TOKEN, else None (no token)."""
+    token = given if given is not None else os.environ.get(TOKEN_ENV)
+    return token or None
+
+
+def check_bind(host: str, token: str | None) -> None:
+    """Refuse to listen on a non-loopback address without a token."""
+    if token is None and not is_loopback(host):
+        raise UnsafeBindError(
+            f"refusing to serve the UI on {host}: anyone who can reach that address could read "
+            "every run, and no token was given",
+            fix=f"set {TOKEN_ENV} (or pass --token) to require a token, or bind 127.0.0.1 and "
+            "reach it through an SSH tunnel",
+        )
+    if token is not None and len(token) < 8:
+        raise UnsafeBindError("the UI token is too short to protect anything",
+                              fix="use at least 8 characters, e.g. from `python -c \"import "
+                              "secrets; print(secrets.token_urlsafe())\"`")
+
+
+def masked(token: str) -> str:
+    """The token as it may be printed: its last 4 characters only."""
+    return "..." + token[-4:]
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+Scope = dict[str, Any]
+ASGIApp = Callable[[Scope, Callable, Callable], Awaitable[None]]
+
+
+class Guard:
+    """ASGI middleware enforcing the rules of the module docstring."""
+
+    def __init__(self, app: ASGIApp, token: str | None) -> None:
+        self.app = app
+        self.token = token
+
+    async def __call__(self, scope: Scope, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if scope["method"] not in ("GET", "HEAD"):
+            await _plain(send, 405, "The headwater UI is read-only.", [(b"allow", b"GET, HEAD")])
+            return
+        if self.token is None:
+            if not _loopback_host(headers.get("host", "")):
+                await _plain(send, 403, "This UI answers to localhost names only.")
+                return
+            await self.app(scope, receive, send)
+            return
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        offered = query.get("token")
+        if offered is not None and self._matches(offered):
+            await self._set_cookie_and_redirect(scope, query, send)
+            return
+        if self._matches(_bearer(headers)) or self._matches(_cookie(headers)):
+            await self.app(scope, receive, send)
+            return
+        await _plain(send, 401, "A token is needed: open the link with ?token=... that the "
+                     "person running `headwater ui` gave you, or send Authorization: Bearer.",
+                     [(b"www-authenticate", b'Bearer realm="headwater"')])
+
+    def _matches(self, offered: str | None) -> bool:
+        if not offered or self.token is None:
+            return False
+        return hmac.compare_digest(offered.encode(), self.token.encode())
+
+    async def _set_cookie_and_redirect(self, scope: Scope, query: dict, send: Callable) -> None:
+        rest = urlencode({k: v for k, v in query.items() if k != "token"})
+        location = scope["path"] + (f"?{rest}" if rest else "")
+        cookie = f"{COOKIE}={self.token}; Path=/; HttpOnly; SameSite=Strict"
+        await _plain(send, 303, "Signed in.", [(b"location", location.encode()),
+                                               (b"set-cookie", cookie.encode())])
+
+
+def _loopback_host(host_header: str) -> bool:
+    """Whether a Host header ("localhost:8080", "[::1]:8080", ...) names this machine."""
+    if host_header.startswith("["):
+        host = host_header[1:host_header.find("]")]
+    else:
+        host = host_header.split(":")[0]
+    return is_loopback(host)
+
+
+def _bearer(headers: dict[str, str]) -> str | None:
+    value = headers.get("authorization", "")
+    scheme, _, credential = value.partition(" ")
+    return credential.strip() if scheme.lower() == "bearer" else None
+
+
+def _cookie(headers: dict[str, str]) -> str | None:
+    jar = SimpleCookie()
+    try:
+        jar.load(headers.get("cookie", ""))
+    except Exception:  # noqa: BLE001 - a malformed cookie header is no token
+        return None
+    morsel = jar.get(COOKIE)
+    return morsel.value if morsel else None
+
+
+async def _plain(send: Callable, status: int, text: str,
+                 extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    body = (text + "\n").encode()
+    headers = [(b"content-type", b"text/plain; charset=utf-8"),
+               (b"content-length", str(len(body)).encode()),
+               (b"cache-control", b"no-store"), *(extra or [])]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,54 @@
+"""Start the UI: check the address is safe, build the app, serve it with uvicorn until stopped."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from headwater.exceptions import HeadwaterException
+from headwater.redaction import redact
+from headwater.settings import Settings
+from headwater.ui.security import check_bind, masked, resolve_token
+
+
+class UIDependencyError(HeadwaterException):
+    """The UI's web server packages are not installed."""
+
+
+def _require_server_packages() -> None:
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        raise UIDependencyError(
+            f"the web UI needs {exc.name}, which is not installed",
+            fix="pip install 'headwater[ui]'") from None
+
+
+def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8080,
+          token: str | None = None, path: str = "/", out: TextIO = sys.stdout) -> None:
+    """Serve the UI over ``settings`` on ``host:port`` until interrupted.
+
+    ``token`` (or HEADWATER_UI_TOKEN) is required for any address beyond loopback; it is never
+    printed, only its last four characters. ``path`` is the page the printed address opens.
+    """
+    token = resolve_token(token)
+    check_bind(host, token)
+    _require_server_packages()
+    import uvicorn
+
+    from headwater.ui.app import create_app
+
+    app = create_app(settings, token=token)
+    shown_host = f"[{host}]" if ":" in host else host
+    out.write(f"headwater UI on http://{shown_host}:{port}{path}\n"
+              f"  datastore: {redact(settings.datastore_root)}\n"
+              f"  metadata:  {redact(settings.metadata_url)}\n")
+    if token is not None:
+        out.write(f"  a token is required (the one ending {masked(token)}): open "
+                  f"http://{shown_host}:{port}{path}?token=<TOKEN>\n")
+    out.write("Press Ctrl-C to stop.\n")
+    out.flush()
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                            server_header=False, lifespan="on")
+    uvicorn.Server(config).run()

@@ -1,0 +1,399 @@
+// headwater UI: fills the page shell from the JSON API (/api), follows changes by server-sent
+// events. No library, no build step. Every link is an ordinary <a href>.
+"use strict";
+
+const app = document.getElementById("app");
+const SVG = "http://www.w3.org/2000/svg";
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "text") node.textContent = v;
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) if (c !== null && c !== undefined) node.append(c);
+  return node;
+}
+
+function svg(tag, attrs, ...children) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) if (v !== null && v !== undefined) node.setAttribute(k, v);
+  for (const c of children) node.append(c);
+  return node;
+}
+
+const enc = encodeURIComponent;
+
+async function api(path) {
+  const response = await fetch(path, { credentials: "same-origin" });
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.error || response.statusText);
+  return body;
+}
+
+function when(seconds) {
+  if (!seconds) return "-";
+  const d = new Date(seconds * 1000);
+  const p = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+function duration(start, end) {
+  if (!start) return "-";
+  const s = Math.max(0, (end || Date.now() / 1000) - start);
+  if (s < 60) return `${s.toFixed(1)}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+function size(bytes) {
+  const units = ["B", "KiB", "MiB", "GiB"];
+  let i = 0;
+  while (bytes >= 1024 && i < units.length - 1) { bytes /= 1024; i++; }
+  return `${i ? bytes.toFixed(1) : bytes} ${units[i]}`;
+}
+
+function badge(status) { return el("span", { class: `status ${status}`, text: status }); }
+
+const runHref = (flow, run) => `/runs/${enc(flow)}/${enc(run)}`;
+const taskHref = (flow, run, step, task) => `${runHref(flow, run)}/${enc(step)}/${enc(task)}`;
+
+function crumbs(...parts) {
+  const nav = document.getElementById("crumbs");
+  nav.replaceChildren();
+  for (const [text, href] of parts) {
+    nav.append(" / ", href ? el("a", { href, text }) : el("span", { text }));
+  }
+}
+
+function fail(error) {
+  app.replaceChildren(el("p", { class: "error", text: String(error.message || error) }));
+}
+
+// -- runs list -------------------------------------------------------------------------------
+
+async function runsPage() {
+  const fixedFlow = app.dataset.flow || "";
+  const query = new URLSearchParams(location.search);
+  const filters = {
+    flow: fixedFlow || query.get("flow") || "", status: query.get("status") || "",
+    tag: query.get("tag") || "", user: query.get("user") || "",
+  };
+  const offset = Math.max(0, parseInt(query.get("offset") || "0", 10) || 0);
+  const limit = 50;
+  crumbs(fixedFlow ? [fixedFlow, null] : ["runs", null]);
+  const params = new URLSearchParams({ limit, offset });
+  for (const [k, v] of Object.entries(filters)) if (v) params.set(k, v);
+  const [flows, page] = await Promise.all([api("/api/flows"), api(`/api/runs?${params}`)]);
+
+  const flowList = el("ul", { id: "flows" });
+  for (const f of flows) {
+    flowList.append(el("li", {}, el("a", { href: `/flows/${enc(f.name)}`, text: f.name }),
+      f.latest_run ? el("span", { class: "muted", text: ` #${f.latest_run.run_id} ` }) : null,
+      f.latest_run ? badge(f.latest_run.status) : null));
+  }
+
+  const form = el("form", { id: "filters", method: "get", action: location.pathname });
+  if (!fixedFlow) {
+    const select = el("select", { name: "flow" }, el("option", { value: "", text: "every flow" }));
+    for (const f of flows) select.append(el("option", { value: f.name, text: f.name, selected: f.name === filters.flow }));
+    form.append(el("label", {}, "flow ", select));
+  }
+  const status = el("select", { name: "status" }, el("option", { value: "", text: "any status" }));
+  for (const s of ["running", "succeeded", "failed"]) status.append(el("option", { value: s, text: s, selected: s === filters.status }));
+  form.append(el("label", {}, "status ", status),
+    el("label", {}, "tag ", el("input", { name: "tag", value: filters.tag, size: 12 })),
+    el("label", {}, "user ", el("input", { name: "user", value: filters.user, size: 10 })),
+    el("button", { type: "submit", text: "Filter" }));
+
+  const rows = el("tbody");
+  for (const r of page.runs) {
+    rows.append(el("tr", { "data-pathspec": r.pathspec },
+      el("td", {}, el("a", { href: runHref(r.flow, r.run_id), text: r.pathspec })),
+      el("td", {}, badge(r.status)),
+      el("td", { text: when(r.created_at) }),
+      el("td", { text: duration(r.created_at, r.finished_at) }),
+      el("td", { text: r.user }),
+      el("td", { text: r.tags.join(", ") || "-" })));
+  }
+  const table = el("table", { id: "runs-table" },
+    el("thead", {}, el("tr", {}, ...["run", "status", "started", "duration", "user", "tags"].map((h) => el("th", { text: h })))),
+    rows);
+  const pager = el("p", { class: "pager" });
+  const link = (o) => { const q = new URLSearchParams(location.search); q.set("offset", o); return `${location.pathname}?${q}`; };
+  if (offset > 0) pager.append(el("a", { href: link(Math.max(0, offset - limit)), rel: "prev", text: "← newer" }), " ");
+  if (page.more) pager.append(el("a", { href: link(offset + limit), rel: "next", text: "older →" }));
+  const empty = page.runs.length ? null : el("p", { class: "muted", text: "No runs match." });
+  app.replaceChildren(el("div", { class: "columns" },
+    el("aside", {}, el("h2", { text: "Flows" }), flowList),
+    el("section", {}, el("h1", { text: fixedFlow ? `Runs of ${fixedFlow}` : "Runs" }), form, table, empty, pager)));
+}
+
+// -- run page --------------------------------------------------------------------------------
+
+function stepState(state) {
+  if (!state) return "pending";
+  if (state.failed) return "failed";
+  if (state.running) return "running";
+  return "succeeded";
+}
+
+function drawDag(run, container) {
+  const lay = run.layout;
+  const picture = svg("svg", { width: lay.width, height: lay.height, viewBox: `0 0 ${lay.width} ${lay.height}`, role: "img" });
+  picture.append(svg("defs", {}, svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" }, svg("path", { d: "M 0 0 L 10 5 L 0 10 z" }))));
+  const at = Object.fromEntries(lay.nodes.map((n) => [n.name, n]));
+  for (const e of lay.edges) {
+    const a = at[e.from], b = at[e.to];
+    let d;
+    if (e.kind === "back") {
+      const x1 = a.x + a.w, y1 = a.y + a.h / 2, x2 = b.x + b.w, y2 = b.y + b.h / 2;
+      const bulge = Math.max(x1, x2) + 40;
+      d = `M ${x1} ${y1} C ${bulge} ${y1}, ${bulge} ${y2}, ${x2} ${y2}`;
+    } else {
+      const x1 = a.x + a.w / 2, y1 = a.y + a.h, x2 = b.x + b.w / 2, y2 = b.y;
+      const mid = (y1 + y2) / 2;
+      d = `M ${x1} ${y1} C ${x1} ${mid}, ${x2} ${mid}, ${x2} ${y2}`;
+    }
+    const path = svg("path", { d, class: `edge ${e.kind}`, "marker-end": "url(#arrow)", "data-from": e.from, "data-to": e.to });
+    picture.append(path);
+    if (e.label) {
+      picture.append(svg("text", { x: (a.x + b.x + b.w) / 2, y: (a.y + a.h + b.y) / 2, class: "edge-label" }, document.createTextNode(e.label)));
+    }
+  }
+  for (const n of lay.nodes) {
+    const link = svg("a", { href: `${runHref(run.flow, run.run_id)}?step=${enc(n.name)}#tasks` });
+    const group = svg("g", { class: "step pending", "data-step": n.name, transform: `translate(${n.x},${n.y})` });
+    group.append(svg("rect", { width: n.w, height: n.h, rx: 6 }),
+      svg("text", { x: n.w / 2, y: 18, class: "name" }, document.createTextNode(n.name)),
+      svg("text", { x: n.w / 2, y: 35, class: "count" }, document.createTextNode(n.foreach ? `foreach ${n.foreach}` : "")));
+    link.append(group);
+    picture.append(link);
+  }
+  container.replaceChildren(picture);
+}
+
+function paintDag(run, steps) {
+  for (const group of document.querySelectorAll("#dag g.step")) {
+    const name = group.dataset.step;
+    const state = steps[name];
+    group.setAttribute("class", `step ${stepState(state)}`);
+    const node = run.layout.nodes.find((n) => n.name === name);
+    const count = group.querySelector("text.count");
+    if (state) {
+      const parts = [`${state.tasks} task${state.tasks === 1 ? "" : "s"}`];
+      if (state.running) parts.push(`${state.running} running`);
+      if (state.failed) parts.push(`${state.failed} failed`);
+      count.textContent = parts.join(" · ");
+    } else if (node) {
+      count.textContent = node.foreach ? `foreach ${node.foreach}` : "";
+    }
+  }
+}
+
+function drawTimeline(run, steps, container) {
+  const names = run.layout.nodes.map((n) => n.name).filter((n) => steps[n]);
+  if (!names.length) { container.replaceChildren(el("p", { class: "muted", text: "No task started yet." })); return; }
+  const start = Math.min(...names.map((n) => steps[n].started_at));
+  const end = Math.max(...names.map((n) => steps[n].finished_at || Date.now() / 1000), start + 0.001);
+  const width = 600, row = 22, label = 140;
+  const picture = svg("svg", { width: label + width + 80, height: names.length * row + 10 });
+  names.forEach((name, i) => {
+    const s = steps[name];
+    const x = label + ((s.started_at - start) / (end - start)) * width;
+    const w = Math.max(2, (((s.finished_at || end) - s.started_at) / (end - start)) * width);
+    picture.append(svg("text", { x: 0, y: i * row + 15, class: "tl-label" }, document.createTextNode(name)),
+      svg("rect", { x, y: i * row + 4, width: w, height: row - 8, class: `bar ${stepState(s)}`, "data-step": name }),
+      svg("text", { x: x + w + 4, y: i * row + 15, class: "tl-label" }, document.createTextNode(duration(s.started_at, s.finished_at))));
+  });
+  container.replaceChildren(picture);
+}
+
+function drawTaskTimeline(run, tasks, container) {
+  const list = [...tasks.values()].filter((t) => t.created_at);
+  if (!list.length) { container.replaceChildren(); return; }
+  const start = Math.min(...list.map((t) => t.created_at));
+  const end = Math.max(...list.map((t) => t.finished_at || Date.now() / 1000), start + 0.001);
+  const width = 600, row = 14, label = 140;
+  const picture = svg("svg", { width: label + width + 80, height: list.length * row + 6 });
+  list.forEach((t, i) => {
+    const x = label + ((t.created_at - start) / (end - start)) * width;
+    const w = Math.max(2, (((t.finished_at || end) - t.created_at) / (end - start)) * width);
+    const link = svg("a", { href: taskHref(run.flow, run.run_id, t.step, t.task_id) });
+    link.append(svg("text", { x: 0, y: i * row + 11, class: "tl-label" }, document.createTextNode(`${t.step}/${t.task_id}`)),
+      svg("rect", { x, y: i * row + 3, width: w, height: row - 5, class: `bar ${t.status}`, "data-task": `${t.step}/${t.task_id}` }));
+    picture.append(link);
+  });
+  container.replaceChildren(picture);
+}
+
+function taskRow(run, t) {
+  return el("tr", { "data-task": `${t.step}/${t.task_id}` },
+    el("td", {}, el("a", { href: taskHref(run.flow, run.run_id, t.step, t.task_id), text: `${t.step}/${t.task_id}` })),
+    el("td", {}, badge(t.status)),
+    el("td", { text: t.foreach_index === null ? "-" : String(t.foreach_index) }),
+    el("td", { text: when(t.created_at) }),
+    el("td", { text: duration(t.created_at, t.finished_at) }),
+    el("td", { text: String(t.attempts) }));
+}
+
+async function runPage() {
+  const flow = app.dataset.flow, runId = app.dataset.runId;
+  const query = new URLSearchParams(location.search);
+  const step = query.get("step") || "";
+  const offset = Math.max(0, parseInt(query.get("offset") || "0", 10) || 0);
+  const limit = 100;
+  crumbs([flow, `/flows/${enc(flow)}`], [runId, null]);
+  const base = `/api/runs/${enc(flow)}/${enc(runId)}`;
+  const params = new URLSearchParams({ limit, offset });
+  if (step) params.set("step", step);
+  const [run, page] = await Promise.all([api(base), api(`${base}/tasks?${params}`)]);
+
+  const facts = el("dl", { class: "facts" });
+  const fact = (k, v) => facts.append(el("dt", { text: k }), el("dd", {}, v));
+  const statusBadge = badge(run.status);
+  statusBadge.id = "run-status";
+  fact("status", statusBadge);
+  fact("user", run.user);
+  fact("started", when(run.created_at));
+  const took = el("span", { id: "run-duration", text: duration(run.created_at, run.finished_at) });
+  fact("duration", took);
+  fact("tags", [...run.tags, ...run.system_tags].join(", ") || "-");
+  if (run.origin_run_id) fact("resumed from", el("a", { href: runHref(flow, run.origin_run_id), id: "origin", text: `${flow}/${run.origin_run_id}` }));
+
+  const params_ = el("table", { id: "parameters" }, el("thead", {}, el("tr", {}, el("th", { text: "parameter" }), el("th", { text: "value" }))));
+  const pbody = el("tbody");
+  for (const [k, v] of Object.entries(run.parameters)) pbody.append(el("tr", {}, el("td", { text: k }), el("td", {}, el("code", { text: v ?? "(large)" }))));
+  params_.append(pbody);
+
+  const dag = el("div", { id: "dag" });
+  drawDag(run, dag);
+  const timeline = el("div", { id: "timeline" });
+
+  const tbody = el("tbody");
+  const shown = new Map(page.tasks.map((t) => [`${t.step}/${t.task_id}`, t]));
+  for (const t of page.tasks) tbody.append(taskRow(run, t));
+  const taskTimeline = el("div", { id: "task-timeline" });
+  const stepPicker = el("p", { class: "step-picker" }, "step: ", el("a", { href: `${runHref(flow, runId)}#tasks`, class: step ? "" : "current", text: "all" }));
+  for (const n of run.layout.nodes) stepPicker.append(" ", el("a", { href: `${runHref(flow, runId)}?step=${enc(n.name)}#tasks`, class: n.name === step ? "current" : "", text: n.name }));
+  const pager = el("p", { class: "pager" });
+  const link = (o) => { const q = new URLSearchParams(location.search); q.set("offset", o); return `${location.pathname}?${q}#tasks`; };
+  if (offset > 0) pager.append(el("a", { href: link(Math.max(0, offset - limit)), text: "← previous" }), " ");
+  if (page.more) pager.append(el("a", { href: link(offset + limit), text: "next →" }));
+  const tasks = el("table", { id: "tasks-table" },
+    el("thead", {}, el("tr", {}, ...["task", "status", "index", "started", "duration", "attempts"].map((h) => el("th", { text: h })))), tbody);
+
+  app.replaceChildren(el("h1", { text: `${flow}/${runId}` }), facts,
+    el("h2", { text: "Graph" }), dag,
+    el("h2", { text: "Timeline" }), timeline,
+    el("h3", { text: "Tasks listed below" }), taskTimeline,
+    el("h2", { text: "Parameters" }), Object.keys(run.parameters).length ? params_ : el("p", { class: "muted", text: "none" }),
+    el("h2", { id: "tasks", text: "Tasks" }), stepPicker, tasks, pager);
+  paintDag(run, run.steps);
+  drawTimeline(run, run.steps, timeline);
+  drawTaskTimeline(run, shown, taskTimeline);
+  if (location.hash === "#tasks") document.getElementById("tasks").scrollIntoView();
+
+  if (run.status !== "running") return;
+  const source = new EventSource(`${base}/events`);
+  source.addEventListener("run", (event) => {
+    const head = JSON.parse(event.data);
+    statusBadge.className = `status ${head.status}`;
+    statusBadge.textContent = head.status;
+    took.textContent = duration(head.created_at, head.finished_at);
+    paintDag(run, head.steps);
+    drawTimeline(run, head.steps, timeline);
+  });
+  source.addEventListener("tasks", (event) => {
+    for (const t of JSON.parse(event.data)) {
+      if (step && t.step !== step) continue;
+      const existing = tbody.querySelector(`tr[data-task="${CSS.escape(`${t.step}/${t.task_id}`)}"]`);
+      if (existing) existing.replaceWith(taskRow(run, t));
+      else if (offset === 0 && tbody.children.length < limit) tbody.append(taskRow(run, t));
+      else continue;
+      shown.set(`${t.step}/${t.task_id}`, t);
+    }
+    drawTaskTimeline(run, shown, taskTimeline);
+  });
+  source.addEventListener("end", () => source.close());
+}
+
+// -- task page -------------------------------------------------------------------------------
+
+function followLog(base, stream, pre, state) {
+  const source = new EventSource(`${base}/logs/${stream}/events`);
+  source.addEventListener("reset", () => { pre.textContent = ""; });
+  source.addEventListener("log", (event) => {
+    pre.append(JSON.parse(event.data).text);
+    pre.classList.remove("empty");
+  });
+  source.addEventListener("end", () => { source.close(); state.textContent = "complete"; });
+  source.onerror = () => { state.textContent = "disconnected"; };
+}
+
+async function taskPage() {
+  const { flow, runId, step, taskId } = app.dataset;
+  crumbs([flow, `/flows/${enc(flow)}`], [runId, runHref(flow, runId)], [`${step}/${taskId}`, null]);
+  const base = `/api/tasks/${enc(flow)}/${enc(runId)}/${enc(step)}/${enc(taskId)}`;
+  const task = await api(base);
+
+  const facts = el("dl", { class: "facts" });
+  const fact = (k, v) => facts.append(el("dt", { text: k }), el("dd", {}, v));
+  const status = badge(task.status);
+  status.id = "task-status";
+  fact("status", status);
+  fact("started", when(task.created_at));
+  fact("duration", duration(task.created_at, task.finished_at));
+  if (task.foreach_index !== null) fact("foreach index", String(task.foreach_index));
+  if (task.origin_pathspec) fact("cloned from", task.origin_pathspec);
+  if (task.parents.length) {
+    const links = el("span");
+    for (const p of task.parents) { const [s, t] = p.split("/"); links.append(el("a", { href: taskHref(flow, runId, s, t), text: p }), " "); }
+    fact("inputs", links);
+  }
+
+  const attempts = el("div", { id: "attempts" });
+  for (const a of task.attempts) {
+    const box = el("section", { class: `attempt ${a.status}`, "data-attempt": a.attempt },
+      el("h3", {}, `attempt ${a.attempt} `, badge(a.status), el("span", { class: "muted", text: ` ${when(a.started_at)} · ${duration(a.started_at, a.finished_at)}` })));
+    if (a.failure) {
+      box.append(el("p", { class: "failure" }, el("strong", { text: a.failure.type }), `: ${a.failure.message}`));
+      if (a.failure.traceback) box.append(el("pre", { class: "traceback", text: a.failure.traceback }));
+    }
+    attempts.append(box);
+  }
+
+  const logs = el("div", { class: "logs" });
+  for (const stream of ["stdout", "stderr"]) {
+    const pre = el("pre", { id: stream, class: "log empty" });
+    const state = el("span", { class: "muted", id: `${stream}-state`, text: "following" });
+    logs.append(el("section", {}, el("h3", {}, `${stream} `, state), pre));
+    followLog(base, stream, pre, state);
+  }
+
+  const artifacts = el("table", { id: "artifacts" }, el("thead", {}, el("tr", {}, ...["name", "type", "size", "preview", ""].map((h) => el("th", { text: h })))));
+  const abody = el("tbody");
+  for (const a of task.artifacts) {
+    abody.append(el("tr", { "data-artifact": a.name },
+      el("td", { text: a.name }), el("td", { text: a.type }), el("td", { text: size(a.size) }),
+      el("td", {}, el("code", { class: "preview", text: a.preview ?? "(too large to preview)" })),
+      el("td", {}, el("a", { href: `${base}/artifacts/${enc(a.name)}`, download: "", text: "download" }))));
+  }
+  artifacts.append(abody);
+
+  const cards = el("div", { id: "cards" });
+  for (const c of task.cards) {
+    cards.append(el("h3", { text: `card ${c.index}: ${c.type}${c.id ? ` (${c.id})` : ""}${c.live ? " — live" : ""}` }),
+      el("iframe", { class: "card", sandbox: "allow-scripts allow-popups", src: `${base}/cards/${c.index}`, title: `card ${c.index}`, loading: "lazy" }));
+  }
+
+  app.replaceChildren(el("h1", { text: `${flow}/${runId}/${step}/${taskId}` }), facts,
+    el("h2", { text: "Attempts" }), attempts,
+    el("h2", { text: "Logs" }), logs,
+    el("h2", { text: "Artifacts" }), task.artifacts.length ? artifacts : el("p", { class: "muted", text: task.status === "running" ? "recorded when the task ends" : "none" }),
+    el("h2", { text: "Cards" }), task.cards.length ? cards : el("p", { class: "muted", text: "none" }));
+}
+
+const pages = { runs: runsPage, run: runPage, task: taskPage };
+(pages[app.dataset.page] || (() => fail(new Error("unknown page"))))().catch(fail);

@@ -1,0 +1,198 @@
+"""The web UI in a real browser (Debian's Chromium driven by Playwright, as the card tests do),
+against a real ``headwater ui`` server reading runs real flows made.
+
+Waits are on what the page shows (Playwright's expect, with a generous deadline), never on time.
+Set UI_SCREENSHOTS=DIR to also save the pictures docs/ui.md shows.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from .faultkit import hw
+from .flowrun import flow_file, hermetic_env, start_cli
+from .uiserver import ui_server, wait_until
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+DEADLINE_MS = 90_000
+UI_FLOW = flow_file("ui/ui_flow.py")
+STEPS = {"start", "work", "join", "wait", "end"}
+TOKEN = "browser-token-0123456789"
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("ui-browser")
+    for flow, args, code in ((UI_FLOW, ("run", "--tag", "demo"), 0),
+                             (flow_file("fail_flow.py"), ("run",), 1),
+                             (flow_file("cards/report_flow.py"), ("run",), 0)):
+        proc = hw(flow, *args, cwd=folder)
+        assert proc.returncode == code, proc.stdout + proc.stderr
+    return folder
+
+
+@pytest.fixture(scope="module")
+def ui(home):
+    with ui_server(home) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert Path(CHROMIUM).is_file(), "Chromium is missing: apt-get install -y chromium"
+    with sync_playwright() as play:
+        chromium = play.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(DEADLINE_MS)
+    page = context.new_page()
+    requests: list[str] = []
+    errors: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.requests, page.errors = requests, errors  # type: ignore[attr-defined]
+    yield page
+    context.close()
+
+
+def _shot(page, name: str) -> None:
+    folder = os.environ.get("UI_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=str(Path(folder) / name), full_page=True)
+
+
+def test_runs_list_then_a_run_with_every_step_then_back(ui, page):
+    page.goto(ui.url + "/")
+    rows = page.locator("#runs-table tbody tr")
+    expect(rows).to_have_count(3)
+    assert rows.nth(0).get_attribute("data-pathspec") == "ReportFlow/1"
+    expect(page.locator('#runs-table tr[data-pathspec="FailFlow/1"] .status')).to_have_text(
+        "failed")
+    _shot(page, "ui-runs.png")
+
+    page.click("text=UIFlow/1")
+    page.wait_for_url(re.compile(r"/runs/UIFlow/1$"))
+    steps = page.locator("#dag g.step")
+    expect(steps).to_have_count(len(STEPS))
+    assert {steps.nth(i).get_attribute("data-step") for i in range(len(STEPS))} == STEPS
+    for name in STEPS:
+        expect(page.locator(f'#dag g.step[data-step="{name}"]')).to_have_class(
+            "step succeeded")
+    expect(page.locator('#dag g.step[data-step="work"] text.count')).to_have_text("3 tasks")
+    expect(page.locator("#dag path.edge")).to_have_count(4)
+    expect(page.locator("#timeline rect.bar")).to_have_count(len(STEPS))
+    expect(page.locator("#task-timeline rect.bar.succeeded")).to_have_count(7)
+    expect(page.locator("#parameters")).to_contain_text("gate")
+    expect(page.locator("#tasks-table tbody tr")).to_have_count(7)
+    assert "demo" in page.locator("dl.facts").inner_text()
+    _shot(page, "ui-run.png")
+
+    page.click('#tasks-table a:text("work/3")')
+    page.wait_for_url(re.compile(r"/runs/UIFlow/1/work/3$"))
+    expect(page.locator("#artifacts")).to_contain_text("square")
+
+    page.go_back()
+    page.wait_for_url(re.compile(r"/runs/UIFlow/1$"))
+    page.go_back()
+    page.wait_for_url(ui.url + "/")
+    expect(page.locator("#runs-table tbody tr")).to_have_count(3)
+    assert all(url.startswith(ui.url) for url in page.requests), page.requests
+    assert page.errors == []
+
+
+def test_filters_and_the_flow_page(ui, page):
+    page.goto(ui.url + "/?status=failed")
+    expect(page.locator("#runs-table tbody tr")).to_have_count(1)
+    expect(page.locator("#runs-table tbody")).to_contain_text("FailFlow/1")
+    page.click("#flows >> text=UIFlow")
+    page.wait_for_url(re.compile(r"/flows/UIFlow$"))
+    expect(page.locator("#runs-table tbody tr")).to_have_count(1)
+    expect(page.locator("h1")).to_have_text("Runs of UIFlow")
+
+
+def test_a_running_tasks_log_lines_appear_live(ui, home, page):
+    gate = home / "gate-browser"
+    run = start_cli(UI_FLOW, "run", "--gate", str(gate), cwd=home,
+                    env={**hermetic_env(), "HEADWATER_DATASTORE_ROOT": str(home / ".headwater")})
+    try:
+        def waiting_task():
+            runs = ui.json("/api/runs?flow=UIFlow&status=running")["runs"]
+            if not runs:
+                return None
+            tasks = ui.json(f"/api/runs/UIFlow/{runs[0]['run_id']}/tasks?step=wait")["tasks"]
+            return (runs[0]["run_id"], tasks[0]["task_id"]) if tasks else None
+
+        run_id, task_id = wait_until(waiting_task, "the wait step to start")
+        page.goto(f"{ui.url}/runs/UIFlow/{run_id}")
+        expect(page.locator('#dag g.step[data-step="wait"]')).to_have_class("step running")
+        expect(page.locator("#run-status")).to_have_text("running")
+
+        task_page = page.context.new_page()
+        task_page.goto(f"{ui.url}/runs/UIFlow/{run_id}/wait/{task_id}")
+        expect(task_page.locator("#stdout")).to_contain_text("waiting for the gate")
+        assert "the gate opened" not in task_page.locator("#stdout").inner_text()
+        assert run.poll() is None  # the step is still held by the gate: the line came live
+        gate.touch()
+        expect(task_page.locator("#stdout")).to_contain_text("the gate opened")
+        expect(task_page.locator("#stdout-state")).to_have_text("complete")
+
+        # the run page, left open, followed the run to its end
+        expect(page.locator("#run-status")).to_have_text("succeeded")
+        expect(page.locator('#dag g.step[data-step="end"]')).to_have_class("step succeeded")
+        assert run.wait(timeout=120) == 0
+    finally:
+        gate.touch()
+        run.wait(timeout=120)
+        run.stdout.close()
+        run.stderr.close()
+
+
+def test_a_cards_vega_chart_is_drawn_inside_its_sandbox(ui, page):
+    page.goto(f"{ui.url}/runs/ReportFlow/1/start/1")
+    frame_element = page.locator("iframe.card")
+    expect(frame_element).to_have_count(1)
+    sandbox = frame_element.get_attribute("sandbox")
+    assert "allow-scripts" in sandbox and "allow-same-origin" not in sandbox
+    card = page.frame_locator("iframe.card")
+    expect(card.locator("h1", has_text="Training report")).to_be_visible()
+    expect(card.locator('.hw-vega[data-drawn="true"]')).to_have_count(1)
+    expect(card.locator(".hw-vega svg .mark-rect path")).to_have_count(3)
+    # the card's own scripts ran, and none of them could read the UI's origin
+    origin = card.locator("body").evaluate("() => { try { return parent.document.title } "
+                                           "catch (e) { return 'blocked' } }")
+    assert origin == "blocked"
+    _shot(page, "ui-card.png")
+
+
+def test_a_failed_tasks_error_and_traceback_are_shown(ui, page):
+    task_id = ui.json("/api/runs/FailFlow/1/tasks?step=a")["tasks"][0]["task_id"]
+    page.goto(f"{ui.url}/runs/FailFlow/1/a/{task_id}")
+    expect(page.locator("#task-status")).to_have_text("failed")
+    expect(page.locator(".failure")).to_contain_text("boom in a")
+    expect(page.locator("pre.traceback")).to_contain_text('raise ValueError("boom in a")')
+    expect(page.locator("#stdout")).to_contain_text("a is about to fail")
+
+
+def test_with_a_token_the_browser_needs_the_link(home, browser):
+    with ui_server(home, token=TOKEN) as server:
+        context = browser.new_context()
+        context.set_default_timeout(DEADLINE_MS)
+        page = context.new_page()
+        response = page.goto(server.url + "/")
+        assert response.status == 401
+        page.goto(f"{server.url}/runs/UIFlow/1?token={TOKEN}")
+        page.wait_for_url(re.compile(r"/runs/UIFlow/1$"))  # the token left the address bar
+        expect(page.locator("#dag g.step")).to_have_count(len(STEPS))
+        context.close()

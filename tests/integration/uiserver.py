@@ -1,0 +1,110 @@
+"""A real ``headwater ui`` server in a subprocess, for the UI's tests."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from servers import free_port, stop_process
+
+from .flowrun import hermetic_env
+
+READY_S = 90  # generous: the machine is shared and loaded
+
+
+class UIServer:
+    def __init__(self, proc: subprocess.Popen, port: int, log: Path, token: str | None) -> None:
+        self.proc, self.port, self.log, self.token = proc, port, log, token
+        self.url = f"http://127.0.0.1:{port}"
+
+    def get(self, path: str, *, token: str | None = None, headers: dict | None = None,
+            method: str = "GET") -> tuple[int, dict[str, str], bytes]:
+        """(status, headers, body) of one request; a token is sent as a Bearer header."""
+        sent = dict(headers or {})
+        token = token if token is not None else self.token
+        if token:
+            sent["Authorization"] = f"Bearer {token}"
+        request = urllib.request.Request(self.url + path, headers=sent, method=method)
+        opener = urllib.request.build_opener(_NoRedirect)
+        try:
+            with opener.open(request, timeout=60) as response:
+                return response.status, {k.lower(): v for k, v in response.headers.items()}, \
+                    response.read()
+        except urllib.error.HTTPError as err:
+            return err.code, {k.lower(): v for k, v in err.headers.items()}, err.read()
+
+    def json(self, path: str) -> object:
+        status, _, body = self.get(path)
+        assert status == 200, (status, body)
+        return json.loads(body)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object) -> None:
+        return None
+
+
+def ui_command(folder: Path | None, *args: str) -> list[str]:
+    """``headwater ui ARGS`` over ``folder/.headwater`` (None: whatever the environment says)."""
+    where = ["--datastore-root", str(folder / ".headwater")] if folder is not None else []
+    return [str(Path(sys.executable).parent / "headwater"), "ui", *where, *args]
+
+
+@contextmanager
+def ui_server(folder: Path, *, token: str | None = None, env: dict | None = None
+              ) -> Iterator[UIServer]:
+    """``headwater ui`` over ``folder/.headwater`` on a free loopback port, until the block ends;
+    with HEADWATER_DATASTORE_ROOT in ``env``, over what the environment names instead."""
+    port = free_port()
+    log = folder / f"ui-{port}.log"
+    full_env = hermetic_env(env)
+    if token:
+        full_env["HEADWATER_UI_TOKEN"] = token
+    with open(log, "wb") as handle:
+        chosen = None if "HEADWATER_DATASTORE_ROOT" in (env or {}) else folder
+        proc = subprocess.Popen(ui_command(chosen, "--port", str(port)), env=full_env,  # noqa: S603
+                                stdout=handle, stderr=subprocess.STDOUT, cwd=folder)
+    server = UIServer(proc, port, log, token)
+    try:
+        _wait_ready(server)
+        yield server
+    finally:
+        stop_process(proc)
+
+
+def _wait_ready(server: UIServer) -> None:
+    """Poll until the server answers (or has died, or the deadline passed)."""
+    deadline = time.monotonic() + READY_S
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"headwater ui exited early:\n{server.output()}")
+        try:
+            status, _, _ = server.get("/api/flows")
+            if status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"headwater ui did not answer within {READY_S} s:\n{server.output()}")
+
+
+def wait_until(condition, what: str, timeout: float = 120):  # type: ignore[no-untyped-def]
+    """Poll ``condition`` until it returns something truthy; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
