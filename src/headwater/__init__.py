@@ -17,9 +17,11 @@ from headwater.decorators import (  # noqa: E402
     project,
     resources,
     retry,
+    secrets,
     timeout,
 )
 from headwater.decorators.deployment import schedule, trigger, trigger_on_finish  # noqa: E402
+from headwater.decorators.exit_hook import exit_hook  # noqa: E402
 from headwater.environments import conda, conda_base, pypi, pypi_base  # noqa: E402
 from headwater.flow import (  # noqa: E402
     Config,
@@ -40,12 +42,13 @@ _CLIENT_NAMES = (
     "default_namespace", "metadata", "get_metadata",
 )
 _RUNNER_NAMES = ("Runner", "NBRunner", "ExecutingRun", "Deployer")
+_S3_NAMES = ("S3",)
 
 __all__ = [
     "Config", "FlowSpec", "IncludeFile", "JSONType", "Parameter", "config_expr", "current", "step",
-    "card", "catch", "environment", "parallel", "project", "resources", "retry", "timeout",
-    "schedule", "trigger", "trigger_on_finish",
-    "pypi", "pypi_base", "conda", "conda_base", *_CLIENT_NAMES,
+    "card", "catch", "environment", "parallel", "project", "resources", "retry", "secrets", "timeout",
+    "schedule", "trigger", "trigger_on_finish", "exit_hook",
+    "pypi", "pypi_base", "conda", "conda_base", *_CLIENT_NAMES, *_S3_NAMES,
 ]
 
 
@@ -58,4 +61,8 @@ def __getattr__(name: str) -> Any:
         import headwater.runner as runner
 
         return getattr(runner, name)
+    if name in _S3_NAMES:  # the S3 client: s3fs is imported only when one is made
+        import headwater.s3client as s3client
+
+        return getattr(s3client, name)
     raise AttributeError(f"module 'headwater' has no attribute {name!r}")

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 
 from headwater.exceptions import HeadwaterException
 
-KINDS = ("executor", "datastore", "metadata", "card", "environment", "deployer")
+KINDS = ("executor", "datastore", "metadata", "card", "environment", "deployer", "secrets")
 """Every kind of backend."""
 
 ENTRY_POINT_GROUPS = {
@@ -37,6 +37,7 @@ ENTRY_POINT_GROUPS = {
     "card": "headwater.cards",
     "environment": "headwater.environments",
     "deployer": "headwater.deployers",
+    "secrets": "headwater.secrets",
 }
 
 
@@ -138,6 +139,11 @@ for _b in (
              extra="conda"),
     _builtin("deployer", "argo-workflows", "headwater.deployers.argo.compile:compile_all",
              summary="Argo Workflows on Kubernetes (argo-workflows create)", extra="argo"),
+    # A secrets provider is a function (secret_id, options, role) -> {NAME: value} (@secrets).
+    _builtin("secrets", "inline", "headwater.decorators.secrets:inline_provider",
+             summary="the variables written in the source (options={'env_vars': {...}})"),
+    _builtin("secrets", "env", "headwater.decorators.secrets:env_provider",
+             summary="a JSON object of variables in an environment variable of the launch"),
     _builtin("deployer", "airflow", "headwater.deployers.airflow.compile:dag_file",
              summary="an Apache Airflow DAG file (airflow create)"),
 ):

@@ -37,6 +37,10 @@ FORBIDDEN = {
     "flow_file.py": ["headwater.runtime", "headwater.store", "headwater.meta", "headwater.client",
                      "headwater.cli", "headwater.runner", "headwater.graph", "headwater.testing"],
     "settings.py": _ALL,
+    # the S3 client flows use: the s3fs filesystem of the store, current for S3(run=self)
+    "s3client.py": ["headwater.runtime", "headwater.cli", "headwater.meta", "headwater.client",
+                    "headwater.runner", "headwater.compat", "headwater.graph",
+                    "headwater.testing"],
     "flow": ["headwater.runtime", "headwater.store", "headwater.meta", "headwater.client"],
     "graph": ["headwater.runtime", "headwater.store", "headwater.meta", "headwater.client",
               "headwater.cli"],
@@ -81,7 +85,7 @@ ALLOWED = {
 }
 TOP_LEVEL = ["version.py", "records.py", "exceptions.py", "backends.py", "profiles.py",
              "tracebacks.py", "flow_file.py",
-             "settings.py", "testing.py"]
+             "settings.py", "testing.py", "s3client.py"]
 
 
 def _imports(path: Path) -> list[str]:

@@ -333,6 +333,11 @@ def _resume_command() -> click.Command:
         click.Argument(["step"], required=False),
         click.Option(["--origin-run-id"], default=None,
                      help="The run to resume (default: your latest run of this flow)."),
+        click.Option(["--clone-only"], is_flag=True, default=False,
+                     help="Only clone the tasks that succeeded into the new run; run nothing."),
+        click.Option(["--reentrant"], is_flag=True, default=False,
+                     help="Accepted for Metaflow: resumes of one run may always run at once "
+                     "(each is a run of its own)."),
         *common_run_options(),
     ]
     return click.Command(

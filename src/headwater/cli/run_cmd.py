@@ -49,9 +49,10 @@ def _launch_choices(ctx: click.Context) -> dict[str, Any]:
 
 
 def do_resume(ctx: click.Context, step: str | None, origin_run_id: str | None,
-              **opts: Any) -> int:
+              clone_only: bool = False, reentrant: bool = False, **opts: Any) -> int:
     options = _options(ctx, **opts)
     options.origin_run_id = origin_run_id
+    options.clone_only = clone_only  # --reentrant: every resume is its own run (decisions.md)
     outcome = resume_flow(flow_class_of(ctx), step=step, options=options,
                           settings=settings_of(ctx), console=_console(ctx),
                           **_launch_choices(ctx))

@@ -46,6 +46,7 @@ from headwater.meta.rows import FAILED, RUNNING, SUCCEEDED
 from headwater.meta.tags import check_tags
 from headwater.records import Manifest, TaskFailure, replace
 from headwater.store.code_package import CodePackage
+from headwater.store.task_log import decode as decode_log
 
 
 class Metadata(NamedTuple):
@@ -709,15 +710,18 @@ class Task(_InRun):
     def loglines(self, stream: str = "stdout") -> Iterator[tuple[datetime | None, str]]:
         """The attempt's log, line by line, as (time, line) pairs.
 
-        Lines carry no time of their own here (the console shows when they were printed); each
-        pair has the time the attempt finished, or None while it runs.
+        Each line has the time it was printed (when it reached the scheduler). Logs stored
+        before headwater kept those times give every line the time the attempt finished; a
+        line has None only while its attempt runs.
         """
         if stream not in ("stdout", "stderr"):
             raise ValueError("stream must be 'stdout' or 'stderr'")
         attempt = self._chosen_attempt()
         when = getattr(attempt, "finished_at", None)
-        stamp = datetime.fromtimestamp(when) if when else None
-        for line in self._log(stream).splitlines():
+        fallback = datetime.fromtimestamp(when) if when else None
+        text, times = self._log_with_times(stream)
+        for number, line in enumerate(text.splitlines()):
+            stamp = datetime.fromtimestamp(times[number]) if number < len(times) else fallback
             yield stamp, line
 
     def _chosen_attempt(self) -> AttemptRow | None:
@@ -727,13 +731,16 @@ class Task(_InRun):
         return next((a for a in attempts if a.attempt == self._attempt), None)
 
     def _log(self, stream: str) -> str:
+        return self._log_with_times(stream)[0]
+
+    def _log_with_times(self, stream: str) -> tuple[str, list[float]]:
         attempt = self._chosen_attempt()
         key = getattr(attempt, f"{stream}_key") if attempt else None
         if not key:
-            return ""
+            return "", []
         what = f"{stream} of {self._pathspec} (attempt {attempt.attempt})"  # type: ignore[union-attr]
-        data = _context.current().store().load_bytes(key, what=what)
-        return data.decode("utf-8", errors="replace")
+        output, times = decode_log(bytes(_context.current().store().load_bytes(key, what=what)))
+        return output.decode("utf-8", errors="replace"), times
 
 
 def _store() -> Any:

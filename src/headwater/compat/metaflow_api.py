@@ -41,9 +41,11 @@ from headwater.decorators import (
     project,
     resources,
     retry,
+    secrets,
     timeout,
 )
 from headwater.decorators.deployment import schedule, trigger, trigger_on_finish
+from headwater.decorators.exit_hook import exit_hook
 from headwater.decorators.fallbacks import STEP_FALLBACKS
 from headwater.environments import conda, conda_base, pypi, pypi_base
 from headwater.flow import (
@@ -58,19 +60,19 @@ from headwater.flow import (
 )
 from headwater.graph import metaflow_view  # noqa: F401 - gives flows their Metaflow graph view
 from headwater.runner import Deployer, ExecutingRun, NBRunner, Runner
+from headwater.s3client import S3  # light: s3fs is imported only when an S3 is made
 
 batch = STEP_FALLBACKS["batch"]
 kubernetes = STEP_FALLBACKS["kubernetes"]
-secrets = STEP_FALLBACKS["secrets"]
 
 __version__ = "2.19.0+headwater"
 
 __all__ = [
     "Config", "DataArtifact", "Deployer", "ExecutingRun", "Flow", "FlowSpec", "IncludeFile", "JSONType", "Metaflow",
     "MetaflowException", "MetaflowInternalError", "MetaflowNamespaceMismatch", "MetaflowNotFound",
-    "MissingInMergeArtifactsException", "NBRunner", "Parameter", "Run", "Runner", "Step", "Task",
+    "MissingInMergeArtifactsException", "NBRunner", "Parameter", "Run", "Runner", "S3", "Step", "Task",
     "UnhandledInMergeArtifactsException", "batch", "card", "catch", "conda", "conda_base",
-    "config_expr", "current", "default_namespace", "environment", "get_metadata", "get_namespace", "kubernetes",
+    "config_expr", "current", "default_namespace", "environment", "exit_hook", "get_metadata", "get_namespace", "kubernetes",
     "metadata", "namespace", "parallel", "project", "pypi", "pypi_base", "resources", "retry", "schedule", "secrets",
     "step", "timeout", "trigger", "trigger_on_finish",
     "FlowMutator", "StepMutator", "UserStepDecorator", "user_step_decorator",

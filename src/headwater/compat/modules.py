@@ -22,6 +22,8 @@ SERVED: dict[str, str] = {
     "metaflow.plugins": "",
     "metaflow.plugins.cards": "",
     "metaflow.plugins.cards.exception": "headwater.compat.card_exception",
+    "metaflow.plugins.datatools": "headwater.compat.datatools",
+    "metaflow.plugins.datatools.s3": "headwater.compat.s3_names",
 }
 
 

@@ -8,9 +8,10 @@ from headwater.decorators.parallel import parallel
 from headwater.decorators.project import project
 from headwater.decorators.resources import resources
 from headwater.decorators.retry import retry
+from headwater.decorators.secrets import secrets
 from headwater.decorators.timeout import timeout
 
 __all__ = [
     "CaughtException", "StepDecorator", "StepPolicy", "card", "catch", "environment", "parallel", "project",
-    "resources", "retry", "timeout",
+    "resources", "retry", "secrets", "timeout",
 ]

@@ -16,7 +16,6 @@ from headwater.decorators.base import StepDecorator, StepPolicy, make_step_decor
 _WHY = {
     "kubernetes": "runs the step locally (no Kubernetes backend yet)",
     "batch": "runs the step locally (no AWS Batch backend yet)",
-    "secrets": "does not fetch secrets (no secrets backend yet); set environment variables instead",
 }
 
 

@@ -21,6 +21,7 @@ STEP_DECORATORS: dict[str, str] = {
     "resources": "headwater.decorators.resources:ResourcesDecorator",
     "environment": "headwater.decorators.environment:EnvironmentDecorator",
     "parallel": "headwater.decorators.parallel:ParallelDecorator",
+    "secrets": "headwater.decorators.secrets:SecretsDecorator",
 }
 # Decorators that add to what a task leaves behind rather than change how it runs.
 REPORT_DECORATORS: dict[str, str] = {
@@ -35,7 +36,7 @@ ENVIRONMENT_DECORATORS: dict[str, str] = {
 
 
 # Accepted for flows written for Metaflow; they run the step locally (see decorators/fallbacks.py).
-FALLBACK_NAMES = ("kubernetes", "batch", "secrets")
+FALLBACK_NAMES = ("kubernetes", "batch")
 
 
 def decorator_class(name: str) -> type[StepDecorator]:

@@ -6,6 +6,7 @@ function runs. Outside a running task every field is None/empty and ``is_running
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -52,6 +53,15 @@ class Current:
         """Facts known before any task runs (the project and branch), readable while the launch
         evaluates parameter defaults, as Metaflow allows; no task is running yet."""
         self._extra.update(fields)
+
+    @property
+    def tempdir(self) -> str:
+        """Where a step may put temporary files: ``HEADWATER_TEMPDIR`` or ``METAFLOW_TEMPDIR``
+        when set, else the system's temporary folder (readable outside a task too)."""
+        import tempfile
+
+        return (os.environ.get("HEADWATER_TEMPDIR") or os.environ.get("METAFLOW_TEMPDIR")
+                or tempfile.gettempdir())
 
     @property
     def pathspec(self) -> str | None:

@@ -117,6 +117,8 @@ def run_deployed_task(flow_cls: type, graph: Graph, store: Any, settings: Settin
         extra: dict[str, Any] = {"env": policy.env, "current": current}
         if policy.catch_var is not None:
             extra["keep_on_failure"] = True  # a caught step keeps what it had set
+        if policy.secrets:  # @secrets: fetched by the task itself, as in a local run
+            extra["secrets"] = policy.secrets
         spec = TaskSpec(
             flow_name=flow, run_id=run_id, step=task.step, task_id=task.task_id, attempt=0,
             parents=parents, params=run.params, frames=frames, is_join=graph[task.step].is_join,

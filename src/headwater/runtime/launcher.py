@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 from headwater import backends
 from headwater.decorators.base import StepPolicy
+from headwater.decorators.exit_hook import HOOKS_ATTR
 from headwater.decorators.registry import parse_with, step_policy
 from headwater.exceptions import NotFoundError, RunFailedError
 from headwater.flow.current import current
@@ -219,6 +220,12 @@ def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: 
             finally:
                 console.finish(run_id)  # the live display gives way to the final counts
         finish_sweep(sweep)
+    if getattr(launch.flow_cls, HOOKS_ATTR, None):  # @exit_hook: once the run's end is recorded
+        from headwater.runtime.exit_hooks import run_exit_hooks
+
+        run_exit_hooks(launch.flow_cls, f"{flow_name}/{outcome.run_id}", outcome.ok,
+                       str(settings.datastore_root), settings.metadata_url,
+                       lambda line: console.say(line, always=True))
     _closing_line(console, flow_name, outcome)
     return outcome
 
@@ -289,7 +296,11 @@ def _notes(flow_cls: type, policies: dict[str, StepPolicy]) -> list[str]:
 
 
 def _closing_line(console: Console, flow_name: str, outcome: RunOutcome) -> None:
-    if outcome.ok:
+    if outcome.ok and outcome.not_run:
+        console.say(f"Clone-only resume complete: {flow_name}/{outcome.run_id} holds the "
+                    f"successful tasks of its origin; nothing ran ({len(outcome.not_run)} "
+                    "task(s) left to run, e.g. with resume).", always=True)
+    elif outcome.ok:
         console.say(f"Done! Run {flow_name}/{outcome.run_id} succeeded.", always=True)
     elif outcome.interrupted:
         console.say(f"Run {flow_name}/{outcome.run_id} was interrupted and is recorded as failed.",

@@ -67,6 +67,10 @@ class Progress:
         counts.waiting -= 1
         counts.done += 1
 
+    def skipped(self, step: str) -> None:
+        """resume --clone-only: the task was not cloned and will not run."""
+        self._step(step).waiting -= 1
+
     def finished(self, step: str, outcome: str) -> None:
         """``outcome``: ``done``, ``failed``, or ``retry`` (it waits again for another attempt)."""
         counts = self._step(step)

@@ -37,6 +37,8 @@ from headwater.runtime.console import Console
 from headwater.runtime.executors.base import Executor, TaskExited, TaskOutput, TaskStarted
 from headwater.runtime.live_logs import LiveLogs
 from headwater.runtime.resume import ResumePlan
+from headwater.store.task_log import LineClock
+from headwater.store.task_log import encode as encode_log
 
 HEARTBEAT_EVERY_S = 10.0
 KILL_GRACE_S = 2.0  # between SIGTERM and SIGKILL when a task is stopped
@@ -57,6 +59,7 @@ class RunOptions(Record):
     run_id_file: str | None = None
     origin_run_id: str | None = None
     with_decorators: tuple[str, ...] = ()  # --with specs, e.g. "retry:times=2"
+    clone_only: bool = False  # resume --clone-only: clone what succeeded, run nothing
 
 
 class _Live(Record):
@@ -64,6 +67,8 @@ class _Live(Record):
     prefix: str
     stdout: bytearray = Factory(bytearray)
     stderr: bytearray = Factory(bytearray)
+    # when each line of each stream was printed (as it reached the scheduler)
+    clocks: dict[str, LineClock] = Factory(lambda: {"stdout": LineClock(), "stderr": LineClock()})
     deadline: float | None = None  # monotonic time its @timeout passes
     timed_out: bool = False
     force_kill_at: float | None = None
@@ -76,6 +81,7 @@ class RunOutcome(Record):
     failed_tasks: list[str] = Factory(list)
     interrupted: bool = False
     stop_signal: int | None = None
+    not_run: list[str] = Factory(list)  # resume --clone-only: tasks left to run
 
 
 class Scheduler:
@@ -105,6 +111,7 @@ class Scheduler:
         self._joins: dict[tuple, dict[int, ParentRef]] = {}
         self._next_task_id = 1
         self._failed: list[str] = []
+        self._not_run: list[str] = []
 
     # -- the run -------------------------------------------------------------------------------
     def run(self, run_id: str, params: Mapping, tags: tuple[str, ...]) -> RunOutcome:
@@ -130,8 +137,12 @@ class Scheduler:
                 signal.signal(sig, handler)
         interrupted = self._stop_signal is not None
         ok = not self._failed and not interrupted
-        self.meta.run_finished(self.flow_name, run_id, "succeeded" if ok else "failed", time.time())
-        return RunOutcome(run_id, ok, list(self._failed), interrupted, self._stop_signal)
+        # --clone-only leaves the run unfinished when something was left to run: it reads as
+        # not successful (its end did not run), yet the command did what it was asked.
+        status = "succeeded" if ok and not self._not_run else "failed"
+        self.meta.run_finished(self.flow_name, run_id, status, time.time())
+        return RunOutcome(run_id, ok, list(self._failed), interrupted, self._stop_signal,
+                          list(self._not_run))
 
     def _keep_graph(self) -> None:
         """Store the graph beside the run, for readers without the flow's code (the web UI).
@@ -154,8 +165,13 @@ class Scheduler:
                 with self.meta.transaction():
                     while self._ready and len(self._live) < self.options.max_workers:
                         spec = self._ready.popleft()
-                        if not self._clone(spec):
-                            self._launch(spec)
+                        if self._clone(spec):
+                            continue
+                        if self.options.clone_only:  # resume --clone-only: run nothing
+                            self._not_run.append(f"{spec.step}/{spec.task_id}")
+                            self.console.progress.skipped(spec.step)
+                            continue
+                        self._launch(spec)
             events = self.executor.poll(timeout=self._poll_timeout())
             if events:
                 with self.meta.transaction():
@@ -231,6 +247,8 @@ class Scheduler:
             extra["keep_on_failure"] = True
         if policy.cards:  # @card: the task renders these after the step
             extra["cards"] = policy.cards
+        if policy.secrets:  # @secrets: the task fetches them, in its own process only
+            extra["secrets"] = policy.secrets
         spec = TaskSpec(
             flow_name=self.flow_name, run_id=self.run_id, step=step, task_id=task_id, attempt=0,
             parents=parents, params=self.params, frames=frames,
@@ -287,6 +305,7 @@ class Scheduler:
             return
         if isinstance(event, TaskOutput):
             (live.stdout if event.stream == "stdout" else live.stderr).extend(event.data)
+            live.clocks[event.stream].feed(event.data, time.time())
             self.console.task_output(live.prefix, event.key, event.stream, event.data)
         elif isinstance(event, TaskStarted):
             live.prefix = f"{live.prefix} (pid {event.pid})"
@@ -315,7 +334,9 @@ class Scheduler:
         if result.failure is not None and result.failure.type_name == "TaskCrashed":
             # The process died without a word (a segfault, os._exit): the stored stderr says why.
             gap = b"\n" if said and not said.endswith(b"\n") else b""
-            live.stderr += gap + f"{result.failure.type_name}: {result.failure.message}\n".encode()
+            note = gap + f"{result.failure.type_name}: {result.failure.message}\n".encode()
+            live.stderr += note
+            live.clocks["stderr"].feed(note, time.time())
         stdout_key = self._save_log(live, "stdout")
         stderr_key = self._save_log(live, "stderr")
         self.meta.attempt_finished(self.flow_name, self.run_id, spec.step, spec.task_id,
@@ -358,7 +379,7 @@ class Scheduler:
         if not data:
             return None
         try:
-            return self.store.save_bytes(bytes(data)).key
+            return self.store.save_bytes(encode_log(bytes(data), live.clocks[stream].times)).key
         except HeadwaterException as exc:
             self.console.task_line(live.prefix, f"The task's {stream} could not be saved: {exc.msg}",
                                    always=True)

@@ -15,7 +15,7 @@ from typing import Any
 
 from headwater.exceptions import SerializationError, TransitionError
 from headwater.flow.artifacts import ArtifactView
-from headwater.flow.current import CardCollector, current
+from headwater.flow.current import CardCollector, current, register_computed
 from headwater.flow.flowspec import TaskState, Transition
 from headwater.flow.inputs import make_inputs
 from headwater.flow.members import class_constants
@@ -34,8 +34,10 @@ def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> Ta
         flow, state = _make_flow(flow_cls, node, spec, store)
         if cards is not None:
             cards.attach(flow, state)
-        _bind_current(spec, flow_cls, graph, cards)
+        _bind_current(spec, flow_cls, graph, cards, store)
         os.environ.update(spec.extra.get("env", {}))
+        if spec.extra.get("secrets"):
+            os.environ.update(_secrets(spec))
         caught = spec.extra.get("catch")
         if caught is not None:
             _stand_in_for_failed_step(flow, state, node, caught)
@@ -62,6 +64,13 @@ def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> Ta
     result.started_at = started
     result.finished_at = time.time()
     return result
+
+
+def _secrets(spec: TaskSpec) -> dict[str, str]:
+    """The variables of the step's ``@secrets`` (fetched here, in the task's own process)."""
+    from headwater.decorators.secrets import fetch
+
+    return fetch(spec.extra["secrets"], f"step '{spec.step}' of flow {spec.flow_name}")
 
 
 def _bind_cards(spec: TaskSpec, graph: Graph, store: Any) -> Any:
@@ -162,7 +171,8 @@ def _parallel_info(graph: Graph, spec: TaskSpec) -> dict[str, Any]:
     return {"parallel": ParallelInfo(frame.index, frame.num_splits)}
 
 
-def _bind_current(spec: TaskSpec, flow_cls: type, graph: Graph, cards: Any = None) -> None:
+def _bind_current(spec: TaskSpec, flow_cls: type, graph: Graph, cards: Any = None,
+                  store: Any = None) -> None:
     current._reset()
     current._bind(
         flow_name=spec.flow_name,
@@ -177,8 +187,21 @@ def _bind_current(spec: TaskSpec, flow_cls: type, graph: Graph, cards: Any = Non
         namespace=spec.namespace,
         card=CardCollector() if cards is None else cards.collector,
         **_parallel_info(graph, spec),
+        _datastore_root=getattr(store, "root", None),  # where S3(run=self) puts its data
+        _graph=(graph, flow_cls),  # current.graph, made on first read
         **spec.extra.get("current", {}),
     )
+
+
+def _graph_info(cur: Any) -> dict[str, Any]:
+    """``current.graph``: the running flow's graph as Metaflow's plain-data description."""
+    from headwater.graph.info import graph_info
+
+    graph, flow_cls = cur._graph
+    return graph_info(graph, flow_cls, cur.parameter_names)
+
+
+register_computed("graph", _graph_info)
 
 
 def _finish(flow: Any, state: TaskState, node: StepNode, spec: TaskSpec, store: Any) -> TaskResult:

@@ -22,6 +22,14 @@ S3_CONCURRENCY = 8
 _BODY_READ_TRIES = 3
 
 
+def s3_filesystem(**storage_options: Any) -> Any:
+    """A fresh s3fs filesystem, as the datastore makes its own (the same credentials, endpoint
+    and options); for :mod:`headwater.s3client`, whose keys may be in any bucket."""
+    import fsspec  # deferred: local runs never pay for it
+
+    return fsspec.filesystem("s3", skip_instance_cache=True, **storage_options)
+
+
 class S3Storage(FsspecStorage):
     """Blobs in S3 or an S3-compatible server (MinIO, SeaweedFS, ...) through s3fs.
 

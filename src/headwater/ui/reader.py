@@ -20,6 +20,7 @@ from headwater.meta import MetadataStore, open_metadata
 from headwater.meta.rows import AttemptRow, RunRow, TaskRow
 from headwater.settings import Settings
 from headwater.store.datastore import blob_path, live_log_key
+from headwater.store.task_log import decode as decode_log
 
 # Names the UI accepts in a URL: what headwater itself gives flows, runs, steps, tasks and
 # artifacts. Nothing with a slash or a dot-dot can reach a storage key.
@@ -279,7 +280,8 @@ class Reader:
         final = chosen.status != "running"
         if key:
             what = f"{stream} of {row.pathspec} (attempt {chosen.attempt})"
-            return self.store().load_bytes(key, what=what), True, chosen.attempt
+            output, _ = decode_log(bytes(self.store().load_bytes(key, what=what)))
+            return output, True, chosen.attempt
         if final:
             return b"", True, chosen.attempt
         try:

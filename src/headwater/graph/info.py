@@ -1,0 +1,82 @@
+"""``current.graph``: the flow's graph as plain data, in the shape Metaflow gives it.
+
+``{"file", "doc", "parameters", "steps": {name: {...}}, "graph_structure": [...]}``: each step
+has its ``name``, Metaflow's ``type`` (``start``, ``linear``, ``join``, ``end``,
+``split-static``, ``split-foreach``, ``split-parallel``, ``split-switch``), ``line``, ``doc``,
+``decorators`` (name and options), ``next``, and by type ``foreach_artifact``, ``num_parallel``,
+``condition``/``switch_cases`` and ``matching_join``. ``graph_structure`` lists the steps from
+start to end, a split followed by one list per branch.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from headwater.flow.step import DECORATORS_ATTR
+from headwater.graph.model import FOREACH, PARALLEL, SPLIT, SWITCH, Graph, StepNode
+
+_SPLIT_TYPES = {SPLIT: "split-static", FOREACH: "split-foreach", PARALLEL: "split-parallel",
+                SWITCH: "split-switch"}
+
+
+def graph_info(graph: Graph, flow_cls: type | None = None,
+               parameters: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    steps = {node.name: _step(node, flow_cls) for node in graph.ordered()}
+    structure = _block(graph, "start", "end", set()) if "start" in graph else []
+    if "end" in graph:
+        structure.append("end")
+    return {"file": graph.file, "doc": graph.doc,
+            "parameters": [{"name": name} for name in parameters],
+            "steps": steps, "graph_structure": structure}
+
+
+def _type(node: StepNode) -> str:
+    if node.transition in _SPLIT_TYPES:
+        return _SPLIT_TYPES[node.transition]
+    return node.metaflow_type
+
+
+def _step(node: StepNode, flow_cls: type | None) -> dict[str, Any]:
+    info: dict[str, Any] = {"name": node.name, "type": _type(node), "line": node.line,
+                            "source_file": node.file, "doc": node.doc,
+                            "decorators": _decorators(flow_cls, node.name), "next": list(node.out)}
+    if node.transition == FOREACH:
+        info["foreach_artifact"] = node.foreach_var
+    elif node.transition == PARALLEL:
+        info["num_parallel"] = node.num_parallel
+    elif node.transition == SWITCH:
+        info["condition"] = node.condition_var
+        info["switch_cases"] = dict(node.switch_cases)
+    if node.matching_join:
+        info["matching_join"] = node.matching_join
+    return info
+
+
+def _decorators(flow_cls: type | None, step: str) -> list[dict[str, Any]]:
+    func = getattr(flow_cls, step, None) if flow_cls is not None else None
+    found = []
+    for deco in getattr(func, DECORATORS_ATTR, []):
+        attributes = getattr(deco, "attributes", {})
+        found.append({"name": getattr(deco, "name", type(deco).__name__),
+                      "attributes": json.loads(json.dumps(attributes, default=repr))})
+    return found
+
+
+def _block(graph: Graph, first: str, stop: str | None, seen: set[str]) -> list[Any]:
+    """The steps from ``first`` up to (not including) ``stop``, splits as nested lists."""
+    steps: list[Any] = []
+    name: str | None = first
+    while name is not None and name != stop and name not in seen and name in graph:
+        seen.add(name)
+        node = graph[name]
+        steps.append(name)
+        if node.transition in (SPLIT, FOREACH, PARALLEL) and node.matching_join:
+            steps.append([_block(graph, out, node.matching_join, seen) for out in node.out])
+            name = node.matching_join
+        elif node.transition == SWITCH:
+            steps.append([_block(graph, out, stop, seen) for out in node.out if out != name])
+            name = None
+        else:
+            name = node.out[0] if node.out else None
+    return steps
