@@ -7,6 +7,7 @@ first open of the datastore are always included: that is what a user waits for.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -311,6 +312,61 @@ class ResumeCase(Case):
             raise RuntimeError(f"the failing run of {flow_file} did not fail; see {folder}")
         samples = {"resume": measure([system.python, flow_file.name, "resume"], cwd=folder,
                                      env=env, log=folder / "resume.log")}
+        ctx.done_with(folder, samples)
+        return samples
+
+
+# -- @cache: a foreach re-run with one item changed ---------------------------------------------
+
+
+class CachedForeachCase(Case):
+    """A foreach over ``n`` items runs once (untimed); one item changes; the re-run is timed.
+
+    headwater: with @cache (``n - 1`` tasks reused, one run) and with ``--no-cache`` (everything
+    runs again). Metaflow has no step cache, so its re-run is a full one; its first run would
+    change nothing and is left out.
+    """
+
+    name = "cache-foreach"
+    big = True
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def rows(self, ctx: Context) -> list[Row]:
+        what = f"foreach over {self.n:,} items re-run after 1 item changed"
+        return [Row("cache-hit", f"{what}: headwater @cache ({self.n - 1:,} tasks reused); "
+                                 "Metaflow full re-run"),
+                Row("cache-off", f"{what}: headwater full re-run (`--no-cache`)")]
+
+    def skipped(self, system: System, ctx: Context) -> dict[str, str]:
+        if system.name == "metaflow":
+            return {"cache-off": "its full re-run is the row above"}
+        return {}
+
+    def _items(self, folder: Path, changed: bool) -> None:
+        items = list(range(self.n))
+        if changed:
+            items[self.n // 2] = -1
+        (folder / "items.json").write_text(json.dumps(items))
+
+    def once(self, system: System, ctx: Context) -> dict[str, Sample]:
+        folder = ctx.fresh_dir(f"cache-foreach-{system.name}")
+        env = system.env(folder)
+        flow_file = system.write_flow("cached_foreach", folder)
+        run = [system.python, flow_file.name, "run", "--max-num-splits", str(max(self.n, 100))]
+        samples: dict[str, Sample] = {}
+        if system.name == "metaflow":
+            self._items(folder, changed=True)
+            samples["cache-hit"] = measure(run, cwd=folder, env=env, log=folder / "rerun.log")
+        else:
+            self._items(folder, changed=False)
+            if run_quietly(run, cwd=folder, env=env, log=folder / "first-run.log") != 0:
+                raise RuntimeError(f"the first run of {flow_file} failed; see {folder}")
+            self._items(folder, changed=True)
+            samples["cache-hit"] = measure(run, cwd=folder, env=env, log=folder / "rerun.log")
+            samples["cache-off"] = measure([*run, "--no-cache"], cwd=folder, env=env,
+                                           log=folder / "no-cache.log")
         ctx.done_with(folder, samples)
         return samples
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from hwbench.cases import (
     ArrayCase,
+    CachedForeachCase,
     Case,
     FlowCase,
     ForeachCase,
@@ -23,12 +24,14 @@ def all_cases(quick: bool) -> list[Case]:
         array, listing = ArrayCase(64), ListRunsCase(10, 30)
         carry_mib = 64
         scale_out = [DaskForeachCase(100), S3ArrayCase(64)]
+        cached = CachedForeachCase(100)
     else:
         foreach = [ForeachCase(10), ForeachCase(100), ForeachCase(1000, big=True),
                    ForeachCase(10_000, big=True)]
         array, listing = ArrayCase(1024), ListRunsCase(200, 1000)
         carry_mib = 1024
         scale_out = [DaskForeachCase(1000), S3ArrayCase(1024)]
+        cached = CachedForeachCase(1000)
     carry = FlowCase(
         "carry", "carry",
         f"{carry_mib} MiB array made in start, carried untouched through 10 more steps",
@@ -44,6 +47,7 @@ def all_cases(quick: bool) -> list[Case]:
         array,
         carry,
         ResumeCase(),
+        cached,
         listing,
         *scale_out,
     ]

@@ -138,8 +138,11 @@ def snapshot_source(attempts: int = 5) -> tuple[str, Path]:
 
 
 def metaflow_system() -> System:
-    """Metaflow in ``benchmarks/.work/metaflow-venv``, created on first use."""
-    return System("metaflow", "Metaflow", str(ensure_metaflow_venv()), "metaflow")
+    """Metaflow in ``benchmarks/.work/metaflow-venv``, created on first use; or the interpreter
+    ``HWBENCH_METAFLOW_PYTHON`` names, used as it is (cases that need numpy fail without it)."""
+    given = os.environ.get("HWBENCH_METAFLOW_PYTHON")
+    python = given if given else str(ensure_metaflow_venv())
+    return System("metaflow", "Metaflow", python, "metaflow")
 
 
 def git_revision() -> str:

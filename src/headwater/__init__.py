@@ -10,6 +10,7 @@ from typing import Any
 
 from headwater.cli.excepthook import install as _install_excepthook  # noqa: E402
 from headwater.decorators import (  # noqa: E402
+    cache,
     card,
     catch,
     environment,
@@ -46,7 +47,7 @@ _S3_NAMES = ("S3",)
 
 __all__ = [
     "Config", "FlowSpec", "IncludeFile", "JSONType", "Parameter", "config_expr", "current", "step",
-    "card", "catch", "environment", "parallel", "project", "resources", "retry", "secrets", "timeout",
+    "cache", "card", "catch", "environment", "parallel", "project", "resources", "retry", "secrets", "timeout",
     "schedule", "trigger", "trigger_on_finish", "exit_hook",
     "pypi", "pypi_base", "conda", "conda_base", *_CLIENT_NAMES, *_S3_NAMES,
 ]

@@ -19,6 +19,7 @@
     │   ├── NamespaceMismatchError      it exists, but not in the current namespace
     │   └── CardNotPresentException     the task has no card (of that id / type)
     ├── StepEnvironmentError            a step's @pypi/@conda environment cannot be resolved or built
+    ├── RunInUseError                   a run cannot be deleted: it is live, or a live run resumes it
     ├── TaskFailedError                 a task failed (raised in the scheduler, names the pathspec)
     └── RunFailedError                  a run ended unsuccessfully
 
@@ -113,6 +114,12 @@ class MetadataError(HeadwaterException):
 
 class NotFoundError(HeadwaterException):
     headline = "Not found"
+
+
+class RunInUseError(HeadwaterException):
+    """``headwater delete`` of a run still running (or the origin of a live resume)."""
+
+    headline = "Run in use"
 
 
 class NamespaceMismatchError(NotFoundError):

@@ -63,6 +63,10 @@ FORBIDDEN = {
     "deployers": ["headwater.cli", "headwater.client", "headwater.runner", "headwater.compat",
                   "headwater.testing"],
     "testing.py": ["headwater.cli", "headwater.client", "headwater.runner", "headwater.compat"],
+    # deleting runs and collecting garbage: over meta and store only, called by the CLI
+    "maintenance": ["headwater.runtime", "headwater.cli", "headwater.client", "headwater.runner",
+                    "headwater.flow", "headwater.graph", "headwater.compat", "headwater.deployers",
+                    "headwater.testing", "headwater.decorators", "headwater.cards"],
     # Cards render in the task (no metadata, no scheduler); only the lazy get_cards re-export
     # reaches the client.
     "cards": ["headwater.runtime", "headwater.cli", "headwater.meta", "headwater.store"],

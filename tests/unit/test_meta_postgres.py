@@ -20,9 +20,12 @@ import psycopg
 import pytest
 from test_meta_sqlite import (  # noqa: F401  (collected here, against PostgreSQL)
     new_run,
+    test_a_cached_task_is_found_by_flow_step_and_key,
     test_a_run_records_its_code_package,
     test_attempts_retries_and_final_artifacts,
     test_clone_task_points_at_origin_blobs,
+    test_delete_run_checks_inside_its_transaction_and_a_refusal_keeps_the_run,
+    test_delete_run_removes_every_row_of_that_run_only,
     test_eight_processes_allocate_distinct_run_ids,
     test_final_failure_sets_task_failed,
     test_inline_artifact_bytes_are_kept_in_rows_and_manifests,
@@ -35,8 +38,10 @@ from test_meta_sqlite import (  # noqa: F401  (collected here, against PostgreSQ
     test_page_runs_filters_orders_and_pages,
     test_readers_and_writers_in_other_processes_never_see_locked,
     test_readonly_store_refuses_to_write,
+    test_referenced_blob_keys_name_every_kind_of_blob_a_run_uses,
     test_run_ids_count_up_per_flow,
     test_running_run_of_a_dead_local_scheduler_reads_failed,
+    test_running_runs_lists_every_flows_running_runs_with_their_liveness,
     test_stale_heartbeat_reads_failed_on_any_host,
     test_steps_tasks_and_step_wide_details,
     test_store_pickles_and_survives_fork,

@@ -64,3 +64,9 @@ def test_metaflow_flows_start_through_headwater(tmp_path):
     argv = entry_argv(sys.executable, str(written_for_metaflow))
     assert argv[:2] == [sys.executable, "-c"] and "headwater.cli.main" in argv[2]
     assert argv[3] == str(written_for_metaflow)
+
+
+def test_no_cache_is_a_flag_of_run_and_resume():
+    assert run_args({"no_cache": True, "alpha": 1}) == ["--no-cache", "--alpha", "1"]
+    assert run_args({"no_cache": False}) == []
+    assert resume_args({"no_cache": True}) == ["--no-cache"]

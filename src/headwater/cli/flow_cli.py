@@ -286,6 +286,8 @@ def common_run_options() -> list[click.Option]:
                      show_default=True, envvar=_env("MAX_NUM_SPLITS"),
                      help="Refuse a foreach with more items than this."),
         click.Option(["--run-id-file"], default=None, help="Write the run id to this file."),
+        click.Option(["--no-cache"], is_flag=True, default=False,
+                     help="Run every @cache step, reusing nothing (its results refresh the cache)."),
         *backend_options("executor", top_level=False)(_noop).__click_params__,
     ]
 

@@ -26,6 +26,9 @@ Top-level options (--quiet, --datastore-root, ...) may come before COMMAND.
   headwater run examples/linear_flow.py
   headwater --quiet run flow.py --alpha 0.6
   headwater runs [FLOW]     the latest runs (of every flow, or of FLOW), as a table or --json
+  headwater delete FLOW/RUN_ID ...   delete runs (or --keep-last N / --keep-since DATE /
+                            --keep-tagged: every run outside that retention); --dry-run
+  headwater gc [--grace 1h] free the stored data no remaining run refers to; --dry-run
   headwater ui              the web UI on http://127.0.0.1:8080 (pip install 'headwater[ui]';
                             --port, --host, --token, --datastore-root, --metadata)
   headwater version
@@ -146,6 +149,12 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args[0] == "shim":
         _write_shim(args[1:])
+        return
+    if args[0] in ("delete", "gc"):
+        from headwater.cli import gc_cmd
+
+        command = gc_cmd.delete if args[0] == "delete" else gc_cmd.gc
+        command.main(args=args[1:], prog_name=f"headwater {args[0]}", standalone_mode=True)
         return
     if args[0] == "ui":
         from headwater.cli.ui_cmd import ui

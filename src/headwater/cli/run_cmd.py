@@ -13,9 +13,9 @@ from headwater.runtime.scheduler import RunOptions, RunOutcome
 
 
 def _options(ctx: click.Context, tags: tuple[str, ...], max_workers: int | None,
-             max_num_splits: int, run_id_file: str | None) -> RunOptions:
+             max_num_splits: int, run_id_file: str | None, no_cache: bool = False) -> RunOptions:
     options = RunOptions(tags=tags, max_num_splits=max_num_splits, run_id_file=run_id_file,
-                         with_decorators=tuple(ctx.find_root().obj["with"]))
+                         with_decorators=tuple(ctx.find_root().obj["with"]), no_cache=no_cache)
     if max_workers is not None:
         if max_workers < 1:
             raise click.BadParameter("must be at least 1", param_hint="--max-workers")

@@ -1,6 +1,7 @@
-"""Step decorators (retry, catch, timeout, resources, environment, parallel, card) and @project."""
+"""Step decorators (cache, retry, catch, timeout, resources, environment, parallel, card) and @project."""
 
 from headwater.decorators.base import StepDecorator, StepPolicy
+from headwater.decorators.cache import cache
 from headwater.decorators.card import card
 from headwater.decorators.catch import CaughtException, catch
 from headwater.decorators.environment import environment
@@ -12,6 +13,6 @@ from headwater.decorators.secrets import secrets
 from headwater.decorators.timeout import timeout
 
 __all__ = [
-    "CaughtException", "StepDecorator", "StepPolicy", "card", "catch", "environment", "parallel", "project",
+    "CaughtException", "StepDecorator", "StepPolicy", "cache", "card", "catch", "environment", "parallel", "project",
     "resources", "retry", "secrets", "timeout",
 ]

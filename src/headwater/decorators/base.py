@@ -31,6 +31,7 @@ class StepPolicy(Record):
     notes: list[str] = Factory(list)  # one-line warnings to print once per run
     cards: list[dict[str, Any]] = Factory(list)  # @card declarations, in order
     python_env: dict[str, Any] | None = None  # @pypi / @conda: the step's declared environment
+    cache: bool = False  # @cache: reuse an earlier task with the same cache key
     secrets: list[dict[str, Any]] = Factory(list)  # @secrets: fetched in the task
 
 

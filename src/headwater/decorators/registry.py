@@ -23,6 +23,10 @@ STEP_DECORATORS: dict[str, str] = {
     "parallel": "headwater.decorators.parallel:ParallelDecorator",
     "secrets": "headwater.decorators.secrets:SecretsDecorator",
 }
+# Decorators that let a step not run at all: @cache reuses an earlier task with the same key.
+CACHE_DECORATORS: dict[str, str] = {
+    "cache": "headwater.decorators.cache:CacheDecorator",
+}
 # Decorators that add to what a task leaves behind rather than change how it runs.
 REPORT_DECORATORS: dict[str, str] = {
     "card": "headwater.decorators.card:CardDecorator",
@@ -45,12 +49,13 @@ def decorator_class(name: str) -> type[StepDecorator]:
 
         return FALLBACK_CLASSES[name]
     target = (STEP_DECORATORS.get(name) or REPORT_DECORATORS.get(name)
-              or ENVIRONMENT_DECORATORS.get(name))
+              or CACHE_DECORATORS.get(name) or ENVIRONMENT_DECORATORS.get(name))
     if target is None:
         raise FlowDefinitionError(
             f"unknown step decorator {name!r}",
             fix=f"known step decorators: {', '.join(sorted(STEP_DECORATORS))}, and "
             f"{', '.join(sorted(REPORT_DECORATORS))}; "
+            f"caching: {', '.join(sorted(CACHE_DECORATORS))}; "
             f"environments: {', '.join(sorted(ENVIRONMENT_DECORATORS))}",
         )
     module, _, attr = target.partition(":")

@@ -132,6 +132,10 @@ def build_plan(flow_cls: type, settings: Settings, *, orchestrator: str, branch:
         with_specs=tuple(with_specs))
     if store_code:
         _lock_environments(plan, flow_cls, environment)
+    cached = sorted(step for step, policy in policies.items() if policy.cache)
+    if cached:  # the cache is looked up by headwater's scheduler, which a deployment has not
+        plan.notes.append(f"Note: @cache ({', '.join(cached)}) is ignored: every task of a "
+                          "deployed run runs")
     decorators = getattr(flow_cls, "_hw_flow_decorators", {})
     if "schedule" in decorators:
         plan.schedule = schedule_of(flow_cls.__name__, decorators["schedule"]["options"])
@@ -144,7 +148,11 @@ def _store_code(flow_cls: type, settings: Settings) -> dict[str, str]:
 
     store = open_datastore(settings.datastore_root)
     tarball, code = code_package.build(flow_cls)
-    return code_package.save(store, tarball, code)
+    saved = code_package.save(store, tarball, code)
+    # No run references the package until the deployment first runs: pin it, or `headwater gc`
+    # would collect it from under the deployment.
+    store.pin(saved["key"], f"code package of the deployed flow {flow_cls.__name__}")
+    return saved
 
 
 def _lock_environments(plan: DeployPlan, flow_cls: type, environment: str) -> None:

@@ -12,10 +12,11 @@ commit; outside one, each is its own transaction.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
+from headwater.exceptions import MetadataError
 from headwater.meta.rows import AttemptRow, FlowRow, RunRow, StepRow, TaskRow
 from headwater.meta.run_lock import RunLock
 from headwater.records import Frame, Manifest, TaskResult
@@ -126,6 +127,16 @@ class MetadataStore(ABC):
         ``result`` carries the origin's transition, so a later resume can clone the clone.
         """
 
+    # @cache. Not abstract: a backend without them simply never reuses a task.
+    def set_cache_key(self, flow: str, run_id: str, step: str, task_id: str,
+                      cache_key: str) -> None:
+        """Record that the succeeded task may be reused by a later task with ``cache_key``."""
+        return None
+
+    def find_cached_task(self, flow: str, step: str, cache_key: str) -> TaskRow | None:
+        """The newest succeeded task of ``flow``'s ``step`` recorded under ``cache_key``."""
+        return None
+
     @abstractmethod
     def run_finished(self, flow: str, run_id: str, status: str, finished_at: float) -> None:
         """Set a run's final status: 'succeeded' or 'failed'."""
@@ -146,6 +157,35 @@ class MetadataStore(ABC):
     @abstractmethod
     def remove_tags(self, flow: str, run_id: str, tags: Sequence[str]) -> None:
         """Remove user tags from a run. System tags are never removed."""
+
+    # -- deleting runs and collecting garbage (headwater.maintenance) ------------------------
+
+    def delete_run(self, flow: str, run_id: str,
+                   check: Callable[[], object] | None = None) -> None:
+        """Remove every row of a run (its tasks, attempts, artifacts and tags) in one
+        transaction: readers see the whole run or none of it. Its blobs stay until ``gc``.
+
+        ``check`` (whether the run may go: not live, no live resume of it) runs inside that
+        transaction, with new runs kept out until it commits, so no resume can register itself
+        from this run between the check and the delete."""
+        raise MetadataError(f"the metadata backend {type(self).__name__} cannot delete runs "
+                            f"(asked to delete {flow}/{run_id})")
+
+    def running_runs(self) -> list[RunRow]:
+        """Every run of every flow recorded as 'running', with its liveness as readers see it."""
+        raise MetadataError(f"the metadata backend {type(self).__name__} cannot list runs")
+
+    def run_ids(self) -> set[tuple[str, str]]:
+        """``(flow, run_id)`` of every run recorded."""
+        raise MetadataError(f"the metadata backend {type(self).__name__} cannot list runs")
+
+    def referenced_blob_keys(self) -> set[str]:
+        """The content key of every blob a recorded run refers to, whatever its status: stored
+        artifacts, parameters (IncludeFile contents), logs, code packages, foreach item lists
+        and cards."""
+        raise MetadataError(
+            f"the metadata backend {type(self).__name__} cannot list the blobs runs refer to"
+        )
 
     # -- readers -----------------------------------------------------------------------------
 

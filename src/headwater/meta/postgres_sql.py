@@ -96,7 +96,13 @@ _V3 = ("ALTER TABLE artifacts ADD COLUMN inline BYTEA",)
 # v4: the environments (@pypi/@conda locks) a run's steps ran in (JSON; NULL when none).
 _V4 = ("ALTER TABLE runs ADD COLUMN environments TEXT",)
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
+# v5: @cache: the cache key a succeeded task can be reused under, found by (flow, step, key).
+_V5 = (
+    "ALTER TABLE tasks ADD COLUMN cache_key TEXT",
+    "CREATE INDEX tasks_by_cache_key ON tasks (flow, step, cache_key)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # -- schema version --------------------------------------------------------------------------
@@ -180,6 +186,26 @@ _HAS_TAG = """EXISTS (SELECT 1 FROM run_tags f
 
 GET_RUN = f"SELECT {_RUN_COLUMNS} FROM runs r WHERE r.flow = %s AND r.run_id = %s"
 
+# -- deleting runs and collecting garbage (headwater.maintenance) ---------------------------
+
+# Every row of one run, child tables first; run together in one transaction (sql_store).
+DELETE_RUN = tuple(
+    f"DELETE FROM {table} WHERE flow = %s AND run_id = %s"
+    for table in ("artifacts", "attempts", "tasks", "run_tags", "runs")
+)
+# Taken by a deleting transaction before it checks the run may go: no run can be registered
+# between that check and the delete (a resume registering from the origin being deleted).
+LOCK_RUNS: tuple[str, ...] = ("LOCK TABLE runs IN EXCLUSIVE MODE",)  # no new run meanwhile; reads go on
+LIST_RUNNING = f"SELECT {_RUN_COLUMNS} FROM runs r WHERE r.status = 'running'"
+LIST_RUN_IDS = "SELECT flow, run_id FROM runs"
+# Where rows name blobs: artifacts stored apart (not inline), logs, and the JSON documents of runs
+# (parameters, IncludeFile contents, the code package) and tasks (foreach items, cards).
+REFERENCED_ARTIFACT_KEYS = "SELECT DISTINCT key FROM artifacts WHERE inline IS NULL"
+REFERENCED_LOG_KEYS = """SELECT stdout_key, stderr_key FROM attempts
+    WHERE stdout_key IS NOT NULL OR stderr_key IS NOT NULL"""
+RUN_DOCUMENTS = "SELECT params, code FROM runs"
+TASK_DOCUMENTS = "SELECT frames, transition FROM tasks"
+
 
 def select_runs(*, num_tags: int, by_user: bool, succeeded_only: bool) -> str:
     """Runs of one flow, newest first. Parameters: flow, *tags, [user], limit (None: all)."""
@@ -260,3 +286,12 @@ LIST_ATTEMPTS = f"""SELECT {_ATTEMPT_COLUMNS} FROM attempts
     WHERE flow = %s AND run_id = %s AND step = %s AND task_id = %s ORDER BY attempt"""
 LIST_STEP_ATTEMPTS = f"""SELECT {_ATTEMPT_COLUMNS} FROM attempts
     WHERE flow = %s AND run_id = %s AND step = %s ORDER BY task_id {_C}, attempt"""
+
+# -- step cache (@cache) ---------------------------------------------------------------------
+
+SET_CACHE_KEY = """UPDATE tasks SET cache_key = %s
+    WHERE flow = %s AND run_id = %s AND step = %s AND task_id = %s"""
+# The newest succeeded task of the step with that key; served by the tasks_by_cache_key index.
+FIND_CACHED_TASK = f"""SELECT {_TASK_COLUMNS} FROM tasks
+    WHERE flow = %s AND step = %s AND cache_key = %s AND status = 'succeeded'
+    ORDER BY seq DESC LIMIT 1"""

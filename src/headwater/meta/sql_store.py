@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
@@ -235,6 +235,53 @@ class SQLMetadata(MetadataStore):
             )
             c.executemany(self._sql.INSERT_ARTIFACT, _artifact_rows(key, manifest))
 
+    # -- step cache (@cache) ------------------------------------------------------------------
+
+    def set_cache_key(self, flow: str, run_id: str, step: str, task_id: str,
+                      cache_key: str) -> None:
+        key = (flow, run_id, step, task_id)
+        with self._db.write() as c:
+            _require(c.execute(self._sql.SET_CACHE_KEY, (cache_key, *key)).rowcount, *key)
+
+    def find_cached_task(self, flow: str, step: str, cache_key: str) -> TaskRow | None:
+        rows = self._db.query(self._sql.FIND_CACHED_TASK, (flow, step, cache_key))
+        return _task_row(rows[0]) if rows else None
+
+
+    # -- deleting runs and collecting garbage -------------------------------------------------
+
+    def delete_run(self, flow: str, run_id: str,
+                   check: Callable[[], object] | None = None) -> None:
+        with self._db.write() as c:
+            for statement in self._sql.LOCK_RUNS:
+                c.execute(statement)
+            if check is not None:
+                check()  # reads committed rows; none can be committed until this one ends
+            _require(len(c.execute(self._sql.RUN_EXISTS, (flow, run_id)).fetchall()), flow, run_id)
+            for statement in self._sql.DELETE_RUN:
+                c.execute(statement, (flow, run_id))
+
+    def running_runs(self) -> list[RunRow]:
+        return [self._checked(_run_row(row)) for row in self._db.query(self._sql.LIST_RUNNING)]
+
+    def run_ids(self) -> set[tuple[str, str]]:
+        return {(flow, run_id) for flow, run_id in self._db.query(self._sql.LIST_RUN_IDS)}
+
+    def referenced_blob_keys(self) -> set[str]:
+        keys = {key for (key,) in self._db.query(self._sql.REFERENCED_ARTIFACT_KEYS)}
+        for stdout_key, stderr_key in self._db.query(self._sql.REFERENCED_LOG_KEYS):
+            keys.update(k for k in (stdout_key, stderr_key) if k)
+        for params, code in self._db.query(self._sql.RUN_DOCUMENTS):
+            keys.update(ref.key for ref in codec.load_manifest(params).values()
+                        if ref.inline is None)
+            if code:
+                keys.add(json.loads(code)["key"])
+        for frames, transition in self._db.query(self._sql.TASK_DOCUMENTS):
+            keys.update(f.items_key for f in codec.load_frames(frames) if f.items_key)
+            if transition:
+                keys.update(_transition_keys(json.loads(transition)))
+        return keys
+
     # -- readers: flows and runs --------------------------------------------------------------
 
     def list_flows(self, *, tags: Sequence[str] = ()) -> list[str]:
@@ -432,6 +479,14 @@ def _transition(result: TaskResult) -> str | None:
     if result.cards:  # @card: the records of the task's rendered cards (see headwater.cards)
         transition["cards"] = result.cards
     return json.dumps(transition) if transition else None
+
+
+def _transition_keys(transition: dict) -> list[str]:
+    """Blobs a task's transition record names: its foreach items and its cards."""
+    keys = [card["key"] for card in transition.get("cards") or () if card.get("key")]
+    if transition.get("foreach_items_key"):
+        keys.append(transition["foreach_items_key"])
+    return keys
 
 
 def _attempt_row(row: tuple) -> AttemptRow:

@@ -27,6 +27,8 @@ _WITH_ALIASES = frozenset({"with_", "decospecs", "with_decorators"})
 # Options of run/resume themselves (anything else given to run() is a flow parameter).
 _RUN_OPTIONS = {"tags": "--tag", "tag": "--tag", "max_workers": "--max-workers",
                 "max_num_splits": "--max-num-splits"}
+# Flags of run/resume: ``no_cache=True`` -> ``--no-cache``.
+_RUN_FLAGS = {"no_cache": "--no-cache"}
 _RESERVED = frozenset({"runner_attribute_file"})
 
 
@@ -83,7 +85,9 @@ def run_args(kwargs: Mapping[str, Any]) -> list[str]:
             raise RunnerArgumentError(f"{name} is managed by the Runner and cannot be passed")
         if value is None:
             continue
-        if name in _RUN_OPTIONS:
+        if name in _RUN_FLAGS:
+            args += [_RUN_FLAGS[name]] if value else []
+        elif name in _RUN_OPTIONS:
             args += _repeated(_RUN_OPTIONS[name], value)
         else:
             params += [f"--{name}", cli_value(value)]
@@ -96,7 +100,8 @@ def resume_args(kwargs: Mapping[str, Any]) -> list[str]:
     step = rest.pop("step", None) or rest.pop("step_to_rerun", None)
     rest.pop("step_to_rerun", None)
     origin = rest.pop("origin_run_id", None)
-    unknown = sorted(set(rest) - set(_RUN_OPTIONS) - _RESERVED - {"run_id_file"})
+    unknown = sorted(set(rest) - set(_RUN_OPTIONS) - set(_RUN_FLAGS) - _RESERVED
+                     - {"run_id_file"})
     if unknown:
         raise RunnerArgumentError(
             f"resume() does not take {', '.join(unknown)}",

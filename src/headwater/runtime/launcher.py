@@ -38,6 +38,7 @@ from headwater.runtime.scheduler import (
     host_and_pid,
     python_tag,
 )
+from headwater.runtime.step_cache import StepCache
 from headwater.settings import Settings, current_username
 from headwater.store import open_datastore
 from headwater.store.temp_sweep import finish_sweep, start_sweep
@@ -201,6 +202,8 @@ def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: 
             params=launch.param_refs, origin_run_id=options.origin_run_id, pid=pid, host=host,
             code=executor.code_package, environments=_environments_record(step_envs),
         )
+        if plan is not None:
+            _origin_still_there(meta, flow_name, run_id, options.origin_run_id)
         # Leftovers of writers killed mid-write, swept in the background once a day.
         sweep = start_sweep(launch.store.storage)
         # Held until the run's end is recorded: readers see the run alive while it is held, and
@@ -214,7 +217,9 @@ def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: 
             scheduler = Scheduler(flow_name=flow_name, graph=launch.graph, executor=executor,
                                   meta=meta, store=launch.store, console=console,
                                   options=options, username=user, policies=policies,
-                                  resume=plan)
+                                  resume=plan,
+                                  cache=_step_cache(launch, policies, meta, step_envs, options,
+                                                    resume_step))
             try:
                 outcome = scheduler.run(run_id, launch.param_refs, tuple(options.tags))
             finally:
@@ -228,6 +233,34 @@ def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: 
                        lambda line: console.say(line, always=True))
     _closing_line(console, flow_name, outcome)
     return outcome
+
+
+def _step_cache(launch: _Launch, policies: dict[str, StepPolicy], meta: Any,
+                step_envs: dict[str, Any], options: RunOptions,
+                resume_step: str | None) -> StepCache | None:
+    """The run's @cache keys and lookups; None when no step has @cache. ``resume STEP`` runs
+    STEP again even where the cache has it: that is what the user asked for."""
+    if not any(policy.cache for policy in policies.values()):
+        return None
+    return StepCache(flow_cls=launch.flow_cls, graph=launch.graph, policies=policies, meta=meta,
+                     store=launch.store, step_envs=step_envs, lookup=not options.no_cache,
+                     fresh_steps=frozenset({resume_step} if resume_step else ()))
+
+
+def _origin_still_there(meta: Any, flow_name: str, run_id: str, origin_run_id: Any) -> None:
+    """A resume read its origin just before registering itself; `headwater delete` of the origin
+    refuses once the resume is registered, but one committed in between would leave the plan
+    naming records (and blobs) no longer kept. Asked once the resume is registered: fail it."""
+    if meta.get_run(flow_name, origin_run_id) is not None:
+        return
+    import time
+
+    meta.run_finished(flow_name, run_id, "failed", time.time())
+    raise NotFoundError(
+        f"run {flow_name}/{origin_run_id} was deleted while run {flow_name}/{run_id} was starting "
+        "to resume from it",
+        fix="resume from another run of the flow (`headwater runs` lists them)",
+    )
 
 
 def _prepare_environments(launch: _Launch, policies: dict[str, StepPolicy],

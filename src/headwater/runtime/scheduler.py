@@ -36,7 +36,8 @@ from headwater.records import (
 from headwater.runtime.console import Console
 from headwater.runtime.executors.base import Executor, TaskExited, TaskOutput, TaskStarted
 from headwater.runtime.live_logs import LiveLogs
-from headwater.runtime.resume import ResumePlan
+from headwater.runtime.resume import CloneSource, ResumePlan
+from headwater.runtime.step_cache import StepCache, cache_key_or_none
 from headwater.store.task_log import LineClock
 from headwater.store.task_log import encode as encode_log
 
@@ -59,6 +60,7 @@ class RunOptions(Record):
     run_id_file: str | None = None
     origin_run_id: str | None = None
     with_decorators: tuple[str, ...] = ()  # --with specs, e.g. "retry:times=2"
+    no_cache: bool = False  # --no-cache: @cache steps run (and refresh their cache entries)
     clone_only: bool = False  # resume --clone-only: clone what succeeded, run nothing
 
 
@@ -90,7 +92,7 @@ class Scheduler:
     def __init__(self, *, flow_name: str, graph: Graph, executor: Executor, meta: Any, store: Any,
                  console: Console, options: RunOptions, username: str,
                  policies: Mapping[str, StepPolicy] | None = None,
-                 resume: ResumePlan | None = None) -> None:
+                 resume: ResumePlan | None = None, cache: StepCache | None = None) -> None:
         self.flow_name = flow_name
         self.graph = graph
         self.executor = executor
@@ -101,6 +103,7 @@ class Scheduler:
         self.username = username
         self.policies = dict(policies or {})
         self.resume = resume
+        self.cache = cache
         self._cloned: set[str] = set()
         self.run_id = ""
         self.params: dict = {}
@@ -165,7 +168,7 @@ class Scheduler:
                 with self.meta.transaction():
                     while self._ready and len(self._live) < self.options.max_workers:
                         spec = self._ready.popleft()
-                        if self._clone(spec):
+                        if self._clone(spec) or self._reuse(spec):
                             continue
                         if self.options.clone_only:  # resume --clone-only: run nothing
                             self._not_run.append(f"{spec.step}/{spec.task_id}")
@@ -285,18 +288,55 @@ class Scheduler:
         source = self.resume.match(spec, parents_cloned)
         if source is None:
             return False
+        self._record_clone(spec, source)
+        self._cloned.add(spec.task_id)
+        self.console.task_line(f"{self.run_id}/{spec.step}/{spec.task_id}",
+                               f"Cloning results of a previously successful task {source.pathspec}")
+        self._release_successors(spec, source.result)
+        return True
+
+    def _reuse(self, spec: TaskSpec) -> bool:
+        """@cache: record ``spec`` as a copy of an earlier task with the same cache key.
+
+        A task that runs instead carries its key in ``spec.extra``; it is recorded under that key
+        once it has succeeded (see :meth:`_remember_cache_key`).
+        """
+        if spec.attempt or "catch" in spec.extra:
+            return False
+        key, why_not = cache_key_or_none(self.cache, spec)
+        if why_not is not None:
+            self.console.task_line(f"{self.run_id}/{spec.step}/{spec.task_id}", why_not)
+        if key is None or self.cache is None:
+            return False
+        spec.extra["cache_key"] = key
+        source = self.cache.find(spec, key)
+        if source is None:
+            return False
+        self._record_clone(spec, source)
+        self.meta.set_cache_key(self.flow_name, self.run_id, spec.step, spec.task_id, key)
+        self.console.task_line(f"{self.run_id}/{spec.step}/{spec.task_id}",
+                               f"reused from cache: {source.pathspec}")
+        self._release_successors(spec, source.result)
+        return True
+
+    def _record_clone(self, spec: TaskSpec, source: CloneSource) -> None:
+        """Resume and @cache alike: a succeeded task whose manifest names ``source``'s blobs."""
         self.meta.clone_task(
             self.flow_name, self.run_id, spec.step, spec.task_id, origin_pathspec=source.pathspec,
             frames=spec.frames, parents=[f"{p.step}/{p.task_id}" for p in spec.parents],
             manifest=source.manifest, stdout_key=source.stdout_key,
             stderr_key=source.stderr_key, result=source.result,
         )
-        self._cloned.add(spec.task_id)
         self.console.progress.cloned(spec.step)
-        self.console.task_line(f"{self.run_id}/{spec.step}/{spec.task_id}",
-                               f"Cloning results of a previously successful task {source.pathspec}")
-        self._release_successors(spec, source.result)
-        return True
+
+    def _remember_cache_key(self, spec: TaskSpec, result: TaskResult) -> str | None:
+        """The key a succeeded @cache task is recorded under; a @catch stand-in has none (the
+        step failed: running it again might not)."""
+        key = spec.extra.get("cache_key")
+        if key is None or not result.ok or "catch" in spec.extra:
+            return None
+        result.metadata["cache-key"] = key
+        return key
 
     # -- events --------------------------------------------------------------------------------
     def _handle(self, event: Any) -> None:
@@ -339,9 +379,13 @@ class Scheduler:
             live.clocks["stderr"].feed(note, time.time())
         stdout_key = self._save_log(live, "stdout")
         stderr_key = self._save_log(live, "stderr")
+        cache_key = self._remember_cache_key(spec, result)
         self.meta.attempt_finished(self.flow_name, self.run_id, spec.step, spec.task_id,
                                    spec.attempt, result, stdout_key=stdout_key,
                                    stderr_key=stderr_key, final=follow_up is None)
+        if cache_key is not None:
+            self.meta.set_cache_key(self.flow_name, self.run_id, spec.step, spec.task_id,
+                                    cache_key)
         self._live_logs.finished(spec.task_id)
         outcome = "done" if result.ok else "failed" if follow_up is None else "retry"
         self.console.progress.finished(spec.step, outcome)

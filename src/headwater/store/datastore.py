@@ -9,16 +9,31 @@ key before a byte of it is unpickled: xxh3 hashes ~9 GB/s, far cheaper than the 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 
 import xxhash
 
 from headwater.exceptions import ArtifactError, DataIntegrityError, StoreError
 from headwater.records import ArtifactRef
-from headwater.store.serialize import Part, decode, decode_item, encode, encode_items
+from headwater.store.serialize import (
+    Part,
+    decode,
+    decode_item,
+    encode,
+    encode_items,
+    item_spans,
+)
 from headwater.store.storage import Storage, open_storage, store_message
 
 BLOB_DIR = "blobs"
+PIN_DIR = "pins"
+"""``pins/<key>``: a blob kept by garbage collection though no run references it yet (the code
+package of a deployed flow, before its first run)."""
+CLAIM_TTL_S = 300.0
+"""How long a process trusts its own memory that it wrote (or touched) a blob, before it touches
+it again on the next save. Garbage collection never collects a blob whose time is later than the
+start of the oldest live run minus this (see headwater.maintenance.sweep)."""
 PICKLE = "pickle5"
 RAW = "raw"
 ITEMS_CACHE_SIZE = 8
@@ -57,7 +72,8 @@ class DataStore:
 
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
-        self._known: set[str] = set()  # keys this process has seen stored: skip the existence check
+        self._claimed: dict[str, float] = {}  # key -> when this process last wrote or touched it
+        self._known: set[str] = set()  # keys seen stored by a read-side check (has_many)
         self._items: dict[str, memoryview] = {}  # verified items blobs, oldest first
 
     @property
@@ -135,6 +151,18 @@ class DataStore:
             self._items[key] = buf
         return decode_item(buf, index, name=name, where=where)
 
+    def item_keys(self, key: str, *, name: str, where: str) -> list[str]:
+        """The content key of each item of a foreach items blob, in order.
+
+        Two equal items (pickled alike) get the same key wherever they sit in the sequence:
+        @cache keys a foreach task on its item, not on its position.
+        """
+        buf = self._items.get(key)
+        if buf is None:
+            buf = self._read_verified(key, f"foreach items '{name}' of task {where}")
+        return [content_key([buf[start:end]])
+                for start, end in item_spans(buf, name=name, where=where)]
+
     def has_many(self, keys: Iterable[str]) -> set[str]:
         """The subset of blob ``keys`` present in the store, checked in one batch."""
         wanted = set(keys)
@@ -146,11 +174,14 @@ class DataStore:
         return wanted & self._known
 
     def _put(self, parts: Sequence[Part], what: str) -> str:
+        """Store the blob unless it is there; a blob found there is touched, so that garbage
+        collection sees it as just written (the run saving it will reference it soon)."""
         key = content_key(parts)
-        if key in self._known:
+        now = time.time()
+        if now - self._claimed.get(key, float("-inf")) < CLAIM_TTL_S:
             return key
         try:
-            if not self._storage.exists_many([blob_path(key)]):
+            if not self._storage.touch(blob_path(key)):
                 self._storage.put(blob_path(key), parts)
         except OSError as exc:
             raise StoreError(
@@ -159,8 +190,13 @@ class DataStore:
                 fix="make the datastore root writable again (does the bucket or folder exist? "
                 "may these credentials write to it? is there space?), then `resume` the run",
             ) from exc
+        self._claimed[key] = now
         self._known.add(key)
         return key
+
+    def pin(self, key: str, why: str) -> None:
+        """Keep blob ``key`` through garbage collection though no run references it (yet)."""
+        self._storage.put(f"{PIN_DIR}/{key}", [why.encode("utf-8")])
 
     def _read_verified(self, key: str, what: str) -> memoryview:
         try:

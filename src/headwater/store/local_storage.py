@@ -6,9 +6,20 @@ import contextlib
 import mmap
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 
-from headwater.store.storage import Part, Storage, _check_key, _is_temp_name, _temp_name
+from headwater.store.storage import (
+    TEMP_PREFIX,
+    Part,
+    Stat,
+    Storage,
+    _check_key,
+    _is_temp_name,
+    _temp_name,
+)
+
+TRASH_PREFIX = TEMP_PREFIX + "gc-"
+"""A blob being deleted is first renamed to this prefix + its name (a temp name: never read)."""
 
 MMAP_MIN = 64 * 1024
 """Smaller files are read into a private buffer: mapping costs two syscalls and page faults."""
@@ -103,6 +114,72 @@ class LocalStorage(Storage):
                 except FileNotFoundError:
                     pass  # its writer finished or another cleaner got there first
         return removed
+
+
+    # -- garbage collection: touch, scan, and delete by rename-then-check --------------------
+
+    def touch(self, key: str) -> bool:
+        try:
+            os.utime(self._path(key))
+        except FileNotFoundError:
+            return False
+        except PermissionError:  # another user's file: it exists, but we cannot refresh it
+            return os.path.isfile(self._path(key))
+        return True
+
+    def scan(self, prefix: str) -> Iterator[Stat]:
+        folder, _, _ = prefix.rpartition("/")
+        top = os.path.join(self.root, *_check_key(folder)) if folder else self.root
+        for dirpath, _, files in os.walk(top):
+            rel = os.path.relpath(dirpath, self.root).replace(os.sep, "/")
+            base = "" if rel == "." else rel + "/"
+            for name in files:
+                key = base + name
+                if _is_temp_name(name) or not key.startswith(prefix):
+                    continue
+                try:
+                    st = os.stat(os.path.join(dirpath, name))
+                except FileNotFoundError:
+                    continue
+                yield key, st.st_size, st.st_mtime
+
+    def delete_unless_newer(self, key: str, cutoff: float) -> int | None:
+        """Rename the file out of the way first, then look at its time: a writer that touched it
+        before the rename left a fresh time (it is put back); one that touches it after finds
+        no file and writes it again. Either way no writer believes in a file that is gone."""
+        path = self._path(key)
+        folder, name = os.path.split(path)
+        trash = os.path.join(folder, TRASH_PREFIX + name)
+        try:
+            os.rename(path, trash)
+        except FileNotFoundError:
+            return None
+        return _settle(trash, path, cutoff)
+
+    def recover_deletions(self, cutoff: float, keep: Container[str]) -> int:
+        settled = 0
+        for dirpath, _, files in os.walk(self.root):
+            for name in files:
+                if name.startswith(TRASH_PREFIX):
+                    original = name[len(TRASH_PREFIX):]
+                    _settle(os.path.join(dirpath, name), os.path.join(dirpath, original),
+                            cutoff, restore=original in keep)
+                    settled += 1
+        return settled
+
+
+def _settle(trash: str, path: str, cutoff: float, *, restore: bool = False) -> int | None:
+    """Unlink ``trash`` if it is older than ``cutoff``, else (or if ``restore``) put it back
+    at ``path``."""
+    try:
+        st = os.stat(trash)
+        if restore or st.st_mtime >= cutoff:
+            os.replace(trash, path)  # a writer may have written it again: same bytes
+            return None
+        os.unlink(trash)
+    except FileNotFoundError:
+        return None
+    return st.st_size
 
 
 def _unlink_quietly(path: str) -> None:

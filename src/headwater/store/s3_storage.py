@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Iterator, Sequence
 from typing import Any
 
 from headwater.store.fsspec_storage import _REMOTE_CHECK_THREADS, FsspecStorage
-from headwater.store.storage import Part, store_errors, store_message
+from headwater.store.storage import Part, Stat, _is_temp_name, store_errors, store_message
 
 S3_PART_SIZE = 16 * 2**20
 """Bytes per part of a multipart upload or ranged download (S3 wants at least 5 MiB per part)."""
@@ -219,6 +219,75 @@ class S3Storage(FsspecStorage):
                 marker = {"KeyMarker": listing.get("NextKeyMarker", ""),
                           "UploadIdMarker": listing.get("NextUploadIdMarker", "")}
         return removed
+
+    # -- garbage collection (see headwater.maintenance.sweep) ----------------------------------
+
+    def touch(self, key: str) -> bool:
+        """Copy the object onto itself (server side, no bytes travel), which gives it a new
+        LastModified. An object S3 cannot copy in one request (over 5 GB) answers False: the
+        caller then uploads it again, which refreshes it just as well."""
+        _, bucket, name = self._split(key)
+        try:
+            self.fs.call_s3("copy_object", Bucket=bucket, Key=name,
+                            CopySource={"Bucket": bucket, "Key": name},
+                            MetadataDirective="REPLACE")
+        except FileNotFoundError:
+            return False
+        except Exception:  # noqa: BLE001 - too large to copy, or refused: write it again
+            return False
+        return True
+
+    def scan(self, prefix: str) -> Iterator[Stat]:
+        bucket, base, _ = self.fs.split_path(self._base)
+        root = f"{base}/" if base else ""
+        token: dict[str, str] = {}
+        with store_errors():
+            while True:
+                page = self.fs.call_s3("list_objects_v2", Bucket=bucket, Prefix=root + prefix,
+                                       **token)
+                for item in page.get("Contents", []):
+                    key = item["Key"][len(root):]
+                    if not _is_temp_name(key.rpartition("/")[2]):
+                        yield key, int(item["Size"]), _modified(item["LastModified"])
+                if not page.get("IsTruncated"):
+                    return
+                token = {"ContinuationToken": page["NextContinuationToken"]}
+
+    def delete_unless_newer(self, key: str, cutoff: float) -> int | None:
+        return self.delete_many_unless_newer([key], cutoff)[0]
+
+    def delete_many_unless_newer(self, keys: Sequence[str], cutoff: float) -> list[int | None]:
+        """Ask each object's time again just before deleting it, side by side. S3 has no rename,
+        so a writer touching an object between that question and the delete (milliseconds) is
+        not seen; a writer only touches what it is about to reference, and the grace and the
+        live-run bound keep such a blob out of the candidates in the first place."""
+        gate = asyncio.Semaphore(_REMOTE_CHECK_THREADS)
+
+        async def delete(key: str) -> int | None:
+            _, bucket, name = self._split(key)
+            async with gate:
+                try:
+                    head = await self.fs._call_s3("head_object", Bucket=bucket, Key=name)
+                except FileNotFoundError:
+                    return None
+                if _modified(head["LastModified"]) >= cutoff:
+                    return None
+                await self.fs._call_s3("delete_object", Bucket=bucket, Key=name)
+                return int(head["ContentLength"])
+
+        async def delete_all() -> list[int | None]:
+            return await asyncio.gather(*(delete(k) for k in keys))
+
+        with store_errors():
+            freed = self._run(delete_all())
+        self.fs.invalidate_cache()
+        return list(freed)
+
+
+def _modified(last_modified: Any) -> float:
+    """S3 keeps whole seconds: read a time as the end of its second, so a blob touched a moment
+    ago never looks older than it is."""
+    return float(last_modified.timestamp()) + 1.0
 
 
 def _bytes_view(part: Part) -> memoryview:

@@ -256,6 +256,13 @@ def item_count(buf: memoryview, *, name: str = "", where: str = "") -> int:
     return _U64.unpack_from(buf, _PREAMBLE.size)[0]
 
 
+def item_spans(buf: memoryview, *, name: str = "", where: str = "") -> list[tuple[int, int]]:
+    """``(start, end)`` of every item's pickle in an items blob, reading only the header."""
+    count = item_count(buf, name=name, where=where)
+    offsets = struct.unpack_from(f"<{count + 1}Q", buf, _PREAMBLE.size + _U64.size)
+    return list(zip(offsets[:-1], offsets[1:], strict=True))
+
+
 def decode_item(buf: memoryview, index: int, *, name: str = "", where: str = "") -> object:
     """Unpickle item ``index`` of an items blob, touching only the header and that item."""
     count = item_count(buf, name=name, where=where)

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from headwater.exceptions import StoreError
 
 Part = bytes | memoryview
+Stat = tuple[str, int, float]
+"""``(key, size in bytes, modification time as a Unix time)``."""
 
 TEMP_PREFIX = ".tmp-"
 """Names of files being written start with this; readers and listings skip them."""
@@ -77,6 +79,40 @@ class Storage(ABC):
 
         Backends whose writes are atomic by themselves leave nothing behind, hence the no-op.
         """
+        return 0
+
+    # -- what garbage collection needs (see headwater.maintenance.sweep) -----------------------
+
+    def touch(self, key: str) -> bool:
+        """Mark ``key`` as just used, as a fresh write would (its modification time becomes now),
+        so garbage collection's grace protects a blob a writer found already there; False if it
+        does not exist. The default only checks existence: such a backend cannot be collected
+        (:meth:`scan` refuses)."""
+        return bool(self.exists_many([key]))
+
+    def scan(self, prefix: str) -> Iterator[Stat]:
+        """``(key, size, modified)`` of every key starting with ``prefix`` (unfinished writes
+        excluded), in no particular order: what garbage collection sweeps."""
+        raise StoreError(
+            f"the datastore {self.root} cannot be garbage collected: its backend "
+            f"({type(self).__name__}) cannot refresh a blob's modification time",
+            fix="collect garbage on a local folder or an S3 bucket",
+        )
+
+    def delete_unless_newer(self, key: str, cutoff: float) -> int | None:
+        """Delete ``key`` unless it was modified at or after ``cutoff`` (a writer touched it
+        since it was scanned); return the bytes freed, or None when nothing was deleted."""
+        raise StoreError(f"the datastore {self.root} cannot delete blobs")
+
+    def delete_many_unless_newer(self, keys: Sequence[str], cutoff: float) -> list[int | None]:
+        """:meth:`delete_unless_newer` for each of ``keys`` (a remote backend runs them side by
+        side); the bytes freed by each, None where nothing was deleted."""
+        return [self.delete_unless_newer(key, cutoff) for key in keys]
+
+    def recover_deletions(self, cutoff: float, keep: Container[str]) -> int:
+        """Finish what a killed collector left half done: put back what it was deleting if the
+        file's name is in ``keep`` or it was modified at or after ``cutoff``, delete it
+        otherwise; return how many keys were settled."""
         return 0
 
 

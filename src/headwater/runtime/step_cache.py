@@ -1,0 +1,173 @@
+"""@cache: the key a task is known by, and the earlier task a new one can reuse.
+
+A task of a ``@cache`` step is reused, instead of run, when an earlier succeeded task of the same
+flow and step was recorded under the same key. The key is a hash of what the scheduler can see
+before the task starts:
+
+* code: the source of the step's function and the bytes of the file that defines the flow;
+* inputs: the content key of every artifact of every parent task (a join: of all its inputs),
+  in parent order, except the list a foreach iterates over (the task's own item stands for it);
+* each foreach item the task sits under, by the content key of the item itself, so its position
+  does not matter and adding one item to a foreach leaves the other items' keys unchanged;
+* the run's parameters and configs (their content keys);
+* the environment: the step's @pypi/@conda lock when it has one, else the interpreter's version;
+  always the headwater version and the step's @environment variables.
+
+What the key cannot see (files read from disk, the network, the clock, modules imported from
+other files) is the user's to vary: ``--no-cache`` or a change to the step.
+
+Reuse is resume's clone: a metadata record whose manifest names the earlier task's blobs;
+nothing is copied. The lookup is one indexed query by (flow, step, key).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+import xxhash
+
+from headwater.decorators.base import StepPolicy
+from headwater.exceptions import HeadwaterException
+from headwater.graph.model import Graph
+from headwater.records import TaskResult, TaskSpec
+from headwater.runtime.resume import CloneSource
+from headwater.version import __version__
+
+KEY_VERSION = "1"  # bump when what goes into a key changes: older keys then never match
+
+
+class StepCache:
+    """Computes cache keys for a run's @cache steps and finds the tasks they can reuse."""
+
+    def __init__(self, *, flow_cls: type, graph: Graph, policies: Mapping[str, StepPolicy],
+                 meta: Any, store: Any, step_envs: Mapping[str, Any] | None = None,
+                 lookup: bool = True, fresh_steps: frozenset[str] = frozenset()) -> None:
+        self.flow_cls = flow_cls
+        self.flow_name = flow_cls.__name__
+        self.graph = graph
+        self.meta = meta
+        self.store = store
+        self.lookup = lookup  # False with --no-cache: keys are recorded, nothing is reused
+        self.fresh_steps = fresh_steps  # `resume STEP`: the user asked for STEP to run again
+        self._cached_steps = {step for step, policy in policies.items() if policy.cache}
+        self._policies = policies
+        self._step_envs = dict(step_envs or {})
+        self._flow_file = _flow_file_hash(flow_cls)
+        self._static: dict[str, list[Any]] = {}  # step -> its code and environment parts
+        self._item_keys: dict[str, list[str]] = {}  # items blob -> each item's content key
+
+    def wants(self, step: str) -> bool:
+        return step in self._cached_steps
+
+    def key_for(self, spec: TaskSpec) -> str:
+        """The cache key of ``spec`` (a hex digest); see the module docstring for its parts."""
+        parts = [KEY_VERSION, *self._static_parts(spec.step),
+                 _sorted_keys(spec.params), self._input_parts(spec), self._item_parts(spec)]
+        blob = json.dumps(parts, separators=(",", ":")).encode()
+        return xxhash.xxh3_128(blob).hexdigest()
+
+    def find(self, spec: TaskSpec, key: str) -> CloneSource | None:
+        """The earlier succeeded task recorded under ``key`` for this step, or None."""
+        if not self.lookup or spec.step in self.fresh_steps:
+            return None
+        row = self.meta.find_cached_task(self.flow_name, spec.step, key)
+        if row is None:
+            return None
+        where = (row.flow, row.run_id, row.step, row.task_id)
+        manifest = self.meta.get_artifacts(*where)
+        last = (self.meta.list_attempts(*where) or [None])[-1]
+        transition = row.transition or {}
+        result = TaskResult(
+            manifest=manifest,
+            next_steps=tuple(transition.get("next_steps", ())),
+            foreach_count=transition.get("foreach_count"),
+            foreach_items_key=transition.get("foreach_items_key"),
+            cards=list(transition.get("cards", ())),  # @card: the card comes with the task
+            metadata={"cache-key": key, "cached-from": row.pathspec},
+        )
+        return CloneSource(row.pathspec, manifest, result, getattr(last, "stdout_key", None),
+                           getattr(last, "stderr_key", None))
+
+    # -- the parts of a key ---------------------------------------------------------------------
+    def _static_parts(self, step: str) -> list[Any]:
+        """What is the same for every task of ``step`` in this run: code and environment."""
+        parts = self._static.get(step)
+        if parts is None:
+            policy = self._policies.get(step) or StepPolicy()
+            env = self._step_envs.get(step)
+            lock = getattr(getattr(env, "lock", None), "id", None)
+            python = None if lock else ".".join(map(str, sys.version_info[:3]))
+            parts = self._static[step] = [
+                self._flow_file, _step_source_hash(self.flow_cls, step),
+                {"lock": lock, "python": python, "headwater": __version__,
+                 "vars": sorted(policy.env.items())},
+            ]
+        return parts
+
+    def _input_parts(self, spec: TaskSpec) -> list[list[list[str]]]:
+        # The list a foreach iterates over changes whenever one item does; each task is keyed
+        # on its own item instead (see _item_parts), so that artifact is left out.
+        iterated = {self.graph[f.step].foreach_var for f in spec.frames if f.is_foreach}
+        return [_sorted_keys({name: ref for name, ref in parent.manifest.items()
+                              if name not in spec.params and name not in iterated})
+                for parent in spec.parents]
+
+    def _item_parts(self, spec: TaskSpec) -> list[str]:
+        parts = []
+        for frame in spec.frames:
+            if not frame.is_foreach:
+                continue
+            if frame.items_key is None:  # @parallel: the workers are told apart by position
+                parts.append(f"#{frame.index}")
+                continue
+            keys = self._item_keys.get(frame.items_key)
+            if keys is None:
+                keys = self._item_keys[frame.items_key] = self.store.item_keys(
+                    frame.items_key, name=self.graph[frame.step].foreach_var or "",
+                    where=f"{spec.flow_name}/{spec.run_id}/{frame.step}/{frame.task_id}")
+            parts.append(keys[frame.index])
+        return parts
+
+
+def cache_key_or_none(cache: StepCache | None, spec: TaskSpec) -> tuple[str | None, str | None]:
+    """``(key, None)`` for a @cache task, ``(None, why)`` when its key cannot be computed (the
+    task then runs as if uncached), ``(None, None)`` for other tasks."""
+    if cache is None or not cache.wants(spec.step):
+        return None, None
+    try:
+        return cache.key_for(spec), None
+    except HeadwaterException as exc:
+        return None, f"@cache: no cache key for this task, it runs ({exc.msg})"
+
+
+def _sorted_keys(manifest: Mapping[str, Any]) -> list[list[str]]:
+    return [[name, manifest[name].key] for name in sorted(manifest)]
+
+
+def _flow_file_hash(flow_cls: type) -> str:
+    """The flow file's bytes; a class without a readable file (a notebook) by its source."""
+    try:
+        path = inspect.getsourcefile(flow_cls)
+        if path:
+            with open(path, "rb") as handle:
+                return xxhash.xxh3_128(handle.read()).hexdigest()
+    except (OSError, TypeError):
+        pass
+    return _source_hash(flow_cls)
+
+
+def _step_source_hash(flow_cls: type, step: str) -> str:
+    return _source_hash(inspect.unwrap(getattr(flow_cls, step)))
+
+
+def _source_hash(obj: Any) -> str:
+    try:
+        text = inspect.getsource(obj).encode()
+    except (OSError, TypeError):  # no source to read: the compiled code stands for it
+        code = getattr(obj, "__code__", None)
+        text = code.co_code if code is not None else repr(obj).encode()
+    return xxhash.xxh3_128(text).hexdigest()
