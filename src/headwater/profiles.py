@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from headwater.exceptions import FlowDefinitionError
+from headwater.records import Record
 
 CONFIG_ENV = "HEADWATER_CONFIG"
 PROFILE_ENV = "HEADWATER_PROFILE"
@@ -51,8 +51,7 @@ class ProfileError(FlowDefinitionError):
     headline = "Invalid profile"
 
 
-@dataclass(frozen=True)
-class Profile:
+class Profile(Record, frozen=True):
     name: str
     path: Path
     values: Mapping[str, str]

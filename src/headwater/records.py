@@ -7,12 +7,213 @@ picklable (tasks receive them from the scheduler, possibly over the network).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
+# -- the record base ----------------------------------------------------------------------------
+# ``@dataclass`` writes each class's __init__/__repr__/__eq__ as source text and compiles it when
+# the module is imported: about a millisecond a class, paid by every ``python flow.py run`` for
+# the ~30 records on its path (a fifth of a local run's own CPU time, measured). ``Record`` gives
+# the same behaviour from shared methods that read the field list: nothing is compiled at import.
 
-@dataclass(frozen=True, slots=True)
-class ArtifactRef:
+
+class Field:
+    """A field's options beyond a plain default (as ``dataclasses.field``): ``default``, or
+    ``factory`` to make the default afresh for each record; ``repr=False`` leaves the field out
+    of the repr, ``compare=False`` out of ``==`` and the hash."""
+
+    __slots__ = ("default", "factory", "repr", "compare")
+
+    def __init__(self, default: Any = None, *, factory: Callable[[], Any] | None = None,
+                 repr: bool = True, compare: bool = True) -> None:  # noqa: A002
+        self.default, self.factory, self.repr, self.compare = default, factory, repr, compare
+
+
+def Factory(make: Callable[[], Any], *, repr: bool = True,  # noqa: A002, N802
+            compare: bool = True) -> Any:
+    """A field whose default ``make()`` makes afresh for each record (``field(default_factory=)``)."""
+    return Field(factory=make, repr=repr, compare=compare)
+
+
+class FrozenRecordError(AttributeError):
+    """Assigning to a field of a frozen record (as ``dataclasses.FrozenInstanceError``)."""
+
+
+_NO_DEFAULT = object()
+_GIVEN, _DEFAULT, _FACTORY = 0, 1, 2  # how __init__ fills a field the caller left out
+
+
+def _how_filled(name: str, default: Any) -> tuple[str, Any, int]:
+    if isinstance(default, Field):
+        if default.factory is not None:
+            return name, default.factory, _FACTORY
+        return name, default.default, _DEFAULT
+    return (name, None, _GIVEN) if default is _NO_DEFAULT else (name, default, _DEFAULT)
+
+
+def _frozen_hash(self: Any) -> int:
+    return hash(tuple(getattr(self, n) for n in self.__record_compared__))
+
+
+class _RecordType(type):
+    """Reads the annotated fields of a class body, in order, after those of its record bases."""
+
+    def __new__(mcls, name: str, bases: tuple[type, ...], ns: dict[str, Any], *,
+                frozen: bool = False, slots: bool = False) -> type:
+        fields: dict[str, Any] = {}  # name -> default, Factory, or _NO_DEFAULT
+        for base in reversed(bases):
+            fields.update(getattr(base, "__record_defaults__", {}))
+        shown: set[str] = {f for b in bases for f in getattr(b, "__record_hidden__", ())}
+        compared_out: set[str] = {f for b in bases for f in getattr(b, "__record_uncompared__", ())}
+        for field_name, annotation in ns.get("__annotations__", {}).items():
+            if field_name.startswith("__") or str(annotation).startswith(
+                    ("ClassVar", "typing.ClassVar")):
+                continue
+            default = ns.pop(field_name, _NO_DEFAULT) if slots else ns.get(field_name, _NO_DEFAULT)
+            if isinstance(default, Field):
+                ns.pop(field_name, None)
+                if not default.repr:
+                    shown.add(field_name)
+                if not default.compare:
+                    compared_out.add(field_name)
+            fields[field_name] = default
+        if slots:
+            own = [f for f in ns.get("__annotations__", {}) if f in fields
+                   and not any(f in getattr(b, "__record_defaults__", {}) for b in bases)]
+            ns["__slots__"] = tuple(own)
+        ns["__record_defaults__"] = fields
+        ns["__record_fields__"] = tuple(fields)
+        ns["__record_init__"] = tuple(_how_filled(f, d) for f, d in fields.items())
+        ns["__record_post_init__"] = "__post_init__" in ns or any(
+            hasattr(base, "__post_init__") for base in bases)
+        ns["__record_hidden__"] = frozenset(shown)
+        ns["__record_uncompared__"] = frozenset(compared_out)
+        ns["__record_compared__"] = tuple(f for f in fields if f not in compared_out)
+        ns["__record_frozen__"] = frozen
+        ns["__match_args__"] = tuple(fields)
+        if "__hash__" not in ns:  # as dataclasses: frozen records hash, the others do not
+            ns["__hash__"] = _frozen_hash if frozen else None
+        return super().__new__(mcls, name, bases, ns)
+
+    def __init__(cls, name: str, bases: tuple[type, ...], ns: dict[str, Any],
+                 **options: Any) -> None:
+        super().__init__(name, bases, ns)
+
+    @property
+    def __signature__(cls) -> Any:
+        """``inspect.signature(SomeRecord)`` and ``help()`` show the fields, as for a dataclass
+        (built when asked: nothing is paid at import)."""
+        import inspect
+
+        def parameter(name: str, default: Any, kind: int) -> inspect.Parameter:
+            shown = inspect.Parameter.empty if kind == _GIVEN else \
+                default if kind == _DEFAULT else _FactoryDefault()
+            return inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=shown)
+
+        return inspect.Signature([parameter(*field) for field in cls.__record_init__])
+
+
+class _FactoryDefault:
+    def __repr__(self) -> str:
+        return "<factory>"
+
+
+class Record(metaclass=_RecordType):
+    """A plain data class: ``class Point(Record, frozen=True): x: int; y: int = 0``.
+
+    Like ``@dataclass``: an ``__init__`` taking the fields in order (positional or by name,
+    defaults and :class:`Field` defaults filled in, then ``__post_init__`` if the class has
+    one), a repr ``Point(x=1, y=0)``, ``==`` between records of the same class field by field,
+    and with ``frozen=True`` no assignment and a hash. ``slots=True`` stores the fields in slots.
+    """
+
+    __slots__ = ()
+    __record_fields__: tuple[str, ...] = ()
+    __record_init__: tuple[tuple[str, Any, int], ...] = ()
+    __record_post_init__ = False
+    __record_defaults__: dict[str, Any] = {}
+    __record_hidden__: frozenset[str] = frozenset()
+    __record_compared__: tuple[str, ...] = ()
+    __record_frozen__ = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        cls = type(self)
+        fields = cls.__record_init__
+        given = len(args)
+        if given > len(fields):
+            raise TypeError(f"{cls.__name__}() takes {len(fields)} fields but {given} were given")
+        put = object.__setattr__
+        for position, (name, default, kind) in enumerate(fields):
+            if position < given:
+                if kwargs and name in kwargs:
+                    raise TypeError(f"{cls.__name__}() got multiple values for field {name!r}")
+                put(self, name, args[position])
+            elif name in kwargs:
+                put(self, name, kwargs.pop(name))
+            elif kind == _GIVEN:
+                raise TypeError(f"{cls.__name__}() is missing the field {name!r}")
+            else:
+                put(self, name, default if kind == _DEFAULT else default())
+        if kwargs:
+            raise TypeError(f"{cls.__name__}() got an unexpected field {next(iter(kwargs))!r}")
+        if cls.__record_post_init__:
+            self.__post_init__()  # type: ignore[attr-defined]
+
+    def __repr__(self) -> str:
+        cls = type(self)
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in cls.__record_fields__
+                          if name not in cls.__record_hidden__)
+        return f"{cls.__qualname__}({shown})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        names = self.__record_compared__
+        return tuple(getattr(self, n) for n in names) == tuple(getattr(other, n) for n in names)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if self.__record_frozen__:
+            raise FrozenRecordError(f"cannot assign to field {name!r}")
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        if self.__record_frozen__:
+            raise FrozenRecordError(f"cannot delete field {name!r}")
+        object.__delattr__(self, name)
+
+    def __getstate__(self) -> list[Any]:
+        return [getattr(self, name) for name in self.__record_fields__]
+
+    def __setstate__(self, state: Any) -> None:
+        # Also reads what the dataclass versions of these classes pickled (artifacts such as a
+        # @catch exception live on in old runs): a list of values (frozen, slots), the
+        # ``__dict__`` (no slots) or ``(None, slot values)`` (slots, not frozen).
+        if isinstance(state, tuple) and len(state) == 2:
+            state = {**(state[0] or {}), **(state[1] or {})}
+        if isinstance(state, dict):
+            for name, value in state.items():
+                object.__setattr__(self, name, value)
+            return
+        for name, value in zip(self.__record_fields__, state, strict=True):
+            object.__setattr__(self, name, value)
+
+
+def replace(record: Any, **changes: Any) -> Any:
+    """A copy of ``record`` with ``changes`` (as ``dataclasses.replace``)."""
+    values = {name: getattr(record, name) for name in record.__record_fields__}
+    values.update(changes)
+    return type(record)(**values)
+
+
+def as_dict(record: Any) -> dict[str, Any]:
+    """The record's fields by name (shallow: nested values are not copied)."""
+    return {name: getattr(record, name) for name in record.__record_fields__}
+
+
+# -- the records --------------------------------------------------------------------------------
+
+
+class ArtifactRef(Record, frozen=True, slots=True):
     """Where an artifact's value lives: a content-addressed blob key plus what the client shows."""
 
     key: str  # content hash of the stored blob (32 hex chars, xxh3-128)
@@ -23,13 +224,22 @@ class ArtifactRef:
     # store/datastore.py, INLINE_MAX_BYTES). ``key`` is still their content hash.
     inline: bytes | None = None
 
+    # Spelled out: one is made per artifact read or written, thousands in a big run.
+    def __init__(self, key: str, size: int, type_name: str, encoding: str = "pickle5",
+                 inline: bytes | None = None) -> None:
+        put = object.__setattr__
+        put(self, "key", key)
+        put(self, "size", size)
+        put(self, "type_name", type_name)
+        put(self, "encoding", encoding)
+        put(self, "inline", inline)
+
 
 Manifest = dict[str, ArtifactRef]
 """name -> ArtifactRef: the complete set of artifacts one task exposes."""
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
+class Frame(Record, frozen=True, slots=True):
     """One level of the split stack a task lives in.
 
     A static split with k branches pushes ``Frame(step, task_id, branch_index, k)``; a foreach over
@@ -45,9 +255,19 @@ class Frame:
     is_foreach: bool = False
     items_key: str | None = None  # foreach only: blob holding the items, each pickled on its own
 
+    # Spelled out: one is made per task of a split, and per task read back.
+    def __init__(self, step: str, task_id: str, index: int, num_splits: int,
+                 is_foreach: bool = False, items_key: str | None = None) -> None:
+        put = object.__setattr__
+        put(self, "step", step)
+        put(self, "task_id", task_id)
+        put(self, "index", index)
+        put(self, "num_splits", num_splits)
+        put(self, "is_foreach", is_foreach)
+        put(self, "items_key", items_key)
 
-@dataclass(frozen=True, slots=True)
-class ParentRef:
+
+class ParentRef(Record, frozen=True, slots=True):
     """A finished task a new task reads from."""
 
     step: str
@@ -56,8 +276,7 @@ class ParentRef:
     frames: tuple[Frame, ...]
 
 
-@dataclass(slots=True)
-class TaskSpec:
+class TaskSpec(Record, slots=True):
     """Everything a task needs to run, made by the scheduler, executed anywhere."""
 
     flow_name: str
@@ -74,15 +293,14 @@ class TaskSpec:
     tags: tuple[str, ...] = ()
     namespace: str | None = None
     max_num_splits: int = 100_000
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = Factory(dict)
 
     @property
     def pathspec(self) -> str:
         return f"{self.flow_name}/{self.run_id}/{self.step}/{self.task_id}"
 
 
-@dataclass(slots=True)
-class TaskFailure:
+class TaskFailure(Record, slots=True):
     """Why a task failed, in a form that survives pickling (the exception object may not)."""
 
     type_name: str
@@ -106,11 +324,10 @@ class TaskFailure:
         return self.traceback or f"{self.type_name}: {self.message}"
 
 
-@dataclass(slots=True)
-class TaskResult:
+class TaskResult(Record, slots=True):
     """What a finished task reports back. The scheduler alone records it in metadata."""
 
-    manifest: Manifest = field(default_factory=dict)
+    manifest: Manifest = Factory(dict)
     next_steps: tuple[str, ...] = ()  # the steps this task transitions to (the taken case of a switch)
     foreach_count: int | None = None  # when it fans out with foreach
     foreach_items_key: str | None = None
@@ -118,9 +335,9 @@ class TaskResult:
     started_at: float = 0.0
     finished_at: float = 0.0
     # Facts about where the attempt ran (e.g. "dask-worker"), shown in Task.metadata_dict.
-    metadata: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, str] = Factory(dict)
     # @card: one record per rendered card (index, type, id, key of its HTML blob, size).
-    cards: list[dict[str, Any]] = field(default_factory=list)
+    cards: list[dict[str, Any]] = Factory(list)
 
     @property
     def ok(self) -> bool:

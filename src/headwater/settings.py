@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
+from headwater.records import Record
 from headwater.redaction import redact
 
 DEFAULT_DIRNAME = ".headwater"
@@ -74,8 +74,7 @@ def current_username() -> str:
         return "unknown"
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(Record, frozen=True):
     """Resolved configuration of one headwater process."""
 
     datastore_root: str

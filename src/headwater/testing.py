@@ -24,11 +24,11 @@ from typing import Any
 from headwater.decorators.registry import step_policy
 from headwater.exceptions import NotFoundError, TaskFailedError
 from headwater.flow.config import ConfigValue as _ConfigValue
-from headwater.flow.config import config_scope, flow_configs
+from headwater.flow.config import flow_configs
 from headwater.graph import check_flow
 from headwater.graph.model import Graph
 from headwater.records import Frame, ParentRef, TaskFailure, TaskSpec
-from headwater.runtime.configs import config_value
+from headwater.runtime.configs import config_scope, config_value
 from headwater.runtime.parameters import resolve_parameters, store_parameters
 from headwater.runtime.project import project_info
 from headwater.runtime.single import run_single_task

@@ -9,8 +9,8 @@ import pytest
 from headwater import Config, FlowSpec, Parameter, config_expr, project, retry, step
 from headwater.decorators.registry import step_policy
 from headwater.exceptions import ConfigError, FlowDefinitionError, ReservedAttributeError
-from headwater.flow.config import ConfigValue, config_scope
-from headwater.runtime.configs import resolve_configs
+from headwater.flow.config import ConfigValue
+from headwater.runtime.configs import config_scope, resolve_configs
 from headwater.runtime.parameters import resolve_parameters
 from headwater.runtime.project import project_info
 

@@ -12,15 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from headwater.cli import (
-    card_cmd,
-    deploy_cmds,
-    environment_cmd,
-    inspect_cmds,
-    runs_cmd,
-    spin_cmd,
-    tag_cmd,
-)
 from headwater.cli.errors import handle_errors
 from headwater.flow.parameters import flow_parameters
 from headwater.runtime.console import PROGRESS_CHOICES
@@ -32,7 +23,8 @@ if TYPE_CHECKING:
 def build_cli(flow_cls: type) -> click.Group:
     """The click group for ``flow_cls``; ``run`` gets one ``--name`` option per Parameter."""
 
-    @click.group(help=(flow_cls.__doc__ or "").strip() or f"Commands of the flow {flow_cls.__name__}.")
+    @click.group(cls=FlowCommands,
+                 help=(flow_cls.__doc__ or "").strip() or f"Commands of the flow {flow_cls.__name__}.")
     @click.option("--datastore-root", default=None, help="Folder (or URL) holding runs' data.")
     @click.option("--metadata", "metadata", default=None,
                   help="'local' (SQLite in the datastore root) or a database path.")
@@ -98,16 +90,46 @@ def build_cli(flow_cls: type) -> click.Group:
 
     cli.add_command(_run_command(flow_cls))
     cli.add_command(_resume_command())
-    for command in inspect_cmds.COMMANDS:
-        cli.add_command(command)
-    cli.add_command(tag_cmd.tag)
-    cli.add_command(runs_cmd.runs)
-    cli.add_command(spin_cmd.spin)
-    cli.add_command(card_cmd.card)
-    cli.add_command(environment_cmd.environment)
-    for command in deploy_cmds.COMMANDS:
-        cli.add_command(command)
     return cli
+
+
+# The other commands of a flow, by name -> (module, attribute: a command or a list of them).
+# Their modules are imported only when one of them is asked for (or for the help), so that
+# ``python flow.py run`` does not pay for the cards', deployers' or client's command modules.
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "check": ("headwater.cli.inspect_cmds", "COMMANDS"),
+    "show": ("headwater.cli.inspect_cmds", "COMMANDS"),
+    "output-dot": ("headwater.cli.inspect_cmds", "COMMANDS"),
+    "output-mermaid": ("headwater.cli.inspect_cmds", "COMMANDS"),
+    "logs": ("headwater.cli.inspect_cmds", "COMMANDS"),
+    "dump": ("headwater.cli.inspect_cmds", "COMMANDS"),
+    "tag": ("headwater.cli.tag_cmd", "tag"),
+    "runs": ("headwater.cli.runs_cmd", "runs"),
+    "spin": ("headwater.cli.spin_cmd", "spin"),
+    "card": ("headwater.cli.card_cmd", "card"),
+    "environment": ("headwater.cli.environment_cmd", "environment"),
+    "argo-workflows": ("headwater.cli.deploy_cmds", "COMMANDS"),
+    "airflow": ("headwater.cli.deploy_cmds", "COMMANDS"),
+}
+
+
+class FlowCommands(click.Group):
+    """The flow's command group: ``run`` and ``resume`` built with it, the rest loaded by name."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in LAZY_COMMANDS:
+            self._load(*LAZY_COMMANDS[cmd_name])
+        return self.commands.get(cmd_name)
+
+    def _load(self, module_name: str, attribute: str) -> None:
+        import importlib
+
+        found = getattr(importlib.import_module(module_name), attribute)
+        for command in found if isinstance(found, (list, tuple)) else [found]:
+            self.commands.setdefault(command.name, command)
 
 
 def _run_command(flow_cls: type) -> click.Command:

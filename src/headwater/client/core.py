@@ -22,7 +22,6 @@ Differences from Metaflow, on purpose:
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -45,7 +44,7 @@ from headwater.exceptions import NotFoundError
 from headwater.meta import AttemptRow, FlowRow, RunRow, StepRow, TaskRow
 from headwater.meta.rows import FAILED, RUNNING, SUCCEEDED
 from headwater.meta.tags import check_tags
-from headwater.records import Manifest, TaskFailure
+from headwater.records import Manifest, TaskFailure, replace
 from headwater.store.code_package import CodePackage
 from headwater.store.task_log import decode as decode_log
 

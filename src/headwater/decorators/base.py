@@ -9,16 +9,15 @@ every decorator a few lines long and lets them stack without knowing of one anot
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from headwater.exceptions import FlowDefinitionError
 from headwater.flow.config import SPREAD_PREFIX, is_deferred, resolve_deferred
 from headwater.flow.step import DECORATORS_ATTR
+from headwater.records import Factory, Record
 
 
-@dataclass
-class StepPolicy:
+class StepPolicy(Record):
     """How the scheduler runs one step, as the step's decorators asked."""
 
     attempts: int = 1  # total attempts, retries included
@@ -27,13 +26,13 @@ class StepPolicy:
     timeout_s: float | None = None
     catch_var: str | None = None  # @catch: artifact that receives the exception
     catch_print: bool = True
-    env: dict[str, str] = field(default_factory=dict)  # @environment
-    resources: dict[str, Any] = field(default_factory=dict)  # @resources (recorded locally)
-    notes: list[str] = field(default_factory=list)  # one-line warnings to print once per run
-    cards: list[dict[str, Any]] = field(default_factory=list)  # @card declarations, in order
+    env: dict[str, str] = Factory(dict)  # @environment
+    resources: dict[str, Any] = Factory(dict)  # @resources (recorded locally)
+    notes: list[str] = Factory(list)  # one-line warnings to print once per run
+    cards: list[dict[str, Any]] = Factory(list)  # @card declarations, in order
     python_env: dict[str, Any] | None = None  # @pypi / @conda: the step's declared environment
     cache: bool = False  # @cache: reuse an earlier task with the same cache key
-    secrets: list[dict[str, Any]] = field(default_factory=list)  # @secrets: fetched in the task
+    secrets: list[dict[str, Any]] = Factory(list)  # @secrets: fetched in the task
 
 
 class StepDecorator:

@@ -7,13 +7,11 @@ takes the step's transition, so the flow goes on and later steps can look at wha
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from headwater.decorators.base import StepDecorator, StepPolicy, make_step_decorator
+from headwater.records import Record
 
 
-@dataclass(frozen=True)
-class CaughtException:
+class CaughtException(Record, frozen=True):
     """What @catch stores: the failure of the step's last attempt."""
 
     type: str

@@ -7,13 +7,11 @@ multi-node launcher can find its peers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from headwater.decorators.base import StepDecorator, make_step_decorator
+from headwater.records import Record
 
 
-@dataclass(frozen=True)
-class ParallelInfo:
+class ParallelInfo(Record, frozen=True):
     """What ``current.parallel`` says to each of the N tasks."""
 
     node_index: int

@@ -111,7 +111,7 @@ def build_plan(flow_cls: type, settings: Settings, *, orchestrator: str, branch:
     deployed task); ``environment`` is the `--environment` switch: with ``pypi`` / ``conda`` the
     steps' @pypi/@conda declarations are locked now and the locks travel with the deployment.
     """
-    from headwater.runtime.configs import resolve_configs
+    from headwater.runtime.configs import config_scope, resolve_configs
     from headwater.runtime.launcher import step_policies
     from headwater.runtime.project import project_info
 
@@ -120,8 +120,6 @@ def build_plan(flow_cls: type, settings: Settings, *, orchestrator: str, branch:
     _refuse_gangs(flow_cls, graph, orchestrator)
     user = current_username()
     project = project_info(flow_cls, user, branch, production)
-    from headwater.flow.config import config_scope
-
     configs = config_scope(flow_cls, resolve_configs(flow_cls, (), ()))
     policies = step_policies(flow_cls, graph, with_specs, configs)
     plan = DeployPlan(

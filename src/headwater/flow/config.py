@@ -274,13 +274,3 @@ class Config:
 def flow_configs(flow_cls: type) -> dict[str, Config]:
     """The flow's configs, attribute name -> Config, including inherited ones."""
     return class_members(flow_cls, Config)
-
-
-def config_scope(flow_cls: type, values: Mapping[str, Any]) -> dict[str, Any]:
-    """Names an expression sees: each config under its attribute name and its config name."""
-    scope: dict[str, Any] = {}
-    for attr, cfg in flow_configs(flow_cls).items():
-        if attr in values:
-            scope[cfg.name] = values[attr]
-            scope[attr] = values[attr]
-    return scope

@@ -9,14 +9,13 @@ reads then fall through to the lazily loaded artifacts the task inherited.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from headwater.exceptions import MergeArtifactsError, ReservedAttributeError, TransitionError
 from headwater.flow.artifacts import ArtifactView
 from headwater.flow.inputs import Inputs, _top_foreach
 from headwater.flow.members import class_constants
-from headwater.records import Frame
+from headwater.records import Factory, Frame, Record
 
 # Names a step may not assign: they are the framework's, and shadowing them would break the run.
 RESERVED = frozenset(
@@ -24,14 +23,13 @@ RESERVED = frozenset(
 )
 
 
-@dataclass
-class Transition:
+class Transition(Record):
     """What the step asked for with ``self.next``."""
 
     targets: tuple[str, ...]
     foreach: str | None = None
     condition: str | None = None
-    cases: dict[str, str] = field(default_factory=dict)
+    cases: dict[str, str] = Factory(dict)
     num_parallel: int | None = None
 
 
@@ -55,8 +53,7 @@ class ForeachFrame(NamedTuple):
     value: Any
 
 
-@dataclass
-class TaskState:
+class TaskState(Record):
     """Per-task state bound to the flow instance by the runtime (never stored as an artifact)."""
 
     view: ArtifactView

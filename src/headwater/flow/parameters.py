@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from headwater.exceptions import FlowDefinitionError, ParameterError, ReservedAttributeError
 from headwater.flow.config import ConfigExpr
 from headwater.flow.members import class_members
+from headwater.records import Field, Record
 
 # Deeper JSON than this is refused: parsing or pickling it would exhaust Python's stack.
 MAX_JSON_DEPTH = 200
@@ -95,14 +95,13 @@ class _ConfigNames:
         return self._configs[name]
 
 
-@dataclass(frozen=True)
-class ParameterContext:
+class ParameterContext(Record, frozen=True):
     """Passed to a callable default, as Metaflow does for deploy-time values."""
 
     flow_name: str
     user_name: str
     parameter_name: str
-    configs: Any = field(default=None, compare=False)  # the run's configs by name (``ctx.configs.cfg.key``), as with Metaflow
+    configs: Any = Field(None, compare=False)  # the run's configs by name (``ctx.configs.cfg.key``), as with Metaflow
 
 
 # Metaflow hands a Parameter's extra keywords to its command-line option; these are accepted for

@@ -17,12 +17,12 @@ import os
 import sys
 import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from headwater.exceptions import GraphError
 from headwater.flow.step import DECORATORS_ATTR, is_step
 from headwater.graph.model import END, FOREACH, LINEAR, PARALLEL, SPLIT, SWITCH, Graph, StepNode
+from headwater.records import Record
 
 NEXT_KEYWORDS = ("foreach", "condition", "num_parallel")
 _MISSING = object()
@@ -101,8 +101,7 @@ def _class_line_from_tree(flow_cls: type) -> int:
     return lines[0] if len(lines) == 1 else 0
 
 
-@dataclass
-class _Source:
+class _Source(Record):
     """One step function's parsed source and where it sits in its file."""
 
     func_def: ast.FunctionDef | ast.AsyncFunctionDef

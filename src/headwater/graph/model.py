@@ -7,9 +7,9 @@ This is the data model only; :mod:`headwater.graph.build` makes it from a flow c
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 from headwater.exceptions import GraphError
+from headwater.records import Factory, Record
 
 # How a step leaves: the kind of its (single, by rule) self.next() call.
 LINEAR = "linear"  # self.next(self.a)
@@ -20,8 +20,7 @@ PARALLEL = "parallel"  # self.next(self.a, num_parallel=N)   N tasks, closed by 
 END = "end"  # the end step: no next
 
 
-@dataclass
-class StepNode:
+class StepNode(Record):
     """One step of a flow, as parsed from its source."""
 
     name: str
@@ -29,7 +28,7 @@ class StepNode:
     out: tuple[str, ...] = ()  # successor steps, in the order written (switch: case order)
     foreach_var: str | None = None  # FOREACH: the artifact name iterated over
     condition_var: str | None = None  # SWITCH: the artifact whose value picks the case
-    switch_cases: dict[str, str] = field(default_factory=dict)  # SWITCH: case value -> step
+    switch_cases: dict[str, str] = Factory(dict)  # SWITCH: case value -> step
     num_parallel: str | None = None  # PARALLEL: source text of the num_parallel expression
     is_join: bool = False  # the step function takes an ``inputs`` argument
     in_steps: tuple[str, ...] = ()  # predecessors (filled by build)
@@ -44,7 +43,7 @@ class StepNode:
     # Filled by build: what is wrong with this step's own source (missing or misplaced self.next,
     # an argument that is not understood, ...). validate() raises the first one; build does not,
     # so that ``show`` and the checks of the whole graph can still look at a flawed flow.
-    problems: list[GraphError] = field(default_factory=list, repr=False, compare=False)
+    problems: list[GraphError] = Factory(list, repr=False, compare=False)
 
     parallel_step: bool = False  # the step is decorated with @parallel (filled by build)
 
@@ -101,8 +100,7 @@ class StepNode:
         return self.condition_var
 
 
-@dataclass
-class Graph:
+class Graph(Record):
     """All steps of a flow, keyed by name, in source order."""
 
     flow_name: str

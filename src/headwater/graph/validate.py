@@ -10,7 +10,6 @@ Every error is a :class:`GraphError` carrying the step, its file and line, and a
 
 from __future__ import annotations
 
-import difflib
 from collections import deque
 
 from headwater.exceptions import GraphError
@@ -96,6 +95,8 @@ def _check_targets(graph: Graph) -> None:
         for target in node.out:
             if target in graph:
                 continue
+            import difflib  # only for a misspelt name: not on every launch
+
             match = difflib.get_close_matches(target, names, n=1)
             hint = f"; did you mean self.{match[0]}?" if match else ""
             raise _error(

@@ -6,11 +6,9 @@ between threads. Times are POSIX seconds (floats); the client turns them into da
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from headwater.meta.codec import load_manifest
 from headwater.meta.liveness import looks_crashed
-from headwater.records import Frame, Manifest, TaskFailure
+from headwater.records import Frame, Manifest, Record, TaskFailure
 
 RUNNING = "running"
 SUCCEEDED = "succeeded"
@@ -18,14 +16,12 @@ FAILED = "failed"
 STATUSES = (RUNNING, SUCCEEDED, FAILED)
 
 
-@dataclass(frozen=True, slots=True)
-class FlowRow:
+class FlowRow(Record, frozen=True, slots=True):
     name: str
     created_at: float
 
 
-@dataclass(frozen=True, slots=True)
-class RunRow:
+class RunRow(Record, frozen=True, slots=True):
     """One run as recorded, plus :attr:`live_status`, the status a reader should believe."""
 
     flow: str
@@ -71,8 +67,7 @@ class RunRow:
         return FAILED if self.crashed else self.status
 
 
-@dataclass(frozen=True, slots=True)
-class StepRow:
+class StepRow(Record, frozen=True, slots=True):
     """A step of a run, aggregated over its tasks."""
 
     flow: str
@@ -87,8 +82,7 @@ class StepRow:
         return f"{self.flow}/{self.run_id}/{self.step}"
 
 
-@dataclass(frozen=True, slots=True)
-class TaskRow:
+class TaskRow(Record, frozen=True, slots=True):
     flow: str
     run_id: str
     step: str
@@ -115,8 +109,7 @@ class TaskRow:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptRow:
+class AttemptRow(Record, frozen=True, slots=True):
     flow: str
     run_id: str
     step: str

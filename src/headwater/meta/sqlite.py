@@ -7,13 +7,12 @@ shared with the PostgreSQL backend in :mod:`.sql_store`.
 
 from __future__ import annotations
 
-import dataclasses
-
 from headwater.meta import sqlite_sql
 from headwater.meta.rows import RunRow
 from headwater.meta.run_lock import RunLock, lock_held, lock_path
 from headwater.meta.sql_store import SQLMetadata, _run_row
 from headwater.meta.sqlite_conn import SQLiteConnections
+from headwater.records import replace
 
 
 class SQLiteMetadata(SQLMetadata):
@@ -55,4 +54,4 @@ class SQLiteMetadata(SQLMetadata):
                 row = _run_row(rows[0])
                 if row.status != "running":
                     return row
-        return dataclasses.replace(row, lock_held=held)
+        return replace(row, lock_held=held)

@@ -17,13 +17,17 @@ The rules, and why:
   open and checkpoints can always recycle the WAL.
 * **One connection per thread, reopened after fork.** A SQLite connection must not cross a
   fork; a forked child leaves the inherited ones alone and opens its own.
+* **No Python file handle on the database.** Closing any descriptor of a file drops every POSIX
+  lock the process holds on it, SQLite's included; an exiting writer would then think it the last
+  user and delete the WAL files under this process's readers. Checks here use ``stat`` only.
 
 A read-only store opens the file with ``mode=ro`` and ``query_only`` and never creates anything;
 until the file exists (no run yet) it answers from an empty in-memory schema, so a fresh checkout
 reads as "no flows". A datastore shared read-only (another user's, a read-only mount) has no
 ``-shm`` file a reader could use or create when no writer has it open, so SQLite cannot open it in
 WAL mode: the reader then opens it ``immutable=1`` (no locks, no WAL; safe because no writer is
-there) and reopens it whenever the file changes, so it never serves a stale snapshot.
+there) and reopens it whenever the file or its ``-wal`` changes, so it never serves a stale
+snapshot. Where the user may create those files, a ``mode=ro`` failure is a real error.
 
 A writer notices when its file was deleted or replaced under it (it checks the file is still the
 one it opened before each write transaction), rather than record a run nobody can ever read.
@@ -210,11 +214,24 @@ def _open_reader(path: str) -> tuple[sqlite3.Connection, tuple | None]:
     except sqlite3.OperationalError as exc:
         conn.close()
         # SQLITE_CANTOPEN (a read-only mount) or SQLITE_READONLY_CANTINIT and kin (no right to
-        # create the -shm): anything else is a real error.
+        # create the -shm): anything else is a real error. So is either of those where this
+        # user may create the WAL files: immutable=1 ignores the -wal, so falling back there
+        # would serve an old picture whenever a writer has commits not yet checkpointed.
         if not any(word in str(exc) for word in ("unable to open", "readonly")):
+            raise
+        if _may_create_wal_files(path):
             raise
     snapshot = _signature(path)
     return _connect(base + "?immutable=1", uri=True), snapshot
+
+
+def _may_create_wal_files(path: str) -> bool:
+    """Whether a ``mode=ro`` reader could open the ``-wal`` and ``-shm`` itself (so it needs no
+    immutable fallback): each exists and, for the ``-shm``, is writable, or the folder is."""
+    folder_writable = os.access(os.path.dirname(os.path.abspath(path)), os.W_OK | os.X_OK)
+    shm = path + "-shm"
+    shm_ok = os.access(shm, os.R_OK | os.W_OK) if os.path.exists(shm) else folder_writable
+    return shm_ok and (folder_writable or os.path.exists(path + "-wal"))
 
 
 def _check_not_lost(path: str) -> None:
@@ -227,22 +244,27 @@ def _check_not_lost(path: str) -> None:
         raise missing(path, locks)
 
 
-_MAGIC = b"SQLite format 3\x00"
 _HEADER_SIZE = 100
 
 
 def _check_header(path: str) -> None:
-    """Refuse a file cut short or overwritten before SQLite sees it: SQLite would read a stub
-    shorter than its header as an empty database, and a writer would start a new history in it.
-    (An empty file is fine: a database being created in place.)"""
+    """Refuse a file cut shorter than SQLite's header before SQLite sees it: SQLite would read
+    such a stub as an empty database, and a writer would start a new history in it. (An empty
+    file is fine: a database being created in place. A longer file that is not a database is
+    refused by SQLite itself, "file is not a database", which :func:`explain` words as damaged.)
+
+    Only ``stat``, never ``open``: POSIX drops every lock a process holds on a file when it
+    closes *any* descriptor of that file, so opening and closing the database here would silently
+    release the locks this process's other SQLite connections hold on it. A writer process that
+    exits then believes it is the last user, checkpoints and deletes the ``-wal`` and ``-shm``,
+    and our readers keep reading the deleted WAL index: an old picture of the database, forever.
+    """
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(_HEADER_SIZE)
+        size = os.stat(path).st_size
     except OSError:
         return  # missing or unreadable: SQLite's own error says which
-    if head and (len(head) < _HEADER_SIZE or not head.startswith(_MAGIC)):
-        raise damaged(path, f"{len(head)} bytes, not a SQLite header" if len(head) < _HEADER_SIZE
-                      else "not a SQLite database file")
+    if 0 < size < _HEADER_SIZE:
+        raise damaged(path, f"{size} bytes, not a SQLite header")
 
 
 def _signature(path: str) -> tuple:
@@ -251,7 +273,13 @@ def _signature(path: str) -> tuple:
         st = os.stat(path)
     except OSError:
         return ()
-    return st.st_ino, st.st_size, st.st_mtime_ns, os.path.exists(path + "-wal")
+    try:
+        wal = os.stat(path + "-wal")
+        wal_state: tuple = (wal.st_ino, wal.st_size, wal.st_mtime_ns)
+    except OSError:
+        wal_state = ()
+    # A WAL-mode commit touches only the -wal until a checkpoint, so its state counts too.
+    return st.st_ino, st.st_size, st.st_mtime_ns, wal_state
 
 
 def _identity(path: str) -> tuple[int, int] | None:

@@ -14,7 +14,18 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from headwater.exceptions import ConfigError
-from headwater.flow.config import Config, ConfigValue, config_scope, flow_configs
+from headwater.flow.config import Config, ConfigValue, flow_configs
+
+
+def config_scope(flow_cls: type, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Names a config expression sees once the values are resolved: each config under its
+    attribute name and under its config name (``config_expr("settings.lr")``)."""
+    scope: dict[str, Any] = {}
+    for attr, cfg in flow_configs(flow_cls).items():
+        if attr in values:
+            scope[cfg.name] = values[attr]
+            scope[attr] = values[attr]
+    return scope
 
 
 def resolve_configs(flow_cls: type, files: Sequence[tuple[str, str]] = (),

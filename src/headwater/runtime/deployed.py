@@ -23,19 +23,18 @@ import os
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from headwater.decorators.mutators import apply_mutators
 from headwater.decorators.registry import parse_with, step_policy
 from headwater.environments.lock import step_lock
 from headwater.exceptions import HeadwaterException, NotFoundError
-from headwater.flow.config import config_scope
 from headwater.flow.trigger import Trigger
 from headwater.graph.model import FOREACH, PARALLEL, SPLIT, Graph
 from headwater.meta import open_metadata
-from headwater.records import Frame, ParentRef, TaskFailure, TaskResult, TaskSpec
-from headwater.runtime.configs import configs_from_refs, resolve_configs
+from headwater.records import Frame, ParentRef, TaskFailure, TaskResult, TaskSpec, replace
+from headwater.runtime.configs import config_scope, configs_from_refs, resolve_configs
 from headwater.runtime.parameters import resolve_parameters, store_parameters
 from headwater.runtime.project import project_info
 from headwater.runtime.scheduler import python_tag

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from headwater.records import Record
 
 
-@dataclass
-class Counts:
+class Counts(Record):
     waiting: int = 0  # enqueued, or a retry waiting for its turn
     running: int = 0
     done: int = 0

@@ -7,11 +7,11 @@ finds production runs) and fields of ``current`` inside every task.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from headwater.decorators.project import project_name
 from headwater.exceptions import FlowDefinitionError
+from headwater.records import Record
 
 _BRANCH = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 
@@ -23,8 +23,7 @@ class BranchChoice(NamedTuple):
     production: bool = False
 
 
-@dataclass(frozen=True)
-class ProjectInfo:
+class ProjectInfo(Record, frozen=True):
     project: str
     branch: str
     is_production: bool

@@ -15,16 +15,14 @@ Nothing is copied: a clone is a metadata record whose manifest names the origin'
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from typing import Any
 
 from headwater.exceptions import NotFoundError
 from headwater.graph.model import Graph
-from headwater.records import Frame, Manifest, TaskResult, TaskSpec
+from headwater.records import Frame, Manifest, Record, TaskResult, TaskSpec
 
 
-@dataclass(frozen=True)
-class CloneSource:
+class CloneSource(Record, frozen=True):
     """An origin task a new task copies: what it stored and where it went next."""
 
     pathspec: str

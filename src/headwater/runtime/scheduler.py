@@ -16,7 +16,6 @@ import sys
 import time
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 from headwater.decorators.base import StepPolicy
@@ -24,7 +23,16 @@ from headwater.exceptions import HeadwaterException
 from headwater.graph.export import graph_json, run_graph_key
 from headwater.graph.model import FOREACH, PARALLEL, SPLIT, Graph
 from headwater.meta.liveness import this_host
-from headwater.records import Frame, ParentRef, TaskFailure, TaskResult, TaskSpec
+from headwater.records import (
+    Factory,
+    Frame,
+    ParentRef,
+    Record,
+    TaskFailure,
+    TaskResult,
+    TaskSpec,
+    replace,
+)
 from headwater.runtime.console import Console
 from headwater.runtime.executors.base import Executor, TaskExited, TaskOutput, TaskStarted
 from headwater.runtime.live_logs import LiveLogs
@@ -46,10 +54,9 @@ def default_max_workers() -> int:
     return max(2, min(16, (os.cpu_count() or 2) * 2))
 
 
-@dataclass
-class RunOptions:
+class RunOptions(Record):
     tags: tuple[str, ...] = ()
-    max_workers: int = field(default_factory=default_max_workers)
+    max_workers: int = Factory(default_max_workers)
     max_num_splits: int = 100_000
     run_id_file: str | None = None
     origin_run_id: str | None = None
@@ -58,29 +65,26 @@ class RunOptions:
     clone_only: bool = False  # resume --clone-only: clone what succeeded, run nothing
 
 
-@dataclass
-class _Live:
+class _Live(Record):
     spec: TaskSpec
     prefix: str
-    stdout: bytearray = field(default_factory=bytearray)
-    stderr: bytearray = field(default_factory=bytearray)
+    stdout: bytearray = Factory(bytearray)
+    stderr: bytearray = Factory(bytearray)
     # when each line of each stream was printed (as it reached the scheduler)
-    clocks: dict[str, LineClock] = field(default_factory=lambda: {"stdout": LineClock(),
-                                                                  "stderr": LineClock()})
+    clocks: dict[str, LineClock] = Factory(lambda: {"stdout": LineClock(), "stderr": LineClock()})
     deadline: float | None = None  # monotonic time its @timeout passes
     timed_out: bool = False
     force_kill_at: float | None = None
     stopped: bool = False  # killed because the run was interrupted
 
 
-@dataclass
-class RunOutcome:
+class RunOutcome(Record):
     run_id: str
     ok: bool
-    failed_tasks: list[str] = field(default_factory=list)
+    failed_tasks: list[str] = Factory(list)
     interrupted: bool = False
     stop_signal: int | None = None
-    not_run: list[str] = field(default_factory=list)  # resume --clone-only: tasks left to run
+    not_run: list[str] = Factory(list)  # resume --clone-only: tasks left to run
 
 
 class Scheduler:

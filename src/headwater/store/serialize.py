@@ -30,10 +30,10 @@ from __future__ import annotations
 import pickle
 import struct
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from headwater.exceptions import SerializationError
+from headwater.records import Record
 
 MAGIC = b"HW"
 VERSION = 1
@@ -55,8 +55,7 @@ _PAD = bytes(ALIGN)
 Part = bytes | memoryview
 
 
-@dataclass(frozen=True, slots=True)
-class Encoded:
+class Encoded(Record, frozen=True, slots=True):
     """A value ready to be written: its blob is ``b"".join(parts)``, never actually joined."""
 
     parts: list[Part]

@@ -18,7 +18,6 @@ Every backend raises :class:`FileNotFoundError` from :meth:`Storage.read` for a 
 from __future__ import annotations
 
 import os
-import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Container, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -129,7 +128,7 @@ def _is_temp_name(name: str) -> bool:
 
 
 def _temp_name(name: str) -> str:
-    return f"{TEMP_PREFIX}{name}.{os.getpid()}.{secrets.token_hex(4)}"
+    return f"{TEMP_PREFIX}{name}.{os.getpid()}.{os.urandom(4).hex()}"
 
 
 def store_message(exc: BaseException) -> str:

@@ -12,16 +12,16 @@ Header: the marker ``\\x00hwlog1\\n``, then one line of JSON ``{"t0": seconds si
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+
+from headwater.records import Factory, Record
 
 MARKER = b"\x00hwlog1\n"
 
 
-@dataclass
-class LineClock:
+class LineClock(Record):
     """Times of the lines of one stream, fed the chunks as they arrive."""
 
-    times: list[float] = field(default_factory=list)
+    times: list[float] = Factory(list)
     _at_line_start: bool = True
 
     def feed(self, chunk: bytes, now: float) -> None:

@@ -8,28 +8,24 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from headwater.records import TaskResult, TaskSpec
+from headwater.records import Record, TaskResult, TaskSpec
 
 
-@dataclass(slots=True)
-class TaskStarted:
+class TaskStarted(Record, slots=True):
     key: str
     pid: int
 
 
-@dataclass(slots=True)
-class TaskOutput:
+class TaskOutput(Record, slots=True):
     key: str
     stream: str  # "stdout" or "stderr"
     data: bytes  # a raw chunk, not necessarily whole lines
 
 
-@dataclass(slots=True)
-class TaskExited:
+class TaskExited(Record, slots=True):
     key: str
     result: TaskResult  # a crash without a result arrives as a failed TaskResult
 

@@ -66,12 +66,20 @@ class ForkServer:
 
     def stop(self) -> None:
         try:
-            self.sock.close()
+            self.hang_up()
         finally:
-            try:
-                os.waitpid(self.pid, 0)
-            except ChildProcessError:
-                pass
+            self.wait()
+
+    def hang_up(self) -> None:
+        """Close our end: the server sees it, ends its loop and exits."""
+        self.sock.close()
+
+    def wait(self) -> None:
+        """Reap the server once it has exited."""
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
 
 
 def serve(sock: socket.socket, task_main: TaskMain) -> None:

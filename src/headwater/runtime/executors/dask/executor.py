@@ -81,7 +81,8 @@ class DaskExecutor(Executor):
             raise
         self._tasks: dict[str, _Task] = {}
         self._by_name: dict[str, _Task] = {}
-        # Filled from the client's thread: ("live", msg) from the workers, ("done", key).
+        # Filled from the client's threads: ("live", msg) from the workers, ("done", (key,
+        # the fetched output)) from the done-callbacks, ("done", key) for a refused task.
         self._inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._topic = f"headwater-{uuid.uuid4().hex}"
         self._client.subscribe_topic(self._topic, lambda event: self._inbox.put(("live", event[1])))
@@ -123,7 +124,8 @@ class DaskExecutor(Executor):
         task.future = self._client.submit(run_task, name, payload, self._root, code,
                                           self._topic, key=name,
                                           pure=False, retries=0, resources=resources or None)
-        task.future.add_done_callback(lambda _f, key=key: self._inbox.put(("done", key)))
+        task.future.add_done_callback(
+            lambda future, key=key: self._inbox.put(("done", (key, _fetched(future)))))
 
     def poll(self, timeout: float | None) -> list[Event]:
         """Live events (start, output) and exits, in the order the client received them."""
@@ -146,11 +148,12 @@ class DaskExecutor(Executor):
             if kind == "cluster":
                 self._on_cluster(value, events)
                 continue
-            task = self._tasks.pop(value, None)
+            key, fetched = value if isinstance(value, tuple) else (value, None)
+            task = self._tasks.pop(key, None)
             if task is not None:
                 del self._by_name[task.name]
                 self._started(task, 0, events)
-                events.extend(self._exit_events(task))
+                events.extend(self._exit_events(task, fetched))
         return events
 
     def _on_live(self, msg: Any, events: list[Event]) -> None:
@@ -190,13 +193,14 @@ class DaskExecutor(Executor):
             task.started = True
             events.append(TaskStarted(task.key, pid))
 
-    def _exit_events(self, task: _Task) -> list[Event]:
+    def _exit_events(self, task: _Task, fetched: tuple[str, Any] | None = None) -> list[Event]:
         future = task.future
         if future.status == "finished":
-            try:
-                out = future.result()
-            except Exception as exc:  # noqa: BLE001 - lost between worker and here
-                return [TaskExited(task.key, _crashed(f"its result was lost: {exc}"))]
+            if fetched is None:
+                fetched = _fetched(future)
+            how, out = fetched
+            if how == "lost":
+                return [TaskExited(task.key, _crashed(f"its result was lost: {out}"))]
             events: list[Event] = []
             for stream in ("stdout", "stderr"):
                 rest = out[stream][task.sent[stream]:]  # what no live event brought
@@ -264,6 +268,22 @@ class DaskExecutor(Executor):
             self._client.close(timeout=5)
         except Exception:  # noqa: BLE001 - closing must not hide the run's outcome
             print("headwater: the Dask client did not close cleanly", file=sys.stderr)
+
+
+def _fetched(future: Any) -> tuple[str, Any] | None:
+    """A finished task's output, fetched from its worker: ``("ok", output)``, ``("lost", the
+    error)``, or None when the task did not finish (failed or cancelled: ``poll`` asks why).
+
+    Called in the thread that runs the futures' done-callbacks, so that the round trip to the
+    worker for each result overlaps the scheduler's work instead of stopping it (under load it
+    was most of a Dask run's time: the scheduler waited for each result before submitting the
+    next task)."""
+    if future.status != "finished":
+        return None
+    try:
+        return "ok", future.result()
+    except BaseException as exc:  # noqa: BLE001 - lost between worker and here (also cancelled)
+        return "lost", exc
 
 
 def _crashed(message: str) -> TaskResult:

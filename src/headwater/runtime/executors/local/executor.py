@@ -8,33 +8,32 @@ that names the exit code or the signal.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import selectors
 import signal
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Protocol
 
 from headwater.exceptions import RunFailedError
-from headwater.records import TaskFailure, TaskResult, TaskSpec
+from headwater.records import Factory, Record, TaskFailure, TaskResult, TaskSpec
 from headwater.runtime.executors.base import Event, Executor, TaskExited, TaskOutput, TaskStarted
 from headwater.runtime.executors.forkserver import ForkServer
 
 _CHUNK = 1 << 16
 
 
-@dataclass
-class _Running:
+class _Running(Record):
     key: str
     result_sock: socket.socket
     streams: dict[int, str]  # fd -> "stdout" / "stderr", open ones only
     pid: int | None = None
     status: int | None = None  # wait status once exited
-    result_bytes: bytearray = field(default_factory=bytearray)
+    result_bytes: bytearray = Factory(bytearray)
     result_done: bool = False
-    held: list[TaskOutput] = field(default_factory=list)  # output read before 'started' arrived
+    held: list[TaskOutput] = Factory(list)  # output read before 'started' arrived
     server: int = 0  # pid of the fork server that runs it
 
 
@@ -213,8 +212,11 @@ class LocalExecutor(Executor):
     def close(self) -> None:
         for key in list(self._tasks):
             self.kill(key, force=True)
+        for server in self._servers:  # all hang up first: they exit side by side, not in turn
+            with contextlib.suppress(OSError):
+                server.hang_up()
         for server in self._servers:
-            server.stop()
+            server.wait()
         if self._routes is not None:
             self._routes.close()
         self._selector.close()
