@@ -389,3 +389,15 @@ def test_a_deployment_notes_that_cache_is_ignored(tmp_path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Note: @cache (body, join) is ignored: every task of a deployed run runs" in (
         done.stdout + done.stderr)
+
+
+def test_logs_of_a_reused_task_say_where_its_output_came_from(tmp_path) -> None:
+    folder = Folder(tmp_path)
+    folder.run()
+    folder.run()
+    shown = hw(folder.flow, "logs", "2/join/5", cwd=tmp_path, DIR=str(tmp_path))
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert "[CacheFlow/2/join/5] reused from cache: CacheFlow/1/join/" in shown.stderr
+    assert "reused from cache" not in shown.stdout
+    plain = hw(folder.flow, "logs", "2/end", cwd=tmp_path, DIR=str(tmp_path))
+    assert "TOTAL 36" in plain.stdout and "reused from cache" not in plain.stderr

@@ -19,7 +19,15 @@ def chosen_streams(stdout: bool | None, stderr: bool | None, both: bool | None) 
 
 
 def print_task_logs(task: Any, streams: list[str], *, to_stdout: bool, timestamps: bool) -> None:
-    """Print the chosen streams of one task; stderr goes to stderr unless ``to_stdout``."""
+    """Print the chosen streams of one task; stderr goes to stderr unless ``to_stdout``.
+
+    A task reused by ``@cache`` has the output of the task it reused: a note on stderr says so
+    (never on stdout, which scripts may parse).
+    """
+    reused_from = (getattr(task, "metadata_dict", None) or {}).get("cached-from")
+    if reused_from and streams:
+        click.echo(f"[{task.pathspec}] reused from cache: {reused_from} (its output follows)",
+                   err=True)
     for stream in streams:
         err = stream == "stderr" and not to_stdout
         if timestamps:
