@@ -159,6 +159,46 @@ def test_a_running_tasks_log_lines_appear_live(ui, home, page):
         run.stderr.close()
 
 
+def test_a_live_card_changes_on_the_open_task_page_then_becomes_final(ui, home, page):
+    gates = home / "live-card-gates"
+    gates.mkdir()
+    run = start_cli(flow_file("ui/live_card_ui_flow.py"), "run", cwd=home,
+                    env={**hermetic_env(), "GATE_DIR": str(gates),
+                         "HEADWATER_DATASTORE_ROOT": str(home / ".headwater")})
+    try:
+        def live_task():
+            runs = ui.json("/api/runs?flow=LiveCardUIFlow&status=running")["runs"]
+            if not runs:
+                return None
+            tasks = ui.json(f"/api/runs/LiveCardUIFlow/{runs[0]['run_id']}/tasks?step=start")
+            task = tasks["tasks"][0] if tasks["tasks"] else None
+            if task is None:
+                return None
+            path = f"/api/tasks/LiveCardUIFlow/{runs[0]['run_id']}/start/{task['task_id']}"
+            return path[len("/api/tasks"):] if ui.json(path)["cards"] else None
+
+        where = wait_until(live_task, "the live card's first render")
+        page.goto(f"{ui.url}/runs{where}")
+        card = page.frame_locator("iframe.card")
+        expect(page.locator("#cards h3")).to_contain_text("live")
+        expect(card.locator("body")).to_contain_text("phase one")
+        (gates / "one").touch()
+        # the same page, never reloaded by the test, shows the second render while the task runs
+        expect(card.locator("body")).to_contain_text("phase two")
+        assert run.poll() is None and page.locator("#task-status").inner_text() == "running"
+        (gates / "two").touch()
+        expect(page.locator("#task-status")).to_have_text("succeeded")
+        expect(card.locator("body")).to_contain_text("phase three")
+        expect(page.locator("#cards h3")).not_to_contain_text("live")
+        assert run.wait(timeout=120) == 0
+    finally:
+        for name in ("one", "two"):
+            (gates / name).touch()
+        run.wait(timeout=120)
+        run.stdout.close()
+        run.stderr.close()
+
+
 def test_a_cards_vega_chart_is_drawn_inside_its_sandbox(ui, page):
     page.goto(f"{ui.url}/runs/ReportFlow/1/start/1")
     frame_element = page.locator("iframe.card")

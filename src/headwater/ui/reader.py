@@ -14,6 +14,8 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import xxhash
+
 from headwater.exceptions import NotFoundError
 from headwater.graph.export import run_graph_key
 from headwater.meta import MetadataStore, open_metadata
@@ -242,8 +244,22 @@ class Reader:
         return [source for _, source in sorted(found, key=lambda pair: pair[0])]
 
     def cards(self, row: TaskRow) -> list[dict[str, Any]]:
-        return [{"index": i, "type": kind, "id": card_id, "live": live}
-                for i, (kind, card_id, _, live) in enumerate(self._card_sources(row))]
+        """Each card's summary; a live one also has ``version`` (a hash of its latest render),
+        so a page that follows the task reloads the card when, and only when, it changed."""
+        out = []
+        for i, (kind, card_id, key, live) in enumerate(self._card_sources(row)):
+            card = {"index": i, "type": kind, "id": card_id, "live": live}
+            if live:
+                card["version"] = self._render_version(key)
+            out.append(card)
+        return out
+
+    def _render_version(self, key: str) -> str | None:
+        try:
+            data = bytes(self.store().storage.read(key))
+        except FileNotFoundError:
+            return None  # the task just ended and stored its final card
+        return xxhash.xxh3_64_hexdigest(data)
 
     def card_html(self, flow: str, run_id: str, step: str, task_id: str, index: int) -> str:
         row = self.task_row(flow, run_id, step, task_id)

@@ -383,16 +383,45 @@ async function taskPage() {
   artifacts.append(abody);
 
   const cards = el("div", { id: "cards" });
+  const frames = new Map();
   for (const c of task.cards) {
-    cards.append(el("h3", { text: `card ${c.index}: ${c.type}${c.id ? ` (${c.id})` : ""}${c.live ? " — live" : ""}` }),
-      el("iframe", { class: "card", sandbox: "allow-scripts allow-popups", src: `${base}/cards/${c.index}`, title: `card ${c.index}`, loading: "lazy" }));
+    const frame = el("iframe", { class: "card", sandbox: "allow-scripts allow-popups", src: cardSrc(base, c), title: `card ${c.index}`, loading: "lazy", "data-version": c.version ?? "" });
+    frames.set(c.index, frame);
+    cards.append(el("h3", { text: `card ${c.index}: ${c.type}${c.id ? ` (${c.id})` : ""}${c.live ? " — live" : ""}` }), frame);
   }
+  if (task.status === "running") followTask(base, task, frames);
 
   app.replaceChildren(el("h1", { text: `${flow}/${runId}/${step}/${taskId}` }), facts,
     el("h2", { text: "Attempts" }), attempts,
     el("h2", { text: "Logs" }), logs,
     el("h2", { text: "Artifacts" }), task.artifacts.length ? artifacts : el("p", { class: "muted", text: task.status === "running" ? "recorded when the task ends" : "none" }),
     el("h2", { text: "Cards" }), task.cards.length ? cards : el("p", { class: "muted", text: "none" }));
+}
+
+function cardSrc(base, card) {
+  // The version only busts the browser's cache: the server ignores it.
+  return `${base}/cards/${card.index}${card.version ? `?v=${card.version}` : ""}`;
+}
+
+// A running task's page follows it: a live card whose render changed is reloaded in its frame,
+// and once the task ends (or gains an attempt or a card) the page is drawn afresh from the API.
+function followTask(base, shown, frames) {
+  const shape = (t) => JSON.stringify([t.status, t.attempts.length, t.cards.map((c) => [c.index, c.live])]);
+  const before = shape(shown);
+  const tick = async () => {
+    let now;
+    try { now = await api(base); } catch (e) { setTimeout(tick, 3000); return; }
+    if (shape(now) !== before) { taskPage().catch(fail); return; }
+    for (const c of now.cards) {
+      const frame = frames.get(c.index);
+      if (frame && c.version && frame.dataset.version !== c.version) {
+        frame.dataset.version = c.version;
+        frame.src = cardSrc(base, c);
+      }
+    }
+    setTimeout(tick, 1000);
+  };
+  setTimeout(tick, 1000);
 }
 
 const pages = { runs: runsPage, run: runPage, task: taskPage };
