@@ -68,6 +68,8 @@ def test_a_local_run_imports_no_remote_stack(tmp_path: Path) -> None:
     assert "headwater.runtime.scheduler" in imported  # the probe works
     scheduler_side = [m for m in REMOTE_STACKS if _loaded(imported, m)]
     assert scheduler_side == []
+    # A bare `run` is started without click (cli/plain_run.py): nothing parses it.
+    assert not _loaded(imported, "click")
 
     namespace(None)
     from headwater.client import metadata

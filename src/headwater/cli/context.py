@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import click
+from typing import TYPE_CHECKING
 
 from headwater.settings import Settings
+
+if TYPE_CHECKING:
+    import click
 
 
 def settings_of(ctx: click.Context) -> Settings:

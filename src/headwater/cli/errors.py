@@ -1,12 +1,13 @@
-"""How the CLI reports a user's mistake: one clear paragraph on stderr, no traceback, exit 1."""
+"""How the CLI reports a user's mistake: one clear paragraph on stderr, no traceback, exit 1.
+
+click is imported only when there is something to report: a plain ``run`` starts without it
+(:mod:`headwater.cli.plain_run`)."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
 from typing import Any
-
-import click
 
 from headwater.exceptions import HeadwaterException
 from headwater.tracebacks import error_heading
@@ -15,6 +16,8 @@ from headwater.tracebacks import error_heading
 def report(err: HeadwaterException) -> None:
     """``Not found: (headwater.exceptions.NotFoundError)`` then the message: what went wrong,
     and the class a program would catch."""
+    import click
+
     click.secho(error_heading(err), fg="red", bold=True, err=True)
     click.echo(f"    {err}", err=True)
 
@@ -30,6 +33,8 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             report(err)
             raise SystemExit(1) from None
         except KeyboardInterrupt:
+            import click
+
             click.echo("Interrupted.", err=True)
             raise SystemExit(130) from None
 

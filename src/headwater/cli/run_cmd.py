@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import click
+from typing import TYPE_CHECKING, Any
 
 from headwater.cli.context import flow_class_of, settings_of
 from headwater.runtime.console import Console
 from headwater.runtime.launcher import resume_flow, run_flow
 from headwater.runtime.scheduler import RunOptions, RunOutcome
+
+if TYPE_CHECKING:
+    import click  # a plain run passes a PlainContext (cli/plain_run.py) and never loads it
 
 
 def _options(ctx: click.Context, tags: tuple[str, ...], max_workers: int | None,
@@ -18,6 +19,8 @@ def _options(ctx: click.Context, tags: tuple[str, ...], max_workers: int | None,
                          with_decorators=tuple(ctx.find_root().obj["with"]), no_cache=no_cache)
     if max_workers is not None:
         if max_workers < 1:
+            import click
+
             raise click.BadParameter("must be at least 1", param_hint="--max-workers")
         options.max_workers = max_workers
     return options

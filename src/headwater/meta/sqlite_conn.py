@@ -316,11 +316,16 @@ def _create_file(path: str) -> None:
     aside = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.{threading.get_ident()}")
     conn = _connect(aside)
     try:
+        # Nobody else sees this file until it is linked into place, so SQLite need not sync at
+        # each step (WAL switch, schema commit, checkpoint at close): one fsync below makes it
+        # durable before it gets its name. Fewer syncs make a fresh project's first run faster.
+        conn.execute(_NO_SYNC_WHILE_PRIVATE)
         conn.execute(sql.ENABLE_WAL).fetchall()
         _ensure_schema(conn, aside)
     finally:
         conn.close()  # checkpoints: the main file alone now holds schema and WAL mode
     try:
+        _fsync(aside)
         os.link(aside, path)
     except FileExistsError:
         pass  # another process created it first; its file is as good as ours
@@ -332,6 +337,19 @@ def _create_file(path: str) -> None:
         for suffix in ("", "-wal", "-shm"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(aside + suffix)
+
+
+# Only for the private file _create_file builds aside; every shared connection keeps
+# sql.PRAGMAS_WRITER's setting.
+_NO_SYNC_WHILE_PRIVATE = "PRAGMA synchronous = OFF"
+
+
+def _fsync(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _upgrade_for_reader(path: str) -> None:

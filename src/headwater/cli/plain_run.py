@@ -1,0 +1,132 @@
+"""``python flow.py run`` and ``python flow.py resume`` with nothing else: started without click.
+
+Importing click and building the flow's command (every option of the group, ``run`` and
+``resume``) is the largest start-up cost left in a short local run. When the command line is
+exactly ``run`` or ``resume`` and no environment variable that an option reads is set, every
+option has its default, so there is nothing to parse: this module hands the runtime the same
+values click would. Anything else (other arguments, ``--help``, an option's environment
+variable, a profile or executor that does not check out) goes to click (:mod:`flow_cli`), so
+help, errors and every other command behave exactly as before.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+PLAIN_COMMANDS = ("run", "resume")
+
+# Environment variables an option of the group, ``run`` or ``resume`` reads (besides those the
+# executor backends declare, read from the registry): one set means "let click parse".
+# tests/unit/test_plain_run.py checks this list against the click command.
+OPTION_ENV = frozenset({
+    "HEADWATER_DATASTORE", "METAFLOW_DEFAULT_DATASTORE",
+    "HEADWATER_ENVIRONMENT", "METAFLOW_ENVIRONMENT",
+    "HEADWATER_PROGRESS",
+    "HEADWATER_BRANCH", "METAFLOW_BRANCH",
+    "HEADWATER_PRODUCTION", "METAFLOW_PRODUCTION",
+    "HEADWATER_EXECUTOR",
+})
+RUN_OPTION_ENV_PREFIXES = ("HEADWATER_RUN_", "METAFLOW_RUN_")
+
+
+class PlainContext:
+    """What the run commands read from a click context: the root's ``obj``."""
+
+    def __init__(self, obj: dict[str, Any]) -> None:
+        self.obj = obj
+
+    def find_root(self) -> PlainContext:
+        return self
+
+
+def is_plain(args: list[str], environ: os._Environ[str] | dict[str, str]) -> bool:
+    """True when ``args`` is a bare ``run``/``resume`` and no option reads its value from
+    ``environ`` (nor is shell completion asked for)."""
+    if len(args) != 1 or args[0] not in PLAIN_COMMANDS:
+        return False
+    from headwater import backends
+
+    option_env = OPTION_ENV | {option.env for option in backends.options("executor")}
+    for name in environ:
+        if name in option_env or name.startswith(RUN_OPTION_ENV_PREFIXES):
+            return False
+        if name.startswith("_") and name.endswith("_COMPLETE"):  # click's shell completion
+            return False
+    return True
+
+
+def root_obj(flow_cls: type) -> dict[str, Any] | None:
+    """The top-level options' values with every option at its default, as the click group
+    builds them; None when the profile or the executor it names needs click's error."""
+    from headwater import backends
+    from headwater.exceptions import HeadwaterException
+    from headwater.profiles import with_profile
+    from headwater.runtime.configs import ConfigSources
+    from headwater.runtime.executors.base import ExecutorChoice
+    from headwater.runtime.project import BranchChoice
+
+    try:
+        env = with_profile()
+        name = env.get("HEADWATER_EXECUTOR", "local")
+        backends.get("executor", name)
+    except (HeadwaterException, backends.UnknownBackendError):
+        return None
+    options = {option.key: env.get(option.env) for option in backends.options("executor")}
+    return {
+        "flow_cls": flow_cls,
+        "settings_args": (None, None),
+        "quiet": False,
+        "progress": "auto",
+        "with": (),
+        "configs": ConfigSources((), ()),
+        "branch": BranchChoice(None, False),
+        "executor": ExecutorChoice(name, {k: v for k, v in options.items() if v is not None}),
+        "environment": "local",
+    }
+
+
+# The ``run``/``resume`` options shared by both, at their defaults.
+_RUN_DEFAULTS: dict[str, Any] = {"tags": (), "max_workers": None, "max_num_splits": 100_000,
+                                 "run_id_file": None, "no_cache": False}
+
+
+def try_plain(flow_cls: type, args: list[str]) -> bool:
+    """Run a bare ``run``/``resume`` without click and exit; False when click must parse."""
+    if not is_plain(args, os.environ):
+        return False
+    obj = root_obj(flow_cls)
+    if obj is None:
+        return False
+    from headwater.cli.errors import handle_errors
+    from headwater.cli.run_cmd import do_resume, do_run
+
+    ctx = PlainContext(obj)
+    if args[0] == "run":
+        command = handle_errors(lambda: do_run(ctx, flow_cls, {}, **_RUN_DEFAULTS))
+    else:
+        command = handle_errors(lambda: do_resume(ctx, None, None, **_RUN_DEFAULTS))
+    sys.exit(_as_click_would(command))
+
+
+def _as_click_would(command: Any) -> int:
+    """Run ``command`` with what click's standalone mode adds around a command: Ctrl-C or EOF
+    outside the command's own handling prints ``Aborted!`` (exit 1), a closed stdout pipe
+    exits 1 quietly."""
+    try:
+        return command()
+    except (EOFError, KeyboardInterrupt):
+        print(file=sys.stderr)
+        print("Aborted!", file=sys.stderr)
+        return 1
+    except OSError as err:
+        import errno
+
+        if err.errno != errno.EPIPE:
+            raise
+        from click.utils import PacifyFlushWrapper
+
+        sys.stdout = PacifyFlushWrapper(sys.stdout)  # type: ignore[assignment]
+        sys.stderr = PacifyFlushWrapper(sys.stderr)  # type: ignore[assignment]
+        return 1
