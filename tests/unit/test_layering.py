@@ -79,7 +79,7 @@ FORBIDDEN = {
 ALLOWED = {
     # Metaflow's API: `MyFlow()` at the bottom of a flow file starts its command line. The one
     # upward import, made lazily inside FlowSpec.__init__.
-    ("flow/flowspec.py", "headwater.cli.flow_cli"): "MyFlow() runs the flow's CLI",
+    ("flow/flowspec.py", "headwater.cli.plain_run"): "MyFlow() runs the flow's CLI",
     # The Runner starts flows written for `metaflow` the way `headwater run` does; the rule that
     # tells them apart is the alias's.
     ("runner/command.py", "headwater.compat.alias"): "which flows need the metaflow alias",

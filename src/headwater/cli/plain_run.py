@@ -92,6 +92,15 @@ _RUN_DEFAULTS: dict[str, Any] = {"tags": (), "max_workers": None, "max_num_split
                                  "run_id_file": None, "no_cache": False}
 
 
+def main_for_flow_class(flow_cls: type) -> None:
+    """Entry point used by ``FlowSpec.__init__`` when a flow file runs as a script: a bare
+    ``run``/``resume`` here, everything else through click."""
+    if not try_plain(flow_cls, sys.argv[1:]):
+        from headwater.cli.flow_cli import main_for_flow_class as with_click
+
+        with_click(flow_cls)
+
+
 def try_plain(flow_cls: type, args: list[str]) -> bool:
     """Run a bare ``run``/``resume`` without click and exit; False when click must parse."""
     if not is_plain(args, os.environ):

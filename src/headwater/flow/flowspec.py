@@ -73,14 +73,9 @@ class FlowSpec:
     def __init__(self, use_cli: bool = True) -> None:
         if use_cli:
             # Imported here, not at module level: the CLI sits above the flow API in the layering.
-            import sys
+            from headwater.cli.plain_run import main_for_flow_class
 
-            from headwater.cli.plain_run import try_plain
-
-            if not try_plain(type(self), sys.argv[1:]):
-                from headwater.cli.flow_cli import main_for_flow_class
-
-                main_for_flow_class(type(self))
+            main_for_flow_class(type(self))
 
     # -- identity ------------------------------------------------------------------------------
     @property
