@@ -189,6 +189,10 @@ class Scheduler:
                 last_beat = time.monotonic()
 
     def _poll_timeout(self) -> float:
+        if not self._live and not self._delayed:
+            # Nothing runs and nothing waits for its time (e.g. a resume that cloned every
+            # task): the loop ends or launches at once, so waiting for events would only idle.
+            return 0.0
         wait = 0.25
         now = time.monotonic()
         if self._delayed:
