@@ -22,10 +22,10 @@ import copy
 import inspect
 import types
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from headwater.exceptions import FlowDefinitionError
+from headwater.records import Record
 
 USER_WRAPPERS_ATTR = "_hw_user_wrappers"  # user step decorators of a step, outermost first
 
@@ -174,8 +174,7 @@ class _GeneratorDecorator(UserStepDecorator):
                                    fix="a user step decorator yields exactly once"), None
 
 
-@dataclass
-class StepCall:
+class StepCall(Record):
     """One step to run under its user decorators; ``take_next(options)`` makes the step's own
     ``self.next`` call (options may change ``foreach``, ``condition``, ``num_parallel``)."""
 

@@ -3,8 +3,8 @@
 A backend supplies two things: ``_db``, its connections (``write()`` yields something with
 ``execute``/``executemany`` inside one transaction, nested uses joining; ``query()`` returns all
 rows of one SELECT), and ``_sql``, the module holding its statements in its dialect (same names,
-same parameter order, same result columns). Everything else is here, so SQLite and PostgreSQL
-record and return exactly the same rows.
+same parameter order, same result columns; most are written once in :mod:`.shared_sql`).
+Everything else is here, so SQLite and PostgreSQL record and return exactly the same rows.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from headwater.meta.rows import (
 from headwater.meta.tags import check_tags, with_user_tag
 from headwater.records import ArtifactRef, Frame, Manifest, TaskResult
 
-TAG_SEPARATOR = "\x1f"  # between the flagged tags of a run, see sqlite_sql._TAGS_OF_RUN
+TAG_SEPARATOR = "\x1f"  # between the flagged tags of a run, see shared_sql._RUN_COLUMNS
 
 
 class SQLMetadata(MetadataStore):

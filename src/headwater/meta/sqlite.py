@@ -1,8 +1,9 @@
 """The embedded metadata backend: one SQLite file in WAL mode (see :mod:`.sqlite_conn`).
 
 Only a run's scheduler writes that run's rows; the client writes tags; everyone else reads.
-All SQL text lives in :mod:`.sqlite_sql`; the methods that bind parameters and build rows are
-shared with the PostgreSQL backend in :mod:`.sql_store`.
+All SQL text is in :mod:`.sqlite_sql` (most of it written once for both backends in
+:mod:`.shared_sql`); the methods that bind parameters and build rows are shared with the
+PostgreSQL backend in :mod:`.sql_store`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,236 @@
+"""The SQL statements SQLite and PostgreSQL write the same way, written once.
+
+Rule: a statement lives here when both dialects can run the same text; only what they really
+disagree on stays in :mod:`.sqlite_sql` and :mod:`.postgres_sql` (DDL and shipped migrations,
+connection setup, schema-version bookkeeping, locking, the "no limit" value). Here statements
+use ``?`` placeholders and three named fragments in braces, filled in by each dialect:
+
+- ``{tags_of_run}``: a run's tags joined in one string (``group_concat`` / ``string_agg``);
+- ``{greatest}``: the larger of two values (SQLite's two-argument ``MAX`` / ``GREATEST``);
+- ``{text_order}``: what makes ``ORDER BY`` on text sort by bytes (nothing in SQLite, whose
+  default collation already does; ``COLLATE "C"`` in PostgreSQL, whatever the locale).
+
+:func:`render` turns every statement into one dialect's text once, when the dialect module is
+imported; the builders of statements whose shape depends on the query (how many tags...) are
+rendered on their first call per shape and remembered, so no query pays for the rendering.
+Upserts use ``ON CONFLICT`` (SQLite has it since 3.24; Python ships a newer one).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+# -- writers ---------------------------------------------------------------------------------
+
+ENSURE_FLOW = "INSERT INTO flows (name, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING"
+# In PostgreSQL the UPDATE locks the flow's row until commit (SQLite's BEGIN IMMEDIATE locks the
+# database): concurrent schedulers queue here, so run numbers are never handed out twice.
+BUMP_RUN_NUMBER = "UPDATE flows SET last_run_number = last_run_number + 1 WHERE name = ?"
+GET_RUN_NUMBER = "SELECT last_run_number FROM flows WHERE name = ?"
+INSERT_RUN = """INSERT INTO runs (flow, run_id, run_number, username, status, created_at,
+    heartbeat_at, pid, host, origin_run_id, params, code, environments)
+    VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)"""
+INSERT_TAG = """INSERT INTO run_tags (flow, run_id, tag, system) VALUES (?, ?, ?, ?)
+    ON CONFLICT DO NOTHING"""
+DELETE_USER_TAG = "DELETE FROM run_tags WHERE flow = ? AND run_id = ? AND tag = ? AND system = 0"
+FINISH_RUN = "UPDATE runs SET status = ?, finished_at = ? WHERE flow = ? AND run_id = ?"
+HEARTBEAT = "UPDATE runs SET heartbeat_at = ? WHERE flow = ? AND run_id = ?"
+RUN_EXISTS = "SELECT 1 FROM runs WHERE flow = ? AND run_id = ?"
+
+INSERT_TASK = """INSERT INTO tasks (flow, run_id, step, task_id, status, created_at, finished_at,
+    frames, parents, origin_pathspec, attempts, transition)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+TASK_ATTEMPT_STARTED = """UPDATE tasks SET attempts = {greatest}(attempts, ?), status = 'running'
+    WHERE flow = ? AND run_id = ? AND step = ? AND task_id = ?"""
+TASK_ATTEMPT_COUNT = """UPDATE tasks SET attempts = {greatest}(attempts, ?)
+    WHERE flow = ? AND run_id = ? AND step = ? AND task_id = ?"""
+FINISH_TASK = """UPDATE tasks SET status = ?, finished_at = ?, transition = ?
+    WHERE flow = ? AND run_id = ? AND step = ? AND task_id = ?"""
+
+START_ATTEMPT = """INSERT INTO attempts (flow, run_id, step, task_id, attempt, status, started_at)
+    VALUES (?, ?, ?, ?, ?, 'running', ?)
+    ON CONFLICT (flow, run_id, step, task_id, attempt) DO UPDATE SET
+        status = 'running', started_at = excluded.started_at, finished_at = NULL,
+        failure = NULL, stdout_key = NULL, stderr_key = NULL"""
+FINISH_ATTEMPT = """INSERT INTO attempts (flow, run_id, step, task_id, attempt, status, started_at,
+    finished_at, failure, stdout_key, stderr_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (flow, run_id, step, task_id, attempt) DO UPDATE SET
+        status = excluded.status, finished_at = excluded.finished_at,
+        failure = excluded.failure, stdout_key = excluded.stdout_key,
+        stderr_key = excluded.stderr_key,
+        started_at = COALESCE(attempts.started_at, excluded.started_at)"""
+
+# Every column is set, so updating in place is what SQLite's former INSERT OR REPLACE did.
+INSERT_ARTIFACT = """INSERT INTO artifacts (flow, run_id, step, task_id, name, key,
+    size, type_name, encoding, inline) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (flow, run_id, step, task_id, name) DO UPDATE SET
+        key = excluded.key, size = excluded.size, type_name = excluded.type_name,
+        encoding = excluded.encoding, inline = excluded.inline"""
+
+# -- readers ---------------------------------------------------------------------------------
+
+LIST_FLOWS = "SELECT name FROM flows ORDER BY name{text_order}"
+GET_FLOW = "SELECT name, created_at FROM flows WHERE name = ?"
+
+# All tags of a run in one string ({tags_of_run}): each is prefixed by its system flag (0/1) and
+# separated by the unit separator, which check_tags() refuses inside a tag.
+_RUN_COLUMNS = (
+    "r.flow, r.run_id, r.run_number, r.username, r.status, r.created_at, r.finished_at, "
+    "r.heartbeat_at, r.pid, r.host, r.origin_run_id, r.params, r.code, r.environments, "
+    "{tags_of_run}"
+)
+_HAS_TAG = """EXISTS (SELECT 1 FROM run_tags f
+    WHERE f.flow = r.flow AND f.run_id = r.run_id AND f.tag = ?)"""
+
+GET_RUN = f"SELECT {_RUN_COLUMNS} FROM runs r WHERE r.flow = ? AND r.run_id = ?"
+
+_STEP_COLUMNS = """flow, run_id, step, MIN(created_at),
+    CASE WHEN COUNT(finished_at) = COUNT(*) THEN MAX(finished_at) END, COUNT(*)"""
+LIST_STEPS = f"""SELECT {_STEP_COLUMNS} FROM tasks WHERE flow = ? AND run_id = ?
+    GROUP BY flow, run_id, step ORDER BY MIN(seq)"""
+GET_STEP = f"""SELECT {_STEP_COLUMNS} FROM tasks WHERE flow = ? AND run_id = ? AND step = ?
+    GROUP BY flow, run_id, step"""
+
+_TASK_COLUMNS = """flow, run_id, step, task_id, status, created_at, finished_at, frames, parents,
+    origin_pathspec, attempts, transition"""
+LIST_RUN_TASKS = f"""SELECT {_TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_id = ?
+    ORDER BY seq LIMIT ?"""
+LIST_STEP_TASKS = f"""SELECT {_TASK_COLUMNS} FROM tasks
+    WHERE flow = ? AND run_id = ? AND step = ? ORDER BY seq LIMIT ?"""
+# One page of a run's tasks (all steps, or one): parameters flow, run_id, [step], limit, offset.
+PAGE_RUN_TASKS = f"""SELECT {_TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_id = ?
+    ORDER BY seq LIMIT ? OFFSET ?"""
+PAGE_STEP_TASKS = f"""SELECT {_TASK_COLUMNS} FROM tasks
+    WHERE flow = ? AND run_id = ? AND step = ? ORDER BY seq LIMIT ? OFFSET ?"""
+# Tasks registered, finished or still running since a time: what a live page must refresh.
+TASK_CHANGES = f"""SELECT {_TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_id = ?
+    AND (status = 'running' OR created_at >= ? OR finished_at >= ?) ORDER BY seq"""
+# Per step and status: how many tasks, first start, last end, how many ended.
+STEP_STATUS_COUNTS = """SELECT step, status, COUNT(*), MIN(created_at), MAX(finished_at),
+    COUNT(finished_at) FROM tasks WHERE flow = ? AND run_id = ? GROUP BY step, status"""
+GET_TASK = f"""SELECT {_TASK_COLUMNS} FROM tasks
+    WHERE flow = ? AND run_id = ? AND step = ? AND task_id = ?"""
+
+GET_ARTIFACTS = """SELECT name, key, size, type_name, encoding, inline FROM artifacts
+    WHERE flow = ? AND run_id = ? AND step = ? AND task_id = ? ORDER BY name{text_order}"""
+GET_STEP_ARTIFACTS = """SELECT task_id, name, key, size, type_name, encoding, inline FROM artifacts
+    WHERE flow = ? AND run_id = ? AND step = ? ORDER BY task_id{text_order}, name{text_order}"""
+
+_ATTEMPT_COLUMNS = """flow, run_id, step, task_id, attempt, status, started_at, finished_at,
+    failure, stdout_key, stderr_key"""
+LIST_ATTEMPTS = f"""SELECT {_ATTEMPT_COLUMNS} FROM attempts
+    WHERE flow = ? AND run_id = ? AND step = ? AND task_id = ? ORDER BY attempt"""
+LIST_STEP_ATTEMPTS = f"""SELECT {_ATTEMPT_COLUMNS} FROM attempts
+    WHERE flow = ? AND run_id = ? AND step = ? ORDER BY task_id{{text_order}}, attempt"""
+
+# -- step cache (@cache) ---------------------------------------------------------------------
+
+SET_CACHE_KEY = """UPDATE tasks SET cache_key = ?
+    WHERE flow = ? AND run_id = ? AND step = ? AND task_id = ?"""
+# The newest succeeded task of the step with that key; served by the tasks_by_cache_key index.
+FIND_CACHED_TASK = f"""SELECT {_TASK_COLUMNS} FROM tasks
+    WHERE flow = ? AND step = ? AND cache_key = ? AND status = 'succeeded'
+    ORDER BY seq DESC LIMIT 1"""
+
+# -- deleting runs and collecting garbage (headwater.maintenance) ---------------------------
+
+# Every row of one run, child tables first; run together in one transaction (sql_store).
+DELETE_RUN = tuple(
+    f"DELETE FROM {table} WHERE flow = ? AND run_id = ?"
+    for table in ("artifacts", "attempts", "tasks", "run_tags", "runs")
+)
+LIST_RUNNING = f"SELECT {_RUN_COLUMNS} FROM runs r WHERE r.status = 'running'"
+LIST_RUN_IDS = "SELECT flow, run_id FROM runs"
+# Where rows name blobs: artifacts stored apart (not inline), logs, and the JSON documents of runs
+# (parameters, IncludeFile contents, the code package) and tasks (foreach items, cards).
+REFERENCED_ARTIFACT_KEYS = "SELECT DISTINCT key FROM artifacts WHERE inline IS NULL"
+REFERENCED_LOG_KEYS = """SELECT stdout_key, stderr_key FROM attempts
+    WHERE stdout_key IS NOT NULL OR stderr_key IS NOT NULL"""
+RUN_DOCUMENTS = "SELECT params, code FROM runs"
+TASK_DOCUMENTS = "SELECT frames, transition FROM tasks"
+
+# -- statements shaped by the query ----------------------------------------------------------
+
+
+def select_runs(*, num_tags: int, by_user: bool, succeeded_only: bool) -> str:
+    """Runs of one flow, newest first. Parameters: flow, *tags, [user], limit (the dialect's
+    NO_LIMIT: all)."""
+    where = ["r.flow = ?"] + [_HAS_TAG] * num_tags
+    if by_user:
+        where.append("r.username = ?")
+    if succeeded_only:
+        where.append("r.status = 'succeeded'")
+    return (
+        f"SELECT {_RUN_COLUMNS} FROM runs r WHERE {' AND '.join(where)} "
+        "ORDER BY r.run_number DESC LIMIT ?"
+    )
+
+
+def select_runs_page(*, by_flow: bool, num_tags: int, by_user: bool, num_statuses: int) -> str:
+    """One page of runs, newest first, for the UI. Parameters: [flow], *tags, [user],
+    *statuses, limit, offset. Within one flow the order is the run number's (the index serves
+    it); across flows it is the start time's."""
+    where = (["r.flow = ?"] if by_flow else []) + [_HAS_TAG] * num_tags
+    if by_user:
+        where.append("r.username = ?")
+    if num_statuses:
+        where.append(f"r.status IN ({', '.join(['?'] * num_statuses)})")
+    order = "r.run_number DESC" if by_flow else "r.created_at DESC, r.flow, r.run_number DESC"
+    condition = f"WHERE {' AND '.join(where)} " if where else ""
+    # Sort and cut the bare rows first, then build the columns (tags) of the page's rows only.
+    return (f"SELECT {_RUN_COLUMNS} FROM (SELECT * FROM runs r {condition}ORDER BY {order} "
+            f"LIMIT ? OFFSET ?) r ORDER BY {order}")
+
+
+def select_flows_with_tags(num_tags: int) -> str:
+    """Names of flows having at least one run that carries every given tag."""
+    if num_tags == 1:
+        return "SELECT flow FROM run_tags WHERE tag = ? GROUP BY flow ORDER BY flow{text_order}"
+    return (
+        "SELECT flow FROM (SELECT flow FROM run_tags "
+        f"WHERE tag IN ({', '.join(['?'] * num_tags)}) GROUP BY flow, run_id "
+        f"HAVING COUNT(DISTINCT tag) = {num_tags:d}) AS matching "
+        "GROUP BY flow ORDER BY flow{text_order}"
+    )
+
+
+BUILDERS: tuple[Callable[..., str], ...] = (select_runs, select_runs_page, select_flows_with_tags)
+FRAGMENTS = ("tags_of_run", "greatest", "text_order")
+
+
+def statement_names() -> list[str]:
+    """The names of the fixed statements (public, upper case), in the order written."""
+    return [name for name, value in globals().items()
+            if name.isupper() and not name.startswith("_") and name not in ("BUILDERS", "FRAGMENTS")
+            and isinstance(value, (str, tuple))]
+
+
+def render(*, placeholder: str, **fragments: str) -> dict[str, Any]:
+    """Every shared statement and builder in one dialect: fragments filled in, then each ``?``
+    replaced by ``placeholder``. Called once by each dialect module, at its import."""
+    if set(fragments) != set(FRAGMENTS):
+        raise ValueError(f"render() needs exactly the fragments {FRAGMENTS}, got {sorted(fragments)}")
+
+    def one(text: str) -> str:
+        return text.format(**fragments).replace("?", placeholder)
+
+    rendered: dict[str, Any] = {}
+    for name in statement_names():
+        value = globals()[name]
+        rendered[name] = one(value) if isinstance(value, str) else tuple(map(one, value))
+    for builder in BUILDERS:
+        rendered[builder.__name__] = _rendering(builder, one)
+    return rendered
+
+
+def _rendering(builder: Callable[..., str], one: Callable[[str], str]) -> Callable[..., str]:
+    """``builder`` in one dialect; each shape (its arguments) rendered once and remembered."""
+
+    @functools.lru_cache(maxsize=256)
+    def build(*args: Any, **kwargs: Any) -> str:
+        return one(builder(*args, **kwargs))
+
+    functools.update_wrapper(build, builder)
+    return build
