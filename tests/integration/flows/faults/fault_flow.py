@@ -14,7 +14,9 @@ origin's parameters) runs ``work`` again without it. Modes:
 * ``generator``     store a generator (cannot be pickled)
 
 ``RESULT`` (environment) is the value ``work`` stores as ``self.result``; a test can choose it to
-know the blob's content hash in advance.
+know the blob's content hash in advance. ``BLOCK_BLOBS`` (environment), the path of the
+datastore's ``blobs`` folder: ``end`` moves that folder aside (to ``<path>.aside``) and leaves a
+file in its place after printing, so the scheduler cannot store its output.
 """
 
 import os
@@ -63,6 +65,11 @@ class FaultFlow(FlowSpec):
     @step
     def end(self):
         print("end read:", self.payload.partition("|")[0], "/", self.result.partition("|")[0])
+        blobs = os.environ.get("BLOCK_BLOBS")
+        if blobs:
+            os.rename(blobs, blobs + ".aside")
+            with open(blobs, "w") as handle:
+                handle.write("a file where the blobs folder belongs")
 
 
 if __name__ == "__main__":
