@@ -57,7 +57,9 @@ def test_a_run_keeps_its_blobs_in_s3_and_the_client_reads_them(tmp_path, s3_env,
                    env=s3_env)
     assert done.returncode == 0, done.stdout + done.stderr
     keys = _objects(tmp_path.name)
-    assert keys and all(k.startswith(f"{tmp_path.name}/blobs/") for k in keys)
+    # Blobs, plus the run's graph the web UI draws (graphs/FLOW/RUN.json): nothing else.
+    blobs = [k for k in keys if k.startswith(f"{tmp_path.name}/blobs/")]
+    assert blobs and set(keys) - set(blobs) == {f"{tmp_path.name}/graphs/ForeachFlow/1.json"}
     assert not (tmp_path / ".headwater" / "blobs").exists()  # only the database is local
     assert (tmp_path / ".headwater" / "meta.sqlite").is_file()
 
