@@ -15,7 +15,7 @@ from servers import free_port, stop_process
 
 from .faultkit import hw
 from .flowrun import flow_file, hermetic_env, start_cli
-from .uiserver import ui_command, ui_server, wait_until
+from .uiserver import running_task, ui_command, ui_server, wait_until
 
 UI_FLOW = flow_file("ui/ui_flow.py")
 TOKEN = "s3cret-token-for-the-ui-tests"
@@ -174,14 +174,7 @@ def test_a_running_tasks_log_streams_as_server_sent_events(ui, home):
     run = start_cli(UI_FLOW, "run", "--gate", str(gate), cwd=home,
                     env={**hermetic_env(), "HEADWATER_DATASTORE_ROOT": str(home / ".headwater")})
     try:
-        def wait_task():
-            runs = ui.json("/api/runs?flow=UIFlow&status=running")["runs"]
-            if not runs:
-                return None
-            tasks = ui.json(f"/api/runs/UIFlow/{runs[0]['run_id']}/tasks?step=wait")["tasks"]
-            return (runs[0]["run_id"], tasks[0]["task_id"]) if tasks else None
-
-        run_id, task_id = wait_until(wait_task, "the wait step to start")
+        run_id, task_id = wait_until(lambda: running_task(ui, "UIFlow", "wait"), "the wait step to start")
         url = f"{ui.url}/api/tasks/UIFlow/{run_id}/wait/{task_id}/logs/stdout/events"
         with urllib.request.urlopen(url, timeout=120) as stream:  # noqa: S310 - our own server
             events = _events(stream)

@@ -16,7 +16,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from .faultkit import hw
 from .flowrun import flow_file, hermetic_env, start_cli
-from .uiserver import ui_server, wait_until
+from .uiserver import running_task, ui_server, wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -127,14 +127,7 @@ def test_a_running_tasks_log_lines_appear_live(ui, home, page):
     run = start_cli(UI_FLOW, "run", "--gate", str(gate), cwd=home,
                     env={**hermetic_env(), "HEADWATER_DATASTORE_ROOT": str(home / ".headwater")})
     try:
-        def waiting_task():
-            runs = ui.json("/api/runs?flow=UIFlow&status=running")["runs"]
-            if not runs:
-                return None
-            tasks = ui.json(f"/api/runs/UIFlow/{runs[0]['run_id']}/tasks?step=wait")["tasks"]
-            return (runs[0]["run_id"], tasks[0]["task_id"]) if tasks else None
-
-        run_id, task_id = wait_until(waiting_task, "the wait step to start")
+        run_id, task_id = wait_until(lambda: running_task(ui, "UIFlow", "wait"), "the wait step to start")
         page.goto(f"{ui.url}/runs/UIFlow/{run_id}")
         expect(page.locator('#dag g.step[data-step="wait"]')).to_have_class("step running")
         expect(page.locator("#run-status")).to_have_text("running")
@@ -167,15 +160,9 @@ def test_a_live_card_changes_on_the_open_task_page_then_becomes_final(ui, home, 
                          "HEADWATER_DATASTORE_ROOT": str(home / ".headwater")})
     try:
         def live_task():
-            runs = ui.json("/api/runs?flow=LiveCardUIFlow&status=running")["runs"]
-            if not runs:
-                return None
-            tasks = ui.json(f"/api/runs/LiveCardUIFlow/{runs[0]['run_id']}/tasks?step=start")
-            task = tasks["tasks"][0] if tasks["tasks"] else None
-            if task is None:
-                return None
-            path = f"/api/tasks/LiveCardUIFlow/{runs[0]['run_id']}/start/{task['task_id']}"
-            return path[len("/api/tasks"):] if ui.json(path)["cards"] else None
+            found = running_task(ui, "LiveCardUIFlow", "start")
+            where = found and f"/LiveCardUIFlow/{found[0]}/start/{found[1]}"
+            return where if where and ui.json(f"/api/tasks{where}")["cards"] else None
 
         where = wait_until(live_task, "the live card's first render")
         page.goto(f"{ui.url}/runs{where}")

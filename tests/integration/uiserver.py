@@ -98,6 +98,16 @@ def _wait_ready(server: UIServer) -> None:
     raise RuntimeError(f"headwater ui did not answer within {READY_S} s:\n{server.output()}")
 
 
+def running_task(ui, flow: str, step: str) -> tuple[str, str] | None:  # type: ignore[no-untyped-def]
+    """(run id, task id) of the first task of ``step`` in the running run of ``flow``, through
+    the API; None while there is none yet (a condition for :func:`wait_until`)."""
+    runs = ui.json(f"/api/runs?flow={flow}&status=running")["runs"]
+    if not runs:
+        return None
+    tasks = ui.json(f"/api/runs/{flow}/{runs[0]['run_id']}/tasks?step={step}")["tasks"]
+    return (runs[0]["run_id"], tasks[0]["task_id"]) if tasks else None
+
+
 def wait_until(condition, what: str, timeout: float = 120):  # type: ignore[no-untyped-def]
     """Poll ``condition`` until it returns something truthy; fail naming ``what``."""
     deadline = time.monotonic() + timeout
