@@ -268,13 +268,19 @@ def _prepare_environments(launch: _Launch, policies: dict[str, StepPolicy],
                           console: Console) -> dict[str, Any]:
     """Resolve and build the @pypi/@conda environments, before anything runs or is recorded."""
     flow_cls = launch.flow_cls
-    declared = sorted(s for s, p in policies.items() if p.python_env) or (
-        ["every step"] if getattr(flow_cls, "_hw_env_base", None) is not None else [])
+    if not any(p.python_env for p in policies.values()) and getattr(
+            flow_cls, "_hw_env_base", None) is None:
+        return {}
+    from headwater.environments.declaration import step_declarations
+
+    declared = step_declarations(flow_cls, policies)  # also refuses @pypi beside @conda
     if not declared:
         return {}
     if launch.environment not in ("pypi", "conda"):
-        console.say(f"Note: @pypi/@conda ({', '.join(declared)}) are ignored: the steps run in "
-                    "this Python; add --environment=pypi to build their environments")
+        steps = [s for s in policies if s in declared]  # in the graph's order
+        kind = "pypi" if any(d.kind == "pypi" for d in declared.values()) else "conda"
+        console.say(f"Note: @pypi/@conda ({', '.join(steps)}) are ignored: the steps run in "
+                    f"this Python; add --environment={kind} to build their environments")
         return {}
     import json
 
