@@ -533,3 +533,17 @@ def test_resume_keeps_the_lock_when_the_index_has_moved_on(tmp_path):
     assert fresh.returncode == 0, fresh.stdout + fresh.stderr
     client(tmp_path)
     assert Flow("DeclaredFlow").latest_run["use"].task.data.versions == {"hwp11demo": "2.0"}
+
+
+def test_a_flow_file_importing_what_the_environment_lacks_says_so(tmp_path, env_cache):
+    # The flow file imports numpy at its top (the test interpreter has it); the step's
+    # environment holds only tabulate, so the file cannot load there: the task says why and how.
+    assert importlib.util.find_spec("numpy") is not None
+    done = declared_run("--environment=pypi", "run", cwd=tmp_path, cache=env_cache,
+                        packages={"tabulate": "0.9.0"}, HW_TOP_IMPORT="numpy")
+    assert done.returncode == 1
+    use = [t.text for t in task_lines(done.stdout) if t.step == "use"]
+    message = next(line for line in use if "cannot be imported" in line)
+    assert "No module named 'numpy'" in message
+    assert "add 'numpy' to the step's @pypi/@conda packages" in message
+    assert no_headwater_traceback(done.stderr)
