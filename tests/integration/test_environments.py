@@ -547,3 +547,25 @@ def test_a_flow_file_importing_what_the_environment_lacks_says_so(tmp_path, env_
     assert "No module named 'numpy'" in message
     assert "add 'numpy' to the step's @pypi/@conda packages" in message
     assert no_headwater_traceback(done.stderr)
+
+
+def test_resume_without_the_switch_follows_the_original_run(tmp_path, env_cache):
+    failed = run(STEP_FLOW, "run", cwd=tmp_path, cache=env_cache, FAIL_FMT="1")
+    assert failed.returncode == 1
+    # `python flow.py resume`, as a user types it after a failure: no --environment.
+    resumed = hw(STEP_FLOW, "resume", cwd=tmp_path, timeout=300,
+                 HEADWATER_ENV_CACHE=str(env_cache))
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "Resuming in the @pypi/@conda environments of PypiStepFlow/" in resumed.stdout
+    client(tmp_path)
+    origin, again = sorted(Flow("PypiStepFlow"), key=lambda r: int(r.id))[-2:]
+    assert again.origin_run_id == origin.id and again.successful
+    assert again["join"].task.data.versions == ["0.9.0"]
+    assert (next(iter(again["fmt"])).environment_info
+            == next(iter(origin["fmt"])).environment_info)
+    # Asked for explicitly, --environment=local still runs the steps in the flow's Python.
+    failed = run(STEP_FLOW, "run", cwd=tmp_path, cache=env_cache, FAIL_FMT="1")
+    local = hw(STEP_FLOW, "--environment=local", "resume", cwd=tmp_path, timeout=300,
+               HEADWATER_ENV_CACHE=str(env_cache))
+    assert local.returncode == 1 and "Note: @pypi/@conda (fmt)" in local.stdout
+    assert "No module named 'tabulate'" in local.stdout

@@ -85,7 +85,10 @@ def build_cli(flow_cls: type) -> click.Group:
             "configs": ConfigSources(tuple(config_files), tuple(config_values)),
             "branch": BranchChoice(branch, production),
             "executor": _executor_choice(ctx, profile, backend_values),
-            "environment": environment.lower(),
+            # None when not given: a run then builds no environment, and a resume follows the
+            # run it resumes (its recorded locks).
+            "environment": None if ctx.get_parameter_source("environment")
+            == click.core.ParameterSource.DEFAULT else environment.lower(),
         }
 
     cli.add_command(_run_command(flow_cls))
