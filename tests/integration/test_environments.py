@@ -569,3 +569,12 @@ def test_resume_without_the_switch_follows_the_original_run(tmp_path, env_cache)
                HEADWATER_ENV_CACHE=str(env_cache))
     assert local.returncode == 1 and "Note: @pypi/@conda (fmt)" in local.stdout
     assert "No module named 'tabulate'" in local.stdout
+
+
+def test_a_conda_flow_without_the_switch_is_told_the_conda_one(tmp_path, conda_channel):
+    done = hw(CONDA_FLOW, "check", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = hw(CONDA_FLOW, "run", cwd=tmp_path, HW_TEST_CHANNEL=str(conda_channel))
+    # greet cannot import hwgreet in the flow's Python: the run fails, after the note said why.
+    assert "Note: @pypi/@conda (greet) are ignored" in done.stdout
+    assert "add --environment=conda" in done.stdout

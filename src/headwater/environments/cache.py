@@ -25,8 +25,8 @@ CACHE_ENV = "HEADWATER_ENV_CACHE"
 
 def cache_root() -> Path:
     explicit = os.environ.get(CACHE_ENV)
-    if explicit:
-        return Path(explicit).expanduser()
+    if explicit:  # made absolute: environment paths are handed to processes in other folders
+        return Path(os.path.abspath(os.path.expanduser(explicit)))
     xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(xdg) / "headwater" / "environments"
 
