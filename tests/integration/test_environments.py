@@ -578,3 +578,34 @@ def test_a_conda_flow_without_the_switch_is_told_the_conda_one(tmp_path, conda_c
     # greet cannot import hwgreet in the flow's Python: the run fails, after the note said why.
     assert "Note: @pypi/@conda (greet) are ignored" in done.stdout
     assert "add --environment=conda" in done.stdout
+
+
+def test_a_locked_release_gone_from_the_index_says_how_to_resolve_anew(tmp_path):
+    links = tmp_path / "links"
+    links.mkdir()
+    wheel = _wheel(links, "hwp11demo", "1.0")
+    cache = tmp_path / "cache"
+    index = {"UV_FIND_LINKS": str(links), "UV_CACHE_DIR": str(tmp_path / "uv-cache")}
+    first = declared_run("environment", "resolve", cwd=tmp_path, cache=cache,
+                         packages={"hwp11demo": ""}, **index)
+    assert first.returncode == 0, first.stdout + first.stderr
+    # The release is withdrawn and this machine's environment and downloads are gone; the
+    # cached lock still names it.
+    wheel.unlink()
+    _wheel(links, "hwp11demo", "2.0")
+    shutil.rmtree(cache / "envs")
+    shutil.rmtree(tmp_path / "uv-cache")
+    done = declared_run("--environment=pypi", "run", cwd=tmp_path, cache=cache,
+                        packages={"hwp11demo": ""}, **index)
+    assert done.returncode == 1
+    out = done.stdout + done.stderr
+    assert "step 'use' of DeclaredFlow" in out and "@pypi (hwp11demo;" in out
+    assert f"delete {cache / 'locks'}" in out
+    assert not task_lines(done.stdout) and no_headwater_traceback(done.stderr)
+    # Doing what the fix says resolves anew, to the release the index has now.
+    shutil.rmtree(cache / "locks")
+    again = declared_run("--environment=pypi", "run", cwd=tmp_path, cache=cache,
+                         packages={"hwp11demo": ""}, HW_IMPORT="hwp11demo", **index)
+    assert again.returncode == 0, again.stdout + again.stderr
+    client(tmp_path)
+    assert Flow("DeclaredFlow").latest_run["use"].task.data.versions == {"hwp11demo": "2.0"}
