@@ -112,3 +112,21 @@ def test_a_symlinked_file_inside_a_shim_is_refused_and_its_target_untouched(tmp_
     _refused(_shim(str(tmp_path)), f"{cards} is a symbolic link (to {victim})")
     assert victim.read_text() == "keep me\n"
     assert cards.is_symlink()
+
+
+def test_a_symlinked_folder_inside_a_shim_is_refused_and_nothing_written_through_it(tmp_path) -> None:
+    assert _shim(str(tmp_path)).returncode == 0
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    plugins = tmp_path / "metaflow" / "plugins"
+    subprocess.run(["rm", "-rf", str(plugins)], check=True)
+    plugins.symlink_to(victim)
+    _refused(_shim(str(tmp_path)), f"{plugins} is a symbolic link (to {victim})")
+    assert list(victim.iterdir()) == []
+
+
+def test_a_folder_that_cannot_hold_the_shim_is_one_clear_error(tmp_path) -> None:
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a folder\n")
+    _refused(_shim(str(a_file)), f"cannot write {a_file / 'metaflow'}")
+    assert a_file.read_text() == "not a folder\n"
