@@ -19,8 +19,9 @@ from urllib.parse import unquote
 MASK = "***"
 _SECRET_KEYS = {"password", "sslpassword"}
 
-# scheme://user:PASSWORD@ ; a password cannot hold a raw '@' or '/' (libpq stops there).
-_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@?#]*:)[^\s@/]*@")
+# scheme://user:PASSWORD@ ; up to the last '@' of the word: a password typed with a raw '@',
+# '/', '?' or '#' (libpq would cut it short, and its error would quote the rest) is hidden whole.
+_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@?#]*:)\S*@")
 # password=... and sslpassword=..., as a URL query parameter or a key=value pair; a value in
 # single quotes may hold spaces and backslash-escaped quotes (libpq's quoting).
 _KEYWORD = re.compile(
@@ -36,6 +37,16 @@ def redact(text: str) -> str:
     text = _USERINFO.sub(rf"\1{MASK}@", text)
     text = _QUERY.sub(_mask_query_secret, text)
     return _KEYWORD.sub(rf"\1{MASK}", text)
+
+
+def password_needs_quoting(url: str) -> bool:
+    """Whether the password in ``url``'s userinfo holds a raw ``@``, ``/``, ``?`` or ``#``.
+
+    libpq cuts such a password short and reads the rest as the host, so its error would quote a
+    piece of the password: the caller says what is wrong instead of showing the driver's text.
+    """
+    match = re.match(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@?#]*:(\S*)@", url)
+    return bool(match) and any(c in match.group(1) for c in "@/?#")
 
 
 def _mask_query_secret(match: re.Match[str]) -> str:
