@@ -223,6 +223,32 @@ def test_a_full_disk_under_the_sqlite_metadata_fails_clearly_and_resume_finishes
     assert list(cloned(proc.stdout).values()) == [f"GateFlow/{row.run_id}/start/1"]
 
 
+def test_a_full_disk_before_the_first_run_and_under_readers_is_one_clear_line(tmp_path,
+                                                                            small_disk):
+    # The metadata file cannot even be created: one clear line, and no private half-built
+    # copy left behind. Then, with a database in place, a full disk that also cut its -shm
+    # index short: the run and the readers name the full disk, never "disk I/O error".
+    path = small_disk / "meta.sqlite"
+    env = {"HEADWATER_METADATA": str(path)}
+    filler = fill(small_disk)
+    proc = hw(FLOW, "run", cwd=tmp_path, **env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"no space left on the disk holding the metadata database {path}" in proc.stderr
+    assert no_headwater_traceback(proc.stderr), proc.stderr
+    assert sorted(os.listdir(small_disk)) == ["filler"]  # no .meta.sqlite.PID.TID left
+    os.unlink(filler)
+    assert hw(FLOW, "run", cwd=tmp_path, **env).returncode == 0
+    with open(f"{path}-shm", "wb") as shm:  # as a full disk leaves it: a few bytes
+        shm.write(b"\0\0\0")
+    filler = fill(small_disk)
+    for command in (("run",), ("dump", "1/start")):
+        proc = hw(FLOW, *command, cwd=tmp_path, **env)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert "no space left on the disk holding the metadata database" in proc.stderr, \
+            proc.stderr
+        assert no_headwater_traceback(proc.stderr), proc.stderr
+
+
 @pytest.fixture
 def own_pg_server():
     """A PostgreSQL server of this test's own, since the test restarts it."""

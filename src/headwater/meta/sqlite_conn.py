@@ -314,26 +314,28 @@ def _create_file(path: str) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     aside = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.{threading.get_ident()}")
-    conn = _connect(aside)
     try:
-        # Nobody else sees this file until it is linked into place, so SQLite need not sync at
-        # each step (WAL switch, schema commit, checkpoint at close): one fsync below makes it
-        # durable before it gets its name. Fewer syncs make a fresh project's first run faster.
-        conn.execute(_NO_SYNC_WHILE_PRIVATE)
-        conn.execute(sql.ENABLE_WAL).fetchall()
-        _ensure_schema(conn, aside)
-    finally:
-        conn.close()  # checkpoints: the main file alone now holds schema and WAL mode
-    try:
-        _fsync(aside)
-        os.link(aside, path)
-    except FileExistsError:
-        pass  # another process created it first; its file is as good as ours
-    except OSError:
-        # No hard links on this filesystem: fall back to creating in place (the schema
-        # step below retries the WAL switch while others hold the lock).
-        pass
-    finally:
+        conn = _connect(aside)
+        try:
+            # Nobody else sees this file until it is linked into place, so SQLite need not sync
+            # at each step (WAL switch, schema commit, checkpoint at close): one fsync below
+            # makes it durable before it gets its name. Fewer syncs make a fresh project's
+            # first run faster.
+            conn.execute(_NO_SYNC_WHILE_PRIVATE)
+            conn.execute(sql.ENABLE_WAL).fetchall()
+            _ensure_schema(conn, aside)
+        finally:
+            conn.close()  # checkpoints: the main file alone now holds schema and WAL mode
+        try:
+            _fsync(aside)
+            os.link(aside, path)
+        except FileExistsError:
+            pass  # another process created it first; its file is as good as ours
+        except OSError:
+            # No hard links on this filesystem: fall back to creating in place (the schema
+            # step below retries the WAL switch while others hold the lock).
+            pass
+    finally:  # also when building it failed (a full disk): no private file is left behind
         for suffix in ("", "-wal", "-shm"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(aside + suffix)
