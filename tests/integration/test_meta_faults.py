@@ -351,6 +351,12 @@ def test_a_datastore_shared_read_only_can_be_read(tmp_path_factory, how):
         assert "'made by start'" in read.stdout, out  # dump showed the artifact
         assert "readonly" not in out and "unable to open" not in out, out
         assert sorted(os.listdir(store)) == before  # nothing was created there
+        if how == "read-only mount":  # even root may not write there: a run says so plainly
+            proc = hw(FLOW, "run", cwd=folder, HEADWATER_DATASTORE_ROOT=store)
+            assert proc.returncode == 1, proc.stdout + proc.stderr
+            assert "is read-only for this user, or on a read-only mount" in proc.stderr, \
+                proc.stderr
+            assert no_headwater_traceback(proc.stderr), proc.stderr
     finally:
         subprocess.run(["umount", mounted], capture_output=True)
         subprocess.run(["chmod", "-R", "u+w", folder], capture_output=True)

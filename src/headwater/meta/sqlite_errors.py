@@ -56,7 +56,9 @@ def explain(exc: sqlite3.Error, path: str) -> MetadataError:
         )
     if "not a database" in lowered or "malformed" in lowered:
         return damaged(path, text)
-    if "readonly" in lowered or "read-only" in lowered:
+    if "readonly" in lowered or "read-only" in lowered or (
+            "unable to open" in lowered and os.path.exists(path)
+            and not os.access(folder, os.W_OK)):  # a writer cannot create its -wal beside it
         return MetadataError(
             f"the metadata database {path} cannot be written ({text}): the file or its folder "
             "is read-only for this user, or on a read-only mount",
