@@ -69,6 +69,55 @@ def test_a_deeply_nested_json_parameter_is_refused_naming_it(tmp_path, depth):
     nothing_recorded(tmp_path)
 
 
+DEEP_FLOW = """
+from headwater import Config, FlowSpec, JSONType, Parameter, step
+
+def deep_list(ctx=None):
+    value = []
+    for _ in range(100_000):
+        value = [value]
+    return value
+
+class DeepFlow(FlowSpec):
+    conf = Parameter("conf", type=JSONType, default=deep_list)
+    cfg = Config("cfg", default=None, required=False)
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    DeepFlow()
+"""
+
+
+def test_deep_json_from_a_default_a_config_file_or_the_environment_is_refused_by_name(tmp_path):
+    # 100,000 levels cannot travel on a command line (128 KiB per argument); they come from a
+    # parameter's default function, a config file or HEADWATER_FLOW_CONFIG_VALUE instead.
+    flow = tmp_path / "deep_flow.py"
+    flow.write_text(DEEP_FLOW)
+    deep = "[" * 100_000 + "]" * 100_000
+    (tmp_path / "deep.json").write_text(deep)
+    proc = hw(flow, "run", cwd=tmp_path)
+    refused(proc, "Invalid parameter",
+            "parameter 'conf': its JSON value is nested more than 200 levels deep")
+    fine = ("run", "--conf", "[]")
+    for args, env, phrase in (
+            (("--config", "cfg", "deep.json", *fine), {},
+             "config 'cfg' (deep.json) is nested more than 200 levels deep"),
+            (fine, {"HEADWATER_FLOW_CONFIG_VALUE":  # 128 KiB per variable too
+                    '{"cfg": ' + "[" * 60_000 + "]" * 60_000 + "}"},
+             "HEADWATER_FLOW_CONFIG_VALUE is nested more than 200 levels deep")):
+        proc = hw(flow, *args, cwd=tmp_path, **env)
+        refused(proc, "Invalid configuration", phrase)
+        assert "RecursionError" not in proc.stdout + proc.stderr
+    nothing_recorded(tmp_path)
+
+
 def test_an_include_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path):
     (tmp_path / "big.txt").write_text("x" * 2048)
     proc = hw(INPUT, "run", "--needed", "x", "--notes", "big.txt", cwd=tmp_path,

@@ -366,12 +366,16 @@ def test_a_datastore_shared_read_only_can_be_read(tmp_path_factory, how):
 # ------------------------------------------------- 11. a damaged or deleted metadata file
 
 
-@pytest.mark.parametrize("keep", ["half", "50 bytes"])
+_KEPT = {"half": lambda size: size // 2, "50 bytes": lambda size: 50,
+         "nothing": lambda size: 0}  # `: > meta.sqlite` must not read as a new, empty history
+
+
+@pytest.mark.parametrize("keep", list(_KEPT))
 def test_a_truncated_metadata_file_is_one_clear_error_naming_it(tmp_path, keep):
     assert hw(FLOW, "run", cwd=tmp_path).returncode == 0
     path = datastore(tmp_path) / "meta.sqlite"
     size = path.stat().st_size
-    os.truncate(path, size // 2 if keep == "half" else 50)
+    os.truncate(path, _KEPT[keep](size))
 
     client(tmp_path)
     with pytest.raises(MetadataError) as err:
@@ -385,7 +389,7 @@ def test_a_truncated_metadata_file_is_one_clear_error_naming_it(tmp_path, keep):
         assert f"the metadata database {path} is damaged" in proc.stderr, proc.stderr
         assert "fix:" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
         assert "succeeded" not in proc.stdout
-    assert path.stat().st_size == (size // 2 if keep == "half" else 50)  # left as it was
+    assert path.stat().st_size == _KEPT[keep](size)  # left as it was
 
 
 def test_a_metadata_file_deleted_mid_run_fails_the_run_and_never_reads_succeeded(tmp_path):

@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import stat
 import threading
 import time
 import urllib.parse
@@ -260,11 +261,23 @@ def _check_header(path: str) -> None:
     and our readers keep reading the deleted WAL index: an old picture of the database, forever.
     """
     try:
-        size = os.stat(path).st_size
+        info = os.stat(path)
     except OSError:
         return  # missing or unreadable: SQLite's own error says which
+    size = info.st_size
+    if stat.S_ISDIR(info.st_mode):
+        raise damaged(path, "a folder, not a file")
     if 0 < size < _HEADER_SIZE:
         raise damaged(path, f"{size} bytes, not a SQLite header")
+    if size == 0 and _runs_were_recorded(path):  # emptied (`: > meta.sqlite`), not being made
+        raise damaged(path, "0 bytes, yet runs were recorded beside it")
+
+
+def _runs_were_recorded(path: str) -> bool:
+    """Whether a run ever started against ``path``: its scheduler made ``run-locks/`` beside it
+    (kept after the run), which happens only once the database holds a schema (the rule
+    :func:`_check_not_lost` uses too)."""
+    return os.path.isdir(os.path.join(os.path.dirname(os.path.abspath(path)), LOCKS_FOLDER))
 
 
 def _signature(path: str) -> tuple:
