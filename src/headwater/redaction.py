@@ -39,6 +39,18 @@ def redact(text: str) -> str:
     return _KEYWORD.sub(rf"\1{MASK}", text)
 
 
+def without_password(url: str) -> str:
+    """``url`` with its password removed rather than masked (``postgresql://hw@host/db``), for
+    documents that must still connect, the password coming from elsewhere (``PGPASSWORD``)."""
+    base, sep, query = url.partition("?")  # an '@' in the query is not the password's
+    base = _USERINFO.sub(lambda m: m.group(1)[:-1] + "@", base, count=1)
+    if not sep:
+        return base
+    kept = [pair for pair in query.split("&")
+            if pair and unquote(pair.partition("=")[0]).strip().lower() not in _SECRET_KEYS]
+    return base + ("?" + "&".join(kept) if kept else "")
+
+
 def password_needs_quoting(url: str) -> bool:
     """Whether the password in ``url``'s userinfo holds a raw ``@``, ``/``, ``?`` or ``#``.
 
