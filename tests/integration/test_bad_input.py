@@ -375,3 +375,28 @@ def test_assigning_a_framework_attribute_fails_the_step_clearly(tmp_path, what, 
     client(tmp_path)
     task = Flow("ReservedAssignFlow").latest_run["start"].task
     assert task.exception.type_name == "ReservedAttributeError"
+
+
+# ------------------------------------------------------------------ where results go
+
+
+def test_a_run_id_file_that_cannot_be_written_is_one_clear_error(tmp_path):
+    proc = hw(INPUT, "run", "--needed", "x", "--run-id-file", str(tmp_path / "no" / "id"),
+              cwd=tmp_path)
+    refused(proc, "Run failed", f"cannot write the run id to --run-id-file {tmp_path / 'no' / 'id'}",
+            f"the folder {tmp_path / 'no'} does not exist")
+    nothing_recorded(tmp_path)
+    # a write that fails only when made (a full disk): after the run is recorded, still clear
+    proc = hw(INPUT, "run", "--needed", "x", "--run-id-file", "/dev/full", cwd=tmp_path)
+    refused(proc, "Run failed", "cannot write the run id of InputFlow/1 to --run-id-file "
+            "/dev/full", "resume")
+
+
+def test_a_file_given_as_the_datastore_root_is_one_clear_error(tmp_path):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a folder\n")
+    proc = hw(INPUT, "run", "--needed", "x", cwd=tmp_path,
+              HEADWATER_DATASTORE_ROOT=str(a_file))
+    refused(proc, "Metadata error", f"cannot create the folder {a_file}",
+            "a file, not a folder, is there", "fix: point --datastore-root")
+    assert a_file.read_text() == "not a folder\n"

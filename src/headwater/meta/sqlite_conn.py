@@ -46,7 +46,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from headwater.exceptions import HeadwaterException
+from headwater.exceptions import HeadwaterException, MetadataError
 from headwater.meta import sqlite_sql as sql
 from headwater.meta.nesting import joined_transaction
 from headwater.meta.run_lock import LOCKS_FOLDER
@@ -325,7 +325,17 @@ def _create_file(path: str) -> None:
     fails if the name exists, so the first process wins and the others use its file.
     """
     folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:  # a file where the folder belongs (--datastore-root /etc/passwd)
+        raise MetadataError(
+            f"cannot create the folder {folder} for the metadata database {path}: "
+            f"{exc.strerror or exc}"
+            + (" (a file, not a folder, is there)" if os.path.exists(folder)
+               and not os.path.isdir(folder) else ""),
+            fix="point --datastore-root (HEADWATER_DATASTORE_ROOT) or --metadata at a folder "
+            "you can write",
+        ) from None
     aside = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.{threading.get_ident()}")
     try:
         conn = _connect(aside)
