@@ -36,9 +36,14 @@ def test_plain_python_runs_a_metaflow_flow_through_the_shim(tmp_path) -> None:
     assert "headwater" in read.stdout and "True" in read.stdout
 
 
-def test_shim_needs_a_folder() -> None:
+def test_shim_needs_a_folder(tmp_path) -> None:
     done = subprocess.run(headwater_argv("shim"), capture_output=True, text=True)
     assert done.returncode == 2 and "usage" in done.stderr
+    # an empty name is no folder either (it once meant the current one)
+    done = subprocess.run(headwater_argv("shim", ""), capture_output=True, text=True,
+                          cwd=tmp_path)
+    assert done.returncode == 2 and "usage" in done.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def _shim(*args: str) -> subprocess.CompletedProcess:

@@ -81,7 +81,7 @@ def _write_shim(args: list[str]) -> None:
         return
     force = "--force" in args
     args = [a for a in args if a != "--force"]
-    if len(args) != 1 or args[0].startswith("-"):
+    if len(args) != 1 or args[0].startswith("-") or not args[0].strip():
         click.echo(SHIM_HELP, err=True)
         raise SystemExit(2)
     from headwater.compat.shim import write_shim
