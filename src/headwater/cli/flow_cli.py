@@ -295,12 +295,19 @@ def common_run_options() -> list[click.Option]:
                      type=click.Choice(["local", "pypi", "conda"], case_sensitive=False),
                      help="pypi or conda: build the steps' @pypi/@conda environments (the same "
                      "as the top-level --environment)."),
-        *backend_options("executor", top_level=False)(_noop).__click_params__,
+        *_executor_params(),
     ]
 
 
-def _noop() -> None:
-    """Only carries the options :func:`backend_options` attaches (see common_run_options)."""
+def _executor_params() -> list[click.Parameter]:
+    """The executor options of ``run`` / ``resume``, new for each command: click appends an
+    option to the function it decorates, so a carrier shared between commands would collect
+    every command's copy (and click warns of each duplicate)."""
+
+    def carrier() -> None:
+        """Only carries the options :func:`backend_options` attaches."""
+
+    return list(backend_options("executor", top_level=False)(carrier).__click_params__)
 
 
 def _executor_override(ctx: click.Context, kwargs: dict[str, Any]) -> None:
