@@ -85,7 +85,10 @@ def build_cli(flow_cls: type) -> click.Group:
             "configs": ConfigSources(tuple(config_files), tuple(config_values)),
             "branch": BranchChoice(branch, production),
             "executor": _executor_choice(ctx, profile, backend_values),
-            "environment": environment.lower(),
+            # None when not given: a run then builds no environment, and a resume follows the
+            # run it resumes (its recorded locks).
+            "environment": None if ctx.get_parameter_source("environment")
+            == click.core.ParameterSource.DEFAULT else environment.lower(),
         }
 
     cli.add_command(_run_command(flow_cls))
@@ -288,6 +291,10 @@ def common_run_options() -> list[click.Option]:
         click.Option(["--run-id-file"], default=None, help="Write the run id to this file."),
         click.Option(["--no-cache"], is_flag=True, default=False,
                      help="Run every @cache step, reusing nothing (its results refresh the cache)."),
+        click.Option(["--environment"], default=None,
+                     type=click.Choice(["local", "pypi", "conda"], case_sensitive=False),
+                     help="pypi or conda: build the steps' @pypi/@conda environments (the same "
+                     "as the top-level --environment)."),
         *_executor_params(),
     ]
 
@@ -304,11 +311,15 @@ def _executor_params() -> list[click.Parameter]:
 
 
 def _executor_override(ctx: click.Context, kwargs: dict[str, Any]) -> None:
-    """``run --executor dask --dask-address A`` wins over the top-level options and the env."""
+    """``run --executor dask --dask-address A`` (and ``run --environment pypi``) win over the
+    top-level options and the environment variables."""
 
     from headwater import backends
 
     root = ctx.find_root().obj
+    environment = kwargs.pop("environment")
+    if environment:  # ``run --environment=pypi`` (as `headwater run flow.py` users write it)
+        root["environment"] = environment.lower()
     name = kwargs.pop("executor")
     values = {o.key: kwargs.pop(o.key) for o in backends.options("executor")}
     values = {k: v for k, v in values.items() if v is not None}

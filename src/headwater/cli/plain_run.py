@@ -83,7 +83,7 @@ def root_obj(flow_cls: type) -> dict[str, Any] | None:
         "configs": ConfigSources((), ()),
         "branch": BranchChoice(None, False),
         "executor": ExecutorChoice(name, {k: v for k, v in options.items() if v is not None}),
-        "environment": "local",
+        "environment": None,  # not given (see flow_cli)
     }
 
 
