@@ -6,6 +6,7 @@ click is imported only when there is something to report: a plain ``run`` starts
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -18,8 +19,14 @@ def report(err: HeadwaterException) -> None:
     and the class a program would catch."""
     import click
 
-    click.secho(error_heading(err), fg="red", bold=True, err=True)
+    click.secho(error_heading(err), err=True, **colour(fg="red", bold=True))
     click.echo(f"    {err}", err=True)
+
+
+def colour(**style: Any) -> dict[str, Any]:
+    """``style`` for click.secho, or nothing when ``NO_COLOR`` is set (https://no-color.org):
+    click colours a terminal whatever that variable says."""
+    return {} if os.environ.get("NO_COLOR") else style
 
 
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:

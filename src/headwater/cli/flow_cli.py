@@ -124,12 +124,42 @@ class FlowCommands(click.Group):
             self._load(*LAZY_COMMANDS[cmd_name])
         return self.commands.get(cmd_name)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.NoSuchOption as err:
+            raise _misplaced(self, ctx, err) or err from None
+
     def _load(self, module_name: str, attribute: str) -> None:
         import importlib
 
         found = getattr(importlib.import_module(module_name), attribute)
         for command in found if isinstance(found, (list, tuple)) else [found]:
             self.commands.setdefault(command.name, command)
+
+
+def _misplaced(group: click.Group, ctx: click.Context,
+               err: click.NoSuchOption) -> click.UsageError | None:
+    """``python f.py run --quiet``: an option of the flow's command line given after the
+    command. Say where it goes instead of only "No such option" (Metaflow's order, kept)."""
+    command_ctx = err.ctx
+    if command_ctx is None or command_ctx.parent is not ctx:
+        return None
+    option = next((p for p in group.params if isinstance(p, click.Option)
+                   and err.option_name in p.opts), None)
+    if option is None:
+        return None
+    flag = err.option_name + ("" if option.is_flag else " ...")
+    command = command_ctx.info_name or "COMMAND"
+    prog = ctx.info_name or ""
+    if prog.startswith("headwater"):
+        flow_file = prog.rsplit(" ", 1)[-1]
+        example = f"headwater {flag} {command} {flow_file}"
+    else:
+        example = f"python {prog} {flag} {command}"
+    return click.UsageError(
+        f"No such option '{err.option_name}' for '{command}': it is an option of the flow's "
+        f"command line, so it goes before the command: {example}", command_ctx)
 
 
 def _run_command(flow_cls: type) -> click.Command:
@@ -288,12 +318,20 @@ def common_run_options() -> list[click.Option]:
         click.Option(["--run-id-file"], default=None, help="Write the run id to this file."),
         click.Option(["--no-cache"], is_flag=True, default=False,
                      help="Run every @cache step, reusing nothing (its results refresh the cache)."),
-        *backend_options("executor", top_level=False)(_noop).__click_params__,
+        *_executor_run_options(),
     ]
 
 
-def _noop() -> None:
-    """Only carries the options :func:`backend_options` attaches (see common_run_options)."""
+def _executor_run_options() -> list[click.Parameter]:
+    """``--executor`` and the executor backends' options, as ``run``/``resume`` options.
+
+    click attaches options to a function's ``__click_params__``; a new function each call, so
+    ``resume`` does not get ``run``'s options a second time (click then warns of duplicates)."""
+
+    def carrier() -> None:
+        """Only carries the options :func:`backend_options` attaches."""
+
+    return list(backend_options("executor", top_level=False)(carrier).__click_params__)
 
 
 def _executor_override(ctx: click.Context, kwargs: dict[str, Any]) -> None:

@@ -19,7 +19,8 @@ from headwater.version import __version__
 USAGE = """usage: headwater COMMAND FLOW_FILE [OPTIONS]
 
 Run a command of the flow defined in FLOW_FILE, as `python FLOW_FILE COMMAND` would.
-Commands: run, resume, spin, check, show, output-dot, output-mermaid, logs, dump, tag, runs.
+Commands: run, resume, spin, check, show, output-dot, output-mermaid, logs, dump, tag, runs,
+card, environment, argo-workflows, airflow.
 Top-level options (--quiet, --datastore-root, ...) may come before COMMAND.
 `headwater COMMAND --help` describes one command.
 
@@ -51,8 +52,13 @@ Print each setting in effect (datastore root, metadata, profile, ...) and where 
 the environment, the config file's profile, or the default.
 """
 
-FLOW_COMMANDS = ("run", "resume", "spin", "check", "show", "output-dot", "output-mermaid", "logs",
-                 "dump", "tag", "runs")
+
+def flow_commands() -> tuple[str, ...]:
+    """The commands of a flow's command line (``python flow.py COMMAND``), each also
+    ``headwater COMMAND flow.py``."""
+    from headwater.cli.flow_cli import LAZY_COMMANDS
+
+    return ("run", "resume", *LAZY_COMMANDS)
 
 
 def _show_configuration() -> None:
@@ -109,7 +115,8 @@ def _command_help(args: list[str]) -> bool:
     """``headwater run --help`` without a flow file: the command's own help, for any flow."""
     if not any(a in ("-h", "--help") for a in args):
         return False
-    command = next((a for a in args if a in FLOW_COMMANDS), None)
+    commands = flow_commands()
+    command = next((a for a in args if a in commands), None)
     if command is None:
         return False
     from headwater.cli.flow_cli import build_cli
@@ -119,6 +126,21 @@ def _command_help(args: list[str]) -> bool:
 
     build_cli(FLOW_FILE).main(args=args, prog_name="headwater ... FLOW_FILE", standalone_mode=True)
     return True
+
+
+def _no_flow_file(args: list[str]) -> None:
+    """``headwater run flow`` (no ``.py``), ``headwater frobnicate``: say which, exit 2."""
+    command = next((a for a in args if not a.startswith("-")), None)
+    if command in flow_commands():
+        rest = [a for a in args if a != command and not a.startswith("-")]
+        given = f"; got {' '.join(rest)!r}" if rest else ""
+        click.echo(f"headwater {command}: which flow? Give the flow file, a path ending in .py: "
+                   f"headwater {command} path/to/flow.py{given}", err=True)
+    else:
+        click.echo(USAGE, err=True)
+        if command is not None:
+            click.echo(f"headwater: no command {command!r} (see the list above)", err=True)
+    raise SystemExit(2)
 
 
 def _load_or_exit(path: str) -> type:
@@ -170,8 +192,7 @@ def main(argv: list[str] | None = None) -> None:
     if not files:
         if _command_help(args):
             return
-        click.echo(USAGE, err=True)
-        raise SystemExit(2)
+        _no_flow_file(args)
     path = args.pop(files[0])
     flow_cls = _load_or_exit(path)
     from headwater.cli.flow_cli import build_cli
