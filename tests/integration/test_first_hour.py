@@ -6,6 +6,9 @@ Each test is one rough edge found by trying headwater on a fresh clone, README f
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
 import shutil
 import subprocess
 import sys
@@ -35,10 +38,18 @@ def headwater(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     (["configure", "--help"], ["usage: headwater configure show"]),
     (["shim", "--help"], ["usage: headwater shim [--force] FOLDER"]),
     (["runs", "--help"], ["--json", "FLOW"]),
+    (["card", "--help"], ["View, save or list the cards"]),
+    (["card", "view", "--help"], ["PATHSPEC"]),
+    (["environment", "--help"], ["@pypi/@conda environments"]),
+    (["argo-workflows", "--help"], ["Argo Workflows"]),
+    (["airflow", "--help"], ["Apache Airflow"]),
+    (["delete", "--help"], ["--keep-last"]),
+    (["gc", "--help"], ["--grace"]),
 ])
 def test_every_command_has_help_without_a_flow_file(tmp_path, args, phrases):
     proc = headwater(*args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Warning" not in proc.stderr, proc.stderr  # e.g. click's duplicate-option warning
     for phrase in phrases:
         assert phrase in proc.stdout, proc.stdout
     assert list(tmp_path.iterdir()) == []  # `shim --help` wrote no folder named --help
@@ -143,3 +154,80 @@ def test_dump_of_a_failed_task_says_it_failed_and_why(tmp_path):
     first, *rest = proc.stdout.splitlines()
     assert first.endswith(": (failed)"), proc.stdout
     assert "    ValueError: boom in a" in rest, proc.stdout
+
+
+def test_the_usage_lists_every_command_of_a_flow():
+    from headwater.cli.main import USAGE, flow_commands
+
+    listed = USAGE.split("Commands:", 1)[1].split(".\n", 1)[0]
+    assert {name.strip() for name in listed.split(",")} == set(flow_commands())
+
+
+def test_a_flow_command_without_a_flow_file_asks_for_one(tmp_path):
+    proc = headwater("run", "pets_flow", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "headwater run: which flow? Give the flow file, a path ending in .py" in proc.stderr
+    assert "got 'pets_flow'" in proc.stderr, proc.stderr
+    unknown = headwater("frobnicate", cwd=tmp_path)
+    assert unknown.returncode == 2 and "no command 'frobnicate'" in unknown.stderr
+
+
+# ---------------------------------------------------------------- options in the wrong place
+
+
+def test_a_top_level_option_after_the_command_says_where_it_goes(tmp_path):
+    flow = example("linear_flow.py")
+    proc = run_cli(flow, "run", "--quiet", cwd=tmp_path, hermetic=True)
+    assert proc.returncode == 2
+    assert "it goes before the command: python " in proc.stderr, proc.stderr
+    assert "linear_flow.py --quiet run" in proc.stderr, proc.stderr
+    through = headwater("run", str(flow), "--progress", "lines", cwd=tmp_path)
+    assert through.returncode == 2
+    assert f"headwater --progress ... run {flow}" in through.stderr, through.stderr
+    # an option of the command itself, misspelt, still gets click's suggestion
+    typo = run_cli(flow, "run", "--max-worker", "2", cwd=tmp_path, hermetic=True)
+    assert typo.returncode == 2 and "Did you mean '--max-workers'?" in typo.stderr
+    assert not (tmp_path / ".headwater").exists()  # nothing ran
+
+
+def test_resume_with_nothing_to_resume_says_how_to_start(tmp_path):
+    shutil.copy(example("linear_flow.py"), tmp_path)
+    proc = run_cli("linear_flow.py", "resume", cwd=tmp_path, hermetic=True)
+    assert proc.returncode == 1
+    assert "flow LinearFlow has no run to resume" in proc.stderr
+    assert "fix: start one with: python linear_flow.py run" in proc.stderr, proc.stderr
+
+
+# ---------------------------------------------------------------- colour
+
+
+def _on_a_terminal(args: list[str], cwd: Path, **env: str) -> str:
+    """What ``args`` writes to a pseudo-terminal, stdout and stderr together."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(args, cwd=cwd, env=hermetic_env({"TERM": "xterm", **env}),  # noqa: S603
+                            stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+    out = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 120)
+        assert ready, out
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        out += data
+    os.close(master)
+    proc.wait(timeout=120)
+    return out.decode("utf-8", "replace")
+
+
+def test_no_color_turns_the_error_heading_plain(tmp_path):
+    args = [sys.executable, str(example("linear_flow.py")), "logs", "7/start"]
+    coloured = _on_a_terminal(args, tmp_path)
+    assert "Not found: (headwater.exceptions.NotFoundError)" in coloured
+    assert "\x1b[31m" in coloured  # red on a terminal...
+    plain = _on_a_terminal(args, tmp_path, NO_COLOR="1")
+    assert "Not found: (headwater.exceptions.NotFoundError)" in plain
+    assert "\x1b[" not in plain  # ...and no escape at all with NO_COLOR

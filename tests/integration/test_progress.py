@@ -104,6 +104,22 @@ def test_a_terminal_still_prints_a_failing_tasks_error_in_full(tmp_path):
     assert "Run GatedFlow/1 failed: GatedFlow/1/each/" in screen
 
 
+def test_a_stopped_foreach_still_counts_every_item_on_the_terminal(tmp_path):
+    """A failure stops the run with most items never started: the final counts keep them
+    (30 items, "28/30 done ... not run"), they do not shrink to the tasks that happened to run."""
+    (tmp_path / "gate").write_text("open")
+    term = Terminal(tmp_path, "run", "--max-workers", "1",
+                    env=_env(tmp_path, FAIL_ITEM="0", ITEMS="30"))
+    assert term.finish() == 1, term.text
+    screen = term.text.replace("\r", "")
+    final = screen.rsplit("\x1b[J", 1)[-1]  # what stays on screen after the last redraw
+    step = re.search(r"each\s+\[[^\]]*\]\s+(\d+)/30 done\s+1 failed\s+(\d+) not run", final)
+    assert step, final
+    assert int(step[1]) + 1 + int(step[2]) == 30 and int(step[2]) > 0
+    assert re.search(r"Progress: \d+/31 tasks done, 0 running, 1 failed, 0 waiting, \d+ not run",
+                     final), final
+
+
 def test_progress_lines_keeps_metaflows_task_lines_on_a_terminal(tmp_path):
     (tmp_path / "gate").write_text("open")
     term = Terminal(tmp_path, "--progress", "lines", "run", env=_env(tmp_path, ITEMS="3"))

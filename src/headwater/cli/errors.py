@@ -19,14 +19,19 @@ def report(err: HeadwaterException) -> None:
     and the class a program would catch."""
     import click
 
-    click.secho(error_heading(err), err=True, **colour(fg="red", bold=True))
+    echo_styled(error_heading(err), fg="red", bold=True)
     click.echo(f"    {err}", err=True)
 
 
-def colour(**style: Any) -> dict[str, Any]:
-    """``style`` for click.secho, or nothing when ``NO_COLOR`` is set (https://no-color.org):
-    click colours a terminal whatever that variable says."""
-    return {} if os.environ.get("NO_COLOR") else style
+def echo_styled(text: str, **style: Any) -> None:
+    """``text`` on stderr in ``style`` (click leaves a pipe plain), or plain when ``NO_COLOR``
+    is set (https://no-color.org): click colours a terminal whatever that variable says."""
+    import click
+
+    if os.environ.get("NO_COLOR"):
+        click.echo(text, err=True)
+    else:
+        click.secho(text, err=True, **style)
 
 
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
