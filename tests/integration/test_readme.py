@@ -111,7 +111,7 @@ def _shown_in(expected: str, output: str) -> bool:
     for line in output.splitlines():
         got = line.split()
         if len(got) == len(want) and all(
-                w == g or (VARYING.match(w) and VARYING.match(g)) for w, g in zip(want, got)):
+                w == g or (VARYING.match(w) and VARYING.match(g)) for w, g in zip(want, got, strict=True)):
             return True
     return False
 

@@ -153,3 +153,25 @@ def test_the_logs_hint_is_the_command_the_user_typed(monkeypatch):
     assert flow_command("logs") == "python pets_flow.py logs"
     monkeypatch.setattr(sys, "argv", ["/venv/bin/headwater", "--quiet", "run", "flows/f.py"])
     assert flow_command("logs") == "headwater logs flows/f.py"
+
+
+def test_a_narrow_terminal_keeps_the_counts_and_drops_the_bars(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "40")
+    monkeypatch.setenv("LINES", "24")
+    out = FakeTerminal()
+    console = Console.for_run(out=out)
+    for _ in range(1000):
+        console.progress.queued("work")
+    for _ in range(3):
+        console.progress.started("work")
+    console.tick()
+    frame = out.getvalue().splitlines()
+    assert frame == ["0/1000 done, 3 running, 0 failed; 0s", "  work  0/1000 done  3 running"]
+    assert all(len(line) < 40 for line in frame)
+    monkeypatch.setenv("COLUMNS", "200")
+    wide = FakeTerminal()
+    console = Console.for_run(out=wide)
+    console.progress.queued("work")
+    console.tick()
+    assert wide.getvalue().splitlines()[0].startswith("Progress: 0/1 tasks done")
+    assert "[" in wide.getvalue().splitlines()[1]  # the bar, when there is room

@@ -191,11 +191,23 @@ class Console:
         if not self.progress.steps:  # nothing queued yet: no "0/0 tasks" under the header
             return
         size = shutil.get_terminal_size((100, 24))
-        lines = [self.progress.summary(), *self.progress.step_lines(self._bar)]
-        lines = lines[: max(1, size.lines - 2)]
+        lines = _fitted(self.progress, self._bar, size.columns - 1)[: max(1, size.lines - 2)]
         self.out.write("".join(f"{line[: size.columns - 1]}\n" for line in lines))
         self._drawn = len(lines)
         self._last_draw = time.monotonic()
+
+
+def _fitted(progress: Progress, bar: tuple[str, str], width: int) -> list[str]:
+    """The display's lines for a terminal ``width`` columns wide: on a narrow one the bars and
+    the wordy parts go first, so the counts still show (each line is cut to the width after
+    that: a line that wrapped would break the redraw)."""
+    summary = progress.summary()
+    steps = progress.step_lines(bar)
+    if len(summary) > width:
+        summary = progress.short_summary()
+    if any(len(line) > width for line in steps):
+        steps = progress.step_lines(None)
+    return [summary, *steps]
 
 
 def flow_command(command: str) -> str:

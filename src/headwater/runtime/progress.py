@@ -132,13 +132,27 @@ class Progress:
             text += f", about {duration(max(left, 1.0))} left"
         return text
 
-    def step_line(self, step: str, width: int, bar: tuple[str, str] = ("#", "-")) -> str:
+    def short_summary(self) -> str:
+        """The summary for a narrow terminal: ``340/1003 done, 8 running, 0 failed; 1m05s,
+        2m left``."""
+        counts = self.totals()
+        text = f"{counts.done}/{counts.total} done, {counts.running} running, {counts.failed} failed"
+        if counts.not_run:
+            text += f", {counts.not_run} not run"
+        text += f"; {duration(self.elapsed())}"
+        left = self.time_left()
+        if left is not None:
+            text += f", {duration(max(left, 1.0))} left"
+        return text
+
+    def step_line(self, step: str, width: int,
+                  bar: tuple[str, str] | None = ("#", "-")) -> str:
         """``  each      [#####-----]  340/1000 done  8 running  1 failed`` (``  652 not run``
-        once a failure stopped the run)."""
+        once a failure stopped the run); without the bar when ``bar`` is None."""
         counts = self.steps[step]
         filled = round(10 * counts.ended / counts.total) if counts.total else 0
-        parts = [f"  {step:<{width}}  [{bar[0] * filled}{bar[1] * (10 - filled)}]  "
-                 f"{counts.done}/{counts.total} done"]
+        drawn = f"[{bar[0] * filled}{bar[1] * (10 - filled)}]  " if bar else ""
+        parts = [f"  {step:<{width}}  {drawn}{counts.done}/{counts.total} done"]
         if counts.running:
             parts.append(f"{counts.running} running")
         if counts.failed:
@@ -147,6 +161,6 @@ class Progress:
             parts.append(f"{counts.not_run} not run")
         return "  ".join(parts)
 
-    def step_lines(self, bar: tuple[str, str] = ("#", "-")) -> list[str]:
+    def step_lines(self, bar: tuple[str, str] | None = ("#", "-")) -> list[str]:
         width = max((len(step) for step in self.steps), default=0)
         return [self.step_line(step, width, bar) for step in self.steps]
