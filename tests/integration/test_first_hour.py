@@ -231,3 +231,36 @@ def test_no_color_turns_the_error_heading_plain(tmp_path):
     plain = _on_a_terminal(args, tmp_path, NO_COLOR="1")
     assert "Not found: (headwater.exceptions.NotFoundError)" in plain
     assert "\x1b[" not in plain  # ...and no escape at all with NO_COLOR
+
+
+# ---------------------------------------------------------------- a flow file with no command
+
+
+def test_a_flow_file_with_no_command_checks_the_flow_and_says_what_next(tmp_path):
+    shutil.copy(example("linear_flow.py"), tmp_path)
+    proc = run_cli("linear_flow.py", cwd=tmp_path, hermetic=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "The graph looks good!" in proc.stdout  # Metaflow checks the flow here too
+    assert "Next: `python linear_flow.py run` to run it" in proc.stdout, proc.stdout
+    through = headwater("linear_flow.py", cwd=tmp_path)
+    assert through.returncode == 0 and "`headwater run linear_flow.py`" in through.stdout
+    assert not (tmp_path / ".headwater").exists()  # nothing ran
+    broken = write_flow(tmp_path, "typo_flow.py", """
+from headwater import FlowSpec, step
+
+class TypoFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.ennd)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    TypoFlow()
+""")
+    proc = run_cli(broken, cwd=tmp_path, hermetic=True)
+    assert proc.returncode == 1
+    assert "no step named 'ennd'; did you mean self.end?" in proc.stderr, proc.stderr
+    assert "Next:" not in proc.stdout

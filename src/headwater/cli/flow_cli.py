@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 def build_cli(flow_cls: type) -> click.Group:
     """The click group for ``flow_cls``; ``run`` gets one ``--name`` option per Parameter."""
 
-    @click.group(cls=FlowCommands,
+    @click.group(cls=FlowCommands, invoke_without_command=True,
                  help=(flow_cls.__doc__ or "").strip() or f"Commands of the flow {flow_cls.__name__}.")
     @click.option("--datastore-root", default=None, help="Folder (or URL) holding runs' data.")
     @click.option("--metadata", "metadata", default=None,
@@ -87,6 +87,8 @@ def build_cli(flow_cls: type) -> click.Group:
             "executor": _executor_choice(ctx, profile, backend_values),
             "environment": environment.lower(),
         }
+        if ctx.invoked_subcommand is None:
+            _check_and_point_on(ctx)
 
     cli.add_command(_run_command(flow_cls))
     cli.add_command(_resume_command())
@@ -111,6 +113,30 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "argo-workflows": ("headwater.cli.deploy_cmds", "COMMANDS"),
     "airflow": ("headwater.cli.deploy_cmds", "COMMANDS"),
 }
+
+
+def _check_and_point_on(ctx: click.Context) -> None:
+    """``python flow.py`` with no command: check the flow, as Metaflow does, then say what to
+    type next (rather than a screenful of options and exit 2)."""
+    group = ctx.command
+    assert isinstance(group, click.Group)
+    check = group.get_command(ctx, "check")
+    assert check is not None
+    ctx.invoke(check)
+    through_headwater = (ctx.info_name or "").startswith("headwater")
+    every = "headwater --help" if through_headwater else _typed(ctx, "--help")
+    click.echo(f"\nNext: `{_typed(ctx, 'run')}` to run it, `{_typed(ctx, 'show')}` to see its "
+               f"steps, `{every}` for every command.")
+
+
+def _typed(ctx: click.Context, command: str, before: str = "") -> str:
+    """``command`` of this flow as its user types it: ``python f.py [BEFORE] COMMAND``, or
+    ``headwater [BEFORE] COMMAND f.py`` when the flow came through ``headwater``."""
+    prog = ctx.find_root().info_name or "flow.py"
+    before = f"{before} " if before else ""
+    if prog.startswith("headwater"):
+        return f"headwater {before}{command} {prog.rsplit(' ', 1)[-1]}"
+    return f"python {prog} {before}{command}"
 
 
 class FlowCommands(click.Group):
@@ -151,15 +177,9 @@ def _misplaced(group: click.Group, ctx: click.Context,
         return None
     flag = err.option_name + ("" if option.is_flag else " ...")
     command = command_ctx.info_name or "COMMAND"
-    prog = ctx.info_name or ""
-    if prog.startswith("headwater"):
-        flow_file = prog.rsplit(" ", 1)[-1]
-        example = f"headwater {flag} {command} {flow_file}"
-    else:
-        example = f"python {prog} {flag} {command}"
     return click.UsageError(
         f"No such option '{err.option_name}' for '{command}': it is an option of the flow's "
-        f"command line, so it goes before the command: {example}", command_ctx)
+        f"command line, so it goes before the command: {_typed(ctx, command, flag)}", command_ctx)
 
 
 def _run_command(flow_cls: type) -> click.Command:
