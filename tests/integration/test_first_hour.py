@@ -264,3 +264,14 @@ if __name__ == "__main__":
     assert proc.returncode == 1
     assert "no step named 'ennd'; did you mean self.end?" in proc.stderr, proc.stderr
     assert "Next:" not in proc.stdout
+
+
+def test_dump_lines_up_its_columns(tmp_path):
+    shutil.copy(example("pets_flow.py"), tmp_path)
+    assert run_cli("pets_flow.py", "--quiet", "run", cwd=tmp_path, hermetic=True).returncode == 0
+    proc = run_cli("pets_flow.py", "dump", "1/start/1", cwd=tmp_path, hermetic=True)
+    assert proc.returncode == 0, proc.stderr
+    owner, pets = proc.stdout.splitlines()[1:]
+    assert owner.split()[:2] == ["owner", "builtins.str"] and pets.split()[:2] == ["pets", "builtins.list"]
+    assert owner.index("builtins") == pets.index("builtins")  # types in one column
+    assert owner.index("bytes") == pets.index("bytes")  # sizes right-aligned
