@@ -275,3 +275,17 @@ def test_dump_lines_up_its_columns(tmp_path):
     assert owner.split()[:2] == ["owner", "builtins.str"] and pets.split()[:2] == ["pets", "builtins.list"]
     assert owner.index("builtins") == pets.index("builtins")  # types in one column
     assert owner.index("bytes") == pets.index("bytes")  # sizes right-aligned
+
+
+def test_runs_of_a_flow_that_never_ran_says_how_to_start_one(tmp_path):
+    shutil.copy(example("linear_flow.py"), tmp_path)
+    proc = run_cli("linear_flow.py", "runs", cwd=tmp_path, hermetic=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("No runs of LinearFlow yet in the datastore "), proc.stdout
+    assert "`python linear_flow.py run` starts one." in proc.stdout
+    as_json = run_cli("linear_flow.py", "runs", "--json", cwd=tmp_path, hermetic=True)
+    assert as_json.returncode == 0 and json.loads(as_json.stdout) == []
+    assert not (tmp_path / ".headwater").exists()  # looking creates nothing
+    # a name given to `headwater runs` may be a typo: that one is still an error
+    named = headwater("runs", "LinearFlow", cwd=tmp_path)
+    assert named.returncode == 1 and "not found" in named.stderr
