@@ -289,3 +289,38 @@ def test_runs_of_a_flow_that_never_ran_says_how_to_start_one(tmp_path):
     # a name given to `headwater runs` may be a typo: that one is still an error
     named = headwater("runs", "LinearFlow", cwd=tmp_path)
     assert named.returncode == 1 and "not found" in named.stderr
+
+
+def test_a_misspelt_artifact_names_the_one_meant(tmp_path):
+    path = write_flow(tmp_path, "typo_artifact.py", """
+from headwater import FlowSpec, step
+
+class TypoArtifactFlow(FlowSpec):
+    @step
+    def start(self):
+        self.pets = ["cat"]
+        self.next(self.middle)
+
+    @step
+    def middle(self):
+        for name in ("petz", "zebra"):
+            try:
+                getattr(self, name)
+            except AttributeError as err:
+                print("refused:", err)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    TypoArtifactFlow()
+""")
+    proc = run_cli(path, "run", cwd=tmp_path, hermetic=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert ("refused: flow TypoArtifactFlow has no artifact or attribute 'petz' in step "
+            "'middle'; did you mean self.pets?") in proc.stdout, proc.stdout
+    # nothing close: no guess
+    assert ("refused: flow TypoArtifactFlow has no artifact or attribute 'zebra' in step "
+            "'middle'\n") in proc.stdout, proc.stdout
