@@ -49,6 +49,18 @@ def test_a_cloned_task_is_done_without_running():
     assert progress.totals().done == 1 and progress.totals().running == 0
 
 
+def test_a_resumed_step_says_how_many_of_its_tasks_were_cloned():
+    progress = Progress()
+    for _ in range(3):
+        progress.queued("each")
+    progress.cloned("each")
+    progress.cloned("each")
+    progress.started("each")
+    assert progress.step_line("each", 4) == "  each  [#######---]  2/3 done (2 cloned)  1 running"
+    progress.finished("each", "done")
+    assert progress.step_line("each", 4) == "  each  [##########]  3/3 done (2 cloned)"
+
+
 def test_durations_read_short():
     assert [duration(s) for s in (0.4, 9, 65, 7380)] == ["0s", "9s", "1m05s", "2h03m"]
 

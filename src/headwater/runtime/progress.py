@@ -19,6 +19,7 @@ class Counts(Record):
     done: int = 0
     failed: int = 0
     not_run: int = 0  # was waiting when a failure or an interruption stopped the run
+    cloned: int = 0  # of the done ones, how many resume copied from the origin run
 
     @property
     def total(self) -> int:
@@ -67,6 +68,7 @@ class Progress:
         counts = self._step(step)
         counts.waiting -= 1
         counts.done += 1
+        counts.cloned += 1
 
     def skipped(self, step: str) -> None:
         """resume --clone-only: the task was not cloned and will not run."""
@@ -153,6 +155,8 @@ class Progress:
         filled = round(10 * counts.ended / counts.total) if counts.total else 0
         drawn = f"[{bar[0] * filled}{bar[1] * (10 - filled)}]  " if bar else ""
         parts = [f"  {step:<{width}}  {drawn}{counts.done}/{counts.total} done"]
+        if counts.cloned:
+            parts[-1] += f" ({counts.cloned} cloned)"
         if counts.running:
             parts.append(f"{counts.running} running")
         if counts.failed:
