@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import select
+import shlex
 import shutil
 import subprocess
 import sys
@@ -324,3 +326,15 @@ if __name__ == "__main__":
     # nothing close: no guess
     assert ("refused: flow TypoArtifactFlow has no artifact or attribute 'zebra' in step "
             "'middle'\n") in proc.stdout, proc.stdout
+
+
+def test_the_help_hint_of_a_usage_error_through_headwater_is_a_command_that_works(tmp_path):
+    shutil.copy(example("pets_flow.py"), tmp_path)
+    wrong = headwater("run", "pets_flow.py", "--bogus", cwd=tmp_path)
+    assert wrong.returncode == 2
+    hint = re.search(r"Try '([^']+)' for help\.", wrong.stderr)
+    assert hint, wrong.stderr
+    assert hint[1] == "headwater pets_flow.py run --help"
+    shown = headwater(*shlex.split(hint[1])[1:], cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "--owner" in shown.stdout  # the flow's own options: the hint found the flow file

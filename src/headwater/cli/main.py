@@ -124,7 +124,7 @@ def _command_help(args: list[str]) -> bool:
     class FLOW_FILE:  # noqa: N801 - shown in the help as the placeholder it is
         """Commands of the flow in FLOW_FILE; its parameters show with `headwater run FLOW_FILE --help`."""
 
-    build_cli(FLOW_FILE).main(args=args, prog_name="headwater ... FLOW_FILE", standalone_mode=True)
+    build_cli(FLOW_FILE).main(args=args, prog_name="headwater FLOW_FILE", standalone_mode=True)
     return True
 
 
@@ -197,4 +197,4 @@ def main(argv: list[str] | None = None) -> None:
     flow_cls = _load_or_exit(path)
     from headwater.cli.flow_cli import build_cli
 
-    build_cli(flow_cls).main(args=args, prog_name=f"headwater ... {path}", standalone_mode=True)
+    build_cli(flow_cls).main(args=args, prog_name=f"headwater {path}", standalone_mode=True)
