@@ -338,3 +338,17 @@ def test_the_help_hint_of_a_usage_error_through_headwater_is_a_command_that_work
     shown = headwater(*shlex.split(hint[1])[1:], cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
     assert "--owner" in shown.stdout  # the flow's own options: the hint found the flow file
+
+
+def test_configure_show_lines_up_its_columns(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-c", "from headwater.cli.main import main; main()", "configure", "show"],
+        cwd=tmp_path, env=hermetic_env({"HEADWATER_CONFIG": str(tmp_path / "none.toml")}),
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    rows = [line for line in proc.stdout.splitlines()
+            if line.split()[0] in ("datastore_root", "package_suffixes", "dask_tls_ca_file")]
+    assert len(rows) == 3, proc.stdout
+    values = {line.split()[1] for line in rows}
+    assert values == {"-"}
+    assert len({line.index(" -") for line in rows}) == 1  # every value starts in one column

@@ -75,8 +75,9 @@ def _show_configuration() -> None:
         raise SystemExit(1) from None
     click.echo(f"config file: {config_path()}")
     click.echo(f"profile:     {os.environ.get(PROFILE_ENV) or '(none)'}")
+    width = max((len(key) for key, _, _ in rows), default=0)
     for key, value, source in rows:
-        click.echo(f"{key:<15} {redact(value) or '-':<40} {source}")
+        click.echo(f"{key:<{width}}  {redact(value) or '-':<40} {source}")
     click.echo(f"resolved datastore root: {redact(settings.datastore_root)}")
     click.echo(f"resolved metadata:       {redact(settings.metadata_url)}")
 
