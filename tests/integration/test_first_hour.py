@@ -47,6 +47,15 @@ def headwater(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     (["airflow", "--help"], ["Apache Airflow"]),
     (["delete", "--help"], ["--keep-last"]),
     (["gc", "--help"], ["--grace"]),
+    (["spin", "--help"], ["PATHSPEC"]),
+    (["check", "--help"], ["Check the flow's graph"]),
+    (["show", "--help"], ["transitions"]),
+    (["output-dot", "--help"], ["Graphviz DOT"]),
+    (["output-mermaid", "--help"], ["Mermaid"]),
+    (["dump", "--help"], ["RUN_ID/STEP[/TASK_ID]"]),
+    (["tag", "--help"], ["Add, remove, replace or list"]),
+    (["ui", "--help"], ["--port"]),
+    (["version", "--help"], ["headwater "]),
 ])
 def test_every_command_has_help_without_a_flow_file(tmp_path, args, phrases):
     proc = headwater(*args, cwd=tmp_path)
