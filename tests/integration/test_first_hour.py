@@ -361,3 +361,10 @@ def test_configure_show_lines_up_its_columns(tmp_path):
     values = {line.split()[1] for line in rows}
     assert values == {"-"}
     assert len({line.index(" -") for line in rows}) == 1  # every value starts in one column
+
+
+def test_python_dash_m_headwater_is_the_headwater_command(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "headwater", "runs", "--help"], cwd=tmp_path,
+                          env=hermetic_env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "Usage: headwater runs [OPTIONS] [FLOW]" in proc.stdout
