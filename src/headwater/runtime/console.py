@@ -11,9 +11,11 @@ Three ways to show the tasks, chosen by ``--progress`` (``auto`` by default):
   plus a summary line (:meth:`Progress.summary`) every ``HEADWATER_PROGRESS_INTERVAL`` seconds
   (30 by default) on long runs. The default when stdout is not a terminal (CI, a file).
 * ``live``: on a terminal, a few lines redrawn in place (done / running / failed per step, rate,
-  time left) instead of the task lines; the default on a terminal. The per-task output stays one
-  command away (``logs``).
+  time left) instead of the task lines; the default on a terminal (not ``TERM=dumb``). The
+  per-task output stays one command away (``logs``). A narrow terminal loses the bars and the
+  wordy parts before the counts; tasks a failure or Ctrl-C left unstarted stay as "not run".
 * ``summary``: only the summary line, every interval; the default for ``--quiet`` off a terminal.
+  A log that got summary lines gets a last one when the run ends.
 
 In every mode a task's failure (its error output and why it failed) is printed in full as it
 happens, above the live lines. Task output is split into whole lines as it arrives (a partial line
