@@ -195,6 +195,9 @@ def test_a_top_level_option_after_the_command_says_where_it_goes(tmp_path):
     through = headwater("run", str(flow), "--progress", "lines", cwd=tmp_path)
     assert through.returncode == 2
     assert f"headwater --progress ... run {flow}" in through.stderr, through.stderr
+    nested = run_cli(flow, "tag", "list", "--datastore-root", "x", cwd=tmp_path, hermetic=True)
+    assert nested.returncode == 2
+    assert "for 'tag list': " in nested.stderr and "--datastore-root ... tag list" in nested.stderr
     # an option of the command itself, misspelt, still gets click's suggestion
     typo = run_cli(flow, "run", "--max-worker", "2", cwd=tmp_path, hermetic=True)
     assert typo.returncode == 2 and "Did you mean '--max-workers'?" in typo.stderr

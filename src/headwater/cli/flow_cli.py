@@ -169,14 +169,19 @@ def _misplaced(group: click.Group, ctx: click.Context,
     """``python f.py run --quiet``: an option of the flow's command line given after the
     command. Say where it goes instead of only "No such option" (Metaflow's order, kept)."""
     command_ctx = err.ctx
-    if command_ctx is None or command_ctx.parent is not ctx:
+    names: list[str] = []  # the command's words under the flow's: ["tag", "add"]
+    walk = command_ctx
+    while walk is not None and walk is not ctx:
+        names.insert(0, walk.info_name or "COMMAND")
+        walk = walk.parent
+    if command_ctx is None or walk is not ctx or not names:
         return None
     option = next((p for p in group.params if isinstance(p, click.Option)
                    and err.option_name in p.opts), None)
     if option is None:
         return None
     flag = err.option_name + ("" if option.is_flag else " ...")
-    command = command_ctx.info_name or "COMMAND"
+    command = " ".join(names)
     return click.UsageError(
         f"No such option '{err.option_name}' for '{command}': it is an option of the flow's "
         f"command line, so it goes before the command: {_typed(ctx, command, flag)}", command_ctx)
