@@ -371,3 +371,12 @@ def test_python_dash_m_headwater_is_the_headwater_command(tmp_path):
                           env=hermetic_env(), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "Usage: headwater runs [OPTIONS] [FLOW]" in proc.stdout
+
+
+def test_run_help_lists_the_flows_parameters_first(tmp_path):
+    shutil.copy(example("pets_flow.py"), tmp_path)
+    proc = run_cli("pets_flow.py", "run", "--help", cwd=tmp_path, hermetic=True)
+    assert proc.returncode == 0, proc.stderr
+    head, options = proc.stdout.split("\nOptions:\n")
+    assert "\nParameters of PetsFlow:\n  --owner STR  Whose pets [default: sam]\n" in head
+    assert "--max-workers" in options and "--owner" not in options

@@ -209,8 +209,29 @@ def _run_command(flow_cls: type) -> click.Command:
             [f"--{param.name}", f"param__{attr}"], type=str, default=None, metavar=label.upper(),
             help=f"{param.help or ''}{default}{required}".strip(),
         ))
-    return click.Command("run", callback=handle_errors(run), params=options,
+    command = RunCommand("run", callback=handle_errors(run), params=options,
                          help="Run the flow from its start step.")
+    command.flow_name = flow_cls.__name__
+    return command
+
+
+class RunCommand(click.Command):
+    """``run``, whose help lists the flow's own Parameters first, in a section of their own:
+    they are what a newcomer looks for, not the executor's options."""
+
+    flow_name = "the flow"
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        ours, theirs = [], []
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None:
+                (ours if (param.name or "").startswith("param__") else theirs).append(record)
+        if ours:
+            with formatter.section(f"Parameters of {self.flow_name}"):
+                formatter.write_dl(ours)
+        with formatter.section("Options"):
+            formatter.write_dl(theirs)
 
 
 def _env(option: str) -> list[str]:
