@@ -19,8 +19,10 @@ def report(err: HeadwaterException) -> None:
     and the class a program would catch."""
     import click
 
+    from headwater.redaction import redact
+
     echo_styled(error_heading(err), fg="red", bold=True)
-    click.echo(f"    {err}", err=True)
+    click.echo(f"    {redact(str(err))}", err=True)  # a password quoted anywhere stays hidden
 
 
 def echo_styled(text: str, **style: Any) -> None:

@@ -364,15 +364,14 @@ def common_run_options() -> list[click.Option]:
         click.Option(["--run-id-file"], default=None, help="Write the run id to this file."),
         click.Option(["--no-cache"], is_flag=True, default=False,
                      help="Run every @cache step, reusing nothing (its results refresh the cache)."),
-        *_executor_run_options(),
+        *_executor_params(),
     ]
 
 
-def _executor_run_options() -> list[click.Parameter]:
-    """``--executor`` and the executor backends' options, as ``run``/``resume`` options.
-
-    click attaches options to a function's ``__click_params__``; a new function each call, so
-    ``resume`` does not get ``run``'s options a second time (click then warns of duplicates)."""
+def _executor_params() -> list[click.Parameter]:
+    """The executor options of ``run`` / ``resume``, new for each command: click appends an
+    option to the function it decorates, so a carrier shared between commands would collect
+    every command's copy (and click warns of each duplicate)."""
 
     def carrier() -> None:
         """Only carries the options :func:`backend_options` attaches."""
