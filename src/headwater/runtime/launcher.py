@@ -28,7 +28,7 @@ from headwater.runtime.configs import (
     launch_configs,
     recorded_configs,
 )
-from headwater.runtime.console import Console
+from headwater.runtime.console import Console, flow_command
 from headwater.runtime.executors.base import Executor, ExecutorChoice, ExecutorContext
 from headwater.runtime.parameters import resolve_parameters, store_parameters
 from headwater.runtime.project import BranchChoice, ProjectInfo, project_info
@@ -137,7 +137,7 @@ def find_origin_run(meta: Any, flow_name: str, run_id: str | None) -> Any:
     rows = meta.list_runs(flow_name, user=user, limit=1) or meta.list_runs(flow_name, limit=1)
     if not rows:
         raise NotFoundError(f"flow {flow_name} has no run to resume",
-                            fix="start one with: run")
+                            fix=f"start one with: {flow_command('run')}")
     return rows[0]
 
 
