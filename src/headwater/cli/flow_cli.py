@@ -288,12 +288,18 @@ def common_run_options() -> list[click.Option]:
         click.Option(["--run-id-file"], default=None, help="Write the run id to this file."),
         click.Option(["--no-cache"], is_flag=True, default=False,
                      help="Run every @cache step, reusing nothing (its results refresh the cache)."),
-        *backend_options("executor", top_level=False)(_noop).__click_params__,
+        *_executor_run_options(),
     ]
 
 
-def _noop() -> None:
-    """Only carries the options :func:`backend_options` attaches (see common_run_options)."""
+def _executor_run_options() -> list[click.Parameter]:
+    """``run --executor`` and the executor backends' options, made afresh for each command
+    (a function shared by every call would collect each call's options, duplicated)."""
+
+    def carrier() -> None:
+        """Only carries the options :func:`backend_options` attaches."""
+
+    return backend_options("executor", top_level=False)(carrier).__click_params__
 
 
 def _executor_override(ctx: click.Context, kwargs: dict[str, Any]) -> None:

@@ -26,7 +26,6 @@ library is imported, and nothing of it runs when stdout is not a terminal.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import time
 from typing import TextIO
@@ -178,6 +177,8 @@ class Console:
             self._drawn = 0
 
     def _draw(self) -> None:
+        import shutil  # only the progress display needs it (and its compression modules)
+
         size = shutil.get_terminal_size((100, 24))
         lines = [self.progress.summary(), *self.progress.step_lines(self._bar)]
         lines = lines[: max(1, size.lines - 2)]

@@ -18,7 +18,6 @@ import gc
 import io
 import os
 import pickle
-import random
 import selectors
 import signal
 import socket
@@ -209,8 +208,10 @@ def _line_stream(fd: int) -> io.TextIOWrapper:
 
 
 def _reseed_random() -> None:
-    """Forked children share the parent's RNG state; give each task its own, as a new process has."""
-    random.seed()
+    """Forked children share the parent's RNG state; give each task its own, as a new process has.
+
+    ``random`` reseeds itself in a forked child (``os.register_at_fork``) and, when the flow has
+    not imported it, is seeded afresh on first import: only numpy's generator needs it here."""
     numpy = sys.modules.get("numpy")
     if numpy is not None:
         try:

@@ -7,6 +7,7 @@ import socket
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from headwater.flow.members import class_constants
 from headwater.graph.model import Graph
 from headwater.records import TaskSpec
 from headwater.runtime.executors.forkserver import read_to_end
@@ -22,6 +23,9 @@ def make_child_main(flow_cls: type, graph: Graph, store: Any,
     they are bound here rather than carried in each TaskSpec by the scheduler. ``facts`` are
     added to every result's metadata (e.g. the environment the task ran in).
     """
+    # Found once here, before the fork server starts, instead of once in every task (the class
+    # keeps what it found, and each forked task inherits it).
+    class_constants(flow_cls)
 
     def child_main(sock: socket.socket) -> int:
         spec: TaskSpec = pickle.loads(read_to_end(sock))
