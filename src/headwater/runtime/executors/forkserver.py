@@ -96,6 +96,9 @@ def serve(sock: socket.socket, task_main: TaskMain) -> None:
     os.set_blocking(wake_r, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
+    warm = getattr(task_main, "warm", None)  # what every task would otherwise work out itself
+    if warm is not None:
+        warm()
     # Objects alive now are shared with every child; freezing them keeps the collector from
     # touching (and so copying) their pages in each child.
     gc.freeze()

@@ -23,9 +23,6 @@ def make_child_main(flow_cls: type, graph: Graph, store: Any,
     they are bound here rather than carried in each TaskSpec by the scheduler. ``facts`` are
     added to every result's metadata (e.g. the environment the task ran in).
     """
-    # Found once here, before the fork server starts, instead of once in every task (the class
-    # keeps what it found, and each forked task inherits it).
-    class_constants(flow_cls)
 
     def child_main(sock: socket.socket) -> int:
         spec: TaskSpec = pickle.loads(read_to_end(sock))
@@ -39,4 +36,15 @@ def make_child_main(flow_cls: type, graph: Graph, store: Any,
         sock.close()
         return 0 if result.ok else 1
 
+    def warm() -> None:
+        """Run by the fork server before its first fork: the flow's class constants are found
+        there once (the class keeps them) instead of in every task; the scheduler's own copy
+        of the class is left as it was. Should that fail, each task tries again and reports
+        it, as before."""
+        try:
+            class_constants(flow_cls)
+        except Exception:  # noqa: BLE001, S110 - the task's own attempt names the error
+            pass
+
+    child_main.warm = warm  # type: ignore[attr-defined]
     return child_main
