@@ -288,18 +288,19 @@ def common_run_options() -> list[click.Option]:
         click.Option(["--run-id-file"], default=None, help="Write the run id to this file."),
         click.Option(["--no-cache"], is_flag=True, default=False,
                      help="Run every @cache step, reusing nothing (its results refresh the cache)."),
-        *_executor_run_options(),
+        *_executor_params(),
     ]
 
 
-def _executor_run_options() -> list[click.Parameter]:
-    """``run --executor`` and the executor backends' options, made afresh for each command
-    (a function shared by every call would collect each call's options, duplicated)."""
+def _executor_params() -> list[click.Parameter]:
+    """The executor options of ``run`` / ``resume``, new for each command: click appends an
+    option to the function it decorates, so a carrier shared between commands would collect
+    every command's copy (and click warns of each duplicate)."""
 
     def carrier() -> None:
         """Only carries the options :func:`backend_options` attaches."""
 
-    return backend_options("executor", top_level=False)(carrier).__click_params__
+    return list(backend_options("executor", top_level=False)(carrier).__click_params__)
 
 
 def _executor_override(ctx: click.Context, kwargs: dict[str, Any]) -> None:
