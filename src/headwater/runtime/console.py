@@ -28,7 +28,6 @@ library is imported, and nothing of it runs when stdout is not a terminal.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import time
 from typing import TextIO
@@ -192,6 +191,8 @@ class Console:
     def _draw(self) -> None:
         if not self.progress.steps:  # nothing queued yet: no "0/0 tasks" under the header
             return
+        import shutil  # only the progress display needs it (and its compression modules)
+
         size = shutil.get_terminal_size((100, 24))
         lines = _fitted(self.progress, self._bar, size.columns - 1)[: max(1, size.lines - 2)]
         self.out.write("".join(f"{line[: size.columns - 1]}\n" for line in lines))
