@@ -77,14 +77,18 @@ def _merge(base: Mapping[str, Any] | None, own: Mapping[str, Any] | None) -> Env
     return EnvDeclaration(own["kind"], python, tuple(sorted(packages.items())), tuple(channels))
 
 
-def step_declarations(flow_cls: type, policies: Mapping[str, Any]
+def step_declarations(flow_cls: type, policies: Mapping[str, Any], strict: bool = True
                       ) -> dict[str, EnvDeclaration]:
-    """Step name -> its environment, for the steps that run in one (the others are absent)."""
+    """Step name -> its environment, for the steps that run in one (the others are absent).
+
+    ``strict`` (environments about to be built) refuses a step holding both @pypi and @conda;
+    otherwise such a step is described by the first of the two, since nothing will be built
+    (a run without ``--environment`` ignores the pair, as Metaflow does)."""
     base = getattr(flow_cls, BASE_ATTR, None)
     found = {}
     for step, policy in policies.items():
         own = getattr(policy, "python_env", None)
-        if own is not None and own.get("also"):
+        if strict and own is not None and own.get("also"):
             raise FlowDefinitionError(
                 f"step '{step}' of {flow_cls.__name__} has both @{own['kind']} and @{own['also']}",
                 fix="keep one: @pypi for PyPI packages, @conda for conda packages")

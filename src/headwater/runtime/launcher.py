@@ -305,10 +305,12 @@ def _prepare_environments(launch: _Launch, policies: dict[str, StepPolicy],
         return {}
     from headwater.environments.declaration import step_declarations
 
-    declared = step_declarations(flow_cls, policies)  # also refuses @pypi beside @conda
+    building = launch.environment in ("pypi", "conda")
+    # Building refuses @pypi beside @conda on one step; without the switch the pair is ignored.
+    declared = step_declarations(flow_cls, policies, strict=building)
     if not declared:
         return {}
-    if launch.environment not in ("pypi", "conda"):
+    if not building:
         steps = [s for s in policies if s in declared]  # in the graph's order
         kind = "pypi" if any(d.kind == "pypi" for d in declared.values()) else "conda"
         console.say(f"Note: @pypi/@conda ({', '.join(steps)}) are ignored: the steps run in "
