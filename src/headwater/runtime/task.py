@@ -218,7 +218,7 @@ def _bind_current(spec: TaskSpec, flow_cls: type, graph: Graph, cards: Any = Non
         namespace=spec.namespace,
         card=CardCollector() if cards is None else cards.collector,
         **_parallel_info(graph, spec),
-        _datastore_root=getattr(store, "root", None),  # where S3(run=self) puts its data
+        _datastore_root=store.root,  # where S3(run=self) puts its data
         _graph=(graph, flow_cls),  # current.graph, made on first read
         **spec.extra.get("current", {}),
     )
