@@ -173,6 +173,20 @@ def test_max_num_splits_must_be_a_positive_integer(tmp_path, value):
     nothing_recorded(tmp_path)
 
 
+@pytest.mark.parametrize(("where", "phrase"), [
+    ("missing/folder/run-id", "does not exist; create it first"),
+    (".", "is a folder; name a file in it"),
+])
+def test_a_run_id_file_that_cannot_be_written_is_refused_before_anything_runs(tmp_path, where,
+                                                                              phrase):
+    proc = hw(INPUT, "run", "--needed", "x", "--run-id-file", where, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Invalid value for '--run-id-file'" in proc.stderr
+    assert phrase in proc.stderr
+    assert no_headwater_traceback(proc.stdout + proc.stderr)
+    nothing_recorded(tmp_path)
+
+
 # ------------------------------------------------------------------------ step decorators
 
 
