@@ -114,8 +114,8 @@ class EnvironmentServers:
 def main(argv: list[str]) -> None:  # pragma: no cover - runs in the environment's interpreter
     """The server: load the flow once, then fork a child per task until the scheduler hangs up."""
     import headwater.runtime.task  # noqa: F401 - what every task needs, imported once here
+    from headwater.flow_file import packaged_flow_class
     from headwater.graph import check_flow
-    from headwater.runtime.executors.dask.remote_task import load_flow_class
     from headwater.runtime.executors.forkserver import serve
     from headwater.runtime.executors.local.child import make_child_main
     from headwater.store import open_datastore
@@ -123,7 +123,7 @@ def main(argv: list[str]) -> None:  # pragma: no cover - runs in the environment
     fd, launch = int(argv[0]), json.loads(argv[1])
     sock = socket.socket(fileno=fd)
     try:
-        flow_cls = load_flow_class(launch["folder"], launch["code"])
+        flow_cls = packaged_flow_class(launch["folder"], launch["code"])
         task_main = make_child_main(flow_cls, check_flow(flow_cls),
                                     open_datastore(launch["root"]), launch["current"],
                                     launch["facts"])

@@ -11,37 +11,11 @@ metadata.
 
 from __future__ import annotations
 
-import importlib
-import os
 import pickle
 import sys
 from typing import Any
 
-from headwater.flow_file import import_file
-
-
-def load_flow_class(folder: str, code: dict[str, Any]) -> type:
-    """Import the flow module from ``folder`` under the name the launcher used, if it can.
-
-    A flow run as a script is ``__main__`` there; here it is imported under a neutral name and
-    its class found by name.
-    """
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    module_name, rel_path, class_name = code["module"], code["path"], code["class"]
-    module = None
-    if module_name != "__main__":
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            module = None
-    if module is None:
-        stem = os.path.splitext(os.path.basename(rel_path))[0]
-        module = import_file(os.path.join(folder, rel_path), f"_headwater_flow_{stem}")
-    flow_cls = getattr(module, class_name, None)
-    if not isinstance(flow_cls, type):
-        raise ImportError(f"the code package has no flow class {class_name} in {rel_path}")
-    return flow_cls
+from headwater.flow_file import packaged_flow_class
 
 
 def load_task_flow(root: str, code: dict[str, Any]) -> tuple[type, Any, Any]:
@@ -50,7 +24,7 @@ def load_task_flow(root: str, code: dict[str, Any]) -> tuple[type, Any, Any]:
     from headwater.store import code_package, open_datastore
 
     store = open_datastore(root)
-    flow_cls = load_flow_class(code_package.unpack(store, code["key"]), code)
+    flow_cls = packaged_flow_class(code_package.unpack(store, code["key"]), code)
     return flow_cls, check_flow(flow_cls), store
 
 
