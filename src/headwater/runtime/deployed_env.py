@@ -30,8 +30,7 @@ def run_in_environment(lock: Any, spec: TaskSpec, root: str, code: dict[str, Any
                        timeout_s: float | None = None) -> SingleOutcome:
     """Run ``spec`` in the environment of ``lock`` (an EnvLock), built here if not cached."""
     from headwater.environments.cache import runtime_overlay
-    from headwater.environments.prepare import build_env
-    from headwater.runtime.executors.environment_servers import env_environ
+    from headwater.environments.prepare import build_env, env_environ
 
     env, _ = build_env(lock)
     with tempfile.TemporaryDirectory(prefix="headwater-task-") as tmp:

@@ -42,6 +42,20 @@ class ForkedTask:
     exited: threading.Event = field(default_factory=threading.Event)
 
 
+def worker_server_argv(lock: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+    """For a Dask worker: build (or find cached) the environment of ``lock`` here, and return
+    the command starting :mod:`~headwater.runtime.executors.dask.worker_forks` in it, and its env."""
+    from headwater.environments.cache import runtime_overlay
+    from headwater.environments.lock import EnvLock
+    from headwater.environments.prepare import build_env, env_environ
+
+    env, _ = build_env(EnvLock.from_dict(lock))
+    bootstrap = ("import os, sys; sys.path.insert(0, sys.argv.pop(1)); "
+                 "from headwater.runtime.executors.dask.worker_forks import _main; "
+                 "os._exit(_main(sys.argv[1:]))")
+    return [env.python, "-c", bootstrap, str(runtime_overlay())], env_environ(env)
+
+
 class WorkerForkServer:
     """The worker-side handle: launch tasks, learn when they start and end."""
 
@@ -49,8 +63,6 @@ class WorkerForkServer:
         command = [sys.executable, "-m", "headwater.runtime.executors.dask.worker_forks"]
         environ = None
         if code.get("env"):  # a @pypi/@conda step: the server runs in its environment, built here
-            from headwater.runtime.executors.environment_servers import worker_server_argv
-
             command, environ = worker_server_argv(code["env"])
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
