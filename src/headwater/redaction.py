@@ -9,12 +9,14 @@ A database URL may carry its password in three ways, and libpq accepts them all:
 :func:`redact` replaces each password with ``***`` wherever it occurs in a text, so it can be
 applied to a bare URL, a message that quotes one, or a driver's error. Everything that shows a
 metadata URL (``configure show``, ``get_metadata()``, errors, reprs) goes through it.
+:func:`without_password` leaves the password out of a URL that must still work (a deployed
+task's ``--metadata``, which gets the password from ``PGPASSWORD`` instead).
 """
 
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 MASK = "***"
 _SECRET_KEYS = {"password", "sslpassword"}
@@ -43,3 +45,16 @@ def _mask_query_secret(match: re.Match[str]) -> str:
     if unquote(key).strip().lower() in _SECRET_KEYS:
         return f"{sep}{key}={MASK}"
     return match.group(0)
+
+
+def without_password(url: str) -> str:
+    """``url`` with its password left out, not masked (see the module docstring); a path is
+    returned as it is."""
+    if "://" not in url:
+        return url
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if k.strip().lower() not in _SECRET_KEYS]
+    userinfo, at, host = parts.netloc.rpartition("@")
+    netloc = f"{userinfo.partition(':')[0]}@{host}" if at and parts.password else parts.netloc
+    return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query)))

@@ -14,12 +14,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from headwater.decorators.base import StepPolicy
 from headwater.exceptions import FlowDefinitionError
 from headwater.graph import check_flow
 from headwater.graph.model import FOREACH, PARALLEL, SPLIT, SWITCH, Graph
+from headwater.redaction import without_password
 from headwater.settings import Settings, current_username
 
 TASK_MODULE = "headwater.cli.deployed_task_cmd"
@@ -86,19 +86,7 @@ class DeployPlan:
 def public_metadata_url(url: str) -> str:
     """The metadata URL without its password: a deployed document is not a place for secrets
     (the tasks get it from PGPASSWORD, e.g. through a Kubernetes secret)."""
-    parts = urlsplit(url)
-    if "://" not in url:
-        return url
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if k.lower() not in ("password", "sslpassword")]
-    netloc = parts.netloc
-    if parts.password:
-        netloc = parts.hostname or ""
-        if parts.username:
-            netloc = f"{parts.username}@{netloc}"
-        if parts.port:
-            netloc = f"{netloc}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query)))
+    return without_password(url)
 
 
 def build_plan(flow_cls: type, settings: Settings, *, orchestrator: str, branch: str | None = None,
