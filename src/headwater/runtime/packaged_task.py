@@ -1,12 +1,14 @@
-"""One scale-out task, in a process of its own: :func:`run_payload`.
+"""One task of a code package, in a process of its own: :func:`run_payload`.
 
-A Dask worker's fork server (see ``worker_forks.py``) forks a child per task and
-hands it a pickled payload: the TaskSpec, the datastore root and the code package. The child
+Two callers, so it lives with neither: a Dask worker's fork server (see
+``executors/dask/worker_forks.py``) forks a child per task and hands it a pickled payload, and a
+deployed task (``cli/deployed_task_cmd.py``, and ``runtime/deployed_env.py`` for a step with its
+own environment) loads its flow and runs its step here too. The payload is the TaskSpec, the datastore root and the code package. The child
 fetches the code package from the datastore (unpacked once per content key into a private cache
-folder, see :mod:`headwater.store.code_package`),
-imports the flow from it and runs the task through :func:`~headwater.runtime.task.execute_task`
-(blobs go to the run's datastore); the TaskResult goes back to the worker. Nothing here touches
-metadata.
+folder, see :mod:`headwater.store.code_package`), imports the flow from it
+(:func:`headwater.flow_file.packaged_flow_class`) and runs the task through
+:func:`~headwater.runtime.task.execute_task` (blobs go to the run's datastore); the TaskResult
+goes back to the caller. Nothing here touches metadata.
 """
 
 from __future__ import annotations

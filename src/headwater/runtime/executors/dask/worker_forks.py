@@ -1,6 +1,6 @@
 """A fork server beside each Dask worker process, so a task starts in milliseconds.
 
-Starting ``python -m headwater.runtime.executors.dask.remote_task`` for every task costs an interpreter start
+Starting ``python -m headwater.runtime.packaged_task`` for every task costs an interpreter start
 and headwater's imports, tens of milliseconds per task before any user code runs. Instead, the
 first task of a code package that a worker process runs starts a server process for it
 (``python -m headwater.runtime.executors.dask.worker_forks FD ROOT CODE``), which imports the flow
@@ -157,8 +157,8 @@ def fork_server(root: str, code: dict[str, Any]) -> WorkerForkServer:
 
 def _main(argv: list[str]) -> int:
     import headwater.runtime.task  # noqa: F401 - what every task needs, imported once here
-    from headwater.runtime.executors.dask.remote_task import load_task_flow, run_payload
     from headwater.runtime.executors.forkserver import read_to_end, serve
+    from headwater.runtime.packaged_task import load_task_flow, run_payload
 
     fd, root, code = int(argv[0]), argv[1], json.loads(argv[2])
     try:
