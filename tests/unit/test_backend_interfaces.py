@@ -78,3 +78,33 @@ def test_what_the_launcher_asks_is_declared_by_the_interfaces() -> None:
     for member in ("new_run", "run_lock", "close", "__enter__", "__exit__"):
         assert hasattr(MetadataStore, member), member
     assert backends.get("executor", "dask").remote and not backends.get("executor", "local").remote
+
+
+def test_only_the_registry_imports_a_backend() -> None:
+    """Executors, datastores and metadata backends are imported by name when chosen; nothing
+    else imports them (a Dask worker and a deployed task share runtime/packaged_task.py, not
+    the Dask executor's folder)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_layering import _import_statements, _module_name
+
+    implementations = {backend.target.partition(":")[0]
+                       for kind in ("executor", "datastore", "metadata")
+                       for backend in backends.BUILTIN[kind].values()}
+    allowed = {
+        # the S3 client flows use makes its s3fs filesystem as the S3 datastore does
+        ("s3client.py", "headwater.store.s3_storage"),
+        # the S3 datastore is the fsspec one with S3's own listing and multipart cleanup
+        ("store/s3_storage.py", "headwater.store.fsspec_storage"),
+    }
+    offences = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative, here = path.relative_to(PACKAGE).as_posix(), _module_name(path)
+        for name, _lazy in _import_statements(path):
+            for target in implementations:
+                inside = name == target or name.startswith(target + ".")
+                own = here == target or here.startswith(target + ".")
+                if inside and not own and (relative, name) not in allowed:
+                    offences.append(f"{relative} imports {name}")
+    assert offences == []

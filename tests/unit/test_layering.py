@@ -20,8 +20,9 @@ import headwater
 PACKAGE = Path(headwater.__file__).parent
 
 # Every package (and the test helpers' module): what the floor modules may import none of.
+# (runtime/ is a namespace package: a folder of modules without __init__.py)
 _ALL = [*(f"headwater.{p.name}" for p in sorted(PACKAGE.iterdir())
-          if (p / "__init__.py").is_file()), "headwater.testing"]
+          if p.is_dir() and any(p.glob("*.py"))), "headwater.testing"]
 
 FORBIDDEN = {
     "version.py": ["headwater."],
@@ -119,7 +120,7 @@ def _package_of(module: str) -> str:
 
 def _layers() -> list[str]:
     return sorted(p.name for p in PACKAGE.iterdir()
-                  if p.is_dir() and (p / "__init__.py").exists() or p.suffix == ".py"
+                  if p.is_dir() and any(p.glob("*.py")) or p.suffix == ".py"
                   and p.name != "__init__.py")
 
 
