@@ -13,10 +13,13 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from test_layering import _import_statements, _module_name
+
 import headwater
 from headwater import backends
 from headwater.meta.base import MetadataStore
 from headwater.runtime.executors.base import Executor
+from headwater.store.datastore import DataStore
 from headwater.store.storage import Storage
 
 PACKAGE = Path(headwater.__file__).parent
@@ -75,6 +78,8 @@ def test_what_the_launcher_asks_is_declared_by_the_interfaces() -> None:
         assert hasattr(Executor, member), member
     for member in ("root", "check_writable", "cleanup_temp", "close", "__enter__"):
         assert member in Storage.__annotations__ or hasattr(Storage, member), member
+    for member in ("root", "storage", "close", "__enter__", "__exit__"):
+        assert hasattr(DataStore, member), member
     for member in ("new_run", "run_lock", "close", "__enter__", "__exit__"):
         assert hasattr(MetadataStore, member), member
     assert backends.get("executor", "dask").remote and not backends.get("executor", "local").remote
@@ -84,11 +89,6 @@ def test_only_the_registry_imports_a_backend() -> None:
     """Executors, datastores and metadata backends are imported by name when chosen; nothing
     else imports them (a Dask worker and a deployed task share runtime/packaged_task.py, not
     the Dask executor's folder)."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from test_layering import _import_statements, _module_name
-
     implementations = {backend.target.partition(":")[0]
                        for kind in ("executor", "datastore", "metadata")
                        for backend in backends.BUILTIN[kind].values()}
