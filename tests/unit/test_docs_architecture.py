@@ -8,9 +8,9 @@ import re
 from pathlib import Path
 
 import pytest
+from test_layering import ALLOWED, _import_statements, _package_of
 
 import headwater
-from test_layering import ALLOWED, _import_statements, _package_of
 
 PACKAGE = Path(headwater.__file__).parent
 DOC = (PACKAGE.parents[1] / "docs" / "architecture.md").read_text()
