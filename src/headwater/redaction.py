@@ -16,13 +16,14 @@ task's ``--metadata``, which gets the password from ``PGPASSWORD`` instead).
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote
 
 MASK = "***"
 _SECRET_KEYS = {"password", "sslpassword"}
 
-# scheme://user:PASSWORD@ ; a password cannot hold a raw '@' or '/' (libpq stops there).
-_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@?#]*:)[^\s@/]*@")
+# scheme://user:PASSWORD@ ; up to the last '@' of the word: a password typed with a raw '@',
+# '/', '?' or '#' (libpq would cut it short, and its error would quote the rest) is hidden whole.
+_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@?#]*:)\S*@")
 # password=... and sslpassword=..., as a URL query parameter or a key=value pair; a value in
 # single quotes may hold spaces and backslash-escaped quotes (libpq's quoting).
 _KEYWORD = re.compile(
@@ -40,21 +41,30 @@ def redact(text: str) -> str:
     return _KEYWORD.sub(rf"\1{MASK}", text)
 
 
+def without_password(url: str) -> str:
+    """``url`` with its password removed rather than masked (``postgresql://hw@host/db``), for
+    documents that must still connect, the password coming from elsewhere (``PGPASSWORD``)."""
+    base, sep, query = url.partition("?")  # an '@' in the query is not the password's
+    base = _USERINFO.sub(lambda m: m.group(1)[:-1] + "@", base, count=1)
+    if not sep:
+        return base
+    kept = [pair for pair in query.split("&")
+            if pair and unquote(pair.partition("=")[0]).strip().lower() not in _SECRET_KEYS]
+    return base + ("?" + "&".join(kept) if kept else "")
+
+
+def password_needs_quoting(url: str) -> bool:
+    """Whether the password in ``url``'s userinfo holds a raw ``@``, ``/``, ``?`` or ``#``.
+
+    libpq cuts such a password short and reads the rest as the host, so its error would quote a
+    piece of the password: the caller says what is wrong instead of showing the driver's text.
+    """
+    match = re.match(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@?#]*:(\S*)@", url)
+    return bool(match) and any(c in match.group(1) for c in "@/?#")
+
+
 def _mask_query_secret(match: re.Match[str]) -> str:
     sep, key, _ = match.groups()
     if unquote(key).strip().lower() in _SECRET_KEYS:
         return f"{sep}{key}={MASK}"
     return match.group(0)
-
-
-def without_password(url: str) -> str:
-    """``url`` with its password left out, not masked (see the module docstring); a path is
-    returned as it is."""
-    if "://" not in url:
-        return url
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if k.strip().lower() not in _SECRET_KEYS]
-    userinfo, at, host = parts.netloc.rpartition("@")
-    netloc = f"{userinfo.partition(':')[0]}@{host}" if at and parts.password else parts.netloc
-    return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query)))

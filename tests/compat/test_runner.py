@@ -215,3 +215,12 @@ def test_a_run_id_file_of_your_own_is_written_too(native_flow, tmp_path: Path):
         result = runner.run(run_id_file="my-run-id")
         assert result.status == "successful"
         assert (tmp_path / "my-run-id").read_text() == result.run.id
+
+
+def test_a_command_line_the_system_refuses_is_one_clear_error(native_flow):
+    # Many tags, each under the per-argument limit, together past the system's: no OSError
+    # traceback out of subprocess, and no run starts.
+    with Runner(native_flow, show_output=False) as runner:
+        with pytest.raises(RunnerArgumentError, match="is too long for the system") as err:
+            runner.run(tags=["t" * 100_000] * 40)
+    assert "pass large values as files" in str(err.value)

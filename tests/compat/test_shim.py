@@ -36,9 +36,14 @@ def test_plain_python_runs_a_metaflow_flow_through_the_shim(tmp_path) -> None:
     assert "headwater" in read.stdout and "True" in read.stdout
 
 
-def test_shim_needs_a_folder() -> None:
+def test_shim_needs_a_folder(tmp_path) -> None:
     done = subprocess.run(headwater_argv("shim"), capture_output=True, text=True)
     assert done.returncode == 2 and "usage" in done.stderr
+    # an empty name is no folder either (it once meant the current one)
+    done = subprocess.run(headwater_argv("shim", ""), capture_output=True, text=True,
+                          cwd=tmp_path)
+    assert done.returncode == 2 and "usage" in done.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def _shim(*args: str) -> subprocess.CompletedProcess:
@@ -112,3 +117,21 @@ def test_a_symlinked_file_inside_a_shim_is_refused_and_its_target_untouched(tmp_
     _refused(_shim(str(tmp_path)), f"{cards} is a symbolic link (to {victim})")
     assert victim.read_text() == "keep me\n"
     assert cards.is_symlink()
+
+
+def test_a_symlinked_folder_inside_a_shim_is_refused_and_nothing_written_through_it(tmp_path) -> None:
+    assert _shim(str(tmp_path)).returncode == 0
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    plugins = tmp_path / "metaflow" / "plugins"
+    subprocess.run(["rm", "-rf", str(plugins)], check=True)
+    plugins.symlink_to(victim)
+    _refused(_shim(str(tmp_path)), f"{plugins} is a symbolic link (to {victim})")
+    assert list(victim.iterdir()) == []
+
+
+def test_a_folder_that_cannot_hold_the_shim_is_one_clear_error(tmp_path) -> None:
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a folder\n")
+    _refused(_shim(str(a_file)), f"cannot write {a_file / 'metaflow'}")
+    assert a_file.read_text() == "not a folder\n"

@@ -69,6 +69,55 @@ def test_a_deeply_nested_json_parameter_is_refused_naming_it(tmp_path, depth):
     nothing_recorded(tmp_path)
 
 
+DEEP_FLOW = """
+from headwater import Config, FlowSpec, JSONType, Parameter, step
+
+def deep_list(ctx=None):
+    value = []
+    for _ in range(100_000):
+        value = [value]
+    return value
+
+class DeepFlow(FlowSpec):
+    conf = Parameter("conf", type=JSONType, default=deep_list)
+    cfg = Config("cfg", default=None, required=False)
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    DeepFlow()
+"""
+
+
+def test_deep_json_from_a_default_a_config_file_or_the_environment_is_refused_by_name(tmp_path):
+    # 100,000 levels cannot travel on a command line (128 KiB per argument); they come from a
+    # parameter's default function, a config file or HEADWATER_FLOW_CONFIG_VALUE instead.
+    flow = tmp_path / "deep_flow.py"
+    flow.write_text(DEEP_FLOW)
+    deep = "[" * 100_000 + "]" * 100_000
+    (tmp_path / "deep.json").write_text(deep)
+    proc = hw(flow, "run", cwd=tmp_path)
+    refused(proc, "Invalid parameter",
+            "parameter 'conf': its JSON value is nested more than 200 levels deep")
+    fine = ("run", "--conf", "[]")
+    for args, env, phrase in (
+            (("--config", "cfg", "deep.json", *fine), {},
+             "config 'cfg' (deep.json) is nested more than 200 levels deep"),
+            (fine, {"HEADWATER_FLOW_CONFIG_VALUE":  # 128 KiB per variable too
+                    '{"cfg": ' + "[" * 60_000 + "]" * 60_000 + "}"},
+             "HEADWATER_FLOW_CONFIG_VALUE is nested more than 200 levels deep")):
+        proc = hw(flow, *args, cwd=tmp_path, **env)
+        refused(proc, "Invalid configuration", phrase)
+        assert "RecursionError" not in proc.stdout + proc.stderr
+    nothing_recorded(tmp_path)
+
+
 def test_an_include_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path):
     (tmp_path / "big.txt").write_text("x" * 2048)
     proc = hw(INPUT, "run", "--needed", "x", "--notes", "big.txt", cwd=tmp_path,
@@ -170,20 +219,6 @@ def test_max_num_splits_must_be_a_positive_integer(tmp_path, value):
     proc = hw(INPUT, "run", "--needed", "x", "--max-num-splits", value, cwd=tmp_path)
     assert proc.returncode == 2
     assert "Invalid value for '--max-num-splits'" in proc.stderr
-    nothing_recorded(tmp_path)
-
-
-@pytest.mark.parametrize(("where", "phrase"), [
-    ("missing/folder/run-id", "does not exist; create it first"),
-    (".", "is a folder; name a file in it"),
-])
-def test_a_run_id_file_that_cannot_be_written_is_refused_before_anything_runs(tmp_path, where,
-                                                                              phrase):
-    proc = hw(INPUT, "run", "--needed", "x", "--run-id-file", where, cwd=tmp_path)
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "Invalid value for '--run-id-file'" in proc.stderr
-    assert phrase in proc.stderr
-    assert no_headwater_traceback(proc.stdout + proc.stderr)
     nothing_recorded(tmp_path)
 
 
@@ -340,3 +375,28 @@ def test_assigning_a_framework_attribute_fails_the_step_clearly(tmp_path, what, 
     client(tmp_path)
     task = Flow("ReservedAssignFlow").latest_run["start"].task
     assert task.exception.type_name == "ReservedAttributeError"
+
+
+# ------------------------------------------------------------------ where results go
+
+
+def test_a_run_id_file_that_cannot_be_written_is_one_clear_error(tmp_path):
+    proc = hw(INPUT, "run", "--needed", "x", "--run-id-file", str(tmp_path / "no" / "id"),
+              cwd=tmp_path)
+    refused(proc, "Run failed", f"cannot write the run id to --run-id-file {tmp_path / 'no' / 'id'}",
+            f"the folder {tmp_path / 'no'} does not exist")
+    nothing_recorded(tmp_path)
+    # a write that fails only when made (a full disk): after the run is recorded, still clear
+    proc = hw(INPUT, "run", "--needed", "x", "--run-id-file", "/dev/full", cwd=tmp_path)
+    refused(proc, "Run failed", "cannot write the run id of InputFlow/1 to --run-id-file "
+            "/dev/full", "resume")
+
+
+def test_a_file_given_as_the_datastore_root_is_one_clear_error(tmp_path):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a folder\n")
+    proc = hw(INPUT, "run", "--needed", "x", cwd=tmp_path,
+              HEADWATER_DATASTORE_ROOT=str(a_file))
+    refused(proc, "Metadata error", f"cannot create the folder {a_file}",
+            "a file, not a folder, is there", "fix: point --datastore-root")
+    assert a_file.read_text() == "not a folder\n"

@@ -185,3 +185,20 @@ def test_no_runs_at_all(tmp_path):
     proc = cli(tmp_path, "logs", "1/start")
     assert_clear_error(proc, "InspectFlow")
     assert not (tmp_path / ".headwater").exists()  # looking creates nothing
+
+
+def test_dump_and_logs_read_the_metadata_the_option_names(tmp_path):
+    # `--metadata` before the command chose where the run was recorded; dump and logs once
+    # ignored it and looked in the datastore's own meta.sqlite.
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(FLOW, work / FLOW.name)
+    elsewhere = str(tmp_path / "elsewhere.sqlite")
+    ran = run_cli(work / FLOW.name, "--metadata", elsewhere, "run", cwd=work, hermetic=True,
+                  timeout=300)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    for command in ("dump", "logs"):
+        proc = run_cli(work / FLOW.name, "--metadata", elsewhere, command, "1/start", cwd=work,
+                       hermetic=True, timeout=300)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "not found" not in proc.stderr

@@ -12,6 +12,7 @@ import servers
 from headwater import Flow
 from proctools import all_end
 
+from .faultkit import DEADLINE_S
 from .flowrun import background, hermetic_env, point_client_at, run_cli, wait_for_file, write_flow
 
 LOST_FLOW = """
@@ -33,7 +34,7 @@ LOST_FLOW = """
         def slow(self):
             if not Path(SPARE).exists():
                 Path(STARTED).write_text(str(os.getpid()))
-                time.sleep(120)
+                time.sleep(1000)  # the lost cluster must end it; it never ends alone
             self.after = "done"
             self.next(self.end)
 
@@ -59,13 +60,13 @@ def test_losing_the_dask_scheduler_fails_the_run_cleanly_and_resume_finishes_it(
         with background(argv, cwd=tmp_path, env=hermetic_env()) as proc:
             task_pid = int(wait_for_file(started, proc))
             cluster.scheduler.kill()
-            out, err = proc.communicate(timeout=120)
+            out, err = proc.communicate(timeout=DEADLINE_S)
         assert proc.returncode == 1, out + err
         assert f"lost the connection to the Dask scheduler at {cluster.address}" in err, err
         assert "resume" in err  # the fix says what to do
         assert "Traceback" not in err, err
         # The worker goes when its scheduler does, and its task process with it.
-        assert all_end([task_pid], within=60), "the task outlived its cluster"
+        assert all_end([task_pid], within=DEADLINE_S), "the task outlived its cluster"
 
     point_client_at(tmp_path / ".headwater")
     run = Flow("LostFlow").latest_run
@@ -76,7 +77,7 @@ def test_losing_the_dask_scheduler_fails_the_run_cleanly_and_resume_finishes_it(
     spare.touch()
     with servers.dask_cluster(tmp_path / "dask2", {"again": None}) as cluster:
         resumed = run_cli(flow, "resume", "--executor", "dask", "--dask-address",
-                          cluster.address, cwd=tmp_path, hermetic=True, timeout=180)
+                          cluster.address, cwd=tmp_path, hermetic=True, timeout=DEADLINE_S)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     again = Flow("LostFlow").latest_run
     assert again.successful and again.origin_run_id == run.id

@@ -194,6 +194,25 @@ def test_gc_keeps_unreferenced_blobs_younger_than_the_grace(tmp_path):
     assert store.blobs() == set()
 
 
+def test_gc_removes_a_killed_writers_temp_file_and_spares_a_live_ones(tmp_path):
+    # The daily sweep of a run may have been done already today; gc removes them on demand,
+    # with the same rule: untouched for a day means no live writer owns it.
+    store = Store(tmp_path)
+    store.run("a")
+    folder = store.local / "blobs"
+    dead, live = folder / ".tmp-deadbeef.1.aa", folder / ".tmp-cafe.2.bb"
+    dead.write_bytes(b"half a blob")
+    live.write_bytes(b"being written")
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(dead, (two_days_ago, two_days_ago))
+    blobs = store.blobs()
+    done = store.cli("gc")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Removed 1 unfinished write(s)" in done.stdout, done.stdout
+    assert not dead.exists() and live.read_bytes() == b"being written"
+    assert store.blobs() == blobs - {"blobs/.tmp-deadbeef.1.aa"}  # nothing else was touched
+
+
 def test_retention_deletes_the_runs_no_rule_keeps(tmp_path):
     store = Store(tmp_path)
     for seed in "abcd":

@@ -223,6 +223,32 @@ def test_a_full_disk_under_the_sqlite_metadata_fails_clearly_and_resume_finishes
     assert list(cloned(proc.stdout).values()) == [f"GateFlow/{row.run_id}/start/1"]
 
 
+def test_a_full_disk_before_the_first_run_and_under_readers_is_one_clear_line(tmp_path,
+                                                                            small_disk):
+    # The metadata file cannot even be created: one clear line, and no private half-built
+    # copy left behind. Then, with a database in place, a full disk that also cut its -shm
+    # index short: the run and the readers name the full disk, never "disk I/O error".
+    path = small_disk / "meta.sqlite"
+    env = {"HEADWATER_METADATA": str(path)}
+    filler = fill(small_disk)
+    proc = hw(FLOW, "run", cwd=tmp_path, **env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"no space left on the disk holding the metadata database {path}" in proc.stderr
+    assert no_headwater_traceback(proc.stderr), proc.stderr
+    assert sorted(os.listdir(small_disk)) == ["filler"]  # no .meta.sqlite.PID.TID left
+    os.unlink(filler)
+    assert hw(FLOW, "run", cwd=tmp_path, **env).returncode == 0
+    with open(f"{path}-shm", "wb") as shm:  # as a full disk leaves it: a few bytes
+        shm.write(b"\0\0\0")
+    filler = fill(small_disk)
+    for command in (("run",), ("dump", "1/start")):
+        proc = hw(FLOW, *command, cwd=tmp_path, **env)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert "no space left on the disk holding the metadata database" in proc.stderr, \
+            proc.stderr
+        assert no_headwater_traceback(proc.stderr), proc.stderr
+
+
 @pytest.fixture
 def own_pg_server():
     """A PostgreSQL server of this test's own, since the test restarts it."""
@@ -325,6 +351,12 @@ def test_a_datastore_shared_read_only_can_be_read(tmp_path_factory, how):
         assert "'made by start'" in read.stdout, out  # dump showed the artifact
         assert "readonly" not in out and "unable to open" not in out, out
         assert sorted(os.listdir(store)) == before  # nothing was created there
+        if how == "read-only mount":  # even root may not write there: a run says so plainly
+            proc = hw(FLOW, "run", cwd=folder, HEADWATER_DATASTORE_ROOT=store)
+            assert proc.returncode == 1, proc.stdout + proc.stderr
+            assert "is read-only for this user, or on a read-only mount" in proc.stderr, \
+                proc.stderr
+            assert no_headwater_traceback(proc.stderr), proc.stderr
     finally:
         subprocess.run(["umount", mounted], capture_output=True)
         subprocess.run(["chmod", "-R", "u+w", folder], capture_output=True)
@@ -334,12 +366,16 @@ def test_a_datastore_shared_read_only_can_be_read(tmp_path_factory, how):
 # ------------------------------------------------- 11. a damaged or deleted metadata file
 
 
-@pytest.mark.parametrize("keep", ["half", "50 bytes"])
+_KEPT = {"half": lambda size: size // 2, "50 bytes": lambda size: 50,
+         "nothing": lambda size: 0}  # `: > meta.sqlite` must not read as a new, empty history
+
+
+@pytest.mark.parametrize("keep", list(_KEPT))
 def test_a_truncated_metadata_file_is_one_clear_error_naming_it(tmp_path, keep):
     assert hw(FLOW, "run", cwd=tmp_path).returncode == 0
     path = datastore(tmp_path) / "meta.sqlite"
     size = path.stat().st_size
-    os.truncate(path, size // 2 if keep == "half" else 50)
+    os.truncate(path, _KEPT[keep](size))
 
     client(tmp_path)
     with pytest.raises(MetadataError) as err:
@@ -353,7 +389,7 @@ def test_a_truncated_metadata_file_is_one_clear_error_naming_it(tmp_path, keep):
         assert f"the metadata database {path} is damaged" in proc.stderr, proc.stderr
         assert "fix:" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
         assert "succeeded" not in proc.stdout
-    assert path.stat().st_size == (size // 2 if keep == "half" else 50)  # left as it was
+    assert path.stat().st_size == _KEPT[keep](size)  # left as it was
 
 
 def test_a_metadata_file_deleted_mid_run_fails_the_run_and_never_reads_succeeded(tmp_path):

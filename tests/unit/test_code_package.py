@@ -8,6 +8,7 @@ import os
 import sys
 import tarfile
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -106,6 +107,23 @@ def test_unpacked_into_a_private_cache(flow_folder: Path, tmp_path: Path,
     assert (folder / "helper.py").read_text() == "X = 1\n"
     assert (cache.stat().st_mode & 0o777) == 0o700
     assert [p.name for p in cache.iterdir()] == [key]  # no staging folder left behind
+
+
+def test_a_staging_folder_a_killed_worker_left_is_removed_by_a_later_unpack(
+        flow_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store, key = _saved(tmp_path, flow_folder)
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o700)
+    monkeypatch.setenv(code_package.CACHE_ENV, str(cache))
+    old, fresh = cache / ".deadkey.abc123", cache / ".otherkey.def456"
+    for folder in (old, fresh):
+        folder.mkdir()
+        (folder / "half.py").write_text("X = 1\n")
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(old, (two_days_ago, two_days_ago))
+    code_package.unpack(store, key)
+    assert not old.exists()  # its worker was killed a day ago
+    assert (fresh / "half.py").exists()  # perhaps another worker's unpack in progress
 
 
 def test_default_cache_is_per_user(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -99,3 +99,8 @@ def test_the_password_never_leaves_the_metadata_url():
     assert (public_metadata_url("postgresql://u@h/db?sslmode=require&password=pw&PassWord=x")
             == "postgresql://u@h/db?sslmode=require")
     assert public_metadata_url("postgresql://u@h/db") == "postgresql://u@h/db"
+    # typed without percent-encoding, or with an encoded key: still removed whole
+    assert public_metadata_url("postgresql://u:p/w@h/db") == "postgresql://u@h/db"
+    assert public_metadata_url("postgresql://u:p@w@h/db") == "postgresql://u@h/db"
+    assert (public_metadata_url("postgresql://u@h/db?pass%77ord=pw&application_name=a@b")
+            == "postgresql://u@h/db?application_name=a@b")

@@ -241,13 +241,21 @@ def test_callable_default_gets_a_context():
 
 
 @pytest.mark.parametrize("name", ["next", "input", "index", "foreach_stack", "merge_artifacts",
-                                  "name", "script_name"])
+                                  "name", "script_name",
+                                  # private, but the framework's: assigning broke the task
+                                  "_graph", "_state", "_hw_task", "_hw_anything"])
 def test_reserved_names_cannot_be_assigned(name):
     flow = Params.__new__(Params)
     with pytest.raises(ReservedAttributeError) as info:
         setattr(flow, name, 1)
     assert f"'self.{name}'" in str(info.value)
     assert info.value.fix
+
+
+def test_a_private_name_of_the_users_own_can_be_assigned():
+    flow = Params.__new__(Params)
+    flow._mine = 1
+    assert flow._mine == 1
 
 
 def test_parameters_are_read_only():

@@ -267,3 +267,48 @@ def test_a_key_value_connection_string_is_refused_without_showing_the_password(t
     assert "is a key=value connection string" in text and "postgresql://" in text
     assert SECRET not in text and "password=***" in text
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_exit_hook_process_never_gets_the_metadata_password_on_its_command_line(db_path,
+                                                                                  tmp_path):
+    # The hook runs in a process of its own after the run: it reads the run from the same
+    # database, and its argv (readable by any local user) holds no password.
+    flow = tmp_path / "hook_flow.py"
+    flow.write_text(
+        "import sys\n"
+        "from headwater import FlowSpec, exit_hook, step\n"
+        "def report(run=None):\n"
+        "    print('HOOKARGV', ' '.join(sys.argv), 'RUN', run.pathspec, run.successful)\n"
+        "@exit_hook(on_success=[report])\n"
+        "class HookFlow(FlowSpec):\n"
+        "    @step\n"
+        "    def start(self):\n"
+        "        self.next(self.end)\n"
+        "    @step\n"
+        "    def end(self):\n"
+        "        pass\n"
+        "if __name__ == '__main__':\n"
+        "    HookFlow()\n"
+    )
+    env = {**os.environ, "HEADWATER_METADATA": _with_password(db_path, "userinfo")}
+    done = subprocess.run([sys.executable, str(flow), "run"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    hook_line = next(line for line in done.stdout.splitlines() if "HOOKARGV" in line)
+    assert "RUN HookFlow/1 True" in hook_line
+    assert SECRET not in done.stdout + done.stderr
+
+
+def test_a_password_typed_with_a_raw_at_or_slash_is_never_shown(pg_server):
+    # libpq cuts such a password at the '@' or '/' and reads the rest as the host name; its
+    # error would quote that piece. The user is told to percent-encode instead.
+    base = pg_server.rsplit("/", 1)[0].replace("postgresql://", "")
+    user_at = base.split("@", 1)[0].split(":", 1)[0]
+    host = base.split("@", 1)[-1]
+    for password in (f"{SECRET}@{SECRET}", f"{SECRET}/{SECRET}", f"ab@{SECRET}"):
+        url = f"postgresql://{user_at}:{password}@{host}/hw"
+        with pytest.raises(HeadwaterException) as info:
+            open_metadata(url).list_flows()
+        text = str(info.value)
+        assert SECRET not in text and SECRET not in repr(info.value)
+        assert "percent-encode" in text

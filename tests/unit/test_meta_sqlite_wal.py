@@ -108,3 +108,19 @@ def test_a_file_that_is_not_a_database_is_refused_as_damaged_and_left_alone(tmp_
         assert "restore it from a backup" in str(err.value)
     assert path.read_bytes() == junk
     assert sorted(os.listdir(tmp_path)) == ["meta.sqlite"]
+
+
+def test_a_folder_in_place_of_the_metadata_file_is_refused_as_damaged(tmp_path: Path):
+    from headwater.exceptions import MetadataError
+
+    path = tmp_path / "meta.sqlite"
+    path.mkdir()
+    for readonly in (True, False):
+        store = open_metadata(str(path), readonly=readonly)
+        try:
+            with pytest.raises(MetadataError) as err:
+                run_count(store)
+        finally:
+            store.close()
+        assert f"the metadata database {path} is damaged (a folder, not a file)" in str(err.value)
+    assert path.is_dir() and list(path.iterdir()) == []

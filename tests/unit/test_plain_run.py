@@ -86,3 +86,14 @@ def test_the_defaults_match_what_click_builds(monkeypatch, tmp_path) -> None:
     # A profile naming an unknown executor is left to click, which reports it.
     monkeypatch.setenv("HEADWATER_PROFILE", "typo")
     assert root_obj(TinyFlow) is None
+
+
+def test_no_command_declares_an_option_twice_however_often_the_cli_is_built() -> None:
+    # A shared carrier once collected run's and resume's executor options together: every
+    # `resume --tag x` printed a dozen click warnings about duplicate parameters.
+    for _ in range(3):
+        cli = build_cli(TinyFlow)
+        for name in ("run", "resume"):
+            command = cli.commands[name]
+            flags = [flag for param in command.params for flag in param.opts]
+            assert len(flags) == len(set(flags)), sorted(f for f in flags if flags.count(f) > 1)

@@ -14,6 +14,10 @@ PW = "Pw-7f3e"
     (f"postgres://:{PW}@db/hw", "postgres://:***@db/hw"),
     (f"postgresql://hw:p%40{PW}@db/hw", "postgresql://hw:***@db/hw"),
     (f"postgresql://hw@db/hw?password={PW}", "postgresql://hw@db/hw?password=***"),
+    # typed without percent-encoding: libpq cuts the password at '@' or '/', headwater hides all
+    (f"postgresql://hw:{PW}@{PW}@db/hw", "postgresql://hw:***@db/hw"),
+    (f"postgresql://hw:{PW}/{PW}@db/hw", "postgresql://hw:***@db/hw"),
+    (f"postgresql://hw:{PW}?#{PW}@db/hw: failed", "postgresql://hw:***@db/hw: failed"),
     (f"postgresql://hw@db/hw?sslmode=require&sslpassword={PW}&x=1",
      "postgresql://hw@db/hw?sslmode=require&sslpassword=***&x=1"),
     (f"postgresql://hw@db/hw?pass%77ord={PW}", "postgresql://hw@db/hw?pass%77ord=***"),

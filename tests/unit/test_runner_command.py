@@ -70,3 +70,14 @@ def test_no_cache_is_a_flag_of_run_and_resume():
     assert run_args({"no_cache": True, "alpha": 1}) == ["--no-cache", "--alpha", "1"]
     assert run_args({"no_cache": False}) == []
     assert resume_args({"no_cache": True}) == ["--no-cache"]
+
+
+def test_a_parameter_too_deep_or_too_long_for_a_command_line_is_refused_by_name():
+    deep: list = []
+    for _ in range(100_000):
+        deep = [deep]
+    with pytest.raises(RunnerArgumentError, match="parameter 'data': its value is nested too "):
+        run_args({"data": deep})
+    with pytest.raises(RunnerArgumentError, match=r"parameter 'data': its value is 200000 bytes"):
+        run_args({"data": "[" * 100_000 + "]" * 100_000})
+    assert run_args({"data": "x" * 1000}) == ["--data", "x" * 1000]  # an ordinary value passes

@@ -18,8 +18,10 @@ def report(err: HeadwaterException) -> None:
     and the class a program would catch."""
     import click
 
+    from headwater.redaction import redact
+
     click.secho(error_heading(err), fg="red", bold=True, err=True)
-    click.echo(f"    {err}", err=True)
+    click.echo(f"    {redact(str(err))}", err=True)  # a password quoted anywhere stays hidden
 
 
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:

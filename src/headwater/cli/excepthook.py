@@ -23,12 +23,13 @@ def install() -> None:
 
     def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         from headwater.exceptions import HeadwaterException
+        from headwater.redaction import redact
         from headwater.tracebacks import user_error_text
 
         if not isinstance(exc, HeadwaterException):
             previous(kind, exc, tb)
             return
-        sys.stderr.write(user_error_text(exc.with_traceback(tb)))
+        sys.stderr.write(redact(user_error_text(exc.with_traceback(tb))))
         sys.stderr.flush()
 
     sys.excepthook = hook

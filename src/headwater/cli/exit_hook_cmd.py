@@ -1,6 +1,7 @@
 """One ``@exit_hook`` function, run in a process of its own once the run has ended.
 
-``python -m headwater.cli.exit_hook_cmd FLOW_FILE HOOK RUN_PATHSPEC DATASTORE_ROOT METADATA``:
+``python -m headwater.cli.exit_hook_cmd FLOW_FILE HOOK RUN_PATHSPEC DATASTORE_ROOT``, with the
+run's metadata URL in ``HEADWATER_METADATA`` (never on the command line: it may hold a password):
 the launcher starts one such process per hook (see :mod:`headwater.runtime.exit_hooks`), so a
 hook that fails cannot change the run's outcome. ``HOOK`` is a function of the flow file or an
 importable ``package.module.function``; a hook with a ``run`` parameter (or ``**kwargs``) gets
@@ -43,7 +44,8 @@ def _wants_run(hook: Any) -> bool:
 
 
 def main(argv: list[str]) -> int:
-    flow_file, name, pathspec, root, metadata = argv
+    flow_file, name, pathspec, root = argv
+    metadata = os.environ.get("HEADWATER_METADATA", "")
     try:
         hook = _hook(flow_file, name)
     except Exception as exc:  # noqa: BLE001 - reported, the run is over either way

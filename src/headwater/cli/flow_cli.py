@@ -285,16 +285,22 @@ def common_run_options() -> list[click.Option]:
         click.Option(["--max-num-splits"], type=click.IntRange(min=1), default=100_000,
                      show_default=True, envvar=_env("MAX_NUM_SPLITS"),
                      help="Refuse a foreach with more items than this."),
-        click.Option(["--run-id-file"], default=None, callback=_checked_run_id_file,
-                     help="Write the run id to this file."),
+        click.Option(["--run-id-file"], default=None, help="Write the run id to this file."),
         click.Option(["--no-cache"], is_flag=True, default=False,
                      help="Run every @cache step, reusing nothing (its results refresh the cache)."),
-        *backend_options("executor", top_level=False)(_noop).__click_params__,
+        *_executor_params(),
     ]
 
 
-def _noop() -> None:
-    """Only carries the options :func:`backend_options` attaches (see common_run_options)."""
+def _executor_params() -> list[click.Parameter]:
+    """The executor options of ``run`` / ``resume``, new for each command: click appends an
+    option to the function it decorates, so a carrier shared between commands would collect
+    every command's copy (and click warns of each duplicate)."""
+
+    def carrier() -> None:
+        """Only carries the options :func:`backend_options` attaches."""
+
+    return list(backend_options("executor", top_level=False)(carrier).__click_params__)
 
 
 def _executor_override(ctx: click.Context, kwargs: dict[str, Any]) -> None:
@@ -310,22 +316,6 @@ def _executor_override(ctx: click.Context, kwargs: dict[str, Any]) -> None:
     if name or values:
         root["executor"] = choice._replace(name=name or choice.name,
                                            options={**choice.options, **values})
-
-
-def _checked_run_id_file(ctx: click.Context, param: click.Parameter,
-                         value: str | None) -> str | None:
-    """Refuse a ``--run-id-file`` that cannot be written while parsing: found only once the run
-    is registered, it would stop the run with a traceback."""
-    if value is None:
-        return value
-    folder = os.path.dirname(os.path.abspath(value)) or "."
-    if os.path.isdir(value):
-        raise click.BadParameter(f"{value} is a folder; name a file in it, e.g. "
-                                 f"{os.path.join(value, 'run-id')}")
-    if not os.path.isdir(folder):
-        raise click.BadParameter(f"the folder {folder} of {value} does not exist; create it "
-                                 "first, or name a file in an existing folder")
-    return value
 
 
 def _checked_tags(ctx: click.Context, param: click.Parameter,

@@ -147,7 +147,8 @@ GC_HELP = """Free the stored data (blobs) that no remaining run refers to.
 
 Safe while runs are going: blobs newer than the grace period, or than the oldest live run, are
 kept. A gc interrupted at any point leaves every run readable; run it again to finish.
-Delete runs first with `headwater delete`.
+Delete runs first with `headwater delete`. It also removes what writers killed mid-write left
+(temp files untouched for a day; S3 multipart uploads begun a day ago), never a live writer's.
 
 \b
   headwater gc --dry-run
@@ -166,6 +167,7 @@ def gc(grace: str, dry_run: bool, datastore_root: str | None, metadata: str | No
     from headwater.maintenance import collect_garbage
     from headwater.meta import open_metadata
     from headwater.store import open_storage
+    from headwater.store.temp_sweep import STALE_AFTER_S
 
     grace_s = parse_duration(grace)
     settings = Settings.resolve(datastore_root=datastore_root, metadata=metadata)
@@ -173,6 +175,7 @@ def gc(grace: str, dry_run: bool, datastore_root: str | None, metadata: str | No
         with open_metadata(settings.metadata_url, readonly=True) as meta, \
                 open_storage(settings.datastore_root) as storage:
             report = collect_garbage(meta, storage, grace_s=grace_s, dry_run=dry_run)
+            leftovers = 0 if dry_run else storage.cleanup_temp(older_than_s=STALE_AFTER_S)
     except OSError as exc:
         raise HeadwaterException(
             f"garbage collection of {settings.datastore_root} failed: {exc}",
@@ -187,3 +190,5 @@ def gc(grace: str, dry_run: bool, datastore_root: str | None, metadata: str | No
         click.echo(f"Freed {report.deleted} blob(s), {_size(report.freed_bytes)}.")
     click.echo(f"Kept {report.referenced} blob(s) that runs refer to, and {report.young} "
                f"unreferenced blob(s) ({_size(report.young_bytes)}) newer than the grace.")
+    if leftovers:
+        click.echo(f"Removed {leftovers} unfinished write(s) that killed writers left behind.")

@@ -52,7 +52,7 @@ def output_mermaid(ctx: click.Context) -> None:
 
 def _tasks_of(ctx: click.Context, input_path: str, attempt: int | None = None) -> list:
     """Client Task objects for RUN_ID/STEP or RUN_ID/STEP/TASK_ID of this flow."""
-    from headwater.client import Step, Task, metadata, namespace
+    from headwater.client import Step, Task, namespace, use_settings
 
     parts = input_path.strip("/").split("/")
     if len(parts) not in (2, 3) or not all(parts):
@@ -61,7 +61,7 @@ def _tasks_of(ctx: click.Context, input_path: str, attempt: int | None = None) -
             "(e.g. logs 12/start or dump 12/start/1)",
             param_hint="'RUN_ID/STEP[/TASK_ID]'",
         )
-    metadata(settings_of(ctx).datastore_root)
+    use_settings(settings_of(ctx))  # the datastore and the metadata the options chose
     namespace(None)
     flow_name = flow_class_of(ctx).__name__
     pathspec = "/".join([flow_name, *parts])

@@ -81,7 +81,7 @@ def _write_shim(args: list[str]) -> None:
         return
     force = "--force" in args
     args = [a for a in args if a != "--force"]
-    if len(args) != 1 or args[0].startswith("-"):
+    if len(args) != 1 or args[0].startswith("-") or not args[0].strip():
         click.echo(SHIM_HELP, err=True)
         raise SystemExit(2)
     from headwater.compat.shim import write_shim
@@ -125,6 +125,7 @@ def _load_or_exit(path: str) -> type:
     """The flow class of ``path``; a mistake in the file is shown as ``python flow.py`` would,
     with the user's lines only, and exits 1."""
     from headwater.flow_file import load_flow_class
+    from headwater.redaction import redact
     from headwater.tracebacks import user_error_text
 
     try:
@@ -132,7 +133,7 @@ def _load_or_exit(path: str) -> type:
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # noqa: BLE001 - whatever the user's file raised
-        sys.stderr.write(user_error_text(exc))
+        sys.stderr.write(redact(user_error_text(exc)))
         raise SystemExit(1) from None
 
 

@@ -53,17 +53,45 @@ def write_shim(folder: str | Path, *, force: bool = False) -> Path:
     are refused either way (see the module docstring).
     """
     package = Path(folder).expanduser().resolve() / "metaflow"
-    _make_room(package, force)
-    package.mkdir(parents=True, exist_ok=True)
-    folders = packages() | {"metaflow"}
-    for name, target in SERVED.items():
-        path = _file_of(package, name, folders)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        body = _body(target)
-        if name == "metaflow":
-            body += f"from {target} import __version__  # noqa: F401\n"
-        _write_file(path, _HEADER + body)
+    try:
+        _make_room(package, force)
+        package.parent.mkdir(parents=True, exist_ok=True)
+        _make_folder(package, package)
+        folders = packages() | {"metaflow"}
+        for name, target in SERVED.items():
+            path = _file_of(package, name, folders)
+            for depth in range(len(path.relative_to(package).parts) - 1):
+                _make_folder(package.joinpath(*path.relative_to(package).parts[:depth + 1]),
+                             package)
+            body = _body(target)
+            if name == "metaflow":
+                body += f"from {target} import __version__  # noqa: F401\n"
+            _write_file(path, _HEADER + body)
+    except OSError as exc:  # a file where a folder belongs, no permission, a read-only disk
+        raise ShimError(
+            f"cannot write {package}: {exc.strerror or exc}"
+            + (f" ({exc.filename})" if exc.filename else ""),
+            fix="give headwater shim a folder you can write (it is created when missing)",
+        ) from None
     return package
+
+
+def _make_folder(path: Path, package: Path) -> None:
+    """Create ``path`` (one level) unless it exists; a link there is refused, so no file is ever
+    written into a folder a link leads to."""
+    with contextlib.suppress(FileExistsError):
+        path.mkdir()
+    if stat.S_ISLNK(path.lstat().st_mode):
+        raise ShimError(
+            f"{path} is a symbolic link (to {os.readlink(path)}); headwater shim never writes "
+            "through a link",
+            fix=f"remove the link (rm {path}), then run headwater shim again",
+        )
+    if not path.is_dir():
+        raise ShimError(
+            f"{path} is a file where the shim needs a folder; it was left untouched",
+            fix=f"replace the whole shim with headwater shim --force {package.parent}",
+        )
 
 
 def _make_room(package: Path, force: bool) -> None:

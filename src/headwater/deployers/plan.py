@@ -86,7 +86,9 @@ class DeployPlan:
 def public_metadata_url(url: str) -> str:
     """The metadata URL without its password: a deployed document is not a place for secrets
     (the tasks get it from PGPASSWORD, e.g. through a Kubernetes secret)."""
-    return without_password(url)
+    if "://" not in url:
+        return url
+    return without_password(url)  # the one place that knows every spelling of a password
 
 
 def build_plan(flow_cls: type, settings: Settings, *, orchestrator: str, branch: str | None = None,

@@ -126,7 +126,7 @@ class FlowSpec:
         raise AttributeError(f"flow {type(self).__name__} has no artifact or attribute {name!r}{where}")
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name in RESERVED:
+        if name in RESERVED or name in _PRIVATE_OWNED or name.startswith("_hw"):
             raise ReservedAttributeError(
                 f"step cannot assign 'self.{name}' in flow {type(self).__name__}: "
                 f"'{name}' belongs to the framework",
@@ -243,6 +243,12 @@ class FlowSpec:
                 "foreach, next() and merge_artifacts() work only inside a step"
             )
         return state
+
+
+# The private names FlowSpec itself defines (``_graph``, ``_state``, ...): a step assigning one
+# would break the framework under it, as assigning ``self.next`` would; so would ``_hw*`` names.
+_PRIVATE_OWNED = frozenset(name for name in vars(FlowSpec)
+                           if name.startswith("_") and not name.startswith("__"))
 
 
 def _step_name(target: Any, step: str) -> str:

@@ -27,7 +27,9 @@ class JSONTypeClass:
     name = "JSON"
 
     def convert(self, raw: Any, param: str) -> Any:
-        if not isinstance(raw, str):
+        if not isinstance(raw, str):  # a default (or its function's result) given as an object
+            if _depth_over(raw, MAX_JSON_DEPTH):
+                raise _too_deep(param)
             return raw
         try:
             value = json.loads(raw)
@@ -65,6 +67,12 @@ def _depth_over(value: Any, limit: int) -> bool:
             children = item.values() if isinstance(item, dict) else item
             stack.extend((child, depth + 1) for child in children)
     return False
+
+
+def nested_too_deep(value: Any) -> bool:
+    """Whether a parsed JSON-like ``value`` nests deeper than :data:`MAX_JSON_DEPTH` (storing
+    it, or reading it back, would exhaust Python's stack)."""
+    return _depth_over(value, MAX_JSON_DEPTH)
 
 
 def _clip(text: str, keep: int = 200) -> str:

@@ -66,13 +66,23 @@ def reserved_step_names() -> frozenset[str]:
     return frozenset(public | RESERVED | {"cmd"})
 
 
+def _owned_by_the_framework(name: str, reserved: frozenset[str]) -> bool:
+    """Public reserved names, and the private ones a step would shadow just the same: any
+    attribute :class:`FlowSpec` defines (``_graph``), any dunder (``__init__``, ``__setattr__``)
+    and the ``_hw`` prefix the runtime keeps its state under."""
+    return (name in reserved or name in dir(FlowSpec) or name.startswith("_hw")
+            or (name.startswith("__") and name.endswith("__")))
+
+
 def _check_name(node: StepNode, reserved: frozenset[str]) -> None:
-    if node.name in reserved:
+    if _owned_by_the_framework(node.name, reserved):
         raise _error(
             node,
             f"step {node.name!r} has a name the framework owns: self.{node.name} must stay "
-            f"headwater's (reserved: {', '.join(sorted(reserved))})",
-            fix=f"rename the step, e.g. {node.name}_step, and the self.next calls that go to it",
+            f"headwater's (reserved: {', '.join(sorted(reserved))}, every other attribute of "
+            "FlowSpec, dunder names and names starting with _hw)",
+            fix=f"rename the step, e.g. {node.name.strip('_')}_step, and the self.next calls "
+            "that go to it",
         )
 
 

@@ -43,7 +43,7 @@ from headwater.exceptions import HeadwaterException, MetadataError
 from headwater.meta import postgres_sql as sql
 from headwater.meta.nesting import joined_transaction
 from headwater.meta.sql_store import SQLMetadata
-from headwater.redaction import redact
+from headwater.redaction import password_needs_quoting, redact
 
 # Connections inherited through fork: never used, never closed (see the module docstring).
 _INHERITED: list[psycopg.Connection] = []
@@ -209,7 +209,14 @@ class PostgresConnections:
         try:
             conn = psycopg.connect(self.url, autocommit=True)
         except psycopg.Error as exc:
-            raise HeadwaterException(
+            if password_needs_quoting(self.url):  # the driver's error would quote a piece of it
+                raise MetadataError(
+                    f"cannot connect to the metadata database {redact(self.url)}: the password "
+                    "in the URL holds a raw '@', '/', '?' or '#', so the URL is read wrongly",
+                    fix="percent-encode those characters in the password (@ is %40, / is %2F, "
+                    "? is %3F, # is %23), or keep the password in ~/.pgpass or PGPASSWORD",
+                ) from None
+            raise MetadataError(
                 redact(f"cannot connect to the metadata database {self.url}: {exc}".strip()),
                 fix="check the URL given to --metadata / HEADWATER_METADATA and that the "
                 "server is up",

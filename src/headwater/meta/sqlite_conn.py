@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import stat
 import threading
 import time
 import urllib.parse
@@ -45,7 +46,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from headwater.exceptions import HeadwaterException
+from headwater.exceptions import HeadwaterException, MetadataError
 from headwater.meta import sqlite_sql as sql
 from headwater.meta.nesting import joined_transaction
 from headwater.meta.run_lock import LOCKS_FOLDER
@@ -260,11 +261,23 @@ def _check_header(path: str) -> None:
     and our readers keep reading the deleted WAL index: an old picture of the database, forever.
     """
     try:
-        size = os.stat(path).st_size
+        info = os.stat(path)
     except OSError:
         return  # missing or unreadable: SQLite's own error says which
+    size = info.st_size
+    if stat.S_ISDIR(info.st_mode):
+        raise damaged(path, "a folder, not a file")
     if 0 < size < _HEADER_SIZE:
         raise damaged(path, f"{size} bytes, not a SQLite header")
+    if size == 0 and _runs_were_recorded(path):  # emptied (`: > meta.sqlite`), not being made
+        raise damaged(path, "0 bytes, yet runs were recorded beside it")
+
+
+def _runs_were_recorded(path: str) -> bool:
+    """Whether a run ever started against ``path``: its scheduler made ``run-locks/`` beside it
+    (kept after the run), which happens only once the database holds a schema (the rule
+    :func:`_check_not_lost` uses too)."""
+    return os.path.isdir(os.path.join(os.path.dirname(os.path.abspath(path)), LOCKS_FOLDER))
 
 
 def _signature(path: str) -> tuple:
@@ -312,28 +325,40 @@ def _create_file(path: str) -> None:
     fails if the name exists, so the first process wins and the others use its file.
     """
     folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:  # a file where the folder belongs (--datastore-root /etc/passwd)
+        raise MetadataError(
+            f"cannot create the folder {folder} for the metadata database {path}: "
+            f"{exc.strerror or exc}"
+            + (" (a file, not a folder, is there)" if os.path.exists(folder)
+               and not os.path.isdir(folder) else ""),
+            fix="point --datastore-root (HEADWATER_DATASTORE_ROOT) or --metadata at a folder "
+            "you can write",
+        ) from None
     aside = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.{threading.get_ident()}")
-    conn = _connect(aside)
     try:
-        # Nobody else sees this file until it is linked into place, so SQLite need not sync at
-        # each step (WAL switch, schema commit, checkpoint at close): one fsync below makes it
-        # durable before it gets its name. Fewer syncs make a fresh project's first run faster.
-        conn.execute(_NO_SYNC_WHILE_PRIVATE)
-        conn.execute(sql.ENABLE_WAL).fetchall()
-        _ensure_schema(conn, aside)
-    finally:
-        conn.close()  # checkpoints: the main file alone now holds schema and WAL mode
-    try:
-        _fsync(aside)
-        os.link(aside, path)
-    except FileExistsError:
-        pass  # another process created it first; its file is as good as ours
-    except OSError:
-        # No hard links on this filesystem: fall back to creating in place (the schema
-        # step below retries the WAL switch while others hold the lock).
-        pass
-    finally:
+        conn = _connect(aside)
+        try:
+            # Nobody else sees this file until it is linked into place, so SQLite need not sync
+            # at each step (WAL switch, schema commit, checkpoint at close): one fsync below
+            # makes it durable before it gets its name. Fewer syncs make a fresh project's
+            # first run faster.
+            conn.execute(_NO_SYNC_WHILE_PRIVATE)
+            conn.execute(sql.ENABLE_WAL).fetchall()
+            _ensure_schema(conn, aside)
+        finally:
+            conn.close()  # checkpoints: the main file alone now holds schema and WAL mode
+        try:
+            _fsync(aside)
+            os.link(aside, path)
+        except FileExistsError:
+            pass  # another process created it first; its file is as good as ours
+        except OSError:
+            # No hard links on this filesystem: fall back to creating in place (the schema
+            # step below retries the WAL switch while others hold the lock).
+            pass
+    finally:  # also when building it failed (a full disk): no private file is left behind
         for suffix in ("", "-wal", "-shm"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(aside + suffix)

@@ -48,14 +48,17 @@ def explain(exc: sqlite3.Error, path: str) -> MetadataError:
             fix=f"find the process holding it (`fuser {path}`) and let it finish or stop it; to "
             f"wait longer, set {BUSY_TIMEOUT_ENV}; {_RESUME}",
         )
-    if "disk is full" in lowered:
+    if "disk is full" in lowered or ("disk i/o error" in lowered and _nearly_full(folder)):
+        # SQLite says "disk I/O error" when the full disk bites while it grows its -shm index
         return MetadataError(
             f"no space left on the disk holding the metadata database {path}",
             fix=f"free space there (`df -h {folder}`); {_RESUME}",
         )
     if "not a database" in lowered or "malformed" in lowered:
         return damaged(path, text)
-    if "readonly" in lowered or "read-only" in lowered:
+    if "readonly" in lowered or "read-only" in lowered or (
+            "unable to open" in lowered and os.path.exists(path)
+            and not os.access(folder, os.W_OK)):  # a writer cannot create its -wal beside it
         return MetadataError(
             f"the metadata database {path} cannot be written ({text}): the file or its folder "
             "is read-only for this user, or on a read-only mount",
@@ -70,6 +73,15 @@ def explain(exc: sqlite3.Error, path: str) -> MetadataError:
         )
     return MetadataError(f"the metadata database {path} failed: {text}",
                          fix=f"check the file and its disk; {_RESUME}")
+
+
+def _nearly_full(folder: str) -> bool:
+    """Whether the disk holding ``folder`` has (almost) no room left for this user."""
+    try:
+        info = os.statvfs(folder)
+    except OSError:
+        return False
+    return info.f_bavail * info.f_frsize < 1 << 20
 
 
 def damaged(path: str, detail: str) -> MetadataError:

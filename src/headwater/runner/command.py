@@ -90,8 +90,32 @@ def run_args(kwargs: Mapping[str, Any]) -> list[str]:
         elif name in _RUN_OPTIONS:
             args += _repeated(_RUN_OPTIONS[name], value)
         else:
-            params += [f"--{name}", cli_value(value)]
+            params += [f"--{name}", _param_value(name, value)]
     return args + params
+
+
+# Linux refuses one command-line argument longer than this (MAX_ARG_STRLEN), with E2BIG.
+MAX_ARG_BYTES = 128 * 1024
+
+
+def _param_value(name: str, value: Any) -> str:
+    """A parameter's value for the command line, or a clear refusal naming the parameter."""
+    try:
+        text = cli_value(value)
+    except RecursionError:  # json.dumps of [[[[...]]]]
+        raise RunnerArgumentError(
+            f"parameter {name!r}: its value is nested too deeply to be passed as JSON",
+            fix="flatten the value, or pass a file name and read the file in a step",
+        ) from None
+    size = len(text.encode("utf-8", "surrogateescape"))
+    if size >= MAX_ARG_BYTES:
+        raise RunnerArgumentError(
+            f"parameter {name!r}: its value is {size} bytes, more than a command line can carry "
+            f"({MAX_ARG_BYTES} bytes per argument)",
+            fix=f"write the value to a file and pass its name (an IncludeFile reads it for you), "
+            f"e.g. {name}='data.json'",
+        )
+    return text
 
 
 def resume_args(kwargs: Mapping[str, Any]) -> list[str]:

@@ -146,10 +146,15 @@ class LoggedProcess:
         self.signal = Signal()
         self.logs = {name: Log(log_paths[name]) for name in STREAMS}
         self.done = threading.Event()
-        self.popen = subprocess.Popen(  # noqa: S603 - the user's own interpreter and flow
-            self.argv, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **_own_group(),
-        )
+        try:
+            self.popen = subprocess.Popen(  # noqa: S603 - the user's own interpreter and flow
+                self.argv, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, **_own_group(),
+            )
+        except OSError:  # never started (a command line too long): nothing will close the logs
+            for log in self.logs.values():
+                log.close()
+            raise
         self._pumps = [
             threading.Thread(target=self._pump, args=(name, getattr(self.popen, name), echo),
                              name=f"headwater-runner-{name}", daemon=True)

@@ -13,6 +13,7 @@ removes the temporary files (run-id files, captured output).
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import sys
@@ -23,7 +24,13 @@ from functools import partial
 from typing import Any
 
 from headwater.exceptions import FlowDefinitionError
-from headwater.runner.command import entry_argv, resume_args, run_args, top_level_args
+from headwater.runner.command import (
+    RunnerArgumentError,
+    entry_argv,
+    resume_args,
+    run_args,
+    top_level_args,
+)
 from headwater.runner.executing import ExecutingRun, loop_running
 from headwater.runner.locate import child_settings
 from headwater.runner.process import LoggedProcess
@@ -120,7 +127,16 @@ class Runner:
             *command, "--run-id-file", run_id_file, *args,
         ]
         logs = {name: os.path.join(folder, f"run-{number}.{name}") for name in ("stdout", "stderr")}
-        process = LoggedProcess(argv, cwd=self.cwd, env=self.env, log_paths=logs, echo=echo)
+        try:
+            process = LoggedProcess(argv, cwd=self.cwd, env=self.env, log_paths=logs, echo=echo)
+        except OSError as exc:
+            if exc.errno != errno.E2BIG:
+                raise
+            raise RunnerArgumentError(
+                f"the command line for {os.path.basename(self.flow_file)} is too long for the "
+                f"system ({sum(len(a) for a in argv)} characters, plus the environment)",
+                fix="pass large values as files (an IncludeFile reads one for you)",
+            ) from None
         self._processes.append(process)
         running = ExecutingRun(self, process, flow_file=self.flow_file, run_id_file=run_id_file,
                                settings=self.settings, start_timeout=self.file_read_timeout)

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 from headwater.exceptions import ConfigError
 from headwater.flow.config import Config, ConfigValue, flow_configs
+from headwater.flow.parameters import MAX_JSON_DEPTH, nested_too_deep
 
 
 def config_scope(flow_cls: type, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -68,6 +69,9 @@ def _from_environment(known: Mapping[str, str]) -> dict[str, tuple[str, str]]:
                 mapping = json.loads(text)
             except json.JSONDecodeError as err:
                 raise ConfigError(f"{var} is not valid JSON ({err.msg})",
+                                  fix=f'set it to an object, e.g. {var}=\'{{"name": ...}}\'') from None
+            except RecursionError:
+                raise ConfigError(f"{var} is nested more than {MAX_JSON_DEPTH} levels deep",
                                   fix=f'set it to an object, e.g. {var}=\'{{"name": ...}}\'') from None
             if not isinstance(mapping, dict):
                 raise ConfigError(f"{var} must be a JSON object of config name -> "
@@ -143,10 +147,14 @@ def _parse(cfg: Config, text: str, origin: str) -> ConfigValue:
             f"column {err.colno}",
             fix="fix the JSON, or give the Config a parser= for another format",
         ) from None
+    except RecursionError:  # json.loads (or a user's parser) on [[[[...]]]]
+        raise _too_deep(cfg, origin) from None
     except Exception as err:  # a user's parser
         raise ConfigError(
             f"config '{cfg.name}' ({origin}) could not be parsed: {type(err).__name__}: {err}"
         ) from None
+    if nested_too_deep(value):
+        raise _too_deep(cfg, origin)
     if not isinstance(value, Mapping):
         raise ConfigError(
             f"config '{cfg.name}' ({origin}) must be a mapping (a JSON object); "
@@ -154,6 +162,14 @@ def _parse(cfg: Config, text: str, origin: str) -> ConfigValue:
             fix='wrap the value in an object, e.g. {"values": [...]}',
         )
     return ConfigValue(value)
+
+
+def _too_deep(cfg: Config, origin: str) -> ConfigError:
+    return ConfigError(
+        f"config '{cfg.name}' ({origin}) is nested more than {MAX_JSON_DEPTH} levels deep: "
+        "storing it would exhaust Python's stack",
+        fix="flatten the config, or keep the deep part in a file a step reads",
+    )
 
 
 def _parser(cfg: Config) -> Callable[[str], Any]:

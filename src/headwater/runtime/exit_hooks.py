@@ -9,6 +9,7 @@ and a failing hook is reported in one line without changing the run's outcome.
 from __future__ import annotations
 
 import inspect
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -28,8 +29,11 @@ def run_exit_hooks(flow_cls: type, pathspec: str, succeeded: bool, datastore_roo
         return
     for name in names:
         argv = [sys.executable, "-m", "headwater.cli.exit_hook_cmd", flow_file, name, pathspec,
-                datastore_root, metadata_url or ""]
-        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+                datastore_root]
+        # The metadata URL may hold a password: it travels in the environment, never in the
+        # command line (which any local user can read with ps).
+        env = {**os.environ, "HEADWATER_METADATA": metadata_url or ""}
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
         for line in done.stdout.splitlines():
             say(line)
         if done.returncode != 0:

@@ -9,6 +9,7 @@ scheduler. Every resource opened here is closed on every path.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -160,6 +161,29 @@ class _Launch(NamedTuple):
     origin_environments: str | None = None  # resume: the origin run's @pypi/@conda locks (JSON)
 
 
+def _check_writable(path: str) -> None:
+    """Refuse a ``--run-id-file`` that cannot be written before a run is recorded."""
+    folder = os.path.dirname(os.path.abspath(path))
+    target = path if os.path.exists(path) else folder
+    if os.path.isdir(path) or not os.path.isdir(folder) or not os.access(target, os.W_OK):
+        raise RunFailedError(
+            f"cannot write the run id to --run-id-file {path}: "
+            + ("it is a folder" if os.path.isdir(path) else
+               f"the folder {folder} does not exist" if not os.path.isdir(folder) else
+               "this user may not write there"),
+            fix="give --run-id-file a file in a folder you can write")
+
+
+def _write_run_id(path: str, pathspec: str, run_id: str) -> None:
+    try:
+        with open(path, "w") as handle:
+            handle.write(run_id)
+    except OSError as exc:  # a full disk, /dev/full
+        raise RunFailedError(
+            f"cannot write the run id of {pathspec} to --run-id-file {path}: {exc.strerror}",
+            fix=f"give --run-id-file a file you can write, then `resume` {pathspec}") from None
+
+
 def _announce(flow_cls: type, console: Console) -> None:
     console.say(f"headwater {__version__} executing {flow_cls.__name__} "
                 f"for user:{current_username()}")
@@ -179,6 +203,8 @@ def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: 
     policies = step_policies(launch.flow_cls, launch.graph, options.with_decorators,
                              launch.configs.scope)
     project = launch.project
+    if options.run_id_file:
+        _check_writable(options.run_id_file)  # before anything is recorded
     for note in _notes(launch.flow_cls, policies):
         console.say(f"Note: {note}")
     if any(policy.cards for policy in policies.values()):
@@ -211,8 +237,7 @@ def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: 
         # dead as soon as this process is gone (see headwater.meta.run_lock).
         with meta.run_lock(flow_name, run_id):
             if options.run_id_file:
-                with open(options.run_id_file, "w") as handle:
-                    handle.write(run_id)
+                _write_run_id(options.run_id_file, f"{flow_name}/{run_id}", run_id)
             origin = f", resuming {flow_name}/{options.origin_run_id}" if plan else ""
             console.say(f"Workflow starting (run-id {run_id}{origin}):")
             scheduler = Scheduler(flow_name=flow_name, graph=launch.graph, executor=executor,

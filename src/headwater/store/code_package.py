@@ -23,6 +23,7 @@ import shutil
 import stat
 import tarfile
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -162,6 +163,7 @@ def unpack(store: DataStore, key: str) -> str:
     if os.path.isdir(target) and not os.path.islink(target):
         return target
     data = store.load_bytes(key, what=f"code package {key}")
+    _remove_stale_staging(cache)
     staging = tempfile.mkdtemp(prefix=f".{key}.", dir=cache)  # 0700, a name no one can predict
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
         tar.extractall(staging, filter="data")  # refuses links and paths leaving the folder
@@ -170,6 +172,27 @@ def unpack(store: DataStore, key: str) -> str:
     except OSError:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+STALE_STAGING_S = 24 * 3600.0
+"""A staging folder untouched this long was left by a worker killed mid-unpack (an unpack
+takes seconds), so the next unpack removes it."""
+
+
+def _remove_stale_staging(cache: str) -> None:
+    now = time.time()
+    try:
+        entries = list(os.scandir(cache))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            stale = (entry.name.startswith(".") and entry.is_dir(follow_symlinks=False)
+                     and now - entry.stat(follow_symlinks=False).st_mtime > STALE_STAGING_S)
+        except OSError:
+            continue
+        if stale:
+            shutil.rmtree(entry.path, ignore_errors=True)
 
 
 class CodePackage:
