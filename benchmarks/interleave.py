@@ -1,12 +1,18 @@
-"""Two headwater source trees and Metaflow, interleaved: ``linear`` run and ``resume`` after a
-late failure, wall and CPU time (user + system of the process and its children).
+"""Two headwater source trees and Metaflow, interleaved: ``linear`` run, ``resume`` after a
+late failure and a foreach over 100 items (``foreach100``), wall and CPU time (user + system of
+the process and its children).
 
-    python benchmarks/interleave.py BEFORE_SRC [ROUNDS]
+    python benchmarks/interleave.py BEFORE_SRC [ROUNDS] [CASES]
 
 BEFORE_SRC is the ``src`` folder of another headwater checkout (e.g. from ``git archive``);
-the other tree is this checkout's ``src``. Metaflow's interpreter is ``HWBENCH_METAFLOW_PYTHON``.
-Each round runs every system on both cases in a fresh folder; the first round is a warm-up.
-Use ``benchmarks/run.py`` for the full comparison; this script is for a before/after check.
+the other tree is this checkout's ``src``. CASES is a comma-separated subset of
+``linear,resume,foreach100`` (all three by default). Metaflow's interpreter is
+``HWBENCH_METAFLOW_PYTHON``; headwater's is ``HWBENCH_HEADWATER_PYTHON`` (default: the one
+running this script). Give headwater a virtualenv of its own without the system's
+site-packages, as Metaflow's is: ``.pth`` files there run at every interpreter start and would
+be counted against whichever system has them. Each round runs every system on every case in a
+fresh folder; the first round is a warm-up. Use ``benchmarks/run.py`` for the full comparison;
+this script is for a before/after check.
 """
 
 from __future__ import annotations
@@ -23,7 +29,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 FLOWS = HERE / "flows"
-CASES = ("linear", "resume")
+CASES = ("linear", "resume", "foreach100")
+# What each case runs: the flow file and the command's arguments (as benchmarks/run.py does).
+COMMANDS = {
+    "linear": ("linear", ["run"]),
+    "resume": ("resume", ["resume"]),
+    "foreach100": ("foreach", ["run", "--n", "100", "--max-num-splits", "100"]),
+}
 
 
 def _timed(python: str, args: list[str], cwd: str, env: dict[str, str]) -> tuple[int, float, float]:
@@ -40,7 +52,8 @@ def _timed(python: str, args: list[str], cwd: str, env: dict[str, str]) -> tuple
 def _one(system: str, python: str, src: str | None, case: str) -> tuple[float, float]:
     folder = tempfile.mkdtemp(prefix="hw-interleave-")
     try:
-        flow = f"{case}.py"
+        name, command = COMMANDS[case]
+        flow = f"{name}.py"
         text = (FLOWS / flow).read_text()
         if system == "metaflow":
             text = text.replace("from headwater import", "from metaflow import")
@@ -54,7 +67,7 @@ def _one(system: str, python: str, src: str | None, case: str) -> tuple[float, f
         if case == "resume":
             code, _, _ = _timed(python, [flow, "run"], folder, {**env, "BENCH_FAIL": "1"})
             assert code != 0, f"{system}: the failing run succeeded"
-        code, wall, cpu = _timed(python, [flow, case if case == "resume" else "run"], folder, env)
+        code, wall, cpu = _timed(python, [flow, *command], folder, env)
         assert code == 0, f"{system} {case} failed"
         return wall, cpu
     finally:
@@ -64,8 +77,13 @@ def _one(system: str, python: str, src: str | None, case: str) -> tuple[float, f
 def main() -> None:
     before_src = sys.argv[1]
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
-    systems = {"hw-before": (sys.executable, before_src),
-               "hw-after": (sys.executable, str(HERE.parent / "src"))}
+    cases = tuple(sys.argv[3].split(",")) if len(sys.argv) > 3 else CASES
+    unknown = set(cases) - set(CASES)
+    if unknown:
+        sys.exit(f"unknown case(s) {', '.join(sorted(unknown))}; choose from {', '.join(CASES)}")
+    headwater_python = os.environ.get("HWBENCH_HEADWATER_PYTHON", sys.executable)
+    systems = {"hw-before": (headwater_python, before_src),
+               "hw-after": (headwater_python, str(HERE.parent / "src"))}
     if os.environ.get("HWBENCH_METAFLOW_PYTHON"):
         systems["metaflow"] = (os.environ["HWBENCH_METAFLOW_PYTHON"], None)
     samples: dict[tuple[str, str], list[tuple[float, float]]] = {}
@@ -73,17 +91,26 @@ def main() -> None:
     for number in range(rounds + 1):
         loads.append(os.getloadavg()[0])
         for system, (python, src) in systems.items():
-            for case in CASES:
+            for case in cases:
                 sample = _one(system, python, src, case)
                 if number:  # round 0 is the warm-up
                     samples.setdefault((system, case), []).append(sample)
-    print(f"{rounds} runs per system and case; 1-min load average {min(loads):.1f}-{max(loads):.1f}")
-    for case in CASES:
+    print(f"{rounds} runs per system and case; 1-min load average {min(loads):.1f}-{max(loads):.1f}"
+          f"; headwater's interpreter {headwater_python}")
+    for case in cases:
+        medians = {}
         for system in systems:
             walls = [w for w, _ in samples[(system, case)]]
             cpus = [c for _, c in samples[(system, case)]]
-            print(f"{case:7} {system:10} wall median {statistics.median(walls):.3f} s "
-                  f"(min {min(walls):.3f})  CPU median {statistics.median(cpus):.3f} s")
+            medians[system] = (statistics.median(walls), statistics.median(cpus))
+            print(f"{case:10} {system:10} wall median {medians[system][0]:.3f} s "
+                  f"(min {min(walls):.3f})  CPU median {medians[system][1]:.3f} s")
+        if "metaflow" in medians:
+            mf_wall, mf_cpu = medians["metaflow"]
+            for system in ("hw-before", "hw-after"):
+                wall, cpu = medians[system]
+                print(f"{case:10} metaflow / {system}: wall {mf_wall / wall:.1f}x  "
+                      f"CPU {mf_cpu / cpu:.1f}x")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,10 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
         if name.startswith(("HEADWATER_", "METAFLOW_")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("HEADWATER_USER", "tester")
+    # The terminal the suite runs in is not the one a test reasons about (an Emacs shell says
+    # TERM=dumb, some users set NO_COLOR): tests that care set these themselves.
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.chdir(tmp_path)
 
 

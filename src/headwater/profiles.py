@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from headwater.exceptions import FlowDefinitionError
 from headwater.records import Record
+
+if TYPE_CHECKING:  # pathlib is imported only when a profile is selected (not by a plain run)
+    from pathlib import Path
 
 CONFIG_ENV = "HEADWATER_CONFIG"
 PROFILE_ENV = "HEADWATER_PROFILE"
@@ -58,6 +61,8 @@ class Profile(Record, frozen=True):
 
 
 def config_path(environ: Mapping[str, str] | None = None) -> Path:
+    from pathlib import Path
+
     env = os.environ if environ is None else environ
     given = env.get(CONFIG_ENV)
     if given:

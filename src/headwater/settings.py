@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 
 from headwater.records import Record
-from headwater.redaction import redact
 
 DEFAULT_DIRNAME = ".headwater"
 ROOT_ENV_VARS = ("HEADWATER_DATASTORE_ROOT", "METAFLOW_DATASTORE_SYSROOT_LOCAL")
@@ -37,27 +35,36 @@ def find_datastore_root(explicit: str | None = None, cwd: str | os.PathLike | No
     reads the root the child will write.
     """
     env = os.environ if environ is None else environ
-    here = Path(cwd or os.getcwd())
+    here = os.fspath(cwd or os.getcwd())
     if explicit:
-        return explicit if _is_url(explicit) else str((here / Path(explicit).expanduser()).resolve())
+        return explicit if _is_url(explicit) else _resolved(here, explicit)
     for var in ROOT_ENV_VARS:
         value = env.get(var)
         if value:
             if var.startswith("METAFLOW") and not value.rstrip("/").endswith(DEFAULT_DIRNAME):
                 # Metaflow's sysroot is the folder *holding* .metaflow; keep ours beside it.
                 value = os.path.join(value, DEFAULT_DIRNAME)
-            return value if _is_url(value) else str((here / Path(value).expanduser()).resolve())
+            return value if _is_url(value) else _resolved(here, value)
     return nearest_local_root(here)
+
+
+def _resolved(here: str, path: str) -> str:
+    """``path`` (``~`` expanded) taken from ``here``, absolute and with symlinks resolved.
+    os.path rather than pathlib: a run imports nothing else that needs pathlib."""
+    return os.path.realpath(os.path.join(here, os.path.expanduser(path)))
 
 
 def nearest_local_root(cwd: str | os.PathLike) -> str:
     """The nearest ``.headwater/`` in ``cwd`` or a parent, else a new one in ``cwd``."""
-    here = Path(cwd).resolve()
-    for folder in (here, *here.parents):
-        candidate = folder / DEFAULT_DIRNAME
-        if candidate.is_dir():
-            return str(candidate)
-    return str(here / DEFAULT_DIRNAME)
+    here = folder = os.path.realpath(cwd)
+    while True:
+        candidate = os.path.join(folder, DEFAULT_DIRNAME)
+        if os.path.isdir(candidate):
+            return candidate
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return os.path.join(here, DEFAULT_DIRNAME)
+        folder = parent
 
 
 def current_username() -> str:
@@ -81,6 +88,8 @@ class Settings(Record, frozen=True):
     metadata_url: str
 
     def __repr__(self) -> str:
+        from headwater.redaction import redact
+
         return (f"Settings(datastore_root={redact(self.datastore_root)!r}, "
                 f"metadata_url={redact(self.metadata_url)!r})")
 

@@ -12,8 +12,11 @@ excepthook) and of click.
 from __future__ import annotations
 
 import os
-import traceback
-from types import TracebackType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # traceback (and textwrap with it) is imported only when an error is shown
+    import traceback
+    from types import TracebackType
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -25,6 +28,8 @@ def _is_users(frame: traceback.FrameSummary) -> bool:
 
 def user_frames(tb: TracebackType | None) -> list[traceback.FrameSummary]:
     """The frames of ``tb`` in the user's code, outermost first."""
+    import traceback
+
     return [frame for frame in traceback.extract_tb(tb) if _is_users(frame)]
 
 
@@ -46,6 +51,8 @@ def error_heading(exc: BaseException) -> str:
 def user_traceback(exc: BaseException) -> str:
     """The text Python would print for ``exc``, with only the user's frames (for a SyntaxError,
     Python's last lines already give the user's file, line and caret)."""
+    import traceback
+
     return _frames_text(exc) + "".join(traceback.format_exception_only(type(exc), exc))
 
 
@@ -61,4 +68,6 @@ def _frames_text(exc: BaseException) -> str:
     frames = user_frames(exc.__traceback__)
     if not frames:
         return ""
+    import traceback
+
     return "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames))

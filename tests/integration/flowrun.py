@@ -33,6 +33,7 @@ def hermetic_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     explicitly instead of relying on ``os.environ`` having been cleaned.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEADWATER_", "METAFLOW_"))}
+    env.pop("NO_COLOR", None)  # a test that wants it sets it
     env["HEADWATER_USER"] = TESTER
     env.update(extra or {})
     return env

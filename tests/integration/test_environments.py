@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +21,7 @@ import pytest
 
 from headwater import Flow, Metaflow, Run
 
-from .faultkit import client, hw, no_headwater_traceback
+from .faultkit import LiveRun, client, env_for, hw, no_headwater_traceback, wait_until
 from .flowrun import flow_file, task_lines
 
 STEP_FLOW = flow_file("environments/pypi_step_flow.py")
@@ -55,8 +57,12 @@ def test_pypi_step_imports_a_package_the_flow_python_lacks(tmp_path, env_cache):
     assert [Path(p).parent for p in join.prefixes] == [env_cache / "envs"]
     assert result["start"].task.data.start_has_tabulate is False
     assert join.join_has_tabulate is False
-    # The three foreach tasks were forked by one warm server of the environment.
+    # The three foreach tasks were forked by one warm server of the environment: a process of
+    # the environment's interpreter serving forks, not a fresh interpreter per task.
     assert len(join.server_pids) == 1
+    for python, flag, code in join.server_argvs:
+        assert Path(python).parent.parent == Path(join.prefixes[0]) and flag == "-c"
+        assert "environment_servers import main" in code
 
 
 def test_pypi_base_applies_to_every_step_unless_disabled(tmp_path, env_cache):
@@ -205,6 +211,12 @@ def test_on_dask_the_lock_travels_and_workers_build_the_environment(tmp_path, da
     assert "dask-worker" in fmt.metadata_dict
     # Built by the worker, in its own cache, under the lock's name.
     assert [Path(p).name for p in join.prefixes] == [info["env_id"]]
+    # Forked by a warm server in the environment beside each worker (two workers, three tasks),
+    # never a fresh interpreter per task.
+    assert len(join.server_pids) <= 2
+    for python, flag, code in join.server_argvs:
+        assert Path(python).parent.parent == Path(join.prefixes[0]) and flag == "-c"
+        assert "worker_forks import _main" in code
     assert all(launcher_cache not in Path(p).parents for p in join.prefixes)
 
 
@@ -270,3 +282,330 @@ def test_the_scheduler_never_loads_rattler(conda_channel):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "hwmissing" in done.stdout and "LOADED False" in done.stdout
+
+
+# -- what a user tries next ------------------------------------------------------------------
+
+DECLARED_FLOW = flow_file("environments/declared_flow.py")
+BOTH_FLOW = flow_file("environments/both_kinds_flow.py")
+
+
+def declared_run(*args: str, cwd: Path, cache: Path, packages: dict[str, str], **env: str):
+    return hw(DECLARED_FLOW, *args, cwd=cwd, timeout=300, HEADWATER_ENV_CACHE=str(cache),
+              HW_PACKAGES=json.dumps(packages), **env)
+
+
+def _wheel(folder: Path, name: str, version: str) -> Path:
+    """A pure-Python wheel of ``name`` whose module says its version: a package the test owns."""
+    import base64
+    import hashlib
+    import zipfile
+
+    dist = f"{name}-{version}.dist-info"
+    files = {f"{name}/__init__.py": f"__version__ = {version!r}\n",
+             f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+             f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: headwater-tests\n"
+                              "Root-Is-Purelib: true\nTag: py3-none-any\n"}
+    record = []
+    for path, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
+        record.append(f"{path},sha256={digest.decode()},{len(text.encode())}")
+    files[f"{dist}/RECORD"] = "\n".join([*record, f"{dist}/RECORD,,"]) + "\n"
+    wheel = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+    return wheel
+
+
+def test_the_note_without_the_switch_names_every_step_it_ignores(tmp_path, env_cache):
+    done = hw(BASE_FLOW, "run", cwd=tmp_path, HEADWATER_ENV_CACHE=str(env_cache))
+    assert done.returncode == 0, done.stdout + done.stderr
+    note = next(line for line in done.stdout.splitlines() if line.startswith("Note: @pypi"))
+    # The steps the flow-wide @pypi_base covers are named too; the disabled one is not.
+    assert "(start, extra, end)" in note and "plain" not in note
+
+
+def test_environment_after_the_command_is_the_switch(tmp_path, env_cache):
+    # `headwater run flow.py --environment=pypi` / `python flow.py run --environment=pypi`.
+    done = hw(STEP_FLOW, "run", "--environment=pypi", cwd=tmp_path, timeout=300,
+              HEADWATER_ENV_CACHE=str(env_cache))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Preparing step environments" in done.stdout
+    client(tmp_path)
+    assert Flow("PypiStepFlow").latest_run["join"].task.data.versions == ["0.9.0"]
+
+
+def test_the_conda_switch_builds_pypi_declarations_too(tmp_path, env_cache):
+    done = hw(STEP_FLOW, "--environment=conda", "run", cwd=tmp_path, timeout=300,
+              HEADWATER_ENV_CACHE=str(env_cache))
+    assert done.returncode == 0, done.stdout + done.stderr
+    client(tmp_path)
+    assert Flow("PypiStepFlow").latest_run["join"].task.data.versions == ["0.9.0"]
+
+
+def test_extras_and_version_specifiers(tmp_path, env_cache):
+    packages = {"requests[socks]": ">=2.31", "tabulate": "~=0.9"}
+    done = declared_run("--environment=pypi", "run", cwd=tmp_path, cache=env_cache,
+                        packages=packages, HW_IMPORT="requests,socks,tabulate")
+    assert done.returncode == 0, done.stdout + done.stderr
+    client(tmp_path)
+    use = Flow("DeclaredFlow").latest_run["use"].task
+    versions = use.data.versions
+    assert tuple(int(p) for p in versions["requests"].split(".")[:2]) >= (2, 31)
+    assert versions["tabulate"].startswith("0.")  # ~=0.9: 0.9 or a later 0.x
+    assert "socks" in versions  # the extra's own dependency (PySocks) is there
+    pinned = use.environment_info["packages"]
+    assert f"requests=={versions['requests']}" in pinned
+    assert any(p.lower().startswith("pysocks==") for p in pinned)
+    # The launch's summary names the package declared with an extra, at its pinned version.
+    assert f"requests=={versions['requests']}" in done.stdout
+
+
+def test_pypi_and_conda_on_one_step_are_refused_by_every_command(tmp_path):
+    for args in (("check",), ("run",), ("--environment=pypi", "run")):
+        done = hw(BOTH_FLOW, *args, cwd=tmp_path)
+        assert done.returncode == 1, args
+        out = done.stdout + done.stderr
+        assert "step 'start' of BothKindsFlow has both @conda and @pypi" in out, out
+        assert "fix:" in out and "START RAN" not in out
+        assert no_headwater_traceback(done.stderr)
+
+
+def test_another_installed_python(tmp_path, env_cache):
+    from headwater.environments.interpreters import find_interpreter
+
+    running = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    others = []
+    for minor in ("3.10", "3.11", "3.12", "3.13"):
+        try:
+            others.append((minor, find_interpreter(minor)[1]))
+        except Exception:  # noqa: BLE001 - not installed here
+            continue
+    others = [(m, v) for m, v in others if m != running]
+    if not others:
+        pytest.skip("no Python other than the running one is installed on this machine")
+    minor, exact = others[0]
+    done = declared_run("--environment=pypi", "run", cwd=tmp_path, cache=env_cache,
+                        packages={"tabulate": "0.9.0"}, HW_PYTHON=minor, HW_IMPORT="tabulate")
+    assert done.returncode == 0, done.stdout + done.stderr
+    client(tmp_path)
+    use = Flow("DeclaredFlow").latest_run["use"].task
+    assert use.data.python == exact and use.environment_info["python_version"] == exact
+    assert use.data.versions == {"tabulate": "0.9.0"}
+
+
+def test_concurrent_runs_build_the_same_environment_once(tmp_path):
+    cache = tmp_path / "cache"
+    runs = []
+    for n in range(2):
+        folder = tmp_path / f"run{n}"
+        folder.mkdir()
+        runs.append((folder, subprocess.Popen(
+            [sys.executable, str(DECLARED_FLOW), "--environment=pypi", "run"], cwd=folder,
+            env=env_for(folder, HEADWATER_ENV_CACHE=str(cache), HW_IMPORT="pyfiglet",
+                        HW_PACKAGES=json.dumps({"pyfiglet": "1.0.2"})),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))
+    for _folder, proc in runs:
+        out, _ = proc.communicate(timeout=300)
+        assert proc.returncode == 0, out
+    envs = list((cache / "envs").iterdir())
+    assert len(envs) == 1 and (envs[0] / "headwater-env.json").is_file()  # no staging left
+    for folder, _ in runs:
+        client(folder)
+        use = Flow("DeclaredFlow").latest_run["use"].task
+        assert use.data.versions == {"pyfiglet": "1.0.2"} and use.data.prefix == str(envs[0])
+
+
+def test_a_killed_build_is_never_used_and_is_swept(tmp_path):
+    cache = tmp_path / "cache"
+    packages = {"pyfiglet": "1.0.2"}
+    locked = declared_run("environment", "resolve", cwd=tmp_path, cache=cache, packages=packages)
+    assert locked.returncode == 0, locked.stdout + locked.stderr
+    (built,) = list((cache / "envs").iterdir())
+    shutil.rmtree(built)  # the lock stays cached: the next run only builds
+    # A build whose download never finishes (an index that accepts and never answers), killed
+    # once its virtualenv exists: what a machine crash or a SIGKILL mid-build leaves.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    try:
+        live = LiveRun(DECLARED_FLOW, "--environment=pypi", "run", cwd=tmp_path,
+                       HEADWATER_ENV_CACHE=str(cache), HW_PACKAGES=json.dumps(packages),
+                       UV_CACHE_DIR=str(tmp_path / "empty-uv-cache"),
+                       UV_INDEX_URL=f"http://127.0.0.1:{silent.getsockname()[1]}/simple")
+        try:
+            wait_until(lambda: list((cache / "envs").glob(".*.tmp/pyvenv.cfg")),
+                       "the build's virtualenv exists")
+            live.signal(signal.SIGKILL, group=True)
+            live.finish()
+        finally:
+            live.kill()
+    finally:
+        silent.close()
+    (leftover,) = list((cache / "envs").iterdir())
+    assert leftover.name.startswith(".") and not (leftover / "headwater-env.json").exists()
+
+    again = declared_run("--environment=pypi", "run", cwd=tmp_path, cache=cache,
+                         packages=packages, HW_IMPORT="pyfiglet")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "built in" in again.stdout and "Resolving" not in again.stdout
+    assert [p.name for p in (cache / "envs").iterdir()] == [built.name]  # the leftover is gone
+
+    # A published environment damaged by hand (its mark gone) is rebuilt, never used.
+    (built / "headwater-env.json").unlink()
+    shutil.rmtree(built / "lib")
+    third = declared_run("--environment=pypi", "run", cwd=tmp_path, cache=cache,
+                         packages=packages, HW_IMPORT="pyfiglet")
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert "built in" in third.stdout
+    assert (built / "headwater-env.json").is_file()
+    assert [p.name for p in (cache / "envs").iterdir()] == [built.name]
+
+
+def test_the_cache_deleted_between_runs_is_made_again(tmp_path):
+    cache = tmp_path / "cache"
+    packages = {"pyfiglet": "1.0.2"}
+    first = declared_run("--environment=pypi", "run", cwd=tmp_path, cache=cache,
+                         packages=packages, HW_IMPORT="pyfiglet")
+    assert first.returncode == 0, first.stdout + first.stderr
+    shutil.rmtree(cache)
+    second = declared_run("--environment=pypi", "run", cwd=tmp_path, cache=cache,
+                          packages=packages, HW_IMPORT="pyfiglet")
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "Resolving" in second.stdout and "built in" in second.stdout
+    client(tmp_path)
+    assert Flow("DeclaredFlow").latest_run["use"].task.data.versions == {"pyfiglet": "1.0.2"}
+
+
+def test_ctrl_c_during_resolution_leaves_nothing_behind(tmp_path):
+    cache = tmp_path / "cache"
+    silent = socket.socket()  # an index that never answers: resolution waits on it
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    try:
+        live = LiveRun(DECLARED_FLOW, "--environment=pypi", "run", cwd=tmp_path,
+                       HEADWATER_ENV_CACHE=str(cache),
+                       HW_PACKAGES=json.dumps({"hw-p11-never-resolved": "1.0"}),
+                       UV_CACHE_DIR=str(tmp_path / "empty-uv-cache"),
+                       UV_INDEX_URL=f"http://127.0.0.1:{silent.getsockname()[1]}/simple")
+        try:
+            live.wait_for(r"Resolving @pypi \(hw-p11-never-resolved")
+            live.signal(signal.SIGINT, group=True)  # what Ctrl-C in a terminal sends
+            code = live.finish()
+        finally:
+            live.kill()
+    finally:
+        silent.close()
+    assert code == 130, live.output + live.stderr
+    assert "Interrupted" in live.output + live.stderr
+    assert no_headwater_traceback(live.stderr)
+    assert not list((cache / "locks").iterdir())
+    client(tmp_path)
+    assert [f.id for f in Metaflow().flows] == []  # nothing was registered
+
+
+def test_resume_keeps_the_lock_when_the_index_has_moved_on(tmp_path):
+    # A package index of the test's own (a find-links folder beside PyPI) holds hwp11demo 1.0.
+    links = tmp_path / "links"
+    links.mkdir()
+    _wheel(links, "hwp11demo", "1.0")
+    cache = tmp_path / "cache"
+    index = {"UV_FIND_LINKS": str(links)}
+    failed = declared_run("--environment=pypi", "run", cwd=tmp_path, cache=cache,
+                          packages={"hwp11demo": ""}, HW_IMPORT="hwp11demo", HW_FAIL="1", **index)
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert 'VERSIONS {"hwp11demo": "1.0"}' in failed.stdout
+    # The index moves on, and this machine forgets every lock and environment it had.
+    _wheel(links, "hwp11demo", "2.0")
+    shutil.rmtree(cache)
+    resumed = declared_run("--environment=pypi", "resume", cwd=tmp_path, cache=cache,
+                           packages={"hwp11demo": ""}, HW_IMPORT="hwp11demo", **index)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "Resolving" not in resumed.stdout and "built in" in resumed.stdout
+    client(tmp_path)
+    origin, again = sorted(Flow("DeclaredFlow"), key=lambda r: int(r.id))
+    assert again.origin_run_id == origin.id
+    assert again["use"].task.data.versions == {"hwp11demo": "1.0"}
+    # A new run of the same declaration resolves anew and gets the index's newer release.
+    fresh = declared_run("--environment=pypi", "run", cwd=tmp_path, cache=tmp_path / "cache2",
+                         packages={"hwp11demo": ""}, HW_IMPORT="hwp11demo", **index)
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+    client(tmp_path)
+    assert Flow("DeclaredFlow").latest_run["use"].task.data.versions == {"hwp11demo": "2.0"}
+
+
+def test_a_flow_file_importing_what_the_environment_lacks_says_so(tmp_path, env_cache):
+    # The flow file imports numpy at its top (the test interpreter has it); the step's
+    # environment holds only tabulate, so the file cannot load there: the task says why and how.
+    assert importlib.util.find_spec("numpy") is not None
+    done = declared_run("--environment=pypi", "run", cwd=tmp_path, cache=env_cache,
+                        packages={"tabulate": "0.9.0"}, HW_TOP_IMPORT="numpy")
+    assert done.returncode == 1
+    use = [t.text for t in task_lines(done.stdout) if t.step == "use"]
+    message = next(line for line in use if "cannot be imported" in line)
+    assert "No module named 'numpy'" in message
+    assert "add 'numpy' to the step's @pypi/@conda packages" in message
+    assert no_headwater_traceback(done.stderr)
+
+
+def test_resume_without_the_switch_follows_the_original_run(tmp_path, env_cache):
+    failed = run(STEP_FLOW, "run", cwd=tmp_path, cache=env_cache, FAIL_FMT="1")
+    assert failed.returncode == 1
+    # `python flow.py resume`, as a user types it after a failure: no --environment.
+    resumed = hw(STEP_FLOW, "resume", cwd=tmp_path, timeout=300,
+                 HEADWATER_ENV_CACHE=str(env_cache))
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "Resuming in the @pypi/@conda environments of PypiStepFlow/" in resumed.stdout
+    client(tmp_path)
+    origin, again = sorted(Flow("PypiStepFlow"), key=lambda r: int(r.id))[-2:]
+    assert again.origin_run_id == origin.id and again.successful
+    assert again["join"].task.data.versions == ["0.9.0"]
+    assert (next(iter(again["fmt"])).environment_info
+            == next(iter(origin["fmt"])).environment_info)
+    # Asked for explicitly, --environment=local still runs the steps in the flow's Python.
+    failed = run(STEP_FLOW, "run", cwd=tmp_path, cache=env_cache, FAIL_FMT="1")
+    local = hw(STEP_FLOW, "--environment=local", "resume", cwd=tmp_path, timeout=300,
+               HEADWATER_ENV_CACHE=str(env_cache))
+    assert local.returncode == 1 and "Note: @pypi/@conda (fmt)" in local.stdout
+    assert "No module named 'tabulate'" in local.stdout
+
+
+def test_a_conda_flow_without_the_switch_is_told_the_conda_one(tmp_path, conda_channel):
+    done = hw(CONDA_FLOW, "check", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = hw(CONDA_FLOW, "run", cwd=tmp_path, HW_TEST_CHANNEL=str(conda_channel))
+    # greet cannot import hwgreet in the flow's Python: the run fails, after the note said why.
+    assert "Note: @pypi/@conda (greet) are ignored" in done.stdout
+    assert "add --environment=conda" in done.stdout
+
+
+def test_a_locked_release_gone_from_the_index_says_how_to_resolve_anew(tmp_path):
+    links = tmp_path / "links"
+    links.mkdir()
+    wheel = _wheel(links, "hwp11demo", "1.0")
+    cache = tmp_path / "cache"
+    index = {"UV_FIND_LINKS": str(links), "UV_CACHE_DIR": str(tmp_path / "uv-cache")}
+    first = declared_run("environment", "resolve", cwd=tmp_path, cache=cache,
+                         packages={"hwp11demo": ""}, **index)
+    assert first.returncode == 0, first.stdout + first.stderr
+    # The release is withdrawn and this machine's environment and downloads are gone; the
+    # cached lock still names it.
+    wheel.unlink()
+    _wheel(links, "hwp11demo", "2.0")
+    shutil.rmtree(cache / "envs")
+    shutil.rmtree(tmp_path / "uv-cache")
+    done = declared_run("--environment=pypi", "run", cwd=tmp_path, cache=cache,
+                        packages={"hwp11demo": ""}, **index)
+    assert done.returncode == 1
+    out = done.stdout + done.stderr
+    assert "step 'use' of DeclaredFlow" in out and "@pypi (hwp11demo;" in out
+    assert f"delete {cache / 'locks'}" in out
+    assert not task_lines(done.stdout) and no_headwater_traceback(done.stderr)
+    # Doing what the fix says resolves anew, to the release the index has now.
+    shutil.rmtree(cache / "locks")
+    again = declared_run("--environment=pypi", "run", cwd=tmp_path, cache=cache,
+                         packages={"hwp11demo": ""}, HW_IMPORT="hwp11demo", **index)
+    assert again.returncode == 0, again.stdout + again.stderr
+    client(tmp_path)
+    assert Flow("DeclaredFlow").latest_run["use"].task.data.versions == {"hwp11demo": "2.0"}

@@ -100,3 +100,27 @@ def test_the_backend_registry_loads_nothing_it_does_not_use() -> None:
         assert heavy == [], heavy
     """)
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_run_with_parameters_and_simple_options_is_started_without_click(tmp_path: Path) -> None:
+    flow = tmp_path / "lean_flow.py"
+    flow.write_text(FLOW)
+    proc = run_cli(flow, "run", "--n", "4", "--max-num-splits=10", "--tag", "fast", cwd=tmp_path,
+                   hermetic=True, env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    imported = re.findall(r"import time:\s+\d+ \|\s+\d+ \|\s+(\S+)", proc.stderr + proc.stdout)
+    assert "headwater.runtime.scheduler" in imported  # the probe works
+    assert not _loaded(imported, "click")
+
+    namespace(None)
+    from headwater.client import metadata
+
+    metadata(str(tmp_path / ".headwater"))
+    run = Flow("LeanFlow").latest_run
+    assert run.successful and run.data.total == 12  # 2 * (0 + 1 + 2 + 3): --n was read
+    assert "fast" in run.tags
+
+    # A value the command line itself refuses is still click's to report, word for word.
+    refused = run_cli(flow, "run", "--max-num-splits", "0", cwd=tmp_path, hermetic=True)
+    assert refused.returncode == 2
+    assert "Invalid value for '--max-num-splits'" in refused.stderr

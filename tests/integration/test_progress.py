@@ -10,6 +10,7 @@ import os
 import pty
 import re
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -102,6 +103,49 @@ def test_a_terminal_still_prints_a_failing_tasks_error_in_full(tmp_path):
     assert re.search(r"\[1/each/\d+ \(pid \d+\)\] Task failed\.", screen)
     assert re.search(r"each\s+\[[^\]]*\]\s+\d+/8 done(\s+\d+ running)?\s+1 failed", screen)
     assert "Run GatedFlow/1 failed: GatedFlow/1/each/" in screen
+
+
+def test_a_stopped_foreach_still_counts_every_item_on_the_terminal(tmp_path):
+    """A failure stops the run with most items never started: the final counts keep them
+    (30 items, "28/30 done ... not run"), they do not shrink to the tasks that happened to run."""
+    (tmp_path / "gate").write_text("open")
+    term = Terminal(tmp_path, "run", "--max-workers", "1",
+                    env=_env(tmp_path, FAIL_ITEM="0", ITEMS="30"))
+    assert term.finish() == 1, term.text
+    screen = term.text.replace("\r", "")
+    final = screen.rsplit("\x1b[J", 1)[-1]  # what stays on screen after the last redraw
+    step = re.search(r"each\s+\[[^\]]*\]\s+(\d+)/30 done\s+1 failed\s+(\d+) not run", final)
+    assert step, final
+    assert int(step[1]) + 1 + int(step[2]) == 30 and int(step[2]) > 0
+    assert re.search(r"Progress: \d+/31 tasks done, 0 running, 1 failed, 0 waiting, \d+ not run",
+                     final), final
+
+
+def test_ctrl_c_during_the_live_display_leaves_the_final_counts_and_a_clean_terminal(tmp_path):
+    """Ctrl-C reaches the whole foreground process group, as a terminal sends it: the run stops,
+    the display gives way to its final counts (what never ran included) and the closing line,
+    and nothing is drawn after them."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(  # noqa: S603 - our interpreter and flow
+        [sys.executable, str(FLOW), "run", "--max-workers", "2"], cwd=tmp_path,
+        env={**_env(tmp_path, ITEMS="10"), "TERM": "xterm"}, stdin=slave, stdout=slave,
+        stderr=slave, close_fds=True, start_new_session=True)
+    os.close(slave)
+    term = Terminal.__new__(Terminal)
+    term.master, term.proc, term.text = master, proc, ""
+    try:
+        term.wait_for(r"each\s+\[[^\]]*\]\s+0/10 done\s+2 running")
+        os.killpg(proc.pid, signal.SIGINT)
+        assert term.finish() == 130, term.text
+    finally:
+        (tmp_path / "gate").write_text("open")
+        if proc.poll() is None:
+            proc.kill()
+    screen = term.text.replace("\r", "")
+    final = screen.rsplit("\x1b[J", 1)[-1]
+    assert "\x1b[" not in final  # no redraw after the final counts
+    assert re.search(r"each\s+\[[^\]]*\]\s+0/10 done\s+2 failed\s+8 not run", final), final
+    assert final.rstrip().endswith("Run GatedFlow/1 was interrupted and is recorded as failed.")
 
 
 def test_progress_lines_keeps_metaflows_task_lines_on_a_terminal(tmp_path):

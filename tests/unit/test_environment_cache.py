@@ -65,3 +65,34 @@ def test_a_build_is_published_by_rename_and_the_first_one_wins(tmp_path):
     cache.publish(second, target)  # a concurrent build that lost the race
     assert (target / "marker").read_text() == "first"
     assert not first.exists() and not second.exists()
+
+
+def test_a_staging_folder_of_an_ended_build_is_swept_and_a_live_one_kept(tmp_path):
+    import subprocess
+    import sys
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)
+    dead_pid = int(ended.stdout)  # that process has exited: its build can never finish
+    mine = cache.staging_dir(tmp_path, "env-abc")
+    dead = tmp_path / mine.name.replace(f".{os.getpid()}@", f".{dead_pid}@")
+    elsewhere = tmp_path / mine.name.replace("@", "@another-host.").replace(
+        f".{os.getpid()}@", f".{dead_pid}@")
+    for folder in (mine, dead, elsewhere):
+        folder.mkdir()
+    done = tmp_path / "env-abc"
+    done.mkdir()
+    assert cache.sweep_stale(tmp_path) == [dead.name]
+    assert mine.is_dir() and elsewhere.is_dir() and done.is_dir() and not dead.exists()
+
+
+def test_an_incomplete_published_folder_is_replaced_not_kept(tmp_path):
+    target = tmp_path / "env-abc"
+    target.mkdir()
+    (target / "junk").write_text("half of an environment, no mark")
+    staging = cache.staging_dir(tmp_path, "env-abc")
+    staging.mkdir()
+    (staging / "mark").write_text("complete")
+    cache.publish(staging, target, lambda folder: (folder / "mark").is_file())
+    assert (target / "mark").read_text() == "complete" and not (target / "junk").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["env-abc"]

@@ -112,9 +112,24 @@ def test_the_run_record_round_trips_each_step_lock():
     assert EnvLock("pypi", "3.12.1", lock.declared, lock.lock).id != lock.id
 
 
-def test_pypi_and_conda_on_one_step_are_refused_when_environments_are_built():
+def test_pypi_and_conda_on_one_step_are_refused_where_written():
+    # Refused as the class is defined (so by `check` and with or without --environment),
+    # naming the step, its flow and both decorators.
+    with pytest.raises(FlowDefinitionError, match="step 'start' of F has both @pypi and @conda"):
+        class F(FlowSpec):
+            @pypi(packages={"six": ""})
+            @conda(packages={"six": ""})
+            @step
+            def start(self):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+
+def test_with_pypi_leaves_a_conda_step_alone():
     class F(FlowSpec):
-        @pypi(packages={"six": ""})
         @conda(packages={"six": ""})
         @step
         def start(self):
@@ -128,8 +143,11 @@ def test_pypi_and_conda_on_one_step_are_refused_when_environments_are_built():
         def end(self):
             pass
 
-    with pytest.raises(FlowDefinitionError, match="step 'start' of F has both @pypi and @conda"):
-        _declared(F)
+    extra = [parse_with('pypi:packages={"tabulate": "0.9.0"}')]
+    policies = {name: step_policy(getattr(F, name), extra) for name in ("start", "mid", "end")}
+    found = step_declarations(F, policies)
+    assert found["start"].kind == "conda" and found["start"].packages == (("six", ""),)
+    assert found["mid"].kind == "pypi" and found["mid"].packages == (("tabulate", "0.9.0"),)
 
 
 def test_the_metaflow_names_are_these_decorators():

@@ -273,3 +273,15 @@ def test_parameter_refuses_an_unknown_keyword_but_accepts_metaflows_option_ones(
         Parameter("a", defualt=1, typo=3)
     assert caught.value.fix is not None and "default" in caught.value.fix
     assert Parameter("a", default=1, hidden=True).default == 1  # Metaflow passes it to click
+
+
+def test_a_misspelt_parameter_keyword_is_named_with_the_one_meant():
+    from headwater.exceptions import FlowDefinitionError
+    from headwater.flow.parameters import Parameter
+
+    with pytest.raises(FlowDefinitionError) as caught:
+        Parameter("a", defualt=1, requierd=True)
+    assert "requierd; did you mean default= for defualt=, required= for requierd=?\n" in str(caught.value)
+    with pytest.raises(FlowDefinitionError) as far:
+        Parameter("a", zzz=1)
+    assert "did you mean" not in str(far.value)

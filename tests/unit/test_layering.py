@@ -58,6 +58,8 @@ FORBIDDEN = {
     "runner": ["headwater.runtime", "headwater.cli", "headwater.compat.metaflow_api",
                "headwater.graph", "headwater.store"],
     "cli": ["headwater.runner", "headwater.testing"],
+    # `python -m headwater`: the command line's entry, nothing else
+    "__main__.py": [layer for layer in _ALL if layer != "headwater.cli"],
     "compat": ["headwater.cli", "headwater.runtime", "headwater.testing"],
     # deployers compile a flow (graph, policies, code package); they never read runs
     "deployers": ["headwater.cli", "headwater.client", "headwater.runner", "headwater.compat",

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import click
 
-from headwater import FlowSpec, backends, step
+from headwater import FlowSpec, Parameter, backends, step
 from headwater.cli.flow_cli import build_cli
 from headwater.cli.plain_run import (
     OPTION_ENV,
     RUN_OPTION_ENV_PREFIXES,
     is_plain,
     root_obj,
+    run_with_options,
 )
+from headwater.flow.parameters import flow_parameters
 
 
 class TinyFlow(FlowSpec):
@@ -86,6 +88,86 @@ def test_the_defaults_match_what_click_builds(monkeypatch, tmp_path) -> None:
     # A profile naming an unknown executor is left to click, which reports it.
     monkeypatch.setenv("HEADWATER_PROFILE", "typo")
     assert root_obj(TinyFlow) is None
+
+
+class ParamFlow(FlowSpec):
+    alpha = Parameter("alpha", default=0.5, type=float)
+    n = Parameter("n", default=3)
+    label = Parameter("label", default="x")
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+def _click_run_args(flow_cls: type, args: list[str]) -> tuple[dict, dict]:
+    """What click hands ``do_run`` for ``flow.py run ARGS``: the parameters given (as the run
+    command's callback picks them out) and run's own options."""
+    cli = build_cli(flow_cls)
+    ctx = cli.make_context("flow.py", ["run"])
+    run = cli.get_command(ctx, "run")
+    sub = run.make_context("run", list(args), parent=ctx)
+    values = dict(sub.params)
+    params = flow_parameters(flow_cls)
+    given = {p.name: values.pop(f"param__{attr}") for attr, p in params.items()}
+    values.pop("executor")
+    for option in backends.options("executor"):
+        values.pop(option.key)
+    return {k: v for k, v in given.items() if v is not None}, values
+
+
+def test_run_with_simple_options_is_read_as_click_reads_it() -> None:
+    for args in (
+        [],
+        ["--alpha", "0.6"],
+        ["--alpha=0.6", "--n", "100", "--label", "a b"],
+        ["--n", "007", "--max-num-splits", "100", "--max-workers", "2"],
+        ["--tag", "a", "--tag", "b:c", "--no-cache", "--run-id-file", "rid.txt"],
+        ["--label=x=y", "--max-num-splits=5"],
+        ["--alpha", "not-a-number"],  # converted (and refused) by the runtime, as with click
+    ):
+        ours = run_with_options(ParamFlow, ["run", *args])
+        assert ours is not None, args
+        assert ours == _click_run_args(ParamFlow, args), args
+
+
+def test_run_options_click_must_read_are_left_to_it() -> None:
+    for args in (
+        ["--help"],
+        ["--alpha"],  # no value: click's error
+        ["--alpha", ""],
+        ["--alpha", "-1"],  # click reads it as the value; left to it all the same
+        ["--alpha", "1", "--alpha", "2"],  # repeated: click keeps the last
+        ["--max-workers", "0"], ["--max-num-splits", "0"], ["--max-workers", "+2"],
+        ["--max-workers", "1_0"], ["--max-num-splits", "x"],
+        ["--tag", ".."], ["--tag", "a\x01"],
+        ["--no-cache=yes"],
+        ["--executor", "local"],
+        ["--unknown", "1"], ["-n", "3"], ["3"], ["--", "--n", "3"],
+    ):
+        assert run_with_options(ParamFlow, ["run", *args]) is None, args
+    assert run_with_options(ParamFlow, ["resume", "--n", "3"]) is None
+    assert run_with_options(ParamFlow, ["--quiet", "run"]) is None
+
+
+class ClashingFlow(FlowSpec):
+    tag = Parameter("tag", default="x")  # the same flag as run's own --tag
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+def test_a_parameter_named_like_a_run_option_is_left_to_click() -> None:
+    assert run_with_options(ClashingFlow, ["run"]) is None
 
 
 def test_no_command_declares_an_option_twice_however_often_the_cli_is_built() -> None:

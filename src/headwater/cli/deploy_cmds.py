@@ -18,7 +18,7 @@ def _plan(ctx: click.Context, orchestrator: str, tags: tuple[str, ...] = (),
     plan = build_plan(flow_class_of(ctx), settings_of(ctx), orchestrator=orchestrator,
                       branch=choice.branch, production=choice.production, tags=tags, name=name,
                       with_specs=(*root.get("with", ()), *with_specs),
-                      environment=root.get("environment", "local"), store_code=store_code)
+                      environment=root.get("environment") or "local", store_code=store_code)
     for line in plan.notes:
         click.echo(line, err=True)
     return plan

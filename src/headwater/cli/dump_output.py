@@ -40,8 +40,14 @@ def print_artifacts(task: Any, max_value_size: int, *, wanted: set[str], private
     failure = task.exception
     if failure is not None and not task.successful:
         click.echo(_indent(failure.traceback or f"{failure.type_name}: {failure.message}"))
-    for artifact in _selected(task, wanted, private):
-        line = f"    {artifact.id}  {artifact.type_name}  {artifact.size} bytes"
+    selected = _selected(task, wanted, private)
+    # in columns: name, type, size, value (widths of this task's own artifacts)
+    name_width = max((len(a.id) for a in selected), default=0)
+    type_width = max((len(a.type_name) for a in selected), default=0)
+    size_width = max((len(str(a.size)) for a in selected), default=0)
+    for artifact in selected:
+        line = (f"    {artifact.id:<{name_width}}  {artifact.type_name:<{type_width}}  "
+                f"{artifact.size:>{size_width}} bytes")
         if artifact.size <= max_value_size:
             shown = repr(artifact.data)
             line += "  " + (shown if len(shown) <= 200 else shown[:197] + "...")

@@ -6,6 +6,7 @@ click is imported only when there is something to report: a plain ``run`` starts
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -20,8 +21,19 @@ def report(err: HeadwaterException) -> None:
 
     from headwater.redaction import redact
 
-    click.secho(error_heading(err), fg="red", bold=True, err=True)
+    echo_styled(error_heading(err), fg="red", bold=True)
     click.echo(f"    {redact(str(err))}", err=True)  # a password quoted anywhere stays hidden
+
+
+def echo_styled(text: str, **style: Any) -> None:
+    """``text`` on stderr in ``style`` (click leaves a pipe plain), or plain when ``NO_COLOR``
+    is set (https://no-color.org): click colours a terminal whatever that variable says."""
+    import click
+
+    if os.environ.get("NO_COLOR"):
+        click.echo(text, err=True)
+    else:
+        click.secho(text, err=True, **style)
 
 
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:

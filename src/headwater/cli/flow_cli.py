@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 def build_cli(flow_cls: type) -> click.Group:
     """The click group for ``flow_cls``; ``run`` gets one ``--name`` option per Parameter."""
 
-    @click.group(cls=FlowCommands,
+    @click.group(cls=FlowCommands, invoke_without_command=True,
                  help=(flow_cls.__doc__ or "").strip() or f"Commands of the flow {flow_cls.__name__}.")
     @click.option("--datastore-root", default=None, help="Folder (or URL) holding runs' data.")
     @click.option("--metadata", "metadata", default=None,
@@ -85,8 +85,13 @@ def build_cli(flow_cls: type) -> click.Group:
             "configs": ConfigSources(tuple(config_files), tuple(config_values)),
             "branch": BranchChoice(branch, production),
             "executor": _executor_choice(ctx, profile, backend_values),
-            "environment": environment.lower(),
+            # None when not given: a run then builds no environment, and a resume follows the
+            # run it resumes (its recorded locks).
+            "environment": None if ctx.get_parameter_source("environment")
+            == click.core.ParameterSource.DEFAULT else environment.lower(),
         }
+        if ctx.invoked_subcommand is None:
+            _check_and_point_on(ctx)
 
     cli.add_command(_run_command(flow_cls))
     cli.add_command(_resume_command())
@@ -113,6 +118,30 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def _check_and_point_on(ctx: click.Context) -> None:
+    """``python flow.py`` with no command: check the flow, as Metaflow does, then say what to
+    type next (rather than a screenful of options and exit 2)."""
+    group = ctx.command
+    assert isinstance(group, click.Group)
+    check = group.get_command(ctx, "check")
+    assert check is not None
+    ctx.invoke(check)
+    through_headwater = (ctx.info_name or "").startswith("headwater")
+    every = "headwater --help" if through_headwater else _typed(ctx, "--help")
+    click.echo(f"\nNext: `{_typed(ctx, 'run')}` to run it, `{_typed(ctx, 'show')}` to see its "
+               f"steps, `{every}` for every command.")
+
+
+def _typed(ctx: click.Context, command: str, before: str = "") -> str:
+    """``command`` of this flow as its user types it: ``python f.py [BEFORE] COMMAND``, or
+    ``headwater [BEFORE] COMMAND f.py`` when the flow came through ``headwater``."""
+    prog = ctx.find_root().info_name or "flow.py"
+    before = f"{before} " if before else ""
+    if prog.startswith("headwater"):
+        return f"headwater {before}{command} {prog.rsplit(' ', 1)[-1]}"
+    return f"python {prog} {before}{command}"
+
+
 class FlowCommands(click.Group):
     """The flow's command group: ``run`` and ``resume`` built with it, the rest loaded by name."""
 
@@ -124,12 +153,41 @@ class FlowCommands(click.Group):
             self._load(*LAZY_COMMANDS[cmd_name])
         return self.commands.get(cmd_name)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.NoSuchOption as err:
+            raise _misplaced(self, ctx, err) or err from None
+
     def _load(self, module_name: str, attribute: str) -> None:
         import importlib
 
         found = getattr(importlib.import_module(module_name), attribute)
         for command in found if isinstance(found, (list, tuple)) else [found]:
             self.commands.setdefault(command.name, command)
+
+
+def _misplaced(group: click.Group, ctx: click.Context,
+               err: click.NoSuchOption) -> click.UsageError | None:
+    """``python f.py run --quiet``: an option of the flow's command line given after the
+    command. Say where it goes instead of only "No such option" (Metaflow's order, kept)."""
+    command_ctx = err.ctx
+    names: list[str] = []  # the command's words under the flow's: ["tag", "add"]
+    walk = command_ctx
+    while walk is not None and walk is not ctx:
+        names.insert(0, walk.info_name or "COMMAND")
+        walk = walk.parent
+    if command_ctx is None or walk is not ctx or not names:
+        return None
+    option = next((p for p in group.params if isinstance(p, click.Option)
+                   and err.option_name in p.opts), None)
+    if option is None:
+        return None
+    flag = err.option_name + ("" if option.is_flag else " ...")
+    command = " ".join(names)
+    return click.UsageError(
+        f"No such option '{err.option_name}' for '{command}': it is an option of the flow's "
+        f"command line, so it goes before the command: {_typed(ctx, command, flag)}", command_ctx)
 
 
 def _run_command(flow_cls: type) -> click.Command:
@@ -154,8 +212,29 @@ def _run_command(flow_cls: type) -> click.Command:
             [f"--{param.name}", f"param__{attr}"], type=str, default=None, metavar=label.upper(),
             help=f"{param.help or ''}{default}{required}".strip(),
         ))
-    return click.Command("run", callback=handle_errors(run), params=options,
+    command = RunCommand("run", callback=handle_errors(run), params=options,
                          help="Run the flow from its start step.")
+    command.flow_name = flow_cls.__name__
+    return command
+
+
+class RunCommand(click.Command):
+    """``run``, whose help lists the flow's own Parameters first, in a section of their own:
+    they are what a newcomer looks for, not the executor's options."""
+
+    flow_name = "the flow"
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        ours, theirs = [], []
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None:
+                (ours if (param.name or "").startswith("param__") else theirs).append(record)
+        if ours:
+            with formatter.section(f"Parameters of {self.flow_name}"):
+                formatter.write_dl(ours)
+        with formatter.section("Options"):
+            formatter.write_dl(theirs)
 
 
 def _env(option: str) -> list[str]:
@@ -288,6 +367,10 @@ def common_run_options() -> list[click.Option]:
         click.Option(["--run-id-file"], default=None, help="Write the run id to this file."),
         click.Option(["--no-cache"], is_flag=True, default=False,
                      help="Run every @cache step, reusing nothing (its results refresh the cache)."),
+        click.Option(["--environment"], default=None,
+                     type=click.Choice(["local", "pypi", "conda"], case_sensitive=False),
+                     help="pypi or conda: build the steps' @pypi/@conda environments (the same "
+                     "as the top-level --environment)."),
         *_executor_params(),
     ]
 
@@ -304,11 +387,15 @@ def _executor_params() -> list[click.Parameter]:
 
 
 def _executor_override(ctx: click.Context, kwargs: dict[str, Any]) -> None:
-    """``run --executor dask --dask-address A`` wins over the top-level options and the env."""
+    """``run --executor dask --dask-address A`` (and ``run --environment pypi``) win over the
+    top-level options and the environment variables."""
 
     from headwater import backends
 
     root = ctx.find_root().obj
+    environment = kwargs.pop("environment")
+    if environment:  # ``run --environment=pypi`` (as `headwater run flow.py` users write it)
+        root["environment"] = environment.lower()
     name = kwargs.pop("executor")
     values = {o.key: kwargs.pop(o.key) for o in backends.options("executor")}
     values = {k: v for k, v in values.items() if v is not None}

@@ -19,7 +19,8 @@ from headwater.version import __version__
 USAGE = """usage: headwater COMMAND FLOW_FILE [OPTIONS]
 
 Run a command of the flow defined in FLOW_FILE, as `python FLOW_FILE COMMAND` would.
-Commands: run, resume, spin, check, show, output-dot, output-mermaid, logs, dump, tag, runs.
+Commands: run, resume, spin, check, show, output-dot, output-mermaid, logs, dump, tag, runs,
+card, environment, argo-workflows, airflow.
 Top-level options (--quiet, --datastore-root, ...) may come before COMMAND.
 `headwater COMMAND --help` describes one command.
 
@@ -51,8 +52,13 @@ Print each setting in effect (datastore root, metadata, profile, ...) and where 
 the environment, the config file's profile, or the default.
 """
 
-FLOW_COMMANDS = ("run", "resume", "spin", "check", "show", "output-dot", "output-mermaid", "logs",
-                 "dump", "tag", "runs")
+
+def flow_commands() -> tuple[str, ...]:
+    """The commands of a flow's command line (``python flow.py COMMAND``), each also
+    ``headwater COMMAND flow.py``."""
+    from headwater.cli.flow_cli import LAZY_COMMANDS
+
+    return ("run", "resume", *LAZY_COMMANDS)
 
 
 def _show_configuration() -> None:
@@ -69,8 +75,9 @@ def _show_configuration() -> None:
         raise SystemExit(1) from None
     click.echo(f"config file: {config_path()}")
     click.echo(f"profile:     {os.environ.get(PROFILE_ENV) or '(none)'}")
+    width = max((len(key) for key, _, _ in rows), default=0)
     for key, value, source in rows:
-        click.echo(f"{key:<15} {redact(value) or '-':<40} {source}")
+        click.echo(f"{key:<{width}}  {redact(value) or '-':<40} {source}")
     click.echo(f"resolved datastore root: {redact(settings.datastore_root)}")
     click.echo(f"resolved metadata:       {redact(settings.metadata_url)}")
 
@@ -109,7 +116,8 @@ def _command_help(args: list[str]) -> bool:
     """``headwater run --help`` without a flow file: the command's own help, for any flow."""
     if not any(a in ("-h", "--help") for a in args):
         return False
-    command = next((a for a in args if a in FLOW_COMMANDS), None)
+    commands = flow_commands()
+    command = next((a for a in args if a in commands), None)
     if command is None:
         return False
     from headwater.cli.flow_cli import build_cli
@@ -117,8 +125,23 @@ def _command_help(args: list[str]) -> bool:
     class FLOW_FILE:  # noqa: N801 - shown in the help as the placeholder it is
         """Commands of the flow in FLOW_FILE; its parameters show with `headwater run FLOW_FILE --help`."""
 
-    build_cli(FLOW_FILE).main(args=args, prog_name="headwater ... FLOW_FILE", standalone_mode=True)
+    build_cli(FLOW_FILE).main(args=args, prog_name="headwater FLOW_FILE", standalone_mode=True)
     return True
+
+
+def _no_flow_file(args: list[str]) -> None:
+    """``headwater run flow`` (no ``.py``), ``headwater frobnicate``: say which, exit 2."""
+    command = next((a for a in args if not a.startswith("-")), None)
+    if command in flow_commands():
+        rest = [a for a in args if a != command and not a.startswith("-")]
+        given = f"; got {' '.join(rest)!r}" if rest else ""
+        click.echo(f"headwater {command}: which flow? Give the flow file, a path ending in .py: "
+                   f"headwater {command} path/to/flow.py{given}", err=True)
+    else:
+        click.echo(USAGE, err=True)
+        if command is not None:
+            click.echo(f"headwater: no command {command!r} (see the list above)", err=True)
+    raise SystemExit(2)
 
 
 def _load_or_exit(path: str) -> type:
@@ -171,10 +194,9 @@ def main(argv: list[str] | None = None) -> None:
     if not files:
         if _command_help(args):
             return
-        click.echo(USAGE, err=True)
-        raise SystemExit(2)
+        _no_flow_file(args)
     path = args.pop(files[0])
     flow_cls = _load_or_exit(path)
     from headwater.cli.flow_cli import build_cli
 
-    build_cli(flow_cls).main(args=args, prog_name=f"headwater ... {path}", standalone_mode=True)
+    build_cli(flow_cls).main(args=args, prog_name=f"headwater {path}", standalone_mode=True)

@@ -34,14 +34,28 @@ def _table(summaries: Sequence) -> str:
                      for r in [_COLUMNS, *rows])
 
 
-def _show(settings: Settings, flow: str | None, limit: int, as_json: bool) -> None:
+def _show(settings: Settings, flow: str | None, limit: int, as_json: bool,
+          own_flow: bool = False) -> None:
+    """``own_flow``: ``python flow.py runs``, where a flow that never ran simply has no runs yet
+    (``headwater runs NAME`` reports an unknown NAME, which may be a typo, with the known ones)."""
     from headwater.client import use_settings
     from headwater.client.listing import latest_runs
+    from headwater.exceptions import NotFoundError
 
     use_settings(settings)
-    summaries = latest_runs(flow, limit)
+    try:
+        summaries = latest_runs(flow, limit)
+    except NotFoundError:
+        if not own_flow:
+            raise
+        summaries = []
     if as_json:
         click.echo(json.dumps([s.as_json() for s in summaries], indent=2))
+    elif not summaries and own_flow:
+        from headwater.runtime.console import flow_command
+
+        click.echo(f"No runs of {flow} yet in the datastore {settings.datastore_root}: "
+                   f"`{flow_command('run')}` starts one.")
     elif not summaries:
         click.echo(f"No runs{f' of {flow}' if flow else ''} in the datastore {settings.datastore_root}.")
     else:
@@ -60,7 +74,7 @@ _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON instead
 @click.pass_context
 @handle_errors
 def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
-    _show(settings_of(ctx), flow_class_of(ctx).__name__, limit, as_json)
+    _show(settings_of(ctx), flow_class_of(ctx).__name__, limit, as_json, own_flow=True)
 
 
 @click.command("runs", help="List the latest runs of FLOW (or of every flow) in the datastore: "

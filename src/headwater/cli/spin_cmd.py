@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from headwater.cli.context import flow_class_of, settings_of
-from headwater.cli.errors import handle_errors
+from headwater.cli.errors import echo_styled, handle_errors
 
 
 def _short(value: object, width: int = 70) -> str:
@@ -26,8 +26,8 @@ def spin(ctx: click.Context, pathspec: str) -> None:
                      production=branch.production)
     result = done.outcome.result
     if result.failure is not None:
-        click.secho(f"Spin of {done.pathspec} failed: {result.failure.type_name}: "
-                    f"{result.failure.message}", fg="red", err=True)
+        echo_styled(f"Spin of {done.pathspec} failed: {result.failure.type_name}: "
+                    f"{result.failure.message}", fg="red")
         ctx.exit(1)
     click.echo(f"Spin of {done.pathspec} succeeded"
                + (f", next: {', '.join(result.next_steps)}" if result.next_steps else "") + ".")

@@ -41,6 +41,9 @@ class StepDecorator:
     name: ClassVar[str] = ""
     defaults: ClassVar[dict[str, Any]] = {}
     allow_multiple: ClassVar[bool] = False  # e.g. @card: a step may carry several
+    # Decorators a step may not carry beside this one (e.g. @pypi and @conda): refused when the
+    # second is written, and a ``--with`` one is not added to a step holding any of these.
+    excludes: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **options: Any) -> None:
         # ``**config`` in the options: placeholders whose keys are known only at launch.
@@ -111,6 +114,14 @@ def _attach(func: Callable[..., Any], instance: StepDecorator) -> Callable[..., 
     if existing is None:
         existing = []
         setattr(func, DECORATORS_ATTR, existing)
+    clash = [d.name for d in existing if d.name in instance.excludes]
+    if clash:
+        owner = func.__qualname__.split(".")[-2:-1]  # the flow class, while its body runs
+        where = f"step '{func.__name__}'" + (f" of {owner[0]}" if owner else "")
+        raise FlowDefinitionError(
+            f"{where} has both @{instance.name} and @{clash[0]}",
+            fix=f"keep one of @{instance.name} and @{clash[0]}",
+        )
     same = [d for d in existing if d.name == instance.name]
     if same and not instance.allow_multiple:
         raise FlowDefinitionError(

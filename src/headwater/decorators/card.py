@@ -10,8 +10,8 @@ import re
 
 from headwater.decorators.base import StepDecorator, StepPolicy, make_step_decorator
 
-_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
-_ID = re.compile(r"^[A-Za-z0-9_]+$")
+_NAME = r"^[A-Za-z0-9_-]+$"  # a pattern string: re compiles (and caches) it on first use
+_ID = r"^[A-Za-z0-9_]+$"  # a pattern string: re compiles (and caches) it on first use
 
 
 class CardDecorator(StepDecorator):
@@ -22,9 +22,9 @@ class CardDecorator(StepDecorator):
 
     def validate(self) -> None:
         a = self.attributes
-        if not isinstance(a["type"], str) or not _NAME.match(a["type"]):
+        if not isinstance(a["type"], str) or not re.match(_NAME, a["type"]):
             raise self.bad_option("type", "must be a card type name (letters, digits, _ or -)")
-        if a["id"] is not None and (not isinstance(a["id"], str) or not _ID.match(a["id"])):
+        if a["id"] is not None and (not isinstance(a["id"], str) or not re.match(_ID, a["id"])):
             raise self.bad_option("id", "must be letters, digits and underscores, e.g. 'summary'")
         if not isinstance(a["options"], dict):
             raise self.bad_option("options", "must be a dict")

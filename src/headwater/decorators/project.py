@@ -14,7 +14,7 @@ from headwater.exceptions import FlowDefinitionError
 from headwater.flow.config import is_deferred, resolve_deferred
 
 PROJECT_ATTR = "_hw_project"
-_NAME = re.compile(r"^[a-z0-9_]{1,128}$")
+_NAME = r"^[a-z0-9_]{1,128}$"  # a pattern string: re compiles (and caches) it on first use
 
 
 def project(cls: Any = None, *, name: str | None = None) -> Any:
@@ -35,7 +35,7 @@ def project(cls: Any = None, *, name: str | None = None) -> Any:
 
 
 def checked_name(name: Any, flow_cls: Any) -> str:
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not re.match(_NAME, name):
         raise FlowDefinitionError(
             f"@project(name={name!r}) on flow {getattr(flow_cls, '__name__', flow_cls)}: "
             "the name must be lowercase letters, digits and underscores",

@@ -88,10 +88,11 @@ def _parse_value(raw: str) -> Any:
 
 
 def step_decorators(func: Any, extra: list[StepDecorator] = ()) -> list[StepDecorator]:
-    """The step's own decorators plus ``--with`` ones it does not already have."""
+    """The step's own decorators plus ``--with`` ones it does not already have (nor one they
+    exclude: ``--with pypi`` leaves a @conda step alone)."""
     own: list[StepDecorator] = list(getattr(func, DECORATORS_ATTR, []) or [])
     names = {d.name for d in own}
-    return own + [d for d in extra if d.name not in names]
+    return own + [d for d in extra if d.name not in names and not names & set(d.excludes)]
 
 
 def step_policy(func: Any, extra: list[StepDecorator] = (),

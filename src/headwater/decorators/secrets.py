@@ -30,7 +30,7 @@ from headwater.exceptions import HeadwaterException
 DEFAULT_TYPE = "env"
 DEFAULT_TYPE_ENV_VARS = ("HEADWATER_DEFAULT_SECRETS_BACKEND_TYPE",
                          "METAFLOW_DEFAULT_SECRETS_BACKEND_TYPE")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"  # a pattern string: re compiles (and caches) it on first use
 
 
 class SecretsError(HeadwaterException):
@@ -117,7 +117,7 @@ def _checked(values: Any, what: str) -> dict[str, str]:
         raise SecretsError(f"{what} gave a {type(values).__name__}, not variables",
                            fix="a secret must hold a JSON object of NAME -> value")
     for name, value in values.items():
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not re.match(_NAME, name):
             raise SecretsError(f"{what}: {name!r} is not a valid environment variable name",
                                fix="use letters, digits and underscores, not starting with a "
                                "digit")

@@ -13,7 +13,9 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import socket
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from headwater.exceptions import StepEnvironmentError
@@ -23,8 +25,8 @@ CACHE_ENV = "HEADWATER_ENV_CACHE"
 
 def cache_root() -> Path:
     explicit = os.environ.get(CACHE_ENV)
-    if explicit:
-        return Path(explicit).expanduser()
+    if explicit:  # made absolute: environment paths are handed to processes in other folders
+        return Path(os.path.abspath(os.path.expanduser(explicit)))
     xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(xdg) / "headwater" / "environments"
 
@@ -48,18 +50,67 @@ def section(name: str) -> Path:
 
 
 def staging_dir(parent: Path, final_name: str) -> Path:
-    """A fresh folder beside ``parent/final_name`` to build in before :func:`publish`."""
-    return parent / f".{final_name}.{uuid.uuid4().hex}.tmp"
+    """A fresh folder name beside ``parent/final_name`` to build in before :func:`publish`.
+
+    The name carries its builder (``pid@host``), so a build that was killed can be told from one
+    in progress and swept away later (:func:`sweep_stale`).
+    """
+    return parent / f".{final_name}.{uuid.uuid4().hex}.{os.getpid()}@{socket.gethostname()}.tmp"
 
 
-def publish(staging: Path, target: Path) -> None:
-    """Move a finished build into place atomically; if another build won the race, keep its."""
+def _builder_gone(name: str) -> bool:
+    """Whether the staging folder ``name`` belongs to a process of this host that has ended."""
+    parts = name[1:-len(".tmp")].split(".", 2)
+    if len(parts) != 3 or "@" not in parts[2]:
+        return False  # not a staging folder of this format: leave it
+    pid, host = parts[2].split("@", 1)
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another machine's build (a shared cache): it cannot be checked from here
     try:
-        os.rename(staging, target)
-    except OSError:
-        if not target.is_dir():
-            raise
-        shutil.rmtree(staging, ignore_errors=True)
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def sweep_stale(parent: Path) -> list[str]:
+    """Remove the staging folders under ``parent`` whose build was killed; their names."""
+    swept = []
+    for entry in os.scandir(parent):
+        if entry.name.startswith(".") and entry.name.endswith(".tmp") and _builder_gone(entry.name):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            swept.append(entry.name)
+    return swept
+
+
+def publish(staging: Path, target: Path,
+            complete: Callable[[Path], bool] | None = None) -> None:
+    """Move a finished build into place atomically; if another build won the race, keep its.
+
+    A ``target`` that is there but not ``complete`` (a folder damaged by hand, or half deleted)
+    is never kept: it is moved aside and replaced by this build. Without ``complete``, any
+    folder there counts as complete.
+    """
+    for _ in range(3):
+        try:
+            os.rename(staging, target)
+            return
+        except OSError:
+            if not target.is_dir():
+                raise
+            if complete is None or complete(target):
+                shutil.rmtree(staging, ignore_errors=True)
+                return
+            broken = staging_dir(target.parent, target.name)
+            try:
+                os.rename(target, broken)
+            except FileNotFoundError:
+                continue  # another process moved it first
+            shutil.rmtree(broken, ignore_errors=True)
+    raise StepEnvironmentError(f"cannot move the environment built in {staging} to {target}",
+                               fix=f"remove {target} and run again")
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -83,5 +134,5 @@ def runtime_overlay() -> Path:
         staging = staging_dir(folder.parent, name)
         staging.mkdir(mode=0o700)
         os.symlink(package, staging / "headwater")
-        publish(staging, folder)
+        publish(staging, folder, lambda done: (done / "headwater").is_symlink())
     return folder

@@ -68,5 +68,5 @@ def build(lock: EnvLock, interpreter: str, target: Path) -> None:
                           "target": str(target), "cache_dir": str(section("conda-pkgs"))})
     if "error" in reply:
         raise StepEnvironmentError(
-            f"cannot install the locked conda packages of {lock.declared}: {reply['error']}",
+            f"cannot install the locked conda packages of {lock.describe()}: {reply['error']}",
             fix="check that the channels are reachable, then run again")

@@ -57,6 +57,7 @@ class PypiDecorator(_EnvStepDecorator):
 
     name = "pypi"
     kind = "pypi"
+    excludes = ("conda",)
     defaults = {"packages": {}, "python": None, "disabled": False}
 
 
@@ -66,6 +67,7 @@ class CondaDecorator(_EnvStepDecorator):
 
     name = "conda"
     kind = "conda"
+    excludes = ("pypi",)
     defaults = {"packages": {}, "libraries": {}, "python": None, "disabled": False,
                 "channels": []}
 

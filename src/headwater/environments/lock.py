@@ -33,6 +33,14 @@ class EnvLock:
         return [line.split()[0].rstrip("\\").strip() for line in self.lock.splitlines()
                 if line and not line[0].isspace() and not line.startswith("#")]
 
+    def describe(self) -> str:
+        """As a user wrote it: ``@pypi (tabulate==0.9.0; python 3.11.7)``."""
+        from headwater.environments.declaration import requirement
+
+        packages = self.declared.get("packages", {})
+        wanted = ", ".join(requirement(self.kind, n, v) for n, v in packages.items())
+        return f"@{self.kind} ({wanted or 'no packages'}; python {self.python})"
+
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "python": self.python,
                 "declared": self.declared, "lock": self.lock}

@@ -91,11 +91,12 @@ def build_env(lock: EnvLock) -> tuple[BuiltEnv, bool]:
     if (target / READY_MARK).is_file():
         return BuiltEnv(lock, target), True
     interpreter, _ = find_interpreter(lock.python)
+    cache.sweep_stale(envs)  # what killed builds left: never used, only removed
     staging = cache.staging_dir(envs, lock.id)
     try:
         _backend(lock.kind).build(lock, interpreter, staging)
         (staging / READY_MARK).write_text(json.dumps(lock.to_dict(), indent=1))
-        cache.publish(staging, target)
+        cache.publish(staging, target, lambda done: (done / READY_MARK).is_file())
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
@@ -157,8 +158,13 @@ def _lock_now(declared: EnvDeclaration, say: Callable[[str], None]) -> EnvLock:
     return lock
 
 
+def _project(name: str) -> str:
+    """A package's normalized name: ``Requests[socks]`` and ``requests`` are one project."""
+    bare = re.split(r"[\[=<>!~ ;@]", name.strip(), maxsplit=1)[0]
+    return re.sub(r"[-_.]+", "-", bare).lower()
+
+
 def _summary(lock: EnvLock) -> str:
-    names = {re.split(r"[=<>!~ ]", n, maxsplit=1)[0].lower()
-             for n in lock.declared.get("packages", {})}
-    shown = [p for p in lock.pinned() if p.split("==")[0].lower() in names]
+    names = {_project(n) for n in lock.declared.get("packages", {})}
+    shown = [p for p in lock.pinned() if _project(p) in names]
     return f"{lock.kind}, python {lock.python}" + (f", {', '.join(shown)}" if shown else "")

@@ -72,6 +72,10 @@ def build(lock: EnvLock, interpreter: str, target: Path) -> None:
     python = str(target / "bin" / "python")
     synced = _uv(["pip", "sync", "--quiet", "--require-hashes", "--python", python, str(locked)])
     if synced.returncode != 0:
+        from headwater.environments.cache import cache_root
+
         raise StepEnvironmentError(
-            f"cannot install the locked packages of {lock.declared}: {_explain(synced.stderr)}",
-            fix="check the network and the package index, then run again")
+            f"cannot install the locked packages of {lock.describe()}: {_explain(synced.stderr)}",
+            fix="check the network and the package index, then run again; if a locked release "
+            f"is gone from the index, delete {cache_root() / 'locks'} so the next run resolves "
+            "anew")

@@ -123,7 +123,20 @@ class FlowSpec:
             object.__setattr__(self, name, value)
             return value
         where = f" in step '{state.step_name}'" if state is not None else ""
-        raise AttributeError(f"flow {type(self).__name__} has no artifact or attribute {name!r}{where}")
+        raise AttributeError(f"flow {type(self).__name__} has no artifact or attribute "
+                             f"{name!r}{where}{self._closest_artifact(name)}")
+
+    def _closest_artifact(self, name: str) -> str:
+        """``; did you mean self.pets?`` for a misspelt artifact this task can read."""
+        state = self.__dict__.get("_hw_task")
+        if state is None or name.startswith("_"):
+            return ""
+        import difflib
+
+        known = [n for n in state.view.inherited if state.view.has(n)]
+        known += [n for n in self.__dict__ if not n.startswith("_")]
+        close = difflib.get_close_matches(name, known, n=1)
+        return f"; did you mean self.{close[0]}?" if close else ""
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in RESERVED or name in _PRIVATE_OWNED or name.startswith("_hw"):

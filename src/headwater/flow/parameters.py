@@ -143,7 +143,8 @@ class Parameter:
         unknown = sorted(set(kwargs) - IGNORED_OPTION_KEYWORDS)
         if unknown:
             raise FlowDefinitionError(
-                f"Parameter '{name}' got unknown keyword argument(s) {', '.join(unknown)}",
+                f"Parameter '{name}' got unknown keyword argument(s) {', '.join(unknown)}"
+                + _meant(unknown),
                 fix="Parameter takes name, default, type, help, required, show_default and "
                 "separator (check the spelling)",
             )
@@ -261,3 +262,13 @@ def flow_parameters(flow_cls: type) -> dict[str, Parameter]:
 
 
 Converter = Callable[[str], Any]
+
+
+def _meant(unknown: list[str]) -> str:
+    """``; did you mean default=?`` for a misspelt keyword (``defualt=``)."""
+    import difflib
+
+    known = ("default", "type", "help", "required", "show_default", "separator")
+    guesses = [f"{close[0]}= for {word}="
+               for word in unknown if (close := difflib.get_close_matches(word, known, n=1))]
+    return f"; did you mean {', '.join(guesses)}?" if guesses else ""

@@ -15,7 +15,6 @@ import ast
 import inspect
 import os
 import sys
-import textwrap
 from collections.abc import Callable
 from typing import Any
 
@@ -136,6 +135,8 @@ def _read_source(name: str, func: Callable[..., Any]) -> _Source:
             fix="define the flow in a .py file; headwater reads each step's source to find "
             "its self.next call",
         ) from None
+    import textwrap  # the slow way only
+
     raw = "".join(lines)
     text, offset = textwrap.dedent(raw), first - 1
     try:

@@ -5,8 +5,6 @@ Pure string building on a (preferably validated) :class:`Graph`; nothing here ru
 
 from __future__ import annotations
 
-import textwrap
-
 from headwater.graph.model import END, FOREACH, PARALLEL, SWITCH, Graph, StepNode
 
 _INDENT = "    "
@@ -59,6 +57,8 @@ def render_text(graph: Graph) -> str:
 
 
 def _indent(text: str) -> str:
+    import textwrap  # only `show` renders; a run imports the module, not this
+
     return "\n" + textwrap.indent(text, _INDENT, lambda line: bool(line.strip()))
 
 

@@ -11,15 +11,20 @@ Run liveness: a run recorded as 'running' whose scheduler died reads as 'failed'
 
 from __future__ import annotations
 
-import re
-
 from headwater.meta.base import MetadataStore
 from headwater.meta.rows import AttemptRow, FlowRow, RunRow, StepRow, TaskRow
 
 # libpq's "host=db user=hw password=..." form: one of its keywords, then '='.
-_KEY_VALUE_DSN = re.compile(
-    r"^\s*(host|hostaddr|port|dbname|user|password|sslmode|service|connect_timeout)\s*=", re.I
-)
+_KEY_VALUE_DSN = r"^\s*(host|hostaddr|port|dbname|user|password|sslmode|service|connect_timeout)\s*="
+
+
+def _is_key_value_dsn(url: str) -> bool:
+    """Checked only for a setting with an '=' in it: a plain path compiles no pattern."""
+    if "://" in url or "=" not in url:
+        return False
+    import re
+
+    return re.match(_KEY_VALUE_DSN, url, re.I) is not None
 
 __all__ = [
     "AttemptRow",
@@ -42,10 +47,10 @@ def open_metadata(url: str, *, readonly: bool = False) -> MetadataStore:
     The store is a context manager: ``with open_metadata(url) as meta: ...`` closes it.
     """
     from headwater import backends
-    from headwater.redaction import redact
 
-    if "://" not in url and _KEY_VALUE_DSN.match(url):
+    if _is_key_value_dsn(url):
         from headwater.exceptions import HeadwaterException
+        from headwater.redaction import redact
 
         raise HeadwaterException(
             f"the metadata setting {redact(url)!r} is a key=value connection string, which "
@@ -56,6 +61,8 @@ def open_metadata(url: str, *, readonly: bool = False) -> MetadataStore:
     try:
         backend, scheme = backends.for_url("metadata", url)
     except backends.UnknownBackendError:
+        from headwater.redaction import redact
+
         raise ValueError(
             f"no metadata backend for {redact(url)!r}: use a SQLite file path or a postgresql:// URL "
             "(set HEADWATER_METADATA, or leave it unset)"

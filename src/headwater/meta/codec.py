@@ -6,7 +6,7 @@ Encodings are compact (no spaces) and stable (sorted keys), so equal values stor
 
 from __future__ import annotations
 
-import base64
+import binascii
 import json
 from collections.abc import Iterable, Sequence
 
@@ -22,13 +22,13 @@ def _ref_fields(ref: ArtifactRef) -> dict:
     fields = {"key": ref.key, "size": ref.size, "type_name": ref.type_name,
               "encoding": ref.encoding}
     if ref.inline is not None:
-        fields["inline"] = base64.b64encode(ref.inline).decode("ascii")
+        fields["inline"] = binascii.b2a_base64(ref.inline, newline=False).decode("ascii")
     return fields
 
 
 def _ref(fields: dict) -> ArtifactRef:
     inline = fields.pop("inline", None)
-    return ArtifactRef(**fields, inline=None if inline is None else base64.b64decode(inline))
+    return ArtifactRef(**fields, inline=None if inline is None else binascii.a2b_base64(inline))
 
 
 def _frame_fields(frame: Frame) -> dict:

@@ -24,13 +24,13 @@ try:
 except ImportError:  # Windows: no flock; liveness falls back to pid and heartbeat
     fcntl = None  # type: ignore[assignment]
 
-_SAFE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+_SAFE = r"[A-Za-z0-9_][A-Za-z0-9_.-]*"  # a pattern string: re compiles (and caches) it on first use
 LOCKS_FOLDER = "run-locks"  # beside the metadata file; its presence also says runs were recorded
 
 
 def lock_path(meta_path: str, flow: str, run_id: str) -> str | None:
     """Where the lock of ``flow``/``run_id`` lives, or None if the names are not file-safe."""
-    if not (_SAFE.fullmatch(flow) and _SAFE.fullmatch(run_id)):
+    if not (re.fullmatch(_SAFE, flow) and re.fullmatch(_SAFE, run_id)):
         return None
     folder = os.path.dirname(os.path.abspath(meta_path))
     return os.path.join(folder, LOCKS_FOLDER, flow, f"{run_id}.lock")

@@ -11,9 +11,11 @@ Three ways to show the tasks, chosen by ``--progress`` (``auto`` by default):
   plus a summary line (:meth:`Progress.summary`) every ``HEADWATER_PROGRESS_INTERVAL`` seconds
   (30 by default) on long runs. The default when stdout is not a terminal (CI, a file).
 * ``live``: on a terminal, a few lines redrawn in place (done / running / failed per step, rate,
-  time left) instead of the task lines; the default on a terminal. The per-task output stays one
-  command away (``logs``).
+  time left) instead of the task lines; the default on a terminal (not ``TERM=dumb``). The
+  per-task output stays one command away (``logs``). A narrow terminal loses the bars and the
+  wordy parts before the counts; tasks a failure or Ctrl-C left unstarted stay as "not run".
 * ``summary``: only the summary line, every interval; the default for ``--quiet`` off a terminal.
+  A log that got summary lines gets a last one when the run ends.
 
 In every mode a task's failure (its error output and why it failed) is printed in full as it
 happens, above the live lines. Task output is split into whole lines as it arrives (a partial line
@@ -26,7 +28,6 @@ library is imported, and nothing of it runs when stdout is not a terminal.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import time
 from typing import TextIO
@@ -46,10 +47,13 @@ def _stamp() -> str:
 
 
 def _is_terminal(out: TextIO) -> bool:
+    """A terminal that can redraw: a tty, unless ``TERM=dumb`` says it cannot move the cursor
+    (Emacs' shell, some CI consoles), where redrawn lines would pile up as garbage."""
     try:
-        return out.isatty()
+        tty = out.isatty()
     except (AttributeError, ValueError):
         return False
+    return tty and os.environ.get("TERM") != "dumb"
 
 
 def choose_mode(progress: str, quiet: bool, out: TextIO) -> str:
@@ -84,6 +88,7 @@ class Console:
         self._partial: dict[tuple[str, str], bytes] = {}
         self._summary_every = summary_every
         self._last_summary = time.monotonic()
+        self._summaries = 0  # summary lines printed so far (off a terminal)
         self._drawn = 0  # lines of the live display now on screen
         self._last_draw = 0.0
         self._bar = ("#", "-")
@@ -156,17 +161,23 @@ class Console:
                 self.out.flush()
         elif self._summary_every is not None and now - self._last_summary >= self._summary_every:
             self._last_summary = now
+            self._summaries += 1
             self._emit(self.progress.summary() + "\n")
 
     def finish(self, run_id: str | None = None) -> None:
-        """The run is over: replace the live display by the steps' final counts."""
+        """The run is over: replace the live display by the steps' final counts. Off a
+        terminal, a log that had summary lines gets a last one, so it ends with where the run
+        stopped (how many tasks failed or never ran), not with the state 30 seconds before."""
         if self.mode != LIVE:
+            if self._summaries and self._summary_every is not None:
+                self._emit(self.progress.summary() + "\n")
+            self._summary_every = None
             return
         self._erase()
         if not self.quiet and self.progress.steps:
             lines = [self.progress.summary(), *self.progress.step_lines(self._bar)]
             if run_id:
-                lines.append(f"Each task's output: {_logs_command()} {run_id}/STEP")
+                lines.append(f"Each task's output: {flow_command('logs')} {run_id}/STEP")
             self.out.write("".join(f"{line}\n" for line in lines))
         self.out.flush()
         self.mode = SUMMARY  # anything printed after this is plain text
@@ -178,17 +189,42 @@ class Console:
             self._drawn = 0
 
     def _draw(self) -> None:
+        if not self.progress.steps:  # nothing queued yet: no "0/0 tasks" under the header
+            return
+        import shutil  # only the progress display needs it (and its compression modules)
+
         size = shutil.get_terminal_size((100, 24))
-        lines = [self.progress.summary(), *self.progress.step_lines(self._bar)]
-        lines = lines[: max(1, size.lines - 2)]
+        lines = _fitted(self.progress, self._bar, size.columns - 1)[: max(1, size.lines - 2)]
         self.out.write("".join(f"{line[: size.columns - 1]}\n" for line in lines))
         self._drawn = len(lines)
         self._last_draw = time.monotonic()
 
 
-def _logs_command() -> str:
-    """How this run's user reaches the task logs: ``python flow.py logs`` or ``headwater logs``."""
-    script = sys.argv[0] if sys.argv else ""
-    if script.endswith(".py"):
-        return f"python {os.path.basename(script)} logs"
-    return "headwater logs FLOW_FILE"
+def _fitted(progress: Progress, bar: tuple[str, str], width: int) -> list[str]:
+    """The display's lines for a terminal ``width`` columns wide: on a narrow one the bars and
+    the wordy parts go first, so the counts still show (each line is cut to the width after
+    that: a line that wrapped would break the redraw)."""
+    summary = progress.summary()
+    steps = progress.step_lines(bar)
+    if len(summary) > width:
+        summary = progress.short_summary()
+    if any(len(line) > width for line in steps):
+        steps = progress.step_lines(None)
+    return [summary, *steps]
+
+
+def flow_command(command: str) -> str:
+    """How the user who started this process types ``command`` of the same flow:
+    ``python flow.py logs`` when the flow file ran as a script, ``headwater logs flow.py``
+    when it ran through ``headwater``, as each was typed."""
+    argv = sys.argv or [""]
+    if argv[0].endswith(".py"):
+        return f"python {_as_typed(argv[0])} {command}"
+    flow_file = next((arg for arg in argv[1:] if arg.endswith(".py")), None)
+    return f"headwater {command} {_as_typed(flow_file) if flow_file else 'FLOW_FILE'}"
+
+
+def _as_typed(path: str) -> str:
+    """A relative path as the user typed it; an absolute one by its name (short, and right
+    from the flow's own folder)."""
+    return os.path.basename(path) if os.path.isabs(path) else path

@@ -28,7 +28,7 @@ from headwater.runtime.configs import (
     launch_configs,
     recorded_configs,
 )
-from headwater.runtime.console import Console
+from headwater.runtime.console import Console, flow_command
 from headwater.runtime.executors.base import Executor, ExecutorChoice, ExecutorContext
 from headwater.runtime.parameters import resolve_parameters, store_parameters
 from headwater.runtime.project import BranchChoice, ProjectInfo, project_info
@@ -51,13 +51,14 @@ def run_flow(flow_cls: type, *, params: Mapping[str, Any], options: RunOptions,
              settings: Settings, console: Console, configs: ConfigSources | None = None,
              branch: BranchChoice | None = None,
              executor: ExecutorChoice | None = None,
-             environment: str = "local") -> RunOutcome:
+             environment: str | None = None) -> RunOutcome:
     """Run ``flow_cls`` from its start step; returns when the run has finished or failed.
 
     Configs are resolved first, before the graph is checked and before any decorator option or
     parameter default that refers to them (``config_expr``) is evaluated. ``environment`` is
     ``--environment``: "pypi" or "conda" builds the steps' @pypi/@conda environments.
     """
+    environment = environment or "local"
     branch, executor = branch or BranchChoice(), executor or ExecutorChoice()
     _announce(flow_cls, console)
     resolved = launch_configs(flow_cls, configs or ConfigSources())
@@ -80,12 +81,13 @@ def resume_flow(flow_cls: type, *, step: str | None, options: RunOptions, settin
                 console: Console, configs: ConfigSources | None = None,
                 branch: BranchChoice | None = None,
                 executor: ExecutorChoice | None = None,
-                environment: str = "local") -> RunOutcome:
+                environment: str | None = None) -> RunOutcome:
     """Start a new run that clones what succeeded in an earlier run and re-runs the rest.
 
     The origin is ``options.origin_run_id``, else the latest run of this flow by this user.
     Parameters and configs are the origin's (a run's configuration is part of what it computed),
-    and so are the locks of its @pypi/@conda environments.
+    and so are the locks of its @pypi/@conda environments: with ``environment`` None (no
+    ``--environment`` given), the resumed steps run in them if the origin's steps did.
     """
     branch, executor = branch or BranchChoice(), executor or ExecutorChoice()
     _announce(flow_cls, console)
@@ -95,6 +97,11 @@ def resume_flow(flow_cls: type, *, step: str | None, options: RunOptions, settin
         refuse_running_origin(origin)
     param_refs = origin.params
     options.origin_run_id = origin.run_id
+    if environment is None:
+        environment = "pypi" if origin.environments_json else "local"
+        if origin.environments_json:
+            console.say(f"Resuming in the @pypi/@conda environments of {flow_cls.__name__}/"
+                        f"{origin.run_id} (its recorded locks), as if --environment=pypi")
     if configs:
         console.say("Note: --config/--config-value are ignored by resume: "
                     f"the configs of {flow_cls.__name__}/{origin.run_id} are used")
@@ -130,7 +137,7 @@ def find_origin_run(meta: Any, flow_name: str, run_id: str | None) -> Any:
     rows = meta.list_runs(flow_name, user=user, limit=1) or meta.list_runs(flow_name, limit=1)
     if not rows:
         raise NotFoundError(f"flow {flow_name} has no run to resume",
-                            fix="start one with: run")
+                            fix=f"start one with: {flow_command('run')}")
     return rows[0]
 
 
@@ -293,13 +300,19 @@ def _prepare_environments(launch: _Launch, policies: dict[str, StepPolicy],
                           console: Console) -> dict[str, Any]:
     """Resolve and build the @pypi/@conda environments, before anything runs or is recorded."""
     flow_cls = launch.flow_cls
-    declared = sorted(s for s, p in policies.items() if p.python_env) or (
-        ["every step"] if getattr(flow_cls, "_hw_env_base", None) is not None else [])
+    if not any(p.python_env for p in policies.values()) and getattr(
+            flow_cls, "_hw_env_base", None) is None:
+        return {}
+    from headwater.environments.declaration import step_declarations
+
+    declared = step_declarations(flow_cls, policies)  # also refuses @pypi beside @conda
     if not declared:
         return {}
     if launch.environment not in ("pypi", "conda"):
-        console.say(f"Note: @pypi/@conda ({', '.join(declared)}) are ignored: the steps run in "
-                    "this Python; add --environment=pypi to build their environments")
+        steps = [s for s in policies if s in declared]  # in the graph's order
+        kind = "pypi" if any(d.kind == "pypi" for d in declared.values()) else "conda"
+        console.say(f"Note: @pypi/@conda ({', '.join(steps)}) are ignored: the steps run in "
+                    f"this Python; add --environment={kind} to build their environments")
         return {}
     import json
 

@@ -18,10 +18,12 @@ class Counts(Record):
     running: int = 0
     done: int = 0
     failed: int = 0
+    not_run: int = 0  # was waiting when a failure or an interruption stopped the run
+    cloned: int = 0  # of the done ones, how many resume copied from the origin run
 
     @property
     def total(self) -> int:
-        return self.waiting + self.running + self.done + self.failed
+        return self.waiting + self.running + self.done + self.failed + self.not_run
 
     @property
     def ended(self) -> int:
@@ -66,6 +68,7 @@ class Progress:
         counts = self._step(step)
         counts.waiting -= 1
         counts.done += 1
+        counts.cloned += 1
 
     def skipped(self, step: str) -> None:
         """resume --clone-only: the task was not cloned and will not run."""
@@ -83,8 +86,10 @@ class Progress:
             counts.waiting += 1
 
     def dropped_waiting(self) -> None:
-        """A failure or an interruption cancelled every task that had not started."""
+        """A failure or an interruption cancelled every task that had not started: they stay in
+        the totals as "not run", so a stopped foreach of 1,000 reads 503/1000, not 503/504."""
         for counts in self.steps.values():
+            counts.not_run += counts.waiting
             counts.waiting = 0
 
     # -- what a reader sees --------------------------------------------------------------------
@@ -95,6 +100,7 @@ class Progress:
             total.running += counts.running
             total.done += counts.done
             total.failed += counts.failed
+            total.not_run += counts.not_run
         return total
 
     def elapsed(self) -> float:
@@ -117,7 +123,10 @@ class Progress:
         """One line: ``Progress: 340/1003 tasks done, 8 running, 0 failed, 655 waiting; ...``."""
         counts = self.totals()
         text = (f"Progress: {counts.done}/{counts.total} tasks done, {counts.running} running, "
-                f"{counts.failed} failed, {counts.waiting} waiting; {duration(self.elapsed())}")
+                f"{counts.failed} failed, {counts.waiting} waiting")
+        if counts.not_run:
+            text += f", {counts.not_run} not run"
+        text += f"; {duration(self.elapsed())}"
         rate, left = self.rate(), self.time_left()
         if rate is not None:
             text += f", {rate:.1f} tasks/s"
@@ -125,18 +134,37 @@ class Progress:
             text += f", about {duration(max(left, 1.0))} left"
         return text
 
-    def step_line(self, step: str, width: int, bar: tuple[str, str] = ("#", "-")) -> str:
-        """``  each      [#####-----]  340/1000 done  8 running  1 failed``."""
+    def short_summary(self) -> str:
+        """The summary for a narrow terminal: ``340/1003 done, 8 running, 0 failed; 1m05s,
+        2m left``."""
+        counts = self.totals()
+        text = f"{counts.done}/{counts.total} done, {counts.running} running, {counts.failed} failed"
+        if counts.not_run:
+            text += f", {counts.not_run} not run"
+        text += f"; {duration(self.elapsed())}"
+        left = self.time_left()
+        if left is not None:
+            text += f", {duration(max(left, 1.0))} left"
+        return text
+
+    def step_line(self, step: str, width: int,
+                  bar: tuple[str, str] | None = ("#", "-")) -> str:
+        """``  each      [#####-----]  340/1000 done  8 running  1 failed`` (``  652 not run``
+        once a failure stopped the run); without the bar when ``bar`` is None."""
         counts = self.steps[step]
         filled = round(10 * counts.ended / counts.total) if counts.total else 0
-        parts = [f"  {step:<{width}}  [{bar[0] * filled}{bar[1] * (10 - filled)}]  "
-                 f"{counts.done}/{counts.total} done"]
+        drawn = f"[{bar[0] * filled}{bar[1] * (10 - filled)}]  " if bar else ""
+        parts = [f"  {step:<{width}}  {drawn}{counts.done}/{counts.total} done"]
+        if counts.cloned:
+            parts[-1] += f" ({counts.cloned} cloned)"
         if counts.running:
             parts.append(f"{counts.running} running")
         if counts.failed:
             parts.append(f"{counts.failed} failed")
+        if counts.not_run:
+            parts.append(f"{counts.not_run} not run")
         return "  ".join(parts)
 
-    def step_lines(self, bar: tuple[str, str] = ("#", "-")) -> list[str]:
+    def step_lines(self, bar: tuple[str, str] | None = ("#", "-")) -> list[str]:
         width = max((len(step) for step in self.steps), default=0)
         return [self.step_line(step, width, bar) for step in self.steps]

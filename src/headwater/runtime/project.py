@@ -13,7 +13,7 @@ from headwater.decorators.project import project_name
 from headwater.exceptions import FlowDefinitionError
 from headwater.records import Record
 
-_BRANCH = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
+_BRANCH = r"^[A-Za-z0-9_.\-]{1,128}$"  # a pattern string: re compiles (and caches) it on first use
 
 
 class BranchChoice(NamedTuple):
@@ -56,7 +56,7 @@ def project_info(flow_cls: type, user: str, branch: str | None = None,
                 fix="add @project(name='...') above the flow class, or drop the option",
             )
         return None
-    if branch is not None and not _BRANCH.match(branch):
+    if branch is not None and not re.match(_BRANCH, branch):
         raise FlowDefinitionError(
             f"--branch {branch!r}: a branch name is letters, digits, '_', '.' and '-'",
         )

@@ -163,30 +163,39 @@ class Scheduler:
         last_beat = time.monotonic()
         while (self._ready or self._live or self._delayed) and self._stop_signal is None:
             self._release_delayed()
-            # One commit per turn of the loop, not per task: the write lock is held only while
-            # this process works, never while it waits for events.
-            if self._ready and len(self._live) < self.options.max_workers:
-                with self.meta.transaction():
-                    while self._ready and len(self._live) < self.options.max_workers:
-                        spec = self._ready.popleft()
-                        if self._clone(spec) or self._reuse(spec):
-                            continue
-                        if self.options.clone_only:  # resume --clone-only: run nothing
-                            self._not_run.append(f"{spec.step}/{spec.task_id}")
-                            self.console.progress.skipped(spec.step)
-                            continue
-                        self._launch(spec)
-            events = self.executor.poll(timeout=self._poll_timeout())
-            if events:
+            # Wait for events only when nothing can be launched now.
+            events = self.executor.poll(
+                timeout=0.0 if self._can_launch() else self._poll_timeout())
+            # One commit per turn of the loop, not per task: what finished and what it released
+            # are recorded together, and the write lock is held only while this process works,
+            # never while it waits for events.
+            if events or self._can_launch():
                 with self.meta.transaction():
                     for event in events:
                         self._handle(event)
+                    if self._stop_signal is None:
+                        self._launch_ready()
             self._live_logs.flush(self._live)
             self._enforce_timeouts()
             self.console.tick()
             if time.monotonic() - last_beat > HEARTBEAT_EVERY_S:
                 self.meta.heartbeat(self.flow_name, self.run_id, time.time())
                 last_beat = time.monotonic()
+
+    def _can_launch(self) -> bool:
+        return bool(self._ready) and len(self._live) < self.options.max_workers
+
+    def _launch_ready(self) -> None:
+        """Launch (or clone, or reuse) ready tasks while a worker slot is free."""
+        while self._can_launch():
+            spec = self._ready.popleft()
+            if self._clone(spec) or self._reuse(spec):
+                continue
+            if self.options.clone_only:  # resume --clone-only: run nothing
+                self._not_run.append(f"{spec.step}/{spec.task_id}")
+                self.console.progress.skipped(spec.step)
+                continue
+            self._launch(spec)
 
     def _poll_timeout(self) -> float:
         if not self._live and not self._delayed:

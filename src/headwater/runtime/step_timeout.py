@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -36,6 +35,8 @@ def timeout_message(step: str, seconds: float) -> str:
 
 def can_interrupt() -> bool:
     """A timer signal reaches Python code only in the main thread of a POSIX process."""
+    import threading  # only @timeout steps ask
+
     return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
 
 

@@ -37,7 +37,9 @@ def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> Ta
         if cards is not None:
             cards.attach(flow, state)
         _bind_current(spec, flow_cls, graph, cards, store)
-        os.environ.update(spec.extra.get("env", {}))
+        env = spec.extra.get("env")
+        if env:  # @environment: most steps have none (and os.environ.update is not free)
+            os.environ.update(env)
         if spec.extra.get("secrets"):
             os.environ.update(_secrets(spec))
         caught = spec.extra.get("catch")

@@ -18,7 +18,6 @@ import gc
 import io
 import os
 import pickle
-import random
 import selectors
 import signal
 import socket
@@ -97,6 +96,9 @@ def serve(sock: socket.socket, task_main: TaskMain) -> None:
     os.set_blocking(wake_r, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
+    warm = getattr(task_main, "warm", None)  # what every task would otherwise work out itself
+    if warm is not None:
+        warm()
     # Objects alive now are shared with every child; freezing them keeps the collector from
     # touching (and so copying) their pages in each child.
     gc.freeze()
@@ -209,8 +211,10 @@ def _line_stream(fd: int) -> io.TextIOWrapper:
 
 
 def _reseed_random() -> None:
-    """Forked children share the parent's RNG state; give each task its own, as a new process has."""
-    random.seed()
+    """Forked children share the parent's RNG state; give each task its own, as a new process has.
+
+    ``random`` reseeds itself in a forked child (``os.register_at_fork``) and, when the flow has
+    not imported it, is seeded afresh on first import: only numpy's generator needs it here."""
     numpy = sys.modules.get("numpy")
     if numpy is not None:
         try:

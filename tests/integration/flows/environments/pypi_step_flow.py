@@ -32,6 +32,8 @@ class PypiStepFlow(FlowSpec):
         self.table = tabulate.tabulate([[self.input, self.input * 2]], tablefmt="plain")
         self.prefix = sys.prefix
         self.server_pid = os.getppid()  # the fork server of this environment
+        with open(f"/proc/{self.server_pid}/cmdline", "rb") as cmdline:
+            self.server_argv = cmdline.read().decode().split("\0")[:3]
         self.next(self.join)
 
     @step
@@ -40,6 +42,7 @@ class PypiStepFlow(FlowSpec):
         self.tables = [i.table for i in inputs]
         self.prefixes = sorted({i.prefix for i in inputs})
         self.server_pids = sorted({i.server_pid for i in inputs})
+        self.server_argvs = [i.server_argv for i in inputs]
         self.join_has_tabulate = has("tabulate")
         self.next(self.end)
 

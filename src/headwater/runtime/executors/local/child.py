@@ -7,6 +7,7 @@ import socket
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from headwater.flow.members import class_constants
 from headwater.graph.model import Graph
 from headwater.records import TaskSpec
 from headwater.runtime.executors.forkserver import read_to_end
@@ -35,4 +36,15 @@ def make_child_main(flow_cls: type, graph: Graph, store: Any,
         sock.close()
         return 0 if result.ok else 1
 
+    def warm() -> None:
+        """Run by the fork server before its first fork: the flow's class constants are found
+        there once (the class keeps them) instead of in every task; the scheduler's own copy
+        of the class is left as it was. Should that fail, each task tries again and reports
+        it, as before."""
+        try:
+            class_constants(flow_cls)
+        except Exception:  # noqa: BLE001, S110 - the task's own attempt names the error
+            pass
+
+    child_main.warm = warm  # type: ignore[attr-defined]
     return child_main

@@ -1,0 +1,20 @@
+"""A step declaring both @pypi and @conda: refused where it is written."""
+
+from headwater import FlowSpec, conda, pypi, step
+
+
+class BothKindsFlow(FlowSpec):
+    @conda(packages={"hwgreet": "1.2.0"})
+    @pypi(packages={"tabulate": "0.9.0"})
+    @step
+    def start(self):
+        print("START RAN")
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    BothKindsFlow()
