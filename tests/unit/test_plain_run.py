@@ -115,6 +115,7 @@ def _click_run_args(flow_cls: type, args: list[str]) -> tuple[dict, dict]:
     params = flow_parameters(flow_cls)
     given = {p.name: values.pop(f"param__{attr}") for attr, p in params.items()}
     values.pop("executor")
+    values.pop("environment")  # run's own --environment: read by the callback, like the executor
     for option in backends.options("executor"):
         values.pop(option.key)
     return {k: v for k, v in given.items() if v is not None}, values
@@ -146,7 +147,7 @@ def test_run_options_click_must_read_are_left_to_it() -> None:
         ["--max-workers", "1_0"], ["--max-num-splits", "x"],
         ["--tag", ".."], ["--tag", "a\x01"],
         ["--no-cache=yes"],
-        ["--executor", "local"],
+        ["--executor", "local"], ["--environment", "pypi"], ["--environment=pypi"],
         ["--unknown", "1"], ["-n", "3"], ["3"], ["--", "--n", "3"],
     ):
         assert run_with_options(ParamFlow, ["run", *args]) is None, args
@@ -168,6 +169,22 @@ class ClashingFlow(FlowSpec):
 
 def test_a_parameter_named_like_a_run_option_is_left_to_click() -> None:
     assert run_with_options(ClashingFlow, ["run"]) is None
+
+
+class EnvironmentParamFlow(FlowSpec):
+    environment = Parameter("environment", default="dev")  # the same flag as run's --environment
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+def test_a_parameter_named_like_run_environment_option_is_left_to_click() -> None:
+    assert run_with_options(EnvironmentParamFlow, ["run", "--environment", "prod"]) is None
 
 
 def test_no_command_declares_an_option_twice_however_often_the_cli_is_built() -> None:

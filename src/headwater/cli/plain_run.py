@@ -121,7 +121,7 @@ def run_with_options(flow_cls: type, args: list[str]) -> tuple[dict[str, str], d
     from headwater.flow.parameters import flow_parameters
 
     params = {param.name for param in flow_parameters(flow_cls).values()}
-    taken = {*_VALUE_OPTIONS, *_FLAG_OPTIONS, "--help", "--executor",
+    taken = {*_VALUE_OPTIONS, *_FLAG_OPTIONS, "--help", "--executor", "--environment",
              *(option.flag for option in backends.options("executor"))}
     if any(f"--{name}" in taken for name in params):
         return None
