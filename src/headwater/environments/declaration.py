@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,13 @@ from headwater.environments.decorators import BASE_ATTR
 from headwater.exceptions import FlowDefinitionError
 
 _OPERATORS = ("=", "<", ">", "!", "~", "@")
+CHANNELS_ENV = "HEADWATER_CONDA_CHANNELS"  # comma-separated; default: conda-forge
+
+
+def default_channels() -> tuple[str, ...]:
+    """The conda channels of a @conda step that names none (part of its declaration)."""
+    given = os.environ.get(CHANNELS_ENV, "")
+    return tuple(c.strip() for c in given.split(",") if c.strip()) or ("conda-forge",)
 
 
 @dataclass(frozen=True)
@@ -71,8 +79,6 @@ def _merge(base: Mapping[str, Any] | None, own: Mapping[str, Any] | None) -> Env
         python = python or base.get("python")
         channels = list(dict.fromkeys([*channels, *(base.get("channels") or [])]))
     if own["kind"] == "conda" and not channels:  # the channels a lock came from are part of it
-        from headwater.environments.conda_env import default_channels
-
         channels = list(default_channels())
     return EnvDeclaration(own["kind"], python, tuple(sorted(packages.items())), tuple(channels))
 

@@ -322,9 +322,10 @@ def _prepare_environments(launch: _Launch, policies: dict[str, StepPolicy],
 
     origin = json.loads(launch.origin_environments) if launch.origin_environments else None
     console.say("Preparing step environments...")
-    # On Dask only the lock is made here; each worker builds (and caches) the environment.
-    return prepare_environments(flow_cls, policies, console.say, origin,
-                                build=launch.executor.name != "dask")
+    # For a remote executor (Dask) only the lock is made here; each worker builds (and caches)
+    # the environment.
+    remote = backends.get("executor", launch.executor.name).remote
+    return prepare_environments(flow_cls, policies, console.say, origin, build=not remote)
 
 
 def _environments_record(step_envs: dict[str, Any]) -> dict[str, Any] | None:
