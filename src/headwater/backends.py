@@ -73,6 +73,9 @@ class Backend(NamedTuple):
     options: tuple[BackendOption, ...] = ()
     extra: str | None = None  # the pip extra its dependencies come with, for the error message
     catch_all: bool = False  # serves any URL scheme no other backend claims
+    # An executor whose tasks run on other machines: @pypi/@conda environments are only locked
+    # at launch, and each machine builds them from their locks (as it unpacks the code package).
+    remote: bool = False
 
     def load(self) -> Callable[..., Any]:
         """The implementation (a class or factory function), imported now."""
@@ -100,7 +103,7 @@ for _b in (
     _builtin("executor", "local", "headwater.runtime.executors.local:create",
              summary="tasks forked on this machine from a warm process"),
     _builtin("executor", "dask", "headwater.runtime.executors.dask:create",
-             summary="tasks on a Dask cluster", extra="dask",
+             summary="tasks on a Dask cluster", extra="dask", remote=True,
              options=(BackendOption("dask_address", "The Dask scheduler of --executor dask.",
                                     "tcp://HOST:PORT"),
                       BackendOption("package_suffixes",

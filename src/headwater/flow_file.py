@@ -1,16 +1,20 @@
 """Import a flow file by its path and find the flow class in it: the one copy of that rule.
 
 Used by ``headwater COMMAND flow.py`` (which must not run the file's ``__main__`` block) and by
-remote workers (which import the flow from an unpacked code package). Whether a file was written
+remote workers (which import the flow from an unpacked code package:
+:func:`packaged_flow_class`). Whether a file was written
 for ``metaflow`` is :func:`headwater.compat.alias.imports_metaflow`'s rule.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import sys
+from collections.abc import Mapping
 from types import ModuleType
+from typing import Any
 
 from headwater.exceptions import FlowDefinitionError
 
@@ -76,3 +80,29 @@ def load_flow_class(path: str) -> type:
                                   fix="check the path, relative to the current folder")
     name = os.path.splitext(os.path.basename(path))[0]
     return flow_class_in(import_file(path, name), path)
+
+
+def packaged_flow_class(folder: str, code: Mapping[str, Any]) -> type:
+    """The flow class ``code`` names (its ``module``, ``path`` and ``class``, as a code package
+    records them), imported from ``folder``: an unpacked code package, or the flow's own folder.
+
+    The module is imported under the name the launcher used, if it can be; a flow run as a script
+    is ``__main__`` there, so here it is imported under a neutral name and its class found by
+    name. Used by Dask workers, deployed tasks and the fork servers of step environments.
+    """
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    module_name, rel_path, class_name = code["module"], code["path"], code["class"]
+    module = None
+    if module_name != "__main__":
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            module = None
+    if module is None:
+        stem = os.path.splitext(os.path.basename(rel_path))[0]
+        module = import_file(os.path.join(folder, rel_path), f"_headwater_flow_{stem}")
+    flow_cls = getattr(module, class_name, None)
+    if not isinstance(flow_cls, type):
+        raise ImportError(f"the code package has no flow class {class_name} in {rel_path}")
+    return flow_cls

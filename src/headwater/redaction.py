@@ -9,6 +9,8 @@ A database URL may carry its password in three ways, and libpq accepts them all:
 :func:`redact` replaces each password with ``***`` wherever it occurs in a text, so it can be
 applied to a bare URL, a message that quotes one, or a driver's error. Everything that shows a
 metadata URL (``configure show``, ``get_metadata()``, errors, reprs) goes through it.
+:func:`without_password` leaves the password out of a URL that must still work (a deployed
+task's ``--metadata``, which gets the password from ``PGPASSWORD`` instead).
 """
 
 from __future__ import annotations

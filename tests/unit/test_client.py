@@ -612,3 +612,36 @@ def test_metadata_accepts_a_postgresql_url_and_hides_its_password() -> None:
     assert settings.metadata_url == "postgresql://bob:secret@127.0.0.1:5432/hw"
     shown = describe(settings)
     assert shown.startswith("postgresql@") and "secret" not in shown and "bob" in shown
+
+
+def test_dropping_the_client_context_closes_the_datastore_it_opened(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A datastore backend holding connections (S3, a package's own) is released when the client
+    is pointed elsewhere; one handed to the context by its caller stays its caller's."""
+    from headwater import backends
+    from headwater.settings import Settings
+
+    (tmp_path / "hw_recording_store.py").write_text(
+        "from headwater.store.local_storage import LocalStorage\n"
+        "CLOSED = []\n"
+        "class RecordingStorage(LocalStorage):\n"
+        "    def __init__(self, url):\n"
+        "        super().__init__(url.partition('://')[2])\n"
+        "    def close(self):\n"
+        "        CLOSED.append(self.root)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    external: dict[str, dict[str, backends.Backend]] = {kind: {} for kind in backends.KINDS}
+    external["datastore"]["recording"] = backends.Backend(
+        "datastore", "recording", "hw_recording_store:RecordingStorage", schemes=("recording",))
+    monkeypatch.setattr(backends, "_external", external)
+    settings = Settings.resolve(datastore_root=f"recording://{tmp_path}/blobs",
+                                metadata=str(tmp_path / "meta.sqlite"))
+    import hw_recording_store
+
+    _context.use(settings).store()
+    _context.reset()
+    assert hw_recording_store.CLOSED == [f"{tmp_path}/blobs"]
+    handed = open_datastore(f"recording://{tmp_path}/given")
+    _context.use(settings, store=handed).store()
+    _context.reset()
+    assert hw_recording_store.CLOSED == [f"{tmp_path}/blobs"]

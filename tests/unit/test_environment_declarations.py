@@ -112,20 +112,26 @@ def test_the_run_record_round_trips_each_step_lock():
     assert EnvLock("pypi", "3.12.1", lock.declared, lock.lock).id != lock.id
 
 
-def test_pypi_and_conda_on_one_step_are_refused_where_written():
-    # Refused as the class is defined (so by `check` and with or without --environment),
-    # naming the step, its flow and both decorators.
-    with pytest.raises(FlowDefinitionError, match="step 'start' of F has both @pypi and @conda"):
-        class F(FlowSpec):
-            @pypi(packages={"six": ""})
-            @conda(packages={"six": ""})
-            @step
-            def start(self):
-                self.next(self.end)
+def test_pypi_and_conda_on_one_step_are_refused_when_environments_are_built():
+    # Written on one step they are accepted (a flow that runs under Metaflow without
+    # --environment runs here too); building the environments refuses them by name.
+    class F(FlowSpec):
+        @pypi(packages={"six": ""})
+        @conda(packages={"six": ""})
+        @step
+        def start(self):
+            self.next(self.mid)
 
-            @step
-            def end(self):
-                pass
+        @step
+        def mid(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    with pytest.raises(FlowDefinitionError, match="step 'start' of F has both @"):
+        _declared(F)
 
 
 def test_with_pypi_leaves_a_conda_step_alone():

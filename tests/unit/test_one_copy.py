@@ -21,6 +21,7 @@ PACKAGE = Path(headwater.__file__).parent
     ("exec_module", "flow_file.py"),
     ("extract_tb", "tracebacks.py"),
     ("PACKAGE_DIR", "tracebacks.py"),  # the test "is this frame headwater's?"
+    ("sslpassword", "redaction.py"),  # which URL query parameters hold a password
 ])
 def test_each_rule_has_one_home(needle, home):
     users = sorted(p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from headwater.redaction import redact
+from headwater.redaction import redact, without_password
 
 PW = "Pw-7f3e"
 
@@ -39,3 +39,15 @@ def test_every_form_of_password_is_hidden(text, shown):
 ])
 def test_text_without_a_password_is_unchanged(text):
     assert redact(text) == text
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("postgresql://hw:s3cret@db.example:5432/runs", "postgresql://hw@db.example:5432/runs"),
+    ("postgresql://hw:s3cret@[::1]:5432/runs", "postgresql://hw@[::1]:5432/runs"),
+    ("postgresql://hw@db/runs?sslmode=require&pass%77ord=s3cret&SSLPassword=x",
+     "postgresql://hw@db/runs?sslmode=require"),
+    ("postgresql://hw@db/runs", "postgresql://hw@db/runs"),
+    ("/data/meta.sqlite", "/data/meta.sqlite"),
+])
+def test_a_url_without_its_password_still_names_the_database(url, expected):
+    assert without_password(url) == expected

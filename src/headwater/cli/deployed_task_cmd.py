@@ -40,7 +40,7 @@ def deployed_task(step: str, task_id: str, run_key: str, code_json: str,
                   orchestrator: str, branch: str | None, production: bool, trigger_json: str,
                   output_dir: str | None, with_specs: tuple[str, ...]) -> None:
     from headwater.runtime.deployed import DeployedTask, run_deployed_task
-    from headwater.runtime.executors.dask.remote_task import load_task_flow
+    from headwater.runtime.packaged_task import load_task_flow
     from headwater.settings import Settings
 
     settings = Settings.resolve(datastore_root=datastore_root, metadata=metadata)

@@ -26,6 +26,7 @@ class ClientContext:
         self.settings = settings
         self.meta: MetadataStore = open_metadata(settings.metadata_url, readonly=True)
         self._store = store
+        self._owns_store = store is None  # one handed in is its owner's to close
         self._writer: MetadataStore | None = None
 
     def store(self) -> Any:
@@ -43,9 +44,13 @@ class ClientContext:
         return self._writer
 
     def close(self) -> None:
+        """Close what this context opened: the metadata reader, the writer, the datastore."""
         self.meta.close()
         if self._writer is not None:
             self._writer.close()
+        if self._owns_store and self._store is not None:
+            self._store.close()
+            self._store = None
 
 
 _current: ClientContext | None = None

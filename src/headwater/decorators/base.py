@@ -41,8 +41,9 @@ class StepDecorator:
     name: ClassVar[str] = ""
     defaults: ClassVar[dict[str, Any]] = {}
     allow_multiple: ClassVar[bool] = False  # e.g. @card: a step may carry several
-    # Decorators a step may not carry beside this one (e.g. @pypi and @conda): refused when the
-    # second is written, and a ``--with`` one is not added to a step holding any of these.
+    # Decorators that cannot work beside this one (e.g. @pypi and @conda): a ``--with`` one is
+    # not added to a step holding any of these. The pair written on one step is refused only
+    # when it would take effect (environments built), as Metaflow does.
     excludes: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **options: Any) -> None:
@@ -114,14 +115,6 @@ def _attach(func: Callable[..., Any], instance: StepDecorator) -> Callable[..., 
     if existing is None:
         existing = []
         setattr(func, DECORATORS_ATTR, existing)
-    clash = [d.name for d in existing if d.name in instance.excludes]
-    if clash:
-        owner = func.__qualname__.split(".")[-2:-1]  # the flow class, while its body runs
-        where = f"step '{func.__name__}'" + (f" of {owner[0]}" if owner else "")
-        raise FlowDefinitionError(
-            f"{where} has both @{instance.name} and @{clash[0]}",
-            fix=f"keep one of @{instance.name} and @{clash[0]}",
-        )
     same = [d for d in existing if d.name == instance.name]
     if same and not instance.allow_multiple:
         raise FlowDefinitionError(

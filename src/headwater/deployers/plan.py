@@ -136,12 +136,12 @@ def build_plan(flow_cls: type, settings: Settings, *, orchestrator: str, branch:
 def _store_code(flow_cls: type, settings: Settings) -> dict[str, str]:
     from headwater.store import code_package, open_datastore
 
-    store = open_datastore(settings.datastore_root)
     tarball, code = code_package.build(flow_cls)
-    saved = code_package.save(store, tarball, code)
-    # No run references the package until the deployment first runs: pin it, or `headwater gc`
-    # would collect it from under the deployment.
-    store.pin(saved["key"], f"code package of the deployed flow {flow_cls.__name__}")
+    with open_datastore(settings.datastore_root) as store:
+        saved = code_package.save(store, tarball, code)
+        # No run references the package until the deployment first runs: pin it, or
+        # `headwater gc` would collect it from under the deployment.
+        store.pin(saved["key"], f"code package of the deployed flow {flow_cls.__name__}")
     return saved
 
 
@@ -166,8 +166,8 @@ def _lock_environments(plan: DeployPlan, flow_cls: type, environment: str) -> No
 
     built = prepare_environments(flow_cls, plan.policies, plan.notes.append, build=False)
     record = run_record({step: env.lock for step, env in built.items()})
-    store = open_datastore(plan.settings.datastore_root)
-    blob = store.save_bytes(json.dumps(record, sort_keys=True).encode())
+    with open_datastore(plan.settings.datastore_root) as store:
+        blob = store.save_bytes(json.dumps(record, sort_keys=True).encode())
     plan.code = {**plan.code, ENVIRONMENTS_KEY: blob.key}
 
 

@@ -14,23 +14,15 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from headwater.environments import pypi_env
-from headwater.environments.declaration import EnvDeclaration
+from headwater.environments.declaration import CHANNELS_ENV, EnvDeclaration, default_channels
 from headwater.environments.lock import EnvLock
 from headwater.exceptions import StepEnvironmentError
-
-CHANNELS_ENV = "HEADWATER_CONDA_CHANNELS"  # comma-separated; default: conda-forge
-
-
-def default_channels() -> tuple[str, ...]:
-    given = os.environ.get(CHANNELS_ENV, "")
-    return tuple(c.strip() for c in given.split(",") if c.strip()) or ("conda-forge",)
 
 
 def _ask_rattler(request: dict[str, Any]) -> dict[str, Any]:
@@ -64,13 +56,6 @@ def resolve(declared: EnvDeclaration, interpreter: str, version: str,
             f"@conda(channels=[...]) or {CHANNELS_ENV})")
     conda = sorted(reply["records"], key=lambda r: r["name"])
     return json.dumps({"runtime": runtime_lock, "conda": conda}, indent=1, sort_keys=True)
-
-
-def pinned(lock_text: str) -> list[str]:
-    """``name==version`` for each conda package and each runtime package of a conda lock."""
-    data = json.loads(lock_text)
-    runtime = EnvLock("pypi", "", {}, data["runtime"]).pinned()
-    return sorted([f"{r['name']}=={r['version']}" for r in data["conda"]] + runtime)
 
 
 def build(lock: EnvLock, interpreter: str, target: Path) -> None:

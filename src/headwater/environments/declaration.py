@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,13 @@ from headwater.environments.decorators import BASE_ATTR
 from headwater.exceptions import FlowDefinitionError
 
 _OPERATORS = ("=", "<", ">", "!", "~", "@")
+CHANNELS_ENV = "HEADWATER_CONDA_CHANNELS"  # comma-separated; default: conda-forge
+
+
+def default_channels() -> tuple[str, ...]:
+    """The conda channels of a @conda step that names none (part of its declaration)."""
+    given = os.environ.get(CHANNELS_ENV, "")
+    return tuple(c.strip() for c in given.split(",") if c.strip()) or ("conda-forge",)
 
 
 @dataclass(frozen=True)
@@ -71,20 +79,22 @@ def _merge(base: Mapping[str, Any] | None, own: Mapping[str, Any] | None) -> Env
         python = python or base.get("python")
         channels = list(dict.fromkeys([*channels, *(base.get("channels") or [])]))
     if own["kind"] == "conda" and not channels:  # the channels a lock came from are part of it
-        from headwater.environments.conda_env import default_channels
-
         channels = list(default_channels())
     return EnvDeclaration(own["kind"], python, tuple(sorted(packages.items())), tuple(channels))
 
 
-def step_declarations(flow_cls: type, policies: Mapping[str, Any]
+def step_declarations(flow_cls: type, policies: Mapping[str, Any], strict: bool = True
                       ) -> dict[str, EnvDeclaration]:
-    """Step name -> its environment, for the steps that run in one (the others are absent)."""
+    """Step name -> its environment, for the steps that run in one (the others are absent).
+
+    ``strict`` (environments about to be built) refuses a step holding both @pypi and @conda;
+    otherwise such a step is described by the first of the two, since nothing will be built
+    (a run without ``--environment`` ignores the pair, as Metaflow does)."""
     base = getattr(flow_cls, BASE_ATTR, None)
     found = {}
     for step, policy in policies.items():
         own = getattr(policy, "python_env", None)
-        if own is not None and own.get("also"):
+        if strict and own is not None and own.get("also"):
             raise FlowDefinitionError(
                 f"step '{step}' of {flow_cls.__name__} has both @{own['kind']} and @{own['also']}",
                 fix="keep one: @pypi for PyPI packages, @conda for conda packages")

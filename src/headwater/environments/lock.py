@@ -26,10 +26,10 @@ class EnvLock:
 
     def pinned(self) -> list[str]:
         """``name==version`` for each locked package."""
-        if self.kind == "conda":
-            from headwater.environments.conda_env import pinned
-
-            return pinned(self.lock)
+        if self.kind == "conda":  # JSON: the conda records and the runtime's pypi lock
+            data = json.loads(self.lock)
+            runtime = EnvLock("pypi", "", {}, data["runtime"]).pinned()
+            return sorted([f"{r['name']}=={r['version']}" for r in data["conda"]] + runtime)
         return [line.split()[0].rstrip("\\").strip() for line in self.lock.splitlines()
                 if line and not line[0].isspace() and not line.startswith("#")]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import json
+import os
 import re
 import shutil
 import time
@@ -40,6 +41,16 @@ class BuiltEnv:
     def python(self) -> str:
         assert self.path is not None, "an environment locked only, not built here"
         return str(self.path / "bin" / "python")
+
+
+def env_environ(env: BuiltEnv) -> dict[str, str]:
+    """This process's environment variables, as a task in ``env`` should see them: its
+    ``bin`` first on PATH, and nothing that would add the launcher's own packages."""
+    environ = {k: v for k, v in os.environ.items()
+               if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
+    environ["VIRTUAL_ENV"] = str(env.path)
+    environ["PATH"] = os.pathsep.join([str(env.path / "bin"), environ.get("PATH", "")])
+    return environ
 
 
 def runtime_requirements() -> list[str]:

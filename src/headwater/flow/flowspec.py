@@ -13,8 +13,8 @@ from typing import Any, NamedTuple
 
 from headwater.exceptions import MergeArtifactsError, ReservedAttributeError, TransitionError
 from headwater.flow.artifacts import ArtifactView
+from headwater.flow.constants import class_constants
 from headwater.flow.inputs import Inputs, _top_foreach
-from headwater.flow.members import class_constants
 from headwater.records import Factory, Frame, Record
 
 # Names a step may not assign: they are the framework's, and shadowing them would break the run.

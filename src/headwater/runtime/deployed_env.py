@@ -6,7 +6,7 @@ as a Dask worker builds it (:func:`headwater.environments.prepare.build_env`). T
 itself stays in the base interpreter (it talks to the metadata database); only the step runs in
 the environment: ``ENV/bin/python`` imports headwater through the runtime overlay (never the
 base ``site-packages``), loads the flow from the code package and runs the TaskSpec
-(:func:`headwater.runtime.executors.dask.remote_task.run_payload`), and hands back its result.
+(:func:`headwater.runtime.packaged_task.run_payload`), and hands back its result.
 """
 
 from __future__ import annotations
@@ -30,8 +30,7 @@ def run_in_environment(lock: Any, spec: TaskSpec, root: str, code: dict[str, Any
                        timeout_s: float | None = None) -> SingleOutcome:
     """Run ``spec`` in the environment of ``lock`` (an EnvLock), built here if not cached."""
     from headwater.environments.cache import runtime_overlay
-    from headwater.environments.prepare import build_env
-    from headwater.runtime.executors.environment_servers import env_environ
+    from headwater.environments.prepare import build_env, env_environ
 
     env, _ = build_env(lock)
     with tempfile.TemporaryDirectory(prefix="headwater-task-") as tmp:
@@ -60,7 +59,7 @@ def run_in_environment(lock: Any, spec: TaskSpec, root: str, code: dict[str, Any
 
 def main(payload_path: str, result_path: str) -> None:  # pragma: no cover - in the environment
     """In the environment's interpreter: run the task, write its result, exit."""
-    from headwater.runtime.executors.dask.remote_task import run_payload
+    from headwater.runtime.packaged_task import run_payload
 
     with open(payload_path, "rb") as handle:
         payload = handle.read()

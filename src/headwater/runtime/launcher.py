@@ -305,10 +305,12 @@ def _prepare_environments(launch: _Launch, policies: dict[str, StepPolicy],
         return {}
     from headwater.environments.declaration import step_declarations
 
-    declared = step_declarations(flow_cls, policies)  # also refuses @pypi beside @conda
+    building = launch.environment in ("pypi", "conda")
+    # Building refuses @pypi beside @conda on one step; without the switch the pair is ignored.
+    declared = step_declarations(flow_cls, policies, strict=building)
     if not declared:
         return {}
-    if launch.environment not in ("pypi", "conda"):
+    if not building:
         steps = [s for s in policies if s in declared]  # in the graph's order
         kind = "pypi" if any(d.kind == "pypi" for d in declared.values()) else "conda"
         console.say(f"Note: @pypi/@conda ({', '.join(steps)}) are ignored: the steps run in "
@@ -320,9 +322,10 @@ def _prepare_environments(launch: _Launch, policies: dict[str, StepPolicy],
 
     origin = json.loads(launch.origin_environments) if launch.origin_environments else None
     console.say("Preparing step environments...")
-    # On Dask only the lock is made here; each worker builds (and caches) the environment.
-    return prepare_environments(flow_cls, policies, console.say, origin,
-                                build=launch.executor.name != "dask")
+    # For a remote executor (Dask) only the lock is made here; each worker builds (and caches)
+    # the environment.
+    remote = backends.get("executor", launch.executor.name).remote
+    return prepare_environments(flow_cls, policies, console.say, origin, build=not remote)
 
 
 def _environments_record(step_envs: dict[str, Any]) -> dict[str, Any] | None:

@@ -54,7 +54,15 @@ def spin_task(flow_cls: type, target: str, settings: Settings, *, branch: str | 
         params = run.params
     finally:
         meta.close()
-    store = open_datastore(settings.datastore_root)
+    with open_datastore(settings.datastore_root) as store:
+        return _spin(flow_cls, graph, store, run_id, step, task_id, params, task, parents,
+                     branch, production)
+
+
+def _spin(flow_cls: type, graph: Any, store: Any, run_id: str, step: str, task_id: str,
+          params: Any, task: Any, parents: list[ParentRef], branch: str | None,
+          production: bool) -> SpinOutcome:
+    flow = flow_cls.__name__
     user = current_username()
     scope = recorded_configs(flow_cls, params, store, f"{flow}/{run_id}").scope
     project = project_info(flow_cls, user, branch, production, scope)

@@ -16,10 +16,10 @@ from typing import Any
 from headwater.decorators.user_step import StepCall, run_under, user_wrappers
 from headwater.exceptions import SerializationError, TransitionError
 from headwater.flow.artifacts import ArtifactView
+from headwater.flow.constants import class_constants
 from headwater.flow.current import CardCollector, current, register_computed
 from headwater.flow.flowspec import TaskState, Transition
 from headwater.flow.inputs import make_inputs
-from headwater.flow.members import class_constants
 from headwater.graph.model import END, FOREACH, PARALLEL, SWITCH, Graph, StepNode
 from headwater.records import Frame, Manifest, TaskFailure, TaskResult, TaskSpec
 from headwater.runtime.step_timeout import step_time_limit
@@ -220,7 +220,7 @@ def _bind_current(spec: TaskSpec, flow_cls: type, graph: Graph, cards: Any = Non
         namespace=spec.namespace,
         card=CardCollector() if cards is None else cards.collector,
         **_parallel_info(graph, spec),
-        _datastore_root=getattr(store, "root", None),  # where S3(run=self) puts its data
+        _datastore_root=store.root,  # where S3(run=self) puts its data
         _graph=(graph, flow_cls),  # current.graph, made on first read
         **spec.extra.get("current", {}),
     )

@@ -24,7 +24,7 @@ __all__ = [
 def __getattr__(name: str) -> object:
     """The backends' classes, imported only when asked for (a local run never imports fsspec)."""
     if name in ("LocalStorage", "FsspecStorage", "S3Storage"):
-        from headwater.store import storage
+        from headwater.store import storage as backends_module
 
-        return getattr(storage, name)
+        return getattr(backends_module, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -36,6 +36,7 @@ class Storage(ABC):
     """Minimal blob storage: five methods, each cheap to implement on an object store."""
 
     root: str
+    """Where the backend keeps its blobs, as the datastore root named it (a folder or a URL)."""
 
     @abstractmethod
     def exists_many(self, keys: Iterable[str]) -> set[str]:

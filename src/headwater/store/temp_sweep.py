@@ -33,8 +33,8 @@ MARKER = ".temp-swept"  # in the datastore's folder; not a temp name, never a ke
 
 def start_sweep(storage: Any, *, now: float | None = None) -> threading.Thread | None:
     """Start sweeping ``storage`` in the background if it is a local folder not swept today."""
-    root = getattr(storage, "root", None)
-    if not isinstance(root, str) or not os.path.isdir(root):
+    root = storage.root
+    if not os.path.isdir(root):
         return None
     marker = os.path.join(root, MARKER)
     now = time.time() if now is None else now

@@ -1,4 +1,4 @@
-"""A step declaring both @pypi and @conda: refused where it is written."""
+"""A step declaring both @pypi and @conda: refused when environments are built, ignored without them (as in Metaflow)."""
 
 from headwater import FlowSpec, conda, pypi, step
 

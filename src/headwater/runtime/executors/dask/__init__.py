@@ -1,6 +1,6 @@
 """The Dask executor: every task on a Dask cluster (``executor.py``, ``resources.py``), run on the
 workers by ``worker.py`` through a fork server per code package (``worker_forks.py``) whose
-children run ``remote_task.py``. Nothing here imports Dask until the backend is chosen."""
+children run :mod:`headwater.runtime.packaged_task` (as deployed tasks do). Nothing here imports Dask until the backend is chosen."""
 
 from __future__ import annotations
 

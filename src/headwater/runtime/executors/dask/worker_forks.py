@@ -1,6 +1,6 @@
 """A fork server beside each Dask worker process, so a task starts in milliseconds.
 
-Starting ``python -m headwater.runtime.executors.dask.remote_task`` for every task costs an interpreter start
+Starting ``python -m headwater.runtime.packaged_task`` for every task costs an interpreter start
 and headwater's imports, tens of milliseconds per task before any user code runs. Instead, the
 first task of a code package that a worker process runs starts a server process for it
 (``python -m headwater.runtime.executors.dask.worker_forks FD ROOT CODE``), which imports the flow
@@ -42,6 +42,20 @@ class ForkedTask:
     exited: threading.Event = field(default_factory=threading.Event)
 
 
+def worker_server_argv(lock: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+    """For a Dask worker: build (or find cached) the environment of ``lock`` here, and return
+    the command starting :mod:`~headwater.runtime.executors.dask.worker_forks` in it, and its env."""
+    from headwater.environments.cache import runtime_overlay
+    from headwater.environments.lock import EnvLock
+    from headwater.environments.prepare import build_env, env_environ
+
+    env, _ = build_env(EnvLock.from_dict(lock))
+    bootstrap = ("import os, sys; sys.path.insert(0, sys.argv.pop(1)); "
+                 "from headwater.runtime.executors.dask.worker_forks import _main; "
+                 "os._exit(_main(sys.argv[1:]))")
+    return [env.python, "-c", bootstrap, str(runtime_overlay())], env_environ(env)
+
+
 class WorkerForkServer:
     """The worker-side handle: launch tasks, learn when they start and end."""
 
@@ -49,8 +63,6 @@ class WorkerForkServer:
         command = [sys.executable, "-m", "headwater.runtime.executors.dask.worker_forks"]
         environ = None
         if code.get("env"):  # a @pypi/@conda step: the server runs in its environment, built here
-            from headwater.runtime.executors.environment_servers import worker_server_argv
-
             command, environ = worker_server_argv(code["env"])
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
@@ -145,8 +157,8 @@ def fork_server(root: str, code: dict[str, Any]) -> WorkerForkServer:
 
 def _main(argv: list[str]) -> int:
     import headwater.runtime.task  # noqa: F401 - what every task needs, imported once here
-    from headwater.runtime.executors.dask.remote_task import load_task_flow, run_payload
     from headwater.runtime.executors.forkserver import read_to_end, serve
+    from headwater.runtime.packaged_task import load_task_flow, run_payload
 
     fd, root, code = int(argv[0]), argv[1], json.loads(argv[2])
     try:

@@ -20,7 +20,7 @@ def create(context: ExecutorContext, **options: Any) -> Executor:
                            dict(context.current_fields))
     routes = None
     if context.step_envs:  # @pypi / @conda steps: a server per environment, started on first use
-        from headwater.runtime.executors.environment_servers import EnvironmentServers
+        from headwater.runtime.executors.local.environment_servers import EnvironmentServers
 
         routes = EnvironmentServers(context.flow_cls, context.step_envs, context.store.root,
                                     context.current_fields)

@@ -7,7 +7,7 @@ import socket
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from headwater.flow.members import class_constants
+from headwater.flow.constants import class_constants
 from headwater.graph.model import Graph
 from headwater.records import TaskSpec
 from headwater.runtime.executors.forkserver import read_to_end

@@ -1,47 +1,23 @@
-"""One scale-out task, in a process of its own: :func:`run_payload`.
+"""One task of a code package, in a process of its own: :func:`run_payload`.
 
-A Dask worker's fork server (see ``worker_forks.py``) forks a child per task and
-hands it a pickled payload: the TaskSpec, the datastore root and the code package. The child
+Two callers, so it lives with neither: a Dask worker's fork server (see
+``executors/dask/worker_forks.py``) forks a child per task and hands it a pickled payload, and a
+deployed task (``cli/deployed_task_cmd.py``, and ``runtime/deployed_env.py`` for a step with its
+own environment) loads its flow and runs its step here too. The payload is the TaskSpec, the datastore root and the code package. The child
 fetches the code package from the datastore (unpacked once per content key into a private cache
-folder, see :mod:`headwater.store.code_package`),
-imports the flow from it and runs the task through :func:`~headwater.runtime.task.execute_task`
-(blobs go to the run's datastore); the TaskResult goes back to the worker. Nothing here touches
-metadata.
+folder, see :mod:`headwater.store.code_package`), imports the flow from it
+(:func:`headwater.flow_file.packaged_flow_class`) and runs the task through
+:func:`~headwater.runtime.task.execute_task` (blobs go to the run's datastore); the TaskResult
+goes back to the caller. Nothing here touches metadata.
 """
 
 from __future__ import annotations
 
-import importlib
-import os
 import pickle
 import sys
 from typing import Any
 
-from headwater.flow_file import import_file
-
-
-def load_flow_class(folder: str, code: dict[str, Any]) -> type:
-    """Import the flow module from ``folder`` under the name the launcher used, if it can.
-
-    A flow run as a script is ``__main__`` there; here it is imported under a neutral name and
-    its class found by name.
-    """
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    module_name, rel_path, class_name = code["module"], code["path"], code["class"]
-    module = None
-    if module_name != "__main__":
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            module = None
-    if module is None:
-        stem = os.path.splitext(os.path.basename(rel_path))[0]
-        module = import_file(os.path.join(folder, rel_path), f"_headwater_flow_{stem}")
-    flow_cls = getattr(module, class_name, None)
-    if not isinstance(flow_cls, type):
-        raise ImportError(f"the code package has no flow class {class_name} in {rel_path}")
-    return flow_cls
+from headwater.flow_file import packaged_flow_class
 
 
 def load_task_flow(root: str, code: dict[str, Any]) -> tuple[type, Any, Any]:
@@ -50,7 +26,7 @@ def load_task_flow(root: str, code: dict[str, Any]) -> tuple[type, Any, Any]:
     from headwater.store import code_package, open_datastore
 
     store = open_datastore(root)
-    flow_cls = load_flow_class(code_package.unpack(store, code["key"]), code)
+    flow_cls = packaged_flow_class(code_package.unpack(store, code["key"]), code)
     return flow_cls, check_flow(flow_cls), store
 
 

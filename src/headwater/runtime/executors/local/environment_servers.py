@@ -20,35 +20,12 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from headwater.environments.prepare import BuiltEnv
+from headwater.environments.prepare import BuiltEnv, env_environ
 from headwater.runtime.executors.forkserver import ForkServer
 
 _BOOTSTRAP = ("import sys; sys.path.insert(0, sys.argv[1]); "
-              "from headwater.runtime.executors.environment_servers import main; main(sys.argv[2:])")
-
-
-def env_environ(env: BuiltEnv) -> dict[str, str]:
-    """This process's environment variables, as a task in ``env`` should see them: its
-    ``bin`` first on PATH, and nothing that would add the launcher's own packages."""
-    environ = {k: v for k, v in os.environ.items()
-               if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
-    environ["VIRTUAL_ENV"] = str(env.path)
-    environ["PATH"] = os.pathsep.join([str(env.path / "bin"), environ.get("PATH", "")])
-    return environ
-
-
-def worker_server_argv(lock: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
-    """For a Dask worker: build (or find cached) the environment of ``lock`` here, and return
-    the command starting :mod:`~headwater.runtime.executors.dask.worker_forks` in it, and its env."""
-    from headwater.environments.cache import runtime_overlay
-    from headwater.environments.lock import EnvLock
-    from headwater.environments.prepare import build_env
-
-    env, _ = build_env(EnvLock.from_dict(lock))
-    bootstrap = ("import os, sys; sys.path.insert(0, sys.argv.pop(1)); "
-                 "from headwater.runtime.executors.dask.worker_forks import _main; "
-                 "os._exit(_main(sys.argv[1:]))")
-    return [env.python, "-c", bootstrap, str(runtime_overlay())], env_environ(env)
+              "from headwater.runtime.executors.local.environment_servers import main; "
+              "main(sys.argv[2:])")
 
 
 class EnvForkServer(ForkServer):
@@ -114,8 +91,8 @@ class EnvironmentServers:
 def main(argv: list[str]) -> None:  # pragma: no cover - runs in the environment's interpreter
     """The server: load the flow once, then fork a child per task until the scheduler hangs up."""
     import headwater.runtime.task  # noqa: F401 - what every task needs, imported once here
+    from headwater.flow_file import packaged_flow_class
     from headwater.graph import check_flow
-    from headwater.runtime.executors.dask.remote_task import load_flow_class
     from headwater.runtime.executors.forkserver import serve
     from headwater.runtime.executors.local.child import make_child_main
     from headwater.store import open_datastore
@@ -123,7 +100,7 @@ def main(argv: list[str]) -> None:  # pragma: no cover - runs in the environment
     fd, launch = int(argv[0]), json.loads(argv[1])
     sock = socket.socket(fileno=fd)
     try:
-        flow_cls = load_flow_class(launch["folder"], launch["code"])
+        flow_cls = packaged_flow_class(launch["folder"], launch["code"])
         task_main = make_child_main(flow_cls, check_flow(flow_cls),
                                     open_datastore(launch["root"]), launch["current"],
                                     launch["facts"])
