@@ -83,6 +83,27 @@ def test_a_local_run_imports_no_remote_stack(tmp_path: Path) -> None:
     assert task_side == []
 
 
+def test_what_a_run_imports_before_its_fork_servers_leaves_threading_out() -> None:
+    """Every forked task would otherwise run threading's after-fork handler (copy-on-write
+    faults: "Fifth pass" in docs/benchmarks.md). `-S`: this machine's site-packages import
+    threading at start-up through a `.pth` file, which says nothing of headwater."""
+    import subprocess
+
+    # This process's path (site-packages and what their .pth files added), without running the
+    # .pth files' imports.
+    code = textwrap.dedent(f"""
+        import sys
+        sys.path[:0] = {[p for p in sys.path if p]!r}
+        assert "threading" not in sys.modules, "the interpreter itself imported threading"
+        import headwater.runtime.launcher
+        import headwater.runtime.executors.local
+        import headwater.runtime.executors.local.child
+        assert "headwater.runtime.scheduler" in sys.modules  # the probe works
+        assert "threading" not in sys.modules
+    """)
+    subprocess.run([sys.executable, "-S", "-c", code], check=True)
+
+
 def test_the_backend_registry_loads_nothing_it_does_not_use() -> None:
     """Asking the registry for the CLI's choices and the local backends imports no backend."""
     import subprocess

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import threading
 
 STALE_AFTER_S = 24 * 3600.0  # a temp file untouched this long has no live writer
 SWEEP_EVERY_S = 24 * 3600.0  # at most one sweep per datastore per day
@@ -39,6 +41,10 @@ def start_sweep(storage: Any, *, now: float | None = None) -> threading.Thread |
     with contextlib.suppress(OSError):
         if now - os.stat(marker).st_mtime < SWEEP_EVERY_S:
             return None
+    # Imported here, not at the top: a run's fork servers are forked before this, and a process
+    # without `threading` skips its after-fork work in every forked task (copy-on-write faults).
+    import threading
+
     thread = threading.Thread(target=_sweep, args=(storage, marker), daemon=True,
                               name="headwater-temp-sweep")
     thread.start()

@@ -1,0 +1,75 @@
+"""Headwater source trees side by side on a foreach over 100 items: CPU and minor page faults.
+
+    python benchmarks/task_faults.py ROUNDS NAME=SRC [NAME=SRC ...]
+
+Each SRC is the ``src`` folder of a headwater tree (e.g. from ``git archive``). Each round runs
+every tree once (the order reversed every other round, so load drifts hit both), after one
+untimed warm-up each; every run is ``foreach.py run --n 100 --max-num-splits 100`` in a fresh
+folder. Printed per tree: medians of CPU (user + system of the whole process tree, from
+``wait4``), minor page faults (each a copy-on-write copy when a task writes a page it shares
+with its fork server) and wall time. The interpreter is ``HWBENCH_HEADWATER_PYTHON`` (default:
+the one running this script); give it a virtualenv without the system's site-packages, see
+"Fourth pass" in docs/benchmarks.md. Metaflow is not run: this is a before/after check.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+FLOW = os.path.join(os.path.dirname(os.path.abspath(__file__)), "flows", "foreach.py")
+ARGS = ["foreach.py", "run", "--n", "100", "--max-num-splits", "100"]
+
+
+def run_once(python: str, src: str) -> tuple[float, int, float]:
+    """One run in a fresh folder: (CPU seconds, minor faults, wall seconds)."""
+    folder = tempfile.mkdtemp(prefix="hw-faults-")
+    shutil.copy(FLOW, folder)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("METAFLOW_", "HEADWATER_", "PYTHON"))}
+    env.update(PYTHONPATH=src, METAFLOW_DATASTORE_SYSROOT_LOCAL=folder, USERNAME="bench",
+               METAFLOW_USER="bench", METAFLOW_HOME=folder)
+    log = os.path.join(folder, "log")
+    started = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:  # the run itself, its output in the folder's log
+        os.chdir(folder)
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.execve(python, [python, *ARGS], env)
+    _, status, usage = os.wait4(pid, 0)
+    wall = time.perf_counter() - started
+    if status != 0:
+        with open(log) as f:
+            sys.exit(f"run of {src} failed, its output:\n{f.read()}")
+    shutil.rmtree(folder)
+    return usage.ru_utime + usage.ru_stime, usage.ru_minflt, wall
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) < 2 or not all("=" in a for a in argv[1:]):
+        sys.exit(__doc__)
+    rounds = int(argv[0])
+    trees = {name: os.path.abspath(src) for name, src in (a.split("=", 1) for a in argv[1:])}
+    python = os.environ.get("HWBENCH_HEADWATER_PYTHON", sys.executable)
+    samples: dict[str, list[tuple[float, int, float]]] = {name: [] for name in trees}
+    for src in trees.values():
+        run_once(python, src)
+    for n in range(rounds):
+        order = list(trees.items())
+        for name, src in order if n % 2 == 0 else reversed(order):
+            samples[name].append(run_once(python, src))
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+    for name, runs in samples.items():
+        cpu, faults, wall = (statistics.median(col) for col in zip(*runs, strict=True))
+        print(f"{name}: CPU {cpu:.3f} s, minor faults {faults:.0f}, wall {wall:.2f} s "
+              f"({len(runs)} runs)")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
