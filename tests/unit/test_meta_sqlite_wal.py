@@ -92,35 +92,36 @@ def test_a_reader_and_a_writer_in_one_process_stay_current_while_other_writers_e
 
 
 def test_a_file_that_is_not_a_database_is_refused_as_damaged_and_left_alone(tmp_path: Path):
-    from headwater.exceptions import MetadataError
 
     path = tmp_path / "meta.sqlite"
     junk = b"these are notes someone saved over the metadata file\n" * 40
     path.write_bytes(junk)
     for readonly in (True, False):
-        store = open_metadata(str(path), readonly=readonly)
-        try:
-            with pytest.raises(MetadataError) as err:
-                run_count(store)
-        finally:
-            store.close()
-        assert f"the metadata database {path} is damaged" in str(err.value)
-        assert "restore it from a backup" in str(err.value)
+        message = _refusal(path, readonly)
+        assert f"the metadata database {path} is damaged" in message
+        assert "restore it from a backup" in message
     assert path.read_bytes() == junk
     assert sorted(os.listdir(tmp_path)) == ["meta.sqlite"]
 
 
-def test_a_folder_in_place_of_the_metadata_file_is_refused_as_damaged(tmp_path: Path):
+def _refusal(path: Path, readonly: bool) -> str:
+    """The error a reader or a writer of ``path`` gets on its first read."""
     from headwater.exceptions import MetadataError
+
+    store = open_metadata(str(path), readonly=readonly)
+    try:
+        with pytest.raises(MetadataError) as err:
+            run_count(store)
+    finally:
+        store.close()
+    return str(err.value)
+
+
+def test_a_folder_in_place_of_the_metadata_file_is_refused_as_damaged(tmp_path: Path):
 
     path = tmp_path / "meta.sqlite"
     path.mkdir()
     for readonly in (True, False):
-        store = open_metadata(str(path), readonly=readonly)
-        try:
-            with pytest.raises(MetadataError) as err:
-                run_count(store)
-        finally:
-            store.close()
-        assert f"the metadata database {path} is damaged (a folder, not a file)" in str(err.value)
+        message = _refusal(path, readonly)
+        assert f"the metadata database {path} is damaged (a folder, not a file)" in message
     assert path.is_dir() and list(path.iterdir()) == []
