@@ -7,6 +7,7 @@ picklable (tasks receive them from the scheduler, possibly over the network).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -51,6 +52,45 @@ def _how_filled(name: str, default: Any) -> tuple[str, Any, int]:
     return (name, None, _GIVEN) if default is _NO_DEFAULT else (name, default, _DEFAULT)
 
 
+def _state_getter(fields: tuple[str, ...]) -> Callable[[Any], list[Any]]:
+    """The class's ``__getstate__``: its field values as a list, read by one C ``attrgetter``
+    (a scheduler pickles ~10 records per task it launches; a Python loop of ``getattr`` was
+    most of that time)."""
+    if len(fields) > 1:
+        many = operator.attrgetter(*fields)
+
+        def __getstate__(self: Any) -> list[Any]:
+            return list(many(self))
+    elif fields:
+        one = operator.attrgetter(fields[0])
+
+        def __getstate__(self: Any) -> list[Any]:
+            return [one(self)]
+    else:
+        def __getstate__(self: Any) -> list[Any]:
+            return []
+    __getstate__._record_made = True  # type: ignore[attr-defined]
+    return __getstate__
+
+
+def _made_or_plain(base: type) -> bool:
+    """Whether ``base`` pickles its state the default way (a made getter, or object's own): a
+    record class whose base wrote its own ``__getstate__`` inherits it instead."""
+    getter = getattr(base, "__getstate__", None)
+    return getter is None or getter is _PLAIN_GETSTATE or getattr(getter, "_record_made", False)
+
+
+_PLAIN_GETSTATE = getattr(object, "__getstate__", None)
+
+
+def _refuse_setattr(self: Any, name: str, value: Any) -> None:
+    raise FrozenRecordError(f"cannot assign to field {name!r}")
+
+
+def _refuse_delattr(self: Any, name: str) -> None:
+    raise FrozenRecordError(f"cannot delete field {name!r}")
+
+
 def _frozen_hash(self: Any) -> int:
     return hash(tuple(getattr(self, n) for n in self.__record_compared__))
 
@@ -93,6 +133,12 @@ class _RecordType(type):
         ns["__match_args__"] = tuple(fields)
         if "__hash__" not in ns:  # as dataclasses: frozen records hash, the others do not
             ns["__hash__"] = _frozen_hash if frozen else None
+        if "__setattr__" not in ns:
+            ns["__setattr__"] = _refuse_setattr if frozen else object.__setattr__
+        if "__delattr__" not in ns:
+            ns["__delattr__"] = _refuse_delattr if frozen else object.__delattr__
+        if "__getstate__" not in ns and all(_made_or_plain(b) for b in bases):
+            ns["__getstate__"] = _state_getter(tuple(fields))
         return super().__new__(mcls, name, bases, ns)
 
     def __init__(cls, name: str, bases: tuple[type, ...], ns: dict[str, Any],
@@ -171,20 +217,17 @@ class Record(metaclass=_RecordType):
         names = self.__record_compared__
         return tuple(getattr(self, n) for n in names) == tuple(getattr(other, n) for n in names)
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        if self.__record_frozen__:
-            raise FrozenRecordError(f"cannot assign to field {name!r}")
-        object.__setattr__(self, name, value)
+    # __setattr__/__delattr__: object's own for a record that is not frozen, ones that refuse
+    # for a frozen one; _RecordType puts them in each class (no Python call per assignment).
 
-    def __delattr__(self, name: str) -> None:
-        if self.__record_frozen__:
-            raise FrozenRecordError(f"cannot delete field {name!r}")
-        object.__delattr__(self, name)
-
-    def __getstate__(self) -> list[Any]:
-        return [getattr(self, name) for name in self.__record_fields__]
+    # __getstate__ is made for each record class by _RecordType (see _state_getter).
 
     def __setstate__(self, state: Any) -> None:
+        if state.__class__ is list:  # what __getstate__ gives
+            put = object.__setattr__
+            for name, value in zip(self.__record_fields__, state, strict=True):
+                put(self, name, value)
+            return
         # Also reads what the dataclass versions of these classes pickled (artifacts such as a
         # @catch exception live on in old runs): a list of values (frozen, slots), the
         # ``__dict__`` (no slots) or ``(None, slot values)`` (slots, not frozen).
@@ -294,6 +337,29 @@ class TaskSpec(Record, slots=True):
     namespace: str | None = None
     max_num_splits: int = 100_000
     extra: dict[str, Any] = Factory(dict)
+
+    # Spelled out: the scheduler makes one per task, by keyword (the generic path's slowest).
+    def __init__(self, flow_name: str, run_id: str, step: str, task_id: str, attempt: int,
+                 parents: list[ParentRef], params: Manifest, frames: tuple[Frame, ...],
+                 is_join: bool = False, origin_run_id: str | None = None, username: str = "",
+                 tags: tuple[str, ...] = (), namespace: str | None = None,
+                 max_num_splits: int = 100_000, extra: dict[str, Any] | None = None) -> None:
+        put = object.__setattr__
+        put(self, "flow_name", flow_name)
+        put(self, "run_id", run_id)
+        put(self, "step", step)
+        put(self, "task_id", task_id)
+        put(self, "attempt", attempt)
+        put(self, "parents", parents)
+        put(self, "params", params)
+        put(self, "frames", frames)
+        put(self, "is_join", is_join)
+        put(self, "origin_run_id", origin_run_id)
+        put(self, "username", username)
+        put(self, "tags", tags)
+        put(self, "namespace", namespace)
+        put(self, "max_num_splits", max_num_splits)
+        put(self, "extra", {} if extra is None else extra)
 
     @property
     def pathspec(self) -> str:

@@ -47,6 +47,7 @@ from test_meta_sqlite import (  # noqa: F401  (collected here, against PostgreSQ
     test_store_pickles_and_survives_fork,
     test_tags_add_remove_and_validation,
     test_task_pages_changes_and_step_counts,
+    test_task_started_writes_what_new_task_and_attempt_started_write,
     test_transaction_commits_once_and_rolls_back_on_error,
     test_writes_to_unknown_objects_are_errors,
 )

@@ -24,7 +24,7 @@ from headwater.meta import open_metadata
 from headwater.meta import sqlite_sql as sql
 from headwater.meta.liveness import HEARTBEAT_TIMEOUT, pid_alive, this_host
 from headwater.meta.sqlite import SQLiteMetadata
-from headwater.records import ArtifactRef, Frame, TaskFailure, TaskResult
+from headwater.records import ArtifactRef, Frame, TaskFailure, TaskResult, replace
 
 REF_A = ArtifactRef("a" * 32, 10, "builtins.int")
 REF_B = ArtifactRef("b" * 32, 20, "builtins.list")
@@ -275,6 +275,35 @@ def test_attempts_retries_and_final_artifacts(meta):
     assert first.failure == TaskFailure("ValueError", "bad", "Traceback ...")
     assert (first.stdout_key, first.stderr_key) == ("out0", None)
     assert (second.attempt, second.status, second.failure) == (1, "succeeded", None)
+
+
+def test_task_started_writes_what_new_task_and_attempt_started_write(meta, integrity_error):
+    run_id = new_run(meta)
+    frames = [Frame("start", "1", 0, 2, is_foreach=True)]
+    meta.new_task("PetsFlow", run_id, "work", "2", frames=frames, parents=["start/1"])
+    meta.attempt_started("PetsFlow", run_id, "work", "2", 0, 100.0)
+    meta.task_started("PetsFlow", run_id, "work", "3", frames=frames, parents=["start/1"],
+                      started_at=100.0)
+    two, three = (meta.get_task("PetsFlow", run_id, "work", t) for t in ("2", "3"))
+    assert (three.status, three.attempts, three.frames, three.parents, three.origin_pathspec,
+            three.finished_at, three.transition) == (
+        two.status, two.attempts, two.frames, two.parents, two.origin_pathspec,
+        two.finished_at, two.transition) == ("running", 1, tuple(frames), ("start/1",), None,
+                                             None, None)
+    [attempt] = meta.list_attempts("PetsFlow", run_id, "work", "3")
+    assert (attempt.attempt, attempt.status, attempt.started_at) == (0, "running", 100.0)
+    assert meta.list_attempts("PetsFlow", run_id, "work", "2") == [
+        replace(attempt, task_id="2")]
+    finish_task(meta, run_id, "work", "3", {"x": REF_A}, attempt=0)
+    three = meta.get_task("PetsFlow", run_id, "work", "3")
+    assert (three.status, three.attempts) == ("succeeded", 1)
+    for final in (True, False):  # an unknown task is named, final or not
+        with pytest.raises(NotFoundError, match=f"PetsFlow/{run_id}/work/9"):
+            finish_task(meta, run_id, "work", "9", attempt=0, final=final)
+    assert meta.list_attempts("PetsFlow", run_id, "work", "9") == []
+    with pytest.raises(integrity_error):  # registered once only, as with new_task
+        meta.task_started("PetsFlow", run_id, "work", "3", frames=[], parents=[],
+                          started_at=1.0)
 
 
 def test_final_failure_sets_task_failed(meta):

@@ -132,6 +132,43 @@ def test_records_survive_pickling_and_copying() -> None:
     assert pickle.loads(pickle.dumps(result)).ok
 
 
+class One(Record, slots=True):
+    only: int
+
+
+class Kept(Record):
+    x: int
+
+    def __getstate__(self) -> dict:
+        return {"x": self.x * 10}
+
+
+class KeptChild(Kept):
+    y: int = 0
+
+
+class Thawed(Point, frozen=False):
+    z: int = 0
+
+
+def test_pickled_state_is_the_field_values_unless_a_class_writes_its_own() -> None:
+    spec = TaskSpec("F", "1", "start", "1", 0, [], {}, (Frame("a", "1", 0, 2),))
+    assert spec.__getstate__() == [getattr(spec, name) for name in spec.__record_fields__]
+    assert spec.extra == {} and spec.extra is not TaskSpec("F", "1", "s", "2", 0, [], {}, ()).extra
+    for value in (spec, One(3), Tagged("n", tag="u"), Record()):
+        assert pickle.loads(pickle.dumps(value)) == value
+    assert One(3).__getstate__() == [3] and Record().__getstate__() == []
+    # a class's own __getstate__ is kept by its subclasses
+    assert KeptChild.__getstate__ is Kept.__getstate__
+    assert pickle.loads(pickle.dumps(KeptChild(2, 5))).x == 20
+    # assignment follows each class's own frozen option
+    thawed = Thawed(1)
+    thawed.x = 2
+    del thawed.z
+    with pytest.raises(FrozenRecordError):
+        del Point(1).x
+
+
 def test_the_run_path_makes_no_dataclass() -> None:
     """Importing what a local run imports compiles no dataclass (the reason Record exists)."""
     import subprocess

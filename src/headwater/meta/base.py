@@ -84,6 +84,23 @@ class MetadataStore(ABC):
     ) -> None:
         """Register a task (status 'running') before its first attempt starts."""
 
+    def task_started(
+        self,
+        flow: str,
+        run_id: str,
+        step: str,
+        task_id: str,
+        *,
+        frames: Sequence[Frame],
+        parents: Sequence[str],
+        started_at: float,
+    ) -> None:
+        """Register a task and start its first attempt: :meth:`new_task` then
+        :meth:`attempt_started` (attempt 0), which a backend may write in fewer statements."""
+        with self.transaction():
+            self.new_task(flow, run_id, step, task_id, frames=frames, parents=parents)
+            self.attempt_started(flow, run_id, step, task_id, 0, started_at)
+
     @abstractmethod
     def attempt_started(
         self, flow: str, run_id: str, step: str, task_id: str, attempt: int, started_at: float

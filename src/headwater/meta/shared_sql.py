@@ -46,8 +46,9 @@ TASK_ATTEMPT_STARTED = """UPDATE tasks SET attempts = {greatest}(attempts, ?), s
     WHERE flow = ? AND run_id = ? AND step = ? AND task_id = ?"""
 TASK_ATTEMPT_COUNT = """UPDATE tasks SET attempts = {greatest}(attempts, ?)
     WHERE flow = ? AND run_id = ? AND step = ? AND task_id = ?"""
-FINISH_TASK = """UPDATE tasks SET status = ?, finished_at = ?, transition = ?
-    WHERE flow = ? AND run_id = ? AND step = ? AND task_id = ?"""
+# A task's last attempt ended: its count and the task's end together (one statement a task).
+FINISH_TASK_ATTEMPTS = """UPDATE tasks SET attempts = {greatest}(attempts, ?), status = ?,
+    finished_at = ?, transition = ? WHERE flow = ? AND run_id = ? AND step = ? AND task_id = ?"""
 
 START_ATTEMPT = """INSERT INTO attempts (flow, run_id, step, task_id, attempt, status, started_at)
     VALUES (?, ?, ?, ?, ?, 'running', ?)

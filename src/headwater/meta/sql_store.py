@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from types import ModuleType
 from typing import Any
 
@@ -41,10 +41,8 @@ class SQLMetadata(MetadataStore):
     _db: Any
     _sql: ModuleType
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        with self._db.write():
-            yield
+    def transaction(self) -> AbstractContextManager[Any]:
+        return self._db.write()  # the handle it gives is the backend's, not for callers
 
     def close(self) -> None:
         self._db.close()
@@ -154,6 +152,37 @@ class SQLMetadata(MetadataStore):
                 ),
             )
 
+    def task_started(
+        self,
+        flow: str,
+        run_id: str,
+        step: str,
+        task_id: str,
+        *,
+        frames: Sequence[Frame],
+        parents: Sequence[str],
+        started_at: float,
+    ) -> None:
+        # The task's row is written with its first attempt already counted: two statements
+        # where new_task + attempt_started take three, the same rows.
+        key = (flow, run_id, step, task_id)
+        with self._db.write() as c:
+            c.execute(
+                self._sql.INSERT_TASK,
+                (
+                    *key,
+                    RUNNING,
+                    started_at,
+                    None,
+                    codec.dump_frames(frames),
+                    codec.dump_strings(parents),
+                    None,
+                    1,
+                    None,
+                ),
+            )
+            c.execute(self._sql.START_ATTEMPT, (*key, 0, started_at))
+
     def attempt_started(
         self, flow: str, run_id: str, step: str, task_id: str, attempt: int, started_at: float
     ) -> None:
@@ -179,7 +208,12 @@ class SQLMetadata(MetadataStore):
         status = SUCCEEDED if result.ok else FAILED
         finished_at = result.finished_at or time.time()
         with self._db.write() as c:
-            _require(c.execute(self._sql.TASK_ATTEMPT_COUNT, (attempt + 1, *key)).rowcount, *key)
+            if final:  # the attempt count and the task's end in one UPDATE
+                update = c.execute(self._sql.FINISH_TASK_ATTEMPTS,
+                                   (attempt + 1, status, finished_at, _transition(result), *key))
+            else:
+                update = c.execute(self._sql.TASK_ATTEMPT_COUNT, (attempt + 1, *key))
+            _require(update.rowcount, *key)
             c.execute(
                 self._sql.FINISH_ATTEMPT,
                 (
@@ -194,7 +228,6 @@ class SQLMetadata(MetadataStore):
                 ),
             )
             if final:
-                c.execute(self._sql.FINISH_TASK, (status, finished_at, _transition(result), *key))
                 c.executemany(self._sql.INSERT_ARTIFACT, _artifact_rows(key, result.manifest))
 
     def clone_task(

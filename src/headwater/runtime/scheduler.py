@@ -116,6 +116,8 @@ class Scheduler:
         self._next_task_id = 1
         self._failed: list[str] = []
         self._not_run: list[str] = []
+        self._extras: dict[str, dict[str, Any]] = {}  # step -> its tasks' TaskSpec.extra
+        self._namespace = f"user:{username}"
 
     # -- the run -------------------------------------------------------------------------------
     def run(self, run_id: str, params: Mapping, tags: tuple[str, ...]) -> RunOutcome:
@@ -169,18 +171,23 @@ class Scheduler:
             # One commit per turn of the loop, not per task: what finished and what it released
             # are recorded together, and the write lock is held only while this process works,
             # never while it waits for events.
-            if events or self._can_launch():
+            if self._can_launch() or any(isinstance(event, TaskExited) for event in events):
                 with self.meta.transaction():
-                    for event in events:
-                        self._handle(event)
-                    if self._stop_signal is None:
-                        self._launch_ready()
+                    self._turn(events)
+            elif events:  # only output and 'started': nothing to record, no transaction to open
+                self._turn(events)
             self._live_logs.flush(self._live)
             self._enforce_timeouts()
             self.console.tick()
             if time.monotonic() - last_beat > HEARTBEAT_EVERY_S:
                 self.meta.heartbeat(self.flow_name, self.run_id, time.time())
                 last_beat = time.monotonic()
+
+    def _turn(self, events: list) -> None:
+        for event in events:
+            self._handle(event)
+        if self._stop_signal is None:
+            self._launch_ready()
 
     def _can_launch(self) -> bool:
         return bool(self._ready) and len(self._live) < self.options.max_workers
@@ -253,11 +260,14 @@ class Scheduler:
             policy = self.policies[step] = StepPolicy()
         return policy
 
-    def _enqueue(self, step: str, parents: list[ParentRef], frames: tuple[Frame, ...]) -> None:
-        task_id = str(self._next_task_id)
-        self._next_task_id += 1
+    def _step_extra(self, step: str) -> dict[str, Any]:
+        """What every task of ``step`` carries in ``TaskSpec.extra`` (built once per step; each
+        task gets its own copy, which it may add to)."""
+        extra = self._extras.get(step)
+        if extra is not None:
+            return extra
         policy = self._policy(step)
-        extra: dict[str, Any] = {"env": policy.env} if policy.env else {}
+        extra = {"env": policy.env} if policy.env else {}
         if policy.resources:  # @resources: scale-out executors place the task by it
             extra["resources"] = policy.resources
         if policy.catch_var is not None:  # @catch keeps what the failed step had set
@@ -268,22 +278,29 @@ class Scheduler:
             extra["timeout"] = policy.timeout_s
         if policy.secrets:  # @secrets: the task fetches them, in its own process only
             extra["secrets"] = policy.secrets
+        self._extras[step] = extra
+        return extra
+
+    def _enqueue(self, step: str, parents: list[ParentRef], frames: tuple[Frame, ...]) -> None:
+        task_id = str(self._next_task_id)
+        self._next_task_id += 1
         spec = TaskSpec(
             flow_name=self.flow_name, run_id=self.run_id, step=step, task_id=task_id, attempt=0,
             parents=parents, params=self.params, frames=frames,
             is_join=self.graph[step].is_join, origin_run_id=self.options.origin_run_id,
-            username=self.username, tags=self.tags, namespace=f"user:{self.username}",
-            max_num_splits=self.options.max_num_splits, extra=extra,
+            username=self.username, tags=self.tags, namespace=self._namespace,
+            max_num_splits=self.options.max_num_splits, extra=dict(self._step_extra(step)),
         )
         self._ready.append(spec)
         self.console.progress.queued(step)
 
     def _launch(self, spec: TaskSpec) -> None:
-        with self.meta.transaction():
-            if spec.attempt == 0:
-                self.meta.new_task(self.flow_name, self.run_id, spec.step, spec.task_id,
+        if spec.attempt == 0:  # registered and started together (one write, atomic)
+            self.meta.task_started(self.flow_name, self.run_id, spec.step, spec.task_id,
                                    frames=spec.frames,
-                                   parents=[f"{p.step}/{p.task_id}" for p in spec.parents])
+                                   parents=[f"{p.step}/{p.task_id}" for p in spec.parents],
+                                   started_at=time.time())
+        else:
             self.meta.attempt_started(self.flow_name, self.run_id, spec.step, spec.task_id,
                                       spec.attempt, time.time())
         prefix = f"{self.run_id}/{spec.step}/{spec.task_id}"
