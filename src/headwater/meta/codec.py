@@ -12,9 +12,9 @@ from collections.abc import Iterable, Sequence
 
 from headwater.records import ArtifactRef, Frame, Manifest, TaskFailure
 
-
-def _dumps(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+# One encoder for every document: json.dumps() with options builds a new one per call (the
+# scheduler encodes two or three documents per task).
+_dumps = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode
 
 
 def _ref_fields(ref: ArtifactRef) -> dict:
