@@ -21,7 +21,15 @@ from headwater.flow.current import CardCollector, current, register_computed
 from headwater.flow.flowspec import TaskState, Transition
 from headwater.flow.inputs import make_inputs
 from headwater.graph.model import END, FOREACH, PARALLEL, SWITCH, Graph, StepNode
-from headwater.records import Frame, Manifest, TaskFailure, TaskResult, TaskSpec
+from headwater.records import (
+    ArtifactRef,
+    Frame,
+    Manifest,
+    ParentRef,
+    TaskFailure,
+    TaskResult,
+    TaskSpec,
+)
 from headwater.runtime.step_timeout import step_time_limit
 from headwater.tracebacks import user_traceback
 
@@ -46,7 +54,11 @@ def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> Ta
         if caught is not None:
             _stand_in_for_failed_step(flow, state, node, caught)
         else:
-            with step_time_limit(spec.step, spec.extra.get("timeout")):
+            timeout = spec.extra.get("timeout")
+            if timeout:
+                with step_time_limit(spec.step, timeout):
+                    _call_step(flow, node, spec, store, state)
+            else:  # most steps: no context manager to make
                 _call_step(flow, node, spec, store, state)
         result = _finish(flow, state, node, spec, store)
         if caught is not None and (caught["failure"].traceback or _is_parallel_worker(graph, spec)):
@@ -110,16 +122,20 @@ def _bind_cards(spec: TaskSpec, graph: Graph, store: Any) -> Any:
 
 
 def _make_flow(flow_cls: type, node: StepNode, spec: TaskSpec, store: Any) -> tuple[Any, TaskState]:
+    state = _make_state(node, spec, store)
+    flow = flow_cls.__new__(flow_cls)
+    object.__setattr__(flow, "_hw_task", state)
+    return flow, state
+
+
+def _make_state(node: StepNode, spec: TaskSpec, store: Any) -> TaskState:
     if node.is_join or not spec.parents:
         inherited: Manifest = {}
     else:
         inherited = {k: v for k, v in spec.parents[0].manifest.items() if k not in spec.params}
     view = ArtifactView(store, inherited, spec.params, spec.pathspec)
-    state = TaskState(view, spec.step, spec.frames, _item_loader(store, spec.pathspec),
-                      is_join=node.is_join)
-    flow = flow_cls.__new__(flow_cls)
-    object.__setattr__(flow, "_hw_task", state)
-    return flow, state
+    return TaskState(view, spec.step, spec.frames, _item_loader(store, spec.pathspec),
+                     is_join=node.is_join)
 
 
 def _stand_in_for_failed_step(flow: Any, state: TaskState, node: StepNode,
@@ -366,3 +382,66 @@ def exception_type_name(kind: type) -> str:
     if module == "builtins" or module == "headwater" or module.startswith("headwater."):
         return kind.__qualname__
     return f"{module}.{kind.__qualname__}"
+
+
+# Python 3.11 rewrites a function's bytecode in place ("quickening") after its first calls, then
+# specializes its instructions over the next ones: enough rounds that both are done.
+WARM_ROUNDS = 16
+
+
+class _NoStore:
+    """What the warm-up hands where a task has its store: nothing is ever read or written."""
+
+    root = ""
+
+
+def _warm_flow_api(flow_cls: type, state: TaskState, step: str) -> None:
+    """What a step does through ``self``: read ``self.input``, assign, call ``self.next``; on an
+    instance no step runs on, and only when the flow class keeps FlowSpec's own methods."""
+    from headwater.flow.flowspec import FlowSpec
+
+    if (flow_cls.__new__ is not object.__new__ or hasattr(flow_cls, "__del__")
+            or any(getattr(flow_cls, name) is not getattr(FlowSpec, name)
+                   for name in ("__setattr__", "__getattr__", "__getattribute__", "next"))
+            or type(getattr(flow_cls, step, None)) is not type(_warm_flow_api)):
+        return
+    flow = flow_cls.__new__(flow_cls)
+    object.__setattr__(flow, "_hw_task", TaskState(state.view, step, state.frames,
+                                                   lambda frame: frame.index))
+    if getattr(flow_cls, "input", None) is FlowSpec.__dict__["input"]:
+        flow.input  # noqa: B018 - the property's code is what is warmed
+    flow.hw_warm_value = 1
+    flow.next(getattr(flow, step))
+
+
+def warm_task_path(flow_cls: type, graph: Graph) -> None:
+    """Run, in a fork server before it forks any task, the in-memory code every task runs around
+    its step: a TaskSpec unpickled, the task's state and ``current`` made, a TaskResult pickled.
+
+    Each task is a fresh fork: a function it calls for the first times writes its code object
+    (warm-up counter, quickened bytecode), a copy-on-write page copied in every task. Warmed
+    here once, the children share the finished code. No user code runs, no store is touched
+    and ``current`` is left as it was.
+    """
+    import pickle
+
+    node = next(iter(graph))
+    saved = dict(current.__dict__)
+    try:
+        for _ in range(WARM_ROUNDS):
+            ref = ArtifactRef("0" * 32, 4, "builtins.int", inline=b"")
+            frames = (Frame(node.name, "1", 0, 2, is_foreach=True, items_key="0" * 32),)
+            spec = TaskSpec("WarmFlow", "1", node.name, "2", 0,
+                            [ParentRef(node.name, "1", {"x": ref}, frames)], {"n": ref}, frames,
+                            username="warm")
+            spec = pickle.loads(pickle.dumps(spec, protocol=5))
+            state = _make_state(node, spec, None)
+            state.view.unchanged_ref("x", 0)
+            _warm_flow_api(flow_cls, state, node.name)
+            _bind_current(spec, flow_cls, graph, None, _NoStore)
+            result = TaskResult(manifest={"x": ref, "n": ref}, next_steps=(node.name,))
+            result.started_at = result.finished_at = time.time()
+            pickle.loads(pickle.dumps(result, protocol=5))
+    finally:
+        current.__dict__.clear()
+        current.__dict__.update(saved)

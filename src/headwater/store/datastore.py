@@ -17,6 +17,7 @@ import xxhash
 from headwater.exceptions import ArtifactError, DataIntegrityError, StoreError
 from headwater.records import ArtifactRef
 from headwater.store.serialize import (
+    Encoded,
     Part,
     decode,
     decode_item,
@@ -99,9 +100,7 @@ class DataStore:
         """Pickle ``value`` and store it unless an identical blob is already there."""
         encoded = encode(value, name=name, where=where)
         if encoded.size <= INLINE_MAX_BYTES:
-            data = b"".join(bytes(part) for part in encoded.parts)
-            return ArtifactRef(content_key([data]), encoded.size, encoded.type_name, PICKLE,
-                               inline=data)
+            return _inline_ref(encoded)
         key = self._put(encoded.parts, _artifact(name, where))
         return ArtifactRef(key, encoded.size, encoded.type_name, PICKLE)
 
@@ -115,10 +114,7 @@ class DataStore:
                 f"cannot load {what}: unknown encoding {ref.encoding!r}", fix="upgrade headwater"
             )
         if ref.inline is not None:
-            # A bytearray, not the bytes: values come back writable, as from a blob's mmap.
-            buf = memoryview(bytearray(ref.inline))
-            return decode(_verified(buf, ref.key, what, "its inline bytes in the metadata"),
-                          name=name, where=where)
+            return _load_inline(ref, name, where, what)
         return decode(self._read_verified(ref.key, what), name=name, where=where)
 
     def save_bytes(self, data: bytes | memoryview) -> ArtifactRef:
@@ -212,6 +208,33 @@ class DataStore:
                 f"{store_message(exc)}"
             ) from exc
         return _verified(buf, key, what, f"blob {key} in {self.root}")
+
+
+def _inline_ref(encoded: Encoded) -> ArtifactRef:
+    """The ref of a small artifact, which carries its encoded bytes itself."""
+    data = b"".join(bytes(part) for part in encoded.parts)
+    return ArtifactRef(content_key([data]), encoded.size, encoded.type_name, PICKLE, inline=data)
+
+
+def _load_inline(ref: ArtifactRef, name: str, where: str, what: str) -> object:
+    # A bytearray, not the bytes: values come back writable, as from a blob's mmap.
+    buf = memoryview(bytearray(ref.inline or b""))
+    return decode(_verified(buf, ref.key, what, "its inline bytes in the metadata"),
+                  name=name, where=where)
+
+
+def warm_codecs(rounds: int) -> None:
+    """Encode, hash and decode a small artifact and a foreach item, in memory only (no storage
+    is touched): a fork server runs this before forking its tasks, so each task finds the code
+    they run already warmed up (Python 3.11 quickens a function's bytecode in place after its
+    first calls, a copy-on-write page copied in every forked task that calls it first)."""
+    for _ in range(rounds):
+        ref = _inline_ref(encode(0, name="warm", where="warm"))
+        _load_inline(ref, "warm", "warm", "warm")
+        items, _count = encode_items([0, 1], name="warm", where="warm")
+        buf = memoryview(bytearray(b"".join(bytes(part) for part in items.parts)))
+        decode_item(_verified(buf, content_key([buf]), "warm", "warm"), 1, name="warm",
+                    where="warm")
 
 
 def _verified(buf: memoryview, key: str, what: str, where: str) -> memoryview:

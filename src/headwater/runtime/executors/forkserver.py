@@ -14,11 +14,12 @@ Because the child is a fresh fork of a clean process, each task keeps full proce
 
 from __future__ import annotations
 
+import _signal  # ``signal`` without its enum conversions: what a task calls touches less
 import gc
 import io
 import os
 import pickle
-import selectors
+import select
 import signal
 import socket
 import sys
@@ -26,6 +27,10 @@ from collections.abc import Callable
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _IGNORED_AT_LAUNCH: set[int] = set()  # e.g. SIGHUP under nohup: tasks keep ignoring those
+# A task's sys.stdout and sys.stderr, made by ``serve`` (see ``_make_task_streams``).
+_TASK_STREAMS: list[io.TextIOWrapper] = []
+# What a task resets each stop signal to (those ignored at launch left out), set by ``serve``.
+_TASK_HANDLERS: list[tuple[int, object]] = []
 
 TaskMain = Callable[[socket.socket], int]  # runs in the child: read spec, run, write result
 
@@ -91,6 +96,10 @@ def serve(sock: socket.socket, task_main: TaskMain) -> None:
     for signum in _STOP_SIGNALS:
         if signal.signal(signum, signal.SIG_IGN) is signal.SIG_IGN:
             _IGNORED_AT_LAUNCH.add(signum)
+    _TASK_HANDLERS[:] = [
+        (int(signum), signal.default_int_handler if signum == signal.SIGINT else int(signal.SIG_DFL))
+        for signum in _STOP_SIGNALS if signum not in _IGNORED_AT_LAUNCH
+    ]
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     os.set_blocking(wake_r, False)
@@ -99,22 +108,30 @@ def serve(sock: socket.socket, task_main: TaskMain) -> None:
     warm = getattr(task_main, "warm", None)  # what every task would otherwise work out itself
     if warm is not None:
         warm()
+    try:
+        _make_task_streams()
+    except OSError:  # tasks make their own streams, as they did before
+        _TASK_STREAMS.clear()
     # Objects alive now are shared with every child; freezing them keeps the collector from
     # touching (and so copying) their pages in each child.
     gc.freeze()
+    # The loop touches as few objects as it can: after each fork every page of this process is
+    # shared with the child, so each page the loop writes afterwards is copied again.
     children: dict[int, str] = {}
-    selector = selectors.DefaultSelector()
-    selector.register(sock, selectors.EVENT_READ)
-    selector.register(wake_r, selectors.EVENT_READ)
+    sock_fd = sock.fileno()
+    close = [sock_fd, wake_r, wake_w]
+    poller = select.poll()
+    poller.register(sock_fd, select.POLLIN)
+    poller.register(wake_r, select.POLLIN)
     while True:
-        for key, _ in selector.select():
-            if key.fileobj is sock:
-                msg, fds, _flags, _addr = socket.recv_fds(sock, 65536, 3)
+        for fd, _ in poller.poll():
+            if fd == sock_fd:
+                msg, fds = _recv_fds(sock)
                 if not msg:  # the scheduler is gone: leave no orphans behind
                     _kill_groups(children)
                     return
                 _, task_key = pickle.loads(msg)
-                pid = _fork_task(fds, task_main, close=[sock.fileno(), wake_r, wake_w])
+                pid = _fork_task(fds, task_main, close)
                 children[pid] = task_key
                 sock.send(pickle.dumps(("started", task_key, pid)))
             else:
@@ -125,10 +142,26 @@ def serve(sock: socket.socket, task_main: TaskMain) -> None:
         _reap(children, sock)
 
 
+_FDS_SPACE = socket.CMSG_SPACE(3 * 4)  # room for the three descriptors of a launch
+
+
+def _recv_fds(sock: socket.socket) -> tuple[bytes, list[int]]:
+    """One launch message and the descriptors that came with it (``socket.recv_fds``, inlined)."""
+    msg, ancdata, _flags, _addr = sock.recvmsg(65536, _FDS_SPACE)
+    fds: list[int] = []
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.extend(memoryview(data).cast("i"))
+    return msg, fds
+
+
+_SIGKILL = int(signal.SIGKILL)
+
+
 def _kill_groups(children: dict[int, str]) -> None:
     for pid in children:
         try:
-            os.killpg(pid, signal.SIGKILL)
+            os.killpg(pid, _SIGKILL)
         except OSError:
             pass
 
@@ -145,7 +178,10 @@ def _reap(children: dict[int, str], sock: socket.socket) -> None:
         if task_key is not None:
             # A task's processes end with it: whatever it started and left running in its
             # process group (a `sleep`, a worker pool) would otherwise be orphaned.
-            _kill_groups({pid: task_key})
+            try:
+                os.killpg(pid, _SIGKILL)
+            except OSError:
+                pass
             sock.send(pickle.dumps(("exited", task_key, pid, status)))
 
 
@@ -168,13 +204,10 @@ def _fork_task(fds: list[int], task_main: TaskMain, close: list[int]) -> int:
 
 def _run_child(fds: list[int], task_main: TaskMain, close: list[int]) -> int:  # pragma: no cover
     os.setpgid(0, 0)
-    signal.set_wakeup_fd(-1)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    for signum in _STOP_SIGNALS:  # ignored by the server; a task must die of them
-        if signum in _IGNORED_AT_LAUNCH:
-            continue
-        default = signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
-        signal.signal(signum, default)
+    _signal.set_wakeup_fd(-1)
+    _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
+    for signum, handler in _TASK_HANDLERS:  # ignored by the server; a task must die of them
+        _signal.signal(signum, handler)
     for fd in close:
         os.close(fd)
     out_fd, err_fd, task_fd = fds
@@ -182,8 +215,11 @@ def _run_child(fds: list[int], task_main: TaskMain, close: list[int]) -> int:  #
     os.dup2(err_fd, 2)
     os.close(out_fd)
     os.close(err_fd)
-    sys.stdout = _line_stream(1)
-    sys.stderr = _line_stream(2)
+    if _TASK_STREAMS:
+        sys.stdout, sys.stderr = _TASK_STREAMS
+    else:
+        sys.stdout = _line_stream(1)
+        sys.stderr = _line_stream(2)
     _reseed_random()
     try:
         return task_main(socket.socket(fileno=task_fd))
@@ -208,6 +244,42 @@ def read_to_end(sock: socket.socket, chunk: int = 1 << 16) -> bytes:
 def _line_stream(fd: int) -> io.TextIOWrapper:
     raw = io.FileIO(fd, "w", closefd=False)
     return io.TextIOWrapper(raw, encoding="utf-8", errors="backslashreplace", line_buffering=True)
+
+
+def _make_task_streams() -> None:
+    """Make, once, the ``sys.stdout`` and ``sys.stderr`` every task uses on its fds 1 and 2,
+    while those are a pipe like a task's (each task would otherwise make its own: ~50 pages
+    copied). The server's own fds 1 and 2 are put back at once; it writes nothing meanwhile.
+    Should either be closed, or another thread run here (one could write to fd 1 or 2 in that
+    moment: a flow's imports in an environment's server), tasks make their streams themselves."""
+    if not _single_threaded():
+        return
+    saved: list[int] = []
+    try:
+        for fd in (1, 2):
+            saved.append(os.dup(fd))
+    except OSError:
+        for fd in saved:
+            os.close(fd)
+        return
+    r, w = os.pipe()
+    try:
+        os.dup2(w, 1)
+        os.dup2(w, 2)
+        _TASK_STREAMS[:] = [_line_stream(1), _line_stream(2)]
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, r, w):
+            os.close(fd)
+
+
+def _single_threaded() -> bool:
+    """True when this process runs one thread only; False where that cannot be known."""
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return False
 
 
 def _reseed_random() -> None:

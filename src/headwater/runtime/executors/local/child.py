@@ -11,7 +11,8 @@ from headwater.flow.constants import class_constants
 from headwater.graph.model import Graph
 from headwater.records import TaskSpec
 from headwater.runtime.executors.forkserver import read_to_end
-from headwater.runtime.task import execute_task
+from headwater.runtime.task import WARM_ROUNDS, execute_task, warm_task_path
+from headwater.store.datastore import warm_codecs
 
 
 def make_child_main(flow_cls: type, graph: Graph, store: Any,
@@ -40,10 +41,15 @@ def make_child_main(flow_cls: type, graph: Graph, store: Any,
         """Run by the fork server before its first fork: the flow's class constants are found
         there once (the class keeps them) instead of in every task; the scheduler's own copy
         of the class is left as it was. Should that fail, each task tries again and reports
-        it, as before."""
+        it, as before. Then the code every task runs around its step is warmed up."""
         try:
             class_constants(flow_cls)
         except Exception:  # noqa: BLE001, S110 - the task's own attempt names the error
+            pass
+        try:  # in-memory only: headwater's own code each task runs, warmed up (see task.py)
+            warm_task_path(flow_cls, graph)
+            warm_codecs(WARM_ROUNDS)
+        except Exception:  # noqa: BLE001, S110 - an optimisation: tasks run the same without it
             pass
 
     child_main.warm = warm  # type: ignore[attr-defined]
