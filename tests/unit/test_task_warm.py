@@ -1,4 +1,4 @@
-"""What a fork server runs before its first fork (``warm_task_path``, ``warm_codecs``, the tasks'
+"""What a fork server runs before it forks tasks (``warm_task_path``, ``warm_codecs``, the tasks'
 streams): no user code, no store, and nothing left changed behind it."""
 
 from __future__ import annotations

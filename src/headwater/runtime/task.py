@@ -415,8 +415,9 @@ def _warm_flow_api(flow_cls: type, state: TaskState, step: str) -> None:
 
 
 def warm_task_path(flow_cls: type, graph: Graph) -> None:
-    """Run, in a fork server before it forks any task, the in-memory code every task runs around
-    its step: a TaskSpec unpickled, the task's state and ``current`` made, a TaskResult pickled.
+    """Run, in a fork server between two forks (``forkserver.REHEARSE_AFTER``), the in-memory
+    code every task runs around its step: a TaskSpec unpickled, the task's state and ``current``
+    made, a TaskResult pickled.
 
     Each task is a fresh fork: a function it calls for the first times writes its code object
     (warm-up counter, quickened bytecode), a copy-on-write page copied in every task. Warmed

@@ -225,7 +225,7 @@ def _load_inline(ref: ArtifactRef, name: str, where: str, what: str) -> object:
 
 def warm_codecs(rounds: int) -> None:
     """Encode, hash and decode a small artifact and a foreach item, in memory only (no storage
-    is touched): a fork server runs this before forking its tasks, so each task finds the code
+    is touched): a fork server runs this between two forks, so each later task finds the code
     they run already warmed up (Python 3.11 quickens a function's bytecode in place after its
     first calls, a copy-on-write page copied in every forked task that calls it first)."""
     for _ in range(rounds):

@@ -33,6 +33,10 @@ _TASK_STREAMS: list[io.TextIOWrapper] = []
 _TASK_HANDLERS: list[tuple[int, object]] = []
 
 TaskMain = Callable[[socket.socket], int]  # runs in the child: read spec, run, write result
+# A server rehearses the code around a step (``task_main.rehearse``, a few milliseconds) only
+# once it has forked this many tasks: it then pays for itself over the tasks of a fan-out, and
+# a short run (a linear flow, a resume, a small branch) does not pay for it at all.
+REHEARSE_AFTER = 8
 
 
 class ForkServer:
@@ -118,6 +122,8 @@ def serve(sock: socket.socket, task_main: TaskMain) -> None:
     # The loop touches as few objects as it can: after each fork every page of this process is
     # shared with the child, so each page the loop writes afterwards is copied again.
     children: dict[int, str] = {}
+    rehearse = getattr(task_main, "rehearse", None)
+    forked = 0
     sock_fd = sock.fileno()
     close = [sock_fd, wake_r, wake_w]
     poller = select.poll()
@@ -131,6 +137,10 @@ def serve(sock: socket.socket, task_main: TaskMain) -> None:
                     _kill_groups(children)
                     return
                 _, task_key = pickle.loads(msg)
+                forked += 1
+                if forked == REHEARSE_AFTER and rehearse is not None:
+                    rehearse()
+                    gc.freeze()  # what the rehearsal left alive is shared from now on too
                 pid = _fork_task(fds, task_main, close)
                 children[pid] = task_key
                 sock.send(pickle.dumps(("started", task_key, pid)))

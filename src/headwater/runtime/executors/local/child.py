@@ -41,16 +41,21 @@ def make_child_main(flow_cls: type, graph: Graph, store: Any,
         """Run by the fork server before its first fork: the flow's class constants are found
         there once (the class keeps them) instead of in every task; the scheduler's own copy
         of the class is left as it was. Should that fail, each task tries again and reports
-        it, as before. Then the code every task runs around its step is warmed up."""
+        it, as before."""
         try:
             class_constants(flow_cls)
         except Exception:  # noqa: BLE001, S110 - the task's own attempt names the error
             pass
-        try:  # in-memory only: headwater's own code each task runs, warmed up (see task.py)
+
+    def rehearse() -> None:
+        """Run by a fork server once it has forked a few tasks (see ``serve``): headwater's own
+        in-memory code around a step, warmed up so later tasks find it quickened (task.py)."""
+        try:
             warm_task_path(flow_cls, graph)
             warm_codecs(WARM_ROUNDS)
         except Exception:  # noqa: BLE001, S110 - an optimisation: tasks run the same without it
             pass
 
     child_main.warm = warm  # type: ignore[attr-defined]
+    child_main.rehearse = rehearse  # type: ignore[attr-defined]
     return child_main
