@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 
-from task_faults import ARGS, FLOW
+from task_faults import ARGS, interleaved_medians, run_folder_env
 
 # Run in the scheduler's interpreter: time Scheduler.run, then report at exit.
 _PROBE = """
@@ -46,12 +45,8 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 def run_once(python: str, src: str) -> tuple[float, float, int]:
     """One run in a fresh folder: (Scheduler.run CPU, process CPU, minor faults)."""
     folder = tempfile.mkdtemp(prefix="hw-sched-")
-    shutil.copy(FLOW, folder)
     out = os.path.join(folder, "probe")
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("METAFLOW_", "HEADWATER_", "PYTHON"))}
-    env.update(PYTHONPATH=src, METAFLOW_DATASTORE_SYSROOT_LOCAL=folder, USERNAME="bench",
-               METAFLOW_USER="bench", METAFLOW_HOME=folder, HWBENCH_OUT=out)
+    env = {**run_folder_env(folder, src), "HWBENCH_OUT": out}
     with open(os.path.join(folder, "log"), "wb") as log:
         done = subprocess.run([python, "-c", _PROBE, *ARGS], cwd=folder, env=env,
                               stdout=log, stderr=subprocess.STDOUT, check=False)
@@ -65,23 +60,9 @@ def run_once(python: str, src: str) -> tuple[float, float, int]:
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) < 2 or not all("=" in a for a in argv[1:]):
-        sys.exit(__doc__)
-    rounds = int(argv[0])
-    trees = {name: os.path.abspath(src) for name, src in (a.split("=", 1) for a in argv[1:])}
-    python = os.environ.get("HWBENCH_HEADWATER_PYTHON", sys.executable)
-    samples: dict[str, list[tuple[float, float, int]]] = {name: [] for name in trees}
-    for src in trees.values():
-        run_once(python, src)
-    for n in range(rounds):
-        order = list(trees.items())
-        for name, src in order if n % 2 == 0 else reversed(order):
-            samples[name].append(run_once(python, src))
-    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
-    for name, runs in samples.items():
-        run_cpu, cpu, faults = (statistics.median(col) for col in zip(*runs, strict=True))
+    for name, (run_cpu, cpu, faults) in interleaved_medians(argv, __doc__, run_once).items():
         print(f"{name}: Scheduler.run CPU {run_cpu:.4f} s, scheduler process CPU {cpu:.3f} s, "
-              f"minor faults {faults:.0f} ({len(runs)} runs)")
+              f"minor faults {faults:.0f} ({int(argv[0])} runs)")
 
 
 if __name__ == "__main__":

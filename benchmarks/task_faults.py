@@ -20,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 
 FLOW = os.path.join(os.path.dirname(os.path.abspath(__file__)), "flows", "foreach.py")
 ARGS = ["foreach.py", "run", "--n", "100", "--max-num-splits", "100"]
@@ -28,11 +29,7 @@ ARGS = ["foreach.py", "run", "--n", "100", "--max-num-splits", "100"]
 def run_once(python: str, src: str) -> tuple[float, int, float]:
     """One run in a fresh folder: (CPU seconds, minor faults, wall seconds)."""
     folder = tempfile.mkdtemp(prefix="hw-faults-")
-    shutil.copy(FLOW, folder)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("METAFLOW_", "HEADWATER_", "PYTHON"))}
-    env.update(PYTHONPATH=src, METAFLOW_DATASTORE_SYSROOT_LOCAL=folder, USERNAME="bench",
-               METAFLOW_USER="bench", METAFLOW_HOME=folder)
+    env = run_folder_env(folder, src)
     log = os.path.join(folder, "log")
     started = time.perf_counter()
     pid = os.fork()
@@ -51,13 +48,29 @@ def run_once(python: str, src: str) -> tuple[float, int, float]:
     return usage.ru_utime + usage.ru_stime, usage.ru_minflt, wall
 
 
-def main(argv: list[str]) -> None:
+def run_folder_env(folder: str, src: str) -> dict[str, str]:
+    """Copy the flow into ``folder`` and return the environment a run there gets: this one
+    without any METAFLOW_/HEADWATER_/PYTHON setting, ``src`` on PYTHONPATH, the data in the
+    folder."""
+    shutil.copy(FLOW, folder)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("METAFLOW_", "HEADWATER_", "PYTHON"))}
+    env.update(PYTHONPATH=src, METAFLOW_DATASTORE_SYSROOT_LOCAL=folder, USERNAME="bench",
+               METAFLOW_USER="bench", METAFLOW_HOME=folder)
+    return env
+
+
+def interleaved_medians(argv: list[str], usage: str,
+                        run_once: Callable[[str, str], tuple]) -> dict[str, tuple]:
+    """``ROUNDS NAME=SRC ...``: one untimed warm-up per tree, then ``run_once(python, src)``
+    for every tree in each round (the order reversed every other round, so load drifts hit
+    all trees); the median of each measure, per tree."""
     if len(argv) < 2 or not all("=" in a for a in argv[1:]):
-        sys.exit(__doc__)
+        sys.exit(usage)
     rounds = int(argv[0])
     trees = {name: os.path.abspath(src) for name, src in (a.split("=", 1) for a in argv[1:])}
     python = os.environ.get("HWBENCH_HEADWATER_PYTHON", sys.executable)
-    samples: dict[str, list[tuple[float, int, float]]] = {name: [] for name in trees}
+    samples: dict[str, list[tuple]] = {name: [] for name in trees}
     for src in trees.values():
         run_once(python, src)
     for n in range(rounds):
@@ -65,10 +78,14 @@ def main(argv: list[str]) -> None:
         for name, src in order if n % 2 == 0 else reversed(order):
             samples[name].append(run_once(python, src))
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
-    for name, runs in samples.items():
-        cpu, faults, wall = (statistics.median(col) for col in zip(*runs, strict=True))
+    return {name: tuple(statistics.median(col) for col in zip(*runs, strict=True))
+            for name, runs in samples.items()}
+
+
+def main(argv: list[str]) -> None:
+    for name, (cpu, faults, wall) in interleaved_medians(argv, __doc__, run_once).items():
         print(f"{name}: CPU {cpu:.3f} s, minor faults {faults:.0f}, wall {wall:.2f} s "
-              f"({len(runs)} runs)")
+              f"({int(argv[0])} runs)")
 
 
 if __name__ == "__main__":
