@@ -192,6 +192,7 @@ def try_plain(flow_cls: type, args: list[str]) -> bool:
     if obj is None:
         return False
     from headwater.cli.errors import handle_errors
+    from headwater.cli.process_exit import exit_process
     from headwater.cli.run_cmd import do_resume, do_run
 
     ctx = PlainContext(obj)
@@ -200,7 +201,7 @@ def try_plain(flow_cls: type, args: list[str]) -> bool:
         command = handle_errors(lambda: do_run(ctx, flow_cls, given, **options))
     else:
         command = handle_errors(lambda: do_resume(ctx, None, None, **options))
-    sys.exit(_as_click_would(command))
+    exit_process(_as_click_would(command), flow_cls)
 
 
 def _as_click_would(command: Any) -> int:
