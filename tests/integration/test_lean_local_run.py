@@ -18,6 +18,19 @@ REMOTE_STACKS = ("fsspec", "asyncio", "ssl", "dask", "distributed", "psycopg", "
                  # the web UI's server: only `headwater ui` / `card server` load it
                  "headwater.ui", "starlette", "uvicorn", "anyio")
 
+# Standard library modules a local run does not need, though headwater once imported them for
+# small uses: each costs every run its import (this VM: inspect with dis and tokenize ~15 ms,
+# urllib.parse with ipaddress ~6 ms, socket with selectors ~4 ms, threading ~2 ms; "Seventh pass"
+# in docs/benchmarks.md). inspect: the graph's docstrings and source file are read without it,
+# user step decorators and @cache import it when used. copy: only for user step decorators.
+# urllib.parse: the read-only SQLite URI has its own percent-encoder. socket, selectors: the fork
+# servers and the executor use `_socket` and `select.poll`, the host name comes from `os.uname`.
+# threading: SQLite connections use `_thread`'s lock and thread-local (the temp sweep, once a
+# day, still starts a thread: skipped here, see below). Modules the interpreter itself loads
+# at start-up (a site-packages .pth file) are not a run's doing and are left out.
+STDLIB_NOT_NEEDED = ("inspect", "dis", "tokenize", "copy", "urllib", "ipaddress", "socket",
+                     "selectors", "threading")
+
 FLOW = textwrap.dedent("""
     import sys
 
@@ -56,9 +69,26 @@ def _loaded(names: list[str], module: str) -> bool:
     return any(n == module or n.startswith(module + ".") for n in names)
 
 
+def _at_start_up() -> set[str]:
+    """The modules this interpreter has loaded before running anything (in the tests' env)."""
+    import subprocess
+
+    from .flowrun import hermetic_env
+
+    code = "import sys; print(' '.join(sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], env=hermetic_env(), capture_output=True,
+                         text=True, check=True).stdout
+    return set(out.split())
+
+
 def test_a_local_run_imports_no_remote_stack(tmp_path: Path) -> None:
     flow = tmp_path / "lean_flow.py"
     flow.write_text(FLOW)
+    # The datastore counts as swept today: the sweep's thread (threading) is not this run's cost.
+    from headwater.store.temp_sweep import MARKER
+
+    (tmp_path / ".headwater").mkdir()
+    (tmp_path / ".headwater" / MARKER).touch()
     # -X importtime makes every import of the scheduler (and of its forked tasks, whose stderr
     # the scheduler relays) print one line naming the module.
     proc = run_cli(flow, "run", cwd=tmp_path, hermetic=True,
@@ -68,6 +98,9 @@ def test_a_local_run_imports_no_remote_stack(tmp_path: Path) -> None:
     assert "headwater.runtime.scheduler" in imported  # the probe works
     scheduler_side = [m for m in REMOTE_STACKS if _loaded(imported, m)]
     assert scheduler_side == []
+    preloaded = _at_start_up()
+    not_needed = [m for m in STDLIB_NOT_NEEDED if m not in preloaded]
+    assert [m for m in not_needed if _loaded(imported, m)] == []
     # A bare `run` is started without click (cli/plain_run.py): nothing parses it.
     assert not _loaded(imported, "click")
 
@@ -81,6 +114,7 @@ def test_a_local_run_imports_no_remote_stack(tmp_path: Path) -> None:
     assert "headwater.runtime.task" in task_modules  # the probe works
     task_side = [m for m in REMOTE_STACKS if _loaded(task_modules, m)]
     assert task_side == []
+    assert [m for m in not_needed if _loaded(task_modules, m)] == []
 
 
 def test_what_a_run_imports_before_its_fork_servers_leaves_threading_out() -> None:

@@ -18,8 +18,6 @@ first and its ``post_step`` last; artifacts they set are stored with the step's.
 
 from __future__ import annotations
 
-import copy
-import inspect
 import types
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -109,6 +107,8 @@ def user_step_decorator(func: Any = None, **options: Any) -> Any:
     """Turn a generator function into a step decorator (see the module's docstring)."""
     if func is None:
         return lambda f: user_step_decorator(f, **options)
+    import inspect  # here, not at the top: a run whose flow defines no such decorator never needs it
+
     name = getattr(func, "__name__", repr(func))
     if not _is_function(func) or not inspect.isgeneratorfunction(func):
         raise FlowDefinitionError(
@@ -195,6 +195,8 @@ def run_under(wrappers: list[UserStepDecorator], call: StepCall) -> None:
     where its own ``self.next`` would have gone. Each application uses a copy of the decorator,
     so no state leaks from one task to the next.
     """
+    import copy  # only tasks of steps with user decorators get here
+
     entered: list[UserStepDecorator] = []
     next_options: Any = None
     replacement = None

@@ -12,9 +12,9 @@ source cannot be read at all stops the build.
 from __future__ import annotations
 
 import ast
-import inspect
 import os
 import sys
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -48,7 +48,7 @@ def build_graph(flow_cls: type) -> Graph:
         flow_name=flow_cls.__name__,
         nodes={node.name: node for node in nodes},
         file=_class_file(flow_cls),
-        doc=inspect.cleandoc(flow_cls.__dict__.get("__doc__") or ""),
+        doc=_cleandoc(flow_cls.__dict__.get("__doc__") or ""),
         line=_class_line(flow_cls),
     )
     _link(graph)
@@ -71,11 +71,82 @@ def _find_steps(flow_cls: type) -> dict[str, tuple[int, Callable[..., Any]]]:
     return steps
 
 
+# `inspect` (with the dis, tokenize and linecache it imports: ~15 ms of a run's start-up here) is
+# imported only where a flow needs it. The few of its answers every run asks for are written out
+# below for the common case (a flow in a .py file, plain functions as steps), each falling back
+# to `inspect` otherwise; tests/unit/test_stdlib_stand_ins.py checks them against it.
+
+
 def _class_file(flow_cls: type) -> str:
+    file = getattr(sys.modules.get(flow_cls.__module__), "__file__", None)
+    if isinstance(file, str) and file.endswith(".py") and os.path.exists(file):
+        return file  # what inspect.getsourcefile says of a class defined in a .py file
+    import inspect
+
     try:
         return inspect.getsourcefile(flow_cls) or inspect.getfile(flow_cls)
     except (TypeError, OSError):
         return ""
+
+
+def _unwrap(func: Any) -> Any:
+    """``inspect.unwrap``: a function nothing wraps (a step, nearly always) is itself."""
+    if not hasattr(func, "__wrapped__"):
+        return func
+    import inspect
+
+    return inspect.unwrap(func)
+
+
+def _cleandoc(doc: str) -> str:
+    """``inspect.cleandoc``: the first line stripped, the others' common indentation removed,
+    blank lines at either end dropped."""
+    lines = doc.expandtabs().split("\n")
+    margin = min((len(line) - len(line.lstrip()) for line in lines[1:] if line.lstrip()),
+                 default=None)
+    lines[0] = lines[0].lstrip()
+    if margin is not None:
+        lines[1:] = [line[margin:] for line in lines[1:]]
+    while lines and not lines[-1]:
+        lines.pop()
+    while lines and not lines[0]:
+        lines.pop(0)
+    return "\n".join(lines)
+
+
+def _getdoc(func: Any) -> str | None:
+    """``inspect.getdoc`` of a step function: its cleaned docstring or, having none, that of the
+    same name on the nearest class of its defining class's MRO that has one."""
+    if not isinstance(func, types.FunctionType):
+        import inspect
+
+        return inspect.getdoc(func)
+    doc = func.__doc__
+    if doc is None:
+        try:
+            doc = _inherited_doc(func)
+        except (AttributeError, TypeError):
+            return None
+    return _cleandoc(doc) if isinstance(doc, str) else None
+
+
+def _inherited_doc(func: types.FunctionType) -> Any:
+    owner: Any = sys.modules.get(func.__module__)
+    if owner is None:
+        return None
+    for part in func.__qualname__.split(".")[:-1]:  # the class the function was defined in
+        owner = getattr(owner, part)
+    name = func.__name__
+    if not isinstance(owner, type) or getattr(owner, name) is not func:
+        return None
+    for base in owner.__mro__:
+        try:
+            doc = getattr(base, name).__doc__
+        except AttributeError:
+            continue
+        if doc is not None:
+            return doc
+    return None
 
 
 def _class_line(flow_cls: type) -> int:
@@ -83,6 +154,8 @@ def _class_line(flow_cls: type) -> int:
     line = _class_line_from_tree(flow_cls)
     if line:
         return line
+    import inspect  # a class the flow's file does not show once (or a flow without a file)
+
     try:
         return inspect.getsourcelines(flow_cls)[1]
     except (TypeError, OSError):
@@ -119,11 +192,13 @@ def _read_source(name: str, func: Callable[..., Any]) -> _Source:
     ``inspect.getsourcelines`` tokenizes the file again for every step); a function whose file
     cannot be read that way (a notebook cell, a file changed since import) goes the slow way.
     """
-    func = inspect.unwrap(func)
+    func = _unwrap(func)
     found = _from_module_tree(func)
     if found is not None:
         return found
     file = getattr(getattr(func, "__code__", None), "co_filename", "") or ""
+    import inspect  # the slow way only
+
     try:
         file = inspect.getsourcefile(func) or file
         lines, first = inspect.getsourcelines(func)
@@ -135,7 +210,7 @@ def _read_source(name: str, func: Callable[..., Any]) -> _Source:
             fix="define the flow in a .py file; headwater reads each step's source to find "
             "its self.next call",
         ) from None
-    import textwrap  # the slow way only
+    import textwrap
 
     raw = "".join(lines)
     text, offset = textwrap.dedent(raw), first - 1
@@ -234,7 +309,7 @@ def _parse_step(
         name=name,
         transition=END if name == "end" else LINEAR,
         is_join=len(params) >= 2,
-        doc=inspect.getdoc(inspect.unwrap(func)) or "",
+        doc=_getdoc(_unwrap(func)) or "",
         file=src.file,
         line=src.line(fdef),
         parallel_step=any(getattr(d, "name", "") == "parallel"
@@ -483,8 +558,12 @@ def _name_literal(node: StepNode, expr: ast.expr, keyword: str, example: str) ->
 def _check_targets_are_steps(node: StepNode, flow_cls: type, step_names: set[str]) -> None:
     """A target that exists on the class but is not a step is a forgotten @step, most likely."""
     for target in node.out:
+        if target in step_names:
+            continue
+        import inspect  # a flow about to be refused, or a target that is no attribute at all
+
         attr = inspect.getattr_static(flow_cls, target, _MISSING)
-        if target in step_names or attr is _MISSING:
+        if attr is _MISSING:
             continue
         kind = type(attr).__name__
         raise _error(

@@ -22,7 +22,6 @@ nothing is copied. The lookup is one indexed query by (flow, step, key).
 
 from __future__ import annotations
 
-import inspect
 import json
 import sys
 from collections.abc import Mapping
@@ -150,6 +149,8 @@ def _sorted_keys(manifest: Mapping[str, Any]) -> list[list[str]]:
 
 def _flow_file_hash(flow_cls: type) -> str:
     """The flow file's bytes; a class without a readable file (a notebook) by its source."""
+    import inspect  # here and below, not at the top: only @cache steps need it
+
     try:
         path = inspect.getsourcefile(flow_cls)
         if path:
@@ -161,10 +162,14 @@ def _flow_file_hash(flow_cls: type) -> str:
 
 
 def _step_source_hash(flow_cls: type, step: str) -> str:
+    import inspect
+
     return _source_hash(inspect.unwrap(getattr(flow_cls, step)))
 
 
 def _source_hash(obj: Any) -> str:
+    import inspect
+
     try:
         text = inspect.getsource(obj).encode()
     except (OSError, TypeError):  # no source to read: the compiled code stands for it

@@ -15,13 +15,14 @@ Because the child is a fresh fork of a clean process, each task keeps full proce
 from __future__ import annotations
 
 import _signal  # ``signal`` without its enum conversions: what a task calls touches less
+import _socket  # ``socket``'s C core: all a run needs, without selectors, array and enums
 import gc
 import io
 import os
 import pickle
 import select
 import signal
-import socket
+import struct
 import sys
 from collections.abc import Callable
 
@@ -32,7 +33,7 @@ _TASK_STREAMS: list[io.TextIOWrapper] = []
 # What a task resets each stop signal to (those ignored at launch left out), set by ``serve``.
 _TASK_HANDLERS: list[tuple[int, object]] = []
 
-TaskMain = Callable[[socket.socket], int]  # runs in the child: read spec, run, write result
+TaskMain = Callable[[_socket.socket], int]  # runs in the child: read spec, run, write result
 # A server rehearses the code around a step (``task_main.rehearse``, a few milliseconds) only
 # once it has forked this many tasks: it then pays for itself over the tasks of a fan-out, and
 # a short run (a linear flow, a resume, a small branch) does not pay for it at all.
@@ -42,7 +43,7 @@ REHEARSE_AFTER = 8
 class ForkServer:
     """Handle on the server process, held by the scheduler side."""
 
-    def __init__(self, pid: int, sock: socket.socket) -> None:
+    def __init__(self, pid: int, sock: _socket.socket) -> None:
         self.pid = pid
         self.sock = sock
 
@@ -50,7 +51,7 @@ class ForkServer:
     def start(cls, task_main: TaskMain, siblings: list[ForkServer] = ()) -> ForkServer:
         """Fork a server. ``siblings``: servers started before, whose scheduler-side sockets the
         new one must not keep open (or they would never see their scheduler hang up)."""
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the forked server
             ours.close()
@@ -66,7 +67,9 @@ class ForkServer:
         return cls(pid, ours)
 
     def launch(self, key: str, fds: list[int]) -> None:
-        socket.send_fds(self.sock, [pickle.dumps(("run", key))], fds)
+        # What ``socket.send_fds`` sends: the descriptors as an array of C ints (SCM_RIGHTS).
+        rights = (_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack(f"{len(fds)}i", *fds))
+        self.sock.sendmsg([pickle.dumps(("run", key))], [rights])
 
     def read_message(self) -> tuple | None:
         data = self.sock.recv(65536)
@@ -90,7 +93,7 @@ class ForkServer:
             pass
 
 
-def serve(sock: socket.socket, task_main: TaskMain) -> None:
+def serve(sock: _socket.socket, task_main: TaskMain) -> None:
     """The server loop: fork on request, report exits. Ends when the scheduler hangs up.
 
     Also the loop of the Dask workers' fork servers (:mod:`.dask.worker_forks`)."""
@@ -152,15 +155,15 @@ def serve(sock: socket.socket, task_main: TaskMain) -> None:
         _reap(children, sock)
 
 
-_FDS_SPACE = socket.CMSG_SPACE(3 * 4)  # room for the three descriptors of a launch
+_FDS_SPACE = _socket.CMSG_SPACE(3 * 4)  # room for the three descriptors of a launch
 
 
-def _recv_fds(sock: socket.socket) -> tuple[bytes, list[int]]:
+def _recv_fds(sock: _socket.socket) -> tuple[bytes, list[int]]:
     """One launch message and the descriptors that came with it (``socket.recv_fds``, inlined)."""
     msg, ancdata, _flags, _addr = sock.recvmsg(65536, _FDS_SPACE)
     fds: list[int] = []
     for level, kind, data in ancdata:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
             fds.extend(memoryview(data).cast("i"))
     return msg, fds
 
@@ -176,7 +179,7 @@ def _kill_groups(children: dict[int, str]) -> None:
             pass
 
 
-def _reap(children: dict[int, str], sock: socket.socket) -> None:
+def _reap(children: dict[int, str], sock: _socket.socket) -> None:
     while children:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -232,7 +235,7 @@ def _run_child(fds: list[int], task_main: TaskMain, close: list[int]) -> int:  #
         sys.stderr = _line_stream(2)
     _reseed_random()
     try:
-        return task_main(socket.socket(fileno=task_fd))
+        return task_main(_socket.socket(fileno=task_fd))
     finally:
         for stream in (sys.stdout, sys.stderr):
             try:
@@ -241,7 +244,7 @@ def _run_child(fds: list[int], task_main: TaskMain, close: list[int]) -> int:  #
                 pass
 
 
-def read_to_end(sock: socket.socket, chunk: int = 1 << 16) -> bytes:
+def read_to_end(sock: _socket.socket, chunk: int = 1 << 16) -> bytes:
     """Everything the other end sends until it shuts its side: a task's spec or payload."""
     chunks = []
     while True:

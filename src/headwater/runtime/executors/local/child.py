@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import _socket  # the sockets a fork server hands its tasks (see forkserver.py)
 import pickle
-import socket
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -17,7 +17,7 @@ from headwater.store.datastore import warm_codecs
 
 def make_child_main(flow_cls: type, graph: Graph, store: Any,
                     current_fields: Mapping[str, Any] | None = None,
-                    facts: Mapping[str, str] | None = None) -> Callable[[socket.socket], int]:
+                    facts: Mapping[str, str] | None = None) -> Callable[[_socket.socket], int]:
     """Bind what every task of a run shares; the result runs inside each forked task.
 
     ``current_fields`` (the project and branch, ...) are the same for every task of the run, so
@@ -25,7 +25,7 @@ def make_child_main(flow_cls: type, graph: Graph, store: Any,
     added to every result's metadata (e.g. the environment the task ran in).
     """
 
-    def child_main(sock: socket.socket) -> int:
+    def child_main(sock: _socket.socket) -> int:
         spec: TaskSpec = pickle.loads(read_to_end(sock))
         if current_fields:
             spec.extra = {**spec.extra,

@@ -8,14 +8,14 @@ that names the exit code or the signal.
 
 from __future__ import annotations
 
+import _socket  # see forkserver.py: `socket` and `selectors` are more than this loop needs
 import contextlib
 import os
 import pickle
-import selectors
+import select
 import signal
-import socket
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from headwater.exceptions import RunFailedError
 from headwater.records import Factory, Record, TaskFailure, TaskResult, TaskSpec
@@ -27,7 +27,7 @@ _CHUNK = 1 << 16
 
 class _Running(Record):
     key: str
-    result_sock: socket.socket
+    result_sock: _socket.socket
     streams: dict[int, str]  # fd -> "stdout" / "stderr", open ones only
     pid: int | None = None
     status: int | None = None  # wait status once exited
@@ -53,7 +53,7 @@ class LocalExecutor(Executor):
     ``routes`` may send a step's tasks to another server (speaking the same protocol).
     """
 
-    def __init__(self, run_in_child: Callable[[socket.socket], int], servers: int = 1,
+    def __init__(self, run_in_child: Callable[[_socket.socket], int], servers: int = 1,
                  routes: ServerRoutes | None = None) -> None:
         # fork() is the slowest part of starting a task (milliseconds on a virtual machine), and a
         # server forks one child at a time: one server per core lets the forks run in parallel.
@@ -61,9 +61,9 @@ class LocalExecutor(Executor):
         for _ in range(max(1, servers)):
             self._servers.append(ForkServer.start(run_in_child, self._servers))
         self._load = {server.pid: 0 for server in self._servers}
-        self._selector = selectors.DefaultSelector()
+        self._poller = _Poller()
         for server in self._servers:
-            self._selector.register(server.sock, selectors.EVENT_READ, server)
+            self._poller.register(server.sock.fileno(), server.sock, server)
         self._tasks: dict[str, _Running] = {}
         self._routes = routes
 
@@ -74,40 +74,39 @@ class LocalExecutor(Executor):
     def submit(self, key: str, spec: TaskSpec) -> None:
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
-        ours, theirs = socket.socketpair()
+        ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
         server = self._routes.server_for(spec.step) if self._routes else None
         if server is None:
             server = min(self._servers, key=lambda s: self._load[s.pid])
         elif server.pid not in self._load:  # a routed server's first task: watch it from now on
             self._load[server.pid] = 0
-            self._selector.register(server.sock, selectors.EVENT_READ, server)
+            self._poller.register(server.sock.fileno(), server.sock, server)
         self._load[server.pid] += 1
         server.launch(key, [out_w, err_w, theirs.fileno()])
         for fd in (out_w, err_w):
             os.close(fd)
         theirs.close()
         ours.sendall(pickle.dumps(spec, protocol=5))
-        ours.shutdown(socket.SHUT_WR)
+        ours.shutdown(_socket.SHUT_WR)
         ours.setblocking(False)
         task = _Running(key, ours, {out_r: "stdout", err_r: "stderr"}, server=server.pid)
         self._tasks[key] = task
         for fd in (out_r, err_r):
             os.set_blocking(fd, False)
-            self._selector.register(fd, selectors.EVENT_READ, task)
-        self._selector.register(ours, selectors.EVENT_READ, task)
+            self._poller.register(fd, fd, task)
+        self._poller.register(ours.fileno(), ours, task)
 
     def poll(self, timeout: float | None) -> list[Event]:
         events: list[Event] = []
-        for sel_key, _ in self._selector.select(timeout):
-            task = sel_key.data
+        for fd, watched, task in self._poller.ready(timeout):
             if isinstance(task, ForkServer):
                 self._on_server_message(task, events)
                 continue
-            elif sel_key.fileobj is task.result_sock:
+            elif watched is task.result_sock:
                 if not task.result_done:
                     self._read_result(task)
-            elif sel_key.fd in task.streams:  # an earlier event of this batch may have closed it
-                self._read_stream(task, sel_key.fd, events)
+            elif fd in task.streams:  # an earlier event of this batch may have closed it
+                self._read_stream(task, fd, events)
             self._maybe_finish(task, events)
         return events
 
@@ -163,7 +162,7 @@ class LocalExecutor(Executor):
                 data = b""
             if not data:
                 task.result_done = True
-                self._selector.unregister(task.result_sock)
+                self._poller.unregister(task.result_sock.fileno())
                 task.result_sock.close()
                 return
             task.result_bytes += data
@@ -184,7 +183,7 @@ class LocalExecutor(Executor):
             self._read_result(task)
 
     def _close_stream(self, task: _Running, fd: int) -> None:
-        self._selector.unregister(fd)
+        self._poller.unregister(fd)
         os.close(fd)
         del task.streams[fd]
 
@@ -219,7 +218,35 @@ class LocalExecutor(Executor):
             server.wait()
         if self._routes is not None:
             self._routes.close()
-        self._selector.close()
+        self._poller.close()
+
+
+class _Poller:
+    """What ``selectors`` gave this loop, on ``select.poll`` (no system call to watch or forget a
+    descriptor): the descriptors ready to read, each with the object watched and its owner."""
+
+    def __init__(self) -> None:
+        self._poll = select.poll()
+        self._watched: dict[int, tuple[Any, Any]] = {}  # fd -> (object watched, its owner)
+
+    def register(self, fd: int, watched: Any, owner: Any) -> None:
+        self._poll.register(fd, select.POLLIN)
+        self._watched[fd] = (watched, owner)
+
+    def unregister(self, fd: int) -> None:
+        del self._watched[fd]
+        self._poll.unregister(fd)
+
+    def ready(self, timeout: float | None) -> list[tuple[int, Any, Any]]:
+        """(fd, object, owner) of each descriptor readable (or closed, or in error) within
+        ``timeout`` seconds (None: wait for one), looked up before the caller handles any."""
+        if timeout is not None:  # poll takes milliseconds (and rounds them up, as selectors did)
+            timeout = max(0.0, timeout * 1000)
+        watched = self._watched
+        return [(fd, *watched[fd]) for fd, _ in self._poll.poll(timeout) if fd in watched]
+
+    def close(self) -> None:
+        self._watched.clear()
 
 
 def _decode_result(task: _Running) -> TaskResult:
