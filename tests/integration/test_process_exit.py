@@ -131,6 +131,29 @@ def test_under_a_profiler_the_process_exits_normally(tmp_path: Path) -> None:
     assert _read(tmp_path / "teardown.txt") == "torn down"
 
 
+DRIVER = textwrap.dedent("""
+    import runpy
+    import sys
+
+    sys.argv = [sys.argv[1], "run"]
+    try:
+        runpy.run_path(sys.argv[0], run_name="__main__")
+    except SystemExit as stop:
+        with open("after.txt", "w") as out:
+            out.write(f"carried on after exit {stop.code}")
+""")
+
+
+def test_a_program_that_runs_the_script_itself_gets_its_exit_back(tmp_path: Path) -> None:
+    flow = _write_flow(tmp_path)
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER)
+    done = run_cli(driver, str(flow), cwd=tmp_path, hermetic=True)
+    assert done.returncode == 0, done.stderr
+    assert "end ran" in done.stdout
+    assert _read(tmp_path / "after.txt") == "carried on after exit 0"
+
+
 class NotTheScriptsFlow:
     """A flow class of an imported module (here: this test module)."""
 

@@ -19,8 +19,9 @@ owns from start to end, and it keeps every promise a normal exit makes to the pr
 It falls back to ``sys.exit`` whenever the process might still have something to do after the
 command: an interactive interpreter (``python -i``, ``PYTHONINSPECT``, a notebook), a tracer or
 profiler (a debugger, ``coverage``, ``cProfile``: they act after the program ends), another thread
-still running (a normal exit would wait for it), or a flow class that is not the ``__main__``
-script's own (the CLI called from inside another program, such as a test runner).
+still running (a normal exit would wait for it), a flow class that is not the ``__main__``
+script's own (the CLI called from inside a test runner or a notebook), or a script that another
+program runs to carry on after it (``runpy.run_path(..., run_name="__main__")``).
 """
 
 from __future__ import annotations
@@ -57,11 +58,14 @@ def exit_process(code: int | str | None, flow_cls: type) -> NoReturn:
 def owns_process(flow_cls: type) -> bool:
     """True when nothing but headwater's command can still run in this process after it ends:
     ``flow_cls`` belongs to the ``__main__`` script, no one traces or profiles the interpreter,
-    it will not turn interactive, and no other thread is alive."""
+    no program runs the script to carry on after it, it will not turn interactive, and no other
+    thread is alive."""
     main = sys.modules.get("__main__")
     if flow_cls.__module__ != "__main__" or getattr(main, "__file__", None) is None:
         return False
     if getattr(main, flow_cls.__name__, None) is not flow_cls:
+        return False
+    if not _script_is_outermost(vars(main)):
         return False
     if sys.flags.interactive or hasattr(sys, "ps1") or os.environ.get("PYTHONINSPECT"):
         return False
@@ -70,3 +74,22 @@ def owns_process(flow_cls: type) -> bool:
     threading = sys.modules.get("threading")
     return threading is None or (threading.active_count() == 1
                                  and threading.current_thread() is threading.main_thread())
+
+
+def _script_is_outermost(script_globals: dict) -> bool:
+    """True when the script's module code is the program: below its frame there is nothing, or
+    only ``runpy`` (``python -m package.flow``). A program that runs the script itself (with
+    ``runpy.run_path(..., run_name="__main__")`` or ``exec``) to carry on afterwards sits below
+    it, and must get its ``SystemExit``."""
+    frame = sys._getframe(1)
+    while frame is not None and not (frame.f_globals is script_globals
+                                     and frame.f_code.co_name == "<module>"):
+        frame = frame.f_back
+    if frame is None:
+        return False
+    frame = frame.f_back
+    while frame is not None:
+        if frame.f_globals.get("__name__") != "runpy":
+            return False
+        frame = frame.f_back
+    return True
