@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from headwater import FlowSpec, Parameter, backends, step
@@ -14,6 +16,7 @@ from headwater.cli.plain_run import (
     run_with_options,
 )
 from headwater.flow.parameters import flow_parameters
+from headwater.runtime.scheduler import RunOptions
 
 
 class TinyFlow(FlowSpec):
@@ -196,3 +199,11 @@ def test_no_command_declares_an_option_twice_however_often_the_cli_is_built() ->
             command = cli.commands[name]
             flags = [flag for param in command.params for flag in param.opts]
             assert len(flags) == len(set(flags)), sorted(f for f in flags if flags.count(f) > 1)
+
+
+def test_max_workers_defaults_to_metaflows_sixteen_on_any_machine(monkeypatch) -> None:
+    """A flow moved from Metaflow runs as many tasks at once as it did there (docs/decisions.md),
+    on a two-core runner as on a big server."""
+    for cores in (1, 2, 64):
+        monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
+        assert RunOptions().max_workers == 16

@@ -360,7 +360,7 @@ def common_run_options() -> list[click.Option]:
                      envvar=_env("TAGS") + _env("TAG"),
                      help="Tag the run (repeatable; from the environment: space-separated)."),
         click.Option(["--max-workers"], type=int, default=None, envvar=_env("MAX_WORKERS"),
-                     help="Tasks running at once (default: twice the CPU count, 2 to 16)."),
+                     help="Tasks running at once (default: 16, as Metaflow)."),
         click.Option(["--max-num-splits"], type=click.IntRange(min=1), default=100_000,
                      show_default=True, envvar=_env("MAX_NUM_SPLITS"),
                      help="Refuse a foreach with more items than this."),
