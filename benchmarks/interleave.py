@@ -11,8 +11,9 @@ the other tree is this checkout's ``src``. CASES is a comma-separated subset of
 running this script). Give headwater a virtualenv of its own without the system's
 site-packages, as Metaflow's is: ``.pth`` files there run at every interpreter start and would
 be counted against whichever system has them. Each round runs every system on every case in a
-fresh folder; the first round is a warm-up. Use ``benchmarks/run.py`` for the full comparison;
-this script is for a before/after check.
+fresh folder, in the reverse order every other round (two identical trees measured 8-11 %
+apart when one always ran right after Metaflow); the first round is a warm-up. Use
+``benchmarks/run.py`` for the full comparison; this script is for a before/after check.
 """
 
 from __future__ import annotations
@@ -90,7 +91,10 @@ def main() -> None:
     loads = []
     for number in range(rounds + 1):
         loads.append(os.getloadavg()[0])
-        for system, (python, src) in systems.items():
+        # Every other round runs the systems in the reverse order: whichever runs first in a
+        # round (right after Metaflow's sixteen workers, or not) is not always the same one.
+        order = list(systems.items())
+        for system, (python, src) in (order if number % 2 == 0 else order[::-1]):
             for case in cases:
                 sample = _one(system, python, src, case)
                 if number:  # round 0 is the warm-up
