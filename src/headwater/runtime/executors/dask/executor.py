@@ -21,6 +21,7 @@ import pickle
 import queue
 import sys
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,10 @@ from headwater.runtime.executors.dask.resources import DaskResources, refused_fu
 from headwater.store import code_package
 
 CONNECT_TIMEOUT_S = 10.0  # HEADWATER_DASK_TIMEOUT overrides it
+# Finished tasks' results fetched from the workers at once. Dask runs every done-callback on one
+# thread: a fetch made there waited for the one before it, and a single worker slow to answer
+# held back the results of all the others.
+FETCHERS = 8
 
 @dataclass
 class _Task:
@@ -84,6 +89,7 @@ class DaskExecutor(Executor):
         # Filled from the client's threads: ("live", msg) from the workers, ("done", (key,
         # the fetched output)) from the done-callbacks, ("done", key) for a refused task.
         self._inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._fetchers = ThreadPoolExecutor(FETCHERS, thread_name_prefix="headwater-fetch")
         self._topic = f"headwater-{uuid.uuid4().hex}"
         self._client.subscribe_topic(self._topic, lambda event: self._inbox.put(("live", event[1])))
         # The scheduler's own news: a worker that leaves takes its running tasks with it.
@@ -124,8 +130,17 @@ class DaskExecutor(Executor):
         task.future = self._client.submit(run_task, name, payload, self._root, code,
                                           self._topic, key=name,
                                           pure=False, retries=0, resources=resources or None)
-        task.future.add_done_callback(
-            lambda future, key=key: self._inbox.put(("done", (key, _fetched(future)))))
+        task.future.add_done_callback(lambda future, key=key: self._fetch_soon(key, future))
+
+    def _fetch_soon(self, key: str, future: Any) -> None:
+        """Run by Dask's callback thread: hand the fetch of ``future``'s result to a fetcher."""
+        try:
+            self._fetchers.submit(self._fetch, key, future)
+        except RuntimeError:  # closed: nobody waits for this result any more
+            pass
+
+    def _fetch(self, key: str, future: Any) -> None:
+        self._inbox.put(("done", (key, _fetched(future))))
 
     def poll(self, timeout: float | None) -> list[Event]:
         """Live events (start, output) and exits, in the order the client received them."""
@@ -259,6 +274,7 @@ class DaskExecutor(Executor):
             self._kill(list(self._tasks.values()), force=True)
         self._tasks.clear()
         self._by_name.clear()
+        self._fetchers.shutdown(wait=False, cancel_futures=True)
         for topic in (self._topic, "all"):
             try:
                 self._client.unsubscribe_topic(topic)
@@ -274,10 +290,10 @@ def _fetched(future: Any) -> tuple[str, Any] | None:
     """A finished task's output, fetched from its worker: ``("ok", output)``, ``("lost", the
     error)``, or None when the task did not finish (failed or cancelled: ``poll`` asks why).
 
-    Called in the thread that runs the futures' done-callbacks, so that the round trip to the
+    Called in the executor's fetch threads, several at once, so that the round trip to the
     worker for each result overlaps the scheduler's work instead of stopping it (under load it
     was most of a Dask run's time: the scheduler waited for each result before submitting the
-    next task)."""
+    next task), and one worker slow to answer holds back only its own results."""
     if future.status != "finished":
         return None
     try:
