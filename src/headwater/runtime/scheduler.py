@@ -57,7 +57,8 @@ def default_max_workers() -> int:
     once as it did there. More tasks in flight than cores also keeps small machines busy: a
     short task spends much of its life waiting on the scheduler and the fork server, and on two
     cores a fan-out of 100 short tasks took about 4 % less wall and CPU time with 16 than with
-    the 4 that twice the CPU count gave (docs/benchmarks.md, "Eighth pass")."""
+    the 4 that twice the CPU count gave, at the edge of noise (docs/benchmarks.md, "Eighth
+    pass")."""
     return DEFAULT_MAX_WORKERS
 
 
