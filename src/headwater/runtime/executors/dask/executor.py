@@ -37,6 +37,7 @@ CONNECT_TIMEOUT_S = 10.0  # HEADWATER_DASK_TIMEOUT overrides it
 # held back the results of all the others.
 FETCHERS = 8
 
+
 @dataclass
 class _Task:
     key: str
@@ -87,7 +88,7 @@ class DaskExecutor(Executor):
         self._tasks: dict[str, _Task] = {}
         self._by_name: dict[str, _Task] = {}
         # Filled from the client's threads: ("live", msg) from the workers, ("done", (key,
-        # the fetched output)) from the done-callbacks, ("done", key) for a refused task.
+        # the fetched output)) from the fetch threads, ("done", key) for a refused task.
         self._inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._fetchers = ThreadPoolExecutor(FETCHERS, thread_name_prefix="headwater-fetch")
         self._topic = f"headwater-{uuid.uuid4().hex}"
