@@ -49,22 +49,14 @@ STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SI
                      if hasattr(signal, name))
 
 
+# Metaflow's default, on every machine: a flow moved from Metaflow runs as many tasks at once as
+# it did there (docs/decisions.md).
 DEFAULT_MAX_WORKERS = 16
-
-
-def default_max_workers() -> int:
-    """Metaflow's default, whatever the machine: a flow moved from Metaflow runs as many tasks at
-    once as it did there. More tasks in flight than cores also keeps small machines busy: a
-    short task spends much of its life waiting on the scheduler and the fork server, and on two
-    cores a fan-out of 100 short tasks took about 4 % less wall and CPU time with 16 than with
-    the 4 that twice the CPU count gave, at the edge of noise (docs/benchmarks.md, "Eighth
-    pass")."""
-    return DEFAULT_MAX_WORKERS
 
 
 class RunOptions(Record):
     tags: tuple[str, ...] = ()
-    max_workers: int = Factory(default_max_workers)
+    max_workers: int = DEFAULT_MAX_WORKERS
     max_num_splits: int = 100_000
     run_id_file: str | None = None
     origin_run_id: str | None = None
