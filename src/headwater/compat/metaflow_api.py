@@ -34,6 +34,7 @@ from headwater.compat.user_decorators import (
     UserStepDecorator,
     user_step_decorator,
 )
+from headwater.compat.version_names import METAFLOW_API_VERSION
 from headwater.decorators import (
     card,
     catch,
@@ -66,7 +67,7 @@ from headwater.s3client import S3  # light: s3fs is imported only when an S3 is 
 batch = STEP_FALLBACKS["batch"]
 kubernetes = STEP_FALLBACKS["kubernetes"]
 
-__version__ = "2.19.0+headwater"
+__version__ = METAFLOW_API_VERSION
 
 __all__ = [
     "Config", "DataArtifact", "Deployer", "ExecutingRun", "Flow", "FlowSpec", "IncludeFile", "JSONType", "Metaflow",

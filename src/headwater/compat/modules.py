@@ -19,6 +19,7 @@ SERVED: dict[str, str] = {
     "metaflow.includefile": "headwater.compat.includefile",
     "metaflow.util": "headwater.compat.util",
     "metaflow.metaflow_current": "headwater.compat.current_names",
+    "metaflow.metaflow_version": "headwater.compat.version_names",
     "metaflow.plugins": "",
     "metaflow.plugins.cards": "",
     "metaflow.plugins.cards.exception": "headwater.compat.card_exception",

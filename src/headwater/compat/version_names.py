@@ -1,0 +1,15 @@
+"""``metaflow.metaflow_version``: what test harnesses and tools ask for to print "which Metaflow"."""
+
+from __future__ import annotations
+
+# The Metaflow release whose public API headwater follows, marked as served by headwater.
+METAFLOW_API_VERSION = "2.19.0+headwater"
+
+
+def get_version(public: bool = False) -> str:
+    """The version ``metaflow.__version__`` reports; ``public`` is accepted for Metaflow's
+    signature and changes nothing (headwater has no internal build suffix to hide)."""
+    return METAFLOW_API_VERSION
+
+
+__all__ = ["get_version"]
