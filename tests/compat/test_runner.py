@@ -11,6 +11,7 @@ import pytest
 
 from headwater import ExecutingRun, Flow, Runner
 from headwater.exceptions import FlowDefinitionError
+from headwater.runner import RunNotStartedError
 from headwater.runner.command import RunnerArgumentError
 
 from .helpers import flow_path, group_ends
@@ -96,12 +97,27 @@ def test_env_and_relative_datastore_root(native_flow, tmp_path: Path):
     assert result.run.data.doubled == 14
 
 
-def test_a_bad_parameter_fails_without_a_run(native_flow):
+def test_a_bad_parameter_fails_without_a_run_and_run_raises_as_metaflows_does(native_flow):
+    # Metaflow's Runner raises a RuntimeError quoting the command's output when no run started;
+    # code written for it catches exactly that.
     with Runner(native_flow, show_output=False) as runner:
-        result = runner.run(alpha="not a number")
-    assert (result.status, result.returncode) == ("failed", 1)
-    assert result.run is None
-    assert "alpha" in result.stderr
+        with pytest.raises(RuntimeError, match="alpha") as raised:
+            runner.run(alpha="not a number")
+        assert isinstance(raised.value, RunNotStartedError)
+        assert "exited with code 1 before starting a run" in str(raised.value)
+        started = runner.async_run(alpha="not a number")  # returns at once: no run to wait for
+        started.wait()
+        assert (started.status, started.returncode, started.run) == ("failed", 1, None)
+        assert "alpha" in started.stderr
+
+
+def test_awaiting_a_run_that_never_started_raises(native_flow):
+    async def start():
+        with Runner(native_flow, show_output=False) as runner:
+            return await runner.async_run(alpha="not a number")
+
+    with pytest.raises(RunNotStartedError, match="alpha"):
+        asyncio.run(start())
 
 
 def test_missing_flow_file_and_reserved_arguments(native_flow):

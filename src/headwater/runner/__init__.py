@@ -5,8 +5,8 @@ Both start the flow's real command line in a child process (see :mod:`.runner`) 
 """
 
 from headwater.runner.deployer import DeployedFlow, Deployer, TriggeredRun
-from headwater.runner.executing import ExecutingRun
-from headwater.runner.notebook import NBRunner, RunNotStartedError
+from headwater.runner.executing import ExecutingRun, RunNotStartedError
+from headwater.runner.notebook import NBRunner
 from headwater.runner.runner import Runner
 
 __all__ = ["DeployedFlow", "Deployer", "ExecutingRun", "NBRunner", "RunNotStartedError", "Runner", "TriggeredRun"]

@@ -13,12 +13,28 @@ import time
 from collections.abc import AsyncIterator, Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
+from headwater.exceptions import HeadwaterException
 from headwater.runner.locate import find_run, flow_class_candidates
 from headwater.runner.process import STREAMS, LoggedProcess
 from headwater.settings import Settings
 
 if TYPE_CHECKING:
     from headwater.client import Run
+
+
+# How much of each output stream an error about a run that did not start quotes.
+_QUOTED_LINES = 200
+
+
+class RunNotStartedError(HeadwaterException, RuntimeError):
+    """The command ended before registering a run (a bad parameter, a flow that does not import).
+
+    Also a RuntimeError, as the error Metaflow's Runner raises in this case: code written for it
+    (``except RuntimeError``) keeps working. The message quotes the command's output, which is
+    where the reason is.
+    """
+
+    headline = "The run did not start"
 
 
 class LogStream:
@@ -143,6 +159,8 @@ class ExecutingRun:
     async def _started(self) -> ExecutingRun:
         if self._run is None:
             self._run = self._load_run(await self._wait_for_run_id_async())
+        if self._run is None and self._process.done.is_set():
+            return self._started_or_raise()
         return self
 
     # -- context management ----------------------------------------------------------------------
@@ -195,6 +213,15 @@ class ExecutingRun:
             await self._process.signal.wait_async(seen, delay)
             delay = min(delay * 2, 0.05)
 
+    def _started_or_raise(self) -> ExecutingRun:
+        """This object once its run is registered; :class:`RunNotStartedError` if the command
+        ended without one."""
+        if self._read_run_id() is None and self.returncode is not None:
+            raise RunNotStartedError(_not_started_message(self), fix=(
+                "the reason is in the output quoted above: correct the flow or the argument it "
+                "names, then run again"))
+        return self
+
     def _load_run(self, run_id: str | None) -> Run | None:
         if run_id is None:
             return None
@@ -203,6 +230,16 @@ class ExecutingRun:
         candidates = flow_class_candidates(self._flow_file)
         return run_found_by(self._settings, lambda meta: find_run(meta, candidates, run_id,
                                                                   self._process.pid))
+
+
+def _not_started_message(running: ExecutingRun) -> str:
+    command = " ".join(running.command)
+    parts = [f"`{command}` exited with code {running.returncode} before starting a run"]
+    for name, text in (("stdout", running.stdout), ("stderr", running.stderr)):
+        lines = text.rstrip().splitlines()[-_QUOTED_LINES:]
+        if lines:
+            parts.append(f"{name}:\n" + "\n".join(lines))
+    return "\n".join(parts)
 
 
 def loop_running() -> bool:

@@ -16,19 +16,13 @@ import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from headwater.exceptions import FlowDefinitionError, HeadwaterException
+from headwater.exceptions import FlowDefinitionError
 from headwater.runner.executing import ExecutingRun
 from headwater.runner.nbsource import flow_script
 from headwater.runner.runner import Runner
 
 if TYPE_CHECKING:
     from headwater.client import Run
-
-
-class RunNotStartedError(HeadwaterException):
-    """The command ended before registering a run (a bad parameter, a broken flow)."""
-
-    headline = "The run did not start"
 
 
 class NBRunner:
@@ -84,11 +78,5 @@ class NBRunner:
         self._finalizer()
 
     def _run_of(self, running: ExecutingRun) -> Run:
-        run = running.run
-        if run is None:
-            last = running.stderr.strip().splitlines()[-3:]
-            raise RunNotStartedError(
-                f"{self.flow.__name__} exited with code {running.returncode} before starting a run"
-                + (": " + " ".join(line.strip() for line in last) if last else "")
-            )
-        return run
+        # run() and resume() raise RunNotStartedError when no run was registered
+        return running.run

@@ -109,8 +109,7 @@ class Runner:
         except KeyboardInterrupt:
             running.kill()
             raise
-        running._read_run_id()
-        return running
+        return running._started_or_raise()
 
     def _start(self, command: list[str], args: list[str], *, echo: bool,
                run_id_file: str | None = None) -> ExecutingRun:
