@@ -51,6 +51,7 @@ CONFIG_FLOW = textwrap.dedent('''
         tupled = Config("tupled", default_value='{"name": "t", "count": 3, "on": true}',
                         parser=triple, plain=True)
         nothing = Config("nothing", default_value=None, plain=True)
+        dict_as_text = Config("dict_as_text", default_value={"a": 1}, plain=True)
         env_cfg = Config("env_cfg", default_value={"FROM_EXPR": "yes"})
 
         @environment(vars=config_expr("env_cfg"))
@@ -60,6 +61,7 @@ CONFIG_FLOW = textwrap.dedent('''
             self.listed_value, self.listed_type = self.listed, type(self.listed).__name__
             self.tupled_value, self.tupled_type = self.tupled, type(self.tupled).__name__
             self.nothing_is_none = self.nothing is None
+            self.dict_as_text_value = self.dict_as_text
             self.rows_type = type(self.settings.rows).__name__
             self.row_v = self.settings.rows[0].v
             self.settings_is_dict = isinstance(self.settings, dict)
@@ -93,6 +95,7 @@ def test_plain_configs_expressions_and_default_functions_in_a_run(config_flow, t
     assert (start.listed_value, start.listed_type) == (["a", "b", "c"], "list")
     assert (start.tupled_value, start.tupled_type) == (("t", 3, True), "tuple")
     assert start.nothing_is_none is True
+    assert start.dict_as_text_value == '{"a": 1}'  # plain, no parser: the JSON text, as Metaflow
     assert (start.rows_type, start.row_v) == ("list", 1)
     assert start.settings_is_dict is True
     assert json.loads(start.settings_json) == {"meta": {"project": "first_proj"},

@@ -120,18 +120,21 @@ def _context(flow_cls: type, cfg: Config) -> Any:
 
 
 def _given_value(cfg: Config, value: Any, origin: str) -> Any:
-    """A default given as a value: a mapping is used as it is; text goes through the parser."""
+    """A default given as a value. Text goes through the parser. A mapping is used as it is,
+    unless the config has a parser or is plain: then, as in Metaflow, it is the JSON text of the
+    mapping that the parser reads (or that a plain config holds)."""
     if value is None:
         return None
-    if isinstance(value, Mapping) and not isinstance(value, str):
-        return _frozen_unless_plain(cfg, value)
-    if not isinstance(value, str) and cfg.plain:
+    if isinstance(value, Mapping):
+        if cfg.parser is None and not cfg.plain:
+            return ConfigValue(value)
+        try:
+            value = json.dumps(value)
+        except (TypeError, ValueError):  # not JSON (a set, an object): nothing to parse
+            return value if cfg.plain else ConfigValue(value)
+    elif not isinstance(value, str) and cfg.plain:
         return value  # a plain config may hold any object its default function makes
     return _parse(cfg, str(value), origin)
-
-
-def _frozen_unless_plain(cfg: Config, value: Any) -> Any:
-    return value if cfg.plain else ConfigValue(value)
 
 
 def _locate(flow_cls: type, path: str) -> str:
