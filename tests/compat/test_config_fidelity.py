@@ -159,3 +159,21 @@ def test_user_configs_module_is_served(tmp_path, tripwire, run_headwater):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "served" in done.stdout
+
+
+def test_config_expr_keeps_its_module_through_copy_and_pickle():
+    import copy
+    import types
+
+    module = types.ModuleType("config_expr_home")
+    sys.modules[module.__name__] = module
+    try:
+        exec("from headwater import config_expr\n"
+             "def label(cfg):\n    return 'run-' + cfg.name\n"
+             "EXPR = config_expr('label(settings)')\n", vars(module))
+        configs = {"settings": ConfigValue({"name": "x"})}
+        assert module.EXPR.evaluate(configs) == "run-x"
+        assert copy.deepcopy(module.EXPR).evaluate(configs) == "run-x"
+        assert pickle.loads(pickle.dumps(module.EXPR)).evaluate(configs) == "run-x"
+    finally:
+        del sys.modules[module.__name__]

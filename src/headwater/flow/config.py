@@ -13,9 +13,10 @@ and ``resume`` reuses it.
 
 from __future__ import annotations
 
+import copy
 import sys
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from headwater.exceptions import ConfigError, FlowDefinitionError, ReservedAttributeError
 from headwater.flow.members import class_members
@@ -129,6 +130,12 @@ def _thawed(value: Any) -> Any:
 _CONTAINERS = (list, tuple, set, frozenset)
 
 
+class _ModuleRef(NamedTuple):
+    """A module's globals, pickled by the module's name."""
+
+    name: str
+
+
 class ConfigExpr:
     """An expression over the flow's configs, evaluated at launch (see :func:`config_expr`)."""
 
@@ -159,6 +166,27 @@ class ConfigExpr:
                 f"{self!r} failed: {type(err).__name__}: {err}",
                 fix=f"the configs in scope are: {names}",
             ) from None
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ConfigExpr:
+        # A copy shares the module's globals (they hold modules, which cannot be copied).
+        copied = copy.copy(self)
+        memo[id(self)] = copied
+        return copied
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickled, the module's globals travel as the module's name (found again on load).
+        state = dict(self.__dict__)
+        module_globals = state.get("module_globals")
+        if module_globals is not None:
+            state["module_globals"] = _ModuleRef(str(module_globals.get("__name__", "")))
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        ref = state.get("module_globals")
+        if isinstance(ref, _ModuleRef):
+            module = sys.modules.get(ref.name)
+            state["module_globals"] = vars(module) if module is not None else None
+        self.__dict__.update(state)
 
     def __getattr__(self, name: str) -> ConfigExpr:
         # ``config_expr('config').project_name``: a path below the expression, still deferred.
