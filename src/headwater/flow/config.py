@@ -13,7 +13,6 @@ and ``resume`` reuses it.
 
 from __future__ import annotations
 
-import copy
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
@@ -169,6 +168,8 @@ class ConfigExpr:
 
     def __deepcopy__(self, memo: dict[int, Any]) -> ConfigExpr:
         # A copy shares the module's globals (they hold modules, which cannot be copied).
+        import copy  # only when copied: a lean run does not import it
+
         copied = copy.copy(self)
         memo[id(self)] = copied
         return copied
