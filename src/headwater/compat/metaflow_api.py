@@ -52,6 +52,7 @@ from headwater.decorators.fallbacks import STEP_FALLBACKS
 from headwater.environments import conda, conda_base, pypi, pypi_base
 from headwater.flow import (
     Config,
+    ConfigValue,
     FlowSpec,
     IncludeFile,
     JSONType,
@@ -70,7 +71,7 @@ kubernetes = STEP_FALLBACKS["kubernetes"]
 __version__ = METAFLOW_API_VERSION
 
 __all__ = [
-    "Config", "DataArtifact", "Deployer", "ExecutingRun", "Flow", "FlowSpec", "IncludeFile", "JSONType", "Metaflow",
+    "Config", "ConfigValue", "DataArtifact", "Deployer", "ExecutingRun", "Flow", "FlowSpec", "IncludeFile", "JSONType", "Metaflow",
     "MetaflowException", "MetaflowInternalError", "MetaflowNamespaceMismatch", "MetaflowNotFound",
     "MissingInMergeArtifactsException", "NBRunner", "Parameter", "Run", "Runner", "S3", "Step", "Task",
     "UnhandledInMergeArtifactsException", "batch", "card", "catch", "conda", "conda_base",

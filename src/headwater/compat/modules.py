@@ -20,6 +20,8 @@ SERVED: dict[str, str] = {
     "metaflow.util": "headwater.compat.util",
     "metaflow.metaflow_current": "headwater.compat.current_names",
     "metaflow.metaflow_version": "headwater.compat.version_names",
+    "metaflow.user_configs": "",
+    "metaflow.user_configs.config_parameters": "headwater.compat.config_names",
     "metaflow.plugins": "",
     "metaflow.plugins.cards": "",
     "metaflow.plugins.cards.exception": "headwater.compat.card_exception",

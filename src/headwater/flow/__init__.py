@@ -1,10 +1,10 @@
 """What a user writes: FlowSpec, @step, Parameter, JSONType, IncludeFile, Config, current."""
 
-from headwater.flow.config import Config, config_expr
+from headwater.flow.config import Config, ConfigValue, config_expr
 from headwater.flow.current import current
 from headwater.flow.flowspec import FlowSpec
 from headwater.flow.includefile import IncludeFile
 from headwater.flow.parameters import JSONType, Parameter
 from headwater.flow.step import step
 
-__all__ = ["Config", "FlowSpec", "IncludeFile", "JSONType", "Parameter", "config_expr", "current", "step"]
+__all__ = ["Config", "ConfigValue", "FlowSpec", "IncludeFile", "JSONType", "Parameter", "config_expr", "current", "step"]

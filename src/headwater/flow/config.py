@@ -13,8 +13,9 @@ and ``resume`` reuses it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 from headwater.exceptions import ConfigError, FlowDefinitionError, ReservedAttributeError
 from headwater.flow.members import class_members
@@ -23,89 +24,141 @@ from headwater.flow.members import class_members
 SPREAD_PREFIX = "__hw_spread__"
 
 
-class ConfigValue(Mapping[str, Any]):
-    """A read-only dict with attribute access; nested dicts are ConfigValues too.
+class ConfigValue(dict):  # type: ignore[type-arg]
+    """A read-only dict with attribute access (``cfg.a.b`` or ``cfg['a']['b']``).
 
     Read-only because every task of the run shares one stored value: a step that changed it would
-    see a different configuration from its siblings.
+    see a different configuration from its siblings. It is a real ``dict`` (as in Metaflow), so
+    ``isinstance(cfg, dict)`` holds and ``json.dumps(cfg)`` works. Nested mappings become
+    ConfigValues when it is made; lists and tuples keep their type, their mappings converted.
     """
 
-    __slots__ = ("_data",)
-
-    def __init__(self, data: Mapping[str, Any]) -> None:
-        object.__setattr__(self, "_data", dict(data))
-
-    def __getitem__(self, key: str) -> Any:
-        return _wrap(self._data[key])
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
+    def __init__(self, data: Mapping[str, Any] | None = None) -> None:
+        dict.__init__(self, {key: _frozen(value) for key, value in (data or {}).items()})
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
         try:
-            return _wrap(self._data[name])
+            return self[name]
         except KeyError:
-            keys = ", ".join(sorted(map(str, self._data))) or "none"
+            keys = ", ".join(sorted(map(str, self))) or "none"
             raise AttributeError(f"config has no key {name!r} (its keys: {keys})") from None
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise ReservedAttributeError(
-            f"cannot set {name!r} on a config value: configs are read-only",
-            fix="copy it first, e.g. settings = self.config.to_dict()",
-        )
+        _refuse(name)
 
-    __setitem__ = __setattr__  # type: ignore[assignment]
+    def __delattr__(self, name: str) -> None:
+        _refuse(name)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        _refuse(key)
+
+    def __delitem__(self, key: Any) -> None:
+        _refuse(key)
+
+    def __ior__(self, other: Any) -> ConfigValue:
+        _refuse("|=")
+
+    def clear(self) -> None:
+        _refuse("clear()")
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        _refuse("update()")
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        _refuse(key)
+
+    def pop(self, key: Any, *default: Any) -> Any:
+        _refuse(key)
+
+    def popitem(self) -> tuple[Any, Any]:
+        _refuse("popitem()")
+
+    def copy(self) -> ConfigValue:
+        return ConfigValue(self)
+
+    @classmethod
+    def fromkeys(cls, keys: Any, value: Any = None) -> ConfigValue:
+        return cls(dict.fromkeys(keys, value))
 
     def to_dict(self) -> dict[str, Any]:
-        """A plain, mutable deep copy."""
-        import copy
+        """A plain, mutable deep copy (nested ConfigValues become dicts)."""
+        return _thawed(self)
 
-        return copy.deepcopy(self._data)
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, ConfigValue):
-            return self._data == other._data
-        return isinstance(other, Mapping) and self._data == dict(other)
-
-    def __hash__(self) -> int:
+    def __hash__(self) -> int:  # type: ignore[override]
         return id(self)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (ConfigValue, (self._data,))
+        # dict's own pickling would refill the new object item by item, which is refused.
+        return (ConfigValue, (self.to_dict(),))
+
+    def __dir__(self) -> list[str]:
+        return sorted({*dir(type(self)), *(k for k in self if isinstance(k, str) and k.isidentifier())})
 
     def __repr__(self) -> str:
-        return f"ConfigValue({self._data!r})"
+        return dict.__repr__(self)  # printed like the dict it holds, as in Metaflow
 
 
-def _wrap(value: Any) -> Any:
-    if isinstance(value, dict):
+def _refuse(what: Any) -> Any:
+    raise ReservedAttributeError(
+        f"cannot change {what!r} in a config value: configs are read-only",
+        fix="copy it first, e.g. settings = self.config.to_dict()",
+    )
+
+
+def _frozen(value: Any) -> Any:
+    """``value`` with every mapping inside it made a ConfigValue (lists and tuples keep their type)."""
+    if isinstance(value, ConfigValue):
+        return value
+    if isinstance(value, Mapping):
         return ConfigValue(value)
-    if isinstance(value, list):
-        return tuple(_wrap(v) for v in value)
+    if type(value) in _CONTAINERS:  # exact types: a namedtuple cannot be rebuilt from items
+        return type(value)(_frozen(item) for item in value)
     return value
+
+
+def _thawed(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _thawed(item) for key, item in value.items()}
+    if type(value) in _CONTAINERS:
+        return type(value)(_thawed(item) for item in value)
+    return value
+
+
+_CONTAINERS = (list, tuple, set, frozenset)
+
+
+class _ModuleRef(NamedTuple):
+    """A module's globals, pickled by the module's name."""
+
+    name: str
 
 
 class ConfigExpr:
     """An expression over the flow's configs, evaluated at launch (see :func:`config_expr`)."""
 
-    def __init__(self, expr: str | Callable[[Mapping[str, Any]], Any]) -> None:
+    def __init__(self, expr: str | Callable[[Mapping[str, Any]], Any],
+                 module_globals: Mapping[str, Any] | None = None) -> None:
         if not (isinstance(expr, str) and expr.strip()) and not callable(expr):
             raise FlowDefinitionError(
                 f"config_expr() takes an expression such as 'config.retries', got {expr!r}"
             )
         self.expr = expr
+        # The globals of the module that wrote the expression, so it can call that module's
+        # functions (``config_expr('project_name(config)')``), as in Metaflow.
+        self.module_globals = module_globals
 
     def evaluate(self, configs: Mapping[str, Any]) -> Any:
-        """The value of the expression with each config bound to its attribute and config name."""
+        """The value of the expression with each config bound to its attribute and config name
+        (configs win over the module's globals of the same name)."""
         try:
             if callable(self.expr):
                 return self.expr(configs)
-            return eval(self.expr, {"__builtins__": __builtins__}, dict(configs))  # noqa: S307
+            scope = self.module_globals
+            if scope is None:
+                scope = {"__builtins__": __builtins__}
+            return eval(self.expr, scope, dict(configs))  # noqa: S307
         except Exception as err:  # the user's expression: say which one failed and why
             names = ", ".join(sorted(configs)) or "none"
             raise ConfigError(
@@ -113,9 +166,32 @@ class ConfigExpr:
                 fix=f"the configs in scope are: {names}",
             ) from None
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> ConfigExpr:
+        # A copy shares the module's globals (they hold modules, which cannot be copied).
+        import copy  # only when copied: a lean run does not import it
+
+        copied = copy.copy(self)
+        memo[id(self)] = copied
+        return copied
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickled, the module's globals travel as the module's name (found again on load).
+        state = dict(self.__dict__)
+        module_globals = state.get("module_globals")
+        if module_globals is not None:
+            state["module_globals"] = _ModuleRef(str(module_globals.get("__name__", "")))
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        ref = state.get("module_globals")
+        if isinstance(ref, _ModuleRef):
+            module = sys.modules.get(ref.name)
+            state["module_globals"] = vars(module) if module is not None else None
+        self.__dict__.update(state)
+
     def __getattr__(self, name: str) -> ConfigExpr:
         # ``config_expr('config').project_name``: a path below the expression, still deferred.
-        if name.startswith("_") or name in ("expr", "evaluate"):
+        if name.startswith("_") or name in ("expr", "evaluate", "module_globals"):
             raise AttributeError(name)
         return _Below(self, name, by_attribute=True)
 
@@ -175,8 +251,12 @@ class ConfigPath(ConfigExpr):
 
 
 def config_expr(expr: str | Callable[[Mapping[str, Any]], Any]) -> ConfigExpr:
-    """Defer a value to launch time: ``@retry(times=config_expr('config.retries'))``."""
-    return ConfigExpr(expr)
+    """Defer a value to launch time: ``@retry(times=config_expr('config.retries'))``.
+
+    The expression sees the configs and the globals of the module that calls this function.
+    """
+    caller = sys._getframe(1)  # the flow module (or whichever module wrote the expression)
+    return ConfigExpr(expr, caller.f_globals)
 
 
 def resolve_deferred(value: Any, configs: Mapping[str, Any]) -> Any:
@@ -204,19 +284,23 @@ class Config:
     """A configuration document of the flow, resolved when a run starts.
 
     **Parameters:** ``name`` (for ``--config NAME FILE`` / ``--config-value NAME JSON``),
-    ``default`` (a file path, relative to the working directory or the flow file), ``default_value``
-    (an inline dict, or text for the parser), ``help``, ``required``, ``parser`` (a callable or a
-    dotted name such as ``'tomllib.loads'`` turning the text into a dict; JSON by default).
+    ``default`` (a file path, relative to the working directory or the flow file, or a function of
+    a ParameterContext returning one), ``default_value`` (an inline dict, text for the parser, or a
+    function of a ParameterContext returning either), ``help``, ``required``, ``parser`` (a
+    callable or a dotted name such as ``'tomllib.loads'`` turning the text into a dict; JSON by
+    default), ``plain`` (keep the value as it is: the text itself without a parser, or whatever
+    the parser returns, e.g. a list, instead of a read-only ConfigValue).
     """
 
     def __init__(
         self,
         name: str,
-        default: str | None = None,
-        default_value: Mapping[str, Any] | str | None = None,
+        default: str | Callable[[Any], str] | None = None,
+        default_value: Mapping[str, Any] | str | Callable[[Any], Any] | None = None,
         help: str | None = None,  # noqa: A002 - Metaflow's keyword
-        required: bool = False,
-        parser: str | Callable[[str], Mapping[str, Any]] | None = None,
+        required: bool | None = False,
+        parser: str | Callable[[str], Any] | None = None,
+        plain: bool = False,
         **kwargs: Any,
     ) -> None:
         if not isinstance(name, str) or not name:
@@ -230,8 +314,9 @@ class Config:
         self.default = default
         self.default_value = default_value
         self.help = help
-        self.required = required
+        self.required = bool(required)
         self.parser = parser
+        self.plain = bool(plain)
         self.kwargs = kwargs
         self.attr_name = name
 

@@ -5,6 +5,8 @@ of the flow and its libraries). It spells arguments the way a user types them in
 
 * top-level options: ``quiet=True`` -> ``--quiet``, ``datastore_root='x'`` -> ``--datastore-root x``,
   ``pylint=False`` -> ``--no-pylint``, ``decospecs=['retry']`` (or ``with_``) -> ``--with retry``;
+* configs as Metaflow's Runner takes them: ``config=[('cfg', 'cfg.json')]`` ->
+  ``--config cfg cfg.json``, ``config_value=[('cfg', {'a': 1})]`` -> ``--config-value cfg '{"a": 1}'``;
 * run options: ``tags=['a', 'b']`` -> ``--tag a --tag b``, ``max_workers=4`` -> ``--max-workers 4``;
 * flow parameters keep their exact name: ``alpha=3`` -> ``--alpha 3``; a dict or list becomes JSON
   (what ``JSONType`` parses), a bool ``true``/``false``.
@@ -56,6 +58,42 @@ def _repeated(flag: str, value: Any) -> list[str]:
     return [part for item in values for part in (flag, cli_value(item))]
 
 
+# Top-level options that take (config name, file or value) pairs.
+_CONFIG_OPTIONS = {"config": "--config", "config_value": "--config-value"}
+
+
+def _config_pairs(name: str, value: Any) -> list[str]:
+    """``config=[(NAME, PATH), ...]`` or ``config_value=[(NAME, VALUE), ...]`` (a dict works too)
+    as repeated two-argument options; a value given as a mapping is passed as JSON."""
+    flag = _CONFIG_OPTIONS[name]
+    pairs = list(value.items()) if isinstance(value, Mapping) else list(value)
+    if pairs and isinstance(pairs[0], str) and len(pairs) == 2:
+        pairs = [tuple(pairs)]  # one pair given without its enclosing list
+    args: list[str] = []
+    for pair in pairs:
+        if not (isinstance(pair, (list, tuple)) and len(pair) == 2):
+            raise RunnerArgumentError(
+                f"{name}: expected (config name, {'path' if name == 'config' else 'value'}) "
+                f"pairs, got {pair!r}",
+                fix=f"e.g. {name}=[('settings', "
+                + ("'settings.json')]" if name == "config" else "{'lr': 0.1})]"),
+            )
+        config_name, item = pair
+        if isinstance(item, Mapping):
+            item = json.dumps(_plain_mapping(item))
+        args += [flag, str(config_name), str(item)]
+    return args
+
+
+def _plain_mapping(value: Any) -> Any:
+    """A ConfigValue (or any mapping) as plain dicts, for JSON."""
+    if isinstance(value, Mapping):
+        return {key: _plain_mapping(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain_mapping(item) for item in value]
+    return value
+
+
 def top_level_args(options: Mapping[str, Any]) -> list[str]:
     """Options that go before the command (``--quiet``, ``--datastore-root DIR``, ...)."""
     args: list[str] = []
@@ -64,6 +102,8 @@ def top_level_args(options: Mapping[str, Any]) -> list[str]:
             continue
         if name in _WITH_ALIASES:
             args += _repeated("--with", value)
+        elif name in _CONFIG_OPTIONS:
+            args += _config_pairs(name, value)
         elif isinstance(value, bool):
             if value:
                 args.append(_dashed(name))

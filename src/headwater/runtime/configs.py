@@ -30,7 +30,7 @@ def config_scope(flow_cls: type, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def resolve_configs(flow_cls: type, files: Sequence[tuple[str, str]] = (),
-                    values: Sequence[tuple[str, str]] = ()) -> dict[str, ConfigValue | None]:
+                    values: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
     """Every config of ``flow_cls``, attribute name -> value (None when unset and optional).
 
     ``files`` and ``values`` are ``(config name, path)`` and ``(config name, text)`` pairs from
@@ -83,32 +83,58 @@ def _from_environment(known: Mapping[str, str]) -> dict[str, tuple[str, str]]:
     return given
 
 
-def config_value(flow_cls: type, cfg: Config, given: tuple[str, str] | None) -> ConfigValue | None:
-    """One config's value from ``given`` (``('file', path)`` or ``('value', text)``) or its default."""
+def config_value(flow_cls: type, cfg: Config, given: tuple[str, str] | None) -> Any:
+    """One config's value from ``given`` (``('file', path)`` or ``('value', text)``) or its default.
+
+    A ConfigValue, None when unset and optional, or for a ``plain`` config the value as it is.
+    """
     if given is not None:
         kind, text = given
         if kind == "file":
             return _parse(cfg, _read(cfg, text, f"--config {cfg.name} {text}"), text)
         return _parse(cfg, text, f"--config-value {cfg.name}")
     if callable(cfg.default_value):  # Metaflow: called with a context, returns the value
-        from headwater.flow.parameters import ParameterContext
-
-        made = cfg.default_value(ParameterContext(flow_cls.__name__, "", cfg.name))
-        return ConfigValue(made) if isinstance(made, Mapping) else _parse(cfg, str(made),
-                                                                           "its default_value")
+        made = cfg.default_value(_context(flow_cls, cfg))
+        return _given_value(cfg, made, "its default_value function")
     if cfg.default_value is not None:
-        if isinstance(cfg.default_value, Mapping):
-            return ConfigValue(cfg.default_value)
-        return _parse(cfg, str(cfg.default_value), "its default_value")
+        return _given_value(cfg, cfg.default_value, "its default_value")
     if cfg.default is not None:
-        path = _locate(flow_cls, cfg.default)
-        return _parse(cfg, _read(cfg, path, f"its default {cfg.default!r}"), path)
+        default = cfg.default(_context(flow_cls, cfg)) if callable(cfg.default) else cfg.default
+        if default is not None:
+            path = _locate(flow_cls, str(default))
+            return _parse(cfg, _read(cfg, path, f"its default {default!r}"), path)
     if cfg.required:
         raise ConfigError(
             f"flow {flow_cls.__name__} needs a value for the required config '{cfg.name}'",
             fix=f"pass --config {cfg.name} FILE (or --config-value {cfg.name} JSON) before the command",
         )
     return None
+
+
+def _context(flow_cls: type, cfg: Config) -> Any:
+    """What a default function receives (a config's default cannot read other configs)."""
+    from headwater.flow.parameters import ParameterContext
+    from headwater.settings import current_username
+
+    return ParameterContext(flow_cls.__name__, current_username(), cfg.name)
+
+
+def _given_value(cfg: Config, value: Any, origin: str) -> Any:
+    """A default given as a value. Text goes through the parser. A mapping is used as it is,
+    unless the config has a parser or is plain: then, as in Metaflow, it is the JSON text of the
+    mapping that the parser reads (or that a plain config holds)."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        if cfg.parser is None and not cfg.plain:
+            return ConfigValue(value)
+        try:
+            value = json.dumps(value)
+        except (TypeError, ValueError):  # not JSON (a set, an object): nothing to parse
+            return value if cfg.plain else ConfigValue(value)
+    elif not isinstance(value, str) and cfg.plain:
+        return value  # a plain config may hold any object its default function makes
+    return _parse(cfg, str(value), origin)
 
 
 def _locate(flow_cls: type, path: str) -> str:
@@ -137,7 +163,11 @@ def _read(cfg: Config, path: str, origin: str) -> str:
         raise ConfigError(f"config '{cfg.name}': cannot read {path!r}: {err.strerror}") from None
 
 
-def _parse(cfg: Config, text: str, origin: str) -> ConfigValue:
+def _parse(cfg: Config, text: str, origin: str) -> Any:
+    """``text`` through the config's parser: a ConfigValue, or for a ``plain`` config whatever the
+    parser returns (the text itself when it has none)."""
+    if cfg.plain and cfg.parser is None:
+        return text
     parser = _parser(cfg)
     try:
         value = parser(text)
@@ -155,11 +185,14 @@ def _parse(cfg: Config, text: str, origin: str) -> ConfigValue:
         ) from None
     if nested_too_deep(value):
         raise _too_deep(cfg, origin)
+    if cfg.plain:
+        return value
     if not isinstance(value, Mapping):
         raise ConfigError(
             f"config '{cfg.name}' ({origin}) must be a mapping (a JSON object); "
             f"got {type(value).__name__}",
-            fix='wrap the value in an object, e.g. {"values": [...]}',
+            fix='wrap the value in an object, e.g. {"values": [...]}, or declare the Config '
+            "with plain=True to keep any value as its parser returns it",
         )
     return ConfigValue(value)
 
