@@ -79,6 +79,36 @@ def test_conda_libraries_are_packages_and_channels_are_kept():
     assert found["mid"].packages == () and found["mid"].kind == "conda"
 
 
+def test_conda_spellings_of_a_python_version_name_that_version():
+    """Metaflow flows write ``python="3.10.*"`` (as conda does); headwater reads it as 3.10."""
+    @conda_base(python="3.10.*")
+    class F(FlowSpec):
+        @conda(python="==3.12.1")
+        @step
+        def start(self):
+            self.next(self.mid)
+
+        @step
+        def mid(self):
+            self.next(self.end)
+
+        @pypi(python=" 3.11 ")
+        @step
+        def end(self):
+            pass
+
+    found = _declared(F)
+    assert (found["start"].python, found["mid"].python, found["end"].python) == (
+        "3.12.1", "3.10", "3.11")
+
+
+@pytest.mark.parametrize("python", [">=3.10", "3.*", "3.10.*.*", "~=3.10"])
+def test_a_python_range_is_refused_with_the_fix(python):
+    with pytest.raises(FlowDefinitionError, match=r"(?s)@conda_base: python must be a version.*"
+                       r"ranges such as '>=3.10' are not supported"):
+        conda_base(python=python)
+
+
 @pytest.mark.parametrize(("name", "spec", "expected"), [
     ("six", "", "six"), ("six", "1.16.0", "six==1.16.0"), ("six", ">=1.10", "six>=1.10"),
     ("six", "~=1.16", "six~=1.16"),

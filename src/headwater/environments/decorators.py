@@ -18,19 +18,37 @@ BASE_ATTR = "_hw_env_base"  # on the flow class: the @pypi_base / @conda_base de
 
 
 def check_declaration(where: str, packages: Any, python: Any) -> None:
-    """Packages are ``{name: version spec}`` and python a version string such as ``"3.11"``."""
+    """Packages are ``{name: version spec}`` and python a version such as ``"3.11"`` (or one
+    of the spellings :func:`python_version` accepts)."""
     if not isinstance(packages, dict) or not all(
             isinstance(k, str) and k.strip() and isinstance(v, str) for k, v in packages.items()):
         raise FlowDefinitionError(
             f"{where}: packages must be a dict of package name -> version, got {packages!r}",
             fix="e.g. packages={'tabulate': '0.9.0', 'six': ''} ('' for any version)")
-    if python is not None and (not isinstance(python, str) or not _looks_like_version(python)):
-        raise FlowDefinitionError(f"{where}: python must be a version string, got {python!r}",
-                                  fix="e.g. python='3.11'")
+    if python is not None and (not isinstance(python, str)
+                               or not _looks_like_version(python_version(python))):
+        raise FlowDefinitionError(
+            f"{where}: python must be a version such as '3.11', '3.11.7' or '3.11.*', "
+            f"got {python!r}",
+            fix="name one Python: e.g. python='3.11' (ranges such as '>=3.10' are not "
+            "supported: headwater uses an interpreter installed on this machine)")
+
+
+def python_version(text: str | None) -> str | None:
+    """The version a ``python=`` argument names: Metaflow's flows also write the conda
+    spellings ``'3.10.*'`` and ``'==3.10.7'``, which mean ``'3.10'`` and ``'3.10.7'`` here."""
+    if text is None:
+        return None
+    text = text.strip()
+    if text.startswith("=="):
+        text = text[2:].strip()
+    if text.endswith(".*"):
+        text = text[:-2]
+    return text
 
 
 def _looks_like_version(text: str) -> bool:
-    parts = text.strip().split(".")
+    parts = text.split(".")
     return 2 <= len(parts) <= 3 and all(p.isdigit() for p in parts)
 
 
@@ -74,7 +92,8 @@ class CondaDecorator(_EnvStepDecorator):
 
 def declaration_dict(kind: str, attributes: dict[str, Any]) -> dict[str, Any]:
     return {"kind": kind, "packages": dict(attributes.get("packages") or {}),
-            "python": attributes.get("python"), "disabled": bool(attributes.get("disabled")),
+            "python": python_version(attributes.get("python")),
+            "disabled": bool(attributes.get("disabled")),
             "channels": list(attributes.get("channels") or [])}
 
 
