@@ -191,38 +191,76 @@ def _misplaced(group: click.Group, ctx: click.Context,
 
 
 def _run_command(flow_cls: type) -> click.Command:
-    params = flow_parameters(flow_cls)
-
     def run(**kwargs: Any) -> None:
         from headwater.cli.run_cmd import do_run
 
         ctx = click.get_current_context()
         _executor_override(ctx, kwargs)
-        given = {p.name: kwargs.pop(f"param__{attr}") for attr, p in params.items()}
+        values = {key: kwargs.pop(key) for key in list(kwargs) if key.startswith("param__")}
+        given = {p.name: values.get(f"param__{attr}")
+                 for attr, p in flow_parameters(flow_cls).items()}  # mutators may have added some
         given = {k: v for k, v in given.items() if v is not None}
         code = do_run(ctx, flow_cls, given, **kwargs)
         ctx.exit(code)
 
     options = common_run_options()
-    for attr, param in params.items():
-        label = "file" if param.is_include_file else param.type_label
-        default = "" if param.default is None or callable(param.default) else f" [default: {param.default}]"
-        required = " [required]" if param.required else ""
-        options.append(click.Option(
-            [f"--{param.name}", f"param__{attr}"], type=str, default=None, metavar=label.upper(),
-            help=f"{param.help or ''}{default}{required}".strip(),
-        ))
+    options.extend(_parameter_option(attr, param)
+                   for attr, param in flow_parameters(flow_cls).items())
     command = RunCommand("run", callback=handle_errors(run), params=options,
                          help="Run the flow from its start step.")
     command.flow_name = flow_cls.__name__
+    command.flow_cls = flow_cls
     return command
+
+
+def _parameter_option(attr: str, param: Any) -> click.Option:
+    """``--name VALUE`` for one Parameter of the flow."""
+    label = "file" if param.is_include_file else param.type_label
+    default = "" if param.default is None or callable(param.default) else f" [default: {param.default}]"
+    required = " [required]" if param.required else ""
+    return click.Option(
+        [f"--{param.name}", f"param__{attr}"], type=str, default=None, metavar=label.upper(),
+        help=f"{param.help or ''}{default}{required}".strip(),
+    )
 
 
 class RunCommand(click.Command):
     """``run``, whose help lists the flow's own Parameters first, in a section of their own:
-    they are what a newcomer looks for, not the executor's options."""
+    they are what a newcomer looks for, not the executor's options.
+
+    A flow with mutators gets its parameters' options only once the top-level options are
+    parsed: the configs they name decide which parameters the mutators add or remove.
+    """
 
     flow_name = "the flow"
+    flow_cls: type | None = None
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if self.flow_cls is not None:
+            self._mutated_parameters(ctx, self.flow_cls)
+        return super().parse_args(ctx, args)
+
+    def _mutated_parameters(self, ctx: click.Context, flow_cls: type) -> None:
+        from headwater.decorators.mutation import has_mutators
+
+        if not has_mutators(flow_cls):
+            return
+        from headwater.decorators.mutation import apply_mutators
+        from headwater.exceptions import HeadwaterException
+        from headwater.runtime.configs import ConfigSources, launch_configs
+
+        root = ctx.find_root().obj or {}
+        try:
+            resolved = launch_configs(flow_cls, root.get("configs") or ConfigSources())
+            apply_mutators(flow_cls, resolved.scope)
+        except HeadwaterException:
+            return  # the run reports it, through the command's own error handling
+        params = flow_parameters(flow_cls)
+        self.params = [p for p in self.params if not (p.name or "").startswith("param__")
+                       or (p.name or "")[len("param__"):] in params]
+        present = {p.name for p in self.params}
+        self.params.extend(_parameter_option(attr, param) for attr, param in params.items()
+                           if f"param__{attr}" not in present)
 
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         ours, theirs = [], []

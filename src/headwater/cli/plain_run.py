@@ -117,6 +117,10 @@ def run_with_options(flow_cls: type, args: list[str]) -> tuple[dict[str, str], d
     """
     if not args or args[0] != "run":
         return None
+    from headwater.decorators.mutation import has_mutators
+
+    if has_mutators(flow_cls):  # its options are known once the mutators ran: click's job
+        return None
     from headwater import backends
     from headwater.flow.parameters import flow_parameters
 

@@ -29,6 +29,11 @@ SERVED: dict[str, str] = {
     "metaflow.plugins.cards.card_modules.test_cards": "headwater.compat.test_cards",
     "metaflow.plugins.datatools": "headwater.compat.datatools",
     "metaflow.plugins.datatools.s3": "headwater.compat.s3_names",
+    "metaflow.user_decorators": "",
+    "metaflow.user_decorators.mutable_flow": "headwater.compat.user_decorators",
+    "metaflow.user_decorators.mutable_step": "headwater.compat.user_decorators",
+    "metaflow.user_decorators.user_flow_decorator": "headwater.compat.user_decorators",
+    "metaflow.user_decorators.user_step_decorator": "headwater.compat.user_decorators",
 }
 
 

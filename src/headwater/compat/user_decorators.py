@@ -7,7 +7,8 @@ gives them the place a Metaflow flow looks for them.
 
 from __future__ import annotations
 
-from headwater.decorators.mutators import FlowMutator, MutableFlow, MutableStep, StepMutator
+from headwater.decorators.mutable import MutableFlow, MutableStep
+from headwater.decorators.mutators import FlowMutator, StepMutator
 from headwater.decorators.user_step import UserStepDecorator, user_step_decorator
 
 USER_SKIP_STEP: dict = {}  # yield it from a user step decorator to skip the step

@@ -22,6 +22,7 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from headwater.decorators.named import Named
 from headwater.exceptions import FlowDefinitionError
 from headwater.records import Record
 
@@ -49,21 +50,29 @@ def user_wrappers(func: Any) -> list[UserStepDecorator]:
     return list(getattr(func, USER_WRAPPERS_ATTR, None) or ())
 
 
-class UserStepDecorator:
-    """Base of user-defined step decorators; subclass it and override the hooks you need."""
+class UserStepDecorator(Named):
+    """Base of user-defined step decorators; subclass it and override the hooks you need.
+
+    A class may subclass both this and ``StepMutator``: it then wraps the step's tasks and
+    mutates the step at launch (each base attaches its part in ``_hw_attach``).
+    """
+
+    _hw_register = False
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         if len(args) == 1 and not kwargs and _is_function(args[0]):
             # ``@MyDecorator`` without parentheses: decorate the step function at once.
             instance = super().__new__(cls)
             instance._skip = False
+            instance._hw_args, instance._hw_kwargs = (), {}
             instance.init()
-            attach_wrapper(args[0], instance)
+            instance._hw_attach(args[0])
             return args[0]
         return super().__new__(cls)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._skip: bool | dict[str, Any] = False
+        self._hw_args, self._hw_kwargs = args, dict(kwargs)  # for decorator_specs
         self.init(*args, **kwargs)
 
     def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
@@ -71,8 +80,16 @@ class UserStepDecorator:
             raise FlowDefinitionError(
                 f"@{type(self).__name__}(...) decorates a step function, not {func!r}",
                 fix="place it above @step on a method of your flow")
-        attach_wrapper(func, self)
+        self._hw_attach(func)
         return func
+
+    def _hw_attach(self, func: Any) -> None:
+        """Attach this decorator to ``func`` (a subclass that is also a mutator adds itself
+        as one too, through the next base's ``_hw_attach``)."""
+        attach_wrapper(func, self)
+        further = getattr(super(), "_hw_attach", None)
+        if further is not None:
+            further(func)
 
     def init(self, *args: Any, **kwargs: Any) -> None:
         """Take the decorator's options (``@MyDecorator(x=1)``); the default takes none."""
@@ -127,6 +144,8 @@ def user_step_decorator(func: Any = None, **options: Any) -> Any:
 
 class _GeneratorDecorator(UserStepDecorator):
     """A UserStepDecorator driven by the generator function given to user_step_decorator."""
+
+    _hw_register = False
 
     _generator_func: Callable[..., Iterator[Any]]
     _arity = 3

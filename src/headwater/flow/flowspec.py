@@ -264,6 +264,17 @@ _PRIVATE_OWNED = frozenset(name for name in vars(FlowSpec)
                            if name.startswith("_") and not name.startswith("__"))
 
 
+def is_stored_private(name: str) -> bool:
+    """Whether ``self.<name>``, a private name, is stored with the task's artifacts.
+
+    Metaflow stores every attribute a step sets but dunders and its own internals, so a value a
+    user decorator keeps in ``flow._seen`` reaches the next steps; the framework's names
+    (``_hw*``, the private names FlowSpec defines) are not the user's and stay out.
+    """
+    return (name.startswith("_") and not name.startswith(("__", "_hw"))
+            and name not in _PRIVATE_OWNED)
+
+
 def _step_name(target: Any, step: str) -> str:
     name = getattr(target, "__name__", None)
     if not callable(target) or name is None:

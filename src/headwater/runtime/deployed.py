@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from headwater.decorators.mutators import apply_mutators
+from headwater.decorators.mutation import apply_mutators
 from headwater.decorators.registry import parse_with, step_policy
 from headwater.environments.lock import step_lock
 from headwater.exceptions import HeadwaterException, NotFoundError

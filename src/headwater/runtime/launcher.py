@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from headwater import backends
 from headwater.decorators.base import StepPolicy
 from headwater.decorators.exit_hook import HOOKS_ATTR
-from headwater.decorators.mutators import apply_mutators
+from headwater.decorators.mutation import apply_mutators
 from headwater.decorators.registry import parse_with, step_policy
 from headwater.exceptions import NotFoundError, RunFailedError
 from headwater.flow.current import current
@@ -62,6 +62,7 @@ def run_flow(flow_cls: type, *, params: Mapping[str, Any], options: RunOptions,
     branch, executor = branch or BranchChoice(), executor or ExecutorChoice()
     _announce(flow_cls, console)
     resolved = launch_configs(flow_cls, configs or ConfigSources())
+    apply_mutators(flow_cls, resolved.scope)  # they may add parameters, @project, decorators
     project = project_info(flow_cls, current_username(), branch.branch, branch.production,
                            resolved.scope)
     if project is not None:  # a parameter default may read current.project_name
@@ -108,6 +109,7 @@ def resume_flow(flow_cls: type, *, step: str | None, options: RunOptions, settin
     with _open_store(settings) as store:
         resolved = recorded_configs(flow_cls, param_refs, store,
                                     f"{flow_cls.__name__}/{origin.run_id}")
+        apply_mutators(flow_cls, resolved.scope)
         project = project_info(flow_cls, current_username(), branch.branch, branch.production,
                                resolved.scope)
         return _execute(_Launch(flow_cls, graph, store, param_refs, resolved, project, executor,

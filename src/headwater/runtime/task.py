@@ -18,7 +18,7 @@ from headwater.exceptions import SerializationError, TransitionError
 from headwater.flow.artifacts import ArtifactView
 from headwater.flow.constants import class_constants
 from headwater.flow.current import CardCollector, current, register_computed
-from headwater.flow.flowspec import TaskState, Transition
+from headwater.flow.flowspec import TaskState, Transition, is_stored_private
 from headwater.flow.inputs import make_inputs
 from headwater.graph.model import END, FOREACH, PARALLEL, SWITCH, Graph, StepNode
 from headwater.records import (
@@ -342,11 +342,17 @@ def _collect_artifacts(flow: Any, state: TaskState, spec: TaskSpec, store: Any) 
     view = state.view
     manifest: Manifest = {k: v for k, v in view.inherited.items() if k not in view.deleted}
     for name, value in flow.__dict__.items():
-        if name.startswith("_"):
+        private = name.startswith("_")
+        if private and not is_stored_private(name):
             continue
         ref = view.unchanged_ref(name, value)
         if ref is None:
-            ref = store.save_artifact(value, name=name, where=spec.pathspec)
+            try:
+                ref = store.save_artifact(value, name=name, where=spec.pathspec)
+            except SerializationError:
+                if private:  # a private helper that cannot be pickled (a connection, a lock)
+                    continue
+                raise
         manifest[name] = ref
     _add_constants(manifest, type(flow), spec, store)
     manifest.update(spec.params)

@@ -1,0 +1,70 @@
+"""Running a flow's mutators: every ``pre_mutate``, then every ``mutate``, once per process.
+
+The order is Metaflow's: flow mutators (those of the base classes first), then each step's step
+mutators, in the order their decorators were applied (bottom-up). A mutator added during
+``pre_mutate`` (by ``add_decorator``) joins the pass under way, so its own ``pre_mutate`` runs
+too. This happens in the launching process once the configs are known, before the parameters
+are read (a mutator may add some) and before the step policies are; every task is forked
+afterwards and sees the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from headwater.decorators.mutable import (
+    CONFIG_VALUES_ATTR,
+    RUNNING_MUTATORS_ATTR,
+    MutableFlow,
+    MutableStep,
+)
+from headwater.decorators.mutators import declared_flow_mutators, step_mutators
+from headwater.flow.step import is_step
+
+_APPLIED_ATTR = "_hw_mutators_applied"
+
+
+def has_mutators(flow_cls: type) -> bool:
+    """Whether the flow or one of its steps carries a mutator."""
+    return bool(declared_flow_mutators(flow_cls)) or any(
+        getattr(func, "_hw_step_mutators", None) for _, func in _steps(flow_cls))
+
+
+def apply_mutators(flow_cls: type, configs: Mapping[str, Any]) -> None:
+    """Run the flow's mutators once, with the run's configs (config name -> value)."""
+    if flow_cls.__dict__.get(_APPLIED_ATTR) or not has_mutators(flow_cls):
+        return
+    type.__setattr__(flow_cls, _APPLIED_ATTR, True)
+    type.__setattr__(flow_cls, CONFIG_VALUES_ATTR, dict(configs))
+    running = declared_flow_mutators(flow_cls)
+    type.__setattr__(flow_cls, RUNNING_MUTATORS_ATTR, running)
+    for pre in (True, False):
+        _each(running, lambda m, pre=pre: MutableFlow(flow_cls, **_flags(m, pre)), pre)
+        for _, func in _steps(flow_cls):
+            _each(step_mutators(func),
+                  lambda m, func=func, pre=pre: MutableStep(flow_cls, func, **_flags(m, pre)), pre)
+
+
+def _each(mutators: list[Any], mutable: Any, pre: bool) -> None:
+    """Call each mutator's stage; the list may grow while it runs (a mutator added one)."""
+    index = 0
+    while index < len(mutators):
+        mutator = mutators[index]
+        index += 1
+        (mutator.pre_mutate if pre else mutator.mutate)(mutable(mutator))
+
+
+def _flags(mutator: Any, pre: bool) -> dict[str, Any]:
+    inserted_by = [mutator.decorator_name, *(getattr(mutator, "_hw_inserted_by", None) or ())]
+    return {"pre_mutate": pre, "statically_defined": getattr(mutator, "_hw_static", True),
+            "inserted_by": inserted_by}
+
+
+def _steps(flow_cls: type) -> list[tuple[str, Any]]:
+    found = []
+    for attr in dir(flow_cls):
+        value = getattr(flow_cls, attr, None)
+        if is_step(value):
+            found.append((attr, value))
+    return found
