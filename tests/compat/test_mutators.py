@@ -32,7 +32,8 @@ def test_a_base_class_mutator_adds_parameters_that_run_accepts(run_headwater, cl
     run = _latest(client)
     start = run["start"].task.data
     assert start.extra == {"alpha": 7}  # typed by its default, as any Parameter
-    assert start.dropped_value is None  # removed: no longer a parameter
+    assert start.dropped_gone is True  # removed: no longer a parameter, nor a constant
+    assert not hasattr(start, "dropped")
     assert start.by_name == "from_spec"  # a FlowMutator added as "AddedByName:value=from_spec"
     assert "project:mutated_proj" in run.tags  # "project:name=..." added by the mutator
     assert start.wrapped == ["added", "written"]  # the added decorator wraps the written one
@@ -64,6 +65,56 @@ def test_the_runner_passes_added_parameters(child_env, tmp_path):
         run = runner.run(alpha=3).run
     assert run.successful
     assert run["start"].task.data.extra == {"alpha": 3}
+
+
+def test_spin_runs_the_mutators_as_the_run_did(run_headwater, client):
+    assert run_headwater("run", FLOW).returncode == 0
+    run = _latest(client)
+    done = run_headwater("spin", FLOW, f"{run.id}/start/{run['start'].task.id}")
+    assert done.returncode == 0, done.stderr
+    assert "wrapped = ['added', 'written']" in done.stdout
+    assert "by_name = 'from_spec'" in done.stdout
+
+
+FRESH_FLOW = textwrap.dedent('''
+    from headwater import FlowSpec, step
+    from headwater.decorators.mutators import StepMutator
+    from headwater.decorators.user_step import UserStepDecorator
+
+
+    class mark(UserStepDecorator):
+        def pre_step(self, step_name, flow, inputs=None):
+            flow.marked = True
+
+
+    class add_mark(StepMutator):
+        def mutate(self, mutable_step):
+            mutable_step.add_decorator(mark)
+
+
+    class FreshFlow(FlowSpec):
+        @add_mark
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+''')
+
+
+def test_a_task_of_a_flow_imported_afresh_runs_its_mutators_first(tmp_path):
+    """As on a Dask worker or in an environment's interpreter: the task's process never ran
+    the launch, so the task runs the mutators itself (here: run_step's forked child)."""
+    from headwater.flow_file import load_flow_class
+    from headwater.testing import run_step
+
+    path = tmp_path / "fresh_flow.py"
+    path.write_text(FRESH_FLOW)
+    flow_cls = load_flow_class(str(path))
+    assert run_step(flow_cls, "start").data.marked is True
+    assert not flow_cls.start.__dict__.get("_hw_user_wrappers")  # this process: untouched
 
 
 GUARD_FLOW = textwrap.dedent('''

@@ -290,7 +290,7 @@ class MutableFlow(_Mutable):
                 if attr in self._flow_cls.__dict__:
                     delattr(self._flow_cls, attr)
                 else:  # declared on a base class, which other flows may share: hide it here
-                    setattr(self._flow_cls, attr, None)
+                    setattr(self._flow_cls, attr, _removed(attr, self._flow_cls.__name__))
                 _forget_derived(self._flow_cls)
                 return True
         return False
@@ -421,6 +421,13 @@ def _builtin_class(deco_type: Any, step: str) -> type[StepDecorator]:
             fix="pass a decorator such as retry, its name ('retry'), or a UserStepDecorator "
             "or StepMutator class")
     return cls
+
+
+def _removed(attr: str, flow: str) -> property:
+    """What hides a removed inherited parameter: reading it fails as for any unknown name."""
+    def gone(_self: Any) -> Any:
+        raise AttributeError(f"flow {flow} has no parameter {attr!r}: a mutator removed it")
+    return property(gone)
 
 
 def _forget_derived(flow_cls: type) -> None:

@@ -31,9 +31,14 @@ def has_mutators(flow_cls: type) -> bool:
         getattr(func, "_hw_step_mutators", None) for _, func in _steps(flow_cls))
 
 
+def mutators_pending(flow_cls: type) -> bool:
+    """Whether the flow has mutators this process has not run yet."""
+    return not flow_cls.__dict__.get(_APPLIED_ATTR) and has_mutators(flow_cls)
+
+
 def apply_mutators(flow_cls: type, configs: Mapping[str, Any]) -> None:
     """Run the flow's mutators once, with the run's configs (config name -> value)."""
-    if flow_cls.__dict__.get(_APPLIED_ATTR) or not has_mutators(flow_cls):
+    if not mutators_pending(flow_cls):
         return
     type.__setattr__(flow_cls, _APPLIED_ATTR, True)
     type.__setattr__(flow_cls, CONFIG_VALUES_ATTR, dict(configs))

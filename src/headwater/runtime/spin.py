@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from headwater.decorators.mutation import apply_mutators
 from headwater.decorators.registry import step_policy
 from headwater.exceptions import NotFoundError
 from headwater.graph import check_flow
@@ -65,6 +66,7 @@ def _spin(flow_cls: type, graph: Any, store: Any, run_id: str, step: str, task_i
     flow = flow_cls.__name__
     user = current_username()
     scope = recorded_configs(flow_cls, params, store, f"{flow}/{run_id}").scope
+    apply_mutators(flow_cls, scope)  # as the run did: its decorators, @project
     project = project_info(flow_cls, user, branch, production, scope)
     spec = TaskSpec(
         flow_name=flow, run_id=f"spin-{run_id}", step=step, task_id=task_id, attempt=0,

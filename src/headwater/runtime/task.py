@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from headwater.decorators.mutation import apply_mutators, mutators_pending
 from headwater.decorators.user_step import StepCall, run_under, user_wrappers
 from headwater.exceptions import SerializationError, TransitionError
 from headwater.flow.artifacts import ArtifactView
@@ -41,6 +42,7 @@ def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> Ta
     flow = state = None
     cards = _bind_cards(spec, graph, store)
     try:
+        _run_mutators(flow_cls, spec, store)
         flow, state = _make_flow(flow_cls, node, spec, store)
         if cards is not None:
             cards.attach(flow, state)
@@ -336,6 +338,18 @@ def _check_split_count(items: Any, var: str, limit: int, where: str) -> None:
             f"({limit}); nothing was stored",
             fix=f"raise the limit with run --max-num-splits {count}, or split fewer ways",
         )
+
+
+def _run_mutators(flow_cls: type, spec: TaskSpec, store: Any) -> None:
+    """Run the flow's mutators here when this process imported the flow afresh (a Dask worker,
+    a @pypi/@conda interpreter, spin), with the run's configs, as the launch did; a task forked
+    from the launching process finds them run already."""
+    if not mutators_pending(flow_cls):
+        return
+    from headwater.runtime.configs import config_scope, configs_from_refs
+
+    values = configs_from_refs(flow_cls, spec.params, store, spec.pathspec)
+    apply_mutators(flow_cls, config_scope(flow_cls, values))
 
 
 def _collect_artifacts(flow: Any, state: TaskState, spec: TaskSpec, store: Any) -> Manifest:

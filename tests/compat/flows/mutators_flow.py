@@ -70,7 +70,7 @@ class CompatMutatorsFlow(MutatedBase):
     @step
     def start(self):
         self.extra = {name: getattr(self, name) for name in self.settings["extra"]}
-        self.dropped_value = self.dropped
+        self.dropped_gone = not hasattr(self, "dropped")
         self.by_name = os.environ.get("BY_NAME")
         self.wrapped = list(self._wrapped)
         self.late_error = FromSettings.late_error
