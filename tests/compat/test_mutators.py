@@ -181,3 +181,58 @@ def test_mutable_objects_come_only_from_mutators(guard_flow):
     assert [name for name, _ in flow.steps] == ["end", "start"]
     with pytest.raises(HeadwaterException, match="only allowed in the `pre_mutate`"):
         flow.remove_parameter("anything")
+
+
+PACKAGED_FLOW = textwrap.dedent('''
+    import os
+
+    from metaflow import FlowMutator, FlowSpec, StepMutator, step
+    from metaflow.packaging_sys import ContentType
+
+    HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+    class ships_settings(FlowMutator):
+        def add_to_package(self):
+            yield os.path.join(HERE, "outside", "settings.yaml"), "conf/settings.yaml"
+
+
+    class ships_helper(StepMutator):
+        def add_to_package(self):
+            yield (os.path.join(HERE, "outside", "helper.txt"), "helper.txt",
+                   ContentType.OTHER_CONTENT)
+
+
+    @ships_settings
+    class PackagedFlow(FlowSpec):
+        @ships_helper
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+''')
+
+
+def test_add_to_package_hooks_put_files_into_the_code_package(tmp_path):
+    import gzip
+    import io
+    import tarfile
+
+    from headwater.decorators.package_hooks import package_additions
+    from headwater.flow_file import load_flow_class
+    from headwater.store import code_package
+
+    folder = tmp_path / "flow"
+    (folder / "outside").mkdir(parents=True)
+    (folder / "outside" / "settings.yaml").write_text("a: 1\n")  # no .py: not packed by default
+    (folder / "outside" / "helper.txt").write_text("help\n")
+    (folder / "packaged_flow.py").write_text(PACKAGED_FLOW)
+    flow_cls = load_flow_class(str(folder / "packaged_flow.py"))
+    tarball, _ = code_package.build(flow_cls, additions=package_additions(flow_cls))
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(tarball))) as tar:
+        names = tar.getnames()
+        assert tar.extractfile("conf/settings.yaml").read() == b"a: 1\n"
+    assert sorted(names) == ["conf/settings.yaml", "helper.txt", "packaged_flow.py"]

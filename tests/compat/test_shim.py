@@ -67,8 +67,8 @@ def test_running_shim_again_over_its_own_package_is_fine(tmp_path) -> None:
     assert init.read_text() == first
     assert sorted(p.name for p in (tmp_path / "metaflow").iterdir()) == [
         "__init__.py", "cards.py", "client.py", "exception.py", "includefile.py",
-        "metaflow_current.py", "metaflow_version.py", "plugins", "user_configs",
-        "user_decorators", "util.py"]  # no temporary files left behind
+        "metaflow_current.py", "metaflow_version.py", "packaging_sys.py", "plugins",
+        "user_configs", "user_decorators", "util.py"]  # no temporary files left behind
 
 
 def test_a_metaflow_folder_headwater_did_not_write_is_left_alone_unless_forced(tmp_path) -> None:

@@ -29,6 +29,7 @@ SERVED: dict[str, str] = {
     "metaflow.plugins.cards.card_modules.test_cards": "headwater.compat.test_cards",
     "metaflow.plugins.datatools": "headwater.compat.datatools",
     "metaflow.plugins.datatools.s3": "headwater.compat.s3_names",
+    "metaflow.packaging_sys": "headwater.compat.packaging_names",
     "metaflow.user_decorators": "",
     "metaflow.user_decorators.mutable_flow": "headwater.compat.user_decorators",
     "metaflow.user_decorators.mutable_step": "headwater.compat.user_decorators",

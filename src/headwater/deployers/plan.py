@@ -134,9 +134,10 @@ def build_plan(flow_cls: type, settings: Settings, *, orchestrator: str, branch:
 
 
 def _store_code(flow_cls: type, settings: Settings) -> dict[str, str]:
+    from headwater.decorators.package_hooks import package_additions
     from headwater.store import code_package, open_datastore
 
-    tarball, code = code_package.build(flow_cls)
+    tarball, code = code_package.build(flow_cls, additions=package_additions(flow_cls))
     with open_datastore(settings.datastore_root) as store:
         saved = code_package.save(store, tarball, code)
         # No run references the package until the deployment first runs: pin it, or

@@ -60,20 +60,25 @@ def parse_suffixes(text: str | Iterable[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys((*DEFAULT_SUFFIXES, *extra)))
 
 
-def build(flow_cls: type, suffixes: Iterable[str] = DEFAULT_SUFFIXES) -> tuple[bytes, CodeInfo]:
+def build(flow_cls: type, suffixes: Iterable[str] = DEFAULT_SUFFIXES,
+          additions: Iterable[tuple[str, str]] = ()) -> tuple[bytes, CodeInfo]:
     """A gzip tarball of the flow file's folder and where the flow is inside it.
 
     Hidden and cache folders, other suffixes than ``suffixes``, files over
-    :data:`MAX_FILE_BYTES` and links that leave the folder are left out. The same files give the
-    same bytes (sorted names, mtime 0), so the same blob key.
+    :data:`MAX_FILE_BYTES` and links that leave the folder are left out. ``additions`` are
+    ``(file path, name in the package)`` pairs the flow's own code asked for (``add_to_package``
+    hooks), packed after the walked files; one replaces a walked file of its name. The same
+    files give the same bytes (sorted names, mtime 0), so the same blob key.
     """
     flow_file = os.path.realpath(inspect.getfile(flow_cls))
     folder = os.path.dirname(flow_file)
-    entries = _package_files(folder, flow_file, tuple(suffixes))
+    named = {os.path.relpath(path, folder): path
+             for path in _package_files(folder, flow_file, tuple(suffixes))}
+    named.update({arcname: path for path, arcname in additions})
     buf = io.BytesIO()
     total = 0
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for path in entries:
+        for arcname, path in named.items():
             with open(path, "rb") as handle:
                 data = handle.read()
             total += len(data)
@@ -83,7 +88,7 @@ def build(flow_cls: type, suffixes: Iterable[str] = DEFAULT_SUFFIXES) -> tuple[b
                     f"{MAX_PACKAGE_BYTES >> 20} MB",
                     fix="move the flow file into a folder of its own, beside only its code",
                 )
-            info = tarfile.TarInfo(os.path.relpath(path, folder))
+            info = tarfile.TarInfo(arcname)
             info.size, info.mtime, info.mode = len(data), 0, 0o644
             tar.addfile(info, io.BytesIO(data))
     code = {"module": flow_cls.__module__, "path": os.path.relpath(flow_file, folder),

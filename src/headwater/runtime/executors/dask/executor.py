@@ -67,7 +67,9 @@ class DaskExecutor(Executor):
         self._step_locks = dict(step_locks or {})  # @pypi/@conda: built by the workers
         self._address = address
         self._current = dict(current_fields or {})
-        tarball, code = code_package.build(flow_cls, package_suffixes)
+        from headwater.decorators.package_hooks import package_additions
+
+        tarball, code = code_package.build(flow_cls, package_suffixes, package_additions(flow_cls))
         if connect_timeout is None:
             connect_timeout = float(os.environ.get("HEADWATER_DASK_TIMEOUT") or CONNECT_TIMEOUT_S)
         try:
