@@ -16,6 +16,7 @@ SERVED: dict[str, str] = {
     "metaflow.exception": "headwater.compat.exception_names",
     "metaflow.cards": "headwater.compat.cards",
     "metaflow.client": "headwater.compat.client_names",
+    "metaflow.client.core": "headwater.compat.client_names",
     "metaflow.events": "headwater.compat.events_names",
     "metaflow.includefile": "headwater.compat.includefile",
     "metaflow.util": "headwater.compat.util",

@@ -38,6 +38,7 @@ def validate(graph: Graph) -> None:
     foreach and parallel step, which the scheduler uses to group the inputs of joins.
     """
     reserved = reserved_step_names()
+    _check_marks(graph)  # first: which steps are start and end decides what else is a problem
     for node in graph:
         _check_name(node, reserved)
         if node.problems:
@@ -106,17 +107,23 @@ def _name_endpoints(graph: Graph) -> None:
         node.is_end = node.name == graph.end_step
 
 
+def _check_marks(graph: Graph) -> None:
+    """At most one step marked @step(start=True), and one marked @step(end=True)."""
+    for role, verb in (("start", "begins"), ("end", "finishes")):
+        marked = [node for node in graph
+                  if (node.marked_start if role == "start" else node.marked_end)]
+        if len(marked) > 1:
+            names = ", ".join(repr(node.name) for node in marked)
+            raise _error(
+                marked[1],
+                f"flow {graph.flow_name} marks {len(marked)} steps with @step({role}=True) "
+                f"({names}); a flow {verb} at exactly one step",
+                fix=f"keep {role}=True on one of them and write plain @step on the others",
+            )
+
+
 def _check_endpoint(graph: Graph, role: str, verb: str) -> None:
     chosen = graph.start_step if role == "start" else graph.end_step
-    marked = [node for node in graph if (node.marked_start if role == "start" else node.marked_end)]
-    if chosen is None and len(marked) > 1:
-        names = ", ".join(repr(node.name) for node in marked)
-        raise _error(
-            marked[1],
-            f"flow {graph.flow_name} marks {len(marked)} steps with @step({role}=True) "
-            f"({names}); a flow {verb} at exactly one step",
-            fix=f"keep {role}=True on one of them and write plain @step on the others",
-        )
     if chosen is None:
         raise GraphError(
             f"flow {graph.flow_name} has no {role!r} step: every flow {verb} at a step named "
