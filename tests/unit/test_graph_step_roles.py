@@ -181,3 +181,37 @@ def test_the_marked_end_step_must_not_call_next():
     err = _error(EndNext)
     assert err.step == "finish" and err.line == _line(EndNext.finish, "self.next(")
     assert "step 'finish' is the flow's end step and must not call self.next" in str(err)
+
+
+def test_the_kept_graph_and_the_ui_layout_begin_at_the_marked_start():
+    from headwater.graph.export import graph_as_dict
+    from headwater.ui.layout import layout
+
+    class Looping:
+        @step(end=True)
+        def finish(self):  # defined first: the layout must not take the first step as the start
+            pass
+
+        @step(start=True)
+        def begin(self):
+            self.next({"more": self.begin, "done": self.finish}, condition="state")
+
+    kept = graph_as_dict(check_flow(Looping))
+    assert (kept["start_step"], kept["end_step"]) == ("begin", "finish")
+    placed = {node["name"]: node["y"] for node in layout(kept)["nodes"]}
+    assert placed["begin"] < placed["finish"]
+
+
+def test_a_last_step_without_next_is_told_about_end_true():
+    class Unmarked:
+        @step(start=True)
+        def begin(self):
+            self.next(self.finish)
+
+        @step
+        def finish(self):
+            pass
+
+    err = _error(Unmarked)
+    assert err.step == "finish" and "never calls self.next" in str(err)
+    assert "if the flow finishes at finish, write @step(end=True) above it" in str(err)

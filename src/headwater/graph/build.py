@@ -397,7 +397,8 @@ def _placement_problem(node: StepNode, calls: list[ast.Call], src: _Source) -> G
         return _error(
             node,
             f"step {name!r} never calls self.next, so the flow cannot go on after it",
-            fix="end the step with self.next(self.<next step>), e.g. self.next(self.end)",
+            fix="end the step with self.next(self.<next step>), e.g. self.next(self.end); if "
+            f"the flow finishes at {name}, write @step(end=True) above it",
         )
     if len(calls) > 1:
         return _error(
