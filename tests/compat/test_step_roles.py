@@ -96,3 +96,22 @@ def test_trigger_from_runs_names_the_custom_end_step(launch):
                                                 "metaflow.CompatStepRolesFlow.end"]
     assert trigger.event.id == run.end_task.pathspec
     assert trigger.run.pathspec == run.pathspec
+
+
+def test_the_default_card_json_draws_the_dag_from_the_marked_steps(launch):
+    import json
+
+    from headwater.compat.card_basic import DefaultCardJSON, transform_flow_graph
+
+    run = launch("step_roles_flow.py", "CompatStepRolesFlow")
+    graph = run["_parameters"].task["_graph_info"].data
+    document = json.loads(DefaultCardJSON(graph=graph).render(run["begin"].task))
+    dags = [c for s in document["components"] for c in s["contents"] if c["type"] == "dag"]
+    assert len(dags) == 1
+    dag = dags[0]["data"]
+    assert (dag["start_step"], dag["end_step"]) == ("begin", "finish")
+    assert set(dag["steps"]) == {"begin", "left", "right", "merge", "finish"}
+    assert dag["steps"]["begin"]["type"] == "split" and dag["steps"]["begin"]["box_ends"] == "merge"
+    legacy = transform_flow_graph({"start": {"type": "start", "next": ["end"], "doc": ""},
+                                   "end": {"type": "end", "next": [], "doc": ""}})
+    assert (legacy["start_step"], legacy["end_step"]) == ("start", "end")
