@@ -404,6 +404,9 @@ class TaskResult(Record, slots=True):
     metadata: dict[str, str] = Factory(dict)
     # @card: one record per rendered card (index, type, id, key of its HTML blob, size).
     cards: list[dict[str, Any]] = Factory(list)
+    # The start task only: the flow's graph as plain data (``current.graph``'s shape), kept with
+    # the run so that readers know its steps, its start and its end without the flow's code.
+    graph: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:

@@ -173,7 +173,7 @@ def _parent(graph: Graph, step: str, artifacts: Mapping[str, Any], store: Any,
             frames: tuple[Frame, ...]) -> list[ParentRef]:
     if not artifacts:
         return []
-    before = graph[step].in_steps[0] if graph[step].in_steps else "start"
+    before = graph[step].in_steps[0] if graph[step].in_steps else (graph.start_step or "start")
     manifest = {k: store.save_artifact(v, name=k, where="test/inputs") for k, v in artifacts.items()}
     return [ParentRef(before, "0", manifest, frames)]
 
@@ -183,7 +183,8 @@ def _frames(graph: Graph, step: str, store: Any, item: Any, index: int) -> tuple
     if item is _NO_INPUT:
         return ()
     key, _ = store.save_items([None] * index + [item], name="input", where="test/inputs")
-    split = graph[step].split_parents[-1] if graph[step].split_parents else "start"
+    first = graph.start_step or "start"
+    split = graph[step].split_parents[-1] if graph[step].split_parents else first
     return (Frame(split, "0", index, index + 1, is_foreach=True, items_key=key),)
 
 
@@ -198,7 +199,8 @@ def _join_parents(graph: Graph, step: str, inputs: Any, store: Any) -> list[Pare
     elif len(before) == len(inputs) and len(before) > 1:
         named = list(zip(before, inputs, strict=True))
     else:
-        named = [(before[0] if before else "start", arts) for arts in inputs]
+        named = [(before[0] if before else (graph.start_step or "start"), arts)
+                 for arts in inputs]
     count = len(named)
     parents = []
     for i, (parent_step, arts) in enumerate(named):

@@ -44,6 +44,8 @@ def _create(flow: str, root: Path, out: Path, *args: str) -> str:
     ("foreach_flow.py", "DeployForeachFlow", "join", "words", ["AA", "BB", "CC"]),
     # Nested: the inner body is a mapped group of its own, over every outer item's children.
     ("nested_flow.py", "DeployNestedFlow", "outer_join", "totals", [60, 120]),
+    # @step(start=True) / @step(end=True): begin takes the parameters, finish ends the run.
+    ("custom_steps_flow.py", "DeployCustomStepsFlow", "finish", "result", 43),
 ])
 def test_airflow_dags_test_runs_the_dag_and_the_client_reads_it(flow, cls, step, artifact,
                                                                   expected, airflow, tmp_path):

@@ -39,7 +39,10 @@ SHAPES = {
     "parallel": ("parallel_flow.py", "DeployParallelFlow", "join", "ranks"),
     # @catch: a failing foreach item and a timed-out step are caught; the DAG goes on.
     "catch": ("catch_flow.py", "DeployCatchFlow", "end", "outcome"),
+    # @step(start=True) / @step(end=True): the DAG begins and finishes at begin and finish.
+    "custom_steps": ("custom_steps_flow.py", "DeployCustomStepsFlow", "finish", "result"),
 }
+_ENDPOINTS = {"custom_steps": ("begin", "finish")}  # other shapes: start and end
 
 
 def _create(flow: str, env: dict[str, str], cwd: Path, *args: str) -> list[dict]:
@@ -192,7 +195,8 @@ def test_manifest_commands_in_dag_order_give_the_same_run_as_run(shape, team, tm
     assert "runtime:argo-workflows" in deployed["tags"]
     assert f"production:{cls}" in deployed["tags"]  # namespace("production:<name>") finds it
     assert f"orchestrator_run:{template['metadata']['name']}-x7k2p" in deployed["tags"]
-    assert walk.order[0] == ("step-start", "1") and walk.order[-1] == ("step-end", "1")
+    first, last = _ENDPOINTS.get(shape, ("start", "end"))
+    assert walk.order[0] == (f"step-{first}", "1") and walk.order[-1] == (f"step-{last}", "1")
     if shape == "catch":
         # The item dividing by zero and the step stopped by its @timeout were caught, as in `run`.
         assert deployed["value"] == [[10, "ZeroDivisionError", 5], "TimeoutException"]

@@ -15,9 +15,10 @@ BOX_W, BOX_H, GAP_X, GAP_Y, PAD = 150, 34, 24, 46, 16
 
 def _rows(graph: Any) -> list[list[str]]:
     depth: dict[str, int] = {}
-    queue = ["start"] if "start" in graph else []
+    start = getattr(graph, "start_step", None) or "start"
+    queue = [start] if start in graph else []
     if queue:
-        depth["start"] = 0
+        depth[start] = 0
     while queue:
         name = queue.pop(0)
         for nxt in graph[name].out:

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from headwater.client import _context, lineage
+from headwater.client import _context, lineage, run_graph
 from headwater.client._batch import TaskDetails
 from headwater.client._errors import MissingChild, TaggingError, artifact_not_found
 from headwater.client._lookup import (
@@ -286,17 +286,24 @@ class Run(_InRun):
         from headwater.flow.trigger import Trigger
 
         row = self._run_row
-        task = meta().get_task(row.flow, row.run_id, "start", "1")
-        metadata = ((task.transition or {}).get("metadata") or {}) if task else {}
+        tasks = meta().list_tasks(row.flow, row.run_id, run_graph.endpoints(row)[0], limit=1)
+        metadata = ((tasks[0].transition or {}).get("metadata") or {}) if tasks else {}
         return Trigger.from_json(metadata.get("trigger"))
 
     @property
+    def _graph_endpoints(self) -> tuple[str, str]:
+        """The run's (start step, end step): ``start`` and ``end`` unless the flow named them
+        otherwise (``@step(start=True)``, a flow of one step)."""
+        return run_graph.endpoints(self._run_row)
+
+    @property
     def end_task(self) -> Task | None:
-        """The task of the ``end`` step, or None if it has not started."""
+        """The task of the flow's end step, or None if it has not started."""
         row = self._run_row
-        tasks = meta().list_tasks(row.flow, row.run_id, "end", limit=1)
+        end = run_graph.endpoints(row)[1]
+        tasks = meta().list_tasks(row.flow, row.run_id, end, limit=1)
         return (
-            Task._of(row, tasks[0], TaskDetails(row.flow, row.run_id, "end", tasks[0].task_id))
+            Task._of(row, tasks[0], TaskDetails(row.flow, row.run_id, end, tasks[0].task_id))
             if tasks
             else None
         )
@@ -318,6 +325,8 @@ class Run(_InRun):
         return self.steps()
 
     def __getitem__(self, step: str) -> Step:
+        if step == run_graph.PARAMETERS_STEP:  # Metaflow's pseudo-step of the run's constants
+            return run_graph.ParametersStep(self)  # type: ignore[return-value]
         return Step._of(self._run_row, load_step(self._run_row, step, child=True))
 
     # -- tags: the only writes the client makes -------------------------------------------------

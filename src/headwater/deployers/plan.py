@@ -188,7 +188,7 @@ def _refuse_loops(graph: Graph, orchestrator: str) -> None:
                 visit(nxt)
         state[name] = 2
 
-    visit("start")
+    visit(graph.start_step or "start")
 
 
 def _refuse_gangs(flow_cls: type, graph: Graph, orchestrator: str) -> None:
@@ -212,8 +212,9 @@ def _refuse_gangs(flow_cls: type, graph: Graph, orchestrator: str) -> None:
 
 def foreach_scopes(graph: Graph) -> dict[str, tuple[str, ...]]:
     """step -> the foreach (or num_parallel) steps it runs under, outermost first."""
-    splits: dict[str, tuple[tuple[str, str], ...]] = {"start": ()}
-    order = ["start"]
+    start = graph.start_step or "start"
+    splits: dict[str, tuple[tuple[str, str], ...]] = {start: ()}
+    order = [start]
     while order:
         name = order.pop(0)
         node = graph[name]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from headwater.exceptions import GraphError
 
@@ -13,12 +13,37 @@ STEP_MARK = "_hw_is_step"
 DECORATORS_ATTR = "_hw_decorators"  # step decorators applied to this step, outermost last
 
 
-def step(func: F) -> F:
+START_MARK = "_hw_start_step"  # @step(start=True): the flow begins here, whatever its name
+END_MARK = "_hw_end_step"  # @step(end=True): the flow finishes here
+NODE_INFO_ATTR = "node_info"  # @step(node_info={...}): free-form data tools read from the graph
+
+
+@overload
+def step(func: F, /) -> F: ...
+
+
+@overload
+def step(*, start: bool = False, end: bool = False,
+         node_info: dict[str, Any] | None = None) -> Callable[[F], F]: ...
+
+
+def step(func: F | None = None, /, *, start: bool = False, end: bool = False,
+         node_info: dict[str, Any] | None = None) -> Any:
     """Mark ``func`` as a step. Step decorators (``@retry``, ...) may sit above or below it.
+
+    ``@step(start=True)`` / ``@step(end=True)`` make a step the flow's first / last whatever its
+    name (Metaflow's API); without them the steps named ``start`` and ``end`` are, and a flow of
+    one step needs neither. ``node_info`` is kept on the step's graph node for tools.
 
     A dunder name (``__init__``, ``__call__``) is refused here, as the class is defined: such a
     step would replace Python's own machinery of the flow before graph validation could run.
     """
+    if func is None:
+        return lambda f: _mark(f, start, end, node_info)
+    return _mark(func, start, end, node_info)
+
+
+def _mark(func: F, start: bool, end: bool, node_info: dict[str, Any] | None) -> F:
     name = getattr(func, "__name__", "")
     if name.startswith("__") and name.endswith("__"):
         code = getattr(func, "__code__", None)
@@ -30,6 +55,9 @@ def step(func: F) -> F:
             "to it",
         )
     setattr(func, STEP_MARK, True)
+    setattr(func, START_MARK, bool(start))
+    setattr(func, END_MARK, bool(end))
+    setattr(func, NODE_INFO_ATTR, dict(node_info or {}))
     if not hasattr(func, DECORATORS_ATTR):
         setattr(func, DECORATORS_ATTR, [])
     return func

@@ -33,6 +33,25 @@ class Trigger:
 
     def __init__(self, events: Sequence[Mapping[str, Any]]) -> None:
         self.events = [TriggerEvent.of(e) for e in events]
+        self._runs: list[Any] | None = None
+
+    @classmethod
+    def from_runs(cls, runs: Sequence[Any]) -> Trigger:
+        """The trigger @trigger_on_finish would see after ``runs`` finished (Metaflow's API, for
+        trying a downstream flow by hand): one event per run that reached its end step, newest
+        first, named ``metaflow.<Flow>.<end step>`` (and ``metaflow.<Flow>.end`` as well when the
+        end step has another name, which is what a deployment listens for)."""
+        done = [(run, run.end_task) for run in sorted(runs, key=_finish_time, reverse=True)]
+        done = [(run, end) for run, end in done if end is not None]
+        events = []
+        for run, end in done:
+            names = [end.parent.id] + (["end"] if end.parent.id != "end" else [])
+            events.extend({"name": f"metaflow.{run.parent.id}.{name}", "id": end.pathspec,
+                           "timestamp": run.finished_at,
+                           "payload": {"pathspec": run.pathspec}} for name in names)
+        trigger = cls(events)
+        trigger._runs = [run for run, _ in done]
+        return trigger
 
     @classmethod
     def from_json(cls, text: str | None) -> Trigger | None:
@@ -48,6 +67,8 @@ class Trigger:
     @property
     def runs(self) -> list[Any]:
         """The upstream runs of @trigger_on_finish events (others have none)."""
+        if self._runs is not None:
+            return list(self._runs)
         from headwater.client import Run  # lazily: see tests/unit/test_layering.py ALLOWED
 
         return [Run(e.payload["pathspec"], _namespace_check=False)
@@ -60,3 +81,8 @@ class Trigger:
 
     def __repr__(self) -> str:
         return f"Trigger({', '.join(e.name for e in self.events)})"
+
+
+def _finish_time(run: Any) -> float:
+    when = run.finished_at
+    return when.timestamp() if when is not None else 0.0

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from headwater.exceptions import GraphError
-from headwater.flow.step import DECORATORS_ATTR, is_step
+from headwater.flow.step import DECORATORS_ATTR, END_MARK, NODE_INFO_ATTR, START_MARK, is_step
 from headwater.graph.model import END, FOREACH, LINEAR, PARALLEL, SPLIT, SWITCH, Graph, StepNode
 from headwater.records import Record
 
@@ -41,7 +41,9 @@ def build_graph(flow_cls: type) -> Graph:
     """
     found = _find_steps(flow_cls)
     names = set(found)
-    nodes = [_parse_step(name, func, flow_cls, names) for name, (_, func) in found.items()]
+    start, end = find_endpoints({name: func for name, (_, func) in found.items()})
+    nodes = [_parse_step(name, func, flow_cls, names, name == end)
+             for name, (_, func) in found.items()]
     rank = {name: found[name][0] for name in found}
     nodes.sort(key=lambda node: (rank[node.name], node.line))
     graph = Graph(
@@ -50,7 +52,11 @@ def build_graph(flow_cls: type) -> Graph:
         file=_class_file(flow_cls),
         doc=_cleandoc(flow_cls.__dict__.get("__doc__") or ""),
         line=_class_line(flow_cls),
+        start_step=start,
+        end_step=end,
     )
+    if start is not None:
+        graph.nodes[start].is_start = True
     _link(graph)
     return graph
 
@@ -69,6 +75,26 @@ def _find_steps(flow_cls: type) -> dict[str, tuple[int, Callable[..., Any]]]:
             else:
                 steps.pop(name, None)
     return steps
+
+
+def find_endpoints(steps: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The flow's start and end steps (step name -> step function), as Metaflow picks them.
+
+    The one step marked @step(start=True) (end=True), else the step named ``start`` (``end``);
+    a flow of one step begins and ends at it, marked or not. None where there is no such step or
+    two are marked: validation reports it.
+    """
+    if len(steps) == 1:
+        (only,) = steps
+        return only, only
+    return _endpoint(steps, START_MARK, "start"), _endpoint(steps, END_MARK, "end")
+
+
+def _endpoint(steps: dict[str, Any], mark: str, name: str) -> str | None:
+    marked = [step for step, func in steps.items() if getattr(func, mark, False) is True]
+    if len(marked) == 1:
+        return marked[0]
+    return name if not marked and name in steps else None
 
 
 # `inspect` (with the dis, tokenize and linecache it imports: ~15 ms of a run's start-up here) is
@@ -299,7 +325,7 @@ def _parse_file(file: str) -> _Parsed | None:
 
 
 def _parse_step(
-    name: str, func: Callable[..., Any], flow_cls: type, step_names: set[str]
+    name: str, func: Callable[..., Any], flow_cls: type, step_names: set[str], is_end: bool
 ) -> StepNode:
     """Make the StepNode of one step from its source, recording (not raising) its problems."""
     src = _read_source(name, func)
@@ -307,7 +333,11 @@ def _parse_step(
     params = fdef.args.posonlyargs + fdef.args.args
     node = StepNode(
         name=name,
-        transition=END if name == "end" else LINEAR,
+        transition=END if is_end else LINEAR,
+        is_end=is_end,
+        marked_start=getattr(func, START_MARK, False) is True,
+        marked_end=getattr(func, END_MARK, False) is True,
+        node_info=dict(getattr(func, NODE_INFO_ATTR, None) or {}),
         is_join=len(params) >= 2,
         doc=_getdoc(_unwrap(func)) or "",
         file=src.file,
@@ -321,7 +351,7 @@ def _parse_step(
     problem = _placement_problem(node, calls, src)
     if problem is not None:
         node.problems.append(problem)
-    if calls and name != "end":
+    if calls and not is_end:
         try:
             _apply_next(node, calls[0], src)
             _check_targets_are_steps(node, flow_cls, step_names)
@@ -353,20 +383,22 @@ def _next_calls(func_def: ast.AST, self_name: str) -> list[ast.Call]:
 def _placement_problem(node: StepNode, calls: list[ast.Call], src: _Source) -> GraphError | None:
     """The rule: exactly one self.next per step (none in end), as the step's last statement."""
     name = node.name
-    if name == "end":
+    if node.is_end:
         if not calls:
             return None
         return _error(
             node,
-            "step 'end' must not call self.next: the flow stops after it",
+            f"step {name!r} is the flow's end step and must not call self.next: the flow stops "
+            "after it",
             line=node.next_line,
-            fix="remove the self.next call from end",
+            fix=f"remove the self.next call from {name}",
         )
     if not calls:
         return _error(
             node,
             f"step {name!r} never calls self.next, so the flow cannot go on after it",
-            fix="end the step with self.next(self.<next step>), e.g. self.next(self.end)",
+            fix="end the step with self.next(self.<next step>), e.g. self.next(self.end); if "
+            f"the flow finishes at {name}, write @step(end=True) above it",
         )
     if len(calls) > 1:
         return _error(

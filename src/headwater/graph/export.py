@@ -20,8 +20,8 @@ def run_graph_key(flow: str, run_id: str) -> str:
 
 
 def graph_as_dict(graph: Graph) -> dict[str, Any]:
-    """``{"flow": ..., "steps": [{name, type, next, foreach, condition, cases, join, doc}]}``,
-    steps in reading order (breadth-first from start, end last)."""
+    """``{"flow": ..., "steps": [{name, type, next, foreach, condition, cases, join, doc}],
+    "start_step", "end_step"}``, steps in reading order (breadth-first from start, end last)."""
     steps = []
     for node in graph.ordered():
         steps.append({
@@ -35,7 +35,8 @@ def graph_as_dict(graph: Graph) -> dict[str, Any]:
             "join": node.matching_join,
             "doc": (node.doc or "").strip().split("\n")[0][:200],
         })
-    return {"flow": graph.flow_name, "steps": steps}
+    return {"flow": graph.flow_name, "steps": steps, "start_step": graph.start_step,
+            "end_step": graph.end_step}
 
 
 def graph_json(graph: Graph) -> bytes:

@@ -5,7 +5,8 @@ has its ``name``, Metaflow's ``type`` (``start``, ``linear``, ``join``, ``end``,
 ``split-static``, ``split-foreach``, ``split-parallel``, ``split-switch``), ``line``, ``doc``,
 ``decorators`` (name and options), ``next``, and by type ``foreach_artifact``, ``num_parallel``,
 ``condition``/``switch_cases`` and ``matching_join``. ``graph_structure`` lists the steps from
-start to end, a split followed by one list per branch.
+start to end, a split followed by one list per branch; ``start_step`` and ``end_step`` name them
+(the same step in a flow of one step).
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ _SPLIT_TYPES = {SPLIT: "split-static", FOREACH: "split-foreach", PARALLEL: "spli
 def graph_info(graph: Graph, flow_cls: type | None = None,
                parameters: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     steps = {node.name: _step(node, flow_cls) for node in graph.ordered()}
-    structure = _block(graph, "start", "end", set()) if "start" in graph else []
-    if "end" in graph:
-        structure.append("end")
+    start, end = graph.start_step, graph.end_step
+    structure = _block(graph, start, end, set()) if start in graph and start != end else []
+    if end in graph:
+        structure.append(end)
     return {"file": graph.file, "doc": graph.doc,
             "parameters": [{"name": name} for name in parameters],
-            "steps": steps, "graph_structure": structure}
+            "steps": steps, "graph_structure": structure,
+            "start_step": start, "end_step": end}
 
 
 def _type(node: StepNode) -> str:
@@ -40,7 +43,8 @@ def _type(node: StepNode) -> str:
 def _step(node: StepNode, flow_cls: type | None) -> dict[str, Any]:
     info: dict[str, Any] = {"name": node.name, "type": _type(node), "line": node.line,
                             "source_file": node.file, "doc": node.doc,
-                            "decorators": _decorators(flow_cls, node.name), "next": list(node.out)}
+                            "decorators": _decorators(flow_cls, node.name), "next": list(node.out),
+                            "node_info": json.loads(json.dumps(node.node_info, default=repr))}
     if node.transition == FOREACH:
         info["foreach_artifact"] = node.foreach_var
     elif node.transition == PARALLEL:
@@ -63,7 +67,7 @@ def _decorators(flow_cls: type | None, step: str) -> list[dict[str, Any]]:
     return found
 
 
-def _block(graph: Graph, first: str, stop: str | None, seen: set[str]) -> list[Any]:
+def _block(graph: Graph, first: str | None, stop: str | None, seen: set[str]) -> list[Any]:
     """The steps from ``first`` up to (not including) ``stop``, splits as nested lists."""
     steps: list[Any] = []
     name: str | None = first

@@ -33,12 +33,15 @@ class MetaflowNode:
 
 
 class MetaflowGraph:
-    """Nodes by step name, iterated start first and end last."""
+    """Nodes by step name, iterated start first and end last; ``start_step`` / ``end_step``
+    name them, whatever their names."""
 
     def __init__(self, graph: Graph) -> None:
         self._graph = graph
         self.name = graph.flow_name
         self.doc = graph.doc
+        self.start_step = graph.start_step
+        self.end_step = graph.end_step
 
     def __getitem__(self, name: str) -> MetaflowNode:
         return MetaflowNode(self._graph[name])

@@ -46,12 +46,21 @@ class StepNode(Record):
     problems: list[GraphError] = Factory(list, repr=False, compare=False)
 
     parallel_step: bool = False  # the step is decorated with @parallel (filled by build)
+    # The step's role, filled by build: the flow begins at its start step and finishes at its end
+    # step (one step is both in a flow of one step). Which steps they are comes from
+    # @step(start=True) / @step(end=True), else from the names start and end.
+    is_start: bool = False
+    is_end: bool = False
+    marked_start: bool = False  # written @step(start=True)
+    marked_end: bool = False  # written @step(end=True)
+    node_info: dict = Factory(dict)  # @step(node_info={...}), kept for tools
 
     @property
     def type(self) -> str:
         """The node type (start, linear, split, foreach, join, split-switch, split-parallel, end)
-        as headwater reads it: ``start`` for the start step whatever it does next."""
-        if self.name == "start":
+        as headwater reads it: ``start`` for the start step whatever it does next (``end`` for the
+        one step of a single-step flow)."""
+        if self.is_start and not self.is_end:
             return "start"
         if self.is_join:
             return "join"
@@ -76,7 +85,7 @@ class StepNode(Record):
             return "split"
         if self.is_join:
             return "join"
-        return "start" if self.name == "start" else "linear"
+        return "start" if self.is_start else "linear"
 
     # Metaflow's attribute names, read by tools written for it.
     @property
@@ -90,6 +99,14 @@ class StepNode(Record):
     @property
     def parallel_foreach(self) -> bool:
         return self.transition == PARALLEL
+
+    @property
+    def is_start_step(self) -> bool:
+        return self.marked_start
+
+    @property
+    def is_end_step(self) -> bool:
+        return self.marked_end
 
     @property
     def foreach_param(self) -> str | None:
@@ -108,6 +125,10 @@ class Graph(Record):
     file: str = ""
     doc: str = ""
     line: int = 0  # line of the ``class`` statement (0 when unknown)
+    # Where the flow begins and finishes (the same step in a flow of one step); None when the
+    # flow has no such step or marks two, which validation reports.
+    start_step: str | None = None
+    end_step: str | None = None
 
     def __getitem__(self, name: str) -> StepNode:
         return self.nodes[name]
@@ -124,7 +145,8 @@ class Graph(Record):
     def ordered(self) -> list[StepNode]:
         """Steps in the order a reader expects: breadth-first from start, end last."""
         seen: list[str] = []
-        queue = ["start"] if "start" in self.nodes else []
+        end = self.end_step
+        queue = [self.start_step] if self.start_step is not None and self.start_step in self else []
         while queue:
             name = queue.pop(0)
             if name in seen or name not in self.nodes:
@@ -132,5 +154,5 @@ class Graph(Record):
             seen.append(name)
             queue.extend(self.nodes[name].out)
         rest = [n for n in self.nodes if n not in seen]
-        ordered = [n for n in seen if n != "end"] + rest + (["end"] if "end" in seen else [])
+        ordered = [n for n in seen if n != end] + rest + ([end] if end in seen else [])
         return [self.nodes[n] for n in ordered]

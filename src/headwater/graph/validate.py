@@ -38,13 +38,14 @@ def validate(graph: Graph) -> None:
     foreach and parallel step, which the scheduler uses to group the inputs of joins.
     """
     reserved = reserved_step_names()
+    _check_marks(graph)  # first: which steps are start and end decides what else is a problem
     for node in graph:
         _check_name(node, reserved)
         if node.problems:
             raise node.problems[0]
-    _check_start_end(graph)
+    start = _check_start_end(graph)
     _check_targets(graph)
-    reached = set(_reach(graph, "start")) | {"start"}
+    reached = set(_reach(graph, start)) | {start}
     _check_unconditional_cycles(graph, reached)
     _check_loop_exits(graph, reached)
     _check_reachable(graph, reached)
@@ -86,17 +87,60 @@ def _check_name(node: StepNode, reserved: frozenset[str]) -> None:
         )
 
 
-def _check_start_end(graph: Graph) -> None:
-    for name, role in (("start", "begins"), ("end", "finishes")):
-        if name not in graph:
-            raise GraphError(
-                f"flow {graph.flow_name} has no {name!r} step: every flow {role} at a step "
-                f"named {name}",
-                step=name,
-                file=graph.file,
-                line=graph.line,
-                fix=f"add a method decorated with @step named {name}",
+def _check_start_end(graph: Graph) -> str:
+    """One start step and one end step, found by mark or by name; the start step's name."""
+    _name_endpoints(graph)
+    for role, verb in (("start", "begins"), ("end", "finishes")):
+        _check_endpoint(graph, role, verb)
+    assert graph.start_step is not None and graph.end_step is not None
+    return graph.start_step
+
+
+def _name_endpoints(graph: Graph) -> None:
+    """A graph made by hand (not by build) names no endpoints: its steps start and end are."""
+    if graph.start_step is None and not any(node.marked_start for node in graph):
+        graph.start_step = "start" if "start" in graph else None
+    if graph.end_step is None and not any(node.marked_end for node in graph):
+        graph.end_step = "end" if "end" in graph else None
+    for node in graph:
+        node.is_start = node.name == graph.start_step
+        node.is_end = node.name == graph.end_step
+
+
+def _check_marks(graph: Graph) -> None:
+    """At most one step marked @step(start=True), and one marked @step(end=True)."""
+    for role, verb in (("start", "begins"), ("end", "finishes")):
+        marked = [node for node in graph
+                  if (node.marked_start if role == "start" else node.marked_end)]
+        if len(marked) > 1:
+            names = ", ".join(repr(node.name) for node in marked)
+            raise _error(
+                marked[1],
+                f"flow {graph.flow_name} marks {len(marked)} steps with @step({role}=True) "
+                f"({names}); a flow {verb} at exactly one step",
+                fix=f"keep {role}=True on one of them and write plain @step on the others",
             )
+
+
+def _check_endpoint(graph: Graph, role: str, verb: str) -> None:
+    chosen = graph.start_step if role == "start" else graph.end_step
+    if chosen is None:
+        raise GraphError(
+            f"flow {graph.flow_name} has no {role!r} step: every flow {verb} at a step named "
+            f"{role} or marked @step({role}=True)",
+            step=role,
+            file=graph.file,
+            line=graph.line,
+            fix=f"add a method decorated with @step named {role}, or mark the step the flow "
+            f"{verb} at with @step({role}=True)",
+        )
+    if chosen != role and role in graph:
+        raise _error(
+            graph[role],
+            f"flow {graph.flow_name} {verb} at {chosen!r}, marked @step({role}=True), but also "
+            f"has a step named {role!r}: which one is the {role} step is ambiguous",
+            fix=f"rename step {role!r}, or remove {role}=True from {chosen!r}",
+        )
 
 
 def _check_targets(graph: Graph) -> None:
@@ -286,7 +330,8 @@ class _SplitWalk:
         self.open_at_end: list[tuple[str | None, _Stack]] = []
 
     def run(self) -> None:
-        queue: deque[tuple[str, str | None, _Stack]] = deque([("start", None, ())])
+        start = self.graph.start_step or "start"
+        queue: deque[tuple[str, str | None, _Stack]] = deque([(start, None, ())])
         while queue:
             name, pred, stack = queue.popleft()
             own = self._enter(self.graph[name], pred, stack)
@@ -388,7 +433,7 @@ class _SplitWalk:
             return
         pred, stack = self.open_at_end[0]
         split = self.graph[stack[-1][0]]
-        node = self.graph[pred] if pred else self.graph["end"]
+        node = self.graph[pred] if pred else self.graph[self.graph.end_step or "end"]
         meant = self._join_without_inputs(split.name)
         if meant is not None:
             raise _error(

@@ -511,6 +511,8 @@ def _transition(result: TaskResult) -> str | None:
         transition["metadata"] = result.metadata
     if result.cards:  # @card: the records of the task's rendered cards (see headwater.cards)
         transition["cards"] = result.cards
+    if result.graph:  # the start task: the run's graph (Run["_parameters"], Run.end_task)
+        transition["graph"] = result.graph
     return json.dumps(transition) if transition else None
 
 

@@ -45,3 +45,30 @@ def with_user_tag(system_tags: list[str], user: str) -> list[str]:
     """System tags always include ``user:<user>``, so every run is in its user's namespace."""
     tag = user_namespace(user)
     return system_tags if tag in system_tags else [*system_tags, tag]
+
+
+START_STEP_TAG = "start_step:"
+END_STEP_TAG = "end_step:"
+
+
+def endpoint_tags(start: str | None, end: str | None) -> list[str]:
+    """The system tags that record a run's first and last steps when they are not named
+    ``start`` and ``end`` (``@step(start=True)``, a flow of one step); none for the usual flow,
+    whose runs then carry the same tags as before."""
+    tags = []
+    if start and start != "start":
+        tags.append(START_STEP_TAG + start)
+    if end and end != "end":
+        tags.append(END_STEP_TAG + end)
+    return tags
+
+
+def endpoints_of(system_tags: Iterable[str]) -> tuple[str, str]:
+    """A run's (start step, end step), read back from its system tags."""
+    start, end = "start", "end"
+    for tag in system_tags:
+        if tag.startswith(START_STEP_TAG):
+            start = tag[len(START_STEP_TAG):]
+        elif tag.startswith(END_STEP_TAG):
+            end = tag[len(END_STEP_TAG):]
+    return start, end

@@ -33,6 +33,7 @@ from headwater.exceptions import HeadwaterException, NotFoundError
 from headwater.flow.trigger import Trigger
 from headwater.graph.model import FOREACH, PARALLEL, SPLIT, Graph
 from headwater.meta import open_metadata
+from headwater.meta.tags import endpoint_tags
 from headwater.records import Frame, ParentRef, TaskFailure, TaskResult, TaskSpec, replace
 from headwater.runtime.configs import config_scope, configs_from_refs, resolve_configs
 from headwater.runtime.parameters import resolve_parameters, store_parameters
@@ -104,8 +105,8 @@ def run_deployed_task(flow_cls: type, graph: Graph, store: Any, settings: Settin
     meta = open_metadata(settings.metadata_url)
     try:
         envs = deployed_environments(store, task.code)
-        run_id = (_register_run(meta, store, flow_cls, task, user, project, envs)
-                  if task.step == "start" else _find_run(meta, flow, task))
+        run_id = (_register_run(meta, store, flow_cls, graph, task, user, project, envs)
+                  if graph[task.step].is_start else _find_run(meta, flow, task))
         run = meta.get_run(flow, run_id)
         scope = config_scope(flow_cls, configs_from_refs(flow_cls, run.params, store,
                                                          f"{flow}/{run_id}"))
@@ -114,7 +115,7 @@ def run_deployed_task(flow_cls: type, graph: Graph, store: Any, settings: Settin
         apply_mutators(flow_cls, scope)  # as at create: the flow was imported afresh here
         policy = step_policy(getattr(flow_cls, task.step), extra_decorators, scope)
         current = dict(project.current_fields() if project else {})
-        events = task.trigger or _recorded_trigger(meta, flow, run_id)
+        events = task.trigger or _recorded_trigger(meta, flow, run_id, graph)
         if events:
             current["trigger"] = Trigger(events)
         extra: dict[str, Any] = {"env": policy.env, "current": current}
@@ -144,7 +145,7 @@ def run_deployed_task(flow_cls: type, graph: Graph, store: Any, settings: Settin
             result = attempt.run(spec)
         if result.ok and task.output_dir:
             write_outputs(task.output_dir, graph, spec, result)
-        if result.ok and task.step == "end" and os.environ.get(EVENTS_URL_ENV):
+        if result.ok and graph[task.step].is_end and os.environ.get(EVENTS_URL_ENV):
             publish_finished(os.environ[EVENTS_URL_ENV], flow, run_id)
         return result
     finally:
@@ -178,7 +179,7 @@ class _Attempt:
                 "TimeoutException",
                 f"step '{spec.step}' ran longer than its @timeout of {timeout:g} s and was stopped")
             print(f"{result.failure.type_name}: {result.failure.message}", file=sys.stderr)
-        if self.task.step == "start" and self.task.trigger:
+        if self.graph[self.task.step].is_start and self.task.trigger:
             result.metadata["trigger"] = json.dumps(self.task.trigger)  # Run.trigger reads it
         if self.lock is not None:
             result.metadata["environment"] = self.lock.id
@@ -190,7 +191,7 @@ class _Attempt:
                 flow, run_id, spec.step, spec.task_id, spec.attempt, result,
                 stdout_key=_save_log(self.store, outcome.stdout),
                 stderr_key=_save_log(self.store, outcome.stderr), final=final)
-            if result.ok and spec.step == "end":
+            if result.ok and self.graph[spec.step].is_end:
                 meta.run_finished(flow, run_id, "succeeded", time.time())
             elif not result.ok and final:
                 meta.run_finished(flow, run_id, "failed", time.time())
@@ -238,8 +239,8 @@ def _find_run(meta: Any, flow: str, task: DeployedTask) -> str:
     return rows[0].run_id
 
 
-def _register_run(meta: Any, store: Any, flow_cls: type, task: DeployedTask, user: str,
-                  project: Any, envs: dict[str, Any] | None = None) -> str:
+def _register_run(meta: Any, store: Any, flow_cls: type, graph: Graph, task: DeployedTask,
+                  user: str, project: Any, envs: dict[str, Any] | None = None) -> str:
     """The run of ``task.run_key``: registered once; a retried start task finds it again."""
     flow = flow_cls.__name__
     rows = meta.list_runs(flow, tags=[_run_tag(task.run_key)], limit=1)
@@ -254,16 +255,18 @@ def _register_run(meta: Any, store: Any, flow_cls: type, task: DeployedTask, use
               *([f"runtime:{task.orchestrator}"] if task.orchestrator else []),
               *([f"deployment:{task.deployment}", f"production:{task.deployment}"]
                 if task.deployment else []),
-              *(project.system_tags() if project else [])]
+              *(project.system_tags() if project else []),
+              *endpoint_tags(graph.start_step, graph.end_step)]
     # pid 0 and no host: no scheduler process to watch; liveness is the tasks' heartbeats.
     return meta.new_run(flow, user=user, tags=list(task.tags), system_tags=system, params=refs,
                         origin_run_id=None, pid=0, host="", code=task.code,
                         environments=envs)
 
 
-def _recorded_trigger(meta: Any, flow: str, run_id: str) -> list[dict[str, Any]] | None:
+def _recorded_trigger(meta: Any, flow: str, run_id: str,
+                      graph: Graph) -> list[dict[str, Any]] | None:
     """The events the start task recorded: every task of the run sees the same trigger."""
-    row = meta.get_task(flow, run_id, "start", ROOT_TASK_ID)
+    row = meta.get_task(flow, run_id, graph.start_step or "start", ROOT_TASK_ID)
     text = ((row.transition or {}).get("metadata") or {}).get("trigger") if row else None
     return json.loads(text) if text else None
 
@@ -287,7 +290,7 @@ def _start_attempt(meta: Any, spec: TaskSpec) -> int:
 def _inputs(meta: Any, graph: Graph, flow: str, run_id: str,
             task: DeployedTask) -> tuple[list[ParentRef], tuple[Frame, ...]]:
     """The task's parents and its split stack, read from the tasks they recorded."""
-    if task.step == "start":
+    if graph[task.step].is_start:
         return [], ()
     path = path_of(task.task_id)
     node = graph[task.step]

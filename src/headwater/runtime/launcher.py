@@ -22,6 +22,7 @@ from headwater.exceptions import NotFoundError, RunFailedError
 from headwater.flow.current import current
 from headwater.graph import Graph, check_flow
 from headwater.meta import open_metadata
+from headwater.meta.tags import endpoint_tags
 from headwater.runtime.configs import (
     ConfigSources,
     LaunchConfigs,
@@ -234,7 +235,8 @@ def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: 
         run_id = meta.new_run(
             flow_name, user=user, tags=list(options.tags),
             system_tags=[f"user:{user}", f"runtime:{launch.executor.name}", python_tag(),
-                         *(project.system_tags() if project else [])],
+                         *(project.system_tags() if project else []),
+                         *endpoint_tags(launch.graph.start_step, launch.graph.end_step)],
             params=launch.param_refs, origin_run_id=options.origin_run_id, pid=pid, host=host,
             code=executor.code_package, environments=_environments_record(step_envs),
         )

@@ -86,6 +86,7 @@ class ResumePlan:
             foreach_count=transition.get("foreach_count"),
             foreach_items_key=transition.get("foreach_items_key"),
             cards=list(transition.get("cards", ())),
+            graph=transition.get("graph"),  # a cloned start task keeps the run's graph
         )
         return CloneSource(row.pathspec, result.manifest, result,
                            getattr(last, "stdout_key", None), getattr(last, "stderr_key", None))

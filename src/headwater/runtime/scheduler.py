@@ -124,7 +124,7 @@ class Scheduler:
         self.run_id, self.params, self.tags = run_id, dict(params), tags
         self._live_logs = LiveLogs(self.store.storage, self.flow_name, run_id)
         self._keep_graph()
-        self._enqueue("start", parents=[], frames=())
+        self._enqueue(self.graph.start_step or "start", parents=[], frames=())
         self._stop_signal: int | None = None
         handlers = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS
                     if not _nohup(sig)}

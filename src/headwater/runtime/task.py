@@ -63,6 +63,8 @@ def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> Ta
             else:  # most steps: no context manager to make
                 _call_step(flow, node, spec, store, state)
         result = _finish(flow, state, node, spec, store)
+        if node.is_start:
+            result.graph = _graph_info(current)
         if caught is not None and (caught["failure"].traceback or _is_parallel_worker(graph, spec)):
             # The step raised (it was not killed): as with Metaflow, @catch handled it within
             # that attempt, so the client does not count this stand-in as an attempt of its own.

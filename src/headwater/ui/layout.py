@@ -29,7 +29,7 @@ def layout(graph: dict[str, Any]) -> dict[str, Any]:
     """``{"nodes": [...], "edges": [...], "width", "height"}`` with box positions in pixels."""
     steps = {s["name"]: s for s in graph["steps"]}
     order = list(steps)
-    back = _back_edges(steps, order)
+    back = _back_edges(steps, order, graph.get("start_step") or "start")
     layer = _layers(steps, order, back)
     rows: dict[int, list[str]] = {}
     for name in order:
@@ -63,11 +63,11 @@ def layout(graph: dict[str, Any]) -> dict[str, Any]:
     return {"nodes": nodes, "edges": edges, "width": width, "height": height}
 
 
-def _back_edges(steps: dict[str, Any], order: list[str]) -> set[tuple[str, str]]:
+def _back_edges(steps: dict[str, Any], order: list[str], start: str) -> set[tuple[str, str]]:
     """Edges into a step still being walked: the ones that close a loop."""
     back: set[tuple[str, str]] = set()
     state: dict[str, int] = {}  # 1 walking, 2 done
-    for root in (["start"] if "start" in steps else []) + order:
+    for root in ([start] if start in steps else []) + order:
         if root in state:
             continue
         stack = [(root, iter(steps[root]["next"]))]

@@ -67,7 +67,7 @@ def dag_file(plan: DeployPlan, options: AirflowOptions) -> str:
         params = {p.name: f"__PARAM_{p.name}__" for p in plan.parameters}
         args[node.name] = plan.task_args(
             node.name, TASK_ID, RUN_KEY, "airflow",
-            params=params if node.name == "start" else None,
+            params=params if node.is_start else None,
             output_dir=XCOM_DIR if options.operator == "kubernetes" else "__OUT__")
     lines = [
         f'"""Airflow DAG of the headwater flow {plan.flow_name}: written by '

@@ -155,15 +155,16 @@ def _representative(plan: DeployPlan, names: dict[str, str], scope: tuple[str, .
 def _container_template(plan: DeployPlan, options: ArgoOptions, step: str,
                         names: dict[str, str]) -> dict[str, Any]:
     policy = plan.policies[step]
+    first = plan.graph[step].is_start
     params = {p.name: f"{{{{workflow.parameters.{p.name}}}}}" for p in plan.parameters}
     args = plan.task_args(
         step, "{{inputs.parameters.task-id}}", "{{workflow.name}}", "argo-workflows",
-        params=params if step == "start" else None,
-        trigger=f"{{{{workflow.parameters.{TRIGGER_PARAM}}}}}" if step == "start" else "",
+        params=params if first else None,
+        trigger=f"{{{{workflow.parameters.{TRIGGER_PARAM}}}}}" if first else "",
         output_dir=OUTPUT_DIR)
     env = [{"name": "HEADWATER_USER", "value": plan.username}]
     env += [{"name": k, "value": str(v)} for k, v in sorted(policy.env.items())]
-    if options.events_url and step == "end":
+    if options.events_url and plan.graph[step].is_end:
         env.append({"name": "HEADWATER_EVENTS_URL", "value": options.events_url})
     container: dict[str, Any] = {"image": options.image, "command": [options.python],
                                  "args": args, "env": env}
