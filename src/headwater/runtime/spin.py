@@ -171,10 +171,12 @@ class _Spin:
             parents = [self._override(p, given.get(path), spec.pathspec)
                        for path, p in by_path.items()]
             return replace(spec, parents=parents)
-        if not spec.parents:  # the start step reads the run's parameters only
-            return replace(spec, params={**spec.params, **self._refs(given, spec.pathspec)})
-        return replace(spec, parents=[self._override(p, given, spec.pathspec)
-                                      for p in spec.parents])
+        # A parameter (or config) is read from the run's values, whatever the input holds; the
+        # start step has no input but them.
+        to_params = {k: v for k, v in given.items() if k in spec.params or not spec.parents}
+        others = {k: v for k, v in given.items() if k not in to_params}
+        return replace(spec, params={**spec.params, **self._refs(to_params, spec.pathspec)},
+                       parents=[self._override(p, others, spec.pathspec) for p in spec.parents])
 
     def _override(self, parent: ParentRef, values: Any, where: str) -> ParentRef:
         if not values:
