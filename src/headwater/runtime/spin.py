@@ -236,15 +236,12 @@ class _Spin:
 
 def read_artifacts_module(path: str) -> dict[str, Any]:
     """The ``ARTIFACTS`` dict of the Python file ``path`` (``--artifacts-module``)."""
-    import importlib.util
+    from headwater.flow_file import import_file
 
-    module_spec = importlib.util.spec_from_file_location("_headwater_spin_artifacts", path)
-    if module_spec is None or module_spec.loader is None or not os.path.isfile(path):
+    if not os.path.isfile(path):
         raise NotFoundError(f"artifacts module {path!r} does not exist",
                             fix="give the path of a .py file that defines ARTIFACTS = {...}")
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    artifacts = getattr(module, "ARTIFACTS", None)
+    artifacts = getattr(import_file(path, "_headwater_spin_artifacts"), "ARTIFACTS", None)
     if not isinstance(artifacts, dict):
         raise FlowDefinitionError(f"artifacts module {path!r} defines no ARTIFACTS dict",
                                   fix="define ARTIFACTS = {'name': value, ...} in it")
