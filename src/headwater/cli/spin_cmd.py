@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 
 from headwater.cli.context import flow_class_of, settings_of
 from headwater.cli.errors import echo_styled, handle_errors
+
+if TYPE_CHECKING:
+    from headwater.runtime.spin import SpinOutcome
 
 
 def _short(value: object, width: int = 70) -> str:
@@ -52,21 +56,22 @@ def spin(ctx: click.Context, pathspec: str, persist: bool, artifacts_module: str
                     f"{result.failure.message}", fg="red")
         ctx.exit(1)
     _write_ids(done, run_id_file, runner_attribute_file)
-    click.echo(f"Spin of {done.pathspec} succeeded as {done.spin_pathspec}"
-               + (f", next: {', '.join(result.next_steps)}" if result.next_steps else "") + ".")
+    click.echo(f"Spin of {done.pathspec} succeeded"
+               + (f", next: {', '.join(result.next_steps)}" if result.next_steps else "")
+               + f" (in the spin database: {done.spin_pathspec}).")
     click.echo("Artifacts:" if done.artifacts else "Artifacts: none")
     for name in sorted(done.artifacts):
         click.echo(f"    {name} = {_short(done.artifacts[name])}")
 
 
-def _write_ids(done: object, run_id_file: str | None, attribute_file: str | None) -> None:
+def _write_ids(done: SpinOutcome, run_id_file: str | None, attribute_file: str | None) -> None:
     """As Metaflow's spin: written once the task succeeded (a failed spin leaves none)."""
-    flow, run_id, step, task_id = done.spin_pathspec.split("/")  # type: ignore[attr-defined]
+    flow, run_id, step, task_id = done.spin_pathspec.split("/")
     if run_id_file:
         with open(run_id_file, "w", encoding="utf-8") as handle:
             handle.write(run_id)
     if attribute_file:
-        where = done.spin_settings  # type: ignore[attr-defined]
+        where = done.spin_settings
         with open(attribute_file, "w", encoding="utf-8") as handle:
             json.dump({"flow_name": flow, "run_id": run_id, "step_name": step,
                        "task_id": task_id, "datastore_root": where.datastore_root,

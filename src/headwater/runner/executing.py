@@ -153,7 +153,6 @@ class ExecutingProcess:
         self._runner.cleanup()
 
 
-
 class ExecutingRun(ExecutingProcess):
     """One run started by a :class:`~headwater.runner.Runner`: its process, output and client Run."""
 
