@@ -39,6 +39,7 @@ from headwater.runtime.step_timeout import backstop_after, timeout_message
 from headwater.settings import Settings, current_username, spin_settings
 
 SPIN_TAG = "spin_of:"  # system tag of a spin run: the task it re-ran
+SPIN_ID_PREFIX = "spin-"  # spin runs are spin-1, spin-2, ...: never the id of one of the runs
 
 
 @dataclass
@@ -117,7 +118,7 @@ class _Spin:
                 flow, user=user, tags=[], system_tags=[f"{SPIN_TAG}{task.pathspec}", python_tag(),
                                                       *(project.system_tags() if project else [])],
                 params=params, origin_run_id=run.run_id, pid=os.getpid(),
-                host=socket.gethostname())
+                host=socket.gethostname(), id_prefix=SPIN_ID_PREFIX)
             spec = TaskSpec(
                 flow_name=flow, run_id=spin_run, step=step, task_id=task.task_id, attempt=0,
                 parents=parents, params=params, frames=task.frames,
@@ -194,12 +195,8 @@ class _Spin:
 
     def _execute(self, spec: TaskSpec, timeout: float | None) -> SingleOutcome:
         # The step raises TimeoutException itself; the kill is the backstop, as in `run`.
-        outcome = run_single_task(self.flow_cls, self.graph, spec, self.store,
+        outcome = run_single_task(self.flow_cls, self.graph, spec, self.store, echo=True,
                                   timeout_s=None if timeout is None else backstop_after(timeout))
-        for text, stream in ((outcome.stdout, sys.stdout), (outcome.stderr, sys.stderr)):
-            if text:
-                stream.write(text)
-                stream.flush()
         if outcome.timed_out and not outcome.result.ok and timeout is not None:
             outcome.result.failure = TaskFailure("TimeoutException",
                                                  timeout_message(spec.step, timeout))
