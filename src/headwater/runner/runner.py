@@ -1,4 +1,4 @@
-"""Runner: start and resume runs from Python, as Metaflow's ``Runner`` does.
+"""Runner: start and resume runs, and spin past tasks, from Python, as Metaflow's ``Runner`` does.
 
 Each run is the real command line (``python flow.py [top-level options] run --run-id-file F
 --param value``) in a child process with its own process group, so a run started from Python is
