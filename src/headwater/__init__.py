@@ -42,9 +42,9 @@ _install_excepthook()  # a mistake in a flow's class body reads like any other u
 
 _CLIENT_NAMES = (
     "Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace",
-    "default_namespace", "metadata", "get_metadata",
+    "default_namespace", "metadata", "get_metadata", "inspect_spin",
 )
-_RUNNER_NAMES = ("Runner", "NBRunner", "ExecutingRun", "Deployer")
+_RUNNER_NAMES = ("Runner", "NBRunner", "ExecutingRun", "ExecutingTask", "Deployer")
 _S3_NAMES = ("S3",)
 
 __all__ = [

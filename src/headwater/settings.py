@@ -108,3 +108,23 @@ class Settings(Record, frozen=True):
             local = nearest_local_root(cwd or os.getcwd()) if _is_url(root) else root
             meta = os.path.join(local, "meta.sqlite")
         return cls(datastore_root=root, metadata_url=meta)
+
+
+SPIN_FOLDER = "spin"  # beside the runs' database: its own database (and run locks)
+
+
+def spin_settings(settings: Settings, cwd: str | os.PathLike | None = None) -> Settings:
+    """Where ``spin`` records the tasks it re-ran: a database of its own, beside the runs' one.
+
+    A spun task is an experiment, not history: kept apart, it never shows up in ``Flow(...).runs``
+    or a run's steps, yet ``inspect_spin`` (and the Runner's ``spin``) can read it. Blobs stay in
+    the run's datastore, so the artifacts a spin did not change are not copied. For a metadata
+    server (Postgres) the spin database is a local file, in the folder a local root would be.
+    """
+    url = settings.metadata_url
+    if url.startswith("sqlite://"):
+        url = url.partition("://")[2]
+    if "://" in url:
+        url = os.path.join(nearest_local_root(cwd or os.getcwd()), "meta.sqlite")
+    return Settings(datastore_root=settings.datastore_root,
+                    metadata_url=os.path.join(os.path.dirname(url), SPIN_FOLDER, "meta.sqlite"))

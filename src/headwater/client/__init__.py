@@ -28,6 +28,7 @@ __all__ = [
     "default_namespace",
     "get_metadata",
     "get_namespace",
+    "inspect_spin",
     "metadata",
     "namespace",
 ]
@@ -64,6 +65,13 @@ def metadata(spec: str) -> str:
 def get_metadata() -> str:
     """The metadata store in use, as ``local@<datastore root>`` (Metaflow's format)."""
     return _context.describe(_context.current().settings)
+
+
+def inspect_spin(datastore_root: str = ".") -> str:
+    """Point the client at the tasks ``spin`` recorded for the datastore in (or at)
+    ``datastore_root``, as Metaflow's function of the same name; ``metadata("local")`` goes
+    back to the runs."""
+    return metadata(f"spin@{datastore_root}")
 
 
 def use_settings(settings: Settings) -> None:

@@ -11,12 +11,15 @@ A writable handle is opened only when the user changes tags.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 from headwater.meta import MetadataStore, open_metadata
 from headwater.redaction import redact
-from headwater.settings import DEFAULT_DIRNAME, Settings
+from headwater.settings import DEFAULT_DIRNAME, SPIN_FOLDER, Settings, spin_settings
 
 
 class ClientContext:
@@ -54,11 +57,16 @@ class ClientContext:
 
 
 _current: ClientContext | None = None
+# A context that holds for a block only (a client object bound to a store of its own).
+_pinned: ContextVar[ClientContext | None] = ContextVar("headwater_client_pinned", default=None)
 
 
 def current() -> ClientContext:
-    """The process-wide context, resolved on first use."""
+    """The process-wide context, resolved on first use (or the one :func:`pinned` holds)."""
     global _current
+    held = _pinned.get()
+    if held is not None:
+        return held
     if _current is None:
         _current = ClientContext(Settings.resolve())
     return _current
@@ -84,6 +92,17 @@ def ensure(settings: Settings) -> ClientContext:
     return use(settings)
 
 
+@contextlib.contextmanager
+def pinned(context: ClientContext) -> Iterator[ClientContext]:
+    """Read ``context`` inside the block, leaving the process-wide choice as it was: what a
+    client object bound to another store (a spun task) reads through."""
+    token = _pinned.set(context)
+    try:
+        yield context
+    finally:
+        _pinned.reset(token)
+
+
 def reset() -> None:
     """Forget the resolved context; the next client call resolves it again."""
     global _current
@@ -98,14 +117,16 @@ def settings_for(spec: str) -> Settings:
     Accepted: ``"local"`` (the default resolution), ``"local@<dir>"`` or ``"<dir>"`` (a datastore
     root, or a folder holding ``.headwater/``), or a path to a metadata database file
     (``*.sqlite``, ``*.db``, ``sqlite:///...``) or a ``postgresql://`` URL, whose datastore root
-    resolves as usual.
+    resolves as usual. ``"spin@<dir>"`` reads the tasks ``spin`` recorded for that datastore.
     """
     if spec.startswith(("postgresql://", "postgres://")):
         return Settings.resolve(metadata=spec)  # the datastore root resolves as usual
     kind, sep, where = spec.partition("@")
+    if sep and kind == "spin":  # what `spin` recorded beside that datastore's runs
+        return spin_settings(settings_for(where or "."), cwd=where or None)
     if sep and kind != "local":
         raise ValueError(f"unknown metadata provider {kind!r} in {redact(spec)!r}; "
-                         "use 'local@<path>'")
+                         "use 'local@<path>' (or 'spin@<path>' for spun tasks)")
     path = where if sep else spec
     if path in ("", "local"):
         return Settings.resolve()
@@ -120,6 +141,9 @@ def describe(settings: Settings) -> str:
     if settings.metadata_url.startswith(("postgresql://", "postgres://")):
         return f"postgresql@{redact(settings.metadata_url)}"
     default = os.path.join(settings.datastore_root, "meta.sqlite")
+    spun = os.path.join(settings.datastore_root, SPIN_FOLDER, "meta.sqlite")
+    if os.path.normpath(settings.metadata_url) == os.path.normpath(spun):
+        return f"spin@{settings.datastore_root}"
     if os.path.normpath(settings.metadata_url) == os.path.normpath(default):
         return f"local@{settings.datastore_root}"
     return f"sqlite@{redact(settings.metadata_url)}"

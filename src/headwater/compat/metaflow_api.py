@@ -16,6 +16,7 @@ from headwater.client import (
     default_namespace,
     get_metadata,
     get_namespace,
+    inspect_spin,
     metadata,
     namespace,
 )
@@ -62,7 +63,7 @@ from headwater.flow import (
     step,
 )
 from headwater.graph import metaflow_view  # noqa: F401 - gives flows their Metaflow graph view
-from headwater.runner import Deployer, ExecutingRun, NBRunner, Runner
+from headwater.runner import Deployer, ExecutingRun, ExecutingTask, NBRunner, Runner
 from headwater.s3client import S3  # light: s3fs is imported only when an S3 is made
 
 batch = STEP_FALLBACKS["batch"]
@@ -71,11 +72,11 @@ kubernetes = STEP_FALLBACKS["kubernetes"]
 __version__ = METAFLOW_API_VERSION
 
 __all__ = [
-    "Config", "ConfigValue", "DataArtifact", "Deployer", "ExecutingRun", "Flow", "FlowSpec", "IncludeFile", "JSONType", "Metaflow",
+    "Config", "ConfigValue", "DataArtifact", "Deployer", "ExecutingRun", "ExecutingTask", "Flow", "FlowSpec", "IncludeFile", "JSONType", "Metaflow",
     "MetaflowException", "MetaflowInternalError", "MetaflowNamespaceMismatch", "MetaflowNotFound",
     "MissingInMergeArtifactsException", "NBRunner", "Parameter", "Run", "Runner", "S3", "Step", "Task",
     "UnhandledInMergeArtifactsException", "batch", "card", "catch", "conda", "conda_base",
-    "config_expr", "current", "default_namespace", "environment", "exit_hook", "get_metadata", "get_namespace", "kubernetes",
+    "config_expr", "current", "default_namespace", "environment", "exit_hook", "get_metadata", "get_namespace", "inspect_spin", "kubernetes",
     "metadata", "namespace", "parallel", "project", "pypi", "pypi_base", "resources", "retry", "schedule", "secrets",
     "step", "timeout", "trigger", "trigger_on_finish",
     "FlowMutator", "StepMutator", "UserStepDecorator", "user_step_decorator", "USER_SKIP_STEP",

@@ -59,6 +59,7 @@ class MetadataStore(ABC):
         host: str,
         code: Mapping[str, str] | None = None,
         environments: Mapping[str, Any] | None = None,
+        id_prefix: str = "",
     ) -> str:
         """Register a run and return its id: "1", "2", ... per flow, unique under concurrency.
 
@@ -68,6 +69,8 @@ class MetadataStore(ABC):
         lock id, ``locks``: lock id -> lock); None when every step runs in the flow's interpreter.
 
         ``user:<user>`` is always added to the system tags, so the run is in its user's namespace.
+        ``id_prefix`` goes before the number (``spin-3``: a spun task's run never shares an id,
+        and so an S3 prefix or a card path, with a run of the flow).
         """
 
     @abstractmethod

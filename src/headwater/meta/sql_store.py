@@ -62,6 +62,7 @@ class SQLMetadata(MetadataStore):
         host: str,
         code: Mapping[str, str] | None = None,
         environments: Mapping[str, Any] | None = None,
+        id_prefix: str = "",
     ) -> str:
         user_tags = check_tags(tags)
         system = with_user_tag(check_tags(system_tags), user)
@@ -70,7 +71,7 @@ class SQLMetadata(MetadataStore):
             c.execute(self._sql.ENSURE_FLOW, (flow, now))
             c.execute(self._sql.BUMP_RUN_NUMBER, (flow,))
             number = c.execute(self._sql.GET_RUN_NUMBER, (flow,)).fetchall()[0][0]
-            run_id = str(number)
+            run_id = f"{id_prefix}{number}"
             c.execute(
                 self._sql.INSERT_RUN,
                 (

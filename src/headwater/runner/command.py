@@ -193,3 +193,29 @@ def entry_argv(python: str, flow_file: str) -> list[str]:
     if imports_metaflow(source):
         return [python, "-c", "from headwater.cli.main import main; main()", flow_file]
     return [python, flow_file]
+
+
+# Options of ``spin`` (a spin reuses the parameters of the run it comes from: no others).
+_SPIN_FLAGS = {"persist": "persist", "skip_decorators": "skip-decorators"}
+_SPIN_OPTIONS = {"artifacts_module": "--artifacts-module", "max_log_size": "--max-log-size"}
+
+
+def spin_args(kwargs: Mapping[str, Any]) -> list[str]:
+    """``persist=True`` -> ``--persist``, ``artifacts_module='a.py'`` -> ``--artifacts-module
+    a.py``, ``skip_decorators=True`` -> ``--skip-decorators``; anything else is refused."""
+    unknown = sorted(set(kwargs) - set(_SPIN_FLAGS) - set(_SPIN_OPTIONS))
+    if unknown:
+        raise RunnerArgumentError(
+            f"Unknown argument(s) for spin(): {', '.join(unknown)}",
+            fix="a spin reuses the parameters of the run it comes from; spin() takes persist, "
+            "artifacts_module (its ARTIFACTS dict overrides inputs), skip_decorators and "
+            "max_log_size")
+    args: list[str] = []
+    for name, value in kwargs.items():
+        if value is None:
+            continue
+        if name in _SPIN_FLAGS:
+            args.append(f"--{'' if value else 'no-'}{_SPIN_FLAGS[name]}")
+        else:
+            args += [_SPIN_OPTIONS[name], str(value)]
+    return args

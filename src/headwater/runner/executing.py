@@ -54,22 +54,19 @@ class LogStream:
         return self._process.follow_async(self._stream, self._position)
 
 
-class ExecutingRun:
-    """One run started by a :class:`~headwater.runner.Runner`: its process, output and client Run."""
+class ExecutingProcess:
+    """A command the Runner started (``run``, ``resume``, ``spin``): its process and output.
 
-    def __init__(self, runner: Any, process: LoggedProcess, *, flow_file: str, run_id_file: str,
-                 settings: Settings, start_timeout: float) -> None:
+    :class:`ExecutingRun` and :class:`~headwater.runner.executing_task.ExecutingTask` add what
+    the command made (a client Run, a client Task), as Metaflow's classes of the same names do.
+    """
+
+    def __init__(self, runner: Any, process: LoggedProcess) -> None:
         self._runner = runner
         self._process = process
-        self._flow_file = flow_file
-        self._run_id_file = run_id_file
-        self._settings = settings
-        self._start_timeout = start_timeout
-        self._run: Run | None = None
-        self._run_id: str | None = None
 
     def __repr__(self) -> str:
-        return f"ExecutingRun(status={self.status!r}, pid={self._process.pid})"
+        return f"{type(self).__name__}(status={self.status!r}, pid={self._process.pid})"
 
     # -- state -----------------------------------------------------------------------------------
 
@@ -104,18 +101,6 @@ class ExecutingRun:
     def stderr(self) -> str:
         return self._process.logs["stderr"].text()
 
-    @property
-    def run(self) -> Run | None:
-        """The client Run, read from the datastore the run writes to.
-
-        Waits (briefly) for the run to be registered. None if the command ended without starting
-        a run (a bad parameter, say: ``stderr`` tells why). Reading it makes the process-wide
-        client read that datastore, as Metaflow's Runner does.
-        """
-        if self._run is None:
-            self._run = self._load_run(self._wait_for_run_id())
-        return self._run
-
     # -- waiting ---------------------------------------------------------------------------------
 
     def wait(self, timeout: float | None = None, stream: str | None = None) -> Any:
@@ -135,7 +120,7 @@ class ExecutingRun:
                 print(line, flush=True)
         return self
 
-    async def _wait_async(self, timeout: float | None, stream: str | None) -> ExecutingRun:
+    async def _wait_async(self, timeout: float | None, stream: str | None) -> Any:
         _check_stream(stream)
         if stream is None:
             await self._process.wait_async(timeout)
@@ -153,6 +138,46 @@ class ExecutingRun:
         """Stop the run if it is still going (it is recorded as failed and can be resumed)."""
         self._process.kill()
 
+    # -- context management ----------------------------------------------------------------------
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._runner.cleanup()
+
+    async def __aenter__(self) -> Any:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._runner.cleanup()
+
+
+class ExecutingRun(ExecutingProcess):
+    """One run started by a :class:`~headwater.runner.Runner`: its process, output and client Run."""
+
+    def __init__(self, runner: Any, process: LoggedProcess, *, flow_file: str, run_id_file: str,
+                 settings: Settings, start_timeout: float) -> None:
+        super().__init__(runner, process)
+        self._flow_file = flow_file
+        self._run_id_file = run_id_file
+        self._settings = settings
+        self._start_timeout = start_timeout
+        self._run: Run | None = None
+        self._run_id: str | None = None
+
+    @property
+    def run(self) -> Run | None:
+        """The client Run, read from the datastore the run writes to.
+
+        Waits (briefly) for the run to be registered. None if the command ended without starting
+        a run (a bad parameter, say: ``stderr`` tells why). Reading it makes the process-wide
+        client read that datastore, as Metaflow's Runner does.
+        """
+        if self._run is None:
+            self._run = self._load_run(self._wait_for_run_id())
+        return self._run
+
     def __await__(self) -> Generator[Any, None, ExecutingRun]:
         return self._started().__await__()
 
@@ -162,20 +187,6 @@ class ExecutingRun:
         if self._run is None and self._process.done.is_set():
             return self._started_or_raise()
         return self
-
-    # -- context management ----------------------------------------------------------------------
-
-    def __enter__(self) -> ExecutingRun:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._runner.cleanup()
-
-    async def __aenter__(self) -> ExecutingRun:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._runner.cleanup()
 
     # -- finding the run -------------------------------------------------------------------------
 
@@ -232,9 +243,9 @@ class ExecutingRun:
                                                                   self._process.pid))
 
 
-def _not_started_message(running: ExecutingRun) -> str:
+def _not_started_message(running: ExecutingProcess, missing: str = "starting a run") -> str:
     command = " ".join(running.command)
-    parts = [f"`{command}` exited with code {running.returncode} before starting a run"]
+    parts = [f"`{command}` exited with code {running.returncode} before {missing}"]
     for name, text in (("stdout", running.stdout), ("stderr", running.stderr)):
         lines = text.rstrip().splitlines()[-_QUOTED_LINES:]
         if lines:

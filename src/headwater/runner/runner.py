@@ -1,4 +1,4 @@
-"""Runner: start and resume runs from Python, as Metaflow's ``Runner`` does.
+"""Runner: start and resume runs, and spin past tasks, from Python, as Metaflow's ``Runner`` does.
 
 Each run is the real command line (``python flow.py [top-level options] run --run-id-file F
 --param value``) in a child process with its own process group, so a run started from Python is
@@ -29,9 +29,11 @@ from headwater.runner.command import (
     entry_argv,
     resume_args,
     run_args,
+    spin_args,
     top_level_args,
 )
 from headwater.runner.executing import ExecutingRun, loop_running
+from headwater.runner.executing_task import ExecutingTask, spin_started
 from headwater.runner.locate import child_settings
 from headwater.runner.process import LoggedProcess
 
@@ -70,7 +72,7 @@ class Runner:
             # Pin what was resolved, so the child cannot land anywhere the caller won't read.
             self.env["HEADWATER_DATASTORE_ROOT"] = self.settings.datastore_root
         self._processes: list[LoggedProcess] = []
-        self._started: list[ExecutingRun] = []
+        self._started: list[ExecutingRun | ExecutingTask] = []
         self._tmpdir: str | None = None
         self._finalizer: weakref.finalize | None = None
 
@@ -111,8 +113,46 @@ class Runner:
             raise
         return running._started_or_raise()
 
+    def spin(self, pathspec: str, **kwargs: Any) -> ExecutingTask:
+        """Spin the task ``pathspec`` (``STEP``, ``RUN/STEP`` or ``RUN/STEP/TASK``) and wait for it.
+
+        ``persist``, ``artifacts_module`` and ``skip_decorators`` are the ``spin`` command's
+        options. Returns an :class:`ExecutingTask` whose ``.task`` is the spun task; raises
+        :class:`SpinFailedError` (quoting the output) if the spin failed or timed out.
+        """
+        running = self._start_spin(pathspec, spin_args(kwargs), echo=self.show_output)
+        try:
+            running._process.wait()
+        except KeyboardInterrupt:
+            running.kill()
+            raise
+        return running._finished_or_raise()
+
+    def async_spin(self, pathspec: str, **kwargs: Any) -> Any:
+        """Start a spin; in async code a coroutine to await (it returns once the spin ended), from
+        plain code the :class:`ExecutingTask` at once (see :meth:`async_run`)."""
+        args = spin_args(kwargs)
+        return spin_started(partial(self._start_spin, pathspec, args, echo=False))
+
+    def _start_spin(self, pathspec: str, args: list[str], *, echo: bool) -> ExecutingTask:
+        attributes = os.path.join(self._workdir(), f"spin-{len(self._processes)}.json")
+        process, _ = self._launch(["spin", pathspec],
+                                  ["--runner-attribute-file", attributes, *args], echo=echo)
+        running = ExecutingTask(self, process, attribute_file=attributes)
+        self._started.append(running)
+        return running
+
     def _start(self, command: list[str], args: list[str], *, echo: bool,
                run_id_file: str | None = None) -> ExecutingRun:
+        process, run_id_file = self._launch(command, args, echo=echo, run_id_file=run_id_file)
+        running = ExecutingRun(self, process, flow_file=self.flow_file, run_id_file=run_id_file,
+                               settings=self.settings, start_timeout=self.file_read_timeout)
+        self._started.append(running)
+        return running
+
+    def _launch(self, command: list[str], args: list[str], *, echo: bool,
+                run_id_file: str | None = None) -> tuple[LoggedProcess, str]:
+        """Start ``python flow.py [top-level options] COMMAND --run-id-file F ARGS``."""
         folder = self._workdir()
         number = len(self._processes)
         if run_id_file is None:
@@ -137,10 +177,7 @@ class Runner:
                 fix="pass large values as files (an IncludeFile reads one for you)",
             ) from None
         self._processes.append(process)
-        running = ExecutingRun(self, process, flow_file=self.flow_file, run_id_file=run_id_file,
-                               settings=self.settings, start_timeout=self.file_read_timeout)
-        self._started.append(running)
-        return running
+        return process, run_id_file
 
     def _workdir(self) -> str:
         if self._tmpdir is None:
@@ -153,7 +190,11 @@ class Runner:
     def cleanup(self) -> None:
         """Stop runs still going and remove the temporary files. Safe to call more than once."""
         for running in self._started:
-            running._read_run_id()  # so that .run still works once the id file is gone
+            # so that .run / .task still work once the files are gone
+            if isinstance(running, ExecutingTask):
+                running._read_attributes()
+            else:
+                running._read_run_id()
         if self._finalizer is not None:
             self._finalizer()
         self._tmpdir, self._finalizer, self._processes, self._started = None, None, [], []

@@ -34,13 +34,15 @@ class SingleOutcome:
 
 def run_single_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any, *,
                     capture: bool = True, while_waiting: Callable[[], None] | None = None,
-                    every_s: float = 30.0, timeout_s: float | None = None) -> SingleOutcome:
+                    every_s: float = 30.0, timeout_s: float | None = None,
+                    echo: bool = False) -> SingleOutcome:
     """Execute ``spec`` in a child process and return its result (and output when captured).
 
     ``while_waiting`` is called every ``every_s`` seconds while the child runs (a deployed task
     uses it to keep its run's heartbeat fresh); no thread is started for it. A child still
     running after ``timeout_s`` seconds is killed (with its process group) and the outcome says
-    ``timed_out``.
+    ``timed_out``. ``echo`` (with ``capture``, without ``while_waiting``) also copies the output
+    to this process's streams as it comes (``spin``: watched live, and kept).
     """
     if not hasattr(os, "fork"):
         return _in_process(flow_cls, graph, spec, store, capture)
@@ -56,8 +58,13 @@ def run_single_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any, *,
         if timeout_s is not None:
             with contextlib.suppress(OSError):  # whichever of the two runs first sets it
                 os.setpgid(pid, pid)
+        tail = _Tail(paths) if echo and capture and while_waiting is None else None
+        if tail is not None:
+            while_waiting, every_s = tail.pump, 0.2
         waiter = ChildWaiter(pid, while_waiting, every_s, timeout_s)
         status = waiter.wait()
+        if tail is not None:
+            tail.pump()
         out, err = (_read(paths["stdout"]), _read(paths["stderr"])) if capture else ("", "")
         try:
             with open(paths["result"], "rb") as handle:
@@ -138,6 +145,32 @@ def _in_process(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any,
             stack.enter_context(contextlib.redirect_stderr(err))
         result = execute_task(flow_cls, graph, spec, store)
     return SingleOutcome(result, out.getvalue(), err.getvalue())
+
+
+class _Tail:
+    """Copies what the child wrote to its output files since the last call to our streams."""
+
+    def __init__(self, paths: dict[str, str]) -> None:
+        import codecs  # only spin echoes
+
+        self.paths = paths
+        self.offsets = {"stdout": 0, "stderr": 0}
+        # incremental: a character cut between two reads is decoded whole on the next
+        self.decoders = {name: codecs.getincrementaldecoder("utf-8")(errors="replace")
+                         for name in self.offsets}
+
+    def pump(self) -> None:
+        for name, stream in (("stdout", sys.stdout), ("stderr", sys.stderr)):
+            try:
+                with open(self.paths[name], "rb") as handle:
+                    handle.seek(self.offsets[name])
+                    data = handle.read()
+            except FileNotFoundError:
+                continue
+            if data:
+                self.offsets[name] += len(data)
+                stream.write(self.decoders[name].decode(data))
+                stream.flush()
 
 
 def _read(path: str) -> str:

@@ -1,96 +1,250 @@
-"""``spin RUN/STEP/TASK``: run one task of a past run again, with the inputs it had.
+"""``spin PATHSPEC``: run one task of a past run again, with the inputs it had.
 
 The point is the edit-and-retry loop on one step: change the code, spin the task, look at what it
-printed and produced, without re-running its ancestors. Nothing is recorded in metadata (the run
-stays as it was); the task runs as ``spin-<RUN>`` and its artifacts go to the content-addressed
-store only, so they are reported here and never show up in the client.
+printed and produced, without re-running its ancestors. The run it comes from stays as it was:
+the spun task is recorded in the spin database (:func:`headwater.settings.spin_settings`), as a
+run of its own whose ``origin_run_id`` is the original run, and never in the runs' history.
+``persist`` records the artifacts it produced there too (the client then reads them, through
+``inspect_spin`` or the Runner's ``spin``); without it only the task and its logs are.
+
+Of the step's decorators only those that shape the code's own execution apply, as in Metaflow:
+``@timeout``, ``@environment`` and ``@card`` (``--with`` ones included); ``@retry``, ``@catch``,
+``@resources`` and the like do not (one attempt, no catching). ``skip_decorators`` drops them all.
+An artifacts module overrides inputs: its ``ARTIFACTS`` dict maps names to values (for a join,
+``RUN/STEP/TASK`` of an input to such a dict).
 """
 
 from __future__ import annotations
 
+import os
+import socket
+import sys
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from headwater.decorators.base import StepPolicy
 from headwater.decorators.mutation import apply_mutators
-from headwater.decorators.registry import step_policy
-from headwater.exceptions import NotFoundError
+from headwater.decorators.registry import parse_with, step_policy
+from headwater.exceptions import FlowDefinitionError, NotFoundError
 from headwater.graph import check_flow
 from headwater.meta import open_metadata
-from headwater.records import ParentRef, TaskSpec
-from headwater.runtime.configs import recorded_configs
+from headwater.records import ArtifactRef, ParentRef, TaskFailure, TaskSpec, replace
+from headwater.runtime.configs import ConfigSources, launch_configs, recorded_configs
 from headwater.runtime.project import project_info
+from headwater.runtime.scheduler import python_tag
 from headwater.runtime.single import SingleOutcome, run_single_task
-from headwater.settings import Settings, current_username
-from headwater.store import open_datastore
+from headwater.runtime.spin_target import find_task, parse_target
+from headwater.runtime.step_timeout import backstop_after, timeout_message
+from headwater.settings import Settings, current_username, spin_settings
+
+SPIN_TAG = "spin_of:"  # system tag of a spin run: the task it re-ran
+SPIN_ID_PREFIX = "spin-"  # spin runs are spin-1, spin-2, ...: never the id of one of the runs
+
+
+@dataclass
+class SpinOptions:
+    """What ``spin`` was asked besides the task (Metaflow's option names)."""
+
+    persist: bool = False
+    artifacts: Mapping[str, Any] | None = None  # an artifacts module's ARTIFACTS
+    skip_decorators: bool = False
+    with_specs: Sequence[str] = ()
+    branch: str | None = None
+    production: bool = False
+    configs: ConfigSources | None = None  # --config / --config-value: win over the recorded
 
 
 @dataclass
 class SpinOutcome:
     pathspec: str  # the task that was spun
+    spin_pathspec: str  # the spun task, in the spin database
     outcome: SingleOutcome
     artifacts: dict[str, Any]  # what it produced (parameters and configs left out)
+    spin_settings: Settings  # where the spun task is recorded
 
 
-def spin_task(flow_cls: type, target: str, settings: Settings, *, branch: str | None = None,
-              production: bool = False) -> SpinOutcome:
-    """Re-run the task ``target`` (``RUN/STEP/TASK`` or ``FLOW/RUN/STEP/TASK``) of ``flow_cls``."""
+def spin_task(flow_cls: type, target: str, settings: Settings,
+              options: SpinOptions | None = None) -> SpinOutcome:
+    """Re-run the task ``target`` names (see :mod:`.spin_target`) of ``flow_cls``."""
+    options = options or SpinOptions()
     flow = flow_cls.__name__
-    run_id, step, task_id = _parse(flow, target)
+    wanted = parse_target(flow, target)
     graph = check_flow(flow_cls)
-    if step not in graph:
-        raise NotFoundError(f"flow {flow} has no step {step!r} in its current code",
+    if wanted.step not in graph:
+        raise NotFoundError(f"flow {flow} has no step {wanted.step!r} in its current code",
                             fix=f"its steps are: {', '.join(graph.nodes)}")
     meta = open_metadata(settings.metadata_url)
     try:
-        run = meta.get_run(flow, run_id)
-        if run is None:
-            raise NotFoundError(f"run {flow}/{run_id} does not exist")
-        task = meta.get_task(flow, run_id, step, task_id)
-        if task is None:
-            ids = ", ".join(t.task_id for t in meta.list_tasks(flow, run_id, step, limit=10))
-            raise NotFoundError(f"task {flow}/{run_id}/{step}/{task_id} does not exist",
-                                fix=f"tasks of {step}: {ids}" if ids else
-                                f"run {run_id} has no task of step '{step}'")
-        parents = [_parent(meta, flow, run_id, ref) for ref in task.parents]
+        run, task = find_task(meta, flow, wanted)
+        parents = [_parent(meta, flow, run.run_id, ref) for ref in task.parents]
         params = run.params
     finally:
         meta.close()
+    if wanted.task_id is None:
+        print(f"Spinning {task.pathspec} (name the task, as here, to skip looking it up)",
+              file=sys.stderr)
+    from headwater.store import open_datastore
+
     with open_datastore(settings.datastore_root) as store:
-        return _spin(flow_cls, graph, store, run_id, step, task_id, params, task, parents,
-                     branch, production)
+        return _Spin(flow_cls, graph, store, settings, options).run(run, task, parents, params)
 
 
-def _spin(flow_cls: type, graph: Any, store: Any, run_id: str, step: str, task_id: str,
-          params: Any, task: Any, parents: list[ParentRef], branch: str | None,
-          production: bool) -> SpinOutcome:
-    flow = flow_cls.__name__
-    user = current_username()
-    scope = recorded_configs(flow_cls, params, store, f"{flow}/{run_id}").scope
-    apply_mutators(flow_cls, scope)  # as the run did: its decorators, @project
-    project = project_info(flow_cls, user, branch, production, scope)
-    spec = TaskSpec(
-        flow_name=flow, run_id=f"spin-{run_id}", step=step, task_id=task_id, attempt=0,
-        parents=parents, params=params, frames=task.frames, is_join=graph[step].is_join,
-        origin_run_id=run_id, username=user, namespace=f"user:{user}",
-        extra={"env": step_policy(getattr(flow_cls, step), [], scope).env,
-               "current": project.current_fields() if project else {}},
-    )
-    outcome = run_single_task(flow_cls, graph, spec, store, capture=False)
-    produced = {
-        name: store.load_artifact(ref, name=name, where=spec.pathspec)
-        for name, ref in outcome.result.manifest.items() if name not in params
-    }
-    return SpinOutcome(f"{flow}/{run_id}/{step}/{task_id}", outcome, produced)
+@dataclass
+class _Spin:
+    flow_cls: type
+    graph: Any
+    store: Any
+    settings: Settings
+    options: SpinOptions
+
+    def run(self, run: Any, task: Any, parents: list[ParentRef], params: Any) -> SpinOutcome:
+        flow, step = self.flow_cls.__name__, task.step
+        user = current_username()
+        if self.options.configs:  # configs given now: the step runs (and is decorated) with them
+            chosen = launch_configs(self.flow_cls, self.options.configs)
+            params = {**params, **self._refs(chosen.values, f"{flow}/{run.run_id}")}
+            scope = chosen.scope
+        else:
+            scope = recorded_configs(self.flow_cls, params, self.store,
+                                     f"{flow}/{run.run_id}").scope
+        apply_mutators(self.flow_cls, scope)  # as the run did: its decorators, @project
+        project = project_info(self.flow_cls, user, self.options.branch,
+                               self.options.production, scope)
+        policy = self._policy(step, scope)
+        where = spin_settings(self.settings)
+        meta = open_metadata(where.metadata_url)
+        try:
+            spin_run = meta.new_run(
+                flow, user=user, tags=[], system_tags=[f"{SPIN_TAG}{task.pathspec}", python_tag(),
+                                                      *(project.system_tags() if project else [])],
+                params=params, origin_run_id=run.run_id, pid=os.getpid(),
+                host=socket.gethostname(), id_prefix=SPIN_ID_PREFIX)
+            spec = TaskSpec(
+                flow_name=flow, run_id=spin_run, step=step, task_id=task.task_id, attempt=0,
+                parents=parents, params=params, frames=task.frames,
+                is_join=self.graph[step].is_join, origin_run_id=run.run_id, username=user,
+                namespace=f"user:{user}", extra=self._extra(policy, project),
+            )
+            spec = self._with_overrides(spec, run.run_id)
+            meta.task_started(flow, spin_run, step, task.task_id, frames=spec.frames,
+                              parents=[f"{p.step}/{p.task_id}" for p in parents],
+                              started_at=time.time())
+            outcome = self._execute(spec, policy.timeout_s)
+            self._record(meta, spec, outcome)
+        finally:
+            meta.close()
+        result = outcome.result
+        produced = {
+            name: self.store.load_artifact(ref, name=name, where=spec.pathspec)
+            for name, ref in result.manifest.items() if name not in spec.params
+        } if result.ok else {}
+        return SpinOutcome(task.pathspec, spec.pathspec, outcome, produced, where)
+
+    def _policy(self, step: str, scope: Mapping[str, Any]) -> StepPolicy:
+        if self.options.skip_decorators:
+            return StepPolicy()
+        extra = [parse_with(spec) for spec in self.options.with_specs]
+        return step_policy(getattr(self.flow_cls, step), extra, scope)
+
+    def _extra(self, policy: StepPolicy, project: Any) -> dict[str, Any]:
+        extra: dict[str, Any] = {"env": policy.env,
+                                 "current": project.current_fields() if project else {}}
+        if policy.cards:
+            extra["cards"] = policy.cards
+        if policy.timeout_s:
+            extra["timeout"] = policy.timeout_s
+        return extra
+
+    def _with_overrides(self, spec: TaskSpec, run_id: str) -> TaskSpec:
+        """``spec`` reading the artifacts module's values in place of its recorded inputs."""
+        given = self.options.artifacts
+        if not given:
+            return spec
+        if spec.is_join:
+            by_path = {f"{run_id}/{p.step}/{p.task_id}": p for p in spec.parents}
+            unknown = sorted(set(given) - set(by_path))
+            if unknown:
+                raise FlowDefinitionError(
+                    f"artifacts module for the join '{spec.step}': {', '.join(unknown)} "
+                    f"is not one of its inputs",
+                    fix="for a join, ARTIFACTS maps an input's RUN/STEP/TASK to a dict of "
+                    f"values; its inputs are: {', '.join(sorted(by_path))}")
+            parents = [self._override(p, given.get(path), spec.pathspec)
+                       for path, p in by_path.items()]
+            return replace(spec, parents=parents)
+        # A parameter (or config) is read from the run's values, whatever the input holds; the
+        # start step has no input but them.
+        to_params = {k: v for k, v in given.items() if k in spec.params or not spec.parents}
+        others = {k: v for k, v in given.items() if k not in to_params}
+        return replace(spec, params={**spec.params, **self._refs(to_params, spec.pathspec)},
+                       parents=[self._override(p, others, spec.pathspec) for p in spec.parents])
+
+    def _override(self, parent: ParentRef, values: Any, where: str) -> ParentRef:
+        if not values:
+            return parent
+        if not isinstance(values, Mapping):
+            raise FlowDefinitionError(
+                f"artifacts module: the values for input {parent.step}/{parent.task_id} are a "
+                f"{type(values).__name__}, not a dict",
+                fix="map each input's RUN/STEP/TASK to a dict of artifact names and values")
+        return replace(parent, manifest={**parent.manifest, **self._refs(values, where)})
+
+    def _refs(self, values: Mapping[str, Any], where: str) -> dict[str, ArtifactRef]:
+        return {str(name): self.store.save_artifact(value, name=str(name), where=where)
+                for name, value in values.items()}
+
+    def _execute(self, spec: TaskSpec, timeout: float | None) -> SingleOutcome:
+        # The step raises TimeoutException itself; the kill is the backstop, as in `run`.
+        outcome = run_single_task(self.flow_cls, self.graph, spec, self.store, echo=True,
+                                  timeout_s=None if timeout is None else backstop_after(timeout))
+        if outcome.timed_out and not outcome.result.ok and timeout is not None:
+            outcome.result.failure = TaskFailure("TimeoutException",
+                                                 timeout_message(spec.step, timeout))
+        return outcome
+
+    def _record(self, meta: Any, spec: TaskSpec, outcome: SingleOutcome) -> None:
+        result = outcome.result
+        recorded = result if self.options.persist else replace(result, manifest={})
+        if self.options.persist and result.ok:
+            recorded = replace(result, manifest={**result.manifest, **self._hidden(spec)})
+        with meta.transaction():
+            meta.attempt_finished(
+                spec.flow_name, spec.run_id, spec.step, spec.task_id, 0, recorded,
+                stdout_key=_save_log(self.store, outcome.stdout),
+                stderr_key=_save_log(self.store, outcome.stderr), final=True)
+            meta.run_finished(spec.flow_name, spec.run_id,
+                              "succeeded" if result.ok else "failed", time.time())
+
+    def _hidden(self, spec: TaskSpec) -> dict[str, ArtifactRef]:
+        """Metaflow's hidden artifacts a spun task shows (tools read them from a spin)."""
+        from headwater.flow.flowspec import ForeachFrame
+        from headwater.graph.info import graph_info
+
+        stack = [
+            ForeachFrame(f.step, self.graph[f.step].foreach_var if f.step in self.graph else None,
+                         f.num_splits, f.index,
+                         self.store.load_item(f.items_key, f.index, name="foreach item",
+                                              where=spec.pathspec) if f.items_key else f.index)
+            for f in spec.frames if f.is_foreach
+        ]
+        info = graph_info(self.graph, self.flow_cls, sorted(spec.params))
+        return self._refs({"_graph_info": info, "_foreach_stack": stack}, spec.pathspec)
 
 
-def _parse(flow: str, target: str) -> tuple[str, str, str]:
-    parts = target.strip("/").split("/")
-    if len(parts) == 4 and parts[0] == flow:
-        parts = parts[1:]
-    if len(parts) != 3 or not all(parts):
-        raise NotFoundError(f"spin needs a task pathspec RUN_ID/STEP/TASK_ID, got {target!r}",
-                            fix=f"e.g. spin 12/train/3 (see: logs or the client's {flow}(...))")
-    return parts[0], parts[1], parts[2]
+def read_artifacts_module(path: str) -> dict[str, Any]:
+    """The ``ARTIFACTS`` dict of the Python file ``path`` (``--artifacts-module``)."""
+    from headwater.flow_file import import_file
+
+    if not os.path.isfile(path):
+        raise NotFoundError(f"artifacts module {path!r} does not exist",
+                            fix="give the path of a .py file that defines ARTIFACTS = {...}")
+    artifacts = getattr(import_file(path, "_headwater_spin_artifacts"), "ARTIFACTS", None)
+    if not isinstance(artifacts, dict):
+        raise FlowDefinitionError(f"artifacts module {path!r} defines no ARTIFACTS dict",
+                                  fix="define ARTIFACTS = {'name': value, ...} in it")
+    return artifacts
 
 
 def _parent(meta: Any, flow: str, run_id: str, ref: str) -> ParentRef:
@@ -98,3 +252,9 @@ def _parent(meta: Any, flow: str, run_id: str, ref: str) -> ParentRef:
     row = meta.get_task(flow, run_id, step, task_id)
     manifest = meta.get_artifacts(flow, run_id, step, task_id)
     return ParentRef(step, task_id, manifest, row.frames if row else ())
+
+
+def _save_log(store: Any, text: str) -> str | None:
+    if not text:
+        return None
+    return store.save_bytes(text.encode("utf-8", "replace")).key
