@@ -29,6 +29,9 @@ SERVED: dict[str, str] = {
     "metaflow.plugins.cards.card_modules.test_cards": "headwater.compat.test_cards",
     "metaflow.plugins.datatools": "headwater.compat.datatools",
     "metaflow.plugins.datatools.s3": "headwater.compat.s3_names",
+    "metaflow.plugins.parsers": "headwater.environments.parsers",
+    "metaflow.plugins.pypi": "",
+    "metaflow.plugins.pypi.parsers": "headwater.environments.parsers",
 }
 
 

@@ -12,44 +12,43 @@ from collections.abc import Callable
 from typing import Any
 
 from headwater.decorators.base import StepDecorator, StepPolicy, make_step_decorator
+from headwater.environments import python_spec
 from headwater.exceptions import FlowDefinitionError
 
 BASE_ATTR = "_hw_env_base"  # on the flow class: the @pypi_base / @conda_base declaration
 
 
 def check_declaration(where: str, packages: Any, python: Any) -> None:
-    """Packages are ``{name: version spec}`` and python a version such as ``"3.11"`` (or one
-    of the spellings :func:`python_version` accepts)."""
+    """Packages are ``{name: version spec}`` and python a version (``"3.11"``, conda's
+    ``"3.11.*"``) or a range (``">=3.8,<3.13"``): see :mod:`headwater.environments.python_spec`."""
     if not isinstance(packages, dict) or not all(
             isinstance(k, str) and k.strip() and isinstance(v, str) for k, v in packages.items()):
         raise FlowDefinitionError(
             f"{where}: packages must be a dict of package name -> version, got {packages!r}",
             fix="e.g. packages={'tabulate': '0.9.0', 'six': ''} ('' for any version)")
-    if python is not None and (not isinstance(python, str)
-                               or not _looks_like_version(python_version(python))):
-        raise FlowDefinitionError(
-            f"{where}: python must be a version such as '3.11', '3.11.7' or '3.11.*', "
-            f"got {python!r}",
-            fix="name one Python: e.g. python='3.11' (ranges such as '>=3.10' are not "
-            "supported: headwater uses an interpreter installed on this machine)")
+    if python is None or (isinstance(python, str) and not python.strip()):
+        return
+    why = "not a string"
+    if isinstance(python, str):
+        try:
+            python_spec.parse(python)
+            return
+        except ValueError as err:
+            why = str(err)
+    raise FlowDefinitionError(
+        f"{where}: python must be a version such as '3.11' or a range such as '>=3.10,<3.13', "
+        f"got {python!r} ({why})",
+        fix="e.g. python='3.11', python='3.11.7', python='>=3.10' or python='>=3.8,<3.13' "
+        "(PEP 440 specifiers joined by commas)")
 
 
 def python_version(text: str | None) -> str | None:
-    """The version a ``python=`` argument names: Metaflow's flows also write the conda
-    spellings ``'3.10.*'`` and ``'==3.10.7'``, which mean ``'3.10'`` and ``'3.10.7'`` here."""
-    if text is None:
+    """What a declaration keeps of a ``python=`` argument: the one version it names (Metaflow's
+    flows also write conda's ``'3.10.*'`` and ``'==3.10.7'``, read as ``'3.10'`` and
+    ``'3.10.7'``), the range without spaces, or None (blank: the flow's own Python)."""
+    if text is None or not text.strip():
         return None
-    text = text.strip()
-    if text.startswith("=="):
-        text = text[2:].strip()
-    if text.endswith(".*"):
-        text = text[:-2]
-    return text
-
-
-def _looks_like_version(text: str) -> bool:
-    parts = text.split(".")
-    return 2 <= len(parts) <= 3 and all(p.isdigit() for p in parts)
+    return python_spec.canonical(text.strip())
 
 
 class _EnvStepDecorator(StepDecorator):
