@@ -223,3 +223,43 @@ def test_a_parsed_requirements_file_declares_the_step_environment(tmp_path, trip
     assert shown.returncode == 0, shown.stdout + shown.stderr
     assert "step start: @pypi (tabulate==0.9.0; python >=3.8,<3.99)" in shown.stdout
     assert "step end: @pypi (no packages; python >=3.10)" in shown.stdout
+
+
+BASE_FROM_CONFIG_FLOW = textwrap.dedent("""
+    from metaflow import (Config, FlowSpec, config_expr, conda_environment_yml_parser, pypi,
+                          pypi_base, requirements_txt_parser, step)
+
+    @pypi_base(**config_expr("req_config"))  # as Metaflow's test/test_config/config_parser.py
+    class BaseFromConfigFlow(FlowSpec):
+        req_config = Config("req_config", default="reqs.txt", parser=requirements_txt_parser)
+        env = Config("env", default="environment.yml", parser=conda_environment_yml_parser)
+
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @pypi(**config_expr("env"))
+        @step
+        def end(self):
+            pass
+""")
+
+
+def test_a_flow_wide_declaration_spreads_a_parsed_file(tmp_path, tripwire):
+    (tmp_path / "flow.py").write_text(BASE_FROM_CONFIG_FLOW)
+    (tmp_path / "reqs.txt").write_text("python==3.10.*\nregex==2024.11.6\n")
+    (tmp_path / "environment.yml").write_text("dependencies:\n  - six=1.16.0\n")
+    env = {**os.environ, "PYTHONPATH": tripwire, "HEADWATER_ENV_CACHE": str(tmp_path / "cache")}
+    shown = subprocess.run(headwater_argv("environment", "flow.py", "show"), cwd=tmp_path,
+                           env=env, capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert "step start: @pypi (regex==2024.11.6; python 3.10)" in shown.stdout
+    # the step's own packages add to the base's; its python (none) leaves the base's
+    assert "step end: @pypi (regex==2024.11.6, six==1.16.0; python 3.10)" in shown.stdout
+    # A python line that is not a release range is refused, naming the decorator and config.
+    (tmp_path / "reqs.txt").write_text("python>=3.13rc1\n")  # PEP 440, no release
+    bad = subprocess.run(headwater_argv("environment", "flow.py", "show"), cwd=tmp_path,
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1
+    assert "@pypi_base: python must be a version" in bad.stderr + bad.stdout
+    assert "(from a config)" in bad.stderr + bad.stdout

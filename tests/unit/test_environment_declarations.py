@@ -265,3 +265,38 @@ def test_the_metaflow_names_are_these_decorators():
         assert getattr(metaflow_api, name) is getattr(environments, name)
         assert getattr(headwater, name) is getattr(environments, name)
         assert name in metaflow_api.__all__ and name in headwater.__all__
+
+
+def test_a_flow_wide_declaration_read_from_configs_at_launch():
+    """``@pypi_base(**config_expr('reqs'), python=config_expr(...))``: read when the launch
+    knows the configs; an explicit option wins over the spread one, as in a step decorator."""
+    from headwater import config_expr
+    from headwater.environments.decorators import resolve_base
+
+    @pypi_base(**config_expr("reqs"), disabled=config_expr("off"))
+    class F(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.mid)
+
+        @step
+        def mid(self):
+            self.next(self.end)
+
+        @pypi(packages={"six": ""})
+        @step
+        def end(self):
+            pass
+
+    with pytest.raises(FlowDefinitionError, match="reads configs that were not read yet"):
+        _declared(F)
+    resolve_base(F, {"reqs": {"packages": {"tabulate": "0.9.0"}, "python": ">=3.10"},
+                     "off": False})
+    found = _declared(F)
+    assert found["start"].packages == (("tabulate", "0.9.0"),)
+    assert found["end"].packages == (("six", ""), ("tabulate", "0.9.0"))
+    assert found["mid"].python == ">=3.10"
+    resolve_base(F, {"reqs": {"packages": {}}, "off": True})
+    assert set(_declared(F)) == {"end"}
+    with pytest.raises(FlowDefinitionError, match=r"@pypi_base has no option 'pakages' \(from a"):
+        resolve_base(F, {"reqs": {"pakages": {}}, "off": False})

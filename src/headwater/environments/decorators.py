@@ -8,12 +8,13 @@ task starts.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from headwater.decorators.base import StepDecorator, StepPolicy, make_step_decorator
 from headwater.environments import python_spec
 from headwater.exceptions import FlowDefinitionError
+from headwater.flow.config import SPREAD_PREFIX, is_deferred, resolve_deferred
 
 BASE_ATTR = "_hw_env_base"  # on the flow class: the @pypi_base / @conda_base declaration
 
@@ -96,27 +97,89 @@ def declaration_dict(kind: str, attributes: dict[str, Any]) -> dict[str, Any]:
             "channels": list(attributes.get("channels") or [])}
 
 
+_BASE_OPTIONS = ("packages", "python", "disabled", "channels", "libraries")
+
+
+def _base_declaration(kind: str, name: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The flow-wide declaration of ``@{kind}_base(**options)``, checked."""
+    merged = {**(options.get("libraries") or {}), **(options.get("packages") or {})}
+    check_declaration(f"@{name}", merged, options.get("python"))
+    return declaration_dict(kind, {"packages": merged, "python": options.get("python"),
+                                   "disabled": options.get("disabled", False),
+                                   "channels": options.get("channels") or []})
+
+
+class DeferredBase:
+    """A ``_base`` declaration whose options come from configs (``**config_expr('reqs')``,
+    ``python=config_expr(...)``): read at launch by :func:`resolve_base`, before any step's
+    environment is looked at."""
+
+    def __init__(self, kind: str, name: str, spreads: list[Any], options: dict[str, Any]) -> None:
+        self.kind, self.name, self.spreads, self.options = kind, name, spreads, options
+        self.value: dict[str, Any] | None = None  # the declaration, once the configs are known
+
+    def resolve(self, configs: Mapping[str, Any]) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        for spread in self.spreads:
+            value = resolve_deferred(spread, configs)
+            options.update(value.to_dict() if hasattr(value, "to_dict") else value)
+        options.update(resolve_deferred(self.options, configs))
+        unknown = sorted(set(options) - set(_BASE_OPTIONS))
+        if unknown:
+            raise FlowDefinitionError(
+                f"@{self.name} has no option {', '.join(map(repr, unknown))} (from a config)",
+                fix=f"the options of @{self.name} are: {', '.join(sorted(_BASE_OPTIONS))}")
+        try:
+            self.value = _base_declaration(self.kind, self.name, options)
+        except FlowDefinitionError as err:
+            raise FlowDefinitionError(f"{err.msg} (from a config)", fix=err.fix) from None
+        return self.value
+
+
+def resolve_base(flow_cls: type, configs: Mapping[str, Any]) -> None:
+    """Read the configs of a flow's ``_base`` declaration, if it has any (called at launch)."""
+    base = getattr(flow_cls, BASE_ATTR, None)
+    if isinstance(base, DeferredBase):
+        base.resolve(configs)
+
+
+def base_declaration(flow_cls: type) -> dict[str, Any] | None:
+    """The flow's ``_base`` declaration as a dict (None without one)."""
+    base = getattr(flow_cls, BASE_ATTR, None)
+    if not isinstance(base, DeferredBase):
+        return base
+    if base.value is None:
+        raise FlowDefinitionError(
+            f"@{base.name} of {flow_cls.__name__} reads configs that were not read yet",
+            fix="launch the flow (run, resume, environment show) so its configs are resolved")
+    return base.value
+
+
 def _base_decorator(kind: str) -> Callable[..., Any]:
     name = f"{kind}_base"
 
-    def decorator(cls: Any = None, *, packages: dict[str, str] | None = None,
-                  python: str | None = None, disabled: bool = False,
-                  channels: list[str] | None = None, libraries: dict[str, str] | None = None,
-                  ) -> Any:
-        merged = {**(libraries or {}), **(packages or {})}
-        check_declaration(f"@{name}", merged, python)
+    def decorator(cls: Any = None, **options: Any) -> Any:
+        spreads = [options.pop(k) for k in list(options) if k.startswith(SPREAD_PREFIX)]
+        unknown = sorted(set(options) - set(_BASE_OPTIONS))
+        if unknown:
+            raise FlowDefinitionError(
+                f"@{name} has no option {', '.join(map(repr, unknown))}",
+                fix=f"the options of @{name} are: {', '.join(sorted(_BASE_OPTIONS))}")
+        if spreads or is_deferred(options):
+            declared: Any = DeferredBase(kind, name, spreads, options)
+        else:
+            declared = _base_declaration(kind, name, options)
 
         def attach(flow_cls: Any) -> Any:
-            setattr(flow_cls, BASE_ATTR, declaration_dict(kind, {
-                "packages": merged, "python": python, "disabled": disabled,
-                "channels": channels or []}))
+            setattr(flow_cls, BASE_ATTR, declared)
             return flow_cls
 
         return attach(cls) if isinstance(cls, type) else attach
 
     decorator.__name__ = name
     decorator.__doc__ = (f"``@{name}(packages={{...}}, python='3.11')`` above the flow class: "
-                         f"every step runs in this {kind} environment unless it says otherwise.")
+                         f"every step runs in this {kind} environment unless it says otherwise. "
+                         "Options may come from configs: ``@pypi_base(**config_expr('reqs'))``.")
     return decorator
 
 
