@@ -38,8 +38,12 @@ def _candidates() -> list[str]:
     pyenv = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
     found = sorted(glob.glob(os.path.join(pyenv, "versions", "[0-9]*", "bin", "python*.*")))
     for folder in os.environ.get("PATH", "").split(os.pathsep):
-        if folder and "shims" not in folder and os.path.isdir(folder):
+        if not folder or "shims" in folder:
+            continue
+        try:
             found += sorted(os.path.join(folder, name) for name in os.listdir(folder))
+        except OSError:  # missing or unreadable: nothing to find there
+            continue
     unique: dict[str, str] = {}
     for path in found:
         named = _NAMED.fullmatch(os.path.basename(path))
