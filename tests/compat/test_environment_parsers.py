@@ -123,22 +123,28 @@ def test_yaml_parser_reads_a_document():
         yaml_parser("a: [1, 2\n")
 
 
-def test_a_missing_library_is_one_error_naming_the_fix():
-    """Without PyYAML (blocked in a child process) yaml_parser says what to install."""
-    code = textwrap.dedent("""
+@pytest.mark.parametrize(("blocked", "call", "says"), [
+    (["yaml"], 'yaml_parser("a: 1")', ["yaml_parser needs PyYAML", "fix: pip install pyyaml"]),
+    (["tomllib", "tomli"], 'pyproject_toml_parser("")',
+     ["pyproject_toml_parser needs a TOML reader", "fix: pip install tomli"]),
+])
+def test_a_missing_library_is_one_error_naming_the_fix(blocked, call, says):
+    """Without the library (blocked in a child process) the parser says what to install."""
+    code = textwrap.dedent(f"""
         import sys
-        sys.modules["yaml"] = None  # what an interpreter without PyYAML finds
-        from headwater import yaml_parser
+        for name in {blocked!r}:
+            sys.modules[name] = None  # what an interpreter without it finds
+        from headwater import pyproject_toml_parser, yaml_parser
         try:
-            yaml_parser("a: 1")
+            {call}
         except ImportError as err:
             print(type(err).__name__, err)
     """)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
-    assert "ParserImportError yaml_parser needs PyYAML" in done.stdout
-    assert "fix: pip install pyyaml" in done.stdout
+    assert done.stdout.startswith("ParserImportError ")
+    assert all(part in done.stdout for part in says), done.stdout
     assert issubclass(ParserImportError, ImportError)
 
 

@@ -137,8 +137,8 @@ def pyproject_toml_parser(content: str) -> dict[str, Any]:
             import tomli as tomllib  # type: ignore[no-redef]
         except ImportError:
             raise ParserImportError(
-                "pyproject_toml_parser needs a TOML reader: Python 3.11+ has tomllib, and "
-                "this is Python 3.10",
+                "pyproject_toml_parser needs a TOML reader: this Python has neither tomllib "
+                "(Python 3.11 and newer) nor tomli",
                 fix="pip install tomli (or run the flow on Python 3.11 or newer)") from None
     try:
         project = tomllib.loads(content).get("project", {})
