@@ -46,13 +46,16 @@ _CLIENT_NAMES = (
 )
 _RUNNER_NAMES = ("Runner", "NBRunner", "ExecutingRun", "ExecutingTask", "Deployer")
 _S3_NAMES = ("S3",)
+# Config parsers for environment files: imported only by a flow that names one.
+_PARSER_NAMES = ("requirements_txt_parser", "pyproject_toml_parser",
+                 "conda_environment_yml_parser", "yaml_parser")
 
 __all__ = [
     "Config", "FlowSpec", "IncludeFile", "JSONType", "Parameter", "config_expr", "current", "step",
     "cache", "card", "catch", "environment", "parallel", "project", "resources", "retry", "secrets", "timeout",
     "schedule", "trigger", "trigger_on_finish", "exit_hook",
     "UserStepDecorator", "user_step_decorator", "StepMutator", "FlowMutator",
-    "pypi", "pypi_base", "conda", "conda_base", *_CLIENT_NAMES, *_S3_NAMES,
+    "pypi", "pypi_base", "conda", "conda_base", *_CLIENT_NAMES, *_S3_NAMES, *_PARSER_NAMES,
 ]
 
 
@@ -69,4 +72,8 @@ def __getattr__(name: str) -> Any:
         import headwater.s3client as s3client
 
         return getattr(s3client, name)
+    if name in _PARSER_NAMES:
+        import headwater.environments.parsers as parsers
+
+        return getattr(parsers, name)
     raise AttributeError(f"module 'headwater' has no attribute {name!r}")

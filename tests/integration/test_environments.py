@@ -116,6 +116,7 @@ def test_an_unknown_package_fails_before_any_task(tmp_path, env_cache):
 @pytest.mark.parametrize(("python", "says"), [
     ("3.99", "Python 3.99 is not installed on this machine"),
     ("3.9", "older than headwater's task runtime supports"),
+    (">=3.10,<3.10", "no Python installed on this machine satisfies python='>=3.10,<3.10'"),
 ])
 def test_an_unavailable_python_fails_before_any_task(tmp_path, env_cache, python, says):
     done = run(BAD_FLOW, "run", cwd=tmp_path, cache=env_cache, BAD_PYTHON=python)
@@ -398,6 +399,51 @@ def test_another_installed_python(tmp_path, env_cache):
     client(tmp_path)
     use = Flow("DeclaredFlow").latest_run["use"].task
     assert use.data.python == exact and use.environment_info["python_version"] == exact
+    assert use.data.versions == {"tabulate": "0.9.0"}
+
+
+REQS_FILE_FLOW = flow_file("environments/reqs_file_flow.py")
+
+
+def test_a_metaflow_flow_declares_its_environment_in_requirements_txt(tmp_path, env_cache):
+    """``Config(..., parser=requirements_txt_parser)`` + ``@pypi(**reqs)``, run as Metaflow's
+    users run it (``python flow.py --environment=pypi run``, through the shim); the file's
+    ``python`` line is a range the running interpreter satisfies, so the step runs on it."""
+    from headwater.compat.shim import write_shim
+
+    write_shim(tmp_path / "shim")
+    (tmp_path / "requirements.txt").write_text(
+        "# what the use step needs\ntabulate==0.9.0  # tables\npython>=3.10,<4\n")
+    done = run(REQS_FILE_FLOW, "run", cwd=tmp_path, cache=env_cache,
+               PYTHONPATH=str(tmp_path / "shim"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    running = ".".join(map(str, sys.version_info[:3]))
+    assert f"for use: pypi, python {running}, tabulate==0.9.0" in done.stdout
+    client(tmp_path)
+    use = Flow("ReqsFileFlow").latest_run["use"].task
+    assert use.data.version == "0.9.0"
+    assert use.data.python == running == use.environment_info["python_version"]
+    assert Path(use.data.prefix).parent == env_cache / "envs"
+    assert use.environment_info["declared"] == {
+        "kind": "pypi", "python": ">=3.10,<4", "packages": {"tabulate": "0.9.0"}, "channels": []}
+
+
+def test_a_range_without_the_running_python_takes_the_newest_installed_in_it(tmp_path, env_cache):
+    from headwater.environments.interpreters import find_interpreter
+
+    major, minor = sys.version_info[:2]
+    wanted = f"!={major}.{minor}.*,>=3.10"
+    try:
+        expected = find_interpreter(wanted)[1]
+    except Exception:  # noqa: BLE001 - only the running minor version is installed here
+        pytest.skip("no Python other than the running one is installed on this machine")
+    done = declared_run("--environment=pypi", "run", cwd=tmp_path, cache=env_cache,
+                        packages={"tabulate": "0.9.0"}, HW_PYTHON=wanted, HW_IMPORT="tabulate")
+    assert done.returncode == 0, done.stdout + done.stderr
+    client(tmp_path)
+    use = Flow("DeclaredFlow").latest_run["use"].task
+    assert use.data.python == expected and use.environment_info["python_version"] == expected
+    assert tuple(map(int, expected.split(".")))[:2] != (major, minor)
     assert use.data.versions == {"tabulate": "0.9.0"}
 
 

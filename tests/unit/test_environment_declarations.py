@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
 from headwater import FlowSpec, conda, conda_base, pypi, pypi_base, step
 from headwater.decorators.registry import parse_with, step_policy
 from headwater.environments.declaration import EnvDeclaration, requirement, step_declarations
+from headwater.environments.decorators import python_version
+from headwater.environments.interpreters import find_interpreter
 from headwater.environments.lock import EnvLock, run_record, step_lock
-from headwater.exceptions import FlowDefinitionError
+from headwater.exceptions import FlowDefinitionError, StepEnvironmentError
 
 
 def _declared(flow_cls: type) -> dict[str, EnvDeclaration]:
@@ -102,11 +107,76 @@ def test_conda_spellings_of_a_python_version_name_that_version():
         "3.12.1", "3.10", "3.11")
 
 
-@pytest.mark.parametrize("python", [">=3.10", "3.*", "3.10.*.*", "~=3.10"])
-def test_a_python_range_is_refused_with_the_fix(python):
-    with pytest.raises(FlowDefinitionError, match=r"(?s)@conda_base: python must be a version.*"
-                       r"ranges such as '>=3.10' are not supported"):
+def test_a_python_range_is_declared_without_its_spaces():
+    """Ranges are accepted (docs/decisions.md, Environments); spaces do not make another
+    environment, and a blank python is the flow's own (a parser's bare ``python`` line)."""
+    @pypi_base(python=">= 3.8, <3.13")
+    class F(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.mid)
+
+        @conda(python="~=3.11")
+        @step
+        def mid(self):
+            self.next(self.end)
+
+        @pypi(python=" ")
+        @step
+        def end(self):
+            pass
+
+    found = _declared(F)
+    assert (found["start"].python, found["mid"].python, found["end"].python) == (
+        ">=3.8,<3.13", "~=3.11", ">=3.8,<3.13")
+
+
+@pytest.mark.parametrize("python", ["3.10.*.*", ">=3.*", "~=3", "3.10|3.11", ">=3.8,", "three"])
+def test_a_python_that_is_no_version_or_range_is_refused_with_the_fix(python):
+    with pytest.raises(FlowDefinitionError, match=r"(?s)@conda_base: python must be a version "
+                       r"such as '3.11' or a range.*fix: e.g. python='3.11'"):
         conda_base(python=python)
+
+
+def test_a_range_the_running_python_satisfies_resolves_to_it():
+    major, minor, micro = sys.version_info[:3]
+    running = f"{major}.{minor}.{micro}"
+    for wanted in (f">={major}.{minor}", f">=3.8,<{major}.{minor + 1}", f"~={major}.{minor}.0",
+                   f"!={major}.{minor - 1}.*, >=3.10", f"=={major}.{minor}.*", "3.*"):
+        assert find_interpreter(python_version(wanted)) == (sys.executable, running), wanted
+
+
+def test_an_unsatisfiable_range_is_a_step_environment_error_with_the_fix():
+    with pytest.raises(StepEnvironmentError, match=r"(?s)no Python installed on this machine "
+                       r"satisfies python='>=3.8,<3.10'.*fix: install a Python in that range"):
+        find_interpreter(python_version(">=3.8, <3.10"))
+
+
+def _fake_python(folder: Path, name: str, version: str) -> None:
+    """A program that answers the version probe as an interpreter of ``version`` would."""
+    folder.mkdir(parents=True, exist_ok=True)
+    program = folder / name
+    program.write_text(f"#!/bin/sh\necho {version}\n")
+    program.chmod(0o755)
+
+
+def test_otherwise_the_newest_installed_python_in_the_range_is_chosen(tmp_path, monkeypatch):
+    """Candidates are pyenv's versions and pythonX.Y on PATH; the versions are far beyond any
+    real one, so only these candidates can satisfy the range."""
+    _fake_python(tmp_path / "pyenv" / "versions" / "3.97.2" / "bin", "python3.97", "3.97.2")
+    _fake_python(tmp_path / "pyenv" / "versions" / "3.99.1" / "bin", "python3.99", "3.99.1")
+    _fake_python(tmp_path / "bin", "python3.98", "3.98.0")
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "pyenv"))
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    find_interpreter.cache_clear()
+    try:
+        assert find_interpreter(">=3.97,<3.99") == (str(tmp_path / "bin" / "python3.98"), "3.98.0")
+        assert find_interpreter("!=3.98.*,>=3.97") == (
+            str(tmp_path / "pyenv" / "versions" / "3.99.1" / "bin" / "python3.99"), "3.99.1")
+        with pytest.raises(StepEnvironmentError, match=r"found [0-9.]+, 3\.97\.2, 3\.98\.0, 3\.99\.1;"):
+            find_interpreter(">=3.100")
+    finally:
+        find_interpreter.cache_clear()
 
 
 @pytest.mark.parametrize(("name", "spec", "expected"), [
@@ -195,3 +265,38 @@ def test_the_metaflow_names_are_these_decorators():
         assert getattr(metaflow_api, name) is getattr(environments, name)
         assert getattr(headwater, name) is getattr(environments, name)
         assert name in metaflow_api.__all__ and name in headwater.__all__
+
+
+def test_a_flow_wide_declaration_read_from_configs_at_launch():
+    """``@pypi_base(**config_expr('reqs'), python=config_expr(...))``: read when the launch
+    knows the configs; an explicit option wins over the spread one, as in a step decorator."""
+    from headwater import config_expr
+    from headwater.environments.decorators import resolve_base
+
+    @pypi_base(**config_expr("reqs"), disabled=config_expr("off"))
+    class F(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.mid)
+
+        @step
+        def mid(self):
+            self.next(self.end)
+
+        @pypi(packages={"six": ""})
+        @step
+        def end(self):
+            pass
+
+    with pytest.raises(FlowDefinitionError, match="reads configs that were not read yet"):
+        _declared(F)
+    resolve_base(F, {"reqs": {"packages": {"tabulate": "0.9.0"}, "python": ">=3.10"},
+                     "off": False})
+    found = _declared(F)
+    assert found["start"].packages == (("tabulate", "0.9.0"),)
+    assert found["end"].packages == (("six", ""), ("tabulate", "0.9.0"))
+    assert found["mid"].python == ">=3.10"
+    resolve_base(F, {"reqs": {"packages": {}}, "off": True})
+    assert set(_declared(F)) == {"end"}
+    with pytest.raises(FlowDefinitionError, match=r"@pypi_base has no option 'pakages' \(from a"):
+        resolve_base(F, {"reqs": {"pakages": {}}, "off": False})

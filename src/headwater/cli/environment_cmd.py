@@ -18,11 +18,16 @@ _FULL = click.option("--lock", "full", is_flag=True,
 
 
 def _policies(ctx: click.Context) -> dict:
+    """Each step's policy, its decorators' config options read (``@pypi(**reqs)``) from the
+    configs a run would get (``--config`` / ``--config-value`` and the defaults)."""
     from headwater.graph import check_flow
+    from headwater.runtime.configs import launch_configs
     from headwater.runtime.launcher import step_policies
 
     flow_cls = flow_class_of(ctx)
-    return step_policies(flow_cls, check_flow(flow_cls), tuple(ctx.find_root().obj["with"]))
+    root = ctx.find_root().obj
+    scope = launch_configs(flow_cls, root["configs"]).scope
+    return step_policies(flow_cls, check_flow(flow_cls), tuple(root["with"]), scope)
 
 
 @environment.command(help="Resolve every step's environment to a lock and build it (cached).")

@@ -30,6 +30,7 @@ def install() -> None:
     package.__dict__.update({k: getattr(metaflow_api, k) for k in metaflow_api.__all__})
     package.__version__ = metaflow_api.__version__
     package.__all__ = list(metaflow_api.__all__)
+    package.__getattr__ = metaflow_api.__getattr__  # type: ignore[attr-defined] # names served lazily
     package.__path__ = []  # a package, so submodule imports are looked up in sys.modules
     sys.modules["metaflow"] = package
     folders = packages()

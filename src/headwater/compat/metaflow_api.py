@@ -6,6 +6,8 @@ flow file written for Metaflow runs unchanged under ``headwater run flow.py``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from headwater.client import (
     DataArtifact,
     Flow,
@@ -81,3 +83,16 @@ __all__ = [
     "step", "timeout", "trigger", "trigger_on_finish",
     "FlowMutator", "StepMutator", "UserStepDecorator", "user_step_decorator", "USER_SKIP_STEP",
 ]
+
+# Config parsers (``Config(..., parser=requirements_txt_parser)``): served on first use, not in
+# __all__, so ``import metaflow`` (and the shim's star import) does not load them.
+_PARSER_NAMES = ("requirements_txt_parser", "pyproject_toml_parser",
+                 "conda_environment_yml_parser", "yaml_parser")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PARSER_NAMES:
+        import headwater.environments.parsers as parsers
+
+        return getattr(parsers, name)
+    raise AttributeError(f"module 'metaflow' has no attribute {name!r}")

@@ -38,6 +38,9 @@ SERVED: dict[str, str] = {
     "metaflow.user_decorators.mutable_step": "headwater.compat.user_decorators",
     "metaflow.user_decorators.user_flow_decorator": "headwater.compat.user_decorators",
     "metaflow.user_decorators.user_step_decorator": "headwater.compat.user_decorators",
+    "metaflow.plugins.parsers": "headwater.environments.parsers",
+    "metaflow.plugins.pypi": "",
+    "metaflow.plugins.pypi.parsers": "headwater.environments.parsers",
 }
 
 

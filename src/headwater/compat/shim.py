@@ -65,7 +65,7 @@ def write_shim(folder: str | Path, *, force: bool = False) -> Path:
                              package)
             body = _body(target)
             if name == "metaflow":
-                body += f"from {target} import __version__  # noqa: F401\n"
+                body += f"from {target} import __getattr__, __version__  # noqa: F401\n"
             _write_file(path, _HEADER + body)
     except OSError as exc:  # a file where a folder belongs, no permission, a read-only disk
         raise ShimError(

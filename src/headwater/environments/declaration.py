@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from headwater.environments.decorators import BASE_ATTR
+from headwater.environments.decorators import base_declaration
 from headwater.exceptions import FlowDefinitionError
 
 _OPERATORS = ("=", "<", ">", "!", "~", "@")
@@ -90,7 +90,7 @@ def step_declarations(flow_cls: type, policies: Mapping[str, Any], strict: bool 
     ``strict`` (environments about to be built) refuses a step holding both @pypi and @conda;
     otherwise such a step is described by the first of the two, since nothing will be built
     (a run without ``--environment`` ignores the pair, as Metaflow does)."""
-    base = getattr(flow_cls, BASE_ATTR, None)
+    base = base_declaration(flow_cls)
     found = {}
     for step, policy in policies.items():
         own = getattr(policy, "python_env", None)

@@ -8,48 +8,48 @@ task starts.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from headwater.decorators.base import StepDecorator, StepPolicy, make_step_decorator
+from headwater.environments import python_spec
 from headwater.exceptions import FlowDefinitionError
+from headwater.flow.config import SPREAD_PREFIX, is_deferred, resolve_deferred
 
 BASE_ATTR = "_hw_env_base"  # on the flow class: the @pypi_base / @conda_base declaration
 
 
 def check_declaration(where: str, packages: Any, python: Any) -> None:
-    """Packages are ``{name: version spec}`` and python a version such as ``"3.11"`` (or one
-    of the spellings :func:`python_version` accepts)."""
+    """Packages are ``{name: version spec}`` and python a version (``"3.11"``, conda's
+    ``"3.11.*"``) or a range (``">=3.8,<3.13"``): see :mod:`headwater.environments.python_spec`."""
     if not isinstance(packages, dict) or not all(
             isinstance(k, str) and k.strip() and isinstance(v, str) for k, v in packages.items()):
         raise FlowDefinitionError(
             f"{where}: packages must be a dict of package name -> version, got {packages!r}",
             fix="e.g. packages={'tabulate': '0.9.0', 'six': ''} ('' for any version)")
-    if python is not None and (not isinstance(python, str)
-                               or not _looks_like_version(python_version(python))):
-        raise FlowDefinitionError(
-            f"{where}: python must be a version such as '3.11', '3.11.7' or '3.11.*', "
-            f"got {python!r}",
-            fix="name one Python: e.g. python='3.11' (ranges such as '>=3.10' are not "
-            "supported: headwater uses an interpreter installed on this machine)")
+    if python is None or (isinstance(python, str) and not python.strip()):
+        return
+    why = "not a string"
+    if isinstance(python, str):
+        try:
+            python_spec.parse(python)
+            return
+        except ValueError as err:
+            why = str(err)
+    raise FlowDefinitionError(
+        f"{where}: python must be a version such as '3.11' or a range such as '>=3.10,<3.13', "
+        f"got {python!r} ({why})",
+        fix="e.g. python='3.11', python='3.11.7', python='>=3.10' or python='>=3.8,<3.13' "
+        "(PEP 440 specifiers joined by commas)")
 
 
 def python_version(text: str | None) -> str | None:
-    """The version a ``python=`` argument names: Metaflow's flows also write the conda
-    spellings ``'3.10.*'`` and ``'==3.10.7'``, which mean ``'3.10'`` and ``'3.10.7'`` here."""
-    if text is None:
+    """What a declaration keeps of a ``python=`` argument: the one version it names (Metaflow's
+    flows also write conda's ``'3.10.*'`` and ``'==3.10.7'``, read as ``'3.10'`` and
+    ``'3.10.7'``), the range without spaces, or None (blank: the flow's own Python)."""
+    if text is None or not text.strip():
         return None
-    text = text.strip()
-    if text.startswith("=="):
-        text = text[2:].strip()
-    if text.endswith(".*"):
-        text = text[:-2]
-    return text
-
-
-def _looks_like_version(text: str) -> bool:
-    parts = text.split(".")
-    return 2 <= len(parts) <= 3 and all(p.isdigit() for p in parts)
+    return python_spec.canonical(text.strip())
 
 
 class _EnvStepDecorator(StepDecorator):
@@ -97,27 +97,89 @@ def declaration_dict(kind: str, attributes: dict[str, Any]) -> dict[str, Any]:
             "channels": list(attributes.get("channels") or [])}
 
 
+_BASE_OPTIONS = ("packages", "python", "disabled", "channels", "libraries")
+
+
+def _base_declaration(kind: str, name: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The flow-wide declaration of ``@{kind}_base(**options)``, checked."""
+    merged = {**(options.get("libraries") or {}), **(options.get("packages") or {})}
+    check_declaration(f"@{name}", merged, options.get("python"))
+    return declaration_dict(kind, {"packages": merged, "python": options.get("python"),
+                                   "disabled": options.get("disabled", False),
+                                   "channels": options.get("channels") or []})
+
+
+class DeferredBase:
+    """A ``_base`` declaration whose options come from configs (``**config_expr('reqs')``,
+    ``python=config_expr(...)``): read at launch by :func:`resolve_base`, before any step's
+    environment is looked at."""
+
+    def __init__(self, kind: str, name: str, spreads: list[Any], options: dict[str, Any]) -> None:
+        self.kind, self.name, self.spreads, self.options = kind, name, spreads, options
+        self.value: dict[str, Any] | None = None  # the declaration, once the configs are known
+
+    def resolve(self, configs: Mapping[str, Any]) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        for spread in self.spreads:
+            value = resolve_deferred(spread, configs)
+            options.update(value.to_dict() if hasattr(value, "to_dict") else value)
+        options.update(resolve_deferred(self.options, configs))
+        unknown = sorted(set(options) - set(_BASE_OPTIONS))
+        if unknown:
+            raise FlowDefinitionError(
+                f"@{self.name} has no option {', '.join(map(repr, unknown))} (from a config)",
+                fix=f"the options of @{self.name} are: {', '.join(sorted(_BASE_OPTIONS))}")
+        try:
+            self.value = _base_declaration(self.kind, self.name, options)
+        except FlowDefinitionError as err:
+            raise FlowDefinitionError(f"{err.msg} (from a config)", fix=err.fix) from None
+        return self.value
+
+
+def resolve_base(flow_cls: type, configs: Mapping[str, Any]) -> None:
+    """Read the configs of a flow's ``_base`` declaration, if it has any (called at launch)."""
+    base = getattr(flow_cls, BASE_ATTR, None)
+    if isinstance(base, DeferredBase):
+        base.resolve(configs)
+
+
+def base_declaration(flow_cls: type) -> dict[str, Any] | None:
+    """The flow's ``_base`` declaration as a dict (None without one)."""
+    base = getattr(flow_cls, BASE_ATTR, None)
+    if not isinstance(base, DeferredBase):
+        return base
+    if base.value is None:
+        raise FlowDefinitionError(
+            f"@{base.name} of {flow_cls.__name__} reads configs that were not read yet",
+            fix="launch the flow (run, resume, environment show) so its configs are resolved")
+    return base.value
+
+
 def _base_decorator(kind: str) -> Callable[..., Any]:
     name = f"{kind}_base"
 
-    def decorator(cls: Any = None, *, packages: dict[str, str] | None = None,
-                  python: str | None = None, disabled: bool = False,
-                  channels: list[str] | None = None, libraries: dict[str, str] | None = None,
-                  ) -> Any:
-        merged = {**(libraries or {}), **(packages or {})}
-        check_declaration(f"@{name}", merged, python)
+    def decorator(cls: Any = None, **options: Any) -> Any:
+        spreads = [options.pop(k) for k in list(options) if k.startswith(SPREAD_PREFIX)]
+        unknown = sorted(set(options) - set(_BASE_OPTIONS))
+        if unknown:
+            raise FlowDefinitionError(
+                f"@{name} has no option {', '.join(map(repr, unknown))}",
+                fix=f"the options of @{name} are: {', '.join(sorted(_BASE_OPTIONS))}")
+        if spreads or is_deferred(options):
+            declared: Any = DeferredBase(kind, name, spreads, options)
+        else:
+            declared = _base_declaration(kind, name, options)
 
         def attach(flow_cls: Any) -> Any:
-            setattr(flow_cls, BASE_ATTR, declaration_dict(kind, {
-                "packages": merged, "python": python, "disabled": disabled,
-                "channels": channels or []}))
+            setattr(flow_cls, BASE_ATTR, declared)
             return flow_cls
 
         return attach(cls) if isinstance(cls, type) else attach
 
     decorator.__name__ = name
     decorator.__doc__ = (f"``@{name}(packages={{...}}, python='3.11')`` above the flow class: "
-                         f"every step runs in this {kind} environment unless it says otherwise.")
+                         f"every step runs in this {kind} environment unless it says otherwise. "
+                         "Options may come from configs: ``@pypi_base(**config_expr('reqs'))``.")
     return decorator
 
 

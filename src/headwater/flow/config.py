@@ -196,7 +196,15 @@ class ConfigExpr:
         return _Below(self, name, by_attribute=True)
 
     def __getitem__(self, key: Any) -> ConfigExpr:
+        if isinstance(key, str) and key.startswith(SPREAD_PREFIX):
+            return self  # ``**config_expr(...)``: the whole value, at launch
         return _Below(self, key, by_attribute=False)
+
+    def keys(self) -> list[str]:
+        """``@decorator(**config_expr('cfg'))``: one placeholder key, expanded at launch into the
+        keys of the expression's value (as ``**config`` is). Metaflow's flows spread a parsed
+        requirements file this way into ``@pypi_base``."""
+        return [f"{SPREAD_PREFIX}expr{id(self)}"]
 
     def __repr__(self) -> str:
         return f"config_expr({self.expr!r})"
@@ -244,6 +252,8 @@ class ConfigPath(ConfigExpr):
         return ConfigPath(self._root, (*self._path, name))
 
     def __getitem__(self, key: Any) -> ConfigPath:
+        if isinstance(key, str) and key.startswith(SPREAD_PREFIX):
+            return self  # ``**config.part``: that part, at launch
         return ConfigPath(self._root, (*self._path, key))
 
     def __repr__(self) -> str:

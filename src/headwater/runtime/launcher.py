@@ -18,6 +18,7 @@ from headwater.decorators.base import StepPolicy
 from headwater.decorators.exit_hook import HOOKS_ATTR
 from headwater.decorators.mutation import apply_mutators
 from headwater.decorators.registry import parse_with, step_policy
+from headwater.environments.decorators import resolve_base
 from headwater.exceptions import NotFoundError, RunFailedError
 from headwater.flow.current import current
 from headwater.graph import Graph, check_flow
@@ -362,6 +363,7 @@ def step_policies(flow_cls: type, graph: Graph, with_specs: tuple[str, ...],
     (once), so the decorators they add or remove count.
     """
     apply_mutators(flow_cls, configs or {})
+    resolve_base(flow_cls, configs or {})  # @pypi_base(**config_expr(...)): read now
     extra = [parse_with(spec) for spec in with_specs]
     return {node.name: step_policy(getattr(flow_cls, node.name), extra, configs)
             for node in graph}
