@@ -13,12 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from headwater.decorators.mutable import (
-    CONFIG_VALUES_ATTR,
-    RUNNING_MUTATORS_ATTR,
-    MutableFlow,
-    MutableStep,
-)
 from headwater.decorators.mutators import declared_flow_mutators, step_mutators
 from headwater.flow.step import is_step
 
@@ -37,10 +31,23 @@ def mutators_pending(flow_cls: type) -> bool:
 
 
 def apply_mutators(flow_cls: type, configs: Mapping[str, Any]) -> None:
-    """Run the flow's mutators once, with the run's configs (config name -> value)."""
-    if not mutators_pending(flow_cls):
+    """Run the flow's mutators once, with the run's configs (config name -> value).
+
+    The class is marked even when it has none, so the tasks forked afterwards (and a second
+    launch in this process) learn that at once instead of scanning the class again."""
+    if flow_cls.__dict__.get(_APPLIED_ATTR):
         return
     type.__setattr__(flow_cls, _APPLIED_ATTR, True)
+    if not has_mutators(flow_cls):
+        return
+    # MutableFlow and MutableStep only for flows that have mutators: a plain run skips them.
+    from headwater.decorators.mutable import (
+        CONFIG_VALUES_ATTR,
+        RUNNING_MUTATORS_ATTR,
+        MutableFlow,
+        MutableStep,
+    )
+
     type.__setattr__(flow_cls, CONFIG_VALUES_ATTR, dict(configs))
     running = declared_flow_mutators(flow_cls)
     type.__setattr__(flow_cls, RUNNING_MUTATORS_ATTR, running)

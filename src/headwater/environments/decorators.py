@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from headwater.decorators.base import StepDecorator, StepPolicy, make_step_decorator
-from headwater.environments import python_spec
 from headwater.exceptions import FlowDefinitionError
 from headwater.flow.config import SPREAD_PREFIX, is_deferred, resolve_deferred
 
@@ -31,6 +30,9 @@ def check_declaration(where: str, packages: Any, python: Any) -> None:
         return
     why = "not a string"
     if isinstance(python, str):
+        from headwater.environments import python_spec  # only flows that declare a Python
+
+
         try:
             python_spec.parse(python)
             return
@@ -49,6 +51,8 @@ def python_version(text: str | None) -> str | None:
     ``'3.10.7'``), the range without spaces, or None (blank: the flow's own Python)."""
     if text is None or not text.strip():
         return None
+    from headwater.environments import python_spec
+
     return python_spec.canonical(text.strip())
 
 
