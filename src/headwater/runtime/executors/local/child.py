@@ -46,6 +46,9 @@ def make_child_main(flow_cls: type, graph: Graph, store: Any,
             class_constants(flow_cls)
         except Exception:  # noqa: BLE001, S110 - the task's own attempt names the error
             pass
+        # The start task records the graph's plain-data description (``current.graph``); its
+        # module is loaded here once, not after the fork on the run's critical path.
+        import headwater.graph.info  # noqa: F401
 
     def rehearse() -> None:
         """Run by a fork server once it has forked a few tasks (see ``serve``): headwater's own
