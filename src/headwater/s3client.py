@@ -29,7 +29,6 @@ import shutil
 import tempfile
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
-from urllib.parse import urlparse
 
 from headwater.exceptions import HeadwaterException
 from headwater.s3objects import (
@@ -84,7 +83,7 @@ class S3:
             self._root: str | None = _run_root(run, bucket, prefix)
         elif s3root:
             root = _text(s3root)
-            if urlparse(root).scheme != "s3":
+            if not root.startswith("s3://"):
                 raise S3URLException(f"s3root {root!r} is not an S3 URL",
                                      fix="give s3root as s3://BUCKET/PREFIX")
             self._root = root.rstrip("/")
@@ -231,7 +230,7 @@ class S3:
         key = getattr(key, "key", key)
         key = None if key is None else _text(key)
         if self._root is None:
-            if key and urlparse(key, allow_fragments=False).scheme == "s3" and _split(key)[1]:
+            if key and key.startswith("s3://") and _split(key)[1]:
                 return key
             raise S3URLException(
                 f"{key!r} is not a full s3://BUCKET/KEY URL and this S3 client has no root",
