@@ -233,7 +233,8 @@ class S3:
             if key and key.startswith("s3://") and _split(key)[1]:
                 return key
             raise S3URLException(
-                f"{key!r} is not a full s3://BUCKET/KEY URL and this S3 client has no root",
+                f"{key!r} is not a full s3:// URL (s3://BUCKET/KEY) and this S3 client has "
+                "no root",
                 fix="use S3(run=self) inside a step, S3(s3root='s3://bucket/prefix'), or give "
                 "full s3:// URLs")
         if not key:
