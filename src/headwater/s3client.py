@@ -57,6 +57,9 @@ ROOT_ENV_VARS = ("HEADWATER_DATATOOLS_S3ROOT", "METAFLOW_DATATOOLS_S3ROOT")
 ENCRYPTION_ENV_VARS = ("HEADWATER_S3_SERVER_SIDE_ENCRYPTION", "METAFLOW_S3_SERVER_SIDE_ENCRYPTION")
 """The default server-side encryption of uploads (e.g. ``AES256``) when ``S3`` is given none."""
 
+S3_TRANSIENT_RETRY_COUNT = int(os.environ.get("METAFLOW_S3_TRANSIENT_RETRY_COUNT") or 20)
+"""How often one object's operation is tried again after an injected transient failure."""
+
 _CONCURRENCY = 16  # requests in flight at once for one *_many call
 _CHUNK = 2**20  # bytes read from a download's body at a time
 _SINGLE_PUT_MAX = 64 * 2**20  # larger uploads go up in parts (s3fs's multipart upload)
@@ -72,8 +75,10 @@ class S3:
     downloads go; default: the system's temporary folder). ``bucket``/``prefix`` override the
     data root's parts with ``run``. ``encryption`` is the server-side encryption of uploads
     (default: ``METAFLOW_S3_SERVER_SIDE_ENCRYPTION``, else none); ``client_params`` go to the
-    S3 client (e.g. ``{"endpoint_url": ...}``). Metaflow's ``role``, ``session_vars`` and
-    ``inject_failure_rate`` (a test hook) are accepted and ignored.
+    S3 client (e.g. ``{"endpoint_url": ...}``). ``inject_failure_rate`` (a percentage; a test
+    hook, as in Metaflow) makes the object operations of ``*_many``, ``get_*`` and ``put_*``
+    fail as if S3 had asked to slow down, to exercise their retries (below 100, ever less often
+    on each retry). Metaflow's ``role`` and ``session_vars`` are accepted and ignored.
     """
 
     def __init__(self, tmproot: str | None = None, bucket: str | None = None,
@@ -91,6 +96,7 @@ class S3:
             self._root = None
         self._encryption = _default_encryption() if encryption is _UNSET else encryption
         self._client_params: dict[str, Any] = dict(options.get("client_params") or {})
+        self._inject_failure_rate = float(options.get("inject_failure_rate") or 0)
         self._fs: Any = None
         self._fs_pid = 0
         self._tmpdir: str | None = tempfile.mkdtemp(prefix="headwater.s3.", dir=tmproot)
@@ -258,9 +264,11 @@ class S3:
         return name
 
     # -- internals: the operations, run side by side on the filesystem's event loop --------------
-    def _many(self, items: list[Any], one: Callable[[Any], Awaitable[Any]]) -> list[Any]:
+    def _many(self, items: list[Any], one: Callable[[Any], Awaitable[Any]],
+              retried: bool = False) -> list[Any]:
         """``one(item)`` of every item, at most ``_CONCURRENCY`` at a time, results in order;
-        the first item's error (in the order given) is raised."""
+        the first item's error (in the order given) is raised. ``retried`` operations (on
+        objects, not listings) take the injected failures of ``inject_failure_rate``."""
         if not items:
             return []
         import asyncio
@@ -274,6 +282,8 @@ class S3:
 
             async def guarded(item: Any) -> Any:
                 async with gate:
+                    if retried:
+                        self._survive_injected_failures()
                     return await one(item)
 
             return await asyncio.gather(*(guarded(item) for item in items),
@@ -284,6 +294,23 @@ class S3:
             if isinstance(result, BaseException):
                 raise result
         return results
+
+    def _survive_injected_failures(self) -> None:
+        """Retry through the failures ``inject_failure_rate`` injects (none by default): each
+        try fails with that probability, a rate under 100 capped at 90 and divided by 3 on
+        each retry; after ``S3_TRANSIENT_RETRY_COUNT`` retries the operation has failed."""
+        rate = self._inject_failure_rate
+        if rate <= 0:
+            return
+        import random
+
+        for attempt in range(S3_TRANSIENT_RETRY_COUNT + 1):
+            chance = rate if rate >= 100 else min(rate, 90) / 3**attempt
+            if random.uniform(0, 100) >= chance:
+                return
+        raise S3Exception(f"the S3 operation failed: {S3_TRANSIENT_RETRY_COUNT} retries after "
+                          f"injected transient failures (inject_failure_rate={rate:g})",
+                          fix="inject_failure_rate is a test hook: leave it out to reach S3")
 
     async def _checked(self, url: str, pending: Awaitable[Any]) -> Any:
         """Await one s3fs call; its failures become headwater's errors, naming ``url``."""
@@ -343,7 +370,7 @@ class S3:
                 return S3Object(self._root, url)
             raise _missing(url)
 
-        return self._many(urls, one)
+        return self._many(urls, one, retried=True)
 
     def _get(self, keys: list[Any], return_missing: bool, return_info: bool) -> list[S3Object]:
         asked = [(self._root, self._url(key), range_header(getattr(key, "offset", None),
@@ -369,7 +396,7 @@ class S3:
                 return S3Object(prefix, url, path=local)
             return self._described(url, reply, path=local, prefix=prefix, downloaded=True)
 
-        return self._many(asked, one)
+        return self._many(asked, one, retried=True)
 
     def _described(self, url: str, reply: dict[str, Any], path: str | None = None,
                    prefix: Any = _UNSET, downloaded: bool = False) -> S3Object:
@@ -402,7 +429,7 @@ class S3:
             await self._checked(url, self._put(url, item, self._put_args(item)))
             return True
 
-        written = self._many(items, one)
+        written = self._many(items, one, retried=True)
         return [(item.key, url) for (url, item), done in zip(items, written, strict=True) if done]
 
     def _put_args(self, item: S3PutObject) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import pytest
 import servers
 from headwater.compat.s3_names import (
     S3,
+    MetaflowS3Exception,
     MetaflowS3InvalidObject,
     MetaflowS3InvalidRange,
     MetaflowS3NotFound,
@@ -113,6 +114,15 @@ def test_bad_urls_and_values_raise_metaflows_errors(root: str) -> None:
             s3.put_files([("key", "/no/such/local-file")])
     with S3(s3root=root) as s3, pytest.raises(MetaflowS3URLException):
         s3.get("s3://other/address")
+
+
+def test_injected_failures_are_retried_until_the_retries_run_out(root: str) -> None:
+    with S3(s3root=root, inject_failure_rate=90) as s3:  # fewer on each retry: all get through
+        assert len(s3.put_many([(f"k{i}", "v") for i in range(20)])) == 20
+        assert len(s3.get_many([f"k{i}" for i in range(20)])) == 20
+    with S3(s3root=root, inject_failure_rate=100) as s3, pytest.raises(
+            MetaflowS3Exception, match="failed: 20 retries"):
+        s3.put_many([("k0", "v")])
 
 
 class _NamedFlow(FlowSpec):

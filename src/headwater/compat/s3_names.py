@@ -3,7 +3,7 @@ its errors under Metaflow's names."""
 
 from __future__ import annotations
 
-from headwater.s3client import S3
+from headwater.s3client import S3, S3_TRANSIENT_RETRY_COUNT
 from headwater.s3objects import (
     RangeInfo,
     S3AccessDenied,
@@ -27,5 +27,5 @@ MetaflowS3InvalidRange = S3InvalidRange
 __all__ = [
     "S3", "S3Object", "S3PutObject", "S3GetObject", "RangeInfo", "MetaflowS3Exception",
     "MetaflowS3NotFound", "MetaflowS3AccessDenied", "MetaflowS3URLException",
-    "MetaflowS3InvalidObject", "MetaflowS3InvalidRange",
+    "MetaflowS3InvalidObject", "MetaflowS3InvalidRange", "S3_TRANSIENT_RETRY_COUNT",
 ]
