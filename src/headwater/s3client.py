@@ -4,7 +4,9 @@ A step writes ``with S3(run=self) as s3: s3.put("model.bin", blob)`` and a later
 notebook) reads it back. This is separate from the datastore (which keeps artifacts by content
 hash): here the user names the keys. It is built on the same s3fs filesystem the S3 datastore
 uses (:class:`headwater.store.s3_storage.S3Storage`), so the same credentials and endpoint
-(``AWS_ENDPOINT_URL``) apply; s3fs is imported only when an ``S3`` is made.
+(``AWS_ENDPOINT_URL``) apply; s3fs is imported only when an ``S3`` first talks to S3. Each
+client has one filesystem; the objects of one call (``get_many``, ``put_files``, ...) move side by
+side on its event loop, at most 16 requests in flight.
 
 Where keys go:
 
