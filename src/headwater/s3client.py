@@ -4,7 +4,9 @@ A step writes ``with S3(run=self) as s3: s3.put("model.bin", blob)`` and a later
 notebook) reads it back. This is separate from the datastore (which keeps artifacts by content
 hash): here the user names the keys. It is built on the same s3fs filesystem the S3 datastore
 uses (:class:`headwater.store.s3_storage.S3Storage`), so the same credentials and endpoint
-(``AWS_ENDPOINT_URL``) apply; s3fs is imported only when an ``S3`` is made.
+(``AWS_ENDPOINT_URL``) apply; s3fs is imported only when an ``S3`` first talks to S3. Each
+client has one filesystem; the objects of one call (``get_many``, ``put_files``, ...) move side by
+side on its event loop, at most 16 requests in flight.
 
 Where keys go:
 
@@ -21,127 +23,50 @@ removes, with every :class:`S3Object`'s ``path``.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
-from typing import Any, NamedTuple
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
-from headwater.exceptions import HeadwaterException, NotFoundError, StoreError
+from headwater.exceptions import HeadwaterException
+from headwater.s3objects import (
+    USER_ATTRIBUTES,
+    RangeInfo,
+    S3AccessDenied,
+    S3Exception,
+    S3GetObject,
+    S3InvalidObject,
+    S3InvalidRange,
+    S3NotFound,
+    S3Object,
+    S3PutObject,
+    S3URLException,
+    local_name,
+    range_header,
+)
+
+__all__ = ["S3", "S3Object", "S3PutObject", "S3GetObject", "RangeInfo", "S3Exception",
+           "S3NotFound", "S3AccessDenied", "S3URLException", "S3InvalidObject", "S3InvalidRange"]
 
 DATA_SUFFIX = "data"
 """The folder under an S3 datastore root that holds ``S3(run=...)`` data (Metaflow's too)."""
 
 ROOT_ENV_VARS = ("HEADWATER_DATATOOLS_S3ROOT", "METAFLOW_DATATOOLS_S3ROOT")
-_USER_ATTRIBUTES = "metaflow-user-attributes"  # where Metaflow keeps an object's metadata dict
-_CONCURRENCY = 16
+ENCRYPTION_ENV_VARS = ("HEADWATER_S3_SERVER_SIDE_ENCRYPTION", "METAFLOW_S3_SERVER_SIDE_ENCRYPTION")
+"""The default server-side encryption of uploads (e.g. ``AES256``) when ``S3`` is given none."""
 
+S3_TRANSIENT_RETRY_COUNT = int(os.environ.get("METAFLOW_S3_TRANSIENT_RETRY_COUNT") or 20)
+"""How often one object's operation is tried again after an injected transient failure."""
 
-class S3Exception(StoreError):
-    """An S3 operation failed (Metaflow: ``MetaflowS3Exception``)."""
-
-    headline = "S3 error"
-
-
-class S3NotFound(NotFoundError):
-    """The object, prefix or bucket does not exist (Metaflow: ``MetaflowS3NotFound``)."""
-
-
-class S3AccessDenied(S3Exception):
-    """The credentials may not read or write there (Metaflow: ``MetaflowS3AccessDenied``)."""
-
-
-class S3URLException(HeadwaterException):
-    """A key or root is not a usable S3 URL (Metaflow: ``MetaflowS3URLException``)."""
-
-    headline = "Bad S3 URL"
-
-
-class S3InvalidObject(HeadwaterException):
-    """``put`` was given a value that is not bytes, str or a readable file object."""
-
-    headline = "Cannot store this object in S3"
-
-
-class S3PutObject(NamedTuple):
-    """One object for :meth:`S3.put_many` / :meth:`S3.put_files`: a value or a local path."""
-
-    key: str
-    value: Any = None
-    path: str | None = None
-    content_type: str | None = None
-    metadata: dict[str, str] | None = None
-
-
-class S3GetObject(NamedTuple):
-    """A key for :meth:`S3.get_many` (ranges are not supported: the whole object is read)."""
-
-    key: str
-    offset: int | None = None
-    length: int | None = None
-
-
-class S3Object:
-    """An object (or, from ``list_paths``, a prefix) in S3, with its local copy once downloaded.
-
-    ``key`` is relative to the prefix it was asked under (the ``s3root``, or the listed prefix);
-    it is the full URL when the client has no root. ``exists`` is False for a prefix and for a
-    missing object asked for with ``return_missing=True``.
-    """
-
-    def __init__(self, prefix: str | None, url: str, path: str | None = None,
-                 size: int | None = None, content_type: str | None = None,
-                 metadata: dict[str, str] | None = None, last_modified: int | None = None,
-                 has_info: bool = False) -> None:
-        self._url = url
-        self._path = path
-        self._size = os.stat(path).st_size if path else size
-        self._content_type = content_type
-        self._metadata = metadata
-        self._last_modified = last_modified
-        self._has_info = has_info
-        if prefix is None or prefix == url:
-            self._prefix, self._key = None, url
-        else:
-            self._prefix = prefix
-            self._key = url[len(prefix.rstrip("/")) + 1 :].rstrip("/")
-
-    exists = property(lambda self: self._size is not None,
-                      doc="True when this names an object (not a prefix, not a missing key).")
-    downloaded = property(lambda self: bool(self._path), doc="True when ``path`` holds a copy.")
-    url = property(lambda self: self._url, doc="The object's ``s3://`` URL.")
-    prefix = property(lambda self: self._prefix, doc="The prefix ``key`` is relative to.")
-    key = property(lambda self: self._key, doc="The key as asked for (see the class docs).")
-    path = property(lambda self: self._path,
-                    doc="The local copy (removed when the S3 client closes), or None.")
-    size = property(lambda self: self._size, doc="Bytes, or None when it does not exist.")
-    has_info = property(lambda self: self._has_info,
-                        doc="True when content type, metadata and last-modified were read.")
-    content_type = property(lambda self: self._content_type)
-    metadata = property(lambda self: self._metadata, doc="The user metadata given to ``put``.")
-    last_modified = property(lambda self: self._last_modified,
-                             doc="Seconds since the epoch (int), when known.")
-
-    @property
-    def blob(self) -> bytes | None:
-        """The object's bytes, or None if it was not downloaded."""
-        if not self._path:
-            return None
-        with open(self._path, "rb") as handle:
-            return handle.read()
-
-    @property
-    def text(self) -> str | None:
-        """The object's bytes decoded as UTF-8, or None if it was not downloaded."""
-        blob = self.blob
-        return None if blob is None else blob.decode("utf-8", errors="replace")
-
-    def __repr__(self) -> str:
-        state = "downloaded" if self.downloaded else ("exists" if self.exists else "not found")
-        return f"<S3Object {self._url} ({state})>"
+_CONCURRENCY = 16  # requests in flight at once for one *_many call
+_CHUNK = 2**20  # bytes read from a download's body at a time
+_SINGLE_PUT_MAX = 64 * 2**20  # larger uploads go up in parts (s3fs's multipart upload)
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
+_UNSET: Any = object()
 
 
 class S3:
@@ -150,22 +75,30 @@ class S3:
     **Parameters:** ``s3root`` (an ``s3://`` prefix for relative keys), ``run`` (the running flow
     ``self``, or a client ``Run``: keys go under that run's own prefix), ``tmproot`` (where
     downloads go; default: the system's temporary folder). ``bucket``/``prefix`` override the
-    data root's parts with ``run``. Other keyword arguments Metaflow takes (``role``,
-    ``session_vars``, ``client_params``, ``encryption``) are accepted and ignored.
+    data root's parts with ``run``. ``encryption`` is the server-side encryption of uploads
+    (default: ``METAFLOW_S3_SERVER_SIDE_ENCRYPTION``, else none); ``client_params`` go to the
+    S3 client (e.g. ``{"endpoint_url": ...}``). ``inject_failure_rate`` (a percentage; a test
+    hook, as in Metaflow) makes the object operations of ``*_many``, ``get_*`` and ``put_*``
+    fail as if S3 had asked to slow down, to exercise their retries (below 100, ever less often
+    on each retry). Metaflow's ``role`` and ``session_vars`` are accepted and ignored.
     """
 
     def __init__(self, tmproot: str | None = None, bucket: str | None = None,
                  prefix: str | None = None, run: Any = None, s3root: str | None = None,
-                 **ignored: Any) -> None:
+                 encryption: str | None = _UNSET, **options: Any) -> None:
         if run is not None:
             self._root: str | None = _run_root(run, bucket, prefix)
         elif s3root:
-            if not str(s3root).startswith("s3://"):
-                raise S3URLException(f"s3root {s3root!r} is not an S3 URL",
+            root = _text(s3root)
+            if not root.startswith("s3://"):
+                raise S3URLException(f"s3root {root!r} is not an S3 URL",
                                      fix="give s3root as s3://BUCKET/PREFIX")
-            self._root = str(s3root).rstrip("/")
+            self._root = root.rstrip("/")
         else:
             self._root = None
+        self._encryption = _default_encryption() if encryption is _UNSET else encryption
+        self._client_params: dict[str, Any] = dict(options.get("client_params") or {})
+        self._inject_failure_rate = float(options.get("inject_failure_rate") or 0)
         self._fs: Any = None
         self._fs_pid = 0
         self._tmpdir: str | None = tempfile.mkdtemp(prefix="headwater.s3.", dir=tmproot)
@@ -190,64 +123,61 @@ class S3:
     # -- listing ---------------------------------------------------------------------------------
     def list_paths(self, keys: Iterable[str] | None = None) -> list[S3Object]:
         """The next level under each key: objects (``exists``) and prefixes (not ``exists``)."""
-        found: list[S3Object] = []
-        for key in [None] if keys is None else keys:
-            prefix = self._url(key).rstrip("/") + "/"
-            found.extend(S3Object(prefix, url, size=size)
-                         for url, size in self._list(prefix, delimiter="/"))
-        return found
+        prefixes = [self._url(key).rstrip("/") + "/" for key in _keys(keys)]
+
+        async def one(prefix: str) -> list[S3Object]:
+            found = await self._checked(prefix, self._list(prefix, "/"))
+            return [S3Object(prefix, url, size=size) for url, size in found]
+
+        return [obj for objs in self._many(prefixes, one) for obj in objs]
 
     def list_recursive(self, keys: Iterable[str] | None = None) -> list[S3Object]:
-        """Every object under each key (as a plain prefix), at any depth."""
-        found: list[S3Object] = []
-        for key in [None] if keys is None else keys:
-            prefix = self._url(key)
-            found.extend(S3Object(prefix, url, size=size)
-                         for url, size in self._list(prefix, delimiter="") if size is not None)
-        return found
+        """Every object under each key, at any depth. A key names a folder: ``log`` lists
+        ``log/...``, never ``log_other/...``."""
+        urls = [self._url(key) for key in _keys(keys)]
+
+        async def one(url: str) -> list[S3Object]:
+            folder = url if url.endswith("/") or not _split(url)[1] else url + "/"
+            found = await self._checked(url, self._list(folder, ""))
+            return [S3Object(url, item, size=size) for item, size in found]
+
+        return [obj for objs in self._many(urls, one) for obj in objs]
 
     # -- info ------------------------------------------------------------------------------------
     def info(self, key: str | None = None, return_missing: bool = False) -> S3Object:
-        """Size, content type and metadata of one object, without downloading it."""
-        url = self._url(key)
-        head = self._head(url)
-        if head is None:
-            if return_missing:
-                return S3Object(self._root, url)
-            raise S3NotFound(f"no S3 object at {url}", fix="check the key (list_paths() shows "
-                             "what is there), or pass return_missing=True")
-        return self._object(url, head)
+        """Size, content type and metadata of one object (one HEAD request, no download)."""
+        return self._info([key], return_missing)[0]
 
     def info_many(self, keys: Iterable[str], return_missing: bool = False) -> list[S3Object]:
-        """:meth:`info` of each key, side by side."""
-        return self._each([self._key_of(k) for k in keys],
-                          lambda k: self.info(k, return_missing=return_missing))
+        """:meth:`info` of each key, side by side, in the order given."""
+        return self._info(list(keys), return_missing)
 
     # -- get -------------------------------------------------------------------------------------
     def get(self, key: str | S3GetObject | None = None, return_missing: bool = False,
             return_info: bool = True) -> S3Object:
-        """Download one object; its bytes are then in ``.blob``/``.text``/``.path``."""
-        url = self._url(self._key_of(key))
-        head = self._head(url)
-        if head is None:
-            if return_missing:
-                return S3Object(self._root, url)
-            raise S3NotFound(f"no S3 object at {url}", fix="check the key, or pass "
-                             "return_missing=True to get an S3Object whose exists is False")
-        local = self._local_path()
-        self._call(lambda: self.fs.get_file(url, local), url)
-        return self._object(url, head if return_info else None, path=local)
+        """Download one object (or the byte range an :class:`S3GetObject` names); its bytes are
+        then in ``.blob``/``.text``/``.path``."""
+        return self._get([key], return_missing, return_info)[0]
 
     def get_many(self, keys: Iterable[str | S3GetObject], return_missing: bool = False,
                  return_info: bool = True) -> list[S3Object]:
         """:meth:`get` of each key, side by side, in the order given."""
-        return self._each([self._key_of(k) for k in keys],
-                          lambda k: self.get(k, return_missing, return_info))
+        return self._get(list(keys), return_missing, return_info)
 
     def get_recursive(self, keys: Iterable[str], return_info: bool = False) -> list[S3Object]:
-        """Download every object under each key."""
-        found = self.list_recursive(keys)
-        return self._each(found, lambda o: self._relabel(self._get_url(o.url, return_info), o))
+        """Download every object under each key (a folder, as :meth:`list_recursive` reads it,
+        or the object of that very name): per key in the order given, each key's objects in
+        lexicographic order."""
+        urls = [self._url(key) for key in keys]
+
+        async def one(url: str) -> list[tuple[str, str]]:
+            found = await self._checked(url, self._list(url, ""))
+            folder = url if url.endswith("/") or not _split(url)[1] else url + "/"
+            return [(url, item) for item, size in found
+                    if size is not None and (item == url or item.startswith(folder))]
+
+        found = [pair for pairs in self._many(urls, one) for pair in pairs]
+        return self._fetch([(prefix, url, None) for prefix, url in found], False, return_info)
 
     def get_all(self, return_info: bool = False) -> list[S3Object]:
         """Download every object under the client's root."""
@@ -259,154 +189,286 @@ class S3:
     # -- put -------------------------------------------------------------------------------------
     def put(self, key: str | S3PutObject, obj: Any, overwrite: bool = True,
             content_type: str | None = None, metadata: dict[str, str] | None = None) -> str:
-        """Store ``obj`` (bytes, str as UTF-8, or a readable binary file) at ``key``; its URL."""
-        url = self._url(self._key_of(key))
-        body = _body(obj, url)
-        if overwrite or self._head(url) is None:
-            extra = _put_args(content_type, metadata)
-            self._call(lambda: self.fs.pipe_file(url, body, **extra), url)
+        """Store ``obj`` (bytes, str as UTF-8, or a readable binary file) at ``key``; its URL
+        (also when ``overwrite=False`` found the key there and left it alone)."""
+        name = _text(getattr(key, "key", key))
+        item = S3PutObject(name, _body(obj, name), content_type=content_type, metadata=metadata)
+        url = self._url(name)
+        self._upload([(url, item)], overwrite)
         return url
 
     def put_many(self, key_objs: Iterable[tuple[str, Any] | S3PutObject],
                  overwrite: bool = True) -> list[tuple[str, str]]:
         """Store each ``(key, value)`` (or :class:`S3PutObject`) side by side: ``[(key, url)]``
-        of the objects written (with ``overwrite=False``, existing ones are skipped)."""
-        items = [_put_item(item) for item in key_objs]
-
-        def one(item: S3PutObject) -> tuple[str, str] | None:
-            url = self._url(item.key)
-            if not overwrite and self._head(url) is not None:
-                return None
-            return item.key, self.put(item.key, item.value, True, item.content_type,
-                                      item.metadata)
-
-        return [done for done in self._each(items, one) if done is not None]
+        of the objects written, in the order given (``overwrite=False`` skips existing keys)."""
+        items = []
+        for entry in key_objs:
+            item = entry if isinstance(entry, S3PutObject) else S3PutObject(entry[0], entry[1])
+            item = item._replace(value=_body(item.value, item.key))
+            items.append((self._url(item.key), item))
+        return self._upload(items, overwrite)
 
     def put_files(self, key_paths: Iterable[tuple[str, str] | S3PutObject],
                   overwrite: bool = True) -> list[tuple[str, str]]:
-        """Upload local files: ``(key, path)`` pairs (or :class:`S3PutObject` with ``path``)."""
-        items = [_file_item(item) for item in key_paths]
-        for item in items:
-            if not os.path.isfile(item.path or ""):
+        """Upload local files: ``(key, path)`` pairs (or :class:`S3PutObject` with ``path``);
+        ``[(key, url)]`` of the files written, as :meth:`put_many`."""
+        items = []
+        for entry in key_paths:
+            item = (entry if isinstance(entry, S3PutObject)
+                    else S3PutObject(entry[0], path=os.fspath(entry[1])))
+            if not item.path or not os.path.isfile(item.path):
                 raise S3NotFound(f"put_files: no local file {item.path!r} (for key {item.key!r})",
                                  fix="give the path of an existing file")
+            items.append((self._url(item.key), item))
+        return self._upload(items, overwrite)
 
-        def one(item: S3PutObject) -> tuple[str, str] | None:
-            url = self._url(item.key)
-            if not overwrite and self._head(url) is not None:
-                return None
-            extra = _put_args(item.content_type, item.metadata)
-            self._call(lambda: self.fs.put_file(item.path, url, **extra), url)
-            return item.key, url
-
-        return [done for done in self._each(items, one) if done is not None]
-
-    # -- internals -------------------------------------------------------------------------------
+    # -- internals: keys and local files ---------------------------------------------------------
     @property
     def fs(self) -> Any:
-        """The s3fs filesystem, made as the S3 datastore makes it (imported on first use)."""
-        if self._fs is None or self._fs_pid != os.getpid():  # network clients do not survive fork
+        """This client's one s3fs filesystem, made as the S3 datastore makes its own (imported
+        on first use; made again in a forked child, as network clients do not survive fork)."""
+        if self._fs is None or self._fs_pid != os.getpid():
             from headwater.store.s3_storage import s3_filesystem
 
-            self._fs, self._fs_pid = s3_filesystem(), os.getpid()
+            options = {"client_kwargs": self._client_params} if self._client_params else {}
+            self._fs, self._fs_pid = s3_filesystem(**options), os.getpid()
         return self._fs
 
-    def _url(self, key: str | None) -> str:
+    def _url(self, key: Any) -> str:
+        key = getattr(key, "key", key)
+        key = None if key is None else _text(key)
         if self._root is None:
-            if key and str(key).startswith("s3://") and len(str(key)) > 5:
-                return str(key)
+            if key and key.startswith("s3://") and _split(key)[1]:
+                return key
             raise S3URLException(
-                f"{key!r} is not a full s3:// URL and this S3 client has no root",
+                f"{key!r} is not a full s3:// URL (s3://BUCKET/KEY) and this S3 client has "
+                "no root",
                 fix="use S3(run=self) inside a step, S3(s3root='s3://bucket/prefix'), or give "
                 "full s3:// URLs")
         if not key:
             return self._root
-        if str(key).startswith("s3://"):
+        if key.startswith("s3://"):
             raise S3URLException(f"{key!r} is a full URL, but this S3 client has the root "
                                  f"{self._root}", fix="give keys relative to the root")
-        return f"{self._root}/{str(key).lstrip('/')}"
+        return f"{self._root}/{key.lstrip('/')}"
 
-    @staticmethod
-    def _key_of(key: Any) -> Any:
-        return getattr(key, "key", key)
-
-    def _local_path(self) -> str:
+    def _local_path(self, url: str, byte_range: str | None = None) -> str:
+        """A new empty file for one download, named after the object (see ``local_name``)."""
         if self._tmpdir is None:
             raise S3Exception("this S3 client is closed",
                               fix="download inside its `with S3(...)` block")
-        handle, path = tempfile.mkstemp(dir=self._tmpdir, prefix="object.")
-        os.close(handle)
-        return path
-
-    def _call(self, action: Callable[[], Any], url: str) -> Any:
-        """Run one s3fs call; its failures become headwater's errors, naming ``url``."""
+        name = os.path.join(self._tmpdir, local_name(url, byte_range))
         try:
-            return action()
-        except FileNotFoundError as err:
-            raise S3NotFound(f"{url}: {_message(err)}",
-                             fix="check that the bucket and the key exist") from None
-        except PermissionError as err:
-            raise S3AccessDenied(f"access to {url} was denied: {_message(err)}",
-                                 fix="check the credentials (AWS_ACCESS_KEY_ID, ...)") from None
-        except OSError as err:
-            raise S3Exception(f"{url}: {_message(err)}",
-                              fix="check the endpoint (AWS_ENDPOINT_URL) and the "
-                              "credentials") from None
+            os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:  # the same object (and range) asked for twice in one call
+            handle, name = tempfile.mkstemp(dir=self._tmpdir, prefix=os.path.basename(name)[:80])
+            os.close(handle)
+        return name
 
-    def _head(self, url: str) -> dict[str, Any] | None:
-        """The object's HEAD reply, or None when there is no such object."""
+    # -- internals: the operations, run side by side on the filesystem's event loop --------------
+    def _many(self, items: list[Any], one: Callable[[Any], Awaitable[Any]],
+              retried: bool = False) -> list[Any]:
+        """``one(item)`` of every item, at most ``_CONCURRENCY`` at a time, results in order;
+        the first item's error (in the order given) is raised. ``retried`` operations (on
+        objects, not listings) take the injected failures of ``inject_failure_rate``."""
+        if not items:
+            return []
+        import asyncio
+
+        from fsspec.asyn import sync
+
+        fs = self.fs
+
+        async def run_all() -> list[Any]:
+            gate = asyncio.Semaphore(_CONCURRENCY)
+
+            async def guarded(item: Any) -> Any:
+                async with gate:
+                    if retried:
+                        self._survive_injected_failures()
+                    return await one(item)
+
+            return await asyncio.gather(*(guarded(item) for item in items),
+                                        return_exceptions=True)
+
+        results = sync(fs.loop, run_all)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return results
+
+    def _survive_injected_failures(self) -> None:
+        """Retry through the failures ``inject_failure_rate`` injects (none by default): each
+        try fails with that probability, a rate under 100 capped at 90 and divided by 3 on
+        each retry; after ``S3_TRANSIENT_RETRY_COUNT`` retries the operation has failed."""
+        rate = self._inject_failure_rate
+        if rate <= 0:
+            return
+        import random
+
+        for attempt in range(S3_TRANSIENT_RETRY_COUNT + 1):
+            chance = rate if rate >= 100 else min(rate, 90) / 3**attempt
+            if random.uniform(0, 100) >= chance:
+                return
+        raise S3Exception(f"the S3 operation failed: {S3_TRANSIENT_RETRY_COUNT} retries after "
+                          f"injected transient failures (inject_failure_rate={rate:g})",
+                          fix="inject_failure_rate is a test hook: leave it out to reach S3")
+
+    async def _checked(self, url: str, pending: Awaitable[Any]) -> Any:
+        """Await one s3fs call; its failures become headwater's errors, naming ``url``."""
+        try:
+            return await pending
+        except HeadwaterException:
+            raise
+        except Exception as err:  # noqa: BLE001 - every driver error is told as the store said it
+            raise _translated(err, url) from None
+
+    async def _head(self, url: str) -> dict[str, Any] | None:
+        """The object's HEAD reply, or None when there is no such object (or bucket)."""
         bucket, key = _split(url)
-        if not key:
-            return None
         try:
-            return self._call(lambda: self.fs.call_s3("head_object", Bucket=bucket, Key=key), url)
-        except S3NotFound:
+            return await self.fs._call_s3("head_object", Bucket=bucket, Key=key)
+        except FileNotFoundError:
             return None
 
-    def _list(self, prefix: str, delimiter: str) -> Iterator[tuple[str, int | None]]:
-        """``(url, size)`` under ``prefix``; a common prefix (a "folder") has size None."""
+    async def _list(self, prefix: str, delimiter: str) -> list[tuple[str, int | None]]:
+        """``(url, size)`` of what S3 lists under ``prefix`` (a "folder" has size None)."""
         bucket, key = _split(prefix)
+        found: list[tuple[str, int | None]] = []
         marker: dict[str, str] = {}
         while True:
-            page = self._call(partial(self.fs.call_s3, "list_objects_v2", Bucket=bucket,
-                                      Prefix=key, Delimiter=delimiter, **marker), prefix)
-            for item in page.get("Contents", []):
-                yield f"s3://{bucket}/{item['Key']}", int(item["Size"])
-            for item in page.get("CommonPrefixes", []):
-                yield f"s3://{bucket}/{item['Prefix']}", None
+            page = await self.fs._call_s3("list_objects_v2", Bucket=bucket, Prefix=key,
+                                          Delimiter=delimiter, **marker)
+            found.extend((f"s3://{bucket}/{item['Key']}", int(item["Size"]))
+                         for item in page.get("Contents", []))
+            found.extend((f"s3://{bucket}/{item['Prefix']}", None)
+                         for item in page.get("CommonPrefixes", []))
             if not page.get("IsTruncated"):
-                return
+                return found
             marker = {"ContinuationToken": page["NextContinuationToken"]}
 
-    def _object(self, url: str, head: dict[str, Any] | None, path: str | None = None) -> S3Object:
-        if head is None:
-            return S3Object(self._root, url, path=path)
-        modified = head.get("LastModified")
-        return S3Object(self._root, url, path=path, size=int(head.get("ContentLength", 0)),
-                        content_type=head.get("ContentType"),
-                        metadata=_user_metadata(head.get("Metadata") or {}),
+    async def _download(self, url: str, byte_range: str | None, local: str) -> dict[str, Any]:
+        """Write the object (or its range) to ``local``; the GET reply without its body."""
+        bucket, key = _split(url)
+        extra = {"Range": byte_range} if byte_range else {}
+        reply = await self.fs._call_s3("get_object", Bucket=bucket, Key=key, **extra)
+        body = reply.pop("Body")
+        try:
+            with open(local, "wb") as out:
+                while chunk := await body.read(_CHUNK):
+                    out.write(chunk)
+        finally:
+            body.close()
+        return reply
+
+    def _info(self, keys: list[Any], return_missing: bool) -> list[S3Object]:
+        urls = [self._url(key) for key in keys]
+
+        async def one(url: str) -> S3Object:
+            head = await self._checked(url, self._head(url))
+            if head is not None:
+                return self._described(url, head)
+            if return_missing:
+                return S3Object(self._root, url)
+            raise _missing(url)
+
+        return self._many(urls, one, retried=True)
+
+    def _get(self, keys: list[Any], return_missing: bool, return_info: bool) -> list[S3Object]:
+        asked = [(self._root, self._url(key), range_header(getattr(key, "offset", None),
+                                                            getattr(key, "length", None)))
+                 for key in keys]
+        return self._fetch(asked, return_missing, return_info)
+
+    def _fetch(self, asked: list[tuple[str | None, str, str | None]], return_missing: bool,
+               return_info: bool) -> list[S3Object]:
+        """Download each ``(prefix, url, range)``; the objects' keys are relative to prefix."""
+
+        async def one(item: tuple[str | None, str, str | None]) -> S3Object:
+            prefix, url, byte_range = item
+            local = self._local_path(url, byte_range)
+            try:
+                reply = await self._checked(url, self._download(url, byte_range, local))
+            except S3NotFound:
+                os.unlink(local)
+                if return_missing:
+                    return S3Object(prefix, url)
+                raise _missing(url) from None
+            if not return_info:
+                return S3Object(prefix, url, path=local)
+            return self._described(url, reply, path=local, prefix=prefix, downloaded=True)
+
+        return self._many(asked, one, retried=True)
+
+    def _described(self, url: str, reply: dict[str, Any], path: str | None = None,
+                   prefix: Any = _UNSET, downloaded: bool = False) -> S3Object:
+        """An :class:`S3Object` with what a HEAD or GET reply tells about it."""
+        size = reply.get("ContentLength")
+        range_info = None
+        if downloaded:
+            match = _CONTENT_RANGE.match(reply.get("ContentRange") or "")
+            if match:
+                start, end, total = (int(x) for x in match.groups())
+                range_info = RangeInfo(total, start, end - start + 1)
+            else:
+                range_info = RangeInfo(int(size or 0), 0, int(size or 0))
+        modified = reply.get("LastModified")
+        return S3Object(self._root if prefix is _UNSET else prefix, url, path=path,
+                        size=None if size is None else int(size),
+                        content_type=reply.get("ContentType"), metadata=reply.get("Metadata"),
+                        range_info=range_info,
                         last_modified=int(modified.timestamp()) if modified else None,
-                        has_info=True)
+                        encryption=reply.get("ServerSideEncryption"))
 
-    def _get_url(self, url: str, return_info: bool) -> S3Object:
-        head = self._head(url) if return_info else None
-        local = self._local_path()
-        self._call(lambda: self.fs.get_file(url, local), url)
-        return self._object(url, head, path=local)
+    def _upload(self, items: list[tuple[str, S3PutObject]],
+                overwrite: bool) -> list[tuple[str, str]]:
+        """Upload each ``(url, item)``; ``[(key, url)]`` of those written."""
 
-    @staticmethod
-    def _relabel(got: S3Object, listed: S3Object) -> S3Object:
-        """``got`` with the key it was listed under (relative to the listed prefix)."""
-        got._prefix, got._key = listed.prefix, listed.key
-        return got
+        async def one(pair: tuple[str, S3PutObject]) -> bool:
+            url, item = pair
+            if not overwrite and await self._checked(url, self._head(url)) is not None:
+                return False
+            await self._checked(url, self._put(url, item, self._put_args(item)))
+            return True
 
-    def _each(self, items: list[Any], action: Callable[[Any], Any]) -> list[Any]:
-        """``action`` of each item, side by side, results in order."""
-        if len(items) <= 1:
-            return [action(item) for item in items]
-        _ = self.fs  # made once here, not by each thread at the same time
-        with ThreadPoolExecutor(min(_CONCURRENCY, len(items))) as pool:
-            return list(pool.map(action, items))
+        written = self._many(items, one, retried=True)
+        return [(item.key, url) for (url, item), done in zip(items, written, strict=True) if done]
+
+    def _put_args(self, item: S3PutObject) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if item.content_type:
+            extra["ContentType"] = item.content_type
+        if item.metadata:
+            extra["Metadata"] = {USER_ATTRIBUTES: json.dumps(item.metadata)}
+        if item.encryption or self._encryption:
+            extra["ServerSideEncryption"] = item.encryption or self._encryption
+        return extra
+
+    async def _put(self, url: str, item: S3PutObject, extra: dict[str, Any]) -> None:
+        """One object up: in one request, or (large ones) in parts through s3fs."""
+        bucket, key = _split(url)
+        if item.path is not None:
+            if os.path.getsize(item.path) > _SINGLE_PUT_MAX:
+                # s3fs would guess a content type from the file's name; S3's default is this
+                extra.setdefault("ContentType", "binary/octet-stream")
+                await self.fs._put_file(item.path, url, **extra)
+                return
+            with open(item.path, "rb") as handle:
+                data = handle.read()
+        else:
+            data = item.value
+            if len(data) > _SINGLE_PUT_MAX:
+                await self.fs._pipe_file(url, data, **extra)
+                return
+        await self.fs._call_s3("put_object", Bucket=bucket, Key=key, Body=data, **extra)
+
+
+def _keys(keys: Iterable[Any] | None) -> list[Any]:
+    return [None] if keys is None else list(keys)
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
 def _split(url: str) -> tuple[str, str]:
@@ -415,13 +477,35 @@ def _split(url: str) -> tuple[str, str]:
     return bucket, key
 
 
-def _message(err: BaseException) -> str:
+def _default_encryption() -> str | None:
+    return next((os.environ[var] for var in ENCRYPTION_ENV_VARS if os.environ.get(var)), None)
+
+
+def _missing(url: str) -> S3NotFound:
+    return S3NotFound(f"no S3 object at {url}", fix="check the key (list_paths() shows what is "
+                      "there), or pass return_missing=True to get an S3Object whose exists is False")
+
+
+def _translated(err: Exception, url: str) -> HeadwaterException:
+    """The headwater error for an s3fs/botocore failure on ``url``."""
     from headwater.store.storage import store_message
 
-    return store_message(err)
+    message = store_message(err)
+    if isinstance(err, FileNotFoundError):
+        return S3NotFound(f"{url}: {message}", fix="check that the bucket and the key exist")
+    if isinstance(err, PermissionError):
+        return S3AccessDenied(f"access to {url} was denied: {message}",
+                              fix="check the credentials (AWS_ACCESS_KEY_ID, ...)")
+    if "InvalidRange" in message or (isinstance(err, OSError) and err.errno == errno.EINVAL
+                                     and "range" in message.lower()):
+        return S3InvalidRange(f"{url}: {message}",
+                              fix="ask for a range that starts inside the object (info() "
+                              "tells its size)")
+    return S3Exception(f"{url}: {message}",
+                       fix="check the endpoint (AWS_ENDPOINT_URL) and the credentials")
 
 
-def _body(obj: Any, url: str) -> bytes:
+def _body(obj: Any, key: Any) -> bytes:
     if isinstance(obj, str):
         return obj.encode("utf-8")
     if isinstance(obj, (bytes, bytearray, memoryview)):
@@ -429,42 +513,9 @@ def _body(obj: Any, url: str) -> bytes:
     if hasattr(obj, "read"):
         data = obj.read()
         return data.encode("utf-8") if isinstance(data, str) else bytes(data)
-    raise S3InvalidObject(f"cannot put a {type(obj).__name__} at {url}",
+    raise S3InvalidObject(f"cannot put a {type(obj).__name__} at {key!r}",
                           fix="give bytes, a str (stored as UTF-8) or a file opened in 'rb' mode; "
                           "for other values, pickle them first")
-
-
-def _put_args(content_type: str | None, metadata: dict[str, str] | None) -> dict[str, Any]:
-    extra: dict[str, Any] = {}
-    if content_type:
-        extra["ContentType"] = content_type
-    if metadata:
-        extra["Metadata"] = {_USER_ATTRIBUTES: json.dumps(metadata)}
-    return extra
-
-
-def _user_metadata(stored: dict[str, str]) -> dict[str, str] | None:
-    raw = stored.get(_USER_ATTRIBUTES)
-    if raw is None:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return None
-
-
-def _put_item(item: Any) -> S3PutObject:
-    if isinstance(item, S3PutObject):
-        return item
-    key, value = item
-    return S3PutObject(key, value)
-
-
-def _file_item(item: Any) -> S3PutObject:
-    if isinstance(item, S3PutObject):
-        return item
-    key, path = item
-    return S3PutObject(key, path=os.fspath(path))
 
 
 def data_root() -> str | None:

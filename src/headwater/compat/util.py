@@ -1,8 +1,17 @@
-"""``metaflow.util``: the few helpers flows and test harnesses import from it."""
+"""``metaflow.util``: the few helpers flows and test harnesses import from it.
+
+Metaflow's S3 helpers pass URLs around as UTF-8 bytes quoted with ``/`` and ``:`` kept
+(``url_quote``/``url_unquote``) and turn any value into bytes or a file of bytes.
+"""
 
 from __future__ import annotations
 
+import io
 from typing import Any
+from urllib.parse import quote, unquote_to_bytes
+
+unicode_type = str
+bytes_type = bytes
 
 
 def is_stringish(value: Any) -> bool:
@@ -10,4 +19,35 @@ def is_stringish(value: Any) -> bool:
     return isinstance(value, (str, bytes, bytearray))
 
 
-__all__ = ["is_stringish"]
+def to_bytes(value: Any) -> bytes:
+    """Text as UTF-8, bytes as they are, anything else as the UTF-8 of its ``str``
+    (a float as its ``repr``, which keeps every digit)."""
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, bytes):
+        return value
+    return (repr(value) if isinstance(value, float) else str(value)).encode("utf-8")
+
+
+def to_unicode(value: Any) -> str:
+    """Bytes decoded as UTF-8, anything else as its ``str``."""
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def to_fileobj(value: Any) -> io.BytesIO:
+    """A binary file object reading :func:`to_bytes` of ``value``."""
+    return io.BytesIO(to_bytes(value))
+
+
+def url_quote(url: Any) -> bytes:
+    """``url`` percent-quoted (``/`` and ``:`` kept), as bytes safe to write on one line."""
+    return quote(to_bytes(url), safe="/:").encode("ascii")
+
+
+def url_unquote(quoted: bytes | str) -> str:
+    """The URL :func:`url_quote` quoted."""
+    return unquote_to_bytes(quoted).decode("utf-8")
+
+
+__all__ = ["is_stringish", "to_bytes", "to_unicode", "to_fileobj", "url_quote", "url_unquote",
+           "unicode_type", "bytes_type"]

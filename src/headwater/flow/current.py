@@ -20,6 +20,24 @@ def register_computed(name: str, make: Callable[[Current], Any]) -> None:
     _COMPUTED[name] = make
 
 
+_FIELDS: dict[str, Callable[[], Any]] = {
+    "flow_name": lambda: None, "run_id": lambda: None, "step_name": lambda: None,
+    "task_id": lambda: None, "retry_count": lambda: 0, "origin_run_id": lambda: None,
+    "parameter_names": list, "username": lambda: None, "tags": set, "namespace": lambda: None,
+    "is_running_flow": lambda: False,
+}
+"""The task's facts and their values outside a task. Each is kept in a private attribute
+(``_flow_name``, ...) behind a read-only property, as Metaflow keeps them: harnesses that save
+and restore ``current``'s private state between tests (Metaflow's do) then restore these too."""
+
+
+def _field(name: str) -> property:
+    private, default = f"_{name}", _FIELDS[name]
+    return property(lambda self: self.__dict__[private] if private in self.__dict__
+                    else default(), doc=f"The running task's {name} (outside a task: "
+                    f"{default()!r}).")
+
+
 class Current:
     """Read-only facts about the task this process is running."""
 
@@ -27,27 +45,33 @@ class Current:
         self._reset()
 
     def _reset(self) -> None:
-        self.flow_name: str | None = None
-        self.run_id: str | None = None
-        self.step_name: str | None = None
-        self.task_id: str | None = None
-        self.retry_count: int = 0
-        self.origin_run_id: str | None = None
-        self.parameter_names: list[str] = []
-        self.username: str | None = None
-        self.tags: set[str] = set()
-        self.namespace: str | None = None
-        self.is_running_flow: bool = False
+        for name, default in _FIELDS.items():
+            object.__setattr__(self, f"_{name}", default())
         self._extra: dict[str, Any] = {}
 
     def _bind(self, **fields: Any) -> None:
         """Called by the task runner; extra keys (project_name, card, parallel, ...) are kept too."""
         for key, value in fields.items():
-            if hasattr(self, key) and not key.startswith("_"):
-                object.__setattr__(self, key, value)
+            if key in _FIELDS:
+                object.__setattr__(self, f"_{key}", value)
             else:
                 self._extra[key] = value
-        self.is_running_flow = True
+        self._is_running_flow = True
+
+    def _set_env(self, flow: Any = None, run_id: str | None = None, step_name: str | None = None,
+                 task_id: str | None = None, retry_count: Any = None,
+                 origin_run_id: str | None = None, namespace: str | None = None,
+                 username: str | None = None, metadata_str: str | None = None,
+                 is_running: bool = True, tags: Any = None) -> None:
+        """Metaflow's hook for tests and tools that fake a running task (its positional order).
+        Prefer running a real flow: this sets the facts and nothing else."""
+        fields = {"run_id": run_id, "step_name": step_name, "task_id": task_id,
+                  "retry_count": retry_count, "origin_run_id": origin_run_id,
+                  "namespace": namespace, "username": username, "tags": tags}
+        if flow is not None:
+            fields["flow_name"] = getattr(flow, "name", type(flow).__name__)
+        self._bind(**{k: v for k, v in fields.items() if v is not None})
+        self._is_running_flow = bool(is_running)
 
     def _bind_launch(self, **fields: Any) -> None:
         """Facts known before any task runs (the project and branch), readable while the launch
@@ -73,17 +97,22 @@ class Current:
         extra = self.__dict__.get("_extra", {})
         if name in extra:
             return extra[name]
-        if name in _COMPUTED and self.__dict__.get("is_running_flow"):
+        if name in _COMPUTED and self.__dict__.get("_is_running_flow"):
             value = _COMPUTED[name](self)
             extra[name] = value
             return value
         raise AttributeError(
             f"current has no attribute {name!r}"
-            + ("" if self.__dict__.get("is_running_flow") else " (no task is running in this process)")
+            + ("" if self.__dict__.get("_is_running_flow") else " (no task is running in this process)")
         )
 
     def __repr__(self) -> str:
         return f"<current {self.pathspec or 'not running'}>"
+
+
+for _name in _FIELDS:
+    setattr(Current, _name, _field(_name))
+del _name
 
 
 class CardCollector:

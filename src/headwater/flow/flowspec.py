@@ -80,8 +80,8 @@ class FlowSpec:
     # -- identity ------------------------------------------------------------------------------
     @property
     def name(self) -> str:
-        """The flow's name (its class name)."""
-        return type(self).__name__
+        """The flow's name: its class name (outside a run, a flow object may be given another)."""
+        return self.__dict__.get("_hw_name") or type(self).__name__
 
     @property
     def script_name(self) -> str:
@@ -139,6 +139,11 @@ class FlowSpec:
         return f"; did you mean self.{close[0]}?" if close else ""
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if name == "name" and isinstance(value, str) and self.__dict__.get("_hw_task") is None:
+            # Metaflow's FlowSpec.__init__ sets self.name, so flow objects made outside a run
+            # (test doubles that fake a running flow) may name themselves; a step may not.
+            object.__setattr__(self, "_hw_name", value)
+            return
         if name in RESERVED or name in _PRIVATE_OWNED or name.startswith("_hw"):
             raise ReservedAttributeError(
                 f"step cannot assign 'self.{name}' in flow {type(self).__name__}: "
