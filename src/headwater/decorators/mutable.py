@@ -60,6 +60,18 @@ class _Mutable:
         if duplicates not in (self.IGNORE, self.ERROR, self.OVERRIDE):
             raise ValueError(f"Invalid duplicates value: {duplicates!r}")
 
+    @staticmethod
+    def _spec_options(spec: str, deco_args: list[Any], deco_kwargs: dict[str, Any],
+                      where: str) -> tuple[str, dict[str, Any]]:
+        """``add_decorator("name:opt=1", ...)``: the name and every keyword option, those of
+        the spec string and those given apart (not both)."""
+        name, options = parse_spec(spec)
+        if options and (deco_args or deco_kwargs):
+            raise HeadwaterException(
+                f"add_decorator({spec!r}) on {where}: options both in the spec and in "
+                "deco_args/deco_kwargs", fix="give them in one place")
+        return name, {**options, **deco_kwargs}
+
     def has_decorator(self, name: str) -> bool:
         """Whether a decorator of that name (short, or full when it has a period) is there."""
         return bool(self.get_decorator_specs(name))
@@ -115,16 +127,13 @@ class MutableStep(_Mutable):
         self._check_duplicates(duplicates)
         deco_args, deco_kwargs = list(deco_args or ()), dict(deco_kwargs or {})
         if isinstance(deco_type, str):
-            name, options = parse_spec(deco_type)
-            if options and (deco_args or deco_kwargs):
-                raise HeadwaterException(
-                    f"add_decorator({deco_type!r}) on step '{self.name}': options both in the "
-                    "spec and in deco_args/deco_kwargs", fix="give them in one place")
+            name, deco_kwargs = self._spec_options(deco_type, deco_args, deco_kwargs,
+                                                   f"step '{self.name}'")
             user_cls = find(name) if not _is_builtin(name) else None
             if user_cls is None:
                 return self._add_builtin(_builtin_class(name, self.name), deco_args,
-                                         {**options, **deco_kwargs}, duplicates)
-            return self._add_user(user_cls, deco_args, {**options, **deco_kwargs}, duplicates)
+                                         deco_kwargs, duplicates)
+            return self._add_user(user_cls, deco_args, deco_kwargs, duplicates)
         if isinstance(deco_type, type) and issubclass(deco_type, (UserStepDecorator, StepMutator)):
             return self._add_user(deco_type, deco_args, deco_kwargs, duplicates)
         return self._add_builtin(_builtin_class(deco_type, self.name), deco_args, deco_kwargs,
@@ -309,15 +318,12 @@ class MutableFlow(_Mutable):
         self._check_duplicates(duplicates)
         deco_args, deco_kwargs = list(deco_args or ()), dict(deco_kwargs or {})
         if isinstance(deco_type, str):
-            name, options = parse_spec(deco_type)
-            if options and (deco_args or deco_kwargs):
-                raise HeadwaterException(
-                    f"add_decorator({deco_type!r}) on flow {self._flow_cls.__name__}: options "
-                    "both in the spec and in deco_args/deco_kwargs", fix="give them in one place")
+            name, deco_kwargs = self._spec_options(deco_type, deco_args, deco_kwargs,
+                                                   f"flow {self._flow_cls.__name__}")
             found = find(name)
             if found is not None and issubclass(found, FlowMutator):
-                return self._add_mutator(found, deco_args, {**options, **deco_kwargs}, duplicates)
-            deco_type, deco_kwargs = name, {**options, **deco_kwargs}
+                return self._add_mutator(found, deco_args, deco_kwargs, duplicates)
+            deco_type = name
         elif isinstance(deco_type, type) and issubclass(deco_type, FlowMutator):
             return self._add_mutator(deco_type, deco_args, deco_kwargs, duplicates)
         if deco_args:
