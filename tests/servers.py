@@ -344,12 +344,16 @@ def seaweedfs_s3(folder: Path) -> Iterator[str]:
     ports = {name: free_port(also_free=10000) for name in ("master", "volume", "filer")}
     s3_port = free_port()
     others = [free_port() for _ in range(4)]
-    argv = [weed_binary(), "mini", f"-dir={folder}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+    argv = [weed_binary(), f"-logdir={folder}", "mini", f"-dir={folder}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             f"-master.port={ports['master']}", f"-volume.port={ports['volume']}",
             f"-filer.port={ports['filer']}", f"-s3.port={s3_port}",
             f"-s3.port.iceberg={others[0]}", f"-s3.port.lance={others[1]}",
             "-admin.ui=false", f"-admin.port={others[2]}", "-webdav=false",
             "-master.telemetry=false", f"-debug.port={others[3]}"]
+    # Its local sockets would otherwise be left in /tmp under names anyone can predict; a
+    # short private folder keeps them within the length a socket path may have.
+    sockets = tempfile.mkdtemp(prefix="hw-weed-")
+    argv += [f"-s3.localSocket={sockets}/s3.sock", f"-filer.localSocket={sockets}/filer.sock"]
     log = folder / "weed.log"
     proc = _start(argv, log)
     try:
@@ -359,6 +363,7 @@ def seaweedfs_s3(folder: Path) -> Iterator[str]:
         yield endpoint
     finally:
         stop_process(proc)
+        shutil.rmtree(sockets, ignore_errors=True)
 
 
 def _wait_for_s3(endpoint: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -103,15 +104,18 @@ class Walk:
         scope = {f"inputs.parameters.{k}": v for k, v in inputs.items()}
         container = template["container"]
         out_dir = tempfile.mkdtemp(prefix="argo-out-")
-        argv = [self._sub(a, scope).replace(OUTPUT_DIR, out_dir) for a in container["args"]]
-        assert container["command"] == ["python"]
-        env = {**self.env, **{e["name"]: e["value"] for e in container.get("env", [])}}
-        self.order.append((template["name"], inputs.get("task-id", "")))
-        done = subprocess.run([sys.executable, *argv], env=env, cwd=self.cwd,
-                              capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, (template["name"], done.stdout, done.stderr)
-        outputs = {}
-        for param in template.get("outputs", {}).get("parameters", []):
-            path = Path(param["valueFrom"]["path"].replace(OUTPUT_DIR, out_dir))
-            outputs[param["name"]] = path.read_text() if path.exists() else param["valueFrom"]["default"]
+        try:
+            argv = [self._sub(a, scope).replace(OUTPUT_DIR, out_dir) for a in container["args"]]
+            assert container["command"] == ["python"]
+            env = {**self.env, **{e["name"]: e["value"] for e in container.get("env", [])}}
+            self.order.append((template["name"], inputs.get("task-id", "")))
+            done = subprocess.run([sys.executable, *argv], env=env, cwd=self.cwd,
+                                  capture_output=True, text=True, timeout=300)
+            assert done.returncode == 0, (template["name"], done.stdout, done.stderr)
+            outputs = {}
+            for param in template.get("outputs", {}).get("parameters", []):
+                path = Path(param["valueFrom"]["path"].replace(OUTPUT_DIR, out_dir))
+                outputs[param["name"]] = path.read_text() if path.exists() else param["valueFrom"]["default"]
+        finally:
+            shutil.rmtree(out_dir)
         return outputs

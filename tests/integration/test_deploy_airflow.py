@@ -55,11 +55,15 @@ def test_airflow_dags_test_runs_the_dag_and_the_client_reads_it(flow, cls, step,
     for old in dags.glob("*.py"):
         old.unlink()
     _create(flow, root, dags / f"{cls}.py", "--operator", "local")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
     done = subprocess.run([airflow["AIRFLOW_BIN"], "dags", "test", cls, "2024-06-01"],
-                          env=airflow, cwd=tmp_path, capture_output=True, text=True,
-                          timeout=1200)
+                          env={**airflow, "TMPDIR": str(temp)}, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "state=success" in done.stdout + done.stderr
+    # Each task's folder for its return value is removed once read, not left in the worker's /tmp.
+    assert not list(temp.glob("headwater-airflow-*"))
     value = read_elsewhere({"HEADWATER_DATASTORE_ROOT": str(root)}, tmp_path / "reader", f"""
         import json
         from headwater import Flow, namespace
