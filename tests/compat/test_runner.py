@@ -240,3 +240,28 @@ def test_a_command_line_the_system_refuses_is_one_clear_error(native_flow):
         with pytest.raises(RunnerArgumentError, match="is too long for the system") as err:
             runner.run(tags=["t" * 100_000] * 40)
     assert "pass large values as files" in str(err.value)
+
+
+def test_decorators_given_to_run_apply_to_every_step(tmp_path: Path):
+    # Metaflow's Runner passes run(decospecs=[...]) to `run --with`.
+    flow = tmp_path / "broken_flow.py"
+    flow.write_text(textwrap.dedent('''
+        from headwater import FlowSpec, step
+
+        class BrokenFlow(FlowSpec):
+            @step
+            def start(self):
+                raise RuntimeError("broken")
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+        if __name__ == "__main__":
+            BrokenFlow()
+    '''))
+    with Runner(str(flow), show_output=False) as runner:
+        caught = runner.run(decospecs=["catch:var=oops"])
+        assert caught.status == "successful"
+        assert caught.run["start"].task.data.oops.type == "RuntimeError"

@@ -177,6 +177,23 @@ def test_with_retry_applies_to_every_step(tmp_path):
         assert Task(task.pathspec, attempt=1).stdout == f"{name} attempt 1\n"
 
 
+def test_with_given_after_run_and_resume_applies_as_the_top_level_one(tmp_path):
+    # Metaflow's documented spelling: python flow.py run --with retry (and resume --with ...)
+    proc = hw(FIRST_TRY, "run", "--with", "retry:times=1,minutes_between_retries=0",
+              cwd=tmp_path, FIRST_TRY_FAILS="middle")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    failed = hw(FIRST_TRY, "run", cwd=tmp_path, FIRST_TRY_FAILS="end")
+    assert failed.returncode == 1
+    resumed = hw(FIRST_TRY, "resume", "--with", "catch:var=oops", cwd=tmp_path,
+                 FIRST_TRY_FAILS="end", ALWAYS_FAIL="1")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    client(tmp_path)
+    runs = list(Flow("FirstTryFailsFlow").runs())
+    first = runs[-1]
+    assert [a.status for a in first["middle"].task.attempts] == ["failed", "succeeded"]
+    assert runs[0]["end"].task.data.oops.type == "RuntimeError"
+
+
 def test_with_retry_waits_between_attempts_when_asked(tmp_path):
     proc = hw(FIRST_TRY, "--with", "retry:times=1,minutes_between_retries=0.005", "run",
               cwd=tmp_path, FIRST_TRY_FAILS="start")

@@ -81,3 +81,9 @@ def test_a_parameter_too_deep_or_too_long_for_a_command_line_is_refused_by_name(
     with pytest.raises(RunnerArgumentError, match=r"parameter 'data': its value is 200000 bytes"):
         run_args({"data": "[" * 100_000 + "]" * 100_000})
     assert run_args({"data": "x" * 1000}) == ["--data", "x" * 1000]  # an ordinary value passes
+
+
+def test_decorators_given_to_run_or_resume_go_after_the_command_as_metaflows_runner_does():
+    assert run_args({"decospecs": ["retry", "catch:var=e"], "alpha": 1}) == [
+        "--with", "retry", "--with", "catch:var=e", "--alpha", "1"]
+    assert resume_args({"decospecs": "retry", "step": "b"}) == ["b", "--with", "retry"]

@@ -403,6 +403,9 @@ def common_run_options() -> list[click.Option]:
                      show_default=True, envvar=_env("MAX_NUM_SPLITS"),
                      help="Refuse a foreach with more items than this."),
         click.Option(["--run-id-file"], default=None, help="Write the run id to this file."),
+        click.Option(["--with", "run_with"], multiple=True, metavar="DECORATOR",
+                     help="Add a step decorator to every step of this run, e.g. --with retry "
+                     "(as the top-level --with)."),
         click.Option(["--no-cache"], is_flag=True, default=False,
                      help="Run every @cache step, reusing nothing (its results refresh the cache)."),
         click.Option(["--environment"], default=None,
@@ -426,11 +429,15 @@ def _executor_params() -> list[click.Parameter]:
 
 def _executor_override(ctx: click.Context, kwargs: dict[str, Any]) -> None:
     """``run --executor dask --dask-address A`` (and ``run --environment pypi``) win over the
-    top-level options and the environment variables."""
+    top-level options and the environment variables; ``run --with D`` adds to the top-level
+    ``--with``."""
 
     from headwater import backends
 
     root = ctx.find_root().obj
+    run_with = kwargs.pop("run_with")
+    if run_with:  # ``run --with retry``: Metaflow's run-level decorators come before top-level ones
+        root["with"] = (*run_with, *root["with"])
     environment = kwargs.pop("environment")
     if environment:  # ``run --environment=pypi`` (as `headwater run flow.py` users write it)
         root["environment"] = environment.lower()

@@ -7,7 +7,8 @@ of the flow and its libraries). It spells arguments the way a user types them in
   ``pylint=False`` -> ``--no-pylint``, ``decospecs=['retry']`` (or ``with_``) -> ``--with retry``;
 * configs as Metaflow's Runner takes them: ``config=[('cfg', 'cfg.json')]`` ->
   ``--config cfg cfg.json``, ``config_value=[('cfg', {'a': 1})]`` -> ``--config-value cfg '{"a": 1}'``;
-* run options: ``tags=['a', 'b']`` -> ``--tag a --tag b``, ``max_workers=4`` -> ``--max-workers 4``;
+* run options: ``tags=['a', 'b']`` -> ``--tag a --tag b``, ``max_workers=4`` -> ``--max-workers 4``,
+  ``decospecs=['retry']`` -> ``run --with retry``;
 * flow parameters keep their exact name: ``alpha=3`` -> ``--alpha 3``; a dict or list becomes JSON
   (what ``JSONType`` parses), a bool ``true``/``false``.
 
@@ -127,6 +128,8 @@ def run_args(kwargs: Mapping[str, Any]) -> list[str]:
             continue
         if name in _RUN_FLAGS:
             args += [_RUN_FLAGS[name]] if value else []
+        elif name in _WITH_ALIASES:  # run(decospecs=['retry']): Metaflow's run --with
+            args += _repeated("--with", value)
         elif name in _RUN_OPTIONS:
             args += _repeated(_RUN_OPTIONS[name], value)
         else:
@@ -164,7 +167,7 @@ def resume_args(kwargs: Mapping[str, Any]) -> list[str]:
     step = rest.pop("step", None) or rest.pop("step_to_rerun", None)
     rest.pop("step_to_rerun", None)
     origin = rest.pop("origin_run_id", None)
-    unknown = sorted(set(rest) - set(_RUN_OPTIONS) - set(_RUN_FLAGS) - _RESERVED
+    unknown = sorted(set(rest) - set(_RUN_OPTIONS) - set(_RUN_FLAGS) - _WITH_ALIASES - _RESERVED
                      - {"run_id_file"})
     if unknown:
         raise RunnerArgumentError(
