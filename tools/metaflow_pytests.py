@@ -48,13 +48,13 @@ DEFAULT_PATHS = (
 _COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed)")
 
 
-def _extract_tests(snapshot: str, rev: str, dest: Path) -> Path:
-    """Unpack ``test/`` of ``rev`` into ``dest`` (``git archive``: nothing is checked out)."""
-    archive = subprocess.run(["git", "-C", snapshot, "archive", rev, "test"],
+def _extract_tests(snapshot: str, rev: str, dest: Path, folder: str = "test") -> Path:
+    """Unpack ``folder`` of ``rev`` into ``dest`` (``git archive``: nothing is checked out)."""
+    archive = subprocess.run(["git", "-C", snapshot, "archive", rev, folder],
                              capture_output=True, check=True).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(dest, filter="data")  # no links out, no absolute paths
-    return dest / "test"
+    return dest / folder
 
 
 def _environment(python: str, scratch: Path, real_metaflow: bool) -> dict[str, str]:
