@@ -161,6 +161,31 @@ def test_resume_reuses_the_original_run_lock(tmp_path, env_cache):
     assert again["join"].task.data.versions == ["0.9.0"]
 
 
+def test_spin_runs_the_step_in_the_environment_its_run_used(tmp_path, env_cache):
+    done = run(STEP_FLOW, "run", cwd=tmp_path, cache=env_cache)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # No switch: the run it comes from ran fmt in its environment, so the spin does too.
+    spun = hw(STEP_FLOW, "spin", "1/fmt/2", cwd=tmp_path, timeout=300,
+              HEADWATER_ENV_CACHE=str(env_cache))
+    assert spun.returncode == 0, spun.stdout + spun.stderr
+    assert "version = '0.9.0'" in spun.stdout
+    assert f"prefix = '{env_cache / 'envs'}" in spun.stdout
+    # Without its decorators the step runs in this Python, which lacks tabulate.
+    bare = hw(STEP_FLOW, "spin", "1/fmt/2", "--skip-decorators", cwd=tmp_path, timeout=300,
+              HEADWATER_ENV_CACHE=str(env_cache))
+    assert bare.returncode == 1
+    assert "No module named 'tabulate'" in bare.stdout + bare.stderr
+
+
+def test_spin_with_the_switch_builds_the_environment_of_a_run_that_had_none(tmp_path,
+                                                                            env_cache):
+    failed = hw(STEP_FLOW, "run", cwd=tmp_path, timeout=300, HEADWATER_ENV_CACHE=str(env_cache))
+    assert failed.returncode == 1  # fmt ran in this Python, without tabulate
+    spun = run(STEP_FLOW, "spin", "1/fmt/2", cwd=tmp_path, cache=env_cache)
+    assert spun.returncode == 0, spun.stdout + spun.stderr
+    assert "version = '0.9.0'" in spun.stdout
+
+
 def test_without_the_switch_the_decorators_are_noted_and_skipped(tmp_path, env_cache):
     done = hw(BASE_FLOW, "run", cwd=tmp_path, HEADWATER_ENV_CACHE=str(env_cache))
     assert done.returncode == 0, done.stdout + done.stderr

@@ -119,6 +119,7 @@ def _click_run_args(flow_cls: type, args: list[str]) -> tuple[dict, dict]:
     given = {p.name: values.pop(f"param__{attr}") for attr, p in params.items()}
     values.pop("executor")
     values.pop("environment")  # run's own --environment: read by the callback, like the executor
+    values.pop("run_with")  # run's own --with: added to the top-level one by the callback
     for option in backends.options("executor"):
         values.pop(option.key)
     return {k: v for k, v in given.items() if v is not None}, values
@@ -142,6 +143,7 @@ def test_run_with_simple_options_is_read_as_click_reads_it() -> None:
 def test_run_options_click_must_read_are_left_to_it() -> None:
     for args in (
         ["--help"],
+        ["--with", "retry"],  # decorators for the run: click's
         ["--alpha"],  # no value: click's error
         ["--alpha", ""],
         ["--alpha", "-1"],  # click reads it as the value; left to it all the same

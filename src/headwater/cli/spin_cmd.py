@@ -47,7 +47,7 @@ def spin(ctx: click.Context, pathspec: str, persist: bool, artifacts_module: str
         persist=persist, skip_decorators=skip_decorators, with_specs=tuple(root["with"]),
         artifacts=read_artifacts_module(artifacts_module) if artifacts_module else None,
         branch=root["branch"].branch, production=root["branch"].production,
-        configs=root["configs"])
+        configs=root["configs"], environment=root["environment"])
     done = spin_task(flow_class_of(ctx), pathspec, settings_of(ctx), options)
     result = done.outcome.result
     if result.failure is not None:

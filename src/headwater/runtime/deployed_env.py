@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from headwater.records import TaskFailure, TaskResult, TaskSpec
-from headwater.runtime.single import ChildWaiter, SingleOutcome
+from headwater.runtime.single import ChildWaiter, OutputTail, SingleOutcome
 
 _BOOTSTRAP = ("import sys; sys.path.insert(0, sys.argv[1]); "
               "from headwater.runtime.deployed_env import main; main(sys.argv[2], sys.argv[3])")
@@ -27,8 +27,12 @@ _BOOTSTRAP = ("import sys; sys.path.insert(0, sys.argv[1]); "
 
 def run_in_environment(lock: Any, spec: TaskSpec, root: str, code: dict[str, Any], *,
                        while_waiting: Callable[[], None] | None = None, every_s: float = 30.0,
-                       timeout_s: float | None = None) -> SingleOutcome:
-    """Run ``spec`` in the environment of ``lock`` (an EnvLock), built here if not cached."""
+                       timeout_s: float | None = None, echo: bool = False) -> SingleOutcome:
+    """Run ``spec`` in the environment of ``lock`` (an EnvLock), built here if not cached.
+
+    ``code`` is a code package's record, or (``spin``) the flow's own file: its ``folder``,
+    ``module``, ``path`` and ``class``. ``echo`` (without ``while_waiting``) also copies the
+    task's output to this process's streams as it comes."""
     from headwater.environments.cache import runtime_overlay
     from headwater.environments.prepare import build_env, env_environ
 
@@ -38,6 +42,9 @@ def run_in_environment(lock: Any, spec: TaskSpec, root: str, code: dict[str, Any
                  for name in ("payload", "result", "stdout", "stderr")}
         with open(paths["payload"], "wb") as handle:
             pickle.dump({"spec": spec, "root": root, "code": code}, handle, protocol=5)
+        tail = OutputTail(paths) if echo and while_waiting is None else None
+        if tail is not None:
+            while_waiting, every_s = tail.pump, 0.2
         with open(paths["stdout"], "wb") as out, open(paths["stderr"], "wb") as err:
             proc = subprocess.Popen(  # noqa: S603 - the environment's interpreter, our module
                 [env.python, "-c", _BOOTSTRAP, str(runtime_overlay()), paths["payload"],
@@ -46,6 +53,8 @@ def run_in_environment(lock: Any, spec: TaskSpec, root: str, code: dict[str, Any
             waiter = ChildWaiter(proc.pid, while_waiting, every_s, timeout_s)
             status = waiter.wait()
             proc.returncode = os.waitstatus_to_exitcode(status)  # reaped by the waiter
+        if tail is not None:
+            tail.pump()
         texts = {name: _read(paths[name]) for name in ("stdout", "stderr")}
         try:
             with open(paths["result"], "rb") as handle:

@@ -21,12 +21,14 @@ from headwater.flow_file import packaged_flow_class
 
 
 def load_task_flow(root: str, code: dict[str, Any]) -> tuple[type, Any, Any]:
-    """``(flow class, graph, datastore)`` for the code package ``code`` in the store at ``root``."""
+    """``(flow class, graph, datastore)`` for the code package ``code`` in the store at ``root``,
+    or for the flow file in ``code["folder"]`` when it names one (a spin: the code as it is now)."""
     from headwater.graph import check_flow
     from headwater.store import code_package, open_datastore
 
     store = open_datastore(root)
-    flow_cls = packaged_flow_class(code_package.unpack(store, code["key"]), code)
+    folder = code.get("folder") or code_package.unpack(store, code["key"])
+    flow_cls = packaged_flow_class(folder, code)
     return flow_cls, check_flow(flow_cls), store
 
 
@@ -43,7 +45,7 @@ def run_payload(payload: bytes,
 
     task = pickle.loads(payload)
     spec = task["spec"]
-    if loaded is not None and loaded[:2] == (task["root"], task["code"]["key"]):
+    if loaded is not None and loaded[:2] == (task["root"], task["code"].get("key")):
         flow_cls, graph, store = loaded[2]
         return execute_task(flow_cls, graph, spec, store)
     try:

@@ -58,7 +58,7 @@ def run_single_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any, *,
         if timeout_s is not None:
             with contextlib.suppress(OSError):  # whichever of the two runs first sets it
                 os.setpgid(pid, pid)
-        tail = _Tail(paths) if echo and capture and while_waiting is None else None
+        tail = OutputTail(paths) if echo and capture and while_waiting is None else None
         if tail is not None:
             while_waiting, every_s = tail.pump, 0.2
         waiter = ChildWaiter(pid, while_waiting, every_s, timeout_s)
@@ -147,8 +147,8 @@ def _in_process(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any,
     return SingleOutcome(result, out.getvalue(), err.getvalue())
 
 
-class _Tail:
-    """Copies what the child wrote to its output files since the last call to our streams."""
+class OutputTail:
+    """Copies what a child wrote to its output files since the last call to our streams."""
 
     def __init__(self, paths: dict[str, str]) -> None:
         import codecs  # only spin echoes

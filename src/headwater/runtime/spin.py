@@ -9,7 +9,9 @@ run of its own whose ``origin_run_id`` is the original run, and never in the run
 
 Of the step's decorators only those that shape the code's own execution apply, as in Metaflow:
 ``@timeout``, ``@environment`` and ``@card`` (``--with`` ones included); ``@retry``, ``@catch``,
-``@resources`` and the like do not (one attempt, no catching). ``skip_decorators`` drops them all.
+``@resources`` and the like do not (one attempt, no catching). A step with ``@pypi``/``@conda``
+(or under ``@pypi_base``/``@conda_base``) runs in its environment's interpreter when the run it
+comes from did, or when ``--environment`` asks for it. ``skip_decorators`` drops them all.
 An artifacts module overrides inputs: its ``ARTIFACTS`` dict maps names to values (for a join,
 ``RUN/STEP/TASK`` of an input to such a dict).
 """
@@ -54,6 +56,7 @@ class SpinOptions:
     branch: str | None = None
     production: bool = False
     configs: ConfigSources | None = None  # --config / --config-value: win over the recorded
+    environment: str | None = None  # --environment: pypi/conda build the step's environment
 
 
 @dataclass
@@ -131,7 +134,7 @@ class _Spin:
             meta.task_started(flow, spin_run, step, task.task_id, frames=spec.frames,
                               parents=[f"{p.step}/{p.task_id}" for p in parents],
                               started_at=time.time())
-            outcome = self._execute(spec, policy.timeout_s)
+            outcome = self._execute(spec, policy.timeout_s, self._environment(step, policy, run))
             self._record(meta, spec, outcome)
         finally:
             meta.close()
@@ -195,14 +198,50 @@ class _Spin:
         return {str(name): self.store.save_artifact(value, name=str(name), where=where)
                 for name, value in values.items()}
 
-    def _execute(self, spec: TaskSpec, timeout: float | None) -> SingleOutcome:
+    def _environment(self, step: str, policy: StepPolicy, run: Any) -> Any:
+        """The step's built @pypi/@conda environment, or None to run in this Python: built when
+        ``--environment`` asks for it, or when the run it comes from ran the step in one (its
+        recorded lock is reused while the declaration is unchanged, as ``resume`` does)."""
+        if self.options.skip_decorators:
+            return None
+        import json
+
+        from headwater.environments.lock import step_lock
+
+        recorded = json.loads(run.environments_json) if run.environments_json else None
+        if self.options.environment not in ("pypi", "conda") and step_lock(recorded,
+                                                                            step) is None:
+            return None
+        from headwater.environments.prepare import prepare_environments
+
+        built = prepare_environments(self.flow_cls, {step: policy},
+                                     lambda line: print(line, file=sys.stderr), recorded)
+        return built.get(step)
+
+    def _execute(self, spec: TaskSpec, timeout: float | None, env: Any = None) -> SingleOutcome:
         # The step raises TimeoutException itself; the kill is the backstop, as in `run`.
-        outcome = run_single_task(self.flow_cls, self.graph, spec, self.store, echo=True,
-                                  timeout_s=None if timeout is None else backstop_after(timeout))
+        backstop = None if timeout is None else backstop_after(timeout)
+        if env is not None:
+            outcome = self._execute_in(env, spec, backstop)
+        else:
+            outcome = run_single_task(self.flow_cls, self.graph, spec, self.store, echo=True,
+                                      timeout_s=backstop)
         if outcome.timed_out and not outcome.result.ok and timeout is not None:
             outcome.result.failure = TaskFailure("TimeoutException",
                                                  timeout_message(spec.step, timeout))
         return outcome
+
+    def _execute_in(self, env: Any, spec: TaskSpec, backstop: float | None) -> SingleOutcome:
+        """``spec`` run by the environment's interpreter, on the flow file as it is now."""
+        import inspect
+
+        from headwater.runtime.deployed_env import run_in_environment
+
+        flow_file = os.path.realpath(inspect.getfile(self.flow_cls))
+        code = {"folder": os.path.dirname(flow_file), "module": self.flow_cls.__module__,
+                "path": os.path.basename(flow_file), "class": self.flow_cls.__name__}
+        return run_in_environment(env.lock, spec, self.store.root, code, timeout_s=backstop,
+                                  echo=True)
 
     def _record(self, meta: Any, spec: TaskSpec, outcome: SingleOutcome) -> None:
         result = outcome.result
