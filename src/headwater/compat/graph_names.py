@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from headwater.graph.metaflow_view import MetaflowGraph, MetaflowNode, flow_graph
+from headwater.graph.metaflow_view import MetaflowGraph, flow_graph
 
-__all__ = ["DAGNode", "FlowGraph"]
-
-DAGNode = MetaflowNode
+__all__ = ["FlowGraph"]
 
 
 class FlowGraph(MetaflowGraph):
