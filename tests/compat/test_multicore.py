@@ -7,9 +7,11 @@ import os
 
 import pytest
 
-from headwater import FlowSpec, step
+from headwater import Flow, FlowSpec, step
 from headwater.flow.multicore import MulticoreException, parallel_imap_unordered, parallel_map
 from headwater.testing import run_step
+
+from .helpers import TRIPWIRE_MESSAGE, flow_path
 
 
 def test_results_come_back_in_the_items_order():
@@ -84,3 +86,13 @@ class SquaresFlow(FlowSpec):
 def test_a_step_maps_over_its_cores():
     done = run_step(SquaresFlow, "start")
     assert done.data.squares == [0, 1, 4, 9, 16]
+
+
+def test_a_metaflow_flow_imports_them_from_metaflow(run_headwater, client):
+    done = run_headwater("run", flow_path("multicore_flow.py"))
+    assert TRIPWIRE_MESSAGE not in done.stderr
+    assert done.returncode == 0, done.stderr
+    client()
+    start = Flow("CompatMulticoreFlow").latest_run["start"].task
+    assert start["squares"].data == [0, 1, 4, 9, 16, 25]
+    assert start["order"].data == ["start", "end"]
