@@ -44,6 +44,11 @@ SERVED: dict[str, str] = {
     "metaflow.plugins.parsers": "headwater.environments.parsers",
     "metaflow.plugins.pypi": "",
     "metaflow.plugins.pypi.parsers": "headwater.environments.parsers",
+    "metaflow.flowspec": "headwater.compat.flowspec_names",
+    "metaflow.graph": "headwater.compat.graph_names",
+    "metaflow.lint": "headwater.compat.lint",
+    "metaflow.multicore_utils": "headwater.flow.multicore",
+    "metaflow.plugins.package_suffixes_mutator": "headwater.decorators.package_suffixes",
 }
 
 

@@ -21,7 +21,7 @@ from headwater.decorators.mutators import FlowMutator, StepMutator, add_step_mut
 from headwater.decorators.named import find, full_name, parse_spec, short_name
 from headwater.decorators.user_step import USER_WRAPPERS_ATTR, UserStepDecorator, attach_wrapper
 from headwater.exceptions import FlowDefinitionError, HeadwaterException
-from headwater.flow.step import DECORATORS_ATTR, is_step
+from headwater.flow.step import DECORATORS_ATTR, is_step, step_members
 
 # What a run's configs are while its mutators run (config name -> value), kept on the class.
 CONFIG_VALUES_ATTR = "_hw_mutator_configs"
@@ -251,10 +251,8 @@ class MutableFlow(_Mutable):
     @property
     def steps(self) -> Iterator[tuple[str, MutableStep]]:
         """``(name, MutableStep)`` of each step."""
-        for attr in dir(self._flow_cls):
-            value = getattr(self._flow_cls, attr, None)
-            if is_step(value):
-                yield attr, MutableStep(self._flow_cls, value, **self._child_flags())
+        for attr, value in step_members(self._flow_cls):
+            yield attr, MutableStep(self._flow_cls, value, **self._child_flags())
 
     @property
     def decorator_specs(self) -> Iterator[Spec]:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from headwater.decorators.mutators import declared_flow_mutators, step_mutators
-from headwater.flow.step import is_step
+from headwater.flow.step import step_members
 
 _APPLIED_ATTR = "_hw_mutators_applied"
 
@@ -74,9 +74,4 @@ def _flags(mutator: Any, pre: bool) -> dict[str, Any]:
 
 
 def _steps(flow_cls: type) -> list[tuple[str, Any]]:
-    found = []
-    for attr in dir(flow_cls):
-        value = getattr(flow_cls, attr, None)
-        if is_step(value):
-            found.append((attr, value))
-    return found
+    return step_members(flow_cls)

@@ -90,21 +90,29 @@ class FlowMutator(_Options):
     """Base of flow mutators: override ``pre_mutate`` and/or ``mutate(mutable_flow)``."""
 
     _hw_register = False
+    # The flow class this mutator decorates, the first when it decorates several (Metaflow's
+    # name; a hook such as ``add_to_package`` finds the flow's file through it).
+    _flow_cls: type | None = None
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         if len(args) == 1 and not kwargs and isinstance(args[0], type):
             instance = super().__new__(cls)
             instance._hw_args, instance._hw_kwargs = (), {}
             instance.init()
-            _own_list(args[0], FLOW_MUTATORS_ATTR).append(instance)
+            instance._hw_decorate(args[0])
             return args[0]
         return super().__new__(cls)
+
+    def _hw_decorate(self, flow_cls: type) -> None:
+        _own_list(flow_cls, FLOW_MUTATORS_ATTR).append(self)
+        if self._flow_cls is None:
+            self._flow_cls = flow_cls
 
     def __call__(self, flow_cls: type) -> type:
         if not isinstance(flow_cls, type):
             raise FlowDefinitionError(f"{self!r}(...) decorates a flow class, not {flow_cls!r}",
                                       fix="place it above `class MyFlow(FlowSpec):`")
-        _own_list(flow_cls, FLOW_MUTATORS_ATTR).append(self)
+        self._hw_decorate(flow_cls)
         return flow_cls
 
     def pre_mutate(self, mutable_flow: Any) -> None:

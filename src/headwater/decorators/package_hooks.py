@@ -32,16 +32,14 @@ def package_additions(flow_cls: type) -> list[tuple[str, str]]:
     from headwater.decorators.mutable import RUNNING_MUTATORS_ATTR
     from headwater.decorators.mutators import declared_flow_mutators, step_mutators
     from headwater.decorators.user_step import user_wrappers
-    from headwater.flow.step import is_step
+    from headwater.flow.step import step_members
 
     running = flow_cls.__dict__.get(RUNNING_MUTATORS_ATTR)
     hooks: dict[int, Any] = {id(m): m for m in
                              (running if running is not None else declared_flow_mutators(flow_cls))}
-    for attr in dir(flow_cls):
-        func = getattr(flow_cls, attr, None)
-        if is_step(func):
-            for deco in [*step_mutators(func), *user_wrappers(func)]:
-                hooks.setdefault(id(deco), deco)
+    for _, func in step_members(flow_cls):
+        for deco in [*step_mutators(func), *user_wrappers(func)]:
+            hooks.setdefault(id(deco), deco)
     found: dict[str, str] = {}
     for owner in hooks.values():
         hook = getattr(owner, "add_to_package", None)

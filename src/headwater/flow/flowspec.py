@@ -43,6 +43,54 @@ def use_graph_view(make: Callable[[type], Any]) -> None:
     _GRAPH_VIEW = make
 
 
+# How ``MyFlow._flow_state`` is made: registered by headwater.compat.flowspec_names, which also
+# defines the keys (``FlowStateItems``) Metaflow's code reads it with.
+_FLOW_STATE_VIEW: Callable[[type], Any] | None = None
+
+
+def use_flow_state_view(make: Callable[[type], Any]) -> None:
+    global _FLOW_STATE_VIEW
+    _FLOW_STATE_VIEW = make
+
+
+class _OfClass:
+    """A read-only attribute computed from the flow class, the same on the class and on its
+    instances (Metaflow keeps ``_graph`` and ``_flow_state`` on the class)."""
+
+    def __init__(self, compute: Callable[[type], Any]) -> None:
+        self._compute = compute
+        self.__doc__ = compute.__doc__
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        return self._compute(owner if owner is not None else type(obj))
+
+
+def _graph_of(cls: type) -> Any:
+    """The flow's graph as Metaflow's tools read it (nodes by step name, Metaflow's types)."""
+    cached = cls.__dict__.get("_hw_graph")
+    if cached is None:
+        if _GRAPH_VIEW is None:
+            raise AttributeError("the flow's graph view is not loaded "
+                                 "(import headwater.graph.metaflow_view)")
+        cached = _GRAPH_VIEW(cls)
+        type.__setattr__(cls, "_hw_graph", cached)
+    return cached
+
+
+def _flow_state_of(cls: type) -> Any:
+    """The flow's mutators, flow decorators and configs, keyed as Metaflow keys them."""
+    if _FLOW_STATE_VIEW is None:
+        raise AttributeError("the flow's state view is not loaded "
+                             "(import headwater.compat.flowspec_names)")
+    return _FLOW_STATE_VIEW(cls)
+
+
+def _self_class(cls: type) -> type:
+    """The flow class itself: what ``MyFlow._flow_cls`` is in headwater, where a flow mutator
+    above a class returns the class (Metaflow returns the mutator, whose ``_flow_cls`` it is)."""
+    return cls
+
+
 class ForeachFrame(NamedTuple):
     """One enclosing foreach level, in Metaflow's shape (``flow._foreach_stack``)."""
 
@@ -91,18 +139,19 @@ class FlowSpec:
         return os.path.basename(sys.modules[type(self).__module__].__file__ or "")
 
     # -- the graph, as Metaflow's tools read it -------------------------------------------------
-    @property
-    def _graph(self) -> Any:
-        """The flow's graph as Metaflow's tools read it (nodes by step name, Metaflow's types)."""
-        cls = type(self)
-        cached = cls.__dict__.get("_hw_graph")
-        if cached is None:
-            if _GRAPH_VIEW is None:
-                raise AttributeError("the flow's graph view is not loaded "
-                                     "(import headwater.graph.metaflow_view)")
-            cached = _GRAPH_VIEW(cls)
-            type.__setattr__(cls, "_hw_graph", cached)
-        return cached
+    _graph = _OfClass(_graph_of)
+    _flow_state = _OfClass(_flow_state_of)
+    _flow_cls = _OfClass(_self_class)
+
+    @classmethod
+    def _get_parameters(cls) -> Any:
+        """``(attribute name, Parameter or Config)`` for each of the flow's configs, then each
+        of its parameters (Metaflow's private helper, read by tools written for it)."""
+        from headwater.flow.config import flow_configs
+        from headwater.flow.parameters import flow_parameters
+
+        yield from flow_configs(cls).items()
+        yield from flow_parameters(cls).items()
 
     @property
     def _current_step(self) -> str | None:

@@ -80,3 +80,20 @@ def _def_line(func: Any) -> int | None:
 def is_step(obj: object) -> bool:
     """True for a function marked with ``@step``."""
     return callable(obj) and getattr(obj, STEP_MARK, False) is True
+
+
+def step_members(flow_cls: type) -> list[tuple[str, Any]]:
+    """``(name, step function)`` of each step of ``flow_cls`` (base classes included), by name.
+
+    Read from the class dictionaries, as ``getattr`` would find a plain function, so that no
+    computed attribute of the flow (``MyFlow._graph`` builds the graph) runs while looking.
+    """
+    found = []
+    for name in dir(flow_cls):
+        for klass in flow_cls.__mro__:
+            if name in klass.__dict__:
+                value = klass.__dict__[name]
+                if is_step(value):
+                    found.append((name, value))
+                break
+    return found

@@ -328,23 +328,15 @@ def _parse_step(
     name: str, func: Callable[..., Any], flow_cls: type, step_names: set[str], is_end: bool
 ) -> StepNode:
     """Make the StepNode of one step from its source, recording (not raising) its problems."""
-    src = _read_source(name, func)
+    try:
+        src = _read_source(name, func)
+    except GraphError:
+        if not (is_end and _marked_start_and_end(func)):
+            raise
+        return _sourceless_node(name, func)
     fdef = src.func_def
     params = fdef.args.posonlyargs + fdef.args.args
-    node = StepNode(
-        name=name,
-        transition=END if is_end else LINEAR,
-        is_end=is_end,
-        marked_start=getattr(func, START_MARK, False) is True,
-        marked_end=getattr(func, END_MARK, False) is True,
-        node_info=dict(getattr(func, NODE_INFO_ATTR, None) or {}),
-        is_join=len(params) >= 2,
-        doc=_getdoc(_unwrap(func)) or "",
-        file=src.file,
-        line=src.line(fdef),
-        parallel_step=any(getattr(d, "name", "") == "parallel"
-                          for d in getattr(func, DECORATORS_ATTR, None) or ()),
-    )
+    node = _node(name, func, is_end, num_args=len(params), file=src.file, line=src.line(fdef))
     calls = _next_calls(fdef, params[0].arg if params else "self")
     if calls:
         node.next_line = src.line(calls[0])
@@ -358,6 +350,46 @@ def _parse_step(
         except GraphError as exc:
             node.problems.append(exc)
     return node
+
+
+def _node(name: str, func: Callable[..., Any], is_end: bool, *, num_args: int, file: str,
+          line: int) -> StepNode:
+    """The StepNode of a step before its ``self.next`` is read: its marks, options and place."""
+    return StepNode(
+        name=name,
+        transition=END if is_end else LINEAR,
+        is_end=is_end,
+        marked_start=getattr(func, START_MARK, False) is True,
+        marked_end=getattr(func, END_MARK, False) is True,
+        node_info=dict(getattr(func, NODE_INFO_ATTR, None) or {}),
+        is_join=num_args >= 2,
+        num_args=num_args,
+        doc=_getdoc(_unwrap(func)) or "",
+        file=file,
+        line=line,
+        parallel_step=any(getattr(d, "name", "") == "parallel"
+                          for d in getattr(func, DECORATORS_ATTR, None) or ()),
+    )
+
+
+def _marked_start_and_end(func: Any) -> bool:
+    return getattr(func, START_MARK, False) is True and getattr(func, END_MARK, False) is True
+
+
+def _sourceless_node(name: str, func: Callable[..., Any]) -> StepNode:
+    """A step made without a source file (``compile`` + ``exec``, as generated flows do): only
+    a step marked ``@step(start=True, end=True)`` may be one, since it has no ``self.next`` to
+    read. Its place is its code object's file name and first line."""
+    import inspect
+
+    code = getattr(_unwrap(func), "__code__", None)
+    try:
+        num_args = len(inspect.signature(func).parameters)
+    except (TypeError, ValueError):
+        num_args = getattr(code, "co_argcount", 1)
+    return _node(name, func, True, num_args=num_args,
+                 file=getattr(code, "co_filename", "") or "",
+                 line=getattr(code, "co_firstlineno", 0))
 
 
 def _next_calls(func_def: ast.AST, self_name: str) -> list[ast.Call]:

@@ -58,13 +58,31 @@ def _step(node: StepNode, flow_cls: type | None) -> dict[str, Any]:
 
 
 def _decorators(flow_cls: type | None, step: str) -> list[dict[str, Any]]:
+    """The step's decorators, then its user step decorators and step mutators (named
+    ``module.Class``, their options as ``{"_args": [...], **kwargs}``), as Metaflow lists them;
+    every option value that is not plain data is given as its ``repr``."""
     func = getattr(flow_cls, step, None) if flow_cls is not None else None
+    if func is None:
+        return []
+    from headwater.decorators.mutators import step_mutators
+    from headwater.decorators.named import full_name
+    from headwater.decorators.user_step import user_wrappers
+
     found = []
     for deco in getattr(func, DECORATORS_ATTR, []):
-        attributes = getattr(deco, "attributes", {})
-        found.append({"name": getattr(deco, "name", type(deco).__name__),
-                      "attributes": json.loads(json.dumps(attributes, default=repr))})
+        found.append(_decorator(getattr(deco, "name", type(deco).__name__),
+                                getattr(deco, "attributes", {}), deco))
+    for deco in [*user_wrappers(func), *step_mutators(func)]:
+        options = {"_args": list(getattr(deco, "_hw_args", ())),
+                   **getattr(deco, "_hw_kwargs", {})}
+        found.append(_decorator(full_name(type(deco)), options, deco))
     return found
+
+
+def _decorator(name: str, attributes: Any, deco: Any) -> dict[str, Any]:
+    return {"name": name, "attributes": json.loads(json.dumps(attributes, default=repr)),
+            "statically_defined": getattr(deco, "_hw_static", True),
+            "inserted_by": getattr(deco, "_hw_inserted_by", None)}
 
 
 def _block(graph: Graph, first: str | None, stop: str | None, seen: set[str]) -> list[Any]:

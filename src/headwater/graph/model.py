@@ -31,6 +31,7 @@ class StepNode(Record):
     switch_cases: dict[str, str] = Factory(dict)  # SWITCH: case value -> step
     num_parallel: str | None = None  # PARALLEL: source text of the num_parallel expression
     is_join: bool = False  # the step function takes an ``inputs`` argument
+    num_args: int = 1  # the step function's positional parameters, ``self`` included
     in_steps: tuple[str, ...] = ()  # predecessors (filled by build)
     doc: str = ""
     file: str = ""
@@ -89,8 +90,9 @@ class StepNode(Record):
 
     # Metaflow's attribute names, read by tools written for it.
     @property
-    def in_funcs(self) -> set[str]:
-        return set(self.in_steps)
+    def in_funcs(self) -> list[str]:
+        """The steps that go to this one, sorted by name (Metaflow's order)."""
+        return sorted(self.in_steps)
 
     @property
     def out_funcs(self) -> list[str]:
@@ -156,3 +158,26 @@ class Graph(Record):
         rest = [n for n in self.nodes if n not in seen]
         ordered = [n for n in seen if n != end] + rest + ([end] if end in seen else [])
         return [self.nodes[n] for n in ordered]
+
+    def topological(self) -> list[str]:
+        """The steps reachable from start, each after every step that leads to it (transitions
+        that close a loop aside): start first, end last, and the branches of a split in the
+        order they are written."""
+        start = self.start_step
+        if start is None or start not in self.nodes:
+            return []
+        done: list[str] = []  # finished steps, in reverse of the order returned
+        state: dict[str, bool] = {start: False}  # False: on the current path; True: finished
+        work = [(start, iter(reversed(self.nodes[start].out)))]
+        while work:
+            name, children = work[-1]
+            for child in children:
+                if child in self.nodes and child not in state:
+                    state[child] = False
+                    work.append((child, iter(reversed(self.nodes[child].out))))
+                    break
+            else:
+                work.pop()
+                state[name] = True
+                done.append(name)
+        return done[::-1]

@@ -32,24 +32,81 @@ def check_flow(flow_cls: type) -> Graph:
 
 
 def validate(graph: Graph) -> None:
-    """Raise a GraphError for the first rule ``graph`` breaks.
+    """Raise a GraphError for the first rule ``graph`` breaks (:data:`RULES`, in order).
 
     On success, fills ``split_parents`` on every step and ``matching_join`` on every split,
     foreach and parallel step, which the scheduler uses to group the inputs of joins.
     """
+    for rule in RULES:
+        rule(graph)
+
+
+# Each rule checks one thing and raises a GraphError; ``metaflow.lint``'s checks are these rules.
+# A rule that needs what an earlier one checks (a start step, known targets) does nothing on a
+# graph that lacks it, so each can run alone; validate() runs them in this order.
+
+
+def check_marks(graph: Graph) -> None:
+    """At most one step marked @step(start=True), and one marked @step(end=True). First: which
+    steps are start and end decides what else is a problem."""
+    _check_marks(graph)
+
+
+def check_steps(graph: Graph) -> None:
+    """Each step's own name and source (its ``self.next``), step by step in source order."""
     reserved = reserved_step_names()
-    _check_marks(graph)  # first: which steps are start and end decides what else is a problem
     for node in graph:
         _check_name(node, reserved)
         if node.problems:
             raise node.problems[0]
-    start = _check_start_end(graph)
+
+
+def check_endpoints(graph: Graph) -> None:
+    """One start step and one end step, found by mark or by name."""
+    _check_start_end(graph)
+
+
+def check_targets(graph: Graph) -> None:
+    """Every ``self.next`` goes to a step of the flow."""
     _check_targets(graph)
-    reached = set(_reach(graph, start)) | {start}
-    _check_unconditional_cycles(graph, reached)
-    _check_loop_exits(graph, reached)
-    _check_reachable(graph, reached)
-    _SplitWalk(graph).run()
+
+
+def check_loops(graph: Graph) -> None:
+    """No loop that repeats forever (before reachability: such a loop also strands end)."""
+    if _ready(graph):
+        reached = _reached(graph)
+        _check_unconditional_cycles(graph, reached)
+        _check_loop_exits(graph, reached)
+
+
+def check_reachable(graph: Graph) -> None:
+    """Every step can be reached from start."""
+    if _ready(graph):
+        _check_reachable(graph, _reached(graph))
+
+
+def check_splits(graph: Graph) -> None:
+    """Splits and joins nest (:class:`_SplitWalk`), filling ``split_parents`` and
+    ``matching_join``."""
+    if _ready(graph):
+        _SplitWalk(graph).run()
+
+
+RULES = (check_marks, check_steps, check_endpoints, check_targets, check_loops, check_reachable,
+         check_splits)
+
+
+def _ready(graph: Graph) -> bool:
+    """A start and an end step, and only transitions to known steps: what the rules that walk
+    the graph need."""
+    return (graph.start_step in graph and graph.end_step in graph
+            and all(target in graph for node in graph for target in node.out))
+
+
+def _reached(graph: Graph) -> set[str]:
+    start = graph.start_step
+    assert start is not None
+    return set(_reach(graph, start)) | {start}
 
 
 def _error(
