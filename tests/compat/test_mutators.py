@@ -236,3 +236,39 @@ def test_add_to_package_hooks_put_files_into_the_code_package(tmp_path):
         names = tar.getnames()
         assert tar.extractfile("conf/settings.yaml").read() == b"a: 1\n"
     assert sorted(names) == ["conf/settings.yaml", "helper.txt", "packaged_flow.py"]
+
+
+FAILING_MUTATOR_FLOW = textwrap.dedent('''
+    from headwater import FlowMutator, FlowSpec, step
+
+
+    class needs_a_team(FlowMutator):
+        def pre_mutate(self, mutable_flow):
+            mutable_flow.add_decorator("no_such_flow_decorator")
+
+
+    @needs_a_team
+    class FailingMutatorFlow(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        FailingMutatorFlow()
+''')
+
+
+def test_a_mutator_that_raises_stops_the_run_with_its_error(run_headwater, tmp_path):
+    # The command line runs the mutators once to learn the run's options; what they raise
+    # there must reach the user, not be lost with the run going on unmutated.
+    path = tmp_path / "failing_mutator_flow.py"
+    path.write_text(FAILING_MUTATOR_FLOW)
+    done = run_headwater("run", str(path))
+    assert done.returncode != 0
+    assert "not a flow decorator headwater knows" in done.stdout + done.stderr
+    assert "Workflow starting" not in done.stdout

@@ -27,6 +27,7 @@ from .flowrun import flow_file, task_lines
 STEP_FLOW = flow_file("environments/pypi_step_flow.py")
 BASE_FLOW = flow_file("environments/pypi_base_flow.py")
 BAD_FLOW = flow_file("environments/bad_pypi_flow.py")
+MUTATED_BASE_FLOW = flow_file("environments/mutated_base_flow.py")
 
 
 @pytest.fixture(scope="module")
@@ -184,6 +185,20 @@ def test_spin_with_the_switch_builds_the_environment_of_a_run_that_had_none(tmp_
     spun = run(STEP_FLOW, "spin", "1/fmt/2", cwd=tmp_path, cache=env_cache)
     assert spun.returncode == 0, spun.stdout + spun.stderr
     assert "version = '0.9.0'" in spun.stdout
+
+
+def test_a_flow_mutator_gives_the_flow_its_pypi_base(tmp_path, env_cache):
+    # With the flow's @conda_base still there, adding @pypi_base is refused, naming the fix.
+    refused = run(MUTATED_BASE_FLOW, "run", cwd=tmp_path, cache=env_cache)
+    assert refused.returncode == 1
+    assert "has @conda_base: it cannot have @pypi_base as well" in refused.stdout + refused.stderr
+    assert "remove_decorator('conda_base')" in refused.stdout + refused.stderr
+    done = run(MUTATED_BASE_FLOW, "run", cwd=tmp_path, cache=env_cache, SWAP_BASE="1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    client(tmp_path)
+    result = Flow("MutatedBaseFlow").latest_run
+    assert result["start"].task.data.start_has is True
+    assert result["end"].task.data.end_has is True
 
 
 def test_without_the_switch_the_decorators_are_noted_and_skipped(tmp_path, env_cache):

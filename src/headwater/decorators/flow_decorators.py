@@ -1,7 +1,8 @@
 """Built-in flow-level decorators as a flow mutator reads, adds and removes them.
 
 Each built-in flow decorator records itself on the flow class in its own way (``@project`` its
-name, ``@schedule``/``@trigger``/``@trigger_on_finish`` their options, ``@exit_hook`` its hooks);
+name, ``@schedule``/``@trigger``/``@trigger_on_finish`` their options, ``@exit_hook`` its hooks,
+``@pypi_base``/``@conda_base`` the flow-wide environment's declaration);
 this module is the one place that knows those records, so :class:`MutableFlow` can offer them
 as Metaflow's ``(name, full name, args, kwargs)`` specs.
 """
@@ -21,7 +22,10 @@ _DECORATORS = {
     "trigger": "headwater.decorators.deployment:trigger",
     "trigger_on_finish": "headwater.decorators.deployment:trigger_on_finish",
     "exit_hook": "headwater.decorators.exit_hook:exit_hook",
+    "pypi_base": "headwater.environments.decorators:pypi_base",
+    "conda_base": "headwater.environments.decorators:conda_base",
 }
+_BASES = ("pypi_base", "conda_base")  # one flow-wide environment: either, not both
 _PROJECT_ATTR = "_hw_project"
 _DEPLOYMENT_ATTR = "_hw_flow_decorators"
 _HOOKS_ATTR = "_hw_exit_hooks"
@@ -43,7 +47,29 @@ def _present(flow_cls: type) -> list[tuple[str, dict[str, Any]]]:
         found.append((name, dict(record.get("options") or {})))
     for hooks in getattr(flow_cls, _HOOKS_ATTR, None) or ():
         found.append(("exit_hook", _present_hook(hooks)))
+    base = _present_base(flow_cls)
+    if base is not None:
+        found.append(base)
     return found
+
+
+def _present_base(flow_cls: type) -> tuple[str, dict[str, Any]] | None:
+    """``@pypi_base``/``@conda_base`` with the options it was given (as declared: a declaration
+    whose options come from configs not read yet shows those it wrote out)."""
+    from headwater.environments.decorators import BASE_ATTR, DeferredBase
+
+    declared = getattr(flow_cls, BASE_ATTR, None)
+    if declared is None:
+        return None
+    if isinstance(declared, DeferredBase):
+        if declared.value is None:
+            return declared.name, dict(declared.options)
+        declared = declared.value
+    options: dict[str, Any] = {"packages": dict(declared["packages"]),
+                               "python": declared["python"], "disabled": declared["disabled"]}
+    if declared["kind"] == "conda":
+        options["channels"] = list(declared["channels"])
+    return f"{declared['kind']}_base", options
 
 
 def _decorator(deco_type: Any) -> tuple[str, Any]:
@@ -64,6 +90,13 @@ def add_flow_decorator(flow_cls: type, deco_type: Any, options: dict[str, Any],
     or None when the flow has one already and ``duplicates`` keeps it (``refuse``: ERROR
     raises, as for a mutator written in the code)."""
     name, function = _decorator(deco_type)
+    if name in _BASES:
+        other = next((present for present, _ in _present(flow_cls)
+                      if present in _BASES and present != name), None)
+        if other is not None:
+            raise HeadwaterException(
+                f"flow {flow_cls.__name__} has @{other}: it cannot have @{name} as well",
+                fix=f"remove_decorator('{other}') first, then add @{name}")
     if name != "exit_hook" and any(present == name for present, _ in _present(flow_cls)):
         if duplicates == _IGNORE or (duplicates == _ERROR and not refuse):
             return None
@@ -83,6 +116,10 @@ def remove_flow_decorator(flow_cls: type, name: str, options: dict[str, Any] | N
         return False
     if name == "project":
         setattr(flow_cls, _PROJECT_ATTR, None)
+    elif name in _BASES:
+        from headwater.environments.decorators import BASE_ATTR
+
+        setattr(flow_cls, BASE_ATTR, None)
     elif name == "exit_hook":
         hooks = [h for h in getattr(flow_cls, _HOOKS_ATTR, None) or () if options is not None
                  and _present_hook(h) != options]

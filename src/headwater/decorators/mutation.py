@@ -17,6 +17,7 @@ from headwater.decorators.mutators import declared_flow_mutators, step_mutators
 from headwater.flow.step import step_members
 
 _APPLIED_ATTR = "_hw_mutators_applied"
+_FAILED_ATTR = "_hw_mutators_failed"  # what a mutator raised, for each later apply_mutators
 
 
 def has_mutators(flow_cls: type) -> bool:
@@ -36,10 +37,21 @@ def apply_mutators(flow_cls: type, configs: Mapping[str, Any]) -> None:
     The class is marked even when it has none, so the tasks forked afterwards (and a second
     launch in this process) learn that at once instead of scanning the class again."""
     if flow_cls.__dict__.get(_APPLIED_ATTR):
+        failed = flow_cls.__dict__.get(_FAILED_ATTR)
+        if failed is not None:  # a mutator raised the first time: every later caller hears it
+            raise failed
         return
     type.__setattr__(flow_cls, _APPLIED_ATTR, True)
     if not has_mutators(flow_cls):
         return
+    try:
+        _apply(flow_cls, configs)
+    except Exception as exc:
+        type.__setattr__(flow_cls, _FAILED_ATTR, exc)
+        raise
+
+
+def _apply(flow_cls: type, configs: Mapping[str, Any]) -> None:
     # MutableFlow and MutableStep only for flows that have mutators: a plain run skips them.
     from headwater.decorators.mutable import (
         CONFIG_VALUES_ATTR,
