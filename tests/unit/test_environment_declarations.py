@@ -300,3 +300,11 @@ def test_a_flow_wide_declaration_read_from_configs_at_launch():
     assert set(_declared(F)) == {"end"}
     with pytest.raises(FlowDefinitionError, match=r"@pypi_base has no option 'pakages' \(from a"):
         resolve_base(F, {"reqs": {"pakages": {}}, "off": False})
+
+
+def test_mutators_read_the_flow_wide_declaration_where_the_decorators_write_it():
+    # flow_decorators names the attribute instead of importing it (no import cycle).
+    from headwater.decorators import flow_decorators
+    from headwater.environments.decorators import BASE_ATTR
+
+    assert flow_decorators._BASE_ATTR == BASE_ATTR

@@ -29,6 +29,9 @@ _BASES = ("pypi_base", "conda_base")  # one flow-wide environment: either, not b
 _PROJECT_ATTR = "_hw_project"
 _DEPLOYMENT_ATTR = "_hw_flow_decorators"
 _HOOKS_ATTR = "_hw_exit_hooks"
+# environments.decorators.BASE_ATTR, named here rather than imported: environments build on
+# decorators, not the other way round (the decorator itself is loaded by name, as the others).
+_BASE_ATTR = "_hw_env_base"
 _IGNORE, _ERROR, _OVERRIDE = 1, 2, 3
 
 
@@ -56,12 +59,10 @@ def _present(flow_cls: type) -> list[tuple[str, dict[str, Any]]]:
 def _present_base(flow_cls: type) -> tuple[str, dict[str, Any]] | None:
     """``@pypi_base``/``@conda_base`` with the options it was given (as declared: a declaration
     whose options come from configs not read yet shows those it wrote out)."""
-    from headwater.environments.decorators import BASE_ATTR, DeferredBase
-
-    declared = getattr(flow_cls, BASE_ATTR, None)
+    declared = getattr(flow_cls, _BASE_ATTR, None)
     if declared is None:
         return None
-    if isinstance(declared, DeferredBase):
+    if not isinstance(declared, dict):  # a DeferredBase: options from configs
         if declared.value is None:
             return declared.name, dict(declared.options)
         declared = declared.value
@@ -117,9 +118,7 @@ def remove_flow_decorator(flow_cls: type, name: str, options: dict[str, Any] | N
     if name == "project":
         setattr(flow_cls, _PROJECT_ATTR, None)
     elif name in _BASES:
-        from headwater.environments.decorators import BASE_ATTR
-
-        setattr(flow_cls, BASE_ATTR, None)
+        setattr(flow_cls, _BASE_ATTR, None)
     elif name == "exit_hook":
         hooks = [h for h in getattr(flow_cls, _HOOKS_ATTR, None) or () if options is not None
                  and _present_hook(h) != options]
