@@ -29,6 +29,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -80,7 +81,10 @@ class S3:
     S3 client (e.g. ``{"endpoint_url": ...}``). ``inject_failure_rate`` (a percentage; a test
     hook, as in Metaflow) makes the object operations of ``*_many``, ``get_*`` and ``put_*``
     fail as if S3 had asked to slow down, to exercise their retries (below 100, ever less often
-    on each retry). Metaflow's ``role`` and ``session_vars`` are accepted and ignored.
+    on each retry). ``role`` is an IAM role's ARN to assume (through STS, with this machine's
+    own credentials) for every request; the role's temporary credentials are renewed before
+    they expire. ``session_vars`` go to the botocore session the client is made from (as
+    Metaflow passes them: ``botocore.session.Session(session_vars=...)``).
     """
 
     def __init__(self, tmproot: str | None = None, bucket: str | None = None,
@@ -99,8 +103,11 @@ class S3:
         self._encryption = _default_encryption() if encryption is _UNSET else encryption
         self._client_params: dict[str, Any] = dict(options.get("client_params") or {})
         self._inject_failure_rate = float(options.get("inject_failure_rate") or 0)
+        self._role: str | None = options.get("role") or None
+        self._session_vars: dict[str, Any] | None = options.get("session_vars") or None
         self._fs: Any = None
         self._fs_pid = 0
+        self._fs_expires = float("inf")  # when the assumed role's credentials run out
         self._tmpdir: str | None = tempfile.mkdtemp(prefix="headwater.s3.", dir=tmproot)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -227,12 +234,41 @@ class S3:
     def fs(self) -> Any:
         """This client's one s3fs filesystem, made as the S3 datastore makes its own (imported
         on first use; made again in a forked child, as network clients do not survive fork)."""
-        if self._fs is None or self._fs_pid != os.getpid():
+        if self._fs is None or self._fs_pid != os.getpid() or time.time() > self._fs_expires:
             from headwater.store.s3_storage import s3_filesystem
 
-            options = {"client_kwargs": self._client_params} if self._client_params else {}
+            options: dict[str, Any] = {}
+            if self._client_params:
+                options["client_kwargs"] = self._client_params
+            if self._session_vars:
+                from aiobotocore.session import AioSession
+
+                options["session"] = AioSession(session_vars=self._session_vars)
+            if self._role:
+                options.update(self._assumed_role())
             self._fs, self._fs_pid = s3_filesystem(**options), os.getpid()
         return self._fs
+
+    def _assumed_role(self) -> dict[str, Any]:
+        """The temporary credentials of ``role`` (s3fs's key, secret and token); the filesystem
+        is made again five minutes before they expire."""
+        import botocore.exceptions
+        import botocore.session
+
+        session = botocore.session.Session(session_vars=self._session_vars)
+        user = re.sub(r"[^\w+=,.@-]", "-", os.environ.get("USER") or "user")[:40]
+        try:
+            granted = session.create_client("sts").assume_role(
+                RoleArn=self._role, RoleSessionName=f"headwater-{user}")
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            raise S3AccessDenied(
+                f"S3 client: could not assume the role {self._role!r}: {exc}",
+                fix="check the role's ARN, and that this machine's credentials may assume it "
+                "(its trust policy)") from None
+        creds = granted["Credentials"]
+        self._fs_expires = creds["Expiration"].timestamp() - 300
+        return {"key": creds["AccessKeyId"], "secret": creds["SecretAccessKey"],
+                "token": creds["SessionToken"]}
 
     def _url(self, key: Any) -> str:
         key = getattr(key, "key", key)

@@ -169,3 +169,27 @@ def test_the_module_paths_metaflows_suite_imports_are_served_lazily(root: str,
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_role_is_assumed_through_sts_and_its_credentials_sign_the_requests(root: str) -> None:
+    import boto3
+
+    iam = boto3.client("iam")  # moto's, as every client here (the root fixture's environment)
+    role = iam.create_role(RoleName=f"reader-{uuid.uuid4().hex[:8]}",
+                           AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    with S3(s3root=root, role=role) as s3:
+        s3.put("blob", BLOB)
+        assert s3.get("blob").blob == BLOB
+        # The filesystem signs with the role's temporary credentials, not the machine's own.
+        assert s3.fs.key != os.environ["AWS_ACCESS_KEY_ID"] and s3.fs.token
+    with pytest.raises(MetaflowS3Exception, match="could not assume the role 'not-an-arn'"):
+        S3(s3root=root, role="not-an-arn").get("blob")
+
+
+def test_session_vars_reach_the_botocore_session(root: str) -> None:
+    # Metaflow hands session_vars to botocore.session.Session(session_vars=...) as they are.
+    region = ("region", "HW_TEST_S3_REGION", "eu-north-1", None)
+    with S3(s3root=root, session_vars={"region": region}) as s3:
+        s3.put("blob", BLOB)
+        assert s3.get("blob").blob == BLOB
+        assert s3.fs.session.get_config_variable("region") == "eu-north-1"
