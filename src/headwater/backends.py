@@ -199,6 +199,16 @@ def _may_have_entry_points() -> bool:
     A cheap scan of ``*.dist-info/entry_points.txt`` on ``sys.path`` spares the import of
     ``importlib.metadata`` (and its parse of every distribution) when none does.
     """
+    return _scan_entry_points(b"[headwater.")
+
+
+def may_declare(group: str) -> bool:
+    """Whether any installed distribution may declare entry points in ``group`` (the same cheap
+    scan, for a group that is not a backend kind, e.g. ``headwater.serializers``)."""
+    return _scan_entry_points(f"[{group}]".encode())
+
+
+def _scan_entry_points(needle: bytes) -> bool:
     for folder in sys.path:
         try:
             entries = os.scandir(folder or ".")
@@ -210,7 +220,7 @@ def _may_have_entry_points() -> bool:
                     continue
                 try:
                     with open(os.path.join(entry.path, "entry_points.txt"), "rb") as handle:
-                        if b"[headwater." in handle.read():
+                        if needle in handle.read():
                             return True
                 except OSError:
                     continue
