@@ -56,6 +56,8 @@ def _on_first_use(name: str, target: str) -> types.ModuleType:
     module = types.ModuleType(name, f"served by {target}, imported on first use")
 
     def __getattr__(attr: str) -> object:
+        if attr.startswith("__") and attr != "__all__":  # the import system probing it
+            raise AttributeError(f"module {name!r} has no attribute {attr!r}")
         return getattr(importlib.import_module(target), attr)
 
     module.__getattr__ = __getattr__  # type: ignore[attr-defined]

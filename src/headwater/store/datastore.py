@@ -12,13 +12,14 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 import xxhash
 
 from headwater.exceptions import ArtifactError, DataIntegrityError, StoreError
 from headwater.records import ArtifactRef
 from headwater.store.serialize import (
+    SERIALIZER_HOOK,
+    SERIALIZER_PREFIX,
     Encoded,
     Part,
     decode,
@@ -45,21 +46,7 @@ INLINE_MAX_BYTES = 1024
 row) instead of a blob of their own: a counter, a short string or a small dict costs no file
 creation (no object PUT on S3) and no read. The content hash is kept, and checked on load."""
 """Verified foreach item blobs kept per process, so reading many items hashes each blob once."""
-SERIALIZER_PREFIX = "serializer:"
-"""The encoding of an artifact a custom serializer wrote: this prefix, then a JSON document of
-which serializer and what it recorded (see :mod:`headwater.store.serializers.dispatch`)."""
-
-_serializers: Any = None
-"""The custom-serializer dispatch, set only while a serializer besides pickle is active: with
-pickle alone a save costs one check of this name and nothing else."""
 _looked_for_serializers = False
-
-
-def use_serializers(dispatch: Any) -> None:
-    """Route saves through ``dispatch`` (a module with ``save(store, value, name, where)``), or
-    not (None). Called by the serializer registry whenever its active set changes."""
-    global _serializers
-    _serializers = dispatch
 
 
 def discover_serializers() -> None:
@@ -134,10 +121,10 @@ class DataStore:
     def save_artifact(self, value: object, *, name: str, where: str) -> ArtifactRef:
         """Serialize ``value`` and store it unless an identical blob is already there.
 
-        Pickle unless an active custom serializer claims the value (see ``use_serializers``).
+        Pickle unless an active custom serializer claims the value (``SERIALIZER_HOOK``).
         """
-        if _serializers is not None:
-            ref = _serializers.save(self, value, name=name, where=where)
+        if SERIALIZER_HOOK.dispatch is not None:
+            ref = SERIALIZER_HOOK.dispatch.save(self, value, name=name, where=where)
             if ref is not None:
                 return ref
         encoded = encode(value, name=name, where=where)

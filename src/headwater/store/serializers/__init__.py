@@ -13,7 +13,9 @@ from headwater.store.serializers.base import (
     SerializedBlob,
     SerializerStore,
 )
+from headwater.store.serializers.dispatch import pool_changed as _pool_changed
 from headwater.store.serializers.lifecycle import bootstrap as _bootstrap
+from headwater.store.serializers.registry import LISTENERS as _LISTENERS
 from headwater.store.serializers.status import SerializerState, list_serializer_status
 
 __all__ = [
@@ -21,4 +23,5 @@ __all__ = [
     "SerializerState", "SerializerStore", "list_serializer_status",
 ]
 
+_LISTENERS.append(_pool_changed)
 _bootstrap()

@@ -20,10 +20,12 @@ from __future__ import annotations
 import importlib
 from abc import ABCMeta, abstractmethod
 from collections import namedtuple
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from enum import Enum
 from typing import Any, ClassVar
 
+from headwater.store.serializers import lifecycle, registry
+from headwater.store.serializers.lifecycle import call_setup_imports
 from headwater.store.serializers.status import SerializerRecord
 
 
@@ -71,69 +73,11 @@ class SerializedBlob:
         return f"SerializedBlob({kind})"
 
 
-class ActivePool:
-    """The active serializers, in the order they became active (re-adding keeps the first place).
-
-    Set-like (``add``, ``discard``, ``update``, ``clear``, ``in``, ``len``, iteration). Every
-    change forgets the cached dispatch order and tells the datastore whether anything besides
-    pickle may now claim a value, so a run with only pickle never calls into this package.
-    """
-
-    __slots__ = ("_members",)
-
-    def __init__(self, members: Iterable[type] = ()) -> None:
-        self._members: dict[type, None] = dict.fromkeys(members)
-
-    def add(self, cls: type) -> None:
-        if cls not in self._members:
-            self._members[cls] = None
-            _changed()
-
-    def discard(self, cls: type) -> None:
-        if self._members.pop(cls, 0) is None:
-            _changed()
-
-    def update(self, classes: Iterable[type]) -> None:
-        for cls in classes:
-            self.add(cls)
-
-    def clear(self) -> None:
-        self._members.clear()
-        _changed()
-
-    def __contains__(self, cls: object) -> bool:
-        return cls in self._members
-
-    def __iter__(self) -> Iterator[type]:
-        return iter(list(self._members))
-
-    def __len__(self) -> int:
-        return len(self._members)
-
-    def __repr__(self) -> str:
-        return f"ActivePool({list(self._members)!r})"
-
-
-def _changed() -> None:
+def _forget_order() -> None:
     SerializerStore._ordered_cache = None
-    beyond_pickle = any(getattr(cls, "TYPE", None) != "pickle"
-                        for cls in SerializerStore._active_serializers)
-    from headwater.store import datastore
-
-    if beyond_pickle:
-        from headwater.store.serializers import dispatch
-
-        datastore.use_serializers(dispatch)
-    else:
-        datastore.use_serializers(None)
 
 
-def call_setup_imports(cls: type, context: Any = None) -> Any:
-    """Call ``cls.setup_imports``, whether it was written ``(cls)`` or ``(cls, context=None)``."""
-    function = cls.setup_imports.__func__  # type: ignore[attr-defined]
-    if function.__code__.co_argcount >= 2:
-        return cls.setup_imports(context)  # type: ignore[attr-defined]
-    return cls.setup_imports()  # type: ignore[attr-defined]
+registry.LISTENERS.append(_forget_order)
 
 
 class SerializerStore(ABCMeta):
@@ -141,9 +85,9 @@ class SerializerStore(ABCMeta):
     holds the registry (known classes, the active pool, the declarations' records)."""
 
     _all_serializers: ClassVar[dict[str, type]] = {}
-    _active_serializers: ClassVar[ActivePool] = ActivePool()
-    _records: ClassVar[dict[str, SerializerRecord]] = {}
-    _pending_by_module: ClassVar[dict[str, list[str]]] = {}  # module -> record names waiting
+    _active_serializers: ClassVar[registry.ActivePool] = registry.ACTIVE
+    _records: ClassVar[dict[str, SerializerRecord]] = registry.RECORDS
+    _pending_by_module: ClassVar[dict[str, list[str]]] = registry.PENDING
     _ordered_cache: ClassVar[list[type] | None] = None
 
     def __init__(cls, name: str, bases: tuple[type, ...], namespace: dict[str, Any]) -> None:
@@ -175,8 +119,6 @@ class SerializerStore(ABCMeta):
     @classmethod
     def bootstrap(cls) -> None:
         """Declare headwater's own serializers and those installed packages declare."""
-        from headwater.store.serializers import lifecycle
-
         lifecycle.bootstrap()
 
     @classmethod
@@ -184,14 +126,10 @@ class SerializerStore(ABCMeta):
                           disabled_names: Iterable[str] | None = None,
                           source: str | None = None) -> None:
         """Take ``(name, "module.Class")`` declarations through their lifecycle."""
-        from headwater.store.serializers import lifecycle
-
         lifecycle.declare(entries, disabled=set(disabled_names or ()), source=source)
 
     @classmethod
     def _on_module_imported(cls, module_name: str, module: object = None) -> None:
-        from headwater.store.serializers import lifecycle
-
         lifecycle.retry_waiting_on(module_name)
 
     @classmethod
@@ -206,9 +144,7 @@ class SerializerStore(ABCMeta):
     def _reset_for_tests(cls) -> None:
         """Forget every declaration, activation, pending wait and lazily imported module
         (the classes themselves stay registered by TYPE)."""
-        from headwater.store.serializers import lifecycle
-
-        lifecycle.reset()
+        lifecycle.reset(cls._all_serializers.values())
 
 
 class ArtifactSerializer(metaclass=SerializerStore):

@@ -18,21 +18,29 @@ raised while serializing or deserializing name the artifact, the task and the se
 from __future__ import annotations
 
 import json
+import sys
 import warnings
 from typing import Any
 
 from headwater.exceptions import HeadwaterException, SerializationError
 from headwater.records import ArtifactRef
-from headwater.store.datastore import SERIALIZER_PREFIX
-from headwater.store.serialize import type_name_of
+from headwater.store.serialize import SERIALIZER_HOOK, SERIALIZER_PREFIX, type_name_of
 from headwater.store.serializers.base import (
     SerializationFormat,
     SerializationMetadata,
     SerializedBlob,
     SerializerStore,
 )
+from headwater.store.serializers.registry import ACTIVE
 
 _dumps = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode
+
+
+def pool_changed() -> None:
+    """Route the datastore's saves through this module while anything besides pickle is active
+    (a listener of the active pool)."""
+    beyond_pickle = any(getattr(cls, "TYPE", None) != "pickle" for cls in ACTIVE)
+    SERIALIZER_HOOK.dispatch = sys.modules[__name__] if beyond_pickle else None
 
 
 def _what(name: str, where: str) -> str:

@@ -2,8 +2,7 @@
 
 A finder placed first on ``sys.meta_path`` answers only for the watched module names: it finds
 the real spec with the other finders and wraps its loader, so that once the module has executed
-the parked declarations are tried again (:func:`headwater.store.serializers.lifecycle.
-retry_waiting_on`). It is installed only when something is parked: a run whose serializers all
+the parked declarations are tried again (the callback given to :func:`watch`). It is installed only when something is parked: a run whose serializers all
 import cleanly never touches the import system.
 """
 
@@ -11,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -44,6 +44,7 @@ class ImportWatcher:
     def __init__(self) -> None:
         self._watched: set[str] = set()
         self._processed: set[str] = set()
+        self.notify: Callable[[str], None] | None = None
 
     def watch(self, module_name: str) -> None:
         self._watched.add(module_name)
@@ -72,9 +73,8 @@ class ImportWatcher:
             return
         self._processed.add(name)
         try:
-            from headwater.store.serializers.lifecycle import retry_waiting_on
-
-            retry_waiting_on(name)
+            if self.notify is not None:
+                self.notify(name)
         except Exception as exc:  # noqa: BLE001 - never break the user's import over this
             warnings.warn(f"artifact serializers waiting on module '{name}' could not be "
                           f"retried ({type(exc).__name__}: {exc}); they stay pending "
@@ -85,8 +85,10 @@ class ImportWatcher:
 _interceptor = ImportWatcher()
 
 
-def watch(module_name: str) -> None:
-    """Retry parked serializers when ``module_name`` is imported (installs the finder)."""
+def watch(module_name: str, notify: Callable[[str], None]) -> None:
+    """Call ``notify(module_name)`` once ``module_name`` has been imported (installs the
+    finder)."""
+    _interceptor.notify = notify
     if not (sys.meta_path and sys.meta_path[0] is _interceptor):
         if _interceptor in sys.meta_path:
             sys.meta_path.remove(_interceptor)

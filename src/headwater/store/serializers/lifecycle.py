@@ -11,14 +11,24 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable
+from typing import Any
 
-from headwater.store.serializers.base import SerializerStore, call_setup_imports
+from headwater.store.serializers import import_watch
+from headwater.store.serializers.registry import ACTIVE, PENDING, RECORDS
 from headwater.store.serializers.status import SerializerRecord, SerializerState
 
 CORE = (("pickle", "headwater.store.serializers.pickle_serializer.PickleSerializer"),)
 """headwater's own declarations: pickle, the fallback."""
 CORE_SOURCE = "metaflow"
 """The source recorded for the built-in serializers: the name Metaflow's readers expect."""
+
+
+def call_setup_imports(cls: type, context: Any = None) -> Any:
+    """Call ``cls.setup_imports``, whether it was written ``(cls)`` or ``(cls, context=None)``."""
+    function = cls.setup_imports.__func__  # type: ignore[attr-defined]
+    if function.__code__.co_argcount >= 2:
+        return cls.setup_imports(context)  # type: ignore[attr-defined]
+    return cls.setup_imports()  # type: ignore[attr-defined]
 
 
 def bootstrap() -> None:
@@ -37,7 +47,7 @@ def declare(entries: Iterable[tuple[str, str]], *, disabled: set[str],
     """Record each declaration and take it as far along its lifecycle as it can go now."""
     for name, class_path in entries:
         record = SerializerRecord(name, class_path, source=source)
-        SerializerStore._records[name] = record
+        RECORDS[name] = record
         if name in disabled:
             record.state = SerializerState.DISABLED
             continue
@@ -76,7 +86,7 @@ def _advance(record: SerializerRecord, *, trigger: str) -> None:
     record.state = SerializerState.ACTIVE
     record.import_trigger = trigger
     record.last_error = None
-    SerializerStore._active_serializers.add(cls)
+    ACTIVE.add(cls)
 
 
 def _break(record: SerializerRecord, why: str) -> None:
@@ -97,16 +107,14 @@ def _park(record: SerializerRecord, exc: ImportError) -> None:
     record.awaiting_modules.append(missing)
     record.state = SerializerState.PENDING_ON_IMPORTS
     record.last_error = f"{type(exc).__name__}: {exc}"
-    SerializerStore._pending_by_module.setdefault(missing, []).append(record.name)
-    from headwater.store.serializers import import_watch
-
-    import_watch.watch(missing)
+    PENDING.setdefault(missing, []).append(record.name)
+    import_watch.watch(missing, retry_waiting_on)
 
 
 def retry_waiting_on(module_name: str) -> None:
     """``module_name`` was just imported: try again every declaration parked on it."""
-    for name in SerializerStore._pending_by_module.pop(module_name, []):
-        record = SerializerStore._records.get(name)
+    for name in PENDING.pop(module_name, []):
+        record = RECORDS.get(name)
         if record is None:
             continue
         record.previously_awaited.update(record.awaiting_modules)
@@ -117,9 +125,10 @@ def retry_waiting_on(module_name: str) -> None:
             _break(record, f"retry crashed: {type(exc).__name__}: {exc}")
 
 
-def reset() -> None:
-    """Forget declarations, activations, waits and lazily imported modules (for tests)."""
-    classes = {*SerializerStore._all_serializers.values(), *SerializerStore._active_serializers}
+def reset(known: Iterable[type]) -> None:
+    """Forget declarations, activations, waits and the modules ``lazy_import`` kept on the
+    ``known`` classes and the active ones (for tests)."""
+    classes = {*known, *ACTIVE}
     for cls in classes:
         for klass in cls.__mro__:
             names = klass.__dict__.get("_lazy_imported_names")
@@ -128,10 +137,7 @@ def reset() -> None:
                     delattr(klass, name)
             if names:
                 names.clear()
-    SerializerStore._records.clear()
-    SerializerStore._active_serializers.clear()
-    SerializerStore._pending_by_module.clear()
-    SerializerStore._ordered_cache = None
-    from headwater.store.serializers import import_watch
-
+    RECORDS.clear()
+    ACTIVE.clear()
+    PENDING.clear()
     import_watch.reset()

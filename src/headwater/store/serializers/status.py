@@ -19,6 +19,8 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
+from headwater.store.serializers.registry import RECORDS
+
 
 class SerializerState(str, Enum):
     """The lifecycle state of one declared serializer; compares equal to its string value."""
@@ -78,9 +80,7 @@ class SerializerRecord:
 
 def list_serializer_status() -> list[dict[str, Any]]:
     """One dict per declared serializer, active or not (pending, broken and disabled ones too)."""
-    from headwater.store.serializers.base import SerializerStore
-
-    return [record.as_dict() for record in SerializerStore._records.values()]
+    return [record.as_dict() for record in RECORDS.values()]
 
 
 __all__ = ["SerializerRecord", "SerializerState", "list_serializer_status"]
