@@ -332,6 +332,24 @@ def test_a_serializer_waiting_for_a_module_activates_when_it_is_imported(tmp_pat
     assert [c.TYPE for c in SerializerStore.get_ordered_serializers()] == ["pickle"]
 
 
+def test_the_setting_switches_pickle_off_and_the_error_says_how_to_get_it_back(
+        store, monkeypatch):
+    monkeypatch.setenv("METAFLOW_ENABLED_ARTIFACT_SERIALIZER", '["-pickle"]')
+    SerializerStore._reset_for_tests()
+    SerializerStore.bootstrap()
+    try:
+        assert [s["state"] for s in list_serializer_status()] == ["disabled"]
+        with pytest.raises(SerializationError) as caught:
+            store.save_artifact([1, 2], name="xs", where="F/1/start/1")
+        assert "artifact 'xs' of task F/1/start/1" in str(caught.value)
+        assert "METAFLOW_ENABLED_ARTIFACT_SERIALIZER" in str(caught.value)
+    finally:
+        monkeypatch.delenv("METAFLOW_ENABLED_ARTIFACT_SERIALIZER")
+        SerializerStore._reset_for_tests()
+        SerializerStore.bootstrap()
+    assert [s["state"] for s in list_serializer_status()] == ["active"]
+
+
 def test_pickle_serializer_speaks_metaflows_format():
     blobs, meta = PickleSerializer.serialize({"k": [1, 2]})
     assert meta.encoding == "pickle-v4" and meta.size == len(blobs[0].value)

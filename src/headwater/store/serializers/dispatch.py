@@ -28,7 +28,6 @@ from headwater.store.serialize import SERIALIZER_HOOK, SERIALIZER_PREFIX, type_n
 from headwater.store.serializers.base import (
     SerializationFormat,
     SerializationMetadata,
-    SerializedBlob,
     SerializerStore,
 )
 from headwater.store.serializers.registry import ACTIVE
@@ -37,10 +36,11 @@ _dumps = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode
 
 
 def pool_changed() -> None:
-    """Route the datastore's saves through this module while anything besides pickle is active
-    (a listener of the active pool)."""
-    beyond_pickle = any(getattr(cls, "TYPE", None) != "pickle" for cls in ACTIVE)
-    SERIALIZER_HOOK.dispatch = sys.modules[__name__] if beyond_pickle else None
+    """Route the datastore's saves through this module unless pickle alone is active (a
+    listener of the active pool): another serializer may claim a value, and with pickle
+    switched off a value nothing claims must fail rather than be pickled anyway."""
+    types = [getattr(cls, "TYPE", None) for cls in ACTIVE]
+    SERIALIZER_HOOK.dispatch = None if types == ["pickle"] else sys.modules[__name__]
 
 
 def _what(name: str, where: str) -> str:
@@ -122,13 +122,13 @@ def _serialize(serializer: type, value: Any, what: str) -> tuple[bytes, Serializ
             f"cannot save {what}: serializer {label} returned {len(blobs)} blobs; only "
             "single-blob serializers are supported",
             fix=f"make {label}.serialize return one SerializedBlob")
-    blob = blobs[0]
-    if not isinstance(blob, SerializedBlob) or blob.is_reference or not isinstance(
-            blob.value, bytes):
+    blob = blobs[0]  # duck-typed: a class written against another copy of the API is fine
+    if getattr(blob, "is_reference", True) or not isinstance(getattr(blob, "value", None),
+                                                             (bytes, bytearray)):
         raise SerializationError(
             f"cannot save {what}: serializer {label} returned {blob!r}, not new bytes",
             fix=f"return [SerializedBlob(data)] with data a bytes object from {label}.serialize")
-    return blob.value, meta
+    return bytes(blob.value), meta
 
 
 def metadata_of(ref: ArtifactRef) -> tuple[str, SerializationMetadata]:
