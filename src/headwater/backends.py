@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
@@ -199,22 +200,44 @@ def _may_have_entry_points() -> bool:
     A cheap scan of ``*.dist-info/entry_points.txt`` on ``sys.path`` spares the import of
     ``importlib.metadata`` (and its parse of every distribution) when none does.
     """
-    for folder in sys.path:
-        try:
-            entries = os.scandir(folder or ".")
-        except OSError:
-            continue
-        with entries:
-            for entry in entries:
-                if not entry.name.endswith((".dist-info", ".egg-info")):
-                    continue
-                try:
-                    with open(os.path.join(entry.path, "entry_points.txt"), "rb") as handle:
-                        if b"[headwater." in handle.read():
-                            return True
-                except OSError:
-                    continue
-    return False
+    return bool(_declared_groups())
+
+
+def may_declare(group: str) -> bool:
+    """Whether an installed distribution declares entry points in ``group``, a ``headwater.*``
+    group that need not be a backend kind (``headwater.serializers``). The same scan, shared."""
+    return group in _declared_groups()
+
+
+_groups: frozenset[str] | None = None
+_GROUP_HEADER = re.compile(rb"^\s*\[\s*(headwater\.[^\]\s]+)\s*\]", re.MULTILINE)
+
+
+def _declared_groups() -> frozenset[str]:
+    """The ``headwater.*`` groups installed distributions' ``entry_points.txt`` name, found by
+    one scan per process (a local run scans once, for the backends and serializers alike)."""
+    global _groups
+    if _groups is None:
+        found: set[str] = set()
+        for folder in sys.path:
+            try:
+                entries = os.scandir(folder or ".")
+            except OSError:
+                continue
+            with entries:
+                for entry in entries:
+                    if not entry.name.endswith((".dist-info", ".egg-info")):
+                        continue
+                    try:
+                        with open(os.path.join(entry.path, "entry_points.txt"), "rb") as handle:
+                            text = handle.read()
+                    except OSError:
+                        continue
+                    if b"[headwater." in text or b"[ headwater." in text:
+                        found.update(g.decode("utf-8", "replace")
+                                     for g in _GROUP_HEADER.findall(text))
+        _groups = frozenset(found)
+    return _groups
 
 
 def get(kind: str, name: str) -> Backend:

@@ -26,7 +26,13 @@ PACKAGE = Path(headwater.__file__).parent
 def test_each_rule_has_one_home(needle, home):
     users = sorted(p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")
                    if needle in p.read_text())
-    assert users == [home]
+    assert [u for u in users if u not in PASS_ON.get(needle, ())] == [home]
+
+
+# Modules that name a needle only to pass the call on, not to follow the rule themselves: the
+# artifact serializers' import watcher wraps the real loader of a module a parked serializer
+# waits for (Metaflow retries a serializer when that module is imported); it loads no flow file.
+PASS_ON = {"exec_module": ("store/serializers/import_watch.py",)}
 
 
 def test_the_class_to_catch_is_a_public_one():

@@ -11,7 +11,7 @@ import re
 import sys
 import types
 
-from headwater.compat.modules import SERVED, packages
+from headwater.compat.modules import LAZY, SERVED, packages
 
 _IMPORTS_METAFLOW = re.compile(r"^\s*(from|import)\s+metaflow\b", re.MULTILINE)
 
@@ -38,7 +38,9 @@ def install() -> None:
         if name == "metaflow":
             continue
         target = SERVED[name]
-        if target:
+        if name in LAZY:
+            module = _on_first_use(name, target)
+        elif target:
             module = importlib.import_module(target)
         else:
             module = types.ModuleType(name, "an empty package served by headwater")
@@ -47,3 +49,16 @@ def install() -> None:
         sys.modules[name] = module
         parent, _, leaf = name.rpartition(".")
         setattr(sys.modules[parent], leaf, module)
+
+
+def _on_first_use(name: str, target: str) -> types.ModuleType:
+    """A module ``name`` whose names are looked up in ``target``, imported at the first lookup."""
+    module = types.ModuleType(name, f"served by {target}, imported on first use")
+
+    def __getattr__(attr: str) -> object:
+        if attr.startswith("__") and attr != "__all__":  # the import system probing it
+            raise AttributeError(f"module {name!r} has no attribute {attr!r}")
+        return getattr(importlib.import_module(target), attr)
+
+    module.__getattr__ = __getattr__  # type: ignore[attr-defined]
+    return module

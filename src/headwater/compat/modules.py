@@ -49,7 +49,21 @@ SERVED: dict[str, str] = {
     "metaflow.lint": "headwater.compat.lint",
     "metaflow.multicore_utils": "headwater.flow.multicore",
     "metaflow.plugins.package_suffixes_mutator": "headwater.decorators.package_suffixes",
+    "metaflow.datastore": "",
+    "metaflow.datastore.artifacts": "headwater.store.serializers",
+    "metaflow.datastore.artifacts.serializer": "headwater.compat.serializer_names",
+    "metaflow.datastore.artifacts.diagnostic": "headwater.store.serializers.status",
+    "metaflow.datastore.artifacts.lazy_registry": "headwater.store.serializers.import_watch",
+    "metaflow.plugins.datastores": "",
+    "metaflow.plugins.datastores.serializers": "",
+    "metaflow.plugins.datastores.serializers.pickle_serializer":
+        "headwater.store.serializers.pickle_serializer",
 }
+
+LAZY: frozenset[str] = frozenset(name for name in SERVED if name.startswith(
+    ("metaflow.datastore.", "metaflow.plugins.datastores.")) and SERVED[name])
+"""Served modules the in-process alias imports only when first used: the artifact-serializer
+registry has no business in a run that does not name it (a run's imports stay lean)."""
 
 
 def packages() -> set[str]:

@@ -45,6 +45,7 @@ from headwater.runtime.scheduler import (
 from headwater.runtime.step_cache import StepCache
 from headwater.settings import Settings, current_username
 from headwater.store import open_datastore
+from headwater.store.datastore import discover_serializers
 from headwater.store.temp_sweep import finish_sweep, start_sweep
 from headwater.version import __version__
 
@@ -126,6 +127,7 @@ def _open_store(settings: Settings) -> Any:
     except BaseException:
         store.close()
         raise
+    discover_serializers()  # before any task is forked, so that they all inherit the result
     return store
 
 

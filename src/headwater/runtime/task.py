@@ -32,12 +32,14 @@ from headwater.records import (
     TaskSpec,
 )
 from headwater.runtime.step_timeout import step_time_limit
+from headwater.store.datastore import discover_serializers
 from headwater.tracebacks import user_traceback
 
 
 def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> TaskResult:
     """Run ``spec`` in this process and return its result; user errors become a failed result."""
     started = time.time()
+    discover_serializers()  # a no-op in a task forked from the launching process
     node = graph[spec.step]
     flow = state = None
     cards = _bind_cards(spec, graph, store)

@@ -9,6 +9,7 @@ key before a byte of it is unpickled: xxh3 hashes ~9 GB/s, far cheaper than the 
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterable, Sequence
 
@@ -17,6 +18,8 @@ import xxhash
 from headwater.exceptions import ArtifactError, DataIntegrityError, StoreError
 from headwater.records import ArtifactRef
 from headwater.store.serialize import (
+    SERIALIZER_HOOK,
+    SERIALIZER_PREFIX,
     Encoded,
     Part,
     decode,
@@ -43,6 +46,25 @@ INLINE_MAX_BYTES = 1024
 row) instead of a blob of their own: a counter, a short string or a small dict costs no file
 creation (no object PUT on S3) and no read. The content hash is kept, and checked on load."""
 """Verified foreach item blobs kept per process, so reading many items hashes each blob once."""
+_looked_for_serializers = False
+
+
+def discover_serializers() -> None:
+    """Activate the serializers installed packages declare, once per process.
+
+    Cheap when there are none (one scan of the installed distributions' entry point files, no
+    import); a task forked after the run's process did this inherits the result.
+    """
+    global _looked_for_serializers
+    if _looked_for_serializers:
+        return
+    _looked_for_serializers = True
+    if "headwater.store.serializers" in sys.modules:
+        return  # imported already: it declared them when it was
+    from headwater import backends
+
+    if backends.may_declare("headwater.serializers"):
+        import headwater.store.serializers  # noqa: F401 - declares and activates them
 
 
 def content_key(parts: Iterable[Part]) -> str:
@@ -97,7 +119,14 @@ class DataStore:
         self.close()
 
     def save_artifact(self, value: object, *, name: str, where: str) -> ArtifactRef:
-        """Pickle ``value`` and store it unless an identical blob is already there."""
+        """Serialize ``value`` and store it unless an identical blob is already there.
+
+        Pickle unless an active custom serializer claims the value (``SERIALIZER_HOOK``).
+        """
+        if SERIALIZER_HOOK.dispatch is not None:
+            ref = SERIALIZER_HOOK.dispatch.save(self, value, name=name, where=where)
+            if ref is not None:
+                return ref
         encoded = encode(value, name=name, where=where)
         if encoded.size <= INLINE_MAX_BYTES:
             return _inline_ref(encoded)
@@ -110,12 +139,32 @@ class DataStore:
         if ref.encoding == RAW:
             return self.load_bytes(ref.key, what=what)
         if ref.encoding != PICKLE:
+            if ref.encoding.startswith(SERIALIZER_PREFIX):
+                from headwater.store.serializers import dispatch
+
+                return dispatch.load(self, ref, name=name, where=where)
             raise ArtifactError(
                 f"cannot load {what}: unknown encoding {ref.encoding!r}", fix="upgrade headwater"
             )
         if ref.inline is not None:
             return _load_inline(ref, name, where, what)
         return decode(self._read_verified(ref.key, what), name=name, where=where)
+
+    def save_serialized(self, data: bytes, *, type_name: str, encoding: str,
+                        what: str) -> ArtifactRef:
+        """Store a custom serializer's bytes as they are (inline in the ref when small)."""
+        if len(data) <= INLINE_MAX_BYTES:
+            return ArtifactRef(content_key([data]), len(data), type_name, encoding,
+                               inline=bytes(data))
+        key = self._put([data], what)
+        return ArtifactRef(key, len(data), type_name, encoding)
+
+    def load_serialized(self, ref: ArtifactRef, *, what: str) -> memoryview:
+        """The verified bytes of an artifact :meth:`save_serialized` stored."""
+        if ref.inline is not None:
+            return _verified(memoryview(ref.inline), ref.key, what,
+                             "its inline bytes in the metadata")
+        return self._read_verified(ref.key, what)
 
     def save_bytes(self, data: bytes | memoryview) -> ArtifactRef:
         """Store raw bytes (logs, included files) as they are."""

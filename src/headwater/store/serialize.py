@@ -54,6 +54,23 @@ _PAD = bytes(ALIGN)
 
 Part = bytes | memoryview
 
+SERIALIZER_PREFIX = "serializer:"
+"""The encoding of an artifact a custom serializer wrote: this prefix, then a JSON document of
+which serializer and what it recorded (see :mod:`headwater.store.serializers.dispatch`)."""
+
+
+class SerializerHook:
+    """Where the datastore finds the custom-serializer dispatch: ``dispatch`` is set only while
+    a serializer besides pickle is active, so with pickle alone a save costs one check."""
+
+    __slots__ = ("dispatch",)
+
+    def __init__(self) -> None:
+        self.dispatch: Any = None
+
+
+SERIALIZER_HOOK = SerializerHook()
+
 
 class Encoded(Record, frozen=True, slots=True):
     """A value ready to be written: its blob is ``b"".join(parts)``, never actually joined."""

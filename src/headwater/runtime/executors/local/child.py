@@ -12,7 +12,7 @@ from headwater.graph.model import Graph
 from headwater.records import TaskSpec
 from headwater.runtime.executors.forkserver import read_to_end
 from headwater.runtime.task import WARM_ROUNDS, execute_task, warm_task_path
-from headwater.store.datastore import warm_codecs
+from headwater.store.datastore import discover_serializers, warm_codecs
 
 
 def make_child_main(flow_cls: type, graph: Graph, store: Any,
@@ -49,6 +49,8 @@ def make_child_main(flow_cls: type, graph: Graph, store: Any,
         # The start task records the graph's plain-data description (``current.graph``); its
         # module is loaded here once, not after the fork on the run's critical path.
         import headwater.graph.info  # noqa: F401
+
+        discover_serializers()  # once here, not in every task forked from here
 
     def rehearse() -> None:
         """Run by a fork server once it has forked a few tasks (see ``serve``): headwater's own
