@@ -64,6 +64,8 @@ def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> Ta
                     _call_step(flow, node, spec, store, state)
             else:  # most steps: no context manager to make
                 _call_step(flow, node, spec, store, state)
+            if "catch_var" in spec.extra:  # @catch(var=...): nothing was caught, so None
+                setattr(flow, spec.extra["catch_var"], None)
         result = _finish(flow, state, node, spec, store)
         if node.is_start:
             result.graph = _graph_info(current)
