@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
+import tarfile
 import textwrap
 
 from .helpers import headwater_argv
@@ -56,3 +58,54 @@ def test_catch_var_is_none_in_the_tasks_that_did_not_fail(tmp_path, tripwire, cl
 
     join = Flow("CatchFlow").latest_run["join"].task
     assert join.data.failed == [0] and join.data.ok == [1]
+
+
+def _python_flow(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    """``python flow.py ARGS`` as a user types it, with the shim serving ``import metaflow``."""
+    shim = tmp_path.parent / f"{tmp_path.name}-shim"
+    if not shim.exists():
+        made = subprocess.run(headwater_argv("shim", str(shim)), capture_output=True, text=True,
+                              timeout=120)
+        assert made.returncode == 0, made.stderr
+    env = {**os.environ, "PYTHONPATH": str(shim)}
+    return subprocess.run([sys.executable, *args], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=180)
+
+
+def test_package_list_info_and_save_show_the_code_package(tmp_path):
+    # The project-structure page: `python teaflow.py package list`, and with
+    # `--package-suffixes .sql` the SQL files it reads travel with the code.
+    (tmp_path / "teaflow.py").write_text(textwrap.dedent("""
+        from metaflow import FlowSpec, step
+        from teatime import brew
+
+        class TeaFlow(FlowSpec):
+            @step
+            def start(self):
+                self.tea = brew()
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+        if __name__ == "__main__":
+            TeaFlow()
+    """))
+    (tmp_path / "teatime.py").write_text("def brew():\n    return 'earl grey'\n")
+    (tmp_path / "sql").mkdir()
+    (tmp_path / "sql" / "q.sql").write_text("select 1;\n")
+    listed = _python_flow(tmp_path, "teaflow.py", "package", "list")
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert sorted(listed.stdout.split()) == sorted(
+        str(tmp_path.resolve() / name) for name in ("teaflow.py", "teatime.py"))
+    archive = _python_flow(tmp_path, "teaflow.py", "--package-suffixes", ".sql", "package",
+                           "list", "--archive")
+    assert archive.returncode == 0, archive.stdout + archive.stderr
+    assert sorted(archive.stdout.split()) == ["sql/q.sql", "teaflow.py", "teatime.py"]
+    info = _python_flow(tmp_path, "teaflow.py", "package", "info")
+    assert info.returncode == 0 and "TeaFlow" in info.stdout and "2 files" in info.stdout
+    saved = _python_flow(tmp_path, "teaflow.py", "package", "save", "pkg.tgz")
+    assert saved.returncode == 0, saved.stdout + saved.stderr
+    with tarfile.open(tmp_path / "pkg.tgz") as tar:
+        assert sorted(tar.getnames()) == ["teaflow.py", "teatime.py"]

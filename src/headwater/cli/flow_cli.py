@@ -111,6 +111,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "tag": ("headwater.cli.tag_cmd", "tag"),
     "runs": ("headwater.cli.runs_cmd", "runs"),
     "spin": ("headwater.cli.spin_cmd", "spin"),
+    "package": ("headwater.cli.package_cmd", "package"),
     "card": ("headwater.cli.card_cmd", "card"),
     "environment": ("headwater.cli.environment_cmd", "environment"),
     "argo-workflows": ("headwater.cli.deploy_cmds", "COMMANDS"),

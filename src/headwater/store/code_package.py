@@ -72,9 +72,7 @@ def build(flow_cls: type, suffixes: Iterable[str] = DEFAULT_SUFFIXES,
     """
     flow_file = os.path.realpath(inspect.getfile(flow_cls))
     folder = os.path.dirname(flow_file)
-    named = {os.path.relpath(path, folder): path
-             for path in _package_files(folder, flow_file, tuple(suffixes))}
-    named.update({arcname: path for path, arcname in additions})
+    named = members(flow_cls, suffixes, additions)
     buf = io.BytesIO()
     total = 0
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
@@ -94,6 +92,17 @@ def build(flow_cls: type, suffixes: Iterable[str] = DEFAULT_SUFFIXES,
     code = {"module": flow_cls.__module__, "path": os.path.relpath(flow_file, folder),
             "class": flow_cls.__name__}
     return gzip.compress(buf.getvalue(), compresslevel=6, mtime=0), code
+
+
+def members(flow_cls: type, suffixes: Iterable[str] = DEFAULT_SUFFIXES,
+            additions: Iterable[tuple[str, str]] = ()) -> dict[str, str]:
+    """What :func:`build` packs: name in the package -> the file it is read from, in order."""
+    flow_file = os.path.realpath(inspect.getfile(flow_cls))
+    folder = os.path.dirname(flow_file)
+    named = {os.path.relpath(path, folder): path
+             for path in _package_files(folder, flow_file, tuple(suffixes))}
+    named.update({arcname: path for path, arcname in additions})
+    return named
 
 
 def _package_files(folder: str, flow_file: str, suffixes: tuple[str, ...]) -> list[str]:
