@@ -53,6 +53,7 @@ _NAMED_FILE = re.compile(r"`([\w./-]+\.(?:py|json|toml|ya?ml|txt|sql|csv|cfg|ini
 _COMMAND = re.compile(r"""^\s*(?:\$\s*)?((?:\w+=(?:'[^']*'|"[^"]*"|\S+)\s+)*)"""
                       r"python3?\s+([\w./-]+\.py)\b(.*)$")
 _FLOW_CLASS = re.compile(r"^class\s+(\w+)\s*\([^)]*FlowSpec[^)]*\)", re.M)
+_CONFIG_DEFAULT = re.compile(r"""\bConfig\([^)]*?\bdefault=['"]([\w./-]+)['"]""")
 _MAIN = re.compile(r"""^if\s+__name__\s*==\s*['"]__main__['"]""", re.M)
 _SHELL_LANGS = {"bash", "sh", "shell", "console", ""}
 _PY_LANGS = {"python", "py"}
@@ -71,6 +72,7 @@ _SOURCE_SKIPS: tuple[tuple[re.Pattern[str], str], ...] = (
      "deploys to Argo Workflows or Step Functions"),
     (re.compile(r"\bdecospecs=\[[^\]]*(kubernetes|batch)"), "runs tasks on Kubernetes or Batch"),
     (re.compile(r"@(slurm|snowpark|nvidia|nvct|app_deploy)\b"), "needs a compute extension"),
+    (re.compile(r"""default=['"](/Users/|/home/)"""), "reads a file of the writer's machine"),
 )
 _COMMAND_SKIPS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b(batch|kubernetes)\b"), "AWS Batch or Kubernetes"),
@@ -147,10 +149,15 @@ def _data_name(block: Block) -> str | None:
     if block.lang in _PY_LANGS:
         if re.search(r"\b(Runner|Flow|Run|Deployer|namespace)\(", block.code):
             return None  # a snippet to run, not a module to save
-        after = [n for n in _NAMED_FILE.findall(block.after.split("\n\n")[0]) if n.endswith(".py")]
+        # "create a file called `teatime.py` with:" just before it, else "Save it to a file,
+        # `myprofile.py`." just after it, else a name earlier in the prose before it
+        just_before = [n for n in _NAMED_FILE.findall(block.before.strip().split("\n\n")[-1])
+                       if n.endswith(".py")]
+        after = [n for n in _NAMED_FILE.findall(block.after.strip().split("\n\n")[0])
+                 if n.endswith(".py")]
         before = [n for n in _NAMED_FILE.findall(block.before) if n.endswith(".py")]
-        if ("def " in block.code or "class " in block.code) and (after or before):
-            return (after or before[-1:])[0]
+        if ("def " in block.code or "class " in block.code) and (just_before or after or before):
+            return (just_before[-1:] or after or before[-1:])[0]
         return None
     if _commands(block) or block.code.lstrip().startswith("$"):
         return None
@@ -161,14 +168,35 @@ def _data_name(block: Block) -> str | None:
     return None
 
 
-def _flow_example(page: str, index: int, block: Block, rest: list[Block]) -> Example:
+def _unnamed_config(block: Block, wanted: list[str]) -> str | None:
+    """A config the prose shows without naming it ("Test this with a YAML file like below"),
+    right after a flow whose ``Config(..., default=FILE)`` has no file yet: that FILE, when the
+    block's format fits its suffix."""
+    if block.lang in _PY_LANGS or _commands(block) or not wanted:
+        return None
+    text = block.code.strip()
+    kind = ("json" if text[:1] in "{[" else "toml" if re.match(r"\[[\w.]+\]", text)
+            else "yaml" if re.match(r"[\w-]+:", text) else "")
+    suffixes = {"json": (".json",), "toml": (".toml",), "yaml": (".yaml", ".yml")}.get(kind, ())
+    for name in wanted:
+        if name.endswith(suffixes):
+            wanted.remove(name)
+            return name
+    return None
+
+
+def _flow_example(page: str, index: int, block: Block, rest: list[Block],
+                  modules: set[str]) -> Example:
     commands: list[tuple[str, str, str]] = []
     for later in rest:
         if _is_flow(later):
             break
         commands += _commands(later)
-    named_after = [n for n in _NAMED_FILE.findall(block.after) if n.endswith(".py")]
-    named_before = [n for n in _NAMED_FILE.findall(block.before) if n.endswith(".py")]
+    # a module the page saved (`tracked_flow.py`, imported by this flow) is not the flow's name
+    named_after = [n for n in _NAMED_FILE.findall(block.after)
+                   if n.endswith(".py") and n not in modules]
+    named_before = [n for n in _NAMED_FILE.findall(block.before)
+                    if n.endswith(".py") and n not in modules]
     if commands:
         filename = commands[0][0]
     elif named_after or named_before:
@@ -177,7 +205,7 @@ def _flow_example(page: str, index: int, block: Block, rest: list[Block]) -> Exa
         filename = _FLOW_CLASS.search(block.code).group(1).lower() + ".py"  # type: ignore[union-attr]
     example = Example(page, index, "flow", block.code, filename)
     for name, args, assignments in commands:
-        if name != filename:
+        if name != filename or not args:  # (a command split over lines without a backslash)
             continue
         why = next((why for pattern, why in _COMMAND_SKIPS if pattern.search(args)), None)
         if why:
@@ -200,19 +228,26 @@ def _page_items(page: str, text: str) -> list[tuple[str, object]]:
     items: list[tuple[str, object]] = []
     blocks = _blocks(text)
     played: dict[str, str] = {}  # file name -> flow class name, for snippets
+    modules: set[str] = set()  # .py files the page saved that are not flows
+    written: set[str] = set()
+    wanted: list[str] = []  # config files the last flow reads by default, not yet written
     index = 0
     pending: list[tuple[str, object]] = []  # a flow waits for the files its prose names after it
     for i, block in enumerate(blocks):
         if _is_flow(block):
             items += pending
             index += 1
-            example = _flow_example(page, index, block, blocks[i + 1:])
+            example = _flow_example(page, index, block, blocks[i + 1:], modules)
+            wanted = [n for n in _CONFIG_DEFAULT.findall(block.code) if n not in written]
             played[example.filename] = _FLOW_CLASS.search(block.code).group(1)  # type: ignore[union-attr]
             pending = [("example", example)]
             continue
-        name = _data_name(block)
+        name = _data_name(block) or _unnamed_config(block, wanted)
         if name:
             items.append(("file", (name, block.code)))
+            written.add(name)
+            if name.endswith(".py"):
+                modules.add(name)
         elif block.lang in _PY_LANGS and played and _references(block.code, played):
             items += pending
             pending = []
@@ -277,6 +312,13 @@ def _play(python: str, example: Example, folder: Path, env: dict[str, str]) -> l
     return codes
 
 
+def _git_repository(folder: Path) -> None:
+    """A page that says its examples run in a Git repository gets one, with one commit."""
+    for argv in (["init", "-q"], ["-c", "user.name=docs", "-c", "user.email=docs@example.com",
+                                  "commit", "-q", "--allow-empty", "-m", "docs examples"]):
+        subprocess.run(["git", *argv], cwd=folder, check=True, capture_output=True)
+
+
 def _pages(root: Path, only: list[str]) -> list[Path]:
     pages = sorted(p for folder in FOLDERS for p in (root / folder).rglob("*.md"))
     if only:
@@ -316,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
             missing = _missing_modules(args.python, examples, local, env)  # type: ignore[arg-type]
             folder = scratch / "pages" / name.replace("/", "-")[:-3]
             folder.mkdir(parents=True)
+            if re.search(r"run in an existing Git repository", page.read_text(), re.I):
+                _git_repository(folder)
             for kind, item in items:
                 if kind == "file":
                     file_name, code = item  # type: ignore[misc]

@@ -6,6 +6,7 @@ the documentation site (see docs/migrating.md); each behaviour they needed is ke
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -109,3 +110,35 @@ def test_package_list_info_and_save_show_the_code_package(tmp_path):
     assert saved.returncode == 0, saved.stdout + saved.stderr
     with tarfile.open(tmp_path / "pkg.tgz") as tar:
         assert sorted(tar.getnames()) == ["teaflow.py", "teatime.py"]
+
+
+def test_card_list_without_a_pathspec_lists_the_cards_of_the_latest_run(tmp_path):
+    # The default-cards page: `python fancydefaultcard.py card list`, after `run --with card`.
+    (tmp_path / "cardflow.py").write_text(textwrap.dedent("""
+        from metaflow import FlowSpec, card, step
+
+        class CardListFlow(FlowSpec):
+            @card
+            @step
+            def start(self):
+                self.x = 1
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+        if __name__ == "__main__":
+            CardListFlow()
+    """))
+    done = _python_flow(tmp_path, "cardflow.py", "run", "--with", "card")
+    assert done.returncode == 0, done.stdout + done.stderr
+    listed = _python_flow(tmp_path, "cardflow.py", "card", "list")
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    lines = listed.stdout.splitlines()
+    assert any(line.startswith("CardListFlow/1/start/1 ") for line in lines), listed.stdout
+    assert any(line.startswith("CardListFlow/1/end/2 ") for line in lines), listed.stdout
+    as_json = _python_flow(tmp_path, "cardflow.py", "card", "list", "--as-json", "--file", "c.json")
+    assert as_json.returncode == 0, as_json.stdout + as_json.stderr
+    documents = json.loads((tmp_path / "c.json").read_text())
+    assert {d["pathspec"] for d in documents} == {"CardListFlow/1/start/1", "CardListFlow/1/end/2"}

@@ -45,6 +45,21 @@ def _tasks(ctx: click.Context, pathspec: str) -> list:  # -> list[headwater.clie
     return list(Step(full))
 
 
+def _latest_run_tasks(ctx: click.Context) -> list:  # -> list[headwater.client.Task]
+    """Every task of your latest run of the flow, step by step (``card list`` alone)."""
+    from headwater.client import Flow, namespace, use_settings
+
+    use_settings(settings_of(ctx))
+    flow_name = flow_class_of(ctx).__name__
+    namespace(f"user:{current_username()}")
+    run = Flow(flow_name).latest_run
+    if run is None:
+        raise NotFoundError(f"you have no run of {flow_name} yet",
+                            fix="run the flow first, or give RUN_ID/STEP")
+    namespace(None)
+    return [task for step in run for task in step]  # in the client's order, as Metaflow's
+
+
 def _one_card(ctx: click.Context, pathspec: str, card_id: str | None, card_type: str | None,
               card_hash: str | None = None):
     from headwater.client.cards import require_cards
@@ -118,8 +133,9 @@ def get(ctx: click.Context, pathspec: str, file: str | None, card_id: str | None
         sys.stdout.write(found.html)
 
 
-@card.command("list", help="List the cards of a task (or of every task of a step).")
-@click.argument("pathspec", metavar="PATHSPEC")
+@card.command("list", help="List the cards of a task, of every task of a step, or (without "
+              "PATHSPEC) of every task of your latest run.")
+@click.argument("pathspec", metavar="[PATHSPEC]", required=False)
 @click.option("--as-json", is_flag=True, help="Print a JSON list instead of text.")
 @click.option("--file", "json_file", default=None, type=click.Path(dir_okay=False),
               help="With --as-json: write Metaflow's document ({pathspec, cards: [{id, hash, "
@@ -128,12 +144,16 @@ def get(ctx: click.Context, pathspec: str, file: str | None, card_id: str | None
 @_type_option
 @click.pass_context
 @handle_errors
-def list_cards(ctx: click.Context, pathspec: str, as_json: bool, json_file: str | None,
+def list_cards(ctx: click.Context, pathspec: str | None, as_json: bool, json_file: str | None,
                card_id: str | None, card_type: str | None) -> None:
     from headwater.client.cards import get_cards
 
     rows = []
-    tasks = _tasks(ctx, pathspec)
+    if pathspec is None:
+        tasks = _latest_run_tasks(ctx)
+        pathspec = tasks[0].pathspec.rsplit("/", 2)[0] if tasks else "your latest run"
+    else:
+        tasks = _tasks(ctx, pathspec)
     for task in tasks:
         for index, found in enumerate(get_cards(task, id=card_id, type=card_type)):
             rows.append({"pathspec": task.pathspec, "index": index, "type": found.type,
