@@ -73,6 +73,7 @@ _SOURCE_SKIPS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bdecospecs=\[[^\]]*(kubernetes|batch)"), "runs tasks on Kubernetes or Batch"),
     (re.compile(r"@(slurm|snowpark|nvidia|nvct|app_deploy)\b"), "needs a compute extension"),
     (re.compile(r"""default=['"](/Users/|/home/)"""), "reads a file of the writer's machine"),
+    (re.compile(r"\brequests\.get\(|\burlopen\("), "downloads from the internet"),
 )
 _COMMAND_SKIPS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b(batch|kubernetes)\b"), "AWS Batch or Kubernetes"),
@@ -168,6 +169,32 @@ def _data_name(block: Block) -> str | None:
     return None
 
 
+def _imported_names(blocks: list[Block]) -> dict[str, str]:
+    """name -> module, for every ``from MODULE import NAME`` of the page's Python blocks and
+    every ``--with MODULE.NAME`` of its commands (custom decorators)."""
+    found: dict[str, str] = {}
+    for block in blocks:
+        if block.lang in _PY_LANGS:
+            for module, names in re.findall(r"^from\s+(\w+)\s+import\s+([\w, ]+)$", block.code,
+                                            re.M):
+                if module != "metaflow":
+                    found.update({n.strip(): module for n in names.split(",") if n.strip()})
+        for _, args, _ in _commands(block):
+            found.update({n: m for m, n in re.findall(r"--with\s+'?(\w+)\.(\w+)", args)})
+    return found
+
+
+def _module_by_import(block: Block, imported: dict[str, str]) -> str | None:
+    """A block the prose does not name but which defines what a flow of the page imports
+    (``from robust_flow import robust_flow``): that module."""
+    if block.lang not in _PY_LANGS or _is_flow(block):
+        return None
+    for name in re.findall(r"^(?:def|class)\s+(\w+)", block.code, re.M):
+        if name in imported:
+            return imported[name] + ".py"
+    return None
+
+
 def _unnamed_config(block: Block, wanted: list[str]) -> str | None:
     """A config the prose shows without naming it ("Test this with a YAML file like below"),
     right after a flow whose ``Config(..., default=FILE)`` has no file yet: that FILE, when the
@@ -231,6 +258,7 @@ def _page_items(page: str, text: str) -> list[tuple[str, object]]:
     modules: set[str] = set()  # .py files the page saved that are not flows
     written: set[str] = set()
     wanted: list[str] = []  # config files the last flow reads by default, not yet written
+    imported = _imported_names(blocks)
     index = 0
     pending: list[tuple[str, object]] = []  # a flow waits for the files its prose names after it
     for i, block in enumerate(blocks):
@@ -242,7 +270,8 @@ def _page_items(page: str, text: str) -> list[tuple[str, object]]:
             played[example.filename] = _FLOW_CLASS.search(block.code).group(1)  # type: ignore[union-attr]
             pending = [("example", example)]
             continue
-        name = _data_name(block) or _unnamed_config(block, wanted)
+        name = _data_name(block) or _module_by_import(block, imported) or _unnamed_config(
+            block, wanted)
         if name:
             items.append(("file", (name, block.code)))
             written.add(name)
@@ -326,6 +355,66 @@ def _pages(root: Path, only: list[str]) -> list[Path]:
     return pages
 
 
+def _library(site: Path) -> dict[str, str]:
+    """The modules every page saves (``fallback.py``...), by file name: a page may import one
+    that another page defines and links to (the mutators page's ``from fallback import ...``)."""
+    found: dict[str, str] = {}
+    for page in _pages(site, []):
+        for kind, item in _page_items(str(page.relative_to(site)), page.read_text()):
+            if kind == "file" and item[0].endswith(".py"):  # type: ignore[index]
+                found.setdefault(item[0], item[1])  # type: ignore[index]
+    return found
+
+
+def _play_page(python: str, site: Path, page: Path, scratch: Path, env: dict[str, str],
+               library: dict[str, str]) -> dict[str, list[int] | str]:
+    """Play one page in its own folder; the outcome of each example, by label."""
+    name = str(page.relative_to(site))
+    items = _page_items(name, page.read_text())
+    examples: list[Example] = [item for kind, item in items if kind == "example"]  # type: ignore[misc]
+    if not examples:
+        return {}
+    folder = scratch / "pages" / name.replace("/", "-")[:-3]
+    folder.mkdir(parents=True)
+    if re.search(r"run in an existing Git repository", page.read_text(), re.I):
+        _git_repository(folder)
+    own = {item[0] for kind, item in items if kind == "file"}  # type: ignore[index]
+    imported = {m + ".py" for e in examples for m in re.findall(r"^\s*from\s+(\w+)\s+import",
+                                                                  e.code, re.M)}
+    for module in sorted((imported - own) & set(library)):  # defined on a page this one links to
+        (folder / module).write_text(library[module])
+        own.add(module)
+    local = {Path(n).stem for n in own if n.endswith(".py")} | {e.filename[:-3] for e in examples}
+    missing = _missing_modules(python, examples, local, env)
+    outcomes: dict[str, list[int] | str] = {}
+    for kind, item in items:
+        if kind == "file":
+            file_name, code = item  # type: ignore[misc]
+            (folder / file_name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / file_name).write_text(code)
+            continue
+        example: Example = item  # type: ignore[assignment]
+        why = _skip_reason(example, missing)
+        if why:
+            print(f"skipped {example.label}: {why}", flush=True)
+            outcomes[example.label] = f"skipped: {why}"
+        else:
+            outcomes[example.label] = _play(python, example, folder, env)
+    return outcomes
+
+
+def _compare(outcomes: dict[str, list[int] | str], baseline: str) -> int:
+    """Print the examples whose exit codes differ from real Metaflow's; how many."""
+    base = json.loads(Path(baseline).read_text())
+    differ = 0
+    for label, codes in outcomes.items():
+        if label in base and base[label] != codes:
+            differ += 1
+            print(f"DIFFERS {label}: here {codes}, Metaflow {base[label]}")
+    print(f"metaflow-docs-examples: {differ} differ from the baseline")
+    return differ
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -336,61 +425,30 @@ def main(argv: list[str] | None = None) -> int:
                         help="the interpreter has real Metaflow (baseline): write no shim")
     parser.add_argument("--json", help="write each example's exit codes to this file")
     parser.add_argument("--baseline", help="a --json file of real Metaflow to compare with")
-    parser.add_argument("pages", nargs="*", help="page paths (prefixes) to play, e.g. docs/metaflow/basics.md")
+    parser.add_argument("pages", nargs="*",
+                        help="page paths (prefixes) to play, e.g. docs/metaflow/basics.md")
     args = parser.parse_args(argv)
-    counts = {"ok": 0, "failed": 0, "skipped": 0}
     outcomes: dict[str, list[int] | str] = {}
     with tempfile.TemporaryDirectory(prefix="mf-docs-") as scratch_name:
         scratch = Path(scratch_name)
+        site = scratch / "site"
         for folder in FOLDERS:
-            _extract_tests(args.snapshot, args.rev, scratch / "site", folder)
+            _extract_tests(args.snapshot, args.rev, site, folder)
         env = _environment(args.python, scratch, args.metaflow)
         env["BROWSER"] = "true"  # `card view` opens nothing
-        for page in _pages(scratch / "site", args.pages):
-            name = str(page.relative_to(scratch / "site"))
-            items = _page_items(name, page.read_text())
-            examples = [item for kind, item in items if kind == "example"]
-            if not examples:
-                continue
-            local = {Path(n).stem for kind, (n, _) in
-                     ((k, i) for k, i in items if k == "file") if n.endswith(".py")}  # type: ignore[misc]
-            local |= {e.filename[:-3] for e in examples}  # type: ignore[attr-defined]
-            missing = _missing_modules(args.python, examples, local, env)  # type: ignore[arg-type]
-            folder = scratch / "pages" / name.replace("/", "-")[:-3]
-            folder.mkdir(parents=True)
-            if re.search(r"run in an existing Git repository", page.read_text(), re.I):
-                _git_repository(folder)
-            for kind, item in items:
-                if kind == "file":
-                    file_name, code = item  # type: ignore[misc]
-                    (folder / file_name).parent.mkdir(parents=True, exist_ok=True)
-                    (folder / file_name).write_text(code)
-                    continue
-                example: Example = item  # type: ignore[assignment]
-                why = _skip_reason(example, missing)
-                if why:
-                    print(f"skipped {example.label}: {why}", flush=True)
-                    counts["skipped"] += 1
-                    outcomes[example.label] = f"skipped: {why}"
-                    continue
-                codes = _play(args.python, example, folder, env)
-                counts["ok" if not any(codes) else "failed"] += 1
-                outcomes[example.label] = codes
+        library = _library(site)
+        for page in _pages(site, args.pages):
+            outcomes.update(_play_page(args.python, site, page, scratch, env, library))
     if args.json:
         Path(args.json).write_text(json.dumps(outcomes, indent=1))
-    differ = 0
-    if args.baseline:
-        base = json.loads(Path(args.baseline).read_text())
-        for label, codes in outcomes.items():
-            if isinstance(codes, list) and label in base and base[label] != codes:
-                differ += 1
-                print(f"DIFFERS {label}: here {codes}, Metaflow {base[label]}")
-        print(f"metaflow-docs-examples: {differ} differ from the baseline")
-    print(f"metaflow-docs-examples: {counts['ok']} ok, {counts['failed']} failed, "
-          f"{counts['skipped']} skipped")
+    differ = _compare(outcomes, args.baseline) if args.baseline else 0
+    skipped = sum(isinstance(codes, str) for codes in outcomes.values())
+    failed = sum(isinstance(codes, list) and any(codes) for codes in outcomes.values())
+    print(f"metaflow-docs-examples: {len(outcomes) - skipped - failed} ok, {failed} failed, "
+          f"{skipped} skipped")
     if args.baseline:
         return 0 if not differ else 1
-    return 0 if not counts["failed"] else 1
+    return 0 if not failed else 1
 
 
 if __name__ == "__main__":

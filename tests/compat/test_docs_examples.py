@@ -142,3 +142,79 @@ def test_card_list_without_a_pathspec_lists_the_cards_of_the_latest_run(tmp_path
     assert as_json.returncode == 0, as_json.stdout + as_json.stderr
     documents = json.loads((tmp_path / "c.json").read_text())
     assert {d["pathspec"] for d in documents} == {"CardListFlow/1/start/1", "CardListFlow/1/end/2"}
+
+
+PROFILER = textwrap.dedent("""
+    from metaflow import StepMutator, user_step_decorator
+
+    @user_step_decorator
+    def my_profile(step_name, flow, inputs=None, attributes=None):
+        yield
+        flow.profiled = [step_name, dict(attributes or {})]
+
+    class add_env(StepMutator):
+        def mutate(self, mutable_step):
+            mutable_step.add_decorator("environment", deco_kwargs={"vars": {"MUTATED": "yes"}})
+""")
+
+WAITER = textwrap.dedent("""
+    import os
+    from metaflow import FlowSpec, step
+    from myprofiler import my_profile
+
+    class WaiterFlow(FlowSpec):
+        @step
+        def start(self):
+            self.mutated = os.environ.get("MUTATED")
+            self.waiters = [1, 2]
+            self.next(self.wait, foreach="waiters")
+
+        @my_profile(own=True)
+        @step
+        def wait(self):
+            self.next(self.join)
+
+        @step
+        def join(self, inputs):
+            self.seen = sorted(str(i.profiled) for i in inputs)
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    if __name__ == "__main__":
+        WaiterFlow()
+""")
+
+
+def test_with_names_a_user_step_decorator_or_step_mutator_by_import_path(tmp_path, client):
+    # The custom-decorators page: `python waiterflow.py run --with myprofiler.my_profile`, and
+    # `--with statsprofiler.stats_profile:silent=1` (options given after the colon).
+    (tmp_path / "myprofiler.py").write_text(PROFILER)
+    (tmp_path / "waiterflow.py").write_text(WAITER)
+    done = _python_flow(tmp_path, "waiterflow.py", "run", "--with",
+                        "myprofiler.my_profile:silent=1", "--with", "myprofiler.add_env")
+    assert done.returncode == 0, done.stdout + done.stderr
+    client()
+    from headwater import Flow
+
+    run = Flow("WaiterFlow").latest_run
+    assert run["start"].task.data.profiled == ["start", {"silent": 1}]
+    assert run["end"].task.data.profiled == ["end", {"silent": 1}]
+    # the step's own @my_profile wins over the --with one, as a built-in decorator's would
+    assert run["join"].task.data.seen == [str(["wait", {"own": True}])] * 2
+    assert run["start"].task.data.mutated == "yes"  # the step mutator ran on every step
+
+
+def test_with_a_user_decorator_that_does_not_import_names_the_flow_and_the_fix(tmp_path):
+    (tmp_path / "myprofiler.py").write_text(PROFILER)
+    (tmp_path / "waiterflow.py").write_text(WAITER)
+    missing = _python_flow(tmp_path, "waiterflow.py", "run", "--with", "myprofile.my_profile")
+    assert missing.returncode != 0
+    assert "--with myprofile.my_profile (flow WaiterFlow): could not import the module " \
+           "'myprofile'" in missing.stderr, missing.stderr
+    assert "fix: put myprofile.py beside the flow" in missing.stderr
+    wrong = _python_flow(tmp_path, "waiterflow.py", "run", "--with", "myprofiler.PROFILER")
+    assert wrong.returncode != 0
+    assert "myprofiler.PROFILER is not a step decorator" in wrong.stderr, wrong.stderr

@@ -244,13 +244,15 @@ class RunCommand(click.Command):
     def _mutated_parameters(self, ctx: click.Context, flow_cls: type) -> None:
         from headwater.decorators.mutation import has_mutators
 
+        root = ctx.find_root().obj or {}
+        if root.get("with"):  # a --with step mutator is one of the flow's mutators from now on
+            _attach_with(flow_cls, tuple(root["with"]))
         if not has_mutators(flow_cls):
             return
         from headwater.decorators.mutation import apply_mutators
         from headwater.exceptions import HeadwaterException
         from headwater.runtime.configs import ConfigSources, launch_configs
 
-        root = ctx.find_root().obj or {}
         try:
             resolved = launch_configs(flow_cls, root.get("configs") or ConfigSources())
             apply_mutators(flow_cls, resolved.scope)
@@ -274,6 +276,17 @@ class RunCommand(click.Command):
                 formatter.write_dl(ours)
         with formatter.section("Options"):
             formatter.write_dl(theirs)
+
+
+def _attach_with(flow_cls: type, specs: tuple[str, ...]) -> None:
+    """Put the user decorators of ``--with`` on the steps; an error is the run's to report."""
+    from headwater.decorators.registry import split_with
+    from headwater.exceptions import HeadwaterException
+
+    try:
+        split_with(flow_cls, specs)
+    except HeadwaterException:
+        pass
 
 
 def _env(option: str) -> list[str]:

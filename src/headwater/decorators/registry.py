@@ -62,6 +62,39 @@ def decorator_class(name: str) -> type[StepDecorator]:
     return getattr(importlib.import_module(module), attr)
 
 
+def split_with(flow_cls: type, specs: tuple[str, ...] | list[str]) -> list[StepDecorator]:
+    """The built-in decorators of ``--with`` specs, parsed; the others name user step decorators
+    or step mutators (``--with myprofiler.my_profile``), which are put on every step of
+    ``flow_cls`` here, before its mutators run."""
+    builtin, user = [], []
+    for spec in specs:
+        (builtin if _is_builtin(spec) else user).append(spec)
+    if user:
+        from headwater.decorators.with_user import attach_with_specs
+
+        attach_with_specs(flow_cls, tuple(user))
+    return [parse_with(spec) for spec in builtin]
+
+
+def _is_builtin(spec: str) -> bool:
+    name = spec.partition(":")[0].strip()
+    if name in FALLBACK_NAMES:
+        return True
+    return any(name in table for table in (STEP_DECORATORS, REPORT_DECORATORS, CACHE_DECORATORS,
+                                           ENVIRONMENT_DECORATORS)) or "." not in name and (
+        not _user_named(name))
+
+
+def _user_named(name: str) -> bool:
+    """Whether a user decorator the flow imported is called ``name`` (``--with my_profile``)."""
+    from headwater.decorators.named import find
+
+    try:
+        return find(name) is not None
+    except FlowDefinitionError:
+        return True  # ambiguous: with_user says so, naming both
+
+
 def parse_with(spec: str) -> StepDecorator:
     """``retry`` or ``retry:times=3,minutes_between_retries=0`` -> a decorator instance."""
     name, _, rest = spec.partition(":")

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from headwater.decorators.mutation import apply_mutators
-from headwater.decorators.registry import parse_with, step_policy
+from headwater.decorators.registry import split_with, step_policy
 from headwater.environments.lock import step_lock
 from headwater.exceptions import HeadwaterException, NotFoundError
 from headwater.flow.trigger import Trigger
@@ -111,7 +111,7 @@ def run_deployed_task(flow_cls: type, graph: Graph, store: Any, settings: Settin
         scope = config_scope(flow_cls, configs_from_refs(flow_cls, run.params, store,
                                                          f"{flow}/{run_id}"))
         parents, frames = _inputs(meta, graph, flow, run_id, task)
-        extra_decorators = [parse_with(spec) for spec in task.with_specs]
+        extra_decorators = split_with(flow_cls, tuple(task.with_specs))
         apply_mutators(flow_cls, scope)  # as at create: the flow was imported afresh here
         policy = step_policy(getattr(flow_cls, task.step), extra_decorators, scope)
         current = dict(project.current_fields() if project else {})

@@ -17,7 +17,7 @@ from headwater import backends
 from headwater.decorators.base import StepPolicy
 from headwater.decorators.exit_hook import HOOKS_ATTR
 from headwater.decorators.mutation import apply_mutators
-from headwater.decorators.registry import parse_with, step_policy
+from headwater.decorators.registry import split_with, step_policy
 from headwater.environments.decorators import resolve_base
 from headwater.exceptions import NotFoundError, RunFailedError
 from headwater.flow.current import current
@@ -65,6 +65,7 @@ def run_flow(flow_cls: type, *, params: Mapping[str, Any], options: RunOptions,
     branch, executor = branch or BranchChoice(), executor or ExecutorChoice()
     _announce(flow_cls, console)
     resolved = launch_configs(flow_cls, configs or ConfigSources())
+    split_with(flow_cls, options.with_decorators)  # a --with step mutator runs with the others
     apply_mutators(flow_cls, resolved.scope)  # they may add parameters, @project, decorators
     project = project_info(flow_cls, current_username(), branch.branch, branch.production,
                            resolved.scope)
@@ -112,6 +113,7 @@ def resume_flow(flow_cls: type, *, step: str | None, options: RunOptions, settin
     with _open_store(settings) as store:
         resolved = recorded_configs(flow_cls, param_refs, store,
                                     f"{flow_cls.__name__}/{origin.run_id}")
+        split_with(flow_cls, options.with_decorators)
         apply_mutators(flow_cls, resolved.scope)
         project = project_info(flow_cls, current_username(), branch.branch, branch.production,
                                resolved.scope)
@@ -364,9 +366,9 @@ def step_policies(flow_cls: type, graph: Graph, with_specs: tuple[str, ...],
     evaluated here, at launch, now that the configs are known; the flow's mutators run first
     (once), so the decorators they add or remove count.
     """
+    extra = split_with(flow_cls, with_specs)  # user decorators go on the steps, before mutators
     apply_mutators(flow_cls, configs or {})
     resolve_base(flow_cls, configs or {})  # @pypi_base(**config_expr(...)): read now
-    extra = [parse_with(spec) for spec in with_specs]
     return {node.name: step_policy(getattr(flow_cls, node.name), extra, configs)
             for node in graph}
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from headwater.decorators.base import StepPolicy
 from headwater.decorators.mutation import apply_mutators
-from headwater.decorators.registry import parse_with, step_policy
+from headwater.decorators.registry import split_with, step_policy
 from headwater.exceptions import FlowDefinitionError, NotFoundError
 from headwater.graph import check_flow
 from headwater.meta import open_metadata
@@ -148,7 +148,7 @@ class _Spin:
     def _policy(self, step: str, scope: Mapping[str, Any]) -> StepPolicy:
         if self.options.skip_decorators:
             return StepPolicy()
-        extra = [parse_with(spec) for spec in self.options.with_specs]
+        extra = split_with(self.flow_cls, tuple(self.options.with_specs))
         return step_policy(getattr(self.flow_cls, step), extra, scope)
 
     def _extra(self, policy: StepPolicy, project: Any) -> dict[str, Any]:
