@@ -378,12 +378,17 @@ def _play_page(python: str, site: Path, page: Path, scratch: Path, env: dict[str
     folder.mkdir(parents=True)
     if re.search(r"run in an existing Git repository", page.read_text(), re.I):
         _git_repository(folder)
-    own = {item[0] for kind, item in items if kind == "file"}  # type: ignore[index]
-    imported = {m + ".py" for e in examples for m in re.findall(r"^\s*from\s+(\w+)\s+import",
-                                                                  e.code, re.M)}
-    for module in sorted((imported - own) & set(library)):  # defined on a page this one links to
-        (folder / module).write_text(library[module])
-        own.add(module)
+    saved = {item[0]: item[1] for kind, item in items if kind == "file"}  # type: ignore[index]
+    own = set(saved)
+    sources = [e.code for e in examples] + list(saved.values())
+    while sources:  # the modules they import, and the modules those import
+        code = sources.pop()
+        for module in re.findall(r"^\s*from\s+(\w+)\s+import", code, re.M):
+            module += ".py"
+            if module in library and module not in own:  # defined on a page this one links to
+                (folder / module).write_text(library[module])
+                own.add(module)
+                sources.append(library[module])
     local = {Path(n).stem for n in own if n.endswith(".py")} | {e.filename[:-3] for e in examples}
     missing = _missing_modules(python, examples, local, env)
     outcomes: dict[str, list[int] | str] = {}

@@ -218,3 +218,30 @@ def test_with_a_user_decorator_that_does_not_import_names_the_flow_and_the_fix(t
     wrong = _python_flow(tmp_path, "waiterflow.py", "run", "--with", "myprofiler.PROFILER")
     assert wrong.returncode != 0
     assert "myprofiler.PROFILER is not a step decorator" in wrong.stderr, wrong.stderr
+
+
+def test_a_step_reads_its_flows_graph_info_as_metaflows_flow_object_has_it(tmp_path, tripwire,
+                                                                         client):
+    # The mutators page's HungryFlow prints self._graph_info in its start step.
+    done = _run(tmp_path, tripwire, "hungryflow.py", """
+        from metaflow import FlowSpec, current, resources, step
+
+        class HungryFlow(FlowSpec):
+            @resources(cpu=1)
+            @step
+            def start(self):
+                print(self._graph_info)
+                self.steps = sorted(self._graph_info["steps"])
+                self.same = self._graph_info == current.graph
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+    """, "run")
+    assert done.returncode == 0, done.stdout + done.stderr
+    client()
+    from headwater import Flow
+
+    start = Flow("HungryFlow").latest_run["start"].task
+    assert start.data.steps == ["end", "start"] and start.data.same is True

@@ -171,6 +171,12 @@ class FlowSpec:
             value = state.view.load(name)
             object.__setattr__(self, name, value)
             return value
+        if name == "_graph_info" and state is not None:
+            # Metaflow's flow object carries its graph's description (a mutators page example
+            # prints it); the same dict as current.graph.
+            from headwater.flow.current import current
+
+            return current.graph
         where = f" in step '{state.step_name}'" if state is not None else ""
         raise AttributeError(f"flow {type(self).__name__} has no artifact or attribute "
                              f"{name!r}{where}{self._closest_artifact(name)}")
