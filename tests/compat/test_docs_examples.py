@@ -245,3 +245,23 @@ def test_a_step_reads_its_flows_graph_info_as_metaflows_flow_object_has_it(tmp_p
 
     start = Flow("HungryFlow").latest_run["start"].task
     assert start.data.steps == ["end", "start"] and start.data.same is True
+
+
+def test_with_user_decorators_reach_tasks_that_import_the_flow_afresh(dask_cluster, child_env,
+                                                                       tmp_path, client):
+    # A Dask worker imports the flow from its code package: the --with user decorator and step
+    # mutator are put on its steps there too, as in the launching process.
+    (tmp_path / "myprofiler.py").write_text(PROFILER)
+    (tmp_path / "waiterflow.py").write_text(WAITER)
+    env = {**os.environ, **child_env}
+    done = subprocess.run(headwater_argv("run", str(tmp_path / "waiterflow.py"), "--executor",
+                                         "dask", "--dask-address", dask_cluster.address, "--with",
+                                         "myprofiler.my_profile", "--with", "myprofiler.add_env"),
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    client()
+    from headwater import Flow
+
+    run = Flow("WaiterFlow").latest_run
+    assert run["end"].task.data.profiled == ["end", {}]
+    assert run["start"].task.data.mutated == "yes"

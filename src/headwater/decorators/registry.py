@@ -76,6 +76,11 @@ def split_with(flow_cls: type, specs: tuple[str, ...] | list[str]) -> list[StepD
     return [parse_with(spec) for spec in builtin]
 
 
+def user_specs(specs: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The ``--with`` specs that name user step decorators or step mutators."""
+    return tuple(spec for spec in specs if not _is_builtin(spec))
+
+
 def _is_builtin(spec: str) -> bool:
     name = spec.partition(":")[0].strip()
     if name in FALLBACK_NAMES:

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from headwater.decorators.base import StepPolicy
+from headwater.decorators.registry import user_specs
 from headwater.exceptions import HeadwaterException
 from headwater.graph.export import graph_json, run_graph_key
 from headwater.graph.model import FOREACH, PARALLEL, SPLIT, Graph
@@ -280,6 +281,10 @@ class Scheduler:
             extra["timeout"] = policy.timeout_s
         if policy.secrets:  # @secrets: the task fetches them, in its own process only
             extra["secrets"] = policy.secrets
+        if self.options.with_decorators:  # a task that imports the flow afresh puts them on again
+            user_with = user_specs(self.options.with_decorators)
+            if user_with:
+                extra["user_with"] = user_with
         self._extras[step] = extra
         return extra
 

@@ -349,7 +349,12 @@ def _check_split_count(items: Any, var: str, limit: int, where: str) -> None:
 def _run_mutators(flow_cls: type, spec: TaskSpec, store: Any) -> None:
     """Run the flow's mutators here when this process imported the flow afresh (a Dask worker,
     a @pypi/@conda interpreter, spin), with the run's configs, as the launch did; a task forked
-    from the launching process finds them run already."""
+    from the launching process finds them run already. The user decorators of ``--with`` go on
+    the steps first, as at the launch."""
+    if spec.extra.get("user_with"):
+        from headwater.decorators.with_user import attach_with_specs
+
+        attach_with_specs(flow_cls, tuple(spec.extra["user_with"]))
     if not mutators_pending(flow_cls):
         return
     from headwater.runtime.configs import config_scope, configs_from_refs
