@@ -8,7 +8,10 @@ documentation site's repository (``Netflix/metaflow-docs``; nothing of them is c
 played in page order, each page in its own scratch folder, the way a reader would:
 
 * a code block the prose names (``Save it as `statsprofiler.py```, ``a config file,
-  `myconfig.json```) is written to that file before the examples after it run;
+  `myconfig.json```) is written to that file before the examples after it run; so is a module
+  that defines what a flow imports (``from robust_flow import robust_flow``), even from another
+  page, and a config the prose shows unnamed right after the flow whose ``Config`` default it is;
+  a page that asks for a Git repository gets one;
 * a complete flow (a ``FlowSpec`` subclass and ``if __name__ == "__main__"``) is an example: it is
   saved under the name its shell blocks use (``python debug.py run``; else the name the prose
   gives, else the class's) and played with every command the shell blocks after it give for that
