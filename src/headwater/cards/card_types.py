@@ -3,7 +3,8 @@
 A card type is a class with a ``type`` name and a ``render(task) -> str`` method returning a
 whole HTML page. Subclassing registers the type by its name (a class in the flow's own file is
 enough); the built-in types, and those a package declares through the ``headwater.cards``
-entry-point group, are ``card`` backends of the registry (:mod:`headwater.backends`).
+entry-point group, are ``card`` backends of the registry (:mod:`headwater.backends`). A name
+found nowhere else is looked up in Metaflow extension packages (:mod:`.extension_cards`).
 """
 
 from __future__ import annotations
@@ -60,13 +61,33 @@ def card_class(name: str) -> type[MetaflowCard]:
     try:
         return get("card", name).load()
     except UnknownBackendError:
-        if _metaflow_test_card(name):
-            return _registered[name]
-        raise FlowDefinitionError(
-            f"@card(type={name!r}): no card type is called {name!r}",
-            fix=f"use one of {', '.join(known_card_types())}, or define a subclass of "
-            f"MetaflowCard with type = {name!r} (in the flow's file or a package registering it)",
-        ) from None
+        pass
+    from headwater.cards import extension_cards
+
+    found = extension_cards.extension_card(name)
+    if found is not None:
+        return found
+    if _metaflow_test_card(name):
+        return _registered[name]
+    broken = extension_cards.broken_modules()
+    why = "".join(f"; the card module {module} failed to import: {error}"
+                  for module, error in broken.items())
+    raise FlowDefinitionError(
+        f"@card(type={name!r}): no card type is called {name!r}{why}",
+        fix=(f"fix the failing module{'s' if len(broken) > 1 else ''} above, or use one of "
+             if broken else "use one of ")
+        + f"{', '.join(known_card_types())}, or define a subclass of "
+        f"MetaflowCard with type = {name!r} (in the flow's file, a package registering it, or "
+        "a metaflow_extensions package's plugins.cards)",
+    )
+
+
+def forget_types_of(module: str) -> None:
+    """Unregister the card types defined by ``module`` (or its submodules): it failed to import,
+    so its types are not available."""
+    for name, cls in list(_registered.items()):
+        if cls.__module__ == module or cls.__module__.startswith(module + "."):
+            del _registered[name]
 
 
 def _metaflow_test_card(name: str) -> bool:
@@ -84,5 +105,6 @@ def _metaflow_test_card(name: str) -> bool:
 
 def known_card_types() -> list[str]:
     from headwater.backends import names
+    from headwater.cards.extension_cards import extension_card_types
 
-    return sorted({*names("card"), *_registered})
+    return sorted({*names("card"), *_registered, *extension_card_types()})
