@@ -22,7 +22,6 @@ import pkgutil
 import re
 import traceback
 from types import ModuleType
-from typing import Any
 
 ROOT = "metaflow_extensions"
 _INIT_FILE = re.compile(r"^mfextinit_[A-Za-z0-9_-]+\.py$")
@@ -135,7 +134,7 @@ def _why(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{where}"
 
 
-def reset() -> Any:
+def reset() -> None:
     """Forget what was found (tests that write extension packages at run time)."""
     global _cards
     _cards = None
