@@ -62,14 +62,14 @@ def card_class(name: str) -> type[MetaflowCard]:
         return get("card", name).load()
     except UnknownBackendError:
         pass
-    from headwater.cards import extension_cards
-
-    found = extension_cards.extension_card(name)
+    found = _extension_cards().get(name)
     if found is not None:
         return found
     if _metaflow_test_card(name):
         return _registered[name]
-    broken = extension_cards.broken_modules()
+    from headwater.cards.extension_cards import broken_modules
+
+    broken = broken_modules()
     why = "".join(f"; the card module {module} failed to import: {error}"
                   for module, error in broken.items())
     raise FlowDefinitionError(
@@ -80,6 +80,18 @@ def card_class(name: str) -> type[MetaflowCard]:
         f"MetaflowCard with type = {name!r} (in the flow's file, a package registering it, or "
         "a metaflow_extensions package's plugins.cards)",
     )
+
+
+def _extension_cards() -> dict[str, type[MetaflowCard]]:
+    """The card types of ``metaflow_extensions`` packages (searched on the first call)."""
+    from headwater.cards import extension_cards
+
+    found = extension_cards.find(MetaflowCard)
+    # Classes a broken module defined before it raised registered their type names: a type
+    # whose module does not import is not available (as with Metaflow).
+    for module in extension_cards.broken_modules():
+        forget_types_of(module)
+    return found
 
 
 def forget_types_of(module: str) -> None:
@@ -105,6 +117,4 @@ def _metaflow_test_card(name: str) -> bool:
 
 def known_card_types() -> list[str]:
     from headwater.backends import names
-    from headwater.cards.extension_cards import extension_card_types
-
-    return sorted({*names("card"), *_registered, *extension_card_types()})
+    return sorted({*names("card"), *_registered, *_extension_cards()})

@@ -30,40 +30,31 @@ _cards: dict[str, type] | None = None
 _broken: dict[str, str] = {}  # module name -> "ExcType: message" of a card module that failed
 
 
-def extension_card(name: str) -> type | None:
-    """The card type ``name`` from an extension package, or None."""
-    return _found().get(name)
-
-
-def extension_card_types() -> list[str]:
-    return sorted(_found())
-
-
-def broken_modules() -> dict[str, str]:
-    """Card modules of extension packages that failed to import, with their error."""
-    _found()
-    return dict(_broken)
-
-
-def _found() -> dict[str, type]:
+def find(base: type) -> dict[str, type]:
+    """Every card type of the extension packages, by name: the subclasses of ``base`` (the
+    ``MetaflowCard`` class, passed in so this module never imports the card registry) with a
+    ``type`` that their modules list in ``CARDS``. Searched once per process."""
     global _cards
     if _cards is None:
-        from headwater.cards.card_types import MetaflowCard
-
         cards: dict[str, type] = {}
         for module in _card_modules():
             listed = getattr(module, "CARDS", None)
             if not isinstance(listed, list):
                 continue
             for cls in listed:
-                # As with Metaflow: only MetaflowCard subclasses with a type name; the first
-                # package to declare a name keeps it.
+                # As with Metaflow: only subclasses with a type name; the first package to
+                # declare a name keeps it.
                 name = getattr(cls, "type", None)
-                if (isinstance(cls, type) and issubclass(cls, MetaflowCard)
+                if (isinstance(cls, type) and issubclass(cls, base)
                         and isinstance(name, str) and name and name not in cards):
                     cards[name] = cls
         _cards = cards
     return _cards
+
+
+def broken_modules() -> dict[str, str]:
+    """Card modules of extension packages that failed to import (so far), with their error."""
+    return dict(_broken)
 
 
 def _card_modules() -> list[ModuleType]:
@@ -109,15 +100,10 @@ def _has_cards_folder(folders: list[str], org: str) -> bool:
 
 
 def _load(name: str) -> ModuleType | None:
-    from headwater.cards.card_types import forget_types_of
-
     try:
         return importlib.import_module(name)
     except Exception as exc:  # noqa: BLE001 - one broken card module leaves the others working
         _broken[name] = _why(exc)
-        # Classes the module defined before it failed registered their type names: a type
-        # whose module does not import is not available (as with Metaflow).
-        forget_types_of(name)
         return None
 
 
