@@ -20,7 +20,6 @@ import importlib.util
 import os
 import pkgutil
 import re
-import traceback
 from types import ModuleType
 
 ROOT = "metaflow_extensions"
@@ -115,7 +114,9 @@ def _listdir(folder: str) -> list[str]:
 
 
 def _why(exc: BaseException) -> str:
-    last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    from headwater.tracebacks import user_frames
+
+    last = user_frames(exc.__traceback__)[-1:]
     where = f" ({last[0].filename}, line {last[0].lineno})" if last else ""
     return f"{type(exc).__name__}: {exc}{where}"
 
