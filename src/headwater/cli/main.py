@@ -20,7 +20,7 @@ USAGE = """usage: headwater COMMAND FLOW_FILE [OPTIONS]
 
 Run a command of the flow defined in FLOW_FILE, as `python FLOW_FILE COMMAND` would.
 Commands: run, resume, spin, check, show, output-dot, output-mermaid, logs, dump, tag, runs,
-card, environment, argo-workflows, airflow.
+card, environment, package, argo-workflows, airflow.
 Top-level options (--quiet, --datastore-root, ...) may come before COMMAND.
 `headwater COMMAND --help` describes one command.
 

@@ -17,7 +17,8 @@ class DeployCatchFlow(FlowSpec):
 
     @step
     def join(self, inputs):
-        self.summary = [i.error.type if hasattr(i, "error") else i.value for i in inputs]
+        # As in Metaflow, @catch sets its var to None in a task whose step did not fail.
+        self.summary = [i.error.type if i.error is not None else i.value for i in inputs]
         self.next(self.slow)
 
     @catch(var="stopped")
