@@ -82,6 +82,16 @@ def load_flow_class(path: str) -> type:
     return flow_class_in(import_file(path, name), path)
 
 
+def own_file_record(flow_cls: type) -> dict[str, str]:
+    """The flow's own file in the shape :func:`packaged_flow_class` reads (with the ``folder``
+    that holds it): for a process of another interpreter that imports the flow as it is now."""
+    import inspect
+
+    flow_file = os.path.realpath(inspect.getfile(flow_cls))
+    return {"folder": os.path.dirname(flow_file), "module": flow_cls.__module__,
+            "path": os.path.basename(flow_file), "class": flow_cls.__name__}
+
+
 def packaged_flow_class(folder: str, code: Mapping[str, Any]) -> type:
     """The flow class ``code`` names (its ``module``, ``path`` and ``class``, as a code package
     records them), imported from ``folder``: an unpacked code package, or the flow's own folder.

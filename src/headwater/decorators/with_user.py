@@ -18,7 +18,7 @@ from headwater.decorators.mutators import StepMutator, add_step_mutator, step_mu
 from headwater.decorators.named import find, parse_spec
 from headwater.decorators.user_step import UserStepDecorator, attach_wrapper, user_wrappers
 from headwater.exceptions import FlowDefinitionError
-from headwater.flow.step import is_step
+from headwater.flow.step import step_members
 
 _ATTACHED_ATTR = "_hw_with_user_attached"  # the specs already attached to this class
 
@@ -61,10 +61,8 @@ def attach_with_specs(flow_cls: type, specs: tuple[str, ...]) -> None:
                                       "decorator",
                                       fix="name a built-in decorator or a user step decorator")
         _, options = parse_spec(spec)
-        for attr in dir(flow_cls):
-            func = getattr(flow_cls, attr, None)
-            if is_step(func):
-                _attach(func, cls, options)
+        for _, func in step_members(flow_cls):
+            _attach(func, cls, options)
         done = (*done, spec)
     type.__setattr__(flow_cls, _ATTACHED_ATTR, done)
 

@@ -233,15 +233,11 @@ class _Spin:
 
     def _execute_in(self, env: Any, spec: TaskSpec, backstop: float | None) -> SingleOutcome:
         """``spec`` run by the environment's interpreter, on the flow file as it is now."""
-        import inspect
-
+        from headwater.flow_file import own_file_record
         from headwater.runtime.deployed_env import run_in_environment
 
-        flow_file = os.path.realpath(inspect.getfile(self.flow_cls))
-        code = {"folder": os.path.dirname(flow_file), "module": self.flow_cls.__module__,
-                "path": os.path.basename(flow_file), "class": self.flow_cls.__name__}
-        return run_in_environment(env.lock, spec, self.store.root, code, timeout_s=backstop,
-                                  echo=True)
+        return run_in_environment(env.lock, spec, self.store.root,
+                                  own_file_record(self.flow_cls), timeout_s=backstop, echo=True)
 
     def _record(self, meta: Any, spec: TaskSpec, outcome: SingleOutcome) -> None:
         result = outcome.result

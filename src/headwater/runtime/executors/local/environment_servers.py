@@ -11,7 +11,6 @@ executor cannot tell the two kinds apart.
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import socket
@@ -55,11 +54,10 @@ class EnvironmentServers:
 
         self._envs = dict(step_envs)
         self._overlay = str(runtime_overlay())
-        flow_file = os.path.realpath(inspect.getfile(flow_cls))
-        self._launch = {"folder": os.path.dirname(flow_file),
-                        "code": {"module": flow_cls.__module__,
-                                 "path": os.path.basename(flow_file),
-                                 "class": flow_cls.__name__},
+        from headwater.flow_file import own_file_record
+
+        code = own_file_record(flow_cls)
+        self._launch = {"folder": code["folder"], "code": code,
                         "root": root, "current": dict(current_fields or {})}
         self._servers: dict[str, EnvForkServer] = {}  # lock id -> its server
 
