@@ -415,7 +415,7 @@ def test_a_run_sweeps_stale_temp_files_once_a_day_and_spares_live_ones(tmp_path)
     store = datastore(tmp_path)
     folder = next(p for p in (store / "blobs").iterdir() if p.is_dir())
     marker = store / MARKER
-    assert marker.exists()  # the first run swept (nothing to remove yet)
+    assert marker.exists()  # the first run started the daily clock (nothing to remove yet)
 
     def leftover(name: str, age_s: float):
         path = folder / f"{TEMP_PREFIX}{name}.4242.deadbeef"

@@ -35,10 +35,10 @@ one it opened before each write transaction), rather than record a run nobody ca
 
 from __future__ import annotations
 
+import _sqlite3 as sqlite3  # the package around it adds only datetime adapters, never used here
 import _thread  # threading's Lock, local and get_ident are these: `threading` is not needed
 import contextlib
 import os
-import sqlite3
 import stat
 import time
 from collections.abc import Iterator, Sequence
@@ -356,6 +356,7 @@ def _create_file(path: str) -> None:
             # makes it durable before it gets its name. Fewer syncs make a fresh project's
             # first run faster.
             conn.execute(_NO_SYNC_WHILE_PRIVATE)
+            conn.execute(sql.NEW_FILE_PAGE_SIZE)
             conn.execute(sql.ENABLE_WAL).fetchall()
             _ensure_schema(conn, aside)
         finally:
@@ -412,6 +413,8 @@ def _ensure_schema(conn: sqlite3.Connection, path: str) -> None:
     if version == sql.SCHEMA_VERSION:
         return
     _refuse_newer(version, path)
+    if version == 0:  # a new file (created in place): its pages are not written yet
+        conn.execute(sql.NEW_FILE_PAGE_SIZE)
     _enable_wal(conn)
     conn.execute("BEGIN IMMEDIATE")
     try:

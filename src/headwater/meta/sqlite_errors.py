@@ -9,8 +9,8 @@ has exited, readers see it as failed (see :mod:`headwater.meta.liveness`).
 
 from __future__ import annotations
 
+import _sqlite3 as sqlite3  # see sqlite_conn.py
 import os
-import sqlite3
 
 from headwater.exceptions import MetadataError
 

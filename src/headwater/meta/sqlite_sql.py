@@ -116,6 +116,11 @@ PRAGMAS_COMMON = ("PRAGMA foreign_keys = OFF",)
 PRAGMAS_WRITER = ("PRAGMA synchronous = NORMAL", "PRAGMA journal_size_limit = 67108864")
 PRAGMA_READONLY = "PRAGMA query_only = ON"
 ENABLE_WAL = "PRAGMA journal_mode = WAL"
+# The page size of a new file (set before its first page is written; an existing file keeps its
+# own). A run commits a few small rows per task and each commit appends every page it changed to
+# the WAL, whole: with 1 KiB pages a run's WAL is about a quarter of what 4 KiB pages make, and
+# the checkpoint that closes a run syncs, copies and deletes that much less.
+NEW_FILE_PAGE_SIZE = "PRAGMA page_size = 1024"
 GET_VERSION = "PRAGMA user_version"
 SET_VERSION = "PRAGMA user_version = {version:d}"
 

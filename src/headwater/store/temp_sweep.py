@@ -10,6 +10,7 @@ wrote it, and is removed.
 When: a run starts a sweep of its local datastore in a background thread, at most once per
 :data:`SWEEP_EVERY_S` per datastore (the time of the last complete sweep is the modification time
 of :data:`MARKER` in the datastore's folder), so a run pays for it once a day, not on its start.
+A datastore without the marker is new: its first run only creates the marker.
 The run waits for it at its end only briefly (:data:`JOIN_S`); a sweep cut short by the process
 exiting leaves nothing broken and is redone by a later run. Remote stores are not swept here:
 their puts are atomic, except S3 multipart uploads, which ``cleanup_temp`` of that store aborts.
@@ -38,9 +39,17 @@ def start_sweep(storage: Any, *, now: float | None = None) -> threading.Thread |
         return None
     marker = os.path.join(root, MARKER)
     now = time.time() if now is None else now
-    with contextlib.suppress(OSError):
+    try:
         if now - os.stat(marker).st_mtime < SWEEP_EVERY_S:
             return None
+    except FileNotFoundError:
+        # Never swept: a new datastore, where no writer can have been killed a day ago. Its
+        # clock starts now, and a run a day from now sweeps it (no thread for this run).
+        with contextlib.suppress(OSError):
+            _mark_swept(marker)
+        return None
+    except OSError:
+        pass
     # Imported here, not at the top: a run's fork servers are forked before this, and a process
     # without `threading` skips its after-fork work in every forked task (copy-on-write faults).
     import threading
@@ -62,6 +71,13 @@ def _sweep(storage: Any, marker: str) -> None:
     # fail the run that started it.
     with contextlib.suppress(Exception):
         storage.cleanup_temp(older_than_s=STALE_AFTER_S)
-        with open(marker, "a"):
-            pass
-        os.utime(marker)
+        _mark_swept(marker)
+
+
+def _mark_swept(marker: str) -> None:
+    """Create or touch the marker (never through a symlink planted in its place)."""
+    fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        os.utime(fd)
+    finally:
+        os.close(fd)
