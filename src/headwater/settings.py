@@ -55,16 +55,54 @@ def _resolved(here: str, path: str) -> str:
 
 
 def nearest_local_root(cwd: str | os.PathLike) -> str:
-    """The nearest ``.headwater/`` in ``cwd`` or a parent, else a new one in ``cwd``."""
+    """The nearest ``.headwater/`` in ``cwd`` or a parent, else a new one in ``cwd``.
+
+    A found folder another user could have planted is refused (:func:`check_found_root`).
+    """
     here = folder = os.path.realpath(cwd)
     while True:
         candidate = os.path.join(folder, DEFAULT_DIRNAME)
         if os.path.isdir(candidate):
+            check_found_root(candidate)
             return candidate
         parent = os.path.dirname(folder)
         if parent == folder:
             return os.path.join(here, DEFAULT_DIRNAME)
         folder = parent
+
+
+def check_found_root(path: str) -> None:
+    """Refuse a ``.headwater`` found by walking up from the current folder that another user
+    could have put there, or could write into.
+
+    Walking up is what makes this matter: a ``/tmp/.headwater`` made by anyone would otherwise
+    receive the runs of every user working under ``/tmp``, and could hand them pickles to load.
+    Refused: a folder (or link) in a folder any user may write (``/tmp``) that is neither this
+    user's nor root's, and a folder any user may write into. Another user's folder elsewhere (a
+    team's project folder, a bind mount in a container) is used as before; a root chosen explicitly
+    (``--datastore-root``, ``HEADWATER_DATASTORE_ROOT``) is never checked: the user chose it.
+    """
+    import stat
+
+    try:
+        link, target = os.lstat(path), os.stat(path)
+        holder = os.stat(os.path.dirname(path))
+    except OSError:
+        return  # gone, or unreadable: whatever opens it next says so
+    me = os.geteuid()
+    others_write = bool(target.st_mode & stat.S_IWOTH)
+    planted = bool(holder.st_mode & stat.S_IWOTH) and link.st_uid not in (me, 0)
+    if not planted and not others_write:
+        return
+    from headwater.exceptions import StoreError
+
+    why = ("any user may write into it" if others_write else
+           f"it belongs to another user (uid {link.st_uid}) and sits in a folder others may write")
+    raise StoreError(
+        f"refusing the datastore {path} found from the current folder: {why}, so another "
+        "user could read these runs or plant data that loading an artifact would run",
+        fix=f"remove {path} if you did not make it (or `chmod o-w` it if you did), or choose "
+        "a datastore on purpose with --datastore-root PATH or HEADWATER_DATASTORE_ROOT")
 
 
 def current_username() -> str:
