@@ -2,7 +2,9 @@
 
 Handlers are plain functions over :class:`headwater.ui.reader.Reader`; the database and the
 datastore are read in Starlette's thread pool so one slow read never stalls the event streams.
-Errors a reader can cause (an unknown run, a bad name) answer 404 with the message as JSON.
+Errors a reader can cause (an unknown run, a bad name, a bad number) answer 404 with the message
+as JSON; headwater's other errors (a damaged blob, an unreadable database) answer 500 the same way
+(:func:`error_answer`, the app's handler for every :class:`HeadwaterException`).
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from headwater.exceptions import HeadwaterException, NotFoundError
+from headwater.exceptions import NotFoundError
 from headwater.meta.rows import STATUSES
 from headwater.ui import events
 from headwater.ui.reader import Reader
 
 MAX_PAGE = 500
+MAX_NUMBER = 1 << 62  # offsets and attempts are clamped here: the database holds 64-bit integers
 
 # The card is someone's HTML: it runs sandboxed (no same origin, so no cookie and no API), may
 # run its own inline scripts (Vega charts), and may fetch nothing.
@@ -40,8 +43,7 @@ def _int(request: Request, name: str, default: int, *, low: int = 0,
     except ValueError:
         raise NotFoundError(f"query parameter {name}={raw!r} is not a number",
                             fix=f"give {name} as a whole number") from None
-    value = max(low, value)
-    return value if high is None else min(high, value)
+    return min(max(low, value), MAX_NUMBER if high is None else high)
 
 
 async def _read(request: Request, func: Any, *args: Any, **kwargs: Any) -> Any:
@@ -50,12 +52,15 @@ async def _read(request: Request, func: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 async def _answer(func: Any, *args: Any, **kwargs: Any) -> Response:
-    try:
-        return JSONResponse(await run_in_threadpool(func.__self__.call, func, *args, **kwargs))
-    except NotFoundError as err:
-        return JSONResponse({"error": err.msg, "fix": getattr(err, "fix", None)}, status_code=404)
-    except HeadwaterException as err:
-        return JSONResponse({"error": err.msg}, status_code=500)
+    return JSONResponse(await run_in_threadpool(func.__self__.call, func, *args, **kwargs))
+
+
+async def error_answer(request: Request, err: Exception) -> Response:
+    """A :class:`HeadwaterException` raised anywhere in a handler, as JSON: 404 for something
+    that is not there (or a bad name or number in the address), 500 for the rest."""
+    status = 404 if isinstance(err, NotFoundError) else 500
+    return JSONResponse({"error": getattr(err, "msg", str(err)), "fix": getattr(err, "fix", None)},
+                        status_code=status)
 
 
 async def flows(request: Request) -> Response:
@@ -98,34 +103,28 @@ async def task(request: Request) -> Response:
 
 async def log(request: Request) -> Response:
     attempt = request.query_params.get("attempt")
-    try:
-        data, final, number = await _read(
-            request, _reader(request).log, *_task_args(request), request.path_params["stream"],
-            None if attempt is None else _int(request, "attempt", 0))
-    except NotFoundError as err:
-        return JSONResponse({"error": err.msg}, status_code=404)
+    data, final, number = await _read(
+        request, _reader(request).log, *_task_args(request), request.path_params["stream"],
+        None if attempt is None else _int(request, "attempt", 0))
     return Response(data, media_type="text/plain; charset=utf-8",
                     headers={"x-headwater-final": "1" if final else "0",
                              "x-headwater-attempt": str(number)})
 
 
 async def artifact(request: Request) -> Response:
-    try:
-        data, filename = await _read(
-            request, _reader(request).artifact_value, *_task_args(request), request.path_params["name"])
-    except NotFoundError as err:
-        return JSONResponse({"error": err.msg}, status_code=404)
+    data, filename = await _read(
+        request, _reader(request).artifact_value, *_task_args(request), request.path_params["name"])
     return Response(data, media_type="application/octet-stream",
                     headers={"content-disposition": f'attachment; filename="{filename}"',
                              "x-content-type-options": "nosniff"})
 
 
 async def card(request: Request) -> Response:
-    try:
-        index = int(request.path_params["index"])
-        text = await _read(request, _reader(request).card_html, *_task_args(request), index)
-    except (NotFoundError, ValueError) as err:
-        return JSONResponse({"error": getattr(err, "msg", str(err))}, status_code=404)
+    raw = request.path_params["index"]
+    if not (raw.isascii() and raw.isdigit()):
+        raise NotFoundError(f"no card number {raw[:40]!r}",
+                            fix="a card is addressed by its number among the task's cards: 0, 1, ...")
+    text = await _read(request, _reader(request).card_html, *_task_args(request), int(raw))
     return Response(text, media_type="text/html; charset=utf-8",
                     headers={"content-security-policy": CARD_CSP,
                              "x-content-type-options": "nosniff", "cache-control": "no-store"})

@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from headwater.exceptions import HeadwaterException
 from headwater.settings import Settings
 from headwater.ui import api, pages
 from headwater.ui.reader import Reader
@@ -30,6 +31,7 @@ def create_app(settings: Settings, *, token: str | None) -> Any:
 
     app = Starlette(routes=[*api.routes, *pages.routes,
                             Mount("/static", StaticFiles(directory=STATIC), name="static")],
-                    lifespan=lifespan)
+                    lifespan=lifespan,
+                    exception_handlers={HeadwaterException: api.error_answer})
     app.state.reader = reader
     return Guard(app, token)

@@ -4,7 +4,8 @@ The server polls the metadata database (and the running task's scratch log) ever
 ``POLL_S`` and sends only what changed since the last message: step states come from one
 aggregate query, tasks from those running or changed lately, so a page open on a 10,000-task
 foreach never reads every task again.
-A stream ends with an ``end`` event once its run (or attempt) is over.
+A stream ends with an ``end`` event once its run (or attempt) is over, or, carrying ``error``,
+when reading it fails (a damaged log blob, a database gone): the page says so instead of retrying.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
-from headwater.exceptions import NotFoundError
+from headwater.exceptions import HeadwaterException
 
 POLL_S = 0.5
 KEEPALIVE_S = 15.0
@@ -42,11 +43,8 @@ async def run_events(request: Request) -> Response:
     """``run`` (summary and step states) and ``tasks`` (changed task summaries) events."""
     reader = request.app.state.reader
     flow, run_id = request.path_params["flow"], request.path_params["run_id"]
-    try:
-        first = await run_in_threadpool(reader.call, reader.snapshot, flow, run_id,
-                                        time.time() - FIRST_LOOKBACK_S)
-    except NotFoundError as err:
-        return JSONResponse({"error": err.msg}, status_code=404)
+    first = await run_in_threadpool(reader.call, reader.snapshot, flow, run_id,
+                                    time.time() - FIRST_LOOKBACK_S)
 
     async def source() -> AsyncIterator[bytes]:
         head, changed = first
@@ -74,7 +72,7 @@ async def run_events(request: Request) -> Response:
             head = new_head
         yield _message("end", {"status": head["status"]})
 
-    return _stream(source())
+    return _stream(_ending_on_errors(source()))
 
 
 async def log_events(request: Request) -> Response:
@@ -83,10 +81,7 @@ async def log_events(request: Request) -> Response:
     reader = request.app.state.reader
     p = request.path_params
     args = (p["flow"], p["run_id"], p["step"], p["task_id"], p["stream"])
-    try:
-        first = await run_in_threadpool(reader.call, reader.log, *args)
-    except NotFoundError as err:
-        return JSONResponse({"error": err.msg}, status_code=404)
+    first = await run_in_threadpool(reader.call, reader.log, *args)
 
     async def source() -> AsyncIterator[bytes]:
         data, final, attempt = first
@@ -111,4 +106,14 @@ async def log_events(request: Request) -> Response:
                 yield _message("reset", {"attempt": new_attempt})
             data, attempt = new_data, new_attempt
 
-    return _stream(source())
+    return _stream(_ending_on_errors(source()))
+
+
+async def _ending_on_errors(source: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """``source``'s messages; a headwater error while reading ends the stream with an ``end``
+    event that names it (the response has started: its status can no longer say so)."""
+    try:
+        async for message in source:
+            yield message
+    except HeadwaterException as err:
+        yield _message("end", {"error": err.msg, "fix": err.fix})

@@ -267,8 +267,13 @@ class Reader:
         if not 0 <= index < len(sources):
             raise NotFoundError(f"task {row.pathspec} has no card number {index}",
                                 fix="pick a card from the task's page")
+        kind, _, key, live = sources[index]
         try:
-            data = bytes(self.store().storage.read(sources[index][2]))
+            if live:
+                data = bytes(self.store().storage.read(key))
+            else:  # a stored card is a blob: verified against its hash like any other
+                what = f"card {index} ({kind}) of task {row.pathspec}"
+                data = self.store().load_bytes(key.rpartition("/")[2], what=what)
         except FileNotFoundError:
             raise NotFoundError(f"card {index} of task {row.pathspec} is gone from the datastore",
                                 fix="reload the task's page") from None

@@ -6,7 +6,8 @@
   does not stay in the address bar or the history).
 - Without a token (loopback only), the Host header must name loopback too: a web page the user
   visits cannot reach the UI through a DNS name rebound to 127.0.0.1.
-- Only GET and HEAD are answered; the UI changes nothing.
+- Only GET and HEAD are answered; the UI changes nothing. It has no websocket: a websocket
+  handshake is refused before it reaches the app, token or not.
 
 A pure ASGI middleware: it sees every request, the static files and the event streams included.
 """
@@ -20,7 +21,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from headwater.exceptions import HeadwaterException
 
@@ -84,7 +85,10 @@ class Guard:
         self.token = token
 
     async def __call__(self, scope: Scope, receive: Callable, send: Callable) -> None:
-        if scope["type"] != "http":
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        if scope["type"] != "http":  # lifespan
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
@@ -116,7 +120,10 @@ class Guard:
 
     async def _set_cookie_and_redirect(self, scope: Scope, query: dict, send: Callable) -> None:
         rest = urlencode({k: v for k, v in query.items() if k != "token"})
-        location = scope["path"] + (f"?{rest}" if rest else "")
+        # Back to the same page on this server: the path percent-encoded (no CR/LF or non-ASCII
+        # can reach the header) and never starting "//", which a browser reads as another host.
+        path = "/" + quote(scope["path"], safe="/%:@!$&'()*+,;=-._~").lstrip("/")
+        location = path + (f"?{rest}" if rest else "")
         cookie = f"{COOKIE}={self.token}; Path=/; HttpOnly; SameSite=Strict"
         await _plain(send, 303, "Signed in.", [(b"location", location.encode()),
                                                (b"set-cookie", cookie.encode())])
@@ -125,10 +132,13 @@ class Guard:
 def _loopback_host(host_header: str) -> bool:
     """Whether a Host header ("localhost:8080", "[::1]:8080", ...) names this machine."""
     if host_header.startswith("["):
-        host = host_header[1:host_header.find("]")]
+        host, closed, port = host_header[1:].partition("]")
+        if not closed:
+            return False
+        port = port.removeprefix(":")
     else:
-        host = host_header.split(":")[0]
-    return is_loopback(host)
+        host, _, port = host_header.partition(":")
+    return is_loopback(host) and (port == "" or port.isascii() and port.isdigit())
 
 
 def _bearer(headers: dict[str, str]) -> str | None:

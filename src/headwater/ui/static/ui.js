@@ -328,7 +328,11 @@ function followLog(base, stream, pre, state) {
     pre.append(JSON.parse(event.data).text);
     pre.classList.remove("empty");
   });
-  source.addEventListener("end", () => { source.close(); state.textContent = "complete"; });
+  source.addEventListener("end", (event) => {
+    source.close();
+    const end = JSON.parse(event.data || "{}");
+    state.textContent = end.error ? `cannot read: ${end.error}` : "complete";
+  });
   source.onerror = () => { state.textContent = "disconnected"; };
 }
 

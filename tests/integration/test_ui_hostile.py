@@ -1,0 +1,128 @@
+"""What an attacker (or a damaged datastore) sends the web UI gets a clear answer, never a 500 with
+a traceback in the server's output, never a page that leaves this server, never unverified bytes."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .faultkit import datastore, hw
+from .flowrun import flow_file, hermetic_env, start_cli
+from .uiserver import running_task, ui_server, wait_until
+
+HOSTILE_FLOW = flow_file("ui/hostile_flow.py")
+UI_FLOW = flow_file("ui/ui_flow.py")
+TOKEN = "hostile-token-for-the-ui-tests"
+TASK = "/api/tasks/HostileFlow/1/start/1"
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("ui-hostile")
+    proc = hw(HOSTILE_FLOW, "run", cwd=folder)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return folder
+
+
+@pytest.fixture(scope="module")
+def ui(home):
+    with ui_server(home) as server:
+        yield server
+
+
+def no_traceback(ui) -> None:  # type: ignore[no-untyped-def]
+    assert "Traceback" not in ui.output(), ui.output()
+
+
+@pytest.mark.parametrize("path", [
+    "/api/runs?limit=abc", "/api/runs?offset=x", "/api/runs/HostileFlow/1/tasks?limit=1e3",
+    f"{TASK}/logs/stdout?attempt=first", f"{TASK}/cards/%C2%B2", f"{TASK}/cards/abc"])
+def test_a_bad_number_in_an_address_is_a_404_naming_it(ui, path):
+    status, _, body = ui.get(path)
+    assert status == 404, body
+    answer = json.loads(body)
+    assert answer["error"] and answer["fix"]
+    no_traceback(ui)
+
+
+def test_numbers_too_large_for_the_database_are_clamped(ui):
+    huge = "9" * 30
+    assert ui.json(f"/api/runs?offset={huge}")["runs"] == []
+    assert ui.json(f"/api/runs/HostileFlow/1/tasks?offset={huge}")["tasks"] == []
+    status, _, _ = ui.get(f"{TASK}/logs/stdout?attempt={huge}")
+    assert status == 200
+    no_traceback(ui)
+
+
+def test_a_damaged_log_or_card_is_named_and_never_served(tmp_path):
+    proc = hw(HOSTILE_FLOW, "run", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for blob in (datastore(tmp_path) / "blobs").rglob("*"):
+        if blob.is_file():
+            blob.write_bytes(b"<script>planted</script>")
+    with ui_server(tmp_path) as ui:
+        status, _, body = ui.get(f"{TASK}/cards/0")
+        assert status == 500 and b"planted" not in body
+        assert "card 0 (default) of task HostileFlow/1/start/1" in json.loads(body)["error"]
+        status, _, body = ui.get(f"{TASK}/logs/stdout")
+        assert status == 500 and "stdout of HostileFlow/1/start/1" in json.loads(body)["error"]
+        status, _, body = ui.get(f"{TASK}/logs/stdout/events")
+        assert status == 500 and "stdout of HostileFlow/1/start/1" in json.loads(body)["error"]
+        no_traceback(ui)
+
+
+def test_an_event_stream_whose_database_breaks_ends_naming_why(tmp_path):
+    """The metadata file damaged under an open stream: the stream ends with an ``end`` event
+    carrying the error (its status was sent long ago), not a traceback and a dropped connection."""
+    gate = tmp_path / "gate"
+    run = start_cli(UI_FLOW, "run", "--gate", str(gate), cwd=tmp_path,
+                    env=hermetic_env({"HEADWATER_DATASTORE_ROOT": str(datastore(tmp_path))}))
+    try:
+        with ui_server(tmp_path) as ui:
+            wait_until(lambda: running_task(ui, "UIFlow", "wait"), "the wait step to start")
+            url = f"{ui.url}/api/runs/UIFlow/1/events"
+            with urllib.request.urlopen(url, timeout=120) as stream:  # noqa: S310 - our server
+                events = _events(stream)
+                assert next(events)[0] == "run"
+                (datastore(tmp_path) / "meta.sqlite").write_bytes(b"not a database " * 100)
+                last = next(data for name, data in events if name == "end")
+            assert "damaged" in last["error"] and last["fix"]
+            no_traceback(ui)
+    finally:
+        gate.touch()
+        run.wait(timeout=120)
+        run.stdout.close()
+        run.stderr.close()
+
+
+def _events(stream):  # type: ignore[no-untyped-def]
+    """(event, data) pairs of a server-sent event stream, as they arrive."""
+    name, data = None, []
+    for raw in stream:
+        line = raw.decode().rstrip("\n")
+        if line.startswith("event: "):
+            name = line[7:]
+        elif line.startswith("data: "):
+            data.append(line[6:])
+        elif not line and name:
+            yield name, json.loads("\n".join(data))
+            name, data = None, []
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:8080@attacker.example", "localhost:attacker.example",
+                                  "[::1", "[::1]attacker.example"])
+def test_a_host_header_that_only_starts_like_loopback_is_refused(ui, host):
+    assert ui.get("/api/flows", headers={"Host": host})[0] == 403
+
+
+def test_signing_in_with_the_token_link_never_leaves_this_server(home):
+    with ui_server(home, token=TOKEN) as ui:
+        status, headers, _ = ui.get(f"//attacker.example/?token={TOKEN}", token="")
+        assert status == 303 and headers["location"] == "/attacker.example/"
+        status, headers, _ = ui.get(f"/%0D%0ASet-Cookie:%20x=y/%C3%A9?token={TOKEN}", token="")
+        assert status == 303 and headers["location"] == "/%0D%0ASet-Cookie:%20x=y/%C3%A9"
+        assert headers["set-cookie"].startswith("headwater_ui_token=")
+        no_traceback(ui)
