@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from headwater import backends, secrets
+from headwater import backends, secrets, step
 from headwater.decorators.secrets import SecretsError, fetch
 from headwater.exceptions import FlowDefinitionError
 
@@ -65,3 +65,28 @@ def test_malformed_sources_are_refused_when_the_class_is_defined() -> None:
         secrets(sources=[42])
     with pytest.raises(FlowDefinitionError, match="must be a list"):
         secrets(sources="env.X")
+
+
+class InlineSecretFlow:
+    @secrets(sources=[{"type": "inline", "options": {"env_vars": {"DB_PASSWORD": "hunter2"}}},
+                      "env.CREDS"])
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+def test_the_recorded_graph_names_inline_secrets_without_their_values() -> None:
+    """``current.graph`` is recorded with every run (``_graph_info``): the names stay, the
+    values do not."""
+    from headwater.graph import check_flow
+    from headwater.graph.info import graph_info
+
+    info = graph_info(check_flow(InlineSecretFlow), InlineSecretFlow)
+    assert "hunter2" not in json.dumps(info)
+    (declared,) = [d for d in info["steps"]["start"]["decorators"] if d["name"] == "secrets"]
+    assert declared["attributes"]["sources"] == [
+        {"type": "inline", "options": {"env_vars": {"DB_PASSWORD": "***"}}}, "env.CREDS"]

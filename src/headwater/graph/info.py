@@ -80,9 +80,22 @@ def _decorators(flow_cls: type | None, step: str) -> list[dict[str, Any]]:
 
 
 def _decorator(name: str, attributes: Any, deco: Any) -> dict[str, Any]:
-    return {"name": name, "attributes": json.loads(json.dumps(attributes, default=repr)),
+    plain = json.loads(json.dumps(attributes, default=repr))
+    if name == "secrets":
+        _mask_inline_secrets(plain)
+    return {"name": name, "attributes": plain,
             "statically_defined": getattr(deco, "_hw_static", True),
             "inserted_by": getattr(deco, "_hw_inserted_by", None)}
+
+
+def _mask_inline_secrets(attributes: dict[str, Any]) -> None:
+    """``@secrets``' inline sources keep their variables' names, not their values: this graph is
+    recorded with the run (``_graph_info``) and read back by anyone who can read the run."""
+    for source in attributes.get("sources") or ():
+        options = source.get("options") if isinstance(source, dict) else None
+        env_vars = options.get("env_vars") if isinstance(options, dict) else None
+        if isinstance(env_vars, dict):
+            options["env_vars"] = dict.fromkeys(env_vars, "***")
 
 
 def _block(graph: Graph, first: str | None, stop: str | None, seen: set[str]) -> list[Any]:
