@@ -48,6 +48,14 @@ def test_a_bad_number_in_an_address_is_a_404_naming_it(ui, path):
     no_traceback(ui)
 
 
+def test_every_answer_forbids_content_sniffing(ui):
+    """A log line or an artifact holding HTML is never taken for a page."""
+    for path in (f"{TASK}/logs/stdout", "/api/flows", "/", "/static/ui.js", "/api/runs?limit=x"):
+        status, headers, body = ui.get(path)
+        assert headers["x-content-type-options"] == "nosniff", path
+    assert b"<script>alert('log')</script>" in ui.get(f"{TASK}/logs/stdout")[2]
+
+
 def test_numbers_too_large_for_the_database_are_clamped(ui):
     huge = "9" * 30
     assert ui.json(f"/api/runs?offset={huge}")["runs"] == []

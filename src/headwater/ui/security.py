@@ -92,6 +92,7 @@ class Guard:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        send = _nosniff(send)
         if scope["method"] not in ("GET", "HEAD"):
             await _plain(send, 405, "The headwater UI is read-only.", [(b"allow", b"GET, HEAD")])
             return
@@ -127,6 +128,19 @@ class Guard:
         cookie = f"{COOKIE}={self.token}; Path=/; HttpOnly; SameSite=Strict"
         await _plain(send, 303, "Signed in.", [(b"location", location.encode()),
                                                (b"set-cookie", cookie.encode())])
+
+
+def _nosniff(send: Callable) -> Callable:
+    """``send`` adding ``X-Content-Type-Options: nosniff`` to every answer: a log or an artifact
+    holding HTML is never taken for a page, whatever the browser guesses."""
+
+    async def sending(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            headers = [h for h in message.get("headers", ()) if h[0].lower() != b"x-content-type-options"]
+            message = {**message, "headers": [*headers, (b"x-content-type-options", b"nosniff")]}
+        await send(message)
+
+    return sending
 
 
 def _loopback_host(host_header: str) -> bool:
