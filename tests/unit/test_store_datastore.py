@@ -195,6 +195,7 @@ def test_small_values_ride_inline_and_are_still_verified(tmp_path: Path) -> None
     with pytest.raises(DataIntegrityError) as info:
         ds.load_artifact(damaged, name="state", where=WHERE)
     assert "'state'" in str(info.value) and "inline bytes" in str(info.value)
+    assert "metadata database was altered" in info.value.fix and "blob file" not in info.value.fix
 
 
 def test_a_small_array_loaded_inline_is_writable_as_from_a_blob(tmp_path: Path) -> None:

@@ -163,7 +163,7 @@ class DataStore:
         """The verified bytes of an artifact :meth:`save_serialized` stored."""
         if ref.inline is not None:
             return _verified(memoryview(ref.inline), ref.key, what,
-                             "its inline bytes in the metadata")
+                             "its inline bytes in the metadata", fix=_ALTERED_ROW)
         return self._read_verified(ref.key, what)
 
     def save_bytes(self, data: bytes | memoryview) -> ArtifactRef:
@@ -268,8 +268,12 @@ def _inline_ref(encoded: Encoded) -> ArtifactRef:
 def _load_inline(ref: ArtifactRef, name: str, where: str, what: str) -> object:
     # A bytearray, not the bytes: values come back writable, as from a blob's mmap.
     buf = memoryview(bytearray(ref.inline or b""))
-    return decode(_verified(buf, ref.key, what, "its inline bytes in the metadata"),
-                  name=name, where=where)
+    return decode(_verified(buf, ref.key, what, "its inline bytes in the metadata",
+                            fix=_ALTERED_ROW), name=name, where=where)
+
+
+_ALTERED_ROW = ("its row in the metadata database was altered: rerun the task that produced it "
+                "(`resume STEP` from a run that has it whole)")
 
 
 def warm_codecs(rounds: int) -> None:
@@ -286,14 +290,16 @@ def warm_codecs(rounds: int) -> None:
                     where="warm")
 
 
-def _verified(buf: memoryview, key: str, what: str, where: str) -> memoryview:
+def _verified(buf: memoryview, key: str, what: str, where: str,
+              fix: str = "rerun the task that produced it; delete the corrupt blob file first",
+              ) -> memoryview:
     """``buf`` if its content hash is ``key``; else a DataIntegrityError naming ``where``."""
     actual = xxhash.xxh3_128_hexdigest(buf)
     if actual != key:
         raise DataIntegrityError(
             f"cannot load {what}: {where} is corrupt ({buf.nbytes} bytes that hash to {actual}, "
             f"not {key})",
-            fix="rerun the task that produced it; delete the corrupt blob file first",
+            fix=fix,
         )
     return buf
 
