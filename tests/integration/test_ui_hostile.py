@@ -4,14 +4,18 @@ a traceback in the server's output, never a page that leaves this server, never 
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from servers import stop_process
+
 from .faultkit import datastore, hw
 from .flowrun import flow_file, hermetic_env, start_cli
-from .uiserver import running_task, ui_server, wait_until
+from .uiserver import running_task, ui_command, ui_server, wait_until
 
 HOSTILE_FLOW = flow_file("ui/hostile_flow.py")
 UI_FLOW = flow_file("ui/ui_flow.py")
@@ -134,3 +138,31 @@ def test_signing_in_with_the_token_link_never_leaves_this_server(home):
         assert status == 303 and headers["location"] == "/%0D%0ASet-Cookie:%20x=y/%C3%A9"
         assert headers["set-cookie"].startswith("headwater_ui_token=")
         no_traceback(ui)
+
+
+def test_an_address_in_use_is_one_clear_error_and_port_0_prints_the_real_port(home, ui):
+    proc = subprocess.run(ui_command(home, "--port", str(ui.port)), env=hermetic_env(),  # noqa: S603
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"cannot serve the UI on 127.0.0.1:{ui.port}" in proc.stderr and "fix:" in proc.stderr
+    assert "headwater UI on" not in proc.stdout and "Traceback" not in proc.stderr
+    log = home / "ui-port-0.log"
+    with open(log, "wb") as out:
+        server = subprocess.Popen(ui_command(home, "--port", "0"), env=hermetic_env(),  # noqa: S603
+                                  stdout=out, stderr=subprocess.STDOUT)
+    try:
+        url = wait_until(lambda: re.search(r"http://127\.0\.0\.1:(\d+)/", log.read_text()),
+                         "the address to be printed")
+        assert url.group(1) != "0"
+        flows = wait_until(lambda: _get_json(url.group(0) + "api/flows"), "the UI to answer")
+        assert [f["name"] for f in flows] == ["HostileFlow"]
+    finally:
+        stop_process(server)
+
+
+def _get_json(url: str):  # type: ignore[no-untyped-def]
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 - our own server
+            return json.loads(answer.read())
+    except OSError:
+        return None

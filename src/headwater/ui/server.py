@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 from typing import TextIO
 
@@ -39,6 +40,8 @@ def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8080,
 
     from headwater.ui.app import create_app
 
+    listening = _listen(host, port)
+    port = listening.getsockname()[1]  # the one the system chose, for --port 0
     app = create_app(settings, token=token)
     shown_host = f"[{host}]" if ":" in host else host
     out.write(f"headwater UI on http://{shown_host}:{port}{path}\n"
@@ -51,4 +54,30 @@ def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8080,
     out.flush()
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                             server_header=False, lifespan="on")
-    uvicorn.Server(config).run()
+    uvicorn.Server(config).run(sockets=[listening])
+
+
+class UIBindError(HeadwaterException):
+    """The UI's address cannot be listened on (taken, not this machine's, not allowed)."""
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host:port`` before anything is printed: an address in use is one
+    clear error (not "headwater UI on ..." followed by the server's own complaint), and the
+    address printed is the one really listened on."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        listening = socket.socket(family, kind, proto)
+        try:
+            listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listening.bind(address)
+            listening.listen(2048)
+        except BaseException:
+            listening.close()
+            raise
+    except OSError as err:
+        raise UIBindError(f"cannot serve the UI on {host}:{port}: {err.strerror or err}",
+                          fix="pick another --port (--port 0 takes any free one) or stop what "
+                          "listens there; --host must be an address of this machine") from None
+    return listening
