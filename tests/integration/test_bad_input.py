@@ -400,3 +400,23 @@ def test_a_file_given_as_the_datastore_root_is_one_clear_error(tmp_path):
     refused(proc, "Metadata error", f"cannot create the folder {a_file}",
             "a file, not a folder, is there", "fix: point --datastore-root")
     assert a_file.read_text() == "not a folder\n"
+
+
+def test_a_datastore_anyone_may_write_found_above_is_refused_and_left_alone(tmp_path):
+    """A ``.headwater`` others can write, found by walking up: refused before anything is
+    written into it, with the folder and the fix named; a chosen root still works."""
+    planted = tmp_path / ".headwater"
+    planted.mkdir()
+    planted.chmod(0o777)
+    project = tmp_path / "project"
+    project.mkdir()
+    env = {k: v for k, v in env_for(project).items() if k != "HEADWATER_DATASTORE_ROOT"}
+    proc = subprocess.run([sys.executable, str(INPUT), "run", "--needed", "x"], cwd=project,
+                          env=env, capture_output=True, text=True, timeout=300)
+    refused(proc, "Storage error", f"refusing the datastore {planted}",
+            "any user may write into it", "--datastore-root")
+    assert list(planted.iterdir()) == []
+    proc = subprocess.run([sys.executable, str(INPUT), "--datastore-root", str(project / "mine"),
+                           "run", "--needed", "x"], cwd=project, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
