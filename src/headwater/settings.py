@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from headwater.exceptions import HeadwaterException
 from headwater.records import Record
 
 DEFAULT_DIRNAME = ".headwater"
@@ -110,13 +111,40 @@ def current_username() -> str:
     for var in ("HEADWATER_USER", "METAFLOW_USER", "USER", "USERNAME", "LOGNAME"):
         value = os.environ.get(var)
         if value:
-            return value
+            return _checked_username(value, var)
     try:
         import pwd
 
         return pwd.getpwuid(os.getuid()).pw_name
     except (ImportError, KeyError):
         return "unknown"
+
+
+MAX_USERNAME = 500  # ``user:<name>`` is a system tag, and tags hold at most 512 characters
+
+
+class UserNameError(HeadwaterException):
+    """The user name a run would be recorded under cannot be a tag or be printed safely."""
+
+    headline = "Invalid user name"
+
+
+def _checked_username(name: str, var: str) -> str:
+    """``name`` if it can be the run's ``user:<name>`` tag and be printed as it is; else an error
+    naming the variable it came from (a control character in it could rewrite the terminal of
+    whoever lists the runs)."""
+    problem = None
+    if any(ch < " " or "\x7f" <= ch <= "\x9f" for ch in name):
+        problem = "contains a control character"
+    elif ".." in f"user:{name}".split("/"):
+        problem = "has a '..' path segment"
+    elif len(name) > MAX_USERNAME:
+        problem = f"is longer than {MAX_USERNAME} characters"
+    if problem is None:
+        return name
+    also = "" if var == "HEADWATER_USER" else " (or HEADWATER_USER, which wins)"
+    raise UserNameError(f"the user name {name[:40]!r} (from {var}) {problem}",
+                        fix=f"set {var}{also} to a plain name, e.g. alice")
 
 
 class Settings(Record, frozen=True):

@@ -420,3 +420,11 @@ def test_a_datastore_anyone_may_write_found_above_is_refused_and_left_alone(tmp_
                            "run", "--needed", "x"], cwd=project, env=env, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_a_user_name_with_a_terminal_escape_is_one_clear_error(tmp_path):
+    proc = hw(INPUT, "run", "--needed", "x", cwd=tmp_path, HEADWATER_USER="eve\x1b]0;owned\x07")
+    refused(proc, "Invalid user name", "(from HEADWATER_USER) contains a control character",
+            "fix: set HEADWATER_USER to a plain name")
+    assert "\x1b" not in proc.stderr
+    nothing_recorded(tmp_path)

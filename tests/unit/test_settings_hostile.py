@@ -1,5 +1,7 @@
-"""The ``.headwater`` found by walking up from the current folder is refused when another user could
-have planted it (a ``/tmp/.headwater``) or can write into it; chosen roots are never second-guessed."""
+"""Settings an attacker could plant or spell: the ``.headwater`` found by walking up from the current
+folder is refused when another user could have planted it (a ``/tmp/.headwater``) or can write into
+it (chosen roots are never second-guessed); a user name that cannot be a tag or be printed safely
+is refused naming its variable."""
 
 from __future__ import annotations
 
@@ -83,3 +85,19 @@ def test_a_chosen_root_is_never_refused(tmp_path):
     assert find_datastore_root(str(open_to_all), cwd=tmp_path, environ={}) == str(open_to_all)
     env = {"HEADWATER_DATASTORE_ROOT": str(open_to_all)}
     assert find_datastore_root(cwd=tmp_path, environ=env) == str(open_to_all)
+
+
+@pytest.mark.parametrize(("name", "problem"), [
+    ("evil\x1b]0;owned\x07", "control character"), ("a\nb", "control character"),
+    ("team/../admin", "'..' path segment"), ("x" * 600, "longer than 500")])
+def test_a_user_name_that_cannot_be_a_tag_or_be_printed_is_refused_naming_the_variable(
+        monkeypatch, name, problem):
+    from headwater.settings import UserNameError, current_username
+
+    monkeypatch.setenv("HEADWATER_USER", name)
+    with pytest.raises(UserNameError) as err:
+        current_username()
+    assert problem in err.value.msg and "HEADWATER_USER" in err.value.msg
+    assert "set HEADWATER_USER to a plain name" in err.value.fix
+    monkeypatch.setenv("HEADWATER_USER", "alice")
+    assert current_username() == "alice"
