@@ -60,6 +60,14 @@ def test_every_answer_forbids_content_sniffing(ui):
     assert b"<script>alert('log')</script>" in ui.get(f"{TASK}/logs/stdout")[2]
 
 
+def test_a_value_built_to_expand_when_printed_is_previewed_and_the_server_stays_up(ui):
+    artifacts = {a["name"]: a for a in ui.json(TASK)["artifacts"]}
+    assert artifacts["bomb"]["preview"].startswith("[[[[...], [...]]")
+    assert len(artifacts["bomb"]["preview"]) < 2000
+    assert "&lt;" not in artifacts["evil"]["preview"]  # JSON carries text; the page escapes it
+    assert ui.json("/api/flows")[0]["name"] == "HostileFlow"
+
+
 def test_numbers_too_large_for_the_database_are_clamped(ui):
     huge = "9" * 30
     assert ui.json(f"/api/runs?offset={huge}")["runs"] == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import io
 import json
 import re
@@ -302,3 +303,28 @@ def test_refresh_writes_at_most_once_per_refresh_interval():
     eager.refresh()
     eager.refresh()
     assert written == [0, 0, 0]
+
+
+class _CountedLeaf:
+    calls = 0
+
+    def __repr__(self) -> str:
+        type(self).calls += 1
+        return "leaf"
+
+
+@pytest.mark.parametrize("wrap", [
+    list, lambda pair: collections.OrderedDict(x=pair[0], y=pair[1]),
+    lambda pair: collections.namedtuple("Pair", "a b")(*pair), type("Listish", (list,), {})])
+def test_a_value_built_to_expand_when_printed_is_previewed_in_bounded_work(wrap):
+    """A pickle of a few hundred bytes can hold 2**depth shared references: a card (and the web
+    UI, which previews with the same function) must not print them all."""
+    from headwater.cards.preview import bounded_repr, short_repr
+
+    leaf = _CountedLeaf()
+    value = leaf
+    for _ in range(16):
+        value = wrap([value, value])
+    _CountedLeaf.calls = 0
+    assert len(bounded_repr(value)) <= 2000 and len(short_repr(value)) <= 600
+    assert _CountedLeaf.calls < 100  # 2**16 = 65,536 with a full repr

@@ -15,7 +15,27 @@ MAX_CHARS = 2000
 """Longest preview text; longer text is clipped with a note of how much was left out."""
 FRAME_ROWS = 5
 
-_repr = reprlib.Repr()
+class _BoundedRepr(reprlib.Repr):
+    """reprlib's limits, applied to subclasses of the built-in containers too.
+
+    reprlib picks its bounded method by the exact type name, so an ``OrderedDict``, a
+    ``namedtuple`` or a ``list`` subclass would get its full ``repr``: a few hundred bytes of
+    pickle (``a = [a, a]`` forty times, shared by reference) would then expand to 2**40 items.
+    """
+
+    _BASES = (("dict", dict), ("list", list), ("tuple", tuple), ("set", set),
+              ("frozenset", frozenset), ("str", str))
+
+    def repr1(self, x: Any, level: int) -> str:
+        kind = type(x)
+        if kind.__module__ != "builtins":
+            for name, base in self._BASES:
+                if isinstance(x, base):
+                    return f"{kind.__name__}({getattr(self, 'repr_' + name)(x, level)})"
+        return super().repr1(x, level)
+
+
+_repr = _BoundedRepr()
 _repr.maxstring = 200
 _repr.maxother = 200
 _repr.maxlist = _repr.maxtuple = _repr.maxset = _repr.maxfrozenset = _repr.maxdeque = 20
@@ -40,6 +60,12 @@ def short_repr(value: Any) -> str:
         return clip(_repr.repr(value), 500)
     except Exception as exc:  # noqa: BLE001 - a broken __repr__ must not break the card
         return f"<{type(value).__name__}: repr failed: {exc}>"
+
+
+def bounded_repr(value: Any, limit: int = MAX_CHARS) -> str:
+    """``repr(value)`` for a preview: at most 20 items a container, 3 levels deep, ``limit``
+    characters, whatever the value (a value built to expand when printed included)."""
+    return clip(_repr.repr(value), limit)
 
 
 def _type_name(value: Any) -> str:

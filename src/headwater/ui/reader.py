@@ -199,12 +199,14 @@ class Reader:
     def _preview(self, ref: Any, name: str, where: str) -> str | None:
         if ref.size > PREVIEW_MAX_BYTES:
             return None
+        from headwater.cards.preview import bounded_repr
+
         try:
             value = self.store().load_artifact(ref, name=name, where=where)
-            text = repr(value)
+            # bounded: a small pickle can hold a value whose full repr never ends
+            return bounded_repr(value, PREVIEW_CHARS)
         except Exception as exc:  # noqa: BLE001 - a preview never breaks the page
             return f"(cannot preview: {type(exc).__name__})"
-        return text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS] + " ..."
 
     def artifact_value(self, flow: str, run_id: str, step: str, task_id: str,
                        name: str) -> tuple[bytes, str]:

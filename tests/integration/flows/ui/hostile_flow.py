@@ -12,6 +12,10 @@ class HostileFlow(FlowSpec):
     def start(self):
         self.evil = "<img src=x onerror=alert(1)>"
         print("<script>alert('log')</script>")
+        bomb = []
+        for _ in range(40):  # a few hundred bytes pickled; 2**40 items printed in full
+            bomb = [bomb, bomb]
+        self.bomb = bomb
         self.next(self.end)
 
     @step
