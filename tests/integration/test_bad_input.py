@@ -326,6 +326,8 @@ def test_resume_with_no_run_to_resume(tmp_path):
     (lambda: Step("InputFlow/1/nosuch"), "step 'InputFlow/1/nosuch' not found"),
     (lambda: Task("InputFlow/1/start/99"), "task 'InputFlow/1/start/99' not found"),
     (lambda: Task("InputFlow/1/start/1", attempt=3), "has no attempt 3"),
+    (lambda: Task("InputFlow/1/start/1", attempt="first"), "attempt 'first' of task"),
+    (lambda: Task("InputFlow/1/start/1", attempt="3"), "has no attempt 3"),
     (lambda: Flow("InputFlow")["42"], "run 'InputFlow/42' not found"),
     (lambda: Run("InputFlow/1")["nosuch"], "step 'InputFlow/1/nosuch' not found"),
     # path traversal through the client

@@ -499,6 +499,13 @@ class Task(_InRun):
         run_row = load_run(flow, run_id, check=_namespace_check)
         row = load_task(run_row, step, task_id)
         self._set(run_row, row, TaskDetails(flow, run_id, step, task_id))
+        if attempt is not None:
+            try:
+                attempt = int(attempt)  # Metaflow takes "1" too
+            except (TypeError, ValueError):
+                raise NotFoundError(f"attempt {attempt!r} of task {pathspec} is not a number",
+                                    fix="pass attempt=0 for the first attempt, 1 for the "
+                                    "second, ...") from None
         if attempt is not None and not 0 <= attempt < max(row.attempts, 1):
             raise NotFoundError(
                 f"task {pathspec} has no attempt {attempt}; it made "
