@@ -58,12 +58,20 @@ SERVED: dict[str, str] = {
     "metaflow.plugins.datastores.serializers": "",
     "metaflow.plugins.datastores.serializers.pickle_serializer":
         "headwater.store.serializers.pickle_serializer",
+    "metaflow.decorators": "headwater.compat.decorator_names",
+    "metaflow.metaflow_config": "headwater.compat.config_values",
 }
 
+# Served modules whose names are partly found on use (a module ``__getattr__``): the names
+# ``metaflow_extensions`` packages add (extension_points.py). The shim forwards the lookup.
+DYNAMIC: frozenset[str] = frozenset({"metaflow", "metaflow.exception", "metaflow.metaflow_config"})
+
 LAZY: frozenset[str] = frozenset(name for name in SERVED if name.startswith(
-    ("metaflow.datastore.", "metaflow.plugins.datastores.")) and SERVED[name])
+    ("metaflow.datastore.", "metaflow.plugins.datastores.")) and SERVED[name]) | {
+    "metaflow.decorators", "metaflow.metaflow_config"}
 """Served modules the in-process alias imports only when first used: the artifact-serializer
-registry has no business in a run that does not name it (a run's imports stay lean)."""
+registry and the plug-in decorators' bases have no business in a run that does not name them
+(a run's imports stay lean)."""
 
 
 def packages() -> set[str]:
