@@ -66,10 +66,11 @@ def test_running_shim_again_over_its_own_package_is_fine(tmp_path) -> None:
     assert again.returncode == 0, again.stderr
     assert init.read_text() == first
     assert sorted(p.name for p in (tmp_path / "metaflow").iterdir()) == [
-        "__init__.py", "cards.py", "client", "datastore", "events.py", "exception.py",
-        "flowspec.py", "graph.py", "includefile.py", "lint.py", "metaflow_current.py",
-        "metaflow_version.py", "multicore_utils.py", "packaging_sys.py", "plugins",
-        "user_configs", "user_decorators", "util.py"]  # no temporary files left behind
+        "__init__.py", "cards.py", "client", "datastore", "decorators.py", "events.py",
+        "exception.py", "flowspec.py", "graph.py", "includefile.py", "lint.py",
+        "metaflow_config.py", "metaflow_current.py", "metaflow_version.py",
+        "multicore_utils.py", "packaging_sys.py", "plugins", "user_configs", "user_decorators",
+        "util.py"]  # no temporary files left behind
 
 
 def test_a_metaflow_folder_headwater_did_not_write_is_left_alone_unless_forced(tmp_path) -> None:

@@ -22,8 +22,10 @@ from headwater.client import (
     metadata,
     namespace,
 )
-from headwater.compat import extension_finder
-from headwater.compat import flowspec_names  # noqa: F401 - gives flows MyFlow._flow_state
+from headwater.compat import (
+    extension_finder,
+    flowspec_names,  # noqa: F401 - gives flows MyFlow._flow_state
+)
 from headwater.compat.exception_names import (
     MetaflowException,
     MetaflowInternalError,
