@@ -297,10 +297,14 @@ class Frame(Record, frozen=True, slots=True):
     num_splits: int
     is_foreach: bool = False
     items_key: str | None = None  # foreach only: blob holding the items, each pickled on its own
+    # An unbounded foreach (over an ``UnboundedForeachInput``): the step reads no num_splits,
+    # and one more task, its control task, has ``index`` CONTROL_INDEX (it joins nothing).
+    unbounded: bool = False
 
     # Spelled out: one is made per task of a split, and per task read back.
     def __init__(self, step: str, task_id: str, index: int, num_splits: int,
-                 is_foreach: bool = False, items_key: str | None = None) -> None:
+                 is_foreach: bool = False, items_key: str | None = None,
+                 unbounded: bool = False) -> None:
         put = object.__setattr__
         put(self, "step", step)
         put(self, "task_id", task_id)
@@ -308,6 +312,15 @@ class Frame(Record, frozen=True, slots=True):
         put(self, "num_splits", num_splits)
         put(self, "is_foreach", is_foreach)
         put(self, "items_key", items_key)
+        put(self, "unbounded", unbounded)
+
+    @property
+    def is_control(self) -> bool:
+        """The control task of an unbounded foreach."""
+        return self.unbounded and self.index == CONTROL_INDEX
+
+
+CONTROL_INDEX = -1  # Frame.index of an unbounded foreach's control task
 
 
 class ParentRef(Record, frozen=True, slots=True):
@@ -397,6 +410,7 @@ class TaskResult(Record, slots=True):
     next_steps: tuple[str, ...] = ()  # the steps this task transitions to (the taken case of a switch)
     foreach_count: int | None = None  # when it fans out with foreach
     foreach_items_key: str | None = None
+    foreach_unbounded: bool = False  # the foreach was over an UnboundedForeachInput
     failure: TaskFailure | None = None
     started_at: float = 0.0
     finished_at: float = 0.0

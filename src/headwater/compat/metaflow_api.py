@@ -99,6 +99,10 @@ def __getattr__(name: str) -> Any:
         import headwater.environments.parsers as parsers
 
         return getattr(parsers, name)
+    if name == "unbounded_test_foreach_internal":  # Metaflow's test plug-in (its own suite's)
+        from headwater.compat import ubf_test_names
+
+        return ubf_test_names.unbounded_test_foreach_internal
     if not name.startswith("__"):
         # Names metaflow_extensions packages add: toplevel modules' names, plug-in decorators.
         from headwater.compat.extension_points import toplevel

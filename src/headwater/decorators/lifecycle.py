@@ -219,8 +219,12 @@ class TaskHooks:
     """The lifecycle hooks of one task: its flow's flow decorators and its step's decorators."""
 
     def __init__(self, flow: Any, step_name: str, decorators: list[Any], retry_count: int,
-                 max_user_code_retries: int, options: Mapping[str, Any] | None) -> None:
+                 max_user_code_retries: int, options: Mapping[str, Any] | None,
+                 frames: tuple[Any, ...] = ()) -> None:
+        from headwater.flow.unbounded import ubf_context
+
         self.flow = flow
+        self.ubf_context = ubf_context(frames)
         self.step_name = step_name
         self.all_decorators = decorators
         self.decorators = [d for d in decorators if getattr(d, TASK_HOOKS_ATTR, False)]
@@ -242,12 +246,12 @@ class TaskHooks:
         for deco in self.decorators:
             deco.task_pre_step(self.step_name, None, None, _current("run_id"),
                                _current("task_id"), self.flow, self.graph, self.retry_count,
-                               self.max_retries, None, inputs)
+                               self.max_retries, self.ubf_context, inputs)
 
     def decorate(self, step_func: Callable[..., Any]) -> Callable[..., Any]:
         for deco in self.decorators:
             step_func = deco.task_decorate(step_func, self.flow, self.graph, self.retry_count,
-                                           self.max_retries, None)
+                                           self.max_retries, self.ubf_context)
         return step_func
 
     def succeeded(self) -> None:

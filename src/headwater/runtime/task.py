@@ -137,7 +137,7 @@ def _lifecycle_hooks(flow_cls: type, flow: Any, spec: TaskSpec) -> Any:
 
     options = current.__dict__.get("_extra", {}).get("_hw_flow_options")
     return TaskHooks(flow, spec.step, decorators, spec.attempt,
-                     int(spec.extra.get("max_user_code_retries", 0)), options)
+                     int(spec.extra.get("max_user_code_retries", 0)), options, spec.frames)
 
 
 def _call_step_with_hooks(hooks: Any, flow: Any, node: StepNode, spec: TaskSpec, store: Any,
@@ -256,6 +256,8 @@ def _item_loader(store: Any, where: str) -> Callable[[Frame], Any]:
     cache: dict[tuple[str, int], Any] = {}
 
     def load(frame: Frame) -> Any:
+        if frame.is_control:  # an unbounded foreach's control task has no item of its own
+            return None
         key = (frame.items_key or "", frame.index)
         if key not in cache:
             cache[key] = store.load_item(frame.items_key, frame.index,
@@ -316,7 +318,8 @@ register_computed("graph", _graph_info)
 
 def _finish(flow: Any, state: TaskState, node: StepNode, spec: TaskSpec, store: Any) -> TaskResult:
     result = TaskResult()
-    result.next_steps = _check_transition(flow, state, node, spec, store, result)
+    if not (spec.frames and spec.frames[-1].is_control):  # a control task goes nowhere
+        result.next_steps = _check_transition(flow, state, node, spec, store, result)
     result.manifest = _collect_artifacts(flow, state, spec, store)
     return result
 
@@ -372,6 +375,7 @@ def _fan_out(flow: Any, node: StepNode, spec: TaskSpec, store: Any, result: Task
     key, count = store.save_items(items, name=var, where=spec.pathspec)
     _check_split_count(range(count), var, spec.max_num_splits, where)
     result.foreach_count, result.foreach_items_key = count, key
+    result.foreach_unbounded = getattr(items, "_hw_unbounded_foreach", False) is True
 
 
 def _check_split_count(items: Any, var: str, limit: int, where: str) -> None:
