@@ -224,9 +224,7 @@ class Record(metaclass=_RecordType):
 
     def __setstate__(self, state: Any) -> None:
         if state.__class__ is list:  # what __getstate__ gives
-            put = object.__setattr__
-            for name, value in zip(self.__record_fields__, state, strict=True):
-                put(self, name, value)
+            self._put_values(state)
             return
         # Also reads what the dataclass versions of these classes pickled (artifacts such as a
         # @catch exception live on in old runs): a list of values (frozen, slots), the
@@ -237,8 +235,22 @@ class Record(metaclass=_RecordType):
             for name, value in state.items():
                 object.__setattr__(self, name, value)
             return
-        for name, value in zip(self.__record_fields__, state, strict=True):
-            object.__setattr__(self, name, value)
+        self._put_values(state)
+
+    def _put_values(self, values: Any) -> None:
+        """Fields in order; a pickle made before a field with a default was added (fewer
+        values) gets that default."""
+        fields = self.__record_fields__
+        values = list(values)
+        if len(values) > len(fields):
+            raise TypeError(f"{type(self).__name__}: {len(values)} values for {len(fields)} fields")
+        put = object.__setattr__
+        for name, value in zip(fields, values, strict=False):  # the rest: defaults, below
+            put(self, name, value)
+        for name, default, kind in self.__record_init__[len(values):]:
+            if kind == _GIVEN:
+                raise TypeError(f"{type(self).__name__}: no value for the field {name!r}")
+            put(self, name, default if kind == _DEFAULT else default())
 
 
 def replace(record: Any, **changes: Any) -> Any:
