@@ -50,6 +50,7 @@ FILES = {
                               flow, graph, retry_count, max_user_code_retries, ubf_context,
                               inputs):
                 flow.pre = "%s:%s:%s" % (step_name, self.attributes["label"], retry_count)
+                flow.retries_left = max_user_code_retries
                 flow.graph_names = sorted(n.name for n in graph)
 
             def task_decorate(self, step_func, flow, graph, retry_count,
@@ -79,15 +80,24 @@ FILES = {
 }
 
 FLOW = textwrap.dedent("""
-    from metaflow import FlowSpec, current, step, acme_flow, acme_step, acme_value
+    from metaflow import FlowSpec, current, retry, step, acme_flow, acme_step, acme_value
+    from metaflow import user_step_decorator
     from metaflow.metaflow_config import ACME_LIMIT
     from metaflow.exception import AcmeError
     from metaflow.plugins.acme_tools import helper
     from metaflow.plugins.frameworks.pytorch import AcmeTorch
 
 
+    @user_step_decorator
+    def mine(step_name, flow, inputs):
+        flow.user_wrapped = True
+        yield
+
+
     @acme_flow
     class AcmeFlow(FlowSpec):
+        @mine
+        @retry(times=2)
         @acme_step(label="first")
         @step
         def start(self):
@@ -174,6 +184,7 @@ def test_an_extension_package_s_names_and_lifecycle_decorators(tmp_path, client)
     assert start.torch_base == "PytorchParallelDecorator"
     assert start.pre == "start:first:0" and start.decorated and start.post == "start"
     assert start.graph_names == ["end", "fails", "start"]
+    assert start.retries_left == 2 and start.user_wrapped  # beside @retry and a user decorator
     assert start.greeting == "from the command line"
     assert second["start"].task.data.greeting == "from the environment"
     # task_exception handled the step's error: the task succeeded and went on to `end`

@@ -282,6 +282,8 @@ class Scheduler:
             extra["timeout"] = policy.timeout_s
         if policy.secrets:  # @secrets: the task fetches them, in its own process only
             extra["secrets"] = policy.secrets
+        if policy.attempts > 1:  # plug-in decorators' hooks are told how many retries are left
+            extra["max_user_code_retries"] = policy.attempts - 1
         if self.options.with_decorators:  # a task that imports the flow afresh puts them on again
             user_with = user_specs(self.options.with_decorators)
             if user_with:

@@ -102,11 +102,11 @@ def _call_step(flow: Any, node: StepNode, spec: TaskSpec, store: Any, state: Tas
     """The step function, inside the user-defined step decorators it carries (if any);
     ``decorate`` (plug-ins' ``task_decorate``) wraps it first."""
     method = getattr(flow, spec.step)
+    wrappers = user_wrappers(getattr(method, "__func__", method))
     if decorate is not None:
         method = decorate(method)
     elif node.is_join:
         inputs = make_inputs(spec.parents, store, spec.params, state.item_loader, spec.pathspec)
-    wrappers = user_wrappers(getattr(method, "__func__", method))
     if not wrappers:
         if node.is_join:
             method(inputs)
