@@ -277,6 +277,12 @@ def _parallel_info(graph: Graph, spec: TaskSpec) -> dict[str, Any]:
     return {"parallel": ParallelInfo(frame.index, frame.num_splits)}
 
 
+def _is_num_parallel_worker(spec: TaskSpec) -> bool:
+    """A task of a ``num_parallel`` fan-out other than node 0 (its frame has no items)."""
+    top = spec.frames[-1] if spec.frames else None
+    return top is not None and top.is_foreach and top.items_key is None and top.index != 0
+
+
 def _is_parallel_worker(graph: Graph, spec: TaskSpec) -> bool:
     """A task of a ``num_parallel`` fan-out other than its control task (node 0)."""
     info = _parallel_info(graph, spec).get("parallel")
@@ -318,6 +324,10 @@ register_computed("graph", _graph_info)
 
 def _finish(flow: Any, state: TaskState, node: StepNode, spec: TaskSpec, store: Any) -> TaskResult:
     result = TaskResult()
+    if state.transition is None and _is_num_parallel_worker(spec) and node.transition != END:
+        # As with Metaflow, a worker of a num_parallel step need not call self.next: it goes on
+        # with the control task (node 0), whose transition the step's is.
+        state.transition = Transition(node.out, node.foreach_var, node.condition_var)
     if not (spec.frames and spec.frames[-1].is_control):  # a control task goes nowhere
         result.next_steps = _check_transition(flow, state, node, spec, store, result)
     result.manifest = _collect_artifacts(flow, state, spec, store)
