@@ -224,9 +224,7 @@ class Record(metaclass=_RecordType):
 
     def __setstate__(self, state: Any) -> None:
         if state.__class__ is list:  # what __getstate__ gives
-            put = object.__setattr__
-            for name, value in zip(self.__record_fields__, state, strict=True):
-                put(self, name, value)
+            self._put_values(state)
             return
         # Also reads what the dataclass versions of these classes pickled (artifacts such as a
         # @catch exception live on in old runs): a list of values (frozen, slots), the
@@ -237,8 +235,22 @@ class Record(metaclass=_RecordType):
             for name, value in state.items():
                 object.__setattr__(self, name, value)
             return
-        for name, value in zip(self.__record_fields__, state, strict=True):
-            object.__setattr__(self, name, value)
+        self._put_values(state)
+
+    def _put_values(self, values: Any) -> None:
+        """Fields in order; a pickle made before a field with a default was added (fewer
+        values) gets that default."""
+        fields = self.__record_fields__
+        values = list(values)
+        if len(values) > len(fields):
+            raise TypeError(f"{type(self).__name__}: {len(values)} values for {len(fields)} fields")
+        put = object.__setattr__
+        for name, value in zip(fields, values, strict=False):  # the rest: defaults, below
+            put(self, name, value)
+        for name, default, kind in self.__record_init__[len(values):]:
+            if kind == _GIVEN:
+                raise TypeError(f"{type(self).__name__}: no value for the field {name!r}")
+            put(self, name, default if kind == _DEFAULT else default())
 
 
 def replace(record: Any, **changes: Any) -> Any:
@@ -297,10 +309,14 @@ class Frame(Record, frozen=True, slots=True):
     num_splits: int
     is_foreach: bool = False
     items_key: str | None = None  # foreach only: blob holding the items, each pickled on its own
+    # An unbounded foreach (over an ``UnboundedForeachInput``): the step reads no num_splits,
+    # and one more task, its control task, has ``index`` CONTROL_INDEX (it joins nothing).
+    unbounded: bool = False
 
     # Spelled out: one is made per task of a split, and per task read back.
     def __init__(self, step: str, task_id: str, index: int, num_splits: int,
-                 is_foreach: bool = False, items_key: str | None = None) -> None:
+                 is_foreach: bool = False, items_key: str | None = None,
+                 unbounded: bool = False) -> None:
         put = object.__setattr__
         put(self, "step", step)
         put(self, "task_id", task_id)
@@ -308,6 +324,15 @@ class Frame(Record, frozen=True, slots=True):
         put(self, "num_splits", num_splits)
         put(self, "is_foreach", is_foreach)
         put(self, "items_key", items_key)
+        put(self, "unbounded", unbounded)
+
+    @property
+    def is_control(self) -> bool:
+        """The control task of an unbounded foreach."""
+        return self.unbounded and self.index == CONTROL_INDEX
+
+
+CONTROL_INDEX = -1  # Frame.index of an unbounded foreach's control task
 
 
 class ParentRef(Record, frozen=True, slots=True):
@@ -397,6 +422,7 @@ class TaskResult(Record, slots=True):
     next_steps: tuple[str, ...] = ()  # the steps this task transitions to (the taken case of a switch)
     foreach_count: int | None = None  # when it fans out with foreach
     foreach_items_key: str | None = None
+    foreach_unbounded: bool = False  # the foreach was over an UnboundedForeachInput
     failure: TaskFailure | None = None
     started_at: float = 0.0
     finished_at: float = 0.0

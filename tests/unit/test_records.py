@@ -235,3 +235,12 @@ def test_pickles_of_the_dataclass_versions_still_load() -> None:
         assert load(OldFrame("s", "1", 2, 5, True), protocol) == Frame("s", "1", 2, 5, True)
         assert load(OldFailure("E", "m", "tb"), protocol) == TaskFailure("E", "m", "tb")
         assert load(OldPoint(1, 2), protocol) == Point(1, 2)
+
+
+def test_a_pickle_made_before_a_field_was_added_loads_with_its_default() -> None:
+    """``Frame.unbounded`` came later: a frame pickled with six values still loads."""
+    frame = Frame("s", "1", 2, 5, True)
+    state = frame.__getstate__()[:-1]  # as pickled before the field existed
+    again = Frame.__new__(Frame)
+    again.__setstate__(state)
+    assert again == frame and again.unbounded is False

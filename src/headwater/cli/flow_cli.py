@@ -74,6 +74,7 @@ def build_cli(flow_cls: type) -> click.Group:
         from headwater.runtime.configs import ConfigSources
         from headwater.runtime.project import BranchChoice
 
+        _give_flow_options(ctx, flow_cls, backend_values)
         if datastore != "local":
             datastore_root = _datastore_root(datastore, datastore_root)
         ctx.obj = {
@@ -95,7 +96,36 @@ def build_cli(flow_cls: type) -> click.Group:
 
     cli.add_command(_run_command(flow_cls))
     cli.add_command(_resume_command())
+    if getattr(flow_cls, "_hw_flow_plugins", None):
+        cli.params.extend(_flow_option_params(flow_cls))
     return cli
+
+
+_FLOW_OPTION = "flow_option__"
+
+
+def _flow_option_params(flow_cls: type) -> list[click.Option]:
+    """Top-level options declared by the flow's Metaflow-style flow decorators (``options``)."""
+    from headwater.decorators.lifecycle import flow_option_specs
+
+    return [click.Option([f"--{name}", _FLOW_OPTION + name.replace("-", "_")], **spec)
+            for name, spec in flow_option_specs(flow_cls).items()]
+
+
+def _give_flow_options(ctx: click.Context, flow_cls: type, values: dict[str, Any]) -> None:
+    """Hand the flow decorators' options given on the command line to the launch (the others
+    are read from ``METAFLOW_<NAME>`` or their defaults there)."""
+    mine = [key for key in values if key.startswith(_FLOW_OPTION)]
+    if not mine:
+        return
+    from headwater.decorators.lifecycle import flow_option_specs, give_options
+
+    names = {name.replace("-", "_"): name for name in flow_option_specs(flow_cls)}
+    given = {names[key[len(_FLOW_OPTION):]]: values[key] for key in mine
+             if ctx.get_parameter_source(key) != click.core.ParameterSource.DEFAULT}
+    for key in mine:
+        del values[key]
+    give_options(flow_cls, given)
 
 
 # The other commands of a flow, by name -> (module, attribute: a command or a list of them).

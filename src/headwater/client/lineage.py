@@ -56,6 +56,8 @@ def child_step_names(run_row: Any, step: str) -> list[str]:
 
 
 def is_control_task(task_row: Any) -> bool:
-    """The first task of a ``num_parallel`` fan-out (node index 0) is its control task."""
+    """The first task of a ``num_parallel`` fan-out (node index 0) is its control task, as is
+    the one an unbounded foreach adds beside its items."""
     frames = [f for f in task_row.frames if f.is_foreach]
-    return bool(frames) and frames[-1].items_key is None and frames[-1].index == 0
+    return bool(frames) and (frames[-1].is_control
+                             or frames[-1].items_key is None and frames[-1].index == 0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from headwater.exceptions import (
     HeadwaterException,
     MergeArtifactsError,
@@ -32,3 +34,16 @@ __all__ = [
     "MetaflowNamespaceMismatch", "MetaflowNotFound", "MissingInMergeArtifactsException",
     "UnhandledInMergeArtifactsException",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Exceptions ``metaflow_extensions`` packages add (``from metaflow.exception import
+    MyOrgError``), looked up only for a name not defined here."""
+    if name.startswith("__"):
+        raise AttributeError(name)
+    from headwater.compat.extension_points import exception
+
+    try:
+        return exception(name)
+    except AttributeError:
+        raise AttributeError(f"module 'metaflow.exception' has no attribute {name!r}") from None

@@ -22,7 +22,10 @@ from headwater.client import (
     metadata,
     namespace,
 )
-from headwater.compat import flowspec_names  # noqa: F401 - gives flows MyFlow._flow_state
+from headwater.compat import (
+    extension_finder,
+    flowspec_names,  # noqa: F401 - gives flows MyFlow._flow_state
+)
 from headwater.compat.exception_names import (
     MetaflowException,
     MetaflowInternalError,
@@ -96,4 +99,19 @@ def __getattr__(name: str) -> Any:
         import headwater.environments.parsers as parsers
 
         return getattr(parsers, name)
+    if name == "unbounded_test_foreach_internal":  # Metaflow's test plug-in (its own suite's)
+        from headwater.compat import ubf_test_names
+
+        return ubf_test_names.unbounded_test_foreach_internal
+    if not name.startswith("__"):
+        # Names metaflow_extensions packages add: toplevel modules' names, plug-in decorators.
+        from headwater.compat.extension_points import toplevel
+
+        try:
+            return toplevel(name)
+        except AttributeError:
+            pass
     raise AttributeError(f"module 'metaflow' has no attribute {name!r}")
+
+
+extension_finder.install()  # promoted extension modules: metaflow.plugins.<sub>

@@ -24,7 +24,7 @@ SERVED: dict[str, str] = {
     "metaflow.metaflow_version": "headwater.compat.version_names",
     "metaflow.user_configs": "",
     "metaflow.user_configs.config_parameters": "headwater.compat.config_names",
-    "metaflow.plugins": "",
+    "metaflow.plugins": "headwater.compat.plugins_names",
     "metaflow.plugins.cards": "",
     "metaflow.plugins.cards.exception": "headwater.compat.card_exception",
     "metaflow.plugins.cards.card_modules": "",
@@ -58,12 +58,24 @@ SERVED: dict[str, str] = {
     "metaflow.plugins.datastores.serializers": "",
     "metaflow.plugins.datastores.serializers.pickle_serializer":
         "headwater.store.serializers.pickle_serializer",
+    "metaflow.decorators": "headwater.compat.decorator_names",
+    "metaflow.metaflow_config": "headwater.compat.config_values",
+    "metaflow.unbounded_foreach": "headwater.flow.unbounded",
+    "metaflow.plugins.test_unbounded_foreach_decorator": "headwater.compat.ubf_test_names",
 }
 
+# Served modules whose names are partly found on use (a module ``__getattr__``): the names
+# ``metaflow_extensions`` packages add (extension_points.py). The shim forwards the lookup.
+DYNAMIC: frozenset[str] = frozenset({"metaflow", "metaflow.exception", "metaflow.metaflow_config",
+                                     "metaflow.plugins"})
+
 LAZY: frozenset[str] = frozenset(name for name in SERVED if name.startswith(
-    ("metaflow.datastore.", "metaflow.plugins.datastores.")) and SERVED[name])
+    ("metaflow.datastore.", "metaflow.plugins.datastores.")) and SERVED[name]) | {
+    "metaflow.decorators", "metaflow.metaflow_config", "metaflow.unbounded_foreach",
+    "metaflow.plugins.test_unbounded_foreach_decorator"}
 """Served modules the in-process alias imports only when first used: the artifact-serializer
-registry has no business in a run that does not name it (a run's imports stay lean)."""
+registry and the plug-in decorators' bases have no business in a run that does not name them
+(a run's imports stay lean)."""
 
 
 def packages() -> set[str]:

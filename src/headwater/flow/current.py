@@ -73,6 +73,11 @@ class Current:
         self._bind(**{k: v for k, v in fields.items() if v is not None})
         self._is_running_flow = bool(is_running)
 
+    def _update_env(self, fields: dict[str, Any]) -> None:
+        """Add fields (Metaflow's name for it): a plug-in's ``flow_init`` or ``task_pre_step``
+        sets values the step then reads as ``current.<name>``."""
+        self._extra.update(fields)
+
     def _bind_launch(self, **fields: Any) -> None:
         """Facts known before any task runs (the project and branch), readable while the launch
         evaluates parameter defaults, as Metaflow allows; no task is running yet."""

@@ -252,7 +252,8 @@ class FlowSpec:
         """``[(index, num_splits, value), ...]`` for each enclosing foreach, outermost first."""
         state = self._state()
         return [
-            (f.index, f.num_splits, state.item_loader(f) if f.items_key else None)
+            (f.index, None if f.unbounded else f.num_splits,
+             state.item_loader(f) if f.items_key else None)
             for f in state.frames
             if f.is_foreach
         ]
@@ -265,7 +266,7 @@ class FlowSpec:
         graph = self._graph
         return [
             ForeachFrame(f.step, graph[f.step].foreach_var if f.step in graph else None,
-                         f.num_splits, f.index,
+                         None if f.unbounded else f.num_splits, f.index,
                          state.item_loader(f) if f.items_key else f.index)
             for f in state.frames
             if f.is_foreach

@@ -32,11 +32,14 @@ def _ref(fields: dict) -> ArtifactRef:
 
 
 def _frame_fields(frame: Frame) -> dict:
-    return {
+    fields = {
         "step": frame.step, "task_id": frame.task_id, "index": frame.index,
         "num_splits": frame.num_splits, "is_foreach": frame.is_foreach,
         "items_key": frame.items_key,
     }
+    if frame.unbounded:  # rare: left out otherwise, so other records read as they always did
+        fields["unbounded"] = True
+    return fields
 
 
 def dump_manifest(manifest: Manifest) -> str:

@@ -508,6 +508,8 @@ def _transition(result: TaskResult) -> str | None:
             "foreach_count": result.foreach_count,
             "foreach_items_key": result.foreach_items_key,
         }
+        if result.foreach_unbounded:
+            transition["foreach_unbounded"] = True
     if result.metadata:
         transition["metadata"] = result.metadata
     if result.cards:  # @card: the records of the task's rendered cards (see headwater.cards)

@@ -353,6 +353,10 @@ def _make_executor(launch: _Launch, options: RunOptions, settings: Settings,
     current_fields = launch.project.current_fields() if launch.project else {}
     # Where the run's records live, so current.run / current.task can read them in the task.
     current_fields["_hw_settings"] = (str(settings.datastore_root), settings.metadata_url)
+    if getattr(launch.flow_cls, "_hw_flow_plugins", None):  # Metaflow-style flow decorators
+        from headwater.decorators.lifecycle import flow_option_values
+
+        current_fields["_hw_flow_options"] = flow_option_values(launch.flow_cls)
     context = ExecutorContext(launch.flow_cls, launch.graph, launch.store, options.max_workers,
                               current_fields, dict(step_envs or {}))
     return backend.load()(context, **backends.chosen_options(backend, launch.executor.options))

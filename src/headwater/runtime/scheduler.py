@@ -25,6 +25,7 @@ from headwater.graph.export import graph_json, run_graph_key
 from headwater.graph.model import FOREACH, PARALLEL, SPLIT, Graph
 from headwater.meta.liveness import this_host
 from headwater.records import (
+    CONTROL_INDEX,
     Factory,
     Frame,
     ParentRef,
@@ -281,6 +282,8 @@ class Scheduler:
             extra["timeout"] = policy.timeout_s
         if policy.secrets:  # @secrets: the task fetches them, in its own process only
             extra["secrets"] = policy.secrets
+        if policy.attempts > 1:  # plug-in decorators' hooks are told how many retries are left
+            extra["max_user_code_retries"] = policy.attempts - 1
         if self.options.with_decorators:  # a task that imports the flow afresh puts them on again
             user_with = user_specs(self.options.with_decorators)
             if user_with:
@@ -502,6 +505,8 @@ class Scheduler:
 
     # -- the graph walk ------------------------------------------------------------------------
     def _release_successors(self, spec: TaskSpec, result: TaskResult) -> None:
+        if spec.frames and spec.frames[-1].is_control:
+            return  # an unbounded foreach's control task: only its items go on to the join
         node = self.graph[spec.step]
         me = ParentRef(spec.step, spec.task_id, result.manifest, spec.frames)
         if node.transition == SPLIT:
@@ -510,8 +515,11 @@ class Scheduler:
                 self._go(step, me, spec.frames + (frame,))
         elif node.transition in (FOREACH, PARALLEL):
             count = result.foreach_count or 0
-            for index in range(count):
-                frame = Frame(spec.step, spec.task_id, index, count, True, result.foreach_items_key)
+            unbounded = result.foreach_unbounded
+            # An unbounded foreach has a control task beside its items (it joins nothing).
+            for index in range(CONTROL_INDEX if unbounded else 0, count):
+                frame = Frame(spec.step, spec.task_id, index, count, True, result.foreach_items_key,
+                              unbounded)
                 self._go(node.out[0], me, spec.frames + (frame,))
         else:
             for step in result.next_steps:

@@ -85,6 +85,7 @@ class StepCache:
             next_steps=tuple(transition.get("next_steps", ())),
             foreach_count=transition.get("foreach_count"),
             foreach_items_key=transition.get("foreach_items_key"),
+            foreach_unbounded=bool(transition.get("foreach_unbounded")),
             cards=list(transition.get("cards", ())),  # @card: the card comes with the task
             metadata={"cache-key": key, "cached-from": row.pathspec},
         )

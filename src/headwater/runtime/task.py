@@ -21,6 +21,7 @@ from headwater.flow.constants import class_constants
 from headwater.flow.current import CardCollector, current, register_computed
 from headwater.flow.flowspec import TaskState, Transition, is_stored_private
 from headwater.flow.inputs import make_inputs
+from headwater.flow.step import DECORATORS_ATTR
 from headwater.graph.model import END, FOREACH, PARALLEL, SWITCH, Graph, StepNode
 from headwater.records import (
     ArtifactRef,
@@ -41,7 +42,7 @@ def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> Ta
     started = time.time()
     discover_serializers()  # a no-op in a task forked from the launching process
     node = graph[spec.step]
-    flow = state = None
+    flow = state = hooks = None
     cards = _bind_cards(spec, graph, store)
     try:
         _run_mutators(flow_cls, spec, store)
@@ -55,8 +56,11 @@ def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> Ta
         if spec.extra.get("secrets"):
             os.environ.update(_secrets(spec))
         caught = spec.extra.get("catch")
+        hooks = _lifecycle_hooks(flow_cls, flow, spec)  # None unless the flow has plug-ins
         if caught is not None:
             _stand_in_for_failed_step(flow, state, node, caught)
+        elif hooks is not None:
+            _call_step_with_hooks(hooks, flow, node, spec, store, state)
         else:
             timeout = spec.extra.get("timeout")
             if timeout:
@@ -67,6 +71,8 @@ def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> Ta
             if "catch_var" in spec.extra:  # @catch(var=...): nothing was caught, so None
                 setattr(flow, spec.extra["catch_var"], None)
         result = _finish(flow, state, node, spec, store)
+        if hooks is not None:
+            hooks.finished(True)
         if node.is_start:
             result.graph = _graph_info(current)
         if caught is not None and (caught["failure"].traceback or _is_parallel_worker(graph, spec)):
@@ -78,6 +84,8 @@ def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> Ta
         if isinstance(exc, KeyboardInterrupt):
             raise
         result = TaskResult(failure=_describe_failure(exc))
+        if hooks is not None:
+            hooks.finished(False)
         print(result.failure.traceback, file=sys.stderr, end="")
         if (spec.extra.get("keep_on_failure") and flow is not None and state is not None
                 and serving_metaflow()):
@@ -89,12 +97,16 @@ def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> Ta
     return result
 
 
-def _call_step(flow: Any, node: StepNode, spec: TaskSpec, store: Any, state: TaskState) -> None:
-    """The step function, inside the user-defined step decorators it carries (if any)."""
+def _call_step(flow: Any, node: StepNode, spec: TaskSpec, store: Any, state: TaskState,
+               decorate: Callable[[Any], Any] | None = None, inputs: Any = None) -> None:
+    """The step function, inside the user-defined step decorators it carries (if any);
+    ``decorate`` (plug-ins' ``task_decorate``) wraps it first."""
     method = getattr(flow, spec.step)
-    inputs = (make_inputs(spec.parents, store, spec.params, state.item_loader, spec.pathspec)
-              if node.is_join else None)
     wrappers = user_wrappers(getattr(method, "__func__", method))
+    if decorate is not None:
+        method = decorate(method)
+    elif node.is_join:
+        inputs = make_inputs(spec.parents, store, spec.params, state.item_loader, spec.pathspec)
     if not wrappers:
         if node.is_join:
             method(inputs)
@@ -111,6 +123,47 @@ def _call_step(flow: Any, node: StepNode, spec: TaskSpec, store: Any, state: Tas
 
     run_under(wrappers, StepCall(spec.step, flow, inputs,
                                  (lambda: method(inputs)) if node.is_join else method, take_next))
+
+
+def _lifecycle_hooks(flow_cls: type, flow: Any, spec: TaskSpec) -> Any:
+    """The hooks of Metaflow-style plug-in decorators (``metaflow.decorators``) on this step or
+    its flow, or None: the usual step carries none, and nothing is imported for it."""
+    func = getattr(flow_cls, spec.step, None)
+    decorators = list(getattr(func, DECORATORS_ATTR, None) or ())
+    if not (getattr(flow_cls, "_hw_flow_plugins", None)
+            or any(getattr(d, "_hw_task_hooks", False) for d in decorators)):
+        return None
+    from headwater.decorators.lifecycle import TaskHooks
+
+    options = current.__dict__.get("_extra", {}).get("_hw_flow_options")
+    return TaskHooks(flow, spec.step, decorators, spec.attempt,
+                     int(spec.extra.get("max_user_code_retries", 0)), options, spec.frames)
+
+
+def _call_step_with_hooks(hooks: Any, flow: Any, node: StepNode, spec: TaskSpec, store: Any,
+                          state: TaskState) -> None:
+    """The step inside its plug-ins' hooks, as Metaflow orders them: ``task_pre_step``, the
+    step as ``task_decorate`` wrapped it, then ``task_post_step``, or ``task_exception`` (which
+    may handle the error: the step then goes where its own ``self.next`` would have gone)."""
+    inputs = (make_inputs(spec.parents, store, spec.params, state.item_loader, spec.pathspec)
+              if node.is_join else None)
+    hooks.start(spec.run_id, spec.task_id, inputs)
+    try:
+        timeout = spec.extra.get("timeout")
+        if timeout:
+            with step_time_limit(spec.step, timeout):
+                _call_step(flow, node, spec, store, state, hooks.decorate, inputs)
+        else:
+            _call_step(flow, node, spec, store, state, hooks.decorate, inputs)
+        if "catch_var" in spec.extra:
+            setattr(flow, spec.extra["catch_var"], None)
+    except Exception as exc:
+        if not hooks.handled(exc):
+            raise
+        if node.transition != END and state.transition is None:
+            state.transition = Transition(node.out, node.foreach_var, node.condition_var)
+    else:
+        hooks.succeeded()
 
 
 def _secrets(spec: TaskSpec) -> dict[str, str]:
@@ -203,6 +256,8 @@ def _item_loader(store: Any, where: str) -> Callable[[Frame], Any]:
     cache: dict[tuple[str, int], Any] = {}
 
     def load(frame: Frame) -> Any:
+        if frame.is_control:  # an unbounded foreach's control task has no item of its own
+            return None
         key = (frame.items_key or "", frame.index)
         if key not in cache:
             cache[key] = store.load_item(frame.items_key, frame.index,
@@ -220,6 +275,12 @@ def _parallel_info(graph: Graph, spec: TaskSpec) -> dict[str, Any]:
 
     frame = spec.frames[-1]
     return {"parallel": ParallelInfo(frame.index, frame.num_splits)}
+
+
+def _is_num_parallel_worker(spec: TaskSpec) -> bool:
+    """A task of a ``num_parallel`` fan-out other than node 0 (its frame has no items)."""
+    top = spec.frames[-1] if spec.frames else None
+    return top is not None and top.is_foreach and top.items_key is None and top.index != 0
 
 
 def _is_parallel_worker(graph: Graph, spec: TaskSpec) -> bool:
@@ -263,7 +324,12 @@ register_computed("graph", _graph_info)
 
 def _finish(flow: Any, state: TaskState, node: StepNode, spec: TaskSpec, store: Any) -> TaskResult:
     result = TaskResult()
-    result.next_steps = _check_transition(flow, state, node, spec, store, result)
+    if state.transition is None and _is_num_parallel_worker(spec) and node.transition != END:
+        # As with Metaflow, a worker of a num_parallel step need not call self.next: it goes on
+        # with the control task (node 0), whose transition the step's is.
+        state.transition = Transition(node.out, node.foreach_var, node.condition_var)
+    if not (spec.frames and spec.frames[-1].is_control):  # a control task goes nowhere
+        result.next_steps = _check_transition(flow, state, node, spec, store, result)
     result.manifest = _collect_artifacts(flow, state, spec, store)
     return result
 
@@ -319,6 +385,7 @@ def _fan_out(flow: Any, node: StepNode, spec: TaskSpec, store: Any, result: Task
     key, count = store.save_items(items, name=var, where=spec.pathspec)
     _check_split_count(range(count), var, spec.max_num_splits, where)
     result.foreach_count, result.foreach_items_key = count, key
+    result.foreach_unbounded = getattr(items, "_hw_unbounded_foreach", False) is True
 
 
 def _check_split_count(items: Any, var: str, limit: int, where: str) -> None:
