@@ -19,6 +19,7 @@ was dropped, and those exceptions.
 
 from __future__ import annotations
 
+import _sqlite3
 import gc
 import json
 import os
@@ -99,7 +100,8 @@ def forget(database: str) -> int:
 
 def main() -> int:
     report, mode, *args = sys.argv[1:]
-    sqlite3.connect = _tracked_connect
+    # headwater's metadata store calls the C module's connect (meta/sqlite_conn.py): track both.
+    sqlite3.connect = _sqlite3.connect = _tracked_connect
     sys.unraisablehook = _keep_unraisable
     modes = {"cli": run_cli, "runner": run_runner, "client": read_client, "forget": forget}
     code = modes[mode](*args)
