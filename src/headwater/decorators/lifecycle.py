@@ -141,16 +141,7 @@ class FlowDecorator:
 def make_lifecycle_step_decorator(cls: type[StepDecorator]) -> Callable[..., Any]:
     """``@name`` and ``@name(option=...)`` on a step, for a :class:`StepDecorator` subclass."""
 
-    def decorator(func: Callable[..., Any] | None = None, **options: Any) -> Any:
-        if func is not None and callable(func) and not options:
-            return _attach(func, cls(statically_defined=True))
-        instance = cls(attributes=options, statically_defined=True)
-        return lambda f: _attach(f, instance)
-
-    decorator.__name__ = cls.name
-    decorator.__doc__ = cls.__doc__
-    decorator.decorator_class = cls  # type: ignore[attr-defined]
-    return decorator
+    return _both_spellings(cls, _attach, lambda target: target is not None and callable(target))
 
 
 def make_lifecycle_flow_decorator(cls: type[FlowDecorator]) -> Callable[..., Any]:
@@ -167,11 +158,19 @@ def make_lifecycle_flow_decorator(cls: type[FlowDecorator]) -> Callable[..., Any
         own.append(instance)
         return flow_cls
 
-    def decorator(flow_cls: type | None = None, **options: Any) -> Any:
-        if isinstance(flow_cls, type) and not options:
-            return attach(flow_cls, cls(statically_defined=True))
+    return _both_spellings(cls, attach, lambda target: isinstance(target, type))
+
+
+def _both_spellings(cls: type, attach: Callable[[Any, Any], Any],
+                    is_target: Callable[[Any], bool]) -> Callable[..., Any]:
+    """``@name`` (``is_target`` of the argument, no options) and ``@name(option=...)``, each
+    attaching one instance of the plug-in class ``cls`` with ``attach(target, instance)``."""
+
+    def decorator(target: Any = None, **options: Any) -> Any:
+        if is_target(target) and not options:
+            return attach(target, cls(statically_defined=True))
         instance = cls(attributes=options, statically_defined=True)
-        return lambda c: attach(c, instance)
+        return lambda later: attach(later, instance)
 
     decorator.__name__ = cls.name
     decorator.__doc__ = cls.__doc__
