@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import psycopg
@@ -436,3 +437,73 @@ def test_a_parallel_gang_is_refused_naming_the_step(command, tmp_path):
     assert "step 'train'" in proc.stderr and "@parallel" in proc.stderr
     assert "gang scheduling" in proc.stderr and command[0] in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "dag.py").exists()
+
+
+_GREETER = {
+    "metaflow_extensions/greet/plugins/mfextinit_greet.py":
+        'FLOW_DECORATORS_DESC = [("greeter", ".greeter.Greeter")]\n',
+    "metaflow_extensions/greet/plugins/greeter.py": textwrap.dedent("""
+        from metaflow import current
+        from metaflow.decorators import FlowDecorator
+
+        class Greeter(FlowDecorator):
+            name = "greeter"
+            options = {"greeting": dict(default="hello", show_default=True, help="Said by steps.")}
+
+            def flow_init(self, flow, graph, environment, flow_datastore, metadata, logger,
+                          echo, options):
+                current._update_env({"greeting": options["greeting"]})
+    """),
+    "greeted_flow.py": textwrap.dedent("""
+        from metaflow import FlowSpec, current, greeter, step
+
+        @greeter
+        class GreetedFlow(FlowSpec):
+            @step
+            def start(self):
+                self.first = current.greeting
+                self.next(self.end)
+
+            @step
+            def end(self):
+                self.last = current.greeting
+
+        if __name__ == "__main__":
+            GreetedFlow()
+    """),
+}
+
+
+def test_a_flow_decorator_option_given_at_create_reaches_every_deployed_task(tmp_path):
+    """`python flow.py --greeting bonjour argo-workflows create`: a Metaflow-style flow
+    decorator's top-level option travels in the manifest, so the deployed tasks see the value
+    given at create, not the option's default (as Metaflow bakes it into each step's command)."""
+    code = tmp_path / "code"
+    for relative, text in _GREETER.items():
+        (code / relative).parent.mkdir(parents=True, exist_ok=True)
+        (code / relative).write_text(text)
+    shim = tmp_path / "shim"
+    subprocess.run([sys.executable, "-c", "from headwater.cli.main import main; main()",
+                    "shim", str(shim)], check=True, capture_output=True, timeout=120)
+    env = {"HEADWATER_DATASTORE_ROOT": str(tmp_path / "ds"),
+           "PYTHONPATH": os.pathsep.join([str(shim), str(code)])}
+    proc = subprocess.run([sys.executable, "greeted_flow.py", "--greeting", "bonjour",
+                           "argo-workflows", "create", "--only-json"], cwd=code,
+                          env=hermetic_env(env), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    template = json.loads(proc.stdout)
+    for step_template in _steps_of(template).values():
+        args = step_template["container"]["args"]
+        assert json.loads(args[args.index("--flow-options") + 1]) == {"greeting": "bonjour"}
+    pod = tmp_path / "pod"
+    pod.mkdir()
+    Walk(template, "greeted-1", {}, hermetic_env({"PYTHONPATH": env["PYTHONPATH"]}), pod).run()
+    value = read_elsewhere(env, tmp_path / "reader", """
+        import json
+        from headwater import Flow, namespace
+        namespace(None)
+        run = Flow("GreetedFlow").latest_run
+        print(json.dumps([run.successful, run["start"].task["first"].data,
+                          run["end"].task["last"].data]))
+    """)
+    assert value == [True, "bonjour", "bonjour"]

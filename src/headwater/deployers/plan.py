@@ -55,6 +55,9 @@ class DeployPlan:
     production: bool = False
     tags: tuple[str, ...] = ()
     with_specs: tuple[str, ...] = ()  # `--with` decorators, applied to every step as in `run`
+    # The options of Metaflow-style flow decorators as they stood at create (the command line,
+    # else METAFLOW_<NAME>, else the default): every deployed task sees what a local run would.
+    flow_options: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # one-line notes for whoever runs create
 
     def task_args(self, step: str, task_id: str, run_key: str, orchestrator: str,
@@ -72,6 +75,8 @@ class DeployPlan:
             args += ["--tag", tag]
         for spec in self.with_specs:
             args += ["--with", spec]
+        if self.flow_options:
+            args += ["--flow-options", json.dumps(self.flow_options, sort_keys=True, default=str)]
         if self.branch:
             args += ["--branch", self.branch]
         if self.production:
@@ -119,7 +124,7 @@ def build_plan(flow_cls: type, settings: Settings, *, orchestrator: str, branch:
         scope=foreach_scopes(graph), parameters=_parameters(flow_cls),
         settings=settings, code=_store_code(flow_cls, settings) if store_code else {},
         username=user, branch=branch, production=production, tags=tags,
-        with_specs=tuple(with_specs))
+        with_specs=tuple(with_specs), flow_options=_flow_options(flow_cls))
     if store_code:
         _lock_environments(plan, flow_cls, environment)
     cached = sorted(step for step, policy in policies.items() if policy.cache)
@@ -131,6 +136,14 @@ def build_plan(flow_cls: type, settings: Settings, *, orchestrator: str, branch:
         plan.schedule = schedule_of(flow_cls.__name__, decorators["schedule"]["options"])
     plan.triggers = triggers_of(flow_cls.__name__, decorators)
     return plan
+
+
+def _flow_options(flow_cls: type) -> dict[str, Any]:
+    if not getattr(flow_cls, "_hw_flow_plugins", None):  # no Metaflow-style flow decorator
+        return {}
+    from headwater.decorators.lifecycle import flow_option_values
+
+    return flow_option_values(flow_cls)
 
 
 def _store_code(flow_cls: type, settings: Settings) -> dict[str, str]:

@@ -91,6 +91,9 @@ class DeployedTask:
     code: Mapping[str, str] | None = None  # the code package the run was deployed with
     output_dir: str | None = None
     with_specs: tuple[str, ...] = ()  # `create --with ...`: decorators added to every step
+    # The flow decorators' options as `create` saw them; None for a deployment made before they
+    # travelled with it (each task then reads METAFLOW_<NAME> or the default).
+    flow_options: Mapping[str, Any] | None = None
 
 
 def run_deployed_task(flow_cls: type, graph: Graph, store: Any, settings: Settings,
@@ -118,6 +121,8 @@ def run_deployed_task(flow_cls: type, graph: Graph, store: Any, settings: Settin
         events = task.trigger or _recorded_trigger(meta, flow, run_id, graph)
         if events:
             current["trigger"] = Trigger(events)
+        if task.flow_options is not None:
+            current["_hw_flow_options"] = dict(task.flow_options)
         extra: dict[str, Any] = {"env": policy.env, "current": current}
         if policy.catch_var is not None:
             extra["keep_on_failure"] = True  # a caught step keeps what it had set
