@@ -240,10 +240,26 @@ def _declared_groups() -> frozenset[str]:
     return _groups
 
 
+_finders: dict[str, list[Callable[[str], Backend | None]]] = {kind: [] for kind in KINDS}
+
+
+def add_finder(kind: str, finder: Callable[[str], Backend | None]) -> None:
+    """Ask ``finder(name)`` for a backend of ``kind`` that is neither built in nor declared by
+    an entry point, before the name is refused. The Metaflow compatibility layer adds one, for
+    the secrets providers ``metaflow_extensions`` packages declare; it is called only then."""
+    _check_kind(kind)
+    if finder not in _finders[kind]:
+        _finders[kind].append(finder)
+
+
 def get(kind: str, name: str) -> Backend:
     """The backend ``name`` of ``kind``; the error lists the names there are."""
     _check_kind(kind)
     backend = BUILTIN[kind].get(name) or external()[kind].get(name)
+    for finder in _finders[kind] if backend is None else ():
+        backend = finder(name)
+        if backend is not None:
+            break
     if backend is None:
         raise UnknownBackendError(
             f"there is no {kind} backend named {name!r}",

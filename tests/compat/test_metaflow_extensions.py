@@ -211,3 +211,78 @@ def test_a_flow_without_extensions_never_searches_for_them(tmp_path, client):
     from headwater import Flow
 
     assert Flow("PlainFlow").latest_run["start"].task.data.loaded == []
+
+
+VAULT = {
+    "vault/plugins/mfextinit_vault.py":
+        'SECRETS_PROVIDERS_DESC = [("vault", ".vault_provider.VaultProvider")]\n',
+    "vault/plugins/vault_provider.py": textwrap.dedent("""
+        from metaflow.plugins.secrets import SecretsProvider
+
+        class VaultProvider(SecretsProvider):
+            TYPE = "vault"
+
+            def get_secret_as_dict(self, secret_id, options={}, role=None):
+                if secret_id == "missing":
+                    raise KeyError("no such secret in the vault")
+                return {"VAULT_" + secret_id.upper(): options.get("prefix", "") + "s3cr3t",
+                        "VAULT_ROLE": str(role)}
+    """),
+}
+
+VAULT_FLOW = textwrap.dedent("""
+    import os
+    from metaflow import FlowSpec, secrets, step
+    from metaflow.exception import MetaflowException
+    from metaflow.plugins.secrets import get_secret
+
+
+    class VaultFlow(FlowSpec):
+        @secrets(sources=["vault.db"], role="reader")
+        @step
+        def start(self):
+            self.db = os.environ["VAULT_DB"]
+            self.role = os.environ["VAULT_ROLE"]
+            self.fetched = get_secret({"type": "vault", "id": "api",
+                                       "options": {"prefix": "x-"}})
+            try:
+                get_secret("vault.missing")
+            except MetaflowException as err:
+                self.error = str(err)
+            self.next(self.end)
+
+        @secrets(sources=["vault.missing"])
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        VaultFlow()
+""")
+
+
+def test_a_secrets_provider_of_an_extension_package_serves_secrets(tmp_path, client):
+    """SECRETS_PROVIDERS_DESC: @secrets and get_secret name the provider by its TYPE; a secret
+    it cannot fetch fails the step, naming the step and the secret, never a value."""
+    extensions = tmp_path / "ext"
+    for relative, text in VAULT.items():
+        path = extensions / "metaflow_extensions" / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    (tmp_path / "vault_flow.py").write_text(VAULT_FLOW)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join((str(_shim(tmp_path)), str(extensions)))}
+    done = subprocess.run([sys.executable, "vault_flow.py", "run"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 1, done.stdout + done.stderr
+    output = done.stdout + done.stderr
+    assert "s3cr3t" not in output
+    assert "step 'end' of flow VaultFlow: fetching secret 'missing' (vault) failed" in output
+
+    client()
+    from headwater import Flow
+
+    start = Flow("VaultFlow").latest_run["start"].task.data
+    assert (start.db, start.role) == ("s3cr3t", "reader")
+    assert start.fetched == {"VAULT_API": "x-s3cr3t", "VAULT_ROLE": "None"}
+    assert "missing" in start.error and "vault" in start.error

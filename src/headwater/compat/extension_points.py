@@ -7,7 +7,8 @@ Metaflow's extension points, each with a ``mfextinit_<name>.py`` module:
 - ``exceptions``: its public names are extra ``metaflow.exception`` names;
 - ``toplevel``: its ``toplevel`` names a module whose public names are extra ``metaflow`` names;
 - ``plugins``: ``STEP_DECORATORS_DESC`` / ``FLOW_DECORATORS_DESC`` list ``(name, ".module.Class")``
-  decorators (served as ``from metaflow import name``), and ``__mf_promote_submodules__`` (plus
+  decorators (served as ``from metaflow import name``), ``SECRETS_PROVIDERS_DESC`` the secrets
+  providers ``@secrets`` may name (found through the backends' registry), and ``__mf_promote_submodules__`` (plus
   the submodules it imports) become ``metaflow.plugins.<sub>``; ``toplevel`` promotes to
   ``metaflow.<sub>`` the same way.
 
@@ -118,6 +119,23 @@ def plugin_decorator(name: str) -> Any:
                 _decorators[name] = make(cls)
                 return _decorators[name]
     raise AttributeError(name)
+
+
+def secrets_provider(name: str) -> Any:
+    """The secrets backend for ``@secrets(sources=["NAME.ID"])`` that a ``plugins`` module
+    declares in ``SECRETS_PROVIDERS_DESC`` (``(name, ".module.Class")``, a ``SecretsProvider``
+    class), or None: its class is imported when the backend is loaded."""
+    from headwater.backends import Backend
+
+    for org, init in init_modules("plugins"):
+        for entry in getattr(init, "SECRETS_PROVIDERS_DESC", None) or ():
+            if entry[0] == name:
+                module_path, _, attr = entry[1].rpartition(".")
+                if module_path.startswith("."):
+                    module_path = f"{ROOT}.{org}.plugins{module_path}"
+                return Backend("secrets", name, f"{module_path}:{attr}",
+                               summary=f"a secrets provider of metaflow_extensions.{org}")
+    return None
 
 
 def _class_at(org: str, path: str) -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from headwater import backends
 from headwater.client import (
     DataArtifact,
     Flow,
@@ -115,3 +116,14 @@ def __getattr__(name: str) -> Any:
 
 
 extension_finder.install()  # promoted extension modules: metaflow.plugins.<sub>
+
+
+def _extension_secrets(name: str) -> Any:
+    """A secrets provider ``metaflow_extensions`` declares (read only when @secrets names one
+    that is neither built in nor an entry point)."""
+    from headwater.compat.extension_points import secrets_provider
+
+    return secrets_provider(name)
+
+
+backends.add_finder("secrets", _extension_secrets)

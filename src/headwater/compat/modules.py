@@ -30,6 +30,7 @@ SERVED: dict[str, str] = {
     "metaflow.plugins.cards.card_modules": "",
     "metaflow.plugins.cards.card_modules.test_cards": "headwater.compat.test_cards",
     "metaflow.plugins.cards.card_modules.basic": "headwater.compat.card_basic",
+    "metaflow.plugins.secrets": "headwater.compat.secrets_names",
     "metaflow.plugins.datatools": "headwater.compat.datatools",
     "metaflow.plugins.datatools.s3": "headwater.compat.s3_names",
     "metaflow.plugins.datatools.s3.s3": "headwater.compat.s3_names",

@@ -94,7 +94,7 @@ def fetch(declarations: list[dict[str, Any]], where: str,
             except HeadwaterException as err:
                 raise SecretsError(f"{where}: {label}: {err.msg}", fix=err.fix) from None
             try:
-                values = provider(secret_id, options, role)
+                values = _ask(provider, secret_id, options, role)
             except SecretsError as err:
                 raise SecretsError(f"{where}: {label}: {err.msg}", fix=err.fix) from None
             except Exception as err:  # noqa: BLE001 - a provider's own failure, named
@@ -110,6 +110,24 @@ def fetch(declarations: list[dict[str, Any]], where: str,
                                        "allow_override=True to @secrets")
                 found[name] = (value, label)
     return {name: value for name, (value, _) in found.items()}
+
+
+def _ask(provider: Any, secret_id: str | None, options: dict[str, Any], role: Any) -> Any:
+    """A provider is a function ``(secret_id, options, role)``, or a class written against
+    Metaflow's ``SecretsProvider`` (``get_secret_as_dict``), made afresh for each secret."""
+    if isinstance(provider, type):
+        return provider().get_secret_as_dict(secret_id, options=options, role=role)
+    return provider(secret_id, options, role)
+
+
+def get_secret(source: str | Mapping[str, Any], role: str | None = None) -> dict[str, str]:
+    """The variables one secret source gives (Metaflow's ``get_secret``), checked as
+    ``@secrets`` checks them, without setting them anywhere."""
+    if not isinstance(source, (str, Mapping)):
+        raise SecretsError(f"get_secret: a source is a string ('TYPE.ID') or a dict, not a "
+                           f"{type(source).__name__}", fix="pass e.g. 'inline.ID' or "
+                           "{'type': 'inline', 'options': {...}}")
+    return fetch([{"sources": [source], "role": role, "allow_override": True}], "get_secret")
 
 
 def _checked(values: Any, what: str) -> dict[str, str]:
