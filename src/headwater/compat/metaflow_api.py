@@ -100,6 +100,10 @@ def __getattr__(name: str) -> Any:
         import headwater.environments.parsers as parsers
 
         return getattr(parsers, name)
+    if name == "pytorch_parallel":  # @parallel that sets torch.distributed's variables
+        from headwater.compat.pytorch_names import pytorch_parallel
+
+        return pytorch_parallel
     if name == "unbounded_test_foreach_internal":  # Metaflow's test plug-in (its own suite's)
         from headwater.compat import ubf_test_names
 

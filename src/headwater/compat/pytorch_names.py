@@ -1,9 +1,8 @@
-"""``metaflow.plugins.frameworks.pytorch``: what an extension that overrides Metaflow's module
-builds on (``from metaflow.plugins.frameworks._orig.pytorch import ...``).
+"""``@pytorch_parallel`` and ``metaflow.plugins.frameworks.pytorch``, which an extension that
+overrides Metaflow's module builds on (``from metaflow.plugins.frameworks._orig.pytorch import``).
 
-``PytorchParallelDecorator`` is a lifecycle decorator that sets PyTorch's distributed
-environment variables before a step runs; headwater does not register it as ``@pytorch_parallel``
-(its ``@parallel`` is what makes a step a gang of tasks).
+``PytorchParallelDecorator`` is ``@parallel`` (``IS_PARALLEL``: the step's ``num_parallel`` tasks
+run together) that also sets the variables ``torch.distributed`` reads before the step runs.
 """
 
 from __future__ import annotations
@@ -11,10 +10,10 @@ from __future__ import annotations
 import os
 from typing import Any, ClassVar
 
-from headwater.decorators.lifecycle import StepDecorator
+from headwater.decorators.lifecycle import StepDecorator, make_lifecycle_step_decorator
 from headwater.flow.current import current
 
-__all__ = ["PytorchParallelDecorator", "setup_torch_distributed"]
+__all__ = ["PytorchParallelDecorator", "pytorch_parallel", "setup_torch_distributed"]
 
 
 class PytorchParallelDecorator(StepDecorator):
@@ -46,3 +45,6 @@ def setup_torch_distributed(master_port: int | None = None) -> None:
         "NUM_NODES": str(parallel.num_nodes),
         "PL_TORCH_DISTRIBUTED_BACKEND": "gloo",
     })
+
+
+pytorch_parallel = make_lifecycle_step_decorator(PytorchParallelDecorator)

@@ -18,6 +18,7 @@ from typing import Any
 from headwater.decorators.base import StepPolicy
 from headwater.exceptions import FlowDefinitionError
 from headwater.graph import check_flow
+from headwater.graph.build import is_gang_decorator
 from headwater.graph.model import FOREACH, PARALLEL, SPLIT, SWITCH, Graph
 from headwater.redaction import without_password
 from headwater.settings import Settings, current_username
@@ -214,13 +215,14 @@ def _refuse_gangs(flow_cls: type, graph: Graph, orchestrator: str) -> None:
 
     for node in graph:
         decorators = getattr(getattr(flow_cls, node.name, None), DECORATORS_ATTR, None) or []
-        if any(d.name == "parallel" for d in decorators):
+        gang = next((d for d in decorators if is_gang_decorator(d)), None)
+        if gang is not None:
             raise DeployError(
-                f"step '{node.name}' of flow {graph.flow_name} is @parallel: its tasks must run "
-                f"together and reach one another, and {orchestrator} has no gang scheduling "
+                f"step '{node.name}' of flow {graph.flow_name} is @{gang.name}: its tasks must "
+                f"run together and reach one another, and {orchestrator} has no gang scheduling "
                 "for them",
-                fix="drop @parallel if the tasks do not talk to each other (num_parallel alone "
-                "deploys as independent tasks), or run the flow with `run`")
+                fix=f"drop @{gang.name} if the tasks do not talk to each other (num_parallel "
+                "alone deploys as independent tasks), or run the flow with `run`")
 
 
 def foreach_scopes(graph: Graph) -> dict[str, tuple[str, ...]]:

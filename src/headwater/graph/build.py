@@ -367,9 +367,15 @@ def _node(name: str, func: Callable[..., Any], is_end: bool, *, num_args: int, f
         doc=_getdoc(_unwrap(func)) or "",
         file=file,
         line=line,
-        parallel_step=any(getattr(d, "name", "") == "parallel"
+        parallel_step=any(is_gang_decorator(d)
                           for d in getattr(func, DECORATORS_ATTR, None) or ()),
     )
+
+
+def is_gang_decorator(decorator: Any) -> bool:
+    """``@parallel``, or a Metaflow-style plug-in built on it (``IS_PARALLEL``, such as
+    ``@pytorch_parallel``): the step's ``num_parallel`` tasks run together and reach each other."""
+    return getattr(decorator, "name", "") == "parallel" or getattr(decorator, "IS_PARALLEL", False)
 
 
 def _marked_start_and_end(func: Any) -> bool:
