@@ -7,6 +7,7 @@ run is recorded as failed.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -392,6 +393,26 @@ def test_a_run_id_file_that_cannot_be_written_is_one_clear_error(tmp_path):
     proc = hw(INPUT, "run", "--needed", "x", "--run-id-file", "/dev/full", cwd=tmp_path)
     refused(proc, "Run failed", "cannot write the run id of InputFlow/1 to --run-id-file "
             "/dev/full", "resume")
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="making another user's link needs root")
+def test_a_run_id_file_planted_as_another_users_link_is_never_written_through(tmp_path):
+    """``--run-id-file /tmp/id`` in a script: another user who made ``/tmp/id`` a link to one of
+    your files first would have had the run id written over it (outside a sticky folder)."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    planted = tmp_path / "id"
+    planted.symlink_to(victim)
+    os.lchown(planted, 65534, 65534)
+    proc = hw(INPUT, "run", "--needed", "x", "--run-id-file", str(planted), cwd=tmp_path)
+    refused(proc, "Run failed", f"cannot write the run id of InputFlow/1 to --run-id-file "
+            f"{planted}", "symbolic link made by another user")
+    assert victim.read_text() == "precious\n"
+    # a file of one's own is replaced whole (never seen half written), private when new
+    own = tmp_path / "own-id"
+    proc = hw(INPUT, "run", "--needed", "x", "--run-id-file", str(own), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert own.read_text() == "2" and (own.stat().st_mode & 0o777) == 0o600
 
 
 def test_a_file_given_as_the_datastore_root_is_one_clear_error(tmp_path):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import pickle
 from typing import Any
 
 import click
+
+from headwater.exceptions import HeadwaterException
+from headwater.outfiles import replace_file
 
 
 def _selected(task: Any, wanted: set[str], private: bool) -> list[Any]:
@@ -22,15 +24,18 @@ def _task_key(task: Any) -> str:
 
 
 def dump_to_file(tasks: list[Any], path: str, *, wanted: set[str], private: bool) -> None:
-    """Pickle ``{RUN/STEP/TASK: {artifact: value}}`` to ``path`` (replaced atomically)."""
+    """Pickle ``{RUN/STEP/TASK: {artifact: value}}`` to ``path`` (replaced atomically, a new
+    file private to this user)."""
     output = {
         _task_key(task): {a.id: a.data for a in _selected(task, wanted, private)} for task in tasks
     }
-    folder = os.path.dirname(os.path.abspath(path))
-    partial = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.partial")
-    with open(partial, "wb") as handle:
-        pickle.dump(output, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(partial, path)
+    # a new private file renamed into place: never written through a link planted at the path
+    try:
+        replace_file(path, pickle.dumps(output, protocol=pickle.HIGHEST_PROTOCOL))
+    except OSError as exc:
+        raise HeadwaterException(f"cannot write the artifacts to --file {path}: "
+                                 f"{exc.strerror or exc}",
+                                 fix="give --file a path in a folder you own") from None
     click.echo(f"Artifacts of {len(output)} task(s) written to {path}", err=True)
 
 
