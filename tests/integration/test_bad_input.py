@@ -451,3 +451,53 @@ def test_a_user_name_with_a_terminal_escape_is_one_clear_error(tmp_path):
             "fix: set HEADWATER_USER to a plain name")
     assert "\x1b" not in proc.stderr
     nothing_recorded(tmp_path)
+
+
+# ------------------------------------------------------------------ what reaches the terminal
+
+ESCAPES_FLOW = '''
+from headwater import FlowSpec, step
+
+
+class Row:
+    """Its class name is the label: it pickles as a plain 0."""
+
+    def __reduce__(self):
+        return (int, (0,))
+
+
+Row.__qualname__ = "Row\\x1b[31m"
+
+
+class EscapesFlow(FlowSpec):
+    @step
+    def start(self):
+        # column names read from a file, say: any string can name an artifact
+        setattr(self, "col\\x1b]0;retitled\\x07\\x1b[2J", 1)
+        self.kind = Row()
+        print("step output \\x1b[32mgreen\\x1b[0m")
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    EscapesFlow()
+'''
+
+
+def test_dump_prints_artifact_and_type_names_with_their_control_characters_escaped(tmp_path):
+    """A name in ``dump``'s table is a label: its ESC sequences would retitle or clear the
+    terminal. (The step's own output is the step's to colour: ``logs`` gives it as printed on a
+    terminal; click strips its colours in a pipe.)"""
+    flow = tmp_path / "escapes_flow.py"
+    flow.write_text(ESCAPES_FLOW)
+    proc = hw(flow, "--quiet", "run", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    proc = hw(flow, "dump", "1/start", "--max-value-size", "0", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "\x1b" not in proc.stdout + proc.stderr
+    assert "col\\x1b]0;retitled\\x07\\x1b[2J  " in proc.stdout
+    assert "Row\\x1b[31m" in proc.stdout
