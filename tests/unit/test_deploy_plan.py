@@ -178,3 +178,26 @@ def test_hostile_text_in_an_airflow_dag_file_stays_data(tmp_path):
     imports = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
                for alias in node.names]
     assert imports == ["json", "os", "subprocess", "tempfile"]  # the file's own, none added
+
+
+@pytest.mark.parametrize("tag", ["../x", "a\x1b[2Jb", "/etc", "x" * 513])
+def test_a_bad_tag_is_refused_at_create_not_in_every_deployed_run(tag, tmp_path):
+    from headwater import Parameter
+    from headwater.deployers.plan import build_plan
+    from headwater.settings import Settings
+
+    class TaggedFlow(FlowSpec):
+        value = Parameter("value", default="x")
+
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    settings = Settings.resolve(datastore_root=str(tmp_path / ".headwater"))
+    with pytest.raises(DeployError, match="--tag of the deployment of TaggedFlow") as err:
+        build_plan(TaggedFlow, settings, orchestrator="airflow", store_code=False, tags=(tag,))
+    assert err.value.fix
