@@ -19,9 +19,11 @@ import stat
 _MAX_LINKS = 40  # as the kernel's own limit on a chain of links
 
 
-def replace_file(path: str, data: bytes) -> None:
-    """Put ``data`` at ``path``. A new file is private (0600); an existing regular file keeps
-    its mode. Raises OSError as ``open`` would, and when ``path`` is a link another user made."""
+def replace_file(path: str, data: bytes, *, private: bool = True) -> None:
+    """Put ``data`` at ``path``. A new file is private (0600), or with ``private=False`` gets
+    the mode ``open`` would give it (0666 less the umask: a DAG file Airflow's scheduler reads);
+    an existing regular file keeps its mode. Raises OSError as ``open`` would, and when
+    ``path`` is a link another user made."""
     target = trusted_target(path)
     try:
         old: os.stat_result | None = os.stat(target)
@@ -43,6 +45,8 @@ def replace_file(path: str, data: bytes) -> None:
     try:
         if old is not None:
             os.fchmod(fd, stat.S_IMODE(old.st_mode))
+        elif not private:
+            os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(temp, target)
@@ -69,6 +73,21 @@ def trusted_target(path: str) -> str:
         current = os.path.join(os.path.dirname(current), os.readlink(current))
         current = os.path.abspath(current)
     raise OSError(errno.ELOOP, f"too many levels of symbolic links at {path}")
+
+
+def _umask() -> int:
+    """This process's umask, read without changing it (``os.umask`` sets it while it reads,
+    which another thread's new file could catch); the change-and-restore is the fallback."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
 
 
 def _write_in_place(target: str, data: bytes) -> None:

@@ -82,3 +82,12 @@ def test_dump_never_writes_through_a_guessable_temporary_name(tmp_path):
     dump_to_file([], str(tmp_path / "out.pkl"), wanted=set(), private=False)
     assert victim.read_text() == "precious\n"
     assert (tmp_path / "out.pkl").stat().st_size > 0
+
+
+def test_a_file_that_is_not_private_gets_the_mode_open_would_give(tmp_path):
+    mask = os.umask(0o022)
+    try:
+        replace_file(str(tmp_path / "dag.py"), b"x = 1\n", private=False)
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "dag.py").stat().st_mode) == 0o644
