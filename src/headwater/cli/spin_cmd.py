@@ -67,12 +67,12 @@ def spin(ctx: click.Context, pathspec: str, persist: bool, artifacts_module: str
 def _write_ids(done: SpinOutcome, run_id_file: str | None, attribute_file: str | None) -> None:
     """As Metaflow's spin: written once the task succeeded (a failed spin leaves none)."""
     flow, run_id, step, task_id = done.spin_pathspec.split("/")
+    from headwater.outfiles import replace_file  # as `run --run-id-file`: see outfiles.py
+
     if run_id_file:
-        with open(run_id_file, "w", encoding="utf-8") as handle:
-            handle.write(run_id)
+        replace_file(run_id_file, run_id.encode())
     if attribute_file:
         where = done.spin_settings
-        with open(attribute_file, "w", encoding="utf-8") as handle:
-            json.dump({"flow_name": flow, "run_id": run_id, "step_name": step,
-                       "task_id": task_id, "datastore_root": where.datastore_root,
-                       "metadata": where.metadata_url}, handle)
+        replace_file(attribute_file, json.dumps({
+            "flow_name": flow, "run_id": run_id, "step_name": step, "task_id": task_id,
+            "datastore_root": where.datastore_root, "metadata": where.metadata_url}).encode())
