@@ -501,3 +501,6 @@ def test_dump_prints_artifact_and_type_names_with_their_control_characters_escap
     assert "\x1b" not in proc.stdout + proc.stderr
     assert "col\\x1b]0;retitled\\x07\\x1b[2J  " in proc.stdout
     assert "Row\\x1b[31m" in proc.stdout
+    proc = hw(flow, "spin", "1/start", cwd=tmp_path)  # spin prints the names of what it made
+    assert proc.returncode == 0, proc.stderr
+    assert "\x1b]" not in proc.stdout and "col\\x1b]0;retitled\\x07\\x1b[2J = 1" in proc.stdout

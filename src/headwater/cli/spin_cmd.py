@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from headwater.cli.context import flow_class_of, settings_of
+from headwater.cli.dump_output import printable
 from headwater.cli.errors import echo_styled, handle_errors
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ def spin(ctx: click.Context, pathspec: str, persist: bool, artifacts_module: str
                + f" (in the spin database: {done.spin_pathspec}).")
     click.echo("Artifacts:" if done.artifacts else "Artifacts: none")
     for name in sorted(done.artifacts):
-        click.echo(f"    {name} = {_short(done.artifacts[name])}")
+        click.echo(f"    {printable(name)} = {_short(done.artifacts[name])}")
 
 
 def _write_ids(done: SpinOutcome, run_id_file: str | None, attribute_file: str | None) -> None:
