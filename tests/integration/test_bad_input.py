@@ -7,6 +7,7 @@ run is recorded as failed.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -394,6 +395,26 @@ def test_a_run_id_file_that_cannot_be_written_is_one_clear_error(tmp_path):
             "/dev/full", "resume")
 
 
+@pytest.mark.skipif(os.getuid() != 0, reason="making another user's link needs root")
+def test_a_run_id_file_planted_as_another_users_link_is_never_written_through(tmp_path):
+    """``--run-id-file /tmp/id`` in a script: another user who made ``/tmp/id`` a link to one of
+    your files first would have had the run id written over it (outside a sticky folder)."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    planted = tmp_path / "id"
+    planted.symlink_to(victim)
+    os.lchown(planted, 65534, 65534)
+    proc = hw(INPUT, "run", "--needed", "x", "--run-id-file", str(planted), cwd=tmp_path)
+    refused(proc, "Run failed", f"cannot write the run id of InputFlow/1 to --run-id-file "
+            f"{planted}", "symbolic link made by another user")
+    assert victim.read_text() == "precious\n"
+    # a file of one's own is replaced whole (never seen half written), private when new
+    own = tmp_path / "own-id"
+    proc = hw(INPUT, "run", "--needed", "x", "--run-id-file", str(own), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert own.read_text() == "2" and (own.stat().st_mode & 0o777) == 0o600
+
+
 def test_a_file_given_as_the_datastore_root_is_one_clear_error(tmp_path):
     a_file = tmp_path / "notes.txt"
     a_file.write_text("not a folder\n")
@@ -430,3 +451,56 @@ def test_a_user_name_with_a_terminal_escape_is_one_clear_error(tmp_path):
             "fix: set HEADWATER_USER to a plain name")
     assert "\x1b" not in proc.stderr
     nothing_recorded(tmp_path)
+
+
+# ------------------------------------------------------------------ what reaches the terminal
+
+ESCAPES_FLOW = '''
+from headwater import FlowSpec, step
+
+
+class Row:
+    """Its class name is the label: it pickles as a plain 0."""
+
+    def __reduce__(self):
+        return (int, (0,))
+
+
+Row.__qualname__ = "Row\\x1b[31m"
+
+
+class EscapesFlow(FlowSpec):
+    @step
+    def start(self):
+        # column names read from a file, say: any string can name an artifact
+        setattr(self, "col\\x1b]0;retitled\\x07\\x1b[2J", 1)
+        self.kind = Row()
+        print("step output \\x1b[32mgreen\\x1b[0m")
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    EscapesFlow()
+'''
+
+
+def test_dump_prints_artifact_and_type_names_with_their_control_characters_escaped(tmp_path):
+    """A name in ``dump``'s table is a label: its ESC sequences would retitle or clear the
+    terminal. (The step's own output is the step's to colour: ``logs`` gives it as printed on a
+    terminal; click strips its colours in a pipe.)"""
+    flow = tmp_path / "escapes_flow.py"
+    flow.write_text(ESCAPES_FLOW)
+    proc = hw(flow, "--quiet", "run", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    proc = hw(flow, "dump", "1/start", "--max-value-size", "0", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "\x1b" not in proc.stdout + proc.stderr
+    assert "col\\x1b]0;retitled\\x07\\x1b[2J  " in proc.stdout
+    assert "Row\\x1b[31m" in proc.stdout
+    proc = hw(flow, "spin", "1/start", cwd=tmp_path)  # spin prints the names of what it made
+    assert proc.returncode == 0, proc.stderr
+    assert "\x1b]" not in proc.stdout and "col\\x1b]0;retitled\\x07\\x1b[2J = 1" in proc.stdout

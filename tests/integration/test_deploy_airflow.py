@@ -119,6 +119,37 @@ def test_catch_in_an_airflow_run_lets_the_dag_go_on(airflow, tmp_path):
     assert value["tasks"] == {"start": 1, "divide": 3, "join": 1, "slow": 1, "end": 1}
 
 
+def test_two_dags_of_one_flow_keep_their_runs_apart_on_the_same_date(airflow, tmp_path):
+    """Airflow names a DAG's run of a date the same in every DAG (``manual__<date>`` here,
+    ``scheduled__<date>`` on a schedule). Two deployments of one flow (a @project branch and
+    production, or two ``--name``s) sharing a datastore once wrote both into one run: the second
+    start task found the first's run, its parameters were never read."""
+    root = tmp_path / "ds"
+    dags = Path(airflow["AIRFLOW__CORE__DAGS_FOLDER"])
+    dags.mkdir(exist_ok=True)
+    for old in dags.glob("*.py"):
+        old.unlink()
+    for name in ("LinearA", "LinearB"):
+        _create("linear_flow.py", root, dags / f"{name}.py", "--operator", "local",
+                "--name", name)
+    for name, conf in (("LinearA", "{}"), ("LinearB", '{"alpha": 5}')):
+        done = subprocess.run([airflow["AIRFLOW_BIN"], "dags", "test", "-c", conf, name,
+                               "2024-06-01"], env=airflow, cwd=tmp_path, capture_output=True,
+                              text=True, timeout=1200)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    runs = read_elsewhere({"HEADWATER_DATASTORE_ROOT": str(root)}, tmp_path / "reader", """
+        import json
+        from headwater import Flow, namespace
+        namespace(None)
+        print(json.dumps({[t for t in run.system_tags if t.startswith("deployment:")][0]:
+                          [run.successful, run["end"].task["result"].data,
+                           run["start"].task.current_attempt]
+                          for run in Flow("DeployLinearFlow").runs()}))
+    """)
+    assert runs == {"deployment:LinearA": [True, [21, "hello"], 0],
+                    "deployment:LinearB": [True, [51, "hello"], 0]}
+
+
 def test_airflow_create_with_catch_applies_to_every_step(airflow, tmp_path):
     root = tmp_path / "ds"
     done = _dags_test(airflow, "fragile_flow.py", "DeployFragileFlow", root, tmp_path,

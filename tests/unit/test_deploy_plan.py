@@ -104,3 +104,100 @@ def test_the_password_never_leaves_the_metadata_url():
     assert public_metadata_url("postgresql://u:p@w@h/db") == "postgresql://u@h/db"
     assert (public_metadata_url("postgresql://u@h/db?pass%77ord=pw&application_name=a@b")
             == "postgresql://u@h/db?application_name=a@b")
+
+
+def _plan_with_parameter(name: str, tmp_path, orchestrator: str = "argo-workflows"):
+    from headwater import Parameter
+    from headwater.deployers.plan import build_plan
+    from headwater.settings import Settings
+
+    class ParamNameFlow(FlowSpec):
+        value = Parameter(name, default="x")
+
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    settings = Settings.resolve(datastore_root=str(tmp_path / ".headwater"))
+    return build_plan(ParamNameFlow, settings, orchestrator=orchestrator, store_code=False)
+
+
+@pytest.mark.parametrize(("name", "phrase"), [
+    ("x}}-{{workflow.name", "Argo names hold only letters, digits, '-' and '_'"),
+    ("learning rate", "Argo names hold only letters, digits, '-' and '_'"),
+    ("headwater-trigger", "the deployment's own Argo parameter"),
+])
+def test_a_parameter_name_argo_cannot_hold_is_refused_at_create(name, phrase, tmp_path):
+    """A ``}}`` would close the start step's ``{{workflow.parameters.NAME}}`` early and have
+    Argo read the rest as an expression of its own; other names fail only at submit time, and
+    ``headwater-trigger`` would be a second parameter of that name."""
+    from headwater.deployers.argo.compile import ArgoOptions, compile_all
+
+    plan = _plan_with_parameter(name, tmp_path)
+    with pytest.raises(DeployError, match="ParamNameFlow") as err:
+        compile_all(plan, ArgoOptions())
+    assert phrase in err.value.msg and err.value.fix
+
+
+def test_argo_parameter_names_with_dashes_and_underscores_deploy(tmp_path):
+    from headwater.deployers.argo.compile import ArgoOptions, compile_all
+
+    docs = compile_all(_plan_with_parameter("alpha-value_2", tmp_path), ArgoOptions())
+    names = [p["name"] for p in docs[0]["spec"]["arguments"]["parameters"]]
+    assert names == ["alpha-value_2", "headwater-trigger"]
+
+
+def test_hostile_text_in_an_airflow_dag_file_stays_data(tmp_path):
+    """Parameter names and defaults, tags and the interpreter's path are written into the DAG
+    file as Python literals: quotes, line breaks and ``{{ }}`` in them never become code."""
+    import ast
+    import dataclasses
+    import json
+
+    from headwater.deployers.airflow.compile import AirflowOptions, dag_file
+
+    hostile = "a\'\'\'\"\n\\\"\"\"); import os; os.system('x') #{{ dag_run.conf }}"
+    plan = _plan_with_parameter(hostile, tmp_path, "airflow")
+    plan.tags = ("t'\"); x = (\"",)
+    plan.parameters = [dataclasses.replace(plan.parameters[0], default=hostile)]
+    text = dag_file(plan, AirflowOptions(operator="local", python="/opt/py'\"thon"))
+    tree = ast.parse(text)
+    assigned = {node.targets[0].id: node.value for node in tree.body
+                if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)}
+    assert ast.literal_eval(assigned["PARAMS"]) == [hostile]
+    assert ast.literal_eval(assigned["PYTHON"]) == "/opt/py'\"thon"
+    args = json.loads(ast.literal_eval(assigned["ARGS"].args[0]))
+    assert args["start"][args["start"].index("--tag") + 1] == plan.tags[0]
+    dag = next(node for node in ast.walk(tree) if isinstance(node, ast.With))
+    params = next(k.value for k in dag.items[0].context_expr.keywords if k.arg == "params")
+    assert ast.literal_eval(params) == {hostile: hostile}
+    imports = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+               for alias in node.names]
+    assert imports == ["json", "os", "subprocess", "tempfile"]  # the file's own, none added
+
+
+@pytest.mark.parametrize("tag", ["../x", "a\x1b[2Jb", "/etc", "x" * 513])
+def test_a_bad_tag_is_refused_at_create_not_in_every_deployed_run(tag, tmp_path):
+    from headwater import Parameter
+    from headwater.deployers.plan import build_plan
+    from headwater.settings import Settings
+
+    class TaggedFlow(FlowSpec):
+        value = Parameter("value", default="x")
+
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    settings = Settings.resolve(datastore_root=str(tmp_path / ".headwater"))
+    with pytest.raises(DeployError, match="--tag of the deployment of TaggedFlow") as err:
+        build_plan(TaggedFlow, settings, orchestrator="airflow", store_code=False, tags=(tag,))
+    assert err.value.fix

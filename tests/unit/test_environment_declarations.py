@@ -196,6 +196,26 @@ def test_bad_options_name_the_decorator(options):
         pypi(**options)
 
 
+@pytest.mark.parametrize(("decorator", "packages", "phrase"), [
+    (pypi, {"six\n--extra-index-url": ""}, "package name"),
+    (pypi, {"six": "1.16.0\n-e /tmp/elsewhere"}, "version"),
+    (pypi, {"-e /tmp/elsewhere": ""}, "package name"),
+    (conda, {"six": "1.16\r"}, "version"),
+    (pypi_base, {"six\x1b[2J": ""}, "package name"),
+])
+def test_a_package_that_would_add_a_line_or_an_option_to_the_resolver_is_refused(
+        decorator, packages, phrase):
+    """A requirement is one line of uv's input: a line break in a name or a version (say, read
+    from a config) would add lines such as ``--extra-index-url``; a leading '-' is an option."""
+    with pytest.raises(FlowDefinitionError, match=f"@{decorator.__name__}: {phrase}") as err:
+        decorator(packages=packages)
+    assert "not a package requirement" in err.value.msg
+
+
+def test_package_names_with_extras_and_markers_are_still_accepted():
+    pypi(packages={"requests[socks, security]": ">=2", "six": "1.16; python_version >= '3'"})
+
+
 def test_with_option_builds_the_decorator():
     deco = parse_with('pypi:packages={"six": "1.16.0"},python="3.11"')
     assert deco.attributes["packages"] == {"six": "1.16.0"} and deco.attributes["python"] == "3.11"

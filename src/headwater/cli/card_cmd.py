@@ -181,5 +181,7 @@ def _write_metaflow_listing(path: str, tasks: list, rows: list[dict], *, single:
                   "filename": r["path"].rsplit("/", 1)[-1] if r["path"] else None}
                  for r in rows if r["pathspec"] == task.pathspec]
         documents.append({"pathspec": task.pathspec, "cards": cards})
-    with open(path, "w", encoding="utf-8") as out:
-        json.dump(documents[0] if single and documents else documents, out)
+    from headwater.outfiles import replace_file  # never through another user's link
+
+    replace_file(path, json.dumps(documents[0] if single and documents else documents).encode(),
+                 private=False)

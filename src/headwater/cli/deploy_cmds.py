@@ -157,11 +157,25 @@ def airflow_create(ctx: click.Context, out: str, operator: str, image: str | Non
                              **({"image": image} if image else {}),
                              **({"python": python} if python else {}))
     text = dag_file(plan, options)
-    with open(out, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    _write_dag(out, text)
     _attributes(deployer_attribute_file, plan, "airflow", deployed_name=dag_id(plan),
                 dag_file=os.path.abspath(out))
     click.echo(f"Wrote the Airflow DAG {dag_id(plan)!r} to {out}.")
+
+
+def _write_dag(out: str, text: str) -> None:
+    """The DAG file, renamed into place (never written through another user's link; Airflow's
+    scheduler never reads half of it), readable as ``open`` would have made it."""
+    from headwater.exceptions import HeadwaterException
+    from headwater.outfiles import replace_file
+
+    try:
+        replace_file(out, text.encode("utf-8"), private=False)
+    except OSError as exc:
+        raise HeadwaterException(f"cannot write the Airflow DAG file {out}: "
+                                 f"{exc.strerror or exc}",
+                                 fix="give `airflow create` a path in a folder you can write "
+                                 "(Airflow's dags folder)") from None
 
 
 def _attributes(path: str | None, plan, orchestrator: str, **extra: object) -> None:  # noqa: ANN001

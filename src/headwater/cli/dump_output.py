@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import pickle
 from typing import Any
 
 import click
+
+from headwater.exceptions import HeadwaterException
+from headwater.outfiles import replace_file
 
 
 def _selected(task: Any, wanted: set[str], private: bool) -> list[Any]:
@@ -22,15 +24,18 @@ def _task_key(task: Any) -> str:
 
 
 def dump_to_file(tasks: list[Any], path: str, *, wanted: set[str], private: bool) -> None:
-    """Pickle ``{RUN/STEP/TASK: {artifact: value}}`` to ``path`` (replaced atomically)."""
+    """Pickle ``{RUN/STEP/TASK: {artifact: value}}`` to ``path`` (replaced atomically, a new
+    file private to this user)."""
     output = {
         _task_key(task): {a.id: a.data for a in _selected(task, wanted, private)} for task in tasks
     }
-    folder = os.path.dirname(os.path.abspath(path))
-    partial = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.partial")
-    with open(partial, "wb") as handle:
-        pickle.dump(output, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(partial, path)
+    # a new private file renamed into place: never written through a link planted at the path
+    try:
+        replace_file(path, pickle.dumps(output, protocol=pickle.HIGHEST_PROTOCOL))
+    except OSError as exc:
+        raise HeadwaterException(f"cannot write the artifacts to --file {path}: "
+                                 f"{exc.strerror or exc}",
+                                 fix="give --file a path in a folder you own") from None
     click.echo(f"Artifacts of {len(output)} task(s) written to {path}", err=True)
 
 
@@ -42,16 +47,28 @@ def print_artifacts(task: Any, max_value_size: int, *, wanted: set[str], private
         click.echo(_indent(failure.traceback or f"{failure.type_name}: {failure.message}"))
     selected = _selected(task, wanted, private)
     # in columns: name, type, size, value (widths of this task's own artifacts)
-    name_width = max((len(a.id) for a in selected), default=0)
-    type_width = max((len(a.type_name) for a in selected), default=0)
+    names = {a.id: printable(a.id) for a in selected}
+    types = {a.id: printable(a.type_name) for a in selected}
+    name_width = max((len(n) for n in names.values()), default=0)
+    type_width = max((len(t) for t in types.values()), default=0)
     size_width = max((len(str(a.size)) for a in selected), default=0)
     for artifact in selected:
-        line = (f"    {artifact.id:<{name_width}}  {artifact.type_name:<{type_width}}  "
+        line = (f"    {names[artifact.id]:<{name_width}}  {types[artifact.id]:<{type_width}}  "
                 f"{artifact.size:>{size_width}} bytes")
         if artifact.size <= max_value_size:
             shown = repr(artifact.data)
             line += "  " + (shown if len(shown) <= 200 else shown[:197] + "...")
         click.echo(line)
+
+
+def printable(text: str) -> str:
+    """``text`` with each control character written as its escape (``\\x1b``, ``\\n``), as
+    ``repr`` would: an artifact is named by ``setattr`` with any string (a column name read from a
+    file, say), and its name and its class's name are labels in a table, not the step's output,
+    so they never move the cursor, retitle the terminal or break the table's lines."""
+    if all(" " <= ch < "\x7f" or ch > "\x9f" for ch in text):
+        return text
+    return "".join(ch if " " <= ch < "\x7f" or ch > "\x9f" else repr(ch)[1:-1] for ch in text)
 
 
 def _state(task: Any) -> str:

@@ -74,8 +74,9 @@ def list_files(ctx: click.Context, archive: bool) -> None:
 @handle_errors
 def save(ctx: click.Context, path: str) -> None:
     tarball, code = _build(ctx)
-    with open(path, "wb") as out:
-        out.write(tarball)
+    from headwater.outfiles import replace_file  # never through another user's link
+
+    replace_file(path, tarball, private=False)
     click.secho(f"Code package of {code['class']} saved in {path} ({len(tarball):,} bytes).",
                 fg="magenta", err=True)
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from headwater.cli.context import flow_class_of, settings_of
+from headwater.cli.dump_output import printable
 from headwater.cli.errors import echo_styled, handle_errors
 
 if TYPE_CHECKING:
@@ -61,18 +62,18 @@ def spin(ctx: click.Context, pathspec: str, persist: bool, artifacts_module: str
                + f" (in the spin database: {done.spin_pathspec}).")
     click.echo("Artifacts:" if done.artifacts else "Artifacts: none")
     for name in sorted(done.artifacts):
-        click.echo(f"    {name} = {_short(done.artifacts[name])}")
+        click.echo(f"    {printable(name)} = {_short(done.artifacts[name])}")
 
 
 def _write_ids(done: SpinOutcome, run_id_file: str | None, attribute_file: str | None) -> None:
     """As Metaflow's spin: written once the task succeeded (a failed spin leaves none)."""
     flow, run_id, step, task_id = done.spin_pathspec.split("/")
+    from headwater.outfiles import replace_file  # as `run --run-id-file`: see outfiles.py
+
     if run_id_file:
-        with open(run_id_file, "w", encoding="utf-8") as handle:
-            handle.write(run_id)
+        replace_file(run_id_file, run_id.encode())
     if attribute_file:
         where = done.spin_settings
-        with open(attribute_file, "w", encoding="utf-8") as handle:
-            json.dump({"flow_name": flow, "run_id": run_id, "step_name": step,
-                       "task_id": task_id, "datastore_root": where.datastore_root,
-                       "metadata": where.metadata_url}, handle)
+        replace_file(attribute_file, json.dumps({
+            "flow_name": flow, "run_id": run_id, "step_name": step, "task_id": task_id,
+            "datastore_root": where.datastore_root, "metadata": where.metadata_url}).encode())

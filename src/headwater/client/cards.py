@@ -68,8 +68,9 @@ class Card:
         return self.get()
 
     def save(self, path: str) -> str:
-        with open(path, "w", encoding="utf-8") as out:
-            out.write(self.get())
+        from headwater.outfiles import replace_file  # never through another user's link
+
+        replace_file(path, self.get().encode("utf-8"), private=False)
         return path
 
     def view(self) -> str:

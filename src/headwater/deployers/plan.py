@@ -112,6 +112,7 @@ def build_plan(flow_cls: type, settings: Settings, *, orchestrator: str, branch:
     from headwater.runtime.project import project_info
 
     graph = check_flow(flow_cls)
+    tags = _checked_tags(flow_cls.__name__, tags)
     _refuse_loops(graph, orchestrator)
     _refuse_gangs(flow_cls, graph, orchestrator)
     user = current_username()
@@ -145,6 +146,20 @@ def _flow_options(flow_cls: type) -> dict[str, Any]:
     from headwater.decorators.lifecycle import flow_option_values
 
     return flow_option_values(flow_cls)
+
+
+def _checked_tags(flow_name: str, tags: tuple[str, ...]) -> tuple[str, ...]:
+    """``--tag`` of ``create``, refused now as ``run --tag`` is, not at the start of every
+    deployed run (where the metadata would refuse it, failing each run)."""
+    from headwater.meta.tags import check_tags
+
+    try:
+        check_tags(tags)
+    except (TypeError, ValueError) as exc:
+        raise DeployError(f"--tag of the deployment of {flow_name}: {exc}",
+                          fix="tags are at most 512 characters, with no control character, "
+                          "no '..' segment and no leading '/'") from None
+    return tuple(tags)
 
 
 def _store_code(flow_cls: type, settings: Settings) -> dict[str, str]:

@@ -26,6 +26,8 @@ def check_declaration(where: str, packages: Any, python: Any) -> None:
         raise FlowDefinitionError(
             f"{where}: packages must be a dict of package name -> version, got {packages!r}",
             fix="e.g. packages={'tabulate': '0.9.0', 'six': ''} ('' for any version)")
+    for name, spec in packages.items():
+        _check_package(where, name, spec)
     if python is None or (isinstance(python, str) and not python.strip()):
         return
     why = "not a string"
@@ -43,6 +45,24 @@ def check_declaration(where: str, packages: Any, python: Any) -> None:
         f"got {python!r} ({why})",
         fix="e.g. python='3.11', python='3.11.7', python='>=3.10' or python='>=3.8,<3.13' "
         "(PEP 440 specifiers joined by commas)")
+
+
+def _check_package(where: str, name: str, spec: str) -> None:
+    """One package of a declaration must stay one line of the resolver's input: a newline in a
+    name or version (from a config, say) would add a line of its own, such as
+    ``--extra-index-url`` or ``-e URL``, and a name starting with ``-`` is read as an option."""
+    bad_name = name.strip().startswith("-") or any(_is_control(ch) for ch in name)
+    if bad_name or any(_is_control(ch) for ch in spec):
+        what = f"package name {name!r}" if bad_name else f"version {spec!r} of package {name!r}"
+        raise FlowDefinitionError(
+            f"{where}: {what} is not a package requirement (it holds a line break or another "
+            "control character, or starts with '-')",
+            fix="give the bare package name and a version spec such as '1.2.3' or '>=1.2'; "
+            "an index or a file is not a package")
+
+
+def _is_control(ch: str) -> bool:
+    return ch < " " or "\x7f" <= ch <= "\x9f"
 
 
 def python_version(text: str | None) -> str | None:

@@ -5,7 +5,8 @@ orchestrator starts each task as a process of its own, in the order of the compi
 module does, for one task, what the scheduler does for all of them:
 
 1. find the run: the start task registers it (idempotently, keyed by the orchestrator's run id,
-   kept as the system tag ``orchestrator_run:<id>``); every other task looks it up by that tag;
+   kept as the system tag ``orchestrator_run:<id>`` beside ``deployment:<name>``); every other
+   task looks it up by those two tags (the orchestrator's id is unique within one deployment only);
 2. find the task's inputs in the metadata: its parent tasks, located by step name and foreach
    path (task ids are derived from the path, see :func:`task_id_for`), and for a join every task
    that closes the same split;
@@ -236,8 +237,17 @@ def _run_tag(key: str) -> str:
     return f"{RUN_TAG}{key}"
 
 
+def _run_lookup(task: DeployedTask) -> list[str]:
+    """The tags that find this deployment's run of ``task.run_key``. The orchestrator's id is
+    unique within one deployment only: two Airflow DAGs of one flow (a @project branch and
+    production, or two ``--name``s) both call their daily run ``scheduled__<date>``, and without
+    the deployment's name the second would write its tasks into the first one's run."""
+    return [_run_tag(task.run_key), *([f"deployment:{task.deployment}"] if task.deployment
+                                      else [])]
+
+
 def _find_run(meta: Any, flow: str, task: DeployedTask) -> str:
-    rows = meta.list_runs(flow, tags=[_run_tag(task.run_key)], limit=1)
+    rows = meta.list_runs(flow, tags=_run_lookup(task), limit=1)
     if not rows:
         raise DeployedRunError(
             f"step '{task.step}' of {flow}: no run is registered for the orchestrator's run "
@@ -250,7 +260,7 @@ def _register_run(meta: Any, store: Any, flow_cls: type, graph: Graph, task: Dep
                   user: str, project: Any, envs: dict[str, Any] | None = None) -> str:
     """The run of ``task.run_key``: registered once; a retried start task finds it again."""
     flow = flow_cls.__name__
-    rows = meta.list_runs(flow, tags=[_run_tag(task.run_key)], limit=1)
+    rows = meta.list_runs(flow, tags=_run_lookup(task), limit=1)
     if rows:
         return rows[0].run_id
     configs = resolve_configs(flow_cls, (), ())

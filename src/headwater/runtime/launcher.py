@@ -190,9 +190,10 @@ def _check_writable(path: str) -> None:
 
 
 def _write_run_id(path: str, pathspec: str, run_id: str) -> None:
+    from headwater.outfiles import replace_file  # only with --run-id-file
+
     try:
-        with open(path, "w") as handle:
-            handle.write(run_id)
+        replace_file(path, run_id.encode())  # never through a link planted at the path
     except OSError as exc:  # a full disk, /dev/full
         raise RunFailedError(
             f"cannot write the run id of {pathspec} to --run-id-file {path}: {exc.strerror}",

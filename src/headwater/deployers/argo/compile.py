@@ -17,6 +17,7 @@ Targets Argo Workflows 3.7 (the schema the tests validate against).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,7 +77,30 @@ def _metadata(plan: DeployPlan, options: ArgoOptions, name: str) -> dict[str, An
 
 # -- the workflow template ------------------------------------------------------------------------
 
+_ARGO_PARAMETER = re.compile(r"^[-a-zA-Z0-9_]+$")  # Argo's own rule for a parameter's name
+
+
+def check_parameter_names(plan: DeployPlan) -> None:
+    """Each parameter becomes an Argo workflow parameter, read in the start step's arguments as
+    ``{{workflow.parameters.NAME}}``: a name Argo refuses would fail only at submit time, a
+    ``}}`` in it would end that expression early (the rest read as another one, such as
+    ``{{workflow.name}}``), and ``headwater-trigger`` is the deployment's own."""
+    for param in plan.parameters:
+        if param.name == TRIGGER_PARAM:
+            raise DeployError(
+                f"parameter '{param.name}' of flow {plan.flow_name} has the name of the "
+                "deployment's own Argo parameter (the event that started the run)",
+                fix="rename the parameter")
+        if not _ARGO_PARAMETER.match(param.name):
+            raise DeployError(
+                f"parameter {param.name!r} of flow {plan.flow_name} cannot be an Argo "
+                "parameter: Argo names hold only letters, digits, '-' and '_'",
+                fix="rename the parameter, e.g. "
+                f"{re.sub(r'[^-a-zA-Z0-9_]+', '_', param.name).strip('_') or 'value'!r}")
+
+
 def workflow_template(plan: DeployPlan, options: ArgoOptions) -> dict[str, Any]:
+    check_parameter_names(plan)
     names = check_unique_names(plan.graph)
     check_conditional_cases(plan, "Argo's `when`")
     templates = [{"name": "main", "dag": {"tasks": _dag_tasks(plan, names, ())}}]
