@@ -25,8 +25,10 @@ from headwater.store.datastore import blob_path, live_log_key
 from headwater.store.task_log import decode as decode_log
 
 # Names the UI accepts in a URL: what headwater itself gives flows, runs, steps, tasks and
-# artifacts. Nothing with a slash or a dot-dot can reach a storage key.
-NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,199}$")
+# artifacts. Python identifiers may hold any letter (``class FlußFlow``, ``self.größe``), so
+# letters and digits of every script are accepted; nothing with a slash, a dot or a line break
+# can reach a storage key (``fullmatch``: ``$`` alone would let a trailing newline through).
+NAME = re.compile(r"\w[\w\-]{0,199}")
 PREVIEW_MAX_BYTES = 4 * 1024 * 1024  # larger artifacts are not loaded to show a preview
 PREVIEW_CHARS = 2000
 LOG_STREAMS = ("stdout", "stderr")
@@ -35,9 +37,10 @@ LIVE_CARDS = "cards/live"  # where a running task rewrites its cards (headwater.
 
 def check_name(kind: str, value: str) -> str:
     """``value`` if it is a valid flow/run/step/task/artifact name, else NotFoundError."""
-    if not NAME.match(value):
+    if not NAME.fullmatch(value):
+        article = "an" if kind[0] in "aeiou" else "a"
         raise NotFoundError(f"no {kind} named {value[:80]!r}",
-                            fix=f"a {kind} name holds letters, digits, '_' and '-' only")
+                            fix=f"{article} {kind} name holds letters, digits, '_' and '-' only")
     return value
 
 
