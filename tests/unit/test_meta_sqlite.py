@@ -732,3 +732,5 @@ def test_task_pages_changes_and_step_counts(meta):
     assert sorted(t.task_id for t in meta.task_changes("PetsFlow", run_id, later)) == \
         ["4", "5", "6"]  # only the running ones
     assert len(meta.task_changes("PetsFlow", run_id, 0.0)) == 6
+    assert [t.task_id for t in meta.failed_tasks("PetsFlow", run_id)] == ["3"]
+    assert meta.failed_tasks("PetsFlow", run_id, limit=0) == []

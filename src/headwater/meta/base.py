@@ -308,6 +308,11 @@ class MetadataStore(ABC):
         return [t for t in self.list_tasks(flow, run_id) if t.status == "running"
                 or t.created_at >= since or (t.finished_at or 0.0) >= since]
 
+    def failed_tasks(self, flow: str, run_id: str, *, limit: int = 10) -> list[TaskRow]:
+        """The first ``limit`` failed tasks of a run, in registration order: what a run's page
+        points at, however many tasks succeeded around them."""
+        return [t for t in self.list_tasks(flow, run_id) if t.status == "failed"][:limit]
+
     def step_status_counts(self, flow: str, run_id: str) -> list[tuple]:
         """(step, status, tasks, first created_at, last finished_at, tasks finished) for each
         step and status of a run, in one query where the backend can aggregate."""

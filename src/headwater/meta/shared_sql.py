@@ -108,6 +108,9 @@ PAGE_STEP_TASKS = f"""SELECT {_TASK_COLUMNS} FROM tasks
 # Tasks registered, finished or still running since a time: what a live page must refresh.
 TASK_CHANGES = f"""SELECT {_TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_id = ?
     AND (status = 'running' OR created_at >= ? OR finished_at >= ?) ORDER BY seq"""
+# A run's failed tasks, in registration order: what its page leads to. flow, run_id, limit.
+FAILED_TASKS = f"""SELECT {_TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_id = ?
+    AND status = 'failed' ORDER BY seq LIMIT ?"""
 # Per step and status: how many tasks, first start, last end, how many ended.
 STEP_STATUS_COUNTS = """SELECT step, status, COUNT(*), MIN(created_at), MAX(finished_at),
     COUNT(finished_at) FROM tasks WHERE flow = ? AND run_id = ? GROUP BY step, status"""

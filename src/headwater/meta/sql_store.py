@@ -435,6 +435,10 @@ class SQLMetadata(MetadataStore):
         rows = self._db.query(self._sql.TASK_CHANGES, (flow, run_id, since, since))
         return [_task_row(row) for row in rows]
 
+    def failed_tasks(self, flow: str, run_id: str, *, limit: int = 10) -> list[TaskRow]:
+        rows = self._db.query(self._sql.FAILED_TASKS, (flow, run_id, limit))
+        return [_task_row(row) for row in rows]
+
     def step_status_counts(self, flow: str, run_id: str) -> list[tuple]:
         return [tuple(row) for row in
                 self._db.query(self._sql.STEP_STATUS_COUNTS, (flow, run_id))]
