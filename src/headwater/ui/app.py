@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
@@ -32,6 +33,7 @@ def create_app(settings: Settings, *, token: str | None) -> Any:
     app = Starlette(routes=[*api.routes, *pages.routes,
                             Mount("/static", StaticFiles(directory=STATIC), name="static")],
                     lifespan=lifespan,
-                    exception_handlers={HeadwaterException: api.error_answer})
+                    exception_handlers={HeadwaterException: api.error_answer,
+                                        HTTPException: pages.not_found})
     app.state.reader = reader
     return Guard(app, token)

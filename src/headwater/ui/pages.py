@@ -3,14 +3,20 @@
 Every page has its own address, and every link is an ordinary ``<a href>``, so the back button,
 bookmarks and "open in new tab" work. The shell carries what the page is about in ``data-``
 attributes (escaped); the script fetches the rest.
+
+A page for a flow, run or task that does not exist is a 404 page saying so (checked here, one
+metadata query), not a 200 shell whose script finds out later: a shared link to a deleted run,
+a mistyped id or a crawler all get an answer whose status and title tell the truth.
 """
 
 from __future__ import annotations
 
 import html
+from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from headwater.exceptions import NotFoundError
@@ -21,35 +27,64 @@ PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 's
             "frame-ancestors 'none'")
 
 
-def _shell(kind: str, title: str, **data: str) -> Response:
-    attributes = " ".join(f'data-{k.replace("_", "-")}="{html.escape(v, quote=True)}"'
-                          for k, v in data.items())
+# A drop of water, inline: no request for /favicon.ico (a 404 in every page's console).
+ICON = ("data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E"
+        "%3Cpath d='M8 1C8 1 3 7 3 10a5 5 0 0 0 10 0C13 7 8 1 8 1z' fill='%231f6feb'/%3E%3C/svg%3E")
+HEADERS = {"content-security-policy": PAGE_CSP, "x-frame-options": "DENY",
+           "referrer-policy": "no-referrer"}
+
+
+def _page(title: str, main: str, status: int = 200) -> Response:
     body = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)} · headwater</title>
+<link rel="icon" href="{ICON}">
 <link rel="stylesheet" href="/static/ui.css">
 </head><body>
-<header><a class="brand" href="/">headwater</a><nav id="crumbs"></nav></header>
-<main id="app" data-page="{kind}" {attributes}><p class="muted">Loading…</p></main>
-<script src="/static/ui.js"></script>
+<header><a class="brand" href="/">headwater</a><nav id="crumbs" aria-label="breadcrumbs"></nav></header>
+{main}
 </body></html>
 """
-    return HTMLResponse(body, headers={"content-security-policy": PAGE_CSP,
-                                       "x-frame-options": "DENY",
-                                       "referrer-policy": "no-referrer"})
+    return HTMLResponse(body, status_code=status, headers=HEADERS)
 
 
-def _checked(request: Request, *names: str) -> dict[str, str] | Response:
-    values = {}
-    for name in names:
-        value = request.path_params[name]
-        try:
-            check_name(name.replace("_id", ""), value)
-        except NotFoundError as err:
-            return HTMLResponse(f"<p>{html.escape(err.msg)}</p>", status_code=404)
-        values[name] = value
-    return values
+def _shell(kind: str, title: str, **data: str) -> Response:
+    attributes = " ".join(f'data-{k.replace("_", "-")}="{html.escape(v, quote=True)}"'
+                          for k, v in data.items())
+    return _page(title, f"""<main id="app" data-page="{kind}" {attributes}><p class="muted">Loading…</p></main>
+<script src="/static/ui.js"></script>""")
+
+
+def not_found_page(message: str, fix: str | None) -> Response:
+    """A 404 page naming what is missing and what to do instead (no script: nothing to load)."""
+    advice = f"<p>{html.escape(fix)}</p>" if fix else ""
+    return _page("Not found", f"""<main id="app"><h1>Not found</h1>
+<p class="error">{html.escape(message)}</p>{advice}
+<p><a href="/">All runs</a></p></main>""", status=404)
+
+
+async def not_found(request: Request, exc: Any) -> Response:
+    """Starlette's answer for an address no route takes: JSON under /api, a page elsewhere."""
+    path = request.url.path
+    status = getattr(exc, "status_code", 404)
+    if status != 404:
+        return Response(str(getattr(exc, "detail", "")), status_code=status)
+    if path.startswith("/api/"):
+        return JSONResponse({"error": f"no API address {path[:200]}",
+                             "fix": "see the JSON API in docs/ui.md"}, status_code=404)
+    return not_found_page(f"no page at {path[:200]}", "start from the runs list")
+
+
+def _checked(request: Request, *names: str) -> dict[str, str]:
+    return {name: check_name(name.replace("_id", ""), request.path_params[name])
+            for name in names}
+
+
+async def _exists(request: Request, method: str, *args: str) -> None:
+    """Raise the reader's NotFoundError unless the flow, run or task exists."""
+    reader = request.app.state.reader
+    await run_in_threadpool(reader.call, getattr(reader, method), *args)
 
 
 async def runs_page(request: Request) -> Response:
@@ -57,25 +92,30 @@ async def runs_page(request: Request) -> Response:
 
 
 async def flow_page(request: Request) -> Response:
-    found = _checked(request, "flow")
-    if isinstance(found, Response):
-        return found
+    try:
+        found = _checked(request, "flow")
+        await _exists(request, "flow_row", found["flow"])
+    except NotFoundError as err:
+        return not_found_page(err.msg, err.fix)
     return _shell("runs", found["flow"], flow=found["flow"])
 
 
 async def run_page(request: Request) -> Response:
-    found = _checked(request, "flow", "run_id")
-    if isinstance(found, Response):
-        return found
+    try:
+        found = _checked(request, "flow", "run_id")
+        await _exists(request, "run_row", found["flow"], found["run_id"])
+    except NotFoundError as err:
+        return not_found_page(err.msg, err.fix)
     return _shell("run", f"{found['flow']}/{found['run_id']}", **found)
 
 
 async def task_page(request: Request) -> Response:
-    found = _checked(request, "flow", "run_id", "step", "task_id")
-    if isinstance(found, Response):
-        return found
-    title = "/".join(found.values())
-    return _shell("task", title, **found)
+    try:
+        found = _checked(request, "flow", "run_id", "step", "task_id")
+        await _exists(request, "task_row", *found.values())
+    except NotFoundError as err:
+        return not_found_page(err.msg, err.fix)
+    return _shell("task", "/".join(found.values()), **found)
 
 
 routes = [

@@ -32,6 +32,7 @@ NAME = re.compile(r"\w[\w\-]{0,199}")
 PREVIEW_MAX_BYTES = 4 * 1024 * 1024  # larger artifacts are not loaded to show a preview
 PREVIEW_CHARS = 2000
 LOG_STREAMS = ("stdout", "stderr")
+FAILURES_SHOWN = 10  # failed tasks named on a run's page (the step's task list has the rest)
 LIVE_CARDS = "cards/live"  # where a running task rewrites its cards (headwater.cards.render)
 
 
@@ -120,6 +121,13 @@ class Reader:
         return {"runs": [run_summary(row) for row in rows], "offset": offset, "limit": limit,
                 "more": more}
 
+    def flow_row(self, flow: str) -> Any:
+        row = self.meta.get_flow(check_name("flow", flow))
+        if row is None:
+            raise NotFoundError(f"no flow {flow} in {self.settings.datastore_root}",
+                                fix="pick a flow from the runs list")
+        return row
+
     def run_row(self, flow: str, run_id: str) -> RunRow:
         row = self.meta.get_run(check_name("flow", flow), check_name("run", run_id))
         if row is None:
@@ -140,6 +148,20 @@ class Reader:
         out["graph"] = graph
         out["layout"] = layout(graph)
         out["steps"] = step_states(self.meta.step_status_counts(flow, run_id))
+        out["failures"] = self.failures(row)
+        return out
+
+    def failures(self, row: RunRow) -> list[dict[str, Any]]:
+        """The run's first failed tasks (at most :data:`FAILURES_SHOWN`), each with its last
+        attempt's error: a failure deep in a 10,000-task foreach is one click from the run page.
+        A query for the failed tasks, then one per task shown for its attempts."""
+        out = []
+        for task in self.meta.failed_tasks(row.flow, row.run_id, limit=FAILURES_SHOWN):
+            summary = task_summary(task)
+            attempts = self.meta.list_attempts(task.flow, task.run_id, task.step, task.task_id)
+            failed = [a for a in attempts if a.failure is not None]
+            summary["failure"] = attempt_summary(failed[-1])["failure"] if failed else None
+            out.append(summary)
         return out
 
     def _parameters(self, row: RunRow) -> dict[str, str | None]:

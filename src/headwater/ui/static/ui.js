@@ -32,11 +32,20 @@ async function api(path) {
   return body;
 }
 
+// A time in the reader's own zone, the zone written out ("+05:30", "UTC"): a page shared across
+// time zones is read without guessing. stamp() wraps it in <time datetime="...Z">.
 function when(seconds) {
   if (!seconds) return "-";
   const d = new Date(seconds * 1000);
   const p = (n) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  const off = -d.getTimezoneOffset();
+  const zone = off === 0 ? "UTC" : `${off < 0 ? "-" : "+"}${p(Math.floor(Math.abs(off) / 60))}:${p(Math.abs(off) % 60)}`;
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} ${zone}`;
+}
+
+function stamp(seconds) {
+  if (!seconds) return "-";
+  return el("time", { datetime: new Date(seconds * 1000).toISOString(), text: when(seconds) });
 }
 
 function duration(start, end) {
@@ -68,7 +77,10 @@ function crumbs(...parts) {
 }
 
 function fail(error) {
-  app.replaceChildren(el("p", { class: "error", text: String(error.message || error) }));
+  document.title = "Cannot show this page · headwater";
+  app.replaceChildren(el("h1", { text: "Cannot show this page" }),
+    el("p", { class: "error", text: String(error.message || error) }),
+    el("p", {}, el("a", { href: "/", text: "All runs" })));
 }
 
 // -- runs list -------------------------------------------------------------------------------
@@ -112,7 +124,7 @@ async function runsPage() {
     rows.append(el("tr", { "data-pathspec": r.pathspec },
       el("td", {}, el("a", { href: runHref(r.flow, r.run_id), text: r.pathspec })),
       el("td", {}, badge(r.status)),
-      el("td", { text: when(r.created_at) }),
+      el("td", {}, stamp(r.created_at)),
       el("td", { text: duration(r.created_at, r.finished_at) }),
       el("td", { text: r.user }),
       el("td", { text: r.tags.join(", ") || "-" })));
@@ -124,6 +136,13 @@ async function runsPage() {
   const link = (o) => { const q = new URLSearchParams(location.search); q.set("offset", o); return `${location.pathname}?${q}`; };
   if (offset > 0) pager.append(el("a", { href: link(Math.max(0, offset - limit)), rel: "prev", text: "← newer" }), " ");
   if (page.more) pager.append(el("a", { href: link(offset + limit), rel: "next", text: "older →" }));
+  if (!flows.length) {  // nothing was ever run here: say so, and how to start
+    app.replaceChildren(el("h1", { text: "Runs" }),
+      el("p", { id: "no-runs", text: "No runs yet." }),
+      el("p", { class: "muted" }, "A run shows here as soon as it starts: ", el("code", { text: "python flow.py run" }),
+        " in a folder whose .headwater/ this UI reads (or with the same --datastore-root and --metadata)."));
+    return;
+  }
   const empty = page.runs.length ? null : el("p", { class: "muted", text: "No runs match." });
   app.replaceChildren(el("div", { class: "columns" },
     el("aside", {}, el("h2", { text: "Flows" }), flowList),
@@ -233,7 +252,7 @@ function taskRow(run, t) {
     el("td", {}, el("a", { href: taskHref(run.flow, run.run_id, t.step, t.task_id), text: `${t.step}/${t.task_id}` })),
     el("td", {}, badge(t.status)),
     el("td", { text: t.foreach_index === null ? "-" : String(t.foreach_index) }),
-    el("td", { text: when(t.created_at) }),
+    el("td", {}, stamp(t.created_at)),
     el("td", { text: duration(t.created_at, t.finished_at) }),
     el("td", { text: String(t.attempts) }));
 }
@@ -256,7 +275,7 @@ async function runPage() {
   statusBadge.id = "run-status";
   fact("status", statusBadge);
   fact("user", run.user);
-  fact("started", when(run.created_at));
+  fact("started", stamp(run.created_at));
   const took = el("span", { id: "run-duration", text: duration(run.created_at, run.finished_at) });
   fact("duration", took);
   fact("tags", [...run.tags, ...run.system_tags].join(", ") || "-");
@@ -279,12 +298,27 @@ async function runPage() {
   for (const n of run.layout.nodes) stepPicker.append(" ", el("a", { href: `${runHref(flow, runId)}?step=${enc(n.name)}#tasks`, class: n.name === step ? "current" : "", text: n.name }));
   const pager = el("p", { class: "pager" });
   const link = (o) => { const q = new URLSearchParams(location.search); q.set("offset", o); return `${location.pathname}?${q}#tasks`; };
-  if (offset > 0) pager.append(el("a", { href: link(Math.max(0, offset - limit)), text: "← previous" }), " ");
-  if (page.more) pager.append(el("a", { href: link(offset + limit), text: "next →" }));
+  const total = step ? (run.steps[step] ? run.steps[step].tasks : 0) : Object.values(run.steps).reduce((n, s) => n + s.tasks, 0);
+  if (page.tasks.length) pager.append(el("span", { id: "tasks-range", text: `tasks ${offset + 1}–${offset + page.tasks.length} of ${Math.max(total, offset + page.tasks.length)}` }), " ");
+  if (offset > 0) pager.append(el("a", { href: link(Math.max(0, offset - limit)), rel: "prev", text: "← previous" }), " ");
+  if (page.more) pager.append(el("a", { href: link(offset + limit), rel: "next", text: "next →" }));
   const tasks = el("table", { id: "tasks-table" },
     el("thead", {}, el("tr", {}, ...["task", "status", "index", "started", "duration", "attempts"].map((h) => el("th", { text: h })))), tbody);
 
-  app.replaceChildren(el("h1", { text: `${flow}/${runId}` }), facts,
+  let failures = null;
+  if (run.failures.length) {
+    failures = el("section", { id: "failures", class: "failures" }, el("h2", { text: "Failed tasks" }));
+    const list = el("ul");
+    for (const t of run.failures) {
+      const error = t.failure ? `${t.failure.type}: ${t.failure.message}` : "failed";
+      list.append(el("li", {}, el("a", { href: taskHref(flow, runId, t.step, t.task_id), text: `${t.step}/${t.task_id}` }), " ", el("span", { class: "error", text: error })));
+    }
+    const failedCount = Object.values(run.steps).reduce((n, s) => n + (s.failed || 0), 0);
+    failures.append(list);
+    if (failedCount > run.failures.length) failures.append(el("p", { class: "muted", text: `${failedCount - run.failures.length} more failed: see each step's tasks below.` }));
+  }
+
+  app.replaceChildren(el("h1", { text: `${flow}/${runId}` }), facts, failures,
     el("h2", { text: "Graph" }), dag,
     el("h2", { text: "Timeline" }), timeline,
     el("h3", { text: "Tasks listed below" }), taskTimeline,
@@ -316,10 +350,21 @@ async function runPage() {
     }
     drawTaskTimeline(run, shown, taskTimeline);
   });
-  source.addEventListener("end", () => source.close());
+  // the run is over: draw the page afresh (its failures, its last tasks, final durations)
+  source.addEventListener("end", () => { source.close(); runPage().catch(fail); });
 }
 
 // -- task page -------------------------------------------------------------------------------
+
+// A finished attempt's log is read once; a running one's is followed as it grows.
+async function showLog(base, stream, pre, state) {
+  const response = await fetch(`${base}/logs/${stream}`, { credentials: "same-origin" });
+  if (!response.ok) { state.textContent = `cannot read: ${response.status}`; return; }
+  const text = await response.text();
+  pre.textContent = text || "(no output)";
+  pre.classList.toggle("empty", !text);
+  state.textContent = "complete";
+}
 
 function followLog(base, stream, pre, state) {
   const source = new EventSource(`${base}/logs/${stream}/events`);
@@ -331,6 +376,7 @@ function followLog(base, stream, pre, state) {
   source.addEventListener("end", (event) => {
     source.close();
     const end = JSON.parse(event.data || "{}");
+    if (!pre.textContent) pre.textContent = "(no output)";
     state.textContent = end.error ? `cannot read: ${end.error}` : "complete";
   });
   source.onerror = () => { state.textContent = "disconnected"; };
@@ -347,10 +393,13 @@ async function taskPage() {
   const status = badge(task.status);
   status.id = "task-status";
   fact("status", status);
-  fact("started", when(task.created_at));
+  fact("started", stamp(task.created_at));
   fact("duration", duration(task.created_at, task.finished_at));
   if (task.foreach_index !== null) fact("foreach index", String(task.foreach_index));
-  if (task.origin_pathspec) fact("cloned from", task.origin_pathspec);
+  if (task.origin_pathspec) {
+    const [oFlow, oRun, oStep, oTask] = task.origin_pathspec.split("/");
+    fact("cloned from", el("a", { id: "cloned-from", href: taskHref(oFlow, oRun, oStep, oTask), text: task.origin_pathspec }));
+  }
   if (task.parents.length) {
     const links = el("span");
     for (const p of task.parents) { const [s, t] = p.split("/"); links.append(el("a", { href: taskHref(flow, runId, s, t), text: p }), " "); }
@@ -360,7 +409,7 @@ async function taskPage() {
   const attempts = el("div", { id: "attempts" });
   for (const a of task.attempts) {
     const box = el("section", { class: `attempt ${a.status}`, "data-attempt": a.attempt },
-      el("h3", {}, `attempt ${a.attempt} `, badge(a.status), el("span", { class: "muted", text: ` ${when(a.started_at)} · ${duration(a.started_at, a.finished_at)}` })));
+      el("h3", {}, `attempt ${a.attempt} `, badge(a.status), el("span", { class: "muted" }, " ", stamp(a.started_at), ` · ${duration(a.started_at, a.finished_at)}`)));
     if (a.failure) {
       box.append(el("p", { class: "failure" }, el("strong", { text: a.failure.type }), `: ${a.failure.message}`));
       if (a.failure.traceback) box.append(el("pre", { class: "traceback", text: a.failure.traceback }));
@@ -371,9 +420,10 @@ async function taskPage() {
   const logs = el("div", { class: "logs" });
   for (const stream of ["stdout", "stderr"]) {
     const pre = el("pre", { id: stream, class: "log empty" });
-    const state = el("span", { class: "muted", id: `${stream}-state`, text: "following" });
+    const state = el("span", { class: "muted", id: `${stream}-state`, text: task.status === "running" ? "following" : "loading" });
     logs.append(el("section", {}, el("h3", {}, `${stream} `, state), pre));
-    followLog(base, stream, pre, state);
+    if (task.status === "running") followLog(base, stream, pre, state);
+    else showLog(base, stream, pre, state).catch((e) => { state.textContent = `cannot read: ${e.message}`; });
   }
 
   const artifacts = el("table", { id: "artifacts" }, el("thead", {}, el("tr", {}, ...["name", "type", "size", "preview", ""].map((h) => el("th", { text: h })))));

@@ -1,0 +1,287 @@
+"""The web UI used as a person would, in a real browser (Debian's Chromium driven by Playwright):
+every page clean of console errors and failed requests, names in any script, times with their
+zone, clear pages for what does not exist, a failed run leading to its failed task, a resumed run
+naming its origin, markup in every user-made text never running, an empty datastore saying so.
+
+Waits are on what the page shows (Playwright's expect, with a generous deadline), never on time.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from .faultkit import hw
+from .flowrun import flow_file
+from .uiserver import ui_server
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+DEADLINE_MS = 90_000
+PAYLOAD = '<img src=x onerror="window.__xss=(window.__xss||0)+1">'
+FLUSS = "Flu\u00dfFlow"
+expect.set_options(timeout=DEADLINE_MS)  # a loaded machine: the page may take its time
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("ui-audit")
+    runs = ((flow_file("ui/odd_names_flow.py"), ("run",), {}, 0),
+            (flow_file("ui/xss_flow.py"), ("run", "--tag", PAYLOAD), {}, 1),
+            (flow_file("ui/fail_foreach_flow.py"), ("run",), {"CURSE": "1"}, 1),
+            (flow_file("ui/fail_foreach_flow.py"), ("resume",), {}, 0))
+    for flow, args, env, code in runs:
+        proc = hw(flow, *args, cwd=folder, **env)
+        assert proc.returncode == code, proc.stdout + proc.stderr
+    return folder
+
+
+@pytest.fixture(scope="module")
+def ui(home):
+    with ui_server(home) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert Path(CHROMIUM).is_file(), "Chromium is missing: apt-get install -y chromium"
+    with sync_playwright() as play:
+        chromium = play.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _watched(context):
+    """A new page of ``context`` recording every console error or warning, uncaught exception,
+    failed request and error answer as ``page.problems``."""
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+            if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url} {r.failure}"))
+    page.on("response", lambda r: problems.append(f"{r.status}: {r.url}")
+            if r.status >= 400 else None)
+    page.problems = problems  # type: ignore[attr-defined]
+    return page
+
+
+@pytest.fixture
+def context(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(DEADLINE_MS)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context):
+    return _watched(context)
+
+
+def _task_id(ui, flow: str, run: str, step: str) -> str:
+    path = f"/api/runs/{quote(flow)}/{run}/tasks?step={quote(step)}"
+    return ui.json(path)["tasks"][0]["task_id"]
+
+
+def _loaded(page) -> None:
+    """Wait until the page's script has drawn it (the shell says "Loading…" until then)."""
+    expect(page.locator("#app > p.muted", has_text="Loading")).to_have_count(0)
+
+
+def _no_script_ran(page) -> None:
+    for frame in page.frames:
+        assert frame.evaluate("() => window.__xss") is None, frame.url
+
+
+# -- names, downloads -------------------------------------------------------------------------
+
+def test_names_in_any_script_reach_their_pages_and_downloads(ui):
+    flow = quote(FLUSS)
+    assert ui.json(f"/api/runs/{flow}/1")["flow"] == FLUSS
+    step = quote("schritt_\u00e4")
+    task_id = _task_id(ui, FLUSS, "1", "schritt_\u00e4")
+    assert ui.json(f"/api/tasks/{flow}/1/{step}/{task_id}")["step"] == "schritt_\u00e4"
+    start = f"/api/tasks/{flow}/1/start/{_task_id(ui, FLUSS, '1', 'start')}"
+    status, _, body = ui.get(f"{start}/artifacts/" + quote("gr\u00f6\u00dfe"))
+    assert (status, body) == (200, b"drei")
+    # still no way to a storage key beyond a plain name: a line break, a dot, a slash
+    for bad in ("gr%C3%B6%C3%9Fe%0A", "..", "a.b", "a%2Fb"):
+        status, _, _ = ui.get(f"{start}/artifacts/{bad}")
+        assert status == 404, bad
+
+
+# -- every page clean --------------------------------------------------------------------------
+
+def test_every_page_from_home_to_a_task_loads_clean_and_the_back_button_works(ui, page):
+    start = _task_id(ui, FLUSS, "1", "start")
+    page.goto(ui.url + "/")
+    _loaded(page)
+    page.click(f"#runs-table >> text={FLUSS}/1")
+    page.wait_for_url(re.compile(r"/runs/Flu%C3%9FFlow/1$"))
+    _loaded(page)
+    expect(page.locator('#dag g.step[data-step="schritt_\u00e4"]')).to_have_class(
+        "step succeeded")
+    page.click(f'#tasks-table a:text("start/{start}")')
+    page.wait_for_url(re.compile(rf"/runs/Flu%C3%9FFlow/1/start/{start}$"))
+    _loaded(page)
+    expect(page.locator('#artifacts tr[data-artifact="gr\u00f6\u00dfe"]')).to_contain_text("drei")
+    for stream in ("stdout", "stderr"):
+        expect(page.locator(f"#{stream}-state")).to_have_text("complete")
+    expect(page.locator("#stdout")).to_have_text("(no output)")
+    page.go_back()
+    page.wait_for_url(re.compile(r"/runs/Flu%C3%9FFlow/1$"))
+    _loaded(page)
+    page.go_back()
+    page.wait_for_url(ui.url + "/")
+    _loaded(page)
+    for path in (f"/flows/{quote(FLUSS)}", "/runs/XssFlow/1", "/runs/FailForeachFlow/1",
+                 f"/runs/XssFlow/1/start/{_task_id(ui, 'XssFlow', '1', 'start')}"):
+        page.goto(ui.url + path)
+        _loaded(page)
+        if "/start/" in path:
+            expect(page.locator("#stderr-state")).to_have_text("complete")
+            expect(page.locator("iframe.card")).to_have_count(2)
+    assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_times_name_their_zone(ui, browser):
+    context = browser.new_context(timezone_id="Asia/Kolkata")  # +05:30, no summer time
+    context.set_default_timeout(DEADLINE_MS)
+    page = context.new_page()
+    try:
+        page.goto(ui.url + "/")
+        _loaded(page)
+        started = page.locator("#runs-table tbody tr").first.locator("td").nth(2)
+        expect(started).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+05:30$"))
+        stamp = started.locator("time").get_attribute("datetime")
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", stamp), stamp
+    finally:
+        context.close()
+
+
+def test_the_task_timeline_is_coloured_by_status(ui, page):
+    page.goto(ui.url + "/runs/FailForeachFlow/1")
+    _loaded(page)
+    bar = page.locator("#task-timeline rect.bar.succeeded").first
+    step_bar = page.locator("#timeline rect.bar.succeeded").first
+    fill = bar.evaluate("e => getComputedStyle(e).fill")
+    assert fill == step_bar.evaluate("e => getComputedStyle(e).fill")
+    assert fill != "rgb(0, 0, 0)"
+
+
+# -- what is not there -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path, said", [
+    ("/runs/FailForeachFlow/99", "no run FailForeachFlow/99"),
+    ("/flows/NoSuchFlow", "no flow NoSuchFlow"),
+    ("/runs/FailForeachFlow/1/start/99999", "no task FailForeachFlow/1/start/99999"),
+    ("/runs/Bad%3Cname/1", "no flow named"),
+    ("/no/such/page", "no page"),
+])
+def test_what_does_not_exist_gets_a_404_page_saying_so(ui, context, path, said):
+    page = context.new_page()
+    response = page.goto(ui.url + path)
+    assert response.status == 404
+    expect(page).to_have_title(re.compile("^Not found"))
+    expect(page.locator("h1")).to_have_text("Not found")
+    expect(page.locator("main")).to_contain_text(said)
+    page.click("main a[href='/']")
+    page.wait_for_url(ui.url + "/")
+
+
+def test_an_unknown_api_address_still_answers_json(ui):
+    status, headers, body = ui.get("/api/nothing/here")
+    assert status == 404 and headers["content-type"].startswith("application/json"), body
+
+
+# -- run shapes --------------------------------------------------------------------------------
+
+def test_a_failed_run_leads_to_its_failed_task(ui, page):
+    page.goto(ui.url + "/runs/FailForeachFlow/1")
+    _loaded(page)
+    failures = page.locator("#failures")
+    expect(failures).to_contain_text("RuntimeError: item 137 is cursed")
+    # the failed task is far beyond the first page of tasks, yet one click away
+    expect(page.locator("#tasks-table tbody")).not_to_contain_text("failed")
+    failures.locator("a").first.click()
+    page.wait_for_url(re.compile(r"/runs/FailForeachFlow/1/work/\d+$"))
+    expect(page.locator("pre.traceback")).to_contain_text("item 137 is cursed")
+
+
+def test_a_big_foreach_is_paged_with_a_count(ui, page):
+    page.goto(ui.url + "/runs/FailForeachFlow/2")
+    _loaded(page)
+    total = sum(s["tasks"] for s in ui.json("/api/runs/FailForeachFlow/2")["steps"].values())
+    expect(page.locator("#tasks-range")).to_have_text(f"tasks 1\u2013100 of {total}")
+    page.click("text=next \u2192")
+    page.wait_for_url(re.compile(r"offset=100"))
+    expect(page.locator("#tasks-range")).to_have_text(f"tasks 101\u2013{total} of {total}")
+    page.click(".step-picker >> text=join")  # the step picker: only that step's tasks, counted
+    expect(page.locator("#tasks-range")).to_have_text("tasks 1\u20131 of 1")
+
+
+def test_a_resumed_run_names_its_origin_and_its_cloned_tasks_link_theirs(ui, page):
+    page.goto(ui.url + "/runs/FailForeachFlow/2")
+    _loaded(page)
+    origin = page.locator("#origin")
+    expect(origin).to_have_text("FailForeachFlow/1")
+    start = _task_id(ui, "FailForeachFlow", "2", "start")
+    page.goto(f"{ui.url}/runs/FailForeachFlow/2/start/{start}")
+    _loaded(page)
+    page.click("#cloned-from")
+    page.wait_for_url(re.compile(r"/runs/FailForeachFlow/1/start/\d+$"))
+    _loaded(page)
+    page.go_back()
+    page.wait_for_url(re.compile(r"/runs/FailForeachFlow/2/start/\d+$"))
+
+
+# -- markup never runs -------------------------------------------------------------------------
+
+def test_markup_in_tags_parameters_artifacts_logs_errors_and_cards_never_runs(ui, page):
+    page.goto(ui.url + "/")
+    _loaded(page)
+    expect(page.locator('#runs-table tr[data-pathspec="XssFlow/1"]')).to_contain_text(PAYLOAD)
+    page.goto(ui.url + "/?tag=" + quote(PAYLOAD))
+    _loaded(page)
+    expect(page.locator("#runs-table tbody tr")).to_have_count(1)
+    page.goto(ui.url + "/runs/XssFlow/1")
+    _loaded(page)
+    expect(page.locator("#parameters")).to_contain_text(PAYLOAD)
+    expect(page.locator("#failures")).to_contain_text(PAYLOAD)
+    start = _task_id(ui, "XssFlow", "1", "start")
+    page.goto(f"{ui.url}/runs/XssFlow/1/start/{start}")
+    _loaded(page)
+    expect(page.locator("#stdout")).to_contain_text(PAYLOAD)
+    expect(page.locator("#stderr")).to_contain_text(PAYLOAD)
+    expect(page.locator('#artifacts tr[data-artifact="evil"]')).to_contain_text(PAYLOAD)
+    for index in (0, 1):
+        card = page.frame_locator(f'iframe.card[title^="card {index}"]')
+        expect(card.locator("body")).to_contain_text("onerror")
+    _no_script_ran(page)
+    end = _task_id(ui, "XssFlow", "1", "end")
+    page.goto(f"{ui.url}/runs/XssFlow/1/end/{end}")
+    _loaded(page)
+    expect(page.locator(".failure")).to_contain_text(PAYLOAD)
+    expect(page.locator("pre.traceback")).to_contain_text(PAYLOAD)
+    expect(page.frame_locator("iframe.card").locator("body")).to_contain_text("ValueError")
+    _no_script_ran(page)
+    assert page.locator("img").count() == 0
+
+
+# -- empty ---------------------------------------------------------------------------------------
+
+def test_an_empty_datastore_says_there_are_no_runs_yet(tmp_path, context):
+    with ui_server(tmp_path) as server:
+        page = _watched(context)
+        page.goto(server.url + "/")
+        _loaded(page)
+        expect(page.locator("#app")).to_contain_text("No runs yet")
+        expect(page.locator("#app")).to_contain_text("python flow.py run")
+        expect(page.locator("#flows")).to_have_count(0)
+        assert page.problems == []  # type: ignore[attr-defined]
