@@ -16,8 +16,8 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from .faultkit import hw
-from .flowrun import flow_file
-from .uiserver import ui_server
+from .flowrun import flow_file, hermetic_env, start_cli
+from .uiserver import running_task, ui_server, wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -239,6 +239,41 @@ def test_a_resumed_run_names_its_origin_and_its_cloned_tasks_link_theirs(ui, pag
     _loaded(page)
     page.go_back()
     page.wait_for_url(re.compile(r"/runs/FailForeachFlow/2/start/\d+$"))
+
+
+def test_pages_left_open_follow_a_run_to_its_failure(ui, home, context):
+    gates = home / "gated-fail"
+    gates.mkdir()
+    run = start_cli(flow_file("ui/gated_fail_flow.py"), "run", "--max-workers", "3", cwd=home,
+                    env={**hermetic_env(), "GATE_DIR": str(gates),
+                         "HEADWATER_DATASTORE_ROOT": str(home / ".headwater")})
+    try:
+        run_id, _ = wait_until(lambda: running_task(ui, "GatedFailFlow", "start"),
+                               "the start step to run")
+        runs = _watched(context)
+        runs.goto(ui.url + "/")
+        row = runs.locator(f'#runs-table tr[data-pathspec="GatedFailFlow/{run_id}"]')
+        expect(row.locator(".status")).to_have_text("running")
+        page = _watched(context)
+        page.goto(f"{ui.url}/runs/GatedFailFlow/{run_id}")
+        expect(page.locator("#tasks-range")).to_have_text("tasks 1\u20131 of 1")
+        (gates / "one").touch()
+        # the three work tasks wait for the second gate: the run is still running
+        expect(page.locator("#tasks-range")).to_have_text("tasks 1\u20134 of 4")
+        assert run.poll() is None
+        expect(page.locator("#run-status")).to_have_text("running")
+        (gates / "two").touch()
+        expect(page.locator("#run-status")).to_have_text("failed")
+        expect(page.locator("#failures")).to_contain_text("RuntimeError: item 1 gave up")
+        expect(row.locator(".status")).to_have_text("failed")  # the list, never reloaded
+        assert run.wait(timeout=120) == 1
+        assert runs.problems == [] and page.problems == []  # type: ignore[attr-defined]
+    finally:
+        for name in ("one", "two"):
+            (gates / name).touch()
+        run.wait(timeout=120)
+        run.stdout.close()
+        run.stderr.close()
 
 
 # -- markup never runs -------------------------------------------------------------------------

@@ -120,15 +120,7 @@ async function runsPage() {
     el("button", { type: "submit", text: "Filter" }));
 
   const rows = el("tbody");
-  for (const r of page.runs) {
-    rows.append(el("tr", { "data-pathspec": r.pathspec },
-      el("td", {}, el("a", { href: runHref(r.flow, r.run_id), text: r.pathspec })),
-      el("td", {}, badge(r.status)),
-      el("td", {}, stamp(r.created_at)),
-      el("td", { text: duration(r.created_at, r.finished_at) }),
-      el("td", { text: r.user }),
-      el("td", { text: r.tags.join(", ") || "-" })));
-  }
+  rows.append(...page.runs.map(runRow));
   const table = el("table", { id: "runs-table" },
     el("thead", {}, el("tr", {}, ...["run", "status", "started", "duration", "user", "tags"].map((h) => el("th", { text: h })))),
     rows);
@@ -141,12 +133,49 @@ async function runsPage() {
       el("p", { id: "no-runs", text: "No runs yet." }),
       el("p", { class: "muted" }, "A run shows here as soon as it starts: ", el("code", { text: "python flow.py run" }),
         " in a folder whose .headwater/ this UI reads (or with the same --datastore-root and --metadata)."));
+    const wait = async () => {  // the first run appears without a reload
+      const now = await api("/api/flows").catch(() => []);
+      if (now.length) runsPage().catch(fail); else setTimeout(wait, 5000);
+    };
+    setTimeout(wait, 5000);
     return;
   }
   const empty = page.runs.length ? null : el("p", { class: "muted", text: "No runs match." });
   app.replaceChildren(el("div", { class: "columns" },
     el("aside", {}, el("h2", { text: "Flows" }), flowList),
     el("section", {}, el("h1", { text: fixedFlow ? `Runs of ${fixedFlow}` : "Runs" }), form, table, empty, pager)));
+  followRuns(`/api/runs?${params}`, page, rows);
+}
+
+function runRow(r) {
+  return el("tr", { "data-pathspec": r.pathspec },
+    el("td", {}, el("a", { href: runHref(r.flow, r.run_id), text: r.pathspec })),
+    el("td", {}, badge(r.status)),
+    el("td", {}, stamp(r.created_at)),
+    el("td", { text: duration(r.created_at, r.finished_at) }),
+    el("td", { text: r.user }),
+    el("td", { text: r.tags.join(", ") || "-" }));
+}
+
+// The runs list follows what it shows: every 2 s while a listed run is running, every 10 s
+// otherwise (a new run appears), not at all while the tab is hidden. One query each time.
+function followRuns(url, page, rows) {
+  let last = JSON.stringify(page.runs);
+  const tick = async () => {
+    if (document.visibilityState !== "hidden") {
+      try {
+        const now = await api(url);
+        const text = JSON.stringify(now.runs);
+        if (text !== last) { rows.replaceChildren(...now.runs.map(runRow)); last = text; page = now; }
+        else for (const r of now.runs) if (r.status === "running") {
+          const cell = rows.querySelector(`tr[data-pathspec="${CSS.escape(r.pathspec)}"] td:nth-child(4)`);
+          if (cell) cell.textContent = duration(r.created_at, r.finished_at);
+        }
+      } catch (e) { /* the server is away for a moment: try again on the next tick */ }
+    }
+    setTimeout(tick, page.runs.some((r) => r.status === "running") ? 2000 : 10000);
+  };
+  setTimeout(tick, page.runs.some((r) => r.status === "running") ? 2000 : 10000);
 }
 
 // -- run page --------------------------------------------------------------------------------
@@ -298,10 +327,16 @@ async function runPage() {
   for (const n of run.layout.nodes) stepPicker.append(" ", el("a", { href: `${runHref(flow, runId)}?step=${enc(n.name)}#tasks`, class: n.name === step ? "current" : "", text: n.name }));
   const pager = el("p", { class: "pager" });
   const link = (o) => { const q = new URLSearchParams(location.search); q.set("offset", o); return `${location.pathname}?${q}#tasks`; };
-  const total = step ? (run.steps[step] ? run.steps[step].tasks : 0) : Object.values(run.steps).reduce((n, s) => n + s.tasks, 0);
-  if (page.tasks.length) pager.append(el("span", { id: "tasks-range", text: `tasks ${offset + 1}–${offset + page.tasks.length} of ${Math.max(total, offset + page.tasks.length)}` }), " ");
-  if (offset > 0) pager.append(el("a", { href: link(Math.max(0, offset - limit)), rel: "prev", text: "← previous" }), " ");
-  if (page.more) pager.append(el("a", { href: link(offset + limit), rel: "next", text: "next →" }));
+  const counted = (steps) => step ? (steps[step] ? steps[step].tasks : 0) : Object.values(steps).reduce((n, s) => n + s.tasks, 0);
+  // "tasks 101–200 of 5003" and the links around it, drawn again as a live run grows
+  const drawPager = (steps, more) => {
+    const rows = tbody.children.length;
+    const total = Math.max(counted(steps), offset + rows);
+    pager.replaceChildren();
+    if (rows) pager.append(el("span", { id: "tasks-range", text: `tasks ${offset + 1}–${offset + rows} of ${total}` }), " ");
+    if (offset > 0) pager.append(el("a", { href: link(Math.max(0, offset - limit)), rel: "prev", text: "← previous" }), " ");
+    if (more || offset + rows < total) pager.append(el("a", { href: link(offset + limit), rel: "next", text: "next →" }));
+  };
   const tasks = el("table", { id: "tasks-table" },
     el("thead", {}, el("tr", {}, ...["task", "status", "index", "started", "duration", "attempts"].map((h) => el("th", { text: h })))), tbody);
 
@@ -324,6 +359,8 @@ async function runPage() {
     el("h3", { text: "Tasks listed below" }), taskTimeline,
     el("h2", { text: "Parameters" }), Object.keys(run.parameters).length ? params_ : el("p", { class: "muted", text: "none" }),
     el("h2", { id: "tasks", text: "Tasks" }), stepPicker, tasks, pager);
+  drawPager(run.steps, page.more);
+  let steps = run.steps;
   paintDag(run, run.steps);
   drawTimeline(run, run.steps, timeline);
   drawTaskTimeline(run, shown, taskTimeline);
@@ -338,6 +375,8 @@ async function runPage() {
     took.textContent = duration(head.created_at, head.finished_at);
     paintDag(run, head.steps);
     drawTimeline(run, head.steps, timeline);
+    steps = head.steps;
+    drawPager(steps, false);
   });
   source.addEventListener("tasks", (event) => {
     for (const t of JSON.parse(event.data)) {
@@ -349,6 +388,7 @@ async function runPage() {
       shown.set(`${t.step}/${t.task_id}`, t);
     }
     drawTaskTimeline(run, shown, taskTimeline);
+    drawPager(steps, false);
   });
   // the run is over: draw the page afresh (its failures, its last tasks, final durations)
   source.addEventListener("end", () => { source.close(); runPage().catch(fail); });
