@@ -175,6 +175,30 @@ def test_the_task_timeline_is_coloured_by_status(ui, page):
     assert fill != "rgb(0, 0, 0)"
 
 
+def test_headings_and_keyboard_lead_to_a_task(ui, page):
+    """Each page opens with its h1; the Tab key reaches the runs before the flows; the graph's
+    step links say what they are; Enter follows a focused link."""
+    page.goto(ui.url + "/")
+    _loaded(page)
+    headings = page.evaluate("() => [...document.querySelectorAll('h1, h2')].map(h => h.tagName)")
+    assert headings[0] == "H1", headings
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        href = page.evaluate("() => document.activeElement.getAttribute('href') || ''")
+        if href.startswith(("/runs/", "/flows/")):
+            break
+    assert href.startswith("/runs/"), href  # the table's runs come before the flows aside
+    page.goto(ui.url + "/runs/FailForeachFlow/1")
+    _loaded(page)
+    step = page.get_by_role("link", name="step work: failed, 150 tasks \u00b7 1 failed")
+    expect(step).to_have_count(1)
+    step.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/runs/FailForeachFlow/1\?step=work#tasks$"))
+    _loaded(page)
+    expect(page.locator("#tasks-range")).to_have_text("tasks 1\u2013100 of 150")
+
+
 # -- what is not there -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("path, said", [

@@ -141,9 +141,10 @@ async function runsPage() {
     return;
   }
   const empty = page.runs.length ? null : el("p", { class: "muted", text: "No runs match." });
+  // the runs first (the h1, and the first stop of the Tab key); the flows drawn beside them
   app.replaceChildren(el("div", { class: "columns" },
-    el("aside", {}, el("h2", { text: "Flows" }), flowList),
-    el("section", {}, el("h1", { text: fixedFlow ? `Runs of ${fixedFlow}` : "Runs" }), form, table, empty, pager)));
+    el("section", {}, el("h1", { text: fixedFlow ? `Runs of ${fixedFlow}` : "Runs" }), form, table, empty, pager),
+    el("aside", {}, el("h2", { text: "Flows" }), flowList)));
   followRuns(`/api/runs?${params}`, page, rows);
 }
 
@@ -189,7 +190,7 @@ function stepState(state) {
 
 function drawDag(run, container) {
   const lay = run.layout;
-  const picture = svg("svg", { width: lay.width, height: lay.height, viewBox: `0 0 ${lay.width} ${lay.height}`, role: "img" });
+  const picture = svg("svg", { width: lay.width, height: lay.height, viewBox: `0 0 ${lay.width} ${lay.height}`, role: "group", "aria-label": "the run's steps: each links to its tasks" });
   picture.append(svg("defs", {}, svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" }, svg("path", { d: "M 0 0 L 10 5 L 0 10 z" }))));
   const at = Object.fromEntries(lay.nodes.map((n) => [n.name, n]));
   for (const e of lay.edges) {
@@ -237,6 +238,8 @@ function paintDag(run, steps) {
     } else if (node) {
       count.textContent = node.foreach ? `foreach ${node.foreach}` : "";
     }
+    // what a screen reader says for the step's link (an SVG text is not read as its name)
+    group.parentNode.setAttribute("aria-label", `step ${name}: ${stepState(state)}${count.textContent ? `, ${count.textContent}` : ""}`);
   }
 }
 
@@ -246,7 +249,8 @@ function drawTimeline(run, steps, container) {
   const start = Math.min(...names.map((n) => steps[n].started_at));
   const end = Math.max(...names.map((n) => steps[n].finished_at || Date.now() / 1000), start + 0.001);
   const width = 600, row = 22, label = 140;
-  const picture = svg("svg", { width: label + width + 80, height: names.length * row + 10 });
+  const picture = svg("svg", { width: label + width + 80, height: names.length * row + 10, role: "img",
+    "aria-label": names.map((n) => `${n} ${stepState(steps[n])} ${duration(steps[n].started_at, steps[n].finished_at)}`).join(", ") });
   names.forEach((name, i) => {
     const s = steps[name];
     const x = label + ((s.started_at - start) / (end - start)) * width;
@@ -264,11 +268,11 @@ function drawTaskTimeline(run, tasks, container) {
   const start = Math.min(...list.map((t) => t.created_at));
   const end = Math.max(...list.map((t) => t.finished_at || Date.now() / 1000), start + 0.001);
   const width = 600, row = 14, label = 140;
-  const picture = svg("svg", { width: label + width + 80, height: list.length * row + 6 });
+  const picture = svg("svg", { width: label + width + 80, height: list.length * row + 6, role: "group", "aria-label": "the listed tasks over time" });
   list.forEach((t, i) => {
     const x = label + ((t.created_at - start) / (end - start)) * width;
     const w = Math.max(2, (((t.finished_at || end) - t.created_at) / (end - start)) * width);
-    const link = svg("a", { href: taskHref(run.flow, run.run_id, t.step, t.task_id) });
+    const link = svg("a", { href: taskHref(run.flow, run.run_id, t.step, t.task_id), "aria-label": `${t.step}/${t.task_id} ${t.status} ${duration(t.created_at, t.finished_at)}` });
     link.append(svg("text", { x: 0, y: i * row + 11, class: "tl-label" }, document.createTextNode(`${t.step}/${t.task_id}`)),
       svg("rect", { x, y: i * row + 3, width: w, height: row - 5, class: `bar ${t.status}`, "data-task": `${t.step}/${t.task_id}` }));
     picture.append(link);
@@ -367,7 +371,7 @@ async function runPage() {
   if (location.hash === "#tasks") document.getElementById("tasks").scrollIntoView();
 
   if (run.status !== "running") return;
-  const source = new EventSource(`${base}/events`);
+  const source = openStream(`${base}/events`);
   source.addEventListener("run", (event) => {
     const head = JSON.parse(event.data);
     statusBadge.className = `status ${head.status}`;
@@ -391,7 +395,18 @@ async function runPage() {
     drawPager(steps, false);
   });
   // the run is over: draw the page afresh (its failures, its last tasks, final durations)
-  source.addEventListener("end", () => { source.close(); runPage().catch(fail); });
+  source.addEventListener("end", () => { runPage().catch(fail); });
+}
+
+// An event stream that stays closed after its "end" event. The server ends the response right
+// after sending "end"; the stream is closed once that close arrives (the "error" EventSource
+// fires then), not before: closing it at "end" would abort a response that is finishing.
+function openStream(url) {
+  const source = new EventSource(url);
+  source.ended = false;
+  source.addEventListener("end", () => { source.ended = true; });
+  source.addEventListener("error", () => { if (source.ended) source.close(); });
+  return source;
 }
 
 // -- task page -------------------------------------------------------------------------------
@@ -407,19 +422,20 @@ async function showLog(base, stream, pre, state) {
 }
 
 function followLog(base, stream, pre, state) {
-  const source = new EventSource(`${base}/logs/${stream}/events`);
+  const source = openStream(`${base}/logs/${stream}/events`);
+  // a stream (re)opened sends the whole log so far: start over rather than repeat it
+  source.addEventListener("open", () => { pre.textContent = ""; });
   source.addEventListener("reset", () => { pre.textContent = ""; });
   source.addEventListener("log", (event) => {
     pre.append(JSON.parse(event.data).text);
     pre.classList.remove("empty");
   });
   source.addEventListener("end", (event) => {
-    source.close();
     const end = JSON.parse(event.data || "{}");
     if (!pre.textContent) pre.textContent = "(no output)";
     state.textContent = end.error ? `cannot read: ${end.error}` : "complete";
   });
-  source.onerror = () => { state.textContent = "disconnected"; };
+  source.addEventListener("error", () => { if (!source.ended) state.textContent = "disconnected"; });
 }
 
 async function taskPage() {
