@@ -110,6 +110,11 @@ def test_names_in_any_script_reach_their_pages_and_downloads(ui):
     start = f"/api/tasks/{flow}/1/start/{_task_id(ui, FLUSS, '1', 'start')}"
     status, _, body = ui.get(f"{start}/artifacts/" + quote("gr\u00f6\u00dfe"))
     assert (status, body) == (200, b"drei")
+    # a value of a class only the flow's process can import: the reason, and no broken link
+    local = {a["name"]: a for a in ui.json(start)["artifacts"]}["local"]
+    assert local["preview"] is None and "Local" in local["error"], local
+    status, _, body = ui.get(f"{start}/artifacts/local")
+    assert status == 500 and "artifact 'local'" in body.decode(), body
     # still no way to a storage key beyond a plain name: a line break, a dot, a slash
     for bad in ("gr%C3%B6%C3%9Fe%0A", "..", "a.b", "a%2Fb"):
         status, _, _ = ui.get(f"{start}/artifacts/{bad}")
@@ -134,6 +139,11 @@ def test_every_page_from_home_to_a_task_loads_clean_and_the_back_button_works(ui
     for stream in ("stdout", "stderr"):
         expect(page.locator(f"#{stream}-state")).to_have_text("complete")
     expect(page.locator("#stdout")).to_have_text("(no output)")
+    local = page.locator('#artifacts tr[data-artifact="local"]')
+    expect(local).to_contain_text("cannot be read here")
+    expect(local.locator("a")).to_have_count(0)
+    expect(page.locator('#artifacts tr[data-artifact="big"]')).to_contain_text("too large")
+    expect(page.locator('#artifacts tr[data-artifact="big"] a')).to_have_text("download")
     page.go_back()
     page.wait_for_url(re.compile(r"/runs/Flu%C3%9FFlow/1$"))
     _loaded(page)

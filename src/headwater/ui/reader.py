@@ -16,7 +16,7 @@ from typing import Any
 
 import xxhash
 
-from headwater.exceptions import NotFoundError
+from headwater.exceptions import HeadwaterException, NotFoundError
 from headwater.graph.export import run_graph_key
 from headwater.meta import MetadataStore, open_metadata
 from headwater.meta.rows import AttemptRow, RunRow, TaskRow
@@ -165,7 +165,11 @@ class Reader:
         return out
 
     def _parameters(self, row: RunRow) -> dict[str, str | None]:
-        return {name: self._preview(ref, name, row.pathspec) for name, ref in row.params.items()}
+        out = {}
+        for name, ref in row.params.items():
+            preview, error = self._preview(ref, name, row.pathspec)
+            out[name] = preview if error is None else f"(cannot be read here: {error})"
+        return out
 
     def graph(self, row: RunRow) -> dict[str, Any] | None:
         """The graph kept with the run, or None for a run made before graphs were kept."""
@@ -217,21 +221,35 @@ class Reader:
 
     def artifacts(self, row: TaskRow) -> list[dict[str, Any]]:
         manifest = self.meta.get_artifacts(row.flow, row.run_id, row.step, row.task_id)
-        return [{"name": name, "type": ref.type_name, "size": ref.size,
-                 "preview": self._preview(ref, name, row.pathspec)}
-                for name, ref in sorted(manifest.items()) if not name.startswith("_")]
+        out = []
+        for name, ref in sorted(manifest.items()):
+            if name.startswith("_"):
+                continue
+            preview, error = self._preview(ref, name, row.pathspec)
+            out.append({"name": name, "type": ref.type_name, "size": ref.size,
+                        "preview": preview, "error": error})
+        return out
 
-    def _preview(self, ref: Any, name: str, where: str) -> str | None:
+    def _preview(self, ref: Any, name: str, where: str) -> tuple[str | None, str | None]:
+        """(preview, None), or (None, why the UI cannot load the value) when it cannot: a
+        class only the flow's process can import, a damaged blob. The value cannot be
+        downloaded either then, and the page says why instead of offering a broken link.
+        (None, None) for a value too large to load for a preview."""
         if ref.size > PREVIEW_MAX_BYTES:
-            return None
+            return None, None
         from headwater.cards.preview import bounded_repr
 
         try:
             value = self.store().load_artifact(ref, name=name, where=where)
-            # bounded: a small pickle can hold a value whose full repr never ends
-            return bounded_repr(value, PREVIEW_CHARS)
+        except HeadwaterException as exc:
+            return None, exc.msg[:PREVIEW_CHARS]
         except Exception as exc:  # noqa: BLE001 - a preview never breaks the page
-            return f"(cannot preview: {type(exc).__name__})"
+            return None, f"{type(exc).__name__}: {exc}"[:PREVIEW_CHARS]
+        try:
+            # bounded: a small pickle can hold a value whose full repr never ends
+            return bounded_repr(value, PREVIEW_CHARS), None
+        except Exception as exc:  # noqa: BLE001 - a repr that raises is no reason to fail
+            return f"(cannot preview: {type(exc).__name__})", None
 
     def artifact_value(self, flow: str, run_id: str, step: str, task_id: str,
                        name: str) -> tuple[bytes, str]:

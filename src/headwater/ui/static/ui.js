@@ -487,8 +487,9 @@ async function taskPage() {
   for (const a of task.artifacts) {
     abody.append(el("tr", { "data-artifact": a.name },
       el("td", { text: a.name }), el("td", { text: a.type }), el("td", { text: size(a.size) }),
-      el("td", {}, el("code", { class: "preview", text: a.preview ?? "(too large to preview)" })),
-      el("td", {}, el("a", { href: `${base}/artifacts/${enc(a.name)}`, download: "", text: "download" }))));
+      el("td", {}, a.error ? el("span", { class: "error", text: `cannot be read here: ${a.error}` })
+        : el("code", { class: "preview", text: a.preview ?? "(too large to preview)" })),
+      el("td", {}, a.error ? null : el("a", { href: `${base}/artifacts/${enc(a.name)}`, download: "", text: "download" }))));
   }
   artifacts.append(abody);
 
