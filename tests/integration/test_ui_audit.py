@@ -200,13 +200,15 @@ def test_headings_and_keyboard_lead_to_a_task(ui, page):
     assert href.startswith("/runs/"), href  # the table's runs come before the flows aside
     page.goto(ui.url + "/runs/FailForeachFlow/1")
     _loaded(page)
-    step = page.get_by_role("link", name="step work: failed, 150 tasks \u00b7 1 failed")
+    work = ui.json("/api/runs/FailForeachFlow/1")["steps"]["work"]  # the failure stops the run
+    name = f"step work: failed, {work['tasks']} tasks \u00b7 {work['failed']} failed"
+    step = page.get_by_role("link", name=name)
     expect(step).to_have_count(1)
     step.focus()
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/runs/FailForeachFlow/1\?step=work#tasks$"))
     _loaded(page)
-    expect(page.locator("#tasks-range")).to_have_text("tasks 1\u2013100 of 150")
+    expect(page.locator("#tasks-range")).to_have_text(f"tasks 1\u2013100 of {work['tasks']}")
 
 
 # -- what is not there -------------------------------------------------------------------------
@@ -258,6 +260,14 @@ def test_a_big_foreach_is_paged_with_a_count(ui, page):
     expect(page.locator("#tasks-range")).to_have_text(f"tasks 101\u2013{total} of {total}")
     page.click(".step-picker >> text=join")  # the step picker: only that step's tasks, counted
     expect(page.locator("#tasks-range")).to_have_text("tasks 1\u20131 of 1")
+
+
+def test_a_pathspec_cut_at_its_step_lists_that_steps_tasks(ui, page):
+    page.goto(ui.url + "/runs/FailForeachFlow/1/join")
+    page.wait_for_url(re.compile(r"/runs/FailForeachFlow/1\?step=join#tasks$"))
+    _loaded(page)
+    expect(page.locator(".step-picker a.current")).to_have_text("join")
+    assert page.goto(ui.url + "/runs/FailForeachFlow/1/no.step").status == 404
 
 
 def test_a_resumed_run_names_its_origin_and_its_cloned_tasks_link_theirs(ui, page):
@@ -316,9 +326,11 @@ def test_markup_in_tags_parameters_artifacts_logs_errors_and_cards_never_runs(ui
     page.goto(ui.url + "/")
     _loaded(page)
     expect(page.locator('#runs-table tr[data-pathspec="XssFlow/1"]')).to_contain_text(PAYLOAD)
-    page.goto(ui.url + "/?tag=" + quote(PAYLOAD))
+    page.click(f'#runs-table tr[data-pathspec="XssFlow/1"] a.tag')  # a tag lists its runs
+    page.wait_for_url(re.compile(r"/\?tag=%3Cimg"))
     _loaded(page)
     expect(page.locator("#runs-table tbody tr")).to_have_count(1)
+    expect(page.locator("#filters input[name=tag]")).to_have_value(PAYLOAD)
     page.goto(ui.url + "/runs/XssFlow/1")
     _loaded(page)
     expect(page.locator("#parameters")).to_contain_text(PAYLOAD)

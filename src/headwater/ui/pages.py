@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import html
 from typing import Any
+from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from headwater.exceptions import NotFoundError
@@ -109,6 +110,18 @@ async def run_page(request: Request) -> Response:
     return _shell("run", f"{found['flow']}/{found['run_id']}", **found)
 
 
+async def step_page(request: Request) -> Response:
+    """``/runs/FLOW/RUN/STEP`` (a pathspec cut at its step): the run's page listing that step's
+    tasks, where the step's tasks are."""
+    try:
+        found = _checked(request, "flow", "run_id", "step")
+    except NotFoundError as err:
+        return not_found_page(err.msg, err.fix)
+    path = "/".join(quote(v, safe="") for v in (found["flow"], found["run_id"]))
+    return RedirectResponse(f"/runs/{path}?step={quote(found['step'], safe='')}#tasks",
+                            status_code=303)
+
+
 async def task_page(request: Request) -> Response:
     try:
         found = _checked(request, "flow", "run_id", "step", "task_id")
@@ -122,5 +135,6 @@ routes = [
     Route("/", runs_page),
     Route("/flows/{flow}", flow_page),
     Route("/runs/{flow}/{run_id}", run_page),
+    Route("/runs/{flow}/{run_id}/{step}", step_page),
     Route("/runs/{flow}/{run_id}/{step}/{task_id}", task_page),
 ]

@@ -63,6 +63,14 @@ function size(bytes) {
   return `${i ? bytes.toFixed(1) : bytes} ${units[i]}`;
 }
 
+// Each tag a link to the runs carrying it.
+function tagLinks(tags) {
+  if (!tags.length) return "-";
+  const span = el("span", { class: "tags" });
+  tags.forEach((tag, i) => span.append(i ? ", " : "", el("a", { href: `/?tag=${enc(tag)}`, class: "tag", text: tag })));
+  return span;
+}
+
 function badge(status) { return el("span", { class: `status ${status}`, text: status }); }
 
 const runHref = (flow, run) => `/runs/${enc(flow)}/${enc(run)}`;
@@ -155,7 +163,7 @@ function runRow(r) {
     el("td", {}, stamp(r.created_at)),
     el("td", { text: duration(r.created_at, r.finished_at) }),
     el("td", { text: r.user }),
-    el("td", { text: r.tags.join(", ") || "-" }));
+    el("td", {}, tagLinks(r.tags)));
 }
 
 // The runs list follows what it shows: every 2 s while a listed run is running, every 10 s
@@ -311,7 +319,8 @@ async function runPage() {
   fact("started", stamp(run.created_at));
   const took = el("span", { id: "run-duration", text: duration(run.created_at, run.finished_at) });
   fact("duration", took);
-  fact("tags", [...run.tags, ...run.system_tags].join(", ") || "-");
+  fact("tags", tagLinks(run.tags));
+  fact("system tags", run.system_tags.join(", ") || "-");
   if (run.origin_run_id) fact("resumed from", el("a", { href: runHref(flow, run.origin_run_id), id: "origin", text: `${flow}/${run.origin_run_id}` }));
 
   const params_ = el("table", { id: "parameters" }, el("thead", {}, el("tr", {}, el("th", { text: "parameter" }), el("th", { text: "value" }))));
