@@ -326,7 +326,7 @@ def test_markup_in_tags_parameters_artifacts_logs_errors_and_cards_never_runs(ui
     page.goto(ui.url + "/")
     _loaded(page)
     expect(page.locator('#runs-table tr[data-pathspec="XssFlow/1"]')).to_contain_text(PAYLOAD)
-    page.click(f'#runs-table tr[data-pathspec="XssFlow/1"] a.tag')  # a tag lists its runs
+    page.click('#runs-table tr[data-pathspec="XssFlow/1"] a.tag')  # a tag lists its runs
     page.wait_for_url(re.compile(r"/\?tag=%3Cimg"))
     _loaded(page)
     expect(page.locator("#runs-table tbody tr")).to_have_count(1)
