@@ -20,6 +20,7 @@ from headwater.exceptions import HeadwaterException, NotFoundError
 from headwater.graph.export import run_graph_key
 from headwater.meta import MetadataStore, open_metadata
 from headwater.meta.rows import AttemptRow, RunRow, TaskRow
+from headwater.redaction import redact
 from headwater.settings import Settings
 from headwater.store.datastore import blob_path, live_log_key
 from headwater.store.task_log import decode as decode_log
@@ -124,14 +125,14 @@ class Reader:
     def flow_row(self, flow: str) -> Any:
         row = self.meta.get_flow(check_name("flow", flow))
         if row is None:
-            raise NotFoundError(f"no flow {flow} in {self.settings.datastore_root}",
+            raise NotFoundError(f"no flow {flow} in {redact(self.settings.datastore_root)}",
                                 fix="pick a flow from the runs list")
         return row
 
     def run_row(self, flow: str, run_id: str) -> RunRow:
         row = self.meta.get_run(check_name("flow", flow), check_name("run", run_id))
         if row is None:
-            raise NotFoundError(f"no run {flow}/{run_id} in {self.settings.datastore_root}",
+            raise NotFoundError(f"no run {flow}/{run_id} in {redact(self.settings.datastore_root)}",
                                 fix="pick a run from the runs list")
         return row
 
