@@ -268,6 +268,11 @@ def test_a_pathspec_cut_at_its_step_lists_that_steps_tasks(ui, page):
     _loaded(page)
     expect(page.locator(".step-picker a.current")).to_have_text("join")
     assert page.goto(ui.url + "/runs/FailForeachFlow/1/no.step").status == 404
+    page.goto(ui.url + "/runs/FailForeachFlow")  # cut further: the flow, then every run
+    page.wait_for_url(re.compile(r"/flows/FailForeachFlow$"))
+    for path in ("/runs", "/flows"):
+        page.goto(ui.url + path)
+        page.wait_for_url(ui.url + "/")
 
 
 def test_a_resumed_run_names_its_origin_and_its_cloned_tasks_link_theirs(ui, page):

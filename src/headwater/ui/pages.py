@@ -110,6 +110,20 @@ async def run_page(request: Request) -> Response:
     return _shell("run", f"{found['flow']}/{found['run_id']}", **found)
 
 
+async def up_to_runs(request: Request) -> Response:
+    """``/runs`` and ``/flows`` (an address cut short): the runs list, which lists the flows."""
+    return RedirectResponse("/", status_code=303)
+
+
+async def up_to_flow(request: Request) -> Response:
+    """``/runs/FLOW`` (a pathspec of one part): that flow's runs."""
+    try:
+        flow = _checked(request, "flow")["flow"]
+    except NotFoundError as err:
+        return not_found_page(err.msg, err.fix)
+    return RedirectResponse(f"/flows/{quote(flow, safe='')}", status_code=303)
+
+
 async def step_page(request: Request) -> Response:
     """``/runs/FLOW/RUN/STEP`` (a pathspec cut at its step): the run's page listing that step's
     tasks, where the step's tasks are."""
@@ -134,6 +148,9 @@ async def task_page(request: Request) -> Response:
 routes = [
     Route("/", runs_page),
     Route("/flows/{flow}", flow_page),
+    Route("/runs", up_to_runs),
+    Route("/flows", up_to_runs),
+    Route("/runs/{flow}", up_to_flow),
     Route("/runs/{flow}/{run_id}", run_page),
     Route("/runs/{flow}/{run_id}/{step}", step_page),
     Route("/runs/{flow}/{run_id}/{step}/{task_id}", task_page),
