@@ -39,6 +39,7 @@ class HeadwaterException(Exception):
     """
 
     headline = "Headwater error"
+    exit_code = 1  # what a command that fails with this error exits with
 
     def __init__(self, msg: str = "", *, fix: str | None = None) -> None:
         self.msg = msg
@@ -73,6 +74,7 @@ class FlowDefinitionError(HeadwaterException):
 
 class ParameterError(HeadwaterException):
     headline = "Invalid parameter"
+    exit_code = 2  # a bad or missing parameter value is a usage error, as click (Metaflow) exits
 
 
 class TransitionError(HeadwaterException):
