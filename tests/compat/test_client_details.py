@@ -139,3 +139,58 @@ def test_a_bad_parameter_value_is_a_usage_error_exit_2(details_run, args):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "count" in done.stderr or "nothing-here" in done.stderr
+
+
+FAILING_FLOW = textwrap.dedent("""
+    import os
+    from metaflow import FlowSpec, step
+
+
+    class FailedStateFlow(FlowSpec):
+        @step
+        def start(self):
+            self.before = "set in start"
+            self.next(self.middle)
+
+        @step
+        def middle(self):
+            self.progress = [1, 2]
+            if not os.path.exists("fixed"):
+                raise ValueError("middle gave up")
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        FailedStateFlow()
+""")
+
+
+def test_a_failed_task_keeps_what_it_had_set_and_resume_runs_it_again(tmp_path, tripwire):
+    from headwater import Run, metadata, namespace
+
+    (tmp_path / "failed_flow.py").write_text(FAILING_FLOW)
+    env = {**os.environ, "PYTHONPATH": tripwire, "METAFLOW_USER": "tester"}
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(headwater_argv(*args), cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=240)
+
+    failed = cli("--quiet", "run", "failed_flow.py")
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    metadata(str(tmp_path / ".headwater"))
+    namespace(None)
+    task = Run("FailedStateFlow/1")["middle"].task
+    assert not task.successful and task.exception.type == "ValueError"
+    assert task.data.progress == [1, 2] and task.data.before == "set in start"  # as Metaflow
+    assert {a.id for a in task} == {"before", "progress"}
+
+    (tmp_path / "fixed").write_text("")
+    resumed = cli("--quiet", "resume", "failed_flow.py")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    again = Run("FailedStateFlow/2")
+    assert again.successful and again["middle"].task.origin_pathspec is None  # ran, not cloned
+    assert again["start"].task.origin_pathspec == "FailedStateFlow/1/start/1"
