@@ -1,6 +1,7 @@
 """Client details a Metaflow user reads, found by playing headwater beside Metaflow 2.19.38: which
 task ``step.task`` is, the output of a task ``@catch`` caught, a past attempt's outcome,
-``is_in_namespace``, and the exit code of a bad parameter value."""
+``is_in_namespace``, the exit code of a bad parameter value, a failed task's artifacts and
+Metaflow's two ``merge_artifacts`` exceptions."""
 
 from __future__ import annotations
 
@@ -194,3 +195,64 @@ def test_a_failed_task_keeps_what_it_had_set_and_resume_runs_it_again(tmp_path, 
     again = Run("FailedStateFlow/2")
     assert again.successful and again["middle"].task.origin_pathspec is None  # ran, not cloned
     assert again["start"].task.origin_pathspec == "FailedStateFlow/1/start/1"
+
+
+MERGE_FLOW = textwrap.dedent("""
+    from metaflow import FlowSpec, step
+    from metaflow.exception import (MissingInMergeArtifactsException,
+                                    UnhandledInMergeArtifactsException)
+
+
+    class MergeNamesFlow(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.a, self.b)
+
+        @step
+        def a(self):
+            self.x = 1
+            self.next(self.join)
+
+        @step
+        def b(self):
+            self.x = 2
+            self.next(self.join)
+
+        @step
+        def join(self, inputs):
+            try:
+                self.merge_artifacts(inputs, include=["nope"])
+            except UnhandledInMergeArtifactsException:
+                raise AssertionError("a missing name is not a conflict")
+            except MissingInMergeArtifactsException as missing:
+                self.missing = missing.artifact_names
+            try:
+                self.merge_artifacts(inputs)
+            except MissingInMergeArtifactsException:
+                raise AssertionError("a conflict is not a missing name")
+            except UnhandledInMergeArtifactsException as conflict:
+                self.conflicting = conflict.artifact_names
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        MergeNamesFlow()
+""")
+
+
+def test_merge_artifacts_errors_are_metaflows_two_classes_with_artifact_names(tmp_path, tripwire):
+    from headwater import Run, metadata, namespace
+
+    (tmp_path / "merge_flow.py").write_text(MERGE_FLOW)
+    env = {**os.environ, "PYTHONPATH": tripwire, "METAFLOW_USER": "tester"}
+    done = subprocess.run(headwater_argv("--quiet", "run", "merge_flow.py"), cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    metadata(str(tmp_path / ".headwater"))
+    namespace(None)
+    join = Run("MergeNamesFlow/1")["join"].task
+    assert join.data.missing == ["nope"] and join.data.conflicting == ["x"]
