@@ -30,6 +30,8 @@ exported by :mod:`headwater.compat`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class HeadwaterException(Exception):
     """Base class of every error headwater raises on purpose.
@@ -39,6 +41,7 @@ class HeadwaterException(Exception):
     """
 
     headline = "Headwater error"
+    exit_code = 1  # what a command that fails with this error exits with
 
     def __init__(self, msg: str = "", *, fix: str | None = None) -> None:
         self.msg = msg
@@ -73,6 +76,7 @@ class FlowDefinitionError(HeadwaterException):
 
 class ParameterError(HeadwaterException):
     headline = "Invalid parameter"
+    exit_code = 2  # a bad or missing parameter value is a usage error, as click (Metaflow) exits
 
 
 class TransitionError(HeadwaterException):
@@ -89,6 +93,26 @@ class ReservedAttributeError(HeadwaterException, AttributeError, TypeError):
 
 class MergeArtifactsError(HeadwaterException):
     headline = "Cannot merge artifacts"
+
+
+class ConflictingArtifactsError(MergeArtifactsError):
+    """The join's inputs disagree on artifacts it did not set itself (Metaflow's
+    ``UnhandledInMergeArtifactsException``); ``artifact_names`` lists them."""
+
+    def __init__(self, msg: str = "", *, artifact_names: Iterable[str] = (),
+                 fix: str | None = None) -> None:
+        super().__init__(msg, fix=fix)
+        self.artifact_names = list(artifact_names)
+
+
+class MissingArtifactsToMergeError(MergeArtifactsError):
+    """``merge_artifacts(include=...)`` names artifacts no input has (Metaflow's
+    ``MissingInMergeArtifactsException``); ``artifact_names`` lists them."""
+
+    def __init__(self, msg: str = "", *, artifact_names: Iterable[str] = (),
+                 fix: str | None = None) -> None:
+        super().__init__(msg, fix=fix)
+        self.artifact_names = list(artifact_names)
 
 
 class ArtifactError(HeadwaterException):

@@ -104,10 +104,10 @@ def test_a_bad_parameter_fails_without_a_run_and_run_raises_as_metaflows_does(na
         with pytest.raises(RuntimeError, match="alpha") as raised:
             runner.run(alpha="not a number")
         assert isinstance(raised.value, RunNotStartedError)
-        assert "exited with code 1 before starting a run" in str(raised.value)
+        assert "exited with code 2 before starting a run" in str(raised.value)  # a usage error
         started = runner.async_run(alpha="not a number")  # returns at once: no run to wait for
         started.wait()
-        assert (started.status, started.returncode, started.run) == ("failed", 1, None)
+        assert (started.status, started.returncode, started.run) == ("failed", 2, None)
         assert "alpha" in started.stderr
 
 

@@ -26,8 +26,10 @@ RESERVED = fault_flow("reserved_assign_flow.py")
 
 
 def refused(proc: subprocess.CompletedProcess, headline: str, *phrases: str) -> None:
-    """Exit 1, ``headline:`` then a message holding every phrase, no traceback of ours."""
-    assert proc.returncode == 1, proc.stdout + proc.stderr
+    """Exit 1 (2 for a parameter: a usage error, as Metaflow's click exits), ``headline:`` then a
+    message holding every phrase, no traceback of ours."""
+    assert proc.returncode == (2 if headline == "Invalid parameter" else 1), (
+        proc.stdout + proc.stderr)
     assert f"{headline}:" in proc.stderr, proc.stderr
     for phrase in phrases:
         assert phrase in proc.stderr, proc.stderr

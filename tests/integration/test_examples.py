@@ -193,7 +193,7 @@ def test_parameter_default(tmp_path):
 def test_bad_parameter_value_is_refused_before_anything_runs(tmp_path, flow, option, value,
                                                               expects):
     proc = run_cli(example(flow), "run", option, value, cwd=tmp_path)
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # a usage error, as Metaflow's click exits
     assert "Traceback" not in proc.stderr
     assert f"parameter '{option[2:]}' expects {expects}" in proc.stderr
     assert f"fix: pass e.g. {option} " in proc.stderr

@@ -348,7 +348,7 @@ def test_step(world):
     assert repr(step) == "Step('PetsFlow/1/pet')" and step.id == "pet"
     assert step.parent == Run("PetsFlow/1")
     assert [t.id for t in step] == ["3", "2"]  # newest first
-    assert step.task == Task("PetsFlow/1/pet/2")  # the first one registered
+    assert step.task == Task("PetsFlow/1/pet/3")  # the first in iteration, as in Metaflow
     assert [t.id for t in step.tasks("user:alice")] == ["3", "2"]
     assert list(step.tasks("exp")) == []
     assert step["2"] == Task("PetsFlow/1/pet/2")

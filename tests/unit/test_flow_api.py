@@ -66,6 +66,16 @@ def test_values_that_are_not_strings_pass_through():
     assert Parameter("p", default=[1]).convert([2, 3]) == [2, 3]
 
 
+@pytest.mark.parametrize(("kind", "value", "expected"), [
+    (float, 2, 2.0), (str, 5, "5"), (str, 2.5, "2.5"), (bool, 0, False), (bool, 1, True),
+    (int, 3, 3), (float, 1.5, 1.5), (int, True, True), (str, None, None),
+])
+def test_a_default_of_another_scalar_type_takes_the_declared_type_as_metaflows_does(
+        kind, value, expected):
+    converted = Parameter("p", type=kind, default=value).convert(value)
+    assert converted == expected and type(converted) is type(expected)
+
+
 @pytest.mark.parametrize(("default", "raw", "expects", "example"), [
     (1, "abc", "an integer", "3"),
     (1, "2.5", "an integer", "3"),

@@ -1,4 +1,5 @@
-"""How the CLI reports a user's mistake: one clear paragraph on stderr, no traceback, exit 1.
+"""How the CLI reports a user's mistake: one clear paragraph on stderr, no traceback, exit 1
+(2 for a bad parameter value, a usage error).
 
 click is imported only when there is something to report: a plain ``run`` starts without it
 (:mod:`headwater.cli.plain_run`)."""
@@ -37,7 +38,8 @@ def echo_styled(text: str, **style: Any) -> None:
 
 
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn HeadwaterException into a message and exit code 1; let everything else through."""
+    """Turn HeadwaterException into a message and its exit code (1; 2 for a bad parameter
+    value, as click exits on a usage error); let everything else through."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -45,7 +47,7 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             return func(*args, **kwargs)
         except HeadwaterException as err:
             report(err)
-            raise SystemExit(1) from None
+            raise SystemExit(err.exit_code) from None
         except KeyboardInterrupt:
             import click
 

@@ -118,6 +118,12 @@ class _InRun(_Object):
     def system_tags(self) -> frozenset[str]:
         return frozenset(self._run_row.system_tags)
 
+    def is_in_namespace(self) -> bool:
+        """Whether the run this object belongs to is in the current namespace (always, in the
+        global namespace ``None``)."""
+        tags = namespace_tags()
+        return not tags or tags[0] in self.tags
+
 
 # -- Metaflow and Flow -------------------------------------------------------------------------
 
@@ -167,6 +173,10 @@ class Flow(_Object):
     def tags(self) -> frozenset[str]:
         """A flow has no tags of its own (its runs do), as with Metaflow."""
         return frozenset()
+
+    def is_in_namespace(self) -> bool:
+        """Whether the flow has a run in the current namespace (Metaflow's rule for a flow)."""
+        return bool(meta().list_runs(self._pathspec, tags=namespace_tags(), limit=1))
 
     def runs(self, *tags: str) -> Iterator[Run]:
         """Runs in the current namespace carrying all ``tags``, newest first (one query)."""
@@ -432,13 +442,14 @@ class Step(_InRun):
 
     @property
     def task(self) -> Task | None:
-        """The step's first task: *the* task, unless it is a foreach or parallel step."""
+        """The step's first task in iteration order (the newest, as Metaflow's): *the* task,
+        unless it is a foreach or parallel step."""
         row = self._step_row
-        tasks = meta().list_tasks(row.flow, row.run_id, row.step, limit=1)
-        if not tasks:
+        newest = meta().newest_task(row.flow, row.run_id, row.step)
+        if newest is None:
             return None
-        details = TaskDetails(row.flow, row.run_id, row.step, tasks[0].task_id)
-        return Task._of(self._run_row, tasks[0], details)
+        details = TaskDetails(row.flow, row.run_id, row.step, newest.task_id)
+        return Task._of(self._run_row, newest, details)
 
     @property
     def origin_pathspec(self) -> str | None:
@@ -458,6 +469,11 @@ class Step(_InRun):
         """The steps whose tasks read this one's outputs."""
         run = self.parent
         return iter([run[name] for name in lineage.child_step_names(self._run_row, self.id)])
+
+    @property
+    def control_task(self) -> Task | None:
+        """The step's control task (a ``num_parallel`` step's), or None."""
+        return next(self.control_tasks(), None)
 
     def control_tasks(self, *tags: str) -> Iterator[Task]:
         """The control task of a ``num_parallel`` step (node index 0); none for other steps."""
@@ -603,7 +619,16 @@ class Task(_InRun):
 
     @property
     def successful(self) -> bool:
+        """Whether the task succeeded; for ``Task(..., attempt=N)``, whether that attempt did."""
+        if self._attempt is not None:
+            attempt = self._chosen_attempt()
+            return attempt is not None and attempt.status == SUCCEEDED
         return self._fresh().status == SUCCEEDED
+
+    def __repr__(self) -> str:
+        if self._attempt is None:
+            return super().__repr__()
+        return f"Task('{self._pathspec}', attempt={self._attempt})"
 
     @property
     def index(self) -> int | None:
@@ -646,7 +671,15 @@ class Task(_InRun):
         """The attempt this object describes: the one asked for, else the latest."""
         if self._attempt is not None:
             return self._attempt
-        return max(self._fresh().attempts - 1, 0)
+        latest = max(self._fresh().attempts - 1, 0)
+        return latest - 1 if self._stand_in() == latest else latest
+
+    def _stand_in(self) -> int | None:
+        """The number of @catch's stand-in attempt when it followed a step that raised (Metaflow
+        handles such a failure within the failed attempt, so that attempt is the task's)."""
+        facts = (self._fresh().transition or {}).get("metadata") or {}
+        number = facts.get("catch-attempt")
+        return int(number) if number is not None and str(number).isdigit() else None
 
     @property
     def exception(self) -> TaskFailure | None:
@@ -751,12 +784,39 @@ class Task(_InRun):
     def _log(self, stream: str) -> str:
         return self._log_with_times(stream)[0]
 
-    def _log_with_times(self, stream: str) -> tuple[str, list[float]]:
+    def _log_attempts(self) -> list[AttemptRow]:
+        """The attempts whose output this object shows: the chosen one, preceded, for @catch's
+        stand-in after a step that raised, by the failed attempt (whose output Metaflow shows,
+        with the caught exception, as the task's)."""
         attempt = self._chosen_attempt()
-        key = getattr(attempt, f"{stream}_key") if attempt else None
+        if attempt is None:
+            return []
+        stand_in = self._stand_in() if self._attempt is None else None
+        if stand_in is None or attempt.attempt != stand_in:
+            return [attempt]
+        failed = [a for a in self.attempts if a.attempt == stand_in - 1]
+        return [*failed, attempt]
+
+    def _log_with_times(self, stream: str) -> tuple[str, list[float]]:
+        attempts = self._log_attempts()
+        if len(attempts) == 1:
+            return self._attempt_log(attempts[0], stream)
+        texts: list[str] = []
+        stamps: list[float] = []
+        for attempt in attempts:  # finished attempts: a line without its own time gets the end's
+            text, times = self._attempt_log(attempt, stream)
+            if texts and texts[-1] and not texts[-1].endswith("\n"):
+                texts[-1] += "\n"
+            lines = len(text.splitlines())
+            stamps.extend((times + [attempt.finished_at or 0.0] * lines)[:lines])
+            texts.append(text)
+        return "".join(texts), stamps
+
+    def _attempt_log(self, attempt: AttemptRow, stream: str) -> tuple[str, list[float]]:
+        key = getattr(attempt, f"{stream}_key")
         if not key:
             return "", []
-        what = f"{stream} of {self._pathspec} (attempt {attempt.attempt})"  # type: ignore[union-attr]
+        what = f"{stream} of {self._pathspec} (attempt {attempt.attempt})"
         output, times = decode_log(bytes(_context.current().store().load_bytes(key, what=what)))
         return output.decode("utf-8", errors="replace"), times
 

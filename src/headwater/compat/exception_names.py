@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from headwater.exceptions import (
+    ConflictingArtifactsError,
     HeadwaterException,
-    MergeArtifactsError,
+    MissingArtifactsToMergeError,
     NamespaceMismatchError,
     NotFoundError,
 )
@@ -15,8 +16,8 @@ MetaflowException = HeadwaterException
 MetaflowNotFound = NotFoundError
 MetaflowNamespaceMismatch = NamespaceMismatchError
 MetaflowInternalError = HeadwaterException
-UnhandledInMergeArtifactsException = MergeArtifactsError
-MissingInMergeArtifactsException = MergeArtifactsError
+UnhandledInMergeArtifactsException = ConflictingArtifactsError
+MissingInMergeArtifactsException = MissingArtifactsToMergeError
 
 
 class ExternalCommandFailed(HeadwaterException):

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from headwater.exceptions import MergeArtifactsError
+from headwater.exceptions import (
+    ConflictingArtifactsError,
+    MergeArtifactsError,
+    MissingArtifactsToMergeError,
+)
 
 if TYPE_CHECKING:
     from headwater.flow.flowspec import FlowSpec, TaskState
@@ -34,9 +38,10 @@ def merge_into(flow: FlowSpec, state: TaskState, inputs: Inputs, *, include: lis
     if include:
         missing = [n for n in include if n not in candidates]
         if missing:
-            raise MergeArtifactsError(
+            raise MissingArtifactsToMergeError(
                 f"{where}: merge_artifacts(include=...) names artifacts no input has: "
-                + ", ".join(sorted(missing))
+                + ", ".join(sorted(missing)),
+                artifact_names=missing,
             )
         names = list(include)
     else:
@@ -46,8 +51,9 @@ def merge_into(flow: FlowSpec, state: TaskState, inputs: Inputs, *, include: lis
     conflicts = sorted(n for n in names if n not in explicit and len(candidates[n]) > 1)
     if conflicts:
         listed = ", ".join(conflicts)
-        raise MergeArtifactsError(
+        raise ConflictingArtifactsError(
             f"{where}: inputs disagree on {listed}, so merge_artifacts cannot choose a value",
+            artifact_names=conflicts,
             fix=f"set them in the join before merging (e.g. self.{conflicts[0]} = ...) "
             f"or pass exclude={conflicts!r}",
         )

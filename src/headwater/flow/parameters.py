@@ -226,7 +226,7 @@ class Parameter:
         if isinstance(kind, JSONTypeClass):
             return kind.convert(raw, self.name)
         if not isinstance(raw, str):
-            return raw
+            return _as_declared(kind, raw)
         if kind is bool:
             lowered = raw.strip().lower()
             if lowered in _TRUE or lowered in _FALSE:
@@ -254,6 +254,21 @@ class Parameter:
 
     def __repr__(self) -> str:
         return f"Parameter({self.name!r}, default={self.default!r}, type={self.type_label})"
+
+
+def _as_declared(kind: Any, value: Any) -> Any:
+    """A default (or a Python value from the API) of a scalar type other than the declared
+    one, converted as Metaflow's click options convert it: ``type=float, default=2`` is 2.0,
+    ``type=str, default=5`` is '5', ``type=bool, default=0`` is False. Anything else as is."""
+    if isinstance(value, bool):
+        return value if kind is not str else str(value)
+    if kind is float and isinstance(value, int):
+        return float(value)
+    if kind is str and isinstance(value, (int, float)):
+        return str(value)
+    if kind is bool and isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    return value
 
 
 def flow_parameters(flow_cls: type) -> dict[str, Parameter]:

@@ -252,6 +252,11 @@ class MetadataStore(ABC):
     ) -> list[TaskRow]:
         """Tasks of a run (or of one step), in registration order."""
 
+    def newest_task(self, flow: str, run_id: str, step: str) -> TaskRow | None:
+        """The step's most recently registered task (None if it has none)."""
+        tasks = self.list_tasks(flow, run_id, step)
+        return tasks[-1] if tasks else None
+
     @abstractmethod
     def get_task(self, flow: str, run_id: str, step: str, task_id: str) -> TaskRow | None: ...
 

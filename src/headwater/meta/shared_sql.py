@@ -100,6 +100,9 @@ LIST_RUN_TASKS = f"""SELECT {_TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_id
     ORDER BY seq LIMIT ?"""
 LIST_STEP_TASKS = f"""SELECT {_TASK_COLUMNS} FROM tasks
     WHERE flow = ? AND run_id = ? AND step = ? ORDER BY seq LIMIT ?"""
+# The step's newest task (Metaflow's ``Step.task``): parameters flow, run_id, step.
+NEWEST_STEP_TASK = f"""SELECT {_TASK_COLUMNS} FROM tasks
+    WHERE flow = ? AND run_id = ? AND step = ? ORDER BY seq DESC LIMIT 1"""
 # One page of a run's tasks (all steps, or one): parameters flow, run_id, [step], limit, offset.
 PAGE_RUN_TASKS = f"""SELECT {_TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_id = ?
     ORDER BY seq LIMIT ? OFFSET ?"""

@@ -423,6 +423,10 @@ class SQLMetadata(MetadataStore):
             rows = self._db.query(self._sql.LIST_STEP_TASKS, (flow, run_id, step, limit))
         return [_task_row(row) for row in rows]
 
+    def newest_task(self, flow: str, run_id: str, step: str) -> TaskRow | None:
+        rows = self._db.query(self._sql.NEWEST_STEP_TASK, (flow, run_id, step))
+        return _task_row(rows[0]) if rows else None
+
     def page_tasks(self, flow: str, run_id: str, step: str | None = None, *, limit: int = 100,
                    offset: int = 0) -> list[TaskRow]:
         if step is None:

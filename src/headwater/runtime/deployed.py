@@ -125,10 +125,8 @@ def run_deployed_task(flow_cls: type, graph: Graph, store: Any, settings: Settin
         if task.flow_options is not None:
             current["_hw_flow_options"] = dict(task.flow_options)
         extra: dict[str, Any] = {"env": policy.env, "current": current}
-        if policy.catch_var is not None:
-            extra["keep_on_failure"] = True  # a caught step keeps what it had set
-            if policy.catch_var:  # and its var is None when the step did not fail
-                extra["catch_var"] = policy.catch_var
+        if policy.catch_var:  # @catch(var=...): None when the step did not fail
+            extra["catch_var"] = policy.catch_var
         if policy.timeout_s is not None:  # @timeout: the step raises where it stands
             extra["timeout"] = policy.timeout_s
         if policy.secrets:  # @secrets: fetched by the task itself, as in a local run

@@ -272,10 +272,8 @@ class Scheduler:
         extra = {"env": policy.env} if policy.env else {}
         if policy.resources:  # @resources: scale-out executors place the task by it
             extra["resources"] = policy.resources
-        if policy.catch_var is not None:  # @catch keeps what the failed step had set
-            extra["keep_on_failure"] = True
-            if policy.catch_var:  # and, as Metaflow's, sets its var to None when none failed
-                extra["catch_var"] = policy.catch_var
+        if policy.catch_var:  # @catch(var=...): as Metaflow's, None when the step did not fail
+            extra["catch_var"] = policy.catch_var
         if policy.cards:  # @card: the task renders these after the step
             extra["cards"] = policy.cards
         if policy.timeout_s is not None:  # @timeout: the task interrupts its own step

@@ -87,8 +87,9 @@ def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> Ta
         if hooks is not None:
             hooks.finished(False)
         print(result.failure.traceback, file=sys.stderr, end="")
-        if (spec.extra.get("keep_on_failure") and flow is not None and state is not None
-                and serving_metaflow()):
+        if flow is not None and state is not None and serving_metaflow():
+            # Metaflow stores what a failed step had set (to inspect with the client, and for
+            # @catch's stand-in to keep); a flow that imports headwater stores nothing of it.
             result.manifest = _kept_after_failure(flow, state, spec, store)
     if cards is not None:
         cards.finish(result)
@@ -243,9 +244,9 @@ def _caught_type_name(type_name: str) -> str:
 
 
 def _kept_after_failure(flow: Any, state: TaskState, spec: TaskSpec, store: Any) -> Manifest:
-    """What a failed @catch step had set before it failed, stored for its stand-in (as with
-    Metaflow, a caught step keeps those artifacts). Best effort: a value that cannot be saved
-    is left out, never a second failure."""
+    """What a failed step had set before it failed: the failed task's artifacts, and what
+    @catch's stand-in keeps (as with Metaflow). Best effort: a value that cannot be saved is
+    left out, never a second failure."""
     try:
         return _collect_artifacts(flow, state, spec, store)
     except Exception:  # noqa: BLE001 - the step already failed; keep what can be kept
