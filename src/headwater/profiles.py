@@ -19,6 +19,7 @@ highest first: a command-line option, the setting's own environment variable
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -108,8 +109,15 @@ def _check_executor(name: str, path: Path, executor: object) -> None:
 def _read_profiles(path: Path, name: str) -> dict:
     try:
         import tomllib
-    except ImportError:  # Python 3.10
-        raise ProfileError("profiles need Python 3.11 or newer (tomllib)") from None
+    except ImportError:  # Python 3.10: tomli is the same reader (a dependency there)
+        try:
+            import tomli as tomllib  # type: ignore[no-redef]
+        except ImportError:
+            raise ProfileError(
+                f"profile {name!r} is selected ({PROFILE_ENV}) but this Python "
+                f"{sys.version_info[0]}.{sys.version_info[1]} has no TOML reader to read {path}",
+                fix="pip install tomli (headwater depends on it on Python 3.10), "
+                    "or use Python 3.11 or newer") from None
     try:
         with open(path, "rb") as handle:
             data = tomllib.load(handle)

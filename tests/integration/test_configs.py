@@ -11,7 +11,7 @@ from headwater import Flow
 from .flowrun import point_client_at, run_cli, write_flow
 
 CONFIG_FLOW = '''
-import tomllib
+import sys
 
 from headwater import Config, FlowSpec, Parameter, config_expr, current, project, retry, step
 
@@ -20,7 +20,9 @@ from headwater import Config, FlowSpec, Parameter, config_expr, current, project
 class ConfigFlow(FlowSpec):
     config = Config("config", default="config.json")
     extra = Config("extra", default_value={"tag": "inline"})
-    toml = Config("toml", parser="tomllib.loads", default_value="answer = 42")
+    # a dotted parser name: the standard library's TOML reader, tomli (its twin) on Python 3.10
+    toml = Config("toml", parser=("tomllib" if sys.version_info >= (3, 11) else "tomli") + ".loads",
+                  default_value="answer = 42")
     alpha = Parameter("alpha", default=config_expr("config.alpha"))
 
     @retry(times=config_expr("config.retries"), minutes_between_retries=0)

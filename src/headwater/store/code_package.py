@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import stat
+import sys
 import tarfile
 import tempfile
 import time
@@ -180,7 +181,7 @@ def unpack(store: DataStore, key: str) -> str:
     _remove_stale_staging(cache)
     staging = tempfile.mkdtemp(prefix=f".{key}.", dir=cache)  # 0700, a name no one can predict
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-        tar.extractall(staging, filter="data")  # refuses links and paths leaving the folder
+        _extract_data(tar, staging, key)
     try:
         os.rename(staging, target)  # atomic: a concurrent task may have won the race
     except OSError:
@@ -191,6 +192,19 @@ def unpack(store: DataStore, key: str) -> str:
 STALE_STAGING_S = 24 * 3600.0
 """A staging folder untouched this long was left by a worker killed mid-unpack (an unpack
 takes seconds), so the next unpack removes it."""
+
+
+def _extract_data(tar: tarfile.TarFile, target: str, key: str) -> None:
+    """Unpack with tarfile's ``data`` filter, which refuses links and paths leaving ``target``.
+    Python 3.10.0 to 3.10.11 lack the filter; unpacking unfiltered there would trust the archive,
+    so that is refused, naming the upgrade."""
+    if not hasattr(tarfile, "data_filter"):
+        version = ".".join(map(str, sys.version_info[:3]))
+        raise CodeCacheError(
+            f"cannot unpack code package {key[:12]}: Python {version} has no safe tar extraction "
+            "(tarfile's 'data' filter came in 3.10.12 and 3.11.4)",
+            fix="use Python 3.10.12 or newer (3.11.4 or newer on 3.11)")
+    tar.extractall(target, filter="data")
 
 
 def _remove_stale_staging(cache: str) -> None:
@@ -277,7 +291,7 @@ class CodePackage:
         """Unpack the package into ``path`` (a new temporary folder if None); returns it."""
         target = str(path) if path is not None else tempfile.mkdtemp(prefix="headwater-code-")
         with self.tarball as tar:
-            tar.extractall(target, filter="data")
+            _extract_data(tar, target, self.key)
         return target
 
     def __repr__(self) -> str:
