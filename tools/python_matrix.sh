@@ -4,26 +4,33 @@
 #
 # usage: tools/python_matrix.sh [VERSION ...]          e.g. tools/python_matrix.sh 3.10 3.13
 #
-# For each version it finds an interpreter (`pythonX.Y` on PATH, else pyenv's newest X.Y.*),
+# For each version it finds an interpreter (pyenv's newest X.Y.*, else `pythonX.Y` on PATH),
 # makes or reuses the venv $HEADWATER_MATRIX_VENVS/pyXY (default ./.venvs/pyXY) with an editable
 # install of this checkout and its test extras, then runs
 #   python -m pytest -q -p no:cacheprovider tests/unit tests/compat --timeout 600
+# HEADWATER_MATRIX_TESTS replaces the test paths (e.g. tests/unit/test_profiles.py for a quick look).
 # A version without an interpreter is reported as missing, not skipped silently. Exits non-zero
 # when any version is missing or fails. CI (.ci/run) runs one version; this is the wider check.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 venvs=${HEADWATER_MATRIX_VENVS:-$root/.venvs}
+read -ra tests <<< "${HEADWATER_MATRIX_TESTS:-tests/unit tests/compat}"
 versions=("$@")
 [ ${#versions[@]} -gt 0 ] || versions=(3.10 3.11 3.12 3.13)
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
-find_python() {  # $1 = X.Y -> path of an interpreter of that version, or nothing
-    local v=$1 found
-    found=$(command -v "python$v" 2>/dev/null) && { echo "$found"; return; }
+find_python() {  # $1 = X.Y -> path of a working interpreter of that version, or nothing
+    local v=$1 candidate
     local pyenv_root=${PYENV_ROOT:-$HOME/.pyenv}
-    found=$(ls -d "$pyenv_root"/versions/"$v".*/bin/python3 2>/dev/null | sort -V | tail -1)
-    [ -n "$found" ] && echo "$found"
+    # pyenv's own builds first (its shims on PATH fail for versions not selected), then PATH
+    for candidate in $(ls -d "$pyenv_root"/versions/"$v".*/bin/python3 2>/dev/null | sort -rV) \
+                     $(command -v "python$v" 2>/dev/null); do
+        if [ "$("$candidate" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" = "$v" ]; then
+            echo "$candidate"
+            return
+        fi
+    done
 }
 
 declare -A outcome
@@ -45,7 +52,7 @@ for v in "${versions[@]}"; do
         status=1
         continue
     fi
-    if "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/unit tests/compat --timeout 600; then
+    if "$venv/bin/python" -m pytest -q -p no:cacheprovider "${tests[@]}" --timeout 600; then
         outcome[$v]="passed"
     else
         outcome[$v]="FAILED"
