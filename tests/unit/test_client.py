@@ -8,6 +8,7 @@ import pickle
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -140,7 +141,7 @@ def _dead_pid() -> int:
 
 
 @pytest.fixture
-def world(root: Path) -> World:
+def world(root: Path) -> Iterator[World]:
     """PetsFlow/1 succeeded with a foreach; /2 failed after a retry; /3 is bob's; /4 crashed."""
     w = World(root)
     pets = ["cat", "dog"]
@@ -174,7 +175,8 @@ def world(root: Path) -> World:
     w.task("PetsFlow", run, "start", "1", final=False)
 
     w.run("OtherFlow", user="bob")
-    return w
+    yield w
+    w.meta.close()  # its connections, closed, not left to the collector
 
 
 # -- Metaflow and Flow -------------------------------------------------------------------------
