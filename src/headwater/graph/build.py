@@ -124,13 +124,19 @@ def _unwrap(func: Any) -> Any:
     return inspect.unwrap(func)
 
 
+# What inspect.cleandoc strips as indentation: any whitespace before 3.13, spaces only from 3.13
+# on (as the compiler, which dedents docstrings itself since 3.13).
+_CLEANDOC_STRIP = " " if sys.version_info >= (3, 13) else None
+
+
 def _cleandoc(doc: str) -> str:
     """``inspect.cleandoc``: the first line stripped, the others' common indentation removed,
     blank lines at either end dropped."""
     lines = doc.expandtabs().split("\n")
-    margin = min((len(line) - len(line.lstrip()) for line in lines[1:] if line.lstrip()),
+    strip = _CLEANDOC_STRIP
+    margin = min((len(line) - len(line.lstrip(strip)) for line in lines[1:] if line.lstrip(strip)),
                  default=None)
-    lines[0] = lines[0].lstrip()
+    lines[0] = lines[0].lstrip(strip)
     if margin is not None:
         lines[1:] = [line[margin:] for line in lines[1:]]
     while lines and not lines[-1]:
