@@ -12,15 +12,13 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
+from . import chromium
 from .faultkit import hw
 from .flowrun import flow_file, hermetic_env, start_cli
 from .uiserver import running_task, ui_server, wait_until
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 DEADLINE_MS = 90_000
 UI_FLOW = flow_file("ui/ui_flow.py")
 STEPS = {"start", "work", "join", "wait", "end"}
@@ -46,11 +44,8 @@ def ui(home):
 
 @pytest.fixture(scope="module")
 def browser():
-    assert Path(CHROMIUM).is_file(), "Chromium is missing: apt-get install -y chromium"
-    with sync_playwright() as play:
-        chromium = play.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield chromium
-        chromium.close()
+    with chromium.launched() as launched:
+        yield launched
 
 
 @pytest.fixture
