@@ -59,6 +59,11 @@ class World:
         self.meta = open_metadata(str(root / "meta.sqlite"))
         self.store = open_datastore(str(root))
 
+    def close(self) -> None:
+        """Its connections, closed, not left to the collector."""
+        self.meta.close()
+        self.store.close()
+
     def save(self, where: str, **values: object) -> Manifest:
         return {k: self.store.save_artifact(v, name=k, where=where) for k, v in values.items()}
 
@@ -176,7 +181,7 @@ def world(root: Path) -> Iterator[World]:
 
     w.run("OtherFlow", user="bob")
     yield w
-    w.meta.close()  # its connections, closed, not left to the collector
+    w.close()
 
 
 # -- Metaflow and Flow -------------------------------------------------------------------------
@@ -560,6 +565,7 @@ def test_metadata_switches_the_store(world, root, tmp_path):
     assert get_metadata() == f"local@{root}"
     other = World(tmp_path / "elsewhere" / ".headwater")
     other.run("ElsewhereFlow")
+    other.close()
     assert (
         metadata(f"local@{tmp_path / 'elsewhere'}")
         == f"local@{tmp_path / 'elsewhere' / '.headwater'}"
