@@ -6,7 +6,9 @@ the process and its children).
 
 BEFORE_SRC is the ``src`` folder of another headwater checkout (e.g. from ``git archive``);
 the other tree is this checkout's ``src``. CASES is a comma-separated subset of
-``linear,resume,foreach100`` (all three by default). Metaflow's interpreter is
+``linear,resume,foreach100,foreach10`` (the first three by default).
+``HWBENCH_AFTER_EXECUTOR=spawn`` runs this checkout's tree with that executor (give this
+checkout's ``src`` as BEFORE_SRC to compare two executors of one tree). Metaflow's interpreter is
 ``HWBENCH_METAFLOW_PYTHON``; headwater's is ``HWBENCH_HEADWATER_PYTHON`` (default: the one
 running this script). Give headwater a virtualenv of its own without the system's
 site-packages, as Metaflow's is: ``.pth`` files there run at every interpreter start and would
@@ -31,11 +33,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 FLOWS = HERE / "flows"
 CASES = ("linear", "resume", "foreach100")
+MORE_CASES = ("foreach10",)
 # What each case runs: the flow file and the command's arguments (as benchmarks/run.py does).
 COMMANDS = {
     "linear": ("linear", ["run"]),
     "resume": ("resume", ["resume"]),
     "foreach100": ("foreach", ["run", "--n", "100", "--max-num-splits", "100"]),
+    "foreach10": ("foreach", ["run", "--n", "10"]),
 }
 
 
@@ -50,7 +54,8 @@ def _timed(python: str, args: list[str], cwd: str, env: dict[str, str]) -> tuple
     return proc.returncode, wall, cpu
 
 
-def _one(system: str, python: str, src: str | None, case: str) -> tuple[float, float]:
+def _one(system: str, python: str, src: str | None, case: str,
+         executor: str | None = None) -> tuple[float, float]:
     folder = tempfile.mkdtemp(prefix="hw-interleave-")
     try:
         name, command = COMMANDS[case]
@@ -65,6 +70,8 @@ def _one(system: str, python: str, src: str | None, case: str) -> tuple[float, f
                    USERNAME="bench", METAFLOW_USER="bench")
         if src:
             env["PYTHONPATH"] = src
+        if executor:
+            env["HEADWATER_EXECUTOR"] = executor
         if case == "resume":
             code, _, _ = _timed(python, [flow, "run"], folder, {**env, "BENCH_FAIL": "1"})
             assert code != 0, f"{system}: the failing run succeeded"
@@ -79,9 +86,11 @@ def main() -> None:
     before_src = sys.argv[1]
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
     cases = tuple(sys.argv[3].split(",")) if len(sys.argv) > 3 else CASES
-    unknown = set(cases) - set(CASES)
+    unknown = set(cases) - set(CASES) - set(MORE_CASES)
     if unknown:
-        sys.exit(f"unknown case(s) {', '.join(sorted(unknown))}; choose from {', '.join(CASES)}")
+        sys.exit(f"unknown case(s) {', '.join(sorted(unknown))}; choose from "
+                 f"{', '.join(CASES + MORE_CASES)}")
+    after_executor = os.environ.get("HWBENCH_AFTER_EXECUTOR")
     headwater_python = os.environ.get("HWBENCH_HEADWATER_PYTHON", sys.executable)
     systems = {"hw-before": (headwater_python, before_src),
                "hw-after": (headwater_python, str(HERE.parent / "src"))}
@@ -96,11 +105,13 @@ def main() -> None:
         order = list(systems.items())
         for system, (python, src) in (order if number % 2 == 0 else order[::-1]):
             for case in cases:
-                sample = _one(system, python, src, case)
+                sample = _one(system, python, src, case,
+                              after_executor if system == "hw-after" else None)
                 if number:  # round 0 is the warm-up
                     samples.setdefault((system, case), []).append(sample)
     print(f"{rounds} runs per system and case; 1-min load average {min(loads):.1f}-{max(loads):.1f}"
-          f"; headwater's interpreter {headwater_python}")
+          f"; headwater's interpreter {headwater_python}"
+          + (f"; hw-after with --executor {after_executor}" if after_executor else ""))
     for case in cases:
         medians = {}
         for system in systems:

@@ -103,6 +103,9 @@ BUILTIN: dict[str, dict[str, Backend]] = {kind: {} for kind in KINDS}
 for _b in (
     _builtin("executor", "local", "headwater.runtime.executors.local:create",
              summary="tasks forked on this machine from a warm process"),
+    _builtin("executor", "spawn", "headwater.runtime.executors.spawn:create",
+             summary="each task in a new interpreter on this machine, for libraries that do "
+                     "not survive fork()"),
     _builtin("executor", "dask", "headwater.runtime.executors.dask:create",
              summary="tasks on a Dask cluster", extra="dask", remote=True,
              options=(BackendOption("dask_address", "The Dask scheduler of --executor dask.",

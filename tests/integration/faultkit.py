@@ -42,9 +42,15 @@ def datastore(folder: str | os.PathLike) -> Path:
     return Path(folder) / ".headwater"
 
 
+# The fault and resume tests run again with another executor when this names one
+# (test_spawn_executor.py runs them with ``spawn``).
+TEST_EXECUTOR = os.environ.get("HEADWATER_TEST_EXECUTOR")
+
+
 def env_for(folder: str | os.PathLike, **extra: str) -> dict[str, str]:
     """A clean environment whose datastore is ``folder/.headwater`` (never a parent's)."""
-    return hermetic_env({"HEADWATER_DATASTORE_ROOT": str(datastore(folder)), **extra})
+    chosen = {"HEADWATER_EXECUTOR": TEST_EXECUTOR} if TEST_EXECUTOR else {}
+    return hermetic_env({"HEADWATER_DATASTORE_ROOT": str(datastore(folder)), **chosen, **extra})
 
 
 def hw(flow: str | os.PathLike, *args: str, cwd: str | os.PathLike,

@@ -66,6 +66,26 @@ def test_pypi_step_imports_a_package_the_flow_python_lacks(tmp_path, env_cache):
         assert "environment_servers import main" in code
 
 
+def test_spawned_tasks_of_a_pypi_step_each_start_the_environments_interpreter(tmp_path,
+                                                                              env_cache):
+    done = run(STEP_FLOW, "run", "--executor", "spawn", cwd=tmp_path, cache=env_cache)
+    assert done.returncode == 0, done.stdout + done.stderr
+    client(tmp_path)
+    result = Flow("PypiStepFlow").latest_run
+    join = result["join"].task.data
+    assert join.versions == ["0.9.0"] and join.tables == ["1  2", "2  4", "3  6"]
+    assert [Path(p).parent for p in join.prefixes] == [env_cache / "envs"]
+    assert result["start"].task.data.start_has_tabulate is False
+    assert join.join_has_tabulate is False
+    # No fork server: each task is a child of the scheduler (`python flow.py ...`) itself,
+    # started as the environment's interpreter (its sys.prefix above).
+    assert len(join.server_pids) == 1
+    for python, script, _option in join.server_argvs:
+        assert script == str(STEP_FLOW), (python, script)
+    fmt = next(iter(result["fmt"]))
+    assert fmt.metadata_dict["environment"] == fmt.environment_info["env_id"]
+
+
 def test_pypi_base_applies_to_every_step_unless_disabled(tmp_path, env_cache):
     done = run(BASE_FLOW, "run", cwd=tmp_path, cache=env_cache)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -53,7 +53,7 @@ def test_its_option_and_name_appear_in_the_help(tmp_path: Path,
     proc = run_cli(EXAMPLES / "linear_flow.py", "--help", cwd=tmp_path, env=installed,
                    hermetic=True)
     assert proc.returncode == 0, proc.stderr
-    assert "[local|dask|audited]" in proc.stdout
+    assert "[local|spawn|dask|audited]" in proc.stdout
     assert "--audit-file PATH" in proc.stdout
 
 
@@ -71,4 +71,4 @@ def test_without_the_package_the_name_is_refused_with_the_known_ones(tmp_path: P
                    hermetic=True)
     assert proc.returncode == 2
     assert "no executor backend named 'audited'" in proc.stderr
-    assert "local, dask" in proc.stderr
+    assert "local, spawn, dask" in proc.stderr

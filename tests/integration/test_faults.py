@@ -21,6 +21,7 @@ from headwater.store.storage import TEMP_PREFIX, LocalStorage
 
 from .faultkit import (
     PAYLOAD,
+    TEST_EXECUTOR,
     LiveRun,
     children_of,
     client,
@@ -211,6 +212,7 @@ def test_a_killed_scheduler_leaves_a_run_that_reads_failed_and_resumes(tmp_path)
     assert_resume_finishes(tmp_path, origin)
 
 
+@pytest.mark.skipif(TEST_EXECUTOR == "spawn", reason="spawned tasks have no fork server to kill")
 def test_a_killed_fork_server_fails_the_run_cleanly(tmp_path):
     live = LiveRun(FLOW, "run", cwd=tmp_path, FAULT="wait")
     pgid = -1

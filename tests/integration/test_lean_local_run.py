@@ -131,7 +131,7 @@ def test_what_a_run_imports_before_its_fork_servers_leaves_threading_out() -> No
         assert "threading" not in sys.modules, "the interpreter itself imported threading"
         import headwater.runtime.launcher
         import headwater.runtime.executors.local
-        import headwater.runtime.executors.local.child
+        import headwater.runtime.executors.child
         assert "headwater.runtime.scheduler" in sys.modules  # the probe works
         assert "threading" not in sys.modules
     """)
@@ -145,11 +145,12 @@ def test_the_backend_registry_loads_nothing_it_does_not_use() -> None:
     code = textwrap.dedent("""
         import sys
         from headwater import backends
-        assert backends.names("executor")[:2] == ["local", "dask"]
+        assert backends.names("executor")[:3] == ["local", "spawn", "dask"]
         backends.get("datastore", "s3")
         backends.for_url("metadata", "postgresql://x@y/z")
         heavy = [m for m in ("fsspec", "dask", "distributed", "psycopg", "s3fs", "asyncio",
                              "headwater.runtime.executors.dask.executor",
+                             "headwater.runtime.executors.spawn.executor",
                              "headwater.store.s3_storage", "headwater.meta.postgres")
                  if m in sys.modules]
         assert heavy == [], heavy

@@ -11,7 +11,7 @@ from headwater.store.storage import open_storage
 
 
 def test_built_in_backends_by_kind() -> None:
-    assert backends.names("executor")[:2] == ["local", "dask"]
+    assert backends.names("executor")[:3] == ["local", "spawn", "dask"]
     assert backends.names("datastore")[:3] == ["local", "s3", "fsspec"]
     assert backends.names("metadata")[:2] == ["sqlite", "postgresql"]
     for kind in ("card", "environment", "deployer"):
@@ -32,7 +32,7 @@ def test_an_unknown_name_lists_the_known_ones() -> None:
     with pytest.raises(backends.UnknownBackendError) as caught:
         backends.get("executor", "kubernetes")
     assert "no executor backend named 'kubernetes'" in str(caught.value)
-    assert "local, dask" in str(caught.value) and "docs/extending.md" in str(caught.value)
+    assert "local, spawn, dask" in str(caught.value) and "docs/extending.md" in str(caught.value)
 
 
 def test_urls_go_to_the_backend_serving_their_scheme(tmp_path) -> None:

@@ -1,5 +1,6 @@
 """The local executor: tasks forked on this machine from a warm fork server (``executor.py``);
-``child.py`` is what each forked task runs first."""
+``../child.py`` is what each forked task runs first, ``environment_servers.py`` the servers of
+steps with their own @pypi/@conda interpreter."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from headwater.runtime.executors.base import Executor, ExecutorContext
 
 def create(context: ExecutorContext, **options: Any) -> Executor:
     """The local executor's factory (the backend ``local`` in :mod:`headwater.backends`)."""
-    from headwater.runtime.executors.local.child import make_child_main
+    from headwater.runtime.executors.child import make_child_main
     from headwater.runtime.executors.local.executor import LocalExecutor
 
     # Fork the task servers before this process opens a database connection or starts a thread.

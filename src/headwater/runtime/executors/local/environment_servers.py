@@ -91,8 +91,8 @@ def main(argv: list[str]) -> None:  # pragma: no cover - runs in the environment
     import headwater.runtime.task  # noqa: F401 - what every task needs, imported once here
     from headwater.flow_file import packaged_flow_class
     from headwater.graph import check_flow
+    from headwater.runtime.executors.child import make_child_main
     from headwater.runtime.executors.forkserver import serve
-    from headwater.runtime.executors.local.child import make_child_main
     from headwater.store import open_datastore
 
     fd, launch = int(argv[0]), json.loads(argv[1])

@@ -1,4 +1,6 @@
-"""The entry point a forked task process runs: read the spec, run the task, send the result."""
+"""The entry point a task process runs: read the spec, run the task, send the result.
+
+Forked tasks (the local executor, step environments' servers) and spawned ones run the same."""
 
 from __future__ import annotations
 
