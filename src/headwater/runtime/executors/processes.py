@@ -14,12 +14,45 @@ import os
 import pickle
 import select
 import signal
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NamedTuple
 
 from headwater.records import Factory, Record, TaskFailure, TaskResult
 from headwater.runtime.executors.base import Event, Executor, TaskExited, TaskOutput, TaskStarted
 
 _CHUNK = 1 << 16
+
+
+class TaskChannels(NamedTuple):
+    """A task's stdout and stderr pipes and its spec/result socket: the ends that stay here,
+    and ``child_fds``, the ends the task's process gets (stdout, stderr, socket)."""
+
+    out_r: int
+    err_r: int
+    ours: _socket.socket
+    child_fds: list[int]
+
+
+@contextmanager
+def task_channels() -> Iterator[TaskChannels]:
+    """Make a task's channels for the ``with`` block that starts its process. The task's ends
+    are closed here when the block ends (the process holds its own copies by then); ours are
+    closed too if the block raises (the task never started)."""
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        yield TaskChannels(out_r, err_r, ours, [out_w, err_w, theirs.fileno()])
+    except BaseException:
+        for fd in (out_r, err_r):
+            os.close(fd)
+        ours.close()
+        raise
+    finally:
+        for fd in (out_w, err_w):
+            os.close(fd)
+        theirs.close()
 
 
 class Running(Record):

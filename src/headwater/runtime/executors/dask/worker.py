@@ -22,6 +22,7 @@ from typing import Any
 
 from headwater.runtime.executors.dask.worker_forks import fork_server
 from headwater.runtime.executors.forkserver import read_to_end
+from headwater.runtime.executors.processes import task_channels
 
 _CHUNK = 1 << 16
 _RUNNING: dict[str, int] = {}  # task name -> its process (group) id, in this worker process
@@ -60,20 +61,9 @@ def run_task(name: str, payload: bytes, root: str, code: dict[str, Any],
     that ran it (``worker``, ``worker_address``).
     """
     send = _event_sender(topic)
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        task = fork_server(root, code).launch(name, [out_w, err_w, theirs.fileno()])
-    except BaseException:
-        for fd in (out_r, err_r):
-            os.close(fd)
-        ours.close()
-        raise
-    finally:  # the child has its own copies now
-        for fd in (out_w, err_w):
-            os.close(fd)
-        theirs.close()
+    with task_channels() as channels:
+        task = fork_server(root, code).launch(name, channels.child_fds)
+    out_r, err_r, ours = channels.out_r, channels.err_r, channels.ours
     chunks: dict[str, list[bytes]] = {"stdout": [], "stderr": [], "result": []}
     readers = [threading.Thread(target=_pump, args=(fd, stream, name, chunks[stream], send),
                                 daemon=True)

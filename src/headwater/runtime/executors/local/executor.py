@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import _socket  # see forkserver.py: `socket` and `selectors` are more than this loop needs
 import contextlib
-import os
 import pickle
 from collections.abc import Callable
 from typing import Protocol
@@ -18,7 +17,7 @@ from headwater.exceptions import RunFailedError
 from headwater.records import TaskSpec
 from headwater.runtime.executors.base import Event
 from headwater.runtime.executors.forkserver import ForkServer
-from headwater.runtime.executors.processes import PipedTasks, Running
+from headwater.runtime.executors.processes import PipedTasks, Running, task_channels
 
 
 class ServerRoutes(Protocol):
@@ -55,23 +54,18 @@ class LocalExecutor(PipedTasks):
         self._routes = routes
 
     def submit(self, key: str, spec: TaskSpec) -> None:
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
         server = self._routes.server_for(spec.step) if self._routes else None
         if server is None:
             server = min(self._servers, key=lambda s: self._load[s.pid])
         elif server.pid not in self._load:  # a routed server's first task: watch it from now on
             self._load[server.pid] = 0
             self._poller.register(server.sock.fileno(), server.sock, server)
+        with task_channels() as channels:
+            server.launch(key, channels.child_fds)
         self._load[server.pid] += 1
-        server.launch(key, [out_w, err_w, theirs.fileno()])
-        for fd in (out_w, err_w):
-            os.close(fd)
-        theirs.close()
-        ours.sendall(pickle.dumps(spec, protocol=5))
-        ours.shutdown(_socket.SHUT_WR)
-        self._watch_task(key, ours, out_r, err_r, server=server.pid)
+        channels.ours.sendall(pickle.dumps(spec, protocol=5))
+        channels.ours.shutdown(_socket.SHUT_WR)
+        self._watch_task(key, channels.ours, channels.out_r, channels.err_r, server=server.pid)
 
     def _on_watched(self, server: ForkServer, events: list[Event]) -> None:
         msg = server.read_message()

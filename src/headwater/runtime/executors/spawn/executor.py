@@ -29,7 +29,7 @@ from typing import Any
 
 from headwater.records import TaskSpec
 from headwater.runtime.executors.base import Event
-from headwater.runtime.executors.processes import PipedTasks, Running
+from headwater.runtime.executors.processes import PipedTasks, Running, task_channels
 
 # argv: the folder holding the headwater to import ("" for this interpreter's own), the task's
 # socket, the launch (JSON)
@@ -78,29 +78,17 @@ class SpawnExecutor(PipedTasks):
         self._lifeline_r, self._lifeline_w = os.pipe()
 
     def submit(self, key: str, spec: TaskSpec) -> None:
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            command, environ = self._command(spec.step)
+        command, environ = self._command(spec.step)
+        with task_channels() as channels:
+            out_w, err_w, task_fd = channels.child_fds
             proc = subprocess.Popen(  # noqa: S603 - an interpreter of ours, headwater's module
-                [*command, str(theirs.fileno()), str(self._lifeline_r),
+                [*command, str(task_fd), str(self._lifeline_r),
                  json.dumps(self._launch_of(spec.step))],
-                stdout=out_w, stderr=err_w, pass_fds=[theirs.fileno(), self._lifeline_r],
-                env=environ,
+                stdout=out_w, stderr=err_w, pass_fds=[task_fd, self._lifeline_r], env=environ,
                 **_own_process_group())
-        except BaseException:
-            for fd in (out_r, err_r):
-                os.close(fd)
-            ours.close()
-            raise
-        finally:  # the child has its own copies now
-            for fd in (out_w, err_w):
-                os.close(fd)
-            theirs.close()
-        ours.sendall(pickle.dumps(spec, protocol=5))
-        ours.shutdown(socket.SHUT_WR)
-        task = self._watch_task(key, ours, out_r, err_r)
+        channels.ours.sendall(pickle.dumps(spec, protocol=5))
+        channels.ours.shutdown(socket.SHUT_WR)
+        task = self._watch_task(key, channels.ours, channels.out_r, channels.err_r)
         self._procs[key] = proc
         self._started(task, proc.pid, self._due)
         if self._pidfd:
