@@ -8,7 +8,10 @@ Waits are on what the page shows (Playwright's expect, with a generous deadline)
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import quote
 
@@ -105,11 +108,30 @@ def test_names_in_any_script_reach_their_pages_and_downloads(ui):
     start = f"/api/tasks/{flow}/1/start/{_task_id(ui, FLUSS, '1', 'start')}"
     status, _, body = ui.get(f"{start}/artifacts/" + quote("gr\u00f6\u00dfe"))
     assert (status, body) == (200, b"drei")
-    # a value of a class only the flow's process can import: the reason, and no broken link
-    local = {a["name"]: a for a in ui.json(start)["artifacts"]}["local"]
-    assert local["preview"] is None and "Local" in local["error"], local
-    status, _, body = ui.get(f"{start}/artifacts/local")
-    assert status == 500 and "artifact 'local'" in body.decode(), body
+    # a value of a class only the flow's process can import: the reason, the fix, and the
+    # stored pickle to download (never a 500)
+    listed = {a["name"]: a for a in ui.json(start)["artifacts"]}
+    local = listed["local"]
+    assert local["preview"] is None and local["download"] == "pickle", local
+    assert "'local'" in local["error"] and "Local" in local["error"], local
+    assert "__main__" in local["error"] and "defines Local" in local["fix"], local
+    status, headers, body = ui.get(f"{start}/artifacts/local")
+    assert status == 200, body
+    assert headers["content-type"] == "application/x-python-pickle", headers
+    assert 'filename="local.pickle"' in headers["content-disposition"], headers
+    assert b"Local" in body and body[:2] == b"\x80\x05", body[:40]  # protocol 5 pickle
+    # a class in a module the UI cannot import: named, with the fix, and the pickle loads
+    # where that module imports
+    shape = listed["shape"]
+    assert "ui_shapes" in shape["error"] and "'shape'" in shape["error"], shape
+    assert "headwater ui" in shape["fix"] and "ui_shapes imports" in shape["fix"], shape
+    status, headers, body = ui.get(f"{start}/artifacts/shape")
+    assert status == 200 and headers["content-type"] == "application/x-python-pickle"
+    loaded = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", "import pickle, sys; print(pickle.load(sys.stdin.buffer).sides)"],
+        input=body, capture_output=True, check=True,
+        env={**os.environ, "PYTHONPATH": str(Path(flow_file("ui/ui_shapes.py")).parent)})
+    assert loaded.stdout.strip() == b"5", loaded
     # still no way to a storage key beyond a plain name: a line break, a dot, a slash
     for bad in ("gr%C3%B6%C3%9Fe%0A", "..", "a.b", "a%2Fb"):
         status, _, _ = ui.get(f"{start}/artifacts/{bad}")
@@ -135,8 +157,15 @@ def test_every_page_from_home_to_a_task_loads_clean_and_the_back_button_works(ui
         expect(page.locator(f"#{stream}-state")).to_have_text("complete")
     expect(page.locator("#stdout")).to_have_text("(no output)")
     local = page.locator('#artifacts tr[data-artifact="local"]')
-    expect(local).to_contain_text("cannot be read here")
-    expect(local.locator("a")).to_have_count(0)
+    expect(local.locator(".error")).to_contain_text("artifact 'local'")
+    expect(local.locator(".fix")).to_contain_text("defines Local")
+    shape = page.locator('#artifacts tr[data-artifact="shape"]')
+    expect(shape.locator(".error")).to_contain_text("module ui_shapes")
+    expect(shape.locator(".fix")).to_contain_text("run `headwater ui` where ui_shapes imports")
+    with page.expect_download() as got:
+        shape.locator("a", has_text="download pickle").click()
+    assert got.value.suggested_filename == "shape.pickle"
+    assert got.value.failure() is None
     expect(page.locator('#artifacts tr[data-artifact="big"]')).to_contain_text("too large")
     expect(page.locator('#artifacts tr[data-artifact="big"] a')).to_have_text("download")
     page.go_back()

@@ -10,6 +10,7 @@ as JSON; headwater's other errors (a damaged blob, an unreadable database) answe
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -114,9 +115,23 @@ async def log(request: Request) -> Response:
 async def artifact(request: Request) -> Response:
     data, filename = await _read(
         request, _reader(request).artifact_value, *_task_args(request), request.path_params["name"])
-    return Response(data, media_type="application/octet-stream",
-                    headers={"content-disposition": f'attachment; filename="{filename}"',
+    return Response(data, media_type=DOWNLOAD_TYPES.get(filename.rpartition(".")[2],
+                                                        "application/octet-stream"),
+                    headers={"content-disposition": attachment(filename),
                              "x-content-type-options": "nosniff"})
+
+
+# What a download is, by the file name the reader gave it: text, raw bytes, a Python pickle.
+DOWNLOAD_TYPES = {"txt": "text/plain; charset=utf-8", "bin": "application/octet-stream",
+                  "pickle": "application/x-python-pickle"}
+
+
+def attachment(filename: str) -> str:
+    """A Content-Disposition naming ``filename`` whatever its script: an ASCII fallback, and
+    the UTF-8 name (RFC 6266 ``filename*``) browsers use. Headers are Latin-1, so a name like
+    ``数据.pickle`` written as is could not be sent at all."""
+    fallback = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 async def card(request: Request) -> Response:

@@ -22,8 +22,9 @@ from headwater.meta import MetadataStore, open_metadata
 from headwater.meta.rows import AttemptRow, RunRow, TaskRow
 from headwater.redaction import redact
 from headwater.settings import Settings
-from headwater.store.datastore import blob_path, live_log_key
+from headwater.store.datastore import PICKLE, blob_path, live_log_key
 from headwater.store.task_log import decode as decode_log
+from headwater.ui.unreadable import explain, unpickling_failed
 
 # Names the UI accepts in a URL: what headwater itself gives flows, runs, steps, tasks and
 # artifacts. Python identifiers may hold any letter (``class FlußFlow``, ``self.größe``), so
@@ -168,7 +169,10 @@ class Reader:
     def _parameters(self, row: RunRow) -> dict[str, str | None]:
         out = {}
         for name, ref in row.params.items():
-            preview, error = self._preview(ref, name, row.pathspec)
+            try:
+                preview, error = self._preview(ref, name, row.pathspec)
+            except HeadwaterException as exc:
+                preview, error = None, exc.msg[:PREVIEW_CHARS]
             out[name] = preview if error is None else f"(cannot be read here: {error})"
         return out
 
@@ -226,24 +230,34 @@ class Reader:
         for name, ref in sorted(manifest.items()):
             if name.startswith("_"):
                 continue
-            preview, error = self._preview(ref, name, row.pathspec)
-            out.append({"name": name, "type": ref.type_name, "size": ref.size,
-                        "preview": preview, "error": error})
+            entry = {"name": name, "type": ref.type_name, "size": ref.size, "preview": None,
+                     "error": None, "fix": None, "download": "value"}
+            try:
+                entry["preview"], entry["error"] = self._preview(ref, name, row.pathspec)
+            except HeadwaterException as exc:
+                if unpickling_failed(exc) and ref.encoding == PICKLE:
+                    # whole bytes this process cannot unpickle: say why, offer the pickle
+                    entry["error"], entry["fix"] = explain(exc, name, row.pathspec,
+                                                           ref.type_name)
+                    entry["download"] = "pickle"
+                else:
+                    entry["error"], entry["fix"] = exc.msg[:PREVIEW_CHARS], exc.fix
+                    entry["download"] = None
+            out.append(entry)
         return out
 
     def _preview(self, ref: Any, name: str, where: str) -> tuple[str | None, str | None]:
-        """(preview, None), or (None, why the UI cannot load the value) when it cannot: a
-        class only the flow's process can import, a damaged blob. The value cannot be
-        downloaded either then, and the page says why instead of offering a broken link.
-        (None, None) for a value too large to load for a preview."""
+        """(preview, None); (None, None) for a value too large to load for a preview. A value
+        the UI cannot load raises the store's HeadwaterException (the caller says why);
+        anything else going wrong gives (None, what went wrong)."""
         if ref.size > PREVIEW_MAX_BYTES:
             return None, None
         from headwater.cards.preview import bounded_repr
 
         try:
             value = self.store().load_artifact(ref, name=name, where=where)
-        except HeadwaterException as exc:
-            return None, exc.msg[:PREVIEW_CHARS]
+        except HeadwaterException:
+            raise
         except Exception as exc:  # noqa: BLE001 - a preview never breaks the page
             return None, f"{type(exc).__name__}: {exc}"[:PREVIEW_CHARS]
         try:
@@ -255,7 +269,9 @@ class Reader:
     def artifact_value(self, flow: str, run_id: str, step: str, task_id: str,
                        name: str) -> tuple[bytes, str]:
         """The artifact's bytes for download, and a file name: str and bytes values as they are,
-        anything else pickled (as the client would hand it back)."""
+        anything else pickled (as the client would hand it back). A value this process cannot
+        unpickle (its class's module does not import here) is given as the stored pickle,
+        never unpickled: whoever can import the module loads it with ``pickle.load``."""
         row = self.task_row(flow, run_id, step, task_id)
         check_name("artifact", name)
         manifest = self.meta.get_artifacts(row.flow, row.run_id, row.step, row.task_id)
@@ -263,7 +279,13 @@ class Reader:
         if ref is None:
             raise NotFoundError(f"task {row.pathspec} has no artifact {name!r}",
                                 fix="pick one from the task's artifact list")
-        value = self.store().load_artifact(ref, name=name, where=row.pathspec)
+        try:
+            value = self.store().load_artifact(ref, name=name, where=row.pathspec)
+        except HeadwaterException as exc:
+            if not (unpickling_failed(exc) and ref.encoding == PICKLE):
+                raise
+            return self.store().artifact_pickle(ref, name=name, where=row.pathspec), \
+                f"{name}.pickle"
         if isinstance(value, (bytes, bytearray, memoryview)):
             return bytes(value), f"{name}.bin"
         if isinstance(value, str):

@@ -494,11 +494,15 @@ async function taskPage() {
   const artifacts = el("table", { id: "artifacts" }, el("thead", {}, el("tr", {}, ...["name", "type", "size", "preview", ""].map((h) => el("th", { text: h })))));
   const abody = el("tbody");
   for (const a of task.artifacts) {
+    // a value the UI cannot load says why and what to do; its stored pickle stays downloadable
+    const why = a.error ? el("div", { class: "unreadable" },
+      el("p", { class: "error", text: a.error }), a.fix ? el("p", { class: "fix", text: `Fix: ${a.fix}` }) : null) : null;
+    const link = a.download ? el("a", { href: `${base}/artifacts/${enc(a.name)}`, download: "",
+      text: a.download === "pickle" ? "download pickle" : "download" }) : null;
     abody.append(el("tr", { "data-artifact": a.name },
       el("td", { text: a.name }), el("td", { text: a.type }), el("td", { text: size(a.size) }),
-      el("td", {}, a.error ? el("span", { class: "error", text: `cannot be read here: ${a.error}` })
-        : el("code", { class: "preview", text: a.preview ?? "(too large to preview)" })),
-      el("td", {}, a.error ? null : el("a", { href: `${base}/artifacts/${enc(a.name)}`, download: "", text: "download" }))));
+      el("td", {}, why || el("code", { class: "preview", text: a.preview ?? "(too large to preview)" })),
+      el("td", {}, link)));
   }
   artifacts.append(abody);
 
