@@ -147,6 +147,46 @@ def test_a_running_tasks_log_lines_appear_live(ui, home, page):
         run.stderr.close()
 
 
+def test_a_running_tasks_duration_ticks_then_stops_at_the_recorded_value(ui, home, page):
+    gate = home / "gate-duration"
+    run = start_cli(UI_FLOW, "run", "--gate", str(gate), cwd=home,
+                    env={**hermetic_env(), "HEADWATER_DATASTORE_ROOT": str(home / ".headwater")})
+    try:
+        run_id, task_id = wait_until(lambda: running_task(ui, "UIFlow", "wait"), "the wait step to start")
+        page.goto(f"{ui.url}/runs/UIFlow/{run_id}/wait/{task_id}")
+        run_page = page.context.new_page()
+        run_page.goto(f"{ui.url}/runs/UIFlow/{run_id}")
+        ticking = {"the task page's duration": page.locator("#task-duration"),
+                   "its attempt's": page.locator("#attempts .attempt-duration"),
+                   "the run's": run_page.locator("#run-duration"),
+                   "the task's row": run_page.locator(
+                       f'#tasks-table tr[data-task="wait/{task_id}"] td:nth-child(5)')}
+        for what, where in ticking.items():
+            expect(where, what).to_have_count(1)
+            before = where.inner_text()
+            expect(where, f"{what} to move on its own").not_to_have_text(before)
+        assert run.poll() is None  # the step is still held by the gate
+        gate.touch()
+
+        expect(page.locator("#task-status")).to_have_text("succeeded")
+        task = ui.json(f"/api/tasks/UIFlow/{run_id}/wait/{task_id}")
+        recorded = page.evaluate("([a, b]) => duration(a, b)", [task["created_at"], task["finished_at"]])
+        expect(page.locator("#task-duration")).to_have_text(recorded)
+        assert page.locator("#task-duration").get_attribute("data-since") is None
+
+        expect(run_page.locator("#run-status")).to_have_text("succeeded")
+        head = ui.json(f"/api/runs/UIFlow/{run_id}")
+        recorded = run_page.evaluate("([a, b]) => duration(a, b)", [head["created_at"], head["finished_at"]])
+        expect(run_page.locator("#run-duration")).to_have_text(recorded)
+        assert run_page.locator("[data-since]").count() == 0  # nothing ticks on a finished run
+        assert run.wait(timeout=120) == 0
+    finally:
+        gate.touch()
+        run.wait(timeout=120)
+        run.stdout.close()
+        run.stderr.close()
+
+
 def test_a_live_card_changes_on_the_open_task_page_then_becomes_final(ui, home, page):
     gates = home / "live-card-gates"
     gates.mkdir()

@@ -56,6 +56,25 @@ function duration(start, end) {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
 }
 
+// A duration that ticks while its task or run runs: counted in the browser from the recorded
+// start (one timer for the whole page, no request), until the row is drawn again with the
+// recorded end, which then stays as it is.
+function durationEl(tag, start, end, running, attrs) {
+  const node = el(tag, attrs || {});
+  setDuration(node, start, end, running);
+  return node;
+}
+
+function setDuration(node, start, end, running) {
+  node.textContent = duration(start, end);
+  if (running && start && !end) node.dataset.since = String(start);
+  else delete node.dataset.since;
+}
+
+setInterval(() => {
+  for (const node of document.querySelectorAll("[data-since]")) node.textContent = duration(Number(node.dataset.since));
+}, 1000);
+
 function size(bytes) {
   const units = ["B", "KiB", "MiB", "GiB"];
   let i = 0;
@@ -161,7 +180,7 @@ function runRow(r) {
     el("td", {}, el("a", { href: runHref(r.flow, r.run_id), text: r.pathspec })),
     el("td", {}, badge(r.status)),
     el("td", {}, stamp(r.created_at)),
-    el("td", { text: duration(r.created_at, r.finished_at) }),
+    durationEl("td", r.created_at, r.finished_at, r.status === "running"),
     el("td", { text: r.user }),
     el("td", {}, tagLinks(r.tags)));
 }
@@ -176,10 +195,6 @@ function followRuns(url, page, rows) {
         const now = await api(url);
         const text = JSON.stringify(now.runs);
         if (text !== last) { rows.replaceChildren(...now.runs.map(runRow)); last = text; page = now; }
-        else for (const r of now.runs) if (r.status === "running") {
-          const cell = rows.querySelector(`tr[data-pathspec="${CSS.escape(r.pathspec)}"] td:nth-child(4)`);
-          if (cell) cell.textContent = duration(r.created_at, r.finished_at);
-        }
       } catch (e) { /* the server is away for a moment: try again on the next tick */ }
     }
     setTimeout(tick, page.runs.some((r) => r.status === "running") ? 2000 : 10000);
@@ -294,7 +309,7 @@ function taskRow(run, t) {
     el("td", {}, badge(t.status)),
     el("td", { text: t.foreach_index === null ? "-" : String(t.foreach_index) }),
     el("td", {}, stamp(t.created_at)),
-    el("td", { text: duration(t.created_at, t.finished_at) }),
+    durationEl("td", t.created_at, t.finished_at, t.status === "running"),
     el("td", { text: String(t.attempts) }));
 }
 
@@ -317,7 +332,7 @@ async function runPage() {
   fact("status", statusBadge);
   fact("user", run.user);
   fact("started", stamp(run.created_at));
-  const took = el("span", { id: "run-duration", text: duration(run.created_at, run.finished_at) });
+  const took = durationEl("span", run.created_at, run.finished_at, run.status === "running", { id: "run-duration" });
   fact("duration", took);
   fact("tags", tagLinks(run.tags));
   fact("system tags", run.system_tags.join(", ") || "-");
@@ -385,7 +400,7 @@ async function runPage() {
     const head = JSON.parse(event.data);
     statusBadge.className = `status ${head.status}`;
     statusBadge.textContent = head.status;
-    took.textContent = duration(head.created_at, head.finished_at);
+    setDuration(took, head.created_at, head.finished_at, head.status === "running");
     paintDag(run, head.steps);
     drawTimeline(run, head.steps, timeline);
     steps = head.steps;
@@ -459,7 +474,7 @@ async function taskPage() {
   status.id = "task-status";
   fact("status", status);
   fact("started", stamp(task.created_at));
-  fact("duration", duration(task.created_at, task.finished_at));
+  fact("duration", durationEl("span", task.created_at, task.finished_at, task.status === "running", { id: "task-duration" }));
   if (task.foreach_index !== null) fact("foreach index", String(task.foreach_index));
   if (task.origin_pathspec) {
     const [oFlow, oRun, oStep, oTask] = task.origin_pathspec.split("/");
@@ -474,7 +489,7 @@ async function taskPage() {
   const attempts = el("div", { id: "attempts" });
   for (const a of task.attempts) {
     const box = el("section", { class: `attempt ${a.status}`, "data-attempt": a.attempt },
-      el("h3", {}, `attempt ${a.attempt} `, badge(a.status), el("span", { class: "muted" }, " ", stamp(a.started_at), ` · ${duration(a.started_at, a.finished_at)}`)));
+      el("h3", {}, `attempt ${a.attempt} `, badge(a.status), el("span", { class: "muted" }, " ", stamp(a.started_at), " · ", durationEl("span", a.started_at, a.finished_at, a.status === "running", { class: "attempt-duration" }))));
     if (a.failure) {
       box.append(el("p", { class: "failure" }, el("strong", { text: a.failure.type }), `: ${a.failure.message}`));
       if (a.failure.traceback) box.append(el("pre", { class: "traceback", text: a.failure.traceback }));
