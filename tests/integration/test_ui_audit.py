@@ -181,6 +181,13 @@ def test_every_page_from_home_to_a_task_loads_clean_and_the_back_button_works(ui
         if "/start/" in path:
             expect(page.locator("#stderr-state")).to_have_text("complete")
             expect(page.locator("iframe.card")).to_have_count(2)
+            # each frame sized to its card (not a fixed 640 px): the whole card shows
+            for i in range(2):
+                frame = page.locator("iframe.card").nth(i)
+                expect(frame).to_have_attribute("data-fitted", "true")
+                inside = page.frame_locator("iframe.card").nth(i).locator("html")
+                height = inside.evaluate("e => Math.ceil(e.getBoundingClientRect().height)")
+                assert abs(frame.bounding_box()["height"] - (height + 2)) <= 1, height
     assert page.problems == []  # type: ignore[attr-defined]
 
 
@@ -395,3 +402,30 @@ def test_an_empty_datastore_says_there_are_no_runs_yet(tmp_path, context):
         expect(page.locator("#app")).to_contain_text("python flow.py run")
         expect(page.locator("#flows")).to_have_count(0)
         assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_a_card_cannot_size_its_frame_beyond_the_limit_nor_with_anything_but_a_number(
+        tmp_path, browser):
+    proc = hw(flow_file("ui/card_size_flow.py"), "run", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with ui_server(tmp_path) as server:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(DEADLINE_MS)
+        page = _watched(context)
+        task_id = _task_id(server, "CardSizeFlow", "1", "start")
+        page.goto(f"{server.url}/runs/CardSizeFlow/1/start/{task_id}")
+        frames = page.locator("iframe.card")
+        expect(frames).to_have_count(2)
+        kinds = [page.locator("#cards h3").nth(i).inner_text() for i in range(2)]
+        tall = frames.nth(next(i for i, k in enumerate(kinds) if "tall_claim" in k))
+        garbage_index = next(i for i, k in enumerate(kinds) if "garbage_size" in k)
+        garbage = frames.nth(garbage_index)
+        expect(tall).to_have_attribute("style", "height: 16000px;")  # the page's limit
+        # the other frame took only its real height; strings and NaN changed nothing
+        expect(garbage).to_have_attribute("data-fitted", "true")
+        inside = page.frame_locator("iframe.card").nth(garbage_index)
+        expect(inside.locator("#garbage")).to_be_visible()
+        height = inside.locator("html").evaluate("e => Math.ceil(e.getBoundingClientRect().height)")
+        assert abs(garbage.bounding_box()["height"] - (height + 2)) <= 1, height
+        assert page.problems == []  # type: ignore[attr-defined]
+        context.close()

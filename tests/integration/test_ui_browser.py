@@ -235,6 +235,12 @@ def test_a_cards_vega_chart_is_drawn_inside_its_sandbox(ui, page):
     origin = card.locator("body").evaluate("() => { try { return parent.document.title } "
                                            "catch (e) { return 'blocked' } }")
     assert origin == "blocked"
+    # the frame fits the card: all of it shows, with no scroll bar inside the frame
+    expect(frame_element).to_have_attribute("data-fitted", "true")
+    content = card.locator("html").evaluate("e => Math.ceil(e.getBoundingClientRect().height)")
+    page.wait_for_function("h => Math.abs(document.querySelector('iframe.card')"
+                           ".getBoundingClientRect().height - (h + 2)) <= 1", arg=content)
+    assert card.locator("html").evaluate("e => e.scrollHeight <= window.innerHeight")
     _shot(page, "ui-card.png")
 
 

@@ -32,6 +32,29 @@ CARD_CSP = ("sandbox allow-scripts allow-popups; default-src 'none'; "
             "img-src data: blob:; font-src data:; connect-src 'none'; frame-ancestors 'self'")
 
 
+# Appended to every card served: the card's height, posted to the UI page holding its frame
+# whenever it changes, so the frame fits the card (the page cannot measure a frame of another
+# origin, and the sandbox keeps it another origin). It runs with the card's own rights, which
+# already include posting to its parent: nothing is loosened. Measured from the root element's
+# box, so a card that shrinks gets a shorter frame; its scroll height once it overflows.
+CARD_SIZE_SCRIPT = """
+<script>/* headwater UI: fit this card's frame to its content */
+(function () {
+  var last = -1;
+  function post() {
+    var root = document.documentElement;
+    var h = Math.ceil(root.getBoundingClientRect().height);
+    if (root.scrollHeight > window.innerHeight) h = Math.max(h, root.scrollHeight);
+    if (h !== last) { last = h; parent.postMessage({ headwaterCardHeight: h }, "*"); }
+  }
+  if (window.ResizeObserver) new ResizeObserver(post).observe(document.documentElement);
+  addEventListener("load", post);
+  post();
+})();
+</script>
+"""
+
+
 def _reader(request: Request) -> Reader:
     return request.app.state.reader
 
@@ -140,7 +163,7 @@ async def card(request: Request) -> Response:
         raise NotFoundError(f"no card number {raw[:40]!r}",
                             fix="a card is addressed by its number among the task's cards: 0, 1, ...")
     text = await _read(request, _reader(request).card_html, *_task_args(request), int(raw))
-    return Response(text, media_type="text/html; charset=utf-8",
+    return Response(text + CARD_SIZE_SCRIPT, media_type="text/html; charset=utf-8",
                     headers={"content-security-policy": CARD_CSP,
                              "x-content-type-options": "nosniff", "cache-control": "no-store"})
 

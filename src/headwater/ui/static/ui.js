@@ -537,6 +537,20 @@ async function taskPage() {
     el("h2", { text: "Cards" }), task.cards.length ? cards : el("p", { class: "muted", text: "none" }));
 }
 
+// A card's frame fits the card: the card (served with a few lines that measure it) posts its
+// height. Only a number from one of this page's card frames is taken, and it is clamped: a card
+// can make its own frame short or tall, never the page do anything else.
+const CARD_MIN_PX = 60, CARD_MAX_PX = 16000;
+window.addEventListener("message", (event) => {
+  const height = event.data && event.data.headwaterCardHeight;
+  if (typeof height !== "number" || !Number.isFinite(height)) return;
+  for (const frame of document.querySelectorAll("iframe.card")) {
+    if (frame.contentWindow !== event.source) continue;
+    frame.style.height = `${Math.min(CARD_MAX_PX, Math.max(CARD_MIN_PX, Math.ceil(height) + 2))}px`;
+    frame.dataset.fitted = "true";
+  }
+});
+
 function cardSrc(base, card) {
   // The version only busts the browser's cache: the server ignores it.
   return `${base}/cards/${card.index}${card.version ? `?v=${card.version}` : ""}`;
