@@ -187,6 +187,51 @@ def test_a_running_tasks_duration_ticks_then_stops_at_the_recorded_value(ui, hom
         run.stderr.close()
 
 
+def test_new_tasks_appear_live_on_a_later_page_and_are_counted_on_a_full_one(ui, home, page):
+    gates = home / "growing-gates"
+    gates.mkdir()
+    run = start_cli(flow_file("ui/growing_flow.py"), "run", cwd=home,
+                    env={**hermetic_env(), "GATE_DIR": str(gates),
+                         "HEADWATER_DATASTORE_ROOT": str(home / ".headwater")})
+    try:
+        run_id, _ = wait_until(lambda: running_task(ui, "GrowingFlow", "hold"), "the hold step")
+        # 108 tasks so far (start, 105 work, join, hold): page 2 lists 101-108, page 1 is full
+        page.goto(f"{ui.url}/runs/GrowingFlow/{run_id}?offset=100")
+        rows = page.locator("#tasks-table tbody tr")
+        expect(rows).to_have_count(8)
+        expect(page.locator("#tasks-range")).to_have_text("tasks 101–108 of 108")
+        first = page.context.new_page()
+        first.goto(f"{ui.url}/runs/GrowingFlow/{run_id}")
+        expect(first.locator("#tasks-table tbody tr")).to_have_count(100)
+        expect(first.locator("#new-tasks")).to_be_hidden()
+
+        (gates / "hold").touch()  # three `late` tasks start, and wait for the second gate
+        expect(rows).to_have_count(11)
+        expect(page.locator("#tasks-range")).to_have_text("tasks 101–111 of 111")
+        assert run.poll() is None and page.locator("#run-status").inner_text() == "running"
+        listed = ui.json(f"/api/runs/GrowingFlow/{run_id}/tasks?offset=100")["tasks"]
+        assert [rows.nth(i).get_attribute("data-task") for i in range(11)] == \
+            [f"{t['step']}/{t['task_id']}" for t in listed]  # registration order
+        expect(page.locator('#tasks-table tbody tr[data-task^="late/"] .status')).to_have_text(
+            ["running"] * 3)
+        # the full first page keeps its rows and says where the new ones are
+        expect(first.locator("#new-tasks")).to_contain_text("3 new tasks since this page opened")
+        expect(first.locator("#new-tasks a")).to_have_attribute(
+            "href", re.compile(r"offset=100#tasks$"))
+        expect(first.locator("#tasks-table tbody tr")).to_have_count(100)
+
+        (gates / "more").touch()
+        expect(page.locator("#run-status")).to_have_text("succeeded")
+        expect(page.locator("#tasks-range")).to_have_text("tasks 101–113 of 113")
+        assert run.wait(timeout=120) == 0
+    finally:
+        for name in ("hold", "more"):
+            (gates / name).touch()
+        run.wait(timeout=120)
+        run.stdout.close()
+        run.stderr.close()
+
+
 def test_a_live_card_changes_on_the_open_task_page_then_becomes_final(ui, home, page):
     gates = home / "live-card-gates"
     gates.mkdir()

@@ -365,6 +365,7 @@ async function runPage() {
     if (offset > 0) pager.append(el("a", { href: link(Math.max(0, offset - limit)), rel: "prev", text: "← previous" }), " ");
     if (more || offset + rows < total) pager.append(el("a", { href: link(offset + limit), rel: "next", text: "next →" }));
   };
+  const newTasks = el("p", { id: "new-tasks", class: "notice", hidden: true, role: "status" });
   const tasks = el("table", { id: "tasks-table" },
     el("thead", {}, el("tr", {}, ...["task", "status", "index", "started", "duration", "attempts"].map((h) => el("th", { text: h })))), tbody);
 
@@ -386,7 +387,7 @@ async function runPage() {
     el("h2", { text: "Timeline" }), timeline,
     el("h3", { text: "Tasks listed below" }), taskTimeline,
     el("h2", { text: "Parameters" }), Object.keys(run.parameters).length ? params_ : el("p", { class: "muted", text: "none" }),
-    el("h2", { id: "tasks", text: "Tasks" }), stepPicker, tasks, pager);
+    el("h2", { id: "tasks", text: "Tasks" }), stepPicker, newTasks, tasks, pager);
   drawPager(run.steps, page.more);
   let steps = run.steps;
   paintDag(run, run.steps);
@@ -396,6 +397,36 @@ async function runPage() {
 
   if (run.status !== "running") return;
   const source = openStream(`${base}/events`);
+  // New tasks, in registration order, land on whichever page has room for them: while this
+  // page is not full and the run holds more tasks than it lists, it is read again (one query,
+  // never two at once). Tasks that go on a later page are counted in a notice linking there.
+  const openedWith = counted(steps);
+  let reading = false, readAgain = false;
+  const refill = async () => {
+    if (reading) { readAgain = true; return; }
+    reading = true;
+    try {
+      const now = await api(`${base}/tasks?${params}`);
+      tbody.replaceChildren(...now.tasks.map((t) => taskRow(run, t)));
+      shown.clear();
+      for (const t of now.tasks) shown.set(`${t.step}/${t.task_id}`, t);
+      drawTaskTimeline(run, shown, taskTimeline);
+      drawPager(steps, now.more);
+    } catch (e) { /* the server is away for a moment: the next event tries again */ }
+    reading = false;
+    if (readAgain) { readAgain = false; refill(); }
+  };
+  const follow = () => {
+    const total = counted(steps);
+    if (tbody.children.length < limit && total > offset + tbody.children.length) refill();
+    const later = total - Math.max(openedWith, offset + limit);
+    if (later > 0) {
+      const last = Math.floor((total - 1) / limit) * limit;
+      newTasks.replaceChildren(`${later} new task${later === 1 ? "" : "s"} since this page opened, on ${last > offset + limit ? "later pages" : "the next page"}: `,
+        el("a", { href: link(last), text: `tasks ${last + 1}–${total}` }));
+      newTasks.hidden = false;
+    }
+  };
   source.addEventListener("run", (event) => {
     const head = JSON.parse(event.data);
     statusBadge.className = `status ${head.status}`;
@@ -405,18 +436,19 @@ async function runPage() {
     drawTimeline(run, head.steps, timeline);
     steps = head.steps;
     drawPager(steps, false);
+    follow();
   });
   source.addEventListener("tasks", (event) => {
     for (const t of JSON.parse(event.data)) {
       if (step && t.step !== step) continue;
       const existing = tbody.querySelector(`tr[data-task="${CSS.escape(`${t.step}/${t.task_id}`)}"]`);
-      if (existing) existing.replaceWith(taskRow(run, t));
-      else if (offset === 0 && tbody.children.length < limit) tbody.append(taskRow(run, t));
-      else continue;
+      if (!existing) continue;  // on another page, or new: follow() reads this page again
+      existing.replaceWith(taskRow(run, t));
       shown.set(`${t.step}/${t.task_id}`, t);
     }
     drawTaskTimeline(run, shown, taskTimeline);
     drawPager(steps, false);
+    follow();
   });
   // the run is over: draw the page afresh (its failures, its last tasks, final durations)
   source.addEventListener("end", () => { runPage().catch(fail); });
