@@ -276,9 +276,16 @@ def test_a_failed_run_leads_to_its_failed_task(ui, page):
     expect(failures).to_contain_text("RuntimeError: item 137 is cursed")
     # the failed task is far beyond the first page of tasks, yet one click away
     expect(page.locator("#tasks-table tbody")).not_to_contain_text("failed")
+    # the steps the failure kept from running say so (not "pending": the run is over)
+    for name in ("join", "end"):
+        expect(page.locator(f'#dag g.step[data-step="{name}"] text.count')).to_have_text("not run")
     failures.locator("a").first.click()
     page.wait_for_url(re.compile(r"/runs/FailForeachFlow/1/work/\d+$"))
     expect(page.locator("pre.traceback")).to_contain_text("item 137 is cursed")
+    # the breadcrumbs lead back to the step's tasks
+    page.click("#crumbs >> text=work")
+    page.wait_for_url(re.compile(r"/runs/FailForeachFlow/1\?step=work#tasks$"))
+    expect(page.locator(".step-picker a.current")).to_have_text("work")
 
 
 def test_a_big_foreach_is_paged_with_a_count(ui, page):
@@ -311,6 +318,18 @@ def test_a_resumed_run_names_its_origin_and_its_cloned_tasks_link_theirs(ui, pag
     _loaded(page)
     origin = page.locator("#origin")
     expect(origin).to_have_text("FailForeachFlow/1")
+    # nothing but the page's parts (a run without failures once showed a stray "null")
+    assert page.evaluate("() => [...document.getElementById('app').childNodes]"
+                         ".every((n) => n.nodeType === 1)")
+    # the tasks that did not run again are marked, each linking to its origin
+    listed = ui.json("/api/runs/FailForeachFlow/2/tasks")["tasks"]
+    clones = [t for t in listed if t["origin_pathspec"]]
+    assert clones, listed
+    expect(page.locator("#tasks-table a.cloned")).to_have_count(len(clones))
+    first = clones[0]
+    row = page.locator(f'#tasks-table tr[data-task="{first["step"]}/{first["task_id"]}"]')
+    expect(row.locator("a.cloned")).to_have_attribute(
+        "href", "/runs/" + first["origin_pathspec"])
     start = _task_id(ui, "FailForeachFlow", "2", "start")
     page.goto(f"{ui.url}/runs/FailForeachFlow/2/start/{start}")
     _loaded(page)

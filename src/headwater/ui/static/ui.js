@@ -246,10 +246,13 @@ function drawDag(run, container) {
   container.replaceChildren(picture);
 }
 
-function paintDag(run, steps) {
+// A step no task reached is "pending" while the run goes on and "not run" once it is over
+// (after a failure upstream): grey either way, but a finished run's page says which.
+function paintDag(run, steps, status) {
   for (const group of document.querySelectorAll("#dag g.step")) {
     const name = group.dataset.step;
     const state = steps[name];
+    const said = state || status === "running" ? stepState(state) : "not run";
     group.setAttribute("class", `step ${stepState(state)}`);
     const node = run.layout.nodes.find((n) => n.name === name);
     const count = group.querySelector("text.count");
@@ -258,11 +261,13 @@ function paintDag(run, steps) {
       if (state.running) parts.push(`${state.running} running`);
       if (state.failed) parts.push(`${state.failed} failed`);
       count.textContent = parts.join(" · ");
+    } else if (status !== "running") {
+      count.textContent = "not run";
     } else if (node) {
       count.textContent = node.foreach ? `foreach ${node.foreach}` : "";
     }
     // what a screen reader says for the step's link (an SVG text is not read as its name)
-    group.parentNode.setAttribute("aria-label", `step ${name}: ${stepState(state)}${count.textContent ? `, ${count.textContent}` : ""}`);
+    group.parentNode.setAttribute("aria-label", `step ${name}: ${said}${count.textContent && count.textContent !== said ? `, ${count.textContent}` : ""}`);
   }
 }
 
@@ -303,10 +308,18 @@ function drawTaskTimeline(run, tasks, container) {
   container.replaceChildren(picture);
 }
 
+// In a resumed run, a task that did not run again says so, linking to the task it was
+// cloned from (its start and duration are the clone's, not the work's).
+function cloned(t) {
+  if (!t.origin_pathspec) return [];
+  const [oFlow, oRun, oStep, oTask] = t.origin_pathspec.split("/");
+  return [" ", el("a", { href: taskHref(oFlow, oRun, oStep, oTask), class: "cloned", title: `cloned from ${t.origin_pathspec}`, text: "cloned" })];
+}
+
 function taskRow(run, t) {
   return el("tr", { "data-task": `${t.step}/${t.task_id}` },
     el("td", {}, el("a", { href: taskHref(run.flow, run.run_id, t.step, t.task_id), text: `${t.step}/${t.task_id}` })),
-    el("td", {}, badge(t.status)),
+    el("td", {}, badge(t.status), ...cloned(t)),
     el("td", { text: t.foreach_index === null ? "-" : String(t.foreach_index) }),
     el("td", {}, stamp(t.created_at)),
     durationEl("td", t.created_at, t.finished_at, t.status === "running"),
@@ -382,7 +395,7 @@ async function runPage() {
     if (failedCount > run.failures.length) failures.append(el("p", { class: "muted", text: `${failedCount - run.failures.length} more failed: see each step's tasks below.` }));
   }
 
-  app.replaceChildren(el("h1", { text: `${flow}/${runId}` }), facts, failures,
+  app.replaceChildren(el("h1", { text: `${flow}/${runId}` }), facts, ...(failures ? [failures] : []),
     el("h2", { text: "Graph" }), dag,
     el("h2", { text: "Timeline" }), timeline,
     el("h3", { text: "Tasks listed below" }), taskTimeline,
@@ -390,7 +403,7 @@ async function runPage() {
     el("h2", { id: "tasks", text: "Tasks" }), stepPicker, newTasks, tasks, pager);
   drawPager(run.steps, page.more);
   let steps = run.steps;
-  paintDag(run, run.steps);
+  paintDag(run, run.steps, run.status);
   drawTimeline(run, run.steps, timeline);
   drawTaskTimeline(run, shown, taskTimeline);
   if (location.hash === "#tasks") document.getElementById("tasks").scrollIntoView();
@@ -432,7 +445,7 @@ async function runPage() {
     statusBadge.className = `status ${head.status}`;
     statusBadge.textContent = head.status;
     setDuration(took, head.created_at, head.finished_at, head.status === "running");
-    paintDag(run, head.steps);
+    paintDag(run, head.steps, head.status);
     drawTimeline(run, head.steps, timeline);
     steps = head.steps;
     drawPager(steps, false);
@@ -496,7 +509,8 @@ function followLog(base, stream, pre, state) {
 
 async function taskPage() {
   const { flow, runId, step, taskId } = app.dataset;
-  crumbs([flow, `/flows/${enc(flow)}`], [runId, runHref(flow, runId)], [`${step}/${taskId}`, null]);
+  crumbs([flow, `/flows/${enc(flow)}`], [runId, runHref(flow, runId)],
+    [step, `${runHref(flow, runId)}?step=${enc(step)}#tasks`], [taskId, null]);
   const base = `/api/tasks/${enc(flow)}/${enc(runId)}/${enc(step)}/${enc(taskId)}`;
   const task = await api(base);
 
@@ -510,7 +524,8 @@ async function taskPage() {
   if (task.foreach_index !== null) fact("foreach index", String(task.foreach_index));
   if (task.origin_pathspec) {
     const [oFlow, oRun, oStep, oTask] = task.origin_pathspec.split("/");
-    fact("cloned from", el("a", { id: "cloned-from", href: taskHref(oFlow, oRun, oStep, oTask), text: task.origin_pathspec }));
+    fact("cloned from", el("span", {}, el("a", { id: "cloned-from", href: taskHref(oFlow, oRun, oStep, oTask), text: task.origin_pathspec }),
+      el("span", { class: "muted", text: " — did not run again when the run was resumed: its logs, artifacts and cards are the origin's, its times those of the copy" })));
   }
   if (task.parents.length) {
     const links = el("span");
