@@ -298,6 +298,14 @@ def test_a_big_foreach_is_paged_with_a_count(ui, page):
     expect(page.locator("#tasks-range")).to_have_text(f"tasks 101\u2013{total} of {total}")
     page.click(".step-picker >> text=join")  # the step picker: only that step's tasks, counted
     expect(page.locator("#tasks-range")).to_have_text("tasks 1\u20131 of 1")
+    # an empty page says why, and leads back
+    page.goto(ui.url + "/runs/FailForeachFlow/2?offset=5000")
+    expect(page.locator("#tasks-none")).to_have_text(
+        f"No tasks on this page: this run has {total} tasks.")
+    page.click(".pager >> text=first page")
+    expect(page.locator("#tasks-range")).to_have_text(f"tasks 1\u2013100 of {total}")
+    page.goto(ui.url + "/runs/FailForeachFlow/1?step=end")  # the failure kept it from running
+    expect(page.locator("#tasks-none")).to_have_text("step end has no tasks.")
 
 
 def test_a_pathspec_cut_at_its_step_lists_that_steps_tasks(ui, page):

@@ -372,9 +372,17 @@ async function runPage() {
   // "tasks 101–200 of 5003" and the links around it, drawn again as a live run grows
   const drawPager = (steps, more) => {
     const rows = tbody.children.length;
-    const total = Math.max(counted(steps), offset + rows);
+    const total = rows ? Math.max(counted(steps), offset + rows) : counted(steps);
     pager.replaceChildren();
     if (rows) pager.append(el("span", { id: "tasks-range", text: `tasks ${offset + 1}–${offset + rows} of ${total}` }), " ");
+    else {  // an empty page says why: nothing yet, nothing at all, or a page past the end
+      const live = statusBadge.textContent === "running";
+      const whose = step ? `step ${step}` : "this run";
+      const text = !total ? `${whose} has no tasks${live ? " yet" : ""}.`
+        : `No tasks on this page: ${whose} has ${total} task${total === 1 ? "" : "s"}${live ? " so far" : ""}.`;
+      pager.append(el("span", { id: "tasks-none", text }), " ");
+      if (offset > 0) pager.append(el("a", { href: link(0), text: "first page" }), " ");
+    }
     if (offset > 0) pager.append(el("a", { href: link(Math.max(0, offset - limit)), rel: "prev", text: "← previous" }), " ");
     if (more || offset + rows < total) pager.append(el("a", { href: link(offset + limit), rel: "next", text: "next →" }));
   };
