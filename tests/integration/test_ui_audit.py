@@ -276,6 +276,11 @@ def test_a_failed_run_leads_to_its_failed_task(ui, page):
     expect(failures).to_contain_text("RuntimeError: item 137 is cursed")
     # the failed task is far beyond the first page of tasks, yet one click away
     expect(page.locator("#tasks-table tbody")).not_to_contain_text("failed")
+    # the foreach says how much of it ran, out of its 150 items
+    ran = ui.json("/api/runs/FailForeachFlow/1")["steps"]["work"]["tasks"]
+    expect(page.locator('#dag g.step[data-step="work"] text.count')).to_have_text(
+        f"{ran} of 150 tasks \u00b7 1 failed" if ran != 150 else "150 tasks \u00b7 1 failed")
+    assert ui.json("/api/runs/FailForeachFlow/1")["foreach_widths"] == {"work": 150}
     # the steps the failure kept from running say so (not "pending": the run is over)
     for name in ("join", "end"):
         expect(page.locator(f'#dag g.step[data-step="{name}"] text.count')).to_have_text("not run")

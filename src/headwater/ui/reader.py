@@ -35,6 +35,8 @@ PREVIEW_MAX_BYTES = 4 * 1024 * 1024  # larger artifacts are not loaded to show a
 PREVIEW_CHARS = 2000
 LOG_STREAMS = ("stdout", "stderr")
 FAILURES_SHOWN = 10  # failed tasks named on a run's page (the step's task list has the rest)
+FOREACH_SPLITS_READ = 10  # a foreach split over more tasks (a nested one) is not counted
+GRAPHS_KEPT = 256  # run graphs held in memory (a graph never changes once its run started)
 LIVE_CARDS = "cards/live"  # where a running task rewrites its cards (headwater.cards.render)
 
 
@@ -64,6 +66,7 @@ class Reader:
         self._shared: MetadataStore | None = None
         self._local = threading.local()
         self._store: Any = None
+        self._graphs: dict[tuple[str, str], dict[str, Any]] = {}
 
     @property
     def meta(self) -> MetadataStore:
@@ -150,8 +153,42 @@ class Reader:
         out["graph"] = graph
         out["layout"] = layout(graph)
         out["steps"] = step_states(self.meta.step_status_counts(flow, run_id))
+        out["foreach_widths"] = self.foreach_widths(row, graph)
         out["failures"] = self.failures(row)
         return out
+
+    def foreach_widths(self, row: RunRow, graph: dict[str, Any] | None) -> dict[str, int]:
+        """step -> how many tasks a foreach fans out to it, once every task of the step that
+        splits has ended (their records keep ``foreach_count``): "152 of 300 tasks" tells how
+        far a foreach has gone, and a failed run's page how much of it never ran. A split
+        step with over :data:`FOREACH_SPLITS_READ` tasks (a nested foreach) is left out: one
+        small query per foreach, never a read of a big step."""
+        out: dict[str, int] = {}
+        for step in (graph or {}).get("steps", ()):
+            if not step.get("foreach") or not step.get("next"):
+                continue
+            rows = self.meta.page_tasks(row.flow, row.run_id, step["name"],
+                                        limit=FOREACH_SPLITS_READ + 1)
+            if not rows or len(rows) > FOREACH_SPLITS_READ:
+                continue
+            counts = [(r.transition or {}).get("foreach_count") for r in rows]
+            if all(isinstance(c, int) for c in counts):
+                for target in step["next"]:
+                    out[target] = sum(counts)
+        return out
+
+    def kept_graph(self, row: RunRow) -> dict[str, Any] | None:
+        """:meth:`graph`, read once per run: what a live run page's events need every half
+        second, without a datastore read each time."""
+        key = (row.flow, row.run_id)
+        graph = self._graphs.get(key)
+        if graph is None:
+            graph = self.graph(row)
+            if graph is not None:  # not yet written (a run just starting) is asked again
+                if len(self._graphs) >= GRAPHS_KEPT:
+                    self._graphs.clear()
+                self._graphs[key] = graph
+        return graph
 
     def failures(self, row: RunRow) -> list[dict[str, Any]]:
         """The run's first failed tasks (at most :data:`FAILURES_SHOWN`), each with its last
@@ -203,6 +240,7 @@ class Reader:
         row = self.run_row(flow, run_id)
         head = run_summary(row)
         head["steps"] = step_states(self.meta.step_status_counts(flow, run_id))
+        head["foreach_widths"] = self.foreach_widths(row, self.kept_graph(row))
         return head, [task_summary(t) for t in self.meta.task_changes(flow, run_id, since)]
 
     # -- one task ------------------------------------------------------------------------------

@@ -248,7 +248,7 @@ function drawDag(run, container) {
 
 // A step no task reached is "pending" while the run goes on and "not run" once it is over
 // (after a failure upstream): grey either way, but a finished run's page says which.
-function paintDag(run, steps, status) {
+function paintDag(run, steps, status, widths) {
   for (const group of document.querySelectorAll("#dag g.step")) {
     const name = group.dataset.step;
     const state = steps[name];
@@ -257,7 +257,8 @@ function paintDag(run, steps, status) {
     const node = run.layout.nodes.find((n) => n.name === name);
     const count = group.querySelector("text.count");
     if (state) {
-      const parts = [`${state.tasks} task${state.tasks === 1 ? "" : "s"}`];
+      const width = (widths || {})[name];  // a foreach's size, once known: "152 of 300 tasks"
+      const parts = [width && width !== state.tasks ? `${state.tasks} of ${width} tasks` : `${state.tasks} task${state.tasks === 1 ? "" : "s"}`];
       if (state.running) parts.push(`${state.running} running`);
       if (state.failed) parts.push(`${state.failed} failed`);
       count.textContent = parts.join(" · ");
@@ -411,7 +412,7 @@ async function runPage() {
     el("h2", { id: "tasks", text: "Tasks" }), stepPicker, newTasks, tasks, pager);
   drawPager(run.steps, page.more);
   let steps = run.steps;
-  paintDag(run, run.steps, run.status);
+  paintDag(run, run.steps, run.status, run.foreach_widths);
   drawTimeline(run, run.steps, timeline);
   drawTaskTimeline(run, shown, taskTimeline);
   if (location.hash === "#tasks") document.getElementById("tasks").scrollIntoView();
@@ -453,7 +454,7 @@ async function runPage() {
     statusBadge.className = `status ${head.status}`;
     statusBadge.textContent = head.status;
     setDuration(took, head.created_at, head.finished_at, head.status === "running");
-    paintDag(run, head.steps, head.status);
+    paintDag(run, head.steps, head.status, head.foreach_widths);
     drawTimeline(run, head.steps, timeline);
     steps = head.steps;
     drawPager(steps, false);
