@@ -327,6 +327,10 @@ def test_a_pathspec_cut_at_its_step_lists_that_steps_tasks(ui, page):
 
 
 def test_a_resumed_run_names_its_origin_and_its_cloned_tasks_link_theirs(ui, page):
+    page.goto(ui.url + "/flows/FailForeachFlow")  # the runs list says which run is a resume
+    expect(page.locator('#runs-table tr[data-pathspec="FailForeachFlow/2"] .resumed')).to_have_text(
+        " resumed from 1")
+    expect(page.locator('#runs-table tr[data-pathspec="FailForeachFlow/1"] .resumed')).to_have_count(0)
     page.goto(ui.url + "/runs/FailForeachFlow/2")
     _loaded(page)
     origin = page.locator("#origin")

@@ -177,7 +177,8 @@ async function runsPage() {
 
 function runRow(r) {
   return el("tr", { "data-pathspec": r.pathspec },
-    el("td", {}, el("a", { href: runHref(r.flow, r.run_id), text: r.pathspec })),
+    el("td", {}, el("a", { href: runHref(r.flow, r.run_id), text: r.pathspec }),
+      r.origin_run_id ? el("span", { class: "muted resumed", text: ` resumed from ${r.origin_run_id}` }) : null),
     el("td", {}, badge(r.status)),
     el("td", {}, stamp(r.created_at)),
     durationEl("td", r.created_at, r.finished_at, r.status === "running"),
