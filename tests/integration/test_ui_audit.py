@@ -9,6 +9,7 @@ Waits are on what the page shows (Playwright's expect, with a generous deadline)
 from __future__ import annotations
 
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -108,6 +109,12 @@ def test_names_in_any_script_reach_their_pages_and_downloads(ui):
     start = f"/api/tasks/{flow}/1/start/{_task_id(ui, FLUSS, '1', 'start')}"
     status, _, body = ui.get(f"{start}/artifacts/" + quote("gr\u00f6\u00dfe"))
     assert (status, body) == (200, b"drei")
+    # a name beyond Latin-1 downloads under its own name (headers are Latin-1: an ASCII
+    # fallback, and the UTF-8 name as RFC 6266's filename*)
+    status, headers, body = ui.get(f"{start}/artifacts/" + quote("\u6570\u636e"))
+    assert status == 200 and pickle.loads(body) == [1, 2, 3], (status, body)
+    assert headers["content-disposition"] == (
+        "attachment; filename=\"__.pickle\"; filename*=UTF-8''%E6%95%B0%E6%8D%AE.pickle")
     # a value of a class only the flow's process can import: the reason, the fix, and the
     # stored pickle to download (never a 500)
     listed = {a["name"]: a for a in ui.json(start)["artifacts"]}

@@ -19,6 +19,7 @@ class FlußFlow(FlowSpec):
     @step
     def start(self):
         self.größe = "drei"
+        self.数据 = [1, 2, 3]
         self.raw = bytes(range(256))
         self.big = b"x" * (5 * 1024 * 1024)
         self.local = Local()
