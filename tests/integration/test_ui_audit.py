@@ -472,3 +472,25 @@ def test_a_card_cannot_size_its_frame_beyond_the_limit_nor_with_anything_but_a_n
         assert abs(garbage.bounding_box()["height"] - (height + 2)) <= 1, height
         assert page.problems == []  # type: ignore[attr-defined]
         context.close()
+
+
+def test_a_retried_tasks_earlier_attempts_keep_their_output_a_click_away(tmp_path, browser):
+    proc = hw(flow_file("faults/retry_flow.py"), "run", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with ui_server(tmp_path) as server:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(DEADLINE_MS)
+        page = _watched(context)
+        task_id = _task_id(server, "RetryFlow", "1", "flaky")
+        page.goto(f"{server.url}/runs/RetryFlow/1/flaky/{task_id}")
+        expect(page.locator("#attempts section.attempt")).to_have_count(3)
+        # the Logs section says whose output it shows
+        expect(page.locator("#stdout")).to_contain_text("attempt 2 says hello")
+        expect(page.locator(".logs h3").first).to_contain_text("of attempt 2")
+        # the latest attempt's output is below; each earlier one links to its own
+        expect(page.locator('section[data-attempt="2"] .attempt-logs')).to_have_count(0)
+        page.locator('section[data-attempt="0"] .attempt-logs a', has_text="stdout").click()
+        page.wait_for_url(re.compile(r"/logs/stdout\?attempt=0$"))
+        expect(page.locator("body")).to_have_text("attempt 0 says hello")
+        assert page.problems == []  # type: ignore[attr-defined]
+        context.close()

@@ -547,6 +547,12 @@ async function taskPage() {
   for (const a of task.attempts) {
     const box = el("section", { class: `attempt ${a.status}`, "data-attempt": a.attempt },
       el("h3", {}, `attempt ${a.attempt} `, badge(a.status), el("span", { class: "muted" }, " ", stamp(a.started_at), " · ", durationEl("span", a.started_at, a.finished_at, a.status === "running", { class: "attempt-duration" }))));
+    const latest = a === task.attempts[task.attempts.length - 1];
+    if (!latest) {  // the Logs section shows the latest attempt; an earlier one's are a link away
+      box.append(el("p", { class: "attempt-logs muted" }, "its output: ",
+        el("a", { href: `${base}/logs/stdout?attempt=${a.attempt}`, text: "stdout" }), " · ",
+        el("a", { href: `${base}/logs/stderr?attempt=${a.attempt}`, text: "stderr" })));
+    }
     if (a.failure) {
       box.append(el("p", { class: "failure" }, el("strong", { text: a.failure.type }), `: ${a.failure.message}`));
       if (a.failure.traceback) box.append(el("pre", { class: "traceback", text: a.failure.traceback }));
@@ -558,7 +564,8 @@ async function taskPage() {
   for (const stream of ["stdout", "stderr"]) {
     const pre = el("pre", { id: stream, class: "log empty" });
     const state = el("span", { class: "muted", id: `${stream}-state`, text: task.status === "running" ? "following" : "loading" });
-    logs.append(el("section", {}, el("h3", {}, `${stream} `, state), pre));
+    const which = task.attempts.length > 1 ? el("span", { class: "muted", text: `of attempt ${task.attempts[task.attempts.length - 1].attempt} · ` }) : null;
+    logs.append(el("section", {}, el("h3", {}, `${stream} `, which, state), pre));
     if (task.status === "running") followLog(base, stream, pre, state);
     else showLog(base, stream, pre, state).catch((e) => { state.textContent = `cannot read: ${e.message}`; });
   }
