@@ -286,6 +286,7 @@ def test_a_cards_vega_chart_is_drawn_inside_its_sandbox(ui, page):
     page.wait_for_function("h => Math.abs(document.querySelector('iframe.card')"
                            ".getBoundingClientRect().height - (h + 2)) <= 1", arg=content)
     assert card.locator("html").evaluate("e => e.scrollHeight <= window.innerHeight")
+    card.locator("svg.hw-dag").scroll_into_view_if_needed()  # painted for the picture
     _shot(page, "ui-card.png")
 
 
