@@ -294,6 +294,18 @@ def test_a_failed_run_leads_to_its_failed_task(ui, page):
     failures.locator("a").first.click()
     page.wait_for_url(re.compile(r"/runs/FailForeachFlow/1/work/\d+$"))
     expect(page.locator("pre.traceback")).to_contain_text("item 137 is cursed")
+    failed_task = page.url.rpartition("/")[2]
+    # the task list filtered by status: only the failed task, counted; the step kept with it
+    page.goto(ui.url + "/runs/FailForeachFlow/1?status=failed#tasks")
+    expect(page.locator("#tasks-table tbody tr")).to_have_count(1)
+    expect(page.locator("#tasks-table tbody .status")).to_have_text("failed")
+    expect(page.locator("#tasks-range")).to_have_text("tasks 1\u20131 of 1")
+    expect(page.locator(".status-picker a.current")).to_have_text("failed")
+    page.click(".step-picker >> text=join")
+    page.wait_for_url(re.compile(r"\?step=join&status=failed#tasks$"))
+    expect(page.locator("#tasks-none")).to_have_text("step join has no failed tasks.")
+    assert ui.get("/api/runs/FailForeachFlow/1/tasks?status=bogus")[0] == 404
+    page.goto(ui.url + "/runs/FailForeachFlow/1/work/" + failed_task)
     # the breadcrumbs lead back to the step's tasks
     page.click("#crumbs >> text=work")
     page.wait_for_url(re.compile(r"/runs/FailForeachFlow/1\?step=work#tasks$"))

@@ -108,9 +108,16 @@ async def run(request: Request) -> Response:
     return await _answer(_reader(request).run, p["flow"], p["run_id"])
 
 
+TASK_STATUSES = ("running", "succeeded", "failed")
+
+
 async def tasks(request: Request) -> Response:
     p = request.path_params
-    return await _answer(_reader(request).tasks, p["flow"], p["run_id"],
+    status = request.query_params.get("status") or None
+    if status is not None and status not in TASK_STATUSES:
+        raise NotFoundError(f"unknown task status {status[:40]!r}",
+                            fix=f"use one of {', '.join(TASK_STATUSES)}")
+    return await _answer(_reader(request).tasks, p["flow"], p["run_id"], status=status,
                          step=request.query_params.get("step") or None,
                          limit=_int(request, "limit", 100, low=1, high=MAX_PAGE),
                          offset=_int(request, "offset", 0))

@@ -225,12 +225,14 @@ class Reader:
             return None
 
     def tasks(self, flow: str, run_id: str, *, step: str | None = None, limit: int = 100,
-              offset: int = 0) -> dict[str, Any]:
-        """One page of a run's tasks (of one step, or all), in registration order."""
+              offset: int = 0, status: str | None = None) -> dict[str, Any]:
+        """One page of a run's tasks (of one step, or all; of one status, or any), in
+        registration order."""
         self.run_row(flow, run_id)
         if step is not None:
             check_name("step", step)
-        rows = self.meta.page_tasks(flow, run_id, step, limit=limit + 1, offset=offset)
+        rows = self.meta.page_tasks(flow, run_id, step, limit=limit + 1, offset=offset,
+                                    status=status)
         return {"tasks": [task_summary(r) for r in rows[:limit]], "offset": offset,
                 "limit": limit, "more": len(rows) > limit}
 

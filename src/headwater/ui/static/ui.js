@@ -332,12 +332,14 @@ async function runPage() {
   const flow = app.dataset.flow, runId = app.dataset.runId;
   const query = new URLSearchParams(location.search);
   const step = query.get("step") || "";
+  const only = ["running", "succeeded", "failed"].includes(query.get("status")) ? query.get("status") : "";
   const offset = Math.max(0, parseInt(query.get("offset") || "0", 10) || 0);
   const limit = 100;
   crumbs([flow, `/flows/${enc(flow)}`], [runId, null]);
   const base = `/api/runs/${enc(flow)}/${enc(runId)}`;
   const params = new URLSearchParams({ limit, offset });
   if (step) params.set("step", step);
+  if (only) params.set("status", only);
   const [run, page] = await Promise.all([api(base), api(`${base}/tasks?${params}`)]);
 
   const facts = el("dl", { class: "facts" });
@@ -366,11 +368,21 @@ async function runPage() {
   const shown = new Map(page.tasks.map((t) => [`${t.step}/${t.task_id}`, t]));
   for (const t of page.tasks) tbody.append(taskRow(run, t));
   const taskTimeline = el("div", { id: "task-timeline" });
-  const stepPicker = el("p", { class: "step-picker" }, "step: ", el("a", { href: `${runHref(flow, runId)}#tasks`, class: step ? "" : "current", text: "all" }));
-  for (const n of run.layout.nodes) stepPicker.append(" ", el("a", { href: `${runHref(flow, runId)}?step=${enc(n.name)}#tasks`, class: n.name === step ? "current" : "", text: n.name }));
+  // the task list's filters: a step, a status (each kept when the other changes), from page 1
+  const listHref = (s, st) => {
+    const q = new URLSearchParams();
+    if (s) q.set("step", s);
+    if (st) q.set("status", st);
+    return `${runHref(flow, runId)}${q.toString() ? `?${q}` : ""}#tasks`;
+  };
+  const stepPicker = el("p", { class: "step-picker" }, "step: ", el("a", { href: listHref("", only), class: step ? "" : "current", text: "all" }));
+  for (const n of run.layout.nodes) stepPicker.append(" ", el("a", { href: listHref(n.name, only), class: n.name === step ? "current" : "", text: n.name }));
+  const statusPicker = el("p", { class: "status-picker" }, "status: ", el("a", { href: listHref(step, ""), class: only ? "" : "current", text: "any" }));
+  for (const st of ["running", "succeeded", "failed"]) statusPicker.append(" ", el("a", { href: listHref(step, st), class: st === only ? "current" : "", text: st }));
   const pager = el("p", { class: "pager" });
   const link = (o) => { const q = new URLSearchParams(location.search); q.set("offset", o); return `${location.pathname}?${q}#tasks`; };
-  const counted = (steps) => step ? (steps[step] ? steps[step].tasks : 0) : Object.values(steps).reduce((n, s) => n + s.tasks, 0);
+  const countOf = (s) => (s ? (only ? s[only] || 0 : s.tasks) : 0);
+  const counted = (steps) => step ? countOf(steps[step]) : Object.values(steps).reduce((n, s) => n + countOf(s), 0);
   // "tasks 101–200 of 5003" and the links around it, drawn again as a live run grows
   const drawPager = (steps, more) => {
     const rows = tbody.children.length;
@@ -380,8 +392,9 @@ async function runPage() {
     else {  // an empty page says why: nothing yet, nothing at all, or a page past the end
       const live = statusBadge.textContent === "running";
       const whose = step ? `step ${step}` : "this run";
-      const text = !total ? `${whose} has no tasks${live ? " yet" : ""}.`
-        : `No tasks on this page: ${whose} has ${total} task${total === 1 ? "" : "s"}${live ? " so far" : ""}.`;
+      const which = only ? `${only} task` : "task";
+      const text = !total ? `${whose} has no ${which}s${live ? " yet" : ""}.`
+        : `No tasks on this page: ${whose} has ${total} ${which}${total === 1 ? "" : "s"}${live ? " so far" : ""}.`;
       pager.append(el("span", { id: "tasks-none", text }), " ");
       if (offset > 0) pager.append(el("a", { href: link(0), text: "first page" }), " ");
     }
@@ -402,7 +415,7 @@ async function runPage() {
     }
     const failedCount = Object.values(run.steps).reduce((n, s) => n + (s.failed || 0), 0);
     failures.append(list);
-    if (failedCount > run.failures.length) failures.append(el("p", { class: "muted", text: `${failedCount - run.failures.length} more failed: see each step's tasks below.` }));
+    if (failedCount > run.failures.length) failures.append(el("p", { class: "muted" }, `${failedCount - run.failures.length} more failed: `, el("a", { id: "all-failed", href: listHref("", "failed"), text: `list all ${failedCount} failed tasks` })));
   }
 
   app.replaceChildren(el("h1", { text: `${flow}/${runId}` }), facts, ...(failures ? [failures] : []),
@@ -410,7 +423,7 @@ async function runPage() {
     el("h2", { text: "Timeline" }), timeline,
     el("h3", { text: "Tasks listed below" }), taskTimeline,
     el("h2", { text: "Parameters" }), Object.keys(run.parameters).length ? params_ : el("p", { class: "muted", text: "none" }),
-    el("h2", { id: "tasks", text: "Tasks" }), stepPicker, newTasks, tasks, pager);
+    el("h2", { id: "tasks", text: "Tasks" }), stepPicker, statusPicker, newTasks, tasks, pager);
   drawPager(run.steps, page.more);
   let steps = run.steps;
   paintDag(run, run.steps, run.status, run.foreach_widths);
@@ -466,6 +479,7 @@ async function runPage() {
       if (step && t.step !== step) continue;
       const existing = tbody.querySelector(`tr[data-task="${CSS.escape(`${t.step}/${t.task_id}`)}"]`);
       if (!existing) continue;  // on another page, or new: follow() reads this page again
+      if (only && t.status !== only) { refill(); continue; }  // it left this list
       existing.replaceWith(taskRow(run, t));
       shown.set(`${t.step}/${t.task_id}`, t);
     }
