@@ -8,7 +8,11 @@ Waits are on what the page shows (Playwright's expect, with a generous deadline)
 
 from __future__ import annotations
 
+import os
+import pickle
 import re
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import quote
 
@@ -105,11 +109,36 @@ def test_names_in_any_script_reach_their_pages_and_downloads(ui):
     start = f"/api/tasks/{flow}/1/start/{_task_id(ui, FLUSS, '1', 'start')}"
     status, _, body = ui.get(f"{start}/artifacts/" + quote("gr\u00f6\u00dfe"))
     assert (status, body) == (200, b"drei")
-    # a value of a class only the flow's process can import: the reason, and no broken link
-    local = {a["name"]: a for a in ui.json(start)["artifacts"]}["local"]
-    assert local["preview"] is None and "Local" in local["error"], local
-    status, _, body = ui.get(f"{start}/artifacts/local")
-    assert status == 500 and "artifact 'local'" in body.decode(), body
+    # a name beyond Latin-1 downloads under its own name (headers are Latin-1: an ASCII
+    # fallback, and the UTF-8 name as RFC 6266's filename*)
+    status, headers, body = ui.get(f"{start}/artifacts/" + quote("\u6570\u636e"))
+    assert status == 200 and pickle.loads(body) == [1, 2, 3], (status, body)
+    assert headers["content-disposition"] == (
+        "attachment; filename=\"__.pickle\"; filename*=UTF-8''%E6%95%B0%E6%8D%AE.pickle")
+    # a value of a class only the flow's process can import: the reason, the fix, and the
+    # stored pickle to download (never a 500)
+    listed = {a["name"]: a for a in ui.json(start)["artifacts"]}
+    local = listed["local"]
+    assert local["preview"] is None and local["download"] == "pickle", local
+    assert "'local'" in local["error"] and "Local" in local["error"], local
+    assert "__main__" in local["error"] and "defines Local" in local["fix"], local
+    status, headers, body = ui.get(f"{start}/artifacts/local")
+    assert status == 200, body
+    assert headers["content-type"] == "application/x-python-pickle", headers
+    assert 'filename="local.pickle"' in headers["content-disposition"], headers
+    assert b"Local" in body and body[:2] == b"\x80\x05", body[:40]  # protocol 5 pickle
+    # a class in a module the UI cannot import: named, with the fix, and the pickle loads
+    # where that module imports
+    shape = listed["shape"]
+    assert "ui_shapes" in shape["error"] and "'shape'" in shape["error"], shape
+    assert "headwater ui" in shape["fix"] and "ui_shapes imports" in shape["fix"], shape
+    status, headers, body = ui.get(f"{start}/artifacts/shape")
+    assert status == 200 and headers["content-type"] == "application/x-python-pickle"
+    loaded = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", "import pickle, sys; print(pickle.load(sys.stdin.buffer).sides)"],
+        input=body, capture_output=True, check=True,
+        env={**os.environ, "PYTHONPATH": str(Path(flow_file("ui/ui_shapes.py")).parent)})
+    assert loaded.stdout.strip() == b"5", loaded
     # still no way to a storage key beyond a plain name: a line break, a dot, a slash
     for bad in ("gr%C3%B6%C3%9Fe%0A", "..", "a.b", "a%2Fb"):
         status, _, _ = ui.get(f"{start}/artifacts/{bad}")
@@ -135,8 +164,15 @@ def test_every_page_from_home_to_a_task_loads_clean_and_the_back_button_works(ui
         expect(page.locator(f"#{stream}-state")).to_have_text("complete")
     expect(page.locator("#stdout")).to_have_text("(no output)")
     local = page.locator('#artifacts tr[data-artifact="local"]')
-    expect(local).to_contain_text("cannot be read here")
-    expect(local.locator("a")).to_have_count(0)
+    expect(local.locator(".error")).to_contain_text("artifact 'local'")
+    expect(local.locator(".fix")).to_contain_text("defines Local")
+    shape = page.locator('#artifacts tr[data-artifact="shape"]')
+    expect(shape.locator(".error")).to_contain_text("module ui_shapes")
+    expect(shape.locator(".fix")).to_contain_text("run `headwater ui` where ui_shapes imports")
+    with page.expect_download() as got:
+        shape.locator("a", has_text="download pickle").click()
+    assert got.value.suggested_filename == "shape.pickle"
+    assert got.value.failure() is None
     expect(page.locator('#artifacts tr[data-artifact="big"]')).to_contain_text("too large")
     expect(page.locator('#artifacts tr[data-artifact="big"] a')).to_have_text("download")
     page.go_back()
@@ -152,6 +188,13 @@ def test_every_page_from_home_to_a_task_loads_clean_and_the_back_button_works(ui
         if "/start/" in path:
             expect(page.locator("#stderr-state")).to_have_text("complete")
             expect(page.locator("iframe.card")).to_have_count(2)
+            # each frame sized to its card (not a fixed 640 px): the whole card shows
+            for i in range(2):
+                frame = page.locator("iframe.card").nth(i)
+                expect(frame).to_have_attribute("data-fitted", "true")
+                inside = page.frame_locator("iframe.card").nth(i).locator("html")
+                height = inside.evaluate("e => Math.ceil(e.getBoundingClientRect().height)")
+                assert abs(frame.bounding_box()["height"] - (height + 2)) <= 1, height
     assert page.problems == []  # type: ignore[attr-defined]
 
 
@@ -240,9 +283,33 @@ def test_a_failed_run_leads_to_its_failed_task(ui, page):
     expect(failures).to_contain_text("RuntimeError: item 137 is cursed")
     # the failed task is far beyond the first page of tasks, yet one click away
     expect(page.locator("#tasks-table tbody")).not_to_contain_text("failed")
+    # the foreach says how much of it ran, out of its 150 items
+    ran = ui.json("/api/runs/FailForeachFlow/1")["steps"]["work"]["tasks"]
+    expect(page.locator('#dag g.step[data-step="work"] text.count')).to_have_text(
+        f"{ran} of 150 tasks \u00b7 1 failed" if ran != 150 else "150 tasks \u00b7 1 failed")
+    assert ui.json("/api/runs/FailForeachFlow/1")["foreach_widths"] == {"work": 150}
+    # the steps the failure kept from running say so (not "pending": the run is over)
+    for name in ("join", "end"):
+        expect(page.locator(f'#dag g.step[data-step="{name}"] text.count')).to_have_text("not run")
     failures.locator("a").first.click()
     page.wait_for_url(re.compile(r"/runs/FailForeachFlow/1/work/\d+$"))
     expect(page.locator("pre.traceback")).to_contain_text("item 137 is cursed")
+    failed_task = page.url.rpartition("/")[2]
+    # the task list filtered by status: only the failed task, counted; the step kept with it
+    page.goto(ui.url + "/runs/FailForeachFlow/1?status=failed#tasks")
+    expect(page.locator("#tasks-table tbody tr")).to_have_count(1)
+    expect(page.locator("#tasks-table tbody .status")).to_have_text("failed")
+    expect(page.locator("#tasks-range")).to_have_text("tasks 1\u20131 of 1")
+    expect(page.locator(".status-picker a.current")).to_have_text("failed")
+    page.click(".step-picker >> text=join")
+    page.wait_for_url(re.compile(r"\?step=join&status=failed#tasks$"))
+    expect(page.locator("#tasks-none")).to_have_text("step join has no failed tasks.")
+    assert ui.get("/api/runs/FailForeachFlow/1/tasks?status=bogus")[0] == 404
+    page.goto(ui.url + "/runs/FailForeachFlow/1/work/" + failed_task)
+    # the breadcrumbs lead back to the step's tasks
+    page.click("#crumbs >> text=work")
+    page.wait_for_url(re.compile(r"/runs/FailForeachFlow/1\?step=work#tasks$"))
+    expect(page.locator(".step-picker a.current")).to_have_text("work")
 
 
 def test_a_big_foreach_is_paged_with_a_count(ui, page):
@@ -255,6 +322,14 @@ def test_a_big_foreach_is_paged_with_a_count(ui, page):
     expect(page.locator("#tasks-range")).to_have_text(f"tasks 101\u2013{total} of {total}")
     page.click(".step-picker >> text=join")  # the step picker: only that step's tasks, counted
     expect(page.locator("#tasks-range")).to_have_text("tasks 1\u20131 of 1")
+    # an empty page says why, and leads back
+    page.goto(ui.url + "/runs/FailForeachFlow/2?offset=5000")
+    expect(page.locator("#tasks-none")).to_have_text(
+        f"No tasks on this page: this run has {total} tasks.")
+    page.click(".pager >> text=first page")
+    expect(page.locator("#tasks-range")).to_have_text(f"tasks 1\u2013100 of {total}")
+    page.goto(ui.url + "/runs/FailForeachFlow/1?step=end")  # the failure kept it from running
+    expect(page.locator("#tasks-none")).to_have_text("step end has no tasks.")
 
 
 def test_a_pathspec_cut_at_its_step_lists_that_steps_tasks(ui, page):
@@ -271,10 +346,26 @@ def test_a_pathspec_cut_at_its_step_lists_that_steps_tasks(ui, page):
 
 
 def test_a_resumed_run_names_its_origin_and_its_cloned_tasks_link_theirs(ui, page):
+    page.goto(ui.url + "/flows/FailForeachFlow")  # the runs list says which run is a resume
+    expect(page.locator('#runs-table tr[data-pathspec="FailForeachFlow/2"] .resumed')).to_have_text(
+        " resumed from 1")
+    expect(page.locator('#runs-table tr[data-pathspec="FailForeachFlow/1"] .resumed')).to_have_count(0)
     page.goto(ui.url + "/runs/FailForeachFlow/2")
     _loaded(page)
     origin = page.locator("#origin")
     expect(origin).to_have_text("FailForeachFlow/1")
+    # nothing but the page's parts (a run without failures once showed a stray "null")
+    assert page.evaluate("() => [...document.getElementById('app').childNodes]"
+                         ".every((n) => n.nodeType === 1)")
+    # the tasks that did not run again are marked, each linking to its origin
+    listed = ui.json("/api/runs/FailForeachFlow/2/tasks")["tasks"]
+    clones = [t for t in listed if t["origin_pathspec"]]
+    assert clones, listed
+    expect(page.locator("#tasks-table a.cloned")).to_have_count(len(clones))
+    first = clones[0]
+    row = page.locator(f'#tasks-table tr[data-task="{first["step"]}/{first["task_id"]}"]')
+    expect(row.locator("a.cloned")).to_have_attribute(
+        "href", "/runs/" + first["origin_pathspec"])
     start = _task_id(ui, "FailForeachFlow", "2", "start")
     page.goto(f"{ui.url}/runs/FailForeachFlow/2/start/{start}")
     _loaded(page)
@@ -366,3 +457,52 @@ def test_an_empty_datastore_says_there_are_no_runs_yet(tmp_path, context):
         expect(page.locator("#app")).to_contain_text("python flow.py run")
         expect(page.locator("#flows")).to_have_count(0)
         assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_a_card_cannot_size_its_frame_beyond_the_limit_nor_with_anything_but_a_number(
+        tmp_path, browser):
+    proc = hw(flow_file("ui/card_size_flow.py"), "run", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with ui_server(tmp_path) as server:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(DEADLINE_MS)
+        page = _watched(context)
+        task_id = _task_id(server, "CardSizeFlow", "1", "start")
+        page.goto(f"{server.url}/runs/CardSizeFlow/1/start/{task_id}")
+        frames = page.locator("iframe.card")
+        expect(frames).to_have_count(2)
+        kinds = [page.locator("#cards h3").nth(i).inner_text() for i in range(2)]
+        tall = frames.nth(next(i for i, k in enumerate(kinds) if "tall_claim" in k))
+        garbage_index = next(i for i, k in enumerate(kinds) if "garbage_size" in k)
+        garbage = frames.nth(garbage_index)
+        expect(tall).to_have_attribute("style", "height: 16000px;")  # the page's limit
+        # the other frame took only its real height; strings and NaN changed nothing
+        expect(garbage).to_have_attribute("data-fitted", "true")
+        inside = page.frame_locator("iframe.card").nth(garbage_index)
+        expect(inside.locator("#garbage")).to_be_visible()
+        height = inside.locator("html").evaluate("e => Math.ceil(e.getBoundingClientRect().height)")
+        assert abs(garbage.bounding_box()["height"] - (height + 2)) <= 1, height
+        assert page.problems == []  # type: ignore[attr-defined]
+        context.close()
+
+
+def test_a_retried_tasks_earlier_attempts_keep_their_output_a_click_away(tmp_path, browser):
+    proc = hw(flow_file("faults/retry_flow.py"), "run", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with ui_server(tmp_path) as server:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(DEADLINE_MS)
+        page = _watched(context)
+        task_id = _task_id(server, "RetryFlow", "1", "flaky")
+        page.goto(f"{server.url}/runs/RetryFlow/1/flaky/{task_id}")
+        expect(page.locator("#attempts section.attempt")).to_have_count(3)
+        # the Logs section says whose output it shows
+        expect(page.locator("#stdout")).to_contain_text("attempt 2 says hello")
+        expect(page.locator(".logs h3").first).to_contain_text("of attempt 2")
+        # the latest attempt's output is below; each earlier one links to its own
+        expect(page.locator('section[data-attempt="2"] .attempt-logs')).to_have_count(0)
+        page.locator('section[data-attempt="0"] .attempt-logs a', has_text="stdout").click()
+        page.wait_for_url(re.compile(r"/logs/stdout\?attempt=0$"))
+        expect(page.locator("body")).to_have_text("attempt 0 says hello")
+        assert page.problems == []  # type: ignore[attr-defined]
+        context.close()

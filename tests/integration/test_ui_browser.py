@@ -147,6 +147,91 @@ def test_a_running_tasks_log_lines_appear_live(ui, home, page):
         run.stderr.close()
 
 
+def test_a_running_tasks_duration_ticks_then_stops_at_the_recorded_value(ui, home, page):
+    gate = home / "gate-duration"
+    run = start_cli(UI_FLOW, "run", "--gate", str(gate), cwd=home,
+                    env={**hermetic_env(), "HEADWATER_DATASTORE_ROOT": str(home / ".headwater")})
+    try:
+        run_id, task_id = wait_until(lambda: running_task(ui, "UIFlow", "wait"), "the wait step to start")
+        page.goto(f"{ui.url}/runs/UIFlow/{run_id}/wait/{task_id}")
+        run_page = page.context.new_page()
+        run_page.goto(f"{ui.url}/runs/UIFlow/{run_id}")
+        ticking = {"the task page's duration": page.locator("#task-duration"),
+                   "its attempt's": page.locator("#attempts .attempt-duration"),
+                   "the run's": run_page.locator("#run-duration"),
+                   "the task's row": run_page.locator(
+                       f'#tasks-table tr[data-task="wait/{task_id}"] td:nth-child(5)')}
+        for what, where in ticking.items():
+            expect(where, what).to_have_count(1)
+            before = where.inner_text()
+            expect(where, f"{what} to move on its own").not_to_have_text(before)
+        assert run.poll() is None  # the step is still held by the gate
+        gate.touch()
+
+        expect(page.locator("#task-status")).to_have_text("succeeded")
+        task = ui.json(f"/api/tasks/UIFlow/{run_id}/wait/{task_id}")
+        recorded = page.evaluate("([a, b]) => duration(a, b)", [task["created_at"], task["finished_at"]])
+        expect(page.locator("#task-duration")).to_have_text(recorded)
+        assert page.locator("#task-duration").get_attribute("data-since") is None
+
+        expect(run_page.locator("#run-status")).to_have_text("succeeded")
+        head = ui.json(f"/api/runs/UIFlow/{run_id}")
+        recorded = run_page.evaluate("([a, b]) => duration(a, b)", [head["created_at"], head["finished_at"]])
+        expect(run_page.locator("#run-duration")).to_have_text(recorded)
+        assert run_page.locator("[data-since]").count() == 0  # nothing ticks on a finished run
+        assert run.wait(timeout=120) == 0
+    finally:
+        gate.touch()
+        run.wait(timeout=120)
+        run.stdout.close()
+        run.stderr.close()
+
+
+def test_new_tasks_appear_live_on_a_later_page_and_are_counted_on_a_full_one(ui, home, page):
+    gates = home / "growing-gates"
+    gates.mkdir()
+    run = start_cli(flow_file("ui/growing_flow.py"), "run", cwd=home,
+                    env={**hermetic_env(), "GATE_DIR": str(gates),
+                         "HEADWATER_DATASTORE_ROOT": str(home / ".headwater")})
+    try:
+        run_id, _ = wait_until(lambda: running_task(ui, "GrowingFlow", "hold"), "the hold step")
+        # 108 tasks so far (start, 105 work, join, hold): page 2 lists 101-108, page 1 is full
+        page.goto(f"{ui.url}/runs/GrowingFlow/{run_id}?offset=100")
+        rows = page.locator("#tasks-table tbody tr")
+        expect(rows).to_have_count(8)
+        expect(page.locator("#tasks-range")).to_have_text("tasks 101–108 of 108")
+        first = page.context.new_page()
+        first.goto(f"{ui.url}/runs/GrowingFlow/{run_id}")
+        expect(first.locator("#tasks-table tbody tr")).to_have_count(100)
+        expect(first.locator("#new-tasks")).to_be_hidden()
+
+        (gates / "hold").touch()  # three `late` tasks start, and wait for the second gate
+        expect(rows).to_have_count(11)
+        expect(page.locator("#tasks-range")).to_have_text("tasks 101–111 of 111")
+        assert run.poll() is None and page.locator("#run-status").inner_text() == "running"
+        listed = ui.json(f"/api/runs/GrowingFlow/{run_id}/tasks?offset=100")["tasks"]
+        assert [rows.nth(i).get_attribute("data-task") for i in range(11)] == \
+            [f"{t['step']}/{t['task_id']}" for t in listed]  # registration order
+        expect(page.locator('#tasks-table tbody tr[data-task^="late/"] .status')).to_have_text(
+            ["running"] * 3)
+        # the full first page keeps its rows and says where the new ones are
+        expect(first.locator("#new-tasks")).to_contain_text("3 new tasks since this page opened")
+        expect(first.locator("#new-tasks a")).to_have_attribute(
+            "href", re.compile(r"offset=100#tasks$"))
+        expect(first.locator("#tasks-table tbody tr")).to_have_count(100)
+
+        (gates / "more").touch()
+        expect(page.locator("#run-status")).to_have_text("succeeded")
+        expect(page.locator("#tasks-range")).to_have_text("tasks 101–113 of 113")
+        assert run.wait(timeout=120) == 0
+    finally:
+        for name in ("hold", "more"):
+            (gates / name).touch()
+        run.wait(timeout=120)
+        run.stdout.close()
+        run.stderr.close()
+
+
 def test_a_live_card_changes_on_the_open_task_page_then_becomes_final(ui, home, page):
     gates = home / "live-card-gates"
     gates.mkdir()
@@ -195,6 +280,13 @@ def test_a_cards_vega_chart_is_drawn_inside_its_sandbox(ui, page):
     origin = card.locator("body").evaluate("() => { try { return parent.document.title } "
                                            "catch (e) { return 'blocked' } }")
     assert origin == "blocked"
+    # the frame fits the card: all of it shows, with no scroll bar inside the frame
+    expect(frame_element).to_have_attribute("data-fitted", "true")
+    content = card.locator("html").evaluate("e => Math.ceil(e.getBoundingClientRect().height)")
+    page.wait_for_function("h => Math.abs(document.querySelector('iframe.card')"
+                           ".getBoundingClientRect().height - (h + 2)) <= 1", arg=content)
+    assert card.locator("html").evaluate("e => e.scrollHeight <= window.innerHeight")
+    card.locator("svg.hw-dag").scroll_into_view_if_needed()  # painted for the picture
     _shot(page, "ui-card.png")
 
 

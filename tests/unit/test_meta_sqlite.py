@@ -724,6 +724,12 @@ def test_task_pages_changes_and_step_counts(meta):
     page = meta.page_tasks("PetsFlow", run_id, "work", limit=2, offset=3)
     assert [t.task_id for t in page] == ["5", "6"]
     assert [t.task_id for t in meta.page_tasks("PetsFlow", run_id, limit=2)] == ["1", "2"]
+    # one status: the page is cut among that status's tasks, of a step or of the run
+    running = meta.page_tasks("PetsFlow", run_id, "work", limit=2, offset=1, status="running")
+    assert [t.task_id for t in running] == ["5", "6"]
+    assert [t.task_id for t in meta.page_tasks("PetsFlow", run_id, status="succeeded")] == \
+        ["1", "2"]
+    assert [t.task_id for t in meta.page_tasks("PetsFlow", run_id, status="failed")] == ["3"]
     counts = {(step, status): (n, ended) for step, status, n, _, _, ended in
               meta.step_status_counts("PetsFlow", run_id)}
     assert counts == {("start", "succeeded"): (1, 1), ("work", "succeeded"): (1, 1),

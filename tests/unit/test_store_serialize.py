@@ -18,6 +18,7 @@ from headwater.store.serialize import (
     decode_item,
     encode_items,
     item_count,
+    standalone_pickle,
     type_name_of,
 )
 
@@ -102,6 +103,16 @@ VALUES = {
 def test_round_trip(name: str) -> None:
     value = VALUES[name]
     got = decode(_blob(value))
+    assert type(got) is type(value)
+    assert _same(got, value)
+
+
+@pytest.mark.parametrize("name", list(VALUES))
+def test_a_blob_as_a_standalone_pickle_loads_without_headwater(name: str) -> None:
+    """What the UI serves for a value it cannot unpickle: plain ``pickle.loads`` rebuilds it,
+    out-of-band buffers (arrays, large bytes) carried in-band."""
+    value = VALUES[name]
+    got = pickle.loads(standalone_pickle(_blob(value)))
     assert type(got) is type(value)
     assert _same(got, value)
 

@@ -302,10 +302,13 @@ class MetadataStore(ABC):
         return rows[offset:offset + limit], len(rows) > offset + limit
 
     def page_tasks(self, flow: str, run_id: str, step: str | None = None, *, limit: int = 100,
-                   offset: int = 0) -> list[TaskRow]:
-        """One page of a run's (or a step's) tasks, in registration order. SQL backends cut the
-        page in the query; this default slices the whole listing."""
-        return self.list_tasks(flow, run_id, step, limit=offset + limit)[offset:]
+                   offset: int = 0, status: str | None = None) -> list[TaskRow]:
+        """One page of a run's (or a step's) tasks, in registration order, of one ``status``
+        if given. SQL backends cut the page in the query; this default slices the listing."""
+        if status is None:
+            return self.list_tasks(flow, run_id, step, limit=offset + limit)[offset:]
+        rows = [t for t in self.list_tasks(flow, run_id, step) if t.status == status]
+        return rows[offset:offset + limit]
 
     def task_changes(self, flow: str, run_id: str, since: float) -> list[TaskRow]:
         """Tasks still running, or registered or finished at ``since`` or later: what a page

@@ -108,6 +108,11 @@ PAGE_RUN_TASKS = f"""SELECT {_TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_id
     ORDER BY seq LIMIT ? OFFSET ?"""
 PAGE_STEP_TASKS = f"""SELECT {_TASK_COLUMNS} FROM tasks
     WHERE flow = ? AND run_id = ? AND step = ? ORDER BY seq LIMIT ? OFFSET ?"""
+# The same, of one status: parameters flow, run_id, [step], status, limit, offset.
+PAGE_RUN_TASKS_BY_STATUS = f"""SELECT {_TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_id = ?
+    AND status = ? ORDER BY seq LIMIT ? OFFSET ?"""
+PAGE_STEP_TASKS_BY_STATUS = f"""SELECT {_TASK_COLUMNS} FROM tasks
+    WHERE flow = ? AND run_id = ? AND step = ? AND status = ? ORDER BY seq LIMIT ? OFFSET ?"""
 # Tasks registered, finished or still running since a time: what a live page must refresh.
 TASK_CHANGES = f"""SELECT {_TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_id = ?
     AND (status = 'running' OR created_at >= ? OR finished_at >= ?) ORDER BY seq"""

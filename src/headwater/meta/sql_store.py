@@ -428,12 +428,15 @@ class SQLMetadata(MetadataStore):
         return _task_row(rows[0]) if rows else None
 
     def page_tasks(self, flow: str, run_id: str, step: str | None = None, *, limit: int = 100,
-                   offset: int = 0) -> list[TaskRow]:
-        if step is None:
-            rows = self._db.query(self._sql.PAGE_RUN_TASKS, (flow, run_id, limit, offset))
+                   offset: int = 0, status: str | None = None) -> list[TaskRow]:
+        where = (flow, run_id) + (() if step is None else (step,))
+        if status is None:
+            sql = self._sql.PAGE_RUN_TASKS if step is None else self._sql.PAGE_STEP_TASKS
         else:
-            rows = self._db.query(self._sql.PAGE_STEP_TASKS, (flow, run_id, step, limit, offset))
-        return [_task_row(row) for row in rows]
+            sql = (self._sql.PAGE_RUN_TASKS_BY_STATUS if step is None
+                   else self._sql.PAGE_STEP_TASKS_BY_STATUS)
+            where += (status,)
+        return [_task_row(row) for row in self._db.query(sql, (*where, limit, offset))]
 
     def task_changes(self, flow: str, run_id: str, since: float) -> list[TaskRow]:
         rows = self._db.query(self._sql.TASK_CHANGES, (flow, run_id, since, since))

@@ -27,6 +27,7 @@ from headwater.store.serialize import (
     encode,
     encode_items,
     item_spans,
+    standalone_pickle,
 )
 from headwater.store.storage import Storage, open_storage, store_message
 
@@ -149,6 +150,20 @@ class DataStore:
         if ref.inline is not None:
             return _load_inline(ref, name, where, what)
         return decode(self._read_verified(ref.key, what), name=name, where=where)
+
+    def artifact_pickle(self, ref: ArtifactRef, *, name: str, where: str) -> bytes:
+        """A pickled artifact's verified bytes as one ordinary pickle, never unpickled here:
+        what the UI offers for download when it cannot import the value's classes."""
+        what = _artifact(name, where)
+        if ref.encoding != PICKLE:
+            raise ArtifactError(f"cannot give {what} as a pickle: it is stored as "
+                                f"{ref.encoding!r}", fix="read it with the client")
+        if ref.inline is not None:
+            buf = _verified(memoryview(ref.inline), ref.key, what,
+                            "its inline bytes in the metadata", fix=_ALTERED_ROW)
+        else:
+            buf = self._read_verified(ref.key, what)
+        return standalone_pickle(buf, name=name, where=where)
 
     def save_serialized(self, data: bytes, *, type_name: str, encoding: str,
                         what: str) -> ArtifactRef:

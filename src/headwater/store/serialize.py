@@ -226,6 +226,44 @@ def decode(buf: memoryview, *, name: str = "", where: str = "") -> object:
     return _unpickle(buf[start : start + stream_len], buffers, name, where)
 
 
+def standalone_pickle(buf: memoryview, *, name: str = "", where: str = "") -> bytes:
+    """The value of a blob as one ordinary pickle (``pickle.loads`` reads it, no headwater
+    needed), made without unpickling it: a reader that cannot import the value's classes can
+    still hand the bytes to a process that can.
+
+    An inline blob's stream is such a pickle already. A *buffers* blob's stream refers to its
+    out-of-band buffers with ``NEXT_BUFFER``; each one is replaced by a ``BYTEARRAY8`` carrying
+    the buffer's bytes (what pickle writes in-band), and ``FRAME`` markers, whose lengths the
+    insertions would break, are dropped (frames are optional).
+    """
+    import pickletools
+
+    buf = memoryview(buf).cast("B") if buf.format != "B" or buf.ndim != 1 else buf
+    kind = _read_preamble(buf, name, where)
+    if kind == KIND_INLINE:
+        return bytes(buf[_PREAMBLE.size :])
+    if kind != KIND_BUFFERS:
+        raise SerializationError(f"cannot load {_describe(name, where)}: blob holds foreach items")
+    nbuf, stream_len = _BUFFERS_HEAD.unpack_from(buf, _PREAMBLE.size)
+    table_at = _PREAMBLE.size + _BUFFERS_HEAD.size
+    pairs = struct.unpack_from(f"<{2 * nbuf}Q", buf, table_at)
+    start = table_at + _PAIR.size * nbuf
+    stream = bytes(buf[start : start + stream_len])
+    buffers = iter([buf[pairs[i] : pairs[i] + pairs[i + 1]] for i in range(0, len(pairs), 2)])
+    ops = [(op.name, pos) for op, _arg, pos in pickletools.genops(stream)]
+    out: list[Part] = []
+    for i, (opname, pos) in enumerate(ops):
+        end = ops[i + 1][1] if i + 1 < len(ops) else len(stream)
+        if opname == "FRAME":
+            continue
+        if opname == "NEXT_BUFFER":
+            data = next(buffers)
+            out += [pickle.BYTEARRAY8, _U64.pack(data.nbytes), data]
+        else:
+            out.append(stream[pos:end])
+    return b"".join(out)
+
+
 def _check_sequence(seq: object, name: str) -> Sequence[Any]:
     ok = isinstance(seq, Sequence) or (
         hasattr(seq, "__len__") and hasattr(seq, "__getitem__") and not isinstance(seq, Mapping)

@@ -10,6 +10,7 @@ as JSON; headwater's other errors (a damaged blob, an unreadable database) answe
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -29,6 +30,29 @@ MAX_NUMBER = 1 << 62  # offsets and attempts are clamped here: the database hold
 CARD_CSP = ("sandbox allow-scripts allow-popups; default-src 'none'; "
             "script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
             "img-src data: blob:; font-src data:; connect-src 'none'; frame-ancestors 'self'")
+
+
+# Appended to every card served: the card's height, posted to the UI page holding its frame
+# whenever it changes, so the frame fits the card (the page cannot measure a frame of another
+# origin, and the sandbox keeps it another origin). It runs with the card's own rights, which
+# already include posting to its parent: nothing is loosened. Measured from the root element's
+# box, so a card that shrinks gets a shorter frame; its scroll height once it overflows.
+CARD_SIZE_SCRIPT = """
+<script>/* headwater UI: fit this card's frame to its content */
+(function () {
+  var last = -1;
+  function post() {
+    var root = document.documentElement;
+    var h = Math.ceil(root.getBoundingClientRect().height);
+    if (root.scrollHeight > window.innerHeight) h = Math.max(h, root.scrollHeight);
+    if (h !== last) { last = h; parent.postMessage({ headwaterCardHeight: h }, "*"); }
+  }
+  if (window.ResizeObserver) new ResizeObserver(post).observe(document.documentElement);
+  addEventListener("load", post);
+  post();
+})();
+</script>
+"""
 
 
 def _reader(request: Request) -> Reader:
@@ -84,9 +108,16 @@ async def run(request: Request) -> Response:
     return await _answer(_reader(request).run, p["flow"], p["run_id"])
 
 
+TASK_STATUSES = ("running", "succeeded", "failed")
+
+
 async def tasks(request: Request) -> Response:
     p = request.path_params
-    return await _answer(_reader(request).tasks, p["flow"], p["run_id"],
+    status = request.query_params.get("status") or None
+    if status is not None and status not in TASK_STATUSES:
+        raise NotFoundError(f"unknown task status {status[:40]!r}",
+                            fix=f"use one of {', '.join(TASK_STATUSES)}")
+    return await _answer(_reader(request).tasks, p["flow"], p["run_id"], status=status,
                          step=request.query_params.get("step") or None,
                          limit=_int(request, "limit", 100, low=1, high=MAX_PAGE),
                          offset=_int(request, "offset", 0))
@@ -114,9 +145,23 @@ async def log(request: Request) -> Response:
 async def artifact(request: Request) -> Response:
     data, filename = await _read(
         request, _reader(request).artifact_value, *_task_args(request), request.path_params["name"])
-    return Response(data, media_type="application/octet-stream",
-                    headers={"content-disposition": f'attachment; filename="{filename}"',
+    return Response(data, media_type=DOWNLOAD_TYPES.get(filename.rpartition(".")[2],
+                                                        "application/octet-stream"),
+                    headers={"content-disposition": attachment(filename),
                              "x-content-type-options": "nosniff"})
+
+
+# What a download is, by the file name the reader gave it: text, raw bytes, a Python pickle.
+DOWNLOAD_TYPES = {"txt": "text/plain; charset=utf-8", "bin": "application/octet-stream",
+                  "pickle": "application/x-python-pickle"}
+
+
+def attachment(filename: str) -> str:
+    """A Content-Disposition naming ``filename`` whatever its script: an ASCII fallback, and
+    the UTF-8 name (RFC 6266 ``filename*``) browsers use. Headers are Latin-1, so a name like
+    ``数据.pickle`` written as is could not be sent at all."""
+    fallback = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 async def card(request: Request) -> Response:
@@ -125,7 +170,7 @@ async def card(request: Request) -> Response:
         raise NotFoundError(f"no card number {raw[:40]!r}",
                             fix="a card is addressed by its number among the task's cards: 0, 1, ...")
     text = await _read(request, _reader(request).card_html, *_task_args(request), int(raw))
-    return Response(text, media_type="text/html; charset=utf-8",
+    return Response(text + CARD_SIZE_SCRIPT, media_type="text/html; charset=utf-8",
                     headers={"content-security-policy": CARD_CSP,
                              "x-content-type-options": "nosniff", "cache-control": "no-store"})
 

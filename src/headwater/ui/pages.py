@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import html
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -145,7 +145,16 @@ async def task_page(request: Request) -> Response:
     return _shell("task", "/".join(found.values()), **found)
 
 
+async def favicon(request: Request) -> Response:
+    """The drop, for what has no page of ours around it (a log or an artifact opened as plain
+    text): a browser asks for /favicon.ico then, and a 404 there is an error in its console."""
+    svg = unquote(ICON.partition(",")[2])
+    return Response(svg, media_type="image/svg+xml",
+                    headers={"cache-control": "max-age=86400", **HEADERS})
+
+
 routes = [
+    Route("/favicon.ico", favicon),
     Route("/", runs_page),
     Route("/flows/{flow}", flow_page),
     Route("/runs", up_to_runs),

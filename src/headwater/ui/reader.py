@@ -22,8 +22,9 @@ from headwater.meta import MetadataStore, open_metadata
 from headwater.meta.rows import AttemptRow, RunRow, TaskRow
 from headwater.redaction import redact
 from headwater.settings import Settings
-from headwater.store.datastore import blob_path, live_log_key
+from headwater.store.datastore import PICKLE, blob_path, live_log_key
 from headwater.store.task_log import decode as decode_log
+from headwater.ui.unreadable import explain, unpickling_failed
 
 # Names the UI accepts in a URL: what headwater itself gives flows, runs, steps, tasks and
 # artifacts. Python identifiers may hold any letter (``class FlußFlow``, ``self.größe``), so
@@ -34,6 +35,8 @@ PREVIEW_MAX_BYTES = 4 * 1024 * 1024  # larger artifacts are not loaded to show a
 PREVIEW_CHARS = 2000
 LOG_STREAMS = ("stdout", "stderr")
 FAILURES_SHOWN = 10  # failed tasks named on a run's page (the step's task list has the rest)
+FOREACH_SPLITS_READ = 10  # a foreach split over more tasks (a nested one) is not counted
+GRAPHS_KEPT = 256  # run graphs held in memory (a graph never changes once its run started)
 LIVE_CARDS = "cards/live"  # where a running task rewrites its cards (headwater.cards.render)
 
 
@@ -63,6 +66,7 @@ class Reader:
         self._shared: MetadataStore | None = None
         self._local = threading.local()
         self._store: Any = None
+        self._graphs: dict[tuple[str, str], dict[str, Any]] = {}
 
     @property
     def meta(self) -> MetadataStore:
@@ -149,8 +153,42 @@ class Reader:
         out["graph"] = graph
         out["layout"] = layout(graph)
         out["steps"] = step_states(self.meta.step_status_counts(flow, run_id))
+        out["foreach_widths"] = self.foreach_widths(row, graph)
         out["failures"] = self.failures(row)
         return out
+
+    def foreach_widths(self, row: RunRow, graph: dict[str, Any] | None) -> dict[str, int]:
+        """step -> how many tasks a foreach fans out to it, once every task of the step that
+        splits has ended (their records keep ``foreach_count``): "152 of 300 tasks" tells how
+        far a foreach has gone, and a failed run's page how much of it never ran. A split
+        step with over :data:`FOREACH_SPLITS_READ` tasks (a nested foreach) is left out: one
+        small query per foreach, never a read of a big step."""
+        out: dict[str, int] = {}
+        for step in (graph or {}).get("steps", ()):
+            if not step.get("foreach") or not step.get("next"):
+                continue
+            rows = self.meta.page_tasks(row.flow, row.run_id, step["name"],
+                                        limit=FOREACH_SPLITS_READ + 1)
+            if not rows or len(rows) > FOREACH_SPLITS_READ:
+                continue
+            counts = [(r.transition or {}).get("foreach_count") for r in rows]
+            if all(isinstance(c, int) for c in counts):
+                for target in step["next"]:
+                    out[target] = sum(counts)
+        return out
+
+    def kept_graph(self, row: RunRow) -> dict[str, Any] | None:
+        """:meth:`graph`, read once per run: what a live run page's events need every half
+        second, without a datastore read each time."""
+        key = (row.flow, row.run_id)
+        graph = self._graphs.get(key)
+        if graph is None:
+            graph = self.graph(row)
+            if graph is not None:  # not yet written (a run just starting) is asked again
+                if len(self._graphs) >= GRAPHS_KEPT:
+                    self._graphs.clear()
+                self._graphs[key] = graph
+        return graph
 
     def failures(self, row: RunRow) -> list[dict[str, Any]]:
         """The run's first failed tasks (at most :data:`FAILURES_SHOWN`), each with its last
@@ -168,7 +206,10 @@ class Reader:
     def _parameters(self, row: RunRow) -> dict[str, str | None]:
         out = {}
         for name, ref in row.params.items():
-            preview, error = self._preview(ref, name, row.pathspec)
+            try:
+                preview, error = self._preview(ref, name, row.pathspec)
+            except HeadwaterException as exc:
+                preview, error = None, exc.msg[:PREVIEW_CHARS]
             out[name] = preview if error is None else f"(cannot be read here: {error})"
         return out
 
@@ -184,12 +225,14 @@ class Reader:
             return None
 
     def tasks(self, flow: str, run_id: str, *, step: str | None = None, limit: int = 100,
-              offset: int = 0) -> dict[str, Any]:
-        """One page of a run's tasks (of one step, or all), in registration order."""
+              offset: int = 0, status: str | None = None) -> dict[str, Any]:
+        """One page of a run's tasks (of one step, or all; of one status, or any), in
+        registration order."""
         self.run_row(flow, run_id)
         if step is not None:
             check_name("step", step)
-        rows = self.meta.page_tasks(flow, run_id, step, limit=limit + 1, offset=offset)
+        rows = self.meta.page_tasks(flow, run_id, step, limit=limit + 1, offset=offset,
+                                    status=status)
         return {"tasks": [task_summary(r) for r in rows[:limit]], "offset": offset,
                 "limit": limit, "more": len(rows) > limit}
 
@@ -199,6 +242,7 @@ class Reader:
         row = self.run_row(flow, run_id)
         head = run_summary(row)
         head["steps"] = step_states(self.meta.step_status_counts(flow, run_id))
+        head["foreach_widths"] = self.foreach_widths(row, self.kept_graph(row))
         return head, [task_summary(t) for t in self.meta.task_changes(flow, run_id, since)]
 
     # -- one task ------------------------------------------------------------------------------
@@ -226,24 +270,34 @@ class Reader:
         for name, ref in sorted(manifest.items()):
             if name.startswith("_"):
                 continue
-            preview, error = self._preview(ref, name, row.pathspec)
-            out.append({"name": name, "type": ref.type_name, "size": ref.size,
-                        "preview": preview, "error": error})
+            entry = {"name": name, "type": ref.type_name, "size": ref.size, "preview": None,
+                     "error": None, "fix": None, "download": "value"}
+            try:
+                entry["preview"], entry["error"] = self._preview(ref, name, row.pathspec)
+            except HeadwaterException as exc:
+                if unpickling_failed(exc) and ref.encoding == PICKLE:
+                    # whole bytes this process cannot unpickle: say why, offer the pickle
+                    entry["error"], entry["fix"] = explain(exc, name, row.pathspec,
+                                                           ref.type_name)
+                    entry["download"] = "pickle"
+                else:
+                    entry["error"], entry["fix"] = exc.msg[:PREVIEW_CHARS], exc.fix
+                    entry["download"] = None
+            out.append(entry)
         return out
 
     def _preview(self, ref: Any, name: str, where: str) -> tuple[str | None, str | None]:
-        """(preview, None), or (None, why the UI cannot load the value) when it cannot: a
-        class only the flow's process can import, a damaged blob. The value cannot be
-        downloaded either then, and the page says why instead of offering a broken link.
-        (None, None) for a value too large to load for a preview."""
+        """(preview, None); (None, None) for a value too large to load for a preview. A value
+        the UI cannot load raises the store's HeadwaterException (the caller says why);
+        anything else going wrong gives (None, what went wrong)."""
         if ref.size > PREVIEW_MAX_BYTES:
             return None, None
         from headwater.cards.preview import bounded_repr
 
         try:
             value = self.store().load_artifact(ref, name=name, where=where)
-        except HeadwaterException as exc:
-            return None, exc.msg[:PREVIEW_CHARS]
+        except HeadwaterException:
+            raise
         except Exception as exc:  # noqa: BLE001 - a preview never breaks the page
             return None, f"{type(exc).__name__}: {exc}"[:PREVIEW_CHARS]
         try:
@@ -255,7 +309,9 @@ class Reader:
     def artifact_value(self, flow: str, run_id: str, step: str, task_id: str,
                        name: str) -> tuple[bytes, str]:
         """The artifact's bytes for download, and a file name: str and bytes values as they are,
-        anything else pickled (as the client would hand it back)."""
+        anything else pickled (as the client would hand it back). A value this process cannot
+        unpickle (its class's module does not import here) is given as the stored pickle,
+        never unpickled: whoever can import the module loads it with ``pickle.load``."""
         row = self.task_row(flow, run_id, step, task_id)
         check_name("artifact", name)
         manifest = self.meta.get_artifacts(row.flow, row.run_id, row.step, row.task_id)
@@ -263,7 +319,13 @@ class Reader:
         if ref is None:
             raise NotFoundError(f"task {row.pathspec} has no artifact {name!r}",
                                 fix="pick one from the task's artifact list")
-        value = self.store().load_artifact(ref, name=name, where=row.pathspec)
+        try:
+            value = self.store().load_artifact(ref, name=name, where=row.pathspec)
+        except HeadwaterException as exc:
+            if not (unpickling_failed(exc) and ref.encoding == PICKLE):
+                raise
+            return self.store().artifact_pickle(ref, name=name, where=row.pathspec), \
+                f"{name}.pickle"
         if isinstance(value, (bytes, bytearray, memoryview)):
             return bytes(value), f"{name}.bin"
         if isinstance(value, str):

@@ -56,6 +56,25 @@ function duration(start, end) {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
 }
 
+// A duration that ticks while its task or run runs: counted in the browser from the recorded
+// start (one timer for the whole page, no request), until the row is drawn again with the
+// recorded end, which then stays as it is.
+function durationEl(tag, start, end, running, attrs) {
+  const node = el(tag, attrs || {});
+  setDuration(node, start, end, running);
+  return node;
+}
+
+function setDuration(node, start, end, running) {
+  node.textContent = duration(start, end);
+  if (running && start && !end) node.dataset.since = String(start);
+  else delete node.dataset.since;
+}
+
+setInterval(() => {
+  for (const node of document.querySelectorAll("[data-since]")) node.textContent = duration(Number(node.dataset.since));
+}, 1000);
+
 function size(bytes) {
   const units = ["B", "KiB", "MiB", "GiB"];
   let i = 0;
@@ -158,10 +177,11 @@ async function runsPage() {
 
 function runRow(r) {
   return el("tr", { "data-pathspec": r.pathspec },
-    el("td", {}, el("a", { href: runHref(r.flow, r.run_id), text: r.pathspec })),
+    el("td", {}, el("a", { href: runHref(r.flow, r.run_id), text: r.pathspec }),
+      r.origin_run_id ? el("span", { class: "muted resumed", text: ` resumed from ${r.origin_run_id}` }) : null),
     el("td", {}, badge(r.status)),
     el("td", {}, stamp(r.created_at)),
-    el("td", { text: duration(r.created_at, r.finished_at) }),
+    durationEl("td", r.created_at, r.finished_at, r.status === "running"),
     el("td", { text: r.user }),
     el("td", {}, tagLinks(r.tags)));
 }
@@ -176,10 +196,6 @@ function followRuns(url, page, rows) {
         const now = await api(url);
         const text = JSON.stringify(now.runs);
         if (text !== last) { rows.replaceChildren(...now.runs.map(runRow)); last = text; page = now; }
-        else for (const r of now.runs) if (r.status === "running") {
-          const cell = rows.querySelector(`tr[data-pathspec="${CSS.escape(r.pathspec)}"] td:nth-child(4)`);
-          if (cell) cell.textContent = duration(r.created_at, r.finished_at);
-        }
       } catch (e) { /* the server is away for a moment: try again on the next tick */ }
     }
     setTimeout(tick, page.runs.some((r) => r.status === "running") ? 2000 : 10000);
@@ -231,23 +247,29 @@ function drawDag(run, container) {
   container.replaceChildren(picture);
 }
 
-function paintDag(run, steps) {
+// A step no task reached is "pending" while the run goes on and "not run" once it is over
+// (after a failure upstream): grey either way, but a finished run's page says which.
+function paintDag(run, steps, status, widths) {
   for (const group of document.querySelectorAll("#dag g.step")) {
     const name = group.dataset.step;
     const state = steps[name];
+    const said = state || status === "running" ? stepState(state) : "not run";
     group.setAttribute("class", `step ${stepState(state)}`);
     const node = run.layout.nodes.find((n) => n.name === name);
     const count = group.querySelector("text.count");
     if (state) {
-      const parts = [`${state.tasks} task${state.tasks === 1 ? "" : "s"}`];
+      const width = (widths || {})[name];  // a foreach's size, once known: "152 of 300 tasks"
+      const parts = [width && width !== state.tasks ? `${state.tasks} of ${width} tasks` : `${state.tasks} task${state.tasks === 1 ? "" : "s"}`];
       if (state.running) parts.push(`${state.running} running`);
       if (state.failed) parts.push(`${state.failed} failed`);
       count.textContent = parts.join(" · ");
+    } else if (status !== "running") {
+      count.textContent = "not run";
     } else if (node) {
       count.textContent = node.foreach ? `foreach ${node.foreach}` : "";
     }
     // what a screen reader says for the step's link (an SVG text is not read as its name)
-    group.parentNode.setAttribute("aria-label", `step ${name}: ${stepState(state)}${count.textContent ? `, ${count.textContent}` : ""}`);
+    group.parentNode.setAttribute("aria-label", `step ${name}: ${said}${count.textContent && count.textContent !== said ? `, ${count.textContent}` : ""}`);
   }
 }
 
@@ -288,13 +310,21 @@ function drawTaskTimeline(run, tasks, container) {
   container.replaceChildren(picture);
 }
 
+// In a resumed run, a task that did not run again says so, linking to the task it was
+// cloned from (its start and duration are the clone's, not the work's).
+function cloned(t) {
+  if (!t.origin_pathspec) return [];
+  const [oFlow, oRun, oStep, oTask] = t.origin_pathspec.split("/");
+  return [" ", el("a", { href: taskHref(oFlow, oRun, oStep, oTask), class: "cloned", title: `cloned from ${t.origin_pathspec}`, text: "cloned" })];
+}
+
 function taskRow(run, t) {
   return el("tr", { "data-task": `${t.step}/${t.task_id}` },
     el("td", {}, el("a", { href: taskHref(run.flow, run.run_id, t.step, t.task_id), text: `${t.step}/${t.task_id}` })),
-    el("td", {}, badge(t.status)),
+    el("td", {}, badge(t.status), ...cloned(t)),
     el("td", { text: t.foreach_index === null ? "-" : String(t.foreach_index) }),
     el("td", {}, stamp(t.created_at)),
-    el("td", { text: duration(t.created_at, t.finished_at) }),
+    durationEl("td", t.created_at, t.finished_at, t.status === "running"),
     el("td", { text: String(t.attempts) }));
 }
 
@@ -302,12 +332,14 @@ async function runPage() {
   const flow = app.dataset.flow, runId = app.dataset.runId;
   const query = new URLSearchParams(location.search);
   const step = query.get("step") || "";
+  const only = ["running", "succeeded", "failed"].includes(query.get("status")) ? query.get("status") : "";
   const offset = Math.max(0, parseInt(query.get("offset") || "0", 10) || 0);
   const limit = 100;
   crumbs([flow, `/flows/${enc(flow)}`], [runId, null]);
   const base = `/api/runs/${enc(flow)}/${enc(runId)}`;
   const params = new URLSearchParams({ limit, offset });
   if (step) params.set("step", step);
+  if (only) params.set("status", only);
   const [run, page] = await Promise.all([api(base), api(`${base}/tasks?${params}`)]);
 
   const facts = el("dl", { class: "facts" });
@@ -317,7 +349,7 @@ async function runPage() {
   fact("status", statusBadge);
   fact("user", run.user);
   fact("started", stamp(run.created_at));
-  const took = el("span", { id: "run-duration", text: duration(run.created_at, run.finished_at) });
+  const took = durationEl("span", run.created_at, run.finished_at, run.status === "running", { id: "run-duration" });
   fact("duration", took);
   fact("tags", tagLinks(run.tags));
   fact("system tags", run.system_tags.join(", ") || "-");
@@ -336,20 +368,40 @@ async function runPage() {
   const shown = new Map(page.tasks.map((t) => [`${t.step}/${t.task_id}`, t]));
   for (const t of page.tasks) tbody.append(taskRow(run, t));
   const taskTimeline = el("div", { id: "task-timeline" });
-  const stepPicker = el("p", { class: "step-picker" }, "step: ", el("a", { href: `${runHref(flow, runId)}#tasks`, class: step ? "" : "current", text: "all" }));
-  for (const n of run.layout.nodes) stepPicker.append(" ", el("a", { href: `${runHref(flow, runId)}?step=${enc(n.name)}#tasks`, class: n.name === step ? "current" : "", text: n.name }));
+  // the task list's filters: a step, a status (each kept when the other changes), from page 1
+  const listHref = (s, st) => {
+    const q = new URLSearchParams();
+    if (s) q.set("step", s);
+    if (st) q.set("status", st);
+    return `${runHref(flow, runId)}${q.toString() ? `?${q}` : ""}#tasks`;
+  };
+  const stepPicker = el("p", { class: "step-picker" }, "step: ", el("a", { href: listHref("", only), class: step ? "" : "current", text: "all" }));
+  for (const n of run.layout.nodes) stepPicker.append(" ", el("a", { href: listHref(n.name, only), class: n.name === step ? "current" : "", text: n.name }));
+  const statusPicker = el("p", { class: "status-picker" }, "status: ", el("a", { href: listHref(step, ""), class: only ? "" : "current", text: "any" }));
+  for (const st of ["running", "succeeded", "failed"]) statusPicker.append(" ", el("a", { href: listHref(step, st), class: st === only ? "current" : "", text: st }));
   const pager = el("p", { class: "pager" });
   const link = (o) => { const q = new URLSearchParams(location.search); q.set("offset", o); return `${location.pathname}?${q}#tasks`; };
-  const counted = (steps) => step ? (steps[step] ? steps[step].tasks : 0) : Object.values(steps).reduce((n, s) => n + s.tasks, 0);
+  const countOf = (s) => (s ? (only ? s[only] || 0 : s.tasks) : 0);
+  const counted = (steps) => step ? countOf(steps[step]) : Object.values(steps).reduce((n, s) => n + countOf(s), 0);
   // "tasks 101–200 of 5003" and the links around it, drawn again as a live run grows
   const drawPager = (steps, more) => {
     const rows = tbody.children.length;
-    const total = Math.max(counted(steps), offset + rows);
+    const total = rows ? Math.max(counted(steps), offset + rows) : counted(steps);
     pager.replaceChildren();
     if (rows) pager.append(el("span", { id: "tasks-range", text: `tasks ${offset + 1}–${offset + rows} of ${total}` }), " ");
+    else {  // an empty page says why: nothing yet, nothing at all, or a page past the end
+      const live = statusBadge.textContent === "running";
+      const whose = step ? `step ${step}` : "this run";
+      const which = only ? `${only} task` : "task";
+      const text = !total ? `${whose} has no ${which}s${live ? " yet" : ""}.`
+        : `No tasks on this page: ${whose} has ${total} ${which}${total === 1 ? "" : "s"}${live ? " so far" : ""}.`;
+      pager.append(el("span", { id: "tasks-none", text }), " ");
+      if (offset > 0) pager.append(el("a", { href: link(0), text: "first page" }), " ");
+    }
     if (offset > 0) pager.append(el("a", { href: link(Math.max(0, offset - limit)), rel: "prev", text: "← previous" }), " ");
     if (more || offset + rows < total) pager.append(el("a", { href: link(offset + limit), rel: "next", text: "next →" }));
   };
+  const newTasks = el("p", { id: "new-tasks", class: "notice", hidden: true, role: "status" });
   const tasks = el("table", { id: "tasks-table" },
     el("thead", {}, el("tr", {}, ...["task", "status", "index", "started", "duration", "attempts"].map((h) => el("th", { text: h })))), tbody);
 
@@ -363,45 +415,77 @@ async function runPage() {
     }
     const failedCount = Object.values(run.steps).reduce((n, s) => n + (s.failed || 0), 0);
     failures.append(list);
-    if (failedCount > run.failures.length) failures.append(el("p", { class: "muted", text: `${failedCount - run.failures.length} more failed: see each step's tasks below.` }));
+    if (failedCount > run.failures.length) failures.append(el("p", { class: "muted" }, `${failedCount - run.failures.length} more failed: `, el("a", { id: "all-failed", href: listHref("", "failed"), text: `list all ${failedCount} failed tasks` })));
   }
 
-  app.replaceChildren(el("h1", { text: `${flow}/${runId}` }), facts, failures,
+  app.replaceChildren(el("h1", { text: `${flow}/${runId}` }), facts, ...(failures ? [failures] : []),
     el("h2", { text: "Graph" }), dag,
     el("h2", { text: "Timeline" }), timeline,
     el("h3", { text: "Tasks listed below" }), taskTimeline,
     el("h2", { text: "Parameters" }), Object.keys(run.parameters).length ? params_ : el("p", { class: "muted", text: "none" }),
-    el("h2", { id: "tasks", text: "Tasks" }), stepPicker, tasks, pager);
+    el("h2", { id: "tasks", text: "Tasks" }), stepPicker, statusPicker, newTasks, tasks, pager);
   drawPager(run.steps, page.more);
   let steps = run.steps;
-  paintDag(run, run.steps);
+  paintDag(run, run.steps, run.status, run.foreach_widths);
   drawTimeline(run, run.steps, timeline);
   drawTaskTimeline(run, shown, taskTimeline);
   if (location.hash === "#tasks") document.getElementById("tasks").scrollIntoView();
 
   if (run.status !== "running") return;
   const source = openStream(`${base}/events`);
+  // New tasks, in registration order, land on whichever page has room for them: while this
+  // page is not full and the run holds more tasks than it lists, it is read again (one query,
+  // never two at once). Tasks that go on a later page are counted in a notice linking there.
+  const openedWith = counted(steps);
+  let reading = false, readAgain = false;
+  const refill = async () => {
+    if (reading) { readAgain = true; return; }
+    reading = true;
+    try {
+      const now = await api(`${base}/tasks?${params}`);
+      tbody.replaceChildren(...now.tasks.map((t) => taskRow(run, t)));
+      shown.clear();
+      for (const t of now.tasks) shown.set(`${t.step}/${t.task_id}`, t);
+      drawTaskTimeline(run, shown, taskTimeline);
+      drawPager(steps, now.more);
+    } catch (e) { /* the server is away for a moment: the next event tries again */ }
+    reading = false;
+    if (readAgain) { readAgain = false; refill(); }
+  };
+  const follow = () => {
+    const total = counted(steps);
+    if (tbody.children.length < limit && total > offset + tbody.children.length) refill();
+    const later = total - Math.max(openedWith, offset + limit);
+    if (later > 0) {
+      const last = Math.floor((total - 1) / limit) * limit;
+      newTasks.replaceChildren(`${later} new task${later === 1 ? "" : "s"} since this page opened, on ${last > offset + limit ? "later pages" : "the next page"}: `,
+        el("a", { href: link(last), text: `tasks ${last + 1}–${total}` }));
+      newTasks.hidden = false;
+    }
+  };
   source.addEventListener("run", (event) => {
     const head = JSON.parse(event.data);
     statusBadge.className = `status ${head.status}`;
     statusBadge.textContent = head.status;
-    took.textContent = duration(head.created_at, head.finished_at);
-    paintDag(run, head.steps);
+    setDuration(took, head.created_at, head.finished_at, head.status === "running");
+    paintDag(run, head.steps, head.status, head.foreach_widths);
     drawTimeline(run, head.steps, timeline);
     steps = head.steps;
     drawPager(steps, false);
+    follow();
   });
   source.addEventListener("tasks", (event) => {
     for (const t of JSON.parse(event.data)) {
       if (step && t.step !== step) continue;
       const existing = tbody.querySelector(`tr[data-task="${CSS.escape(`${t.step}/${t.task_id}`)}"]`);
-      if (existing) existing.replaceWith(taskRow(run, t));
-      else if (offset === 0 && tbody.children.length < limit) tbody.append(taskRow(run, t));
-      else continue;
+      if (!existing) continue;  // on another page, or new: follow() reads this page again
+      if (only && t.status !== only) { refill(); continue; }  // it left this list
+      existing.replaceWith(taskRow(run, t));
       shown.set(`${t.step}/${t.task_id}`, t);
     }
     drawTaskTimeline(run, shown, taskTimeline);
     drawPager(steps, false);
+    follow();
   });
   // the run is over: draw the page afresh (its failures, its last tasks, final durations)
   source.addEventListener("end", () => { runPage().catch(fail); });
@@ -449,7 +533,8 @@ function followLog(base, stream, pre, state) {
 
 async function taskPage() {
   const { flow, runId, step, taskId } = app.dataset;
-  crumbs([flow, `/flows/${enc(flow)}`], [runId, runHref(flow, runId)], [`${step}/${taskId}`, null]);
+  crumbs([flow, `/flows/${enc(flow)}`], [runId, runHref(flow, runId)],
+    [step, `${runHref(flow, runId)}?step=${enc(step)}#tasks`], [taskId, null]);
   const base = `/api/tasks/${enc(flow)}/${enc(runId)}/${enc(step)}/${enc(taskId)}`;
   const task = await api(base);
 
@@ -459,11 +544,12 @@ async function taskPage() {
   status.id = "task-status";
   fact("status", status);
   fact("started", stamp(task.created_at));
-  fact("duration", duration(task.created_at, task.finished_at));
+  fact("duration", durationEl("span", task.created_at, task.finished_at, task.status === "running", { id: "task-duration" }));
   if (task.foreach_index !== null) fact("foreach index", String(task.foreach_index));
   if (task.origin_pathspec) {
     const [oFlow, oRun, oStep, oTask] = task.origin_pathspec.split("/");
-    fact("cloned from", el("a", { id: "cloned-from", href: taskHref(oFlow, oRun, oStep, oTask), text: task.origin_pathspec }));
+    fact("cloned from", el("span", {}, el("a", { id: "cloned-from", href: taskHref(oFlow, oRun, oStep, oTask), text: task.origin_pathspec }),
+      el("span", { class: "muted", text: " — did not run again when the run was resumed: its logs, artifacts and cards are the origin's, its times those of the copy" })));
   }
   if (task.parents.length) {
     const links = el("span");
@@ -474,7 +560,13 @@ async function taskPage() {
   const attempts = el("div", { id: "attempts" });
   for (const a of task.attempts) {
     const box = el("section", { class: `attempt ${a.status}`, "data-attempt": a.attempt },
-      el("h3", {}, `attempt ${a.attempt} `, badge(a.status), el("span", { class: "muted" }, " ", stamp(a.started_at), ` · ${duration(a.started_at, a.finished_at)}`)));
+      el("h3", {}, `attempt ${a.attempt} `, badge(a.status), el("span", { class: "muted" }, " ", stamp(a.started_at), " · ", durationEl("span", a.started_at, a.finished_at, a.status === "running", { class: "attempt-duration" }))));
+    const latest = a === task.attempts[task.attempts.length - 1];
+    if (!latest) {  // the Logs section shows the latest attempt; an earlier one's are a link away
+      box.append(el("p", { class: "attempt-logs muted" }, "its output: ",
+        el("a", { href: `${base}/logs/stdout?attempt=${a.attempt}`, text: "stdout" }), " · ",
+        el("a", { href: `${base}/logs/stderr?attempt=${a.attempt}`, text: "stderr" })));
+    }
     if (a.failure) {
       box.append(el("p", { class: "failure" }, el("strong", { text: a.failure.type }), `: ${a.failure.message}`));
       if (a.failure.traceback) box.append(el("pre", { class: "traceback", text: a.failure.traceback }));
@@ -486,7 +578,8 @@ async function taskPage() {
   for (const stream of ["stdout", "stderr"]) {
     const pre = el("pre", { id: stream, class: "log empty" });
     const state = el("span", { class: "muted", id: `${stream}-state`, text: task.status === "running" ? "following" : "loading" });
-    logs.append(el("section", {}, el("h3", {}, `${stream} `, state), pre));
+    const which = task.attempts.length > 1 ? el("span", { class: "muted", text: `of attempt ${task.attempts[task.attempts.length - 1].attempt} · ` }) : null;
+    logs.append(el("section", {}, el("h3", {}, `${stream} `, which, state), pre));
     if (task.status === "running") followLog(base, stream, pre, state);
     else showLog(base, stream, pre, state).catch((e) => { state.textContent = `cannot read: ${e.message}`; });
   }
@@ -494,11 +587,15 @@ async function taskPage() {
   const artifacts = el("table", { id: "artifacts" }, el("thead", {}, el("tr", {}, ...["name", "type", "size", "preview", ""].map((h) => el("th", { text: h })))));
   const abody = el("tbody");
   for (const a of task.artifacts) {
+    // a value the UI cannot load says why and what to do; its stored pickle stays downloadable
+    const why = a.error ? el("div", { class: "unreadable" },
+      el("p", { class: "error", text: a.error }), a.fix ? el("p", { class: "fix", text: `Fix: ${a.fix}` }) : null) : null;
+    const link = a.download ? el("a", { href: `${base}/artifacts/${enc(a.name)}`, download: "",
+      text: a.download === "pickle" ? "download pickle" : "download" }) : null;
     abody.append(el("tr", { "data-artifact": a.name },
       el("td", { text: a.name }), el("td", { text: a.type }), el("td", { text: size(a.size) }),
-      el("td", {}, a.error ? el("span", { class: "error", text: `cannot be read here: ${a.error}` })
-        : el("code", { class: "preview", text: a.preview ?? "(too large to preview)" })),
-      el("td", {}, a.error ? null : el("a", { href: `${base}/artifacts/${enc(a.name)}`, download: "", text: "download" }))));
+      el("td", {}, why || el("code", { class: "preview", text: a.preview ?? "(too large to preview)" })),
+      el("td", {}, link)));
   }
   artifacts.append(abody);
 
@@ -517,6 +614,20 @@ async function taskPage() {
     el("h2", { text: "Artifacts" }), task.artifacts.length ? artifacts : el("p", { class: "muted", text: task.status === "running" ? "recorded when the task ends" : "none" }),
     el("h2", { text: "Cards" }), task.cards.length ? cards : el("p", { class: "muted", text: "none" }));
 }
+
+// A card's frame fits the card: the card (served with a few lines that measure it) posts its
+// height. Only a number from one of this page's card frames is taken, and it is clamped: a card
+// can make its own frame short or tall, never the page do anything else.
+const CARD_MIN_PX = 60, CARD_MAX_PX = 16000;
+window.addEventListener("message", (event) => {
+  const height = event.data && event.data.headwaterCardHeight;
+  if (typeof height !== "number" || !Number.isFinite(height)) return;
+  for (const frame of document.querySelectorAll("iframe.card")) {
+    if (frame.contentWindow !== event.source) continue;
+    frame.style.height = `${Math.min(CARD_MAX_PX, Math.max(CARD_MIN_PX, Math.ceil(height) + 2))}px`;
+    frame.dataset.fitted = "true";
+  }
+});
 
 function cardSrc(base, card) {
   // The version only busts the browser's cache: the server ignores it.

@@ -1,6 +1,9 @@
 """Names a Python identifier allows but ASCII does not (a flow, a step, an artifact), and
 artifacts of awkward kinds: raw bytes, a value too large to preview, one whose class only the
-flow's own process can import."""
+flow's own process can import, one whose module (ui_shapes, beside this file) the UI cannot
+import."""
+
+from ui_shapes import Shape
 
 from headwater import FlowSpec, step
 
@@ -16,9 +19,11 @@ class FlußFlow(FlowSpec):
     @step
     def start(self):
         self.größe = "drei"
+        self.数据 = [1, 2, 3]
         self.raw = bytes(range(256))
         self.big = b"x" * (5 * 1024 * 1024)
         self.local = Local()
+        self.shape = Shape(5)
         self.next(self.schritt_ä)
 
     @step
