@@ -524,17 +524,22 @@ def _checked_tags(ctx: click.Context, param: click.Parameter,
 
     A refused tag exits 1, as Metaflow's ``run --tag ""`` does ("Tagging error"), not 2 as a
     click usage error would: the option was well formed, its value breaks the tag rules."""
-    from headwater.client._errors import TaggingError
     from headwater.meta.tags import check_tags
 
     try:
         check_tags(value)
     except ValueError as exc:
-        raise _Refused(TaggingError(
+        raise _Refused(_TagRefused(
             f"{exc} (given to --tag of {ctx.command_path})",
             fix="give each --tag a non-empty value without control characters, e.g. "
             "--tag experiment-3")) from None
     return value
+
+
+class _TagRefused(HeadwaterException):
+    """A ``--tag`` the tag rules refuse (headwater.meta.tags)."""
+
+    headline = "Invalid tag operation"
 
 
 class _Refused(click.ClickException):
