@@ -68,9 +68,11 @@ class RunnerArgs:
             if accepted is None or given_type in accepted or param.separator is not None:
                 continue
             declared = param.type.__name__
+            text = given[name]  # the value as the command line carried it
+            shown = repr(text) if given_type == "str" else text
             self.refuse(ParameterError(
                 f"Invalid type for parameter '{name}' of {flow_cls.__name__}: expected "
-                f"{declared}, got {given_type} {given[name]!r}",
+                f"{declared}, got {given_type} {shown}",
                 fix=f"pass a Python {declared}, e.g. Runner(...).run({name}="
                 f"{_EXAMPLES[param.type]}): the Runner's arguments are Python values, not "
                 "command-line text"), "TypeError")
