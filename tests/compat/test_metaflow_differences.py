@@ -365,3 +365,38 @@ def test_a_parameter_named_after_a_run_option_is_refused(tmp_path, run_headwater
         assert "Parameter name 'tag' is taken by an option of run/resume (--tag)" in done.stderr
         assert "fix: rename it, e.g. Parameter('tag_value', ...)" in done.stderr
         assert "UserWarning" not in done.stderr
+
+
+ENVIRONMENT_PARAMETER = '''
+from metaflow import FlowSpec, Parameter, step
+
+
+class EnvironmentParamFlow(FlowSpec):
+    environment = Parameter("environment", default="dev")
+
+    @step
+    def start(self):
+        self.seen = self.environment
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    EnvironmentParamFlow()
+'''
+
+
+def test_a_parameter_named_like_headwaters_own_run_option_takes_its_flag(tmp_path,
+                                                                        run_headwater, client):
+    # Metaflow's run has no --environment option, so its flows may have such a parameter.
+    flow = write(tmp_path, "environment_param.py", ENVIRONMENT_PARAMETER)
+    done = run_headwater("run", flow, "--environment", "prod")
+    assert done.returncode == 0, done.stderr
+    assert "UserWarning" not in done.stderr and "used more than once" not in done.stderr
+    assert run_headwater("--quiet", "run", flow).returncode == 0
+    client()
+    runs = list(Flow("EnvironmentParamFlow"))
+    assert [run["start"].task.data.seen for run in runs] == ["dev", "prod"]

@@ -227,6 +227,8 @@ def _run_command(flow_cls: type) -> click.Command:
         from headwater.cli.run_cmd import do_run
 
         ctx = click.get_current_context()
+        for key, default in claimed.items():  # options a flow parameter took: their defaults
+            kwargs.setdefault(key, default)
         _executor_override(ctx, kwargs)
         values = {key: kwargs.pop(key) for key in list(kwargs) if key.startswith("param__")}
         given = {p.name: values.get(f"param__{attr}")
@@ -235,7 +237,12 @@ def _run_command(flow_cls: type) -> click.Command:
         code = do_run(ctx, flow_cls, given, **kwargs)
         ctx.exit(code)
 
-    options = common_run_options()
+    # A Parameter named like one of headwater's own run options (--environment, --executor,
+    # --no-cache; Metaflow's run has none of them, so its flows may use the names) takes the
+    # flag: the option is left out rather than declared twice.
+    flags = {f"--{param.name}" for param in flow_parameters(flow_cls).values()}
+    options = [o for o in common_run_options() if not flags.intersection(o.opts)]
+    claimed = {o.name: o.default for o in common_run_options() if flags.intersection(o.opts)}
     options.extend(_parameter_option(attr, param)
                    for attr, param in flow_parameters(flow_cls).items())
     command = RunCommand("run", callback=handle_errors(run), params=options,

@@ -121,12 +121,14 @@ def _both_spellings(*names: str) -> frozenset[str]:
     return frozenset(n for name in names for n in (name, name.replace("-", "_")))
 
 
-# Names a Parameter may not take: the options of run/resume (and Metaflow's own list of them,
-# which it refuses too), so `--tag x` can never mean two things.
+# Names a Parameter may not take: Metaflow's list (options of run/resume and its Runner), which
+# it refuses too, so no flow written for Metaflow uses them. headwater's own run options
+# (--environment, --executor, --no-cache) are not on it: a Metaflow flow may well have an
+# `environment` parameter, and its value wins over the option (see docs/decisions.md).
 RESERVED_PARAMETER_NAMES = _both_spellings(
     "params", "with", "tag", "namespace", "obj", "tags", "decospecs", "run-id-file",
     "max-num-splits", "max-workers", "max-log-size", "user-namespace", "run-id", "task-id",
-    "runner-attribute-file", "no-cache", "environment", "executor")
+    "runner-attribute-file")
 
 
 class Parameter:
