@@ -149,10 +149,11 @@ class Runner:
     def _start(self, command: list[str], args: list[str], *, echo: bool,
                run_id_file: str | None = None,
                types: Mapping[str, str] | None = None) -> ExecutingRun:
-        refusal = os.path.join(self._workdir(), f"run-{len(self._processes)}.refusal")
-        # The Python type of each parameter value: the child checks them as Metaflow's Runner
-        # does, once it knows the parameters (see headwater.runtime.runner_args).
-        env = {RUNNER_ARGS_ENV: json.dumps({"types": dict(types or {}), "refusal": refusal})}
+        refusal = env = None
+        if types is not None:  # run(): the child checks the values as Metaflow's Runner does,
+            # once it knows the parameters (see headwater.runtime.runner_args)
+            refusal = os.path.join(self._workdir(), f"run-{len(self._processes)}.refusal")
+            env = {RUNNER_ARGS_ENV: json.dumps({"types": dict(types), "refusal": refusal})}
         process, run_id_file = self._launch(command, args, echo=echo, run_id_file=run_id_file,
                                             env=env)
         running = ExecutingRun(self, process, flow_file=self.flow_file, run_id_file=run_id_file,

@@ -64,7 +64,7 @@ class RunnerArgs:
                 if given_type == "str":
                     given[name] = json.dumps(given[name])
                 continue
-            accepted = _ACCEPTED.get(param.type)
+            accepted = _ACCEPTED.get(param.type) if isinstance(param.type, type) else None
             if accepted is None or given_type in accepted or param.separator is not None:
                 continue
             declared = param.type.__name__
