@@ -48,8 +48,8 @@ def with_user_tag(system_tags: list[str], user: str) -> list[str]:
 
 
 # The ``runtime:`` value of a run the local scheduler orchestrates: Metaflow's name for its own
-# local runtime, so ``task.runtime_name == 'dev'`` tells a local run in both. Other executors
-# (``dask``) keep their own name: Metaflow has none for them.
+# local runtime, so ``task.runtime_name == 'dev'`` tells a local run in both. headwater's own
+# executors (``dask``, ``spawn``) keep their names: Metaflow has none for them.
 LOCAL_RUNTIME = "dev"
 
 
