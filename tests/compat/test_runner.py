@@ -98,13 +98,16 @@ def test_env_and_relative_datastore_root(native_flow, tmp_path: Path):
 
 
 def test_a_bad_parameter_fails_without_a_run_and_run_raises_as_metaflows_does(native_flow):
-    # Metaflow's Runner raises a RuntimeError quoting the command's output when no run started;
-    # code written for it catches exactly that.
+    # Metaflow's Runner raises a TypeError for a str given to an int parameter, before any run;
+    # headwater's is also a RuntimeError (a RunNotStartedError), as it was before it checked.
     with Runner(native_flow, show_output=False) as runner:
-        with pytest.raises(RuntimeError, match="alpha") as raised:
+        with pytest.raises(TypeError, match="alpha") as raised:
             runner.run(alpha="not a number")
         assert isinstance(raised.value, RunNotStartedError)
-        assert "exited with code 2 before starting a run" in str(raised.value)  # a usage error
+        assert isinstance(raised.value, RuntimeError)
+        assert "expected int, got str 'not a number'" in str(raised.value)
+        with pytest.raises(RuntimeError, match="exited with code 2 before starting a run"):
+            runner.run(alpha=True)  # a bool passes the type check, then fails as a value
         started = runner.async_run(alpha="not a number")  # returns at once: no run to wait for
         started.wait()
         assert (started.status, started.returncode, started.run) == ("failed", 2, None)

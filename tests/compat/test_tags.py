@@ -79,7 +79,7 @@ def test_system_tags_and_bad_tags_are_refused(two_runs, client):
         assert done.returncode == 1, bad
         assert "Invalid tag operation" in done.stderr and "Traceback" not in done.stderr
     refused = two_runs("run", flow_path(FLOW), "--tag", "a/../../b")
-    assert refused.returncode == 2 and "--tag" in refused.stderr
+    assert refused.returncode == 1 and "--tag" in refused.stderr  # 1, as Metaflow's refusals
     client()
     assert Run("CompatBranchFlow/1").user_tags == {"first"}
     assert len(list(Flow("CompatBranchFlow"))) == 2  # the refused run was never started
@@ -103,7 +103,7 @@ def test_client_filters_runs_and_tasks_by_tag(two_runs, client):
     assert [t.id for t in run["left"].tasks("gamma")] == [run["left"].task.id]
     assert list(Run("CompatBranchFlow/2")["left"].tasks("gamma")) == []
     with pytest.raises(TaggingError, match="system tag"):
-        run.remove_tags(["runtime:local"])
+        run.remove_tags(["runtime:dev"])
     with pytest.raises(TaggingError, match="path"):
         run.add_tag("../up")
     with pytest.raises(TaggingError, match="control character"):

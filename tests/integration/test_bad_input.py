@@ -177,7 +177,8 @@ def test_a_foreach_over_something_that_is_not_a_sequence(tmp_path, shape, type_n
     proc = hw(INPUT, "run", "--needed", "x", "--shape", shape, cwd=tmp_path)
     assert proc.returncode == 1
     said = [t.text for t in task_lines(proc.stdout) if t.step == "start"]
-    message = f"foreach over 'items' needs a list, tuple, range or other sequence; got {type_name}"
+    message = (f"foreach over 'items' needs a list, tuple, range, set or other sequence; "
+               f"got {type_name}")
     assert any(message in t for t in said), said
     assert any("fix: convert it first, e.g. self.items = list(...)" in t for t in said), said
     assert said[-1] == "Task failed."
@@ -186,6 +187,17 @@ def test_a_foreach_over_something_that_is_not_a_sequence(tmp_path, shape, type_n
     run = Flow("InputFlow").latest_run
     assert run.status == "failed" and message in run["start"].task.exception.message
     assert "each" not in run
+
+
+def test_a_foreach_over_a_set_runs_one_task_per_member(tmp_path):
+    """As Metaflow's foreach accepts a set (its `self.input` is each member)."""
+    proc = hw(INPUT, "run", "--needed", "x", "--shape", "set", "--count", "3", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "total 6 needed x" in proc.stdout  # 2 * (0 + 1 + 2)
+    client(tmp_path)
+    run = Flow("InputFlow").latest_run
+    assert sorted(task.data.doubled for task in run["each"]) == [0, 2, 4]
+    assert run["start"].task.data.items == {0, 1, 2}  # the artifact stays the set it was
 
 
 def test_a_foreach_over_more_items_than_max_num_splits(tmp_path):
@@ -293,12 +305,14 @@ def test_logs_and_dump_of_something_that_does_not_exist(one_run, command, path, 
 
 @pytest.mark.parametrize("command", ["logs", "dump"])
 @pytest.mark.parametrize("path", ["../../../etc/passwd", "1/start/1/../../.."])
-def test_logs_and_dump_of_a_path_of_the_wrong_shape_is_a_usage_error(one_run, command, path):
-    # Nothing is looked up (so not "Not found"): the argument is refused as click refuses any.
+def test_logs_and_dump_of_a_path_of_the_wrong_shape_is_an_invalid_command(one_run, command,
+                                                                          path):
+    # Nothing is looked up (so not "Not found"); exit 1, as Metaflow's "Invalid command".
     proc = hw(INPUT, command, path, cwd=one_run)
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "Invalid value" in proc.stderr, proc.stderr
-    assert "expected RUN_ID/STEP or RUN_ID/STEP/TASK_ID" in proc.stderr, proc.stderr
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Invalid command" in proc.stderr, proc.stderr
+    assert f"{command} takes RUN_ID/STEP or RUN_ID/STEP/TASK_ID" in proc.stderr, proc.stderr
+    assert f"fix: e.g. {command} 12/start" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr and no_headwater_traceback(proc.stderr)
 
 
@@ -351,8 +365,9 @@ def test_the_client_on_something_that_does_not_exist(one_run, make, phrase):
 @pytest.mark.parametrize("tag", ["../x", "a/../../b", "/etc/passwd"])
 def test_a_tag_shaped_like_an_escaping_path_is_refused(one_run, tag):
     proc = hw(INPUT, "run", "--needed", "x", "--tag", tag, cwd=one_run)
-    assert proc.returncode == 2
-    assert "Invalid value for '--tag'" in proc.stderr and "looks like a path" in proc.stderr
+    assert proc.returncode == 1  # a refused tag exits 1, as Metaflow's "Tagging error"
+    assert "Invalid tag operation" in proc.stderr and "looks like a path" in proc.stderr
+    assert "given to --tag of" in proc.stderr
     assert no_headwater_traceback(proc.stderr)
     assert run_count(datastore(one_run)) == 1
     with pytest.raises(TaggingError, match="looks like a path"):

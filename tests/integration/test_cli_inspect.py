@@ -172,11 +172,11 @@ def test_missing_task(folder, command):
 
 @pytest.mark.parametrize("path", ["start", "1/start/1/extra", "1//1"])
 def test_malformed_path(folder, path):
-    # A malformed path is a usage error (exit 2, click's "Invalid value"), not "Not found".
+    # A malformed path is an invalid command (exit 1, as Metaflow's), not "Not found".
     proc = cli(folder, "logs", path)
-    assert proc.returncode == 2, proc.stderr
+    assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
-    assert "Invalid value" in proc.stderr and "RUN_ID/STEP" in proc.stderr, proc.stderr
+    assert "Invalid command" in proc.stderr and "RUN_ID/STEP" in proc.stderr, proc.stderr
     assert "Not found" not in proc.stderr
     assert proc.stdout == ""
 

@@ -607,7 +607,8 @@ def test_task_reports_runtime_metadata_and_log_lines(tmp_path) -> None:
 
     metadata(str(tmp_path / ".headwater"))
     task = Flow("LinesFlow").latest_run["start"].task
-    assert task.runtime_name == "local" and task.code is None
+    # Metaflow's name for its local runtime (its runs carry runtime:dev too)
+    assert task.runtime_name == "dev" and task.code is None
     assert task.metadata_dict["attempt"] == "0"
     assert [line for _, line in task.loglines("stdout")] == ["one", "two"]
     assert all(when is not None for when, _ in task.loglines())

@@ -161,7 +161,7 @@ def test_run_options_click_must_read_are_left_to_it() -> None:
 
 
 class ClashingFlow(FlowSpec):
-    tag = Parameter("tag", default="x")  # the same flag as run's own --tag
+    executor = Parameter("executor", default="x")  # the same flag as run's own --executor
 
     @step
     def start(self):

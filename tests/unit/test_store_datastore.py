@@ -314,7 +314,14 @@ def test_items_of_range_and_array(ds: DataStore) -> None:
 
 def test_items_need_a_sequence(ds: DataStore) -> None:
     with pytest.raises(SerializationError, match="foreach over 'todo' needs a list, tuple, range"):
-        ds.save_items({"a", "b"}, name="todo", where=WHERE)
+        ds.save_items(iter(["a", "b"]), name="todo", where=WHERE)
+
+
+def test_a_set_is_saved_as_its_members_in_the_order_iterated(ds: DataStore) -> None:
+    members = {"a", "b", "c"}
+    key, count = ds.save_items(members, name="todo", where=WHERE)
+    assert count == 3
+    assert [ds.load_item(key, i, name="todo", where=WHERE) for i in range(3)] == list(members)
 
 
 def test_corrupt_items_blob(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from headwater.cli.errors import handle_errors
+from headwater.exceptions import HeadwaterException
 from headwater.flow.parameters import flow_parameters
 from headwater.runtime.console import PROGRESS_CHOICES
 
@@ -226,6 +227,8 @@ def _run_command(flow_cls: type) -> click.Command:
         from headwater.cli.run_cmd import do_run
 
         ctx = click.get_current_context()
+        for key, default in claimed.items():  # options a flow parameter took: their defaults
+            kwargs.setdefault(key, default)
         _executor_override(ctx, kwargs)
         values = {key: kwargs.pop(key) for key in list(kwargs) if key.startswith("param__")}
         given = {p.name: values.get(f"param__{attr}")
@@ -234,7 +237,12 @@ def _run_command(flow_cls: type) -> click.Command:
         code = do_run(ctx, flow_cls, given, **kwargs)
         ctx.exit(code)
 
-    options = common_run_options()
+    # A Parameter named like one of headwater's own run options (--environment, --executor,
+    # --no-cache; Metaflow's run has none of them, so its flows may use the names) takes the
+    # flag: the option is left out rather than declared twice.
+    flags = {f"--{param.name}" for param in flow_parameters(flow_cls).values()}
+    options = [o for o in common_run_options() if not flags.intersection(o.opts)]
+    claimed = {o.name: o.default for o in common_run_options() if flags.intersection(o.opts)}
     options.extend(_parameter_option(attr, param)
                    for attr, param in flow_parameters(flow_cls).items())
     command = RunCommand("run", callback=handle_errors(run), params=options,
@@ -269,7 +277,12 @@ class RunCommand(click.Command):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if self.flow_cls is not None:
             self._mutated_parameters(ctx, self.flow_cls)
-        return super().parse_args(ctx, args)
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as exc:
+            if self.flow_cls is not None and "HEADWATER_RUNNER_ARGS" in os.environ:
+                _refuse_for_runner(self.flow_cls, exc.option_name)
+            raise
 
     def _mutated_parameters(self, ctx: click.Context, flow_cls: type) -> None:
         from headwater.decorators.mutation import has_mutators
@@ -494,16 +507,61 @@ def _executor_override(ctx: click.Context, kwargs: dict[str, Any]) -> None:
                                            options={**choice.options, **values})
 
 
+def _refuse_for_runner(flow_cls: type, option: str) -> None:
+    """``Runner(...).run(bogus=1)``: an argument naming no parameter is a ValueError for the
+    Runner, as with Metaflow's (see :mod:`headwater.runtime.runner_args`); click reports the
+    unknown option here as usual."""
+    from headwater.runtime.parameters import ParameterNotGivenError
+    from headwater.runtime.runner_args import RunnerArgs
+
+    checks = RunnerArgs.take()
+    name = option.lstrip("-")
+    if checks is None or name not in checks.types:
+        return
+    known = sorted(p.name for p in flow_parameters(flow_cls).values())
+    checks.record(ParameterNotGivenError(
+        f"Runner(...).run() was given '{name}', which is not a parameter of {flow_cls.__name__}",
+        fix=f"its parameters are {', '.join(known) or 'none'}; run() also takes tags, "
+        "max_workers, max_num_splits, run_id_file and decospecs"), "ValueError")
+
+
 def _checked_tags(ctx: click.Context, param: click.Parameter,
                   value: tuple[str, ...]) -> tuple[str, ...]:
-    """Refuse a bad ``--tag`` while parsing, before anything is started or recorded."""
+    """Refuse a bad ``--tag`` while parsing, before anything is started or recorded.
+
+    A refused tag exits 1, as Metaflow's ``run --tag ""`` does ("Tagging error"), not 2 as a
+    click usage error would: the option was well formed, its value breaks the tag rules."""
     from headwater.meta.tags import check_tags
 
     try:
         check_tags(value)
     except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
+        raise _Refused(_TagRefused(
+            f"{exc} (given to --tag of {ctx.command_path})",
+            fix="give each --tag a non-empty value without control characters, e.g. "
+            "--tag experiment-3")) from None
     return value
+
+
+class _TagRefused(HeadwaterException):
+    """A ``--tag`` the tag rules refuse (headwater.meta.tags)."""
+
+    headline = "Invalid tag operation"
+
+
+class _Refused(click.ClickException):
+    """A headwater error met while click parses: printed as every other headwater error (see
+    :func:`headwater.cli.errors.report`), exiting with that error's code."""
+
+    def __init__(self, error: HeadwaterException) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.exit_code = error.exit_code
+
+    def show(self, file: Any = None) -> None:
+        from headwater.cli.errors import report
+
+        report(self.error)
 
 
 def _resume_command() -> click.Command:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from headwater.cli.context import flow_class_of, settings_of
 from headwater.cli.errors import handle_errors
+from headwater.exceptions import HeadwaterException
 
 
 @click.command(help="Check the flow's graph without running anything.")
@@ -24,30 +27,54 @@ def check(ctx: click.Context) -> None:
 @click.pass_context
 @handle_errors
 def show(ctx: click.Context) -> None:
-    from headwater.graph import check_flow
     from headwater.graph.render import render_text
 
-    click.echo(render_text(check_flow(flow_class_of(ctx))))
+    click.echo(render_text(_drawable_graph(ctx)))
 
 
 @click.command("output-dot", help="Print the graph in Graphviz DOT.")
 @click.pass_context
 @handle_errors
 def output_dot(ctx: click.Context) -> None:
-    from headwater.graph import check_flow
     from headwater.graph.render import render_dot
 
-    click.echo(render_dot(check_flow(flow_class_of(ctx))))
+    click.echo(render_dot(_drawable_graph(ctx)))
 
 
 @click.command("output-mermaid", help="Print the graph as a Mermaid flowchart.")
 @click.pass_context
 @handle_errors
 def output_mermaid(ctx: click.Context) -> None:
-    from headwater.graph import check_flow
     from headwater.graph.render import render_mermaid
 
-    click.echo(render_mermaid(check_flow(flow_class_of(ctx))))
+    click.echo(render_mermaid(_drawable_graph(ctx)))
+
+
+class BadPathError(HeadwaterException):
+    """A ``logs``/``dump`` path that is not RUN_ID/STEP[/TASK_ID]: exit 1, as Metaflow's
+    "Invalid command" (not click's usage error, 2)."""
+
+    headline = "Invalid command"
+
+
+def _drawable_graph(ctx: click.Context) -> Any:
+    """The flow's graph as written, for ``show`` and ``output-*``: as with Metaflow, these draw a
+    graph that breaks a rule (to help see why), after a warning on stderr that names the problem
+    and its fix; ``check`` and ``run`` refuse it. Exit 0, as Metaflow's."""
+    from headwater.exceptions import GraphError
+    from headwater.graph import build_graph, validate
+
+    graph = build_graph(flow_class_of(ctx))
+    try:
+        validate(graph)
+    except GraphError as err:
+        from headwater.cli.errors import echo_styled
+        from headwater.redaction import redact
+
+        echo_styled(f"Warning: the graph of {graph.flow_name} is invalid; `check` and `run` "
+                    "refuse it. Drawn as written:", fg="yellow", bold=True)
+        click.echo(f"    {redact(str(err))}", err=True)
+    return graph
 
 
 def _tasks_of(ctx: click.Context, input_path: str, attempt: int | None = None) -> list:
@@ -56,11 +83,10 @@ def _tasks_of(ctx: click.Context, input_path: str, attempt: int | None = None) -
 
     parts = input_path.strip("/").split("/")
     if len(parts) not in (2, 3) or not all(parts):
-        raise click.BadParameter(
-            f"expected RUN_ID/STEP or RUN_ID/STEP/TASK_ID, got {input_path!r} "
-            "(e.g. logs 12/start or dump 12/start/1)",
-            param_hint="'RUN_ID/STEP[/TASK_ID]'",
-        )
+        raise BadPathError(
+            f"{ctx.info_name} takes RUN_ID/STEP or RUN_ID/STEP/TASK_ID, got {input_path!r}",
+            fix=f"e.g. {ctx.info_name} 12/start or {ctx.info_name} 12/start/1 "
+            "(`headwater runs` lists the runs)")
     use_settings(settings_of(ctx))  # the datastore and the metadata the options chose
     namespace(None)
     flow_name = flow_class_of(ctx).__name__

@@ -43,7 +43,7 @@ from headwater.client.namespace import namespace_tags
 from headwater.exceptions import NotFoundError
 from headwater.meta import AttemptRow, FlowRow, RunRow, StepRow, TaskRow
 from headwater.meta.rows import FAILED, RUNNING, SUCCEEDED
-from headwater.meta.tags import check_tags
+from headwater.meta.tags import LOCAL_RUNTIME, check_tags
 from headwater.records import Manifest, TaskFailure, replace
 from headwater.store.code_package import CodePackage
 from headwater.store.task_log import decode as decode_log
@@ -198,7 +198,13 @@ class Flow(_Object):
     @property
     def latest_successful_run(self) -> Run | None:
         row = meta().latest_successful_run(self._pathspec, tags=namespace_tags())
-        return Run._of(row) if row else None
+        if row is None:
+            return None
+        run = Run._of(row)
+        if run.successful:
+            return run
+        # Rare: its end step raised and @catch caught it (Metaflow's run is then unsuccessful).
+        return next((other for other in self.runs() if other.successful), None)
 
 
 # -- Run ---------------------------------------------------------------------------------------
@@ -247,7 +253,12 @@ class Run(_InRun):
 
     @property
     def successful(self) -> bool:
-        return self.status == SUCCEEDED
+        """True when the run succeeded and its end step did too: as in Metaflow, a run whose end
+        step raised and ``@catch`` caught is finished but not successful."""
+        if self.status != SUCCEEDED:
+            return False
+        end = self.end_task
+        return end is None or not end._caught_raise()
 
     @property
     def finished(self) -> bool:
@@ -619,11 +630,21 @@ class Task(_InRun):
 
     @property
     def successful(self) -> bool:
-        """Whether the task succeeded; for ``Task(..., attempt=N)``, whether that attempt did."""
+        """Whether the task succeeded; for ``Task(..., attempt=N)``, whether that attempt did.
+
+        A task whose step raised and ``@catch`` caught reads False, as in Metaflow (its step did
+        not succeed; the flow went on past it): ``finished`` is True and the ``var`` artifact
+        holds the exception. A task ``@catch`` stood in for after its process died reads True,
+        as Metaflow's fallback attempt does.
+        """
         if self._attempt is not None:
             attempt = self._chosen_attempt()
             return attempt is not None and attempt.status == SUCCEEDED
-        return self._fresh().status == SUCCEEDED
+        return self._fresh().status == SUCCEEDED and not self._caught_raise()
+
+    def _caught_raise(self) -> bool:
+        """Whether ``@catch`` caught an exception the step raised (its stand-in attempt ran)."""
+        return self._stand_in() is not None
 
     def __repr__(self) -> str:
         if self._attempt is None:
@@ -697,11 +718,12 @@ class Task(_InRun):
 
     @property
     def runtime_name(self) -> str:
-        """Where the task ran: 'local', or 'dask', from the run's ``runtime:`` system tag."""
+        """What ran the task: ``'dev'`` for the local scheduler (Metaflow's name for local runs),
+        ``'dask'``, or a deployment's orchestrator, from the run's ``runtime:`` system tag."""
         for tag in self.system_tags:
             if tag.startswith("runtime:"):
                 return tag.partition(":")[2]
-        return "local"
+        return LOCAL_RUNTIME
 
     @property
     def code(self) -> CodePackage | None:

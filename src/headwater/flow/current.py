@@ -106,6 +106,11 @@ class Current:
             value = _COMPUTED[name](self)
             extra[name] = value
             return value
+        if name == "card" and self.__dict__.get("_is_running_flow"):
+            # As in Metaflow, only a step with @card has current.card (hasattr() says False).
+            raise AttributeError(
+                f"current has no attribute 'card': step {self.step_name!r} of {self.flow_name} "
+                "has no @card. Fix: decorate the step with @card, or run with --with card")
         raise AttributeError(
             f"current has no attribute {name!r}"
             + ("" if self.__dict__.get("_is_running_flow") else " (no task is running in this process)")
@@ -118,33 +123,6 @@ class Current:
 for _name in _FIELDS:
     setattr(Current, _name, _field(_name))
 del _name
-
-
-class CardCollector:
-    """``current.card`` of a step without ``@card``: accepts components and keeps them, for
-    nothing (a step with ``@card`` gets :class:`headwater.cards.collector.CardCollector`)."""
-
-    def __init__(self) -> None:
-        self.components: dict[str | None, list[Any]] = {None: []}
-
-    def __getitem__(self, card_id: str) -> list[Any]:
-        return self.components.setdefault(card_id, [])
-
-    def append(self, component: Any) -> None:
-        self.components[None].append(component)
-
-    def extend(self, components: Any) -> None:
-        self.components[None].extend(components)
-
-    def clear(self) -> None:
-        self.components[None].clear()
-
-    def refresh(self, *args: Any, **kwargs: Any) -> None:
-        """No card to refresh on a step without ``@card``."""
-
-    def get(self, type: str | None = None) -> list[Any]:  # noqa: A002 - Metaflow's name
-        """No cards of any type on a step without ``@card``."""
-        return []
 
 
 current = Current()

@@ -117,6 +117,20 @@ class ParameterContext(Record, frozen=True):
 IGNORED_OPTION_KEYWORDS = frozenset({"hidden", "metavar", "envvar", "show_envvar"})
 
 
+def _both_spellings(*names: str) -> frozenset[str]:
+    return frozenset(n for name in names for n in (name, name.replace("-", "_")))
+
+
+# Names a Parameter may not take: Metaflow's list (options of run/resume and its Runner), which
+# it refuses too, so no flow written for Metaflow uses them. headwater's own run options
+# (--environment, --executor, --no-cache) are not on it: a Metaflow flow may well have an
+# `environment` parameter, and its value wins over the option (see docs/decisions.md).
+RESERVED_PARAMETER_NAMES = _both_spellings(
+    "params", "with", "tag", "namespace", "obj", "tags", "decospecs", "run-id-file",
+    "max-num-splits", "max-workers", "max-log-size", "user-namespace", "run-id", "task-id",
+    "runner-attribute-file")
+
+
 class Parameter:
     """A typed run parameter.
 
@@ -140,6 +154,12 @@ class Parameter:
     ) -> None:
         if not isinstance(name, str) or not name:
             raise FlowDefinitionError(f"Parameter name must be a non-empty string, got {name!r}")
+        if name in RESERVED_PARAMETER_NAMES:
+            raise FlowDefinitionError(
+                f"Parameter name '{name}' is taken by an option of run/resume (--{name}), so "
+                "the parameter could never be given",
+                fix=f"rename it, e.g. Parameter('{name}_value', ...); the attribute may keep its "
+                "name")
         unknown = sorted(set(kwargs) - IGNORED_OPTION_KEYWORDS)
         if unknown:
             raise FlowDefinitionError(

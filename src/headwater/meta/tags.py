@@ -4,7 +4,7 @@ A tag is a non-empty string of at most :data:`MAX_TAG_LENGTH` characters, withou
 characters, and never shaped like a path that climbs out of a folder (a ``..`` segment or a leading
 ``/``): backends may one day key files or object names by tag, so such a tag is refused up front
 rather than escaped differently by each. System tags
-(``user:<name>``, ``runtime:local``, ``python_version:3.11.7``, ...) are set when a run starts and
+(``user:<name>``, ``runtime:dev``, ``python_version:3.11.7``, ...) are set when a run starts and
 never removed; user tags come and go through ``Run.add_tag`` and friends. Namespaces are tags:
 a run is in namespace ``user:alice`` because it carries that system tag.
 """
@@ -45,6 +45,17 @@ def with_user_tag(system_tags: list[str], user: str) -> list[str]:
     """System tags always include ``user:<user>``, so every run is in its user's namespace."""
     tag = user_namespace(user)
     return system_tags if tag in system_tags else [*system_tags, tag]
+
+
+# The ``runtime:`` value of a run the local scheduler orchestrates: Metaflow's name for its own
+# local runtime, so ``task.runtime_name == 'dev'`` tells a local run in both. headwater's own
+# executors (``dask``, ``spawn``) keep their names: Metaflow has none for them.
+LOCAL_RUNTIME = "dev"
+
+
+def runtime_name(executor: str) -> str:
+    """The ``runtime:`` system tag's value for a run on ``executor``."""
+    return LOCAL_RUNTIME if executor == "local" else executor
 
 
 START_STEP_TAG = "start_step:"

@@ -5,10 +5,16 @@ Both start the flow's real command line in a child process (see :mod:`.runner`) 
 """
 
 from headwater.runner.deployer import DeployedFlow, Deployer, TriggeredRun
-from headwater.runner.executing import ExecutingRun, RunNotStartedError
+from headwater.runner.executing import (
+    ExecutingRun,
+    RunnerArgumentTypeError,
+    RunnerArgumentValueError,
+    RunNotStartedError,
+)
 from headwater.runner.executing_task import ExecutingTask, SpinFailedError
 from headwater.runner.notebook import NBRunner
 from headwater.runner.runner import Runner
 
 __all__ = ["DeployedFlow", "Deployer", "ExecutingRun", "ExecutingTask", "NBRunner", "RunNotStartedError", "Runner",
-           "SpinFailedError", "TriggeredRun"]
+           "RunnerArgumentTypeError", "RunnerArgumentValueError", "SpinFailedError",
+           "TriggeredRun"]

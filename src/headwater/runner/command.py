@@ -33,6 +33,9 @@ _RUN_OPTIONS = {"tags": "--tag", "tag": "--tag", "max_workers": "--max-workers",
 # Flags of run/resume: ``no_cache=True`` -> ``--no-cache``.
 _RUN_FLAGS = {"no_cache": "--no-cache"}
 _RESERVED = frozenset({"runner_attribute_file"})
+# Where the child finds the Python types of run()'s parameter values (the same name as
+# headwater.runtime.runner_args.RUNNER_ARGS_ENV, which checks them; the runner may not import it).
+RUNNER_ARGS_ENV = "HEADWATER_RUNNER_ARGS"
 
 
 class RunnerArgumentError(HeadwaterException):
@@ -135,6 +138,15 @@ def run_args(kwargs: Mapping[str, Any]) -> list[str]:
         else:
             params += [f"--{name}", _param_value(name, value)]
     return args + params
+
+
+def param_types(kwargs: Mapping[str, Any]) -> dict[str, str]:
+    """The Python type of each flow parameter's value among ``run()``'s arguments (``n=3`` ->
+    ``{"n": "int"}``): the child checks them against the parameters' types, as Metaflow's Runner
+    does before it starts a run."""
+    return {name: type(value).__name__ for name, value in kwargs.items()
+            if value is not None and name not in _RESERVED and name not in _RUN_FLAGS
+            and name not in _WITH_ALIASES and name not in _RUN_OPTIONS}
 
 
 # Linux refuses one command-line argument longer than this (MAX_ARG_STRLEN), with E2BIG.

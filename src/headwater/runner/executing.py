@@ -37,6 +37,23 @@ class RunNotStartedError(HeadwaterException, RuntimeError):
     headline = "The run did not start"
 
 
+class RunnerArgumentTypeError(RunNotStartedError, TypeError):
+    """A parameter was given a Python value of a type it does not take (``n="abc"`` for an
+    ``int``): a ``TypeError``, as Metaflow's Runner raises, and a RunNotStartedError."""
+
+    headline = "Invalid Runner argument"
+
+
+class RunnerArgumentValueError(RunNotStartedError, ValueError):
+    """A required parameter was not given, or an argument names no parameter of the flow: a
+    ``ValueError``, as Metaflow's Runner raises, and a RunNotStartedError."""
+
+    headline = "Invalid Runner argument"
+
+
+_REFUSALS = {"TypeError": RunnerArgumentTypeError, "ValueError": RunnerArgumentValueError}
+
+
 class LogStream:
     """``(position, line)`` pairs of one output stream, live until the process ends.
 
@@ -157,9 +174,10 @@ class ExecutingRun(ExecutingProcess):
     """One run started by a :class:`~headwater.runner.Runner`: its process, output and client Run."""
 
     def __init__(self, runner: Any, process: LoggedProcess, *, flow_file: str, run_id_file: str,
-                 settings: Settings, start_timeout: float) -> None:
+                 settings: Settings, start_timeout: float, refusal_file: str | None = None) -> None:
         super().__init__(runner, process)
         self._flow_file = flow_file
+        self._refusal_file = refusal_file
         self._run_id_file = run_id_file
         self._settings = settings
         self._start_timeout = start_timeout
@@ -228,6 +246,9 @@ class ExecutingRun(ExecutingProcess):
         """This object once its run is registered; :class:`RunNotStartedError` if the command
         ended without one."""
         if self._read_run_id() is None and self.returncode is not None:
+            refusal = _read_refusal(self._refusal_file)
+            if refusal is not None:  # the child checked an argument as Metaflow's Runner does
+                raise _REFUSALS[refusal[0]](refusal[1])
             raise RunNotStartedError(_not_started_message(self), fix=(
                 "the reason is in the output quoted above: correct the flow or the argument it "
                 "names, then run again"))
@@ -241,6 +262,21 @@ class ExecutingRun(ExecutingProcess):
         candidates = flow_class_candidates(self._flow_file)
         return run_found_by(self._settings, lambda meta: find_run(meta, candidates, run_id,
                                                                   self._process.pid))
+
+
+def _read_refusal(path: str | None) -> tuple[str, str] | None:
+    """(exception kind, message) the child wrote when it refused an argument, else None."""
+    if not path:
+        return None
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            refusal = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    kind, message = refusal.get("kind"), refusal.get("message")
+    return (kind, str(message)) if kind in _REFUSALS and message else None
 
 
 def _not_started_message(running: ExecutingProcess, missing: str = "starting a run") -> str:

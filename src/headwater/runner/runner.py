@@ -14,6 +14,7 @@ removes the temporary files (run-id files, captured output).
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 import sys
@@ -25,8 +26,10 @@ from typing import Any
 
 from headwater.exceptions import FlowDefinitionError
 from headwater.runner.command import (
+    RUNNER_ARGS_ENV,
     RunnerArgumentError,
     entry_argv,
+    param_types,
     resume_args,
     run_args,
     spin_args,
@@ -82,7 +85,7 @@ class Runner:
         """Run the flow with parameters ``kwargs`` (and ``tags``, ``max_workers``, ...) to the end."""
         own, kwargs = _run_id_file(kwargs)
         return self._finished(self._start(["run"], run_args(kwargs), echo=self.show_output,
-                                          run_id_file=own))
+                                          run_id_file=own, types=param_types(kwargs)))
 
     def resume(self, **kwargs: Any) -> ExecutingRun:
         """Resume (``step``, ``origin_run_id``, ``tags``, ...) and wait for the new run to end."""
@@ -98,7 +101,8 @@ class Runner:
         from plain code it starts the run and returns the ExecutingRun at once.
         """
         own, kwargs = _run_id_file(kwargs)
-        return _started(partial(self._start, run_id_file=own), ["run"], run_args(kwargs))
+        return _started(partial(self._start, run_id_file=own, types=param_types(kwargs)),
+                        ["run"], run_args(kwargs))
 
     def async_resume(self, **kwargs: Any) -> Any:
         """Start a resume without waiting for its end (see :meth:`async_run`)."""
@@ -143,15 +147,24 @@ class Runner:
         return running
 
     def _start(self, command: list[str], args: list[str], *, echo: bool,
-               run_id_file: str | None = None) -> ExecutingRun:
-        process, run_id_file = self._launch(command, args, echo=echo, run_id_file=run_id_file)
+               run_id_file: str | None = None,
+               types: Mapping[str, str] | None = None) -> ExecutingRun:
+        refusal = env = None
+        if types is not None:  # run(): the child checks the values as Metaflow's Runner does,
+            # once it knows the parameters (see headwater.runtime.runner_args)
+            refusal = os.path.join(self._workdir(), f"run-{len(self._processes)}.refusal")
+            env = {RUNNER_ARGS_ENV: json.dumps({"types": dict(types), "refusal": refusal})}
+        process, run_id_file = self._launch(command, args, echo=echo, run_id_file=run_id_file,
+                                            env=env)
         running = ExecutingRun(self, process, flow_file=self.flow_file, run_id_file=run_id_file,
-                               settings=self.settings, start_timeout=self.file_read_timeout)
+                               settings=self.settings, start_timeout=self.file_read_timeout,
+                               refusal_file=refusal)
         self._started.append(running)
         return running
 
     def _launch(self, command: list[str], args: list[str], *, echo: bool,
-                run_id_file: str | None = None) -> tuple[LoggedProcess, str]:
+                run_id_file: str | None = None,
+                env: Mapping[str, str] | None = None) -> tuple[LoggedProcess, str]:
         """Start ``python flow.py [top-level options] COMMAND --run-id-file F ARGS``."""
         folder = self._workdir()
         number = len(self._processes)
@@ -167,7 +180,8 @@ class Runner:
         ]
         logs = {name: os.path.join(folder, f"run-{number}.{name}") for name in ("stdout", "stderr")}
         try:
-            process = LoggedProcess(argv, cwd=self.cwd, env=self.env, log_paths=logs, echo=echo)
+            process = LoggedProcess(argv, cwd=self.cwd, env={**self.env, **(env or {})},
+                                    log_paths=logs, echo=echo)
         except OSError as exc:
             if exc.errno != errno.E2BIG:
                 raise

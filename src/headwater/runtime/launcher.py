@@ -23,7 +23,7 @@ from headwater.exceptions import NotFoundError, RunFailedError
 from headwater.flow.current import current
 from headwater.graph import Graph, check_flow
 from headwater.meta import open_metadata
-from headwater.meta.tags import endpoint_tags
+from headwater.meta.tags import endpoint_tags, runtime_name
 from headwater.runtime.configs import (
     ConfigSources,
     LaunchConfigs,
@@ -32,7 +32,11 @@ from headwater.runtime.configs import (
 )
 from headwater.runtime.console import Console, flow_command
 from headwater.runtime.executors.base import Executor, ExecutorChoice, ExecutorContext
-from headwater.runtime.parameters import resolve_parameters, store_parameters
+from headwater.runtime.parameters import (
+    ParameterNotGivenError,
+    resolve_parameters,
+    store_parameters,
+)
 from headwater.runtime.project import BranchChoice, ProjectInfo, project_info
 from headwater.runtime.resume import ResumePlan
 from headwater.runtime.scheduler import (
@@ -72,7 +76,7 @@ def run_flow(flow_cls: type, *, params: Mapping[str, Any], options: RunOptions,
     if project is not None:  # a parameter default may read current.project_name
         current._bind_launch(**project.current_fields())
     graph = _check(flow_cls, console)
-    values = resolve_parameters(flow_cls, params, current_username(), resolved.scope)
+    values = _resolved_parameters(flow_cls, params, resolved.scope)
     with _open_store(settings) as store:
         # Configs are stored like parameters: every task reads them, and so does the client.
         param_refs = store_parameters({**values, **resolved.values}, store,
@@ -80,6 +84,25 @@ def run_flow(flow_cls: type, *, params: Mapping[str, Any], options: RunOptions,
         return _execute(_Launch(flow_cls, graph, store, param_refs, resolved, project, executor,
                                 environment),
                         options, settings, console, None)
+
+
+def _resolved_parameters(flow_cls: type, params: Mapping[str, Any],
+                         scope: Mapping[str, Any]) -> dict[str, Any]:
+    """The run's parameter values; when the Runner started this process, its arguments are
+    checked first as Metaflow's Runner checks them (see :mod:`headwater.runtime.runner_args`)."""
+    if "HEADWATER_RUNNER_ARGS" not in os.environ:  # the command line: nothing more to import
+        return resolve_parameters(flow_cls, params, current_username(), scope)
+    from headwater.runtime.runner_args import RunnerArgs
+
+    checks, given = RunnerArgs.take(), dict(params)
+    if checks is None:
+        return resolve_parameters(flow_cls, given, current_username(), scope)
+    checks.check(flow_cls, given)
+    try:
+        return resolve_parameters(flow_cls, given, current_username(), scope)
+    except ParameterNotGivenError as err:
+        checks.refuse(err, "ValueError")
+        raise
 
 
 def resume_flow(flow_cls: type, *, step: str | None, options: RunOptions, settings: Settings,
@@ -240,7 +263,7 @@ def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: 
         host, pid = host_and_pid()
         run_id = meta.new_run(
             flow_name, user=user, tags=list(options.tags),
-            system_tags=[f"user:{user}", f"runtime:{launch.executor.name}", python_tag(),
+            system_tags=[f"user:{user}", f"runtime:{runtime_name(launch.executor.name)}", python_tag(),
                          *(project.system_tags() if project else []),
                          *endpoint_tags(launch.graph.start_step, launch.graph.end_step)],
             params=launch.param_refs, origin_run_id=options.origin_run_id, pid=pid, host=host,

@@ -11,6 +11,11 @@ from headwater.flow.parameters import flow_parameters
 from headwater.records import Manifest
 
 
+class ParameterNotGivenError(ParameterError):
+    """A required parameter has no value, or a value names no parameter: what Metaflow's Runner
+    refuses with a ValueError (a value of the wrong form stays a plain ParameterError)."""
+
+
 def resolve_parameters(flow_cls: type, given: Mapping[str, Any], user: str,
                        configs: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Values for every parameter, attribute name -> value.
@@ -24,7 +29,7 @@ def resolve_parameters(flow_cls: type, given: Mapping[str, Any], user: str,
     known = {p.name for p in flow_parameters(flow_cls).values()}
     unknown = sorted(set(given) - known)
     if unknown:
-        raise ParameterError(
+        raise ParameterNotGivenError(
             f"flow {flow_name} has no parameter {', '.join(map(repr, unknown))}",
             fix=f"known parameters: {', '.join(sorted(known)) or 'none'}",
         )
@@ -39,7 +44,7 @@ def resolve_parameters(flow_cls: type, given: Mapping[str, Any], user: str,
             if not deferred:
                 default = param.resolve_default(flow_name, user, configs)
             if default is None and param.required:
-                raise ParameterError(
+                raise ParameterNotGivenError(
                     f"flow {flow_name} needs a value for the required parameter '{param.name}'",
                     fix=f"pass --{param.name} VALUE",
                 )

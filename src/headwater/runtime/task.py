@@ -18,7 +18,7 @@ from headwater.decorators.user_step import StepCall, run_under, user_wrappers
 from headwater.exceptions import SerializationError, TransitionError
 from headwater.flow.artifacts import ArtifactView
 from headwater.flow.constants import class_constants
-from headwater.flow.current import CardCollector, current, register_computed
+from headwater.flow.current import current, register_computed
 from headwater.flow.flowspec import TaskState, Transition, is_stored_private
 from headwater.flow.inputs import make_inputs
 from headwater.flow.step import DECORATORS_ATTR
@@ -304,7 +304,7 @@ def _bind_current(spec: TaskSpec, flow_cls: type, graph: Graph, cards: Any = Non
         username=spec.username,
         tags=set(spec.tags),
         namespace=spec.namespace,
-        card=CardCollector() if cards is None else cards.collector,
+        **({} if cards is None else {"card": cards.collector}),  # Metaflow: @card steps only
         **_parallel_info(graph, spec),
         _datastore_root=store.root,  # where S3(run=self) puts its data
         _graph=(graph, flow_cls),  # current.graph, made on first read

@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import pickle
 import struct
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, ValuesView
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from headwater.exceptions import SerializationError
@@ -265,12 +266,16 @@ def standalone_pickle(buf: memoryview, *, name: str = "", where: str = "") -> by
 
 
 def _check_sequence(seq: object, name: str) -> Sequence[Any]:
+    if isinstance(seq, (AbstractSet, ValuesView)):
+        # A set (or a dict's keys/values) is iterated once, here, as Metaflow's foreach accepts
+        # it: its items keep that order, whatever order another process would iterate them in.
+        return list(seq)
     ok = isinstance(seq, Sequence) or (
         hasattr(seq, "__len__") and hasattr(seq, "__getitem__") and not isinstance(seq, Mapping)
     )
     if not ok:
         raise SerializationError(
-            f"foreach over '{name}' needs a list, tuple, range or other sequence; "
+            f"foreach over '{name}' needs a list, tuple, range, set or other sequence; "
             f"got {type_name_of(seq)}",
             fix=f"convert it first, e.g. self.{name} = list(...)",
         )

@@ -5,6 +5,7 @@ from headwater import FlowSpec, IncludeFile, JSONType, Parameter, step
 SHAPES = {
     "list": lambda n: list(range(n)),
     "range": lambda n: range(n),
+    "set": lambda n: set(range(n)),
     "int": lambda n: n,
     "generator": lambda n: (i for i in range(n)),
     "dict": lambda n: {i: i for i in range(n)},

@@ -1,0 +1,97 @@
+"""The Runner's parameter checks, made in the child once the flow's parameters are known.
+
+Metaflow's ``Runner(...).run(n="abc")`` refuses a Python value of the wrong type for a parameter
+(a ``str`` for an ``int``, an ``int`` for a ``str``) with a ``TypeError``, and a missing required
+parameter with a ``ValueError``, before any run exists. headwater's Runner never imports the flow
+in the caller (a run costs what the command line costs), so it cannot know the parameters' types
+there. It hands the child the Python type of each value it passed instead
+(``HEADWATER_RUNNER_ARGS``, a JSON object ``{"types": {name: type}, "refusal": path}``); the child
+checks them here, after configs and mutators settled the parameters and before a run is
+registered, and writes a refusal (``{"kind": "TypeError", "message": ...}``) the Runner raises as
+that exception.
+
+Only a child started by the Runner has the variable; it is removed from the environment at once,
+so the run's tasks do not inherit it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from headwater.exceptions import HeadwaterException, ParameterError
+from headwater.flow.parameters import JSONTypeClass, flow_parameters
+
+RUNNER_ARGS_ENV = "HEADWATER_RUNNER_ARGS"
+
+# The Python types a parameter of each declared type accepts from the Runner (Metaflow's rule:
+# an int is a float too, a bool an int; a str is only a str). JSONType takes anything.
+_ACCEPTED = {int: {"int", "bool"}, float: {"int", "float", "bool"}, str: {"str"},
+             bool: {"bool"}}
+
+
+class RunnerArgs:
+    """What the Runner told the child about the values it passed."""
+
+    def __init__(self, types: Mapping[str, str], refusal: str | None) -> None:
+        self.types = dict(types)
+        self.refusal = refusal
+
+    @classmethod
+    def take(cls) -> RunnerArgs | None:
+        """Read and remove ``HEADWATER_RUNNER_ARGS``; None when the Runner did not start us."""
+        text = os.environ.pop(RUNNER_ARGS_ENV, None)
+        if not text:
+            return None
+        try:
+            spec = json.loads(text)
+        except ValueError:
+            return None
+        return cls(spec.get("types") or {}, spec.get("refusal"))
+
+    def check(self, flow_cls: type, given: dict[str, Any]) -> None:
+        """Refuse a value whose Python type the parameter does not take (TypeError for the
+        Runner). A ``JSONType`` parameter given a ``str`` keeps it as that string, as Metaflow's
+        Runner passes every JSONType value as JSON."""
+        by_name = {p.name: p for p in flow_parameters(flow_cls).values()}
+        for name, given_type in self.types.items():
+            param = by_name.get(name)
+            if param is None or name not in given:
+                continue  # an unknown name is refused where the names are checked
+            if isinstance(param.type, JSONTypeClass):
+                if given_type == "str":
+                    given[name] = json.dumps(given[name])
+                continue
+            accepted = _ACCEPTED.get(param.type) if isinstance(param.type, type) else None
+            if accepted is None or given_type in accepted or param.separator is not None:
+                continue
+            declared = param.type.__name__
+            text = given[name]  # the value as the command line carried it
+            shown = repr(text) if given_type == "str" else text
+            self.refuse(ParameterError(
+                f"Invalid type for parameter '{name}' of {flow_cls.__name__}: expected "
+                f"{declared}, got {given_type} {shown}",
+                fix=f"pass a Python {declared}, e.g. Runner(...).run({name}="
+                f"{_EXAMPLES[param.type]}): the Runner's arguments are Python values, not "
+                "command-line text"), "TypeError")
+
+    def refuse(self, error: HeadwaterException, kind: str) -> None:
+        """Tell the Runner which exception to raise for ``error``, then raise it here."""
+        self.record(error, kind)
+        raise error
+
+    def record(self, error: HeadwaterException, kind: str) -> None:
+        """Tell the Runner which exception (``TypeError``/``ValueError``) to raise for
+        ``error``; this process reports its own error as usual."""
+        if self.refusal:
+            try:
+                with open(self.refusal, "w", encoding="utf-8") as handle:
+                    json.dump({"kind": kind, "message": str(error)}, handle)
+            except OSError:
+                pass  # the Runner then reports the command's output, as for any other failure
+
+
+_EXAMPLES = {int: "3", float: "0.5", str: "'text'", bool: "True"}
+
