@@ -38,7 +38,7 @@ def flow_code_parts(flow_cls: type) -> list[str]:
     name (methods by their code, plain class constants by value), then the globals they name."""
     walk = _Walk()
     for cls in flow_cls.__mro__:
-        if cls is object or cls.__module__.split(".")[0] in _LIBRARY_ROOTS:
+        if cls is object or (cls.__module__ or "").split(".")[0] in _LIBRARY_ROOTS:
             continue
         walk.add_class(cls)
     return walk.finish()
@@ -99,7 +99,8 @@ class _Walk:
 
     def _add_function(self, label: str, func: FunctionType) -> None:
         code = func.__code__
-        if has_file(code) and func.__module__.split(".")[0] in _LIBRARY_ROOTS + ("builtins",):
+        module = func.__module__ or ""  # None for code exec'd without a __name__
+        if has_file(code) and module.split(".")[0] in _LIBRARY_ROOTS + ("builtins",):
             self.parts.append(f"{label}: {func.__module__}.{func.__qualname__}")
             return
         if id(func) in self._seen:
