@@ -18,8 +18,10 @@ def flow_path(name: str) -> str:
 
 
 def headwater_argv(*args: str) -> list[str]:
-    """``headwater ARGS``: the installed console script, else the same entry point via -c."""
-    script = shutil.which("headwater")
+    """``headwater ARGS``: the console script installed beside this interpreter, else the same
+    entry point via -c. Never a ``headwater`` found elsewhere on PATH: that may belong to another
+    Python (a pyenv shim, another venv), which would test another install."""
+    script = shutil.which("headwater", path=str(Path(sys.executable).parent))
     if script:
         return [script, *args]
     return [sys.executable, "-c", "from headwater.cli.main import main; main()", *args]

@@ -9,6 +9,8 @@ task is kept in a database of its own (never in the runs' history) and read back
 from __future__ import annotations
 
 import asyncio
+import gc
+import os
 import textwrap
 from pathlib import Path
 
@@ -194,6 +196,33 @@ def test_parameters_are_refused_before_anything_starts(done):
     with pytest.raises(RunnerArgumentError, match="Unknown argument.*factor"):
         runner.spin(run["start"].task.pathspec, factor=3)
     assert runner._processes == []
+
+
+def test_a_spun_tasks_database_is_closed_once_the_task_is_dropped(done):
+    # A spun task reads a database of its own, opened for it alone: nothing else could close
+    # it, so dropping the task does (not the garbage collector, whenever it runs).
+    folder, flow, run = done
+    with Runner(flow, cwd=str(folder), show_output=False).spin(_each(run, 1).pathspec,
+                                                                persist=True) as spin:
+        spun = spin.task
+        database = os.path.realpath(spin._read_attributes()["metadata"])
+        # SQLite keeps a closed connection's descriptor while another connection of this
+        # process holds the file: earlier tests' spun tasks (in cycles) must be gone first.
+        gc.collect()
+        assert spun["value"].data == 10
+        assert _descriptors_of(database) > 0  # read through its own connection
+    del spin, spun
+    assert _descriptors_of(database) == 0
+
+
+def _descriptors_of(path: str) -> int:
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            count += os.readlink(f"/proc/self/fd/{fd}") == path
+        except OSError:
+            pass
+    return count
 
 
 def test_async_spin(done):

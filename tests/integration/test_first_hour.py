@@ -23,7 +23,7 @@ from .flowrun import example, flow_file, hermetic_env, run_cli, write_flow
 
 
 def headwater(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    script = shutil.which("headwater")
+    script = shutil.which("headwater", path=str(Path(sys.executable).parent))  # this install's
     argv = [script] if script else [sys.executable, "-c", "from headwater.cli.main import main; main()"]
     return subprocess.run([*argv, *args], cwd=cwd, env=hermetic_env(), capture_output=True,
                           text=True, timeout=120)

@@ -134,8 +134,8 @@ def _run_shell(command: str, cwd: Path, env: dict[str, str], skipped: list[str])
             f"the README shows `{part}`, which this test neither runs nor lists in NOT_RUN")
         if argv[0] == "python":
             argv[0] = sys.executable
-        elif shutil.which("headwater"):
-            argv[0] = shutil.which("headwater")
+        elif script := shutil.which("headwater", path=str(Path(sys.executable).parent)):
+            argv[0] = script  # this install's script, not another Python's found on PATH
         else:
             argv = [sys.executable, "-c", "from headwater.cli.main import main; main()", *argv[1:]]
         proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)

@@ -401,3 +401,88 @@ def test_logs_of_a_reused_task_say_where_its_output_came_from(tmp_path) -> None:
     assert "reused from cache" not in shown.stdout
     plain = hw(folder.flow, "logs", "2/end", cwd=tmp_path, DIR=str(tmp_path))
     assert "TOTAL 36" in plain.stdout and "reused from cache" not in plain.stderr
+
+
+# A flow with no file of its own: a script compiles two texts as a notebook runs two cells (a
+# helper cell, then the flow's cell), registering each text with linecache under a name that is
+# no file, as IPython does, then runs the flow. Editing a text between runs is editing a cell.
+CELLS_DRIVER = """
+    import linecache
+    import sys
+
+    for name in ("helpers", "flow"):
+        with open(name + ".cell") as handle:
+            text = handle.read()
+        cell = "<cell " + name + ">"
+        linecache.cache[cell] = (len(text), None, text.splitlines(True), cell)
+        exec(compile(text, cell, "exec"), globals())
+
+    GeneratedFlow()
+"""
+
+HELPERS_CELL = """
+    import os
+
+    FACTOR = 2
+
+
+    def note(text):
+        with open(os.path.join(os.environ["DIR"], "side.txt"), "a") as handle:
+            handle.write(text + "\\n")
+
+
+    def scaled(x):
+        return x * FACTOR
+"""
+
+FLOW_CELL = """
+    from headwater import FlowSpec, cache, step
+
+
+    class GeneratedFlow(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.body)
+
+        @cache
+        @step
+        def body(self):
+            note("body")
+            self.out = self.plus_one(scaled(10))
+            self.next(self.end)
+
+        def plus_one(self, x):
+            return x + 1
+
+        @step
+        def end(self):
+            print("OUT", self.out)
+"""
+
+
+def test_a_flow_without_a_file_misses_when_its_code_changes(tmp_path) -> None:
+    driver = write_flow(tmp_path, "run_cells.py", CELLS_DRIVER)
+    cells = {name: write_flow(tmp_path, f"{name}.cell", text)
+             for name, text in (("helpers", HELPERS_CELL), ("flow", FLOW_CELL))}
+    side = tmp_path / "side.txt"
+
+    def run() -> tuple[list[str], int]:
+        side.write_text("")
+        done = hw(driver, "run", cwd=tmp_path, DIR=str(tmp_path))
+        assert done.returncode == 0, done.stdout + done.stderr
+        out = next(int(t.text.split()[1]) for t in task_lines(done.stdout)
+                   if t.text.startswith("OUT"))
+        return side.read_text().split(), out
+
+    def edit(name: str, old: str, new: str) -> None:
+        text = cells[name].read_text()
+        assert old in text
+        cells[name].write_text(text.replace(old, new))
+
+    assert run() == (["body"], 21)
+    assert run() == ([], 21)  # unchanged: reused
+    edit("flow", "return x + 1", "return x + 2")  # a method the step calls, not the step
+    assert run() == (["body"], 22)
+    edit("helpers", "FACTOR = 2", "FACTOR = 3")  # another cell's constant, read by its helper
+    assert run() == (["body"], 32)
+    assert run() == ([], 32)

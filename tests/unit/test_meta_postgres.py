@@ -250,12 +250,19 @@ def test_the_runner_never_puts_a_metadata_password_on_the_command_line(db_path, 
         "    ArgvFlow()\n"
     )
     url = _with_password(db_path, "userinfo")
-    with Runner(str(flow), show_output=False, cwd=str(tmp_path), metadata=url) as runner:
-        done = runner.run()
-        assert done.status == "successful", done.stderr
-        assert "ARGV" in done.stdout
-        assert SECRET not in done.stdout and SECRET not in done.stderr
-        assert done.run.successful  # recorded in, and read back from, that database
+    from headwater.client import _context
+
+    try:
+        with Runner(str(flow), show_output=False, cwd=str(tmp_path), metadata=url) as runner:
+            done = runner.run()
+            assert done.status == "successful", done.stderr
+            assert "ARGV" in done.stdout
+            assert SECRET not in done.stdout and SECRET not in done.stderr
+            assert done.run.successful  # recorded in, and read back from, that database
+    finally:
+        # done.run switched this process's client to that database (as Metaflow's Runner
+        # does): closed here, before the fixture drops the database under its session.
+        _context.reset()
 
 
 def test_a_key_value_connection_string_is_refused_without_showing_the_password(tmp_path,

@@ -127,11 +127,32 @@ def test_readonly_store_refuses_to_write(meta, db_path):
 
 def test_newer_schema_is_refused(meta, db_path):
     meta.list_flows()
+    # Closed first: SQLite keeps a closed connection's descriptor while another connection of
+    # the process holds the file (closing it would drop that one's POSIX locks).
+    meta.close()
     conn = sqlite3.connect(db_path)
     conn.execute(f"PRAGMA user_version = {sql.SCHEMA_VERSION + 1}")
     conn.close()
-    with pytest.raises(HeadwaterException, match="newer"):
-        open_metadata(db_path, readonly=True).list_flows()
+    held = _descriptors_of(db_path)
+    for readonly in (True, False):
+        with open_metadata(db_path, readonly=readonly) as refusing:
+            with pytest.raises(HeadwaterException, match="newer") as refused:
+                refusing.list_flows()
+            # The refused connection is closed at once, not left to the garbage collector
+            # (the traceback, still alive here, holds the frame that opened it).
+            assert refused.traceback
+            assert _descriptors_of(db_path) == held, f"readonly={readonly}"
+
+
+def _descriptors_of(path) -> int:
+    """How many of this process's file descriptors are open on ``path``."""
+    target, count = os.path.realpath(path), 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            count += os.readlink(f"/proc/self/fd/{fd}") == target
+        except OSError:
+            pass
+    return count
 
 
 V1_RUN = """INSERT INTO runs (flow, run_id, run_number, username, status, created_at, params)
@@ -501,8 +522,8 @@ def test_listing_runs_takes_a_fixed_number_of_statements(meta):
 
 def test_store_pickles_and_survives_fork(meta, db_path):
     run_id = new_run(meta)
-    clone = pickle.loads(pickle.dumps(meta))
-    assert clone.get_run("PetsFlow", run_id).run_id == run_id
+    with pickle.loads(pickle.dumps(meta)) as clone:  # a store of its own, closed like any
+        assert clone.get_run("PetsFlow", run_id).run_id == run_id
     if not hasattr(os, "fork"):
         return
     ctx = mp.get_context("fork")
@@ -596,7 +617,8 @@ def _read_loop(path: str, seconds: float, out) -> None:
 
 
 def test_readers_and_writers_in_other_processes_never_see_locked(db_path):
-    open_metadata(db_path).list_flows()  # create the file
+    with open_metadata(db_path) as creator:
+        creator.list_flows()  # create the file
     ctx, seconds = _ctx(), 1.5
     out = ctx.Queue()
     procs = [ctx.Process(target=_write_loop, args=(db_path, f"W{i}", seconds, out)) for i in (1, 2)]

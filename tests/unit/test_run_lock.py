@@ -40,21 +40,21 @@ def new_run(meta, pid: int, host: str) -> str:
 
 def test_a_held_lock_reads_running_whatever_the_pid_and_heartbeat_say(tmp_path):
     db = str(tmp_path / "meta.sqlite")
-    meta = open_metadata(db)
-    # Everything else says "dead": a pid gone on this very host, a heartbeat long stale.
-    run_id = new_run(meta, pid=2**22 + 7, host=this_host())
-    meta.heartbeat("LockFlow", run_id, time.time() - HEARTBEAT_TIMEOUT - 60)
+    with open_metadata(db) as meta:
+        # Everything else says "dead": a pid gone on this very host, a heartbeat long stale.
+        run_id = new_run(meta, pid=2**22 + 7, host=this_host())
+        meta.heartbeat("LockFlow", run_id, time.time() - HEARTBEAT_TIMEOUT - 60)
     path = lock_path(db, "LockFlow", run_id)
     proc = holder(path)
     try:
-        reader = open_metadata(db, readonly=True)
-        assert lock_held(path) is True
-        assert reader.get_run("LockFlow", run_id).live_status == "running"
-        assert [r.live_status for r in reader.list_runs("LockFlow")] == ["running"]
-        proc.kill()  # SIGKILL: no release runs, the kernel drops the lock
-        proc.wait(60)
-        assert lock_held(path) is False
-        assert reader.get_run("LockFlow", run_id).live_status == "failed"
+        with open_metadata(db, readonly=True) as reader:
+            assert lock_held(path) is True
+            assert reader.get_run("LockFlow", run_id).live_status == "running"
+            assert [r.live_status for r in reader.list_runs("LockFlow")] == ["running"]
+            proc.kill()  # SIGKILL: no release runs, the kernel drops the lock
+            proc.wait(60)
+            assert lock_held(path) is False
+            assert reader.get_run("LockFlow", run_id).live_status == "failed"
     finally:
         proc.kill()
         proc.wait(60)
@@ -64,14 +64,14 @@ def test_a_held_lock_reads_running_whatever_the_pid_and_heartbeat_say(tmp_path):
 
 def test_a_released_lock_of_a_finished_run_reads_its_recorded_status(tmp_path):
     db = str(tmp_path / "meta.sqlite")
-    meta = open_metadata(db)
-    run_id = new_run(meta, pid=os.getpid(), host="elsewhere")
-    with meta.run_lock("LockFlow", run_id) as lock:
-        assert lock_held(lock.path) is True  # held by this very process: still seen as held
-        assert meta.get_run("LockFlow", run_id).live_status == "running"
-        meta.run_finished("LockFlow", run_id, "succeeded", time.time())
-    assert not os.path.exists(lock.path)  # released with the run's end recorded
-    assert meta.get_run("LockFlow", run_id).live_status == "succeeded"
+    with open_metadata(db) as meta:
+        run_id = new_run(meta, pid=os.getpid(), host="elsewhere")
+        with meta.run_lock("LockFlow", run_id) as lock:
+            assert lock_held(lock.path) is True  # held by this very process: still seen as held
+            assert meta.get_run("LockFlow", run_id).live_status == "running"
+            meta.run_finished("LockFlow", run_id, "succeeded", time.time())
+        assert not os.path.exists(lock.path)  # released with the run's end recorded
+        assert meta.get_run("LockFlow", run_id).live_status == "succeeded"
 
 
 def test_names_that_are_not_file_safe_get_no_lock(tmp_path):
@@ -83,12 +83,12 @@ def test_names_that_are_not_file_safe_get_no_lock(tmp_path):
 def test_a_free_lock_of_a_run_from_another_machine_proves_nothing(tmp_path):
     """A network filesystem may keep flocks per machine: only the heartbeat can tell then."""
     db = str(tmp_path / "meta.sqlite")
-    meta = open_metadata(db)
-    run_id = new_run(meta, pid=1, host="another-machine pid:[4026531836]")
-    path = lock_path(db, "LockFlow", run_id)
-    os.makedirs(os.path.dirname(path))
-    open(path, "w").close()  # its scheduler's lock, as seen from here: free
-    assert lock_held(path) is False
-    assert meta.get_run("LockFlow", run_id).live_status == "running"
-    meta.heartbeat("LockFlow", run_id, time.time() - HEARTBEAT_TIMEOUT - 60)
-    assert meta.get_run("LockFlow", run_id).live_status == "failed"
+    with open_metadata(db) as meta:
+        run_id = new_run(meta, pid=1, host="another-machine pid:[4026531836]")
+        path = lock_path(db, "LockFlow", run_id)
+        os.makedirs(os.path.dirname(path))
+        open(path, "w").close()  # its scheduler's lock, as seen from here: free
+        assert lock_held(path) is False
+        assert meta.get_run("LockFlow", run_id).live_status == "running"
+        meta.heartbeat("LockFlow", run_id, time.time() - HEARTBEAT_TIMEOUT - 60)
+        assert meta.get_run("LockFlow", run_id).live_status == "failed"

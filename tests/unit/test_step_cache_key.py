@@ -9,13 +9,14 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+import xxhash
 
 from headwater import FlowSpec, cache, step
 from headwater.decorators.base import StepPolicy
 from headwater.environments.lock import EnvLock
 from headwater.graph import check_flow
 from headwater.records import Frame, ParentRef, TaskSpec
-from headwater.runtime.step_cache import StepCache
+from headwater.runtime.step_cache import StepCache, _flow_file_hash
 from headwater.store import open_datastore
 
 
@@ -94,3 +95,69 @@ def test_the_environment_lock_and_variables_change_the_key(store) -> None:
 def test_only_cached_steps_are_wanted(store) -> None:
     maker = key_maker(store)
     assert maker.wants("body") and not maker.wants("start")
+
+
+# -- code compiled without a file ---------------------------------------------------------------
+
+GENERATED = '''
+from headwater import FlowSpec, step
+
+FACTOR = 3
+
+
+def helper(x, offset=0):
+    return x * FACTOR + offset
+
+
+class GeneratedFlow(FlowSpec):
+    LIMIT = 10
+
+    @step
+    def start(self):
+        self.value = self.scaled(1)
+        self.next(self.end)
+
+    def scaled(self, x):
+        return helper(x) + sum(map(lambda y: y + 1, [x]))
+
+    @step
+    def end(self):
+        pass
+'''
+
+CHANGES = {  # each changes what the flow does, and nothing else
+    "a constant in a step": ("self.scaled(1)", "self.scaled(2)"),
+    "a name in a step": ("self.value =", "self.other ="),
+    "a helper method": ("helper(x) +", "helper(x) -"),
+    "a lambda inside a helper": ("y + 1", "y + 2"),
+    "a module constant a helper reads": ("FACTOR = 3", "FACTOR = 4"),
+    "a default argument": ("offset=0", "offset=1"),
+    "a class constant": ("LIMIT = 10", "LIMIT = 11"),
+}
+
+
+def compiled_flow(text: str, filename: str = "<generated>") -> type:
+    """The flow class ``text`` defines, compiled under ``filename``: no file, nothing registered
+    with linecache, as a code generator that calls exec() leaves it."""
+    namespace: dict = {"__name__": "generated_flow"}
+    exec(compile(text, filename, "exec"), namespace)
+    return namespace["GeneratedFlow"]
+
+
+def test_a_flow_without_a_file_is_keyed_on_its_compiled_code() -> None:
+    base = _flow_file_hash(compiled_flow(GENERATED))
+    # The same code compiled elsewhere (another name, moved down) keys the same: line numbers
+    # and file names are not part of what runs.
+    assert _flow_file_hash(compiled_flow("\n\n" + GENERATED, "<another cell>")) == base
+    keys = {}
+    for what, (old, new) in CHANGES.items():
+        assert old in GENERATED, what
+        keys[what] = _flow_file_hash(compiled_flow(GENERATED.replace(old, new)))
+        assert keys[what] != base, f"{what} left the key unchanged"
+    assert len(set(keys.values())) == len(CHANGES)
+
+
+def test_a_flow_in_a_file_is_keyed_on_the_files_bytes() -> None:
+    # The key of a flow defined in a .py file did not change with the fileless rule.
+    with open(__file__, "rb") as handle:
+        assert _flow_file_hash(KeyFlow) == xxhash.xxh3_128(handle.read()).hexdigest()

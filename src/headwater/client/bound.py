@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import weakref
 from typing import Any
 
 from headwater.client import _context
@@ -50,7 +51,14 @@ def bound_task(settings: Settings, pathspec: str) -> Task:
     """The task ``pathspec`` of the store ``settings`` names (namespace checks off: the caller
     made it)."""
     home = _context.ClientContext(settings)
-    with _context.pinned(home):
-        task = BoundTask(pathspec, _namespace_check=False)
+    try:
+        with _context.pinned(home):
+            task = BoundTask(pathspec, _namespace_check=False)
+    except BaseException:
+        home.close()
+        raise
     task.__dict__["_home"] = home
+    # The context is the task's alone (a Task has no close()): its connections end when the
+    # task is dropped, not whenever the garbage collector gets to them.
+    weakref.finalize(task, home.close)
     return task

@@ -148,23 +148,38 @@ class SQLiteConnections:
         _check_header(self.path)
         if self.readonly:
             conn, self._local.snapshot = _open_reader(self.path)
-            conn.execute(sql.PRAGMA_READONLY)
-            version = _version(conn)
-            if version == 0:  # created by a writer that has not committed its schema yet
-                conn.close()
-                return None
-            _refuse_newer(version, self.path)
-            if version < sql.SCHEMA_VERSION:
-                _upgrade_for_reader(self.path)
         else:
             conn = _connect(self.path)
-            for pragma in sql.PRAGMAS_WRITER:
-                conn.execute(pragma)
-            _ensure_schema(conn, self.path)
-            self._identity = self._identity or _identity(self.path)
+        try:
+            if not self._prepare(conn):
+                conn.close()
+                return None
+        except BaseException:
+            # Refused (a newer schema, a failed upgrade) or SQLite failed: the connection is in
+            # no list close() knows of yet, so it is closed here or never.
+            conn.close()
+            raise
         with self._lock:
             self._opened.append(conn)
         return conn
+
+    def _prepare(self, conn: sqlite3.Connection) -> bool:
+        """Set up a new connection for its role; False for a reader of a file whose schema a
+        writer has not committed yet (the caller then reads the empty schema)."""
+        if self.readonly:
+            conn.execute(sql.PRAGMA_READONLY)
+            version = _version(conn)
+            if version == 0:  # created by a writer that has not committed its schema yet
+                return False
+            _refuse_newer(version, self.path)
+            if version < sql.SCHEMA_VERSION:
+                _upgrade_for_reader(self.path)
+            return True
+        for pragma in sql.PRAGMAS_WRITER:
+            conn.execute(pragma)
+        _ensure_schema(conn, self.path)
+        self._identity = self._identity or _identity(self.path)
+        return True
 
     def _empty(self) -> sqlite3.Connection:
         conn = getattr(self._local, "empty", None)
@@ -194,8 +209,12 @@ def _connect(path: str, *, uri: bool = False) -> sqlite3.Connection:
     # close() can run from any thread: each connection is still used by one thread.
     conn = sqlite3.connect(path, timeout=busy_timeout_s(), isolation_level=None,
                            check_same_thread=False, uri=uri)
-    for pragma in sql.PRAGMAS_COMMON:
-        conn.execute(pragma)
+    try:
+        for pragma in sql.PRAGMAS_COMMON:
+            conn.execute(pragma)
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
@@ -223,8 +242,10 @@ def _open_reader(path: str) -> tuple[sqlite3.Connection, tuple | None]:
     try:
         _version(conn)  # the first read is where the WAL index is opened
         return conn, None
-    except sqlite3.OperationalError as exc:
-        conn.close()
+    except BaseException as exc:
+        conn.close()  # whatever failed (not a database, refused): nobody else would close it
+        if not isinstance(exc, sqlite3.OperationalError):
+            raise
         # SQLITE_CANTOPEN (a read-only mount) or SQLITE_READONLY_CANTINIT and kin (no right to
         # create the -shm): anything else is a real error. So is either of those where this
         # user may create the WAL files: immutable=1 ignores the -wal, so falling back there

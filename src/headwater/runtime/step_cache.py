@@ -4,7 +4,9 @@ A task of a ``@cache`` step is reused, instead of run, when an earlier succeeded
 flow and step was recorded under the same key. The key is a hash of what the scheduler can see
 before the task starts:
 
-* code: the source of the step's function and the bytes of the file that defines the flow;
+* code: the source of the step's function and the bytes of the file(s) that define the flow
+  and its steps; code compiled without a file (``exec`` of a string, text registered with
+  ``linecache`` as IPython does) by its compiled code instead (:mod:`.code_fingerprint`);
 * inputs: the content key of every artifact of every parent task (a join: of all its inputs),
   in parent order, except the list a foreach iterates over (the task's own item stands for it);
 * each foreach item the task sits under, by the content key of the item itself, so its position
@@ -23,6 +25,7 @@ nothing is copied. The lookup is one indexed query by (flow, step, key).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -31,6 +34,7 @@ import xxhash
 
 from headwater.decorators.base import StepPolicy
 from headwater.exceptions import HeadwaterException
+from headwater.flow.step import step_members
 from headwater.graph.model import Graph
 from headwater.records import TaskResult, TaskSpec
 from headwater.runtime.resume import CloneSource
@@ -149,17 +153,57 @@ def _sorted_keys(manifest: Mapping[str, Any]) -> list[list[str]]:
 
 
 def _flow_file_hash(flow_cls: type) -> str:
-    """The flow file's bytes; a class without a readable file (a notebook) by its source."""
+    """The flow's code: the bytes of the file(s) that define the flow class and its steps.
+
+    Code compiled without a file (``exec`` of a string, a tool that registers its text with
+    ``linecache``) is keyed on its code objects instead (:mod:`.code_fingerprint`), plus the text
+    ``linecache`` holds for it if any: a file name alone, or a text that need not be what was
+    compiled, would let a changed step hit the old task.
+    """
     import inspect  # here and below, not at the top: only @cache steps need it
 
+    files: dict[str, None] = {}  # in order, once each
     try:
-        path = inspect.getsourcefile(flow_cls)
-        if path:
-            with open(path, "rb") as handle:
-                return xxhash.xxh3_128(handle.read()).hexdigest()
-    except (OSError, TypeError):
-        pass
-    return _source_hash(flow_cls)
+        module_file = inspect.getsourcefile(flow_cls)
+    except (TypeError, OSError):  # a class of a module without a file (a notebook)
+        module_file = None
+    for path in [module_file, *(func.__code__.co_filename for func in _step_functions(flow_cls))]:
+        if path:  # one name per real file, however it was spelt
+            files[os.path.realpath(path) if os.path.isfile(path) else path] = None
+    digests = [_file_digest(path) for path in files]
+    if digests and all(digests):
+        # Only real files: a one-file flow keeps the key it always had (the file's digest).
+        return digests[0] if len(digests) == 1 else _digest(json.dumps(digests).encode())
+    from headwater.runtime.code_fingerprint import flow_code_parts
+
+    texts = [_registered_text(path) for path in files]
+    return _digest(json.dumps([digests, texts, flow_code_parts(flow_cls)]).encode())
+
+
+def _step_functions(flow_cls: type) -> list[Any]:
+    """The flow's step functions, unwrapped, in name order."""
+    import inspect
+
+    unwrapped = (inspect.unwrap(func) for _, func in step_members(flow_cls))
+    return [func for func in unwrapped if hasattr(func, "__code__")]
+
+
+def _file_digest(path: str) -> str | None:
+    """The digest of the file at ``path``, or None when there is no such file to read."""
+    try:
+        with open(path, "rb") as handle:
+            return xxhash.xxh3_128(handle.read()).hexdigest()
+    except OSError:
+        return None
+
+
+def _registered_text(path: str) -> str | None:
+    """The text ``linecache`` holds under a name that is no file (what IPython and some code
+    generators register), or None."""
+    import linecache
+
+    entry = linecache.cache.get(path)
+    return "".join(entry[2]) if entry is not None and len(entry) > 2 else None
 
 
 def _step_source_hash(flow_cls: type, step: str) -> str:
@@ -174,6 +218,11 @@ def _source_hash(obj: Any) -> str:
     try:
         text = inspect.getsource(obj).encode()
     except (OSError, TypeError):  # no source to read: the compiled code stands for it
-        code = getattr(obj, "__code__", None)
-        text = code.co_code if code is not None else repr(obj).encode()
-    return xxhash.xxh3_128(text).hexdigest()
+        from headwater.runtime.code_fingerprint import function_parts
+
+        text = json.dumps(function_parts(obj)).encode()
+    return _digest(text)
+
+
+def _digest(blob: bytes) -> str:
+    return xxhash.xxh3_128(blob).hexdigest()
