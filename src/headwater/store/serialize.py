@@ -213,10 +213,18 @@ def decode(buf: memoryview, *, name: str = "", where: str = "") -> object:
     Out-of-band buffers are handed to pickle as slices of ``buf``, so a numpy array read from a
     memory map shares the map's pages (and is writable when ``buf`` is).
     """
+    stream, buffers = _stream_and_buffers(buf, name, where)
+    return _unpickle(stream, buffers, name, where)
+
+
+def _stream_and_buffers(buf: memoryview, name: str,
+                        where: str) -> tuple[memoryview, list[memoryview]]:
+    """A value blob's pickle stream and its out-of-band buffers (none for an inline blob), as
+    slices of ``buf``."""
     buf = memoryview(buf).cast("B") if buf.format != "B" or buf.ndim != 1 else buf
     kind = _read_preamble(buf, name, where)
     if kind == KIND_INLINE:
-        return _unpickle(buf[_PREAMBLE.size :], (), name, where)
+        return buf[_PREAMBLE.size :], []
     if kind != KIND_BUFFERS:
         raise SerializationError(f"cannot load {_describe(name, where)}: blob holds foreach items")
     nbuf, stream_len = _BUFFERS_HEAD.unpack_from(buf, _PREAMBLE.size)
@@ -224,7 +232,7 @@ def decode(buf: memoryview, *, name: str = "", where: str = "") -> object:
     pairs = struct.unpack_from(f"<{2 * nbuf}Q", buf, table_at)
     start = table_at + _PAIR.size * nbuf
     buffers = [buf[pairs[i] : pairs[i] + pairs[i + 1]] for i in range(0, len(pairs), 2)]
-    return _unpickle(buf[start : start + stream_len], buffers, name, where)
+    return buf[start : start + stream_len], buffers
 
 
 def standalone_pickle(buf: memoryview, *, name: str = "", where: str = "") -> bytes:
@@ -239,18 +247,11 @@ def standalone_pickle(buf: memoryview, *, name: str = "", where: str = "") -> by
     """
     import pickletools
 
-    buf = memoryview(buf).cast("B") if buf.format != "B" or buf.ndim != 1 else buf
-    kind = _read_preamble(buf, name, where)
-    if kind == KIND_INLINE:
-        return bytes(buf[_PREAMBLE.size :])
-    if kind != KIND_BUFFERS:
-        raise SerializationError(f"cannot load {_describe(name, where)}: blob holds foreach items")
-    nbuf, stream_len = _BUFFERS_HEAD.unpack_from(buf, _PREAMBLE.size)
-    table_at = _PREAMBLE.size + _BUFFERS_HEAD.size
-    pairs = struct.unpack_from(f"<{2 * nbuf}Q", buf, table_at)
-    start = table_at + _PAIR.size * nbuf
-    stream = bytes(buf[start : start + stream_len])
-    buffers = iter([buf[pairs[i] : pairs[i] + pairs[i + 1]] for i in range(0, len(pairs), 2)])
+    view, buffer_list = _stream_and_buffers(buf, name, where)
+    if not buffer_list:  # no buffer to fold in: the stream is an ordinary pickle already
+        return bytes(view)
+    stream = bytes(view)
+    buffers = iter(buffer_list)
     ops = [(op.name, pos) for op, _arg, pos in pickletools.genops(stream)]
     out: list[Part] = []
     for i, (opname, pos) in enumerate(ops):
