@@ -21,8 +21,8 @@ from playwright.sync_api import expect
 
 from . import chromium
 from .faultkit import hw
-from .flowrun import flow_file, hermetic_env, start_cli
-from .uiserver import running_task, ui_server, wait_until
+from .flowrun import flow_file
+from .uiserver import gated_run, running_task, ui_server, wait_until
 
 DEADLINE_MS = 90_000
 PAYLOAD = '<img src=x onerror="window.__xss=(window.__xss||0)+1">'
@@ -377,12 +377,8 @@ def test_a_resumed_run_names_its_origin_and_its_cloned_tasks_link_theirs(ui, pag
 
 
 def test_pages_left_open_follow_a_run_to_its_failure(ui, home, context):
-    gates = home / "gated-fail"
-    gates.mkdir()
-    run = start_cli(flow_file("ui/gated_fail_flow.py"), "run", "--max-workers", "3", cwd=home,
-                    env={**hermetic_env(), "GATE_DIR": str(gates),
-                         "HEADWATER_DATASTORE_ROOT": str(home / ".headwater")})
-    try:
+    with gated_run(flow_file("ui/gated_fail_flow.py"), home, "gated-fail", ("one", "two"),
+                   "--max-workers", "3") as (run, gates):
         run_id, _ = wait_until(lambda: running_task(ui, "GatedFailFlow", "start"),
                                "the start step to run")
         runs = _watched(context)
@@ -403,12 +399,6 @@ def test_pages_left_open_follow_a_run_to_its_failure(ui, home, context):
         expect(row.locator(".status")).to_have_text("failed")  # the list, never reloaded
         assert run.wait(timeout=120) == 1
         assert runs.problems == [] and page.problems == []  # type: ignore[attr-defined]
-    finally:
-        for name in ("one", "two"):
-            (gates / name).touch()
-        run.wait(timeout=120)
-        run.stdout.close()
-        run.stderr.close()
 
 
 # -- markup never runs -------------------------------------------------------------------------

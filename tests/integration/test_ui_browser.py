@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 from . import chromium
 from .faultkit import hw
 from .flowrun import flow_file, hermetic_env, start_cli
-from .uiserver import running_task, ui_server, wait_until
+from .uiserver import gated_run, running_task, ui_server, wait_until
 
 DEADLINE_MS = 90_000
 UI_FLOW = flow_file("ui/ui_flow.py")
@@ -188,12 +188,8 @@ def test_a_running_tasks_duration_ticks_then_stops_at_the_recorded_value(ui, hom
 
 
 def test_new_tasks_appear_live_on_a_later_page_and_are_counted_on_a_full_one(ui, home, page):
-    gates = home / "growing-gates"
-    gates.mkdir()
-    run = start_cli(flow_file("ui/growing_flow.py"), "run", cwd=home,
-                    env={**hermetic_env(), "GATE_DIR": str(gates),
-                         "HEADWATER_DATASTORE_ROOT": str(home / ".headwater")})
-    try:
+    with gated_run(flow_file("ui/growing_flow.py"), home, "growing-gates",
+                   ("hold", "more")) as (run, gates):
         run_id, _ = wait_until(lambda: running_task(ui, "GrowingFlow", "hold"), "the hold step")
         # 108 tasks so far (start, 105 work, join, hold): page 2 lists 101-108, page 1 is full
         page.goto(f"{ui.url}/runs/GrowingFlow/{run_id}?offset=100")
@@ -224,21 +220,11 @@ def test_new_tasks_appear_live_on_a_later_page_and_are_counted_on_a_full_one(ui,
         expect(page.locator("#run-status")).to_have_text("succeeded")
         expect(page.locator("#tasks-range")).to_have_text("tasks 101–113 of 113")
         assert run.wait(timeout=120) == 0
-    finally:
-        for name in ("hold", "more"):
-            (gates / name).touch()
-        run.wait(timeout=120)
-        run.stdout.close()
-        run.stderr.close()
 
 
 def test_a_live_card_changes_on_the_open_task_page_then_becomes_final(ui, home, page):
-    gates = home / "live-card-gates"
-    gates.mkdir()
-    run = start_cli(flow_file("ui/live_card_ui_flow.py"), "run", cwd=home,
-                    env={**hermetic_env(), "GATE_DIR": str(gates),
-                         "HEADWATER_DATASTORE_ROOT": str(home / ".headwater")})
-    try:
+    with gated_run(flow_file("ui/live_card_ui_flow.py"), home, "live-card-gates",
+                   ("one", "two")) as (run, gates):
         def live_task():
             found = running_task(ui, "LiveCardUIFlow", "start")
             where = found and f"/LiveCardUIFlow/{found[0]}/start/{found[1]}"
@@ -258,12 +244,6 @@ def test_a_live_card_changes_on_the_open_task_page_then_becomes_final(ui, home, 
         expect(card.locator("body")).to_contain_text("phase three")
         expect(page.locator("#cards h3")).not_to_contain_text("live")
         assert run.wait(timeout=120) == 0
-    finally:
-        for name in ("one", "two"):
-            (gates / name).touch()
-        run.wait(timeout=120)
-        run.stdout.close()
-        run.stderr.close()
 
 
 def test_a_cards_vega_chart_is_drawn_inside_its_sandbox(ui, page):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from servers import free_port, stop_process
 
-from .flowrun import hermetic_env
+from .flowrun import hermetic_env, start_cli
 
 READY_S = 90  # generous: the machine is shared and loaded
 
@@ -118,3 +118,24 @@ def wait_until(condition, what: str, timeout: float = 120):  # type: ignore[no-u
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
 
+
+
+@contextmanager
+def gated_run(flow: Path, home: Path, gates_name: str, gates: tuple[str, ...],
+              *args: str) -> Iterator[tuple[subprocess.Popen, Path]]:
+    """``python FLOW run ARGS`` started in ``home``, its steps held until the test creates the
+    gate files they wait for in ``home/gates_name`` (the flow's ``GATE_DIR``). On the way out
+    every gate in ``gates`` is opened and the run waited for, whatever the test did."""
+    folder = home / gates_name
+    folder.mkdir()
+    run = start_cli(flow, "run", *args, cwd=home,
+                    env={**hermetic_env(), "GATE_DIR": str(folder),
+                         "HEADWATER_DATASTORE_ROOT": str(home / ".headwater")})
+    try:
+        yield run, folder
+    finally:
+        for gate in gates:
+            (folder / gate).touch()
+        run.wait(timeout=120)
+        run.stdout.close()
+        run.stderr.close()
