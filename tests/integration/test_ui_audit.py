@@ -450,12 +450,10 @@ def test_an_empty_datastore_says_there_are_no_runs_yet(tmp_path, context):
 
 
 def test_a_card_cannot_size_its_frame_beyond_the_limit_nor_with_anything_but_a_number(
-        tmp_path, browser):
+        tmp_path, context):
     proc = hw(flow_file("ui/card_size_flow.py"), "run", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     with ui_server(tmp_path) as server:
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(DEADLINE_MS)
         page = _watched(context)
         task_id = _task_id(server, "CardSizeFlow", "1", "start")
         page.goto(f"{server.url}/runs/CardSizeFlow/1/start/{task_id}")
@@ -473,15 +471,12 @@ def test_a_card_cannot_size_its_frame_beyond_the_limit_nor_with_anything_but_a_n
         height = inside.locator("html").evaluate("e => Math.ceil(e.getBoundingClientRect().height)")
         assert abs(garbage.bounding_box()["height"] - (height + 2)) <= 1, height
         assert page.problems == []  # type: ignore[attr-defined]
-        context.close()
 
 
-def test_a_retried_tasks_earlier_attempts_keep_their_output_a_click_away(tmp_path, browser):
+def test_a_retried_tasks_earlier_attempts_keep_their_output_a_click_away(tmp_path, context):
     proc = hw(flow_file("faults/retry_flow.py"), "run", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     with ui_server(tmp_path) as server:
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(DEADLINE_MS)
         page = _watched(context)
         task_id = _task_id(server, "RetryFlow", "1", "flaky")
         page.goto(f"{server.url}/runs/RetryFlow/1/flaky/{task_id}")
@@ -495,4 +490,3 @@ def test_a_retried_tasks_earlier_attempts_keep_their_output_a_click_away(tmp_pat
         page.wait_for_url(re.compile(r"/logs/stdout\?attempt=0$"))
         expect(page.locator("body")).to_have_text("attempt 0 says hello")
         assert page.problems == []  # type: ignore[attr-defined]
-        context.close()
