@@ -143,9 +143,12 @@ def run_args(kwargs: Mapping[str, Any]) -> list[str]:
 def param_types(kwargs: Mapping[str, Any]) -> dict[str, str]:
     """The Python type of each flow parameter's value among ``run()``'s arguments (``n=3`` ->
     ``{"n": "int"}``): the child checks them against the parameters' types, as Metaflow's Runner
-    does before it starts a run."""
+    does before it starts a run.
+
+    ``None`` is kept as ``"NoneType"``: it is not passed on the command line (the parameter
+    takes its default), but a required parameter refuses it, as Metaflow's Runner does."""
     return {name: type(value).__name__ for name, value in kwargs.items()
-            if value is not None and name not in _RESERVED and name not in _RUN_FLAGS
+            if name not in _RESERVED and name not in _RUN_FLAGS
             and name not in _WITH_ALIASES and name not in _RUN_OPTIONS}
 
 

@@ -58,6 +58,12 @@ class RunnerArgs:
         by_name = {p.name: p for p in flow_parameters(flow_cls).values()}
         for name, given_type in self.types.items():
             param = by_name.get(name)
+            if param is not None and given_type == "NoneType" and param.required:
+                self.refuse(ParameterError(
+                    f"Invalid type for the required parameter '{name}' of {flow_cls.__name__}: "
+                    "got None",
+                    fix=f"pass a value, e.g. Runner(...).run({name}=...): None means \"not "
+                    "given\", which a required parameter does not allow"), "TypeError")
             if param is None or name not in given:
                 continue  # an unknown name is refused where the names are checked
             if isinstance(param.type, JSONTypeClass):
