@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-# The Metaflow release whose public API headwater follows, marked as served by headwater.
-METAFLOW_API_VERSION = "2.19.0+headwater"
+from headwater.version import METAFLOW_API_VERSION
 
 
 def get_version(public: bool = False) -> str:

@@ -39,7 +39,7 @@ from headwater.records import Frame, ParentRef, TaskFailure, TaskResult, TaskSpe
 from headwater.runtime.configs import config_scope, configs_from_refs, resolve_configs
 from headwater.runtime.parameters import resolve_parameters, store_parameters
 from headwater.runtime.project import project_info
-from headwater.runtime.scheduler import python_tag
+from headwater.runtime.scheduler import version_tags
 from headwater.runtime.single import SingleOutcome, run_single_task
 from headwater.runtime.step_timeout import backstop_after
 from headwater.settings import Settings, current_username
@@ -266,7 +266,7 @@ def _register_run(meta: Any, store: Any, flow_cls: type, graph: Graph, task: Dep
     given = {k: v for k, v in task.params.items() if v != ""}
     values = resolve_parameters(flow_cls, given, user, scope)
     refs = store_parameters({**values, **configs}, store, f"{flow}/parameters")
-    system = [_run_tag(task.run_key), f"user:{user}", python_tag(),
+    system = [_run_tag(task.run_key), f"user:{user}", *version_tags(),
               *([f"runtime:{task.orchestrator}"] if task.orchestrator else []),
               *([f"deployment:{task.deployment}", f"production:{task.deployment}"]
                 if task.deployment else []),

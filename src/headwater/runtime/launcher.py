@@ -44,7 +44,7 @@ from headwater.runtime.scheduler import (
     RunOutcome,
     Scheduler,
     host_and_pid,
-    python_tag,
+    version_tags,
 )
 from headwater.runtime.step_cache import StepCache
 from headwater.settings import Settings, current_username
@@ -263,7 +263,7 @@ def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: 
         host, pid = host_and_pid()
         run_id = meta.new_run(
             flow_name, user=user, tags=list(options.tags),
-            system_tags=[f"user:{user}", f"runtime:{runtime_name(launch.executor.name)}", python_tag(),
+            system_tags=[f"user:{user}", f"runtime:{runtime_name(launch.executor.name)}", *version_tags(),
                          *(project.system_tags() if project else []),
                          *endpoint_tags(launch.graph.start_step, launch.graph.end_step)],
             params=launch.param_refs, origin_run_id=options.origin_run_id, pid=pid, host=host,

@@ -43,6 +43,7 @@ from headwater.runtime.step_cache import StepCache, cache_key_or_none
 from headwater.runtime.step_timeout import backstop_after, timeout_message
 from headwater.store.task_log import LineClock
 from headwater.store.task_log import encode as encode_log
+from headwater.version import METAFLOW_API_VERSION
 
 HEARTBEAT_EVERY_S = 10.0
 KILL_GRACE_S = 2.0  # between SIGTERM and SIGKILL when a task is stopped
@@ -549,3 +550,9 @@ def host_and_pid() -> tuple[str, int]:
 
 def python_tag() -> str:
     return "python_version:" + ".".join(map(str, sys.version_info[:3]))
+
+
+def version_tags() -> list[str]:
+    """The system tags every run carries about what ran it, as Metaflow's runs do:
+    ``metaflow_version:`` (the Metaflow API level headwater serves) and ``python_version:``."""
+    return [f"metaflow_version:{METAFLOW_API_VERSION}", python_tag()]

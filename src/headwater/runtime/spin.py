@@ -35,7 +35,7 @@ from headwater.meta import open_metadata
 from headwater.records import ArtifactRef, ParentRef, TaskFailure, TaskSpec, replace
 from headwater.runtime.configs import ConfigSources, launch_configs, recorded_configs
 from headwater.runtime.project import project_info
-from headwater.runtime.scheduler import python_tag
+from headwater.runtime.scheduler import version_tags
 from headwater.runtime.single import SingleOutcome, run_single_task
 from headwater.runtime.spin_target import find_task, parse_target
 from headwater.runtime.step_timeout import backstop_after, timeout_message
@@ -120,7 +120,7 @@ class _Spin:
         meta = open_metadata(where.metadata_url)
         try:
             spin_run = meta.new_run(
-                flow, user=user, tags=[], system_tags=[f"{SPIN_TAG}{task.pathspec}", python_tag(),
+                flow, user=user, tags=[], system_tags=[f"{SPIN_TAG}{task.pathspec}", *version_tags(),
                                                       *(project.system_tags() if project else [])],
                 params=params, origin_run_id=run.run_id, pid=os.getpid(),
                 host=socket.gethostname(), id_prefix=SPIN_ID_PREFIX)
