@@ -92,6 +92,24 @@ class DataArtifact:
     def tags(self) -> frozenset[str]:
         return self._task.tags
 
+    @property
+    def user_tags(self) -> frozenset[str]:
+        return self._task.user_tags
+
+    @property
+    def system_tags(self) -> frozenset[str]:
+        return self._task.system_tags
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        """For an artifact of a task resume cloned: the same artifact in the earlier run."""
+        origin = self._task.origin_pathspec
+        return f"{origin}/{self._name}" if origin else None
+
+    def is_in_namespace(self) -> bool:
+        """Whether the run the artifact belongs to is in the current namespace."""
+        return self._task.is_in_namespace()
+
 
 class MetaflowData:
     """``task.data``: attribute access to artifact values, ``'x' in task.data``."""

@@ -11,8 +11,10 @@ level; per-task details of a listed step are fetched for the whole step at once
 
 Differences from Metaflow, on purpose:
 
-* ``run.status`` is 'running', 'succeeded' or 'failed', and a run whose scheduler died reads
-  as 'failed' (Metaflow cannot tell, issue 1512), as do the tasks it left unfinished.
+* ``run.status`` (Metaflow's Run has none) is 'running', 'succeeded' or 'failed', agreeing
+  with ``run.successful``: a run whose scheduler died reads as 'failed' (Metaflow cannot tell,
+  issue 1512), as do the tasks it left unfinished, and so does a run whose end step @catch
+  caught.
   ``run.finished`` and ``task.finished`` are True once the run has ended in any way, so a
   polling loop always terminates.
 * ``task.exception`` is the failure of the task's latest attempt (type name, message and
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from headwater.client import _context, lineage, run_graph
 from headwater.client._batch import TaskDetails
@@ -40,27 +42,15 @@ from headwater.client._lookup import (
 from headwater.client.artifacts import DataArtifact, MetaflowArtifacts, MetaflowData
 from headwater.client.environment_info import environment_info
 from headwater.client.namespace import namespace_tags
+from headwater.client.task_metadata import Metadata, task_metadata
 from headwater.exceptions import NotFoundError
 from headwater.meta import AttemptRow, FlowRow, RunRow, StepRow, TaskRow
 from headwater.meta.rows import FAILED, RUNNING, SUCCEEDED
 from headwater.meta.tags import LOCAL_RUNTIME, check_tags
-from headwater.records import Manifest, TaskFailure, replace
+from headwater.records import ArtifactRef, Manifest, TaskFailure, replace
 from headwater.store.code_package import CodePackage
+from headwater.store.datastore import inline_ref
 from headwater.store.task_log import decode as decode_log
-
-
-class Metadata(NamedTuple):
-    """One fact recorded about a task, in Metaflow's shape (``task.metadata``)."""
-
-    name: str
-    value: str
-    created_at: int | None  # milliseconds since the epoch
-    type: str
-    task: str  # the task's pathspec
-
-
-def _millis(seconds: float | None) -> int | None:
-    return None if seconds is None else int(seconds * 1000)
 
 
 class _Object:
@@ -174,6 +164,19 @@ class Flow(_Object):
         """A flow has no tags of its own (its runs do), as with Metaflow."""
         return frozenset()
 
+    @property
+    def user_tags(self) -> frozenset[str]:
+        return frozenset()
+
+    @property
+    def system_tags(self) -> frozenset[str]:
+        return frozenset()
+
+    @property
+    def origin_pathspec(self) -> None:
+        """A flow is never cloned (Metaflow's flows have the attribute too, always None)."""
+        return None
+
     def is_in_namespace(self) -> bool:
         """Whether the flow has a run in the current namespace (Metaflow's rule for a flow)."""
         return bool(meta().list_runs(self._pathspec, tags=namespace_tags(), limit=1))
@@ -244,21 +247,28 @@ class Run(_InRun):
 
     @property
     def status(self) -> str:
-        """'running', 'succeeded' or 'failed'; a run whose scheduler died reads 'failed'.
+        """'running', 'succeeded' or 'failed' (headwater's; Metaflow's Run has no status).
 
-        The Runner's ``ExecutingRun.status`` says 'successful' where this says 'succeeded': both
-        are Metaflow's words. ``run.successful`` is the same in both worlds.
+        It agrees with :attr:`successful`: a run whose scheduler died reads 'failed', and so
+        does a run whose end step raised and ``@catch`` caught (it finished, but did not
+        succeed). The Runner's ``ExecutingRun.status`` says 'successful' where this says
+        'succeeded': both are Metaflow's words.
         """
-        return self._fresh().live_status
+        status = self._fresh().live_status
+        if status == SUCCEEDED and self._end_caught():
+            return FAILED
+        return status
 
     @property
     def successful(self) -> bool:
         """True when the run succeeded and its end step did too: as in Metaflow, a run whose end
         step raised and ``@catch`` caught is finished but not successful."""
-        if self.status != SUCCEEDED:
-            return False
+        return self.status == SUCCEEDED
+
+    def _end_caught(self) -> bool:
+        """Whether the run's end step raised and ``@catch`` caught it."""
         end = self.end_task
-        return end is None or not end._caught_raise()
+        return end is not None and end._caught_raise()
 
     @property
     def finished(self) -> bool:
@@ -356,20 +366,20 @@ class Run(_InRun):
         self._change_tags((), _as_tags(tag))
 
     def add_tags(self, tags: Iterable[str]) -> None:
-        self._change_tags((), tags)
+        self._change_tags((), _many(tags))
 
     def remove_tag(self, tag: str) -> None:
         self._change_tags(_as_tags(tag), ())
 
     def remove_tags(self, tags: Iterable[str]) -> None:
-        self._change_tags(tags, ())
+        self._change_tags(_many(tags), ())
 
     def replace_tag(self, tag_to_remove: str, tag_to_add: str) -> None:
         self.replace_tags(_as_tags(tag_to_remove), _as_tags(tag_to_add))
 
     def replace_tags(self, tags_to_remove: Iterable[str], tags_to_add: Iterable[str]) -> None:
         """Remove then add user tags in one transaction. System tags cannot be removed."""
-        tags_to_remove, tags_to_add = list(tags_to_remove), list(tags_to_add)
+        tags_to_remove, tags_to_add = list(_many(tags_to_remove)), list(_many(tags_to_add))
         if not tags_to_remove and not tags_to_add:
             raise TaggingError(f"replace_tags on run {self._pathspec} got no tag to remove or add")
         self._change_tags(tags_to_remove, tags_to_add)
@@ -398,6 +408,12 @@ class Run(_InRun):
 def _as_tags(tag: Any) -> tuple[Any, ...]:
     """One tag, or (kept for scripts written for older Metaflow clients) a list of them."""
     return tuple(tag) if isinstance(tag, (list, tuple)) else (tag,)
+
+
+def _many(tags: Iterable[str] | str) -> Iterable[str]:
+    """Tags for ``add_tags`` and friends: a plain string is one tag, as Metaflow takes it
+    (never its characters)."""
+    return (tags,) if isinstance(tags, str) else tags
 
 
 def _valid_tags(tags: Iterable[str]) -> list[str]:
@@ -576,9 +592,11 @@ class Task(_InRun):
     # -- artifacts ------------------------------------------------------------------------------
 
     def _manifest(self) -> Manifest:
-        """Run parameters (artifacts of every task, as in Metaflow) overlaid by the task's own."""
+        """The flow's ``name`` and the run's parameters (artifacts of every task, as in
+        Metaflow), overlaid by the task's own."""
         self._fresh()
-        return {**self._run_row.params, **self._details.manifest(self._row.task_id)}
+        return {"name": _name_ref(self._run_row.flow), **self._run_row.params,
+                **self._details.manifest(self._row.task_id)}
 
     def _load(self, name: str) -> Any:
         if name not in self._values:
@@ -699,7 +717,7 @@ class Task(_InRun):
         """The number of @catch's stand-in attempt when it followed a step that raised (Metaflow
         handles such a failure within the failed attempt, so that attempt is the task's)."""
         facts = (self._fresh().transition or {}).get("metadata") or {}
-        number = facts.get("catch-attempt")
+        number = facts.get("catch-attempt")  # recorded by the task; hidden from metadata
         return int(number) if number is not None and str(number).isdigit() else None
 
     @property
@@ -715,6 +733,16 @@ class Task(_InRun):
     @property
     def stderr(self) -> str:
         return self._log("stderr")
+
+    @property
+    def stdout_size(self) -> int:
+        """Bytes of :attr:`stdout` (UTF-8), as Metaflow's ``stdout_size``."""
+        return len(self.stdout.encode("utf-8", errors="replace"))
+
+    @property
+    def stderr_size(self) -> int:
+        """Bytes of :attr:`stderr` (UTF-8), as Metaflow's ``stderr_size``."""
+        return len(self.stderr.encode("utf-8", errors="replace"))
 
     @property
     def runtime_name(self) -> str:
@@ -739,46 +767,21 @@ class Task(_InRun):
         return environment_info(self._run_row, self._row.step)
 
     @property
-    def metadata_dict(self) -> dict[str, str]:
-        """Facts recorded about the task, name -> value (a subset of Metaflow's keys)."""
-        row = self._fresh()
-        facts = {
-            "attempt": str(self.current_attempt),
-            "runtime": self.runtime_name,
-        }
-        origin_run = self._run_row.origin_run_id
-        if origin_run:  # every task of a resumed run, as Metaflow records it
-            facts["origin-run-id"] = origin_run
-        if row.origin_pathspec:
-            facts["origin-task-id"] = row.origin_pathspec.rsplit("/", 1)[-1]
-        for tag in self._run_row.system_tags:
-            if tag.startswith("python_version:"):
-                facts["python_version"] = tag.partition(":")[2]
-        index = row.foreach_index
-        if index is not None:
-            facts["foreach-index"] = str(index)
-        if lineage.is_control_task(row):  # Metaflow's mark of a num_parallel control task
-            facts["internal_task_type"] = "control_task"
-        facts.update((row.transition or {}).get("metadata") or {})  # e.g. dask-worker
-        return facts
+    def metadata_dict(self) -> dict[str, Any]:
+        """Facts recorded about the task, name -> value: the latest of each of
+        :attr:`metadata` (so the latest attempt's), as Metaflow's ``metadata_dict``."""
+        return {m.name: m.value for m in self.metadata}
 
     @property
     def metadata(self) -> list[Metadata]:
         """Facts recorded about the task as Metaflow's ``Metadata`` records (name, value,
-        created_at, type, task): one ``attempt`` record per attempt made, then the facts of
-        ``metadata_dict`` other than the attempt."""
-        facts = self.metadata_dict
-        stand_in = facts.get("catch-attempt")  # @catch's stand-in is not an attempt of the step
-        records = [
-            Metadata("attempt", str(a.attempt), _millis(a.started_at), "attempt", self.pathspec)
-            for a in self.attempts if str(a.attempt) != stand_in
-        ]
-        when = _millis(self._fresh().finished_at)
-        records.extend(
-            Metadata(name, value, when, name, self.pathspec)
-            for name, value in facts.items() if name != "attempt"
-        )
-        return records
+        created_at in milliseconds, type, task), oldest first: those of every attempt, or of
+        the one asked for with ``Task(..., attempt=N)``. See :mod:`.task_metadata`."""
+        stand_in = self._stand_in()
+        attempts = [a for a in self.attempts if a.attempt != stand_in]
+        if self._attempt is not None:
+            attempts = [a for a in attempts if a.attempt == self._attempt]
+        return task_metadata(self, attempts)
 
     def loglines(self, stream: str = "stdout") -> Iterator[tuple[datetime | None, str]]:
         """The attempt's log, line by line, as (time, line) pairs.
@@ -841,6 +844,18 @@ class Task(_InRun):
         what = f"{stream} of {self._pathspec} (attempt {attempt.attempt})"
         output, times = decode_log(bytes(_context.current().store().load_bytes(key, what=what)))
         return output.decode("utf-8", errors="replace"), times
+
+
+_NAME_REFS: dict[str, ArtifactRef] = {}
+
+
+def _name_ref(flow: str) -> ArtifactRef:
+    """The ``name`` artifact Metaflow stores in every task (the flow's name): headwater's tasks
+    do not write it, the client shows it, made once per flow name (inline, nothing stored)."""
+    ref = _NAME_REFS.get(flow)
+    if ref is None:
+        ref = _NAME_REFS[flow] = inline_ref(flow, name="name", where=flow)
+    return ref
 
 
 def _store() -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from headwater.client.core import TaggingError
 from headwater.exceptions import (
     ConflictingArtifactsError,
     HeadwaterException,
@@ -16,6 +17,7 @@ MetaflowException = HeadwaterException
 MetaflowNotFound = NotFoundError
 MetaflowNamespaceMismatch = NamespaceMismatchError
 MetaflowInternalError = HeadwaterException
+MetaflowTaggingError = TaggingError
 UnhandledInMergeArtifactsException = ConflictingArtifactsError
 MissingInMergeArtifactsException = MissingArtifactsToMergeError
 
@@ -32,7 +34,8 @@ ExternalCommandFailed.__module__ = "metaflow.exception"
 
 __all__ = [
     "ExternalCommandFailed", "MetaflowException", "MetaflowInternalError",
-    "MetaflowNamespaceMismatch", "MetaflowNotFound", "MissingInMergeArtifactsException",
+    "MetaflowNamespaceMismatch", "MetaflowNotFound", "MetaflowTaggingError",
+    "MissingInMergeArtifactsException",
     "UnhandledInMergeArtifactsException",
 ]
 

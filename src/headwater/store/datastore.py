@@ -274,6 +274,12 @@ class DataStore:
         return _verified(buf, key, what, f"blob {key} in {self.root}")
 
 
+def inline_ref(value: object, *, name: str, where: str) -> ArtifactRef:
+    """The ref of a small value that carries its encoded bytes itself, stored nowhere: for
+    artifacts the client shows without any task having written them (the flow's ``name``)."""
+    return _inline_ref(encode(value, name=name, where=where))
+
+
 def _inline_ref(encoded: Encoded) -> ArtifactRef:
     """The ref of a small artifact, which carries its encoded bytes itself."""
     data = b"".join(bytes(part) for part in encoded.parts)
