@@ -187,7 +187,7 @@ def test_a_failed_task_keeps_what_it_had_set_and_resume_runs_it_again(tmp_path, 
     task = Run("FailedStateFlow/1")["middle"].task
     assert not task.successful and task.exception.type == "ValueError"
     assert task.data.progress == [1, 2] and task.data.before == "set in start"  # as Metaflow
-    assert {a.id for a in task} == {"before", "progress"}
+    assert {a.id for a in task} == {"before", "name", "progress"}
 
     (tmp_path / "fixed").write_text("")
     resumed = cli("--quiet", "resume", "failed_flow.py")

@@ -278,6 +278,10 @@ def test_a_run_whose_end_step_catch_caught_is_not_successful(tmp_path, run_headw
     assert latest.id == "2" and latest.finished
     assert latest.successful is False  # Metaflow: a run is successful when its end task is
     assert Flow("EndCaughtFlow").latest_successful_run.id == "1"
+    # headwater's run.status (Metaflow's Run has none) agrees with successful and finished.
+    assert latest.status == "failed"
+    assert Flow("EndCaughtFlow")["1"].status == "succeeded"
+    assert latest["end"].task.metadata_dict["attempt_ok"] == "True"  # caught, as Metaflow says
 
 
 # -- Runner: what Metaflow's Runner checks before it starts anything ---------------------------
@@ -307,6 +311,20 @@ def test_runner_refuses_a_value_of_the_wrong_type_with_a_type_error(typed_flow, 
     name = next(iter(kwargs))
     assert "fix: pass a Python" in str(raised.value) and f"run({name}=" in str(raised.value)
     assert _runs(Path(flow).parent, "TypedFlow") == []  # refused before any run was recorded
+
+
+def test_runner_refuses_none_for_a_required_parameter_with_a_type_error(typed_flow):
+    flow, env = typed_flow
+    with Runner(flow, show_output=False, env=env) as runner:
+        with pytest.raises(TypeError) as raised:  # Metaflow: TypeError "Invalid type for 'req'"
+            runner.run(req=None)
+        assert isinstance(raised.value, RunnerArgumentTypeError)
+        assert "required parameter 'req' of TypedFlow: got None" in str(raised.value)
+        assert "fix: pass a value, e.g. Runner(...).run(req=...)" in str(raised.value)
+        done = runner.run(req=1, n=None)  # None for an optional one: its default, as Metaflow
+        assert done.status == "successful", done.stderr
+        assert done.run["start"].task.data.seen[0] == 3
+    assert [run.id for run in _runs(Path(flow).parent, "TypedFlow")] == ["1"]
 
 
 def test_runner_accepts_what_metaflows_accepts(typed_flow):
