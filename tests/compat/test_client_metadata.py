@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -228,3 +229,28 @@ def test_tag_mutations_take_a_string_as_one_tag_and_raise_metaflows_tagging_erro
         resumed.remove_tag(runtime)
     with pytest.raises(MetaflowTaggingError, match="non-empty string"):
         resumed.add_tag("")
+
+
+LOG_TIMES = textwrap.dedent("""
+    import sys
+    from datetime import timezone
+
+    from headwater import Run, metadata, namespace
+
+    metadata(sys.argv[1])
+    namespace(None)
+    task = Run("FactsFlow/1")["start"].task
+    (when, line), = task.loglines("stdout")
+    (_, raw), = task.loglines("stdout", as_unicode=False)
+    as_utc = when.replace(tzinfo=timezone.utc).timestamp()
+    print(line, raw, task.created_at.timestamp() - 1 <= as_utc <= task.finished_at.timestamp() + 1)
+""")
+
+
+def test_log_lines_carry_naive_utc_times_and_bytes_on_request(facts_run):
+    # In a time zone far from UTC: Metaflow's log times are naive UTC, its other times local.
+    env = {**os.environ, "TZ": "America/New_York"}
+    done = subprocess.run([sys.executable, "-c", LOG_TIMES, str(facts_run / ".headwater")],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["hello", "from", "start", "b'hello", "from", "start'", "True"]

@@ -56,6 +56,14 @@ def test_parameters_pseudo_step_carries_graph_and_endpoints(launch):
     assert info["graph_structure"][0] == "begin" and info["graph_structure"][-1] == "finish"
     assert task["alpha"].data == 1
     assert "_parameters" not in {step.id for step in run}  # not a step of the run
+    # As Metaflow 2.19.38's: the flow's name beside the parameters, _graph_info left out of
+    # iteration, the run's facts in metadata_dict.
+    names = [artifact.id for artifact in task]
+    assert "name" in names and "alpha" in names and "_graph_info" not in names
+    assert task.data.name == "CompatStepRolesFlow"
+    assert task.metadata_dict["runtime"] == "dev"
+    assert task.metadata_dict["script-name"] == "step_roles_flow.py"
+    assert task.metadata_dict["metaflow_version"] == "2.19.0+headwater"
 
 
 def test_single_step_flow_is_its_own_start_and_end(launch):

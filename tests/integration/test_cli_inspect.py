@@ -121,7 +121,9 @@ def test_dump_lists_artifacts_with_type_size_and_small_values(folder, ids):
     tasks = dump_lines(proc.stdout)
     assert list(tasks) == [f"InspectFlow/1/start/{task}"]
     arts = tasks[f"InspectFlow/1/start/{task}"]
-    assert set(arts) == {"big", "greeting", "letters", "number", "small"}
+    # Metaflow's dump lists the flow's name artifact too
+    assert set(arts) == {"big", "greeting", "letters", "name", "number", "small"}
+    assert arts["name"].endswith("'InspectFlow'")
     size = re.compile(r"\b(\d+) bytes\b")
     for name, rest in arts.items():
         assert size.search(rest), (name, rest)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from datetime import timezone
 from pathlib import Path
 
 from headwater import Flow
@@ -236,7 +237,10 @@ def test_loglines_give_each_line_the_time_it_was_printed(tmp_path: Path) -> None
     assert (first, second) == ("first line", "second line")
     # Stored to the millisecond (rounded), so a stamp may read up to half a millisecond late.
     precision = 0.001
-    assert first_at.timestamp() - precision <= between <= second_at.timestamp() + precision
+    # Naive datetimes in UTC, as Metaflow's log lines carry.
+    first_ts = first_at.replace(tzinfo=timezone.utc).timestamp()
+    second_ts = second_at.replace(tzinfo=timezone.utc).timestamp()
+    assert first_ts - precision <= between <= second_ts + precision
     assert task.stdout == "first line\nsecond line\n"  # the text itself is unchanged
 
 

@@ -24,7 +24,7 @@ Differences from Metaflow, on purpose:
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from headwater.client import _context, lineage, run_graph
@@ -783,22 +783,26 @@ class Task(_InRun):
             attempts = [a for a in attempts if a.attempt == self._attempt]
         return task_metadata(self, attempts)
 
-    def loglines(self, stream: str = "stdout") -> Iterator[tuple[datetime | None, str]]:
-        """The attempt's log, line by line, as (time, line) pairs.
+    def loglines(self, stream: str = "stdout", as_unicode: bool = True,
+                 meta_dict: dict[str, Any] | None = None,
+                 ) -> Iterator[tuple[datetime | None, str | bytes]]:
+        """The attempt's log, line by line, as (time, line) pairs, as Metaflow's: each time is
+        a naive datetime in UTC, each line a str (bytes with ``as_unicode=False``).
 
         Each line has the time it was printed (when it reached the scheduler). Logs stored
         before headwater kept those times give every line the time the attempt finished; a
-        line has None only while its attempt runs.
+        line has None only while its attempt runs. ``meta_dict`` is accepted for Metaflow's
+        signature and not needed.
         """
         if stream not in ("stdout", "stderr"):
             raise ValueError("stream must be 'stdout' or 'stderr'")
         attempt = self._chosen_attempt()
         when = getattr(attempt, "finished_at", None)
-        fallback = datetime.fromtimestamp(when) if when else None
+        fallback = _utc(when) if when else None
         text, times = self._log_with_times(stream)
         for number, line in enumerate(text.splitlines()):
-            stamp = datetime.fromtimestamp(times[number]) if number < len(times) else fallback
-            yield stamp, line
+            stamp = _utc(times[number]) if number < len(times) else fallback
+            yield stamp, (line if as_unicode else line.encode("utf-8", errors="replace"))
 
     def _chosen_attempt(self) -> AttemptRow | None:
         attempts = self.attempts
@@ -844,6 +848,11 @@ class Task(_InRun):
         what = f"{stream} of {self._pathspec} (attempt {attempt.attempt})"
         output, times = decode_log(bytes(_context.current().store().load_bytes(key, what=what)))
         return output.decode("utf-8", errors="replace"), times
+
+
+def _utc(seconds: float) -> datetime:
+    """A naive datetime in UTC, as Metaflow's log lines carry (its other times are local)."""
+    return datetime.fromtimestamp(seconds, timezone.utc).replace(tzinfo=None)
 
 
 _NAME_REFS: dict[str, ArtifactRef] = {}

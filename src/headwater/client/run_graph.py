@@ -89,7 +89,7 @@ class ParametersTask:
     def _values(self) -> dict[str, Any]:
         if self._cache is None:
             run = self._step.parent
-            values = dict(run.parameters)
+            values = {"name": run._run_row.flow, **run.parameters}
             graph = recorded_graph(run._run_row)
             if graph is not None:
                 values[GRAPH_INFO] = graph
@@ -98,8 +98,20 @@ class ParametersTask:
 
     @property
     def metadata_dict(self) -> dict[str, str]:
-        start, end = endpoints(self._step.parent._run_row)
-        return {"start_step": start, "end_step": end}
+        """The run's facts (``user``, ``runtime``, ``python_version``, ``metaflow_version``,
+        ``script-name``), ``attempt-done`` and its first and last steps, as Metaflow records
+        them on this task."""
+        run_row = self._step.parent._run_row
+        start, end = endpoints(run_row)
+        facts = {"attempt-done": "0"}
+        for tag in run_row.system_tags:
+            name, _, value = tag.partition(":")
+            if name in ("user", "runtime", "python_version", "metaflow_version"):
+                facts[name] = value
+        script = str((recorded_graph(run_row) or {}).get("file") or "")
+        if script:
+            facts["script-name"] = script.replace("\\", "/").rsplit("/", 1)[-1]
+        return {**facts, "start_step": start, "end_step": end}
 
     @property
     def data(self) -> _Data:
@@ -115,7 +127,9 @@ class ParametersTask:
         return name in self._values()
 
     def __iter__(self) -> Iterator[_Value]:
-        return iter([_Value(self, name, value) for name, value in sorted(self._values().items())])
+        """Its artifacts but the internal ``_graph_info`` (readable by name), as Metaflow's."""
+        return iter([_Value(self, name, value) for name, value in sorted(self._values().items())
+                     if not name.startswith("_")])
 
     @property
     def successful(self) -> bool:
