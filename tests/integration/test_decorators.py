@@ -220,8 +220,8 @@ def test_with_catch_applies_to_every_step(tmp_path):
     client(tmp_path)
     run = Flow("FirstTryFailsFlow").latest_run
     # As Metaflow's: each caught task reads unsuccessful, and so does the run, its end step
-    # having been caught; the run still went on to its end.
-    assert not run.successful and run.finished and run.status == "succeeded"
+    # having been caught; the run still went on to its end (run.status agrees: 'failed').
+    assert not run.successful and run.finished and run.status == "failed"
     for name in ("start", "middle", "end"):
         task = run[name].task
         assert not task.successful and task.data.oops.type == "RuntimeError", name

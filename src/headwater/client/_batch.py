@@ -24,6 +24,7 @@ class TaskDetails:
         self.only_task = only_task
         self._manifests: dict[str, Manifest] | None = None
         self._attempts: dict[str, list[AttemptRow]] | None = None
+        self.graph: dict | None = None  # the run's recorded graph, once a task's facts need it
 
     def manifest(self, task_id: str) -> Manifest:
         if self._manifests is None:

@@ -70,7 +70,10 @@ def task_metadata(task: Task, attempts: list[AttemptRow]) -> list[Metadata]:
     @catch's stand-in after a step that raised, which Metaflow counts within the failed one)."""
     row = task._fresh()
     run_row = task._run_row
-    graph = run_graph.recorded_graph(run_row) or {}
+    graph = task._details.graph
+    if graph is None:  # once per step listed (its tasks share their details), once recorded
+        graph = run_graph.recorded_graph(run_row) or {}
+        task._details.graph = graph or None
     started = {**datastore_facts(), "origin-run-id": str(run_row.origin_run_id)}
     started.update(_run_facts(run_row.system_tags, graph))
     started.update(_foreach_facts(task, graph))
