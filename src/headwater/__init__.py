@@ -6,7 +6,7 @@ so that ``import headwater`` stays fast for flows that never read past runs.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from headwater.cli.excepthook import install as _install_excepthook  # noqa: E402
 from headwater.decorators import (  # noqa: E402
@@ -37,6 +37,32 @@ from headwater.flow import (  # noqa: E402
     step,
 )
 from headwater.version import __version__  # noqa: E402, F401
+
+if TYPE_CHECKING:  # served on first use (below); a type checker and an editor see them here
+    from headwater.client import DataArtifact as DataArtifact
+    from headwater.client import Flow as Flow
+    from headwater.client import Metaflow as Metaflow
+    from headwater.client import Run as Run
+    from headwater.client import Step as Step
+    from headwater.client import Task as Task
+    from headwater.client import default_namespace as default_namespace
+    from headwater.client import get_metadata as get_metadata
+    from headwater.client import get_namespace as get_namespace
+    from headwater.client import inspect_spin as inspect_spin
+    from headwater.client import metadata as metadata
+    from headwater.client import namespace as namespace
+    from headwater.environments.parsers import (
+        conda_environment_yml_parser as conda_environment_yml_parser,
+    )
+    from headwater.environments.parsers import pyproject_toml_parser as pyproject_toml_parser
+    from headwater.environments.parsers import requirements_txt_parser as requirements_txt_parser
+    from headwater.environments.parsers import yaml_parser as yaml_parser
+    from headwater.runner import Deployer as Deployer
+    from headwater.runner import ExecutingRun as ExecutingRun
+    from headwater.runner import ExecutingTask as ExecutingTask
+    from headwater.runner import NBRunner as NBRunner
+    from headwater.runner import Runner as Runner
+    from headwater.s3client import S3 as S3
 
 _install_excepthook()  # a mistake in a flow's class body reads like any other user error
 

@@ -52,6 +52,24 @@ def test_a_flow_mutator_reads_configs_and_adds_a_class_decorator_with_options(ru
     assert run["end"].task.data.value == 15
 
 
+def test_options_read_from_a_config_reach_init_as_values(run):
+    assert run["start"].task.data.before == "start:start"
+    assert run["end"].task.data.before == "end:last"  # Label's init got labels.end's value
+
+
+@pytest.mark.parametrize("executor", ["local", "spawn"])
+def test_options_read_from_a_config_follow_the_config_given(tmp_path, executor):
+    """``--config-value`` changes what the decorators' ``init`` receives, in a forked task and
+    in a fresh interpreter (``--executor spawn``) alike."""
+    proc = hw(FLOW, "--config-value", "labels", '{"start": "given", "end": "also"}', "run",
+              "--executor", executor, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    client(tmp_path)
+    run = Flow("UserDecoratorsFlow").latest_run
+    assert run["start"].task.data.before == "start:given"
+    assert run["end"].task.data.before == "end:also"
+
+
 def test_without_the_retry_the_mutated_step_fails_then_passes(tmp_path):
     proc = hw(FLOW, "--config-value", "settings", '{"factor": 2}', "run", cwd=tmp_path,
               FLAKY="0")

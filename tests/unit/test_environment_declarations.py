@@ -84,6 +84,29 @@ def test_conda_libraries_are_packages_and_channels_are_kept():
     assert found["mid"].packages == () and found["mid"].kind == "conda"
 
 
+def test_conda_libraries_merge_into_packages_and_packages_win_on_a_clash():
+    """What Metaflow's ``plugins/conda/test_conda_decorator_unit.py`` checks on its decorator
+    classes, seen through the declarations a run builds: on the step and on the flow alike."""
+    @conda_base(packages={"pandas": "2.2"}, libraries={"pandas": "2.1", "scipy": "1.13"})
+    class F(FlowSpec):
+        @conda(packages={"numpy": "2.4.3"}, libraries={"numpy": "2.4.1", "scipy": "1.7"})
+        @step
+        def start(self):
+            self.next(self.mid)
+
+        @step
+        def mid(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    found = _declared(F)
+    assert dict(found["start"].packages) == {"pandas": "2.2", "numpy": "2.4.3", "scipy": "1.7"}
+    assert dict(found["mid"].packages) == {"pandas": "2.2", "scipy": "1.13"}
+
+
 def test_conda_spellings_of_a_python_version_name_that_version():
     """Metaflow flows write ``python="3.10.*"`` (as conda does); headwater reads it as 3.10."""
     @conda_base(python="3.10.*")

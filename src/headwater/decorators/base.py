@@ -9,12 +9,15 @@ every decorator a few lines long and lets them stack without knowing of one anot
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from headwater.exceptions import FlowDefinitionError
 from headwater.flow.config import SPREAD_PREFIX, is_deferred, resolve_deferred
 from headwater.flow.step import DECORATORS_ATTR
 from headwater.records import Factory, Record
+
+if TYPE_CHECKING:
+    from headwater.decorators.typed import StepDecoratorFunction
 
 
 class StepPolicy(Record):
@@ -95,7 +98,7 @@ class StepDecorator:
         return f"@{self.name}({opts})"
 
 
-def make_step_decorator(cls: type[StepDecorator]) -> Callable[..., Any]:
+def make_step_decorator(cls: type[StepDecorator]) -> StepDecoratorFunction:
     """The user-facing decorator: ``@retry`` and ``@retry(times=3)`` both work."""
 
     def decorator(func: Callable[..., Any] | None = None, **options: Any) -> Any:
@@ -107,7 +110,7 @@ def make_step_decorator(cls: type[StepDecorator]) -> Callable[..., Any]:
     decorator.__name__ = cls.name
     decorator.__doc__ = cls.__doc__
     decorator.decorator_class = cls  # type: ignore[attr-defined]
-    return decorator
+    return cast("StepDecoratorFunction", decorator)
 
 
 def _attach(func: Callable[..., Any], instance: StepDecorator) -> Callable[..., Any]:

@@ -7,8 +7,12 @@ renders it after the step (``runtime/task_cards.py``) and the scheduler records 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from headwater.decorators.base import StepDecorator, StepPolicy, make_step_decorator
+
+if TYPE_CHECKING:
+    from headwater.decorators.typed import CardFunction
 
 _NAME = r"^[A-Za-z0-9_-]+$"  # a pattern string: re compiles (and caches) it on first use
 _ID = r"^[A-Za-z0-9_]+$"  # a pattern string: re compiles (and caches) it on first use
@@ -37,4 +41,4 @@ class CardDecorator(StepDecorator):
         policy.cards.append(dict(self.attributes))
 
 
-card = make_step_decorator(CardDecorator)
+card: CardFunction = make_step_decorator(CardDecorator)

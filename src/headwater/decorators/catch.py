@@ -7,8 +7,13 @@ takes the step's transition, so the flow goes on and later steps can look at wha
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from headwater.decorators.base import StepDecorator, StepPolicy, make_step_decorator
 from headwater.records import Record
+
+if TYPE_CHECKING:
+    from headwater.decorators.typed import CatchFunction
 
 
 class CaughtException(Record, frozen=True):
@@ -45,4 +50,4 @@ class CatchDecorator(StepDecorator):
         policy.catch_print = bool(self.attributes["print_exception"])
 
 
-catch = make_step_decorator(CatchDecorator)
+catch: CatchFunction = make_step_decorator(CatchDecorator)

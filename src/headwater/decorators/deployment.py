@@ -7,13 +7,15 @@ schedule). A local ``run`` ignores them and says so in one line.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from headwater.decorators.typed import FlowDecoratorFunction
 
 _NOTE = "takes effect when the flow is deployed (argo-workflows / airflow create); ignored by run"
 
 
-def _flow_decorator(name: str) -> Callable[..., Any]:
+def _flow_decorator(name: str) -> FlowDecoratorFunction:
     def decorator(cls: Any = None, **options: Any) -> Any:
         def attach(flow_cls: Any) -> Any:
             existing = dict(getattr(flow_cls, "_hw_flow_decorators", {}))
@@ -26,7 +28,7 @@ def _flow_decorator(name: str) -> Callable[..., Any]:
         return attach
 
     decorator.__name__ = name
-    return decorator
+    return cast("FlowDecoratorFunction", decorator)
 
 
 schedule = _flow_decorator("schedule")

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from headwater.decorators.base import StepDecorator, StepPolicy, make_step_decorator
+
+if TYPE_CHECKING:
+    from headwater.decorators.typed import EnvironmentFunction
 
 
 class EnvironmentDecorator(StepDecorator):
@@ -18,4 +23,4 @@ class EnvironmentDecorator(StepDecorator):
         policy.env.update({k: str(v) for k, v in self.attributes["vars"].items()})
 
 
-environment = make_step_decorator(EnvironmentDecorator)
+environment: EnvironmentFunction = make_step_decorator(EnvironmentDecorator)

@@ -12,8 +12,8 @@ A hook is a function of the flow file (given as the function or its name) or an 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar, overload
 
 from headwater.exceptions import FlowDefinitionError
 
@@ -37,6 +37,18 @@ def _names(kind: str, hooks: Iterable[Any], flow_module: str) -> list[str]:
                 f"@exit_hook({kind}=...): {hook!r} is neither a function nor a function's name",
                 fix=f"pass functions (or their names): @exit_hook({kind}=[notify])")
     return names
+
+
+C = TypeVar("C", bound=type)
+
+
+@overload
+def exit_hook(cls: C, /) -> C: ...
+
+
+@overload
+def exit_hook(*, on_success: Iterable[Any] = (), on_error: Iterable[Any] = (),
+              options: dict[str, Any] | None = None) -> Callable[[C], C]: ...
 
 
 def exit_hook(cls: Any = None, *, on_success: Iterable[Any] = (), on_error: Iterable[Any] = (),

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from headwater.decorators import user_options
 from headwater.decorators.base import StepDecorator, _attach
 from headwater.decorators.mutators import FlowMutator, StepMutator, add_step_mutator, step_mutators
 from headwater.decorators.named import find, full_name, parse_spec, short_name
@@ -175,6 +176,7 @@ class MutableStep(_Mutable):
                     "already has it", fix="pass duplicates=OVERRIDE or IGNORE to add_decorator")
             self._drop_user(lambda d: type(d) is cls)
         deco = cls(*args, **kwargs)
+        user_options.settle(deco, self._flow_cls.__dict__.get(CONFIG_VALUES_ATTR) or {})
         deco._hw_static = self._statically_defined
         deco._hw_inserted_by = self._inserted_by
         if isinstance(deco, UserStepDecorator):

@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from headwater.decorators import user_options
 from headwater.decorators.mutators import declared_flow_mutators, step_mutators
+from headwater.decorators.user_step import user_wrappers
 from headwater.flow.step import step_members
 
 _APPLIED_ATTR = "_hw_mutators_applied"
@@ -21,9 +23,12 @@ _FAILED_ATTR = "_hw_mutators_failed"  # what a mutator raised, for each later ap
 
 
 def has_mutators(flow_cls: type) -> bool:
-    """Whether the flow or one of its steps carries a mutator."""
+    """Whether the flow or one of its steps carries a mutator, or a user step decorator whose
+    options read a config (its ``init`` waits for the configs, as a mutator does)."""
     return bool(declared_flow_mutators(flow_cls)) or any(
-        getattr(func, "_hw_step_mutators", None) for _, func in _steps(flow_cls))
+        getattr(func, "_hw_step_mutators", None)
+        or any(user_options.pending(d) for d in user_wrappers(func))
+        for _, func in _steps(flow_cls))
 
 
 def mutators_pending(flow_cls: type) -> bool:
@@ -62,6 +67,11 @@ def _apply(flow_cls: type, configs: Mapping[str, Any]) -> None:
 
     type.__setattr__(flow_cls, CONFIG_VALUES_ATTR, dict(configs))
     running = declared_flow_mutators(flow_cls)
+    for deco in running:
+        user_options.settle(deco, configs)
+    for _, func in _steps(flow_cls):
+        for deco in [*step_mutators(func), *user_wrappers(func)]:
+            user_options.settle(deco, configs)
     type.__setattr__(flow_cls, RUNNING_MUTATORS_ATTR, running)
     for pre in (True, False):
         _each(running, lambda m, pre=pre: MutableFlow(flow_cls, **_flags(m, pre)), pre)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import types
 from typing import Any
 
+from headwater.decorators import user_options
 from headwater.decorators.named import Named, full_name
 from headwater.exceptions import FlowDefinitionError
 
@@ -32,8 +33,7 @@ class _Options(Named):
     _hw_inserted_by: list[str] | None = None  # the mutators that added this one, innermost first
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._hw_args, self._hw_kwargs = args, dict(kwargs)  # for decorator_specs
-        self.init(*args, **kwargs)
+        user_options.take(self, args, kwargs)  # init now, or once the configs are known
 
     def init(self, *args: Any, **kwargs: Any) -> None:
         """Take the mutator's options; the default takes none."""

@@ -8,16 +8,28 @@ The decorator only records the project name on the class; the launch computes th
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
 
 from headwater.exceptions import FlowDefinitionError
-from headwater.flow.config import is_deferred, resolve_deferred
+from headwater.flow.config import ConfigExpr, is_deferred, resolve_deferred
 
 PROJECT_ATTR = "_hw_project"
 _NAME = r"^[a-z0-9_]{1,128}$"  # a pattern string: re compiles (and caches) it on first use
 
 
-def project(cls: Any = None, *, name: str | None = None) -> Any:
+C = TypeVar("C", bound=type)
+
+
+@overload
+def project(cls: C, /) -> C: ...
+
+
+@overload
+def project(*, name: str | ConfigExpr) -> Callable[[C], C]: ...
+
+
+def project(cls: Any = None, *, name: Any = None) -> Any:
     """Class decorator: ``@project(name='fraud')`` above the flow class."""
 
     def attach(flow_cls: Any) -> Any:

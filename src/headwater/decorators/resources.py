@@ -10,7 +10,12 @@ take the defaults above: ``@resources(gpu=1)`` asks for 1 CPU, 4096 MB and 1 GPU
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from headwater.decorators.base import StepDecorator, StepPolicy, make_step_decorator
+
+if TYPE_CHECKING:
+    from headwater.decorators.typed import ResourcesFunction
 
 
 class ResourcesDecorator(StepDecorator):
@@ -31,4 +36,4 @@ class ResourcesDecorator(StepDecorator):
         policy.resources = {k: v for k, v in self.attributes.items() if v is not None}
 
 
-resources = make_step_decorator(ResourcesDecorator)
+resources: ResourcesFunction = make_step_decorator(ResourcesDecorator)

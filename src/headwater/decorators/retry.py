@@ -9,7 +9,12 @@ schedulers; headwater honours an explicit one everywhere).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from headwater.decorators.base import StepDecorator, StepPolicy, make_step_decorator
+
+if TYPE_CHECKING:
+    from headwater.decorators.typed import RetryFunction
 
 
 class RetryDecorator(StepDecorator):
@@ -34,4 +39,4 @@ class RetryDecorator(StepDecorator):
         policy.retry_delay_given = self.delay_given
 
 
-retry = make_step_decorator(RetryDecorator)
+retry: RetryFunction = make_step_decorator(RetryDecorator)

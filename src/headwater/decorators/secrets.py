@@ -22,10 +22,13 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from headwater.decorators.base import StepDecorator, StepPolicy, make_step_decorator
 from headwater.exceptions import HeadwaterException
+
+if TYPE_CHECKING:
+    from headwater.decorators.typed import SecretsFunction
 
 DEFAULT_TYPE = "env"
 DEFAULT_TYPE_ENV_VARS = ("HEADWATER_DEFAULT_SECRETS_BACKEND_TYPE",
@@ -64,7 +67,7 @@ class SecretsDecorator(StepDecorator):
                                "allow_override": bool(self.attributes["allow_override"])})
 
 
-secrets = make_step_decorator(SecretsDecorator)
+secrets: SecretsFunction = make_step_decorator(SecretsDecorator)
 
 
 def _spec(source: str | Mapping[str, Any], role: str | None) -> tuple[str, str | None, dict, Any]:

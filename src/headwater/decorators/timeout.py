@@ -8,7 +8,12 @@ later (its whole process group: SIGTERM, then SIGKILL). See :mod:`headwater.runt
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from headwater.decorators.base import StepDecorator, StepPolicy, make_step_decorator
+
+if TYPE_CHECKING:
+    from headwater.decorators.typed import TimeoutFunction
 
 
 class TimeoutDecorator(StepDecorator):
@@ -32,4 +37,4 @@ class TimeoutDecorator(StepDecorator):
         policy.timeout_s = limit if policy.timeout_s is None else min(policy.timeout_s, limit)
 
 
-timeout = make_step_decorator(TimeoutDecorator)
+timeout: TimeoutFunction = make_step_decorator(TimeoutDecorator)

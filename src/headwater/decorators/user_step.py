@@ -22,6 +22,7 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from headwater.decorators import user_options
 from headwater.decorators.named import Named
 from headwater.exceptions import FlowDefinitionError
 from headwater.records import Record
@@ -72,8 +73,7 @@ class UserStepDecorator(Named):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._skip: bool | dict[str, Any] = False
-        self._hw_args, self._hw_kwargs = args, dict(kwargs)  # for decorator_specs
-        self.init(*args, **kwargs)
+        user_options.take(self, args, kwargs)  # init now, or once the configs are known
 
     def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
         if not _is_function(func):

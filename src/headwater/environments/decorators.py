@@ -8,12 +8,15 @@ task starts.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 from headwater.decorators.base import StepDecorator, StepPolicy, make_step_decorator
 from headwater.exceptions import FlowDefinitionError
 from headwater.flow.config import SPREAD_PREFIX, is_deferred, resolve_deferred
+
+if TYPE_CHECKING:
+    from headwater.decorators.typed import CondaFunction, FlowDecoratorFunction, PypiFunction
 
 BASE_ATTR = "_hw_env_base"  # on the flow class: the @pypi_base / @conda_base declaration
 
@@ -179,7 +182,7 @@ def base_declaration(flow_cls: type) -> dict[str, Any] | None:
     return base.value
 
 
-def _base_decorator(kind: str) -> Callable[..., Any]:
+def _base_decorator(kind: str) -> FlowDecoratorFunction:
     name = f"{kind}_base"
 
     def decorator(cls: Any = None, **options: Any) -> Any:
@@ -204,10 +207,10 @@ def _base_decorator(kind: str) -> Callable[..., Any]:
     decorator.__doc__ = (f"``@{name}(packages={{...}}, python='3.11')`` above the flow class: "
                          f"every step runs in this {kind} environment unless it says otherwise. "
                          "Options may come from configs: ``@pypi_base(**config_expr('reqs'))``.")
-    return decorator
+    return cast("FlowDecoratorFunction", decorator)
 
 
-pypi = make_step_decorator(PypiDecorator)
-conda = make_step_decorator(CondaDecorator)
-pypi_base = _base_decorator("pypi")
-conda_base = _base_decorator("conda")
+pypi: PypiFunction = make_step_decorator(PypiDecorator)
+conda: CondaFunction = make_step_decorator(CondaDecorator)
+pypi_base: FlowDecoratorFunction = _base_decorator("pypi")
+conda_base: FlowDecoratorFunction = _base_decorator("conda")

@@ -8,7 +8,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class ParallelFacts(Protocol):
+        """``current.parallel`` in a task of a ``num_parallel`` fan-out (declared here for
+        type checkers: the value is the parallel decorator's record, a layer above)."""
+
+        @property
+        def node_index(self) -> int: ...
+        @property
+        def num_nodes(self) -> int: ...
+        @property
+        def main_ip(self) -> str: ...
+        @property
+        def control_task_id(self) -> str | None: ...
+
 
 # Fields computed on first read while a task runs (``current.run``, ``current.task``): layers
 # above the flow API (the client) register how to make them, so this module imports none of them.
@@ -40,6 +57,44 @@ def _field(name: str) -> property:
 
 class Current:
     """Read-only facts about the task this process is running."""
+
+    if TYPE_CHECKING:  # for type checkers and editors: made from _FIELDS and __getattr__ below
+        @property
+        def flow_name(self) -> str | None: ...
+        @property
+        def run_id(self) -> str | None: ...
+        @property
+        def step_name(self) -> str | None: ...
+        @property
+        def task_id(self) -> str | None: ...
+        @property
+        def retry_count(self) -> int: ...
+        @property
+        def origin_run_id(self) -> str | None: ...
+        @property
+        def parameter_names(self) -> list[str]: ...
+        @property
+        def username(self) -> str | None: ...
+        @property
+        def tags(self) -> set[str]: ...
+        @property
+        def namespace(self) -> str | None: ...
+        @property
+        def is_running_flow(self) -> bool: ...
+        # Present while a task runs, some only on steps that ask for them (@card, @parallel,
+        # @project); reading one elsewhere raises AttributeError. ``card`` (the card collector),
+        # ``run`` and ``task`` (the client's Run and Task) live in layers above this one.
+        card: Any
+        parallel: ParallelFacts
+        project_name: str
+        branch_name: str
+        project_flow_name: str
+        is_user_branch: bool
+        is_production: bool
+        run: Any
+        task: Any
+        graph: dict[str, Any]
+        trigger: Any
 
     def __init__(self) -> None:
         self._reset()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Generator, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from headwater.exceptions import HeadwaterException
 from headwater.runner.locate import find_run, flow_class_candidates
@@ -21,6 +21,7 @@ from headwater.settings import Settings
 if TYPE_CHECKING:
     from headwater.client import Run
 
+_Self = TypeVar("_Self", bound="ExecutingProcess")  # `with runner.run() as running`: its own type
 
 # How much of each output stream an error about a run that did not start quotes.
 _QUOTED_LINES = 200
@@ -157,13 +158,13 @@ class ExecutingProcess:
 
     # -- context management ----------------------------------------------------------------------
 
-    def __enter__(self) -> Any:
+    def __enter__(self: _Self) -> _Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._runner.cleanup()
 
-    async def __aenter__(self) -> Any:
+    async def __aenter__(self: _Self) -> _Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -6,7 +6,9 @@
 - ``Replace`` (a class) runs its own function instead of the step;
 - ``Scale`` (a class with options) changes an artifact after the step;
 - ``AddRetry`` (a step mutator) adds ``@retry`` and ``timing`` to the step it sits on;
-- ``ScaleEnd`` (a flow mutator) reads a Config and adds ``Scale`` to ``end``.
+- ``ScaleEnd`` (a flow mutator) reads a Config and adds ``Scale`` to ``end``;
+- ``Label`` (a step mutator) and ``timing`` on ``start`` take an option read from a Config
+  (``labels.start``): their ``init`` sees its value, never the expression.
 """
 
 import os
@@ -70,6 +72,14 @@ class AddRetry(StepMutator):
         mutable_step.add_decorator(timing, deco_kwargs={"label": "mutated"})
 
 
+class Label(StepMutator):
+    def init(self, label):
+        self.label = label
+
+    def mutate(self, mutable_step):
+        mutable_step.add_decorator(timing, deco_kwargs={"label": self.label})
+
+
 class ScaleEnd(FlowMutator):
     def mutate(self, mutable_flow):
         factor = dict(mutable_flow.configs)["settings"]["factor"]
@@ -81,8 +91,9 @@ class ScaleEnd(FlowMutator):
 @ScaleEnd
 class UserDecoratorsFlow(FlowSpec):
     settings = Config("settings", default_value={"factor": 5})
+    labels = Config("labels", default_value={"start": "start", "end": "last"})
 
-    @timing(label="start")
+    @timing(label=labels.start)
     @step
     def start(self):
         self.next(self.fails)
@@ -113,6 +124,7 @@ class UserDecoratorsFlow(FlowSpec):
             raise RuntimeError("first attempt fails")
         self.next(self.end)
 
+    @Label(label=labels.end)
     @step
     def end(self):
         self.value = 3
