@@ -57,6 +57,21 @@ def seaweed_endpoint(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def gcs_endpoint(tmp_path_factory):
+    """gcp-storage-emulator on loopback with the bucket ``headwater-test``; its endpoint URL."""
+    with servers.gcs_emulator(tmp_path_factory.mktemp("gcs"), ("headwater-test",)) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def azurite_connection(tmp_path_factory):
+    """Azurite's blob service on loopback with the container ``headwater-test``; the connection
+    string that reaches it."""
+    with servers.azurite(tmp_path_factory.mktemp("azurite"), ("headwater-test",)) as connection:
+        yield connection
+
+
+@pytest.fixture(scope="session")
 def dask_cluster(tmp_path_factory, moto_endpoint):
     """A ``dask scheduler`` with workers w1 and w2 (see DASK_WORKERS), loopback only.
 

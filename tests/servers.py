@@ -9,6 +9,10 @@ throwaway folder), waits until it answers, yields how to reach it and stops it b
 - :func:`moto_s3`: moto's S3 server in a thread; yields the endpoint URL.
 - :func:`seaweedfs_s3`: SeaweedFS's ``weed mini`` (a real object store writing to disk);
   yields the endpoint URL.
+- :func:`gcs_emulator`: ``gcp-storage-emulator`` (Google Cloud Storage's JSON API, data on
+  disk); yields its endpoint URL.
+- :func:`azurite`: Azurite's blob service (Microsoft's Azure Storage emulator, data on disk);
+  yields a connection string.
 
 Nothing here depends on pytest, so ``benchmarks/`` can start the same servers.
 """
@@ -400,3 +404,82 @@ def make_bucket(endpoint: str, bucket: str) -> None:
         client.head_bucket(Bucket=bucket)
     except botocore.exceptions.ClientError:
         client.create_bucket(Bucket=bucket)
+
+
+# -- Google Cloud Storage and Azure Blob Storage emulators -----------------------------------------
+
+
+def gcs_env(endpoint: str) -> dict[str, str]:
+    """Environment variables that point gcsfs (and so headwater) at the emulator at ``endpoint``.
+
+    gcsfs's experimental client first asks, over gRPC, whether a bucket has a hierarchical
+    namespace; the emulator speaks only the JSON API, so that probe is turned off (gcsfs falls
+    back to the same calls after retrying for a while)."""
+    return {"STORAGE_EMULATOR_HOST": endpoint, "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false"}
+
+
+@contextmanager
+def gcs_emulator(folder: Path, buckets: tuple[str, ...] = ()) -> Iterator[str]:
+    """``gcp-storage-emulator`` with its data in ``folder`` and ``buckets`` made; yields its
+    endpoint URL. It accepts any (or no) credentials."""
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    program = shutil.which("gcp-storage-emulator", path=str(Path(sys.executable).parent))
+    if program is None:
+        raise RuntimeError("gcp-storage-emulator is not installed: "
+                           'pip install -e ".[test]" installs it')
+    log = folder / "gcs.log"
+    proc = _start([program, "-d", str(folder), "start", "--host", "127.0.0.1",
+                   "--port", str(port)], log)
+    try:
+        wait_for_port(port, proc, log)
+        endpoint = f"http://127.0.0.1:{port}"
+        for bucket in buckets:
+            _post_json(f"{endpoint}/storage/v1/b?project=test", {"name": bucket})
+        yield endpoint
+    finally:
+        stop_process(proc)
+
+
+def _post_json(url: str, body: dict[str, str]) -> None:
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as reply:  # noqa: S310 - loopback
+        reply.read()
+
+
+# Azurite's one account: its name and key are published by Microsoft for the emulator only.
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/"
+               "K1SZFPTOtr/KBHBeksoGMGw==")
+
+
+@contextmanager
+def azurite(folder: Path, containers: tuple[str, ...] = ()) -> Iterator[str]:
+    """Azurite's blob service with its data in ``folder`` and ``containers`` made; yields the
+    connection string a client (``AZURE_STORAGE_CONNECTION_STRING``) uses."""
+    from azurite_env import azurite_blob_bin
+
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log = folder / "azurite.log"
+    proc = _start([str(azurite_blob_bin()), "--blobHost", "127.0.0.1", "--blobPort", str(port),
+                   "--location", str(folder), "--silent", "--disableTelemetry",
+                   "--skipApiVersionCheck"], log)
+    try:
+        wait_for_log(log, "successfully listens", proc, timeout=120)
+        connection = (f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};"
+                      f"AccountKey={AZURITE_KEY};"
+                      f"BlobEndpoint=http://127.0.0.1:{port}/{AZURITE_ACCOUNT};")
+        if containers:
+            from azure.storage.blob import BlobServiceClient
+
+            with BlobServiceClient.from_connection_string(connection) as service:
+                for name in containers:
+                    service.create_container(name)
+        yield connection
+    finally:
+        stop_process(proc)

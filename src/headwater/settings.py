@@ -3,7 +3,10 @@
 Resolution order for the datastore root, first match wins:
 
 1. an explicit value (the ``--datastore-root`` option, or an argument to the API);
-2. ``HEADWATER_DATASTORE_ROOT``, then Metaflow's ``METAFLOW_DATASTORE_SYSROOT_LOCAL``;
+2. ``HEADWATER_DATASTORE_ROOT``, then Metaflow's ``METAFLOW_DATASTORE_SYSROOT_LOCAL``; where
+   ``HEADWATER_DATASTORE`` (or Metaflow's ``METAFLOW_DEFAULT_DATASTORE``) names another kind
+   (``s3``, ``gs``, ``azure``), that kind's ``METAFLOW_DATASTORE_SYSROOT_<KIND>`` first, so the
+   client reads the blobs where runs with the same settings wrote them;
 3. the nearest ``.headwater/`` folder in the current directory or one of its parents;
 4. a new ``.headwater/`` folder in the current directory.
 
@@ -39,6 +42,9 @@ def find_datastore_root(explicit: str | None = None, cwd: str | os.PathLike | No
     here = os.fspath(cwd or os.getcwd())
     if explicit:
         return explicit if _is_url(explicit) else _resolved(here, explicit)
+    remote = None if env.get(ROOT_ENV_VARS[0]) else _default_kind_root(env)
+    if remote:
+        return remote
     for var in ROOT_ENV_VARS:
         value = env.get(var)
         if value:
@@ -47,6 +53,26 @@ def find_datastore_root(explicit: str | None = None, cwd: str | os.PathLike | No
                 value = os.path.join(value, DEFAULT_DIRNAME)
             return value if _is_url(value) else _resolved(here, value)
     return nearest_local_root(here)
+
+
+def _default_kind_root(env: Mapping[str, str]) -> str | None:
+    """The root of the datastore kind the environment makes the default, if not local."""
+    kind = env.get("HEADWATER_DATASTORE") or env.get("METAFLOW_DEFAULT_DATASTORE") or "local"
+    return None if kind == "local" else metaflow_sysroot(kind, env)
+
+
+def metaflow_sysroot(kind: str, environ: Mapping[str, str]) -> str | None:
+    """Metaflow's root for a datastore kind, ``METAFLOW_DATASTORE_SYSROOT_<KIND>``, as a URL.
+    Metaflow writes an Azure root as ``container/prefix`` (its account comes from elsewhere): a
+    root without a scheme gets the first one the kind's backend serves (``az://``)."""
+    value = environ.get(f"METAFLOW_DATASTORE_SYSROOT_{kind.upper()}")
+    if value and "://" not in value:
+        from headwater import backends
+
+        schemes = [s for s in backends.get("datastore", kind).schemes if s]
+        if schemes:
+            value = f"{schemes[0]}://{value.strip('/')}"
+    return value or None
 
 
 def _resolved(here: str, path: str) -> str:

@@ -12,7 +12,7 @@ from headwater.store.storage import open_storage
 
 def test_built_in_backends_by_kind() -> None:
     assert backends.names("executor")[:3] == ["local", "spawn", "dask"]
-    assert backends.names("datastore")[:3] == ["local", "s3", "fsspec"]
+    assert backends.names("datastore")[:5] == ["local", "s3", "gs", "azure", "fsspec"]
     assert backends.names("metadata")[:2] == ["sqlite", "postgresql"]
     for kind in ("card", "environment", "deployer"):
         assert isinstance(backends.names(kind), list)  # the kinds coming next exist already
@@ -40,6 +40,9 @@ def test_urls_go_to_the_backend_serving_their_scheme(tmp_path) -> None:
     assert backends.for_url("datastore", f"file://{tmp_path}") == (
         backends.get("datastore", "local"), "file")
     assert backends.for_url("datastore", "s3://bucket/prefix")[0].name == "s3"
+    for url, name in (("gs://b/p", "gs"), ("gcs://b/p", "gs"), ("az://c/p", "azure"),
+                      ("abfs://c/p", "azure"), ("abfss://c/p", "azure")):
+        assert backends.for_url("datastore", url)[0].name == name
     assert backends.for_url("datastore", "memory://x")[0].name == "fsspec"  # the catch-all
     assert backends.for_url("metadata", "postgres://u@h/db")[0].name == "postgresql"
     assert backends.for_url("metadata", "sqlite:///a/b.sqlite")[0].name == "sqlite"

@@ -379,10 +379,11 @@ def _datastore_root(kind: str, given: str | None) -> str:
     """The root ``--datastore KIND`` asks for (an ``s3://`` root for s3), from the option or
     the environment."""
     from headwater import backends
+    from headwater.settings import metaflow_sysroot
 
     backend = backends.get("datastore", kind)
     root = (given or os.environ.get("HEADWATER_DATASTORE_ROOT")
-            or os.environ.get(f"METAFLOW_DATASTORE_SYSROOT_{kind.upper()}") or "")
+            or metaflow_sysroot(kind, os.environ) or "")
     schemes = [s for s in backend.schemes if s]
     if backend.catch_all:
         ok = "://" in root

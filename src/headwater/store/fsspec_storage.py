@@ -29,6 +29,29 @@ _ATOMIC_PUT_PROTOCOLS = frozenset({"memory", "s3", "s3a", "gs", "gcs", "az", "ab
 
 _REMOTE_CHECK_THREADS = 16
 
+_EXTRAS = {"gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure", "abfss": "azure"}
+"""The pip extra that brings each cloud's fsspec driver (gcsfs, adlfs)."""
+
+_CREDENTIALS_FIX = {
+    "gs": "check that the bucket exists and the credentials: GOOGLE_APPLICATION_CREDENTIALS "
+          "(a service account's key file) or `gcloud auth application-default login`; "
+          "STORAGE_EMULATOR_HOST for an emulator",
+    "az": "check that the container exists and the credentials: "
+          "AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT_NAME with "
+          "AZURE_STORAGE_ACCOUNT_KEY or AZURE_STORAGE_SAS_TOKEN (or a login azure-identity finds)",
+    "s3": "check that the bucket exists, the credentials (AWS_ACCESS_KEY_ID, ...) and the "
+          "endpoint (AWS_ENDPOINT_URL for S3-compatible servers)",
+}
+_CREDENTIALS_FIX.update(gcs=_CREDENTIALS_FIX["gs"], abfs=_CREDENTIALS_FIX["az"],
+                        abfss=_CREDENTIALS_FIX["az"], s3a=_CREDENTIALS_FIX["s3"])
+
+
+def credentials_fix(root: str) -> str:
+    """What to check when the store at ``root`` refuses us, in its own cloud's words."""
+    scheme = root.partition("://")[0]
+    return _CREDENTIALS_FIX.get(scheme, "check that the location exists and that this user "
+                                        "may write there (and the driver's credentials)")
+
 
 class FsspecStorage(Storage):
     """Blobs under any fsspec URL. fsspec (and its cloud driver) is imported only here."""
@@ -48,12 +71,28 @@ class FsspecStorage(Storage):
         """The filesystem, made again in a forked task: network clients (and their event loop
         threads) do not survive fork(), so each process needs its own."""
         if self._fs is None or self._fs_pid != os.getpid():
-            import fsspec  # deferred: local runs never pay for it
-
-            self._fs, _ = fsspec.core.url_to_fs(self.root, skip_instance_cache=True,
-                                                **self._options)
+            self._fs = self._connect()
             self._fs_pid = os.getpid()
         return self._fs
+
+    def _connect(self) -> Any:
+        """The driver's filesystem for the root, or a StoreError saying what to install or
+        set: a driver refuses in its own words (adlfs with no account raises ValueError)."""
+        import fsspec  # deferred: local runs never pay for it
+
+        scheme = self.root.partition("://")[0]
+        try:
+            fs, _ = fsspec.core.url_to_fs(self.root, skip_instance_cache=True, **self._options)
+        except ImportError as err:
+            extra = _EXTRAS.get(scheme)
+            fix = (f"pip install 'headwater[{extra}]'" if extra
+                   else f"install the fsspec driver for {scheme}:// ({err})")
+            raise StoreError(f"the datastore root {self.root} needs a driver that is not "
+                             "installed", fix=fix) from None
+        except Exception as err:  # noqa: BLE001 - any driver's refusal; its message is kept
+            raise StoreError(f"the datastore root {self.root} cannot be opened: "
+                             f"{store_message(err)}", fix=credentials_fix(self.root)) from None
+        return fs
 
     def check_writable(self) -> None:
         """Write and delete a tiny probe, so a missing bucket, wrong credentials or an unreachable
@@ -65,8 +104,7 @@ class FsspecStorage(Storage):
         except Exception as err:  # any driver error: the message is the store's own
             raise StoreError(
                 f"the datastore root {self.root} cannot be written: {self._refusal(err)}",
-                fix="check that the bucket exists, the credentials (AWS_ACCESS_KEY_ID, ...) and "
-                "the endpoint (AWS_ENDPOINT_URL for S3-compatible servers)",
+                fix=credentials_fix(self.root),
             ) from None
 
     def _refusal(self, err: Exception) -> str:

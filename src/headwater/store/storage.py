@@ -134,13 +134,19 @@ def _temp_name(name: str) -> str:
 
 def store_message(exc: BaseException) -> str:
     """What the store said, as it said it: ``NoSuchBucket: The specified bucket does not exist``
-    for an S3 error (s3fs keeps the server's reply as the cause), else the error's own text."""
+    for an S3 error (s3fs keeps the server's reply as the cause), ``ContainerNotFound: The
+    specified container does not exist.`` for Azure's, else the error's own text."""
     for err in (exc, exc.__cause__, exc.__context__):
         response = getattr(err, "response", None)
         if isinstance(response, dict) and isinstance(response.get("Error"), dict):
             code, message = response["Error"].get("Code"), response["Error"].get("Message")
             if code or message:
                 return ": ".join(str(x) for x in (code, message) if x)
+        code, reason = getattr(err, "error_code", None), getattr(err, "reason", None)
+        if isinstance(code, str) and isinstance(reason, str):  # Azure's reply, without its XML
+            return f"{code}: {reason}"
+    if isinstance(exc, FileNotFoundError) and not exc.strerror:  # gcsfs: the URL it asked for
+        return f"not found: {exc}"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror if exc.filename is None else f"{exc.strerror}: {exc.filename}"
     return str(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
