@@ -752,6 +752,12 @@ def test_task_pages_changes_and_step_counts(meta):
     assert [t.task_id for t in meta.page_tasks("PetsFlow", run_id, status="succeeded")] == \
         ["1", "2"]
     assert [t.task_id for t in meta.page_tasks("PetsFlow", run_id, status="failed")] == ["3"]
+    # either of two statuses (a killed run's failed and interrupted tasks), cut in the query
+    either = meta.page_tasks("PetsFlow", run_id, "work", limit=2, offset=1,
+                             status=("failed", "running"))
+    assert [t.task_id for t in either] == ["4", "5"]
+    assert [t.task_id for t in meta.page_tasks("PetsFlow", run_id, status=("failed", "running"))
+            ] == ["3", "4", "5", "6"]
     counts = {(step, status): (n, ended) for step, status, n, _, _, ended in
               meta.step_status_counts("PetsFlow", run_id)}
     assert counts == {("start", "succeeded"): (1, 1), ("work", "succeeded"): (1, 1),

@@ -113,6 +113,11 @@ PAGE_RUN_TASKS_BY_STATUS = f"""SELECT {_TASK_COLUMNS} FROM tasks WHERE flow = ? 
     AND status = ? ORDER BY seq LIMIT ? OFFSET ?"""
 PAGE_STEP_TASKS_BY_STATUS = f"""SELECT {_TASK_COLUMNS} FROM tasks
     WHERE flow = ? AND run_id = ? AND step = ? AND status = ? ORDER BY seq LIMIT ? OFFSET ?"""
+# The same, of either of two statuses (a killed run's failed and interrupted tasks).
+PAGE_RUN_TASKS_BY_TWO_STATUSES = f"""SELECT {_TASK_COLUMNS} FROM tasks
+    WHERE flow = ? AND run_id = ? AND status IN (?, ?) ORDER BY seq LIMIT ? OFFSET ?"""
+PAGE_STEP_TASKS_BY_TWO_STATUSES = f"""SELECT {_TASK_COLUMNS} FROM tasks
+    WHERE flow = ? AND run_id = ? AND step = ? AND status IN (?, ?) ORDER BY seq LIMIT ? OFFSET ?"""
 # Tasks registered, finished or still running since a time: what a live page must refresh.
 TASK_CHANGES = f"""SELECT {_TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_id = ?
     AND (status = 'running' OR created_at >= ? OR finished_at >= ?) ORDER BY seq"""
