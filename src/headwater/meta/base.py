@@ -301,6 +301,16 @@ class MetadataStore(ABC):
             rows = [row for row in rows if row.live_status == status]
         return rows[offset:offset + limit], len(rows) > offset + limit
 
+    def latest_runs(self) -> dict[str, RunRow]:
+        """flow -> its newest run, for every flow that has one. SQL backends answer in one
+        query; this default asks each flow."""
+        out = {}
+        for flow in self.list_flows():
+            rows = self.list_runs(flow, limit=1)
+            if rows:
+                out[flow] = rows[0]
+        return out
+
     def page_tasks(self, flow: str, run_id: str, step: str | None = None, *, limit: int = 100,
                    offset: int = 0, status: str | tuple[str, str] | None = None) -> list[TaskRow]:
         """One page of a run's (or a step's) tasks, in registration order, of one ``status``

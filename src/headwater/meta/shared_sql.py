@@ -86,6 +86,9 @@ _HAS_TAG = """EXISTS (SELECT 1 FROM run_tags f
     WHERE f.flow = r.flow AND f.run_id = r.run_id AND f.tag = ?)"""
 
 GET_RUN = f"SELECT {_RUN_COLUMNS} FROM runs r WHERE r.flow = ? AND r.run_id = ?"
+# Each flow's newest run, in one statement (the runs list's flows, however many there are).
+LATEST_RUNS = f"""SELECT {_RUN_COLUMNS} FROM (SELECT * FROM runs r WHERE r.run_number =
+    (SELECT MAX(n.run_number) FROM runs n WHERE n.flow = r.flow)) r"""
 
 _STEP_COLUMNS = """flow, run_id, step, MIN(created_at),
     CASE WHEN COUNT(finished_at) = COUNT(*) THEN MAX(finished_at) END, COUNT(*)"""

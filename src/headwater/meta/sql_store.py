@@ -346,6 +346,10 @@ class SQLMetadata(MetadataStore):
         rows = self._select_runs(flow, tuple(tags), user, 1, succeeded_only=True)
         return rows[0] if rows else None
 
+    def latest_runs(self) -> dict[str, RunRow]:
+        rows = self._db.query(self._sql.LATEST_RUNS, ())
+        return {row.flow: self._checked(row) for row in map(_run_row, rows)}
+
     def get_run(self, flow: str, run_id: str) -> RunRow | None:
         rows = self._db.query(self._sql.GET_RUN, (flow, run_id))
         return self._checked(_run_row(rows[0])) if rows else None
