@@ -8,6 +8,7 @@ Waits are on what the page shows (Playwright's expect, with a generous deadline)
 from __future__ import annotations
 
 import http.server
+import re
 import threading
 import time
 from pathlib import Path
@@ -80,6 +81,11 @@ def test_names_logs_and_errors_show_as_text_without_escapes_and_nothing_runs(ui,
     page.goto(f"{ui.url}/runs/AttackerFlow/1/start/{_task_id(ui, 'start')}")
     stdout = page.locator("#stdout")
     expect(page.locator("#stdout-state")).to_have_text("complete")
+    # 3 MB of output: the page shows its last MiB, says so, and links to the whole log
+    expect(page.locator("#stdout-cut")).to_contain_text(
+        re.compile(r"Showing the last (1\.0 MiB|102\d\.\d KiB) of 3\.\d MiB"))
+    expect(page.locator("#stdout-cut a")).to_have_attribute("href", re.compile(r"/logs/stdout$"))
+    expect(page.locator("#stderr-cut")).to_have_count(0)
     text = stdout.inner_text()
     assert "red words and bold" in text and "click me" in text, text[:300]
     assert "\x1b" not in text and "[31m" not in text and "javascript:" not in text
@@ -217,3 +223,14 @@ def test_a_link_from_another_site_and_a_same_origin_request_are_answered(ui):
     own = {"Sec-Fetch-Site": "same-origin", "Origin": f"http://127.0.0.1:{ui.port}"}
     assert ui.get("/api/flows", headers=own)[0] == 200
     assert ui.get("/api/flows", headers={"Sec-Fetch-Site": "none"})[0] == 200
+
+
+def test_a_log_is_read_whole_or_by_its_tail_cut_at_a_line(ui):
+    task = f"/api/tasks/AttackerFlow/1/start/{_task_id(ui, 'start')}"
+    status, headers, whole = ui.get(f"{task}/logs/stdout")
+    assert status == 200 and int(headers["x-headwater-log-size"]) == len(whole) > 3_000_000
+    status, headers, tail = ui.get(f"{task}/logs/stdout?tail=300000")
+    assert status == 200 and int(headers["x-headwater-log-size"]) == len(whole)
+    assert whole.endswith(tail) and len(tail) <= 300_000
+    assert whole[-len(tail) - 1:-len(tail)] == b"\n"  # from a line's start
+    assert ui.get(f"{task}/logs/stdout?tail=lots")[0] == 404

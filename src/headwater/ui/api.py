@@ -137,13 +137,21 @@ async def task(request: Request) -> Response:
 
 
 async def log(request: Request) -> Response:
+    """The log so far; with ``?tail=BYTES`` only its end (from a line's start where one is
+    near), so a page never loads hundreds of megabytes to show the last lines.
+    ``X-Headwater-Log-Size`` is the whole log's size either way."""
     attempt = request.query_params.get("attempt")
+    tail = request.query_params.get("tail")
     data, final, number = await _read(
         request, _reader(request).log, *_task_args(request), request.path_params["stream"],
         None if attempt is None else _int(request, "attempt", 0))
+    size = len(data)
+    if tail is not None:
+        data = events.log_tail(data, _int(request, "tail", 0, low=1))
     return Response(data, media_type="text/plain; charset=utf-8",
                     headers={"x-headwater-final": "1" if final else "0",
-                             "x-headwater-attempt": str(number)})
+                             "x-headwater-attempt": str(number),
+                             "x-headwater-log-size": str(size)})
 
 
 async def artifact(request: Request) -> Response:

@@ -540,11 +540,23 @@ function openStream(url) {
 const ESCAPES = /\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|\x9b[0-?]*[ -/]*[@-~]/g;
 function plain(text) { return text == null ? text : String(text).replace(ESCAPES, ""); }
 
-// A finished attempt's log is read once; a running one's is followed as it grows.
+// A finished attempt's log is read once, its last MiB at most (a link gives all of it); a
+// running one's is followed as it grows, from its last MiB.
+const LOG_TAIL = 1 << 20;
+
+function logCut(base, stream, pre, shown, total) {
+  if (total <= shown) return;
+  pre.before(el("p", { class: "muted log-cut", id: `${stream}-cut` },
+    `Showing the last ${size(shown)} of ${size(total)}: `,
+    el("a", { href: `${base}/logs/${stream}`, text: "the whole log" })));
+}
+
 async function showLog(base, stream, pre, state) {
-  const response = await fetched(`${base}/logs/${stream}`);
+  const response = await fetched(`${base}/logs/${stream}?tail=${LOG_TAIL}`);
   if (!response.ok) { state.textContent = `cannot read: ${response.status}`; return; }
-  const text = plain(await response.text());
+  const raw = await response.text();
+  logCut(base, stream, pre, new TextEncoder().encode(raw).length, Number(response.headers.get("x-headwater-log-size")) || 0);
+  const text = plain(raw);
   pre.textContent = text || "(no output)";
   pre.classList.toggle("empty", !text);
   state.textContent = "complete";
@@ -555,6 +567,11 @@ function followLog(base, stream, pre, state) {
   // a stream (re)opened sends the whole log so far: start over rather than repeat it
   source.addEventListener("open", () => { pre.textContent = ""; });
   source.addEventListener("reset", () => { pre.textContent = ""; });
+  source.addEventListener("skipped", (event) => {
+    const skipped = JSON.parse(event.data);
+    document.getElementById(`${stream}-cut`)?.remove();
+    logCut(base, stream, pre, skipped.size - skipped.bytes, skipped.size);
+  });
   source.addEventListener("log", (event) => {
     pre.append(plain(JSON.parse(event.data).text));
     pre.classList.remove("empty");

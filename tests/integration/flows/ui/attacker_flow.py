@@ -1,7 +1,8 @@
 """What an attacker (or just a terminal program) puts where the UI shows it: a parameter and an
 artifact whose names are markup, terminal escapes (colours, a title, a hyperlink to a
 javascript: address) in log lines, a line of 200,000 characters, an error message with
-colours and markup. A page that lets markup run sets ``window.__xss``."""
+colours and markup, 3 MB of output before all that. A page that lets markup run sets
+``window.__xss``."""
 
 import sys
 
@@ -18,6 +19,7 @@ class AttackerFlow(FlowSpec):
     def start(self):
         setattr(self, P, "named with markup")
         self.coloured = "\x1b[31mred\x1b[0m"
+        sys.stdout.write(("x" * 99 + "\n") * 30_000)  # 3 MB a page must not load at once
         print("\x1b[31mred words\x1b[0m and \x1b[1mbold\x1b[0m")
         print("\x1b]0;a window title\x07\x1b]8;;javascript:window.__xss=1\x07click me\x1b]8;;\x07")
         print(LONG)
