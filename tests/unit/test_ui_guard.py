@@ -63,6 +63,8 @@ async def _ok(scope, receive, send):  # type: ignore[no-untyped-def]
     ([(b"origin", b"http://localhost:8080")], 200),  # this server, by the name it was asked
     ([(b"origin", b"http://attacker.example")], 403),
     ([(b"origin", b"null")], 403),  # a sandboxed document: a card
+    # behind a proxy the Host may not be the address the browser used: its own word wins
+    ([(b"sec-fetch-site", b"same-origin"), (b"origin", b"https://ui.example")], 200),
 ])
 def test_a_request_another_sites_page_makes_is_refused(extra, status):
     start = _answer(Guard(_ok, None), [(b"host", b"localhost:8080"), *extra])

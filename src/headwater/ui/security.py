@@ -152,8 +152,8 @@ def cross_site(headers: dict[str, str]) -> bool:
     navigating = (headers.get("sec-fetch-mode") == "navigate"
                   and headers.get("sec-fetch-dest", "document") == "document")
     site = headers.get("sec-fetch-site")
-    if site is not None and site not in ("same-origin", "none"):
-        return not navigating
+    if site is not None:  # the browser's own word: trusted over an Origin a proxy may not match
+        return site not in ("same-origin", "none") and not navigating
     origin = headers.get("origin")
     if origin is None:
         return False
