@@ -79,6 +79,39 @@ def test_more_failed_tasks_than_the_run_page_names_are_one_link_away(ui, home, c
     expect(page.locator(".status-picker a.current")).to_have_text("failed")
 
 
+def test_a_2000_task_foreach_is_paged_and_followed_while_it_runs(ui, home, context):
+    with gated_run(flow_file("ui/big_foreach_flow.py"), home, "big-foreach", ("join",),
+                   "--max-workers", "8") as (run, gates):
+        run_id, _ = wait_until(lambda: running_task(ui, "BigForeachFlow", "join"),
+                               "the 2,000 work tasks to end and the join to start", timeout=600)
+        base = f"/api/runs/BigForeachFlow/{run_id}"
+        # what the page reads is bounded, whatever the run's size
+        status, _, body = ui.get(base)
+        assert status == 200 and len(body) < 64 * 1024, len(body)
+        listed = ui.json(f"{base}/tasks?limit=100000")
+        assert len(listed["tasks"]) == 500 and listed["more"] is True
+        page = context.new_page()
+        page.goto(f"{ui.url}/runs/BigForeachFlow/{run_id}")
+        expect(page.locator("#run-status")).to_have_text("running")
+        expect(page.locator('#dag g.step[data-step="work"] text.count')).to_have_text(
+            "2000 tasks")
+        expect(page.locator("#tasks-table tbody tr")).to_have_count(100)
+        expect(page.locator("#task-timeline rect.bar")).to_have_count(100)
+        expect(page.locator("#tasks-range")).to_have_text("tasks 1\u2013100 of 2002")
+        last = context.new_page()
+        last.goto(f"{ui.url}/runs/BigForeachFlow/{run_id}?offset=2000#tasks")
+        expect(last.locator("#tasks-range")).to_have_text("tasks 2001\u20132002 of 2002")
+        expect(last.locator('#tasks-table tbody tr[data-task^="join/"] .status')).to_have_text(
+            "running")
+        (gates / "join").touch()
+        # the pages left open follow the big run to its end
+        expect(last.locator("#run-status")).to_have_text("succeeded")
+        expect(last.locator("#tasks-range")).to_have_text("tasks 2001\u20132003 of 2003")
+        expect(page.locator("#run-status")).to_have_text("succeeded")
+        expect(page.locator("#tasks-range")).to_have_text("tasks 1\u2013100 of 2003")
+        assert run.wait(timeout=300) == 0
+
+
 def test_a_task_with_hundreds_of_artifacts_lists_all_and_previews_a_bounded_number(ui, context):
     task_id = ui.json("/api/runs/ManyArtifactsFlow/1/tasks?step=start")["tasks"][0]["task_id"]
     listed = ui.json(f"/api/tasks/ManyArtifactsFlow/1/start/{task_id}")["artifacts"]
