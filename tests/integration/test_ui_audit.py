@@ -458,8 +458,8 @@ def test_a_card_cannot_size_its_frame_beyond_the_limit_nor_with_anything_but_a_n
         task_id = _task_id(server, "CardSizeFlow", "1", "start")
         page.goto(f"{server.url}/runs/CardSizeFlow/1/start/{task_id}")
         frames = page.locator("iframe.card")
-        expect(frames).to_have_count(2)
-        kinds = [page.locator("#cards h3").nth(i).inner_text() for i in range(2)]
+        expect(frames).to_have_count(3)
+        kinds = [page.locator("#cards h3").nth(i).inner_text() for i in range(3)]
         tall = frames.nth(next(i for i, k in enumerate(kinds) if "tall_claim" in k))
         garbage_index = next(i for i, k in enumerate(kinds) if "garbage_size" in k)
         garbage = frames.nth(garbage_index)
@@ -470,7 +470,22 @@ def test_a_card_cannot_size_its_frame_beyond_the_limit_nor_with_anything_but_a_n
         expect(inside.locator("#garbage")).to_be_visible()
         height = inside.locator("html").evaluate("e => Math.ceil(e.getBoundingClientRect().height)")
         assert abs(garbage.bounding_box()["height"] - (height + 2)) <= 1, height
-        assert page.problems == []  # type: ignore[attr-defined]
+        # a card whose own CSP forbids inline scripts is fitted all the same (not left at the
+        # stylesheet's 640 px), and its own inline script still never ran
+        strict_index = next(i for i, k in enumerate(kinds) if "strict_csp" in k)
+        strict = frames.nth(strict_index)
+        expect(strict).to_have_attribute("data-fitted", "true")
+        inside = page.frame_locator("iframe.card").nth(strict_index)
+        expect(inside.locator("#strict")).to_be_visible()
+        height = inside.locator("html").evaluate("e => Math.ceil(e.getBoundingClientRect().height)")
+        assert height >= 1500, height
+        page.wait_for_function("([i, h]) => Math.abs(document.querySelectorAll('iframe.card')[i]"
+                               ".getBoundingClientRect().height - (h + 2)) <= 1",
+                               arg=[strict_index, height])
+        assert inside.locator("#strict").get_attribute("data-ran") is None
+        # the only complaint allowed: the browser refusing the card's own inline script
+        assert all("Content Security Policy" in p for p in page.problems), \
+            page.problems  # type: ignore[attr-defined]
 
 
 def test_a_retried_tasks_earlier_attempts_keep_their_output_a_click_away(tmp_path, context):

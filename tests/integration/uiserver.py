@@ -125,17 +125,19 @@ def gated_run(flow: Path, home: Path, gates_name: str, gates: tuple[str, ...],
               *args: str) -> Iterator[tuple[subprocess.Popen, Path]]:
     """``python FLOW run ARGS`` started in ``home``, its steps held until the test creates the
     gate files they wait for in ``home/gates_name`` (the flow's ``GATE_DIR``). On the way out
-    every gate in ``gates`` is opened and the run waited for, whatever the test did."""
+    every gate in ``gates`` is opened and the run waited for, whatever the test did.
+
+    The run's output goes to ``home/gates_name.log``, not to a pipe nobody reads: a run of
+    thousands of tasks fills a pipe's buffer and would stall on its next line."""
     folder = home / gates_name
     folder.mkdir()
-    run = start_cli(flow, "run", *args, cwd=home,
-                    env={**hermetic_env(), "GATE_DIR": str(folder),
-                         "HEADWATER_DATASTORE_ROOT": str(home / ".headwater")})
+    with open(home / f"{gates_name}.log", "wb") as output:
+        run = start_cli(flow, "run", *args, cwd=home, stdout=output, stderr=subprocess.STDOUT,
+                        env={**hermetic_env(), "GATE_DIR": str(folder),
+                             "HEADWATER_DATASTORE_ROOT": str(home / ".headwater")})
     try:
         yield run, folder
     finally:
         for gate in gates:
             (folder / gate).touch()
-        run.wait(timeout=120)
-        run.stdout.close()
-        run.stderr.close()
+        run.wait(timeout=300)

@@ -734,6 +734,16 @@ def test_page_runs_counts_a_crashed_run_as_failed(meta):
 
 
 
+def test_latest_runs_names_each_flows_newest_run_in_one_answer(meta):
+    for flow in ("A", "B", "A", "C", "A"):
+        new_run(meta, flow, tags=("t",) if flow == "A" else ())
+    new_run(meta, "C", pid=2**22 + 12345, host=this_host())  # no such process: crashed
+    latest = meta.latest_runs()
+    assert {flow: row.run_id for flow, row in latest.items()} == {"A": "3", "B": "1", "C": "2"}
+    assert latest["A"].tags == ("t",)
+    assert latest["C"].live_status == "failed"  # its liveness checked like any run read
+
+
 def test_task_pages_changes_and_step_counts(meta):
     run_id = new_run(meta)
     meta.new_task("PetsFlow", run_id, "start", "1", frames=[], parents=[])
@@ -752,6 +762,12 @@ def test_task_pages_changes_and_step_counts(meta):
     assert [t.task_id for t in meta.page_tasks("PetsFlow", run_id, status="succeeded")] == \
         ["1", "2"]
     assert [t.task_id for t in meta.page_tasks("PetsFlow", run_id, status="failed")] == ["3"]
+    # either of two statuses (a killed run's failed and interrupted tasks), cut in the query
+    either = meta.page_tasks("PetsFlow", run_id, "work", limit=2, offset=1,
+                             status=("failed", "running"))
+    assert [t.task_id for t in either] == ["4", "5"]
+    assert [t.task_id for t in meta.page_tasks("PetsFlow", run_id, status=("failed", "running"))
+            ] == ["3", "4", "5", "6"]
     counts = {(step, status): (n, ended) for step, status, n, _, _, ended in
               meta.step_status_counts("PetsFlow", run_id)}
     assert counts == {("start", "succeeded"): (1, 1), ("work", "succeeded"): (1, 1),

@@ -301,13 +301,25 @@ class MetadataStore(ABC):
             rows = [row for row in rows if row.live_status == status]
         return rows[offset:offset + limit], len(rows) > offset + limit
 
+    def latest_runs(self) -> dict[str, RunRow]:
+        """flow -> its newest run, for every flow that has one. SQL backends answer in one
+        query; this default asks each flow."""
+        out = {}
+        for flow in self.list_flows():
+            rows = self.list_runs(flow, limit=1)
+            if rows:
+                out[flow] = rows[0]
+        return out
+
     def page_tasks(self, flow: str, run_id: str, step: str | None = None, *, limit: int = 100,
-                   offset: int = 0, status: str | None = None) -> list[TaskRow]:
+                   offset: int = 0, status: str | tuple[str, str] | None = None) -> list[TaskRow]:
         """One page of a run's (or a step's) tasks, in registration order, of one ``status``
-        if given. SQL backends cut the page in the query; this default slices the listing."""
+        (or either of a pair) if given. SQL backends cut the page in the query; this default
+        slices the listing."""
         if status is None:
             return self.list_tasks(flow, run_id, step, limit=offset + limit)[offset:]
-        rows = [t for t in self.list_tasks(flow, run_id, step) if t.status == status]
+        wanted = status if isinstance(status, tuple) else (status,)
+        rows = [t for t in self.list_tasks(flow, run_id, step) if t.status in wanted]
         return rows[offset:offset + limit]
 
     def task_changes(self, flow: str, run_id: str, since: float) -> list[TaskRow]:

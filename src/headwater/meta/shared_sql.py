@@ -86,6 +86,9 @@ _HAS_TAG = """EXISTS (SELECT 1 FROM run_tags f
     WHERE f.flow = r.flow AND f.run_id = r.run_id AND f.tag = ?)"""
 
 GET_RUN = f"SELECT {_RUN_COLUMNS} FROM runs r WHERE r.flow = ? AND r.run_id = ?"
+# Each flow's newest run, in one statement (the runs list's flows, however many there are).
+LATEST_RUNS = f"""SELECT {_RUN_COLUMNS} FROM (SELECT * FROM runs r WHERE r.run_number =
+    (SELECT MAX(n.run_number) FROM runs n WHERE n.flow = r.flow)) r"""
 
 _STEP_COLUMNS = """flow, run_id, step, MIN(created_at),
     CASE WHEN COUNT(finished_at) = COUNT(*) THEN MAX(finished_at) END, COUNT(*)"""
@@ -113,6 +116,11 @@ PAGE_RUN_TASKS_BY_STATUS = f"""SELECT {_TASK_COLUMNS} FROM tasks WHERE flow = ? 
     AND status = ? ORDER BY seq LIMIT ? OFFSET ?"""
 PAGE_STEP_TASKS_BY_STATUS = f"""SELECT {_TASK_COLUMNS} FROM tasks
     WHERE flow = ? AND run_id = ? AND step = ? AND status = ? ORDER BY seq LIMIT ? OFFSET ?"""
+# The same, of either of two statuses (a killed run's failed and interrupted tasks).
+PAGE_RUN_TASKS_BY_TWO_STATUSES = f"""SELECT {_TASK_COLUMNS} FROM tasks
+    WHERE flow = ? AND run_id = ? AND status IN (?, ?) ORDER BY seq LIMIT ? OFFSET ?"""
+PAGE_STEP_TASKS_BY_TWO_STATUSES = f"""SELECT {_TASK_COLUMNS} FROM tasks
+    WHERE flow = ? AND run_id = ? AND step = ? AND status IN (?, ?) ORDER BY seq LIMIT ? OFFSET ?"""
 # Tasks registered, finished or still running since a time: what a live page must refresh.
 TASK_CHANGES = f"""SELECT {_TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_id = ?
     AND (status = 'running' OR created_at >= ? OR finished_at >= ?) ORDER BY seq"""

@@ -346,6 +346,10 @@ class SQLMetadata(MetadataStore):
         rows = self._select_runs(flow, tuple(tags), user, 1, succeeded_only=True)
         return rows[0] if rows else None
 
+    def latest_runs(self) -> dict[str, RunRow]:
+        rows = self._db.query(self._sql.LATEST_RUNS, ())
+        return {row.flow: self._checked(row) for row in map(_run_row, rows)}
+
     def get_run(self, flow: str, run_id: str) -> RunRow | None:
         rows = self._db.query(self._sql.GET_RUN, (flow, run_id))
         return self._checked(_run_row(rows[0])) if rows else None
@@ -428,10 +432,14 @@ class SQLMetadata(MetadataStore):
         return _task_row(rows[0]) if rows else None
 
     def page_tasks(self, flow: str, run_id: str, step: str | None = None, *, limit: int = 100,
-                   offset: int = 0, status: str | None = None) -> list[TaskRow]:
+                   offset: int = 0, status: str | tuple[str, str] | None = None) -> list[TaskRow]:
         where = (flow, run_id) + (() if step is None else (step,))
         if status is None:
             sql = self._sql.PAGE_RUN_TASKS if step is None else self._sql.PAGE_STEP_TASKS
+        elif isinstance(status, tuple):
+            sql = (self._sql.PAGE_RUN_TASKS_BY_TWO_STATUSES if step is None
+                   else self._sql.PAGE_STEP_TASKS_BY_TWO_STATUSES)
+            where += status
         else:
             sql = (self._sql.PAGE_RUN_TASKS_BY_STATUS if step is None
                    else self._sql.PAGE_STEP_TASKS_BY_STATUS)

@@ -9,6 +9,7 @@ as JSON; headwater's other errors (a damaged blob, an unreadable database) answe
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -32,11 +33,14 @@ CARD_CSP = ("sandbox allow-scripts allow-popups; default-src 'none'; "
             "img-src data: blob:; font-src data:; connect-src 'none'; frame-ancestors 'self'")
 
 
-# Appended to every card served: the card's height, posted to the UI page holding its frame
+# Put at the top of every card served: the card's height, posted to the UI page holding its frame
 # whenever it changes, so the frame fits the card (the page cannot measure a frame of another
 # origin, and the sandbox keeps it another origin). It runs with the card's own rights, which
 # already include posting to its parent: nothing is loosened. Measured from the root element's
 # box, so a card that shrinks gets a shorter frame; its scroll height once it overflows.
+# First in the document (after a doctype, which must stay first or the card would be drawn in
+# quirks mode): a card's own <meta> Content-Security-Policy forbidding inline scripts applies
+# only to what follows it, so it cannot stop these lines, while it still holds for the card's.
 CARD_SIZE_SCRIPT = """
 <script>/* headwater UI: fit this card's frame to its content */
 (function () {
@@ -133,13 +137,21 @@ async def task(request: Request) -> Response:
 
 
 async def log(request: Request) -> Response:
+    """The log so far; with ``?tail=BYTES`` only its end (from a line's start where one is
+    near), so a page never loads hundreds of megabytes to show the last lines.
+    ``X-Headwater-Log-Size`` is the whole log's size either way."""
     attempt = request.query_params.get("attempt")
+    tail = request.query_params.get("tail")
     data, final, number = await _read(
         request, _reader(request).log, *_task_args(request), request.path_params["stream"],
         None if attempt is None else _int(request, "attempt", 0))
+    size = len(data)
+    if tail is not None:
+        data = events.log_tail(data, _int(request, "tail", 0, low=1))
     return Response(data, media_type="text/plain; charset=utf-8",
                     headers={"x-headwater-final": "1" if final else "0",
-                             "x-headwater-attempt": str(number)})
+                             "x-headwater-attempt": str(number),
+                             "x-headwater-log-size": str(size)})
 
 
 async def artifact(request: Request) -> Response:
@@ -170,9 +182,19 @@ async def card(request: Request) -> Response:
         raise NotFoundError(f"no card number {raw[:40]!r}",
                             fix="a card is addressed by its number among the task's cards: 0, 1, ...")
     text = await _read(request, _reader(request).card_html, *_task_args(request), int(raw))
-    return Response(text + CARD_SIZE_SCRIPT, media_type="text/html; charset=utf-8",
+    return Response(with_size_script(text), media_type="text/html; charset=utf-8",
                     headers={"content-security-policy": CARD_CSP,
                              "x-content-type-options": "nosniff", "cache-control": "no-store"})
+
+
+DOCTYPE = re.compile(r"\A(\ufeff?\s*(?:<!--.*?-->\s*)*<!doctype[^>]*>)", re.IGNORECASE | re.DOTALL)
+
+
+def with_size_script(card: str) -> str:
+    """The card with :data:`CARD_SIZE_SCRIPT` first: right after its doctype if it has one."""
+    found = DOCTYPE.match(card)
+    cut = found.end() if found else 0
+    return card[:cut] + CARD_SIZE_SCRIPT + card[cut:]
 
 
 _RUN = "/api/runs/{flow}/{run_id}"

@@ -23,6 +23,8 @@ from starlette.responses import Response, StreamingResponse
 from headwater.exceptions import HeadwaterException
 
 POLL_S = 0.5
+LOG_TAIL_BYTES = 1 << 20  # a log stream opens on at most its last MiB (the page says so)
+LINE_SEARCH_BYTES = 4096  # a cut moves forward to the next line's start if one is this near
 KEEPALIVE_S = 15.0
 # Tasks changed this long before a poll are sent again unless unchanged: room for a scheduler
 # whose clock is a little behind, and for the time between a page's load and its stream.
@@ -86,6 +88,9 @@ async def log_events(request: Request) -> Response:
     async def source() -> AsyncIterator[bytes]:
         data, final, attempt = first
         sent = 0
+        if len(data) > LOG_TAIL_BYTES:  # a big log so far: its end, and how much was left out
+            sent = len(data) - len(log_tail(data, LOG_TAIL_BYTES))
+            yield _message("skipped", {"attempt": attempt, "bytes": sent, "size": len(data)})
         while True:
             if len(data) < sent:  # cannot happen within an attempt; be safe anyway
                 sent = 0
@@ -107,6 +112,20 @@ async def log_events(request: Request) -> Response:
             data, attempt = new_data, new_attempt
 
     return _stream(_ending_on_errors(source()))
+
+
+def log_tail(data: bytes, limit: int) -> bytes:
+    """The last ``limit`` bytes of ``data``, starting at a line's start if one is within
+    :data:`LINE_SEARCH_BYTES` (so no line, nor a UTF-8 character, is shown cut in half)."""
+    if len(data) <= limit:
+        return data
+    cut = len(data) - limit
+    newline = data.find(b"\n", cut, cut + LINE_SEARCH_BYTES)
+    if newline != -1:
+        return data[newline + 1:]
+    while cut < len(data) and data[cut] & 0xC0 == 0x80:  # inside a UTF-8 character
+        cut += 1
+    return data[cut:]
 
 
 async def _ending_on_errors(source: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

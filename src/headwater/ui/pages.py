@@ -70,7 +70,8 @@ async def not_found(request: Request, exc: Any) -> Response:
     path = request.url.path
     status = getattr(exc, "status_code", 404)
     if status != 404:
-        return Response(str(getattr(exc, "detail", "")), status_code=status)
+        return Response(str(getattr(exc, "detail", "")), status_code=status,
+                        media_type="text/plain")
     if path.startswith("/api/"):
         return JSONResponse({"error": f"no API address {path[:200]}",
                              "fix": "see the JSON API in docs/ui.md"}, status_code=404)

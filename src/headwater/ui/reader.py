@@ -32,6 +32,11 @@ from headwater.ui.unreadable import explain, unpickling_failed
 # can reach a storage key (``fullmatch``: ``$`` alone would let a trailing newline through).
 NAME = re.compile(r"\w[\w\-]{0,199}")
 PREVIEW_MAX_BYTES = 4 * 1024 * 1024  # larger artifacts are not loaded to show a preview
+# A task page loads at most this many values (and bytes) to preview them; the rest of a task
+# with hundreds of artifacts are listed (name, type, size, download) without a preview, so the
+# page answers in the time of a few reads, not of hundreds.
+PREVIEWS_PER_TASK = 100
+PREVIEW_BUDGET_BYTES = 32 * 1024 * 1024
 PREVIEW_CHARS = 2000
 LOG_STREAMS = ("stdout", "stderr")
 FAILURES_SHOWN = 10  # failed tasks named on a run's page (the step's task list has the rest)
@@ -46,6 +51,17 @@ def check_name(kind: str, value: str) -> str:
         article = "an" if kind[0] in "aeiou" else "a"
         raise NotFoundError(f"no {kind} named {value[:80]!r}",
                             fix=f"{article} {kind} name holds letters, digits, '_' and '-' only")
+    return value
+
+
+def check_artifact_name(value: str) -> str:
+    """``value`` if it can be an artifact's name, else NotFoundError. Looser than
+    :func:`check_name`: ``setattr(self, "any text", v)`` stores an artifact, and the name only
+    looks the artifact up in its task's manifest (never a storage key), so any printable text
+    is served, if the task recorded it."""
+    if not value or len(value) > 1000 or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise NotFoundError(f"no artifact named {value[:80]!r}",
+                            fix="pick one from the task's artifact list")
     return value
 
 
@@ -111,11 +127,11 @@ class Reader:
     # -- flows and runs ------------------------------------------------------------------------
 
     def flows(self) -> list[dict[str, Any]]:
-        out = []
-        for name in self.meta.list_flows():
-            latest = self.meta.list_runs(name, limit=1)
-            out.append({"name": name, "latest_run": run_summary(latest[0]) if latest else None})
-        return out
+        """Every flow and its newest run: two queries, however many flows there are (the runs
+        list asks for this every few seconds while it is open)."""
+        latest = self.meta.latest_runs()
+        return [{"name": name, "latest_run": run_summary(latest[name]) if name in latest else None}
+                for name in self.meta.list_flows()]
 
     def runs(self, *, flow: str | None, status: str | None, tag: str | None, user: str | None,
              limit: int, offset: int) -> dict[str, Any]:
@@ -152,7 +168,7 @@ class Reader:
             graph = graph_from_tasks([task_summary(t) for t in self.meta.list_tasks(flow, run_id)])
         out["graph"] = graph
         out["layout"] = layout(graph)
-        out["steps"] = step_states(self.meta.step_status_counts(flow, run_id))
+        out["steps"] = step_states(self.meta.step_status_counts(flow, run_id), out)
         out["foreach_widths"] = self.foreach_widths(row, graph)
         out["failures"] = self.failures(row)
         return out
@@ -196,7 +212,7 @@ class Reader:
         A query for the failed tasks, then one per task shown for its attempts."""
         out = []
         for task in self.meta.failed_tasks(row.flow, row.run_id, limit=FAILURES_SHOWN):
-            summary = task_summary(task)
+            summary = task_summary(task, None)
             attempts = self.meta.list_attempts(task.flow, task.run_id, task.step, task.task_id)
             failed = [a for a in attempts if a.failure is not None]
             summary["failure"] = attempt_summary(failed[-1])["failure"] if failed else None
@@ -228,12 +244,18 @@ class Reader:
               offset: int = 0, status: str | None = None) -> dict[str, Any]:
         """One page of a run's tasks (of one step, or all; of one status, or any), in
         registration order."""
-        self.run_row(flow, run_id)
+        run = run_summary(self.run_row(flow, run_id))
         if step is not None:
             check_name("step", step)
+        wanted: str | tuple[str, str] | None = status
+        if run["interrupted"]:  # a killed run's unfinished tasks read, and are listed, as failed
+            if status == "running":
+                return {"tasks": [], "offset": offset, "limit": limit, "more": False}
+            if status == "failed":
+                wanted = ("failed", "running")
         rows = self.meta.page_tasks(flow, run_id, step, limit=limit + 1, offset=offset,
-                                    status=status)
-        return {"tasks": [task_summary(r) for r in rows[:limit]], "offset": offset,
+                                    status=wanted)
+        return {"tasks": [task_summary(r, run) for r in rows[:limit]], "offset": offset,
                 "limit": limit, "more": len(rows) > limit}
 
     def snapshot(self, flow: str, run_id: str, since: float) -> tuple[dict[str, Any], list[dict]]:
@@ -241,9 +263,9 @@ class Reader:
         query), and the tasks running or changed since ``since`` (never all of a big foreach)."""
         row = self.run_row(flow, run_id)
         head = run_summary(row)
-        head["steps"] = step_states(self.meta.step_status_counts(flow, run_id))
+        head["steps"] = step_states(self.meta.step_status_counts(flow, run_id), head)
         head["foreach_widths"] = self.foreach_widths(row, self.kept_graph(row))
-        return head, [task_summary(t) for t in self.meta.task_changes(flow, run_id, since)]
+        return head, [task_summary(t, head) for t in self.meta.task_changes(flow, run_id, since)]
 
     # -- one task ------------------------------------------------------------------------------
 
@@ -257,21 +279,34 @@ class Reader:
 
     def task(self, flow: str, run_id: str, step: str, task_id: str) -> dict[str, Any]:
         row = self.task_row(flow, run_id, step, task_id)
-        out = task_summary(row)
-        out["attempts"] = [attempt_summary(a) for a in
+        run = self._run_if_unfinished(row)
+        out = task_summary(row, run)
+        out["attempts"] = [attempt_summary(a, out.get("interrupted", False)) for a in
                            self.meta.list_attempts(flow, run_id, step, task_id)]
         out["artifacts"] = self.artifacts(row)
         out["cards"] = self.cards(row)
         return out
 
+    def _run_if_unfinished(self, row: TaskRow) -> dict[str, Any] | None:
+        """The run's summary when the task is recorded running (is its run still alive?), else
+        None: a finished task needs no second query."""
+        return run_summary(self.run_row(row.flow, row.run_id)) if row.status == "running" else None
+
     def artifacts(self, row: TaskRow) -> list[dict[str, Any]]:
         manifest = self.meta.get_artifacts(row.flow, row.run_id, row.step, row.task_id)
         out = []
+        previews, budget = PREVIEWS_PER_TASK, PREVIEW_BUDGET_BYTES
         for name, ref in sorted(manifest.items()):
             if name.startswith("_"):
                 continue
             entry = {"name": name, "type": ref.type_name, "size": ref.size, "preview": None,
-                     "error": None, "fix": None, "download": "value"}
+                     "error": None, "fix": None, "download": "value", "previewed": True}
+            out.append(entry)
+            if previews <= 0 or ref.size > budget:
+                entry["previewed"] = ref.size > PREVIEW_MAX_BYTES  # too large: said as before
+                continue
+            previews -= 1
+            budget -= ref.size
             try:
                 entry["preview"], entry["error"] = self._preview(ref, name, row.pathspec)
             except HeadwaterException as exc:
@@ -283,7 +318,6 @@ class Reader:
                 else:
                     entry["error"], entry["fix"] = exc.msg[:PREVIEW_CHARS], exc.fix
                     entry["download"] = None
-            out.append(entry)
         return out
 
     def _preview(self, ref: Any, name: str, where: str) -> tuple[str | None, str | None]:
@@ -313,7 +347,7 @@ class Reader:
         unpickle (its class's module does not import here) is given as the stored pickle,
         never unpickled: whoever can import the module loads it with ``pickle.load``."""
         row = self.task_row(flow, run_id, step, task_id)
-        check_name("artifact", name)
+        check_artifact_name(name)
         manifest = self.meta.get_artifacts(row.flow, row.run_id, row.step, row.task_id)
         ref = manifest.get(name)
         if ref is None:
@@ -400,31 +434,38 @@ class Reader:
         if stream not in LOG_STREAMS:
             raise NotFoundError(f"no log stream {stream!r}", fix="use stdout or stderr")
         row = self.task_row(flow, run_id, step, task_id)
+        run = self._run_if_unfinished(row)
+        over = run is not None and run["interrupted"]  # killed: nothing more will be written
         attempts = self.meta.list_attempts(flow, run_id, step, task_id)
         chosen = attempts[-1] if attempt is None and attempts else next(
             (a for a in attempts if a.attempt == attempt), None)
         if chosen is None:
-            return b"", row.status != "running", -1
+            return b"", row.status != "running" or over, -1
         key = chosen.stdout_key if stream == "stdout" else chosen.stderr_key
-        final = chosen.status != "running"
+        final = chosen.status != "running" or over
         if key:
             what = f"{stream} of {row.pathspec} (attempt {chosen.attempt})"
             output, _ = decode_log(bytes(self.store().load_bytes(key, what=what)))
             return output, True, chosen.attempt
-        if final:
+        if final and not over:
             return b"", True, chosen.attempt
-        try:
+        try:  # a killed task's scratch copy is all of its output there will ever be
             target = live_log_key(flow, run_id, step, task_id, chosen.attempt, stream)
-            return bytes(self.store().storage.read(target)), False, chosen.attempt
+            return bytes(self.store().storage.read(target)), final, chosen.attempt
         except (FileNotFoundError, OSError):
-            return b"", False, chosen.attempt
+            return b"", final, chosen.attempt
 
 
-def step_states(counts: list[tuple]) -> dict[str, dict[str, Any]]:
+def step_states(counts: list[tuple], run: dict[str, Any] | None = None
+                ) -> dict[str, dict[str, Any]]:
     """step -> task counts by status, first start, last end (None while any task runs), from
-    :meth:`MetadataStore.step_status_counts` rows."""
+    :meth:`MetadataStore.step_status_counts` rows. In a killed ``run`` (see :func:`run_summary`)
+    the tasks left recorded as running count as failed, and a step they leave unfinished ends
+    when the run was last seen alive."""
+    interrupted = bool(run and run["interrupted"])
     steps: dict[str, dict[str, Any]] = {}
-    for step, status, tasks, first, last, ended in counts:
+    for step, recorded, tasks, first, last, ended in counts:
+        status = "failed" if interrupted and recorded == "running" else recorded
         state = steps.setdefault(step, {"tasks": 0, "running": 0, "succeeded": 0, "failed": 0,
                                         "started_at": first, "finished_at": last, "ended": 0})
         state["tasks"] += tasks
@@ -435,32 +476,49 @@ def step_states(counts: list[tuple]) -> dict[str, dict[str, Any]]:
             state["finished_at"] = max(state["finished_at"] or last, last)
     for state in steps.values():
         if state.pop("ended") < state["tasks"]:
-            state["finished_at"] = None
+            state["finished_at"] = run["stopped_at"] if interrupted else None
     return steps
 
 
 def run_summary(row: RunRow) -> dict[str, Any]:
+    """A run as the UI shows it. ``interrupted``: recorded as running, but its scheduler is gone
+    (killed with SIGKILL, its machine lost; see :mod:`headwater.meta.liveness`): it reads as
+    failed, and ``stopped_at`` is when it was last seen alive (its last heartbeat)."""
+    status = row.live_status
+    interrupted = row.status == "running" and status != "running"
     return {
         "flow": row.flow, "run_id": row.run_id, "pathspec": row.pathspec,
-        "status": row.live_status, "user": row.user, "created_at": row.created_at,
+        "status": status, "user": row.user, "created_at": row.created_at,
         "finished_at": row.finished_at, "origin_run_id": row.origin_run_id,
         "tags": list(row.tags), "system_tags": list(row.system_tags),
+        "interrupted": interrupted,
+        "stopped_at": (row.heartbeat_at or row.created_at) if interrupted else None,
     }
 
 
-def task_summary(row: TaskRow) -> dict[str, Any]:
-    return {
+def task_summary(row: TaskRow, run: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A task as the UI shows it. One recorded as running in a killed ``run`` never finished:
+    it reads as failed, ``interrupted``."""
+    interrupted = row.status == "running" and bool(run and run["interrupted"])
+    out = {
         "step": row.step, "task_id": row.task_id, "pathspec": row.pathspec,
-        "status": row.status, "created_at": row.created_at, "finished_at": row.finished_at,
+        "status": "failed" if interrupted else row.status, "created_at": row.created_at,
+        "finished_at": row.finished_at,
         "attempts": row.attempts, "foreach_index": row.foreach_index,
         "parents": list(row.parents), "origin_pathspec": row.origin_pathspec,
     }
+    if interrupted:
+        out["interrupted"] = True
+    return out
 
 
-def attempt_summary(row: AttemptRow) -> dict[str, Any]:
+def attempt_summary(row: AttemptRow, interrupted: bool = False) -> dict[str, Any]:
+    """An attempt; one left running by a killed run (``interrupted``) reads as failed."""
     failure = row.failure
     return {
-        "attempt": row.attempt, "status": row.status, "started_at": row.started_at,
+        "attempt": row.attempt,
+        "status": "failed" if interrupted and row.status == "running" else row.status,
+        "started_at": row.started_at,
         "finished_at": row.finished_at,
         "failure": None if failure is None else {
             "type": failure.type_name, "message": failure.message,

@@ -8,6 +8,11 @@
   visits cannot reach the UI through a DNS name rebound to 127.0.0.1.
 - Only GET and HEAD are answered; the UI changes nothing. It has no websocket: a websocket
   handshake is refused before it reaches the app, token or not.
+- Another site's page cannot use the UI from the reader's browser (:func:`cross_site`): a
+  request a browser marks as coming from another site (``Sec-Fetch-Site``, or an ``Origin``
+  that is not this server) is refused, unless it is a link followed to one of the UI's pages.
+  So no page elsewhere can read, probe (did that image load?) or stream the UI, through the
+  reader's cookie or loopback address. Clients that are not browsers send neither header.
 
 A pure ASGI middleware: it sees every request, the static files and the event streams included.
 """
@@ -24,6 +29,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
 from headwater.exceptions import HeadwaterException
+from headwater.ui.headers import stamped
 
 TOKEN_ENV = "HEADWATER_UI_TOKEN"
 COOKIE = "headwater_ui_token"
@@ -92,14 +98,18 @@ class Guard:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        send = _nosniff(send)
+        send = stamped(send)
         if scope["method"] not in ("GET", "HEAD"):
             await _plain(send, 405, "The headwater UI is read-only.", [(b"allow", b"GET, HEAD")])
             return
+        if self.token is None and not _loopback_host(headers.get("host", "")):
+            await _plain(send, 403, "This UI answers to localhost names only.")
+            return
+        if cross_site(headers):
+            await _plain(send, 403, "This UI answers another site's page only when a link to "
+                         "one of its pages is followed; open it in its own tab.")
+            return
         if self.token is None:
-            if not _loopback_host(headers.get("host", "")):
-                await _plain(send, 403, "This UI answers to localhost names only.")
-                return
             await self.app(scope, receive, send)
             return
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
@@ -130,17 +140,25 @@ class Guard:
                                                (b"set-cookie", cookie.encode())])
 
 
-def _nosniff(send: Callable) -> Callable:
-    """``send`` adding ``X-Content-Type-Options: nosniff`` to every answer: a log or an artifact
-    holding HTML is never taken for a page, whatever the browser guesses."""
+def cross_site(headers: dict[str, str]) -> bool:
+    """Whether a browser sent this request on behalf of another site's page (a fetch, an image,
+    an event stream, a frame), rather than for the UI's own pages or a link the reader followed.
 
-    async def sending(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            headers = [h for h in message.get("headers", ()) if h[0].lower() != b"x-content-type-options"]
-            message = {**message, "headers": [*headers, (b"x-content-type-options", b"nosniff")]}
-        await send(message)
-
-    return sending
+    ``Sec-Fetch-Site`` says so in current browsers ("same-origin" and "none", a typed address or
+    a bookmark, are the reader's own); ``Origin`` in older ones ("null" is a sandboxed document,
+    such as a card). A top-level navigation (a link from a chat message or a wiki) is allowed:
+    it shows the page to the reader, and hands nothing to the site it came from.
+    """
+    navigating = (headers.get("sec-fetch-mode") == "navigate"
+                  and headers.get("sec-fetch-dest", "document") == "document")
+    site = headers.get("sec-fetch-site")
+    if site is not None:  # the browser's own word: trusted over an Origin a proxy may not match
+        return site not in ("same-origin", "none") and not navigating
+    origin = headers.get("origin")
+    if origin is None:
+        return False
+    same = origin.partition("://")[2] == headers.get("host", "") and origin != "null"
+    return not same and not navigating
 
 
 def _loopback_host(host_header: str) -> bool:

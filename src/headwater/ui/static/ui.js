@@ -25,8 +25,27 @@ function svg(tag, attrs, ...children) {
 
 const enc = encodeURIComponent;
 
-async function api(path) {
+// The server's clock, not the browser's: every answer carries the server's time
+// (X-Headwater-Now); the page keeps how far the browser's clock is from it, so a running task's
+// duration is right on a machine whose clock is off by minutes or days (never negative).
+let clockOffset = 0;  // server seconds minus browser seconds
+function serverNow() { return Date.now() / 1000 + clockOffset; }
+
+function noteServerTime(response, sentAt) {
+  const said = Number(response.headers.get("x-headwater-now"));
+  if (!Number.isFinite(said) || said <= 0) return;
+  clockOffset = said - (sentAt + Date.now() / 1000) / 2;  // the answer left half-way, roughly
+}
+
+async function fetched(path) {
+  const sentAt = Date.now() / 1000;
   const response = await fetch(path, { credentials: "same-origin" });
+  noteServerTime(response, sentAt);
+  return response;
+}
+
+async function api(path) {
+  const response = await fetched(path);
   const body = await response.json();
   if (!response.ok) throw new Error(body.error || response.statusText);
   return body;
@@ -50,15 +69,16 @@ function stamp(seconds) {
 
 function duration(start, end) {
   if (!start) return "-";
-  const s = Math.max(0, (end || Date.now() / 1000) - start);
+  const s = Math.max(0, (end || serverNow()) - start);
   if (s < 60) return `${s.toFixed(1)}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s`;
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
 }
 
 // A duration that ticks while its task or run runs: counted in the browser from the recorded
-// start (one timer for the whole page, no request), until the row is drawn again with the
-// recorded end, which then stays as it is.
+// start on the server's clock (one timer for the whole page, no request), until the row is
+// drawn again with the recorded end, which then stays as it is. Something over without an end
+// (a task of a killed run) has no duration to show.
 function durationEl(tag, start, end, running, attrs) {
   const node = el(tag, attrs || {});
   setDuration(node, start, end, running);
@@ -66,7 +86,7 @@ function durationEl(tag, start, end, running, attrs) {
 }
 
 function setDuration(node, start, end, running) {
-  node.textContent = duration(start, end);
+  node.textContent = running || end ? duration(start, end) : "-";
   if (running && start && !end) node.dataset.since = String(start);
   else delete node.dataset.since;
 }
@@ -181,7 +201,7 @@ function runRow(r) {
       r.origin_run_id ? el("span", { class: "muted resumed", text: ` resumed from ${r.origin_run_id}` }) : null),
     el("td", {}, badge(r.status)),
     el("td", {}, stamp(r.created_at)),
-    durationEl("td", r.created_at, r.finished_at, r.status === "running"),
+    durationEl("td", r.created_at, r.finished_at || r.stopped_at, r.status === "running"),
     el("td", { text: r.user }),
     el("td", {}, tagLinks(r.tags)));
 }
@@ -277,7 +297,7 @@ function drawTimeline(run, steps, container) {
   const names = run.layout.nodes.map((n) => n.name).filter((n) => steps[n]);
   if (!names.length) { container.replaceChildren(el("p", { class: "muted", text: "No task started yet." })); return; }
   const start = Math.min(...names.map((n) => steps[n].started_at));
-  const end = Math.max(...names.map((n) => steps[n].finished_at || Date.now() / 1000), start + 0.001);
+  const end = Math.max(...names.map((n) => steps[n].finished_at || serverNow()), start + 0.001);
   const width = 600, row = 22, label = 140;
   const picture = svg("svg", { width: label + width + 80, height: names.length * row + 10, role: "img",
     "aria-label": names.map((n) => `${n} ${stepState(steps[n])} ${duration(steps[n].started_at, steps[n].finished_at)}`).join(", ") });
@@ -295,13 +315,14 @@ function drawTimeline(run, steps, container) {
 function drawTaskTimeline(run, tasks, container) {
   const list = [...tasks.values()].filter((t) => t.created_at);
   if (!list.length) { container.replaceChildren(); return; }
+  const ended = (t) => t.finished_at || (t.interrupted ? run.stopped_at : null);
   const start = Math.min(...list.map((t) => t.created_at));
-  const end = Math.max(...list.map((t) => t.finished_at || Date.now() / 1000), start + 0.001);
+  const end = Math.max(...list.map((t) => ended(t) || serverNow()), start + 0.001);
   const width = 600, row = 14, label = 140;
   const picture = svg("svg", { width: label + width + 80, height: list.length * row + 6, role: "group", "aria-label": "the listed tasks over time" });
   list.forEach((t, i) => {
     const x = label + ((t.created_at - start) / (end - start)) * width;
-    const w = Math.max(2, (((t.finished_at || end) - t.created_at) / (end - start)) * width);
+    const w = Math.max(2, (((ended(t) || end) - t.created_at) / (end - start)) * width);
     const link = svg("a", { href: taskHref(run.flow, run.run_id, t.step, t.task_id), "aria-label": `${t.step}/${t.task_id} ${t.status} ${duration(t.created_at, t.finished_at)}` });
     link.append(svg("text", { x: 0, y: i * row + 11, class: "tl-label" }, document.createTextNode(`${t.step}/${t.task_id}`)),
       svg("rect", { x, y: i * row + 3, width: w, height: row - 5, class: `bar ${t.status}`, "data-task": `${t.step}/${t.task_id}` }));
@@ -318,10 +339,15 @@ function cloned(t) {
   return [" ", el("a", { href: taskHref(oFlow, oRun, oStep, oTask), class: "cloned", title: `cloned from ${t.origin_pathspec}`, text: "cloned" })];
 }
 
+// A task left running by a killed run reads as failed; it says why it has no error.
+function interruptedNote(t) {
+  return t.interrupted ? [" ", el("span", { class: "muted interrupted", title: "its run was stopped (its scheduler killed) while it ran", text: "interrupted" })] : [];
+}
+
 function taskRow(run, t) {
   return el("tr", { "data-task": `${t.step}/${t.task_id}` },
     el("td", {}, el("a", { href: taskHref(run.flow, run.run_id, t.step, t.task_id), text: `${t.step}/${t.task_id}` })),
-    el("td", {}, badge(t.status), ...cloned(t)),
+    el("td", {}, badge(t.status), ...cloned(t), ...interruptedNote(t)),
     el("td", { text: t.foreach_index === null ? "-" : String(t.foreach_index) }),
     el("td", {}, stamp(t.created_at)),
     durationEl("td", t.created_at, t.finished_at, t.status === "running"),
@@ -349,7 +375,7 @@ async function runPage() {
   fact("status", statusBadge);
   fact("user", run.user);
   fact("started", stamp(run.created_at));
-  const took = durationEl("span", run.created_at, run.finished_at, run.status === "running", { id: "run-duration" });
+  const took = durationEl("span", run.created_at, run.finished_at || run.stopped_at, run.status === "running", { id: "run-duration" });
   fact("duration", took);
   fact("tags", tagLinks(run.tags));
   fact("system tags", run.system_tags.join(", ") || "-");
@@ -410,7 +436,7 @@ async function runPage() {
     failures = el("section", { id: "failures", class: "failures" }, el("h2", { text: "Failed tasks" }));
     const list = el("ul");
     for (const t of run.failures) {
-      const error = t.failure ? `${t.failure.type}: ${t.failure.message}` : "failed";
+      const error = t.failure ? `${t.failure.type}: ${plain(t.failure.message)}` : "failed";
       list.append(el("li", {}, el("a", { href: taskHref(flow, runId, t.step, t.task_id), text: `${t.step}/${t.task_id}` }), " ", el("span", { class: "error", text: error })));
     }
     const failedCount = Object.values(run.steps).reduce((n, s) => n + (s.failed || 0), 0);
@@ -418,7 +444,12 @@ async function runPage() {
     if (failedCount > run.failures.length) failures.append(el("p", { class: "muted" }, `${failedCount - run.failures.length} more failed: `, el("a", { id: "all-failed", href: listHref("", "failed"), text: `list all ${failedCount} failed tasks` })));
   }
 
-  app.replaceChildren(el("h1", { text: `${flow}/${runId}` }), facts, ...(failures ? [failures] : []),
+  // a run whose scheduler was killed says so: nobody recorded its end
+  const interrupted = run.interrupted ? el("p", { id: "interrupted", class: "notice", role: "status" },
+    "This run stopped without finishing: its scheduler was killed (or its machine lost). It was last seen alive at ",
+    stamp(run.stopped_at), "; the tasks it left running are marked failed, interrupted.") : null;
+
+  app.replaceChildren(el("h1", { text: `${flow}/${runId}` }), facts, ...(interrupted ? [interrupted] : []), ...(failures ? [failures] : []),
     el("h2", { text: "Graph" }), dag,
     el("h2", { text: "Timeline" }), timeline,
     el("h3", { text: "Tasks listed below" }), taskTimeline,
@@ -467,7 +498,7 @@ async function runPage() {
     const head = JSON.parse(event.data);
     statusBadge.className = `status ${head.status}`;
     statusBadge.textContent = head.status;
-    setDuration(took, head.created_at, head.finished_at, head.status === "running");
+    setDuration(took, head.created_at, head.finished_at || head.stopped_at, head.status === "running");
     paintDag(run, head.steps, head.status, head.foreach_widths);
     drawTimeline(run, head.steps, timeline);
     steps = head.steps;
@@ -504,11 +535,28 @@ function openStream(url) {
 
 // -- task page -------------------------------------------------------------------------------
 
-// A finished attempt's log is read once; a running one's is followed as it grows.
+// Terminal escapes (colours, cursor moves, titles, hyperlinks) are dropped from what a log or an
+// error shows: the page draws text only, and "ESC[31m" is noise there.
+const ESCAPES = /\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|\x9b[0-?]*[ -/]*[@-~]/g;
+function plain(text) { return text == null ? text : String(text).replace(ESCAPES, ""); }
+
+// A finished attempt's log is read once, its last MiB at most (a link gives all of it); a
+// running one's is followed as it grows, from its last MiB.
+const LOG_TAIL = 1 << 20;
+
+function logCut(base, stream, pre, shown, total) {
+  if (total <= shown) return;
+  pre.before(el("p", { class: "muted log-cut", id: `${stream}-cut` },
+    `Showing the last ${size(shown)} of ${size(total)}: `,
+    el("a", { href: `${base}/logs/${stream}`, text: "the whole log" })));
+}
+
 async function showLog(base, stream, pre, state) {
-  const response = await fetch(`${base}/logs/${stream}`, { credentials: "same-origin" });
+  const response = await fetched(`${base}/logs/${stream}?tail=${LOG_TAIL}`);
   if (!response.ok) { state.textContent = `cannot read: ${response.status}`; return; }
-  const text = await response.text();
+  const raw = await response.text();
+  logCut(base, stream, pre, new TextEncoder().encode(raw).length, Number(response.headers.get("x-headwater-log-size")) || 0);
+  const text = plain(raw);
   pre.textContent = text || "(no output)";
   pre.classList.toggle("empty", !text);
   state.textContent = "complete";
@@ -519,8 +567,13 @@ function followLog(base, stream, pre, state) {
   // a stream (re)opened sends the whole log so far: start over rather than repeat it
   source.addEventListener("open", () => { pre.textContent = ""; });
   source.addEventListener("reset", () => { pre.textContent = ""; });
+  source.addEventListener("skipped", (event) => {
+    const skipped = JSON.parse(event.data);
+    document.getElementById(`${stream}-cut`)?.remove();
+    logCut(base, stream, pre, skipped.size - skipped.bytes, skipped.size);
+  });
   source.addEventListener("log", (event) => {
-    pre.append(JSON.parse(event.data).text);
+    pre.append(plain(JSON.parse(event.data).text));
     pre.classList.remove("empty");
   });
   source.addEventListener("end", (event) => {
@@ -542,7 +595,7 @@ async function taskPage() {
   const fact = (k, v) => facts.append(el("dt", { text: k }), el("dd", {}, v));
   const status = badge(task.status);
   status.id = "task-status";
-  fact("status", status);
+  fact("status", el("span", {}, status, ...interruptedNote(task)));
   fact("started", stamp(task.created_at));
   fact("duration", durationEl("span", task.created_at, task.finished_at, task.status === "running", { id: "task-duration" }));
   if (task.foreach_index !== null) fact("foreach index", String(task.foreach_index));
@@ -568,8 +621,8 @@ async function taskPage() {
         el("a", { href: `${base}/logs/stderr?attempt=${a.attempt}`, text: "stderr" })));
     }
     if (a.failure) {
-      box.append(el("p", { class: "failure" }, el("strong", { text: a.failure.type }), `: ${a.failure.message}`));
-      if (a.failure.traceback) box.append(el("pre", { class: "traceback", text: a.failure.traceback }));
+      box.append(el("p", { class: "failure" }, el("strong", { text: a.failure.type }), `: ${plain(a.failure.message)}`));
+      if (a.failure.traceback) box.append(el("pre", { class: "traceback", text: plain(a.failure.traceback) }));
     }
     attempts.append(box);
   }
@@ -594,7 +647,7 @@ async function taskPage() {
       text: a.download === "pickle" ? "download pickle" : "download" }) : null;
     abody.append(el("tr", { "data-artifact": a.name },
       el("td", { text: a.name }), el("td", { text: a.type }), el("td", { text: size(a.size) }),
-      el("td", {}, why || el("code", { class: "preview", text: a.preview ?? "(too large to preview)" })),
+      el("td", {}, why || el("code", { class: "preview", text: a.preview ?? (a.previewed === false ? "(not previewed: this task has many artifacts; download it)" : "(too large to preview)") })),
       el("td", {}, link)));
   }
   artifacts.append(abody);

@@ -1,0 +1,225 @@
+"""The web UI on the runs a new user makes (in a real browser, Debian's Chromium driven by
+Playwright): many failed tasks, a task with hundreds of artifacts, a run killed with SIGKILL
+half-way, a browser whose clock is wrong. Each page must stay quick and say what is true.
+
+Waits are on what the page shows (Playwright's expect, with a generous deadline), never on time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from . import chromium
+from .faultkit import hw
+from .flowrun import flow_file, hermetic_env, start_cli
+from .uiserver import gated_run, running_task, ui_server, wait_until
+
+DEADLINE_MS = 90_000
+expect.set_options(timeout=DEADLINE_MS)
+UI_FLOW = flow_file("ui/ui_flow.py")
+UNDER_AN_HOUR = re.compile(r"^(\d+\.\ds|\d+m\d\ds)$")
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("ui-truth")
+    proc = hw(flow_file("ui/many_artifacts_flow.py"), "run", cwd=folder)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return folder
+
+
+@pytest.fixture(scope="module")
+def ui(home):
+    with ui_server(home) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium.launched() as launched:
+        yield launched
+
+
+@pytest.fixture
+def context(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(DEADLINE_MS)
+    yield context
+    context.close()
+
+
+def test_more_failed_tasks_than_the_run_page_names_are_one_link_away(ui, home, context):
+    with gated_run(flow_file("ui/many_failures_flow.py"), home, "many-failures", ("fail",),
+                   "--max-workers", "12") as (run, gates):
+        run_id, _ = wait_until(lambda: running_task(ui, "ManyFailuresFlow", "work"),
+                               "the work tasks to start")
+        wait_until(lambda: len(ui.json(f"/api/runs/ManyFailuresFlow/{run_id}/tasks?step=work"
+                                       "&status=running")["tasks"]) == 12,
+                   "all twelve work tasks to run")
+        (gates / "fail").touch()
+        assert run.wait(timeout=180) == 1
+    page = context.new_page()
+    page.goto(f"{ui.url}/runs/ManyFailuresFlow/{run_id}")
+    expect(page.locator("#failures li")).to_have_count(10)
+    link = page.locator("#all-failed")
+    expect(link).to_have_text("list all 12 failed tasks")
+    expect(page.locator("#failures")).to_contain_text("2 more failed")
+    link.click()
+    page.wait_for_url(re.compile(rf"/runs/ManyFailuresFlow/{run_id}\?status=failed#tasks$"))
+    rows = page.locator("#tasks-table tbody tr")
+    expect(rows).to_have_count(12)
+    expect(rows.locator(".status")).to_have_text(["failed"] * 12)
+    expect(page.locator("#tasks-range")).to_have_text("tasks 1\u201312 of 12")
+    expect(page.locator(".status-picker a.current")).to_have_text("failed")
+
+
+def test_a_2000_task_foreach_is_paged_and_followed_while_it_runs(ui, home, context):
+    with gated_run(flow_file("ui/big_foreach_flow.py"), home, "big-foreach", ("join",),
+                   "--max-workers", "8") as (run, gates):
+        run_id, _ = wait_until(lambda: running_task(ui, "BigForeachFlow", "join"),
+                               "the 2,000 work tasks to end and the join to start", timeout=600)
+        base = f"/api/runs/BigForeachFlow/{run_id}"
+        # what the page reads is bounded, whatever the run's size
+        status, _, body = ui.get(base)
+        assert status == 200 and len(body) < 64 * 1024, len(body)
+        listed = ui.json(f"{base}/tasks?limit=100000")
+        assert len(listed["tasks"]) == 500 and listed["more"] is True
+        page = context.new_page()
+        page.goto(f"{ui.url}/runs/BigForeachFlow/{run_id}")
+        expect(page.locator("#run-status")).to_have_text("running")
+        expect(page.locator('#dag g.step[data-step="work"] text.count')).to_have_text(
+            "2000 tasks")
+        expect(page.locator("#tasks-table tbody tr")).to_have_count(100)
+        expect(page.locator("#task-timeline rect.bar")).to_have_count(100)
+        expect(page.locator("#tasks-range")).to_have_text("tasks 1\u2013100 of 2002")
+        last = context.new_page()
+        last.goto(f"{ui.url}/runs/BigForeachFlow/{run_id}?offset=2000#tasks")
+        expect(last.locator("#tasks-range")).to_have_text("tasks 2001\u20132002 of 2002")
+        expect(last.locator('#tasks-table tbody tr[data-task^="join/"] .status')).to_have_text(
+            "running")
+        (gates / "join").touch()
+        # the pages left open follow the big run to its end
+        expect(last.locator("#run-status")).to_have_text("succeeded")
+        expect(last.locator("#tasks-range")).to_have_text("tasks 2001\u20132003 of 2003")
+        expect(page.locator("#run-status")).to_have_text("succeeded")
+        expect(page.locator("#tasks-range")).to_have_text("tasks 1\u2013100 of 2003")
+        assert run.wait(timeout=300) == 0
+
+
+def test_a_task_with_hundreds_of_artifacts_lists_all_and_previews_a_bounded_number(ui, context):
+    task_id = ui.json("/api/runs/ManyArtifactsFlow/1/tasks?step=start")["tasks"][0]["task_id"]
+    listed = ui.json(f"/api/tasks/ManyArtifactsFlow/1/start/{task_id}")["artifacts"]
+    assert len(listed) == 300
+    previewed = [a for a in listed if a["preview"] is not None]
+    assert len(previewed) == 100 and all(a["previewed"] for a in previewed)
+    assert all(a["previewed"] is False and a["download"] == "value" for a in listed[100:])
+    page = context.new_page()
+    page.goto(f"{ui.url}/runs/ManyArtifactsFlow/1/start/{task_id}")
+    expect(page.locator("#artifacts tbody tr")).to_have_count(300)
+    expect(page.locator('#artifacts tr[data-artifact="value_000"] .preview')).to_contain_text(
+        "'index': 0")
+    last = page.locator('#artifacts tr[data-artifact="value_299"]')
+    expect(last.locator(".preview")).to_have_text(
+        "(not previewed: this task has many artifacts; download it)")
+    with page.expect_download() as got:
+        last.locator("a", has_text="download").click()
+    assert got.value.suggested_filename == "value_299.pickle"
+
+
+_SKEWED_CLOCK = """(() => {
+  const Real = Date, skew = %d;
+  class Skewed extends Real {
+    constructor(...args) { if (args.length) super(...args); else super(Real.now() + skew); }
+    static now() { return Real.now() + skew; }
+  }
+  window.Date = Skewed;
+})();"""
+
+
+@pytest.mark.parametrize("skew_s", [2 * 86_400, -3 * 3600], ids=["ahead", "behind"])
+def test_durations_count_from_the_servers_clock_not_the_browsers(ui, home, browser, skew_s):
+    """A browser whose clock is two days ahead (or three hours behind) still shows a task that
+    started seconds ago as running for seconds, ticking: never hours, never a frozen 0."""
+    gate = home / f"gate-clock-{skew_s}"
+    run = start_cli(UI_FLOW, "run", "--gate", str(gate), cwd=home,
+                    env={**hermetic_env(), "HEADWATER_DATASTORE_ROOT": str(home / ".headwater")})
+    context = browser.new_context()
+    context.set_default_timeout(DEADLINE_MS)
+    context.add_init_script(_SKEWED_CLOCK % (skew_s * 1000))
+    try:
+        run_id, task_id = wait_until(lambda: running_task(ui, "UIFlow", "wait"),
+                                     "the wait step to start")
+        page = context.new_page()
+        page.goto(f"{ui.url}/runs/UIFlow/{run_id}/wait/{task_id}")
+        assert abs(page.evaluate("Date.now() / 1000 - serverNow()") - skew_s) < 60
+        run_page = context.new_page()
+        run_page.goto(f"{ui.url}/runs/UIFlow/{run_id}")
+        for where in (page.locator("#task-duration"), run_page.locator("#run-duration"),
+                      run_page.locator(f'#tasks-table tr[data-task="wait/{task_id}"] td:nth-child(5)')):
+            expect(where).to_have_text(UNDER_AN_HOUR)
+            before = where.inner_text()
+            expect(where).not_to_have_text(before)  # it ticks
+            expect(where).to_have_text(UNDER_AN_HOUR)
+        assert run.poll() is None  # still held by the gate
+    finally:
+        context.close()
+        gate.touch()
+        run.wait(timeout=120)
+        run.stdout.close()
+        run.stderr.close()
+
+
+def test_a_run_killed_with_sigkill_half_way_reads_as_stopped_not_running(ui, home, context):
+    gate = home / "gate-never"  # never opened: the run is killed while it waits
+    run = start_cli(UI_FLOW, "run", "--gate", str(gate), cwd=home, start_new_session=True,
+                    env={**hermetic_env(), "HEADWATER_DATASTORE_ROOT": str(home / ".headwater")})
+    try:
+        run_id, task_id = wait_until(lambda: running_task(ui, "UIFlow", "wait"),
+                                     "the wait step to start")
+        task = f"/runs/UIFlow/{run_id}/wait/{task_id}"
+        page = context.new_page()
+        page.goto(ui.url + task)
+        expect(page.locator("#stdout")).to_contain_text("waiting for the gate")
+        run_page = context.new_page()
+        run_page.goto(f"{ui.url}/runs/UIFlow/{run_id}")
+        expect(run_page.locator("#run-status")).to_have_text("running")
+        os.killpg(run.pid, signal.SIGKILL)  # the scheduler and its task, with no goodbye
+        run.wait(timeout=120)
+
+        # both pages, left open, say what happened
+        expect(run_page.locator("#run-status")).to_have_text("failed")
+        expect(run_page.locator("#interrupted")).to_contain_text("stopped without finishing")
+        row = run_page.locator(f'#tasks-table tr[data-task="wait/{task_id}"]')
+        expect(row.locator(".status")).to_have_text("failed")
+        expect(row.locator(".interrupted")).to_have_text("interrupted")
+        expect(run_page.locator('#dag g.step[data-step="wait"]')).to_have_class("step failed")
+        expect(run_page.locator('#dag g.step[data-step="end"] text.count')).to_have_text("not run")
+        expect(page.locator("#task-status")).to_have_text("failed")
+        expect(page.locator("#stdout-state")).to_have_text("complete")
+        expect(page.locator("#stdout")).to_contain_text("waiting for the gate")
+        expect(page.locator(".attempt .status")).to_have_text("failed")
+        for opened in (page, run_page):
+            expect(opened.locator("[data-since]")).to_have_count(0)  # nothing ticks on
+
+        # the lists agree: nothing running, the interrupted task among the failed
+        assert ui.json("/api/runs?flow=UIFlow&status=running")["runs"] == []
+        base = f"/api/runs/UIFlow/{run_id}/tasks"
+        assert ui.json(f"{base}?status=running")["tasks"] == []
+        failed = ui.json(f"{base}?status=failed")["tasks"]
+        assert [t["task_id"] for t in failed] == [task_id] and failed[0]["interrupted"]
+        head = ui.json(f"/api/runs/UIFlow/{run_id}")
+        assert head["interrupted"] and head["stopped_at"] >= head["created_at"]
+        assert head["steps"]["wait"]["failed"] == 1 and head["steps"]["wait"]["running"] == 0
+    finally:
+        gate.touch()
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+        run.wait(timeout=120)
+        run.stdout.close()
+        run.stderr.close()
