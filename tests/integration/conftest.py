@@ -1,4 +1,5 @@
-"""Integration fixtures: the in-process client is reset around every test."""
+"""Integration fixtures: the in-process client is reset around every test; the browser tests
+share one way to start Debian's Chromium (one browser per test module)."""
 
 from __future__ import annotations
 
@@ -13,3 +14,12 @@ def fresh_client():
     reset_client()
     yield
     reset_client()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium, driven by Playwright, for the tests of one module."""
+    from . import chromium  # Playwright is loaded by the browser tests only
+
+    with chromium.launched() as launched:
+        yield launched

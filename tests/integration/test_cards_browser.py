@@ -14,17 +14,10 @@ import pytest
 from headwater import Flow
 from headwater.cards import get_cards
 
-from . import chromium
 from .faultkit import client, hw
 from .flowrun import flow_file
 
 DEADLINE_MS = 60_000
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium.launched() as launched:
-        yield launched
 
 
 @pytest.fixture

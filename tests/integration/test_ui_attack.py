@@ -18,7 +18,6 @@ from playwright.sync_api import expect
 
 from servers import free_port
 
-from . import chromium
 from .faultkit import hw
 from .flowrun import flow_file
 from .uiserver import ui_server
@@ -40,12 +39,6 @@ def home(tmp_path_factory) -> Path:
 def ui(home):
     with ui_server(home) as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium.launched() as launched:
-        yield launched
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import expect
 
-from . import chromium
 from .faultkit import hw
 from .flowrun import flow_file
 from .uiserver import gated_run, running_task, ui_server, wait_until
@@ -47,12 +46,6 @@ def home(tmp_path_factory) -> Path:
 def ui(home):
     with ui_server(home) as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium.launched() as launched:
-        yield launched
 
 
 def _watched(context):

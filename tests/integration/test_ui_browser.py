@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from . import chromium
 from .faultkit import hw
 from .flowrun import flow_file, hermetic_env, start_cli
 from .uiserver import gated_run, running_task, ui_server, wait_until
@@ -40,12 +39,6 @@ def home(tmp_path_factory) -> Path:
 def ui(home):
     with ui_server(home) as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium.launched() as launched:
-        yield launched
 
 
 @pytest.fixture
