@@ -508,3 +508,30 @@ def test_a_flow_decorator_option_given_at_create_reaches_every_deployed_task(tmp
                           run["end"].task["last"].data]))
     """)
     assert value == [True, "bonjour", "bonjour"]
+
+
+def test_braces_argo_would_expand_are_refused_on_the_command_line(tmp_path):
+    """`create --tag 't-{{workflow.name}}'` used to compile a manifest whose tasks got the run's
+    name as their tag (Argo expands `{{...}}` in a template's args); now `create` says which text
+    holds the braces, and `trigger` refuses such a value before it reaches any cluster."""
+    flow = tmp_path / "brace_flow.py"
+    flow.write_text(
+        "from headwater import FlowSpec, Parameter, step\n\n"
+        "class BraceFlow(FlowSpec):\n"
+        "    value = Parameter('value', default='x')\n\n"
+        "    @step\n    def start(self):\n        self.next(self.end)\n\n"
+        "    @step\n    def end(self):\n        pass\n\n"
+        "if __name__ == '__main__':\n    BraceFlow()\n")
+    env = hermetic_env({"HEADWATER_DATASTORE_ROOT": str(tmp_path / "ds")})
+    created = subprocess.run([sys.executable, str(flow), "argo-workflows", "create", "--only-json",
+                              "--tag", "t-{{workflow.name}}"], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert created.returncode != 0 and not created.stdout
+    assert "--tag of the deployment of flow BraceFlow holds '{{'" in created.stderr
+    assert "Traceback" not in created.stderr
+    triggered = subprocess.run([sys.executable, str(flow), "argo-workflows", "trigger",
+                                "--name", "braceflow", "--param", "value", "{{=1+1}}"],
+                               cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert triggered.returncode != 0
+    assert "--param value '{{=1+1}}' holds '{{'" in triggered.stderr
+    assert "Traceback" not in triggered.stderr

@@ -201,3 +201,91 @@ def test_a_bad_tag_is_refused_at_create_not_in_every_deployed_run(tag, tmp_path)
     with pytest.raises(DeployError, match="--tag of the deployment of TaggedFlow") as err:
         build_plan(TaggedFlow, settings, orchestrator="airflow", store_code=False, tags=(tag,))
     assert err.value.fix
+
+
+def _hostile_argo_plan(tmp_path, default: str = "x", env_value: str = "v"):
+    from headwater import Parameter, environment
+    from headwater.deployers.plan import build_plan
+    from headwater.settings import Settings
+
+    class BraceFlow(FlowSpec):
+        value = Parameter("value", default=default, help="a value")
+
+        @environment(vars={"GREETING": env_value})
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    settings = Settings.resolve(datastore_root=str(tmp_path / ".headwater"))
+    return build_plan(BraceFlow, settings, orchestrator="argo-workflows", store_code=False)
+
+
+@pytest.mark.parametrize(("where", "text", "named"), [
+    ("tag", "t-{{workflow.name}}", "--tag"),
+    ("default", "{{=sprig.repeat(3, 'x')}}", "the default of parameter 'value'"),
+    ("env", "hi {{workflow.parameters.value}}", "@environment variable GREETING of step 'start'"),
+    ("with", "environment:vars={'A': '{{workflow.uid}}'}", "--with"),
+    ("name", "prod{{item}}", "the deployed name"),
+])
+def test_text_argo_would_read_as_its_own_expression_is_refused_at_create(where, text, named,
+                                                                         tmp_path):
+    """Argo expands ``{{...}}`` in templates and parameter values and has no escape: a tag such
+    as ``t-{{workflow.name}}`` reached the task as ``t-<the run's name>`` (before, the manifest
+    carried it as it was), and ``{{=...}}`` is an expression Argo evaluates."""
+    from headwater.deployers.argo.compile import ArgoOptions, compile_all
+
+    plan = _hostile_argo_plan(tmp_path, default=text if where == "default" else "x",
+                              env_value=text if where == "env" else "v")
+    if where == "tag":
+        plan.tags = (text,)
+    elif where == "with":
+        plan.with_specs = (text,)
+    elif where == "name":
+        plan.name = text
+    with pytest.raises(DeployError, match="BraceFlow") as err:
+        compile_all(plan, ArgoOptions())
+    assert named in err.value.msg and "'{{'" in err.value.msg and err.value.fix
+
+
+def test_an_argo_option_holding_braces_is_refused_by_the_manifest_net(tmp_path):
+    from headwater.deployers.argo.compile import ArgoOptions, compile_all
+
+    with pytest.raises(DeployError, match="--image"):
+        compile_all(_hostile_argo_plan(tmp_path), ArgoOptions(image="img:{{workflow.uid}}"))
+    plan = _hostile_argo_plan(tmp_path)  # a text no source list names: the net catches it
+    plan.triggers = [{"event": "ready", "parameters": {"value": "field{{workflow.uid}}"}}]
+    with pytest.raises(DeployError, match="manifest's .*dataKey"):
+        compile_all(plan, ArgoOptions())
+
+
+def test_hostile_text_in_an_argo_manifest_round_trips_as_data(tmp_path):
+    """Quotes, line breaks, YAML's specials (``: ``, ``#``, anchors, ``{`` ``}``), backslashes
+    and other scripts reach the manifest exactly, read back as JSON and as YAML (kubectl's
+    reading of a manifest saved as .yaml)."""
+    import yaml
+
+    from headwater.deployers.argo.compile import ArgoOptions, compile_all, to_json
+
+    hostile = ("a: b # c\n- &x *x !!python/object:os.system '\"\"\"\\ {\"k\": [1]} "
+               "}} ünï ✓ \u2028 %s ${HOME} $(id)")
+    plan = _hostile_argo_plan(tmp_path, default=hostile, env_value=hostile)
+    plan.tags = (hostile.replace("\n", " "),)
+    text = to_json(compile_all(plan, ArgoOptions()))
+    for doc in (json_loads(text), yaml.safe_load(text)):
+        spec = doc["spec"]
+        assert spec["arguments"]["parameters"][0]["value"] == hostile
+        start = next(t for t in spec["templates"] if t["name"] == "step-start")["container"]
+        assert {"name": "GREETING", "value": hostile} in start["env"]
+        args = start["args"]
+        assert args[args.index("--tag") + 1] == plan.tags[0]
+        assert args[args.index("--param") + 2] == "{{workflow.parameters.value}}"
+
+
+def json_loads(text: str):
+    import json
+
+    return json.loads(text)

@@ -68,7 +68,16 @@ def apply(docs: list[dict[str, Any]], namespace: str | None) -> list[str]:
 
 
 def submit(template: str, params: dict[str, str], namespace: str | None) -> str:
-    """Start a run of the deployed template now; returns the workflow's name (the run key)."""
+    """Start a run of the deployed template now; returns the workflow's name (the run key).
+
+    A value holding ``{{`` is refused before the cluster is reached: Argo would expand it as one
+    of its own expressions (it has no escape), so the run would not get the value typed."""
+    for name, value in params.items():
+        if "{{" in value:
+            raise ClusterError(
+                f"--param {name} {value!r} holds '{{{{': Argo would read it as one of its own "
+                f"expressions (template {template}), and it cannot be escaped",
+                fix="leave '{{' out of the value (a single '{' is fine)")
     api, ns = _api(), _namespace(namespace)
     body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Workflow",
             "metadata": {"generateName": f"{template}-"},

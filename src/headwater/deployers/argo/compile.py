@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from headwater.deployers.argo.literal import check_documents, plan_sources
 from headwater.deployers.plan import (
     DeployError,
     DeployPlan,
@@ -55,6 +56,13 @@ def compile_all(plan: DeployPlan, options: ArgoOptions) -> list[dict[str, Any]]:
         docs.append(cron_workflow(plan, options))
     if plan.triggers:
         docs.append(sensor(plan, options))
+    option_sources = [("--image", options.image), ("the image's interpreter", options.python),
+                      ("--events-url", options.events_url or ""),
+                      ("--namespace", options.namespace or ""),
+                      ("--service-account", options.service_account or ""),
+                      ("--event-source", options.event_source),
+                      *(("--secret", secret) for secret in options.secrets)]
+    check_documents(plan, docs, [*plan_sources(plan), *option_sources])
     return docs
 
 
