@@ -289,3 +289,26 @@ def json_loads(text: str):
     import json
 
     return json.loads(text)
+
+
+@pytest.mark.parametrize(("field", "text"), [
+    ("image", "reg/img:{{ conn.db.password }}"), ("namespace", "ns{% raw %}"),
+    ("username", "ana{{ var.value.token }}")])
+def test_jinja_in_a_field_the_pod_operator_renders_is_refused(field, text, tmp_path):
+    """KubernetesPodOperator renders image, namespace and env_vars (HEADWATER_USER) as Jinja,
+    where ``{{ conn.db.password }}`` would put a connection's password into the pod; before,
+    the DAG file carried such text as it was."""
+    import dataclasses
+
+    from headwater.deployers.airflow.compile import AirflowOptions, dag_file
+
+    plan = _plan_with_parameter("value", tmp_path, "airflow")
+    options = AirflowOptions()
+    if field == "username":
+        plan.username = text
+    else:
+        options = dataclasses.replace(options, **{field: text})
+    with pytest.raises(DeployError, match="ParamNameFlow") as err:
+        dag_file(plan, options)
+    assert "Jinja" in err.value.msg and err.value.fix
+    dag_file(plan, dataclasses.replace(options, operator="local"))  # nothing of ours rendered

@@ -60,8 +60,29 @@ def _check_shape(plan: DeployPlan) -> None:
                 "foreach")
 
 
+_JINJA = ("{{", "{%", "{#")
+
+
+def _check_templated_fields(plan: DeployPlan, options: AirflowOptions) -> None:
+    """KubernetesPodOperator renders its ``image``, ``namespace`` and ``env_vars`` as Jinja
+    templates, with Airflow's variables and connections (``{{ conn.db.password }}``) in reach:
+    text of ours that lands there must hold no Jinja. (The task's arguments come from a task's
+    result, which Airflow passes on unrendered; the local operator renders nothing of ours.)"""
+    if options.operator != "kubernetes":
+        return
+    for what, text in (("--image", options.image), ("--namespace", options.namespace or ""),
+                       ("the user name (HEADWATER_USER)", plan.username)):
+        marker = next((m for m in _JINJA if m in text), None)
+        if marker:
+            raise DeployError(
+                f"{what} of the Airflow deployment of flow {plan.flow_name} holds {marker!r} "
+                f"({text!r}): the KubernetesPodOperator would render it as a Jinja template",
+                fix=f"leave {marker!r} out of it, or deploy with --operator local")
+
+
 def dag_file(plan: DeployPlan, options: AirflowOptions) -> str:
     _check_shape(plan)
+    _check_templated_fields(plan, options)
     args = {}
     for node in plan.graph:
         params = {p.name: f"__PARAM_{p.name}__" for p in plan.parameters}
