@@ -55,6 +55,14 @@ def test_unknown_option_names_the_decorator_and_lists_the_options() -> None:
         lambda: catch(var="not an identifier"),
         lambda: resources(cpu="lots"),
         lambda: environment(vars=["A=1"]),
+        # not finite: a deployed DAG file read `inf` as a name and failed to import, and Argo's
+        # compiler died on int(inf); nan passed every `< 0` check
+        lambda: timeout(seconds=float("inf")),
+        lambda: timeout(minutes=float("nan")),
+        lambda: retry(minutes_between_retries=float("inf")),
+        lambda: retry(minutes_between_retries=float("nan")),
+        lambda: resources(memory=float("inf")),
+        lambda: resources(cpu="nan"),
     ],
 )
 def test_bad_option_values_are_refused(make) -> None:

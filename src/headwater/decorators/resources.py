@@ -10,6 +10,7 @@ take the defaults above: ``@resources(gpu=1)`` asks for 1 CPU, 4096 MB and 1 GPU
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from headwater.decorators.base import StepDecorator, StepPolicy, make_step_decorator
@@ -26,11 +27,11 @@ class ResourcesDecorator(StepDecorator):
         for option in ("cpu", "memory", "gpu"):
             value = self.attributes[option]
             try:
-                ok = float(value) >= 0
+                ok = 0 <= float(value) < math.inf  # nan and inf are no amount
             except (TypeError, ValueError):
                 ok = False
             if not ok:
-                raise self.bad_option(option, "must be a number >= 0")
+                raise self.bad_option(option, "must be a finite number >= 0")
 
     def apply(self, policy: StepPolicy) -> None:
         policy.resources = {k: v for k, v in self.attributes.items() if v is not None}

@@ -9,6 +9,7 @@ schedulers; headwater honours an explicit one everywhere).
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from headwater.decorators.base import StepDecorator, StepPolicy, make_step_decorator
@@ -26,8 +27,9 @@ class RetryDecorator(StepDecorator):
         if not isinstance(times, int) or isinstance(times, bool) or not 0 <= times <= 100:
             raise self.bad_option("times", "must be an integer between 0 and 100")
         minutes = self.attributes["minutes_between_retries"]
-        if not isinstance(minutes, (int, float)) or minutes < 0:
-            raise self.bad_option("minutes_between_retries", "must be a number >= 0")
+        if (not isinstance(minutes, (int, float)) or isinstance(minutes, bool)
+                or not 0 <= minutes < math.inf):  # nan and inf are not waits
+            raise self.bad_option("minutes_between_retries", "must be a finite number >= 0")
 
     def __init__(self, **options: object) -> None:
         super().__init__(**options)

@@ -8,6 +8,7 @@ later (its whole process group: SIGTERM, then SIGKILL). See :mod:`headwater.runt
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from headwater.decorators.base import StepDecorator, StepPolicy, make_step_decorator
@@ -23,8 +24,9 @@ class TimeoutDecorator(StepDecorator):
     def validate(self) -> None:
         for option in self.defaults:
             value = self.attributes[option]
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-                raise self.bad_option(option, "must be a number >= 0")
+            if (not isinstance(value, (int, float)) or isinstance(value, bool)
+                    or not 0 <= value < math.inf):  # nan and inf are not limits
+                raise self.bad_option(option, "must be a finite number >= 0")
         if self.total_seconds() <= 0:
             raise self.bad_option("seconds", "the total time limit must be more than zero")
 
