@@ -147,6 +147,37 @@ def test_an_include_file_that_never_ends_is_refused_at_the_limit(tmp_path):
     nothing_recorded(tmp_path)
 
 
+def test_an_include_file_naming_a_pipe_nothing_writes_to_is_refused_not_waited_on(tmp_path):
+    # Before, the launch opened the pipe and waited for a writer for ever.
+    os.mkfifo(tmp_path / "pipe")
+    proc = hw(INPUT, "run", "--needed", "x", "--notes", "pipe", cwd=tmp_path,
+              HEADWATER_INCLUDE_FILE_WAIT="0.5")
+    refused(proc, "Invalid parameter",
+            "IncludeFile 'notes': nothing wrote to the pipe 'pipe' within 0.5 s",
+            "HEADWATER_INCLUDE_FILE_WAIT=SECONDS")
+    nothing_recorded(tmp_path)
+
+
+def test_an_include_file_read_from_a_pipe_with_a_writer_gets_what_was_written(tmp_path):
+    os.mkfifo(tmp_path / "pipe")
+    writer = subprocess.Popen(["sh", "-c", "printf 'piped notes' > pipe"], cwd=tmp_path)
+    try:
+        proc = hw(INPUT, "run", "--needed", "x", "--notes", "pipe", cwd=tmp_path)
+    finally:
+        writer.wait(timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    client(tmp_path)
+    assert Flow("InputFlow").latest_run.data.notes == "piped notes"
+
+
+def test_an_include_file_naming_a_folder_is_refused_by_name(tmp_path):
+    (tmp_path / "notes").mkdir()
+    proc = hw(INPUT, "run", "--needed", "x", "--notes", "notes", cwd=tmp_path)
+    refused(proc, "Invalid parameter", "IncludeFile 'notes': 'notes' is a folder, not a file",
+            "fix: pass a file with --notes PATH")
+    nothing_recorded(tmp_path)
+
+
 def test_an_include_file_limit_that_is_not_a_size_is_refused(tmp_path):
     (tmp_path / "notes.txt").write_text("some notes")
     proc = hw(INPUT, "run", "--needed", "x", "--notes", "notes.txt", cwd=tmp_path,

@@ -5,18 +5,24 @@ artifact, so the run stays reproducible after the local file changes or disappea
 
 The content is held in memory and stored whole, so a file over ``HEADWATER_INCLUDE_FILE_MAX``
 (bytes, or with a K/M/G suffix; 1G by default) is refused before it is read, and an endless
-source (``/dev/zero``, a pipe) is refused as soon as that much has been read.
+source (``/dev/zero``, a pipe) is refused as soon as that much has been read. A named pipe
+nothing writes to would block the launch for ever: it is opened without waiting, and refused
+when no writer has come within ``HEADWATER_INCLUDE_FILE_WAIT`` seconds (60 by default); a folder
+is refused by name.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+import stat
+from typing import Any, BinaryIO
 
 from headwater.exceptions import ParameterError
 from headwater.flow.parameters import Parameter
 
 MAX_SIZE_ENV = "HEADWATER_INCLUDE_FILE_MAX"
+WAIT_ENV = "HEADWATER_INCLUDE_FILE_WAIT"
+DEFAULT_WAIT_S = 60.0
 DEFAULT_MAX_SIZE = 1 << 30
 _CHUNK = 1 << 20
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
@@ -48,7 +54,7 @@ class IncludeFile(Parameter):
         path = os.path.expanduser(raw)
         limit = max_include_size(self.name)
         try:
-            with open(path, "rb") as handle:
+            with self._open(path, raw) as handle:
                 data = self._read_at_most(handle, limit, raw)
         except FileNotFoundError:
             raise ParameterError(
@@ -67,6 +73,34 @@ class IncludeFile(Parameter):
                 f"IncludeFile '{self.name}': {raw!r} is not valid {self.encoding} text ({err.reason})",
                 fix="pass is_text=False to IncludeFile to get the raw bytes",
             ) from None
+
+    def _open(self, path: str, raw: str) -> BinaryIO:
+        """``path`` opened for reading; a named pipe only once a writer is there (or has been),
+        so a pipe nothing writes to is an error, not a launch that never starts."""
+        info = os.stat(path)
+        if stat.S_ISDIR(info.st_mode):
+            raise ParameterError(f"IncludeFile '{self.name}': {raw!r} is a folder, not a file",
+                                 fix=f"pass a file with --{self.name} PATH")
+        if not stat.S_ISFIFO(info.st_mode):
+            return open(path, "rb")  # noqa: SIM115 - closed by the caller's `with`
+        import select  # only for pipes
+
+        wait = include_wait_s(self.name)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO's open would wait for a writer
+        try:
+            poller = select.poll()
+            poller.register(fd, select.POLLIN | select.POLLHUP)
+            if not poller.poll(int(wait * 1000)):
+                raise ParameterError(
+                    f"IncludeFile '{self.name}': nothing wrote to the pipe {raw!r} within "
+                    f"{wait:g} s",
+                    fix=f"start the program writing to it first, pass a file with "
+                    f"--{self.name}, or wait longer with {WAIT_ENV}=SECONDS")
+            os.set_blocking(fd, True)
+            return os.fdopen(fd, "rb")
+        except BaseException:
+            os.close(fd)
+            raise
 
     def _read_at_most(self, handle: Any, limit: int, raw: str) -> bytes:
         """The whole file, or a ParameterError once it proves larger than ``limit`` bytes."""
@@ -91,6 +125,22 @@ class IncludeFile(Parameter):
             fix=f"pass a smaller file with --{self.name}, or raise the limit with "
             f"{MAX_SIZE_ENV}=2G (bytes, or with a K/M/G suffix)",
         )
+
+
+def include_wait_s(name: str = "") -> float:
+    """How long an IncludeFile waits for a pipe's writer: ``HEADWATER_INCLUDE_FILE_WAIT``."""
+    given = os.environ.get(WAIT_ENV, "").strip()
+    if not given:
+        return DEFAULT_WAIT_S
+    try:
+        seconds = float(given)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < 1e6:
+        raise ParameterError(
+            f"IncludeFile '{name}': {WAIT_ENV}={given!r} is not a number of seconds",
+            fix=f"set {WAIT_ENV} to a number of seconds, e.g. 120")
+    return seconds
 
 
 def max_include_size(name: str = "") -> int:
