@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from headwater.store import code_package, open_datastore
+from headwater.exceptions import RunFailedError
 from headwater.store.code_package import CodeCacheError
 
 FLOW = textwrap.dedent("""
@@ -172,3 +173,98 @@ def test_a_cache_owned_by_another_user_is_refused(flow_folder: Path, tmp_path: P
     monkeypatch.setenv(code_package.CACHE_ENV, str(cache))
     with pytest.raises(CodeCacheError, match="belongs to another user"):
         code_package.unpack(store, key)
+
+
+def _archive(*entries: tarfile.TarInfo | tuple[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for entry in entries:
+            if isinstance(entry, tuple):
+                info = tarfile.TarInfo(entry[0])
+                info.size = len(entry[1])
+                tar.addfile(info, io.BytesIO(entry[1]))
+            else:
+                tar.addfile(entry)
+    return gzip.compress(buf.getvalue())
+
+
+def _special(name: str, kind: bytes, target: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, target
+    if kind == tarfile.CHRTYPE:
+        info.devmajor, info.devminor = 1, 3  # /dev/null's numbers
+    return info
+
+
+@pytest.mark.parametrize(("entries", "named", "why"), [
+    ([("/tmp/abs_planted.py", b"X = 1\n")], "/tmp/abs_planted.py", "absolute"),
+    ([("ok.py", b""), ("../up_planted.py", b"X = 1\n")], "../up_planted.py", "outside"),
+    ([_special("ssh.py", tarfile.SYMTYPE, "/root/.ssh/id_rsa")], "ssh.py", "not a file"),
+    ([_special("inside.py", tarfile.SYMTYPE, "ok.py")], "inside.py", "not a file"),
+    ([_special("hard.py", tarfile.LNKTYPE, "../../etc/passwd")], "hard.py", "not a file"),
+    ([_special("null.py", tarfile.CHRTYPE)], "null.py", "not a file"),
+    ([_special("fifo.py", tarfile.FIFOTYPE)], "fifo.py", "not a file"),
+])
+def test_an_archive_headwater_never_makes_is_refused_whole_naming_the_entry(
+        entries, named, why, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only someone who can write the datastore can plant such a package; before, tarfile's own
+    FilterError (or, for a link inside the folder, a link made on the worker) came out and the
+    half-unpacked staging folder stayed in the cache."""
+    store = open_datastore(str(tmp_path / "store"))
+    key = store.save_bytes(_archive(*entries)).key
+    cache = tmp_path / "cache"
+    monkeypatch.setenv(code_package.CACHE_ENV, str(cache))
+    with pytest.raises(CodeCacheError) as err:
+        code_package.unpack(store, key)
+    assert repr(named) in err.value.msg and why in err.value.msg and err.value.fix
+    assert list(cache.iterdir()) == []  # neither the package nor a staging folder
+    assert not Path("/tmp/abs_planted.py").exists() and not (tmp_path / "up_planted.py").exists()
+
+
+def test_an_archive_past_the_entry_limit_is_refused_before_it_is_unpacked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(code_package, "MAX_MEMBERS", 50)
+    store = open_datastore(str(tmp_path / "store"))
+    key = store.save_bytes(_archive(*((f"m{i}.py", b"") for i in range(51)))).key
+    monkeypatch.setenv(code_package.CACHE_ENV, str(tmp_path / "cache"))
+    with pytest.raises(CodeCacheError, match="'m50.py' is past the 50 entries"):
+        code_package.unpack(store, key)
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_bytes_that_are_not_a_gzip_tar_are_refused_naming_the_package(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = open_datastore(str(tmp_path / "store"))
+    key = store.save_bytes(b"not a tarball at all").key
+    monkeypatch.setenv(code_package.CACHE_ENV, str(tmp_path / "cache"))
+    with pytest.raises(CodeCacheError, match=f"code package {key[:12]} is refused"):
+        code_package.unpack(store, key)
+
+
+@pytest.mark.parametrize("kind", ["pipe", "folder"])
+def test_an_addition_that_is_not_a_file_is_refused_naming_it(kind, flow_folder: Path,
+                                                             tmp_path: Path) -> None:
+    """An ``add_to_package`` entry naming a pipe used to block the launch for ever in open();
+    a folder gave IsADirectoryError."""
+    import threading
+
+    odd = tmp_path / "odd"
+    os.mkfifo(odd) if kind == "pipe" else odd.mkdir()
+    flow_cls = _flow_class(flow_folder)
+    caught: list[BaseException] = []
+
+    def build() -> None:
+        try:
+            code_package.build(flow_cls, additions=[(str(odd), "data.py")])
+        except BaseException as exc:  # noqa: BLE001 - looked at below
+            caught.append(exc)
+
+    worker = threading.Thread(target=build)
+    worker.start()
+    worker.join(60)
+    if worker.is_alive():  # blocked opening the pipe: give it a writer so the thread ends
+        open(odd, "wb").close()
+        worker.join()
+        pytest.fail("build waited for a writer on the pipe")
+    assert len(caught) == 1 and isinstance(caught[0], RunFailedError)
+    assert f"{odd} (to be packed as 'data.py') is not a regular file" in caught[0].msg

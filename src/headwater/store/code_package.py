@@ -25,6 +25,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import zlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -78,6 +79,11 @@ def build(flow_cls: type, suffixes: Iterable[str] = DEFAULT_SUFFIXES,
     total = 0
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for arcname, path in named.items():
+            if not stat.S_ISREG(os.stat(path).st_mode):  # an addition naming a pipe would hang
+                raise RunFailedError(
+                    f"the code package of {flow_cls.__name__}: {path} (to be packed as "
+                    f"{arcname!r}) is not a regular file", fix="add_to_package takes files; "
+                    "give it the files of a folder one by one")
             with open(path, "rb") as handle:
                 data = handle.read()
             total += len(data)
@@ -180,8 +186,14 @@ def unpack(store: DataStore, key: str) -> str:
     data = store.load_bytes(key, what=f"code package {key}")
     _remove_stale_staging(cache)
     staging = tempfile.mkdtemp(prefix=f".{key}.", dir=cache)  # 0700, a name no one can predict
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-        _extract_data(tar, staging, key)
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+            _extract_data(tar, staging, key)
+    except BaseException as err:
+        shutil.rmtree(staging, ignore_errors=True)  # never leave half a package behind
+        if isinstance(err, tarfile.TarError):  # not even a tar archive
+            raise _hostile(key, None, f"it is not a gzip tar archive ({err})") from None
+        raise
     try:
         os.rename(staging, target)  # atomic: a concurrent task may have won the race
     except OSError:
@@ -194,8 +206,17 @@ STALE_STAGING_S = 24 * 3600.0
 takes seconds), so the next unpack removes it."""
 
 
+MAX_MEMBERS = 100_000
+"""More entries than any package :func:`build` makes (files over :data:`MAX_PACKAGE_BYTES` in
+all are refused there): an archive past this, or past that many bytes, is not one of ours."""
+
+
 def _extract_data(tar: tarfile.TarFile, target: str, key: str) -> None:
-    """Unpack with tarfile's ``data`` filter, which refuses links and paths leaving ``target``.
+    """Unpack what :func:`build` makes, nothing else: regular files and folders only, each
+    inside ``target``, within :data:`MAX_MEMBERS` entries and :data:`MAX_PACKAGE_BYTES`.
+    tarfile's ``data`` filter also checks every path (no absolute name, no ``..`` out, no link
+    or device). A package breaking a rule is refused whole, naming the entry.
+
     Python 3.10.0 to 3.10.11 lack the filter; unpacking unfiltered there would trust the archive,
     so that is refused, naming the upgrade."""
     if not hasattr(tarfile, "data_filter"):
@@ -204,7 +225,41 @@ def _extract_data(tar: tarfile.TarFile, target: str, key: str) -> None:
             f"cannot unpack code package {key[:12]}: Python {version} has no safe tar extraction "
             "(tarfile's 'data' filter came in 3.10.12 and 3.11.4)",
             fix="use Python 3.10.12 or newer (3.11.4 or newer on 3.11)")
-    tar.extractall(target, filter="data")
+    members: list[tarfile.TarInfo] = []
+    total = 0
+    try:
+        for member in tar:  # read one header at a time: a bomb is stopped at the limit
+            why = None
+            if member.name.startswith(("/", "\\")):  # the data filter would strip the '/'
+                why = "has an absolute name"
+            elif not (member.isreg() or member.isdir()):
+                why = "is not a file or a folder (a link, a device or a pipe)"
+            elif len(members) >= MAX_MEMBERS:
+                why = f"is past the {MAX_MEMBERS} entries a code package may hold"
+            elif total + member.size > MAX_PACKAGE_BYTES:
+                why = f"takes the package past {MAX_PACKAGE_BYTES >> 20} MB"
+            else:
+                tarfile.data_filter(member, target)  # absolute names, '..', odd modes
+            if why:
+                raise _hostile(key, member.name, why)
+            total += member.size
+            members.append(member)
+        tar.extractall(target, members=members, filter="data")
+    except tarfile.FilterError as err:
+        raise _hostile(key, getattr(err, "tarinfo", None) and err.tarinfo.name, str(err)) from None
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as err:
+        if isinstance(err, OSError) and not isinstance(err, gzip.BadGzipFile):
+            raise
+        raise _hostile(key, None, f"it is not a whole gzip tar archive ({err})") from None
+
+
+def _hostile(key: str, entry: str | None, why: str) -> CodeCacheError:
+    what = f"its entry {entry!r} {why}" if entry else why
+    return CodeCacheError(
+        f"code package {key[:12]} is refused: {what}; headwater never makes such a package, "
+        "so it was written into the datastore by something else",
+        fix="find out who can write the datastore (anyone who can may run code as you), "
+        "then run the flow again so that its package is stored anew")
 
 
 def _remove_stale_staging(cache: str) -> None:
