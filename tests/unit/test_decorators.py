@@ -99,6 +99,11 @@ def test_with_specs_parse_values_as_json_or_text() -> None:
     deco = parse_with("retry:times=2,minutes_between_retries=0")
     assert deco.attributes == {"times": 2, "minutes_between_retries": 0}
     assert parse_with("catch:var=oops").attributes["var"] == "oops"
+    # a JSON value keeps its commas (before, it was cut at each one: "expected OPTION=VALUE")
+    deco = parse_with('environment:vars={"A": "1", "B": "x, y"}')
+    assert deco.attributes["vars"] == {"A": "1", "B": "x, y"}
+    deco = parse_with('secrets:sources=["env.A", "env.B"], role=admin')
+    assert deco.attributes["sources"] == ["env.A", "env.B"] and deco.attributes["role"] == "admin"
 
 
 def test_with_unknown_decorator_lists_the_known_ones() -> None:

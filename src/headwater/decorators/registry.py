@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -100,11 +101,16 @@ def _user_named(name: str) -> bool:
         return True  # ambiguous: with_user says so, naming both
 
 
+# A comma separates options only where the next option's ``NAME=`` follows (Metaflow's rule), so a
+# JSON value keeps its own commas: ``environment:vars={"A": "1", "B": "2"},other=1``.
+_OPTION_COMMA = re.compile(r",(?=\s*\w+\s*=)")
+
+
 def parse_with(spec: str) -> StepDecorator:
     """``retry`` or ``retry:times=3,minutes_between_retries=0`` -> a decorator instance."""
     name, _, rest = spec.partition(":")
     options: dict[str, Any] = {}
-    for item in filter(None, rest.split(",")):
+    for item in filter(None, _OPTION_COMMA.split(rest)):
         key, sep, raw = item.partition("=")
         if not sep:
             raise FlowDefinitionError(
