@@ -312,3 +312,21 @@ def test_jinja_in_a_field_the_pod_operator_renders_is_refused(field, text, tmp_p
         dag_file(plan, options)
     assert "Jinja" in err.value.msg and err.value.fix
     dag_file(plan, dataclasses.replace(options, operator="local"))  # nothing of ours rendered
+
+
+@pytest.mark.parametrize("orchestrator", ["argo-workflows", "airflow"])
+def test_an_inline_secret_given_with_with_is_refused_at_create_without_showing_it(
+        orchestrator, tmp_path):
+    """Before, its value was written in clear into every task's arguments in the manifest."""
+    from headwater.deployers.plan import build_plan
+    from headwater.settings import Settings
+
+    settings = Settings.resolve(datastore_root=str(tmp_path / ".headwater"))
+    spec = 'secrets:sources=[{"type": "inline", "options": {"env_vars": {"KEY": "s3cr3t-v4l"}}}]'
+    with pytest.raises(DeployError, match="inline source") as err:
+        build_plan(Nested, settings, orchestrator=orchestrator, store_code=False,
+                   with_specs=("retry", spec))
+    assert "--with number 2" in err.value.msg and "s3cr3t-v4l" not in str(err.value)
+    plan = build_plan(Nested, settings, orchestrator=orchestrator, store_code=False,
+                      with_specs=('secrets:sources=["env.KEYS"]',))  # a store's name: fine
+    assert plan.with_specs == ('secrets:sources=["env.KEYS"]',)

@@ -113,6 +113,7 @@ def build_plan(flow_cls: type, settings: Settings, *, orchestrator: str, branch:
 
     graph = check_flow(flow_cls)
     tags = _checked_tags(flow_cls.__name__, tags)
+    _refuse_inline_secrets(flow_cls.__name__, with_specs)
     _refuse_loops(graph, orchestrator)
     _refuse_gangs(flow_cls, graph, orchestrator)
     user = current_username()
@@ -160,6 +161,24 @@ def _checked_tags(flow_name: str, tags: tuple[str, ...]) -> tuple[str, ...]:
                           fix="tags are at most 512 characters, with no control character, "
                           "no '..' segment and no leading '/'") from None
     return tuple(tags)
+
+
+def _refuse_inline_secrets(flow_name: str, with_specs: tuple[str, ...]) -> None:
+    """``--with secrets:sources=[{"type": "inline", ...}]`` travels as the text of a deployed
+    task's argument: its values would sit in clear in the manifest or DAG file, readable by
+    whoever can read the deployment. Refused without repeating the spec (it holds the values)."""
+    from headwater.decorators.registry import parse_with
+
+    for index, spec in enumerate(with_specs, 1):
+        if spec.partition(":")[0].strip() != "secrets":
+            continue
+        sources = parse_with(spec).attributes.get("sources") or []
+        if any(isinstance(s, Mapping) and s.get("type") == "inline" for s in sources):
+            raise DeployError(
+                f"--with number {index} of the deployment of flow {flow_name} gives @secrets an "
+                "inline source: its values would be written in clear into the deployed "
+                "document", fix="keep the values in a secret store: e.g. a Kubernetes secret "
+                "given with --secret, read by an 'env' source")
 
 
 def _store_code(flow_cls: type, settings: Settings) -> dict[str, str]:
