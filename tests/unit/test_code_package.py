@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from headwater.store import code_package, open_datastore
 from headwater.exceptions import RunFailedError
+from headwater.store import code_package, open_datastore
 from headwater.store.code_package import CodeCacheError
 
 FLOW = textwrap.dedent("""

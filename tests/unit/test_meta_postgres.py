@@ -21,6 +21,7 @@ import pytest
 from test_meta_sqlite import (  # noqa: F401  (collected here, against PostgreSQL)
     new_run,
     test_a_cached_task_is_found_by_flow_step_and_key,
+    test_a_lookup_holding_a_nul_finds_nothing_on_every_backend,
     test_a_run_records_its_code_package,
     test_attempts_retries_and_final_artifacts,
     test_clone_task_points_at_origin_blobs,

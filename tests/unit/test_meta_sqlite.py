@@ -778,3 +778,18 @@ def test_task_pages_changes_and_step_counts(meta):
     assert len(meta.task_changes("PetsFlow", run_id, 0.0)) == 6
     assert [t.task_id for t in meta.failed_tasks("PetsFlow", run_id)] == ["3"]
     assert meta.failed_tasks("PetsFlow", run_id, limit=0) == []
+
+
+def test_a_lookup_holding_a_nul_finds_nothing_on_every_backend(meta):
+    """No name headwater stores holds a NUL (tags refuse it, flows and steps are identifiers),
+    so a pathspec or tag filter holding one names nothing. PostgreSQL refuses a NUL in any text
+    it is sent: before, ``Run('PetsFlow/1\\x00')`` raised psycopg's DataError there."""
+    run_id = new_run(meta, tags=["t1"])
+    meta.new_task("PetsFlow", run_id, "start", "1", frames=[], parents=[])
+    assert meta.get_flow("PetsFlow\x00") is None
+    assert meta.get_run("PetsFlow", run_id + "\x00") is None
+    assert meta.get_step("PetsFlow", run_id, "start\x00") is None
+    assert meta.get_task("PetsFlow", run_id, "start", "1\x00") is None
+    assert meta.list_runs("PetsFlow", tags=["t1\x00"]) == []
+    assert meta.list_flows(tags=["t\x00"]) == []
+    assert [r.run_id for r in meta.list_runs("PetsFlow", tags=["t1"])] == [run_id]

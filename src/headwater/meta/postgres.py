@@ -91,7 +91,11 @@ class PostgresConnections:
         """Run one SELECT and return all rows (its own transaction, ended at once).
 
         A read is repeatable as a whole: on a lost connection it reconnects and runs again.
+        A text holding a NUL (a pathspec or tag filter typed so) matches nothing: PostgreSQL
+        refuses such text outright, and headwater never stores one (every read compares names).
         """
+        if any(isinstance(p, str) and "\x00" in p for p in params):
+            return []
         try:
             return self._query_once(statement, params)
         except psycopg.OperationalError as exc:
