@@ -81,6 +81,13 @@ def test_schedule_presets_and_cron_check():
                                                                      "timezone": "UTC"}
     with pytest.raises(DeployError, match="cron"):
         schedule_of("F", {"cron": "every day"})
+    # a line break inside five fields, a zone that is not one: refused now, not on the cluster
+    with pytest.raises(DeployError, match="cron"):
+        schedule_of("F", {"cron": "0 6 * *\n*"})
+    for zone in ("Europe/Pari", "Europe/Paris\n  x: 1", "../../etc/passwd", 3):
+        with pytest.raises(DeployError, match="timezone"):
+            schedule_of("F", {"cron": "0 6 * * *", "timezone": zone})
+    assert schedule_of("F", {"timezone": "Europe/Paris"})["timezone"] == "Europe/Paris"
 
 
 def test_triggers_of_events_and_finished_flows():
@@ -330,3 +337,16 @@ def test_an_inline_secret_given_with_with_is_refused_at_create_without_showing_i
     plan = build_plan(Nested, settings, orchestrator=orchestrator, store_code=False,
                       with_specs=('secrets:sources=["env.KEYS"]',))  # a store's name: fine
     assert plan.with_specs == ('secrets:sources=["env.KEYS"]',)
+
+
+@pytest.mark.parametrize("name", ["prod\nx", "a/../b", "x" * 600])
+def test_a_deployed_name_no_run_could_be_tagged_with_is_refused_at_create(name, tmp_path):
+    """Every deployed run is tagged ``deployment:<name>``: before, such a name compiled, and
+    every run of the deployment then failed at its start task."""
+    from headwater.deployers.plan import build_plan
+    from headwater.settings import Settings
+
+    settings = Settings.resolve(datastore_root=str(tmp_path / ".headwater"))
+    with pytest.raises(DeployError, match="--name") as err:
+        build_plan(Nested, settings, orchestrator="airflow", store_code=False, name=name)
+    assert err.value.fix

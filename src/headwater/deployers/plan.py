@@ -113,6 +113,8 @@ def build_plan(flow_cls: type, settings: Settings, *, orchestrator: str, branch:
 
     graph = check_flow(flow_cls)
     tags = _checked_tags(flow_cls.__name__, tags)
+    if name is not None:  # every deployed run is tagged deployment:<name>
+        _checked_name(flow_cls.__name__, name)
     _refuse_inline_secrets(flow_cls.__name__, with_specs)
     _refuse_loops(graph, orchestrator)
     _refuse_gangs(flow_cls, graph, orchestrator)
@@ -161,6 +163,18 @@ def _checked_tags(flow_name: str, tags: tuple[str, ...]) -> tuple[str, ...]:
                           fix="tags are at most 512 characters, with no control character, "
                           "no '..' segment and no leading '/'") from None
     return tuple(tags)
+
+
+def _checked_name(flow_name: str, name: str) -> None:
+    """``--name``: every deployed run carries the tag ``deployment:<name>``, so a name that tag
+    cannot hold (a line break, a '..' segment) is refused now, not at the start of every run."""
+    from headwater.meta.tags import check_tags
+
+    try:
+        check_tags([f"deployment:{name}"])
+    except ValueError:
+        raise DeployError(f"--name {name!r} of the deployment of {flow_name} cannot name a "
+                          "deployment", fix="use letters, digits, '-', '_' and '.'") from None
 
 
 def _refuse_inline_secrets(flow_name: str, with_specs: tuple[str, ...]) -> None:
@@ -305,10 +319,29 @@ def schedule_of(flow_name: str, options: Mapping[str, Any]) -> dict[str, Any]:
     if not cron:
         presets = [k for k in ("hourly", "weekly") if options.get(k)]
         cron = SCHEDULE_PRESETS[presets[0] if presets else "daily"]
-    elif not isinstance(cron, str) or len(cron.split()) != 5:
+    elif (not isinstance(cron, str) or len(cron.split()) != 5
+          or any(ch < " " and ch != "\t" for ch in cron)):
         raise DeployError(f"@schedule of flow {flow_name}: cron {cron!r} is not a 5-field cron "
                           "line", fix="e.g. @schedule(cron='0 6 * * *') for 06:00 every day")
-    return {"cron": cron, "timezone": options.get("timezone") or ""}
+    return {"cron": cron, "timezone": _checked_timezone(flow_name, options.get("timezone"))}
+
+
+def _checked_timezone(flow_name: str, zone: Any) -> str:
+    """@schedule's timezone, a name of the IANA database (``Europe/Paris``), checked now: a typo
+    would otherwise fail only on the cluster, at the first scheduled run."""
+    if not zone:
+        return ""
+    import zoneinfo
+
+    try:
+        if isinstance(zone, str) and zone.isprintable():
+            zoneinfo.ZoneInfo(zone)
+            return zone
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        if isinstance(zone, str) and not zoneinfo.available_timezones():
+            return zone  # this machine has no time zone database to check it against
+    raise DeployError(f"@schedule of flow {flow_name}: timezone {zone!r} is not a time zone "
+                      "name", fix="e.g. @schedule(cron='0 6 * * *', timezone='Europe/Paris')")
 
 
 _EVENT = re.compile(r"^[A-Za-z0-9_.\-]{1,253}$")
