@@ -268,3 +268,15 @@ def test_an_addition_that_is_not_a_file_is_refused_naming_it(kind, flow_folder: 
         pytest.fail("build waited for a writer on the pipe")
     assert len(caught) == 1 and isinstance(caught[0], RunFailedError)
     assert f"{odd} (to be packed as 'data.py') is not a regular file" in caught[0].msg
+
+
+def test_hidden_files_stay_out_unless_their_whole_name_is_asked_for(flow_folder: Path) -> None:
+    """Metaflow's rule. Before, ``.secrets.py`` (or ``.keys.json`` with ``.json`` asked) was
+    packed and stored with the code."""
+    (flow_folder / ".secrets.py").write_text("TOKEN = 'x'\n")
+    (flow_folder / ".keys.json").write_text("{}")
+    (flow_folder / ".env").write_text("A=1\n")
+    tarball, _ = code_package.build(_flow_class(flow_folder), (".py", ".json"))
+    assert _names(tarball) == ["helper.py", "packed_flow.py", "settings.json"]
+    tarball, _ = code_package.build(_flow_class(flow_folder), (".py", ".env"))
+    assert _names(tarball) == [".env", "helper.py", "packed_flow.py"]

@@ -4,7 +4,8 @@ elsewhere (the Dask executor today, the deployers next). One module for its whol
 - :func:`build` packs the flow file's folder at launch (``.py`` files by default; other suffixes
   only when asked, e.g. ``--package-suffixes .json,.txt``); a symbolic link is packed only when
   it points inside the folder, so nothing outside the folder (``/etc/shadow``, ``~/.aws``) ever
-  travels with the code.
+  travels with the code; hidden files and folders stay out (a hidden file goes only when its
+  whole name is one of the suffixes, ``--package-suffixes .env``, as in Metaflow).
 - :func:`save` stores it and returns what the run records (:data:`CodeInfo`).
 - :func:`unpack` fetches it on a worker into a cache folder private to the worker's user
   (created 0700, its owner and mode checked; an existing folder that another user could have
@@ -120,6 +121,8 @@ def _package_files(folder: str, flow_file: str, suffixes: tuple[str, ...]) -> li
             path = os.path.join(here, name)
             if not name.endswith(suffixes) or not _inside(path, folder):
                 continue
+            if name.startswith(".") and name not in suffixes:  # .secrets.py, .aws-keys.json:
+                continue  # a hidden file goes only when its whole name is asked for (Metaflow's)
             if not os.path.isfile(path):
                 continue
             if os.path.getsize(path) > MAX_FILE_BYTES and path != flow_file:
