@@ -280,3 +280,21 @@ def test_hidden_files_stay_out_unless_their_whole_name_is_asked_for(flow_folder:
     assert _names(tarball) == ["helper.py", "packed_flow.py", "settings.json"]
     tarball, _ = code_package.build(_flow_class(flow_folder), (".py", ".env"))
     assert _names(tarball) == [".env", "helper.py", "packed_flow.py"]
+
+
+def test_pipes_in_the_flow_folder_are_left_out_without_being_opened(flow_folder: Path) -> None:
+    """A pipe named like code (or a link to one) would block ``open`` for ever: it is skipped."""
+    import threading
+
+    os.mkfifo(flow_folder / "pipe.py")
+    os.symlink(flow_folder / "pipe.py", flow_folder / "link_to_pipe.py")
+    flow_cls = _flow_class(flow_folder)
+    built: list[bytes] = []
+    worker = threading.Thread(target=lambda: built.append(code_package.build(flow_cls)[0]))
+    worker.start()
+    worker.join(60)
+    if worker.is_alive():  # blocked on the pipe: give it a writer so the thread ends
+        open(flow_folder / "pipe.py", "wb").close()
+        worker.join()
+        pytest.fail("build opened the pipe")
+    assert _names(built[0]) == ["helper.py", "packed_flow.py"]
