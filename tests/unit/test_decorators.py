@@ -106,6 +106,18 @@ def test_with_specs_parse_values_as_json_or_text() -> None:
     assert deco.attributes["sources"] == ["env.A", "env.B"] and deco.attributes["role"] == "admin"
 
 
+@pytest.mark.parametrize("spec", [
+    'secrets:sources=[{"type": "inline", "options": {"env_vars": {"K": "s3cr3t-v4l"}}}], "x"',
+    'secrets:sources=[{"type": "inline", "options": {"env_vars": {"K": "s3cr3t-v4l"}}}],'
+    'rol=admin',
+])
+def test_a_bad_secrets_with_never_shows_its_text(spec) -> None:
+    """It may hold inline secret values; before, the error repeated the whole spec."""
+    with pytest.raises(FlowDefinitionError) as err:
+        parse_with(spec)
+    assert "--with secrets:..." in str(err.value) and "s3cr3t" not in str(err.value)
+
+
 def test_with_unknown_decorator_lists_the_known_ones() -> None:
     with pytest.raises(FlowDefinitionError) as err:
         parse_with("retyr")

@@ -109,19 +109,22 @@ _OPTION_COMMA = re.compile(r",(?=\s*\w+\s*=)")
 def parse_with(spec: str) -> StepDecorator:
     """``retry`` or ``retry:times=3,minutes_between_retries=0`` -> a decorator instance."""
     name, _, rest = spec.partition(":")
+    # A @secrets spec may hold inline secret values: its errors name the option, never the text.
+    shown, hidden = (f"{name}:...", True) if name.strip() == "secrets" and rest else (spec, False)
     options: dict[str, Any] = {}
     for item in filter(None, _OPTION_COMMA.split(rest)):
         key, sep, raw = item.partition("=")
         if not sep:
             raise FlowDefinitionError(
-                f"--with {spec}: expected OPTION=VALUE, got {item!r}",
+                f"--with {shown}: expected OPTION=VALUE, got "
+                f"{'a part without =' if hidden else repr(item)}",
                 fix=f"e.g. --with {name}:option=value",
             )
         options[key.strip()] = _parse_value(raw.strip())
     try:
         return decorator_class(name.strip())(**options)
     except FlowDefinitionError as err:
-        raise FlowDefinitionError(f"--with {spec}: {err.msg}", fix=err.fix) from None
+        raise FlowDefinitionError(f"--with {shown}: {err.msg}", fix=err.fix) from None
 
 
 def _parse_value(raw: str) -> Any:

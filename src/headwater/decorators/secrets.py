@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from headwater.decorators.base import StepDecorator, StepPolicy, make_step_decorator
-from headwater.exceptions import HeadwaterException
+from headwater.exceptions import FlowDefinitionError, HeadwaterException
 
 if TYPE_CHECKING:
     from headwater.decorators.typed import SecretsFunction
@@ -60,6 +60,15 @@ class SecretsDecorator(StepDecorator):
                 raise self.bad_option("sources", "a source's 'type' must be a string")
             if not isinstance(source.get("options", {}), dict):
                 raise self.bad_option("sources", "a source's 'options' must be a dict")
+
+    def bad_option(self, option: str, why: str) -> FlowDefinitionError:
+        """Names the option, never its value: a source may hold inline secret values."""
+        return FlowDefinitionError(f"@{self.name}({option}=...): {why}")
+
+    def __repr__(self) -> str:
+        sources = self.attributes['sources']
+        count = len(sources) if isinstance(sources, (list, tuple)) else 1
+        return f"@{self.name}({count} source(s))"
 
     def apply(self, policy: StepPolicy) -> None:
         policy.secrets.append({"sources": list(self.attributes["sources"]),
