@@ -187,6 +187,33 @@ def test_an_include_file_limit_that_is_not_a_size_is_refused(tmp_path):
     nothing_recorded(tmp_path)
 
 
+def test_an_include_file_with_an_unknown_encoding_is_refused_by_name(tmp_path):
+    # Before, the run started and the launch ended in a LookupError traceback.
+    flow = tmp_path / "encoding_flow.py"
+    flow.write_text(
+        "from headwater import FlowSpec, IncludeFile, step\n"
+        "class EncodingFlow(FlowSpec):\n"
+        "    notes = IncludeFile('notes', default='notes.txt', encoding='utf-9')\n"
+        "    @step\n"
+        "    def start(self):\n"
+        "        self.next(self.end)\n"
+        "    @step\n"
+        "    def end(self):\n"
+        "        pass\n"
+        "if __name__ == '__main__':\n"
+        "    EncodingFlow()\n")
+    (tmp_path / "notes.txt").write_text("some notes")
+    proc = hw(flow, "run", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Invalid flow definition:" in proc.stderr, proc.stderr
+    assert "IncludeFile 'notes': there is no text encoding named 'utf-9'" in proc.stderr
+    assert "fix: use a codec Python knows, e.g. encoding='utf-8'" in proc.stderr
+    # As for any mistake in the class body: the user's own line, none of headwater's frames.
+    assert f'File "{flow}", line 3, in EncodingFlow' in proc.stderr
+    assert no_headwater_traceback(proc.stderr) and "LookupError" not in proc.stderr
+    nothing_recorded(tmp_path)
+
+
 def test_good_parameters_run(tmp_path):
     (tmp_path / "notes.txt").write_text("some notes")
     proc = hw(INPUT, "run", "--needed", "x", "--count", "3", "--conf", '{"depth": 2}', "--notes",

@@ -13,11 +13,12 @@ is refused by name.
 
 from __future__ import annotations
 
+import codecs
 import os
 import stat
 from typing import Any, BinaryIO
 
-from headwater.exceptions import ParameterError
+from headwater.exceptions import FlowDefinitionError, ParameterError
 from headwater.flow.parameters import Parameter
 
 MAX_SIZE_ENV = "HEADWATER_INCLUDE_FILE_MAX"
@@ -45,6 +46,12 @@ class IncludeFile(Parameter):
     ) -> None:
         super().__init__(name, default=default, type=str, help=help, required=required, **kwargs)
         self.is_text = is_text
+        try:
+            codecs.lookup(encoding)
+        except (LookupError, TypeError):
+            raise FlowDefinitionError(
+                f"IncludeFile '{name}': there is no text encoding named {encoding!r}",
+                fix="use a codec Python knows, e.g. encoding='utf-8' or 'latin-1'") from None
         self.encoding = encoding
 
     def convert(self, raw: Any) -> Any:
