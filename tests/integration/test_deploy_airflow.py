@@ -202,11 +202,26 @@ def test_kubernetes_operator_dag_is_valid_python_with_the_pod_spec(tmp_path):
     assert "KubernetesPodOperator(" in text
     assert "'registry.example/flows:2'" in text and "'flows'" in text
     assert "schedule='0 6 * * *'" in text
+    assert "start_date=pendulum.datetime(2024, 1, 1, tz='Europe/Paris')" in text  # @schedule's zone
     args = json.loads(json.loads(text.split("ARGS = json.loads(", 1)[1].split(")\n", 1)[0]))
     assert args["work"][:3] == ["-m", "headwater.cli.deployed_task_cmd", "work"]
     assert "/airflow/xcom" in args["work"]
     linear = _create("linear_flow.py", tmp_path / "ds", tmp_path / "lin.py", "--operator", "local")
     assert ("'middle': {'retries': 2, 'retry_delay_s': 120.0, 'timeout_s': 600.0}" in linear)
+
+
+def test_the_schedules_time_zone_is_the_dags_in_airflow(airflow, tmp_path):
+    # @schedule(cron="0 6 * * *", timezone="Europe/Paris"): 6 o'clock in Paris, not in UTC
+    # (the DAG used to drop the zone without a word).
+    dag_file = tmp_path / "dag.py"
+    _create("foreach_flow.py", tmp_path / "ds", dag_file, "--operator", "local")
+    python = str(Path(airflow["AIRFLOW_BIN"]).parent / "python")
+    script = (f"import runpy; dag = runpy.run_path({str(dag_file)!r})['dag']; "
+              "print(dag.timezone.name); print(dag.timetable.summary)")
+    done = subprocess.run([python, "-c", script], env=airflow, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split()[:2] == ["Europe/Paris", "0"], done.stdout
 
 
 def test_a_conditional_inside_a_foreach_is_refused_naming_the_step(tmp_path):

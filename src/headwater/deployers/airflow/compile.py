@@ -154,9 +154,14 @@ def dag_file(plan: DeployPlan, options: AirflowOptions) -> str:
     ]
     schedule = repr(plan.schedule["cron"]) if plan.schedule else "None"
     defaults = {p.name: p.default for p in plan.parameters}
+    # Airflow reads a cron line in the time zone of the DAG's start date: @schedule's timezone.
+    zone = plan.schedule.get("timezone") if plan.schedule else None
+    start = (f"pendulum.datetime(2024, 1, 1, tz={zone!r})" if zone
+             else "datetime(2024, 1, 1)")
     lines += [
+        *(["import pendulum  # Airflow's own time zone library"] if zone else []),
         "",
-        f"with DAG(dag_id={dag_id(plan)!r}, schedule={schedule}, start_date=datetime(2024, 1, 1),",
+        f"with DAG(dag_id={dag_id(plan)!r}, schedule={schedule}, start_date={start},",
         f"         catchup=False, params={defaults!r}, tags=['headwater'],",
         "         max_active_runs=16) as dag:",
     ]
