@@ -213,10 +213,12 @@ def test_trigger_on_finish_chain_passes_the_event_and_the_upstream_run(tmp_path)
     import threading
 
     received: list[bytes] = []
+    authorization: list[str | None] = []
 
     class Hook(http.server.BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802 - the stdlib's name
             received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            authorization.append(self.headers.get("Authorization"))
             self.send_response(200)
             self.end_headers()
 
@@ -233,11 +235,13 @@ def test_trigger_on_finish_chain_passes_the_event_and_the_upstream_run(tmp_path)
         assert {"name": "HEADWATER_EVENTS_URL",
                 "value": f"http://127.0.0.1:{server.server_address[1]}/events"} in \
             end["container"]["env"]
-        Walk(upstream, "up-1", {"alpha": "5"}, hermetic_env(), tmp_path).run()
+        # The webhook's token comes from a Kubernetes secret in the pod's environment.
+        Walk(upstream, "up-1", {"alpha": "5"}, {**hermetic_env(), "HEADWATER_EVENTS_TOKEN": "t0k"},
+             tmp_path).run()
     finally:
         server.shutdown()
         server.server_close()
-    assert len(received) == 1
+    assert len(received) == 1 and authorization == ["Bearer t0k"]
     event = json.loads(received[0])
     assert event["name"] == "headwater.DeployLinearFlow.end"
     docs = _create("finish_trigger_flow.py", env, tmp_path)
@@ -260,6 +264,19 @@ def test_trigger_on_finish_chain_passes_the_event_and_the_upstream_run(tmp_path)
     assert value["event"] == value["trigger"] == "headwater.DeployLinearFlow.end"
     assert value["upstream"] == value["trigger_run"] == event["payload"]["pathspec"]
     assert value["result"] == [51, "hello"]  # alpha=5 reached the upstream run
+
+
+def test_an_events_url_with_credentials_is_refused_not_written_into_the_manifest(tmp_path):
+    proc = subprocess.run([sys.executable, str(FLOWS / "linear_flow.py"), "argo-workflows",
+                           "create", "--only-json", "--events-url",
+                           "https://hook:s3cr3t@events.example/hw"], cwd=tmp_path,
+                          env=hermetic_env({"HEADWATER_DATASTORE_ROOT": str(tmp_path / "ds")}),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "--events-url of the deployment of DeployLinearFlow holds credentials" in proc.stderr
+    assert "HEADWATER_EVENTS_TOKEN" in proc.stderr and "--secret" in proc.stderr
+    assert "s3cr3t" not in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_deployer_api_compiles_and_says_what_triggering_needs(tmp_path):

@@ -48,6 +48,7 @@ RUN_TAG = "orchestrator_run:"
 ROOT_TASK_ID = "1"
 HEARTBEAT_EVERY_S = 30.0
 EVENTS_URL_ENV = "HEADWATER_EVENTS_URL"  # an Argo Events webhook: where "finished" events go
+EVENTS_TOKEN_ENV = "HEADWATER_EVENTS_TOKEN"  # its bearer token, never written in a manifest
 ENVIRONMENTS_KEY = "environments"  # in the deployment's code dict: the blob of its locks
 
 
@@ -408,8 +409,12 @@ def publish_finished(url: str, flow: str, run_id: str) -> bool:
 
     body = {"name": f"headwater.{flow}.end", "id": uuid.uuid4().hex, "timestamp": time.time(),
             "payload": {"pathspec": f"{flow}/{run_id}", "flow_name": flow, "run_id": run_id}}
+    headers = {"Content-Type": "application/json"}
+    token = os.environ.get(EVENTS_TOKEN_ENV)
+    if token:  # an Argo Events webhook's authSecret, from a Kubernetes secret (--secret)
+        headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+                                     headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - deployer's URL
             response.read()

@@ -51,6 +51,7 @@ class ArgoOptions:
 
 def compile_all(plan: DeployPlan, options: ArgoOptions) -> list[dict[str, Any]]:
     """Every document of the deployment: the template, then the cron workflow and the sensor."""
+    _refuse_events_credentials(plan, options.events_url)
     docs = [workflow_template(plan, options)]
     if plan.schedule:
         docs.append(cron_workflow(plan, options))
@@ -64,6 +65,19 @@ def compile_all(plan: DeployPlan, options: ArgoOptions) -> list[dict[str, Any]]:
                       *(("--secret", secret) for secret in options.secrets)]
     check_documents(plan, docs, [*plan_sources(plan), *option_sources])
     return docs
+
+
+def _refuse_events_credentials(plan: DeployPlan, url: str | None) -> None:
+    """A password in ``--events-url`` would sit in clear in the end step's environment, in the
+    manifest anyone who can read workflow templates reads: refused, with where it goes instead."""
+    from headwater.redaction import without_password
+
+    if url and without_password(url) != url:
+        raise DeployError(
+            f"--events-url of the deployment of {plan.flow_name} holds credentials, which would "
+            "be written in clear into the manifest",
+            fix="pass the URL without them and give the webhook's bearer token to the end step "
+                "as HEADWATER_EVENTS_TOKEN, from a Kubernetes secret (--secret NAME)")
 
 
 def deployed_name(plan: DeployPlan) -> str:
