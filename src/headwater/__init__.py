@@ -24,6 +24,7 @@ from headwater.decorators import (  # noqa: E402
 from headwater.decorators.deployment import schedule, trigger, trigger_on_finish  # noqa: E402
 from headwater.decorators.exit_hook import exit_hook  # noqa: E402
 from headwater.decorators.mutators import FlowMutator, StepMutator  # noqa: E402
+from headwater.decorators.transient import transient  # noqa: E402
 from headwater.decorators.user_step import UserStepDecorator, user_step_decorator  # noqa: E402
 from headwater.environments import conda, conda_base, pypi, pypi_base  # noqa: E402
 from headwater.flow import (  # noqa: E402
@@ -79,7 +80,7 @@ _PARSER_NAMES = ("requirements_txt_parser", "pyproject_toml_parser",
 __all__ = [
     "Config", "FlowSpec", "IncludeFile", "JSONType", "Parameter", "config_expr", "current", "step",
     "cache", "card", "catch", "environment", "parallel", "project", "resources", "retry", "secrets", "timeout",
-    "schedule", "trigger", "trigger_on_finish", "exit_hook",
+    "schedule", "trigger", "trigger_on_finish", "exit_hook", "transient",
     "UserStepDecorator", "user_step_decorator", "StepMutator", "FlowMutator",
     "pypi", "pypi_base", "conda", "conda_base", *_CLIENT_NAMES, *_S3_NAMES, *_PARSER_NAMES,
 ]

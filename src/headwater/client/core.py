@@ -43,10 +43,10 @@ from headwater.client.artifacts import DataArtifact, MetaflowArtifacts, Metaflow
 from headwater.client.environment_info import environment_info
 from headwater.client.namespace import namespace_tags
 from headwater.client.task_metadata import Metadata, task_metadata
-from headwater.exceptions import NotFoundError
+from headwater.exceptions import ArtifactError, NotFoundError
 from headwater.meta import AttemptRow, FlowRow, RunRow, StepRow, TaskRow
 from headwater.meta.rows import FAILED, RUNNING, SUCCEEDED
-from headwater.meta.tags import LOCAL_RUNTIME, check_tags
+from headwater.meta.tags import LOCAL_RUNTIME, check_tags, transient_names_of
 from headwater.records import ArtifactRef, Manifest, TaskFailure, replace
 from headwater.store.code_package import CodePackage
 from headwater.store.datastore import inline_ref
@@ -604,7 +604,19 @@ class Task(_InRun):
             if ref is None:
                 raise MissingChild(artifact_not_found(self._pathspec, name, list(self._manifest())))
             store = _context.current().store()
-            self._values[name] = store.load_artifact(ref, name=name, where=self._pathspec)
+            try:
+                self._values[name] = store.load_artifact(ref, name=name, where=self._pathspec)
+            except ArtifactError as exc:
+                if (isinstance(exc.__cause__, FileNotFoundError)
+                        and name in transient_names_of(self._run_row.system_tags)):
+                    raise ArtifactError(
+                        f"artifact {name!r} of task {self._pathspec} was declared @transient: "
+                        "its data was freed by `headwater gc` once the run succeeded",
+                        fix="run the flow again (or resume it from the step that makes "
+                        f"{name!r}) to compute it anew; leave {name!r} out of @transient(...) "
+                        "to keep it",
+                    ) from exc
+                raise
         return self._values[name]
 
     @property

@@ -164,8 +164,14 @@ DELETE_RUN = tuple(
 LIST_RUNNING = f"SELECT {_RUN_COLUMNS} FROM runs r WHERE r.status = 'running'"
 LIST_RUN_IDS = "SELECT flow, run_id FROM runs"
 # Where rows name blobs: artifacts stored apart (not inline), logs, and the JSON documents of runs
-# (parameters, IncludeFile contents, the code package) and tasks (foreach items, cards).
-REFERENCED_ARTIFACT_KEYS = "SELECT DISTINCT key FROM artifacts WHERE inline IS NULL"
+# (parameters, IncludeFile contents, the code package) and tasks (foreach items, cards). An
+# artifact a succeeded run declared @transient (system tag transient:NAME) names no blob it keeps:
+# the same bytes stay only if another row names them too (headwater.decorators.transient).
+REFERENCED_ARTIFACT_KEYS = """SELECT DISTINCT a.key FROM artifacts a
+    WHERE a.inline IS NULL AND NOT EXISTS (SELECT 1 FROM runs r JOIN run_tags t
+        ON t.flow = r.flow AND t.run_id = r.run_id AND t.system = 1
+        WHERE r.flow = a.flow AND r.run_id = a.run_id AND r.status = 'succeeded'
+            AND t.tag = 'transient:' || a.name)"""
 REFERENCED_LOG_KEYS = """SELECT stdout_key, stderr_key FROM attempts
     WHERE stdout_key IS NOT NULL OR stderr_key IS NOT NULL"""
 RUN_DOCUMENTS = "SELECT params, code FROM runs"

@@ -83,3 +83,20 @@ def endpoints_of(system_tags: Iterable[str]) -> tuple[str, str]:
         elif tag.startswith(END_STEP_TAG):
             end = tag[len(END_STEP_TAG):]
     return start, end
+
+
+# ``@transient('raw')`` on a flow: each of its runs carries ``transient:raw``, which the collector
+# (a succeeded run's data under that name is not kept), the client (why such data is gone) and
+# resume read back (headwater.decorators.transient).
+TRANSIENT_TAG_PREFIX = "transient:"
+
+
+def transient_tags(names: Iterable[str]) -> list[str]:
+    """The system tags a run records its ``@transient`` artifact names with."""
+    return [TRANSIENT_TAG_PREFIX + name for name in names]
+
+
+def transient_names_of(system_tags: Iterable[str]) -> frozenset[str]:
+    """The artifact names a run declared ``@transient``, read back from its system tags."""
+    cut = len(TRANSIENT_TAG_PREFIX)
+    return frozenset(tag[cut:] for tag in system_tags if tag.startswith(TRANSIENT_TAG_PREFIX))

@@ -29,12 +29,13 @@ from typing import Any
 
 from headwater.decorators.mutation import apply_mutators
 from headwater.decorators.registry import split_with, step_policy
+from headwater.decorators.transient import transient_names
 from headwater.environments.lock import step_lock
 from headwater.exceptions import HeadwaterException, NotFoundError
 from headwater.flow.trigger import Trigger
 from headwater.graph.model import FOREACH, PARALLEL, SPLIT, Graph
 from headwater.meta import open_metadata
-from headwater.meta.tags import endpoint_tags
+from headwater.meta.tags import endpoint_tags, transient_tags
 from headwater.records import Frame, ParentRef, TaskFailure, TaskResult, TaskSpec, replace
 from headwater.runtime.configs import config_scope, configs_from_refs, resolve_configs
 from headwater.runtime.parameters import resolve_parameters, store_parameters
@@ -271,7 +272,7 @@ def _register_run(meta: Any, store: Any, flow_cls: type, graph: Graph, task: Dep
               *([f"runtime:{task.orchestrator}"] if task.orchestrator else []),
               *([f"deployment:{task.deployment}", f"production:{task.deployment}"]
                 if task.deployment else []),
-              *(project.system_tags() if project else []),
+              *(project.system_tags() if project else []), *transient_tags(transient_names(flow_cls)),
               *endpoint_tags(graph.start_step, graph.end_step)]
     # pid 0 and no host: no scheduler process to watch; liveness is the tasks' heartbeats.
     return meta.new_run(flow, user=user, tags=list(task.tags), system_tags=system, params=refs,

@@ -18,12 +18,13 @@ from headwater.decorators.base import StepPolicy
 from headwater.decorators.exit_hook import HOOKS_ATTR
 from headwater.decorators.mutation import apply_mutators
 from headwater.decorators.registry import split_with, step_policy
+from headwater.decorators.transient import transient_names
 from headwater.environments.decorators import resolve_base
 from headwater.exceptions import NotFoundError, RunFailedError
 from headwater.flow.current import current
 from headwater.graph import Graph, check_flow
 from headwater.meta import open_metadata
-from headwater.meta.tags import endpoint_tags, runtime_name
+from headwater.meta.tags import endpoint_tags, runtime_name, transient_tags
 from headwater.runtime.configs import (
     ConfigSources,
     LaunchConfigs,
@@ -259,12 +260,13 @@ def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: 
         plan = None
         if options.origin_run_id is not None:
             plan = ResumePlan.for_run(meta, flow_name, launch.graph, options.origin_run_id,
-                                      resume_step)
+                                      resume_step, launch.store)
         host, pid = host_and_pid()
         run_id = meta.new_run(
             flow_name, user=user, tags=list(options.tags),
             system_tags=[f"user:{user}", f"runtime:{runtime_name(launch.executor.name)}", *version_tags(),
                          *(project.system_tags() if project else []),
+                         *transient_tags(transient_names(launch.flow_cls)),
                          *endpoint_tags(launch.graph.start_step, launch.graph.end_step)],
             params=launch.param_refs, origin_run_id=options.origin_run_id, pid=pid, host=host,
             code=executor.code_package, environments=_environments_record(step_envs),

@@ -7,7 +7,8 @@ matched against the origin run by step, position (the split indexes it sits unde
 * the origin task at that place succeeded,
 * its step is not the one the user asked to re-run from, and
 * every parent of the new task was itself cloned: once one task runs again, all that depends on
-  it runs again too.
+  it runs again too, and
+* the data of its ``@transient`` artifacts is still there (``gc`` frees it once a run succeeded).
 
 Nothing is copied: a clone is a metadata record whose manifest names the origin's blobs.
 """
@@ -19,6 +20,7 @@ from typing import Any
 
 from headwater.exceptions import NotFoundError
 from headwater.graph.model import Graph
+from headwater.meta.tags import transient_names_of
 from headwater.records import Frame, Manifest, Record, TaskResult, TaskSpec
 
 
@@ -39,8 +41,12 @@ def _position(step: str, frames: tuple[Frame, ...] | list[Frame]) -> tuple:
 class ResumePlan:
     """Matches the tasks of a resumed run to the origin run's tasks."""
 
-    def __init__(self, meta: Any, flow: str, origin_run_id: str, rerun_steps: set[str]) -> None:
+    def __init__(self, meta: Any, flow: str, origin_run_id: str, rerun_steps: set[str],
+                 store: Any = None) -> None:
         self.meta = meta
+        self.store = store  # where a clone's @transient data is looked for (None: not looked for)
+        origin = meta.get_run(flow, origin_run_id)
+        self.transient = transient_names_of(origin.system_tags) if origin is not None else frozenset()
         self.flow = flow
         self.origin_run_id = origin_run_id
         self.rerun_steps = rerun_steps
@@ -54,7 +60,7 @@ class ResumePlan:
 
     @classmethod
     def for_run(cls, meta: Any, flow: str, graph: Graph, origin_run_id: str,
-                step: str | None) -> ResumePlan:
+                step: str | None, store: Any = None) -> ResumePlan:
         if step is not None and step not in graph:
             raise NotFoundError(
                 f"flow {flow} has no step {step!r} to resume from",
@@ -62,7 +68,7 @@ class ResumePlan:
             )
         # Without a step, only what did not succeed runs again (a failed foreach child, not its
         # siblings), and everything downstream of it through the parents rule.
-        return cls(meta, flow, origin_run_id, {step} if step is not None else set())
+        return cls(meta, flow, origin_run_id, {step} if step is not None else set(), store)
 
     def match(self, spec: TaskSpec, parents_cloned: bool) -> CloneSource | None:
         """The origin task to clone for ``spec``, or None when it must run."""
@@ -79,9 +85,12 @@ class ResumePlan:
         if row.status != "succeeded" or transition is None:
             return None
         manifests, attempts = self._step_data(spec.step)
+        manifest = manifests.get(row.task_id, {})
+        if not transient_data_kept(self.store, manifest, self.transient):
+            return None
         last = (attempts.get(row.task_id) or [None])[-1]
         result = TaskResult(
-            manifest=manifests.get(row.task_id, {}),
+            manifest=manifest,
             next_steps=tuple(transition.get("next_steps", ())),
             foreach_count=transition.get("foreach_count"),
             foreach_items_key=transition.get("foreach_items_key"),
@@ -99,3 +108,12 @@ class ResumePlan:
                 self.meta.list_step_attempts(self.flow, self.origin_run_id, step),
             )
         return self._step_cache[step]
+
+
+def transient_data_kept(store: Any, manifest: Manifest, names: frozenset[str]) -> bool:
+    """Whether the blobs of a task's ``@transient`` artifacts (``names``) are all still stored:
+    a task whose transient data ``gc`` freed cannot be cloned, it runs again instead."""
+    if store is None or not names:
+        return True
+    keys = {ref.key for name, ref in manifest.items() if name in names and ref.inline is None}
+    return not keys or store.has_many(keys) == keys

@@ -36,8 +36,9 @@ from headwater.decorators.base import StepPolicy
 from headwater.exceptions import HeadwaterException
 from headwater.flow.step import step_members
 from headwater.graph.model import Graph
+from headwater.meta.tags import transient_names_of
 from headwater.records import TaskResult, TaskSpec
-from headwater.runtime.resume import CloneSource
+from headwater.runtime.resume import CloneSource, transient_data_kept
 from headwater.version import __version__
 
 KEY_VERSION = "1"  # bump when what goes into a key changes: older keys then never match
@@ -62,6 +63,7 @@ class StepCache:
         self._flow_file = _flow_file_hash(flow_cls)
         self._static: dict[str, list[Any]] = {}  # step -> its code and environment parts
         self._item_keys: dict[str, list[str]] = {}  # items blob -> each item's content key
+        self._transient: dict[str, frozenset[str]] = {}  # run id -> its @transient names
 
     def wants(self, step: str) -> bool:
         return step in self._cached_steps
@@ -82,6 +84,8 @@ class StepCache:
             return None
         where = (row.flow, row.run_id, row.step, row.task_id)
         manifest = self.meta.get_artifacts(*where)
+        if not transient_data_kept(self.store, manifest, self._transient_names(row.run_id)):
+            return None  # gc freed the @transient data this task's result needs: run it again
         last = (self.meta.list_attempts(*where) or [None])[-1]
         transition = row.transition or {}
         result = TaskResult(
@@ -95,6 +99,13 @@ class StepCache:
         )
         return CloneSource(row.pathspec, manifest, result, getattr(last, "stdout_key", None),
                            getattr(last, "stderr_key", None))
+
+    def _transient_names(self, run_id: str) -> frozenset[str]:
+        if run_id not in self._transient:
+            run = self.meta.get_run(self.flow_name, run_id)
+            self._transient[run_id] = (transient_names_of(run.system_tags) if run is not None
+                                       else frozenset())
+        return self._transient[run_id]
 
     # -- the parts of a key ---------------------------------------------------------------------
     def _static_parts(self, step: str) -> list[Any]:
