@@ -23,6 +23,7 @@ from headwater.settings import Settings
 
 from .faultkit import DEADLINE_S
 from .flowrun import flow_file, hermetic_env, reset_client
+from .uiserver import ui_server
 
 FLOW = flow_file("transient_flow.py")
 CLI = [sys.executable, "-c", "from headwater.cli.main import main; main()"]
@@ -171,3 +172,17 @@ def test_the_step_cache_reuses_a_task_only_while_its_transient_data_is_there(fol
     assert third["start"].task.origin_pathspec is None  # the cache could not be used
     assert third["middle"].task.data.summary > 3000
     assert folder.holding("raw data of seed e") == 1
+
+
+def test_the_web_ui_says_why_freed_transient_data_is_missing(folder) -> None:
+    folder.flow("run", "--seed", "f")
+    folder.gc()
+    with ui_server(folder.path) as ui:
+        task = ui.json("/api/tasks/TransientFlow/1/start/1")
+        artifacts = {a["name"]: a for a in task["artifacts"]}
+        assert "@transient" in artifacts["raw"]["error"]
+        assert "headwater gc" in artifacts["raw"]["error"]
+        assert artifacts["kept"]["error"] is None
+        assert artifacts["kept"]["preview"].startswith("'kept data of seed f")
+        status, _, body = ui.get("/api/tasks/TransientFlow/1/start/1/artifacts/raw")
+        assert status != 200 and b"@transient" in body

@@ -46,7 +46,7 @@ from headwater.client.task_metadata import Metadata, task_metadata
 from headwater.exceptions import ArtifactError, NotFoundError
 from headwater.meta import AttemptRow, FlowRow, RunRow, StepRow, TaskRow
 from headwater.meta.rows import FAILED, RUNNING, SUCCEEDED
-from headwater.meta.tags import LOCAL_RUNTIME, check_tags, transient_names_of
+from headwater.meta.tags import LOCAL_RUNTIME, check_tags, freed_transient_error
 from headwater.records import ArtifactRef, Manifest, TaskFailure, replace
 from headwater.store.code_package import CodePackage
 from headwater.store.datastore import inline_ref
@@ -607,15 +607,10 @@ class Task(_InRun):
             try:
                 self._values[name] = store.load_artifact(ref, name=name, where=self._pathspec)
             except ArtifactError as exc:
-                if (isinstance(exc.__cause__, FileNotFoundError)
-                        and name in transient_names_of(self._run_row.system_tags)):
-                    raise ArtifactError(
-                        f"artifact {name!r} of task {self._pathspec} was declared @transient: "
-                        "its data was freed by `headwater gc` once the run succeeded",
-                        fix="run the flow again (or resume it from the step that makes "
-                        f"{name!r}) to compute it anew; leave {name!r} out of @transient(...) "
-                        "to keep it",
-                    ) from exc
+                freed = freed_transient_error(exc, name, self._pathspec,
+                                              self._run_row.system_tags)
+                if freed is not None:
+                    raise freed from exc
                 raise
         return self._values[name]
 

@@ -81,3 +81,4 @@ def _check_flow(flow_cls: Any, names: tuple[str, ...]) -> None:
                 "the record of how a run was started and are always kept",
                 fix=f"remove {name!r} from @transient(...)",
             )
+

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from headwater.exceptions import ArtifactError
+
 MAX_TAG_LENGTH = 512
 
 
@@ -100,3 +102,20 @@ def transient_names_of(system_tags: Iterable[str]) -> frozenset[str]:
     """The artifact names a run declared ``@transient``, read back from its system tags."""
     cut = len(TRANSIENT_TAG_PREFIX)
     return frozenset(tag[cut:] for tag in system_tags if tag.startswith(TRANSIENT_TAG_PREFIX))
+
+
+def freed_transient_error(exc: BaseException, name: str, pathspec: str,
+                          system_tags: Iterable[str]) -> ArtifactError | None:
+    """The error to raise instead of ``exc`` (a blob found missing while loading artifact
+    ``name`` of task ``pathspec``) when the task's run (its ``system_tags``) declared ``name``
+    transient: ``gc`` freed it on purpose, which the store's own "missing blob" cannot say.
+    None when the blob went missing for another reason."""
+    if not isinstance(exc.__cause__, FileNotFoundError) or name not in transient_names_of(
+            system_tags):
+        return None
+    return ArtifactError(
+        f"artifact {name!r} of task {pathspec} was declared @transient: its data was freed by "
+        "`headwater gc` once the run succeeded",
+        fix=f"run the flow again (or resume it from the step that makes {name!r}) to compute "
+        f"it anew; leave {name!r} out of @transient(...) to keep it",
+    )

@@ -20,6 +20,7 @@ from headwater.exceptions import HeadwaterException, NotFoundError
 from headwater.graph.export import run_graph_key
 from headwater.meta import MetadataStore, open_metadata
 from headwater.meta.rows import AttemptRow, RunRow, TaskRow
+from headwater.meta.tags import freed_transient_error
 from headwater.redaction import redact
 from headwater.settings import Settings
 from headwater.store.datastore import PICKLE, blob_path, live_log_key
@@ -330,7 +331,10 @@ class Reader:
 
         try:
             value = self.store().load_artifact(ref, name=name, where=where)
-        except HeadwaterException:
+        except HeadwaterException as exc:
+            freed = self._freed_transient(exc, name, where)
+            if freed is not None:
+                raise freed from exc
             raise
         except Exception as exc:  # noqa: BLE001 - a preview never breaks the page
             return None, f"{type(exc).__name__}: {exc}"[:PREVIEW_CHARS]
@@ -339,6 +343,15 @@ class Reader:
             return bounded_repr(value, PREVIEW_CHARS), None
         except Exception as exc:  # noqa: BLE001 - a repr that raises is no reason to fail
             return f"(cannot preview: {type(exc).__name__})", None
+
+    def _freed_transient(self, exc: HeadwaterException, name: str,
+                         pathspec: str) -> HeadwaterException | None:
+        """Why artifact ``name`` of task ``pathspec`` is missing, when its run declared it
+        @transient and gc freed it (None otherwise: the store's own error stands)."""
+        flow, run_id = pathspec.split("/")[:2]
+        run = self.meta.get_run(flow, run_id)
+        return None if run is None else freed_transient_error(exc, name, pathspec,
+                                                              run.system_tags)
 
     def artifact_value(self, flow: str, run_id: str, step: str, task_id: str,
                        name: str) -> tuple[bytes, str]:
@@ -356,6 +369,9 @@ class Reader:
         try:
             value = self.store().load_artifact(ref, name=name, where=row.pathspec)
         except HeadwaterException as exc:
+            freed = self._freed_transient(exc, name, row.pathspec)
+            if freed is not None:
+                raise freed from exc
             if not (unpickling_failed(exc) and ref.encoding == PICKLE):
                 raise
             return self.store().artifact_pickle(ref, name=name, where=row.pathspec), \
