@@ -61,7 +61,21 @@ def user_error_text(exc: BaseException) -> str:
     after the user's frames, any other exception as :func:`user_traceback`."""
     if getattr(exc, "headline", None) is None:
         return user_traceback(exc)
-    return _frames_text(exc) + f"{error_heading(exc)}\n    {exc}\n"
+    return _frames_text(exc) + f"{error_heading(exc)}\n    {printable_lines(str(exc))}\n"
+
+
+def printable_lines(text: str) -> str:
+    """``text`` with every control character but the line break and the tab written as its
+    escape (``\\x1b``, ``\\r``), as ``repr`` would.
+
+    A headwater error quotes what the user or a record gave it (a ``--with``, a datastore URL, a
+    driver's message, another user's run): an ``ESC ] 0 ;`` there would retitle the terminal,
+    ``ESC [ 2 J`` clear it, a ``\\r`` overwrite the line with something else. The user's own
+    tracebacks and output are left as Python prints them (docs/security.md, Terminal)."""
+    if all(" " <= ch < "\x7f" or ch in "\n\t" or ch > "\x9f" for ch in text):
+        return text
+    return "".join(ch if " " <= ch < "\x7f" or ch in "\n\t" or ch > "\x9f"
+                   else repr(ch)[1:-1] for ch in text)
 
 
 def _frames_text(exc: BaseException) -> str:

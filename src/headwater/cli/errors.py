@@ -21,9 +21,11 @@ def report(err: HeadwaterException) -> None:
     import click
 
     from headwater.redaction import redact
+    from headwater.tracebacks import printable_lines
 
     echo_styled(error_heading(err), fg="red", bold=True)
-    click.echo(f"    {redact(str(err))}", err=True)  # a password quoted anywhere stays hidden
+    # a password quoted anywhere stays hidden; a terminal escape quoted anywhere stays text
+    click.echo(f"    {printable_lines(redact(str(err)))}", err=True)
 
 
 def echo_styled(text: str, **style: Any) -> None:

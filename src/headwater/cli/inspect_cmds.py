@@ -73,7 +73,9 @@ def _drawable_graph(ctx: click.Context) -> Any:
 
         echo_styled(f"Warning: the graph of {graph.flow_name} is invalid; `check` and `run` "
                     "refuse it. Drawn as written:", fg="yellow", bold=True)
-        click.echo(f"    {redact(str(err))}", err=True)
+        from headwater.tracebacks import printable_lines
+
+        click.echo(f"    {printable_lines(redact(str(err)))}", err=True)
     return graph
 
 
