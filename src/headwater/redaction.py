@@ -6,6 +6,10 @@ A database URL may carry its password in three ways, and libpq accepts them all:
     postgresql://hw@host/db?password=PW         a query parameter (also sslpassword=)
     host=db user=hw password=PW                 a key=value connection string
 
+The same goes for the clouds' secrets a datastore setting or a driver's error may quote: an
+Azure connection string's ``AccountKey=`` / ``SharedAccessSignature=``, and the signature or
+token of a signed URL (``?sig=``, ``X-Goog-Signature=``, ``X-Amz-Signature=``...).
+
 :func:`redact` replaces each password with ``***`` wherever it occurs in a text, so it can be
 applied to a bare URL, a message that quotes one, or a driver's error. Everything that shows a
 metadata URL (``configure show``, ``get_metadata()``, errors, reprs) goes through it.
@@ -19,7 +23,12 @@ import re
 from urllib.parse import unquote
 
 MASK = "***"
-_SECRET_KEYS = {"password", "sslpassword"}
+# Query parameters that carry a secret: libpq's passwords, and the signatures and tokens of the
+# clouds' signed URLs (an Azure SAS's sig=, Google's and Amazon's X-*-Signature, a security token).
+_SECRET_KEYS = {"password", "sslpassword", "sig", "x-goog-signature", "x-amz-signature",
+                "x-amz-security-token", "x-amz-credential", "x-goog-credential",
+                "access_token", "account_key", "sas_token", "client_secret"}
+_PG_SECRET_KEYS = {"password", "sslpassword"}  # what without_password strips from a database URL
 
 # scheme://user:PASSWORD@ ; up to the last '@' of the word: a password typed with a raw '@',
 # '/', '?' or '#' (libpq would cut it short, and its error would quote the rest) is hidden whole.
@@ -32,12 +41,17 @@ _KEYWORD = re.compile(
 )
 # Any URL query parameter: libpq percent-decodes the name too (?pass%77ord=PW is a password).
 _QUERY = re.compile(r"([?&])([^=&\s]+)=([^&\s]*)")
+# The keys of an Azure connection string (``AccountName=a;AccountKey=KEY;...``), up to the ';'.
+_AZURE_KEYS = re.compile(
+    r"(\b(?:AccountKey|SharedAccessSignature|SharedAccessKey)\s*=\s*)([^;\s'\"]*)",
+    re.IGNORECASE)
 
 
 def redact(text: str) -> str:
     """``text`` with every password in it replaced by ``***`` (see the module docstring)."""
     text = _USERINFO.sub(rf"\1{MASK}@", text)
     text = _QUERY.sub(_mask_query_secret, text)
+    text = _AZURE_KEYS.sub(rf"\1{MASK}", text)
     return _KEYWORD.sub(rf"\1{MASK}", text)
 
 
@@ -49,8 +63,13 @@ def without_password(url: str) -> str:
     if not sep:
         return base
     kept = [pair for pair in query.split("&")
-            if pair and unquote(pair.partition("=")[0]).strip().lower() not in _SECRET_KEYS]
+            if pair and unquote(pair.partition("=")[0]).strip().lower() not in _PG_SECRET_KEYS]
     return base + ("?" + "&".join(kept) if kept else "")
+
+
+def password_in_url(url: str) -> bool:
+    """Whether ``url``'s userinfo holds a password (``scheme://user:PW@host``)."""
+    return bool(_USERINFO.match(url))
 
 
 def password_needs_quoting(url: str) -> bool:

@@ -392,11 +392,17 @@ def _datastore_root(kind: str, given: str | None) -> str:
         ok = any(root.startswith(f"{s}://") for s in schemes)
         wanted = f"an {schemes[0]}://" if schemes else "a"
     if not ok:
+        from headwater.redaction import redact
+        from headwater.tracebacks import printable_lines
+
         example = f"{schemes[0]}://BUCKET/PREFIX" if schemes else "URL"
+        hint = (" (that is a connection string: it goes in AZURE_STORAGE_CONNECTION_STRING)"
+                if "accountkey=" in root.lower() or "sharedaccesssignature=" in root.lower()
+                else "")
         raise click.UsageError(
             f"--datastore {kind} needs {wanted} datastore root: pass --datastore-root {example} "
             "or set HEADWATER_DATASTORE_ROOT"
-            + (f" (got {root!r})" if root else "")
+            + (f" (got {printable_lines(redact(root))!r}){hint}" if root else "")
         )
     return root
 

@@ -59,10 +59,12 @@ def _millis(seconds: float | None, fallback: float) -> int:
 
 def datastore_facts() -> dict[str, str]:
     """``ds-type`` and ``ds-root`` of the datastore the client reads."""
+    from headwater.redaction import redact  # a root set before it was refused may hold one
+
     root = str(_context.current().settings.datastore_root)
     scheme = root.split("://", 1)[0].lower() if "://" in root else ""
     return {"ds-type": _DS_TYPES.get(scheme, "local" if not scheme else scheme),
-            "ds-root": root}
+            "ds-root": redact(root)}
 
 
 def task_metadata(task: Task, attempts: list[AttemptRow]) -> list[Metadata]:
@@ -104,7 +106,8 @@ def task_metadata(task: Task, attempts: list[AttemptRow]) -> list[Metadata]:
         add("origin-task-id", row.origin_pathspec.rsplit("/", 1)[-1], done)
     if lineage.is_control_task(row):  # Metaflow's mark of a num_parallel control task
         add("internal_task_type", "control_task", done)
-    for name, value in ((row.transition or {}).get("metadata") or {}).items():
+    facts = (row.transition or {}).get("metadata")
+    for name, value in (facts.items() if isinstance(facts, dict) else ()):
         if name not in _INTERNAL:
             add(name, value, done)
     records.sort(key=lambda m: m.created_at)
@@ -129,8 +132,8 @@ def _run_facts(system_tags: tuple[str, ...], graph: dict[str, Any]) -> dict[str,
         name, _, value = tag.partition(":")
         if name in _RUN_FACTS:
             facts[name] = value
-    script = str(graph.get("file") or "")
-    if script:
+    script = graph.get("file")
+    if script and isinstance(script, str):
         facts["script-name"] = script.replace("\\", "/").rsplit("/", 1)[-1]
     return facts
 
@@ -142,16 +145,18 @@ def _foreach_facts(task: Task, graph: dict[str, Any]) -> dict[str, Any]:
     frames = [f for f in task._row.frames if f.is_foreach]
     if not frames:
         return {}
-    steps = graph.get("steps") or {}
+    steps = _mapping(graph.get("steps"))
     stack: list[str] = []
     path: list[str] = []
     length = 0
     complete = True
     for frame in frames:
-        info = steps.get(frame.step) or {}
-        body = (info.get("next") or [frame.step])[0]
+        info = _mapping(steps.get(frame.step))
+        after = info.get("next")
+        body = after[0] if isinstance(after, list) and after else frame.step
         path.append(f"{body}:{frame.index}")
         var = info.get("foreach_artifact")
+        var = var if isinstance(var, str) else None
         value = _item_value(task, frame) if complete and var else None
         if not value:
             complete = False  # Metaflow stops at the first frame without a var and a value
@@ -167,6 +172,12 @@ def _foreach_facts(task: Task, graph: dict[str, Any]) -> dict[str, Any]:
         facts["foreach-stack"] = stack
     facts["foreach-execution-path"] = ",".join(path)
     return facts
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """``value`` if it is an object, else an empty one: the recorded graph is read as data a
+    hand-changed record may have reshaped, and a fact it cannot give is simply left out."""
+    return value if isinstance(value, dict) else {}
 
 
 def _item_value(task: Task, frame: Any) -> str | None:

@@ -53,10 +53,40 @@ def credentials_fix(root: str) -> str:
                                         "may write there (and the driver's credentials)")
 
 
+def check_root(url: str) -> None:
+    """Refuse a remote datastore root that is not a plain location, before any driver sees it.
+
+    A root is written into every key's path, shown by ``configure show``, the UI and
+    ``task.metadata`` (``ds-root``), and passed to exit hooks on their command line. So it must
+    hold no credentials: a pasted SAS or signed URL (``?sig=...``) became part of every blob's
+    name, a ``user:password@`` sat in clear wherever the root is shown. A ``.`` or ``..`` segment
+    means another prefix than it says (object stores keep it as a name); a control character is
+    never part of a bucket's or a prefix's name. The error shows the root with its secrets
+    masked (:func:`headwater.redaction.redact`) and says where credentials go instead."""
+    from headwater.redaction import password_in_url, redact
+
+    scheme, _, rest = url.partition("://")
+    problem = None
+    if any(ch < " " or "\x7f" <= ch <= "\x9f" for ch in url):
+        problem = "holds a control character"
+    elif "?" in rest or "#" in rest:
+        problem = "holds a query string or a fragment ('?' or '#'), such as a signed URL's token"
+    elif password_in_url(url):
+        problem = "holds a password (user:password@)"
+    elif any(part in (".", "..") for part in rest.split("/")[1:]):
+        problem = "holds a '.' or '..' segment (object stores keep it as a name)"
+    if problem:
+        raise StoreError(
+            f"the datastore root {redact(url)} {problem}",
+            fix=f"give the root as {scheme}://BUCKET/PREFIX, holding no credentials; then "
+                f"{credentials_fix(url)}")
+
+
 class FsspecStorage(Storage):
     """Blobs under any fsspec URL. fsspec (and its cloud driver) is imported only here."""
 
     def __init__(self, url: str, **storage_options: Any) -> None:
+        check_root(url)
         self.root = url.rstrip("/")
         self._options = storage_options
         self._fs: Any = None
