@@ -37,7 +37,7 @@ def recorded_graph(run_row: Any) -> dict[str, Any] | None:
     start, end = endpoints(run_row)
     tasks = meta().list_tasks(run_row.flow, run_row.run_id, start, limit=1)
     graph = ((tasks[0].transition or {}).get("graph") if tasks else None)
-    if not graph:
+    if not graph or not isinstance(graph, dict):  # a record changed by hand is no graph
         return None
     return {**graph, "start_step": graph.get("start_step") or start,
             "end_step": graph.get("end_step") or end}

@@ -57,7 +57,26 @@ def dump_frames(frames: Sequence[Frame]) -> str:
 
 
 def load_frames(text: str | None) -> tuple[Frame, ...]:
-    return tuple(Frame(**fields) for fields in json.loads(text or "[]"))
+    """The split stack stored as ``text``; ValueError when it is not one ``dump_frames`` could
+    have written (a record changed outside headwater), which the caller names."""
+    frames = []
+    for fields in _loaded_list(text):
+        if not isinstance(fields, dict):
+            raise ValueError("a frame is not an object")
+        frame = Frame(**fields)  # TypeError for a missing or unknown field
+        if not (isinstance(frame.step, str) and isinstance(frame.task_id, str)
+                and type(frame.index) is int and type(frame.num_splits) is int
+                and isinstance(frame.items_key, (str, type(None)))):
+            raise ValueError("a frame's fields have the wrong types")
+        frames.append(frame)
+    return tuple(frames)
+
+
+def _loaded_list(text: str | None) -> list:
+    value = json.loads(text or "[]")
+    if not isinstance(value, list):
+        raise ValueError("not a list")
+    return value
 
 
 def dump_strings(values: Iterable[str]) -> str:
@@ -65,7 +84,34 @@ def dump_strings(values: Iterable[str]) -> str:
 
 
 def load_strings(text: str | None) -> tuple[str, ...]:
-    return tuple(json.loads(text or "[]"))
+    values = _loaded_list(text)
+    if not all(isinstance(value, str) for value in values):
+        raise ValueError("not a list of strings")
+    return tuple(values)
+
+
+def load_transition(text: str | None) -> dict | None:
+    """A task's transition document (an object, or nothing); ValueError for anything else."""
+    if not text:
+        return None
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise ValueError("not an object")
+    for key, kind in _TRANSITION_SHAPES.items():
+        if value.get(key) is not None and not isinstance(value[key], kind):
+            raise ValueError(f"its {key!r} is not a {kind.__name__}")
+    for card in value.get("cards") or ():
+        if not (isinstance(card, dict) and isinstance(card.get("type"), str)
+                and isinstance(card.get("key"), str)
+                and isinstance(card.get("id"), (str, type(None)))):
+            raise ValueError("a card is not a {type, key, id} object")
+    return value
+
+
+# What each field of a transition document holds, checked as it is read: the client and the UI
+# take them as these types (a hand-changed record would otherwise surface as an AttributeError).
+_TRANSITION_SHAPES: dict[str, type] = {"next_steps": list, "metadata": dict, "cards": list,
+                                       "graph": dict, "foreach_items_key": str}
 
 
 def dump_failure(failure: TaskFailure | None) -> str | None:
@@ -77,4 +123,13 @@ def dump_failure(failure: TaskFailure | None) -> str | None:
 
 
 def load_failure(text: str | None) -> TaskFailure | None:
-    return TaskFailure(**json.loads(text)) if text else None
+    if not text:
+        return None
+    fields = json.loads(text)
+    if not isinstance(fields, dict):
+        raise ValueError("not an object")
+    failure = TaskFailure(**fields)  # TypeError for a missing or unknown field
+    if not all(isinstance(v, (str, type(None)))
+               for v in (failure.type_name, failure.message, failure.traceback)):
+        raise ValueError("its fields are not text")
+    return failure

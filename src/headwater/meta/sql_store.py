@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager
 from types import ModuleType
 from typing import Any
 
-from headwater.exceptions import NotFoundError
+from headwater.exceptions import MetadataError, NotFoundError
 from headwater.meta import codec
 from headwater.meta.base import MetadataStore
 from headwater.meta.rows import (
@@ -507,14 +507,34 @@ def _run_row(row: tuple) -> RunRow:
 
 def _task_row(row: tuple) -> TaskRow:
     *head, frames, parents, origin_pathspec, attempts, transition = row
+    column = "frames"
+    try:
+        decoded_frames = codec.load_frames(frames)
+        column = "parents"
+        decoded_parents = codec.load_strings(parents)
+        column = "transition"
+        decoded_transition = codec.load_transition(transition)
+    except (ValueError, TypeError) as err:  # JSONDecodeError is a ValueError
+        raise damaged_task(head, column, err) from None
     return TaskRow(
         *head,
-        frames=codec.load_frames(frames),
-        parents=codec.load_strings(parents),
-        origin_pathspec=origin_pathspec,
+        frames=decoded_frames,
+        parents=decoded_parents,
+        origin_pathspec=origin_pathspec if isinstance(origin_pathspec, str) else None,
         attempts=attempts,
-        transition=json.loads(transition) if transition else None,
+        transition=decoded_transition,
     )
+
+
+def damaged_task(head: list, column: str, err: Exception) -> MetadataError:
+    """The error for a task record no headwater wrote (changed by hand or by another program):
+    which task, which field, and what to do, never a decoder's traceback."""
+    pathspec = "/".join(str(part) for part in head[:4])
+    return MetadataError(
+        f"the metadata record of task {pathspec} is damaged: its {column} field cannot be "
+        f"read ({type(err).__name__}: {str(err)[:200]})",
+        fix="the metadata database was changed outside headwater: restore it from a backup, "
+            f"or delete the run (headwater delete {'/'.join(str(p) for p in head[:2])})")
 
 
 def _transition(result: TaskResult) -> str | None:
@@ -548,9 +568,11 @@ def _transition_keys(transition: dict) -> list[str]:
 
 def _attempt_row(row: tuple) -> AttemptRow:
     *head, failure, stdout_key, stderr_key = row
-    return AttemptRow(
-        *head, failure=codec.load_failure(failure), stdout_key=stdout_key, stderr_key=stderr_key
-    )
+    try:
+        decoded = codec.load_failure(failure)
+    except (ValueError, TypeError) as err:
+        raise damaged_task(head, "failure", err) from None
+    return AttemptRow(*head, failure=decoded, stdout_key=stdout_key, stderr_key=stderr_key)
 
 
 def _ref(key: str, size: int, type_name: str, encoding: str, inline: Any) -> ArtifactRef:
