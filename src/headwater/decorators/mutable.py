@@ -176,7 +176,8 @@ class MutableStep(_Mutable):
                     "already has it", fix="pass duplicates=OVERRIDE or IGNORE to add_decorator")
             self._drop_user(lambda d: type(d) is cls)
         deco = cls(*args, **kwargs)
-        user_options.settle(deco, self._flow_cls.__dict__.get(CONFIG_VALUES_ATTR) or {})
+        user_options.settle(deco, self._flow_cls.__dict__.get(CONFIG_VALUES_ATTR) or {},
+                            f"on step {self.name!r}")
         deco._hw_static = self._statically_defined
         deco._hw_inserted_by = self._inserted_by
         if isinstance(deco, UserStepDecorator):

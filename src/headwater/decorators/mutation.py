@@ -68,10 +68,10 @@ def _apply(flow_cls: type, configs: Mapping[str, Any]) -> None:
     type.__setattr__(flow_cls, CONFIG_VALUES_ATTR, dict(configs))
     running = declared_flow_mutators(flow_cls)
     for deco in running:
-        user_options.settle(deco, configs)
-    for _, func in _steps(flow_cls):
+        user_options.settle(deco, configs, f"on flow {flow_cls.__name__}")
+    for name, func in _steps(flow_cls):
         for deco in [*step_mutators(func), *user_wrappers(func)]:
-            user_options.settle(deco, configs)
+            user_options.settle(deco, configs, f"on step {name!r}")
     type.__setattr__(flow_cls, RUNNING_MUTATORS_ATTR, running)
     for pre in (True, False):
         _each(running, lambda m, pre=pre: MutableFlow(flow_cls, **_flags(m, pre)), pre)

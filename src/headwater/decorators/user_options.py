@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from headwater.exceptions import ConfigError, HeadwaterException
 from headwater.flow.config import SPREAD_PREFIX, is_deferred, resolve_deferred
 
 _PENDING_ATTR = "_hw_options_pending"
@@ -32,18 +33,68 @@ def pending(deco: Any) -> bool:
     return bool(getattr(deco, _PENDING_ATTR, False))
 
 
-def settle(deco: Any, configs: Mapping[str, Any]) -> None:
-    """Evaluate ``deco``'s config expressions with ``configs`` and call its ``init`` (once)."""
+def settle(deco: Any, configs: Mapping[str, Any], where: str = "") -> None:
+    """Evaluate ``deco``'s config expressions with ``configs`` and call its ``init`` (once).
+
+    ``where`` (``"on step 'start'"``) names the decorator's place in errors: a config value is
+    the user's input, so whatever ``init`` makes of it is reported naming the decorator, the
+    step and the options it was given, never as a traceback through headwater."""
     if not pending(deco):
         return
+    name = f"@{type(deco).__name__}{' ' + where if where else ''}"
     args = resolve_deferred(tuple(deco._hw_args), configs)
     kwargs: dict[str, Any] = {}
     for key, value in deco._hw_kwargs.items():
         if key.startswith(SPREAD_PREFIX):  # ``**cfg``: the config's keys become options
-            spread = resolve_deferred(value, configs)
-            kwargs.update(spread.to_dict() if hasattr(spread, "to_dict") else spread)
+            kwargs.update(_spread_options(name, resolve_deferred(value, configs)))
         else:
             kwargs[key] = resolve_deferred(value, configs)
     setattr(deco, _PENDING_ATTR, False)
     deco._hw_args, deco._hw_kwargs = args, kwargs
-    deco.init(*args, **kwargs)
+    try:
+        deco.init(*args, **kwargs)
+    except Exception as err:  # noqa: BLE001 - the user's init refusing the user's config
+        if isinstance(err, HeadwaterException) and name in str(err):
+            raise
+        raise ConfigError(
+            f"{name} could not take the options its configs gave it ({_shown(args, kwargs)}): "
+            f"{type(err).__name__}: {_short(str(err), 500)}",
+            fix=f"change the config value (--config / --config-value) or what "
+                f"{type(deco).__name__}.init accepts") from None
+
+
+def _spread_options(name: str, value: Any) -> dict[str, Any]:
+    """The options ``**config_part`` gives: its keys, each an option name."""
+    if hasattr(value, "to_dict"):
+        value = value.to_dict()
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f"{name} spreads a config part (**...) that is a {type(value).__name__}, not an "
+            "object of option names and values",
+            fix='make that part of the config an object, e.g. {"factor": 3}, or pass the '
+                "option by name (factor=cfg.factor)")
+    bad = [key for key in value if not isinstance(key, str)]
+    if bad:
+        raise ConfigError(
+            f"{name} spreads a config part (**...) whose key {_short(repr(bad[0]), 100)} is not "
+            "an option name",
+            fix="each key of that part of the config must be text: the name of an option the "
+                "decorator's init takes")
+    return dict(value)
+
+
+def _shown(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
+    """The options, each shortened: a config value may be huge or deeply nested."""
+    import reprlib  # only on this error path
+
+    short = reprlib.Repr()
+    short.maxstring, short.maxother, short.maxlevel = 60, 60, 2
+    parts = [short.repr(a) for a in args[:5]] + [
+        f"{k}={short.repr(v)}" for k, v in list(kwargs.items())[:10]]
+    more = len(args) - 5 if len(args) > 5 else 0
+    more += len(kwargs) - 10 if len(kwargs) > 10 else 0
+    return ", ".join(parts) + (f", ... ({more} more)" if more else "")
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
