@@ -11,6 +11,7 @@ when reading it fails (a damaged log blob, a database gone): the page says so in
 from __future__ import annotations
 
 import asyncio
+import codecs
 import json
 import time
 from collections.abc import AsyncIterator
@@ -88,16 +89,21 @@ async def log_events(request: Request) -> Response:
     async def source() -> AsyncIterator[bytes]:
         data, final, attempt = first
         sent = 0
+        # A poll may end inside a UTF-8 character (the task's output is read as it comes): the
+        # decoder keeps such a piece for the next poll instead of sending U+FFFD for each half.
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
         if len(data) > LOG_TAIL_BYTES:  # a big log so far: its end, and how much was left out
             sent = len(data) - len(log_tail(data, LOG_TAIL_BYTES))
             yield _message("skipped", {"attempt": attempt, "bytes": sent, "size": len(data)})
         while True:
             if len(data) < sent:  # cannot happen within an attempt; be safe anyway
                 sent = 0
+                decoder.reset()
                 yield _message("reset", {"attempt": attempt})
-            if len(data) > sent:
-                text = data[sent:].decode("utf-8", errors="replace")
-                yield _message("log", {"attempt": attempt, "text": text})
+            if len(data) > sent or final:
+                text = decoder.decode(data[sent:], final=final)
+                if text:
+                    yield _message("log", {"attempt": attempt, "text": text})
                 sent = len(data)
             if final:
                 yield _message("end", {"attempt": attempt})
@@ -108,6 +114,7 @@ async def log_events(request: Request) -> Response:
             new_data, final, new_attempt = await run_in_threadpool(reader.call, reader.log, *args)
             if new_attempt != attempt:
                 sent = 0
+                decoder.reset()
                 yield _message("reset", {"attempt": new_attempt})
             data, attempt = new_data, new_attempt
 

@@ -26,7 +26,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import parse_qsl, quote, unquote, unquote_plus, urlencode
 
 from headwater.exceptions import HeadwaterException
 from headwater.ui.headers import stamped
@@ -112,9 +112,9 @@ class Guard:
         if self.token is None:
             await self.app(scope, receive, send)
             return
-        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-        offered = query.get("token")
-        if offered is not None and self._matches(offered):
+        raw_query = scope.get("query_string", b"").decode("latin-1")
+        query = dict(parse_qsl(raw_query))
+        if "token" in query and any(self._matches(t) for t in _offered_tokens(raw_query)):
             await self._set_cookie_and_redirect(scope, query, send)
             return
         if self._matches(_bearer(headers)) or self._matches(_cookie(headers)):
@@ -135,7 +135,9 @@ class Guard:
         # can reach the header) and never starting "//", which a browser reads as another host.
         path = "/" + quote(scope["path"], safe="/%:@!$&'()*+,;=-._~").lstrip("/")
         location = path + (f"?{rest}" if rest else "")
-        cookie = f"{COOKIE}={self.token}; Path=/; HttpOnly; SameSite=Strict"
+        # Percent-encoded: a token holding ';', ',' or a space would otherwise end the cookie's
+        # value early (or add attributes to it), and the sign-in would loop on 401.
+        cookie = f"{COOKIE}={quote(self.token, safe='')}; Path=/; HttpOnly; SameSite=Strict"
         await _plain(send, 303, "Signed in.", [(b"location", location.encode()),
                                                (b"set-cookie", cookie.encode())])
 
@@ -186,7 +188,19 @@ def _cookie(headers: dict[str, str]) -> str | None:
     except Exception:  # noqa: BLE001 - a malformed cookie header is no token
         return None
     morsel = jar.get(COOKIE)
-    return morsel.value if morsel else None
+    return unquote(morsel.value) if morsel else None
+
+
+def _offered_tokens(raw_query: str) -> list[str]:
+    """The ``token`` of a query string, read both ways a person may have typed it: percent-
+    decoded with ``+`` kept (a base64 token pasted as is, ``openssl rand -base64``) and with
+    ``+`` read as a space (a form's encoding)."""
+    offered = []
+    for pair in raw_query.split("&"):
+        name, _, value = pair.partition("=")
+        if unquote_plus(name) == "token":
+            offered += [unquote(value), unquote_plus(value)]
+    return offered
 
 
 async def _plain(send: Callable, status: int, text: str,

@@ -539,6 +539,20 @@ function openStream(url) {
 // error shows: the page draws text only, and "ESC[31m" is noise there.
 const ESCAPES = /\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|\x9b[0-?]*[ -/]*[@-~]/g;
 function plain(text) { return text == null ? text : String(text).replace(ESCAPES, ""); }
+// An escape a followed log's chunk ends inside of (the task's output is read as it comes): kept
+// back and put before the next chunk, so neither half shows as text. A dangling OSC is kept for
+// at most 4 KiB (a title or a link; anything longer is no escape worth waiting for).
+const OPEN_ESCAPE = /(?:\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]{0,4096}\x1b?)?|\x9b[0-?]*[ -/]*)$/;
+function plainChunks() {
+  let carry = "";
+  return (text) => {
+    const joined = carry + text;
+    const open = joined.match(OPEN_ESCAPE);
+    const cut = open && open[0] ? joined.length - open[0].length : joined.length;
+    carry = joined.slice(cut);
+    return plain(joined.slice(0, cut));
+  };
+}
 
 // A finished attempt's log is read once, its last MiB at most (a link gives all of it); a
 // running one's is followed as it grows, from its last MiB.
@@ -565,15 +579,16 @@ async function showLog(base, stream, pre, state) {
 function followLog(base, stream, pre, state) {
   const source = openStream(`${base}/logs/${stream}/events`);
   // a stream (re)opened sends the whole log so far: start over rather than repeat it
-  source.addEventListener("open", () => { pre.textContent = ""; });
-  source.addEventListener("reset", () => { pre.textContent = ""; });
+  let chunk = plainChunks();
+  source.addEventListener("open", () => { pre.textContent = ""; chunk = plainChunks(); });
+  source.addEventListener("reset", () => { pre.textContent = ""; chunk = plainChunks(); });
   source.addEventListener("skipped", (event) => {
     const skipped = JSON.parse(event.data);
     document.getElementById(`${stream}-cut`)?.remove();
     logCut(base, stream, pre, skipped.size - skipped.bytes, skipped.size);
   });
   source.addEventListener("log", (event) => {
-    pre.append(plain(JSON.parse(event.data).text));
+    pre.append(chunk(JSON.parse(event.data).text));
     pre.classList.remove("empty");
   });
   source.addEventListener("end", (event) => {
