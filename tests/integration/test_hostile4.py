@@ -384,3 +384,59 @@ def test_a_followed_log_never_splits_a_character_between_two_reads(tmp_path) -> 
     finally:
         go.touch()
         run.wait(timeout=DEADLINE_S)
+
+
+# -- files headwater leaves behind -----------------------------------------------------------
+
+CARD_FLOW = """
+    from headwater import FlowSpec, card, step
+
+
+    class CardFlow(FlowSpec):
+        @card
+        @step
+        def start(self):
+            self.x = 1
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        CardFlow()
+"""
+
+
+def test_card_view_keeps_its_copies_in_one_private_folder_and_removes_old_ones(tmp_path) -> None:
+    # Every `card view` used to leave a headwater-card-* folder in the temp folder for good.
+    import os
+    import stat
+
+    flow = write_flow(tmp_path, "card_flow.py", CARD_FLOW)
+    assert hw(flow, "--quiet", "run", cwd=tmp_path).returncode == 0
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    views = temp / f"headwater-cards-{os.getuid()}"
+    views.mkdir(mode=0o700)
+    stale = views / "view-stale"
+    stale.mkdir()
+    (stale / "old.html").write_text("old")
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(stale, (two_days_ago, two_days_ago))
+    no_browser = {"TMPDIR": str(temp), "BROWSER": "false"}
+    for _ in range(2):
+        viewed = hw(flow, "card", "view", "CardFlow/1/start/1", cwd=tmp_path, **no_browser)
+        assert viewed.returncode == 0, viewed.stderr
+    assert [p.name for p in temp.iterdir()] == [views.name]  # nothing else in the temp folder
+    copies = sorted(views.iterdir())
+    assert len(copies) == 2 and not stale.exists()  # the stale view went, the new ones stay
+    assert all(stat.S_IMODE(c.stat().st_mode) == 0o700 for c in copies)
+    assert stat.S_IMODE(views.stat().st_mode) == 0o700
+
+    # A views folder someone else could have planted (here: open to everyone) is refused.
+    views.chmod(0o777)
+    refused = hw(flow, "card", "view", "CardFlow/1/start/1", cwd=tmp_path, **no_browser)
+    assert refused.returncode == 1
+    assert "can be written by other users" in refused.stderr and "Traceback" not in refused.stderr

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from headwater.client import _context
 from headwater.client.core import Task
-from headwater.exceptions import CardNotPresentException
+from headwater.exceptions import CardNotPresentException, HeadwaterException
 
 LIVE_PREFIX = "cards/live"  # the same layout as headwater.cards.render.live_key
 
@@ -91,11 +91,68 @@ class Card:
                 'style="width:100%;height:600px;border:none"></iframe>')
 
 
+VIEWS_KEPT_S = 24 * 3600.0
+"""How long a card written for a browser is kept (the browser reads it after we return)."""
+
+
+def views_dir() -> str:
+    """This user's folder of cards written for a browser, ``<tmp>/headwater-cards-<uid>``."""
+    return os.path.join(tempfile.gettempdir(), f"headwater-cards-{os.getuid()}")
+
+
 def write_private_copy(card: Card) -> str:
-    """The card in a fresh private (0700) temporary folder, for a browser to open."""
-    folder = tempfile.mkdtemp(prefix="headwater-card-")
+    """The card in a fresh private (0700) folder inside :func:`views_dir`, for a browser to open.
+
+    The browser opens the file after this returns, so it cannot be removed now; instead each
+    view removes the views older than :data:`VIEWS_KEPT_S` (every ``card view`` used to leave a
+    ``headwater-card-*`` folder in the temp folder for good)."""
+    views = _private_views_dir()
+    _remove_old_views(views)
+    folder = tempfile.mkdtemp(prefix="view-", dir=views)
     name = f"{card.pathspec.replace('/', '_')}_{card.type}{'_' + card.id if card.id else ''}.html"
-    return card.save(os.path.join(folder, name))
+    return card.save(os.path.join(folder, name.replace(os.sep, "_")))
+
+
+def _private_views_dir() -> str:
+    """:func:`views_dir`, created 0700; refused when it is a link, another user's, or writable
+    by others (a planted folder could hold a page the browser would open as this user's)."""
+    import stat
+
+    path = views_dir()
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    info = os.lstat(path)
+    problem = None
+    if not stat.S_ISDIR(info.st_mode):
+        problem = "is not a folder (a link or a file)"
+    elif info.st_uid != os.getuid():
+        problem = f"belongs to another user (uid {info.st_uid})"
+    elif info.st_mode & 0o022:
+        problem = f"can be written by other users (mode {stat.S_IMODE(info.st_mode):o})"
+    if problem:
+        raise HeadwaterException(
+            f"the folder for cards opened in a browser, {path}, {problem}",
+            fix="remove it (headwater makes it again, private), or set TMPDIR to a folder only "
+                "you can write")
+    return path
+
+
+def _remove_old_views(views: str) -> None:
+    import shutil
+    import time
+
+    cutoff = time.time() - VIEWS_KEPT_S
+    with os.scandir(views) as entries:
+        for entry in entries:
+            try:
+                old = entry.name.startswith("view-") and entry.stat(
+                    follow_symlinks=False).st_mtime < cutoff
+            except OSError:
+                continue
+            if old:
+                shutil.rmtree(entry.path, ignore_errors=True)
 
 
 class CardContainer:
