@@ -440,3 +440,30 @@ def test_card_view_keeps_its_copies_in_one_private_folder_and_removes_old_ones(t
     refused = hw(flow, "card", "view", "CardFlow/1/start/1", cwd=tmp_path, **no_browser)
     assert refused.returncode == 1
     assert "can be written by other users" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_a_deployer_attribute_file_planted_as_another_users_link_is_never_written_through(
+        tmp_path) -> None:
+    # `airflow create --deployer-attribute-file PATH` opened PATH, following any link.
+    import os
+
+    flow = write_flow(tmp_path, "plain_flow.py", PLAIN_FLOW)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    planted = tmp_path / "attributes.json"
+    planted.symlink_to(victim)
+    os.lchown(planted, 65534, 65534)
+    dag = tmp_path / "dag.py"
+    done = hw(flow, "airflow", "create", str(dag), "--deployer-attribute-file", str(planted),
+              cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"--deployer-attribute-file {planted}" in done.stderr
+    assert "symbolic link made by another user" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert victim.read_text() == "precious\n"
+    own = tmp_path / "own.json"
+    done = hw(flow, "airflow", "create", str(dag), "--deployer-attribute-file", str(own),
+              cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(own.read_text())["orchestrator"] == "airflow"
+    assert (own.stat().st_mode & 0o777) == 0o600

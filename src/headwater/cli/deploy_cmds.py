@@ -184,9 +184,18 @@ def _attributes(path: str | None, plan, orchestrator: str, **extra: object) -> N
         return
     import json
 
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump({"flow_name": plan.flow_name, "orchestrator": orchestrator,
-                   "datastore_root": plan.settings.datastore_root, **extra}, handle)
+    from headwater.exceptions import HeadwaterException
+    from headwater.outfiles import replace_file  # never through another user's link
+
+    data = json.dumps({"flow_name": plan.flow_name, "orchestrator": orchestrator,
+                       "datastore_root": plan.settings.datastore_root, **extra})
+    try:
+        replace_file(path, data.encode("utf-8"))
+    except OSError as exc:
+        raise HeadwaterException(
+            f"cannot write the deployment's attributes to --deployer-attribute-file {path}: "
+            f"{exc.strerror or exc}",
+            fix="give a path in a folder you can write, not a link another user made") from None
 
 
 COMMANDS = (argo_workflows, airflow)
