@@ -467,3 +467,40 @@ def test_a_deployer_attribute_file_planted_as_another_users_link_is_never_writte
     assert done.returncode == 0, done.stderr
     assert json.loads(own.read_text())["orchestrator"] == "airflow"
     assert (own.stat().st_mode & 0o777) == 0o600
+
+
+def test_under_a_umask_of_000_the_datastore_is_closed_to_others_and_the_next_run_uses_it(
+        tmp_path) -> None:
+    # Containers often run with umask 000: the first run made a .headwater anyone could write
+    # (pickles to plant), and the next run from the same folder refused its own datastore.
+    import os
+    import stat
+
+    flow = write_flow(tmp_path, "blob_flow.py", """
+        from headwater import FlowSpec, step
+
+
+        class BlobFlow(FlowSpec):
+            @step
+            def start(self):
+                self.payload = b"x" * 5000  # a blob file, not inline
+                self.next(self.end)
+
+            @step
+            def end(self):
+                print("size", len(self.payload))
+
+
+        if __name__ == "__main__":
+            BlobFlow()
+    """)
+    for _ in range(2):
+        done = subprocess.run([sys.executable, str(flow), "run"], cwd=tmp_path,
+                              env=hermetic_env(), capture_output=True, text=True,
+                              timeout=DEADLINE_S, preexec_fn=lambda: os.umask(0))  # noqa: PLW1509
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "size 5000" in done.stdout
+    written = [tmp_path / ".headwater", *(tmp_path / ".headwater").rglob("*")]
+    open_to_others = [str(p) for p in written if stat.S_IMODE(p.lstat().st_mode) & 0o002]
+    assert open_to_others == []
+    assert any(p.is_file() and "blobs" in p.parts for p in written)

@@ -29,6 +29,7 @@ FORBIDDEN = {
     "records.py": ["headwater."],
     "exceptions.py": ["headwater."],
     "redaction.py": ["headwater."],
+    "folders.py": ["headwater."],  # folders of headwater's data, closed to others' writes
     "outfiles.py": ["headwater."],  # writes a user-named output file safely, for every layer  # masks passwords for every layer: it imports none
     # the registry names its backends as strings and imports one only when it is chosen
     "backends.py": [*_ALL, "headwater.settings", "headwater.profiles", "headwater.records"],
@@ -93,6 +94,7 @@ ALLOWED = {
     ("flow/trigger.py", "headwater.client"): "current.trigger.run is a client Run",
 }
 TOP_LEVEL = ["version.py", "records.py", "exceptions.py", "backends.py", "profiles.py",
+             "folders.py",
              "tracebacks.py", "flow_file.py",
              "settings.py", "testing.py", "s3client.py", "s3objects.py"]
 

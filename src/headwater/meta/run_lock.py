@@ -19,6 +19,8 @@ import contextlib
 import os
 import re
 
+from headwater.folders import make_dirs
+
 try:
     import fcntl
 except ImportError:  # Windows: no flock; liveness falls back to pid and heartbeat
@@ -48,7 +50,7 @@ class RunLock:
         if self.path is None or fcntl is None:
             return
         try:
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            make_dirs(os.path.dirname(self.path))  # closed to others whatever the umask
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError:
             return

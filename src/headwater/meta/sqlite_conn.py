@@ -46,6 +46,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from headwater.exceptions import HeadwaterException, MetadataError
+from headwater.folders import make_dirs
 from headwater.meta import sqlite_sql as sql
 from headwater.meta.nesting import joined_transaction
 from headwater.meta.run_lock import LOCKS_FOLDER
@@ -358,7 +359,7 @@ def _create_file(path: str) -> None:
     """
     folder = os.path.dirname(os.path.abspath(path))
     try:
-        os.makedirs(folder, exist_ok=True)
+        make_dirs(folder)  # never writable by others, whatever the umask (folders.py)
     except OSError as exc:  # a file where the folder belongs (--datastore-root /etc/passwd)
         raise MetadataError(
             f"cannot create the folder {folder} for the metadata database {path}: "

@@ -8,6 +8,7 @@ import os
 import time
 from collections.abc import Container, Iterable, Iterator, Sequence
 
+from headwater.folders import FILE_MODE, make_dirs
 from headwater.store.storage import (
     TEMP_PREFIX,
     Part,
@@ -53,10 +54,10 @@ class LocalStorage(Storage):
         folder, name = os.path.split(path)
         tmp = os.path.join(folder, _temp_name(name))
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         except FileNotFoundError:
-            os.makedirs(folder, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            make_dirs(folder)  # never writable by others, whatever the umask (folders.py)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         try:
             with open(fd, "wb") as f:
                 for part in parts:
