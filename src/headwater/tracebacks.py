@@ -72,10 +72,22 @@ def printable_lines(text: str) -> str:
     driver's message, another user's run): an ``ESC ] 0 ;`` there would retitle the terminal,
     ``ESC [ 2 J`` clear it, a ``\\r`` overwrite the line with something else. The user's own
     tracebacks and output are left as Python prints them (docs/security.md, Terminal)."""
-    if all(" " <= ch < "\x7f" or ch in "\n\t" or ch > "\x9f" for ch in text):
+    if text.isascii() and all(" " <= ch < "\x7f" or ch in "\n\t" for ch in text):
         return text
-    return "".join(ch if " " <= ch < "\x7f" or ch in "\n\t" or ch > "\x9f"
-                   else repr(ch)[1:-1] for ch in text)
+    return "".join(ch if ch in "\n\t" else shown_char(ch) for ch in text)
+
+
+def shown_char(ch: str) -> str:
+    """``ch``, or its escape when it is a control or an invisible format character: C0 and C1
+    controls, and Unicode's format characters (bidirectional overrides such as U+202E, which
+    make a line read in another order, and zero-width ones, which make two names look equal)."""
+    if " " <= ch < "\x7f":
+        return ch
+    if ch < " " or "\x7f" <= ch <= "\x9f":
+        return repr(ch)[1:-1]
+    import unicodedata  # only for text that is not plain ASCII
+
+    return f"\\u{ord(ch):04x}" if unicodedata.category(ch) == "Cf" else ch
 
 
 def _frames_text(exc: BaseException) -> str:

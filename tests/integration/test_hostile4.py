@@ -67,6 +67,38 @@ def test_an_error_quoting_a_terminal_escape_shows_it_as_text(tmp_path) -> None:
     done = hw(flow, "--metadata", f"postgresql://hw:pw@h{ESCAPE}/db", "run", cwd=tmp_path)
     clean_error(done, "Metadata error", "\\x1b[2J")
     assert "pw@" not in done.stderr
+    # A right-to-left override would show the rest of the line reversed.
+    done = hw(flow, "run", "--with", "zz\u202eexe.txt", cwd=tmp_path)
+    clean_error(done, "Invalid flow definition", "--with zz\\u202eexe.txt")
+    assert "\u202e" not in done.stderr
+
+
+def test_dump_shows_invisible_and_reordering_characters_in_names_as_escapes(tmp_path) -> None:
+    flow = write_flow(tmp_path, "names_flow.py", """
+        from headwater import FlowSpec, step
+
+
+        class NamesFlow(FlowSpec):
+            @step
+            def start(self):
+                setattr(self, "report\u202etxt.exe", 1)  # reads as "reportexe.txt"
+                setattr(self, "to\u200btal", 2)  # looks like "total"
+                self.total = 3
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+
+        if __name__ == "__main__":
+            NamesFlow()
+    """)
+    assert hw(flow, "--quiet", "run", cwd=tmp_path).returncode == 0
+    dumped = hw(flow, "dump", "1/start", cwd=tmp_path)
+    assert dumped.returncode == 0, dumped.stderr
+    assert "report\\u202etxt.exe" in dumped.stdout and "to\\u200btal" in dumped.stdout
+    assert "\u202e" not in dumped.stdout and "\u200b" not in dumped.stdout
 
 
 # -- cloud datastores: credentials never shown, odd roots refused ----------------------------

@@ -66,9 +66,11 @@ def printable(text: str) -> str:
     ``repr`` would: an artifact is named by ``setattr`` with any string (a column name read from a
     file, say), and its name and its class's name are labels in a table, not the step's output,
     so they never move the cursor, retitle the terminal or break the table's lines."""
-    if all(" " <= ch < "\x7f" or ch > "\x9f" for ch in text):
+    if text.isascii() and text.isprintable():
         return text
-    return "".join(ch if " " <= ch < "\x7f" or ch > "\x9f" else repr(ch)[1:-1] for ch in text)
+    from headwater.tracebacks import shown_char  # bidi overrides and zero-width ones too
+
+    return "".join(shown_char(ch) for ch in text)
 
 
 def _state(task: Any) -> str:
