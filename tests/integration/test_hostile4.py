@@ -73,7 +73,7 @@ def test_an_error_quoting_a_terminal_escape_shows_it_as_text(tmp_path) -> None:
     assert "\u202e" not in done.stderr
 
 
-def test_dump_shows_invisible_and_reordering_characters_in_names_as_escapes(tmp_path) -> None:
+def test_dump_shows_invisible_and_reordering_characters_in_names_as_escapes_and_long_ones_whole(tmp_path) -> None:
     flow = write_flow(tmp_path, "names_flow.py", """
         from headwater import FlowSpec, step
 
@@ -84,6 +84,7 @@ def test_dump_shows_invisible_and_reordering_characters_in_names_as_escapes(tmp_
                 setattr(self, "report\u202etxt.exe", 1)  # reads as "reportexe.txt"
                 setattr(self, "to\u200btal", 2)  # looks like "total"
                 self.total = 3
+                setattr(self, "n" * 100_000, 4)  # widened every other row to its length
                 self.next(self.end)
 
             @step
@@ -99,6 +100,9 @@ def test_dump_shows_invisible_and_reordering_characters_in_names_as_escapes(tmp_
     assert dumped.returncode == 0, dumped.stderr
     assert "report\\u202etxt.exe" in dumped.stdout and "to\\u200btal" in dumped.stdout
     assert "\u202e" not in dumped.stdout and "\u200b" not in dumped.stdout
+    total = next(line for line in dumped.stdout.splitlines() if line.strip().startswith("total"))
+    assert len(total) < 200, len(total)
+    assert "n" * 100_000 in dumped.stdout  # the long name itself is printed whole
 
 
 # -- cloud datastores: credentials never shown, odd roots refused ----------------------------

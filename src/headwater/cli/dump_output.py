@@ -49,8 +49,10 @@ def print_artifacts(task: Any, max_value_size: int, *, wanted: set[str], private
     # in columns: name, type, size, value (widths of this task's own artifacts)
     names = {a.id: printable(a.id) for a in selected}
     types = {a.id: printable(a.type_name) for a in selected}
-    name_width = max((len(n) for n in names.values()), default=0)
-    type_width = max((len(t) for t in types.values()), default=0)
+    # A name longer than _WIDEST (setattr takes any) is printed whole but widens no column:
+    # one 100,000-character name padded every other row to its length.
+    name_width = max((len(n) for n in names.values() if len(n) <= _WIDEST), default=0)
+    type_width = max((len(t) for t in types.values() if len(t) <= _WIDEST), default=0)
     size_width = max((len(str(a.size)) for a in selected), default=0)
     for artifact in selected:
         line = (f"    {names[artifact.id]:<{name_width}}  {types[artifact.id]:<{type_width}}  "
@@ -59,6 +61,9 @@ def print_artifacts(task: Any, max_value_size: int, *, wanted: set[str], private
             shown = repr(artifact.data)
             line += "  " + (shown if len(shown) <= 200 else shown[:197] + "...")
         click.echo(line)
+
+
+_WIDEST = 80
 
 
 def printable(text: str) -> str:
