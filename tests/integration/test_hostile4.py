@@ -236,6 +236,11 @@ START = "UPDATE tasks SET {} = ? WHERE step = 'start'"
                                          "num_splits": 2, "is_foreach": True}]), "frames"),
     (BODY.format("parents"), json.dumps([1]), "parents"),
     ("UPDATE attempts SET failure = ? WHERE step = 'body'", json.dumps(["x"]), "failure"),
+    # SQLite keeps text in a number's column
+    (BODY.format("created_at"), "yesterday", "created_at"),
+    (BODY.format("attempts"), "two", "attempts"),
+    ("UPDATE attempts SET started_at = ? WHERE step = 'body'", "abc" * 10_000, "started_at"),
+    ("UPDATE attempts SET attempt = ? WHERE step = 'body'", "zz", "attempt"),
 ])
 def test_a_damaged_task_record_is_named_not_a_traceback(foreach_run, sql, value,
                                                         column) -> None:

@@ -509,11 +509,15 @@ def _task_row(row: tuple) -> TaskRow:
     *head, frames, parents, origin_pathspec, attempts, transition = row
     column = "frames"
     try:
+        _check_numbers(("created_at", head[5], False), ("finished_at", head[6], True),
+                       ("attempts", attempts, False, int))
         decoded_frames = codec.load_frames(frames)
         column = "parents"
         decoded_parents = codec.load_strings(parents)
         column = "transition"
         decoded_transition = codec.load_transition(transition)
+    except _WrongColumn as err:
+        raise damaged_task(head, err.column, err) from None
     except (ValueError, TypeError) as err:  # JSONDecodeError is a ValueError
         raise damaged_task(head, column, err) from None
     return TaskRow(
@@ -524,6 +528,23 @@ def _task_row(row: tuple) -> TaskRow:
         attempts=attempts,
         transition=decoded_transition,
     )
+
+
+class _WrongColumn(ValueError):
+    def __init__(self, column: str) -> None:
+        super().__init__("not a number")
+        self.column = column
+
+
+def _check_numbers(*columns: tuple) -> None:
+    """Each ``(name, value, may_be_none[, type])`` holds a number (an int where asked): SQLite
+    keeps whatever a program wrote in a column, text included."""
+    for name, value, may_be_none, *kind in columns:
+        if value is None and may_be_none:
+            continue
+        wanted = kind[0] if kind else (int, float)
+        if not isinstance(value, wanted) or isinstance(value, bool):
+            raise _WrongColumn(name)
 
 
 def damaged_task(head: list, column: str, err: Exception) -> MetadataError:
@@ -568,10 +589,15 @@ def _transition_keys(transition: dict) -> list[str]:
 
 def _attempt_row(row: tuple) -> AttemptRow:
     *head, failure, stdout_key, stderr_key = row
+    column = "failure"
     try:
+        _check_numbers(("attempt", head[4], False, int), ("started_at", head[6], True),
+                       ("finished_at", head[7], True))
         decoded = codec.load_failure(failure)
+    except _WrongColumn as err:
+        raise damaged_task(head, err.column, err) from None
     except (ValueError, TypeError) as err:
-        raise damaged_task(head, "failure", err) from None
+        raise damaged_task(head, column, err) from None
     return AttemptRow(*head, failure=decoded, stdout_key=stdout_key, stderr_key=stderr_key)
 
 
