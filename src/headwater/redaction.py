@@ -67,11 +67,6 @@ def without_password(url: str) -> str:
     return base + ("?" + "&".join(kept) if kept else "")
 
 
-def password_in_url(url: str) -> bool:
-    """Whether ``url``'s userinfo holds a password (``scheme://user:PW@host``)."""
-    return bool(_USERINFO.match(url))
-
-
 def password_needs_quoting(url: str) -> bool:
     """Whether the password in ``url``'s userinfo holds a raw ``@``, ``/``, ``?`` or ``#``.
 

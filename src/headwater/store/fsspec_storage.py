@@ -63,7 +63,7 @@ def check_root(url: str) -> None:
     means another prefix than it says (object stores keep it as a name); a control character is
     never part of a bucket's or a prefix's name. The error shows the root with its secrets
     masked (:func:`headwater.redaction.redact`) and says where credentials go instead."""
-    from headwater.redaction import password_in_url, redact
+    from headwater.redaction import redact
 
     scheme, _, rest = url.partition("://")
     problem = None
@@ -71,7 +71,7 @@ def check_root(url: str) -> None:
         problem = "holds a control character"
     elif "?" in rest or "#" in rest:
         problem = "holds a query string or a fragment ('?' or '#'), such as a signed URL's token"
-    elif password_in_url(url):
+    elif ":" in rest.split("/", 1)[0].rpartition("@")[0]:  # bucket/authority only
         problem = "holds a password (user:password@)"
     elif any(part in (".", "..") for part in rest.split("/")[1:]):
         problem = "holds a '.' or '..' segment (object stores keep it as a name)"
