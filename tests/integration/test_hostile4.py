@@ -545,3 +545,25 @@ def test_under_a_umask_of_000_the_datastore_is_closed_to_others_and_the_next_run
     open_to_others = [str(p) for p in written if stat.S_IMODE(p.lstat().st_mode) & 0o002]
     assert open_to_others == []
     assert any(p.is_file() and "blobs" in p.parts for p in written)
+
+
+def test_the_page_keeps_back_an_escape_a_followed_chunk_ends_inside_of(tmp_path, browser) -> None:
+    # The page's own script, in Chromium: an escape cut between two chunks of a followed log
+    # showed its halves as text ("]0;TI" then "TLE").
+    flow = write_flow(tmp_path, "plain_flow.py", PLAIN_FLOW)
+    assert hw(flow, "--quiet", "run", cwd=tmp_path).returncode == 0
+    with ui_server(tmp_path) as ui:
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            page.goto(ui.url + "/", timeout=DEADLINE_S * 1000)
+            page.wait_for_function("typeof plainChunks === 'function'",
+                                   timeout=DEADLINE_S * 1000)
+            shown = page.evaluate(r"""() => {
+                const chunk = plainChunks();
+                return ["red \x1b[3", "1mRED\x1b]0;TI", "TLE\x07 ok \x1b]8;;http://x\x1b",
+                        "\\link\x1b]8;;\x1b\\ end\x1b", "[0m."].map(chunk);
+            }""")
+        finally:
+            context.close()
+    assert shown == ["red ", "RED", " ok ", "link end", "."]
