@@ -415,6 +415,19 @@ class TaskFailure(Record, slots=True):
         return self.traceback or f"{self.type_name}: {self.message}"
 
 
+# The fact a task records when @catch stood in after its step raised: the stand-in's attempt
+# number (the attempt before it raised; Metaflow handles such a failure within that attempt).
+# Hidden from ``task.metadata``.
+CAUGHT_RAISE_FACT = "catch-attempt"
+
+
+def caught_attempt(facts: dict | None) -> int | None:
+    """@catch's stand-in attempt after a raise, from a task's recorded facts; None if the step
+    did not raise and get caught (it succeeded, or @catch stood in after a crash)."""
+    number = (facts or {}).get(CAUGHT_RAISE_FACT)
+    return int(number) if number is not None and str(number).isdigit() else None
+
+
 class TaskResult(Record, slots=True):
     """What a finished task reports back. The scheduler alone records it in metadata."""
 

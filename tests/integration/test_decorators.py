@@ -80,9 +80,17 @@ def test_catch_lets_the_flow_go_on_with_the_exception_stored(tmp_path):
     boom = lines(proc.stdout, "boom")
     assert "Task failed; retrying (attempt 2 of 2)." in boom
     assert "Task failed; @catch lets the flow go on." in boom
-    assert ("@catch: step 'boom' failed, the flow goes on. KeyError: 'no such key on attempt 1'"
-            in boom)
-    assert not any(t.startswith("@catch:") for t in lines(proc.stdout, "quiet"))
+    # What @catch says of what it caught goes to stdout, as Metaflow's: a line naming the flow
+    # and step, then the traceback marked ">  " (the earlier attempt's traceback is on stderr).
+    caught_at = boom.index("@catch caught an exception from <flow CatchFlow step boom>")
+    assert boom[caught_at + 1] == ">  Traceback (most recent call last):"
+    assert boom[caught_at + 2:caught_at + 4] == [
+        f'>    File "{CATCH}", line 26, in boom',
+        '>      raise KeyError(f"no such key on attempt {current.retry_count}")']
+    assert boom[caught_at + 4] == ">  KeyError: 'no such key on attempt 1'"
+    assert not any(t.startswith(("@catch caught", ">  ")) or "nobody hears" in t
+                   for t in lines(proc.stdout, "quiet"))
+    assert "nobody hears this" not in proc.stderr
 
     client(tmp_path)
     run = Flow("CatchFlow").latest_run
@@ -102,6 +110,22 @@ def test_catch_lets_the_flow_go_on_with_the_exception_stored(tmp_path):
     assert run["crash"].task.successful
     # without var= nothing is stored, and the flow went on all the same
     assert not run["quiet"].task.successful and run["quiet"].task.finished
+    # The task's logs hold it where Metaflow's do: the caught attempt's stdout, nothing on stderr.
+    assert task.stdout.splitlines() == ["boom attempt 1", *boom[caught_at:caught_at + 5]]
+    assert task.stderr == ""
+    assert Task(task.pathspec, attempt=0).stderr.endswith(
+        "KeyError: 'no such key on attempt 0'\n")  # a retried attempt's traceback: stderr
+    shown = hw(CATCH, "logs", f"{run.id}/boom", cwd=tmp_path)
+    assert shown.returncode == 0 and shown.stdout == task.stdout, shown.stdout + shown.stderr
+    shown = hw(CATCH, "logs", f"{run.id}/boom", "--stderr", cwd=tmp_path)
+    assert shown.returncode == 0 and shown.stdout == "", shown.stdout
+    assert run["crash"].task.stdout.splitlines() == [
+        "@catch caught an exception from <flow CatchFlow step crash>",
+        ">  TaskCrashed: the task's process exited with code 7 before the step finished "
+        "(os._exit() or a crash in native code?)"]
+    assert run["crash"].task.stderr == ""
+    quiet = run["quiet"].task
+    assert quiet.stdout == "" and quiet.stderr == ""  # print_exception=False: nothing at all
     assert run["end"].task.stdout.splitlines() == [
         "error type: KeyError",
         "error text: KeyError: 'no such key on attempt 1'",

@@ -35,12 +35,6 @@ def home(tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def ui(home):
-    with ui_server(home) as server:
-        yield server
-
-
 def test_runs_are_listed_newest_first_and_filtered(ui):
     everything = ui.json("/api/runs")["runs"]
     assert [r["pathspec"] for r in everything] == [

@@ -16,9 +16,8 @@ from playwright.sync_api import expect
 
 from .faultkit import hw
 from .flowrun import flow_file, hermetic_env, start_cli
-from .uiserver import gated_run, running_task, ui_server, wait_until
+from .uiserver import gated_run, new_context, running_task, ui_server, wait_until
 
-DEADLINE_MS = 90_000
 UI_FLOW = flow_file("ui/ui_flow.py")
 STEPS = {"start", "work", "join", "wait", "end"}
 TOKEN = "browser-token-0123456789"
@@ -35,24 +34,15 @@ def home(tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def ui(home):
-    with ui_server(home) as server:
-        yield server
-
-
 @pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(DEADLINE_MS)
+def page(context):
     page = context.new_page()
     requests: list[str] = []
     errors: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.requests, page.errors = requests, errors  # type: ignore[attr-defined]
-    yield page
-    context.close()
+    return page
 
 
 def _shot(page, name: str) -> None:
@@ -274,8 +264,7 @@ def test_a_failed_tasks_error_and_traceback_are_shown(ui, page):
 
 def test_with_a_token_the_browser_needs_the_link(home, browser):
     with ui_server(home, token=TOKEN) as server:
-        context = browser.new_context()
-        context.set_default_timeout(DEADLINE_MS)
+        context = new_context(browser)
         page = context.new_page()
         response = page.goto(server.url + "/")
         assert response.status == 401

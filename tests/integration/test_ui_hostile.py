@@ -31,12 +31,6 @@ def home(tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def ui(home):
-    with ui_server(home) as server:
-        yield server
-
-
 def no_traceback(ui) -> None:  # type: ignore[no-untyped-def]
     assert "Traceback" not in ui.output(), ui.output()
 

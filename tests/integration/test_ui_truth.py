@@ -15,11 +15,19 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from .faultkit import hw
+from .faultkit import client, hw
 from .flowrun import flow_file, hermetic_env, start_cli
-from .uiserver import gated_run, running_task, ui_server, wait_until
+from .uiserver import (
+    DEADLINE_MS,
+    assert_caught_end_reads_failed,
+    gated_run,
+    make_caught_end_runs,
+    new_context,
+    running_task,
+    ui_server,
+    wait_until,
+)
 
-DEADLINE_MS = 90_000
 expect.set_options(timeout=DEADLINE_MS)
 UI_FLOW = flow_file("ui/ui_flow.py")
 UNDER_AN_HOUR = re.compile(r"^(\d+\.\ds|\d+m\d\ds)$")
@@ -31,20 +39,6 @@ def home(tmp_path_factory) -> Path:
     proc = hw(flow_file("ui/many_artifacts_flow.py"), "run", cwd=folder)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return folder
-
-
-@pytest.fixture(scope="module")
-def ui(home):
-    with ui_server(home) as server:
-        yield server
-
-
-@pytest.fixture
-def context(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(DEADLINE_MS)
-    yield context
-    context.close()
 
 
 def test_more_failed_tasks_than_the_run_page_names_are_one_link_away(ui, home, context):
@@ -142,8 +136,7 @@ def test_durations_count_from_the_servers_clock_not_the_browsers(ui, home, brows
     gate = home / f"gate-clock-{skew_s}"
     run = start_cli(UI_FLOW, "run", "--gate", str(gate), cwd=home,
                     env={**hermetic_env(), "HEADWATER_DATASTORE_ROOT": str(home / ".headwater")})
-    context = browser.new_context()
-    context.set_default_timeout(DEADLINE_MS)
+    context = new_context(browser)
     context.add_init_script(_SKEWED_CLOCK % (skew_s * 1000))
     try:
         run_id, task_id = wait_until(lambda: running_task(ui, "UIFlow", "wait"),
@@ -216,3 +209,34 @@ def test_a_run_killed_with_sigkill_half_way_reads_as_stopped_not_running(ui, hom
         run.wait(timeout=120)
         run.stdout.close()
         run.stderr.close()
+
+
+def test_a_run_whose_end_step_catch_caught_reads_failed_as_the_client_says(tmp_path, context):
+    """Metaflow's client calls such a run unsuccessful (it finished; its end did not succeed):
+    the UI says 'failed' wherever it shows the run, as headwater's client does, and says why.
+    (test_ui_remote.py asks the same of PostgreSQL.)"""
+    make_caught_end_runs(tmp_path)
+    client(tmp_path)
+    from headwater import Flow, Run
+
+    assert [Run(f"FirstTryFailsFlow/{n}").status for n in (1, 2)] == ["succeeded", "failed"]
+    assert Flow("FirstTryFailsFlow").latest_successful_run.id == "1"
+    with ui_server(tmp_path) as ui:
+        assert_caught_end_reads_failed(ui)  # the statuses the client just gave
+        page = context.new_page()
+        page.goto(f"{ui.url}/")
+        row = page.locator('#runs-table tr[data-pathspec="FirstTryFailsFlow/2"] .status')
+        expect(row).to_have_text("failed")
+        expect(page.locator("#flows li .status")).to_have_text("failed")
+        page.goto(f"{ui.url}/?status=succeeded")
+        expect(page.locator("#runs-table tbody tr")).to_have_count(1)
+        expect(page.locator("#runs-table tbody")).to_contain_text("FirstTryFailsFlow/1")
+        page.goto(f"{ui.url}/flows/FirstTryFailsFlow")
+        expect(page.locator('#runs-table tr[data-pathspec="FirstTryFailsFlow/2"] .status')
+               ).to_have_text("failed")
+        page.goto(f"{ui.url}/runs/FirstTryFailsFlow/2")
+        expect(page.locator("#run-status")).to_have_text("failed")
+        expect(page.locator("#caught-end")).to_contain_text(
+            "RuntimeError: end fails on attempt 0")
+        expect(page.locator("#caught-end a")).to_have_attribute(
+            "href", re.compile(r"/runs/FirstTryFailsFlow/2/end/\d+$"))

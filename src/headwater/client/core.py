@@ -47,7 +47,7 @@ from headwater.exceptions import ArtifactError, NotFoundError
 from headwater.meta import AttemptRow, FlowRow, RunRow, StepRow, TaskRow
 from headwater.meta.rows import FAILED, RUNNING, SUCCEEDED
 from headwater.meta.tags import LOCAL_RUNTIME, check_tags, freed_transient_error
-from headwater.records import ArtifactRef, Manifest, TaskFailure, replace
+from headwater.records import ArtifactRef, Manifest, TaskFailure, caught_attempt, replace
 from headwater.store.code_package import CodePackage
 from headwater.store.datastore import inline_ref
 from headwater.store.task_log import decode as decode_log
@@ -203,11 +203,7 @@ class Flow(_Object):
         row = meta().latest_successful_run(self._pathspec, tags=namespace_tags())
         if row is None:
             return None
-        run = Run._of(row)
-        if run.successful:
-            return run
-        # Rare: its end step raised and @catch caught it (Metaflow's run is then unsuccessful).
-        return next((other for other in self.runs() if other.successful), None)
+        return Run._of(row)
 
 
 # -- Run ---------------------------------------------------------------------------------------
@@ -251,24 +247,17 @@ class Run(_InRun):
 
         It agrees with :attr:`successful`: a run whose scheduler died reads 'failed', and so
         does a run whose end step raised and ``@catch`` caught (it finished, but did not
-        succeed). The Runner's ``ExecutingRun.status`` says 'successful' where this says
-        'succeeded': both are Metaflow's words.
+        succeed; see :func:`headwater.meta.rows.run_outcome`, which the web UI reads too). The
+        Runner's ``ExecutingRun.status`` says 'successful' where this says 'succeeded': both are
+        Metaflow's words.
         """
-        status = self._fresh().live_status
-        if status == SUCCEEDED and self._end_caught():
-            return FAILED
-        return status
+        return self._fresh().live_status
 
     @property
     def successful(self) -> bool:
         """True when the run succeeded and its end step did too: as in Metaflow, a run whose end
         step raised and ``@catch`` caught is finished but not successful."""
         return self.status == SUCCEEDED
-
-    def _end_caught(self) -> bool:
-        """Whether the run's end step raised and ``@catch`` caught it."""
-        end = self.end_task
-        return end is not None and end._caught_raise()
 
     @property
     def finished(self) -> bool:
@@ -723,9 +712,7 @@ class Task(_InRun):
     def _stand_in(self) -> int | None:
         """The number of @catch's stand-in attempt when it followed a step that raised (Metaflow
         handles such a failure within the failed attempt, so that attempt is the task's)."""
-        facts = (self._fresh().transition or {}).get("metadata") or {}
-        number = facts.get("catch-attempt")  # recorded by the task; hidden from metadata
-        return int(number) if number is not None and str(number).isdigit() else None
+        return caught_attempt((self._fresh().transition or {}).get("metadata"))
 
     @property
     def exception(self) -> TaskFailure | None:
