@@ -15,8 +15,8 @@ import pytest
 from playwright.sync_api import expect
 
 from .faultkit import hw
-from .flowrun import flow_file, hermetic_env, start_cli
-from .uiserver import gated_run, new_context, running_task, ui_server, wait_until
+from .flowrun import flow_file
+from .uiserver import gated_run, held_ui_run, new_context, running_task, ui_server, wait_until
 
 UI_FLOW = flow_file("ui/ui_flow.py")
 STEPS = {"start", "work", "join", "wait", "end"}
@@ -101,10 +101,7 @@ def test_filters_and_the_flow_page(ui, page):
 
 
 def test_a_running_tasks_log_lines_appear_live(ui, home, page):
-    gate = home / "gate-browser"
-    run = start_cli(UI_FLOW, "run", "--gate", str(gate), cwd=home,
-                    env={**hermetic_env(), "HEADWATER_DATASTORE_ROOT": str(home / ".headwater")})
-    try:
+    with held_ui_run(home, "gate-browser") as (run, gate):
         run_id, task_id = wait_until(lambda: running_task(ui, "UIFlow", "wait"), "the wait step to start")
         page.goto(f"{ui.url}/runs/UIFlow/{run_id}")
         expect(page.locator('#dag g.step[data-step="wait"]')).to_have_class("step running")
@@ -123,18 +120,10 @@ def test_a_running_tasks_log_lines_appear_live(ui, home, page):
         expect(page.locator("#run-status")).to_have_text("succeeded")
         expect(page.locator('#dag g.step[data-step="end"]')).to_have_class("step succeeded")
         assert run.wait(timeout=120) == 0
-    finally:
-        gate.touch()
-        run.wait(timeout=120)
-        run.stdout.close()
-        run.stderr.close()
 
 
 def test_a_running_tasks_duration_ticks_then_stops_at_the_recorded_value(ui, home, page):
-    gate = home / "gate-duration"
-    run = start_cli(UI_FLOW, "run", "--gate", str(gate), cwd=home,
-                    env={**hermetic_env(), "HEADWATER_DATASTORE_ROOT": str(home / ".headwater")})
-    try:
+    with held_ui_run(home, "gate-duration") as (run, gate):
         run_id, task_id = wait_until(lambda: running_task(ui, "UIFlow", "wait"), "the wait step to start")
         page.goto(f"{ui.url}/runs/UIFlow/{run_id}/wait/{task_id}")
         run_page = page.context.new_page()
@@ -163,11 +152,6 @@ def test_a_running_tasks_duration_ticks_then_stops_at_the_recorded_value(ui, hom
         expect(run_page.locator("#run-duration")).to_have_text(recorded)
         assert run_page.locator("[data-since]").count() == 0  # nothing ticks on a finished run
         assert run.wait(timeout=120) == 0
-    finally:
-        gate.touch()
-        run.wait(timeout=120)
-        run.stdout.close()
-        run.stderr.close()
 
 
 def test_new_tasks_appear_live_on_a_later_page_and_are_counted_on_a_full_one(ui, home, page):

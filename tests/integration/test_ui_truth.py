@@ -21,6 +21,7 @@ from .uiserver import (
     DEADLINE_MS,
     assert_caught_end_reads_failed,
     gated_run,
+    held_ui_run,
     make_caught_end_runs,
     new_context,
     running_task,
@@ -133,32 +134,28 @@ _SKEWED_CLOCK = """(() => {
 def test_durations_count_from_the_servers_clock_not_the_browsers(ui, home, browser, skew_s):
     """A browser whose clock is two days ahead (or three hours behind) still shows a task that
     started seconds ago as running for seconds, ticking: never hours, never a frozen 0."""
-    gate = home / f"gate-clock-{skew_s}"
-    run = start_cli(UI_FLOW, "run", "--gate", str(gate), cwd=home,
-                    env={**hermetic_env(), "HEADWATER_DATASTORE_ROOT": str(home / ".headwater")})
-    context = new_context(browser)
-    context.add_init_script(_SKEWED_CLOCK % (skew_s * 1000))
-    try:
-        run_id, task_id = wait_until(lambda: running_task(ui, "UIFlow", "wait"),
-                                     "the wait step to start")
-        page = context.new_page()
-        page.goto(f"{ui.url}/runs/UIFlow/{run_id}/wait/{task_id}")
-        assert abs(page.evaluate("Date.now() / 1000 - serverNow()") - skew_s) < 60
-        run_page = context.new_page()
-        run_page.goto(f"{ui.url}/runs/UIFlow/{run_id}")
-        for where in (page.locator("#task-duration"), run_page.locator("#run-duration"),
-                      run_page.locator(f'#tasks-table tr[data-task="wait/{task_id}"] td:nth-child(5)')):
-            expect(where).to_have_text(UNDER_AN_HOUR)
-            before = where.inner_text()
-            expect(where).not_to_have_text(before)  # it ticks
-            expect(where).to_have_text(UNDER_AN_HOUR)
-        assert run.poll() is None  # still held by the gate
-    finally:
-        context.close()
-        gate.touch()
-        run.wait(timeout=120)
-        run.stdout.close()
-        run.stderr.close()
+    with held_ui_run(home, f"gate-clock-{skew_s}") as (run, _):
+        context = new_context(browser)
+        context.add_init_script(_SKEWED_CLOCK % (skew_s * 1000))
+        try:
+            run_id, task_id = wait_until(lambda: running_task(ui, "UIFlow", "wait"),
+                                         "the wait step to start")
+            page = context.new_page()
+            page.goto(f"{ui.url}/runs/UIFlow/{run_id}/wait/{task_id}")
+            # the page has its first answer (which carries the server's clock) once it shows it
+            expect(page.locator("#task-status")).to_have_text("running")
+            assert abs(page.evaluate("Date.now() / 1000 - serverNow()") - skew_s) < 60
+            run_page = context.new_page()
+            run_page.goto(f"{ui.url}/runs/UIFlow/{run_id}")
+            for where in (page.locator("#task-duration"), run_page.locator("#run-duration"),
+                          run_page.locator(f'#tasks-table tr[data-task="wait/{task_id}"] td:nth-child(5)')):
+                expect(where).to_have_text(UNDER_AN_HOUR)
+                before = where.inner_text()
+                expect(where).not_to_have_text(before)  # it ticks
+                expect(where).to_have_text(UNDER_AN_HOUR)
+            assert run.poll() is None  # still held by the gate
+        finally:
+            context.close()
 
 
 def test_a_run_killed_with_sigkill_half_way_reads_as_stopped_not_running(ui, home, context):

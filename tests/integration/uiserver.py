@@ -14,7 +14,7 @@ from pathlib import Path
 
 from servers import free_port, stop_process
 
-from .flowrun import hermetic_env, start_cli
+from .flowrun import flow_file, hermetic_env, start_cli
 
 READY_S = 90  # generous: the machine is shared and loaded
 DEADLINE_MS = 90_000  # what a page may take to show something, on the same loaded machine
@@ -152,6 +152,37 @@ def gated_run(flow: Path, home: Path, gates_name: str, gates: tuple[str, ...],
         run.wait(timeout=300)
 
 
+@contextmanager
+def held_ui_run(home: Path, gate_name: str) -> Iterator[tuple[subprocess.Popen, Path]]:
+    """A run of ``ui/ui_flow.py`` started in ``home`` (datastore ``home/.headwater``), its
+    ``wait`` step held until the test creates ``home/gate_name``. On the way out the gate is
+    opened, the run waited for and its pipes closed, whatever the test did."""
+    gate = home / gate_name
+    run = start_cli(flow_file("ui/ui_flow.py"), "run", "--gate", str(gate), cwd=home,
+                    env={**hermetic_env(), "HEADWATER_DATASTORE_ROOT": str(home / ".headwater")})
+    try:
+        yield run, gate
+    finally:
+        gate.touch()
+        run.wait(timeout=120)
+        run.stdout.close()
+        run.stderr.close()
+
+
+def sse_events(stream):  # type: ignore[no-untyped-def]
+    """(event, data) pairs of a server-sent event stream, as they arrive."""
+    name, data = None, []
+    for raw in stream:
+        line = raw.decode().rstrip("\n")
+        if line.startswith("event: "):
+            name = line[7:]
+        elif line.startswith("data: "):
+            data.append(line[6:])
+        elif not line and name:
+            yield name, json.loads("\n".join(data))
+            name, data = None, []
+
+
 def make_caught_end_runs(folder: Path, **env: str) -> None:
     """FirstTryFailsFlow/1, which succeeds, then FirstTryFailsFlow/2, whose end step raises and
     ``@catch`` (given with ``--with``) catches: it finishes, exit code 0, yet reads failed."""
@@ -163,7 +194,7 @@ def make_caught_end_runs(folder: Path, **env: str) -> None:
     caught = hw(flow, "--with", "catch:var=oops", "run", cwd=folder, FIRST_TRY_FAILS="end",
                 **env)
     assert caught.returncode == 0, caught.stdout + caught.stderr  # Metaflow exits 0 too
-    assert "its end step raised and @catch caught it" in caught.stdout
+    assert "its end step failed and @catch caught it" in caught.stdout
 
 
 def assert_caught_end_reads_failed(ui: UIServer) -> None:

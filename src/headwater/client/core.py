@@ -47,7 +47,14 @@ from headwater.exceptions import ArtifactError, NotFoundError
 from headwater.meta import AttemptRow, FlowRow, RunRow, StepRow, TaskRow
 from headwater.meta.rows import FAILED, RUNNING, SUCCEEDED
 from headwater.meta.tags import LOCAL_RUNTIME, check_tags, freed_transient_error
-from headwater.records import ArtifactRef, Manifest, TaskFailure, caught_attempt, replace
+from headwater.records import (
+    ArtifactRef,
+    Manifest,
+    TaskFailure,
+    caught_attempt,
+    replace,
+    was_caught,
+)
 from headwater.store.code_package import CodePackage
 from headwater.store.datastore import inline_ref
 from headwater.store.task_log import decode as decode_log
@@ -654,11 +661,12 @@ class Task(_InRun):
         if self._attempt is not None:
             attempt = self._chosen_attempt()
             return attempt is not None and attempt.status == SUCCEEDED
-        return self._fresh().status == SUCCEEDED and not self._caught_raise()
+        return self._fresh().status == SUCCEEDED and not self._caught()
 
-    def _caught_raise(self) -> bool:
-        """Whether ``@catch`` caught an exception the step raised (its stand-in attempt ran)."""
-        return self._stand_in() is not None
+    def _caught(self) -> bool:
+        """Whether ``@catch`` handled the step's failure: an exception it raised, or its
+        process's death (the stand-in attempt ran in either case)."""
+        return was_caught((self._fresh().transition or {}).get("metadata"))
 
     def __repr__(self) -> str:
         if self._attempt is None:

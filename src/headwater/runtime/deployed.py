@@ -43,8 +43,8 @@ from headwater.records import (
     TaskFailure,
     TaskResult,
     TaskSpec,
-    caught_attempt,
     replace,
+    was_caught,
 )
 from headwater.runtime.configs import config_scope, configs_from_refs, resolve_configs
 from headwater.runtime.parameters import resolve_parameters, store_parameters
@@ -213,8 +213,7 @@ class _Attempt:
                 stdout_key=_save_log(self.store, outcome.stdout),
                 stderr_key=_save_log(self.store, outcome.stderr), final=final)
             if result.ok and self.graph[spec.step].is_end:
-                status = run_outcome(ran_ok=True,
-                                     end_caught=caught_attempt(result.metadata) is not None)
+                status = run_outcome(ran_ok=True, end_caught=was_caught(result.metadata))
                 meta.run_finished(flow, run_id, status, time.time())
             elif not result.ok and final:
                 meta.run_finished(flow, run_id, "failed", time.time())

@@ -418,7 +418,7 @@ def _closing_line(console: Console, flow_name: str, outcome: RunOutcome) -> None
                     f"successful tasks of its origin; nothing ran ({len(outcome.not_run)} "
                     "task(s) left to run, e.g. with resume).", always=True)
     elif outcome.ok and outcome.end_caught:
-        console.say(f"Done! Run {flow_name}/{outcome.run_id} finished; its end step raised and "
+        console.say(f"Done! Run {flow_name}/{outcome.run_id} finished; its end step failed and "
                     "@catch caught it, so the run is recorded as failed.", always=True)
     elif outcome.ok:
         console.say(f"Done! Run {flow_name}/{outcome.run_id} succeeded.", always=True)

@@ -34,8 +34,8 @@ from headwater.records import (
     TaskFailure,
     TaskResult,
     TaskSpec,
-    caught_attempt,
     replace,
+    was_caught,
 )
 from headwater.runtime.console import Console
 from headwater.runtime.executors.base import Executor, TaskExited, TaskOutput, TaskStarted
@@ -90,7 +90,7 @@ class RunOutcome(Record):
     interrupted: bool = False
     stop_signal: int | None = None
     not_run: list[str] = Factory(list)  # resume --clone-only: tasks left to run
-    end_caught: bool = False  # the end step raised and @catch caught it (recorded as failed)
+    end_caught: bool = False  # the end step failed (raised or died) and @catch caught it (recorded as failed)
 
 
 class Scheduler:
@@ -122,7 +122,7 @@ class Scheduler:
         self._next_task_id = 1
         self._failed: list[str] = []
         self._not_run: list[str] = []
-        self._end_caught = False  # the end step raised and @catch caught it: the run failed
+        self._end_caught = False  # the end step failed and @catch caught it: the run failed
         self._extras: dict[str, dict[str, Any]] = {}  # step -> its tasks' TaskSpec.extra
         self._namespace = f"user:{username}"
 
@@ -438,7 +438,7 @@ class Scheduler:
         outcome = "done" if result.ok else "failed" if follow_up is None else "retry"
         self.console.progress.finished(spec.step, outcome)
         if result.ok:
-            if self.graph[spec.step].is_end and caught_attempt(result.metadata) is not None:
+            if self.graph[spec.step].is_end and was_caught(result.metadata):
                 self._end_caught = True
             self.console.task_line(live.prefix, "Task finished successfully.")
             if not self._failed:

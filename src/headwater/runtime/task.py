@@ -24,6 +24,7 @@ from headwater.flow.inputs import make_inputs
 from headwater.flow.step import DECORATORS_ATTR
 from headwater.graph.model import END, FOREACH, PARALLEL, SWITCH, Graph, StepNode
 from headwater.records import (
+    CAUGHT_CRASH_FACT,
     CAUGHT_RAISE_FACT,
     ArtifactRef,
     Frame,
@@ -81,6 +82,8 @@ def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> Ta
             # that attempt, so the client does not count this stand-in as an attempt of its own.
             # Nor on a num_parallel worker: Metaflow counts the fallback on the control task only.
             result.metadata[CAUGHT_RAISE_FACT] = str(spec.attempt)
+        elif caught is not None:  # it stood in after a crash: Metaflow's fallback attempt
+            result.metadata[CAUGHT_CRASH_FACT] = "1"
     except BaseException as exc:  # noqa: BLE001 - any failure of user code fails the task
         if isinstance(exc, KeyboardInterrupt):
             raise

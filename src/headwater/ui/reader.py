@@ -21,7 +21,7 @@ from headwater.graph.export import run_graph_key
 from headwater.meta import MetadataStore, open_metadata
 from headwater.meta.rows import FAILED, AttemptRow, RunRow, TaskRow
 from headwater.meta.tags import freed_transient_error
-from headwater.records import caught_attempt
+from headwater.records import was_caught
 from headwater.redaction import redact
 from headwater.settings import Settings
 from headwater.store.datastore import PICKLE, blob_path, live_log_key
@@ -178,20 +178,20 @@ class Reader:
         return out
 
     def caught_end(self, row: RunRow, graph: dict[str, Any] | None) -> dict[str, Any] | None:
-        """Why a run that ran to its end reads as failed, when its end step raised and @catch
-        caught it (:func:`headwater.meta.rows.run_outcome`): the end task and the error it
-        raised. Asked only of a failed run without a failed task (two small queries)."""
+        """Why a run that ran to its end reads as failed, when its end step failed (it raised,
+        or its process died) and @catch caught it (:func:`headwater.meta.rows.run_outcome`):
+        the end task and its last attempt's error. Asked only of a failed run without a failed
+        task (two small queries)."""
         end = (graph or {}).get("end_step") or "end"
         task = self.meta.newest_task(row.flow, row.run_id, end)
         if task is None:
             return None
-        number = caught_attempt((task.transition or {}).get("metadata"))
-        if number is None:
+        if not was_caught((task.transition or {}).get("metadata")):
             return None
         out = task_summary(task, None)
         attempts = self.meta.list_attempts(task.flow, task.run_id, task.step, task.task_id)
-        raised = next((a for a in attempts if a.attempt == number - 1), None)
-        out["failure"] = attempt_summary(raised)["failure"] if raised else None
+        failed = [a for a in attempts if a.failure is not None]  # the last is what was caught
+        out["failure"] = attempt_summary(failed[-1])["failure"] if failed else None
         return out
 
     def foreach_widths(self, row: RunRow, graph: dict[str, Any] | None) -> dict[str, int]:
