@@ -253,7 +253,7 @@ class Run(_InRun):
         """'running', 'succeeded' or 'failed' (headwater's; Metaflow's Run has no status).
 
         It agrees with :attr:`successful`: a run whose scheduler died reads 'failed', and so
-        does a run whose end step raised and ``@catch`` caught (it finished, but did not
+        does a run whose end step failed and ``@catch`` caught it (it finished, but did not
         succeed; see :func:`headwater.meta.rows.run_outcome`, which the web UI reads too). The
         Runner's ``ExecutingRun.status`` says 'successful' where this says 'succeeded': both are
         Metaflow's words.
@@ -263,7 +263,7 @@ class Run(_InRun):
     @property
     def successful(self) -> bool:
         """True when the run succeeded and its end step did too: as in Metaflow, a run whose end
-        step raised and ``@catch`` caught is finished but not successful."""
+        step failed and ``@catch`` caught it is finished but not successful."""
         return self.status == SUCCEEDED
 
     @property
@@ -655,8 +655,8 @@ class Task(_InRun):
 
         A task whose step raised and ``@catch`` caught reads False, as in Metaflow (its step did
         not succeed; the flow went on past it): ``finished`` is True and the ``var`` artifact
-        holds the exception. A task ``@catch`` stood in for after its process died reads True,
-        as Metaflow's fallback attempt does.
+        holds the exception. So does a task ``@catch`` stood in for after its process died, as
+        Metaflow's does (its fallback attempt handles the failure).
         """
         if self._attempt is not None:
             attempt = self._chosen_attempt()

@@ -88,7 +88,7 @@ class Current:
         # Present while a task runs, some only on steps that ask for them (@card, @parallel,
         # @project); reading one elsewhere raises AttributeError. ``card`` (the card collector),
         # ``run`` and ``task`` (the client's Run and Task) live in layers above this one: their
-        # types are named for checkers only (see test_layering's ALLOWED).
+        # types are named for checkers only (see test_layering's TYPES_ONLY).
         card: CardCollector
         parallel: ParallelFacts
         project_name: str

@@ -90,7 +90,7 @@ class RunOutcome(Record):
     interrupted: bool = False
     stop_signal: int | None = None
     not_run: list[str] = Factory(list)  # resume --clone-only: tasks left to run
-    end_caught: bool = False  # the end step failed (raised or died) and @catch caught it (recorded as failed)
+    end_caught: bool = False  # the end step failed and @catch caught it: recorded as failed
 
 
 class Scheduler:
