@@ -415,6 +415,30 @@ class TaskFailure(Record, slots=True):
         return self.traceback or f"{self.type_name}: {self.message}"
 
 
+# The fact a task records when @catch stood in after its step raised: the stand-in's attempt
+# number (the attempt before it raised; Metaflow handles such a failure within that attempt).
+# Hidden from ``task.metadata``.
+CAUGHT_RAISE_FACT = "catch-attempt"
+
+
+# The fact @catch's stand-in records when nothing was raised (the step's process died, or was
+# stopped): Metaflow's fallback attempt then handles the failure. Hidden too.
+CAUGHT_CRASH_FACT = "catch-fallback"
+
+
+def caught_attempt(facts: dict | None) -> int | None:
+    """@catch's stand-in attempt after a raise, from a task's recorded facts; None if the step
+    did not raise and get caught (it succeeded, or @catch stood in after a crash)."""
+    number = (facts or {}).get(CAUGHT_RAISE_FACT)
+    return int(number) if number is not None and str(number).isdigit() else None
+
+
+def was_caught(facts: dict | None) -> bool:
+    """Whether @catch handled the task's failure (a raise or a crash): as in Metaflow, its
+    task is then not successful, and a run whose end task it is did not succeed."""
+    return caught_attempt(facts) is not None or CAUGHT_CRASH_FACT in (facts or {})
+
+
 class TaskResult(Record, slots=True):
     """What a finished task reports back. The scheduler alone records it in metadata."""
 

@@ -90,10 +90,15 @@ def test_step_task_is_the_first_task_iteration_gives_the_newest(run):
 
 def test_a_caught_task_shows_the_output_of_the_attempt_that_failed(run):
     task = run["caught"].task
-    assert "caught step says hello" in task.stdout
-    assert "KeyError" in task.stderr  # the traceback, then @catch's own line
+    # As Metaflow's: what the step printed, then what @catch says of what it caught, all on
+    # stdout (the traceback's lines marked ">  "); nothing on stderr.
+    said = task.stdout.splitlines()
+    assert said[:3] == ["caught step says hello",
+                        "@catch caught an exception from <flow ClientDetailsFlow step caught>",
+                        ">  Traceback (most recent call last):"]
+    assert said[-1].startswith(">  KeyError: ") and task.stderr == ""
     assert task.current_attempt == 0 and task.metadata_dict["attempt"] == "0"
-    assert [line for _, line in task.loglines("stdout")] == ["caught step says hello"]
+    assert [line for _, line in task.loglines("stdout")] == said
     assert task.exception is None  # handled, as in Metaflow
     assert run["end"].task.data.failure.type == "KeyError"
 
@@ -103,8 +108,8 @@ def test_logs_of_a_caught_task_print_the_failed_attempts_output(details_run):
     done = subprocess.run(headwater_argv("logs", "details_flow.py", "1/caught"), cwd=folder,
                           env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "caught step says hello" in done.stdout
-    assert "KeyError" in done.stderr
+    assert "caught step says hello" in done.stdout and ">  KeyError: " in done.stdout
+    assert "KeyError" not in done.stderr  # as Metaflow's: the task's stderr is empty
 
 
 def test_a_past_attempt_reads_as_that_attempt(run):

@@ -1,5 +1,6 @@
 """Integration fixtures: the in-process client is reset around every test; the browser tests
-share one way to start Debian's Chromium (one browser per test module)."""
+share one way to start Debian's Chromium (one browser per test module); the web UI's tests share
+their server (over the module's own ``home``) and their browser contexts."""
 
 from __future__ import annotations
 
@@ -23,3 +24,22 @@ def browser():
 
     with chromium.launched() as launched:
         yield launched
+
+
+@pytest.fixture(scope="module")
+def ui(home):
+    """``headwater ui`` over the module's ``home`` fixture (the folder its runs were made in)."""
+    from .uiserver import ui_server
+
+    with ui_server(home) as server:
+        yield server
+
+
+@pytest.fixture
+def context(browser):
+    """A fresh browser context for one test (see :func:`.uiserver.new_context`)."""
+    from .uiserver import new_context
+
+    context = new_context(browser)
+    yield context
+    context.close()

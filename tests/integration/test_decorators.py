@@ -80,9 +80,17 @@ def test_catch_lets_the_flow_go_on_with_the_exception_stored(tmp_path):
     boom = lines(proc.stdout, "boom")
     assert "Task failed; retrying (attempt 2 of 2)." in boom
     assert "Task failed; @catch lets the flow go on." in boom
-    assert ("@catch: step 'boom' failed, the flow goes on. KeyError: 'no such key on attempt 1'"
-            in boom)
-    assert not any(t.startswith("@catch:") for t in lines(proc.stdout, "quiet"))
+    # What @catch says of what it caught goes to stdout, as Metaflow's: a line naming the flow
+    # and step, then the traceback marked ">  " (the earlier attempt's traceback is on stderr).
+    caught_at = boom.index("@catch caught an exception from <flow CatchFlow step boom>")
+    assert boom[caught_at + 1] == ">  Traceback (most recent call last):"
+    assert boom[caught_at + 2:caught_at + 4] == [
+        f'>    File "{CATCH}", line 26, in boom',
+        '>      raise KeyError(f"no such key on attempt {current.retry_count}")']
+    assert boom[caught_at + 4] == ">  KeyError: 'no such key on attempt 1'"
+    assert not any(t.startswith(("@catch caught", ">  ")) or "nobody hears" in t
+                   for t in lines(proc.stdout, "quiet"))
+    assert "nobody hears this" not in proc.stderr
 
     client(tmp_path)
     run = Flow("CatchFlow").latest_run
@@ -96,12 +104,29 @@ def test_catch_lets_the_flow_go_on_with_the_exception_stored(tmp_path):
     assert "raise KeyError" in error.traceback
     assert "partial" not in task.data  # what the failed attempts set is not kept
     assert task.data.before == "kept"  # what it inherited is
-    # a crash (no Python exception at all) is caught too; the stand-in then reads successful,
-    # as Metaflow's fallback attempt does
+    # a crash (no Python exception at all) is caught too, and its task reads unsuccessful as
+    # Metaflow's does (its fallback attempt handles FailureHandledByCatch: _success is False)
     assert "exited with code 7" in run["crash"].task.data.crash_error.message
-    assert run["crash"].task.successful
+    assert not run["crash"].task.successful and run["crash"].task.finished
+    assert "catch-fallback" not in run["crash"].task.metadata_dict  # headwater's own, hidden
     # without var= nothing is stored, and the flow went on all the same
     assert not run["quiet"].task.successful and run["quiet"].task.finished
+    # The task's logs hold it where Metaflow's do: the caught attempt's stdout, nothing on stderr.
+    assert task.stdout.splitlines() == ["boom attempt 1", *boom[caught_at:caught_at + 5]]
+    assert task.stderr == ""
+    assert Task(task.pathspec, attempt=0).stderr.endswith(
+        "KeyError: 'no such key on attempt 0'\n")  # a retried attempt's traceback: stderr
+    shown = hw(CATCH, "logs", f"{run.id}/boom", cwd=tmp_path)
+    assert shown.returncode == 0 and shown.stdout == task.stdout, shown.stdout + shown.stderr
+    shown = hw(CATCH, "logs", f"{run.id}/boom", "--stderr", cwd=tmp_path)
+    assert shown.returncode == 0 and shown.stdout == "", shown.stdout
+    assert run["crash"].task.stdout.splitlines() == [
+        "@catch caught an exception from <flow CatchFlow step crash>",
+        ">  TaskCrashed: the task's process exited with code 7 before the step finished "
+        "(os._exit() or a crash in native code?)"]
+    assert run["crash"].task.stderr == ""
+    quiet = run["quiet"].task
+    assert quiet.stdout == "" and quiet.stderr == ""  # print_exception=False: nothing at all
     assert run["end"].task.stdout.splitlines() == [
         "error type: KeyError",
         "error text: KeyError: 'no such key on attempt 1'",
@@ -109,6 +134,26 @@ def test_catch_lets_the_flow_go_on_with_the_exception_stored(tmp_path):
         "finished (os._exit() or a crash in native code?)",
         "before: kept",
     ]
+
+
+def test_a_run_whose_end_step_crashed_under_catch_reads_failed(tmp_path):
+    """As Metaflow's: @catch handles the end step's death (its fallback attempt), the run exits
+    0 and goes on to nothing, yet neither the end task nor the run is successful."""
+    flow = tmp_path / "end_crash_flow.py"
+    flow.write_text(
+        "import os\n\nfrom headwater import FlowSpec, catch, step\n\n\n"
+        "class EndCrashFlow(FlowSpec):\n"
+        "    @step\n    def start(self):\n        self.next(self.end)\n\n"
+        "    @catch(var='gone')\n    @step\n    def end(self):\n        os._exit(5)\n\n\n"
+        "if __name__ == '__main__':\n    EndCrashFlow()\n")
+    proc = hw(flow, "run", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "its end step failed and @catch caught it" in proc.stdout
+    client(tmp_path)
+    run = Flow("EndCrashFlow").latest_run
+    assert run.finished and not run.successful and run.status == "failed"
+    assert not run["end"].task.successful
+    assert Flow("EndCrashFlow").latest_successful_run is None
 
 
 # ------------------------------------------------------------------------------ @timeout

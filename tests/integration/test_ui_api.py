@@ -14,8 +14,8 @@ import pytest
 from servers import free_port, stop_process
 
 from .faultkit import hw
-from .flowrun import flow_file, hermetic_env, start_cli
-from .uiserver import running_task, ui_command, ui_server, wait_until
+from .flowrun import flow_file, hermetic_env
+from .uiserver import held_ui_run, running_task, sse_events, ui_command, ui_server, wait_until
 
 UI_FLOW = flow_file("ui/ui_flow.py")
 TOKEN = "s3cret-token-for-the-ui-tests"
@@ -33,12 +33,6 @@ def home(tmp_path_factory) -> Path:
     proc = hw(flow_file("cards/report_flow.py"), "run", cwd=folder)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return folder
-
-
-@pytest.fixture(scope="module")
-def ui(home):
-    with ui_server(home) as server:
-        yield server
 
 
 def test_runs_are_listed_newest_first_and_filtered(ui):
@@ -170,14 +164,11 @@ def test_pages_have_their_own_addresses(ui):
 
 
 def test_a_running_tasks_log_streams_as_server_sent_events(ui, home):
-    gate = home / "gate-api"
-    run = start_cli(UI_FLOW, "run", "--gate", str(gate), cwd=home,
-                    env={**hermetic_env(), "HEADWATER_DATASTORE_ROOT": str(home / ".headwater")})
-    try:
+    with held_ui_run(home, "gate-api") as (run, gate):
         run_id, task_id = wait_until(lambda: running_task(ui, "UIFlow", "wait"), "the wait step to start")
         url = f"{ui.url}/api/tasks/UIFlow/{run_id}/wait/{task_id}/logs/stdout/events"
         with urllib.request.urlopen(url, timeout=120) as stream:  # noqa: S310 - our own server
-            events = _events(stream)
+            events = sse_events(stream)
             first = next(e for e in events if e[0] == "log")
             assert "waiting for the gate" in first[1]["text"]
             assert "the gate opened" not in first[1]["text"]
@@ -190,24 +181,16 @@ def test_a_running_tasks_log_streams_as_server_sent_events(ui, home):
                     break
         assert "the gate opened" in "".join(e[1]["text"] for e in rest if e[0] == "log")
         assert run.wait(timeout=120) == 0
-    finally:
-        gate.touch()
-        run.wait(timeout=120)
-        run.stdout.close()
-        run.stderr.close()
 
 
 def test_run_events_follow_the_run_to_its_end(ui, home):
-    gate = home / "gate-run-events"
-    run = start_cli(UI_FLOW, "run", "--gate", str(gate), cwd=home,
-                    env={**hermetic_env(), "HEADWATER_DATASTORE_ROOT": str(home / ".headwater")})
-    try:
+    with held_ui_run(home, "gate-run-events") as (run, gate):
         run_id = wait_until(lambda: next((r["run_id"] for r in ui.json(
             "/api/runs?flow=UIFlow&status=running")["runs"]), None), "the run to start")
         url = f"{ui.url}/api/runs/UIFlow/{run_id}/events"
         with urllib.request.urlopen(url, timeout=120) as stream:  # noqa: S310 - our own server
             seen_running = False
-            for name, data in _events(stream):
+            for name, data in sse_events(stream):
                 if name == "run" and data["status"] == "running":
                     seen_running = True
                     gate.touch()
@@ -215,25 +198,6 @@ def test_run_events_follow_the_run_to_its_end(ui, home):
                     assert data["status"] == "succeeded"
                     break
         assert seen_running
-    finally:
-        gate.touch()
-        run.wait(timeout=120)
-        run.stdout.close()
-        run.stderr.close()
-
-
-def _events(stream):
-    """(event, data) pairs of a server-sent event stream, as they arrive."""
-    name, data = None, []
-    for raw in stream:
-        line = raw.decode().rstrip("\n")
-        if line.startswith("event: "):
-            name = line[7:]
-        elif line.startswith("data: "):
-            data.append(line[6:])
-        elif not line and name:
-            yield name, json.loads("\n".join(data))
-            name, data = None, []
 
 
 def test_card_server_opens_the_ui_on_its_flow(home):

@@ -20,9 +20,8 @@ from servers import free_port
 
 from .faultkit import hw
 from .flowrun import flow_file
-from .uiserver import ui_server
+from .uiserver import DEADLINE_MS
 
-DEADLINE_MS = 90_000
 expect.set_options(timeout=DEADLINE_MS)
 PAYLOAD = '<img src=x onerror="window.__xss=(window.__xss||0)+1">'
 
@@ -35,22 +34,13 @@ def home(tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def ui(home):
-    with ui_server(home) as server:
-        yield server
-
-
 @pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(DEADLINE_MS)
+def page(context):
     page = context.new_page()
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.dialogs = dialogs  # type: ignore[attr-defined]
-    yield page
-    context.close()
+    return page
 
 
 def _task_id(ui, step: str) -> str:

@@ -21,9 +21,8 @@ from playwright.sync_api import expect
 
 from .faultkit import hw
 from .flowrun import flow_file
-from .uiserver import gated_run, running_task, ui_server, wait_until
+from .uiserver import DEADLINE_MS, gated_run, new_context, running_task, ui_server, wait_until
 
-DEADLINE_MS = 90_000
 PAYLOAD = '<img src=x onerror="window.__xss=(window.__xss||0)+1">'
 FLUSS = "Flu\u00dfFlow"
 expect.set_options(timeout=DEADLINE_MS)  # a loaded machine: the page may take its time
@@ -42,12 +41,6 @@ def home(tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def ui(home):
-    with ui_server(home) as server:
-        yield server
-
-
 def _watched(context):
     """A new page of ``context`` recording every console error or warning, uncaught exception,
     failed request and error answer as ``page.problems``."""
@@ -61,14 +54,6 @@ def _watched(context):
             if r.status >= 400 else None)
     page.problems = problems  # type: ignore[attr-defined]
     return page
-
-
-@pytest.fixture
-def context(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(DEADLINE_MS)
-    yield context
-    context.close()
 
 
 @pytest.fixture
@@ -192,8 +177,7 @@ def test_every_page_from_home_to_a_task_loads_clean_and_the_back_button_works(ui
 
 
 def test_times_name_their_zone(ui, browser):
-    context = browser.new_context(timezone_id="Asia/Kolkata")  # +05:30, no summer time
-    context.set_default_timeout(DEADLINE_MS)
+    context = new_context(browser, timezone_id="Asia/Kolkata")  # +05:30, no summer time
     page = context.new_page()
     try:
         page.goto(ui.url + "/")

@@ -15,10 +15,9 @@ import pytest
 from playwright.sync_api import expect
 
 from .faultkit import hw
-from .flowrun import flow_file, hermetic_env, start_cli
-from .uiserver import gated_run, running_task, ui_server, wait_until
+from .flowrun import flow_file
+from .uiserver import gated_run, held_ui_run, new_context, running_task, ui_server, wait_until
 
-DEADLINE_MS = 90_000
 UI_FLOW = flow_file("ui/ui_flow.py")
 STEPS = {"start", "work", "join", "wait", "end"}
 TOKEN = "browser-token-0123456789"
@@ -35,24 +34,15 @@ def home(tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def ui(home):
-    with ui_server(home) as server:
-        yield server
-
-
 @pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(DEADLINE_MS)
+def page(context):
     page = context.new_page()
     requests: list[str] = []
     errors: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.requests, page.errors = requests, errors  # type: ignore[attr-defined]
-    yield page
-    context.close()
+    return page
 
 
 def _shot(page, name: str) -> None:
@@ -111,10 +101,7 @@ def test_filters_and_the_flow_page(ui, page):
 
 
 def test_a_running_tasks_log_lines_appear_live(ui, home, page):
-    gate = home / "gate-browser"
-    run = start_cli(UI_FLOW, "run", "--gate", str(gate), cwd=home,
-                    env={**hermetic_env(), "HEADWATER_DATASTORE_ROOT": str(home / ".headwater")})
-    try:
+    with held_ui_run(home, "gate-browser") as (run, gate):
         run_id, task_id = wait_until(lambda: running_task(ui, "UIFlow", "wait"), "the wait step to start")
         page.goto(f"{ui.url}/runs/UIFlow/{run_id}")
         expect(page.locator('#dag g.step[data-step="wait"]')).to_have_class("step running")
@@ -133,18 +120,10 @@ def test_a_running_tasks_log_lines_appear_live(ui, home, page):
         expect(page.locator("#run-status")).to_have_text("succeeded")
         expect(page.locator('#dag g.step[data-step="end"]')).to_have_class("step succeeded")
         assert run.wait(timeout=120) == 0
-    finally:
-        gate.touch()
-        run.wait(timeout=120)
-        run.stdout.close()
-        run.stderr.close()
 
 
 def test_a_running_tasks_duration_ticks_then_stops_at_the_recorded_value(ui, home, page):
-    gate = home / "gate-duration"
-    run = start_cli(UI_FLOW, "run", "--gate", str(gate), cwd=home,
-                    env={**hermetic_env(), "HEADWATER_DATASTORE_ROOT": str(home / ".headwater")})
-    try:
+    with held_ui_run(home, "gate-duration") as (run, gate):
         run_id, task_id = wait_until(lambda: running_task(ui, "UIFlow", "wait"), "the wait step to start")
         page.goto(f"{ui.url}/runs/UIFlow/{run_id}/wait/{task_id}")
         run_page = page.context.new_page()
@@ -173,11 +152,6 @@ def test_a_running_tasks_duration_ticks_then_stops_at_the_recorded_value(ui, hom
         expect(run_page.locator("#run-duration")).to_have_text(recorded)
         assert run_page.locator("[data-since]").count() == 0  # nothing ticks on a finished run
         assert run.wait(timeout=120) == 0
-    finally:
-        gate.touch()
-        run.wait(timeout=120)
-        run.stdout.close()
-        run.stderr.close()
 
 
 def test_new_tasks_appear_live_on_a_later_page_and_are_counted_on_a_full_one(ui, home, page):
@@ -274,8 +248,7 @@ def test_a_failed_tasks_error_and_traceback_are_shown(ui, page):
 
 def test_with_a_token_the_browser_needs_the_link(home, browser):
     with ui_server(home, token=TOKEN) as server:
-        context = browser.new_context()
-        context.set_default_timeout(DEADLINE_MS)
+        context = new_context(browser)
         page = context.new_page()
         response = page.goto(server.url + "/")
         assert response.status == 401

@@ -14,11 +14,10 @@ import pytest
 from servers import stop_process
 
 from .faultkit import datastore, hw
-from .flowrun import flow_file, hermetic_env, start_cli
-from .uiserver import running_task, ui_command, ui_server, wait_until
+from .flowrun import flow_file, hermetic_env
+from .uiserver import held_ui_run, running_task, sse_events, ui_command, ui_server, wait_until
 
 HOSTILE_FLOW = flow_file("ui/hostile_flow.py")
-UI_FLOW = flow_file("ui/ui_flow.py")
 TOKEN = "hostile-token-for-the-ui-tests"
 TASK = "/api/tasks/HostileFlow/1/start/1"
 
@@ -29,12 +28,6 @@ def home(tmp_path_factory) -> Path:
     proc = hw(HOSTILE_FLOW, "run", cwd=folder)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return folder
-
-
-@pytest.fixture(scope="module")
-def ui(home):
-    with ui_server(home) as server:
-        yield server
 
 
 def no_traceback(ui) -> None:  # type: ignore[no-untyped-def]
@@ -97,39 +90,16 @@ def test_a_damaged_log_or_card_is_named_and_never_served(tmp_path):
 def test_an_event_stream_whose_database_breaks_ends_naming_why(tmp_path):
     """The metadata file damaged under an open stream: the stream ends with an ``end`` event
     carrying the error (its status was sent long ago), not a traceback and a dropped connection."""
-    gate = tmp_path / "gate"
-    run = start_cli(UI_FLOW, "run", "--gate", str(gate), cwd=tmp_path,
-                    env=hermetic_env({"HEADWATER_DATASTORE_ROOT": str(datastore(tmp_path))}))
-    try:
-        with ui_server(tmp_path) as ui:
-            wait_until(lambda: running_task(ui, "UIFlow", "wait"), "the wait step to start")
-            url = f"{ui.url}/api/runs/UIFlow/1/events"
-            with urllib.request.urlopen(url, timeout=120) as stream:  # noqa: S310 - our server
-                events = _events(stream)
-                assert next(events)[0] == "run"
-                (datastore(tmp_path) / "meta.sqlite").write_bytes(b"not a database " * 100)
-                last = next(data for name, data in events if name == "end")
-            assert "damaged" in last["error"] and last["fix"]
-            no_traceback(ui)
-    finally:
-        gate.touch()
-        run.wait(timeout=120)
-        run.stdout.close()
-        run.stderr.close()
-
-
-def _events(stream):  # type: ignore[no-untyped-def]
-    """(event, data) pairs of a server-sent event stream, as they arrive."""
-    name, data = None, []
-    for raw in stream:
-        line = raw.decode().rstrip("\n")
-        if line.startswith("event: "):
-            name = line[7:]
-        elif line.startswith("data: "):
-            data.append(line[6:])
-        elif not line and name:
-            yield name, json.loads("\n".join(data))
-            name, data = None, []
+    with held_ui_run(tmp_path, "gate"), ui_server(tmp_path) as ui:
+        wait_until(lambda: running_task(ui, "UIFlow", "wait"), "the wait step to start")
+        url = f"{ui.url}/api/runs/UIFlow/1/events"
+        with urllib.request.urlopen(url, timeout=120) as stream:  # noqa: S310 - our server
+            events = sse_events(stream)
+            assert next(events)[0] == "run"
+            (datastore(tmp_path) / "meta.sqlite").write_bytes(b"not a database " * 100)
+            last = next(data for name, data in events if name == "end")
+        assert "damaged" in last["error"] and last["fix"]
+        no_traceback(ui)
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1:8080@attacker.example", "localhost:attacker.example",

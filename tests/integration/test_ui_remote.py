@@ -15,7 +15,12 @@ import psycopg
 import servers
 
 from .flowrun import flow_file, hermetic_env
-from .uiserver import ui_server, wait_until
+from .uiserver import (
+    assert_caught_end_reads_failed,
+    make_caught_end_runs,
+    ui_server,
+    wait_until,
+)
 
 BUCKET = "headwater-ui"
 _databases = itertools.count()
@@ -67,3 +72,16 @@ def test_the_ui_reads_postgresql_and_s3_and_follows_a_live_log(pg_server, moto_e
         if run.poll() is None:
             run.wait(timeout=240)
         run.stdout.close()
+
+
+def test_a_run_whose_end_step_catch_caught_reads_failed_over_postgresql(pg_server, tmp_path):
+    """The run outcome is the one recorded: PostgreSQL's listing, filters and flows agree with
+    SQLite's (test_ui_truth.py)."""
+    name = f"ui_{os.getpid()}_{next(_databases)}"
+    with psycopg.connect(pg_server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = pg_server.rsplit("/", 1)[0] + "/" + name
+    make_caught_end_runs(tmp_path, HEADWATER_METADATA=url)
+    env = {"HEADWATER_DATASTORE_ROOT": str(tmp_path / ".headwater"), "HEADWATER_METADATA": url}
+    with ui_server(tmp_path, env=env) as ui:
+        assert_caught_end_reads_failed(ui)

@@ -15,11 +15,20 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from .faultkit import hw
+from .faultkit import client, hw
 from .flowrun import flow_file, hermetic_env, start_cli
-from .uiserver import gated_run, running_task, ui_server, wait_until
+from .uiserver import (
+    DEADLINE_MS,
+    assert_caught_end_reads_failed,
+    gated_run,
+    held_ui_run,
+    make_caught_end_runs,
+    new_context,
+    running_task,
+    ui_server,
+    wait_until,
+)
 
-DEADLINE_MS = 90_000
 expect.set_options(timeout=DEADLINE_MS)
 UI_FLOW = flow_file("ui/ui_flow.py")
 UNDER_AN_HOUR = re.compile(r"^(\d+\.\ds|\d+m\d\ds)$")
@@ -31,20 +40,6 @@ def home(tmp_path_factory) -> Path:
     proc = hw(flow_file("ui/many_artifacts_flow.py"), "run", cwd=folder)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return folder
-
-
-@pytest.fixture(scope="module")
-def ui(home):
-    with ui_server(home) as server:
-        yield server
-
-
-@pytest.fixture
-def context(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(DEADLINE_MS)
-    yield context
-    context.close()
 
 
 def test_more_failed_tasks_than_the_run_page_names_are_one_link_away(ui, home, context):
@@ -139,33 +134,28 @@ _SKEWED_CLOCK = """(() => {
 def test_durations_count_from_the_servers_clock_not_the_browsers(ui, home, browser, skew_s):
     """A browser whose clock is two days ahead (or three hours behind) still shows a task that
     started seconds ago as running for seconds, ticking: never hours, never a frozen 0."""
-    gate = home / f"gate-clock-{skew_s}"
-    run = start_cli(UI_FLOW, "run", "--gate", str(gate), cwd=home,
-                    env={**hermetic_env(), "HEADWATER_DATASTORE_ROOT": str(home / ".headwater")})
-    context = browser.new_context()
-    context.set_default_timeout(DEADLINE_MS)
-    context.add_init_script(_SKEWED_CLOCK % (skew_s * 1000))
-    try:
-        run_id, task_id = wait_until(lambda: running_task(ui, "UIFlow", "wait"),
-                                     "the wait step to start")
-        page = context.new_page()
-        page.goto(f"{ui.url}/runs/UIFlow/{run_id}/wait/{task_id}")
-        assert abs(page.evaluate("Date.now() / 1000 - serverNow()") - skew_s) < 60
-        run_page = context.new_page()
-        run_page.goto(f"{ui.url}/runs/UIFlow/{run_id}")
-        for where in (page.locator("#task-duration"), run_page.locator("#run-duration"),
-                      run_page.locator(f'#tasks-table tr[data-task="wait/{task_id}"] td:nth-child(5)')):
-            expect(where).to_have_text(UNDER_AN_HOUR)
-            before = where.inner_text()
-            expect(where).not_to_have_text(before)  # it ticks
-            expect(where).to_have_text(UNDER_AN_HOUR)
-        assert run.poll() is None  # still held by the gate
-    finally:
-        context.close()
-        gate.touch()
-        run.wait(timeout=120)
-        run.stdout.close()
-        run.stderr.close()
+    with held_ui_run(home, f"gate-clock-{skew_s}") as (run, _):
+        context = new_context(browser)
+        context.add_init_script(_SKEWED_CLOCK % (skew_s * 1000))
+        try:
+            run_id, task_id = wait_until(lambda: running_task(ui, "UIFlow", "wait"),
+                                         "the wait step to start")
+            page = context.new_page()
+            page.goto(f"{ui.url}/runs/UIFlow/{run_id}/wait/{task_id}")
+            # the page has its first answer (which carries the server's clock) once it shows it
+            expect(page.locator("#task-status")).to_have_text("running")
+            assert abs(page.evaluate("Date.now() / 1000 - serverNow()") - skew_s) < 60
+            run_page = context.new_page()
+            run_page.goto(f"{ui.url}/runs/UIFlow/{run_id}")
+            for where in (page.locator("#task-duration"), run_page.locator("#run-duration"),
+                          run_page.locator(f'#tasks-table tr[data-task="wait/{task_id}"] td:nth-child(5)')):
+                expect(where).to_have_text(UNDER_AN_HOUR)
+                before = where.inner_text()
+                expect(where).not_to_have_text(before)  # it ticks
+                expect(where).to_have_text(UNDER_AN_HOUR)
+            assert run.poll() is None  # still held by the gate
+        finally:
+            context.close()
 
 
 def test_a_run_killed_with_sigkill_half_way_reads_as_stopped_not_running(ui, home, context):
@@ -216,3 +206,34 @@ def test_a_run_killed_with_sigkill_half_way_reads_as_stopped_not_running(ui, hom
         run.wait(timeout=120)
         run.stdout.close()
         run.stderr.close()
+
+
+def test_a_run_whose_end_step_catch_caught_reads_failed_as_the_client_says(tmp_path, context):
+    """Metaflow's client calls such a run unsuccessful (it finished; its end did not succeed):
+    the UI says 'failed' wherever it shows the run, as headwater's client does, and says why.
+    (test_ui_remote.py asks the same of PostgreSQL.)"""
+    make_caught_end_runs(tmp_path)
+    client(tmp_path)
+    from headwater import Flow, Run
+
+    assert [Run(f"FirstTryFailsFlow/{n}").status for n in (1, 2)] == ["succeeded", "failed"]
+    assert Flow("FirstTryFailsFlow").latest_successful_run.id == "1"
+    with ui_server(tmp_path) as ui:
+        assert_caught_end_reads_failed(ui)  # the statuses the client just gave
+        page = context.new_page()
+        page.goto(f"{ui.url}/")
+        row = page.locator('#runs-table tr[data-pathspec="FirstTryFailsFlow/2"] .status')
+        expect(row).to_have_text("failed")
+        expect(page.locator("#flows li .status")).to_have_text("failed")
+        page.goto(f"{ui.url}/?status=succeeded")
+        expect(page.locator("#runs-table tbody tr")).to_have_count(1)
+        expect(page.locator("#runs-table tbody")).to_contain_text("FirstTryFailsFlow/1")
+        page.goto(f"{ui.url}/flows/FirstTryFailsFlow")
+        expect(page.locator('#runs-table tr[data-pathspec="FirstTryFailsFlow/2"] .status')
+               ).to_have_text("failed")
+        page.goto(f"{ui.url}/runs/FirstTryFailsFlow/2")
+        expect(page.locator("#run-status")).to_have_text("failed")
+        expect(page.locator("#caught-end")).to_contain_text(
+            "RuntimeError: end fails on attempt 0")
+        expect(page.locator("#caught-end a")).to_have_attribute(
+            "href", re.compile(r"/runs/FirstTryFailsFlow/2/end/\d+$"))

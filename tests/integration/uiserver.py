@@ -14,9 +14,18 @@ from pathlib import Path
 
 from servers import free_port, stop_process
 
-from .flowrun import hermetic_env, start_cli
+from .flowrun import flow_file, hermetic_env, start_cli
 
 READY_S = 90  # generous: the machine is shared and loaded
+DEADLINE_MS = 90_000  # what a page may take to show something, on the same loaded machine
+
+
+def new_context(browser, **options):  # type: ignore[no-untyped-def]
+    """A browser context as the UI tests use one: a laptop's window (unless ``options`` say
+    otherwise) and :data:`DEADLINE_MS` for every wait."""
+    context = browser.new_context(**{"viewport": {"width": 1280, "height": 900}, **options})
+    context.set_default_timeout(DEADLINE_MS)
+    return context
 
 
 class UIServer:
@@ -141,3 +150,65 @@ def gated_run(flow: Path, home: Path, gates_name: str, gates: tuple[str, ...],
         for gate in gates:
             (folder / gate).touch()
         run.wait(timeout=300)
+
+
+@contextmanager
+def held_ui_run(home: Path, gate_name: str) -> Iterator[tuple[subprocess.Popen, Path]]:
+    """A run of ``ui/ui_flow.py`` started in ``home`` (datastore ``home/.headwater``), its
+    ``wait`` step held until the test creates ``home/gate_name``. On the way out the gate is
+    opened, the run waited for and its pipes closed, whatever the test did."""
+    gate = home / gate_name
+    run = start_cli(flow_file("ui/ui_flow.py"), "run", "--gate", str(gate), cwd=home,
+                    env={**hermetic_env(), "HEADWATER_DATASTORE_ROOT": str(home / ".headwater")})
+    try:
+        yield run, gate
+    finally:
+        gate.touch()
+        run.wait(timeout=120)
+        run.stdout.close()
+        run.stderr.close()
+
+
+def sse_events(stream):  # type: ignore[no-untyped-def]
+    """(event, data) pairs of a server-sent event stream, as they arrive."""
+    name, data = None, []
+    for raw in stream:
+        line = raw.decode().rstrip("\n")
+        if line.startswith("event: "):
+            name = line[7:]
+        elif line.startswith("data: "):
+            data.append(line[6:])
+        elif not line and name:
+            yield name, json.loads("\n".join(data))
+            name, data = None, []
+
+
+def make_caught_end_runs(folder: Path, **env: str) -> None:
+    """FirstTryFailsFlow/1, which succeeds, then FirstTryFailsFlow/2, whose end step raises and
+    ``@catch`` (given with ``--with``) catches: it finishes, exit code 0, yet reads failed."""
+    from .faultkit import fault_flow, hw
+
+    flow = fault_flow("first_try_fails_flow.py")
+    ok = hw(flow, "run", cwd=folder, FIRST_TRY_FAILS="none", **env)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    caught = hw(flow, "--with", "catch:var=oops", "run", cwd=folder, FIRST_TRY_FAILS="end",
+                **env)
+    assert caught.returncode == 0, caught.stdout + caught.stderr  # Metaflow exits 0 too
+    assert "its end step failed and @catch caught it" in caught.stdout
+
+
+def assert_caught_end_reads_failed(ui: UIServer) -> None:
+    """What the API says of :func:`make_caught_end_runs`' runs: the second failed, everywhere
+    (list, filters, the flows' latest runs, the run itself, with why)."""
+    listed = ui.json("/api/runs")["runs"]
+    assert {r["run_id"]: r["status"] for r in listed} == {"1": "succeeded", "2": "failed"}
+    assert [r["run_id"] for r in ui.json("/api/runs?status=failed")["runs"]] == ["2"]
+    assert [r["run_id"] for r in ui.json("/api/runs?status=succeeded")["runs"]] == ["1"]
+    flows = ui.json("/api/flows")
+    assert [(f["latest_run"]["run_id"], f["latest_run"]["status"]) for f in flows] == [
+        ("2", "failed")]
+    head = ui.json("/api/runs/FirstTryFailsFlow/2")
+    assert head["status"] == "failed" and head["failures"] == [] and not head["interrupted"]
+    assert head["caught_end"]["step"] == "end"
+    assert head["caught_end"]["failure"]["message"] == "end fails on attempt 0"
+    assert ui.json("/api/runs/FirstTryFailsFlow/1")["caught_end"] is None

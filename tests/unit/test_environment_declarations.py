@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,23 +23,36 @@ def _declared(flow_cls: type) -> dict[str, EnvDeclaration]:
     return step_declarations(flow_cls, policies)
 
 
+def _flow(base: Sequence[Callable[[Any], Any]] = (), **steps: Sequence[Callable[[Any], Any]]
+          ) -> type:
+    """Flow ``F``: ``start -> mid -> end``, each step under the decorators ``steps`` names for
+    it and the class under ``base`` (both written outermost first, as in a flow's source): the
+    flow each test below declares, without writing the same three steps out each time."""
+    def start(self: Any) -> None:
+        self.next(self.mid)
+
+    def mid(self: Any) -> None:
+        self.next(self.end)
+
+    def end(self: Any) -> None:
+        pass
+
+    body: dict[str, Any] = {"__module__": __name__, "__qualname__": "F"}
+    for func in (start, mid, end):
+        decorated = step(func)
+        for decorator in reversed(steps.get(func.__name__, ())):
+            decorated = decorator(decorated)
+        body[func.__name__] = decorated
+    cls: Any = type("F", (FlowSpec,), body)
+    for decorator in reversed(base):
+        cls = decorator(cls)
+    return cls
+
+
 def test_step_packages_add_to_and_override_the_base():
-    @pypi_base(packages={"six": "1.16.0", "tabulate": "0.8.0"}, python="3.11")
-    class F(FlowSpec):
-        @step
-        def start(self):
-            self.next(self.mid)
-
-        @pypi(packages={"tabulate": "0.9.0"}, python="3.12")
-        @step
-        def mid(self):
-            self.next(self.end)
-
-        @pypi(disabled=True)
-        @step
-        def end(self):
-            pass
-
+    F = _flow([pypi_base(packages={"six": "1.16.0", "tabulate": "0.8.0"}, python="3.11")],
+              mid=[pypi(packages={"tabulate": "0.9.0"}, python="3.12")],
+              end=[pypi(disabled=True)])
     found = _declared(F)
     assert found["start"] == EnvDeclaration("pypi", "3.11", (("six", "1.16.0"), ("tabulate", "0.8.0")))
     assert found["mid"] == EnvDeclaration("pypi", "3.12", (("six", "1.16.0"), ("tabulate", "0.9.0")))
@@ -46,39 +61,12 @@ def test_step_packages_add_to_and_override_the_base():
 
 
 def test_without_any_declaration_no_step_has_an_environment():
-    class F(FlowSpec):
-        @step
-        def start(self):
-            self.next(self.mid)
-
-        @step
-        def mid(self):
-            self.next(self.end)
-
-        @step
-        def end(self):
-            pass
-
-    assert _declared(F) == {}
+    assert _declared(_flow()) == {}
 
 
 def test_conda_libraries_are_packages_and_channels_are_kept():
-    @conda_base(python="3.11", channels=["file:///tmp/chan"])
-    class F(FlowSpec):
-        @conda(libraries={"numpy": "1.26"})
-        @step
-        def start(self):
-            self.next(self.mid)
-
-        @step
-        def mid(self):
-            self.next(self.end)
-
-        @step
-        def end(self):
-            pass
-
-    found = _declared(F)
+    found = _declared(_flow([conda_base(python="3.11", channels=["file:///tmp/chan"])],
+                            start=[conda(libraries={"numpy": "1.26"})]))
     assert found["start"].packages == (("numpy", "1.26"),)
     assert found["start"].channels == ("file:///tmp/chan",)
     assert found["mid"].packages == () and found["mid"].kind == "conda"
@@ -87,45 +75,17 @@ def test_conda_libraries_are_packages_and_channels_are_kept():
 def test_conda_libraries_merge_into_packages_and_packages_win_on_a_clash():
     """What Metaflow's ``plugins/conda/test_conda_decorator_unit.py`` checks on its decorator
     classes, seen through the declarations a run builds: on the step and on the flow alike."""
-    @conda_base(packages={"pandas": "2.2"}, libraries={"pandas": "2.1", "scipy": "1.13"})
-    class F(FlowSpec):
-        @conda(packages={"numpy": "2.4.3"}, libraries={"numpy": "2.4.1", "scipy": "1.7"})
-        @step
-        def start(self):
-            self.next(self.mid)
-
-        @step
-        def mid(self):
-            self.next(self.end)
-
-        @step
-        def end(self):
-            pass
-
-    found = _declared(F)
+    found = _declared(_flow(
+        [conda_base(packages={"pandas": "2.2"}, libraries={"pandas": "2.1", "scipy": "1.13"})],
+        start=[conda(packages={"numpy": "2.4.3"}, libraries={"numpy": "2.4.1", "scipy": "1.7"})]))
     assert dict(found["start"].packages) == {"pandas": "2.2", "numpy": "2.4.3", "scipy": "1.7"}
     assert dict(found["mid"].packages) == {"pandas": "2.2", "scipy": "1.13"}
 
 
 def test_conda_spellings_of_a_python_version_name_that_version():
     """Metaflow flows write ``python="3.10.*"`` (as conda does); headwater reads it as 3.10."""
-    @conda_base(python="3.10.*")
-    class F(FlowSpec):
-        @conda(python="==3.12.1")
-        @step
-        def start(self):
-            self.next(self.mid)
-
-        @step
-        def mid(self):
-            self.next(self.end)
-
-        @pypi(python=" 3.11 ")
-        @step
-        def end(self):
-            pass
-
-    found = _declared(F)
+    found = _declared(_flow([conda_base(python="3.10.*")], start=[conda(python="==3.12.1")],
+                            end=[pypi(python=" 3.11 ")]))
     assert (found["start"].python, found["mid"].python, found["end"].python) == (
         "3.12.1", "3.10", "3.11")
 
@@ -133,23 +93,8 @@ def test_conda_spellings_of_a_python_version_name_that_version():
 def test_a_python_range_is_declared_without_its_spaces():
     """Ranges are accepted (docs/decisions.md, Environments); spaces do not make another
     environment, and a blank python is the flow's own (a parser's bare ``python`` line)."""
-    @pypi_base(python=">= 3.8, <3.13")
-    class F(FlowSpec):
-        @step
-        def start(self):
-            self.next(self.mid)
-
-        @conda(python="~=3.11")
-        @step
-        def mid(self):
-            self.next(self.end)
-
-        @pypi(python=" ")
-        @step
-        def end(self):
-            pass
-
-    found = _declared(F)
+    found = _declared(_flow([pypi_base(python=">= 3.8, <3.13")], mid=[conda(python="~=3.11")],
+                            end=[pypi(python=" ")]))
     assert (found["start"].python, found["mid"].python, found["end"].python) == (
         ">=3.8,<3.13", "~=3.11", ">=3.8,<3.13")
 
@@ -258,40 +203,13 @@ def test_the_run_record_round_trips_each_step_lock():
 def test_pypi_and_conda_on_one_step_are_refused_when_environments_are_built():
     # Written on one step they are accepted (a flow that runs under Metaflow without
     # --environment runs here too); building the environments refuses them by name.
-    class F(FlowSpec):
-        @pypi(packages={"six": ""})
-        @conda(packages={"six": ""})
-        @step
-        def start(self):
-            self.next(self.mid)
-
-        @step
-        def mid(self):
-            self.next(self.end)
-
-        @step
-        def end(self):
-            pass
-
+    F = _flow(start=[pypi(packages={"six": ""}), conda(packages={"six": ""})])
     with pytest.raises(FlowDefinitionError, match="step 'start' of F has both @"):
         _declared(F)
 
 
 def test_with_pypi_leaves_a_conda_step_alone():
-    class F(FlowSpec):
-        @conda(packages={"six": ""})
-        @step
-        def start(self):
-            self.next(self.mid)
-
-        @step
-        def mid(self):
-            self.next(self.end)
-
-        @step
-        def end(self):
-            pass
-
+    F = _flow(start=[conda(packages={"six": ""})])
     extra = [parse_with('pypi:packages={"tabulate": "0.9.0"}')]
     policies = {name: step_policy(getattr(F, name), extra) for name in ("start", "mid", "end")}
     found = step_declarations(F, policies)
@@ -316,21 +234,8 @@ def test_a_flow_wide_declaration_read_from_configs_at_launch():
     from headwater import config_expr
     from headwater.environments.decorators import resolve_base
 
-    @pypi_base(**config_expr("reqs"), disabled=config_expr("off"))
-    class F(FlowSpec):
-        @step
-        def start(self):
-            self.next(self.mid)
-
-        @step
-        def mid(self):
-            self.next(self.end)
-
-        @pypi(packages={"six": ""})
-        @step
-        def end(self):
-            pass
-
+    F = _flow([pypi_base(**config_expr("reqs"), disabled=config_expr("off"))],
+              end=[pypi(packages={"six": ""})])
     with pytest.raises(FlowDefinitionError, match="reads configs that were not read yet"):
         _declared(F)
     resolve_base(F, {"reqs": {"packages": {"tabulate": "0.9.0"}, "python": ">=3.10"},

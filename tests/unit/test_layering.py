@@ -93,6 +93,13 @@ ALLOWED = {
     # when a step reads it.
     ("flow/trigger.py", "headwater.client"): "current.trigger.run is a client Run",
 }
+# (file, module) -> why: imports a type checker reads and Python never runs (under
+# ``if TYPE_CHECKING:``), so they close no cycle and load nothing: current.run and current.task
+# are the client's Run and Task, current.card the card collector, for a checker to catch misuse.
+TYPES_ONLY = {
+    ("flow/current.py", "headwater.client.core"): "the type of current.run and current.task",
+    ("flow/current.py", "headwater.cards.collector"): "the type of current.card",
+}
 TOP_LEVEL = ["version.py", "records.py", "exceptions.py", "backends.py", "profiles.py",
              "folders.py",
              "tracebacks.py", "flow_file.py",
@@ -144,7 +151,7 @@ def test_layer_imports_only_downward(layer: str) -> None:
         for name in _imports(path):
             for banned in FORBIDDEN[layer]:
                 inside = name == banned.rstrip(".") or name.startswith(banned.rstrip(".") + ".")
-                if inside and (relative, name) not in ALLOWED:
+                if inside and (relative, name) not in ALLOWED | TYPES_ONLY:
                     offences.append(f"{relative} imports {name}")
     assert offences == []
 
@@ -192,7 +199,7 @@ def test_packages_import_each_other_without_a_cycle() -> None:
             continue  # the public face re-exports the layers; nothing imports it (tested above)
         here = relative.split("/")[0] if "/" in relative else relative
         for name in _imports(path):
-            if not name.startswith("headwater.") or (relative, name) in ALLOWED:
+            if not name.startswith("headwater.") or (relative, name) in ALLOWED | TYPES_ONLY:
                 continue
             there = _package_of(name)
             if there != here:
@@ -339,6 +346,14 @@ def test_each_allowed_import_is_one_lazy_import() -> None:
         statements = [lazy for name, lazy in _import_statements(PACKAGE / relative)
                       if name == module]
         assert statements == [True], f"{relative} -> {module} ({why})"
+
+
+def test_each_types_only_import_is_made_for_checkers_only() -> None:
+    """Each import sanctioned for types alone is there, and only under TYPE_CHECKING."""
+    for (relative, module), why in TYPES_ONLY.items():
+        assert module in _imports(PACKAGE / relative), f"{relative} -> {module} ({why})"
+        assert module not in [name for name, _ in _import_statements(PACKAGE / relative)], \
+            f"{relative} imports {module} where it runs ({why})"
 
 
 def test_the_cycle_check_sees_a_cycle() -> None:

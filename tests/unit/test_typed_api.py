@@ -61,6 +61,12 @@ class TypedFlow(FlowSpec):
         assert_type(current.flow_name, str | None)
         assert_type(current.retry_count, int)
         assert_type(current.parameter_names, list[str])
+        current.card.append("a component")
+        current.card["summary"].extend(["more", "components"])
+        current.card.refresh()
+        assert_type(current.run.successful, bool)
+        assert_type(current.run.id, str)
+        assert_type(current.task.stdout, str)
         self.n: int = 1
         self.next(self.fan, num_parallel=2)
 
@@ -99,7 +105,7 @@ def read() -> None:
 '''
 
 MISTAKES = '''
-from headwater import Flow, FlowSpec, resources, retry, step
+from headwater import Flow, FlowSpec, current, resources, retry, step
 
 
 class Wrong(FlowSpec):
@@ -115,6 +121,10 @@ class Wrong(FlowSpec):
 
 
 Flow("Wrong").latets_run
+current.card.apend("a component")
+current.run.sucessful
+current.task.stdot
+current.trigger.evnt
 '''
 
 
@@ -158,6 +168,10 @@ def test_a_misspelt_option_and_a_wrong_attribute_are_caught_before_anything_runs
     assert 'Unexpected keyword argument "tims"' in errors and 'did you mean "times"' in errors
     assert '"ResourcesFunction" matches argument type "list[int]"' in errors
     assert '"Flow" has no attribute "latets_run"' in errors
+    assert '"CardCollector" has no attribute "apend"' in errors
+    assert '"Run" has no attribute "sucessful"' in errors
+    assert '"Task" has no attribute "stdot"' in errors
+    assert '"Trigger" has no attribute "evnt"' in errors
 
 
 def _decorators_with_options() -> dict[str, dict[str, object]]:

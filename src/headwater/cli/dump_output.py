@@ -82,7 +82,7 @@ def _state(task: Any) -> str:
     """`` (failed)`` or `` (running)`` after the pathspec; nothing for a successful task."""
     if task.successful:
         return ""
-    if task.finished and task._caught_raise():
+    if task.finished and task._caught():
         return " (failed; @catch caught it and the flow went on)"
     return " (failed)" if task.finished else " (running, or stopped without a result)"
 

@@ -47,7 +47,14 @@ from headwater.exceptions import ArtifactError, NotFoundError
 from headwater.meta import AttemptRow, FlowRow, RunRow, StepRow, TaskRow
 from headwater.meta.rows import FAILED, RUNNING, SUCCEEDED
 from headwater.meta.tags import LOCAL_RUNTIME, check_tags, freed_transient_error
-from headwater.records import ArtifactRef, Manifest, TaskFailure, replace
+from headwater.records import (
+    ArtifactRef,
+    Manifest,
+    TaskFailure,
+    caught_attempt,
+    replace,
+    was_caught,
+)
 from headwater.store.code_package import CodePackage
 from headwater.store.datastore import inline_ref
 from headwater.store.task_log import decode as decode_log
@@ -203,11 +210,7 @@ class Flow(_Object):
         row = meta().latest_successful_run(self._pathspec, tags=namespace_tags())
         if row is None:
             return None
-        run = Run._of(row)
-        if run.successful:
-            return run
-        # Rare: its end step raised and @catch caught it (Metaflow's run is then unsuccessful).
-        return next((other for other in self.runs() if other.successful), None)
+        return Run._of(row)
 
 
 # -- Run ---------------------------------------------------------------------------------------
@@ -250,25 +253,18 @@ class Run(_InRun):
         """'running', 'succeeded' or 'failed' (headwater's; Metaflow's Run has no status).
 
         It agrees with :attr:`successful`: a run whose scheduler died reads 'failed', and so
-        does a run whose end step raised and ``@catch`` caught (it finished, but did not
-        succeed). The Runner's ``ExecutingRun.status`` says 'successful' where this says
-        'succeeded': both are Metaflow's words.
+        does a run whose end step failed and ``@catch`` caught it (it finished, but did not
+        succeed; see :func:`headwater.meta.rows.run_outcome`, which the web UI reads too). The
+        Runner's ``ExecutingRun.status`` says 'successful' where this says 'succeeded': both are
+        Metaflow's words.
         """
-        status = self._fresh().live_status
-        if status == SUCCEEDED and self._end_caught():
-            return FAILED
-        return status
+        return self._fresh().live_status
 
     @property
     def successful(self) -> bool:
         """True when the run succeeded and its end step did too: as in Metaflow, a run whose end
-        step raised and ``@catch`` caught is finished but not successful."""
+        step failed and ``@catch`` caught it is finished but not successful."""
         return self.status == SUCCEEDED
-
-    def _end_caught(self) -> bool:
-        """Whether the run's end step raised and ``@catch`` caught it."""
-        end = self.end_task
-        return end is not None and end._caught_raise()
 
     @property
     def finished(self) -> bool:
@@ -659,17 +655,18 @@ class Task(_InRun):
 
         A task whose step raised and ``@catch`` caught reads False, as in Metaflow (its step did
         not succeed; the flow went on past it): ``finished`` is True and the ``var`` artifact
-        holds the exception. A task ``@catch`` stood in for after its process died reads True,
-        as Metaflow's fallback attempt does.
+        holds the exception. So does a task ``@catch`` stood in for after its process died, as
+        Metaflow's does (its fallback attempt handles the failure).
         """
         if self._attempt is not None:
             attempt = self._chosen_attempt()
             return attempt is not None and attempt.status == SUCCEEDED
-        return self._fresh().status == SUCCEEDED and not self._caught_raise()
+        return self._fresh().status == SUCCEEDED and not self._caught()
 
-    def _caught_raise(self) -> bool:
-        """Whether ``@catch`` caught an exception the step raised (its stand-in attempt ran)."""
-        return self._stand_in() is not None
+    def _caught(self) -> bool:
+        """Whether ``@catch`` handled the step's failure: an exception it raised, or its
+        process's death (the stand-in attempt ran in either case)."""
+        return was_caught((self._fresh().transition or {}).get("metadata"))
 
     def __repr__(self) -> str:
         if self._attempt is None:
@@ -723,9 +720,7 @@ class Task(_InRun):
     def _stand_in(self) -> int | None:
         """The number of @catch's stand-in attempt when it followed a step that raised (Metaflow
         handles such a failure within the failed attempt, so that attempt is the task's)."""
-        facts = (self._fresh().transition or {}).get("metadata") or {}
-        number = facts.get("catch-attempt")  # recorded by the task; hidden from metadata
-        return int(number) if number is not None and str(number).isdigit() else None
+        return caught_attempt((self._fresh().transition or {}).get("metadata"))
 
     @property
     def exception(self) -> TaskFailure | None:

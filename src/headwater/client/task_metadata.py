@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from headwater.client import _context, lineage, run_graph
 from headwater.meta.rows import FAILED, SUCCEEDED
+from headwater.records import CAUGHT_CRASH_FACT, CAUGHT_RAISE_FACT
 
 if TYPE_CHECKING:
     from headwater.client.core import Task
@@ -33,7 +34,7 @@ _VALUE_CHARS = 30
 _PATH_CHARS = 256
 
 # Facts of the task's transition that are headwater's bookkeeping, not facts about the task.
-_INTERNAL = {"catch-attempt", "trigger"}
+_INTERNAL = {CAUGHT_RAISE_FACT, CAUGHT_CRASH_FACT, "trigger"}
 
 # The run's system tags that Metaflow also records as facts of every task.
 _RUN_FACTS = ("user", "runtime", "python_version", "metaflow_version")

@@ -10,8 +10,12 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # types only, never imported at run time (a task reads none of them)
     from typing import Protocol
+
+    from headwater.cards.collector import CardCollector
+    from headwater.client.core import Run, Task
+    from headwater.flow.trigger import Trigger
 
     class ParallelFacts(Protocol):
         """``current.parallel`` in a task of a ``num_parallel`` fan-out (declared here for
@@ -83,18 +87,19 @@ class Current:
         def is_running_flow(self) -> bool: ...
         # Present while a task runs, some only on steps that ask for them (@card, @parallel,
         # @project); reading one elsewhere raises AttributeError. ``card`` (the card collector),
-        # ``run`` and ``task`` (the client's Run and Task) live in layers above this one.
-        card: Any
+        # ``run`` and ``task`` (the client's Run and Task) live in layers above this one: their
+        # types are named for checkers only (see test_layering's TYPES_ONLY).
+        card: CardCollector
         parallel: ParallelFacts
         project_name: str
         branch_name: str
         project_flow_name: str
         is_user_branch: bool
         is_production: bool
-        run: Any
-        task: Any
+        run: Run
+        task: Task
         graph: dict[str, Any]
-        trigger: Any
+        trigger: Trigger
 
     def __init__(self) -> None:
         self._reset()

@@ -16,6 +16,18 @@ FAILED = "failed"
 STATUSES = (RUNNING, SUCCEEDED, FAILED)
 
 
+def run_outcome(*, ran_ok: bool, end_caught: bool) -> str:
+    """The status a finished run is recorded with: the one definition of a run's outcome that
+    the client (``Run.status``, ``Run.successful``, ``latest_successful_run``), the CLI and the
+    web UI all read (through :attr:`RunRow.live_status`).
+
+    ``ran_ok``: every task that had to run ended well. ``end_caught``: the end step failed (it
+    raised, or its process died) and ``@catch`` caught it; as in Metaflow, such a run is
+    finished but not successful (its exit code stays 0, Metaflow's too).
+    """
+    return SUCCEEDED if ran_ok and not end_caught else FAILED
+
+
 class FlowRow(Record, frozen=True, slots=True):
     name: str
     created_at: float

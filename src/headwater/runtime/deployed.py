@@ -35,8 +35,17 @@ from headwater.exceptions import HeadwaterException, NotFoundError
 from headwater.flow.trigger import Trigger
 from headwater.graph.model import FOREACH, PARALLEL, SPLIT, Graph
 from headwater.meta import open_metadata
+from headwater.meta.rows import run_outcome
 from headwater.meta.tags import endpoint_tags, transient_tags
-from headwater.records import Frame, ParentRef, TaskFailure, TaskResult, TaskSpec, replace
+from headwater.records import (
+    Frame,
+    ParentRef,
+    TaskFailure,
+    TaskResult,
+    TaskSpec,
+    replace,
+    was_caught,
+)
 from headwater.runtime.configs import config_scope, configs_from_refs, resolve_configs
 from headwater.runtime.parameters import resolve_parameters, store_parameters
 from headwater.runtime.project import project_info
@@ -129,6 +138,10 @@ def run_deployed_task(flow_cls: type, graph: Graph, store: Any, settings: Settin
         extra: dict[str, Any] = {"env": policy.env, "current": current}
         if policy.catch_var:  # @catch(var=...): None when the step did not fail
             extra["catch_var"] = policy.catch_var
+        if policy.catch_var is not None:  # @catch: its last attempt prints what it caught
+            extra["catch_print"] = policy.catch_print
+        if policy.attempts > 1:
+            extra["max_user_code_retries"] = policy.attempts - 1
         if policy.timeout_s is not None:  # @timeout: the step raises where it stands
             extra["timeout"] = policy.timeout_s
         if policy.secrets:  # @secrets: fetched by the task itself, as in a local run
@@ -200,7 +213,8 @@ class _Attempt:
                 stdout_key=_save_log(self.store, outcome.stdout),
                 stderr_key=_save_log(self.store, outcome.stderr), final=final)
             if result.ok and self.graph[spec.step].is_end:
-                meta.run_finished(flow, run_id, "succeeded", time.time())
+                status = run_outcome(ran_ok=True, end_caught=was_caught(result.metadata))
+                meta.run_finished(flow, run_id, status, time.time())
             elif not result.ok and final:
                 meta.run_finished(flow, run_id, "failed", time.time())
             else:

@@ -417,6 +417,9 @@ def _closing_line(console: Console, flow_name: str, outcome: RunOutcome) -> None
         console.say(f"Clone-only resume complete: {flow_name}/{outcome.run_id} holds the "
                     f"successful tasks of its origin; nothing ran ({len(outcome.not_run)} "
                     "task(s) left to run, e.g. with resume).", always=True)
+    elif outcome.ok and outcome.end_caught:
+        console.say(f"Done! Run {flow_name}/{outcome.run_id} finished; its end step failed and "
+                    "@catch caught it, so the run is recorded as failed.", always=True)
     elif outcome.ok:
         console.say(f"Done! Run {flow_name}/{outcome.run_id} succeeded.", always=True)
     elif outcome.interrupted:

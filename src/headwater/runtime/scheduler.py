@@ -24,6 +24,7 @@ from headwater.exceptions import HeadwaterException
 from headwater.graph.export import graph_json, run_graph_key
 from headwater.graph.model import FOREACH, PARALLEL, SPLIT, Graph
 from headwater.meta.liveness import this_host
+from headwater.meta.rows import run_outcome
 from headwater.records import (
     CONTROL_INDEX,
     Factory,
@@ -34,6 +35,7 @@ from headwater.records import (
     TaskResult,
     TaskSpec,
     replace,
+    was_caught,
 )
 from headwater.runtime.console import Console
 from headwater.runtime.executors.base import Executor, TaskExited, TaskOutput, TaskStarted
@@ -88,6 +90,7 @@ class RunOutcome(Record):
     interrupted: bool = False
     stop_signal: int | None = None
     not_run: list[str] = Factory(list)  # resume --clone-only: tasks left to run
+    end_caught: bool = False  # the end step failed and @catch caught it: recorded as failed
 
 
 class Scheduler:
@@ -119,6 +122,7 @@ class Scheduler:
         self._next_task_id = 1
         self._failed: list[str] = []
         self._not_run: list[str] = []
+        self._end_caught = False  # the end step failed and @catch caught it: the run failed
         self._extras: dict[str, dict[str, Any]] = {}  # step -> its tasks' TaskSpec.extra
         self._namespace = f"user:{username}"
 
@@ -148,10 +152,10 @@ class Scheduler:
         ok = not self._failed and not interrupted
         # --clone-only leaves the run unfinished when something was left to run: it reads as
         # not successful (its end did not run), yet the command did what it was asked.
-        status = "succeeded" if ok and not self._not_run else "failed"
+        status = run_outcome(ran_ok=ok and not self._not_run, end_caught=self._end_caught)
         self.meta.run_finished(self.flow_name, run_id, status, time.time())
         return RunOutcome(run_id, ok, list(self._failed), interrupted, self._stop_signal,
-                          list(self._not_run))
+                          list(self._not_run), self._end_caught)
 
     def _keep_graph(self) -> None:
         """Store the graph beside the run, for readers without the flow's code (the web UI).
@@ -275,6 +279,8 @@ class Scheduler:
             extra["resources"] = policy.resources
         if policy.catch_var:  # @catch(var=...): as Metaflow's, None when the step did not fail
             extra["catch_var"] = policy.catch_var
+        if policy.catch_var is not None:  # @catch: its last attempt prints what it caught
+            extra["catch_print"] = policy.catch_print
         if policy.cards:  # @card: the task renders these after the step
             extra["cards"] = policy.cards
         if policy.timeout_s is not None:  # @timeout: the task interrupts its own step
@@ -432,6 +438,8 @@ class Scheduler:
         outcome = "done" if result.ok else "failed" if follow_up is None else "retry"
         self.console.progress.finished(spec.step, outcome)
         if result.ok:
+            if self.graph[spec.step].is_end and was_caught(result.metadata):
+                self._end_caught = True
             self.console.task_line(live.prefix, "Task finished successfully.")
             if not self._failed:
                 self._release_successors(spec, result)
@@ -442,8 +450,11 @@ class Scheduler:
             # it failed, so show it.
             self.console.task_output(live.prefix, spec.task_id, "stderr",
                                      said + b"\n", always=True)
-        if failure is not None and (not said or live.timed_out or live.stopped
-                                    or failure.type_name == "TimeoutException"):
+        said_by_catch = (follow_up is not None and "catch" in follow_up.extra
+                         and failure is not None and bool(failure.traceback))
+        if failure is not None and not said_by_catch and (
+                not said or live.timed_out or live.stopped
+                or failure.type_name == "TimeoutException"):
             # The task could not say it itself (it crashed or was stopped), or its traceback
             # ends in a class path: say it for it.
             self.console.task_line(live.prefix, f"{failure.type_name}: {failure.message}",

@@ -24,6 +24,8 @@ from headwater.flow.inputs import make_inputs
 from headwater.flow.step import DECORATORS_ATTR
 from headwater.graph.model import END, FOREACH, PARALLEL, SWITCH, Graph, StepNode
 from headwater.records import (
+    CAUGHT_CRASH_FACT,
+    CAUGHT_RAISE_FACT,
     ArtifactRef,
     Frame,
     Manifest,
@@ -58,7 +60,7 @@ def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> Ta
         caught = spec.extra.get("catch")
         hooks = _lifecycle_hooks(flow_cls, flow, spec)  # None unless the flow has plug-ins
         if caught is not None:
-            _stand_in_for_failed_step(flow, state, node, caught)
+            _stand_in_for_failed_step(flow, state, node, spec, caught)
         elif hooks is not None:
             _call_step_with_hooks(hooks, flow, node, spec, store, state)
         else:
@@ -79,14 +81,21 @@ def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> Ta
             # The step raised (it was not killed): as with Metaflow, @catch handled it within
             # that attempt, so the client does not count this stand-in as an attempt of its own.
             # Nor on a num_parallel worker: Metaflow counts the fallback on the control task only.
-            result.metadata["catch-attempt"] = str(spec.attempt)
+            result.metadata[CAUGHT_RAISE_FACT] = str(spec.attempt)
+        elif caught is not None:  # it stood in after a crash: Metaflow's fallback attempt
+            result.metadata[CAUGHT_CRASH_FACT] = "1"
     except BaseException as exc:  # noqa: BLE001 - any failure of user code fails the task
         if isinstance(exc, KeyboardInterrupt):
             raise
         result = TaskResult(failure=_describe_failure(exc))
         if hooks is not None:
             hooks.finished(False)
-        print(result.failure.traceback, file=sys.stderr, end="")
+        said_by = spec.extra.get("catch_print")  # set when the step has @catch
+        if said_by is None or "catch" in spec.extra or \
+                spec.attempt < int(spec.extra.get("max_user_code_retries", 0)):
+            print(result.failure.traceback, file=sys.stderr, end="")
+        elif said_by:  # @catch takes over after this attempt: it tells, as Metaflow's does
+            print_caught(spec, result.failure)
         if flow is not None and state is not None and serving_metaflow():
             # Metaflow stores what a failed step had set (to inspect with the client, and for
             # @catch's stand-in to keep); a flow that imports headwater stores nothing of it.
@@ -200,7 +209,18 @@ def _make_state(node: StepNode, spec: TaskSpec, store: Any) -> TaskState:
                      is_join=node.is_join)
 
 
-def _stand_in_for_failed_step(flow: Any, state: TaskState, node: StepNode,
+def print_caught(spec: TaskSpec, failure: TaskFailure) -> None:
+    """What ``@catch`` prints of the failure it caught, on stdout, as Metaflow's does: a line
+    naming the flow and step, then the traceback, each line marked ``>  `` (the traceback is
+    headwater's, of the user's frames only). Said by the attempt that raised, so the task's
+    output reads as Metaflow's; by the stand-in when nothing was raised (a crash)."""
+    said = failure.traceback or f"{_caught_type_name(failure.type_name)}: {failure.message}"
+    lines = said.splitlines()
+    print("\n".join([f"@catch caught an exception from <flow {spec.flow_name} step {spec.step}>",
+                     *(f">  {line}" for line in lines)]), flush=True)
+
+
+def _stand_in_for_failed_step(flow: Any, state: TaskState, node: StepNode, spec: TaskSpec,
                               caught: dict[str, Any]) -> None:
     """@catch: instead of the step, store the last failure and take the step's transition."""
     from headwater.decorators.catch import CaughtException
@@ -209,9 +229,9 @@ def _stand_in_for_failed_step(flow: Any, state: TaskState, node: StepNode,
     for name, ref in (caught.get("kept") or {}).items():
         state.view.inherited[name] = ref
         state.view.deleted.discard(name)
-    if caught.get("print", True):
-        print(f"@catch: step '{node.name}' failed, the flow goes on. {failure.type_name}: "
-              f"{failure.message}", file=sys.stderr)
+    if caught.get("print", True) and not failure.traceback:
+        # No exception was raised (the process died, or was stopped): nothing said it yet.
+        print_caught(spec, failure)
     if caught.get("var"):
         setattr(flow, caught["var"], CaughtException(_caught_type_name(failure.type_name),
                                                      failure.message, failure.traceback))

@@ -19,8 +19,9 @@ import xxhash
 from headwater.exceptions import HeadwaterException, NotFoundError
 from headwater.graph.export import run_graph_key
 from headwater.meta import MetadataStore, open_metadata
-from headwater.meta.rows import AttemptRow, RunRow, TaskRow
+from headwater.meta.rows import FAILED, AttemptRow, RunRow, TaskRow
 from headwater.meta.tags import freed_transient_error
+from headwater.records import was_caught
 from headwater.redaction import redact
 from headwater.settings import Settings
 from headwater.store.datastore import PICKLE, blob_path, live_log_key
@@ -172,6 +173,25 @@ class Reader:
         out["steps"] = step_states(self.meta.step_status_counts(flow, run_id), out)
         out["foreach_widths"] = self.foreach_widths(row, graph)
         out["failures"] = self.failures(row)
+        out["caught_end"] = self.caught_end(row, graph) if (
+            out["status"] == FAILED and not out["interrupted"] and not out["failures"]) else None
+        return out
+
+    def caught_end(self, row: RunRow, graph: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Why a run that ran to its end reads as failed, when its end step failed (it raised,
+        or its process died) and @catch caught it (:func:`headwater.meta.rows.run_outcome`):
+        the end task and its last attempt's error. Asked only of a failed run without a failed
+        task (two small queries)."""
+        end = (graph or {}).get("end_step") or "end"
+        task = self.meta.newest_task(row.flow, row.run_id, end)
+        if task is None:
+            return None
+        if not was_caught((task.transition or {}).get("metadata")):
+            return None
+        out = task_summary(task, None)
+        attempts = self.meta.list_attempts(task.flow, task.run_id, task.step, task.task_id)
+        failed = [a for a in attempts if a.failure is not None]  # the last is what was caught
+        out["failure"] = attempt_summary(failed[-1])["failure"] if failed else None
         return out
 
     def foreach_widths(self, row: RunRow, graph: dict[str, Any] | None) -> dict[str, int]:

@@ -449,7 +449,15 @@ async function runPage() {
     "This run stopped without finishing: its scheduler was killed (or its machine lost). It was last seen alive at ",
     stamp(run.stopped_at), "; the tasks it left running are marked failed, interrupted.") : null;
 
-  app.replaceChildren(el("h1", { text: `${flow}/${runId}` }), facts, ...(interrupted ? [interrupted] : []), ...(failures ? [failures] : []),
+  // a run that ran to its end yet reads failed: its end step failed and @catch caught it
+  const ce = run.caught_end;
+  const caughtEnd = ce ? el("section", { id: "caught-end", class: "failures" },
+    el("h2", { text: "Caught failure of the end step" }),
+    el("p", {}, "The end step failed and @catch caught it: the run finished, but it did not succeed (as in Metaflow, where run.successful is False). ",
+      el("a", { href: taskHref(flow, runId, ce.step, ce.task_id), text: `${ce.step}/${ce.task_id}` }), " ",
+      el("span", { class: "error", text: ce.failure ? `${ce.failure.type}: ${plain(ce.failure.message)}` : "raised" }))) : null;
+
+  app.replaceChildren(el("h1", { text: `${flow}/${runId}` }), facts, ...(interrupted ? [interrupted] : []), ...(failures ? [failures] : []), ...(caughtEnd ? [caughtEnd] : []),
     el("h2", { text: "Graph" }), dag,
     el("h2", { text: "Timeline" }), timeline,
     el("h3", { text: "Tasks listed below" }), taskTimeline,

@@ -3,10 +3,12 @@ the run resumed without CURSE must name the run it resumed."""
 
 import os
 
-from headwater import FlowSpec, step
+from fan_in import FanInFlow
+
+from headwater import step
 
 
-class FailForeachFlow(FlowSpec):
+class FailForeachFlow(FanInFlow):
     @step
     def start(self):
         self.items = list(range(150))
@@ -17,14 +19,6 @@ class FailForeachFlow(FlowSpec):
         if self.input == 137 and os.environ.get("CURSE"):
             raise RuntimeError("item 137 is cursed")
         self.next(self.join)
-
-    @step
-    def join(self, inputs):
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
 
 
 if __name__ == "__main__":

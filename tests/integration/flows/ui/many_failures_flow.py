@@ -1,14 +1,12 @@
 """Twelve foreach tasks that all wait for GATE_DIR/fail, then all fail: more failed tasks than a
 run's page names (ten), so it links to the list of all of them."""
 
-import os
-import time
-from pathlib import Path
+from fan_in import FanInFlow, wait_for
 
-from headwater import FlowSpec, step
+from headwater import step
 
 
-class ManyFailuresFlow(FlowSpec):
+class ManyFailuresFlow(FanInFlow):
     @step
     def start(self):
         self.items = list(range(12))
@@ -16,21 +14,9 @@ class ManyFailuresFlow(FlowSpec):
 
     @step
     def work(self):
-        gate = Path(os.environ["GATE_DIR"]) / "fail"
-        deadline = time.monotonic() + 180
-        while not gate.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if gate.exists():
+        if wait_for("fail"):
             raise RuntimeError(f"item {self.input} failed on purpose")
         self.next(self.join)
-
-    @step
-    def join(self, inputs):
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
 
 
 if __name__ == "__main__":
