@@ -552,3 +552,66 @@ def test_braces_argo_would_expand_are_refused_on_the_command_line(tmp_path):
     assert triggered.returncode != 0
     assert "--param value '{{=1+1}}' holds '{{'" in triggered.stderr
     assert "Traceback" not in triggered.stderr
+
+
+SECRET = "hunter2-s3cr3t-token"
+CREATE_CONFIG = {"cpu": 3, "greeting": "from-create", "project": "made", "cron": "5 4 * * *",
+                 "alpha": 7, "token": SECRET}
+
+
+def test_create_time_configs_reach_the_deployed_run_and_stay_out_of_the_manifest(tmp_path):
+    """`python flow.py --config settings prod.json argo-workflows create`: the configs are
+    resolved at create, as `run` resolves them, and baked into the deployment (Metaflow's
+    semantics). The compiled manifest holds what they decide (@resources, @project's name,
+    @schedule's cron); the deployed run sees their values in its steps, in a decorator option
+    each task evaluates (@environment) and in a parameter default; their values themselves are
+    not written into the manifest (the token here is a credential)."""
+    (tmp_path / "prod.json").write_text(json.dumps(CREATE_CONFIG))
+    env = {"HEADWATER_DATASTORE_ROOT": str(tmp_path / "ds")}
+    proc = subprocess.run([sys.executable, str(FLOWS / "config_flow.py"), "--config", "settings",
+                           "prod.json", "argo-workflows", "create", "--only-json"], cwd=tmp_path,
+                          env=hermetic_env(env), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert SECRET not in proc.stdout
+    template, cron = json.loads(proc.stdout)
+    assert template["metadata"]["name"] == "made.user.tester.deployconfigflow"
+    assert cron["kind"] == "CronWorkflow" and cron["spec"]["schedules"] == ["5 4 * * *"]
+    start = _steps_of(template)["step-start"]
+    assert start["container"]["resources"]["requests"]["cpu"] == "3"
+    args = start["container"]["args"]
+    assert "--configs" in args  # the key of the values in the datastore, not the values
+    # A parameter default read from a config is evaluated by the start task, not copied here.
+    assert template["spec"]["arguments"]["parameters"][0] == {"name": "alpha", "value": ""}
+    pod = tmp_path / "pod"
+    pod.mkdir()  # no prod.json here: the values come from the datastore
+    Walk(template, "made-1", {}, hermetic_env(), pod).run()
+    value = read_elsewhere(env, tmp_path / "reader", """
+        import json
+        from headwater import Flow, namespace
+        namespace(None)
+        run = Flow("DeployConfigFlow").latest_run
+        print(json.dumps({"ok": run.successful, "result": run["end"].task["result"].data,
+                          "settings": dict(run["start"].task["settings"].data),
+                          "tags": sorted(run.system_tags)}))
+    """)
+    assert value["ok"] is True
+    assert value["result"] == {"greeting": "from-create", "token": SECRET, "env": "from-create",
+                               "alpha": 7, "project": "made", "end_greeting": "from-create"}
+    assert value["settings"] == CREATE_CONFIG  # the run records the configs it used
+    assert "project:made" in value["tags"]
+
+
+def test_executor_options_at_create_are_refused_naming_them(tmp_path):
+    """`--executor dask` (or one of its options) before `create` would be dropped: the
+    orchestrator runs a deployed run's tasks. Refused, naming the option and the fix."""
+    env = hermetic_env({"HEADWATER_DATASTORE_ROOT": str(tmp_path / "ds")})
+    for option in (("--executor", "dask"), ("--dask-address", "tcp://127.0.0.1:1"),
+                   ("--progress", "lines")):
+        proc = subprocess.run([sys.executable, str(FLOWS / "linear_flow.py"), *option,
+                               "argo-workflows", "create", "--only-json"], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode != 0 and not proc.stdout, option
+        assert f"{option[0]} does not apply to the deployment of flow DeployLinearFlow" \
+            in proc.stderr, proc.stderr
+        assert f"drop {option[0]}" in proc.stderr
+        assert "Traceback" not in proc.stderr

@@ -11,17 +11,26 @@ from headwater.cli.errors import handle_errors
 def _plan(ctx: click.Context, orchestrator: str, tags: tuple[str, ...] = (),
           name: str | None = None, with_specs: tuple[str, ...] = (),
           store_code: bool = True):  # noqa: ANN202 - a DeployPlan, imported lazily
-    from headwater.deployers.plan import build_plan
+    from headwater.deployers.plan import build_plan, refuse_run_only_options
 
     root = ctx.find_root().obj
     choice = root["branch"]
+    refuse_run_only_options(flow_class_of(ctx).__name__, orchestrator,
+                            root.get("typed_run_options", ()))
     plan = build_plan(flow_class_of(ctx), settings_of(ctx), orchestrator=orchestrator,
                       branch=choice.branch, production=choice.production, tags=tags, name=name,
                       with_specs=(*root.get("with", ()), *with_specs),
-                      environment=root.get("environment") or "local", store_code=store_code)
+                      environment=root.get("environment") or "local", store_code=store_code,
+                      configs=root.get("configs"))
     for line in plan.notes:
         click.echo(line, err=True)
     return plan
+
+
+def _say(ctx: click.Context, line: str) -> None:
+    """The closing line of ``create``; ``--quiet`` leaves it out (errors and notes still show)."""
+    if not ctx.find_root().obj.get("quiet"):
+        click.echo(line)
 
 
 _WITH = click.option("--with", "with_specs", multiple=True, metavar="DECORATOR",
@@ -74,7 +83,7 @@ def create(ctx: click.Context, only_json: bool, image: str | None, k8s_namespace
     from headwater.deployers.argo.cluster import apply
 
     for line in apply(docs, k8s_namespace):
-        click.echo(f"Deployed {line}")
+        _say(ctx, f"Deployed {line}")
 
 
 def _template_name(ctx: click.Context, name: str | None) -> str:
@@ -150,8 +159,15 @@ def airflow_create(ctx: click.Context, out: str, operator: str, image: str | Non
                    deployer_attribute_file: str | None) -> None:
     import os
 
-    from headwater.deployers.airflow.compile import AirflowOptions, dag_file, dag_id
+    from headwater.deployers.airflow.compile import (
+        AirflowOptions,
+        dag_file,
+        dag_id,
+        refuse_other_operators_options,
+    )
 
+    refuse_other_operators_options(flow_class_of(ctx).__name__, operator, image=image,
+                                   namespace=k8s_namespace, python=python)
     plan = _plan(ctx, "airflow", tags, name, with_specs)
     options = AirflowOptions(operator=operator, namespace=k8s_namespace,
                              **({"image": image} if image else {}),
@@ -160,7 +176,7 @@ def airflow_create(ctx: click.Context, out: str, operator: str, image: str | Non
     _write_dag(out, text)
     _attributes(deployer_attribute_file, plan, "airflow", deployed_name=dag_id(plan),
                 dag_file=os.path.abspath(out))
-    click.echo(f"Wrote the Airflow DAG {dag_id(plan)!r} to {out}.")
+    _say(ctx, f"Wrote the Airflow DAG {dag_id(plan)!r} to {out}.")
 
 
 def _write_dag(out: str, text: str) -> None:

@@ -41,6 +41,22 @@ class AirflowOptions:
     python: str = field(default_factory=lambda: sys.executable)
 
 
+def refuse_other_operators_options(flow_name: str, operator: str, *, image: str | None,
+                                   namespace: str | None, python: str | None) -> None:
+    """``--image`` and ``--namespace`` are the pods' (``--operator kubernetes``), ``--python`` the
+    worker's interpreter (``--operator local``): given to the other operator, one would be
+    dropped from the DAG without a word. Refused, naming it."""
+    wrong = ([("--image", image), ("--namespace", namespace)] if operator == "local"
+             else [("--python", python)])
+    for flag, value in wrong:
+        if value is not None:
+            other = "kubernetes" if operator == "local" else "local"
+            raise DeployError(
+                f"{flag} of the Airflow deployment of flow {flow_name} applies to "
+                f"--operator {other}, and this DAG uses --operator {operator}",
+                fix=f"drop {flag}, or deploy with --operator {other}")
+
+
 def _ident(step: str) -> str:
     return "step_" + re.sub(r"\W", "_", step)
 
