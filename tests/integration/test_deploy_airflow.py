@@ -224,6 +224,20 @@ def test_the_schedules_time_zone_is_the_dags_in_airflow(airflow, tmp_path):
     assert done.stdout.split()[:2] == ["Europe/Paris", "0"], done.stdout
 
 
+def test_max_workers_is_the_dags_max_active_tasks_in_airflow(airflow, tmp_path):
+    """`airflow create --max-workers 3` (Metaflow's option) bounds the DAG's tasks at once."""
+    dag_file = tmp_path / "dag.py"
+    _create("linear_flow.py", tmp_path / "ds", dag_file, "--operator", "local",
+            "--max-workers", "3")
+    python = str(Path(airflow["AIRFLOW_BIN"]).parent / "python")
+    script = (f"import runpy; dag = runpy.run_path({str(dag_file)!r})['dag']; "
+              "print(dag.max_active_tasks)")
+    done = subprocess.run([python, "-c", script], env=airflow, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["3"], done.stdout
+
+
 def test_a_conditional_inside_a_foreach_is_refused_naming_the_step(tmp_path):
     flow = tmp_path / "inner_switch_flow.py"
     flow.write_text(

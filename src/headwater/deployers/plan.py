@@ -2,9 +2,12 @@
 
 The plan checks the graph, refuses the shapes an orchestrator DAG cannot express (loops), groups
 the steps by the foreach they run in (each foreach body becomes a sub-DAG mapped over the items),
-resolves each step's policy (@retry, @timeout, @resources, @environment), renders the parameters'
-defaults as text, reads @schedule / @trigger / @trigger_on_finish, and stores the code package in
-the datastore: the deployed tasks download it from there, so the image needs no flow code.
+resolves the configs given to ``create`` and, with them, each step's policy (@retry, @timeout,
+@resources, @environment), @project, @schedule / @trigger / @trigger_on_finish; renders the
+parameters' defaults as text, and stores the code package in the datastore: the deployed tasks
+download it from there, so the image needs no flow code. The configs' values (and IncludeFile
+defaults' contents) are stored there too, never in the compiled document
+(see runtime/deployed_values.py).
 """
 
 from __future__ import annotations
@@ -142,7 +145,8 @@ def build_plan(flow_cls: type, settings: Settings, *, orchestrator: str, branch:
         with_specs=tuple(with_specs), flow_options=_flow_options(flow_cls))
     if store_code:
         _lock_environments(plan, flow_cls, environment)
-        plan.configs_key = _store_configs(flow_cls, settings, resolved.values)
+        plan.configs_key = _store_values(flow_cls, settings, resolved.values, user,
+                                         resolved.scope)
     cached = sorted(step for step, policy in policies.items() if policy.cache)
     if cached:  # the cache is looked up by headwater's scheduler, which a deployment has not
         plan.notes.append(f"Note: @cache ({', '.join(cached)}) is ignored: every task of a "
@@ -163,16 +167,43 @@ def _flow_decorators(flow_cls: type, scope: Mapping[str, Any]) -> dict[str, Any]
             for name, d in getattr(flow_cls, "_hw_flow_decorators", {}).items()}
 
 
-def _store_configs(flow_cls: type, settings: Settings, values: Mapping[str, Any]) -> str:
-    """The configs' values go to the datastore, never into the manifest or DAG file (they may
-    hold credentials); the start task gets the key. None at all: nothing to store."""
-    if not values:
+def _store_values(flow_cls: type, settings: Settings, configs: Mapping[str, Any], user: str,
+                  scope: Mapping[str, Any]) -> str:
+    """The configs' values and the IncludeFile defaults' contents go to the datastore, never into
+    the manifest or DAG file (they may hold credentials); the start task gets the key. Nothing to
+    keep: no key."""
+    defaults = _include_defaults(flow_cls, user, scope)
+    if not configs and not defaults:
         return ""
-    from headwater.runtime.deployed_configs import save_deployed_configs
+    from headwater.runtime.deployed_values import save_deployed_values
     from headwater.store import open_datastore
 
     with open_datastore(settings.datastore_root) as store:
-        return save_deployed_configs(store, flow_cls.__name__, values)
+        return save_deployed_values(store, flow_cls.__name__, configs, defaults)
+
+
+def _include_defaults(flow_cls: type, user: str, scope: Mapping[str, Any]) -> dict[str, Any]:
+    """Each IncludeFile's default file, read now: it is on this machine, not in the pods (as
+    Metaflow uploads it at create). A missing file stops `create`, naming the parameter."""
+    from headwater.exceptions import ParameterError
+    from headwater.flow.parameters import flow_parameters
+
+    out = {}
+    for attr, param in flow_parameters(flow_cls).items():
+        if not param.is_include_file:
+            continue
+        default = param.resolve_default(flow_cls.__name__, user, scope)
+        if default is None:
+            continue
+        try:
+            out[attr] = param.convert(default)
+        except ParameterError as err:
+            raise DeployError(
+                f"the default of IncludeFile '{param.name}' of flow {flow_cls.__name__} is read "
+                f"at create, for every run of the deployment: {err.msg}",
+                fix="run create where the file is (the flow's folder), or give the parameter "
+                "another default") from None
+    return out
 
 
 def _flow_options(flow_cls: type) -> dict[str, Any]:

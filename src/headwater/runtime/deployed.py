@@ -32,13 +32,14 @@ from headwater.decorators.registry import split_with, step_policy
 from headwater.decorators.transient import transient_names
 from headwater.environments.lock import step_lock
 from headwater.exceptions import HeadwaterException, NotFoundError
+from headwater.flow.parameters import flow_parameters
 from headwater.flow.trigger import Trigger
 from headwater.graph.model import FOREACH, PARALLEL, SPLIT, Graph
 from headwater.meta import open_metadata
 from headwater.meta.tags import endpoint_tags, transient_tags
 from headwater.records import Frame, ParentRef, TaskFailure, TaskResult, TaskSpec, replace
 from headwater.runtime.configs import config_scope, configs_from_refs, resolve_configs
-from headwater.runtime.deployed_configs import load_deployed_configs
+from headwater.runtime.deployed_values import load_deployed_values
 from headwater.runtime.parameters import resolve_parameters, store_parameters
 from headwater.runtime.project import project_info
 from headwater.runtime.scheduler import version_tags
@@ -273,17 +274,23 @@ def _register_run(meta: Any, store: Any, flow_cls: type, graph: Graph, task: Dep
         return rows[0].run_id
     where = f"{flow}/parameters"
     if task.configs_key:
-        config_refs = load_deployed_configs(store, task.configs_key, flow)
-        configs = configs_from_refs(flow_cls, config_refs, store, f"the deployment of {flow}")
+        kept = load_deployed_values(store, task.configs_key, flow)
+        configs = configs_from_refs(flow_cls, kept.configs, store, f"the deployment of {flow}")
+        config_refs, defaults = kept.configs, kept.defaults
     else:
         configs = resolve_configs(flow_cls, (), ())
-        config_refs = store_parameters(configs, store, where)
+        config_refs, defaults = store_parameters(configs, store, where), {}
     scope = config_scope(flow_cls, configs)
     apply_mutators(flow_cls, scope)  # they may add parameters, @project
     project = project_info(flow_cls, user, task.branch, task.production, scope)
     given = {k: v for k, v in task.params.items() if v != ""}
-    values = resolve_parameters(flow_cls, given, user, scope)
-    refs = {**store_parameters(values, store, where), **config_refs}
+    # An IncludeFile given no value (nor HEADWATER_RUN_<NAME>) takes the content `create` read
+    # from its default file.
+    params = flow_parameters(flow_cls)
+    defaults = {attr: ref for attr, ref in defaults.items() if attr in params
+                and params[attr].name not in given and params[attr].env_default() is None}
+    values = resolve_parameters(flow_cls, given, user, scope, skip=tuple(defaults))
+    refs = {**store_parameters(values, store, where), **defaults, **config_refs}
     system = [_run_tag(task.run_key), f"user:{user}", *version_tags(),
               *([f"runtime:{task.orchestrator}"] if task.orchestrator else []),
               *([f"deployment:{task.deployment}", f"production:{task.deployment}"]

@@ -39,6 +39,7 @@ class AirflowOptions:
     image: str = "python:3.11"
     namespace: str | None = None
     python: str = field(default_factory=lambda: sys.executable)
+    max_workers: int | None = None  # `--max-workers`: the DAG's max_active_tasks per run
 
 
 def refuse_other_operators_options(flow_name: str, operator: str, *, image: str | None,
@@ -179,7 +180,9 @@ def dag_file(plan: DeployPlan, options: AirflowOptions) -> str:
         "",
         f"with DAG(dag_id={dag_id(plan)!r}, schedule={schedule}, start_date={start},",
         f"         catchup=False, params={defaults!r}, tags=['headwater'],",
-        "         max_active_runs=16) as dag:",
+        "         max_active_runs=16"
+        + (f", max_active_tasks={options.max_workers}" if options.max_workers else "")
+        + ") as dag:",
     ]
     lines += _steps(plan, options)
     return "\n".join(lines) + "\n"
