@@ -63,8 +63,8 @@ class DeployPlan:
     # The options of Metaflow-style flow decorators as they stood at create (the command line,
     # else METAFLOW_<NAME>, else the default): every deployed task sees what a local run would.
     flow_options: dict[str, Any] = field(default_factory=dict)
-    # The key of the configs `create` resolved, in the datastore (see runtime/deployed_configs):
-    # the start task records them as the run's; "" for a plan that stored nothing.
+    # The key of the values `create` fixed (configs, IncludeFile defaults) in the datastore (see
+    # runtime/deployed_values.py): the start task records them as the run's; "" when none.
     configs_key: str = ""
     notes: list[str] = field(default_factory=list)  # one-line notes for whoever runs create
 

@@ -99,7 +99,7 @@ class DeployedTask:
     # The flow decorators' options as `create` saw them; None for a deployment made before they
     # travelled with it (each task then reads METAFLOW_<NAME> or the default).
     flow_options: Mapping[str, Any] | None = None
-    # The datastore key of the configs `create` resolved (start only; see deployed_configs).
+    # The datastore key of the values `create` fixed (start only; see deployed_values).
     configs_key: str = ""
 
 
