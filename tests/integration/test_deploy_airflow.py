@@ -224,6 +224,20 @@ def test_the_schedules_time_zone_is_the_dags_in_airflow(airflow, tmp_path):
     assert done.stdout.split()[:2] == ["Europe/Paris", "0"], done.stdout
 
 
+def test_max_workers_is_the_dags_max_active_tasks_in_airflow(airflow, tmp_path):
+    """`airflow create --max-workers 3` (Metaflow's option) bounds the DAG's tasks at once."""
+    dag_file = tmp_path / "dag.py"
+    _create("linear_flow.py", tmp_path / "ds", dag_file, "--operator", "local",
+            "--max-workers", "3")
+    python = str(Path(airflow["AIRFLOW_BIN"]).parent / "python")
+    script = (f"import runpy; dag = runpy.run_path({str(dag_file)!r})['dag']; "
+              "print(dag.max_active_tasks)")
+    done = subprocess.run([python, "-c", script], env=airflow, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["3"], done.stdout
+
+
 def test_a_conditional_inside_a_foreach_is_refused_naming_the_step(tmp_path):
     flow = tmp_path / "inner_switch_flow.py"
     flow.write_text(
@@ -283,3 +297,52 @@ def test_kubernetes_operator_dags_of_a_conditional_and_a_nested_foreach_compile(
     text = _create("nested_flow.py", tmp_path / "ds", tmp_path / "nested.py")
     compile(text, "nested.py", "exec")
     assert "refs['leaf'] = step_leaf_fn.expand(path=refs['fan__children'])" in text
+
+
+def test_create_time_config_values_reach_the_dag_run_and_stay_out_of_the_dag_file(airflow,
+                                                                                   tmp_path):
+    """`python flow.py --config-value settings '{...}' airflow create`: the DAG is compiled
+    with the given configs (@project's name, @schedule's cron) and every run of it uses their
+    values, in its steps, in a decorator option (@environment) and in a parameter default;
+    the values (a credential among them) are kept in the datastore, not in the DAG file."""
+    from .test_deploy_argo import CREATE_CONFIG, SECRET
+
+    root = tmp_path / "ds"
+    dags = Path(airflow["AIRFLOW__CORE__DAGS_FOLDER"])
+    dags.mkdir(exist_ok=True)
+    for old in dags.glob("*.py"):
+        old.unlink()
+    dag_file = dags / "configured.py"
+    done = subprocess.run([sys.executable, str(FLOWS / "config_flow.py"), "--datastore-root",
+                           str(root), "--config-value", "settings", json.dumps(CREATE_CONFIG),
+                           "airflow", "create", str(dag_file), "--operator", "local"],
+                          cwd=tmp_path, env=hermetic_env(), capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    text = dag_file.read_text()
+    assert SECRET not in text
+    assert "schedule='5 4 * * *'" in text
+    dag = "made.user.tester.DeployConfigFlow"
+    ran = subprocess.run([airflow["AIRFLOW_BIN"], "dags", "test", dag, "2024-06-01"],
+                         env=airflow, cwd=tmp_path, capture_output=True, text=True, timeout=1200)
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    value = _read_run(root, tmp_path, "DeployConfigFlow", "end", "result")
+    assert value["ok"] is True
+    assert value["value"] == {"greeting": "from-create", "token": SECRET, "env": "from-create",
+                              "alpha": 7, "project": "made", "end_greeting": "from-create"}
+
+
+@pytest.mark.parametrize("operator,option", [("local", ("--image", "registry.example/f:1")),
+                                             ("local", ("--namespace", "flows")),
+                                             ("kubernetes", ("--python", "/usr/bin/python3"))])
+def test_an_option_of_the_other_operator_is_refused_naming_it(operator, option, tmp_path):
+    """`airflow create --operator local --image X` used to write a DAG without the image, and
+    `--python` was dropped from a Kubernetes DAG: now each is refused, naming the option."""
+    done = subprocess.run([sys.executable, str(FLOWS / "linear_flow.py"), "--datastore-root",
+                           str(tmp_path / "ds"), "airflow", "create", str(tmp_path / "d.py"),
+                           "--operator", operator, *option], cwd=tmp_path, env=hermetic_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert f"{option[0]} of the Airflow deployment of flow DeployLinearFlow" in done.stderr
+    assert f"drop {option[0]}" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "d.py").exists()

@@ -555,3 +555,145 @@ def test_braces_argo_would_expand_are_refused_on_the_command_line(tmp_path):
     assert triggered.returncode != 0
     assert "--param value '{{=1+1}}' holds '{{'" in triggered.stderr
     assert "Traceback" not in triggered.stderr
+
+
+SECRET = "hunter2-s3cr3t-token"
+CREATE_CONFIG = {"cpu": 3, "greeting": "from-create", "project": "made", "cron": "5 4 * * *",
+                 "alpha": 7, "token": SECRET}
+
+
+def test_create_time_configs_reach_the_deployed_run_and_stay_out_of_the_manifest(tmp_path):
+    """`python flow.py --config settings prod.json argo-workflows create`: the configs are
+    resolved at create, as `run` resolves them, and baked into the deployment (Metaflow's
+    semantics). The compiled manifest holds what they decide (@resources, @project's name,
+    @schedule's cron); the deployed run sees their values in its steps, in a decorator option
+    each task evaluates (@environment) and in a parameter default; their values themselves are
+    not written into the manifest (the token here is a credential)."""
+    (tmp_path / "prod.json").write_text(json.dumps(CREATE_CONFIG))
+    env = {"HEADWATER_DATASTORE_ROOT": str(tmp_path / "ds")}
+    proc = subprocess.run([sys.executable, str(FLOWS / "config_flow.py"), "--config", "settings",
+                           "prod.json", "argo-workflows", "create", "--only-json"], cwd=tmp_path,
+                          env=hermetic_env(env), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert SECRET not in proc.stdout
+    template, cron = json.loads(proc.stdout)
+    from hera.workflows.models import CronWorkflow, WorkflowTemplate
+
+    _roundtrip(WorkflowTemplate, template)
+    _roundtrip(CronWorkflow, cron)
+    assert template["metadata"]["name"] == "made.user.tester.deployconfigflow"
+    assert cron["kind"] == "CronWorkflow" and cron["spec"]["schedules"] == ["5 4 * * *"]
+    start = _steps_of(template)["step-start"]
+    assert start["container"]["resources"]["requests"]["cpu"] == "3"
+    args = start["container"]["args"]
+    assert "--configs" in args  # the key of the values in the datastore, not the values
+    # A parameter default read from a config is evaluated by the start task, not copied here.
+    assert template["spec"]["arguments"]["parameters"][0] == {"name": "alpha", "value": ""}
+    pod = tmp_path / "pod"
+    pod.mkdir()  # no prod.json here: the values come from the datastore
+    Walk(template, "made-1", {}, hermetic_env(), pod).run()
+    value = read_elsewhere(env, tmp_path / "reader", """
+        import json
+        from headwater import Flow, namespace
+        namespace(None)
+        run = Flow("DeployConfigFlow").latest_run
+        print(json.dumps({"ok": run.successful, "result": run["end"].task["result"].data,
+                          "settings": dict(run["start"].task["settings"].data),
+                          "tags": sorted(run.system_tags)}))
+    """)
+    assert value["ok"] is True
+    assert value["result"] == {"greeting": "from-create", "token": SECRET, "env": "from-create",
+                               "alpha": 7, "project": "made", "end_greeting": "from-create"}
+    assert value["settings"] == CREATE_CONFIG  # the run records the configs it used
+    assert "project:made" in value["tags"]
+
+
+def test_executor_options_at_create_are_refused_naming_them(tmp_path):
+    """`--executor dask` (or one of its options) before `create` would be dropped: the
+    orchestrator runs a deployed run's tasks. Refused, naming the option and the fix."""
+    env = hermetic_env({"HEADWATER_DATASTORE_ROOT": str(tmp_path / "ds")})
+    for option in (("--executor", "dask"), ("--dask-address", "tcp://127.0.0.1:1"),
+                   ("--progress", "lines")):
+        proc = subprocess.run([sys.executable, str(FLOWS / "linear_flow.py"), *option,
+                               "argo-workflows", "create", "--only-json"], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode != 0 and not proc.stdout, option
+        assert f"{option[0]} does not apply to the deployment of flow DeployLinearFlow" \
+            in proc.stderr, proc.stderr
+        assert f"drop {option[0]}" in proc.stderr
+        assert "Traceback" not in proc.stderr
+
+
+def test_max_workers_is_the_workflows_parallelism_and_a_stray_event_source_is_noted(tmp_path):
+    """`create --max-workers 3` (Metaflow's option) bounds the pods of a run at once; an
+    `--event-source` for a flow that listens to no event is said to be unused, not dropped
+    without a word."""
+    from hera.workflows.models import WorkflowTemplate
+
+    env = {"HEADWATER_DATASTORE_ROOT": str(tmp_path / "ds")}
+    proc = subprocess.run([sys.executable, str(FLOWS / "linear_flow.py"), "argo-workflows",
+                           "create", "--only-json", "--max-workers", "3", "--event-source",
+                           "team-events"], cwd=tmp_path, env=hermetic_env(env),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    template = json.loads(proc.stdout)
+    _roundtrip(WorkflowTemplate, template)
+    assert template["spec"]["parallelism"] == 3
+    assert "--event-source team-events is unused: flow DeployLinearFlow has no @trigger" \
+        in proc.stderr
+    assert "parallelism" not in _create("linear_flow.py", env, tmp_path)[0]["spec"]
+
+
+_INCLUDE_FLOW = """
+from headwater import FlowSpec, IncludeFile, step
+
+class IncludeDeployFlow(FlowSpec):
+    data = IncludeFile("data", default="data.txt")
+
+    @step
+    def start(self):
+        self.got = self.data
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    IncludeDeployFlow()
+"""
+
+
+def test_an_include_files_default_is_read_at_create_for_every_deployed_run(tmp_path):
+    """An IncludeFile's default file is on the deploying machine, not in the pods (each run's
+    start used to fail looking for it there): `create` reads it, as Metaflow uploads it, and
+    keeps the content in the datastore; a run given no value uses it. Missing at create, it is
+    refused there, naming the parameter."""
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "include_flow.py").write_text(_INCLUDE_FLOW)
+    (code / "data.txt").write_text("rows from the deploying machine\n")
+    env = {"HEADWATER_DATASTORE_ROOT": str(tmp_path / "ds")}
+    proc = subprocess.run([sys.executable, "include_flow.py", "argo-workflows", "create",
+                           "--only-json"], cwd=code, env=hermetic_env(env), capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "rows from the deploying machine" not in proc.stdout
+    pod = tmp_path / "pod"
+    pod.mkdir()  # no data.txt here
+    Walk(json.loads(proc.stdout), "inc-1", {}, hermetic_env(), pod).run()
+    value = read_elsewhere(env, tmp_path / "reader", """
+        import json
+        from headwater import Flow, namespace
+        namespace(None)
+        run = Flow("IncludeDeployFlow").latest_run
+        print(json.dumps([run.successful, run["start"].task["got"].data]))
+    """)
+    assert value == [True, "rows from the deploying machine\n"]
+    elsewhere = subprocess.run([sys.executable, str(code / "include_flow.py"), "argo-workflows",
+                                "create", "--only-json"], cwd=pod, env=hermetic_env(env),
+                               capture_output=True, text=True, timeout=120)
+    assert elsewhere.returncode == 1 and not elsewhere.stdout
+    assert "the default of IncludeFile 'data' of flow IncludeDeployFlow is read at create" \
+        in elsewhere.stderr
+    assert "Traceback" not in elsewhere.stderr

@@ -350,3 +350,75 @@ def test_a_deployed_name_no_run_could_be_tagged_with_is_refused_at_create(name, 
     with pytest.raises(DeployError, match="--name") as err:
         build_plan(Nested, settings, orchestrator="airflow", store_code=False, name=name)
     assert err.value.fix
+
+
+def test_deployed_values_keep_small_and_large_configs_pinned_under_a_key_that_hides_them(
+        tmp_path):
+    """The configs `create` resolved go to the datastore: a small value inside the document, a
+    large one in a blob of its own, both pinned (no run refers to them until the deployment
+    first runs); the document's key is not a function of the values (a nonce), so a manifest
+    holding it tells nothing about a small secret."""
+    from headwater.exceptions import HeadwaterException
+    from headwater.flow.config import ConfigValue
+    from headwater.runtime.deployed_values import load_deployed_values, save_deployed_values
+    from headwater.store import open_datastore
+
+    small = ConfigValue({"token": "hunter2"})
+    large = ConfigValue({"rows": [f"row {i:04d} " * 4 for i in range(200)]})
+    with open_datastore(str(tmp_path / "ds")) as store:
+        key = save_deployed_values(store, "F", {"small": small, "large": large},
+                                   {"data": "included text"})
+        again = save_deployed_values(store, "F", {"small": small, "large": large},
+                                     {"data": "included text"})
+        assert key != again
+        kept = load_deployed_values(store, key, "F")
+        assert kept.configs["small"].inline is not None
+        assert kept.configs["large"].inline is None
+        pins = {p.name for p in (tmp_path / "ds" / "pins").iterdir()}
+        assert {key, kept.configs["large"].key} <= pins
+        assert store.load_artifact(kept.configs["large"], name="large", where="F") == large
+        assert store.load_artifact(kept.configs["small"], name="small", where="F") == small
+        assert store.load_artifact(kept.defaults["data"], name="data", where="F") == \
+            "included text"
+        junk = store.save_bytes(b'{"format": "other"}').key
+        with pytest.raises(HeadwaterException, match="configs of the deployed flow F") as err:
+            load_deployed_values(store, junk, "F")
+        assert "re-create the deployment" in (err.value.fix or "")
+    assert "hunter2" not in key
+
+
+def test_the_plan_is_built_with_the_configs_given_to_create(tmp_path):
+    """`--config-value` at create decides @project's name, @schedule's cron and the step
+    policies the deployment compiles; a parameter default read from a config is left for the
+    start task (no config value copied into the document)."""
+    from headwater import Config, Parameter, config_expr, project, resources, schedule
+    from headwater.deployers.plan import build_plan
+    from headwater.runtime.configs import ConfigSources
+    from headwater.settings import Settings
+
+    @project(name=config_expr("cfg.project"))
+    @schedule(cron=config_expr("cfg.cron"), timezone=config_expr("cfg.zone"))
+    class ConfiguredPlanFlow(FlowSpec):
+        cfg = Config("cfg", default_value={"project": "p", "cron": "0 1 * * *", "zone": "UTC",
+                                           "cpu": 1, "alpha": 1})
+        alpha = Parameter("alpha", default=config_expr("cfg.alpha"))
+
+        @resources(cpu=config_expr("cfg.cpu"))
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    given = ('{"project": "given", "cron": "7 3 * * 1", "zone": "Europe/Paris", "cpu": 5, '
+             '"alpha": 9}')
+    settings = Settings.resolve(datastore_root=str(tmp_path / ".headwater"))
+    plan = build_plan(ConfiguredPlanFlow, settings, orchestrator="argo-workflows",
+                      store_code=False, configs=ConfigSources(values=(("cfg", given),)))
+    assert plan.name == f"given.user.{plan.username}.ConfiguredPlanFlow"
+    assert plan.schedule == {"cron": "7 3 * * 1", "timezone": "Europe/Paris"}
+    assert plan.policies["start"].resources["cpu"] == 5
+    assert [(p.name, p.default) for p in plan.parameters] == [("alpha", "")]
+    assert plan.configs_key == ""  # nothing stored without store_code

@@ -11,19 +11,35 @@ from headwater.cli.errors import handle_errors
 def _plan(ctx: click.Context, orchestrator: str, tags: tuple[str, ...] = (),
           name: str | None = None, with_specs: tuple[str, ...] = (),
           store_code: bool = True):  # noqa: ANN202 - a DeployPlan, imported lazily
-    from headwater.deployers.plan import build_plan
+    from headwater.deployers.plan import build_plan, refuse_run_only_options
 
     root = ctx.find_root().obj
     choice = root["branch"]
+    refuse_run_only_options(flow_class_of(ctx).__name__, orchestrator,
+                            root.get("typed_run_options", ()))
     plan = build_plan(flow_class_of(ctx), settings_of(ctx), orchestrator=orchestrator,
                       branch=choice.branch, production=choice.production, tags=tags, name=name,
                       with_specs=(*root.get("with", ()), *with_specs),
-                      environment=root.get("environment") or "local", store_code=store_code)
-    for line in plan.notes:
-        click.echo(line, err=True)
+                      environment=root.get("environment") or "local", store_code=store_code,
+                      configs=root.get("configs"))
     return plan
 
 
+def _notes(plan) -> None:  # noqa: ANN001 - a DeployPlan, imported lazily
+    for line in plan.notes:
+        click.echo(line, err=True)
+
+
+def _say(ctx: click.Context, line: str) -> None:
+    """The closing line of ``create``; ``--quiet`` leaves it out (errors and notes still show)."""
+    if not ctx.find_root().obj.get("quiet"):
+        click.echo(line)
+
+
+_MAX_WORKERS = click.option("--max-workers", type=click.IntRange(min=1), default=None,
+                            help="Tasks of a deployed run running at once (Argo: the Workflow's "
+                            "parallelism; Airflow: the DAG's max_active_tasks). Default: the "
+                            "orchestrator's.")
 _WITH = click.option("--with", "with_specs", multiple=True, metavar="DECORATOR",
                      help="Add a decorator to every step of the deployed flow, as `run --with` "
                      "does (e.g. retry, catch, 'retry:times=3'); repeatable.")
@@ -51,6 +67,7 @@ def argo_workflows() -> None:
 @click.option("--tag", "tags", multiple=True, help="Tag every run of the deployment.")
 @click.option("--name", default=None, help="Deployed name (default: the flow's, or @project's).")
 @_WITH
+@_MAX_WORKERS
 @click.option("--deployer-attribute-file", default=None, hidden=True,
               help="Write what was deployed here, as JSON (for the Deployer API).")
 @click.pass_context
@@ -58,14 +75,16 @@ def argo_workflows() -> None:
 def create(ctx: click.Context, only_json: bool, image: str | None, k8s_namespace: str | None,
            service_account: str | None, secrets: tuple[str, ...], event_source: str,
            events_url: str | None, tags: tuple[str, ...], name: str | None,
-           with_specs: tuple[str, ...], deployer_attribute_file: str | None) -> None:
+           with_specs: tuple[str, ...], max_workers: int | None,
+           deployer_attribute_file: str | None) -> None:
     from headwater.deployers.argo.compile import ArgoOptions, compile_all, to_json
 
     plan = _plan(ctx, "argo-workflows", tags, name, with_specs)
     options = ArgoOptions(namespace=k8s_namespace, service_account=service_account,
                           secrets=secrets, event_source=event_source, events_url=events_url,
-                          **({"image": image} if image else {}))
+                          max_workers=max_workers, **({"image": image} if image else {}))
     docs = compile_all(plan, options)
+    _notes(plan)
     _attributes(deployer_attribute_file, plan, "argo-workflows", manifests=docs,
                 deployed_name=docs[0]["metadata"]["name"], namespace=k8s_namespace)
     if only_json:
@@ -74,7 +93,7 @@ def create(ctx: click.Context, only_json: bool, image: str | None, k8s_namespace
     from headwater.deployers.argo.cluster import apply
 
     for line in apply(docs, k8s_namespace):
-        click.echo(f"Deployed {line}")
+        _say(ctx, f"Deployed {line}")
 
 
 def _template_name(ctx: click.Context, name: str | None) -> str:
@@ -82,7 +101,9 @@ def _template_name(ctx: click.Context, name: str | None) -> str:
 
     if name is not None:
         return name
-    return deployed_name(_plan(ctx, "argo-workflows", store_code=False))
+    plan = _plan(ctx, "argo-workflows", store_code=False)
+    _notes(plan)
+    return deployed_name(plan)
 
 
 @argo_workflows.command(help="Start a run of the deployed flow now.")
@@ -140,27 +161,36 @@ def airflow() -> None:
 @click.option("--tag", "tags", multiple=True, help="Tag every run of the deployment.")
 @click.option("--name", default=None, help="The DAG id (default: the flow's, or @project's).")
 @_WITH
+@_MAX_WORKERS
 @click.option("--deployer-attribute-file", default=None, hidden=True,
               help="Write what was deployed here, as JSON (for the Deployer API).")
 @click.pass_context
 @handle_errors
 def airflow_create(ctx: click.Context, out: str, operator: str, image: str | None,
                    k8s_namespace: str | None, python: str | None, tags: tuple[str, ...],
-                   name: str | None, with_specs: tuple[str, ...],
+                   name: str | None, with_specs: tuple[str, ...], max_workers: int | None,
                    deployer_attribute_file: str | None) -> None:
     import os
 
-    from headwater.deployers.airflow.compile import AirflowOptions, dag_file, dag_id
+    from headwater.deployers.airflow.compile import (
+        AirflowOptions,
+        dag_file,
+        dag_id,
+        refuse_other_operators_options,
+    )
 
+    refuse_other_operators_options(flow_class_of(ctx).__name__, operator, image=image,
+                                   namespace=k8s_namespace, python=python)
     plan = _plan(ctx, "airflow", tags, name, with_specs)
-    options = AirflowOptions(operator=operator, namespace=k8s_namespace,
+    options = AirflowOptions(operator=operator, namespace=k8s_namespace, max_workers=max_workers,
                              **({"image": image} if image else {}),
                              **({"python": python} if python else {}))
     text = dag_file(plan, options)
+    _notes(plan)
     _write_dag(out, text)
     _attributes(deployer_attribute_file, plan, "airflow", deployed_name=dag_id(plan),
                 dag_file=os.path.abspath(out))
-    click.echo(f"Wrote the Airflow DAG {dag_id(plan)!r} to {out}.")
+    _say(ctx, f"Wrote the Airflow DAG {dag_id(plan)!r} to {out}.")
 
 
 def _write_dag(out: str, text: str) -> None:

@@ -35,13 +35,15 @@ from headwater.cli.errors import handle_errors
 @click.option("--with", "with_specs", multiple=True, help="A decorator `create --with` added.")
 @click.option("--flow-options", "flow_options_json", default="",
               help="The flow decorators' options at create, as JSON.")
+@click.option("--configs", "configs_key", default="",
+              help="The datastore key of the configs create resolved (start only).")
 @handle_errors
 def deployed_task(step: str, task_id: str, run_key: str, code_json: str,
                   datastore_root: str | None, metadata: str | None,
                   params: tuple[tuple[str, str], ...], tags: tuple[str, ...], deployment: str,
                   orchestrator: str, branch: str | None, production: bool, trigger_json: str,
                   output_dir: str | None, with_specs: tuple[str, ...],
-                  flow_options_json: str) -> None:
+                  flow_options_json: str, configs_key: str) -> None:
     from headwater.runtime.deployed import DeployedTask, run_deployed_task
     from headwater.runtime.packaged_task import load_task_flow
     from headwater.settings import Settings
@@ -56,7 +58,7 @@ def deployed_task(step: str, task_id: str, run_key: str, code_json: str,
         step=step, task_id=task_id, run_key=run_key, params=dict(params), tags=tags,
         deployment=deployment, orchestrator=orchestrator, branch=branch, production=production,
         trigger=_events(trigger_json), code=code, output_dir=output_dir,
-        with_specs=with_specs,
+        with_specs=with_specs, configs_key=configs_key,
         flow_options=json.loads(flow_options_json) if flow_options_json else None)
     result = run_deployed_task(flow_cls, graph, store, settings, task)
     if not result.ok:

@@ -76,6 +76,10 @@ def build_cli(flow_cls: type) -> click.Group:
         from headwater.runtime.project import BranchChoice
 
         _give_flow_options(ctx, flow_cls, backend_values)
+        # Options that only shape a run this process schedules: a deployment refuses them when
+        # they were typed (see cli/deploy_cmds.py), rather than dropping them.
+        typed = tuple(key for key in ("progress", *backend_values)
+                      if ctx.get_parameter_source(key) == click.core.ParameterSource.COMMANDLINE)
         if datastore != "local":
             datastore_root = _datastore_root(datastore, datastore_root)
         ctx.obj = {
@@ -83,6 +87,7 @@ def build_cli(flow_cls: type) -> click.Group:
             "settings_args": (datastore_root, metadata),
             "quiet": quiet,
             "progress": progress,
+            "typed_run_options": typed,
             "with": with_decorators,
             "configs": ConfigSources(tuple(config_files), tuple(config_values)),
             "branch": BranchChoice(branch, production),

@@ -88,6 +88,7 @@ def root_obj(flow_cls: type) -> dict[str, Any] | None:
         "settings_args": (None, None),
         "quiet": False,
         "progress": "auto",
+        "typed_run_options": (),
         "with": (),
         "configs": ConfigSources((), ()),
         "branch": BranchChoice(None, False),

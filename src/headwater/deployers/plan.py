@@ -2,9 +2,12 @@
 
 The plan checks the graph, refuses the shapes an orchestrator DAG cannot express (loops), groups
 the steps by the foreach they run in (each foreach body becomes a sub-DAG mapped over the items),
-resolves each step's policy (@retry, @timeout, @resources, @environment), renders the parameters'
-defaults as text, reads @schedule / @trigger / @trigger_on_finish, and stores the code package in
-the datastore: the deployed tasks download it from there, so the image needs no flow code.
+resolves the configs given to ``create`` and, with them, each step's policy (@retry, @timeout,
+@resources, @environment), @project, @schedule / @trigger / @trigger_on_finish; renders the
+parameters' defaults as text, and stores the code package in the datastore: the deployed tasks
+download it from there, so the image needs no flow code. The configs' values (and IncludeFile
+defaults' contents) are stored there too, never in the compiled document
+(see runtime/deployed_values.py).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from headwater.graph import check_flow
 from headwater.graph.build import is_gang_decorator
 from headwater.graph.model import FOREACH, PARALLEL, SPLIT, SWITCH, Graph
 from headwater.redaction import without_password
+from headwater.runtime.configs import ConfigSources
 from headwater.settings import Settings, current_username
 
 TASK_MODULE = "headwater.cli.deployed_task_cmd"
@@ -59,6 +63,9 @@ class DeployPlan:
     # The options of Metaflow-style flow decorators as they stood at create (the command line,
     # else METAFLOW_<NAME>, else the default): every deployed task sees what a local run would.
     flow_options: dict[str, Any] = field(default_factory=dict)
+    # The key of the values `create` fixed (configs, IncludeFile defaults) in the datastore (see
+    # runtime/deployed_values.py): the start task records them as the run's; "" when none.
+    configs_key: str = ""
     notes: list[str] = field(default_factory=list)  # one-line notes for whoever runs create
 
     def task_args(self, step: str, task_id: str, run_key: str, orchestrator: str,
@@ -82,6 +89,8 @@ class DeployPlan:
             args += ["--branch", self.branch]
         if self.production:
             args.append("--production")
+        if self.configs_key and self.graph[step].is_start:
+            args += ["--configs", self.configs_key]
         if trigger:
             args += ["--trigger", trigger]
         if output_dir:
@@ -100,14 +109,17 @@ def public_metadata_url(url: str) -> str:
 def build_plan(flow_cls: type, settings: Settings, *, orchestrator: str, branch: str | None = None,
                production: bool = False, tags: tuple[str, ...] = (), name: str | None = None,
                store_code: bool = True, with_specs: tuple[str, ...] = (),
-               environment: str = "local") -> DeployPlan:
+               environment: str = "local", configs: ConfigSources | None = None) -> DeployPlan:
     """The plan for deploying ``flow_cls`` with the datastore and metadata of ``settings``.
 
     ``with_specs`` are `--with` decorators (every step gets them, in the compiled DAG and in each
     deployed task); ``environment`` is the `--environment` switch: with ``pypi`` / ``conda`` the
     steps' @pypi/@conda declarations are locked now and the locks travel with the deployment.
+    ``configs`` are `--config` / `--config-value`: resolved now, as `run` resolves them, they
+    decide every decorator option, @project name and @schedule the compiled DAG holds, and (with
+    ``store_code``) their values are stored in the datastore for every deployed run to use.
     """
-    from headwater.runtime.configs import config_scope, resolve_configs
+    from headwater.runtime.configs import launch_configs
     from headwater.runtime.launcher import step_policies
     from headwater.runtime.project import project_info
 
@@ -119,9 +131,10 @@ def build_plan(flow_cls: type, settings: Settings, *, orchestrator: str, branch:
     _refuse_loops(graph, orchestrator)
     _refuse_gangs(flow_cls, graph, orchestrator)
     user = current_username()
-    project = project_info(flow_cls, user, branch, production)
-    configs = config_scope(flow_cls, resolve_configs(flow_cls, (), ()))
-    policies = step_policies(flow_cls, graph, with_specs, configs)
+    resolved = launch_configs(flow_cls, configs or ConfigSources())
+    # Before @project is read: the flow's mutators (and --with ones) may add it or name it.
+    policies = step_policies(flow_cls, graph, with_specs, resolved.scope)
+    project = project_info(flow_cls, user, branch, production, resolved.scope)
     plan = DeployPlan(
         flow_name=flow_cls.__name__,
         name=name or (project.flow_name if project else flow_cls.__name__),
@@ -132,15 +145,65 @@ def build_plan(flow_cls: type, settings: Settings, *, orchestrator: str, branch:
         with_specs=tuple(with_specs), flow_options=_flow_options(flow_cls))
     if store_code:
         _lock_environments(plan, flow_cls, environment)
+        plan.configs_key = _store_values(flow_cls, settings, resolved.values, user,
+                                         resolved.scope)
     cached = sorted(step for step, policy in policies.items() if policy.cache)
     if cached:  # the cache is looked up by headwater's scheduler, which a deployment has not
         plan.notes.append(f"Note: @cache ({', '.join(cached)}) is ignored: every task of a "
                           "deployed run runs")
-    decorators = getattr(flow_cls, "_hw_flow_decorators", {})
+    decorators = _flow_decorators(flow_cls, resolved.scope)
     if "schedule" in decorators:
         plan.schedule = schedule_of(flow_cls.__name__, decorators["schedule"]["options"])
     plan.triggers = triggers_of(flow_cls.__name__, decorators)
     return plan
+
+
+def _flow_decorators(flow_cls: type, scope: Mapping[str, Any]) -> dict[str, Any]:
+    """@schedule / @trigger / @trigger_on_finish with any ``config_expr(...)`` option evaluated
+    against the configs `create` resolved (``@schedule(cron=config.cron)``), as Metaflow does."""
+    from headwater.flow.config import resolve_deferred
+
+    return {name: {**d, "options": resolve_deferred(dict(d.get("options") or {}), scope)}
+            for name, d in getattr(flow_cls, "_hw_flow_decorators", {}).items()}
+
+
+def _store_values(flow_cls: type, settings: Settings, configs: Mapping[str, Any], user: str,
+                  scope: Mapping[str, Any]) -> str:
+    """The configs' values and the IncludeFile defaults' contents go to the datastore, never into
+    the manifest or DAG file (they may hold credentials); the start task gets the key. Nothing to
+    keep: no key."""
+    defaults = _include_defaults(flow_cls, user, scope)
+    if not configs and not defaults:
+        return ""
+    from headwater.runtime.deployed_values import save_deployed_values
+    from headwater.store import open_datastore
+
+    with open_datastore(settings.datastore_root) as store:
+        return save_deployed_values(store, flow_cls.__name__, configs, defaults)
+
+
+def _include_defaults(flow_cls: type, user: str, scope: Mapping[str, Any]) -> dict[str, Any]:
+    """Each IncludeFile's default file, read now: it is on this machine, not in the pods (as
+    Metaflow uploads it at create). A missing file stops `create`, naming the parameter."""
+    from headwater.exceptions import ParameterError
+    from headwater.flow.parameters import flow_parameters
+
+    out = {}
+    for attr, param in flow_parameters(flow_cls).items():
+        if not param.is_include_file:
+            continue
+        default = param.resolve_default(flow_cls.__name__, user, scope)
+        if default is None:
+            continue
+        try:
+            out[attr] = param.convert(default)
+        except ParameterError as err:
+            raise DeployError(
+                f"the default of IncludeFile '{param.name}' of flow {flow_cls.__name__} is read "
+                f"at create, for every run of the deployment: {err.msg}",
+                fix="run create where the file is (the flow's folder), or give the parameter "
+                "another default") from None
+    return out
 
 
 def _flow_options(flow_cls: type) -> dict[str, Any]:
@@ -149,6 +212,27 @@ def _flow_options(flow_cls: type) -> dict[str, Any]:
     from headwater.decorators.lifecycle import flow_option_values
 
     return flow_option_values(flow_cls)
+
+
+def refuse_run_only_options(flow_name: str, orchestrator: str, typed: tuple[str, ...]) -> None:
+    """Top-level options that shape only a run this process schedules, typed before a
+    deployment command: the orchestrator runs the deployed tasks, so they would have no effect.
+    Refused, naming the option, rather than dropped. (``typed`` holds their parameter names, as
+    cli/flow_cli.py records them; set in the environment or a profile they are left alone.)"""
+    if not typed:
+        return
+    key = typed[0]
+    if key == "progress":
+        raise DeployError(
+            f"--progress does not apply to the deployment of flow {flow_name}: {orchestrator} "
+            "runs its tasks and shows their progress, not this command",
+            fix="drop --progress (watch the run in the orchestrator's UI, or with the client)")
+    flag = "--" + key.replace("_", "-")
+    raise DeployError(
+        f"{flag} does not apply to the deployment of flow {flow_name}: {orchestrator} runs "
+        "every task of a deployed run, not headwater's executors",
+        fix=f"drop {flag}; the deployed steps' @resources and the orchestrator's own options "
+        "(image, namespace, ...) say where they run")
 
 
 def _checked_tags(flow_name: str, tags: tuple[str, ...]) -> tuple[str, ...]:
@@ -298,12 +382,18 @@ def foreach_scopes(graph: Graph) -> dict[str, tuple[str, ...]]:
 
 
 def _parameters(flow_cls: type) -> list[DeployParameter]:
+    """Each parameter and its default as the orchestrator shows it. A default written as
+    ``config_expr(...)`` is left empty here: the start task evaluates it against the configs
+    `create` stored (the same value), so a config's value (a credential, perhaps) is not
+    copied into the manifest."""
+    from headwater.flow.config import ConfigExpr
     from headwater.flow.parameters import flow_parameters
 
     out = []
     for param in flow_parameters(flow_cls).values():
         default = param.default
-        if default is None or callable(default) or param.is_include_file:
+        if (default is None or callable(default) or isinstance(default, ConfigExpr)
+                or param.is_include_file):
             text = ""
         elif isinstance(default, str):
             text = default

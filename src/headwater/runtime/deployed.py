@@ -32,6 +32,7 @@ from headwater.decorators.registry import split_with, step_policy
 from headwater.decorators.transient import transient_names
 from headwater.environments.lock import step_lock
 from headwater.exceptions import HeadwaterException, NotFoundError
+from headwater.flow.parameters import flow_parameters
 from headwater.flow.trigger import Trigger
 from headwater.graph.model import FOREACH, PARALLEL, SPLIT, Graph
 from headwater.meta import open_metadata
@@ -47,6 +48,7 @@ from headwater.records import (
     was_caught,
 )
 from headwater.runtime.configs import config_scope, configs_from_refs, resolve_configs
+from headwater.runtime.deployed_values import load_deployed_values
 from headwater.runtime.parameters import resolve_parameters, store_parameters
 from headwater.runtime.project import project_info
 from headwater.runtime.scheduler import version_tags
@@ -106,6 +108,8 @@ class DeployedTask:
     # The flow decorators' options as `create` saw them; None for a deployment made before they
     # travelled with it (each task then reads METAFLOW_<NAME> or the default).
     flow_options: Mapping[str, Any] | None = None
+    # The datastore key of the values `create` fixed (start only; see deployed_values).
+    configs_key: str = ""
 
 
 def run_deployed_task(flow_cls: type, graph: Graph, store: Any, settings: Settings,
@@ -116,18 +120,20 @@ def run_deployed_task(flow_cls: type, graph: Graph, store: Any, settings: Settin
                             fix="re-deploy the flow: the deployed DAG and the code disagree")
     flow = flow_cls.__name__
     user = current_username()
-    project = project_info(flow_cls, user, task.branch, task.production)
     meta = open_metadata(settings.metadata_url)
     try:
         envs = deployed_environments(store, task.code)
-        run_id = (_register_run(meta, store, flow_cls, graph, task, user, project, envs)
+        # `create --with` decorators go on the steps before the mutators run, as at create.
+        extra_decorators = split_with(flow_cls, tuple(task.with_specs))
+        run_id = (_register_run(meta, store, flow_cls, graph, task, user, envs)
                   if graph[task.step].is_start else _find_run(meta, flow, task))
         run = meta.get_run(flow, run_id)
+        # The run's configs (those `create` resolved): every task of the run sees the same.
         scope = config_scope(flow_cls, configs_from_refs(flow_cls, run.params, store,
                                                          f"{flow}/{run_id}"))
-        parents, frames = _inputs(meta, graph, flow, run_id, task)
-        extra_decorators = split_with(flow_cls, tuple(task.with_specs))
         apply_mutators(flow_cls, scope)  # as at create: the flow was imported afresh here
+        project = project_info(flow_cls, user, task.branch, task.production, scope)
+        parents, frames = _inputs(meta, graph, flow, run_id, task)
         policy = step_policy(getattr(flow_cls, task.step), extra_decorators, scope)
         current = dict(project.current_fields() if project else {})
         events = task.trigger or _recorded_trigger(meta, flow, run_id, graph)
@@ -271,17 +277,34 @@ def _find_run(meta: Any, flow: str, task: DeployedTask) -> str:
 
 
 def _register_run(meta: Any, store: Any, flow_cls: type, graph: Graph, task: DeployedTask,
-                  user: str, project: Any, envs: dict[str, Any] | None = None) -> str:
-    """The run of ``task.run_key``: registered once; a retried start task finds it again."""
+                  user: str, envs: dict[str, Any] | None = None) -> str:
+    """The run of ``task.run_key``: registered once; a retried start task finds it again.
+
+    Its configs are those `create` resolved and stored (``task.configs_key``); a deployment
+    made before they travelled with it resolves them here, from their defaults."""
     flow = flow_cls.__name__
     rows = meta.list_runs(flow, tags=_run_lookup(task), limit=1)
     if rows:
         return rows[0].run_id
-    configs = resolve_configs(flow_cls, (), ())
+    where = f"{flow}/parameters"
+    if task.configs_key:
+        kept = load_deployed_values(store, task.configs_key, flow)
+        configs = configs_from_refs(flow_cls, kept.configs, store, f"the deployment of {flow}")
+        config_refs, defaults = kept.configs, kept.defaults
+    else:
+        configs = resolve_configs(flow_cls, (), ())
+        config_refs, defaults = store_parameters(configs, store, where), {}
     scope = config_scope(flow_cls, configs)
+    apply_mutators(flow_cls, scope)  # they may add parameters, @project
+    project = project_info(flow_cls, user, task.branch, task.production, scope)
     given = {k: v for k, v in task.params.items() if v != ""}
-    values = resolve_parameters(flow_cls, given, user, scope)
-    refs = store_parameters({**values, **configs}, store, f"{flow}/parameters")
+    # An IncludeFile given no value (nor HEADWATER_RUN_<NAME>) takes the content `create` read
+    # from its default file.
+    params = flow_parameters(flow_cls)
+    defaults = {attr: ref for attr, ref in defaults.items() if attr in params
+                and params[attr].name not in given and params[attr].env_default() is None}
+    values = resolve_parameters(flow_cls, given, user, scope, skip=tuple(defaults))
+    refs = {**store_parameters(values, store, where), **defaults, **config_refs}
     system = [_run_tag(task.run_key), f"user:{user}", *version_tags(),
               *([f"runtime:{task.orchestrator}"] if task.orchestrator else []),
               *([f"deployment:{task.deployment}", f"production:{task.deployment}"]

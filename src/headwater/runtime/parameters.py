@@ -17,12 +17,14 @@ class ParameterNotGivenError(ParameterError):
 
 
 def resolve_parameters(flow_cls: type, given: Mapping[str, Any], user: str,
-                       configs: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                       configs: Mapping[str, Any] | None = None,
+                       skip: tuple[str, ...] = ()) -> dict[str, Any]:
     """Values for every parameter, attribute name -> value.
 
     ``given`` maps parameter *names* to raw values (strings from the command line, or Python values
     from the API). Missing ones fall back to the environment (METAFLOW_RUN_X), then the default.
-    ``configs`` (the flow's config scope) evaluates a ``config_expr`` default.
+    ``configs`` (the flow's config scope) evaluates a ``config_expr`` default. The parameters whose
+    attribute names are in ``skip`` are left out (a deployed run has their values already).
     """
     flow_name = flow_cls.__name__
     values: dict[str, Any] = {}
@@ -34,6 +36,8 @@ def resolve_parameters(flow_cls: type, given: Mapping[str, Any], user: str,
             fix=f"known parameters: {', '.join(sorted(known)) or 'none'}",
         )
     for attr, param in flow_parameters(flow_cls).items():
+        if attr in skip:
+            continue
         deferred = isinstance(param.default, ConfigExpr)
         # A config_expr default is evaluated first: its value also gives the parameter its type.
         default = param.resolve_default(flow_name, user, configs) if deferred else None

@@ -39,6 +39,23 @@ class AirflowOptions:
     image: str = "python:3.11"
     namespace: str | None = None
     python: str = field(default_factory=lambda: sys.executable)
+    max_workers: int | None = None  # `--max-workers`: the DAG's max_active_tasks per run
+
+
+def refuse_other_operators_options(flow_name: str, operator: str, *, image: str | None,
+                                   namespace: str | None, python: str | None) -> None:
+    """``--image`` and ``--namespace`` are the pods' (``--operator kubernetes``), ``--python`` the
+    worker's interpreter (``--operator local``): given to the other operator, one would be
+    dropped from the DAG without a word. Refused, naming it."""
+    wrong = ([("--image", image), ("--namespace", namespace)] if operator == "local"
+             else [("--python", python)])
+    for flag, value in wrong:
+        if value is not None:
+            other = "kubernetes" if operator == "local" else "local"
+            raise DeployError(
+                f"{flag} of the Airflow deployment of flow {flow_name} applies to "
+                f"--operator {other}, and this DAG uses --operator {operator}",
+                fix=f"drop {flag}, or deploy with --operator {other}")
 
 
 def _ident(step: str) -> str:
@@ -163,7 +180,9 @@ def dag_file(plan: DeployPlan, options: AirflowOptions) -> str:
         "",
         f"with DAG(dag_id={dag_id(plan)!r}, schedule={schedule}, start_date={start},",
         f"         catchup=False, params={defaults!r}, tags=['headwater'],",
-        "         max_active_runs=16) as dag:",
+        "         max_active_runs=16"
+        + (f", max_active_tasks={options.max_workers}" if options.max_workers else "")
+        + ") as dag:",
     ]
     lines += _steps(plan, options)
     return "\n".join(lines) + "\n"

@@ -47,6 +47,7 @@ class ArgoOptions:
     event_source: str = "headwater-events"  # the Argo Events EventSource of @trigger
     python: str = "python"  # the interpreter in the image
     events_url: str | None = None  # Argo Events webhook the end task announces the run to
+    max_workers: int | None = None  # `--max-workers`: the Workflow's parallelism (pods at once)
 
 
 def compile_all(plan: DeployPlan, options: ArgoOptions) -> list[dict[str, Any]]:
@@ -57,6 +58,9 @@ def compile_all(plan: DeployPlan, options: ArgoOptions) -> list[dict[str, Any]]:
         docs.append(cron_workflow(plan, options))
     if plan.triggers:
         docs.append(sensor(plan, options))
+    elif options.event_source != ArgoOptions.event_source:
+        plan.notes.append(f"Note: --event-source {options.event_source} is unused: flow "
+                          f"{plan.flow_name} has no @trigger or @trigger_on_finish")
     option_sources = [("--image", options.image), ("the image's interpreter", options.python),
                       ("--events-url", options.events_url or ""),
                       ("--namespace", options.namespace or ""),
@@ -141,6 +145,8 @@ def workflow_template(plan: DeployPlan, options: ArgoOptions) -> dict[str, Any]:
                             "templates": templates}
     if options.service_account:
         spec["serviceAccountName"] = options.service_account
+    if options.max_workers is not None:
+        spec["parallelism"] = options.max_workers
     return {"apiVersion": API_VERSION, "kind": "WorkflowTemplate",
             "metadata": _metadata(plan, options, deployed_name(plan)), "spec": spec}
 
