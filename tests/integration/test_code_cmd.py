@@ -112,6 +112,11 @@ def test_diff_shows_the_working_folder_against_the_run(runs, tmp_path):
     assert "notes.txt" not in out + done.stderr
     # the working folder is read, never written
     assert _read(work, ["code_diff_flow.py"]) == {"code_diff_flow.py": FLOW_V2}
+    # from a folder that is not the flow's, nothing is compared, and the note says where to go
+    (tmp_path / "elsewhere").mkdir()
+    lost = _code("diff", runs["first"], cwd=tmp_path / "elsewhere", root=runs["root"])
+    assert lost.returncode == 0 and lost.stdout == ""
+    assert "None of the run's files are in the current directory" in lost.stderr
 
 
 def test_diff_runs_compares_the_second_run_with_the_first(runs, tmp_path):

@@ -4,6 +4,7 @@ carriage returns, odd names)."""
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import subprocess
@@ -53,10 +54,12 @@ def test_diff_folders_walks_the_run_side_only(tmp_path: Path) -> None:
     (base / "only_here.txt").write_text("data\n")
     (base / "pkg" / "folder.py").mkdir()  # a folder where the run has a file
     (run / "pkg" / "folder.py").write_text("z = 3\n")
+    os.mkfifo(base / "pkg" / "pipe.py")  # never opened: nothing writes to it
+    (run / "pkg" / "pipe.py").write_text("w = 4\n")
     found = diff_folders(str(base), str(run))
     assert [d.path for d in found.changed] == ["flow.py"]
     assert found.identical == ["same.py"]
-    assert found.missing == ["pkg/folder.py", "pkg/only_in_run.py"]
+    assert found.missing == ["pkg/folder.py", "pkg/only_in_run.py", "pkg/pipe.py"]
     assert found.text == found.changed[0].text
 
 

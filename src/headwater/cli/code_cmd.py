@@ -130,6 +130,9 @@ def _show(found: Any, base: str) -> None:
         _note(f"{path} is identical, skipping")
     for path in found.missing:
         _note(f"{path} not in {base}, skipping")
+    if found.missing and not found.changed and not found.identical:
+        _note(f"None of the run's files are in {base}: its paths are relative to the flow's "
+              "folder, so compare from there.")
     text = found.text
     if not text:
         return

@@ -87,11 +87,14 @@ def _files(folder: str) -> Iterator[str]:
 
 
 def _read_file(path: str) -> bytes | None:
-    """The bytes of the file at ``path``, or None when there is none (or a folder is there)."""
+    """The bytes of the file at ``path``, or None when no regular file is there (a folder, or a
+    pipe, which ``open`` would wait on for ever)."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
         with open(path, "rb") as handle:
             return handle.read()
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+    except (FileNotFoundError, NotADirectoryError):
         return None
 
 

@@ -87,8 +87,8 @@ def pull(pathspec: str, destination: str | None = None) -> str:
 
     A destination that exists (a folder, a file, a link, even a dangling one) is refused."""
     target = os.path.abspath(destination or default_pull_dir(pathspec))
-    _refuse_existing(target, pathspec, "--dir")
     code = package_of(pathspec)
+    _refuse_existing(target, pathspec, "--dir")
     parent = os.path.dirname(target)
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.", dir=parent)
