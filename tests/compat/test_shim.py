@@ -66,7 +66,7 @@ def test_running_shim_again_over_its_own_package_is_fine(tmp_path) -> None:
     assert again.returncode == 0, again.stderr
     assert init.read_text() == first
     assert sorted(p.name for p in (tmp_path / "metaflow").iterdir()) == [
-        "__init__.py", "cards.py", "client", "datastore", "decorators.py", "events.py",
+        "__init__.py", "cards.py", "client", "cmd", "datastore", "decorators.py", "events.py",
         "exception.py", "flowspec.py", "graph.py", "includefile.py", "lint.py",
         "metaflow_config.py", "metaflow_current.py", "metaflow_version.py",
         "multicore_utils.py", "packaging_sys.py", "plugins", "unbounded_foreach.py",
@@ -138,3 +138,30 @@ def test_a_folder_that_cannot_hold_the_shim_is_one_clear_error(tmp_path) -> None
     a_file.write_text("not a folder\n")
     _refused(_shim(str(a_file)), f"cannot write {a_file / 'metaflow'}")
     assert a_file.read_text() == "not a folder\n"
+
+
+def test_the_shim_serves_the_metaflow_command(tmp_path) -> None:
+    """``metaflow.cmd.main_cli:start`` is Metaflow's console script; through the shim it is
+    headwater's, with `code` among its commands, under ``python -m`` too."""
+    assert _shim(str(tmp_path / "shim")).returncode == 0
+    env = _env_with(str(tmp_path / "shim"))
+    done = subprocess.run([sys.executable, "-m", "metaflow.cmd.main_cli", "help"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "code" in done.stdout and "help" in done.stdout
+    listed = subprocess.run([sys.executable, "-c", "import sys; from metaflow.cmd.main_cli "
+                             "import start; sys.exit(start())", "code", "--help"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    for command in ("pull", "diff", "diff-runs", "patch"):
+        assert command in listed.stdout
+
+
+def test_the_alias_serves_the_metaflow_command_only_when_named() -> None:
+    code = ("import sys; from headwater.compat import alias; alias.install(); "
+            "assert 'headwater.cli.metaflow_cmd' not in sys.modules; "
+            "from metaflow.cmd.main_cli import start; print(start.name, sorted(start.commands))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["start", "['code',", "'help']"]
