@@ -63,6 +63,9 @@ SERVED: dict[str, str] = {
     "metaflow.metaflow_config": "headwater.compat.config_values",
     "metaflow.unbounded_foreach": "headwater.flow.unbounded",
     "metaflow.plugins.test_unbounded_foreach_decorator": "headwater.compat.ubf_test_names",
+    "metaflow.integrations": "headwater.compat.argo_events",
+    "metaflow.plugins.argo": "",
+    "metaflow.plugins.argo.argo_events": "headwater.compat.argo_events",
 }
 
 # Served modules whose names are partly found on use (a module ``__getattr__``): the names
@@ -73,7 +76,8 @@ DYNAMIC: frozenset[str] = frozenset({"metaflow", "metaflow.exception", "metaflow
 LAZY: frozenset[str] = frozenset(name for name in SERVED if name.startswith(
     ("metaflow.datastore.", "metaflow.plugins.datastores.")) and SERVED[name]) | {
     "metaflow.decorators", "metaflow.metaflow_config", "metaflow.unbounded_foreach",
-    "metaflow.plugins.test_unbounded_foreach_decorator"}
+    "metaflow.plugins.test_unbounded_foreach_decorator", "metaflow.integrations",
+    "metaflow.plugins.argo.argo_events"}
 """Served modules the in-process alias imports only when first used: the artifact-serializer
 registry and the plug-in decorators' bases have no business in a run that does not name them
 (a run's imports stay lean)."""
