@@ -153,3 +153,47 @@ def test_a_project_flow_names_its_project_and_branch_before_the_graph_check(tmp_
     done = _run(tmp_path, tripwire, "proj.py", code, "run", env={"METAFLOW_BRANCH": "feat"})
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Project: demo_project, Branch: test.feat" in done.stdout + done.stderr
+
+
+def test_get_cards_of_a_task_without_any_card_raises_as_metaflow_does(tmp_path, tripwire,
+                                                                      client):
+    # config-examples' GitInfoFlow has a card on `start` only; reading every task's cards as
+    # Metaflow's client does raises CardNotPresentException for `end` (code written for Metaflow
+    # catches it to skip the task). headwater gave an empty container, so such code then failed
+    # on `cards[0]` or silently skipped differently.
+    done = _run(tmp_path, tripwire, "cardflow.py", """
+        from metaflow import FlowSpec, card, current, step
+        from metaflow.cards import Markdown
+
+        class OneCardFlow(FlowSpec):
+            @card(type="blank", id="info")
+            @step
+            def start(self):
+                current.card["info"].append(Markdown("# Deployment info"))
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+    """, "run")
+    assert done.returncode == 0, done.stdout + done.stderr
+    client()
+    from headwater import Flow
+    from headwater.compat.card_exception import CardNotPresentException  # Metaflow's path
+    from headwater.compat.cards import get_cards  # metaflow.cards
+
+    run = Flow("OneCardFlow").latest_run
+    found = {}
+    for step in run:
+        try:
+            found[step.id] = [(c.type, c.id) for c in get_cards(step.task)]
+        except CardNotPresentException as exc:
+            found[step.id] = str(exc)
+    assert found["start"] == [("blank", "info")]
+    assert "OneCardFlow/1/end/2" in found["end"] and "@card" in found["end"]  # names the fix
+    assert len(get_cards(run["start"].task, id="other")) == 0  # a filter matching none: empty
+    listed = subprocess.run(headwater_argv("card", "list", str(tmp_path / "cardflow.py")),
+                            cwd=tmp_path, env={**os.environ, "PYTHONPATH": tripwire},
+                            capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0, listed.stdout + listed.stderr  # `card list` still lists
+    assert "OneCardFlow/1/start/1" in listed.stdout
