@@ -24,7 +24,7 @@ def _run(tmp_path, tripwire, name: str, code: str, *args: str,
     flow.write_text(textwrap.dedent(code))
     full = {k: v for k, v in os.environ.items()
             if not k.startswith(("METAFLOW_ARGO", "HEADWATER_EVENTS", "ARGO_WORKFLOW"))}
-    full.update(PYTHONPATH=tripwire, **(env or {}))
+    full.update({"PYTHONPATH": tripwire, **(env or {})})
     return subprocess.run(headwater_argv(*args[:1], str(flow), *args[1:]), cwd=tmp_path,
                           env=full, capture_output=True, text=True, timeout=180)
 
@@ -197,3 +197,62 @@ def test_get_cards_of_a_task_without_any_card_raises_as_metaflow_does(tmp_path, 
                             capture_output=True, text=True, timeout=120)
     assert listed.returncode == 0, listed.stdout + listed.stderr  # `card list` still lists
     assert "OneCardFlow/1/start/1" in listed.stdout
+
+
+HTML_CARD_TYPE = """
+from metaflow.plugins.cards.card_modules.card import MetaflowCard
+
+
+class RawHTMLCard(MetaflowCard):
+    ALLOW_USER_COMPONENTS = True
+    RUNTIME_UPDATABLE = True
+    type = "raw_html"
+
+    def __init__(self, options={"attribute": "html"}, **kwargs):
+        self._attr = options.get("attribute", "html")
+
+    def render(self, task):
+        user = getattr(self, "runtime_data", {}).get("user")
+        if self._attr in task:
+            return str(task[self._attr].data)
+        if user:
+            return user["html"]
+        return "<p>nothing given</p>"
+
+
+CARDS = [RawHTMLCard]
+"""
+
+
+def test_a_card_package_written_against_metaflows_card_module_path_renders(tmp_path, tripwire,
+                                                                           client):
+    # metaflow-card-html (and obproject's highlight card) import MetaflowCard from
+    # metaflow.plugins.cards.card_modules.card, and read runtime_data["user"]: what the step
+    # last passed to current.card.refresh(data). The module did not exist (the card type failed
+    # to load) and runtime_data was never set.
+    package = tmp_path / "ext" / "metaflow_extensions" / "card_rawhtml" / "plugins" / "cards"
+    (package / "rawhtml").mkdir(parents=True)
+    (package / "rawhtml" / "__init__.py").write_text(HTML_CARD_TYPE)
+    done = _run(tmp_path, tripwire, "htmlflow.py", """
+        from metaflow import FlowSpec, card, current, step
+
+        class HTMLFlow(FlowSpec):
+            @card(type="raw_html", options={"attribute": "page"})
+            @step
+            def start(self):
+                self.page = "<h1 style='color: blue'>Hello World</h1>"
+                self.next(self.end)
+
+            @card(type="raw_html")
+            @step
+            def end(self):
+                current.card.refresh({"html": "<p>from refresh</p>"})
+    """, "run", env={"PYTHONPATH": os.pathsep.join([tripwire, str(tmp_path / "ext")])})
+    assert done.returncode == 0, done.stdout + done.stderr
+    client()
+    from headwater import Flow
+    from headwater.cards import get_cards
+
+    run = Flow("HTMLFlow").latest_run
+    assert get_cards(run["start"].task)[0].get() == "<h1 style='color: blue'>Hello World</h1>"
+    assert get_cards(run["end"].task)[0].get() == "<p>from refresh</p>"

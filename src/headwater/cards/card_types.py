@@ -30,6 +30,9 @@ class MetaflowCard:
     type: ClassVar[str] = ""
     ALLOW_USER_COMPONENTS: ClassVar[bool] = False
     RUNTIME_UPDATABLE: ClassVar[bool] = False
+    # Set before each render, as Metaflow does: {"user": the step's last
+    # current.card.refresh(data), "render_seq": ..., "mode": "render" | "render_runtime", ...}.
+    runtime_data: dict[str, Any] | None = None
 
     def __init__(self, options: dict[str, Any] | None = None, components: list[Any] | None = None,
                  graph: Any = None, flow: Any = None, **kwargs: Any) -> None:
