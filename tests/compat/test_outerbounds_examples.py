@@ -256,3 +256,69 @@ def test_a_card_package_written_against_metaflows_card_module_path_renders(tmp_p
     run = Flow("HTMLFlow").latest_run
     assert get_cards(run["start"].task)[0].get() == "<h1 style='color: blue'>Hello World</h1>"
     assert get_cards(run["end"].task)[0].get() == "<p>from refresh</p>"
+
+
+TEMPLATE_CARD_TYPE = """
+import json
+import os
+
+from metaflow.cards import MetaflowCard
+
+TEMPLATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "base.html")
+
+
+class TemplateCard(MetaflowCard):
+    ALLOW_USER_COMPONENTS = True
+    RUNTIME_UPDATABLE = True
+    type = "templated"
+
+    def _html(self, user):
+        chevron = self._get_mustache()
+        with open(TEMPLATE) as f:
+            return chevron.render(f, {"config-title": user.get("title", "none"),
+                                      "config-points": json.dumps(user.get("points", []))})
+
+    def render(self, task):
+        return self._html(self.runtime_data.get("user", {}))
+
+    def render_runtime(self, task, data):
+        return self._html(data.get("user", {}))
+
+
+CARDS = [TemplateCard]
+"""
+
+
+def test_a_card_type_fills_its_template_with_the_mustache_engine_and_refresh_data(
+        tmp_path, tripwire, client):
+    # dynamic-card-examples' custom card (metaflow-card-scatter3d) renders a template with
+    # self._get_mustache() and the data of the step's last current.card.refresh(data); neither
+    # existed, so its card was an error page.
+    package = tmp_path / "ext" / "metaflow_extensions" / "tpl" / "plugins" / "cards" / "tpl"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(TEMPLATE_CARD_TYPE)
+    (package / "base.html").write_text(
+        "<html><h1>{{{config-title}}}</h1><script>var p = {{{config-points}}};</script></html>")
+    done = _run(tmp_path, tripwire, "scatter.py", """
+        from metaflow import FlowSpec, card, current, step
+
+        class ScatterLikeFlow(FlowSpec):
+            @card(type="templated")
+            @step
+            def start(self):
+                for epoch in (1, 2, 3):
+                    current.card.refresh({"title": f"Epoch {epoch}/3",
+                                          "points": [[epoch, 0, 1]]})
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+    """, "run", env={"PYTHONPATH": os.pathsep.join([tripwire, str(tmp_path / "ext")])})
+    assert done.returncode == 0, done.stdout + done.stderr
+    client()
+    from headwater import Flow
+    from headwater.cards import get_cards
+
+    page = get_cards(Flow("ScatterLikeFlow").latest_run["start"].task)[0].get()
+    assert page == "<html><h1>Epoch 3/3</h1><script>var p = [[3, 0, 1]];</script></html>"

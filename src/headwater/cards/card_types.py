@@ -54,6 +54,13 @@ class MetaflowCard:
         """The card while the task runs (live cards); the final render by default."""
         return self.render(task)
 
+    def _get_mustache(self) -> Any:
+        """A Mustache engine (``.render(template, data)``), as Metaflow gives card types: the
+        card packages published for it fill their HTML templates with it."""
+        from headwater.cards import mustache
+
+        return mustache
+
 
 def card_class(name: str) -> type[MetaflowCard]:
     """The card type called ``name``: defined by a subclass, or a ``card`` backend."""
