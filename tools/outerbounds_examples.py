@@ -80,7 +80,7 @@ _RUNTIME_LINES = re.compile(
     r"Pausing|Internal error)")
 
 
-_ERROR_LINES = re.compile(r"^(>|\s|[\w.]+(Error|Exception|MissingChild)\b|@catch:|\[KILLED|"
+_ERROR_LINES = re.compile(r"^(>|\s|[\w.]+(Error|Exception|MissingChild)\b|@catch|\[KILLED|"
                           r"Usage:|Try '|Error:|Invalid |  fix:|\w+ failed:|<flow )")
 _BIG_NUMBER = re.compile(r"\b\d{4,}\b")  # process ids, run ids
 
@@ -90,8 +90,15 @@ def printed_by_the_flow(text: str) -> list[str]:
     tracebacks and error reports (each runtime words and lays them out its own way; whether the
     play failed is compared by its exit status)."""
     kept = []
+    in_traceback = False
     for line in text.splitlines():
         body = _PREFIX.sub("", line)
+        if body.startswith(("Traceback", 'File "', ">")):
+            in_traceback = True
+        if in_traceback:  # until the error's own line or @catch's report ends it
+            in_traceback = not (_ERROR_NAME.match(body.lstrip("> "))
+                                or body.startswith("@catch"))
+            continue
         if body.strip() and not _RUNTIME_LINES.match(body) and not _ERROR_LINES.match(body):
             kept.append(_BIG_NUMBER.sub("N", body.rstrip()))
     return kept
@@ -107,7 +114,7 @@ def _extract(snapshot: str, rev: str, dest: Path, folders: list[str]) -> Path:
     return dest / "repo"
 
 
-_ERROR_NAME = re.compile(r"\b([A-Z]\w*(?:Error|Exception|NotFound|MissingChild))\b")
+_ERROR_NAME = re.compile(r"(?:[\w.]*\.)?\b([A-Z]\w*(?:Error|Exception|NotFound)|MissingChild)\b")
 
 
 def _last_error(text: str) -> str:
