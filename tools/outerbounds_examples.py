@@ -49,6 +49,13 @@ PLAYS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
         ("chapter-4", ("catchflow.py", "run")),
         ("chapter-4", ("process_demo.py", "run")),
         ("chapter-4", ("timeoutflow.py", "run")),
+        ("chapter-6", ("namespaceflow.py", "run")),
+        ("chapter-6", ("firstflow.py", "run")),
+        ("chapter-6", ("secondflow.py", "run")),
+        ("chapter-6", ("firstflow.py", "--production", "run")),
+        ("chapter-6", ("secondflow.py", "--production", "run")),
+        ("chapter-6", ("firstflow.py", "--branch", "testbranch", "run")),
+        ("chapter-6", ("secondflow.py", "--branch", "testbranch", "run")),
     ),
     "full-stack-ML-metaflow-tutorial": (
         ("flows/local", ("rf_flow.py", "run")),
