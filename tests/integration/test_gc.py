@@ -20,7 +20,7 @@ import pytest
 
 import servers
 from headwater import Flow, Run, namespace
-from headwater.cards import get_cards
+from headwater.cards import CardNotPresentException, get_cards
 from headwater.client import use_settings
 from headwater.exceptions import NotFoundError
 from headwater.maintenance import collect_garbage
@@ -110,7 +110,11 @@ def read_everything(pathspec: str, seed: str) -> int:
                 artifact.data  # loaded and verified against its content hash  # noqa: B018
                 count += 1
             assert isinstance(task.stdout, str) and isinstance(task.stderr, str)
-            for card in get_cards(task):
+            try:
+                cards = get_cards(task)
+            except CardNotPresentException:  # a task without @card, as with Metaflow
+                continue
+            for card in cards:
                 assert "<html" in card.get().lower()
     start = run["start"].task
     assert start.data.payload == unique(seed, "payload")

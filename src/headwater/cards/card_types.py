@@ -30,6 +30,9 @@ class MetaflowCard:
     type: ClassVar[str] = ""
     ALLOW_USER_COMPONENTS: ClassVar[bool] = False
     RUNTIME_UPDATABLE: ClassVar[bool] = False
+    # Set before each render, as Metaflow does: {"user": the step's last
+    # current.card.refresh(data), "render_seq": ..., "mode": "render" | "render_runtime", ...}.
+    runtime_data: dict[str, Any] | None = None
 
     def __init__(self, options: dict[str, Any] | None = None, components: list[Any] | None = None,
                  graph: Any = None, flow: Any = None, **kwargs: Any) -> None:
@@ -50,6 +53,13 @@ class MetaflowCard:
     def render_runtime(self, task: Any, data: dict[str, Any]) -> str:
         """The card while the task runs (live cards); the final render by default."""
         return self.render(task)
+
+    def _get_mustache(self) -> Any:
+        """A Mustache engine (``.render(template, data)``), as Metaflow gives card types: the
+        card packages published for it fill their HTML templates with it."""
+        from headwater.cards import mustache
+
+        return mustache
 
 
 def card_class(name: str) -> type[MetaflowCard]:

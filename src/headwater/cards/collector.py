@@ -36,6 +36,7 @@ class CardComponents:
         self._items: list[Any] = []
         self.components: dict[str | None, Any] = ComponentsById(self)
         self._refresh = refresh
+        self.user_data: Any = None  # the last ``refresh(data)``: the card's runtime_data["user"]
 
     def append(self, component: Any, id: str | None = None) -> None:
         self._items.append(component)
@@ -54,7 +55,10 @@ class CardComponents:
         self._items.clear()
         self.components.clear()
 
-    def refresh(self, *args: Any, **kwargs: Any) -> None:
+    def refresh(self, data: Any = None, force: bool = False) -> None:
+        """Re-render this card for viewers of the running task; ``data`` (JSON-able) reaches
+        the card type as ``runtime_data["user"]``, as in Metaflow."""
+        self.user_data = data
         self._refresh()
 
     def __iter__(self) -> Iterator[Any]:
@@ -144,10 +148,14 @@ class CardCollector:
     def clear(self) -> None:
         self._target().clear()
 
-    def refresh(self, *args: Any, **kwargs: Any) -> None:
-        """Re-render the default card for viewers of the running task (throttled)."""
+    def refresh(self, data: Any = None, force: bool = False) -> None:
+        """Re-render the default card for viewers of the running task (throttled); ``data`` is
+        handed to its card type as ``runtime_data["user"]``."""
         if self._default is not None:
-            self._refresh_one(self._default)
+            self._cards[self._default].refresh(data, force)
+
+    def user_data_of(self, index: int) -> Any:
+        return self._cards[index].user_data
 
     def _refresh_one(self, index: int) -> None:
         if self._live is None:

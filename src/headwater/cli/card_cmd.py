@@ -146,7 +146,7 @@ def get(ctx: click.Context, pathspec: str, file: str | None, card_id: str | None
 @handle_errors
 def list_cards(ctx: click.Context, pathspec: str | None, as_json: bool, json_file: str | None,
                card_id: str | None, card_type: str | None) -> None:
-    from headwater.client.cards import get_cards
+    from headwater.client.cards import select_cards, task_cards
 
     rows = []
     if pathspec is None:
@@ -155,7 +155,7 @@ def list_cards(ctx: click.Context, pathspec: str | None, as_json: bool, json_fil
     else:
         tasks = _tasks(ctx, pathspec)
     for task in tasks:
-        for index, found in enumerate(get_cards(task, id=card_id, type=card_type)):
+        for index, found in enumerate(select_cards(task_cards(task), card_id, card_type)):
             rows.append({"pathspec": task.pathspec, "index": index, "type": found.type,
                          "id": found.id, "hash": found.hash, "live": found.live,
                          "path": found.path})

@@ -182,11 +182,28 @@ class CardContainer:
 def get_cards(task: Task | str, id: str | None = None, type: str | None = None,
               follow_resumed: bool = True) -> CardContainer:
     """The cards of ``task`` (a client Task or a ``Flow/Run/Step/Task`` pathspec), optionally
-    only those with ``id`` or of ``type``. An empty container when there are none.
+    only those with ``id`` or of ``type``.
+
+    As with Metaflow, a task that has no card at all raises ``CardNotPresentException`` (code
+    written for Metaflow catches it to skip such tasks), while ``id``/``type`` matching none of
+    a task's cards gives an empty container.
 
     A resumed task's cards are the ones its origin made (they are copied with it), so
     ``follow_resumed`` changes nothing here; it is accepted for Metaflow's signature.
     """
+    cards = task_cards(task)
+    if not cards:
+        pathspec = task if isinstance(task, str) else task.pathspec
+        raise CardNotPresentException(
+            f"task {pathspec} has no card",
+            fix="add @card to the step (or run with --with card); `card list` shows the cards "
+                "of a run's tasks")
+    return select_cards(cards, id, type)
+
+
+def task_cards(task: Task | str) -> CardContainer:
+    """Every card of ``task``, an empty container when it has none (for callers that list many
+    tasks, such as ``card list``, where a task without cards is no error)."""
     if isinstance(task, str):
         task = Task(task, _namespace_check=False)
     elif not isinstance(task, Task):
@@ -198,8 +215,13 @@ def get_cards(task: Task | str, id: str | None = None, type: str | None = None,
     else:
         cards = [Card(task.pathspec, r["type"], r.get("id"), key=r["key"], size=r.get("size"))
                  for r in records or ()]
-    cards = [c for c in cards if (id is None or c.id == id) and (type is None or c.type == type)]
     return CardContainer(cards, origin_pathspec=row.origin_pathspec)
+
+
+def select_cards(cards: CardContainer, id: str | None, type: str | None) -> CardContainer:
+    """The cards of ``cards`` with ``id`` and of ``type`` (None: any)."""
+    kept = [c for c in cards if (id is None or c.id == id) and (type is None or c.type == type)]
+    return CardContainer(kept, origin_pathspec=cards.origin_pathspec)
 
 
 def _live_cards(pathspec: str) -> list[Card]:
@@ -216,7 +238,7 @@ def _live_cards(pathspec: str) -> list[Card]:
 def require_cards(task: Task | str, id: str | None = None,
                   type: str | None = None) -> CardContainer:
     """``get_cards``, raising CardNotPresentException (naming what was asked) when empty."""
-    cards = get_cards(task, id=id, type=type)
+    cards = select_cards(task_cards(task), id, type)
     if len(cards) == 0:
         pathspec = task if isinstance(task, str) else task.pathspec
         wanted = ", ".join(f"{k}={v!r}" for k, v in (("id", id), ("type", type)) if v)

@@ -28,6 +28,8 @@ SERVED: dict[str, str] = {
     "metaflow.plugins.cards": "",
     "metaflow.plugins.cards.exception": "headwater.compat.card_exception",
     "metaflow.plugins.cards.card_modules": "",
+    "metaflow.plugins.cards.card_modules.card": "headwater.compat.card_base",
+    "metaflow.plugins.cards.card_modules.components": "headwater.compat.cards",
     "metaflow.plugins.cards.card_modules.test_cards": "headwater.compat.test_cards",
     "metaflow.plugins.cards.card_modules.basic": "headwater.compat.card_basic",
     "metaflow.plugins.secrets": "headwater.compat.secrets_names",
@@ -66,6 +68,9 @@ SERVED: dict[str, str] = {
     # the `metaflow` console script (`metaflow = metaflow.cmd.main_cli:start`): `metaflow code`
     "metaflow.cmd": "",
     "metaflow.cmd.main_cli": "headwater.cli.metaflow_cmd",
+    "metaflow.integrations": "headwater.compat.argo_events",
+    "metaflow.plugins.argo": "",
+    "metaflow.plugins.argo.argo_events": "headwater.compat.argo_events",
 }
 
 # Served modules whose names are partly found on use (a module ``__getattr__``): the names
@@ -76,7 +81,9 @@ DYNAMIC: frozenset[str] = frozenset({"metaflow", "metaflow.exception", "metaflow
 LAZY: frozenset[str] = frozenset(name for name in SERVED if name.startswith(
     ("metaflow.datastore.", "metaflow.plugins.datastores.")) and SERVED[name]) | {
     "metaflow.decorators", "metaflow.metaflow_config", "metaflow.unbounded_foreach",
-    "metaflow.plugins.test_unbounded_foreach_decorator", "metaflow.cmd.main_cli"}
+    "metaflow.plugins.test_unbounded_foreach_decorator", "metaflow.cmd.main_cli",
+    "metaflow.integrations", "metaflow.plugins.cards.card_modules.card",
+    "metaflow.plugins.cards.card_modules.components", "metaflow.plugins.argo.argo_events"}
 """Served modules the in-process alias imports only when first used: the artifact-serializer
 registry and the plug-in decorators' bases have no business in a run that does not name them
 (a run's imports stay lean)."""

@@ -76,6 +76,7 @@ def run_flow(flow_cls: type, *, params: Mapping[str, Any], options: RunOptions,
                            resolved.scope)
     if project is not None:  # a parameter default may read current.project_name
         current._bind_launch(**project.current_fields())
+        _say_project(project, console)
     graph = _check(flow_cls, console)
     values = _resolved_parameters(flow_cls, params, resolved.scope)
     with _open_store(settings) as store:
@@ -141,6 +142,8 @@ def resume_flow(flow_cls: type, *, step: str | None, options: RunOptions, settin
         apply_mutators(flow_cls, resolved.scope)
         project = project_info(flow_cls, current_username(), branch.branch, branch.production,
                                resolved.scope)
+        if project is not None:
+            _say_project(project, console)
         return _execute(_Launch(flow_cls, graph, store, param_refs, resolved, project, executor,
                                 environment, origin.environments_json),
                         options, settings, console, step)
@@ -227,6 +230,11 @@ def _write_run_id(path: str, pathspec: str, run_id: str) -> None:
 def _announce(flow_cls: type, console: Console) -> None:
     console.say(f"headwater {__version__} executing {flow_cls.__name__} "
                 f"for user:{current_username()}")
+
+
+def _say_project(project: ProjectInfo, console: Console) -> None:
+    """Metaflow's line naming a @project flow's project and branch, before the graph check."""
+    console.say(f"Project: {project.project}, Branch: {project.branch}")
 
 
 def _check(flow_cls: type, console: Console) -> Graph:

@@ -29,6 +29,7 @@ class TaskCards:
         self.spec, self.graph, self.store = spec, graph, store
         self.decls: list[dict[str, Any]] = spec.extra["cards"]
         self.started = time.time()
+        self._renders = 0  # live renders so far: runtime_data["render_seq"]
         self.flow: Any = None
         self.state: Any = None
         self.collector = CardCollector(self.decls, [is_editable(d) for d in self.decls],
@@ -43,7 +44,10 @@ class TaskCards:
         if not getattr(card, "RUNTIME_UPDATABLE", False):
             return
         task = self._task_view("running", None, None)
-        text = render_html(decl, lambda: card.render_runtime(task, {}), self.spec.pathspec)
+        self._renders += 1
+        data = self._runtime_data(index, str(self._renders), "render_runtime")
+        card.runtime_data = data
+        text = render_html(decl, lambda: card.render_runtime(task, data), self.spec.pathspec)
         if text is not None:
             self.store.storage.put(live_key(self.spec.pathspec, index, decl),
                                    [text.encode("utf-8")])
@@ -56,6 +60,7 @@ class TaskCards:
         for index, decl in enumerate(self.decls):
             def render(decl: dict[str, Any] = decl, index: int = index) -> str:
                 card = make_card(decl, self.collector.components_of(index), self.graph, self.flow)
+                card.runtime_data = self._runtime_data(index, "final", "render")
                 return card.render(task)
 
             text = render_html(decl, render, self.spec.pathspec)
@@ -68,6 +73,13 @@ class TaskCards:
                     print(f"the card {index} of task {self.spec.pathspec} could not be saved: "
                           f"{exc}", file=sys.stderr)
         result.cards = records
+
+    def _runtime_data(self, index: int, seq: str, mode: str) -> dict[str, Any]:
+        """What Metaflow hands a card type as ``runtime_data`` (and ``render_runtime``'s
+        ``data``): the user's last ``refresh(data)`` under ``"user"``, and the render's kind."""
+        user = self.collector.user_data_of(index)
+        return {"user": user if user is not None else {}, "components": {}, "render_seq": seq,
+                "mode": mode}
 
     def _task_view(self, status: str, result: TaskResult | None,
                    finished_at: float | None) -> CardTask:
