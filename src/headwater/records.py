@@ -415,6 +415,11 @@ class TaskFailure(Record, slots=True):
         return self.traceback or f"{self.type_name}: {self.message}"
 
 
+# Facts in TaskResult.metadata that are headwater's bookkeeping about the attempt, not facts
+# about the task: task.metadata hides them, and a resume clone does not inherit them.
+INTERNAL_FACTS = frozenset({"catch-attempt", "trigger"})
+
+
 class TaskResult(Record, slots=True):
     """What a finished task reports back. The scheduler alone records it in metadata."""
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from headwater.client import _context, lineage, run_graph
 from headwater.meta.rows import FAILED, SUCCEEDED
+from headwater.records import INTERNAL_FACTS
 
 if TYPE_CHECKING:
     from headwater.client.core import Task
@@ -31,9 +32,6 @@ if TYPE_CHECKING:
 # task's MAX_FOREACH_PATH_LENGTH).
 _VALUE_CHARS = 30
 _PATH_CHARS = 256
-
-# Facts of the task's transition that are headwater's bookkeeping, not facts about the task.
-_INTERNAL = {"catch-attempt", "trigger"}
 
 # The run's system tags that Metaflow also records as facts of every task.
 _RUN_FACTS = ("user", "runtime", "python_version", "metaflow_version")
@@ -105,7 +103,7 @@ def task_metadata(task: Task, attempts: list[AttemptRow]) -> list[Metadata]:
     if lineage.is_control_task(row):  # Metaflow's mark of a num_parallel control task
         add("internal_task_type", "control_task", done)
     for name, value in ((row.transition or {}).get("metadata") or {}).items():
-        if name not in _INTERNAL:
+        if name not in INTERNAL_FACTS:
             add(name, value, done)
     records.sort(key=lambda m: m.created_at)
     return records
