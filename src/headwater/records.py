@@ -439,6 +439,11 @@ def was_caught(facts: dict | None) -> bool:
     return caught_attempt(facts) is not None or CAUGHT_CRASH_FACT in (facts or {})
 
 
+# Facts in TaskResult.metadata that are headwater's bookkeeping about the attempt, not facts
+# about the task: task.metadata hides them, and a resume clone does not inherit them.
+INTERNAL_FACTS = frozenset({CAUGHT_RAISE_FACT, CAUGHT_CRASH_FACT, "trigger"})
+
+
 class TaskResult(Record, slots=True):
     """What a finished task reports back. The scheduler alone records it in metadata."""
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from headwater.client import _context, lineage, run_graph
 from headwater.meta.rows import FAILED, SUCCEEDED
-from headwater.records import CAUGHT_CRASH_FACT, CAUGHT_RAISE_FACT
+from headwater.records import INTERNAL_FACTS
 
 if TYPE_CHECKING:
     from headwater.client.core import Task
@@ -32,9 +32,6 @@ if TYPE_CHECKING:
 # task's MAX_FOREACH_PATH_LENGTH).
 _VALUE_CHARS = 30
 _PATH_CHARS = 256
-
-# Facts of the task's transition that are headwater's bookkeeping, not facts about the task.
-_INTERNAL = {CAUGHT_RAISE_FACT, CAUGHT_CRASH_FACT, "trigger"}
 
 # The run's system tags that Metaflow also records as facts of every task.
 _RUN_FACTS = ("user", "runtime", "python_version", "metaflow_version")
@@ -109,7 +106,7 @@ def task_metadata(task: Task, attempts: list[AttemptRow]) -> list[Metadata]:
         add("internal_task_type", "control_task", done)
     facts = (row.transition or {}).get("metadata")
     for name, value in (facts.items() if isinstance(facts, dict) else ()):
-        if name not in _INTERNAL:
+        if name not in INTERNAL_FACTS:
             add(name, value, done)
     records.sort(key=lambda m: m.created_at)
     return records

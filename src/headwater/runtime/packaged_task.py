@@ -13,6 +13,7 @@ goes back to the caller. Nothing here touches metadata.
 
 from __future__ import annotations
 
+import os
 import pickle
 import sys
 from typing import Any
@@ -45,6 +46,7 @@ def run_payload(payload: bytes,
 
     task = pickle.loads(payload)
     spec = task["spec"]
+    _as_the_run(spec, task["root"])
     if loaded is not None and loaded[:2] == (task["root"], task["code"].get("key")):
         flow_cls, graph, store = loaded[2]
         return execute_task(flow_cls, graph, spec, store)
@@ -57,6 +59,19 @@ def run_payload(payload: bytes,
         print(result.failure.message, file=sys.stderr)
         return result
     return execute_task(flow_cls, graph, spec, store)
+
+
+def _as_the_run(spec: Any, root: str) -> None:
+    """Give this task process what a local task inherits from the launching one: the client
+    reads the run's datastore and metadata (``Task(current.pathspec)`` inside a step; a worker's
+    folder is not the flow's), and ``METAFLOW_USER`` is the run's user, as Metaflow's remote
+    tasks see it. Set in the environment, so processes the step starts see them too."""
+    where = (getattr(spec, "extra", None) or {}).get("current", {}).get("_hw_settings")
+    os.environ["HEADWATER_DATASTORE_ROOT"] = root
+    if where is not None and where[1]:
+        os.environ["HEADWATER_METADATA"] = str(where[1])
+    if getattr(spec, "username", ""):
+        os.environ["METAFLOW_USER"] = spec.username
 
 
 def _load_fix(exc: Exception) -> str:

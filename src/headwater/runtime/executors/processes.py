@@ -245,15 +245,12 @@ def _decode_result(task: Running, crash_hint: str = "") -> TaskResult:
         except Exception as err:  # noqa: BLE001 - a truncated result is a crash
             return TaskResult(failure=TaskFailure("TaskCrashed", f"unreadable task result ({err})"))
         if code < 0 and result.ok:
-            result.failure = TaskFailure("TaskKilled", f"killed by {_signal_name(-code)}")
+            result.failure = killed_after_finishing(-code)
         return result
     if code < 0:
-        msg = f"the task's process was killed by {_signal_name(-code)} before the step finished"
-        if -code in _NATIVE_CRASHES:
-            msg += crash_hint
-    else:
-        msg = (f"the task's process exited with code {code} before the step finished "
-               "(os._exit() or a crash in native code?)")
+        return died_by_signal(-code, "the task's process", crash_hint)
+    msg = (f"the task's process exited with code {code} before the step finished "
+           "(os._exit() or a crash in native code?)")
     return TaskResult(failure=TaskFailure("TaskCrashed", msg))
 
 
@@ -264,6 +261,23 @@ _SIGNAL_MEANING = {"SIGSEGV": "segmentation fault", "SIGBUS": "bus error",
 
 
 _NATIVE_CRASHES = {int(getattr(signal, name)) for name in _SIGNAL_MEANING if hasattr(signal, name)}
+
+
+def killed_after_finishing(number: int) -> TaskFailure:
+    """A task that sent its result and was then killed by signal ``number``."""
+    return TaskFailure("TaskKilled", f"killed by {_signal_name(number)}")
+
+
+def died_by_signal(number: int, process: str, crash_hint: str = "") -> TaskResult:
+    """The result of a task whose process (``process`` says which, for the message) died of
+    signal ``number`` before sending one: a TaskCrashed whose message names the signal and, for
+    a native crash (a segfault, ...), what it means plus ``crash_hint``. Every executor reports
+    such a death through here, so a crash reads the same wherever the task ran (the scheduler
+    adds the message to the task's stderr)."""
+    msg = f"{process} was killed by {_signal_name(number)} before the step finished"
+    if number in _NATIVE_CRASHES:
+        msg += crash_hint
+    return TaskResult(failure=TaskFailure("TaskCrashed", msg))
 
 
 def _signal_name(number: int) -> str:

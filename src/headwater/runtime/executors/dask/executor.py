@@ -29,6 +29,7 @@ from headwater.exceptions import RunFailedError
 from headwater.records import TaskFailure, TaskResult, TaskSpec
 from headwater.runtime.executors.base import Event, Executor, TaskExited, TaskOutput, TaskStarted
 from headwater.runtime.executors.dask.resources import DaskResources, refused_future, with_worker
+from headwater.runtime.executors.processes import died_by_signal, killed_after_finishing
 from headwater.store import code_package
 
 CONNECT_TIMEOUT_S = 10.0  # HEADWATER_DASK_TIMEOUT overrides it
@@ -317,11 +318,9 @@ def _decode(out: dict[str, Any]) -> TaskResult:
         except Exception as err:  # noqa: BLE001 - a truncated result is a crash
             return _crashed(f"unreadable task result ({err})")
         if code < 0 and result.ok:
-            result.failure = TaskFailure("TaskKilled", f"killed by signal {-code}")
+            result.failure = killed_after_finishing(-code)
         return result
-    if code < 0:
-        return TaskResult(failure=TaskFailure(
-            "TaskKilled", f"the task's process on the Dask worker was killed by signal {-code} "
-            "before the step finished"))
+    if code < 0:  # named as a local task's death is (a segfault says so in the task's stderr)
+        return died_by_signal(-code, "the task's process on the Dask worker")
     return _crashed(f"the task's process on the Dask worker exited with code {code} before the "
                     "step finished")

@@ -1,0 +1,147 @@
+"""A task on a Dask worker sees and reports what the same task run locally does.
+
+Found by running Metaflow's core suite with every task on Dask: the run's user in the task's
+environment, the client inside a step reading the run's stores (not the worker's folder), a
+native crash named in the task's stderr, and a resume clone showing its origin's facts. Each
+test runs on the shared cluster (tests/conftest.py), whose workers start in a folder of their
+own with an environment that has no HEADWATER_/METAFLOW_ setting.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from headwater import Flow
+
+from .flowrun import TESTER, point_client_at, run_cli, write_flow
+
+
+@pytest.fixture
+def dask_address(dask_cluster) -> str:
+    return dask_cluster.address
+
+
+def _dask(flow: Path, command: str, address: str, cwd: Path):
+    return run_cli(flow, command, "--executor", "dask", "--dask-address", address, cwd=cwd,
+                   hermetic=True, timeout=180)
+
+
+AS_THE_RUN_FLOW = """
+    import os
+    from headwater import FlowSpec, Task, current, get_namespace, step
+
+
+    class AsTheRunFlow(FlowSpec):
+        @step
+        def start(self):
+            self.env_user = os.environ.get("METAFLOW_USER")
+            self.seen_namespace = get_namespace()
+            # the client with no set-up, as Metaflow's TagMutationTest uses it in a step
+            self.seen_run = Task(current.pathspec).parent.parent.pathspec
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        AsTheRunFlow()
+"""
+
+
+def test_a_dask_task_sees_the_runs_user_and_its_client_reads_the_runs_stores(dask_address,
+                                                                            tmp_path):
+    flow = write_flow(tmp_path, "as_the_run_flow.py", AS_THE_RUN_FLOW)
+    proc = _dask(flow, "run", dask_address, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    point_client_at(tmp_path / ".headwater")
+    run = Flow("AsTheRunFlow").latest_run
+    start = run["start"].task
+    assert "dask-worker" in start.metadata_dict  # it did run on a worker
+    assert start["env_user"].data == TESTER
+    assert start["seen_namespace"].data == f"user:{TESTER}"
+    assert start["seen_run"].data == run.pathspec
+
+
+SEGFAULT_FLOW = """
+    import ctypes
+    from headwater import FlowSpec, step
+
+
+    class SegfaultFlow(FlowSpec):
+        @step
+        def start(self):
+            print("about to crash", flush=True)
+            ctypes.string_at(0)  # reads address 0: SIGSEGV in native code
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        SegfaultFlow()
+"""
+
+
+def test_a_segfault_on_a_dask_worker_is_reported_as_a_local_one_is(dask_address, tmp_path):
+    flow = write_flow(tmp_path, "segfault_flow.py", SEGFAULT_FLOW)
+    proc = _dask(flow, "run", dask_address, tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "SIGSEGV (segmentation fault)" in proc.stdout + proc.stderr
+    point_client_at(tmp_path / ".headwater")
+    task = Flow("SegfaultFlow").latest_run["start"].task
+    assert task.exception.type_name == "TaskCrashed"
+    assert "on the Dask worker was killed by SIGSEGV (segmentation fault)" in \
+        task.exception.message
+    # the task said nothing about its death: the stored stderr says why it ended
+    assert "segmentation fault" in task.stderr
+    assert task.stdout == "about to crash\n"
+
+
+RESUMED_FLOW = """
+    from pathlib import Path
+    from headwater import FlowSpec, step
+
+    SPARE = {spare!r}
+
+
+    class ResumedFlow(FlowSpec):
+        @step
+        def start(self):
+            self.x = 1
+            self.next(self.end)
+
+        @step
+        def end(self):
+            if not Path(SPARE).exists():
+                raise RuntimeError("not yet")
+
+
+    if __name__ == "__main__":
+        ResumedFlow()
+"""
+
+
+def test_a_task_resume_clones_from_a_dask_run_shows_its_origins_facts(dask_address, tmp_path):
+    spare = tmp_path / "spare"
+    flow = write_flow(tmp_path, "resumed_flow.py", RESUMED_FLOW.format(spare=str(spare)))
+    first = _dask(flow, "run", dask_address, tmp_path)
+    assert first.returncode == 1, first.stdout + first.stderr
+    spare.touch()
+    again = _dask(flow, "resume", dask_address, tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    point_client_at(tmp_path / ".headwater")
+    resumed = Flow("ResumedFlow").latest_run
+    clone = resumed["start"].task
+    origin = Flow("ResumedFlow")[resumed.origin_run_id]["start"].task
+    assert clone.origin_pathspec == origin.pathspec
+    facts, origin_facts = clone.metadata_dict, origin.metadata_dict
+    assert origin_facts["dask-worker"]  # the origin ran on a worker
+    assert facts["dask-worker"] == origin_facts["dask-worker"]
+    assert facts["dask-worker-address"] == origin_facts["dask-worker-address"]
+    assert set(facts) == set(origin_facts) | {"origin-task-id"}
