@@ -12,6 +12,7 @@ datastore under ``umask 002``), others never get to write.
 from __future__ import annotations
 
 import os
+import stat
 
 FOLDER_MODE = 0o775
 """The most a folder headwater makes allows: no write for other users."""
@@ -33,3 +34,22 @@ def make_dirs(path: str) -> None:
     except FileExistsError:
         if not os.path.isdir(path):
             raise
+
+
+def private_folder_problem(path: str) -> str | None:
+    """Make ``path`` a folder only this user can change (created ``0700`` when missing) and say
+    what is wrong with it, or None: a link, another user's folder or one others can write could
+    hold files planted for this user to open or run. The caller raises its own error, naming
+    what the folder is for."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode):
+        return "is not a folder (a link or a file)"
+    if info.st_uid != os.getuid():
+        return f"belongs to another user (uid {info.st_uid})"
+    if info.st_mode & 0o022:
+        return f"can be written by other users (mode {stat.S_IMODE(info.st_mode):o})"
+    return None

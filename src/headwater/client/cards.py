@@ -116,21 +116,10 @@ def write_private_copy(card: Card) -> str:
 def _private_views_dir() -> str:
     """:func:`views_dir`, created 0700; refused when it is a link, another user's, or writable
     by others (a planted folder could hold a page the browser would open as this user's)."""
-    import stat
+    from headwater.folders import private_folder_problem
 
     path = views_dir()
-    try:
-        os.mkdir(path, 0o700)
-    except FileExistsError:
-        pass
-    info = os.lstat(path)
-    problem = None
-    if not stat.S_ISDIR(info.st_mode):
-        problem = "is not a folder (a link or a file)"
-    elif info.st_uid != os.getuid():
-        problem = f"belongs to another user (uid {info.st_uid})"
-    elif info.st_mode & 0o022:
-        problem = f"can be written by other users (mode {stat.S_IMODE(info.st_mode):o})"
+    problem = private_folder_problem(path)
     if problem:
         raise HeadwaterException(
             f"the folder for cards opened in a browser, {path}, {problem}",

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from headwater.exceptions import HeadwaterException, RunFailedError
+from headwater.folders import private_folder_problem
 from headwater.store.datastore import DataStore, blob_path
 
 DEFAULT_SUFFIXES = (".py",)
@@ -155,18 +156,7 @@ def private_dir(path: str) -> str:
     """``path`` as a folder only this user can change: created 0700 when missing; refused when
     it is a link, belongs to someone else or is writable by others (someone could plant code
     there that this user would then run)."""
-    try:
-        os.mkdir(path, 0o700)
-    except FileExistsError:
-        pass
-    info = os.lstat(path)
-    problem = None
-    if not stat.S_ISDIR(info.st_mode):
-        problem = "is not a folder (a link or a file)"
-    elif info.st_uid != os.getuid():
-        problem = f"belongs to another user (uid {info.st_uid})"
-    elif info.st_mode & 0o022:
-        problem = f"can be written by other users (mode {stat.S_IMODE(info.st_mode):o})"
+    problem = private_folder_problem(path)
     if problem:
         raise CodeCacheError(
             f"the code package cache {path} {problem}: code unpacked there could have been "
