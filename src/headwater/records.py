@@ -439,9 +439,14 @@ def was_caught(facts: dict | None) -> bool:
     return caught_attempt(facts) is not None or CAUGHT_CRASH_FACT in (facts or {})
 
 
-# Facts in TaskResult.metadata that are headwater's bookkeeping about the attempt, not facts
-# about the task: task.metadata hides them, and a resume clone does not inherit them.
-INTERNAL_FACTS = frozenset({CAUGHT_RAISE_FACT, CAUGHT_CRASH_FACT, "trigger"})
+# Facts in TaskResult.metadata about how this run started, not about the task's work: a resume
+# clone does not inherit them (the resumed run was not started by its origin's trigger).
+RUN_START_FACTS = frozenset({"trigger"})
+
+# Facts in TaskResult.metadata that are headwater's bookkeeping, not facts about the task:
+# task.metadata hides them. A clone keeps @catch's, so it reads unsuccessful as its origin does
+# (Metaflow's clone copies the origin's ``_success``).
+INTERNAL_FACTS = frozenset({CAUGHT_RAISE_FACT, CAUGHT_CRASH_FACT}) | RUN_START_FACTS
 
 
 class TaskResult(Record, slots=True):

@@ -177,6 +177,17 @@ def test_a_resumed_run_names_its_origin_in_every_task(facts_run):
         {k: v for k, v in origin.items() if k not in skip}
 
 
+def test_a_clone_of_a_caught_task_reads_unsuccessful_like_its_origin(facts_run):
+    from headwater import Run, metadata, namespace
+
+    metadata(str(facts_run / ".headwater"))
+    namespace(None)
+    clone = Run("FactsFlow/2")["caught"].task
+    assert clone.metadata_dict["origin-run-id"] == "1"  # cloned, not run again
+    assert clone.successful is False  # Metaflow's clone copies the origin's _success (False)
+    assert "catch-attempt" not in clone.metadata_dict
+
+
 def test_every_task_has_the_flows_name_artifact(run):
     start = run["start"].task
     assert start.data.name == "FactsFlow" and start["name"].data == "FactsFlow"

@@ -21,7 +21,7 @@ from typing import Any
 from headwater.exceptions import NotFoundError
 from headwater.graph.model import Graph
 from headwater.meta.tags import transient_names_of
-from headwater.records import INTERNAL_FACTS, Frame, Manifest, Record, TaskResult, TaskSpec
+from headwater.records import RUN_START_FACTS, Frame, Manifest, Record, TaskResult, TaskSpec
 
 
 class CloneSource(Record, frozen=True):
@@ -100,7 +100,7 @@ class ResumePlan:
             # the origin's own facts (dask-worker, environment, ...): task.metadata of a clone
             # shows what its origin's does, as Metaflow's clones copy the origin's metadata
             metadata={name: value for name, value in (transition.get("metadata") or {}).items()
-                      if name not in INTERNAL_FACTS},
+                      if name not in RUN_START_FACTS},
         )
         return CloneSource(row.pathspec, result.manifest, result,
                            getattr(last, "stdout_key", None), getattr(last, "stderr_key", None))
