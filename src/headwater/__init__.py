@@ -6,49 +6,38 @@ so that ``import headwater`` stays fast for flows that never read past runs.
 
 from __future__ import annotations
 
-import gc as _gc
 from typing import TYPE_CHECKING, Any
 
-# What these imports make lives as long as the process: nothing for the cyclic collector to find,
-# so it is paused while they run (headwater.runtime.collector says what that saves) and left as
-# it was found, whatever happens.
-_collecting = _gc.isenabled()
-_gc.disable()
-try:
-    from headwater.cli.excepthook import install as _install_excepthook  # noqa: E402
-    from headwater.decorators import (  # noqa: E402
-        cache,
-        card,
-        catch,
-        environment,
-        parallel,
-        project,
-        resources,
-        retry,
-        secrets,
-        timeout,
-    )
-    from headwater.decorators.deployment import schedule, trigger, trigger_on_finish  # noqa: E402
-    from headwater.decorators.exit_hook import exit_hook  # noqa: E402
-    from headwater.decorators.mutators import FlowMutator, StepMutator  # noqa: E402
-    from headwater.decorators.transient import transient  # noqa: E402
-    from headwater.decorators.user_step import UserStepDecorator, user_step_decorator  # noqa: E402
-    from headwater.environments import conda, conda_base, pypi, pypi_base  # noqa: E402
-    from headwater.flow import (  # noqa: E402
-        Config,
-        FlowSpec,
-        IncludeFile,
-        JSONType,
-        Parameter,
-        config_expr,
-        current,
-        step,
-    )
-    from headwater.version import __version__  # noqa: E402, F401
-finally:
-    if _collecting:
-        _gc.enable()
-    del _collecting
+from headwater.cli.excepthook import install as _install_excepthook  # noqa: E402
+from headwater.decorators import (  # noqa: E402
+    cache,
+    card,
+    catch,
+    environment,
+    parallel,
+    project,
+    resources,
+    retry,
+    secrets,
+    timeout,
+)
+from headwater.decorators.deployment import schedule, trigger, trigger_on_finish  # noqa: E402
+from headwater.decorators.exit_hook import exit_hook  # noqa: E402
+from headwater.decorators.mutators import FlowMutator, StepMutator  # noqa: E402
+from headwater.decorators.transient import transient  # noqa: E402
+from headwater.decorators.user_step import UserStepDecorator, user_step_decorator  # noqa: E402
+from headwater.environments import conda, conda_base, pypi, pypi_base  # noqa: E402
+from headwater.flow import (  # noqa: E402
+    Config,
+    FlowSpec,
+    IncludeFile,
+    JSONType,
+    Parameter,
+    config_expr,
+    current,
+    step,
+)
+from headwater.version import __version__  # noqa: E402, F401
 
 if TYPE_CHECKING:  # served on first use (below); a type checker and an editor see them here
     from headwater.client import DataArtifact as DataArtifact

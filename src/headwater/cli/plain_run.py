@@ -193,12 +193,6 @@ def try_plain(flow_cls: type, args: list[str]) -> bool:
         parsed = None
     if parsed is None:
         return False
-    from headwater.cli.process_exit import owns_process
-
-    if owns_process(flow_cls):  # nothing else lives here: see headwater.runtime.collector
-        from headwater.runtime.collector import pause_while_loading
-
-        pause_while_loading()
     obj = root_obj(flow_cls)
     if obj is None:
         return False

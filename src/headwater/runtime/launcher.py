@@ -25,7 +25,6 @@ from headwater.flow.current import current
 from headwater.graph import Graph, check_flow
 from headwater.meta import open_metadata
 from headwater.meta.tags import endpoint_tags, runtime_name, transient_tags
-from headwater.runtime import collector
 from headwater.runtime.configs import (
     ConfigSources,
     LaunchConfigs,
@@ -264,7 +263,6 @@ def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: 
     # executor: the local one forks its task servers before this process opens a database, and
     # a cluster that cannot be reached fails the launch with nothing recorded.
     step_envs = _prepare_environments(launch, policies, console)
-    collector.loaded()  # a flow script paused it while loading: on again before any fork
     with _make_executor(launch, options, settings, step_envs) as executor, \
             open_metadata(settings.metadata_url) as meta:
         plan = None
