@@ -101,7 +101,8 @@ class LocalExecutor(PipedTasks):
         for server in self._servers:  # all hang up first: they exit side by side, not in turn
             fd = server.sock.fileno()
             if fd != -1:  # not hung up yet (a closed socket's descriptor reads -1)
-                self._poller.unregister(fd)
+                with contextlib.suppress(KeyError):  # no longer watched: nothing to forget
+                    self._poller.unregister(fd)
                 with contextlib.suppress(OSError):
                     server.hang_up()
 
