@@ -90,6 +90,13 @@ class Executor(ABC):
     def close(self) -> None:
         """Release every resource; running tasks are killed."""
 
+    def wind_down(self) -> None:  # noqa: B027 - optional: most executors hold nothing to let go
+        """No task will be submitted any more and none is running: start letting go of what
+        the executor holds, without waiting for it (``close`` still finishes the job). The
+        scheduler calls it as soon as its last task has exited, so that the executor's own
+        shutdown (the local fork servers' exit) overlaps the run's last records instead of
+        following them. By default nothing."""
+
     @property
     @abstractmethod
     def running(self) -> int:

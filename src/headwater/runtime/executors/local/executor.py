@@ -89,12 +89,27 @@ class LocalExecutor(PipedTasks):
     def _finished(self, task: Running) -> None:
         self._load[task.server] -= 1
 
+    def wind_down(self) -> None:
+        """Hang up on the fork servers once no task runs: each exits on its own (on the other
+        core) while the scheduler records the run's end and closes its database; ``close``
+        then only reaps them. With a task still running, nothing is done here."""
+        if self._tasks:
+            return
+        self._hang_up()
+
+    def _hang_up(self) -> None:
+        for server in self._servers:  # all hang up first: they exit side by side, not in turn
+            fd = server.sock.fileno()
+            if fd != -1:  # not hung up yet (a closed socket's descriptor reads -1)
+                with contextlib.suppress(KeyError):  # no longer watched: nothing to forget
+                    self._poller.unregister(fd)
+                with contextlib.suppress(OSError):
+                    server.hang_up()
+
     def close(self) -> None:
         for key in list(self._tasks):
             self.kill(key, force=True)
-        for server in self._servers:  # all hang up first: they exit side by side, not in turn
-            with contextlib.suppress(OSError):
-                server.hang_up()
+        self._hang_up()
         for server in self._servers:
             server.wait()
         if self._routes is not None:
