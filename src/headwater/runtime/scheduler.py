@@ -140,11 +140,8 @@ class Scheduler:
             if self._stop_signal is not None:
                 self._stop_everything()
             # Nothing runs and nothing will: the executor's shutdown (the fork servers' exit)
-            # can go on beside the run's last records rather than after them. (An executor
-            # written before the hook, without the base class, simply has none.)
-            wind_down = getattr(self.executor, "wind_down", None)
-            if wind_down is not None:
-                wind_down()
+            # can go on beside the run's last records rather than after them.
+            self.executor.wind_down()
         except BaseException:
             # The scheduler itself failed (its fork server died, the disk is full, ...): the run
             # must not stay 'running'. Best effort, the error being raised matters more.
