@@ -74,6 +74,12 @@ def test_tables_are_named_so_get_by_role_finds_them(ui, context):
     expect(artifacts.get_by_role("row", name=re.compile("greeting"))).to_contain_text(
         "hello from start")
     expect(page.get_by_role("table", name="metadata")).to_be_visible()
+    expect(artifacts.get_by_role("link", name="download greeting")).to_have_attribute(
+        "href", re.compile(r"/artifacts/greeting$"))
+    expect(page.get_by_label("stdout", exact=True)).to_be_visible()  # the logs, by name
+    expect(page.get_by_label("stderr", exact=True)).to_be_visible()
+    expect(page.get_by_role("navigation", name="breadcrumbs").locator("[aria-current=page]")
+           ).to_have_text(re.compile(r"^\d+$"))  # the task's id: where the page is
     assert page.problems == []
 
 

@@ -328,13 +328,9 @@ class Reader:
         """The task's facts as the client's ``task.metadata`` gives them (name, value, type,
         when), read through the client bound to this UI's metadata and datastore: the page
         shows what ``Task(...).metadata_dict`` says, derived the same way."""
-        from headwater.client import _context
-        from headwater.client.core import Task
+        from headwater.client.core import metadata_of
 
-        context = _context.ClientContext.over(self.settings, meta=self.meta,
-                                              store=self.store())
-        with _context.pinned(context):
-            facts = Task(row.pathspec, _namespace_check=False).metadata
+        facts = metadata_of(row.pathspec, self.settings, meta=self.meta, store=self.store())
         return [{"name": m.name, "value": m.value if isinstance(m.value, str) else
                  json.dumps(m.value, default=str), "type": m.type,
                  "created_at": m.created_at / 1000} for m in facts]

@@ -122,7 +122,7 @@ function crumbs(...parts) {
   const nav = document.getElementById("crumbs");
   nav.replaceChildren();
   for (const [text, href] of parts) {
-    nav.append(" / ", href ? el("a", { href, text }) : el("span", { text }));
+    nav.append(" / ", href ? el("a", { href, text }) : el("span", { text, "aria-current": "page" }));
   }
 }
 
@@ -667,7 +667,7 @@ async function taskPage() {
 
   const logs = el("div", { class: "logs" });
   for (const stream of ["stdout", "stderr"]) {
-    const pre = el("pre", { id: stream, class: "log empty" });
+    const pre = el("pre", { id: stream, class: "log empty", tabindex: 0, "aria-label": stream });
     const state = el("span", { class: "muted", id: `${stream}-state`, text: task.status === "running" ? "following" : "loading" });
     const which = task.attempts.length > 1 ? el("span", { class: "muted", text: `of attempt ${task.attempts[task.attempts.length - 1].attempt} · ` }) : null;
     logs.append(el("section", {}, el("h3", {}, `${stream} `, which, state), pre));
@@ -681,7 +681,7 @@ async function taskPage() {
     // a value the UI cannot load says why and what to do; its stored pickle stays downloadable
     const why = a.error ? el("div", { class: "unreadable" },
       el("p", { class: "error", text: a.error }), a.fix ? el("p", { class: "fix", text: `Fix: ${a.fix}` }) : null) : null;
-    const link = a.download ? el("a", { href: `${base}/artifacts/${enc(a.name)}`, download: "",
+    const link = a.download ? el("a", { href: `${base}/artifacts/${enc(a.name)}`, download: "", "aria-label": `download ${a.name}${a.download === "pickle" ? " (its pickle)" : ""}`,
       text: a.download === "pickle" ? "download pickle" : "download" }) : null;
     abody.append(el("tr", { "data-artifact": a.name },
       el("td", { text: a.name }), el("td", { text: a.type }), el("td", { text: size(a.size) }),
@@ -709,8 +709,8 @@ async function taskPage() {
     el("h2", { text: "Attempts" }), attempts,
     el("h2", { text: "Logs" }), logs,
     el("h2", { text: "Artifacts" }), task.artifacts.length ? scrolled(artifacts) : el("p", { class: "muted", text: task.status === "running" ? "recorded when the task ends" : "none" }),
-    el("h2", { text: "Metadata" }), (task.metadata || []).length ? scrolled(metadata) : el("p", { class: "muted", text: "none" }),
-    el("h2", { text: "Cards" }), task.cards.length ? cards : el("p", { class: "muted", text: "none" }));
+    el("h2", { text: "Cards" }), task.cards.length ? cards : el("p", { class: "muted", text: "none" }),
+    el("h2", { text: "Metadata" }), (task.metadata || []).length ? scrolled(metadata) : el("p", { class: "muted", text: "none" }));
 }
 
 // A card's frame fits the card: the card (served with a few lines that measure it) posts its
