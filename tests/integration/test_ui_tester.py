@@ -78,6 +78,8 @@ def test_tables_are_named_so_get_by_role_finds_them(ui, context):
         "href", re.compile(r"/artifacts/greeting$"))
     expect(page.get_by_label("stdout", exact=True)).to_be_visible()  # the logs, by name
     expect(page.get_by_label("stderr", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name="stdout as plain text")).to_have_attribute(
+        "href", re.compile(r"/logs/stdout\?attempt=0$"))
     expect(page.get_by_role("navigation", name="breadcrumbs").locator("[aria-current=page]")
            ).to_have_text(re.compile(r"^\d+$"))  # the task's id: where the page is
     assert page.problems == []
@@ -139,8 +141,12 @@ def test_a_mistyped_step_in_any_address_is_a_404_naming_it(ui, context):
     expect(page.locator("main .error")).to_have_text("no step wrok in run UIFlow/1")
     page.get_by_role("link", name="All runs").click()
     expect(page.get_by_role("table", name="runs")).to_be_visible()
-    # the real step still leads to its tasks
+    # the real step still leads to its tasks, on a page titled by the step's pathspec
     assert ui.get("/runs/UIFlow/1/work")[0] == 303
+    page.goto(f"{ui.url}/runs/UIFlow/1/work")
+    expect(page).to_have_url(f"{ui.url}/runs/UIFlow/1?step=work#tasks")
+    expect(page).to_have_title("UIFlow/1/work · headwater")
+    expect(page.get_by_role("table", name="tasks").locator("tbody tr")).to_have_count(3)
 
 
 def test_filters_keep_empty_fields_out_of_the_address(ui, context):

@@ -111,7 +111,9 @@ async def run_page(request: Request) -> Response:
             await _exists(request, "check_step", found["flow"], found["run_id"], step)
     except NotFoundError as err:
         return not_found_page(err.msg, err.fix)
-    return _shell("run", f"{found['flow']}/{found['run_id']}", **found)
+    # the tasks of one step (``?step=``) are titled as that step's pathspec
+    title = "/".join([found["flow"], found["run_id"], *([step] if step else [])])
+    return _shell("run", title, **found)
 
 
 async def up_to_runs(request: Request) -> Response:

@@ -670,7 +670,9 @@ async function taskPage() {
     const pre = el("pre", { id: stream, class: "log empty", tabindex: 0, "aria-label": stream });
     const state = el("span", { class: "muted", id: `${stream}-state`, text: task.status === "running" ? "following" : "loading" });
     const which = task.attempts.length > 1 ? el("span", { class: "muted", text: `of attempt ${task.attempts[task.attempts.length - 1].attempt} · ` }) : null;
-    logs.append(el("section", {}, el("h3", {}, `${stream} `, which, state), pre));
+    const latest = task.attempts.length ? task.attempts[task.attempts.length - 1].attempt : 0;
+    const raw = el("a", { href: `${base}/logs/${stream}?attempt=${latest}`, class: "raw-log", "aria-label": `${stream} as plain text`, text: "plain text" });
+    logs.append(el("section", {}, el("h3", {}, `${stream} `, which, state, " · ", raw), pre));
     if (task.status === "running") followLog(base, stream, pre, state);
     else showLog(base, stream, pre, state).catch((e) => { state.textContent = `cannot read: ${e.message}`; });
   }
