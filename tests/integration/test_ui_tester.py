@@ -133,6 +133,10 @@ def test_a_mistyped_step_in_any_address_is_a_404_naming_it(ui, context):
         assert status == 404, (path, status)
         assert b"no step wrok in run UIFlow/1" in body, body
         assert b"start, work, join, wait, end" in body, body  # the steps it has
+    status, _, body = ui.get("/api/runs/UIFlow/1/tasks?step=wrok")  # the API says so too
+    assert status == 404 and json.loads(body) == {
+        "error": "no step wrok in run UIFlow/1",
+        "fix": "pick one of its steps: start, work, join, wait, end"}, body
     page = context.new_page()
     answer = page.goto(f"{ui.url}/runs/UIFlow/1/wrok")
     assert answer is not None and answer.status == 404

@@ -282,7 +282,7 @@ class Reader:
         registration order."""
         run = run_summary(self.run_row(flow, run_id))
         if step is not None:
-            check_name("step", step)
+            self.check_step(flow, run_id, step)
         wanted: str | tuple[str, str] | None = status
         if run["interrupted"]:  # a killed run's unfinished tasks read, and are listed, as failed
             if status == "running":
