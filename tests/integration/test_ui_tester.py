@@ -25,12 +25,14 @@ expect.set_options(timeout=DEADLINE_MS)
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory) -> Path:
-    """UIFlow/1 (a parameter, a foreach, tags) and FirstTryFailsFlow/1, whose middle step
-    raises and ``@catch`` (given with ``--with``) catches: the run goes on and succeeds."""
+    """UIFlow/1 (a parameter, a foreach, tags), FirstTryFailsFlow/1, whose middle step
+    raises and ``@catch`` (given with ``--with``) catches: the run goes on and succeeds, and
+    WideJoinFlow/1, whose join has 25 inputs."""
     folder = tmp_path_factory.mktemp("ui-tester")
     made = (hw(flow_file("ui/ui_flow.py"), "run", "--tag", "nightly", cwd=folder),
             hw(fault_flow("first_try_fails_flow.py"), "--with", "catch:var=oops", "run",
-               cwd=folder, FIRST_TRY_FAILS="middle"))
+               cwd=folder, FIRST_TRY_FAILS="middle"),
+            hw(flow_file("ui/wide_join_flow.py"), "run", cwd=folder))
     for proc in made:
         assert proc.returncode == 0, proc.stdout + proc.stderr
     return folder
@@ -59,7 +61,7 @@ def test_tables_are_named_so_get_by_role_finds_them(ui, context):
     page = _watched(context)
     page.goto(f"{ui.url}/")
     runs = page.get_by_role("table", name="runs")
-    expect(runs.get_by_role("row")).to_have_count(3)  # its header and two runs
+    expect(runs.get_by_role("row")).to_have_count(4)  # its header and three runs
     expect(runs.get_by_role("columnheader", name="status")).to_be_visible()
     runs.get_by_role("link", name="UIFlow/1").click()
     expect(page).to_have_title("UIFlow/1 · headwater")
@@ -163,7 +165,7 @@ def test_filters_keep_empty_fields_out_of_the_address(ui, context):
     expect(page.get_by_role("table", name="runs").locator("tbody tr")).to_have_count(1)
     page.go_back()
     expect(page).to_have_url(f"{ui.url}/")
-    expect(page.get_by_role("table", name="runs").locator("tbody tr")).to_have_count(2)
+    expect(page.get_by_role("table", name="runs").locator("tbody tr")).to_have_count(3)
     page.get_by_label("user").fill("nobody-here")  # the form works again after going back
     page.get_by_role("button", name="Filter").click()
     expect(page).to_have_url(f"{ui.url}/?user=nobody-here")
@@ -188,3 +190,16 @@ def test_a_phones_width_never_scrolls_the_page_sideways(ui, browser):
         assert page.problems == []
     finally:
         context.close()
+
+
+def test_a_join_of_many_lists_a_few_inputs_and_links_to_the_rest(ui, context):
+    """25 inputs are not 25 stops for the Tab key: ten links, then the step's task list."""
+    page = _watched(context)
+    page.goto(f"{ui.url}/runs/WideJoinFlow/1/join/{_task_id(ui, 'WideJoinFlow', 'join')}")
+    inputs = page.locator("#inputs")
+    expect(inputs.get_by_role("link", name="work/")).to_have_count(10)
+    expect(inputs).to_contain_text("and 15 more of step work")
+    inputs.get_by_role("link", name="the tasks of work").click()
+    expect(page).to_have_url(f"{ui.url}/runs/WideJoinFlow/1?step=work#tasks")
+    expect(page.get_by_role("table", name="tasks").locator("tbody tr")).to_have_count(25)
+    assert page.problems == []

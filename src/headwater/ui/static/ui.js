@@ -622,6 +622,8 @@ function followLog(base, stream, pre, state) {
   source.addEventListener("error", () => { if (!source.ended) state.textContent = "disconnected"; });
 }
 
+const INPUTS_SHOWN = 10;
+
 async function taskPage() {
   const { flow, runId, step, taskId } = app.dataset;
   crumbs([flow, `/flows/${enc(flow)}`], [runId, runHref(flow, runId)],
@@ -643,8 +645,15 @@ async function taskPage() {
       el("span", { class: "muted", text: " — did not run again when the run was resumed: its logs, artifacts and cards are the origin's, its times those of the copy" })));
   }
   if (task.parents.length) {
-    const links = el("span");
-    for (const p of task.parents) { const [s, t] = p.split("/"); links.append(el("a", { href: taskHref(flow, runId, s, t), text: p }), " "); }
+    // a join of a big foreach has thousands of inputs: the first few are links, the rest are
+    // one link per step to its task list (not thousands of stops for the Tab key)
+    const links = el("span", { id: "inputs" });
+    for (const p of task.parents.slice(0, INPUTS_SHOWN)) { const [s, t] = p.split("/"); links.append(el("a", { href: taskHref(flow, runId, s, t), text: p }), " "); }
+    const rest = new Map();
+    for (const p of task.parents.slice(INPUTS_SHOWN)) { const s = p.split("/")[0]; rest.set(s, (rest.get(s) || 0) + 1); }
+    for (const [s, n] of rest) {
+      links.append(el("span", { class: "muted" }, `and ${n} more of step ${s}: `), el("a", { href: `${runHref(flow, runId)}?step=${enc(s)}#tasks`, class: "more-inputs", text: `the tasks of ${s}` }), " ");
+    }
     fact("inputs", links);
   }
 
