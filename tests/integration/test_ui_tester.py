@@ -17,8 +17,8 @@ import pytest
 from playwright.sync_api import expect
 
 from .faultkit import client, fault_flow, hw
-from .flowrun import flow_file
-from .uiserver import DEADLINE_MS, new_context
+from .flowrun import flow_file, hermetic_env, start_cli
+from .uiserver import DEADLINE_MS, new_context, running_task, wait_until
 
 expect.set_options(timeout=DEADLINE_MS)
 
@@ -203,3 +203,35 @@ def test_a_join_of_many_lists_a_few_inputs_and_links_to_the_rest(ui, context):
     expect(page).to_have_url(f"{ui.url}/runs/WideJoinFlow/1?step=work#tasks")
     expect(page.get_by_role("table", name="tasks").locator("tbody tr")).to_have_count(25)
     assert page.problems == []
+
+
+AT_END = "e => e.scrollHeight - e.scrollTop - e.clientHeight < 24"
+
+
+def test_a_log_longer_than_its_box_is_followed_at_its_end(ui, home, context):
+    gate = home / "chatty-gate"
+    run = start_cli(flow_file("ui/chatty_flow.py"), "run", "--gate", str(gate), cwd=home,
+                    env={**hermetic_env(), "HEADWATER_DATASTORE_ROOT": str(home / ".headwater")})
+    try:
+        run_id, task_id = wait_until(lambda: running_task(ui, "ChattyFlow", "talk"),
+                                     "the talk step to start")
+        page = _watched(context)
+        page.goto(f"{ui.url}/runs/ChattyFlow/{run_id}/talk/{task_id}")
+        log = page.get_by_label("stdout", exact=True)
+        expect(page.locator("#stdout-state")).to_have_text("following")
+        expect(log).to_contain_text("line 199 of the chatter")
+        assert log.evaluate("e => e.scrollHeight > e.clientHeight")  # longer than its box
+        wait_until(lambda: log.evaluate(AT_END), "the live log to show its end")
+        gate.touch()
+        # the task ends: the page is drawn afresh, its final log opened at its end
+        expect(page.locator("#task-status")).to_have_text("succeeded")
+        expect(page.locator("#stdout-state")).to_have_text("complete")
+        expect(log).to_contain_text("the last line")
+        wait_until(lambda: log.evaluate(AT_END), "the finished log to open at its end")
+        assert run.wait(timeout=120) == 0
+        assert page.problems == []
+    finally:
+        gate.touch()
+        run.wait(timeout=120)
+        run.stdout.close()
+        run.stderr.close()

@@ -596,8 +596,13 @@ async function showLog(base, stream, pre, state) {
   const text = plain(raw);
   pre.textContent = text || "(no output)";
   pre.classList.toggle("empty", !text);
+  pre.scrollTop = pre.scrollHeight;  // a log opens at its end, where a failure's last words are
   state.textContent = "complete";
 }
+
+// A log the reader has scrolled to its end stays there as it grows (as `tail -f` does); one the
+// reader scrolled up in stays put.
+function atEnd(pre) { return pre.scrollHeight - pre.scrollTop - pre.clientHeight < 24; }
 
 function followLog(base, stream, pre, state) {
   const source = openStream(`${base}/logs/${stream}/events`);
@@ -611,8 +616,10 @@ function followLog(base, stream, pre, state) {
     logCut(base, stream, pre, skipped.size - skipped.bytes, skipped.size);
   });
   source.addEventListener("log", (event) => {
+    const following = atEnd(pre);
     pre.append(chunk(JSON.parse(event.data).text));
     pre.classList.remove("empty");
+    if (following) pre.scrollTop = pre.scrollHeight;
   });
   source.addEventListener("end", (event) => {
     const end = JSON.parse(event.data || "{}");
