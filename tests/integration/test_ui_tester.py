@@ -100,8 +100,9 @@ def test_a_task_shows_its_metadata_as_the_client_gives_it(ui, home, context):
     for name in ("attempt", "attempt_ok", "script-name", "foreach-execution-path"):
         row = table.locator(f'tr[data-name="{name}"]')
         expect(row.locator("td").nth(1)).to_have_text(str(facts[name]))
-    listed = {m["name"]: m["value"] for m in ui.json(f"/api/tasks/UIFlow/1/work/{task_id}")[
-        "metadata"]}
+    answer = ui.json(f"/api/tasks/UIFlow/1/work/{task_id}")
+    assert answer["metadata_error"] is None
+    listed = {m["name"]: m["value"] for m in answer["metadata"]}
     assert json.loads(listed["foreach-stack"]) == facts["foreach-stack"]  # a list, as JSON
     assert page.problems == []
 

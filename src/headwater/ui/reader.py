@@ -321,19 +321,23 @@ class Reader:
                            self.meta.list_attempts(flow, run_id, step, task_id)]
         out["artifacts"] = self.artifacts(row)
         out["cards"] = self.cards(row)
-        out["metadata"] = self.metadata(row)
+        out["metadata"], out["metadata_error"] = self.metadata(row)
         return out
 
-    def metadata(self, row: TaskRow) -> list[dict[str, Any]]:
+    def metadata(self, row: TaskRow) -> tuple[list[dict[str, Any]], str | None]:
         """The task's facts as the client's ``task.metadata`` gives them (name, value, type,
         when), read through the client bound to this UI's metadata and datastore: the page
-        shows what ``Task(...).metadata_dict`` says, derived the same way."""
+        shows what ``Task(...).metadata_dict`` says, derived the same way. Facts that cannot
+        be read leave the rest of the task's page as it is, saying why instead."""
         from headwater.client.core import metadata_of
 
-        facts = metadata_of(row.pathspec, self.settings, meta=self.meta, store=self.store())
+        try:
+            facts = metadata_of(row.pathspec, self.settings, meta=self.meta, store=self.store())
+        except HeadwaterException as exc:
+            return [], exc.msg[:PREVIEW_CHARS]
         return [{"name": m.name, "value": m.value if isinstance(m.value, str) else
                  json.dumps(m.value, default=str), "type": m.type,
-                 "created_at": m.created_at / 1000} for m in facts]
+                 "created_at": m.created_at / 1000} for m in facts], None
 
     def _run_if_unfinished(self, row: TaskRow) -> dict[str, Any] | None:
         """The run's summary when the task is recorded running (is its run still alive?), else

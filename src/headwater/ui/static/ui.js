@@ -728,7 +728,8 @@ async function taskPage() {
     el("h2", { text: "Logs" }), logs,
     el("h2", { text: "Artifacts" }), task.artifacts.length ? scrolled(artifacts) : el("p", { class: "muted", text: task.status === "running" ? "recorded when the task ends" : "none" }),
     el("h2", { text: "Cards" }), task.cards.length ? cards : el("p", { class: "muted", text: "none" }),
-    el("h2", { text: "Metadata" }), (task.metadata || []).length ? scrolled(metadata) : el("p", { class: "muted", text: "none" }));
+    el("h2", { text: "Metadata" }), task.metadata_error ? el("p", { class: "error", text: `cannot be read: ${task.metadata_error}` })
+      : (task.metadata || []).length ? scrolled(metadata) : el("p", { class: "muted", text: "none" }));
 }
 
 // A card's frame fits the card: the card (served with a few lines that measure it) posts its
