@@ -189,6 +189,11 @@ def test_a_run_killed_with_sigkill_half_way_reads_as_stopped_not_running(ui, hom
         expect(page.locator(".attempt .status")).to_have_text("failed")
         for opened in (page, run_page):
             expect(opened.locator("[data-since]")).to_have_count(0)  # nothing ticks on
+        listed = context.new_page()  # the runs list says why it failed too
+        listed.goto(f"{ui.url}/?flow=UIFlow&status=failed")
+        killed = listed.locator(f'#runs-table tr[data-pathspec="UIFlow/{run_id}"]')
+        expect(killed.locator(".status")).to_have_text("failed")
+        expect(killed.locator(".interrupted")).to_have_text("interrupted")
 
         # the lists agree: nothing running, the interrupted task among the failed
         assert ui.json("/api/runs?flow=UIFlow&status=running")["runs"] == []

@@ -32,6 +32,15 @@ class ClientContext:
         self._owns_store = store is None  # one handed in is its owner's to close
         self._writer: MetadataStore | None = None
 
+    @classmethod
+    def over(cls, settings: Settings, *, meta: MetadataStore, store: Any) -> ClientContext:
+        """A context reading through handles another reader already opened (the web UI's):
+        nothing is opened, and :meth:`close` must not be called on it (they are not its own)."""
+        context = cls.__new__(cls)
+        context.settings, context.meta, context._store = settings, meta, store
+        context._owns_store, context._writer = False, None
+        return context
+
     def store(self) -> Any:
         """The DataStore holding artifact blobs and logs (opened on first value read)."""
         if self._store is None:

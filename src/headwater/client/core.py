@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from headwater.client import _context, lineage, run_graph
 from headwater.client._batch import TaskDetails
@@ -58,6 +58,10 @@ from headwater.records import (
 from headwater.store.code_package import CodePackage
 from headwater.store.datastore import inline_ref
 from headwater.store.task_log import decode as decode_log
+
+if TYPE_CHECKING:
+    from headwater.meta import MetadataStore
+    from headwater.settings import Settings
 
 
 class _Object:
@@ -872,3 +876,12 @@ def _name_ref(flow: str) -> ArtifactRef:
 def _store() -> Any:
     """The datastore of the current client context (where code packages are read from)."""
     return _context.current().store()
+
+
+def metadata_of(pathspec: str, settings: Settings, *, meta: MetadataStore, store: Any
+                ) -> list[Metadata]:
+    """``Task(pathspec).metadata``, read through handles another reader already opened (the
+    web UI's metadata handle and datastore), whatever the process-wide client reads and
+    whatever its namespace: what the UI shows of a task is what the client says of it."""
+    with _context.pinned(_context.ClientContext.over(settings, meta=meta, store=store)):
+        return Task(pathspec, _namespace_check=False).metadata

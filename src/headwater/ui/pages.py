@@ -106,9 +106,14 @@ async def run_page(request: Request) -> Response:
     try:
         found = _checked(request, "flow", "run_id")
         await _exists(request, "run_row", found["flow"], found["run_id"])
+        step = request.query_params.get("step")
+        if step:  # the tasks of one step: a step the run does not have is a 404 too
+            await _exists(request, "check_step", found["flow"], found["run_id"], step)
     except NotFoundError as err:
         return not_found_page(err.msg, err.fix)
-    return _shell("run", f"{found['flow']}/{found['run_id']}", **found)
+    # the tasks of one step (``?step=``) are titled as that step's pathspec
+    title = "/".join([found["flow"], found["run_id"], *([step] if step else [])])
+    return _shell("run", title, **found)
 
 
 async def up_to_runs(request: Request) -> Response:
@@ -130,6 +135,7 @@ async def step_page(request: Request) -> Response:
     tasks, where the step's tasks are."""
     try:
         found = _checked(request, "flow", "run_id", "step")
+        await _exists(request, "check_step", found["flow"], found["run_id"], found["step"])
     except NotFoundError as err:
         return not_found_page(err.msg, err.fix)
     path = "/".join(quote(v, safe="") for v in (found["flow"], found["run_id"]))
@@ -140,6 +146,7 @@ async def step_page(request: Request) -> Response:
 async def task_page(request: Request) -> Response:
     try:
         found = _checked(request, "flow", "run_id", "step", "task_id")
+        await _exists(request, "check_step", found["flow"], found["run_id"], found["step"])
         await _exists(request, "task_row", *found.values())
     except NotFoundError as err:
         return not_found_page(err.msg, err.fix)

@@ -227,6 +227,21 @@ class Reader:
                 self._graphs[key] = graph
         return graph
 
+    def check_step(self, flow: str, run_id: str, step: str) -> str:
+        """``step`` if the run has it (in its graph, or among its tasks for a run kept without
+        one), else NotFoundError naming the run and its steps: a mistyped step in a shared
+        address gets a 404 saying so, not an empty list of tasks."""
+        row = self.run_row(flow, run_id)
+        check_name("step", step)
+        graph = self.kept_graph(row)
+        names = ([s["name"] for s in graph.get("steps", [])] if graph is not None else
+                 sorted({c[0] for c in self.meta.step_status_counts(flow, run_id)}))
+        if step not in names:
+            listed = ", ".join(names[:20]) + (" ..." if len(names) > 20 else "")
+            raise NotFoundError(f"no step {step} in run {flow}/{run_id}",
+                                fix=f"pick one of its steps: {listed or '(none yet)'}")
+        return step
+
     def failures(self, row: RunRow) -> list[dict[str, Any]]:
         """The run's first failed tasks (at most :data:`FAILURES_SHOWN`), each with its last
         attempt's error: a failure deep in a 10,000-task foreach is one click from the run page.
@@ -267,7 +282,7 @@ class Reader:
         registration order."""
         run = run_summary(self.run_row(flow, run_id))
         if step is not None:
-            check_name("step", step)
+            self.check_step(flow, run_id, step)
         wanted: str | tuple[str, str] | None = status
         if run["interrupted"]:  # a killed run's unfinished tasks read, and are listed, as failed
             if status == "running":
@@ -306,7 +321,23 @@ class Reader:
                            self.meta.list_attempts(flow, run_id, step, task_id)]
         out["artifacts"] = self.artifacts(row)
         out["cards"] = self.cards(row)
+        out["metadata"], out["metadata_error"] = self.metadata(row)
         return out
+
+    def metadata(self, row: TaskRow) -> tuple[list[dict[str, Any]], str | None]:
+        """The task's facts as the client's ``task.metadata`` gives them (name, value, type,
+        when), read through the client bound to this UI's metadata and datastore: the page
+        shows what ``Task(...).metadata_dict`` says, derived the same way. Facts that cannot
+        be read leave the rest of the task's page as it is, saying why instead."""
+        from headwater.client.core import metadata_of
+
+        try:
+            facts = metadata_of(row.pathspec, self.settings, meta=self.meta, store=self.store())
+        except HeadwaterException as exc:
+            return [], exc.msg[:PREVIEW_CHARS]
+        return [{"name": m.name, "value": m.value if isinstance(m.value, str) else
+                 json.dumps(m.value, default=str), "type": m.type,
+                 "created_at": m.created_at / 1000} for m in facts], None
 
     def _run_if_unfinished(self, row: TaskRow) -> dict[str, Any] | None:
         """The run's summary when the task is recorded running (is its run still alive?), else
@@ -545,6 +576,8 @@ def task_summary(row: TaskRow, run: dict[str, Any] | None = None) -> dict[str, A
     }
     if interrupted:
         out["interrupted"] = True
+    elif row.status == "succeeded" and was_caught((row.transition or {}).get("metadata")):
+        out["caught"] = True  # its step raised, @catch caught it: task.successful is False
     return out
 
 

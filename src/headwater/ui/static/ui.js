@@ -110,6 +110,9 @@ function tagLinks(tags) {
   return span;
 }
 
+// A table in a box of its own that scrolls sideways when the window is narrower than the table.
+function scrolled(table) { return el("div", { class: "scroll" }, table); }
+
 function badge(status) { return el("span", { class: `status ${status}`, text: status }); }
 
 const runHref = (flow, run) => `/runs/${enc(flow)}/${enc(run)}`;
@@ -119,7 +122,7 @@ function crumbs(...parts) {
   const nav = document.getElementById("crumbs");
   nav.replaceChildren();
   for (const [text, href] of parts) {
-    nav.append(" / ", href ? el("a", { href, text }) : el("span", { text }));
+    nav.append(" / ", href ? el("a", { href, text }) : el("span", { text, "aria-current": "page" }));
   }
 }
 
@@ -165,10 +168,15 @@ async function runsPage() {
     el("label", {}, "tag ", el("input", { name: "tag", value: filters.tag, size: 12 })),
     el("label", {}, "user ", el("input", { name: "user", value: filters.user, size: 10 })),
     el("button", { type: "submit", text: "Filter" }));
+  form.addEventListener("submit", () => {  // an empty field stays out of the address
+    for (const field of form.elements) if (field.name && !field.value) field.disabled = true;
+  });
+  // back to this page from the next one (the browser's cache): the fields are usable again
+  window.addEventListener("pageshow", () => { for (const field of form.elements) field.disabled = false; });
 
   const rows = el("tbody");
   rows.append(...page.runs.map(runRow));
-  const table = el("table", { id: "runs-table" },
+  const table = el("table", { id: "runs-table", "aria-label": "runs" },
     el("thead", {}, el("tr", {}, ...["run", "status", "started", "duration", "user", "tags"].map((h) => el("th", { text: h })))),
     rows);
   const pager = el("p", { class: "pager" });
@@ -190,7 +198,7 @@ async function runsPage() {
   const empty = page.runs.length ? null : el("p", { class: "muted", text: "No runs match." });
   // the runs first (the h1, and the first stop of the Tab key); the flows drawn beside them
   app.replaceChildren(el("div", { class: "columns" },
-    el("section", {}, el("h1", { text: fixedFlow ? `Runs of ${fixedFlow}` : "Runs" }), form, table, empty, pager),
+    el("section", {}, el("h1", { text: fixedFlow ? `Runs of ${fixedFlow}` : "Runs" }), form, scrolled(table), empty, pager),
     el("aside", {}, el("h2", { text: "Flows" }), flowList)));
   followRuns(`/api/runs?${params}`, page, rows);
 }
@@ -199,7 +207,7 @@ function runRow(r) {
   return el("tr", { "data-pathspec": r.pathspec },
     el("td", {}, el("a", { href: runHref(r.flow, r.run_id), text: r.pathspec }),
       r.origin_run_id ? el("span", { class: "muted resumed", text: ` resumed from ${r.origin_run_id}` }) : null),
-    el("td", {}, badge(r.status)),
+    el("td", {}, badge(r.status), ...interruptedNote(r)),
     el("td", {}, stamp(r.created_at)),
     durationEl("td", r.created_at, r.finished_at || r.stopped_at, r.status === "running"),
     el("td", { text: r.user }),
@@ -299,7 +307,7 @@ function drawTimeline(run, steps, container) {
   const start = Math.min(...names.map((n) => steps[n].started_at));
   const end = Math.max(...names.map((n) => steps[n].finished_at || serverNow()), start + 0.001);
   const width = 600, row = 22, label = 140;
-  const picture = svg("svg", { width: label + width + 80, height: names.length * row + 10, role: "img",
+  const picture = svg("svg", { width: label + width + 80, height: names.length * row + 10, viewBox: `0 0 ${label + width + 80} ${names.length * row + 10}`, role: "img",
     "aria-label": names.map((n) => `${n} ${stepState(steps[n])} ${duration(steps[n].started_at, steps[n].finished_at)}`).join(", ") });
   names.forEach((name, i) => {
     const s = steps[name];
@@ -319,7 +327,7 @@ function drawTaskTimeline(run, tasks, container) {
   const start = Math.min(...list.map((t) => t.created_at));
   const end = Math.max(...list.map((t) => ended(t) || serverNow()), start + 0.001);
   const width = 600, row = 14, label = 140;
-  const picture = svg("svg", { width: label + width + 80, height: list.length * row + 6, role: "group", "aria-label": "the listed tasks over time" });
+  const picture = svg("svg", { width: label + width + 80, height: list.length * row + 6, viewBox: `0 0 ${label + width + 80} ${list.length * row + 6}`, role: "group", "aria-label": "the listed tasks over time" });
   list.forEach((t, i) => {
     const x = label + ((t.created_at - start) / (end - start)) * width;
     const w = Math.max(2, (((ended(t) || end) - t.created_at) / (end - start)) * width);
@@ -341,13 +349,20 @@ function cloned(t) {
 
 // A task left running by a killed run reads as failed; it says why it has no error.
 function interruptedNote(t) {
-  return t.interrupted ? [" ", el("span", { class: "muted interrupted", title: "its run was stopped (its scheduler killed) while it ran", text: "interrupted" })] : [];
+  const why = t.task_id ? "its run was stopped (its scheduler killed) while it ran" : "its scheduler was killed (or its machine lost) before it finished";
+  return t.interrupted ? [" ", el("span", { class: "muted interrupted", title: why, text: "interrupted" })] : [];
+}
+
+// A task whose step raised and @catch caught it: the flow went on, but the step did not succeed
+// (the client's task.successful is False); its first attempt holds the error.
+function caughtNote(t) {
+  return t.caught ? [" ", el("span", { class: "caught", title: "its step raised and @catch caught it: the flow went on; task.successful is False", text: "caught" })] : [];
 }
 
 function taskRow(run, t) {
   return el("tr", { "data-task": `${t.step}/${t.task_id}` },
     el("td", {}, el("a", { href: taskHref(run.flow, run.run_id, t.step, t.task_id), text: `${t.step}/${t.task_id}` })),
-    el("td", {}, badge(t.status), ...cloned(t), ...interruptedNote(t)),
+    el("td", {}, badge(t.status), ...caughtNote(t), ...cloned(t), ...interruptedNote(t)),
     el("td", { text: t.foreach_index === null ? "-" : String(t.foreach_index) }),
     el("td", {}, stamp(t.created_at)),
     durationEl("td", t.created_at, t.finished_at, t.status === "running"),
@@ -381,7 +396,7 @@ async function runPage() {
   fact("system tags", run.system_tags.join(", ") || "-");
   if (run.origin_run_id) fact("resumed from", el("a", { href: runHref(flow, run.origin_run_id), id: "origin", text: `${flow}/${run.origin_run_id}` }));
 
-  const params_ = el("table", { id: "parameters" }, el("thead", {}, el("tr", {}, el("th", { text: "parameter" }), el("th", { text: "value" }))));
+  const params_ = el("table", { id: "parameters", "aria-label": "parameters" }, el("thead", {}, el("tr", {}, el("th", { text: "parameter" }), el("th", { text: "value" }))));
   const pbody = el("tbody");
   for (const [k, v] of Object.entries(run.parameters)) pbody.append(el("tr", {}, el("td", { text: k }), el("td", {}, el("code", { text: v ?? "(large)" }))));
   params_.append(pbody);
@@ -428,7 +443,7 @@ async function runPage() {
     if (more || offset + rows < total) pager.append(el("a", { href: link(offset + limit), rel: "next", text: "next →" }));
   };
   const newTasks = el("p", { id: "new-tasks", class: "notice", hidden: true, role: "status" });
-  const tasks = el("table", { id: "tasks-table" },
+  const tasks = el("table", { id: "tasks-table", "aria-label": "tasks" },
     el("thead", {}, el("tr", {}, ...["task", "status", "index", "started", "duration", "attempts"].map((h) => el("th", { text: h })))), tbody);
 
   let failures = null;
@@ -461,8 +476,8 @@ async function runPage() {
     el("h2", { text: "Graph" }), dag,
     el("h2", { text: "Timeline" }), timeline,
     el("h3", { text: "Tasks listed below" }), taskTimeline,
-    el("h2", { text: "Parameters" }), Object.keys(run.parameters).length ? params_ : el("p", { class: "muted", text: "none" }),
-    el("h2", { id: "tasks", text: "Tasks" }), stepPicker, statusPicker, newTasks, tasks, pager);
+    el("h2", { text: "Parameters" }), Object.keys(run.parameters).length ? scrolled(params_) : el("p", { class: "muted", text: "none" }),
+    el("h2", { id: "tasks", text: "Tasks" }), stepPicker, statusPicker, newTasks, scrolled(tasks), pager);
   drawPager(run.steps, page.more);
   let steps = run.steps;
   paintDag(run, run.steps, run.status, run.foreach_widths);
@@ -581,8 +596,13 @@ async function showLog(base, stream, pre, state) {
   const text = plain(raw);
   pre.textContent = text || "(no output)";
   pre.classList.toggle("empty", !text);
+  pre.scrollTop = pre.scrollHeight;  // a log opens at its end, where a failure's last words are
   state.textContent = "complete";
 }
+
+// A log the reader has scrolled to its end stays there as it grows (as `tail -f` does); one the
+// reader scrolled up in stays put.
+function atEnd(pre) { return pre.scrollHeight - pre.scrollTop - pre.clientHeight < 24; }
 
 function followLog(base, stream, pre, state) {
   const source = openStream(`${base}/logs/${stream}/events`);
@@ -596,8 +616,10 @@ function followLog(base, stream, pre, state) {
     logCut(base, stream, pre, skipped.size - skipped.bytes, skipped.size);
   });
   source.addEventListener("log", (event) => {
+    const following = atEnd(pre);
     pre.append(chunk(JSON.parse(event.data).text));
     pre.classList.remove("empty");
+    if (following) pre.scrollTop = pre.scrollHeight;
   });
   source.addEventListener("end", (event) => {
     const end = JSON.parse(event.data || "{}");
@@ -606,6 +628,8 @@ function followLog(base, stream, pre, state) {
   });
   source.addEventListener("error", () => { if (!source.ended) state.textContent = "disconnected"; });
 }
+
+const INPUTS_SHOWN = 10;
 
 async function taskPage() {
   const { flow, runId, step, taskId } = app.dataset;
@@ -618,7 +642,7 @@ async function taskPage() {
   const fact = (k, v) => facts.append(el("dt", { text: k }), el("dd", {}, v));
   const status = badge(task.status);
   status.id = "task-status";
-  fact("status", el("span", {}, status, ...interruptedNote(task)));
+  fact("status", el("span", {}, status, ...caughtNote(task), ...interruptedNote(task)));
   fact("started", stamp(task.created_at));
   fact("duration", durationEl("span", task.created_at, task.finished_at, task.status === "running", { id: "task-duration" }));
   if (task.foreach_index !== null) fact("foreach index", String(task.foreach_index));
@@ -628,8 +652,15 @@ async function taskPage() {
       el("span", { class: "muted", text: " — did not run again when the run was resumed: its logs, artifacts and cards are the origin's, its times those of the copy" })));
   }
   if (task.parents.length) {
-    const links = el("span");
-    for (const p of task.parents) { const [s, t] = p.split("/"); links.append(el("a", { href: taskHref(flow, runId, s, t), text: p }), " "); }
+    // a join of a big foreach has thousands of inputs: the first few are links, the rest are
+    // one link per step to its task list (not thousands of stops for the Tab key)
+    const links = el("span", { id: "inputs" });
+    for (const p of task.parents.slice(0, INPUTS_SHOWN)) { const [s, t] = p.split("/"); links.append(el("a", { href: taskHref(flow, runId, s, t), text: p }), " "); }
+    const rest = new Map();
+    for (const p of task.parents.slice(INPUTS_SHOWN)) { const s = p.split("/")[0]; rest.set(s, (rest.get(s) || 0) + 1); }
+    for (const [s, n] of rest) {
+      links.append(el("span", { class: "muted" }, `and ${n} more of step ${s}: `), el("a", { href: `${runHref(flow, runId)}?step=${enc(s)}#tasks`, class: "more-inputs", text: `the tasks of ${s}` }), " ");
+    }
     fact("inputs", links);
   }
 
@@ -652,21 +683,23 @@ async function taskPage() {
 
   const logs = el("div", { class: "logs" });
   for (const stream of ["stdout", "stderr"]) {
-    const pre = el("pre", { id: stream, class: "log empty" });
+    const pre = el("pre", { id: stream, class: "log empty", tabindex: 0, "aria-label": stream });
     const state = el("span", { class: "muted", id: `${stream}-state`, text: task.status === "running" ? "following" : "loading" });
     const which = task.attempts.length > 1 ? el("span", { class: "muted", text: `of attempt ${task.attempts[task.attempts.length - 1].attempt} · ` }) : null;
-    logs.append(el("section", {}, el("h3", {}, `${stream} `, which, state), pre));
+    const latest = task.attempts.length ? task.attempts[task.attempts.length - 1].attempt : 0;
+    const raw = el("a", { href: `${base}/logs/${stream}?attempt=${latest}`, class: "raw-log", "aria-label": `${stream} as plain text`, text: "plain text" });
+    logs.append(el("section", {}, el("h3", {}, `${stream} `, which, state, " · ", raw), pre));
     if (task.status === "running") followLog(base, stream, pre, state);
     else showLog(base, stream, pre, state).catch((e) => { state.textContent = `cannot read: ${e.message}`; });
   }
 
-  const artifacts = el("table", { id: "artifacts" }, el("thead", {}, el("tr", {}, ...["name", "type", "size", "preview", ""].map((h) => el("th", { text: h })))));
+  const artifacts = el("table", { id: "artifacts", "aria-label": "artifacts" }, el("thead", {}, el("tr", {}, ...["name", "type", "size", "preview", ""].map((h) => el("th", { text: h })))));
   const abody = el("tbody");
   for (const a of task.artifacts) {
     // a value the UI cannot load says why and what to do; its stored pickle stays downloadable
     const why = a.error ? el("div", { class: "unreadable" },
       el("p", { class: "error", text: a.error }), a.fix ? el("p", { class: "fix", text: `Fix: ${a.fix}` }) : null) : null;
-    const link = a.download ? el("a", { href: `${base}/artifacts/${enc(a.name)}`, download: "",
+    const link = a.download ? el("a", { href: `${base}/artifacts/${enc(a.name)}`, download: "", "aria-label": `download ${a.name}${a.download === "pickle" ? " (its pickle)" : ""}`,
       text: a.download === "pickle" ? "download pickle" : "download" }) : null;
     abody.append(el("tr", { "data-artifact": a.name },
       el("td", { text: a.name }), el("td", { text: a.type }), el("td", { text: size(a.size) }),
@@ -674,6 +707,12 @@ async function taskPage() {
       el("td", {}, link)));
   }
   artifacts.append(abody);
+
+  // the facts the client's task.metadata gives (Metaflow's names: attempt, attempt_ok, ...)
+  const metadata = el("table", { id: "metadata", "aria-label": "metadata" },
+    el("thead", {}, el("tr", {}, ...["name", "value", "type", "recorded"].map((h) => el("th", { text: h })))),
+    el("tbody", {}, ...(task.metadata || []).map((m) => el("tr", { "data-name": m.name },
+      el("td", { text: m.name }), el("td", {}, el("code", { text: m.value })), el("td", { text: m.type }), el("td", {}, stamp(m.created_at))))));
 
   const cards = el("div", { id: "cards" });
   const frames = new Map();
@@ -687,8 +726,10 @@ async function taskPage() {
   app.replaceChildren(el("h1", { text: `${flow}/${runId}/${step}/${taskId}` }), facts,
     el("h2", { text: "Attempts" }), attempts,
     el("h2", { text: "Logs" }), logs,
-    el("h2", { text: "Artifacts" }), task.artifacts.length ? artifacts : el("p", { class: "muted", text: task.status === "running" ? "recorded when the task ends" : "none" }),
-    el("h2", { text: "Cards" }), task.cards.length ? cards : el("p", { class: "muted", text: "none" }));
+    el("h2", { text: "Artifacts" }), task.artifacts.length ? scrolled(artifacts) : el("p", { class: "muted", text: task.status === "running" ? "recorded when the task ends" : "none" }),
+    el("h2", { text: "Cards" }), task.cards.length ? cards : el("p", { class: "muted", text: "none" }),
+    el("h2", { text: "Metadata" }), task.metadata_error ? el("p", { class: "error", text: `cannot be read: ${task.metadata_error}` })
+      : (task.metadata || []).length ? scrolled(metadata) : el("p", { class: "muted", text: "none" }));
 }
 
 // A card's frame fits the card: the card (served with a few lines that measure it) posts its

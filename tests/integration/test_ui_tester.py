@@ -1,0 +1,238 @@
+"""The web UI as an outside tester's suite drives it (Debian's Chromium through Playwright),
+knowing only README.md and docs/ui.md: ``get_by_role`` selectors on named tables, a mistyped
+step in any address a 404 naming it, a task's metadata as the client gives it, a task whose
+step ``@catch`` caught marked as the client sees it, filters with clean addresses, and a phone's
+width never scrolling sideways.
+
+Waits are on what the page shows (Playwright's expect, with a generous deadline), never on time.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from .faultkit import client, fault_flow, hw
+from .flowrun import flow_file, hermetic_env, start_cli
+from .uiserver import DEADLINE_MS, new_context, running_task, wait_until
+
+expect.set_options(timeout=DEADLINE_MS)
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    """UIFlow/1 (a parameter, a foreach, tags), FirstTryFailsFlow/1, whose middle step
+    raises and ``@catch`` (given with ``--with``) catches: the run goes on and succeeds, and
+    WideJoinFlow/1, whose join has 25 inputs."""
+    folder = tmp_path_factory.mktemp("ui-tester")
+    made = (hw(flow_file("ui/ui_flow.py"), "run", "--tag", "nightly", cwd=folder),
+            hw(fault_flow("first_try_fails_flow.py"), "--with", "catch:var=oops", "run",
+               cwd=folder, FIRST_TRY_FAILS="middle"),
+            hw(flow_file("ui/wide_join_flow.py"), "run", cwd=folder))
+    for proc in made:
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    return folder
+
+
+def _watched(context):
+    """A page of ``context`` recording console errors, uncaught exceptions, failed requests and
+    error answers as ``page.problems``."""
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+            if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url} {r.failure}"))
+    page.on("response", lambda r: problems.append(f"{r.status}: {r.url}")
+            if r.status >= 400 else None)
+    page.problems = problems  # type: ignore[attr-defined]
+    return page
+
+
+def _task_id(ui, flow: str, step: str) -> str:
+    return ui.json(f"/api/runs/{flow}/1/tasks?step={step}")["tasks"][0]["task_id"]
+
+
+def test_tables_are_named_so_get_by_role_finds_them(ui, context):
+    page = _watched(context)
+    page.goto(f"{ui.url}/")
+    runs = page.get_by_role("table", name="runs")
+    expect(runs.get_by_role("row")).to_have_count(4)  # its header and three runs
+    expect(runs.get_by_role("columnheader", name="status")).to_be_visible()
+    runs.get_by_role("link", name="UIFlow/1").click()
+    expect(page).to_have_title("UIFlow/1 · headwater")
+    expect(page.get_by_role("heading", level=1)).to_have_text("UIFlow/1")
+    parameters = page.get_by_role("table", name="parameters")
+    expect(parameters.get_by_role("row", name=re.compile("gate"))).to_have_count(1)
+    tasks = page.get_by_role("table", name="tasks")
+    expect(tasks.get_by_role("row")).to_have_count(1 + 7)  # start, 3 work, join, wait, end
+    tasks.get_by_role("link", name="start/").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(re.compile(r"^UIFlow/1/start/"))
+    artifacts = page.get_by_role("table", name="artifacts")
+    expect(artifacts.get_by_role("row", name=re.compile("greeting"))).to_contain_text(
+        "hello from start")
+    expect(page.get_by_role("table", name="metadata")).to_be_visible()
+    expect(artifacts.get_by_role("link", name="download greeting")).to_have_attribute(
+        "href", re.compile(r"/artifacts/greeting$"))
+    expect(page.get_by_label("stdout", exact=True)).to_be_visible()  # the logs, by name
+    expect(page.get_by_label("stderr", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name="stdout as plain text")).to_have_attribute(
+        "href", re.compile(r"/logs/stdout\?attempt=0$"))
+    expect(page.get_by_role("navigation", name="breadcrumbs").locator("[aria-current=page]")
+           ).to_have_text(re.compile(r"^\d+$"))  # the task's id: where the page is
+    assert page.problems == []
+
+
+def test_a_task_shows_its_metadata_as_the_client_gives_it(ui, home, context):
+    task_id = _task_id(ui, "UIFlow", "work")
+    client(home)
+    from headwater import Task
+
+    facts = Task(f"UIFlow/1/work/{task_id}").metadata_dict
+    assert facts["attempt_ok"] == "True" and "foreach-stack" in facts, facts
+    page = _watched(context)
+    page.goto(f"{ui.url}/runs/UIFlow/1/work/{task_id}")
+    table = page.get_by_role("table", name="metadata")
+    for name in ("attempt", "attempt_ok", "script-name", "foreach-execution-path"):
+        row = table.locator(f'tr[data-name="{name}"]')
+        expect(row.locator("td").nth(1)).to_have_text(str(facts[name]))
+    answer = ui.json(f"/api/tasks/UIFlow/1/work/{task_id}")
+    assert answer["metadata_error"] is None
+    listed = {m["name"]: m["value"] for m in answer["metadata"]}
+    assert json.loads(listed["foreach-stack"]) == facts["foreach-stack"]  # a list, as JSON
+    assert page.problems == []
+
+
+def test_a_step_catch_caught_is_marked_as_the_client_reads_it(ui, home, context):
+    task_id = _task_id(ui, "FirstTryFailsFlow", "middle")
+    client(home)
+    from headwater import Run, Task
+
+    task = Task(f"FirstTryFailsFlow/1/middle/{task_id}")
+    assert task.finished and not task.successful  # the client: it ran, it did not succeed
+    assert Run("FirstTryFailsFlow/1").successful  # the flow went on past it
+    assert ui.json(f"/api/tasks/FirstTryFailsFlow/1/middle/{task_id}")["caught"] is True
+    assert "caught" not in ui.json("/api/runs/FirstTryFailsFlow/1/tasks?step=end")["tasks"][0]
+    page = _watched(context)
+    page.goto(f"{ui.url}/runs/FirstTryFailsFlow/1")
+    expect(page.locator(f'#tasks-table tr[data-task="middle/{task_id}"] .caught')
+           ).to_have_text("caught")
+    expect(page.locator("#tasks-table .caught")).to_have_count(1)
+    page.locator(f'#tasks-table tr[data-task="middle/{task_id}"] a').first.click()
+    expect(page.locator("#task-status + .caught")).to_have_text("caught")
+    expect(page.locator('.attempt[data-attempt="0"] .failure')).to_contain_text(
+        "RuntimeError: middle fails on attempt 0")
+    assert page.problems == []
+
+
+def test_a_mistyped_step_in_any_address_is_a_404_naming_it(ui, context):
+    wrong = ("/runs/UIFlow/1/wrok", "/runs/UIFlow/1?step=wrok", "/runs/UIFlow/1/wrok/1")
+    for path in wrong:
+        status, _, body = ui.get(path)
+        assert status == 404, (path, status)
+        assert b"no step wrok in run UIFlow/1" in body, body
+        assert b"start, work, join, wait, end" in body, body  # the steps it has
+    status, _, body = ui.get("/api/runs/UIFlow/1/tasks?step=wrok")  # the API says so too
+    assert status == 404 and json.loads(body) == {
+        "error": "no step wrok in run UIFlow/1",
+        "fix": "pick one of its steps: start, work, join, wait, end"}, body
+    page = context.new_page()
+    answer = page.goto(f"{ui.url}/runs/UIFlow/1/wrok")
+    assert answer is not None and answer.status == 404
+    expect(page).to_have_title("Not found · headwater")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Not found")
+    expect(page.locator("main .error")).to_have_text("no step wrok in run UIFlow/1")
+    page.get_by_role("link", name="All runs").click()
+    expect(page.get_by_role("table", name="runs")).to_be_visible()
+    # the real step still leads to its tasks, on a page titled by the step's pathspec
+    assert ui.get("/runs/UIFlow/1/work")[0] == 303
+    page.goto(f"{ui.url}/runs/UIFlow/1/work")
+    expect(page).to_have_url(f"{ui.url}/runs/UIFlow/1?step=work#tasks")
+    expect(page).to_have_title("UIFlow/1/work · headwater")
+    expect(page.get_by_role("table", name="tasks").locator("tbody tr")).to_have_count(3)
+
+
+def test_filters_keep_empty_fields_out_of_the_address(ui, context):
+    page = _watched(context)
+    page.goto(f"{ui.url}/")
+    page.get_by_label("status").select_option("succeeded")
+    page.get_by_label("tag").fill("nightly")
+    page.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(f"{ui.url}/?status=succeeded&tag=nightly")
+    expect(page.get_by_role("table", name="runs").locator("tbody tr")).to_have_count(1)
+    page.go_back()
+    expect(page).to_have_url(f"{ui.url}/")
+    expect(page.get_by_role("table", name="runs").locator("tbody tr")).to_have_count(3)
+    page.get_by_label("user").fill("nobody-here")  # the form works again after going back
+    page.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(f"{ui.url}/?user=nobody-here")
+    expect(page.get_by_text("No runs match.")).to_be_visible()
+    assert page.problems == []
+
+
+def test_a_phones_width_never_scrolls_the_page_sideways(ui, browser):
+    context = new_context(browser, viewport={"width": 360, "height": 740})
+    try:
+        page = _watched(context)
+        task_id = _task_id(ui, "UIFlow", "start")
+        for path, ready in (("/", "#flows li"), ("/runs/UIFlow/1", "#timeline svg"),
+                            (f"/runs/UIFlow/1/start/{task_id}", "#stderr-state")):
+            page.goto(ui.url + path)
+            expect(page.locator(ready).first).to_be_visible()
+            if ready.endswith("-state"):  # the logs are read after the page is drawn
+                expect(page.locator("#stdout-state")).to_have_text("complete")
+                expect(page.locator(ready)).to_have_text("complete")
+            wide = page.evaluate("() => document.documentElement.scrollWidth")
+            assert wide <= 360, (path, wide)
+        assert page.problems == []
+    finally:
+        context.close()
+
+
+def test_a_join_of_many_lists_a_few_inputs_and_links_to_the_rest(ui, context):
+    """25 inputs are not 25 stops for the Tab key: ten links, then the step's task list."""
+    page = _watched(context)
+    page.goto(f"{ui.url}/runs/WideJoinFlow/1/join/{_task_id(ui, 'WideJoinFlow', 'join')}")
+    inputs = page.locator("#inputs")
+    expect(inputs.get_by_role("link", name="work/")).to_have_count(10)
+    expect(inputs).to_contain_text("and 15 more of step work")
+    inputs.get_by_role("link", name="the tasks of work").click()
+    expect(page).to_have_url(f"{ui.url}/runs/WideJoinFlow/1?step=work#tasks")
+    expect(page.get_by_role("table", name="tasks").locator("tbody tr")).to_have_count(25)
+    assert page.problems == []
+
+
+AT_END = "e => e.scrollHeight - e.scrollTop - e.clientHeight < 24"
+
+
+def test_a_log_longer_than_its_box_is_followed_at_its_end(ui, home, context):
+    gate = home / "chatty-gate"
+    run = start_cli(flow_file("ui/chatty_flow.py"), "run", "--gate", str(gate), cwd=home,
+                    env={**hermetic_env(), "HEADWATER_DATASTORE_ROOT": str(home / ".headwater")})
+    try:
+        run_id, task_id = wait_until(lambda: running_task(ui, "ChattyFlow", "talk"),
+                                     "the talk step to start")
+        page = _watched(context)
+        page.goto(f"{ui.url}/runs/ChattyFlow/{run_id}/talk/{task_id}")
+        log = page.get_by_label("stdout", exact=True)
+        expect(page.locator("#stdout-state")).to_have_text("following")
+        expect(log).to_contain_text("line 199 of the chatter")
+        assert log.evaluate("e => e.scrollHeight > e.clientHeight")  # longer than its box
+        wait_until(lambda: log.evaluate(AT_END), "the live log to show its end")
+        gate.touch()
+        # the task ends: the page is drawn afresh, its final log opened at its end
+        expect(page.locator("#task-status")).to_have_text("succeeded")
+        expect(page.locator("#stdout-state")).to_have_text("complete")
+        expect(log).to_contain_text("the last line")
+        wait_until(lambda: log.evaluate(AT_END), "the finished log to open at its end")
+        assert run.wait(timeout=120) == 0
+        assert page.problems == []
+    finally:
+        gate.touch()
+        run.wait(timeout=120)
+        run.stdout.close()
+        run.stderr.close()
