@@ -243,3 +243,26 @@ def test_async_spin(done):
 def test_spin_database_lives_apart(done):
     folder, _, _ = done
     assert (Path(folder) / ".headwater" / "spin" / "meta.sqlite").is_file()
+
+
+def test_inspect_spin_of_a_subfolder_reads_the_datastore_its_spins_found_above_it(tmp_path):
+    """Metaflow's ``test/unit/spin`` runs and spins its flows with ``cwd`` at ``flows/`` and
+    then calls ``inspect_spin(flows/)``. When a ``.headwater`` further up holds the runs (an
+    earlier suite made it from the parent folder), the spin was recorded there, so
+    ``inspect_spin`` of the subfolder must look where a spin started in it would write."""
+    project = tmp_path / "project"
+    flows = project / "flows"
+    flows.mkdir(parents=True)
+    (project / ".headwater").mkdir()  # made earlier, from the parent folder
+    flow = flows / "spin_demo_flow.py"
+    flow.write_text(textwrap.dedent(SOURCE))
+    with Runner(str(flow), cwd=str(flows), show_output=False) as runner:
+        run = runner.run(factor=3).run
+        pathspec = runner.spin(run["start"].task.pathspec, persist=True).task.pathspec
+    assert not (flows / ".headwater").exists()  # the spin went to the datastore above
+    try:
+        inspect_spin(str(flows))
+        spun = Task(pathspec, _namespace_check=False)
+        assert spun.data.items == [1, 2, 3] and spun.data.factor == 3
+    finally:
+        metadata("local@" + str(project / ".headwater"))

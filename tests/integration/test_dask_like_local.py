@@ -2,13 +2,17 @@
 
 Found by running Metaflow's core suite with every task on Dask: the run's user in the task's
 environment, the client inside a step reading the run's stores (not the worker's folder), a
-native crash named in the task's stderr, and a resume clone showing its origin's facts. Each
+native crash named in the task's stderr, a resume clone showing its origin's facts, and the
+``metaflow_extensions`` packages of the launching machine (they travel in the code package). Each
 test runs on the shared cluster (tests/conftest.py), whose workers start in a folder of their
 own with an environment that has no HEADWATER_/METAFLOW_ setting.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -145,3 +149,70 @@ def test_a_task_resume_clones_from_a_dask_run_shows_its_origins_facts(dask_addre
     assert facts["dask-worker"] == origin_facts["dask-worker"]
     assert facts["dask-worker-address"] == origin_facts["dask-worker-address"]
     assert set(facts) == set(origin_facts) | {"origin-task-id"}
+
+
+EXTENSION_FILES = {
+    "acme/config/mfextinit_acme.py": "ACME_LIMIT = 7\n",
+    "acme/plugins/mfextinit_acme.py":
+        'STEP_DECORATORS_DESC = [("acme_step", ".acme_decorators.AcmeStep")]\n',
+    "acme/plugins/acme_decorators.py": """
+from metaflow.decorators import StepDecorator
+
+
+class AcmeStep(StepDecorator):
+    name = "acme_step"
+
+    def task_pre_step(self, step_name, task_datastore, metadata, run_id, task_id, flow, graph,
+                      retry_count, max_user_code_retries, ubf_context, inputs):
+        flow.pre = "acme:" + step_name
+""",
+}
+
+EXTENSION_FLOW = """
+    from metaflow import FlowSpec, acme_step, step
+    from metaflow.metaflow_config import ACME_LIMIT
+
+
+    class AcmeOnDaskFlow(FlowSpec):
+        @acme_step
+        @step
+        def start(self):
+            self.limit = ACME_LIMIT
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        AcmeOnDaskFlow()
+"""
+
+
+def test_the_launching_machines_metaflow_extensions_travel_to_the_workers(dask_address,
+                                                                          tmp_path):
+    """Metaflow's ExtensionsTest and CardExtensionsImportTest on Dask: the extension package is
+    installed where the run is launched only (here: on its PYTHONPATH), never on the workers,
+    and the step still gets its decorator and its config value, as Metaflow's remote tasks do
+    from the code package."""
+    extensions = tmp_path / "ext"
+    for relative, text in EXTENSION_FILES.items():
+        path = extensions / "metaflow_extensions" / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    shim = tmp_path / "shim"
+    subprocess.run([sys.executable, "-m", "headwater", "shim", str(shim)], check=True,
+                   capture_output=True)
+    project = tmp_path / "project"
+    project.mkdir()
+    flow = write_flow(project, "acme_on_dask_flow.py", EXTENSION_FLOW)
+    proc = run_cli(flow, "run", "--executor", "dask", "--dask-address", dask_address,
+                   cwd=project, hermetic=True, timeout=180,
+                   env={"PYTHONPATH": os.pathsep.join((str(shim), str(extensions)))})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    point_client_at(project / ".headwater")
+    start = Flow("AcmeOnDaskFlow").latest_run["start"].task
+    assert "dask-worker" in start.metadata_dict  # it did run on a worker
+    assert start["pre"].data == "acme:start"
+    assert start["limit"].data == 7

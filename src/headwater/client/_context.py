@@ -19,7 +19,13 @@ from typing import Any
 
 from headwater.meta import MetadataStore, open_metadata
 from headwater.redaction import redact
-from headwater.settings import DEFAULT_DIRNAME, SPIN_FOLDER, Settings, spin_settings
+from headwater.settings import (
+    DEFAULT_DIRNAME,
+    SPIN_FOLDER,
+    Settings,
+    nearest_local_root,
+    spin_settings,
+)
 
 
 class ClientContext:
@@ -132,7 +138,7 @@ def settings_for(spec: str) -> Settings:
         return Settings.resolve(metadata=spec)  # the datastore root resolves as usual
     kind, sep, where = spec.partition("@")
     if sep and kind == "spin":  # what `spin` recorded beside that datastore's runs
-        return spin_settings(settings_for(where or "."), cwd=where or None)
+        return spin_settings(settings_for(_spun_in(where or ".")), cwd=where or None)
     if sep and kind != "local":
         raise ValueError(f"unknown metadata provider {kind!r} in {redact(spec)!r}; "
                          "use 'local@<path>' (or 'spin@<path>' for spun tasks)")
@@ -143,6 +149,18 @@ def settings_for(spec: str) -> Settings:
         return Settings.resolve(metadata=path)
     nested = os.path.join(path, DEFAULT_DIRNAME)
     return Settings.resolve(datastore_root=nested if os.path.isdir(nested) else path)
+
+
+def _spun_in(folder: str) -> str:
+    """The datastore a ``spin`` started in ``folder`` recorded its tasks in: ``folder`` when it
+    is a datastore root or holds ``.headwater/``, else the nearest ``.headwater/`` above it (where
+    the spin, like any run started there, found its datastore; Metaflow's suite spins its flows
+    from a subfolder and then calls ``inspect_spin`` on that subfolder)."""
+    if any(os.path.exists(os.path.join(folder, name))
+           for name in (DEFAULT_DIRNAME, SPIN_FOLDER, "meta.sqlite")):
+        return folder
+    found = nearest_local_root(folder)
+    return found if os.path.isdir(found) else folder
 
 
 def describe(settings: Settings) -> str:

@@ -162,6 +162,31 @@ def promotions() -> dict[str, str]:
     return aliases
 
 
+def package_files() -> list[tuple[str, str]]:
+    """``(file path, name in the code package)`` for the files of every ``metaflow_extensions``
+    package this process can import, as ``metaflow_extensions/<org>/...``.
+
+    Metaflow ships the active extensions inside a flow's code package, so a remote task has
+    the decorators, config values and card types they add without installing them; a code
+    package unpacked on a Dask worker (or in a deployed task) is on ``sys.path``, so the same
+    namespace package is found there. Hidden files and ``__pycache__`` stay out."""
+    files: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for org, folders in _org_folders().items():
+        for folder in folders:
+            for here, dirs, names in os.walk(folder):
+                dirs[:] = sorted(d for d in dirs if d != "__pycache__" and not d.startswith("."))
+                for name in sorted(names):
+                    path = os.path.join(here, name)
+                    arcname = os.path.join(ROOT, org, os.path.relpath(path, folder))
+                    if (name.startswith(".") or name.endswith((".pyc", ".pyo"))
+                            or arcname in seen or not os.path.isfile(path)):
+                        continue
+                    seen.add(arcname)
+                    files.append((path, arcname))
+    return files
+
+
 def errors() -> dict[str, str]:
     """Extension modules that failed to import so far, with their error."""
     return dict(_errors)

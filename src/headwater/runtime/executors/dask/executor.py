@@ -68,9 +68,13 @@ class DaskExecutor(Executor):
         self._step_locks = dict(step_locks or {})  # @pypi/@conda: built by the workers
         self._address = address
         self._current = dict(current_fields or {})
+        from headwater.compat.extension_points import package_files
         from headwater.decorators.package_hooks import package_additions
 
-        tarball, code = code_package.build(flow_cls, package_suffixes, package_additions(flow_cls))
+        # The active metaflow_extensions packages travel in the code package, as in Metaflow,
+        # so the workers need not install them.
+        additions = [*package_files(), *package_additions(flow_cls)]
+        tarball, code = code_package.build(flow_cls, package_suffixes, additions)
         if connect_timeout is None:
             connect_timeout = float(os.environ.get("HEADWATER_DASK_TIMEOUT") or CONNECT_TIMEOUT_S)
         try:
