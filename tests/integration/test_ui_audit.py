@@ -21,7 +21,15 @@ from playwright.sync_api import expect
 
 from .faultkit import hw
 from .flowrun import flow_file
-from .uiserver import DEADLINE_MS, gated_run, new_context, running_task, ui_server, wait_until
+from .uiserver import (
+    DEADLINE_MS,
+    gated_run,
+    new_context,
+    running_task,
+    ui_server,
+    wait_until,
+    watched_page,
+)
 
 PAYLOAD = '<img src=x onerror="window.__xss=(window.__xss||0)+1">'
 FLUSS = "Flu\u00dfFlow"
@@ -41,24 +49,9 @@ def home(tmp_path_factory) -> Path:
     return folder
 
 
-def _watched(context):
-    """A new page of ``context`` recording every console error or warning, uncaught exception,
-    failed request and error answer as ``page.problems``."""
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-            if m.type in ("error", "warning") else None)
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url} {r.failure}"))
-    page.on("response", lambda r: problems.append(f"{r.status}: {r.url}")
-            if r.status >= 400 else None)
-    page.problems = problems  # type: ignore[attr-defined]
-    return page
-
-
 @pytest.fixture
 def page(context):
-    return _watched(context)
+    return watched_page(context)
 
 
 def _task_id(ui, flow: str, run: str, step: str) -> str:
@@ -358,11 +351,11 @@ def test_pages_left_open_follow_a_run_to_its_failure(ui, home, context):
                    "--max-workers", "3") as (run, gates):
         run_id, _ = wait_until(lambda: running_task(ui, "GatedFailFlow", "start"),
                                "the start step to run")
-        runs = _watched(context)
+        runs = watched_page(context)
         runs.goto(ui.url + "/")
         row = runs.locator(f'#runs-table tr[data-pathspec="GatedFailFlow/{run_id}"]')
         expect(row.locator(".status")).to_have_text("running")
-        page = _watched(context)
+        page = watched_page(context)
         page.goto(f"{ui.url}/runs/GatedFailFlow/{run_id}")
         expect(page.locator("#tasks-range")).to_have_text("tasks 1\u20131 of 1")
         (gates / "one").touch()
@@ -417,7 +410,7 @@ def test_markup_in_tags_parameters_artifacts_logs_errors_and_cards_never_runs(ui
 
 def test_an_empty_datastore_says_there_are_no_runs_yet(tmp_path, context):
     with ui_server(tmp_path) as server:
-        page = _watched(context)
+        page = watched_page(context)
         page.goto(server.url + "/")
         _loaded(page)
         expect(page.locator("#app")).to_contain_text("No runs yet")
@@ -431,7 +424,7 @@ def test_a_card_cannot_size_its_frame_beyond_the_limit_nor_with_anything_but_a_n
     proc = hw(flow_file("ui/card_size_flow.py"), "run", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     with ui_server(tmp_path) as server:
-        page = _watched(context)
+        page = watched_page(context)
         task_id = _task_id(server, "CardSizeFlow", "1", "start")
         page.goto(f"{server.url}/runs/CardSizeFlow/1/start/{task_id}")
         frames = page.locator("iframe.card")
@@ -469,7 +462,7 @@ def test_a_retried_tasks_earlier_attempts_keep_their_output_a_click_away(tmp_pat
     proc = hw(flow_file("faults/retry_flow.py"), "run", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     with ui_server(tmp_path) as server:
-        page = _watched(context)
+        page = watched_page(context)
         task_id = _task_id(server, "RetryFlow", "1", "flaky")
         page.goto(f"{server.url}/runs/RetryFlow/1/flaky/{task_id}")
         expect(page.locator("#attempts section.attempt")).to_have_count(3)

@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 
 from .faultkit import client, fault_flow, hw
 from .flowrun import flow_file, hermetic_env, start_cli
-from .uiserver import DEADLINE_MS, new_context, running_task, wait_until
+from .uiserver import DEADLINE_MS, new_context, running_task, wait_until, watched_page
 
 expect.set_options(timeout=DEADLINE_MS)
 
@@ -38,27 +38,12 @@ def home(tmp_path_factory) -> Path:
     return folder
 
 
-def _watched(context):
-    """A page of ``context`` recording console errors, uncaught exceptions, failed requests and
-    error answers as ``page.problems``."""
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-            if m.type in ("error", "warning") else None)
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url} {r.failure}"))
-    page.on("response", lambda r: problems.append(f"{r.status}: {r.url}")
-            if r.status >= 400 else None)
-    page.problems = problems  # type: ignore[attr-defined]
-    return page
-
-
 def _task_id(ui, flow: str, step: str) -> str:
     return ui.json(f"/api/runs/{flow}/1/tasks?step={step}")["tasks"][0]["task_id"]
 
 
 def test_tables_are_named_so_get_by_role_finds_them(ui, context):
-    page = _watched(context)
+    page = watched_page(context)
     page.goto(f"{ui.url}/")
     runs = page.get_by_role("table", name="runs")
     expect(runs.get_by_role("row")).to_have_count(4)  # its header and three runs
@@ -94,7 +79,7 @@ def test_a_task_shows_its_metadata_as_the_client_gives_it(ui, home, context):
 
     facts = Task(f"UIFlow/1/work/{task_id}").metadata_dict
     assert facts["attempt_ok"] == "True" and "foreach-stack" in facts, facts
-    page = _watched(context)
+    page = watched_page(context)
     page.goto(f"{ui.url}/runs/UIFlow/1/work/{task_id}")
     table = page.get_by_role("table", name="metadata")
     for name in ("attempt", "attempt_ok", "script-name", "foreach-execution-path"):
@@ -117,7 +102,7 @@ def test_a_step_catch_caught_is_marked_as_the_client_reads_it(ui, home, context)
     assert Run("FirstTryFailsFlow/1").successful  # the flow went on past it
     assert ui.json(f"/api/tasks/FirstTryFailsFlow/1/middle/{task_id}")["caught"] is True
     assert "caught" not in ui.json("/api/runs/FirstTryFailsFlow/1/tasks?step=end")["tasks"][0]
-    page = _watched(context)
+    page = watched_page(context)
     page.goto(f"{ui.url}/runs/FirstTryFailsFlow/1")
     expect(page.locator(f'#tasks-table tr[data-task="middle/{task_id}"] .caught')
            ).to_have_text("caught")
@@ -157,7 +142,7 @@ def test_a_mistyped_step_in_any_address_is_a_404_naming_it(ui, context):
 
 
 def test_filters_keep_empty_fields_out_of_the_address(ui, context):
-    page = _watched(context)
+    page = watched_page(context)
     page.goto(f"{ui.url}/")
     page.get_by_label("status").select_option("succeeded")
     page.get_by_label("tag").fill("nightly")
@@ -177,7 +162,7 @@ def test_filters_keep_empty_fields_out_of_the_address(ui, context):
 def test_a_phones_width_never_scrolls_the_page_sideways(ui, browser):
     context = new_context(browser, viewport={"width": 360, "height": 740})
     try:
-        page = _watched(context)
+        page = watched_page(context)
         task_id = _task_id(ui, "UIFlow", "start")
         for path, ready in (("/", "#flows li"), ("/runs/UIFlow/1", "#timeline svg"),
                             (f"/runs/UIFlow/1/start/{task_id}", "#stderr-state")):
@@ -195,7 +180,7 @@ def test_a_phones_width_never_scrolls_the_page_sideways(ui, browser):
 
 def test_a_join_of_many_lists_a_few_inputs_and_links_to_the_rest(ui, context):
     """25 inputs are not 25 stops for the Tab key: ten links, then the step's task list."""
-    page = _watched(context)
+    page = watched_page(context)
     page.goto(f"{ui.url}/runs/WideJoinFlow/1/join/{_task_id(ui, 'WideJoinFlow', 'join')}")
     inputs = page.locator("#inputs")
     expect(inputs.get_by_role("link", name="work/")).to_have_count(10)
@@ -216,7 +201,7 @@ def test_a_log_longer_than_its_box_is_followed_at_its_end(ui, home, context):
     try:
         run_id, task_id = wait_until(lambda: running_task(ui, "ChattyFlow", "talk"),
                                      "the talk step to start")
-        page = _watched(context)
+        page = watched_page(context)
         page.goto(f"{ui.url}/runs/ChattyFlow/{run_id}/talk/{task_id}")
         log = page.get_by_label("stdout", exact=True)
         expect(page.locator("#stdout-state")).to_have_text("following")

@@ -28,6 +28,21 @@ def new_context(browser, **options):  # type: ignore[no-untyped-def]
     return context
 
 
+def watched_page(context):  # type: ignore[no-untyped-def]
+    """A new page of ``context`` recording every console error or warning, uncaught exception,
+    failed request and error answer as ``page.problems`` (a test asserts there are none)."""
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+            if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url} {r.failure}"))
+    page.on("response", lambda r: problems.append(f"{r.status}: {r.url}")
+            if r.status >= 400 else None)
+    page.problems = problems  # type: ignore[attr-defined]
+    return page
+
+
 class UIServer:
     def __init__(self, proc: subprocess.Popen, port: int, log: Path, token: str | None) -> None:
         self.proc, self.port, self.log, self.token = proc, port, log, token
