@@ -221,3 +221,104 @@ def test_a_log_longer_than_its_box_is_followed_at_its_end(ui, home, context):
         run.wait(timeout=120)
         run.stdout.close()
         run.stderr.close()
+
+
+def _order(ui, query: str) -> list[str]:
+    return [t["task_id"] for t in ui.json(f"/api/runs/WideJoinFlow/1/tasks?step=work&{query}")["tasks"]]
+
+
+def _took(task: dict) -> float:
+    return task["finished_at"] - task["created_at"]
+
+
+def test_the_tasks_api_sorts_across_pages(ui):
+    listed = ui.json("/api/runs/WideJoinFlow/1/tasks?step=work")["tasks"]
+    assert len(listed) == 25
+    by_id = sorted(listed, key=lambda t: int(t["task_id"]))
+    slowest = sorted(listed, key=_took, reverse=True)  # ties keep registration order
+    for sort, order, want in (("task", "desc", [t["task_id"] for t in reversed(by_id)]),
+                              ("task", "asc", [t["task_id"] for t in by_id]),
+                              ("duration", "desc", [t["task_id"] for t in slowest])):
+        pages, offset = [], 0
+        while True:  # pages of 10: the order holds across them, not only inside one
+            page = ui.json(f"/api/runs/WideJoinFlow/1/tasks?step=work&sort={sort}"
+                           f"&order={order}&limit=10&offset={offset}")
+            assert (page["sort"], page["order"]) == (sort, order)
+            pages += [t["task_id"] for t in page["tasks"]]
+            if not page["more"]:
+                break
+            offset += 10
+        assert pages == want, (sort, order)
+    for bad, named in (("sort=colour", "colour"), ("sort=task&order=up", "up")):
+        status, _, body = ui.get(f"/api/runs/WideJoinFlow/1/tasks?{bad}")
+        assert status == 404
+        assert named in json.loads(body)["error"] and json.loads(body)["fix"]
+
+
+def test_the_task_list_sorts_by_its_headers_and_the_address_keeps_it(ui, context):
+    page = watched_page(context)
+    page.goto(f"{ui.url}/runs/WideJoinFlow/1?step=work")
+    tasks = page.get_by_role("table", name="tasks")
+    expect(tasks.locator("tbody tr")).to_have_count(25)
+    listed = ui.json("/api/runs/WideJoinFlow/1/tasks?step=work")["tasks"]
+    quickest = [f"work/{t['task_id']}" for t in sorted(listed, key=_took)]
+    slowest = [f"work/{t['task_id']}" for t in sorted(listed, key=_took, reverse=True)]
+    first_column = tasks.locator("tbody tr td:first-child")
+
+    duration = tasks.get_by_role("columnheader", name="duration")
+    duration.get_by_role("button").click()
+    expect(page).to_have_url(re.compile(r"[?&]sort=duration&order=asc"))
+    expect(duration).to_have_attribute("aria-sort", "ascending")
+    expect(first_column).to_have_text(quickest)
+    duration.get_by_role("button").click()  # again: the other way round
+    expect(page).to_have_url(re.compile(r"[?&]sort=duration&order=desc"))
+    expect(duration).to_have_attribute("aria-sort", "descending")
+    expect(first_column).to_have_text(slowest)
+    page.reload()  # the address keeps the order
+    expect(duration).to_have_attribute("aria-sort", "descending")
+    expect(first_column).to_have_text(slowest)
+    expect(tasks.get_by_role("columnheader", name="status")).not_to_have_attribute(
+        "aria-sort", re.compile("."))
+
+    # by keyboard: the task column's button, reached and pressed without a mouse
+    task = tasks.get_by_role("columnheader", name="task")
+    task.get_by_role("button").focus()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"[?&]sort=task&order=asc"))
+    expect(task).to_have_attribute("aria-sort", "ascending")
+    ids = sorted(int(t["task_id"]) for t in listed)
+    expect(first_column).to_have_text([f"work/{i}" for i in ids])
+    # a step picked keeps the order; so does a deep link
+    page.goto(f"{ui.url}/runs/WideJoinFlow/1?step=work&sort=task&order=desc")
+    expect(first_column).to_have_text([f"work/{i}" for i in reversed(ids)])
+    expect(page.get_by_role("link", name="start", exact=True)).to_have_attribute(
+        "href", re.compile(r"sort=task&order=desc"))
+    assert page.problems == []
+
+
+def test_a_find_box_over_each_log_lists_the_lines_that_match(ui, context):
+    task_id = _task_id(ui, "UIFlow", "wait")
+    page = watched_page(context)
+    page.goto(f"{ui.url}/runs/UIFlow/1/wait/{task_id}")
+    log = page.get_by_label("stdout", exact=True)
+    expect(log).to_contain_text("the gate opened")
+    find = page.get_by_role("searchbox", name="find in stdout")
+    expect(page.get_by_role("searchbox", name="find in stderr")).to_be_visible()
+    find.focus()
+    page.keyboard.type("GATE")  # any case
+    hits = page.locator("#stdout-hits")
+    expect(page.locator("#stdout-matches")).to_have_text("2 matching lines")
+    expect(hits.locator(".line")).to_have_text(["waiting for the gate", "the gate opened"])
+    expect(hits.locator("mark")).to_have_text(["gate", "gate"])
+    expect(log).to_be_hidden()
+    find.fill("Opened")
+    expect(page.locator("#stdout-matches")).to_have_text("1 matching line")
+    expect(hits.locator(".line")).to_have_text(["the gate opened"])
+    find.fill("no such words")
+    expect(page.locator("#stdout-matches")).to_have_text("0 matching lines")
+    page.keyboard.press("Escape")  # empties the box: the whole log again
+    expect(find).to_have_value("")
+    expect(log).to_be_visible()
+    expect(hits).to_be_hidden()
+    expect(page.locator("#stdout-matches")).to_have_text("")
+    assert page.problems == []

@@ -21,7 +21,7 @@ from starlette.routing import Route
 from headwater.exceptions import NotFoundError
 from headwater.meta.rows import STATUSES
 from headwater.ui import events
-from headwater.ui.reader import Reader
+from headwater.ui.reader import TASK_ORDERS, TASK_SORTS, Reader
 
 MAX_PAGE = 500
 MAX_NUMBER = 1 << 62  # offsets and attempts are clamped here: the database holds 64-bit integers
@@ -121,8 +121,15 @@ async def tasks(request: Request) -> Response:
     if status is not None and status not in TASK_STATUSES:
         raise NotFoundError(f"unknown task status {status[:40]!r}",
                             fix=f"use one of {', '.join(TASK_STATUSES)}")
+    sort = request.query_params.get("sort") or None
+    if sort is not None and sort not in TASK_SORTS:
+        raise NotFoundError(f"cannot sort tasks by {sort[:40]!r}",
+                            fix=f"sort by one of {', '.join(TASK_SORTS)}")
+    order = request.query_params.get("order") or "asc"
+    if order not in TASK_ORDERS:
+        raise NotFoundError(f"unknown sort order {order[:40]!r}", fix="use order=asc or order=desc")
     return await _answer(_reader(request).tasks, p["flow"], p["run_id"], status=status,
-                         step=request.query_params.get("step") or None,
+                         step=request.query_params.get("step") or None, sort=sort, order=order,
                          limit=_int(request, "limit", 100, low=1, high=MAX_PAGE),
                          offset=_int(request, "offset", 0))
 

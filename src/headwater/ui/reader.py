@@ -11,6 +11,7 @@ import contextlib
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -277,9 +278,11 @@ class Reader:
             return None
 
     def tasks(self, flow: str, run_id: str, *, step: str | None = None, limit: int = 100,
-              offset: int = 0, status: str | None = None) -> dict[str, Any]:
+              offset: int = 0, status: str | None = None, sort: str | None = None,
+              order: str = "asc") -> dict[str, Any]:
         """One page of a run's tasks (of one step, or all; of one status, or any), in
-        registration order."""
+        registration order, or ordered by ``sort`` (one of :data:`TASK_SORTS`) in ``order``
+        across every page: the whole list is read and sorted, then the page is cut from it."""
         run = run_summary(self.run_row(flow, run_id))
         if step is not None:
             self.check_step(flow, run_id, step)
@@ -289,6 +292,13 @@ class Reader:
                 return {"tasks": [], "offset": offset, "limit": limit, "more": False}
             if status == "failed":
                 wanted = ("failed", "running")
+        if sort is not None:
+            everything = self.meta.page_tasks(flow, run_id, step, limit=MAX_SORTED_TASKS,
+                                              status=wanted)
+            listed = sorted_tasks([task_summary(r, run) for r in everything], sort, order,
+                                  ended_at=run["stopped_at"])
+            return {"tasks": listed[offset:offset + limit], "offset": offset, "limit": limit,
+                    "more": len(listed) > offset + limit, "sort": sort, "order": order}
         rows = self.meta.page_tasks(flow, run_id, step, limit=limit + 1, offset=offset,
                                     status=wanted)
         return {"tasks": [task_summary(r, run) for r in rows[:limit]], "offset": offset,
@@ -561,6 +571,46 @@ def run_summary(row: RunRow) -> dict[str, Any]:
         "interrupted": interrupted,
         "stopped_at": (row.heartbeat_at or row.created_at) if interrupted else None,
     }
+
+
+# What a run's task list can be ordered by (the columns of its table), each a key of a task
+# summary. Ties keep registration order, whichever way the list goes.
+TASK_SORTS = ("task", "status", "started", "duration")
+TASK_ORDERS = ("asc", "desc")
+# A sorted list is read whole to be sorted across its pages; a run holding more tasks than this
+# is sorted over its first ones (in registration order), as docs/ui.md says.
+MAX_SORTED_TASKS = 100_000
+
+
+def _task_id_key(task_id: str) -> tuple[int, int, str]:
+    """Numbers in number order (9 before 10), any other id after them in text order."""
+    return (0, int(task_id), "") if task_id.isdigit() else (1, 0, task_id)
+
+
+def sorted_tasks(tasks: list[dict[str, Any]], sort: str, order: str, *,
+                 ended_at: float | None = None) -> list[dict[str, Any]]:
+    """``tasks`` (summaries, in registration order) ordered by ``sort``, ``order`` "asc" or
+    "desc". A running task's duration is counted to now, an interrupted one's to when its run
+    was last seen; a task with no duration at all goes last either way."""
+    now = time.time()
+
+    def key(t: dict[str, Any]) -> Any:
+        if sort == "task":
+            return (t["step"], _task_id_key(t["task_id"]))
+        if sort == "status":
+            return t["status"]
+        if sort == "started":
+            return t["created_at"] or 0.0
+        end = t["finished_at"] or (ended_at if t.get("interrupted") else None)
+        if end is None and t["status"] == "running":
+            end = now
+        return None if end is None or not t["created_at"] else max(0.0, end - t["created_at"])
+
+    keyed = [(key(t), t) for t in tasks]
+    known = [pair for pair in keyed if pair[0] is not None]
+    unknown = [t for k, t in keyed if k is None]
+    known.sort(key=lambda pair: pair[0], reverse=order == "desc")
+    return [t for _, t in known] + unknown
 
 
 def task_summary(row: TaskRow, run: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -369,18 +369,43 @@ function taskRow(run, t) {
     el("td", { text: String(t.attempts) }));
 }
 
+// The task list's sortable columns (the API sorts across every page: ?sort=NAME&order=asc|desc).
+const TASK_SORTS = ["task", "status", "started", "duration"];
+
+// A column header that sorts the list by its column: a button (reached by the Tab key) that
+// reloads the page with the order in its address, so a link or a reload keeps it. The sorted
+// column carries aria-sort; a second click turns the order round. Sorting starts from page 1.
+function sortHeader(name, sort, order) {
+  if (!TASK_SORTS.includes(name)) return el("th", { text: name });
+  const next = name === sort && order === "asc" ? "desc" : "asc";
+  const button = el("button", { type: "button", class: "sort", "data-sort": name,
+    title: `sort by ${name}, ${next === "asc" ? "ascending" : "descending"}` }, name,
+    name === sort ? el("span", { "aria-hidden": "true", text: order === "asc" ? " ▲" : " ▼" }) : null);
+  button.addEventListener("click", () => {
+    const q = new URLSearchParams(location.search);
+    q.delete("offset");
+    q.set("sort", name);
+    q.set("order", next);
+    location.assign(`${location.pathname}?${q}#tasks`);
+  });
+  return el("th", { "aria-sort": name === sort ? (order === "asc" ? "ascending" : "descending") : null }, button);
+}
+
 async function runPage() {
   const flow = app.dataset.flow, runId = app.dataset.runId;
   const query = new URLSearchParams(location.search);
   const step = query.get("step") || "";
   const only = ["running", "succeeded", "failed"].includes(query.get("status")) ? query.get("status") : "";
   const offset = Math.max(0, parseInt(query.get("offset") || "0", 10) || 0);
+  const sort = TASK_SORTS.includes(query.get("sort")) ? query.get("sort") : "";
+  const order = sort && query.get("order") === "desc" ? "desc" : "asc";
   const limit = 100;
   crumbs([flow, `/flows/${enc(flow)}`], [runId, null]);
   const base = `/api/runs/${enc(flow)}/${enc(runId)}`;
   const params = new URLSearchParams({ limit, offset });
   if (step) params.set("step", step);
   if (only) params.set("status", only);
+  if (sort) { params.set("sort", sort); params.set("order", order); }
   const [run, page] = await Promise.all([api(base), api(`${base}/tasks?${params}`)]);
 
   const facts = el("dl", { class: "facts" });
@@ -414,6 +439,7 @@ async function runPage() {
     const q = new URLSearchParams();
     if (s) q.set("step", s);
     if (st) q.set("status", st);
+    if (sort) { q.set("sort", sort); q.set("order", order); }
     return `${runHref(flow, runId)}${q.toString() ? `?${q}` : ""}#tasks`;
   };
   const stepPicker = el("p", { class: "step-picker" }, "step: ", el("a", { href: listHref("", only), class: step ? "" : "current", text: "all" }));
@@ -444,7 +470,7 @@ async function runPage() {
   };
   const newTasks = el("p", { id: "new-tasks", class: "notice", hidden: true, role: "status" });
   const tasks = el("table", { id: "tasks-table", "aria-label": "tasks" },
-    el("thead", {}, el("tr", {}, ...["task", "status", "index", "started", "duration", "attempts"].map((h) => el("th", { text: h })))), tbody);
+    el("thead", {}, el("tr", {}, ...["task", "status", "index", "started", "duration", "attempts"].map((h) => sortHeader(h, sort, order)))), tbody);
 
   let failures = null;
   if (run.failures.length) {
@@ -510,7 +536,7 @@ async function runPage() {
     const total = counted(steps);
     if (tbody.children.length < limit && total > offset + tbody.children.length) refill();
     const later = total - Math.max(openedWith, offset + limit);
-    if (later > 0) {
+    if (later > 0 && !sort) {  // a sorted list has no "later pages" new tasks go to
       const last = Math.floor((total - 1) / limit) * limit;
       newTasks.replaceChildren(`${later} new task${later === 1 ? "" : "s"} since this page opened, on ${last > offset + limit ? "later pages" : "the next page"}: `,
         el("a", { href: link(last), text: `tasks ${last + 1}–${total}` }));
@@ -631,6 +657,46 @@ function followLog(base, stream, pre, state) {
 
 const INPUTS_SHOWN = 10;
 
+// A find box over a log: the lines holding its text (any case) are listed in place of the log,
+// the text marked in them, with how many lines match. It searches what the page holds (a big
+// log's last MiB) and keeps up as a followed log grows; Escape empties it and shows the log.
+const FIND_SHOWN = 2000;  // matching lines drawn at most (all are counted)
+
+function logFinder(stream, pre) {
+  const input = el("input", { type: "search", id: `${stream}-find`, "aria-label": `find in ${stream}`,
+    placeholder: `find in ${stream}`, autocomplete: "off", spellcheck: "false" });
+  const count = el("span", { class: "muted", id: `${stream}-matches`, role: "status", "aria-live": "polite" });
+  const hits = el("pre", { class: "log log-matches", id: `${stream}-hits`, tabindex: 0, "aria-label": `${stream}: the lines that match`, hidden: true });
+  let queued = false;
+  const draw = () => {
+    queued = false;
+    const wanted = input.value;
+    if (!wanted) { hits.hidden = true; hits.replaceChildren(); pre.hidden = false; count.textContent = ""; return; }
+    const pattern = new RegExp(wanted.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), "gi");
+    const lines = (pre.classList.contains("empty") ? "" : pre.textContent).split("\n").filter((line) => { pattern.lastIndex = 0; return pattern.test(line); });
+    const drawn = lines.slice(0, FIND_SHOWN).map((line) => {
+      const row = el("span", { class: "line hit" });
+      let at = 0;
+      for (const found of line.matchAll(pattern)) {
+        row.append(line.slice(at, found.index), el("mark", { text: found[0] }));
+        at = found.index + found[0].length;
+      }
+      row.append(line.slice(at));
+      return row;
+    });
+    hits.replaceChildren(...drawn);
+    pre.hidden = true;
+    hits.hidden = false;
+    count.textContent = `${lines.length} matching line${lines.length === 1 ? "" : "s"}${lines.length > FIND_SHOWN ? ` (the first ${FIND_SHOWN} shown)` : ""}`;
+  };
+  const later = () => { if (!queued) { queued = true; requestAnimationFrame(draw); } };
+  input.addEventListener("input", later);
+  input.addEventListener("keydown", (event) => { if (event.key === "Escape" && input.value) { input.value = ""; draw(); } });
+  new MutationObserver(() => { if (input.value) later(); }).observe(pre, { childList: true, characterData: true, subtree: true });
+  const box = el("p", { class: "log-find" }, el("label", { for: input.id, class: "muted", text: "find" }), input, count);
+  return { box, hits };
+}
+
 async function taskPage() {
   const { flow, runId, step, taskId } = app.dataset;
   crumbs([flow, `/flows/${enc(flow)}`], [runId, runHref(flow, runId)],
@@ -688,7 +754,8 @@ async function taskPage() {
     const which = task.attempts.length > 1 ? el("span", { class: "muted", text: `of attempt ${task.attempts[task.attempts.length - 1].attempt} · ` }) : null;
     const latest = task.attempts.length ? task.attempts[task.attempts.length - 1].attempt : 0;
     const raw = el("a", { href: `${base}/logs/${stream}?attempt=${latest}`, class: "raw-log", "aria-label": `${stream} as plain text`, text: "plain text" });
-    logs.append(el("section", {}, el("h3", {}, `${stream} `, which, state, " · ", raw), pre));
+    const finder = logFinder(stream, pre);
+    logs.append(el("section", {}, el("h3", {}, `${stream} `, which, state, " · ", raw), finder.box, pre, finder.hits));
     if (task.status === "running") followLog(base, stream, pre, state);
     else showLog(base, stream, pre, state).catch((e) => { state.textContent = `cannot read: ${e.message}`; });
   }
