@@ -15,13 +15,9 @@ runs under ``runpy`` here, so it leaves through ``sys.exit``; only the moments b
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
 
-from task_faults import ARGS, interleaved_medians, run_folder_env
+from task_faults import interleaved_medians, probed_run
 
 # Run in the scheduler's interpreter: time stamps around the end of the run, written at exit.
 _PROBE = """
@@ -59,18 +55,7 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 
 def run_once(python: str, src: str) -> tuple[float, float, float]:
     """One run in a fresh folder: (loop done -> exit, metadata close, executor close), ms."""
-    folder = tempfile.mkdtemp(prefix="hw-closing-")
-    out = os.path.join(folder, "probe")
-    env = {**run_folder_env(folder, src), "HWBENCH_OUT": out}
-    with open(os.path.join(folder, "log"), "wb") as log:
-        done = subprocess.run([python, "-c", _PROBE, *ARGS], cwd=folder, env=env,
-                              stdout=log, stderr=subprocess.STDOUT, check=False)
-    if done.returncode != 0 or not os.path.exists(out):
-        with open(os.path.join(folder, "log")) as f:
-            sys.exit(f"run of {src} failed, its output:\n{f.read()}")
-    with open(out) as f:
-        end, meta, executor = f.read().split()
-    shutil.rmtree(folder)
+    end, meta, executor = probed_run(python, src, _PROBE, "hw-closing-")
     return float(end), float(meta), float(executor)
 
 

@@ -11,13 +11,9 @@ process's CPU and minor faults (``RUSAGE_SELF`` at exit). Printed per tree: the 
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
 
-from task_faults import ARGS, interleaved_medians, run_folder_env
+from task_faults import interleaved_medians, probed_run
 
 # Run in the scheduler's interpreter: time Scheduler.run, then report at exit.
 _PROBE = """
@@ -44,18 +40,7 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 
 def run_once(python: str, src: str) -> tuple[float, float, int]:
     """One run in a fresh folder: (Scheduler.run CPU, process CPU, minor faults)."""
-    folder = tempfile.mkdtemp(prefix="hw-sched-")
-    out = os.path.join(folder, "probe")
-    env = {**run_folder_env(folder, src), "HWBENCH_OUT": out}
-    with open(os.path.join(folder, "log"), "wb") as log:
-        done = subprocess.run([python, "-c", _PROBE, *ARGS], cwd=folder, env=env,
-                              stdout=log, stderr=subprocess.STDOUT, check=False)
-    if done.returncode != 0:
-        with open(os.path.join(folder, "log")) as f:
-            sys.exit(f"run of {src} failed, its output:\n{f.read()}")
-    with open(out) as f:
-        run_cpu, cpu, faults = f.read().split()
-    shutil.rmtree(folder)
+    run_cpu, cpu, faults = probed_run(python, src, _PROBE, "hw-sched-")
     return float(run_cpu), float(cpu), int(faults)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -58,6 +59,24 @@ def run_folder_env(folder: str, src: str) -> dict[str, str]:
     env.update(PYTHONPATH=src, METAFLOW_DATASTORE_SYSROOT_LOCAL=folder, USERNAME="bench",
                METAFLOW_USER="bench", METAFLOW_HOME=folder)
     return env
+
+
+def probed_run(python: str, src: str, probe: str, prefix: str) -> list[str]:
+    """Run the flow once in a fresh folder under ``probe`` (a ``python -c`` program that writes
+    its measures, space-separated, to ``$HWBENCH_OUT``); the measures, as written."""
+    folder = tempfile.mkdtemp(prefix=prefix)
+    out = os.path.join(folder, "probe")
+    env = {**run_folder_env(folder, src), "HWBENCH_OUT": out}
+    with open(os.path.join(folder, "log"), "wb") as log:
+        done = subprocess.run([python, "-c", probe, *ARGS], cwd=folder, env=env,
+                              stdout=log, stderr=subprocess.STDOUT, check=False)
+    if done.returncode != 0 or not os.path.exists(out):
+        with open(os.path.join(folder, "log")) as f:
+            sys.exit(f"run of {src} failed, its output:\n{f.read()}")
+    with open(out) as f:
+        measures = f.read().split()
+    shutil.rmtree(folder)
+    return measures
 
 
 def interleaved_medians(argv: list[str], usage: str,
