@@ -27,8 +27,8 @@ FLOW = os.path.join(os.path.dirname(os.path.abspath(__file__)), "flows", "foreac
 ARGS = ["foreach.py", "run", "--n", "100", "--max-num-splits", "100"]
 
 
-def run_once(python: str, src: str) -> tuple[float, int, float]:
-    """One run in a fresh folder: (CPU seconds, minor faults, wall seconds)."""
+def run_once(python: str, src: str, items: int = 100) -> tuple[float, int, float]:
+    """One run over ``items`` in a fresh folder: (CPU seconds, minor faults, wall seconds)."""
     folder = tempfile.mkdtemp(prefix="hw-faults-")
     env = run_folder_env(folder, src)
     log = os.path.join(folder, "log")
@@ -39,7 +39,8 @@ def run_once(python: str, src: str) -> tuple[float, int, float]:
         fd = os.open(log, os.O_WRONLY | os.O_CREAT, 0o600)
         os.dup2(fd, 1)
         os.dup2(fd, 2)
-        os.execve(python, [python, *ARGS], env)
+        args = [*ARGS[:3], str(items), ARGS[4], str(max(items, 100))]
+        os.execve(python, [python, *args], env)
     _, status, usage = os.wait4(pid, 0)
     wall = time.perf_counter() - started
     if status != 0:
