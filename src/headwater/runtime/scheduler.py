@@ -29,6 +29,7 @@ from headwater.records import (
     CONTROL_INDEX,
     Factory,
     Frame,
+    Manifest,
     ParentRef,
     Record,
     TaskFailure,
@@ -521,7 +522,7 @@ class Scheduler:
         if spec.frames and spec.frames[-1].is_control:
             return  # an unbounded foreach's control task: only its items go on to the join
         node = self.graph[spec.step]
-        me = ParentRef(spec.step, spec.task_id, result.manifest, spec.frames)
+        me = ParentRef(spec.step, spec.task_id, self._shared(spec, result.manifest), spec.frames)
         if node.transition == SPLIT:
             for index, step in enumerate(node.out):
                 frame = Frame(spec.step, spec.task_id, index, len(node.out))
@@ -537,6 +538,25 @@ class Scheduler:
         else:
             for step in result.next_steps:
                 self._go(step, me, spec.frames)
+
+    @staticmethod
+    def _shared(spec: TaskSpec, manifest: Manifest) -> Manifest:
+        """``manifest`` with each reference the task passed on unchanged from its parent
+        replaced by the parent's own.
+
+        A finished task's references stay in memory until the join that reads it starts, and
+        go to that join in its TaskSpec. The tasks of a foreach mostly pass on what their
+        parent made (the list, the parameters), each reference unpickled afresh from its own
+        result; shared, they are held once, and pickled once into the join's spec (pickle
+        writes an object it has already written as a back-reference)."""
+        if len(spec.parents) != 1:
+            return manifest
+        before = spec.parents[0].manifest
+        shared = {}
+        for name, ref in manifest.items():
+            old = before.get(name)
+            shared[name] = old if old is not None and (old is ref or old == ref) else ref
+        return shared
 
     def _go(self, step: str, parent: ParentRef, frames: tuple[Frame, ...]) -> None:
         if not self.graph[step].is_join:
