@@ -11,14 +11,13 @@ own with an environment that has no HEADWATER_/METAFLOW_ setting.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from headwater import Flow
 
+from .acme_extension import write_extension
 from .flowrun import TESTER, point_client_at, run_cli, write_flow
 
 
@@ -151,23 +150,6 @@ def test_a_task_resume_clones_from_a_dask_run_shows_its_origins_facts(dask_addre
     assert set(facts) == set(origin_facts) | {"origin-task-id"}
 
 
-EXTENSION_FILES = {
-    "acme/config/mfextinit_acme.py": "ACME_LIMIT = 7\n",
-    "acme/plugins/mfextinit_acme.py":
-        'STEP_DECORATORS_DESC = [("acme_step", ".acme_decorators.AcmeStep")]\n',
-    "acme/plugins/acme_decorators.py": """
-from metaflow.decorators import StepDecorator
-
-
-class AcmeStep(StepDecorator):
-    name = "acme_step"
-
-    def task_pre_step(self, step_name, task_datastore, metadata, run_id, task_id, flow, graph,
-                      retry_count, max_user_code_retries, ubf_context, inputs):
-        flow.pre = "acme:" + step_name
-""",
-}
-
 EXTENSION_FLOW = """
     from metaflow import FlowSpec, acme_step, step
     from metaflow.metaflow_config import ACME_LIMIT
@@ -196,14 +178,7 @@ def test_the_launching_machines_metaflow_extensions_travel_to_the_workers(dask_a
     installed where the run is launched only (here: on its PYTHONPATH), never on the workers,
     and the step still gets its decorator and its config value, as Metaflow's remote tasks do
     from the code package."""
-    extensions = tmp_path / "ext"
-    for relative, text in EXTENSION_FILES.items():
-        path = extensions / "metaflow_extensions" / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    shim = tmp_path / "shim"
-    subprocess.run([sys.executable, "-m", "headwater", "shim", str(shim)], check=True,
-                   capture_output=True)
+    extensions, shim = write_extension(tmp_path)
     project = tmp_path / "project"
     project.mkdir()
     flow = write_flow(project, "acme_on_dask_flow.py", EXTENSION_FLOW)

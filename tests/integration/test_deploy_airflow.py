@@ -3,7 +3,9 @@ file end to end, and the headwater client reads the run from a fresh process."""
 
 from __future__ import annotations
 
+import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,8 +14,15 @@ import pytest
 
 from airflow_env import airflow_bin
 
+from .acme_extension import EXTENSION_FILES
 from .flowrun import hermetic_env
-from .test_deploy_argo import FLOWS
+from .test_deploy_argo import (
+    FLOWS,
+    acme_deployment,
+    assert_the_task_used_the_packaged_extension,
+    assert_without_the_extension,
+    package_files_of,
+)
 from .test_scale_out import read_elsewhere
 
 
@@ -105,6 +114,40 @@ def _read_run(root: Path, tmp_path: Path, cls: str, step: str, artifact: str) ->
         print(json.dumps({{"ok": run.successful, "value": run["{step}"].task["{artifact}"].data,
                           "tasks": {{s.id: len(list(s.tasks())) for s in run.steps()}}}}))
     """)
+
+
+def test_the_metaflow_extensions_active_at_create_travel_in_the_airflow_code_package(airflow,
+                                                                                  tmp_path):
+    """`airflow create` where an extension package is installed (on PYTHONPATH, outside the
+    flow's folder) stores its files in the code package; Airflow then runs the DAG with only the
+    metaflow shim on the path, and the deployed task imports the extension from the package."""
+    made = acme_deployment(tmp_path)
+    root = tmp_path / "ds"
+    dags = Path(airflow["AIRFLOW__CORE__DAGS_FOLDER"])
+    dags.mkdir(exist_ok=True)
+    for old in dags.glob("*.py"):
+        old.unlink()
+    dag = dags / "AcmeDeployedFlow.py"
+    env = {"PYTHONPATH": os.pathsep.join([str(made["shim"]), str(made["extensions"])])}
+    created = subprocess.run([sys.executable, str(made["flow"]), "--datastore-root", str(root),
+                              "airflow", "create", str(dag), "--operator", "local"],
+                             cwd=made["project"], env=hermetic_env(env), capture_output=True,
+                             text=True, timeout=120)
+    assert created.returncode == 0, created.stderr
+    line = next(x for x in dag.read_text().splitlines() if x.startswith("ARGS = json.loads("))
+    args = json.loads(ast.literal_eval(line.removeprefix("ARGS = json.loads(")[:-1]))["start"]
+    files = package_files_of(root, json.loads(args[args.index("--code") + 1]))
+    assert "acme_deployed_flow.py" in files
+    for relative in EXTENSION_FILES:
+        assert f"metaflow_extensions/{relative}" in files
+    cache = tmp_path / "cache"
+    task_env = {**airflow, "PYTHONPATH": str(made["shim"]), "HEADWATER_CODE_CACHE": str(cache)}
+    assert_without_the_extension(task_env, tmp_path)
+    done = subprocess.run([airflow["AIRFLOW_BIN"], "dags", "test", "AcmeDeployedFlow",
+                           "2024-06-01"], env=task_env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=1200)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert_the_task_used_the_packaged_extension(root, cache, tmp_path)
 
 
 def test_catch_in_an_airflow_run_lets_the_dag_go_on(airflow, tmp_path):

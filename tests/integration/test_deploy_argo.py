@@ -22,8 +22,9 @@ import pytest
 
 import servers
 
+from .acme_extension import EXTENSION_FILES, write_extension
 from .argo_walk import Walk
-from .flowrun import hermetic_env
+from .flowrun import hermetic_env, write_flow
 from .test_scale_out import read_elsewhere
 
 FLOWS = Path(__file__).parent / "deploy_flows"
@@ -528,6 +529,110 @@ def test_a_flow_decorator_option_given_at_create_reaches_every_deployed_task(tmp
                           run["end"].task["last"].data]))
     """)
     assert value == [True, "bonjour", "bonjour"]
+
+
+ACME_FLOW = """
+    import os
+
+    from metaflow import FlowSpec, acme_step, step
+    from metaflow.metaflow_config import ACME_LIMIT
+
+
+    class AcmeDeployedFlow(FlowSpec):
+        @acme_step
+        @step
+        def start(self):
+            import metaflow_extensions.acme.plugins.acme_decorators as decorators
+
+            self.limit = ACME_LIMIT
+            self.ext_file = os.path.realpath(decorators.__file__)
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        AcmeDeployedFlow()
+"""
+
+
+def acme_deployment(tmp_path: Path) -> dict[str, Path]:
+    """The acme extension installed outside the flow's folder (tests/integration/acme_extension.py)
+    and a flow using its decorator and config value, in a folder of its own."""
+    extensions, shim = write_extension(tmp_path)
+    project = tmp_path / "project"
+    project.mkdir()
+    flow = write_flow(project, "acme_deployed_flow.py", ACME_FLOW)
+    return {"extensions": extensions, "shim": shim, "project": project, "flow": flow}
+
+
+def package_files_of(root: Path, code: dict[str, str]) -> list[str]:
+    """The names inside the code package ``code`` stored in the datastore at ``root``."""
+    from headwater.store import open_datastore
+    from headwater.store.code_package import CodePackage
+
+    with open_datastore(str(root)) as store:
+        return CodePackage("AcmeDeployedFlow/-", code, lambda: store).files
+
+
+def assert_without_the_extension(env: dict[str, str], cwd: Path) -> None:
+    """The deployed tasks' environment cannot import metaflow_extensions by itself."""
+    probe = subprocess.run([sys.executable, "-c", "import importlib.util as u; "
+                            "print(u.find_spec('metaflow_extensions'))"], env=env, cwd=cwd,
+                           capture_output=True, text=True, timeout=120)
+    assert probe.returncode == 0 and probe.stdout.strip() == "None", probe.stdout + probe.stderr
+
+
+def assert_the_task_used_the_packaged_extension(root: Path, cache: Path, tmp_path: Path) -> None:
+    value = read_elsewhere({"HEADWATER_DATASTORE_ROOT": str(root)}, tmp_path / "reader", """
+        import json
+        from headwater import Flow, namespace
+        namespace(None)
+        run = Flow("AcmeDeployedFlow").latest_run
+        start = run["start"].task
+        print(json.dumps([run.successful, start["pre"].data, start["limit"].data,
+                          start["ext_file"].data]))
+    """)
+    ok, pre, limit, ext_file = value
+    assert (ok, pre, limit) == (True, "acme:start", 7)
+    # imported from the unpacked code package, not from where create found it
+    assert Path(ext_file).is_relative_to(cache.resolve()), ext_file
+
+
+def test_the_metaflow_extensions_active_at_create_travel_in_the_argo_code_package(tmp_path):
+    """`argo-workflows create` where an extension package is installed (here: on PYTHONPATH,
+    outside the flow's folder) stores its files in the code package, and a deployed task run
+    where it is not installed (only the metaflow shim on the path) imports it from there: its
+    decorator runs and its config value is read, as Metaflow's deployed tasks get them."""
+    made = acme_deployment(tmp_path)
+    root = tmp_path / "ds"
+    env = {"HEADWATER_DATASTORE_ROOT": str(root),
+           "PYTHONPATH": os.pathsep.join([str(made["shim"]), str(made["extensions"])])}
+    proc = subprocess.run([sys.executable, str(made["flow"]), "argo-workflows", "create",
+                           "--only-json"], cwd=made["project"], env=hermetic_env(env),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    template = json.loads(proc.stdout)
+    args = _steps_of(template)["step-start"]["container"]["args"]
+    code = json.loads(args[args.index("--code") + 1])
+    files = package_files_of(root, code)
+    assert "acme_deployed_flow.py" in files
+    for relative in EXTENSION_FILES:
+        assert f"metaflow_extensions/{relative}" in files
+    # `package list` lists what ships, the extension's files included (as Metaflow's does)
+    listed = subprocess.run([sys.executable, str(made["flow"]), "package", "list", "--archive"],
+                            cwd=made["project"], env=hermetic_env(env), capture_output=True,
+                            text=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    assert sorted(listed.stdout.split()) == sorted(files)
+    pod, cache = tmp_path / "pod", tmp_path / "cache"
+    pod.mkdir()
+    pod_env = hermetic_env({"PYTHONPATH": str(made["shim"]), "HEADWATER_CODE_CACHE": str(cache)})
+    assert_without_the_extension(pod_env, pod)
+    Walk(template, "acme-1", {}, pod_env, pod).run()
+    assert_the_task_used_the_packaged_extension(root, cache, tmp_path)
 
 
 def test_braces_argo_would_expand_are_refused_on_the_command_line(tmp_path):

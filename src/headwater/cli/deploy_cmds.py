@@ -12,6 +12,7 @@ def _plan(ctx: click.Context, orchestrator: str, tags: tuple[str, ...] = (),
           name: str | None = None, with_specs: tuple[str, ...] = (),
           store_code: bool = True):  # noqa: ANN202 - a DeployPlan, imported lazily
     from headwater.deployers.plan import build_plan, refuse_run_only_options
+    from headwater.runtime.launcher import shipped_extensions
 
     root = ctx.find_root().obj
     choice = root["branch"]
@@ -21,7 +22,8 @@ def _plan(ctx: click.Context, orchestrator: str, tags: tuple[str, ...] = (),
                       branch=choice.branch, production=choice.production, tags=tags, name=name,
                       with_specs=(*root.get("with", ()), *with_specs),
                       environment=root.get("environment") or "local", store_code=store_code,
-                      configs=root.get("configs"))
+                      configs=root.get("configs"),
+                      extra_files=shipped_extensions() if store_code else ())
     return plan
 
 

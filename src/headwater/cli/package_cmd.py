@@ -1,8 +1,9 @@
 """``python flow.py package info|list|save``: what the flow's code package holds, before a run.
 
 Metaflow's command of the same shape. The package is the one a remote task or a deployment gets
-(``store/code_package.py``): the flow's folder, ``.py`` files plus ``--package-suffixes``, and
-what the flow's ``add_to_package`` hooks add. Nothing is stored: these only build it here.
+(``store/code_package.py``): the flow's folder, ``.py`` files plus ``--package-suffixes``, the
+files of the active ``metaflow_extensions`` packages, and what the flow's ``add_to_package``
+hooks add. Nothing is stored: these only build it here.
 """
 
 from __future__ import annotations
@@ -21,20 +22,27 @@ def _suffixes(ctx: click.Context) -> tuple[str, ...]:
     return parse_suffixes(ctx.find_root().obj["executor"].options.get("package_suffixes"))
 
 
-def _members(ctx: click.Context) -> dict[str, str]:
+def _additions(flow_cls: type) -> list[tuple[str, str]]:
+    """What a remote run's or a deployment's package carries besides the folder: the active
+    ``metaflow_extensions`` packages, then the ``add_to_package`` files."""
     from headwater.decorators.package_hooks import package_additions
+    from headwater.runtime.launcher import shipped_extensions
+
+    return [*shipped_extensions(), *package_additions(flow_cls)]
+
+
+def _members(ctx: click.Context) -> dict[str, str]:
     from headwater.store.code_package import members
 
     flow_cls = flow_class_of(ctx)
-    return members(flow_cls, _suffixes(ctx), package_additions(flow_cls))
+    return members(flow_cls, _suffixes(ctx), _additions(flow_cls))
 
 
 def _build(ctx: click.Context) -> tuple[bytes, dict[str, str]]:
-    from headwater.decorators.package_hooks import package_additions
     from headwater.store.code_package import build
 
     flow_cls = flow_class_of(ctx)
-    return build(flow_cls, _suffixes(ctx), package_additions(flow_cls))
+    return build(flow_cls, _suffixes(ctx), _additions(flow_cls))
 
 
 @click.group(help="Commands about the flow's code package (what remote tasks and deployments "

@@ -5,7 +5,8 @@ the steps by the foreach they run in (each foreach body becomes a sub-DAG mapped
 resolves the configs given to ``create`` and, with them, each step's policy (@retry, @timeout,
 @resources, @environment), @project, @schedule / @trigger / @trigger_on_finish; renders the
 parameters' defaults as text, and stores the code package in the datastore: the deployed tasks
-download it from there, so the image needs no flow code. The configs' values (and IncludeFile
+download it from there, so the image needs no flow code (nor the ``metaflow_extensions``
+packages active at ``create``, which the package carries too). The configs' values (and IncludeFile
 defaults' contents) are stored there too, never in the compiled document
 (see runtime/deployed_values.py).
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,7 +110,8 @@ def public_metadata_url(url: str) -> str:
 def build_plan(flow_cls: type, settings: Settings, *, orchestrator: str, branch: str | None = None,
                production: bool = False, tags: tuple[str, ...] = (), name: str | None = None,
                store_code: bool = True, with_specs: tuple[str, ...] = (),
-               environment: str = "local", configs: ConfigSources | None = None) -> DeployPlan:
+               environment: str = "local", configs: ConfigSources | None = None,
+               extra_files: Sequence[tuple[str, str]] = ()) -> DeployPlan:
     """The plan for deploying ``flow_cls`` with the datastore and metadata of ``settings``.
 
     ``with_specs`` are `--with` decorators (every step gets them, in the compiled DAG and in each
@@ -118,6 +120,10 @@ def build_plan(flow_cls: type, settings: Settings, *, orchestrator: str, branch:
     ``configs`` are `--config` / `--config-value`: resolved now, as `run` resolves them, they
     decide every decorator option, @project name and @schedule the compiled DAG holds, and (with
     ``store_code``) their values are stored in the datastore for every deployed run to use.
+    ``extra_files`` are ``(file path, name in the package)`` pairs the code package carries
+    besides the flow's folder: the active ``metaflow_extensions`` packages, which the caller
+    finds (``runtime.launcher.shipped_extensions``; a deployer never looks for them), as a
+    remote executor's package carries them.
     """
     from headwater.runtime.configs import launch_configs
     from headwater.runtime.launcher import step_policies
@@ -140,7 +146,8 @@ def build_plan(flow_cls: type, settings: Settings, *, orchestrator: str, branch:
         name=name or (project.flow_name if project else flow_cls.__name__),
         graph=graph, policies=policies,
         scope=foreach_scopes(graph), parameters=_parameters(flow_cls),
-        settings=settings, code=_store_code(flow_cls, settings) if store_code else {},
+        settings=settings,
+        code=_store_code(flow_cls, settings, extra_files) if store_code else {},
         username=user, branch=branch, production=production, tags=tags,
         with_specs=tuple(with_specs), flow_options=_flow_options(flow_cls))
     if store_code:
@@ -279,11 +286,13 @@ def _refuse_inline_secrets(flow_name: str, with_specs: tuple[str, ...]) -> None:
                 "given with --secret, read by an 'env' source")
 
 
-def _store_code(flow_cls: type, settings: Settings) -> dict[str, str]:
+def _store_code(flow_cls: type, settings: Settings,
+                extra_files: Sequence[tuple[str, str]]) -> dict[str, str]:
     from headwater.decorators.package_hooks import package_additions
     from headwater.store import code_package, open_datastore
 
-    tarball, code = code_package.build(flow_cls, additions=package_additions(flow_cls))
+    tarball, code = code_package.build(flow_cls,
+                                       additions=[*extra_files, *package_additions(flow_cls)])
     with open_datastore(settings.datastore_root) as store:
         saved = code_package.save(store, tarball, code)
         # No run references the package until the deployment first runs: pin it, or

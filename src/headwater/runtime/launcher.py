@@ -392,8 +392,19 @@ def _make_executor(launch: _Launch, options: RunOptions, settings: Settings,
 
         current_fields["_hw_flow_options"] = flow_option_values(launch.flow_cls)
     context = ExecutorContext(launch.flow_cls, launch.graph, launch.store, options.max_workers,
-                              current_fields, dict(step_envs or {}))
+                              current_fields, dict(step_envs or {}),
+                              extra_files=shipped_extensions() if backend.remote else ())
     return backend.load()(context, **backends.chosen_options(backend, launch.executor.options))
+
+
+def shipped_extensions() -> tuple[tuple[str, str], ...]:
+    """The files of the ``metaflow_extensions`` packages this process can import, for a code
+    package to carry (as Metaflow ships them): a remote executor's tasks, like deployed ones,
+    then have them without installing them. Found here, above the executors, which never look
+    for them themselves; ``cli/deploy_cmds.py`` hands the same list to the deployers."""
+    from headwater.compat.extension_points import package_files
+
+    return tuple(package_files())
 
 
 def step_policies(flow_cls: type, graph: Graph, with_specs: tuple[str, ...],

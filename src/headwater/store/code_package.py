@@ -1,5 +1,6 @@
 """The code package: a flow's folder packed into one content-addressed blob, for tasks that run
-elsewhere (the Dask executor today, the deployers next). One module for its whole life:
+elsewhere (a remote executor's, Dask's, and a deployed flow's, Argo's and Airflow's). One module
+for its whole life:
 
 - :func:`build` packs the flow file's folder at launch (``.py`` files by default; other suffixes
   only when asked, e.g. ``--package-suffixes .json,.txt``); a symbolic link is packed only when
@@ -70,9 +71,11 @@ def build(flow_cls: type, suffixes: Iterable[str] = DEFAULT_SUFFIXES,
 
     Hidden and cache folders, other suffixes than ``suffixes``, files over
     :data:`MAX_FILE_BYTES` and links that leave the folder are left out. ``additions`` are
-    ``(file path, name in the package)`` pairs the flow's own code asked for (``add_to_package``
-    hooks), packed after the walked files; one replaces a walked file of its name. The same
-    files give the same bytes (sorted names, mtime 0), so the same blob key.
+    ``(file path, name in the package)`` pairs packed after the walked files (one replaces a
+    walked file of its name): the files its caller was handed from above (the active
+    ``metaflow_extensions`` packages, as ``metaflow_extensions/<org>/...``), then those the
+    flow's own code asked for (``add_to_package`` hooks). This module never looks for either.
+    The same files give the same bytes (sorted names, mtime 0), so the same blob key.
     """
     flow_file = os.path.realpath(inspect.getfile(flow_cls))
     folder = os.path.dirname(flow_file)

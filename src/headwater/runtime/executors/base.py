@@ -52,6 +52,11 @@ class ExecutorContext(NamedTuple):
     # step -> its @pypi/@conda environment (headwater.environments.prepare.BuiltEnv; on Dask
     # only its lock is made, each worker builds it); empty when no step has one
     step_envs: Mapping[str, Any] = MappingProxyType({})
+    # ``(file path, name in the package)`` of files a code package carries besides the flow's
+    # folder and its add_to_package files: the active ``metaflow_extensions`` packages, found by
+    # the launcher (which may read compat) for a remote executor; empty for one on this machine.
+    # Deployments get the same list the same way (``deployers/plan.py``, ``extra_files``).
+    extra_files: tuple[tuple[str, str], ...] = ()
 
 
 class Executor(ABC):

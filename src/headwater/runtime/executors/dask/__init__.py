@@ -32,4 +32,5 @@ def create(context: ExecutorContext, *, dask_address: str | None = None,
                         package_suffixes=code_package.parse_suffixes(package_suffixes),
                         security=security,
                         step_locks={step: env.lock.to_dict()
-                                    for step, env in context.step_envs.items()})
+                                    for step, env in context.step_envs.items()},
+                        extra_files=context.extra_files)

@@ -56,7 +56,8 @@ class DaskExecutor(Executor):
                  connect_timeout: float | None = None,
                  package_suffixes: tuple[str, ...] = code_package.DEFAULT_SUFFIXES,
                  security: Any = None,
-                 step_locks: dict[str, dict[str, Any]] | None = None) -> None:
+                 step_locks: dict[str, dict[str, Any]] | None = None,
+                 extra_files: tuple[tuple[str, str], ...] = ()) -> None:
         try:
             import distributed
         except ImportError:
@@ -68,12 +69,11 @@ class DaskExecutor(Executor):
         self._step_locks = dict(step_locks or {})  # @pypi/@conda: built by the workers
         self._address = address
         self._current = dict(current_fields or {})
-        from headwater.compat.extension_points import package_files
         from headwater.decorators.package_hooks import package_additions
 
-        # The active metaflow_extensions packages travel in the code package, as in Metaflow,
-        # so the workers need not install them.
-        additions = [*package_files(), *package_additions(flow_cls)]
+        # extra_files (the active metaflow_extensions packages, which the launcher found) travel
+        # in the code package, as in Metaflow, so the workers need not install them.
+        additions = [*extra_files, *package_additions(flow_cls)]
         tarball, code = code_package.build(flow_cls, package_suffixes, additions)
         if connect_timeout is None:
             connect_timeout = float(os.environ.get("HEADWATER_DASK_TIMEOUT") or CONNECT_TIMEOUT_S)
