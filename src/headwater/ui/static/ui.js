@@ -369,6 +369,9 @@ function taskRow(run, t) {
     el("td", { text: String(t.attempts) }));
 }
 
+// A live page's task list is read again at most this often (it is one query each time).
+const REREAD_MS = 1000;
+
 // The task list's sortable columns (the API sorts across every page: ?sort=NAME&order=asc|desc).
 const TASK_SORTS = ["task", "status", "started", "duration"];
 
@@ -517,20 +520,39 @@ async function runPage() {
   // page is not full and the run holds more tasks than it lists, it is read again (one query,
   // never two at once). Tasks that go on a later page are counted in a notice linking there.
   const openedWith = counted(steps);
-  let reading = false, readAgain = false;
+  // The page read again is drawn in place: a row whose task did not change stays the same
+  // element (only moved if the order moved it), so nothing flickers, the window keeps its
+  // scroll position and a row keeps what the reader selected in it.
+  const placeRows = (list) => {
+    const old = new Map([...tbody.children].map((tr) => [tr.dataset.task, tr]));
+    const want = list.map((t) => {
+      const key = `${t.step}/${t.task_id}`;
+      const row = old.get(key);
+      return row && JSON.stringify(shown.get(key)) === JSON.stringify(t) ? row : taskRow(run, t);
+    });
+    want.forEach((row, i) => { if (tbody.children[i] !== row) tbody.insertBefore(row, tbody.children[i] || null); });
+    while (tbody.children.length > want.length) tbody.lastElementChild.remove();
+    shown.clear();
+    for (const t of list) shown.set(`${t.step}/${t.task_id}`, t);
+  };
+  // One read at a time, never more often than every REREAD_MS: a sorted page of a big foreach
+  // is re-read as its tasks start and end, and each read sorts the whole list on the server.
+  let reading = false, readAgain = false, lastRead = 0;
   const refill = async () => {
     if (reading) { readAgain = true; return; }
     reading = true;
+    const wait = lastRead + REREAD_MS - Date.now();
+    if (wait > 0) await new Promise((done) => setTimeout(done, wait));
+    lastRead = Date.now();
+    readAgain = false;
     try {
       const now = await api(`${base}/tasks?${params}`);
-      tbody.replaceChildren(...now.tasks.map((t) => taskRow(run, t)));
-      shown.clear();
-      for (const t of now.tasks) shown.set(`${t.step}/${t.task_id}`, t);
+      placeRows(now.tasks);
       drawTaskTimeline(run, shown, taskTimeline);
       drawPager(steps, now.more);
     } catch (e) { /* the server is away for a moment: the next event tries again */ }
     reading = false;
-    if (readAgain) { readAgain = false; refill(); }
+    if (readAgain) refill();
   };
   const follow = () => {
     const total = counted(steps);
@@ -555,8 +577,11 @@ async function runPage() {
     follow();
   });
   source.addEventListener("tasks", (event) => {
-    for (const t of JSON.parse(event.data)) {
-      if (step && t.step !== step) continue;
+    const changed = JSON.parse(event.data).filter((t) => !step || t.step === step);
+    // A sorted list: a task that started or ended may belong anywhere in the order, on this
+    // page or off it, so the page is read again (the server sorts; it stays one page).
+    if (sort && changed.length) { refill(); return; }
+    for (const t of changed) {
       const existing = tbody.querySelector(`tr[data-task="${CSS.escape(`${t.step}/${t.task_id}`)}"]`);
       if (!existing) continue;  // on another page, or new: follow() reads this page again
       if (only && t.status !== only) { refill(); continue; }  // it left this list
