@@ -16,8 +16,15 @@ from playwright.sync_api import expect
 
 from .faultkit import hw
 from .flowrun import flow_file
-from .uiserver import (gated_run, held_ui_run, new_context, running_task, ui_server, wait_until,
-                       watched_page)
+from .uiserver import (
+    gated_run,
+    held_ui_run,
+    new_context,
+    running_task,
+    ui_server,
+    wait_until,
+    watched_page,
+)
 
 UI_FLOW = flow_file("ui/ui_flow.py")
 STEPS = {"start", "work", "join", "wait", "end"}
