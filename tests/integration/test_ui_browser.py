@@ -2,12 +2,10 @@
 against a real ``headwater ui`` server reading runs real flows made.
 
 Waits are on what the page shows (Playwright's expect, with a generous deadline), never on time.
-Set UI_SCREENSHOTS=DIR to also save the pictures docs/ui.md shows.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -53,12 +51,6 @@ def page(context):
     return page
 
 
-def _shot(page, name: str) -> None:
-    folder = os.environ.get("UI_SCREENSHOTS")
-    if folder:
-        page.screenshot(path=str(Path(folder) / name), full_page=True)
-
-
 def test_runs_list_then_a_run_with_every_step_then_back(ui, page):
     page.goto(ui.url + "/")
     rows = page.locator("#runs-table tbody tr")
@@ -66,7 +58,6 @@ def test_runs_list_then_a_run_with_every_step_then_back(ui, page):
     assert rows.nth(0).get_attribute("data-pathspec") == "ReportFlow/1"
     expect(page.locator('#runs-table tr[data-pathspec="FailFlow/1"] .status')).to_have_text(
         "failed")
-    _shot(page, "ui-runs.png")
 
     page.click("text=UIFlow/1")
     page.wait_for_url(re.compile(r"/runs/UIFlow/1$"))
@@ -83,7 +74,6 @@ def test_runs_list_then_a_run_with_every_step_then_back(ui, page):
     expect(page.locator("#parameters")).to_contain_text("gate")
     expect(page.locator("#tasks-table tbody tr")).to_have_count(7)
     assert "demo" in page.locator("dl.facts").inner_text()
-    _shot(page, "ui-run.png")
 
     page.click('#tasks-table a:text("work/3")')
     page.wait_for_url(re.compile(r"/runs/UIFlow/1/work/3$"))
@@ -303,7 +293,6 @@ def test_a_cards_vega_chart_is_drawn_inside_its_sandbox(ui, page):
                            ".getBoundingClientRect().height - (h + 2)) <= 1", arg=content)
     assert card.locator("html").evaluate("e => e.scrollHeight <= window.innerHeight")
     card.locator("svg.hw-dag").scroll_into_view_if_needed()  # painted for the picture
-    _shot(page, "ui-card.png")
 
 
 def test_a_failed_tasks_error_and_traceback_are_shown(ui, page):
