@@ -522,8 +522,9 @@ async function runPage() {
   const openedWith = counted(steps);
   // The page read again is drawn in place: a row whose task did not change stays the same
   // element (only moved if the order moved it), so nothing flickers, the window keeps its
-  // scroll position and a row keeps what the reader selected in it.
+  // scroll position and a focused link keeps the focus.
   const placeRows = (list) => {
+    const focused = tbody.contains(document.activeElement) ? document.activeElement : null;
     const old = new Map([...tbody.children].map((tr) => [tr.dataset.task, tr]));
     const want = list.map((t) => {
       const key = `${t.step}/${t.task_id}`;
@@ -532,6 +533,8 @@ async function runPage() {
     });
     want.forEach((row, i) => { if (tbody.children[i] !== row) tbody.insertBefore(row, tbody.children[i] || null); });
     while (tbody.children.length > want.length) tbody.lastElementChild.remove();
+    // a link moved with its row loses the focus: the Tab key goes on from where it was
+    if (focused && focused.isConnected && document.activeElement !== focused) focused.focus({ preventScroll: true });
     shown.clear();
     for (const t of list) shown.set(`${t.step}/${t.task_id}`, t);
   };
