@@ -19,7 +19,14 @@ from playwright.sync_api import expect
 
 from .faultkit import client, fault_flow, hw
 from .flowrun import flow_file, hermetic_env, start_cli
-from .uiserver import DEADLINE_MS, new_context, running_task, wait_until, watched_page
+from .uiserver import (
+    DEADLINE_MS,
+    gated_run,
+    new_context,
+    running_task,
+    wait_until,
+    watched_page,
+)
 
 expect.set_options(timeout=DEADLINE_MS)
 
@@ -385,3 +392,34 @@ def test_finding_covers_a_whole_log_larger_than_the_page_loads(ui, home, context
     expect(hits).to_be_hidden()
     expect(page.locator("#stdout-matches")).to_have_text("")
     assert page.problems == []
+
+
+def test_finding_in_a_live_log_larger_than_the_page_keeps_up_as_it_grows(ui, home, context):
+    with gated_run(flow_file("ui/big_live_log_flow.py"), home, "big-live-gates",
+                   ("more", "end")) as (run, gates):
+        run_id, task_id = wait_until(lambda: running_task(ui, "BigLiveLogFlow", "start"),
+                                     "the start step to start")
+        logs = f"/api/tasks/BigLiveLogFlow/{run_id}/start/{task_id}/logs/stdout"
+        wait_until(lambda: ui.json(f"{logs}/find?q=filler+done")["count"],
+                   "the live log to hold its filler")
+        page = watched_page(context)
+        page.goto(f"{ui.url}/runs/BigLiveLogFlow/{run_id}/start/{task_id}")
+        expect(page.locator("#stdout-state")).to_have_text("following")
+        expect(page.locator("#stdout-cut")).to_contain_text("Showing the last")
+        page.get_by_role("searchbox", name="find in stdout").fill("NEEDLE")
+        matches = page.locator("#stdout-matches")
+        expect(matches).to_have_text("1 matching line in the whole log")
+        expect(page.locator("#stdout-hits .line")).to_have_text(
+            ["line 1 the first needle, far above what the page loads"])
+        (gates / "more").touch()  # the log grows: the list follows it
+        expect(matches).to_have_text("2 matching lines in the whole log")
+        expect(page.locator("#stdout-hits .line").nth(1)).to_contain_text(
+            "the second needle, written while the page is open")
+        page.get_by_role("button", name="show line 1 in its place").click()
+        expect(page.locator("#stdout-around .target")).to_have_text(
+            "the first needle, far above what the page loads")
+        assert page.locator("#task-status").inner_text() == "running"
+        (gates / "end").touch()
+        expect(page.locator("#task-status")).to_have_text("succeeded")
+        assert run.wait(timeout=120) == 0
+        assert page.problems == []
