@@ -246,6 +246,11 @@ def test_with_a_token_every_request_must_carry_it(home):
         assert ui.get("/static/ui.js", token="")[0] == 401
         assert ui.get("/api/runs", token="wrong-token-of-same-size!!!!")[0] == 401
         assert ui.get("/api/runs")[0] == 200  # Bearer header
+        wait = ui.json("/api/runs/UIFlow/1/tasks?step=wait")["tasks"][0]["task_id"]
+        logs = f"/api/tasks/UIFlow/1/wait/{wait}/logs/stdout"
+        for path in (f"{logs}/find?q=gate", f"{logs}/lines?from=1"):  # the whole log's too
+            assert ui.get(path, token="")[0] == 401
+            assert ui.get(path)[0] == 200
         status, headers, _ = ui.get(f"/runs/UIFlow/1?token={TOKEN}&x=1", token="")
         assert status == 303 and headers["location"] == "/runs/UIFlow/1?x=1"
         cookie = headers["set-cookie"].split(";")[0]

@@ -217,3 +217,37 @@ def test_a_log_is_read_whole_or_by_its_tail_cut_at_a_line(ui):
     assert whole.endswith(tail) and len(tail) <= 300_000
     assert whole[-len(tail) - 1:-len(tail)] == b"\n"  # from a line's start
     assert ui.get(f"{task}/logs/stdout?tail=lots")[0] == 404
+
+
+def test_finding_in_a_hostile_log_is_text_bounded_and_runs_nothing(ui, page):
+    """The find box over a 3 MB log of escapes, a hyperlink to a javascript: address and a line
+    of 200,000 characters: searched on the server as plain text over what the page shows,
+    answers bounded, the matches drawn as text."""
+    task = f"/api/tasks/AttackerFlow/1/start/{_task_id(ui, 'start')}"
+    found = ui.json(f"{task}/logs/stdout/find?q=RED+WORDS")
+    assert [m["text"] for m in found["matches"]] == ["red words and bold"]  # escapes dropped
+    assert found["matches"][0]["line"] == 30_001
+    assert ui.json(f"{task}/logs/stdout/find?q=%5B31m")["count"] == 0  # no escape is text
+    assert ui.json(f"{task}/logs/stdout/find?q=javascript")["count"] == 0
+    long = ui.json(f"{task}/logs/stdout/find?q=AAAA")["matches"]
+    assert len(long) == 1 and len(long[0]["text"]) == 400 and long[0]["cut_end"]
+    many = ui.json(f"{task}/logs/stdout/find?q=x&limit=5000")  # limit clamped to 1,000
+    assert many["count"] == 30_000 and len(many["matches"]) == 1000 and many["more"]
+    window = ui.json(f"{task}/logs/stdout/lines?from=30003&count=5000")
+    assert len(window["lines"][0]) == 4000 and window["total_lines"] == 30_003
+    for path in (f"{task}/logs/stdout/find?q=x&limit=lots", f"{task}/logs/stdout/lines?from=x",
+                 f"{task}/logs/nothing/find?q=x", f"{task}/logs/stdout/find?q=" + "(a*)*" * 41):
+        status, headers, body = ui.get(path)
+        assert status == 404, path
+        assert headers["x-content-type-options"] == "nosniff"
+    assert ui.get(f"{task}/logs/stdout/lines?from={'9' * 30}")[0] == 200  # clamped
+
+    page.goto(f"{ui.url}/runs/AttackerFlow/1/start/{_task_id(ui, 'start')}")
+    expect(page.locator("#stdout-cut")).to_be_visible()
+    page.get_by_role("searchbox", name="find in stdout").fill("click me")
+    expect(page.locator("#stdout-matches")).to_have_text("1 matching line in the whole log")
+    expect(page.locator("#stdout-hits .line")).to_have_text(["line 30002 click me"])
+    page.get_by_role("button", name="show line 30002 in its place").click()
+    expect(page.locator("#stdout-around .target")).to_have_text("click me")
+    assert page.locator("#stdout-around a, #stdout-hits a, #stdout-around img").count() == 0
+    _nothing_ran(page)

@@ -2,12 +2,10 @@
 against a real ``headwater ui`` server reading runs real flows made.
 
 Waits are on what the page shows (Playwright's expect, with a generous deadline), never on time.
-Set UI_SCREENSHOTS=DIR to also save the pictures docs/ui.md shows.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -16,7 +14,15 @@ from playwright.sync_api import expect
 
 from .faultkit import hw
 from .flowrun import flow_file
-from .uiserver import gated_run, held_ui_run, new_context, running_task, ui_server, wait_until
+from .uiserver import (
+    gated_run,
+    held_ui_run,
+    new_context,
+    running_task,
+    ui_server,
+    wait_until,
+    watched_page,
+)
 
 UI_FLOW = flow_file("ui/ui_flow.py")
 STEPS = {"start", "work", "join", "wait", "end"}
@@ -45,12 +51,6 @@ def page(context):
     return page
 
 
-def _shot(page, name: str) -> None:
-    folder = os.environ.get("UI_SCREENSHOTS")
-    if folder:
-        page.screenshot(path=str(Path(folder) / name), full_page=True)
-
-
 def test_runs_list_then_a_run_with_every_step_then_back(ui, page):
     page.goto(ui.url + "/")
     rows = page.locator("#runs-table tbody tr")
@@ -58,7 +58,6 @@ def test_runs_list_then_a_run_with_every_step_then_back(ui, page):
     assert rows.nth(0).get_attribute("data-pathspec") == "ReportFlow/1"
     expect(page.locator('#runs-table tr[data-pathspec="FailFlow/1"] .status')).to_have_text(
         "failed")
-    _shot(page, "ui-runs.png")
 
     page.click("text=UIFlow/1")
     page.wait_for_url(re.compile(r"/runs/UIFlow/1$"))
@@ -75,7 +74,6 @@ def test_runs_list_then_a_run_with_every_step_then_back(ui, page):
     expect(page.locator("#parameters")).to_contain_text("gate")
     expect(page.locator("#tasks-table tbody tr")).to_have_count(7)
     assert "demo" in page.locator("dl.facts").inner_text()
-    _shot(page, "ui-run.png")
 
     page.click('#tasks-table a:text("work/3")')
     page.wait_for_url(re.compile(r"/runs/UIFlow/1/work/3$"))
@@ -189,6 +187,67 @@ def test_new_tasks_appear_live_on_a_later_page_and_are_counted_on_a_full_one(ui,
         assert run.wait(timeout=120) == 0
 
 
+def test_a_sorted_task_list_keeps_its_order_live_in_place(ui, home, browser):
+    """A run's task list sorted by status, newest state first, while its tasks end one by one
+    in an order the test picks: each task that ends moves to where the sort puts it, the rows
+    that did not change stay the same elements (no redraw, no flicker), the window keeps its
+    scroll position, and each read is one sorted page from the server."""
+    context = new_context(browser, viewport={"width": 1000, "height": 420})
+    page = watched_page(context)
+    reads: list[str] = []
+    page.on("request", lambda r: reads.append(r.url) if "/tasks?" in r.url else None)
+    try:
+        with gated_run(flow_file("ui/sorted_live_flow.py"), home, "sorted-gates",
+                       tuple(f"done-{i}" for i in range(4))) as (run, gates):
+            def four_running():
+                runs = ui.json("/api/runs?flow=SortedLiveFlow&status=running")["runs"]
+                if not runs:
+                    return None
+                listed = ui.json(f"/api/runs/SortedLiveFlow/{runs[0]['run_id']}/tasks"
+                                 "?step=work&status=running")["tasks"]
+                return (runs[0]["run_id"], listed) if len(listed) == 4 else None
+
+            run_id, listed = wait_until(four_running, "the four work tasks to start")
+            by_item = {t["foreach_index"]: f"work/{t['task_id']}" for t in listed}
+            page.goto(f"{ui.url}/runs/SortedLiveFlow/{run_id}?step=work&sort=status"
+                      "&order=desc#tasks")
+            rows = page.locator("#tasks-table tbody tr")
+            first_column = page.locator("#tasks-table tbody tr td:first-child")
+            expect(first_column).to_have_text([by_item[i] for i in range(4)])
+            expect(rows.locator(".status")).to_have_text(["running"] * 4)
+            page.evaluate("() => { for (const r of document.querySelectorAll("
+                          "'#tasks-table tbody tr')) r.dataset.kept = 'yes'; }")
+            scrolled = page.evaluate("() => window.scrollY")
+            assert scrolled > 0  # the page opened at its task list, below the graph
+
+            (gates / "done-2").touch()  # item 2 ends: succeeded sorts first (descending)
+            expect(first_column).to_have_text([by_item[i] for i in (2, 0, 1, 3)])
+            expect(rows.locator(".status")).to_have_text(["succeeded"] + ["running"] * 3)
+            # the rows whose task did not change are the very elements drawn before
+            expect(page.locator("#tasks-table tbody tr[data-kept]")).to_have_count(3)
+            assert page.evaluate("() => window.scrollY") == scrolled
+
+            (gates / "done-0").touch()  # ties keep registration order: 0 before 2
+            expect(first_column).to_have_text([by_item[i] for i in (0, 2, 1, 3)])
+            expect(rows.locator(".status")).to_have_text(["succeeded"] * 2 + ["running"] * 2)
+            expect(page.locator("#tasks-table tbody tr[data-kept]")).to_have_count(2)
+            assert page.evaluate("() => window.scrollY") == scrolled
+            assert page.locator("#run-status").inner_text() == "running"
+
+            for i in (1, 3):
+                (gates / f"done-{i}").touch()
+            expect(page.locator("#run-status")).to_have_text("succeeded")
+            expect(first_column).to_have_text([by_item[i] for i in range(4)])
+            assert run.wait(timeout=120) == 0
+        # every read was one page, sorted on the server, never the whole list
+        assert len(reads) >= 3
+        for url in reads:
+            assert "sort=status" in url and "order=desc" in url and "limit=100" in url, url
+        assert page.problems == []
+    finally:
+        context.close()
+
+
 def test_a_live_card_changes_on_the_open_task_page_then_becomes_final(ui, home, page):
     with gated_run(flow_file("ui/live_card_ui_flow.py"), home, "live-card-gates",
                    ("one", "two")) as (run, gates):
@@ -234,7 +293,6 @@ def test_a_cards_vega_chart_is_drawn_inside_its_sandbox(ui, page):
                            ".getBoundingClientRect().height - (h + 2)) <= 1", arg=content)
     assert card.locator("html").evaluate("e => e.scrollHeight <= window.innerHeight")
     card.locator("svg.hw-dag").scroll_into_view_if_needed()  # painted for the picture
-    _shot(page, "ui-card.png")
 
 
 def test_a_failed_tasks_error_and_traceback_are_shown(ui, page):

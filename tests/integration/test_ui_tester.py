@@ -12,13 +12,21 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import expect
 
 from .faultkit import client, fault_flow, hw
 from .flowrun import flow_file, hermetic_env, start_cli
-from .uiserver import DEADLINE_MS, new_context, running_task, wait_until, watched_page
+from .uiserver import (
+    DEADLINE_MS,
+    gated_run,
+    new_context,
+    running_task,
+    wait_until,
+    watched_page,
+)
 
 expect.set_options(timeout=DEADLINE_MS)
 
@@ -322,3 +330,96 @@ def test_a_find_box_over_each_log_lists_the_lines_that_match(ui, context):
     expect(hits).to_be_hidden()
     expect(page.locator("#stdout-matches")).to_have_text("")
     assert page.problems == []
+
+
+def test_finding_covers_a_whole_log_larger_than_the_page_loads(ui, home, context):
+    made = hw(flow_file("ui/big_log_flow.py"), "run", cwd=home)
+    assert made.returncode == 0, made.stdout + made.stderr
+    task_id = _task_id(ui, "BigLogFlow", "start")
+    logs = f"/api/tasks/BigLogFlow/1/start/{task_id}/logs/stdout"
+    # the API: plain text in any case, over the whole stored log, with line numbers
+    found = ui.json(f"{logs}/find?q=needle")
+    assert found["count"] == 2 and found["counted_all"] and not found["more"]
+    early, late = found["matches"]
+    assert early["text"] == "an early NEEDLE, far above what the page loads"
+    assert late["text"] == "a late needle, in what the page loads"
+    assert late["line"] - early["line"] == 30002 and found["lines"] >= late["line"]
+    pattern = ui.json(f"{logs}/find?q=" + quote("(a+)+$ .* [X]"))  # text, not a pattern
+    assert [m["line"] for m in pattern["matches"]] == [late["line"] - 1]
+    assert ui.json(f"{logs}/find?q=" + quote("needle.*page"))["count"] == 0
+    window = ui.json(f"{logs}/lines?from={early['line']}&count=2")
+    assert window["lines"] == [early["text"], "filler line 00000 of the big log, nothing to see here"]
+    assert [m["line"] for m in ui.json(f"{logs}/find?q=filler&limit=3")["matches"]] == [
+        early["line"] + 1, early["line"] + 2, early["line"] + 3]
+    for bad, named in (("q=" + "x" * 201, "201 characters"), ("q=", "empty"),
+                       ("q=a%0Ab", "line break")):
+        status, _, body = ui.get(f"{logs}/find?{bad}")
+        assert status == 404, bad
+        assert named in json.loads(body)["error"] and json.loads(body)["fix"]
+
+    # the page: it loads the log's last MiB, yet the find box finds a line above it
+    page = watched_page(context)
+    page.goto(f"{ui.url}/runs/BigLogFlow/1/start/{task_id}")
+    log = page.get_by_label("stdout", exact=True)
+    expect(log).to_contain_text("a late needle")
+    expect(page.locator("#stdout-cut")).to_contain_text("Showing the last")
+    assert "an early NEEDLE" not in log.inner_text()
+    find = page.get_by_role("searchbox", name="find in stdout")
+    find.fill("needle")
+    expect(page.locator("#stdout-matches")).to_have_text("2 matching lines in the whole log")
+    hits = page.locator("#stdout-hits")
+    expect(hits.locator(".line")).to_have_text([f"line {early['line']} {early['text']}",
+                                                f"line {late['line']} {late['text']}"])
+    expect(hits.locator("mark")).to_have_text(["NEEDLE", "needle"])
+    expect(log).to_be_hidden()
+    # jump to the match the page had not loaded: the lines around it, read from the server
+    page.get_by_role("button", name=f"show line {early['line']} in its place").click()
+    around = page.locator("#stdout-around")
+    expect(around).to_be_visible()
+    expect(around).to_contain_text(f"around line {early['line']}")
+    expect(around.locator(".target")).to_have_text(early["text"])
+    expect(around.locator(".target mark")).to_have_text("NEEDLE")
+    expect(around.locator(".line").nth(early["line"])).to_contain_text("filler line 00000")
+    expect(hits).to_be_hidden()
+    page.get_by_role("button", name="back to the matches").click()
+    expect(hits).to_be_visible()
+    expect(around).to_be_hidden()
+    find.fill("(a+)+$")  # what looks like a pattern is looked for as it is
+    expect(page.locator("#stdout-matches")).to_have_text("1 matching line in the whole log")
+    find.focus()
+    page.keyboard.press("Escape")
+    expect(log).to_be_visible()
+    expect(hits).to_be_hidden()
+    expect(page.locator("#stdout-matches")).to_have_text("")
+    assert page.problems == []
+
+
+def test_finding_in_a_live_log_larger_than_the_page_keeps_up_as_it_grows(ui, home, context):
+    with gated_run(flow_file("ui/big_live_log_flow.py"), home, "big-live-gates",
+                   ("more", "end")) as (run, gates):
+        run_id, task_id = wait_until(lambda: running_task(ui, "BigLiveLogFlow", "start"),
+                                     "the start step to start")
+        logs = f"/api/tasks/BigLiveLogFlow/{run_id}/start/{task_id}/logs/stdout"
+        wait_until(lambda: ui.json(f"{logs}/find?q=filler+done")["count"],
+                   "the live log to hold its filler")
+        page = watched_page(context)
+        page.goto(f"{ui.url}/runs/BigLiveLogFlow/{run_id}/start/{task_id}")
+        expect(page.locator("#stdout-state")).to_have_text("following")
+        expect(page.locator("#stdout-cut")).to_contain_text("Showing the last")
+        page.get_by_role("searchbox", name="find in stdout").fill("NEEDLE")
+        matches = page.locator("#stdout-matches")
+        expect(matches).to_have_text("1 matching line in the whole log")
+        expect(page.locator("#stdout-hits .line")).to_have_text(
+            ["line 1 the first needle, far above what the page loads"])
+        (gates / "more").touch()  # the log grows: the list follows it
+        expect(matches).to_have_text("2 matching lines in the whole log")
+        expect(page.locator("#stdout-hits .line").nth(1)).to_contain_text(
+            "the second needle, written while the page is open")
+        page.get_by_role("button", name="show line 1 in its place").click()
+        expect(page.locator("#stdout-around .target")).to_have_text(
+            "the first needle, far above what the page loads")
+        assert page.locator("#task-status").inner_text() == "running"
+        (gates / "end").touch()
+        expect(page.locator("#task-status")).to_have_text("succeeded")
+        assert run.wait(timeout=120) == 0
+        assert page.problems == []

@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from headwater.exceptions import NotFoundError
 from headwater.meta.rows import STATUSES
-from headwater.ui import events
+from headwater.ui import events, logfind
 from headwater.ui.reader import TASK_ORDERS, TASK_SORTS, Reader
 
 MAX_PAGE = 500
@@ -161,6 +161,28 @@ async def log(request: Request) -> Response:
                              "x-headwater-log-size": str(size)})
 
 
+def _attempt(request: Request) -> int | None:
+    return None if request.query_params.get("attempt") is None else _int(request, "attempt", 0)
+
+
+async def log_find(request: Request) -> Response:
+    """The lines of the whole log holding ``?q=TEXT`` (plain text, any case; bounded answers,
+    see :mod:`headwater.ui.logfind`), from line ``from`` on, ``limit`` at most."""
+    return await _answer(_reader(request).log_find, *_task_args(request),
+                         request.path_params["stream"], _attempt(request),
+                         request.query_params.get("q") or "",
+                         limit=_int(request, "limit", 200, low=1, high=logfind.MAX_LISTED),
+                         from_line=_int(request, "from", 1, low=1))
+
+
+async def log_lines(request: Request) -> Response:
+    """``count`` lines of the whole log from line ``from`` (the lines around a match)."""
+    return await _answer(_reader(request).log_lines, *_task_args(request),
+                         request.path_params["stream"], _attempt(request),
+                         _int(request, "from", 1, low=1),
+                         _int(request, "count", 200, low=1, high=logfind.MAX_WINDOW))
+
+
 async def artifact(request: Request) -> Response:
     data, filename = await _read(
         request, _reader(request).artifact_value, *_task_args(request), request.path_params["name"])
@@ -216,6 +238,8 @@ routes = [
     Route(_TASK, task),
     Route(_TASK + "/logs/{stream}", log),
     Route(_TASK + "/logs/{stream}/events", events.log_events),
+    Route(_TASK + "/logs/{stream}/find", log_find),
+    Route(_TASK + "/logs/{stream}/lines", log_lines),
     Route(_TASK + "/artifacts/{name}", artifact),
     Route(_TASK + "/cards/{index}", card),
 ]

@@ -27,6 +27,7 @@ from headwater.redaction import redact
 from headwater.settings import Settings
 from headwater.store.datastore import PICKLE, blob_path, live_log_key
 from headwater.store.task_log import decode as decode_log
+from headwater.ui import logfind
 from headwater.ui.unreadable import explain, unpickling_failed
 
 # Names the UI accepts in a URL: what headwater itself gives flows, runs, steps, tasks and
@@ -531,6 +532,25 @@ class Reader:
             return bytes(self.store().storage.read(target)), final, chosen.attempt
         except (FileNotFoundError, OSError):
             return b"", final, chosen.attempt
+
+    def log_find(self, flow: str, run_id: str, step: str, task_id: str, stream: str,
+                 attempt: int | None, query: str, *, limit: int, from_line: int
+                 ) -> dict[str, Any]:
+        """The lines of a whole log holding ``query`` (plain text, any case): see
+        :func:`headwater.ui.logfind.find_lines`. The query is checked before the log is read."""
+        logfind.check_query(query)
+        data, final, number = self.log(flow, run_id, step, task_id, stream, attempt)
+        found = logfind.find_lines(logfind.plain_text(data), query, limit=limit,
+                                   from_line=from_line)
+        return {**found, "attempt": number, "final": final}
+
+    def log_lines(self, flow: str, run_id: str, step: str, task_id: str, stream: str,
+                  attempt: int | None, from_line: int, count: int) -> dict[str, Any]:
+        """Lines ``from_line`` on of a whole log, to show the lines around a match the page
+        has not loaded: see :func:`headwater.ui.logfind.window`."""
+        data, final, number = self.log(flow, run_id, step, task_id, stream, attempt)
+        return {**logfind.window(logfind.plain_text(data), from_line, count),
+                "attempt": number, "final": final}
 
 
 def step_states(counts: list[tuple], run: dict[str, Any] | None = None

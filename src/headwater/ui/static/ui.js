@@ -369,6 +369,9 @@ function taskRow(run, t) {
     el("td", { text: String(t.attempts) }));
 }
 
+// A live page's task list is read again at most this often (it is one query each time).
+const REREAD_MS = 1000;
+
 // The task list's sortable columns (the API sorts across every page: ?sort=NAME&order=asc|desc).
 const TASK_SORTS = ["task", "status", "started", "duration"];
 
@@ -517,20 +520,42 @@ async function runPage() {
   // page is not full and the run holds more tasks than it lists, it is read again (one query,
   // never two at once). Tasks that go on a later page are counted in a notice linking there.
   const openedWith = counted(steps);
-  let reading = false, readAgain = false;
+  // The page read again is drawn in place: a row whose task did not change stays the same
+  // element (only moved if the order moved it), so nothing flickers, the window keeps its
+  // scroll position and a focused link keeps the focus.
+  const placeRows = (list) => {
+    const focused = tbody.contains(document.activeElement) ? document.activeElement : null;
+    const old = new Map([...tbody.children].map((tr) => [tr.dataset.task, tr]));
+    const want = list.map((t) => {
+      const key = `${t.step}/${t.task_id}`;
+      const row = old.get(key);
+      return row && JSON.stringify(shown.get(key)) === JSON.stringify(t) ? row : taskRow(run, t);
+    });
+    want.forEach((row, i) => { if (tbody.children[i] !== row) tbody.insertBefore(row, tbody.children[i] || null); });
+    while (tbody.children.length > want.length) tbody.lastElementChild.remove();
+    // a link moved with its row loses the focus: the Tab key goes on from where it was
+    if (focused && focused.isConnected && document.activeElement !== focused) focused.focus({ preventScroll: true });
+    shown.clear();
+    for (const t of list) shown.set(`${t.step}/${t.task_id}`, t);
+  };
+  // One read at a time, never more often than every REREAD_MS: a sorted page of a big foreach
+  // is re-read as its tasks start and end, and each read sorts the whole list on the server.
+  let reading = false, readAgain = false, lastRead = 0;
   const refill = async () => {
     if (reading) { readAgain = true; return; }
     reading = true;
+    const wait = lastRead + REREAD_MS - Date.now();
+    if (wait > 0) await new Promise((done) => setTimeout(done, wait));
+    lastRead = Date.now();
+    readAgain = false;
     try {
       const now = await api(`${base}/tasks?${params}`);
-      tbody.replaceChildren(...now.tasks.map((t) => taskRow(run, t)));
-      shown.clear();
-      for (const t of now.tasks) shown.set(`${t.step}/${t.task_id}`, t);
+      placeRows(now.tasks);
       drawTaskTimeline(run, shown, taskTimeline);
       drawPager(steps, now.more);
     } catch (e) { /* the server is away for a moment: the next event tries again */ }
     reading = false;
-    if (readAgain) { readAgain = false; refill(); }
+    if (readAgain) refill();
   };
   const follow = () => {
     const total = counted(steps);
@@ -555,8 +580,11 @@ async function runPage() {
     follow();
   });
   source.addEventListener("tasks", (event) => {
-    for (const t of JSON.parse(event.data)) {
-      if (step && t.step !== step) continue;
+    const changed = JSON.parse(event.data).filter((t) => !step || t.step === step);
+    // A sorted list: a task that started or ended may belong anywhere in the order, on this
+    // page or off it, so the page is read again (the server sorts; it stays one page).
+    if (sort && changed.length) { refill(); return; }
+    for (const t of changed) {
       const existing = tbody.querySelector(`tr[data-task="${CSS.escape(`${t.step}/${t.task_id}`)}"]`);
       if (!existing) continue;  // on another page, or new: follow() reads this page again
       if (only && t.status !== only) { refill(); continue; }  // it left this list
@@ -658,43 +686,119 @@ function followLog(base, stream, pre, state) {
 const INPUTS_SHOWN = 10;
 
 // A find box over a log: the lines holding its text (any case) are listed in place of the log,
-// the text marked in them, with how many lines match. It searches what the page holds (a big
-// log's last MiB) and keeps up as a followed log grows; Escape empties it and shows the log.
-const FIND_SHOWN = 2000;  // matching lines drawn at most (all are counted)
+// the text marked in them, with how many lines match; Escape empties it and shows the log.
+// A log the page holds whole is searched in the page, at each key press, keeping up as a
+// followed log grows. A log the page holds only the end of (over 1 MiB) is searched whole on
+// the server (plain text, never a pattern): each match names its line, a button that shows the
+// lines around it, read from the server, wherever they are in the log.
+const FIND_SHOWN = 2000;  // matching lines drawn at most from the page's own text (all are counted)
+const FIND_LISTED = 200;  // matches the server lists for a big log
+const FIND_MAX_CHARS = 200;  // the longest text the server searches for
+const AROUND = 100;  // lines shown on each side of a match read from the server
 
-function logFinder(stream, pre) {
+function findPattern(text) { return new RegExp(text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), "gi"); }
+
+function markedLine(line, pattern, attrs) {
+  const row = el("span", attrs || { class: "line hit" });
+  let at = 0;
+  for (const found of line.matchAll(pattern)) {
+    row.append(line.slice(at, found.index), el("mark", { text: found[0] }));
+    at = found.index + found[0].length;
+  }
+  row.append(line.slice(at));
+  return row;
+}
+
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+function logFinder(base, stream, pre, attempt) {
   const input = el("input", { type: "search", id: `${stream}-find`, "aria-label": `find in ${stream}`,
-    placeholder: `find in ${stream}`, autocomplete: "off", spellcheck: "false" });
+    placeholder: `find in ${stream}`, autocomplete: "off", spellcheck: "false", maxlength: FIND_MAX_CHARS });
   const count = el("span", { class: "muted", id: `${stream}-matches`, role: "status", "aria-live": "polite" });
   const hits = el("pre", { class: "log log-matches", id: `${stream}-hits`, tabindex: 0, "aria-label": `${stream}: the lines that match`, hidden: true });
-  let queued = false;
-  const draw = () => {
-    queued = false;
-    const wanted = input.value;
-    if (!wanted) { hits.hidden = true; hits.replaceChildren(); pre.hidden = false; count.textContent = ""; return; }
-    const pattern = new RegExp(wanted.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), "gi");
+  const aroundText = el("pre", { class: "log log-matches", id: `${stream}-around-lines`, tabindex: 0, "aria-label": `${stream}: the lines around a match` });
+  const aroundHead = el("p", { class: "muted log-around-head" });
+  const around = el("div", { class: "log-around", id: `${stream}-around`, hidden: true }, aroundHead, aroundText);
+  const cut = () => Boolean(document.getElementById(`${stream}-cut`));  // the page holds only the end
+  const show = (which) => { pre.hidden = which !== pre; hits.hidden = which !== hits; around.hidden = which !== around; };
+
+  const inPage = () => {
+    const pattern = findPattern(input.value);
     const lines = (pre.classList.contains("empty") ? "" : pre.textContent).split("\n").filter((line) => { pattern.lastIndex = 0; return pattern.test(line); });
-    const drawn = lines.slice(0, FIND_SHOWN).map((line) => {
-      const row = el("span", { class: "line hit" });
-      let at = 0;
-      for (const found of line.matchAll(pattern)) {
-        row.append(line.slice(at, found.index), el("mark", { text: found[0] }));
-        at = found.index + found[0].length;
-      }
-      row.append(line.slice(at));
-      return row;
-    });
-    hits.replaceChildren(...drawn);
-    pre.hidden = true;
-    hits.hidden = false;
-    count.textContent = `${lines.length} matching line${lines.length === 1 ? "" : "s"}${lines.length > FIND_SHOWN ? ` (the first ${FIND_SHOWN} shown)` : ""}`;
+    hits.replaceChildren(...lines.slice(0, FIND_SHOWN).map((line) => markedLine(line, pattern)));
+    show(hits);
+    count.textContent = `${plural(lines.length, "matching line")}${lines.length > FIND_SHOWN ? ` (the first ${FIND_SHOWN} shown)` : ""}`;
   };
-  const later = () => { if (!queued) { queued = true; requestAnimationFrame(draw); } };
-  input.addEventListener("input", later);
-  input.addEventListener("keydown", (event) => { if (event.key === "Escape" && input.value) { input.value = ""; draw(); } });
-  new MutationObserver(() => { if (input.value) later(); }).observe(pre, { childList: true, characterData: true, subtree: true });
+
+  // the lines around line `line`, read from the server, the matching one marked and in view
+  let lastJump = null;
+  const showAround = async (line, from) => {
+    lastJump = from;
+    const wanted = input.value;
+    const q = new URLSearchParams({ attempt, from: Math.max(1, line - AROUND), count: 2 * AROUND + 1 });
+    let got;
+    try { got = await api(`${base}/logs/${stream}/lines?${q}`); } catch (e) { count.textContent = `cannot read the log: ${e.message}`; return; }
+    if (input.value !== wanted) return;
+    const pattern = findPattern(wanted);
+    const back = el("button", { type: "button", class: "log-back", text: "back to the matches" });
+    back.addEventListener("click", () => { show(hits); if (lastJump) lastJump.focus(); });
+    const last = got.from + got.lines.length - 1;
+    aroundHead.replaceChildren(`lines ${got.from}–${last} of ${got.total_lines}, around line ${line} `, back);
+    let target = null;
+    aroundText.replaceChildren(...got.lines.map((text, i) => {
+      const number = got.from + i;
+      const row = markedLine(text, pattern, { class: number === line ? "line hit target" : "line", "data-line": number });
+      if (number === line) target = row;
+      return row;
+    }));
+    show(around);
+    if (target) aroundText.scrollTop += target.getBoundingClientRect().top - aroundText.getBoundingClientRect().top - aroundText.clientHeight / 3;
+    back.focus();
+  };
+
+  let asked = 0, timer = null, lastAsk = 0;
+  const wholeLog = async () => {
+    const wanted = input.value, mine = ++asked;
+    if (!wanted) return;
+    const q = new URLSearchParams({ q: wanted, attempt, limit: FIND_LISTED });
+    let found;
+    try { found = await api(`${base}/logs/${stream}/find?${q}`); } catch (e) { if (mine === asked) count.textContent = `cannot search: ${e.message}`; return; }
+    if (mine !== asked || input.value !== wanted) return;
+    const pattern = findPattern(wanted);
+    hits.replaceChildren(...found.matches.map((m) => {
+      const jump = el("button", { type: "button", class: "log-jump", "data-line": m.line, "aria-label": `show line ${m.line} in its place`, text: `line ${m.line}` });
+      jump.addEventListener("click", () => showAround(m.line, jump));
+      const row = markedLine(`${m.cut_start ? "…" : ""}${m.text}${m.cut_end ? "…" : ""}`, pattern);
+      row.prepend(jump, " ");
+      return row;
+    }));
+    if (around.hidden) show(hits);
+    const n = `${found.count}${found.counted_all ? "" : "+"}`;
+    count.textContent = `${n} matching line${n === "1" ? "" : "s"} in the whole log${found.more ? ` (the first ${found.matches.length} listed)` : ""}`;
+  };
+  // typed: asked a quarter second after the last key; a followed log that grows: every 2 s at most
+  const askSoon = (typed) => {
+    if (typed) { clearTimeout(timer); timer = null; }
+    if (timer) return;
+    const wait = typed ? 250 : Math.max(250, lastAsk + 2000 - Date.now());
+    timer = setTimeout(() => { timer = null; lastAsk = Date.now(); wholeLog(); }, wait);
+  };
+
+  let queued = false;
+  const changed = (typed) => {
+    if (!input.value) {
+      asked++; clearTimeout(timer); timer = null;
+      hits.replaceChildren(); aroundText.replaceChildren(); show(pre); count.textContent = "";
+      return;
+    }
+    if (cut()) { if (typed) show(hits); askSoon(typed); return; }
+    if (!queued) { queued = true; requestAnimationFrame(() => { queued = false; if (input.value && !cut()) inPage(); }); }
+  };
+  input.addEventListener("input", () => changed(true));
+  input.addEventListener("keydown", (event) => { if (event.key === "Escape" && input.value) { input.value = ""; changed(true); } });
+  new MutationObserver(() => { if (input.value) changed(false); }).observe(pre, { childList: true, characterData: true, subtree: true });
   const box = el("p", { class: "log-find" }, el("label", { for: input.id, class: "muted", text: "find" }), input, count);
-  return { box, hits };
+  return { box, hits, around };
 }
 
 async function taskPage() {
@@ -754,8 +858,8 @@ async function taskPage() {
     const which = task.attempts.length > 1 ? el("span", { class: "muted", text: `of attempt ${task.attempts[task.attempts.length - 1].attempt} · ` }) : null;
     const latest = task.attempts.length ? task.attempts[task.attempts.length - 1].attempt : 0;
     const raw = el("a", { href: `${base}/logs/${stream}?attempt=${latest}`, class: "raw-log", "aria-label": `${stream} as plain text`, text: "plain text" });
-    const finder = logFinder(stream, pre);
-    logs.append(el("section", {}, el("h3", {}, `${stream} `, which, state, " · ", raw), finder.box, pre, finder.hits));
+    const finder = logFinder(base, stream, pre, latest);
+    logs.append(el("section", {}, el("h3", {}, `${stream} `, which, state, " · ", raw), finder.box, pre, finder.hits, finder.around));
     if (task.status === "running") followLog(base, stream, pre, state);
     else showLog(base, stream, pre, state).catch((e) => { state.textContent = `cannot read: ${e.message}`; });
   }
