@@ -118,7 +118,18 @@ class FlowSpec:
 
     _hw_task: TaskState | None = None
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__module__ == "__main__":
+            # A script that defines its flow and forgets ``MyFlow()`` would exit silently.
+            from headwater.flow import unstarted
+
+            unstarted.watch(cls)
+
     def __init__(self, use_cli: bool = True) -> None:
+        from headwater.flow import unstarted
+
+        unstarted.mark_started()
         if use_cli:
             # Imported here, not at module level: the CLI sits above the flow API in the layering.
             from headwater.cli.plain_run import main_for_flow_class
