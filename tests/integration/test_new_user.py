@@ -5,11 +5,12 @@ Each test is one thing found by following the docs as written, on a non-editable
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import textwrap
 
-from .flowrun import hermetic_env, run_cli, write_flow
+from .flowrun import EXAMPLES, hermetic_env, run_cli, write_flow
 
 FLOW_WITHOUT_MAIN = textwrap.dedent("""
     from headwater import FlowSpec, step
@@ -60,3 +61,25 @@ def test_the_hint_is_silent_when_the_script_uses_its_flow(tmp_path):
         [sys.executable, "-c", f"import runpy; runpy.run_path({str(bare)!r}, run_name='__main__')"],
         cwd=tmp_path, env=hermetic_env(), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+
+
+def test_the_extending_example_installs_with_pip_as_the_docs_say(tmp_path):
+    # docs/extending.md showed the example package's entry points but the folder had no
+    # pyproject.toml: `pip install examples/extending` could not work.
+    site = tmp_path / "site"
+    source = shutil.copytree(EXAMPLES / "extending", tmp_path / "extending")  # pip builds in it
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site),
+         str(source)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    entry_points = next(site.glob("headwater_audit-*.dist-info")) / "entry_points.txt"
+    assert "audited = headwater_audit:EXECUTOR" in entry_points.read_text()
+    audit = tmp_path / "audit.log"
+    paths = [str(site), *sys.path]
+    proc = run_cli(EXAMPLES / "pets_flow.py", "run", "--executor", "audited",
+                   "--audit-file", str(audit), cwd=tmp_path, hermetic=True,
+                   env={"PYTHONPATH": ":".join(p for p in paths if p)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert audit.read_text().split() == ["PetsFlow/1/start/1", "PetsFlow/1/add_pet/2",
+                                         "PetsFlow/1/end/3"]
