@@ -83,3 +83,84 @@ def test_the_extending_example_installs_with_pip_as_the_docs_say(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert audit.read_text().split() == ["PetsFlow/1/start/1", "PetsFlow/1/add_pet/2",
                                          "PetsFlow/1/end/3"]
+
+
+PARAMETER_AND_STEP = textwrap.dedent("""
+    from headwater import FlowSpec, Parameter, step
+
+
+    class DupFlow(FlowSpec):
+        train = Parameter("train", default=1)
+
+        @step
+        def start(self):
+            self.next(self.train)
+
+        @step
+        def train(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        DupFlow()
+""")
+
+
+def test_a_parameter_hidden_by_a_step_of_its_name_is_warned_about(tmp_path):
+    # Python keeps the last binding of a class body: the Parameter vanished without a word, and
+    # `run --train 3` then said only "No such option '--train'".
+    path = write_flow(tmp_path, "dup.py", PARAMETER_AND_STEP)
+    for command in ("check", "run"):
+        proc = run_cli(path, command, cwd=tmp_path, hermetic=True)
+        assert proc.returncode == 0, proc.stderr
+        assert (f"Warning: {path}:12: DupFlow binds the name 'train' more than once: a Parameter "
+                "(line 5), then a step (line 12); Python keeps only the last, so the Parameter "
+                "of line 5 is ignored. Fix: give each step and parameter its own name"
+                ) in proc.stdout
+
+
+def test_a_step_defined_twice_is_warned_about_and_explains_the_graph_error_it_causes(tmp_path):
+    twice = write_flow(tmp_path, "twice.py", PARAMETER_AND_STEP.replace(
+        'train = Parameter("train", default=1)', "@step\n    def end(self):\n        pass"))
+    proc = run_cli(twice, "check", cwd=tmp_path, hermetic=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "binds the name 'end' more than once: a step (line 6), then a step (line 18)" \
+        in proc.stdout
+    # A Parameter named like the end step hides it: the graph error says why it happened.
+    hidden_end = write_flow(tmp_path, "hidden_end.py", """
+        from headwater import FlowSpec, Parameter, step
+
+
+        class HiddenEndFlow(FlowSpec):
+            @step
+            def start(self):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+            end = Parameter("end", default=1)
+
+
+        if __name__ == "__main__":
+            HiddenEndFlow()
+    """)
+    proc = run_cli(hidden_end, "run", cwd=tmp_path, hermetic=True)
+    assert proc.returncode == 1
+    assert "Invalid flow graph" in proc.stderr
+    assert (f"note: {hidden_end}:13: HiddenEndFlow binds the name 'end' more than once: a step "
+            "(line 10), then a Parameter (line 13)") in proc.stderr
+    assert "HiddenEndFlow/1" not in proc.stdout  # refused before a run was recorded
+    # A subclass overriding its base's step is the normal way to change it: no warning.
+    sub = write_flow(tmp_path, "sub.py", PARAMETER_AND_STEP.replace(
+        'train = Parameter("train", default=1)', "x = 1").replace(
+        "if __name__", "class SubFlow(DupFlow):\n    @step\n    def train(self):\n"
+        "        self.next(self.end)\n\n\nif __name__").replace("DupFlow()", "SubFlow()"))
+    proc = run_cli(sub, "check", cwd=tmp_path, hermetic=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "Warning" not in proc.stdout + proc.stderr

@@ -19,7 +19,9 @@ def check(ctx: click.Context) -> None:
 
     flow_cls = flow_class_of(ctx)
     click.echo("Validating your flow...")
-    check_flow(flow_cls)
+    graph = check_flow(flow_cls)
+    for warning in graph.warnings:
+        click.echo(f"    Warning: {warning}")
     click.echo("    The graph looks good!")
 
 

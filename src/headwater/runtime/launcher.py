@@ -240,6 +240,8 @@ def _say_project(project: ProjectInfo, console: Console) -> None:
 def _check(flow_cls: type, console: Console) -> Graph:
     console.say("Validating your flow...")
     graph = check_flow(flow_cls)
+    for warning in graph.warnings:
+        console.say(f"    Warning: {warning}")
     console.say("    The graph looks good!")
     return graph
 
