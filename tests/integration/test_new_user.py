@@ -9,8 +9,9 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 
-from .flowrun import EXAMPLES, hermetic_env, run_cli, write_flow
+from .flowrun import EXAMPLES, hermetic_env, run_cli, start_cli, write_flow
 
 FLOW_WITHOUT_MAIN = textwrap.dedent("""
     from headwater import FlowSpec, step
@@ -164,3 +165,101 @@ def test_a_step_defined_twice_is_warned_about_and_explains_the_graph_error_it_ca
     proc = run_cli(sub, "check", cwd=tmp_path, hermetic=True)
     assert proc.returncode == 0, proc.stderr
     assert "Warning" not in proc.stdout + proc.stderr
+
+
+FAILING = textwrap.dedent("""
+    import os
+
+    from headwater import FlowSpec, step
+
+
+    class FailFlow(FlowSpec):
+        @step
+        def start(self):
+            if not os.path.exists("fixed"):
+                raise ValueError("not fixed yet")
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        FailFlow()
+""")
+
+
+def test_a_failed_run_says_how_to_resume_it_as_the_user_typed_the_run(tmp_path):
+    path = write_flow(tmp_path, "fail_flow.py", FAILING)
+    proc = run_cli(path, "run", cwd=tmp_path, hermetic=True)
+    assert proc.returncode == 1
+    lines = proc.stdout.splitlines()
+    assert lines[-1] == "Run FailFlow/1 failed: FailFlow/1/start/1."
+    assert lines[-2] == ("Once it is fixed, `python fail_flow.py resume` runs again what failed "
+                         "and what follows it, reusing what succeeded.")
+    # Through `python -m headwater`, the hint (and every other command it names) says so; it
+    # said `python __main__.py ...` before.
+    proc = subprocess.run([sys.executable, "-m", "headwater", "run", "fail_flow.py"],
+                          cwd=tmp_path, env=hermetic_env(), capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 1
+    assert "`python -m headwater resume fail_flow.py` runs again" in proc.stdout
+    (tmp_path / "fixed").touch()
+    proc = subprocess.run([sys.executable, "-m", "headwater", "resume", "fail_flow.py"],
+                          cwd=tmp_path, env=hermetic_env(), capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "Done! Run FailFlow/3 succeeded."
+
+
+WAITING = textwrap.dedent("""
+    import os
+    import time
+
+    from headwater import FlowSpec, step
+
+
+    class WaitFlow(FlowSpec):
+        @step
+        def start(self):
+            print("hello from start", flush=True)
+            while not os.path.exists("go"):
+                time.sleep(0.05)
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        WaitFlow()
+""")
+
+
+def test_logs_of_a_running_task_show_its_output_so_far(tmp_path):
+    # `logs 1/start` of a running task printed nothing at all, and task.stdout was "", while
+    # the web UI was already following that output.
+    path = write_flow(tmp_path, "wait_flow.py", WAITING)
+    proc = start_cli(path, "run", cwd=tmp_path, env=hermetic_env())
+    try:
+        deadline = time.monotonic() + 300
+        while True:  # the scheduler writes the copy once the task has run for a second
+            logs = run_cli(path, "logs", "1/start", cwd=tmp_path, hermetic=True)
+            if "hello from start" in logs.stdout or time.monotonic() > deadline:
+                break
+        assert logs.returncode == 0, logs.stderr
+        assert logs.stdout == "hello from start\n"
+        assert "[WaitFlow/1/start/1] still running: its output so far" in logs.stderr
+        script = ("from headwater import Task; t = Task('WaitFlow/1/start/1'); "
+                  "print(repr(t.stdout), t.finished)")
+        client = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=hermetic_env(),
+                                capture_output=True, text=True, timeout=120)
+        assert client.stdout == "'hello from start\\n' False\n", client.stderr
+    finally:
+        (tmp_path / "go").touch()
+        proc.communicate(timeout=300)
+    assert proc.returncode == 0
+    logs = run_cli(path, "logs", "1/start", cwd=tmp_path, hermetic=True)
+    assert logs.stdout == "hello from start\n" and "still running" not in logs.stderr

@@ -437,4 +437,8 @@ def _closing_line(console: Console, flow_name: str, outcome: RunOutcome) -> None
                     always=True)
     else:
         failed = ", ".join(outcome.failed_tasks)
+        if outcome.failed_tasks:
+            # What a newcomer needs next: resume reuses what succeeded (the README's tour).
+            console.say(f"Once it is fixed, `{flow_command('resume')}` runs again what failed "
+                        "and what follows it, reusing what succeeded.")
         console.say(f"Run {flow_name}/{outcome.run_id} failed: {failed}.", always=True)
