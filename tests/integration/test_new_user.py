@@ -263,3 +263,14 @@ def test_logs_of_a_running_task_show_its_output_so_far(tmp_path):
     assert proc.returncode == 0
     logs = run_cli(path, "logs", "1/start", cwd=tmp_path, hermetic=True)
     assert logs.stdout == "hello from start\n" and "still running" not in logs.stderr
+
+
+def test_help_and_version_are_commands_of_the_flow_as_in_metaflow(tmp_path):
+    # `python flow.py help` and `python flow.py version` are Metaflow commands; both were
+    # "No such command".
+    help_ = run_cli(EXAMPLES / "pets_flow.py", "help", cwd=tmp_path, hermetic=True)
+    assert help_.returncode == 0, help_.stderr
+    assert "Commands:" in help_.stdout and "  run " in help_.stdout
+    version = run_cli(EXAMPLES / "pets_flow.py", "version", cwd=tmp_path, hermetic=True)
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.startswith("headwater ") and len(version.stdout.split()) == 2

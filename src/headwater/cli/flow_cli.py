@@ -144,6 +144,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "output-mermaid": ("headwater.cli.inspect_cmds", "COMMANDS"),
     "logs": ("headwater.cli.inspect_cmds", "COMMANDS"),
     "dump": ("headwater.cli.inspect_cmds", "COMMANDS"),
+    "help": ("headwater.cli.inspect_cmds", "COMMANDS"),
+    "version": ("headwater.cli.inspect_cmds", "COMMANDS"),
     "tag": ("headwater.cli.tag_cmd", "tag"),
     "runs": ("headwater.cli.runs_cmd", "runs"),
     "spin": ("headwater.cli.spin_cmd", "spin"),

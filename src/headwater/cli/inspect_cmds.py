@@ -103,8 +103,9 @@ def _tasks_of(ctx: click.Context, input_path: str, attempt: int | None = None) -
     return [Task(task.pathspec, attempt=attempt) for task in tasks]
 
 
-@click.command(help="Print the output of a finished task (or every task of a step). With "
-               "--stdout or --stderr alone, that stream is printed to stdout (to pipe it).")
+@click.command(help="Print the output of a task (or every task of a step; of a running task, "
+               "its output so far). With --stdout or --stderr alone, that stream is printed to "
+               "stdout (to pipe it).")
 @click.argument("input_path", metavar="RUN_ID/STEP[/TASK_ID]")
 @click.option("--stdout/--no-stdout", "show_stdout", default=None, help="Print stdout.")
 @click.option("--stderr/--no-stderr", "show_stderr", default=None, help="Print stderr.")
@@ -153,4 +154,19 @@ def dump(ctx: click.Context, input_path: str, max_value_size: int, private: bool
         print_artifacts(task, max_value_size, wanted=wanted, private=private)
 
 
-COMMANDS = [check, show, output_dot, output_mermaid, logs, dump]
+@click.command("help", help="Show every command of the flow (the same as --help).")
+@click.pass_context
+def help_(ctx: click.Context) -> None:
+    # Metaflow's `python flow.py help`; its parent's help lists the commands.
+    parent = ctx.parent if ctx.parent is not None else ctx
+    click.echo(parent.get_help())
+
+
+@click.command(help="Print headwater's version.")
+def version() -> None:
+    from headwater.version import __version__
+
+    click.echo(f"headwater {__version__}")
+
+
+COMMANDS = [check, show, output_dot, output_mermaid, logs, dump, help_, version]

@@ -60,7 +60,9 @@ def flow_commands() -> tuple[str, ...]:
     ``headwater COMMAND flow.py``."""
     from headwater.cli.flow_cli import LAZY_COMMANDS
 
-    return ("run", "resume", *LAZY_COMMANDS)
+    # `help` and `version` of a flow (Metaflow's `python flow.py help|version`) are headwater's
+    # own top-level `headwater help` and `headwater version`: no flow file to give them.
+    return ("run", "resume", *(c for c in LAZY_COMMANDS if c not in ("help", "version")))
 
 
 def _show_configuration() -> None:

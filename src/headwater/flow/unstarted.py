@@ -17,10 +17,8 @@ other than the one that imported the script (a forked task leaves through ``os._
 from __future__ import annotations
 
 import atexit
-import io
 import os
 import sys
-import tokenize
 
 _started = False
 _watched: list[type] = []
@@ -84,6 +82,9 @@ def unstarted_hint() -> str | None:
 
 def _name_used(path: str, name: str) -> bool:
     """True when ``name`` occurs in the file's code other than right after ``class``."""
+    import io
+    import tokenize  # only for a script that never started its flow: not on a run's path
+
     try:
         with open(path, "rb") as handle:
             tokens = list(tokenize.tokenize(io.BytesIO(handle.read()).readline))
