@@ -19,9 +19,12 @@ from __future__ import annotations
 import atexit
 import os
 import sys
+import weakref
 
 _started = False
-_watched: list[type] = []
+# Weak: holding the classes would keep the script's globals alive past the interpreter's
+# teardown, so their finalizers (a module-level object's __del__) would never run.
+_watched: list[weakref.ref[type]] = []
 _registered_pid: int | None = None
 # The script's path, read while it runs: Python removes ``__main__.__file__`` before exit handlers.
 _script: str | None = None
@@ -36,7 +39,7 @@ def mark_started() -> None:
 def watch(flow_cls: type) -> None:
     """Remember ``flow_cls``, defined in the ``__main__`` module, to check on it at exit."""
     global _registered_pid, _script
-    _watched.append(flow_cls)
+    _watched.append(weakref.ref(flow_cls))
     if _registered_pid != os.getpid():
         _registered_pid = os.getpid()
         _script = getattr(sys.modules.get("__main__"), "__file__", None)
@@ -47,6 +50,7 @@ def _check_at_exit() -> None:
     if _started or _registered_pid != os.getpid():
         return
     hint = unstarted_hint()
+    _watched.clear()
     if hint:
         try:
             sys.stderr.write(hint)
@@ -63,9 +67,10 @@ def unstarted_hint() -> str | None:
         return None
     if sys.flags.interactive or hasattr(sys, "ps1") or os.environ.get("PYTHONINSPECT"):
         return None
-    leaves = [cls for cls in _watched
+    watched = [cls for cls in (ref() for ref in _watched) if cls is not None]
+    leaves = [cls for cls in watched
               if getattr(main, cls.__name__, None) is cls
-              and not any(other is not cls and issubclass(other, cls) for other in _watched)]
+              and not any(other is not cls and issubclass(other, cls) for other in watched)]
     if len(leaves) != 1:
         return None
     flow_cls = leaves[0]
