@@ -5,6 +5,7 @@ Each test is one thing found by following the docs as written, on a non-editable
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -274,3 +275,18 @@ def test_help_and_version_are_commands_of_the_flow_as_in_metaflow(tmp_path):
     version = run_cli(EXAMPLES / "pets_flow.py", "version", cwd=tmp_path, hermetic=True)
     assert version.returncode == 0, version.stderr
     assert version.stdout.startswith("headwater ") and len(version.stdout.split()) == 2
+
+
+def test_output_raw_prints_the_graph_as_metaflow_does(tmp_path):
+    # Metaflow's `output-raw [--json]` was "No such command".
+    raw = run_cli(EXAMPLES / "branch_flow.py", "output-raw", cwd=tmp_path, hermetic=True)
+    assert raw.returncode == 0, raw.stderr
+    assert raw.stderr == "Internal representation of the flow:\n"
+    assert raw.stdout.splitlines() == ["[start] split -> a, b", "[a] linear -> join",
+                                       "[b] linear -> join", "[join] join -> end", "[end] end -> "]
+    as_json = run_cli(EXAMPLES / "branch_flow.py", "output-raw", "--json", cwd=tmp_path,
+                      hermetic=True)
+    assert as_json.returncode == 0, as_json.stderr
+    document = json.loads(as_json.stdout)
+    assert document["graph_structure"] == ["start", [["a"], ["b"]], "join", "end"]
+    assert document["graph"]["a"]["next"] == ["join"] and document["graph"]["a"]["type"] == "linear"

@@ -142,6 +142,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "show": ("headwater.cli.inspect_cmds", "COMMANDS"),
     "output-dot": ("headwater.cli.inspect_cmds", "COMMANDS"),
     "output-mermaid": ("headwater.cli.inspect_cmds", "COMMANDS"),
+    "output-raw": ("headwater.cli.inspect_cmds", "COMMANDS"),
     "logs": ("headwater.cli.inspect_cmds", "COMMANDS"),
     "dump": ("headwater.cli.inspect_cmds", "COMMANDS"),
     "help": ("headwater.cli.inspect_cmds", "COMMANDS"),

@@ -154,6 +154,27 @@ def dump(ctx: click.Context, input_path: str, max_value_size: int, private: bool
         print_artifacts(task, max_value_size, wanted=wanted, private=private)
 
 
+@click.command("output-raw", help="Print the graph as Metaflow's tools read it (one line per "
+               "step: type and next steps); --json: its steps and structure as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the graph in JSON.")
+@click.pass_context
+@handle_errors
+def output_raw(ctx: click.Context, as_json: bool) -> None:
+    import headwater.graph.metaflow_view  # noqa: F401 - registers the flow's ``_graph`` view
+
+    view = flow_class_of(ctx)._graph
+    # As Metaflow's: a heading on stderr, the graph alone on stdout (to pipe it).
+    if as_json:
+        import json
+
+        steps, structure = view.output_steps()
+        click.echo("Internal representation of the flow in JSON format:", err=True)
+        click.echo(json.dumps({"graph": steps, "graph_structure": structure}, indent=4))
+    else:
+        click.echo("Internal representation of the flow:", err=True)
+        click.echo(str(view))
+
+
 @click.command("help", help="Show every command of the flow (the same as --help).")
 @click.pass_context
 def help_(ctx: click.Context) -> None:
@@ -169,4 +190,4 @@ def version() -> None:
     click.echo(f"headwater {__version__}")
 
 
-COMMANDS = [check, show, output_dot, output_mermaid, logs, dump, help_, version]
+COMMANDS = [check, show, output_dot, output_mermaid, output_raw, logs, dump, help_, version]

@@ -19,8 +19,8 @@ from headwater.version import __version__
 USAGE = """usage: headwater COMMAND FLOW_FILE [OPTIONS]
 
 Run a command of the flow defined in FLOW_FILE, as `python FLOW_FILE COMMAND` would.
-Commands: run, resume, spin, check, show, output-dot, output-mermaid, logs, dump, tag, runs,
-card, environment, package, argo-workflows, airflow.
+Commands: run, resume, spin, check, show, output-dot, output-mermaid, output-raw, logs, dump,
+tag, runs, card, environment, package, argo-workflows, airflow.
 Top-level options (--quiet, --datastore-root, ...) may come before COMMAND.
 `headwater COMMAND --help` describes one command.
 
