@@ -272,6 +272,9 @@ def test_help_and_version_are_commands_of_the_flow_as_in_metaflow(tmp_path):
     help_ = run_cli(EXAMPLES / "pets_flow.py", "help", cwd=tmp_path, hermetic=True)
     assert help_.returncode == 0, help_.stderr
     assert "Commands:" in help_.stdout and "  run " in help_.stdout
+    # Metaflow's `check --warnings` (pylint's warnings) is accepted too.
+    check = run_cli(EXAMPLES / "pets_flow.py", "check", "--warnings", cwd=tmp_path, hermetic=True)
+    assert check.returncode == 0 and "The graph looks good!" in check.stdout, check.stderr
     version = run_cli(EXAMPLES / "pets_flow.py", "version", cwd=tmp_path, hermetic=True)
     assert version.returncode == 0, version.stderr
     assert version.stdout.startswith("headwater ") and len(version.stdout.split()) == 2

@@ -12,9 +12,11 @@ from headwater.exceptions import HeadwaterException
 
 
 @click.command(help="Check the flow's graph without running anything.")
+@click.option("--warnings/--no-warnings", "pylint_warnings", default=False,
+              help="Accepted for Metaflow compatibility (its pylint warnings; no pylint here).")
 @click.pass_context
 @handle_errors
-def check(ctx: click.Context) -> None:
+def check(ctx: click.Context, pylint_warnings: bool = False) -> None:
     from headwater.graph import check_flow
 
     flow_cls = flow_class_of(ctx)
