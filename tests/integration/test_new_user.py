@@ -293,3 +293,18 @@ def test_output_raw_prints_the_graph_as_metaflow_does(tmp_path):
     document = json.loads(as_json.stdout)
     assert document["graph_structure"] == ["start", [["a"], ["b"]], "join", "end"]
     assert document["graph"]["a"]["next"] == ["join"] and document["graph"]["a"]["type"] == "linear"
+
+
+def test_card_get_of_a_step_with_several_tasks_says_which_it_shows(tmp_path):
+    # It said "3 task(s) and 1 card(s) match", as if one card were found among three tasks.
+    flow = EXAMPLES / "foreach_flow.py"
+    ran = run_cli(flow, "--with", "card", "run", cwd=tmp_path, hermetic=True)
+    assert ran.returncode == 0, ran.stderr
+    got = run_cli(flow, "card", "get", "make_title", "out.html", cwd=tmp_path, hermetic=True)
+    assert got.returncode == 0, got.stderr
+    listed = run_cli(flow, "card", "list", "make_title", cwd=tmp_path, hermetic=True)
+    first = listed.stdout.split()[0]  # `card list` starts with the task it shows first
+    assert first.startswith("ForeachFlow/1/make_title/"), listed.stdout
+    assert (f"3 tasks match 'make_title'; showing <Card default of {first}>, the first in "
+            "`card list`'s order (give RUN_ID/STEP/TASK_ID for another)") in got.stderr
+    assert (tmp_path / "out.html").read_text().startswith("<!")
