@@ -308,3 +308,55 @@ def test_card_get_of_a_step_with_several_tasks_says_which_it_shows(tmp_path):
     assert (f"3 tasks match 'make_title'; showing <Card default of {first}>, the first in "
             "`card list`'s order (give RUN_ID/STEP/TASK_ID for another)") in got.stderr
     assert (tmp_path / "out.html").read_text().startswith("<!")
+
+
+LOST_AT_JOIN = textwrap.dedent("""
+    from headwater import FlowSpec, step
+
+
+    class LostFlow(FlowSpec):
+        @step
+        def start(self):
+            self.raw = [1, 2]
+            self.next(self.work, foreach="raw")
+
+        @step
+        def work(self):
+            self.sq = self.input ** 2
+            self.next(self.join)
+
+        @step
+        def join(self, inputs):
+            try:
+                self.raw
+            except AttributeError as err:
+                print("in join:", err)
+            self.total = sum(i.sq for i in inputs)
+            self.next(self.end)
+
+        @step
+        def end(self):
+            try:
+                self.raw
+            except AttributeError as err:
+                print("after join:", err)
+
+
+    if __name__ == "__main__":
+        LostFlow()
+""")
+
+
+def test_an_artifact_a_join_did_not_pass_on_says_why(tmp_path):
+    # Metaflow's most common surprise: artifacts set before a join are gone after it unless the
+    # join sets or merges them. The AttributeError said only "has no artifact".
+    path = write_flow(tmp_path, "lost.py", LOST_AT_JOIN)
+    proc = run_cli(path, "run", cwd=tmp_path, hermetic=True)
+    assert proc.returncode == 0, proc.stderr
+    assert ("in join: flow LostFlow has no artifact or attribute 'raw' in step 'join'; in a join "
+            "step, read it from an input (inputs[0].raw), or call self.merge_artifacts(inputs) "
+            "before reading it") in proc.stdout
+    assert ("after join: flow LostFlow has no artifact or attribute 'raw' in step 'end'; if it "
+            "was set before the join step 'join', that join did not pass it on: a join keeps "
+            "only what it sets, so set self.raw there or call self.merge_artifacts(inputs) in it"
+            ) in proc.stdout
