@@ -86,15 +86,19 @@ def rebound_names(flow_cls: type) -> list[str]:
             if len(where) < 2 or not any(what == "step" for _, what in where):
                 continue
             kept_line, kept = where[-1]
-            lost = ", ".join(f"a {what} (line {line})" for line, what in where[:-1])
-            ignored = (f"the {where[0][1]} of line {where[0][0]}" if len(where) == 2
-                       else "the earlier ones")
+            lost = ", ".join(f"{_a(what)} {what} (line {line})" for line, what in where[:-1])
+            ignored = (f"the {where[0][1]} of line {where[0][0]} is" if len(where) == 2
+                       else "the earlier ones are")
             warnings.append(
                 f"{_class_file(klass)}:{kept_line}: {klass.__name__} binds the name {name!r} "
-                f"more than once: {lost}, then a {kept} (line {kept_line}); Python keeps only "
-                f"the last, so {ignored} is ignored. Fix: give each step and parameter its "
-                f"own name")
+                f"more than once: {lost}, then {_a(kept)} {kept} (line {kept_line}); Python "
+                f"keeps only the last, so {ignored} ignored. Fix: give each step and parameter "
+                f"its own name")
     return warnings
+
+
+def _a(word: str) -> str:
+    return "an" if word[0] in "aeiouAEIOU" else "a"
 
 
 def _class_def(klass: type) -> ast.ClassDef | None:
