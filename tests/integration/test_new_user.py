@@ -360,3 +360,43 @@ def test_an_artifact_a_join_did_not_pass_on_says_why(tmp_path):
             "was set before the join step 'join', that join did not pass it on: a join keeps "
             "only what it sets, so set self.raw there or call self.merge_artifacts(inputs) in it"
             ) in proc.stdout
+
+
+BOOL_PARAMETER = textwrap.dedent("""
+    from headwater import FlowSpec, Parameter, step
+
+
+    class BoolFlow(FlowSpec):
+        debug = Parameter("debug", default=False, type=bool)
+        alpha = Parameter("alpha", default=0.1)
+
+        @step
+        def start(self):
+            print(self.debug, self.alpha)
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        BoolFlow()
+""")
+
+
+def test_an_option_that_swallowed_the_next_one_is_named(tmp_path):
+    # `run --debug --alpha 0.5` (a boolean parameter written as a flag) said only
+    # "Got unexpected extra argument (0.5)".
+    path = write_flow(tmp_path, "bool_flow.py", BOOL_PARAMETER)
+    proc = run_cli(path, "run", "--debug", "--alpha", "0.5", cwd=tmp_path, hermetic=True)
+    assert proc.returncode == 2
+    assert ("Error: Got unexpected extra argument (0.5): --debug took '--alpha' as its value. "
+            "Every parameter takes a value, a boolean one too: give --debug its own "
+            "(--debug true)") in proc.stderr
+    assert not (tmp_path / ".headwater").exists()
+    fine = run_cli(path, "run", "--debug", "true", "--alpha", "0.5", cwd=tmp_path, hermetic=True)
+    assert fine.returncode == 0, fine.stderr
+    other = run_cli(path, "run", "stray", cwd=tmp_path, hermetic=True)
+    assert other.returncode == 2
+    assert "Error: Got unexpected extra argument (stray)\n" in other.stderr
