@@ -6,6 +6,7 @@ Each test is one thing found by following the docs as written, on a non-editable
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -400,3 +401,19 @@ def test_an_option_that_swallowed_the_next_one_is_named(tmp_path):
     other = run_cli(path, "run", "stray", cwd=tmp_path, hermetic=True)
     assert other.returncode == 2
     assert "Error: Got unexpected extra argument (stray)\n" in other.stderr
+
+
+def test_a_reader_that_left_gets_no_traceback(tmp_path):
+    # `headwater configure show | head -1` printed a BrokenPipeError traceback when head had
+    # gone before the last lines were written. Here the pipe's reader is gone from the start.
+    for args in (["configure", "show"], ["--help"], ["version"]):
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        try:
+            proc = subprocess.run([sys.executable, "-m", "headwater", *args], cwd=tmp_path,
+                                  env=hermetic_env(), stdout=write_end, stderr=subprocess.PIPE,
+                                  text=True, timeout=120)
+        finally:
+            os.close(write_end)
+        assert proc.returncode == 1, (args, proc.stderr)
+        assert proc.stderr == "", (args, proc.stderr)

@@ -165,7 +165,19 @@ def _load_or_exit(path: str) -> type:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        _dispatch(list(sys.argv[1:] if argv is None else argv))
+    except BrokenPipeError:
+        # `headwater configure show | head -1`: the reader left. Exit quietly, as click's
+        # commands do, instead of a traceback (and another as Python flushes at exit).
+        from click.utils import PacifyFlushWrapper
+
+        sys.stdout = PacifyFlushWrapper(sys.stdout)  # type: ignore[assignment]
+        sys.stderr = PacifyFlushWrapper(sys.stderr)  # type: ignore[assignment]
+        raise SystemExit(1) from None
+
+
+def _dispatch(args: list[str]) -> None:
     if not args or args[0] in ("-h", "--help", "help"):
         click.echo(USAGE)
         return
