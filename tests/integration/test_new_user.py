@@ -417,3 +417,36 @@ def test_a_reader_that_left_gets_no_traceback(tmp_path):
             os.close(write_end)
         assert proc.returncode == 1, (args, proc.stderr)
         assert proc.stderr == "", (args, proc.stderr)
+
+
+PYPI_STEP = textwrap.dedent("""
+    from headwater import FlowSpec, pypi, step
+
+
+    class PypiFlow(FlowSpec):
+        @pypi(packages={"not-installed-here": "1.0"})
+        @step
+        def start(self):
+            import not_installed_here  # noqa: F401
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        PypiFlow()
+""")
+
+
+def test_a_missing_module_in_a_step_whose_pypi_is_ignored_names_the_switch(tmp_path):
+    # Without --environment the @pypi declaration is ignored (one Note line at launch); the
+    # step's ModuleNotFoundError then said nothing of why the package was not there.
+    path = write_flow(tmp_path, "pypi_flow.py", PYPI_STEP)
+    proc = run_cli(path, "run", cwd=tmp_path, hermetic=True)
+    assert proc.returncode == 1
+    assert "ModuleNotFoundError: No module named 'not_installed_here'" in proc.stdout
+    assert ("[1/start/1 (pid ") in proc.stdout
+    assert ("] Step 'start' declares @pypi packages, which this run ignores: add "
+            "--environment=pypi to build its environment\n") in proc.stdout

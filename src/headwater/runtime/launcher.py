@@ -297,7 +297,8 @@ def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: 
                                   options=options, username=user, policies=policies,
                                   resume=plan,
                                   cache=_step_cache(launch, policies, meta, step_envs, options,
-                                                    resume_step))
+                                                    resume_step),
+                                  ignored_environments=_ignored_environments(launch, policies))
             try:
                 outcome = scheduler.run(run_id, launch.param_refs, tuple(options.tags))
             finally:
@@ -371,6 +372,20 @@ def _prepare_environments(launch: _Launch, policies: dict[str, StepPolicy],
     # the environment.
     remote = backends.get("executor", launch.executor.name).remote
     return prepare_environments(flow_cls, policies, console.say, origin, build=not remote)
+
+
+def _ignored_environments(launch: _Launch, policies: dict[str, StepPolicy]) -> dict[str, str]:
+    """step -> ``pypi``/``conda``, for each step whose @pypi/@conda declaration this run
+    ignores (no ``--environment``): a step failing on a missing module then names the switch."""
+    if launch.environment in ("pypi", "conda"):
+        return {}
+    if not any(p.python_env for p in policies.values()) and getattr(
+            launch.flow_cls, "_hw_env_base", None) is None:
+        return {}
+    from headwater.environments.declaration import step_declarations
+
+    declared = step_declarations(launch.flow_cls, policies, strict=False)
+    return {step: declaration.kind for step, declaration in declared.items()}
 
 
 def _environments_record(step_envs: dict[str, Any]) -> dict[str, Any] | None:
