@@ -72,9 +72,12 @@ def _one_card(ctx: click.Context, pathspec: str, card_id: str | None, card_type:
             raise CardNotPresentException(
                 f"task {tasks[0].pathspec} has no card whose hash starts with {card_hash!r}",
                 fix="`card list` shows each card's hash")
-    if len(tasks) > 1 or len(cards) > 1:
-        click.echo(f"{len(tasks)} task(s) and {len(cards)} card(s) match; showing "
-                   f"{cards[0]} (narrow it with RUN_ID/STEP/TASK_ID, --id or --type)", err=True)
+    if len(tasks) > 1:
+        click.echo(f"{len(tasks)} tasks match {pathspec!r}; showing {cards[0]}, the first in "
+                   "`card list`'s order (give RUN_ID/STEP/TASK_ID for another)", err=True)
+    if len(cards) > 1:
+        click.echo(f"{tasks[0].pathspec} has {len(cards)} cards that match; showing {cards[0]} "
+                   "(choose with --id or --type)", err=True)
     return cards[0]
 
 

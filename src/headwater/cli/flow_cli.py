@@ -142,8 +142,11 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "show": ("headwater.cli.inspect_cmds", "COMMANDS"),
     "output-dot": ("headwater.cli.inspect_cmds", "COMMANDS"),
     "output-mermaid": ("headwater.cli.inspect_cmds", "COMMANDS"),
+    "output-raw": ("headwater.cli.inspect_cmds", "COMMANDS"),
     "logs": ("headwater.cli.inspect_cmds", "COMMANDS"),
     "dump": ("headwater.cli.inspect_cmds", "COMMANDS"),
+    "help": ("headwater.cli.inspect_cmds", "COMMANDS"),
+    "version": ("headwater.cli.inspect_cmds", "COMMANDS"),
     "tag": ("headwater.cli.tag_cmd", "tag"),
     "runs": ("headwater.cli.runs_cmd", "runs"),
     "spin": ("headwater.cli.spin_cmd", "spin"),
@@ -195,6 +198,8 @@ class FlowCommands(click.Group):
             return super().invoke(ctx)
         except click.NoSuchOption as err:
             raise _misplaced(self, ctx, err) or err from None
+        except click.UsageError as err:
+            raise _swallowed_option(err) or err from None
 
     def _load(self, module_name: str, attribute: str) -> None:
         import importlib
@@ -225,6 +230,28 @@ def _misplaced(group: click.Group, ctx: click.Context,
     return click.UsageError(
         f"No such option '{err.option_name}' for '{command}': it is an option of the flow's "
         f"command line, so it goes before the command: {_typed(ctx, command, flag)}", command_ctx)
+
+
+def _swallowed_option(err: click.UsageError) -> click.UsageError | None:
+    """``run --debug --alpha 0.5``: an option that takes a value (every flow parameter does, a
+    boolean one too, as in Metaflow) took the next option as its value, and click reports only
+    the word left over. Say which option swallowed which."""
+    import sys
+
+    command_ctx = err.ctx
+    if command_ctx is None or "unexpected extra argument" not in err.message:
+        return None
+    options = [p for p in command_ctx.command.params if isinstance(p, click.Option)]
+    takes_value = {opt: p for p in options if not p.is_flag and not p.count for opt in p.opts}
+    known = {opt for p in options for opt in (*p.opts, *p.secondary_opts)}
+    args = sys.argv[1:]
+    for name, value in zip(args, args[1:], strict=False):
+        if name in takes_value and value in known:
+            example = "true" if (takes_value[name].metavar or "").upper() == "BOOL" else "VALUE"
+            return click.UsageError(
+                f"{err.message}: {name} took '{value}' as its value. Every parameter takes a "
+                f"value, a boolean one too: give {name} its own ({name} {example})", command_ctx)
+    return None
 
 
 def _run_command(flow_cls: type) -> click.Command:

@@ -12,14 +12,18 @@ from headwater.exceptions import HeadwaterException
 
 
 @click.command(help="Check the flow's graph without running anything.")
+@click.option("--warnings/--no-warnings", "pylint_warnings", default=False,
+              help="Accepted for Metaflow compatibility (its pylint warnings; no pylint here).")
 @click.pass_context
 @handle_errors
-def check(ctx: click.Context) -> None:
+def check(ctx: click.Context, pylint_warnings: bool = False) -> None:
     from headwater.graph import check_flow
 
     flow_cls = flow_class_of(ctx)
     click.echo("Validating your flow...")
-    check_flow(flow_cls)
+    graph = check_flow(flow_cls)
+    for warning in graph.warnings:
+        click.echo(f"    Warning: {warning}")
     click.echo("    The graph looks good!")
 
 
@@ -101,8 +105,9 @@ def _tasks_of(ctx: click.Context, input_path: str, attempt: int | None = None) -
     return [Task(task.pathspec, attempt=attempt) for task in tasks]
 
 
-@click.command(help="Print the output of a finished task (or every task of a step). With "
-               "--stdout or --stderr alone, that stream is printed to stdout (to pipe it).")
+@click.command(help="Print the output of a task (or every task of a step; of a running task, "
+               "its output so far). With --stdout or --stderr alone, that stream is printed to "
+               "stdout (to pipe it).")
 @click.argument("input_path", metavar="RUN_ID/STEP[/TASK_ID]")
 @click.option("--stdout/--no-stdout", "show_stdout", default=None, help="Print stdout.")
 @click.option("--stderr/--no-stderr", "show_stderr", default=None, help="Print stderr.")
@@ -151,4 +156,40 @@ def dump(ctx: click.Context, input_path: str, max_value_size: int, private: bool
         print_artifacts(task, max_value_size, wanted=wanted, private=private)
 
 
-COMMANDS = [check, show, output_dot, output_mermaid, logs, dump]
+@click.command("output-raw", help="Print the graph as Metaflow's tools read it (one line per "
+               "step: type and next steps); --json: its steps and structure as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the graph in JSON.")
+@click.pass_context
+@handle_errors
+def output_raw(ctx: click.Context, as_json: bool) -> None:
+    import headwater.graph.metaflow_view  # noqa: F401 - registers the flow's ``_graph`` view
+
+    view = flow_class_of(ctx)._graph
+    # As Metaflow's: a heading on stderr, the graph alone on stdout (to pipe it).
+    if as_json:
+        import json
+
+        steps, structure = view.output_steps()
+        click.echo("Internal representation of the flow in JSON format:", err=True)
+        click.echo(json.dumps({"graph": steps, "graph_structure": structure}, indent=4))
+    else:
+        click.echo("Internal representation of the flow:", err=True)
+        click.echo(str(view))
+
+
+@click.command("help", help="Show every command of the flow (the same as --help).")
+@click.pass_context
+def help_(ctx: click.Context) -> None:
+    # Metaflow's `python flow.py help`; its parent's help lists the commands.
+    parent = ctx.parent if ctx.parent is not None else ctx
+    click.echo(parent.get_help())
+
+
+@click.command(help="Print headwater's version.")
+def version() -> None:
+    from headwater.version import __version__
+
+    click.echo(f"headwater {__version__}")
+
+
+COMMANDS = [check, show, output_dot, output_mermaid, output_raw, logs, dump, help_, version]

@@ -21,9 +21,13 @@ def chosen_streams(stdout: bool | None, stderr: bool | None, both: bool | None) 
 def print_task_logs(task: Any, streams: list[str], *, to_stdout: bool, timestamps: bool) -> None:
     """Print the chosen streams of one task; stderr goes to stderr unless ``to_stdout``.
 
-    A task reused by ``@cache`` has the output of the task it reused: a note on stderr says so
-    (never on stdout, which scripts may parse).
+    A task reused by ``@cache`` has the output of the task it reused, and a running task's is
+    its output so far: a note on stderr says so (never on stdout, which scripts may parse).
     """
+    if streams and not task.finished:
+        click.echo(f"[{task.pathspec}] still running: its output so far (the whole of it is "
+                   "stored when it ends; a task shows output here once it has run a second)",
+                   err=True)
     reused_from = (getattr(task, "metadata_dict", None) or {}).get("cached-from")
     if reused_from and streams:
         click.echo(f"[{task.pathspec}] reused from cache: {reused_from} (its output follows)",

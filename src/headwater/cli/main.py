@@ -19,8 +19,8 @@ from headwater.version import __version__
 USAGE = """usage: headwater COMMAND FLOW_FILE [OPTIONS]
 
 Run a command of the flow defined in FLOW_FILE, as `python FLOW_FILE COMMAND` would.
-Commands: run, resume, spin, check, show, output-dot, output-mermaid, logs, dump, tag, runs,
-card, environment, package, argo-workflows, airflow.
+Commands: run, resume, spin, check, show, output-dot, output-mermaid, output-raw, logs, dump,
+tag, runs, card, environment, package, argo-workflows, airflow.
 Top-level options (--quiet, --datastore-root, ...) may come before COMMAND.
 `headwater COMMAND --help` describes one command.
 
@@ -60,7 +60,9 @@ def flow_commands() -> tuple[str, ...]:
     ``headwater COMMAND flow.py``."""
     from headwater.cli.flow_cli import LAZY_COMMANDS
 
-    return ("run", "resume", *LAZY_COMMANDS)
+    # `help` and `version` of a flow (Metaflow's `python flow.py help|version`) are headwater's
+    # own top-level `headwater help` and `headwater version`: no flow file to give them.
+    return ("run", "resume", *(c for c in LAZY_COMMANDS if c not in ("help", "version")))
 
 
 def _show_configuration() -> None:
@@ -163,7 +165,19 @@ def _load_or_exit(path: str) -> type:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        _dispatch(list(sys.argv[1:] if argv is None else argv))
+    except BrokenPipeError:
+        # `headwater configure show | head -1`: the reader left. Exit quietly, as click's
+        # commands do, instead of a traceback (and another as Python flushes at exit).
+        from click.utils import PacifyFlushWrapper
+
+        sys.stdout = PacifyFlushWrapper(sys.stdout)  # type: ignore[assignment]
+        sys.stderr = PacifyFlushWrapper(sys.stderr)  # type: ignore[assignment]
+        raise SystemExit(1) from None
+
+
+def _dispatch(args: list[str]) -> None:
     if not args or args[0] in ("-h", "--help", "help"):
         click.echo(USAGE)
         return

@@ -56,7 +56,7 @@ from headwater.records import (
     was_caught,
 )
 from headwater.store.code_package import CodePackage
-from headwater.store.datastore import inline_ref
+from headwater.store.datastore import inline_ref, live_log_key
 from headwater.store.task_log import decode as decode_log
 
 if TYPE_CHECKING:
@@ -850,10 +850,23 @@ class Task(_InRun):
     def _attempt_log(self, attempt: AttemptRow, stream: str) -> tuple[str, list[float]]:
         key = getattr(attempt, f"{stream}_key")
         if not key:
-            return "", []
+            return self._output_so_far(attempt, stream), []
         what = f"{stream} of {self._pathspec} (attempt {attempt.attempt})"
         output, times = decode_log(bytes(_context.current().store().load_bytes(key, what=what)))
         return output.decode("utf-8", errors="replace"), times
+
+
+    def _output_so_far(self, attempt: AttemptRow, stream: str) -> str:
+        """A running attempt's output so far: the scratch copy its scheduler keeps for readers
+        elsewhere once the task has run for a second (:mod:`headwater.runtime.live_logs`, which
+        the web UI follows too), or a killed task's last copy; "" when there is none."""
+        flow, run_id, step, task_id = self._pathspec.split("/")
+        key = live_log_key(flow, run_id, step, task_id, attempt.attempt, stream)
+        try:
+            data = bytes(_context.current().store().storage.read(key))
+        except (FileNotFoundError, OSError):
+            return ""
+        return data.decode("utf-8", errors="replace")
 
 
 def _utc(seconds: float) -> datetime:

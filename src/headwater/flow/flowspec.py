@@ -118,7 +118,18 @@ class FlowSpec:
 
     _hw_task: TaskState | None = None
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__module__ == "__main__":
+            # A script that defines its flow and forgets ``MyFlow()`` would exit silently.
+            from headwater.flow import unstarted
+
+            unstarted.watch(cls)
+
     def __init__(self, use_cli: bool = True) -> None:
+        from headwater.flow import unstarted
+
+        unstarted.mark_started()
         if use_cli:
             # Imported here, not at module level: the CLI sits above the flow API in the layering.
             from headwater.cli.plain_run import main_for_flow_class
@@ -191,7 +202,7 @@ class FlowSpec:
         known = [n for n in state.view.inherited if state.view.has(n)]
         known += [n for n in self.__dict__ if not n.startswith("_")]
         close = difflib.get_close_matches(name, known, n=1)
-        return f"; did you mean self.{close[0]}?" if close else ""
+        return f"; did you mean self.{close[0]}?" if close else _join_hint(name, state)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "name" and isinstance(value, str) and self.__dict__.get("_hw_task") is None:
@@ -323,6 +334,39 @@ class FlowSpec:
 # would break the framework under it, as assigning ``self.next`` would; so would ``_hw*`` names.
 _PRIVATE_OWNED = frozenset(name for name in vars(FlowSpec)
                            if name.startswith("_") and not name.startswith("__"))
+
+
+def _join_hint(name: str, state: TaskState) -> str:
+    """Why an artifact set before a join may be missing after it: a join passes on only what
+    it sets or merges (Metaflow's rule, and a newcomer's most common surprise)."""
+    if state.is_join:
+        if state.merged:
+            return ""
+        return (f"; in a join step, read it from an input (inputs[0].{name}), or call "
+                "self.merge_artifacts(inputs) before reading it")
+    from headwater.flow.current import current
+
+    found = current._extra.get("_graph")  # (Graph, flow class), bound by the task runner
+    graph = found[0] if isinstance(found, tuple) and found else None
+    nodes = getattr(graph, "nodes", None)
+    if not isinstance(nodes, dict) or state.step_name not in nodes:
+        return ""
+    joins, seen, todo = [], {state.step_name}, [state.step_name]
+    while todo:  # the nearest joins above this step
+        for parent in getattr(nodes[todo.pop(0)], "in_steps", ()):
+            if parent in seen or parent not in nodes:
+                continue
+            seen.add(parent)
+            if getattr(nodes[parent], "is_join", False):
+                joins.append(parent)
+            else:
+                todo.append(parent)
+    if not joins:
+        return ""
+    named = ", ".join(f"'{join}'" for join in joins)
+    return (f"; if it was set before the join step {named}, that join did not pass it on: a "
+            f"join keeps only what it sets, so set self.{name} there or call "
+            "self.merge_artifacts(inputs) in it")
 
 
 def is_stored_private(name: str) -> bool:

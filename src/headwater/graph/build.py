@@ -58,7 +58,89 @@ def build_graph(flow_cls: type) -> Graph:
     if start is not None:
         graph.nodes[start].is_start = True
     _link(graph)
+    graph.warnings.extend(rebound_names(flow_cls))
     return graph
+
+
+def rebound_names(flow_cls: type) -> list[str]:
+    """One warning per name the flow's class bodies bind twice where one binding is a step.
+
+    Python keeps the last binding of a class body, so a step defined twice runs its second
+    definition, and a ``Parameter`` and a step of one name leave only the later one: the
+    parameter's option then does not exist (``No such option``), or the step is gone from the
+    graph. Only top-level statements of each flow class's own body count; a subclass overriding
+    a base class's step is the normal way to change it.
+    """
+    warnings = []
+    for klass in flow_cls.__mro__:
+        if klass is object or klass.__module__.startswith("headwater."):
+            continue
+        class_def = _class_def(klass)
+        if class_def is None:
+            continue
+        bound: dict[str, list[tuple[int, str]]] = {}
+        for stmt in class_def.body:
+            for name, what in _bindings(stmt):
+                bound.setdefault(name, []).append((stmt.lineno, what))
+        for name, where in bound.items():
+            if len(where) < 2 or not any(what == "step" for _, what in where):
+                continue
+            kept_line, kept = where[-1]
+            lost = ", ".join(f"{_a(what)} {what} (line {line})" for line, what in where[:-1])
+            ignored = (f"the {where[0][1]} of line {where[0][0]} is" if len(where) == 2
+                       else "the earlier ones are")
+            warnings.append(
+                f"{_class_file(klass)}:{kept_line}: {klass.__name__} binds the name {name!r} "
+                f"more than once: {lost}, then {_a(kept)} {kept} (line {kept_line}); Python "
+                f"keeps only the last, so {ignored} ignored. Fix: give each step and parameter "
+                f"its own name")
+    return warnings
+
+
+def _a(word: str) -> str:
+    return "an" if word[0] in "aeiouAEIOU" else "a"
+
+
+def _class_def(klass: type) -> ast.ClassDef | None:
+    """The ``class`` statement of ``klass`` in its module's file, when the file has exactly one
+    of that name; None otherwise (no file, a notebook cell, two classes of that name)."""
+    file = getattr(sys.modules.get(klass.__module__), "__file__", None) or ""
+    parsed = _parsed(file) if file.endswith(".py") else None
+    if parsed is None:
+        return None
+    found = parsed[3].get(klass.__name__, [])
+    return found[0] if len(found) == 1 else None
+
+
+_DECLARATIONS = ("Parameter", "Config", "IncludeFile")
+
+
+def _bindings(stmt: ast.stmt) -> list[tuple[str, str]]:
+    """The names a class-body statement binds, each with what it is: ``step``, ``method``,
+    ``Parameter``/``Config``/``IncludeFile``, or ``assignment``."""
+    if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+        is_step_def = any(_callee_name(d) == "step" for d in stmt.decorator_list)
+        return [(stmt.name, "step" if is_step_def else "method")]
+    if isinstance(stmt, ast.Assign):
+        targets, value = stmt.targets, stmt.value
+    elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+        targets, value = [stmt.target], stmt.value
+    else:
+        return []
+    called = _callee_name(value) if isinstance(value, ast.Call) else None
+    what = called if called in _DECLARATIONS else "assignment"
+    return [(target.id, what) for target in targets if isinstance(target, ast.Name)]
+
+
+def _callee_name(node: ast.expr) -> str | None:
+    """``step`` for ``step``, ``headwater.step``, ``step(...)``: the last name of what is called."""
+    if isinstance(node, ast.Call):
+        node = node.func
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
 
 
 def _find_steps(flow_cls: type) -> dict[str, tuple[int, Callable[..., Any]]]:
@@ -274,7 +356,7 @@ def _read_source(name: str, func: Callable[..., Any]) -> _Source:
     return _Source(func_def, text, file, offset)
 
 
-_Parsed = tuple[str, dict[int, ast.AST], dict[str, list[int]]]
+_Parsed = tuple[str, dict[int, ast.AST], dict[str, list[int]], dict[str, list[ast.ClassDef]]]
 _TREES: dict[tuple[str, float, int], _Parsed | None] = {}
 
 
@@ -301,7 +383,7 @@ def _from_module_tree(func: Callable[..., Any]) -> _Source | None:
     parsed = _parsed(file)
     if parsed is None:
         return None
-    text, by_line, _ = parsed
+    text, by_line = parsed[0], parsed[1]
     func_def = by_line.get(code.co_firstlineno)
     if not isinstance(func_def, ast.FunctionDef | ast.AsyncFunctionDef) \
             or func_def.name != code.co_name:
@@ -320,6 +402,7 @@ def _parse_file(file: str) -> _Parsed | None:
         return None
     by_line: dict[int, ast.AST] = {}
     classes: dict[str, list[int]] = {}
+    class_defs: dict[str, list[ast.ClassDef]] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
@@ -327,7 +410,8 @@ def _parse_file(file: str) -> _Parsed | None:
         elif isinstance(node, ast.ClassDef):
             first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
             classes.setdefault(node.name, []).append(first)
-    return text, by_line, classes
+            class_defs.setdefault(node.name, []).append(node)
+    return text, by_line, classes, class_defs
 
 
 def _parse_step(

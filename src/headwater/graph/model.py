@@ -131,6 +131,10 @@ class Graph(Record):
     # flow has no such step or marks two, which validation reports.
     start_step: str | None = None
     end_step: str | None = None
+    # What the flow's source does that Python lets pass but the user cannot have meant (a step
+    # defined twice, a Parameter and a step of one name): said at check and launch, never refused,
+    # since Metaflow runs such a flow.
+    warnings: list[str] = Factory(list, repr=False, compare=False)
 
     def __getitem__(self, name: str) -> StepNode:
         return self.nodes[name]

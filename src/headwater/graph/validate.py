@@ -27,7 +27,17 @@ _JOIN_EXAMPLE = "def join(self, inputs): ...; self.next(self.end)"
 def check_flow(flow_cls: type) -> Graph:
     """Build the graph of ``flow_cls`` and validate it; the graph, or a GraphError."""
     graph = build_graph(flow_cls)
-    validate(graph)
+    try:
+        validate(graph)
+    except GraphError as err:
+        if not graph.warnings:
+            raise
+        # A name bound twice is the likelier cause (a Parameter named like the end step hides
+        # it): say so with the error, whose own fix may not be the right one then.
+        notes = "\n    ".join(f"note: {warning}" for warning in graph.warnings)
+        better = GraphError(f"{err.msg}\n    {notes}", step=err.step, fix=err.fix)
+        better.file, better.line = err.file, err.line
+        raise better from None
     return graph
 
 

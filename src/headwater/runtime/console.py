@@ -218,10 +218,20 @@ def flow_command(command: str) -> str:
     ``python flow.py logs`` when the flow file ran as a script, ``headwater logs flow.py``
     when it ran through ``headwater``, as each was typed."""
     argv = sys.argv or [""]
-    if argv[0].endswith(".py"):
+    own_main = _is_headwater_main(argv[0])  # `python -m headwater run flow.py`
+    if argv[0].endswith(".py") and not own_main:
         return f"python {_as_typed(argv[0])} {command}"
     flow_file = next((arg for arg in argv[1:] if arg.endswith(".py")), None)
-    return f"headwater {command} {_as_typed(flow_file) if flow_file else 'FLOW_FILE'}"
+    program = "python -m headwater" if own_main else "headwater"
+    return f"{program} {command} {_as_typed(flow_file) if flow_file else 'FLOW_FILE'}"
+
+
+def _is_headwater_main(path: str) -> bool:
+    """True when ``path`` is headwater's own ``__main__.py`` (``python -m headwater``)."""
+    if os.path.basename(path) != "__main__.py":
+        return False
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.path.dirname(os.path.abspath(path)) == package
 
 
 def _as_typed(path: str) -> str:

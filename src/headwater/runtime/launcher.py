@@ -240,6 +240,8 @@ def _say_project(project: ProjectInfo, console: Console) -> None:
 def _check(flow_cls: type, console: Console) -> Graph:
     console.say("Validating your flow...")
     graph = check_flow(flow_cls)
+    for warning in graph.warnings:
+        console.say(f"    Warning: {warning}")
     console.say("    The graph looks good!")
     return graph
 
@@ -295,7 +297,8 @@ def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: 
                                   options=options, username=user, policies=policies,
                                   resume=plan,
                                   cache=_step_cache(launch, policies, meta, step_envs, options,
-                                                    resume_step))
+                                                    resume_step),
+                                  ignored_environments=_ignored_environments(launch, policies))
             try:
                 outcome = scheduler.run(run_id, launch.param_refs, tuple(options.tags))
             finally:
@@ -369,6 +372,20 @@ def _prepare_environments(launch: _Launch, policies: dict[str, StepPolicy],
     # the environment.
     remote = backends.get("executor", launch.executor.name).remote
     return prepare_environments(flow_cls, policies, console.say, origin, build=not remote)
+
+
+def _ignored_environments(launch: _Launch, policies: dict[str, StepPolicy]) -> dict[str, str]:
+    """step -> ``pypi``/``conda``, for each step whose @pypi/@conda declaration this run
+    ignores (no ``--environment``): a step failing on a missing module then names the switch."""
+    if launch.environment in ("pypi", "conda"):
+        return {}
+    if not any(p.python_env for p in policies.values()) and getattr(
+            launch.flow_cls, "_hw_env_base", None) is None:
+        return {}
+    from headwater.environments.declaration import step_declarations
+
+    declared = step_declarations(launch.flow_cls, policies, strict=False)
+    return {step: declaration.kind for step, declaration in declared.items()}
 
 
 def _environments_record(step_envs: dict[str, Any]) -> dict[str, Any] | None:
@@ -446,4 +463,8 @@ def _closing_line(console: Console, flow_name: str, outcome: RunOutcome) -> None
                     always=True)
     else:
         failed = ", ".join(outcome.failed_tasks)
+        if outcome.failed_tasks:
+            # What a newcomer needs next: resume reuses what succeeded (the README's tour).
+            console.say(f"Once it is fixed, `{flow_command('resume')}` runs again what failed "
+                        "and what follows it, reusing what succeeded.")
         console.say(f"Run {flow_name}/{outcome.run_id} failed: {failed}.", always=True)

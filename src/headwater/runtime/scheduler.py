@@ -100,7 +100,8 @@ class Scheduler:
     def __init__(self, *, flow_name: str, graph: Graph, executor: Executor, meta: Any, store: Any,
                  console: Console, options: RunOptions, username: str,
                  policies: Mapping[str, StepPolicy] | None = None,
-                 resume: ResumePlan | None = None, cache: StepCache | None = None) -> None:
+                 resume: ResumePlan | None = None, cache: StepCache | None = None,
+                 ignored_environments: Mapping[str, str] | None = None) -> None:
         self.flow_name = flow_name
         self.graph = graph
         self.executor = executor
@@ -112,6 +113,8 @@ class Scheduler:
         self.policies = dict(policies or {})
         self.resume = resume
         self.cache = cache
+        # step -> "pypi"/"conda": its declaration is ignored by this run (no --environment)
+        self.ignored_environments = dict(ignored_environments or {})
         self._cloned: set[str] = set()
         self.run_id = ""
         self.params: dict = {}
@@ -463,6 +466,11 @@ class Scheduler:
             # ends in a class path: say it for it.
             self.console.task_line(live.prefix, f"{failure.type_name}: {failure.message}",
                                    always=True)
+        kind = self.ignored_environments.get(spec.step)
+        if kind and failure is not None and failure.type_name == "ModuleNotFoundError":
+            self.console.task_line(
+                live.prefix, f"Step '{spec.step}' declares @{kind} packages, which this run "
+                f"ignores: add --environment={kind} to build its environment", always=True)
         if follow_up is not None:
             self._schedule_follow_up(live, follow_up)
             return

@@ -1,0 +1,106 @@
+"""A hint for a flow script that defines its flow and never starts it.
+
+``python flow.py run`` on a file whose flow class has no ``if __name__ == "__main__": MyFlow()``
+at its end defines the class and exits: nothing runs, nothing is printed, the status is 0 (as
+with Metaflow). A new user, or one who copied a snippet from the docs, is left guessing. So when
+the ``__main__`` script defines a flow class, an exit handler checks, as the script ends, that
+some flow object was made (``MyFlow()`` or ``MyFlow(use_cli=False)``); if none was and the
+script's source never uses the class's name beyond its ``class`` statement, it says on stderr
+what to add, naming the flow and the file.
+
+It stays silent wherever the script might have meant it: an interactive session (``python -i``,
+a notebook: no script file), a script that names the class anywhere else (it uses the flow in
+some other way, or its ``MyFlow()`` did not run because something failed first), and any process
+other than the one that imported the script (a forked task leaves through ``os._exit``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import weakref
+
+_started = False
+# Weak: holding the classes would keep the script's globals alive past the interpreter's
+# teardown, so their finalizers (a module-level object's __del__) would never run.
+_watched: list[weakref.ref[type]] = []
+_registered_pid: int | None = None
+# The script's path, read while it runs: Python removes ``__main__.__file__`` before exit handlers.
+_script: str | None = None
+
+
+def mark_started() -> None:
+    """A flow object was made in this process: the script started its flow (or used it)."""
+    global _started
+    _started = True
+
+
+def watch(flow_cls: type) -> None:
+    """Remember ``flow_cls``, defined in the ``__main__`` module, to check on it at exit."""
+    global _registered_pid, _script
+    _watched.append(weakref.ref(flow_cls))
+    if _registered_pid != os.getpid():
+        _registered_pid = os.getpid()
+        _script = getattr(sys.modules.get("__main__"), "__file__", None)
+        atexit.register(_check_at_exit)
+
+
+def _check_at_exit() -> None:
+    if _started or _registered_pid != os.getpid():
+        return
+    hint = unstarted_hint()
+    _watched.clear()
+    if hint:
+        try:
+            sys.stderr.write(hint)
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def unstarted_hint() -> str | None:
+    """What to tell the user, or None when there is nothing to say (see the module docstring)."""
+    main = sys.modules.get("__main__")
+    path = _script
+    if not path or not os.path.isfile(path):
+        return None
+    if sys.flags.interactive or hasattr(sys, "ps1") or os.environ.get("PYTHONINSPECT"):
+        return None
+    watched = [cls for cls in (ref() for ref in _watched) if cls is not None]
+    leaves = [cls for cls in watched
+              if getattr(main, cls.__name__, None) is cls
+              and not any(other is not cls and issubclass(other, cls) for other in watched)]
+    if len(leaves) != 1:
+        return None
+    flow_cls = leaves[0]
+    if _name_used(path, flow_cls.__name__):
+        return None
+    script = os.path.basename(path)
+    name = flow_cls.__name__
+    return (f"{script} defines the flow {name} but never starts it, so nothing ran.\n"
+            f"    fix: end {script} with\n\n"
+            f"        if __name__ == \"__main__\":\n"
+            f"            {name}()\n\n"
+            f"    (or run the file as it is: headwater run {script} [options])\n")
+
+
+def _name_used(path: str, name: str) -> bool:
+    """True when ``name`` occurs in the file's code other than right after ``class``."""
+    import io
+    import tokenize  # only for a script that never started its flow: not on a run's path
+
+    try:
+        with open(path, "rb") as handle:
+            tokens = list(tokenize.tokenize(io.BytesIO(handle.read()).readline))
+    except (OSError, SyntaxError, tokenize.TokenError):
+        return True  # cannot tell: say nothing
+    previous = None
+    for token in tokens:
+        if token.type == tokenize.NAME and token.string == name:
+            if previous is None or previous.string != "class":
+                return True
+        if token.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT,
+                              tokenize.INDENT, tokenize.DEDENT):
+            previous = token
+    return False
