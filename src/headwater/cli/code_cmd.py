@@ -46,7 +46,11 @@ def _use(datastore_root: str | None, metadata: str | None) -> None:
 
 
 def _note(text: str) -> None:
-    click.echo(text, err=True)
+    """A line on stderr. It names files of a package someone else may have stored, so control
+    characters are shown as escapes (the diff itself quotes such names as git does)."""
+    from headwater.cli.dump_output import printable
+
+    click.echo(printable(text), err=True)
 
 
 @click.group("code", help=CODE_HELP)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -149,15 +150,16 @@ def apply_command(patch_file: str) -> str:
     this folder is below the top of a git work tree, whose root git apply's paths are relative
     to), or ``patch -p1`` without git."""
     git = shutil.which("git")
+    quoted = shlex.quote(patch_file)  # a path with a space or a `;` is one word when pasted
     if git is None:
-        return f"patch -p1 < {patch_file}"
+        return f"patch -p1 < {quoted}"
     try:
         prefix = subprocess.run([git, "rev-parse", "--show-prefix"], capture_output=True,
                                 text=True, timeout=30).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         prefix = ""
-    directory = f" --directory={prefix.rstrip('/')}" if prefix else ""
-    return f"git apply --verbose{directory} {patch_file}"
+    directory = f" {shlex.quote('--directory=' + prefix.rstrip('/'))}" if prefix else ""
+    return f"git apply --verbose{directory} {quoted}"
 
 
 def _refuse_existing(path: str, pathspec: str, option: str, more: str = "") -> None:

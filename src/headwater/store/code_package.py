@@ -246,6 +246,26 @@ def _extract_data(tar: tarfile.TarFile, target: str, key: str) -> None:
         raise _hostile(key, None, f"it is not a whole gzip tar archive ({err})") from None
 
 
+MAX_TAR_BYTES = MAX_PACKAGE_BYTES + MAX_MEMBERS * 4 * 512 + (1 << 20)
+"""The most a package :func:`build` makes can take once unzipped: its files' bytes, and for each
+entry a header, a long-name header and the padding to 512-byte blocks, then the archive's end."""
+
+
+def _unzipped(packed: bytes, key: str) -> bytes:
+    """``packed`` unzipped in memory, read no further than :data:`MAX_TAR_BYTES`: a few MB of
+    gzip can hold many GB of zeros, which ``gzip.decompress`` would allocate whole before the
+    archive's own limits are checked (the client reads a package in memory; workers stream it)."""
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(packed)) as unzipping:
+            data = unzipping.read(MAX_TAR_BYTES + 1)
+    except (OSError, EOFError, zlib.error) as err:
+        raise _hostile(key, None, f"it is not a whole gzip tar archive ({err})") from None
+    if len(data) > MAX_TAR_BYTES:
+        raise _hostile(key, None, f"it unzips to more than the {MAX_TAR_BYTES >> 20} MB a "
+                       "package headwater makes can take (a zip bomb)")
+    return data
+
+
 def _hostile(key: str, entry: str | None, why: str) -> CodeCacheError:
     what = f"its entry {entry!r} {why}" if entry else why
     return CodeCacheError(
@@ -313,7 +333,7 @@ class CodePackage:
     def _bytes(self) -> bytes:
         if self._data is None:
             packed = self._store().load_bytes(self.key, what=f"the code package of {self._run}")
-            self._data = gzip.decompress(packed)
+            self._data = _unzipped(packed, self.key)
         return self._data
 
     @property

@@ -1,0 +1,169 @@
+"""The fifth hostile-input audit: what a package or record someone else stored in a shared
+datastore, a webhook, or a crafted address can do to the surfaces added last (``headwater
+code``, ``ArgoEvent``, the UI's sorted task list, ``@transient`` with ``gc``, card templates).
+Each test runs the real thing: ``headwater code`` and ``python flow.py`` processes, a real HTTP
+server standing in for the webhook, a real ``headwater ui`` server spoken to over HTTP."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import resource
+import sqlite3
+import subprocess
+import sys
+import tarfile
+import zlib
+from pathlib import Path
+
+import pytest
+
+from .faultkit import DEADLINE_S, datastore, hw, no_headwater_traceback
+from .flowrun import hermetic_env, write_flow
+
+ESCAPE = "\x1b]0;PWNED\x07"
+
+PLAIN_FLOW = """
+    from headwater import FlowSpec, step
+
+
+    class PlainFlow(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        PlainFlow()
+"""
+
+
+@pytest.fixture(scope="module")
+def plain_run(tmp_path_factory) -> Path:
+    """A project folder holding one finished local run of PlainFlow (PlainFlow/1)."""
+    project = tmp_path_factory.mktemp("hostile5")
+    flow = write_flow(project, "plain_flow.py", PLAIN_FLOW)
+    done = hw(flow, "--quiet", "run", cwd=project)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return project
+
+
+def _planted(project: Path, packed: bytes, tmp_path: Path) -> Path:
+    """A copy of ``project``'s datastore whose run 1 names ``packed`` as its code package, as
+    someone who can write a shared datastore and its metadata could store it."""
+    root = tmp_path / "shared" / ".headwater"
+    import shutil
+
+    shutil.copytree(datastore(project), root)
+    from headwater.store import open_datastore
+
+    store = open_datastore(str(root))
+    try:
+        key = store.save_bytes(packed).key
+    finally:
+        store.close()
+    code = {"key": key, "path": "plain_flow.py", "module": "plain_flow", "class": "PlainFlow"}
+    with sqlite3.connect(root / "meta.sqlite") as db:
+        db.execute("UPDATE runs SET code = ? WHERE flow = 'PlainFlow' AND run_id = '1'",
+                   (json.dumps(code),))
+    return root
+
+
+def _tarball(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return gzip.compress(buf.getvalue())
+
+
+def _code(*args: str, cwd: Path, root: Path, limit_memory: int | None = None
+          ) -> subprocess.CompletedProcess:
+    """``headwater code ARGS`` in ``cwd`` against the datastore ``root``; with ``limit_memory``
+    (bytes) the process may map no more than that (as a container's memory limit would)."""
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit_memory, limit_memory))
+
+    return subprocess.run([sys.executable, "-m", "headwater", "code", *args], cwd=cwd,
+                          env=hermetic_env({"HEADWATER_DATASTORE_ROOT": str(root)}),
+                          capture_output=True, text=True, timeout=DEADLINE_S,
+                          preexec_fn=limited if limit_memory else None)
+
+
+# -- headwater code: packages someone else stored ---------------------------------------------
+
+BOMB_BYTES = 3 << 30  # what the bomb unzips to: far more than the process may map
+
+
+def _gzip_bomb() -> bytes:
+    """A few MB of gzip holding a tar whose one file is BOMB_BYTES of zeros."""
+    info = tarfile.TarInfo("plain_flow.py")
+    info.size = BOMB_BYTES
+    squeeze = zlib.compressobj(1, zlib.DEFLATED, 31)  # 31: a gzip stream
+    out = [squeeze.compress(info.tobuf())]
+    chunk = bytes(1 << 24)
+    for _ in range(BOMB_BYTES // len(chunk)):
+        out.append(squeeze.compress(chunk))
+    out.append(squeeze.flush())
+    return b"".join(out)
+
+
+def test_a_zip_bomb_package_is_refused_without_unzipping_it_whole(plain_run, tmp_path):
+    # Before, the client unzipped the whole package in memory (gzip.decompress) before the
+    # archive's limits were checked: 3 GB from a 3 MB blob, a MemoryError traceback under a
+    # container's memory limit (or the machine swapping without one).
+    root = _planted(plain_run, _gzip_bomb(), tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    for command in (["pull", "--dir", "pulled"], ["diff"], ["patch", "--file", "p.patch"]):
+        done = _code(*command[:1], "PlainFlow/1", *command[1:], cwd=work, root=root,
+                     limit_memory=2 << 30)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "Unsafe code cache:" in done.stderr, done.stderr
+        assert "a zip bomb" in done.stderr and "is refused" in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr and no_headwater_traceback(done.stderr)
+    assert list(work.iterdir()) == []
+
+
+def test_names_in_a_package_never_reach_the_terminal_as_control_characters(plain_run, tmp_path):
+    # The notes `code diff` and `patch` print on stderr name the package's files; a name holding
+    # an escape retitled (or cleared) the reader's terminal.
+    name = f"{ESCAPE}evil.py"
+    root = _planted(plain_run, _tarball({"plain_flow.py": b"x = 1\n", name: b"y = 2\n"}),
+                    tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "plain_flow.py").write_text("x = 1\n")
+    for command in (["diff"], ["patch", "--file", "p.patch"]):
+        done = _code(command[0], "PlainFlow/1", *command[1:], cwd=work, root=root)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "\\x1b]0;PWNED\\x07evil.py" in done.stderr, done.stderr
+        assert not any(ch in done.stderr for ch in "\x1b\x07"), repr(done.stderr)
+
+
+def test_the_apply_command_patch_prints_runs_as_printed_whatever_the_names(plain_run, tmp_path):
+    # The hint is pasted into a shell: a folder or patch name with a space (or a `;`) was cut
+    # into several words there, so the printed command failed (or ran the rest as a command).
+    root = _planted(plain_run, _tarball({"plain_flow.py": b"x = 2\n"}), tmp_path)
+    repo = tmp_path / "repo"
+    work = repo / "my flows; touch owned"
+    work.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True, timeout=60)
+    (work / "plain_flow.py").write_text("x = 1\n")
+    done = _code("patch", "PlainFlow/1", "--file", "the fix.patch", cwd=work, root=root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    hint = done.stderr.split("Apply the patch by running:\n", 1)[1].strip()
+    assert hint.startswith("git apply --verbose "), hint
+    applied = subprocess.run(["bash", "-c", hint], cwd=work, capture_output=True, text=True,
+                             timeout=60)
+    assert applied.returncode == 0, hint + applied.stdout + applied.stderr
+    assert (work / "plain_flow.py").read_text() == "x = 2\n"
+    assert not (work / "owned").exists() and not (repo / "owned").exists()
