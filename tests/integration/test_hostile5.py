@@ -167,3 +167,22 @@ def test_the_apply_command_patch_prints_runs_as_printed_whatever_the_names(plain
     assert applied.returncode == 0, hint + applied.stdout + applied.stderr
     assert (work / "plain_flow.py").read_text() == "x = 2\n"
     assert not (work / "owned").exists() and not (repo / "owned").exists()
+
+
+def test_a_file_built_to_stall_the_line_matcher_still_gives_a_patch_that_applies(plain_run,
+                                                                                 tmp_path):
+    # Sixty thousand short lines, many repeated, on both sides: difflib's matcher took hours
+    # over them (its time grows faster than the product of the two lengths), so `code diff`
+    # and `code patch` never came back. Now the patch comes back, and applies.
+    theirs = b"".join(b"%d\n" % ((i * 7) % 151) for i in range(60_000)) + b"last\n"
+    mine = b"".join(b"%d\n" % (i % 150) for i in range(60_000))
+    root = _planted(plain_run, _tarball({"plain_flow.py": theirs}), tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "plain_flow.py").write_bytes(mine)
+    done = _code("patch", "PlainFlow/1", "--file", "back.patch", cwd=work, root=root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    applied = subprocess.run(["patch", "-p1", "-i", "back.patch"], cwd=work,
+                             capture_output=True, text=True, timeout=DEADLINE_S)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert (work / "plain_flow.py").read_bytes() == theirs
