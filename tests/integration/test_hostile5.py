@@ -186,3 +186,101 @@ def test_a_file_built_to_stall_the_line_matcher_still_gives_a_patch_that_applies
                              capture_output=True, text=True, timeout=DEADLINE_S)
     assert applied.returncode == 0, applied.stdout + applied.stderr
     assert (work / "plain_flow.py").read_bytes() == theirs
+
+
+# -- ArgoEvent: where an event and its token go -------------------------------------------------
+
+PUBLISHING_FLOW = """
+    import os
+
+    from headwater import FlowSpec, step
+    from headwater.compat.argo_events import ArgoEvent
+
+
+    class PublishingFlow(FlowSpec):
+        @step
+        def start(self):
+            self.sent = ArgoEvent("data_ready", url=os.environ.get("HOOK_URL")).publish(
+                payload={"table": "t"})
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        PublishingFlow()
+"""
+TOKEN = "tok-3f9a-SECRET"
+
+
+class _Recorder:
+    """A real HTTP server on loopback that answers every request with ``status`` (a redirect to
+    ``location`` when given) and keeps each request's method and Authorization header."""
+
+    def __init__(self, status: int = 200, location: str | None = None) -> None:
+        import http.server
+        import threading
+
+        seen = self.seen = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                seen.append((self.command, self.headers.get("Authorization")))
+                self.send_response(status)
+                if location:
+                    self.send_header("Location", location)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_an_event_is_never_sent_on_with_its_token_to_where_a_redirect_points(tmp_path):
+    # urllib followed a 302 from the webhook with a GET carrying every header: the bearer token
+    # went to whatever host the answer named.
+    elsewhere = _Recorder()
+    hook = _Recorder(302, f"http://localhost:{elsewhere.port}/collect")
+    try:
+        flow = write_flow(tmp_path, "publishing_flow.py", PUBLISHING_FLOW)
+        done = hw(flow, "run", cwd=tmp_path, HOOK_URL=f"http://127.0.0.1:{hook.port}/hook",
+                  HEADWATER_EVENTS_TOKEN=TOKEN)
+    finally:
+        hook.close()
+        elsewhere.close()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert hook.seen == [("POST", f"Bearer {TOKEN}")]
+    assert elsewhere.seen == []
+    assert "Unable to publish Argo Event (data_ready): the webhook answered with a redirect " \
+        "(HTTP 302)" in done.stdout + done.stderr
+    assert TOKEN not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("url, why", [
+    ("file:///dev/zero", "is not http:// or https:// (it is 'file')"),
+    ("http://ops:hunter2@127.0.0.1:9/hook", "holds a user name or password"),
+])
+def test_a_webhook_url_no_event_could_go_to_is_named_without_repeating_it(tmp_path, url, why):
+    # A file: URL was read as the answer (/dev/zero for ever); a password in the URL was never
+    # sent, and the event failed on a host lookup of 'ops:hunter2@127.0.0.1'.
+    flow = write_flow(tmp_path, "publishing_flow.py", PUBLISHING_FLOW)
+    done = hw(flow, "run", cwd=tmp_path, HOOK_URL=url)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"Unable to publish Argo Event (data_ready): the webhook URL {why}" \
+        in done.stdout + done.stderr
+    assert "hunter2" not in done.stdout + done.stderr
