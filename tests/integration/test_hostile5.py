@@ -284,3 +284,30 @@ def test_a_webhook_url_no_event_could_go_to_is_named_without_repeating_it(tmp_pa
     assert f"Unable to publish Argo Event (data_ready): the webhook URL {why}" \
         in done.stdout + done.stderr
     assert "hunter2" not in done.stdout + done.stderr
+
+
+# -- the UI's sorted task list ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("odd_id", ["\u00b2", "9" * 5000])
+def test_a_task_id_no_number_reads_as_sorts_and_is_never_a_500(plain_run, tmp_path, odd_id):
+    # Task ids are compared as numbers when they are digits: `"²".isdigit()` is true but
+    # int("²") fails, and int() refuses text of over 4,300 digits; a record another program
+    # wrote made `?sort=task` a 500 (a traceback in the server's log).
+    import shutil
+
+    from .uiserver import ui_server
+
+    project = tmp_path / "copy"
+    shutil.copytree(plain_run, project)
+    with sqlite3.connect(datastore(project) / "meta.sqlite") as db:
+        db.execute("UPDATE tasks SET task_id = ? WHERE flow = 'PlainFlow' AND step = 'end'",
+                   (odd_id,))
+    with ui_server(project) as ui:
+        for order in ("asc", "desc"):
+            status, _, body = ui.get(f"/api/runs/PlainFlow/1/tasks?sort=task&order={order}")
+            assert status == 200, body[:2000]
+            listed = [t["task_id"] for t in json.loads(body)["tasks"]]
+            assert sorted(listed) == sorted(["1", odd_id]), listed
+        log = ui.log.read_text(errors="replace")
+    assert "Traceback" not in log, log[-3000:]
