@@ -311,3 +311,42 @@ def test_a_task_id_no_number_reads_as_sorts_and_is_never_a_500(plain_run, tmp_pa
             assert sorted(listed) == sorted(["1", odd_id]), listed
         log = ui.log.read_text(errors="replace")
     assert "Traceback" not in log, log[-3000:]
+
+
+# -- @transient and gc ------------------------------------------------------------------------
+
+
+def test_a_resume_cloning_transient_data_refreshes_it_so_a_gc_running_then_keeps_it(tmp_path):
+    # gc counts no succeeded run's @transient data. A resume that found the data still there
+    # only looked for it, so a gc collecting at that moment could free it before the clone was
+    # recorded, leaving the new run referring to nothing. Now the clone touches each blob, as
+    # a write finding it there does, which puts it past any running gc's cutoff.
+    import os
+    import time
+
+    from .flowrun import flow_file
+
+    project = tmp_path / "project"
+    project.mkdir()
+    env = {"HEADWATER_DATASTORE_ROOT": str(project / ".headwater")}
+    flow = flow_file("transient_flow.py")
+    assert hw(flow, "run", "--seed", "z", cwd=project, **env).returncode == 0
+    with sqlite3.connect(project / ".headwater" / "meta.sqlite") as db:
+        keys = [k for (k,) in db.execute(
+            "SELECT key FROM artifacts WHERE run_id = '1' AND step = 'start' "
+            "AND name IN ('raw', 'scratch')")]
+    assert len(keys) == 2
+    blobs = [next(p for p in (project / ".headwater" / "blobs").rglob(f"*{key[2:]}*")
+                  if p.is_file()) for key in keys]
+    week_ago = time.time() - 7 * 24 * 3600
+    for blob in blobs:
+        os.utime(blob, (week_ago, week_ago))
+    before = time.time()
+    done = hw(flow, "resume", "middle", "--origin-run-id", "1", cwd=project, **env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with sqlite3.connect(project / ".headwater" / "meta.sqlite") as db:
+        cloned = db.execute("SELECT COUNT(*) FROM artifacts WHERE run_id = '2' AND step = 'start' "
+                            "AND name IN ('raw', 'scratch') AND key IN (?, ?)", keys).fetchone()[0]
+    assert cloned == 2  # start was cloned, not run again
+    for blob in blobs:
+        assert blob.stat().st_mtime >= before - 1, blob  # refreshed by the clone
