@@ -350,3 +350,34 @@ def test_a_resume_cloning_transient_data_refreshes_it_so_a_gc_running_then_keeps
     assert cloned == 2  # start was cloned, not run again
     for blob in blobs:
         assert blob.stat().st_mtime >= before - 1, blob  # refreshed by the clone
+
+
+# -- metaflow_extensions packages in a Dask run's code package ----------------------------------
+
+
+def test_an_extension_package_never_carries_a_link_to_a_file_outside_it(tmp_path):
+    # The extension files travel in the code package, into a datastore others read. Links
+    # were followed wherever they pointed (a `creds` link to ~/.aws/credentials was packed);
+    # the flow folder's rule holds for them now: a link is packed only when it stays inside.
+    import os
+
+    site = tmp_path / "site"
+    org = site / "metaflow_extensions" / "acme"
+    (org / "plugins").mkdir(parents=True)
+    (org / "plugins" / "mfextinit_acme.py").write_text("DECORATORS = []\n")
+    (org / "plugins" / "helper.py").write_text("X = 1\n")
+    secret = tmp_path / "credentials"
+    secret.write_text("aws_secret_access_key = hunter2\n")
+    os.symlink(secret, org / "plugins" / "creds")
+    os.symlink(org / "plugins" / "helper.py", org / "same.py")  # inside: packed
+    listed = subprocess.run(
+        [sys.executable, "-c", "from headwater.compat.extension_points import package_files\n"
+         "for path, name in package_files(): print(name)"],
+        env=hermetic_env({"PYTHONPATH": str(site)}), capture_output=True, text=True,
+        timeout=DEADLINE_S)
+    assert listed.returncode == 0, listed.stderr
+    names = set(listed.stdout.split())
+    assert {"metaflow_extensions/acme/plugins/mfextinit_acme.py",
+            "metaflow_extensions/acme/plugins/helper.py",
+            "metaflow_extensions/acme/same.py"} <= names, names
+    assert "metaflow_extensions/acme/plugins/creds" not in names
