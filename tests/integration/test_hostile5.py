@@ -381,3 +381,23 @@ def test_an_extension_package_never_carries_a_link_to_a_file_outside_it(tmp_path
             "metaflow_extensions/acme/plugins/helper.py",
             "metaflow_extensions/acme/same.py"} <= names, names
     assert "metaflow_extensions/acme/plugins/creds" not in names
+
+
+def test_a_folder_without_the_runs_flow_file_is_named_as_maybe_not_the_flows(plain_run,
+                                                                             tmp_path):
+    # Paths are relative to the flow's folder: from another folder holding a file of the same
+    # name (an __init__.py), diff compared, and patch wrote a patch changing, an unrelated file
+    # without a word. Now both say the flow file is missing here.
+    root = _planted(plain_run, _tarball({"plain_flow.py": b"x = 1\n",
+                                         "pkg/__init__.py": b"VERSION = 2\n"}), tmp_path)
+    other = tmp_path / "other"
+    (other / "pkg").mkdir(parents=True)
+    (other / "pkg" / "__init__.py").write_text("VERSION = 1\n")
+    for command in (["diff"], ["patch", "--file", "p.patch"]):
+        done = _code(command[0], "PlainFlow/1", *command[1:], cwd=other, root=root)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "Warning: the run's flow file plain_flow.py is not in the current directory" \
+            in done.stderr, done.stderr
+    (other / "plain_flow.py").write_text("x = 1\n")
+    done = _code("diff", "PlainFlow/1", cwd=other, root=root)
+    assert done.returncode == 0 and "Warning" not in done.stderr, done.stderr

@@ -49,6 +49,7 @@ class FolderDiff:
     changed: list[FileDiff] = field(default_factory=list)
     identical: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # in the run's folder only
+    flow_file: str | None = None  # the run's flow file, when the run's folder is a run's code
 
     @property
     def text(self) -> bytes:

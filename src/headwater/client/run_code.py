@@ -64,7 +64,12 @@ def package_of(pathspec: str) -> CodePackage:
 @contextlib.contextmanager
 def unpacked(pathspec: str) -> Iterator[str]:
     """Run ``pathspec``'s code, unpacked into a new private folder removed on leaving."""
-    code = package_of(pathspec)
+    with _unpacked(package_of(pathspec)) as folder:
+        yield folder
+
+
+@contextlib.contextmanager
+def _unpacked(code: CodePackage) -> Iterator[str]:
     folder = tempfile.mkdtemp(prefix="headwater-code-")
     try:
         code.extract(folder)
@@ -107,8 +112,11 @@ def pull(pathspec: str, destination: str | None = None) -> str:
 def diff(pathspec: str, folder: str = ".") -> FolderDiff:
     """How ``folder`` (the working directory) differs from run ``pathspec``'s code: ``a/`` is
     the folder's file, ``b/`` the run's."""
-    with unpacked(pathspec) as code:
-        return diff_folders(folder, code)
+    code = package_of(pathspec)
+    with _unpacked(code) as run_folder:
+        found = diff_folders(folder, run_folder)
+    found.flow_file = code.script_name
+    return found
 
 
 def diff_runs(pathspec: str, other: str) -> FolderDiff:
