@@ -401,3 +401,24 @@ def test_a_folder_without_the_runs_flow_file_is_named_as_maybe_not_the_flows(pla
     (other / "plain_flow.py").write_text("x = 1\n")
     done = _code("diff", "PlainFlow/1", cwd=other, root=root)
     assert done.returncode == 0 and "Warning" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("record", ["not json", '{"path": 1}', '[1]',
+                                    '{"key": 5, "path": "plain_flow.py"}',
+                                    '{"key": "../../../etc/passwd", "path": "plain_flow.py"}'])
+def test_a_damaged_code_record_is_named_not_a_traceback(plain_run, tmp_path, record):
+    # The run's code record was read as whatever JSON it held: a KeyError, a TypeError or a
+    # JSONDecodeError traceback from deep inside the client. Now a MetadataError naming the run
+    # and the fix, as the fourth audit made a damaged task record.
+    root = _planted(plain_run, _tarball({"plain_flow.py": b"x = 1\n"}), tmp_path)
+    with sqlite3.connect(root / "meta.sqlite") as db:
+        db.execute("UPDATE runs SET code = ? WHERE flow = 'PlainFlow' AND run_id = '1'",
+                   (record,))
+    for command in (["pull", "--dir", "pulled"], ["diff"]):
+        done = _code(command[0], "PlainFlow/1", *command[1:], cwd=tmp_path, root=root)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "Metadata error:" in done.stderr, done.stderr
+        assert "the metadata record of run PlainFlow/1 is damaged: its code field" in done.stderr
+        assert "headwater delete PlainFlow/1" in done.stderr
+        assert "Traceback" not in done.stderr and no_headwater_traceback(done.stderr)
+    assert not (tmp_path / "pulled").exists()

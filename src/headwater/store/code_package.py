@@ -30,7 +30,7 @@ import zlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from headwater.exceptions import HeadwaterException, RunFailedError
+from headwater.exceptions import HeadwaterException, MetadataError, RunFailedError
 from headwater.folders import private_folder_problem
 from headwater.store.datastore import DataStore, blob_path
 
@@ -275,6 +275,14 @@ def _hostile(key: str, entry: str | None, why: str) -> CodeCacheError:
         "then run the flow again so that its package is stored anew")
 
 
+def _damaged_code(run_pathspec: str, why: str) -> MetadataError:
+    return MetadataError(
+        f"the metadata record of run {run_pathspec} is damaged: its code field cannot be read "
+        f"({why[:200]})",
+        fix="the metadata database was changed outside headwater: restore it from a backup, or "
+        f"delete the run (headwater delete {run_pathspec})")
+
+
 def _remove_stale_staging(cache: str) -> None:
     now = time.time()
     try:
@@ -307,7 +315,21 @@ class CodePackage:
     @classmethod
     def from_json(cls, run_pathspec: str, text: str | None,
                   store: Callable[[], DataStore]) -> CodePackage | None:
-        return cls(run_pathspec, json.loads(text), store) if text else None
+        """The package a run recorded (``None`` if it kept none). A record no headwater wrote
+        (not JSON, no text ``key`` and ``path``, a key that is no content key) is a
+        :class:`MetadataError` naming the run, not a ``KeyError`` from deep inside."""
+        if not text:
+            return None
+        try:
+            info = json.loads(text)
+        except ValueError as err:
+            raise _damaged_code(run_pathspec, f"it is not JSON ({err})") from None
+        if not (isinstance(info, dict) and isinstance(info.get("path"), str)
+                and isinstance(info.get("key"), str) and info["key"].isascii()
+                and info["key"].isalnum()):
+            raise _damaged_code(run_pathspec, "it is not an object with a content 'key' and a "
+                                "'path'")
+        return cls(run_pathspec, info, store)
 
     @property
     def key(self) -> str:
