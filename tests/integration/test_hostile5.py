@@ -133,6 +133,17 @@ def test_a_zip_bomb_package_is_refused_without_unzipping_it_whole(plain_run, tmp
     assert list(work.iterdir()) == []
 
 
+def test_gzip_around_something_that_is_no_tar_is_refused_naming_the_package(plain_run,
+                                                                           tmp_path):
+    # The workers refused it already; the client's in-memory reading raised tarfile's
+    # ReadError as a traceback.
+    root = _planted(plain_run, gzip.compress(b"hello world " * 100), tmp_path)
+    done = _code("diff", "PlainFlow/1", cwd=tmp_path, root=root)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "is refused: it is not a tar archive" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and no_headwater_traceback(done.stderr)
+
+
 def test_names_in_a_package_never_reach_the_terminal_as_control_characters(plain_run, tmp_path):
     # The notes `code diff` and `patch` print on stderr name the package's files; a name holding
     # an escape retitled (or cleared) the reader's terminal.

@@ -361,7 +361,10 @@ class CodePackage:
     @property
     def tarball(self) -> tarfile.TarFile:
         """The package as an open (in-memory) tar archive."""
-        return tarfile.open(fileobj=io.BytesIO(self._bytes()), mode="r:")
+        try:
+            return tarfile.open(fileobj=io.BytesIO(self._bytes()), mode="r:")
+        except tarfile.TarError as err:  # gzip around something else
+            raise _hostile(self.key, None, f"it is not a tar archive ({err})") from None
 
     @property
     def files(self) -> list[str]:
