@@ -144,6 +144,27 @@ def test_gzip_around_something_that_is_no_tar_is_refused_naming_the_package(plai
     assert "Traceback" not in done.stderr and no_headwater_traceback(done.stderr)
 
 
+@pytest.mark.parametrize("entry", [".git/config", "sub/.GIT/hooks/post-checkout"])
+def test_a_package_carrying_git_configuration_is_refused(plain_run, tmp_path, entry):
+    # A pulled folder holding .git/config ran its core.fsmonitor command at the user's next
+    # `git status` there; `code patch` in the user's repository compared their own .git/config
+    # with the package's, and `patch -p1` (the hint without git) rewrote it.
+    hook = b'[core]\n\tfsmonitor = "touch ../owned; false"\n'
+    root = _planted(plain_run, _tarball({"plain_flow.py": b"x = 1\n", entry: hook}), tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    subprocess.run(["git", "init", "-q", str(work)], check=True, timeout=60)
+    mine = (work / ".git" / "config").read_bytes()
+    for command in (["pull", "--dir", "pulled"], ["diff"], ["patch", "--file", "p.patch"]):
+        done = _code(command[0], "PlainFlow/1", *command[1:], cwd=work, root=root)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert f"is refused: its entry {entry!r} is inside a .git folder" in done.stderr, \
+            done.stderr
+        assert "Traceback" not in done.stderr
+    assert sorted(p.name for p in work.iterdir()) == [".git"]
+    assert (work / ".git" / "config").read_bytes() == mine
+
+
 def test_names_in_a_package_never_reach_the_terminal_as_control_characters(plain_run, tmp_path):
     # The notes `code diff` and `patch` print on stderr name the package's files; a name holding
     # an escape retitled (or cleared) the reader's terminal.

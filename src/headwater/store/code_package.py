@@ -204,14 +204,21 @@ MAX_MEMBERS = 100_000
 all are refused there): an archive past this, or past that many bytes, is not one of ours."""
 
 
-def _extract_data(tar: tarfile.TarFile, target: str, key: str) -> None:
+def _extract_data(tar: tarfile.TarFile, target: str, key: str, *, for_git_users: bool = False
+                  ) -> None:
     """Unpack what :func:`build` makes, nothing else: regular files and folders only, each
     inside ``target``, within :data:`MAX_MEMBERS` entries and :data:`MAX_PACKAGE_BYTES`.
     tarfile's ``data`` filter also checks every path (no absolute name, no ``..`` out, no link
     or device). A package breaking a rule is refused whole, naming the entry.
 
     Python 3.10.0 to 3.10.11 lack the filter; unpacking unfiltered there would trust the archive,
-    so that is refused, naming the upgrade."""
+    so that is refused, naming the upgrade.
+
+    ``for_git_users`` (``headwater code``, which unpacks beside the user's own files) also
+    refuses an entry inside a ``.git`` folder: a pulled folder holding ``.git/config`` runs its
+    ``core.fsmonitor`` command at the user's next ``git status`` there, and a patch holding it
+    would rewrite the user's own repository's configuration. :func:`build` never packs a
+    hidden folder."""
     if not hasattr(tarfile, "data_filter"):
         version = ".".join(map(str, sys.version_info[:3]))
         raise CodeCacheError(
@@ -227,6 +234,8 @@ def _extract_data(tar: tarfile.TarFile, target: str, key: str) -> None:
                 why = "has an absolute name"
             elif not (member.isreg() or member.isdir()):
                 why = "is not a file or a folder (a link, a device or a pipe)"
+            elif for_git_users and ".git" in member.name.replace("\\", "/").lower().split("/"):
+                why = "is inside a .git folder (git would read it as its own configuration)"
             elif len(members) >= MAX_MEMBERS:
                 why = f"is past the {MAX_MEMBERS} entries a code package may hold"
             elif total + member.size > MAX_PACKAGE_BYTES:
@@ -384,7 +393,7 @@ class CodePackage:
         """Unpack the package into ``path`` (a new temporary folder if None); returns it."""
         target = str(path) if path is not None else tempfile.mkdtemp(prefix="headwater-code-")
         with self.tarball as tar:
-            _extract_data(tar, target, self.key)
+            _extract_data(tar, target, self.key, for_git_users=True)
         return target
 
     def __repr__(self) -> str:
