@@ -144,8 +144,10 @@ def test_gzip_around_something_that_is_no_tar_is_refused_naming_the_package(plai
     assert "Traceback" not in done.stderr and no_headwater_traceback(done.stderr)
 
 
-@pytest.mark.parametrize("entry", [".git/config", "sub/.GIT/hooks/post-checkout"])
-def test_a_package_carrying_git_configuration_is_refused(plain_run, tmp_path, entry):
+@pytest.mark.parametrize("entry, folder", [(".git/config", ".git"),
+                                           ("sub/.GIT/hooks/post-checkout", ".git"),
+                                           (".hg/hgrc", ".hg")])
+def test_a_package_carrying_git_configuration_is_refused(plain_run, tmp_path, entry, folder):
     # A pulled folder holding .git/config ran its core.fsmonitor command at the user's next
     # `git status` there; `code patch` in the user's repository compared their own .git/config
     # with the package's, and `patch -p1` (the hint without git) rewrote it.
@@ -158,7 +160,7 @@ def test_a_package_carrying_git_configuration_is_refused(plain_run, tmp_path, en
     for command in (["pull", "--dir", "pulled"], ["diff"], ["patch", "--file", "p.patch"]):
         done = _code(command[0], "PlainFlow/1", *command[1:], cwd=work, root=root)
         assert done.returncode == 1, done.stdout + done.stderr
-        assert f"is refused: its entry {entry!r} is inside a .git folder" in done.stderr, \
+        assert f"is refused: its entry {entry!r} is inside a {folder} folder" in done.stderr, \
             done.stderr
         assert "Traceback" not in done.stderr
     assert sorted(p.name for p in work.iterdir()) == [".git"]

@@ -204,6 +204,15 @@ MAX_MEMBERS = 100_000
 all are refused there): an archive past this, or past that many bytes, is not one of ours."""
 
 
+_VCS_FOLDERS = (".git", ".hg")  # whose config and hooks git and hg run (see _extract_data)
+
+
+def _vcs_folder(name: str) -> str | None:
+    """The version control folder ``name`` is inside of (any case), if any."""
+    parts = name.replace("\\", "/").lower().split("/")
+    return next((folder for folder in _VCS_FOLDERS if folder in parts), None)
+
+
 def _extract_data(tar: tarfile.TarFile, target: str, key: str, *, for_git_users: bool = False
                   ) -> None:
     """Unpack what :func:`build` makes, nothing else: regular files and folders only, each
@@ -215,7 +224,7 @@ def _extract_data(tar: tarfile.TarFile, target: str, key: str, *, for_git_users:
     so that is refused, naming the upgrade.
 
     ``for_git_users`` (``headwater code``, which unpacks beside the user's own files) also
-    refuses an entry inside a ``.git`` folder: a pulled folder holding ``.git/config`` runs its
+    refuses an entry inside a ``.git`` (or ``.hg``) folder: a pulled folder holding ``.git/config`` runs its
     ``core.fsmonitor`` command at the user's next ``git status`` there, and a patch holding it
     would rewrite the user's own repository's configuration. :func:`build` never packs a
     hidden folder."""
@@ -234,8 +243,9 @@ def _extract_data(tar: tarfile.TarFile, target: str, key: str, *, for_git_users:
                 why = "has an absolute name"
             elif not (member.isreg() or member.isdir()):
                 why = "is not a file or a folder (a link, a device or a pipe)"
-            elif for_git_users and ".git" in member.name.replace("\\", "/").lower().split("/"):
-                why = "is inside a .git folder (git would read it as its own configuration)"
+            elif for_git_users and _vcs_folder(member.name):
+                why = (f"is inside a {_vcs_folder(member.name)} folder (git or Mercurial would "
+                       "read it as its own configuration)")
             elif len(members) >= MAX_MEMBERS:
                 why = f"is past the {MAX_MEMBERS} entries a code package may hold"
             elif total + member.size > MAX_PACKAGE_BYTES:
