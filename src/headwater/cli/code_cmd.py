@@ -46,7 +46,11 @@ def _use(datastore_root: str | None, metadata: str | None) -> None:
 
 
 def _note(text: str) -> None:
-    click.echo(text, err=True)
+    """A line on stderr. It names files of a package someone else may have stored, so control
+    characters are shown as escapes (the diff itself quotes such names as git does)."""
+    from headwater.cli.dump_output import printable
+
+    click.echo(printable(text), err=True)
 
 
 @click.group("code", help=CODE_HELP)
@@ -116,11 +120,22 @@ def patch(run_pathspec: str, file_path: str | None, overwrite: bool,
     for path in made.left_out:
         _note(f"{path} differs but is binary: the patch leaves it out "
               f"(`headwater code pull {run_pathspec}` has it)")
+    _warn_elsewhere(made.found, "the current directory")
     if not made.found.changed:
         _note("No differences: the patch is empty.")
     _note(f"Patch saved in {made.path}")
     _note("Apply the patch by running:")
     _note(f"  {apply_command(made.path)}")
+
+
+def _warn_elsewhere(found: Any, base: str) -> None:
+    """Say so when some of the run's files were found here but not its flow file: the folder
+    is likely another one holding files of the same names (an ``__init__.py``, a ``utils.py``),
+    and a patch made here would change them."""
+    if found.flow_file and found.flow_file in found.missing and (found.changed or found.identical):
+        _note(f"Warning: the run's flow file {found.flow_file} is not in {base}, so this may not "
+              "be the flow's folder: the files compared here only share their names with the "
+              "run's; compare (and apply a patch) from the flow's folder.")
 
 
 def _show(found: Any, base: str) -> None:
@@ -133,6 +148,8 @@ def _show(found: Any, base: str) -> None:
     if found.missing and not found.changed and not found.identical:
         _note(f"None of the run's files are in {base}: its paths are relative to the flow's "
               "folder, so compare from there.")
+    else:
+        _warn_elsewhere(found, base)
     text = found.text
     if not text:
         return

@@ -26,6 +26,7 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from typing import Any
 
 CONTEXT_LINES = 3  # git's default (-U3)
 _BINARY_PROBE = 8000  # git looks for a NUL in the first 8000 bytes
@@ -48,6 +49,7 @@ class FolderDiff:
     changed: list[FileDiff] = field(default_factory=list)
     identical: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # in the run's folder only
+    flow_file: str | None = None  # the run's flow file, when the run's folder is a run's code
 
     @property
     def text(self) -> bytes:
@@ -111,8 +113,54 @@ def file_diff(path: str, old: bytes, new: bytes) -> FileDiff:
     return FileDiff(path, b"".join(head) + b"".join(_hunks(_lines(old), _lines(new))))
 
 
+MATCH_BUDGET = 25_000_000
+"""Lines of one side times lines of the other that difflib is given to align at most. Its
+matcher takes time growing faster than that product on text with many repeated lines (a file
+of 60,000 short lines from a package someone else stored held ``code diff`` for hours); past
+it, the common first and last lines are set apart and only the rest is aligned, and past it
+again the rest is one replaced block: a coarser diff that applies the same."""
+
+
+class _Planned(SequenceMatcher):
+    """A matcher whose opcodes were worked out beforehand (grouping into hunks is difflib's)."""
+
+    def __init__(self, a: list[bytes], b: list[bytes], opcodes: list[Any]) -> None:
+        super().__init__(None, a, b, autojunk=False)
+        self._planned = opcodes
+
+    def get_opcodes(self) -> list[Any]:
+        return self._planned
+
+
+def _matcher(a: list[bytes], b: list[bytes]) -> SequenceMatcher:
+    if len(a) * len(b) <= MATCH_BUDGET:
+        return SequenceMatcher(None, a, b, autojunk=False)  # autojunk spoils long files' diffs
+    head = 0
+    while head < min(len(a), len(b)) and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    a_end, b_end = len(a) - tail, len(b) - tail
+    middle: list[Any]
+    if (a_end - head) * (b_end - head) <= MATCH_BUDGET:
+        middle = [(tag, i1 + head, i2 + head, j1 + head, j2 + head) for tag, i1, i2, j1, j2
+                  in SequenceMatcher(None, a[head:a_end], b[head:b_end],
+                                     autojunk=False).get_opcodes()]
+    else:
+        middle = [("replace", head, a_end, head, b_end)]
+    opcodes = ([("equal", 0, head, 0, head)] if head else []) + [
+        op for op in middle if op[1] < op[2] or op[3] < op[4]] + (
+        [("equal", a_end, len(a), b_end, len(b))] if tail else [])
+    for index, (tag, i1, i2, j1, j2) in enumerate(opcodes):  # name each block as difflib does
+        if tag != "equal":
+            opcodes[index] = ("replace" if i1 < i2 and j1 < j2 else "delete" if i1 < i2
+                              else "insert", i1, i2, j1, j2)
+    return _Planned(a, b, opcodes or [("equal", 0, len(a), 0, len(b))])
+
+
 def _hunks(a: list[bytes], b: list[bytes]) -> Iterator[bytes]:
-    matcher = SequenceMatcher(None, a, b, autojunk=False)  # autojunk spoils long files' diffs
+    matcher = _matcher(a, b)
     heading, searched_to = b"", -1
     for group in matcher.get_grouped_opcodes(CONTEXT_LINES):
         first, last = group[0], group[-1]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -63,7 +64,12 @@ def package_of(pathspec: str) -> CodePackage:
 @contextlib.contextmanager
 def unpacked(pathspec: str) -> Iterator[str]:
     """Run ``pathspec``'s code, unpacked into a new private folder removed on leaving."""
-    code = package_of(pathspec)
+    with _unpacked(package_of(pathspec)) as folder:
+        yield folder
+
+
+@contextlib.contextmanager
+def _unpacked(code: CodePackage) -> Iterator[str]:
     folder = tempfile.mkdtemp(prefix="headwater-code-")
     try:
         code.extract(folder)
@@ -106,8 +112,11 @@ def pull(pathspec: str, destination: str | None = None) -> str:
 def diff(pathspec: str, folder: str = ".") -> FolderDiff:
     """How ``folder`` (the working directory) differs from run ``pathspec``'s code: ``a/`` is
     the folder's file, ``b/`` the run's."""
-    with unpacked(pathspec) as code:
-        return diff_folders(folder, code)
+    code = package_of(pathspec)
+    with _unpacked(code) as run_folder:
+        found = diff_folders(folder, run_folder)
+    found.flow_file = code.script_name
+    return found
 
 
 def diff_runs(pathspec: str, other: str) -> FolderDiff:
@@ -149,15 +158,16 @@ def apply_command(patch_file: str) -> str:
     this folder is below the top of a git work tree, whose root git apply's paths are relative
     to), or ``patch -p1`` without git."""
     git = shutil.which("git")
+    quoted = shlex.quote(patch_file)  # a path with a space or a `;` is one word when pasted
     if git is None:
-        return f"patch -p1 < {patch_file}"
+        return f"patch -p1 < {quoted}"
     try:
         prefix = subprocess.run([git, "rev-parse", "--show-prefix"], capture_output=True,
                                 text=True, timeout=30).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         prefix = ""
-    directory = f" --directory={prefix.rstrip('/')}" if prefix else ""
-    return f"git apply --verbose{directory} {patch_file}"
+    directory = f" {shlex.quote('--directory=' + prefix.rstrip('/'))}" if prefix else ""
+    return f"git apply --verbose{directory} {quoted}"
 
 
 def _refuse_existing(path: str, pathspec: str, option: str, more: str = "") -> None:

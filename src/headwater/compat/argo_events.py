@@ -20,6 +20,9 @@ import json
 import os
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -96,24 +99,29 @@ class ArgoEvent:
         return event_id
 
     def _send(self, body: dict[str, Any]) -> None:
-        import urllib.error
-        import urllib.request
-
         if not self._url:
             raise ValueError("no webhook URL: set METAFLOW_ARGO_EVENTS_WEBHOOK_URL (or "
                              "HEADWATER_EVENTS_URL), or pass ArgoEvent(..., url=...)")
+        _check_url(self._url)
         headers = {"Content-Type": "application/json"}
         token = self._access_token or os.environ.get(TOKEN_ENV)
         if token:
             headers["Authorization"] = f"Bearer {token}"
         request = urllib.request.Request(self._url, data=json.dumps(body).encode("utf-8"),
                                          method="POST", headers=headers)
+        opener = urllib.request.build_opener(_NoRedirect)
         for attempt in range(SEND_ATTEMPTS):
             try:
-                with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
-                    response.read()
+                with opener.open(request, timeout=60) as response:
+                    response.read(MAX_ANSWER_BYTES)
                 return
-            except urllib.error.HTTPError:
+            except urllib.error.HTTPError as err:
+                if 300 <= err.code < 400:
+                    raise ValueError(
+                        f"the webhook answered with a redirect (HTTP {err.code}); events are "
+                        "not sent on to another address, since the token would go with them: "
+                        "give the address it redirects to (its Location) as the webhook URL"
+                    ) from None
                 raise
             except urllib.error.URLError:
                 if attempt == SEND_ATTEMPTS - 1:
@@ -125,6 +133,33 @@ class ArgoEvent:
             raise ArgoEventException(message)
         print(message, file=sys.stderr)
         return None
+
+
+MAX_ANSWER_BYTES = 1 << 16  # the webhook's answer is read this far, then dropped
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Follows no redirect: urllib would resend the request (as a GET, with every header, the
+    bearer token too) to whatever host the answer names."""
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any,
+                         newurl: str) -> None:
+        return None
+
+
+def _check_url(url: str) -> None:
+    """Refuse a webhook URL that is not http(s) (urllib would read a ``file:`` URL, such as
+    ``/dev/zero``, as the answer) or that holds a user name or password (never sent as such by
+    urllib, and no place for one: the token goes in ``HEADWATER_EVENTS_TOKEN``). The URL is not
+    repeated: it may hold a credential."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError(f"the webhook URL is not http:// or https:// (it is "
+                         f"{parts.scheme[:20]!r}); set an http(s) address")
+    if "@" in parts.netloc:
+        raise ValueError("the webhook URL holds a user name or password (before an '@'), "
+                         "which is never sent; give the token as access_token= or "
+                         f"{TOKEN_ENV} and leave it out of the URL")
 
 
 __all__ = ["ArgoEvent", "ArgoEventException"]

@@ -169,22 +169,31 @@ def package_files() -> list[tuple[str, str]]:
     Metaflow ships the active extensions inside a flow's code package, so a remote task has
     the decorators, config values and card types they add without installing them; a code
     package unpacked on a Dask worker (or in a deployed task) is on ``sys.path``, so the same
-    namespace package is found there. Hidden files and ``__pycache__`` stay out."""
+    namespace package is found there. Hidden files and ``__pycache__`` stay out, and so does a
+    link pointing out of the package's folder (the flow folder's rule: a link to ``~/.aws``
+    would copy the file into a datastore others read)."""
     files: list[tuple[str, str]] = []
     seen: set[str] = set()
     for org, folders in _org_folders().items():
         for folder in folders:
+            real_folder = os.path.realpath(folder)
             for here, dirs, names in os.walk(folder):
                 dirs[:] = sorted(d for d in dirs if d != "__pycache__" and not d.startswith("."))
                 for name in sorted(names):
                     path = os.path.join(here, name)
                     arcname = os.path.join(ROOT, org, os.path.relpath(path, folder))
                     if (name.startswith(".") or name.endswith((".pyc", ".pyo"))
-                            or arcname in seen or not os.path.isfile(path)):
+                            or arcname in seen or not os.path.isfile(path)
+                            or not _inside(path, real_folder)):
                         continue
                     seen.add(arcname)
                     files.append((path, arcname))
     return files
+
+
+def _inside(path: str, real_folder: str) -> bool:
+    """Whether ``path``, its links followed, is inside ``real_folder`` (a resolved path)."""
+    return os.path.commonpath([os.path.realpath(path), real_folder]) == real_folder
 
 
 def errors() -> dict[str, str]:

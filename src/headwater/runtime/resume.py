@@ -116,8 +116,12 @@ class ResumePlan:
 
 def transient_data_kept(store: Any, manifest: Manifest, names: frozenset[str]) -> bool:
     """Whether the blobs of a task's ``@transient`` artifacts (``names``) are all still stored:
-    a task whose transient data ``gc`` freed cannot be cloned, it runs again instead."""
+    a task whose transient data ``gc`` freed cannot be cloned, it runs again instead.
+
+    Each blob is touched, not only looked for: ``gc`` does not count a succeeded run's
+    transient data, so one collecting now would otherwise free a blob between this check and
+    the clone's record, and the clone would refer to nothing."""
     if store is None or not names:
         return True
     keys = {ref.key for name, ref in manifest.items() if name in names and ref.inline is None}
-    return not keys or store.has_many(keys) == keys
+    return not keys or store.refresh_many(keys) == keys

@@ -31,7 +31,7 @@ import zlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from headwater.exceptions import HeadwaterException, RunFailedError
+from headwater.exceptions import HeadwaterException, MetadataError, RunFailedError
 from headwater.folders import private_folder_problem
 from headwater.store.datastore import DataStore, blob_path
 
@@ -207,14 +207,30 @@ MAX_MEMBERS = 100_000
 all are refused there): an archive past this, or past that many bytes, is not one of ours."""
 
 
-def _extract_data(tar: tarfile.TarFile, target: str, key: str) -> None:
+_VCS_FOLDERS = (".git", ".hg")  # whose config and hooks git and hg run (see _extract_data)
+
+
+def _vcs_folder(name: str) -> str | None:
+    """The version control folder ``name`` is inside of (any case), if any."""
+    parts = name.replace("\\", "/").lower().split("/")
+    return next((folder for folder in _VCS_FOLDERS if folder in parts), None)
+
+
+def _extract_data(tar: tarfile.TarFile, target: str, key: str, *, for_git_users: bool = False
+                  ) -> None:
     """Unpack what :func:`build` makes, nothing else: regular files and folders only, each
     inside ``target``, within :data:`MAX_MEMBERS` entries and :data:`MAX_PACKAGE_BYTES`.
     tarfile's ``data`` filter also checks every path (no absolute name, no ``..`` out, no link
     or device). A package breaking a rule is refused whole, naming the entry.
 
     Python 3.10.0 to 3.10.11 lack the filter; unpacking unfiltered there would trust the archive,
-    so that is refused, naming the upgrade."""
+    so that is refused, naming the upgrade.
+
+    ``for_git_users`` (``headwater code``, which unpacks beside the user's own files) also
+    refuses an entry inside a ``.git`` (or ``.hg``) folder: a pulled folder holding ``.git/config`` runs its
+    ``core.fsmonitor`` command at the user's next ``git status`` there, and a patch holding it
+    would rewrite the user's own repository's configuration. :func:`build` never packs a
+    hidden folder."""
     if not hasattr(tarfile, "data_filter"):
         version = ".".join(map(str, sys.version_info[:3]))
         raise CodeCacheError(
@@ -230,6 +246,9 @@ def _extract_data(tar: tarfile.TarFile, target: str, key: str) -> None:
                 why = "has an absolute name"
             elif not (member.isreg() or member.isdir()):
                 why = "is not a file or a folder (a link, a device or a pipe)"
+            elif for_git_users and _vcs_folder(member.name):
+                why = (f"is inside a {_vcs_folder(member.name)} folder (git or Mercurial would "
+                       "read it as its own configuration)")
             elif len(members) >= MAX_MEMBERS:
                 why = f"is past the {MAX_MEMBERS} entries a code package may hold"
             elif total + member.size > MAX_PACKAGE_BYTES:
@@ -249,6 +268,26 @@ def _extract_data(tar: tarfile.TarFile, target: str, key: str) -> None:
         raise _hostile(key, None, f"it is not a whole gzip tar archive ({err})") from None
 
 
+MAX_TAR_BYTES = MAX_PACKAGE_BYTES + MAX_MEMBERS * 4 * 512 + (1 << 20)
+"""The most a package :func:`build` makes can take once unzipped: its files' bytes, and for each
+entry a header, a long-name header and the padding to 512-byte blocks, then the archive's end."""
+
+
+def _unzipped(packed: bytes, key: str) -> bytes:
+    """``packed`` unzipped in memory, read no further than :data:`MAX_TAR_BYTES`: a few MB of
+    gzip can hold many GB of zeros, which ``gzip.decompress`` would allocate whole before the
+    archive's own limits are checked (the client reads a package in memory; workers stream it)."""
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(packed)) as unzipping:
+            data = unzipping.read(MAX_TAR_BYTES + 1)
+    except (OSError, EOFError, zlib.error) as err:
+        raise _hostile(key, None, f"it is not a whole gzip tar archive ({err})") from None
+    if len(data) > MAX_TAR_BYTES:
+        raise _hostile(key, None, f"it unzips to more than the {MAX_TAR_BYTES >> 20} MB a "
+                       "package headwater makes can take (a zip bomb)")
+    return data
+
+
 def _hostile(key: str, entry: str | None, why: str) -> CodeCacheError:
     what = f"its entry {entry!r} {why}" if entry else why
     return CodeCacheError(
@@ -256,6 +295,14 @@ def _hostile(key: str, entry: str | None, why: str) -> CodeCacheError:
         "so it was written into the datastore by something else",
         fix="find out who can write the datastore (anyone who can may run code as you), "
         "then run the flow again so that its package is stored anew")
+
+
+def _damaged_code(run_pathspec: str, why: str) -> MetadataError:
+    return MetadataError(
+        f"the metadata record of run {run_pathspec} is damaged: its code field cannot be read "
+        f"({why[:200]})",
+        fix="the metadata database was changed outside headwater: restore it from a backup, or "
+        f"delete the run (headwater delete {run_pathspec})")
 
 
 def _remove_stale_staging(cache: str) -> None:
@@ -290,7 +337,21 @@ class CodePackage:
     @classmethod
     def from_json(cls, run_pathspec: str, text: str | None,
                   store: Callable[[], DataStore]) -> CodePackage | None:
-        return cls(run_pathspec, json.loads(text), store) if text else None
+        """The package a run recorded (``None`` if it kept none). A record no headwater wrote
+        (not JSON, no text ``key`` and ``path``, a key that is no content key) is a
+        :class:`MetadataError` naming the run, not a ``KeyError`` from deep inside."""
+        if not text:
+            return None
+        try:
+            info = json.loads(text)
+        except ValueError as err:
+            raise _damaged_code(run_pathspec, f"it is not JSON ({err})") from None
+        if not (isinstance(info, dict) and isinstance(info.get("path"), str)
+                and isinstance(info.get("key"), str) and info["key"].isascii()
+                and info["key"].isalnum()):
+            raise _damaged_code(run_pathspec, "it is not an object with a content 'key' and a "
+                                "'path'")
+        return cls(run_pathspec, info, store)
 
     @property
     def key(self) -> str:
@@ -316,13 +377,16 @@ class CodePackage:
     def _bytes(self) -> bytes:
         if self._data is None:
             packed = self._store().load_bytes(self.key, what=f"the code package of {self._run}")
-            self._data = gzip.decompress(packed)
+            self._data = _unzipped(packed, self.key)
         return self._data
 
     @property
     def tarball(self) -> tarfile.TarFile:
         """The package as an open (in-memory) tar archive."""
-        return tarfile.open(fileobj=io.BytesIO(self._bytes()), mode="r:")
+        try:
+            return tarfile.open(fileobj=io.BytesIO(self._bytes()), mode="r:")
+        except tarfile.TarError as err:  # gzip around something else
+            raise _hostile(self.key, None, f"it is not a tar archive ({err})") from None
 
     @property
     def files(self) -> list[str]:
@@ -342,7 +406,7 @@ class CodePackage:
         """Unpack the package into ``path`` (a new temporary folder if None); returns it."""
         target = str(path) if path is not None else tempfile.mkdtemp(prefix="headwater-code-")
         with self.tarball as tar:
-            _extract_data(tar, target, self.key)
+            _extract_data(tar, target, self.key, for_git_users=True)
         return target
 
     def __repr__(self) -> str:

@@ -233,6 +233,21 @@ class DataStore:
             self._known |= found
         return wanted & self._known
 
+    def refresh_many(self, keys: Iterable[str]) -> set[str]:
+        """Give each of blob ``keys`` a fresh modification time, as a write finding it there
+        does, so a ``gc`` running now keeps it (its sweep skips what is newer than its cutoff);
+        returns the keys present. For a task about to be cloned whose data a succeeded run no
+        longer counts (``@transient``): the clone will refer to it, but only once recorded."""
+        found = set()
+        for key in set(keys):
+            try:
+                present = self._storage.touch(blob_path(key))
+            except OSError:
+                present = False
+            if present:
+                found.add(key)
+        return found
+
     def _put(self, parts: Sequence[Part], what: str) -> str:
         """Store the blob unless it is there; a blob found there is touched, so that garbage
         collection sees it as just written (the run saving it will reference it soon)."""

@@ -603,8 +603,14 @@ MAX_SORTED_TASKS = 100_000
 
 
 def _task_id_key(task_id: str) -> tuple[int, int, str]:
-    """Numbers in number order (9 before 10), any other id after them in text order."""
-    return (0, int(task_id), "") if task_id.isdigit() else (1, 0, task_id)
+    """Numbers in number order (9 before 10), any other id after them in text order. A number
+    is compared by its length, then its digits, never converted: an id of 5,000 digits is past
+    what ``int()`` reads from text, and ``"²".isdigit()`` is true though ``int("²")`` fails
+    (a record another program wrote made the sorted list a 500)."""
+    if task_id.isascii() and task_id.isdigit():
+        digits = task_id.lstrip("0") or "0"
+        return (0, len(digits), digits)
+    return (1, 0, task_id)
 
 
 def sorted_tasks(tasks: list[dict[str, Any]], sort: str, order: str, *,
