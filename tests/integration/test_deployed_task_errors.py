@@ -77,10 +77,12 @@ class Deployment:
                               capture_output=True, text=True, timeout=300)
 
 
-def _linear(tmp_path: Path, extra: str = "") -> Path:
+def _linear(tmp_path: Path, extra: str = "", start: str | None = None) -> Path:
     folder = tmp_path / "flow"
     folder.mkdir()
     text = (FLOWS / "linear_flow.py").read_text()
+    if start is not None:
+        text = text.replace("self.x = self.alpha * 10", start)
     (folder / "linear_flow.py").write_text(extra + text)
     return folder
 
@@ -235,3 +237,17 @@ def test_airflows_task_command_reports_the_same_way(team, tmp_path):  # noqa: F8
     assert f"DeployLinearFlow step 'start', task 1 (airflow run '{run_key}')" in done.stderr
     assert "No module named 'team_helpers'" in done.stderr
     assert "install 'team_helpers' in the image the deployment runs" in done.stderr
+
+
+def test_a_step_that_raises_names_its_run_and_exits_1(team, tmp_path):  # noqa: F811
+    # alpha defaults to 2: the start step divides by zero, a failure of the user's step.
+    flow_dir = _linear(tmp_path, start="self.x = 10 // (self.alpha - 2)")
+    deployment = Deployment(team, tmp_path, flow_dir)
+    proc = deployment.run("start", "wf-raises")
+    assert proc.returncode == 1, proc.stderr
+    assert "ZeroDivisionError" in proc.stderr
+    assert "/headwater/" not in proc.stderr, proc.stderr  # the user's frames only, as in `run`
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("Task DeployLinearFlow/") and last.endswith(
+        "/start/1 (argo-workflows run 'wf-raises') failed: ZeroDivisionError: "
+        "integer division or modulo by zero"), last
