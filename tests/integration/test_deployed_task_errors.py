@@ -30,9 +30,10 @@ class Deployment:
     """The linear flow deployed to Argo (compiled, not submitted), with its pods run by hand."""
 
     def __init__(self, env: dict[str, str], tmp_path: Path, flow_dir: Path,
-                 create_env: dict[str, str] | None = None) -> None:
+                 create_env: dict[str, str] | None = None, flow_file: str = "linear_flow.py",
+                 options: tuple[str, ...] = ()) -> None:
         proc = subprocess.run(
-            [sys.executable, str(flow_dir / "linear_flow.py"), "argo-workflows", "create",
+            [sys.executable, str(flow_dir / flow_file), *options, "argo-workflows", "create",
              "--only-json"], cwd=flow_dir, env=hermetic_env({**env, **(create_env or {})}),
             capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr
@@ -43,14 +44,16 @@ class Deployment:
         # A pod: only the team's credentials (the rest comes from the manifest), and a code
         # cache of its own (a pod starts with none).
         self.env = hermetic_env({**{k: v for k, v in env.items() if k.startswith("AWS_")},
-                                 "HEADWATER_CODE_CACHE": str(tmp_path / "pod-cache")})
+                                 "HEADWATER_CODE_CACHE": str(tmp_path / "pod-cache"),
+                                 "HEADWATER_ENV_CACHE": str(tmp_path / "pod-envs")})
 
     def argv(self, step: str, run_key: str, task_id: str = "1", alpha: str = "",
              code: dict | None = None, **options: str) -> list[str]:
         """The container's command line for ``step`` (Argo's references filled in)."""
         template = next(t for t in self.template["spec"]["templates"]
                         if t["name"] == f"step-{step}")
-        walk = Walk(self.template, run_key, {"alpha": alpha}, self.env, self.pod)
+        params = {"alpha": alpha} if alpha else {}
+        walk = Walk(self.template, run_key, params, self.env, self.pod)
         scope = {"inputs.parameters.task-id": task_id}
         args = [walk._sub(a, scope) for a in template["container"]["args"]]
         args = [str(self.pod / "out") if a == "/tmp/headwater-out" else a for a in args]
@@ -251,3 +254,50 @@ def test_a_step_that_raises_names_its_run_and_exits_1(team, tmp_path):  # noqa: 
     assert last.startswith("Task DeployLinearFlow/") and last.endswith(
         "/start/1 (argo-workflows run 'wf-raises') failed: ZeroDivisionError: "
         "integer division or modulo by zero"), last
+
+
+PYPI_FLOW = Path(__file__).parent / "flows" / "environments" / "pypi_step_flow.py"
+
+
+def _pypi_deployment(env: dict[str, str], tmp_path: Path) -> Deployment:
+    """The @pypi flow, importing at its top a module the image has (on its PYTHONPATH) and a
+    step's environment does not (it holds only its lock's packages)."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "team_helpers.py").write_text("FACTOR = 10\n")
+    flow_dir = tmp_path / "flow"
+    flow_dir.mkdir()
+    (flow_dir / "pypi_step_flow.py").write_text("import team_helpers  # noqa: F401\n"
+                                                + PYPI_FLOW.read_text())
+    deployment = Deployment(env, tmp_path, flow_dir, create_env={
+        "PYTHONPATH": str(lib), "HEADWATER_ENV_CACHE": str(tmp_path / "create-envs")},
+        flow_file="pypi_step_flow.py", options=("--environment=pypi",))
+    deployment.env["PYTHONPATH"] = str(lib)  # the image has it
+    assert deployment.run("start", "wf-env").returncode == 0
+    return deployment
+
+
+def _fmt_failure(deployment: Deployment) -> str:
+    """The last line of the failing @pypi task: the step's failure, naming its run."""
+    proc = deployment.run("fmt", "wf-env", task_id="1-0")
+    err = proc.stderr
+    assert proc.returncode == 1, err
+    assert 'File "' not in err and "Traceback" not in err, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("Task PypiStepFlow/") and "/fmt/1-0 (argo-workflows run 'wf-env') " \
+        "failed: CodePackageError: task PypiStepFlow/" in last, last
+    assert "could not load its flow in its @pypi/@conda environment" in last
+    return last
+
+
+def test_a_module_missing_in_a_pypi_steps_environment_says_add_it_there(tmp_path):
+    last = _fmt_failure(_pypi_deployment({"HEADWATER_DATASTORE_ROOT": str(tmp_path / "ds")},
+                                         tmp_path))
+    assert "No module named 'team_helpers'" in last
+    assert "add it to the step's @pypi or @conda packages" in last
+
+
+def test_a_pypi_step_without_the_datastores_driver_says_list_it(team, tmp_path):  # noqa: F811
+    """With an S3 datastore the environment needs s3fs (docs/production.md): the task says so."""
+    last = _fmt_failure(_pypi_deployment(team, tmp_path))
+    assert "s3fs" in last and "list that package among the step's packages" in last

@@ -59,8 +59,18 @@ def run_payload(payload: bytes,
     try:
         flow_cls, graph, store = load_task_flow(task["root"], task["code"])
     except Exception as exc:  # noqa: BLE001 - reported as the task's failure
-        error = flow_load_error(exc, f"task {spec.pathspec}", "on the worker",
-                                "on the workers (as on this machine)")
+        env = task.get("env_id") or (task["code"].get("env") or {}).get("id")
+        if env:  # a @pypi/@conda step: its environment holds only what the lock lists
+            error = flow_load_error(
+                exc, f"task {spec.pathspec}", f"in its @pypi/@conda environment {env[:12]}",
+                "in the step's environment (add it to the step's @pypi or @conda packages, or "
+                "the flow's @pypi_base or @conda_base; or import it inside the steps using it)")
+            if isinstance(exc, StoreError) and error.fix:  # e.g. no s3fs for an S3 datastore
+                error.fix += ("; in a @pypi/@conda step, list that package among the step's "
+                              "packages: its environment holds only what its lock lists")
+        else:
+            error = flow_load_error(exc, f"task {spec.pathspec}", "on the worker",
+                                    "on the workers (as on this machine)")
         result = TaskResult(failure=TaskFailure("CodePackageError", one_line(error)))
         print(result.failure.message, file=sys.stderr)
         return result
