@@ -66,8 +66,9 @@ def run_payload(payload: bytes,
                 "in the step's environment (add it to the step's @pypi or @conda packages, or "
                 "the flow's @pypi_base or @conda_base; or import it inside the steps using it)")
             if isinstance(exc, StoreError) and error.fix:  # e.g. no s3fs for an S3 datastore
-                error.fix += ("; in a @pypi/@conda step, list that package among the step's "
-                              "packages: its environment holds only what its lock lists")
+                error = CodePackageError(error.msg, fix=(
+                    f"{error.fix}; in a @pypi/@conda step, list that package among the step's "
+                    "packages: its environment holds only what its lock lists"))
         else:
             error = flow_load_error(exc, f"task {spec.pathspec}", "on the worker",
                                     "on the workers (as on this machine)")
