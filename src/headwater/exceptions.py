@@ -19,6 +19,7 @@
     │   ├── NamespaceMismatchError      it exists, but not in the current namespace
     │   └── CardNotPresentException     the task has no card (of that id / type)
     ├── StepEnvironmentError            a step's @pypi/@conda environment cannot be resolved or built
+    ├── CodePackageError                a worker or a deployed task cannot import the flow it was sent
     ├── TimeoutException                a step ran past its @timeout (raised inside the step)
     ├── RunInUseError                   a run cannot be deleted: it is live, or a live run resumes it
     ├── TaskFailedError                 a task failed (raised in the scheduler, names the pathspec)
@@ -153,6 +154,13 @@ class NamespaceMismatchError(NotFoundError):
 
 class StepEnvironmentError(HeadwaterException):
     headline = "Step environment error"
+
+
+class CodePackageError(HeadwaterException):
+    """A Dask worker or a deployed task (Argo, Airflow) cannot import the flow from its code
+    package: a module missing there, a syntax error, the flow class not in the package."""
+
+    headline = "Cannot load the flow"
 
 
 class CardNotPresentException(NotFoundError):

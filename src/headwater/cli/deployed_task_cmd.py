@@ -44,8 +44,7 @@ def deployed_task(step: str, task_id: str, run_key: str, code_json: str,
                   orchestrator: str, branch: str | None, production: bool, trigger_json: str,
                   output_dir: str | None, with_specs: tuple[str, ...],
                   flow_options_json: str, configs_key: str) -> None:
-    from headwater.runtime.deployed import DeployedTask, run_deployed_task
-    from headwater.runtime.packaged_task import load_task_flow
+    from headwater.runtime.deployed import DeployedTask, load_and_run
     from headwater.settings import Settings
 
     settings = Settings.resolve(datastore_root=datastore_root, metadata=metadata)
@@ -53,17 +52,16 @@ def deployed_task(step: str, task_id: str, run_key: str, code_json: str,
     os.environ["HEADWATER_DATASTORE_ROOT"] = settings.datastore_root
     os.environ["HEADWATER_METADATA"] = settings.metadata_url
     code = json.loads(code_json)
-    flow_cls, graph, store = load_task_flow(settings.datastore_root, code)
     task = DeployedTask(
         step=step, task_id=task_id, run_key=run_key, params=dict(params), tags=tags,
         deployment=deployment, orchestrator=orchestrator, branch=branch, production=production,
         trigger=_events(trigger_json), code=code, output_dir=output_dir,
         with_specs=with_specs, configs_key=configs_key,
         flow_options=json.loads(flow_options_json) if flow_options_json else None)
-    result = run_deployed_task(flow_cls, graph, store, settings, task)
+    name, result = load_and_run(settings, code, task)
     if not result.ok:
         failure = result.failure
-        click.echo(f"Task {flow_cls.__name__}/{step}/{task_id} failed"
+        click.echo(f"Task {name} failed"
                    + (f": {failure.type_name}: {failure.message}" if failure else ""), err=True)
         sys.exit(1)
 

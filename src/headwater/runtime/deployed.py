@@ -31,7 +31,13 @@ from headwater.decorators.mutation import apply_mutators
 from headwater.decorators.registry import split_with, step_policy
 from headwater.decorators.transient import transient_names
 from headwater.environments.lock import step_lock
-from headwater.exceptions import HeadwaterException, NotFoundError
+from headwater.exceptions import (
+    ArtifactError,
+    HeadwaterException,
+    NotFoundError,
+    ParameterError,
+    StepEnvironmentError,
+)
 from headwater.flow.parameters import flow_parameters
 from headwater.flow.trigger import Trigger
 from headwater.graph.model import FOREACH, PARALLEL, SPLIT, Graph
@@ -49,6 +55,7 @@ from headwater.records import (
 )
 from headwater.runtime.configs import config_scope, configs_from_refs, resolve_configs
 from headwater.runtime.deployed_values import load_deployed_values
+from headwater.runtime.packaged_task import flow_load_error, load_task_flow
 from headwater.runtime.parameters import resolve_parameters, store_parameters
 from headwater.runtime.project import project_info
 from headwater.runtime.scheduler import version_tags
@@ -66,6 +73,8 @@ ENVIRONMENTS_KEY = "environments"  # in the deployment's code dict: the blob of 
 
 class DeployedRunError(HeadwaterException):
     """A deployed task cannot find its run or its inputs (the orchestrator ran it out of order)."""
+
+    headline = "Deployed run error"
 
 
 def task_id_for(path: tuple[int, ...]) -> str:
@@ -110,6 +119,54 @@ class DeployedTask:
     flow_options: Mapping[str, Any] | None = None
     # The datastore key of the values `create` fixed (start only; see deployed_values).
     configs_key: str = ""
+    run_id: str | None = None  # headwater's id of the run, once the task has found it
+
+
+def load_and_run(settings: Settings, code: Mapping[str, Any],
+                 task: DeployedTask) -> tuple[str, TaskResult]:
+    """Import the flow from its code package and run ``task``: ``(the task's name, its result)``.
+
+    Whatever headwater error stops the task before or around its step (the flow cannot be
+    imported, the package's blob is missing, the metadata database or the datastore cannot be
+    reached, the run or the parent task is not found, a parameter value does not parse) is
+    raised with :func:`task_name` in front of its message and its own fix kept: the pod's log
+    then says which task failed and what to do, as a local run's output does."""
+    flow = str(code.get("class") or "the flow")
+    try:
+        try:
+            flow_cls, graph, store = load_task_flow(settings.datastore_root, dict(code))
+        except Exception as exc:  # noqa: BLE001 - the flow's own import may raise anything
+            raise flow_load_error(
+                exc, "the task", "from its code package",
+                "in the image the deployment runs (`create --image`; for Airflow's local "
+                "operator, in its workers' Python)") from None
+        result = run_deployed_task(flow_cls, graph, store, settings, task)
+    except HeadwaterException as exc:
+        fix = exc.fix
+        if isinstance(exc, ParameterError) and fix:  # the value came with the trigger
+            fix = (f"{fix}, when triggering the deployment (`{task.orchestrator or 'argo-workflows'} "
+                   "trigger`, or the run's parameters in the orchestrator)")
+        raise _named(exc, task_name(flow, task), fix) from None
+    return task_name(flow, task), result
+
+
+def task_name(flow: str, task: DeployedTask) -> str:
+    """``DeployLinearFlow/4/middle/1 (argo-workflows run 'wf-1')``: the task as the client and
+    the orchestrator's UI name it (before its run is found: ``DeployLinearFlow step 'middle',
+    task 1 (...)``)."""
+    who = (f"{flow}/{task.run_id}/{task.step}/{task.task_id}" if task.run_id
+           else f"{flow} step '{task.step}', task {task.task_id}")
+    return f"{who} ({task.orchestrator or 'orchestrator'} run {task.run_key!r})"
+
+
+def _named(exc: HeadwaterException, name: str, fix: str | None) -> HeadwaterException:
+    """``exc``, its message now starting with ``name`` and its fix ``fix`` (its class kept)."""
+    if not hasattr(exc, "msg"):  # a subclass that did not go through HeadwaterException's init
+        exc.args = (f"{name}: {exc}",)
+        return exc
+    exc.msg, exc.fix = f"{name}: {exc.msg}", fix
+    exc.args = (exc.msg if fix is None else f"{exc.msg}\n  fix: {fix}",)
+    return exc
 
 
 def run_deployed_task(flow_cls: type, graph: Graph, store: Any, settings: Settings,
@@ -127,6 +184,7 @@ def run_deployed_task(flow_cls: type, graph: Graph, store: Any, settings: Settin
         extra_decorators = split_with(flow_cls, tuple(task.with_specs))
         run_id = (_register_run(meta, store, flow_cls, graph, task, user, envs)
                   if graph[task.step].is_start else _find_run(meta, flow, task))
+        task.run_id = run_id  # errors from here on name the run
         run = meta.get_run(flow, run_id)
         # The run's configs (those `create` resolved): every task of the run sees the same.
         scope = config_scope(flow_cls, configs_from_refs(flow_cls, run.params, store,
@@ -248,7 +306,13 @@ def deployed_environments(store: Any, code: Mapping[str, str] | None) -> dict[st
     key = (code or {}).get(ENVIRONMENTS_KEY)
     if not key:
         return None
-    return json.loads(bytes(store.load_bytes(key, what="the deployment's environment locks")))
+    try:
+        return json.loads(bytes(store.load_bytes(key, what="the deployment's environment locks")))
+    except ArtifactError as exc:  # missing or damaged: the run cannot have the steps' packages
+        raise StepEnvironmentError(
+            f"the @pypi/@conda environment locks `create` stored cannot be read: {exc.msg}",
+            fix="give the task the datastore root the flow was deployed with, or deploy it "
+            "again (`create` resolves the environments and stores their locks)") from None
 
 
 # -- the run ------------------------------------------------------------------------------------
@@ -270,9 +334,11 @@ def _find_run(meta: Any, flow: str, task: DeployedTask) -> str:
     rows = meta.list_runs(flow, tags=_run_lookup(task), limit=1)
     if not rows:
         raise DeployedRunError(
-            f"step '{task.step}' of {flow}: no run is registered for the orchestrator's run "
-            f"{task.run_key!r} (its start task has not run or used another metadata database)",
-            fix="deploy again so that every task uses the same --metadata and datastore")
+            f"no run of {flow} is registered for the orchestrator's run {task.run_key!r}: its "
+            "start task has not run, used another metadata database, or the run was deleted",
+            fix="start the deployment again (trigger it) rather than re-running one task; if "
+            "the start task did run, check that every task was given the same --metadata "
+            "(HEADWATER_METADATA)")
     return rows[0].run_id
 
 
@@ -366,9 +432,10 @@ def _inputs(meta: Any, graph: Graph, flow: str, run_id: str,
                            meta.get_artifacts(flow, run_id, parent_step, row.task_id), row.frames)
         return [parent], _child_frames(graph, parent, row, task.step, path)
     raise DeployedRunError(
-        f"step '{task.step}' (task {task.task_id}) of {flow}/{run_id}: none of its parent steps "
-        f"({', '.join(node.in_steps)}) has a succeeded task leading to it",
-        fix="the orchestrator must run a step after its parents; re-deploy the flow")
+        f"none of the parent steps of step '{task.step}' ({', '.join(node.in_steps)}) has a "
+        f"succeeded task leading to task {task.task_id} in run {flow}/{run_id}",
+        fix="run the whole run from its start (trigger the deployment) rather than one task "
+        "alone; if the workflow's template was edited by hand, deploy the flow again")
 
 
 def _child_frames(graph: Graph, parent: ParentRef, row: Any, step: str,

@@ -41,7 +41,8 @@ def run_in_environment(lock: Any, spec: TaskSpec, root: str, code: dict[str, Any
         paths = {name: os.path.join(tmp, name)
                  for name in ("payload", "result", "stdout", "stderr")}
         with open(paths["payload"], "wb") as handle:
-            pickle.dump({"spec": spec, "root": root, "code": code}, handle, protocol=5)
+            pickle.dump({"spec": spec, "root": root, "code": code, "env_id": lock.id}, handle,
+                        protocol=5)
         tail = OutputTail(paths) if echo and while_waiting is None else None
         if tail is not None:
             while_waiting, every_s = tail.pump, 0.2

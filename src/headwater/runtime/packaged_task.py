@@ -18,6 +18,12 @@ import pickle
 import sys
 from typing import Any
 
+from headwater.exceptions import (
+    ArtifactError,
+    CodePackageError,
+    HeadwaterException,
+    StoreError,
+)
 from headwater.flow_file import packaged_flow_class
 
 
@@ -53,9 +59,20 @@ def run_payload(payload: bytes,
     try:
         flow_cls, graph, store = load_task_flow(task["root"], task["code"])
     except Exception as exc:  # noqa: BLE001 - reported as the task's failure
-        result = TaskResult(failure=TaskFailure(
-            "CodePackageError", f"task {spec.pathspec} could not load its flow on the worker: "
-            f"{type(exc).__name__}: {exc}{_load_fix(exc)}"))
+        env = task.get("env_id") or (task["code"].get("env") or {}).get("id")
+        if env:  # a @pypi/@conda step: its environment holds only what the lock lists
+            error = flow_load_error(
+                exc, f"task {spec.pathspec}", f"in its @pypi/@conda environment {env[:12]}",
+                "in the step's environment (add it to the step's @pypi or @conda packages, or "
+                "the flow's @pypi_base or @conda_base; or import it inside the steps using it)")
+            if isinstance(exc, StoreError) and error.fix:  # e.g. no s3fs for an S3 datastore
+                error = CodePackageError(error.msg, fix=(
+                    f"{error.fix}; in a @pypi/@conda step, list that package among the step's "
+                    "packages: its environment holds only what its lock lists"))
+        else:
+            error = flow_load_error(exc, f"task {spec.pathspec}", "on the worker",
+                                    "on the workers (as on this machine)")
+        result = TaskResult(failure=TaskFailure("CodePackageError", one_line(error)))
         print(result.failure.message, file=sys.stderr)
         return result
     return execute_task(flow_cls, graph, spec, store)
@@ -74,10 +91,40 @@ def _as_the_run(spec: Any, root: str) -> None:
         os.environ["METAFLOW_USER"] = spec.username
 
 
-def _load_fix(exc: Exception) -> str:
-    """What to do about a flow that imports on the launching machine but not on a worker."""
-    if isinstance(exc, ImportError) and exc.name:
+def flow_load_error(exc: BaseException, who: str, where: str,
+                    install_on: str) -> CodePackageError:
+    """The :class:`~headwater.exceptions.CodePackageError` for a flow that imports where it was
+    launched but not from its code package ``where`` (``"on the worker"``, ...): what failed,
+    and the fix. ``install_on`` says where a missing module belongs (``"on the workers"``).
+
+    The one wording of this failure, for Dask workers and deployed tasks alike: the frames of
+    headwater's import machinery in between tell the user nothing, so only what failed (with its
+    file and line for a syntax error) is kept."""
+    what = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, ArtifactError):  # the package's blob is missing or damaged
+        what = f"{type(exc).__name__}: {exc.msg}"
+        fix = ("give the task the datastore root the flow was launched or deployed with, or "
+               "launch or deploy it again to store its code package anew")
+    elif isinstance(exc, StoreError):  # the datastore refused or could not be reached
+        what = f"{type(exc).__name__}: {exc.msg}"
+        fix = exc.fix or ("check that the datastore can be reached from where the task runs, "
+                          "with the credentials it has there")
+    elif isinstance(exc, ImportError) and exc.name:
         top = exc.name.split(".")[0]
-        return (f". Fix: install {top!r} on the workers (as on this machine), or move the module "
-                "into the flow file's folder so it travels in the code package")
-    return ""
+        fix = (f"install {top!r} {install_on}, or move the module into the flow file's folder "
+               "so it travels in the code package")
+    elif isinstance(exc, SyntaxError):
+        name = os.path.basename(exc.filename or "the flow file")
+        what = f"SyntaxError: {exc.msg} ({name}, line {exc.lineno})"
+        fix = "correct the flow file and launch or deploy it again"
+    elif isinstance(exc, HeadwaterException) and exc.fix:  # a mistake the flow's import found
+        what, fix = f"{type(exc).__name__}: {exc.msg}", exc.fix
+    else:
+        fix = ("correct the flow file if its import fails where it was launched too; else "
+               "launch or deploy the flow again, so that its code package holds it as it is now")
+    return CodePackageError(f"{who} could not load its flow {where}: {what}", fix=fix)
+
+
+def one_line(error: HeadwaterException) -> str:
+    """``error``'s message and fix as one sentence (a task failure's message)."""
+    return f"{error.msg}. Fix: {error.fix}" if error.fix else error.msg
