@@ -99,6 +99,12 @@ def live_key(pathspec: str, index: int, decl: dict[str, Any]) -> str:
     return f"{LIVE_PREFIX}/{pathspec}/{index}.{decl['type']}.{decl.get('id') or ''}.html"
 
 
+def live_data_key(pathspec: str, index: int, decl: dict[str, Any]) -> str:
+    """Where a live-updatable card's latest data (what its last render was handed) is kept,
+    beside its live render; it stays after the task, holding the final render's data."""
+    return f"{LIVE_PREFIX}/{pathspec}/{index}.{decl['type']}.{decl.get('id') or ''}.data.json"
+
+
 def parse_live_name(name: str) -> tuple[int, str, str | None] | None:
     """``3.default.myid.html`` -> (3, "default", "myid")."""
     parts = name.split(".")

@@ -130,8 +130,27 @@ class TestTimeoutCard(MetaflowCard):
         return task.pathspec
 
 
+class TestRefreshCard(MetaflowCard):
+    """The pathspec and the step's last ``current.card.refresh(data)``, as JSON; re-rendered on
+    every refresh (the suite reads the data it was handed back with ``Card.get_data()``)."""
+
+    type = "test_refresh_card"
+    RUNTIME_UPDATABLE: ClassVar[bool] = True
+    ALLOW_USER_COMPONENTS: ClassVar[bool] = True
+
+    def render(self, task: Any) -> str:
+        return self.render_runtime(task, self.runtime_data or {})
+
+    def render_runtime(self, task: Any, data: dict[str, Any]) -> str:
+        user = json.dumps(data.get("user", {}), sort_keys=True)
+        return f"<html><h1>{task.pathspec}</h1><h1>{user}</h1></html>"
+
+    def refresh(self, task: Any, data: dict[str, Any]) -> dict[str, Any]:
+        return data
+
+
 __all__ = [
     "SEPARATOR", "TestEditableCard", "TestEditableCard2", "TestErrorCard", "TestJSONComponent",
-    "TestMockCard", "TestNonEditableCard", "TestPathSpecCard", "TestStringComponent",
-    "TestTimeoutCard",
+    "TestMockCard", "TestNonEditableCard", "TestPathSpecCard", "TestRefreshCard",
+    "TestStringComponent", "TestTimeoutCard",
 ]

@@ -13,6 +13,7 @@ from typing import Any
 from headwater.cards.collector import CardCollector
 from headwater.cards.render import (
     is_editable,
+    live_data_key,
     live_key,
     make_card,
     render_html,
@@ -51,6 +52,25 @@ class TaskCards:
         if text is not None:
             self.store.storage.put(live_key(self.spec.pathspec, index, decl),
                                    [text.encode("utf-8")])
+            self._write_data(index, card, task, data)
+
+    def _write_data(self, index: int, card: Any, task: Any, data: dict[str, Any]) -> None:
+        """Keep what a live-updatable card's render was handed, for ``Card.get_data()``:
+        ``{"data": the card type's refresh(task, data) (the data itself by default),
+        "reload_token": ..., "created_on": ...}``, as Metaflow's card data files are."""
+        import json
+
+        try:
+            shipped = card.refresh(task, data) if hasattr(card, "refresh") else data
+            token = (card.reload_content_token(task, data)
+                     if hasattr(card, "reload_content_token") else data["render_seq"])
+            body = json.dumps({"data": shipped, "reload_token": token,
+                               "created_on": time.time()}, default=str)
+        except Exception as exc:  # noqa: BLE001 - card data never fails its task
+            self.collector._warn(f"data{index}", f"the data of a live card could not be kept: {exc}")
+            return
+        self.store.storage.put(live_data_key(self.spec.pathspec, index, self.decls[index]),
+                               [body.encode("utf-8")])
 
     def finish(self, result: TaskResult) -> None:
         """Render every card of the task and put their records in ``result.cards``."""
@@ -61,7 +81,10 @@ class TaskCards:
             def render(decl: dict[str, Any] = decl, index: int = index) -> str:
                 card = make_card(decl, self.collector.components_of(index), self.graph, self.flow)
                 card.runtime_data = self._runtime_data(index, "final", "render")
-                return card.render(task)
+                text = card.render(task)
+                if getattr(card, "RUNTIME_UPDATABLE", False):
+                    self._write_data(index, card, task, card.runtime_data)
+                return text
 
             text = render_html(decl, render, self.spec.pathspec)
             if text is not None:
@@ -79,7 +102,7 @@ class TaskCards:
         ``data``): the user's last ``refresh(data)`` under ``"user"``, and the render's kind."""
         user = self.collector.user_data_of(index)
         return {"user": user if user is not None else {}, "components": {}, "render_seq": seq,
-                "mode": mode}
+                "mode": mode, "component_update_ts": self.collector.updated_at(index)}
 
     def _task_view(self, status: str, result: TaskResult | None,
                    finished_at: float | None) -> CardTask:
