@@ -16,8 +16,10 @@ from headwater.cards.render import (
     live_data_key,
     live_key,
     make_card,
+    reload_token,
     render_html,
     store_card,
+    with_reload_token,
 )
 from headwater.cards.task_view import ArtifactInfo, CardTask
 from headwater.records import TaskResult, TaskSpec
@@ -50,6 +52,7 @@ class TaskCards:
         card.runtime_data = data
         text = render_html(decl, lambda: card.render_runtime(task, data), self.spec.pathspec)
         if text is not None:
+            text = with_reload_token(text, card, task, data)
             self.store.storage.put(live_key(self.spec.pathspec, index, decl),
                                    [text.encode("utf-8")])
             self._write_data(index, card, task, data)
@@ -62,8 +65,7 @@ class TaskCards:
 
         try:
             shipped = card.refresh(task, data) if hasattr(card, "refresh") else data
-            token = (card.reload_content_token(task, data)
-                     if hasattr(card, "reload_content_token") else data["render_seq"])
+            token = reload_token(card, task, data)
             body = json.dumps({"data": shipped, "reload_token": token,
                                "created_on": time.time()}, default=str)
         except Exception as exc:  # noqa: BLE001 - card data never fails its task
@@ -84,7 +86,7 @@ class TaskCards:
                 text = card.render(task)
                 if getattr(card, "RUNTIME_UPDATABLE", False):
                     self._write_data(index, card, task, card.runtime_data)
-                return text
+                return with_reload_token(text, card, task, card.runtime_data)
 
             text = render_html(decl, render, self.spec.pathspec)
             if text is not None:
@@ -101,8 +103,24 @@ class TaskCards:
         """What Metaflow hands a card type as ``runtime_data`` (and ``render_runtime``'s
         ``data``): the user's last ``refresh(data)`` under ``"user"``, and the render's kind."""
         user = self.collector.user_data_of(index)
-        return {"user": user if user is not None else {}, "components": {}, "render_seq": seq,
+        return {"user": user if user is not None else {}, "components": self._live_components(index),
+                "render_seq": seq,
                 "mode": mode, "component_update_ts": self.collector.updated_at(index)}
+
+    def _live_components(self, index: int) -> dict[str, Any]:
+        """The rendered value of each of the card's ``REALTIME_UPDATABLE`` components, by its
+        id (one appended without an id is named by its place), as Metaflow hands them over."""
+        found: dict[str, Any] = {}
+        for place, component in enumerate(self.collector.components_of(index)):
+            if not getattr(component, "REALTIME_UPDATABLE", False):
+                continue
+            try:
+                value = component.render()
+            except Exception:  # noqa: BLE001 - a broken component is left out, never fatal
+                continue
+            if value is not None:
+                found[getattr(component, "component_id", None) or f"component-{place}"] = value
+        return found
 
     def _task_view(self, status: str, result: TaskResult | None,
                    finished_at: float | None) -> CardTask:
