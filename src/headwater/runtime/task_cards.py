@@ -33,6 +33,7 @@ class TaskCards:
         self.decls: list[dict[str, Any]] = spec.extra["cards"]
         self.started = time.time()
         self._renders = 0  # live renders so far: runtime_data["render_seq"]
+        self._live_data: set[int] = set()  # cards whose data a live render kept (final data too)
         self.flow: Any = None
         self.state: Any = None
         self.collector = CardCollector(self.decls, [is_editable(d) for d in self.decls],
@@ -73,6 +74,7 @@ class TaskCards:
             return
         self.store.storage.put(live_data_key(self.spec.pathspec, index, self.decls[index]),
                                [body.encode("utf-8")])
+        self._live_data.add(index)
 
     def finish(self, result: TaskResult) -> None:
         """Render every card of the task and put their records in ``result.cards``."""
@@ -84,7 +86,7 @@ class TaskCards:
                 card = make_card(decl, self.collector.components_of(index), self.graph, self.flow)
                 card.runtime_data = self._runtime_data(index, "final", "render")
                 text = card.render(task)
-                if getattr(card, "RUNTIME_UPDATABLE", False):
+                if index in self._live_data:  # a card never refreshed keeps no data file
                     self._write_data(index, card, task, card.runtime_data)
                 return with_reload_token(text, card, task, card.runtime_data)
 
