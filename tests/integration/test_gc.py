@@ -162,13 +162,13 @@ def test_delete_and_gc_free_a_deleted_runs_data_and_keep_every_byte_of_the_other
 
     dry = store.cli("gc", "--dry-run", "--grace", "0")
     assert dry.returncode == 0, dry.stderr
-    # b's own blobs, plus its live card file and its graph
-    assert f"Would free {len(made_by_b) + 2} blob(s)" in dry.stdout
+    # b's own blobs, plus its live card file, that card's data (it was refreshed) and its graph
+    assert f"Would free {len(made_by_b) + 3} blob(s)" in dry.stdout
     assert store.files() == everything and store.files("cards") == live_cards
 
     done = store.cli("gc", "--grace", "0")
     assert done.returncode == 0, done.stderr
-    assert f"Freed {len(made_by_b) + 2} blob(s)" in done.stdout
+    assert f"Freed {len(made_by_b) + 3} blob(s)" in done.stdout
     assert store.blobs() == set(everything) - made_by_b  # exactly b's own blobs went
     assert store.holding("of seed b|") == set()
     assert not any(f"/GcFlow/{second}/" in name for name in store.files("cards"))
@@ -194,7 +194,8 @@ def test_gc_keeps_unreferenced_blobs_younger_than_the_grace(tmp_path):
     assert "newer than the grace" in kept.stdout and store.blobs() == blobs
     backdate(store, 2 * 3600)
     freed = store.cli("gc", "--grace", "90m")
-    assert f"Freed {len(blobs) + 2} blob(s)" in freed.stdout, freed.stdout  # + card + graph
+    # + the live card, its data, the graph
+    assert f"Freed {len(blobs) + 3} blob(s)" in freed.stdout, freed.stdout
     assert store.blobs() == set()
 
 

@@ -33,6 +33,15 @@ class MetaflowCard:
     # Set before each render, as Metaflow does: {"user": the step's last
     # current.card.refresh(data), "render_seq": ..., "mode": "render" | "render_runtime", ...}.
     runtime_data: dict[str, Any] | None = None
+    # When a viewer of a running task should reload the card, as Metaflow's types declare it:
+    # never, on every live render, or when reload_content_token(task, data) changes. The token
+    # replaces RELOAD_POLICY_TOKEN in the HTML and is kept with the card's data ("final" once
+    # the task has ended).
+    RELOAD_POLICY_NEVER: ClassVar[str] = "never"
+    RELOAD_POLICY_ALWAYS: ClassVar[str] = "always"
+    RELOAD_POLICY_ONCHANGE: ClassVar[str] = "onchange"
+    RELOAD_POLICY_TOKEN: ClassVar[str] = "[METAFLOW_RELOAD_TOKEN]"
+    RELOAD_POLICY: ClassVar[str] = "never"
 
     def __init__(self, options: dict[str, Any] | None = None, components: list[Any] | None = None,
                  graph: Any = None, flow: Any = None, **kwargs: Any) -> None:
@@ -53,6 +62,11 @@ class MetaflowCard:
     def render_runtime(self, task: Any, data: dict[str, Any]) -> str:
         """The card while the task runs (live cards); the final render by default."""
         return self.render(task)
+
+    def reload_content_token(self, task: Any, data: dict[str, Any]) -> str:
+        """For ``RELOAD_POLICY_ONCHANGE``: a text that changes when the card's content does
+        (by default, when its components were last changed)."""
+        return f"changed-{data.get('component_update_ts')}"
 
     def _get_mustache(self) -> Any:
         """A Mustache engine (``.render(template, data)``), as Metaflow gives card types: the

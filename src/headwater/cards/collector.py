@@ -37,6 +37,7 @@ class CardComponents:
         self.components: dict[str | None, Any] = ComponentsById(self)
         self._refresh = refresh
         self.user_data: Any = None  # the last ``refresh(data)``: the card's runtime_data["user"]
+        self.updated_at: float | None = None  # when it was last refreshed (epoch seconds)
 
     def append(self, component: Any, id: str | None = None) -> None:
         self._items.append(component)
@@ -59,6 +60,7 @@ class CardComponents:
         """Re-render this card for viewers of the running task; ``data`` (JSON-able) reaches
         the card type as ``runtime_data["user"]``, as in Metaflow."""
         self.user_data = data
+        self.updated_at = time.time()
         self._refresh()
 
     def __iter__(self) -> Iterator[Any]:
@@ -156,6 +158,9 @@ class CardCollector:
 
     def user_data_of(self, index: int) -> Any:
         return self._cards[index].user_data
+
+    def updated_at(self, index: int) -> float | None:
+        return self._cards[index].updated_at
 
     def _refresh_one(self, index: int) -> None:
         if self._live is None:

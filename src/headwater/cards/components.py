@@ -26,6 +26,9 @@ class MetaflowCardComponent:
     ``current.card.components[id]`` lookups."""
 
     needs: ClassVar[frozenset[str]] = frozenset()  # scripts a card must inline ("vega")
+    # Also a class default: subclasses that never call ``super().__init__()`` (Metaflow's base
+    # asks nothing of them) still have one for ``current.card.append(c, id=...)`` to set.
+    component_id: str | None = None
 
     def __init__(self) -> None:
         self.component_id: str | None = None

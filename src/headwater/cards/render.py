@@ -99,6 +99,36 @@ def live_key(pathspec: str, index: int, decl: dict[str, Any]) -> str:
     return f"{LIVE_PREFIX}/{pathspec}/{index}.{decl['type']}.{decl.get('id') or ''}.html"
 
 
+def live_data_key(pathspec: str, index: int, decl: dict[str, Any]) -> str:
+    """Where a live-updatable card's latest data (what its last render was handed) is kept,
+    beside its live render; it stays after the task, holding the final render's data."""
+    return f"{LIVE_PREFIX}/{pathspec}/{index}.{decl['type']}.{decl.get('id') or ''}.data.json"
+
+
+def reload_token(card: Any, task: Any, data: dict[str, Any]) -> str:
+    """The token telling a viewer whether to reload ``card`` rendered with ``data``, by the
+    type's ``RELOAD_POLICY`` (Metaflow's rule: "final" for the render at the task's end)."""
+    if data.get("render_seq") == "final":
+        return "final"
+    policy = getattr(card, "RELOAD_POLICY", "never")
+    if policy == "always":
+        return f"render-seq-{data.get('render_seq')}"
+    if policy == "onchange":
+        return str(card.reload_content_token(task, data))
+    return "never"
+
+
+def with_reload_token(text: str, card: Any, task: Any, data: dict[str, Any]) -> str:
+    """``text`` with the type's reload-token placeholder filled in (unchanged if none)."""
+    placeholder = getattr(card, "RELOAD_POLICY_TOKEN", None)
+    if not placeholder or placeholder not in text:
+        return text
+    try:
+        return text.replace(placeholder, reload_token(card, task, data))
+    except Exception:  # noqa: BLE001 - a token that cannot be made leaves the page as rendered
+        return text
+
+
 def parse_live_name(name: str) -> tuple[int, str, str | None] | None:
     """``3.default.myid.html`` -> (3, "default", "myid")."""
     parts = name.split(".")

@@ -11,6 +11,7 @@ import html
 import os
 import tempfile
 from collections.abc import Iterator
+from typing import Any
 
 from headwater.client import _context
 from headwater.client.core import Task
@@ -23,9 +24,11 @@ class Card:
     """One card of a task: ``html`` (loaded on first read), ``id``, ``type``, ``path``."""
 
     def __init__(self, pathspec: str, type: str, id: str | None, *, key: str | None = None,
-                 live_key: str | None = None, size: int | None = None) -> None:
+                 live_key: str | None = None, size: int | None = None,
+                 index: int | None = None) -> None:
         self.pathspec, self.type, self._id = pathspec, type, id
         self._key, self._live_key, self.size = key, live_key, size
+        self._index = index
         self._html: str | None = None
 
     @property
@@ -66,6 +69,29 @@ class Card:
     @property
     def html(self) -> str:
         return self.get()
+
+    def get_data(self) -> dict[str, Any] | None:
+        """The data a live-updatable card (``RUNTIME_UPDATABLE``) was last rendered with, as
+        Metaflow's ``Card.get_data()``: ``{"data": {"user": the step's last
+        current.card.refresh(data), "mode", "render_seq", "components", ...}, "reload_token":
+        ..., "created_on": ...}``; None for a card with no such data."""
+        import json
+
+        if self._live_key is not None:
+            key = self._live_key[: -len(".html")] + ".data.json"
+        elif self._index is not None:
+            key = (f"{LIVE_PREFIX}/{self.pathspec}/{self._index}.{self.type}."
+                   f"{self._id or ''}.data.json")
+        else:
+            return None
+        storage = _context.current().store().storage
+        if storage.size(key) is None:
+            return None
+        raw = bytes(storage.read(key))
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except ValueError:
+            return None  # caught mid-write by a reader of a running task: no data yet
 
     def save(self, path: str) -> str:
         from headwater.outfiles import replace_file  # never through another user's link
@@ -202,7 +228,8 @@ def task_cards(task: Task | str) -> CardContainer:
     if records is None and not task.finished:
         cards = _live_cards(task.pathspec)
     else:
-        cards = [Card(task.pathspec, r["type"], r.get("id"), key=r["key"], size=r.get("size"))
+        cards = [Card(task.pathspec, r["type"], r.get("id"), key=r["key"], size=r.get("size"),
+                      index=r.get("index"))
                  for r in records or ()]
     return CardContainer(cards, origin_pathspec=row.origin_pathspec)
 

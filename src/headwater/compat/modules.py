@@ -27,6 +27,7 @@ SERVED: dict[str, str] = {
     "metaflow.plugins": "headwater.compat.plugins_names",
     "metaflow.plugins.cards": "",
     "metaflow.plugins.cards.exception": "headwater.compat.card_exception",
+    "metaflow.plugins.cards.card_client": "headwater.compat.card_client",
     "metaflow.plugins.cards.card_modules": "",
     "metaflow.plugins.cards.card_modules.card": "headwater.compat.card_base",
     "metaflow.plugins.cards.card_modules.components": "headwater.compat.cards",

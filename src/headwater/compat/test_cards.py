@@ -9,6 +9,7 @@ purpose. They are headwater's own code; they exist only where ``metaflow`` is se
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import string
@@ -62,8 +63,8 @@ class TestJSONComponent(MetaflowCardComponent):
         super().__init__()
         self._data = data
 
-    def render(self) -> str:
-        return json.dumps(self._data)
+    def render(self) -> Any:
+        return self._data  # the value itself, as Metaflow's: a live card's data carries it
 
     def update(self, data: Any) -> None:
         self._data = data
@@ -130,8 +131,62 @@ class TestTimeoutCard(MetaflowCard):
         return task.pathspec
 
 
+class TestRefreshCard(MetaflowCard):
+    """The pathspec and the step's last ``current.card.refresh(data)``, as JSON; re-rendered on
+    every refresh (the suite reads the data it was handed back with ``Card.get_data()``)."""
+
+    type = "test_refresh_card"
+    RUNTIME_UPDATABLE: ClassVar[bool] = True
+    ALLOW_USER_COMPONENTS: ClassVar[bool] = True
+
+    def render(self, task: Any) -> str:
+        return self.render_runtime(task, self.runtime_data or {})
+
+    def render_runtime(self, task: Any, data: dict[str, Any]) -> str:
+        user = json.dumps(data.get("user", {}), sort_keys=True)
+        return f"<html><h1>{task.pathspec}</h1><h1>{user}</h1></html>"
+
+    def refresh(self, task: Any, data: dict[str, Any]) -> dict[str, Any]:
+        return data
+
+
+def _component_values_to_hash(components: dict[str, Any]) -> str:
+    """The reload token's hash for ``test_component_refresh_card``, computed as the suite
+    computes its expected value: the text of each item of each component's value, joined."""
+    joined = ",".join("".join(item) for value in components.values() for item in value)
+    return hashlib.sha256(joined.encode("utf-8")).hexdigest()
+
+
+class TestRefreshComponentCard(MetaflowCard):
+    """The pathspec and the step's components, as JSON; its reload token changes with its live
+    components' values (and is "final" at the task's end)."""
+
+    type = "test_component_refresh_card"
+    RUNTIME_UPDATABLE: ClassVar[bool] = True
+    ALLOW_USER_COMPONENTS: ClassVar[bool] = True
+    RELOAD_POLICY: ClassVar[str] = MetaflowCard.RELOAD_POLICY_ONCHANGE
+
+    def render(self, task: Any) -> str:
+        values = [c.render() for c in self.components if isinstance(c, MetaflowCardComponent)]
+        return (f'<html><script>var METAFLOW_RELOAD_TOKEN = "{self.RELOAD_POLICY_TOKEN}"'
+                f"</script><h1>{task.pathspec}</h1>"
+                f"<h1>{json.dumps(values, default=str)}</h1></html>")
+
+    def render_runtime(self, task: Any, data: dict[str, Any]) -> str:
+        return self.render(task)
+
+    def refresh(self, task: Any, data: dict[str, Any]) -> dict[str, Any]:
+        return data["components"]
+
+    def reload_content_token(self, task: Any, data: dict[str, Any]) -> str:
+        if task.finished:
+            return "final"
+        return f"runtime-{_component_values_to_hash(data['components'])}"
+
+
 __all__ = [
     "SEPARATOR", "TestEditableCard", "TestEditableCard2", "TestErrorCard", "TestJSONComponent",
-    "TestMockCard", "TestNonEditableCard", "TestPathSpecCard", "TestStringComponent",
-    "TestTimeoutCard",
+    "TestMockCard", "TestNonEditableCard", "TestPathSpecCard", "TestRefreshCard",
+    "TestRefreshComponentCard", "_component_values_to_hash",
+    "TestStringComponent", "TestTimeoutCard",
 ]

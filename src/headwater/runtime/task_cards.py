@@ -13,10 +13,13 @@ from typing import Any
 from headwater.cards.collector import CardCollector
 from headwater.cards.render import (
     is_editable,
+    live_data_key,
     live_key,
     make_card,
+    reload_token,
     render_html,
     store_card,
+    with_reload_token,
 )
 from headwater.cards.task_view import ArtifactInfo, CardTask
 from headwater.records import TaskResult, TaskSpec
@@ -30,6 +33,7 @@ class TaskCards:
         self.decls: list[dict[str, Any]] = spec.extra["cards"]
         self.started = time.time()
         self._renders = 0  # live renders so far: runtime_data["render_seq"]
+        self._live_data: set[int] = set()  # cards whose data a live render kept (final data too)
         self.flow: Any = None
         self.state: Any = None
         self.collector = CardCollector(self.decls, [is_editable(d) for d in self.decls],
@@ -49,8 +53,28 @@ class TaskCards:
         card.runtime_data = data
         text = render_html(decl, lambda: card.render_runtime(task, data), self.spec.pathspec)
         if text is not None:
+            text = with_reload_token(text, card, task, data)
             self.store.storage.put(live_key(self.spec.pathspec, index, decl),
                                    [text.encode("utf-8")])
+            self._write_data(index, card, task, data)
+
+    def _write_data(self, index: int, card: Any, task: Any, data: dict[str, Any]) -> None:
+        """Keep what a live-updatable card's render was handed, for ``Card.get_data()``:
+        ``{"data": the card type's refresh(task, data) (the data itself by default),
+        "reload_token": ..., "created_on": ...}``, as Metaflow's card data files are."""
+        import json
+
+        try:
+            shipped = card.refresh(task, data) if hasattr(card, "refresh") else data
+            token = reload_token(card, task, data)
+            body = json.dumps({"data": shipped, "reload_token": token,
+                               "created_on": time.time()}, default=str)
+        except Exception as exc:  # noqa: BLE001 - card data never fails its task
+            self.collector._warn(f"data{index}", f"the data of a live card could not be kept: {exc}")
+            return
+        self.store.storage.put(live_data_key(self.spec.pathspec, index, self.decls[index]),
+                               [body.encode("utf-8")])
+        self._live_data.add(index)
 
     def finish(self, result: TaskResult) -> None:
         """Render every card of the task and put their records in ``result.cards``."""
@@ -61,7 +85,10 @@ class TaskCards:
             def render(decl: dict[str, Any] = decl, index: int = index) -> str:
                 card = make_card(decl, self.collector.components_of(index), self.graph, self.flow)
                 card.runtime_data = self._runtime_data(index, "final", "render")
-                return card.render(task)
+                text = card.render(task)
+                if index in self._live_data:  # a card never refreshed keeps no data file
+                    self._write_data(index, card, task, card.runtime_data)
+                return with_reload_token(text, card, task, card.runtime_data)
 
             text = render_html(decl, render, self.spec.pathspec)
             if text is not None:
@@ -78,8 +105,24 @@ class TaskCards:
         """What Metaflow hands a card type as ``runtime_data`` (and ``render_runtime``'s
         ``data``): the user's last ``refresh(data)`` under ``"user"``, and the render's kind."""
         user = self.collector.user_data_of(index)
-        return {"user": user if user is not None else {}, "components": {}, "render_seq": seq,
-                "mode": mode}
+        return {"user": user if user is not None else {}, "components": self._live_components(index),
+                "render_seq": seq,
+                "mode": mode, "component_update_ts": self.collector.updated_at(index)}
+
+    def _live_components(self, index: int) -> dict[str, Any]:
+        """The rendered value of each of the card's ``REALTIME_UPDATABLE`` components, by its
+        id (one appended without an id is named by its place), as Metaflow hands them over."""
+        found: dict[str, Any] = {}
+        for place, component in enumerate(self.collector.components_of(index)):
+            if not getattr(component, "REALTIME_UPDATABLE", False):
+                continue
+            try:
+                value = component.render()
+            except Exception:  # noqa: BLE001 - a broken component is left out, never fatal
+                continue
+            if value is not None:
+                found[getattr(component, "component_id", None) or f"component-{place}"] = value
+        return found
 
     def _task_view(self, status: str, result: TaskResult | None,
                    finished_at: float | None) -> CardTask:
