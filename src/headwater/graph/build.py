@@ -108,7 +108,7 @@ def _class_def(klass: type) -> ast.ClassDef | None:
     parsed = _parsed(file) if file.endswith(".py") else None
     if parsed is None:
         return None
-    found = parsed[3].get(klass.__name__, [])
+    found = parsed[2].get(klass.__name__, [])
     return found[0] if len(found) == 1 else None
 
 
@@ -277,14 +277,12 @@ def _class_line(flow_cls: type) -> int:
 
 
 def _class_line_from_tree(flow_cls: type) -> int:
-    """The line of the only ``class`` statement of that name in the flow's file, or 0."""
-    module = sys.modules.get(flow_cls.__module__)
-    file = getattr(module, "__file__", None) or ""
-    parsed = _parsed(file) if file.endswith(".py") else None
-    if parsed is None:
+    """The line of the only ``class`` statement of that name in the flow's file (its first
+    decorator's, when it has any), or 0."""
+    class_def = _class_def(flow_cls)
+    if class_def is None:
         return 0
-    lines = parsed[2].get(flow_cls.__name__, [])
-    return lines[0] if len(lines) == 1 else 0
+    return min([class_def.lineno, *(d.lineno for d in class_def.decorator_list)])
 
 
 class _Source(Record):
@@ -356,13 +354,13 @@ def _read_source(name: str, func: Callable[..., Any]) -> _Source:
     return _Source(func_def, text, file, offset)
 
 
-_Parsed = tuple[str, dict[int, ast.AST], dict[str, list[int]], dict[str, list[ast.ClassDef]]]
+_Parsed = tuple[str, dict[int, ast.AST], dict[str, list[ast.ClassDef]]]
 _TREES: dict[tuple[str, float, int], _Parsed | None] = {}
 
 
 def _parsed(file: str) -> _Parsed | None:
-    """``file`` parsed once per version: its text, its functions by first line and its classes'
-    lines by name; None when it cannot be read or parsed."""
+    """``file`` parsed once per version: its text, its functions by first line and its ``class``
+    statements by name; None when it cannot be read or parsed."""
     file = os.path.abspath(file)
     try:
         info = os.stat(file)
@@ -383,7 +381,7 @@ def _from_module_tree(func: Callable[..., Any]) -> _Source | None:
     parsed = _parsed(file)
     if parsed is None:
         return None
-    text, by_line = parsed[0], parsed[1]
+    text, by_line, _ = parsed
     func_def = by_line.get(code.co_firstlineno)
     if not isinstance(func_def, ast.FunctionDef | ast.AsyncFunctionDef) \
             or func_def.name != code.co_name:
@@ -401,17 +399,14 @@ def _parse_file(file: str) -> _Parsed | None:
     except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
         return None
     by_line: dict[int, ast.AST] = {}
-    classes: dict[str, list[int]] = {}
     class_defs: dict[str, list[ast.ClassDef]] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
             by_line.setdefault(first, node)
         elif isinstance(node, ast.ClassDef):
-            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-            classes.setdefault(node.name, []).append(first)
             class_defs.setdefault(node.name, []).append(node)
-    return text, by_line, classes, class_defs
+    return text, by_line, class_defs
 
 
 def _parse_step(
