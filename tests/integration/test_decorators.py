@@ -16,6 +16,7 @@ from .flowrun import task_lines
 
 RETRY = fault_flow("retry_flow.py")
 CATCH = fault_flow("catch_flow.py")
+CATCH_FOREACH = fault_flow("catch_foreach_flow.py")
 TIMEOUT = fault_flow("timeout_flow.py")
 FIRST_TRY = fault_flow("first_try_fails_flow.py")
 
@@ -72,6 +73,20 @@ def test_a_step_that_fails_every_retry_fails_the_run(tmp_path):
 
 
 # ------------------------------------------------------------------------------- @catch
+
+
+def test_catch_in_a_foreach_names_the_tasks_indices_and_item(tmp_path):
+    """As Metaflow's: ``str(self)`` in a task, and so @catch's first line, is
+    ``<flow F step S[i,j] (input: item)>`` inside a foreach, the item cut at 20 characters."""
+    proc = hw(CATCH_FOREACH, "run", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "<flow CatchForeachFlow step start>" in lines(proc.stdout, "start")
+    said = lines(proc.stdout, "leaf")
+    for where in ("[0,0] (input: 7)", "[1,0] (input: 7)",
+                  "[0,1] (input: a rather long item t...)", "[1,1] (input: a rather long item t...)"):
+        assert f"<flow CatchForeachFlow step leaf{where}>" in said, said
+        assert f"@catch caught an exception from <flow CatchForeachFlow step leaf{where}>" in \
+            said, said
 
 
 def test_catch_lets_the_flow_go_on_with_the_exception_stored(tmp_path):

@@ -92,6 +92,9 @@ ALLOWED = {
     # Metaflow's API: current.trigger.run is the client Run of the upstream flow; imported only
     # when a step reads it.
     ("flow/trigger.py", "headwater.client"): "current.trigger.run is a client Run",
+    # Metaflow's API: current.run and current.task are the client's Run and Task, whatever the
+    # flow imported; the client is loaded only when a step reads one of them.
+    ("flow/current.py", "headwater.client"): "current.run and current.task are client objects",
 }
 # (file, module) -> why: imports a type checker reads and Python never runs (under
 # ``if TYPE_CHECKING:``), so they close no cycle and load nothing: current.run and current.task

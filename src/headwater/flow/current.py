@@ -36,6 +36,10 @@ if TYPE_CHECKING:  # types only, never imported at run time (a task reads none o
 _COMPUTED: dict[str, Callable[[Current], Any]] = {}
 
 
+# The computed fields the client provides (it registers them on import).
+_CLIENT_FIELDS = ("run", "task")
+
+
 def register_computed(name: str, make: Callable[[Current], Any]) -> None:
     """Let ``current.<name>`` be made by ``make(current)`` while a task runs."""
     _COMPUTED[name] = make
@@ -162,6 +166,11 @@ class Current:
         extra = self.__dict__.get("_extra", {})
         if name in extra:
             return extra[name]
+        if name in _CLIENT_FIELDS and name not in _COMPUTED and \
+                self.__dict__.get("_is_running_flow"):
+            # The client registers current.run and current.task when it is imported; a flow
+            # that imports only FlowSpec, step and current has not imported it yet.
+            import headwater.client  # noqa: F401
         if name in _COMPUTED and self.__dict__.get("_is_running_flow"):
             value = _COMPUTED[name](self)
             extra[name] = value

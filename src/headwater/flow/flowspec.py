@@ -170,6 +170,24 @@ class FlowSpec:
         state = self.__dict__.get("_hw_task")
         return state.step_name if state is not None else None
 
+    def __str__(self) -> str:
+        """``<flow F>``; in a task ``<flow F step S>``, and within a foreach the task's indices
+        and its item, shortened: ``<flow F step S[0,2] (input: abc)>``, as Metaflow writes it
+        (in @catch's message, for one)."""
+        step = self._current_step
+        if step is None:
+            return f"<flow {self.name}>"
+        indices = ",".join(str(index) for index, _, _ in self.foreach_stack())
+        if not indices:
+            return f"<flow {self.name} step {step}>"
+        item = self.input
+        if item is None:
+            return f"<flow {self.name} step {step}[{indices}]>"
+        shown = str(item)
+        if len(shown) > 20:
+            shown = shown[:20] + "..."
+        return f"<flow {self.name} step {step}[{indices}] (input: {shown})>"
+
     def __iter__(self) -> Any:
         """The steps of the flow (graph nodes with ``name``), start first and end last."""
         return iter(self._graph)

@@ -95,7 +95,7 @@ def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> Ta
                 spec.attempt < int(spec.extra.get("max_user_code_retries", 0)):
             print(result.failure.traceback, file=sys.stderr, end="")
         elif said_by:  # @catch takes over after this attempt: it tells, as Metaflow's does
-            print_caught(spec, result.failure)
+            print_caught(spec, result.failure, flow)
         if flow is not None and state is not None and serving_metaflow():
             # Metaflow stores what a failed step had set (to inspect with the client, and for
             # @catch's stand-in to keep); a flow that imports headwater stores nothing of it.
@@ -209,14 +209,21 @@ def _make_state(node: StepNode, spec: TaskSpec, store: Any) -> TaskState:
                      is_join=node.is_join)
 
 
-def print_caught(spec: TaskSpec, failure: TaskFailure) -> None:
+def print_caught(spec: TaskSpec, failure: TaskFailure, flow: Any = None) -> None:
     """What ``@catch`` prints of the failure it caught, on stdout, as Metaflow's does: a line
-    naming the flow and step, then the traceback, each line marked ``>  `` (the traceback is
-    headwater's, of the user's frames only). Said by the attempt that raised, so the task's
-    output reads as Metaflow's; by the stand-in when nothing was raised (a crash)."""
+    naming the flow and step (and, in a foreach, the task's index and item: ``str(flow)``),
+    then the traceback, each line marked ``>  `` (the traceback is headwater's, of the user's
+    frames only). Said by the attempt that raised, so the task's output reads as Metaflow's;
+    by the stand-in when nothing was raised (a crash)."""
     said = failure.traceback or f"{_caught_type_name(failure.type_name)}: {failure.message}"
     lines = said.splitlines()
-    print("\n".join([f"@catch caught an exception from <flow {spec.flow_name} step {spec.step}>",
+    where = f"<flow {spec.flow_name} step {spec.step}>"
+    if flow is not None and getattr(flow, "_current_step", None) == spec.step:
+        try:
+            where = str(flow)
+        except Exception:  # noqa: BLE001 - an item that cannot be read or shown: say less
+            pass
+    print("\n".join([f"@catch caught an exception from {where}",
                      *(f">  {line}" for line in lines)]), flush=True)
 
 
@@ -231,7 +238,7 @@ def _stand_in_for_failed_step(flow: Any, state: TaskState, node: StepNode, spec:
         state.view.deleted.discard(name)
     if caught.get("print", True) and not failure.traceback:
         # No exception was raised (the process died, or was stopped): nothing said it yet.
-        print_caught(spec, failure)
+        print_caught(spec, failure, flow)
     if caught.get("var"):
         setattr(flow, caught["var"], CaughtException(_caught_type_name(failure.type_name),
                                                      failure.message, failure.traceback))

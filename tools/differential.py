@@ -1,0 +1,419 @@
+"""Random flows, run on headwater and on a real Metaflow, their results compared.
+
+    python tools/differential.py --python PY --metaflow-python MFPY [--seeds 0-39] [--keep DIR]
+
+Metaflow's own suites test the graphs their authors drew; this one draws graphs nobody drew.
+Each seed makes one flow from a small grammar of the shapes a Metaflow flow can take (linear
+steps, static branches and their joins, foreach fan-outs nested in each other, conditionals,
+a step that loops on itself), with joins that read ``inputs`` by index, by name and by
+iteration and call ``merge_artifacts`` with ``include``/``exclude``, a parameter, and now and
+then a ``@catch``-ed failure, a ``@retry``-ed flaky step or a ``merge_artifacts`` that must
+fail. The same file is run by both systems (headwater through its ``metaflow`` shim, so the
+flow imports ``metaflow`` either way), each in a scratch folder of its own, and each system's
+own client then reads every task of the run back. The two readings must agree: the exit status
+of ``run``, whether the run succeeded, and for every step the multiset of its tasks' artifacts
+(names and values; a caught exception counts as present or absent) and what it printed to
+stdout and stderr, as the client returns it.
+
+The last line printed is ``differential: P agreed, D differed``; the exit status is 0 only when
+every seed agreed. ``--keep DIR`` keeps each differing seed's flow and both readings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FLOW_NAME = "DiffFlow"
+# Artifacts whose values differ between the arms of a join: a valid merge leaves them out.
+_VARYING = re.compile(r"\b((?:v|v_t|item|at|first|n|by_index|items_seen|inputs_seen|err|count|route)_s\d+)\b")
+
+# Run in each system's interpreter from the run's folder: every task of the latest run, as JSON.
+READER = r'''
+import json, sys
+from metaflow import Flow, namespace
+namespace(None)
+run = Flow(sys.argv[1]).latest_run
+
+def plain(name, value):
+    if name.startswith("err_"):
+        return value is not None
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        if type(value).__module__ == "builtins":
+            return repr(value)
+        return "<%s>" % type(value).__name__
+
+steps = {}
+for step in run:
+    rows = []
+    for task in step:
+        row = {}
+        for artifact in task:
+            name = artifact.id
+            if name.startswith("_") or name == "name":
+                continue
+            try:
+                row[name] = plain(name, artifact.data)
+            except Exception as exc:
+                row[name] = "<unreadable %s>" % type(exc).__name__
+        for stream in ("stdout", "stderr"):
+            text = getattr(task, stream)
+            if text and not text.endswith("\n"):
+                text += "\n"  # Metaflow ends a last partial line; headwater keeps it as printed
+            if text.startswith("@catch caught"):
+                # the traceback's frames are each system's own; the first and last lines are not
+                said = text.splitlines()
+                text = "\n".join([said[0], said[-1]])
+            if stream == "stderr" and not task.successful:
+                text = "(failed)"  # a failure's report is each system's own wording
+            if getattr(task, "origin_pathspec", None):
+                text = "(cloned)"  # Metaflow's clone has no logs; headwater's has the origin's
+            row["(%s)" % stream] = text
+        rows.append(json.dumps(row, sort_keys=True))
+    steps[step.id] = sorted(rows)
+print(json.dumps({"successful": bool(run.successful), "finished": bool(run.finished),
+                  "steps": steps}, sort_keys=True))
+'''
+
+
+@dataclass
+class _Step:
+    name: str
+    body: list[str]
+    decorators: list[str] = field(default_factory=list)
+    join: bool = False
+    next_line: str | None = None  # None: goes to whatever follows its block
+
+
+@dataclass
+class _Block:
+    entry: str
+    exits: list[str]  # steps whose transition is the next block's entry
+
+
+# Values of the built-in types a step may store, each deterministic in its repr.
+_TYPED_VALUES = (
+    "(1, 'two', 3.5, None)",
+    "{'k': [1, 2], 'n': None, 'f': 0.25}",
+    "b'\\x00bytes\\xff'",
+    "frozenset({3, 1, 2})",
+    "{'nested': {'t': (1, (2, 3))}}",
+    "float('inf')",
+    "complex(1, -2)",
+    "'unicode \\u00e9\\u4e2d'",
+    "list(range(self.alpha))",
+    "current.step_name",
+    "[current.flow_name, current.retry_count, current.is_running_flow]",
+)
+
+
+class _Generator:
+    """Draws one flow from a seed. Every value a step stores depends only on the seed, the
+    parameter and what the step read, so both systems must store the same values."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.steps: dict[str, _Step] = {}
+        self.count = 0
+        self.expect_failure = False
+        self.fail_step: str | None = None  # fails on the first run, then the run is resumed
+
+    def _new(self, body: list[str], *, join: bool = False) -> _Step:
+        self.count += 1
+        step = _Step(f"s{self.count}", body, join=join)
+        self.steps[step.name] = step
+        return step
+
+    def _tick(self, step: _Step) -> list[str]:
+        lines = [f"self.acc = self.acc + [{step.name!r}]",
+                 f"self.v_{step.name} = len(self.acc) * self.alpha"]
+        roll = self.rng.random()
+        if roll < 0.3:
+            lines.append(f"print({step.name!r}, self.v_{step.name}, 'caf\\u00e9')")
+        elif roll < 0.4:
+            lines.append(f"print('to stderr from', {step.name!r}, file=sys.stderr)")
+        elif roll < 0.45:
+            lines.append(f"print('no newline at the end of', {step.name!r}, end='')")
+        if self.rng.random() < 0.3:
+            lines.append(f"self.v_t_{step.name} = {self.rng.choice(_TYPED_VALUES)}")
+        return lines
+
+    # -- blocks ----------------------------------------------------------------------------
+
+    def block(self, depth: int, in_foreach: bool) -> _Block:
+        choices = ["linear", "linear", "branch", "foreach"]
+        if depth < 3:
+            choices += ["chain"]
+        if depth >= 3:
+            choices = ["linear"]
+        if not in_foreach:
+            choices += ["switch", "loop"]
+        kind = self.rng.choice(choices)
+        return getattr(self, f"_{kind}")(depth, in_foreach)
+
+    def _linear(self, depth: int, in_foreach: bool) -> _Block:
+        step = self._new([])
+        step.body = self._tick(step)
+        roll = self.rng.random()
+        if roll < 0.08:
+            step.decorators.append(f'@catch(var="err_{step.name}")')
+            step.body.append(f"raise ValueError('boom in {step.name}')")
+        elif roll < 0.16:
+            step.decorators.append("@retry(times=1, minutes_between_retries=0)")
+            step.body.insert(0, "if current.retry_count == 0:\n            raise RuntimeError('flaky')")
+        return _Block(step.name, [step.name])
+
+    def _chain(self, depth: int, in_foreach: bool) -> _Block:
+        first = self.block(depth + 1, in_foreach)
+        second = self.block(depth + 1, in_foreach)
+        self._connect(first, second.entry)
+        return _Block(first.entry, second.exits)
+
+    def _branch(self, depth: int, in_foreach: bool) -> _Block:
+        split = self._new([])
+        split.body = self._tick(split)
+        arms = [self.block(depth + 1, in_foreach) for _ in range(self.rng.choice((2, 2, 3)))]
+        join = self._new([], join=True)
+        ends = [arm.exits[0] for arm in arms if len(arm.exits) == 1]
+        body = ["self.acc = sorted(x for inp in inputs for x in inp.acc)"]
+        if ends:
+            body.append(f"self.first_{join.name} = inputs.{ends[0]}.acc[-1]")
+        body.append(f"self.n_{join.name} = sum(1 for _ in inputs)")
+        body += self._merge(join, must_fail_possible=False)
+        body.append(f"self.v_{join.name} = len(self.acc) * self.alpha")
+        join.body = body
+        for arm in arms:
+            self._connect(arm, join.name)
+        split.next_line = "self.next(" + ", ".join(f"self.{a.entry}" for a in arms) + ")"
+        return _Block(split.name, [join.name])
+
+    def _foreach(self, depth: int, in_foreach: bool) -> _Block:
+        split = self._new([])
+        size = self.rng.choice((0, 1, 2, 3, 3, 4)) if self.rng.random() < 0.1 else \
+            self.rng.choice((1, 2, 3, 3, 4))
+        items = f"items_{split.name}"
+        split.body = self._tick(split) + [
+            f"self.{items} = [self.alpha * k + {self.rng.randint(0, 9)} for k in range({size})]"]
+        body = self.block(depth + 1, True)
+        first = self.steps[body.entry]
+        first.body = [f"self.item_{first.name} = self.input",
+                      f"self.at_{first.name} = self.index", *first.body]
+        join = self._new([], join=True)
+        jbody = ["self.acc = sorted(x for inp in inputs for x in inp.acc)",
+                 f"self.items_seen_{join.name} = sorted(str(getattr(inp, 'item_{first.name}', None))"
+                 " for inp in inputs)",
+                 f"self.n_{join.name} = sum(1 for _ in inputs)",
+                 # A foreach join's inputs come in the order of the items (a static join's
+                 # order is not part of Metaflow's contract: it follows a set of step names).
+                 f"self.by_index_{join.name} = [str(getattr(inputs[0], 'item_{first.name}', None)),"
+                 f" str(getattr(inputs[-1], 'item_{first.name}', None)), inputs[0].index]"]
+        if body.exits == [body.entry]:
+            # ``inp.input`` where the item's task is the join's parent. Further down the body
+            # Metaflow finds the item again only while the foreach's list is still an artifact
+            # of that task (else None); headwater always does (docs/decisions.md).
+            jbody.append(f"self.inputs_seen_{join.name} = [str(inp.input) for inp in inputs]")
+        jbody += self._merge(join, must_fail_possible=size >= 2)
+        join.body = jbody
+        self._connect(body, join.name)
+        split.next_line = f"self.next(self.{first.name}, foreach={items!r})"
+        return _Block(split.name, [join.name])
+
+    def _merge(self, join: _Step, must_fail_possible: bool) -> list[str]:
+        """A join's merge_artifacts: none, one that leaves out what the arms set (valid), or
+        now and then one that must fail because the arms disagree and nothing excludes it."""
+        roll = self.rng.random()
+        if roll < 0.4:
+            return []
+        if roll < 0.9 or not must_fail_possible:
+            return ["self.merge_artifacts(inputs, exclude=__EXCLUDE__)"]
+        self.expect_failure = True
+        return ["self.merge_artifacts(inputs)"]
+
+    def _switch(self, depth: int, in_foreach: bool) -> _Block:
+        switch = self._new([])
+        route = f"route_{switch.name}"
+        arms = [self._new([]) for _ in range(2)]
+        for arm in arms:
+            arm.body = self._tick(arm)
+        switch.body = self._tick(switch) + [
+            f"self.{route} = 'a' if (self.alpha + len(self.acc)) % 2 else 'b'"]
+        switch.next_line = (f"self.next({{'a': self.{arms[0].name}, 'b': self.{arms[1].name}}},"
+                            f" condition={route!r})")
+        return _Block(switch.name, [arm.name for arm in arms])
+
+    def _loop(self, depth: int, in_foreach: bool) -> _Block:
+        head = self._new([])
+        head.body = self._tick(head) + [f"self.count_{head.name} = 0"]
+        loop = self._new([])
+        counter = f"count_{loop.name}"
+        loop.body = [f"self.{counter} = getattr(self, {counter!r}, 0) + 1",
+                     f"self.acc = self.acc + ['{loop.name}:%d' % self.{counter}]",
+                     f"self.route_{loop.name} = 'again' if self.{counter} < {self.rng.randint(1, 3)}"
+                     " else 'done'"]
+        after = self._new([])
+        after.body = self._tick(after)
+        head.next_line = f"self.next(self.{loop.name})"
+        loop.next_line = (f"self.next({{'again': self.{loop.name}, 'done': self.{after.name}}},"
+                          f" condition='route_{loop.name}')")
+        return _Block(head.name, [after.name])
+
+    def _connect(self, block: _Block, target: str) -> None:
+        for name in block.exits:
+            self.steps[name].next_line = f"self.next(self.{target})"
+
+    # -- the file ---------------------------------------------------------------------------
+
+    def source(self) -> str:
+        body = self.block(0, False)
+        for _ in range(self.rng.randint(1, 2)):  # a few blocks in a row at the top
+            more = self.block(0, False)
+            self._connect(body, more.entry)
+            body = _Block(body.entry, more.exits)
+        self._connect(body, "end")
+        if self.rng.random() < 0.35:
+            victim = self.steps[self.rng.choice(sorted(self.steps))]
+            self.fail_step = victim.name
+            victim.body.insert(0, f"if os.environ.get('DIFF_FAIL') == {victim.name!r}:\n"
+                                  f"            raise RuntimeError('failing {victim.name} on purpose')")
+        lines = ["import os", "import sys", "",
+                 "from metaflow import FlowSpec, Parameter, step, catch, retry, current", "",
+                 "", f"class {FLOW_NAME}(FlowSpec):",
+                 f"    alpha = Parameter('alpha', default={self.rng.randint(1, 5)}, type=int)", "",
+                 "    @step", "    def start(self):", "        self.acc = ['start']",
+                 f"        self.next(self.{body.entry})", ""]
+        for step in self.steps.values():
+            lines += ["    " + d for d in step.decorators]
+            lines += ["    @step", f"    def {step.name}(self{', inputs' if step.join else ''}):"]
+            lines += ["        " + line for line in step.body]
+            lines += ["        " + (step.next_line or "self.next(self.end)"), ""]
+        lines += ["    @step", "    def end(self):", "        self.total = len(self.acc)", "",
+                  "", "if __name__ == '__main__':", f"    {FLOW_NAME}()", ""]
+        text = "\n".join(lines)
+        varying = sorted(set(_VARYING.findall(text)))
+        return text.replace("__EXCLUDE__", repr(varying))
+
+
+def _play(python: str, flow: Path, folder: Path, env: dict[str, str], args: list[str],
+          fail_step: str | None) -> dict:
+    folder.mkdir()
+    shutil.copy(flow, folder / "flow.py")
+    result: dict = {}
+    if fail_step:  # a first run that fails there, then ``resume``: the resumed run is read
+        first = subprocess.run([python, "flow.py", "run", *args], cwd=folder,
+                               env={**env, "DIFF_FAIL": fail_step}, capture_output=True,
+                               text=True, timeout=900, check=False)
+        result["first_exit"] = first.returncode
+        command = ["resume"]
+    else:
+        command = ["run", *args]
+    run = subprocess.run([python, "flow.py", *command], cwd=folder, env=env,
+                         capture_output=True, text=True, timeout=900, check=False)
+    read = subprocess.run([python, "-c", READER, FLOW_NAME], cwd=folder, env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+    result["exit"] = run.returncode
+    if read.returncode == 0 and read.stdout.strip():
+        result.update(json.loads(read.stdout.strip().splitlines()[-1]))
+    else:
+        result["read_error"] = read.stderr.strip()[-800:]
+    result["log"] = (run.stdout + run.stderr)[-3000:]
+    return result
+
+
+def _environment(python: str, scratch: Path, shim: bool) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("METAFLOW_", "HEADWATER_", "PYTHONPATH"))}
+    home = scratch / ("home-hw" if shim else "home-mf")
+    home.mkdir()
+    env.update(METAFLOW_HOME=str(home), METAFLOW_PROFILE="", USERNAME=env.get("USERNAME", "tester"))
+    if shim:
+        subprocess.run([python, "-m", "headwater", "shim", str(scratch / "shim")], check=True,
+                       stdout=subprocess.DEVNULL)
+        env["PYTHONPATH"] = str(scratch / "shim")
+    return env
+
+
+def _differences(ours: dict, theirs: dict) -> list[str]:
+    found = []
+    for key in ("first_exit", "exit", "successful", "finished", "read_error"):
+        if key == "finished" and not theirs.get("successful"):
+            continue  # a failed run is finished on headwater, not on Metaflow (decisions.md)
+        if ours.get(key) != theirs.get(key):
+            found.append(f"{key}: headwater {ours.get(key)!r}, Metaflow {theirs.get(key)!r}")
+    if ours.get("exit") and theirs.get("exit"):
+        return found  # both failed: how far the other branches got by then is timing
+    steps_ours, steps_theirs = ours.get("steps", {}), theirs.get("steps", {})
+    for name in sorted(set(steps_ours) | set(steps_theirs)):
+        if steps_ours.get(name) != steps_theirs.get(name):
+            found.append(f"step {name}: headwater {steps_ours.get(name)}, "
+                         f"Metaflow {steps_theirs.get(name)}")
+    return found
+
+
+def _seeds(text: str) -> list[int]:
+    if "-" in text:
+        low, high = text.split("-", 1)
+        return list(range(int(low), int(high) + 1))
+    return [int(s) for s in text.split(",")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--python", default=sys.executable, help="an interpreter with headwater")
+    parser.add_argument("--metaflow-python", required=True, help="an interpreter with Metaflow")
+    parser.add_argument("--seeds", default="0-39", help="A-B or a comma-separated list")
+    parser.add_argument("--keep", type=Path, help="keep each differing seed's flow and readings")
+    parser.add_argument("--show", type=int, help="print one seed's flow and exit")
+    args = parser.parse_args(argv)
+    if args.show is not None:
+        print(_Generator(args.show).source())
+        return 0
+    agreed = differed = 0
+    with tempfile.TemporaryDirectory(prefix="hw-differential-") as scratch_name:
+        scratch = Path(scratch_name)
+        env_hw = _environment(args.python, scratch, shim=True)
+        env_mf = _environment(args.metaflow_python, scratch, shim=False)
+        for seed in _seeds(args.seeds):
+            generator = _Generator(seed)
+            flow = scratch / f"flow{seed}.py"
+            flow.write_text(generator.source())
+            run_args = ["--alpha", str(seed % 4 + 1)] if seed % 3 == 0 else []
+            ours = _play(args.python, flow, scratch / f"hw{seed}", env_hw, run_args,
+                         generator.fail_step)
+            theirs = _play(args.metaflow_python, flow, scratch / f"mf{seed}", env_mf, run_args,
+                           generator.fail_step)
+            found = _differences(ours, theirs)
+            shape = f"{len(generator.steps) + 2} steps" + (
+                ", a merge that must fail" if generator.expect_failure else "") + (
+                f", resumed after {generator.fail_step} failed" if generator.fail_step else "")
+            if not found:
+                agreed += 1
+                print(f"agreed  seed {seed} ({shape}; exit {ours['exit']})", flush=True)
+                continue
+            differed += 1
+            print(f"DIFFERS seed {seed} ({shape})", flush=True)
+            for line in found:
+                print("    " + line[:1500])
+            if args.keep:
+                args.keep.mkdir(parents=True, exist_ok=True)
+                shutil.copy(flow, args.keep / flow.name)
+                (args.keep / f"seed{seed}.json").write_text(
+                    json.dumps({"headwater": ours, "metaflow": theirs}, indent=1))
+    print(f"differential: {agreed} agreed, {differed} differed")
+    return 0 if not differed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
