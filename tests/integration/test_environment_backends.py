@@ -57,13 +57,13 @@ def run(flow: Path, *args: str, cwd: Path, env: dict[str, str]) -> subprocess.Co
                           env=hermetic_env(env), capture_output=True, text=True, timeout=420)
 
 
-def read_back(monkeypatch, env: dict[str, str]):
-    """The latest PypiRemoteFlow run, through this process's client pointed where it ran."""
+def read_back(monkeypatch, env: dict[str, str], flow: str = "PypiRemoteFlow"):
+    """The latest run of ``flow``, through this process's client pointed where it ran."""
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     reset_client()
     namespace(None)
-    return Flow("PypiRemoteFlow").latest_run
+    return Flow(flow).latest_run
 
 
 def check_remote_run(result, cache_envs: Path | None, *, postgres: bool) -> None:
@@ -146,3 +146,23 @@ def test_a_resolution_failure_names_the_step_the_package_and_what_headwater_adde
     monkeypatch.setenv("HEADWATER_DATASTORE_ROOT", env["HEADWATER_DATASTORE_ROOT"])
     reset_client()
     assert [f.id for f in Metaflow().flows] == []  # nothing was recorded
+
+
+def test_a_conda_step_writes_to_s3_from_its_environment(tmp_path, env_cache, s3_root,
+                                                         monkeypatch, tmp_path_factory):
+    from .conda_channel import index, noarch_python_package
+
+    channel = tmp_path_factory.mktemp("conda-channel")
+    noarch_python_package(channel, "hwgreet", "1.2.0",
+                          "def greet(who):\n    return f'hello {who} from hwgreet 1.2.0'\n")
+    index(channel)
+    env = {**s3_root, "HEADWATER_ENV_CACHE": str(env_cache), "HW_TEST_CHANNEL": str(channel)}
+    done = run(flow_file("environments/conda_step_flow.py"), "run", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    greet = read_back(monkeypatch, env, "CondaStepFlow")["greet"].task
+    assert greet.data.greeting == "hello conda from hwgreet 1.2.0"  # read back from S3
+    info = greet.environment_info
+    assert info["type"] == "conda" and "hwgreet==1.2.0" in info["packages"]
+    # s3fs comes from PyPI with headwater's runtime, into the same prefix.
+    assert any(p.startswith("s3fs==") for p in info["packages"])
+    assert Path(greet.data.prefix).name == info["env_id"]
