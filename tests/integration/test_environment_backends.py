@@ -66,9 +66,10 @@ def read_back(monkeypatch, env: dict[str, str], flow: str = "PypiRemoteFlow"):
     return Flow(flow).latest_run
 
 
-def check_remote_run(result, cache_envs: Path | None, *, postgres: bool) -> None:
-    """The run succeeded; its step wrote to S3 and read the run's records from inside its
-    environment, with the drivers installed *in* that environment."""
+def check_remote_run(result, cache_envs: Path | None, *, postgres: bool,
+                     driver: str = "s3fs") -> None:
+    """The run succeeded; its step wrote to the cloud (through ``driver``) and read the run's
+    records from inside its environment, with the drivers installed *in* that environment."""
     assert result.successful
     join = result["join"].task.data
     assert join.tables == ["1  2", "2  4"]
@@ -77,14 +78,16 @@ def check_remote_run(result, cache_envs: Path | None, *, postgres: bool) -> None
     if cache_envs is not None:
         assert Path(prefix).parent == cache_envs
     for drivers in join.drivers:
-        assert drivers["s3fs"] is not None and drivers["s3fs"].startswith(prefix)
+        assert drivers[driver] is not None and drivers[driver].startswith(prefix)
+        # Nothing is added that the run does not need.
+        assert [d for d in ("s3fs", "gcsfs", "adlfs") if drivers[d]] == [driver]
         if postgres:
             assert drivers["psycopg"] is not None and drivers["psycopg"].startswith(prefix)
         else:
-            assert drivers["psycopg"] is None  # nothing is added that the run does not need
+            assert drivers["psycopg"] is None
     fmt = next(iter(result["fmt"]))
     packages = {p.split("==")[0] for p in fmt.environment_info["packages"]}
-    assert {"tabulate", "s3fs"} <= packages
+    assert {"tabulate", driver} <= packages
     assert ("psycopg" in packages) is postgres
     assert fmt.environment_info["declared"]["packages"] == {"tabulate": "0.9.0"}
 
@@ -166,3 +169,22 @@ def test_a_conda_step_writes_to_s3_from_its_environment(tmp_path, env_cache, s3_
     # s3fs comes from PyPI with headwater's runtime, into the same prefix.
     assert any(p.startswith("s3fs==") for p in info["packages"])
     assert Path(greet.data.prefix).name == info["env_id"]
+
+
+@pytest.mark.parametrize(("kind", "driver"), [("gs", "gcsfs"), ("azure", "adlfs")])
+def test_a_pypi_step_writes_to_gcs_and_azure_from_its_environment(kind, driver, tmp_path,
+                                                                  env_cache, request,
+                                                                  monkeypatch):
+    """The emulators of tests/conftest.py, with the container/bucket ``headwater-test``."""
+    if kind == "gs":
+        env = {**servers.gcs_env(request.getfixturevalue("gcs_endpoint")),
+               "HEADWATER_DATASTORE_ROOT": f"gs://headwater-test/{tmp_path.name}"}
+    else:
+        env = {"AZURE_STORAGE_CONNECTION_STRING": request.getfixturevalue("azurite_connection"),
+               "HEADWATER_DATASTORE_ROOT": f"az://headwater-test/{tmp_path.name}"}
+    env["HEADWATER_ENV_CACHE"] = str(env_cache)
+    done = run(REMOTE_FLOW, "--datastore", kind, "run", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"(the {kind} datastore) to each environment" in done.stdout
+    check_remote_run(read_back(monkeypatch, env), env_cache / "envs", postgres=False,
+                     driver=driver)

@@ -45,5 +45,6 @@ def show_report(flow_cls: type, policies: Mapping[str, Any], full: bool = False,
         if declared is None:
             out.append(f"step {step}: the flow's own Python (no @pypi/@conda)")
         else:
-            out += _lines(step, lock_for(declared, resolve=False, needs=needs), declared.describe(), full)
+            lock = lock_for(declared, resolve=False, needs=needs)
+            out += _lines(step, lock, declared.describe(), full)
     return out

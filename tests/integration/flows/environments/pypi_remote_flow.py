@@ -1,6 +1,6 @@
-"""A @pypi step of a run whose blobs are in S3 (and metadata perhaps in PostgreSQL).
+"""A @pypi step of a run whose blobs are in S3, GCS or Azure (metadata perhaps in PostgreSQL).
 
-The step's environment declares only tabulate; it must still write its artifacts to S3 and read
+The step's environment declares only tabulate; it must still write its artifacts to the cloud and read
 the run's own records (``current.run``) from inside that environment, with the client libraries
 headwater adds for the run's backends. Each task records where those libraries came from.
 """
@@ -32,7 +32,7 @@ class PypiRemoteFlow(FlowSpec):
 
         self.table = tabulate.tabulate([[self.input, self.input * 2]], tablefmt="plain")
         self.prefix = sys.prefix
-        self.drivers = {name: origin(name) for name in ("s3fs", "psycopg")}
+        self.drivers = {name: origin(name) for name in ("s3fs", "gcsfs", "adlfs", "psycopg")}
         # The run's records, read from inside the environment: its metadata store and the
         # start step's artifact in the datastore.
         run = current.run
