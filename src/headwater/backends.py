@@ -77,6 +77,10 @@ class Backend(NamedTuple):
     # An executor whose tasks run on other machines: @pypi/@conda environments are only locked
     # at launch, and each machine builds them from their locks (as it unpacks the code package).
     remote: bool = False
+    # What a task needs installed to reach this datastore or metadata store (requirement
+    # strings): added to every @pypi/@conda environment of a run that chose this backend, so a
+    # step's isolated environment can still read and write the run's data.
+    task_requires: tuple[str, ...] = ()
 
     def load(self) -> Callable[..., Any]:
         """The implementation (a class or factory function), imported now."""
@@ -124,13 +128,15 @@ for _b in (
     _builtin("datastore", "local", "headwater.store.local_storage:LocalStorage",
              summary="a folder on this machine (or a shared disk)", schemes=("", "file")),
     _builtin("datastore", "s3", "headwater.store.s3_storage:S3Storage",
-             summary="Amazon S3 and S3-compatible stores", schemes=("s3", "s3a"), extra="s3"),
+             summary="Amazon S3 and S3-compatible stores", schemes=("s3", "s3a"), extra="s3",
+             task_requires=("s3fs[boto3]>=2024.2",)),
     # Metaflow's names for the two other clouds; both go through their fsspec drivers.
     _builtin("datastore", "gs", "headwater.store.fsspec_storage:FsspecStorage",
-             summary="Google Cloud Storage (gcsfs)", schemes=("gs", "gcs"), extra="gcs"),
+             summary="Google Cloud Storage (gcsfs)", schemes=("gs", "gcs"), extra="gcs",
+             task_requires=("gcsfs>=2024.2",)),
     _builtin("datastore", "azure", "headwater.store.fsspec_storage:FsspecStorage",
              summary="Azure Blob Storage (adlfs)", schemes=("az", "abfs", "abfss"),
-             extra="azure"),
+             extra="azure", task_requires=("adlfs>=2024.2",)),
     _builtin("datastore", "fsspec", "headwater.store.fsspec_storage:FsspecStorage",
              summary="any other fsspec URL (memory://, hdfs://...)", catch_all=True),
     _builtin("metadata", "sqlite", "headwater.meta.sqlite:SQLiteMetadata",
@@ -143,7 +149,8 @@ for _b in (
              summary="the task's pathspec as plain text"),
     _builtin("metadata", "postgresql", "headwater.meta.postgres:PostgresMetadata",
              summary="a PostgreSQL database shared by a team",
-             schemes=("postgresql", "postgres"), extra="postgres"),
+             schemes=("postgresql", "postgres"), extra="postgres",
+             task_requires=("psycopg[binary]>=3.1",)),
     # An environment backend is a module with resolve(declared, interpreter, version, runtime)
     # -> lock text and build(lock, interpreter, folder) (see headwater.environments.prepare).
     _builtin("environment", "pypi", "headwater.environments.pypi_env",

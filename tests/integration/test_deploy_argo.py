@@ -427,6 +427,39 @@ def test_the_pypi_lock_made_at_create_travels_and_each_task_builds_that_environm
     assert env_id in {lock["id"] for lock in locks}
 
 
+def test_a_deployed_pypi_step_reaches_s3_and_postgres_from_its_environment(team, tmp_path):
+    """With the team's S3 datastore and PostgreSQL metadata, `create` locks the environment with
+    the backends' client libraries (the step lists only tabulate): each deployed task of the
+    step writes to S3 and reads its run's records from inside the environment."""
+    flow = PYPI_FLOW.parent / "pypi_remote_flow.py"
+    create_cache, pod_cache = tmp_path / "create-cache", tmp_path / "pod-cache"
+    proc = subprocess.run([sys.executable, str(flow), "--environment=pypi", "argo-workflows",
+                           "create", "--only-json"], cwd=tmp_path,
+                          env=hermetic_env({**team, "HEADWATER_ENV_CACHE": str(create_cache)}),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "Adding s3fs[boto3]>=2024.2 (the s3 datastore), psycopg[binary]>=3.1" in proc.stderr
+    pod_env = {k: v for k, v in team.items() if k.startswith("AWS_")}
+    Walk(json.loads(proc.stdout), "remote-1", {},
+         hermetic_env({**pod_env, "HEADWATER_ENV_CACHE": str(pod_cache)}), tmp_path).run()
+    value = read_elsewhere(team, tmp_path / "reader", """
+        import json
+        from headwater import Flow, namespace
+        namespace(None)
+        run = Flow("PypiRemoteFlow").latest_run
+        join = run["join"].task
+        print(json.dumps({"ok": run.successful, "tables": join["tables"].data,
+                          "seen": join["seen"].data, "drivers": join["drivers"].data,
+                          "prefixes": join["prefixes"].data}))
+    """)
+    assert value["ok"] is True and value["tables"] == ["1  2", "2  4"]
+    assert value["seen"] == [[1, 2], [1, 2]]  # current.run, read in the environment
+    (prefix,) = value["prefixes"]
+    assert Path(prefix).parent == pod_cache / "envs"
+    for drivers in value["drivers"]:
+        assert drivers["s3fs"].startswith(prefix) and drivers["psycopg"].startswith(prefix)
+
+
 def test_without_the_switch_create_notes_that_pypi_is_ignored(tmp_path):
     proc = subprocess.run([sys.executable, str(PYPI_FLOW), "argo-workflows", "create",
                            "--only-json"], cwd=tmp_path,

@@ -295,9 +295,3 @@ def test_a_module_missing_in_a_pypi_steps_environment_says_add_it_there(tmp_path
                                          tmp_path))
     assert "No module named 'team_helpers'" in last
     assert "add it to the step's @pypi or @conda packages" in last
-
-
-def test_a_pypi_step_without_the_datastores_driver_says_list_it(team, tmp_path):  # noqa: F811
-    """With an S3 datastore the environment needs s3fs (docs/production.md): the task says so."""
-    last = _fmt_failure(_pypi_deployment(team, tmp_path))
-    assert "s3fs" in last and "list that package among the step's packages" in last

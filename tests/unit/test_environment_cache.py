@@ -96,3 +96,28 @@ def test_an_incomplete_published_folder_is_replaced_not_kept(tmp_path):
     cache.publish(staging, target, lambda folder: (folder / "mark").is_file())
     assert (target / "mark").read_text() == "complete" and not (target / "junk").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["env-abc"]
+
+
+def test_a_section_that_is_a_link_is_refused_and_its_target_untouched(tmp_path, monkeypatch):
+    root = tmp_path / "envcache"
+    root.mkdir(mode=0o700)
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    (root / "envs").symlink_to(target)
+    monkeypatch.setenv(cache.CACHE_ENV, str(root))
+    with pytest.raises(StepEnvironmentError) as caught:
+        cache.section("envs")
+    assert str(root / "envs") in str(caught.value)
+    assert list(target.iterdir()) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a folder another user's needs root")
+def test_a_cache_folder_of_another_user_is_refused(tmp_path, monkeypatch):
+    root = tmp_path / "envcache"
+    root.mkdir(mode=0o700)
+    os.chown(root, 65534, 65534)  # nobody
+    monkeypatch.setenv(cache.CACHE_ENV, str(root))
+    with pytest.raises(StepEnvironmentError) as caught:
+        cache.section("locks")
+    assert "belongs to another user" in str(caught.value)
+    assert not (root / "locks").exists()

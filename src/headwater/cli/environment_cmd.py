@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from headwater.cli.context import flow_class_of
+from headwater.cli.context import flow_class_of, settings_of
 from headwater.cli.errors import handle_errors
 
 
@@ -30,6 +30,15 @@ def _policies(ctx: click.Context) -> dict:
     return step_policies(flow_cls, check_flow(flow_cls), tuple(root["with"]), scope)
 
 
+def _needs(ctx: click.Context) -> dict[str, str]:
+    """What the datastore and metadata a run with these options would use need in a task:
+    the locks ``run`` makes hold them, so these commands resolve and look up the same locks."""
+    from headwater.environments.backend_packages import backend_packages
+
+    settings = settings_of(ctx)
+    return backend_packages(settings.datastore_root, settings.metadata_url)
+
+
 @environment.command(help="Resolve every step's environment to a lock and build it (cached).")
 @_FULL
 @click.pass_context
@@ -37,7 +46,8 @@ def _policies(ctx: click.Context) -> dict:
 def resolve(ctx: click.Context, full: bool) -> None:
     from headwater.environments.report import resolve_report
 
-    for line in resolve_report(flow_class_of(ctx), _policies(ctx), click.echo, full):
+    for line in resolve_report(flow_class_of(ctx), _policies(ctx), click.echo, full,
+                               _needs(ctx)):
         click.echo(line)
 
 
@@ -48,5 +58,5 @@ def resolve(ctx: click.Context, full: bool) -> None:
 def show(ctx: click.Context, full: bool) -> None:
     from headwater.environments.report import show_report
 
-    for line in show_report(flow_class_of(ctx), _policies(ctx), full):
+    for line in show_report(flow_class_of(ctx), _policies(ctx), full, _needs(ctx)):
         click.echo(line)

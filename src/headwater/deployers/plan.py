@@ -315,12 +315,16 @@ def _lock_environments(plan: DeployPlan, flow_cls: type, environment: str) -> No
                           "deployed steps run in the image's Python; add --environment=pypi "
                           "to lock their environments into the deployment")
         return
+    from headwater.environments.backend_packages import backend_packages
     from headwater.environments.lock import run_record
     from headwater.environments.prepare import prepare_environments
     from headwater.runtime.deployed import ENVIRONMENTS_KEY
     from headwater.store import open_datastore
 
-    built = prepare_environments(flow_cls, plan.policies, plan.notes.append, build=False)
+    # The deployed tasks reach the deployment's datastore and metadata from the environment.
+    needs = backend_packages(plan.settings.datastore_root, plan.settings.metadata_url)
+    built = prepare_environments(flow_cls, plan.policies, plan.notes.append, build=False,
+                                 needs=needs)
     record = run_record({step: env.lock for step, env in built.items()})
     with open_datastore(plan.settings.datastore_root) as store:
         blob = store.save_bytes(json.dumps(record, sort_keys=True).encode())

@@ -4,6 +4,11 @@ For each distinct declaration of the flow: find the interpreter, take the lock f
 being resumed, else from the lock cache (same declaration, same Python, same runtime needs),
 else resolve it; then build the environment of each distinct lock once (cached by the lock's
 hash). Any failure names the step and stops the launch before the run is even registered.
+
+Besides the step's own packages, every environment holds what headwater's task runtime imports
+(its core dependencies) and what the run's datastore and metadata backends need in a task
+(``needs``, from :mod:`~headwater.environments.backend_packages`: s3fs for an S3 datastore,
+psycopg for PostgreSQL metadata). A package the step declares itself wins over one of those.
 """
 
 from __future__ import annotations
@@ -69,16 +74,39 @@ def _backend(kind: str) -> Any:
     return backends.get("environment", kind).load()
 
 
-def lock_for(declared: EnvDeclaration, *, resolve: bool = True) -> EnvLock | None:
-    """The lock of ``declared``: from the lock cache, else resolved now (None if not allowed)."""
+def added_packages(declared: EnvDeclaration, needs: Mapping[str, str] | None = None
+                   ) -> dict[str, str]:
+    """The backends' packages (requirement -> why) headwater adds to ``declared``: those of
+    ``needs`` whose project the step does not declare itself (the step's own version wins)."""
+    own = {_project(name) for name, _ in declared.packages}
+    return {req: why for req, why in (needs or {}).items() if _project(req) not in own}
+
+
+def lock_for(declared: EnvDeclaration, *, resolve: bool = True,
+             needs: Mapping[str, str] | None = None) -> EnvLock | None:
+    """The lock of ``declared``: from the lock cache, else resolved now (None if not allowed).
+
+    ``needs``: the packages the run's backends need in a task (requirement -> why), added to
+    headwater's runtime requirements; the lock cache keys on them too."""
     interpreter, version = find_interpreter(declared.python)
-    runtime = runtime_requirements()
+    added = added_packages(declared, needs)
+    runtime = runtime_requirements() + sorted(added)
     path = cache.section("locks") / f"{declared.key(version, runtime)}.json"
     if path.is_file():
         return EnvLock.from_dict(json.loads(path.read_text()))
     if not resolve:
         return None
-    text = _backend(declared.kind).resolve(declared, interpreter, version, runtime)
+    try:
+        text = _backend(declared.kind).resolve(declared, interpreter, version, runtime)
+    except StepEnvironmentError as err:
+        if not added:
+            raise
+        from headwater.environments.backend_packages import describe
+
+        raise StepEnvironmentError(
+            f"{err.msg} (headwater adds {describe(added)} to every environment of this run)",
+            fix=f"{err.fix}; to choose the version of a package headwater adds, list it among "
+            "the step's packages") from None
     lock = EnvLock(declared.kind, version, declared.to_dict(), text)
     cache.write_atomic(path, json.dumps(lock.to_dict(), indent=1))
     return lock
@@ -106,21 +134,29 @@ def build_env(lock: EnvLock) -> tuple[BuiltEnv, bool]:
 def prepare_environments(flow_cls: type, policies: Mapping[str, Any],
                          say: Callable[[str], None] = lambda line: None,
                          recorded: dict[str, Any] | None = None,
-                         build: bool = True) -> dict[str, BuiltEnv]:
+                         build: bool = True,
+                         needs: Mapping[str, str] | None = None) -> dict[str, BuiltEnv]:
     """Step name -> its built environment, for every step that declares one.
 
     ``recorded``: the environments record of the run being resumed; a step whose declaration
-    is unchanged reuses the lock recorded there instead of resolving again. ``build=False``
-    only locks (for executors whose workers build the environments themselves).
+    is unchanged reuses the lock recorded there instead of resolving again (unless it lacks a
+    package of ``needs``). ``build=False`` only locks (for executors whose workers build the
+    environments themselves). ``needs``: what the run's datastore and metadata backends need
+    in a task (:func:`~headwater.environments.backend_packages.backend_packages`).
     """
     declarations = step_declarations(flow_cls, policies)
     flow = flow_cls.__name__
+    if needs and declarations:
+        from headwater.environments.backend_packages import describe
+
+        say(f"    Adding {describe(dict(needs))} to each environment")
     locks: dict[EnvDeclaration, EnvLock] = {}
     for step, declared in declarations.items():
         if declared in locks:
             continue
         try:
-            locks[declared] = _recorded(recorded, step, declared) or _lock_now(declared, say)
+            locks[declared] = (_recorded(recorded, step, declared, needs, say)
+                               or _lock_now(declared, say, needs))
         except StepEnvironmentError as err:
             raise StepEnvironmentError(f"step '{step}' of {flow}: {err.msg}", fix=err.fix) from None
     built: dict[str, BuiltEnv] = {}
@@ -143,17 +179,27 @@ def prepare_environments(flow_cls: type, policies: Mapping[str, Any],
     return built
 
 
-def _recorded(record: dict[str, Any] | None, step: str, declared: EnvDeclaration
-              ) -> EnvLock | None:
+def _recorded(record: dict[str, Any] | None, step: str, declared: EnvDeclaration,
+              needs: Mapping[str, str] | None, say: Callable[[str], None]) -> EnvLock | None:
+    """The lock ``step`` ran with in the run being resumed, if its declaration is unchanged
+    and it holds every package the backends need (a run made before they were added did not)."""
     lock = step_lock(record, step)
-    return lock if lock is not None and lock.declared == declared.to_dict() else None
+    if lock is None or lock.declared != declared.to_dict():
+        return None
+    pinned = {_project(p) for p in lock.pinned()}
+    missing = [req for req in added_packages(declared, needs) if _project(req) not in pinned]
+    if missing:
+        say(f"    The lock step {step} ran with lacks {', '.join(missing)}: resolving anew")
+        return None
+    return lock
 
 
-def _lock_now(declared: EnvDeclaration, say: Callable[[str], None]) -> EnvLock:
-    lock = lock_for(declared, resolve=False)
+def _lock_now(declared: EnvDeclaration, say: Callable[[str], None],
+              needs: Mapping[str, str] | None) -> EnvLock:
+    lock = lock_for(declared, resolve=False, needs=needs)
     if lock is None:
         say(f"    Resolving {declared.describe()}...")
-        lock = lock_for(declared)
+        lock = lock_for(declared, needs=needs)
     assert lock is not None
     return lock
 

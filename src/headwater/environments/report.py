@@ -20,9 +20,11 @@ def _lines(step: str, lock: EnvLock | None, described: str, full: bool) -> list[
 
 
 def resolve_report(flow_cls: type, policies: Mapping[str, Any],
-                   say: Callable[[str], None], full: bool = False) -> list[str]:
-    """Resolve and build every step's environment now; the lines describing them."""
-    built = prepare_environments(flow_cls, policies, say)
+                   say: Callable[[str], None], full: bool = False,
+                   needs: Mapping[str, str] | None = None) -> list[str]:
+    """Resolve and build every step's environment now; the lines describing them. ``needs``:
+    what the datastore and metadata backends a run would use need in a task (as ``run``)."""
+    built = prepare_environments(flow_cls, policies, say, needs=needs)
     declarations = step_declarations(flow_cls, policies)
     out: list[str] = []
     for step in policies:
@@ -33,7 +35,8 @@ def resolve_report(flow_cls: type, policies: Mapping[str, Any],
     return out
 
 
-def show_report(flow_cls: type, policies: Mapping[str, Any], full: bool = False) -> list[str]:
+def show_report(flow_cls: type, policies: Mapping[str, Any], full: bool = False,
+                needs: Mapping[str, str] | None = None) -> list[str]:
     """Every step's declaration and its lock if resolved before (nothing is resolved here)."""
     declarations = step_declarations(flow_cls, policies)
     out: list[str] = []
@@ -42,5 +45,6 @@ def show_report(flow_cls: type, policies: Mapping[str, Any], full: bool = False)
         if declared is None:
             out.append(f"step {step}: the flow's own Python (no @pypi/@conda)")
         else:
-            out += _lines(step, lock_for(declared, resolve=False), declared.describe(), full)
+            lock = lock_for(declared, resolve=False, needs=needs)
+            out += _lines(step, lock, declared.describe(), full)
     return out

@@ -264,7 +264,7 @@ def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: 
     # Environments are resolved (and built) before anything runs or is recorded; then the
     # executor: the local one forks its task servers before this process opens a database, and
     # a cluster that cannot be reached fails the launch with nothing recorded.
-    step_envs = _prepare_environments(launch, policies, console)
+    step_envs = _prepare_environments(launch, policies, console, settings)
     with _make_executor(launch, options, settings, step_envs) as executor, \
             open_metadata(settings.metadata_url) as meta:
         plan = None
@@ -343,8 +343,9 @@ def _origin_still_there(meta: Any, flow_name: str, run_id: str, origin_run_id: A
 
 
 def _prepare_environments(launch: _Launch, policies: dict[str, StepPolicy],
-                          console: Console) -> dict[str, Any]:
-    """Resolve and build the @pypi/@conda environments, before anything runs or is recorded."""
+                          console: Console, settings: Settings) -> dict[str, Any]:
+    """Resolve and build the @pypi/@conda environments, before anything runs or is recorded;
+    each holds what the run's datastore and metadata backends need in a task (s3fs, ...)."""
     flow_cls = launch.flow_cls
     if not any(p.python_env for p in policies.values()) and getattr(
             flow_cls, "_hw_env_base", None) is None:
@@ -364,6 +365,7 @@ def _prepare_environments(launch: _Launch, policies: dict[str, StepPolicy],
         return {}
     import json
 
+    from headwater.environments.backend_packages import backend_packages
     from headwater.environments.prepare import prepare_environments
 
     origin = json.loads(launch.origin_environments) if launch.origin_environments else None
@@ -371,7 +373,9 @@ def _prepare_environments(launch: _Launch, policies: dict[str, StepPolicy],
     # For a remote executor (Dask) only the lock is made here; each worker builds (and caches)
     # the environment.
     remote = backends.get("executor", launch.executor.name).remote
-    return prepare_environments(flow_cls, policies, console.say, origin, build=not remote)
+    needs = backend_packages(settings.datastore_root, settings.metadata_url)
+    return prepare_environments(flow_cls, policies, console.say, origin, build=not remote,
+                                needs=needs)
 
 
 def _ignored_environments(launch: _Launch, policies: dict[str, StepPolicy]) -> dict[str, str]:

@@ -212,10 +212,13 @@ class _Spin:
         if self.options.environment not in ("pypi", "conda") and step_lock(recorded,
                                                                             step) is None:
             return None
+        from headwater.environments.backend_packages import backend_packages
         from headwater.environments.prepare import prepare_environments
 
+        needs = backend_packages(self.settings.datastore_root, self.settings.metadata_url)
         built = prepare_environments(self.flow_cls, {step: policy},
-                                     lambda line: print(line, file=sys.stderr), recorded)
+                                     lambda line: print(line, file=sys.stderr), recorded,
+                                     needs=needs)
         return built.get(step)
 
     def _execute(self, spec: TaskSpec, timeout: float | None, env: Any = None) -> SingleOutcome:

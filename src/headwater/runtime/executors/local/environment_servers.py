@@ -99,29 +99,52 @@ def main(argv: list[str]) -> None:  # pragma: no cover - runs in the environment
     sock = socket.socket(fileno=fd)
     try:
         flow_cls = packaged_flow_class(launch["folder"], launch["code"])
-        task_main = make_child_main(flow_cls, check_flow(flow_cls),
-                                    open_datastore(launch["root"]), launch["current"],
-                                    launch["facts"])
+        graph = check_flow(flow_cls)
     except Exception as exc:  # noqa: BLE001 - each task reports it, naming the fix
-        task_main = _failing_main(exc, launch["code"]["path"])
+        task_main = _failing_main(_import_failure(exc, launch["code"]["path"]))
+    else:
+        try:
+            store = open_datastore(launch["root"])
+        except Exception as exc:  # noqa: BLE001 - each task reports it, naming the fix
+            task_main = _failing_main(_store_failure(exc))
+        else:
+            task_main = make_child_main(flow_cls, graph, store, launch["current"],
+                                        launch["facts"])
     serve(sock, task_main)
     sys.stdout.flush()
     os._exit(0)
 
 
-def _failing_main(exc: Exception, flow_file: str) -> Any:  # pragma: no cover - in the server
-    """Tasks of an environment where the flow file cannot even be imported fail with why."""
-    import pickle
-
-    from headwater.records import TaskFailure, TaskResult
-    from headwater.runtime.executors.forkserver import read_to_end
-
+def _import_failure(exc: Exception, flow_file: str) -> str:  # pragma: no cover - in the server
     fix = ""
     if isinstance(exc, ImportError) and exc.name:
         fix = (f". Fix: add {exc.name.split('.')[0]!r} to the step's @pypi/@conda packages, or "
                "import it inside the steps that use it rather than at the top of the flow file")
-    message = (f"the flow file {flow_file} cannot be imported in this step's environment: "
-               f"{type(exc).__name__}: {exc}{fix}")
+    return (f"the flow file {flow_file} cannot be imported in this step's environment: "
+            f"{type(exc).__name__}: {exc}{fix}")
+
+
+def _store_failure(exc: Exception) -> str:  # pragma: no cover - in the server
+    """The run's datastore cannot be opened from the environment: most often its driver is not
+    installed there (a datastore backend that declares no ``task_requires``, or an fsspec URL
+    whose driver headwater cannot know)."""
+    from headwater.exceptions import HeadwaterException
+
+    msg, fix = (exc.msg, exc.fix) if isinstance(exc, HeadwaterException) else (str(exc), None)
+    fix = f"{fix}; in" if fix else "in"
+    return (f"the run's datastore cannot be opened in this step's environment: "
+            f"{type(exc).__name__}: {msg}. Fix: {fix} a @pypi/@conda step, list the package "
+            "among the step's packages (or the flow's @pypi_base/@conda_base): its environment "
+            "holds only what its lock lists")
+
+
+def _failing_main(message: str) -> Any:  # pragma: no cover - in the server
+    """Tasks of an environment where the flow cannot be loaded (or its datastore opened) fail
+    with ``message``, which says why and the fix."""
+    import pickle
+
+    from headwater.records import TaskFailure, TaskResult
+    from headwater.runtime.executors.forkserver import read_to_end
 
     def task_main(sock: socket.socket) -> int:
         spec = pickle.loads(read_to_end(sock))
