@@ -43,6 +43,7 @@ import json, sys
 from metaflow import Flow, namespace
 namespace(None)
 run = Flow(sys.argv[1]).latest_run
+resumed = sys.argv[2] == "resumed"
 
 def plain(name, value):
     if name.startswith("err_"):
@@ -72,14 +73,17 @@ for step in run:
             text = getattr(task, stream)
             if text and not text.endswith("\n"):
                 text += "\n"  # Metaflow ends a last partial line; headwater keeps it as printed
-            if text.startswith("@catch caught"):
-                # the traceback's frames are each system's own; the first and last lines are not
-                said = text.splitlines()
-                text = "\n".join([said[0], said[-1]])
+            if "@catch caught" in text:
+                # the traceback's frames are each system's own; what @catch says around them is not
+                text = "".join(line for line in text.splitlines(keepends=True)
+                               if not line.startswith((">    ", ">  Traceback")))
             if stream == "stderr" and not task.successful:
                 text = "(failed)"  # a failure's report is each system's own wording
-            if getattr(task, "origin_pathspec", None):
-                text = "(cloned)"  # Metaflow's clone has no logs; headwater's has the origin's
+            if resumed:
+                # Metaflow's clone has no logs; headwater's has the origin's. And which tasks are
+                # clones is timing: the branches a failure cut short on one system and not the
+                # other are run again by one resume and cloned by the other.
+                text = "(resumed run)"
             row["(%s)" % stream] = text
         rows.append(json.dumps(row, sort_keys=True))
     steps[step.id] = sorted(rows)
@@ -320,7 +324,8 @@ def _play(python: str, flow: Path, folder: Path, env: dict[str, str], args: list
         command = ["run", *args]
     run = subprocess.run([python, "flow.py", *command], cwd=folder, env=env,
                          capture_output=True, text=True, timeout=900, check=False)
-    read = subprocess.run([python, "-c", READER, FLOW_NAME], cwd=folder, env=env,
+    read = subprocess.run([python, "-c", READER, FLOW_NAME, "resumed" if fail_step else "run"],
+                          cwd=folder, env=env,
                           capture_output=True, text=True, timeout=300, check=False)
     result["exit"] = run.returncode
     if read.returncode == 0 and read.stdout.strip():
