@@ -9,7 +9,6 @@ as JSON; headwater's other errors (a damaged blob, an unreadable database) answe
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import quote
 
@@ -18,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from headwater.client.card_sandbox import CARD_POLICY, CARD_SANDBOX, after_doctype
 from headwater.exceptions import NotFoundError
 from headwater.meta.rows import STATUSES
 from headwater.ui import events, logfind
@@ -27,10 +27,9 @@ MAX_PAGE = 500
 MAX_NUMBER = 1 << 62  # offsets and attempts are clamped here: the database holds 64-bit integers
 
 # The card is someone's HTML: it runs sandboxed (no same origin, so no cookie and no API), may
-# run its own inline scripts (Vega charts), and may fetch nothing.
-CARD_CSP = ("sandbox allow-scripts allow-popups; default-src 'none'; "
-            "script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
-            "img-src data: blob:; font-src data:; connect-src 'none'; frame-ancestors 'self'")
+# run its own inline scripts (Vega charts), and may fetch nothing: the policy every reader of a
+# card applies (`client/card_sandbox.py`), with the header-only parts added.
+CARD_CSP = f"sandbox {CARD_SANDBOX}; {CARD_POLICY}; frame-ancestors 'self'"
 
 
 # Put at the top of every card served: the card's height, posted to the UI page holding its frame
@@ -216,14 +215,9 @@ async def card(request: Request) -> Response:
                              "x-content-type-options": "nosniff", "cache-control": "no-store"})
 
 
-DOCTYPE = re.compile(r"\A(\ufeff?\s*(?:<!--.*?-->\s*)*<!doctype[^>]*>)", re.IGNORECASE | re.DOTALL)
-
-
 def with_size_script(card: str) -> str:
     """The card with :data:`CARD_SIZE_SCRIPT` first: right after its doctype if it has one."""
-    found = DOCTYPE.match(card)
-    cut = found.end() if found else 0
-    return card[:cut] + CARD_SIZE_SCRIPT + card[cut:]
+    return after_doctype(card, CARD_SIZE_SCRIPT)
 
 
 _RUN = "/api/runs/{flow}/{run_id}"

@@ -1,0 +1,189 @@
+"""The sixth hostile-input audit: card HTML someone else's flow wrote, opened by ``card view``
+and in a notebook, and what an outsider can hand the command line, the client, the web UI and
+the datastore. Each test runs the real thing: a ``python flow.py`` process, Chromium opening the
+page ``card view`` wrote, a real HTTP server standing in for the outside world."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from .faultkit import DEADLINE_S, hw
+from .flowrun import write_flow
+
+DEADLINE_MS = int(DEADLINE_S * 1000)
+
+
+class _Recorder:
+    """A real HTTP server on loopback keeping the path of every request it gets."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        seen = self.paths
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                seen.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def outside():
+    recorder = _Recorder()
+    yield recorder
+    recorder.close()
+
+
+# -- card view: a card is someone's HTML -----------------------------------------------------
+
+# The card's script reports what it could reach on its own element, then tries to send it away.
+PROBE_CARD = """<!doctype html><html><head><title>probe</title></head><body>
+<h1 id="shown">the card is shown</h1>
+<script>
+var r = {ran: true, origin: String(self.origin)};
+try { r.parent = String(parent.document.title); } catch (e) { r.parent = "blocked"; }
+try { r.cookie = String(document.cookie); } catch (e) { r.cookie = "blocked"; }
+try { localStorage.setItem("k", "v"); r.storage = "open"; } catch (e) { r.storage = "blocked"; }
+document.getElementById("shown").setAttribute("data-probe", JSON.stringify(r));
+var out = "http://127.0.0.1:PORT/";
+new Image().src = out + "image";
+fetch(out + "fetch").catch(function () {});
+fetch("file:///etc/hostname").then(function () { document.body.setAttribute("data-file", "read"); },
+                                   function () { document.body.setAttribute("data-file", "blocked"); });
+</script></body></html>"""
+
+PROBE_FLOW = '''
+from headwater import FlowSpec, card, step
+from headwater.cards import MetaflowCard
+
+
+class ProbeCard(MetaflowCard):
+    type = "probe"
+
+    def render(self, task):
+        return {card!r}
+
+
+class ProbeFlow(FlowSpec):
+    @card(type="probe")
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    ProbeFlow()
+'''
+
+
+def _probe_run(tmp_path: Path, port: int) -> Path:
+    flow = write_flow(tmp_path, "probe_flow.py",
+                      PROBE_FLOW.format(card=PROBE_CARD.replace("PORT", str(port))))
+    done = hw(flow, "--quiet", "run", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return flow
+
+
+def _viewed(flow: Path, tmp_path: Path, pathspec: str) -> Path:
+    """The file ``card view PATHSPEC`` wrote (no browser: it prints the path)."""
+    temp = tmp_path / "tmp"
+    temp.mkdir(exist_ok=True)
+    viewed = hw(flow, "card", "view", pathspec, cwd=tmp_path, TMPDIR=str(temp), BROWSER="false")
+    assert viewed.returncode == 0, viewed.stdout + viewed.stderr
+    return Path(viewed.stdout.strip().rsplit(" ", 1)[-1])
+
+
+def _probe_result(frame) -> dict:
+    frame.wait_for_selector("#shown[data-probe]", timeout=DEADLINE_MS)
+    frame.wait_for_selector("body[data-file]", timeout=DEADLINE_MS)
+    found = json.loads(frame.get_attribute("#shown", "data-probe"))
+    found["file"] = frame.get_attribute("body", "data-file")
+    return found
+
+
+def _assert_contained(found: dict, outside: _Recorder) -> None:
+    assert found["ran"] is True  # the card's own scripts run (charts need them) ...
+    assert found["origin"] == "null"  # ... in an origin of their own
+    assert found["parent"] == "blocked"
+    assert found["cookie"] == "blocked" and found["storage"] == "blocked"
+    assert found["file"] == "blocked"
+    assert outside.paths == []  # nothing left for the outside server
+
+
+def test_card_view_shows_a_card_in_a_sandbox_its_scripts_cannot_leave(tmp_path, browser,
+                                                                      outside):
+    # `card view` opened the card's own HTML from a file:// address: its scripts ran as a local
+    # page, free to load from anywhere (and, in browsers that allow it, to read local files).
+    flow = _probe_run(tmp_path, outside.port)
+    page_file = _viewed(flow, tmp_path, "ProbeFlow/1/start/1")
+    assert "<script" not in page_file.read_text().split("<iframe", 1)[0]  # the page runs nothing
+    page = browser.new_page()
+    try:
+        page.goto(page_file.as_uri())
+        frame = page.frame_locator("iframe")
+        assert frame.locator("#shown").inner_text(timeout=DEADLINE_MS) == "the card is shown"
+        _assert_contained(_probe_result(page.frames[1]), outside)
+        assert page.title().startswith("headwater: <Card probe of ProbeFlow/1/start/1")
+    finally:
+        page.close()
+
+
+def test_a_card_shown_in_a_notebook_cannot_reach_the_notebook(tmp_path, browser, outside):
+    # Card._repr_html_ put the card in a bare srcdoc frame, which shares the notebook page's
+    # origin: a card's script could have driven the notebook (and its kernel).
+    from headwater import Flow
+    from headwater.cards import get_cards
+
+    from .faultkit import client
+
+    _probe_run(tmp_path, outside.port)
+    client(tmp_path)
+    cell = get_cards(Flow("ProbeFlow").latest_run["start"].task)[0]._repr_html_()
+    page = browser.new_page()
+    try:
+        page.set_content("<html><head><title>notebook</title></head><body>"
+                         f"<div>a notebook cell</div>{cell}</body></html>")
+        _assert_contained(_probe_result(page.frames[1]), outside)
+    finally:
+        page.close()
+
+
+def test_card_view_still_draws_a_chart_inside_its_sandbox(tmp_path, browser):
+    # The sandbox and policy must not break what a card is for: the default card's Vega chart.
+    from .flowrun import flow_file
+
+    flow = Path(flow_file("cards/report_flow.py"))
+    done = hw(flow, "--quiet", "run", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    page_file = _viewed(flow, tmp_path, "ReportFlow/1/start/1")
+    context = browser.new_context(offline=True)
+    try:
+        page = context.new_page()
+        page.goto(page_file.as_uri())
+        card = page.frame_locator("iframe")
+        card.locator(".hw-vega[data-drawn]").wait_for(timeout=DEADLINE_MS)
+        assert card.locator(".hw-vega svg .mark-rect path").count() == 3
+        assert card.locator("h1", has_text="Training report").is_visible()
+    finally:
+        context.close()
