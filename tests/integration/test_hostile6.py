@@ -187,3 +187,58 @@ def test_card_view_still_draws_a_chart_inside_its_sandbox(tmp_path, browser):
         assert card.locator("h1", has_text="Training report").is_visible()
     finally:
         context.close()
+
+
+# -- names from records reaching the terminal ------------------------------------------------
+
+PLAIN_FLOW = """
+    from headwater import FlowSpec, step
+
+
+    class PlainFlow(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        PlainFlow()
+"""
+
+# Retitle the terminal, clear it, and set the reader's clipboard (OSC 52) to `echo pwned`.
+ESCAPES = "\x1b]0;PWNED\x07\x1b[2J\x1b]52;c;ZWNobyBwd25lZA==\x07"
+
+
+def test_tags_and_user_names_a_shared_database_holds_are_listed_as_text(tmp_path):
+    # `headwater runs` and `tag list` printed the tags and user names of the records as they
+    # were: anyone who can write a shared metadata database could send the reader's terminal
+    # escapes (a clipboard write among them); a bidi override, which `tag add` accepts, reordered
+    # the line.
+    import sqlite3
+    import subprocess
+    import sys
+
+    from .faultkit import datastore, env_for
+
+    flow = write_flow(tmp_path, "plain_flow.py", PLAIN_FLOW)
+    assert hw(flow, "--quiet", "run", "--tag", "fine\u202eenif", cwd=tmp_path).returncode == 0
+    with sqlite3.connect(datastore(tmp_path) / "meta.sqlite") as db:
+        db.execute("INSERT INTO run_tags VALUES ('PlainFlow', '1', ?, 0)", ("evil" + ESCAPES,))
+        db.execute("UPDATE runs SET username = ?", ("bob" + ESCAPES,))
+    everywhere = subprocess.run([sys.executable, "-m", "headwater", "runs"], cwd=tmp_path,
+                                env=env_for(tmp_path), capture_output=True, text=True,
+                                timeout=DEADLINE_S)
+    listings = [everywhere, hw(flow, "runs", cwd=tmp_path),
+                hw(flow, "tag", "list", "--all", cwd=tmp_path),
+                hw(flow, "tag", "list", "--run-id", "1", cwd=tmp_path),
+                hw(flow, "tag", "list", "--run-id", "1", "--flat", cwd=tmp_path)]
+    for shown in listings:
+        assert shown.returncode == 0, shown.stdout + shown.stderr
+        text = shown.stdout + shown.stderr
+        assert "evil\\x1b]0;PWNED\\x07" in text and "fine\\u202eenif" in text, text
+        assert not any(ch in text for ch in "\x1b\x07\u202e"), repr(text)
+    assert "bob\\x1b]0;PWNED\\x07\\x1b[2J\\x1b]52;c;ZWNobyBwd25lZA==\\x07" in listings[0].stdout
