@@ -242,3 +242,85 @@ def test_tags_and_user_names_a_shared_database_holds_are_listed_as_text(tmp_path
         assert "evil\\x1b]0;PWNED\\x07" in text and "fine\\u202eenif" in text, text
         assert not any(ch in text for ch in "\x1b\x07\u202e"), repr(text)
     assert "bob\\x1b]0;PWNED\\x07\\x1b[2J\\x1b]52;c;ZWNobyBwd25lZA==\\x07" in listings[0].stdout
+
+
+# -- config files: read in bounded memory and time -------------------------------------------
+
+CONFIG_FLOW = """
+    from headwater import Config, FlowSpec, step
+
+
+    class ConfigFlow(FlowSpec):
+        cfg = Config("cfg", default_value={"lr": 0.1})
+
+        @step
+        def start(self):
+            print("lr is", self.cfg.lr)
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        ConfigFlow()
+"""
+
+
+def _config_run(tmp_path: Path, source: str, **env: str):
+    import resource
+    import subprocess
+    import sys
+
+    from .faultkit import env_for
+
+    def limited() -> None:  # as a container's memory limit would
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    flow = write_flow(tmp_path, "config_flow.py", CONFIG_FLOW)
+    return subprocess.run([sys.executable, str(flow), "--config", "cfg", source, "run"],
+                          cwd=tmp_path, env=env_for(tmp_path, **env), capture_output=True,
+                          text=True, timeout=DEADLINE_S, preexec_fn=limited)
+
+
+def _refused(proc, *phrases: str) -> None:
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Invalid configuration:" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    for phrase in phrases:
+        assert phrase in proc.stderr, proc.stderr
+
+
+def test_a_config_file_that_never_ends_is_refused_at_the_limit(tmp_path):
+    # `--config cfg /dev/zero` read until memory ran out (a MemoryError traceback here, under a
+    # 2 GB limit; the whole machine's memory without one).
+    _refused(_config_run(tmp_path, "/dev/zero"),
+             "config 'cfg': '/dev/zero' (--config cfg /dev/zero) is larger than the limit",
+             "fix: pass a file with --config cfg PATH")
+
+
+def test_a_config_file_naming_a_pipe_nothing_writes_to_is_refused_not_waited_on(tmp_path):
+    # The launch opened the pipe and waited for a writer for ever.
+    import os
+
+    os.mkfifo(tmp_path / "pipe")
+    _refused(_config_run(tmp_path, "pipe", HEADWATER_INCLUDE_FILE_WAIT="0.5"),
+             "config 'cfg': nothing wrote to the pipe 'pipe' (--config cfg pipe) within 0.5 s")
+
+
+def test_a_config_read_from_a_pipe_with_a_writer_or_not_utf8_is_handled(tmp_path):
+    # A pipe with a writer (what `--config cfg <(make-config)` hands over) is read as a file;
+    # bytes that are no UTF-8 were a UnicodeDecodeError traceback.
+    import os
+    import subprocess
+
+    os.mkfifo(tmp_path / "pipe")
+    writer = subprocess.Popen(["sh", "-c", "printf '{\"lr\": 0.5}' > pipe"], cwd=tmp_path)
+    try:
+        piped = _config_run(tmp_path, "pipe")
+    finally:
+        writer.wait(timeout=DEADLINE_S)
+    assert piped.returncode == 0 and "lr is 0.5" in piped.stdout, piped.stdout + piped.stderr
+    (tmp_path / "latin.json").write_bytes(b'{"lr": "\xe9"}')
+    _refused(_config_run(tmp_path, "latin.json"), "'latin.json' (--config cfg latin.json) is "
+             "not UTF-8 text", "fix: save the file as UTF-8")
