@@ -324,3 +324,20 @@ def test_a_config_read_from_a_pipe_with_a_writer_or_not_utf8_is_handled(tmp_path
     (tmp_path / "latin.json").write_bytes(b'{"lr": "\xe9"}')
     _refused(_config_run(tmp_path, "latin.json"), "'latin.json' (--config cfg latin.json) is "
              "not UTF-8 text", "fix: save the file as UTF-8")
+
+
+def test_a_profiles_file_that_is_no_file_is_one_clear_error(tmp_path):
+    # HEADWATER_CONFIG=/dev/zero (with a profile selected) read until memory ran out; a pipe
+    # nobody writes to blocked every command; bytes that are no UTF-8 were a traceback.
+    import os
+
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "latin.toml").write_bytes(b"[profiles.x]\nuser = '\xe9'\n")
+    cases = {"/dev/zero": "is larger than 16777216 bytes", "pipe": "is a pipe nothing wrote to",
+             "latin.toml": "is not UTF-8 text"}
+    for path, why in cases.items():
+        proc = _config_run(tmp_path, "/dev/null", HEADWATER_CONFIG=path, HEADWATER_PROFILE="x",
+                           HEADWATER_INCLUDE_FILE_WAIT="0.5")
+        assert proc.returncode in (1, 2), proc.stdout + proc.stderr  # 2: a usage error, as
+        assert f"the config file {path} {why}" in proc.stderr, proc.stderr  # for a missing file
+        assert "Traceback" not in proc.stderr, proc.stderr

@@ -18,7 +18,8 @@ import os
 from typing import Any
 
 from headwater.exceptions import FlowDefinitionError, ParameterError
-from headwater.flow.local_read import (
+from headwater.flow.parameters import Parameter
+from headwater.local_read import (
     DEFAULT_PIPE_WAIT_S,
     PIPE_WAIT_ENV,
     NotReadable,
@@ -26,7 +27,6 @@ from headwater.flow.local_read import (
     pipe_wait_s,
     read_at_most,
 )
-from headwater.flow.parameters import Parameter
 
 MAX_SIZE_ENV = "HEADWATER_INCLUDE_FILE_MAX"
 WAIT_ENV = PIPE_WAIT_ENV

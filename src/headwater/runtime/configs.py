@@ -158,7 +158,7 @@ naming ``/dev/zero`` or an endless pipe is refused once this much has been read.
 def _read(cfg: Config, path: str, origin: str) -> str:
     """The text of the config file ``path``, read in bounded memory and time (a folder, a pipe
     nothing writes to, a file or device past :data:`CONFIG_FILE_MAX` are each one error)."""
-    from headwater.flow.local_read import (
+    from headwater.local_read import (
         PIPE_WAIT_ENV,
         NotReadable,
         open_local,
