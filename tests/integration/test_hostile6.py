@@ -341,3 +341,46 @@ def test_a_profiles_file_that_is_no_file_is_one_clear_error(tmp_path):
         assert proc.returncode in (1, 2), proc.stdout + proc.stderr  # 2: a usage error, as
         assert f"the config file {path} {why}" in proc.stderr, proc.stderr  # for a missing file
         assert "Traceback" not in proc.stderr, proc.stderr
+
+
+# -- the web UI: downloads named by anyone's string ------------------------------------------
+
+NAMED_FLOW = """
+    from headwater import FlowSpec, step
+
+
+    class NamedFlow(FlowSpec):
+        @step
+        def start(self):
+            setattr(self, "report\\u202efdp", b"not a pdf")
+            setattr(self, "zero\\u200bwidth", "text")
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        NamedFlow()
+"""
+
+
+def test_a_download_is_never_named_with_a_bidi_override_or_an_invisible_character(tmp_path):
+    # The UI named a download after its artifact as is: `report\u202efdp` + `.bin` is shown by
+    # a browser's download list and file manager as `reportnib.pdf`.
+    from urllib.parse import quote
+
+    from .uiserver import ui_server
+
+    flow = write_flow(tmp_path, "named_flow.py", NAMED_FLOW)
+    assert hw(flow, "--quiet", "run", cwd=tmp_path).returncode == 0
+    with ui_server(tmp_path) as server:
+        for name, shown in (("report\u202efdp", "report_fdp.bin"),
+                            ("zero\u200bwidth", "zero_width.txt")):
+            status, headers, body = server.get(
+                f"/api/tasks/NamedFlow/1/start/1/artifacts/{quote(name, safe='')}")
+            assert status == 200, body
+            disposition = headers["content-disposition"]
+            assert disposition == (f'attachment; filename="{shown}"; '
+                                   f"filename*=UTF-8''{quote(shown, safe='')}"), disposition

@@ -199,9 +199,16 @@ DOWNLOAD_TYPES = {"txt": "text/plain; charset=utf-8", "bin": "application/octet-
 def attachment(filename: str) -> str:
     """A Content-Disposition naming ``filename`` whatever its script: an ASCII fallback, and
     the UTF-8 name (RFC 6266 ``filename*``) browsers use. Headers are Latin-1, so a name like
-    ``数据.pickle`` written as is could not be sent at all."""
-    fallback = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in filename)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+    ``数据.pickle`` written as is could not be sent at all.
+
+    Control and format characters become ``_`` in both: an artifact's name is anyone's string,
+    and a bidi override in a saved file's name shows its extension reversed
+    (``report\u202efdp.pickle`` is listed as ``reportelkcip.pdf``), a line break splits it."""
+    import unicodedata
+
+    shown = "".join("_" if unicodedata.category(c) in ("Cc", "Cf") else c for c in filename)
+    fallback = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in shown)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(shown, safe='')}"
 
 
 async def card(request: Request) -> Response:
