@@ -384,3 +384,23 @@ def test_a_download_is_never_named_with_a_bidi_override_or_an_invisible_characte
             disposition = headers["content-disposition"]
             assert disposition == (f'attachment; filename="{shown}"; '
                                    f"filename*=UTF-8''{quote(shown, safe='')}"), disposition
+
+
+def test_card_view_names_its_file_safely_whatever_the_record_says(tmp_path, outside):
+    # The view's file name was built from the card's type and id as the record holds them: a
+    # NUL was a ValueError traceback, a `/..` part of a path, 300 characters too long a name.
+    import sqlite3
+
+    from .faultkit import datastore
+
+    flow = _probe_run(tmp_path, outside.port)
+    where = "flow = 'ProbeFlow' AND run_id = '1' AND step = 'start'"
+    with sqlite3.connect(datastore(tmp_path) / "meta.sqlite") as db:
+        record = json.loads(db.execute(f"SELECT transition FROM tasks WHERE {where}").fetchone()[0])
+        record["cards"][0]["type"] = "x\x00y/../../" + "z" * 300
+        db.execute(f"UPDATE tasks SET transition = ? WHERE {where}", (json.dumps(record),))
+    page_file = _viewed(flow, tmp_path, "ProbeFlow/1/start/1")
+    views = tmp_path / "tmp" / next(p.name for p in (tmp_path / "tmp").iterdir())
+    assert page_file.parent.parent == views and page_file.is_file()
+    assert page_file.name.startswith("ProbeFlow_1_start_1_x_y_.._.._zzz")
+    assert len(page_file.name) <= 155 and "the card is shown" in page_file.read_text()

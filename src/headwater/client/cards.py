@@ -145,13 +145,23 @@ def write_private_copy(card: Card) -> str:
     views = _private_views_dir()
     _remove_old_views(views)
     folder = tempfile.mkdtemp(prefix="view-", dir=views)
-    name = f"{card.pathspec.replace('/', '_')}_{card.type}{'_' + card.id if card.id else ''}.html"
-    path = os.path.join(folder, name.replace(os.sep, "_"))
+    path = os.path.join(folder, _view_file_name(card))
     from headwater.client.card_sandbox import framed_page
     from headwater.outfiles import replace_file
 
     replace_file(path, framed_page(card.get(), f"headwater: {card}").encode("utf-8"), private=True)
     return path
+
+
+def _view_file_name(card: Card) -> str:
+    """``FLOW_RUN_STEP_TASK_TYPE[_ID].html`` in letters, digits, ``.``, ``_`` and ``-`` only, at
+    most 150 characters: the type and id come from the task's record, which anyone who can
+    write a shared datastore chose (a NUL there was a ``ValueError`` traceback, 300 characters
+    a name the file system refuses)."""
+    import re
+
+    stem = f"{card.pathspec}_{card.type}{'_' + card.id if card.id else ''}"
+    return re.sub(r"[^A-Za-z0-9._-]", "_", stem.replace("/", "_"))[:150] + ".html"
 
 
 def _private_views_dir() -> str:
