@@ -404,3 +404,55 @@ def test_card_view_names_its_file_safely_whatever_the_record_says(tmp_path, outs
     assert page_file.parent.parent == views and page_file.is_file()
     assert page_file.name.startswith("ProbeFlow_1_start_1_x_y_.._.._zzz")
     assert len(page_file.name) <= 155 and "the card is shown" in page_file.read_text()
+
+
+# -- caches under a umask of 000 -------------------------------------------------------------
+
+PYPI_FLOW = """
+    from headwater import FlowSpec, pypi, step
+
+
+    class PypiFlow(FlowSpec):
+        @pypi(packages={})
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        PypiFlow()
+"""
+
+
+def test_under_a_umask_of_000_no_cache_folder_is_left_open_to_others(tmp_path):
+    # The environment cache made a missing ~/.cache and ~/.cache/headwater anyone could write
+    # (Path.mkdir(parents=True) gives its mode to the last folder only), and uv, run by
+    # headwater, made ~/.cache/uv the same: anyone could plant a wheel in it.
+    import stat
+    import subprocess
+    import sys
+
+    from .faultkit import env_for
+
+    home = tmp_path / "home"
+    home.mkdir(mode=0o755)
+    flow = write_flow(tmp_path, "pypi_flow.py", PYPI_FLOW)
+    env = env_for(tmp_path, HOME=str(home))
+    for name in ("XDG_CACHE_HOME", "UV_CACHE_DIR"):
+        env.pop(name, None)
+    done = subprocess.run([sys.executable, str(flow), "--quiet", "--environment", "pypi", "run"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=DEADLINE_S, umask=0)
+    assert done.returncode == 0, done.stdout + done.stderr
+    cache = home / ".cache"
+    assert (cache / "headwater" / "environments").is_dir() and (cache / "uv").is_dir()
+    folders = [cache, *(p for p in cache.rglob("*") if p.is_dir() and not p.is_symlink())]
+    open_ones = [f"{stat.S_IMODE(p.stat().st_mode):o} {p}" for p in folders
+                 if p.stat().st_mode & 0o002]
+    assert open_ones == []
+    for mine in (cache, cache / "headwater", cache / "headwater" / "environments"):
+        assert stat.S_IMODE(mine.stat().st_mode) == 0o700, mine
