@@ -456,3 +456,48 @@ def test_under_a_umask_of_000_no_cache_folder_is_left_open_to_others(tmp_path):
     assert open_ones == []
     for mine in (cache, cache / "headwater", cache / "headwater" / "environments"):
         assert stat.S_IMODE(mine.stat().st_mode) == 0o700, mine
+
+
+# -- names as long as Python allows ----------------------------------------------------------
+
+LONG_FLOW = "Long" + "F" * 260
+LONG_STEP = "s" * 300
+LONG_NAMES_FLOW = f"""
+    from headwater import FlowSpec, step
+
+
+    class {LONG_FLOW}(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.{LONG_STEP})
+
+        @step
+        def {LONG_STEP}(self):
+            self.x = 1
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        {LONG_FLOW}()
+"""
+
+
+def test_a_flow_and_step_with_very_long_names_can_be_spun_and_browsed(tmp_path):
+    # Python names have no length limit: `spin` of such a step ended in a ValueError traceback
+    # (its spin_of: tag was over 512 characters) and the UI answered "no flow named ..." for a
+    # run that exists (its names were capped at 200 characters).
+    from .uiserver import ui_server
+
+    flow = write_flow(tmp_path, "long_flow.py", LONG_NAMES_FLOW)
+    assert hw(flow, "--quiet", "run", cwd=tmp_path).returncode == 0
+    spun = hw(flow, "spin", f"1/{LONG_STEP}", cwd=tmp_path)
+    assert spun.returncode == 0 and "Traceback" not in spun.stderr, spun.stdout + spun.stderr
+    with ui_server(tmp_path) as server:
+        tasks = server.json(f"/api/runs/{LONG_FLOW}/1/tasks")
+        assert LONG_STEP in json.dumps(tasks)
+        status, _, _ = server.get(f"/runs/{LONG_FLOW}/1/{LONG_STEP}/2")
+        assert status == 200
