@@ -501,3 +501,16 @@ def test_a_flow_and_step_with_very_long_names_can_be_spun_and_browsed(tmp_path):
         assert LONG_STEP in json.dumps(tasks)
         status, _, _ = server.get(f"/runs/{LONG_FLOW}/1/{LONG_STEP}/2")
         assert status == 200
+
+
+# -- settings from the environment -----------------------------------------------------------
+
+def test_a_dask_timeout_that_is_no_number_of_seconds_is_one_clear_error(tmp_path):
+    # HEADWATER_DASK_TIMEOUT=abc was a ValueError traceback; nan and -1 went on to Dask.
+    (tmp_path / "cfg.json").write_text('{"lr": 0.1}')
+    for value in ("abc", "nan", "-1"):
+        proc = _config_run(tmp_path, "cfg.json", HEADWATER_DASK_TIMEOUT=value,
+                           HEADWATER_EXECUTOR="dask", HEADWATER_DASK_ADDRESS="tcp://127.0.0.1:1")
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert f"HEADWATER_DASK_TIMEOUT={value!r} is not a number of seconds" in proc.stderr
+        assert "Traceback" not in proc.stderr, proc.stderr
