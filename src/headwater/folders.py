@@ -21,19 +21,40 @@ FILE_MODE = 0o664
 """The same for a file headwater makes (a blob, a record)."""
 
 
-def make_dirs(path: str) -> None:
-    """``os.makedirs(path, exist_ok=True)``, every folder it creates at most :data:`FOLDER_MODE`
-    (``os.makedirs`` applies its mode to the last folder only)."""
+def make_dirs(path: str, mode: int = FOLDER_MODE) -> None:
+    """``os.makedirs(path, exist_ok=True)``, every folder it creates at most ``mode``
+    (``os.makedirs`` and ``Path.mkdir(parents=True)`` apply theirs to the last folder only: a
+    cache under a missing ``~/.cache`` made that ``~/.cache`` anyone could write, umask 000)."""
     if os.path.isdir(path):
         return
     parent = os.path.dirname(path)
     if parent and parent != path:
-        make_dirs(parent)
+        make_dirs(parent, mode)
     try:
-        os.mkdir(path, FOLDER_MODE)
+        os.mkdir(path, mode)
     except FileExistsError:
         if not os.path.isdir(path):
             raise
+
+
+def umask_closed_to_others() -> int:
+    """This process's umask with write for others (and the group) taken away, for a tool
+    headwater runs to fill a cache with (uv, rattler): under umask 000 they made their caches
+    (``~/.cache/uv``) anyone could write, and so plant a wheel in."""
+    return _current_umask() | 0o022
+
+
+def _current_umask() -> int:
+    try:  # Linux says it without changing it
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    current = os.umask(0o077)  # elsewhere: read by setting (briefly, a stricter one)
+    os.umask(current)
+    return current
 
 
 def private_folder_problem(path: str) -> str | None:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # pathlib is imported only when a profile is selected (not by
     from pathlib import Path
 
 CONFIG_ENV = "HEADWATER_CONFIG"
+PROFILES_FILE_MAX = 16 << 20  # a file of profiles is a few lines; /dev/zero is refused at this
 PROFILE_ENV = "HEADWATER_PROFILE"
 # profile key -> the environment variable that overrides it; the executor backends add their own
 # options' keys (dask_address, ...), see settings()
@@ -118,9 +119,26 @@ def _read_profiles(path: Path, name: str) -> dict:
                 f"{sys.version_info[0]}.{sys.version_info[1]} has no TOML reader to read {path}",
                 fix="pip install tomli (headwater depends on it on Python 3.10), "
                     "or use Python 3.11 or newer") from None
+    from headwater.local_read import (
+        DEFAULT_PIPE_WAIT_S,
+        NotReadable,
+        open_local,
+        pipe_wait_s,
+        read_at_most,
+    )
+
     try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
+        with open_local(str(path), pipe_wait_s() or DEFAULT_PIPE_WAIT_S) as handle:
+            data = tomllib.loads(read_at_most(handle, PROFILES_FILE_MAX).decode("utf-8"))
+    except NotReadable as err:
+        what = {"folder": "is a folder, not a file",
+                "no writer": f"is a pipe nothing wrote to within {err.detail}"}.get(
+                    err.why, f"is larger than {PROFILES_FILE_MAX} bytes ({err.detail})")
+        raise ProfileError(f"the config file {path} {what}",
+                           fix=f"point {CONFIG_ENV} at a TOML file") from None
+    except UnicodeDecodeError as err:
+        raise ProfileError(f"the config file {path} is not UTF-8 text ({err.reason} at byte "
+                           f"{err.start})", fix="save it as UTF-8") from None
     except FileNotFoundError:
         raise ProfileError(
             f"profile {name!r} is selected ({PROFILE_ENV}) but {path} does not exist",

@@ -30,6 +30,7 @@ FORBIDDEN = {
     "exceptions.py": ["headwater."],
     "redaction.py": ["headwater."],
     "folders.py": ["headwater."],  # folders of headwater's data, closed to others' writes
+    "local_read.py": ["headwater."],  # a user-named input file read in bounded memory and time
     "outfiles.py": ["headwater."],  # writes a user-named output file safely, for every layer  # masks passwords for every layer: it imports none
     # the registry names its backends as strings and imports one only when it is chosen
     "backends.py": [*_ALL, "headwater.settings", "headwater.profiles", "headwater.records"],
@@ -104,7 +105,7 @@ TYPES_ONLY = {
     ("flow/current.py", "headwater.cards.collector"): "the type of current.card",
 }
 TOP_LEVEL = ["version.py", "records.py", "exceptions.py", "backends.py", "profiles.py",
-             "folders.py",
+             "folders.py", "local_read.py",
              "tracebacks.py", "flow_file.py",
              "settings.py", "testing.py", "s3client.py", "s3objects.py"]
 

@@ -170,10 +170,12 @@ def list_cards(ctx: click.Context, pathspec: str | None, as_json: bool, json_fil
         return
     if not rows:
         click.echo(f"No cards for {pathspec} (add @card to the step, or run with --with card).")
+    from headwater.cli.dump_output import printable  # names from records, shown as text
+
     for row in rows:
         label = f"{row['type']}" + (f" id={row['id']}" if row["id"] else "")
         state = " (live)" if row["live"] else ""
-        click.echo(f"{row['pathspec']}  [{row['index']}] {label}{state}  {row['path']}")
+        click.echo(printable(f"{row['pathspec']}  [{row['index']}] {label}{state}  {row['path']}"))
 
 
 def _write_metaflow_listing(path: str, tasks: list, rows: list[dict], *, single: bool) -> None:

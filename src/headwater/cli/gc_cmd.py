@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import click
 
+from headwater.cli.dump_output import printable
 from headwater.cli.errors import handle_errors
 from headwater.exceptions import HeadwaterException, RunInUseError
 from headwater.settings import Settings
@@ -91,7 +92,7 @@ def delete(runs: Sequence[str], keep_last: int | None, keep_since: str | None,
         if not retention:
             named = _pathspecs(runs)
             for row in delete_runs(meta, named, dry_run=dry_run):
-                click.echo(f"{verb} run {row.pathspec}.")
+                click.echo(f"{verb} run {printable(row.pathspec)}.")
             _hint(dry_run)
             return
         flows = _flows(runs)
@@ -102,15 +103,15 @@ def delete(runs: Sequence[str], keep_last: int | None, keep_since: str | None,
             try:
                 check_deletable(meta, row.flow, row.run_id)
             except RunInUseError as err:
-                click.echo(f"Kept run {row.pathspec}: {err.msg}")
+                click.echo(f"Kept run {printable(row.pathspec)}: {err.msg}")
                 continue
             if not dry_run:
                 try:
                     delete_checked(meta, row.flow, row.run_id)
                 except RunInUseError as err:  # a resume of it started a moment ago
-                    click.echo(f"Kept run {row.pathspec}: {err.msg}")
+                    click.echo(f"Kept run {printable(row.pathspec)}: {err.msg}")
                     continue
-            click.echo(f"{verb} run {row.pathspec}.")
+            click.echo(f"{verb} run {printable(row.pathspec)}.")
             count += 1
         scope = ", ".join(flows) if flows else "every flow"
         click.echo(f"{verb} {count} run(s) of {scope} outside the retention.")

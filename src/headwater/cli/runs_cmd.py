@@ -27,8 +27,14 @@ def _duration(seconds: float | None) -> str:
 
 
 def _table(summaries: Sequence) -> str:
-    rows = [(s.pathspec, s.status, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s.started_at)),
-             _duration(s.duration_s), s.user, ", ".join(s.tags) or "-") for s in summaries]
+    """The runs as a table; what the records say (ids, user, tags: anyone who can write a shared
+    datastore's metadata chose them) is shown with control and format characters as escapes."""
+    from headwater.cli.dump_output import printable
+
+    rows = [(printable(s.pathspec), s.status,
+             time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s.started_at)),
+             _duration(s.duration_s), printable(s.user), printable(", ".join(s.tags) or "-"))
+            for s in summaries]
     widths = [max(len(str(r[i])) for r in [_COLUMNS, *rows]) for i in range(len(_COLUMNS))]
     return "\n".join("  ".join(str(cell).ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
                      for r in [_COLUMNS, *rows])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import click
 
 from headwater.cli.context import flow_class_of, settings_of
+from headwater.cli.dump_output import printable
 from headwater.cli.errors import handle_errors
 from headwater.exceptions import NotFoundError
 from headwater.settings import current_username
@@ -41,10 +42,17 @@ def _target_run(ctx: click.Context, run_id: str | None):  # -> headwater.client.
 
 
 def _describe(run, hide_system: bool) -> str:  # run: headwater.client.Run
-    lines = [run.pathspec, f"    user tags:   {', '.join(sorted(run.user_tags)) or '(none)'}"]
+    """The run's tags as printed: each with control and format characters as escapes (a tag
+    another writer of a shared metadata database stored could hold a terminal escape)."""
+    lines = [printable(run.pathspec),
+             f"    user tags:   {_joined(run.user_tags) or '(none)'}"]
     if not hide_system:
-        lines.append(f"    system tags: {', '.join(sorted(run.system_tags))}")
+        lines.append(f"    system tags: {_joined(run.system_tags)}")
     return "\n".join(lines)
+
+
+def _joined(tags) -> str:
+    return ", ".join(printable(t) for t in sorted(tags))
 
 
 @click.group(help="Add, remove, replace or list the tags of this flow's runs.")
@@ -111,9 +119,9 @@ def list_tags(ctx: click.Context, run_id: str | None, all_users: bool,
     if run_id is not None and flat:
         run = _target_run(ctx, run_id)
         shown = run.user_tags if hide_system_tags else run.tags
-        click.echo(f"Tags of {run.pathspec}:", err=True)
+        click.echo(f"Tags of {printable(run.pathspec)}:", err=True)
         for name in sorted(shown):
-            click.echo(name, err=True)
+            click.echo(printable(name), err=True)
         return
     if flat:
         raise click.UsageError("tag list --flat needs --run-id")

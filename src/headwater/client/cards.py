@@ -100,7 +100,8 @@ class Card:
         return path
 
     def view(self) -> str:
-        """Open the card in a web browser; returns the file it was written to."""
+        """Open the card in a web browser, inside a sandboxed frame (see
+        :func:`write_private_copy`); returns the file it was written to."""
         path = write_private_copy(self)
         import webbrowser
 
@@ -113,8 +114,12 @@ class Card:
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
-        return (f'<iframe srcdoc="{html.escape(self.get(), quote=True)}" '
-                'style="width:100%;height:600px;border:none"></iframe>')
+        """The card in a notebook cell: in a sandboxed frame under the card policy, so its
+        scripts cannot reach the notebook (a bare ``srcdoc`` frame shares the notebook's origin,
+        and with it the kernel)."""
+        from headwater.client.card_sandbox import framed_cell
+
+        return framed_cell(self.get(), str(self))
 
 
 VIEWS_KEPT_S = 24 * 3600.0
@@ -129,14 +134,34 @@ def views_dir() -> str:
 def write_private_copy(card: Card) -> str:
     """The card in a fresh private (0700) folder inside :func:`views_dir`, for a browser to open.
 
+    What is written is a page holding the card in a sandboxed frame under the card policy
+    (``client/card_sandbox.py``), as the web UI shows it: the card is HTML any flow (anyone's, in a
+    shared datastore) wrote, and opened bare from a ``file://`` address its scripts would run
+    with the rights of a local page (reading the views folder, loading from anywhere).
+
     The browser opens the file after this returns, so it cannot be removed now; instead each
     view removes the views older than :data:`VIEWS_KEPT_S` (every ``card view`` used to leave a
     ``headwater-card-*`` folder in the temp folder for good)."""
     views = _private_views_dir()
     _remove_old_views(views)
     folder = tempfile.mkdtemp(prefix="view-", dir=views)
-    name = f"{card.pathspec.replace('/', '_')}_{card.type}{'_' + card.id if card.id else ''}.html"
-    return card.save(os.path.join(folder, name.replace(os.sep, "_")))
+    path = os.path.join(folder, _view_file_name(card))
+    from headwater.client.card_sandbox import framed_page
+    from headwater.outfiles import replace_file
+
+    replace_file(path, framed_page(card.get(), f"headwater: {card}").encode("utf-8"), private=True)
+    return path
+
+
+def _view_file_name(card: Card) -> str:
+    """``FLOW_RUN_STEP_TASK_TYPE[_ID].html`` in letters, digits, ``.``, ``_`` and ``-`` only, at
+    most 150 characters: the type and id come from the task's record, which anyone who can
+    write a shared datastore chose (a NUL there was a ``ValueError`` traceback, 300 characters
+    a name the file system refuses)."""
+    import re
+
+    stem = f"{card.pathspec}_{card.type}{'_' + card.id if card.id else ''}"
+    return re.sub(r"[^A-Za-z0-9._-]", "_", stem.replace("/", "_"))[:150] + ".html"
 
 
 def _private_views_dir() -> str:

@@ -32,8 +32,11 @@ def cache_root() -> Path:
 
 
 def private_dir(path: Path) -> Path:
-    """``path`` created 0700 if missing; refused if it is a symlink or not the user's own."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """``path`` created 0700 if missing (and each missing folder above it, such as
+    ``~/.cache``); refused if it is a symlink or not the user's own."""
+    from headwater.folders import make_dirs
+
+    make_dirs(str(path), 0o700)
     info = os.lstat(path)
     if os.path.islink(path) or info.st_uid != os.getuid():
         raise StepEnvironmentError(

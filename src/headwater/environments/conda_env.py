@@ -31,8 +31,11 @@ def _ask_rattler(request: dict[str, Any]) -> dict[str, Any]:
         raise StepEnvironmentError(
             "@conda environments need the 'py-rattler' package, which is not installed",
             fix='pip install "headwater[conda]"')
+    from headwater.folders import umask_closed_to_others  # its package cache: never others'
+
     done = subprocess.run([sys.executable, "-m", "headwater.environments.rattler_worker"],
-                          input=json.dumps(request), capture_output=True, text=True)
+                          input=json.dumps(request), capture_output=True, text=True,
+                          umask=umask_closed_to_others())
     lines = done.stdout.strip().splitlines()
     if not lines:
         detail = " ".join(done.stderr.split()[-40:]) or f"exit status {done.returncode}"

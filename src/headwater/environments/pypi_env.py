@@ -30,8 +30,10 @@ def uv_binary() -> str:
 def _uv(args: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
     env.pop("VIRTUAL_ENV", None)  # the target is always given explicitly
+    from headwater.folders import umask_closed_to_others  # uv's cache: never others' to write
+
     return subprocess.run([uv_binary(), *args], input=stdin, capture_output=True,  # noqa: S603
-                          text=True, env=env, check=False)
+                          text=True, env=env, check=False, umask=umask_closed_to_others())
 
 
 def resolve(declared: EnvDeclaration, interpreter: str, version: str,

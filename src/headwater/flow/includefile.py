@@ -15,17 +15,23 @@ from __future__ import annotations
 
 import codecs
 import os
-import stat
-from typing import Any, BinaryIO
+from typing import Any
 
 from headwater.exceptions import FlowDefinitionError, ParameterError
 from headwater.flow.parameters import Parameter
+from headwater.local_read import (
+    DEFAULT_PIPE_WAIT_S,
+    PIPE_WAIT_ENV,
+    NotReadable,
+    open_local,
+    pipe_wait_s,
+    read_at_most,
+)
 
 MAX_SIZE_ENV = "HEADWATER_INCLUDE_FILE_MAX"
-WAIT_ENV = "HEADWATER_INCLUDE_FILE_WAIT"
-DEFAULT_WAIT_S = 60.0
+WAIT_ENV = PIPE_WAIT_ENV
+DEFAULT_WAIT_S = DEFAULT_PIPE_WAIT_S
 DEFAULT_MAX_SIZE = 1 << 30
-_CHUNK = 1 << 20
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 
 
@@ -61,8 +67,10 @@ class IncludeFile(Parameter):
         path = os.path.expanduser(raw)
         limit = max_include_size(self.name)
         try:
-            with self._open(path, raw) as handle:
-                data = self._read_at_most(handle, limit, raw)
+            with open_local(path, include_wait_s(self.name)) as handle:
+                data = read_at_most(handle, limit)
+        except NotReadable as err:
+            raise self._not_readable(raw, limit, err) from None
         except FileNotFoundError:
             raise ParameterError(
                 f"IncludeFile '{self.name}': file {raw!r} does not exist "
@@ -81,49 +89,17 @@ class IncludeFile(Parameter):
                 fix="pass is_text=False to IncludeFile to get the raw bytes",
             ) from None
 
-    def _open(self, path: str, raw: str) -> BinaryIO:
-        """``path`` opened for reading; a named pipe only once a writer is there (or has been),
-        so a pipe nothing writes to is an error, not a launch that never starts."""
-        info = os.stat(path)
-        if stat.S_ISDIR(info.st_mode):
-            raise ParameterError(f"IncludeFile '{self.name}': {raw!r} is a folder, not a file",
-                                 fix=f"pass a file with --{self.name} PATH")
-        if not stat.S_ISFIFO(info.st_mode):
-            return open(path, "rb")  # noqa: SIM115 - closed by the caller's `with`
-        import select  # only for pipes
-
-        wait = include_wait_s(self.name)
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO's open would wait for a writer
-        try:
-            poller = select.poll()
-            poller.register(fd, select.POLLIN | select.POLLHUP)
-            if not poller.poll(int(wait * 1000)):
-                raise ParameterError(
-                    f"IncludeFile '{self.name}': nothing wrote to the pipe {raw!r} within "
-                    f"{wait:g} s",
-                    fix=f"start the program writing to it first, pass a file with "
-                    f"--{self.name}, or wait longer with {WAIT_ENV}=SECONDS")
-            os.set_blocking(fd, True)
-            return os.fdopen(fd, "rb")
-        except BaseException:
-            os.close(fd)
-            raise
-
-    def _read_at_most(self, handle: Any, limit: int, raw: str) -> bytes:
-        """The whole file, or a ParameterError once it proves larger than ``limit`` bytes."""
-        size = os.fstat(handle.fileno()).st_size
-        if size > limit:
-            raise self._too_large(raw, limit, f"it has {size} bytes")
-        chunks: list[bytes] = []
-        total = 0
-        while True:
-            chunk = handle.read(min(_CHUNK, limit + 1 - total))
-            if not chunk:
-                return b"".join(chunks)
-            chunks.append(chunk)
-            total += len(chunk)
-            if total > limit:
-                raise self._too_large(raw, limit, "it does not end there (a device or a pipe?)")
+    def _not_readable(self, raw: str, limit: int, err: NotReadable) -> ParameterError:
+        if err.why == "folder":
+            return ParameterError(f"IncludeFile '{self.name}': {raw!r} is a folder, not a file",
+                                  fix=f"pass a file with --{self.name} PATH")
+        if err.why == "no writer":
+            return ParameterError(
+                f"IncludeFile '{self.name}': nothing wrote to the pipe {raw!r} within "
+                f"{err.detail}",
+                fix=f"start the program writing to it first, pass a file with "
+                f"--{self.name}, or wait longer with {WAIT_ENV}=SECONDS")
+        return self._too_large(raw, limit, err.detail)
 
     def _too_large(self, raw: str, limit: int, detail: str) -> ParameterError:
         return ParameterError(
@@ -136,16 +112,11 @@ class IncludeFile(Parameter):
 
 def include_wait_s(name: str = "") -> float:
     """How long an IncludeFile waits for a pipe's writer: ``HEADWATER_INCLUDE_FILE_WAIT``."""
-    given = os.environ.get(WAIT_ENV, "").strip()
-    if not given:
-        return DEFAULT_WAIT_S
-    try:
-        seconds = float(given)
-    except ValueError:
-        seconds = -1.0
-    if not 0 < seconds < 1e6:
+    seconds = pipe_wait_s()
+    if seconds is None:
         raise ParameterError(
-            f"IncludeFile '{name}': {WAIT_ENV}={given!r} is not a number of seconds",
+            f"IncludeFile '{name}': {WAIT_ENV}={os.environ[WAIT_ENV].strip()!r} is not a number "
+            "of seconds",
             fix=f"set {WAIT_ENV} to a number of seconds, e.g. 120")
     return seconds
 

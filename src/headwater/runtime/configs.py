@@ -150,10 +150,32 @@ def _locate(flow_cls: type, path: str) -> str:
     return path
 
 
+CONFIG_FILE_MAX = 64 << 20
+"""The largest config file read (a config is parsed in memory and kept with the run): a path
+naming ``/dev/zero`` or an endless pipe is refused once this much has been read."""
+
+
 def _read(cfg: Config, path: str, origin: str) -> str:
+    """The text of the config file ``path``, read in bounded memory and time (a folder, a pipe
+    nothing writes to, a file or device past :data:`CONFIG_FILE_MAX` are each one error)."""
+    from headwater.local_read import (
+        PIPE_WAIT_ENV,
+        NotReadable,
+        open_local,
+        pipe_wait_s,
+        read_at_most,
+    )
+
+    wait = pipe_wait_s()
+    if wait is None:
+        raise ConfigError(
+            f"config '{cfg.name}': {PIPE_WAIT_ENV}={os.environ[PIPE_WAIT_ENV].strip()!r} is not "
+            "a number of seconds", fix=f"set {PIPE_WAIT_ENV} to a number of seconds, e.g. 120")
     try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
+        with open_local(path, wait) as handle:
+            data = read_at_most(handle, CONFIG_FILE_MAX)
+    except NotReadable as err:
+        raise _not_readable(cfg, path, origin, err) from None
     except FileNotFoundError:
         raise ConfigError(
             f"config '{cfg.name}': file {path!r} ({origin}) does not exist",
@@ -161,6 +183,25 @@ def _read(cfg: Config, path: str, origin: str) -> str:
         ) from None
     except OSError as err:
         raise ConfigError(f"config '{cfg.name}': cannot read {path!r}: {err.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"config '{cfg.name}': {path!r} ({origin}) is not UTF-8 text "
+                          f"({err.reason} at byte {err.start})",
+                          fix="save the file as UTF-8") from None
+
+
+def _not_readable(cfg: Config, path: str, origin: str, err: Exception) -> ConfigError:
+    why, detail = err.args
+    fix = f"pass a file with --config {cfg.name} PATH"
+    if why == "folder":
+        return ConfigError(f"config '{cfg.name}': {path!r} ({origin}) is a folder, not a file",
+                           fix=fix)
+    if why == "no writer":
+        return ConfigError(f"config '{cfg.name}': nothing wrote to the pipe {path!r} ({origin}) "
+                           f"within {detail}", fix=f"start the program writing to it first, {fix}")
+    return ConfigError(f"config '{cfg.name}': {path!r} ({origin}) is larger than the limit of "
+                       f"{CONFIG_FILE_MAX} bytes for a config ({detail})", fix=fix)
 
 
 def _parse(cfg: Config, text: str, origin: str) -> Any:

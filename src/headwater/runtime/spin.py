@@ -42,6 +42,16 @@ from headwater.runtime.step_timeout import backstop_after, timeout_message
 from headwater.settings import Settings, current_username, spin_settings
 
 SPIN_TAG = "spin_of:"  # system tag of a spin run: the task it re-ran
+
+
+def _spin_tag(pathspec: str) -> list[str]:
+    """``[spin_of:PATHSPEC]``, or none when that is longer than a tag may be: Python names have
+    no length limit, and a 260-character flow with a 300-character step made spin end in a
+    ValueError traceback. The tag only informs (nothing looks spins up by it)."""
+    from headwater.meta.tags import MAX_TAG_LENGTH
+
+    tag = f"{SPIN_TAG}{pathspec}"
+    return [tag] if len(tag) <= MAX_TAG_LENGTH else []
 SPIN_ID_PREFIX = "spin-"  # spin runs are spin-1, spin-2, ...: never the id of one of the runs
 
 
@@ -120,7 +130,7 @@ class _Spin:
         meta = open_metadata(where.metadata_url)
         try:
             spin_run = meta.new_run(
-                flow, user=user, tags=[], system_tags=[f"{SPIN_TAG}{task.pathspec}", *version_tags(),
+                flow, user=user, tags=[], system_tags=[*_spin_tag(task.pathspec), *version_tags(),
                                                       *(project.system_tags() if project else [])],
                 params=params, origin_run_id=run.run_id, pid=os.getpid(),
                 host=socket.gethostname(), id_prefix=SPIN_ID_PREFIX)

@@ -9,7 +9,6 @@ as JSON; headwater's other errors (a damaged blob, an unreadable database) answe
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import quote
 
@@ -18,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from headwater.client.card_sandbox import CARD_POLICY, CARD_SANDBOX, after_doctype
 from headwater.exceptions import NotFoundError
 from headwater.meta.rows import STATUSES
 from headwater.ui import events, logfind
@@ -27,10 +27,9 @@ MAX_PAGE = 500
 MAX_NUMBER = 1 << 62  # offsets and attempts are clamped here: the database holds 64-bit integers
 
 # The card is someone's HTML: it runs sandboxed (no same origin, so no cookie and no API), may
-# run its own inline scripts (Vega charts), and may fetch nothing.
-CARD_CSP = ("sandbox allow-scripts allow-popups; default-src 'none'; "
-            "script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
-            "img-src data: blob:; font-src data:; connect-src 'none'; frame-ancestors 'self'")
+# run its own inline scripts (Vega charts), and may fetch nothing: the policy every reader of a
+# card applies (`client/card_sandbox.py`), with the header-only parts added.
+CARD_CSP = f"sandbox {CARD_SANDBOX}; {CARD_POLICY}; frame-ancestors 'self'"
 
 
 # Put at the top of every card served: the card's height, posted to the UI page holding its frame
@@ -200,9 +199,16 @@ DOWNLOAD_TYPES = {"txt": "text/plain; charset=utf-8", "bin": "application/octet-
 def attachment(filename: str) -> str:
     """A Content-Disposition naming ``filename`` whatever its script: an ASCII fallback, and
     the UTF-8 name (RFC 6266 ``filename*``) browsers use. Headers are Latin-1, so a name like
-    ``数据.pickle`` written as is could not be sent at all."""
-    fallback = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in filename)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+    ``数据.pickle`` written as is could not be sent at all.
+
+    Control and format characters become ``_`` in both: an artifact's name is anyone's string,
+    and a bidi override in a saved file's name shows its extension reversed
+    (``report\u202efdp.pickle`` is listed as ``reportelkcip.pdf``), a line break splits it."""
+    import unicodedata
+
+    shown = "".join("_" if unicodedata.category(c) in ("Cc", "Cf") else c for c in filename)
+    fallback = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in shown)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(shown, safe='')}"
 
 
 async def card(request: Request) -> Response:
@@ -216,14 +222,9 @@ async def card(request: Request) -> Response:
                              "x-content-type-options": "nosniff", "cache-control": "no-store"})
 
 
-DOCTYPE = re.compile(r"\A(\ufeff?\s*(?:<!--.*?-->\s*)*<!doctype[^>]*>)", re.IGNORECASE | re.DOTALL)
-
-
 def with_size_script(card: str) -> str:
     """The card with :data:`CARD_SIZE_SCRIPT` first: right after its doctype if it has one."""
-    found = DOCTYPE.match(card)
-    cut = found.end() if found else 0
-    return card[:cut] + CARD_SIZE_SCRIPT + card[cut:]
+    return after_doctype(card, CARD_SIZE_SCRIPT)
 
 
 _RUN = "/api/runs/{flow}/{run_id}"

@@ -34,7 +34,7 @@ from headwater.ui.unreadable import explain, unpickling_failed
 # artifacts. Python identifiers may hold any letter (``class FlußFlow``, ``self.größe``), so
 # letters and digits of every script are accepted; nothing with a slash, a dot or a line break
 # can reach a storage key (``fullmatch``: ``$`` alone would let a trailing newline through).
-NAME = re.compile(r"\w[\w\-]{0,199}")
+NAME = re.compile(r"\w[\w\-]{0,999}")  # Python names have no length limit: 1,000 is plenty
 PREVIEW_MAX_BYTES = 4 * 1024 * 1024  # larger artifacts are not loaded to show a preview
 # A task page loads at most this many values (and bytes) to preview them; the rest of a task
 # with hundreds of artifacts are listed (name, type, size, download) without a preview, so the

@@ -33,6 +33,27 @@ from headwater.runtime.executors.processes import died_by_signal, killed_after_f
 from headwater.store import code_package
 
 CONNECT_TIMEOUT_S = 10.0  # HEADWATER_DASK_TIMEOUT overrides it
+TIMEOUT_ENV = "HEADWATER_DASK_TIMEOUT"
+
+
+def _connect_timeout_s() -> float:
+    """``HEADWATER_DASK_TIMEOUT`` seconds, else :data:`CONNECT_TIMEOUT_S`; anything but a
+    positive number is one clear error (``abc`` was a ValueError traceback, ``nan`` or ``-1``
+    reached Dask)."""
+    import math
+
+    raw = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not raw:
+        return CONNECT_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (0 < value < 1e6):
+        raise RunFailedError(f"{TIMEOUT_ENV}={raw[:40]!r} is not a number of seconds",
+                             fix=f"set {TIMEOUT_ENV} to how long to wait for the Dask scheduler, "
+                             "e.g. 30, or unset it (10 s)")
+    return value
 # Finished tasks' results fetched from the workers at once. Dask runs every done-callback on one
 # thread: a fetch made there waited for the one before it, and a single worker slow to answer
 # held back the results of all the others.
@@ -76,7 +97,7 @@ class DaskExecutor(Executor):
         additions = [*extra_files, *package_additions(flow_cls)]
         tarball, code = code_package.build(flow_cls, package_suffixes, additions)
         if connect_timeout is None:
-            connect_timeout = float(os.environ.get("HEADWATER_DASK_TIMEOUT") or CONNECT_TIMEOUT_S)
+            connect_timeout = _connect_timeout_s()
         try:
             self._client = distributed.Client(address, timeout=connect_timeout,
                                               set_as_default=False, security=security)
