@@ -44,9 +44,9 @@ def _shim(tmp_path) -> str:
     return str(shim)
 
 
-def _python(tmp_path, *args: str) -> subprocess.CompletedProcess:
-    """``python ARGS`` in the test's folder, ``import metaflow`` served by the shim."""
-    env = {**os.environ, "PYTHONPATH": _shim(tmp_path), "USER": "alice"}
+def _python(tmp_path, *args: str, user: str = "alice") -> subprocess.CompletedProcess:
+    """``python ARGS`` in the test's folder as ``user``, ``import metaflow`` served by the shim."""
+    env = {**os.environ, "PYTHONPATH": _shim(tmp_path), "USER": user}
     env.pop("HEADWATER_USER", None)
     env.pop("METAFLOW_USER", None)
     return subprocess.run([sys.executable, *args], cwd=tmp_path, env=env, capture_output=True,
@@ -208,3 +208,69 @@ def test_a_trigger_is_read_by_event_name_or_upstream_flow(tmp_path):
     assert "missing" in out and "ThirdFlow" in out and "FirstFlow" in out
     assert "event data_updated event 2" in out
     assert "empty None" in out
+
+
+_CONSUMER = """
+    from metaflow import Flow, FlowSpec, current, get_namespace, step
+
+    class ConsumerFlow(FlowSpec):
+        @step
+        def start(self):
+            print("client namespace:", get_namespace(), "run namespace:", current.namespace)
+            try:
+                print("found:", Flow("HelloFlow").latest_run.pathspec)
+            except Exception as error:
+                print("error:", type(error).__name__)
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    if __name__ == "__main__":
+        ConsumerFlow()
+"""
+
+
+def test_run_namespace_sets_the_client_namespace_inside_the_tasks(tmp_path):
+    # docs/scaling/tagging: "use the --namespace flag on the command line to switch between
+    # namespaces" for flows that read other flows' results through the client.
+    (tmp_path / "hello.py").write_text(textwrap.dedent("""
+        from metaflow import FlowSpec, step
+
+        class HelloFlow(FlowSpec):
+            @step
+            def start(self):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+        if __name__ == "__main__":
+            HelloFlow()
+    """))
+    done = _python(tmp_path, "hello.py", "run", user="will")
+    assert done.returncode == 0, done.stdout + done.stderr
+    (tmp_path / "consumer.py").write_text(textwrap.dedent(_CONSUMER))
+
+    def consume(*options: str) -> str:
+        done = _python(tmp_path, "consumer.py", "run", *options)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    out = consume()  # without the option: alice's own namespace, where HelloFlow has no run
+    assert "client namespace: user:alice" in out and "error: NamespaceMismatchError" in out
+    out = consume("--namespace", "user:will")
+    assert "client namespace: user:will run namespace: user:alice" in out
+    assert "found: HelloFlow/1" in out
+    out = consume("--namespace=")
+    assert "client namespace: None" in out and "found: HelloFlow/1" in out
+    # The Runner's keyword for it is Metaflow's, user_namespace.
+    done = _python(tmp_path, "-c", textwrap.dedent("""
+        from metaflow import Runner
+        with Runner("consumer.py", show_output=False).run(user_namespace="user:will") as running:
+            print(running.run["start"].task.stdout)
+    """))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "found: HelloFlow/1" in done.stdout

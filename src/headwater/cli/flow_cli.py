@@ -273,8 +273,9 @@ def _run_command(flow_cls: type) -> click.Command:
     # --no-cache; Metaflow's run has none of them, so its flows may use the names) takes the
     # flag: the option is left out rather than declared twice.
     flags = {f"--{param.name}" for param in flow_parameters(flow_cls).values()}
-    options = [o for o in common_run_options() if not flags.intersection(o.opts)]
-    claimed = {o.name: o.default for o in common_run_options() if flags.intersection(o.opts)}
+    run_options = [*common_run_options(), _namespace_option()]
+    options = [o for o in run_options if not flags.intersection(o.opts)]
+    claimed = {o.name: o.default for o in run_options if flags.intersection(o.opts)}
     options.extend(_parameter_option(attr, param)
                    for attr, param in flow_parameters(flow_cls).items())
     command = RunCommand("run", callback=handle_errors(run), params=options,
@@ -282,6 +283,15 @@ def _run_command(flow_cls: type) -> click.Command:
     command.flow_name = flow_cls.__name__
     command.flow_cls = flow_cls
     return command
+
+
+def _namespace_option() -> click.Option:
+    """``run --namespace NS``: the client namespace inside the run's tasks (Metaflow's option:
+    a flow that reads other flows' results picks whose on the command line, not in its code)."""
+    return click.Option(
+        ["--namespace", "client_namespace"], default=None, metavar="NS",
+        help="The namespace the client sees inside this run's tasks (default: user:<you>); "
+        "--namespace= is the global namespace. The run's own tags do not change.")
 
 
 def _parameter_option(attr: str, param: Any) -> click.Option:

@@ -37,8 +37,11 @@ def _exit_code(outcome: RunOutcome) -> int:
     return 0 if outcome.ok else 1
 
 
-def do_run(ctx: click.Context, flow_cls: type, given: dict[str, Any], **opts: Any) -> int:
-    outcome = run_flow(flow_cls, params=given, options=_options(ctx, **opts),
+def do_run(ctx: click.Context, flow_cls: type, given: dict[str, Any],
+           client_namespace: str | None = None, **opts: Any) -> int:
+    options = _options(ctx, **opts)
+    options.client_namespace = client_namespace
+    outcome = run_flow(flow_cls, params=given, options=options,
                        settings=settings_of(ctx), console=_console(ctx),
                        **_launch_choices(ctx))
     return _exit_code(outcome)

@@ -69,6 +69,9 @@ class RunOptions(Record):
     with_decorators: tuple[str, ...] = ()  # --with specs, e.g. "retry:times=2"
     no_cache: bool = False  # --no-cache: @cache steps run (and refresh their cache entries)
     clone_only: bool = False  # resume --clone-only: clone what succeeded, run nothing
+    # run --namespace NS: the client namespace inside the run's tasks ("" = global); None: the
+    # default (user:<you>)
+    client_namespace: str | None = None
 
 
 class _Live(Record):
