@@ -274,3 +274,37 @@ def test_run_namespace_sets_the_client_namespace_inside_the_tasks(tmp_path):
     """))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "found: HelloFlow/1" in done.stdout
+
+
+def test_max_log_size_caps_each_stored_log_with_metaflows_note(tmp_path):
+    # `run --help` of Metaflow lists --max-log-size (MB): a task's stored output stops there.
+    (tmp_path / "bigout.py").write_text(textwrap.dedent("""
+        import sys
+        from metaflow import FlowSpec, step
+
+        class BigOutFlow(FlowSpec):
+            @step
+            def start(self):
+                for _ in range(3 * 1024):
+                    sys.stdout.write("x" * 1023 + "\\n")
+                print("after the limit")
+                self.next(self.end)
+
+            @step
+            def end(self):
+                print("small")
+
+        if __name__ == "__main__":
+            BigOutFlow()
+    """))
+    done = _python(tmp_path, "bigout.py", "run", "--max-log-size", "1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "after the limit" in done.stdout  # the console shows everything
+    done = _python(tmp_path, "-c", textwrap.dedent("""
+        from metaflow import Flow
+        run = Flow("BigOutFlow").latest_run
+        out = run["start"].task.stdout
+        print(len(out) < 1024 * 1024, out.splitlines()[-1], repr(run["end"].task.stdout))
+    """))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "True [TRUNCATED - MAXIMUM LOG FILE SIZE REACHED] 'small\\n'" in done.stdout

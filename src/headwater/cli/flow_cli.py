@@ -509,6 +509,10 @@ def common_run_options() -> list[click.Option]:
                      show_default=True, envvar=_env("MAX_NUM_SPLITS"),
                      help="Refuse a foreach with more items than this."),
         click.Option(["--run-id-file"], default=None, help="Write the run id to this file."),
+        click.Option(["--max-log-size"], type=click.IntRange(min=0), default=None,
+                     metavar="MB", help="Keep at most this many megabytes of each task's stdout "
+                     "and stderr (Metaflow's option; default: all of it, where Metaflow keeps "
+                     "10). The console still shows everything."),
         click.Option(["--with", "run_with"], multiple=True, metavar="DECORATOR",
                      help="Add a step decorator to every step of this run, e.g. --with retry "
                      "(as the top-level --with)."),

@@ -100,7 +100,8 @@ def root_obj(flow_cls: type) -> dict[str, Any] | None:
 # The ``run``/``resume`` options shared by both, at their defaults.
 _RUN_DEFAULTS: dict[str, Any] = {"tags": (), "max_workers": None, "max_num_splits": 100_000,
                                  "run_id_file": None, "no_cache": False,
-                                 "client_namespace": None}  # run --namespace: left to click
+                                 "client_namespace": None,  # run --namespace: left to click
+                                 "max_log_size": None}  # as is --max-log-size
 # ``run``'s options read here (flag -> keyword of do_run); the others go to click.
 _VALUE_OPTIONS = {"--tag": "tags", "--max-workers": "max_workers",
                   "--max-num-splits": "max_num_splits", "--run-id-file": "run_id_file"}

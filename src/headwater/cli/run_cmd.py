@@ -14,9 +14,11 @@ if TYPE_CHECKING:
 
 
 def _options(ctx: click.Context, tags: tuple[str, ...], max_workers: int | None,
-             max_num_splits: int, run_id_file: str | None, no_cache: bool = False) -> RunOptions:
+             max_num_splits: int, run_id_file: str | None, no_cache: bool = False,
+             max_log_size: int | None = None) -> RunOptions:
     options = RunOptions(tags=tags, max_num_splits=max_num_splits, run_id_file=run_id_file,
-                         with_decorators=tuple(ctx.find_root().obj["with"]), no_cache=no_cache)
+                         with_decorators=tuple(ctx.find_root().obj["with"]), no_cache=no_cache,
+                         max_log_size=max_log_size)
     if max_workers is not None:
         if max_workers < 1:
             import click
