@@ -308,3 +308,38 @@ def test_max_log_size_caps_each_stored_log_with_metaflows_note(tmp_path):
     """))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "True [TRUNCATED - MAXIMUM LOG FILE SIZE REACHED] 'small\\n'" in done.stdout
+
+
+def test_the_deployer_starts_a_metaflow_flow_through_headwater(tmp_path, tripwire):
+    # docs/api/deployer: Deployer(flow_file, show_output, profile, env, cwd, file_read_timeout).
+    # A script that imports metaflow through the alias (no shim on the path) deploys a flow
+    # written for metaflow: the flow must start through headwater, as the Runner's runs do,
+    # never through the `metaflow` package on the path (here, one that refuses to import).
+    (tmp_path / "helloflow.py").write_text(textwrap.dedent("""
+        from metaflow import FlowSpec, step
+
+        class HelloFlow(FlowSpec):
+            @step
+            def start(self):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+        if __name__ == "__main__":
+            HelloFlow()
+    """))
+    env = {**os.environ, "PYTHONPATH": tripwire, "USER": "alice"}
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent("""
+        from headwater.compat import alias
+        alias.install()
+        from metaflow import Deployer
+        deployer = Deployer("helloflow.py", show_output=False, profile=None,
+                            file_read_timeout=60)
+        deployed = deployer.airflow().create(out="dag_hello.py")
+        print("deployed", deployed.name)
+    """)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "deployed HelloFlow" in done.stdout
+    assert "HelloFlow" in (tmp_path / "dag_hello.py").read_text()

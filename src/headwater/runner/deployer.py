@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from headwater.exceptions import FlowDefinitionError, HeadwaterException
-from headwater.runner.command import cli_value, top_level_args
+from headwater.runner.command import cli_value, entry_argv, top_level_args
 
 
 class DeployFailedError(HeadwaterException):
@@ -54,8 +54,12 @@ class Deployer:
     (``datastore_root=...``, ``metadata=...``, ``branch=...``, ``production=True``)."""
 
     def __init__(self, flow_file: str | os.PathLike, show_output: bool = False,
-                 env: Mapping[str, str] | None = None, cwd: str | os.PathLike | None = None,
+                 profile: str | None = None, env: Mapping[str, str] | None = None,
+                 cwd: str | os.PathLike | None = None, file_read_timeout: int = 3600,
                  **kwargs: Any) -> None:
+        # profile and file_read_timeout are Metaflow's arguments, taken as the Runner takes them:
+        # there are no configuration profiles, and the deployment's attributes are read once
+        # the command has ended, so there is nothing to time out.
         self.flow_file = os.path.abspath(flow_file)
         if not os.path.isfile(self.flow_file):
             raise FlowDefinitionError(f"flow file {os.fspath(flow_file)!r} does not exist")
@@ -73,7 +77,9 @@ class Deployer:
         return DeployerImpl(self, "airflow", {"name": name, **kwargs})
 
     def _call(self, args: list[str]) -> str:
-        command = [sys.executable, self.flow_file, *top_level_args(self.top_level), *args]
+        # A flow written for ``metaflow`` starts through headwater's entry point, as the Runner's do.
+        command = [*entry_argv(sys.executable, self.flow_file), *top_level_args(self.top_level),
+                   *args]
         done = subprocess.run(command, cwd=self.cwd, env=self.env, capture_output=True,
                               text=True)
         if self.show_output:
