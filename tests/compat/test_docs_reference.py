@@ -343,3 +343,45 @@ def test_the_deployer_starts_a_metaflow_flow_through_headwater(tmp_path, tripwir
     assert done.returncode == 0, done.stdout + done.stderr
     assert "deployed HelloFlow" in done.stdout
     assert "HelloFlow" in (tmp_path / "dag_hello.py").read_text()
+
+
+def test_mode_spin_reads_the_cards_and_artifacts_spin_recorded(tmp_path):
+    # The default-cards page: "python defaultcard.py --mode spin card server" shows the cards of
+    # spun tasks; the same top-level option serves `card get|list`, `dump` and `logs`.
+    (tmp_path / "defaultcard.py").write_text(textwrap.dedent("""
+        from metaflow import FlowSpec, card, step
+
+        class DefaultCardFlow(FlowSpec):
+            @card
+            @step
+            def start(self):
+                self.alpha = 0.5
+                print("spun start")
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+        if __name__ == "__main__":
+            DefaultCardFlow()
+    """))
+    for args in (("run",), ("spin", "start", "--persist")):
+        done = _python(tmp_path, "defaultcard.py", *args)
+        assert done.returncode == 0, done.stdout + done.stderr
+    done = _python(tmp_path, "defaultcard.py", "--mode", "spin", "card", "list", "start")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "DefaultCardFlow/spin-1/start/" in done.stdout
+    done = _python(tmp_path, "defaultcard.py", "--mode", "spin", "card", "get", "start", "c.html")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "c.html").stat().st_size > 0
+    done = _python(tmp_path, "defaultcard.py", "--mode", "spin", "dump", "spin-1/start")
+    assert done.returncode == 0 and "alpha" in done.stdout, done.stdout + done.stderr
+    done = _python(tmp_path, "defaultcard.py", "--mode", "spin", "logs", "spin-1/start")
+    assert done.returncode == 0 and "spun start" in done.stdout, done.stdout + done.stderr
+    # Without it the same commands read the runs; a run refuses the option, naming the fix.
+    done = _python(tmp_path, "defaultcard.py", "card", "list", "start")
+    assert "spin-1" not in done.stdout
+    done = _python(tmp_path, "defaultcard.py", "--mode", "spin", "run")
+    assert done.returncode == 1
+    assert "--mode spin" in done.stderr and "`run` does not take it" in done.stderr

@@ -65,12 +65,14 @@ def build_cli(flow_cls: type) -> click.Group:
     @backend_options("executor", top_level=True)
     @click.option("--profile", default=None, metavar="NAME",
                   help="Use the named profile of the config file (as HEADWATER_PROFILE does).")
+    @click.option("--mode", default=None, type=click.Choice(["spin"]),
+                  help="spin: `card`, `dump` and `logs` read the tasks spin recorded, not runs.")
     @click.pass_context
     def cli(ctx: click.Context, datastore_root: str | None, metadata: str | None, datastore: str,
             environment: str, quiet: bool, progress: str, with_decorators: tuple[str, ...],
             pylint: bool, event_logger: str | None, monitor: str | None,
             config_files: tuple[tuple[str, str], ...], config_values: tuple[tuple[str, str], ...],
-            branch: str | None, production: bool, profile: str | None,
+            branch: str | None, production: bool, profile: str | None, mode: str | None,
             **backend_values: Any) -> None:
         from headwater.runtime.configs import ConfigSources
         from headwater.runtime.project import BranchChoice
@@ -85,6 +87,7 @@ def build_cli(flow_cls: type) -> click.Group:
         ctx.obj = {
             "flow_cls": flow_cls,
             "settings_args": (datastore_root, metadata),
+            "mode": mode,
             "quiet": quiet,
             "progress": progress,
             "typed_run_options": typed,

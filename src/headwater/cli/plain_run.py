@@ -86,6 +86,7 @@ def root_obj(flow_cls: type) -> dict[str, Any] | None:
     return {
         "flow_cls": flow_cls,
         "settings_args": (None, None),
+        "mode": None,
         "quiet": False,
         "progress": "auto",
         "typed_run_options": (),
