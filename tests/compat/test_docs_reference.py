@@ -385,3 +385,39 @@ def test_mode_spin_reads_the_cards_and_artifacts_spin_recorded(tmp_path):
     done = _python(tmp_path, "defaultcard.py", "--mode", "spin", "run")
     assert done.returncode == 1
     assert "--mode spin" in done.stderr and "`run` does not take it" in done.stderr
+
+
+def test_a_default_function_must_return_the_parameters_type(tmp_path):
+    # docs/api/flowspec: "if the function returns a non-string value, you must specify the
+    # parameter type". Metaflow refuses the run; headwater used to turn the int into a string.
+    flow = """
+        import time
+        from metaflow import FlowSpec, Parameter, step
+
+        def time_now(context):
+            return int(time.time())
+
+        class TimeFlow(FlowSpec):
+            myparam = Parameter("time", {type}default=time_now)
+
+            @step
+            def start(self):
+                print("value is", type(self.myparam).__name__)
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+        if __name__ == "__main__":
+            TimeFlow()
+    """
+    (tmp_path / "timeflow.py").write_text(textwrap.dedent(flow.format(type="")))
+    done = _python(tmp_path, "timeflow.py", "run")
+    assert done.returncode == 1
+    assert "parameter 'time'" in done.stderr and "time_now returned int" in done.stderr
+    assert "Parameter('time', type=int, default=time_now)" in done.stderr
+    (tmp_path / "timeflow.py").write_text(textwrap.dedent(flow.format(type="type=int, ")))
+    done = _python(tmp_path, "timeflow.py", "run")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "value is int" in done.stdout
