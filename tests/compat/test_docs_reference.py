@@ -421,3 +421,37 @@ def test_a_default_function_must_return_the_parameters_type(tmp_path):
     done = _python(tmp_path, "timeflow.py", "run")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "value is int" in done.stdout
+
+
+def test_metaflows_metadata_service_is_refused_not_taken_for_a_file(tmp_path):
+    # The client page: metadata('https://localhost:5000/mymetaflowservice'); the CLI's
+    # `--metadata service`. Before, the URL read the local runs without a word and `service`
+    # became a SQLite file in the current folder that the run recorded into.
+    (tmp_path / "hello.py").write_text(textwrap.dedent("""
+        from metaflow import FlowSpec, step
+
+        class HelloFlow(FlowSpec):
+            @step
+            def start(self):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+        if __name__ == "__main__":
+            HelloFlow()
+    """))
+    done = _python(tmp_path, "hello.py", "--metadata", "service", "run")
+    assert done.returncode == 1
+    assert "Metaflow's metadata service" in done.stderr and "fix:" in done.stderr
+    assert not (tmp_path / "service").exists()
+    done = _python(tmp_path, "-c", textwrap.dedent("""
+        from metaflow import metadata
+        try:
+            metadata("https://localhost:5000/mymetaflowservice")
+        except ValueError as error:
+            print("refused:", error)
+    """))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "refused:" in done.stdout and "postgresql://" in done.stdout
