@@ -455,3 +455,31 @@ def test_metaflows_metadata_service_is_refused_not_taken_for_a_file(tmp_path):
     """))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "refused:" in done.stdout and "postgresql://" in done.stdout
+
+
+def test_parallel_map_is_served_at_the_top_level(tmp_path):
+    # docs/scaling/remote-tasks/multicore: `from metaflow import FlowSpec, step, parallel_map`.
+    (tmp_path / "bigsum.py").write_text(textwrap.dedent("""
+        from metaflow import FlowSpec, parallel_imap_unordered, parallel_map, resources, step
+
+        class BigSum(FlowSpec):
+            @resources(cpu=2)
+            @step
+            def start(self):
+                rows = [[i * j % 7 for j in range(50)] for i in range(40)]
+                self.sum = sum(parallel_map(lambda i: sum(map(sum, rows[i:i + 10])),
+                                            range(0, 40, 10)))
+                self.again = sorted(parallel_imap_unordered(lambda x: x * 2, [1, 2, 3]))
+                self.next(self.end)
+
+            @step
+            def end(self):
+                print("The sum is", self.sum, self.again)
+
+        if __name__ == "__main__":
+            BigSum()
+    """))
+    done = _python(tmp_path, "bigsum.py", "run")
+    assert done.returncode == 0, done.stdout + done.stderr
+    total = sum(i * j % 7 for j in range(50) for i in range(40))
+    assert f"The sum is {total} [2, 4, 6]" in done.stdout

@@ -101,6 +101,10 @@ def __getattr__(name: str) -> Any:
         import headwater.environments.parsers as parsers
 
         return getattr(parsers, name)
+    if name in ("parallel_map", "parallel_imap_unordered"):  # the multicore page's names
+        from headwater.flow import multicore
+
+        return getattr(multicore, name)
     if name == "pytorch_parallel":  # @parallel that sets torch.distributed's variables
         from headwater.compat.pytorch_names import pytorch_parallel
 
