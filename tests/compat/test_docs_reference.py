@@ -339,10 +339,27 @@ def test_the_deployer_starts_a_metaflow_flow_through_headwater(tmp_path, tripwir
                             file_read_timeout=60)
         deployed = deployer.airflow().create(out="dag_hello.py")
         print("deployed", deployed.name)
+
+        # TriggeredRun.wait_for_run (the deployer page): a run the orchestrator has not
+        # started times out, naming it; one whose start task registered it is returned. A
+        # local run carrying the orchestrator's run tag stands in for the one Airflow starts.
+        from headwater.runner.deployer import TriggeredRun
+        try:
+            TriggeredRun(deployed, "never").wait_for_run(check_interval=0.1, timeout=0.5)
+        except TimeoutError as error:
+            print("timed out:", error)
+        import subprocess, sys
+        subprocess.run([sys.executable, "-c",
+                        "from headwater.cli.main import main; main()", "helloflow.py", "run",
+                        "--tag", "orchestrator_run:k1"], check=True, capture_output=True)
+        found = TriggeredRun(deployed, "k1").wait_for_run(check_interval=0.1, timeout=60)
+        print("found", found.pathspec, found.successful)
     """)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "deployed HelloFlow" in done.stdout
     assert "HelloFlow" in (tmp_path / "dag_hello.py").read_text()
+    assert "timed out: airflow run never of HelloFlow did not start within 0.5 s" in done.stdout
+    assert "found HelloFlow/1 True" in done.stdout
 
 
 def test_mode_spin_reads_the_cards_and_artifacts_spin_recorded(tmp_path):

@@ -71,7 +71,14 @@ from headwater.flow import (
     step,
 )
 from headwater.graph import metaflow_view  # noqa: F401 - gives flows their Metaflow graph view
-from headwater.runner import Deployer, ExecutingRun, ExecutingTask, NBRunner, Runner
+from headwater.runner import (
+    DeployedFlow,
+    Deployer,
+    ExecutingRun,
+    ExecutingTask,
+    NBRunner,
+    Runner,
+)
 from headwater.s3client import S3  # light: s3fs is imported only when an S3 is made
 
 batch = STEP_FALLBACKS["batch"]
@@ -80,7 +87,7 @@ kubernetes = STEP_FALLBACKS["kubernetes"]
 __version__ = METAFLOW_API_VERSION
 
 __all__ = [
-    "Config", "ConfigValue", "DataArtifact", "Deployer", "ExecutingRun", "ExecutingTask", "Flow", "FlowSpec", "IncludeFile", "JSONType", "Metaflow",
+    "Config", "ConfigValue", "DataArtifact", "DeployedFlow", "Deployer", "ExecutingRun", "ExecutingTask", "Flow", "FlowSpec", "IncludeFile", "JSONType", "Metaflow",
     "MetaflowException", "MetaflowInternalError", "MetaflowNamespaceMismatch", "MetaflowNotFound",
     "MissingInMergeArtifactsException", "NBRunner", "Parameter", "Run", "Runner", "S3", "Step", "Task",
     "UnhandledInMergeArtifactsException", "batch", "card", "catch", "conda", "conda_base",

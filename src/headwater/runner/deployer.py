@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -202,3 +203,20 @@ class TriggeredRun:
             return rows[0] if rows else None
 
         return run_found_by(settings, find)
+
+    def wait_for_run(self, check_interval: float = 5, timeout: float | None = None) -> Any:
+        """The client Run once its start task has registered it (Metaflow's method): checked
+        every ``check_interval`` seconds; ``TimeoutError`` naming the run after ``timeout``
+        seconds (None: wait as long as it takes)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            found = self.run
+            if found is not None:
+                return found
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"{self.deployed_flow.orchestrator} run {self.run_key} of "
+                    f"{self.deployed_flow.name} did not start within {timeout} s: its start "
+                    "task has not registered it (is the orchestrator's scheduler running?)")
+            time.sleep(check_interval if deadline is None
+                       else max(0.0, min(check_interval, deadline - time.monotonic())))
