@@ -500,3 +500,45 @@ def test_parallel_map_is_served_at_the_top_level(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     total = sum(i * j % 7 for j in range(50) for i in range(40))
     assert f"The sum is {total} [2, 4, 6]" in done.stdout
+
+
+def test_get_cards_of_a_cloned_task_follows_its_origin_unless_told_not_to(tmp_path):
+    # docs/api/cards: get_cards(task, id=None, type=None, follow_resumed=True).
+    (tmp_path / "cr.py").write_text(textwrap.dedent("""
+        import os
+        from metaflow import FlowSpec, card, current, step
+        from metaflow.cards import Markdown
+
+        class CardResumeFlow(FlowSpec):
+            @card
+            @step
+            def start(self):
+                current.card.append(Markdown("# from start"))
+                self.next(self.end)
+
+            @step
+            def end(self):
+                if not os.path.exists("fixed"):
+                    raise Exception("fails until fixed")
+
+        if __name__ == "__main__":
+            CardResumeFlow()
+    """))
+    assert _python(tmp_path, "cr.py", "run").returncode == 1
+    (tmp_path / "fixed").write_text("")
+    done = _python(tmp_path, "cr.py", "resume")
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = _python(tmp_path, "-c", textwrap.dedent("""
+        from metaflow import Flow
+        from metaflow.cards import get_cards
+        from metaflow.plugins.cards.exception import CardNotPresentException
+        start = Flow("CardResumeFlow").latest_run["start"].task
+        print("followed", len(get_cards(start)), "from start" in get_cards(start)[0].get())
+        try:
+            get_cards(start, follow_resumed=False)
+        except CardNotPresentException as error:
+            print("own cards: none;", error)
+    """))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "followed 1 True" in done.stdout
+    assert "own cards: none;" in done.stdout and "cloned by resume from" in done.stdout
