@@ -46,6 +46,7 @@ if TYPE_CHECKING:  # served on first use (below); a type checker and an editor s
     from headwater.client import Run as Run
     from headwater.client import Step as Step
     from headwater.client import Task as Task
+    from headwater.client import default_metadata as default_metadata
     from headwater.client import default_namespace as default_namespace
     from headwater.client import get_metadata as get_metadata
     from headwater.client import get_namespace as get_namespace
@@ -69,7 +70,7 @@ _install_excepthook()  # a mistake in a flow's class body reads like any other u
 
 _CLIENT_NAMES = (
     "Metaflow", "Flow", "Run", "Step", "Task", "DataArtifact", "namespace", "get_namespace",
-    "default_namespace", "metadata", "get_metadata", "inspect_spin",
+    "default_namespace", "metadata", "get_metadata", "default_metadata", "inspect_spin",
 )
 _RUNNER_NAMES = ("Runner", "NBRunner", "ExecutingRun", "ExecutingTask", "Deployer")
 _S3_NAMES = ("S3",)

@@ -7,6 +7,7 @@ picklable (tasks receive them from the scheduler, possibly over the network).
 
 from __future__ import annotations
 
+import builtins
 import operator
 from collections.abc import Callable
 from typing import Any
@@ -401,6 +402,10 @@ class TaskFailure(Record, slots=True):
     # Metaflow's names for the same facts (``task.exception.type`` / ``.exception``).
     @property
     def type(self) -> str:
+        """Metaflow's ``module.Name`` of the exception: ``builtins.ValueError`` where
+        ``type_name`` says ``ValueError``."""
+        if "." not in self.type_name and isinstance(getattr(builtins, self.type_name, None), type):
+            return f"builtins.{self.type_name}"
         return self.type_name
 
     @property

@@ -100,7 +100,7 @@ def test_a_caught_task_shows_the_output_of_the_attempt_that_failed(run):
     assert task.current_attempt == 0 and task.metadata_dict["attempt"] == "0"
     assert [line for _, line in task.loglines("stdout")] == said
     assert task.exception is None  # handled, as in Metaflow
-    assert run["end"].task.data.failure.type == "KeyError"
+    assert run["end"].task.data.failure.type == "builtins.KeyError"  # Metaflow's name
 
 
 def test_logs_of_a_caught_task_print_the_failed_attempts_output(details_run):
@@ -190,7 +190,7 @@ def test_a_failed_task_keeps_what_it_had_set_and_resume_runs_it_again(tmp_path, 
     metadata(str(tmp_path / ".headwater"))
     namespace(None)
     task = Run("FailedStateFlow/1")["middle"].task
-    assert not task.successful and task.exception.type == "ValueError"
+    assert not task.successful and task.exception.type == "builtins.ValueError"
     assert task.data.progress == [1, 2] and task.data.before == "set in start"  # as Metaflow
     assert {a.id for a in task} == {"before", "name", "progress"}
 

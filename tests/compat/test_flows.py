@@ -109,7 +109,7 @@ def test_decorators_and_backend_fallbacks(launch):
     run = _check_ok(launched)
     assert run["flaky"].task.data.attempt == 1  # @retry: the second attempt succeeded
     caught = run["risky"].task.data.caught
-    assert (caught.type, caught.message) == ("ValueError", "always fails")
+    assert (caught.type, caught.message) == ("builtins.ValueError", "always fails")  # Metaflow's
     assert run.data.foo == "bar"  # @environment
     assert run["start"].task.data.card_items == 1  # @card + current.card + metaflow.cards
     assert "Note: @kubernetes" in launched.stdout and "Note: @schedule" in launched.stdout

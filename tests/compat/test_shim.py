@@ -66,10 +66,11 @@ def test_running_shim_again_over_its_own_package_is_fine(tmp_path) -> None:
     assert again.returncode == 0, again.stderr
     assert init.read_text() == first
     assert sorted(p.name for p in (tmp_path / "metaflow").iterdir()) == [
-        "__init__.py", "cards.py", "client", "cmd", "datastore", "decorators.py", "events.py",
+        "__init__.py", "cards.py", "client", "cmd", "datastore", "datatools", "decorators.py",
+        "events.py",
         "exception.py", "flowspec.py", "graph.py", "includefile.py", "integrations.py", "lint.py",
         "metaflow_config.py", "metaflow_current.py", "metaflow_version.py",
-        "multicore_utils.py", "packaging_sys.py", "plugins", "unbounded_foreach.py",
+        "multicore_utils.py", "packaging_sys.py", "plugins", "runner", "unbounded_foreach.py",
         "user_configs", "user_decorators", "util.py"]  # no temporary files left behind
 
 

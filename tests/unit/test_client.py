@@ -576,8 +576,10 @@ def test_metadata_switches_the_store(world, root, tmp_path):
     assert [f.id for f in Metaflow()] == ["ElsewhereFlow"]
     assert metadata(str(root)) == f"local@{root}"
     assert [f.id for f in Metaflow()] == ["PetsFlow"]
-    with pytest.raises(ValueError, match="unknown metadata provider"):
+    with pytest.raises(ValueError, match="no Metaflow metadata service client"):
         metadata("service@https://example.com")
+    with pytest.raises(ValueError, match="unknown metadata provider"):
+        metadata("other@/some/where")
 
 
 def test_task_reports_runtime_metadata_and_log_lines(tmp_path) -> None:

@@ -151,7 +151,7 @@ def test_run_options_click_must_read_are_left_to_it() -> None:
         ["--max-workers", "0"], ["--max-num-splits", "0"], ["--max-workers", "+2"],
         ["--max-workers", "1_0"], ["--max-num-splits", "x"],
         ["--tag", ".."], ["--tag", "a\x01"],
-        ["--no-cache=yes"],
+        ["--no-cache=yes"], ["--namespace", "user:will"],
         ["--executor", "local"], ["--environment", "pypi"], ["--environment=pypi"],
         ["--unknown", "1"], ["-n", "3"], ["3"], ["--", "--n", "3"],
     ):

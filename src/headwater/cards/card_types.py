@@ -63,6 +63,12 @@ class MetaflowCard:
         """The card while the task runs (live cards); the final render by default."""
         return self.render(task)
 
+    def refresh(self, task: Any, data: dict[str, Any]) -> Any:
+        """What a live card's viewer is sent on ``current.card.refresh()`` instead of a new
+        render (kept as the card's data, ``Card.get_data()``): the render's data by default.
+        Metaflow's reference documents this hook; a card type overrides it to send less."""
+        return data
+
     def reload_content_token(self, task: Any, data: dict[str, Any]) -> str:
         """For ``RELOAD_POLICY_ONCHANGE``: a text that changes when the card's content does
         (by default, when its components were last changed)."""

@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from headwater.cli.context import flow_class_of, settings_of
+from headwater.cli.context import flow_class_of, reading_settings_of
 from headwater.cli.errors import handle_errors
 from headwater.cli.ui_cmd import card_server
 from headwater.exceptions import CardNotPresentException, NotFoundError
@@ -23,7 +23,7 @@ _PATHSPEC = "STEP | RUN_ID/STEP | RUN_ID/STEP/TASK_ID"
 def _tasks(ctx: click.Context, pathspec: str) -> list:  # -> list[headwater.client.Task]
     from headwater.client import Flow, Step, Task, namespace, use_settings
 
-    use_settings(settings_of(ctx))
+    use_settings(reading_settings_of(ctx))
     flow_name = flow_class_of(ctx).__name__
     parts = pathspec.strip("/").split("/")
     if len(parts) == 4 and parts[0] == flow_name:
@@ -49,7 +49,7 @@ def _latest_run_tasks(ctx: click.Context) -> list:  # -> list[headwater.client.T
     """Every task of your latest run of the flow, step by step (``card list`` alone)."""
     from headwater.client import Flow, namespace, use_settings
 
-    use_settings(settings_of(ctx))
+    use_settings(reading_settings_of(ctx))
     flow_name = flow_class_of(ctx).__name__
     namespace(f"user:{current_username()}")
     run = Flow(flow_name).latest_run

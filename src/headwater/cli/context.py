@@ -12,8 +12,27 @@ if TYPE_CHECKING:
 
 def settings_of(ctx: click.Context) -> Settings:
     """Settings from the top-level options (``--datastore-root``, ``--metadata``) and env."""
-    root, metadata = ctx.find_root().obj["settings_args"]
+    obj = ctx.find_root().obj
+    if obj.get("mode") == "spin":
+        from headwater.exceptions import HeadwaterException
+
+        raise HeadwaterException(
+            f"--mode spin is for reading what spin recorded; `{ctx.info_name}` does not take it",
+            fix="use --mode spin with `card view|get|list|server`, `dump` or `logs`; `spin` "
+            "records its tasks apart by itself")
+    root, metadata = obj["settings_args"]
     return Settings.resolve(datastore_root=root, metadata=metadata)
+
+
+def reading_settings_of(ctx: click.Context) -> Settings:
+    """The settings of a command that reads tasks (``card``, ``dump``, ``logs``): with the
+    top-level ``--mode spin`` (Metaflow's option), the tasks ``spin`` recorded instead of runs."""
+    from headwater.settings import spin_settings
+
+    obj = ctx.find_root().obj
+    root, metadata = obj["settings_args"]
+    settings = Settings.resolve(datastore_root=root, metadata=metadata)
+    return spin_settings(settings) if obj.get("mode") == "spin" else settings
 
 
 def flow_class_of(ctx: click.Context) -> type:

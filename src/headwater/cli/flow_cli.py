@@ -65,12 +65,14 @@ def build_cli(flow_cls: type) -> click.Group:
     @backend_options("executor", top_level=True)
     @click.option("--profile", default=None, metavar="NAME",
                   help="Use the named profile of the config file (as HEADWATER_PROFILE does).")
+    @click.option("--mode", default=None, type=click.Choice(["spin"]),
+                  help="spin: `card`, `dump` and `logs` read the tasks spin recorded, not runs.")
     @click.pass_context
     def cli(ctx: click.Context, datastore_root: str | None, metadata: str | None, datastore: str,
             environment: str, quiet: bool, progress: str, with_decorators: tuple[str, ...],
             pylint: bool, event_logger: str | None, monitor: str | None,
             config_files: tuple[tuple[str, str], ...], config_values: tuple[tuple[str, str], ...],
-            branch: str | None, production: bool, profile: str | None,
+            branch: str | None, production: bool, profile: str | None, mode: str | None,
             **backend_values: Any) -> None:
         from headwater.runtime.configs import ConfigSources
         from headwater.runtime.project import BranchChoice
@@ -85,6 +87,7 @@ def build_cli(flow_cls: type) -> click.Group:
         ctx.obj = {
             "flow_cls": flow_cls,
             "settings_args": (datastore_root, metadata),
+            "mode": mode,
             "quiet": quiet,
             "progress": progress,
             "typed_run_options": typed,
@@ -273,8 +276,9 @@ def _run_command(flow_cls: type) -> click.Command:
     # --no-cache; Metaflow's run has none of them, so its flows may use the names) takes the
     # flag: the option is left out rather than declared twice.
     flags = {f"--{param.name}" for param in flow_parameters(flow_cls).values()}
-    options = [o for o in common_run_options() if not flags.intersection(o.opts)]
-    claimed = {o.name: o.default for o in common_run_options() if flags.intersection(o.opts)}
+    run_options = [*common_run_options(), _namespace_option()]
+    options = [o for o in run_options if not flags.intersection(o.opts)]
+    claimed = {o.name: o.default for o in run_options if flags.intersection(o.opts)}
     options.extend(_parameter_option(attr, param)
                    for attr, param in flow_parameters(flow_cls).items())
     command = RunCommand("run", callback=handle_errors(run), params=options,
@@ -282,6 +286,15 @@ def _run_command(flow_cls: type) -> click.Command:
     command.flow_name = flow_cls.__name__
     command.flow_cls = flow_cls
     return command
+
+
+def _namespace_option() -> click.Option:
+    """``run --namespace NS``: the client namespace inside the run's tasks (Metaflow's option:
+    a flow that reads other flows' results picks whose on the command line, not in its code)."""
+    return click.Option(
+        ["--namespace", "client_namespace"], default=None, metavar="NS",
+        help="The namespace the client sees inside this run's tasks (default: user:<you>); "
+        "--namespace= is the global namespace. The run's own tags do not change.")
 
 
 def _parameter_option(attr: str, param: Any) -> click.Option:
@@ -499,6 +512,10 @@ def common_run_options() -> list[click.Option]:
                      show_default=True, envvar=_env("MAX_NUM_SPLITS"),
                      help="Refuse a foreach with more items than this."),
         click.Option(["--run-id-file"], default=None, help="Write the run id to this file."),
+        click.Option(["--max-log-size"], type=click.IntRange(min=0), default=None,
+                     metavar="MB", help="Keep at most this many megabytes of each task's stdout "
+                     "and stderr (Metaflow's option; default: all of it, where Metaflow keeps "
+                     "10). The console still shows everything."),
         click.Option(["--with", "run_with"], multiple=True, metavar="DECORATOR",
                      help="Add a step decorator to every step of this run, e.g. --with retry "
                      "(as the top-level --with)."),

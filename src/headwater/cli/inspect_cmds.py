@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from headwater.cli.context import flow_class_of, settings_of
+from headwater.cli.context import flow_class_of, reading_settings_of
 from headwater.cli.errors import handle_errors
 from headwater.exceptions import HeadwaterException
 
@@ -93,7 +93,7 @@ def _tasks_of(ctx: click.Context, input_path: str, attempt: int | None = None) -
             f"{ctx.info_name} takes RUN_ID/STEP or RUN_ID/STEP/TASK_ID, got {input_path!r}",
             fix=f"e.g. {ctx.info_name} 12/start or {ctx.info_name} 12/start/1 "
             "(`headwater runs` lists the runs)")
-    use_settings(settings_of(ctx))  # the datastore and the metadata the options chose
+    use_settings(reading_settings_of(ctx))  # the datastore and the metadata the options chose
     namespace(None)
     flow_name = flow_class_of(ctx).__name__
     pathspec = "/".join([flow_name, *parts])

@@ -86,6 +86,7 @@ def root_obj(flow_cls: type) -> dict[str, Any] | None:
     return {
         "flow_cls": flow_cls,
         "settings_args": (None, None),
+        "mode": None,
         "quiet": False,
         "progress": "auto",
         "typed_run_options": (),
@@ -99,7 +100,8 @@ def root_obj(flow_cls: type) -> dict[str, Any] | None:
 
 # The ``run``/``resume`` options shared by both, at their defaults.
 _RUN_DEFAULTS: dict[str, Any] = {"tags": (), "max_workers": None, "max_num_splits": 100_000,
-                                 "run_id_file": None, "no_cache": False}
+                                 "run_id_file": None, "no_cache": False,
+                                 "max_log_size": None}  # --max-log-size: left to click
 # ``run``'s options read here (flag -> keyword of do_run); the others go to click.
 _VALUE_OPTIONS = {"--tag": "tags", "--max-workers": "max_workers",
                   "--max-num-splits": "max_num_splits", "--run-id-file": "run_id_file"}
@@ -131,7 +133,7 @@ def run_with_options(flow_cls: type, args: list[str]) -> tuple[dict[str, str], d
     if any(f"--{name}" in taken for name in params):
         return None
     given: dict[str, str] = {}
-    options = dict(_RUN_DEFAULTS)
+    options = dict(_RUN_DEFAULTS, client_namespace=None)  # run's own --namespace: click's
     tags: list[str] = []
     seen: set[str] = set()
     rest = iter(args[1:])

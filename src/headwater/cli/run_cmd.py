@@ -14,9 +14,11 @@ if TYPE_CHECKING:
 
 
 def _options(ctx: click.Context, tags: tuple[str, ...], max_workers: int | None,
-             max_num_splits: int, run_id_file: str | None, no_cache: bool = False) -> RunOptions:
+             max_num_splits: int, run_id_file: str | None, no_cache: bool = False,
+             max_log_size: int | None = None) -> RunOptions:
     options = RunOptions(tags=tags, max_num_splits=max_num_splits, run_id_file=run_id_file,
-                         with_decorators=tuple(ctx.find_root().obj["with"]), no_cache=no_cache)
+                         with_decorators=tuple(ctx.find_root().obj["with"]), no_cache=no_cache,
+                         max_log_size=max_log_size)
     if max_workers is not None:
         if max_workers < 1:
             import click
@@ -37,8 +39,11 @@ def _exit_code(outcome: RunOutcome) -> int:
     return 0 if outcome.ok else 1
 
 
-def do_run(ctx: click.Context, flow_cls: type, given: dict[str, Any], **opts: Any) -> int:
-    outcome = run_flow(flow_cls, params=given, options=_options(ctx, **opts),
+def do_run(ctx: click.Context, flow_cls: type, given: dict[str, Any],
+           client_namespace: str | None = None, **opts: Any) -> int:
+    options = _options(ctx, **opts)
+    options.client_namespace = client_namespace
+    outcome = run_flow(flow_cls, params=given, options=options,
                        settings=settings_of(ctx), console=_console(ctx),
                        **_launch_choices(ctx))
     return _exit_code(outcome)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from headwater.cli.context import flow_class_of, settings_of
+from headwater.cli.context import flow_class_of, reading_settings_of
 from headwater.cli.errors import handle_errors
 from headwater.settings import Settings
 
@@ -52,4 +52,4 @@ def card_server(ctx: click.Context, host: str, port: int, token: str | None) -> 
     from urllib.parse import quote
 
     flow = flow_class_of(ctx).__name__
-    _serve(settings_of(ctx), host, port, token, path=f"/flows/{quote(flow)}")
+    _serve(reading_settings_of(ctx), host, port, token, path=f"/flows/{quote(flow)}")

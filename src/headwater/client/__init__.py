@@ -13,7 +13,7 @@ from headwater.client import _context
 from headwater.client.artifacts import DataArtifact, MetaflowArtifacts, MetaflowData
 from headwater.client.core import Flow, Metaflow, Run, Step, Task
 from headwater.client.namespace import default_namespace, get_namespace, namespace
-from headwater.flow.current import register_computed
+from headwater.flow.current import current, register_computed
 from headwater.settings import Settings
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "Run",
     "Step",
     "Task",
+    "default_metadata",
     "default_namespace",
     "get_metadata",
     "get_namespace",
@@ -53,13 +54,23 @@ register_computed("run", _running("run"))
 register_computed("task", _running("task"))
 
 
-def metadata(spec: str) -> str:
+def metadata(ms: str) -> str:
     """Point the client at another metadata store and return its description.
 
-    ``spec`` is ``"local"``, ``"local@<datastore root>"``, a datastore root folder (or one
+    ``ms`` (Metaflow's name for it) is ``"local"``, ``"local@<datastore root>"``, a datastore root folder (or one
     holding ``.headwater/``), or a metadata database file. The switch is process-wide.
     """
-    return _context.describe(_context.use(_context.settings_for(spec)).settings)
+    return _context.describe(_context.use(_context.settings_for(ms)).settings)
+
+
+def default_metadata() -> str:
+    """Go back to the metadata store the client reads before any :func:`metadata` call (inside a
+    running task: the one its run writes to) and return its description, as Metaflow's
+    function of the same name does."""
+    where = current._extra.get("_hw_settings") if current.is_running_flow else None
+    settings = (Settings.resolve(datastore_root=where[0], metadata=where[1]) if where
+                else Settings.resolve())
+    return _context.describe(_context.use(settings).settings)
 
 
 def get_metadata() -> str:

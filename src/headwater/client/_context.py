@@ -136,6 +136,13 @@ def settings_for(spec: str) -> Settings:
     """
     if spec.startswith(("postgresql://", "postgres://")):
         return Settings.resolve(metadata=spec)  # the datastore root resolves as usual
+    if spec.startswith(("http://", "https://")) or spec.startswith("service@"):
+        # Metaflow's client page shows metadata('https://.../mymetaflowservice'): without this
+        # the URL was taken for a folder and the client silently read the local runs.
+        raise ValueError(f"metadata({redact(spec)!r}): headwater has no Metaflow metadata "
+                         "service client; its metadata is SQLite or PostgreSQL. Use "
+                         "metadata('postgresql://USER@HOST/DB') for a shared store, or "
+                         "metadata('local@<folder>') for a folder's runs")
     kind, sep, where = spec.partition("@")
     if sep and kind == "spin":  # what `spin` recorded beside that datastore's runs
         return spin_settings(settings_for(_spun_in(where or ".")), cwd=where or None)

@@ -228,12 +228,18 @@ def get_cards(task: Task | str, id: str | None = None, type: str | None = None,
     written for Metaflow catches it to skip such tasks), while ``id``/``type`` matching none of
     a task's cards gives an empty container.
 
-    A resumed task's cards are the ones its origin made (they are copied with it), so
-    ``follow_resumed`` changes nothing here; it is accepted for Metaflow's signature.
+    A task a resume cloned shows the cards its origin made (``follow_resumed=True``, the
+    default); with ``follow_resumed=False`` it has none of its own, as in Metaflow, and raises.
     """
     cards = task_cards(task)
+    pathspec = task if isinstance(task, str) else task.pathspec
+    if not follow_resumed and cards.origin_pathspec:
+        raise CardNotPresentException(
+            f"task {pathspec} was cloned by resume from {cards.origin_pathspec} and made no "
+            "card of its own",
+            fix="pass follow_resumed=True (the default) to get the cards of the task it was "
+                "cloned from")
     if not cards:
-        pathspec = task if isinstance(task, str) else task.pathspec
         raise CardNotPresentException(
             f"task {pathspec} has no card",
             fix="add @card to the step (or run with --with card); `card list` shows the cards "

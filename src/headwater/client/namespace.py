@@ -14,11 +14,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from headwater.exceptions import NamespaceMismatchError
+from headwater.flow.current import current
 from headwater.meta.tags import user_namespace
 from headwater.settings import current_username
 
 _UNSET = object()
 _namespace: object = _UNSET
+# The field of ``current`` a run's tasks find ``run --namespace NS`` in (set by the launcher).
+RUN_NAMESPACE_FIELD = "_hw_client_namespace"
 
 
 def namespace(ns: str | None) -> str | None:
@@ -31,10 +34,25 @@ def namespace(ns: str | None) -> str | None:
 
 
 def get_namespace() -> str | None:
-    """The current namespace; the first call settles on :func:`default_namespace`."""
+    """The current namespace; the first call settles on :func:`default_namespace`, or inside a
+    task of ``run --namespace NS`` on NS (``--namespace=`` : the global namespace)."""
     if _namespace is _UNSET:
+        chosen = _run_namespace()
+        if chosen is not _UNSET:
+            return namespace(chosen)  # type: ignore[arg-type]
         return default_namespace()
     return _namespace  # type: ignore[return-value]
+
+
+def _run_namespace() -> object:
+    """The namespace ``run --namespace`` gave the running task's client (None for ``""``), or
+    _UNSET outside a task or when the run was not given one."""
+    if not current.is_running_flow:
+        return _UNSET
+    chosen = current._extra.get(RUN_NAMESPACE_FIELD)
+    if chosen is None:
+        return _UNSET
+    return chosen or None
 
 
 def default_namespace() -> str:

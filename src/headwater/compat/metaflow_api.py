@@ -16,6 +16,7 @@ from headwater.client import (
     Run,
     Step,
     Task,
+    default_metadata,
     default_namespace,
     get_metadata,
     get_namespace,
@@ -70,7 +71,14 @@ from headwater.flow import (
     step,
 )
 from headwater.graph import metaflow_view  # noqa: F401 - gives flows their Metaflow graph view
-from headwater.runner import Deployer, ExecutingRun, ExecutingTask, NBRunner, Runner
+from headwater.runner import (
+    DeployedFlow,
+    Deployer,
+    ExecutingRun,
+    ExecutingTask,
+    NBRunner,
+    Runner,
+)
 from headwater.s3client import S3  # light: s3fs is imported only when an S3 is made
 
 batch = STEP_FALLBACKS["batch"]
@@ -79,11 +87,11 @@ kubernetes = STEP_FALLBACKS["kubernetes"]
 __version__ = METAFLOW_API_VERSION
 
 __all__ = [
-    "Config", "ConfigValue", "DataArtifact", "Deployer", "ExecutingRun", "ExecutingTask", "Flow", "FlowSpec", "IncludeFile", "JSONType", "Metaflow",
+    "Config", "ConfigValue", "DataArtifact", "DeployedFlow", "Deployer", "ExecutingRun", "ExecutingTask", "Flow", "FlowSpec", "IncludeFile", "JSONType", "Metaflow",
     "MetaflowException", "MetaflowInternalError", "MetaflowNamespaceMismatch", "MetaflowNotFound",
     "MissingInMergeArtifactsException", "NBRunner", "Parameter", "Run", "Runner", "S3", "Step", "Task",
     "UnhandledInMergeArtifactsException", "batch", "card", "catch", "conda", "conda_base",
-    "config_expr", "current", "default_namespace", "environment", "exit_hook", "get_metadata", "get_namespace", "inspect_spin", "kubernetes",
+    "config_expr", "current", "default_metadata", "default_namespace", "environment", "exit_hook", "get_metadata", "get_namespace", "inspect_spin", "kubernetes",
     "metadata", "namespace", "parallel", "project", "pypi", "pypi_base", "resources", "retry", "schedule", "secrets",
     "step", "timeout", "trigger", "trigger_on_finish",
     "FlowMutator", "StepMutator", "UserStepDecorator", "user_step_decorator", "USER_SKIP_STEP",
@@ -100,6 +108,10 @@ def __getattr__(name: str) -> Any:
         import headwater.environments.parsers as parsers
 
         return getattr(parsers, name)
+    if name in ("parallel_map", "parallel_imap_unordered"):  # the multicore page's names
+        from headwater.flow import multicore
+
+        return getattr(multicore, name)
     if name == "pytorch_parallel":  # @parallel that sets torch.distributed's variables
         from headwater.compat.pytorch_names import pytorch_parallel
 

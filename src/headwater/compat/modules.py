@@ -39,6 +39,14 @@ SERVED: dict[str, str] = {
     "metaflow.plugins.datatools.s3.s3": "headwater.compat.s3_names",
     "metaflow.plugins.datatools.s3.s3util": "headwater.compat.s3util_names",
     "metaflow.plugins.datatools.s3.s3op": "headwater.compat.s3op_names",
+    # Metaflow's older public path for the S3 client (`from metaflow.datatools.s3 import
+    # S3GetObject`, as its data page writes it)
+    "metaflow.datatools": "headwater.compat.datatools",
+    "metaflow.datatools.s3": "headwater.compat.s3_names",
+    "metaflow.runner": "",
+    "metaflow.runner.metaflow_runner": "headwater.compat.runner_names",
+    "metaflow.runner.nbrun": "headwater.compat.runner_names",
+    "metaflow.runner.deployer": "headwater.compat.runner_names",
     "metaflow.packaging_sys": "headwater.compat.packaging_names",
     "metaflow.user_decorators": "",
     "metaflow.user_decorators.mutable_flow": "headwater.compat.user_decorators",
@@ -84,7 +92,8 @@ LAZY: frozenset[str] = frozenset(name for name in SERVED if name.startswith(
     "metaflow.decorators", "metaflow.metaflow_config", "metaflow.unbounded_foreach",
     "metaflow.plugins.test_unbounded_foreach_decorator", "metaflow.cmd.main_cli",
     "metaflow.integrations", "metaflow.plugins.cards.card_modules.card",
-    "metaflow.plugins.cards.card_modules.components", "metaflow.plugins.argo.argo_events"}
+    "metaflow.plugins.cards.card_modules.components", "metaflow.plugins.argo.argo_events",
+    "metaflow.runner.metaflow_runner", "metaflow.runner.nbrun", "metaflow.runner.deployer"}
 """Served modules the in-process alias imports only when first used: the artifact-serializer
 registry and the plug-in decorators' bases have no business in a run that does not name them
 (a run's imports stay lean)."""

@@ -27,6 +27,7 @@ _DECORATORS = {
 }
 _BASES = ("pypi_base", "conda_base")  # one flow-wide environment: either, not both
 _PROJECT_ATTR = "_hw_project"
+_PROJECT_OPTIONS_ATTR = "_hw_project_options"
 _DEPLOYMENT_ATTR = "_hw_flow_decorators"
 _HOOKS_ATTR = "_hw_exit_hooks"
 # environments.decorators.BASE_ATTR, named here rather than imported: environments build on
@@ -45,7 +46,8 @@ def _present(flow_cls: type) -> list[tuple[str, dict[str, Any]]]:
     found: list[tuple[str, dict[str, Any]]] = []
     project = getattr(flow_cls, _PROJECT_ATTR, None)
     if project is not None:
-        found.append(("project", {"name": project}))
+        found.append(("project", {"name": project,
+                                  **(getattr(flow_cls, _PROJECT_OPTIONS_ATTR, None) or {})}))
     for name, record in (getattr(flow_cls, _DEPLOYMENT_ATTR, None) or {}).items():
         found.append((name, dict(record.get("options") or {})))
     for hooks in getattr(flow_cls, _HOOKS_ATTR, None) or ():
@@ -117,6 +119,7 @@ def remove_flow_decorator(flow_cls: type, name: str, options: dict[str, Any] | N
         return False
     if name == "project":
         setattr(flow_cls, _PROJECT_ATTR, None)
+        setattr(flow_cls, _PROJECT_OPTIONS_ATTR, None)
     elif name in _BASES:
         setattr(flow_cls, _BASE_ATTR, None)
     elif name == "exit_hook":

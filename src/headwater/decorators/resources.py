@@ -26,6 +26,8 @@ class ResourcesDecorator(StepDecorator):
     def validate(self) -> None:
         for option in ("cpu", "memory", "gpu"):
             value = self.attributes[option]
+            if option == "gpu" and value is None:  # Metaflow's documented default: no GPU
+                continue
             try:
                 ok = 0 <= float(value) < math.inf  # nan and inf are no amount
             except (TypeError, ValueError):

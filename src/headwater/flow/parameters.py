@@ -231,9 +231,29 @@ class Parameter:
                 # The type could not be inferred from an expression; infer it from its value.
                 self.type = self._infer_type(default)
         elif callable(default) and not isinstance(default, type):
-            default = default(ParameterContext(flow_name, user, self.name,
-                                               _ConfigNames(configs or {})))
+            function = default
+            default = function(ParameterContext(flow_name, user, self.name,
+                                                _ConfigNames(configs or {})))
+            self._check_function_value(function, default)
         return default
+
+    def _check_function_value(self, function: Any, value: Any) -> None:
+        """A default function must return the parameter's own type, as Metaflow checks: the
+        type of such a default is not inferred (it is ``str`` unless declared), so an ``int``
+        returned for an undeclared type would silently become a string."""
+        kind = self.type
+        if value is None or kind not in (bool, int, float, str) or type(value) is kind:
+            return
+        name = getattr(function, "__name__", "")
+        name = name if name.isidentifier() else "..."
+        declared = f"type={kind.__name__}" if self.type_given else "no type (so str)"
+        wanted = type(value).__name__ if type(value) in (bool, int, float) else kind.__name__
+        raise FlowDefinitionError(
+            f"parameter '{self.name}': its default function{'' if name == '...' else ' ' + name} returned "
+            f"{type(value).__name__} {value!r}, but the parameter has {declared}",
+            fix=f"declare Parameter('{self.name}', type={wanted}, default={name}) (a default "
+            f"function's type is never inferred), or return a {kind.__name__}",
+        )
 
     def convert(self, raw: Any) -> Any:
         """Turn a command-line string into a typed value, or raise ParameterError naming it."""

@@ -8,7 +8,7 @@ An Argo Events sensor passes each event's body, ``{"name", "id", "timestamp", "p
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,14 +26,26 @@ class TriggerEvent:
         return cls(str(body.get("name", "")), body.get("id"), body.get("timestamp"),
                    dict(payload) if isinstance(payload, Mapping) else {})
 
+    @property
+    def type(self) -> str:
+        """Metaflow's kind of event: ``'run'`` for a @trigger_on_finish event (its payload names
+        the finished run), ``'event'`` for any other."""
+        return "run" if self.payload.get("pathspec") else "event"
+
 
 class Trigger:
     """What started the run: ``event`` (the first), ``events``, and ``run`` / ``runs`` for
-    @trigger_on_finish."""
+    @trigger_on_finish; ``trigger[name]`` is the event of that name, or for @trigger_on_finish
+    the upstream run of that flow (Metaflow's API: ``run.trigger['FirstFlow'].data.model``)."""
 
     def __init__(self, events: Sequence[Mapping[str, Any]]) -> None:
-        self.events = [TriggerEvent.of(e) for e in events]
+        self._events = [TriggerEvent.of(e) for e in events]
         self._runs: list[Any] | None = None
+
+    @property
+    def events(self) -> list[TriggerEvent] | None:
+        """Every event that started the run, or None when there were none (as in Metaflow)."""
+        return list(self._events) or None
 
     @classmethod
     def from_runs(cls, runs: Sequence[Any]) -> Trigger:
@@ -62,7 +74,7 @@ class Trigger:
 
     @property
     def event(self) -> TriggerEvent | None:
-        return self.events[0] if self.events else None
+        return self._events[0] if self._events else None
 
     @property
     def runs(self) -> list[Any]:
@@ -72,15 +84,40 @@ class Trigger:
         from headwater.client import Run  # lazily: see tests/unit/test_layering.py ALLOWED
 
         return [Run(e.payload["pathspec"], _namespace_check=False)
-                for e in self.events if e.payload.get("pathspec")]
+                for e in self._events if e.payload.get("pathspec")]
 
     @property
     def run(self) -> Any:
         runs = self.runs
         return runs[0] if runs else None
 
+    def __getitem__(self, key: str) -> Any:
+        """The upstream run of flow ``key`` when runs started this one, else the event named
+        ``key``; a KeyError naming what there is otherwise."""
+        runs = self.runs
+        for run in runs:
+            if run.path_components[0] == key:
+                return run
+        if not runs:
+            for event in self._events:
+                if event.name == key:
+                    return event
+        have = [run.path_components[0] for run in runs] or [e.name for e in self._events]
+        raise KeyError(f"{key!r}: the run was not triggered by it (triggered by: "
+                       f"{', '.join(have) or 'nothing'})")
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            self[str(key)]
+        except KeyError:
+            return False
+        return True
+
+    def __iter__(self) -> Iterator[TriggerEvent]:
+        return iter(list(self._events))
+
     def __repr__(self) -> str:
-        return f"Trigger({', '.join(e.name for e in self.events)})"
+        return f"Trigger({', '.join(e.name for e in self._events)})"
 
 
 def _finish_time(run: Any) -> float:

@@ -48,6 +48,8 @@ def open_metadata(url: str, *, readonly: bool = False) -> MetadataStore:
     """
     from headwater import backends
 
+    if url == "service":  # Metaflow's provider name, else taken for a SQLite file of that name
+        raise _metadata_service(url)
     if _is_key_value_dsn(url):
         from headwater.exceptions import HeadwaterException
         from headwater.redaction import redact
@@ -63,6 +65,8 @@ def open_metadata(url: str, *, readonly: bool = False) -> MetadataStore:
     except backends.UnknownBackendError:
         from headwater.redaction import redact
 
+        if url.startswith(("http://", "https://")):
+            raise _metadata_service(url) from None
         raise ValueError(
             f"no metadata backend for {redact(url)!r}: use a SQLite file path or a postgresql:// URL "
             "(set HEADWATER_METADATA, or leave it unset)"
@@ -70,3 +74,18 @@ def open_metadata(url: str, *, readonly: bool = False) -> MetadataStore:
     if scheme in ("sqlite", "file"):
         url = url.partition("://")[2]  # sqlite:///abs/path -> /abs/path
     return backend.load()(url, readonly=readonly)
+
+
+def _metadata_service(url: str) -> Exception:
+    """The error for Metaflow's metadata service (``--metadata service`` or its URL), which no
+    backend here serves: a SQLite file called ``service`` was made in the current folder before,
+    and the run recorded there."""
+    from headwater.exceptions import MetadataError
+    from headwater.redaction import redact
+
+    return MetadataError(
+        f"the metadata setting {redact(url)!r} names Metaflow's metadata service, which "
+        "headwater does not talk to: its metadata is a SQLite file or a PostgreSQL database",
+        fix="leave --metadata out (or say local) for this folder's runs, or give "
+        "postgresql://USER@HOST:PORT/DB for a store several people share",
+    )

@@ -29,7 +29,9 @@ _NEGATABLE = frozenset({"pylint"})
 _WITH_ALIASES = frozenset({"with_", "decospecs", "with_decorators"})
 # Options of run/resume themselves (anything else given to run() is a flow parameter).
 _RUN_OPTIONS = {"tags": "--tag", "tag": "--tag", "max_workers": "--max-workers",
-                "max_num_splits": "--max-num-splits"}
+                "max_num_splits": "--max-num-splits", "max_log_size": "--max-log-size",
+                # run(user_namespace="user:will"): Metaflow's keyword for run --namespace
+                "user_namespace": "--namespace"}
 # Flags of run/resume: ``no_cache=True`` -> ``--no-cache``.
 _RUN_FLAGS = {"no_cache": "--no-cache"}
 _RESERVED = frozenset({"runner_attribute_file"})

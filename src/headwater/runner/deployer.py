@@ -18,12 +18,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from headwater.exceptions import FlowDefinitionError, HeadwaterException
-from headwater.runner.command import cli_value, top_level_args
+from headwater.runner.command import cli_value, entry_argv, top_level_args
 
 
 class DeployFailedError(HeadwaterException):
@@ -54,8 +55,12 @@ class Deployer:
     (``datastore_root=...``, ``metadata=...``, ``branch=...``, ``production=True``)."""
 
     def __init__(self, flow_file: str | os.PathLike, show_output: bool = False,
-                 env: Mapping[str, str] | None = None, cwd: str | os.PathLike | None = None,
+                 profile: str | None = None, env: Mapping[str, str] | None = None,
+                 cwd: str | os.PathLike | None = None, file_read_timeout: int = 3600,
                  **kwargs: Any) -> None:
+        # profile and file_read_timeout are Metaflow's arguments, taken as the Runner takes them:
+        # there are no configuration profiles, and the deployment's attributes are read once
+        # the command has ended, so there is nothing to time out.
         self.flow_file = os.path.abspath(flow_file)
         if not os.path.isfile(self.flow_file):
             raise FlowDefinitionError(f"flow file {os.fspath(flow_file)!r} does not exist")
@@ -73,7 +78,9 @@ class Deployer:
         return DeployerImpl(self, "airflow", {"name": name, **kwargs})
 
     def _call(self, args: list[str]) -> str:
-        command = [sys.executable, self.flow_file, *top_level_args(self.top_level), *args]
+        # A flow written for ``metaflow`` starts through headwater's entry point, as the Runner's do.
+        command = [*entry_argv(sys.executable, self.flow_file), *top_level_args(self.top_level),
+                   *args]
         done = subprocess.run(command, cwd=self.cwd, env=self.env, capture_output=True,
                               text=True)
         if self.show_output:
@@ -196,3 +203,20 @@ class TriggeredRun:
             return rows[0] if rows else None
 
         return run_found_by(settings, find)
+
+    def wait_for_run(self, check_interval: float = 5, timeout: float | None = None) -> Any:
+        """The client Run once its start task has registered it (Metaflow's method): checked
+        every ``check_interval`` seconds; ``TimeoutError`` naming the run after ``timeout``
+        seconds (None: wait as long as it takes)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            found = self.run
+            if found is not None:
+                return found
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"{self.deployed_flow.orchestrator} run {self.run_key} of "
+                    f"{self.deployed_flow.name} did not start within {timeout} s: its start "
+                    "task has not registered it (is the orchestrator's scheduler running?)")
+            time.sleep(check_interval if deadline is None
+                       else max(0.0, min(check_interval, deadline - time.monotonic())))

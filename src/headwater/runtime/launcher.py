@@ -408,6 +408,8 @@ def _make_executor(launch: _Launch, options: RunOptions, settings: Settings,
     current_fields = launch.project.current_fields() if launch.project else {}
     # Where the run's records live, so current.run / current.task can read them in the task.
     current_fields["_hw_settings"] = (str(settings.datastore_root), settings.metadata_url)
+    if options.client_namespace is not None:  # run --namespace: the tasks' client namespace
+        current_fields["_hw_client_namespace"] = options.client_namespace
     if getattr(launch.flow_cls, "_hw_flow_plugins", None):  # Metaflow-style flow decorators
         from headwater.decorators.lifecycle import flow_option_values
 

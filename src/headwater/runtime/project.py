@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, NamedTuple
 
-from headwater.decorators.project import project_name
+from headwater.decorators.project import project_name, project_options
 from headwater.exceptions import FlowDefinitionError
 from headwater.records import Record
 
@@ -56,6 +56,7 @@ def project_info(flow_cls: type, user: str, branch: str | None = None,
                 fix="add @project(name='...') above the flow class, or drop the option",
             )
         return None
+    branch, production = _with_decorator(flow_cls, configs, branch, production)
     if branch is not None and not re.match(_BRANCH, branch):
         raise FlowDefinitionError(
             f"--branch {branch!r}: a branch name is letters, digits, '_', '.' and '-'",
@@ -68,3 +69,21 @@ def project_info(flow_cls: type, user: str, branch: str | None = None,
         full = f"user.{user}"
     return ProjectInfo(name, full, production, not production and branch is None,
                        f"{name}.{full}.{flow_cls.__name__}")
+
+
+def _with_decorator(flow_cls: type, configs: Any, branch: str | None,
+                    production: bool) -> tuple[str | None, bool]:
+    """The branch and production choice once ``@project(branch=..., production=...)`` is read:
+    an option written in the decorator wins over the command line's default, and the command
+    line may repeat it but not give another value (Metaflow's rule)."""
+    given = project_options(flow_cls, configs)
+    for key, cli, flag in (("branch", branch, "--branch"), ("production", production,
+                                                             "--production")):
+        if key in given and cli not in (None, False) and cli != given[key]:
+            shown = flag if key == "production" else f"{flag} {cli}"
+            raise FlowDefinitionError(
+                f"flow {flow_cls.__name__}: {shown} on the command line contradicts "
+                f"@project({key}={given[key]!r})",
+                fix=f"drop {flag} from the command line, or {key}= from @project",
+            )
+    return given.get("branch", branch), given.get("production", production)

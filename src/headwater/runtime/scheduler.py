@@ -69,6 +69,12 @@ class RunOptions(Record):
     with_decorators: tuple[str, ...] = ()  # --with specs, e.g. "retry:times=2"
     no_cache: bool = False  # --no-cache: @cache steps run (and refresh their cache entries)
     clone_only: bool = False  # resume --clone-only: clone what succeeded, run nothing
+    # run --namespace NS: the client namespace inside the run's tasks ("" = global); None: the
+    # default (user:<you>)
+    client_namespace: str | None = None
+    # --max-log-size MB: each task's stored stdout/stderr stops there, with Metaflow's note;
+    # None keeps all of it (the console always shows everything)
+    max_log_size: int | None = None
 
 
 class _Live(Record):
@@ -82,6 +88,7 @@ class _Live(Record):
     timed_out: bool = False
     force_kill_at: float | None = None
     stopped: bool = False  # killed because the run was interrupted
+    truncated: set[str] = Factory(set)  # streams that reached --max-log-size
 
 
 class RunOutcome(Record):
@@ -400,8 +407,9 @@ class Scheduler:
         if live is None:
             return
         if isinstance(event, TaskOutput):
-            (live.stdout if event.stream == "stdout" else live.stderr).extend(event.data)
-            live.clocks[event.stream].feed(event.data, time.time())
+            kept = self._within_log_size(live, event.stream, event.data)
+            (live.stdout if event.stream == "stdout" else live.stderr).extend(kept)
+            live.clocks[event.stream].feed(kept, time.time())
             self.console.task_output(live.prefix, event.key, event.stream, event.data)
         elif isinstance(event, TaskStarted):
             live.prefix = f"{live.prefix} (pid {event.pid})"
@@ -483,6 +491,21 @@ class Scheduler:
         self._ready.clear()
         self._delayed.clear()
         self.console.progress.dropped_waiting()
+
+    def _within_log_size(self, live: _Live, stream: str, data: bytes) -> bytes:
+        """What of ``data`` the stored log keeps under ``--max-log-size``: a chunk that would
+        reach the limit is replaced by Metaflow's one-line note, and nothing is kept after it."""
+        limit = self.options.max_log_size
+        if limit is None:
+            return data
+        if stream in live.truncated:
+            return b""
+        kept = live.stdout if stream == "stdout" else live.stderr
+        if len(kept) + len(data) < limit * 1024 * 1024:
+            return data
+        live.truncated.add(stream)
+        newline = b"\n" if kept and not kept.endswith(b"\n") else b""
+        return newline + b"[TRUNCATED - MAXIMUM LOG FILE SIZE REACHED]\n"
 
     def _save_log(self, live: _Live, stream: str) -> str | None:
         """Store a task's output; a storage error is reported, never fatal to the run."""

@@ -7,6 +7,7 @@ against the graph, writes the artifacts the step created or touched, and returns
 
 from __future__ import annotations
 
+import builtins
 import os
 import sys
 import time
@@ -263,9 +264,12 @@ def serving_metaflow() -> bool:
 
 
 def _caught_type_name(type_name: str) -> str:
-    """``@catch``'s ``type``: Metaflow's name for a crash or a timeout when the flow imports
-    ``metaflow``, headwater's otherwise."""
+    """``@catch``'s ``type``: when the flow imports ``metaflow``, Metaflow's name (a crash or a
+    timeout by Metaflow's classes, a built-in exception as ``builtins.KeyError``, as
+    Metaflow's wrapper names it); headwater's otherwise."""
     if serving_metaflow():
+        if "." not in type_name and isinstance(getattr(builtins, type_name, None), type):
+            return f"builtins.{type_name}"
         return _METAFLOW_FAILURE_NAMES.get(type_name, type_name)
     return type_name
 
