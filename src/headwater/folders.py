@@ -41,20 +41,9 @@ def umask_closed_to_others() -> int:
     """This process's umask with write for others (and the group) taken away, for a tool
     headwater runs to fill a cache with (uv, rattler): under umask 000 they made their caches
     (``~/.cache/uv``) anyone could write, and so plant a wheel in."""
-    return _current_umask() | 0o022
+    from headwater.outfiles import current_umask  # the one reader of the umask
 
-
-def _current_umask() -> int:
-    try:  # Linux says it without changing it
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    current = os.umask(0o077)  # elsewhere: read by setting (briefly, a stricter one)
-    os.umask(current)
-    return current
+    return current_umask() | 0o022
 
 
 def private_folder_problem(path: str) -> str | None:

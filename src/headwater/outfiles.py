@@ -46,7 +46,7 @@ def replace_file(path: str, data: bytes, *, private: bool = True) -> None:
         if old is not None:
             os.fchmod(fd, stat.S_IMODE(old.st_mode))
         elif not private:
-            os.fchmod(fd, 0o666 & ~_umask())
+            os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(temp, target)
@@ -75,7 +75,7 @@ def trusted_target(path: str) -> str:
     raise OSError(errno.ELOOP, f"too many levels of symbolic links at {path}")
 
 
-def _umask() -> int:
+def current_umask() -> int:
     """This process's umask, read without changing it (``os.umask`` sets it while it reads,
     which another thread's new file could catch); the change-and-restore is the fallback."""
     try:
