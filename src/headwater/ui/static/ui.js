@@ -46,9 +46,20 @@ async function fetched(path) {
 
 async function api(path) {
   const response = await fetched(path);
-  const body = await response.json();
-  if (!response.ok) throw new Error(body.error || response.statusText);
-  return body;
+  if (!response.ok) throw new Error(await refusal(response));
+  return response.json();
+}
+
+// What an error answer says went wrong and what to do: the API's {"error", "fix"}, or, for an
+// answer that is not JSON (a proxy's page, a server error), its status and what was asked for.
+async function refusal(response) {
+  const text = await response.text();
+  try {
+    const body = JSON.parse(text);
+    if (body && body.error) return body.fix ? `${body.error}. Fix: ${body.fix}` : body.error;
+  } catch (e) { /* not JSON: say what came back instead */ }
+  const path = new URL(response.url).pathname;
+  return `the server answered ${response.status} ${response.statusText} for ${path}; check the terminal running headwater ui`;
 }
 
 // A time in the reader's own zone, the zone written out ("+05:30", "UTC"): a page shared across
@@ -124,6 +135,44 @@ function crumbs(...parts) {
   for (const [text, href] of parts) {
     nav.append(" / ", href ? el("a", { href, text }) : el("span", { text, "aria-current": "page" }));
   }
+}
+
+// A page drawn afresh while the reader is on it (a run or a task that ended, a task's next
+// attempt) keeps the reader's place: the element that had the keyboard focus (a task's link, a
+// sort button, a find box) is focused again in the new drawing, without scrolling, so the Tab
+// key goes on from where it was instead of from the top of the page.
+// An element without an id is known by what it is, where it leads and says, and which of the
+// elements alike it is (a failed task's link is in the failures list and in the task list).
+function alike(key) {
+  return [...app.getElementsByTagName(key.tag)].filter((n) => n.getAttribute("href") === key.href
+    && n.getAttribute("aria-label") === key.label && n.dataset.sort === key.sort && n.textContent === key.text);
+}
+
+function focusKey(node) {
+  if (!node || node === document.body || !app.contains(node)) return null;
+  if (node.id) return { id: node.id };
+  const key = { tag: node.tagName, href: node.getAttribute("href"), label: node.getAttribute("aria-label"), sort: node.dataset.sort, text: node.textContent };
+  key.nth = alike(key).indexOf(node);
+  return key;
+}
+
+function refocus(key) {
+  if (!key) return;
+  let found = key.id ? document.getElementById(key.id) : null;
+  if (!key.id) { const all = alike(key); found = all[Math.min(key.nth, all.length - 1)] || null; }
+  if (found && document.activeElement !== found) found.focus({ preventScroll: true });
+}
+
+function redraw(...children) {
+  const key = focusKey(document.activeElement);
+  // a find box keeps what was typed in it, and goes on finding it in the new drawing
+  const typed = [...app.querySelectorAll("input[type=search][id]")].filter((i) => i.value).map((i) => [i.id, i.value]);
+  app.replaceChildren(...children);
+  for (const [id, value] of typed) {
+    const input = document.getElementById(id);
+    if (input && !input.value) { input.value = value; input.dispatchEvent(new Event("input")); }
+  }
+  refocus(key);
 }
 
 function fail(error) {
@@ -501,7 +550,9 @@ async function runPage() {
       el("a", { href: taskHref(flow, runId, ce.step, ce.task_id), text: `${ce.step}/${ce.task_id}` }), " ",
       el("span", { class: "error", text: ce.failure ? `${ce.failure.type}: ${plain(ce.failure.message)}` : "raised" }))) : null;
 
-  app.replaceChildren(el("h1", { text: `${flow}/${runId}` }), facts, ...(interrupted ? [interrupted] : []), ...(failures ? [failures] : []), ...(caughtEnd ? [caughtEnd] : []),
+  const firstDraw = app.dataset.drawn !== "true";
+  app.dataset.drawn = "true";
+  redraw(el("h1", { text: `${flow}/${runId}` }), facts, ...(interrupted ? [interrupted] : []), ...(failures ? [failures] : []), ...(caughtEnd ? [caughtEnd] : []),
     el("h2", { text: "Graph" }), dag,
     el("h2", { text: "Timeline" }), timeline,
     el("h3", { text: "Tasks listed below" }), taskTimeline,
@@ -512,7 +563,8 @@ async function runPage() {
   paintDag(run, run.steps, run.status, run.foreach_widths);
   drawTimeline(run, run.steps, timeline);
   drawTaskTimeline(run, shown, taskTimeline);
-  if (location.hash === "#tasks") document.getElementById("tasks").scrollIntoView();
+  // an address ending #tasks opens at the tasks; a redraw (the run ended) leaves the window be
+  if (firstDraw && location.hash === "#tasks") document.getElementById("tasks").scrollIntoView();
 
   if (run.status !== "running") return;
   const source = openStream(`${base}/events`);
@@ -588,7 +640,10 @@ async function runPage() {
       const existing = tbody.querySelector(`tr[data-task="${CSS.escape(`${t.step}/${t.task_id}`)}"]`);
       if (!existing) continue;  // on another page, or new: follow() reads this page again
       if (only && t.status !== only) { refill(); continue; }  // it left this list
+      // the reader on this row (its link focused) keeps the focus on the row drawn for it
+      const key = existing.contains(document.activeElement) ? focusKey(document.activeElement) : null;
       existing.replaceWith(taskRow(run, t));
+      refocus(key);
       shown.set(`${t.step}/${t.task_id}`, t);
     }
     drawTaskTimeline(run, shown, taskTimeline);
@@ -605,9 +660,21 @@ async function runPage() {
 function openStream(url) {
   const source = new EventSource(url);
   source.ended = false;
-  source.addEventListener("end", () => { source.ended = true; });
+  source.addEventListener("end", () => { source.ended = true; streams.delete(source); });
   source.addEventListener("error", () => { if (source.ended) source.close(); });
+  streams.add(source);
   return source;
+}
+
+// The streams the page follows and that have not ended. A running task's page is drawn afresh
+// when it starts another attempt (a @retry) or gains a card, and opens its log streams again:
+// the old ones are closed first. Left open, they would follow the task to its end, two more for
+// each attempt, and past six (the browser's limit of connections to one server) every request
+// of the page would wait behind them: the page would stop following the task.
+const streams = new Set();
+function closeStreams() {
+  for (const source of streams) source.close();
+  streams.clear();
 }
 
 // -- task page -------------------------------------------------------------------------------
@@ -644,7 +711,7 @@ function logCut(base, stream, pre, shown, total) {
 
 async function showLog(base, stream, pre, state) {
   const response = await fetched(`${base}/logs/${stream}?tail=${LOG_TAIL}`);
-  if (!response.ok) { state.textContent = `cannot read: ${response.status}`; return; }
+  if (!response.ok) { logError(stream, pre, state, await refusal(response)); return; }
   const raw = await response.text();
   logCut(base, stream, pre, new TextEncoder().encode(raw).length, Number(response.headers.get("x-headwater-log-size")) || 0);
   const text = plain(raw);
@@ -652,6 +719,16 @@ async function showLog(base, stream, pre, state) {
   pre.classList.toggle("empty", !text);
   pre.scrollTop = pre.scrollHeight;  // a log opens at its end, where a failure's last words are
   state.textContent = "complete";
+}
+
+// A log that cannot be read (its blob deleted, damaged) says so where the log would be: what is
+// missing and what to do, as the server names them.
+function logError(stream, pre, state, message) {
+  state.textContent = "cannot read";
+  document.getElementById(`${stream}-error`)?.remove();
+  pre.before(el("p", { class: "error log-error", id: `${stream}-error`, role: "alert", text: `Cannot read ${stream}: ${message}` }));
+  pre.textContent = "(not available)";
+  pre.classList.add("empty");
 }
 
 // A log the reader has scrolled to its end stays there as it grows (as `tail -f` does); one the
@@ -677,10 +754,19 @@ function followLog(base, stream, pre, state) {
   });
   source.addEventListener("end", (event) => {
     const end = JSON.parse(event.data || "{}");
+    if (end.error) { logError(stream, pre, state, end.fix ? `${end.error}. Fix: ${end.fix}` : end.error); return; }
     if (!pre.textContent) pre.textContent = "(no output)";
-    state.textContent = end.error ? `cannot read: ${end.error}` : "complete";
+    state.textContent = "complete";
   });
-  source.addEventListener("error", () => { if (!source.ended) state.textContent = "disconnected"; });
+  source.addEventListener("error", () => {
+    if (source.ended) return;
+    // refused outright (an answer that is no stream, e.g. a log that cannot be read): the
+    // browser will not try again, so read the log once, which names what went wrong
+    if (source.readyState === EventSource.CLOSED) {
+      streams.delete(source);
+      showLog(base, stream, pre, state).catch((e) => logError(stream, pre, state, e.message));
+    } else state.textContent = "disconnected";
+  });
 }
 
 const INPUTS_SHOWN = 10;
@@ -807,6 +893,8 @@ async function taskPage() {
     [step, `${runHref(flow, runId)}?step=${enc(step)}#tasks`], [taskId, null]);
   const base = `/api/tasks/${enc(flow)}/${enc(runId)}/${enc(step)}/${enc(taskId)}`;
   const task = await api(base);
+  // drawn afresh while it runs (another attempt, a new card): its old log streams give way
+  if (task.status === "running") closeStreams();
 
   const facts = el("dl", { class: "facts" });
   const fact = (k, v) => facts.append(el("dt", { text: k }), el("dd", {}, v));
@@ -894,7 +982,7 @@ async function taskPage() {
   }
   if (task.status === "running") followTask(base, task, frames);
 
-  app.replaceChildren(el("h1", { text: `${flow}/${runId}/${step}/${taskId}` }), facts,
+  redraw(el("h1", { text: `${flow}/${runId}/${step}/${taskId}` }), facts,
     el("h2", { text: "Attempts" }), attempts,
     el("h2", { text: "Logs" }), logs,
     el("h2", { text: "Artifacts" }), task.artifacts.length ? scrolled(artifacts) : el("p", { class: "muted", text: task.status === "running" ? "recorded when the task ends" : "none" }),

@@ -1,0 +1,155 @@
+"""The sixth browser round: the UI used as readers coming from the Metaflow UI, Prefect and
+Dagster use it, in a real browser (Debian's Chromium driven by Playwright) against a real
+``headwater ui`` server over runs real flows made.
+
+- A task page left open on a @retry step through all its attempts keeps following it (each
+  redraw closes the log streams of the drawing before: left open they took the browser's six
+  connections to the server and the page stopped following at the third attempt), and the
+  reader keeps the keyboard focus and what was typed in a find box.
+- A run page left open keeps the focused link focused as its row changes and as the page is
+  drawn afresh at the run's end, and does not jump back to ``#tasks``.
+- A log or a card whose blob was deleted from the datastore says so where it would be shown,
+  naming the blob and the fix (not "cannot read: 500", not the browser's blank frame).
+- A nested foreach's ``foreach-stack`` shows its values in their own script.
+
+Waits are on what the page shows (Playwright's expect, with a generous deadline), never on time.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from .faultkit import hw
+from .flowrun import flow_file
+from .uiserver import (
+    DEADLINE_MS,
+    gated_run,
+    running_task,
+    ui_server,
+    wait_until,
+    watched_page,
+)
+
+RETRY_FLOW = flow_file("ui/retry_gate_flow.py")
+GATES = ("a0", "a1", "a2", "a3")
+expect.set_options(timeout=DEADLINE_MS)  # a loaded machine: the page may take its time
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("ui-round6")
+    proc = hw(flow_file("ui/nested_foreach_flow.py"), "run", cwd=folder)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return folder
+
+
+def _attempts(page) -> int:  # type: ignore[no-untyped-def]
+    return page.locator("#attempts section.attempt").count()
+
+
+def test_a_task_page_follows_every_attempt_of_a_retried_step(ui, home, context):
+    with gated_run(RETRY_FLOW, home, "gates-retry", GATES) as (run, gates):
+        run_id, task_id = wait_until(lambda: running_task(ui, "RetryGateFlow", "hold"),
+                                     "the hold step to start")
+        run_page = watched_page(context)
+        run_page.goto(f"{ui.url}/runs/RetryGateFlow/{run_id}")
+        row_link = run_page.locator(f'#tasks-table a:text-is("hold/{task_id}")')
+        row_link.focus()
+
+        page = watched_page(context)
+        page.goto(f"{ui.url}/runs/RetryGateFlow/{run_id}/hold/{task_id}")
+        expect(page.locator("#stdout")).to_contain_text("attempt 0 waiting for its gate")
+        page.locator("#stdout-find").fill("waiting")
+        expect(page.locator("#stdout-matches")).to_have_text("1 matching line")
+
+        for attempt in (1, 2, 3):
+            (gates / f"a{attempt - 1}").touch()
+            # the page is drawn afresh for the new attempt, and goes on following it
+            expect(page.locator("#attempts section.attempt")).to_have_count(attempt + 1)
+            expect(page.locator(f'#attempts section[data-attempt="{attempt - 1}"] .failure')
+                   ).to_contain_text(f"attempt {attempt - 1} fails on purpose")
+            expect(page.locator("#stdout-hits")).to_contain_text(f"attempt {attempt} waiting")
+            # the find box kept its text and its focus through the redraw
+            expect(page.locator("#stdout-find")).to_have_value("waiting")
+            expect(page.locator("#stdout-find")).to_be_focused()
+            # the old attempt's log streams were closed: two streams at most, whatever the count
+            assert page.evaluate("streams.size") <= 2
+            # the run page's row of the task changed (its attempts), its link still focused
+            expect(run_page.locator(f'#tasks-table tr[data-task="hold/{task_id}"] td:nth-child(6)'
+                                    )).to_have_text(str(attempt + 1))
+            expect(row_link).to_be_focused()
+        assert run.poll() is None  # the last attempt is still held: all of it came live
+
+        (gates / "a3").touch()
+        expect(page.locator("#task-status")).to_have_text("succeeded")
+        expect(page.locator("#stdout")).to_contain_text("the last attempt passes")
+        assert _attempts(page) == 4
+        expect(run_page.locator("#run-status")).to_have_text("succeeded")
+        # the run page was drawn afresh at the run's end: the reader's link is focused again
+        expect(row_link).to_be_focused()
+        assert run.wait(timeout=300) == 0
+        # aborting a stream on purpose is no problem; anything else is
+        for which in (page, run_page):
+            assert [p for p in which.problems if "ERR_ABORTED" not in p] == [], which.problems
+
+
+def test_a_run_page_opened_at_its_tasks_stays_where_the_reader_scrolled_when_the_run_ends(
+        ui, home, context):
+    with gated_run(RETRY_FLOW, home, "gates-scroll", GATES) as (run, gates):
+        run_id, _ = wait_until(lambda: running_task(ui, "RetryGateFlow", "hold"),
+                               "the hold step to start")
+        page = watched_page(context)
+        page.set_viewport_size({"width": 1280, "height": 400})
+        page.goto(f"{ui.url}/runs/RetryGateFlow/{run_id}#tasks")
+        expect(page.locator("#tasks-table tbody tr")).to_have_count(2)
+        wait_until(lambda: page.evaluate("window.scrollY") > 0, "the page to open at its tasks")
+        page.evaluate("window.scrollTo(0, 0)")  # the reader goes up to the graph
+        for gate in GATES:
+            (gates / gate).touch()
+        expect(page.locator("#run-status")).to_have_text("succeeded")
+        expect(page.locator('#dag g.step[data-step="end"]')).to_have_class("step succeeded")
+        assert page.evaluate("window.scrollY") == 0  # not taken back down to the tasks
+        assert run.wait(timeout=300) == 0
+        assert page.problems == []
+
+
+def test_a_log_and_a_card_whose_blobs_were_deleted_say_so_where_they_would_be(tmp_path, context):
+    proc = hw(flow_file("ui/nested_foreach_flow.py"), "--with", "card", "run", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with ui_server(tmp_path) as ui:
+        task = ui.json("/api/runs/NestedFlow/1/tasks?step=start")["tasks"][0]["task_id"]
+        for blob in (tmp_path / ".headwater" / "blobs").rglob("*"):
+            if blob.is_file():
+                blob.unlink()  # the datastore's folder emptied under a running UI
+        page = watched_page(context)
+        page.goto(f"{ui.url}/runs/NestedFlow/1/start/{task}")
+        error = page.locator("#stdout-error")
+        expect(error).to_contain_text(f"stdout of NestedFlow/1/start/{task}")
+        expect(error).to_contain_text("is missing from")
+        expect(error).to_contain_text("Fix: check the datastore root")
+        expect(page.locator("#stdout-state")).to_have_text("cannot read")
+        frame = page.frame_locator("iframe.card").first
+        expect(frame.locator(".card-error")).to_contain_text(
+            f"card 0 (default) of task NestedFlow/1/start/{task}")
+        expect(frame.locator("body")).to_contain_text("Fix: check the datastore root")
+        expect(page.locator("iframe.card").first).to_have_attribute("data-fitted", "true")
+        # the only problems are the two answers that say the blobs are gone
+        assert all(re.match(r"(500: |console error: Failed to load resource)", p)
+                   for p in page.problems), page.problems
+        assert any("/cards/0" in p for p in page.problems), page.problems
+        # a script asking for the card still gets the JSON error, not a page
+        status, headers, _ = ui.get(f"/api/tasks/NestedFlow/1/start/{task}/cards/0")
+        assert status == 500 and headers["content-type"].startswith("application/json")
+
+
+def test_a_nested_foreachs_stack_shows_its_values_as_written(ui, context):
+    tasks = ui.json("/api/runs/NestedFlow/1/tasks?step=inner_step")["tasks"]
+    page = watched_page(context)
+    page.goto(f"{ui.url}/runs/NestedFlow/1/inner_step/{tasks[0]['task_id']}")
+    stack = page.locator('#metadata tr[data-name="foreach-stack"] code').first
+    expect(stack).to_have_text(re.compile(r'^\["outer=(α|β)", "inner=(日本|ü)"\]$'))
+    assert page.problems == []
