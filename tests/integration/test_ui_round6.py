@@ -153,3 +153,22 @@ def test_a_nested_foreachs_stack_shows_its_values_as_written(ui, context):
     stack = page.locator('#metadata tr[data-name="foreach-stack"] code').first
     expect(stack).to_have_text(re.compile(r'^\["outer=(α|β)", "inner=(日本|ü)"\]$'))
     assert page.problems == []
+
+
+def test_the_tab_key_goes_from_the_graph_to_the_task_list_past_the_timelines_bars(ui, context):
+    page = watched_page(context)
+    page.goto(f"{ui.url}/runs/NestedFlow/1")
+    rows = page.locator("#tasks-table tbody tr")
+    expect(rows).to_have_count(11)
+    expect(page.locator("#task-timeline a")).to_have_count(11)
+    page.locator("#dag a").last.focus()  # the graph's last step
+    page.keyboard.press("Tab")
+    # straight to the task list's filters: not through eleven bars that repeat its links
+    expect(page.locator(".step-picker a").first).to_be_focused()
+    # a bar is still a link for the mouse
+    page.locator('#task-timeline rect[data-task^="start/"]').click()
+    page.wait_for_url(re.compile(r"/runs/NestedFlow/1/start/\d+$"))
+    expect(page.locator("h1")).to_have_text(re.compile(r"^NestedFlow/1/start/\d+$"))
+    page.go_back()
+    expect(rows).to_have_count(11)
+    assert page.problems == []

@@ -380,7 +380,9 @@ function drawTaskTimeline(run, tasks, container) {
   list.forEach((t, i) => {
     const x = label + ((t.created_at - start) / (end - start)) * width;
     const w = Math.max(2, (((ended(t) || end) - t.created_at) / (end - start)) * width);
-    const link = svg("a", { href: taskHref(run.flow, run.run_id, t.step, t.task_id), "aria-label": `${t.step}/${t.task_id} ${t.status} ${duration(t.created_at, t.finished_at)}` });
+    // a bar is a link for the mouse; the Tab key skips it (the task list below has the same
+    // link): else a page of 100 tasks put 100 stops between the graph and the task list
+    const link = svg("a", { href: taskHref(run.flow, run.run_id, t.step, t.task_id), tabindex: "-1", "aria-label": `${t.step}/${t.task_id} ${t.status} ${duration(t.created_at, t.finished_at)}` });
     link.append(svg("text", { x: 0, y: i * row + 11, class: "tl-label" }, document.createTextNode(`${t.step}/${t.task_id}`)),
       svg("rect", { x, y: i * row + 3, width: w, height: row - 5, class: `bar ${t.status}`, "data-task": `${t.step}/${t.task_id}` }));
     picture.append(link);
