@@ -172,3 +172,40 @@ def test_the_tab_key_goes_from_the_graph_to_the_task_list_past_the_timelines_bar
     page.go_back()
     expect(rows).to_have_count(11)
     assert page.problems == []
+
+
+def _text(page, selector: str) -> str:  # type: ignore[no-untyped-def]
+    return (page.locator(selector).text_content() or "").strip()
+
+
+def test_a_progress_bar_shows_its_last_state_live_and_once_finished(ui, home, context):
+    flow = flow_file("ui/progress_bar_flow.py")
+    with gated_run(flow, home, "gates-progress", ("g1", "g2", "g3")) as (run, gates):
+        run_id, task_id = wait_until(lambda: running_task(ui, "ProgressBarFlow", "start"),
+                                     "the start step to start")
+        page = watched_page(context)
+        page.goto(f"{ui.url}/runs/ProgressBarFlow/{run_id}/start/{task_id}")
+        for n in (1, 2):
+            # live: each bar as a terminal leaves it, not its fifty states run together
+            wait_until(lambda n=n: _text(page, "#stderr") == f"warming up 50/50\ntraining {n}/3",
+                       f"the live bar at {n}/3, alone on its line")
+            assert run.poll() is None
+            (gates / f"g{n}").touch()
+        (gates / "g3").touch()
+        expect(page.locator("#task-status")).to_have_text("succeeded")
+        wait_until(lambda: _text(page, "#stderr") == "warming up 50/50\ntraining 3/3",
+                   "the finished bar, alone on its line")
+        wait_until(lambda: _text(page, "#stdout") == "before the bar\nwindows line\nafter the bar",
+                   "stdout's lines, the Windows line break one")
+        page.locator("#stderr-find").fill("training")
+        expect(page.locator("#stderr-matches")).to_have_text("1 matching line")
+        expect(page.locator("#stderr-hits")).to_have_text("training 3/3")
+        assert run.wait(timeout=300) == 0
+        # the server finds in a whole log (one over 1 MiB) as the page shows it, line for line
+        base = f"/api/tasks/ProgressBarFlow/{run_id}/start/{task_id}/logs/stderr"
+        found = ui.json(f"{base}/find?q=training")
+        assert found["count"] == 1 and found["matches"][0]["text"] == "training 3/3"
+        assert found["matches"][0]["line"] == 2
+        assert ui.json(f"{base}/lines?from=1&count=5")["lines"][:2] == [
+            "warming up 50/50", "training 3/3"]
+        assert page.problems == []

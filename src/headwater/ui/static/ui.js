@@ -700,6 +700,39 @@ function plainChunks() {
   };
 }
 
+// A carriage return without a line feed rewrites its line (tqdm and other progress bars): a
+// line shows as a terminal leaves it, its last state, not every state run together. A line
+// ending "\r\n" (Windows) is that line. Linear in the text: no pattern that backtracks.
+function settleLine(line) {
+  let end = line.length;
+  while (end > 0 && line[end - 1] === "\r") end--;
+  return line.slice(line.lastIndexOf("\r", end - 1) + 1, end);
+}
+function settled(text) {
+  return text.includes("\r") ? text.split("\n").map((line) => (line.includes("\r") ? settleLine(line) : line)).join("\n") : text;
+}
+
+// A followed log drawn as it comes: the lines that ended, and the line still being written (a
+// progress bar rewriting itself), drawn again as it changes. Only its last state is kept.
+function liveLog(pre) {
+  let open = "", node = null;
+  return (text) => {
+    const joined = open + text;
+    const cut = joined.lastIndexOf("\n");
+    if (cut !== -1) {
+      if (node) node.remove();
+      pre.append(settled(joined.slice(0, cut + 1)));
+      node = null;
+    }
+    open = joined.slice(cut + 1);
+    // the line so far holds its last state or two ("a\rb\r" waits to be written over)
+    const last = open.lastIndexOf("\r", open.length - 2);
+    if (last > 0) open = open.slice(last);
+    if (!node) { node = document.createTextNode(""); pre.append(node); }
+    node.data = settleLine(open);
+  };
+}
+
 // A finished attempt's log is read once, its last MiB at most (a link gives all of it); a
 // running one's is followed as it grows, from its last MiB.
 const LOG_TAIL = 1 << 20;
@@ -716,7 +749,7 @@ async function showLog(base, stream, pre, state) {
   if (!response.ok) { logError(stream, pre, state, await refusal(response)); return; }
   const raw = await response.text();
   logCut(base, stream, pre, new TextEncoder().encode(raw).length, Number(response.headers.get("x-headwater-log-size")) || 0);
-  const text = plain(raw);
+  const text = settled(plain(raw));
   pre.textContent = text || "(no output)";
   pre.classList.toggle("empty", !text);
   pre.scrollTop = pre.scrollHeight;  // a log opens at its end, where a failure's last words are
@@ -740,9 +773,10 @@ function atEnd(pre) { return pre.scrollHeight - pre.scrollTop - pre.clientHeight
 function followLog(base, stream, pre, state) {
   const source = openStream(`${base}/logs/${stream}/events`);
   // a stream (re)opened sends the whole log so far: start over rather than repeat it
-  let chunk = plainChunks();
-  source.addEventListener("open", () => { pre.textContent = ""; chunk = plainChunks(); });
-  source.addEventListener("reset", () => { pre.textContent = ""; chunk = plainChunks(); });
+  let chunk = plainChunks(), draw = liveLog(pre);
+  const restart = () => { pre.textContent = ""; chunk = plainChunks(); draw = liveLog(pre); };
+  source.addEventListener("open", restart);
+  source.addEventListener("reset", restart);
   source.addEventListener("skipped", (event) => {
     const skipped = JSON.parse(event.data);
     document.getElementById(`${stream}-cut`)?.remove();
@@ -750,7 +784,7 @@ function followLog(base, stream, pre, state) {
   });
   source.addEventListener("log", (event) => {
     const following = atEnd(pre);
-    pre.append(chunk(JSON.parse(event.data).text));
+    draw(chunk(JSON.parse(event.data).text));
     pre.classList.remove("empty");
     if (following) pre.scrollTop = pre.scrollHeight;
   });
