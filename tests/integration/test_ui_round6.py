@@ -183,6 +183,10 @@ def test_a_progress_bar_shows_its_last_state_live_and_once_finished(ui, home, co
     with gated_run(flow, home, "gates-progress", ("g1", "g2", "g3")) as (run, gates):
         run_id, task_id = wait_until(lambda: running_task(ui, "ProgressBarFlow", "start"),
                                      "the start step to start")
+        runs_page = watched_page(context)  # the runs list, a finished run's link focused
+        runs_page.goto(ui.url + "/")
+        nested = runs_page.locator('#runs-table a:text-is("NestedFlow/1")')
+        nested.focus()
         page = watched_page(context)
         page.goto(f"{ui.url}/runs/ProgressBarFlow/{run_id}/start/{task_id}")
         for n in (1, 2):
@@ -201,6 +205,11 @@ def test_a_progress_bar_shows_its_last_state_live_and_once_finished(ui, home, co
         expect(page.locator("#stderr-matches")).to_have_text("1 matching line")
         expect(page.locator("#stderr-hits")).to_have_text("training 3/3")
         assert run.wait(timeout=300) == 0
+        # the runs list followed the run to its end, drawn again, the reader's link still focused
+        expect(runs_page.locator(f'#runs-table tr[data-pathspec="ProgressBarFlow/{run_id}"] '
+                                 ".status")).to_have_text("succeeded")
+        expect(nested).to_be_focused()
+        assert runs_page.problems == []
         # the server finds in a whole log (one over 1 MiB) as the page shows it, line for line
         base = f"/api/tasks/ProgressBarFlow/{run_id}/start/{task_id}/logs/stderr"
         found = ui.json(f"{base}/find?q=training")

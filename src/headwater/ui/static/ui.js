@@ -272,7 +272,12 @@ function followRuns(url, page, rows) {
       try {
         const now = await api(url);
         const text = JSON.stringify(now.runs);
-        if (text !== last) { rows.replaceChildren(...now.runs.map(runRow)); last = text; page = now; }
+        if (text !== last) {  // drawn again, the reader's focused link (a run, a tag) kept
+          const key = rows.contains(document.activeElement) ? focusKey(document.activeElement) : null;
+          rows.replaceChildren(...now.runs.map(runRow));
+          refocus(key);
+          last = text; page = now;
+        }
       } catch (e) { /* the server is away for a moment: try again on the next tick */ }
     }
     setTimeout(tick, page.runs.some((r) => r.status === "running") ? 2000 : 10000);
