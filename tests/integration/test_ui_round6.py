@@ -218,3 +218,22 @@ def test_a_progress_bar_shows_its_last_state_live_and_once_finished(ui, home, co
         assert ui.json(f"{base}/lines?from=1&count=5")["lines"][:2] == [
             "warming up 50/50", "training 3/3"]
         assert page.problems == []
+
+
+def test_a_page_whose_server_does_not_answer_says_what_to_do(ui, context):
+    page = context.new_page()
+    page.route(re.compile(r".*/api/runs/NestedFlow/1(\?.*)?$"), lambda route: route.abort())
+    page.goto(f"{ui.url}/runs/NestedFlow/1")
+    expect(page.locator("h1")).to_have_text("Cannot show this page")
+    said = page.locator("#app p.error")
+    expect(said).to_contain_text(f"no answer from the headwater UI server at {ui.url}")
+    expect(said).to_contain_text("/api/runs/NestedFlow/1")
+    expect(said).to_contain_text("is `headwater ui` still running?")
+    # a log the server does not answer for says so where the log would be
+    page.unroute(re.compile(r".*/api/runs/NestedFlow/1(\?.*)?$"))
+    task = ui.json("/api/runs/NestedFlow/1/tasks?step=start")["tasks"][0]["task_id"]
+    page.route(re.compile(r".*/logs/stdout\?tail=.*"), lambda route: route.abort())
+    page.goto(f"{ui.url}/runs/NestedFlow/1/start/{task}")
+    expect(page.locator("#stdout-error")).to_contain_text("no answer from the headwater UI server")
+    expect(page.locator("#stdout-state")).to_have_text("cannot read")
+    expect(page.locator("#stderr-state")).to_have_text("complete")

@@ -39,7 +39,12 @@ function noteServerTime(response, sentAt) {
 
 async function fetched(path) {
   const sentAt = Date.now() / 1000;
-  const response = await fetch(path, { credentials: "same-origin" });
+  let response;
+  try {
+    response = await fetch(path, { credentials: "same-origin" });
+  } catch (e) {  // no answer at all: the browser's "Failed to fetch" says neither what nor why
+    throw new Error(`no answer from the headwater UI server at ${location.origin} for ${path.split("?")[0]}: is \`headwater ui\` still running? Start it again, then reload this page`);
+  }
   noteServerTime(response, sentAt);
   return response;
 }
@@ -990,7 +995,7 @@ async function taskPage() {
     const finder = logFinder(base, stream, pre, latest);
     logs.append(el("section", {}, el("h3", {}, `${stream} `, which, state, " · ", raw), finder.box, pre, finder.hits, finder.around));
     if (task.status === "running") followLog(base, stream, pre, state);
-    else showLog(base, stream, pre, state).catch((e) => { state.textContent = `cannot read: ${e.message}`; });
+    else showLog(base, stream, pre, state).catch((e) => logError(stream, pre, state, e.message));
   }
 
   const artifacts = el("table", { id: "artifacts", "aria-label": "artifacts" }, el("thead", {}, el("tr", {}, ...["name", "type", "size", "preview", ""].map((h) => el("th", { text: h })))));
