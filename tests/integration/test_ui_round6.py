@@ -42,8 +42,9 @@ expect.set_options(timeout=DEADLINE_MS)  # a loaded machine: the page may take i
 @pytest.fixture(scope="module")
 def home(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("ui-round6")
-    proc = hw(flow_file("ui/nested_foreach_flow.py"), "run", cwd=folder)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for flow in ("ui/nested_foreach_flow.py", "ui/wide_split_flow.py"):
+        proc = hw(flow_file(flow), "run", cwd=folder)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
     return folder
 
 
@@ -237,3 +238,31 @@ def test_a_page_whose_server_does_not_answer_says_what_to_do(ui, context):
     expect(page.locator("#stdout-error")).to_contain_text("no answer from the headwater UI server")
     expect(page.locator("#stdout-state")).to_have_text("cannot read")
     expect(page.locator("#stderr-state")).to_have_text("complete")
+
+
+def test_a_graph_of_many_branches_stays_legible_and_scrolls_in_its_box(ui, context):
+    page = watched_page(context)
+    page.goto(f"{ui.url}/runs/WideSplitFlow/1")
+    steps = page.locator("#dag g.step")
+    expect(steps).to_have_count(27)
+    drawn = page.evaluate("""() => {
+        const rect = document.querySelector('#dag g.step rect');
+        const dag = document.getElementById('dag');
+        const start = document.querySelector('#dag g.step[data-step="start"] rect').getBoundingClientRect();
+        const box = dag.getBoundingClientRect();
+        return { scale: rect.getBoundingClientRect().width / rect.width.baseVal.value,
+                 page: document.documentElement.scrollWidth, window: innerWidth,
+                 scrolls: dag.scrollWidth > dag.clientWidth,
+                 startInView: start.left >= box.left && start.right <= box.right };
+    }""")
+    # its names are drawn at three quarters of their size at least, not shrunk to specks
+    assert drawn["scale"] >= 0.74, drawn
+    # the graph scrolls in its own box, the page does not, and it opens on its start step
+    assert drawn["scrolls"] and drawn["page"] <= drawn["window"], drawn
+    assert drawn["startInView"], drawn
+    # a step far off to the side is reached with the Tab key and scrolled into view
+    last = page.locator('#dag a:has(g[data-step="branch_23"])')
+    last.focus()
+    expect(last).to_be_focused()
+    expect(last).to_be_in_viewport()
+    assert page.problems == []

@@ -299,9 +299,14 @@ function stepState(state) {
   return "succeeded";
 }
 
+const DAG_MIN_SCALE = 0.75;
+
 function drawDag(run, container) {
   const lay = run.layout;
   const picture = svg("svg", { width: lay.width, height: lay.height, viewBox: `0 0 ${lay.width} ${lay.height}`, role: "group", "aria-label": "the run's steps: each links to its tasks" });
+  // a wide graph (a split into dozens of branches) shrinks to fit the page only so far that its
+  // names stay legible (DAG_MIN_SCALE); wider than that, it scrolls sideways in its own box
+  picture.style.minWidth = `${Math.round(lay.width * DAG_MIN_SCALE)}px`;
   picture.append(svg("defs", {}, svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" }, svg("path", { d: "M 0 0 L 10 5 L 0 10 z" }))));
   const at = Object.fromEntries(lay.nodes.map((n) => [n.name, n]));
   for (const e of lay.edges) {
@@ -577,6 +582,12 @@ async function runPage() {
   drawTaskTimeline(run, shown, taskTimeline);
   // an address ending #tasks opens at the tasks; a redraw (the run ended) leaves the window be
   if (firstDraw && location.hash === "#tasks") document.getElementById("tasks").scrollIntoView();
+  // a graph wider than its box opens with its first step (start) in view, in the middle
+  const first = run.layout.nodes[0];
+  if (firstDraw && first && dag.scrollWidth > dag.clientWidth) {
+    const scale = dag.firstElementChild.getBoundingClientRect().width / run.layout.width;
+    dag.scrollLeft = (first.x + first.w / 2) * scale - dag.clientWidth / 2;
+  }
 
   if (run.status !== "running") return;
   const source = openStream(`${base}/events`);
