@@ -266,3 +266,22 @@ def test_a_graph_of_many_branches_stays_legible_and_scrolls_in_its_box(ui, conte
     expect(last).to_be_focused()
     expect(last).to_be_in_viewport()
     assert page.problems == []
+
+
+def test_a_step_name_longer_than_its_box_is_cut_to_fit_and_named_whole(ui, context):
+    name = "join_every_branch_and_compare_their_results_side_by_side"
+    page = watched_page(context)
+    page.goto(f"{ui.url}/runs/WideSplitFlow/1")
+    group = page.locator(f'#dag g.step[data-step="{name}"]')
+    expect(group.locator("text.name")).to_have_text(re.compile(r"^join_every_.*…$"))
+    fits = page.evaluate("""(name) => {
+        const g = document.querySelector(`#dag g.step[data-step="${name}"]`);
+        return g.querySelector('text.name').getBBox().width <= g.querySelector('rect').width.baseVal.value;
+    }""", name)
+    assert fits
+    expect(group.locator("title")).to_have_text(name)  # its tooltip: the whole name
+    expect(page.get_by_role("link", name=f"step {name}: succeeded, 1 task")).to_have_count(1)
+    label = page.locator(f'#timeline text.tl-label[data-label="{name}"]')
+    expect(label).to_have_text(re.compile(r"^join_every_.*…$"))
+    expect(page.locator("#timeline g > title").first).to_have_text(name)
+    assert page.problems == []

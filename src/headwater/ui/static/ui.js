@@ -301,6 +301,29 @@ function stepState(state) {
 
 const DAG_MIN_SCALE = 0.75;
 
+// A name longer than its room (a step called compute_feature_importance_for_every_model in a
+// 170 px box) is cut to fit with "…", the whole name its tooltip (a <title> on the box or row),
+// so it never runs over its neighbours. Measured in the page: only once the SVG is drawn.
+function fitText(node, room, holder) {
+  if (!node.isConnected || node.getComputedTextLength() <= room) return;
+  const full = node.textContent, chars = Array.from(full);
+  let lo = 0, hi = chars.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    node.textContent = `${chars.slice(0, mid).join("")}…`;
+    if (node.getComputedTextLength() <= room) lo = mid; else hi = mid - 1;
+  }
+  node.textContent = `${chars.slice(0, lo).join("")}…`;
+  holder.prepend(svg("title", {}, document.createTextNode(full)));
+}
+
+function fitStepNames(run) {
+  for (const n of run.layout.nodes) {
+    const group = document.querySelector(`#dag g.step[data-step="${CSS.escape(n.name)}"]`);
+    if (group) fitText(group.querySelector("text.name"), n.w - 12, group);
+  }
+}
+
 function drawDag(run, container) {
   const lay = run.layout;
   const picture = svg("svg", { width: lay.width, height: lay.height, viewBox: `0 0 ${lay.width} ${lay.height}`, role: "group", "aria-label": "the run's steps: each links to its tasks" });
@@ -377,11 +400,23 @@ function drawTimeline(run, steps, container) {
     const s = steps[name];
     const x = label + ((s.started_at - start) / (end - start)) * width;
     const w = Math.max(2, (((s.finished_at || end) - s.started_at) / (end - start)) * width);
-    picture.append(svg("text", { x: 0, y: i * row + 15, class: "tl-label" }, document.createTextNode(name)),
+    picture.append(svg("text", { x: 0, y: i * row + 15, class: "tl-label", "data-label": name }, document.createTextNode(name)),
       svg("rect", { x, y: i * row + 4, width: w, height: row - 8, class: `bar ${stepState(s)}`, "data-step": name }),
       svg("text", { x: x + w + 4, y: i * row + 15, class: "tl-label" }, document.createTextNode(duration(s.started_at, s.finished_at))));
   });
   container.replaceChildren(picture);
+  fitLabels(picture, label - 8);
+}
+
+// Timeline labels: each cut to its column when too long, in a group carrying its full name.
+function fitLabels(picture, room) {
+  for (const text of picture.querySelectorAll("text[data-label]")) {
+    if (text.textContent.length < 16) continue;  // short enough whatever the font: no measuring
+    const group = svg("g");
+    text.replaceWith(group);
+    group.append(text);
+    fitText(text, room, group);
+  }
 }
 
 function drawTaskTimeline(run, tasks, container) {
@@ -398,11 +433,12 @@ function drawTaskTimeline(run, tasks, container) {
     // a bar is a link for the mouse; the Tab key skips it (the task list below has the same
     // link): else a page of 100 tasks put 100 stops between the graph and the task list
     const link = svg("a", { href: taskHref(run.flow, run.run_id, t.step, t.task_id), tabindex: "-1", "aria-label": `${t.step}/${t.task_id} ${t.status} ${duration(t.created_at, t.finished_at)}` });
-    link.append(svg("text", { x: 0, y: i * row + 11, class: "tl-label" }, document.createTextNode(`${t.step}/${t.task_id}`)),
+    link.append(svg("text", { x: 0, y: i * row + 11, class: "tl-label", "data-label": "" }, document.createTextNode(`${t.step}/${t.task_id}`)),
       svg("rect", { x, y: i * row + 3, width: w, height: row - 5, class: `bar ${t.status}`, "data-task": `${t.step}/${t.task_id}` }));
     picture.append(link);
   });
   container.replaceChildren(picture);
+  fitLabels(picture, label - 8);
 }
 
 // In a resumed run, a task that did not run again says so, linking to the task it was
@@ -582,6 +618,7 @@ async function runPage() {
   drawTaskTimeline(run, shown, taskTimeline);
   // an address ending #tasks opens at the tasks; a redraw (the run ended) leaves the window be
   if (firstDraw && location.hash === "#tasks") document.getElementById("tasks").scrollIntoView();
+  fitStepNames(run);
   // a graph wider than its box opens with its first step (start) in view, in the middle
   const first = run.layout.nodes[0];
   if (firstDraw && first && dag.scrollWidth > dag.clientWidth) {

@@ -1,4 +1,5 @@
-"""A split into 24 branches written out: a graph far wider than a page."""
+"""A split into 24 branches written out, a graph far wider than a page, joined by a step whose
+name is far longer than its box."""
 
 from headwater import FlowSpec, step
 
@@ -15,102 +16,102 @@ class WideSplitFlow(FlowSpec):
 
     @step
     def branch_00(self):
-        self.next(self.join)
+        self.next(self.join_every_branch_and_compare_their_results_side_by_side)
 
     @step
     def branch_01(self):
-        self.next(self.join)
+        self.next(self.join_every_branch_and_compare_their_results_side_by_side)
 
     @step
     def branch_02(self):
-        self.next(self.join)
+        self.next(self.join_every_branch_and_compare_their_results_side_by_side)
 
     @step
     def branch_03(self):
-        self.next(self.join)
+        self.next(self.join_every_branch_and_compare_their_results_side_by_side)
 
     @step
     def branch_04(self):
-        self.next(self.join)
+        self.next(self.join_every_branch_and_compare_their_results_side_by_side)
 
     @step
     def branch_05(self):
-        self.next(self.join)
+        self.next(self.join_every_branch_and_compare_their_results_side_by_side)
 
     @step
     def branch_06(self):
-        self.next(self.join)
+        self.next(self.join_every_branch_and_compare_their_results_side_by_side)
 
     @step
     def branch_07(self):
-        self.next(self.join)
+        self.next(self.join_every_branch_and_compare_their_results_side_by_side)
 
     @step
     def branch_08(self):
-        self.next(self.join)
+        self.next(self.join_every_branch_and_compare_their_results_side_by_side)
 
     @step
     def branch_09(self):
-        self.next(self.join)
+        self.next(self.join_every_branch_and_compare_their_results_side_by_side)
 
     @step
     def branch_10(self):
-        self.next(self.join)
+        self.next(self.join_every_branch_and_compare_their_results_side_by_side)
 
     @step
     def branch_11(self):
-        self.next(self.join)
+        self.next(self.join_every_branch_and_compare_their_results_side_by_side)
 
     @step
     def branch_12(self):
-        self.next(self.join)
+        self.next(self.join_every_branch_and_compare_their_results_side_by_side)
 
     @step
     def branch_13(self):
-        self.next(self.join)
+        self.next(self.join_every_branch_and_compare_their_results_side_by_side)
 
     @step
     def branch_14(self):
-        self.next(self.join)
+        self.next(self.join_every_branch_and_compare_their_results_side_by_side)
 
     @step
     def branch_15(self):
-        self.next(self.join)
+        self.next(self.join_every_branch_and_compare_their_results_side_by_side)
 
     @step
     def branch_16(self):
-        self.next(self.join)
+        self.next(self.join_every_branch_and_compare_their_results_side_by_side)
 
     @step
     def branch_17(self):
-        self.next(self.join)
+        self.next(self.join_every_branch_and_compare_their_results_side_by_side)
 
     @step
     def branch_18(self):
-        self.next(self.join)
+        self.next(self.join_every_branch_and_compare_their_results_side_by_side)
 
     @step
     def branch_19(self):
-        self.next(self.join)
+        self.next(self.join_every_branch_and_compare_their_results_side_by_side)
 
     @step
     def branch_20(self):
-        self.next(self.join)
+        self.next(self.join_every_branch_and_compare_their_results_side_by_side)
 
     @step
     def branch_21(self):
-        self.next(self.join)
+        self.next(self.join_every_branch_and_compare_their_results_side_by_side)
 
     @step
     def branch_22(self):
-        self.next(self.join)
+        self.next(self.join_every_branch_and_compare_their_results_side_by_side)
 
     @step
     def branch_23(self):
-        self.next(self.join)
+        self.next(self.join_every_branch_and_compare_their_results_side_by_side)
 
     @step
-    def join(self, inputs):
+    def join_every_branch_and_compare_their_results_side_by_side(self, inputs):
         self.next(self.end)
 
     @step
