@@ -42,7 +42,7 @@ expect.set_options(timeout=DEADLINE_MS)  # a loaded machine: the page may take i
 @pytest.fixture(scope="module")
 def home(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("ui-round6")
-    for flow in ("ui/nested_foreach_flow.py", "ui/wide_split_flow.py"):
+    for flow in ("ui/nested_foreach_flow.py", "ui/wide_split_flow.py", "ui/long_name_flow.py"):
         proc = hw(flow_file(flow), "run", cwd=folder)
         assert proc.returncode == 0, proc.stdout + proc.stderr
     return folder
@@ -284,4 +284,22 @@ def test_a_step_name_longer_than_its_box_is_cut_to_fit_and_named_whole(ui, conte
     label = page.locator(f'#timeline text.tl-label[data-label="{name}"]')
     expect(label).to_have_text(re.compile(r"^join_every_.*…$"))
     expect(page.locator("#timeline g > title").first).to_have_text(name)
+    assert page.problems == []
+
+
+def test_a_long_flow_name_wraps_in_the_runs_list_instead_of_covering_the_runs(ui, context):
+    page = watched_page(context)
+    page.goto(ui.url + "/")
+    link = page.locator('#flows a:text-is("NightlyFeatureEngineeringAndModelRetrainingPipelineFlow")')
+    expect(link).to_have_count(1)
+    laid = page.evaluate("""() => {
+        const aside = document.querySelector('aside').getBoundingClientRect();
+        const runs = document.querySelector('.columns > section').getBoundingClientRect();
+        const rights = [...document.querySelectorAll('#flows a')].map(a => a.getBoundingClientRect().right);
+        const box = document.querySelector('#runs-table').parentElement;
+        return { aside: aside.right, runs: runs.left, widest: Math.max(...rights),
+                 tableFits: box.scrollWidth <= box.clientWidth };
+    }""")
+    assert laid["widest"] <= laid["aside"] + 1 and laid["aside"] <= laid["runs"], laid
+    assert laid["tableFits"], laid  # the run's column wraps: every column is in view
     assert page.problems == []
