@@ -303,3 +303,20 @@ def test_a_long_flow_name_wraps_in_the_runs_list_instead_of_covering_the_runs(ui
     assert laid["widest"] <= laid["aside"] + 1 and laid["aside"] <= laid["runs"], laid
     assert laid["tableFits"], laid  # the run's column wraps: every column is in view
     assert page.problems == []
+
+
+def test_a_custom_card_without_a_doctype_gets_a_frame_its_own_height(tmp_path, context):
+    """A custom card returning ``<html><body><p>...`` (no doctype: quirks mode, where the page
+    stretches to its frame) had a frame of the first height it was given, whatever its content."""
+    proc = hw(flow_file("cards/custom_card_flow.py"), "run", cwd=tmp_path, SLOW_CARD_S="2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with ui_server(tmp_path) as ui:
+        page = watched_page(context)
+        page.goto(f"{ui.url}/runs/CustomCardFlow/1/start/1")
+        frame = page.locator("iframe.card").first
+        expect(page.frame_locator("iframe.card").first.locator("#count")).to_have_text(
+            "CustomCardFlow/1/start/1 has 4 words")
+        expect(frame).to_have_attribute("data-fitted", "true")
+        wait_until(lambda: frame.bounding_box()["height"] < 120,
+                   "the one-line card's frame to fit its line")
+        assert page.problems == []

@@ -42,17 +42,35 @@ CARD_CSP = ("sandbox allow-scripts allow-popups; default-src 'none'; "
 # First in the document (after a doctype, which must stay first or the card would be drawn in
 # quirks mode): a card's own <meta> Content-Security-Policy forbidding inline scripts applies
 # only to what follows it, so it cannot stop these lines, while it still holds for the card's.
+#
+# A card without a doctype (a custom card returning "<html><body>...") is drawn in quirks mode,
+# where the root and the body stretch to the frame: measured as above, the frame could never
+# shrink from its first height. There the content itself is measured (a range over the body's
+# contents, text included) and a change to it is noticed by a MutationObserver, as resizing the
+# root no longer says anything.
 CARD_SIZE_SCRIPT = """
 <script>/* headwater UI: fit this card's frame to its content */
 (function () {
   var last = -1;
-  function post() {
-    var root = document.documentElement;
+  function height() {
+    var root = document.documentElement, body = document.body;
+    if (document.compatMode === "BackCompat" && body) {
+      var range = document.createRange();
+      range.selectNodeContents(body);
+      var end = range.getBoundingClientRect().bottom + window.scrollY;
+      return Math.ceil(end + (parseFloat(getComputedStyle(body).marginBottom) || 0));
+    }
     var h = Math.ceil(root.getBoundingClientRect().height);
-    if (root.scrollHeight > window.innerHeight) h = Math.max(h, root.scrollHeight);
+    return root.scrollHeight > window.innerHeight ? Math.max(h, root.scrollHeight) : h;
+  }
+  function post() {
+    var h = height();
     if (h !== last) { last = h; parent.postMessage({ headwaterCardHeight: h }, "*"); }
   }
   if (window.ResizeObserver) new ResizeObserver(post).observe(document.documentElement);
+  if (window.MutationObserver && document.compatMode === "BackCompat") {
+    new MutationObserver(post).observe(document, { childList: true, subtree: true, characterData: true, attributes: true });
+  }
   addEventListener("load", post);
   post();
 })();
