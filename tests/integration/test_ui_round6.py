@@ -170,6 +170,8 @@ def test_the_tab_key_goes_from_the_graph_to_the_task_list_past_the_timelines_bar
     page.locator('#task-timeline rect[data-task^="start/"]').click()
     page.wait_for_url(re.compile(r"/runs/NestedFlow/1/start/\d+$"))
     expect(page.locator("h1")).to_have_text(re.compile(r"^NestedFlow/1/start/\d+$"))
+    for stream in ("stdout", "stderr"):  # its logs read before leaving (else aborted, a problem)
+        expect(page.locator(f"#{stream}-state")).to_have_text("complete")
     page.go_back()
     expect(rows).to_have_count(11)
     assert page.problems == []
