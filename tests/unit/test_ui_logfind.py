@@ -74,3 +74,15 @@ def test_a_window_of_lines_and_escapes_dropped_as_the_page_drops_them():
     assert len(logfind.window(text, 1, 10**6)["lines"]) == 300
     plain = logfind.plain_text(b"\x1b[31mred\x1b[0m\n\x1b]0;title\x07two\nthree \xff\n")
     assert plain.split("\n") == ["red", "two", "three \ufffd", ""]
+
+
+def test_a_line_written_over_with_carriage_returns_is_found_at_its_last_state():
+    text = logfind.plain_text(b"\rbar 1/3\rbar 2/3\rbar 3/3\nwindows\r\nlast\r\r\n\r\nend\r")
+    assert text.split("\n") == ["bar 3/3", "windows", "last", "", "end"]
+    found = logfind.find_lines(text, "bar")
+    assert found["count"] == 1 and found["matches"][0]["text"] == "bar 3/3"
+
+
+def test_a_long_line_ending_in_a_windows_line_break_is_kept_whole():
+    line = "x" * 2_000_000
+    assert logfind.settled(line + "\r\n" + line) == line + "\n" + line

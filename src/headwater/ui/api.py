@@ -9,6 +9,7 @@ as JSON; headwater's other errors (a damaged blob, an unreadable database) answe
 
 from __future__ import annotations
 
+import html
 from typing import Any
 from urllib.parse import quote
 
@@ -18,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from headwater.client.card_sandbox import CARD_POLICY, CARD_SANDBOX, after_doctype
-from headwater.exceptions import NotFoundError
+from headwater.exceptions import HeadwaterException, NotFoundError
 from headwater.meta.rows import STATUSES
 from headwater.ui import events, logfind
 from headwater.ui.reader import TASK_ORDERS, TASK_SORTS, Reader
@@ -40,17 +41,35 @@ CARD_CSP = f"sandbox {CARD_SANDBOX}; {CARD_POLICY}; frame-ancestors 'self'"
 # First in the document (after a doctype, which must stay first or the card would be drawn in
 # quirks mode): a card's own <meta> Content-Security-Policy forbidding inline scripts applies
 # only to what follows it, so it cannot stop these lines, while it still holds for the card's.
+#
+# A card without a doctype (a custom card returning "<html><body>...") is drawn in quirks mode,
+# where the root and the body stretch to the frame: measured as above, the frame could never
+# shrink from its first height. There the content itself is measured (a range over the body's
+# contents, text included) and a change to it is noticed by a MutationObserver, as resizing the
+# root no longer says anything.
 CARD_SIZE_SCRIPT = """
 <script>/* headwater UI: fit this card's frame to its content */
 (function () {
   var last = -1;
-  function post() {
-    var root = document.documentElement;
+  function height() {
+    var root = document.documentElement, body = document.body;
+    if (document.compatMode === "BackCompat" && body) {
+      var range = document.createRange();
+      range.selectNodeContents(body);
+      var end = range.getBoundingClientRect().bottom + window.scrollY;
+      return Math.ceil(end + (parseFloat(getComputedStyle(body).marginBottom) || 0));
+    }
     var h = Math.ceil(root.getBoundingClientRect().height);
-    if (root.scrollHeight > window.innerHeight) h = Math.max(h, root.scrollHeight);
+    return root.scrollHeight > window.innerHeight ? Math.max(h, root.scrollHeight) : h;
+  }
+  function post() {
+    var h = height();
     if (h !== last) { last = h; parent.postMessage({ headwaterCardHeight: h }, "*"); }
   }
   if (window.ResizeObserver) new ResizeObserver(post).observe(document.documentElement);
+  if (window.MutationObserver && document.compatMode === "BackCompat") {
+    new MutationObserver(post).observe(document, { childList: true, subtree: true, characterData: true, attributes: true });
+  }
   addEventListener("load", post);
   post();
 })();
@@ -216,10 +235,33 @@ async def card(request: Request) -> Response:
     if not (raw.isascii() and raw.isdigit()):
         raise NotFoundError(f"no card number {raw[:40]!r}",
                             fix="a card is addressed by its number among the task's cards: 0, 1, ...")
-    text = await _read(request, _reader(request).card_html, *_task_args(request), int(raw))
-    return Response(with_size_script(text), media_type="text/html; charset=utf-8",
+    try:
+        text = await _read(request, _reader(request).card_html, *_task_args(request), int(raw))
+    except HeadwaterException as err:
+        if request.headers.get("sec-fetch-dest") != "iframe":
+            raise  # a script asked: the JSON error answer
+        # the task page's frame: a page saying what is missing and what to do, drawn where the
+        # card would be (a JSON answer there is the browser's blank "cannot be shown" box)
+        status = 404 if isinstance(err, NotFoundError) else 500
+        return _card_answer(card_error_page(err, int(raw)), status)
+    return _card_answer(text, 200)
+
+
+def _card_answer(text: str, status: int) -> Response:
+    return Response(with_size_script(text), status_code=status,
+                    media_type="text/html; charset=utf-8",
                     headers={"content-security-policy": CARD_CSP,
                              "x-content-type-options": "nosniff", "cache-control": "no-store"})
+
+
+def card_error_page(err: HeadwaterException, index: int) -> str:
+    """The page a card's frame shows when the card cannot be read: the error and its fix,
+    escaped (the message may quote a name from the run)."""
+    fix = f"<p>Fix: {html.escape(err.fix)}</p>" if err.fix else ""
+    return (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>card {index}</title>"
+            "</head><body style=\"font:14px system-ui,sans-serif;margin:12px;color:#1f2328\">"
+            f"<p class=\"card-error\" style=\"color:#b42318;overflow-wrap:anywhere\">"
+            f"Cannot show card {index}: {html.escape(err.msg)}</p>{fix}</body></html>")
 
 
 def with_size_script(card: str) -> str:

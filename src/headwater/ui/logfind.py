@@ -30,8 +30,23 @@ ESCAPES = re.compile(r"\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)|\x1b\[[0-?]*[ -/]*[@-
 
 
 def plain_text(data: bytes) -> str:
-    """A stored log as text the way the page shows it (UTF-8, escapes dropped)."""
-    return ESCAPES.sub("", data.decode("utf-8", "replace"))
+    """A stored log as text the way the page shows it (UTF-8, escapes dropped, each line as a
+    terminal leaves it: see :func:`settled`)."""
+    return settled(ESCAPES.sub("", data.decode("utf-8", "replace")))
+
+
+def settled(text: str) -> str:
+    """``text`` with each line at its last state: a carriage return without a line feed
+    rewrites its line (a progress bar), so only what follows the line's last one is shown, and
+    a line ending ``\\r\\n`` is that line. Line numbers do not change. Linear: no pattern."""
+    if "\r" not in text:
+        return text
+    return "\n".join(_settle(line) if "\r" in line else line for line in text.split("\n"))
+
+
+def _settle(line: str) -> str:
+    body = line.rstrip("\r")
+    return body[body.rfind("\r") + 1:]
 
 
 def check_query(query: str | None) -> str:

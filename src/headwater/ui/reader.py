@@ -346,8 +346,10 @@ class Reader:
             facts = metadata_of(row.pathspec, self.settings, meta=self.meta, store=self.store())
         except HeadwaterException as exc:
             return [], exc.msg[:PREVIEW_CHARS]
+        # a list (foreach-stack) as JSON text with its characters as they are: ["outer=β"],
+        # not ["outer=\u03b2"]
         return [{"name": m.name, "value": m.value if isinstance(m.value, str) else
-                 json.dumps(m.value, default=str), "type": m.type,
+                 json.dumps(m.value, default=str, ensure_ascii=False), "type": m.type,
                  "created_at": m.created_at / 1000} for m in facts], None
 
     def _run_if_unfinished(self, row: TaskRow) -> dict[str, Any] | None:

@@ -39,16 +39,32 @@ function noteServerTime(response, sentAt) {
 
 async function fetched(path) {
   const sentAt = Date.now() / 1000;
-  const response = await fetch(path, { credentials: "same-origin" });
+  let response;
+  try {
+    response = await fetch(path, { credentials: "same-origin" });
+  } catch (e) {  // no answer at all: the browser's "Failed to fetch" says neither what nor why
+    throw new Error(`no answer from the headwater UI server at ${location.origin} for ${path.split("?")[0]}: is \`headwater ui\` still running? Start it again, then reload this page`);
+  }
   noteServerTime(response, sentAt);
   return response;
 }
 
 async function api(path) {
   const response = await fetched(path);
-  const body = await response.json();
-  if (!response.ok) throw new Error(body.error || response.statusText);
-  return body;
+  if (!response.ok) throw new Error(await refusal(response));
+  return response.json();
+}
+
+// What an error answer says went wrong and what to do: the API's {"error", "fix"}, or, for an
+// answer that is not JSON (a proxy's page, a server error), its status and what was asked for.
+async function refusal(response) {
+  const text = await response.text();
+  try {
+    const body = JSON.parse(text);
+    if (body && body.error) return body.fix ? `${body.error}. Fix: ${body.fix}` : body.error;
+  } catch (e) { /* not JSON: say what came back instead */ }
+  const path = new URL(response.url).pathname;
+  return `the server answered ${response.status} ${response.statusText} for ${path}; check the terminal running headwater ui`;
 }
 
 // A time in the reader's own zone, the zone written out ("+05:30", "UTC"): a page shared across
@@ -124,6 +140,44 @@ function crumbs(...parts) {
   for (const [text, href] of parts) {
     nav.append(" / ", href ? el("a", { href, text }) : el("span", { text, "aria-current": "page" }));
   }
+}
+
+// A page drawn afresh while the reader is on it (a run or a task that ended, a task's next
+// attempt) keeps the reader's place: the element that had the keyboard focus (a task's link, a
+// sort button, a find box) is focused again in the new drawing, without scrolling, so the Tab
+// key goes on from where it was instead of from the top of the page.
+// An element without an id is known by what it is, where it leads and says, and which of the
+// elements alike it is (a failed task's link is in the failures list and in the task list).
+function alike(key) {
+  return [...app.getElementsByTagName(key.tag)].filter((n) => n.getAttribute("href") === key.href
+    && n.getAttribute("aria-label") === key.label && n.dataset.sort === key.sort && n.textContent === key.text);
+}
+
+function focusKey(node) {
+  if (!node || node === document.body || !app.contains(node)) return null;
+  if (node.id) return { id: node.id };
+  const key = { tag: node.tagName, href: node.getAttribute("href"), label: node.getAttribute("aria-label"), sort: node.dataset.sort, text: node.textContent };
+  key.nth = alike(key).indexOf(node);
+  return key;
+}
+
+function refocus(key) {
+  if (!key) return;
+  let found = key.id ? document.getElementById(key.id) : null;
+  if (!key.id) { const all = alike(key); found = all[Math.min(key.nth, all.length - 1)] || null; }
+  if (found && document.activeElement !== found) found.focus({ preventScroll: true });
+}
+
+function redraw(...children) {
+  const key = focusKey(document.activeElement);
+  // a find box keeps what was typed in it, and goes on finding it in the new drawing
+  const typed = [...app.querySelectorAll("input[type=search][id]")].filter((i) => i.value).map((i) => [i.id, i.value]);
+  app.replaceChildren(...children);
+  for (const [id, value] of typed) {
+    const input = document.getElementById(id);
+    if (input && !input.value) { input.value = value; input.dispatchEvent(new Event("input")); }
+  }
+  refocus(key);
 }
 
 function fail(error) {
@@ -223,7 +277,12 @@ function followRuns(url, page, rows) {
       try {
         const now = await api(url);
         const text = JSON.stringify(now.runs);
-        if (text !== last) { rows.replaceChildren(...now.runs.map(runRow)); last = text; page = now; }
+        if (text !== last) {  // drawn again, the reader's focused link (a run, a tag) kept
+          const key = rows.contains(document.activeElement) ? focusKey(document.activeElement) : null;
+          rows.replaceChildren(...now.runs.map(runRow));
+          refocus(key);
+          last = text; page = now;
+        }
       } catch (e) { /* the server is away for a moment: try again on the next tick */ }
     }
     setTimeout(tick, page.runs.some((r) => r.status === "running") ? 2000 : 10000);
@@ -240,9 +299,37 @@ function stepState(state) {
   return "succeeded";
 }
 
+const DAG_MIN_SCALE = 0.75;
+
+// A name longer than its room (a step called compute_feature_importance_for_every_model in a
+// 170 px box) is cut to fit with "…", the whole name its tooltip (a <title> on the box or row),
+// so it never runs over its neighbours. Measured in the page: only once the SVG is drawn.
+function fitText(node, room, holder) {
+  if (!node.isConnected || node.getComputedTextLength() <= room) return;
+  const full = node.textContent, chars = Array.from(full);
+  let lo = 0, hi = chars.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    node.textContent = `${chars.slice(0, mid).join("")}…`;
+    if (node.getComputedTextLength() <= room) lo = mid; else hi = mid - 1;
+  }
+  node.textContent = `${chars.slice(0, lo).join("")}…`;
+  holder.prepend(svg("title", {}, document.createTextNode(full)));
+}
+
+function fitStepNames(run) {
+  for (const n of run.layout.nodes) {
+    const group = document.querySelector(`#dag g.step[data-step="${CSS.escape(n.name)}"]`);
+    if (group) fitText(group.querySelector("text.name"), n.w - 12, group);
+  }
+}
+
 function drawDag(run, container) {
   const lay = run.layout;
   const picture = svg("svg", { width: lay.width, height: lay.height, viewBox: `0 0 ${lay.width} ${lay.height}`, role: "group", "aria-label": "the run's steps: each links to its tasks" });
+  // a wide graph (a split into dozens of branches) shrinks to fit the page only so far that its
+  // names stay legible (DAG_MIN_SCALE); wider than that, it scrolls sideways in its own box
+  picture.style.minWidth = `${Math.round(lay.width * DAG_MIN_SCALE)}px`;
   picture.append(svg("defs", {}, svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" }, svg("path", { d: "M 0 0 L 10 5 L 0 10 z" }))));
   const at = Object.fromEntries(lay.nodes.map((n) => [n.name, n]));
   for (const e of lay.edges) {
@@ -313,11 +400,23 @@ function drawTimeline(run, steps, container) {
     const s = steps[name];
     const x = label + ((s.started_at - start) / (end - start)) * width;
     const w = Math.max(2, (((s.finished_at || end) - s.started_at) / (end - start)) * width);
-    picture.append(svg("text", { x: 0, y: i * row + 15, class: "tl-label" }, document.createTextNode(name)),
+    picture.append(svg("text", { x: 0, y: i * row + 15, class: "tl-label", "data-label": name }, document.createTextNode(name)),
       svg("rect", { x, y: i * row + 4, width: w, height: row - 8, class: `bar ${stepState(s)}`, "data-step": name }),
       svg("text", { x: x + w + 4, y: i * row + 15, class: "tl-label" }, document.createTextNode(duration(s.started_at, s.finished_at))));
   });
   container.replaceChildren(picture);
+  fitLabels(picture, label - 8);
+}
+
+// Timeline labels: each cut to its column when too long, in a group carrying its full name.
+function fitLabels(picture, room) {
+  for (const text of picture.querySelectorAll("text[data-label]")) {
+    if (text.textContent.length < 16) continue;  // short enough whatever the font: no measuring
+    const group = svg("g");
+    text.replaceWith(group);
+    group.append(text);
+    fitText(text, room, group);
+  }
 }
 
 function drawTaskTimeline(run, tasks, container) {
@@ -331,12 +430,15 @@ function drawTaskTimeline(run, tasks, container) {
   list.forEach((t, i) => {
     const x = label + ((t.created_at - start) / (end - start)) * width;
     const w = Math.max(2, (((ended(t) || end) - t.created_at) / (end - start)) * width);
-    const link = svg("a", { href: taskHref(run.flow, run.run_id, t.step, t.task_id), "aria-label": `${t.step}/${t.task_id} ${t.status} ${duration(t.created_at, t.finished_at)}` });
-    link.append(svg("text", { x: 0, y: i * row + 11, class: "tl-label" }, document.createTextNode(`${t.step}/${t.task_id}`)),
+    // a bar is a link for the mouse; the Tab key skips it (the task list below has the same
+    // link): else a page of 100 tasks put 100 stops between the graph and the task list
+    const link = svg("a", { href: taskHref(run.flow, run.run_id, t.step, t.task_id), tabindex: "-1", "aria-label": `${t.step}/${t.task_id} ${t.status} ${duration(t.created_at, t.finished_at)}` });
+    link.append(svg("text", { x: 0, y: i * row + 11, class: "tl-label", "data-label": "" }, document.createTextNode(`${t.step}/${t.task_id}`)),
       svg("rect", { x, y: i * row + 3, width: w, height: row - 5, class: `bar ${t.status}`, "data-task": `${t.step}/${t.task_id}` }));
     picture.append(link);
   });
   container.replaceChildren(picture);
+  fitLabels(picture, label - 8);
 }
 
 // In a resumed run, a task that did not run again says so, linking to the task it was
@@ -501,7 +603,9 @@ async function runPage() {
       el("a", { href: taskHref(flow, runId, ce.step, ce.task_id), text: `${ce.step}/${ce.task_id}` }), " ",
       el("span", { class: "error", text: ce.failure ? `${ce.failure.type}: ${plain(ce.failure.message)}` : "raised" }))) : null;
 
-  app.replaceChildren(el("h1", { text: `${flow}/${runId}` }), facts, ...(interrupted ? [interrupted] : []), ...(failures ? [failures] : []), ...(caughtEnd ? [caughtEnd] : []),
+  const firstDraw = app.dataset.drawn !== "true";
+  app.dataset.drawn = "true";
+  redraw(el("h1", { text: `${flow}/${runId}` }), facts, ...(interrupted ? [interrupted] : []), ...(failures ? [failures] : []), ...(caughtEnd ? [caughtEnd] : []),
     el("h2", { text: "Graph" }), dag,
     el("h2", { text: "Timeline" }), timeline,
     el("h3", { text: "Tasks listed below" }), taskTimeline,
@@ -512,7 +616,15 @@ async function runPage() {
   paintDag(run, run.steps, run.status, run.foreach_widths);
   drawTimeline(run, run.steps, timeline);
   drawTaskTimeline(run, shown, taskTimeline);
-  if (location.hash === "#tasks") document.getElementById("tasks").scrollIntoView();
+  // an address ending #tasks opens at the tasks; a redraw (the run ended) leaves the window be
+  if (firstDraw && location.hash === "#tasks") document.getElementById("tasks").scrollIntoView();
+  fitStepNames(run);
+  // a graph wider than its box opens with its first step (start) in view, in the middle
+  const first = run.layout.nodes[0];
+  if (firstDraw && first && dag.scrollWidth > dag.clientWidth) {
+    const scale = dag.firstElementChild.getBoundingClientRect().width / run.layout.width;
+    dag.scrollLeft = (first.x + first.w / 2) * scale - dag.clientWidth / 2;
+  }
 
   if (run.status !== "running") return;
   const source = openStream(`${base}/events`);
@@ -588,7 +700,10 @@ async function runPage() {
       const existing = tbody.querySelector(`tr[data-task="${CSS.escape(`${t.step}/${t.task_id}`)}"]`);
       if (!existing) continue;  // on another page, or new: follow() reads this page again
       if (only && t.status !== only) { refill(); continue; }  // it left this list
+      // the reader on this row (its link focused) keeps the focus on the row drawn for it
+      const key = existing.contains(document.activeElement) ? focusKey(document.activeElement) : null;
       existing.replaceWith(taskRow(run, t));
+      refocus(key);
       shown.set(`${t.step}/${t.task_id}`, t);
     }
     drawTaskTimeline(run, shown, taskTimeline);
@@ -605,9 +720,21 @@ async function runPage() {
 function openStream(url) {
   const source = new EventSource(url);
   source.ended = false;
-  source.addEventListener("end", () => { source.ended = true; });
+  source.addEventListener("end", () => { source.ended = true; streams.delete(source); });
   source.addEventListener("error", () => { if (source.ended) source.close(); });
+  streams.add(source);
   return source;
+}
+
+// The streams the page follows and that have not ended. A running task's page is drawn afresh
+// when it starts another attempt (a @retry) or gains a card, and opens its log streams again:
+// the old ones are closed first. Left open, they would follow the task to its end, two more for
+// each attempt, and past six (the browser's limit of connections to one server) every request
+// of the page would wait behind them: the page would stop following the task.
+const streams = new Set();
+function closeStreams() {
+  for (const source of streams) source.close();
+  streams.clear();
 }
 
 // -- task page -------------------------------------------------------------------------------
@@ -631,6 +758,39 @@ function plainChunks() {
   };
 }
 
+// A carriage return without a line feed rewrites its line (tqdm and other progress bars): a
+// line shows as a terminal leaves it, its last state, not every state run together. A line
+// ending "\r\n" (Windows) is that line. Linear in the text: no pattern that backtracks.
+function settleLine(line) {
+  let end = line.length;
+  while (end > 0 && line[end - 1] === "\r") end--;
+  return line.slice(line.lastIndexOf("\r", end - 1) + 1, end);
+}
+function settled(text) {
+  return text.includes("\r") ? text.split("\n").map((line) => (line.includes("\r") ? settleLine(line) : line)).join("\n") : text;
+}
+
+// A followed log drawn as it comes: the lines that ended, and the line still being written (a
+// progress bar rewriting itself), drawn again as it changes. Only its last state is kept.
+function liveLog(pre) {
+  let open = "", node = null;
+  return (text) => {
+    const joined = open + text;
+    const cut = joined.lastIndexOf("\n");
+    if (cut !== -1) {
+      if (node) node.remove();
+      pre.append(settled(joined.slice(0, cut + 1)));
+      node = null;
+    }
+    open = joined.slice(cut + 1);
+    // the line so far holds its last state or two ("a\rb\r" waits to be written over)
+    const last = open.lastIndexOf("\r", open.length - 2);
+    if (last > 0) open = open.slice(last);
+    if (!node) { node = document.createTextNode(""); pre.append(node); }
+    node.data = settleLine(open);
+  };
+}
+
 // A finished attempt's log is read once, its last MiB at most (a link gives all of it); a
 // running one's is followed as it grows, from its last MiB.
 const LOG_TAIL = 1 << 20;
@@ -644,14 +804,24 @@ function logCut(base, stream, pre, shown, total) {
 
 async function showLog(base, stream, pre, state) {
   const response = await fetched(`${base}/logs/${stream}?tail=${LOG_TAIL}`);
-  if (!response.ok) { state.textContent = `cannot read: ${response.status}`; return; }
+  if (!response.ok) { logError(stream, pre, state, await refusal(response)); return; }
   const raw = await response.text();
   logCut(base, stream, pre, new TextEncoder().encode(raw).length, Number(response.headers.get("x-headwater-log-size")) || 0);
-  const text = plain(raw);
+  const text = settled(plain(raw));
   pre.textContent = text || "(no output)";
   pre.classList.toggle("empty", !text);
   pre.scrollTop = pre.scrollHeight;  // a log opens at its end, where a failure's last words are
   state.textContent = "complete";
+}
+
+// A log that cannot be read (its blob deleted, damaged) says so where the log would be: what is
+// missing and what to do, as the server names them.
+function logError(stream, pre, state, message) {
+  state.textContent = "cannot read";
+  document.getElementById(`${stream}-error`)?.remove();
+  pre.before(el("p", { class: "error log-error", id: `${stream}-error`, role: "alert", text: `Cannot read ${stream}: ${message}` }));
+  pre.textContent = "(not available)";
+  pre.classList.add("empty");
 }
 
 // A log the reader has scrolled to its end stays there as it grows (as `tail -f` does); one the
@@ -661,9 +831,10 @@ function atEnd(pre) { return pre.scrollHeight - pre.scrollTop - pre.clientHeight
 function followLog(base, stream, pre, state) {
   const source = openStream(`${base}/logs/${stream}/events`);
   // a stream (re)opened sends the whole log so far: start over rather than repeat it
-  let chunk = plainChunks();
-  source.addEventListener("open", () => { pre.textContent = ""; chunk = plainChunks(); });
-  source.addEventListener("reset", () => { pre.textContent = ""; chunk = plainChunks(); });
+  let chunk = plainChunks(), draw = liveLog(pre);
+  const restart = () => { pre.textContent = ""; chunk = plainChunks(); draw = liveLog(pre); };
+  source.addEventListener("open", restart);
+  source.addEventListener("reset", restart);
   source.addEventListener("skipped", (event) => {
     const skipped = JSON.parse(event.data);
     document.getElementById(`${stream}-cut`)?.remove();
@@ -671,16 +842,25 @@ function followLog(base, stream, pre, state) {
   });
   source.addEventListener("log", (event) => {
     const following = atEnd(pre);
-    pre.append(chunk(JSON.parse(event.data).text));
+    draw(chunk(JSON.parse(event.data).text));
     pre.classList.remove("empty");
     if (following) pre.scrollTop = pre.scrollHeight;
   });
   source.addEventListener("end", (event) => {
     const end = JSON.parse(event.data || "{}");
+    if (end.error) { logError(stream, pre, state, end.fix ? `${end.error}. Fix: ${end.fix}` : end.error); return; }
     if (!pre.textContent) pre.textContent = "(no output)";
-    state.textContent = end.error ? `cannot read: ${end.error}` : "complete";
+    state.textContent = "complete";
   });
-  source.addEventListener("error", () => { if (!source.ended) state.textContent = "disconnected"; });
+  source.addEventListener("error", () => {
+    if (source.ended) return;
+    // refused outright (an answer that is no stream, e.g. a log that cannot be read): the
+    // browser will not try again, so read the log once, which names what went wrong
+    if (source.readyState === EventSource.CLOSED) {
+      streams.delete(source);
+      showLog(base, stream, pre, state).catch((e) => logError(stream, pre, state, e.message));
+    } else state.textContent = "disconnected";
+  });
 }
 
 const INPUTS_SHOWN = 10;
@@ -807,6 +987,8 @@ async function taskPage() {
     [step, `${runHref(flow, runId)}?step=${enc(step)}#tasks`], [taskId, null]);
   const base = `/api/tasks/${enc(flow)}/${enc(runId)}/${enc(step)}/${enc(taskId)}`;
   const task = await api(base);
+  // drawn afresh while it runs (another attempt, a new card): its old log streams give way
+  if (task.status === "running") closeStreams();
 
   const facts = el("dl", { class: "facts" });
   const fact = (k, v) => facts.append(el("dt", { text: k }), el("dd", {}, v));
@@ -861,7 +1043,7 @@ async function taskPage() {
     const finder = logFinder(base, stream, pre, latest);
     logs.append(el("section", {}, el("h3", {}, `${stream} `, which, state, " · ", raw), finder.box, pre, finder.hits, finder.around));
     if (task.status === "running") followLog(base, stream, pre, state);
-    else showLog(base, stream, pre, state).catch((e) => { state.textContent = `cannot read: ${e.message}`; });
+    else showLog(base, stream, pre, state).catch((e) => logError(stream, pre, state, e.message));
   }
 
   const artifacts = el("table", { id: "artifacts", "aria-label": "artifacts" }, el("thead", {}, el("tr", {}, ...["name", "type", "size", "preview", ""].map((h) => el("th", { text: h })))));
@@ -894,7 +1076,7 @@ async function taskPage() {
   }
   if (task.status === "running") followTask(base, task, frames);
 
-  app.replaceChildren(el("h1", { text: `${flow}/${runId}/${step}/${taskId}` }), facts,
+  redraw(el("h1", { text: `${flow}/${runId}/${step}/${taskId}` }), facts,
     el("h2", { text: "Attempts" }), attempts,
     el("h2", { text: "Logs" }), logs,
     el("h2", { text: "Artifacts" }), task.artifacts.length ? scrolled(artifacts) : el("p", { class: "muted", text: task.status === "running" ? "recorded when the task ends" : "none" }),
