@@ -189,6 +189,10 @@ async def artifact(request: Request) -> Response:
     name = request.path_params.get("name")
     if name is None:
         name = request.query_params.get("name") or ""
+    elif request.scope["path"].endswith("\n"):  # a route's `$` matches before a last line break
+        raise NotFoundError(f"no artifact named {name[:80]!r} + a line break in the path",
+                            fix="name an artifact holding line breaks in the query: "
+                            "artifact?name=NAME")
     data, filename = await _read(
         request, _reader(request).artifact_value, *_task_args(request), name)
     return Response(data, media_type=DOWNLOAD_TYPES.get(filename.rpartition(".")[2],
