@@ -40,7 +40,7 @@ def env_seconds(name: str, default: float, *, zero_ok: bool = False,
     if value is None:
         floor = "0" if zero_ok else "more than 0"
         raise _error(error)(
-            f"{name}={raw[:40]!r} is not a number of seconds from {floor} to {MAX_SECONDS:g}",
+            f"{name}={raw[:40]!r} is not a number of seconds from {floor} to {MAX_SECONDS:.0f}",
             fix=f"set {name} to a number of seconds, e.g. {default:g}, or unset it "
             f"({default:g} s by default)")
     return value
