@@ -7,6 +7,7 @@
     ├── FlowDefinitionError             a flow class misuses the API (bad Parameter, bad decorator, ...)
     ├── ParameterError                  a parameter value given on launch is wrong or missing
     ├── ConfigError                     a Config file or value is missing, unreadable or invalid
+    ├── SettingError                    a HEADWATER_* environment setting holds no valid value
     ├── TransitionError                 self.next() called wrongly while a step runs
     ├── ReservedAttributeError          a step assigned a framework attribute (self.next = 1)
     ├── MergeArtifactsError             merge_artifacts() found conflicts or was misused
@@ -188,3 +189,10 @@ class ConfigError(HeadwaterException):
     """A ``Config`` could not be read, parsed or found (names the config and the fix)."""
 
     headline = "Invalid configuration"
+
+
+class SettingError(HeadwaterException):
+    """An environment setting (``HEADWATER_*``) holds a value it cannot take: names the
+    variable, the value and the fix (see :mod:`headwater.env_numbers`)."""
+
+    headline = "Invalid setting"

@@ -37,6 +37,39 @@ def make_dirs(path: str, mode: int = FOLDER_MODE) -> None:
             raise
 
 
+def _make_private_parents(path: str) -> None:
+    """Make ``path`` and each missing folder above it 0700, from the nearest one that exists.
+
+    That one (and what leads to it) is the user's choice, links included; below it, each new
+    folder is made and then opened relative to the one before it with ``O_NOFOLLOW``, so if
+    someone swaps a folder just made for a link (possible where the existing folder is one
+    others may write, without the sticky bit), the next step fails rather than following it."""
+    path = os.path.abspath(path)
+    missing: list[str] = []
+    base = path
+    while not os.path.lexists(base):
+        missing.append(os.path.basename(base))
+        parent = os.path.dirname(base)
+        if parent == base:
+            break
+        base = parent
+    flags = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0)
+    here = os.open(base, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for name in reversed(missing):
+            try:
+                os.mkdir(name, 0o700, dir_fd=here)
+            except FileExistsError:
+                pass  # made meanwhile (another task of this run): checked by opening it
+            below = os.open(name, flags, dir_fd=here)
+            os.close(here)
+            here = below
+            if os.fstat(here).st_uid != os.getuid():
+                raise PermissionError(f"{name} was made by another user meanwhile")
+    finally:
+        os.close(here)
+
+
 def umask_closed_to_others() -> int:
     """This process's umask with write for others (and the group) taken away, for a tool
     headwater runs to fill a cache with (uv, rattler): under umask 000 they made their caches
@@ -50,11 +83,18 @@ def private_folder_problem(path: str) -> str | None:
     """Make ``path`` a folder only this user can change (created ``0700`` when missing) and say
     what is wrong with it, or None: a link, another user's folder or one others can write could
     hold files planted for this user to open or run. The caller raises its own error, naming
-    what the folder is for."""
+    what the folder is for.
+
+    Missing folders above ``path`` are made too, each 0700 and each entered without following a
+    link (:func:`_make_private_parents`): a ``HEADWATER_CODE_CACHE`` under a folder not made yet
+    was a ``FileNotFoundError``. Raises ``OSError`` when a folder cannot be made (no permission,
+    a file in the way, a link put where a new folder was just made)."""
     try:
         os.mkdir(path, 0o700)
     except FileExistsError:
         pass
+    except FileNotFoundError:
+        _make_private_parents(path)
     info = os.lstat(path)
     if not stat.S_ISDIR(info.st_mode):
         return "is not a folder (a link or a file)"

@@ -32,14 +32,10 @@ class NotReadable(Exception):
 def pipe_wait_s() -> float | None:
     """:data:`PIPE_WAIT_ENV` in seconds (:data:`DEFAULT_PIPE_WAIT_S` unset); None when it is set
     to no number of seconds (each caller names the variable in its own error)."""
+    from headwater.env_numbers import seconds_in_range  # the rule every seconds setting follows
+
     given = os.environ.get(PIPE_WAIT_ENV, "").strip()
-    if not given:
-        return DEFAULT_PIPE_WAIT_S
-    try:
-        seconds = float(given)
-    except ValueError:
-        return None
-    return seconds if 0 < seconds < 1e6 else None
+    return seconds_in_range(given) if given else DEFAULT_PIPE_WAIT_S
 
 
 def open_local(path: str, wait_s: float) -> BinaryIO:

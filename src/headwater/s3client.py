@@ -33,6 +33,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from headwater.env_numbers import env_count
 from headwater.exceptions import HeadwaterException
 from headwater.s3objects import (
     USER_ATTRIBUTES,
@@ -60,7 +61,7 @@ ROOT_ENV_VARS = ("HEADWATER_DATATOOLS_S3ROOT", "METAFLOW_DATATOOLS_S3ROOT")
 ENCRYPTION_ENV_VARS = ("HEADWATER_S3_SERVER_SIDE_ENCRYPTION", "METAFLOW_S3_SERVER_SIDE_ENCRYPTION")
 """The default server-side encryption of uploads (e.g. ``AES256``) when ``S3`` is given none."""
 
-S3_TRANSIENT_RETRY_COUNT = int(os.environ.get("METAFLOW_S3_TRANSIENT_RETRY_COUNT") or 20)
+S3_TRANSIENT_RETRY_COUNT = env_count("METAFLOW_S3_TRANSIENT_RETRY_COUNT", 20)
 """How often one object's operation is tried again after an injected transient failure."""
 
 _CONCURRENCY = 16  # requests in flight at once for one *_many call

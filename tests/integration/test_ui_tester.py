@@ -70,7 +70,7 @@ def test_tables_are_named_so_get_by_role_finds_them(ui, context):
         "hello from start")
     expect(page.get_by_role("table", name="metadata")).to_be_visible()
     expect(artifacts.get_by_role("link", name="download greeting")).to_have_attribute(
-        "href", re.compile(r"/artifacts/greeting$"))
+        "href", re.compile(r"/artifact\?name=greeting$"))
     expect(page.get_by_label("stdout", exact=True)).to_be_visible()  # the logs, by name
     expect(page.get_by_label("stderr", exact=True)).to_be_visible()
     expect(page.get_by_role("link", name="stdout as plain text")).to_have_attribute(

@@ -298,3 +298,52 @@ def test_pipes_in_the_flow_folder_are_left_out_without_being_opened(flow_folder:
         worker.join()
         pytest.fail("build opened the pipe")
     assert _names(built[0]) == ["helper.py", "packed_flow.py"]
+
+
+def test_a_cache_under_missing_folders_is_made_private_all_the_way(
+        flow_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # HEADWATER_CODE_CACHE under a folder not made yet was a FileNotFoundError traceback; each
+    # missing folder is made 0700, whatever the umask.
+    store, key = _saved(tmp_path, flow_folder)
+    cache = tmp_path / "not" / "yet" / "cache"
+    monkeypatch.setenv(code_package.CACHE_ENV, str(cache))
+    old = os.umask(0)
+    try:
+        folder = Path(code_package.unpack(store, key))
+    finally:
+        os.umask(old)
+    assert (folder / "helper.py").read_text() == "X = 1\n"
+    for made in (tmp_path / "not", tmp_path / "not" / "yet", cache):
+        assert (made.stat().st_mode & 0o777) == 0o700, made
+
+
+def test_a_cache_that_cannot_be_made_is_one_clear_error(
+        flow_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store, key = _saved(tmp_path, flow_folder)
+    (tmp_path / "a-file").write_text("in the way")
+    monkeypatch.setenv(code_package.CACHE_ENV, str(tmp_path / "a-file" / "sub" / "cache"))
+    with pytest.raises(CodeCacheError, match="cannot be made") as caught:
+        code_package.unpack(store, key)
+    assert code_package.CACHE_ENV in str(caught.value.fix)
+
+
+def test_a_folder_swapped_for_a_link_while_the_cache_is_made_is_never_followed(
+        flow_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Someone who may write the existing folder swaps the folder just made for a link to their
+    # own: making the rest of the cache must not go through it.
+    store, key = _saved(tmp_path, flow_folder)
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    real_mkdir = os.mkdir
+
+    def mkdir_then_swap(path, mode=0o777, *, dir_fd=None):
+        real_mkdir(path, mode, dir_fd=dir_fd)
+        if path == "swapped":
+            os.rename(tmp_path / "swapped", tmp_path / "moved-away")
+            os.symlink(theirs, tmp_path / "swapped")
+
+    monkeypatch.setattr(os, "mkdir", mkdir_then_swap)
+    monkeypatch.setenv(code_package.CACHE_ENV, str(tmp_path / "swapped" / "cache"))
+    with pytest.raises(CodeCacheError, match="cannot be made"):
+        code_package.unpack(store, key)
+    assert list(theirs.iterdir()) == []

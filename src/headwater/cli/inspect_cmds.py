@@ -117,17 +117,20 @@ def _tasks_of(ctx: click.Context, input_path: str, attempt: int | None = None) -
               help="Prefix each line with the time it was printed.")
 @click.option("--attempt", type=int, default=None,
               help="Show this attempt (numbered from 0; default: the latest).")
+@click.option("--raw", is_flag=True, default=False,
+              help="On a terminal, print the output exactly as stored, terminal escapes "
+              "included (by default only colours pass; other escapes are shown as text).")
 @click.pass_context
 @handle_errors
 def logs(ctx: click.Context, input_path: str, show_stdout: bool | None, show_stderr: bool | None,
-         both: bool | None, timestamps: bool, attempt: int | None) -> None:
+         both: bool | None, timestamps: bool, attempt: int | None, raw: bool) -> None:
     from headwater.cli.log_output import chosen_streams, print_task_logs
 
     streams = chosen_streams(show_stdout, show_stderr, both)
     # One stream picked with --stdout or --stderr goes to stdout (to pipe it, as with Metaflow).
     only_one = len(streams) == 1 and bool(show_stdout or show_stderr)
     for task in _tasks_of(ctx, input_path, attempt):
-        print_task_logs(task, streams, to_stdout=only_one, timestamps=timestamps)
+        print_task_logs(task, streams, to_stdout=only_one, timestamps=timestamps, raw=raw)
 
 
 @click.command(help="List a task's artifacts with their type and size, and small values; or, "

@@ -1,10 +1,43 @@
-"""How ``logs`` prints a task's output: which streams, where to, with or without times."""
+"""How ``logs`` prints a task's output: which streams, where to, with or without times, and
+what of it reaches a terminal.
+
+A step's output is whatever the step printed, and in a shared datastore the step may be
+someone else's: printed raw to a terminal, ``ESC ] 52`` sets the reader's clipboard, ``ESC ] 0``
+retitles the window, ``ESC [ 2 J`` clears it, a DCS string talks to the terminal itself. So on
+a terminal ``logs`` passes on text, line breaks, tabs, carriage returns (progress bars) and
+colours (SGR: ``ESC [ ... m``) and shows every other control character as its escape
+(:func:`terminal_safe`); ``--raw`` prints it all as stored. Into a pipe or a file the output goes
+as before (click drops the colours), since no terminal reads it there.
+"""
 
 from __future__ import annotations
 
+import re
+import sys
 from typing import Any
 
 import click
+
+# A colour or style change (SGR), kept; or one control character no terminal needs for text
+# (C0 but tab, line feed and carriage return; DEL; C1, whose 0x9b is a CSI of its own).
+_SHOWN = re.compile(r"(\x1b\[[0-9;:]{0,64}m)|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with each control character but tab, line feed and carriage return written as
+    its escape (``\\x1b``), except the ``ESC`` starting a colour change: what a step printed
+    can colour the reader's terminal but not drive it."""
+    from headwater.tracebacks import shown_char
+
+    return _SHOWN.sub(lambda m: m.group(1) or shown_char(m.group()), text)
+
+
+def _is_terminal(err: bool) -> bool:
+    stream = sys.stderr if err else sys.stdout
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # replaced by something without a file, or closed
+        return False
 
 
 def chosen_streams(stdout: bool | None, stderr: bool | None, both: bool | None) -> list[str]:
@@ -18,8 +51,10 @@ def chosen_streams(stdout: bool | None, stderr: bool | None, both: bool | None) 
     return [name for name, flag in flags if flag is not False]
 
 
-def print_task_logs(task: Any, streams: list[str], *, to_stdout: bool, timestamps: bool) -> None:
-    """Print the chosen streams of one task; stderr goes to stderr unless ``to_stdout``.
+def print_task_logs(task: Any, streams: list[str], *, to_stdout: bool, timestamps: bool,
+                    raw: bool = False) -> None:
+    """Print the chosen streams of one task; stderr goes to stderr unless ``to_stdout``. On a
+    terminal, without ``raw``, through :func:`terminal_safe`.
 
     A task reused by ``@cache`` has the output of the task it reused, and a running task's is
     its output so far: a note on stderr says so (never on stdout, which scripts may parse).
@@ -34,11 +69,12 @@ def print_task_logs(task: Any, streams: list[str], *, to_stdout: bool, timestamp
                    err=True)
     for stream in streams:
         err = stream == "stderr" and not to_stdout
+        shown = terminal_safe if not raw and _is_terminal(err) else str
         if timestamps:
             for when, line in task.loglines(stream):
                 stamp = when.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] if when else "-"
-                click.echo(f"{stamp} {line}", err=err)
+                click.echo(f"{stamp} {shown(line)}", err=err)
             continue
         text = getattr(task, stream)
         if text:
-            click.echo(text, nl=not text.endswith("\n"), err=err)
+            click.echo(shown(text), nl=not text.endswith("\n"), err=err)

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from headwater.env_numbers import env_count
 from headwater.exceptions import MetadataError
 from headwater.meta import MetadataStore
 from headwater.store.datastore import BLOB_DIR, CLAIM_TTL_S, PIN_DIR
@@ -134,7 +135,7 @@ def _orphan_run_keys(storage: Storage, prefix: str, runs: set[tuple[str, str]], 
 
 def _delete(storage: Storage, keys: list[str], cutoff: float, report: SweepReport,
             progress: Callable[[SweepReport], None] | None) -> None:
-    kill_after = int(os.environ.get(KILL_AFTER_ENV) or 0)
+    kill_after = env_count(KILL_AFTER_ENV, 0)
     size = 1 if kill_after else DELETE_BATCH
     for start in range(0, len(keys), size):
         batch = keys[start:start + size]

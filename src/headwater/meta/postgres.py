@@ -84,6 +84,8 @@ class PostgresConnections:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._opened: list[psycopg.Connection] = []
+        # read now, so a bad value is named when the database is opened, not when it is lost
+        self.reconnect_s = _reconnect_window()
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -171,7 +173,7 @@ class PostgresConnections:
                 if lost in self._opened:
                     self._opened.remove(lost)
             lost.close()
-        window = _reconnect_window()
+        window = self.reconnect_s
         deadline = time.monotonic() + window
         while True:
             try:
@@ -308,12 +310,10 @@ def _ensure_schema(conn: psycopg.Connection, url: str) -> None:
 
 
 def _reconnect_window() -> float:
-    raw = os.environ.get(RECONNECT_ENV, "")
-    try:
-        value = float(raw) if raw else DEFAULT_RECONNECT_S
-    except ValueError:
-        return DEFAULT_RECONNECT_S
-    return max(0.0, value)
+    """``HEADWATER_METADATA_RECONNECT_S`` (0: never retry), else 60 s; read by the shared rule."""
+    from headwater.env_numbers import env_seconds
+
+    return env_seconds(RECONNECT_ENV, DEFAULT_RECONNECT_S, zero_ok=True, error=MetadataError)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -22,12 +22,9 @@ _RESUME = "then `resume` the run if one failed"
 def busy_timeout_s() -> float:
     """How long a writer waits for another process's write lock (``HEADWATER_SQLITE_BUSY_TIMEOUT_S``,
     30 s by default) before giving up with :func:`explain`'s "locked" message."""
-    raw = os.environ.get(BUSY_TIMEOUT_ENV, "")
-    try:
-        value = float(raw) if raw else DEFAULT_BUSY_TIMEOUT_S
-    except ValueError:
-        return DEFAULT_BUSY_TIMEOUT_S
-    return value if value >= 0 else DEFAULT_BUSY_TIMEOUT_S
+    from headwater.env_numbers import env_seconds
+
+    return env_seconds(BUSY_TIMEOUT_ENV, DEFAULT_BUSY_TIMEOUT_S, zero_ok=True, error=MetadataError)
 
 
 def environmental(exc: BaseException) -> bool:

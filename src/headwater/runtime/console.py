@@ -67,12 +67,11 @@ def choose_mode(progress: str, quiet: bool, out: TextIO) -> str:
 
 
 def summary_interval() -> float:
-    """Seconds between summary lines: ``$HEADWATER_PROGRESS_INTERVAL``, else 30."""
-    try:
-        value = float(os.environ.get(INTERVAL_ENV, ""))
-    except ValueError:
-        return DEFAULT_INTERVAL_S
-    return value if value > 0 else DEFAULT_INTERVAL_S
+    """Seconds between summary lines: ``$HEADWATER_PROGRESS_INTERVAL``, else 30; a value that
+    is no positive number of seconds is a :class:`~headwater.exceptions.SettingError`."""
+    from headwater.env_numbers import env_seconds
+
+    return env_seconds(INTERVAL_ENV, DEFAULT_INTERVAL_S)
 
 
 class Console:

@@ -159,7 +159,13 @@ def private_dir(path: str) -> str:
     """``path`` as a folder only this user can change: created 0700 when missing; refused when
     it is a link, belongs to someone else or is writable by others (someone could plant code
     there that this user would then run)."""
-    problem = private_folder_problem(path)
+    try:
+        problem = private_folder_problem(path)
+    except OSError as err:
+        raise CodeCacheError(
+            f"the code package cache {path} cannot be made: {err.strerror or err}",
+            fix=f"point {CACHE_ENV} at a folder you can create or own (mode 0700), or unset it "
+            "to use one in the temp folder") from None
     if problem:
         raise CodeCacheError(
             f"the code package cache {path} {problem}: code unpacked there could have been "

@@ -202,8 +202,18 @@ async def log_lines(request: Request) -> Response:
 
 
 async def artifact(request: Request) -> Response:
+    """An artifact's value for download, named in the query (``artifact?name=NAME``, any name:
+    what the page links to) or in the path (``artifacts/NAME``, ``/`` as ``%2F``, for the names
+    a path carries: a browser rewrites ``.`` and ``..``, and a route matches no line break)."""
+    name = request.path_params.get("name")
+    if name is None:
+        name = request.query_params.get("name") or ""
+    elif request.scope["path"].endswith("\n"):  # a route's `$` matches before a last line break
+        raise NotFoundError(f"no artifact named {name[:80]!r} + a line break in the path",
+                            fix="name an artifact holding line breaks in the query: "
+                            "artifact?name=NAME")
     data, filename = await _read(
-        request, _reader(request).artifact_value, *_task_args(request), request.path_params["name"])
+        request, _reader(request).artifact_value, *_task_args(request), name)
     return Response(data, media_type=DOWNLOAD_TYPES.get(filename.rpartition(".")[2],
                                                         "application/octet-stream"),
                     headers={"content-disposition": attachment(filename),
@@ -215,6 +225,11 @@ DOWNLOAD_TYPES = {"txt": "text/plain; charset=utf-8", "bin": "application/octet-
                   "pickle": "application/x-python-pickle"}
 
 
+MAX_FILENAME = 120
+"""Characters of a download's name: most file systems take 255 bytes, and a UTF-8 character
+may take 4."""
+
+
 def attachment(filename: str) -> str:
     """A Content-Disposition naming ``filename`` whatever its script: an ASCII fallback, and
     the UTF-8 name (RFC 6266 ``filename*``) browsers use. Headers are Latin-1, so a name like
@@ -222,10 +237,18 @@ def attachment(filename: str) -> str:
 
     Control and format characters become ``_`` in both: an artifact's name is anyone's string,
     and a bidi override in a saved file's name shows its extension reversed
-    (``report\u202efdp.pickle`` is listed as ``reportelkcip.pdf``), a line break splits it."""
+    (``report\u202efdp.pickle`` is listed as ``reportelkcip.pdf``), a line break splits it.
+    So do ``/`` and ``\\`` (a name is one file, never a path), and a leading dot (no hidden
+    file); a name longer than :data:`MAX_FILENAME` keeps its start and its extension."""
     import unicodedata
 
-    shown = "".join("_" if unicodedata.category(c) in ("Cc", "Cf") else c for c in filename)
+    shown = "".join("_" if unicodedata.category(c) in ("Cc", "Cf") or c in "/\\" else c
+                    for c in filename)
+    if shown.startswith("."):
+        shown = "_" + shown[1:]
+    if len(shown) > MAX_FILENAME:
+        stem, dot, ext = shown.rpartition(".")
+        shown = stem[:MAX_FILENAME - len(ext) - 1] + dot + ext
     fallback = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in shown)
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(shown, safe='')}"
 
@@ -283,6 +306,7 @@ routes = [
     Route(_TASK + "/logs/{stream}/events", events.log_events),
     Route(_TASK + "/logs/{stream}/find", log_find),
     Route(_TASK + "/logs/{stream}/lines", log_lines),
-    Route(_TASK + "/artifacts/{name}", artifact),
+    Route(_TASK + "/artifacts/{name:path}", artifact),
+    Route(_TASK + "/artifact", artifact),
     Route(_TASK + "/cards/{index}", card),
 ]

@@ -1052,7 +1052,7 @@ async function taskPage() {
     // a value the UI cannot load says why and what to do; its stored pickle stays downloadable
     const why = a.error ? el("div", { class: "unreadable" },
       el("p", { class: "error", text: a.error }), a.fix ? el("p", { class: "fix", text: `Fix: ${a.fix}` }) : null) : null;
-    const link = a.download ? el("a", { href: `${base}/artifacts/${enc(a.name)}`, download: "", "aria-label": `download ${a.name}${a.download === "pickle" ? " (its pickle)" : ""}`,
+    const link = a.download ? el("a", { href: `${base}/artifact?name=${enc(a.name)}`, download: "", "aria-label": `download ${a.name}${a.download === "pickle" ? " (its pickle)" : ""}`,
       text: a.download === "pickle" ? "download pickle" : "download" }) : null;
     abody.append(el("tr", { "data-artifact": a.name },
       el("td", { text: a.name }), el("td", { text: a.type }), el("td", { text: size(a.size) }),

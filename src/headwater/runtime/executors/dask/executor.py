@@ -16,7 +16,6 @@ shared disk (or the same machine), or an object store URL such as ``s3://bucket/
 from __future__ import annotations
 
 import logging
-import os
 import pickle
 import queue
 import sys
@@ -40,20 +39,9 @@ def _connect_timeout_s() -> float:
     """``HEADWATER_DASK_TIMEOUT`` seconds, else :data:`CONNECT_TIMEOUT_S`; anything but a
     positive number is one clear error (``abc`` was a ValueError traceback, ``nan`` or ``-1``
     reached Dask)."""
-    import math
+    from headwater.env_numbers import env_seconds
 
-    raw = os.environ.get(TIMEOUT_ENV, "").strip()
-    if not raw:
-        return CONNECT_TIMEOUT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not (0 < value < 1e6):
-        raise RunFailedError(f"{TIMEOUT_ENV}={raw[:40]!r} is not a number of seconds",
-                             fix=f"set {TIMEOUT_ENV} to how long to wait for the Dask scheduler, "
-                             "e.g. 30, or unset it (10 s)")
-    return value
+    return env_seconds(TIMEOUT_ENV, CONNECT_TIMEOUT_S, error=RunFailedError)
 # Finished tasks' results fetched from the workers at once. Dask runs every done-callback on one
 # thread: a fetch made there waited for the one before it, and a single worker slow to answer
 # held back the results of all the others.
