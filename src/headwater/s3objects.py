@@ -60,7 +60,7 @@ def s3_not_found(metaflow_message: str, headwater_message: str,
     """The error for a missing object, local file or bucket: Metaflow's class and message
     (for an object, its URL alone) when ``metaflow`` is served by headwater, else headwater's
     own wording."""
-    from headwater.compat.alias import serving_metaflow
+    from headwater.version import serving_metaflow
 
     if serving_metaflow():
         return MetaflowS3NotFound(metaflow_message, fix=fix)

@@ -31,8 +31,8 @@ def check(ctx: click.Context, pylint_warnings: bool = False) -> None:
 @click.pass_context
 @handle_errors
 def show(ctx: click.Context) -> None:
-    from headwater.compat.alias import serving_metaflow
     from headwater.graph.render import render_text
+    from headwater.version import serving_metaflow
 
     graph = _drawable_graph(ctx)
     if serving_metaflow():

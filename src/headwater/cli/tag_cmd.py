@@ -57,7 +57,7 @@ def _joined(tags) -> str:
 
 def _metaflow_layout() -> bool:
     """Whether to print in Metaflow's layout: the flow imports ``metaflow`` (see tag_listing)."""
-    from headwater.compat.alias import serving_metaflow
+    from headwater.version import serving_metaflow
 
     return serving_metaflow()
 

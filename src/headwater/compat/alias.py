@@ -22,13 +22,6 @@ def imports_metaflow(source: str) -> bool:
     return _IMPORTS_METAFLOW.search(source) is not None
 
 
-def serving_metaflow() -> bool:
-    """True when this process runs code written for Metaflow: ``metaflow`` is served by
-    headwater's alias or shim. A few of Metaflow's rules apply only then (see decisions.md)."""
-    served = getattr(sys.modules.get("metaflow"), "__version__", "")
-    return isinstance(served, str) and served.endswith("+headwater")
-
-
 def install() -> None:
     """Make ``metaflow`` and the submodules of :data:`SERVED` resolve to headwater."""
     from headwater.compat import metaflow_api

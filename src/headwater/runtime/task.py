@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from headwater.compat.alias import serving_metaflow
 from headwater.decorators.mutation import apply_mutators, mutators_pending
 from headwater.decorators.user_step import StepCall, run_under, user_wrappers
 from headwater.exceptions import SerializationError, TransitionError
@@ -39,6 +38,7 @@ from headwater.records import (
 from headwater.runtime.step_timeout import step_time_limit
 from headwater.store.datastore import discover_serializers
 from headwater.tracebacks import user_traceback
+from headwater.version import serving_metaflow
 
 
 def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> TaskResult:
