@@ -37,6 +37,7 @@ from headwater.env_numbers import env_count
 from headwater.exceptions import HeadwaterException
 from headwater.s3objects import (
     USER_ATTRIBUTES,
+    MetaflowS3NotFound,
     RangeInfo,
     S3AccessDenied,
     S3Exception,
@@ -49,6 +50,7 @@ from headwater.s3objects import (
     S3URLException,
     local_name,
     range_header,
+    s3_not_found,
 )
 
 __all__ = ["S3", "S3Object", "S3PutObject", "S3GetObject", "RangeInfo", "S3Exception",
@@ -225,8 +227,9 @@ class S3:
             item = (entry if isinstance(entry, S3PutObject)
                     else S3PutObject(entry[0], path=os.fspath(entry[1])))
             if not item.path or not os.path.isfile(item.path):
-                raise S3NotFound(f"put_files: no local file {item.path!r} (for key {item.key!r})",
-                                 fix="give the path of an existing file")
+                raise s3_not_found(f"Local file not found: {item.path}",
+                                   f"put_files: no local file {item.path!r} (for key "
+                                   f"{item.key!r})", fix="give the path of an existing file")
             items.append((self._url(item.key), item))
         return self._upload(items, overwrite)
 
@@ -426,7 +429,7 @@ class S3:
             local = self._local_path(url, byte_range)
             try:
                 reply = await self._checked(url, self._download(url, byte_range, local))
-            except S3NotFound:
+            except MetaflowS3NotFound:  # S3NotFound too
                 os.unlink(local)
                 if return_missing:
                     return S3Object(prefix, url)
@@ -518,9 +521,10 @@ def _default_encryption() -> str | None:
     return next((os.environ[var] for var in ENCRYPTION_ENV_VARS if os.environ.get(var)), None)
 
 
-def _missing(url: str) -> S3NotFound:
-    return S3NotFound(f"no S3 object at {url}", fix="check the key (list_paths() shows what is "
-                      "there), or pass return_missing=True to get an S3Object whose exists is False")
+def _missing(url: str) -> MetaflowS3NotFound:
+    return s3_not_found(url, f"no S3 object at {url}", fix="check the key (list_paths() shows "
+                        "what is there), or pass return_missing=True to get an S3Object whose "
+                        "exists is False")
 
 
 def _translated(err: Exception, url: str) -> HeadwaterException:
@@ -529,7 +533,7 @@ def _translated(err: Exception, url: str) -> HeadwaterException:
 
     message = store_message(err)
     if isinstance(err, FileNotFoundError):
-        return S3NotFound(f"{url}: {message}", fix="check that the bucket and the key exist")
+        return s3_not_found(url, f"{url}: {message}", fix="check that the bucket and the key exist")
     if isinstance(err, PermissionError):
         return S3AccessDenied(f"access to {url} was denied: {message}",
                               fix="check the credentials (AWS_ACCESS_KEY_ID, ...)")

@@ -8,7 +8,8 @@ Errors::
     HeadwaterException
     ├── StoreError ── S3Exception (MetaflowS3Exception)
     │                 └── S3AccessDenied (MetaflowS3AccessDenied)
-    ├── NotFoundError ── S3NotFound (MetaflowS3NotFound)
+    ├── NotFoundError ── MetaflowS3NotFound (what code that imports ``metaflow`` gets)
+    │                    └── S3NotFound (what other code gets)
     ├── S3URLException (MetaflowS3URLException)
     ├── S3InvalidObject (MetaflowS3InvalidObject)
     └── S3InvalidRange (MetaflowS3InvalidRange)
@@ -33,8 +34,37 @@ class S3Exception(StoreError):
     headline = "S3 error"
 
 
-class S3NotFound(NotFoundError):
-    """The object, prefix or bucket does not exist (Metaflow: ``MetaflowS3NotFound``)."""
+class MetaflowS3NotFound(NotFoundError):
+    """The object, prefix, bucket or local file does not exist: Metaflow's class, raised as is
+    when ``metaflow`` is served by headwater, so a Metaflow user sees Metaflow's name, headline
+    and message (for an object, its URL alone, first: what a script reading the error parses;
+    headwater's fix follows on the next line). Code that is not written for Metaflow gets the
+    subclass :class:`S3NotFound`, so ``except MetaflowS3NotFound`` catches what either gets."""
+
+    headline = "S3 object not found"
+
+    @property
+    def message(self) -> str:
+        """The message without the fix (Metaflow's exceptions keep it under this name)."""
+        return self.msg
+
+
+class S3NotFound(MetaflowS3NotFound):
+    """headwater's name for :class:`MetaflowS3NotFound`, with headwater's wording."""
+
+    headline = "Not found"
+
+
+def s3_not_found(metaflow_message: str, headwater_message: str,
+                 fix: str) -> MetaflowS3NotFound:
+    """The error for a missing object, local file or bucket: Metaflow's class and message
+    (for an object, its URL alone) when ``metaflow`` is served by headwater, else headwater's
+    own wording."""
+    from headwater.version import serving_metaflow
+
+    if serving_metaflow():
+        return MetaflowS3NotFound(metaflow_message, fix=fix)
+    return S3NotFound(headwater_message, fix=fix)
 
 
 class S3AccessDenied(S3Exception):

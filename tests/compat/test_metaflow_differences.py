@@ -255,7 +255,7 @@ def test_a_task_catch_caught_reads_unsuccessful_and_finished(card_catch_run):
     assert task.finished is True
     assert task.exception is None
     assert task.data.before == 1
-    # a flow that imports metaflow reads the type as Metaflow names it
+    # Metaflow's module-qualified type in a flow that imports metaflow (decisions.md, mfdocs).
     assert task.data.err.type == "builtins.ValueError" and task.data.err.message == "kaboom"
     assert card_catch_run.successful  # the end step succeeded, so the run did
     assert card_catch_run["start"].task.successful and card_catch_run["end"].task.successful

@@ -300,12 +300,54 @@ def _namespace_option() -> click.Option:
 def _parameter_option(attr: str, param: Any) -> click.Option:
     """``--name VALUE`` for one Parameter of the flow."""
     label = "file" if param.is_include_file else param.type_label
-    default = "" if param.default is None or callable(param.default) else f" [default: {param.default}]"
+    from headwater.flow.config import ConfigExpr
+
+    lazy = isinstance(param.default, ConfigExpr) or (callable(param.default)
+                                                     and not isinstance(param.default, type))
+    shown = param.default is not None and not lazy and param.show_default
+    default = f" [default: {param.default}]" if shown else ""
     required = " [required]" if param.required else ""
-    return click.Option(
+    option_class = _FunctionDefaultOption if lazy and param.show_default else click.Option
+    option = option_class(
         [f"--{param.name}", f"param__{attr}"], type=str, default=None, metavar=label.upper(),
         help=f"{param.help or ''}{default}{required}".strip(),
     )
+    option.flow_parameter = param  # type: ignore[attr-defined]
+    return option
+
+
+class _FunctionDefaultOption(click.Option):
+    """A parameter whose default is a function (or a config expression): ``--help`` calls it
+    to show the value, as Metaflow's help does. Only the help calls it, so a run (which
+    evaluates it once, in the launcher) never pays for or depends on a second call."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        record = super().get_help_record(ctx)
+        value = _help_default(ctx, self.flow_parameter)  # type: ignore[attr-defined]
+        if record is None or value is None:
+            return record
+        names, text = record
+        required = " [required]"
+        tail = required if text.endswith(required) else ""
+        text = text[: len(text) - len(tail)] if tail else text
+        return names, f"{text} [default: {value}]{tail}".strip()
+
+
+def _help_default(ctx: click.Context, param: Any) -> Any:
+    """The value a default function gives now, for the help; None when it cannot be had (it
+    fails, or needs configs that do not resolve): the help is not the place to report that."""
+    from headwater.runtime.configs import ConfigSources, launch_configs
+    from headwater.settings import current_username
+
+    flow_cls = getattr(ctx.command, "flow_cls", None)
+    if flow_cls is None:
+        return None
+    root = ctx.find_root().obj or {}
+    try:
+        scope = launch_configs(flow_cls, root.get("configs") or ConfigSources()).scope
+        return param.resolve_default(flow_cls.__name__, current_username(), scope)
+    except Exception:  # noqa: BLE001 - a default that cannot be shown is left out of the help
+        return None
 
 
 class RunCommand(click.Command):

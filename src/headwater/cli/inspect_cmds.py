@@ -32,8 +32,39 @@ def check(ctx: click.Context, pylint_warnings: bool = False) -> None:
 @handle_errors
 def show(ctx: click.Context) -> None:
     from headwater.graph.render import render_text
+    from headwater.version import serving_metaflow
 
-    click.echo(render_text(_drawable_graph(ctx)))
+    graph = _drawable_graph(ctx)
+    if serving_metaflow():
+        _show_as_metaflow(graph, flow_class_of(ctx))
+        return
+    click.echo(render_text(graph))
+
+
+def _show_as_metaflow(graph: Any, flow_cls: type) -> None:
+    """``show`` of a flow that imports ``metaflow``, in Metaflow's shape, which scripts read:
+    on stdout each step's decorators (``@retry``), ``Step NAME``, its docstring indented (``?``
+    when it has none) and ``=> a, b`` (not for the end step); the flow's docstring and the
+    blank lines between steps on stderr."""
+    from headwater.decorators.named import full_name
+    from headwater.decorators.user_step import user_wrappers
+    from headwater.flow.step import DECORATORS_ATTR
+    from headwater.graph.model import END
+    from headwater.graph.render import indented
+
+    click.echo(f"\n{graph.doc}", err=True)
+    for node in graph.ordered():
+        click.echo("", err=True)
+        func = getattr(flow_cls, node.name, None)
+        for decorator in getattr(func, DECORATORS_ATTR, None) or ():
+            click.echo(f"@{decorator.name}")
+        for wrapper in user_wrappers(func):
+            click.echo(f"@{getattr(wrapper, 'decorator_name', None) or full_name(type(wrapper))}")
+        click.echo(f"Step {node.name}")
+        click.echo(indented(node.doc or "?"))
+        if node.transition != END:
+            click.echo(indented(f"=> {', '.join(node.out)}"))
+    click.echo("", err=True)
 
 
 @click.command("output-dot", help="Print the graph in Graphviz DOT.")

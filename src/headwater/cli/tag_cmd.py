@@ -55,6 +55,34 @@ def _joined(tags) -> str:
     return ", ".join(printable(t) for t in sorted(tags))
 
 
+def _metaflow_layout() -> bool:
+    """Whether to print in Metaflow's layout: the flow imports ``metaflow`` (see tag_listing)."""
+    from headwater.version import serving_metaflow
+
+    return serving_metaflow()
+
+
+def _quiet(ctx: click.Context) -> bool:
+    return bool((ctx.find_root().obj or {}).get("quiet"))
+
+
+def _changed(ctx: click.Context, run, run_id: str | None, *, to_stderr: bool = True) -> None:
+    """What ``tag add|remove|replace`` print: headwater's description of the run, or, for a
+    flow that imports ``metaflow``, Metaflow's ``Operation successful. New tags:`` and the run's
+    tags in its layout (``add`` says it on stdout, the others on stderr, as Metaflow)."""
+    if not _metaflow_layout():
+        click.echo(_describe(run, hide_system=True))
+        return
+    from headwater.cli.tag_listing import group_runs, print_groups
+
+    if run_id is None:  # headwater's choice of run, which Metaflow would have asked for
+        click.echo(f"Tagged {printable(run.pathspec)}, your latest run.", err=True)
+    if not _quiet(ctx):
+        click.echo("Operation successful. New tags:", err=to_stderr)
+    print_groups(group_runs([run], by_run=False, by_tag=False, hide_system=False),
+                 by_tag=False, quiet=_quiet(ctx))
+
+
 @click.group(help="Add, remove, replace or list the tags of this flow's runs.")
 def tag() -> None:
     pass
@@ -68,7 +96,7 @@ def tag() -> None:
 def add(ctx: click.Context, run_id: str | None, tags: tuple[str, ...]) -> None:
     run = _target_run(ctx, run_id)
     run.add_tags(tags)
-    click.echo(_describe(run, hide_system=True))
+    _changed(ctx, run, run_id, to_stderr=False)
 
 
 @tag.command(help="Remove TAGS from a run (system tags cannot be removed).")
@@ -79,7 +107,7 @@ def add(ctx: click.Context, run_id: str | None, tags: tuple[str, ...]) -> None:
 def remove(ctx: click.Context, run_id: str | None, tags: tuple[str, ...]) -> None:
     run = _target_run(ctx, run_id)
     run.remove_tags(tags)
-    click.echo(_describe(run, hide_system=True))
+    _changed(ctx, run, run_id)
 
 
 @tag.command(help="Replace the tag OLD of a run by NEW, in one step (or several with "
@@ -100,40 +128,68 @@ def replace(ctx: click.Context, run_id: str | None, to_remove: tuple[str, ...],
                                "tag replace OLD NEW, or --remove OLD --add NEW")
     run = _target_run(ctx, run_id)
     run.replace_tags(removed, added)
-    click.echo(_describe(run, hide_system=True))
+    _changed(ctx, run, run_id)
 
 
-@tag.command("list", help="Show the tags of one run, or of your runs of this flow (newest first).")
+@tag.command("list", help="Show the tags of one run, or of your runs of this flow (newest "
+             "first); of every run of it with --all. A flow that imports metaflow lists them "
+             "as Metaflow does: every run unless --my-runs, in columns.")
 @click.option("--run-id", default=None, help="Show only this run.")
 @click.option("--all", "all_users", is_flag=True, help="Include every user's runs.")
+@click.option("--my-runs", is_flag=True, help="Only your runs (Metaflow's option).")
 @click.option("--hide-system-tags", is_flag=True, help="Show user tags only.")
+@click.option("--group-by-tag", is_flag=True, help="Each tag, then the runs that have it.")
+@click.option("--group-by-run", is_flag=True, help="Each run, then its tags.")
 @click.option("--flat", is_flag=True, hidden=True,
-              help="With --run-id: a heading line, then one tag per line, on stderr (for scripts "
-              "written for Metaflow's tag list).")
+              help="A heading line, then one tag per line, on stderr (for scripts written for "
+              "Metaflow's tag list).")
+@click.argument("arg_run_id", required=False, metavar="[RUN_ID]")
 @click.pass_context
 @handle_errors
-def list_tags(ctx: click.Context, run_id: str | None, all_users: bool,
-              hide_system_tags: bool, flat: bool) -> None:
+def list_tags(ctx: click.Context, run_id: str | None, all_users: bool, my_runs: bool,
+              hide_system_tags: bool, group_by_tag: bool, group_by_run: bool, flat: bool,
+              arg_run_id: str | None) -> None:
     from headwater.client import Flow, namespace
 
-    if run_id is not None and flat:
-        run = _target_run(ctx, run_id)
-        shown = run.user_tags if hide_system_tags else run.tags
-        click.echo(f"Tags of {printable(run.pathspec)}:", err=True)
+    if run_id is not None and arg_run_id is not None:
+        raise click.UsageError("give the run once: --run-id RUN_ID or RUN_ID, not both")
+    run_id = run_id if run_id is not None else arg_run_id
+    if all_users and my_runs:
+        raise click.UsageError("--all and --my-runs contradict each other; give one")
+    if group_by_tag and group_by_run:
+        raise click.UsageError("--group-by-tag and --group-by-run contradict each other; give one")
+    if flat and (group_by_tag or group_by_run):
+        raise click.UsageError("--flat lists the tags alone; drop --group-by-*")
+    metaflow_layout = _metaflow_layout() or group_by_tag or group_by_run or my_runs
+    if run_id is not None:
+        runs = [_target_run(ctx, run_id)]
+    elif flat and not metaflow_layout:
+        raise click.UsageError("tag list --flat needs --run-id")
+    else:
+        _use_client(ctx)
+        everyone = all_users or (_metaflow_layout() and not my_runs)
+        namespace(None if everyone else f"user:{current_username()}")
+        flow_name = flow_class_of(ctx).__name__
+        runs = list(Flow(flow_name, _namespace_check=False).runs())
+        if not runs:
+            who = "" if everyone else " of yours (--all shows everyone's)"
+            if metaflow_layout:
+                raise NotFoundError(f"cannot list tags: {flow_name} has no runs{who}",
+                                    fix=f"run it first: python {ctx.find_root().info_name} run")
+            click.echo(f"{flow_name} has no runs{who}.")
+            return
+    if flat:
+        click.echo(f"Tags of {printable(','.join(r.pathspec for r in runs))}:", err=True)
+        shown = set().union(*((r.user_tags if hide_system_tags else r.tags) for r in runs))
         for name in sorted(shown):
             click.echo(printable(name), err=True)
         return
-    if flat:
-        raise click.UsageError("tag list --flat needs --run-id")
-    if run_id is not None:
-        click.echo(_describe(_target_run(ctx, run_id), hide_system_tags))
+    if metaflow_layout:
+        from headwater.cli.tag_listing import group_runs, print_groups
+
+        groups = group_runs(runs, by_run=group_by_run, by_tag=group_by_tag,
+                            hide_system=hide_system_tags)
+        print_groups(groups, by_tag=group_by_tag, quiet=_quiet(ctx))
         return
-    _use_client(ctx)
-    namespace(None if all_users else f"user:{current_username()}")
-    flow_name = flow_class_of(ctx).__name__
-    runs = list(Flow(flow_name, _namespace_check=False).runs())
-    if not runs:
-        who = "" if all_users else " of yours (--all shows everyone's)"
-        click.echo(f"{flow_name} has no runs{who}.")
     for run in runs:
         click.echo(_describe(run, hide_system_tags))

@@ -67,7 +67,9 @@ class DataArtifact:
 
     @property
     def sha(self) -> str:
-        """The content hash the value is stored under (same value, same sha, any run)."""
+        """The content hash the value is stored under (same value, same sha, any run): 32 hex
+        digits (xxh3-128 of the stored bytes), where Metaflow's is a 40-digit SHA-1 of its
+        pickle; see decisions.md (mfdocs2) for why it is not recomputed in Metaflow's shape."""
         return self._ref.key
 
     @property

@@ -5,20 +5,19 @@ from __future__ import annotations
 
 from headwater.s3client import S3, S3_TRANSIENT_RETRY_COUNT
 from headwater.s3objects import (
+    MetaflowS3NotFound,
     RangeInfo,
     S3AccessDenied,
     S3Exception,
     S3GetObject,
     S3InvalidObject,
     S3InvalidRange,
-    S3NotFound,
     S3Object,
     S3PutObject,
     S3URLException,
 )
 
 MetaflowS3Exception = S3Exception
-MetaflowS3NotFound = S3NotFound
 MetaflowS3AccessDenied = S3AccessDenied
 MetaflowS3URLException = S3URLException
 MetaflowS3InvalidObject = S3InvalidObject

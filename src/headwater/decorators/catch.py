@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from headwater.decorators.base import StepDecorator, StepPolicy, make_step_decorator
-from headwater.records import Record
+from headwater.records import Field, Record
 
 if TYPE_CHECKING:
     from headwater.decorators.typed import CatchFunction
@@ -22,6 +22,9 @@ class CaughtException(Record, frozen=True):
     type: str
     message: str
     traceback: str = ""
+    metaflow_text: bool = Field(False, repr=False, compare=False)
+    """Set when the flow imports ``metaflow``: ``str()`` is then the traceback, what a Metaflow
+    user printing the variable sees (Metaflow's wrapper prints its stack trace)."""
 
     @property
     def exception(self) -> str:
@@ -33,7 +36,15 @@ class CaughtException(Record, frozen=True):
         return self.traceback
 
     def __str__(self) -> str:
-        return f"{self.type}: {self.message}"
+        if not self.metaflow_text:
+            return f"{self.type}: {self.message}"
+        if self.traceback:
+            return self.traceback
+        # A crash or a timeout raised nothing in the step: Metaflow's wording for that case.
+        return f"[no stacktrace]\n{self.type}: {self.message}"
+
+    def __repr__(self) -> str:
+        return str(self) if self.metaflow_text else super().__repr__()
 
 
 class CatchDecorator(StepDecorator):

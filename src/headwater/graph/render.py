@@ -56,6 +56,11 @@ def render_text(graph: Graph) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
+def indented(text: str) -> str:
+    """Every line of ``text`` indented, blank ones too (Metaflow's ``show`` indents so)."""
+    return "\n".join(_INDENT + line for line in text.splitlines() or [""])
+
+
 def _indent(text: str) -> str:
     import textwrap  # only `show` renders; a run imports the module, not this
 

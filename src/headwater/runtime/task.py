@@ -38,6 +38,7 @@ from headwater.records import (
 from headwater.runtime.step_timeout import step_time_limit
 from headwater.store.datastore import discover_serializers
 from headwater.tracebacks import user_traceback
+from headwater.version import serving_metaflow
 
 
 def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> TaskResult:
@@ -242,7 +243,8 @@ def _stand_in_for_failed_step(flow: Any, state: TaskState, node: StepNode, spec:
         print_caught(spec, failure, flow)
     if caught.get("var"):
         setattr(flow, caught["var"], CaughtException(_caught_type_name(failure.type_name),
-                                                     failure.message, failure.traceback))
+                                                     failure.message, failure.traceback,
+                                                     metaflow_text=serving_metaflow()))
     if node.transition != END:
         state.transition = Transition(node.out, node.foreach_var, node.condition_var)
 
@@ -254,13 +256,6 @@ _METAFLOW_FAILURE_NAMES = {
     "TaskKilled": "metaflow.plugins.catch_decorator.FailureHandledByCatch",
     "TimeoutException": "metaflow.plugins.timeout_decorator.TimeoutException",
 }
-
-
-def serving_metaflow() -> bool:
-    """True when this process runs a flow written for Metaflow: ``metaflow`` is served by
-    headwater's alias or shim. A few of Metaflow's rules apply only then (see decisions.md)."""
-    served = getattr(sys.modules.get("metaflow"), "__version__", "")
-    return isinstance(served, str) and served.endswith("+headwater")
 
 
 def _caught_type_name(type_name: str) -> str:
