@@ -118,7 +118,10 @@ for step in run:
             row["(%s)" % stream] = text
         if cards:
             # what cards a task has, by type: not their HTML, which is each system's own
-            row["(cards)"] = sorted(card.type for card in get_cards(task))
+            try:
+                row["(cards)"] = sorted(card.type for card in get_cards(task))
+            except Exception as exc:  # a task without cards raises on both systems
+                row["(cards)"] = type(exc).__name__
         rows.append(json.dumps(row, sort_keys=True))
     steps[step.id] = sorted(rows)
 print(json.dumps({"successful": bool(run.successful), "finished": bool(run.finished),
@@ -295,11 +298,15 @@ class _Generator:
         jbody = ["self.acc = sorted(x for inp in inputs for x in inp.acc)",
                  f"self.items_seen_{join.name} = sorted(str(getattr(inp, 'item_{first.name}', None))"
                  " for inp in inputs)",
-                 f"self.n_{join.name} = sum(1 for _ in inputs)",
-                 # A foreach join's inputs come in the order of the items (a static join's
-                 # order is not part of Metaflow's contract: it follows a set of step names).
-                 f"self.by_index_{join.name} = [str(getattr(inputs[0], 'item_{first.name}', None)),"
-                 f" str(getattr(inputs[-1], 'item_{first.name}', None)), inputs[0].index]"]
+                 f"self.n_{join.name} = sum(1 for _ in inputs)"]
+        if len(body.exits) == 1:
+            # A foreach join's inputs come in the order of the items (a static join's order is
+            # not part of Metaflow's contract: it follows a set of step names). Where a switch
+            # ends the body, Metaflow groups them by the arm that reached the join, arms in
+            # that same set order; headwater keeps item order (decisions.md, second round).
+            jbody.append(
+                f"self.by_index_{join.name} = [str(getattr(inputs[0], 'item_{first.name}', None)),"
+                f" str(getattr(inputs[-1], 'item_{first.name}', None)), inputs[0].index]")
         if body.exits == [body.entry]:
             # ``inp.input`` where the item's task is the join's parent. Further down the body
             # Metaflow finds the item again only while the foreach's list is still an artifact
