@@ -15,6 +15,16 @@ of ``run``, whether the run succeeded, and for every step the multiset of its ta
 (names and values; a caught exception counts as present or absent) and what it printed to
 stdout and stderr, as the client returns it.
 
+Seeds from 200 (``EXTRAS_FROM``) also draw, from a second random stream so that their graph is
+the one the first grammar gives, the second round's features: parameters of every kind (str,
+float, a ``type=bool`` given as a value, ``JSONType``, a ``separator``, a deploy-time function,
+a ``config_expr`` default), a ``Config`` read from a JSON file, an ``IncludeFile``; values on
+the command line; ``--max-workers 1`` and ``--max-num-splits``; foreach over a tuple, a range,
+a string and a list of dicts; a conditional or a loop inside a foreach body; ``@timeout``,
+``@environment`` (literal and from ``config_expr``), ``@card`` (the reader lists each task's
+cards by type), ``del self.x``; and a failed run resumed from a named step or, after a second
+failed run, with ``--origin-run-id`` naming the first.
+
 The last line printed is ``differential: P agreed, D differed``; the exit status is 0 only when
 every seed agreed. ``--keep DIR`` keeps each differing seed's flow and both readings.
 """
@@ -34,8 +44,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 FLOW_NAME = "DiffFlow"
+EXTRAS_FROM = 200  # seeds from here on draw the second round's features too (docs/decisions.md)
 # Artifacts whose values differ between the arms of a join: a valid merge leaves them out.
 _VARYING = re.compile(r"\b((?:v|v_t|item|at|first|n|by_index|items_seen|inputs_seen|err|count|route)_s\d+)\b")
+
+# The latest run's id, read before a second run makes another one the latest.
+LATEST_ID = r'''
+import sys
+from metaflow import Flow, namespace
+namespace(None)
+print(Flow(sys.argv[1]).latest_run.id)
+'''
 
 # Run in each system's interpreter from the run's folder: every task of the latest run, as JSON.
 READER = r'''
@@ -44,10 +63,16 @@ from metaflow import Flow, namespace
 namespace(None)
 run = Flow(sys.argv[1]).latest_run
 resumed = sys.argv[2] == "resumed"
+cards = len(sys.argv) > 3 and sys.argv[3] == "cards"
+if cards:
+    from metaflow.cards import get_cards
 
 def plain(name, value):
     if name.startswith("err_"):
         return value is not None
+    if hasattr(value, "keys") and hasattr(value, "__getitem__") and not isinstance(value, dict):
+        # a Config's value is each system's own mapping type; what it holds is what counts
+        value = {k: plain(k, value[k]) for k in value.keys()}
     try:
         json.dumps(value)
         return value
@@ -64,6 +89,12 @@ for step in run:
         for artifact in task:
             name = artifact.id
             if name.startswith("_") or name == "name":
+                continue
+            if name == "doomed":
+                # ``del self.doomed`` of an inherited artifact (after ``hasattr`` read it) drops it
+                # on headwater; on Metaflow the next task gets it back from the parent's record
+                # (and a ``del`` with no read before it is an AttributeError there). Kept
+                # difference: docs/decisions.md, "Differential testing, second round".
                 continue
             try:
                 row[name] = plain(name, artifact.data)
@@ -85,6 +116,12 @@ for step in run:
                 # other are run again by one resume and cloned by the other.
                 text = "(resumed run)"
             row["(%s)" % stream] = text
+        if cards:
+            # what cards a task has, by type: not their HTML, which is each system's own
+            try:
+                row["(cards)"] = sorted(card.type for card in get_cards(task))
+            except Exception as exc:  # a task without cards raises on both systems
+                row["(cards)"] = type(exc).__name__
         rows.append(json.dumps(row, sort_keys=True))
     steps[step.id] = sorted(rows)
 print(json.dumps({"successful": bool(run.successful), "finished": bool(run.finished),
@@ -129,6 +166,14 @@ class _Generator:
 
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
+        # Seeds from EXTRAS_FROM also draw the second round's features, from an rng of their
+        # own so that a seed's graph is the one it would have been without them.
+        self.extra = random.Random(f"extras-{seed}") if seed >= EXTRAS_FROM else None
+        self.files: dict[str, str] = {}  # written next to the flow (IncludeFile, Config)
+        self.run_args: list[str] = []  # options of ``run`` beyond the parameter
+        self.resume_args: list[str] = []  # ``resume``'s step, when one is named
+        self.origin_check = False  # a second failed run, then ``resume --origin-run-id`` the first
+        self.uses_cards = False  # the reader lists each task's cards
         self.steps: dict[str, _Step] = {}
         self.count = 0
         self.expect_failure = False
@@ -165,6 +210,8 @@ class _Generator:
         if not in_foreach:
             choices += ["switch", "loop"]
         kind = self.rng.choice(choices)
+        if in_foreach and depth < 3 and self.extra and self.extra.random() < 0.25:
+            kind = self.extra.choice(("switch", "loop"))
         return getattr(self, f"_{kind}")(depth, in_foreach)
 
     def _linear(self, depth: int, in_foreach: bool) -> _Block:
@@ -177,7 +224,31 @@ class _Generator:
         elif roll < 0.16:
             step.decorators.append("@retry(times=1, minutes_between_retries=0)")
             step.body.insert(0, "if current.retry_count == 0:\n            raise RuntimeError('flaky')")
+        if self.extra:
+            self._linear_extras(step)
         return _Block(step.name, [step.name])
+
+    def _linear_extras(self, step: _Step) -> None:
+        roll = self.extra.random()
+        if roll < 0.15:
+            step.decorators.append("@timeout(seconds=120)")
+        elif roll < 0.3:
+            variables = f"{{'DIFF_E_{step.name}': 'env {step.name}'}}"
+            step.decorators.append(f"@environment(vars={variables})")
+            step.body.append(f"self.env_{step.name} = os.environ.get('DIFF_E_{step.name}')")
+        elif roll < 0.4:
+            step.decorators.append("@environment(vars=config_expr('conf.envs'))")
+            step.body.append(f"self.cenv_{step.name} = os.environ.get('DIFF_C')")
+        elif roll < 0.55:
+            # an artifact set and deleted in the same step, and one inherited then deleted
+            step.body += [f"self.tmp_{step.name} = 1", f"del self.tmp_{step.name}",
+                          "if hasattr(self, 'doomed'):\n            del self.doomed"]
+        elif roll < 0.7:
+            self.uses_cards = True
+            kind = self.extra.choice(("blank", "default"))
+            step.decorators.append(f"@card(type={kind!r})")
+            if kind == "blank":
+                step.body.append(f"current.card.append(Markdown('# {step.name}'))")
 
     def _chain(self, depth: int, in_foreach: bool) -> _Block:
         first = self.block(depth + 1, in_foreach)
@@ -208,8 +279,17 @@ class _Generator:
         size = self.rng.choice((0, 1, 2, 3, 3, 4)) if self.rng.random() < 0.1 else \
             self.rng.choice((1, 2, 3, 3, 4))
         items = f"items_{split.name}"
-        split.body = self._tick(split) + [
-            f"self.{items} = [self.alpha * k + {self.rng.randint(0, 9)} for k in range({size})]"]
+        tick = self._tick(split)  # drawn before the offset, as it always was
+        offset = self.rng.randint(0, 9)
+        expression = f"[self.alpha * k + {offset} for k in range({size})]"
+        if self.extra:
+            expression = self.extra.choice((
+                expression,
+                f"tuple(self.alpha * k + {offset} for k in range({size}))",
+                f"range({offset}, {offset} + {size} * self.alpha, self.alpha)",
+                f"'abcdefghij'[{offset % 4}:{offset % 4 + size}]",
+                f"[{{'k': k, 'p': self.label}} for k in range({size})]"))
+        split.body = tick + [f"self.{items} = {expression}"]
         body = self.block(depth + 1, True)
         first = self.steps[body.entry]
         first.body = [f"self.item_{first.name} = self.input",
@@ -218,11 +298,15 @@ class _Generator:
         jbody = ["self.acc = sorted(x for inp in inputs for x in inp.acc)",
                  f"self.items_seen_{join.name} = sorted(str(getattr(inp, 'item_{first.name}', None))"
                  " for inp in inputs)",
-                 f"self.n_{join.name} = sum(1 for _ in inputs)",
-                 # A foreach join's inputs come in the order of the items (a static join's
-                 # order is not part of Metaflow's contract: it follows a set of step names).
-                 f"self.by_index_{join.name} = [str(getattr(inputs[0], 'item_{first.name}', None)),"
-                 f" str(getattr(inputs[-1], 'item_{first.name}', None)), inputs[0].index]"]
+                 f"self.n_{join.name} = sum(1 for _ in inputs)"]
+        if len(body.exits) == 1:
+            # A foreach join's inputs come in the order of the items (a static join's order is
+            # not part of Metaflow's contract: it follows a set of step names). Where a switch
+            # ends the body, Metaflow groups them by the arm that reached the join, arms in
+            # that same set order; headwater keeps item order (decisions.md, second round).
+            jbody.append(
+                f"self.by_index_{join.name} = [str(getattr(inputs[0], 'item_{first.name}', None)),"
+                f" str(getattr(inputs[-1], 'item_{first.name}', None)), inputs[0].index]")
         if body.exits == [body.entry]:
             # ``inp.input`` where the item's task is the join's parent. Further down the body
             # Metaflow finds the item again only while the foreach's list is still an artifact
@@ -277,6 +361,61 @@ class _Generator:
         for name in block.exits:
             self.steps[name].next_line = f"self.next(self.{target})"
 
+    # -- the second round's features (seeds from EXTRAS_FROM) --------------------------------
+
+    def _extras(self, lines: list[str], entry: str) -> list[str]:
+        """Parameters of every kind, a Config from a JSON file, an IncludeFile, the run options
+        and how a failed run is resumed: drawn from ``self.extra`` only."""
+        rng = self.extra
+        assert rng is not None
+        lines[3] = ("from metaflow import FlowSpec, Parameter, step, catch, retry, current, "
+                    "JSONType, IncludeFile, Config, config_expr, timeout, environment, card")
+        lines[4] = "from metaflow.cards import Markdown"
+        conf = {"x": rng.randint(1, 9), "name": rng.choice(("cfg", "caf\u00e9")),
+                "envs": {"DIFF_C": "from config"}, "nested": {"l": [1, 2.5, None]}}
+        self.files["conf.json"] = json.dumps(conf)
+        self.files["notes.txt"] = rng.choice(("plain notes\n", "two\nlines \u00e9", ""))
+        params = [
+            "    label = Parameter('label', default='lbl', help='a string')",
+            "    ratio = Parameter('ratio', default=0.5, type=float)",
+            "    loud = Parameter('loud', default=False, type=bool, help='a flag')",
+            "    shape = Parameter('shape', default='{\"a\": [1, 2]}', type=JSONType)",
+            "    names = Parameter('names', default='p,q', separator=',')",
+            "    made = Parameter('made', default=lambda ctx: '%s/%s' % (ctx.flow_name,"
+            " ctx.parameter_name))",
+            "    count = Parameter('count', default=config_expr('conf.x'), type=int)",
+            "    notes = IncludeFile('notes', default='notes.txt')",
+            "    conf = Config('conf', default='conf.json')",
+        ]
+        start = ["        self.seen = [self.label, self.ratio, self.loud, self.shape,"
+                 " list(self.names), self.made, self.count, self.notes]",
+                 "        self.conf_x = self.conf.x",
+                 "        self.conf_name = self.conf['name']",
+                 "        self.conf_nested = self.conf.nested.l",
+                 "        self.doomed = 'gone later, maybe'"]
+        at = lines.index("    @step")
+        lines = lines[:at] + params + [""] + lines[at:]
+        at = lines.index("        self.acc = ['start']") + 1
+        lines = lines[:at] + start + lines[at:]
+        # command-line values, some of them
+        choices = [["--label", "from cli"], ["--ratio", "2.25"], ["--loud", "True"],
+                   ["--loud", "no"],
+                   ["--shape", '{"b": {"c": null}, "d": [true]}'], ["--names", "x,y,,z"],
+                   ["--made", "given"], ["--count", "7"], ["--notes", "notes.txt"]]
+        for option in rng.sample(choices, rng.randint(0, 4)):
+            self.run_args += option
+        if rng.random() < 0.3:
+            self.run_args += ["--max-workers", "1"]
+        if rng.random() < 0.3:
+            self.run_args += ["--max-num-splits", str(rng.choice((3, 100)))]
+        if self.fail_step:
+            roll = rng.random()
+            if roll < 0.3:
+                self.resume_args = [entry]  # a step ahead of the failed one, not the failed one
+            elif roll < 0.6:
+                self.origin_check = True
+        return lines
+
     # -- the file ---------------------------------------------------------------------------
 
     def source(self) -> str:
@@ -297,6 +436,8 @@ class _Generator:
                  f"    alpha = Parameter('alpha', default={self.rng.randint(1, 5)}, type=int)", "",
                  "    @step", "    def start(self):", "        self.acc = ['start']",
                  f"        self.next(self.{body.entry})", ""]
+        if self.extra:
+            lines = self._extras(lines, body.entry)
         for step in self.steps.values():
             lines += ["    " + d for d in step.decorators]
             lines += ["    @step", f"    def {step.name}(self{', inputs' if step.join else ''}):"]
@@ -310,21 +451,36 @@ class _Generator:
 
 
 def _play(python: str, flow: Path, folder: Path, env: dict[str, str], args: list[str],
-          fail_step: str | None) -> dict:
+          generator: _Generator) -> dict:
     folder.mkdir()
     shutil.copy(flow, folder / "flow.py")
+    for name, text in generator.files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    fail_step = generator.fail_step
     result: dict = {}
+
+    def call(command: list[str], extra_env: dict[str, str] | None = None
+             ) -> subprocess.CompletedProcess:
+        return subprocess.run([python, "flow.py", *command], cwd=folder,
+                              env={**env, **(extra_env or {})}, capture_output=True,
+                              text=True, timeout=900, check=False)
+
     if fail_step:  # a first run that fails there, then ``resume``: the resumed run is read
-        first = subprocess.run([python, "flow.py", "run", *args], cwd=folder,
-                               env={**env, "DIFF_FAIL": fail_step}, capture_output=True,
-                               text=True, timeout=900, check=False)
+        first = call(["run", *args], {"DIFF_FAIL": fail_step})
         result["first_exit"] = first.returncode
-        command = ["resume"]
+        command = ["resume", *generator.resume_args]
+        if generator.origin_check:
+            # a second failed run with another alpha; resuming the first must take the first's
+            origin = subprocess.run([python, "-c", LATEST_ID, FLOW_NAME], cwd=folder, env=env,
+                                    capture_output=True, text=True, timeout=300, check=False)
+            second = call(["run", "--alpha", "17"], {"DIFF_FAIL": fail_step})
+            result["second_exit"] = second.returncode
+            command += ["--origin-run-id", origin.stdout.strip()]
     else:
         command = ["run", *args]
-    run = subprocess.run([python, "flow.py", *command], cwd=folder, env=env,
-                         capture_output=True, text=True, timeout=900, check=False)
-    read = subprocess.run([python, "-c", READER, FLOW_NAME, "resumed" if fail_step else "run"],
+    run = call(command)
+    read = subprocess.run([python, "-c", READER, FLOW_NAME, "resumed" if fail_step else "run",
+                           "cards" if generator.uses_cards else "-"],
                           cwd=folder, env=env,
                           capture_output=True, text=True, timeout=300, check=False)
     result["exit"] = run.returncode
@@ -351,7 +507,7 @@ def _environment(python: str, scratch: Path, shim: bool) -> dict[str, str]:
 
 def _differences(ours: dict, theirs: dict) -> list[str]:
     found = []
-    for key in ("first_exit", "exit", "successful", "finished", "read_error"):
+    for key in ("first_exit", "second_exit", "exit", "successful", "finished", "read_error"):
         if key == "finished" and not theirs.get("successful"):
             continue  # a failed run is finished on headwater, not on Metaflow (decisions.md)
         if ours.get(key) != theirs.get(key):
@@ -395,14 +551,17 @@ def main(argv: list[str] | None = None) -> int:
             flow = scratch / f"flow{seed}.py"
             flow.write_text(generator.source())
             run_args = ["--alpha", str(seed % 4 + 1)] if seed % 3 == 0 else []
-            ours = _play(args.python, flow, scratch / f"hw{seed}", env_hw, run_args,
-                         generator.fail_step)
+            run_args += generator.run_args
+            ours = _play(args.python, flow, scratch / f"hw{seed}", env_hw, run_args, generator)
             theirs = _play(args.metaflow_python, flow, scratch / f"mf{seed}", env_mf, run_args,
-                           generator.fail_step)
+                           generator)
             found = _differences(ours, theirs)
             shape = f"{len(generator.steps) + 2} steps" + (
                 ", a merge that must fail" if generator.expect_failure else "") + (
-                f", resumed after {generator.fail_step} failed" if generator.fail_step else "")
+                f", resumed after {generator.fail_step} failed" if generator.fail_step else "") + (
+                f"; run {' '.join(generator.run_args)}" if generator.run_args else "") + (
+                f"; resume {' '.join(generator.resume_args)}" if generator.resume_args else "") + (
+                "; resume --origin-run-id" if generator.origin_check else "")
             if not found:
                 agreed += 1
                 print(f"agreed  seed {seed} ({shape}; exit {ours['exit']})", flush=True)
@@ -414,6 +573,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.keep:
                 args.keep.mkdir(parents=True, exist_ok=True)
                 shutil.copy(flow, args.keep / flow.name)
+                for name, text in generator.files.items():
+                    (args.keep / f"seed{seed}-{name}").write_text(text, encoding="utf-8")
                 (args.keep / f"seed{seed}.json").write_text(
                     json.dumps({"headwater": ours, "metaflow": theirs}, indent=1))
     print(f"differential: {agreed} agreed, {differed} differed")
