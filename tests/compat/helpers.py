@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -25,5 +26,16 @@ def headwater_argv(*args: str) -> list[str]:
     if script:
         return [script, *args]
     return [sys.executable, "-c", "from headwater.cli.main import main; main()", *args]
+
+
+def shim_folder(tmp_path: Path) -> str:
+    """``tmp_path/shim``, holding the ``metaflow`` package ``headwater shim`` writes (made once
+    per test folder): put it on PYTHONPATH to run a flow written for Metaflow."""
+    shim = tmp_path / "shim"
+    if not shim.exists():
+        made = subprocess.run(headwater_argv("shim", str(shim)), capture_output=True, text=True,
+                              timeout=120)
+        assert made.returncode == 0, made.stderr
+    return str(shim)
 
 

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import textwrap
 
-from .helpers import headwater_argv
+from .helpers import shim_folder
 
 _BRANCH_FLOW = """
     from metaflow import FlowSpec, current, project, step
@@ -35,18 +35,9 @@ _BRANCH_FLOW = """
 """
 
 
-def _shim(tmp_path) -> str:
-    shim = tmp_path / "shim"
-    if not shim.exists():
-        made = subprocess.run(headwater_argv("shim", str(shim)), capture_output=True, text=True,
-                              timeout=120)
-        assert made.returncode == 0, made.stderr
-    return str(shim)
-
-
 def _python(tmp_path, *args: str, user: str = "alice") -> subprocess.CompletedProcess:
     """``python ARGS`` in the test's folder as ``user``, ``import metaflow`` served by the shim."""
-    env = {**os.environ, "PYTHONPATH": _shim(tmp_path), "USER": user}
+    env = {**os.environ, "PYTHONPATH": shim_folder(tmp_path), "USER": user}
     env.pop("HEADWATER_USER", None)
     env.pop("METAFLOW_USER", None)
     return subprocess.run([sys.executable, *args], cwd=tmp_path, env=env, capture_output=True,

@@ -16,7 +16,7 @@ import uuid
 
 import servers
 
-from .helpers import headwater_argv
+from .helpers import shim_folder
 
 _CATCH_FLOW = """
     import os
@@ -115,19 +115,10 @@ _SHOW_FLOW = '''
 '''
 
 
-def _shim(tmp_path) -> str:
-    shim = tmp_path / "shim"
-    if not shim.exists():
-        made = subprocess.run(headwater_argv("shim", str(shim)), capture_output=True, text=True,
-                              timeout=120)
-        assert made.returncode == 0, made.stderr
-    return str(shim)
-
-
 def _python(tmp_path, *args: str, env: dict[str, str] | None = None,
             user: str = "alice") -> subprocess.CompletedProcess:
     """``python ARGS`` in the test's folder as ``user``, ``import metaflow`` served by the shim."""
-    child = {**os.environ, **(env or {}), "PYTHONPATH": _shim(tmp_path), "USER": user}
+    child = {**os.environ, **(env or {}), "PYTHONPATH": shim_folder(tmp_path), "USER": user}
     child.pop("HEADWATER_USER", None)
     child.pop("METAFLOW_USER", None)
     return subprocess.run([sys.executable, *args], cwd=tmp_path, env=child, capture_output=True,
