@@ -177,7 +177,8 @@ class FlowSpec:
         step = self._current_step
         if step is None:
             return f"<flow {self.name}>"
-        indices = ",".join(str(index) for index, _, _ in self.foreach_stack())
+        # the indices from the frames: foreach_stack() would load every level's item as well
+        indices = ",".join(str(f.index) for f in self._state().frames if f.is_foreach)
         if not indices:
             return f"<flow {self.name} step {step}>"
         item = self.input
