@@ -15,12 +15,21 @@ import contextlib
 import errno
 import os
 import stat
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # typing's names only for checkers: a local run need not import them
+    from collections.abc import Callable
+    from typing import BinaryIO
+
+    #: what :func:`replace_file` writes: the bytes, or a function writing them to the open file
+    #: (``lambda f: pickle.dump(value, f)``), so a large value is never held twice in memory
+    Content = bytes | Callable[[BinaryIO], object]
 
 _MAX_LINKS = 40  # as the kernel's own limit on a chain of links
 
 
-def replace_file(path: str, data: bytes, *, private: bool = True) -> None:
-    """Put ``data`` at ``path``. A new file is private (0600), or with ``private=False`` gets
+def replace_file(path: str, data: Content, *, private: bool = True) -> None:
+    """Put ``data`` at ``path`` (bytes, or a function writing them to the open file). A new file is private (0600), or with ``private=False`` gets
     the mode ``open`` would give it (0666 less the umask: a DAG file Airflow's scheduler reads);
     an existing regular file keeps its mode. Raises OSError as ``open`` would, and when
     ``path`` is a link another user made."""
@@ -48,7 +57,7 @@ def replace_file(path: str, data: bytes, *, private: bool = True) -> None:
         elif not private:
             os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            _write(handle, data)
         os.replace(temp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -90,7 +99,14 @@ def current_umask() -> int:
     return mask
 
 
-def _write_in_place(target: str, data: bytes) -> None:
+def _write_in_place(target: str, data: Content) -> None:
     fd = os.open(target, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0))
     with os.fdopen(fd, "wb") as handle:
+        _write(handle, data)
+
+
+def _write(handle: BinaryIO, data: Content) -> None:
+    if isinstance(data, bytes):
         handle.write(data)
+    else:
+        data(handle)

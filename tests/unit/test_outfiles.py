@@ -91,3 +91,34 @@ def test_a_file_that_is_not_private_gets_the_mode_open_would_give(tmp_path):
     finally:
         os.umask(mask)
     assert stat.S_IMODE((tmp_path / "dag.py").stat().st_mode) == 0o644
+
+
+def test_a_writer_streams_into_the_new_file_and_a_failing_one_leaves_the_old_file(tmp_path):
+    """``dump --file`` pickles straight into the file (a 4 GiB artifact is not held twice): the
+    writer gets the open private file; if it fails, the path keeps what it held and no partial
+    file is left behind."""
+    target = tmp_path / "out.pkl"
+    target.write_bytes(b"old")
+    replace_file(str(target), lambda handle: handle.write(b"new" * 3))
+    assert target.read_bytes() == b"newnewnew"
+
+    def broken(handle):
+        handle.write(b"half")
+        raise RuntimeError("the value cannot be pickled")
+
+    with pytest.raises(RuntimeError):
+        replace_file(str(target), broken)
+    assert target.read_bytes() == b"newnewnew"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.pkl"]
+
+
+def test_a_writer_writes_a_pipe_in_place(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        replace_file(str(fifo), lambda handle: handle.write(b"through the pipe"))
+        assert os.read(reader, 100) == b"through the pipe"
+    finally:
+        os.close(reader)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)

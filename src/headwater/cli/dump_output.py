@@ -29,9 +29,11 @@ def dump_to_file(tasks: list[Any], path: str, *, wanted: set[str], private: bool
     output = {
         _task_key(task): {a.id: a.data for a in _selected(task, wanted, private)} for task in tasks
     }
-    # a new private file renamed into place: never written through a link planted at the path
+    # a new private file renamed into place: never written through a link planted at the path;
+    # pickled straight into it, so a large value is not held a second time as one big bytes
     try:
-        replace_file(path, pickle.dumps(output, protocol=pickle.HIGHEST_PROTOCOL))
+        replace_file(path, lambda handle: pickle.dump(output, handle,
+                                                      protocol=pickle.HIGHEST_PROTOCOL))
     except OSError as exc:
         raise HeadwaterException(f"cannot write the artifacts to --file {path}: "
                                  f"{exc.strerror or exc}",
