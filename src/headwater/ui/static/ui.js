@@ -131,7 +131,11 @@ function tagLinks(tags) {
 }
 
 // A table in a box of its own that scrolls sideways when the window is narrower than the table.
-function scrolled(table) { return el("div", { class: "scroll" }, table); }
+// Chromium puts a box that scrolls in the Tab order (so the keyboard can scroll it): each such box
+// is a group named after what it holds, so a screen reader says what the stop is.
+function scrolled(table) {
+  return el("div", { class: "scroll", role: "group", "aria-label": `${table.getAttribute("aria-label")}, scrolls sideways` }, table);
+}
 
 function badge(status) { return el("span", { class: `status ${status}`, text: status }); }
 
@@ -556,14 +560,14 @@ async function runPage() {
   for (const [k, v] of Object.entries(run.parameters)) pbody.append(el("tr", {}, el("td", { text: k }), el("td", {}, el("code", { text: v ?? "(large)" }))));
   params_.append(pbody);
 
-  const dag = el("div", { id: "dag" });
+  const dag = el("div", { id: "dag", role: "group", "aria-label": "graph" });
   drawDag(run, dag);
   const timeline = el("div", { id: "timeline" });
 
   const tbody = el("tbody");
   const shown = new Map(page.tasks.map((t) => [`${t.step}/${t.task_id}`, t]));
   for (const t of page.tasks) tbody.append(taskRow(run, t));
-  const taskTimeline = el("div", { id: "task-timeline" });
+  const taskTimeline = el("div", { id: "task-timeline", role: "group", "aria-label": "timeline of the listed tasks" });
   // the task list's filters: a step, a status (each kept when the other changes), from page 1
   const listHref = (s, st) => {
     const q = new URLSearchParams();
@@ -929,8 +933,8 @@ function logFinder(base, stream, pre, attempt) {
   const input = el("input", { type: "search", id: `${stream}-find`, "aria-label": `find in ${stream}`,
     placeholder: `find in ${stream}`, autocomplete: "off", spellcheck: "false", maxlength: FIND_MAX_CHARS });
   const count = el("span", { class: "muted", id: `${stream}-matches`, role: "status", "aria-live": "polite" });
-  const hits = el("pre", { class: "log log-matches", id: `${stream}-hits`, tabindex: 0, "aria-label": `${stream}: the lines that match`, hidden: true });
-  const aroundText = el("pre", { class: "log log-matches", id: `${stream}-around-lines`, tabindex: 0, "aria-label": `${stream}: the lines around a match` });
+  const hits = el("pre", { class: "log log-matches", id: `${stream}-hits`, tabindex: 0, role: "region", "aria-label": `${stream}: the lines that match`, hidden: true });
+  const aroundText = el("pre", { class: "log log-matches", id: `${stream}-around-lines`, tabindex: 0, role: "region", "aria-label": `${stream}: the lines around a match` });
   const aroundHead = el("p", { class: "muted log-around-head" });
   const around = el("div", { class: "log-around", id: `${stream}-around`, hidden: true }, aroundHead, aroundText);
   const cut = () => Boolean(document.getElementById(`${stream}-cut`));  // the page holds only the end
@@ -1066,14 +1070,14 @@ async function taskPage() {
     }
     if (a.failure) {
       box.append(el("p", { class: "failure" }, el("strong", { text: a.failure.type }), `: ${plain(a.failure.message)}`));
-      if (a.failure.traceback) box.append(el("pre", { class: "traceback", text: plain(a.failure.traceback) }));
+      if (a.failure.traceback) box.append(el("pre", { class: "traceback", tabindex: 0, role: "region", "aria-label": `traceback of attempt ${a.attempt}`, text: plain(a.failure.traceback) }));
     }
     attempts.append(box);
   }
 
   const logs = el("div", { class: "logs" });
   for (const stream of ["stdout", "stderr"]) {
-    const pre = el("pre", { id: stream, class: "log empty", tabindex: 0, "aria-label": stream });
+    const pre = el("pre", { id: stream, class: "log empty", tabindex: 0, role: "region", "aria-label": stream });
     const state = el("span", { class: "muted", id: `${stream}-state`, text: task.status === "running" ? "following" : "loading" });
     const which = task.attempts.length > 1 ? el("span", { class: "muted", text: `of attempt ${task.attempts[task.attempts.length - 1].attempt} · ` }) : null;
     const latest = task.attempts.length ? task.attempts[task.attempts.length - 1].attempt : 0;
