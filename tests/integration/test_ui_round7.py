@@ -23,6 +23,8 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -39,6 +41,7 @@ from .uiserver import (
     new_context,
     running_task,
     ui_command,
+    ui_server,
     wait_until,
     watched_page,
 )
@@ -85,7 +88,7 @@ def _serve(home: Path, port: int) -> tuple[subprocess.Popen, UIServer]:
     return proc, server
 
 
-def test_a_deleted_runs_pages_stop_following_it_and_say_it_is_gone(ui, home, browser):
+def test_a_deleted_runs_pages_stop_following_it_and_say_it_is_gone(home, browser):
     """The reader's laptop slept (the UI server restarted) while the run was killed and deleted:
     on coming back, the run's page and its task's page say the run is gone and stop asking. The
     task page, which polls, runs on a fake clock: ten minutes of its timers are run at once, and
@@ -95,8 +98,7 @@ def test_a_deleted_runs_pages_stop_following_it_and_say_it_is_gone(ui, home, bro
                     env={**hermetic_env(), "HEADWATER_DATASTORE_ROOT": str(home / ".headwater")})
     context = new_context(browser)
     context.add_init_script(COUNT_REQUESTS)
-    again = None
-    try:
+    with ui_server(home) as ui, _closing(run, gate, context):
         run_id, task_id = wait_until(lambda: running_task(ui, "UIFlow", "wait"),
                                      "the wait step to start")
         task_page = context.new_page()
@@ -116,31 +118,45 @@ def test_a_deleted_runs_pages_stop_following_it_and_say_it_is_gone(ui, home, bro
             cwd=home, env=hermetic_env(), capture_output=True, text=True, timeout=120)
         assert deleted.returncode == 0, deleted.stdout + deleted.stderr
         again, _ = _serve(home, ui.port)  # ... and comes back on the same address
+        try:
+            _gone_pages(run_id, run_page, task_page)
+        finally:
+            stop_process(again)
 
-        # the run page's stream reconnects, is refused (404): the page says the run is gone
-        gone = run_page.locator("#gone")
-        expect(gone).to_contain_text(f"Run UIFlow/{run_id} is gone")
-        expect(gone).to_contain_text("headwater delete")
-        expect(run_page).to_have_title(f"Gone: UIFlow/{run_id} · headwater")
-        expect(run_page.locator("[data-since]")).to_have_count(0)  # nothing ticks on
-        assert run_page.evaluate("streams.size") == 0
-        expect(run_page.locator("h1")).to_have_text(f"UIFlow/{run_id}")  # what it showed is kept
 
-        # the task page's next poll is answered 404: it says so and asks nothing more
-        wait_until(lambda: task_page.clock.run_for(3000) or task_page.locator("#gone").count(),
-                   "the task page to say its run is gone")
-        expect(task_page.locator("#gone")).to_contain_text(f"Run UIFlow/{run_id} is gone")
-        asked = task_page.evaluate("window.__asked")
-        task_page.clock.run_for(10 * 60_000)  # ten minutes of the page's timers
-        assert task_page.evaluate("window.__asked") == asked
-        assert task_page.evaluate("streams.size") == 0
-        expect(task_page.locator("[data-since]")).to_have_count(0)
+def _gone_pages(run_id: str, run_page, task_page) -> None:  # type: ignore[no-untyped-def]
+    """What the run's page and its task's page do once the run is gone."""
+    # the run page's stream reconnects, is refused (404): the page says the run is gone
+    gone = run_page.locator("#gone")
+    expect(gone).to_contain_text(f"Run UIFlow/{run_id} is gone")
+    expect(gone).to_contain_text("headwater delete")
+    expect(run_page).to_have_title(f"Gone: UIFlow/{run_id} · headwater")
+    expect(run_page.locator("[data-since]")).to_have_count(0)  # nothing ticks on
+    assert run_page.evaluate("streams.size") == 0
+    expect(run_page.locator("h1")).to_have_text(f"UIFlow/{run_id}")  # what it showed is kept
 
-        # the way back: the flow's runs, which no longer list the deleted one
-        run_page.get_by_role("link", name="The runs of UIFlow").click()
-        expect(run_page.locator("h1")).to_have_text("Runs of UIFlow")
-        expect(run_page.locator(f'#runs-table tr[data-pathspec="UIFlow/{run_id}"]')
-               ).to_have_count(0)
+    # the task page's next poll is answered 404: it says so and asks nothing more
+    wait_until(lambda: task_page.clock.run_for(3000) or task_page.locator("#gone").count(),
+               "the task page to say its run is gone")
+    expect(task_page.locator("#gone")).to_contain_text(f"Run UIFlow/{run_id} is gone")
+    asked = task_page.evaluate("window.__asked")
+    task_page.clock.run_for(10 * 60_000)  # ten minutes of the page's timers
+    assert task_page.evaluate("window.__asked") == asked
+    assert task_page.evaluate("streams.size") == 0
+    expect(task_page.locator("[data-since]")).to_have_count(0)
+
+    # the way back: the flow's runs, which no longer list the deleted one
+    run_page.get_by_role("link", name="The runs of UIFlow").click()
+    expect(run_page.locator("h1")).to_have_text("Runs of UIFlow")
+    expect(run_page.locator(f'#runs-table tr[data-pathspec="UIFlow/{run_id}"]')
+           ).to_have_count(0)
+
+
+@contextmanager
+def _closing(run: subprocess.Popen, gate: Path, context) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """The held run killed and reaped, the browser context closed, whatever the test did."""
+    try:
+        yield
     finally:
         context.close()
         gate.touch()
@@ -149,8 +165,6 @@ def test_a_deleted_runs_pages_stop_following_it_and_say_it_is_gone(ui, home, bro
         run.wait(timeout=120)
         run.stdout.close()
         run.stderr.close()
-        if again is not None:
-            ui.proc = again  # the module's fixture stops the server now serving
 
 
 # -- contrast ------------------------------------------------------------------------------------
