@@ -217,12 +217,16 @@ def test_every_text_colour_reaches_aa_contrast_in_both_schemes(ui, home, browser
             ("/runs/FailForeachFlow/1", "#failures li"),  # failures, a failed step, "not run"
             (f"/runs/FailForeachFlow/1/work/{failed}", ".traceback"),
             (f"/runs/ScaleFlow/1/chatty/{chatty}", '#stdout-state:text-is("complete")'),
+            (f"/runs/ScaleFlow/1/many/{_task(ui, 'ScaleFlow', '1', 'many')}", "#artifacts-more"),
             ("/runs/ScaleFlow/1/nope/1", "h1")]:  # the 404 page
         page.goto(ui.url + path)
         page.locator(ready).first.wait_for()
         if path == "/":
             page.evaluate(EVERY_BADGE)
             expect(page.locator("#app > .status")).to_have_count(5)
+        if path == "/runs/FailForeachFlow/1":  # the notice a deleted run's page shows
+            page.evaluate("gone('FailForeachFlow', '1')")
+            expect(page.locator("#gone")).to_be_visible()
         assert page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches") == (
             scheme == "dark")
         assert page.evaluate(LOW_CONTRAST) == [], (scheme, path)
