@@ -371,11 +371,13 @@ class Reader:
                        ) -> dict[str, Any]:
         """One page of a task's artifacts (by name; only those whose name holds ``query``, in
         any case, when given), each previewed within the page's budget."""
-        if len(query) > ARTIFACT_QUERY_CHARS or "\n" in query:
-            raise NotFoundError(f"cannot filter artifacts by {query[:40]!r}...: at most "
-                                f"{ARTIFACT_QUERY_CHARS} characters on one line",
-                                fix="give a shorter part of the artifact's name")
         row = self.task_row(flow, run_id, step, task_id)
+        if len(query) > ARTIFACT_QUERY_CHARS or "\n" in query:
+            shown = query[:40] + ("..." if len(query) > 40 else "")
+            raise NotFoundError(f"cannot find the artifacts of {flow}/{run_id}/{step}/{task_id} "
+                                f"named with {shown!r}: give at most {ARTIFACT_QUERY_CHARS} "
+                                "characters on one line",
+                                fix="give a shorter part of the artifact's name (q=...)")
         return {**self.artifacts(row, offset=offset, limit=limit, query=query),
                 "offset": offset, "limit": limit, "query": query}
 
