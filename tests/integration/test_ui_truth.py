@@ -100,21 +100,28 @@ def test_a_2000_task_foreach_is_paged_and_followed_while_it_runs(ui, home, conte
         assert run.wait(timeout=300) == 0
 
 
-def test_a_task_with_hundreds_of_artifacts_lists_all_and_previews_a_bounded_number(ui, context):
+def test_a_task_with_hundreds_of_artifacts_lists_them_a_page_at_a_time(ui, context):
     task_id = ui.json("/api/runs/ManyArtifactsFlow/1/tasks?step=start")["tasks"][0]["task_id"]
-    listed = ui.json(f"/api/tasks/ManyArtifactsFlow/1/start/{task_id}")["artifacts"]
-    assert len(listed) == 300
-    previewed = [a for a in listed if a["preview"] is not None]
-    assert len(previewed) == 100 and all(a["previewed"] for a in previewed)
-    assert all(a["previewed"] is False and a["download"] == "value" for a in listed[100:])
+    base = f"/api/tasks/ManyArtifactsFlow/1/start/{task_id}"
+    task = ui.json(base)
+    listed = task["artifacts"]
+    assert len(listed) == 100 and task["artifacts_total"] == 300  # one page, each previewed
+    assert all(a["previewed"] and a["preview"] is not None for a in listed)
+    rest = ui.json(f"{base}/artifacts?offset=100&limit=200")
+    assert [a["name"] for a in rest["artifacts"]][-1] == "value_299" and not rest["more"]
+    assert len([a for a in rest["artifacts"] if a["preview"] is not None]) == 100
     page = context.new_page()
     page.goto(f"{ui.url}/runs/ManyArtifactsFlow/1/start/{task_id}")
-    expect(page.locator("#artifacts tbody tr")).to_have_count(300)
+    rows = page.locator("#artifacts tbody tr")
+    expect(rows).to_have_count(100)
     expect(page.locator('#artifacts tr[data-artifact="value_000"] .preview')).to_contain_text(
         "'index': 0")
+    for shown in (200, 300):
+        page.locator("#artifacts-more").click()
+        expect(rows).to_have_count(shown)
+    expect(page.locator("#artifacts-more")).to_be_hidden()
     last = page.locator('#artifacts tr[data-artifact="value_299"]')
-    expect(last.locator(".preview")).to_have_text(
-        "(not previewed: this task has many artifacts; download it)")
+    expect(last.locator(".preview")).to_contain_text("'index': 299")
     with page.expect_download() as got:
         last.locator("a", has_text="download").click()
     assert got.value.suggested_filename == "value_299.pickle"

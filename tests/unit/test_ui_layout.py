@@ -49,6 +49,25 @@ def test_a_graph_is_rebuilt_from_tasks_when_none_was_kept():
     assert [n["name"] for n in layout(graph)["nodes"]] == ["start", "work", "end"]
 
 
+def test_a_big_join_rebuilt_from_tasks_keeps_every_branch_past_its_first_ten_inputs():
+    """A task lists its first ten parents only (a join of 10,000 would be 120 KB a row); the
+    steps of the rest are in ``parent_steps``, so no branch loses its edge to the join."""
+    from headwater.meta.rows import TaskRow
+    from headwater.ui.reader import PARENTS_LISTED, task_summary
+
+    branches = [f"b{i:02d}" for i in range(12)]
+    row = TaskRow(flow="F", run_id="1", step="join", task_id="99", status="succeeded",
+                  created_at=1.0, finished_at=2.0, frames=(), origin_pathspec=None, attempts=1,
+                  parents=tuple(f"{b}/{i}" for i, b in enumerate(branches)))
+    join = task_summary(row)
+    assert len(join["parents"]) == PARENTS_LISTED and join["parent_count"] == 12
+    assert join["parent_steps"] == {b: 1 for b in branches}
+    tasks = [{"step": "start", "parents": []},
+             *({"step": b, "parents": ["start/1"]} for b in branches), join]
+    graph = {s["name"]: s["next"] for s in graph_from_tasks(tasks)["steps"]}
+    assert all(graph[b] == ["join"] for b in branches)
+
+
 def test_a_deep_graph_does_not_hit_the_recursion_limit():
     names = [f"s{i}" for i in range(3000)]
     steps = [_step(n, [names[i + 1]] if i + 1 < len(names) else []) for i, n in enumerate(names)]

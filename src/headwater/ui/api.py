@@ -22,7 +22,7 @@ from headwater.client.card_sandbox import CARD_POLICY, CARD_SANDBOX, after_docty
 from headwater.exceptions import HeadwaterException, NotFoundError
 from headwater.meta.rows import STATUSES
 from headwater.ui import events, logfind
-from headwater.ui.reader import TASK_ORDERS, TASK_SORTS, Reader
+from headwater.ui.reader import ARTIFACTS_PAGE, TASK_ORDERS, TASK_SORTS, Reader
 
 MAX_PAGE = 500
 MAX_NUMBER = 1 << 62  # offsets and attempts are clamped here: the database holds 64-bit integers
@@ -159,6 +159,15 @@ def _task_args(request: Request) -> tuple[str, str, str, str]:
 
 async def task(request: Request) -> Response:
     return await _answer(_reader(request).task, *_task_args(request))
+
+
+async def artifacts(request: Request) -> Response:
+    """One page of the task's artifacts (``?offset=&limit=``, at most 500; ``q`` keeps those
+    whose name holds it): what the task page shows past its first page."""
+    return await _answer(_reader(request).task_artifacts, *_task_args(request),
+                         offset=_int(request, "offset", 0),
+                         limit=_int(request, "limit", ARTIFACTS_PAGE, low=1, high=MAX_PAGE),
+                         query=request.query_params.get("q") or "")
 
 
 async def log(request: Request) -> Response:
@@ -306,6 +315,7 @@ routes = [
     Route(_TASK + "/logs/{stream}/events", events.log_events),
     Route(_TASK + "/logs/{stream}/find", log_find),
     Route(_TASK + "/logs/{stream}/lines", log_lines),
+    Route(_TASK + "/artifacts", artifacts),
     Route(_TASK + "/artifacts/{name:path}", artifact),
     Route(_TASK + "/artifact", artifact),
     Route(_TASK + "/cards/{index}", card),

@@ -31,6 +31,10 @@ KEEPALIVE_S = 15.0
 # whose clock is a little behind, and for the time between a page's load and its stream.
 LOOKBACK_S = 5.0
 FIRST_LOOKBACK_S = 30.0
+# A ``tasks`` event carries at most this many tasks: a page opened on a foreach finishing
+# hundreds of tasks a second would otherwise get thousands in its first event. The rest follow
+# in the next polls (the window they are looked for in is held back until they are all sent).
+TASKS_PER_EVENT = 500
 
 
 def _message(event: str, data: Any) -> bytes:
@@ -46,23 +50,30 @@ async def run_events(request: Request) -> Response:
     """``run`` (summary and step states) and ``tasks`` (changed task summaries) events."""
     reader = request.app.state.reader
     flow, run_id = request.path_params["flow"], request.path_params["run_id"]
-    first = await run_in_threadpool(reader.call, reader.snapshot, flow, run_id,
-                                    time.time() - FIRST_LOOKBACK_S)
+    opened = time.time() - FIRST_LOOKBACK_S
+    first = await run_in_threadpool(reader.call, reader.snapshot, flow, run_id, opened)
 
     async def source() -> AsyncIterator[bytes]:
         head, changed = first
-        sent = {t["pathspec"]: t for t in changed}
+        sent: dict[str, dict] = {}
+        # tasks left over from a full event: looked for again from the same point next poll
+        behind = opened if len(changed) > TASKS_PER_EVENT else None
+        changed = changed[:TASKS_PER_EVENT]
+        sent.update((t["pathspec"], t) for t in changed)
         yield _message("run", head)
         yield _message("tasks", changed)
         idle = 0.0
-        while head["status"] == "running":
+        while head["status"] == "running" or behind is not None:
             await asyncio.sleep(POLL_S)
             if await request.is_disconnected():
                 return
-            since = time.time() - LOOKBACK_S
+            window = time.time() - LOOKBACK_S
+            since = window if behind is None else min(behind, window)
             new_head, candidates = await run_in_threadpool(reader.call, reader.snapshot, flow,
                                                            run_id, since)
             changed = [t for t in candidates if sent.get(t["pathspec"]) != t]
+            behind = since if len(changed) > TASKS_PER_EVENT else None
+            changed = changed[:TASKS_PER_EVENT]
             sent.update((t["pathspec"], t) for t in changed)
             if new_head != head:
                 yield _message("run", new_head)

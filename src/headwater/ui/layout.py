@@ -19,8 +19,10 @@ def graph_from_tasks(tasks: list[dict[str, Any]]) -> dict[str, Any]:
     steps: dict[str, set[str]] = {}
     for task in tasks:
         steps.setdefault(task["step"], set())
-        for parent in task["parents"]:
-            steps.setdefault(parent.split("/")[0], set()).add(task["step"])
+        # a big join lists its first parents only; every parent step is in parent_steps
+        parents = task.get("parent_steps") or {p.split("/")[0]: 1 for p in task["parents"]}
+        for parent in parents:
+            steps.setdefault(parent, set()).add(task["step"])
     return {"steps": [{"name": name, "type": "", "next": sorted(nxt), "foreach": None,
                        "cases": {}} for name, nxt in steps.items()]}
 

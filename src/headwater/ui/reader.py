@@ -41,6 +41,13 @@ PREVIEW_MAX_BYTES = 4 * 1024 * 1024  # larger artifacts are not loaded to show a
 # page answers in the time of a few reads, not of hundreds.
 PREVIEWS_PER_TASK = 100
 PREVIEW_BUDGET_BYTES = 32 * 1024 * 1024
+# A task's artifacts are listed a page at a time (each page previewed within the budget above):
+# a task with 1,000 or 100,000 artifacts answers one page, the page asks for the next.
+ARTIFACTS_PAGE = 100
+ARTIFACT_QUERY_CHARS = 200  # the longest name fragment the artifact list filters by
+# A task lists its first parents only (a join of a 10,000-task foreach has 10,000): the rest are
+# counted per step, so a list of tasks holding that join, or its page, stays small.
+PARENTS_LISTED = 10
 PREVIEW_CHARS = 2000
 LOG_STREAMS = ("stdout", "stderr")
 FAILURES_SHOWN = 10  # failed tasks named on a run's page (the step's task list has the rest)
@@ -331,7 +338,8 @@ class Reader:
         out = task_summary(row, run)
         out["attempts"] = [attempt_summary(a, out.get("interrupted", False)) for a in
                            self.meta.list_attempts(flow, run_id, step, task_id)]
-        out["artifacts"] = self.artifacts(row)
+        listed = self.artifacts(row)
+        out["artifacts"], out["artifacts_total"] = listed["artifacts"], listed["total"]
         out["cards"] = self.cards(row)
         out["metadata"], out["metadata_error"] = self.metadata(row)
         return out
@@ -358,13 +366,33 @@ class Reader:
         None: a finished task needs no second query."""
         return run_summary(self.run_row(row.flow, row.run_id)) if row.status == "running" else None
 
-    def artifacts(self, row: TaskRow) -> list[dict[str, Any]]:
+    def task_artifacts(self, flow: str, run_id: str, step: str, task_id: str, *,
+                       offset: int = 0, limit: int = ARTIFACTS_PAGE, query: str = ""
+                       ) -> dict[str, Any]:
+        """One page of a task's artifacts (by name; only those whose name holds ``query``, in
+        any case, when given), each previewed within the page's budget."""
+        row = self.task_row(flow, run_id, step, task_id)
+        if len(query) > ARTIFACT_QUERY_CHARS or "\n" in query:
+            shown = query[:40] + ("..." if len(query) > 40 else "")
+            raise NotFoundError(f"cannot find the artifacts of {flow}/{run_id}/{step}/{task_id} "
+                                f"named with {shown!r}: give at most {ARTIFACT_QUERY_CHARS} "
+                                "characters on one line",
+                                fix="give a shorter part of the artifact's name (q=...)")
+        return {**self.artifacts(row, offset=offset, limit=limit, query=query),
+                "offset": offset, "limit": limit, "query": query}
+
+    def artifacts(self, row: TaskRow, *, offset: int = 0, limit: int = ARTIFACTS_PAGE,
+                  query: str = "") -> dict[str, Any]:
+        """``{"artifacts": [...], "total", "more"}``: the page ``offset``..``offset+limit`` of
+        the task's artifacts sorted by name, ``total`` counting every one (that matches)."""
         manifest = self.meta.get_artifacts(row.flow, row.run_id, row.step, row.task_id)
+        wanted = query.casefold()
+        names = sorted(n for n in manifest if not n.startswith("_")
+                       and (not wanted or wanted in n.casefold()))
         out = []
         previews, budget = PREVIEWS_PER_TASK, PREVIEW_BUDGET_BYTES
-        for name, ref in sorted(manifest.items()):
-            if name.startswith("_"):
-                continue
+        for name in names[offset:offset + limit]:
+            ref = manifest[name]
             entry = {"name": name, "type": ref.type_name, "size": ref.size, "preview": None,
                      "error": None, "fix": None, "download": "value", "previewed": True}
             out.append(entry)
@@ -384,7 +412,7 @@ class Reader:
                 else:
                     entry["error"], entry["fix"] = exc.msg[:PREVIEW_CHARS], exc.fix
                     entry["download"] = None
-        return out
+        return {"artifacts": out, "total": len(names), "more": len(names) > offset + limit}
 
     def _preview(self, ref: Any, name: str, where: str) -> tuple[str | None, str | None]:
         """(preview, None); (None, None) for a value too large to load for a preview. A value
@@ -651,8 +679,15 @@ def task_summary(row: TaskRow, run: dict[str, Any] | None = None) -> dict[str, A
         "status": "failed" if interrupted else row.status, "created_at": row.created_at,
         "finished_at": row.finished_at,
         "attempts": row.attempts, "foreach_index": row.foreach_index,
-        "parents": list(row.parents), "origin_pathspec": row.origin_pathspec,
+        "parents": list(row.parents[:PARENTS_LISTED]), "parent_count": len(row.parents),
+        "origin_pathspec": row.origin_pathspec,
     }
+    if len(row.parents) > PARENTS_LISTED:  # a big join: the rest counted per step
+        steps: dict[str, int] = {}
+        for parent in row.parents:
+            name = parent.partition("/")[0]
+            steps[name] = steps.get(name, 0) + 1
+        out["parent_steps"] = steps
     if interrupted:
         out["interrupted"] = True
     elif row.status == "succeeded" and was_caught((row.transition or {}).get("metadata")):

@@ -51,7 +51,11 @@ async function fetched(path) {
 
 async function api(path) {
   const response = await fetched(path);
-  if (!response.ok) throw new Error(await refusal(response));
+  if (!response.ok) {
+    const error = new Error(await refusal(response));
+    error.status = response.status;  // a 404 of a page's own run: the run was deleted
+    throw error;
+  }
   return response.json();
 }
 
@@ -127,7 +131,11 @@ function tagLinks(tags) {
 }
 
 // A table in a box of its own that scrolls sideways when the window is narrower than the table.
-function scrolled(table) { return el("div", { class: "scroll" }, table); }
+// Chromium puts a box that scrolls in the Tab order (so the keyboard can scroll it): each such box
+// is a group named after what it holds, so a screen reader says what the stop is.
+function scrolled(table) {
+  return el("div", { class: "scroll", role: "group", "aria-label": `${table.getAttribute("aria-label")}, scrolls sideways` }, table);
+}
 
 function badge(status) { return el("span", { class: `status ${status}`, text: status }); }
 
@@ -186,6 +194,27 @@ function fail(error) {
     el("p", { class: "error", text: String(error.message || error) }),
     el("p", {}, el("a", { href: "/", text: "All runs" })));
 }
+
+// A run deleted (`headwater delete`) while its page, or one of its tasks' pages, was open: the
+// page stops following it (no stream, no poll, no ticking duration) and says so above what it
+// showed last, with the way back. Asked again, the server answers 404 for the run forever:
+// polling on would never learn anything more.
+let pageGone = false;
+function gone(flow, runId) {
+  if (pageGone) return;
+  pageGone = true;
+  closeStreams();
+  for (const node of document.querySelectorAll("[data-since]")) delete node.dataset.since;
+  document.title = `Gone: ${flow}/${runId} · headwater`;
+  app.prepend(el("p", { id: "gone", class: "notice gone", role: "alert" },
+    `Run ${flow}/${runId} is gone: it was deleted (headwater delete) after this page opened, and this page no longer follows it. What is below is what it showed last. `,
+    el("a", { href: `/flows/${enc(flow)}`, text: `The runs of ${flow}` }), " · ",
+    el("a", { href: "/", text: "all runs" })));
+}
+
+// Whether an error means the page's own run is no more: a 404 for it (a server that does not
+// answer, or a 500, is something else: the page tries again as before).
+const isGone = (error) => Boolean(error && error.status === 404);
 
 // -- runs list -------------------------------------------------------------------------------
 
@@ -531,14 +560,14 @@ async function runPage() {
   for (const [k, v] of Object.entries(run.parameters)) pbody.append(el("tr", {}, el("td", { text: k }), el("td", {}, el("code", { text: v ?? "(large)" }))));
   params_.append(pbody);
 
-  const dag = el("div", { id: "dag" });
+  const dag = el("div", { id: "dag", role: "group", "aria-label": "graph" });
   drawDag(run, dag);
   const timeline = el("div", { id: "timeline" });
 
   const tbody = el("tbody");
   const shown = new Map(page.tasks.map((t) => [`${t.step}/${t.task_id}`, t]));
   for (const t of page.tasks) tbody.append(taskRow(run, t));
-  const taskTimeline = el("div", { id: "task-timeline" });
+  const taskTimeline = el("div", { id: "task-timeline", role: "group", "aria-label": "timeline of the listed tasks" });
   // the task list's filters: a step, a status (each kept when the other changes), from page 1
   const listHref = (s, st) => {
     const q = new URLSearchParams();
@@ -710,8 +739,17 @@ async function runPage() {
     drawPager(steps, false);
     follow();
   });
-  // the run is over: draw the page afresh (its failures, its last tasks, final durations)
-  source.addEventListener("end", () => { runPage().catch(fail); });
+  // the run is over: draw the page afresh (its failures, its last tasks, final durations); a
+  // run deleted meanwhile is said to be gone, the page as it was left below the notice
+  const again = () => runPage().catch((e) => (isGone(e) ? gone(flow, runId) : fail(e)));
+  source.addEventListener("end", again);
+  // the stream refused when the browser reconnected (the server was away while the run was
+  // deleted): the browser will not try again, so ask the API what became of the run
+  source.addEventListener("error", () => {
+    if (source.readyState !== EventSource.CLOSED || source.ended || pageGone) return;
+    streams.delete(source);
+    again();
+  });
 }
 
 // An event stream that stays closed after its "end" event. The server ends the response right
@@ -895,8 +933,8 @@ function logFinder(base, stream, pre, attempt) {
   const input = el("input", { type: "search", id: `${stream}-find`, "aria-label": `find in ${stream}`,
     placeholder: `find in ${stream}`, autocomplete: "off", spellcheck: "false", maxlength: FIND_MAX_CHARS });
   const count = el("span", { class: "muted", id: `${stream}-matches`, role: "status", "aria-live": "polite" });
-  const hits = el("pre", { class: "log log-matches", id: `${stream}-hits`, tabindex: 0, "aria-label": `${stream}: the lines that match`, hidden: true });
-  const aroundText = el("pre", { class: "log log-matches", id: `${stream}-around-lines`, tabindex: 0, "aria-label": `${stream}: the lines around a match` });
+  const hits = el("pre", { class: "log log-matches", id: `${stream}-hits`, tabindex: 0, role: "region", "aria-label": `${stream}: the lines that match`, hidden: true });
+  const aroundText = el("pre", { class: "log log-matches", id: `${stream}-around-lines`, tabindex: 0, role: "region", "aria-label": `${stream}: the lines around a match` });
   const aroundHead = el("p", { class: "muted log-around-head" });
   const around = el("div", { class: "log-around", id: `${stream}-around`, hidden: true }, aroundHead, aroundText);
   const cut = () => Boolean(document.getElementById(`${stream}-cut`));  // the page holds only the end
@@ -1007,10 +1045,14 @@ async function taskPage() {
     // a join of a big foreach has thousands of inputs: the first few are links, the rest are
     // one link per step to its task list (not thousands of stops for the Tab key)
     const links = el("span", { id: "inputs" });
-    for (const p of task.parents.slice(0, INPUTS_SHOWN)) { const [s, t] = p.split("/"); links.append(el("a", { href: taskHref(flow, runId, s, t), text: p }), " "); }
-    const rest = new Map();
-    for (const p of task.parents.slice(INPUTS_SHOWN)) { const s = p.split("/")[0]; rest.set(s, (rest.get(s) || 0) + 1); }
+    const first = task.parents.slice(0, INPUTS_SHOWN);
+    for (const p of first) { const [s, t] = p.split("/"); links.append(el("a", { href: taskHref(flow, runId, s, t), text: p }), " "); }
+    // the server lists the first inputs only, and counts them all per step (parent_steps)
+    const rest = new Map(Object.entries(task.parent_steps || {}));
+    if (!task.parent_steps) for (const p of task.parents) { const s = p.split("/")[0]; rest.set(s, (rest.get(s) || 0) + 1); }
+    for (const p of first) { const s = p.split("/")[0]; rest.set(s, rest.get(s) - 1); }
     for (const [s, n] of rest) {
+      if (n <= 0) continue;
       links.append(el("span", { class: "muted" }, `and ${n} more of step ${s}: `), el("a", { href: `${runHref(flow, runId)}?step=${enc(s)}#tasks`, class: "more-inputs", text: `the tasks of ${s}` }), " ");
     }
     fact("inputs", links);
@@ -1028,14 +1070,14 @@ async function taskPage() {
     }
     if (a.failure) {
       box.append(el("p", { class: "failure" }, el("strong", { text: a.failure.type }), `: ${plain(a.failure.message)}`));
-      if (a.failure.traceback) box.append(el("pre", { class: "traceback", text: plain(a.failure.traceback) }));
+      if (a.failure.traceback) box.append(el("pre", { class: "traceback", tabindex: 0, role: "region", "aria-label": `traceback of attempt ${a.attempt}`, text: plain(a.failure.traceback) }));
     }
     attempts.append(box);
   }
 
   const logs = el("div", { class: "logs" });
   for (const stream of ["stdout", "stderr"]) {
-    const pre = el("pre", { id: stream, class: "log empty", tabindex: 0, "aria-label": stream });
+    const pre = el("pre", { id: stream, class: "log empty", tabindex: 0, role: "region", "aria-label": stream });
     const state = el("span", { class: "muted", id: `${stream}-state`, text: task.status === "running" ? "following" : "loading" });
     const which = task.attempts.length > 1 ? el("span", { class: "muted", text: `of attempt ${task.attempts[task.attempts.length - 1].attempt} · ` }) : null;
     const latest = task.attempts.length ? task.attempts[task.attempts.length - 1].attempt : 0;
@@ -1046,21 +1088,7 @@ async function taskPage() {
     else showLog(base, stream, pre, state).catch((e) => logError(stream, pre, state, e.message));
   }
 
-  const artifacts = el("table", { id: "artifacts", "aria-label": "artifacts" }, el("thead", {}, el("tr", {}, ...["name", "type", "size", "preview", ""].map((h) => el("th", { text: h })))));
-  const abody = el("tbody");
-  for (const a of task.artifacts) {
-    // a value the UI cannot load says why and what to do; its stored pickle stays downloadable
-    const why = a.error ? el("div", { class: "unreadable" },
-      el("p", { class: "error", text: a.error }), a.fix ? el("p", { class: "fix", text: `Fix: ${a.fix}` }) : null) : null;
-    const link = a.download ? el("a", { href: `${base}/artifact?name=${enc(a.name)}`, download: "", "aria-label": `download ${a.name}${a.download === "pickle" ? " (its pickle)" : ""}`,
-      text: a.download === "pickle" ? "download pickle" : "download" }) : null;
-    abody.append(el("tr", { "data-artifact": a.name },
-      el("td", { text: a.name }), el("td", { text: a.type }), el("td", { text: size(a.size) }),
-      el("td", {}, why || el("code", { class: "preview", text: a.preview ?? (a.previewed === false ? "(not previewed: this task has many artifacts; download it)" : "(too large to preview)") })),
-      el("td", {}, link)));
-  }
-  artifacts.append(abody);
-
+  const listed = artifactList(base, task);
   // the facts the client's task.metadata gives (Metaflow's names: attempt, attempt_ok, ...)
   const metadata = el("table", { id: "metadata", "aria-label": "metadata" },
     el("thead", {}, el("tr", {}, ...["name", "value", "type", "recorded"].map((h) => el("th", { text: h })))),
@@ -1079,10 +1107,73 @@ async function taskPage() {
   redraw(el("h1", { text: `${flow}/${runId}/${step}/${taskId}` }), facts,
     el("h2", { text: "Attempts" }), attempts,
     el("h2", { text: "Logs" }), logs,
-    el("h2", { text: "Artifacts" }), task.artifacts.length ? scrolled(artifacts) : el("p", { class: "muted", text: task.status === "running" ? "recorded when the task ends" : "none" }),
+    el("h2", { text: "Artifacts" }), ...(task.artifacts_total ? listed : [el("p", { class: "muted", text: task.status === "running" ? "recorded when the task ends" : "none" })]),
     el("h2", { text: "Cards" }), task.cards.length ? cards : el("p", { class: "muted", text: "none" }),
     el("h2", { text: "Metadata" }), task.metadata_error ? el("p", { class: "error", text: `cannot be read: ${task.metadata_error}` })
       : (task.metadata || []).length ? scrolled(metadata) : el("p", { class: "muted", text: "none" }));
+}
+
+function artifactRow(base, a) {
+  // a value the UI cannot load says why and what to do; its stored pickle stays downloadable
+  const why = a.error ? el("div", { class: "unreadable" },
+    el("p", { class: "error", text: a.error }), a.fix ? el("p", { class: "fix", text: `Fix: ${a.fix}` }) : null) : null;
+  const link = a.download ? el("a", { href: `${base}/artifact?name=${enc(a.name)}`, download: "", "aria-label": `download ${a.name}${a.download === "pickle" ? " (its pickle)" : ""}`,
+    text: a.download === "pickle" ? "download pickle" : "download" }) : null;
+  return el("tr", { "data-artifact": a.name },
+    el("td", { text: a.name }), el("td", { text: a.type }), el("td", { text: size(a.size) }),
+    el("td", {}, why || el("code", { class: "preview", text: a.preview ?? (a.previewed === false ? "(not previewed: too many bytes to preview on this page; download it)" : "(too large to preview)") })),
+    el("td", {}, link));
+}
+
+// A task's artifacts, a page at a time (the server's ARTIFACTS_PAGE, 100): a task with a thousand
+// artifacts answers its first hundred, previewed, and a button reads the next hundred. Past one
+// page a find box keeps those whose name holds its text, asked of the server (every artifact's
+// name, not only the rows loaded).
+const ARTIFACTS_PAGE = 100;
+function artifactList(base, task) {
+  const table = el("table", { id: "artifacts", "aria-label": "artifacts" }, el("thead", {}, el("tr", {}, ...["name", "type", "size", "preview", ""].map((h) => el("th", { text: h })))));
+  const body = el("tbody");
+  table.append(body);
+  body.append(...task.artifacts.map((a) => artifactRow(base, a)));
+  const range = el("span", { id: "artifacts-range", role: "status" });
+  const more = el("button", { type: "button", id: "artifacts-more" });
+  const pager = el("p", { class: "pager artifacts-pager" }, range, " ", more);
+  let total = task.artifacts_total, query = "", asked = 0;
+  const drawPager = () => {
+    const rows = body.children.length;
+    range.textContent = query ? `${plural(total, "artifact")} named with “${query}”${rows < total ? `, ${rows} shown` : ""}` : `artifacts 1–${rows} of ${total}`;
+    const next = Math.min(ARTIFACTS_PAGE, total - rows);
+    more.textContent = `show the next ${plural(next, "artifact")}`;
+    more.hidden = rows >= total;
+  };
+  const read = async (offset) => {
+    const mine = ++asked;
+    const q = new URLSearchParams({ offset, limit: ARTIFACTS_PAGE });
+    if (query) q.set("q", query);
+    const page = await api(`${base}/artifacts?${q}`);
+    if (mine !== asked) return;
+    if (!offset) body.replaceChildren();
+    body.append(...page.artifacts.map((a) => artifactRow(base, a)));
+    total = page.total;
+    drawPager();
+  };
+  const failed = (e) => { range.textContent = `cannot read the artifacts: ${e.message}`; };
+  more.addEventListener("click", () => {
+    // the Tab key goes on from the first row read, not from the top of the page
+    const before = body.children.length;
+    read(before).then(() => body.children[before]?.querySelector("a")?.focus({ preventScroll: true })).catch(failed);
+  });
+  drawPager();
+  if (task.artifacts_total <= ARTIFACTS_PAGE) return [scrolled(table)];
+  const input = el("input", { type: "search", id: "artifacts-find", "aria-label": "find artifacts by name", placeholder: "find artifacts by name", autocomplete: "off", spellcheck: "false", maxlength: 200 });
+  let timer = null;
+  input.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => { query = input.value; read(0).catch(failed); }, 250);
+  });
+  input.addEventListener("keydown", (event) => { if (event.key === "Escape" && input.value) { input.value = ""; input.dispatchEvent(new Event("input")); } });
+  const box = el("p", { class: "log-find" }, el("label", { for: input.id, class: "muted", text: "find" }), input);
+  return [box, scrolled(table), pager];
 }
 
 // A card's frame fits the card: the card (served with a few lines that measure it) posts its
@@ -1110,9 +1201,14 @@ function followTask(base, shown, frames) {
   const shape = (t) => JSON.stringify([t.status, t.attempts.length, t.cards.map((c) => [c.index, c.live])]);
   const before = shape(shown);
   const tick = async () => {
+    if (pageGone) return;
     let now;
-    try { now = await api(base); } catch (e) { setTimeout(tick, 3000); return; }
-    if (shape(now) !== before) { taskPage().catch(fail); return; }
+    try { now = await api(base); } catch (e) {
+      if (isGone(e)) { gone(app.dataset.flow, app.dataset.runId); return; }  // deleted: stop asking
+      setTimeout(tick, 3000);  // the server is away for a moment: ask again
+      return;
+    }
+    if (shape(now) !== before) { taskPage().catch((e) => (isGone(e) ? gone(app.dataset.flow, app.dataset.runId) : fail(e))); return; }
     for (const c of now.cards) {
       const frame = frames.get(c.index);
       if (frame && c.version && frame.dataset.version !== c.version) {

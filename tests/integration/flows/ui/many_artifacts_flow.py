@@ -1,4 +1,4 @@
-"""A task with 300 artifacts: its page lists them all and previews the first hundred."""
+"""A task with 300 artifacts: its page lists them a hundred at a time, each previewed."""
 
 from headwater import FlowSpec, step
 
