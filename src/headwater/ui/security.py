@@ -5,7 +5,9 @@
   ``?token=TOKEN`` link sets (the link then redirects to itself without the token, so the token
   does not stay in the address bar or the history).
 - Without a token (loopback only), the Host header must name loopback too: a web page the user
-  visits cannot reach the UI through a DNS name rebound to 127.0.0.1.
+  visits cannot reach the UI through a DNS name rebound to 127.0.0.1. And the connection must be
+  the starting user's own (or root's): every local account can connect to loopback, and would
+  otherwise read through the UI the runs the file system keeps from it (:mod:`headwater.ui.peer`).
 - Only GET and HEAD are answered; the UI changes nothing. It has no websocket: a websocket
   handshake is refused before it reaches the app, token or not.
 - Another site's page cannot use the UI from the reader's browser (:func:`cross_site`): a
@@ -30,6 +32,7 @@ from urllib.parse import parse_qsl, quote, unquote, unquote_plus, urlencode
 
 from headwater.exceptions import HeadwaterException
 from headwater.ui.headers import stamped
+from headwater.ui.peer import UNKNOWN_SYSTEM, peer_uid
 
 TOKEN_ENV = "HEADWATER_UI_TOKEN"
 COOKIE = "headwater_ui_token"
@@ -86,9 +89,13 @@ ASGIApp = Callable[[Scope, Callable, Callable], Awaitable[None]]
 class Guard:
     """ASGI middleware enforcing the rules of the module docstring."""
 
-    def __init__(self, app: ASGIApp, token: str | None) -> None:
+    def __init__(self, app: ASGIApp, token: str | None, *,
+                 owner: int | None = os.geteuid()) -> None:  # noqa: B008 - this process's user
+        """``owner``: the user whose loopback connections are answered without a token (root's
+        too); None answers any (only for tests that speak ASGI without a socket)."""
         self.app = app
         self.token = token
+        self.owner = owner
 
     async def __call__(self, scope: Scope, receive: Callable, send: Callable) -> None:
         if scope["type"] == "websocket":
@@ -104,6 +111,11 @@ class Guard:
             return
         if self.token is None and not _loopback_host(headers.get("host", "")):
             await _plain(send, 403, "This UI answers to localhost names only.")
+            return
+        if self.token is None and not self._own_connection(scope):
+            await _plain(send, 403, "This UI answers only the user who started it: without a "
+                         "token, other users of this machine may not read its runs. To share "
+                         f"it, start it with a token ({TOKEN_ENV}) and give them the link.")
             return
         if cross_site(headers):
             await _plain(send, 403, "This UI answers another site's page only when a link to "
@@ -123,6 +135,16 @@ class Guard:
         await _plain(send, 401, "A token is needed: open the link with ?token=... that the "
                      "person running `headwater ui` gave you, or send Authorization: Bearer.",
                      [(b"www-authenticate", b'Bearer realm="headwater"')])
+
+    def _own_connection(self, scope: Scope) -> bool:
+        """Whether the client's end of this connection belongs to the owner (or root)."""
+        if self.owner is None:
+            return True
+        client, server = scope.get("client"), scope.get("server")
+        if not client or not server:
+            return False
+        uid = peer_uid((str(client[0]), int(client[1])), (str(server[0]), int(server[1])))
+        return uid in (self.owner, 0, UNKNOWN_SYSTEM)
 
     def _matches(self, offered: str | None) -> bool:
         if not offered or self.token is None:

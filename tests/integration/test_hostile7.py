@@ -1,0 +1,90 @@
+"""The seventh hostile-input audit: what another user of the same machine, a crafted run, or a
+setting planted for the user can do to ``headwater ui``, the code cache and the terminal. Each
+test runs the real thing: a ``headwater ui`` server reached over TCP by a process of another
+user, ``python flow.py`` runs, ``logs`` on a real pseudo-terminal."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from .faultkit import hw
+from .flowrun import write_flow
+from .uiserver import ui_server
+
+NOBODY = 65534
+as_root_only = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
+                                  reason="acting as another user needs root and setpriv")
+
+SMALL_FLOW = '''
+from headwater import FlowSpec, step
+
+
+class SmallFlow(FlowSpec):
+    @step
+    def start(self):
+        self.secret = "only-for-my-eyes"
+        print("private log line")
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    SmallFlow()
+'''
+
+
+def as_user(uid: int, *argv: str) -> subprocess.CompletedProcess:
+    """``argv`` run as the user ``uid`` (its group too, no supplementary groups)."""
+    return subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                           *argv], capture_output=True, text=True, timeout=120, cwd="/")
+
+
+def http_status(uid: int, url: str, *headers: str) -> tuple[str, str]:
+    """(status, body) of a GET of ``url`` sent by a process of user ``uid`` (curl)."""
+    extra = [arg for header in headers for arg in ("-H", header)]
+    proc = as_user(uid, "curl", "-s", "-o", "-", "-w", "\n%{http_code}", *extra, url)
+    body, _, status = proc.stdout.rpartition("\n")
+    return status, body
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("hostile7-ui")
+    flow = write_flow(folder, "small_flow.py", SMALL_FLOW)
+    proc = hw(flow, "run", cwd=folder)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return folder
+
+
+# -- the web UI on loopback is not every local user's ---------------------------------------
+
+@as_root_only
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
+def test_another_local_user_cannot_read_the_ui_on_loopback_without_the_token(small_run):
+    task = "/api/tasks/SmallFlow/1/start/1"
+    with ui_server(small_run) as ui:
+        status, body = http_status(os.geteuid(), ui.url + task + "/logs/stdout")
+        assert (status, body.strip()) == ("200", "private log line")
+        for path in ("/", "/api/flows", task + "/logs/stdout", task + "/artifact?name=secret"):
+            status, body = http_status(NOBODY, ui.url + path)
+            assert status == "403", (path, status, body)
+            assert "only the user who started it" in body and "HEADWATER_UI_TOKEN" in body
+            assert "only-for-my-eyes" not in body and "private log line" not in body
+        # A forwarded-for header naming the owner's own address changes nothing.
+        status, _ = http_status(NOBODY, ui.url + "/api/flows", "X-Forwarded-For: 127.0.0.1")
+        assert status == "403"
+    token = "shared-with-the-team-on-purpose"
+    with ui_server(small_run, token=token) as ui:  # a token is how the UI is shared
+        status, body = http_status(NOBODY, ui.url + task + "/logs/stdout",
+                                   f"Authorization: Bearer {token}")
+        assert (status, body.strip()) == ("200", "private log line")
+        status, _ = http_status(NOBODY, ui.url + "/api/flows")
+        assert status == "401"
