@@ -8,11 +8,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from .faultkit import hw
+from .faultkit import env_for, hw
 from .flowrun import write_flow
 from .uiserver import ui_server
 
@@ -88,3 +89,65 @@ def test_another_local_user_cannot_read_the_ui_on_loopback_without_the_token(sma
         assert (status, body.strip()) == ("200", "private log line")
         status, _ = http_status(NOBODY, ui.url + "/api/flows")
         assert status == "401"
+
+
+# -- HEADWATER_CODE_CACHE under a folder another user controls --------------------------------
+
+UNPACK = """
+import sys
+sys.path.insert(0, ".")
+from small_flow import SmallFlow
+from headwater.runtime.packaged_task import load_task_flow
+from headwater.store import code_package, open_datastore
+
+root = sys.argv[1]
+tarball, code = code_package.build(SmallFlow)
+code = code_package.save(open_datastore(root), tarball, code)
+flow_cls, _, _ = load_task_flow(root, code)
+print("UNPACKED", flow_cls.__name__)
+"""
+
+
+def unpack_with_cache(folder: Path, cache: Path) -> subprocess.CompletedProcess:
+    """A worker's unpacking of the latest SmallFlow run's code, in a process of its own."""
+    root = str(folder / ".headwater")
+    return subprocess.run([sys.executable, "-c", UNPACK, root], cwd=folder,
+                          env=env_for(folder, HEADWATER_CODE_CACHE=str(cache)),
+                          capture_output=True, text=True, timeout=300)
+
+
+@as_root_only
+def test_a_code_cache_inside_a_folder_another_user_controls_is_refused(small_run, tmp_path):
+    """The cache itself is made 0700, but whoever may rename entries of a folder above it can
+    swap it, after the check, for a folder of their own holding the flow's code: so the folders
+    above must be this user's or root's, and not writable by others without the sticky bit."""
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    os.chown(theirs, NOBODY, NOBODY)
+    proc = unpack_with_cache(small_run, theirs / "cache")
+    assert proc.returncode != 0, proc.stdout
+    assert "UNPACKED" not in proc.stdout
+    assert f"is inside {theirs}, which belongs to another user (uid {NOBODY})" in proc.stderr
+    assert "CodeCacheError" in proc.stderr and "HEADWATER_CODE_CACHE" in proc.stderr
+    assert not (theirs / "cache").exists()
+
+    open_to_all = tmp_path / "open"
+    open_to_all.mkdir()
+    os.chmod(open_to_all, 0o777)
+    proc = unpack_with_cache(small_run, open_to_all / "cache")
+    assert "others can write (mode 777, no sticky bit)" in proc.stderr, proc.stderr
+
+    # A shared /tmp-like folder (sticky) is fine, but not through a link another user put there.
+    sticky = tmp_path / "sticky"
+    sticky.mkdir()
+    os.chmod(sticky, 0o1777)
+    mine = tmp_path / "mine"
+    mine.mkdir(mode=0o700)
+    planted = sticky / "cache-home"
+    planted.symlink_to(mine)
+    os.lchown(planted, NOBODY, NOBODY)
+    proc = unpack_with_cache(small_run, planted / "cache")
+    assert f"is reached through {planted}, a link another user (uid {NOBODY})" in proc.stderr
+
+    proc = unpack_with_cache(small_run, sticky / "cache")
+    assert proc.returncode == 0 and "UNPACKED SmallFlow" in proc.stdout, proc.stderr

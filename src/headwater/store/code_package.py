@@ -170,7 +170,8 @@ def private_dir(path: str) -> str:
         raise CodeCacheError(
             f"the code package cache {path} {problem}: code unpacked there could have been "
             "planted by someone else, so it is not used",
-            fix=f"remove it, or point {CACHE_ENV} at a folder only you can write (mode 0700)")
+            fix=f"remove it, or point {CACHE_ENV} at a folder only you can write (mode 0700), "
+            "under folders no other user can change")
     return path
 
 
