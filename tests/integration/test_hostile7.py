@@ -151,3 +151,69 @@ def test_a_code_cache_inside_a_folder_another_user_controls_is_refused(small_run
 
     proc = unpack_with_cache(small_run, sticky / "cache")
     assert proc.returncode == 0 and "UNPACKED SmallFlow" in proc.stdout, proc.stderr
+
+
+# -- logs on a terminal: a line cannot be made to read in another order -----------------------
+
+BIDI_FLOW = '''
+from headwater import FlowSpec, step
+
+
+class BidiFlow(FlowSpec):
+    @step
+    def start(self):
+        print("saved report\\u202efdp.exe and \\u2067isolated\\u2069")
+        print("\\u05e9\\u05dc\\u05d5\\u05dd\\u200f ok, emoji \\U0001f469\\u200d\\U0001f52c")
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    BidiFlow()
+'''
+
+
+def on_a_terminal(argv: list[str], cwd: Path, env: dict[str, str]) -> bytes:
+    """What ``argv`` writes to a pseudo-terminal (its stdout and stderr), to its end."""
+    import pty
+    import select
+    import time
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,  # noqa: S603
+                            stdout=follower, stderr=follower)
+    os.close(follower)
+    out = bytearray()
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 1.0)
+        if ready:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+        elif proc.poll() is not None:
+            break
+    os.close(leader)
+    assert proc.wait(timeout=300) == 0, out
+    return bytes(out)
+
+
+def test_logs_on_a_terminal_show_bidi_overrides_as_escapes_and_keep_other_scripts(tmp_path):
+    flow = write_flow(tmp_path, "bidi_flow.py", BIDI_FLOW)
+    assert hw(flow, "--quiet", "run", cwd=tmp_path).returncode == 0
+    shown = on_a_terminal([sys.executable, str(flow), "logs", "1/start"], tmp_path,
+                          env_for(tmp_path)).decode()
+    assert "saved report\\u202efdp.exe and \\u2067isolated\\u2069" in shown, shown
+    assert "\u202e" not in shown and "\u2067" not in shown
+    # Hebrew with its right-to-left mark, and an emoji's zero-width joiner, stay text.
+    assert "\u05e9\u05dc\u05d5\u05dd\u200f ok, emoji \U0001f469\u200d\U0001f52c" in shown
+    raw = on_a_terminal([sys.executable, str(flow), "logs", "--raw", "1/start"], tmp_path,
+                        env_for(tmp_path)).decode()
+    assert "report\u202efdp.exe" in raw
