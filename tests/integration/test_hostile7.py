@@ -217,3 +217,41 @@ def test_logs_on_a_terminal_show_bidi_overrides_as_escapes_and_keep_other_script
     raw = on_a_terminal([sys.executable, str(flow), "logs", "--raw", "1/start"], tmp_path,
                         env_for(tmp_path)).decode()
     assert "report\u202efdp.exe" in raw
+
+
+# -- a flow nesting splits hundreds deep fails clearly, before anything runs -------------------
+
+def deep_foreach_flow(levels: int) -> str:
+    """A flow of ``levels`` foreaches, each inside the one before, closed by as many joins."""
+    splits = ["start"] + [f"f{i}" for i in range(1, levels)]
+    lines = ["from headwater import FlowSpec, step", "", "", "class DeepFlow(FlowSpec):"]
+    for i, name in enumerate(splits):
+        after = splits[i + 1] if i + 1 < levels else "body"
+        lines += ["    @step", f"    def {name}(self):", "        self.xs = [1]",
+                  f"        self.next(self.{after}, foreach='xs')", ""]
+    lines += ["    @step", "    def body(self):", "        self.next(self.j0)", ""]
+    for i in range(levels):
+        after = f"j{i + 1}" if i + 1 < levels else "end"
+        lines += ["    @step", f"    def j{i}(self, inputs):", f"        self.next(self.{after})",
+                  ""]
+    lines += ["    @step", "    def end(self):", "        pass", "", "",
+              "if __name__ == '__main__':", "    DeepFlow()", ""]
+    return "\n".join(lines)
+
+
+def test_splits_nested_hundreds_deep_are_refused_naming_the_step(tmp_path):
+    """250 nested foreaches: the start task died with exit code 70 and no word of why (its
+    recorded graph was too deep to pickle); 1,200 were a RecursionError. Now refused at launch."""
+    flow = tmp_path / "deep_flow.py"
+    flow.write_text(deep_foreach_flow(250))
+    proc = hw(flow, "run", cwd=tmp_path)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "step 'f100' opens a split nested 101 deep" in out, out
+    assert f"{flow}:" in out and "itertools.product" in out
+    assert "Workflow starting" not in out and "exit code 70" not in out
+    assert "Traceback" not in out
+
+    flow.write_text(deep_foreach_flow(100))  # at the limit: runs
+    proc = hw(flow, "--quiet", "run", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
