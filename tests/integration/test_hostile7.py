@@ -255,3 +255,35 @@ def test_splits_nested_hundreds_deep_are_refused_naming_the_step(tmp_path):
     flow.write_text(deep_foreach_flow(100))  # at the limit: runs
     proc = hw(flow, "--quiet", "run", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# -- a step printing a huge line without a line break ------------------------------------------
+
+FEED_CONSOLE = """
+import io
+from headwater.runtime.console import Console
+
+out = io.StringIO()
+console = Console(out)
+piece = b"x" * 64
+for _ in range(500_000):  # 32 MB of one line, read in 64-byte pieces
+    console.task_output("1/start/1", "1", "stdout", piece)
+console.task_output("1/start/1", "1", "stdout", b"y\\nnext line\\n")
+console.flush_task("1/start/1", "1")
+lines = out.getvalue().splitlines()
+assert len(lines) == 2, len(lines)
+assert lines[0].endswith("x" * 64 + "y") and len(lines[0]) > 32_000_000, len(lines[0])
+assert lines[1].endswith("] next line"), lines[1]
+print("FED")
+"""
+
+
+def test_a_line_hundreds_of_megabytes_long_costs_the_scheduler_linear_time(tmp_path):
+    """The scheduler joined a task's unfinished line with each new read: a step printing 400 MB
+    without a line break held the run (every task's output and progress) for more than ten
+    minutes, 32 MB read in small pieces for hours. Kept as pieces now, joined once the line
+    ends: the same 32 MB takes well under a second, so the deadline below is a thousand times
+    what it needs (before the fix it was never met)."""
+    proc = subprocess.run([sys.executable, "-c", FEED_CONSOLE], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0 and "FED" in proc.stdout, proc.stderr
