@@ -287,3 +287,41 @@ def test_a_line_hundreds_of_megabytes_long_costs_the_scheduler_linear_time(tmp_p
     proc = subprocess.run([sys.executable, "-c", FEED_CONSOLE], cwd=tmp_path, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0 and "FED" in proc.stdout, proc.stderr
+
+
+# -- card get on a terminal -------------------------------------------------------------------
+
+ESC_CARD_FLOW = '''
+from headwater import FlowSpec, card, current, step
+from headwater.cards import Markdown
+
+
+class EscCardFlow(FlowSpec):
+    @card(type="blank")
+    @step
+    def start(self):
+        current.card.append(Markdown("clip \\x1b]52;c;cHduZWQ=\\x07 title \\x1b]0;pwned\\x07 end"))
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    EscCardFlow()
+'''
+
+
+def test_card_get_on_a_terminal_shows_the_cards_control_characters_as_text(tmp_path):
+    """A card is someone's HTML; printed raw, its ``ESC ] 52`` set the reader's clipboard."""
+    flow = write_flow(tmp_path, "esc_card_flow.py", ESC_CARD_FLOW)
+    proc = hw(flow, "--quiet", "run", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    shown = on_a_terminal([sys.executable, str(flow), "card", "get", "1/start/1"], tmp_path,
+                          env_for(tmp_path))
+    assert b"</html>" in shown.lower()
+    assert b"\x1b]" not in shown and b"\x07" not in shown, shown[:2000]
+    assert b"clip \\x1b]52;c;cHduZWQ=\\x07 title \\x1b]0;pwned\\x07 end" in shown
+    piped = hw(flow, "card", "get", "1/start/1", cwd=tmp_path)  # a pipe gets the card as stored
+    assert "clip \x1b]52;c;cHduZWQ=\x07 title" in piped.stdout
