@@ -87,14 +87,14 @@ def private_folder_problem(path: str) -> str | None:
 
     The folders above it must be this user's or root's, and none writable by others unless
     sticky (``/tmp``), and no link on the way may be another user's
-    (:func:`_ancestor_problem`): whoever can rename entries of a folder above the cache can swap
+    (:func:`ancestor_problem`): whoever can rename entries of a folder above the cache can swap
     the checked cache for a folder of their own between the check and its use.
 
     Missing folders above ``path`` are made too, each 0700 and each entered without following a
     link (:func:`_make_private_parents`): a ``HEADWATER_CODE_CACHE`` under a folder not made yet
     was a ``FileNotFoundError``. Raises ``OSError`` when a folder cannot be made (no permission,
     a file in the way, a link put where a new folder was just made)."""
-    above = _ancestor_problem(path)
+    above = ancestor_problem(path)
     if above:
         return above
     try:
@@ -117,7 +117,7 @@ def _owned_by_us_or_root(info: os.stat_result) -> bool:
     return info.st_uid in (os.getuid(), 0)
 
 
-def _ancestor_problem(path: str) -> str | None:
+def ancestor_problem(path: str) -> str | None:
     """What makes the folders leading to ``path`` unsafe to keep a private folder under, or None.
 
     A private folder is only as private as the folders holding it: the owner of a folder above

@@ -325,3 +325,40 @@ def test_card_get_on_a_terminal_shows_the_cards_control_characters_as_text(tmp_p
     assert b"clip \\x1b]52;c;cHduZWQ=\\x07 title \\x1b]0;pwned\\x07 end" in shown
     piped = hw(flow, "card", "get", "1/start/1", cwd=tmp_path)  # a pipe gets the card as stored
     assert "clip \x1b]52;c;cHduZWQ=\x07 title" in piped.stdout
+
+
+PYPI_FLOW = '''
+from headwater import FlowSpec, pypi, step
+
+
+class PypiFlow(FlowSpec):
+    @pypi(packages={"six": "1.16.0"})
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    PypiFlow()
+'''
+
+
+@as_root_only
+def test_an_environment_cache_inside_a_folder_another_user_controls_is_refused(tmp_path):
+    """The same rule for HEADWATER_ENV_CACHE, whose environments are the interpreters and
+    packages a @pypi step runs."""
+    flow = write_flow(tmp_path, "pypi_flow.py", PYPI_FLOW)
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    os.chown(theirs, NOBODY, NOBODY)
+    proc = hw(flow, "environment", "show", cwd=tmp_path,
+              HEADWATER_ENV_CACHE=str(theirs / "envs"))
+    assert proc.returncode != 0
+    assert f"is inside {theirs}, which belongs to another user (uid {NOBODY})" in proc.stderr, \
+        proc.stdout + proc.stderr
+    assert "HEADWATER_ENV_CACHE" in proc.stderr and "Traceback" not in proc.stderr
+    assert list(theirs.iterdir()) == []
