@@ -85,7 +85,7 @@ def private_folder_problem(path: str) -> str | None:
     hold files planted for this user to open or run. The caller raises its own error, naming
     what the folder is for.
 
-    The folders above it must be this user's or root's, and none writable by others unless
+    The folders above it must be this user's or root's, and none writable by anyone unless
     sticky (``/tmp``), and no link on the way may be another user's
     (:func:`ancestor_problem`): whoever can rename entries of a folder above the cache can swap
     the checked cache for a folder of their own between the check and its use.
@@ -124,7 +124,9 @@ def ancestor_problem(path: str) -> str | None:
     (or anyone who may write to one without the sticky bit) can rename the checked folder away
     and put a folder or link of their own in its place after the check. So each existing folder
     above ``path``, once links are followed, must belong to this user or root and be writable by
-    others only with the sticky bit; and each link met on the way as written must be this user's
+    anyone only with the sticky bit (write for the group is left to the user's choice of group,
+    as for a datastore: under a umask of 002, the default of many systems, every folder the
+    user makes is group-writable, the group being the user's own); and each link met on the way as written must be this user's
     or root's (a link another user made in ``/tmp`` can be replaced by them at any time).
     Folders not made yet are made 0700 by this user, so they need no check."""
     path = os.path.abspath(path)
@@ -149,8 +151,8 @@ def ancestor_problem(path: str) -> str | None:
             if not _owned_by_us_or_root(info):
                 return (f"is inside {real}, which belongs to another user (uid {info.st_uid}), "
                         "who could swap the folder for one of their own")
-            if info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX:
-                return (f"is inside {real}, which others can write (mode "
+            if info.st_mode & 0o002 and not info.st_mode & stat.S_ISVTX:
+                return (f"is inside {real}, which anyone can write (mode "
                         f"{stat.S_IMODE(info.st_mode):o}, no sticky bit), so they could swap the "
                         "folder for one of their own")
         parent = os.path.dirname(real)

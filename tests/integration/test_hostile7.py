@@ -120,7 +120,7 @@ def unpack_with_cache(folder: Path, cache: Path) -> subprocess.CompletedProcess:
 def test_a_code_cache_inside_a_folder_another_user_controls_is_refused(small_run, tmp_path):
     """The cache itself is made 0700, but whoever may rename entries of a folder above it can
     swap it, after the check, for a folder of their own holding the flow's code: so the folders
-    above must be this user's or root's, and not writable by others without the sticky bit."""
+    above must be this user's or root's, and not writable by anyone without the sticky bit."""
     theirs = tmp_path / "theirs"
     theirs.mkdir()
     os.chown(theirs, NOBODY, NOBODY)
@@ -135,7 +135,13 @@ def test_a_code_cache_inside_a_folder_another_user_controls_is_refused(small_run
     open_to_all.mkdir()
     os.chmod(open_to_all, 0o777)
     proc = unpack_with_cache(small_run, open_to_all / "cache")
-    assert "others can write (mode 777, no sticky bit)" in proc.stderr, proc.stderr
+    assert "anyone can write (mode 777, no sticky bit)" in proc.stderr, proc.stderr
+
+    group_writable = tmp_path / "team"  # umask 002: the group is the user's choice
+    group_writable.mkdir()
+    os.chmod(group_writable, 0o775)
+    proc = unpack_with_cache(small_run, group_writable / "cache")
+    assert proc.returncode == 0 and "UNPACKED SmallFlow" in proc.stdout, proc.stderr
 
     # A shared /tmp-like folder (sticky) is fine, but not through a link another user put there.
     sticky = tmp_path / "sticky"
