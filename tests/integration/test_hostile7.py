@@ -368,3 +368,35 @@ def test_an_environment_cache_inside_a_folder_another_user_controls_is_refused(t
         proc.stdout + proc.stderr
     assert "HEADWATER_ENV_CACHE" in proc.stderr and "Traceback" not in proc.stderr
     assert list(theirs.iterdir()) == []
+
+
+# -- a cookie built to stall the parser -------------------------------------------------------
+
+READ_COOKIE = """
+from headwater.ui.security import COOKIE, _cookie
+
+backslashes = chr(92) * 1_000_000
+assert _cookie({"cookie": f'{COOKIE}="{backslashes}"'}) == backslashes
+print("READ")
+"""
+
+
+def test_a_cookie_full_of_backslashes_costs_the_guard_linear_time(small_run, tmp_path):
+    """The guard read every request's cookie with http.cookies, whose unquoting is quadratic in
+    backslashes before Python 3.11.10 (CVE-2024-7592): a 16 KB header took 1.4 s of the
+    server's only event loop, so a few requests a second from anyone who could reach a
+    token-guarded UI kept every page from answering. Read in one pass now: 1 MB of
+    backslashes takes milliseconds (quadratic, it took hours), so the deadline below is never
+    what decides."""
+    proc = subprocess.run([sys.executable, "-c", READ_COOKIE], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0 and "READ" in proc.stdout, proc.stderr
+    token = "cookie-token-for-hostile7"
+    with ui_server(small_run, token=token) as ui:
+        stall = 'headwater_ui_token="' + "\\" * 12_000 + '"'
+        status, _, _ = ui.get("/api/flows", token="", headers={"Cookie": stall})
+        assert status == 401
+        signed_in = f'theme=dark; headwater_ui_token="{token}"; other=1'
+        status, _, body = ui.get("/api/flows", token="", headers={"Cookie": signed_in})
+        assert status == 200 and b"SmallFlow" in body
+        assert "Traceback" not in ui.output()
