@@ -400,3 +400,46 @@ def test_a_cookie_full_of_backslashes_costs_the_guard_linear_time(small_run, tmp
         status, _, body = ui.get("/api/flows", token="", headers={"Cookie": signed_in})
         assert status == 200 and b"SmallFlow" in body
         assert "Traceback" not in ui.output()
+
+
+# -- a metadata record nested past Python's stack ---------------------------------------------
+
+DEEP_JSON = "[" * 100_000 + "]" * 100_000
+
+
+def _tamper(folder: Path, sql: str, value: str) -> None:
+    import sqlite3
+
+    with sqlite3.connect(folder / ".headwater" / "meta.sqlite") as db:
+        db.execute(sql, (value,))
+
+
+@pytest.mark.parametrize("sql, value, named", [
+    ("UPDATE tasks SET frames = ? WHERE step = 'start'", DEEP_JSON,
+     "the metadata record of task SmallFlow/1/start/1 is damaged: its frames field"),
+    ("UPDATE runs SET params = ?", DEEP_JSON,
+     "the metadata record of run SmallFlow/1 is damaged: its params field"),
+    ("UPDATE runs SET params = ?", "not json",  # never checked before either
+     "the metadata record of run SmallFlow/1 is damaged: its params field"),
+])
+def test_a_record_nested_past_pythons_stack_is_named_not_a_traceback(tmp_path, sql, value,
+                                                                      named):
+    """A shared metadata database's writer (or damage) put ``[[[[...]]]]`` where a task's frames
+    or a run's parameters belong: ``dump``, the client and ``gc`` raised RecursionError (a
+    run's params that were not JSON at all, a JSONDecodeError) as tracebacks."""
+    flow = write_flow(tmp_path, "small_flow.py", SMALL_FLOW)
+    assert hw(flow, "--quiet", "run", cwd=tmp_path).returncode == 0
+    _tamper(tmp_path, sql, value)
+    dumped = hw(flow, "dump", "1/start", cwd=tmp_path)
+    assert dumped.returncode != 0
+    assert named in dumped.stderr and "headwater delete SmallFlow/1" in dumped.stderr, \
+        dumped.stderr
+    assert "Traceback" not in dumped.stderr
+    collected = subprocess.run(
+        [str(Path(sys.executable).parent / "headwater"), "gc", "--dry-run", "--datastore-root",
+         str(tmp_path / ".headwater")], cwd=tmp_path, env=env_for(tmp_path),
+        capture_output=True, text=True, timeout=300)
+    assert collected.returncode != 0  # a record gc cannot read may name blobs in use
+    assert "SmallFlow/1" in collected.stderr and "is damaged" in collected.stderr, \
+        collected.stderr
+    assert "Traceback" not in collected.stderr
