@@ -443,3 +443,15 @@ def test_a_record_nested_past_pythons_stack_is_named_not_a_traceback(tmp_path, s
     assert "SmallFlow/1" in collected.stderr and "is damaged" in collected.stderr, \
         collected.stderr
     assert "Traceback" not in collected.stderr
+
+
+def test_a_code_record_nested_past_pythons_stack_is_named_not_a_traceback(tmp_path):
+    flow = write_flow(tmp_path, "small_flow.py", SMALL_FLOW)
+    assert hw(flow, "--quiet", "run", cwd=tmp_path).returncode == 0
+    _tamper(tmp_path, "UPDATE runs SET code = ?", DEEP_JSON)
+    read = subprocess.run(
+        [sys.executable, "-c", "from headwater import Flow, namespace\nnamespace(None)\n"
+         "Flow('SmallFlow')['1'].code"], cwd=tmp_path, env=env_for(tmp_path),
+        capture_output=True, text=True, timeout=300)
+    assert "MetadataError" in read.stderr and "SmallFlow/1" in read.stderr, read.stderr
+    assert "nested too deeply" in read.stderr and "RecursionError" not in read.stderr

@@ -353,6 +353,8 @@ class CodePackage:
             info = json.loads(text)
         except ValueError as err:
             raise _damaged_code(run_pathspec, f"it is not JSON ({err})") from None
+        except RecursionError:  # [[[[...]]]]: JSON, but deeper than Python's stack
+            raise _damaged_code(run_pathspec, "it is nested too deeply to read") from None
         if not (isinstance(info, dict) and isinstance(info.get("path"), str)
                 and isinstance(info.get("key"), str) and info["key"].isascii()
                 and info["key"].isalnum()):
