@@ -85,10 +85,18 @@ def private_folder_problem(path: str) -> str | None:
     hold files planted for this user to open or run. The caller raises its own error, naming
     what the folder is for.
 
+    The folders above it must be this user's or root's, and none writable by anyone unless
+    sticky (``/tmp``), and no link on the way may be another user's
+    (:func:`ancestor_problem`): whoever can rename entries of a folder above the cache can swap
+    the checked cache for a folder of their own between the check and its use.
+
     Missing folders above ``path`` are made too, each 0700 and each entered without following a
     link (:func:`_make_private_parents`): a ``HEADWATER_CODE_CACHE`` under a folder not made yet
     was a ``FileNotFoundError``. Raises ``OSError`` when a folder cannot be made (no permission,
     a file in the way, a link put where a new folder was just made)."""
+    above = ancestor_problem(path)
+    if above:
+        return above
     try:
         os.mkdir(path, 0o700)
     except FileExistsError:
@@ -103,3 +111,51 @@ def private_folder_problem(path: str) -> str | None:
     if info.st_mode & 0o022:
         return f"can be written by other users (mode {stat.S_IMODE(info.st_mode):o})"
     return None
+
+
+def _owned_by_us_or_root(info: os.stat_result) -> bool:
+    return info.st_uid in (os.getuid(), 0)
+
+
+def ancestor_problem(path: str) -> str | None:
+    """What makes the folders leading to ``path`` unsafe to keep a private folder under, or None.
+
+    A private folder is only as private as the folders holding it: the owner of a folder above
+    (or anyone who may write to one without the sticky bit) can rename the checked folder away
+    and put a folder or link of their own in its place after the check. So each existing folder
+    above ``path``, once links are followed, must belong to this user or root and be writable by
+    anyone only with the sticky bit (write for the group is left to the user's choice of group,
+    as for a datastore: under a umask of 002, the default of many systems, every folder the
+    user makes is group-writable, the group being the user's own); and each link met on the way as written must be this user's
+    or root's (a link another user made in ``/tmp`` can be replaced by them at any time).
+    Folders not made yet are made 0700 by this user, so they need no check."""
+    path = os.path.abspath(path)
+    parts = path.split(os.sep)[1:]
+    prefix = os.sep
+    for part in parts[:-1]:
+        prefix = os.path.join(prefix, part)
+        try:
+            info = os.lstat(prefix)
+        except OSError:
+            break
+        if stat.S_ISLNK(info.st_mode) and not _owned_by_us_or_root(info):
+            return (f"is reached through {prefix}, a link another user (uid {info.st_uid}) "
+                    "made and may point elsewhere at any time")
+    real = os.path.realpath(os.path.dirname(path))
+    while True:
+        try:
+            info = os.stat(real)
+        except OSError:
+            info = None  # not made yet: made private by this user, checked when it is
+        if info is not None:
+            if not _owned_by_us_or_root(info):
+                return (f"is inside {real}, which belongs to another user (uid {info.st_uid}), "
+                        "who could swap the folder for one of their own")
+            if info.st_mode & 0o002 and not info.st_mode & stat.S_ISVTX:
+                return (f"is inside {real}, which anyone can write (mode "
+                        f"{stat.S_IMODE(info.st_mode):o}, no sticky bit), so they could swap the "
+                        "folder for one of their own")
+        parent = os.path.dirname(real)
+        if parent == real:
+            return None
+        real = parent

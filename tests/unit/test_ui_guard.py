@@ -29,7 +29,7 @@ def test_a_websocket_never_reaches_the_app_token_or_not(token):
     async def app(scope, receive, send):  # type: ignore[no-untyped-def]
         reached.append(scope["type"])
 
-    guard = Guard(app, token)
+    guard = Guard(app, token, owner=None)
     headers = [(b"host", b"localhost:8080"), (b"authorization", b"Bearer a-token-long-enough")]
     scope = {"type": "websocket", "path": "/api/flows", "headers": headers, "query_string": b""}
     assert _call(guard, scope) == [{"type": "websocket.close", "code": 1008}]
@@ -67,14 +67,14 @@ async def _ok(scope, receive, send):  # type: ignore[no-untyped-def]
     ([(b"sec-fetch-site", b"same-origin"), (b"origin", b"https://ui.example")], 200),
 ])
 def test_a_request_another_sites_page_makes_is_refused(extra, status):
-    start = _answer(Guard(_ok, None), [(b"host", b"localhost:8080"), *extra])
+    start = _answer(Guard(_ok, None, owner=None), [(b"host", b"localhost:8080"), *extra])
     assert start["status"] == status
 
 
 def test_every_answer_carries_the_safety_headers_and_the_servers_clock():
     for app_status, headers in ((200, [(b"host", b"localhost:8080")]),
                                 (403, [(b"host", b"attacker.example")])):
-        start = _answer(Guard(_ok, None), headers)
+        start = _answer(Guard(_ok, None, owner=None), headers)
         assert start["status"] == app_status
         sent = dict(start["headers"])
         assert sent[b"x-content-type-options"] == b"nosniff"  # the app's own value replaced

@@ -118,7 +118,8 @@ def view(ctx: click.Context, pathspec: str, card_id: str | None, card_type: str 
     click.echo(f"{'Opened' if opened else 'No web browser found; the card is at'} {path}")
 
 
-@card.command(help="Write a task's card HTML to FILE (or to standard output).")
+@card.command(help="Write a task's card HTML to FILE (or to standard output; on a terminal, "
+              "control characters in it are shown as escapes).")
 @click.argument("pathspec", metavar="PATHSPEC")
 @click.argument("file", required=False, type=click.Path(dir_okay=False, writable=True))
 @_id_option
@@ -132,6 +133,12 @@ def get(ctx: click.Context, pathspec: str, file: str | None, card_id: str | None
     if file:
         found.save(file)
         click.echo(f"Wrote {found} to {file}", err=True)
+    elif sys.stdout.isatty():
+        # A card is someone's HTML: on a terminal, its control characters are shown as text
+        # (``ESC ] 52`` would set the reader's clipboard), as ``logs`` shows a step's output.
+        from headwater.cli.log_output import terminal_safe
+
+        sys.stdout.write(terminal_safe(found.html))
     else:
         sys.stdout.write(found.html)
 

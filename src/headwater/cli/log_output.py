@@ -5,8 +5,8 @@ A step's output is whatever the step printed, and in a shared datastore the step
 someone else's: printed raw to a terminal, ``ESC ] 52`` sets the reader's clipboard, ``ESC ] 0``
 retitles the window, ``ESC [ 2 J`` clears it, a DCS string talks to the terminal itself. So on
 a terminal ``logs`` passes on text, line breaks, tabs, carriage returns (progress bars) and
-colours (SGR: ``ESC [ ... m``) and shows every other control character as its escape
-(:func:`terminal_safe`); ``--raw`` prints it all as stored. Into a pipe or a file the output goes
+colours (SGR: ``ESC [ ... m``) and shows every other control character, and the bidirectional
+overrides that reorder a line, as its escape (:func:`terminal_safe`); ``--raw`` prints it all as stored. Into a pipe or a file the output goes
 as before (click drops the colours), since no terminal reads it there.
 """
 
@@ -19,8 +19,13 @@ from typing import Any
 import click
 
 # A colour or style change (SGR), kept; or one control character no terminal needs for text
-# (C0 but tab, line feed and carriage return; DEL; C1, whose 0x9b is a CSI of its own).
-_SHOWN = re.compile(r"(\x1b\[[0-9;:]{0,64}m)|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# (C0 but tab, line feed and carriage return; DEL; C1, whose 0x9b is a CSI of its own); or an
+# explicit bidirectional embedding, override or isolate (U+202A-U+202E, U+2066-U+2069), which
+# makes the rest of a line read in another order ("report\u202efdp.exe" as "reportexe.pdf")
+# on a terminal that reorders. The implicit marks (U+200E, U+200F, U+061C) and joiners, which
+# text in Arabic, Hebrew or Indic scripts and emoji need, stay text.
+_SHOWN = re.compile(
+    r"(\x1b\[[0-9;:]{0,64}m)|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def terminal_safe(text: str) -> str:

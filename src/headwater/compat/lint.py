@@ -17,6 +17,7 @@ from headwater.exceptions import GraphError
 from headwater.graph.metaflow_view import MetaflowGraph
 from headwater.graph.model import FOREACH, Graph
 from headwater.graph.validate import (
+    check_depth,
     check_endpoints,
     check_loops,
     check_marks,
@@ -132,6 +133,7 @@ for _rule, _settings in (
     (check_loops, ("require_static_graph", "require_acyclicity")),
     (check_reachable, ("require_static_graph",)),
     (check_splits, ("require_static_graph",)),
+    (check_depth, ("require_static_graph",)),
 ):
     linter.check(_from_rule(_rule)).attrs.extend(_settings)  # type: ignore[attr-defined]
 

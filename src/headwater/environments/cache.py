@@ -33,9 +33,18 @@ def cache_root() -> Path:
 
 def private_dir(path: Path) -> Path:
     """``path`` created 0700 if missing (and each missing folder above it, such as
-    ``~/.cache``); refused if it is a symlink or not the user's own."""
-    from headwater.folders import make_dirs
+    ``~/.cache``); refused if it is a symlink or not the user's own, or if a folder above it
+    lets another user swap it for their own (:func:`headwater.folders.ancestor_problem`: the
+    environments built here are the interpreters and packages tasks run)."""
+    from headwater.folders import ancestor_problem, make_dirs
 
+    above = ancestor_problem(str(path))
+    if above:
+        raise StepEnvironmentError(
+            f"the environment cache {path} {above}: an environment there could be replaced "
+            "by someone else's, so it is not used",
+            fix=f"point {CACHE_ENV} at a folder of your own, under folders no other user can "
+            "change (the default, ~/.cache/headwater/environments, is)")
     make_dirs(str(path), 0o700)
     info = os.lstat(path)
     if os.path.islink(path) or info.st_uid != os.getuid():

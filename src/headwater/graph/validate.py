@@ -102,8 +102,30 @@ def check_splits(graph: Graph) -> None:
         _SplitWalk(graph).run()
 
 
+MAX_SPLIT_DEPTH = 100
+"""Splits nested deeper than this are refused: the run's recorded graph (``current.graph``'s
+``graph_structure``) nests two lists per level, and past a few hundred levels pickling it for
+the start task's result exhausted Python's stack (the task died with exit code 70 and no word
+of why). No real flow comes near; a fan-out that deep is one foreach over combined items."""
+
+
+def check_depth(graph: Graph) -> None:
+    """No step runs inside more than :data:`MAX_SPLIT_DEPTH` nested splits (after
+    :func:`check_splits`, which finds each step's open splits)."""
+    if not _ready(graph):
+        return
+    for node in graph:
+        if len(node.split_parents) > MAX_SPLIT_DEPTH:
+            opener = graph[node.split_parents[MAX_SPLIT_DEPTH]]
+            raise _error(
+                opener, f"step '{opener.name}' opens a split nested {MAX_SPLIT_DEPTH + 1} deep "
+                f"(inside {MAX_SPLIT_DEPTH} others), more than the {MAX_SPLIT_DEPTH} a flow may "
+                "nest", fix=f"nest fewer splits around '{opener.name}': fan out once over "
+                "combined items (itertools.product) instead of one foreach inside another")
+
+
 RULES = (check_marks, check_steps, check_endpoints, check_targets, check_loops, check_reachable,
-         check_splits)
+         check_splits, check_depth)
 
 
 def _ready(graph: Graph) -> bool:

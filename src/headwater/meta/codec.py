@@ -17,6 +17,16 @@ from headwater.records import ArtifactRef, Frame, Manifest, TaskFailure
 _dumps = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode
 
 
+def _loads(text: str) -> object:
+    """``json.loads``, with a document nested too deeply for Python's stack (``[[[[...]]]]``, which
+    no headwater wrote) a ValueError like any other document that is not one of ours: the
+    callers name the record and the fix for it (a RecursionError was a traceback)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply to read") from None
+
+
 def _ref_fields(ref: ArtifactRef) -> dict:
     # Spelled out rather than dataclasses.asdict, which deep-copies and shows up per task.
     fields = {"key": ref.key, "size": ref.size, "type_name": ref.type_name,
@@ -49,7 +59,7 @@ def dump_manifest(manifest: Manifest) -> str:
 def load_manifest(text: str | None) -> Manifest:
     if not text:
         return {}
-    return {name: _ref(fields) for name, fields in json.loads(text).items()}
+    return {name: _ref(fields) for name, fields in _loads(text).items()}
 
 
 def dump_frames(frames: Sequence[Frame]) -> str:
@@ -73,7 +83,7 @@ def load_frames(text: str | None) -> tuple[Frame, ...]:
 
 
 def _loaded_list(text: str | None) -> list:
-    value = json.loads(text or "[]")
+    value = _loads(text or "[]")
     if not isinstance(value, list):
         raise ValueError("not a list")
     return value
@@ -94,7 +104,7 @@ def load_transition(text: str | None) -> dict | None:
     """A task's transition document (an object, or nothing); ValueError for anything else."""
     if not text:
         return None
-    value = json.loads(text)
+    value = _loads(text)
     if not isinstance(value, dict):
         raise ValueError("not an object")
     for key, kind in _TRANSITION_SHAPES.items():
@@ -122,10 +132,18 @@ def dump_failure(failure: TaskFailure | None) -> str | None:
     )
 
 
+def load_code_key(text: str) -> str:
+    """The content key a run's code record names; ValueError when it names none."""
+    fields = _loads(text)
+    if not isinstance(fields, dict) or not isinstance(fields.get("key"), str):
+        raise ValueError("no code package key")
+    return fields["key"]
+
+
 def load_failure(text: str | None) -> TaskFailure | None:
     if not text:
         return None
-    fields = json.loads(text)
+    fields = _loads(text)
     if not isinstance(fields, dict):
         raise ValueError("not an object")
     failure = TaskFailure(**fields)  # TypeError for a missing or unknown field

@@ -60,8 +60,19 @@ class RunRow(Record, frozen=True, slots=True):
 
     @property
     def params(self) -> Manifest:
-        """The run's parameters: name -> where the value is stored."""
-        return load_manifest(self.params_json)
+        """The run's parameters: name -> where the value is stored. A record no headwater wrote
+        (not JSON, the wrong shape, nested past Python's stack) is a MetadataError naming the
+        run and the fix, as a damaged task record is, never a decoder's traceback."""
+        try:
+            return load_manifest(self.params_json)
+        except (ValueError, TypeError, AttributeError) as err:  # binascii.Error: a ValueError
+            from headwater.exceptions import MetadataError
+
+            raise MetadataError(
+                f"the metadata record of run {self.pathspec} is damaged: its params field cannot "
+                f"be read ({type(err).__name__}: {str(err)[:200]})",
+                fix="the metadata database was changed outside headwater: restore it from a "
+                    f"backup, or delete the run (headwater delete {self.pathspec})") from None
 
     @property
     def all_tags(self) -> frozenset[str]:

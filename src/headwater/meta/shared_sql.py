@@ -174,8 +174,8 @@ REFERENCED_ARTIFACT_KEYS = """SELECT DISTINCT a.key FROM artifacts a
             AND t.tag = 'transient:' || a.name)"""
 REFERENCED_LOG_KEYS = """SELECT stdout_key, stderr_key FROM attempts
     WHERE stdout_key IS NOT NULL OR stderr_key IS NOT NULL"""
-RUN_DOCUMENTS = "SELECT params, code FROM runs"
-TASK_DOCUMENTS = "SELECT frames, transition FROM tasks"
+RUN_DOCUMENTS = "SELECT flow, run_id, params, code FROM runs"
+TASK_DOCUMENTS = "SELECT flow, run_id, step, task_id, frames, transition FROM tasks"
 
 # -- statements shaped by the query ----------------------------------------------------------
 

@@ -305,15 +305,24 @@ class SQLMetadata(MetadataStore):
         keys = {key for (key,) in self._db.query(self._sql.REFERENCED_ARTIFACT_KEYS)}
         for stdout_key, stderr_key in self._db.query(self._sql.REFERENCED_LOG_KEYS):
             keys.update(k for k in (stdout_key, stderr_key) if k)
-        for params, code in self._db.query(self._sql.RUN_DOCUMENTS):
-            keys.update(ref.key for ref in codec.load_manifest(params).values()
-                        if ref.inline is None)
-            if code:
-                keys.add(json.loads(code)["key"])
-        for frames, transition in self._db.query(self._sql.TASK_DOCUMENTS):
-            keys.update(f.items_key for f in codec.load_frames(frames) if f.items_key)
-            if transition:
-                keys.update(_transition_keys(json.loads(transition)))
+        # A record that cannot be read might name blobs still in use: it stops the collection,
+        # naming the record, rather than a decoder's traceback (or a blob freed while referred to).
+        for flow, run_id, params, code in self._db.query(self._sql.RUN_DOCUMENTS):
+            head = [flow, run_id]
+            try:
+                keys.update(ref.key for ref in codec.load_manifest(params).values()
+                            if ref.inline is None)
+                if code:
+                    keys.add(codec.load_code_key(code))
+            except (ValueError, TypeError, AttributeError, KeyError) as err:
+                raise damaged_record("run", head, "params or code", err) from None
+        for *head, frames, transition in self._db.query(self._sql.TASK_DOCUMENTS):
+            try:
+                keys.update(f.items_key for f in codec.load_frames(frames) if f.items_key)
+                if transition:
+                    keys.update(_transition_keys(codec.load_transition(transition) or {}))
+            except (ValueError, TypeError, AttributeError, KeyError) as err:
+                raise damaged_record("task", head, "frames or transition", err) from None
         return keys
 
     # -- readers: flows and runs --------------------------------------------------------------
@@ -550,9 +559,15 @@ def _check_numbers(*columns: tuple) -> None:
 def damaged_task(head: list, column: str, err: Exception) -> MetadataError:
     """The error for a task record no headwater wrote (changed by hand or by another program):
     which task, which field, and what to do, never a decoder's traceback."""
+    return damaged_record("task", head, column, err)
+
+
+def damaged_record(kind: str, head: list, column: str, err: Exception) -> MetadataError:
+    """:func:`damaged_task` for a ``kind`` of record (``task``, ``run``) whose ``head`` starts
+    with its pathspec's parts."""
     pathspec = "/".join(str(part) for part in head[:4])
     return MetadataError(
-        f"the metadata record of task {pathspec} is damaged: its {column} field cannot be "
+        f"the metadata record of {kind} {pathspec} is damaged: its {column} field cannot be "
         f"read ({type(err).__name__}: {str(err)[:200]})",
         fix="the metadata database was changed outside headwater: restore it from a backup, "
             f"or delete the run (headwater delete {'/'.join(str(p) for p in head[:2])})")

@@ -170,7 +170,8 @@ def private_dir(path: str) -> str:
         raise CodeCacheError(
             f"the code package cache {path} {problem}: code unpacked there could have been "
             "planted by someone else, so it is not used",
-            fix=f"remove it, or point {CACHE_ENV} at a folder only you can write (mode 0700)")
+            fix=f"remove it, or point {CACHE_ENV} at a folder only you can write (mode 0700), "
+            "under folders no other user can change")
     return path
 
 
@@ -352,6 +353,8 @@ class CodePackage:
             info = json.loads(text)
         except ValueError as err:
             raise _damaged_code(run_pathspec, f"it is not JSON ({err})") from None
+        except RecursionError:  # [[[[...]]]]: JSON, but deeper than Python's stack
+            raise _damaged_code(run_pathspec, "it is nested too deeply to read") from None
         if not (isinstance(info, dict) and isinstance(info.get("path"), str)
                 and isinstance(info.get("key"), str) and info["key"].isascii()
                 and info["key"].isalnum()):

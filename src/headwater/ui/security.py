@@ -5,7 +5,9 @@
   ``?token=TOKEN`` link sets (the link then redirects to itself without the token, so the token
   does not stay in the address bar or the history).
 - Without a token (loopback only), the Host header must name loopback too: a web page the user
-  visits cannot reach the UI through a DNS name rebound to 127.0.0.1.
+  visits cannot reach the UI through a DNS name rebound to 127.0.0.1. And the connection must be
+  the starting user's own (or root's): every local account can connect to loopback, and would
+  otherwise read through the UI the runs the file system keeps from it (:mod:`headwater.ui.peer`).
 - Only GET and HEAD are answered; the UI changes nothing. It has no websocket: a websocket
   handshake is refused before it reaches the app, token or not.
 - Another site's page cannot use the UI from the reader's browser (:func:`cross_site`): a
@@ -24,12 +26,12 @@ import ipaddress
 import os
 import secrets
 from collections.abc import Awaitable, Callable
-from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, unquote_plus, urlencode
 
 from headwater.exceptions import HeadwaterException
 from headwater.ui.headers import stamped
+from headwater.ui.peer import UNKNOWN_SYSTEM, peer_uid
 
 TOKEN_ENV = "HEADWATER_UI_TOKEN"
 COOKIE = "headwater_ui_token"
@@ -86,9 +88,13 @@ ASGIApp = Callable[[Scope, Callable, Callable], Awaitable[None]]
 class Guard:
     """ASGI middleware enforcing the rules of the module docstring."""
 
-    def __init__(self, app: ASGIApp, token: str | None) -> None:
+    def __init__(self, app: ASGIApp, token: str | None, *,
+                 owner: int | None = os.geteuid()) -> None:  # noqa: B008 - this process's user
+        """``owner``: the user whose loopback connections are answered without a token (root's
+        too); None answers any (only for tests that speak ASGI without a socket)."""
         self.app = app
         self.token = token
+        self.owner = owner
 
     async def __call__(self, scope: Scope, receive: Callable, send: Callable) -> None:
         if scope["type"] == "websocket":
@@ -104,6 +110,11 @@ class Guard:
             return
         if self.token is None and not _loopback_host(headers.get("host", "")):
             await _plain(send, 403, "This UI answers to localhost names only.")
+            return
+        if self.token is None and not self._own_connection(scope):
+            await _plain(send, 403, "This UI answers only the user who started it: without a "
+                         "token, other users of this machine may not read its runs. To share "
+                         f"it, start it with a token ({TOKEN_ENV}) and give them the link.")
             return
         if cross_site(headers):
             await _plain(send, 403, "This UI answers another site's page only when a link to "
@@ -123,6 +134,16 @@ class Guard:
         await _plain(send, 401, "A token is needed: open the link with ?token=... that the "
                      "person running `headwater ui` gave you, or send Authorization: Bearer.",
                      [(b"www-authenticate", b'Bearer realm="headwater"')])
+
+    def _own_connection(self, scope: Scope) -> bool:
+        """Whether the client's end of this connection belongs to the owner (or root)."""
+        if self.owner is None:
+            return True
+        client, server = scope.get("client"), scope.get("server")
+        if not client or not server:
+            return False
+        uid = peer_uid((str(client[0]), int(client[1])), (str(server[0]), int(server[1])))
+        return uid in (self.owner, 0, UNKNOWN_SYSTEM)
 
     def _matches(self, offered: str | None) -> bool:
         if not offered or self.token is None:
@@ -182,13 +203,21 @@ def _bearer(headers: dict[str, str]) -> str | None:
 
 
 def _cookie(headers: dict[str, str]) -> str | None:
-    jar = SimpleCookie()
-    try:
-        jar.load(headers.get("cookie", ""))
-    except Exception:  # noqa: BLE001 - a malformed cookie header is no token
-        return None
-    morsel = jar.get(COOKIE)
-    return unquote(morsel.value) if morsel else None
+    """The token cookie's value, read in one pass over the header.
+
+    Not ``http.cookies.SimpleCookie``: its unquoting takes time quadratic in the backslashes of
+    a quoted value in the Pythons before 3.11.10 and 3.12.6 (CVE-2024-7592), and the guard reads
+    the cookie of every request before knowing who sent it: one 16 KB header held the server's
+    only event loop for more than a second, a few a second kept every page from answering. The
+    cookie this module sets is percent-encoded, so no quoting is needed to read it back."""
+    for pair in headers.get("cookie", "").split(";"):
+        name, equals, value = pair.strip().partition("=")
+        if equals and name == COOKIE:
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            return unquote(value)
+    return None
 
 
 def _offered_tokens(raw_query: str) -> list[str]:

@@ -52,8 +52,10 @@ def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8080,
                   f"http://{shown_host}:{port}{path}?token=<TOKEN>\n")
     out.write("Press Ctrl-C to stop.\n")
     out.flush()
+    # proxy_headers off: uvicorn would otherwise take the client's address from an
+    # X-Forwarded-For any local user may send, and the guard asks who owns the real one.
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                            server_header=False, lifespan="on")
+                            server_header=False, lifespan="on", proxy_headers=False)
     uvicorn.Server(config).run(sockets=[listening])
 
 
