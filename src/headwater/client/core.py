@@ -56,7 +56,7 @@ from headwater.records import (
     was_caught,
 )
 from headwater.store.code_package import CodePackage
-from headwater.store.datastore import inline_ref, live_log_key
+from headwater.store.datastore import inline_ref, live_log_key, read_live_log
 from headwater.store.task_log import decode as decode_log
 
 if TYPE_CHECKING:
@@ -863,10 +863,10 @@ class Task(_InRun):
         flow, run_id, step, task_id = self._pathspec.split("/")
         key = live_log_key(flow, run_id, step, task_id, attempt.attempt, stream)
         try:
-            data = bytes(_context.current().store().storage.read(key))
-        except (FileNotFoundError, OSError):
+            data = read_live_log(_context.current().store().storage, key)
+        except OSError:
             return ""
-        return data.decode("utf-8", errors="replace")
+        return (data or b"").decode("utf-8", errors="replace")
 
 
 def _utc(seconds: float) -> datetime:

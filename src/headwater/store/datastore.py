@@ -82,9 +82,33 @@ def blob_path(key: str) -> str:
 
 
 def live_log_key(flow: str, run_id: str, step: str, task_id: str, attempt: int, stream: str) -> str:
-    """Where a running attempt's output so far is kept (a scratch key, deleted when the attempt's
-    log is stored as a blob; see :mod:`headwater.runtime.live_logs`)."""
+    """Where a running attempt's output so far is kept: the stem of its scratch segments
+    (``<stem>.00000001``, ...: each holds only what the task printed since the one before), all
+    deleted when the attempt's log is stored as a blob; see :mod:`headwater.runtime.live_logs`.
+    Earlier versions kept the whole output so far under the stem itself."""
     return f"logs/live/{flow}/{run_id}/{step}/{task_id}/{attempt}.{stream}"
+
+
+def live_log_segment_key(stem: str, number: int) -> str:
+    """The ``number``-th segment (from 1) of the live output under ``stem``; zero-padded, so the
+    storage's sorted listing is the segments' order."""
+    return f"{stem}.{number:08d}"
+
+
+def read_live_log(storage: Storage, stem: str) -> bytes | None:
+    """A running (or killed) attempt's output so far: its segments joined in order, after what an
+    earlier version kept under the stem itself; None when nothing was kept."""
+    keys = [key for key in storage.list(stem)
+            if key == stem or (key[len(stem):len(stem) + 1] == "." and key[len(stem) + 1:].isdigit())]
+    if not keys:
+        return None
+    parts = []
+    for key in keys:
+        try:
+            parts.append(bytes(storage.read(key)))
+        except FileNotFoundError:  # the task ended meanwhile and its scratch keys went
+            return None
+    return b"".join(parts)
 
 
 def _artifact(name: str, where: str) -> str:

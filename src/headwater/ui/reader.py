@@ -25,7 +25,7 @@ from headwater.meta.tags import freed_transient_error
 from headwater.records import was_caught
 from headwater.redaction import redact
 from headwater.settings import Settings
-from headwater.store.datastore import PICKLE, blob_path, live_log_key
+from headwater.store.datastore import PICKLE, blob_path, live_log_key, read_live_log
 from headwater.store.task_log import decode as decode_log
 from headwater.ui import logfind
 from headwater.ui.unreadable import explain, unpickling_failed
@@ -560,9 +560,10 @@ class Reader:
             return b"", True, chosen.attempt
         try:  # a killed task's scratch copy is all of its output there will ever be
             target = live_log_key(flow, run_id, step, task_id, chosen.attempt, stream)
-            return bytes(self.store().storage.read(target)), final, chosen.attempt
-        except (FileNotFoundError, OSError):
-            return b"", final, chosen.attempt
+            so_far = read_live_log(self.store().storage, target)
+        except OSError:
+            so_far = None
+        return so_far or b"", final, chosen.attempt
 
     def log_find(self, flow: str, run_id: str, step: str, task_id: str, stream: str,
                  attempt: int | None, query: str, *, limit: int, from_line: int
