@@ -75,20 +75,22 @@ class ResumePlan:
         key = _position(spec.step, spec.frames)
         occurrence = self._seen[key]
         self._seen[key] += 1
-        if not parents_cloned or spec.step in self.rerun_steps:
-            return None
         rows = self._by_position.get(key, [])
         if occurrence >= len(rows):
             return None
-        row = rows[occurrence]
+        # Each place is matched once: what the plan holds of it goes now, so a large origin's
+        # rows and manifests do not stay in memory beside the tasks that replace them.
+        row, rows[occurrence] = rows[occurrence], None
+        manifests, attempts = self._step_data(spec.step)
+        manifest = manifests.pop(row.task_id, {})
+        last = (attempts.pop(row.task_id, None) or [None])[-1]
+        if not parents_cloned or spec.step in self.rerun_steps:
+            return None
         transition = getattr(row, "transition", None)
         if row.status != "succeeded" or transition is None:
             return None
-        manifests, attempts = self._step_data(spec.step)
-        manifest = manifests.get(row.task_id, {})
         if not transient_data_kept(self.store, manifest, self.transient):
             return None
-        last = (attempts.get(row.task_id) or [None])[-1]
         result = TaskResult(
             manifest=manifest,
             next_steps=tuple(transition.get("next_steps", ())),
