@@ -344,6 +344,15 @@ class ParentRef(Record, frozen=True, slots=True):
     manifest: Manifest
     frames: tuple[Frame, ...]
 
+    # Spelled out: the scheduler makes one per finished task, a join's spin one per input.
+    def __init__(self, step: str, task_id: str, manifest: Manifest,
+                 frames: tuple[Frame, ...]) -> None:
+        put = object.__setattr__
+        put(self, "step", step)
+        put(self, "task_id", task_id)
+        put(self, "manifest", manifest)
+        put(self, "frames", frames)
+
 
 class TaskSpec(Record, slots=True):
     """Everything a task needs to run, made by the scheduler, executed anywhere."""

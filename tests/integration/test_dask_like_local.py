@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from headwater import Flow
+from headwater import Flow, namespace
 
 from .acme_extension import write_extension
 from .flowrun import TESTER, point_client_at, run_cli, write_flow
@@ -191,3 +191,53 @@ def test_the_launching_machines_metaflow_extensions_travel_to_the_workers(dask_a
     assert "dask-worker" in start.metadata_dict  # it did run on a worker
     assert start["pre"].data == "acme:start"
     assert start["limit"].data == 7
+
+
+WIDE_JOIN_FLOW = """
+    from headwater import FlowSpec, step
+
+
+    class DaskWideFlow(FlowSpec):
+        @step
+        def start(self):
+            self.items = list(range(CHUNK + 10))
+            self.next(self.work, foreach="items")
+
+        @step
+        def work(self):
+            self.out = self.input + 1
+            self.next(self.join)
+
+        @step
+        def join(self, inputs):
+            assert [i.out for i in inputs] == [n + 1 for n in self.items_of(inputs)]
+            self.total = sum(i.out for i in inputs)
+            self.next(self.end)
+
+        def items_of(self, inputs):
+            return [i.input for i in inputs]
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        DaskWideFlow()
+"""
+
+
+def test_a_wide_join_on_dask_reads_its_inputs_from_the_datastore(dask_address, tmp_path):
+    """More than join_parents.CHUNK inputs: the join's spec carries blob keys, which the worker
+    reads from the run's datastore (it has no other way to the scheduler's memory)."""
+    from headwater.runtime.join_parents import CHUNK
+
+    flow = write_flow(tmp_path, "dask_wide_flow.py",
+                      WIDE_JOIN_FLOW.replace("CHUNK + 10", str(CHUNK + 10)))
+    done = _dask(flow, "run", dask_address, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    point_client_at(tmp_path)
+    namespace(None)
+    run = Flow("DaskWideFlow").latest_run
+    assert run.successful
+    assert run["join"].task["total"].data == sum(range(1, CHUNK + 11))

@@ -498,6 +498,26 @@ def test_values_load_lazily_once_and_a_step_costs_one_query_per_detail(world):
     assert meta.calls == {"get_flow": 1, "list_runs": 1}
 
 
+def test_a_large_listed_step_answers_its_first_tasks_one_by_one(world):
+    """One task's value out of a step of 100,000 must not fetch all 100,000 manifests; a
+    caller that goes on asking is iterating, and the step is then fetched once, whole."""
+    from headwater.client._batch import ONE_BY_ONE, WHOLE_STEP_AT_ONCE, TaskDetails
+
+    ctx = _context.current()
+    ctx.meta = meta = _Counting(ctx.meta)
+    details = TaskDetails("PetsFlow", "1", "pet", tasks=WHOLE_STEP_AT_ONCE + 1)
+    assert details.manifest("2")["name"] is not None
+    assert meta.calls == {"get_artifacts": 1}
+    asked = ["2", "3"] + [str(100 + i) for i in range(ONE_BY_ONE - 2)]  # real and absent ids
+    for task_id in asked * 2:
+        details.manifest(task_id)
+    assert meta.calls == {"get_artifacts": ONE_BY_ONE}
+    assert details.manifest("99") == {} and details.manifest("3")["name"] is not None
+    assert meta.calls == {"get_artifacts": ONE_BY_ONE, "get_step_artifacts": 1}
+    assert [a.task_id for a in details.attempts("2")] == ["2"]
+    assert meta.calls.get("list_attempts") == 1 and "list_step_attempts" not in meta.calls
+
+
 def test_client_objects_pickle(world):
     task = Task("PetsFlow/1/pet/2")
     assert task.data.name == "cat"

@@ -496,6 +496,20 @@ def test_steps_tasks_and_step_wide_details(meta):
     assert [s.step for s in meta.list_step_rows("PetsFlow", run_id)] == ["start", "work", "end"]
 
 
+
+def test_step_artifacts_hold_a_shared_reference_once(meta):
+    """A step's manifests name one object per distinct reference, whatever the task count."""
+    run_id = new_run(meta)
+    for task_id in ("2", "3", "4"):
+        meta.new_task("PetsFlow", run_id, "work", task_id, frames=[], parents=[])
+        own = ArtifactRef(task_id * 32, 1, "builtins.int", inline=task_id.encode())
+        finish_task(meta, run_id, "work", task_id, {"items": REF_B, "out": own})
+    manifests = meta.get_step_artifacts("PetsFlow", run_id, "work")
+    assert len({id(m["items"]) for m in manifests.values()}) == 1
+    assert len({id(m["out"]) for m in manifests.values()}) == 3
+    assert manifests["3"] == {"items": REF_B,
+                              "out": ArtifactRef("3" * 32, 1, "builtins.int", inline=b"3")}
+
 def _thousand_runs(meta) -> None:
     with meta.transaction():
         for i in range(1000):

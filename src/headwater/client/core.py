@@ -511,8 +511,9 @@ class Step(_InRun):
         if not set(tags) <= self.tags:
             return iter(())
         row = self._step_row
-        details = TaskDetails(row.flow, row.run_id, row.step)  # shared: one query per detail
         rows = meta().list_tasks(row.flow, row.run_id, row.step)
+        # shared: one query per detail (a large step's first few tasks: one each, see _batch)
+        details = TaskDetails(row.flow, row.run_id, row.step, tasks=len(rows))
         return iter([Task._of(self._run_row, task, details) for task in reversed(rows)])
 
     def __iter__(self) -> Iterator[Task]:

@@ -476,11 +476,19 @@ class SQLMetadata(MetadataStore):
         return {name: _ref(*ref) for name, *ref in rows}
 
     def get_step_artifacts(self, flow: str, run_id: str, step: str) -> dict[str, Manifest]:
+        # The tasks of a foreach mostly hold the same references (the list, the parameters,
+        # what start made): one object each here, not one per task (resume keeps these for a
+        # whole step, 100,000 tasks' worth in a large foreach).
         manifests: dict[str, Manifest] = {}
+        same: dict[tuple, ArtifactRef] = {}
+        names: dict[str, str] = {}
         for task_id, name, *ref in self._db.query(
             self._sql.GET_STEP_ARTIFACTS, (flow, run_id, step)
         ):
-            manifests.setdefault(task_id, {})[name] = _ref(*ref)
+            found = same.get(key := tuple(ref))
+            if found is None:
+                found = same[key] = _ref(*ref)
+            manifests.setdefault(task_id, {})[names.setdefault(name, name)] = found
         return manifests
 
     def list_attempts(self, flow: str, run_id: str, step: str, task_id: str) -> list[AttemptRow]:

@@ -50,11 +50,14 @@ class ResumePlan:
         self.flow = flow
         self.origin_run_id = origin_run_id
         self.rerun_steps = rerun_steps
+        # Of each origin task only what matching reads (a row is ~2 KB, with its frames and
+        # parents; a large foreach has 100,000 of them): (task id, status, transition).
         self._by_position: dict[tuple, list[Any]] = defaultdict(list)
         for row in meta.list_tasks(flow, origin_run_id):
-            self._by_position[_position(row.step, row.frames)].append(row)
+            self._by_position[_position(row.step, row.frames)].append(
+                (row.task_id, row.status, getattr(row, "transition", None)))
         for rows in self._by_position.values():
-            rows.sort(key=lambda r: int(r.task_id) if r.task_id.isdigit() else r.task_id)
+            rows.sort(key=lambda r: int(r[0]) if r[0].isdigit() else r[0])
         self._seen: dict[tuple, int] = defaultdict(int)
         self._step_cache: dict[str, tuple[dict, dict]] = {}
 
@@ -75,20 +78,21 @@ class ResumePlan:
         key = _position(spec.step, spec.frames)
         occurrence = self._seen[key]
         self._seen[key] += 1
-        if not parents_cloned or spec.step in self.rerun_steps:
-            return None
         rows = self._by_position.get(key, [])
         if occurrence >= len(rows):
             return None
-        row = rows[occurrence]
-        transition = getattr(row, "transition", None)
-        if row.status != "succeeded" or transition is None:
-            return None
+        # Each place is matched once: what the plan holds of it goes now, so a large origin's
+        # rows and manifests do not stay in memory beside the tasks that replace them.
+        (task_id, status, transition), rows[occurrence] = rows[occurrence], None
         manifests, attempts = self._step_data(spec.step)
-        manifest = manifests.get(row.task_id, {})
+        manifest = manifests.pop(task_id, {})
+        last = (attempts.pop(task_id, None) or [None])[-1]
+        if not parents_cloned or spec.step in self.rerun_steps:
+            return None
+        if status != "succeeded" or transition is None:
+            return None
         if not transient_data_kept(self.store, manifest, self.transient):
             return None
-        last = (attempts.get(row.task_id) or [None])[-1]
         result = TaskResult(
             manifest=manifest,
             next_steps=tuple(transition.get("next_steps", ())),
@@ -102,7 +106,8 @@ class ResumePlan:
             metadata={name: value for name, value in (transition.get("metadata") or {}).items()
                       if name not in RUN_START_FACTS},
         )
-        return CloneSource(row.pathspec, result.manifest, result,
+        pathspec = f"{self.flow}/{self.origin_run_id}/{spec.step}/{task_id}"
+        return CloneSource(pathspec, result.manifest, result,
                            getattr(last, "stdout_key", None), getattr(last, "stderr_key", None))
 
     def _step_data(self, step: str) -> tuple[dict, dict]:

@@ -40,6 +40,7 @@ from headwater.records import (
 )
 from headwater.runtime.console import Console
 from headwater.runtime.executors.base import Executor, TaskExited, TaskOutput, TaskStarted
+from headwater.runtime.join_parents import PARENTS_KEYS, Arrivals, for_executor
 from headwater.runtime.live_logs import LiveLogs
 from headwater.runtime.resume import CloneSource, ResumePlan
 from headwater.runtime.step_cache import StepCache, cache_key_or_none
@@ -129,7 +130,7 @@ class Scheduler:
         self._ready: deque[TaskSpec] = deque()
         self._delayed: list[tuple[float, int, TaskSpec]] = []  # retries waiting for their time
         self._live: dict[str, _Live] = {}
-        self._joins: dict[tuple, dict[int, ParentRef]] = {}
+        self._joins: dict[tuple, Arrivals] = {}
         self._next_task_id = 1
         self._failed: list[str] = []
         self._not_run: list[str] = []
@@ -310,7 +311,11 @@ class Scheduler:
         self._extras[step] = extra
         return extra
 
-    def _enqueue(self, step: str, parents: list[ParentRef], frames: tuple[Frame, ...]) -> None:
+    def _enqueue(self, step: str, parents: list[ParentRef], frames: tuple[Frame, ...],
+                 parents_keys: list[str] | None = None) -> None:
+        extra = dict(self._step_extra(step))
+        if parents_keys:  # a join's parents kept in the datastore (runtime/join_parents.py)
+            extra[PARENTS_KEYS] = parents_keys
         task_id = str(self._next_task_id)
         self._next_task_id += 1
         spec = TaskSpec(
@@ -318,7 +323,7 @@ class Scheduler:
             parents=parents, params=self.params, frames=frames,
             is_join=self.graph[step].is_join, origin_run_id=self.options.origin_run_id,
             username=self.username, tags=self.tags, namespace=self._namespace,
-            max_num_splits=self.options.max_num_splits, extra=dict(self._step_extra(step)),
+            max_num_splits=self.options.max_num_splits, extra=extra,
         )
         self._ready.append(spec)
         self.console.progress.queued(step)
@@ -341,7 +346,7 @@ class Scheduler:
         self._live[spec.task_id] = live
         self._live_logs.started(spec.task_id)
         self.console.progress.started(spec.step)
-        self.executor.submit(spec.task_id, spec)
+        self.executor.submit(spec.task_id, for_executor(spec))
 
     def _clone(self, spec: TaskSpec) -> bool:
         """Resume: record ``spec`` as a copy of the origin's task when the plan allows it."""
@@ -595,12 +600,16 @@ class Scheduler:
             return
         top = frames[-1]
         key = (step, frames[:-1], top.step, top.task_id)
-        arrived = self._joins.setdefault(key, {})
-        arrived[top.index] = parent
+        arrived = self._joins.get(key)
+        if arrived is None:
+            # A @cache join is keyed on its parents' manifests, so it keeps them in memory.
+            arrived = self._joins[key] = Arrivals(
+                None if self._policy(step).cache else self.store)
+        arrived.add(top.index, parent)
         if len(arrived) == top.num_splits:
             del self._joins[key]
-            parents = [arrived[i] for i in sorted(arrived)]
-            self._enqueue(step, parents, frames[:-1])
+            parents, keys = arrived.parents()
+            self._enqueue(step, parents, frames[:-1], keys)
 
 
 def _nohup(sig: int) -> bool:

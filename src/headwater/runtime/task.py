@@ -35,6 +35,7 @@ from headwater.records import (
     TaskResult,
     TaskSpec,
 )
+from headwater.runtime.join_parents import PARENTS_KEYS, load_parents
 from headwater.runtime.step_timeout import step_time_limit
 from headwater.store.datastore import discover_serializers
 from headwater.tracebacks import user_traceback
@@ -49,6 +50,9 @@ def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> Ta
     flow = state = hooks = None
     cards = _bind_cards(spec, graph, store)
     try:
+        keys = spec.extra.get(PARENTS_KEYS)
+        if keys:  # a join over many inputs: its parents are in the datastore
+            spec.parents = load_parents(store, keys, f"join task {spec.pathspec}")
         _run_mutators(flow_cls, spec, store)
         flow, state = _make_flow(flow_cls, node, spec, store)
         if cards is not None:
