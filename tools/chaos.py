@@ -19,7 +19,8 @@ gate:
 * ``sigterm``: SIGTERM to the ``run`` process;
 * ``kill-group``: SIGKILL to the run's whole process group.
 
-A third of the seeds use another event instead: the Nth task recorded as succeeded in the
+Half the Ctrl-C's are followed by a second one once the held task has stopped, as an impatient
+user's. A third of the seeds use another event instead: the Nth task recorded as succeeded in the
 metadata (SQLite only), and the signal is sent at once, landing wherever the scheduler is.
 
 Then, for the interrupted run: no process of it is left; the client reads every task of it
@@ -143,6 +144,7 @@ class Plan:
     resume_mode: str | None  # None: the resume runs uninterrupted
     resume_trigger: str
     rng: random.Random
+    twice: bool = False  # ctrl-c: a second SIGINT once the held task is gone (a user's second ^C)
 
 
 @dataclass
@@ -187,8 +189,14 @@ def plan_for(seed: int, executor: str, postgres: bool) -> Plan:
     if mode == "kill-task" and trigger == "meta":
         trigger = "start"  # the metadata names no running task to kill: a hook does
     again = rng.random() < 0.5
-    return Plan(seed, chosen, mode, trigger, rng.choice(MODES) if again else None,
+    plan = Plan(seed, chosen, mode, trigger, rng.choice(MODES) if again else None,
                 rng.choice(("start", "late")), rng)
+    # drawn later than the rest, from a stream of their own: the draws above stay as they were
+    extra = random.Random(f"chaos-extra-{seed}")
+    plan.twice = extra.random() < 0.5
+    if not postgres and plan.resume_mode != "kill-task" and extra.random() < 0.4:
+        plan.resume_trigger = "meta"  # lands while the resume records its clones
+    return plan
 
 
 # ------------------------------------------------------------------------------- processes
@@ -320,6 +328,13 @@ def interrupt(seed: Seed, command: list[str], mode: str, trigger: str, at: int,
                     os.kill(task_pid, signal.SIGKILL)
         elif mode == "ctrl-c":
             os.killpg(proc.pid, signal.SIGINT)
+            if seed.plan.twice and task_pid is not None:
+                # the held task has been stopped: the run is recording that, or about to
+                wait_for(lambda: proc.poll() is not None or not Path(f"/proc/{task_pid}").exists()
+                         or Path(f"/proc/{task_pid}/stat").read_text().rsplit(")", 1)[1]
+                         .split()[0] == "Z")
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGINT)
         elif mode == "sigterm":
             os.kill(proc.pid, signal.SIGTERM)
         elif mode == "kill-group":
@@ -342,6 +357,8 @@ def interrupt(seed: Seed, command: list[str], mode: str, trigger: str, at: int,
         out.problems.append(f"{label}: a traceback on the console:\n{text[-1500:]}")
     run_id = id_file.read_text().strip() if id_file.exists() else None
     code = proc.returncode if event == "event" else None
+    if mode == "ctrl-c" and seed.plan.twice and step != "-":
+        mode = "ctrl-c twice"
     out.notes.append(f"{label}: {mode} at {trigger} #{at} ({step}) -> exit {proc.returncode}"
                      + ("" if event == "event" else ", ended before the event"))
     return run_id, code, step
@@ -498,6 +515,8 @@ def play(seed_no: int, root: Path, executor: str, pg_url: str | None) -> Outcome
     origin = run_id
     if plan.resume_mode:
         at = plan.rng.randint(1, max(1, rerun))
+        if plan.resume_trigger == "meta":  # clones count: they are recorded as succeeded
+            at = plan.rng.randint(1, max(1, tasks - 1))
         rid, rcode, rstep = interrupt(seed, ["resume", "--origin-run-id", origin],
                                       plan.resume_mode, plan.resume_trigger, at, out, "resume")
         if check_interrupted(seed, rid, rcode, rstep, generator, out, "interrupted resume"):
