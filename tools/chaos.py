@@ -405,7 +405,7 @@ def inspect_interrupted(seed: Seed, run_id: str, reading: dict, out: Outcome,
     for step in broken + seed.plan.rng.sample(others, min(2, len(others))):
         commands += [["logs", f"{run_id}/{step}"], ["dump", f"{run_id}/{step}"]]
     for command in commands:
-        done = seed.call(*command)
+        done = seed.call(command[0], "flow.py", *command[1:], cli=True)  # `headwater logs ...`
         if done.returncode != 0 or PACKAGE_DIR in done.stdout + done.stderr:
             out.problems.append(f"{label}: `{' '.join(command)}` exited {done.returncode}: "
                                 f"{(done.stdout + done.stderr)[-800:]}")

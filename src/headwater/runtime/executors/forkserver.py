@@ -159,27 +159,34 @@ def serve(sock: _socket.socket, task_main: TaskMain, lifeline: int | None = None
     poller = select.poll()
     poller.register(sock_fd, select.POLLIN)
     poller.register(wake_r, select.POLLIN)
-    while True:
-        for fd, _ in poller.poll():
-            if fd == sock_fd:
-                msg, fds = _recv_fds(sock)
-                if not msg:  # the scheduler is gone: leave no orphans behind
-                    _kill_groups(children)
-                    return
-                _, task_key = pickle.loads(msg)
-                forked += 1
-                if forked == REHEARSE_AFTER and rehearse is not None:
-                    rehearse()
-                    gc.freeze()  # what the rehearsal left alive is shared from now on too
-                pid = _fork_task(fds, task_main, close, lifeline)
-                children[pid] = task_key
-                sock.send(pickle.dumps(("started", task_key, pid)))
-            else:
-                try:
-                    os.read(wake_r, 4096)
-                except BlockingIOError:
-                    pass
-        _reap(children, sock)
+    try:
+        while True:
+            for fd, _ in poller.poll():
+                if fd == sock_fd:
+                    msg, fds = _recv_fds(sock)
+                    if not msg:  # the scheduler is gone: leave no orphans behind
+                        _kill_groups(children)
+                        return
+                    _, task_key = pickle.loads(msg)
+                    forked += 1
+                    if forked == REHEARSE_AFTER and rehearse is not None:
+                        rehearse()
+                        gc.freeze()  # what the rehearsal left alive is shared from now on too
+                    pid = _fork_task(fds, task_main, close, lifeline)
+                    children[pid] = task_key
+                    sock.send(pickle.dumps(("started", task_key, pid)))
+                else:
+                    try:
+                        os.read(wake_r, 4096)
+                    except BlockingIOError:
+                        pass
+            _reap(children, sock)
+    except BaseException:
+        # A report the scheduler is no longer there to read (EPIPE: it died after sending a
+        # launch, or as another task exited), or a fork that failed: this server ends, and its
+        # tasks with it, not left running under a run nobody watches (the chaos round).
+        _kill_groups(children)
+        raise
 
 
 _FDS_SPACE = _socket.CMSG_SPACE(3 * 4)  # room for the three descriptors of a launch
