@@ -63,7 +63,7 @@ class ForkServer:
         """Fork a server. ``siblings``: servers started before, whose scheduler-side sockets the
         new one must not keep open (or they would never see their scheduler hang up)."""
         ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
-        lifeline = _scheduler_lifeline()
+        lifeline = scheduler_lifeline()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the forked server
             ours.close()
@@ -107,7 +107,7 @@ class ForkServer:
             pass
 
 
-def _scheduler_lifeline() -> tuple[int, int] | None:
+def scheduler_lifeline() -> tuple[int, int] | None:
     """The pipe each task ties its process group to (see the module docstring); None where the
     kernel cannot signal a pipe's hangup to a process group of our choosing (not Linux)."""
     if not sys.platform.startswith("linux"):
@@ -258,10 +258,13 @@ def _tie_to_lifeline(lifeline: int) -> None:  # pragma: no cover - in the task's
     every task. A scheduler already gone before this is set is seen by a look at the pipe."""
     try:
         own = os.open(f"/proc/self/fd/{lifeline}", os.O_RDONLY | os.O_NONBLOCK)
-    except OSError:
+    except OSError:  # no /proc: the task runs without a lifeline, as it did before
         return
     finally:
-        os.close(lifeline)
+        try:
+            os.close(lifeline)
+        except OSError:
+            pass
     fcntl.fcntl(own, fcntl.F_SETOWN, -os.getpid())  # negative: the whole process group
     fcntl.fcntl(own, getattr(fcntl, "F_SETSIG", 10), _SIGKILL)
     fcntl.fcntl(own, fcntl.F_SETFL, fcntl.fcntl(own, fcntl.F_GETFL) | os.O_ASYNC)
