@@ -490,6 +490,9 @@ def play(seed_no: int, root: Path, executor: str, pg_url: str | None) -> Outcome
     id_file = seed.run_id_file()
     ref = seed.call("run", *args, "--run-id-file", str(id_file),
                     env={"CHAOS_DIR": str(hooks), "CHAOS_AT": "0"})
+    if ref.returncode != 0 and "has no items" in ref.stdout + ref.stderr:
+        out.skipped = "its flow fails by design (a foreach over an empty list)"
+        return out
     if ref.returncode != 0:
         out.problems.append(f"the reference run failed: {(ref.stdout + ref.stderr)[-1500:]}")
         return out
