@@ -357,6 +357,9 @@ def interrupt(seed: Seed, command: list[str], mode: str, trigger: str, at: int,
         out.problems.append(f"{label}: a traceback on the console:\n{text[-1500:]}")
     run_id = id_file.read_text().strip() if id_file.exists() else None
     code = proc.returncode if event == "event" else None
+    if code == 0 and trigger == "meta":
+        code = None  # nothing held the run: it finished before the signal landed
+        event = "ended"
     if mode == "ctrl-c" and seed.plan.twice and step != "-":
         mode = "ctrl-c twice"
     out.notes.append(f"{label}: {mode} at {trigger} #{at} ({step}) -> exit {proc.returncode}"
@@ -573,6 +576,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres", action="store_true",
                         help="record the metadata in a throwaway PostgreSQL server")
     parser.add_argument("--keep", type=Path, help="keep every failing seed's folder here")
+    parser.add_argument("--keep-all", action="store_true", help="with --keep: passing seeds too")
     parser.add_argument("--show", type=int, help="print one seed's flow and plan, and exit")
     args = parser.parse_args(argv)
     if args.show is not None:
@@ -602,6 +606,9 @@ def main(argv: list[str] | None = None) -> int:
                 if args.keep:
                     shutil.copytree(root / f"seed{seed_no}", args.keep / f"seed{seed_no}",
                                     dirs_exist_ok=True)
+            if args.keep and args.keep_all and (root / f"seed{seed_no}").exists():
+                shutil.copytree(root / f"seed{seed_no}", args.keep / f"seed{seed_no}",
+                                dirs_exist_ok=True)
             with contextlib.suppress(OSError):
                 shutil.rmtree(root / f"seed{seed_no}")
     print(f"chaos: {passed} passed, {failed} failed, {skipped} skipped")

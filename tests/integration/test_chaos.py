@@ -19,11 +19,13 @@ from pathlib import Path
 
 import pytest
 
+from headwater import Flow
 from headwater.runtime.executors.forkserver import ForkServer
 
 from .faultkit import (
     DEADLINE_S,
     LiveRun,
+    client,
     group_gone,
     kill_group_quietly,
 )
@@ -101,3 +103,65 @@ def test_a_fork_server_whose_scheduler_dies_mid_launch_kills_the_task_it_forked(
         for fd in (out_r, err_r):
             os.close(fd)
         ours.close()
+
+
+LATE_FLOW = '''
+import os
+import time
+
+from headwater import FlowSpec, step
+
+
+class _Late:
+    """Looked at by the process's exit, once the run is recorded (the exit flushes the files a
+    script's module holds, and asks each module-level value whether it is one): says so, then
+    waits for the test's Ctrl-C."""
+
+    @property
+    def __class__(self):
+        gate = os.environ.get("LATE_GATE")
+        if gate:
+            print("EXITING", flush=True)
+            while not os.path.exists(gate):
+                time.sleep(0.01)
+        return _Late
+
+
+LATE = _Late()
+
+
+class LateFlow(FlowSpec):
+    @step
+    def start(self):
+        self.x = 1
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    LateFlow()
+'''
+
+
+def test_a_ctrl_c_after_the_run_is_done_exits_130_without_a_traceback(tmp_path):
+    """Ctrl-C a moment after ``Done!``, while the process exits: the run stays recorded as
+    succeeded, the exit is 130, and no traceback through headwater's exit code is printed."""
+    flow = tmp_path / "late_flow.py"
+    flow.write_text(LATE_FLOW)
+    gate = tmp_path / "gate"
+    live = LiveRun(flow, "run", cwd=tmp_path, LATE_GATE=str(gate))
+    try:
+        live.wait_for("EXITING")  # the event: the exit has begun
+        assert "Done! Run LateFlow/1 succeeded." in live.output
+        live.signal(signal.SIGINT, group=True)
+        assert live.finish() == 130, live.output + live.stderr
+    finally:
+        gate.touch()
+        live.kill()
+    assert "Traceback" not in live.stderr, live.stderr
+    assert "Interrupted while exiting" in live.stderr
+    client(tmp_path)
+    assert Flow("LateFlow")["1"].successful
