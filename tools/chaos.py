@@ -357,7 +357,7 @@ def interrupt(seed: Seed, command: list[str], mode: str, trigger: str, at: int,
         out.problems.append(f"{label}: a traceback on the console:\n{text[-1500:]}")
     run_id = id_file.read_text().strip() if id_file.exists() else None
     code = proc.returncode if event == "event" else None
-    if code == 0 and trigger == "meta":
+    if trigger == "meta" and (code == 0 or "Interrupted while exiting" in text):
         code = None  # nothing held the run: it finished before the signal landed
         event = "ended"
     if mode == "ctrl-c" and seed.plan.twice and step != "-":
