@@ -1,7 +1,7 @@
 """Random flows, interrupted at random points, then read, inspected, collected and resumed.
 
     python tools/chaos.py [--seeds 0-19] [--executor local|spawn|both] [--postgres]
-                          [--keep DIR] [--show SEED]
+                          [--keep DIR [--keep-all]] [--show SEED]
 
 The promise under test (docs/reliability.md): a crash, a Ctrl-C or a kill leaves a run that can
 be resumed, never corrupt data. Each seed draws one flow from tools/differential.py's grammar
@@ -21,7 +21,9 @@ gate:
 
 Half the Ctrl-C's are followed by a second one once the held task has stopped, as an impatient
 user's. A third of the seeds use another event instead: the Nth task recorded as succeeded in the
-metadata (SQLite only), and the signal is sent at once, landing wherever the scheduler is.
+metadata (SQLite only; never for ``kill-task``, which needs a running task to kill), and the
+signal is sent at once, landing wherever the scheduler is: nothing holds the run, so one that
+ended before the signal landed counts as "ended before the event".
 
 Then, for the interrupted run: no process of it is left; the client reads every task of it
 without an error and calls it not successful (unless the killed task's step has ``@retry`` or
