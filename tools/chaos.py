@@ -10,8 +10,9 @@ end for reference, then runs it again and interrupts it. The moment is chosen by
 a sleep: every step calls a hook at its start (or just before ``self.next``, where its artifacts
 are set but not yet stored) that takes the next number of a sequence by creating a file; the
 task that draws number N (N drawn from the seed) writes its pid and waits on a gate file. The
-tool sees that file, interrupts the run one of five ways (the seed draws which), then opens the
-gate:
+tool sees that file and interrupts the run one of five ways (the seed draws which); it opens
+the gate only once it has checked that no process of the run is left, so the held task must die
+of the interruption itself:
 
 * ``kill-scheduler``: SIGKILL to the ``run`` process alone;
 * ``kill-task``: SIGKILL to the held task's process;
@@ -27,8 +28,9 @@ ended before the signal landed counts as "ended before the event".
 
 Then, for the interrupted run: no process of it is left; the client reads every task of it
 without an error and calls it not successful (unless the killed task's step has ``@retry`` or
-``@catch``, which may carry the run through); ``logs``, ``dump`` (every step) and ``show`` exit 0
-without a traceback; ``resume`` finishes it; half the seeds interrupt that resume too (a second
+``@catch``, which may carry the run through); ``headwater show``, and ``logs`` and ``dump`` of
+every step with an unsuccessful task and two others, exit 0 without a traceback through
+headwater; ``resume`` finishes it; half the seeds interrupt that resume too (a second
 draw of event and signal) and resume the interrupted resume; the last run's artifacts and stdout,
 step by step, equal the reference run's. ``gc --dry-run --grace 0`` works, and a real
 ``gc --grace 0`` on a copy of the datastore leaves the reference run and the last run reading
