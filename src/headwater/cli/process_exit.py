@@ -38,7 +38,19 @@ _FLUSH_FAILED = 120
 
 def exit_process(code: int | str | None, flow_cls: type) -> NoReturn:
     """Exit with ``code`` as ``sys.exit(code)`` would, skipping the interpreter's teardown when
-    the process is ``flow_cls``'s own script (see the module's docstring)."""
+    the process is ``flow_cls``'s own script (see the module's docstring).
+
+    A Ctrl-C landing here, after the command has finished and recorded its run, exits 130 as
+    an interrupted program does, without a traceback through this module (the chaos round
+    found one: Ctrl-C a moment after ``Done!``)."""
+    try:
+        _exit_process(code, flow_cls)
+    except KeyboardInterrupt:
+        print("Interrupted while exiting; the run was recorded before.", file=sys.stderr)
+        raise SystemExit(130) from None
+
+
+def _exit_process(code: int | str | None, flow_cls: type) -> NoReturn:
     if not isinstance(code, int | type(None)) or not owns_process(flow_cls):
         sys.exit(code)
     status = code or 0

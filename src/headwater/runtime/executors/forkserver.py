@@ -8,6 +8,13 @@ which becomes its own process group leader, wires fds 1 and 2 to the pipes and r
 The server reaps children and reports ``started``/``exited`` with the raw wait status; when a
 task's process exits, anything it left running in its process group is killed with it.
 
+Should the scheduler and its servers die together (``kill -9`` of the run's process group, an
+out-of-memory kill of both), nobody is left to stop the tasks: each task therefore ties its
+process group to a *lifeline*, a pipe whose write end only the scheduler holds. On Linux the
+kernel sends the task's group SIGKILL the moment that end closes (``O_ASYNC`` with ``F_SETSIG``
+on the task's own open of the read end): no thread, no polling, and a step running for hours
+under a dead run does not go on (docs/reliability.md, the chaos round).
+
 Because the child is a fresh fork of a clean process, each task keeps full process isolation
 (a crash, a leak or ``os._exit`` cannot harm the scheduler) without paying interpreter start-up.
 """
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 import _signal  # ``signal`` without its enum conversions: what a task calls touches less
 import _socket  # ``socket``'s C core: all a run needs, without selectors, array and enums
+import fcntl
 import gc
 import io
 import os
@@ -27,6 +35,9 @@ import sys
 from collections.abc import Callable
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# This scheduler's lifeline (read end, write end), made with its first server; keyed by pid so a
+# forked process never takes its parent's for its own.
+_LIFELINES: dict[int, tuple[int, int]] = {}
 _IGNORED_AT_LAUNCH: set[int] = set()  # e.g. SIGHUP under nohup: tasks keep ignoring those
 # A task's sys.stdout and sys.stderr, made by ``serve`` (see ``_make_task_streams``).
 _TASK_STREAMS: list[io.TextIOWrapper] = []
@@ -52,14 +63,17 @@ class ForkServer:
         """Fork a server. ``siblings``: servers started before, whose scheduler-side sockets the
         new one must not keep open (or they would never see their scheduler hang up)."""
         ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+        lifeline = scheduler_lifeline()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the forked server
             ours.close()
             for sibling in siblings:
                 sibling.sock.close()
+            if lifeline is not None:
+                os.close(lifeline[1])  # the scheduler's alone: its death is what the tasks see
             code = 0
             try:
-                serve(theirs, task_main)
+                serve(theirs, task_main, lifeline[0] if lifeline is not None else None)
             except BaseException:  # noqa: BLE001
                 code = 70
             os._exit(code)
@@ -93,9 +107,22 @@ class ForkServer:
             pass
 
 
-def serve(sock: _socket.socket, task_main: TaskMain) -> None:
+def scheduler_lifeline() -> tuple[int, int] | None:
+    """The pipe each task ties its process group to (see the module docstring); None where the
+    kernel cannot signal a pipe's hangup to a process group of our choosing (not Linux)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    pid = os.getpid()
+    if pid not in _LIFELINES:
+        _LIFELINES.clear()  # a forked child's copy of its parent's: not its own to hold
+        _LIFELINES[pid] = os.pipe()  # not inherited by programs the scheduler executes
+    return _LIFELINES[pid]
+
+
+def serve(sock: _socket.socket, task_main: TaskMain, lifeline: int | None = None) -> None:
     """The server loop: fork on request, report exits. Ends when the scheduler hangs up.
 
+    ``lifeline``: the read end of the scheduler's lifeline, which every task ties itself to.
     Also the loop of the Dask workers' fork servers (:mod:`.dask.worker_forks`)."""
     # Ctrl-C, SIGTERM and a closed terminal's SIGHUP are the scheduler's to handle, even when sent
     # to the whole process group (a shell's ``kill %1``): it stops the tasks and then hangs up,
@@ -132,27 +159,34 @@ def serve(sock: _socket.socket, task_main: TaskMain) -> None:
     poller = select.poll()
     poller.register(sock_fd, select.POLLIN)
     poller.register(wake_r, select.POLLIN)
-    while True:
-        for fd, _ in poller.poll():
-            if fd == sock_fd:
-                msg, fds = _recv_fds(sock)
-                if not msg:  # the scheduler is gone: leave no orphans behind
-                    _kill_groups(children)
-                    return
-                _, task_key = pickle.loads(msg)
-                forked += 1
-                if forked == REHEARSE_AFTER and rehearse is not None:
-                    rehearse()
-                    gc.freeze()  # what the rehearsal left alive is shared from now on too
-                pid = _fork_task(fds, task_main, close)
-                children[pid] = task_key
-                sock.send(pickle.dumps(("started", task_key, pid)))
-            else:
-                try:
-                    os.read(wake_r, 4096)
-                except BlockingIOError:
-                    pass
-        _reap(children, sock)
+    try:
+        while True:
+            for fd, _ in poller.poll():
+                if fd == sock_fd:
+                    msg, fds = _recv_fds(sock)
+                    if not msg:  # the scheduler is gone: leave no orphans behind
+                        _kill_groups(children)
+                        return
+                    _, task_key = pickle.loads(msg)
+                    forked += 1
+                    if forked == REHEARSE_AFTER and rehearse is not None:
+                        rehearse()
+                        gc.freeze()  # what the rehearsal left alive is shared from now on too
+                    pid = _fork_task(fds, task_main, close, lifeline)
+                    children[pid] = task_key
+                    sock.send(pickle.dumps(("started", task_key, pid)))
+                else:
+                    try:
+                        os.read(wake_r, 4096)
+                    except BlockingIOError:
+                        pass
+            _reap(children, sock)
+    except BaseException:
+        # A report the scheduler is no longer there to read (EPIPE: it died after sending a
+        # launch, or as another task exited), or a fork that failed: this server ends, and its
+        # tasks with it, not left running under a run nobody watches (the chaos round).
+        _kill_groups(children)
+        raise
 
 
 _FDS_SPACE = _socket.CMSG_SPACE(3 * 4)  # room for the three descriptors of a launch
@@ -198,7 +232,8 @@ def _reap(children: dict[int, str], sock: _socket.socket) -> None:
             sock.send(pickle.dumps(("exited", task_key, pid, status)))
 
 
-def _fork_task(fds: list[int], task_main: TaskMain, close: list[int]) -> int:
+def _fork_task(fds: list[int], task_main: TaskMain, close: list[int],
+               lifeline: int | None = None) -> int:
     pid = os.fork()
     if pid:
         try:
@@ -210,13 +245,38 @@ def _fork_task(fds: list[int], task_main: TaskMain, close: list[int]) -> int:
         return pid
     code = 70  # pragma: no cover - the rest runs in the task's own process
     try:
-        code = _run_child(fds, task_main, close)
+        code = _run_child(fds, task_main, close, lifeline)
     finally:
         os._exit(code)
 
 
-def _run_child(fds: list[int], task_main: TaskMain, close: list[int]) -> int:  # pragma: no cover
+def _tie_to_lifeline(lifeline: int) -> None:  # pragma: no cover - in the task's process
+    """Have the kernel SIGKILL this task's process group once the scheduler is gone.
+
+    The task opens the pipe's read end anew (``/proc/self/fd``): the owner and signal of
+    ``O_ASYNC`` belong to an open file description, which the server's descriptor shares with
+    every task. A scheduler already gone before this is set is seen by a look at the pipe."""
+    try:
+        own = os.open(f"/proc/self/fd/{lifeline}", os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:  # no /proc: the task runs without a lifeline, as it did before
+        return
+    finally:
+        try:
+            os.close(lifeline)
+        except OSError:
+            pass
+    fcntl.fcntl(own, fcntl.F_SETOWN, -os.getpid())  # negative: the whole process group
+    fcntl.fcntl(own, getattr(fcntl, "F_SETSIG", 10), _SIGKILL)
+    fcntl.fcntl(own, fcntl.F_SETFL, fcntl.fcntl(own, fcntl.F_GETFL) | os.O_ASYNC)
+    if select.select([own], [], [], 0)[0]:  # readable: no writer is left, the scheduler died
+        os.killpg(0, _SIGKILL)
+
+
+def _run_child(fds: list[int], task_main: TaskMain, close: list[int],
+               lifeline: int | None = None) -> int:  # pragma: no cover
     os.setpgid(0, 0)
+    if lifeline is not None:
+        _tie_to_lifeline(lifeline)
     _signal.set_wakeup_fd(-1)
     _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
     for signum, handler in _TASK_HANDLERS:  # ignored by the server; a task must die of them

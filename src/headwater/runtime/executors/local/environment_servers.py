@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from headwater.environments.prepare import BuiltEnv, env_environ
-from headwater.runtime.executors.forkserver import ForkServer
+from headwater.runtime.executors.forkserver import ForkServer, scheduler_lifeline
 
 _BOOTSTRAP = ("import sys; sys.path.insert(0, sys.argv[1]); "
               "from headwater.runtime.executors.local.environment_servers import main; "
@@ -73,10 +73,14 @@ class EnvironmentServers:
 
     def _start(self, env: BuiltEnv) -> EnvForkServer:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # the read end of the scheduler's lifeline, which the server's tasks tie themselves to
+        lifeline = scheduler_lifeline()
+        passed = [theirs.fileno()] + ([lifeline[0]] if lifeline is not None else [])
         proc = subprocess.Popen(  # noqa: S603 - the environment's interpreter, our own module
             [env.python, "-c", _BOOTSTRAP, self._overlay, str(theirs.fileno()),
-             json.dumps({**self._launch, "facts": {"environment": env.lock.id}})],
-            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env_environ(env))
+             json.dumps({**self._launch, "facts": {"environment": env.lock.id},
+                         "lifeline": lifeline[0] if lifeline is not None else None})],
+            pass_fds=passed, stdin=subprocess.DEVNULL, env=env_environ(env))
         theirs.close()
         return EnvForkServer(proc, ours)
 
@@ -110,7 +114,7 @@ def main(argv: list[str]) -> None:  # pragma: no cover - runs in the environment
         else:
             task_main = make_child_main(flow_cls, graph, store, launch["current"],
                                         launch["facts"])
-    serve(sock, task_main)
+    serve(sock, task_main, launch.get("lifeline"))
     sys.stdout.flush()
     os._exit(0)
 

@@ -1,0 +1,623 @@
+"""Random flows, interrupted at random points, then read, inspected, collected and resumed.
+
+    python tools/chaos.py [--seeds 0-19] [--executor local|spawn|both] [--postgres]
+                          [--keep DIR [--keep-all]] [--show SEED]
+
+The promise under test (docs/reliability.md): a crash, a Ctrl-C or a kill leaves a run that can
+be resumed, never corrupt data. Each seed draws one flow from tools/differential.py's grammar
+(branches, nested foreaches, conditionals, loops, ``@retry`` and ``@catch``), runs it once to the
+end for reference, then runs it again and interrupts it. The moment is chosen by an event, never
+a sleep: every step calls a hook at its start (or just before ``self.next``, where its artifacts
+are set but not yet stored) that takes the next number of a sequence by creating a file; the
+task that draws number N (N drawn from the seed) writes its pid and waits on a gate file. The
+tool sees that file and interrupts the run one of five ways (the seed draws which); it opens
+the gate only once it has checked that no process of the run is left, so the held task must die
+of the interruption itself:
+
+* ``kill-scheduler``: SIGKILL to the ``run`` process alone;
+* ``kill-task``: SIGKILL to the held task's process;
+* ``ctrl-c``: SIGINT to the run's process group, as a terminal's Ctrl-C;
+* ``sigterm``: SIGTERM to the ``run`` process;
+* ``kill-group``: SIGKILL to the run's whole process group.
+
+Half the Ctrl-C's are followed by a second one once the held task has stopped, as an impatient
+user's. A third of the seeds use another event instead: the Nth task recorded as succeeded in the
+metadata (SQLite only; never for ``kill-task``, which needs a running task to kill), and the
+signal is sent at once, landing wherever the scheduler is: nothing holds the run, so one that
+ended before the signal landed counts as "ended before the event".
+
+Then, for the interrupted run: no process of it is left; the client reads every task of it
+without an error and calls it not successful (unless the killed task's step has ``@retry`` or
+``@catch``, which may carry the run through); ``headwater show``, and ``logs`` and ``dump`` of
+every step with an unsuccessful task and two others, exit 0 without a traceback through
+headwater; ``resume`` finishes it; half the seeds interrupt that resume too (a second
+draw of event and signal) and resume the interrupted resume; the last run's artifacts and stdout,
+step by step, equal the reference run's. ``gc --dry-run --grace 0`` works, and a real
+``gc --grace 0`` on a copy of the datastore leaves the reference run and the last run reading
+the same as before; ``PRAGMA integrity_check`` says ``ok`` after every interruption.
+
+``--executor both`` alternates the fork server and ``spawn`` by seed. ``--postgres`` records the
+metadata in a throwaway PostgreSQL server (tests/servers.py; a database per seed). The last
+line is ``chaos: P passed, F failed, S skipped``; the exit status is 0 only when none failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import differential  # noqa: E402 - the flow grammar, beside this file
+
+# headwater's own source: a traceback through it is a bug (a user's step may raise on purpose)
+PACKAGE_DIR = str(Path(__import__("headwater").__file__).resolve().parent)
+MODES = ("kill-scheduler", "kill-task", "ctrl-c", "sigterm", "kill-group")
+DEADLINE_S = float(os.environ.get("HEADWATER_TEST_DEADLINE_S", "300"))
+
+# Put at the top of each generated flow: the event every interruption waits for.
+HOOK = r'''
+import time as _chaos_time
+
+
+def _chaos_hook(step, where):
+    """Take the next number; the task holding CHAOS_AT says so and waits on the gate."""
+    folder = os.environ.get("CHAOS_DIR")
+    if not folder or os.environ.get("CHAOS_WHERE", "start") != where:
+        return
+    number = 0
+    while True:
+        number += 1
+        try:
+            fd = os.open(os.path.join(folder, "seq-%d" % number),
+                         os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            continue
+    os.write(fd, ("%s %d" % (step, os.getpid())).encode())
+    os.close(fd)
+    if number != int(os.environ.get("CHAOS_AT", "0")):
+        return
+    target = os.path.join(folder, "target")
+    with open(target + ".tmp", "w") as out:
+        out.write("%s %d" % (step, os.getpid()))
+    os.replace(target + ".tmp", target)
+    gate = os.path.join(folder, "gate")
+    while not os.path.exists(gate):
+        _chaos_time.sleep(0.01)
+'''
+
+# Run from the seed's folder with the datastore in the environment: one run, every task, JSON.
+READER = r'''
+import json, sys
+from headwater import Run, namespace
+namespace(None)
+run = Run(sys.argv[1])
+
+def plain(name, value):
+    if name.startswith("err_"):
+        return value is not None
+    if hasattr(value, "keys") and hasattr(value, "__getitem__") and not isinstance(value, dict):
+        value = {k: plain(k, value[k]) for k in value.keys()}
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return repr(value) if type(value).__module__ == "builtins" else type(value).__name__
+
+steps = {}
+for step in run:
+    rows = []
+    for task in step:
+        row = {"(successful)": bool(task.successful), "(finished)": bool(task.finished)}
+        if task.successful:
+            for artifact in task:
+                if artifact.id.startswith("_") or artifact.id == "name":
+                    continue
+                row[artifact.id] = plain(artifact.id, artifact.data)
+            row["(stdout)"] = task.stdout
+        else:
+            task.stdout, task.stderr, task.exception  # readable, whatever they hold
+        rows.append(json.dumps(row, sort_keys=True))
+    steps[step.id] = sorted(rows)
+print(json.dumps({"successful": bool(run.successful), "finished": bool(run.finished),
+                  "status": run.status, "steps": steps}, sort_keys=True))
+'''
+
+
+@dataclass
+class Plan:
+    """What one seed does, all drawn from the seed."""
+
+    seed: int
+    executor: str
+    mode: str
+    trigger: str  # "start" / "late": the hook; "meta": the Nth succeeded task in the metadata
+    resume_mode: str | None  # None: the resume runs uninterrupted
+    resume_trigger: str
+    rng: random.Random
+    twice: bool = False  # ctrl-c: a second SIGINT once the held task is gone (a user's second ^C)
+
+
+@dataclass
+class Outcome:
+    seed: int
+    shape: str
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    skipped: str | None = None
+
+
+def flow_source(seed: int) -> tuple[str, differential._Generator]:
+    """The differential grammar's flow for ``seed``, importing headwater, hooked at each step."""
+    generator = differential._Generator(seed)
+    text = generator.source().replace("from metaflow", "from headwater")
+    out: list[str] = []
+    lines = text.splitlines()
+    current = None
+    for line in lines:
+        if line.startswith("class "):
+            out += HOOK.strip("\n").splitlines() + ["", ""]
+        match = re.match(r"    def (\w+)\(self", line)
+        if match:
+            current = match[1]
+            out += [line, f"        _chaos_hook({current!r}, 'start')"]
+            continue
+        if current and line.startswith("        self.next("):
+            out.append(f"        _chaos_hook({current!r}, 'late')")
+        out.append(line)
+        if current == "end" and line.startswith("        self.total"):
+            out.append("        _chaos_hook('end', 'late')")
+            current = None
+    return "\n".join(out) + "\n", generator
+
+
+def plan_for(seed: int, executor: str, postgres: bool) -> Plan:
+    rng = random.Random(f"chaos-{seed}")
+    chosen = executor if executor != "both" else ("spawn" if seed % 2 else "local")
+    triggers = ("start", "late") if postgres else ("start", "late", "meta")
+    mode = MODES[seed % len(MODES)]
+    trigger = rng.choice(triggers)
+    if mode == "kill-task" and trigger == "meta":
+        trigger = "start"  # the metadata names no running task to kill: a hook does
+    again = rng.random() < 0.5
+    plan = Plan(seed, chosen, mode, trigger, rng.choice(MODES) if again else None,
+                rng.choice(("start", "late")), rng)
+    # drawn later than the rest, from a stream of their own: the draws above stay as they were
+    extra = random.Random(f"chaos-extra-{seed}")
+    plan.twice = extra.random() < 0.5
+    if not postgres and plan.resume_mode != "kill-task" and extra.random() < 0.4:
+        plan.resume_trigger = "meta"  # lands while the resume records its clones
+    return plan
+
+
+# ------------------------------------------------------------------------------- processes
+
+
+def tagged_processes(tag: str) -> list[int]:
+    """Live processes whose environment carries ``CHAOS_TAG=tag`` (every process of a seed)."""
+    needle = f"CHAOS_TAG={tag}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as fh:
+                environ = fh.read().split(b"\0")
+            with open(f"/proc/{entry}/stat") as fh:
+                state = fh.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if needle in environ and state != "Z":
+            found.append(int(entry))
+    return found
+
+
+def wait_for(condition, timeout: float = DEADLINE_S, step: float = 0.02):
+    """Poll ``condition`` until it returns something truthy (returned) or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(step)
+
+
+class Seed:
+    """One seed's folder, environment and commands."""
+
+    def __init__(self, root: Path, plan: Plan, pg_url: str | None) -> None:
+        self.plan = plan
+        self.folder = root / f"seed{plan.seed}"
+        self.folder.mkdir(parents=True)
+        self.tag = f"{os.getpid()}-{plan.seed}"
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith(("HEADWATER_", "METAFLOW_", "CHAOS_"))}
+        self.env.update(HEADWATER_USER="chaos", CHAOS_TAG=self.tag, PYTHONUNBUFFERED="1",
+                        HEADWATER_DATASTORE_ROOT=str(self.folder / ".headwater"))
+        if plan.executor == "spawn":
+            self.env["HEADWATER_EXECUTOR"] = "spawn"
+        if pg_url:
+            self.env["HEADWATER_METADATA"] = pg_url
+        self.pg_url = pg_url
+        self.rounds = 0
+
+    def call(self, *args: str, env: dict[str, str] | None = None,
+             cli: bool = False) -> subprocess.CompletedProcess:
+        argv = ([sys.executable, "-m", "headwater", *args] if cli
+                else [sys.executable, "flow.py", *args])
+        return subprocess.run(argv, cwd=self.folder, env={**self.env, **(env or {})},
+                              capture_output=True, text=True, timeout=DEADLINE_S, check=False)
+
+    def read(self, run_id: str, env: dict[str, str] | None = None) -> dict:
+        done = subprocess.run([sys.executable, "-c", READER, f"{differential.FLOW_NAME}/{run_id}"],
+                              cwd=self.folder, env={**self.env, **(env or {})},
+                              capture_output=True, text=True, timeout=DEADLINE_S, check=False)
+        if done.returncode != 0:
+            return {"read_error": done.stderr.strip()[-1500:]}
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    def chaos_dir(self) -> Path:
+        self.rounds += 1
+        folder = self.folder / f"chaos{self.rounds}"
+        folder.mkdir()
+        return folder
+
+    def run_id_file(self) -> Path:
+        return self.folder / f"run-id-{self.rounds}"
+
+
+def succeeded_tasks(db: Path, run_id: str) -> int:
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
+        try:
+            return conn.execute("SELECT COUNT(*) FROM tasks WHERE run_id = ? AND status = "
+                                "'succeeded'", (run_id,)).fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return 0
+
+
+def interrupt(seed: Seed, command: list[str], mode: str, trigger: str, at: int,
+              out: Outcome, label: str) -> tuple[str | None, int | None, str]:
+    """Start ``flow.py COMMAND``, interrupt it at event ``at`` with ``mode``; the run id, the
+    exit code (None: the run ended before the event) and the target step."""
+    hooks = seed.chaos_dir()
+    id_file = seed.run_id_file()
+    env = {**seed.env, "CHAOS_DIR": str(hooks), "CHAOS_AT": str(at if trigger != "meta" else 0),
+           "CHAOS_WHERE": trigger if trigger != "meta" else "start"}
+    proc = subprocess.Popen([sys.executable, "flow.py", *command, "--run-id-file", str(id_file)],
+                            cwd=seed.folder, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    target = hooks / "target"
+    db = seed.folder / ".headwater" / "meta.sqlite"
+
+    def fired():
+        if proc.poll() is not None:
+            return "ended"
+        if trigger == "meta":
+            run_id = id_file.read_text().strip() if id_file.exists() else None
+            return "event" if run_id and succeeded_tasks(db, run_id) >= at else None
+        return "event" if target.exists() else None
+
+    event = wait_for(fired)
+    step = "-"
+    if event == "event":
+        task_pid = None
+        if trigger != "meta":
+            step, pid = target.read_text().split()
+            task_pid = int(pid)
+        if mode == "kill-scheduler":
+            os.kill(proc.pid, signal.SIGKILL)
+        elif mode == "kill-task":
+            if task_pid is None:  # the meta event names no task: take one that is running now
+                running = [int(p.read_text().split()[1]) for p in hooks.glob("seq-*")]
+                alive = [p for p in running if Path(f"/proc/{p}").exists()]
+                task_pid = alive[-1] if alive else None
+            if task_pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(task_pid, signal.SIGKILL)
+        elif mode == "ctrl-c":
+            os.killpg(proc.pid, signal.SIGINT)
+            if seed.plan.twice and task_pid is not None:
+                # the held task has been stopped: the run is recording that, or about to
+                wait_for(lambda: proc.poll() is not None or not Path(f"/proc/{task_pid}").exists()
+                         or Path(f"/proc/{task_pid}/stat").read_text().rsplit(")", 1)[1]
+                         .split()[0] == "Z")
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGINT)
+        elif mode == "sigterm":
+            os.kill(proc.pid, signal.SIGTERM)
+        elif mode == "kill-group":
+            os.killpg(proc.pid, signal.SIGKILL)
+    elif event is None:
+        out.problems.append(f"{label}: neither the event nor the end came within {DEADLINE_S} s")
+    try:
+        text, _ = proc.communicate(timeout=DEADLINE_S)
+    except subprocess.TimeoutExpired:
+        out.problems.append(f"{label}: the run did not exit after {mode}")
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        text, _ = proc.communicate()
+    (seed.folder / f"{label}.log").write_text(text)
+    # The held task must die of the interruption, as a step that runs for hours would: the gate
+    # opens only once every process of the run is gone (or found left behind).
+    no_strays(seed, out, label)
+    (hooks / "gate").touch()
+    if PACKAGE_DIR in text:
+        out.problems.append(f"{label}: a traceback on the console:\n{text[-1500:]}")
+    run_id = id_file.read_text().strip() if id_file.exists() else None
+    code = proc.returncode if event == "event" else None
+    if trigger == "meta" and (code == 0 or "Interrupted while exiting" in text):
+        code = None  # nothing held the run: it finished before the signal landed
+        event = "ended"
+    if mode == "ctrl-c" and seed.plan.twice and step != "-":
+        mode = "ctrl-c twice"
+    out.notes.append(f"{label}: {mode} at {trigger} #{at} ({step}) -> exit {proc.returncode}"
+                     + ("" if event == "event" else ", ended before the event"))
+    return run_id, code, step
+
+
+# ---------------------------------------------------------------------------------- checks
+
+
+def no_strays(seed: Seed, out: Outcome, label: str) -> None:
+    left = wait_for(lambda: not tagged_processes(seed.tag), timeout=60) or \
+        tagged_processes(seed.tag)
+    if left is not True and left:
+        described = []
+        for pid in left:
+            with contextlib.suppress(OSError):
+                described.append(f"{pid} " + Path(f"/proc/{pid}/cmdline").read_bytes()
+                                 .replace(b"\0", b" ").decode(errors="replace")[:120])
+                os.kill(pid, signal.SIGKILL)  # ours: the seed's tag is in its environment
+        out.problems.append(f"{label}: processes left behind: {described}")
+
+
+def integrity(seed: Seed, out: Outcome, label: str) -> None:
+    if seed.pg_url:
+        return
+    db = seed.folder / ".headwater" / "meta.sqlite"
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        verdict = conn.execute("PRAGMA integrity_check").fetchall()
+    finally:
+        conn.close()
+    if verdict != [("ok",)]:
+        out.problems.append(f"{label}: integrity_check says {verdict}")
+
+
+def inspect_interrupted(seed: Seed, run_id: str, reading: dict, out: Outcome,
+                        label: str) -> None:
+    """``logs``, ``dump`` of every step it has, and ``show``: exit 0, no traceback."""
+    commands = [["show"]]
+    steps = reading.get("steps", {})
+    # every step with a task that did not succeed, and two others: the commands cost a second
+    # each, and a flow has up to thirty steps
+    broken = [s for s, rows in steps.items() if any('"(successful)": false' in r for r in rows)]
+    others = sorted(set(steps) - set(broken))
+    for step in broken + seed.plan.rng.sample(others, min(2, len(others))):
+        commands += [["logs", f"{run_id}/{step}"], ["dump", f"{run_id}/{step}"]]
+    for command in commands:
+        done = seed.call(command[0], "flow.py", *command[1:], cli=True)  # `headwater logs ...`
+        if done.returncode != 0 or PACKAGE_DIR in done.stdout + done.stderr:
+            out.problems.append(f"{label}: `{' '.join(command)}` exited {done.returncode}: "
+                                f"{(done.stdout + done.stderr)[-800:]}")
+
+
+def check_interrupted(seed: Seed, run_id: str | None, code: int | None, step: str,
+                      generator: differential._Generator, out: Outcome, label: str) -> bool:
+    """Every check of an interrupted run; False when there is no run to resume."""
+    no_strays(seed, out, label)
+    integrity(seed, out, label)
+    if run_id is None:
+        out.problems.append(f"{label}: no run id was written")
+        return False
+    reading = seed.read(run_id)
+    if "read_error" in reading:
+        out.problems.append(f"{label}: the client cannot read run {run_id}: "
+                            f"{reading['read_error']}")
+        return False
+    carried = step in generator.steps and any(
+        d.startswith(("@retry", "@catch")) for d in generator.steps[step].decorators)
+    if code is not None and reading["successful"] and not carried:
+        out.problems.append(f"{label}: the interrupted run {run_id} reads successful "
+                            f"(exit {code})")
+    if code is not None and not reading["finished"]:
+        out.problems.append(f"{label}: the interrupted run {run_id} reads unfinished")
+    inspect_interrupted(seed, run_id, reading, out, label)
+    return True
+
+
+def compare(reference: dict, reading: dict, out: Outcome, label: str) -> None:
+    if "read_error" in reading:
+        out.problems.append(f"{label}: cannot read: {reading['read_error']}")
+        return
+    if not reading.get("successful"):
+        out.problems.append(f"{label}: the run is not successful ({reading.get('status')})")
+    ours, theirs = reference["steps"], reading["steps"]
+    for name in sorted(set(ours) | set(theirs)):
+        if ours.get(name) != theirs.get(name):
+            out.problems.append(f"{label}: step {name} differs: reference {ours.get(name)}, "
+                                f"got {theirs.get(name)}")
+
+
+def garbage(seed: Seed, keep: dict[str, dict], out: Outcome) -> None:
+    """``gc --dry-run`` works; a real gc of a copy leaves every run in ``keep`` as it was."""
+    dry = seed.call("gc", "--dry-run", "--grace", "0", cli=True)
+    if dry.returncode != 0:
+        out.problems.append(f"gc --dry-run exited {dry.returncode}: {dry.stdout + dry.stderr}")
+    copy = seed.folder / "gc-copy"
+    shutil.copytree(seed.folder / ".headwater", copy)
+    env = {"HEADWATER_DATASTORE_ROOT": str(copy)}
+    done = seed.call("gc", "--grace", "0", env=env, cli=True)
+    if done.returncode != 0:
+        out.problems.append(f"gc exited {done.returncode}: {done.stdout + done.stderr}")
+    for run_id, before in keep.items():
+        after = seed.read(run_id, env=env)
+        if after != before:
+            out.problems.append(f"after gc, run {run_id} reads differently: "
+                                f"{json.dumps(after)[:1500]}")
+    shutil.rmtree(copy)
+
+
+# ------------------------------------------------------------------------------------ seeds
+
+
+def play(seed_no: int, root: Path, executor: str, pg_url: str | None) -> Outcome:
+    plan = plan_for(seed_no, executor, pg_url is not None)
+    source, generator = flow_source(seed_no)
+    shape = (f"{len(generator.steps) + 2} steps, {plan.executor}, {plan.mode}"
+             + (f", resume interrupted by {plan.resume_mode}" if plan.resume_mode else ""))
+    out = Outcome(seed_no, shape)
+    if generator.expect_failure:
+        out.skipped = "its flow fails by design (a merge_artifacts that must fail)"
+        return out
+    seed = Seed(root, plan, pg_url)
+    (seed.folder / "flow.py").write_text(source)
+    for name, text in generator.files.items():
+        (seed.folder / name).write_text(text, encoding="utf-8")
+    args = list(generator.run_args)
+
+    # the reference, counting the hooks' events
+    hooks = seed.chaos_dir()
+    id_file = seed.run_id_file()
+    ref = seed.call("run", *args, "--run-id-file", str(id_file),
+                    env={"CHAOS_DIR": str(hooks), "CHAOS_AT": "0"})
+    if ref.returncode != 0 and "has no items" in ref.stdout + ref.stderr:
+        out.skipped = "its flow fails by design (a foreach over an empty list)"
+        return out
+    if ref.returncode != 0:
+        out.problems.append(f"the reference run failed: {(ref.stdout + ref.stderr)[-1500:]}")
+        return out
+    ref_id = id_file.read_text().strip()
+    reference = seed.read(ref_id)
+    if "read_error" in reference:
+        out.problems.append(f"cannot read the reference run: {reference['read_error']}")
+        return out
+    starts = len(list(hooks.glob("seq-*")))
+    tasks = sum(len(rows) for rows in reference["steps"].values())
+
+    # the interrupted run
+    at = plan.rng.randint(1, max(1, (tasks - 1) if plan.trigger == "meta" else starts))
+    run_id, code, step = interrupt(seed, ["run", *args], plan.mode, plan.trigger, at, out, "run")
+    if code is None:
+        out.notes.append("the run ended before its event")
+    if not check_interrupted(seed, run_id, code, step, generator, out, "interrupted run"):
+        return out
+    # about as many tasks as the resume will run rather than clone
+    rerun = tasks - sum(r.count('"(successful)": true')
+                        for rows in seed.read(run_id).get("steps", {}).values() for r in rows)
+    keep = {ref_id: reference}
+    origin = run_id
+    if plan.resume_mode:
+        at = plan.rng.randint(1, max(1, rerun))
+        if plan.resume_trigger == "meta":  # clones count: they are recorded as succeeded
+            at = plan.rng.randint(1, max(1, tasks - 1))
+        rid, rcode, rstep = interrupt(seed, ["resume", "--origin-run-id", origin],
+                                      plan.resume_mode, plan.resume_trigger, at, out, "resume")
+        if check_interrupted(seed, rid, rcode, rstep, generator, out, "interrupted resume"):
+            origin = rid
+    final_id_file = seed.folder / "run-id-final"
+    done = seed.call("resume", "--origin-run-id", origin, "--run-id-file", str(final_id_file))
+    (seed.folder / "final.log").write_text(done.stdout + done.stderr)
+    if done.returncode != 0:
+        out.problems.append(f"resume of {origin} exited {done.returncode}: "
+                            f"{(done.stdout + done.stderr)[-1500:]}")
+    else:
+        final_id = final_id_file.read_text().strip()
+        final = seed.read(final_id)
+        compare(reference, final, out, f"resumed run {final_id}")
+        keep[final_id] = final
+    no_strays(seed, out, "resume")
+    integrity(seed, out, "the end")
+    garbage(seed, keep, out)
+    return out
+
+
+def seeds_of(text: str) -> list[int]:
+    return differential._seeds(text)
+
+
+@contextlib.contextmanager
+def postgres_databases(enabled: bool):
+    """A throwaway PostgreSQL server; yields a function giving a fresh database's URL."""
+    if not enabled:
+        yield lambda name: None
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    import psycopg
+
+    import servers
+
+    with servers.postgres() as url:
+        def fresh(name: str) -> str:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                conn.execute(f'CREATE DATABASE "{name}"')
+            return url.rsplit("/", 1)[0] + "/" + name
+        yield fresh
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", default="0-19", help="A-B or a comma-separated list")
+    parser.add_argument("--executor", choices=("local", "spawn", "both"), default="both")
+    parser.add_argument("--postgres", action="store_true",
+                        help="record the metadata in a throwaway PostgreSQL server")
+    parser.add_argument("--keep", type=Path, help="keep every failing seed's folder here")
+    parser.add_argument("--keep-all", action="store_true", help="with --keep: passing seeds too")
+    parser.add_argument("--show", type=int, help="print one seed's flow and plan, and exit")
+    args = parser.parse_args(argv)
+    if args.show is not None:
+        plan = plan_for(args.show, args.executor, args.postgres)
+        print(flow_source(args.show)[0])
+        print(f"# {plan.executor}, {plan.mode} at {plan.trigger}, resume: {plan.resume_mode}")
+        return 0
+    passed = failed = skipped = 0
+    with tempfile.TemporaryDirectory(prefix="hw-chaos-") as scratch, \
+            postgres_databases(args.postgres) as database:
+        root = Path(scratch)
+        for seed_no in seeds_of(args.seeds):
+            out = play(seed_no, root, args.executor, database(f"chaos{seed_no}"))
+            if out.skipped:
+                skipped += 1
+                print(f"skipped seed {seed_no}: {out.skipped}", flush=True)
+            elif not out.problems:
+                passed += 1
+                print(f"passed  seed {seed_no} ({out.shape}; {'; '.join(out.notes)})",
+                      flush=True)
+            else:
+                failed += 1
+                print(f"FAILED  seed {seed_no} ({out.shape}; {'; '.join(out.notes)})",
+                      flush=True)
+                for problem in out.problems:
+                    print("    " + problem[:2500], flush=True)
+                if args.keep:
+                    shutil.copytree(root / f"seed{seed_no}", args.keep / f"seed{seed_no}",
+                                    dirs_exist_ok=True)
+            if args.keep and args.keep_all and (root / f"seed{seed_no}").exists():
+                shutil.copytree(root / f"seed{seed_no}", args.keep / f"seed{seed_no}",
+                                dirs_exist_ok=True)
+            with contextlib.suppress(OSError):
+                shutil.rmtree(root / f"seed{seed_no}")
+    print(f"chaos: {passed} passed, {failed} failed, {skipped} skipped")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
