@@ -575,9 +575,30 @@ def _surface_differences(ours: dict, theirs: dict) -> list[str]:
                          f"Metaflow {run_theirs.get(key)}")
     steps_ours = {s["step"]: s for s in ours.get("steps", [])}
     steps_theirs = {s["step"]: s for s in theirs.get("steps", [])}
+    # Metaflow's step lineage is the graph's (a loop's step is its own parent even when it
+    # ran once), and a task's parents in a loop are every task of the parent steps; headwater
+    # names what ran and fed what (kept, decisions.md third round)
+    loops = {name for name, s in steps_theirs.items()
+             if isinstance(s.get("parent_steps"), list) and name in s["parent_steps"]}
+
+    def loop_only(a: object, b: object, name: str, of_step: bool = False) -> bool:
+        if not (isinstance(a, list) and isinstance(b, list) and set(a) <= set(b)):
+            return False
+        extra = set(b) - set(a)
+        if of_step:
+            return extra <= {name}
+        return name in loops or any(label.split("/")[1].split("[")[0] in loops
+                                    for label in extra)
+
     for name in sorted(set(steps_ours) | set(steps_theirs)):
         one, other = steps_ours.get(name, {}), steps_theirs.get(name, {})
         for key in sorted((set(one) | set(other)) - {"tasks"}):
+            if key in ("parent_steps", "child_steps") and other.get(key) == \
+                    "<raises MetaflowNotFound>":
+                continue  # Metaflow's graph names an arm that did not run (kept, decisions.md)
+            if key in ("parent_steps", "child_steps") and loop_only(one.get(key),
+                                                                    other.get(key), name, True):
+                continue
             if one.get(key) != other.get(key):
                 found.append(f"step {name}.{key}: headwater {one.get(key)}, "
                              f"Metaflow {other.get(key)}")
@@ -593,6 +614,8 @@ def _surface_differences(ours: dict, theirs: dict) -> list[str]:
                     # Metaflow matches a task's parents by the task ids in its foreach path,
                     # which a resume's clone keeps from its origin: it finds none for a task
                     # whose parents were cloned (kept: decisions.md, third round)
+                    continue
+                if key in ("parents", "children") and loop_only(a, b, name):
                     continue
                 if a != b:
                     found.append(f"task {label}.{key}: headwater {a}, Metaflow {b}")

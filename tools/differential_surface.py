@@ -73,6 +73,10 @@ def norm(pathspec):
     if pathspec in labels:
         return labels[pathspec]
     parts = pathspec.split("/")
+    if len(parts) >= 2 and parts[1] == "None":
+        # Metaflow's fresh run reads an origin of ``Flow/None`` (and its steps
+        # ``Flow/None/step``): no origin, as headwater says (kept, decisions.md third round)
+        return None
     if len(parts) >= 2 and parts[1] in run_label:
         parts[1] = run_label[parts[1]]
     return "/".join(parts)
@@ -159,7 +163,8 @@ out = {
         # newest first on both; Metaflow by the time each step registered, so branches
         # that ran side by side, and a resume's clones, come in either order there:
         # compared are the newest (the end step once it ran) and the set
-        "steps_order": [steps[0]["step"] if steps else None, sorted(s["step"] for s in steps)],
+        "steps_order": [steps[0]["step"] if steps and run.origin_pathspec is None else None,
+                        sorted(s["step"] for s in steps)],
         "steps()": attempt(lambda: sorted(s.id for s in run.steps())),
         "in": ["start" in run, "end" in run, "nope" in run],
         "finished_at": attempt(lambda: run.finished_at is not None),
@@ -185,7 +190,9 @@ runner = Runner("flow.py", show_output=False)
 try:
     result = getattr(runner, command)(**kwargs)
 except Exception as exc:
-    print(json.dumps({"raised": type(exc).__name__}))
+    # the built-in class it is: headwater's own names subclass Metaflow's TypeError/ValueError
+    print(json.dumps({"raised": next(k.__name__ for k in type(exc).__mro__
+                                     if k.__module__ == "builtins")}))
     raise SystemExit(0)
 run = result.run
 out = {"status": result.status, "returncode": result.returncode,
@@ -207,7 +214,14 @@ def runner_kwargs(args: list[str]) -> dict:
     kwargs: dict = {}
     for name, value in zip(args[::2], args[1::2], strict=False):
         key = name.lstrip("-").replace("-", "_")
-        kwargs[key] = int(value) if key in ("max_workers", "max_num_splits") else value
+        if key in ("max_workers", "max_num_splits", "alpha", "count"):
+            kwargs[key] = int(value)  # both Runners check a parameter's type
+        elif key == "ratio":
+            kwargs[key] = float(value)
+        elif key == "loud":
+            kwargs[key] = value == "True"
+        else:
+            kwargs[key] = value
     return kwargs
 
 
@@ -234,7 +248,10 @@ def failure_lines(text: str) -> dict:
 
 
 def _lines(text: str) -> list[str]:
-    return [line for line in text.splitlines() if not _BANNER.match(line)]
+    """Printed lines without Metaflow's banners, nor a @catch report's traceback frames (each
+    system's own; the data reader drops them from ``task.stdout`` too)."""
+    return [line for line in text.splitlines() if not _BANNER.match(line)
+            and not line.startswith((">    ", ">  Traceback"))]
 
 
 def parse_dump(text: str) -> list[str]:
@@ -269,7 +286,7 @@ def probe(python: str, folder: Path, env: dict[str, str], surface: dict,
         return {}
     foreach_task = None  # (step, task id) of the first task with foreach indices
     for step in sorted(tasks):
-        for task_id, label in tasks[step]:
+        for task_id, label in sorted(tasks[step], key=lambda pair: str(pair[1])):
             if foreach_task is None and label and "[null" not in label:
                 foreach_task = (step, task_id, label)
     busiest = max(sorted(tasks), key=lambda s: len(tasks[s]))
