@@ -163,7 +163,7 @@ out = {
         # newest first on both; Metaflow by the time each step registered, so branches
         # that ran side by side, and a resume's clones, come in either order there:
         # compared are the newest (the end step once it ran) and the set
-        "steps_order": [steps[0]["step"] if steps and run.origin_pathspec is None else None,
+        "steps_order": [steps[0]["step"] if steps and norm(run.origin_pathspec) is None else None,
                         sorted(s["step"] for s in steps)],
         "steps()": attempt(lambda: sorted(s.id for s in run.steps())),
         "in": ["start" in run, "end" in run, "nope" in run],
