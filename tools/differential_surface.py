@@ -303,8 +303,10 @@ def probe(python: str, folder: Path, env: dict[str, str], surface: dict,
         if resumed:  # a clone's logs: kept difference (first round), see the data reader
             out[key] = [code, "(resumed run)"]
         elif args[0] in ("--stdout", "--stderr"):
-            # one stream asked for: both print it on stdout, in the same order
-            out[key] = [code, _lines(stdout)]
+            # one stream asked for: both print it on stdout, a task's lines in the same order;
+            # the tasks of a step come in ``step.tasks()`` order, timing on Metaflow (above)
+            one_task = args[-1].count("/") == 2 or len(tasks.get(args[-1].split("/")[1], [])) < 2
+            out[key] = [code, _lines(stdout) if one_task else sorted(_lines(stdout))]
         else:
             # both streams: headwater prints the tasks' stderr on stderr, Metaflow on stdout
             # under a ``stderr`` line (kept, docs/decisions.md second round); compare what
