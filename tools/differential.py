@@ -615,6 +615,10 @@ def _surface_differences(ours: dict, theirs: dict) -> list[str]:
                     # which a resume's clone keeps from its origin: it finds none for a task
                     # whose parents were cloned (kept: decisions.md, third round)
                     continue
+                if key == "origin" and theirs.get("resumed") and (a is None) != (b is None):
+                    # cloned on one system, run again on the other: how far a branch beside
+                    # the failed step got before the first run stopped is timing (first round)
+                    continue
                 if key in ("parents", "children") and loop_only(a, b, name):
                     continue
                 if a != b:
