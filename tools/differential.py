@@ -25,6 +25,11 @@ a string and a list of dicts; a conditional or a loop inside a foreach body; ``@
 cards by type), ``del self.x``; and a failed run resumed from a named step or, after a second
 failed run, with ``--origin-run-id`` naming the first.
 
+Every seed also compares what a user sees beyond the data (``differential_surface.py``, the
+third round): the client objects' properties and listings, ``logs`` and ``dump`` on the
+command line, the last lines of a failed run, and for odd seeds (``--runner``) the Runner API's
+run and resume with their result objects, instead of the CLI.
+
 The last line printed is ``differential: P agreed, D differed``; the exit status is 0 only when
 every seed agreed. ``--keep DIR`` keeps each differing seed's flow and both readings.
 """
