@@ -119,7 +119,8 @@ def task_view(task):
         "attempt": attempt(lambda: task.current_attempt),
         "tags": attempt(lambda: tags(task)),
         "in": attempt(lambda: ["acc" in task, "name" in task, "nope" in task]),
-        "artifacts_order": attempt(lambda: sorted(a.id for a in task)),
+        # (``doomed``: ``del`` of an inherited artifact, kept in the second round)
+        "artifacts": attempt(lambda: sorted(a.id for a in task if a.id != "doomed")),
     }
     if "acc" in task:
         art = task["acc"]
@@ -278,6 +279,16 @@ def parse_dump(text: str) -> list[str]:
         if kind == "CaughtException":
             # a @catch variable is headwater's record (kept: docs/decisions.md, mfdocs2)
             kind = "MetaflowExceptionWrapper"
+        if kind == "ConfigValue":
+            kind = "dict"  # a Config's value is each system's own mapping (second round)
+        if name == "doomed":
+            continue  # ``del`` of an inherited artifact (kept, second round)
+        if name == "notes":
+            # the generator's IncludeFile: Metaflow stores its own ``IncludedFile`` (dump shows
+            # its first line, or ``< artifact too large >``), headwater the text; the client
+            # gives the text on both (third round)
+            rows.append("notes (IncludeFile)")
+            continue
         if kind == "str" and len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
             value = value[1:-1]
         rows.append(f"{name} {kind} {value[:40]}")
