@@ -25,6 +25,11 @@ a string and a list of dicts; a conditional or a loop inside a foreach body; ``@
 cards by type), ``del self.x``; and a failed run resumed from a named step or, after a second
 failed run, with ``--origin-run-id`` naming the first.
 
+Every seed also compares what a user sees beyond the data (``differential_surface.py``, the
+third round): the client objects' properties and listings, ``logs`` and ``dump`` on the
+command line, the last lines of a failed run, and for odd seeds (``--runner``) the Runner API's
+run and resume with their result objects, instead of the CLI.
+
 The last line printed is ``differential: P agreed, D differed``; the exit status is 0 only when
 every seed agreed. ``--keep DIR`` keeps each differing seed's flow and both readings.
 """
@@ -43,10 +48,12 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import differential_surface as surface
+
 FLOW_NAME = "DiffFlow"
 EXTRAS_FROM = 200  # seeds from here on draw the second round's features too (docs/decisions.md)
 # Artifacts whose values differ between the arms of a join: a valid merge leaves them out.
-_VARYING = re.compile(r"\b((?:v|v_t|item|at|first|n|by_index|items_seen|inputs_seen|err|count|route)_s\d+)\b")
+_VARYING = re.compile(r"\b((?:v|v_t|item|fs|at|first|n|by_index|items_seen|inputs_seen|err|count|route)_s\d+)\b")
 
 # The latest run's id, read before a second run makes another one the latest.
 LATEST_ID = r'''
@@ -293,6 +300,7 @@ class _Generator:
         body = self.block(depth + 1, True)
         first = self.steps[body.entry]
         first.body = [f"self.item_{first.name} = self.input",
+                      f"self.fs_{first.name} = self.foreach_stack()",
                       f"self.at_{first.name} = self.index", *first.body]
         join = self._new([], join=True)
         jbody = ["self.acc = sorted(x for inp in inputs for x in inp.acc)",
@@ -451,19 +459,42 @@ class _Generator:
 
 
 def _play(python: str, flow: Path, folder: Path, env: dict[str, str], args: list[str],
-          generator: _Generator) -> dict:
+          generator: _Generator, runner: bool = False) -> dict:
     folder.mkdir()
     shutil.copy(flow, folder / "flow.py")
     for name, text in generator.files.items():
         (folder / name).write_text(text, encoding="utf-8")
     fail_step = generator.fail_step
     result: dict = {}
+    # Metaflow looks for a ``.metaflow`` in the folders above and uses the first one it finds
+    # (a ``/tmp/.metaflow`` other runs left makes their runs this run's siblings); each seed's
+    # runs stay in its own folder on both systems
+    env = {**env, "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(folder)}
 
     def call(command: list[str], extra_env: dict[str, str] | None = None
              ) -> subprocess.CompletedProcess:
-        return subprocess.run([python, "flow.py", *command], cwd=folder,
+        if runner:
+            # the same command through the Runner API: its result objects are what is read
+            kwargs = surface.runner_kwargs(command[1:] if command[0] == "run" else [])
+            if command[0] == "resume":
+                kwargs = surface.runner_kwargs(command[1 + bool(generator.resume_args):])
+                if generator.resume_args:
+                    kwargs["step_to_rerun"] = generator.resume_args[0]
+            done = subprocess.run([python, "-c", surface.RUNNER, command[0], json.dumps(kwargs)],
+                                  cwd=folder, env={**env, **(extra_env or {})},
+                                  capture_output=True, text=True, timeout=900, check=False)
+            view = surface.load(done.stdout) if done.returncode == 0 else {
+                "runner_error": done.stderr[-800:]}
+            result.setdefault("runner", []).append(surface.runner_view(view))
+            code = view.get("returncode", -99)
+            return subprocess.CompletedProcess(done.args, code, "", "")
+        done = subprocess.run([python, "flow.py", *command], cwd=folder,
                               env={**env, **(extra_env or {})}, capture_output=True,
                               text=True, timeout=900, check=False)
+        if done.returncode:
+            result.setdefault("failures", []).append(
+                surface.failure_lines(done.stdout + done.stderr))
+        return done
 
     if fail_step:  # a first run that fails there, then ``resume``: the resumed run is read
         first = call(["run", *args], {"DIFF_FAIL": fail_step})
@@ -488,6 +519,14 @@ def _play(python: str, flow: Path, folder: Path, env: dict[str, str], args: list
         result.update(json.loads(read.stdout.strip().splitlines()[-1]))
     else:
         result["read_error"] = read.stderr.strip()[-800:]
+    seen = subprocess.run([python, "-c", surface.SURFACE, FLOW_NAME], cwd=folder, env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+    if seen.returncode == 0:
+        result["surface"] = surface.load(seen.stdout)
+        result["cli"] = surface.probe(python, folder, env, result["surface"], bool(fail_step))
+        result["surface"].pop("raw", None)
+    else:
+        result["surface_error"] = seen.stderr.strip()[-800:]
     result["log"] = (run.stdout + run.stderr)[-3000:]
     return result
 
@@ -507,7 +546,8 @@ def _environment(python: str, scratch: Path, shim: bool) -> dict[str, str]:
 
 def _differences(ours: dict, theirs: dict) -> list[str]:
     found = []
-    for key in ("first_exit", "second_exit", "exit", "successful", "finished", "read_error"):
+    for key in ("first_exit", "second_exit", "exit", "successful", "finished", "read_error",
+                "surface_error", "failures", "runner"):
         if key == "finished" and not theirs.get("successful"):
             continue  # a failed run is finished on headwater, not on Metaflow (decisions.md)
         if ours.get(key) != theirs.get(key):
@@ -519,6 +559,75 @@ def _differences(ours: dict, theirs: dict) -> list[str]:
         if steps_ours.get(name) != steps_theirs.get(name):
             found.append(f"step {name}: headwater {steps_ours.get(name)}, "
                          f"Metaflow {steps_theirs.get(name)}")
+    found += _surface_differences(ours.get("surface") or {}, theirs.get("surface") or {})
+    cli_ours, cli_theirs = ours.get("cli") or {}, theirs.get("cli") or {}
+    for key in sorted(set(cli_ours) | set(cli_theirs)):
+        if cli_ours.get(key) != cli_theirs.get(key):
+            found.append(f"{key}: headwater {cli_ours.get(key)}, Metaflow {cli_theirs.get(key)}")
+    return found
+
+
+def _surface_differences(ours: dict, theirs: dict) -> list[str]:
+    """The client objects, field by field, so that a report names what differs."""
+    found = []
+    for key in ("runs", "runs_order"):
+        if ours.get(key) != theirs.get(key):
+            found.append(f"{key}: headwater {ours.get(key)}, Metaflow {theirs.get(key)}")
+    run_ours, run_theirs = ours.get("run", {}), theirs.get("run", {})
+    for key in sorted(set(run_ours) | set(run_theirs)):
+        if run_ours.get(key) != run_theirs.get(key):
+            found.append(f"run.{key}: headwater {run_ours.get(key)}, "
+                         f"Metaflow {run_theirs.get(key)}")
+    steps_ours = {s["step"]: s for s in ours.get("steps", [])}
+    steps_theirs = {s["step"]: s for s in theirs.get("steps", [])}
+    # Metaflow's step lineage is the graph's (a loop's step is its own parent even when it
+    # ran once), and a task's parents in a loop are every task of the parent steps; headwater
+    # names what ran and fed what (kept, decisions.md third round)
+    loops = {name for name, s in steps_theirs.items()
+             if isinstance(s.get("parent_steps"), list) and name in s["parent_steps"]}
+
+    def loop_only(a: object, b: object, name: str, of_step: bool = False) -> bool:
+        if not (isinstance(a, list) and isinstance(b, list) and set(a) <= set(b)):
+            return False
+        extra = set(b) - set(a)
+        if of_step:
+            return extra <= {name}
+        return name in loops or any(label.split("/")[1].split("[")[0] in loops
+                                    for label in extra)
+
+    for name in sorted(set(steps_ours) | set(steps_theirs)):
+        one, other = steps_ours.get(name, {}), steps_theirs.get(name, {})
+        for key in sorted((set(one) | set(other)) - {"tasks"}):
+            if key in ("parent_steps", "child_steps") and other.get(key) == \
+                    "<raises MetaflowNotFound>":
+                continue  # Metaflow's graph names an arm that did not run (kept, decisions.md)
+            if key in ("parent_steps", "child_steps") and loop_only(one.get(key),
+                                                                    other.get(key), name, True):
+                continue
+            if one.get(key) != other.get(key):
+                found.append(f"step {name}.{key}: headwater {one.get(key)}, "
+                             f"Metaflow {other.get(key)}")
+        tasks_one = {t["label"]: t for t in one.get("tasks", [])}
+        tasks_other = {t["label"]: t for t in other.get("tasks", [])}
+        if set(tasks_one) != set(tasks_other):
+            found.append(f"step {name} tasks: headwater {sorted(tasks_one)}, "
+                         f"Metaflow {sorted(tasks_other)}")
+        for label in sorted(set(tasks_one) & set(tasks_other)):
+            for key in sorted(set(tasks_one[label]) | set(tasks_other[label])):
+                a, b = tasks_one[label].get(key), tasks_other[label].get(key)
+                if key in ("parents", "children") and b == [] and theirs.get("resumed"):
+                    # Metaflow matches a task's parents by the task ids in its foreach path,
+                    # which a resume's clone keeps from its origin: it finds none for a task
+                    # whose parents were cloned (kept: decisions.md, third round)
+                    continue
+                if key == "origin" and theirs.get("resumed") and (a is None) != (b is None):
+                    # cloned on one system, run again on the other: how far a branch beside
+                    # the failed step got before the first run stopped is timing (first round)
+                    continue
+                if key in ("parents", "children") and loop_only(a, b, name):
+                    continue
+                if a != b:
+                    found.append(f"task {label}.{key}: headwater {a}, Metaflow {b}")
     return found
 
 
@@ -536,6 +645,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--metaflow-python", required=True, help="an interpreter with Metaflow")
     parser.add_argument("--seeds", default="0-39", help="A-B or a comma-separated list")
     parser.add_argument("--keep", type=Path, help="keep each differing seed's flow and readings")
+    parser.add_argument("--runner", choices=("odd", "always", "never"), default="odd",
+                        help="which seeds run through the Runner API instead of the CLI")
     parser.add_argument("--show", type=int, help="print one seed's flow and exit")
     args = parser.parse_args(argv)
     if args.show is not None:
@@ -552,11 +663,13 @@ def main(argv: list[str] | None = None) -> int:
             flow.write_text(generator.source())
             run_args = ["--alpha", str(seed % 4 + 1)] if seed % 3 == 0 else []
             run_args += generator.run_args
-            ours = _play(args.python, flow, scratch / f"hw{seed}", env_hw, run_args, generator)
+            runner = seed % 2 == 1 if args.runner == "odd" else args.runner == "always"
+            ours = _play(args.python, flow, scratch / f"hw{seed}", env_hw, run_args, generator,
+                         runner)
             theirs = _play(args.metaflow_python, flow, scratch / f"mf{seed}", env_mf, run_args,
-                           generator)
+                           generator, runner)
             found = _differences(ours, theirs)
-            shape = f"{len(generator.steps) + 2} steps" + (
+            shape = f"{len(generator.steps) + 2} steps" + (" (Runner)" if runner else "") + (
                 ", a merge that must fail" if generator.expect_failure else "") + (
                 f", resumed after {generator.fail_step} failed" if generator.fail_step else "") + (
                 f"; run {' '.join(generator.run_args)}" if generator.run_args else "") + (

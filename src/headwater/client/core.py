@@ -480,10 +480,11 @@ class Step(_InRun):
 
     @property
     def origin_pathspec(self) -> str | None:
-        """``Flow/Run/step`` this step was cloned from by resume (None when it ran)."""
-        task = self.task
-        origin = task.origin_pathspec if task is not None else None
-        return origin.rsplit("/", 1)[0] if origin else None
+        """``Flow/OriginRun/step`` for every step of a resumed run, as Metaflow's: the step is
+        named in the run it resumed whether its tasks were cloned or ran again (which of them
+        did is each task's ``origin_pathspec``); None for a fresh run."""
+        origin = self._run_row.origin_run_id
+        return f"{self._run_row.flow}/{origin}/{self.id}" if origin else None
 
     @property
     def parent_steps(self) -> Iterator[Step]:

@@ -1,0 +1,365 @@
+"""What a user sees of a run beyond its data, for tools/differential.py (third round).
+
+The data reader compares artifacts and printed output; this module reads what else a user
+meets: the client objects' properties and the order they list things in, ``logs`` and
+``dump`` on the command line, the Runner API's result objects and the last lines of a failed
+run. Each reading is normalised so that only behaviour is compared: run ids become ``R0``,
+``R1``... (creation order), a task becomes ``step[foreach indices]#k`` (k counts the tasks of
+one step with the same indices, a loop's, in id order), and times, pids and paths go.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+# Run in each system's interpreter from the run's folder. Prints one JSON document: what the
+# client shows of the flow's runs and of the latest one's steps and tasks, normalised, plus
+# ``raw`` (real ids, for the command-line probes; never compared).
+SURFACE = r'''
+import hashlib, json, sys
+from metaflow import Flow, Task, namespace
+namespace(None)
+flow = Flow(sys.argv[1])
+
+def attempt(fn):
+    try:
+        value = fn()
+    except Exception as exc:
+        return "<raises %s>" % type(exc).__name__
+    return value
+
+runs = list(flow.runs())
+by_age = sorted(runs, key=lambda r: int(r.id))
+run_label = {r.id: "R%d" % k for k, r in enumerate(by_age)}
+labels = {}  # task pathspec -> normalised label, for every run of the flow
+
+def task_label(task):
+    """step[index, the foreach body's at_/count_ artifacts]: the same task on both systems
+    (Metaflow's client has no foreach_stack(); the flows store what identifies a task)."""
+    keys = sorted(a.id for a in task if a.id.startswith(("at_", "count_")))
+    marks = [attempt(lambda: task.index)] + ["%s=%s" % (k, task[k].data) for k in keys]
+    return "%s%s" % (task.parent.id, json.dumps(marks))
+
+bases, crowded = {}, {}
+for r in runs:
+    for st in r:
+        for task in st:
+            bases[task.pathspec] = "%s/%s" % (run_label[r.id], task_label(task))
+            crowded[bases[task.pathspec]] = crowded.get(bases[task.pathspec], 0) + 1
+
+def label_of(pathspec):
+    """A task's base label, and where two tasks share it (an inner join's tasks after their
+    foreach's marks were not merged) a digest of its parents' labels."""
+    if pathspec in labels:
+        return labels[pathspec]
+    if pathspec not in bases:
+        return pathspec
+    label = bases[pathspec]
+    if crowded[label] > 1:
+        parents = sorted(label_of(p) for p in Task(pathspec).parent_task_pathspecs)
+        label += "@" + hashlib.sha1(json.dumps(parents).encode()).hexdigest()[:6]
+    labels[pathspec] = label
+    return label
+
+for pathspec in list(bases):
+    label_of(pathspec)
+
+def norm(pathspec):
+    if pathspec is None:
+        return None
+    if pathspec in labels:
+        return labels[pathspec]
+    parts = pathspec.split("/")
+    if len(parts) >= 2 and parts[1] == "None":
+        # Metaflow's fresh run reads an origin of ``Flow/None`` (and its steps
+        # ``Flow/None/step``): no origin, as headwater says (kept, decisions.md third round)
+        return None
+    if len(parts) >= 2 and parts[1] in run_label:
+        parts[1] = run_label[parts[1]]
+    return "/".join(parts)
+
+def tags(obj):
+    """User tags as they are; system tags by kind (their values are user, date, versions)."""
+    def one(tag):
+        kind = tag.split(":", 1)[0]
+        if kind in ("user", "date", "python_version", "metaflow_version"):
+            return kind + ":*"
+        return tag
+    return sorted(set(one(t) for t in obj.tags)), sorted(obj.user_tags)
+
+def order(items):
+    ids = [int(i.id) for i in items]
+    if ids == sorted(ids):
+        return "ascending" if len(ids) > 1 else "one"
+    if ids == sorted(ids, reverse=True):
+        return "descending"
+    return "other"
+
+def plain(value):
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return repr(value)
+
+def task_view(task):
+    view = {
+        "label": norm(task.pathspec),
+        "finished": attempt(lambda: task.finished),
+        "successful": attempt(lambda: task.successful),
+        "finished_at": attempt(lambda: task.finished_at is not None),
+        "exception": attempt(lambda: type(task.exception).__name__),
+        "index": attempt(lambda: task.index),
+        "parents": attempt(lambda: sorted(norm(p) for p in task.parent_task_pathspecs)),
+        "children": attempt(lambda: sorted(norm(p) for p in task.child_task_pathspecs)),
+        "origin": attempt(lambda: norm(task.origin_pathspec)),
+        "attempt": attempt(lambda: task.current_attempt),
+        "tags": attempt(lambda: tags(task)),
+        "in": attempt(lambda: ["acc" in task, "name" in task, "nope" in task]),
+        # (``doomed``: ``del`` of an inherited artifact, kept in the second round)
+        "artifacts": attempt(lambda: sorted(a.id for a in task if a.id != "doomed")),
+    }
+    if "acc" in task:
+        art = task["acc"]
+        view["artifact"] = attempt(lambda: {
+            "id": art.id, "pathspec": norm(task.pathspec) + "/" + art.pathspec.split("/")[-1],
+            "own_pathspec": art.pathspec.split("/")[:1] + art.pathspec.split("/")[2:3],
+            "parent": norm(art.parent.pathspec), "finished_at": art.finished_at is not None,
+            "created_at": art.created_at is not None,
+            "sha": isinstance(art.sha, str) and bool(art.sha),
+            "size": isinstance(art.size, int), "components": len(art.path_components),
+            "tags": tags(art)})
+    return view
+
+run = flow.latest_run
+steps = []
+for st in run:
+    tasks = list(st)
+    steps.append({
+        "step": st.id,
+        "finished_at": attempt(lambda: st.finished_at is not None),
+        "count": len(tasks),
+        # Metaflow lists a step's tasks newest first by the time each registered, which
+        # for the tasks of a foreach is timing; headwater by id, newest first. What both
+        # promise: each task once, and ``step.task`` is one of them.
+        "task": attempt(lambda: norm(st.task.pathspec) if len(tasks) == 1 else
+                        norm(st.task.pathspec) in [norm(t.pathspec) for t in tasks]),
+        "tasks()": attempt(lambda: sorted(norm(t.pathspec) for t in st.tasks())),
+        "in": attempt(lambda: [tasks[0].id in st, "999999" in st] if tasks else []),
+        "parent_steps": attempt(lambda: sorted(s.id for s in st.parent_steps)),
+        "child_steps": attempt(lambda: sorted(s.id for s in st.child_steps)),
+        "origin": attempt(lambda: norm(st.origin_pathspec)),
+        "tags": attempt(lambda: tags(st)),
+        "tasks": sorted((task_view(t) for t in tasks), key=lambda v: str(v["label"])),
+    })
+out = {
+    "runs": [[run_label[r.id], r.successful, r.successful and r.finished] for r in runs],
+    "resumed": run.origin_pathspec is not None,
+    "runs_order": order(runs),
+    "run": {
+        "label": run_label[run.id],
+        # newest first on both; Metaflow by the time each step registered, so branches
+        # that ran side by side, and a resume's clones, come in either order there:
+        # compared are the newest (the end step once it ran) and the set
+        "steps_order": [steps[0]["step"] if steps and norm(run.origin_pathspec) is None else None,
+                        sorted(s["step"] for s in steps)],
+        "steps()": attempt(lambda: sorted(s.id for s in run.steps())),
+        "in": ["start" in run, "end" in run, "nope" in run],
+        "finished_at": attempt(lambda: run.finished_at is not None),
+        "end_task": attempt(lambda: norm(run.end_task.pathspec) if run.end_task else None),
+        "origin": attempt(lambda: norm(run.origin_pathspec)),
+        "parent": run.parent.pathspec,
+        "tags": attempt(lambda: tags(run)),
+        "code": attempt(lambda: run.code is None),
+    },
+    "steps": steps,
+    "raw": {"run": run.id,
+            "tasks": {st.id: [[t.id, norm(t.pathspec)] for t in st] for st in run}},
+}
+print(json.dumps(out, sort_keys=True, default=repr))
+'''
+
+# Run in each system's interpreter: the same run (or resume) through the Runner API.
+RUNNER = r'''
+import json, os, sys
+from metaflow import Runner
+command, kwargs = sys.argv[1], json.loads(sys.argv[2])
+runner = Runner("flow.py", show_output=False)
+try:
+    result = getattr(runner, command)(**kwargs)
+except Exception as exc:
+    # the built-in class it is: headwater's own names subclass Metaflow's TypeError/ValueError
+    print(json.dumps({"raised": next(k.__name__ for k in type(exc).__mro__
+                                     if k.__module__ == "builtins")}))
+    raise SystemExit(0)
+run = result.run
+out = {"status": result.status, "returncode": result.returncode,
+       "run": None if run is None else [run.successful, run.pathspec.split("/")[0]],
+       "stdout": result.stdout, "stderr": result.stderr}
+runner.cleanup()
+print(json.dumps(out))
+'''
+
+_STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ ")
+_PREFIX = re.compile(r"^\[[^\]]*\(pid \d+\)\] ")
+_BANNER = re.compile(r"^(Metaflow \S+ executing |Dumping (logs|output) of |"
+                     r"(stdout|stderr)$)")
+_ERROR_LINE = re.compile(r"^([A-Za-z_][\w.]*(Error|Exception|Failure|Interrupt)): ")
+
+
+def runner_kwargs(args: list[str]) -> dict:
+    """``["--alpha", "3", "--max-workers", "1"]`` as the Runner's ``alpha="3", max_workers=1``."""
+    kwargs: dict = {}
+    for name, value in zip(args[::2], args[1::2], strict=False):
+        key = name.lstrip("-").replace("-", "_")
+        if key in ("max_workers", "max_num_splits", "alpha", "count"):
+            kwargs[key] = int(value)  # both Runners check a parameter's type
+        elif key == "ratio":
+            kwargs[key] = float(value)
+        elif key == "loud":
+            kwargs[key] = value == "True"
+        else:
+            kwargs[key] = value
+    return kwargs
+
+
+def failure_lines(text: str) -> dict:
+    """The last lines of a failed run, normalised: the failing steps the closing lines name
+    (headwater: ``Run F/2 failed: F/2/body/3.``, Metaflow: ``Step body (task-id 3) failed.``;
+    the wording is each system's own, see docs/decisions.md) and the last exception line a
+    task printed (``RuntimeError: ...``) with ids and paths taken out."""
+    steps: set[str] = set()
+    error = None
+    for raw in text.splitlines():
+        line = _PREFIX.sub("", _STAMP.sub("", raw)).strip()
+        steps.update(re.findall(r"^Step (\w+) \(task-id \S+\) failed", line))
+        closing = re.match(r"^Run \w+/\S+ failed: (.*)\.$", line)
+        if closing:
+            steps.update(part.split("/")[2] for part in closing.group(1).split(", ")
+                         if part.count("/") >= 3)
+        if _ERROR_LINE.match(line):
+            error = line
+        elif re.match(r"^<flow \w+ step [^>]*> failed:$", line):
+            error = "<framework error>"  # Metaflow's report of a MetaflowException
+    if error and "." in error.split(":", 1)[0]:
+        # an error of the framework's own (a merge that cannot choose, ...): headwater prints
+        # the traceback ending in its error and a fix line, Metaflow the exception's headline
+        # under ``<flow F step S> failed:`` (kept, docs/decisions.md third round)
+        error = "<framework error>"
+    if error:
+        error = re.sub(r"/\S+/", "/PATH/", error)
+        error = re.sub(r"\b\d{6,}\b", "ID", error)
+    return {"failed_steps": sorted(steps), "error": error}
+
+
+def _lines(text: str) -> list[str]:
+    """Printed lines without Metaflow's banners, nor a @catch report's traceback frames (each
+    system's own; the data reader drops them from ``task.stdout`` too)."""
+    return [line for line in text.splitlines() if not _BANNER.match(line)
+            and not line.startswith((">    ", ">  Traceback"))]
+
+
+def parse_dump(text: str) -> list[str]:
+    """``dump``'s rows as ``name type value``: Metaflow prints ``name [size: N type: <class
+    'T'>] = value``, headwater a table ``name  module.T  N bytes  repr`` under each task's
+    pathspec (its own layout, docs/decisions.md); sizes (each system's own encoding) and the
+    quotes of a string go, long values are cut where both still agree."""
+    rows = []
+    for line in text.splitlines():
+        mf = re.match(r"^(\S+) \[size: \d+ type: <class '([\w.]+)'>\] = (.*)$", line)
+        hw = re.match(r"^\s+(\S+)\s+([\w.]+)\s+\d+ bytes\s+(.*)$", line)
+        match = mf or hw
+        if not match:
+            continue
+        name, kind, value = match.groups()
+        kind = kind.rsplit(".", 1)[-1]
+        if kind == "CaughtException":
+            # a @catch variable is headwater's record (kept: docs/decisions.md, mfdocs2)
+            kind = "MetaflowExceptionWrapper"
+        if kind == "ConfigValue":
+            kind = "dict"  # a Config's value is each system's own mapping (second round)
+        if name == "doomed":
+            continue  # ``del`` of an inherited artifact (kept, second round)
+        if name == "notes":
+            # the generator's IncludeFile: Metaflow stores its own ``IncludedFile`` (dump shows
+            # its first line, or ``< artifact too large >``), headwater the text; the client
+            # gives the text on both (third round)
+            rows.append("notes (IncludeFile)")
+            continue
+        if kind == "str" and len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        rows.append(f"{name} {kind} {value[:40]}")
+    return sorted(rows)
+
+
+def probe(python: str, folder: Path, env: dict[str, str], surface: dict,
+          resumed: bool) -> dict:
+    """``logs`` and ``dump`` of the latest run, as a user types them, normalised."""
+    raw = surface.get("raw") or {}
+    run_id, tasks = raw.get("run"), raw.get("tasks", {})
+    if not run_id:
+        return {}
+    foreach_task = None  # (step, task id) of the first task with foreach indices
+    for step in sorted(tasks):
+        for task_id, label in sorted(tasks[step], key=lambda pair: str(pair[1])):
+            if foreach_task is None and label and "[null" not in label:
+                foreach_task = (step, task_id, label)
+    busiest = max(sorted(tasks), key=lambda s: len(tasks[s]))
+    joins = sorted(s for s in tasks if s not in ("start", "end") and s in _join_steps(folder))
+    out: dict = {}
+
+    def call(*args: str) -> tuple[int, str, str]:
+        done = subprocess.run([python, "flow.py", *args], cwd=folder, env=env,
+                              capture_output=True, text=True, timeout=300, check=False)
+        return done.returncode, done.stdout, done.stderr
+
+    def logs(key: str, *args: str) -> None:
+        code, stdout, stderr = call("logs", *args)
+        if resumed:  # a clone's logs: kept difference (first round), see the data reader
+            out[key] = [code, "(resumed run)"]
+        elif args[0] in ("--stdout", "--stderr"):
+            # one stream asked for: both print it on stdout, a task's lines in the same order;
+            # the tasks of a step come in ``step.tasks()`` order, timing on Metaflow (above)
+            one_task = args[-1].count("/") == 2 or len(tasks.get(args[-1].split("/")[1], [])) < 2
+            out[key] = [code, _lines(stdout) if one_task else sorted(_lines(stdout))]
+        else:
+            # both streams: headwater prints the tasks' stderr on stderr, Metaflow on stdout
+            # under a ``stderr`` line (kept, docs/decisions.md second round); compare what
+            # was printed, not where
+            out[key] = [code, sorted(_lines(stdout) + _lines(stderr))]
+
+    logs("logs start", f"{run_id}/start")
+    logs("logs --stderr start", "--stderr", f"{run_id}/start")
+    logs(f"logs --stdout {busiest}", "--stdout", f"{run_id}/{busiest}")
+    if foreach_task:
+        logs(f"logs {foreach_task[2]}", f"{run_id}/{foreach_task[0]}/{foreach_task[1]}")
+    code, stdout, _ = call("dump", f"{run_id}/{busiest}")
+    out[f"dump {busiest}"] = [code, parse_dump(stdout)]
+    target = joins[0] if joins else "end"
+    task_id = tasks.get(target, [[None]])[0][0]
+    code, stdout, _ = call("dump", f"{run_id}/{target}/{task_id}")
+    out[f"dump {target}/task"] = [code, parse_dump(stdout)]
+    return out
+
+
+def _join_steps(folder: Path) -> set[str]:
+    text = (folder / "flow.py").read_text()
+    return set(re.findall(r"def (\w+)\(self, inputs\)", text))
+
+
+def runner_view(done: dict) -> dict:
+    """The Runner's result, its output reduced to the failure lines."""
+    if "raised" in done:
+        return done
+    text = (done.pop("stdout", "") or "") + (done.pop("stderr", "") or "")
+    if done.get("returncode"):
+        done["failure"] = failure_lines(text)
+    return done
+
+
+def load(text: str) -> dict:
+    lines = text.strip().splitlines()
+    return json.loads(lines[-1]) if lines else {}
