@@ -39,7 +39,7 @@ def test_what_run_record_writes_reads_back_unchanged():
      ' "declared": {}}}}', "Expecting value"),
 ])
 def test_anything_else_is_a_value_error(text, says):
-    with pytest.raises(ValueError, match=None) as caught:
+    with pytest.raises(ValueError) as caught:
         load_environments(text)
     assert says in str(caught.value)
 
