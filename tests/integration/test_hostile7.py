@@ -455,3 +455,67 @@ def test_a_code_record_nested_past_pythons_stack_is_named_not_a_traceback(tmp_pa
         capture_output=True, text=True, timeout=300)
     assert "MetadataError" in read.stderr and "SmallFlow/1" in read.stderr, read.stderr
     assert "nested too deeply" in read.stderr and "RecursionError" not in read.stderr
+
+
+# -- a run's recorded @pypi/@conda environments, damaged (envrec) ---------------------------
+
+_LOCK = '{"kind":"conda","python":"3.11.7","declared":{},"lock":%s}'
+
+
+@pytest.mark.parametrize("value", [
+    DEEP_JSON,
+    "not json",
+    '{"steps":{"start":"a1"},"locks":{}}',  # a step naming no lock: was a KeyError
+    '{"steps":{"start":"a1"},"locks":{"a1":' + _LOCK % '"[[[["' + '}}',  # conda's inner JSON
+], ids=["nested", "not-json", "no-lock", "conda-lock"])
+def test_a_damaged_environments_record_is_named_by_every_reader(tmp_path, value):
+    """``resume`` and ``spin`` of the run, and the client's ``environment_info``, decoded a run's
+    recorded environments raw: a RecursionError, JSONDecodeError or KeyError traceback."""
+    flow = write_flow(tmp_path, "small_flow.py", SMALL_FLOW)
+    assert hw(flow, "--quiet", "run", cwd=tmp_path).returncode == 0
+    _tamper(tmp_path, "UPDATE runs SET environments = ?", value)
+    named = "the metadata record of run SmallFlow/1 is damaged: its environments field"
+    for argv in (("resume", "--origin-run-id", "1"), ("spin", "1/start")):
+        done = hw(flow, *argv, cwd=tmp_path)
+        assert done.returncode != 0, (argv, done.stdout)
+        assert named in done.stderr and "headwater delete SmallFlow/1" in done.stderr, \
+            (argv, done.stderr)
+        assert "Traceback" not in done.stderr, (argv, done.stderr)
+    for expression in ("run['start'].task.environment_info", "run['start'].environment_info"):
+        read = subprocess.run(
+            [sys.executable, "-c", "from headwater import Flow, namespace\nnamespace(None)\n"
+             f"run = Flow('SmallFlow')['1']\n{expression}"], cwd=tmp_path,
+            env=env_for(tmp_path), capture_output=True, text=True, timeout=300)
+        assert read.returncode != 0
+        assert "(headwater.exceptions.MetadataError)" in read.stderr, read.stderr
+        assert named in read.stderr and "headwater delete SmallFlow/1" in read.stderr
+        assert read.stderr.count('File "') == 1, read.stderr  # the script's line, no decoder's
+    # The fix the errors give can be followed: delete reads no environments.
+    deleted = subprocess.run(
+        [str(Path(sys.executable).parent / "headwater"), "delete", "SmallFlow/1",
+         "--datastore-root", str(tmp_path / ".headwater")], cwd=tmp_path, env=env_for(tmp_path),
+        capture_output=True, text=True, timeout=300)
+    assert deleted.returncode == 0, deleted.stderr
+
+
+def test_a_damaged_trigger_record_is_named_not_a_traceback(tmp_path):
+    """``Run.trigger`` read the events a deployed run's start task recorded with a raw
+    ``json.loads``; nested past Python's stack, that was a RecursionError traceback."""
+    import json
+    import sqlite3
+
+    flow = write_flow(tmp_path, "small_flow.py", SMALL_FLOW)
+    assert hw(flow, "--quiet", "run", cwd=tmp_path).returncode == 0
+    with sqlite3.connect(tmp_path / ".headwater" / "meta.sqlite") as db:
+        (text,) = db.execute("SELECT transition FROM tasks WHERE step = 'start'").fetchone()
+        transition = json.loads(text)
+        transition["metadata"] = {**(transition.get("metadata") or {}), "trigger": DEEP_JSON}
+        db.execute("UPDATE tasks SET transition = ? WHERE step = 'start'",
+                   (json.dumps(transition),))
+    read = subprocess.run(
+        [sys.executable, "-c", "from headwater import Flow, namespace\nnamespace(None)\n"
+         "Flow('SmallFlow')['1'].trigger"], cwd=tmp_path, env=env_for(tmp_path),
+        capture_output=True, text=True, timeout=300)
+    assert "(headwater.exceptions.MetadataError)" in read.stderr, read.stderr
+    assert "task SmallFlow/1/start/1 is damaged: its transition (trigger) field" in read.stderr
+    assert "nested too deeply" in read.stderr and "RecursionError" not in read.stderr

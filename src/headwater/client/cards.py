@@ -90,7 +90,7 @@ class Card:
         raw = bytes(storage.read(key))
         try:
             return json.loads(raw.decode("utf-8"))
-        except ValueError:
+        except (ValueError, RecursionError):
             return None  # caught mid-write by a reader of a running task: no data yet
 
     def save(self, path: str) -> str:

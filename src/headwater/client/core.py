@@ -318,8 +318,8 @@ class Run(_InRun):
 
         row = self._run_row
         tasks = meta().list_tasks(row.flow, row.run_id, run_graph.endpoints(row)[0], limit=1)
-        metadata = ((tasks[0].transition or {}).get("metadata") or {}) if tasks else {}
-        return Trigger.from_json(metadata.get("trigger"))
+        events = tasks[0].trigger if tasks else None
+        return Trigger(events) if events else None
 
     @property
     def _graph_endpoints(self) -> tuple[str, str]:

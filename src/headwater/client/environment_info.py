@@ -15,15 +15,15 @@ from headwater.meta.rows import RunRow
 
 def environment_info(run_row: RunRow, step: str) -> dict[str, Any] | None:
     """The environment of ``step`` in the run, or None when it ran in the flow's interpreter."""
-    if not run_row.environments_json:
+    record = run_row.environments  # checked: a damaged record is a MetadataError naming the run
+    if record is None:
         return None
-    record = json.loads(run_row.environments_json)
-    lock_id = record.get("steps", {}).get(step)
+    lock_id = record["steps"].get(step)
     if lock_id is None:
         return None
     lock = record["locks"][lock_id]
     text = lock["lock"]
-    if lock["kind"] == "conda":  # JSON: the runtime's PyPI lock and the conda records
+    if lock["kind"] == "conda":  # JSON (checked with the record): the PyPI lock and conda's
         data = json.loads(text)
         text = data["runtime"]
         conda = [f"{r['name']}=={r['version']}" for r in data["conda"]]

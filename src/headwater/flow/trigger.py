@@ -7,7 +7,6 @@ An Argo Events sensor passes each event's body, ``{"name", "id", "timestamp", "p
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,13 +63,6 @@ class Trigger:
         trigger = cls(events)
         trigger._runs = [run for run, _ in done]
         return trigger
-
-    @classmethod
-    def from_json(cls, text: str | None) -> Trigger | None:
-        if not text:
-            return None
-        value = json.loads(text)
-        return cls(value if isinstance(value, list) else [value])
 
     @property
     def event(self) -> TriggerEvent | None:

@@ -140,6 +140,55 @@ def load_code_key(text: str) -> str:
     return fields["key"]
 
 
+def load_environments(text: str | None) -> dict | None:
+    """A run's @pypi/@conda record (``{"steps": {step: lock id}, "locks": {lock id: lock}}``,
+    as ``environments.lock.run_record`` makes it), or None when the run had none. ValueError
+    for anything ``run_record`` could not have written: ``spin``, ``resume``, the client and a
+    deployed task then take every field as the type it has here (a hand-changed record was a
+    KeyError or AttributeError traceback)."""
+    if not text:
+        return None
+    value = _loads(text)
+    if not (isinstance(value, dict) and isinstance(value.get("steps"), dict)
+            and isinstance(value.get("locks"), dict)):
+        raise ValueError("not a {steps, locks} object")
+    locks = value["locks"]
+    for step, lock_id in value["steps"].items():
+        if not isinstance(lock_id, str) or not isinstance(locks.get(lock_id), dict):
+            raise ValueError(f"step {step!r} names no recorded lock")
+    for lock_id, lock in locks.items():
+        _check_lock(lock_id, lock)
+    return value
+
+
+def _check_lock(lock_id: str, lock: object) -> None:
+    """One lock of a run's environments record, as ``EnvLock.to_dict`` writes it."""
+    if not (isinstance(lock, dict) and lock.get("kind") in ("pypi", "conda")
+            and isinstance(lock.get("python"), str) and isinstance(lock.get("lock"), str)
+            and isinstance(lock.get("declared"), dict)
+            and isinstance(lock["declared"].get("packages", {}), dict)):
+        raise ValueError(f"lock {lock_id[:40]!r} is not a {{kind, python, declared, lock}} object")
+    if lock["kind"] == "conda":  # its text is JSON itself: the runtime's PyPI lock and records
+        inner = _loads(lock["lock"])
+        if not (isinstance(inner, dict) and isinstance(inner.get("runtime"), str)
+                and isinstance(inner.get("conda"), list)
+                and all(isinstance(r, dict) and isinstance(r.get("name"), str)
+                        and isinstance(r.get("version"), str) for r in inner["conda"])):
+            raise ValueError(f"conda lock {lock_id[:40]!r} is not a {{runtime, conda}} object")
+
+
+def load_trigger(text: str | None) -> list[dict] | None:
+    """The events a deployed run's start task recorded (its transition's ``metadata.trigger``):
+    one event object or a list of them; ValueError for anything else."""
+    if not text:
+        return None
+    value = _loads(text)
+    events = value if isinstance(value, list) else [value]
+    if not all(isinstance(event, dict) for event in events):
+        raise ValueError("an event is not an object")
+    return events
+
+
 def load_failure(text: str | None) -> TaskFailure | None:
     if not text:
         return None

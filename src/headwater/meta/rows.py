@@ -6,7 +6,7 @@ between threads. Times are POSIX seconds (floats); the client turns them into da
 
 from __future__ import annotations
 
-from headwater.meta.codec import load_manifest
+from headwater.meta.codec import load_environments, load_manifest, load_trigger
 from headwater.meta.liveness import looks_crashed
 from headwater.records import Frame, Manifest, Record, TaskFailure
 
@@ -26,6 +26,18 @@ def run_outcome(*, ran_ok: bool, end_caught: bool) -> str:
     finished but not successful (its exit code stays 0, Metaflow's too).
     """
     return SUCCEEDED if ran_ok and not end_caught else FAILED
+
+
+def damaged(record: str, field: str, err: Exception, run: str) -> Exception:
+    """The MetadataError for a field of ``record`` (``run F/1``) that no headwater wrote (not
+    JSON, the wrong shape, nested past Python's stack): which record and field, and the fix."""
+    from headwater.exceptions import MetadataError
+
+    return MetadataError(
+        f"the metadata record of {record} is damaged: its {field} field cannot be read "
+        f"({type(err).__name__}: {str(err)[:200]})",
+        fix="the metadata database was changed outside headwater: restore it from a backup, "
+            f"or delete the run (headwater delete {run})")
 
 
 class FlowRow(Record, frozen=True, slots=True):
@@ -66,13 +78,18 @@ class RunRow(Record, frozen=True, slots=True):
         try:
             return load_manifest(self.params_json)
         except (ValueError, TypeError, AttributeError) as err:  # binascii.Error: a ValueError
-            from headwater.exceptions import MetadataError
+            raise damaged(f"run {self.pathspec}", "params", err, self.pathspec) from None
 
-            raise MetadataError(
-                f"the metadata record of run {self.pathspec} is damaged: its params field cannot "
-                f"be read ({type(err).__name__}: {str(err)[:200]})",
-                fix="the metadata database was changed outside headwater: restore it from a "
-                    f"backup, or delete the run (headwater delete {self.pathspec})") from None
+    @property
+    def environments(self) -> dict | None:
+        """The run's @pypi/@conda record (``steps``: step -> lock id, ``locks``: lock id ->
+        lock), or None when its steps ran in the flow's interpreter. Every reader (``spin``,
+        ``resume``, ``Task.environment_info``) takes it from here: a damaged record is the same
+        MetadataError as damaged parameters, naming the run, the field and the fix."""
+        try:
+            return load_environments(self.environments_json)
+        except (ValueError, TypeError, AttributeError) as err:
+            raise damaged(f"run {self.pathspec}", "environments", err, self.pathspec) from None
 
     @property
     def all_tags(self) -> frozenset[str]:
@@ -142,6 +159,17 @@ class TaskRow(Record, frozen=True, slots=True):
     @property
     def pathspec(self) -> str:
         return f"{self.flow}/{self.run_id}/{self.step}/{self.task_id}"
+
+    @property
+    def trigger(self) -> list[dict] | None:
+        """The events a deployed run's start task recorded (its transition's
+        ``metadata.trigger``), or None; a damaged one names the task and the fix."""
+        metadata = (self.transition or {}).get("metadata") or {}
+        try:
+            return load_trigger(metadata.get("trigger"))
+        except (ValueError, TypeError) as err:
+            raise damaged(f"task {self.pathspec}", "transition (trigger)", err,
+                          f"{self.flow}/{self.run_id}") from None
 
     @property
     def foreach_index(self) -> int | None:

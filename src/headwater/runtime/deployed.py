@@ -42,6 +42,7 @@ from headwater.flow.parameters import flow_parameters
 from headwater.flow.trigger import Trigger
 from headwater.graph.model import FOREACH, PARALLEL, SPLIT, Graph
 from headwater.meta import open_metadata
+from headwater.meta.codec import load_environments
 from headwater.meta.rows import run_outcome
 from headwater.meta.tags import endpoint_tags, transient_tags
 from headwater.records import (
@@ -307,10 +308,12 @@ def deployed_environments(store: Any, code: Mapping[str, str] | None) -> dict[st
     if not key:
         return None
     try:
-        return json.loads(bytes(store.load_bytes(key, what="the deployment's environment locks")))
-    except ArtifactError as exc:  # missing or damaged: the run cannot have the steps' packages
+        text = bytes(store.load_bytes(key, what="the deployment's environment locks"))
+        return load_environments(text.decode("utf-8"))  # the same checks as a run's record
+    except (ArtifactError, ValueError, TypeError) as exc:  # missing or damaged: no packages
+        why = exc.msg if isinstance(exc, ArtifactError) else f"{key} is damaged ({exc})"[:300]
         raise StepEnvironmentError(
-            f"the @pypi/@conda environment locks `create` stored cannot be read: {exc.msg}",
+            f"the @pypi/@conda environment locks `create` stored cannot be read: {why}",
             fix="give the task the datastore root the flow was deployed with, or deploy it "
             "again (`create` resolves the environments and stores their locks)") from None
 
@@ -387,8 +390,7 @@ def _recorded_trigger(meta: Any, flow: str, run_id: str,
                       graph: Graph) -> list[dict[str, Any]] | None:
     """The events the start task recorded: every task of the run sees the same trigger."""
     row = meta.get_task(flow, run_id, graph.start_step or "start", ROOT_TASK_ID)
-    text = ((row.transition or {}).get("metadata") or {}).get("trigger") if row else None
-    return json.loads(text) if text else None
+    return row.trigger if row else None
 
 
 def _start_attempt(meta: Any, spec: TaskSpec) -> int:

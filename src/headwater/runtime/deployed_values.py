@@ -69,7 +69,7 @@ def load_deployed_values(store: Any, key: str, flow_name: str) -> DeployedValues
             raise ValueError(document.get("format"))
         return DeployedValues(load_manifest(json.dumps(document["configs"])),
                               load_manifest(json.dumps(document["defaults"])))
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):  # [[[[...]]]]
         raise HeadwaterException(
             f"the configs of the deployed flow {flow_name} (blob {key}) are not a document this "
             "headwater can read",

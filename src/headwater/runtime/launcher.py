@@ -126,10 +126,11 @@ def resume_flow(flow_cls: type, *, step: str | None, options: RunOptions, settin
         origin = find_origin_run(meta, flow_cls.__name__, options.origin_run_id)
         refuse_running_origin(origin)
     param_refs = origin.params
+    origin_envs = origin.environments  # checked before anything runs: damaged names the run
     options.origin_run_id = origin.run_id
     if environment is None:
-        environment = "pypi" if origin.environments_json else "local"
-        if origin.environments_json:
+        environment = "pypi" if origin_envs else "local"
+        if origin_envs:
             console.say(f"Resuming in the @pypi/@conda environments of {flow_cls.__name__}/"
                         f"{origin.run_id} (its recorded locks), as if --environment=pypi")
     if configs:
@@ -145,7 +146,7 @@ def resume_flow(flow_cls: type, *, step: str | None, options: RunOptions, settin
         if project is not None:
             _say_project(project, console)
         return _execute(_Launch(flow_cls, graph, store, param_refs, resolved, project, executor,
-                                environment, origin.environments_json),
+                                environment, origin_envs),
                         options, settings, console, step)
 
 
@@ -200,7 +201,8 @@ class _Launch(NamedTuple):
     project: ProjectInfo | None
     executor: ExecutorChoice = ExecutorChoice()
     environment: str = "local"  # --environment: "pypi"/"conda" build @pypi/@conda environments
-    origin_environments: str | None = None  # resume: the origin run's @pypi/@conda locks (JSON)
+    # resume: the origin run's @pypi/@conda record (RunRow.environments, checked)
+    origin_environments: dict[str, Any] | None = None
 
 
 def _check_writable(path: str) -> None:
@@ -363,12 +365,10 @@ def _prepare_environments(launch: _Launch, policies: dict[str, StepPolicy],
         console.say(f"Note: @pypi/@conda ({', '.join(steps)}) are ignored: the steps run in "
                     f"this Python; add --environment={kind} to build their environments")
         return {}
-    import json
-
     from headwater.environments.backend_packages import backend_packages
     from headwater.environments.prepare import prepare_environments
 
-    origin = json.loads(launch.origin_environments) if launch.origin_environments else None
+    origin = launch.origin_environments
     console.say("Preparing step environments...")
     # For a remote executor (Dask) only the lock is made here; each worker builds (and caches)
     # the environment.

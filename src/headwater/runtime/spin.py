@@ -214,11 +214,9 @@ class _Spin:
         recorded lock is reused while the declaration is unchanged, as ``resume`` does)."""
         if self.options.skip_decorators:
             return None
-        import json
-
         from headwater.environments.lock import step_lock
 
-        recorded = json.loads(run.environments_json) if run.environments_json else None
+        recorded = run.environments  # checked: a damaged record names the run and the fix
         if self.options.environment not in ("pypi", "conda") and step_lock(recorded,
                                                                             step) is None:
             return None

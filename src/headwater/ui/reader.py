@@ -283,7 +283,7 @@ class Reader:
             return None
         try:
             return json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # not one headwater wrote: shown as no graph
             return None
 
     def tasks(self, flow: str, run_id: str, *, step: str | None = None, limit: int = 100,
