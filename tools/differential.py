@@ -620,9 +620,13 @@ def _surface_differences(ours: dict, theirs: dict) -> list[str]:
                     # which a resume's clone keeps from its origin: it finds none for a task
                     # whose parents were cloned (kept: decisions.md, third round)
                     continue
-                if key == "origin" and theirs.get("resumed") and (a is None) != (b is None):
+                cloned = (tasks_one[label].get("origin") is None,
+                          tasks_other[label].get("origin") is None)
+                if (key in ("origin", "attempt") and theirs.get("resumed")
+                        and cloned[0] != cloned[1]):
                     # cloned on one system, run again on the other: how far a branch beside
-                    # the failed step got before the first run stopped is timing (first round)
+                    # the failed step got before the first run stopped is timing (first round);
+                    # a @retry step run again has its retry's attempt, a clone 0 (seeds4)
                     continue
                 if key in ("parents", "children") and loop_only(a, b, name):
                     continue
