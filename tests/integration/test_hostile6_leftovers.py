@@ -5,17 +5,14 @@ settings given ``nan``, ``inf`` or a negative number (real ``python flow.py`` pr
 
 from __future__ import annotations
 
-import os
-import select
-import subprocess
 import sys
-import time
 from urllib.parse import quote
 
 import pytest
 
-from .faultkit import DEADLINE_S, env_for, hw
+from .faultkit import env_for, hw
 from .flowrun import write_flow
+from .terminal import on_a_terminal
 
 # -- the web UI: every listed artifact downloads ---------------------------------------------
 
@@ -146,43 +143,16 @@ def test_the_postgres_reconnect_window_is_checked_by_the_same_rule(tmp_path):
 
 # -- logs on a terminal ----------------------------------------------------------------------
 
-def _on_a_terminal(argv: list[str], cwd, env: dict[str, str]) -> bytes:
-    """What ``argv`` writes to a pseudo-terminal (its stdout and stderr), to its end."""
-    import pty
-
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,  # noqa: S603
-                            stdout=follower, stderr=follower)
-    os.close(follower)
-    out = bytearray()
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([leader], [], [], 1.0)
-        if ready:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            out += chunk
-        elif proc.poll() is not None:
-            break
-    os.close(leader)
-    assert proc.wait(timeout=DEADLINE_S) == 0, out
-    return bytes(out)
-
-
 def test_logs_on_a_terminal_keep_colours_but_show_other_escapes_as_text(tmp_path):
     flow = write_flow(tmp_path, "plain_flow.py", PLAIN_FLOW)
     assert hw(flow, "--quiet", "run", cwd=tmp_path).returncode == 0
     env = env_for(tmp_path)
-    shown = _on_a_terminal([sys.executable, str(flow), "logs", "1/start"], tmp_path, env)
+    shown = on_a_terminal([sys.executable, str(flow), "logs", "1/start"], tmp_path, env)
     assert b"\x1b[31mred\x1b[0m" in shown, shown  # colours pass
     assert b"\x1b]0;" not in shown and b"\x1b[2J" not in shown and b"\x07" not in shown, shown
     assert b"\\x1b]0;pwned\\x07 title, \\x1b[2J clear, bell\\x07" in shown, shown
     # --raw: as stored, for whoever wants it
-    raw = _on_a_terminal([sys.executable, str(flow), "logs", "--raw", "1/start"], tmp_path, env)
+    raw = on_a_terminal([sys.executable, str(flow), "logs", "--raw", "1/start"], tmp_path, env)
     assert b"\x1b]0;pwned\x07" in raw and b"\x1b[2J" in raw, raw
     # into a pipe, as before: what the step printed (click drops the colours there)
     piped = hw(flow, "logs", "--stdout", "1/start", cwd=tmp_path)

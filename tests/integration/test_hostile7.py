@@ -15,6 +15,7 @@ import pytest
 
 from .faultkit import env_for, hw
 from .flowrun import write_flow
+from .terminal import on_a_terminal
 from .uiserver import ui_server
 
 NOBODY = 65534
@@ -180,35 +181,6 @@ class BidiFlow(FlowSpec):
 if __name__ == "__main__":
     BidiFlow()
 '''
-
-
-def on_a_terminal(argv: list[str], cwd: Path, env: dict[str, str]) -> bytes:
-    """What ``argv`` writes to a pseudo-terminal (its stdout and stderr), to its end."""
-    import pty
-    import select
-    import time
-
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,  # noqa: S603
-                            stdout=follower, stderr=follower)
-    os.close(follower)
-    out = bytearray()
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([leader], [], [], 1.0)
-        if ready:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            out += chunk
-        elif proc.poll() is not None:
-            break
-    os.close(leader)
-    assert proc.wait(timeout=300) == 0, out
-    return bytes(out)
 
 
 def test_logs_on_a_terminal_show_bidi_overrides_as_escapes_and_keep_other_scripts(tmp_path):
