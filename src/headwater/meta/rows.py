@@ -6,9 +6,14 @@ between threads. Times are POSIX seconds (floats); the client turns them into da
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from headwater.meta.codec import load_environments, load_manifest, load_trigger
 from headwater.meta.liveness import looks_crashed
 from headwater.records import Frame, Manifest, Record, TaskFailure
+
+if TYPE_CHECKING:
+    from headwater.exceptions import MetadataError
 
 RUNNING = "running"
 SUCCEEDED = "succeeded"
@@ -28,7 +33,7 @@ def run_outcome(*, ran_ok: bool, end_caught: bool) -> str:
     return SUCCEEDED if ran_ok and not end_caught else FAILED
 
 
-def damaged(record: str, field: str, err: Exception, run: str) -> Exception:
+def damaged(record: str, field: str, err: Exception, run: str) -> MetadataError:
     """The MetadataError for a field of ``record`` (``run F/1``) that no headwater wrote (not
     JSON, the wrong shape, nested past Python's stack): which record and field, and the fix."""
     from headwater.exceptions import MetadataError

@@ -28,6 +28,7 @@ from headwater.meta.rows import (
     RunRow,
     StepRow,
     TaskRow,
+    damaged,
 )
 from headwater.meta.tags import check_tags, with_user_tag
 from headwater.records import ArtifactRef, Frame, Manifest, TaskResult
@@ -572,13 +573,11 @@ def damaged_task(head: list, column: str, err: Exception) -> MetadataError:
 
 def damaged_record(kind: str, head: list, column: str, err: Exception) -> MetadataError:
     """:func:`damaged_task` for a ``kind`` of record (``task``, ``run``) whose ``head`` starts
-    with its pathspec's parts."""
+    with its pathspec's parts: the same error a row's own checked fields raise
+    (:func:`headwater.meta.rows.damaged`)."""
     pathspec = "/".join(str(part) for part in head[:4])
-    return MetadataError(
-        f"the metadata record of {kind} {pathspec} is damaged: its {column} field cannot be "
-        f"read ({type(err).__name__}: {str(err)[:200]})",
-        fix="the metadata database was changed outside headwater: restore it from a backup, "
-            f"or delete the run (headwater delete {'/'.join(str(p) for p in head[:2])})")
+    run = "/".join(str(part) for part in head[:2])
+    return damaged(f"{kind} {pathspec}", column, err, run)
 
 
 def _transition(result: TaskResult) -> str | None:
