@@ -37,6 +37,10 @@ def peer_uid(client: Address, server: Address) -> int:
     wanted_remote = _endpoint(*server)
     if wanted_local is None or wanted_remote is None:
         return NOT_FOUND
+    # The kernel prints a port as four upper-case hex digits: a line whose local port is not
+    # the client's is passed over before any address is parsed (this runs for every request,
+    # and a busy machine lists thousands of sockets).
+    port_suffix = f":{wanted_local[1]:04X}"
     for table in TABLES:
         try:
             lines = table.read_text(encoding="ascii", errors="replace").splitlines()[1:]
@@ -44,7 +48,7 @@ def peer_uid(client: Address, server: Address) -> int:
             continue
         for line in lines:
             fields = line.split()
-            if len(fields) < 8:
+            if len(fields) < 8 or not fields[1].endswith(port_suffix):
                 continue
             if (_parse(fields[1]) == wanted_local and _parse(fields[2]) == wanted_remote
                     and fields[7].isdigit()):
