@@ -6,11 +6,27 @@ shell (a HEADWATER_DATASTORE_ROOT left exported, METAFLOW_USER, ...).
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import pytest
 
 import servers
+
+LONGEST_READABLE_ID = 100
+
+
+def pytest_make_parametrize_id(config, val, argname):
+    """Name a long string parameter by its length and digest, whatever pytest's version.
+
+    Older pytest put the whole value in the test's id, and pytest copies the id into
+    ``PYTEST_CURRENT_TEST``: a 200,000-character hostile value made every child process of the
+    test fail to start (E2BIG, one environment string over 128 KiB).
+    """
+    if isinstance(val, (str, bytes)) and len(val) > LONGEST_READABLE_ID:
+        raw = val.encode("utf-8", "surrogatepass") if isinstance(val, str) else val
+        return f"{argname}-{len(val)}chars-{hashlib.sha256(raw).hexdigest()[:10]}"
+    return None
 
 
 @pytest.fixture(autouse=True)

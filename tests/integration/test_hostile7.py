@@ -393,7 +393,9 @@ def _tamper(folder: Path, sql: str, value: str) -> None:
      "the metadata record of run SmallFlow/1 is damaged: its params field"),
     ("UPDATE runs SET params = ?", "not json",  # never checked before either
      "the metadata record of run SmallFlow/1 is damaged: its params field"),
-])
+], ids=["task-frames-nested", "run-params-nested", "run-params-not-json"])
+# Explicit ids: pytest puts a test's id in PYTEST_CURRENT_TEST, and a 200,000-character id
+# made every child process fail to start (E2BIG, one environment string over 128 KiB).
 def test_a_record_nested_past_pythons_stack_is_named_not_a_traceback(tmp_path, sql, value,
                                                                       named):
     """A shared metadata database's writer (or damage) put ``[[[[...]]]]`` where a task's frames
