@@ -179,15 +179,16 @@ def logs(ctx: click.Context, input_path: str, show_stdout: bool | None, show_std
 @handle_errors
 def dump(ctx: click.Context, input_path: str, max_value_size: int, private: bool, include: str,
          file_path: str | None) -> None:
-    from headwater.cli.dump_output import dump_to_file, print_artifacts
+    from headwater.cli.dump_output import dump_to_file, note_unmatched, print_artifacts
 
     wanted = {name for name in include.split(",") if name}
     tasks = _tasks_of(ctx, input_path)
     if file_path is not None:
         dump_to_file(tasks, file_path, wanted=wanted, private=private)
-        return
-    for task in tasks:
-        print_artifacts(task, max_value_size, wanted=wanted, private=private)
+    else:
+        for task in tasks:
+            print_artifacts(task, max_value_size, wanted=wanted, private=private)
+    note_unmatched(tasks, wanted)
 
 
 @click.command("output-raw", help="Print the graph as Metaflow's tools read it (one line per "

@@ -12,7 +12,12 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from headwater.exceptions import FlowDefinitionError, ParameterError, ReservedAttributeError
+from headwater.exceptions import (
+    ConfigError,
+    FlowDefinitionError,
+    ParameterError,
+    ReservedAttributeError,
+)
 from headwater.flow.config import ConfigExpr
 from headwater.flow.members import class_members
 from headwater.records import Field, Record
@@ -226,7 +231,11 @@ class Parameter:
         """The default's value: a callable is called, a config_expr evaluated."""
         default = self.default
         if isinstance(default, ConfigExpr):
-            default = default.evaluate(configs or {})
+            try:
+                default = default.evaluate(configs or {})
+            except ConfigError as err:  # say whose default it was
+                raise ConfigError(f"the default of parameter '{self.name}': {err.msg}",
+                                  fix=err.fix) from None
             if not self.type_given and default is not None:
                 # The type could not be inferred from an expression; infer it from its value.
                 self.type = self._infer_type(default)

@@ -1,0 +1,197 @@
+"""What tripped a new user (fifth pass): typos read back from past runs, a config key the flow
+reads but the file lacks, ``dump --include`` of a name no task has.
+
+Each test makes real runs of a small flow written the way a data scientist writes one, then
+checks that the error names what was asked, what exists and the fix, with no frame of
+headwater's own code.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+from headwater import Flow, Run
+from headwater.exceptions import ConfigError, NotFoundError
+
+from .faultkit import client, hw, no_headwater_traceback
+
+BRANCHES = textwrap.dedent('''
+    from headwater import FlowSpec, step
+
+
+    class ScoresFlow(FlowSpec):
+        @step
+        def start(self):
+            self.base = 10
+            self.next(self.a, self.b)
+
+        @step
+        def a(self):
+            self.score = 1
+            self.next(self.join)
+
+        @step
+        def b(self):
+            self.score = 2
+            self.next(self.join)
+
+        @step
+        def join(self, inputs):
+            self.best = max(i.score for i in inputs)
+            self.next(self.end)
+
+        @step
+        def end(self):
+            self.report = f"best {self.best}"
+            raise ValueError("the end step failed on purpose")
+
+
+    if __name__ == "__main__":
+        ScoresFlow()
+''')
+
+
+@pytest.fixture
+def failed_run(tmp_path):
+    """One run of ScoresFlow (its end step raises), the client pointed at it."""
+    flow = tmp_path / "scores.py"
+    flow.write_text(BRANCHES)
+    proc = hw(flow, "run", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    client(tmp_path)
+    return flow
+
+
+def test_a_mistyped_step_or_artifact_in_the_client_gets_the_close_name(failed_run):
+    run = Run("ScoresFlow/1")
+    with pytest.raises(KeyError, match=r"has steps .*; did you mean 'join'\?"):
+        run["jion"]
+    with pytest.raises(KeyError, match=r"it has base, name, score; did you mean 'score'\?"):
+        run["a"].task["scor"]
+    with pytest.raises(AttributeError, match=r"did you mean 'best'\?"):
+        _ = run["join"].task.data.bset
+    with pytest.raises(NotFoundError, match=r"did you mean 'ScoresFlow'\?"):
+        Flow("ScoreFlow")
+    # no close name, no guess
+    with pytest.raises(KeyError) as caught:
+        run["a"].task["zzz"]
+    assert "did you mean" not in str(caught.value)
+
+
+def test_an_artifact_of_a_failed_task_says_the_task_failed(failed_run):
+    # run.data is the end task's: it failed, so it stored nothing; the message says so rather
+    # than leaving the user to wonder where 'report' went.
+    with pytest.raises(AttributeError) as caught:
+        _ = Run("ScoresFlow/1").data.report
+    message = str(caught.value)
+    assert "artifact 'report' not found in task ScoresFlow/1/end/" in message
+    assert "that task failed, and a failed task stores no artifacts" in message
+    assert "task.exception" in message
+    # a task that succeeded says nothing of the kind
+    with pytest.raises(AttributeError) as caught:
+        _ = Run("ScoresFlow/1")["a"].task.data.report
+    assert "failed" not in str(caught.value)
+
+
+def test_logs_and_dump_of_a_mistyped_step_name_the_close_step(failed_run, tmp_path):
+    for command in ("logs", "dump"):
+        proc = hw(failed_run, command, "1/strat", cwd=tmp_path)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert "step 'ScoresFlow/1/strat' not found" in proc.stderr
+        assert "did you mean 'start'?" in proc.stderr
+        assert no_headwater_traceback(proc.stdout + proc.stderr)
+
+
+def test_dump_include_of_a_name_no_task_has_says_so(failed_run, tmp_path):
+    proc = hw(failed_run, "dump", "1/a", "--include", "scor,base", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "base" in proc.stdout  # the name that exists is shown as before
+    assert ("Note: --include scor: no artifact of that name in ScoresFlow/1/a/2; "
+            "did you mean 'score'?") in proc.stderr
+    assert "--include base" not in proc.stderr
+    # the same with --file, which prints nothing else
+    out = tmp_path / "dump.pkl"
+    proc = hw(failed_run, "dump", "1/a", "--include", "scor", "--file", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "--include scor: no artifact of that name" in proc.stderr
+    # a name every task has: no note
+    proc = hw(failed_run, "dump", "1/a", "--include", "score", cwd=tmp_path)
+    assert "Note:" not in proc.stderr
+
+
+CONFIGURED = textwrap.dedent('''
+    from headwater import Config, FlowSpec, Parameter, config_expr, resources, step
+
+
+    class TunedFlow(FlowSpec):
+        config = Config("config", default="config.json")
+        lr = Parameter("lr", default=config.model.lr)
+        depth = Parameter("depth", default=config_expr("config.model.depth"))
+
+        @resources(cpu=config.cpu)
+        @step
+        def start(self):
+            print("lr", self.lr, "depth", self.depth)
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        TunedFlow()
+''')
+
+
+@pytest.mark.parametrize(("config", "phrases"), [
+    # config.model.lr read by a parameter's default, missing from the file
+    ({"model": {"depth": 3, "lrs": 0.1}, "cpu": 1},
+     ["the default of parameter 'lr': config['model'] has no key 'lr' (its keys: depth, lrs)",
+      "did you mean 'lrs'?"]),
+    # config.cpu read by @resources of start
+    ({"model": {"depth": 3, "lr": 0.1}},
+     ["@resources of step 'start': config 'config' has no key 'cpu' (its keys: model)"]),
+    # a string config_expr: the key the ConfigValue lacks, and the fix
+    ({"model": {"lr": 0.1}, "cpu": 1},
+     ["the default of parameter 'depth': config_expr('config.model.depth') failed",
+      "config has no key 'depth' (its keys: lr)",
+      "fix: add the key to the config"]),
+])
+def test_a_config_key_the_flow_reads_but_the_file_lacks(tmp_path, config, phrases):
+    flow = tmp_path / "tuned.py"
+    flow.write_text(CONFIGURED)
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    proc = hw(flow, "run", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Invalid configuration:" in proc.stderr
+    for phrase in phrases:
+        assert phrase in proc.stderr, proc.stderr
+    assert "fix:" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert no_headwater_traceback(proc.stdout + proc.stderr)
+
+
+def test_a_complete_config_still_runs(tmp_path):
+    flow = tmp_path / "tuned.py"
+    flow.write_text(CONFIGURED)
+    (tmp_path / "config.json").write_text(json.dumps({"model": {"lr": 0.1, "depth": 3}, "cpu": 1}))
+    proc = hw(flow, "run", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "lr 0.1 depth 3" in proc.stdout
+
+
+def test_config_path_errors_are_config_errors():
+    """The unit of it: a path into a config value names where it stopped."""
+    from headwater.flow.config import ConfigPath, ConfigValue
+
+    configs = {"settings": ConfigValue({"train": {"epochs": 3}})}
+    assert ConfigPath("settings", ("train", "epochs")).evaluate(configs) == 3
+    with pytest.raises(ConfigError, match=r"settings\['train'\] has no key 'epoch' "
+                                          r"\(its keys: epochs\); did you mean 'epochs'\?"):
+        ConfigPath("settings", ("train", "epoch")).evaluate(configs)
+    with pytest.raises(ConfigError, match=r"settings\['train'\]\['epochs'\] is of type int"):
+        ConfigPath("settings", ("train", "epochs", "x")).evaluate(configs)
