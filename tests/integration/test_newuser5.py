@@ -195,3 +195,59 @@ def test_config_path_errors_are_config_errors():
         ConfigPath("settings", ("train", "epoch")).evaluate(configs)
     with pytest.raises(ConfigError, match=r"settings\['train'\]\['epochs'\] is of type int"):
         ConfigPath("settings", ("train", "epochs", "x")).evaluate(configs)
+
+
+FOREACH_TYPO = textwrap.dedent('''
+    from headwater import FlowSpec, card, step
+
+
+    class FanFlow(FlowSpec):
+        @card
+        @step
+        def start(self):
+            self.items = [1, 2]
+            self.next(self.each, foreach="itmes")
+
+        @step
+        def each(self):
+            self.next(self.join)
+
+        @step
+        def join(self, inputs):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        FanFlow()
+''')
+
+
+def test_a_foreach_over_a_misspelt_artifact_names_the_close_one(tmp_path):
+    flow = tmp_path / "fan.py"
+    flow.write_text(FOREACH_TYPO)
+    proc = hw(flow, "run", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    out = proc.stdout + proc.stderr
+    assert ("foreach over 'itmes', but self.itmes was never set; did you mean self.items?"
+            in out), out
+    assert "fix: set self.itmes to a list before self.next()" in out
+    assert no_headwater_traceback(out)
+
+    # resume from a misspelt step: the close step, and the steps to choose from
+    proc = hw(flow, "resume", "eahc", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "flow FanFlow has no step 'eahc' to resume from; did you mean 'each'?" in proc.stderr
+    assert "fix: give resume one of its steps: start, each, join, end" in proc.stderr
+
+    # a card asked for by a type the task has none of: the fix names the cards it has,
+    # not "add @card" to a step that already has one
+    proc = hw(flow, "card", "get", "1/start/1", str(tmp_path / "c.html"), "--type", "blank",
+              cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "task FanFlow/1/start/1 has no card with type='blank'" in proc.stderr
+    assert "fix: it has 1 card(s): type='default'; ask for one of those" in proc.stderr
+    assert no_headwater_traceback(proc.stdout + proc.stderr)
