@@ -251,3 +251,69 @@ def test_a_foreach_over_a_misspelt_artifact_names_the_close_one(tmp_path):
     assert "task FanFlow/1/start/1 has no card with type='blank'" in proc.stderr
     assert "fix: it has 1 card(s): type='default'; ask for one of those" in proc.stderr
     assert no_headwater_traceback(proc.stdout + proc.stderr)
+
+
+SMALL = textwrap.dedent('''
+    from headwater import FlowSpec, step
+
+
+    class SmallFlow(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        SmallFlow()
+''')
+
+
+def test_deploying_with_the_embedded_defaults_notes_the_pods_cannot_reach_them(tmp_path):
+    """A first `argo-workflows create` made with the defaults (a .headwater folder, its SQLite
+    file) compiled tasks pointed at paths of this machine, silently."""
+    flow = tmp_path / "small.py"
+    flow.write_text(SMALL)
+    store = tmp_path / ".headwater"
+    proc = hw(flow, "argo-workflows", "create", "--only-json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    json.loads(proc.stdout)  # the manifest is still printed, whole
+    note = [line for line in proc.stderr.splitlines() if line.startswith("Note: the datastore")]
+    assert len(note) == 1, proc.stderr
+    assert f"the datastore is the folder {store}" in note[0]
+    assert f"the metadata is the file {store / 'meta.sqlite'}" in note[0]
+    assert "the pods reach them only where the same path is mounted" in note[0]
+    assert "--datastore-root s3://BUCKET/PREFIX --metadata postgresql://USER@HOST/DB" in note[0]
+
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    proc = hw(flow, "airflow", "create", str(dags / "pods.py"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "the pods of KubernetesPodOperator reach them only where" in proc.stderr
+    # the local operator runs the tasks beside Airflow, on this machine: nothing to say
+    proc = hw(flow, "airflow", "create", str(dags / "local.py"), "--operator", "local",
+              cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Note:" not in proc.stderr
+
+
+def test_an_s3_root_without_s3fs_names_the_extra_to_install(tmp_path):
+    """`pip install headwater` then `--datastore-root s3://...` (as the README's scale-out
+    section shows): the fix names headwater's extra, as it already did for gs:// and az://."""
+    flow = tmp_path / "small.py"
+    flow.write_text(SMALL)
+    # an s3fs that is not there: its import fails as a missing package's does
+    blocked = tmp_path / "blocked"
+    (blocked / "s3fs").mkdir(parents=True)
+    (blocked / "s3fs" / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 's3fs'\", name='s3fs')\n")
+    proc = hw(flow, "--datastore-root", "s3://some-bucket/hw", "run", cwd=tmp_path,
+              PYTHONPATH=str(blocked))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "the datastore root s3://some-bucket/hw needs a driver that is not installed" in \
+        proc.stderr
+    assert "fix: pip install 'headwater[s3]'" in proc.stderr
+    assert no_headwater_traceback(proc.stdout + proc.stderr)
