@@ -67,9 +67,12 @@ def flow_class_in(module: ModuleType, path: str) -> type:
     leaves = [f for f in flows if not any(o is not f and issubclass(o, f) for o in flows)]
     if len(leaves) != 1:
         found = ", ".join(f.__name__ for f in leaves) or "none"
+        fix = ("move each flow to a file of its own (a base class the flow subclasses may "
+               "stay), then run that file" if leaves else
+               "define a class that subclasses FlowSpec, with @step methods from start to end "
+               "(from headwater import FlowSpec, step)")
         raise FlowDefinitionError(
-            f"{path} must define exactly one flow (a FlowSpec subclass); found: {found}"
-        )
+            f"{path} must define exactly one flow (a FlowSpec subclass); found: {found}", fix=fix)
     return leaves[0]
 
 

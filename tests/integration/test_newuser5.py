@@ -317,3 +317,26 @@ def test_an_s3_root_without_s3fs_names_the_extra_to_install(tmp_path):
         proc.stderr
     assert "fix: pip install 'headwater[s3]'" in proc.stderr
     assert no_headwater_traceback(proc.stdout + proc.stderr)
+
+
+@pytest.mark.parametrize(("source", "phrases"), [
+    (SMALL + SMALL.replace("SmallFlow", "OtherFlow"),
+     ["found: SmallFlow, OtherFlow", "fix: move each flow to a file of its own"]),
+    ("rows = [1, 2]\n",
+     ["found: none", "fix: define a class that subclasses FlowSpec"]),
+])
+def test_headwater_run_of_a_file_without_exactly_one_flow_says_what_to_do(tmp_path, source,
+                                                                           phrases):
+    import subprocess
+    import sys
+
+    from .faultkit import env_for
+
+    (tmp_path / "flows.py").write_text(source)
+    proc = subprocess.run([sys.executable, "-m", "headwater", "run", "flows.py"], cwd=tmp_path,
+                          env=env_for(tmp_path), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "flows.py must define exactly one flow (a FlowSpec subclass)" in proc.stderr
+    for phrase in phrases:
+        assert phrase in proc.stderr, proc.stderr
+    assert no_headwater_traceback(proc.stdout + proc.stderr)
