@@ -242,6 +242,11 @@ def test_a_foreach_over_a_misspelt_artifact_names_the_close_one(tmp_path):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "flow FanFlow has no step 'eahc' to resume from; did you mean 'each'?" in proc.stderr
     assert "fix: give resume one of its steps: start, each, join, end" in proc.stderr
+    # and spin of a misspelt step
+    proc = hw(flow, "spin", "strat", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "flow FanFlow has no step 'strat' in its current code; did you mean 'start'?" in \
+        proc.stderr
 
     # a card asked for by a type the task has none of: the fix names the cards it has,
     # not "add @card" to a step that already has one

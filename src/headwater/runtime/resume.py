@@ -65,14 +65,9 @@ class ResumePlan:
     def for_run(cls, meta: Any, flow: str, graph: Graph, origin_run_id: str,
                 step: str | None, store: Any = None) -> ResumePlan:
         if step is not None and step not in graph:
-            import difflib  # only on this error
-
-            names = [n.name for n in graph.ordered()]
-            close = difflib.get_close_matches(step, names, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
             raise NotFoundError(
-                f"flow {flow} has no step {step!r} to resume from{hint}",
-                fix=f"give resume one of its steps: {', '.join(names)}",
+                f"flow {flow} has no step {step!r} to resume from{graph.unknown_step(step)}",
+                fix=f"give resume one of its steps: {', '.join(n.name for n in graph.ordered())}",
             )
         # Without a step, only what did not succeed runs again (a failed foreach child, not its
         # siblings), and everything downstream of it through the parents rule.
