@@ -345,3 +345,48 @@ def test_headwater_run_of_a_file_without_exactly_one_flow_says_what_to_do(tmp_pa
     for phrase in phrases:
         assert phrase in proc.stderr, proc.stderr
     assert no_headwater_traceback(proc.stdout + proc.stderr)
+
+
+WAITING = textwrap.dedent('''
+    import threading
+
+    from headwater import FlowSpec, step
+
+
+    class WaitingFlow(FlowSpec):
+        @step
+        def start(self):
+            print("READY", flush=True)
+            threading.Event().wait()  # until the run is stopped
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        WaitingFlow()
+''')
+
+
+def test_an_interrupted_run_names_the_resume_command(tmp_path):
+    """Ctrl-C ended with "recorded as failed" and nothing about what to do; a failed run
+    already named `resume` on the line before its closing one."""
+    import signal
+
+    from .faultkit import LiveRun
+
+    flow = tmp_path / "waiting.py"
+    flow.write_text(WAITING)
+    live = LiveRun(flow, "run", cwd=tmp_path)
+    try:
+        live.wait_for("READY")
+        live.signal(signal.SIGINT)
+        assert live.finish() == 130, live.output + live.stderr
+    finally:
+        live.kill()
+    lines = live.output.splitlines()
+    assert lines[-1] == "Run WaitingFlow/1 was interrupted and is recorded as failed.", lines
+    assert lines[-2] == ("`python waiting.py resume` goes on from where it stopped, reusing "
+                         "what succeeded."), lines
