@@ -390,3 +390,36 @@ def test_an_interrupted_run_names_the_resume_command(tmp_path):
     assert lines[-1] == "Run WaitingFlow/1 was interrupted and is recorded as failed.", lines
     assert lines[-2] == ("`python waiting.py resume` goes on from where it stopped, reusing "
                          "what succeeded."), lines
+
+
+def test_the_runner_given_a_misspelt_parameter_names_the_close_one(tmp_path, monkeypatch):
+    from headwater import Runner
+    from headwater.runner.executing import RunnerArgumentValueError
+
+    flow = tmp_path / "epochs.py"
+    flow.write_text(textwrap.dedent('''
+        from headwater import FlowSpec, Parameter, step
+
+
+        class EpochsFlow(FlowSpec):
+            epochs = Parameter("epochs", default=10)
+
+            @step
+            def start(self):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+
+        if __name__ == "__main__":
+            EpochsFlow()
+    '''))
+    monkeypatch.chdir(tmp_path)
+    with Runner(str(flow), show_output=False) as runner:
+        with pytest.raises(RunnerArgumentValueError) as caught:
+            runner.run(epoch=3)
+    message = str(caught.value)
+    assert "given 'epoch', which is not a parameter of EpochsFlow; did you mean 'epochs'?" in \
+        message
