@@ -423,3 +423,38 @@ def test_the_runner_given_a_misspelt_parameter_names_the_close_one(tmp_path, mon
     message = str(caught.value)
     assert "given 'epoch', which is not a parameter of EpochsFlow; did you mean 'epochs'?" in \
         message
+
+
+def test_a_decimal_for_a_parameter_whose_integer_default_made_it_an_integer(tmp_path):
+    flow = tmp_path / "epochs.py"
+    flow.write_text(textwrap.dedent('''
+        from headwater import FlowSpec, Parameter, step
+
+
+        class EpochsFlow(FlowSpec):
+            epochs = Parameter("epochs", default=10)
+            steps = Parameter("steps", default=10, type=int)
+
+            @step
+            def start(self):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+
+        if __name__ == "__main__":
+            EpochsFlow()
+    '''))
+    proc = hw(flow, "run", "--epochs", "0.5", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "parameter 'epochs' expects an integer; got '0.5'" in proc.stderr
+    assert ("the parameter is an integer because its default is 10: declare "
+            "Parameter('epochs', type=float, ...) to take decimals") in proc.stderr
+    # declared int on purpose, or not a number at all: the plain fix
+    for args in (["--steps", "0.5"], ["--epochs", "ten"]):
+        proc = hw(flow, "run", *args, cwd=tmp_path)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert "fix: pass e.g." in proc.stderr
+        assert "because its default" not in proc.stderr

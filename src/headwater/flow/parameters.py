@@ -108,6 +108,14 @@ class _ConfigNames:
         return self._configs[name]
 
 
+def _a_decimal(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 class ParameterContext(Record, frozen=True):
     """Passed to a callable default, as Metaflow does for deploy-time values."""
 
@@ -296,10 +304,12 @@ class Parameter:
     def _bad(self, raw: str, expected: str) -> ParameterError:
         example = {"an integer": "3", "a number": "0.5", "a boolean (true/false)": "true"}
         hint = example.get(expected, "...")
-        return ParameterError(
-            f"parameter '{self.name}' expects {expected}; got {raw!r}",
-            fix=f"pass e.g. --{self.name} {hint}",
-        )
+        fix = f"pass e.g. --{self.name} {hint}"
+        if self.type is int and not self.type_given and _a_decimal(raw):
+            # `default=10` made it an integer parameter; `--epochs 0.5` meant a number
+            fix += (f"; the parameter is an integer because its default is {self.default!r}: "
+                    f"declare Parameter('{self.name}', type=float, ...) to take decimals")
+        return ParameterError(f"parameter '{self.name}' expects {expected}; got {raw!r}", fix=fix)
 
     def __repr__(self) -> str:
         return f"Parameter({self.name!r}, default={self.default!r}, type={self.type_label})"
