@@ -458,3 +458,29 @@ def test_a_decimal_for_a_parameter_whose_integer_default_made_it_an_integer(tmp_
         assert proc.returncode == 2, proc.stdout + proc.stderr
         assert "fix: pass e.g." in proc.stderr
         assert "because its default" not in proc.stderr
+
+
+def test_headwater_run_of_a_flow_file_named_like_the_package_it_imports(tmp_path):
+    """`headwater run metaflow.py` failed inside the file's own import with Python's "partially
+    initialized module 'metaflow'" error."""
+    import subprocess
+    import sys
+
+    from .faultkit import env_for
+
+    (tmp_path / "metaflow.py").write_text(SMALL.replace("from headwater import",
+                                                        "from metaflow import"))
+    proc = subprocess.run([sys.executable, "-m", "headwater", "run", "metaflow.py"],
+                          cwd=tmp_path, env=env_for(tmp_path), capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert ("flow file 'metaflow.py' is named like the package 'metaflow' it imports"
+            in proc.stderr), proc.stderr
+    assert "fix: rename the file, e.g. to metaflow_flow.py" in proc.stderr
+    assert "partially initialized" not in proc.stderr
+    # renamed, it runs
+    (tmp_path / "metaflow.py").rename(tmp_path / "metaflow_flow.py")
+    proc = subprocess.run([sys.executable, "-m", "headwater", "run", "metaflow_flow.py"],
+                          cwd=tmp_path, env=env_for(tmp_path), capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
