@@ -484,3 +484,44 @@ def test_headwater_run_of_a_flow_file_named_like_the_package_it_imports(tmp_path
                           cwd=tmp_path, env=env_for(tmp_path), capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_logs_and_dump_of_a_foreach_step_list_its_tasks_in_item_order(tmp_path):
+    """`logs 1/each` printed the last item's output first (the client lists newest first)."""
+    flow = tmp_path / "items.py"
+    flow.write_text(textwrap.dedent('''
+        from headwater import FlowSpec, step
+
+
+        class ItemsFlow(FlowSpec):
+            @step
+            def start(self):
+                self.items = list(range(12))  # task ids past 9: ordered as numbers, not text
+                self.next(self.each, foreach="items")
+
+            @step
+            def each(self):
+                print("item", self.input)
+                self.item = self.input
+                self.next(self.join)
+
+            @step
+            def join(self, inputs):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+
+        if __name__ == "__main__":
+            ItemsFlow()
+    '''))
+    assert hw(flow, "run", cwd=tmp_path).returncode == 0
+    proc = hw(flow, "logs", "1/each", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [f"item {i}" for i in range(12)]
+    proc = hw(flow, "dump", "1/each", "--include", "item", cwd=tmp_path)
+    values = [line.rsplit(" ", 1)[-1] for line in proc.stdout.splitlines()
+              if line.strip().startswith("item ")]
+    assert values == [str(i) for i in range(12)], proc.stdout

@@ -130,10 +130,18 @@ def _tasks_of(ctx: click.Context, input_path: str, attempt: int | None = None) -
     pathspec = "/".join([flow_name, *parts])
     if len(parts) == 3:
         return [Task(pathspec, attempt=attempt)]
-    tasks = list(Step(pathspec))
+    # In task order (a foreach's items as they were split), not the client's newest first:
+    # `logs 1/each` reads item 0's output first.
+    tasks = sorted(Step(pathspec), key=lambda task: _task_order(task.id))
     if attempt is None:
         return tasks
     return [Task(task.pathspec, attempt=attempt) for task in tasks]
+
+
+def _task_order(task_id: str) -> tuple:
+    """``"10"`` after ``"9"``; a deployed task's ``"1-2-0"`` by each of its numbers."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part)
+                 for part in task_id.split("-"))
 
 
 @click.command(help="Print the output of a task (or every task of a step; of a running task, "
