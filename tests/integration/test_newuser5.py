@@ -525,3 +525,93 @@ def test_logs_and_dump_of_a_foreach_step_list_its_tasks_in_item_order(tmp_path):
     values = [line.rsplit(" ", 1)[-1] for line in proc.stdout.splitlines()
               if line.strip().startswith("item ")]
     assert values == [str(i) for i in range(12)], proc.stdout
+
+
+def test_resume_after_renaming_the_step_that_failed(tmp_path):
+    """The first fix a newcomer makes may rename the failed step (`train` -> `fit`). Resume
+    cloned `start`, whose record goes to `train`, and stopped with a KeyError traceback of the
+    scheduler. `start` changed (its self.next), so it runs again, and the run succeeds."""
+    flow = tmp_path / "rename.py"
+    source = textwrap.dedent('''
+        from headwater import FlowSpec, step
+
+
+        class RenameFlow(FlowSpec):
+            @step
+            def start(self):
+                self.x = 1
+                self.next(self.train)
+
+            @step
+            def train(self):
+                raise ValueError("a bug to fix")
+                self.next(self.end)
+
+            @step
+            def end(self):
+                print("x is", self.x)
+
+
+        if __name__ == "__main__":
+            RenameFlow()
+    ''')
+    flow.write_text(source)
+    assert hw(flow, "run", cwd=tmp_path).returncode == 1
+    flow.write_text(source.replace("self.train", "self.fit").replace("def train", "def fit")
+                    .replace('raise ValueError("a bug to fix")', "pass"))
+    proc = hw(flow, "resume", cwd=tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "KeyError" not in out and no_headwater_traceback(out)
+    assert "Done! Run RenameFlow/2 succeeded." in proc.stdout
+    assert "x is 1" in proc.stdout
+    client(tmp_path)
+    run = Run("RenameFlow/2")
+    assert run.successful
+    assert run["start"].task.origin_pathspec is None  # ran again: its transition changed
+    assert sorted(step.id for step in run) == ["end", "fit", "start"]
+
+
+def test_resume_of_an_unchanged_flow_still_clones_what_succeeded(tmp_path):
+    """The other side of the rule above: nothing changed but the failing line, so start and
+    each foreach item that succeeded are clones."""
+    flow = tmp_path / "fixed.py"
+    source = textwrap.dedent('''
+        import os
+
+        from headwater import FlowSpec, step
+
+
+        class FixedFlow(FlowSpec):
+            @step
+            def start(self):
+                self.items = [1, 2, 3]
+                self.next(self.each, foreach="items")
+
+            @step
+            def each(self):
+                if self.input == 2 and os.environ.get("BREAK"):
+                    raise ValueError("item 2")
+                self.next(self.join)
+
+            @step
+            def join(self, inputs):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+
+        if __name__ == "__main__":
+            FixedFlow()
+    ''')
+    flow.write_text(source)
+    assert hw(flow, "run", cwd=tmp_path, BREAK="1").returncode == 1
+    proc = hw(flow, "resume", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    client(tmp_path)
+    run = Run("FixedFlow/2")
+    assert run["start"].task.origin_pathspec == "FixedFlow/1/start/1"
+    cloned = [t for t in run["each"] if t.origin_pathspec is not None]
+    assert len(cloned) == 2  # the items that succeeded; item 2 ran again
