@@ -615,3 +615,55 @@ def test_resume_of_an_unchanged_flow_still_clones_what_succeeded(tmp_path):
     assert run["start"].task.origin_pathspec == "FixedFlow/1/start/1"
     cloned = [t for t in run["each"] if t.origin_pathspec is not None]
     assert len(cloned) == 2  # the items that succeeded; item 2 ran again
+
+
+def test_reading_a_value_of_a_class_defined_in_the_flow_file(tmp_path):
+    """A dataclass defined in the flow file, read back from a notebook: pickle's "Can't get
+    attribute 'Model' on <module '__main__'>" now comes with the fix, and the fix works."""
+    import subprocess
+    import sys
+
+    from .faultkit import env_for
+
+    flow = tmp_path / "model_flow.py"
+    flow.write_text(textwrap.dedent('''
+        from dataclasses import dataclass
+
+        from headwater import FlowSpec, step
+
+
+        @dataclass
+        class Model:
+            w: float
+
+
+        class ModelFlow(FlowSpec):
+            @step
+            def start(self):
+                self.model = Model(0.5)
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+
+        if __name__ == "__main__":
+            ModelFlow()
+    '''))
+    assert hw(flow, "run", cwd=tmp_path).returncode == 0
+
+    def read(prelude: str) -> subprocess.CompletedProcess:
+        script = prelude + "from headwater import Flow\nprint(Flow('ModelFlow').latest_run.data.model)\n"
+        return subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env_for(tmp_path),
+                              capture_output=True, text=True, timeout=300)
+
+    proc = read("")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "cannot load artifact 'model'" in proc.stderr
+    assert ("fix: Model is a class defined in the flow's own file (the flow ran as __main__): "
+            "import it into this script or notebook first (from <flow file> import Model)"
+            in proc.stderr), proc.stderr
+    proc = read("from model_flow import Model\n")  # what the fix says
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "Model(w=0.5)"
