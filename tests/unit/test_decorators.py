@@ -147,6 +147,9 @@ def test_with_decorators_do_not_override_the_steps_own() -> None:
     (lambda: resources(memory="4GB"), "fix: write it as e.g. @resources(memory=8000)"),
     (lambda: catch(var=3), "fix: write it as e.g. @catch(var='error')"),
     (lambda: timeout(minutes=-1), "fix: write it as e.g. @timeout(minutes=5)"),
+    # text that is a number the option would refuse anyway: the example, not "the number"
+    (lambda: resources(cpu="nan"), "fix: write it as e.g. @resources(cpu=2)"),
+    (lambda: retry(times="-1"), "fix: write it as e.g. @retry(times=3)"),
 ])
 def test_a_refused_option_value_says_how_to_write_it(make, fix) -> None:
     with pytest.raises(FlowDefinitionError) as err:

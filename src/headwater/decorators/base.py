@@ -8,6 +8,7 @@ every decorator a few lines long and lets them stack without knowing of one anot
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -110,11 +111,13 @@ class StepDecorator:
 
 
 def _a_number(text: str) -> bool:
+    """Whether ``text`` is a number an option could take (finite, not negative): ``"nan"`` or
+    ``"-1"`` written as the number would be refused again, so they get the example instead."""
     try:
-        float(text)
+        number = float(text)
     except ValueError:
         return False
-    return True
+    return math.isfinite(number) and number >= 0
 
 
 def make_step_decorator(cls: type[StepDecorator]) -> StepDecoratorFunction:
