@@ -67,9 +67,12 @@ def flow_class_in(module: ModuleType, path: str) -> type:
     leaves = [f for f in flows if not any(o is not f and issubclass(o, f) for o in flows)]
     if len(leaves) != 1:
         found = ", ".join(f.__name__ for f in leaves) or "none"
+        fix = ("move each flow to a file of its own (a base class the flow subclasses may "
+               "stay), then run that file" if leaves else
+               "define a class that subclasses FlowSpec, with @step methods from start to end "
+               "(from headwater import FlowSpec, step)")
         raise FlowDefinitionError(
-            f"{path} must define exactly one flow (a FlowSpec subclass); found: {found}"
-        )
+            f"{path} must define exactly one flow (a FlowSpec subclass); found: {found}", fix=fix)
     return leaves[0]
 
 
@@ -79,7 +82,18 @@ def load_flow_class(path: str) -> type:
         raise FlowDefinitionError(f"flow file {path!r} does not exist",
                                   fix="check the path, relative to the current folder")
     name = os.path.splitext(os.path.basename(path))[0]
+    if name in _SHADOWED:
+        # Imported under its own name, the file would be the module `from headwater import
+        # ...` (or the alias's `metaflow`) finds: Python's "partially initialized module" error.
+        raise FlowDefinitionError(
+            f"flow file {path!r} is named like the package {name!r} it imports, so that "
+            "import would find the file itself",
+            fix=f"rename the file, e.g. to {name}_flow.py")
     return flow_class_in(import_file(path, name), path)
+
+
+_SHADOWED = ("headwater", "metaflow")
+"""Module names a flow file may not have: the packages flows import."""
 
 
 def own_file_record(flow_cls: type) -> dict[str, str]:

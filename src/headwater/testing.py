@@ -121,7 +121,8 @@ def run_step(
     """
     graph = check_flow(flow_cls)
     if step not in graph.nodes:
-        raise NotFoundError(f"flow {flow_cls.__name__} has no step {step!r}",
+        raise NotFoundError(f"flow {flow_cls.__name__} has no step {step!r}"
+                            f"{graph.unknown_step(step)}",
                             fix=f"its steps are: {', '.join(graph.nodes)}")
     node = graph[step]
     root = tempfile.mkdtemp(prefix="headwater-test-")

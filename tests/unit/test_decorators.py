@@ -137,3 +137,26 @@ def test_with_decorators_do_not_override_the_steps_own() -> None:
 
     policy = step_policy(a, [parse_with("retry:times=5")])
     assert policy.attempts == 2
+
+
+@pytest.mark.parametrize(("make", "fix"), [
+    # a number written as text (Metaflow converts these): the number itself
+    (lambda: retry(times="3"), "fix: write the number itself, not text: @retry(times=3)"),
+    (lambda: timeout(seconds=" 30"), "fix: write the number itself, not text: @timeout(seconds=30)"),
+    # anything else: an example of a value that fits
+    (lambda: resources(memory="4GB"), "fix: write it as e.g. @resources(memory=8000)"),
+    (lambda: catch(var=3), "fix: write it as e.g. @catch(var='error')"),
+    (lambda: timeout(minutes=-1), "fix: write it as e.g. @timeout(minutes=5)"),
+    # text that is a number the option would refuse anyway: the example, not "the number"
+    (lambda: resources(cpu="nan"), "fix: write it as e.g. @resources(cpu=2)"),
+    (lambda: retry(times="-1"), "fix: write it as e.g. @retry(times=3)"),
+])
+def test_a_refused_option_value_says_how_to_write_it(make, fix) -> None:
+    with pytest.raises(FlowDefinitionError) as err:
+        make()
+    assert fix in str(err.value)
+
+
+def test_resources_memory_says_its_unit() -> None:
+    with pytest.raises(FlowDefinitionError, match=r"\(of megabytes: 8000 for 8 GB\)"):
+        resources(memory="8GB")

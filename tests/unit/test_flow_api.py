@@ -91,7 +91,7 @@ def test_conversion_errors_name_the_parameter(default, raw, expects, example):
     assert "'learning_rate'" in text
     assert expects in text
     assert repr(raw) in text
-    assert err.fix == f"pass e.g. --learning_rate {example}"
+    assert err.fix.startswith(f"pass e.g. --learning_rate {example}")  # (+ why, for "2.5")
 
 
 def test_a_custom_converter_error_names_the_parameter():

@@ -1091,3 +1091,34 @@ def test_a_step_may_not_take_a_name_the_framework_owns(tmp_path, monkeypatch, re
     assert f"{path}:7: " in str(err)
     assert f"step {reserved!r} has a name the framework owns" in str(err)
     assert f"{reserved.strip('_')}_step" in err.fix
+
+
+def test_next_in_if_branches_suggests_the_switch_with_the_steps_own_targets():
+    """A newcomer's first conditional: self.next in each branch of an if. The fix spells the
+    switch out with the steps the branches named."""
+    class Branchy:
+        @step
+        def start(self):
+            if self.n > 2:
+                self.next(self.big)
+            else:
+                self.next(self.small)
+
+        @step
+        def big(self):
+            self.next(self.end)
+
+        @step
+        def small(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    err = error_of(Branchy)
+    assert_at(err, "start", line_of(Branchy.start, "self.next(", 1),
+              "calls self.next more than once")
+    assert err.fix.endswith(
+        "use a switch: set self.choice to one of 'big', 'small', then "
+        "self.next({'big': self.big, 'small': self.small}, condition='choice')")

@@ -85,3 +85,21 @@ def test_a_resume_whose_origin_was_deleted_as_it_registered_fails_naming_both(me
                                             f"AFlow/{resume} was starting"):
         _origin_still_there(meta, "AFlow", resume, origin)
     assert meta.get_run("AFlow", resume).status == "failed"
+
+
+def test_deleting_a_run_of_a_misspelt_flow_names_the_close_flow(meta):
+    """`headwater delete PetFlow/2` for PetsFlow/2 said the run was "already deleted, or never
+    recorded", and its fix listed the runs of a flow that does not exist."""
+    _run(meta, "PetsFlow")
+    _run(meta, "PetsFlow")
+    with pytest.raises(NotFoundError, match=r"no flow named PetFlow in the metadata, so no run "
+                                            r"PetFlow/2; did you mean PetsFlow/2\?") as caught:
+        delete_runs(meta, ["PetFlow/2"])
+    assert "fix: list the flows and their runs with `headwater runs`" in str(caught.value)
+    assert meta.get_run("PetsFlow", "2") is not None  # nothing deleted
+    with pytest.raises(NotFoundError) as caught:
+        delete_runs(meta, ["Unrelated/1"])
+    assert "did you mean" not in str(caught.value)
+    # a flow that exists, a run that does not: as before
+    with pytest.raises(NotFoundError, match=r"run PetsFlow/9 is not in the metadata"):
+        delete_runs(meta, ["PetsFlow/9"])

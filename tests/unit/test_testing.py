@@ -85,3 +85,13 @@ def test_a_failing_step_raises_with_its_traceback():
 def test_the_step_runs_in_its_own_process():
     out = run_step(TrainFlow, "end", artifacts={"fail": False})
     assert out.ok and current.step_name is None  # nothing leaked into this process
+
+
+def test_a_misspelt_step_or_parameter_names_the_close_one():
+    from headwater.exceptions import HeadwaterException
+
+    with pytest.raises(HeadwaterException, match=r"has no step 'trian'; did you mean 'train'\?"):
+        run_step(TrainFlow, "trian")
+    with pytest.raises(HeadwaterException,
+                       match=r"has no parameter 'alpah'; did you mean 'alpha'\?"):
+        run_step(TrainFlow, "train", artifacts={"data": [1]}, params={"alpah": 0.1})

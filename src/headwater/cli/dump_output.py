@@ -18,6 +18,22 @@ def _selected(task: Any, wanted: set[str], private: bool) -> list[Any]:
     ]
 
 
+def note_unmatched(tasks: list[Any], wanted: set[str]) -> None:
+    """A line on stderr for each ``--include`` name no task has: a mistyped name otherwise
+    prints the tasks' headings and nothing else, as if the artifact were empty."""
+    if not wanted or not tasks:
+        return
+    import difflib
+
+    present = {artifact.id for task in tasks for artifact in task}
+    where = tasks[0].pathspec if len(tasks) == 1 else f"the {len(tasks)} tasks listed"
+    for name in sorted(wanted - present):
+        close = difflib.get_close_matches(name, sorted(present), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        click.echo(f"Note: --include {printable(name)}: no artifact of that name in {where}"
+                   f"{hint} (dump without --include lists them all)", err=True)
+
+
 def _task_key(task: Any) -> str:
     """``RUN/STEP/TASK``: the task's pathspec without the flow name, as Metaflow keys it."""
     return "/".join(task.pathspec.split("/")[1:])

@@ -616,9 +616,14 @@ def _refuse_for_runner(flow_cls: type, option: str) -> None:
     name = option.lstrip("-")
     if checks is None or name not in checks.types:
         return
+    import difflib  # only on this error
+
     known = sorted(p.name for p in flow_parameters(flow_cls).values())
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
     checks.record(ParameterNotGivenError(
-        f"Runner(...).run() was given '{name}', which is not a parameter of {flow_cls.__name__}",
+        f"Runner(...).run() was given '{name}', which is not a parameter of {flow_cls.__name__}"
+        f"{hint}",
         fix=f"its parameters are {', '.join(known) or 'none'}; run() also takes tags, "
         "max_workers, max_num_splits, run_id_file and decospecs"), "ValueError")
 

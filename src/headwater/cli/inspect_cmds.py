@@ -130,10 +130,18 @@ def _tasks_of(ctx: click.Context, input_path: str, attempt: int | None = None) -
     pathspec = "/".join([flow_name, *parts])
     if len(parts) == 3:
         return [Task(pathspec, attempt=attempt)]
-    tasks = list(Step(pathspec))
+    # In task order (a foreach's items as they were split), not the client's newest first:
+    # `logs 1/each` reads item 0's output first.
+    tasks = sorted(Step(pathspec), key=lambda task: _task_order(task.id))
     if attempt is None:
         return tasks
     return [Task(task.pathspec, attempt=attempt) for task in tasks]
+
+
+def _task_order(task_id: str) -> tuple:
+    """``"10"`` after ``"9"``; a deployed task's ``"1-2-0"`` by each of its numbers."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part)
+                 for part in task_id.split("-"))
 
 
 @click.command(help="Print the output of a task (or every task of a step; of a running task, "
@@ -179,15 +187,16 @@ def logs(ctx: click.Context, input_path: str, show_stdout: bool | None, show_std
 @handle_errors
 def dump(ctx: click.Context, input_path: str, max_value_size: int, private: bool, include: str,
          file_path: str | None) -> None:
-    from headwater.cli.dump_output import dump_to_file, print_artifacts
+    from headwater.cli.dump_output import dump_to_file, note_unmatched, print_artifacts
 
     wanted = {name for name in include.split(",") if name}
     tasks = _tasks_of(ctx, input_path)
     if file_path is not None:
         dump_to_file(tasks, file_path, wanted=wanted, private=private)
-        return
-    for task in tasks:
-        print_artifacts(task, max_value_size, wanted=wanted, private=private)
+    else:
+        for task in tasks:
+            print_artifacts(task, max_value_size, wanted=wanted, private=private)
+    note_unmatched(tasks, wanted)
 
 
 @click.command("output-raw", help="Print the graph as Metaflow's tools read it (one line per "

@@ -7,6 +7,7 @@ mapping) and :class:`MissingArtifact` also an ``AttributeError`` (``task.data.no
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 
 from headwater.exceptions import HeadwaterException, NotFoundError
@@ -37,6 +38,13 @@ def some(names: Sequence[str], limit: int = 5) -> str:
     return f"{shown} and {rest} more" if rest > 0 else shown
 
 
+def did_you_mean(name: str, names: Sequence[str]) -> str:
+    """``"; did you mean 'train'?"`` when one of ``names`` is a close spelling of ``name``: a
+    typo in a notebook (``run['trian']``, ``task.data.modle``) then reads as one."""
+    close = difflib.get_close_matches(name, [n for n in names if n != name], n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
 def bad_pathspec(kind: str, pathspec: object, shape: str) -> NotFoundError:
     return NotFoundError(
         f"{pathspec!r} is not a {kind} pathspec", fix=f"a {kind} pathspec looks like '{shape}'"
@@ -47,7 +55,7 @@ def flow_not_found(flow: str, known: Sequence[str], datastore_root: str) -> NotF
     """Names the datastore looked in: from another folder the client finds another (or none)."""
     return NotFoundError(
         f"flow '{flow}' not found; known flows: {some(known, 10)} "
-        f"(looked in the datastore {datastore_root})",
+        f"(looked in the datastore {datastore_root}){did_you_mean(flow, known)}",
         fix="run from the folder the flow ran in, set HEADWATER_DATASTORE_ROOT to its "
         ".headwater folder, or call headwater.metadata('/path/to/.headwater') first",
     )
@@ -61,7 +69,10 @@ def run_not_found(flow: str, run_id: str, latest: Sequence[str], ns: str | None)
 
 
 def step_not_found(run_pathspec: str, step: str, steps: Sequence[str]) -> str:
-    return f"step '{run_pathspec}/{step}' not found; run {run_pathspec} has steps {some(steps, 20)}"
+    return (
+        f"step '{run_pathspec}/{step}' not found; run {run_pathspec} has steps "
+        f"{some(steps, 20)}{did_you_mean(step, steps)}"
+    )
 
 
 def task_not_found(step_pathspec: str, task_id: str, task_ids: Sequence[str]) -> str:
@@ -71,5 +82,17 @@ def task_not_found(step_pathspec: str, task_id: str, task_ids: Sequence[str]) ->
     )
 
 
-def artifact_not_found(task_pathspec: str, name: str, names: Sequence[str]) -> str:
-    return f"artifact '{name}' not found in task {task_pathspec}; it has {some(sorted(names), 20)}"
+def artifact_not_found(task_pathspec: str, name: str, names: Sequence[str],
+                       failed: bool = False) -> str:
+    """``failed``: the task failed, which is then why an artifact it would have set is missing
+    (a failed run's ``run.data`` is its failed end task's, which holds none)."""
+    message = (
+        f"artifact '{name}' not found in task {task_pathspec}; it has "
+        f"{some(sorted(names), 20)}{did_you_mean(name, names)}"
+    )
+    if failed:
+        message += (
+            "; that task failed, and a failed task stores no artifacts: task.exception says "
+            "why it failed, and its inputs are on the tasks before it (task.parent_tasks)"
+        )
+    return message

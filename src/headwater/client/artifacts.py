@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from headwater.client._errors import MissingArtifact, artifact_not_found
+from headwater.client._errors import MissingArtifact
 from headwater.records import ArtifactRef
 
 if TYPE_CHECKING:
@@ -125,9 +125,7 @@ class MetaflowData:
         if name == "_task" or name.startswith("__"):
             raise AttributeError(name)
         if name not in self._task._manifest():
-            raise MissingArtifact(
-                artifact_not_found(self._task.pathspec, name, list(self._task._manifest()))
-            )
+            raise MissingArtifact(self._task._missing_artifact(name))
         return self._task._load(name)
 
     def __contains__(self, name: object) -> bool:
@@ -156,9 +154,7 @@ class MetaflowArtifacts:
             raise AttributeError(name)
         ref = self._task._manifest().get(name)
         if ref is None:
-            raise MissingArtifact(
-                artifact_not_found(self._task.pathspec, name, list(self._task._manifest()))
-            )
+            raise MissingArtifact(self._task._missing_artifact(name))
         return DataArtifact._of(self._task, name, ref)
 
     def __contains__(self, name: object) -> bool:

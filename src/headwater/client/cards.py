@@ -285,12 +285,17 @@ def _live_cards(pathspec: str) -> list[Card]:
 def require_cards(task: Task | str, id: str | None = None,
                   type: str | None = None) -> CardContainer:
     """``get_cards``, raising CardNotPresentException (naming what was asked) when empty."""
-    cards = select_cards(task_cards(task), id, type)
+    every = task_cards(task)
+    cards = select_cards(every, id, type)
     if len(cards) == 0:
         pathspec = task if isinstance(task, str) else task.pathspec
         wanted = ", ".join(f"{k}={v!r}" for k, v in (("id", id), ("type", type)) if v)
+        fix = "add @card to the step (or run with --with card); `card list` shows its cards"
+        if len(every):  # it has cards, only not the one asked for: say which it has
+            held = ", ".join(f"type={c.type!r}" + (f" id={c.id!r}" if c.id else "")
+                             for c in every)
+            fix = (f"it has {len(every)} card(s): {held}; ask for one of those, "
+                   "or add a @card of that kind to the step")
         raise CardNotPresentException(
-            f"task {pathspec} has no card{' with ' + wanted if wanted else ''}",
-            fix="add @card to the step (or run with --with card); `card list` shows its cards",
-        )
+            f"task {pathspec} has no card{' with ' + wanted if wanted else ''}", fix=fix)
     return cards

@@ -604,7 +604,7 @@ class Task(_InRun):
         if name not in self._values:
             ref = self._manifest().get(name)
             if ref is None:
-                raise MissingChild(artifact_not_found(self._pathspec, name, list(self._manifest())))
+                raise MissingChild(self._missing_artifact(name))
             store = _context.current().store()
             try:
                 self._values[name] = store.load_artifact(ref, name=name, where=self._pathspec)
@@ -615,6 +615,13 @@ class Task(_InRun):
                     raise freed from exc
                 raise
         return self._values[name]
+
+    def _missing_artifact(self, name: str) -> str:
+        """Why ``name`` is not an artifact of this task: what it has, a close spelling, and
+        whether the task failed (then what it would have set was never stored)."""
+        row = self._fresh()
+        failed = row.status not in (RUNNING, SUCCEEDED)
+        return artifact_not_found(self._pathspec, name, list(self._manifest()), failed=failed)
 
     @property
     def data(self) -> MetaflowData:
@@ -629,7 +636,7 @@ class Task(_InRun):
     def __getitem__(self, name: str) -> DataArtifact:
         ref = self._manifest().get(name)
         if ref is None:
-            raise MissingChild(artifact_not_found(self._pathspec, name, list(self._manifest())))
+            raise MissingChild(self._missing_artifact(name))
         return DataArtifact._of(self, name, ref)
 
     def __iter__(self) -> Iterator[DataArtifact]:

@@ -8,6 +8,7 @@ every decorator a few lines long and lets them stack without knowing of one anot
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -43,6 +44,8 @@ class StepDecorator:
 
     name: ClassVar[str] = ""
     defaults: ClassVar[dict[str, Any]] = {}
+    # A value that fits, per option, for the fix of a refused one: ``@retry(times=3)``.
+    examples: ClassVar[dict[str, str]] = {}
     allow_multiple: ClassVar[bool] = False  # e.g. @card: a step may carry several
     # Decorators that cannot work beside this one (e.g. @pypi and @conda): a ``--with`` one is
     # not added to a step holding any of these. The pair written on one step is refused only
@@ -89,13 +92,32 @@ class StepDecorator:
         """Write this decorator's wishes into ``policy``."""
 
     def bad_option(self, option: str, why: str) -> FlowDefinitionError:
-        return FlowDefinitionError(
-            f"@{self.name}({option}={self.attributes[option]!r}): {why}"
-        )
+        """The refusal of one option's value, with a fix: the number itself for a number
+        written as text (``times="3"``, which Metaflow's decorators convert), else an example
+        from :attr:`examples`."""
+        value = self.attributes[option]
+        fix = None
+        example = self.examples.get(option)
+        if example is not None:
+            fix = f"write it as e.g. @{self.name}({option}={example})"
+        if isinstance(value, str) and _a_number(value):
+            fix = (f"write the number itself, not text: @{self.name}({option}="
+                   f"{value.strip()})")
+        return FlowDefinitionError(f"@{self.name}({option}={value!r}): {why}", fix=fix)
 
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.attributes.items())
         return f"@{self.name}({opts})"
+
+
+def _a_number(text: str) -> bool:
+    """Whether ``text`` is a number an option could take (finite, not negative): ``"nan"`` or
+    ``"-1"`` written as the number would be refused again, so they get the example instead."""
+    try:
+        number = float(text)
+    except ValueError:
+        return False
+    return math.isfinite(number) and number >= 0
 
 
 def make_step_decorator(cls: type[StepDecorator]) -> StepDecoratorFunction:

@@ -23,6 +23,8 @@ class CardDecorator(StepDecorator):
     allow_multiple = True
     defaults = {"type": "default", "id": None, "options": {}, "timeout": 45,
                 "save_errors": True, "refresh_interval": 5, "customize": False}
+    examples = {"type": "'default'", "id": "'summary'", "options": "{}", "timeout": "45",
+                "refresh_interval": "5"}
 
     def validate(self) -> None:
         a = self.attributes

@@ -50,6 +50,7 @@ class CaughtException(Record, frozen=True):
 class CatchDecorator(StepDecorator):
     name = "catch"
     defaults = {"var": None, "print_exception": True}
+    examples = {"var": "'error'"}
 
     def validate(self) -> None:
         var = self.attributes["var"]

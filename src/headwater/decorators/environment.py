@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 class EnvironmentDecorator(StepDecorator):
     name = "environment"
     defaults = {"vars": {}}
+    examples = {"vars": "{'MY_SETTING': 'on'}"}
 
     def validate(self) -> None:
         env = self.attributes["vars"]

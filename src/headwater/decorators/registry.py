@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from headwater.decorators.base import StepDecorator, StepPolicy
-from headwater.exceptions import FlowDefinitionError
+from headwater.exceptions import ConfigError, FlowDefinitionError
 from headwater.flow.step import DECORATORS_ATTR
 
 STEP_DECORATORS: dict[str, str] = {
@@ -147,5 +147,10 @@ def step_policy(func: Any, extra: list[StepDecorator] = (),
     """The policy of one step; ``configs`` (name -> value) evaluates config_expr options."""
     policy = StepPolicy()
     for deco in step_decorators(func, extra):
-        deco.resolved(configs or {}).apply(policy)
+        try:
+            resolved = deco.resolved(configs or {})
+        except ConfigError as err:  # say which decorator of which step read the config
+            step = getattr(func, "__name__", "?")
+            raise ConfigError(f"@{deco.name} of step '{step}': {err.msg}", fix=err.fix) from None
+        resolved.apply(policy)
     return policy

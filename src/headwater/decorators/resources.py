@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 class ResourcesDecorator(StepDecorator):
     name = "resources"
     defaults = {"cpu": 1, "memory": 4096, "gpu": 0, "disk": None, "shared_memory": None}
+    examples = {"cpu": "2", "memory": "8000", "gpu": "1"}
 
     def validate(self) -> None:
         for option in ("cpu", "memory", "gpu"):
@@ -33,7 +34,8 @@ class ResourcesDecorator(StepDecorator):
             except (TypeError, ValueError):
                 ok = False
             if not ok:
-                raise self.bad_option(option, "must be a finite number >= 0")
+                unit = " (of megabytes: 8000 for 8 GB)" if option == "memory" else ""
+                raise self.bad_option(option, f"must be a finite number >= 0{unit}")
 
     def apply(self, policy: StepPolicy) -> None:
         policy.resources = {k: v for k, v in self.attributes.items() if v is not None}

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 class RetryDecorator(StepDecorator):
     name = "retry"
     defaults = {"times": 3, "minutes_between_retries": 2}
+    examples = {"times": "3", "minutes_between_retries": "2"}
 
     def validate(self) -> None:
         times = self.attributes["times"]

@@ -45,6 +45,7 @@ class SecretsError(HeadwaterException):
 class SecretsDecorator(StepDecorator):
     name = "secrets"
     defaults = {"sources": [], "role": None, "allow_override": False}
+    examples = {"sources": "['env.MY_SECRETS']"}
 
     def validate(self) -> None:
         sources = self.attributes["sources"]

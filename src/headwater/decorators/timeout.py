@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 class TimeoutDecorator(StepDecorator):
     name = "timeout"
     defaults = {"seconds": 0, "minutes": 0, "hours": 0}
+    examples = {"seconds": "30", "minutes": "5", "hours": "1"}
 
     def validate(self) -> None:
         for option in self.defaults:

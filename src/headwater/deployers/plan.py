@@ -107,6 +107,32 @@ def public_metadata_url(url: str) -> str:
     return without_password(url)  # the one place that knows every spelling of a password
 
 
+def note_machine_local_stores(plan: DeployPlan, runners: str) -> None:
+    """A note when the deployment's datastore or metadata is a path on this machine (the
+    embedded defaults: a ``.headwater`` folder, its SQLite file).
+
+    ``runners`` says who runs the tasks (``the pods``): they reach such a path only where the
+    same folder is mounted (a shared disk), so a first ``create`` made with the defaults would
+    otherwise deploy tasks that find no code package and no run. A note, not a refusal: a
+    folder on a disk every node mounts at that path does work. Whether a backend serves plain
+    paths is its declaration (``schemes`` holding ``""``), never its name.
+    """
+    from headwater import backends  # the registry; imported by every launch already
+
+    local = []
+    root, meta_url = plan.settings.datastore_root, plan.settings.metadata_url
+    if "" in backends.for_url("datastore", root)[0].schemes:
+        local.append(f"the datastore is the folder {root}")
+    if "" in backends.for_url("metadata", meta_url)[0].schemes:
+        local.append(f"the metadata is the file {public_metadata_url(meta_url)}")
+    if local:
+        plan.notes.append(
+            f"Note: {' and '.join(local)} on this machine; {runners} reach them only where "
+            "the same path is mounted. For a team setup, deploy with a shared store: "
+            "--datastore-root s3://BUCKET/PREFIX --metadata postgresql://USER@HOST/DB before the "
+            "command, or HEADWATER_DATASTORE_ROOT / HEADWATER_METADATA (docs/production.md)")
+
+
 def build_plan(flow_cls: type, settings: Settings, *, orchestrator: str, branch: str | None = None,
                production: bool = False, tags: tuple[str, ...] = (), name: str | None = None,
                store_code: bool = True, with_specs: tuple[str, ...] = (),

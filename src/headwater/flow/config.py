@@ -159,12 +159,16 @@ class ConfigExpr:
             if scope is None:
                 scope = {"__builtins__": __builtins__}
             return eval(self.expr, scope, dict(configs))  # noqa: S307
+        except ConfigError:
+            raise  # a path into a config that names the missing key itself
         except Exception as err:  # the user's expression: say which one failed and why
             names = ", ".join(sorted(configs)) or "none"
-            raise ConfigError(
-                f"{self!r} failed: {type(err).__name__}: {err}",
-                fix=f"the configs in scope are: {names}",
-            ) from None
+            fix = f"the configs in scope are: {names}"
+            if isinstance(err, (KeyError, AttributeError)):
+                fix = (f"add the key to the config (its file, or --config-value), or correct "
+                       f"the expression; {fix}")
+            raise ConfigError(f"{self!r} failed: {type(err).__name__}: {err}",
+                              fix=fix) from None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> ConfigExpr:
         # A copy shares the module's globals (they hold modules, which cannot be copied).
@@ -221,7 +225,7 @@ class _Below(ConfigExpr):
         value = self._base.evaluate(configs)
         if self._by_attribute and not isinstance(value, Mapping):
             return getattr(value, self._key)
-        return value[self._key]
+        return _step_into(value, self._key, repr(self._base))
 
     def __repr__(self) -> str:
         step = f".{self._key}" if self._by_attribute else f"[{self._key!r}]"
@@ -242,8 +246,10 @@ class ConfigPath(ConfigExpr):
 
     def _resolve(self, configs: Mapping[str, Any]) -> Any:
         value = configs[self._root]
-        for key in self._path:
-            value = value[key]
+        for depth, key in enumerate(self._path):
+            where = repr(ConfigPath(self._root, self._path[:depth])) if depth else (
+                f"config '{self._root}'")
+            value = _step_into(value, key, where)
         return value
 
     def __getattr__(self, name: str) -> ConfigPath:
@@ -258,6 +264,29 @@ class ConfigPath(ConfigExpr):
 
     def __repr__(self) -> str:
         return self._root + "".join(f"[{k!r}]" for k in self._path)
+
+
+def _step_into(value: Any, key: Any, where: str) -> Any:
+    """``value[key]`` for a path into a config, or a ConfigError naming the path, the missing
+    key, the keys there are and a close spelling (``config.model.lr`` of a file without it
+    would otherwise stop the launch with a bare ``KeyError: 'lr'``)."""
+    try:
+        return value[key]
+    except (KeyError, IndexError, TypeError) as err:
+        if isinstance(value, Mapping):
+            import difflib  # only on this error
+
+            keys = [str(k) for k in value]
+            close = difflib.get_close_matches(str(key), keys, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            problem = f"has no key {key!r} (its keys: {', '.join(sorted(keys)) or 'none'}){hint}"
+        else:
+            problem = f"is of type {type(value).__name__}, which has no item {key!r} ({err})"
+        raise ConfigError(
+            f"{where} {problem}",
+            fix="add it to the config (its file, or --config-value NAME JSON before the "
+            "command), or correct the name where the flow reads it",
+        ) from None
 
 
 def config_expr(expr: str | Callable[[Mapping[str, Any]], Any]) -> ConfigExpr:

@@ -12,7 +12,12 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from headwater.exceptions import FlowDefinitionError, ParameterError, ReservedAttributeError
+from headwater.exceptions import (
+    ConfigError,
+    FlowDefinitionError,
+    ParameterError,
+    ReservedAttributeError,
+)
 from headwater.flow.config import ConfigExpr
 from headwater.flow.members import class_members
 from headwater.records import Field, Record
@@ -101,6 +106,14 @@ class _ConfigNames:
 
     def __getitem__(self, name: str) -> Any:
         return self._configs[name]
+
+
+def _a_decimal(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 class ParameterContext(Record, frozen=True):
@@ -226,7 +239,11 @@ class Parameter:
         """The default's value: a callable is called, a config_expr evaluated."""
         default = self.default
         if isinstance(default, ConfigExpr):
-            default = default.evaluate(configs or {})
+            try:
+                default = default.evaluate(configs or {})
+            except ConfigError as err:  # say whose default it was
+                raise ConfigError(f"the default of parameter '{self.name}': {err.msg}",
+                                  fix=err.fix) from None
             if not self.type_given and default is not None:
                 # The type could not be inferred from an expression; infer it from its value.
                 self.type = self._infer_type(default)
@@ -287,10 +304,12 @@ class Parameter:
     def _bad(self, raw: str, expected: str) -> ParameterError:
         example = {"an integer": "3", "a number": "0.5", "a boolean (true/false)": "true"}
         hint = example.get(expected, "...")
-        return ParameterError(
-            f"parameter '{self.name}' expects {expected}; got {raw!r}",
-            fix=f"pass e.g. --{self.name} {hint}",
-        )
+        fix = f"pass e.g. --{self.name} {hint}"
+        if self.type is int and not self.type_given and _a_decimal(raw):
+            # `default=10` made it an integer parameter; `--epochs 0.5` meant a number
+            fix += (f"; the parameter is an integer because its default is {self.default!r}: "
+                    f"declare Parameter('{self.name}', type=float, ...) to take decimals")
+        return ParameterError(f"parameter '{self.name}' expects {expected}; got {raw!r}", fix=fix)
 
     def __repr__(self) -> str:
         return f"Parameter({self.name!r}, default={self.default!r}, type={self.type_label})"

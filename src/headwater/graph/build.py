@@ -503,6 +503,23 @@ def _next_calls(func_def: ast.AST, self_name: str) -> list[ast.Call]:
     return sorted(found, key=lambda call: (call.lineno, call.col_offset))
 
 
+def _switch_example(calls: list[ast.Call]) -> str:
+    """The switch that does what several ``self.next(self.x)`` calls in ``if`` branches meant,
+    with the step's own targets (Metaflow's way to choose a step at run time)."""
+    targets = []
+    for call in calls:
+        arg = call.args[0] if len(call.args) == 1 and not call.keywords else None
+        if not isinstance(arg, ast.Attribute) or arg.attr in targets:
+            targets = []
+            break
+        targets.append(arg.attr)
+    if len(targets) < 2:
+        targets = ["a", "b"]
+    cases = ", ".join(f"'{t}': self.{t}" for t in targets)
+    return (f"set self.choice to one of {', '.join(repr(t) for t in targets)}, then "
+            f"self.next({{{cases}}}, condition='choice')")
+
+
 def _placement_problem(node: StepNode, calls: list[ast.Call], src: _Source) -> GraphError | None:
     """The rule: exactly one self.next per step (none in end), as the step's last statement."""
     name = node.name
@@ -530,7 +547,7 @@ def _placement_problem(node: StepNode, calls: list[ast.Call], src: _Source) -> G
             f"{src.line(calls[1])}); a step has exactly one self.next, as its last statement",
             line=src.line(calls[1]),
             fix="keep one self.next call at the end of the step; to choose between steps at run "
-            "time use a switch: self.next({'a': self.a, 'b': self.b}, condition='var')",
+            f"time use a switch: {_switch_example(calls)}",
         )
     body = src.func_def.body
     last = body[-1]

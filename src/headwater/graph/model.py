@@ -148,6 +148,14 @@ class Graph(Record):
     def __len__(self) -> int:
         return len(self.nodes)
 
+    def unknown_step(self, name: str) -> str:
+        """``; did you mean 'train'?`` for a step name the graph lacks but spells close to (a
+        command line's ``resume trian``, ``spin trian``), else ``""``."""
+        import difflib  # only when a name was not found
+
+        close = difflib.get_close_matches(name, list(self.nodes), n=1)
+        return f"; did you mean {close[0]!r}?" if close else ""
+
     def ordered(self) -> list[StepNode]:
         """Steps in the order a reader expects: breadth-first from start, end last."""
         seen: list[str] = []

@@ -20,10 +20,7 @@ def check_deletable(meta: MetadataStore, flow: str, run_id: str) -> RunRow:
     """The run's row if ``flow/run_id`` may be deleted now; else the error saying why not."""
     row = meta.get_run(flow, run_id)
     if row is None:
-        raise NotFoundError(
-            f"run {flow}/{run_id} is not in the metadata (already deleted, or never recorded)",
-            fix=f"list the runs that exist with `headwater runs {flow}`",
-        )
+        raise _missing_run(meta, flow, run_id)
     if row.live_status == "running":
         where = f" (scheduler pid {row.pid} on {row.host.split(' ')[0]})" if row.pid and row.host \
             else ""
@@ -41,6 +38,24 @@ def check_deletable(meta: MetadataStore, flow: str, run_id: str) -> RunRow:
                 fix=f"wait for run {flow}/{other.run_id} to finish, then delete {flow}/{run_id}",
             )
     return row
+
+
+def _missing_run(meta: MetadataStore, flow: str, run_id: str) -> NotFoundError:
+    """Why ``flow/run_id`` cannot be deleted: the run is gone, or the flow's name is not one
+    the metadata knows (``PetFlow/2`` for ``PetsFlow/2``: then the close name, and the flows)."""
+    if meta.get_flow(flow) is None:
+        import difflib  # only on this error
+
+        flows = meta.list_flows()
+        close = difflib.get_close_matches(flow, flows, n=1)
+        hint = f"; did you mean {close[0]}/{run_id}?" if close else ""
+        return NotFoundError(
+            f"no flow named {flow} in the metadata, so no run {flow}/{run_id}{hint}",
+            fix="list the flows and their runs with `headwater runs`")
+    return NotFoundError(
+        f"run {flow}/{run_id} is not in the metadata (already deleted, or never recorded)",
+        fix=f"list the runs that exist with `headwater runs {flow}`",
+    )
 
 
 def delete_runs(meta: MetadataStore, pathspecs: Sequence[str], *,

@@ -465,6 +465,9 @@ def _closing_line(console: Console, flow_name: str, outcome: RunOutcome) -> None
     elif outcome.ok:
         console.say(f"Done! Run {flow_name}/{outcome.run_id} succeeded.", always=True)
     elif outcome.interrupted:
+        # As after a failure: what to type next, on the line before the closing one.
+        console.say(f"`{flow_command('resume')}` goes on from where it stopped, reusing what "
+                    "succeeded.")
         console.say(f"Run {flow_name}/{outcome.run_id} was interrupted and is recorded as failed.",
                     always=True)
     else:

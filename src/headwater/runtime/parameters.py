@@ -31,8 +31,13 @@ def resolve_parameters(flow_cls: type, given: Mapping[str, Any], user: str,
     known = {p.name for p in flow_parameters(flow_cls).values()}
     unknown = sorted(set(given) - known)
     if unknown:
+        import difflib  # only on this error
+
+        close = [match for name in unknown
+                 for match in difflib.get_close_matches(name, sorted(known), n=1)]
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
         raise ParameterNotGivenError(
-            f"flow {flow_name} has no parameter {', '.join(map(repr, unknown))}",
+            f"flow {flow_name} has no parameter {', '.join(map(repr, unknown))}{hint}",
             fix=f"known parameters: {', '.join(sorted(known)) or 'none'}",
         )
     for attr, param in flow_parameters(flow_cls).items():

@@ -19,7 +19,7 @@ from collections import defaultdict
 from typing import Any
 
 from headwater.exceptions import NotFoundError
-from headwater.graph.model import Graph
+from headwater.graph.model import FOREACH, SWITCH, Graph
 from headwater.meta.tags import transient_names_of
 from headwater.records import RUN_START_FACTS, Frame, Manifest, Record, TaskResult, TaskSpec
 
@@ -42,8 +42,9 @@ class ResumePlan:
     """Matches the tasks of a resumed run to the origin run's tasks."""
 
     def __init__(self, meta: Any, flow: str, origin_run_id: str, rerun_steps: set[str],
-                 store: Any = None) -> None:
+                 store: Any = None, graph: Graph | None = None) -> None:
         self.meta = meta
+        self.graph = graph  # the flow as it is now: a clone must go where its step goes now
         self.store = store  # where a clone's @transient data is looked for (None: not looked for)
         origin = meta.get_run(flow, origin_run_id)
         self.transient = transient_names_of(origin.system_tags) if origin is not None else frozenset()
@@ -66,12 +67,13 @@ class ResumePlan:
                 step: str | None, store: Any = None) -> ResumePlan:
         if step is not None and step not in graph:
             raise NotFoundError(
-                f"flow {flow} has no step {step!r} to resume from",
-                fix=f"steps: {', '.join(n.name for n in graph.ordered())}",
+                f"flow {flow} has no step {step!r} to resume from{graph.unknown_step(step)}",
+                fix=f"give resume one of its steps: {', '.join(n.name for n in graph.ordered())}",
             )
         # Without a step, only what did not succeed runs again (a failed foreach child, not its
         # siblings), and everything downstream of it through the parents rule.
-        return cls(meta, flow, origin_run_id, {step} if step is not None else set(), store)
+        return cls(meta, flow, origin_run_id, {step} if step is not None else set(), store,
+                   graph)
 
     def match(self, spec: TaskSpec, parents_cloned: bool) -> CloneSource | None:
         """The origin task to clone for ``spec``, or None when it must run."""
@@ -91,6 +93,8 @@ class ResumePlan:
             return None
         if status != "succeeded" or transition is None:
             return None
+        if self.graph is not None and not still_fits(self.graph, spec.step, transition):
+            return None  # the code changed where this step goes: it runs again
         if not transient_data_kept(self.store, manifest, self.transient):
             return None
         result = TaskResult(
@@ -117,6 +121,24 @@ class ResumePlan:
                 self.meta.list_step_attempts(self.flow, self.origin_run_id, step),
             )
         return self._step_cache[step]
+
+
+def still_fits(graph: Graph, step: str, transition: dict[str, Any]) -> bool:
+    """Whether an origin task's recorded transition is one ``step`` can take in the flow as it
+    is now. A resume after the code changed (``self.next(self.train)`` renamed to
+    ``self.next(self.fit)``, a step turned into a foreach) must not clone a task whose next
+    steps no longer exist or are no longer its successors: the scheduler releases a clone's
+    successors from its record, and a step the graph lacks stopped the resume with a KeyError.
+    """
+    node = graph.nodes.get(step)
+    if node is None:
+        return False
+    taken = set(transition.get("next_steps", ()))
+    if not taken <= set(node.out):
+        return False
+    if node.transition != SWITCH and taken != set(node.out):
+        return False  # a switch takes one of its cases; any other step takes all it names
+    return node.transition != FOREACH or transition.get("foreach_count") is not None
 
 
 def transient_data_kept(store: Any, manifest: Manifest, names: frozenset[str]) -> bool:

@@ -86,7 +86,8 @@ def spin_task(flow_cls: type, target: str, settings: Settings,
     wanted = parse_target(flow, target)
     graph = check_flow(flow_cls)
     if wanted.step not in graph:
-        raise NotFoundError(f"flow {flow} has no step {wanted.step!r} in its current code",
+        raise NotFoundError(f"flow {flow} has no step {wanted.step!r} in its current code"
+                            f"{graph.unknown_step(wanted.step)}",
                             fix=f"its steps are: {', '.join(graph.nodes)}")
     meta = open_metadata(settings.metadata_url)
     try:

@@ -411,12 +411,25 @@ def _fan_out(flow: Any, node: StepNode, spec: TaskSpec, store: Any, result: Task
     try:
         items = getattr(flow, var)
     except AttributeError:
-        raise TransitionError(f"{where}: foreach over '{var}', but self.{var} was never set") from None
+        raise TransitionError(f"{where}: foreach over '{var}', but self.{var} was never set"
+                              f"{_close_name(var, flow)}",
+                              fix=f"set self.{var} to a list before self.next(), or name the "
+                              "artifact that holds the items in foreach=") from None
     _check_split_count(items, var, spec.max_num_splits, where)
     key, count = store.save_items(items, name=var, where=spec.pathspec)
     _check_split_count(range(count), var, spec.max_num_splits, where)
     result.foreach_count, result.foreach_items_key = count, key
     result.foreach_unbounded = getattr(items, "_hw_unbounded_foreach", False) is True
+
+
+def _close_name(name: str, flow: Any) -> str:
+    """``; did you mean self.items?`` when the step set an artifact spelt close to ``name``
+    (``foreach="itmes"``): the step's own assignments, where the items are usually made."""
+    import difflib  # only on this error
+
+    own = [n for n in vars(flow) if not n.startswith("_")]
+    close = difflib.get_close_matches(name, own, n=1)
+    return f"; did you mean self.{close[0]}?" if close else ""
 
 
 def _check_split_count(items: Any, var: str, limit: int, where: str) -> None:

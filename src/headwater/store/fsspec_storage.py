@@ -29,8 +29,9 @@ _ATOMIC_PUT_PROTOCOLS = frozenset({"memory", "s3", "s3a", "gs", "gcs", "az", "ab
 
 _REMOTE_CHECK_THREADS = 16
 
-_EXTRAS = {"gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure", "abfss": "azure"}
-"""The pip extra that brings each cloud's fsspec driver (gcsfs, adlfs)."""
+_EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure",
+           "abfss": "azure"}
+"""The pip extra that brings each cloud's fsspec driver (s3fs, gcsfs, adlfs)."""
 
 _CREDENTIALS_FIX = {
     "gs": "check that the bucket exists and the credentials: GOOGLE_APPLICATION_CREDENTIALS "

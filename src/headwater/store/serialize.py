@@ -203,8 +203,27 @@ def _unpickle(data: memoryview, buffers: Iterable[memoryview], name: str, where:
     except Exception as exc:  # a missing module or class, a failing __setstate__, ...
         raise SerializationError(
             f"cannot load {_describe(name, where)}: unpickling failed ({type(exc).__name__}: {exc})",
-            fix="check that the modules and classes the value needs are importable here",
+            fix=_unpickling_fix(exc),
         ) from exc
+
+
+def _unpickling_fix(exc: Exception) -> str:
+    """What to do when a value's class cannot be found here. The common case is a class
+    defined in the flow file itself: the flow ran as ``__main__``, so pickle looks for
+    ``__main__.Model`` in the reading process (a notebook, a script), which has none."""
+    import re  # only on this error
+
+    found = re.search(r"get attribute '([^']+)' on <module '__main__'", str(exc))
+    if isinstance(exc, AttributeError) and found:
+        cls = found.group(1)
+        return (f"{cls} is a class defined in the flow's own file (the flow ran as __main__): "
+                f"import it into this script or notebook first (from <flow file> import {cls}): "
+                "pickle looks for it among the names of the running script; for later runs, "
+                "move it into a module of its own beside the flow and import it from there")
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        return (f"make the module {exc.name} importable here: install its package, or put the "
+                "flow's folder on sys.path (PYTHONPATH) if it is a file beside the flow")
+    return "check that the modules and classes the value needs are importable here"
 
 
 def decode(buf: memoryview, *, name: str = "", where: str = "") -> object:

@@ -24,6 +24,7 @@ from headwater.deployers.plan import (
     DeployError,
     DeployPlan,
     check_conditional_cases,
+    note_machine_local_stores,
     orchestrator_timeout,
 )
 from headwater.graph.model import FOREACH, PARALLEL, SWITCH
@@ -100,6 +101,8 @@ def _check_templated_fields(plan: DeployPlan, options: AirflowOptions) -> None:
 def dag_file(plan: DeployPlan, options: AirflowOptions) -> str:
     _check_shape(plan)
     _check_templated_fields(plan, options)
+    if options.operator == "kubernetes":  # the local operator's tasks run beside Airflow
+        note_machine_local_stores(plan, "the pods of KubernetesPodOperator")
     args = {}
     for node in plan.graph:
         params = {p.name: f"__PARAM_{p.name}__" for p in plan.parameters}

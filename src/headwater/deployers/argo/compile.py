@@ -28,6 +28,7 @@ from headwater.deployers.plan import (
     check_conditional_cases,
     check_unique_names,
     k8s_name,
+    note_machine_local_stores,
     orchestrator_timeout,
 )
 from headwater.graph.model import FOREACH, PARALLEL, SWITCH
@@ -53,6 +54,7 @@ class ArgoOptions:
 def compile_all(plan: DeployPlan, options: ArgoOptions) -> list[dict[str, Any]]:
     """Every document of the deployment: the template, then the cron workflow and the sensor."""
     _refuse_events_credentials(plan, options.events_url)
+    note_machine_local_stores(plan, "the pods")
     docs = [workflow_template(plan, options)]
     if plan.schedule:
         docs.append(cron_workflow(plan, options))
