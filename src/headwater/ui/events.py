@@ -27,8 +27,10 @@ POLL_S = 0.5
 LOG_TAIL_BYTES = 1 << 20  # a log stream opens on at most its last MiB (the page says so)
 LINE_SEARCH_BYTES = 4096  # a cut moves forward to the next line's start if one is this near
 KEEPALIVE_S = 15.0
-# Tasks changed this long before a poll are sent again unless unchanged: room for a scheduler
-# whose clock is a little behind, and for the time between a page's load and its stream.
+# Tasks changed this long before the previous poll are looked for again (and sent unless
+# unchanged): room for a scheduler whose clock is a little behind. The window is counted from
+# the previous poll, not from now: a poll that comes late (a loaded machine, a slow query, a
+# server paused or a laptop asleep) still finds every task that changed since the last one.
 LOOKBACK_S = 5.0
 FIRST_LOOKBACK_S = 30.0
 # A ``tasks`` event carries at most this many tasks: a page opened on a foreach finishing
@@ -50,7 +52,8 @@ async def run_events(request: Request) -> Response:
     """``run`` (summary and step states) and ``tasks`` (changed task summaries) events."""
     reader = request.app.state.reader
     flow, run_id = request.path_params["flow"], request.path_params["run_id"]
-    opened = time.time() - FIRST_LOOKBACK_S
+    started = time.time()
+    opened = started - FIRST_LOOKBACK_S
     first = await run_in_threadpool(reader.call, reader.snapshot, flow, run_id, opened)
 
     async def source() -> AsyncIterator[bytes]:
@@ -63,11 +66,12 @@ async def run_events(request: Request) -> Response:
         yield _message("run", head)
         yield _message("tasks", changed)
         idle = 0.0
+        last_poll = started
         while head["status"] == "running" or behind is not None:
             await asyncio.sleep(POLL_S)
             if await request.is_disconnected():
                 return
-            window = time.time() - LOOKBACK_S
+            window, last_poll = last_poll - LOOKBACK_S, time.time()
             since = window if behind is None else min(behind, window)
             new_head, candidates = await run_in_threadpool(reader.call, reader.snapshot, flow,
                                                            run_id, since)

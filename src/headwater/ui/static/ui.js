@@ -212,6 +212,17 @@ function gone(flow, runId) {
     el("a", { href: "/", text: "all runs" })));
 }
 
+// The server out of reach while a page follows something (stopped, restarting, the browser
+// offline): the page says so above what it shows, which may be out of date, until the server
+// answers again; the page then reads what changed meanwhile. It never passes for live.
+function connectionLost() {
+  if (pageGone || document.getElementById("connection")) return;
+  app.prepend(el("p", { id: "connection", class: "notice", role: "status" },
+    `Lost the connection to the headwater UI server at ${location.origin} (stopped, restarting, or this browser offline): trying again. What is below may be out of date. If \`headwater ui\` was stopped, start it again.`));
+}
+
+function connectionBack() { document.getElementById("connection")?.remove(); }
+
 // Whether an error means the page's own run is no more: a 404 for it (a server that does not
 // answer, or a 500, is something else: the page tries again as before).
 const isGone = (error) => Boolean(error && error.status === 404);
@@ -312,7 +323,8 @@ function followRuns(url, page, rows) {
           refocus(key);
           last = text; page = now;
         }
-      } catch (e) { /* the server is away for a moment: try again on the next tick */ }
+        connectionBack();
+      } catch (e) { connectionLost(); /* try again on the next tick */ }
     }
     setTimeout(tick, page.runs.some((r) => r.status === "running") ? 2000 : 10000);
   };
@@ -743,10 +755,19 @@ async function runPage() {
   // run deleted meanwhile is said to be gone, the page as it was left below the notice
   const again = () => runPage().catch((e) => (isGone(e) ? gone(flow, runId) : fail(e)));
   source.addEventListener("end", again);
+  // the stream back after the server was away (restarted, the browser offline): what changed
+  // meanwhile may be older than what a new stream sends first, so this page's tasks are read again
+  let opened = false;
+  source.addEventListener("open", () => {
+    if (opened) { connectionBack(); refill(); }
+    opened = true;
+  });
   // the stream refused when the browser reconnected (the server was away while the run was
   // deleted): the browser will not try again, so ask the API what became of the run
   source.addEventListener("error", () => {
-    if (source.readyState !== EventSource.CLOSED || source.ended || pageGone) return;
+    if (source.ended || pageGone) return;
+    if (source.readyState === EventSource.CONNECTING) { connectionLost(); return; }
+    if (source.readyState !== EventSource.CLOSED) return;
     streams.delete(source);
     again();
   });
@@ -871,7 +892,7 @@ function followLog(base, stream, pre, state) {
   // a stream (re)opened sends the whole log so far: start over rather than repeat it
   let chunk = plainChunks(), draw = liveLog(pre);
   const restart = () => { pre.textContent = ""; chunk = plainChunks(); draw = liveLog(pre); };
-  source.addEventListener("open", restart);
+  source.addEventListener("open", () => { connectionBack(); state.textContent = "following"; restart(); });
   source.addEventListener("reset", restart);
   source.addEventListener("skipped", (event) => {
     const skipped = JSON.parse(event.data);
@@ -897,7 +918,7 @@ function followLog(base, stream, pre, state) {
     if (source.readyState === EventSource.CLOSED) {
       streams.delete(source);
       showLog(base, stream, pre, state).catch((e) => logError(stream, pre, state, e.message));
-    } else state.textContent = "disconnected";
+    } else { state.textContent = "disconnected"; connectionLost(); }
   });
 }
 
@@ -1205,9 +1226,11 @@ function followTask(base, shown, frames) {
     let now;
     try { now = await api(base); } catch (e) {
       if (isGone(e)) { gone(app.dataset.flow, app.dataset.runId); return; }  // deleted: stop asking
+      connectionLost();
       setTimeout(tick, 3000);  // the server is away for a moment: ask again
       return;
     }
+    connectionBack();
     if (shape(now) !== before) { taskPage().catch((e) => (isGone(e) ? gone(app.dataset.flow, app.dataset.runId) : fail(e))); return; }
     for (const c of now.cards) {
       const frame = frames.get(c.index);

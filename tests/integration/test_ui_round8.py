@@ -1,0 +1,199 @@
+"""The eighth browser round, in a real browser (Debian's Chromium driven by Playwright) against a
+real ``headwater ui`` server over runs real flows made, as testers outside use it:
+
+- A live foreach of 700 tasks followed on pages left open while its tasks run, hundreds of them
+  ending while the server is paused (a laptop asleep, a loaded machine): the event stream sends
+  at most 500 tasks an event, and every page still ends up with every task, its final status,
+  the right counts and no row twice, without a reload.
+- The server stopped and started again while pages follow a run: each page says it lost the
+  connection (what it shows may be out of date), then catches up once the server is back.
+
+Waits are on what the page shows (Playwright's expect, with a generous deadline), never on time.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from headwater.ui.events import LOOKBACK_S
+from servers import stop_process
+
+from .flowrun import flow_file, hermetic_env
+from .uiserver import (
+    DEADLINE_MS,
+    UIServer,
+    _wait_ready,
+    gated_run,
+    held_ui_run,
+    new_context,
+    running_task,
+    ui_command,
+    ui_server,
+    wait_until,
+    watched_page,
+)
+
+expect.set_options(timeout=DEADLINE_MS)
+WIDE_FLOW = flow_file("ui/wide_live_foreach_flow.py")
+WIDTH = 700  # the flow's default: more than one event's 500 tasks
+
+# Counts the event streams the page opened and that connected, so a test knows a page follows.
+COUNT_OPENS = """window.__opens = 0;
+const RealSource = window.EventSource;
+window.EventSource = class extends RealSource {
+  constructor(...a) { super(...a); this.addEventListener("open", () => { window.__opens++; }); } };"""
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("ui-round8")
+
+
+def _running(ui, run_id: str) -> int:  # type: ignore[no-untyped-def]
+    listed = ui.json(f"/api/runs/WideForeachFlow/{run_id}/tasks?step=work&status=running")
+    return len(listed["tasks"])
+
+
+def _following(page) -> None:  # type: ignore[no-untyped-def]
+    expect(page.locator("#run-status")).to_have_text("running")
+    wait_until(lambda: page.evaluate("window.__opens") >= 1, "the page's event stream to open")
+
+
+def test_a_live_foreach_of_700_tasks_is_followed_to_every_task(ui, home, browser):
+    """Pages open on a 700-task foreach while it runs; the server is paused (SIGSTOP) while every
+    work task ends, and let go only once the last of them ended longer ago than the stream's
+    look-back: its next poll finds 700 changed tasks, more than one event carries, all of which
+    must reach the pages. Before, a poll that came late looked back only from its own time and
+    missed them: a page listing the running tasks kept eight long-finished tasks "running"."""
+    context = new_context(browser)
+    context.add_init_script(COUNT_OPENS)
+    with gated_run(WIDE_FLOW, home, "wide", ("work", "join"), "--max-workers", "8") as (run, gates):
+        run_id = wait_until(lambda: (ui.json("/api/runs?flow=WideForeachFlow")["runs"] or
+                                     [{}])[0].get("run_id"), "the run to start")
+        wait_until(lambda: _running(ui, run_id) == 8, "eight work tasks held at their gate")
+        base = f"{ui.url}/runs/WideForeachFlow/{run_id}"
+        running = watched_page(context)
+        running.goto(f"{base}?step=work&status=running#tasks")
+        first = watched_page(context)
+        first.goto(base)
+        later = watched_page(context)
+        later.goto(f"{base}?offset=600#tasks")
+        pages = (running, first, later)
+        for page in pages:
+            _following(page)
+        expect(running.locator("#tasks-table tbody tr .status")).to_have_text(["running"] * 8)
+        expect(later.locator("#tasks-none")).to_contain_text("No tasks on this page")
+
+        os.kill(ui.proc.pid, signal.SIGSTOP)
+        try:
+            (gates / "work").touch()
+            started = gates / "join-started"
+            wait_until(started.exists, "every work task to end and the join to start", 900)
+            # the last work task ended before the join started: wait until that is further back
+            # than the stream looks back from a poll's own time
+            wait_until(lambda: time.time() - started.stat().st_mtime > LOOKBACK_S + 1,
+                       "the ends to be older than the stream's look-back")
+        finally:
+            os.kill(ui.proc.pid, signal.SIGCONT)
+
+        # the page of running tasks empties: each of its tasks ended
+        expect(running.locator("#tasks-table tbody tr")).to_have_count(0)
+        expect(running.locator("#tasks-none")).to_have_text("step work has no running tasks yet.")
+        for page in (first, later):
+            expect(page.locator('#dag g.step[data-step="work"] text.count')).to_have_text(
+                f"{WIDTH} tasks")
+            expect(page.locator("#tasks-table tbody tr .status")).to_have_text(
+                ["succeeded"] * 100)
+        total = WIDTH + 2  # start, the work tasks, the join running
+        expect(first.locator("#tasks-range")).to_have_text(f"tasks 1\u2013100 of {total}")
+        expect(later.locator("#tasks-range")).to_have_text(f"tasks 601\u2013700 of {total}")
+        # every row once, the tasks the API lists there, in its order
+        for page, offset in ((first, 0), (later, 600)):
+            rows = page.locator("#tasks-table tbody tr").evaluate_all(
+                "rows => rows.map((r) => r.dataset.task)")
+            listed = ui.json(f"/api/runs/WideForeachFlow/{run_id}/tasks?offset={offset}")
+            assert rows == [f"{t['step']}/{t['task_id']}" for t in listed["tasks"]]
+            assert len(set(rows)) == 100
+        # still answering the reader: a link followed from the page it drew
+        later.locator("#tasks-table tbody tr a").first.focus()
+        later.keyboard.press("Enter")
+        expect(later.locator("#task-status")).to_have_text("succeeded")
+        for stream in ("stdout", "stderr"):
+            expect(later.locator(f"#{stream}-state")).to_have_text("complete")
+        later.go_back()
+        expect(later.locator("#tasks-range")).to_have_text(f"tasks 601\u2013700 of {total}")
+
+        (gates / "join").touch()
+        for page in pages:
+            expect(page.locator("#run-status")).to_have_text("succeeded")
+        expect(first.locator("#tasks-range")).to_have_text(f"tasks 1\u2013100 of {total + 1}")
+        assert run.wait(timeout=300) == 0
+        for page in pages:  # leaving a page aborts its own stream (docs/ui.md): nothing else
+            problems = [p for p in page.problems  # type: ignore[attr-defined]
+                        if not p.endswith("/events net::ERR_ABORTED")]
+            assert problems == [], problems
+    context.close()
+
+
+# -- the server stopped and started again ---------------------------------------------------------
+
+def _serve_again(home: Path, port: int):  # type: ignore[no-untyped-def]
+    """``headwater ui`` over ``home`` again, on the port the pages were opened on."""
+    log = home / f"ui-{port}-again.log"
+    with open(log, "ab") as handle:
+        proc = subprocess.Popen(ui_command(home, "--port", str(port)), env=hermetic_env(),  # noqa: S603
+                                stdout=handle, stderr=subprocess.STDOUT, cwd=home)
+    server = UIServer(proc, port, log, None)
+    _wait_ready(server)
+    return proc
+
+
+def test_pages_say_the_server_is_gone_then_catch_up_when_it_is_back(home, browser):
+    """The server is stopped while the runs list, a running run's page and its running task's
+    page are open: each says it lost the connection and that what it shows may be out of date
+    (before, they went on looking live: the run "running", its duration ticking). The run ends
+    meanwhile; the server starts again on the same address and every page catches up on its own
+    (the run and the task succeeded, the task's whole log once), the notice gone."""
+    context = new_context(browser)
+    with ui_server(home) as ui, held_ui_run(home, "restart-gate") as (run, gate):
+        run_id, task_id = wait_until(lambda: running_task(ui, "UIFlow", "wait"),
+                                     "the wait step to start")
+        runs = watched_page(context)
+        runs.goto(f"{ui.url}/flows/UIFlow")
+        expect(runs.locator(f'#runs-table tr[data-pathspec="UIFlow/{run_id}"] .status')
+               ).to_have_text("running")
+        run_page = watched_page(context)
+        run_page.goto(f"{ui.url}/runs/UIFlow/{run_id}")
+        expect(run_page.locator("#run-status")).to_have_text("running")
+        task_page = watched_page(context)
+        task_page.goto(f"{ui.url}/runs/UIFlow/{run_id}/wait/{task_id}")
+        expect(task_page.locator("#stdout")).to_contain_text("waiting for the gate")
+
+        stop_process(ui.proc)
+        for page in (runs, run_page, task_page):
+            notice = page.locator("#connection")
+            expect(notice).to_contain_text("Lost the connection to the headwater UI server")
+            expect(notice).to_contain_text("may be out of date")
+        gate.touch()
+        assert run.wait(timeout=300) == 0
+
+        again = _serve_again(home, ui.port)
+        try:
+            for page in (runs, run_page, task_page):
+                expect(page.locator("#connection")).to_have_count(0)
+            expect(runs.locator(f'#runs-table tr[data-pathspec="UIFlow/{run_id}"] .status')
+                   ).to_have_text("succeeded")
+            expect(run_page.locator("#run-status")).to_have_text("succeeded")
+            expect(task_page.locator("#task-status")).to_have_text("succeeded")
+            expect(task_page.locator("#stdout")).to_have_text(
+                "waiting for the gate\nthe gate opened\n")
+        finally:
+            context.close()
+            stop_process(again)
