@@ -7,6 +7,8 @@ real ``headwater ui`` server over runs real flows made, as testers outside use i
   the right counts and no row twice, without a reload.
 - The server stopped and started again while pages follow a run: each page says it lost the
   connection (what it shows may be out of date), then catches up once the server is back.
+- Names as long and as foreign as Python allows (flow, step, artifacts, tags): no page scrolls
+  sideways on a phone or at 200% zoom.
 
 Waits are on what the page shows (Playwright's expect, with a generous deadline), never on time.
 """
@@ -14,10 +16,12 @@ Waits are on what the page shows (Playwright's expect, with a generous deadline)
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import expect
@@ -25,6 +29,7 @@ from playwright.sync_api import expect
 from headwater.ui.events import LOOKBACK_S
 from servers import stop_process
 
+from .faultkit import hw
 from .flowrun import flow_file, hermetic_env
 from .uiserver import (
     DEADLINE_MS,
@@ -197,3 +202,53 @@ def test_pages_say_the_server_is_gone_then_catch_up_when_it_is_back(home, browse
         finally:
             context.close()
             stop_process(again)
+
+
+# -- long names in any script, on a phone and at 200% zoom ----------------------------------------
+
+LONG_FLOW = "ÜberLangerFlußFlowMitEinemSehrLangenNamenDerImmerWeiterGehtUndGehtUndGehtBisZumEnde"
+LONG_STEP = "schritt_größe_日本語_ein_sehr_langer_schrittname_der_immer_weiter_geht"
+LONG_TAG = "tag-" + "長い" * 80
+
+# How far the page scrolls sideways, and the first elements reaching past the window (outside
+# the boxes that scroll on their own: a wide table, the graph, the timelines, a log)
+SIDEWAYS = """() => {
+  const width = document.documentElement.clientWidth;
+  const over = [...document.querySelectorAll("body *")].filter((n) =>
+    n.getBoundingClientRect().right > width + 1 && !n.closest(".scroll, #dag, #timeline, #task-timeline, pre, svg"));
+  return { extra: document.documentElement.scrollWidth - width,
+           over: over.slice(0, 5).map((n) => `${n.tagName}#${n.id}: ${n.textContent.slice(0, 40)}`) };
+}"""
+
+
+@pytest.mark.parametrize("window", [
+    {"viewport": {"width": 375, "height": 700}},  # a phone
+    {"viewport": {"width": 640, "height": 450}, "device_scale_factor": 2},  # 1280x900 at 200%
+], ids=["phone", "zoom-200"])
+def test_long_names_in_any_script_never_make_a_page_scroll_sideways(ui, home, browser, window):
+    """A 90-character flow name, a step named in a sentence, long tags in Japanese and Arabic:
+    before, the breadcrumbs, the step picker and the flow filter's menu kept each on one line,
+    wider than a phone or a laptop at 200% zoom, and every page scrolled sideways."""
+    if not (home / ".headwater-long-names").exists():
+        made = hw(flow_file("ui/long_names_flow.py"), "run", "--tag", LONG_TAG,
+                  "--tag", "مرحبا tag with spaces & <b>markup</b>", cwd=home)
+        assert made.returncode == 0, made.stdout + made.stderr
+        (home / ".headwater-long-names").touch()
+    flow, step = quote(LONG_FLOW), quote(LONG_STEP)
+    run_id = ui.json(f"/api/runs?flow={flow}")["runs"][0]["run_id"]
+    task = ui.json(f"/api/runs/{flow}/{run_id}/tasks?step={step}")["tasks"][0]
+    context = new_context(browser, **window)
+    page = watched_page(context)
+    run = f"/runs/{LONG_FLOW}/{run_id}"
+    for path, heading in (("/", "Runs"), (f"/flows/{LONG_FLOW}", f"Runs of {LONG_FLOW}"),
+                          (run, f"{LONG_FLOW}/{run_id}"), (f"{run}?step={LONG_STEP}", None),
+                          (f"{run}/{LONG_STEP}/{task['task_id']}",
+                           f"{LONG_FLOW}/{run_id}/{LONG_STEP}/{task['task_id']}")):
+        page.goto(ui.url + path)
+        if heading:
+            expect(page.locator("h1")).to_have_text(heading)
+        expect(page.locator("#runs-table, #tasks-table, #artifacts").first).to_be_visible()
+        assert page.evaluate(SIDEWAYS) == {"extra": 0, "over": []}, path
+    expect(page.get_by_role("link", name=re.compile("download مرحبا"))).to_have_count(1)
+    assert page.problems == [], page.problems  # type: ignore[attr-defined]
+    context.close()
