@@ -7,6 +7,8 @@ real ``headwater ui`` server over runs real flows made, as testers outside use i
   the right counts and no row twice, without a reload.
 - The server stopped and started again while pages follow a run: each page says it lost the
   connection (what it shows may be out of date), then catches up once the server is back.
+- Three tabs following a running task, and more tabs of the UI still open: a task's page follows
+  both its logs through one connection (a browser opens six to one server, for all its tabs).
 - Names as long and as foreign as Python allows (flow, step, artifacts, tags): no page scrolls
   sideways on a phone or at 200% zoom.
 
@@ -20,6 +22,7 @@ import re
 import signal
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 from urllib.parse import quote
 
@@ -39,6 +42,7 @@ from .uiserver import (
     held_ui_run,
     new_context,
     running_task,
+    sse_events,
     ui_command,
     ui_server,
     wait_until,
@@ -251,4 +255,50 @@ def test_long_names_in_any_script_never_make_a_page_scroll_sideways(ui, home, br
         assert page.evaluate(SIDEWAYS) == {"extra": 0, "over": []}, path
     expect(page.get_by_role("link", name=re.compile("download مرحبا"))).to_have_count(1)
     assert page.problems == [], page.problems  # type: ignore[attr-defined]
+    context.close()
+
+
+# -- many tabs -------------------------------------------------------------------------------------
+
+def test_three_tabs_following_a_task_leave_room_for_more_tabs(home, browser):
+    """A browser opens at most six connections to one server, shared by its tabs. A running
+    task's page held two event streams (one a log): three such tabs held all six, and a fourth
+    tab of the UI waited forever for its page. Now a task's page follows both logs through one."""
+    context = new_context(browser)
+    with ui_server(home) as ui, held_ui_run(home, "tabs-gate") as (run, gate):
+        run_id, task_id = wait_until(lambda: running_task(ui, "UIFlow", "wait"),
+                                     "the wait step to start")
+        tabs = []
+        for _ in range(3):
+            tab = watched_page(context)
+            tab.goto(f"{ui.url}/runs/UIFlow/{run_id}/wait/{task_id}")
+            expect(tab.locator("#stdout")).to_contain_text("waiting for the gate")
+            expect(tab.locator("#stderr-state")).to_have_text("following")
+            tabs.append(tab)
+        run_tab = watched_page(context)
+        run_tab.goto(f"{ui.url}/runs/UIFlow/{run_id}")
+        expect(run_tab.locator("#run-status")).to_have_text("running")
+        runs_tab = watched_page(context)
+        runs_tab.goto(f"{ui.url}/")
+        expect(runs_tab.locator(f'#runs-table tr[data-pathspec="UIFlow/{run_id}"]')
+               ).to_have_count(1)
+        gate.touch()
+        for tab in tabs:  # each followed its logs to their end, once
+            expect(tab.locator("#task-status")).to_have_text("succeeded")
+            expect(tab.locator("#stdout")).to_have_text("waiting for the gate\nthe gate opened\n")
+            expect(tab.locator("#stderr")).to_have_text("(no output)")
+        expect(run_tab.locator("#run-status")).to_have_text("succeeded")
+        assert run.wait(timeout=300) == 0
+        # the stream a task's page follows: each log's text and end, named, then its own end
+        url = f"{ui.url}/api/tasks/UIFlow/{run_id}/wait/{task_id}/logs/events"
+        with urllib.request.urlopen(url, timeout=60) as stream:  # noqa: S310 - our own server
+            assert list(sse_events(stream)) == [
+                ("log", {"stream": "stdout", "attempt": 0,
+                         "text": "waiting for the gate\nthe gate opened\n"}),
+                ("done", {"stream": "stdout", "attempt": 0}),
+                ("done", {"stream": "stderr", "attempt": 0}), ("end", {})]
+        for tab in (*tabs, run_tab, runs_tab):
+            problems = [p for p in tab.problems  # type: ignore[attr-defined]
+                        if not p.endswith("/events net::ERR_ABORTED")]
+            assert problems == [], problems
     context.close()
