@@ -204,6 +204,7 @@ function gone(flow, runId) {
   if (pageGone) return;
   pageGone = true;
   closeStreams();
+  document.getElementById("connection")?.remove();  // the server answered: it is the run that is gone
   for (const node of document.querySelectorAll("[data-since]")) delete node.dataset.since;
   document.title = `Gone: ${flow}/${runId} · headwater`;
   app.prepend(el("p", { id: "gone", class: "notice gone", role: "alert" },
