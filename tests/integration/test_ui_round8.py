@@ -6,7 +6,8 @@ real ``headwater ui`` server over runs real flows made, as testers outside use i
   at most 500 tasks an event, and every page still ends up with every task, its final status,
   the right counts and no row twice, without a reload.
 - The server stopped and started again while pages follow a run: each page says it lost the
-  connection (what it shows may be out of date), then catches up once the server is back.
+  connection (what it shows may be out of date), then catches up once the server is back, even
+  on tasks that ended longer ago than a new event stream looks back.
 - Three tabs following a running task, and more tabs of the UI still open: a task's page follows
   both its logs through one connection (a browser opens six to one server, for all its tabs).
 - Names as long and as foreign as Python allows (flow, step, artifacts, tags): no page scrolls
@@ -29,7 +30,7 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import expect
 
-from headwater.ui.events import LOOKBACK_S
+from headwater.ui.events import FIRST_LOOKBACK_S, LOOKBACK_S
 from servers import stop_process
 
 from .faultkit import hw
@@ -207,6 +208,45 @@ def test_pages_say_the_server_is_gone_then_catch_up_when_it_is_back(home, browse
             context.close()
             stop_process(again)
 
+
+def test_a_run_page_catches_up_on_tasks_that_ended_while_the_server_was_away(home, browser,
+                                                                             monkeypatch):
+    """The server is away for longer than a new event stream looks back (30 s) while the tasks a
+    page lists end, and the run goes on: when the stream opens again, the page reads its tasks
+    again. Before, it showed eight long-finished tasks "running" until the run ended."""
+    monkeypatch.setenv("WIDTH", "40")
+    context = new_context(browser)
+    context.add_init_script(COUNT_OPENS)
+    with ui_server(home) as ui, gated_run(WIDE_FLOW, home, "wide-away", ("work", "join"),
+                                          "--max-workers", "8") as (run, gates):
+        run_id = wait_until(lambda: (ui.json("/api/runs?flow=WideForeachFlow&status=running")
+                                     ["runs"] or [{}])[0].get("run_id"), "the run to start")
+        wait_until(lambda: _running(ui, run_id) == 8, "eight work tasks held at their gate")
+        page = watched_page(context)
+        page.goto(f"{ui.url}/runs/WideForeachFlow/{run_id}?step=work&status=running#tasks")
+        _following(page)
+        rows = page.locator("#tasks-table tbody tr")
+        expect(rows.locator(".status")).to_have_text(["running"] * 8)
+
+        stop_process(ui.proc)
+        expect(page.locator("#connection")).to_contain_text("Lost the connection")
+        (gates / "work").touch()
+        started = gates / "join-started"
+        wait_until(started.exists, "every work task to end and the join to start", 600)
+        wait_until(lambda: time.time() - started.stat().st_mtime > FIRST_LOOKBACK_S + 1,
+                   "the ends to be older than a new stream looks back", 120)
+        again = _serve_again(home, ui.port)
+        try:
+            expect(page.locator("#connection")).to_have_count(0)
+            expect(rows).to_have_count(0)
+            expect(page.locator("#tasks-none")).to_have_text("step work has no running tasks yet.")
+            expect(page.locator("#run-status")).to_have_text("running")
+            (gates / "join").touch()
+            expect(page.locator("#run-status")).to_have_text("succeeded")
+            assert run.wait(timeout=300) == 0
+        finally:
+            context.close()
+            stop_process(again)
 
 # -- long names in any script, on a phone and at 200% zoom ----------------------------------------
 
