@@ -52,6 +52,7 @@ from .uiserver import (
 
 expect.set_options(timeout=DEADLINE_MS)
 WIDE_FLOW = flow_file("ui/wide_live_foreach_flow.py")
+UI_FLOW = flow_file("ui/ui_flow.py")
 WIDTH = 700  # the flow's default: more than one event's 500 tasks
 
 # Counts the event streams the page opened and that connected, so a test knows a page follows.
@@ -154,13 +155,14 @@ def test_a_live_foreach_of_700_tasks_is_followed_to_every_task(ui, home, browser
 
 # -- the server stopped and started again ---------------------------------------------------------
 
-def _serve_again(home: Path, port: int):  # type: ignore[no-untyped-def]
+def _serve_again(home: Path, port: int, token: str | None = None):  # type: ignore[no-untyped-def]
     """``headwater ui`` over ``home`` again, on the port the pages were opened on."""
     log = home / f"ui-{port}-again.log"
+    env = hermetic_env({"HEADWATER_UI_TOKEN": token} if token else None)
     with open(log, "ab") as handle:
-        proc = subprocess.Popen(ui_command(home, "--port", str(port)), env=hermetic_env(),  # noqa: S603
+        proc = subprocess.Popen(ui_command(home, "--port", str(port)), env=env,  # noqa: S603
                                 stdout=handle, stderr=subprocess.STDOUT, cwd=home)
-    server = UIServer(proc, port, log, None)
+    server = UIServer(proc, port, log, token)
     _wait_ready(server)
     return proc
 
@@ -244,6 +246,28 @@ def test_a_run_page_catches_up_on_tasks_that_ended_while_the_server_was_away(hom
             (gates / "join").touch()
             expect(page.locator("#run-status")).to_have_text("succeeded")
             assert run.wait(timeout=300) == 0
+        finally:
+            context.close()
+            stop_process(again)
+
+def test_a_server_back_with_a_token_is_named_not_taken_for_one_away(home, browser):
+    """The server comes back on the same address, now asking for a token: the runs list left
+    open says the server refused to update it and what it answered, rather than that it is
+    away and being tried again (before: nothing at all, the list kept as if current)."""
+    made = hw(UI_FLOW, "run", cwd=home)
+    assert made.returncode == 0, made.stdout + made.stderr
+    context = new_context(browser)
+    with ui_server(home) as ui:
+        page = watched_page(context)
+        page.goto(f"{ui.url}/flows/UIFlow")
+        expect(page.locator("#runs-table tbody tr").first).to_be_visible()
+        stop_process(ui.proc)
+        again = _serve_again(home, ui.port, token="round8-secret-token")
+        try:
+            notice = page.locator("#connection")
+            expect(notice).to_contain_text("refused to update this page")
+            expect(notice).to_contain_text("401")
+            expect(notice).not_to_contain_text("Lost the connection")
         finally:
             context.close()
             stop_process(again)

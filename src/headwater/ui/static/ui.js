@@ -216,10 +216,16 @@ function gone(flow, runId) {
 // The server out of reach while a page follows something (stopped, restarting, the browser
 // offline): the page says so above what it shows, which may be out of date, until the server
 // answers again; the page then reads what changed meanwhile. It never passes for live.
-function connectionLost() {
-  if (pageGone || document.getElementById("connection")) return;
-  app.prepend(el("p", { id: "connection", class: "notice", role: "status" },
-    `Lost the connection to the headwater UI server at ${location.origin} (stopped, restarting, or this browser offline): trying again. What is below may be out of date. If \`headwater ui\` was stopped, start it again.`));
+// A server that answers, but with an error (restarted with a token, a proxy's page), is named
+// with what it said, not taken for one that is away.
+function connectionLost(error) {
+  if (pageGone) return;
+  const text = error && error.status
+    ? `The headwater UI server at ${location.origin} refused to update this page: ${error.message}. What is below may be out of date.`
+    : `Lost the connection to the headwater UI server at ${location.origin} (stopped, restarting, or this browser offline): trying again. What is below may be out of date. If \`headwater ui\` was stopped, start it again.`;
+  const shown = document.getElementById("connection");
+  if (shown) { if (shown.textContent !== text) shown.textContent = text; return; }
+  app.prepend(el("p", { id: "connection", class: "notice", role: "status", text }));
 }
 
 function connectionBack() { document.getElementById("connection")?.remove(); }
@@ -325,7 +331,7 @@ function followRuns(url, page, rows) {
           last = text; page = now;
         }
         connectionBack();
-      } catch (e) { connectionLost(); /* try again on the next tick */ }
+      } catch (e) { connectionLost(e); /* try again on the next tick */ }
     }
     setTimeout(tick, page.runs.some((r) => r.status === "running") ? 2000 : 10000);
   };
@@ -1249,7 +1255,7 @@ function followTask(base, shown, frames) {
     let now;
     try { now = await api(base); } catch (e) {
       if (isGone(e)) { gone(app.dataset.flow, app.dataset.runId); return; }  // deleted: stop asking
-      connectionLost();
+      connectionLost(e);
       setTimeout(tick, 3000);  // the server is away for a moment: ask again
       return;
     }
