@@ -272,6 +272,29 @@ def test_a_server_back_with_a_token_is_named_not_taken_for_one_away(home, browse
             context.close()
             stop_process(again)
 
+# -- deep links ------------------------------------------------------------------------------------
+
+def test_a_deep_link_to_a_log_of_an_attempt_there_never_was_is_a_404_naming_it(ui, home,
+                                                                                 context):
+    """A log's address with an attempt the task never had (a bookmark, a number typed in) was
+    an empty log, answered 200, as if the attempt had printed nothing; its lines and its find
+    answered empty too. Now each is a 404 naming the task, the attempt and the ones it had."""
+    made = hw(UI_FLOW, "run", cwd=home)
+    assert made.returncode == 0, made.stdout + made.stderr
+    run_id = ui.json("/api/runs?flow=UIFlow")["runs"][0]["run_id"]
+    task = ui.json(f"/api/runs/UIFlow/{run_id}/tasks?step=wait")["tasks"][0]["task_id"]
+    base = f"{ui.url}/api/tasks/UIFlow/{run_id}/wait/{task}/logs/stdout"
+    page = context.new_page()
+    for tail in ("?attempt=7", "/lines?attempt=7", "/find?q=gate&attempt=7"):
+        answer = page.goto(base + tail)
+        assert answer.status == 404, tail
+        expect(page.locator("body")).to_contain_text(
+            f"task UIFlow/{run_id}/wait/{task} has no attempt 7")
+        expect(page.locator("body")).to_contain_text("its attempts are 0")
+    answer = page.goto(base + "?attempt=0")  # the attempt it had
+    assert answer.status == 200
+    expect(page.locator("body")).to_contain_text("the gate opened")
+
 # -- long names in any script, on a phone and at 200% zoom ----------------------------------------
 
 LONG_FLOW = "ÜberLangerFlußFlowMitEinemSehrLangenNamenDerImmerWeiterGehtUndGehtUndGehtBisZumEnde"
