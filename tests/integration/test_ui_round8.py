@@ -7,7 +7,9 @@ real ``headwater ui`` server over runs real flows made, as testers outside use i
   the right counts and no row twice, without a reload.
 - The server stopped and started again while pages follow a run: each page says it lost the
   connection (what it shows may be out of date), then catches up once the server is back, even
-  on tasks that ended longer ago than a new event stream looks back.
+  on tasks that ended longer ago than a new event stream looks back; a server back asking for
+  a token is named with its answer; a browser gone offline and back the same.
+- A deep link to a log of an attempt the task never had: a 404 naming the attempts it had.
 - Three tabs following a running task, and more tabs of the UI still open: a task's page follows
   both its logs through one connection (a browser opens six to one server, for all its tabs).
 - Names as long and as foreign as Python allows (flow, step, artifacts, tags): no page scrolls
@@ -344,6 +346,27 @@ def test_long_names_in_any_script_never_make_a_page_scroll_sideways(ui, home, br
     assert page.problems == [], page.problems  # type: ignore[attr-defined]
     context.close()
 
+
+def test_a_task_page_in_a_browser_gone_offline_says_so_then_goes_on(ui, home, browser):
+    """The browser goes offline (Playwright's ``set_offline``) while a running task's page is
+    open: its next poll fails, and it says it lost the server (before: it retried in silence,
+    looking live); back online, the notice goes and the page follows the task to its end."""
+    context = new_context(browser)
+    with held_ui_run(home, "offline-gate") as (run, gate):
+        run_id, task_id = wait_until(lambda: running_task(ui, "UIFlow", "wait"),
+                                     "the wait step to start")
+        page = context.new_page()
+        page.goto(f"{ui.url}/runs/UIFlow/{run_id}/wait/{task_id}")
+        expect(page.locator("#stdout")).to_contain_text("waiting for the gate")
+        context.set_offline(True)
+        expect(page.locator("#connection")).to_contain_text("Lost the connection")
+        context.set_offline(False)
+        expect(page.locator("#connection")).to_have_count(0)
+        gate.touch()
+        expect(page.locator("#task-status")).to_have_text("succeeded")
+        expect(page.locator("#stdout")).to_have_text("waiting for the gate\nthe gate opened\n")
+        assert run.wait(timeout=300) == 0
+    context.close()
 
 # -- many tabs -------------------------------------------------------------------------------------
 
