@@ -132,6 +132,7 @@ def _gone_pages(run_id: str, run_page, task_page) -> None:  # type: ignore[no-un
     expect(gone).to_contain_text("headwater delete")
     expect(run_page).to_have_title(f"Gone: UIFlow/{run_id} · headwater")
     expect(run_page.locator("[data-since]")).to_have_count(0)  # nothing ticks on
+    expect(run_page.locator("#connection")).to_have_count(0)  # the server is back: no "lost"
     assert run_page.evaluate("streams.size") == 0
     expect(run_page.locator("h1")).to_have_text(f"UIFlow/{run_id}")  # what it showed is kept
 
@@ -139,6 +140,7 @@ def _gone_pages(run_id: str, run_page, task_page) -> None:  # type: ignore[no-un
     wait_until(lambda: task_page.clock.run_for(3000) or task_page.locator("#gone").count(),
                "the task page to say its run is gone")
     expect(task_page.locator("#gone")).to_contain_text(f"Run UIFlow/{run_id} is gone")
+    expect(task_page.locator("#connection")).to_have_count(0)
     asked = task_page.evaluate("window.__asked")
     task_page.clock.run_for(10 * 60_000)  # ten minutes of the page's timers
     assert task_page.evaluate("window.__asked") == asked

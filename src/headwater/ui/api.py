@@ -311,6 +311,7 @@ routes = [
     Route(_RUN + "/tasks", tasks),
     Route(_RUN + "/events", events.run_events),
     Route(_TASK, task),
+    Route(_TASK + "/logs/events", events.task_log_events),  # both logs; before /logs/{stream}
     Route(_TASK + "/logs/{stream}", log),
     Route(_TASK + "/logs/{stream}/events", events.log_events),
     Route(_TASK + "/logs/{stream}/find", log_find),

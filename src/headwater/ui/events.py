@@ -27,8 +27,10 @@ POLL_S = 0.5
 LOG_TAIL_BYTES = 1 << 20  # a log stream opens on at most its last MiB (the page says so)
 LINE_SEARCH_BYTES = 4096  # a cut moves forward to the next line's start if one is this near
 KEEPALIVE_S = 15.0
-# Tasks changed this long before a poll are sent again unless unchanged: room for a scheduler
-# whose clock is a little behind, and for the time between a page's load and its stream.
+# Tasks changed this long before the previous poll are looked for again (and sent unless
+# unchanged): room for a scheduler whose clock is a little behind. The window is counted from
+# the previous poll, not from now: a poll that comes late (a loaded machine, a slow query, a
+# server paused or a laptop asleep) still finds every task that changed since the last one.
 LOOKBACK_S = 5.0
 FIRST_LOOKBACK_S = 30.0
 # A ``tasks`` event carries at most this many tasks: a page opened on a foreach finishing
@@ -50,7 +52,8 @@ async def run_events(request: Request) -> Response:
     """``run`` (summary and step states) and ``tasks`` (changed task summaries) events."""
     reader = request.app.state.reader
     flow, run_id = request.path_params["flow"], request.path_params["run_id"]
-    opened = time.time() - FIRST_LOOKBACK_S
+    started = time.time()
+    opened = started - FIRST_LOOKBACK_S
     first = await run_in_threadpool(reader.call, reader.snapshot, flow, run_id, opened)
 
     async def source() -> AsyncIterator[bytes]:
@@ -63,11 +66,12 @@ async def run_events(request: Request) -> Response:
         yield _message("run", head)
         yield _message("tasks", changed)
         idle = 0.0
+        last_poll = started
         while head["status"] == "running" or behind is not None:
             await asyncio.sleep(POLL_S)
             if await request.is_disconnected():
                 return
-            window = time.time() - LOOKBACK_S
+            window, last_poll = last_poll - LOOKBACK_S, time.time()
             since = window if behind is None else min(behind, window)
             new_head, candidates = await run_in_threadpool(reader.call, reader.snapshot, flow,
                                                            run_id, since)
@@ -89,6 +93,51 @@ async def run_events(request: Request) -> Response:
     return _stream(_ending_on_errors(source()))
 
 
+class _LogFollower:
+    """One log of a task (``stdout`` or ``stderr``) as it grows: the messages to send for what
+    was read since the last call. ``tag`` puts the stream's name in each message, for a
+    response carrying both logs."""
+
+    def __init__(self, stream: str, tag: bool) -> None:
+        self.stream, self.tag = stream, tag
+        self.sent, self.attempt, self.done = 0, None, False
+        # A poll may end inside a UTF-8 character (the task's output is read as it comes): the
+        # decoder keeps such a piece for the next poll instead of sending U+FFFD for each half.
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def message(self, event: str, data: dict[str, Any]) -> bytes:
+        return _message(event, {"stream": self.stream, **data} if self.tag else data)
+
+    def restart(self, attempt: int) -> bytes:
+        self.sent, self.attempt = 0, attempt
+        self.decoder.reset()
+        return self.message("reset", {"attempt": attempt})
+
+    def first(self, data: bytes, attempt: int) -> list[bytes]:
+        self.attempt = attempt
+        if len(data) <= LOG_TAIL_BYTES:
+            return []
+        # a big log so far: its end, and how much was left out
+        self.sent = len(data) - len(log_tail(data, LOG_TAIL_BYTES))
+        return [self.message("skipped", {"attempt": attempt, "bytes": self.sent,
+                                          "size": len(data)})]
+
+    def read(self, data: bytes, final: bool, attempt: int) -> list[bytes]:
+        """The messages for the log as read now; ``done`` once it is final."""
+        out = []
+        if attempt != self.attempt or len(data) < self.sent:  # a retry started over
+            out.append(self.restart(attempt))
+        if len(data) > self.sent or final:
+            text = self.decoder.decode(data[self.sent:], final=final)
+            if text:
+                out.append(self.message("log", {"attempt": attempt, "text": text}))
+            self.sent = len(data)
+        if final:
+            self.done = True
+            out.append(self.message("end" if not self.tag else "done", {"attempt": attempt}))
+        return out
+
+
 async def log_events(request: Request) -> Response:
     """``log`` events carrying the new text of the stream, ``reset`` when a retry starts
     over, and ``end`` once the attempt's log is final."""
@@ -98,36 +147,58 @@ async def log_events(request: Request) -> Response:
     first = await run_in_threadpool(reader.call, reader.log, *args)
 
     async def source() -> AsyncIterator[bytes]:
+        follower = _LogFollower(p["stream"], tag=False)
         data, final, attempt = first
-        sent = 0
-        # A poll may end inside a UTF-8 character (the task's output is read as it comes): the
-        # decoder keeps such a piece for the next poll instead of sending U+FFFD for each half.
-        decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        if len(data) > LOG_TAIL_BYTES:  # a big log so far: its end, and how much was left out
-            sent = len(data) - len(log_tail(data, LOG_TAIL_BYTES))
-            yield _message("skipped", {"attempt": attempt, "bytes": sent, "size": len(data)})
+        for message in follower.first(data, attempt):
+            yield message
         while True:
-            if len(data) < sent:  # cannot happen within an attempt; be safe anyway
-                sent = 0
-                decoder.reset()
-                yield _message("reset", {"attempt": attempt})
-            if len(data) > sent or final:
-                text = decoder.decode(data[sent:], final=final)
-                if text:
-                    yield _message("log", {"attempt": attempt, "text": text})
-                sent = len(data)
-            if final:
-                yield _message("end", {"attempt": attempt})
+            for message in follower.read(data, final, attempt):
+                yield message
+            if follower.done:
                 return
             await asyncio.sleep(POLL_S)
             if await request.is_disconnected():
                 return
-            new_data, final, new_attempt = await run_in_threadpool(reader.call, reader.log, *args)
-            if new_attempt != attempt:
-                sent = 0
-                decoder.reset()
-                yield _message("reset", {"attempt": new_attempt})
-            data, attempt = new_data, new_attempt
+            data, final, attempt = await run_in_threadpool(reader.call, reader.log, *args)
+
+    return _stream(_ending_on_errors(source()))
+
+
+async def task_log_events(request: Request) -> Response:
+    """Both logs of a task in one response (what a task's page follows: one connection, not
+    two, of the six a browser opens to one server): the events of :func:`log_events`, each
+    carrying its ``stream``; ``done`` (``{"stream", "attempt"}``, or with ``error`` and ``fix``
+    for a log that cannot be read) when one log is final, and ``end`` once both are."""
+    reader = request.app.state.reader
+    p = request.path_params
+    task = (p["flow"], p["run_id"], p["step"], p["task_id"])
+    await run_in_threadpool(reader.call, reader.task_row, *task)  # no such task: a 404
+    followers = [_LogFollower(stream, tag=True) for stream in ("stdout", "stderr")]
+
+    async def read(follower: _LogFollower, opening: bool) -> list[bytes]:
+        try:
+            data, final, attempt = await run_in_threadpool(reader.call, reader.log, *task,
+                                                           follower.stream)
+        except HeadwaterException as err:  # this log cannot be read (the other may be)
+            follower.done = True
+            return [follower.message("done", {"error": err.msg, "fix": err.fix})]
+        opened = follower.first(data, attempt) if opening else []
+        return opened + follower.read(data, final, attempt)
+
+    async def source() -> AsyncIterator[bytes]:
+        opening = True
+        while True:
+            for follower in followers:
+                if not follower.done:
+                    for message in await read(follower, opening):
+                        yield message
+            opening = False
+            if all(f.done for f in followers):
+                yield _message("end", {})
+                return
+            await asyncio.sleep(POLL_S)
+            if await request.is_disconnected():
+                return
 
     return _stream(_ending_on_errors(source()))
 

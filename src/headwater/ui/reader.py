@@ -548,6 +548,11 @@ class Reader:
         attempts = self.meta.list_attempts(flow, run_id, step, task_id)
         chosen = attempts[-1] if attempt is None and attempts else next(
             (a for a in attempts if a.attempt == attempt), None)
+        if chosen is None and attempt is not None:  # a link to an attempt there never was
+            which = ", ".join(str(a.attempt) for a in attempts)
+            raise NotFoundError(f"task {row.pathspec} has no attempt {attempt}",
+                                fix=f"its attempts are {which}" if which else
+                                "it has not started yet: leave out ?attempt= for its log")
         if chosen is None:
             return b"", row.status != "running" or over, -1
         key = chosen.stdout_key if stream == "stdout" else chosen.stderr_key

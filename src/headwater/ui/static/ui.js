@@ -204,6 +204,7 @@ function gone(flow, runId) {
   if (pageGone) return;
   pageGone = true;
   closeStreams();
+  document.getElementById("connection")?.remove();  // the server answered: it is the run that is gone
   for (const node of document.querySelectorAll("[data-since]")) delete node.dataset.since;
   document.title = `Gone: ${flow}/${runId} · headwater`;
   app.prepend(el("p", { id: "gone", class: "notice gone", role: "alert" },
@@ -211,6 +212,23 @@ function gone(flow, runId) {
     el("a", { href: `/flows/${enc(flow)}`, text: `The runs of ${flow}` }), " · ",
     el("a", { href: "/", text: "all runs" })));
 }
+
+// The server out of reach while a page follows something (stopped, restarting, the browser
+// offline): the page says so above what it shows, which may be out of date, until the server
+// answers again; the page then reads what changed meanwhile. It never passes for live.
+// A server that answers, but with an error (restarted with a token, a proxy's page), is named
+// with what it said, not taken for one that is away.
+function connectionLost(error) {
+  if (pageGone) return;
+  const text = error && error.status
+    ? `The headwater UI server at ${location.origin} refused to update this page: ${error.message}. What is below may be out of date.`
+    : `Lost the connection to the headwater UI server at ${location.origin} (stopped, restarting, or this browser offline): trying again. What is below may be out of date. If \`headwater ui\` was stopped, start it again.`;
+  const shown = document.getElementById("connection");
+  if (shown) { if (shown.textContent !== text) shown.textContent = text; return; }
+  app.prepend(el("p", { id: "connection", class: "notice", role: "status", text }));
+}
+
+function connectionBack() { document.getElementById("connection")?.remove(); }
 
 // Whether an error means the page's own run is no more: a 404 for it (a server that does not
 // answer, or a 500, is something else: the page tries again as before).
@@ -312,7 +330,8 @@ function followRuns(url, page, rows) {
           refocus(key);
           last = text; page = now;
         }
-      } catch (e) { /* the server is away for a moment: try again on the next tick */ }
+        connectionBack();
+      } catch (e) { connectionLost(e); /* try again on the next tick */ }
     }
     setTimeout(tick, page.runs.some((r) => r.status === "running") ? 2000 : 10000);
   };
@@ -743,10 +762,19 @@ async function runPage() {
   // run deleted meanwhile is said to be gone, the page as it was left below the notice
   const again = () => runPage().catch((e) => (isGone(e) ? gone(flow, runId) : fail(e)));
   source.addEventListener("end", again);
+  // the stream back after the server was away (restarted, the browser offline): what changed
+  // meanwhile may be older than what a new stream sends first, so this page's tasks are read again
+  let opened = false;
+  source.addEventListener("open", () => {
+    if (opened) { connectionBack(); refill(); }
+    opened = true;
+  });
   // the stream refused when the browser reconnected (the server was away while the run was
   // deleted): the browser will not try again, so ask the API what became of the run
   source.addEventListener("error", () => {
-    if (source.readyState !== EventSource.CLOSED || source.ended || pageGone) return;
+    if (source.ended || pageGone) return;
+    if (source.readyState === EventSource.CONNECTING) { connectionLost(); return; }
+    if (source.readyState !== EventSource.CLOSED) return;
     streams.delete(source);
     again();
   });
@@ -866,38 +894,58 @@ function logError(stream, pre, state, message) {
 // reader scrolled up in stays put.
 function atEnd(pre) { return pre.scrollHeight - pre.scrollTop - pre.clientHeight < 24; }
 
-function followLog(base, stream, pre, state) {
-  const source = openStream(`${base}/logs/${stream}/events`);
-  // a stream (re)opened sends the whole log so far: start over rather than repeat it
-  let chunk = plainChunks(), draw = liveLog(pre);
-  const restart = () => { pre.textContent = ""; chunk = plainChunks(); draw = liveLog(pre); };
-  source.addEventListener("open", restart);
-  source.addEventListener("reset", restart);
-  source.addEventListener("skipped", (event) => {
-    const skipped = JSON.parse(event.data);
-    document.getElementById(`${stream}-cut`)?.remove();
-    logCut(base, stream, pre, skipped.size - skipped.bytes, skipped.size);
+// Both logs of a running task are followed through one event stream (each event names its
+// log): a browser opens at most six connections to one server, and a page holding two for its
+// logs left three task pages all a seventh tab could wait for, forever.
+function followLogs(base, shown) {
+  const source = openStream(`${base}/logs/events`);
+  const logs = new Map(shown.map((log) => [log.stream, { ...log, done: false }]));
+  // a stream (re)opened sends both logs whole so far: start over rather than repeat them
+  const restart = (log) => { log.pre.textContent = ""; log.chunk = plainChunks(); log.draw = liveLog(log.pre); log.done = false; };
+  for (const log of logs.values()) restart(log);
+  const on = (name, handle) => source.addEventListener(name, (event) => {
+    const data = JSON.parse(event.data || "{}");
+    const log = logs.get(data.stream);
+    if (log) handle(log, data);
   });
-  source.addEventListener("log", (event) => {
-    const following = atEnd(pre);
-    draw(chunk(JSON.parse(event.data).text));
-    pre.classList.remove("empty");
-    if (following) pre.scrollTop = pre.scrollHeight;
+  source.addEventListener("open", () => {
+    connectionBack();
+    for (const log of logs.values()) { log.state.textContent = "following"; restart(log); }
   });
-  source.addEventListener("end", (event) => {
+  on("reset", restart);
+  on("skipped", (log, skipped) => {
+    document.getElementById(`${log.stream}-cut`)?.remove();
+    logCut(base, log.stream, log.pre, skipped.size - skipped.bytes, skipped.size);
+  });
+  on("log", (log, data) => {
+    const following = atEnd(log.pre);
+    log.draw(log.chunk(data.text));
+    log.pre.classList.remove("empty");
+    if (following) log.pre.scrollTop = log.pre.scrollHeight;
+  });
+  on("done", (log, data) => {  // this log is final, or cannot be read (the other goes on)
+    log.done = true;
+    if (data.error) { logError(log.stream, log.pre, log.state, data.fix ? `${data.error}. Fix: ${data.fix}` : data.error); return; }
+    if (!log.pre.textContent) log.pre.textContent = "(no output)";
+    log.state.textContent = "complete";
+  });
+  source.addEventListener("end", (event) => {  // with an error: reading the task failed
     const end = JSON.parse(event.data || "{}");
-    if (end.error) { logError(stream, pre, state, end.fix ? `${end.error}. Fix: ${end.fix}` : end.error); return; }
-    if (!pre.textContent) pre.textContent = "(no output)";
-    state.textContent = "complete";
+    if (!end.error) return;
+    for (const log of logs.values()) if (!log.done) logError(log.stream, log.pre, log.state, end.fix ? `${end.error}. Fix: ${end.fix}` : end.error);
   });
   source.addEventListener("error", () => {
     if (source.ended) return;
-    // refused outright (an answer that is no stream, e.g. a log that cannot be read): the
-    // browser will not try again, so read the log once, which names what went wrong
+    const open = [...logs.values()].filter((log) => !log.done);
+    // refused outright (an answer that is no stream): the browser will not try again, so each
+    // log is read once, which names what went wrong
     if (source.readyState === EventSource.CLOSED) {
       streams.delete(source);
-      showLog(base, stream, pre, state).catch((e) => logError(stream, pre, state, e.message));
-    } else state.textContent = "disconnected";
+      for (const log of open) showLog(base, log.stream, log.pre, log.state).catch((e) => logError(log.stream, log.pre, log.state, e.message));
+    } else {
+      for (const log of open) log.state.textContent = "disconnected";
+      connectionLost();
+    }
   });
 }
 
@@ -1076,6 +1124,7 @@ async function taskPage() {
   }
 
   const logs = el("div", { class: "logs" });
+  const followed = [];
   for (const stream of ["stdout", "stderr"]) {
     const pre = el("pre", { id: stream, class: "log empty", tabindex: 0, role: "region", "aria-label": stream });
     const state = el("span", { class: "muted", id: `${stream}-state`, text: task.status === "running" ? "following" : "loading" });
@@ -1084,9 +1133,10 @@ async function taskPage() {
     const raw = el("a", { href: `${base}/logs/${stream}?attempt=${latest}`, class: "raw-log", "aria-label": `${stream} as plain text`, text: "plain text" });
     const finder = logFinder(base, stream, pre, latest);
     logs.append(el("section", {}, el("h3", {}, `${stream} `, which, state, " · ", raw), finder.box, pre, finder.hits, finder.around));
-    if (task.status === "running") followLog(base, stream, pre, state);
+    if (task.status === "running") followed.push({ stream, pre, state });
     else showLog(base, stream, pre, state).catch((e) => logError(stream, pre, state, e.message));
   }
+  if (followed.length) followLogs(base, followed);
 
   const listed = artifactList(base, task);
   // the facts the client's task.metadata gives (Metaflow's names: attempt, attempt_ok, ...)
@@ -1205,9 +1255,11 @@ function followTask(base, shown, frames) {
     let now;
     try { now = await api(base); } catch (e) {
       if (isGone(e)) { gone(app.dataset.flow, app.dataset.runId); return; }  // deleted: stop asking
+      connectionLost(e);
       setTimeout(tick, 3000);  // the server is away for a moment: ask again
       return;
     }
+    connectionBack();
     if (shape(now) !== before) { taskPage().catch((e) => (isGone(e) ? gone(app.dataset.flow, app.dataset.runId) : fail(e))); return; }
     for (const c of now.cards) {
       const frame = frames.get(c.index);
