@@ -20,7 +20,7 @@ from __future__ import annotations
 import pickle
 from typing import Any
 
-from headwater.records import ParentRef, TaskSpec, replace
+from headwater.records import ArtifactRef, Frame, ParentRef, TaskSpec, replace
 
 CHUNK = 256  # parents per stored blob; a join with no more than this keeps them in its spec
 PARENTS_KEYS = "parents_keys"  # TaskSpec.extra: the blobs a join's parents are in
@@ -56,11 +56,41 @@ class Arrivals:
         return [self._stubs[i] for i in sorted(self._stubs)], self._keys
 
     def _spill(self) -> None:
-        data = pickle.dumps(list(self._pending.values()), protocol=5)
+        same: dict[Any, Any] = {}
+        data = pickle.dumps([_sharing(parent, same) for parent in self._pending.values()],
+                            protocol=5)
         self._keys.append(self._store.save_bytes(data).key)
         for index, parent in self._pending.items():
             self._stubs[index] = ParentRef(parent.step, parent.task_id, _NO_MANIFEST, ())
         self._pending.clear()
+
+
+def _sharing(parent: ParentRef, same: dict[Any, Any]) -> ParentRef:
+    """``parent`` with what its chunk repeats made one object each (equal references and
+    frames, artifact and type names, a frame's step, task id and items key), so the chunk's
+    pickle holds each once and the join reads it back as one: every task's result arrived with
+    its own copies, and at 100,000 inputs they were a third of what the join held of them."""
+    manifest = {same.setdefault(name, name): _shared(ref, same)
+                for name, ref in parent.manifest.items()}
+    return ParentRef(same.setdefault(parent.step, parent.step), parent.task_id, manifest,
+                     tuple(_shared(frame, same) for frame in parent.frames))
+
+
+def _shared(record: Any, same: dict[Any, Any]) -> Any:
+    """The one object of ``same`` equal to ``record`` (an ArtifactRef or a Frame), made with
+    shared text the first time."""
+    found = same.get(record)
+    if found is None:
+        one = same.setdefault
+        if isinstance(record, Frame):
+            found = Frame(one(record.step, record.step), one(record.task_id, record.task_id),
+                          record.index, record.num_splits, record.is_foreach,
+                          one(record.items_key, record.items_key), record.unbounded)
+        else:
+            found = ArtifactRef(record.key, record.size, one(record.type_name, record.type_name),
+                                one(record.encoding, record.encoding), record.inline)
+        same[found] = found
+    return found
 
 
 def for_executor(spec: TaskSpec) -> TaskSpec:
