@@ -435,7 +435,7 @@ class SQLMetadata(MetadataStore):
             rows = self._db.query(self._sql.LIST_RUN_TASKS, (flow, run_id, limit))
         else:
             rows = self._db.query(self._sql.LIST_STEP_TASKS, (flow, run_id, step, limit))
-        return [_task_row(row) for row in rows]
+        return _task_rows(rows)
 
     def newest_task(self, flow: str, run_id: str, step: str) -> TaskRow | None:
         rows = self._db.query(self._sql.NEWEST_STEP_TASK, (flow, run_id, step))
@@ -454,15 +454,15 @@ class SQLMetadata(MetadataStore):
             sql = (self._sql.PAGE_RUN_TASKS_BY_STATUS if step is None
                    else self._sql.PAGE_STEP_TASKS_BY_STATUS)
             where += (status,)
-        return [_task_row(row) for row in self._db.query(sql, (*where, limit, offset))]
+        return _task_rows(self._db.query(sql, (*where, limit, offset)))
 
     def task_changes(self, flow: str, run_id: str, since: float) -> list[TaskRow]:
         rows = self._db.query(self._sql.TASK_CHANGES, (flow, run_id, since, since))
-        return [_task_row(row) for row in rows]
+        return _task_rows(rows)
 
     def failed_tasks(self, flow: str, run_id: str, *, limit: int = 10) -> list[TaskRow]:
         rows = self._db.query(self._sql.FAILED_TASKS, (flow, run_id, limit))
-        return [_task_row(row) for row in rows]
+        return _task_rows(rows)
 
     def step_status_counts(self, flow: str, run_id: str) -> list[tuple]:
         return [tuple(row) for row in
@@ -523,17 +523,27 @@ def _run_row(row: tuple) -> RunRow:
     )
 
 
-def _task_row(row: tuple) -> TaskRow:
+def _task_rows(rows: Sequence[tuple]) -> list[TaskRow]:
+    """Rows read together share one decoder: what their documents repeat is decoded once."""
+    docs = codec.TaskDocuments()
+    return [_task_row(row, docs) for row in rows]
+
+
+def _task_row(row: tuple, docs: codec.TaskDocuments | None = None) -> TaskRow:
     *head, frames, parents, origin_pathspec, attempts, transition = row
+    docs = docs or codec.TaskDocuments()
     column = "frames"
     try:
-        _check_numbers(("created_at", head[5], False), ("finished_at", head[6], True),
-                       ("attempts", attempts, False, int))
-        decoded_frames = codec.load_frames(frames)
+        created_at, finished_at = head[5], head[6]
+        if not (type(created_at) is float and type(attempts) is int
+                and (finished_at is None or type(finished_at) is float)):  # else: which is wrong
+            _check_numbers(("created_at", created_at, False), ("finished_at", finished_at, True),
+                           ("attempts", attempts, False, int))
+        decoded_frames = docs.frames(frames)
         column = "parents"
-        decoded_parents = codec.load_strings(parents)
+        decoded_parents = docs.strings(parents)
         column = "transition"
-        decoded_transition = codec.load_transition(transition)
+        decoded_transition = docs.transition(transition)
     except _WrongColumn as err:
         raise damaged_task(head, err.column, err) from None
     except (ValueError, TypeError) as err:  # JSONDecodeError is a ValueError
