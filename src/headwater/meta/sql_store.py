@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from types import ModuleType
 from typing import Any
@@ -492,6 +492,44 @@ class SQLMetadata(MetadataStore):
             manifests.setdefault(task_id, {})[names.setdefault(name, name)] = found
         return manifests
 
+    def iter_tasks(self, flow: str, run_id: str, *, page: int = 1000) -> Iterator[TaskRow]:
+        after = ("", "")
+        while True:
+            rows = self._db.query(self._sql.PAGE_RUN_TASKS_BY_KEY, (flow, run_id, *after, page))
+            yield from _task_rows(rows)
+            if len(rows) < page:
+                return
+            after = (rows[-1][2], rows[-1][3])
+
+    def get_tasks_artifacts(self, flow: str, run_id: str, step: str,
+                            task_ids: Sequence[str]) -> dict[str, Manifest]:
+        manifests: dict[str, Manifest] = {}
+        same: dict[tuple, ArtifactRef] = {}  # as get_step_artifacts: one object per reference
+        names: dict[str, str] = {}
+        ids = _padded(task_ids)
+        if not ids:
+            return manifests
+        for task_id, name, *ref in self._db.query(
+            self._sql.select_tasks_artifacts(len(ids)), (flow, run_id, step, *ids)
+        ):
+            found = same.get(key := tuple(ref))
+            if found is None:
+                found = same[key] = _ref(*ref)
+            manifests.setdefault(task_id, {})[names.setdefault(name, name)] = found
+        return manifests
+
+    def list_tasks_attempts(self, flow: str, run_id: str, step: str,
+                            task_ids: Sequence[str]) -> dict[str, list[AttemptRow]]:
+        attempts: dict[str, list[AttemptRow]] = {}
+        ids = _padded(task_ids)
+        if not ids:
+            return attempts
+        for row in self._db.query(self._sql.select_tasks_attempts(len(ids)),
+                                  (flow, run_id, step, *ids)):
+            attempt = _attempt_row(row)
+            attempts.setdefault(attempt.task_id, []).append(attempt)
+        return attempts
+
     def list_attempts(self, flow: str, run_id: str, step: str, task_id: str) -> list[AttemptRow]:
         rows = self._db.query(self._sql.LIST_ATTEMPTS, (flow, run_id, step, task_id))
         return [_attempt_row(row) for row in rows]
@@ -502,6 +540,15 @@ class SQLMetadata(MetadataStore):
             attempt = _attempt_row(row)
             attempts.setdefault(attempt.task_id, []).append(attempt)
         return attempts
+
+
+def _padded(task_ids: Sequence[str]) -> list[str]:
+    """``task_ids`` made up to a multiple of 64 by repeating the last (the same ids again match
+    nothing more): statements shaped by how many ids they take come in few shapes."""
+    ids = list(dict.fromkeys(task_ids))
+    if ids and len(ids) % 64:
+        ids += [ids[-1]] * (64 - len(ids) % 64)
+    return ids
 
 
 # -- row builders ----------------------------------------------------------------------------
