@@ -78,18 +78,25 @@ def _sharing(parent: ParentRef, same: dict[Any, Any]) -> ParentRef:
 
 def _shared(record: Any, same: dict[Any, Any]) -> Any:
     """The one object of ``same`` equal to ``record`` (an ArtifactRef or a Frame), made with
-    shared text the first time."""
-    found = same.get(record)
+    shared text the first time. Looked up by its fields as a plain tuple: a record's own hash
+    is computed in Python, and the scheduler does this for every input of a wide join."""
+    one = same.setdefault
+    if isinstance(record, Frame):
+        fields = (record.step, record.task_id, record.index, record.num_splits,
+                  record.is_foreach, record.items_key, record.unbounded)
+        found = same.get(fields)
+        if found is None:
+            found = one(fields, Frame(one(record.step, record.step),
+                                      one(record.task_id, record.task_id), record.index,
+                                      record.num_splits, record.is_foreach,
+                                      one(record.items_key, record.items_key), record.unbounded))
+        return found
+    fields = (record.key, record.size, record.type_name, record.encoding, record.inline)
+    found = same.get(fields)
     if found is None:
-        one = same.setdefault
-        if isinstance(record, Frame):
-            found = Frame(one(record.step, record.step), one(record.task_id, record.task_id),
-                          record.index, record.num_splits, record.is_foreach,
-                          one(record.items_key, record.items_key), record.unbounded)
-        else:
-            found = ArtifactRef(record.key, record.size, one(record.type_name, record.type_name),
-                                one(record.encoding, record.encoding), record.inline)
-        same[found] = found
+        found = one(fields, ArtifactRef(record.key, record.size,
+                                        one(record.type_name, record.type_name),
+                                        one(record.encoding, record.encoding), record.inline))
     return found
 
 

@@ -128,19 +128,23 @@ class _StepPages:
     any time the plan holds about a page of a step, not the step (10,000 tasks' manifests
     and attempts were most of a resume's peak)."""
 
-    __slots__ = ("_ids", "_fetched", "_manifests", "_attempts")
+    __slots__ = ("_ids", "_fetched", "_manifests", "_attempts", "_next")
 
     def __init__(self, task_ids: list[str]) -> None:
         self._ids = sorted(task_ids, key=_task_order)
         self._fetched = bytearray(len(self._ids))  # 1: that task's page was read
         self._manifests: dict[str, Manifest] = {}
         self._attempts: dict[str, list[Any]] = {}
+        self._next = 0  # where the task after the last one asked for is: usually the next ask
 
     def take(self, meta: Any, flow: str, run_id: str, step: str,
              task_id: str) -> tuple[Manifest, list[Any] | None]:
         """``task_id``'s manifest and attempts, read with its page on the first ask; each is
         handed out once."""
-        at = bisect_left(self._ids, _task_order(task_id), key=_task_order)
+        at = self._next
+        if at >= len(self._ids) or self._ids[at] != task_id:
+            at = bisect_left(self._ids, _task_order(task_id), key=_task_order)
+        self._next = at + 1
         if at < len(self._ids) and self._ids[at] == task_id and not self._fetched[at]:
             page = [i for i in range(at, min(at + PAGE, len(self._ids))) if not self._fetched[i]]
             ids = [self._ids[i] for i in page]
