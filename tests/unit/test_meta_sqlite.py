@@ -512,7 +512,11 @@ def test_a_run_read_in_pages_and_some_tasks_details_answer_as_the_whole(meta):
                       parents=["start/1"])
         own = ArtifactRef(task_id.rjust(32, "0"), 1, "builtins.int", inline=task_id.encode())
         finish_task(meta, run_id, "work", task_id, {"items": REF_B, "out": own}, ok=i % 7 > 0)
-    whole = {(t.step, t.task_id): t for t in meta.list_tasks("PetsFlow", run_id)}
+    listed = meta.list_tasks("PetsFlow", run_id)
+    # a listing (rows decoded together) gives what reading each task alone gives
+    assert listed == [meta.get_task("PetsFlow", run_id, t.step, t.task_id) for t in listed]
+    assert [t.frames[0].index for t in listed[1:]] == list(range(len(ids)))
+    whole = {(t.step, t.task_id): t for t in listed}
     for page in (1, 3, 64, 1000):
         paged = list(meta.iter_tasks("PetsFlow", run_id, page=page))
         assert len(paged) == len(whole) == 101
