@@ -36,7 +36,12 @@ class CloneSource(Record, frozen=True):
 
 
 def _position(step: str, frames: tuple[Frame, ...] | list[Frame]) -> tuple:
-    return (step, tuple((f.step, f.index) for f in frames))
+    """Where a task sits: its step, then each split's step and index, in one flat tuple (one
+    object a task instead of three: the plan holds one for every origin task)."""
+    place: list[Any] = [step]
+    for frame in frames:
+        place += (frame.step, frame.index)
+    return tuple(place)
 
 
 class ResumePlan:
@@ -80,11 +85,13 @@ class ResumePlan:
     def match(self, spec: TaskSpec, parents_cloned: bool) -> CloneSource | None:
         """The origin task to clone for ``spec``, or None when it must run."""
         key = _position(spec.step, spec.frames)
+        rows = self._by_position.get(key)
+        if rows is None:  # no origin task here, or every one here was matched already
+            return None
         occurrence = self._seen[key]
         self._seen[key] += 1
-        rows = self._by_position.get(key, [])
-        if occurrence >= len(rows):
-            return None
+        if occurrence + 1 == len(rows):  # the place's last origin task: forget the place
+            del self._by_position[key], self._seen[key]
         # Each place is matched once: what the plan holds of it goes now, so a large origin's
         # rows and manifests do not stay in memory beside the tasks that replace them.
         (task_id, status, transition), rows[occurrence] = rows[occurrence], None
