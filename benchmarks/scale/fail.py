@@ -1,5 +1,6 @@
 from headwater import FlowSpec, Parameter, step
 
+
 class FailFlow(FlowSpec):
     n = Parameter("n", default=10, type=int)
 

@@ -1,5 +1,6 @@
 from headwater import FlowSpec, Parameter, step
 
+
 class FeFlow(FlowSpec):
     n = Parameter("n", default=10, type=int)
 

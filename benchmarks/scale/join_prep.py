@@ -1,9 +1,12 @@
 """Phase A: store the 100,000 parents of FeFlow/1/join as the scheduler does (Arrivals)."""
-import json, os
+import json
+import os
+
 from headwater.meta import open_metadata
-from headwater.store import open_datastore
 from headwater.records import ParentRef
 from headwater.runtime.join_parents import Arrivals
+from headwater.store import open_datastore
+
 root = os.path.abspath(".headwater")
 meta = open_metadata(os.path.join(root, "meta.sqlite"))
 manifests = meta.get_step_artifacts("FeFlow", "1", "work")

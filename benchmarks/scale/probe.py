@@ -1,20 +1,40 @@
-"""Runs a flow file as `python flow.py ...` would, and reports the CPU time and peak RSS of
-the scheduler (`Scheduler.run`) when it returns; PROBE_PROF=FILE saves a cProfile of it."""
-import cProfile, os, resource, runpy, sys, time, pstats
+"""Runs a flow file as ``python flow.py ...`` would, and reports the CPU time and peak RSS of
+the scheduler (``Scheduler.run``) when it returns; ``PROBE_PROF=FILE`` saves a cProfile of it.
+
+Usage: ``python probe.py flow.py run --n 10000``.
+"""
+
+import cProfile
+import os
+import resource
+import runpy
+import sys
+import time
+
 from headwater.runtime import scheduler
-run = scheduler.Scheduler.run
-PROF = os.environ.get("PROBE_PROF")
-def timed(self, *args, **kwargs):
-    began = time.process_time(); w0 = time.time()
-    prof = cProfile.Profile() if PROF else None
-    if prof: prof.enable()
+
+_run = scheduler.Scheduler.run
+PROFILE_FILE = os.environ.get("PROBE_PROF")
+
+
+def timed_run(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    """``Scheduler.run``, measured."""
+    cpu, wall = time.process_time(), time.time()
+    profile = cProfile.Profile() if PROFILE_FILE else None
+    if profile:
+        profile.enable()
     try:
-        return run(self, *args, **kwargs)
+        return _run(self, *args, **kwargs)
     finally:
-        if prof:
-            prof.disable(); prof.dump_stats(PROF)
-        u = resource.getrusage(resource.RUSAGE_SELF)
-        sys.stderr.write(f"PROBE Scheduler.run cpu {time.process_time()-began:.2f}s wall {time.time()-w0:.2f}s sched maxrss {u.ru_maxrss/1024:.1f} MB\n")
-scheduler.Scheduler.run = timed
-sys.argv = sys.argv[1:]
-runpy.run_path(sys.argv[0], run_name="__main__")
+        if profile:
+            profile.disable()
+            profile.dump_stats(PROFILE_FILE)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        sys.stderr.write(f"PROBE Scheduler.run cpu {time.process_time() - cpu:.2f}s "
+                         f"wall {time.time() - wall:.2f}s sched maxrss {peak:.1f} MB\n")
+
+
+if __name__ == "__main__":
+    scheduler.Scheduler.run = timed_run
+    sys.argv = sys.argv[1:]
+    runpy.run_path(sys.argv[0], run_name="__main__")
