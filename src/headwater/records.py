@@ -225,6 +225,13 @@ class Record(metaclass=_RecordType):
 
     def __setstate__(self, state: Any) -> None:
         if state.__class__ is list:  # what __getstate__ gives
+            fields = self.__record_fields__
+            if len(state) == len(fields):  # as pickled by this version: no defaults to fill
+                # (a join reads 100,000 parents' records back: the general path was most of it)
+                put = object.__setattr__
+                for name, value in zip(fields, state, strict=False):
+                    put(self, name, value)
+                return
             self._put_values(state)
             return
         # Also reads what the dataclass versions of these classes pickled (artifacts such as a

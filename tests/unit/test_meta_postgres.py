@@ -22,6 +22,7 @@ from test_meta_sqlite import (  # noqa: F401  (collected here, against PostgreSQ
     new_run,
     test_a_cached_task_is_found_by_flow_step_and_key,
     test_a_lookup_holding_a_nul_finds_nothing_on_every_backend,
+    test_a_run_read_in_pages_and_some_tasks_details_answer_as_the_whole,
     test_a_run_records_its_code_package,
     test_attempts_retries_and_final_artifacts,
     test_clone_task_points_at_origin_blobs,

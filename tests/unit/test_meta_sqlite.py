@@ -497,6 +497,44 @@ def test_steps_tasks_and_step_wide_details(meta):
 
 
 
+def test_a_run_read_in_pages_and_some_tasks_details_answer_as_the_whole(meta):
+    """iter_tasks gives every task of a run once, whatever the page size; the details of some
+    tasks of a step are those of the whole step's, for those tasks (resume reads them so)."""
+    run_id = new_run(meta)
+    other = new_run(meta)  # another run's rows are never part of the answer
+    meta.new_task("PetsFlow", other, "work", "1", frames=[], parents=[])
+    meta.new_task("PetsFlow", run_id, "start", "1", frames=[], parents=[])
+    finish_task(meta, run_id, "start", "1", {"x": REF_A})
+    ids = [str(n) for n in range(2, 102)]  # "10" sorts before "9" as text: pages use the key
+    for i, task_id in enumerate(ids):
+        meta.new_task("PetsFlow", run_id, "work", task_id,
+                      frames=[Frame("start", "1", i, len(ids), is_foreach=True)],
+                      parents=["start/1"])
+        own = ArtifactRef(task_id.rjust(32, "0"), 1, "builtins.int", inline=task_id.encode())
+        finish_task(meta, run_id, "work", task_id, {"items": REF_B, "out": own}, ok=i % 7 > 0)
+    listed = meta.list_tasks("PetsFlow", run_id)
+    # a listing (rows decoded together) gives what reading each task alone gives
+    assert listed == [meta.get_task("PetsFlow", run_id, t.step, t.task_id) for t in listed]
+    assert [t.frames[0].index for t in listed[1:]] == list(range(len(ids)))
+    whole = {(t.step, t.task_id): t for t in listed}
+    for page in (1, 3, 64, 1000):
+        paged = list(meta.iter_tasks("PetsFlow", run_id, page=page))
+        assert len(paged) == len(whole) == 101
+        assert {(t.step, t.task_id): t for t in paged} == whole
+    manifests = meta.get_step_artifacts("PetsFlow", run_id, "work")
+    attempts = meta.list_step_attempts("PetsFlow", run_id, "work")
+    for some in (["2"], ["9", "10", "11", "nope"], ids[5:70], ids, ids + ids):
+        found = meta.get_tasks_artifacts("PetsFlow", run_id, "work", some)
+        assert found == {t: manifests[t] for t in some if t in manifests}
+        assert list(found.get("9", {})) == list(manifests["9"]) if "9" in some else True
+        assert meta.list_tasks_attempts("PetsFlow", run_id, "work", some) == {
+            t: list(attempts[t]) for t in some if t in attempts}
+    assert meta.get_tasks_artifacts("PetsFlow", run_id, "work", []) == {}
+    assert meta.list_tasks_attempts("PetsFlow", run_id, "nope", ids) == {}
+    shared = meta.get_tasks_artifacts("PetsFlow", run_id, "work", ids)
+    assert len({id(m["items"]) for m in shared.values()}) == 1
+
+
 def test_step_artifacts_hold_a_shared_reference_once(meta):
     """A step's manifests name one object per distinct reference, whatever the task count."""
     run_id = new_run(meta)

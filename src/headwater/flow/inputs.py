@@ -6,18 +6,29 @@ from collections.abc import Iterator
 from typing import Any
 
 from headwater.exceptions import ReservedAttributeError
-from headwater.flow.artifacts import ArtifactLoader, ArtifactView
-from headwater.records import Frame, ParentRef
+from headwater.flow.artifacts import ArtifactLoader
+from headwater.records import Frame, Manifest, ParentRef
 
 
 class InputView:
-    """The artifacts of one finished parent task, read lazily: ``inp.x``, ``inp.input``."""
+    """The artifacts of one finished parent task, read lazily: ``inp.x``, ``inp.input``.
 
-    def __init__(self, parent: ParentRef, view: ArtifactView, item_loader: Any) -> None:
-        object.__setattr__(self, "_parent", parent)
-        object.__setattr__(self, "_view", view)
-        object.__setattr__(self, "_item_loader", item_loader)
-        object.__setattr__(self, "_cache", {})
+    A join over a foreach has one per item (100,000 of them in a large run), so a view is slots
+    over the parent's own manifest, never a copy of it: an input is read-only, it has nothing
+    of its own to track but the values already loaded (``_cache``, made on the first read).
+    """
+
+    __slots__ = ("_parent", "_loader", "_params", "_where", "_item_loader", "_cache")
+
+    def __init__(self, parent: ParentRef, loader: ArtifactLoader, params: Manifest, where: str,
+                 item_loader: Any) -> None:
+        put = object.__setattr__
+        put(self, "_parent", parent)
+        put(self, "_loader", loader)
+        put(self, "_params", params)
+        put(self, "_where", where)  # the join task's; an input's own is made when it reads
+        put(self, "_item_loader", item_loader)
+        put(self, "_cache", None)
 
     @property
     def step_name(self) -> str:
@@ -47,17 +58,34 @@ class InputView:
         ]
 
     def __getattr__(self, name: str) -> Any:
-        cache = self.__dict__["_cache"]
-        if name in cache:
+        # only called for what the slots are not: artifact names (and an unset slot, below)
+        if name in InputView.__slots__:
+            raise AttributeError(name)
+        cache = self._cache
+        if cache is not None and name in cache:
             return cache[name]
-        view: ArtifactView = self.__dict__["_view"]
-        if name.startswith("__") or not (view.has(name) or name in view.params):
+        manifest, params = self._parent.manifest, self._params
+        ref = manifest.get(name)
+        if ref is None:
+            ref = params.get(name)
+        if name.startswith("__") or ref is None:
             raise AttributeError(
                 f"input from step '{self.step_name}' (task {self.task_id}) has no artifact {name!r}"
             )
-        value = view.load(name) if view.has(name) else view.load_param(name)
+        value = self._loader.load_artifact(ref, name=name, where=self._input_where())
+        if cache is None:
+            cache = {}
+            object.__setattr__(self, "_cache", cache)
         cache[name] = value
         return value
+
+    def _input_where(self) -> str:
+        parent = self._parent
+        return f"{self._where} (input {parent.step}/{parent.task_id})"
+
+    def _inherited(self) -> Manifest:
+        """The parent's artifacts as stored (what ``merge_artifacts`` compares by key)."""
+        return self._parent.manifest
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise ReservedAttributeError(
@@ -99,12 +127,7 @@ class Inputs:
 
 def make_inputs(parents: list[ParentRef], loader: ArtifactLoader, params: dict, item_loader: Any,
                 where: str) -> Inputs:
-    views = [
-        InputView(p, ArtifactView(loader, p.manifest, params, f"{where} (input {p.step}/{p.task_id})"),
-                  item_loader)
-        for p in parents
-    ]
-    return Inputs(views)
+    return Inputs([InputView(p, loader, params, where, item_loader) for p in parents])
 
 
 def _top_foreach(frames: tuple[Frame, ...]) -> Frame | None:

@@ -29,9 +29,9 @@ def merge_into(flow: FlowSpec, state: TaskState, inputs: Inputs, *, include: lis
     candidates: dict[str, set[str]] = {}
     refs = {}
     for inp in inputs:
-        view = inp.__dict__["_view"]
-        for name, ref in view.inherited.items():
-            if name in view.deleted or name in view.params:
+        params = inp._params
+        for name, ref in inp._inherited().items():
+            if name in params:
                 continue
             candidates.setdefault(name, set()).add(ref.key)
             refs[name] = ref

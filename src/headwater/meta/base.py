@@ -12,7 +12,7 @@ commit; outside one, each is its own transaction.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -277,6 +277,26 @@ class MetadataStore(ABC):
         self, flow: str, run_id: str, step: str
     ) -> Mapping[str, list[AttemptRow]]:
         """task_id -> attempts (oldest first) for every task of a step, in one query."""
+
+    def iter_tasks(self, flow: str, run_id: str, *, page: int = 1000) -> Iterator[TaskRow]:
+        """Every task of a run, read ``page`` rows at a time, in no promised order: what walks a
+        whole run (resume's plan) without holding all its rows at once. SQL backends page
+        through their key index; this default reads the listing."""
+        yield from self.list_tasks(flow, run_id)
+
+    def get_tasks_artifacts(self, flow: str, run_id: str, step: str,
+                            task_ids: Sequence[str]) -> dict[str, Manifest]:
+        """task_id -> manifest for some tasks of a step (those with none are left out): one
+        query in SQL backends, one a task in this default."""
+        found = {t: self.get_artifacts(flow, run_id, step, t) for t in task_ids}
+        return {t: manifest for t, manifest in found.items() if manifest}
+
+    def list_tasks_attempts(self, flow: str, run_id: str, step: str,
+                            task_ids: Sequence[str]) -> dict[str, list[AttemptRow]]:
+        """task_id -> attempts (oldest first) for some tasks of a step (those with none are
+        left out): one query in SQL backends, one a task in this default."""
+        found = {t: self.list_attempts(flow, run_id, step, t) for t in task_ids}
+        return {t: attempts for t, attempts in found.items() if attempts}
 
     def page_runs(
         self,

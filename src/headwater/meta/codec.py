@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import binascii
 import json
+import re
 from collections.abc import Iterable, Sequence
 
 from headwater.records import ArtifactRef, Frame, Manifest, TaskFailure
@@ -200,3 +201,63 @@ def load_failure(text: str | None) -> TaskFailure | None:
                for v in (failure.type_name, failure.message, failure.traceback)):
         raise ValueError("its fields are not text")
     return failure
+
+
+class TaskDocuments:
+    """Decodes the JSON columns of many task rows read together (a step's listing), each
+    document as :func:`load_frames`, :func:`load_strings` and :func:`load_transition` would,
+    without decoding the same text twice.
+
+    Listing a 100,000-task foreach step decoded 300,000 documents, most of its time: every
+    task of the step names the same parents and went the same way (one ``parents`` and one
+    ``transition`` text, decoded once here and shared by the rows, which never change them),
+    and their split stacks differ only in the item's index (``frames`` texts that are equal
+    but for the digits after ``"index":`` reuse the first one's decoded frames with their own
+    indexes). What is not one of those shapes is decoded in full, so a damaged document raises
+    the same ValueError, for the same row, as it always did; a failed decoding is never kept.
+    """
+
+    __slots__ = ("_strings", "_transitions", "_frames")
+
+    def __init__(self) -> None:
+        self._strings: dict[str | None, tuple[str, ...]] = {}
+        self._transitions: dict[str | None, dict | None] = {}
+        # frames text without its index digits -> (decoded frames, how many "index": keys)
+        self._frames: dict[tuple[str, ...], tuple[Frame, ...]] = {}
+
+    def strings(self, text: str | None) -> tuple[str, ...]:
+        found = self._strings.get(text)
+        if found is None:
+            found = self._strings[text] = load_strings(text)
+        return found
+
+    def transition(self, text: str | None) -> dict | None:
+        if text in self._transitions:
+            return self._transitions[text]
+        found = self._transitions[text] = load_transition(text)
+        return found
+
+    def frames(self, text: str | None) -> tuple[Frame, ...]:
+        if not text:
+            return load_frames(text)
+        pieces = _INDEX.split(text)  # [text, digits, text, digits, ..., text]
+        shape = tuple(pieces[0::2])
+        template = self._frames.get(shape)
+        if template is None:
+            frames = load_frames(text)
+            # reusable only when each frame holds exactly one "index": key (any more, and a
+            # digit run could belong to a duplicate key the decoder overrode)
+            if len(pieces) // 2 == len(frames):
+                self._frames[shape] = frames
+            return frames
+        return tuple(
+            frame if frame.index == index else Frame(
+                frame.step, frame.task_id, index, frame.num_splits, frame.is_foreach,
+                frame.items_key, frame.unbounded)
+            for frame, index in zip(template, map(int, pieces[1::2]), strict=True))
+
+
+# The digits of a frame's index, as dump_frames writes it: a JSON integer (no sign, no leading
+# zero), then the end of the value. In valid JSON a quote that starts ``"index":`` opens a key
+# (a quote inside a string is escaped), so the split finds keys only.
+_INDEX = re.compile(r'(?<="index":)(0|[1-9][0-9]*)(?=[,}])')

@@ -133,6 +133,12 @@ STEP_STATUS_COUNTS = """SELECT step, status, COUNT(*), MIN(created_at), MAX(fini
 GET_TASK = f"""SELECT {_TASK_COLUMNS} FROM tasks
     WHERE flow = ? AND run_id = ? AND step = ? AND task_id = ?"""
 
+# A page of a run's tasks after a (step, task_id), in the order of the tasks_key index (no
+# sort): resume's plan walks a whole origin run this way. flow, run_id, step, task_id, limit.
+# The comparison and the order both use the column's own collation, so no row is skipped.
+PAGE_RUN_TASKS_BY_KEY = f"""SELECT {_TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_id = ?
+    AND (step, task_id) > (?, ?) ORDER BY step, task_id LIMIT ?"""
+
 GET_ARTIFACTS = """SELECT name, key, size, type_name, encoding, inline FROM artifacts
     WHERE flow = ? AND run_id = ? AND step = ? AND task_id = ? ORDER BY name{text_order}"""
 GET_STEP_ARTIFACTS = """SELECT task_id, name, key, size, type_name, encoding, inline FROM artifacts
@@ -222,7 +228,23 @@ def select_flows_with_tags(num_tags: int) -> str:
     )
 
 
-BUILDERS: tuple[Callable[..., str], ...] = (select_runs, select_runs_page, select_flows_with_tags)
+def select_tasks_artifacts(num_tasks: int) -> str:
+    """The artifacts of some tasks of one step. Parameters: flow, run_id, step, *task_ids."""
+    return ("SELECT task_id, name, key, size, type_name, encoding, inline FROM artifacts "
+            "WHERE flow = ? AND run_id = ? AND step = ? "
+            f"AND task_id IN ({', '.join(['?'] * num_tasks)}) "
+            "ORDER BY task_id{text_order}, name{text_order}")
+
+
+def select_tasks_attempts(num_tasks: int) -> str:
+    """The attempts of some tasks of one step, oldest first. Parameters as above."""
+    return (f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE flow = ? AND run_id = ? AND step = ? "
+            f"AND task_id IN ({', '.join(['?'] * num_tasks)}) "
+            "ORDER BY task_id{text_order}, attempt")
+
+
+BUILDERS: tuple[Callable[..., str], ...] = (select_runs, select_runs_page, select_flows_with_tags,
+                                            select_tasks_artifacts, select_tasks_attempts)
 FRAGMENTS = ("tags_of_run", "greatest", "text_order")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from types import ModuleType
 from typing import Any
@@ -435,7 +435,7 @@ class SQLMetadata(MetadataStore):
             rows = self._db.query(self._sql.LIST_RUN_TASKS, (flow, run_id, limit))
         else:
             rows = self._db.query(self._sql.LIST_STEP_TASKS, (flow, run_id, step, limit))
-        return [_task_row(row) for row in rows]
+        return _task_rows(rows)
 
     def newest_task(self, flow: str, run_id: str, step: str) -> TaskRow | None:
         rows = self._db.query(self._sql.NEWEST_STEP_TASK, (flow, run_id, step))
@@ -454,15 +454,15 @@ class SQLMetadata(MetadataStore):
             sql = (self._sql.PAGE_RUN_TASKS_BY_STATUS if step is None
                    else self._sql.PAGE_STEP_TASKS_BY_STATUS)
             where += (status,)
-        return [_task_row(row) for row in self._db.query(sql, (*where, limit, offset))]
+        return _task_rows(self._db.query(sql, (*where, limit, offset)))
 
     def task_changes(self, flow: str, run_id: str, since: float) -> list[TaskRow]:
         rows = self._db.query(self._sql.TASK_CHANGES, (flow, run_id, since, since))
-        return [_task_row(row) for row in rows]
+        return _task_rows(rows)
 
     def failed_tasks(self, flow: str, run_id: str, *, limit: int = 10) -> list[TaskRow]:
         rows = self._db.query(self._sql.FAILED_TASKS, (flow, run_id, limit))
-        return [_task_row(row) for row in rows]
+        return _task_rows(rows)
 
     def step_status_counts(self, flow: str, run_id: str) -> list[tuple]:
         return [tuple(row) for row in
@@ -492,6 +492,44 @@ class SQLMetadata(MetadataStore):
             manifests.setdefault(task_id, {})[names.setdefault(name, name)] = found
         return manifests
 
+    def iter_tasks(self, flow: str, run_id: str, *, page: int = 1000) -> Iterator[TaskRow]:
+        after = ("", "")
+        while True:
+            rows = self._db.query(self._sql.PAGE_RUN_TASKS_BY_KEY, (flow, run_id, *after, page))
+            yield from _task_rows(rows)
+            if len(rows) < page:
+                return
+            after = (rows[-1][2], rows[-1][3])
+
+    def get_tasks_artifacts(self, flow: str, run_id: str, step: str,
+                            task_ids: Sequence[str]) -> dict[str, Manifest]:
+        manifests: dict[str, Manifest] = {}
+        same: dict[tuple, ArtifactRef] = {}  # as get_step_artifacts: one object per reference
+        names: dict[str, str] = {}
+        ids = _padded(task_ids)
+        if not ids:
+            return manifests
+        for task_id, name, *ref in self._db.query(
+            self._sql.select_tasks_artifacts(len(ids)), (flow, run_id, step, *ids)
+        ):
+            found = same.get(key := tuple(ref))
+            if found is None:
+                found = same[key] = _ref(*ref)
+            manifests.setdefault(task_id, {})[names.setdefault(name, name)] = found
+        return manifests
+
+    def list_tasks_attempts(self, flow: str, run_id: str, step: str,
+                            task_ids: Sequence[str]) -> dict[str, list[AttemptRow]]:
+        attempts: dict[str, list[AttemptRow]] = {}
+        ids = _padded(task_ids)
+        if not ids:
+            return attempts
+        for row in self._db.query(self._sql.select_tasks_attempts(len(ids)),
+                                  (flow, run_id, step, *ids)):
+            attempt = _attempt_row(row)
+            attempts.setdefault(attempt.task_id, []).append(attempt)
+        return attempts
+
     def list_attempts(self, flow: str, run_id: str, step: str, task_id: str) -> list[AttemptRow]:
         rows = self._db.query(self._sql.LIST_ATTEMPTS, (flow, run_id, step, task_id))
         return [_attempt_row(row) for row in rows]
@@ -502,6 +540,15 @@ class SQLMetadata(MetadataStore):
             attempt = _attempt_row(row)
             attempts.setdefault(attempt.task_id, []).append(attempt)
         return attempts
+
+
+def _padded(task_ids: Sequence[str]) -> list[str]:
+    """``task_ids`` made up to a multiple of 64 by repeating the last (the same ids again match
+    nothing more): statements shaped by how many ids they take come in few shapes."""
+    ids = list(dict.fromkeys(task_ids))
+    if ids and len(ids) % 64:
+        ids += [ids[-1]] * (64 - len(ids) % 64)
+    return ids
 
 
 # -- row builders ----------------------------------------------------------------------------
@@ -523,17 +570,27 @@ def _run_row(row: tuple) -> RunRow:
     )
 
 
-def _task_row(row: tuple) -> TaskRow:
+def _task_rows(rows: Sequence[tuple]) -> list[TaskRow]:
+    """Rows read together share one decoder: what their documents repeat is decoded once."""
+    docs = codec.TaskDocuments()
+    return [_task_row(row, docs) for row in rows]
+
+
+def _task_row(row: tuple, docs: codec.TaskDocuments | None = None) -> TaskRow:
     *head, frames, parents, origin_pathspec, attempts, transition = row
+    docs = docs or codec.TaskDocuments()
     column = "frames"
     try:
-        _check_numbers(("created_at", head[5], False), ("finished_at", head[6], True),
-                       ("attempts", attempts, False, int))
-        decoded_frames = codec.load_frames(frames)
+        created_at, finished_at = head[5], head[6]
+        if not (type(created_at) is float and type(attempts) is int
+                and (finished_at is None or type(finished_at) is float)):  # else: which is wrong
+            _check_numbers(("created_at", created_at, False), ("finished_at", finished_at, True),
+                           ("attempts", attempts, False, int))
+        decoded_frames = docs.frames(frames)
         column = "parents"
-        decoded_parents = codec.load_strings(parents)
+        decoded_parents = docs.strings(parents)
         column = "transition"
-        decoded_transition = codec.load_transition(transition)
+        decoded_transition = docs.transition(transition)
     except _WrongColumn as err:
         raise damaged_task(head, err.column, err) from None
     except (ValueError, TypeError) as err:  # JSONDecodeError is a ValueError

@@ -20,7 +20,7 @@ from __future__ import annotations
 import pickle
 from typing import Any
 
-from headwater.records import ParentRef, TaskSpec, replace
+from headwater.records import ArtifactRef, Frame, ParentRef, TaskSpec, replace
 
 CHUNK = 256  # parents per stored blob; a join with no more than this keeps them in its spec
 PARENTS_KEYS = "parents_keys"  # TaskSpec.extra: the blobs a join's parents are in
@@ -56,11 +56,48 @@ class Arrivals:
         return [self._stubs[i] for i in sorted(self._stubs)], self._keys
 
     def _spill(self) -> None:
-        data = pickle.dumps(list(self._pending.values()), protocol=5)
+        same: dict[Any, Any] = {}
+        data = pickle.dumps([_sharing(parent, same) for parent in self._pending.values()],
+                            protocol=5)
         self._keys.append(self._store.save_bytes(data).key)
         for index, parent in self._pending.items():
             self._stubs[index] = ParentRef(parent.step, parent.task_id, _NO_MANIFEST, ())
         self._pending.clear()
+
+
+def _sharing(parent: ParentRef, same: dict[Any, Any]) -> ParentRef:
+    """``parent`` with what its chunk repeats made one object each (equal references and
+    frames, artifact and type names, a frame's step, task id and items key), so the chunk's
+    pickle holds each once and the join reads it back as one: every task's result arrived with
+    its own copies, and at 100,000 inputs they were a third of what the join held of them."""
+    manifest = {same.setdefault(name, name): _shared(ref, same)
+                for name, ref in parent.manifest.items()}
+    return ParentRef(same.setdefault(parent.step, parent.step), parent.task_id, manifest,
+                     tuple(_shared(frame, same) for frame in parent.frames))
+
+
+def _shared(record: Any, same: dict[Any, Any]) -> Any:
+    """The one object of ``same`` equal to ``record`` (an ArtifactRef or a Frame), made with
+    shared text the first time. Looked up by its fields as a plain tuple: a record's own hash
+    is computed in Python, and the scheduler does this for every input of a wide join."""
+    one = same.setdefault
+    if isinstance(record, Frame):
+        fields = (record.step, record.task_id, record.index, record.num_splits,
+                  record.is_foreach, record.items_key, record.unbounded)
+        found = same.get(fields)
+        if found is None:
+            found = one(fields, Frame(one(record.step, record.step),
+                                      one(record.task_id, record.task_id), record.index,
+                                      record.num_splits, record.is_foreach,
+                                      one(record.items_key, record.items_key), record.unbounded))
+        return found
+    fields = (record.key, record.size, record.type_name, record.encoding, record.inline)
+    found = same.get(fields)
+    if found is None:
+        found = one(fields, ArtifactRef(record.key, record.size,
+                                        one(record.type_name, record.type_name),
+                                        one(record.encoding, record.encoding), record.inline))
+    return found
 
 
 def for_executor(spec: TaskSpec) -> TaskSpec:

@@ -15,6 +15,7 @@ Nothing is copied: a clone is a metadata record whose manifest names the origin'
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from typing import Any
 
@@ -35,7 +36,12 @@ class CloneSource(Record, frozen=True):
 
 
 def _position(step: str, frames: tuple[Frame, ...] | list[Frame]) -> tuple:
-    return (step, tuple((f.step, f.index) for f in frames))
+    """Where a task sits: its step, then each split's step and index, in one flat tuple (one
+    object a task instead of three: the plan holds one for every origin task)."""
+    place: list[Any] = [step]
+    for frame in frames:
+        place += (frame.step, frame.index)
+    return tuple(place)
 
 
 class ResumePlan:
@@ -52,15 +58,18 @@ class ResumePlan:
         self.origin_run_id = origin_run_id
         self.rerun_steps = rerun_steps
         # Of each origin task only what matching reads (a row is ~2 KB, with its frames and
-        # parents; a large foreach has 100,000 of them): (task id, status, transition).
+        # parents; a large foreach has 100,000 of them): (task id, status, transition), read a
+        # page of rows at a time, so the whole origin is never in memory as rows.
         self._by_position: dict[tuple, list[Any]] = defaultdict(list)
-        for row in meta.list_tasks(flow, origin_run_id):
+        by_step: dict[str, list[str]] = defaultdict(list)
+        for row in meta.iter_tasks(flow, origin_run_id, page=PAGE):
             self._by_position[_position(row.step, row.frames)].append(
                 (row.task_id, row.status, getattr(row, "transition", None)))
+            by_step[row.step].append(row.task_id)
         for rows in self._by_position.values():
-            rows.sort(key=lambda r: int(r[0]) if r[0].isdigit() else r[0])
+            rows.sort(key=lambda r: _task_order(r[0]))
         self._seen: dict[tuple, int] = defaultdict(int)
-        self._step_cache: dict[str, tuple[dict, dict]] = {}
+        self._steps = {step: _StepPages(ids) for step, ids in by_step.items()}
 
     @classmethod
     def for_run(cls, meta: Any, flow: str, graph: Graph, origin_run_id: str,
@@ -78,17 +87,19 @@ class ResumePlan:
     def match(self, spec: TaskSpec, parents_cloned: bool) -> CloneSource | None:
         """The origin task to clone for ``spec``, or None when it must run."""
         key = _position(spec.step, spec.frames)
+        rows = self._by_position.get(key)
+        if rows is None:  # no origin task here, or every one here was matched already
+            return None
         occurrence = self._seen[key]
         self._seen[key] += 1
-        rows = self._by_position.get(key, [])
-        if occurrence >= len(rows):
-            return None
+        if occurrence + 1 == len(rows):  # the place's last origin task: forget the place
+            del self._by_position[key], self._seen[key]
         # Each place is matched once: what the plan holds of it goes now, so a large origin's
         # rows and manifests do not stay in memory beside the tasks that replace them.
         (task_id, status, transition), rows[occurrence] = rows[occurrence], None
-        manifests, attempts = self._step_data(spec.step)
-        manifest = manifests.pop(task_id, {})
-        last = (attempts.pop(task_id, None) or [None])[-1]
+        manifest, attempts = self._steps[spec.step].take(
+            self.meta, self.flow, self.origin_run_id, spec.step, task_id)
+        last = (attempts or [None])[-1]
         if not parents_cloned or spec.step in self.rerun_steps:
             return None
         if status != "succeeded" or transition is None:
@@ -114,13 +125,48 @@ class ResumePlan:
         return CloneSource(pathspec, result.manifest, result,
                            getattr(last, "stdout_key", None), getattr(last, "stderr_key", None))
 
-    def _step_data(self, step: str) -> tuple[dict, dict]:
-        if step not in self._step_cache:
-            self._step_cache[step] = (
-                self.meta.get_step_artifacts(self.flow, self.origin_run_id, step),
-                self.meta.list_step_attempts(self.flow, self.origin_run_id, step),
-            )
-        return self._step_cache[step]
+
+
+def _task_order(task_id: str) -> tuple:
+    """Task ids in the order they were given (numbers as numbers), whatever their text."""
+    return (0, int(task_id), "") if task_id.isdigit() else (1, 0, task_id)
+
+
+class _StepPages:
+    """The manifests and attempts of one origin step's tasks, read ``PAGE`` tasks at a time as
+    the new run reaches them: the task asked for and those that follow it in task-id order
+    (the order the new run's scheduler meets them in). What a match takes is dropped, so at
+    any time the plan holds about a page of a step, not the step (10,000 tasks' manifests
+    and attempts were most of a resume's peak)."""
+
+    __slots__ = ("_ids", "_fetched", "_manifests", "_attempts", "_next")
+
+    def __init__(self, task_ids: list[str]) -> None:
+        self._ids = sorted(task_ids, key=_task_order)
+        self._fetched = bytearray(len(self._ids))  # 1: that task's page was read
+        self._manifests: dict[str, Manifest] = {}
+        self._attempts: dict[str, list[Any]] = {}
+        self._next = 0  # where the task after the last one asked for is: usually the next ask
+
+    def take(self, meta: Any, flow: str, run_id: str, step: str,
+             task_id: str) -> tuple[Manifest, list[Any] | None]:
+        """``task_id``'s manifest and attempts, read with its page on the first ask; each is
+        handed out once."""
+        at = self._next
+        if at >= len(self._ids) or self._ids[at] != task_id:
+            at = bisect_left(self._ids, _task_order(task_id), key=_task_order)
+        self._next = at + 1
+        if at < len(self._ids) and self._ids[at] == task_id and not self._fetched[at]:
+            page = [i for i in range(at, min(at + PAGE, len(self._ids))) if not self._fetched[i]]
+            ids = [self._ids[i] for i in page]
+            for i in page:
+                self._fetched[i] = 1
+            self._manifests.update(meta.get_tasks_artifacts(flow, run_id, step, ids))
+            self._attempts.update(meta.list_tasks_attempts(flow, run_id, step, ids))
+        return self._manifests.pop(task_id, {}), self._attempts.pop(task_id, None)
+
+
+PAGE = 512  # origin tasks read at once: rows while planning, manifests and attempts while matching
 
 
 def still_fits(graph: Graph, step: str, transition: dict[str, Any]) -> bool:
