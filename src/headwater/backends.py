@@ -129,7 +129,7 @@ for _b in (
              summary="a folder on this machine (or a shared disk)", schemes=("", "file")),
     _builtin("datastore", "s3", "headwater.store.s3_storage:S3Storage",
              summary="Amazon S3 and S3-compatible stores", schemes=("s3", "s3a"), extra="s3",
-             task_requires=("s3fs[boto3]>=2024.2",)),
+             task_requires=("s3fs>=2024.2",)),
     # Metaflow's names for the two other clouds; both go through their fsspec drivers.
     _builtin("datastore", "gs", "headwater.store.fsspec_storage:FsspecStorage",
              summary="Google Cloud Storage (gcsfs)", schemes=("gs", "gcs"), extra="gcs",

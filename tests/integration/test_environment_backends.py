@@ -97,7 +97,7 @@ def test_a_pypi_step_writes_to_s3_and_reads_postgres_from_its_environment(
     env = {**s3_root, "HEADWATER_METADATA": pg_metadata, "HEADWATER_ENV_CACHE": str(env_cache)}
     done = run(REMOTE_FLOW, "--datastore", "s3", "run", cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert ("Adding s3fs[boto3]>=2024.2 (the s3 datastore), psycopg[binary]>=3.1 (the "
+    assert ("Adding s3fs>=2024.2 (the s3 datastore), psycopg[binary]>=3.1 (the "
             "postgresql metadata store) to each environment") in done.stdout
     assert not (tmp_path / ".headwater").exists()  # blobs in S3, records in PostgreSQL
     check_remote_run(read_back(monkeypatch, env), env_cache / "envs", postgres=True)
@@ -108,7 +108,7 @@ def test_an_s3_run_with_local_metadata_adds_only_the_s3_driver(tmp_path, env_cac
     env = {**s3_root, "HEADWATER_ENV_CACHE": str(env_cache)}
     done = run(REMOTE_FLOW, "run", cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Adding s3fs[boto3]>=2024.2 (the s3 datastore) to each environment" in done.stdout
+    assert "Adding s3fs>=2024.2 (the s3 datastore) to each environment" in done.stdout
     check_remote_run(read_back(monkeypatch, env), env_cache / "envs", postgres=False)
 
     # `environment show` with the same datastore finds the lock the run made; without it (a
@@ -142,7 +142,7 @@ def test_a_resolution_failure_names_the_step_the_package_and_what_headwater_adde
     assert done.returncode == 1
     out = done.stdout + done.stderr
     assert "step 'needs' of BadPypiFlow" in out and "aiobotocore" in out
-    assert "headwater adds s3fs[boto3]>=2024.2 (the s3 datastore)" in out
+    assert "headwater adds s3fs>=2024.2 (the s3 datastore)" in out
     assert "fix:" in out and "list it among the step's packages" in out
     assert "START RAN" not in out and not task_lines(done.stdout)
     assert no_headwater_traceback(done.stderr)

@@ -22,7 +22,7 @@ from headwater.environments.lock import EnvLock, run_record
 from headwater.exceptions import StepEnvironmentError
 
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
-S3 = "s3fs[boto3]>=2024.2"
+S3 = "s3fs>=2024.2"
 PG = "psycopg[binary]>=3.1"
 TABULATE = EnvDeclaration("pypi", None, (("tabulate", "0.9.0"),))
 

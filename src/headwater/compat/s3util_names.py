@@ -23,8 +23,14 @@ def get_s3_client(s3_role_arn: str | None = None, s3_session_vars: dict[str, Any
         raise S3Exception(f"get_s3_client(s3_role_arn={s3_role_arn!r}): headwater does not "
                           "assume IAM roles", fix="give the role's credentials through the "
                           "environment (AWS_PROFILE, AWS_ACCESS_KEY_ID, ...)")
-    import boto3
-    from botocore.exceptions import ClientError
+    try:
+        import boto3
+        from botocore.exceptions import ClientError
+    except ImportError as missing:
+        from headwater.s3objects import S3Exception
+
+        raise S3Exception("get_s3_client() needs boto3, which is not installed here "
+                          f"({missing})", fix="pip install boto3") from None
 
     session = boto3.session.Session(**(s3_session_vars or {}))
     return session.client("s3", **(s3_client_params or {})), ClientError

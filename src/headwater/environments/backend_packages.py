@@ -29,5 +29,5 @@ def backend_packages(datastore_root: str, metadata_url: str) -> dict[str, str]:
 
 
 def describe(needed: dict[str, str]) -> str:
-    """``s3fs[boto3]>=2024.2 (the s3 datastore), ...``: what is added, and why."""
+    """``s3fs>=2024.2 (the s3 datastore), ...``: what is added, and why."""
     return ", ".join(f"{requirement} ({why})" for requirement, why in needed.items())
