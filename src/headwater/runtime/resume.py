@@ -7,7 +7,9 @@ matched against the origin run by step, position (the split indexes it sits unde
 * the origin task at that place succeeded,
 * its step is not the one the user asked to re-run from, and
 * every parent of the new task was itself cloned: once one task runs again, all that depends on
-  it runs again too, and
+  it runs again too,
+* where the origin task went next is a way the flow's graph, as it is now, can go from that step
+  (the flow file may have changed since: a step renamed, a foreach made linear), and
 * the data of its ``@transient`` artifacts is still there (``gc`` frees it once a run succeeded).
 
 Nothing is copied: a clone is a metadata record whose manifest names the origin's blobs.
@@ -16,10 +18,11 @@ Nothing is copied: a clone is a metadata record whose manifest names the origin'
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 from headwater.exceptions import NotFoundError
-from headwater.graph.model import Graph
+from headwater.graph.model import FOREACH, PARALLEL, SWITCH, Graph, StepNode
 from headwater.meta.tags import transient_names_of
 from headwater.records import RUN_START_FACTS, Frame, Manifest, Record, TaskResult, TaskSpec
 
@@ -42,8 +45,10 @@ class ResumePlan:
     """Matches the tasks of a resumed run to the origin run's tasks."""
 
     def __init__(self, meta: Any, flow: str, origin_run_id: str, rerun_steps: set[str],
-                 store: Any = None) -> None:
+                 store: Any = None, graph: Graph | None = None) -> None:
         self.meta = meta
+        self.graph = graph  # the flow as it is now: a clone must go where it can go
+        self.regraphed: dict[str, tuple[str, ...]] = {}  # step -> where its origin task went
         self.store = store  # where a clone's @transient data is looked for (None: not looked for)
         origin = meta.get_run(flow, origin_run_id)
         self.transient = transient_names_of(origin.system_tags) if origin is not None else frozenset()
@@ -71,7 +76,8 @@ class ResumePlan:
             )
         # Without a step, only what did not succeed runs again (a failed foreach child, not its
         # siblings), and everything downstream of it through the parents rule.
-        return cls(meta, flow, origin_run_id, {step} if step is not None else set(), store)
+        return cls(meta, flow, origin_run_id, {step} if step is not None else set(), store,
+                   graph)
 
     def match(self, spec: TaskSpec, parents_cloned: bool) -> CloneSource | None:
         """The origin task to clone for ``spec``, or None when it must run."""
@@ -90,6 +96,9 @@ class ResumePlan:
         if not parents_cloned or spec.step in self.rerun_steps:
             return None
         if status != "succeeded" or transition is None:
+            return None
+        if self.graph is not None and not transition_fits(self.graph[spec.step], transition):
+            self.regraphed[spec.step] = tuple(transition.get("next_steps") or ())
             return None
         if not transient_data_kept(self.store, manifest, self.transient):
             return None
@@ -117,6 +126,23 @@ class ResumePlan:
                 self.meta.list_step_attempts(self.flow, self.origin_run_id, step),
             )
         return self._step_cache[step]
+
+
+def transition_fits(node: StepNode, transition: Mapping[str, Any]) -> bool:
+    """Whether a recorded ``transition`` (where an origin task went next) is one ``node``, the
+    step as the flow file says it now, can take.
+
+    A resumed run follows its clones' transitions: a clone of a task that went to a step the flow
+    no longer has (or fanned out where the step now goes on linearly) would send the run where
+    its graph cannot follow (a ``KeyError`` traceback, and a run left half-recorded). Such a task
+    runs again instead."""
+    taken = tuple(transition.get("next_steps") or ())
+    fans_out = transition.get("foreach_count") is not None
+    if node.transition == SWITCH:
+        return not fans_out and len(taken) == 1 and taken[0] in node.out
+    if node.transition in (FOREACH, PARALLEL):
+        return fans_out and taken == tuple(node.out)
+    return not fans_out and taken == tuple(node.out)
 
 
 def transient_data_kept(store: Any, manifest: Manifest, names: frozenset[str]) -> bool:
