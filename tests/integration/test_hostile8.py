@@ -4,7 +4,14 @@ the real thing (``python flow.py`` runs, the Runner's child process) or the real
 
 from __future__ import annotations
 
-from .faultkit import client, hw
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from .faultkit import client, env_for, hw
 from .flowrun import write_flow
 
 # -- resume after the flow file changed ------------------------------------------------------
@@ -105,3 +112,114 @@ def test_a_resume_of_an_unchanged_flow_still_clones_what_succeeded(tmp_path):
     assert proc.returncode == 0, out
     assert out.count("Cloning results of a previously successful task") == 4, out
     assert "Not cloned" not in out
+
+
+# -- Argo: deployments whose Kubernetes names would be the same --------------------------------
+
+PROJECT_FLOW = '''
+from headwater import FlowSpec, project, step
+
+
+@project(name="recommendations")
+class {name}(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    {name}()
+'''
+LONG_BRANCH = "feature-improve-the-ranking-of-search-results"
+
+
+def _argo_documents(tmp_path, flow_name: str, *create_options: str) -> list[dict]:
+    flow = write_flow(tmp_path, f"{flow_name.lower()}.py",
+                      PROJECT_FLOW.replace("{name}", flow_name))
+    proc = subprocess.run([sys.executable, str(flow), "--branch", LONG_BRANCH,
+                           "argo-workflows", "create", "--only-json", *create_options], cwd=tmp_path,
+                          env=env_for(tmp_path), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    docs = json.loads(proc.stdout)
+    return docs if isinstance(docs, list) else [docs]
+
+
+def test_two_flows_of_a_long_branch_deploy_under_two_names(tmp_path):
+    """Before: both names were cut at 63 characters to
+    ``recommendations.test.feature-improve-the-ranking-of-search-resu``, and the second
+    `create` replaced the first flow's template."""
+    names = set()
+    for flow_name in ("RankingTrainingFlow", "RankingScoringFlow"):
+        template = _argo_documents(tmp_path, flow_name)[0]
+        name = template["metadata"]["name"]
+        assert len(name) <= 63 and re.fullmatch(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?", name), name
+        assert name.startswith("recommendations.test.feature-improve")
+        annotations = template["metadata"]["annotations"]
+        assert annotations["headwater.dev/deployment"] == (
+            f"recommendations.test.{LONG_BRANCH}.{flow_name}")
+        names.add(name)
+    assert len(names) == 2
+
+
+class _FakeArgo:
+    """The few calls `apply` makes of the Kubernetes client's CustomObjectsApi, on a dict."""
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], dict] = {}
+
+    def _missing(self, name: str) -> Exception:
+        error = Exception(f"{name} not found")
+        error.status = 404  # type: ignore[attr-defined]
+        return error
+
+    def get_namespaced_custom_object(self, group, version, ns, plural, name):
+        if (plural, name) not in self.objects:
+            raise self._missing(name)
+        return self.objects[plural, name]
+
+    def create_namespaced_custom_object(self, group, version, ns, plural, doc):
+        doc = json.loads(json.dumps(doc))  # what the server keeps is its own copy
+        doc["metadata"]["resourceVersion"] = "1"
+        self.objects[plural, doc["metadata"]["name"]] = doc
+
+    def replace_namespaced_custom_object(self, group, version, ns, plural, name, doc):
+        self.objects[plural, name] = json.loads(json.dumps(doc))
+
+
+@pytest.mark.parametrize("who", ["another deployment", "an older headwater", "not headwater"])
+def test_create_never_replaces_a_document_of_another_deployment_with_the_same_name(
+        tmp_path, monkeypatch, who):
+    """``TrainFlow`` and ``Trainflow`` (or branches ``feat_x`` and ``feat-x``) have one
+    Kubernetes name; a workflow template of that name may not be headwater's at all. Before,
+    `create` replaced whatever document had the name."""
+    from headwater.deployers.argo import cluster
+    from headwater.exceptions import HeadwaterException
+
+    fake = _FakeArgo()
+    monkeypatch.setattr(cluster, "_api", lambda: fake)
+    first = _argo_documents(tmp_path, "TrainFlow", "--name", "Train_Flow")
+    # A deployment applied earlier, as `create` leaves it.
+    assert cluster.apply(first, "team") == [f"WorkflowTemplate/{first[0]['metadata']['name']}"]
+    stored = fake.objects["workflowtemplates", "train-flow"]
+    if who == "an older headwater":
+        stored["metadata"]["annotations"].pop("headwater.dev/deployment")
+        stored["metadata"]["annotations"]["headwater.dev/flow-name"] = "OtherFlow"
+    elif who == "not headwater":
+        stored["metadata"]["labels"] = {}
+    before = json.dumps(stored, sort_keys=True)
+    second = _argo_documents(tmp_path, "TrainFlow", "--name", "train-flow")
+    assert second[0]["metadata"]["name"] == "train-flow"
+    with pytest.raises(HeadwaterException) as caught:
+        cluster.apply(second if who == "another deployment" else first, "team")
+    text = str(caught.value)
+    assert "WorkflowTemplate train-flow in namespace team" in text
+    assert ("not made by headwater" in text) == (who == "not headwater")
+    assert "--name" in text
+    assert json.dumps(fake.objects["workflowtemplates", "train-flow"], sort_keys=True) == before
+    # The same deployment again is replaced, as before.
+    if who == "another deployment":
+        assert cluster.apply(first, "team") == ["WorkflowTemplate/train-flow"]
