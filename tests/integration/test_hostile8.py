@@ -223,3 +223,57 @@ def test_create_never_replaces_a_document_of_another_deployment_with_the_same_na
     # The same deployment again is replaced, as before.
     if who == "another deployment":
         assert cluster.apply(first, "team") == ["WorkflowTemplate/train-flow"]
+
+
+# -- the Runner and Deployer: a NUL in what they pass on -----------------------------------------
+
+RUNNER_FLOW = '''
+from headwater import FlowSpec, Parameter, step
+
+
+class NulFlow(FlowSpec):
+    alpha = Parameter("alpha", default="x")
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    NulFlow()
+'''
+
+
+@pytest.mark.parametrize(("call", "named"), [
+    (lambda runner: runner.run(alpha="a\x00b"), "--alpha"),
+    (lambda runner: runner.run(tags=["ok", "a\x00b"]), "--tag"),
+    (lambda runner: runner.resume(step="end\x00"), "'end\\x00'"),
+], ids=["parameter", "tag", "resume-step"])
+def test_a_nul_the_runner_cannot_pass_on_is_named(tmp_path, monkeypatch, call, named):
+    """Before: ``ValueError: embedded null byte`` from subprocess, naming nothing."""
+    from headwater import Runner
+    from headwater.exceptions import HeadwaterException
+
+    flow = write_flow(tmp_path, "nul_flow.py", RUNNER_FLOW)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(HeadwaterException) as caught:
+        call(Runner(str(flow), env=env_for(tmp_path)))
+    text = str(caught.value)
+    assert named in text and "NUL" in text and "nul_flow.py" in text, text
+
+
+def test_a_nul_in_the_runners_or_deployers_environment_is_named(tmp_path, monkeypatch):
+    from headwater import Deployer, Runner
+    from headwater.exceptions import HeadwaterException
+
+    flow = write_flow(tmp_path, "nul_flow.py", RUNNER_FLOW)
+    monkeypatch.chdir(tmp_path)
+    env = {**env_for(tmp_path), "MY_SETTING": "a\x00b"}
+    with pytest.raises(HeadwaterException, match="environment variable 'MY_SETTING'"):
+        Runner(str(flow), env=env).run()
+    with pytest.raises(HeadwaterException, match="--image"):
+        Deployer(str(flow), env=env_for(tmp_path)).argo_workflows(image="img\x00").create()
