@@ -277,3 +277,22 @@ def test_a_nul_in_the_runners_or_deployers_environment_is_named(tmp_path, monkey
         Runner(str(flow), env=env).run()
     with pytest.raises(HeadwaterException, match="--image"):
         Deployer(str(flow), env=env_for(tmp_path)).argo_workflows(image="img\x00").create()
+
+
+# -- a deployed start task: the event body anyone who can post to the webhook chooses ----------
+
+@pytest.mark.parametrize("body", ["[" * 100_000, "[1]", '"text"', "{not json"],
+                         ids=["nested-past-the-stack", "no-object", "a-string", "not-json"])
+def test_an_event_body_that_is_no_event_is_refused_naming_the_run(tmp_path, body):
+    """Before: a ``RecursionError`` or ``JSONDecodeError`` traceback, or (``[1]``) a trigger
+    recorded with the run that every reader of ``Run.trigger`` took for a damaged database."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "headwater.cli.deployed_task_cmd", "start", "--task-id", "1",
+         "--run-key", "wf-abc", "--code", '{"class": "EventFlow"}', "--trigger", body],
+        cwd=tmp_path, env=env_for(tmp_path), capture_output=True, text=True, timeout=120)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "Traceback" not in out, out[-3000:]
+    assert "EventFlow step 'start' (orchestrator's run 'wf-abc')" in out, out[-3000:]
+    assert "not a JSON object or a list of them" in out
+    assert not (tmp_path / ".headwater").exists()  # nothing was recorded

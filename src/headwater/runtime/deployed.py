@@ -42,7 +42,7 @@ from headwater.flow.parameters import flow_parameters
 from headwater.flow.trigger import Trigger
 from headwater.graph.model import FOREACH, PARALLEL, SPLIT, Graph
 from headwater.meta import open_metadata
-from headwater.meta.codec import load_environments
+from headwater.meta.codec import load_environments, load_trigger
 from headwater.meta.rows import run_outcome
 from headwater.meta.tags import endpoint_tags, transient_tags
 from headwater.records import (
@@ -121,6 +121,28 @@ class DeployedTask:
     # The datastore key of the values `create` fixed (start only; see deployed_values).
     configs_key: str = ""
     run_id: str | None = None  # headwater's id of the run, once the task has found it
+
+
+def trigger_events(text: str, flow: str, step: str, run_key: str) -> list[dict[str, Any]] | None:
+    """The events an Argo Events sensor passed the start task (``--trigger``): one JSON object
+    or a list of them; None when there were none (empty, or Argo's unexpanded ``{{...}}``).
+
+    The text is whatever was posted to the event source's webhook, so anyone who can post
+    there chooses it: a body that is no JSON, is nested past Python's stack, or holds no event
+    object is refused here, naming the run, before anything is recorded. Before, it was a
+    ``JSONDecodeError`` or ``RecursionError`` traceback, or (``[1]``) a trigger recorded
+    with the run that every reader of ``Run.trigger`` then took for a damaged database."""
+    text = text.strip()
+    if not text or text.startswith("{{"):
+        return None
+    try:
+        return load_trigger(text)
+    except ValueError as err:  # json's JSONDecodeError is one
+        why = str(err)
+        raise DeployedRunError(
+            f"{flow} step '{step}' (orchestrator's run {run_key!r}): the event that started the run "
+            f"is not a JSON object or a list of them ({why[:200]})",
+            fix="send the event's payload as a JSON object; the run was not started") from None
 
 
 def load_and_run(settings: Settings, code: Mapping[str, Any],
