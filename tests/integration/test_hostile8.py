@@ -296,3 +296,51 @@ def test_an_event_body_that_is_no_event_is_refused_naming_the_run(tmp_path, body
     assert "EventFlow step 'start' (orchestrator's run 'wf-abc')" in out, out[-3000:]
     assert "not a JSON object or a list of them" in out
     assert not (tmp_path / ".headwater").exists()  # nothing was recorded
+
+
+# -- @environment: variables no environment can hold --------------------------------------------
+
+ENV_FLOW = '''
+from headwater import FlowSpec, environment, step
+
+
+class EnvVarFlow(FlowSpec):
+    @environment(vars=VARS)
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    EnvVarFlow()
+'''
+
+
+@pytest.mark.parametrize(("given", "named"), [
+    ('{"A=B": "1"}', "'A=B' cannot name an environment variable"),
+    ('{"": "1"}', "'' cannot name an environment variable"),
+    ('{"A": "x\\x00y"}', "the value of A holds a NUL character"),
+], ids=["equals-sign", "empty-name", "nul-value"])
+def test_an_environment_variable_no_environment_can_hold_is_refused_before_the_run(
+        tmp_path, given, named):
+    """Before: the run was recorded, its task failed with a bare ``ValueError: illegal
+    environment variable name`` (or ``embedded null byte``), naming neither step nor variable."""
+    flow = write_flow(tmp_path, "env_var_flow.py", ENV_FLOW.replace("VARS", given))
+    proc = hw(flow, "run", cwd=tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert named in out and "@environment(vars=" in out, out
+    assert "Workflow starting" not in out and "ValueError" not in out, out
+
+
+def test_an_environment_variable_given_with_with_is_checked_the_same_way(tmp_path):
+    flow = write_flow(tmp_path, "env_var_flow.py", ENV_FLOW.replace("VARS", "{}"))
+    proc = hw(flow, "run", "--with", 'environment:vars={"X=Y": "1"}', cwd=tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "--with environment:vars=" in out and "'X=Y' cannot name" in out, out
+    assert "Workflow starting" not in out
