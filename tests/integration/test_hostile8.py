@@ -189,6 +189,10 @@ class _FakeArgo:
     def replace_namespaced_custom_object(self, group, version, ns, plural, name, doc):
         self.objects[plural, name] = json.loads(json.dumps(doc))
 
+    def delete_namespaced_custom_object(self, group, version, ns, plural, name):
+        if self.objects.pop((plural, name), None) is None:
+            raise self._missing(name)
+
 
 @pytest.mark.parametrize("who", ["another deployment", "an older headwater", "not headwater"])
 def test_create_never_replaces_a_document_of_another_deployment_with_the_same_name(
@@ -223,6 +227,28 @@ def test_create_never_replaces_a_document_of_another_deployment_with_the_same_na
     # The same deployment again is replaced, as before.
     if who == "another deployment":
         assert cluster.apply(first, "team") == ["WorkflowTemplate/train-flow"]
+
+
+def test_delete_never_removes_a_document_headwater_did_not_make(tmp_path, monkeypatch):
+    """A flow whose Kubernetes name another tool's template has: `argo-workflows delete` of the
+    flow deleted that template. Before: deleted by name, whoever made it."""
+    from headwater.deployers.argo import cluster
+    from headwater.exceptions import HeadwaterException
+
+    fake = _FakeArgo()
+    monkeypatch.setattr(cluster, "_api", lambda: fake)
+    fake.objects["workflowtemplates", "etl"] = {
+        "kind": "WorkflowTemplate", "metadata": {"name": "etl", "resourceVersion": "7"}}
+    fake.objects["cronworkflows", "etl"] = {
+        "kind": "CronWorkflow", "metadata": {"name": "etl", "labels": {
+            "app.kubernetes.io/managed-by": "headwater"}, "resourceVersion": "8"}}
+    with pytest.raises(HeadwaterException, match="WorkflowTemplate etl in namespace team was "
+                       "not made by headwater"):
+        cluster.delete("etl", "team")
+    assert set(fake.objects) == {("workflowtemplates", "etl"), ("cronworkflows", "etl")}
+    del fake.objects["workflowtemplates", "etl"]
+    assert cluster.delete("etl", "team") == ["CronWorkflow/etl"]
+    assert fake.objects == {}
 
 
 # -- the Runner and Deployer: a NUL in what they pass on -----------------------------------------

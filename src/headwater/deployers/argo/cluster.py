@@ -149,14 +149,35 @@ def list_runs(template: str, namespace: str | None) -> list[tuple[str, str]]:
 
 
 def delete(name: str, namespace: str | None) -> list[str]:
-    """Delete the template, its cron workflow and its sensor (those that exist)."""
+    """Delete the template, its cron workflow and its sensor (those that exist).
+
+    Only documents headwater made: one of that name that is not (another tool's template that
+    happens to share the flow's Kubernetes name) refuses the whole delete, naming it, before
+    anything is deleted."""
+    from headwater.deployers.argo.compile import MANAGED_BY
+
     api, ns = _api(), _namespace(namespace)
-    gone = []
+    found = []
     for kind in ("Sensor", "CronWorkflow", "WorkflowTemplate"):
+        try:
+            current = api.get_namespaced_custom_object(GROUP, VERSION, ns, PLURALS[kind], name)
+        except Exception as exc:  # noqa: BLE001 - 404: was not deployed
+            if getattr(exc, "status", None) != 404:
+                raise ClusterError(f"Kubernetes refused to read {kind} {name}: {exc}") from None
+            continue
+        labels = (current.get("metadata") or {}).get("labels") or {}
+        if labels.get(MANAGED_BY[0]) != MANAGED_BY[1]:
+            raise ClusterError(
+                f"{kind} {name} in namespace {ns} was not made by headwater: delete leaves it "
+                "(and the rest of the deployment) alone",
+                fix="name the deployment to delete with --name, or remove that document yourself")
+        found.append(kind)
+    gone = []
+    for kind in found:
         try:
             api.delete_namespaced_custom_object(GROUP, VERSION, ns, PLURALS[kind], name)
             gone.append(f"{kind}/{name}")
-        except Exception as exc:  # noqa: BLE001 - 404: was not deployed
+        except Exception as exc:  # noqa: BLE001 - 404: gone meanwhile
             if getattr(exc, "status", None) != 404:
                 raise ClusterError(f"Kubernetes refused to delete {kind} {name}: {exc}") from None
     return gone
