@@ -370,3 +370,66 @@ def test_an_environment_variable_given_with_with_is_checked_the_same_way(tmp_pat
     assert proc.returncode != 0
     assert "--with environment:vars=" in out and "'X=Y' cannot name" in out, out
     assert "Workflow starting" not in out
+
+
+# -- gc with a metadata database that holds another store's runs ---------------------------------
+
+STORE_FLOW = '''
+from headwater import FlowSpec, step
+
+
+class StoreFlow(FlowSpec):
+    @step
+    def start(self):
+        self.data = "WHICH" * 10_000  # a blob, not an inline value
+        print("WHICH run")
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    StoreFlow()
+'''
+
+
+HEADWATER = [sys.executable, "-c", "from headwater.cli.main import main; main()"]
+
+
+def _blobs(root) -> set[str]:
+    return {path.name for path in (root / "blobs").rglob("*") if path.is_file()}
+
+
+def test_gc_against_another_stores_metadata_deletes_nothing(tmp_path):
+    """`headwater gc --datastore-root <team store>` started in a project whose own .headwater/
+    has runs: every blob of the team store looked unused and went (the empty-database check
+    did not fire: that database has flows)."""
+    team, mine = tmp_path / "team", tmp_path / "mine"
+    for folder, word in ((team, "TEAM"), (mine, "MINE")):
+        folder.mkdir()
+        flow = write_flow(folder, "store_flow.py", STORE_FLOW.replace("WHICH", word))
+        proc = hw(flow, "run", cwd=folder)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    team_root, my_root = team / ".headwater", mine / ".headwater"
+    before = _blobs(team_root)
+    assert before
+    wrong = ["--datastore-root", str(team_root), "--metadata", str(my_root / "meta.sqlite")]
+    for dry in ([], ["--dry-run"]):
+        proc = subprocess.run([*HEADWATER, "gc", "--grace", "0",
+                               *dry, *wrong], cwd=mine, env=env_for(mine), capture_output=True,
+                              text=True, timeout=120)
+        out = proc.stdout + proc.stderr
+        assert proc.returncode != 0, out
+        assert "not one of which is in this store" in out and "--metadata" in out, out
+        assert "Traceback" not in out
+    assert _blobs(team_root) == before
+    # The right pairing still collects (nothing is unused here, so nothing goes).
+    right = ["--datastore-root", str(team_root), "--metadata", str(team_root / "meta.sqlite")]
+    proc = subprocess.run([*HEADWATER, "gc", "--grace", "0",
+                           *right], cwd=team, env=env_for(team), capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Freed 0 blob(s)" in proc.stdout
+    assert _blobs(team_root) == before
