@@ -433,3 +433,53 @@ def test_gc_against_another_stores_metadata_deletes_nothing(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Freed 0 blob(s)" in proc.stdout
     assert _blobs(team_root) == before
+
+
+# -- @cache with one metadata database serving two stores ---------------------------------------
+
+CACHE_FLOW = '''
+from headwater import FlowSpec, cache, step
+
+
+class SharedCacheFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.heavy)
+
+    @cache
+    @step
+    def heavy(self):
+        self.big = "B" * 100_000
+        print("heavy computed")
+        self.next(self.end)
+
+    @step
+    def end(self):
+        print("end read", len(self.big))
+
+
+if __name__ == "__main__":
+    SharedCacheFlow()
+'''
+
+
+def test_a_cache_hit_whose_data_is_in_another_store_runs_the_step_instead(tmp_path):
+    """Before: the task found under the same key had been run against another store (a
+    laptop's folder and a team's bucket sharing one database); it was reused, and the next
+    step failed: "its blob ... is missing"."""
+    flow = write_flow(tmp_path, "shared_cache_flow.py", CACHE_FLOW)
+    database = tmp_path / "shared" / "meta.sqlite"
+    database.parent.mkdir()
+
+    def run(store: str) -> str:
+        proc = hw(flow, "--datastore-root", str(tmp_path / store), "--metadata", str(database),
+                  "run", cwd=tmp_path)
+        out = proc.stdout + proc.stderr
+        assert proc.returncode == 0, out
+        assert "end read 100000" in out
+        return out
+
+    assert "heavy computed" in run("laptop")
+    assert "heavy computed" in run("bucket")  # its data is in the laptop's store only
+    again = run("bucket")
+    assert "reused from cache: SharedCacheFlow/2/heavy" in again and "heavy computed" not in again
