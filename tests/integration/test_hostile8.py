@@ -483,3 +483,48 @@ def test_a_cache_hit_whose_data_is_in_another_store_runs_the_step_instead(tmp_pa
     assert "heavy computed" in run("bucket")  # its data is in the laptop's store only
     again = run("bucket")
     assert "reused from cache: SharedCacheFlow/2/heavy" in again and "heavy computed" not in again
+
+
+# -- integers longer than Python converts (4,300 digits) -----------------------------------------
+
+BIG_FLOW = '''
+from headwater import FlowSpec, JSONType, Parameter, step
+
+
+class BigNumberFlow(FlowSpec):
+    j = Parameter("j", type=JSONType, default="{}")
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    BigNumberFlow()
+'''
+HUGE = "1" * 5000
+
+
+def test_an_integer_longer_than_python_reads_is_named_not_a_traceback(tmp_path, monkeypatch):
+    """Before: ``ValueError: Exceeds the limit (4300 digits) for integer string conversion``
+    tracebacks from a JSONType parameter, METAFLOW_FLOW_CONFIG_VALUE, and the Runner."""
+    flow = write_flow(tmp_path, "big_number_flow.py", BIG_FLOW)
+    proc = hw(flow, "run", "--j", f"[{HUGE}]", cwd=tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Traceback" not in out, out[-2000:]
+    assert "parameter 'j' expects JSON" in out and "more than 4300 digits" in out
+    proc = hw(flow, "run", cwd=tmp_path, METAFLOW_FLOW_CONFIG_VALUE=f'{{"c": {HUGE}}}')
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Traceback" not in out, out[-2000:]
+    assert "METAFLOW_FLOW_CONFIG_VALUE holds an integer of more than 4300 digits" in out
+
+    from headwater import Runner
+    from headwater.exceptions import HeadwaterException
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(HeadwaterException, match="parameter 'j': its value holds an integer"):
+        Runner(str(flow), env=env_for(tmp_path)).run(j=[10 ** 5000])

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -167,6 +168,12 @@ def _param_value(name: str, value: Any) -> str:
         raise RunnerArgumentError(
             f"parameter {name!r}: its value is nested too deeply to be passed as JSON",
             fix="flatten the value, or pass a file name and read the file in a step",
+        ) from None
+    except ValueError:  # str() of an integer of more digits than Python writes (sys.int_info)
+        raise RunnerArgumentError(
+            f"parameter {name!r}: its value holds an integer of more than "
+            f"{sys.get_int_max_str_digits()} digits, more than Python writes as text",
+            fix="pass such a number as a string, and convert it in the step",
         ) from None
     size = len(text.encode("utf-8", "surrogateescape"))
     if size >= MAX_ARG_BYTES:
