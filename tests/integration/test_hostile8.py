@@ -528,3 +528,52 @@ def test_an_integer_longer_than_python_reads_is_named_not_a_traceback(tmp_path, 
     monkeypatch.chdir(tmp_path)
     with pytest.raises(HeadwaterException, match="parameter 'j': its value holds an integer"):
         Runner(str(flow), env=env_for(tmp_path)).run(j=[10 ** 5000])
+
+
+# -- dump of values built to expand, or refusing, when printed -------------------------------------
+
+EXPANDING_FLOW = '''
+from headwater import FlowSpec, step
+
+
+class Refuses:
+    def __repr__(self):
+        raise RuntimeError("no repr for you")
+
+
+class ExpandingFlow(FlowSpec):
+    @step
+    def start(self):
+        a = []
+        for _ in range(40):
+            a = [a, a]
+        self.boom = a  # a few hundred bytes of pickle; 2**40 items in a full repr
+        self.huge = 10 ** 5000  # more digits than Python prints
+        self.refuses = Refuses()
+        self.small = [1, 2, 3]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    ExpandingFlow()
+'''
+
+
+def test_dump_shows_values_built_to_expand_or_refuse_when_printed_in_bounded_work(tmp_path):
+    """Before: `dump` never finished on ``boom`` (its full repr), and ``huge`` or a raising
+    ``__repr__`` ended the listing with a ``ValueError``/``RuntimeError`` traceback."""
+    flow = write_flow(tmp_path, "expanding_flow.py", EXPANDING_FLOW)
+    proc = hw(flow, "run", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = hw(flow, "dump", "1/start/1", "--max-value-size", "100000", cwd=tmp_path, timeout=120)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "Traceback" not in out, out[-3000:]
+    rows = {line.split()[0]: line for line in proc.stdout.splitlines()[1:]}
+    assert "[[[[...], [...]], [[...], [...]]]" in rows["boom"]
+    assert "<int: repr failed: Exceeds the limit (4300 digits)" in rows["huge"]
+    assert "<Refuses instance at " in rows["refuses"]
+    assert rows["small"].endswith("[1, 2, 3]")
