@@ -563,7 +563,8 @@ if __name__ == "__main__":
 '''
 
 
-def test_dump_shows_values_built_to_expand_or_refuse_when_printed_in_bounded_work(tmp_path):
+def test_dump_and_spin_show_values_built_to_expand_or_refuse_when_printed_in_bounded_work(
+        tmp_path):
     """Before: `dump` never finished on ``boom`` (its full repr), and ``huge`` or a raising
     ``__repr__`` ended the listing with a ``ValueError``/``RuntimeError`` traceback."""
     flow = write_flow(tmp_path, "expanding_flow.py", EXPANDING_FLOW)
@@ -577,3 +578,8 @@ def test_dump_shows_values_built_to_expand_or_refuse_when_printed_in_bounded_wor
     assert "<int: repr failed: Exceeds the limit (4300 digits)" in rows["huge"]
     assert "<Refuses instance at " in rows["refuses"]
     assert rows["small"].endswith("[1, 2, 3]")
+    # spin prints the artifacts the spun task made, the same way (it hung on boom too).
+    proc = hw(flow, "spin", "1/start/1", cwd=tmp_path, timeout=120)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "Traceback" not in out, out[-3000:]
+    assert "boom = [[[[...], [...]]" in out and "huge = <int: repr failed" in out

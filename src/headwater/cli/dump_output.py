@@ -60,7 +60,7 @@ def print_artifacts(task: Any, max_value_size: int, *, wanted: set[str], private
         line = (f"    {names[artifact.id]:<{name_width}}  {types[artifact.id]:<{type_width}}  "
                 f"{artifact.size:>{size_width}} bytes")
         if artifact.size <= max_value_size:
-            shown = _value_text(artifact.data)
+            shown = value_text(artifact.data)
             line += "  " + (shown if len(shown) <= 200 else shown[:197] + "...")
         click.echo(line)
 
@@ -68,7 +68,7 @@ def print_artifacts(task: Any, max_value_size: int, *, wanted: set[str], private
 _WIDEST = 80
 
 
-def _value_text(value: Any) -> str:
+def value_text(value: Any) -> str:
     """A value as the table shows it: ``repr`` within the card previews' bounds (20 items a
     container, 3 levels), never the full ``repr``. A value of a few hundred stored bytes can
     expand when printed (``a = [a, a]`` forty times: 2**40 items), and ``dump`` never finished;
