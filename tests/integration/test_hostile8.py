@@ -583,3 +583,26 @@ def test_dump_and_spin_show_values_built_to_expand_or_refuse_when_printed_in_bou
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0 and "Traceback" not in out, out[-3000:]
     assert "boom = [[[[...], [...]]" in out and "huge = <int: repr failed" in out
+
+
+# -- counts larger than the database holds ---------------------------------------------------------
+
+def test_a_count_larger_than_the_database_holds_lists_every_run(tmp_path):
+    """Before: ``OverflowError: Python int too large to convert to SQLite INTEGER``."""
+    flow = write_flow(tmp_path, "store_flow.py", STORE_FLOW.replace("WHICH", "ANY"))
+    assert hw(flow, "run", cwd=tmp_path).returncode == 0
+    huge = "9" * 30
+    for argv in ([sys.executable, str(flow), "runs", "-n", huge], [*HEADWATER, "runs", "-n", huge]):
+        proc = subprocess.run(argv, cwd=tmp_path, env=env_for(tmp_path), capture_output=True,
+                              text=True, timeout=120)
+        out = proc.stdout + proc.stderr
+        assert proc.returncode == 0 and "Traceback" not in out, out
+        assert "StoreFlow/1" in out
+    from headwater.meta import open_metadata
+
+    with open_metadata(str(tmp_path / ".headwater" / "meta.sqlite")) as meta:
+        assert [row.run_id for row in meta.list_runs("StoreFlow", limit=10 ** 30)] == ["1"]
+        assert len(meta.list_tasks("StoreFlow", "1", limit=10 ** 30)) == 2
+        assert meta.page_tasks("StoreFlow", "1", limit=10 ** 30, offset=10 ** 30) == []
+        rows, more = meta.page_runs(limit=10 ** 30, offset=10 ** 30)
+        assert (rows, more) == ([], False)
