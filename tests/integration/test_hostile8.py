@@ -606,3 +606,26 @@ def test_a_count_larger_than_the_database_holds_lists_every_run(tmp_path):
         assert meta.page_tasks("StoreFlow", "1", limit=10 ** 30, offset=10 ** 30) == []
         rows, more = meta.page_runs(limit=10 ** 30, offset=10 ** 30)
         assert (rows, more) == ([], False)
+
+
+def test_a_resume_of_a_run_older_than_a_new_parameter_is_refused_naming_it(tmp_path):
+    """Before: the run was recorded and the first step reading the new parameter failed with
+    "no artifact or attribute 'threshold'" (Metaflow: an internal KeyError)."""
+    flow = write_flow(tmp_path, "changed_flow.py", BEFORE)
+    assert hw(flow, "run", cwd=tmp_path).returncode == 0
+    flow.write_text(BEFORE.lstrip("\n").replace(
+        "from headwater import FlowSpec, step",
+        "from headwater import FlowSpec, Parameter, step").replace(
+        "class ChangedFlow(FlowSpec):",
+        "class ChangedFlow(FlowSpec):\n    threshold = Parameter('threshold', default=0.5)\n"
+        "    label = Parameter('label', default='x')"))
+    proc = hw(flow, "resume", "end", cwd=tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Traceback" not in out, out
+    assert ("parameter(s) 'threshold', 'label' of flow ChangedFlow were added after run "
+            "ChangedFlow/1 ran") in out, out
+    assert "Workflow starting" not in out
+    client(tmp_path)
+    from headwater import Flow
+
+    assert [run.id for run in Flow("ChangedFlow")] == ["1"]

@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from headwater.exceptions import NotFoundError
+from headwater.exceptions import NotFoundError, ParameterError
 from headwater.graph.model import FOREACH, PARALLEL, SWITCH, Graph, StepNode
 from headwater.meta.tags import transient_names_of
 from headwater.records import RUN_START_FACTS, Frame, Manifest, Record, TaskResult, TaskSpec
@@ -156,3 +156,21 @@ def transient_data_kept(store: Any, manifest: Manifest, names: frozenset[str]) -
         return True
     keys = {ref.key for name, ref in manifest.items() if name in names and ref.inline is None}
     return not keys or store.refresh_many(keys) == keys
+
+
+def check_parameters_recorded(flow_cls: type, recorded: Mapping[str, Any], origin: str) -> None:
+    """A resume reuses its origin's parameters: a parameter the flow declares now that the
+    origin never had (added to the flow file since) has no value in the resumed run. Refused
+    before anything is recorded, naming it; before, the first step to read it failed with
+    "no artifact or attribute" (Metaflow: an internal ``KeyError``)."""
+    from headwater.flow.parameters import flow_parameters
+
+    missing = [param.name for attr, param in flow_parameters(flow_cls).items()
+               if attr not in recorded]
+    if missing:
+        names = ", ".join(repr(name) for name in missing)
+        raise ParameterError(
+            f"parameter(s) {names} of flow {flow_cls.__name__} were added after run {origin} "
+            "ran: a resume reuses its origin's parameters, and that run has no value for them",
+            fix=f"start a new run (`run`) to give {names} a value, or remove the new "
+            "parameter(s) to resume this run")
