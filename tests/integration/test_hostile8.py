@@ -608,7 +608,7 @@ def test_a_count_larger_than_the_database_holds_lists_every_run(tmp_path):
         assert (rows, more) == ([], False)
 
 
-def test_a_resume_of_a_run_older_than_a_new_parameter_is_refused_naming_it(tmp_path):
+def test_a_resume_of_a_run_older_than_a_new_parameter_or_config_is_refused_naming_it(tmp_path):
     """Before: the run was recorded and the first step reading the new parameter failed with
     "no artifact or attribute 'threshold'" (Metaflow: an internal KeyError)."""
     flow = write_flow(tmp_path, "changed_flow.py", BEFORE)
@@ -622,10 +622,20 @@ def test_a_resume_of_a_run_older_than_a_new_parameter_is_refused_naming_it(tmp_p
     proc = hw(flow, "resume", "end", cwd=tmp_path)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0 and "Traceback" not in out, out
-    assert ("parameter(s) 'threshold', 'label' of flow ChangedFlow were added after run "
-            "ChangedFlow/1 ran") in out, out
+    assert ("parameter 'threshold', parameter 'label' of flow ChangedFlow came after run "
+            "ChangedFlow/1") in out, out
     assert "Workflow starting" not in out
     client(tmp_path)
     from headwater import Flow
 
     assert [run.id for run in Flow("ChangedFlow")] == ["1"]
+    # A config added since is refused the same way.
+    flow.write_text(BEFORE.lstrip("\n").replace(
+        "from headwater import FlowSpec, step",
+        "from headwater import Config, FlowSpec, step").replace(
+        "class ChangedFlow(FlowSpec):",
+        "class ChangedFlow(FlowSpec):\n    settings = Config('settings', default_value={'a': 1})"))
+    proc = hw(flow, "resume", "end", cwd=tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Traceback" not in out, out
+    assert "config 'settings' of flow ChangedFlow came after run ChangedFlow/1" in out, out

@@ -159,18 +159,21 @@ def transient_data_kept(store: Any, manifest: Manifest, names: frozenset[str]) -
 
 
 def check_parameters_recorded(flow_cls: type, recorded: Mapping[str, Any], origin: str) -> None:
-    """A resume reuses its origin's parameters: a parameter the flow declares now that the
+    """A resume reuses its origin's parameters and configs: one the flow declares now that the
     origin never had (added to the flow file since) has no value in the resumed run. Refused
     before anything is recorded, naming it; before, the first step to read it failed with
     "no artifact or attribute" (Metaflow: an internal ``KeyError``)."""
+    from headwater.flow.config import flow_configs
     from headwater.flow.parameters import flow_parameters
 
-    missing = [param.name for attr, param in flow_parameters(flow_cls).items()
+    missing = [(f"parameter {param.name!r}") for attr, param in flow_parameters(flow_cls).items()
                if attr not in recorded]
+    missing += [f"config {cfg.name!r}" for attr, cfg in flow_configs(flow_cls).items()
+                if attr not in recorded]
     if missing:
-        names = ", ".join(repr(name) for name in missing)
+        names = ", ".join(missing)
         raise ParameterError(
-            f"parameter(s) {names} of flow {flow_cls.__name__} were added after run {origin} "
-            "ran: a resume reuses its origin's parameters, and that run has no value for them",
-            fix=f"start a new run (`run`) to give {names} a value, or remove the new "
-            "parameter(s) to resume this run")
+            f"{names} of flow {flow_cls.__name__} came after run {origin}: a resume reuses "
+            "its origin's parameters and configs, and that run has no value for them",
+            fix="start a new run (`run`) to give them a value, or take them out of the flow "
+            "to resume this run")
