@@ -639,3 +639,71 @@ def test_a_resume_of_a_run_older_than_a_new_parameter_or_config_is_refused_namin
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0 and "Traceback" not in out, out
     assert "config 'settings' of flow ChangedFlow came after run ChangedFlow/1" in out, out
+
+
+# -- a deployed run's end task announcing itself to the events webhook -----------------------------
+
+class _Recorder:
+    """A real HTTP server on loopback answering every request with ``status`` (a redirect to
+    ``location`` when given, else ``body``), keeping each request's method and Authorization."""
+
+    def __init__(self, status: int = 200, location: str | None = None, body: bytes = b"") -> None:
+        import http.server
+        import threading
+
+        seen = self.seen = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                seen.append((self.command, self.headers.get("Authorization")))
+                self.send_response(status)
+                if location:
+                    self.send_header("Location", location)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_end_tasks_announcement_never_follows_a_redirect_with_its_token(monkeypatch,
+                                                                             capsys):
+    """Round 5 stopped `ArgoEvent.publish` from following a redirect; the end task of a deployed
+    run (`publish_finished`, @trigger_on_finish's event) still did: urllib resent the request,
+    bearer token included, as a GET to whatever host the 302 named, and read any answer whole."""
+    from headwater.runtime.deployed import publish_finished
+
+    token = "tok-8c1d-SECRET"
+    monkeypatch.setenv("HEADWATER_EVENTS_TOKEN", token)
+    elsewhere = _Recorder()
+    hook = _Recorder(302, f"http://localhost:{elsewhere.port}/collect")
+    try:
+        sent = publish_finished(f"http://127.0.0.1:{hook.port}/hook", "EndFlow", "argo-7")
+    finally:
+        hook.close()
+        elsewhere.close()
+    assert sent is False
+    assert hook.seen == [("POST", f"Bearer {token}")]
+    assert elsewhere.seen == []
+    err = capsys.readouterr().err
+    assert "answered with a redirect (HTTP 302)" in err and token not in err
+    # A webhook that accepts the event is still told, once.
+    hook = _Recorder(200, body=b"x" * 1_000_000)
+    try:
+        assert publish_finished(f"http://127.0.0.1:{hook.port}/hook", "EndFlow", "argo-7")
+    finally:
+        hook.close()
+    assert hook.seen == [("POST", f"Bearer {token}")]

@@ -533,6 +533,7 @@ def publish_finished(url: str, flow: str, run_id: str) -> bool:
     """POST ``headwater.<Flow>.end`` to the events webhook, for @trigger_on_finish downstream.
 
     A failure is reported on stderr and does not fail the run (it has succeeded)."""
+    import urllib.error
     import urllib.request
     import uuid
 
@@ -544,10 +545,21 @@ def publish_finished(url: str, flow: str, run_id: str) -> bool:
         headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
                                      headers=headers)
+    from headwater.webhook import MAX_ANSWER_BYTES, open_without_redirects
+
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - deployer's URL
-            response.read()
+        # No redirect is followed (urllib would resend the request, the token with it, to the
+        # host the answer names) and the answer is read to 64 KiB.
+        with open_without_redirects(request, timeout=30) as response:
+            response.read(MAX_ANSWER_BYTES)
         return True
+    except urllib.error.HTTPError as exc:
+        why = (f"the webhook answered with a redirect (HTTP {exc.code}), which is not followed "
+               "since the token would go with it: deploy with the address it redirects to"
+               if 300 <= exc.code < 400 else f"HTTP {exc.code}")
+        print(f"headwater: could not publish {body['name']} to the events webhook: {why}",
+              file=sys.stderr)
+        return False
     except OSError as exc:
         print(f"headwater: could not publish {body['name']} to the events webhook: {exc}",
               file=sys.stderr)
