@@ -707,3 +707,55 @@ def test_the_end_tasks_announcement_never_follows_a_redirect_with_its_token(monk
     finally:
         hook.close()
     assert hook.seen == [("POST", f"Bearer {token}")]
+
+
+# -- Airflow: the DAG file's placeholders and text that happens to hold their letters -------------
+
+AIRFLOW_FLOW = '''
+from headwater import FlowSpec, Parameter, step
+
+
+class PlaceholderFlow(FlowSpec):
+    note = Parameter("note", default="x")
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    PlaceholderFlow()
+'''
+
+
+def test_an_airflow_task_gets_text_holding_the_placeholders_letters_as_written(tmp_path):
+    """The DAG file replaced ``__RUN_KEY__``, ``__TASK_ID__`` and (local operator) ``__OUT__``
+    wherever they appeared: a parameter value typed at trigger time, a tag or a `--with` holding
+    those letters reached the task changed (``__OUT__`` became the task's temporary folder)."""
+    import ast
+
+    flow = write_flow(tmp_path, "placeholder_flow.py", AIRFLOW_FLOW)
+    dag = tmp_path / "dag.py"
+    proc = subprocess.run([sys.executable, str(flow), "airflow", "create", str(dag),
+                           "--operator", "local", "--tag", "build-__RUN_KEY__-__TASK_ID__"],
+                          cwd=tmp_path, env=env_for(tmp_path), capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    tree = ast.parse(dag.read_text())
+    # The module's data and its _argv, without Airflow: the function under test is the DAG's.
+    kept = [node for node in tree.body if (isinstance(node, ast.Assign) and node.targets[0].id
+                                           in ("ARGS", "PARAMS"))
+            or (isinstance(node, ast.FunctionDef) and node.name == "_argv")]
+    space: dict = {"json": json}
+    exec(compile(ast.Module(body=kept, type_ignores=[]), str(dag), "exec"), space)  # noqa: S102
+    context = {"run_id": "manual__2026", "params": {"note": "keep __OUT__ and __TASK_ID__"}}
+    argv = space["_argv"]("start", "1", context, "/tmp/out-folder")
+    assert argv[argv.index("--param") + 2] == "keep __OUT__ and __TASK_ID__"
+    assert argv[argv.index("--tag") + 1] == "build-__RUN_KEY__-__TASK_ID__"
+    assert argv[argv.index("--run-key") + 1] == "manual__2026"
+    assert argv[argv.index("--task-id") + 1] == "1"
+    assert argv[argv.index("--output-dir") + 1] == "/tmp/out-folder"
