@@ -759,3 +759,43 @@ def test_an_airflow_task_gets_text_holding_the_placeholders_letters_as_written(t
     assert argv[argv.index("--run-key") + 1] == "manual__2026"
     assert argv[argv.index("--task-id") + 1] == "1"
     assert argv[argv.index("--output-dir") + 1] == "/tmp/out-folder"
+
+
+SCHEDULED_FLOW = '''
+from headwater import FlowSpec, schedule, step
+
+
+@schedule(daily=True)
+class NightlyFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    NightlyFlow()
+'''
+
+
+def test_a_scheduled_deployment_named_longer_than_argo_schedules_is_refused_at_create(tmp_path):
+    """Argo refuses to run a CronWorkflow whose name is over 52 characters; Kubernetes stored
+    the one `create` applied, and no scheduled run ever started."""
+    flow = write_flow(tmp_path, "nightly_flow.py", SCHEDULED_FLOW)
+
+    def create(name: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(flow), "argo-workflows", "create",
+                               "--only-json", "--name", name], cwd=tmp_path,
+                              env=env_for(tmp_path), capture_output=True, text=True, timeout=120)
+
+    proc = create("n" * 53)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Traceback" not in out, out
+    assert "(53 characters)" in out and "--name" in out, out
+    proc = create("n" * 52)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    cron = next(doc for doc in json.loads(proc.stdout) if doc["kind"] == "CronWorkflow")
+    assert cron["metadata"]["name"] == "n" * 52

@@ -282,8 +282,20 @@ def _resources(requested: dict[str, Any]) -> dict[str, Any]:
 
 # -- schedule and triggers ------------------------------------------------------------------------
 
+CRON_NAME_LIMIT = 52  # Argo's own limit for a CronWorkflow's name (its runs add a suffix)
+
+
 def cron_workflow(plan: DeployPlan, options: ArgoOptions) -> dict[str, Any]:
     assert plan.schedule is not None
+    name = deployed_name(plan)
+    if len(name) > CRON_NAME_LIMIT:
+        # Kubernetes stores it, and Argo then starts none of its runs: refused now instead.
+        raise DeployError(
+            f"the scheduled deployment of flow {plan.flow_name} would be named {name!r} "
+            f"({len(name)} characters), and Argo schedules no CronWorkflow named with more "
+            f"than {CRON_NAME_LIMIT}",
+            fix=f"deploy it under a shorter name: --name (at most {CRON_NAME_LIMIT} characters "
+            "as a Kubernetes name)")
     spec: dict[str, Any] = {
         "schedules": [plan.schedule["cron"]],
         "concurrencyPolicy": "Allow",
