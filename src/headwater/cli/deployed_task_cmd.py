@@ -44,7 +44,7 @@ def deployed_task(step: str, task_id: str, run_key: str, code_json: str,
                   orchestrator: str, branch: str | None, production: bool, trigger_json: str,
                   output_dir: str | None, with_specs: tuple[str, ...],
                   flow_options_json: str, configs_key: str) -> None:
-    from headwater.runtime.deployed import DeployedTask, load_and_run
+    from headwater.runtime.deployed import DeployedTask, load_and_run, trigger_events
     from headwater.settings import Settings
 
     settings = Settings.resolve(datastore_root=datastore_root, metadata=metadata)
@@ -52,10 +52,11 @@ def deployed_task(step: str, task_id: str, run_key: str, code_json: str,
     os.environ["HEADWATER_DATASTORE_ROOT"] = settings.datastore_root
     os.environ["HEADWATER_METADATA"] = settings.metadata_url
     code = json.loads(code_json)
+    events = trigger_events(trigger_json, str(code.get("class") or "the flow"), step, run_key)
     task = DeployedTask(
         step=step, task_id=task_id, run_key=run_key, params=dict(params), tags=tags,
         deployment=deployment, orchestrator=orchestrator, branch=branch, production=production,
-        trigger=_events(trigger_json), code=code, output_dir=output_dir,
+        trigger=events, code=code, output_dir=output_dir,
         with_specs=with_specs, configs_key=configs_key,
         flow_options=json.loads(flow_options_json) if flow_options_json else None)
     name, result = load_and_run(settings, code, task)
@@ -64,15 +65,6 @@ def deployed_task(step: str, task_id: str, run_key: str, code_json: str,
         click.echo(f"Task {name} failed"
                    + (f": {failure.type_name}: {failure.message}" if failure else ""), err=True)
         sys.exit(1)
-
-
-def _events(text: str) -> list[dict] | None:
-    """The trigger payload an Argo Events sensor passed (one event or a list); none when empty."""
-    text = text.strip()
-    if not text or text.startswith("{{"):
-        return None
-    value = json.loads(text)
-    return value if isinstance(value, list) else [value]
 
 
 if __name__ == "__main__":

@@ -76,12 +76,26 @@ def print_artifacts(task: Any, max_value_size: int, *, wanted: set[str], private
         line = (f"    {names[artifact.id]:<{name_width}}  {types[artifact.id]:<{type_width}}  "
                 f"{artifact.size:>{size_width}} bytes")
         if artifact.size <= max_value_size:
-            shown = repr(artifact.data)
+            shown = value_text(artifact.data)
             line += "  " + (shown if len(shown) <= 200 else shown[:197] + "...")
         click.echo(line)
 
 
 _WIDEST = 80
+
+
+def value_text(value: Any) -> str:
+    """A value as the table shows it: ``repr`` within the card previews' bounds (20 items a
+    container, 3 levels), never the full ``repr``. A value of a few hundred stored bytes can
+    expand when printed (``a = [a, a]`` forty times: 2**40 items), and ``dump`` never finished;
+    a ``__repr__`` that raises (or an integer of more digits than Python prints) was a
+    traceback that ended the listing."""
+    from headwater.cards.preview import bounded_repr
+
+    try:
+        return bounded_repr(value, 200)
+    except Exception as exc:  # noqa: BLE001 - a broken __repr__ must not end the listing
+        return f"<{type(value).__name__}: repr failed: {printable(str(exc))[:120]}>"
 
 
 def printable(text: str) -> str:

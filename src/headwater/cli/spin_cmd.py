@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from headwater.cli.context import flow_class_of, settings_of
-from headwater.cli.dump_output import printable
+from headwater.cli.dump_output import printable, value_text
 from headwater.cli.errors import echo_styled, handle_errors
 
 if TYPE_CHECKING:
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 def _short(value: object, width: int = 70) -> str:
-    text = repr(value)
+    text = value_text(value)  # bounded: a value may be built to expand when printed
     return text if len(text) <= width else text[: width - 3] + "..."
 
 

@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from headwater.exceptions import HeadwaterException
+from headwater.webhook import MAX_ANSWER_BYTES, NoRedirect
 
 URL_ENVS = ("METAFLOW_ARGO_EVENTS_WEBHOOK_URL", "HEADWATER_EVENTS_URL")
 TOKEN_ENV = "HEADWATER_EVENTS_TOKEN"
@@ -109,7 +110,7 @@ class ArgoEvent:
             headers["Authorization"] = f"Bearer {token}"
         request = urllib.request.Request(self._url, data=json.dumps(body).encode("utf-8"),
                                          method="POST", headers=headers)
-        opener = urllib.request.build_opener(_NoRedirect)
+        opener = urllib.request.build_opener(NoRedirect)
         for attempt in range(SEND_ATTEMPTS):
             try:
                 with opener.open(request, timeout=60) as response:
@@ -132,18 +133,6 @@ class ArgoEvent:
         if not ignore_errors:
             raise ArgoEventException(message)
         print(message, file=sys.stderr)
-        return None
-
-
-MAX_ANSWER_BYTES = 1 << 16  # the webhook's answer is read this far, then dropped
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """Follows no redirect: urllib would resend the request (as a GET, with every header, the
-    bearer token too) to whatever host the answer names."""
-
-    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any,
-                         newurl: str) -> None:
         return None
 
 

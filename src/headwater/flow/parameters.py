@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -46,6 +47,12 @@ class JSONTypeClass:
             ) from None
         except RecursionError:
             raise _too_deep(param) from None
+        except ValueError:  # an integer of more digits than Python converts (sys.int_info)
+            raise ParameterError(
+                f"parameter '{param}' expects JSON; {_clip(raw)!r} holds an integer of more "
+                f"than {sys.get_int_max_str_digits()} digits, more than Python reads",
+                fix=f"give such a number as a string in the JSON of --{param}, e.g. "
+                '["123...789"], and convert it in the step') from None
         if _depth_over(value, MAX_JSON_DEPTH):
             raise _too_deep(param)
         return value

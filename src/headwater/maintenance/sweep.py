@@ -49,6 +49,7 @@ class SweepReport:
     cutoff: float
     live_runs: list[str] = field(default_factory=list)
     referenced: int = 0  # blobs kept because a run refers to them (or they are pinned)
+    recorded_found: int = 0  # of those, the ones a run refers to (pins left out)
     young: int = 0  # unreferenced blobs kept because they are newer than the cutoff
     young_bytes: int = 0
     candidates: int = 0  # unreferenced blobs and orphan live keys older than the cutoff
@@ -71,11 +72,12 @@ def collect_garbage(meta: MetadataStore, storage: Storage, *, grace_s: float,
         cutoff = min(cutoff, min(row.created_at for row in live) - CLAIM_TTL_S)
     report = SweepReport(cutoff=cutoff, live_runs=sorted(r.pathspec for r in live),
                          dry_run=dry_run)
-    keep = meta.referenced_blob_keys()
-    keep |= {key.rpartition("/")[2] for key, _, _ in storage.scan(PIN_DIR + "/")}
+    recorded = meta.referenced_blob_keys()
+    keep = recorded | {key.rpartition("/")[2] for key, _, _ in storage.scan(PIN_DIR + "/")}
     if not dry_run:
         report.recovered = storage.recover_deletions(cutoff, keep)
-    candidates = list(_blob_candidates(storage, keep, cutoff, report))
+    candidates = list(_blob_candidates(storage, keep, recorded, cutoff, report))
+    _refuse_unrelated_metadata(meta, storage, recorded, candidates, report)
     runs = meta.run_ids()
     for prefix in RUN_PREFIXES:
         candidates += _orphan_run_keys(storage, prefix, runs, cutoff, report)
@@ -102,11 +104,32 @@ def _refuse_empty_metadata(meta: MetadataStore, storage: Storage) -> None:
         )
 
 
-def _blob_candidates(storage: Storage, keep: set[str], cutoff: float,
+def _refuse_unrelated_metadata(meta: MetadataStore, storage: Storage, recorded: set[str],
+                               candidates: list[tuple[str, int]], report: SweepReport) -> None:
+    """A metadata database whose runs refer to blobs, not one of which is in this store, holds
+    another store's runs: `gc --datastore-root s3://team/...` started in a project folder whose
+    own ``.headwater/`` has runs of its own, or a `--metadata` naming another project's database.
+    Every blob here would look unused and be deleted (the empty-database check above does not
+    see it: that database has flows). Checked after the listing, before anything is deleted. A
+    database shared by several stores (laptops' folders beside a team's S3 bucket) refers to some
+    blob of each store it is used with, and passes."""
+    if not recorded or report.recorded_found or not candidates:
+        return
+    raise MetadataError(
+        f"refusing to collect garbage in {storage.root}: the metadata {meta!r} refers to "
+        f"{len(recorded)} blob(s), not one of which is in this store, so all {len(candidates)} "
+        "old blob(s) here would look unused: the database holds another store's runs",
+        fix="point --metadata (or HEADWATER_METADATA) at the database the runs in this store were "
+        "recorded in, or --datastore-root at the store this database's runs were written to")
+
+
+def _blob_candidates(storage: Storage, keep: set[str], recorded: set[str], cutoff: float,
                      report: SweepReport) -> Iterator[tuple[str, int]]:
     for key, size, modified in storage.scan(BLOB_DIR + "/"):
-        if key.rpartition("/")[2] in keep:
+        name = key.rpartition("/")[2]
+        if name in keep:
             report.referenced += 1
+            report.recorded_found += name in recorded
         elif modified >= cutoff:
             report.young += 1
             report.young_bytes += size

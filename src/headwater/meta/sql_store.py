@@ -385,7 +385,7 @@ class SQLMetadata(MetadataStore):
             flow,
             *tags,
             *([user] if user is not None else []),
-            self._sql.NO_LIMIT if limit is None else limit,
+            self._sql.NO_LIMIT if limit is None else _bounded(limit),
         )
         return [self._checked(_run_row(row)) for row in self._db.query(statement, params)]
 
@@ -407,7 +407,8 @@ class SQLMetadata(MetadataStore):
                                                by_user=user is not None,
                                                num_statuses=len(statuses))
         params = (*([flow] if flow is not None else []), *tags,
-                  *([user] if user is not None else []), *statuses, limit + 1, offset)
+                  *([user] if user is not None else []), *statuses, _bounded(limit) + 1,
+                  _bounded(offset))
         rows = [self._checked(_run_row(row)) for row in self._db.query(statement, params)]
         more = len(rows) > limit
         rows = rows[:limit]
@@ -430,7 +431,7 @@ class SQLMetadata(MetadataStore):
     def list_tasks(
         self, flow: str, run_id: str, step: str | None = None, *, limit: int | None = None
     ) -> list[TaskRow]:
-        limit = self._sql.NO_LIMIT if limit is None else limit
+        limit = self._sql.NO_LIMIT if limit is None else _bounded(limit)
         if step is None:
             rows = self._db.query(self._sql.LIST_RUN_TASKS, (flow, run_id, limit))
         else:
@@ -454,14 +455,14 @@ class SQLMetadata(MetadataStore):
             sql = (self._sql.PAGE_RUN_TASKS_BY_STATUS if step is None
                    else self._sql.PAGE_STEP_TASKS_BY_STATUS)
             where += (status,)
-        return _task_rows(self._db.query(sql, (*where, limit, offset)))
+        return _task_rows(self._db.query(sql, (*where, _bounded(limit), _bounded(offset))))
 
     def task_changes(self, flow: str, run_id: str, since: float) -> list[TaskRow]:
         rows = self._db.query(self._sql.TASK_CHANGES, (flow, run_id, since, since))
         return _task_rows(rows)
 
     def failed_tasks(self, flow: str, run_id: str, *, limit: int = 10) -> list[TaskRow]:
-        rows = self._db.query(self._sql.FAILED_TASKS, (flow, run_id, limit))
+        rows = self._db.query(self._sql.FAILED_TASKS, (flow, run_id, _bounded(limit)))
         return _task_rows(rows)
 
     def step_status_counts(self, flow: str, run_id: str) -> list[tuple]:
@@ -700,3 +701,13 @@ def _require(count: int, *pathspec: str) -> None:
             f"{what} {'/'.join(pathspec)} is not registered in the metadata",
             fix="register it first (new_run / new_task)",
         )
+
+
+MAX_ROWS = 1 << 62
+"""The largest count or offset handed to the database: both backends hold 64-bit integers, and
+``headwater runs -n 99999999999999999999`` (or the client's ``limit=``) was an ``OverflowError``
+traceback from SQLite (a ``DataError`` from PostgreSQL). No database holds more rows."""
+
+
+def _bounded(number: int) -> int:
+    return min(number, MAX_ROWS)

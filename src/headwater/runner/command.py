@@ -18,7 +18,9 @@ of the flow and its libraries). It spells arguments the way a user types them in
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import os
+import sys
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from headwater.exceptions import HeadwaterException
@@ -167,6 +169,12 @@ def _param_value(name: str, value: Any) -> str:
             f"parameter {name!r}: its value is nested too deeply to be passed as JSON",
             fix="flatten the value, or pass a file name and read the file in a step",
         ) from None
+    except ValueError:  # str() of an integer of more digits than Python writes (sys.int_info)
+        raise RunnerArgumentError(
+            f"parameter {name!r}: its value holds an integer of more than "
+            f"{sys.get_int_max_str_digits()} digits, more than Python writes as text",
+            fix="pass such a number as a string, and convert it in the step",
+        ) from None
     size = len(text.encode("utf-8", "surrogateescape"))
     if size >= MAX_ARG_BYTES:
         raise RunnerArgumentError(
@@ -176,6 +184,31 @@ def _param_value(name: str, value: Any) -> str:
             f"e.g. {name}='data.json'",
         )
     return text
+
+
+def check_no_nul(argv: Sequence[str], env: Mapping[str, str], flow_file: str) -> None:
+    """Refuse, naming it, an argument or environment variable holding a NUL character: no
+    command line or environment can carry one, and starting the child would fail with a bare
+    ``ValueError: embedded null byte`` that names neither the value nor where it came from."""
+    flow = os.path.basename(flow_file)
+    for index, arg in enumerate(argv):
+        if "\0" not in arg:
+            continue
+        before = argv[index - 1] if index else ""
+        what = (f"the value of {before} ({_shown(arg)})" if before.startswith("--")
+                and "\0" not in before else f"the argument {_shown(arg)}")
+        raise RunnerArgumentError(
+            f"{what} for {flow} holds a NUL character, which no command line can carry",
+            fix="leave the NUL out; pass binary data in a file (an IncludeFile reads one)")
+    for name, value in env.items():
+        if "\0" in name or "\0" in value:
+            raise RunnerArgumentError(
+                f"environment variable {_shown(name)} for {flow} holds a NUL character, which "
+                "no environment can carry", fix="leave the NUL out of env=")
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 60 else text[:60] + "...")
 
 
 def resume_args(kwargs: Mapping[str, Any]) -> list[str]:

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from headwater.exceptions import FlowDefinitionError, HeadwaterException
-from headwater.runner.command import cli_value, entry_argv, top_level_args
+from headwater.runner.command import check_no_nul, cli_value, entry_argv, top_level_args
 
 
 class DeployFailedError(HeadwaterException):
@@ -81,6 +81,7 @@ class Deployer:
         # A flow written for ``metaflow`` starts through headwater's entry point, as the Runner's do.
         command = [*entry_argv(sys.executable, self.flow_file), *top_level_args(self.top_level),
                    *args]
+        check_no_nul(command, self.env, self.flow_file)
         done = subprocess.run(command, cwd=self.cwd, env=self.env, capture_output=True,
                               text=True)
         if self.show_output:

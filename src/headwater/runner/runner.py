@@ -28,6 +28,7 @@ from headwater.exceptions import FlowDefinitionError
 from headwater.runner.command import (
     RUNNER_ARGS_ENV,
     RunnerArgumentError,
+    check_no_nul,
     entry_argv,
     param_types,
     resume_args,
@@ -179,6 +180,7 @@ class Runner:
             *command, "--run-id-file", run_id_file, *args,
         ]
         logs = {name: os.path.join(folder, f"run-{number}.{name}") for name in ("stdout", "stderr")}
+        check_no_nul(argv, {**self.env, **(env or {})}, self.flow_file)
         try:
             process = LoggedProcess(argv, cwd=self.cwd, env={**self.env, **(env or {})},
                                     log_paths=logs, echo=echo)

@@ -73,6 +73,11 @@ def _from_environment(known: Mapping[str, str]) -> dict[str, tuple[str, str]]:
             except RecursionError:
                 raise ConfigError(f"{var} is nested more than {MAX_JSON_DEPTH} levels deep",
                                   fix=f'set it to an object, e.g. {var}=\'{{"name": ...}}\'') from None
+            except ValueError:  # an integer of more digits than Python converts
+                raise ConfigError(
+                    f"{var} holds an integer of more than {sys.get_int_max_str_digits()} digits, "
+                    "more than Python reads",
+                    fix="give such a number as a string, and convert it where it is used") from None
             if not isinstance(mapping, dict):
                 raise ConfigError(f"{var} must be a JSON object of config name -> "
                                   f"{'file' if kind == 'file' else 'value'}")

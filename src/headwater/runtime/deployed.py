@@ -42,7 +42,7 @@ from headwater.flow.parameters import flow_parameters
 from headwater.flow.trigger import Trigger
 from headwater.graph.model import FOREACH, PARALLEL, SPLIT, Graph
 from headwater.meta import open_metadata
-from headwater.meta.codec import load_environments
+from headwater.meta.codec import load_environments, load_trigger
 from headwater.meta.rows import run_outcome
 from headwater.meta.tags import endpoint_tags, transient_tags
 from headwater.records import (
@@ -121,6 +121,28 @@ class DeployedTask:
     # The datastore key of the values `create` fixed (start only; see deployed_values).
     configs_key: str = ""
     run_id: str | None = None  # headwater's id of the run, once the task has found it
+
+
+def trigger_events(text: str, flow: str, step: str, run_key: str) -> list[dict[str, Any]] | None:
+    """The events an Argo Events sensor passed the start task (``--trigger``): one JSON object
+    or a list of them; None when there were none (empty, or Argo's unexpanded ``{{...}}``).
+
+    The text is whatever was posted to the event source's webhook, so anyone who can post
+    there chooses it: a body that is no JSON, is nested past Python's stack, or holds no event
+    object is refused here, naming the run, before anything is recorded. Before, it was a
+    ``JSONDecodeError`` or ``RecursionError`` traceback, or (``[1]``) a trigger recorded
+    with the run that every reader of ``Run.trigger`` then took for a damaged database."""
+    text = text.strip()
+    if not text or text.startswith("{{"):
+        return None
+    try:
+        return load_trigger(text)
+    except ValueError as err:  # json's JSONDecodeError is one
+        why = str(err)
+        raise DeployedRunError(
+            f"{flow} step '{step}' (orchestrator's run {run_key!r}): the event that started the run "
+            f"is not a JSON object or a list of them ({why[:200]})",
+            fix="send the event's payload as a JSON object; the run was not started") from None
 
 
 def load_and_run(settings: Settings, code: Mapping[str, Any],
@@ -511,6 +533,7 @@ def publish_finished(url: str, flow: str, run_id: str) -> bool:
     """POST ``headwater.<Flow>.end`` to the events webhook, for @trigger_on_finish downstream.
 
     A failure is reported on stderr and does not fail the run (it has succeeded)."""
+    import urllib.error
     import urllib.request
     import uuid
 
@@ -522,10 +545,21 @@ def publish_finished(url: str, flow: str, run_id: str) -> bool:
         headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
                                      headers=headers)
+    from headwater.webhook import MAX_ANSWER_BYTES, open_without_redirects
+
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - deployer's URL
-            response.read()
+        # No redirect is followed (urllib would resend the request, the token with it, to the
+        # host the answer names) and the answer is read to 64 KiB.
+        with open_without_redirects(request, timeout=30) as response:
+            response.read(MAX_ANSWER_BYTES)
         return True
+    except urllib.error.HTTPError as exc:
+        why = (f"the webhook answered with a redirect (HTTP {exc.code}), which is not followed "
+               "since the token would go with it: deploy with the address it redirects to"
+               if 300 <= exc.code < 400 else f"HTTP {exc.code}")
+        print(f"headwater: could not publish {body['name']} to the events webhook: {why}",
+              file=sys.stderr)
+        return False
     except OSError as exc:
         print(f"headwater: could not publish {body['name']} to the events webhook: {exc}",
               file=sys.stderr)

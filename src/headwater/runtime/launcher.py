@@ -39,7 +39,7 @@ from headwater.runtime.parameters import (
     store_parameters,
 )
 from headwater.runtime.project import BranchChoice, ProjectInfo, project_info
-from headwater.runtime.resume import ResumePlan
+from headwater.runtime.resume import ResumePlan, check_parameters_recorded
 from headwater.runtime.scheduler import (
     RunOptions,
     RunOutcome,
@@ -140,7 +140,8 @@ def resume_flow(flow_cls: type, *, step: str | None, options: RunOptions, settin
         resolved = recorded_configs(flow_cls, param_refs, store,
                                     f"{flow_cls.__name__}/{origin.run_id}")
         split_with(flow_cls, options.with_decorators)
-        apply_mutators(flow_cls, resolved.scope)
+        apply_mutators(flow_cls, resolved.scope)  # they may add parameters
+        check_parameters_recorded(flow_cls, param_refs, f"{flow_cls.__name__}/{origin.run_id}")
         project = project_info(flow_cls, current_username(), branch.branch, branch.production,
                                resolved.scope)
         if project is not None:

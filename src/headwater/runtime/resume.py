@@ -7,7 +7,9 @@ matched against the origin run by step, position (the split indexes it sits unde
 * the origin task at that place succeeded,
 * its step is not the one the user asked to re-run from, and
 * every parent of the new task was itself cloned: once one task runs again, all that depends on
-  it runs again too, and
+  it runs again too,
+* where the origin task went next is a way the flow's graph, as it is now, can go from that step
+  (the flow file may have changed since: a step renamed, a foreach made linear), and
 * the data of its ``@transient`` artifacts is still there (``gc`` frees it once a run succeeded).
 
 Nothing is copied: a clone is a metadata record whose manifest names the origin's blobs.
@@ -17,10 +19,11 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
-from headwater.exceptions import NotFoundError
-from headwater.graph.model import FOREACH, SWITCH, Graph
+from headwater.exceptions import NotFoundError, ParameterError
+from headwater.graph.model import FOREACH, PARALLEL, SWITCH, Graph, StepNode
 from headwater.meta.tags import transient_names_of
 from headwater.records import RUN_START_FACTS, Frame, Manifest, Record, TaskResult, TaskSpec
 
@@ -50,7 +53,8 @@ class ResumePlan:
     def __init__(self, meta: Any, flow: str, origin_run_id: str, rerun_steps: set[str],
                  store: Any = None, graph: Graph | None = None) -> None:
         self.meta = meta
-        self.graph = graph  # the flow as it is now: a clone must go where its step goes now
+        self.graph = graph  # the flow as it is now: a clone must go where it can go
+        self.regraphed: dict[str, tuple[str, ...]] = {}  # step -> where its origin task went
         self.store = store  # where a clone's @transient data is looked for (None: not looked for)
         origin = meta.get_run(flow, origin_run_id)
         self.transient = transient_names_of(origin.system_tags) if origin is not None else frozenset()
@@ -104,8 +108,9 @@ class ResumePlan:
             return None
         if status != "succeeded" or transition is None:
             return None
-        if self.graph is not None and not still_fits(self.graph, spec.step, transition):
-            return None  # the code changed where this step goes: it runs again
+        if self.graph is not None and not transition_fits(self.graph[spec.step], transition):
+            self.regraphed[spec.step] = tuple(transition.get("next_steps") or ())
+            return None
         if not transient_data_kept(self.store, manifest, self.transient):
             return None
         result = TaskResult(
@@ -169,22 +174,21 @@ class _StepPages:
 PAGE = 512  # origin tasks read at once: rows while planning, manifests and attempts while matching
 
 
-def still_fits(graph: Graph, step: str, transition: dict[str, Any]) -> bool:
-    """Whether an origin task's recorded transition is one ``step`` can take in the flow as it
-    is now. A resume after the code changed (``self.next(self.train)`` renamed to
-    ``self.next(self.fit)``, a step turned into a foreach) must not clone a task whose next
-    steps no longer exist or are no longer its successors: the scheduler releases a clone's
-    successors from its record, and a step the graph lacks stopped the resume with a KeyError.
-    """
-    node = graph.nodes.get(step)
-    if node is None:
-        return False
-    taken = set(transition.get("next_steps", ()))
-    if not taken <= set(node.out):
-        return False
-    if node.transition != SWITCH and taken != set(node.out):
-        return False  # a switch takes one of its cases; any other step takes all it names
-    return node.transition != FOREACH or transition.get("foreach_count") is not None
+def transition_fits(node: StepNode, transition: Mapping[str, Any]) -> bool:
+    """Whether a recorded ``transition`` (where an origin task went next) is one ``node``, the
+    step as the flow file says it now, can take.
+
+    A resumed run follows its clones' transitions: a clone of a task that went to a step the flow
+    no longer has (or fanned out where the step now goes on linearly) would send the run where
+    its graph cannot follow (a ``KeyError`` traceback, and a run left half-recorded). Such a task
+    runs again instead."""
+    taken = tuple(transition.get("next_steps") or ())
+    fans_out = transition.get("foreach_count") is not None
+    if node.transition == SWITCH:
+        return not fans_out and len(taken) == 1 and taken[0] in node.out
+    if node.transition in (FOREACH, PARALLEL):
+        return fans_out and taken == tuple(node.out)
+    return not fans_out and taken == tuple(node.out)
 
 
 def transient_data_kept(store: Any, manifest: Manifest, names: frozenset[str]) -> bool:
@@ -198,3 +202,24 @@ def transient_data_kept(store: Any, manifest: Manifest, names: frozenset[str]) -
         return True
     keys = {ref.key for name, ref in manifest.items() if name in names and ref.inline is None}
     return not keys or store.refresh_many(keys) == keys
+
+
+def check_parameters_recorded(flow_cls: type, recorded: Mapping[str, Any], origin: str) -> None:
+    """A resume reuses its origin's parameters and configs: one the flow declares now that the
+    origin never had (added to the flow file since) has no value in the resumed run. Refused
+    before anything is recorded, naming it; before, the first step to read it failed with
+    "no artifact or attribute" (Metaflow: an internal ``KeyError``)."""
+    from headwater.flow.config import flow_configs
+    from headwater.flow.parameters import flow_parameters
+
+    missing = [(f"parameter {param.name!r}") for attr, param in flow_parameters(flow_cls).items()
+               if attr not in recorded]
+    missing += [f"config {cfg.name!r}" for attr, cfg in flow_configs(flow_cls).items()
+                if attr not in recorded]
+    if missing:
+        names = ", ".join(missing)
+        raise ParameterError(
+            f"{names} of flow {flow_cls.__name__} came after run {origin}: a resume reuses "
+            "its origin's parameters and configs, and that run has no value for them",
+            fix="start a new run (`run`) to give them a value, or take them out of the flow "
+            "to resume this run")

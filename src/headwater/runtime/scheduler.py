@@ -355,6 +355,14 @@ class Scheduler:
         parents_cloned = all(p.task_id in self._cloned for p in spec.parents)
         source = self.resume.match(spec, parents_cloned)
         if source is None:
+            went = self.resume.regraphed.pop(spec.step, None)
+            if went is not None:  # the flow file changed since the origin ran
+                now = ", ".join(self.graph[spec.step].out) or "nothing (it ends the flow)"
+                self.console.task_line(
+                    f"{self.run_id}/{spec.step}/{spec.task_id}",
+                    f"Not cloned: in {self.flow_name}/{self.options.origin_run_id} step "
+                    f"'{spec.step}' went on to {', '.join(went) or 'nothing'}, and the flow now "
+                    f"goes on to {now}; it runs again", always=True)
             return False
         self._record_clone(spec, source)
         self._cloned.add(spec.task_id)

@@ -87,6 +87,8 @@ class StepCache:
         if not transient_data_kept(self.store, manifest, self._transient_names(row.run_id)):
             return None  # gc freed the @transient data this task's result needs: run it again
         last = (self.meta.list_attempts(*where) or [None])[-1]
+        if not self._data_here(manifest, last):
+            return None
         transition = row.transition or {}
         result = TaskResult(
             manifest=manifest,
@@ -99,6 +101,16 @@ class StepCache:
         )
         return CloneSource(row.pathspec, manifest, result, getattr(last, "stdout_key", None),
                            getattr(last, "stderr_key", None))
+
+    def _data_here(self, manifest: Mapping[str, Any], last: Any) -> bool:
+        """Whether every blob the earlier task's result names (its artifacts and its output) is in
+        this run's store. One metadata database may serve several stores (a laptop's folder and
+        a team's bucket): a task found under the same key but run against another store would be
+        reused with data this run cannot read, and the next step failed on a missing blob."""
+        keys = {ref.key for ref in manifest.values() if ref.inline is None}
+        keys |= {key for key in (getattr(last, "stdout_key", None),
+                                 getattr(last, "stderr_key", None)) if key}
+        return not keys or self.store is None or self.store.has_many(keys) == keys
 
     def _transient_names(self, run_id: str) -> frozenset[str]:
         if run_id not in self._transient:

@@ -49,22 +49,72 @@ def _namespace(namespace: str | None) -> str:
 
 
 def apply(docs: list[dict[str, Any]], namespace: str | None) -> list[str]:
-    """Create each document, or replace the one of the same name; returns 'Kind/name' lines."""
+    """Create each document, or replace the one of the same name; returns 'Kind/name' lines.
+
+    A document of that name that another deployment made, or that headwater did not make, is
+    never replaced: every document is checked before any is written, and one such refuses the
+    whole `create`, naming it (see :func:`_check_replaceable`)."""
     api, ns = _api(), _namespace(namespace)
-    done = []
+    found = []
     for doc in docs:
         plural, name = PLURALS[doc["kind"]], doc["metadata"]["name"]
         try:
             current = api.get_namespaced_custom_object(GROUP, VERSION, ns, plural, name)
-            doc = {**doc, "metadata": {**doc["metadata"],
-                                       "resourceVersion": current["metadata"]["resourceVersion"]}}
-            api.replace_namespaced_custom_object(GROUP, VERSION, ns, plural, name, doc)
         except Exception as exc:  # noqa: BLE001 - 404: create it
             if getattr(exc, "status", None) != 404:
                 raise ClusterError(f"Kubernetes refused {doc['kind']} {name}: {exc}") from None
-            api.create_namespaced_custom_object(GROUP, VERSION, ns, plural, doc)
+            current = None
+        if current is not None:
+            _check_replaceable(doc, current, ns)
+        found.append(current)
+    done = []
+    for doc, current in zip(docs, found, strict=True):
+        plural, name = PLURALS[doc["kind"]], doc["metadata"]["name"]
+        try:
+            if current is None:
+                api.create_namespaced_custom_object(GROUP, VERSION, ns, plural, doc)
+            else:
+                version = current["metadata"]["resourceVersion"]
+                doc = {**doc, "metadata": {**doc["metadata"], "resourceVersion": version}}
+                api.replace_namespaced_custom_object(GROUP, VERSION, ns, plural, name, doc)
+        except Exception as exc:  # noqa: BLE001 - the API's own refusal, named
+            raise ClusterError(f"Kubernetes refused {doc['kind']} {name}: {exc}") from None
         done.append(f"{doc['kind']}/{name}")
     return done
+
+
+def _check_replaceable(doc: dict[str, Any], current: dict[str, Any], namespace: str) -> None:
+    """Refuse to replace ``current`` (in the cluster) with ``doc`` unless it is an earlier
+    version of the same deployment. Names are cut down to a Kubernetes name (lower case, other
+    characters as ``-``), so two deployments can share one (``TrainFlow`` and ``Trainflow``,
+    branches ``feat_x`` and ``feat-x``); and a template of that name may be no headwater
+    deployment at all. Either was replaced without a word."""
+    from headwater.deployers.argo.compile import DEPLOYMENT_ANNOTATION, MANAGED_BY
+
+    kind, name = doc["kind"], doc["metadata"]["name"]
+    ours = doc["metadata"].get("annotations") or {}
+    meta = current.get("metadata") or {}
+    labels, theirs = meta.get("labels") or {}, meta.get("annotations") or {}
+    where = f"{kind} {name} in namespace {namespace}"
+    flow, deployment = ours.get("headwater.dev/flow-name"), ours.get(DEPLOYMENT_ANNOTATION)
+    if labels.get(MANAGED_BY[0]) != MANAGED_BY[1]:
+        raise ClusterError(
+            f"{where} was not made by headwater: deploying {deployment!r} (flow {flow}) would "
+            "replace it",
+            fix="deploy under another name (--name), or remove that document yourself first")
+    other = theirs.get(DEPLOYMENT_ANNOTATION)
+    if other is None:  # made before deployments were named on their documents: the flow tells
+        same = theirs.get("headwater.dev/flow-name") == flow
+        other = f"a deployment of flow {theirs.get('headwater.dev/flow-name')}"
+    else:
+        same = other == deployment
+        other = f"deployment {other!r} (flow {theirs.get('headwater.dev/flow-name')})"
+    if not same:
+        raise ClusterError(
+            f"{where} holds {other}, not {deployment!r} (flow {flow}): both deployments have "
+            f"the Kubernetes name {name!r}, and this `create` would replace the other",
+            fix="give this deployment another name with --name, or remove the other first "
+            "(`argo-workflows delete` of its flow)")
 
 
 def submit(template: str, params: dict[str, str], namespace: str | None) -> str:
@@ -99,14 +149,35 @@ def list_runs(template: str, namespace: str | None) -> list[tuple[str, str]]:
 
 
 def delete(name: str, namespace: str | None) -> list[str]:
-    """Delete the template, its cron workflow and its sensor (those that exist)."""
+    """Delete the template, its cron workflow and its sensor (those that exist).
+
+    Only documents headwater made: one of that name that is not (another tool's template that
+    happens to share the flow's Kubernetes name) refuses the whole delete, naming it, before
+    anything is deleted."""
+    from headwater.deployers.argo.compile import MANAGED_BY
+
     api, ns = _api(), _namespace(namespace)
-    gone = []
+    found = []
     for kind in ("Sensor", "CronWorkflow", "WorkflowTemplate"):
+        try:
+            current = api.get_namespaced_custom_object(GROUP, VERSION, ns, PLURALS[kind], name)
+        except Exception as exc:  # noqa: BLE001 - 404: was not deployed
+            if getattr(exc, "status", None) != 404:
+                raise ClusterError(f"Kubernetes refused to read {kind} {name}: {exc}") from None
+            continue
+        labels = (current.get("metadata") or {}).get("labels") or {}
+        if labels.get(MANAGED_BY[0]) != MANAGED_BY[1]:
+            raise ClusterError(
+                f"{kind} {name} in namespace {ns} was not made by headwater: delete leaves it "
+                "(and the rest of the deployment) alone",
+                fix="name the deployment to delete with --name, or remove that document yourself")
+        found.append(kind)
+    gone = []
+    for kind in found:
         try:
             api.delete_namespaced_custom_object(GROUP, VERSION, ns, PLURALS[kind], name)
             gone.append(f"{kind}/{name}")
-        except Exception as exc:  # noqa: BLE001 - 404: was not deployed
+        except Exception as exc:  # noqa: BLE001 - 404: gone meanwhile
             if getattr(exc, "status", None) != 404:
                 raise ClusterError(f"Kubernetes refused to delete {kind} {name}: {exc}") from None
     return gone

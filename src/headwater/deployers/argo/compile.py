@@ -16,6 +16,7 @@ Targets Argo Workflows 3.7 (the schema the tests validate against).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -37,6 +38,12 @@ API_VERSION = "argoproj.io/v1alpha1"
 OUTPUT_DIR = "/tmp/headwater-out"
 TRIGGER_PARAM = "headwater-trigger"
 DEFAULT_IMAGE = "python:3.11"
+# On every document: the deployment it belongs to (``--name``, or the flow's, or @project's),
+# which `create` compares with the document already of that name before replacing it.
+DEPLOYMENT_ANNOTATION = "headwater.dev/deployment"
+MANAGED_BY = ("app.kubernetes.io/managed-by", "headwater")
+# A workflow template's name is also a label's value on each of its workflows (63 at most).
+NAME_LIMIT = 63
 
 
 @dataclass(frozen=True)
@@ -87,15 +94,26 @@ def _refuse_events_credentials(plan: DeployPlan, url: str | None) -> None:
 
 
 def deployed_name(plan: DeployPlan) -> str:
-    return k8s_name(plan.name)
+    """The Kubernetes name of the deployment's documents: ``plan.name`` as a DNS label.
+
+    A name too long for one keeps its start and ends with a hash of the whole name: cut short
+    alone, two deployments whose names share their first 63 characters (two flows of one
+    @project branch with a long branch name) got the same name, and the second `create`
+    replaced the first one's template without a word."""
+    name = re.sub(r"[^a-z0-9.-]+", "-", plan.name.lower()).strip("-.") or "x"
+    if len(name) <= NAME_LIMIT:
+        return name
+    digest = hashlib.sha256(plan.name.encode()).hexdigest()[:8]
+    return f"{name[:NAME_LIMIT - 9].rstrip('-.')}-{digest}"
 
 
 def _metadata(plan: DeployPlan, options: ArgoOptions, name: str) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "name": name,
-        "labels": {"app.kubernetes.io/managed-by": "headwater",
+        "labels": {MANAGED_BY[0]: MANAGED_BY[1],
                    "headwater.dev/flow": k8s_name(plan.flow_name)},
         "annotations": {"headwater.dev/flow-name": plan.flow_name,
+                        DEPLOYMENT_ANNOTATION: plan.name,
                         "headwater.dev/deployed-by": plan.username},
     }
     if options.namespace:
@@ -266,8 +284,20 @@ def _resources(requested: dict[str, Any]) -> dict[str, Any]:
 
 # -- schedule and triggers ------------------------------------------------------------------------
 
+CRON_NAME_LIMIT = 52  # Argo's own limit for a CronWorkflow's name (its runs add a suffix)
+
+
 def cron_workflow(plan: DeployPlan, options: ArgoOptions) -> dict[str, Any]:
     assert plan.schedule is not None
+    name = deployed_name(plan)
+    if len(name) > CRON_NAME_LIMIT:
+        # Kubernetes stores it, and Argo then starts none of its runs: refused now instead.
+        raise DeployError(
+            f"the scheduled deployment of flow {plan.flow_name} would be named {name!r} "
+            f"({len(name)} characters), and Argo schedules no CronWorkflow named with more "
+            f"than {CRON_NAME_LIMIT}",
+            fix=f"deploy it under a shorter name: --name (at most {CRON_NAME_LIMIT} characters "
+            "as a Kubernetes name)")
     spec: dict[str, Any] = {
         "schedules": [plan.schedule["cron"]],
         "concurrencyPolicy": "Allow",
