@@ -88,7 +88,8 @@ def tags(obj):
         if kind in ("user", "date", "python_version", "metaflow_version"):
             return kind + ":*"
         return tag
-    return sorted(set(one(t) for t in obj.tags)), sorted(obj.user_tags)
+    return (sorted(set(one(t) for t in obj.tags)), sorted(obj.user_tags),
+            sorted(set(one(t) for t in obj.system_tags)))
 
 def order(items):
     ids = [int(i.id) for i in items]
@@ -180,6 +181,81 @@ out = {
             "tasks": {st.id: [[t.id, norm(t.pathspec)] for t in st] for st in run}},
 }
 print(json.dumps(out, sort_keys=True, default=repr))
+'''
+
+# Pasted into the readers (needs ``json`` and, for ``card_views``, ``get_cards``): a card as
+# its components' types and text, read from the data its page carries (base64 JSON on both
+# systems), never the HTML around it.
+CARD_VIEW = r'''
+import base64 as _b64, html as _html, re as _re
+
+def _words(text):
+    # a component's text without markup: Markdown's marks, HTML's tags
+    text = _html.unescape(_re.sub(r"<[^>]+>", " ", str(text)))
+    return " ".join(_re.findall(r"[^\s#*_`|]+", text))
+
+def _leaves(nodes, rows):
+    # Metaflow's page carries its components as JSON: pages and sections hold the leaves
+    for node in nodes if isinstance(nodes, list) else [nodes]:
+        kind = node.get("type") if isinstance(node, dict) else None
+        if kind in ("page", "section"):
+            _leaves(node.get("contents", []), rows)
+        elif kind == "markdown":
+            rows.append(["markdown", _words(node.get("source"))])
+        elif kind == "table":
+            cells = list(node.get("columns") or []) + [c for r in node.get("data") or [] for c in r]
+            rows.append(["table", [_words(c) for c in cells]])
+        else:
+            rows.append([str(kind)])
+    return rows
+
+def card_components(text):
+    # A card's components in order, each [type, its text]: read from the JSON Metaflow's page
+    # carries, or from headwater's rendered blocks (class hw-component)
+    for blob in _re.findall(r'"([A-Za-z0-9+/]{16,}={0,2})"', text or ""):
+        try:
+            data = json.loads(_b64.b64decode(blob).decode("utf-8"))
+        except Exception:
+            continue
+        if isinstance(data, dict) and "components" in data:
+            return _leaves(data["components"], [])
+    blocks = _re.split(r'<div class="hw-component">', text or "")[1:]
+    if not blocks:
+        return "<no components found>"
+    rows = []
+    for block in blocks:
+        if 'class="hw-markdown"' in block:
+            rows.append(["markdown", _words(block)])
+        elif 'class="hw-table"' in block:
+            cells = _re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", block, _re.S)
+            rows.append(["table", [_words(c) for c in cells]])
+        else:
+            rows.append([_re.findall(r'class="([\w-]+)"', block)[:1]])
+    return rows
+
+def card_views(task):
+    """A task's cards by type and id, a blank card's components, and get_cards by id/type."""
+    try:
+        cards = list(get_cards(task))
+    except Exception as exc:  # a task without cards raises on both systems
+        return type(exc).__name__
+    views = []
+    for card in cards:
+        view = [card.type, card.id]
+        if card.type == "blank":
+            view.append(card_components(card.get()))
+        views.append(view)
+    out = {"cards": sorted(views, key=json.dumps)}
+    for card_id in sorted(set(c.id for c in cards if c.id)):
+        try:
+            out["id " + card_id] = [c.type for c in get_cards(task, id=card_id)]
+        except Exception as exc:
+            out["id " + card_id] = type(exc).__name__
+    try:
+        out["type default"] = len(list(get_cards(task, type="default")))
+    except Exception as exc:
+        out["type default"] = type(exc).__name__
+    return out
 '''
 
 # Run in each system's interpreter: the same run (or resume) through the Runner API.
@@ -347,6 +423,142 @@ def probe(python: str, folder: Path, env: dict[str, str], surface: dict,
     task_id = tasks.get(target, [[None]])[0][0]
     code, stdout, _ = call("dump", f"{run_id}/{target}/{task_id}")
     out[f"dump {target}/task"] = [code, parse_dump(stdout)]
+    return out
+
+
+_CARD_FUNCTIONS: dict = {"json": json}
+exec(CARD_VIEW, _CARD_FUNCTIONS)  # card_components, for ``card get``'s page (fourth round)
+
+
+def _card_rows(text: str, labels: dict[str, str]) -> list[str]:
+    """``card list``'s text as ``task type id`` rows. Metaflow prints ``Step : s``/``Task: 3``
+    (or ``Resolving card: F/R/s/3``) above ``Card Id:``/``Card Type:`` lines; headwater one row
+    a card, ``F/R/s/3  [0] blank id=c  PATH`` (its own layout, docs/decisions.md)."""
+    rows, step, task, card_id = [], None, None, None
+    for line in text.splitlines():
+        line = line.strip()
+        hw = re.match(r"^\w+/\w+/(\w+)/(\w+)\s+\[\d+\] (\S+)(?: id=(\S+))?\s", line + " ")
+        if hw:
+            rows.append(f"{labels.get(hw.group(2), hw.group(2))} {hw.group(3)} {hw.group(4)}")
+            continue
+        found = re.match(r"^Resolving card: \w+/\w+/(\w+)/(\w+)$", line)
+        if found:
+            step, task = found.groups()
+        elif re.match(r"^Step ?: (\w+)$", line):
+            step = line.split(":", 1)[1].strip()
+        elif re.match(r"^Task ?: (\w+)$", line):
+            task = line.split(":", 1)[1].strip()
+        elif line.startswith("Card Id:"):
+            card_id = line.split(":", 1)[1].strip()
+        elif line.startswith("Card Type:"):
+            kind = line.split(":", 1)[1].strip()
+            rows.append(f"{labels.get(str(task), task)} {kind} "
+                        f"{None if card_id in (None, 'None') else card_id}")
+    return sorted(rows)
+
+
+def card_probe(python: str, folder: Path, env: dict[str, str], surface: dict,
+               card_ids: list[str]) -> dict:
+    """``card list`` and ``card get`` of the latest run, as a user types them, normalised: which
+    cards each lists (task, type, id), ``--as-json --file``'s document, a card's components
+    by ``--id``, and the exit status where there is no card."""
+    raw = surface.get("raw") or {}
+    run_id, tasks = raw.get("run"), raw.get("tasks", {})
+    if not run_id:
+        return {}
+    labels = {task_id: str(label) for pairs in tasks.values() for task_id, label in pairs}
+    out: dict = {}
+
+    def call(*args: str) -> tuple[int, str, str]:
+        done = subprocess.run([python, "flow.py", "card", *args], cwd=folder, env=env,
+                              capture_output=True, text=True, timeout=300, check=False)
+        return done.returncode, done.stdout, done.stderr
+
+    code, stdout, stderr = call("list")
+    out["card list"] = [code, _card_rows(stdout + stderr, labels)]
+    end = tasks.get("end", [[None]])[0][0]
+    if end:
+        out["card get end (no card)"] = call("get", f"{run_id}/end/{end}")[0]
+    for card_id in card_ids:
+        step = card_id[2:]
+        ran = sorted(tasks.get(step, []), key=lambda pair: str(pair[1]))
+        if not ran:
+            continue  # an arm of a switch that did not run
+        task_id, label = ran[0]
+        pathspec = f"{run_id}/{step}/{task_id}"
+        code, stdout, stderr = call("list", pathspec)
+        out[f"card list {label}"] = [code, _card_rows(stdout + stderr, labels)]
+        target = folder / f"cards-{step}.json"
+        code, _, _ = call("list", pathspec, "--as-json", "--file", str(target))
+        document = None
+        if target.exists():
+            document = json.loads(target.read_text() or "null")
+            for doc in document if isinstance(document, list) else [document]:
+                if isinstance(doc, dict):
+                    doc["pathspec"] = labels.get(str(doc.get("pathspec", "")).split("/")[-1])
+                    for card in doc.get("cards", []):
+                        card["hash"] = bool(card.get("hash"))
+                        card["filename"] = re.sub(r"[0-9a-f]{32}", "H", str(card.get("filename")))
+                    doc["cards"] = sorted(doc.get("cards", []), key=json.dumps)
+        out[f"card list {label} --as-json --file"] = [code, document]
+        code, stdout, _ = call("get", pathspec, "--id", card_id)
+        out[f"card get {label} --id"] = [code, _CARD_FUNCTIONS["card_components"](stdout)]
+        out[f"card get {label} --id nope"] = call("get", pathspec, "--id", "nope")[0]
+        out[f"card get {label} --type blank"] = call("get", pathspec, "--type", "blank")[0]
+    return out
+
+
+def _tag_set(text: str) -> list[str]:
+    """The tags a ``tag`` command printed: every word of its table (or ``--flat`` list) that
+    is a tag, system tags by kind as the client reading normalises them."""
+    words = set()
+    for line in text.splitlines():
+        if re.match(r"^(Metaflow \S+ executing|System tags|Operation|-+$|\s*$|Tags? )", line):
+            continue
+        words.update(line.split())
+    kinds = ("user", "date", "python_version", "metaflow_version")
+    return sorted({w.split(":", 1)[0] + ":*" if w.split(":", 1)[0] in kinds and
+                   not w.startswith("user:someone") else w for w in words})
+
+
+def tag_probe(python: str, folder: Path, env: dict[str, str], run_id: str) -> dict:
+    """``tag add/remove/replace/list`` on a finished run, in the order a user might: the exit
+    status and the tags each printed (normalised); the client reads the run after them."""
+    out: dict = {}
+    commands = [
+        ["add", "--run-id", run_id, "t_one", "t_two", "t_three"],
+        ["remove", "--run-id", run_id, "t_one"],
+        ["remove", "--run-id", run_id, "t_never_there"],
+        ["replace", "--run-id", run_id, "--remove", "t_two", "--add", "t_four"],
+        ["add", "--run-id", run_id, "user:someone"],
+        ["remove", "--run-id", run_id, "runtime:dev"],  # a system tag: not the user's to remove
+        ["add", "--run-id", run_id, ""],
+        # (no ``--run-id``: headwater acts on your latest run and says so, Metaflow refuses;
+        # kept, docs/migrating.md)
+        ["list", "--run-id", run_id],
+        ["list", "--run-id", run_id, "--hide-system-tags"],
+    ]
+    for number, args in enumerate(commands):
+        done = subprocess.run([python, "flow.py", "tag", *args], cwd=folder, env=env,
+                              capture_output=True, text=True, timeout=300, check=False)
+        shown = " ".join(a if a != run_id else "R" for a in args)
+        out[f"tag {number} {shown}"] = [done.returncode, None if done.returncode else
+                                        _tag_set(done.stdout + done.stderr)]
+    return out
+
+
+def attempt_logs(python: str, folder: Path, env: dict[str, str], run_id: str) -> dict:
+    """``logs --attempt N`` of the start step that failed its first attempt: each attempt's
+    own output (the step prints its attempt number), and the latest's without the option."""
+    out: dict = {}
+    # (``--attempt`` of an attempt that never ran: Metaflow prints nothing and exits 0,
+    # headwater refuses it; kept, docs/decisions.md fourth round)
+    for option in ([], ["--attempt", "0"], ["--attempt", "1"]):
+        done = subprocess.run([python, "flow.py", "logs", "--stdout", *option, f"{run_id}/start"],
+                              cwd=folder, env=env, capture_output=True, text=True, timeout=300,
+                              check=False)
+        out[" ".join(["logs --stdout", *option, "start"])] = [done.returncode,
+                                                              _lines(done.stdout)]
     return out
 
 
