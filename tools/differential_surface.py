@@ -434,7 +434,7 @@ def _card_rows(text: str, labels: dict[str, str]) -> list[str]:
     """``card list``'s text as ``task type id`` rows. Metaflow prints ``Step : s``/``Task: 3``
     (or ``Resolving card: F/R/s/3``) above ``Card Id:``/``Card Type:`` lines; headwater one row
     a card, ``F/R/s/3  [0] blank id=c  PATH`` (its own layout, docs/decisions.md)."""
-    rows, step, task, card_id = [], None, None, None
+    rows, task, card_id = [], None, None  # (a task's label names its step)
     for line in text.splitlines():
         line = line.strip()
         hw = re.match(r"^\w+/\w+/(\w+)/(\w+)\s+\[\d+\] (\S+)(?: id=(\S+))?\s", line + " ")
@@ -443,9 +443,7 @@ def _card_rows(text: str, labels: dict[str, str]) -> list[str]:
             continue
         found = re.match(r"^Resolving card: \w+/\w+/(\w+)/(\w+)$", line)
         if found:
-            step, task = found.groups()
-        elif re.match(r"^Step ?: (\w+)$", line):
-            step = line.split(":", 1)[1].strip()
+            task = found.group(2)
         elif re.match(r"^Task ?: (\w+)$", line):
             task = line.split(":", 1)[1].strip()
         elif line.startswith("Card Id:"):
