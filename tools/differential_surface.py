@@ -351,6 +351,13 @@ def parse_dump(text: str) -> list[str]:
         if not match:
             continue
         name, kind, value = match.groups()
+        if name == "notes":
+            # the generator's IncludeFile: Metaflow stores its own ``IncludedFile`` (dump shows
+            # its first line, or ``< artifact too large >`` for an empty file), headwater the
+            # text; the client gives the text on both (third round; now checked before the
+            # size, which made an empty file's row read as too large: fourth round)
+            rows.append("notes (IncludeFile)")
+            continue
         if value is None or value == "< artifact too large >":
             # a value too large to print: headwater leaves the column empty, Metaflow says so;
             # the limit is 1000 bytes on both, of its own encoding: the row is compared (seeds4)
@@ -364,12 +371,6 @@ def parse_dump(text: str) -> list[str]:
             kind = "dict"  # a Config's value is each system's own mapping (second round)
         if name == "doomed":
             continue  # ``del`` of an inherited artifact (kept, second round)
-        if name == "notes":
-            # the generator's IncludeFile: Metaflow stores its own ``IncludedFile`` (dump shows
-            # its first line, or ``< artifact too large >``), headwater the text; the client
-            # gives the text on both (third round)
-            rows.append("notes (IncludeFile)")
-            continue
         if kind == "str" and len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
             value = value[1:-1]
         rows.append(f"{name} {kind} {value[:40]}")
