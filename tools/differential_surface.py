@@ -178,7 +178,11 @@ out = {
     },
     "steps": steps,
     "raw": {"run": run.id,
-            "tasks": {st.id: [[t.id, norm(t.pathspec)] for t in st] for st in run}},
+            "tasks": {st.id: [[t.id, norm(t.pathspec)] for t in st] for st in run},
+            # a clone's origin (run/step/task) -> the clone's label: Metaflow's ``card list``
+            # names a cloned task's card by its origin task
+            "origins": {t.origin_pathspec.split("/", 1)[1]: norm(t.pathspec)
+                        for st in run for t in st if t.origin_pathspec}},
 }
 print(json.dumps(out, sort_keys=True, default=repr))
 '''
@@ -431,27 +435,42 @@ _CARD_FUNCTIONS: dict = {"json": json}
 exec(CARD_VIEW, _CARD_FUNCTIONS)  # card_components, for ``card get``'s page (fourth round)
 
 
-def _card_rows(text: str, labels: dict[str, str]) -> list[str]:
+def _card_rows(text: str, run_id: str, raw: dict) -> list[str]:
     """``card list``'s text as ``task type id`` rows. Metaflow prints ``Step : s``/``Task: 3``
-    (or ``Resolving card: F/R/s/3``) above ``Card Id:``/``Card Type:`` lines; headwater one row
-    a card, ``F/R/s/3  [0] blank id=c  PATH`` (its own layout, docs/decisions.md)."""
-    rows, task, card_id = [], None, None  # (a task's label names its step)
+    (or ``Resolving card: F/R/s/3``) above ``Card Id:``/``Card Type:`` lines, and names a
+    cloned task by its origin task; headwater one row a card, ``F/R/s/3  [0] blank id=c  PATH``
+    under the clone's own pathspec (its own layout, docs/decisions.md). Both become the
+    task's label in the latest run."""
+    labels = {f"{run_id}/{step}/{task_id}": str(label)
+              for step, pairs in raw.get("tasks", {}).items() for task_id, label in pairs}
+    origins = raw.get("origins", {})
+
+    def label(run: str | None, step: str | None, task: str | None) -> str:
+        key = f"{run}/{step}/{task}"
+        if key in labels or key in origins:
+            return labels.get(key) or origins[key]
+        ends = [v for k, v in origins.items() if k.endswith(f"/{step}/{task}")]
+        return ends[0] if len(ends) == 1 else key
+
+    rows, step, task, run, card_id = [], None, None, run_id, None
     for line in text.splitlines():
         line = line.strip()
-        hw = re.match(r"^\w+/\w+/(\w+)/(\w+)\s+\[\d+\] (\S+)(?: id=(\S+))?\s", line + " ")
+        hw = re.match(r"^\w+/(\w+)/(\w+)/(\w+)\s+\[\d+\] (\S+)(?: id=(\S+))?\s", line + " ")
         if hw:
-            rows.append(f"{labels.get(hw.group(2), hw.group(2))} {hw.group(3)} {hw.group(4)}")
+            rows.append(f"{label(*hw.group(1, 2, 3))} {hw.group(4)} {hw.group(5)}")
             continue
-        found = re.match(r"^Resolving card: \w+/\w+/(\w+)/(\w+)$", line)
+        found = re.match(r"^Resolving card: \w+/(\w+)/(\w+)/(\w+)$", line)
         if found:
-            task = found.group(2)
+            run, step, task = found.groups()
+        elif re.match(r"^Step ?: (\w+)$", line):
+            run, step = None, line.split(":", 1)[1].strip()
         elif re.match(r"^Task ?: (\w+)$", line):
             task = line.split(":", 1)[1].strip()
         elif line.startswith("Card Id:"):
             card_id = line.split(":", 1)[1].strip()
         elif line.startswith("Card Type:"):
             kind = line.split(":", 1)[1].strip()
-            rows.append(f"{labels.get(str(task), task)} {kind} "
+            rows.append(f"{label(run or run_id, step, task)} {kind} "
                         f"{None if card_id in (None, 'None') else card_id}")
     return sorted(rows)
 
@@ -465,7 +484,8 @@ def card_probe(python: str, folder: Path, env: dict[str, str], surface: dict,
     run_id, tasks = raw.get("run"), raw.get("tasks", {})
     if not run_id:
         return {}
-    labels = {task_id: str(label) for pairs in tasks.values() for task_id, label in pairs}
+    labels = {f"{run_id}/{step}/{task_id}": str(label)
+              for step, pairs in tasks.items() for task_id, label in pairs}
     out: dict = {}
 
     def call(*args: str) -> tuple[int, str, str]:
@@ -474,7 +494,7 @@ def card_probe(python: str, folder: Path, env: dict[str, str], surface: dict,
         return done.returncode, done.stdout, done.stderr
 
     code, stdout, stderr = call("list")
-    out["card list"] = [code, _card_rows(stdout + stderr, labels)]
+    out["card list"] = [code, _card_rows(stdout + stderr, run_id, raw)]
     end = tasks.get("end", [[None]])[0][0]
     if end:
         out["card get end (no card)"] = call("get", f"{run_id}/end/{end}")[0]
@@ -486,7 +506,7 @@ def card_probe(python: str, folder: Path, env: dict[str, str], surface: dict,
         task_id, label = ran[0]
         pathspec = f"{run_id}/{step}/{task_id}"
         code, stdout, stderr = call("list", pathspec)
-        out[f"card list {label}"] = [code, _card_rows(stdout + stderr, labels)]
+        out[f"card list {label}"] = [code, _card_rows(stdout + stderr, run_id, raw)]
         target = folder / f"cards-{step}.json"
         code, _, _ = call("list", pathspec, "--as-json", "--file", str(target))
         document = None
@@ -494,7 +514,8 @@ def card_probe(python: str, folder: Path, env: dict[str, str], surface: dict,
             document = json.loads(target.read_text() or "null")
             for doc in document if isinstance(document, list) else [document]:
                 if isinstance(doc, dict):
-                    doc["pathspec"] = labels.get(str(doc.get("pathspec", "")).split("/")[-1])
+                    where = str(doc.get("pathspec", "")).split("/", 1)[-1]
+                    doc["pathspec"] = labels.get(where) or raw.get("origins", {}).get(where)
                     for card in doc.get("cards", []):
                         card["hash"] = bool(card.get("hash"))
                         card["filename"] = re.sub(r"[0-9a-f]{32}", "H", str(card.get("filename")))
