@@ -11,6 +11,8 @@ from pathlib import Path
 from headwater import Flow
 
 CARDS = '''
+import os
+
 from metaflow import FlowSpec, card, current, retry, step
 from metaflow.cards import Markdown
 
@@ -29,7 +31,8 @@ class CardsFlow(FlowSpec):
 
     @step
     def end(self):
-        pass
+        if os.environ.get("FAIL_END"):
+            raise RuntimeError("failing end on purpose")
 
 
 if __name__ == "__main__":
@@ -58,3 +61,27 @@ def test_card_list_file_names_each_card_as_metaflow_does(tmp_path: Path, run_hea
     start = Flow("CardsFlow").latest_run["start"].task
     # the retried task's cards are its successful attempt's, as on Metaflow
     assert start.current_attempt == 1 and start.data.attempt_start == 1
+
+
+def test_a_clone_of_a_retried_task_reports_the_attempt_metaflow_does(tmp_path: Path,
+                                                                     run_headwater, client):
+    """A task that failed once and then succeeded, cloned by ``resume``: on Metaflow 2.19.38
+    the clone reads attempt 0 (``current_attempt`` and the ``attempt`` metadata) while its
+    artifacts are the origin's successful attempt's (``current.retry_count`` stored as 1), and
+    its cards are the origin's; the origin task keeps attempt 1."""
+    (tmp_path / "cards.py").write_text(CARDS)
+    failed = run_headwater("run", "cards.py", extra_env={"FAIL_END": "1"})
+    assert failed.returncode == 1
+    resumed = run_headwater("resume", "cards.py")
+    assert resumed.returncode == 0, resumed.stderr
+    client()
+    from headwater.cards import get_cards
+
+    runs = list(Flow("CardsFlow"))
+    clone, origin = runs[0]["start"].task, runs[1]["start"].task
+    assert clone.origin_pathspec == origin.pathspec
+    assert (origin.current_attempt, origin.metadata_dict["attempt"]) == (1, "1")
+    assert (clone.current_attempt, clone.metadata_dict["attempt"]) == (0, "0")
+    assert clone.data.attempt_start == 1 and clone.successful and clone.finished
+    assert sorted(((c.type, c.id) for c in get_cards(clone)), key=str) == [
+        ("blank", "notes"), ("default", None)]
