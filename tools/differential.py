@@ -570,10 +570,8 @@ def _play(python: str, flow: Path, folder: Path, env: dict[str, str], args: list
     # (a ``/tmp/.metaflow`` other runs left makes their runs this run's siblings); each seed's
     # runs stay in its own folder on both systems
     env = {**env, "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(folder)}
-    # Metaflow's card writer looks for a ``.metaflow`` from the working folder up (not at the
-    # sysroot), its reader under the sysroot: with the folder's own ``.metaflow`` made first
-    # both find it, where before its cards went to a ``/tmp/.metaflow`` and read as none
-    (folder / ".metaflow").mkdir()
+    # (Metaflow's card writer looks for a ``.metaflow`` from the working folder up, its reader
+    # under the sysroot the task recorded: the same folder here, as the run is started in it)
 
     def call(command: list[str], extra_env: dict[str, str] | None = None
              ) -> subprocess.CompletedProcess:
