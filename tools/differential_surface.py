@@ -459,7 +459,7 @@ def _card_rows(text: str, run_id: str, raw: dict) -> list[str]:
         if hw:
             rows.append(f"{label(*hw.group(1, 2, 3))} {hw.group(4)} {hw.group(5)}")
             continue
-        found = re.match(r"^Resolving card: \w+/(\w+)/(\w+)/(\w+)$", line)
+        found = re.match(r"^Resolving card(?: resumed from)?: \w+/(\w+)/(\w+)/(\w+)$", line)
         if found:
             run, step, task = found.groups()
         elif re.match(r"^Step ?: (\w+)$", line):
