@@ -701,6 +701,9 @@ def _surface_differences(ours: dict, theirs: dict) -> list[str]:
     # names what ran and fed what (kept, decisions.md third round)
     clones = {t["label"] for s in ours.get("steps", []) for t in s.get("tasks", [])
               if t.get("origin")}
+    # tasks cloned on one system and run again on the other (timing, first round)
+    uneven = clones ^ {t["label"] for s in theirs.get("steps", []) for t in s.get("tasks", [])
+                       if t.get("origin")}
     loops = {name for name, s in steps_theirs.items()
              if isinstance(s.get("parent_steps"), list) and name in s["parent_steps"]}
 
@@ -748,10 +751,14 @@ def _surface_differences(ours: dict, theirs: dict) -> list[str]:
                     continue
                 if key in ("parents", "children") and loop_only(a, b, name):
                     continue
-                if (key == "parents" and theirs.get("resumed") and isinstance(a, list)
+                if key in ("parents", "children") and uneven and isinstance(a, list) and (
+                        label in uneven or uneven & set(a) or uneven & set(b or [])):
+                    continue  # next to a task cloned on one system only: its lineage is timing
+                if (key in ("parents", "children") and theirs.get("resumed")
+                        and isinstance(a, list)
                         and loop_only([p for p in a if p not in clones], b, name)):
-                    # both kept differences at once: a loop's task after a resume, its parent
-                    # cloned (Metaflow lists the loop's iterations, not the clone; seed 308)
+                    # both kept differences at once: a loop's task after a resume, next to a
+                    # clone (Metaflow lists the loop's other tasks, not the clone; seeds 308, 331)
                     continue
                 if a != b:
                     found.append(f"task {label}.{key}: headwater {a}, Metaflow {b}")
