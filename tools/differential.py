@@ -30,6 +30,15 @@ third round): the client objects' properties and listings, ``logs`` and ``dump``
 command line, the last lines of a failed run, and for odd seeds (``--runner``) the Runner API's
 run and resume with their result objects, instead of the CLI.
 
+Seeds from 300 (``ROUND4_FROM``, the fourth round, from a third random stream) also draw
+blank cards with ids and components (``Markdown``, ``Table``, ``extend``), a default card beside
+them and ``current.card.append`` with no id, compared as each task's cards by type, id and
+components' text (never HTML bytes) and as ``card list``/``card get`` say them; ``tag add``,
+``remove``, ``replace`` and ``list`` on the finished run, each command's exit and tags, then the
+client's ``tags``/``user_tags``/``system_tags``; and a start step that fails its first attempt
+under ``@retry`` (cloned by a resume), with every retried task's ``current_attempt``,
+``metadata_dict['attempt']``, ``Task(pathspec, attempt=N)`` and ``logs --attempt N``.
+
 The last line printed is ``differential: P agreed, D differed``; the exit status is 0 only when
 every seed agreed. ``--keep DIR`` keeps each differing seed's flow and both readings.
 """
