@@ -6,6 +6,11 @@ meets: the client objects' properties and the order they list things in, ``logs`
 run. Each reading is normalised so that only behaviour is compared: run ids become ``R0``,
 ``R1``... (creation order), a task becomes ``step[foreach indices]#k`` (k counts the tasks of
 one step with the same indices, a loop's, in id order), and times, pids and paths go.
+
+The fourth round adds ``card_probe`` (``card list``/``card get`` of the run's cards, read as
+task, type, id and components), ``tag_probe`` (the ``tag`` commands on the finished run) and
+``attempt_logs`` (``logs --attempt N`` of a retried start), and ``CARD_VIEW``, pasted into the
+data reader, which reads a card's components from either system's page.
 """
 
 from __future__ import annotations
