@@ -230,7 +230,8 @@ def card_components(text):
             return _leaves(data["components"], [])
     blocks = _re.split(r'<div class="hw-component">', text or "")[1:]
     if not blocks:
-        return "<no components found>"
+        # headwater's page of a card nothing was appended to has an empty <main>
+        return [] if "<main>" in (text or "") else "<no components found>"
     rows = []
     for block in blocks:
         if 'class="hw-markdown"' in block:
