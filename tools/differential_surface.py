@@ -6,6 +6,11 @@ meets: the client objects' properties and the order they list things in, ``logs`
 run. Each reading is normalised so that only behaviour is compared: run ids become ``R0``,
 ``R1``... (creation order), a task becomes ``step[foreach indices]#k`` (k counts the tasks of
 one step with the same indices, a loop's, in id order), and times, pids and paths go.
+
+The fourth round adds ``card_probe`` (``card list``/``card get`` of the run's cards, read as
+task, type, id and components), ``tag_probe`` (the ``tag`` commands on the finished run) and
+``attempt_logs`` (``logs --attempt N`` of a retried start), and ``CARD_VIEW``, pasted into the
+data reader, which reads a card's components from either system's page.
 """
 
 from __future__ import annotations
@@ -88,7 +93,8 @@ def tags(obj):
         if kind in ("user", "date", "python_version", "metaflow_version"):
             return kind + ":*"
         return tag
-    return sorted(set(one(t) for t in obj.tags)), sorted(obj.user_tags)
+    return (sorted(set(one(t) for t in obj.tags)), sorted(obj.user_tags),
+            sorted(set(one(t) for t in obj.system_tags)))
 
 def order(items):
     ids = [int(i.id) for i in items]
@@ -177,9 +183,89 @@ out = {
     },
     "steps": steps,
     "raw": {"run": run.id,
-            "tasks": {st.id: [[t.id, norm(t.pathspec)] for t in st] for st in run}},
+            "tasks": {st.id: [[t.id, norm(t.pathspec)] for t in st] for st in run},
+            # a clone's origin (run/step/task) -> the clone's label: Metaflow's ``card list``
+            # names a cloned task's card by its origin task
+            "origins": {t.origin_pathspec.split("/", 1)[1]: norm(t.pathspec)
+                        for st in run for t in st if t.origin_pathspec}},
 }
 print(json.dumps(out, sort_keys=True, default=repr))
+'''
+
+# Pasted into the readers (needs ``json`` and, for ``card_views``, ``get_cards``): a card as
+# its components' types and text, read from the data its page carries (base64 JSON on both
+# systems), never the HTML around it.
+CARD_VIEW = r'''
+import base64 as _b64, html as _html, re as _re
+
+def _words(text):
+    # a component's text without markup: Markdown's marks, HTML's tags
+    text = _html.unescape(_re.sub(r"<[^>]+>", " ", str(text)))
+    return " ".join(_re.findall(r"[^\s#*_`|]+", text))
+
+def _leaves(nodes, rows):
+    # Metaflow's page carries its components as JSON: pages and sections hold the leaves
+    for node in nodes if isinstance(nodes, list) else [nodes]:
+        kind = node.get("type") if isinstance(node, dict) else None
+        if kind in ("page", "section"):
+            _leaves(node.get("contents", []), rows)
+        elif kind == "markdown":
+            rows.append(["markdown", _words(node.get("source"))])
+        elif kind == "table":
+            cells = list(node.get("columns") or []) + [c for r in node.get("data") or [] for c in r]
+            rows.append(["table", [_words(c) for c in cells]])
+        else:
+            rows.append([str(kind)])
+    return rows
+
+def card_components(text):
+    # A card's components in order, each [type, its text]: read from the JSON Metaflow's page
+    # carries, or from headwater's rendered blocks (class hw-component)
+    for blob in _re.findall(r'"([A-Za-z0-9+/]{16,}={0,2})"', text or ""):
+        try:
+            data = json.loads(_b64.b64decode(blob).decode("utf-8"))
+        except Exception:
+            continue
+        if isinstance(data, dict) and "components" in data:
+            return _leaves(data["components"], [])
+    blocks = _re.split(r'<div class="hw-component">', text or "")[1:]
+    if not blocks:
+        # headwater's page of a card nothing was appended to has an empty <main>
+        return [] if "<main>" in (text or "") else "<no components found>"
+    rows = []
+    for block in blocks:
+        if 'class="hw-markdown"' in block:
+            rows.append(["markdown", _words(block)])
+        elif 'class="hw-table"' in block:
+            cells = _re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", block, _re.S)
+            rows.append(["table", [_words(c) for c in cells]])
+        else:
+            rows.append([_re.findall(r'class="([\w-]+)"', block)[:1]])
+    return rows
+
+def card_views(task):
+    """A task's cards by type and id, a blank card's components, and get_cards by id/type."""
+    try:
+        cards = list(get_cards(task))
+    except Exception as exc:  # a task without cards raises on both systems
+        return type(exc).__name__
+    views = []
+    for card in cards:
+        view = [card.type, card.id]
+        if card.type == "blank":
+            view.append(card_components(card.get()))
+        views.append(view)
+    out = {"cards": sorted(views, key=json.dumps)}
+    for card_id in sorted(set(c.id for c in cards if c.id)):
+        try:
+            out["id " + card_id] = [c.type for c in get_cards(task, id=card_id)]
+        except Exception as exc:
+            out["id " + card_id] = type(exc).__name__
+    try:
+        out["type default"] = len(list(get_cards(task, type="default")))
+    except Exception as exc:
+        out["type default"] = type(exc).__name__
+    return out
 '''
 
 # Run in each system's interpreter: the same run (or resume) through the Runner API.
@@ -275,6 +361,13 @@ def parse_dump(text: str) -> list[str]:
         if not match:
             continue
         name, kind, value = match.groups()
+        if name == "notes":
+            # the generator's IncludeFile: Metaflow stores its own ``IncludedFile`` (dump shows
+            # its first line, or ``< artifact too large >`` for an empty file), headwater the
+            # text; the client gives the text on both (third round; now checked before the
+            # size, which made an empty file's row read as too large: fourth round)
+            rows.append("notes (IncludeFile)")
+            continue
         if value is None or value == "< artifact too large >":
             # a value too large to print: headwater leaves the column empty, Metaflow says so;
             # the limit is 1000 bytes on both, of its own encoding: the row is compared (seeds4)
@@ -288,12 +381,6 @@ def parse_dump(text: str) -> list[str]:
             kind = "dict"  # a Config's value is each system's own mapping (second round)
         if name == "doomed":
             continue  # ``del`` of an inherited artifact (kept, second round)
-        if name == "notes":
-            # the generator's IncludeFile: Metaflow stores its own ``IncludedFile`` (dump shows
-            # its first line, or ``< artifact too large >``), headwater the text; the client
-            # gives the text on both (third round)
-            rows.append("notes (IncludeFile)")
-            continue
         if kind == "str" and len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
             value = value[1:-1]
         rows.append(f"{name} {kind} {value[:40]}")
@@ -347,6 +434,157 @@ def probe(python: str, folder: Path, env: dict[str, str], surface: dict,
     task_id = tasks.get(target, [[None]])[0][0]
     code, stdout, _ = call("dump", f"{run_id}/{target}/{task_id}")
     out[f"dump {target}/task"] = [code, parse_dump(stdout)]
+    return out
+
+
+_CARD_FUNCTIONS: dict = {"json": json}
+exec(CARD_VIEW, _CARD_FUNCTIONS)  # card_components, for ``card get``'s page (fourth round)
+
+
+def _card_rows(text: str, run_id: str, raw: dict) -> list[str]:
+    """``card list``'s text as ``task type id`` rows. Metaflow prints ``Step : s``/``Task: 3``
+    (or ``Resolving card: F/R/s/3``) above ``Card Id:``/``Card Type:`` lines, and names a
+    cloned task by its origin task; headwater one row a card, ``F/R/s/3  [0] blank id=c  PATH``
+    under the clone's own pathspec (its own layout, docs/decisions.md). Both become the
+    task's label in the latest run."""
+    labels = {f"{run_id}/{step}/{task_id}": str(label)
+              for step, pairs in raw.get("tasks", {}).items() for task_id, label in pairs}
+    origins = raw.get("origins", {})
+
+    def label(run: str | None, step: str | None, task: str | None) -> str:
+        key = f"{run}/{step}/{task}"
+        if key in labels or key in origins:
+            return labels.get(key) or origins[key]
+        ends = [v for k, v in origins.items() if k.endswith(f"/{step}/{task}")]
+        return ends[0] if len(ends) == 1 else key
+
+    rows, step, task, run, card_id = [], None, None, run_id, None
+    for line in text.splitlines():
+        line = line.strip()
+        hw = re.match(r"^\w+/(\w+)/(\w+)/(\w+)\s+\[\d+\] (\S+)(?: id=(\S+))?\s", line + " ")
+        if hw:
+            rows.append(f"{label(*hw.group(1, 2, 3))} {hw.group(4)} {hw.group(5)}")
+            continue
+        found = re.match(r"^Resolving card(?: resumed from)?: \w+/(\w+)/(\w+)/(\w+)$", line)
+        if found:
+            run, step, task = found.groups()
+        elif re.match(r"^Step ?: (\w+)$", line):
+            run, step = None, line.split(":", 1)[1].strip()
+        elif re.match(r"^Task ?: (\w+)$", line):
+            task = line.split(":", 1)[1].strip()
+        elif line.startswith("Card Id:"):
+            card_id = line.split(":", 1)[1].strip()
+        elif line.startswith("Card Type:"):
+            kind = line.split(":", 1)[1].strip()
+            rows.append(f"{label(run or run_id, step, task)} {kind} "
+                        f"{None if card_id in (None, 'None') else card_id}")
+    return sorted(rows)
+
+
+def card_probe(python: str, folder: Path, env: dict[str, str], surface: dict,
+               card_ids: list[str]) -> dict:
+    """``card list`` and ``card get`` of the latest run, as a user types them, normalised: which
+    cards each lists (task, type, id), ``--as-json --file``'s document, a card's components
+    by ``--id``, and the exit status where there is no card."""
+    raw = surface.get("raw") or {}
+    run_id, tasks = raw.get("run"), raw.get("tasks", {})
+    if not run_id:
+        return {}
+    labels = {f"{run_id}/{step}/{task_id}": str(label)
+              for step, pairs in tasks.items() for task_id, label in pairs}
+    out: dict = {}
+
+    def call(*args: str) -> tuple[int, str, str]:
+        done = subprocess.run([python, "flow.py", "card", *args], cwd=folder, env=env,
+                              capture_output=True, text=True, timeout=300, check=False)
+        return done.returncode, done.stdout, done.stderr
+
+    code, stdout, stderr = call("list")
+    out["card list"] = [code, _card_rows(stdout + stderr, run_id, raw)]
+    end = tasks.get("end", [[None]])[0][0]
+    if end:
+        out["card get end (no card)"] = call("get", f"{run_id}/end/{end}")[0]
+    for card_id in card_ids:
+        step = card_id[2:]
+        ran = sorted(tasks.get(step, []), key=lambda pair: str(pair[1]))
+        if not ran:
+            continue  # an arm of a switch that did not run
+        task_id, label = ran[0]
+        pathspec = f"{run_id}/{step}/{task_id}"
+        code, stdout, stderr = call("list", pathspec)
+        out[f"card list {label}"] = [code, _card_rows(stdout + stderr, run_id, raw)]
+        target = folder / f"cards-{step}.json"
+        code, _, _ = call("list", pathspec, "--as-json", "--file", str(target))
+        document = None
+        if target.exists():
+            document = json.loads(target.read_text() or "null")
+            for doc in document if isinstance(document, list) else [document]:
+                if isinstance(doc, dict):
+                    where = str(doc.get("pathspec", "")).split("/", 1)[-1]
+                    doc["pathspec"] = labels.get(where) or raw.get("origins", {}).get(where)
+                    for card in doc.get("cards", []):
+                        card["hash"] = bool(card.get("hash"))
+                        card["filename"] = re.sub(r"[0-9a-f]{32}", "H", str(card.get("filename")))
+                    doc["cards"] = sorted(doc.get("cards", []), key=json.dumps)
+        out[f"card list {label} --as-json --file"] = [code, document]
+        code, stdout, _ = call("get", pathspec, "--id", card_id)
+        out[f"card get {label} --id"] = [code, _CARD_FUNCTIONS["card_components"](stdout)]
+        out[f"card get {label} --id nope"] = call("get", pathspec, "--id", "nope")[0]
+        out[f"card get {label} --type blank"] = call("get", pathspec, "--type", "blank")[0]
+    return out
+
+
+def _tag_set(text: str) -> list[str]:
+    """The tags a ``tag`` command printed: every word of its table (or ``--flat`` list) that
+    is a tag, system tags by kind as the client reading normalises them."""
+    words = set()
+    for line in text.splitlines():
+        if re.match(r"^(Metaflow \S+ executing|System tags|Operation|-+$|\s*$|Tags? )", line):
+            continue
+        words.update(line.split())
+    kinds = ("user", "date", "python_version", "metaflow_version")
+    return sorted({w.split(":", 1)[0] + ":*" if w.split(":", 1)[0] in kinds and
+                   not w.startswith("user:someone") else w for w in words})
+
+
+def tag_probe(python: str, folder: Path, env: dict[str, str], run_id: str) -> dict:
+    """``tag add/remove/replace/list`` on a finished run, in the order a user might: the exit
+    status and the tags each printed (normalised); the client reads the run after them."""
+    out: dict = {}
+    commands = [
+        ["add", "--run-id", run_id, "t_one", "t_two", "t_three"],
+        ["remove", "--run-id", run_id, "t_one"],
+        ["remove", "--run-id", run_id, "t_never_there"],
+        ["replace", "--run-id", run_id, "--remove", "t_two", "--add", "t_four"],
+        ["add", "--run-id", run_id, "user:someone"],
+        ["remove", "--run-id", run_id, "runtime:dev"],  # a system tag: not the user's to remove
+        ["add", "--run-id", run_id, ""],
+        # (no ``--run-id``: headwater acts on your latest run and says so, Metaflow refuses;
+        # kept, docs/migrating.md)
+        ["list", "--run-id", run_id],
+        ["list", "--run-id", run_id, "--hide-system-tags"],
+    ]
+    for number, args in enumerate(commands):
+        done = subprocess.run([python, "flow.py", "tag", *args], cwd=folder, env=env,
+                              capture_output=True, text=True, timeout=300, check=False)
+        shown = " ".join(a if a != run_id else "R" for a in args)
+        out[f"tag {number} {shown}"] = [done.returncode, None if done.returncode else
+                                        _tag_set(done.stdout + done.stderr)]
+    return out
+
+
+def attempt_logs(python: str, folder: Path, env: dict[str, str], run_id: str) -> dict:
+    """``logs --attempt N`` of the start step that failed its first attempt: each attempt's
+    own output (the step prints its attempt number), and the latest's without the option."""
+    out: dict = {}
+    # (``--attempt`` of an attempt that never ran: Metaflow prints nothing and exits 0,
+    # headwater refuses it; kept, docs/decisions.md fourth round)
+    for option in ([], ["--attempt", "0"], ["--attempt", "1"]):
+        done = subprocess.run([python, "flow.py", "logs", "--stdout", *option, f"{run_id}/start"],
+                              cwd=folder, env=env, capture_output=True, text=True, timeout=300,
+                              check=False)
+        out[" ".join(["logs --stdout", *option, "start"])] = [done.returncode,
+                                                              _lines(done.stdout)]
     return out
 
 

@@ -185,12 +185,20 @@ def list_cards(ctx: click.Context, pathspec: str | None, as_json: bool, json_fil
         click.echo(printable(f"{row['pathspec']}  [{row['index']}] {label}{state}  {row['path']}"))
 
 
+def _metaflow_filename(row: dict) -> str:
+    """The name Metaflow gives a card's file, ``TYPE[-ID]-HASH.html``: tools written for
+    Metaflow tell a card's type and id from it. headwater keeps the page as a blob named by its
+    hash alone, so the name says what the card is, not where the bytes are (``path`` does)."""
+    parts = [row["type"], *([row["id"]] if row["id"] else []), row["hash"] or ""]
+    return "-".join(str(part) for part in parts) + ".html"
+
+
 def _write_metaflow_listing(path: str, tasks: list, rows: list[dict], *, single: bool) -> None:
     """``card list --as-json --file``: the document Metaflow's tools read back."""
     documents = []
     for task in tasks:
         cards = [{"id": r["id"], "hash": r["hash"], "type": r["type"],
-                  "filename": r["path"].rsplit("/", 1)[-1] if r["path"] else None}
+                  "filename": _metaflow_filename(r)}
                  for r in rows if r["pathspec"] == task.pathspec]
         documents.append({"pathspec": task.pathspec, "cards": cards})
     from headwater.outfiles import replace_file  # never through another user's link
