@@ -1,0 +1,186 @@
+"""Kills, Ctrl-C's and SIGTERMs landing inside headwater's own writes, at the fault points of
+``headwater.fault_points``: a task's blobs written but its result not sent, its result sent
+but its process not gone, a finished task's logs stored but nothing recorded, halfway through
+the transaction recording an attempt, a turn's records written but not committed, a big join's
+parents half stored.
+
+Each run holds at its point (the event: the ``held`` file), is interrupted there, and then must
+read finished and failed (or, when the interruption came after the task's result was safe,
+successful), pass SQLite's integrity check, and be finished by ``resume`` with the right data.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from headwater import Flow
+from headwater.runtime.join_parents import CHUNK
+
+from .faultkit import DEADLINE_S, LiveRun, client, datastore, hw, kill_group_quietly, wait_until
+from .test_faults import FLOW, latest
+
+END_SAYS = "end read: payload made by start / result made by work\n"
+
+
+def held_at(folder: Path) -> tuple[str, int]:
+    """Wait for the run to hold at its fault point; the point and the pid holding there."""
+    held = folder / "held"
+    wait_until(held.exists, f"the run holds at its fault point ({held})")
+    name, pid = held.read_text().split()
+    return name, int(pid)
+
+
+def fault_env(folder: Path, point: str) -> dict[str, str]:
+    folder.mkdir(exist_ok=True)
+    return {"HEADWATER_FAULT_POINT": point, "HEADWATER_FAULT_DIR": str(folder)}
+
+
+def integrity_ok(tmp_path) -> None:
+    db = sqlite3.connect(f"file:{datastore(tmp_path) / 'meta.sqlite'}?mode=ro", uri=True)
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    finally:
+        db.close()
+
+
+def interrupt_at(tmp_path, point: str, how: str, flow: Path = FLOW, *args: str,
+                 **env: str) -> tuple[int, str]:
+    """Run ``flow``, hold it at ``point``, interrupt it ``how``; its exit code and output."""
+    hold = tmp_path / "hold"
+    live = LiveRun(flow, "run", *args, cwd=tmp_path, **fault_env(hold, point), **env)
+    try:
+        _, pid = held_at(hold)
+        # the scheduler's points hold the scheduler, the task's a task
+        assert (pid == live.pid) == point.startswith(("record.", "join.")), (point, pid, live.pid)
+        if how == "kill-held":
+            os.kill(pid, signal.SIGKILL)
+        elif how == "kill-scheduler":
+            os.kill(live.pid, signal.SIGKILL)
+        elif how == "kill-group":
+            live.signal(signal.SIGKILL, group=True)
+        elif how == "ctrl-c":
+            live.signal(signal.SIGINT, group=True)
+        elif how == "sigterm":
+            live.signal(signal.SIGTERM)
+        if pid == live.pid and how in ("ctrl-c", "sigterm"):
+            (hold / "gate").touch()  # the scheduler lives on: let it go and stop the run
+        code = live.finish()
+    finally:
+        (hold / "gate").touch()  # whatever the outcome, nothing waits on the gate forever
+        live.kill()
+        kill_group_quietly(live.pid)
+    return code, live.output + live.stderr
+
+
+def resume_finishes(tmp_path, origin_id: str) -> None:
+    proc = hw(FLOW, "resume", "--origin-run-id", origin_id, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run = latest(tmp_path)
+    assert run.successful and run.origin_run_id == origin_id
+    assert run["end"].task.stdout == END_SAYS
+
+
+# Pass 2 of the task points and of the scheduler's per-task points is `work`'s (start's is 1).
+@pytest.mark.parametrize(("point", "how"), [
+    ("task.stored#2", "kill-held"),
+    ("task.stored#2", "kill-scheduler"),
+    ("task.stored#2", "ctrl-c"),
+    ("task.sent#2", "kill-held"),
+    ("task.sent#2", "kill-group"),
+    ("record.logs-saved#2", "kill-scheduler"),
+    ("record.logs-saved#2", "ctrl-c"),
+    ("record.task-row#2", "kill-scheduler"),
+    ("record.task-row#2", "ctrl-c"),
+    ("record.task-row#2", "sigterm"),
+    ("record.commit#2", "kill-scheduler"),
+    ("record.commit#3", "sigterm"),
+    ("record.committed#2", "kill-group"),
+])
+@pytest.mark.parametrize("executor", ["local", "spawn"])
+def test_an_interruption_inside_a_tasks_final_writes_leaves_a_run_resume_finishes(
+        tmp_path, point, how, executor):
+    code, output = interrupt_at(tmp_path, point, how, HEADWATER_EXECUTOR=executor)
+    assert code != 0, output
+    integrity_ok(tmp_path)
+    run = latest(tmp_path)
+    assert run.finished and not run.successful, (run.status, output)
+    for step in run:
+        for task in step:
+            assert task.finished, task.pathspec
+            if task.successful:  # what reads successful is whole: its data is all there
+                assert {a.id for a in task} >= {"payload"}
+                _ = [a.data for a in task]
+    resume_finishes(tmp_path, run.id)
+    integrity_ok(tmp_path)
+
+
+def test_a_kill_between_a_result_sent_and_the_task_exiting_keeps_or_fails_the_task_whole(
+        tmp_path):
+    """The task's result reached the scheduler, then the task was killed: the scheduler may count
+    the task as succeeded (its result is whole) or failed, never half of each."""
+    code, output = interrupt_at(tmp_path, "task.sent#2", "kill-held")
+    run = latest(tmp_path)
+    work = run["work"].task
+    if work.successful:
+        assert code == 0 and run.successful, output
+        assert work["result"].data == "result made by work"
+    else:
+        assert code == 1 and not run.successful, output
+        resume_finishes(tmp_path, run.id)
+
+
+WIDE = textwrap.dedent(f'''
+    from headwater import FlowSpec, step
+
+    class WideFaultFlow(FlowSpec):
+        @step
+        def start(self):
+            self.items = list(range({CHUNK + 10}))
+            self.next(self.work, foreach="items")
+
+        @step
+        def work(self):
+            self.out = self.input * 3
+            self.next(self.join)
+
+        @step
+        def join(self, inputs):
+            assert [i.input for i in inputs] == list(range({CHUNK + 10}))
+            self.total = sum(i.out for i in inputs)
+            self.next(self.end)
+
+        @step
+        def end(self):
+            print("total", self.total)
+
+    if __name__ == "__main__":
+        WideFaultFlow()
+''')
+
+
+@pytest.mark.parametrize("how", ["kill-scheduler", "ctrl-c"])
+def test_an_interruption_while_a_big_joins_parents_are_stored_leaves_a_run_resume_finishes(
+        tmp_path, how):
+    """More than CHUNK parents: the scheduler stores them as they arrive (join_parents.py). It is
+    stopped right after the first chunk's blob is written, before it notes the chunk's key."""
+    flow = tmp_path / "wide.py"
+    flow.write_text(WIDE)
+    code, output = interrupt_at(tmp_path, "join.spill#1", how, flow, "--max-workers", "2")
+    assert code != 0, output
+    integrity_ok(tmp_path)
+    client(tmp_path)
+    origin = Flow("WideFaultFlow").latest_run
+    assert origin.finished and not origin.successful
+    assert "join" not in origin
+    proc = hw(flow, "resume", "--origin-run-id", origin.id, cwd=tmp_path, timeout=2 * DEADLINE_S)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run = Flow("WideFaultFlow").latest_run
+    assert run.successful and run["join"].task["total"].data == 3 * sum(range(CHUNK + 10))
+    assert run["end"].task.stdout == f"total {3 * sum(range(CHUNK + 10))}\n"
+    integrity_ok(tmp_path)
