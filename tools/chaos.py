@@ -351,9 +351,9 @@ def interrupt(seed: Seed, command: list[str], mode: str, trigger: str, at: int,
 
     event = wait_for(fired)
     step = "-"
+    held_scheduler = False
     if event == "event":
         task_pid = None
-        held_scheduler = False
         if trigger != "meta":
             step, pid = target.read_text().split()
             task_pid = int(pid)
@@ -411,7 +411,7 @@ def interrupt(seed: Seed, command: list[str], mode: str, trigger: str, at: int,
     if trigger == "meta" and (code == 0 or "Interrupted while exiting" in text):
         code = None  # nothing held the run: it finished before the signal landed
         event = "ended"
-    if mode == "ctrl-c" and seed.plan.twice and step != "-":
+    if mode == "ctrl-c" and seed.plan.twice and step != "-" and not held_scheduler:
         mode = "ctrl-c twice"
     out.notes.append(f"{label}: {mode} at {trigger} #{at} ({step}) -> exit {proc.returncode}"
                      + ("" if event == "event" else ", ended before the event"))
@@ -587,6 +587,8 @@ def play(seed_no: int, root: Path, executor: str, pg_url: str | None,
             resume_trigger, at = point_event(points, passes, resume=True)
             if resume_trigger == "point:record.clone-row":
                 at = points.randint(1, max(1, tasks - rerun))
+            else:  # a resume runs (and records) only the tasks it does not clone
+                at = min(at, max(1, rerun))
         rid, rcode, rstep = interrupt(seed, ["resume", "--origin-run-id", origin],
                                       plan.resume_mode, resume_trigger, at, out, "resume")
         if check_interrupted(seed, rid, rcode, rstep, generator, out, "interrupted resume"):

@@ -120,19 +120,18 @@ def test_an_interruption_inside_a_tasks_final_writes_leaves_a_run_resume_finishe
     integrity_ok(tmp_path)
 
 
-def test_a_kill_between_a_result_sent_and_the_task_exiting_keeps_or_fails_the_task_whole(
-        tmp_path):
-    """The task's result reached the scheduler, then the task was killed: the scheduler may count
-    the task as succeeded (its result is whole) or failed, never half of each."""
-    code, output = interrupt_at(tmp_path, "task.sent#2", "kill-held")
+@pytest.mark.parametrize("executor", ["local", "spawn"])
+def test_a_task_killed_after_sending_its_result_is_failed_whole_and_resumed(tmp_path, executor):
+    """The task's result reached the scheduler, then the task was killed before it exited: the
+    exit decides (a result followed by a death is no success), so the task is failed, none of
+    its artifacts recorded, and resume runs it again."""
+    code, output = interrupt_at(tmp_path, "task.sent#2", "kill-held", HEADWATER_EXECUTOR=executor)
+    assert code == 1, output
     run = latest(tmp_path)
     work = run["work"].task
-    if work.successful:
-        assert code == 0 and run.successful, output
-        assert work["result"].data == "result made by work"
-    else:
-        assert code == 1 and not run.successful, output
-        resume_finishes(tmp_path, run.id)
+    assert not work.successful and "killed by SIGKILL" in work.exception.message
+    assert "result" not in work
+    resume_finishes(tmp_path, run.id)
 
 
 WIDE = textwrap.dedent(f'''

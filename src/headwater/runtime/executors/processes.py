@@ -245,7 +245,7 @@ def _decode_result(task: Running, crash_hint: str = "") -> TaskResult:
         except Exception as err:  # noqa: BLE001 - a truncated result is a crash
             return TaskResult(failure=TaskFailure("TaskCrashed", f"unreadable task result ({err})"))
         if code < 0 and result.ok:
-            result.failure = killed_after_finishing(-code)
+            return killed_after_finishing(result, -code)
         return result
     if code < 0:
         return died_by_signal(-code, "the task's process", crash_hint)
@@ -263,9 +263,17 @@ _SIGNAL_MEANING = {"SIGSEGV": "segmentation fault", "SIGBUS": "bus error",
 _NATIVE_CRASHES = {int(getattr(signal, name)) for name in _SIGNAL_MEANING if hasattr(signal, name)}
 
 
-def killed_after_finishing(number: int) -> TaskFailure:
-    """A task that sent its result and was then killed by signal ``number``."""
-    return TaskFailure("TaskKilled", f"killed by {_signal_name(number)}")
+def killed_after_finishing(result: TaskResult, number: int) -> TaskResult:
+    """``result``, sent by a task that was then killed by signal ``number`` before it exited.
+
+    The exit decides: the task failed (``TaskKilled``). Its artifacts and transition are
+    dropped, as a task killed a moment earlier would have had none: a failed attempt records no
+    artifacts (docs/reliability.md), and @catch's stand-in keeps nothing of a crash. Where and
+    when it ran, and its cards, are kept. The chaos round's fault point ``task.sent`` found the
+    whole manifest recorded on the failed task."""
+    return TaskResult(failure=TaskFailure("TaskKilled", f"killed by {_signal_name(number)}"),
+                      started_at=result.started_at, finished_at=result.finished_at,
+                      metadata=result.metadata, cards=result.cards)
 
 
 def died_by_signal(number: int, process: str, crash_hint: str = "") -> TaskResult:
