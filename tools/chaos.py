@@ -1,7 +1,7 @@
 """Random flows, interrupted at random points, then read, inspected, collected and resumed.
 
     python tools/chaos.py [--seeds 0-19] [--executor local|spawn|both] [--postgres] [--points]
-                          [--keep DIR [--keep-all]] [--show SEED]
+                          [--mode MODE] [--keep DIR [--keep-all]] [--show SEED]
 
 The promise under test (docs/reliability.md): a crash, a Ctrl-C or a kill leaves a run that can
 be resumed, never corrupt data. Each seed draws one flow from tools/differential.py's grammar
@@ -195,11 +195,12 @@ def flow_source(seed: int) -> tuple[str, differential._Generator]:
     return "\n".join(out) + "\n", generator
 
 
-def plan_for(seed: int, executor: str, postgres: bool, points: bool = False) -> Plan:
+def plan_for(seed: int, executor: str, postgres: bool, points: bool = False,
+             forced_mode: str | None = None) -> Plan:
     rng = random.Random(f"chaos-{seed}")
     chosen = executor if executor != "both" else ("spawn" if seed % 2 else "local")
     triggers = ("start", "late") if postgres else ("start", "late", "meta")
-    mode = MODES[seed % len(MODES)]
+    mode = forced_mode or MODES[seed % len(MODES)]
     trigger = rng.choice(triggers)
     if mode == "kill-task" and trigger == "meta":
         trigger = "start"  # the metadata names no running task to kill: a hook does
@@ -411,6 +412,9 @@ def interrupt(seed: Seed, command: list[str], mode: str, trigger: str, at: int,
     if trigger == "meta" and (code == 0 or "Interrupted while exiting" in text):
         code = None  # nothing held the run: it finished before the signal landed
         event = "ended"
+    expected = {"ctrl-c": 130, "sigterm": 143}.get(mode)
+    if code is not None and expected is not None and code != expected:
+        out.problems.append(f"{label}: {mode} exited {code}, not {expected}:\n{text[-1500:]}")
     if mode == "ctrl-c" and seed.plan.twice and step != "-" and not held_scheduler:
         mode = "ctrl-c twice"
     out.notes.append(f"{label}: {mode} at {trigger} #{at} ({step}) -> exit {proc.returncode}"
@@ -525,8 +529,8 @@ def garbage(seed: Seed, keep: dict[str, dict], out: Outcome) -> None:
 
 
 def play(seed_no: int, root: Path, executor: str, pg_url: str | None,
-         points: bool = False) -> Outcome:
-    plan = plan_for(seed_no, executor, pg_url is not None, points)
+         points: bool = False, mode: str | None = None) -> Outcome:
+    plan = plan_for(seed_no, executor, pg_url is not None, points, mode)
     source, generator = flow_source(seed_no)
     shape = (f"{len(generator.steps) + 2} steps, {plan.executor}, {plan.mode}"
              + (" at a fault point" if points else "")
@@ -645,12 +649,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="interrupt at headwater's own fault points (src/headwater/"
                              "fault_points.py: a task's result sent, a record half written, "
                              "a transaction not yet committed, ...) instead of the steps' hooks")
+    parser.add_argument("--mode", choices=MODES,
+                        help="interrupt every seed's run this way (the resume's draw is kept)")
     parser.add_argument("--keep", type=Path, help="keep every failing seed's folder here")
     parser.add_argument("--keep-all", action="store_true", help="with --keep: passing seeds too")
     parser.add_argument("--show", type=int, help="print one seed's flow and plan, and exit")
     args = parser.parse_args(argv)
     if args.show is not None:
-        plan = plan_for(args.show, args.executor, args.postgres)
+        plan = plan_for(args.show, args.executor, args.postgres, args.points, args.mode)
         print(flow_source(args.show)[0])
         print(f"# {plan.executor}, {plan.mode} at {plan.trigger}, resume: {plan.resume_mode}")
         return 0
@@ -659,7 +665,8 @@ def main(argv: list[str] | None = None) -> int:
             postgres_databases(args.postgres) as database:
         root = Path(scratch)
         for seed_no in seeds_of(args.seeds):
-            out = play(seed_no, root, args.executor, database(f"chaos{seed_no}"), args.points)
+            out = play(seed_no, root, args.executor, database(f"chaos{seed_no}"), args.points,
+                       args.mode)
             if out.skipped:
                 skipped += 1
                 print(f"skipped seed {seed_no}: {out.skipped}", flush=True)
