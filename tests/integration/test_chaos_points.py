@@ -183,3 +183,30 @@ def test_an_interruption_while_a_big_joins_parents_are_stored_leaves_a_run_resum
     assert run.successful and run["join"].task["total"].data == 3 * sum(range(CHUNK + 10))
     assert run["end"].task.stdout == f"total {3 * sum(range(CHUNK + 10))}\n"
     integrity_ok(tmp_path)
+
+
+def test_a_spawned_task_that_dies_before_taking_its_spec_fails_the_task_not_the_scheduler():
+    """A Ctrl-C of the run's process group can land in the instant between a spawned task's fork
+    and its own ``setpgid``: the task dies of it before it reads its spec, and the scheduler's
+    send then meets a closed socket. That is the task's failure. (The scheduler died of the
+    ``BrokenPipeError`` instead, and click took it for a closed stdout: ``run`` exited 1 without
+    a word; one Ctrl-C in about ten landing just after a task was launched.) Here the task's
+    "interpreter" is ``false``, which exits at once, and the spec is larger than a socket's
+    buffer, so the send surely finds the task gone."""
+    from headwater.records import TaskSpec
+    from headwater.runtime.executors.base import TaskExited
+    from headwater.runtime.executors.spawn.executor import SpawnExecutor
+
+    executor = SpawnExecutor({}, python="false")
+    try:
+        big = {"ballast": "x" * (8 << 20)}
+        executor.submit("1", TaskSpec("F", "1", "start", "1", 0, [], big, ()))
+        exited: list[TaskExited] = []
+        wait_until(lambda: exited.extend(e for e in executor.poll(0.5)
+                                         if isinstance(e, TaskExited)) or exited,
+                   "the task's exit is reported")
+        failure = exited[0].result.failure
+        assert failure is not None and failure.type_name == "TaskCrashed"
+        assert "exited with code 1 before the step finished" in failure.message
+    finally:
+        executor.close()

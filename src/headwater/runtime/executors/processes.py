@@ -55,6 +55,21 @@ def task_channels() -> Iterator[TaskChannels]:
         theirs.close()
 
 
+def send_spec(sock: _socket.socket, spec: Any) -> None:
+    """Hand a just-started task its TaskSpec. A task that died before taking it closed its end:
+    that is the task's failure, reported when its exit is seen, not the scheduler's.
+
+    With ``--executor spawn``, a Ctrl-C of the run's process group can land between a task's
+    fork and its own ``setpgid`` and kill it there (the out-of-memory killer can kill any new
+    task). The chaos round found the scheduler dying of the ``BrokenPipeError`` instead, which
+    click's standalone mode took for a closed stdout: ``run`` exited 1 without a word."""
+    try:
+        sock.sendall(pickle.dumps(spec, protocol=5))
+        sock.shutdown(_socket.SHUT_WR)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
 class Running(Record):
     """One task process while it runs: its pipes still open, what it has sent so far."""
 
