@@ -216,11 +216,11 @@ def plan_for(seed: int, executor: str, postgres: bool, points: bool = False,
     return plan
 
 
-def point_event(rng: random.Random, passes: dict[str, int], resume: bool) -> tuple[str, int]:
-    """--points: a fault point the reference run passed through (a resume adds the clones'),
-    and which pass of it holds."""
+def point_event(rng: random.Random, passes: dict[str, int], clones: int) -> tuple[str, int]:
+    """--points: a fault point the reference run passed through (a resume that will clone
+    ``clones`` tasks adds the clones' point), and which pass of it holds."""
     names = sorted(name for name, count in passes.items() if count)
-    if resume:
+    if clones:
         names = sorted(set(names) | {"record.clone-row"})
     name = rng.choice(names)
     return f"point:{name}", rng.randint(1, max(1, passes.get(name) or passes.get(
@@ -571,7 +571,7 @@ def play(seed_no: int, root: Path, executor: str, pg_url: str | None,
     trigger = plan.trigger
     points = random.Random(f"chaos-points-{seed_no}")  # a stream of its own, for --points
     if plan.points:
-        trigger, at = point_event(points, passes, resume=False)
+        trigger, at = point_event(points, passes, clones=0)
     run_id, code, step = interrupt(seed, ["run", *args], plan.mode, trigger, at, out, "run")
     if code is None:
         out.notes.append("the run ended before its event")
@@ -588,7 +588,7 @@ def play(seed_no: int, root: Path, executor: str, pg_url: str | None,
             at = plan.rng.randint(1, max(1, tasks - 1))
         resume_trigger = plan.resume_trigger
         if plan.points:
-            resume_trigger, at = point_event(points, passes, resume=True)
+            resume_trigger, at = point_event(points, passes, clones=tasks - rerun)
             if resume_trigger == "point:record.clone-row":
                 at = points.randint(1, max(1, tasks - rerun))
             else:  # a resume runs (and records) only the tasks it does not clone
