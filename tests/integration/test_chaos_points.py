@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -51,9 +52,10 @@ def integrity_ok(tmp_path) -> None:
 
 def interrupt_at(tmp_path, point: str, how: str, flow: Path = FLOW, *args: str,
                  **env: str) -> tuple[int, str]:
-    """Run ``flow``, hold it at ``point``, interrupt it ``how``; its exit code and output."""
-    hold = tmp_path / "hold"
-    live = LiveRun(flow, "run", *args, cwd=tmp_path, **fault_env(hold, point), **env)
+    """``python flow ARGS`` (``run`` when none), held at ``point`` and interrupted ``how``; its
+    exit code and output."""
+    hold = Path(tempfile.mkdtemp(prefix="hold-", dir=tmp_path))
+    live = LiveRun(flow, *(args or ("run",)), cwd=tmp_path, **fault_env(hold, point), **env)
     try:
         _, pid = held_at(hold)
         # the scheduler's points hold the scheduler, the task's a task
@@ -170,14 +172,23 @@ def test_an_interruption_while_a_big_joins_parents_are_stored_leaves_a_run_resum
     stopped right after the first chunk's blob is written, before it notes the chunk's key."""
     flow = tmp_path / "wide.py"
     flow.write_text(WIDE)
-    code, output = interrupt_at(tmp_path, "join.spill#1", how, flow, "--max-workers", "2")
+    code, output = interrupt_at(tmp_path, "join.spill#1", how, flow, "run", "--max-workers", "2")
     assert code != 0, output
     integrity_ok(tmp_path)
     client(tmp_path)
     origin = Flow("WideFaultFlow").latest_run
     assert origin.finished and not origin.successful
     assert "join" not in origin
-    proc = hw(flow, "resume", "--origin-run-id", origin.id, cwd=tmp_path, timeout=2 * DEADLINE_S)
+    # The resume records its clones and stores the join's parents as they arrive: its scheduler
+    # is killed there too, and the resume of that resume finishes.
+    code, output = interrupt_at(tmp_path, "join.spill#1", "kill-scheduler", flow, "resume",
+                                "--origin-run-id", origin.id)
+    assert code == -signal.SIGKILL, output
+    integrity_ok(tmp_path)
+    interrupted = Flow("WideFaultFlow").latest_run
+    assert interrupted.id != origin.id and not interrupted.successful
+    proc = hw(flow, "resume", "--origin-run-id", interrupted.id, cwd=tmp_path,
+              timeout=2 * DEADLINE_S)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     run = Flow("WideFaultFlow").latest_run
     assert run.successful and run["join"].task["total"].data == 3 * sum(range(CHUNK + 10))
