@@ -11,11 +11,11 @@ there. These points can: with
 
 the Nth pass through ``NAME`` (counted over every process of the run, each pass taking a number
 by creating ``FOLDER/pass-NAME-K`` exclusively) writes ``FOLDER/held`` ("NAME PID", renamed into
-place) and waits until ``FOLDER/gate`` exists (``*#0`` counts the passes of every point and holds
-none: how a test learns how many passes a run makes). The test sees ``held``, interrupts the run the way
-it chose (SIGKILL of that pid or of the scheduler, a Ctrl-C, ...) and opens the gate. Signal
-handlers run while the process waits (the scheduler's notes a Ctrl-C and goes on once the gate
-opens).
+place) and waits until ``FOLDER/gate`` exists. ``*#0`` counts the passes of every point and
+holds none: how a test learns how many passes a run makes. The test sees ``held``, interrupts
+the run the way it chose (SIGKILL of that pid or of the scheduler, a Ctrl-C, ...) and opens
+the gate. Signal handlers run while the process waits (the scheduler's notes a Ctrl-C and goes
+on once the gate opens). A name that is no point is a ``ValueError`` at import.
 
 Unset, ``hold`` is one comparison with ``None``: the variables are read once, at import, so that
 nothing is looked up on the run's path. ``tools/chaos.py`` and the fault tests drive them; the
