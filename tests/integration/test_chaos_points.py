@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import textwrap
 from pathlib import Path
@@ -26,6 +28,7 @@ from headwater.runtime.join_parents import CHUNK
 from .faultkit import DEADLINE_S, LiveRun, client, datastore, hw, kill_group_quietly, wait_until
 from .test_faults import FLOW, latest
 
+REPO = Path(__file__).resolve().parents[2]
 END_SAYS = "end read: payload made by start / result made by work\n"
 
 
@@ -221,3 +224,16 @@ def test_a_spawned_task_that_dies_before_taking_its_spec_fails_the_task_not_the_
         assert "exited with code 1 before the step finished" in failure.message
     finally:
         executor.close()
+
+
+def test_the_chaos_tool_passes_at_fault_points_on_two_seeds():
+    """``tools/chaos.py --points``: seed 0 kills the scheduler (fork server) with a turn's
+    records written but not committed; seed 1 (spawn) kills the scheduler at a task's logs
+    saved but unrecorded, then kills the resume's halfway through recording an attempt, and
+    resumes that. Every check of the tool runs."""
+    done = subprocess.run([sys.executable, str(REPO / "tools" / "chaos.py"), "--seeds", "0,1",
+                           "--executor", "both", "--points"], capture_output=True, text=True,
+                          timeout=4 * DEADLINE_S, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "point:record.commit" in done.stdout and "point:record.task-row" in done.stdout
+    assert done.stdout.splitlines()[-1] == "chaos: 2 passed, 0 failed, 0 skipped", done.stdout
