@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
-from headwater.records import Factory, Record, TaskFailure, TaskResult
+from headwater.records import Factory, Record, TaskFailure, TaskResult, TaskSpec
 from headwater.runtime.executors.base import Event, Executor, TaskExited, TaskOutput, TaskStarted
 
 _CHUNK = 1 << 16
@@ -55,7 +55,7 @@ def task_channels() -> Iterator[TaskChannels]:
         theirs.close()
 
 
-def send_spec(sock: _socket.socket, spec: Any) -> None:
+def send_spec(sock: _socket.socket, spec: TaskSpec) -> None:
     """Hand a just-started task its TaskSpec. A task that died before taking it closed its end:
     that is the task's failure, reported when its exit is seen, not the scheduler's.
 
