@@ -1,7 +1,7 @@
 """Random flows, interrupted at random points, then read, inspected, collected and resumed.
 
-    python tools/chaos.py [--seeds 0-19] [--executor local|spawn|both] [--postgres]
-                          [--keep DIR [--keep-all]] [--show SEED]
+    python tools/chaos.py [--seeds 0-19] [--executor local|spawn|both] [--postgres] [--points]
+                          [--mode MODE] [--keep DIR [--keep-all]] [--show SEED]
 
 The promise under test (docs/reliability.md): a crash, a Ctrl-C or a kill leaves a run that can
 be resumed, never corrupt data. Each seed draws one flow from tools/differential.py's grammar
@@ -25,6 +25,16 @@ user's. A third of the seeds use another event instead: the Nth task recorded as
 metadata (SQLite only; never for ``kill-task``, which needs a running task to kill), and the
 signal is sent at once, landing wherever the scheduler is: nothing holds the run, so one that
 ended before the signal landed counts as "ended before the event".
+
+``--points`` aims inside headwater itself instead: the events are the fault points of
+``src/headwater/fault_points.py`` (a task's blobs written but its result not sent; its result
+sent but its process not gone; the scheduler holding a task's logs but no record; halfway
+through the transaction recording an attempt or a clone; a turn's records written, not yet
+committed, or just committed; a big join's parents stored). The reference run counts how often
+it passes each (``HEADWATER_FAULT_POINT='*#0'``); the seed draws a point it passed and which
+pass holds (a stream of its own, so the other draws stay as they were). A point held in the
+scheduler survives a Ctrl-C or a SIGTERM: the gate opens as soon as the signal is sent, and the
+run stops from there; ``kill-task`` at such a point kills the scheduler.
 
 Then, for the interrupted run: no process of it is left; the client reads every task of it
 without an error and calls it not successful (unless the killed task's step has ``@retry`` or
@@ -149,6 +159,7 @@ class Plan:
     resume_trigger: str
     rng: random.Random
     twice: bool = False  # ctrl-c: a second SIGINT once the held task is gone (a user's second ^C)
+    points: bool = False  # --points: the events are headwater's own fault points
 
 
 @dataclass
@@ -184,11 +195,12 @@ def flow_source(seed: int) -> tuple[str, differential._Generator]:
     return "\n".join(out) + "\n", generator
 
 
-def plan_for(seed: int, executor: str, postgres: bool) -> Plan:
+def plan_for(seed: int, executor: str, postgres: bool, points: bool = False,
+             forced_mode: str | None = None) -> Plan:
     rng = random.Random(f"chaos-{seed}")
     chosen = executor if executor != "both" else ("spawn" if seed % 2 else "local")
     triggers = ("start", "late") if postgres else ("start", "late", "meta")
-    mode = MODES[seed % len(MODES)]
+    mode = forced_mode or MODES[seed % len(MODES)]
     trigger = rng.choice(triggers)
     if mode == "kill-task" and trigger == "meta":
         trigger = "start"  # the metadata names no running task to kill: a hook does
@@ -200,7 +212,28 @@ def plan_for(seed: int, executor: str, postgres: bool) -> Plan:
     plan.twice = extra.random() < 0.5
     if not postgres and plan.resume_mode != "kill-task" and extra.random() < 0.4:
         plan.resume_trigger = "meta"  # lands while the resume records its clones
+    plan.points = points
     return plan
+
+
+def point_event(rng: random.Random, passes: dict[str, int], clones: int) -> tuple[str, int]:
+    """--points: a fault point the reference run passed through (a resume that will clone
+    ``clones`` tasks adds the clones' point), and which pass of it holds."""
+    names = sorted(name for name, count in passes.items() if count)
+    if clones:
+        names = sorted(set(names) | {"record.clone-row"})
+    name = rng.choice(names)
+    return f"point:{name}", rng.randint(1, max(1, passes.get(name) or passes.get(
+        "task.stored", 1)))
+
+
+def counted_passes(hooks: Path) -> dict[str, int]:
+    """How many times the reference run passed each fault point (``*#0`` counts them all)."""
+    counts: dict[str, int] = {}
+    for path in hooks.glob("pass-*"):
+        name = path.name[len("pass-"):].rsplit("-", 1)[0]
+        counts[name] = counts.get(name, 0) + 1
+    return counts
 
 
 # ------------------------------------------------------------------------------- processes
@@ -297,12 +330,16 @@ def interrupt(seed: Seed, command: list[str], mode: str, trigger: str, at: int,
     exit code (None: the run ended before the event) and the target step."""
     hooks = seed.chaos_dir()
     id_file = seed.run_id_file()
-    env = {**seed.env, "CHAOS_DIR": str(hooks), "CHAOS_AT": str(at if trigger != "meta" else 0),
-           "CHAOS_WHERE": trigger if trigger != "meta" else "start"}
+    hooked = trigger in ("start", "late")
+    env = {**seed.env, "CHAOS_DIR": str(hooks), "CHAOS_AT": str(at if hooked else 0),
+           "CHAOS_WHERE": trigger if hooked else "start"}
+    point = trigger.partition(":")[2] if trigger.startswith("point:") else None
+    if point:  # src/headwater/fault_points.py: the run holds there and says so in `held`
+        env.update(HEADWATER_FAULT_POINT=f"{point}#{at}", HEADWATER_FAULT_DIR=str(hooks))
     proc = subprocess.Popen([sys.executable, "flow.py", *command, "--run-id-file", str(id_file)],
                             cwd=seed.folder, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    target = hooks / "target"
+    target = hooks / ("held" if point else "target")
     db = seed.folder / ".headwater" / "meta.sqlite"
 
     def fired():
@@ -315,12 +352,20 @@ def interrupt(seed: Seed, command: list[str], mode: str, trigger: str, at: int,
 
     event = wait_for(fired)
     step = "-"
+    held_scheduler = False
     if event == "event":
         task_pid = None
         if trigger != "meta":
             step, pid = target.read_text().split()
             task_pid = int(pid)
-        if mode == "kill-scheduler":
+        if point:
+            held_scheduler = task_pid == proc.pid
+            # the step of a held task: its start hook wrote its pid (CHAOS_AT=0 holds nothing)
+            step = next((p.read_text().split()[0] for p in hooks.glob("seq-*")
+                         if p.read_text().split()[1] == str(task_pid)), point)
+            if held_scheduler:
+                task_pid = None  # the scheduler is no task: no second Ctrl-C waits on it
+        if mode == "kill-scheduler" or (mode == "kill-task" and held_scheduler):
             os.kill(proc.pid, signal.SIGKILL)
         elif mode == "kill-task":
             if task_pid is None:  # the meta event names no task: take one that is running now
@@ -343,6 +388,9 @@ def interrupt(seed: Seed, command: list[str], mode: str, trigger: str, at: int,
             os.kill(proc.pid, signal.SIGTERM)
         elif mode == "kill-group":
             os.killpg(proc.pid, signal.SIGKILL)
+        if held_scheduler and mode in ("ctrl-c", "sigterm"):
+            # the scheduler survives these: its handler ran as the signal landed (fault_points)
+            (hooks / "gate").touch()
     elif event is None:
         out.problems.append(f"{label}: neither the event nor the end came within {DEADLINE_S} s")
     try:
@@ -364,7 +412,10 @@ def interrupt(seed: Seed, command: list[str], mode: str, trigger: str, at: int,
     if trigger == "meta" and (code == 0 or "Interrupted while exiting" in text):
         code = None  # nothing held the run: it finished before the signal landed
         event = "ended"
-    if mode == "ctrl-c" and seed.plan.twice and step != "-":
+    expected = {"ctrl-c": 130, "sigterm": 143}.get(mode)
+    if code is not None and expected is not None and code != expected:
+        out.problems.append(f"{label}: {mode} exited {code}, not {expected}:\n{text[-1500:]}")
+    if mode == "ctrl-c" and seed.plan.twice and step != "-" and not held_scheduler:
         mode = "ctrl-c twice"
     out.notes.append(f"{label}: {mode} at {trigger} #{at} ({step}) -> exit {proc.returncode}"
                      + ("" if event == "event" else ", ended before the event"))
@@ -477,10 +528,12 @@ def garbage(seed: Seed, keep: dict[str, dict], out: Outcome) -> None:
 # ------------------------------------------------------------------------------------ seeds
 
 
-def play(seed_no: int, root: Path, executor: str, pg_url: str | None) -> Outcome:
-    plan = plan_for(seed_no, executor, pg_url is not None)
+def play(seed_no: int, root: Path, executor: str, pg_url: str | None,
+         points: bool = False, mode: str | None = None) -> Outcome:
+    plan = plan_for(seed_no, executor, pg_url is not None, points, mode)
     source, generator = flow_source(seed_no)
     shape = (f"{len(generator.steps) + 2} steps, {plan.executor}, {plan.mode}"
+             + (" at a fault point" if points else "")
              + (f", resume interrupted by {plan.resume_mode}" if plan.resume_mode else ""))
     out = Outcome(seed_no, shape)
     if generator.expect_failure:
@@ -496,7 +549,8 @@ def play(seed_no: int, root: Path, executor: str, pg_url: str | None) -> Outcome
     hooks = seed.chaos_dir()
     id_file = seed.run_id_file()
     ref = seed.call("run", *args, "--run-id-file", str(id_file),
-                    env={"CHAOS_DIR": str(hooks), "CHAOS_AT": "0"})
+                    env={"CHAOS_DIR": str(hooks), "CHAOS_AT": "0",
+                         "HEADWATER_FAULT_POINT": "*#0", "HEADWATER_FAULT_DIR": str(hooks)})
     if ref.returncode != 0 and "has no items" in ref.stdout + ref.stderr:
         out.skipped = "its flow fails by design (a foreach over an empty list)"
         return out
@@ -510,10 +564,15 @@ def play(seed_no: int, root: Path, executor: str, pg_url: str | None) -> Outcome
         return out
     starts = len(list(hooks.glob("seq-*")))
     tasks = sum(len(rows) for rows in reference["steps"].values())
+    passes = counted_passes(hooks)
 
     # the interrupted run
     at = plan.rng.randint(1, max(1, (tasks - 1) if plan.trigger == "meta" else starts))
-    run_id, code, step = interrupt(seed, ["run", *args], plan.mode, plan.trigger, at, out, "run")
+    trigger = plan.trigger
+    points = random.Random(f"chaos-points-{seed_no}")  # a stream of its own, for --points
+    if plan.points:
+        trigger, at = point_event(points, passes, clones=0)
+    run_id, code, step = interrupt(seed, ["run", *args], plan.mode, trigger, at, out, "run")
     if code is None:
         out.notes.append("the run ended before its event")
     if not check_interrupted(seed, run_id, code, step, generator, out, "interrupted run"):
@@ -527,8 +586,15 @@ def play(seed_no: int, root: Path, executor: str, pg_url: str | None) -> Outcome
         at = plan.rng.randint(1, max(1, rerun))
         if plan.resume_trigger == "meta":  # clones count: they are recorded as succeeded
             at = plan.rng.randint(1, max(1, tasks - 1))
+        resume_trigger = plan.resume_trigger
+        if plan.points:
+            resume_trigger, at = point_event(points, passes, clones=tasks - rerun)
+            if resume_trigger == "point:record.clone-row":
+                at = points.randint(1, max(1, tasks - rerun))
+            else:  # a resume runs (and records) only the tasks it does not clone
+                at = min(at, max(1, rerun))
         rid, rcode, rstep = interrupt(seed, ["resume", "--origin-run-id", origin],
-                                      plan.resume_mode, plan.resume_trigger, at, out, "resume")
+                                      plan.resume_mode, resume_trigger, at, out, "resume")
         if check_interrupted(seed, rid, rcode, rstep, generator, out, "interrupted resume"):
             origin = rid
     final_id_file = seed.folder / "run-id-final"
@@ -579,12 +645,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--executor", choices=("local", "spawn", "both"), default="both")
     parser.add_argument("--postgres", action="store_true",
                         help="record the metadata in a throwaway PostgreSQL server")
+    parser.add_argument("--points", action="store_true",
+                        help="interrupt at headwater's own fault points (src/headwater/"
+                             "fault_points.py: a task's result sent, a record half written, "
+                             "a transaction not yet committed, ...) instead of the steps' hooks")
+    parser.add_argument("--mode", choices=MODES,
+                        help="interrupt every seed's run this way (the resume's draw is kept)")
     parser.add_argument("--keep", type=Path, help="keep every failing seed's folder here")
     parser.add_argument("--keep-all", action="store_true", help="with --keep: passing seeds too")
     parser.add_argument("--show", type=int, help="print one seed's flow and plan, and exit")
     args = parser.parse_args(argv)
     if args.show is not None:
-        plan = plan_for(args.show, args.executor, args.postgres)
+        plan = plan_for(args.show, args.executor, args.postgres, args.points, args.mode)
         print(flow_source(args.show)[0])
         print(f"# {plan.executor}, {plan.mode} at {plan.trigger}, resume: {plan.resume_mode}")
         return 0
@@ -593,7 +665,8 @@ def main(argv: list[str] | None = None) -> int:
             postgres_databases(args.postgres) as database:
         root = Path(scratch)
         for seed_no in seeds_of(args.seeds):
-            out = play(seed_no, root, args.executor, database(f"chaos{seed_no}"))
+            out = play(seed_no, root, args.executor, database(f"chaos{seed_no}"), args.points,
+                       args.mode)
             if out.skipped:
                 skipped += 1
                 print(f"skipped seed {seed_no}: {out.skipped}", flush=True)

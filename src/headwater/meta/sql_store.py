@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager
 from types import ModuleType
 from typing import Any
 
+from headwater import fault_points
 from headwater.exceptions import MetadataError, NotFoundError
 from headwater.meta import codec
 from headwater.meta.base import MetadataStore
@@ -216,6 +217,7 @@ class SQLMetadata(MetadataStore):
             else:
                 update = c.execute(self._sql.TASK_ATTEMPT_COUNT, (attempt + 1, *key))
             _require(update.rowcount, *key)
+            fault_points.hold("record.task-row")
             c.execute(
                 self._sql.FINISH_ATTEMPT,
                 (
@@ -264,6 +266,7 @@ class SQLMetadata(MetadataStore):
                     _transition(result) if result is not None else None,
                 ),
             )
+            fault_points.hold("record.clone-row")
             c.execute(
                 self._sql.FINISH_ATTEMPT,
                 (*key, 0, SUCCEEDED, now, now, None, stdout_key, stderr_key),

@@ -20,6 +20,7 @@ from __future__ import annotations
 import pickle
 from typing import Any
 
+from headwater import fault_points
 from headwater.records import ArtifactRef, Frame, ParentRef, TaskSpec, replace
 
 CHUNK = 256  # parents per stored blob; a join with no more than this keeps them in its spec
@@ -59,7 +60,9 @@ class Arrivals:
         same: dict[Any, Any] = {}
         data = pickle.dumps([_sharing(parent, same) for parent in self._pending.values()],
                             protocol=5)
-        self._keys.append(self._store.save_bytes(data).key)
+        key = self._store.save_bytes(data).key
+        fault_points.hold("join.spill")
+        self._keys.append(key)
         for index, parent in self._pending.items():
             self._stubs[index] = ParentRef(parent.step, parent.task_id, _NO_MANIFEST, ())
         self._pending.clear()

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
+from headwater import fault_points
 from headwater.decorators.base import StepPolicy
 from headwater.decorators.registry import user_specs
 from headwater.exceptions import HeadwaterException
@@ -196,6 +197,8 @@ class Scheduler:
             if self._can_launch() or any(isinstance(event, TaskExited) for event in events):
                 with self.meta.transaction():
                     self._turn(events)
+                    fault_points.hold("record.commit")
+                fault_points.hold("record.committed")
             elif events:  # only output and 'started': nothing to record, no transaction to open
                 self._turn(events)
             self._live_logs.flush(self._live)
@@ -456,6 +459,7 @@ class Scheduler:
         stdout_key = self._save_log(live, "stdout")
         stderr_key = self._save_log(live, "stderr")
         cache_key = self._remember_cache_key(spec, result)
+        fault_points.hold("record.logs-saved")
         self.meta.attempt_finished(self.flow_name, self.run_id, spec.step, spec.task_id,
                                    spec.attempt, result, stdout_key=stdout_key,
                                    stderr_key=stderr_key, final=follow_up is None)

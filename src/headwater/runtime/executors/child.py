@@ -9,6 +9,7 @@ import pickle
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from headwater import fault_points
 from headwater.flow.constants import class_constants
 from headwater.graph.model import Graph
 from headwater.records import TaskSpec
@@ -35,8 +36,10 @@ def make_child_main(flow_cls: type, graph: Graph, store: Any,
         result = execute_task(flow_cls, graph, spec, store)
         if facts:
             result.metadata = {**result.metadata, **facts}
+        fault_points.hold("task.stored")
         sock.sendall(pickle.dumps(result, protocol=5))
         sock.close()
+        fault_points.hold("task.sent")
         return 0 if result.ok else 1
 
     def warm() -> None:

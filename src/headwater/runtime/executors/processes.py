@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
-from headwater.records import Factory, Record, TaskFailure, TaskResult
+from headwater.records import Factory, Record, TaskFailure, TaskResult, TaskSpec
 from headwater.runtime.executors.base import Event, Executor, TaskExited, TaskOutput, TaskStarted
 
 _CHUNK = 1 << 16
@@ -53,6 +53,21 @@ def task_channels() -> Iterator[TaskChannels]:
         for fd in (out_w, err_w):
             os.close(fd)
         theirs.close()
+
+
+def send_spec(sock: _socket.socket, spec: TaskSpec) -> None:
+    """Hand a just-started task its TaskSpec. A task that died before taking it closed its end:
+    that is the task's failure, reported when its exit is seen, not the scheduler's.
+
+    With ``--executor spawn``, a Ctrl-C of the run's process group can land between a task's
+    fork and its own ``setpgid`` and kill it there (the out-of-memory killer can kill any new
+    task). The chaos round found the scheduler dying of the ``BrokenPipeError`` instead, which
+    click's standalone mode took for a closed stdout: ``run`` exited 1 without a word."""
+    try:
+        sock.sendall(pickle.dumps(spec, protocol=5))
+        sock.shutdown(_socket.SHUT_WR)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
 
 
 class Running(Record):
@@ -245,7 +260,7 @@ def _decode_result(task: Running, crash_hint: str = "") -> TaskResult:
         except Exception as err:  # noqa: BLE001 - a truncated result is a crash
             return TaskResult(failure=TaskFailure("TaskCrashed", f"unreadable task result ({err})"))
         if code < 0 and result.ok:
-            result.failure = killed_after_finishing(-code)
+            return killed_after_finishing(result, -code)
         return result
     if code < 0:
         return died_by_signal(-code, "the task's process", crash_hint)
@@ -263,9 +278,17 @@ _SIGNAL_MEANING = {"SIGSEGV": "segmentation fault", "SIGBUS": "bus error",
 _NATIVE_CRASHES = {int(getattr(signal, name)) for name in _SIGNAL_MEANING if hasattr(signal, name)}
 
 
-def killed_after_finishing(number: int) -> TaskFailure:
-    """A task that sent its result and was then killed by signal ``number``."""
-    return TaskFailure("TaskKilled", f"killed by {_signal_name(number)}")
+def killed_after_finishing(result: TaskResult, number: int) -> TaskResult:
+    """``result``, sent by a task that was then killed by signal ``number`` before it exited.
+
+    The exit decides: the task failed (``TaskKilled``). Its artifacts and transition are
+    dropped, as a task killed a moment earlier would have had none: a failed attempt records no
+    artifacts (docs/reliability.md), and @catch's stand-in keeps nothing of a crash. Where and
+    when it ran, and its cards, are kept. The chaos round's fault point ``task.sent`` found the
+    whole manifest recorded on the failed task."""
+    return TaskResult(failure=TaskFailure("TaskKilled", f"killed by {_signal_name(number)}"),
+                      started_at=result.started_at, finished_at=result.finished_at,
+                      metadata=result.metadata, cards=result.cards)
 
 
 def died_by_signal(number: int, process: str, crash_hint: str = "") -> TaskResult:

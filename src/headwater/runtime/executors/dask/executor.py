@@ -331,7 +331,7 @@ def _decode(out: dict[str, Any]) -> TaskResult:
         except Exception as err:  # noqa: BLE001 - a truncated result is a crash
             return _crashed(f"unreadable task result ({err})")
         if code < 0 and result.ok:
-            result.failure = killed_after_finishing(-code)
+            return killed_after_finishing(result, -code)
         return result
     if code < 0:  # named as a local task's death is (a segfault says so in the task's stderr)
         return died_by_signal(-code, "the task's process on the Dask worker")

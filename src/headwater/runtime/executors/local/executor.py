@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import _socket  # see forkserver.py: `socket` and `selectors` are more than this loop needs
 import contextlib
-import pickle
 from collections.abc import Callable
 from typing import Protocol
 
@@ -17,7 +16,7 @@ from headwater.exceptions import RunFailedError
 from headwater.records import TaskSpec
 from headwater.runtime.executors.base import Event
 from headwater.runtime.executors.forkserver import ForkServer
-from headwater.runtime.executors.processes import PipedTasks, Running, task_channels
+from headwater.runtime.executors.processes import PipedTasks, Running, send_spec, task_channels
 
 
 class ServerRoutes(Protocol):
@@ -63,8 +62,7 @@ class LocalExecutor(PipedTasks):
         with task_channels() as channels:
             server.launch(key, channels.child_fds)
         self._load[server.pid] += 1
-        channels.ours.sendall(pickle.dumps(spec, protocol=5))
-        channels.ours.shutdown(_socket.SHUT_WR)
+        send_spec(channels.ours, spec)
         self._watch_task(key, channels.ours, channels.out_r, channels.err_r, server=server.pid)
 
     def _on_watched(self, server: ForkServer, events: list[Event]) -> None:

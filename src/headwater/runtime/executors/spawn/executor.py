@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -29,7 +27,7 @@ from typing import Any
 
 from headwater.records import TaskSpec
 from headwater.runtime.executors.base import Event
-from headwater.runtime.executors.processes import PipedTasks, Running, task_channels
+from headwater.runtime.executors.processes import PipedTasks, Running, send_spec, task_channels
 
 # argv: the folder holding the headwater to import ("" for this interpreter's own), the task's
 # socket, the launch (JSON)
@@ -86,8 +84,7 @@ class SpawnExecutor(PipedTasks):
                  json.dumps(self._launch_of(spec.step))],
                 stdout=out_w, stderr=err_w, pass_fds=[task_fd, self._lifeline_r], env=environ,
                 **_own_process_group())
-        channels.ours.sendall(pickle.dumps(spec, protocol=5))
-        channels.ours.shutdown(socket.SHUT_WR)
+        send_spec(channels.ours, spec)
         task = self._watch_task(key, channels.ours, channels.out_r, channels.err_r)
         self._procs[key] = proc
         self._started(task, proc.pid, self._due)

@@ -1,0 +1,92 @@
+"""Tests only: hold a process at a named point where a crash is hardest to survive.
+
+The promise that a kill, a Ctrl-C or a crash leaves a run that can be resumed is easy to test
+where a task runs user code (its step can wait on a file) and hard where headwater itself writes:
+between a task's blobs landing and the scheduler recording them, halfway through the metadata
+transaction that records a task, while a big join's parents are stored. A sleep cannot aim
+there. These points can: with
+
+    HEADWATER_FAULT_POINT=NAME[#N]     the point, and which pass through it holds (default 1)
+    HEADWATER_FAULT_DIR=FOLDER         where passes are counted and the held process waits
+
+the Nth pass through ``NAME`` (counted over every process of the run, each pass taking a number
+by creating ``FOLDER/pass-NAME-K`` exclusively) writes ``FOLDER/held`` ("NAME PID", renamed into
+place) and waits until ``FOLDER/gate`` exists. ``*#0`` counts the passes of every point and
+holds none: how a test learns how many passes a run makes. The test sees ``held``, interrupts
+the run the way it chose (SIGKILL of that pid or of the scheduler, a Ctrl-C, ...) and opens
+the gate. Signal handlers run while the process waits (the scheduler's notes a Ctrl-C and goes
+on once the gate opens). A name that is no point is a ``ValueError`` at import.
+
+Unset, ``hold`` is one comparison with ``None``: the variables are read once, at import, so that
+nothing is looked up on the run's path. ``tools/chaos.py`` and the fault tests drive them; the
+points are listed in ``POINTS`` and in docs/reliability.md.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+
+POINT_ENV = "HEADWATER_FAULT_POINT"
+DIR_ENV = "HEADWATER_FAULT_DIR"
+
+POINTS = {
+    "task.stored": "a task's blobs are all written; its result is not yet sent to the scheduler",
+    "task.sent": "a task has sent its result; its process has not exited yet",
+    "record.logs-saved": "the scheduler has stored a finished task's logs; no metadata yet",
+    "record.task-row": "inside the transaction recording an attempt's end: the task's row is "
+                       "updated, its attempt row and artifacts not yet written",
+    "record.clone-row": "inside the transaction recording a resume's (or @cache's) clone: the "
+                        "task's row is written, its attempt row and artifacts not yet",
+    "record.commit": "a turn of the scheduler's loop has written its records (finished tasks, "
+                     "launches); its transaction is not yet committed",
+    "record.committed": "a turn's transaction has just been committed",
+    "join.spill": "a chunk of a big join's parents is stored in the datastore; the scheduler "
+                  "has not yet noted its key",
+}
+
+
+def _armed(environ: Mapping[str, str]) -> tuple[str, int, str] | None:
+    spec = environ.get(POINT_ENV)
+    folder = environ.get(DIR_ENV)
+    if not spec or not folder:
+        return None
+    name, _, nth = spec.partition("#")
+    if name not in POINTS and name != "*":
+        raise ValueError(f"{POINT_ENV}={spec!r} names no fault point; the points are "
+                         f"{', '.join(sorted(POINTS))}")
+    return name, int(nth or "1"), folder
+
+
+_ARMED = _armed(os.environ)
+
+
+def hold(name: str) -> None:
+    """A pass through point ``name``: nothing unless the variables above arm it (see above)."""
+    if _ARMED is None or _ARMED[0] not in (name, "*"):
+        return
+    _pass(name, _ARMED[1], _ARMED[2])
+
+
+def _pass(name: str, nth: int, folder: str) -> None:
+    number = 0
+    while True:
+        number += 1
+        try:
+            fd = os.open(os.path.join(folder, f"pass-{name}-{number}"),
+                         os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            break
+        except FileExistsError:
+            continue
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    if number != nth:
+        return
+    held = os.path.join(folder, "held")
+    with open(held + ".tmp", "w", encoding="utf-8") as out:
+        out.write(f"{name} {os.getpid()}")
+    os.replace(held + ".tmp", held)
+    gate = os.path.join(folder, "gate")
+    while not os.path.exists(gate):
+        time.sleep(0.01)
