@@ -184,6 +184,36 @@ def test_package_names_with_extras_and_markers_are_still_accepted():
     pypi(packages={"requests[socks, security]": ">=2", "six": "1.16; python_version >= '3'"})
 
 
+@pytest.mark.parametrize("packages", [
+    {"mylib @ file:///opt/wheels/mylib-1.0-py3-none-any.whl": ""},
+    {"mylib[extra]@https://example.com/mylib-1.0.tar.gz#sha256=abc": ""},
+    {"mylib": "@ git+https://example.com/mylib.git@v1"},
+    {"mylib @ git+ssh://git@example.com/mylib.git ; python_version >= '3'": ""},
+])
+def test_a_direct_reference_is_accepted_on_purpose(packages):
+    """Metaflow's flows and its requirements parsers write ``name @ URL``: a wheel of one's own
+    or a fork. The flow's author already runs their own code; the form is what is checked."""
+    pypi(packages=packages)
+
+
+@pytest.mark.parametrize(("packages", "phrase"), [
+    ({"mylib @ https://example.com/mylib.whl": "1.0"}, "takes no version"),
+    ({"mylib @ not a url": ""}, "is not a direct reference"),
+    ({"mylib @ https://example.com/a.whl https://example.com/b.whl": ""},
+     "is not a direct reference"),
+    ({"mylib": "@ /opt/wheels/mylib.whl"}, "is not a direct reference"),
+    ({"me@example": ""}, "is not a direct reference"),
+    ({"@ https://example.com/x.whl": ""}, "is not a direct reference"),
+])
+def test_a_direct_reference_in_another_form_is_refused_naming_the_package(packages, phrase):
+    """Before: these reached uv as requirement lines of their own making (``URL==1.0``, two
+    URLs) and failed there, or installed something else than the declaration reads."""
+    with pytest.raises(FlowDefinitionError, match="@pypi: package ") as err:
+        pypi(packages=packages)
+    assert phrase in err.value.msg and next(iter(packages)) in err.value.msg
+    assert "name @ https://" in err.value.fix or "no version" in err.value.msg
+
+
 def test_with_option_builds_the_decorator():
     deco = parse_with('pypi:packages={"six": "1.16.0"},python="3.11"')
     assert deco.attributes["packages"] == {"six": "1.16.0"} and deco.attributes["python"] == "3.11"

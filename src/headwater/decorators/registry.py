@@ -152,5 +152,8 @@ def step_policy(func: Any, extra: list[StepDecorator] = (),
         except ConfigError as err:  # say which decorator of which step read the config
             step = getattr(func, "__name__", "?")
             raise ConfigError(f"@{deco.name} of step '{step}': {err.msg}", fix=err.fix) from None
+        except FlowDefinitionError as err:  # a config's value the decorator refuses: which step
+            step = getattr(func, "__name__", "?")
+            raise FlowDefinitionError(f"step '{step}': {err.msg}", fix=err.fix) from None
         resolved.apply(policy)
     return policy

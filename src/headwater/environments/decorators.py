@@ -8,6 +8,7 @@ task starts.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
@@ -62,6 +63,36 @@ def _check_package(where: str, name: str, spec: str) -> None:
             "control character, or starts with '-')",
             fix="give the bare package name and a version spec such as '1.2.3' or '>=1.2'; "
             "an index or a file is not a package")
+    if "@" in name or spec.strip().startswith("@"):
+        _check_direct_reference(where, name, spec)
+
+
+# ``name[extras] @ URL``: PEP 508's direct reference, the one requirement form with a URL.
+_DIRECT = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?(?:\[[A-Za-z0-9._,\s-]*\])?\s*"
+    r"@\s*[A-Za-z][A-Za-z0-9+.-]*://[^\s;]+(?:\s+;.*)?")
+
+
+def _check_direct_reference(where: str, name: str, spec: str) -> None:
+    """A direct reference (``'pkg @ https://...'``, ``'pkg @ file:///...'`` or the version
+    ``'@ git+https://...'``) is accepted on purpose: Metaflow's flows and its requirements
+    parsers write them, for a wheel of one's own or a fork. It must be exactly that one form
+    (a URL with a scheme and no spaces; a marker after a space, as for any package), and a
+    name that already carries its URL takes no version: ``'pkg @ URL'`` with ``'1.0'`` would
+    become the URL ``URL==1.0``."""
+    if "@" in name and spec.strip():
+        raise FlowDefinitionError(
+            f"{where}: package {name!r} is a direct reference (a URL) and also has the "
+            f"version {spec!r}; a URL names one file, so it takes no version",
+            fix=f"give {name!r}: '' (any version), or the bare name with the version")
+    line = name.strip() + (spec.strip() if "@" not in name else "")
+    if _DIRECT.fullmatch(line) is None:
+        raise FlowDefinitionError(
+            f"{where}: package {name!r}{f' with {spec!r}' if spec.strip() else ''} is not "
+            "a direct reference: after '@' comes one URL with its scheme (https://, "
+            "git+https://, file:///) without spaces",
+            fix="write it as 'name @ https://host/name-1.0-py3-none-any.whl' (or "
+            "'name': '@ git+https://host/repo.git'), or give the bare name and a version")
 
 
 def _is_control(ch: str) -> bool:

@@ -204,11 +204,12 @@ def transient_data_kept(store: Any, manifest: Manifest, names: frozenset[str]) -
     return not keys or store.refresh_many(keys) == keys
 
 
-def check_parameters_recorded(flow_cls: type, recorded: Mapping[str, Any], origin: str) -> None:
-    """A resume reuses its origin's parameters and configs: one the flow declares now that the
-    origin never had (added to the flow file since) has no value in the resumed run. Refused
-    before anything is recorded, naming it; before, the first step to read it failed with
-    "no artifact or attribute" (Metaflow: an internal ``KeyError``)."""
+def check_parameters_recorded(flow_cls: type, recorded: Mapping[str, Any], origin: str,
+                              command: str = "resume") -> None:
+    """A resume (or a ``spin``, ``command``) reuses its origin's parameters and configs: one the
+    flow declares now that the origin never had (added to the flow file since) has no value in
+    the new run. Refused before anything is recorded, naming it; before, the first step to read
+    it failed with "no artifact or attribute" (Metaflow: an internal ``KeyError``)."""
     from headwater.flow.config import flow_configs
     from headwater.flow.parameters import flow_parameters
 
@@ -218,8 +219,10 @@ def check_parameters_recorded(flow_cls: type, recorded: Mapping[str, Any], origi
                 if attr not in recorded]
     if missing:
         names = ", ".join(missing)
+        also = (", or give their values in --artifacts-module (ARTIFACTS = {NAME: value})"
+                if command == "spin" else "")
         raise ParameterError(
-            f"{names} of flow {flow_cls.__name__} came after run {origin}: a resume reuses "
+            f"{names} of flow {flow_cls.__name__} came after run {origin}: a {command} reuses "
             "its origin's parameters and configs, and that run has no value for them",
-            fix="start a new run (`run`) to give them a value, or take them out of the flow "
-            "to resume this run")
+            fix=f"start a new run (`run`) to give them a value{also}, or take them out of the "
+            f"flow to {command} this run")

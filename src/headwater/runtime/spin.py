@@ -35,6 +35,7 @@ from headwater.meta import open_metadata
 from headwater.records import ArtifactRef, ParentRef, TaskFailure, TaskSpec, replace
 from headwater.runtime.configs import ConfigSources, launch_configs, recorded_configs
 from headwater.runtime.project import project_info
+from headwater.runtime.resume import check_parameters_recorded
 from headwater.runtime.scheduler import version_tags
 from headwater.runtime.single import SingleOutcome, run_single_task
 from headwater.runtime.spin_target import find_task, parse_target
@@ -124,6 +125,9 @@ class _Spin:
             scope = recorded_configs(self.flow_cls, params, self.store,
                                      f"{flow}/{run.run_id}").scope
         apply_mutators(self.flow_cls, scope)  # as the run did: its decorators, @project
+        given = {} if self.graph[step].is_join else (self.options.artifacts or {})
+        check_parameters_recorded(self.flow_cls, {**params, **given}, f"{flow}/{run.run_id}",
+                                  command="spin")
         project = project_info(self.flow_cls, user, self.options.branch,
                                self.options.production, scope)
         policy = self._policy(step, scope)
@@ -189,8 +193,13 @@ class _Spin:
                        for path, p in by_path.items()]
             return replace(spec, parents=parents)
         # A parameter (or config) is read from the run's values, whatever the input holds; the
-        # start step has no input but them.
-        to_params = {k: v for k, v in given.items() if k in spec.params or not spec.parents}
+        # start step has no input but them. One the run never had (declared since) is given
+        # here only, and is a parameter too.
+        from headwater.flow.config import flow_configs
+        from headwater.flow.parameters import flow_parameters
+
+        declared = {*spec.params, *flow_parameters(self.flow_cls), *flow_configs(self.flow_cls)}
+        to_params = {k: v for k, v in given.items() if k in declared or not spec.parents}
         others = {k: v for k, v in given.items() if k not in to_params}
         return replace(spec, params={**spec.params, **self._refs(to_params, spec.pathspec)},
                        parents=[self._override(p, others, spec.pathspec) for p in spec.parents])

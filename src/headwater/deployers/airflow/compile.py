@@ -63,8 +63,24 @@ def _ident(step: str) -> str:
     return "step_" + re.sub(r"\W", "_", step)
 
 
+DAG_ID_LIMIT = 250  # Airflow's own limit for a dag_id (its ID_LEN)
+
+
 def dag_id(plan: DeployPlan) -> str:
     return re.sub(r"[^A-Za-z0-9_.\-]", "_", plan.name)
+
+
+def _check_dag_id(plan: DeployPlan) -> None:
+    """Airflow's parser refuses a DAG whose dag_id is over 250 characters; the file was written
+    and the DAG then never appeared, the reason only in Airflow's import errors. Refused now."""
+    name = dag_id(plan)
+    if len(name) > DAG_ID_LIMIT:
+        raise DeployError(
+            f"the Airflow DAG of flow {plan.flow_name} would have the dag_id {name[:60]!r}... "
+            f"({len(name)} characters), and Airflow loads no DAG whose dag_id is longer than "
+            f"{DAG_ID_LIMIT}",
+            fix=f"deploy it under a shorter name: --name (at most {DAG_ID_LIMIT} characters; "
+            "without --name the DAG is named after the flow, or its @project and branch)")
 
 
 def _check_shape(plan: DeployPlan) -> None:
@@ -99,6 +115,7 @@ def _check_templated_fields(plan: DeployPlan, options: AirflowOptions) -> None:
 
 
 def dag_file(plan: DeployPlan, options: AirflowOptions) -> str:
+    _check_dag_id(plan)
     _check_shape(plan)
     _check_templated_fields(plan, options)
     if options.operator == "kubernetes":  # the local operator's tasks run beside Airflow
