@@ -164,8 +164,10 @@ def test_every_page_from_home_to_a_task_loads_clean_and_the_back_button_works(ui
                 frame = page.locator("iframe.card").nth(i)
                 expect(frame).to_have_attribute("data-fitted", "true")
                 inside = page.frame_locator("iframe.card").nth(i).locator("html")
-                height = inside.evaluate("e => Math.ceil(e.getBoundingClientRect().height)")
-                assert abs(frame.bounding_box()["height"] - (height + 2)) <= 1, height
+                wait_until(lambda frame=frame, inside=inside: abs(
+                    frame.bounding_box()["height"]
+                    - (inside.evaluate("e => Math.ceil(e.getBoundingClientRect().height)") + 2))
+                    <= 1, f"card frame {i} fitted to its content")  # laid out in its own process
     assert page.problems == []  # type: ignore[attr-defined]
 
 
