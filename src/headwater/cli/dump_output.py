@@ -9,6 +9,7 @@ import click
 
 from headwater.exceptions import HeadwaterException
 from headwater.outfiles import replace_file
+from headwater.spelling import closest
 
 
 def _selected(task: Any, wanted: set[str], private: bool) -> list[Any]:
@@ -23,13 +24,11 @@ def note_unmatched(tasks: list[Any], wanted: set[str]) -> None:
     prints the tasks' headings and nothing else, as if the artifact were empty."""
     if not wanted or not tasks:
         return
-    import difflib
-
     present = {artifact.id for task in tasks for artifact in task}
     where = tasks[0].pathspec if len(tasks) == 1 else f"the {len(tasks)} tasks listed"
     for name in sorted(wanted - present):
-        close = difflib.get_close_matches(name, sorted(present), n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
+        close = closest(name, sorted(present))
+        hint = f"; did you mean '{close}'?" if close else ""
         click.echo(f"Note: --include {printable(name)}: no artifact of that name in {where}"
                    f"{hint} (dump without --include lists them all)", err=True)
 

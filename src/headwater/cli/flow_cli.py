@@ -16,6 +16,7 @@ from headwater.cli.errors import handle_errors
 from headwater.exceptions import HeadwaterException
 from headwater.flow.parameters import flow_parameters
 from headwater.runtime.console import PROGRESS_CHOICES
+from headwater.spelling import closest
 
 if TYPE_CHECKING:
     from headwater.runtime.executors.base import ExecutorChoice
@@ -616,11 +617,9 @@ def _refuse_for_runner(flow_cls: type, option: str) -> None:
     name = option.lstrip("-")
     if checks is None or name not in checks.types:
         return
-    import difflib  # only on this error
-
     known = sorted(p.name for p in flow_parameters(flow_cls).values())
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    close = closest(name, known)
+    hint = f"; did you mean {close!r}?" if close else ""
     checks.record(ParameterNotGivenError(
         f"Runner(...).run() was given '{name}', which is not a parameter of {flow_cls.__name__}"
         f"{hint}",

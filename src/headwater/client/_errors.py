@@ -7,10 +7,10 @@ mapping) and :class:`MissingArtifact` also an ``AttributeError`` (``task.data.no
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 
 from headwater.exceptions import HeadwaterException, NotFoundError
+from headwater.spelling import closest
 
 
 class MissingChild(NotFoundError, KeyError):
@@ -41,8 +41,8 @@ def some(names: Sequence[str], limit: int = 5) -> str:
 def did_you_mean(name: str, names: Sequence[str]) -> str:
     """``"; did you mean 'train'?"`` when one of ``names`` is a close spelling of ``name``: a
     typo in a notebook (``run['trian']``, ``task.data.modle``) then reads as one."""
-    close = difflib.get_close_matches(name, [n for n in names if n != name], n=1)
-    return f"; did you mean '{close[0]}'?" if close else ""
+    close = closest(name, names)
+    return f"; did you mean '{close}'?" if close else ""
 
 
 def bad_pathspec(kind: str, pathspec: object, shape: str) -> NotFoundError:

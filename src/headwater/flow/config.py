@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 from headwater.exceptions import ConfigError, FlowDefinitionError, ReservedAttributeError
 from headwater.flow.members import class_members
+from headwater.spelling import closest
 
 # Keyword names a ``**config`` spread leaves in a decorator's options until launch.
 SPREAD_PREFIX = "__hw_spread__"
@@ -274,11 +275,9 @@ def _step_into(value: Any, key: Any, where: str) -> Any:
         return value[key]
     except (KeyError, IndexError, TypeError) as err:
         if isinstance(value, Mapping):
-            import difflib  # only on this error
-
             keys = [str(k) for k in value]
-            close = difflib.get_close_matches(str(key), keys, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            close = closest(str(key), keys)
+            hint = f"; did you mean {close!r}?" if close else ""
             problem = f"has no key {key!r} (its keys: {', '.join(sorted(keys)) or 'none'}){hint}"
         else:
             problem = f"is of type {type(value).__name__}, which has no item {key!r} ({err})"

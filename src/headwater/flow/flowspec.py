@@ -16,6 +16,7 @@ from headwater.flow.artifacts import ArtifactView
 from headwater.flow.constants import class_constants
 from headwater.flow.inputs import Inputs, _top_foreach
 from headwater.records import Factory, Frame, Record
+from headwater.spelling import closest
 
 # Names a step may not assign: they are the framework's, and shadowing them would break the run.
 RESERVED = frozenset(
@@ -216,12 +217,10 @@ class FlowSpec:
         state = self.__dict__.get("_hw_task")
         if state is None or name.startswith("_"):
             return ""
-        import difflib
-
         known = [n for n in state.view.inherited if state.view.has(n)]
         known += [n for n in self.__dict__ if not n.startswith("_")]
-        close = difflib.get_close_matches(name, known, n=1)
-        return f"; did you mean self.{close[0]}?" if close else _join_hint(name, state)
+        close = closest(name, known)
+        return f"; did you mean self.{close}?" if close else _join_hint(name, state)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "name" and isinstance(value, str) and self.__dict__.get("_hw_task") is None:

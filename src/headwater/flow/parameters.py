@@ -22,6 +22,7 @@ from headwater.exceptions import (
 from headwater.flow.config import ConfigExpr
 from headwater.flow.members import class_members
 from headwater.records import Field, Record
+from headwater.spelling import closest
 
 # Deeper JSON than this is refused: parsing or pickling it would exhaust Python's stack.
 MAX_JSON_DEPTH = 200
@@ -347,9 +348,6 @@ Converter = Callable[[str], Any]
 
 def _meant(unknown: list[str]) -> str:
     """``; did you mean default=?`` for a misspelt keyword (``defualt=``)."""
-    import difflib
-
     known = ("default", "type", "help", "required", "show_default", "separator")
-    guesses = [f"{close[0]}= for {word}="
-               for word in unknown if (close := difflib.get_close_matches(word, known, n=1))]
+    guesses = [f"{close}= for {word}=" for word in unknown if (close := closest(word, known))]
     return f"; did you mean {', '.join(guesses)}?" if guesses else ""

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 from headwater.exceptions import GraphError
 from headwater.records import Factory, Record
+from headwater.spelling import closest
 
 # How a step leaves: the kind of its (single, by rule) self.next() call.
 LINEAR = "linear"  # self.next(self.a)
@@ -151,10 +152,8 @@ class Graph(Record):
     def unknown_step(self, name: str) -> str:
         """``; did you mean 'train'?`` for a step name the graph lacks but spells close to (a
         command line's ``resume trian``, ``spin trian``), else ``""``."""
-        import difflib  # only when a name was not found
-
-        close = difflib.get_close_matches(name, list(self.nodes), n=1)
-        return f"; did you mean {close[0]!r}?" if close else ""
+        close = closest(name, self.nodes)
+        return f"; did you mean {close!r}?" if close else ""
 
     def ordered(self) -> list[StepNode]:
         """Steps in the order a reader expects: breadth-first from start, end last."""

@@ -16,6 +16,7 @@ from headwater.exceptions import GraphError
 from headwater.flow.flowspec import RESERVED, FlowSpec
 from headwater.graph.build import build_graph
 from headwater.graph.model import END, FOREACH, PARALLEL, SPLIT, SWITCH, Graph, StepNode
+from headwater.spelling import closest
 
 # The open splits a step runs inside, outermost first: (split step, branch head it entered).
 # Foreach and parallel splits have one branch; a static split one per target.
@@ -238,10 +239,8 @@ def _check_targets(graph: Graph) -> None:
         for target in node.out:
             if target in graph:
                 continue
-            import difflib  # only for a misspelt name: not on every launch
-
-            match = difflib.get_close_matches(target, names, n=1)
-            hint = f"; did you mean self.{match[0]}?" if match else ""
+            match = closest(target, names)
+            hint = f"; did you mean self.{match}?" if match else ""
             raise _error(
                 node,
                 f"step {node.name!r} goes to self.{target}, but the flow has no step named "

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from headwater.exceptions import NotFoundError, RunInUseError
 from headwater.meta import MetadataStore, RunRow
+from headwater.spelling import closest
 
 
 def check_deletable(meta: MetadataStore, flow: str, run_id: str) -> RunRow:
@@ -44,11 +45,8 @@ def _missing_run(meta: MetadataStore, flow: str, run_id: str) -> NotFoundError:
     """Why ``flow/run_id`` cannot be deleted: the run is gone, or the flow's name is not one
     the metadata knows (``PetFlow/2`` for ``PetsFlow/2``: then the close name, and the flows)."""
     if meta.get_flow(flow) is None:
-        import difflib  # only on this error
-
-        flows = meta.list_flows()
-        close = difflib.get_close_matches(flow, flows, n=1)
-        hint = f"; did you mean {close[0]}/{run_id}?" if close else ""
+        close = closest(flow, meta.list_flows())
+        hint = f"; did you mean {close}/{run_id}?" if close else ""
         return NotFoundError(
             f"no flow named {flow} in the metadata, so no run {flow}/{run_id}{hint}",
             fix="list the flows and their runs with `headwater runs`")

@@ -9,6 +9,7 @@ from headwater.exceptions import ParameterError
 from headwater.flow.config import ConfigExpr
 from headwater.flow.parameters import flow_parameters
 from headwater.records import Manifest
+from headwater.spelling import closest
 
 
 class ParameterNotGivenError(ParameterError):
@@ -31,10 +32,7 @@ def resolve_parameters(flow_cls: type, given: Mapping[str, Any], user: str,
     known = {p.name for p in flow_parameters(flow_cls).values()}
     unknown = sorted(set(given) - known)
     if unknown:
-        import difflib  # only on this error
-
-        close = [match for name in unknown
-                 for match in difflib.get_close_matches(name, sorted(known), n=1)]
+        close = [match for name in unknown if (match := closest(name, sorted(known)))]
         hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
         raise ParameterNotGivenError(
             f"flow {flow_name} has no parameter {', '.join(map(repr, unknown))}{hint}",

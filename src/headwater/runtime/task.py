@@ -37,6 +37,7 @@ from headwater.records import (
 )
 from headwater.runtime.join_parents import PARENTS_KEYS, load_parents
 from headwater.runtime.step_timeout import step_time_limit
+from headwater.spelling import closest
 from headwater.store.datastore import discover_serializers
 from headwater.tracebacks import user_traceback
 from headwater.version import serving_metaflow
@@ -425,11 +426,8 @@ def _fan_out(flow: Any, node: StepNode, spec: TaskSpec, store: Any, result: Task
 def _close_name(name: str, flow: Any) -> str:
     """``; did you mean self.items?`` when the step set an artifact spelt close to ``name``
     (``foreach="itmes"``): the step's own assignments, where the items are usually made."""
-    import difflib  # only on this error
-
-    own = [n for n in vars(flow) if not n.startswith("_")]
-    close = difflib.get_close_matches(name, own, n=1)
-    return f"; did you mean self.{close[0]}?" if close else ""
+    close = closest(name, [n for n in vars(flow) if not n.startswith("_")])
+    return f"; did you mean self.{close}?" if close else ""
 
 
 def _check_split_count(items: Any, var: str, limit: int, where: str) -> None:
