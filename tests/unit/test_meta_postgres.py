@@ -34,6 +34,7 @@ from test_meta_sqlite import (  # noqa: F401  (collected here, against PostgreSQ
     test_delete_run_removes_every_row_of_that_run_only,
     test_eight_processes_allocate_distinct_run_ids,
     test_final_failure_sets_task_failed,
+    test_gc_frees_an_earlier_attempts_transient_artifacts_once_the_run_succeeded,
     test_inline_artifact_bytes_are_kept_in_rows_and_manifests,
     test_list_flows_and_namespace_filter,
     test_list_runs_filters_and_orders,

@@ -348,6 +348,22 @@ def test_an_attempt_a_retry_follows_keeps_its_own_manifest(meta):
     assert meta.list_attempts("PetsFlow", run_id, "work", "5")[0].own_artifacts == {}
 
 
+def test_gc_frees_an_earlier_attempts_transient_artifacts_once_the_run_succeeded(meta):
+    """@transient holds for an attempt's own manifest as for the task's: freed once the run
+    succeeded, kept while it may be resumed."""
+    run_id = meta.new_run("PetsFlow", user="alice", tags=[], system_tags=["transient:scratch"],
+                          params={}, origin_run_id=None, pid=os.getpid(), host=this_host())
+    meta.task_started("PetsFlow", run_id, "work", "5", frames=[], parents=[], started_at=1.0)
+    finish_task(meta, run_id, "work", "5", {"scratch": REF_A, "kept": REF_B}, ok=False,
+                final=False)
+    meta.attempt_started("PetsFlow", run_id, "work", "5", 1, 2.0)
+    finish_task(meta, run_id, "work", "5", {}, attempt=1)
+    assert {REF_A.key, REF_B.key} <= meta.referenced_blob_keys()  # the run may be resumed
+    meta.run_finished("PetsFlow", run_id, "succeeded", 3.0)
+    keys = meta.referenced_blob_keys()
+    assert REF_B.key in keys and REF_A.key not in keys
+
+
 def test_a_failed_attempt_that_stored_nothing_records_no_manifest(meta):
     run_id = new_run(meta)
     meta.task_started("PetsFlow", run_id, "work", "5", frames=[], parents=[], started_at=1.0)
