@@ -16,7 +16,8 @@ Differences from Metaflow, on purpose:
   issue 1512), as do the tasks it left unfinished, and so does a run whose end step @catch
   caught.
   ``run.finished`` and ``task.finished`` are True once the run has ended in any way, so a
-  polling loop always terminates.
+  polling loop always terminates; so is ``Task(pathspec, attempt=N).finished`` once that
+  attempt ended (Metaflow's is False for a failed attempt).
 * ``task.exception`` is the failure of the task's latest attempt (type name, message and
   traceback), recorded by the scheduler, or None.
 """
