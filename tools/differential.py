@@ -113,11 +113,11 @@ def attempt_view(task):
             "attempt_start": shown(lambda: one["attempt_start"].data if "attempt_start" in one
                                    else None)}
         if number < last:
-            # a failed attempt's artifacts and ``finished``: Metaflow keeps each attempt's own
-            # (``finished`` False, its ``_task_ok``); headwater keeps the task's last ones and
-            # says an attempt that ended is finished (kept, docs/decisions.md fourth round)
-            for key in ("artifacts", "attempt_start", "finished"):
-                view["attempt %d" % number].pop(key)
+            # a failed attempt's ``finished``: Metaflow's is False (its ``_task_ok``); headwater
+            # says an attempt that ended is finished (kept, docs/decisions.md fourth round). Its
+            # artifacts are its own on both (docs/decisions.md, "Each attempt keeps its own
+            # artifacts").
+            view["attempt %d" % number].pop("finished")
     return view
 
 def plain(name, value):

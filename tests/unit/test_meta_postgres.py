@@ -19,17 +19,22 @@ from pathlib import Path
 import psycopg
 import pytest
 from test_meta_sqlite import (  # noqa: F401  (collected here, against PostgreSQL)
+    V5_ATTEMPTS,
+    V5_TASK,
     new_run,
     test_a_cached_task_is_found_by_flow_step_and_key,
+    test_a_failed_attempt_that_stored_nothing_records_no_manifest,
     test_a_lookup_holding_a_nul_finds_nothing_on_every_backend,
     test_a_run_read_in_pages_and_some_tasks_details_answer_as_the_whole,
     test_a_run_records_its_code_package,
+    test_an_attempt_a_retry_follows_keeps_its_own_manifest,
     test_attempts_retries_and_final_artifacts,
     test_clone_task_points_at_origin_blobs,
     test_delete_run_checks_inside_its_transaction_and_a_refusal_keeps_the_run,
     test_delete_run_removes_every_row_of_that_run_only,
     test_eight_processes_allocate_distinct_run_ids,
     test_final_failure_sets_task_failed,
+    test_gc_frees_an_earlier_attempts_transient_artifacts_once_the_run_succeeded,
     test_inline_artifact_bytes_are_kept_in_rows_and_manifests,
     test_list_flows_and_namespace_filter,
     test_list_runs_filters_and_orders,
@@ -148,6 +153,29 @@ def test_a_database_of_the_first_schema_is_upgraded_on_open(db_path, readonly):
     store = open_metadata(db_path, readonly=readonly)
     old = store.get_run("OldFlow", "1")
     assert old is not None and old.status == "succeeded" and old.code_json is None
+    store.close()
+    assert _sql(db_path, "SELECT version FROM headwater_schema") == [(sql.SCHEMA_VERSION,)]
+
+
+@pytest.mark.parametrize("readonly", [True, False])
+def test_a_database_of_schema_5_reads_its_attempts_after_the_upgrade(db_path, readonly):
+    """Attempts an earlier headwater recorded (no ``attempts.artifacts``) read as having
+    stored nothing of their own, for readers and writers alike."""
+    with psycopg.connect(db_path, autocommit=True) as conn:
+        conn.execute(sql.CREATE_VERSION_TABLE)
+        for migration in sql.MIGRATIONS[:5]:
+            for statement in migration:
+                conn.execute(statement)
+        conn.execute(sql.INSERT_VERSION, (5,))
+        conn.execute("INSERT INTO flows (name, created_at, last_run_number) "
+                     "VALUES ('OldFlow', 1, 1)")
+        conn.execute("INSERT INTO runs (flow, run_id, run_number, username, status, created_at, "
+                     "params) VALUES ('OldFlow', '1', 1, 'alice', 'succeeded', 1.0, '{}')")
+        conn.execute(V5_TASK)
+        conn.execute(V5_ATTEMPTS)
+    store = open_metadata(db_path, readonly=readonly)
+    first, second = store.list_attempts("OldFlow", "1", "start", "1")
+    assert (first.status, first.own_artifacts, second.own_artifacts) == ("failed", {}, {})
     store.close()
     assert _sql(db_path, "SELECT version FROM headwater_schema") == [(sql.SCHEMA_VERSION,)]
 

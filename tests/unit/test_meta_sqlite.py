@@ -181,6 +181,36 @@ def test_a_database_of_the_first_schema_is_upgraded_on_open(tmp_path, readonly):
     conn.close()
 
 
+V5_TASK = """INSERT INTO tasks (flow, run_id, step, task_id, status, created_at, finished_at,
+    frames, parents, attempts) VALUES ('OldFlow', '1', 'start', '1', 'succeeded', 1.0, 2.0,
+    '[]', '[]', 2)"""
+V5_ATTEMPTS = """INSERT INTO attempts (flow, run_id, step, task_id, attempt, status, started_at,
+    finished_at, failure, stdout_key, stderr_key) VALUES
+    ('OldFlow', '1', 'start', '1', 0, 'failed', 1.0, 1.5, NULL, NULL, NULL),
+    ('OldFlow', '1', 'start', '1', 1, 'succeeded', 1.5, 2.0, NULL, NULL, NULL)"""
+
+
+@pytest.mark.parametrize("readonly", [True, False])
+def test_a_database_of_schema_5_reads_its_attempts_after_the_upgrade(tmp_path, readonly):
+    """Attempts recorded before attempts kept their own artifacts read as having stored none:
+    an earlier attempt of an old run shows nothing of the task's final artifacts."""
+    path = str(tmp_path / "meta.sqlite")
+    conn = sqlite3.connect(path)
+    for migration in sql.MIGRATIONS[:5]:
+        for statement in migration:
+            conn.execute(statement)
+    conn.execute("INSERT INTO flows (name, created_at, last_run_number) VALUES ('OldFlow', 1, 1)")
+    for statement in (V1_RUN, V5_TASK, V5_ATTEMPTS):
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 5")
+    conn.commit()
+    conn.close()
+    store = open_metadata(path, readonly=readonly)
+    first, second = store.list_attempts("OldFlow", "1", "start", "1")
+    assert (first.status, first.own_artifacts, second.own_artifacts) == ("failed", {}, {})
+    store.close()
+
+
 def test_open_metadata_urls(tmp_path):
     path = tmp_path / "m.sqlite"
     store = open_metadata(f"sqlite://{path}")
@@ -296,6 +326,50 @@ def test_attempts_retries_and_final_artifacts(meta):
     assert first.failure == TaskFailure("ValueError", "bad", "Traceback ...")
     assert (first.stdout_key, first.stderr_key) == ("out0", None)
     assert (second.attempt, second.status, second.failure) == (1, "succeeded", None)
+
+
+def test_an_attempt_a_retry_follows_keeps_its_own_manifest(meta):
+    """A failed attempt's manifest stays on its attempt row (the client's Task(..., attempt=N)),
+    not in the task's artifacts; gc counts its blobs; restarting the attempt forgets it."""
+    run_id = new_run(meta)
+    meta.task_started("PetsFlow", run_id, "work", "5", frames=[], parents=[], started_at=1.0)
+    inline = ArtifactRef("c" * 32, 3, "builtins.int", inline=b"abc")
+    finish_task(meta, run_id, "work", "5", {"x": REF_A, "small": inline}, ok=False, final=False)
+    meta.attempt_started("PetsFlow", run_id, "work", "5", 1, 2.0)
+    finish_task(meta, run_id, "work", "5", {"x": REF_B}, attempt=1)
+    first, second = meta.list_attempts("PetsFlow", run_id, "work", "5")
+    assert first.own_artifacts == {"x": REF_A, "small": inline}
+    assert second.artifacts_json is None and second.own_artifacts == {}
+    assert meta.get_artifacts("PetsFlow", run_id, "work", "5") == {"x": REF_B}
+    assert meta.list_step_attempts("PetsFlow", run_id, "work")["5"][0] == first
+    assert {REF_A.key, REF_B.key} <= meta.referenced_blob_keys()
+    assert "c" * 32 not in meta.referenced_blob_keys()  # inline: no blob of its own
+    meta.attempt_started("PetsFlow", run_id, "work", "5", 0, 3.0)  # the same attempt again
+    assert meta.list_attempts("PetsFlow", run_id, "work", "5")[0].own_artifacts == {}
+
+
+def test_gc_frees_an_earlier_attempts_transient_artifacts_once_the_run_succeeded(meta):
+    """@transient holds for an attempt's own manifest as for the task's: freed once the run
+    succeeded, kept while it may be resumed."""
+    run_id = meta.new_run("PetsFlow", user="alice", tags=[], system_tags=["transient:scratch"],
+                          params={}, origin_run_id=None, pid=os.getpid(), host=this_host())
+    meta.task_started("PetsFlow", run_id, "work", "5", frames=[], parents=[], started_at=1.0)
+    finish_task(meta, run_id, "work", "5", {"scratch": REF_A, "kept": REF_B}, ok=False,
+                final=False)
+    meta.attempt_started("PetsFlow", run_id, "work", "5", 1, 2.0)
+    finish_task(meta, run_id, "work", "5", {}, attempt=1)
+    assert {REF_A.key, REF_B.key} <= meta.referenced_blob_keys()  # the run may be resumed
+    meta.run_finished("PetsFlow", run_id, "succeeded", 3.0)
+    keys = meta.referenced_blob_keys()
+    assert REF_B.key in keys and REF_A.key not in keys
+
+
+def test_a_failed_attempt_that_stored_nothing_records_no_manifest(meta):
+    run_id = new_run(meta)
+    meta.task_started("PetsFlow", run_id, "work", "5", frames=[], parents=[], started_at=1.0)
+    finish_task(meta, run_id, "work", "5", {}, ok=False, final=False)
+    (first,) = meta.list_attempts("PetsFlow", run_id, "work", "5")
+    assert first.artifacts_json is None and first.own_artifacts == {}
 
 
 def test_task_started_writes_what_new_task_and_attempt_started_write(meta, integrity_error):

@@ -56,9 +56,13 @@ def dump_to_file(tasks: list[Any], path: str, *, wanted: set[str], private: bool
     click.echo(f"Artifacts of {len(output)} task(s) written to {path}", err=True)
 
 
-def print_artifacts(task: Any, max_value_size: int, *, wanted: set[str], private: bool) -> None:
-    """The pathspec (with its state unless it succeeded), a failure's traceback, then artifacts."""
-    click.echo(f"{task.pathspec}:{_state(task)}")
+def print_artifacts(task: Any, max_value_size: int, *, wanted: set[str], private: bool,
+                    attempt: int | None = None) -> None:
+    """The pathspec (with its state unless it succeeded), a failure's traceback, then artifacts.
+    With ``attempt`` (``dump --attempt N``), the heading names it and the rest is that
+    attempt's: its outcome, its failure, the artifacts it stored."""
+    which = "" if attempt is None else f" (attempt {attempt})"
+    click.echo(f"{task.pathspec}{which}:{_state(task, attempt)}")
     failure = task.exception
     if failure is not None and not task.successful:
         click.echo(_indent(failure.traceback or f"{failure.type_name}: {failure.message}"))
@@ -109,11 +113,11 @@ def printable(text: str) -> str:
     return "".join(shown_char(ch) for ch in text)
 
 
-def _state(task: Any) -> str:
+def _state(task: Any, attempt: int | None = None) -> str:
     """`` (failed)`` or `` (running)`` after the pathspec; nothing for a successful task."""
     if task.successful:
         return ""
-    if task.finished and task._caught():
+    if attempt is None and task.finished and task._caught():
         return " (failed; @catch caught it and the flow went on)"
     return " (failed)" if task.finished else " (running, or stopped without a result)"
 

@@ -183,19 +183,23 @@ def logs(ctx: click.Context, input_path: str, show_stdout: bool | None, show_std
               help="Only these artifacts (comma-separated).")
 @click.option("--file", "file_path", default=None, metavar="PATH",
               help="Write {task: {artifact: value}} to PATH with pickle instead of printing.")
+@click.option("--attempt", type=int, default=None,
+              help="The artifacts this attempt stored (numbered from 0; default: the task's, "
+              "its last attempt's).")
 @click.pass_context
 @handle_errors
 def dump(ctx: click.Context, input_path: str, max_value_size: int, private: bool, include: str,
-         file_path: str | None) -> None:
+         file_path: str | None, attempt: int | None) -> None:
     from headwater.cli.dump_output import dump_to_file, note_unmatched, print_artifacts
 
     wanted = {name for name in include.split(",") if name}
-    tasks = _tasks_of(ctx, input_path)
+    tasks = _tasks_of(ctx, input_path, attempt)
     if file_path is not None:
         dump_to_file(tasks, file_path, wanted=wanted, private=private)
     else:
         for task in tasks:
-            print_artifacts(task, max_value_size, wanted=wanted, private=private)
+            print_artifacts(task, max_value_size, wanted=wanted, private=private,
+                            attempt=attempt)
     note_unmatched(tasks, wanted)
 
 

@@ -16,7 +16,8 @@ Differences from Metaflow, on purpose:
   issue 1512), as do the tasks it left unfinished, and so does a run whose end step @catch
   caught.
   ``run.finished`` and ``task.finished`` are True once the run has ended in any way, so a
-  polling loop always terminates.
+  polling loop always terminates; so is ``Task(pathspec, attempt=N).finished`` once that
+  attempt ended (Metaflow's is False for a failed attempt).
 * ``task.exception`` is the failure of the task's latest attempt (type name, message and
   traceback), recorded by the scheduler, or None.
 """
@@ -531,8 +532,12 @@ class Step(_InRun):
 class Task(_InRun):
     """One execution of a step: its artifacts, logs, attempts and outcome.
 
-    ``attempt`` selects which attempt ``stdout``, ``stderr`` and ``exception`` describe
-    (default: the latest). Artifacts are the task's final ones.
+    ``attempt`` selects which attempt the object describes (default: the latest): its
+    artifacts, ``stdout``, ``stderr``, ``exception``, ``successful`` and ``finished_at``. An
+    attempt that did not end its task (a retry followed it) has the artifacts it stored
+    itself, as in Metaflow: what its step had set when it failed in a flow that imports
+    ``metaflow``, nothing of its own in one that imports ``headwater`` (which stores nothing
+    of a failed step), never the later attempt's.
     """
 
     def __init__(
@@ -595,10 +600,33 @@ class Task(_InRun):
 
     def _manifest(self) -> Manifest:
         """The flow's ``name`` and the run's parameters (artifacts of every task, as in
-        Metaflow), overlaid by the task's own."""
+        Metaflow), overlaid by the task's own (or, for an earlier attempt, that attempt's)."""
         self._fresh()
-        return {"name": _name_ref(self._run_row.flow), **self._run_row.params,
-                **self._details.manifest(self._row.task_id)}
+        earlier = self._earlier_attempt()
+        own = (earlier.own_artifacts if earlier is not None
+               else self._details.manifest(self._row.task_id))
+        return {"name": _name_ref(self._run_row.flow), **self._run_row.params, **own}
+
+    def _earlier_attempt(self) -> AttemptRow | None:
+        """The attempt asked for with ``attempt=N`` when it is not the one whose artifacts are
+        the task's (a retry followed it, or it is still running), else None.
+
+        The task's artifacts are its last attempt's once it has ended. An attempt @catch's
+        stand-in followed after its step raised has them too: Metaflow handles that failure
+        within the attempt, whose artifacts are then the ones the flow went on with.
+        """
+        if self._attempt is None:
+            return None
+        chosen = self._chosen_attempt()
+        if chosen is None:  # recorded by no scheduler yet: nothing stored
+            return AttemptRow(*self._pathspec.split("/"), self._attempt, RUNNING, None, None,
+                              None, None, None)
+        row = self._fresh()
+        last = row.attempts - 1
+        if row.status != RUNNING and (chosen.attempt == last or (
+                chosen.attempt == last - 1 and self._stand_in() == last)):
+            return None
+        return chosen
 
     def _load(self, name: str) -> Any:
         if name not in self._values:
@@ -620,7 +648,9 @@ class Task(_InRun):
         """Why ``name`` is not an artifact of this task: what it has, a close spelling, and
         whether the task failed (then what it would have set was never stored)."""
         row = self._fresh()
-        failed = row.status not in (RUNNING, SUCCEEDED)
+        earlier = self._earlier_attempt()
+        failed = (earlier.status if earlier is not None else row.status) not in (RUNNING,
+                                                                                 SUCCEEDED)
         return artifact_not_found(self._pathspec, name, list(self._manifest()), failed=failed)
 
     @property
@@ -656,11 +686,21 @@ class Task(_InRun):
 
     @property
     def finished_at(self) -> datetime | None:
+        """When the task ended; for ``Task(..., attempt=N)``, when that attempt did."""
+        if self._attempt is not None:
+            attempt = self._chosen_attempt()
+            return dt(attempt.finished_at) if attempt is not None else None
         return dt(self._fresh().finished_at)
 
     @property
     def finished(self) -> bool:
-        return self._fresh().status != RUNNING
+        """Whether the task has ended, successfully or not; for ``Task(..., attempt=N)``,
+        whether that attempt has (one left running by a scheduler that died has too)."""
+        row = self._fresh()
+        if self._attempt is not None:
+            attempt = self._chosen_attempt()
+            return attempt is not None and (attempt.status != RUNNING or row.status != RUNNING)
+        return row.status != RUNNING
 
     @property
     def successful(self) -> bool:

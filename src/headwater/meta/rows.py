@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from headwater.meta.codec import load_environments, load_manifest, load_trigger
 from headwater.meta.liveness import looks_crashed
-from headwater.records import Frame, Manifest, Record, TaskFailure
+from headwater.records import Field, Frame, Manifest, Record, TaskFailure
 
 if TYPE_CHECKING:
     from headwater.exceptions import MetadataError
@@ -197,3 +197,23 @@ class AttemptRow(Record, frozen=True, slots=True):
     failure: TaskFailure | None
     stdout_key: str | None
     stderr_key: str | None
+    # What this attempt stored when it did not end its task (a retry followed it, or @catch's
+    # stand-in): its manifest as JSON, decoded on demand by .own_artifacts. None for the attempt
+    # that ended the task (its artifacts are the task's) and for attempts recorded before it.
+    artifacts_json: str | None = Field(None, repr=False)
+
+    @property
+    def pathspec(self) -> str:
+        return f"{self.flow}/{self.run_id}/{self.step}/{self.task_id}"
+
+    @property
+    def own_artifacts(self) -> Manifest:
+        """The artifacts this attempt stored, when it did not end its task (empty when it
+        stored none, as a failed attempt of a flow that imports ``headwater``). A record no
+        headwater wrote is a MetadataError naming the attempt and the fix."""
+        try:
+            return load_manifest(self.artifacts_json)
+        except (ValueError, TypeError, AttributeError) as err:
+            run = f"{self.flow}/{self.run_id}"
+            raise damaged(f"attempt {self.attempt} of task {self.pathspec}", "artifacts", err,
+                          run) from None

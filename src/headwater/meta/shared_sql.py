@@ -54,7 +54,7 @@ START_ATTEMPT = """INSERT INTO attempts (flow, run_id, step, task_id, attempt, s
     VALUES (?, ?, ?, ?, ?, 'running', ?)
     ON CONFLICT (flow, run_id, step, task_id, attempt) DO UPDATE SET
         status = 'running', started_at = excluded.started_at, finished_at = NULL,
-        failure = NULL, stdout_key = NULL, stderr_key = NULL"""
+        failure = NULL, stdout_key = NULL, stderr_key = NULL, artifacts = NULL"""
 FINISH_ATTEMPT = """INSERT INTO attempts (flow, run_id, step, task_id, attempt, status, started_at,
     finished_at, failure, stdout_key, stderr_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (flow, run_id, step, task_id, attempt) DO UPDATE SET
@@ -62,6 +62,10 @@ FINISH_ATTEMPT = """INSERT INTO attempts (flow, run_id, step, task_id, attempt, 
         failure = excluded.failure, stdout_key = excluded.stdout_key,
         stderr_key = excluded.stderr_key,
         started_at = COALESCE(attempts.started_at, excluded.started_at)"""
+# What an attempt that did not end its task had stored (its manifest as JSON), written only
+# for such attempts (a retry follows, or @catch's stand-in): the task's final write stays as is.
+SET_ATTEMPT_ARTIFACTS = """UPDATE attempts SET artifacts = ?
+    WHERE flow = ? AND run_id = ? AND step = ? AND task_id = ? AND attempt = ?"""
 
 # Every column is set, so updating in place is what SQLite's former INSERT OR REPLACE did.
 INSERT_ARTIFACT = """INSERT INTO artifacts (flow, run_id, step, task_id, name, key,
@@ -145,7 +149,7 @@ GET_STEP_ARTIFACTS = """SELECT task_id, name, key, size, type_name, encoding, in
     WHERE flow = ? AND run_id = ? AND step = ? ORDER BY task_id{text_order}, name{text_order}"""
 
 _ATTEMPT_COLUMNS = """flow, run_id, step, task_id, attempt, status, started_at, finished_at,
-    failure, stdout_key, stderr_key"""
+    failure, stdout_key, stderr_key, artifacts"""
 LIST_ATTEMPTS = f"""SELECT {_ATTEMPT_COLUMNS} FROM attempts
     WHERE flow = ? AND run_id = ? AND step = ? AND task_id = ? ORDER BY attempt"""
 LIST_STEP_ATTEMPTS = f"""SELECT {_ATTEMPT_COLUMNS} FROM attempts
@@ -180,6 +184,13 @@ REFERENCED_ARTIFACT_KEYS = """SELECT DISTINCT a.key FROM artifacts a
             AND t.tag = 'transient:' || a.name)"""
 REFERENCED_LOG_KEYS = """SELECT stdout_key, stderr_key FROM attempts
     WHERE stdout_key IS NOT NULL OR stderr_key IS NOT NULL"""
+# The manifests of attempts that did not end their task (their own blobs, kept for the client),
+# and the @transient artifacts of succeeded runs, which such a manifest does not keep either.
+ATTEMPT_DOCUMENTS = """SELECT flow, run_id, step, task_id, attempt, artifacts FROM attempts
+    WHERE artifacts IS NOT NULL"""
+TRANSIENT_OF_SUCCEEDED = """SELECT t.flow, t.run_id, substr(t.tag, 11) FROM run_tags t
+    JOIN runs r ON r.flow = t.flow AND r.run_id = t.run_id
+    WHERE r.status = 'succeeded' AND t.system = 1 AND substr(t.tag, 1, 10) = 'transient:'"""
 RUN_DOCUMENTS = "SELECT flow, run_id, params, code FROM runs"
 TASK_DOCUMENTS = "SELECT flow, run_id, step, task_id, frames, transition FROM tasks"
 

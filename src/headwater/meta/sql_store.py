@@ -233,6 +233,9 @@ class SQLMetadata(MetadataStore):
             )
             if final:
                 c.executemany(self._sql.INSERT_ARTIFACT, _artifact_rows(key, result.manifest))
+            elif result.manifest:  # an attempt a retry or @catch follows keeps its own
+                c.execute(self._sql.SET_ATTEMPT_ARTIFACTS,
+                          (codec.dump_manifest(result.manifest), *key, attempt))
 
     def clone_task(
         self,
@@ -309,6 +312,7 @@ class SQLMetadata(MetadataStore):
         keys = {key for (key,) in self._db.query(self._sql.REFERENCED_ARTIFACT_KEYS)}
         for stdout_key, stderr_key in self._db.query(self._sql.REFERENCED_LOG_KEYS):
             keys.update(k for k in (stdout_key, stderr_key) if k)
+        keys.update(self._attempt_blob_keys())
         # A record that cannot be read might name blobs still in use: it stops the collection,
         # naming the record, rather than a decoder's traceback (or a blob freed while referred to).
         for flow, run_id, params, code in self._db.query(self._sql.RUN_DOCUMENTS):
@@ -327,6 +331,24 @@ class SQLMetadata(MetadataStore):
                     keys.update(_transition_keys(codec.load_transition(transition) or {}))
             except (ValueError, TypeError, AttributeError, KeyError) as err:
                 raise damaged_record("task", head, "frames or transition", err) from None
+        return keys
+
+    def _attempt_blob_keys(self) -> set[str]:
+        """Blobs named by the manifests of attempts that did not end their task, but for the
+        @transient artifacts of succeeded runs (freed as the task's own are)."""
+        documents = self._db.query(self._sql.ATTEMPT_DOCUMENTS)
+        if not documents:  # most stores: no failed attempt stored anything
+            return set()
+        freed = {tuple(row) for row in self._db.query(self._sql.TRANSIENT_OF_SUCCEEDED)}
+        keys: set[str] = set()
+        for *head, attempt, artifacts in documents:
+            try:
+                manifest = codec.load_manifest(artifacts)
+            except (ValueError, TypeError, AttributeError, KeyError) as err:
+                raise damaged_record(f"attempt {attempt} of task", head, "artifacts",
+                                     err) from None
+            keys.update(ref.key for name, ref in manifest.items()
+                        if ref.inline is None and (head[0], head[1], name) not in freed)
         return keys
 
     # -- readers: flows and runs --------------------------------------------------------------
@@ -671,7 +693,7 @@ def _transition_keys(transition: dict) -> list[str]:
 
 
 def _attempt_row(row: tuple) -> AttemptRow:
-    *head, failure, stdout_key, stderr_key = row
+    *head, failure, stdout_key, stderr_key, artifacts = row
     column = "failure"
     try:
         _check_numbers(("attempt", head[4], False, int), ("started_at", head[6], True),
@@ -681,7 +703,8 @@ def _attempt_row(row: tuple) -> AttemptRow:
         raise damaged_task(head, err.column, err) from None
     except (ValueError, TypeError) as err:
         raise damaged_task(head, column, err) from None
-    return AttemptRow(*head, failure=decoded, stdout_key=stdout_key, stderr_key=stderr_key)
+    return AttemptRow(*head, failure=decoded, stdout_key=stdout_key, stderr_key=stderr_key,
+                      artifacts_json=artifacts if isinstance(artifacts, str) else None)
 
 
 def _ref(key: str, size: int, type_name: str, encoding: str, inline: Any) -> ArtifactRef:

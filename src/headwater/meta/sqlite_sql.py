@@ -106,7 +106,12 @@ _V5 = (
     "CREATE INDEX tasks_by_cache_key ON tasks (flow, step, cache_key)",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5)
+# v6: what an attempt that did not end its task stored (a failed try @retry ran again, the
+# attempt @catch stood in after): its manifest as JSON. NULL for the attempt that ended the task,
+# whose artifacts are the task's rows in ``artifacts``, and for attempts recorded before v6.
+_V6 = ("ALTER TABLE attempts ADD COLUMN artifacts TEXT",)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # -- connection setup ------------------------------------------------------------------------
