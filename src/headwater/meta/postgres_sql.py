@@ -2,9 +2,10 @@
 the few only PostgreSQL writes its own way.
 
 The rule (see :mod:`.shared_sql`): a statement both dialects can run as the same text is written
-once there; this module keeps only what PostgreSQL really does differently: the DDL and its
-migrations (``DOUBLE PRECISION`` times, as ``REAL`` is 4 bytes here; ``BIGINT`` counters and
-sizes; an identity column), the schema version in table ``headwater_schema`` under an advisory
+once there; this module keeps only what PostgreSQL really does differently: the tables of
+schema version 1 (``DOUBLE PRECISION`` times, as ``REAL`` is 4 bytes here; ``BIGINT`` counters
+and sizes; an identity column; the later versions only add columns and are written once, in
+:func:`.shared_sql.later_migrations`), the schema version in table ``headwater_schema`` under an advisory
 lock, ``LOCK TABLE`` when deleting runs and ``LIMIT NULL`` for "all rows". Text is ordered with
 ``COLLATE "C"`` (byte order, like SQLite) whatever the database's locale.
 
@@ -91,27 +92,8 @@ _V1 = (
     )""",
 )
 
-# v2: the code package a run's tasks were shipped with (JSON; NULL for local runs).
-_V2 = ("ALTER TABLE runs ADD COLUMN code TEXT",)
-
-# v3: small artifacts' bytes kept in their row instead of a blob file or object of their own.
-_V3 = ("ALTER TABLE artifacts ADD COLUMN inline BYTEA",)
-
-# v4: the environments (@pypi/@conda locks) a run's steps ran in (JSON; NULL when none).
-_V4 = ("ALTER TABLE runs ADD COLUMN environments TEXT",)
-
-# v5: @cache: the cache key a succeeded task can be reused under, found by (flow, step, key).
-_V5 = (
-    "ALTER TABLE tasks ADD COLUMN cache_key TEXT",
-    "CREATE INDEX tasks_by_cache_key ON tasks (flow, step, cache_key)",
-)
-
-# v6: what an attempt that did not end its task stored (a failed try @retry ran again, the
-# attempt @catch stood in after): its manifest as JSON. NULL for the attempt that ended the task,
-# whose artifacts are the task's rows in ``artifacts``, and for attempts recorded before v6.
-_V6 = ("ALTER TABLE attempts ADD COLUMN artifacts TEXT",)
-
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
+# v2 onwards are the same in both dialects but for the type of bytes
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, *shared_sql.later_migrations("BYTEA"))
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # -- schema version --------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The SQL statements SQLite and PostgreSQL write the same way, written once.
 
 Rule: a statement lives here when both dialects can run the same text; only what they really
-disagree on stays in :mod:`.sqlite_sql` and :mod:`.postgres_sql` (DDL and shipped migrations,
+disagree on stays in :mod:`.sqlite_sql` and :mod:`.postgres_sql` (the tables of schema version 1,
 connection setup, schema-version bookkeeping, locking, the "no limit" value). Here statements
 use ``?`` placeholders and three named fragments in braces, filled in by each dialect:
 
@@ -293,3 +293,29 @@ def _rendering(builder: Callable[..., str], one: Callable[[str], str]) -> Callab
 
     functools.update_wrapper(build, builder)
     return build
+
+
+# -- migrations after the first ----------------------------------------------------------------
+
+def later_migrations(blob_type: str) -> tuple[tuple[str, ...], ...]:
+    """Schema versions 2 onwards, which only add columns and an index: the same text in both
+    dialects but for the type of bytes (``blob_type``: ``BLOB`` / ``BYTEA``). Version 1, the
+    tables themselves, differs by dialect and stays in each dialect's module. Never edit a
+    shipped migration: append a new one here (or, if the dialects disagree, in both modules)."""
+    # v2: the code package a run's tasks were shipped with (JSON; NULL for local runs).
+    v2 = ("ALTER TABLE runs ADD COLUMN code TEXT",)
+    # v3: small artifacts' bytes kept in their row instead of a blob file or object of their own.
+    v3 = (f"ALTER TABLE artifacts ADD COLUMN inline {blob_type}",)
+    # v4: the environments (@pypi/@conda locks) a run's steps ran in (JSON; NULL when none).
+    v4 = ("ALTER TABLE runs ADD COLUMN environments TEXT",)
+    # v5: @cache: the cache key a succeeded task can be reused under, found by (flow, step, key).
+    v5 = (
+        "ALTER TABLE tasks ADD COLUMN cache_key TEXT",
+        "CREATE INDEX tasks_by_cache_key ON tasks (flow, step, cache_key)",
+    )
+    # v6: what an attempt that did not end its task stored (a failed try @retry ran again, the
+    # attempt @catch stood in after): its manifest as JSON. NULL for the attempt that ended the
+    # task, whose artifacts are the task's rows in ``artifacts``, and for attempts recorded
+    # before v6.
+    v6 = ("ALTER TABLE attempts ADD COLUMN artifacts TEXT",)
+    return (v2, v3, v4, v5, v6)

@@ -2,8 +2,9 @@
 only SQLite writes its own way.
 
 The rule (see :mod:`.shared_sql`): a statement both dialects can run as the same text is written
-once there; this module keeps only what SQLite really does differently: the DDL and its
-migrations (``REAL``/``INTEGER``, ``WITHOUT ROWID``), the pragmas of a connection, the schema
+once there; this module keeps only what SQLite really does differently: the tables of schema
+version 1 (``REAL``/``INTEGER``, ``WITHOUT ROWID``; the later versions only add columns and are
+written once, in :func:`.shared_sql.later_migrations`), the pragmas of a connection, the schema
 version in ``PRAGMA user_version``, locking (``BEGIN IMMEDIATE`` already keeps writers out) and
 ``LIMIT -1`` for "all rows".
 
@@ -91,27 +92,8 @@ _V1 = (
     ) WITHOUT ROWID""",
 )
 
-# v2: the code package a run's tasks were shipped with (JSON; NULL for local runs).
-_V2 = ("ALTER TABLE runs ADD COLUMN code TEXT",)
-
-# v3: small artifacts' bytes kept in their row instead of a blob file or object of their own.
-_V3 = ("ALTER TABLE artifacts ADD COLUMN inline BLOB",)
-
-# v4: the environments (@pypi/@conda locks) a run's steps ran in (JSON; NULL when none).
-_V4 = ("ALTER TABLE runs ADD COLUMN environments TEXT",)
-
-# v5: @cache: the cache key a succeeded task can be reused under, found by (flow, step, key).
-_V5 = (
-    "ALTER TABLE tasks ADD COLUMN cache_key TEXT",
-    "CREATE INDEX tasks_by_cache_key ON tasks (flow, step, cache_key)",
-)
-
-# v6: what an attempt that did not end its task stored (a failed try @retry ran again, the
-# attempt @catch stood in after): its manifest as JSON. NULL for the attempt that ended the task,
-# whose artifacts are the task's rows in ``artifacts``, and for attempts recorded before v6.
-_V6 = ("ALTER TABLE attempts ADD COLUMN artifacts TEXT",)
-
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
+# v2 onwards are the same in both dialects but for the type of bytes
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, *shared_sql.later_migrations("BLOB"))
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # -- connection setup ------------------------------------------------------------------------
