@@ -101,5 +101,7 @@ def replaced(path: str) -> MetadataError:
     return MetadataError(
         f"the metadata database {path} was deleted or replaced while this process was using it: "
         "what it records now would be lost",
-        fix="restore the file if it was removed by mistake, then run the flow again",
+        fix="if it (or the folder holding it) was moved or removed by mistake, put it back and "
+            "resume the run (`resume`): what succeeded before is kept; otherwise run the flow "
+            "again",
     )
