@@ -168,13 +168,19 @@ def test_too_few_file_descriptors_run_a_wide_foreach_fewer_at_a_time(tmp_path, e
     assert_everything_reads_back(tmp_path)
 
 
-def test_too_few_file_descriptors_for_one_task_is_one_clear_error_and_resume_finishes(tmp_path):
-    proc = limited(FLOW, "run", cwd=tmp_path, limits={resource.RLIMIT_NOFILE: 12})
+@pytest.mark.parametrize(("limit", "phrase"), [
+    (12, "cannot start task ExhaustFlow/1/start/1: this process ran out of file descriptors "
+         "(`ulimit -n` is 12)"),
+    (8, "this process has no file descriptor left"),  # not even the metadata file opens
+])
+def test_too_few_file_descriptors_for_one_task_is_one_clear_error_and_resume_finishes(
+        tmp_path, limit, phrase):
+    proc = limited(FLOW, "run", cwd=tmp_path, limits={resource.RLIMIT_NOFILE: limit})
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert_clear(proc, "cannot start task ExhaustFlow/1/start/1",
-                 "ran out of file descriptors (`ulimit -n` is 12)", "ulimit -n 4096", "resume")
-    origin = latest(tmp_path)
-    assert origin.status == "failed" and "start" not in origin  # nothing left 'running'
+    assert_clear(proc, phrase, "ulimit -n 4096", "resume")
+    if limit == 12:
+        origin = latest(tmp_path)
+        assert origin.status == "failed" and "start" not in origin  # nothing left 'running'
     proc = hw(FLOW, "resume", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert latest(tmp_path).successful
@@ -316,6 +322,47 @@ def test_a_datastore_moved_away_mid_run_is_named_and_resume_finishes_once_back(t
     os.rename(moved, root)
     assert latest(tmp_path, "GateFlow").status == "failed"  # its scheduler is gone
     assert_gate_resume_finishes(tmp_path)
+
+
+# ------------------------------------------------------- 5. the SQLite write lock held a while
+
+HOLD_LOCK = """
+import os, sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+print("HELD", flush=True)
+deadline = time.monotonic() + 900
+while not os.path.exists(sys.argv[2]) and time.monotonic() < deadline:
+    time.sleep(0.05)
+db.execute("COMMIT")
+"""
+
+
+def test_a_run_waiting_for_the_sqlite_write_lock_says_so_and_goes_on_once_free(tmp_path):
+    # Past the bound the run fails clearly (test_meta_faults.py); within it, a wait of more than
+    # two seconds is said once on stderr, naming the file and how to find the holder.
+    assert hw(FLOW, "run", cwd=tmp_path).returncode == 0  # the database exists
+    path = datastore(tmp_path) / "meta.sqlite"
+    release = tmp_path / "release"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(path), str(release)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "HELD\n"
+        live = LiveRun(FLOW, "run", cwd=tmp_path, HEADWATER_SQLITE_BUSY_TIMEOUT_S="600")
+        try:
+            wait_until(lambda: "waiting for the metadata database" in live.stderr,
+                       "the run says it waits for the lock")
+            assert f"`fuser {path}`" in live.stderr and "giving up after 600 s" in live.stderr
+            release.touch()
+            assert live.finish() == 0, live.output + live.stderr
+        finally:
+            live.kill()
+    finally:
+        release.touch()
+        holder.wait(DEADLINE_S)
+        holder.stdout.close()
+    assert no_headwater_traceback(live.stderr), live.stderr
+    assert latest(tmp_path).successful
 
 
 # ----------------------------------------------------------------- 7. no HOME, no usable TMPDIR

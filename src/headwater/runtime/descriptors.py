@@ -55,3 +55,13 @@ def cannot_start(pathspec: str, exc: OSError) -> RunFailedError:
         fix="raise the limit (e.g. `ulimit -n 4096`), then resume the run: "
             f"{flow_command('resume')}",
     )
+
+
+def out_of_descriptors() -> RunFailedError:
+    """Descriptors ran out somewhere else than in starting a task (the limit is so low that the
+    run could not even set itself up): the same fix."""
+    return RunFailedError(
+        f"this process ran out of file descriptors (`ulimit -n` is {descriptor_limit()})",
+        fix="raise the limit (e.g. `ulimit -n 4096`); if a run was started, resume it: "
+            f"{flow_command('resume')}",
+    )
