@@ -152,6 +152,20 @@ def test_a_datastore_disk_filling_up_mid_foreach_names_it_and_resume_finishes(tm
     assert_everything_reads_back(client_root)
 
 
+def test_a_blob_over_the_file_size_limit_names_the_limit_and_resume_finishes(tmp_path):
+    # `ulimit -f` (RLIMIT_FSIZE), as a batch system may set it: Python ignores SIGXFSZ, so the
+    # write fails with EFBIG ("File too large") instead of killing the task.
+    proc = limited(FLOW, "run", cwd=tmp_path, limits={resource.RLIMIT_FSIZE: 1 << 20},
+                   WIDTH="2", CHUNK=str(2 << 20))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert_clear(proc, "cannot save artifact 'chunk'", "File too large", "`ulimit -f`",
+                 "resume")
+    proc = hw(FLOW, "resume", cwd=tmp_path, WIDTH="2", CHUNK=str(2 << 20))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert latest(tmp_path).successful
+    assert_everything_reads_back(tmp_path)
+
+
 # --------------------------------------------------------------- 2. too few file descriptors
 
 

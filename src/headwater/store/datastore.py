@@ -378,6 +378,9 @@ def _write_fix(exc: OSError, root: str) -> str:
         return f"the {what} holding the datastore is full: free space (`df -h {root}`), {then}"
     if exc.errno in (errno.EMFILE, errno.ENFILE):
         return f"no file descriptor was left: raise the limit (e.g. `ulimit -n 4096`), {then}"
+    if exc.errno == errno.EFBIG:
+        return ("the blob is larger than this process may write (`ulimit -f`): raise the limit "
+                f"(`ulimit -f unlimited`), {then}")
     if exc.errno == errno.EROFS:
         return f"the datastore {root} is on a read-only filesystem: remount it writable, {then}"
     return ("make the datastore root writable again (does the bucket or folder exist? may these "
