@@ -440,6 +440,20 @@ def test_a_run_printing_to_a_full_disk_goes_on(tmp_path, small_disk):
     assert latest(tmp_path).successful
 
 
+@pytest.mark.parametrize("closed", [(1,), (1, 2), (0, 1, 2)], ids=["out", "out-err", "all"])
+def test_a_run_started_with_its_standard_streams_closed_runs_whole(tmp_path, closed):
+    # `run >&-`: Python makes sys.stdout None, and the next file opened would take fd 1 (the
+    # metadata database, written to by whatever writes to "stdout"): /dev/null takes it first.
+    proc = subprocess.run([sys.executable, str(FLOW), "run"], cwd=tmp_path,
+                          env=env_for(tmp_path, WIDTH="5"), stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, timeout=DEADLINE_S,
+                          preexec_fn=lambda: [os.close(fd) for fd in closed])  # noqa: PLW1509
+    assert proc.returncode == 0
+    run = latest(tmp_path)
+    assert run.successful and run["end"].task.stdout == f"total {sum(range(5)) * 2}\n"
+    assert_everything_reads_back(tmp_path)
+
+
 # --------------------------------------------------- 9. the flow file deleted or edited mid-run
 
 
