@@ -55,5 +55,12 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
             click.echo("Interrupted.", err=True)
             raise SystemExit(130) from None
+        except OSError as err:
+            from headwater.runtime.descriptors import is_out_of_descriptors, out_of_descriptors
+
+            if not is_out_of_descriptors(err):
+                raise
+            report(out_of_descriptors())
+            raise SystemExit(1) from None
 
     return wrapper

@@ -165,6 +165,9 @@ def _load_or_exit(path: str) -> type:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from headwater.cli.std_streams import ensure_std_streams
+
+    ensure_std_streams()  # before anything opens a file (the metadata database above all)
     try:
         _dispatch(list(sys.argv[1:] if argv is None else argv))
     except BrokenPipeError:

@@ -178,6 +178,9 @@ def run_with_options(flow_cls: type, args: list[str]) -> tuple[dict[str, str], d
 def main_for_flow_class(flow_cls: type) -> None:
     """Entry point used by ``FlowSpec.__init__`` when a flow file runs as a script: a bare
     ``run``/``resume`` here, everything else through click."""
+    from headwater.cli.std_streams import ensure_std_streams
+
+    ensure_std_streams()  # before anything opens a file (the metadata database above all)
     if not try_plain(flow_cls, sys.argv[1:]):
         from headwater.cli.flow_cli import main_for_flow_class as with_click
 

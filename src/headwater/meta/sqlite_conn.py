@@ -51,6 +51,7 @@ from headwater.meta import sqlite_sql as sql
 from headwater.meta.nesting import joined_transaction
 from headwater.meta.run_lock import LOCKS_FOLDER
 from headwater.meta.sqlite_errors import (
+    BUSY_TIMEOUT_ENV,
     busy_timeout_s,
     damaged,
     environmental,
@@ -471,7 +472,7 @@ def _immediate(conn: sqlite3.Connection, path: str) -> Iterator[sqlite3.Connecti
     SQLite's own errors (locked past the busy timeout, disk full, ...) leave as MetadataError.
     """
     try:
-        conn.execute("BEGIN IMMEDIATE")
+        _begin_immediate(conn, path)
         try:
             yield conn
         except BaseException:
@@ -482,6 +483,48 @@ def _immediate(conn: sqlite3.Connection, path: str) -> Iterator[sqlite3.Connecti
         if not environmental(exc):
             raise
         raise explain(exc, path) from exc
+
+
+# A write that has waited this long for another process's lock says so, once per process: a
+# run that seems stuck after "The graph looks good!" then says why (and what holds it).
+NOTICE_AFTER_S = 2.0
+_said_waiting: list[str] = []
+
+
+def _begin_immediate(conn: sqlite3.Connection, path: str) -> None:
+    """BEGIN IMMEDIATE, waiting for another process's write lock up to the busy timeout in all;
+    past :data:`NOTICE_AFTER_S`, the wait is announced on stderr before it goes on."""
+    total = busy_timeout_s()
+    if total <= NOTICE_AFTER_S:
+        conn.execute("BEGIN IMMEDIATE")
+        return
+    conn.execute(f"PRAGMA busy_timeout = {int(NOTICE_AFTER_S * 1000)}")
+    try:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc).lower() and "busy" not in str(exc).lower():
+                raise
+        _say_waiting(path, total)
+        conn.execute(f"PRAGMA busy_timeout = {int((total - NOTICE_AFTER_S) * 1000)}")
+        conn.execute("BEGIN IMMEDIATE")  # past the rest of the bound: explain()'s "locked"
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(total * 1000)}")
+
+
+def _say_waiting(path: str, total: float) -> None:
+    if path in _said_waiting:
+        return
+    _said_waiting.append(path)
+    import sys
+
+    with contextlib.suppress(OSError, ValueError):  # a closed stderr must not fail the write
+        sys.stderr.write(
+            f"headwater: waiting for the metadata database {path}: another process holds its "
+            f"write lock (`fuser {path}` names it); giving up after {total:g} s in all "
+            f"({BUSY_TIMEOUT_ENV} changes that)\n")
+        sys.stderr.flush()
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

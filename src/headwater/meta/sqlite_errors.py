@@ -10,7 +10,13 @@ has exited, readers see it as failed (see :mod:`headwater.meta.liveness`).
 from __future__ import annotations
 
 import _sqlite3 as sqlite3  # see sqlite_conn.py
+import errno
 import os
+
+try:  # imported now: importing it once descriptors have run out could itself fail
+    import resource
+except ImportError:  # not on Windows
+    resource = None  # type: ignore[assignment]
 
 from headwater.exceptions import MetadataError
 
@@ -62,6 +68,12 @@ def explain(exc: sqlite3.Error, path: str) -> MetadataError:
             fix=f"run from an account that may write {folder}, or choose another datastore "
             "(HEADWATER_DATASTORE_ROOT, --datastore-root)",
         )
+    if "unable to open" in lowered and _out_of_descriptors():
+        return MetadataError(
+            f"cannot open the metadata database {path}: this process has no file descriptor "
+            "left (`ulimit -n` is too low)",
+            fix=f"raise the limit (e.g. `ulimit -n 4096`); {_RESUME}",
+        )
     if "unable to open" in lowered:
         return MetadataError(
             f"cannot open the metadata database {path} ({text})",
@@ -101,5 +113,27 @@ def replaced(path: str) -> MetadataError:
     return MetadataError(
         f"the metadata database {path} was deleted or replaced while this process was using it: "
         "what it records now would be lost",
-        fix="restore the file if it was removed by mistake, then run the flow again",
+        fix="if it (or the folder holding it) was moved or removed by mistake, put it back and "
+            "resume the run (`resume`): what succeeded before is kept; otherwise run the flow "
+            "again",
     )
+
+
+def _out_of_descriptors() -> bool:
+    """True when this process is at (or within SQLite's three files of) its limit on open
+    files: SQLite's "unable to open database file" does not say why it could not, and it has
+    closed what it opened by the time it says so."""
+    if resource is None:
+        return False
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    try:
+        in_use = len(os.listdir("/proc/self/fd"))  # Linux; elsewhere, one file is tried
+    except OSError as exc:
+        if exc.errno in (errno.EMFILE, errno.ENFILE):
+            return True
+        try:
+            os.close(os.open(os.devnull, os.O_RDONLY))
+        except OSError as exc2:
+            return exc2.errno in (errno.EMFILE, errno.ENFILE)
+        return False
+    return soft != resource.RLIM_INFINITY and in_use + 3 >= soft

@@ -32,6 +32,7 @@ import sys
 import time
 from typing import TextIO
 
+from headwater.runtime.console_out import GuardedOut
 from headwater.runtime.progress import Progress
 
 LINES, LIVE, SUMMARY = "lines", "live", "summary"
@@ -80,7 +81,7 @@ class Console:
 
     def __init__(self, out: TextIO | None = None, quiet: bool = False, mode: str = LINES,
                  summary_every: float | None = None) -> None:
-        self.out = out or sys.stdout
+        self.out = GuardedOut(out or sys.stdout)  # its failure never stops the run
         self.quiet = quiet
         self.mode = mode
         self.progress = Progress()

@@ -40,6 +40,7 @@ from headwater.records import (
     was_caught,
 )
 from headwater.runtime.console import Console
+from headwater.runtime.descriptors import cannot_start, fewer_at_once_note, is_out_of_descriptors
 from headwater.runtime.executors.base import Executor, TaskExited, TaskOutput, TaskStarted
 from headwater.runtime.join_parents import PARENTS_KEYS, Arrivals, for_executor
 from headwater.runtime.live_logs import LiveLogs
@@ -138,6 +139,9 @@ class Scheduler:
         self._end_caught = False  # the end step failed and @catch caught it: the run failed
         self._extras: dict[str, dict[str, Any]] = {}  # step -> its tasks' TaskSpec.extra
         self._namespace = f"user:{username}"
+        # at most this many tasks at once once the descriptors ran out (runtime/descriptors.py)
+        self._at_once: float = float("inf")
+        self._said_fewer = False
 
     # -- the run -------------------------------------------------------------------------------
     def run(self, run_id: str, params: Mapping, tags: tuple[str, ...]) -> RunOutcome:
@@ -215,7 +219,8 @@ class Scheduler:
             self._launch_ready()
 
     def _can_launch(self) -> bool:
-        return bool(self._ready) and len(self._live) < self.options.max_workers
+        return bool(self._ready) and len(self._live) < min(self.options.max_workers,
+                                                           self._at_once)
 
     def _launch_ready(self) -> None:
         """Launch (or clone, or reuse) ready tasks while a worker slot is free."""
@@ -227,7 +232,8 @@ class Scheduler:
                 self._not_run.append(f"{spec.step}/{spec.task_id}")
                 self.console.progress.skipped(spec.step)
                 continue
-            self._launch(spec)
+            if not self._launch(spec):
+                break
 
     def _poll_timeout(self) -> float:
         if not self._live and not self._delayed:
@@ -331,7 +337,25 @@ class Scheduler:
         self._ready.append(spec)
         self.console.progress.queued(step)
 
-    def _launch(self, spec: TaskSpec) -> None:
+    def _launch(self, spec: TaskSpec) -> bool:
+        """Start ``spec``'s task; False when no file descriptor was left to start it with while
+        other tasks run (``spec`` is then ready again, for when one of them has finished)."""
+        try:
+            # Submitted before it is recorded: both happen in this turn's one transaction, and
+            # a task that could not be started must leave no 'running' row behind.
+            self.executor.submit(spec.task_id, for_executor(spec))
+        except OSError as exc:
+            if not is_out_of_descriptors(exc):
+                raise
+            if not self._live:
+                raise cannot_start(f"{self.flow_name}/{self.run_id}/{spec.step}/{spec.task_id}",
+                                   exc) from None
+            self._ready.appendleft(spec)
+            self._at_once = len(self._live)
+            if not self._said_fewer:
+                self._said_fewer = True
+                self.console.say(fewer_at_once_note(self._at_once), always=True)
+            return False
         if spec.attempt == 0:  # registered and started together (one write, atomic)
             self.meta.task_started(self.flow_name, self.run_id, spec.step, spec.task_id,
                                    frames=spec.frames,
@@ -349,7 +373,7 @@ class Scheduler:
         self._live[spec.task_id] = live
         self._live_logs.started(spec.task_id)
         self.console.progress.started(spec.step)
-        self.executor.submit(spec.task_id, for_executor(spec))
+        return True
 
     def _clone(self, spec: TaskSpec) -> bool:
         """Resume: record ``spec`` as a copy of the origin's task when the plan allows it."""

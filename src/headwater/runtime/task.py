@@ -36,6 +36,7 @@ from headwater.records import (
     TaskSpec,
 )
 from headwater.runtime.join_parents import PARENTS_KEYS, load_parents
+from headwater.runtime.memory_limit import out_of_memory_message
 from headwater.runtime.step_timeout import step_time_limit
 from headwater.spelling import closest
 from headwater.store.datastore import discover_serializers
@@ -511,6 +512,12 @@ def _describe_failure(exc: BaseException) -> TaskFailure:
     message = str(exc)
     if isinstance(exc, SystemExit):  # str() is just the code, or nothing for sys.exit()
         message = f"the step called sys.exit({exc.code!r}); a step must return, not exit"
+    elif isinstance(exc, MemoryError) and not message:  # a bare "MemoryError" says too little
+        message = out_of_memory_message()
+        text = text.rstrip("\n")
+        if text.endswith("MemoryError"):
+            text += f": {message}"
+        text += "\n"
     return TaskFailure(exception_type_name(type(exc)), message, text)
 
 

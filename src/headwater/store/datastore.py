@@ -9,6 +9,7 @@ key before a byte of it is unpickled: xxh3 hashes ~9 GB/s, far cheaper than the 
 
 from __future__ import annotations
 
+import errno
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -286,8 +287,7 @@ class DataStore:
             raise StoreError(
                 f"cannot save {what}: the store refused to write blob {key} to {self.root}: "
                 f"{store_message(exc)}",
-                fix="make the datastore root writable again (does the bucket or folder exist? "
-                "may these credentials write to it? is there space?), then `resume` the run",
+                fix=_write_fix(exc, self.root),
             ) from exc
         self._claimed[key] = now
         self._known.add(key)
@@ -367,3 +367,21 @@ def _verified(buf: memoryview, key: str, what: str, where: str,
 def open_datastore(root: str) -> DataStore:
     """A :class:`DataStore` on a local folder (blobs under ``<root>/blobs/``) or an fsspec URL."""
     return DataStore(open_storage(root))
+
+
+def _write_fix(exc: OSError, root: str) -> str:
+    """The fix for a blob the store refused: what ran out, when the error says (a full disk, a
+    quota, no file descriptor left), else what to check."""
+    then = "then `resume` the run: what succeeded before is kept"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        what = "disk" if exc.errno == errno.ENOSPC else "disk quota"
+        return f"the {what} holding the datastore is full: free space (`df -h {root}`), {then}"
+    if exc.errno in (errno.EMFILE, errno.ENFILE):
+        return f"no file descriptor was left: raise the limit (e.g. `ulimit -n 4096`), {then}"
+    if exc.errno == errno.EFBIG:
+        return ("the blob is larger than this process may write (`ulimit -f`): raise the limit "
+                f"(`ulimit -f unlimited`), {then}")
+    if exc.errno == errno.EROFS:
+        return f"the datastore {root} is on a read-only filesystem: remount it writable, {then}"
+    return ("make the datastore root writable again (does the bucket or folder exist? may these "
+            f"credentials write to it? is there space?), {then}")

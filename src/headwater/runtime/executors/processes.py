@@ -39,9 +39,17 @@ def task_channels() -> Iterator[TaskChannels]:
     """Make a task's channels for the ``with`` block that starts its process. The task's ends
     are closed here when the block ends (the process holds its own copies by then); ours are
     closed too if the block raises (the task never started)."""
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    opened: list[int] = []
+    try:  # out of descriptors half way (EMFILE): what was opened is closed, nothing leaks
+        out_r, out_w = os.pipe()
+        opened += (out_r, out_w)
+        err_r, err_w = os.pipe()
+        opened += (err_r, err_w)
+        ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    except BaseException:
+        for fd in opened:
+            os.close(fd)
+        raise
     try:
         yield TaskChannels(out_r, err_r, ours, [out_w, err_w, theirs.fileno()])
     except BaseException:
@@ -300,6 +308,11 @@ def died_by_signal(number: int, process: str, crash_hint: str = "") -> TaskResul
     msg = f"{process} was killed by {_signal_name(number)} before the step finished"
     if number in _NATIVE_CRASHES:
         msg += crash_hint
+    elif number == signal.SIGKILL:  # nobody says who sent it; the likeliest sender is the kernel
+        msg += (". If nobody killed it, the machine ran out of memory and the kernel's "
+                "out-of-memory killer stopped it (`dmesg | grep -i oom` says so): give the step "
+                "less to hold at once, or run it where there is more memory "
+                "(`@resources(memory=...)` with a cluster executor), then resume the run")
     return TaskResult(failure=TaskFailure("TaskCrashed", msg))
 
 

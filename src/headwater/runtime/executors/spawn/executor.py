@@ -89,7 +89,11 @@ class SpawnExecutor(PipedTasks):
         self._procs[key] = proc
         self._started(task, proc.pid, self._due)
         if self._pidfd:
-            fd = self._exit_fds[key] = os.pidfd_open(proc.pid)
+            try:
+                fd = os.pidfd_open(proc.pid)
+            except OSError:  # out of descriptors: the task runs; its exit is polled for instead
+                return
+            self._exit_fds[key] = fd
             self._poller.register(fd, fd, _ExitWatch(fd, task))
 
     def _command(self, step: str) -> tuple[list[str], dict[str, str] | None]:
@@ -114,15 +118,19 @@ class SpawnExecutor(PipedTasks):
         events, self._due = self._due, []
         if events:
             timeout = 0  # the started events are due now
-        elif not self._pidfd and self._procs:
+        elif self._unwatched():
             timeout = EXIT_CHECK_INTERVAL if timeout is None else min(timeout, EXIT_CHECK_INTERVAL)
         events.extend(super().poll(timeout))
-        if not self._pidfd:
-            for key in list(self._procs):
-                task = self._tasks.get(key)
-                if task is not None and task.status is None:
-                    self._reap(key, task, os.WNOHANG, events)
+        for key in self._unwatched():
+            task = self._tasks.get(key)
+            if task is not None and task.status is None:
+                self._reap(key, task, os.WNOHANG, events)
         return events
+
+    def _unwatched(self) -> list[str]:
+        """The running tasks whose exit no process descriptor reports: all of them without
+        pidfds, else those started when no descriptor was left to open one."""
+        return [key for key in self._procs if key not in self._exit_fds]
 
     def _on_watched(self, watch: _ExitWatch, events: list[Event]) -> None:
         self._forget_exit_fd(watch.task.key)

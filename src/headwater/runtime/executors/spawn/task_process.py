@@ -61,8 +61,14 @@ def _task_main(launch: dict[str, Any]) -> Any:  # pragma: no cover - in the task
         from headwater.flow_file import packaged_flow_class
         from headwater.graph import check_flow
         from headwater.runtime.executors.child import make_child_main
+        from headwater.runtime.executors.spawn.flow_check import changed_since_launch
         from headwater.store import open_datastore
 
+        code = launch["code"]
+        changed = changed_since_launch(os.path.join(launch["folder"], code["path"]),
+                                       code.get("sha256"))
+        if changed is not None:
+            return _failing_main(changed)
         flow_cls = packaged_flow_class(launch["folder"], launch["code"])
         return make_child_main(flow_cls, check_flow(flow_cls), open_datastore(launch["root"]),
                                launch["current"], launch.get("facts"))
