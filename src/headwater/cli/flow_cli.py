@@ -196,13 +196,31 @@ class FlowCommands(click.Group):
             self._load(*LAZY_COMMANDS[cmd_name])
         return self.commands.get(cmd_name)
 
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as err:
+            # `python flow.py deploy`: another orchestrator's word; name the command it is here.
+            from headwater.cli.guesses import command_hint
+
+            hint = command_hint(args[0], lambda c, b: _typed(ctx, c, b)) if args else None
+            if hint is not None:
+                err.message = f"{err.message} {_capital(hint)}."
+            raise
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as err:  # `python flow.py --retries 3 run`
+            raise _guessed_option(ctx, err) or err from None
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except click.NoSuchOption as err:
-            raise _misplaced(self, ctx, err) or err from None
+            raise _misplaced(self, ctx, err) or _guessed_option(ctx, err) or err from None
         except click.UsageError as err:
-            raise _swallowed_option(err) or err from None
+            raise _swallowed_option(err) or _missing_task_path(ctx, err) or err from None
 
     def _load(self, module_name: str, attribute: str) -> None:
         import importlib
@@ -233,6 +251,46 @@ def _misplaced(group: click.Group, ctx: click.Context,
     return click.UsageError(
         f"No such option '{err.option_name}' for '{command}': it is an option of the flow's "
         f"command line, so it goes before the command: {_typed(ctx, command, flag)}", command_ctx)
+
+
+def _guessed_option(ctx: click.Context, err: click.NoSuchOption) -> click.NoSuchOption | None:
+    """``run --retries 3``: an option another orchestrator has. Add what does that here to
+    click's "No such option" (of the flow's command line, ``run``, ``resume`` or ``create``)."""
+    from headwater.cli.guesses import option_hint
+
+    command = err.ctx.info_name if err.ctx is not None else None
+    if err.ctx is not ctx and command not in ("run", "resume", "create"):
+        return None
+    hint = option_hint(err.option_name, lambda c, b: _typed(ctx, c, b))
+    if hint is None:
+        return None
+    err.possibilities = None  # click's "Did you mean --help?" is no help beside the hint
+    err.message = f"{err.format_message()} {_capital(hint)}."
+    return err
+
+
+def _missing_task_path(ctx: click.Context, err: click.UsageError) -> click.UsageError | None:
+    """``python flow.py logs`` with no task: say which runs and steps there are to name."""
+    param = getattr(err, "param", None)
+    if not isinstance(err, click.MissingParameter) or param is None \
+            or not (param.metavar or "").startswith("RUN_ID/"):
+        return None
+    from headwater.cli.context import latest_run_example
+
+    command = err.ctx.info_name if err.ctx is not None else "logs"
+    example = latest_run_example(ctx)
+    if example is None:
+        return click.UsageError(f"{err.format_message()} This flow has no run yet: "
+                                f"`{_typed(ctx, 'run')}` makes one.", err.ctx)
+    run_id, steps = example
+    return click.UsageError(
+        f"{err.format_message()} Name a run and a step, e.g. `{_typed(ctx, command)} "
+        f"{run_id}/{steps[0]}` (the latest run is {run_id}; its steps: {', '.join(steps)}; "
+        f"`{_typed(ctx, 'runs')}` lists the others).", err.ctx)
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _swallowed_option(err: click.UsageError) -> click.UsageError | None:

@@ -144,8 +144,20 @@ def _no_flow_file(args: list[str]) -> None:
     else:
         click.echo(USAGE, err=True)
         if command is not None:
-            click.echo(f"headwater: no command {command!r} (see the list above)", err=True)
+            click.echo(f"headwater: no command {command!r} (see the list above){_guess(command)}",
+                       err=True)
     raise SystemExit(2)
+
+
+def _guess(command: str) -> str:
+    """``headwater dev``: what another orchestrator's word is called here, as a sentence."""
+    from headwater.cli.guesses import command_hint
+
+    def typed(name: str, before: str) -> str:
+        return " ".join(w for w in ("headwater", before, name, "FLOW_FILE") if w)
+
+    hint = command_hint(command, typed)
+    return f". {hint[:1].upper()}{hint[1:]}." if hint else ""
 
 
 def _load_or_exit(path: str) -> type:

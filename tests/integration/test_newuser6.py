@@ -1,0 +1,208 @@
+"""What a user coming from Prefect or Dagster typed first (sixth new-user pass).
+
+``headwater deploy``, ``python flow.py run --retries 3``, ``headwater dev``, ``@step(retries=3)``,
+``python flow.py logs``: each is another tool's word. Each test types it into a real process and
+checks that the answer names what does that here, and, where the answer is a command, that the
+command it names works when pasted.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .faultkit import env_for, hw, no_headwater_traceback
+from .flowrun import write_flow
+
+FLOW = '''
+from headwater import FlowSpec, Parameter, step
+
+
+class GuessFlow(FlowSpec):
+    alpha = Parameter("alpha", default=0.5)
+
+    @step
+    def start(self):
+        print("alpha is", self.alpha)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    GuessFlow()
+'''
+
+
+@pytest.fixture
+def flow(tmp_path: Path) -> Path:
+    return write_flow(tmp_path, "guess_flow.py", FLOW)
+
+
+def headwater(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """``headwater ARGS`` of this install, as a user types it."""
+    script = shutil.which("headwater", path=str(Path(sys.executable).parent))
+    argv = [script] if script else [sys.executable, "-m", "headwater"]
+    return subprocess.run([*argv, *args], cwd=cwd, env=env_for(cwd), capture_output=True,
+                          text=True, timeout=120)
+
+
+def py(flow: Path, *args: str) -> subprocess.CompletedProcess:
+    """``python FLOW.py ARGS`` typed in the flow's folder (so messages quote it as typed)."""
+    return hw(flow.name, *args, cwd=flow.parent)
+
+
+def pasted(message: str, cwd: Path) -> list[subprocess.CompletedProcess]:
+    """Run each ``python guess_flow.py ...`` command quoted in ``message``, as a user pasting it."""
+    done = []
+    for command in re.findall(r"`(python guess_flow\.py [^`]*)`", message):
+        argv = shlex.split(command)
+        done.append(hw(argv[1], *argv[2:], cwd=cwd))
+    return done
+
+
+# ------------------------------------------------------------- another tool's command names
+
+
+@pytest.mark.parametrize(("word", "names"), [
+    ("deploy", "python guess_flow.py argo-workflows create"),
+    ("schedule", "@schedule(cron="),
+    ("backfill", "python guess_flow.py run --date"),
+    ("dev", "`headwater ui`"),
+    ("status", "`headwater runs [FLOW]`"),
+    ("retry", "`python guess_flow.py resume`"),
+    ("assets", "`python guess_flow.py dump RUN_ID/STEP`"),
+], ids=["deploy", "schedule", "backfill", "dev", "status", "retry", "assets"])
+def test_another_tools_command_names_the_one_that_does_it(flow, word, names):
+    proc = py(flow, word)
+    assert proc.returncode == 2
+    assert f"No such command '{word}'." in proc.stderr
+    assert names in proc.stderr, proc.stderr
+    assert no_headwater_traceback(proc.stderr)
+
+
+def test_a_guessed_command_through_headwater_is_answered_in_headwaters_form(flow):
+    proc = headwater("deploy", "guess_flow.py", cwd=flow.parent)
+    assert proc.returncode == 2
+    assert "`headwater argo-workflows create guess_flow.py`" in proc.stderr, proc.stderr
+    # without a flow file: the usage, then the word named and where it is here
+    proc = headwater("dev", cwd=flow.parent)
+    assert proc.returncode == 2
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("headwater: no command 'dev' (see the list above). The web UI is "
+                           "`headwater ui`"), last
+    # a word of no other tool: as before, no guess
+    proc = headwater("frobnicate", cwd=flow.parent)
+    assert proc.stderr.strip().splitlines()[-1] == \
+        "headwater: no command 'frobnicate' (see the list above)"
+
+
+def test_the_resume_command_a_guess_names_works(flow):
+    assert py(flow, "run").returncode == 0
+    proc = py(flow, "rerun")
+    assert proc.returncode == 2
+    runs = pasted(proc.stderr, flow.parent)
+    assert runs and runs[0].returncode == 0, runs[0].stderr
+    assert "Done! Run GuessFlow/2 succeeded." in runs[0].stdout + runs[0].stderr
+
+
+# ------------------------------------------------------------- another tool's run options
+
+
+@pytest.mark.parametrize(("args", "names"), [
+    (["run", "--retries", "3"], "`python guess_flow.py --with retry:times=3 run`"),
+    (["--retries", "3", "run"], "`python guess_flow.py --with retry:times=3 run`"),
+    (["run", "--timeout", "60"], "`python guess_flow.py --with timeout:seconds=600 run`"),
+    (["run", "--concurrency", "2"], "`python guess_flow.py run --max-workers 4`"),
+    (["run", "--param", "alpha=1"], "`python guess_flow.py run --NAME VALUE`"),
+    (["run", "--env", "A=1"], "@environment(vars="),
+    (["run", "--cache"], "`python guess_flow.py --with cache run`"),
+    (["resume", "--from-step", "end"], "`python guess_flow.py resume STEP`"),
+], ids=["retries", "top-level-retries", "timeout", "concurrency", "param", "env", "cache",
+        "from-step"])
+def test_another_tools_option_names_the_one_that_does_it(flow, args, names):
+    proc = py(flow, *args)
+    assert proc.returncode == 2
+    assert f"No such option '{args[0] if args[0].startswith('-') else args[1]}'." in proc.stderr
+    assert names in proc.stderr, proc.stderr
+    assert "Did you mean" not in proc.stderr  # click's guess of --help is no help beside it
+
+
+def test_the_commands_an_option_guess_names_run_when_pasted(flow):
+    for guess in (["run", "--retries", "3"], ["run", "--timeout", "9"], ["run", "--cache"],
+                  ["run", "--concurrency", "2"]):
+        proc = py(flow, *guess)
+        runs = pasted(proc.stderr, flow.parent)
+        assert runs, proc.stderr
+        for done in runs:
+            assert done.returncode == 0, (guess, done.stderr)
+            assert "succeeded" in done.stdout + done.stderr
+
+
+def test_an_option_of_no_other_tool_keeps_clicks_answer(flow):
+    proc = py(flow, "run", "--alhpa", "1")
+    assert proc.returncode == 2
+    assert "No such option '--alhpa'. (Did you mean one of: '--alpha'" in proc.stderr, proc.stderr
+
+
+# ---------------------------------------------------------- a task decorator's options on @step
+
+
+def test_step_with_prefects_task_options_names_the_decorators(tmp_path):
+    flow = write_flow(tmp_path, "opts_flow.py", FLOW.replace(
+        "    @step\n    def start", "    @step(retries=5, timeout_seconds=60)\n    def start"))
+    line = flow.read_text().splitlines().index("    def start(self):") + 1
+    for proc in (py(flow, "run"), headwater("run", "opts_flow.py", cwd=tmp_path)):
+        assert proc.returncode == 1
+        err = proc.stderr
+        assert f"{flow}:{line}: @step(retries=, timeout_seconds=) on step 'start': @step takes none " \
+               "of these options" in err, err
+        assert "retries= -> @retry(times=5); timeout_seconds= -> @timeout(seconds=60)" in err
+        assert "TypeError" not in err
+    assert not (tmp_path / ".headwater" / "meta.sqlite").exists()  # nothing ran
+
+
+def test_step_with_an_unknown_option_lists_the_step_decorators(tmp_path):
+    flow = write_flow(tmp_path, "opts_flow.py", FLOW.replace(
+        "    @step\n    def end", "    @step(name='finish')\n    def end"))
+    proc = py(flow, "run")
+    assert proc.returncode == 1
+    assert "@step(name=) on step 'end': @step takes no such option" in proc.stderr
+    assert "@retry, @timeout, @catch, @resources, @environment, @cache, @card" in proc.stderr
+
+
+def test_step_with_its_own_options_still_works(tmp_path):
+    flow = write_flow(tmp_path, "own_flow.py", FLOW.replace(
+        "    @step\n    def start", "    @step(start=True, node_info={'k': 1})\n    def start"))
+    proc = py(flow, "run")
+    assert proc.returncode == 0, proc.stderr
+
+
+# ------------------------------------------------------------------ `logs` without a task
+
+
+def test_logs_without_a_task_names_the_latest_run_and_its_steps(flow):
+    proc = py(flow, "logs")
+    assert proc.returncode == 2
+    assert "Missing argument 'RUN_ID/STEP[/TASK_ID]'. This flow has no run yet: " \
+           "`python guess_flow.py run` makes one." in proc.stderr, proc.stderr
+    assert py(flow, "run", "--alpha", "7").returncode == 0
+    for command in ("logs", "dump"):
+        proc = py(flow, command)
+        assert proc.returncode == 2
+        assert (f"Name a run and a step, e.g. `python guess_flow.py {command} 1/start` (the "
+                "latest run is 1; its steps: start, end; `python guess_flow.py runs` lists the "
+                "others).") in proc.stderr, proc.stderr
+    pasted_logs = pasted(py(flow, "logs").stderr, flow.parent)
+    assert pasted_logs[0].returncode == 0
+    assert "alpha is 7" in pasted_logs[0].stdout + pasted_logs[0].stderr
+    proc = headwater("logs", "guess_flow.py", cwd=flow.parent)
+    assert "e.g. `headwater logs guess_flow.py 1/start`" in proc.stderr, proc.stderr
