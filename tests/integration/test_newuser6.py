@@ -80,7 +80,9 @@ def pasted(message: str, cwd: Path) -> list[subprocess.CompletedProcess]:
     ("status", "`headwater runs [FLOW]`"),
     ("retry", "`python guess_flow.py resume`"),
     ("assets", "`python guess_flow.py dump RUN_ID/STEP`"),
-], ids=["deploy", "schedule", "backfill", "dev", "status", "retry", "assets"])
+    ("notify", "@exit_hook(on_success=[notify], on_error=[notify])"),
+    ("job", "`python guess_flow.py run` runs the flow"),
+], ids=["deploy", "schedule", "backfill", "dev", "status", "retry", "assets", "notify", "job"])
 def test_another_tools_command_names_the_one_that_does_it(flow, word, names):
     proc = py(flow, word)
     assert proc.returncode == 2
@@ -206,3 +208,23 @@ def test_logs_without_a_task_names_the_latest_run_and_its_steps(flow):
     assert "alpha is 7" in pasted_logs[0].stdout + pasted_logs[0].stderr
     proc = headwater("logs", "guess_flow.py", cwd=flow.parent)
     assert "e.g. `headwater logs guess_flow.py 1/start`" in proc.stderr, proc.stderr
+
+
+# --------------------------------------------------------------------- examples in run --help
+
+
+def test_run_help_ends_with_examples_that_run_when_pasted(flow):
+    proc = py(flow, "run", "--help")
+    assert proc.returncode == 0
+    examples = proc.stdout.split("\nExamples:\n", 1)[1]
+    assert "python guess_flow.py run --alpha VALUE" in examples
+    assert "@retry(times=3), @timeout(seconds=600), @cache" in examples
+    commands = [line.split("  #")[0].strip() for line in examples.splitlines() if "  # " in line]
+    assert len(commands) == 4, examples
+    for command in commands:
+        argv = shlex.split(command.replace("VALUE", "0.25"))
+        done = hw(argv[1], *argv[2:], cwd=flow.parent)
+        assert done.returncode == 0, (command, done.stderr)
+    # through `headwater`, without a flow file, in the form that is typed there
+    proc = headwater("run", "--help", cwd=flow.parent)
+    assert "headwater --with retry:times=3 run FLOW_FILE" in proc.stdout, proc.stdout

@@ -465,6 +465,27 @@ class RunCommand(click.Command):
         with formatter.section("Options"):
             formatter.write_dl(theirs)
 
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Examples to copy, with this flow's first parameter: what people coming from other
+        orchestrators look for first (a parameter, a tag, retries, a concurrency limit)."""
+        params = [p for p in self.get_params(ctx) if (p.name or "").startswith("param__")
+                  and isinstance(p, click.Option)]
+        run = _typed(ctx.parent or ctx, "run")
+        rows = []
+        if params:
+            rows.append((f"{run} {params[0].opts[0]} VALUE", "a parameter"))
+        rows += [(f"{run} --tag nightly --max-workers 4", "tag the run; 4 tasks at a time"),
+                 (_typed(ctx.parent or ctx, "run", "--with retry:times=3"),
+                  "retry every step up to 3 times"),
+                 (_typed(ctx.parent or ctx, "resume"), "run again what failed, reusing the rest")]
+        width = max(len(command) for command, _ in rows)
+        with formatter.section("Examples"):
+            for command, what in rows:  # as lines to paste, never rewrapped
+                formatter.write(f"{'':>{formatter.current_indent}}{command:<{width}}  # {what}\n")
+            formatter.write_paragraph()
+            formatter.write_text("One step: @retry(times=3), @timeout(seconds=600), @cache, "
+                                 "@resources(cpu=2), @environment(vars={...}) above @step.")
+
 
 def _attach_with(flow_cls: type, specs: tuple[str, ...]) -> None:
     """Put the user decorators of ``--with`` on the steps; an error is the run's to report."""

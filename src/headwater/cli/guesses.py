@@ -21,13 +21,17 @@ _DEPLOY = ("deploying is `{cmd:argo-workflows create}` (Argo Workflows) or `{cmd
            "dags/flow.py` (Apache Airflow); see docs/production.md")
 _SCHEDULE = ("a schedule is the flow decorator @schedule(cron='0 6 * * *') (or daily=True, "
              "hourly=True), which takes effect when the flow is deployed with `{cmd:argo-workflows "
-             "create}` or `{cmd:airflow create} dags/flow.py`; see docs/production.md")
+             "create}` or `{cmd:airflow create} dags/flow.py`; without an orchestrator, a "
+             "crontab line running `{cmd:run}` does it; see docs/production.md")
 _UI = ("the web UI is `headwater ui` (http://127.0.0.1:8080; pip install 'headwater[ui]'); no "
        "server is needed to run flows; see docs/ui.md")
 _RUNS = "`headwater runs [FLOW]` lists the latest runs and their status (--json for scripts)"
 _RUN = "`{cmd:run}` runs the flow (its parameters are options: `{cmd:run} --help`)"
 _RESUME = ("`{cmd:resume}` runs again what failed in the latest run and what follows it, reusing "
            "what succeeded (`{cmd:resume} STEP` from a step on)")
+_NOTIFY = ("to be told when a run ends, put the flow decorator @exit_hook(on_success=[notify], "
+           "on_error=[notify]) on the flow class: it calls your functions (def notify(run): ... "
+           "posts to chat, sends mail) once the run has ended")
 _ARTIFACTS = ("what a step assigns to self (self.model = ...) is stored as an artifact: "
               "`{cmd:dump} RUN_ID/STEP` prints them, Flow('MyFlow').latest_run.data.model reads "
               "them in Python")
@@ -41,7 +45,9 @@ COMMANDS: dict[str, str] = {
                  "Runner('flow.py').run(date=...) in Python (README: Start runs from Python)"),
     **dict.fromkeys(("dev", "server", "serve", "webserver", "dashboard", "web"), _UI),
     **dict.fromkeys(("status", "list", "ls", "history", "flows", "flow-runs"), _RUNS),
-    **dict.fromkeys(("execute", "materialize", "launch", "start", "exec"), _RUN),
+    **dict.fromkeys(("execute", "materialize", "launch", "start", "exec", "job", "pipeline",
+                     "flow"), _RUN),
+    **dict.fromkeys(("notify", "notifications", "alert", "alerts", "hooks"), _NOTIFY),
     **dict.fromkeys(("retry", "rerun", "restart", "reexecute", "re-execute"), _RESUME),
     **dict.fromkeys(("asset", "assets", "artifact", "artifacts", "outputs", "result", "results"),
                     _ARTIFACTS),
@@ -97,6 +103,7 @@ OPTIONS: dict[str, str] = {
     **dict.fromkeys(("--schedule", "--cron", "--interval"),
                     "a schedule is the flow decorator @schedule(cron='0 6 * * *'), used when the "
                     "flow is deployed (`{cmd:argo-workflows create}`); see docs/production.md"),
+    **dict.fromkeys(("--notify", "--on-failure", "--on-completion", "--alert"), _NOTIFY),
     "--cache": ("caching is on for steps marked @cache (`{cmd:run|--with cache}` marks every "
                 "step); `--no-cache` runs them all"),
     **dict.fromkeys(("--secret", "--secrets"),
