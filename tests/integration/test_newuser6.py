@@ -228,3 +228,71 @@ def test_run_help_ends_with_examples_that_run_when_pasted(flow):
     # through `headwater`, without a flow file, in the form that is typed there
     proc = headwater("run", "--help", cwd=flow.parent)
     assert "headwater --with retry:times=3 run FLOW_FILE" in proc.stdout, proc.stdout
+
+
+# ----------------------------------------------------------- Runner keywords and date parameters
+
+
+RUNNER_SCRIPT = '''
+import sys
+from headwater import Runner
+
+with Runner("guess_flow.py", show_output=False) as runner:
+    for keyword in ("retries", "concurrency"):
+        try:
+            runner.run(**{keyword: 3})
+        except ValueError as err:
+            print("REFUSED", keyword, str(err).replace("\\n", " "))
+    done = runner.run(decospecs=["retry:times=3"], max_workers=4, no_cache=True)
+    print("STATUS", done.status)
+'''
+
+
+def test_runner_keywords_of_another_tool_name_the_ones_to_pass(flow):
+    (flow.parent / "drive.py").write_text(RUNNER_SCRIPT)
+    proc = hw("drive.py", cwd=flow.parent)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    retries = next(line for line in lines if line.startswith("REFUSED retries"))
+    assert "not a parameter of GuessFlow" in retries
+    assert "fix: for retries, pass decospecs=['retry:times=3']" in retries
+    concurrency = next(line for line in lines if line.startswith("REFUSED concurrency"))
+    assert "fix: for concurrency, pass max_workers=4" in concurrency
+    assert "no_cache and decospecs" in concurrency
+    assert "STATUS successful" in lines  # what the fixes name works
+
+
+DATE_FLOW = '''
+import datetime
+from headwater import FlowSpec, Parameter, step
+
+
+class DayFlow(FlowSpec):
+    day = Parameter("day", type=datetime.date, default=datetime.date(2026, 1, 1))
+
+    @step
+    def start(self):
+        print("day is", self.day.isoformat())
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    DayFlow()
+'''
+
+
+def test_a_date_parameter_typed_as_the_class_names_fromisoformat(tmp_path):
+    flow = write_flow(tmp_path, "day_flow.py", DATE_FLOW)
+    proc = py(flow, "run", "--day", "2026-11-02")
+    assert proc.returncode == 2  # a bad option value, as every parameter's
+    assert "parameter 'day' expects a value accepted by date" in proc.stderr
+    assert "fix: declare Parameter('day', type=date.fromisoformat, ...) to read ISO text such " \
+           "as --day 2026-11-02" in proc.stderr, proc.stderr
+    flow.write_text(DATE_FLOW.replace("type=datetime.date,", "type=datetime.date.fromisoformat,"))
+    proc = py(flow, "run", "--day", "2026-11-02")
+    assert proc.returncode == 0, proc.stderr
+    assert "day is 2026-11-02" in proc.stdout + proc.stderr

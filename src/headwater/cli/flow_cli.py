@@ -698,13 +698,17 @@ def _refuse_for_runner(flow_cls: type, option: str) -> None:
     import difflib  # only on this error
 
     known = sorted(p.name for p in flow_parameters(flow_cls).values())
+    from headwater.cli.guesses import RUNNER_ARGUMENTS
+
     close = difflib.get_close_matches(name, known, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
+    instead = RUNNER_ARGUMENTS.get(name.lower()) if not close else None
     checks.record(ParameterNotGivenError(
         f"Runner(...).run() was given '{name}', which is not a parameter of {flow_cls.__name__}"
         f"{hint}",
-        fix=f"its parameters are {', '.join(known) or 'none'}; run() also takes tags, "
-        "max_workers, max_num_splits, run_id_file and decospecs"), "ValueError")
+        fix=(f"for {name}, pass {instead}; " if instead else "")
+        + f"its parameters are {', '.join(known) or 'none'}; run() also takes tags, "
+        "max_workers, max_num_splits, run_id_file, no_cache and decospecs"), "ValueError")
 
 
 def _checked_tags(ctx: click.Context, param: click.Parameter,
