@@ -296,3 +296,64 @@ def test_a_date_parameter_typed_as_the_class_names_fromisoformat(tmp_path):
     proc = py(flow, "run", "--day", "2026-11-02")
     assert proc.returncode == 0, proc.stderr
     assert "day is 2026-11-02" in proc.stdout + proc.stderr
+
+
+# ------------------------------------------------------- passing data on as other tools do it
+
+
+RETURNING = '''
+from headwater import FlowSpec, step
+
+
+class ReturnFlow(FlowSpec):
+    @step
+    def start(self):
+        def helper():
+            return 5          # a nested function's return is its own
+        self.x = helper()
+        self.next(self.middle)
+
+    @step
+    def middle(self):
+        if self.x:
+            return self.x * 2
+        self.next(self.end)
+
+    @step
+    def end(self):
+        return {"total": self.x}
+
+
+if __name__ == "__main__":
+    ReturnFlow()
+'''
+
+
+def test_a_step_that_returns_its_data_is_warned_that_it_is_dropped(tmp_path):
+    flow = write_flow(tmp_path, "return_flow.py", RETURNING.replace(
+        "        if self.x:\n            return self.x * 2\n", ""))
+    proc = py(flow, "run")
+    assert proc.returncode == 0, proc.stderr
+    lines = flow.read_text().splitlines()
+    end_line = lines.index('        return {"total": self.x}') + 1
+    assert (f"Warning: {flow}:{end_line}: step 'end' returns a value, which is dropped: only "
+            "what a step sets on self is stored and passed on. Fix: assign it (self.result = "
+            "...) and read it afterwards as Flow('ReturnFlow').latest_run.data.result") \
+        in proc.stdout + proc.stderr
+    assert "step 'start' returns" not in proc.stdout + proc.stderr
+    # inside a block, before self.next: found too, with the fix for a step that has successors
+    flow = write_flow(tmp_path, "return_flow.py", RETURNING)
+    proc = py(flow, "check")
+    assert proc.returncode == 0, proc.stderr
+    middle = next(line for line in proc.stdout.splitlines() if "step 'middle' returns" in line)
+    assert middle.endswith("Fix: assign it (self.result = ...) and read self.result in the "
+                           "steps after it"), middle
+
+
+def test_a_step_taking_its_data_as_an_argument_is_told_where_data_comes_from(tmp_path):
+    flow = write_flow(tmp_path, "arg_flow.py", FLOW.replace("def end(self):",
+                                                            "def end(self, data):"))
+    proc = py(flow, "run")
+    assert proc.returncode == 1
+    assert "step 'end' takes an inputs argument, so it is a join" in proc.stderr
+    assert "data from earlier steps comes through self, not through arguments" in proc.stderr
