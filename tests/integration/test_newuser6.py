@@ -8,6 +8,7 @@ command it names works when pasted.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import shutil
@@ -357,3 +358,40 @@ def test_a_step_taking_its_data_as_an_argument_is_told_where_data_comes_from(tmp
     assert proc.returncode == 1
     assert "step 'end' takes an inputs argument, so it is a join" in proc.stderr
     assert "data from earlier steps comes through self, not through arguments" in proc.stderr
+
+
+# ----------------------------------------------------------------- finding the failed runs
+
+FAILING = FLOW.replace('print("alpha is", self.alpha)',
+                       'print("alpha is", self.alpha)\n'
+                       '        assert self.alpha < 1, "alpha too big"')
+
+
+def test_runs_keeps_the_runs_of_a_status_tag_or_user(tmp_path):
+    flow = write_flow(tmp_path, "guess_flow.py", FAILING)
+    assert py(flow, "run", "--tag", "nightly").returncode == 0                  # 1 succeeded
+    assert py(flow, "run", "--alpha", "3").returncode == 1                      # 2 failed
+    assert py(flow, "run", "--alpha", "5", "--tag", "nightly").returncode == 1  # 3 failed
+    other = write_flow(tmp_path, "other_flow.py", FAILING.replace("GuessFlow", "OtherFlow"))
+    assert hw(other.name, "run", "--alpha", "9", cwd=tmp_path,
+              HEADWATER_USER="ana").returncode == 1                            # OtherFlow/1
+
+    def listed(*args: str, through_flow: bool = False) -> list[str]:
+        proc = py(flow, "runs", *args) if through_flow else headwater("runs", *args, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        return [line.split()[0] for line in proc.stdout.splitlines()[1:]]
+
+    assert listed("--status", "failed") == ["OtherFlow/1", "GuessFlow/3", "GuessFlow/2"]
+    assert listed("GuessFlow", "--status", "failed") == ["GuessFlow/3", "GuessFlow/2"]
+    assert listed("--status", "failed", "--tag", "nightly") == ["GuessFlow/3"]
+    assert listed("--status", "succeeded") == ["GuessFlow/1"]
+    assert listed("--user", "ana") == ["OtherFlow/1"]
+    assert listed("--status", "failed", "-n", "1") == ["OtherFlow/1"]
+    assert listed("--status", "failed", through_flow=True) == ["GuessFlow/3", "GuessFlow/2"]
+    proc = headwater("runs", "--status", "failed", "--json", cwd=tmp_path)
+    assert [r["pathspec"] for r in json.loads(proc.stdout)] == \
+        ["OtherFlow/1", "GuessFlow/3", "GuessFlow/2"]
+    proc = headwater("runs", "--status", "running", cwd=tmp_path)
+    assert proc.stdout.startswith("No runs with status running in the datastore "), proc.stdout
+    proc = headwater("runs", "--status", "crashed", cwd=tmp_path)
+    assert proc.returncode == 2 and "'running', 'succeeded', 'failed'" in proc.stderr

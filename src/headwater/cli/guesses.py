@@ -25,7 +25,8 @@ _SCHEDULE = ("a schedule is the flow decorator @schedule(cron='0 6 * * *') (or d
              "crontab line running `{cmd:run}` does it; see docs/production.md")
 _UI = ("the web UI is `headwater ui` (http://127.0.0.1:8080; pip install 'headwater[ui]'); no "
        "server is needed to run flows; see docs/ui.md")
-_RUNS = "`headwater runs [FLOW]` lists the latest runs and their status (--json for scripts)"
+_RUNS = ("`headwater runs [FLOW]` lists the latest runs and their status (--status failed keeps "
+         "the failed ones; --json for scripts)")
 _RUN = "`{cmd:run}` runs the flow (its parameters are options: `{cmd:run} --help`)"
 _RESUME = ("`{cmd:resume}` runs again what failed in the latest run and what follows it, reusing "
            "what succeeded (`{cmd:resume} STEP` from a step on)")
