@@ -26,7 +26,8 @@ Top-level options (--quiet, --datastore-root, ...) may come before COMMAND.
 
   headwater run examples/linear_flow.py
   headwater --quiet run flow.py --alpha 0.6
-  headwater runs [FLOW]     the latest runs (of every flow, or of FLOW), as a table or --json
+  headwater runs [FLOW]     the latest runs (of every flow, or of FLOW), as a table or --json;
+                            --status failed, --tag T, --user U keep the runs that match
   headwater delete FLOW/RUN_ID ...   delete runs (or --keep-last N / --keep-since DATE /
                             --keep-tagged: every run outside that retention); --dry-run
   headwater gc [--grace 1h] free the stored data no remaining run refers to; --dry-run
