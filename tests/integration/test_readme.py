@@ -8,6 +8,10 @@ README gains must be run here or listed there. Every inline ``python pets_flow.p
 A comment under a command is its expected output (dates, times and durations aside); a snippet
 line ending in a comment that is a Python value (``run.data.pets  # ['cat', ...]``) is checked
 against it; a ``print(...)  # text`` line must print that text.
+
+The pages of ``docs/`` are checked too, without a cluster: every command they show must exist
+with every option shown (asked of the real ``--help``), and every ``headwater`` import of their
+Python snippets must import.
 """
 
 from __future__ import annotations
