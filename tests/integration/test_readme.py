@@ -8,6 +8,10 @@ README gains must be run here or listed there. Every inline ``python pets_flow.p
 A comment under a command is its expected output (dates, times and durations aside); a snippet
 line ending in a comment that is a Python value (``run.data.pets  # ['cat', ...]``) is checked
 against it; a ``print(...)  # text`` line must print that text.
+
+The pages of ``docs/`` are checked too, without a cluster: every command they show must exist
+with every option shown (asked of the real ``--help``), and every ``headwater`` import of their
+Python snippets must import.
 """
 
 from __future__ import annotations
@@ -168,3 +172,178 @@ def test_every_command_and_snippet_of_the_tour_runs_as_shown(tmp_path):
                 assert text in proc.stdout, (script, proc.stdout)
     # every exemption is used: NOT_RUN lists no command the README no longer shows
     assert {start for start in NOT_RUN if any(s.startswith(start) for s in skipped)} == set(NOT_RUN)
+
+
+# --------------------------------------------------------------- the commands docs/*.md show
+
+DOCS = README.parent / "docs"
+DOC_PAGES_NOT_CHECKED = {"decisions.md": "a log of past choices, commands of their time",
+                         "benchmarks.md": "commands of the benchmark tools, run by them"}
+DOC_INLINE_COMMAND = re.compile(r"(?<!`)`(?P<cmd>(?:python [\w/]+\.py|headwater) [^`]*)`")
+# Commands the docs show that are not headwater's, or need what this test does not install.
+DOC_COMMANDS_NOT_CHECKED = {
+    "python flow.py card create": "Metaflow's card subprocess, named where cards.md says how "
+                                  "headwater differs",
+    "--executor audited": "the executor of docs/extending.md's example package, whose options "
+                          "exist once it is installed (tests/integration/test_extending.py)",
+}
+TOP_LEVEL = ("runs", "delete", "gc", "code", "ui", "shim", "configure", "version")
+GROUPS = ("tag", "card", "environment", "package", "argo-workflows", "airflow", "code")
+DOC_FLOW = '''
+from headwater import FlowSpec, Parameter, step
+
+
+class DocFlow(FlowSpec):
+    """The flow the docs' commands are asked about; its parameters are the docs' examples'."""
+
+    alpha = Parameter("alpha", default=0.5)
+    num_parallel = Parameter("num_parallel", default=2)
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    DocFlow()
+'''
+
+
+def _doc_commands() -> list[tuple[str, str]]:
+    """``(page, command)`` for every ``python FILE.py ...`` and ``headwater ...`` command of the
+    docs' shell blocks (leading ``NAME=value`` dropped, ``&&`` split) and of their inline code."""
+    found = []
+    for page in sorted(DOCS.glob("*.md")):
+        if page.name in DOC_PAGES_NOT_CHECKED:
+            continue
+        text = page.read_text()
+        lines = []
+        for block in BLOCK.finditer(text):
+            if block["lang"] in ("bash", ""):
+                lines += block["body"].replace("\\\n", " ").splitlines()
+        lines += [m["cmd"] for m in DOC_INLINE_COMMAND.finditer(BLOCK.sub(" ", text))]
+        for line in lines:
+            for part in re.sub(r"\s+# .*$", "", line).split("&&"):
+                words = part.replace("\n", " ").strip().rstrip("&").split()
+                while words and re.match(r"^[A-Z_]+=", words[0]):
+                    words.pop(0)
+                if words[:1] == ["headwater"] or (
+                        len(words) > 1 and words[0] == "python" and words[1].endswith(".py")
+                        and not words[1].startswith(("tools/", "../"))):
+                    found.append((page.name, " ".join(words)))
+    return found
+
+
+def _top_level_values() -> dict[str, int]:
+    """How many values each option of a flow's command line takes (``--with``: 1, ``--config``:
+    2), so that ``--with card run`` is read as the command ``run``."""
+    import click
+
+    from headwater import FlowSpec
+    from headwater.cli.flow_cli import build_cli
+
+    group = build_cli(type("AnyFlow", (FlowSpec,), {}))
+    return {opt: p.nargs for p in group.params if isinstance(p, click.Option) and not p.is_flag
+            for opt in p.opts}
+
+
+def _chain(words: list[str], commands: tuple[str, ...]) -> list[str]:
+    """The command words of ``words`` (``["argo-workflows", "create"]``): the first that is a
+    command, and for a group the next bare word (its subcommand)."""
+    values, skip = _top_level_values(), 0
+    for i, word in enumerate(words):
+        if skip:
+            skip -= 1
+            continue
+        if word.split("=")[0] in values and "=" not in word:
+            skip = values[word]
+            continue
+        if word in commands:
+            sub = next((w for w in words[i + 1:] if not w.startswith(("-", "["))), None)
+            if word in GROUPS and sub is not None and sub not in ("...",):
+                return [word, sub.split("|")[0]]
+            return [word]
+    return []
+
+
+def test_every_command_the_docs_show_exists_with_its_options(tmp_path):
+    """A reader of docs/*.md pastes its commands: each command (and subcommand) must exist and
+    take every ``--option`` shown, asked of the real command line's ``--help``."""
+    from headwater.cli.main import flow_commands
+
+    flow = tmp_path / "doc_flow.py"
+    flow.write_text(DOC_FLOW)
+    script = shutil.which("headwater", path=str(Path(sys.executable).parent))
+    helps: dict[tuple[str, ...], str] = {}
+
+    def help_of(argv: tuple[str, ...], shown: str) -> str:
+        if argv not in helps:
+            proc = subprocess.run([*argv, "--help"], cwd=tmp_path, env=hermetic_env(),
+                                  capture_output=True, text=True, timeout=120)
+            assert proc.returncode == 0, f"{shown}: `{' '.join(argv[1:])} --help` failed:\n" \
+                                         f"{proc.stdout}{proc.stderr}"
+            helps[argv] = proc.stdout
+        return helps[argv]
+
+    commands = _doc_commands()
+    assert len(commands) > 80 and ("production.md", "python flow.py argo-workflows list-runs") \
+        in commands
+    checked = 0
+    for page, command in commands:
+        if any(skip in command for skip in DOC_COMMANDS_NOT_CHECKED):
+            continue
+        shown = f"docs/{page} shows `{command}`"
+        words = command.split()
+        if words[0] == "headwater":
+            files = [w for w in words[1:] if w.endswith(".py")]
+            rest = [w for w in words[1:] if w not in files]
+            if files or (rest and rest[0] in flow_commands()):
+                words = ["python", "doc_flow.py", *rest]
+            else:
+                assert rest and rest[0].split("|")[0] in TOP_LEVEL, \
+                    f"{shown}: headwater has no command {rest[:1]}"
+                chain = _chain(rest, TOP_LEVEL)
+                argv = (script or "headwater", *chain)
+                options, top = help_of(argv, shown), ""
+        if words[0] == "python":
+            chain = _chain(words[2:], flow_commands())
+            top = help_of((sys.executable, str(flow)), shown)
+            options = help_of((sys.executable, str(flow), *chain), shown) if chain else ""
+        for word in words:
+            option = word.strip("[]").split("=")[0]
+            if option.startswith("--") and option != "--help":
+                assert f"{option} " in options or f"{option}\n" in options \
+                    or f"{option} " in top or f"{option}," in options + top \
+                    or f"{option}/" in options + top, f"{shown}: no option {option}"
+        checked += 1
+    assert checked > 80
+
+
+def test_every_headwater_import_the_docs_show_works(tmp_path):
+    """The docs' Python snippets need clusters, files and flows of their own to run, but every
+    ``from headwater... import ...`` they show must import as written (a renamed or moved name
+    is the first thing a reader pasting one meets)."""
+    imports = []
+    for page in sorted(DOCS.glob("*.md")):
+        if page.name in DOC_PAGES_NOT_CHECKED:
+            continue
+        for block in BLOCK.finditer(page.read_text()):
+            if block["lang"] != "python":
+                continue
+            for node in ast.walk(ast.parse(block["body"])):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("headwater"):
+                    names = ", ".join(alias.name for alias in node.names)
+                    imports.append((page.name, f"from {node.module} import {names}"))
+                elif isinstance(node, ast.Import):
+                    imports += [(page.name, f"import {alias.name}") for alias in node.names
+                                if alias.name.startswith("headwater")]
+    assert len(imports) > 15
+    script = "\n".join(f"try:\n    {line}\nexcept Exception as err:\n    print({page!r}, "
+                       f"{line!r}, type(err).__name__, err)" for page, line in imports)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=hermetic_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout == "", proc.stdout + proc.stderr

@@ -37,3 +37,21 @@ def reading_settings_of(ctx: click.Context) -> Settings:
 
 def flow_class_of(ctx: click.Context) -> type:
     return ctx.find_root().obj["flow_cls"]
+
+
+def latest_run_example(ctx: click.Context) -> tuple[str, list[str]] | None:
+    """The id of this flow's latest run and its steps in run order, for an error that asks for
+    a ``RUN_ID/STEP``; ``None`` when the flow has no run (or it cannot be read)."""
+    from headwater.client import Flow, namespace, use_settings
+    from headwater.exceptions import HeadwaterException
+
+    try:
+        use_settings(reading_settings_of(ctx))
+        namespace(None)
+        run = Flow(flow_class_of(ctx).__name__).latest_run
+        if run is None:
+            return None
+        steps = [step.id for step in run.steps()]
+    except (HeadwaterException, OSError):
+        return None
+    return run.id, list(reversed(steps)) or ["start"]

@@ -197,13 +197,31 @@ class FlowCommands(click.Group):
             self._load(*LAZY_COMMANDS[cmd_name])
         return self.commands.get(cmd_name)
 
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as err:
+            # `python flow.py deploy`: another orchestrator's word; name the command it is here.
+            from headwater.cli.guesses import command_hint
+
+            hint = command_hint(args[0], lambda c, b: _typed(ctx, c, b)) if args else None
+            if hint is not None:
+                err.message = f"{err.message} {_capital(hint)}."
+            raise
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as err:  # `python flow.py --retries 3 run`
+            raise _guessed_option(ctx, err) or err from None
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except click.NoSuchOption as err:
-            raise _misplaced(self, ctx, err) or err from None
+            raise _misplaced(self, ctx, err) or _guessed_option(ctx, err) or err from None
         except click.UsageError as err:
-            raise _swallowed_option(err) or err from None
+            raise _swallowed_option(err) or _missing_task_path(ctx, err) or err from None
 
     def _load(self, module_name: str, attribute: str) -> None:
         import importlib
@@ -234,6 +252,46 @@ def _misplaced(group: click.Group, ctx: click.Context,
     return click.UsageError(
         f"No such option '{err.option_name}' for '{command}': it is an option of the flow's "
         f"command line, so it goes before the command: {_typed(ctx, command, flag)}", command_ctx)
+
+
+def _guessed_option(ctx: click.Context, err: click.NoSuchOption) -> click.NoSuchOption | None:
+    """``run --retries 3``: an option another orchestrator has. Add what does that here to
+    click's "No such option" (of the flow's command line, ``run``, ``resume`` or ``create``)."""
+    from headwater.cli.guesses import option_hint
+
+    command = err.ctx.info_name if err.ctx is not None else None
+    if err.ctx is not ctx and command not in ("run", "resume", "create"):
+        return None
+    hint = option_hint(err.option_name, lambda c, b: _typed(ctx, c, b))
+    if hint is None:
+        return None
+    err.possibilities = None  # click's "Did you mean --help?" is no help beside the hint
+    err.message = f"{err.format_message()} {_capital(hint)}."
+    return err
+
+
+def _missing_task_path(ctx: click.Context, err: click.UsageError) -> click.UsageError | None:
+    """``python flow.py logs`` with no task: say which runs and steps there are to name."""
+    param = getattr(err, "param", None)
+    if not isinstance(err, click.MissingParameter) or param is None \
+            or not (param.metavar or "").startswith("RUN_ID/"):
+        return None
+    from headwater.cli.context import latest_run_example
+
+    command = err.ctx.info_name if err.ctx is not None else "logs"
+    example = latest_run_example(ctx)
+    if example is None:
+        return click.UsageError(f"{err.format_message()} This flow has no run yet: "
+                                f"`{_typed(ctx, 'run')}` makes one.", err.ctx)
+    run_id, steps = example
+    return click.UsageError(
+        f"{err.format_message()} Name a run and a step, e.g. `{_typed(ctx, command)} "
+        f"{run_id}/{steps[0]}` (the latest run is {run_id}; its steps: {', '.join(steps)}; "
+        f"`{_typed(ctx, 'runs')}` lists the others).", err.ctx)
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _swallowed_option(err: click.UsageError) -> click.UsageError | None:
@@ -407,6 +465,27 @@ class RunCommand(click.Command):
                 formatter.write_dl(ours)
         with formatter.section("Options"):
             formatter.write_dl(theirs)
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Examples to copy, with this flow's first parameter: what people coming from other
+        orchestrators look for first (a parameter, a tag, retries, a concurrency limit)."""
+        params = [p for p in self.get_params(ctx) if (p.name or "").startswith("param__")
+                  and isinstance(p, click.Option)]
+        run = _typed(ctx.parent or ctx, "run")
+        rows = []
+        if params:
+            rows.append((f"{run} {params[0].opts[0]} VALUE", "a parameter"))
+        rows += [(f"{run} --tag nightly --max-workers 4", "tag the run; 4 tasks at a time"),
+                 (_typed(ctx.parent or ctx, "run", "--with retry:times=3"),
+                  "retry every step up to 3 times"),
+                 (_typed(ctx.parent or ctx, "resume"), "run again what failed, reusing the rest")]
+        width = max(len(command) for command, _ in rows)
+        with formatter.section("Examples"):
+            for command, what in rows:  # as lines to paste, never rewrapped
+                formatter.write(f"{'':>{formatter.current_indent}}{command:<{width}}  # {what}\n")
+            formatter.write_paragraph()
+            formatter.write_text("One step: @retry(times=3), @timeout(seconds=600), @cache, "
+                                 "@resources(cpu=2), @environment(vars={...}) above @step.")
 
 
 def _attach_with(flow_cls: type, specs: tuple[str, ...]) -> None:
@@ -617,14 +696,18 @@ def _refuse_for_runner(flow_cls: type, option: str) -> None:
     name = option.lstrip("-")
     if checks is None or name not in checks.types:
         return
+    from headwater.cli.guesses import RUNNER_ARGUMENTS
+
     known = sorted(p.name for p in flow_parameters(flow_cls).values())
     close = closest(name, known)
     hint = f"; did you mean {close!r}?" if close else ""
+    instead = RUNNER_ARGUMENTS.get(name.lower()) if not close else None
     checks.record(ParameterNotGivenError(
         f"Runner(...).run() was given '{name}', which is not a parameter of {flow_cls.__name__}"
         f"{hint}",
-        fix=f"its parameters are {', '.join(known) or 'none'}; run() also takes tags, "
-        "max_workers, max_num_splits, run_id_file and decospecs"), "ValueError")
+        fix=(f"for {name}, pass {instead}; " if instead else "")
+        + f"its parameters are {', '.join(known) or 'none'}; run() also takes tags, "
+        "max_workers, max_num_splits, run_id_file, no_cache and decospecs"), "ValueError")
 
 
 def _checked_tags(ctx: click.Context, param: click.Parameter,

@@ -26,7 +26,8 @@ Top-level options (--quiet, --datastore-root, ...) may come before COMMAND.
 
   headwater run examples/linear_flow.py
   headwater --quiet run flow.py --alpha 0.6
-  headwater runs [FLOW]     the latest runs (of every flow, or of FLOW), as a table or --json
+  headwater runs [FLOW]     the latest runs (of every flow, or of FLOW), as a table or --json;
+                            --status failed, --tag T, --user U keep the runs that match
   headwater delete FLOW/RUN_ID ...   delete runs (or --keep-last N / --keep-since DATE /
                             --keep-tagged: every run outside that retention); --dry-run
   headwater gc [--grace 1h] free the stored data no remaining run refers to; --dry-run
@@ -144,8 +145,20 @@ def _no_flow_file(args: list[str]) -> None:
     else:
         click.echo(USAGE, err=True)
         if command is not None:
-            click.echo(f"headwater: no command {command!r} (see the list above)", err=True)
+            click.echo(f"headwater: no command {command!r} (see the list above){_guess(command)}",
+                       err=True)
     raise SystemExit(2)
+
+
+def _guess(command: str) -> str:
+    """``headwater dev``: what another orchestrator's word is called here, as a sentence."""
+    from headwater.cli.guesses import command_hint
+
+    def typed(name: str, before: str) -> str:
+        return " ".join(w for w in ("headwater", before, name, "FLOW_FILE") if w)
+
+    hint = command_hint(command, typed)
+    return f". {hint[:1].upper()}{hint[1:]}." if hint else ""
 
 
 def _load_or_exit(path: str) -> type:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import click
 
@@ -41,7 +42,7 @@ def _table(summaries: Sequence) -> str:
 
 
 def _show(settings: Settings, flow: str | None, limit: int, as_json: bool,
-          own_flow: bool = False) -> None:
+          own_flow: bool = False, filters: dict | None = None) -> None:
     """``own_flow``: ``python flow.py runs``, where a flow that never ran simply has no runs yet
     (``headwater runs NAME`` reports an unknown NAME, which may be a typo, with the known ones)."""
     from headwater.client import use_settings
@@ -50,13 +51,18 @@ def _show(settings: Settings, flow: str | None, limit: int, as_json: bool,
 
     use_settings(settings)
     try:
-        summaries = latest_runs(flow, limit)
+        summaries = latest_runs(flow, limit, **(filters or {}))
     except NotFoundError:
         if not own_flow:
             raise
         summaries = []
     if as_json:
         click.echo(json.dumps([s.as_json() for s in summaries], indent=2))
+    elif not summaries and filters and any(filters.values()):
+        asked = ", ".join(f"{key} {' '.join(value) if isinstance(value, tuple) else value}"
+                          for key, value in filters.items() if value)
+        click.echo(f"No runs{f' of {flow}' if flow else ''} with {asked} in the datastore "
+                   f"{settings.datastore_root}.")
     elif not summaries and own_flow:
         from headwater.runtime.console import flow_command
 
@@ -73,14 +79,28 @@ _LIMIT = click.option("-n", "--limit", type=click.IntRange(min=1), default=10, s
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 
 
+def _filters(command: Any) -> Any:
+    """``--status``, ``--tag`` and ``--user``: only the runs that match (the UI's filters)."""
+    command = click.option("--user", default=None, metavar="NAME",
+                           help="Only the runs of this user.")(command)
+    command = click.option("--tag", "tags", multiple=True, metavar="TAG",
+                           help="Only the runs with this tag (repeatable: all of them).")(command)
+    return click.option("--status", type=click.Choice(["running", "succeeded", "failed"]),
+                        default=None, help="Only the runs in this state (a crashed run is "
+                        "failed).")(command)
+
+
 @click.command("runs", help="List the latest runs of this flow: id, status, start, duration, "
                "user, tags (every user's).")
 @_LIMIT
 @_JSON
+@_filters
 @click.pass_context
 @handle_errors
-def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
-    _show(settings_of(ctx), flow_class_of(ctx).__name__, limit, as_json, own_flow=True)
+def runs(ctx: click.Context, limit: int, as_json: bool, status: str | None,
+         tags: tuple[str, ...], user: str | None) -> None:
+    _show(settings_of(ctx), flow_class_of(ctx).__name__, limit, as_json, own_flow=True,
+          filters={"status": status, "tags": tags, "user": user})
 
 
 @click.command("runs", help="List the latest runs of FLOW (or of every flow) in the datastore: "
@@ -91,7 +111,10 @@ def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
 @click.option("--metadata", default=None, help="A metadata database path or URL.")
 @_LIMIT
 @_JSON
+@_filters
 @handle_errors
 def runs_everywhere(flow: str | None, datastore_root: str | None, metadata: str | None,
-                    limit: int, as_json: bool) -> None:
-    _show(Settings.resolve(datastore_root=datastore_root, metadata=metadata), flow, limit, as_json)
+                    limit: int, as_json: bool, status: str | None, tags: tuple[str, ...],
+                    user: str | None) -> None:
+    _show(Settings.resolve(datastore_root=datastore_root, metadata=metadata), flow, limit, as_json,
+          filters={"status": status, "tags": tags, "user": user})

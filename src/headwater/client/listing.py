@@ -34,14 +34,21 @@ class RunSummary:
         return {"pathspec": self.pathspec, **asdict(self), "tags": list(self.tags)}
 
 
-def latest_runs(flow: str | None = None, limit: int = 10) -> list[RunSummary]:
-    """The ``limit`` newest runs of ``flow`` (or of every flow), newest first, all users."""
+def latest_runs(flow: str | None = None, limit: int = 10, *, status: str | None = None,
+                tags: tuple[str, ...] = (), user: str | None = None) -> list[RunSummary]:
+    """The ``limit`` newest runs of ``flow`` (or of every flow), newest first, all users; with
+    ``status`` (running, succeeded, failed: a crashed run is failed), ``tags`` (all of them) or
+    ``user``, only the runs that match, found by the metadata store's own paged query (one query
+    in SQL backends, however many runs do not match)."""
     db = meta()
     if flow is not None:
         load_flow(flow, check=False)  # names the datastore when the flow is not there
-    flows = [flow] if flow is not None else db.list_flows()
-    rows = [row for name in flows for row in db.list_runs(name, limit=limit)]
-    rows.sort(key=lambda row: row.created_at, reverse=True)
+    if status is not None or tags or user is not None:
+        rows, _ = db.page_runs(flow=flow, tags=tags, user=user, status=status, limit=limit)
+    else:
+        flows = [flow] if flow is not None else db.list_flows()
+        rows = [row for name in flows for row in db.list_runs(name, limit=limit)]
+        rows.sort(key=lambda row: row.created_at, reverse=True)
     now = time.time()
     summaries = []
     for row in rows[:limit]:

@@ -51,6 +51,9 @@ class StepDecorator:
     # not added to a step holding any of these. The pair written on one step is refused only
     # when it would take effect (environments built), as Metaflow does.
     excludes: ClassVar[tuple[str, ...]] = ()
+    # Said after the list of options when one that does not exist is given: what the user
+    # most likely wanted from it (``@cache(expiration=...)``: there is no expiry).
+    unknown_option_note: ClassVar[str] = ""
 
     def __init__(self, **options: Any) -> None:
         # ``**config`` in the options: placeholders whose keys are known only at launch.
@@ -61,7 +64,8 @@ class StepDecorator:
             known = ", ".join(sorted(self.defaults)) or "none"
             raise FlowDefinitionError(
                 f"@{self.name} has no option {', '.join(map(repr, unknown))}",
-                fix=f"the options of @{self.name} are: {known}",
+                fix=f"the options of @{self.name} are: {known}"
+                + (f"; {self.unknown_option_note}" if self.unknown_option_note else ""),
             )
         self.attributes: dict[str, Any] = {**self.defaults, **options}
         # An option given as config_expr(...) has no value until launch: check it then.

@@ -13,6 +13,10 @@ from headwater.decorators.base import StepDecorator, StepPolicy, make_step_decor
 class CacheDecorator(StepDecorator):
     name = "cache"
     defaults: dict = {}
+    # Prefect's cache_expiration / cache_key_fn are the first options people try.
+    unknown_option_note = ("a result is reused until the step's code, inputs, parameters or "
+                           "environment change, with no expiry; `run --no-cache` runs the step "
+                           "again and stores the fresh result for later runs")
 
     def apply(self, policy: StepPolicy) -> None:
         policy.cache = True

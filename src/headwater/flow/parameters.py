@@ -306,10 +306,22 @@ class Parameter:
             try:
                 return kind(raw)
             except Exception as err:  # a user-supplied converter
-                raise self._bad(raw, f"a value accepted by {self.type_label} ({err})") from None
+                fix = None
+                if isinstance(kind, type) and hasattr(kind, "fromisoformat"):
+                    # `type=datetime.date`: the class is called with the text, which it does
+                    # not parse; its `fromisoformat` does.
+                    fix = (f"declare Parameter('{self.name}', type={kind.__name__}.fromisoformat, "
+                           f"...) to read ISO text such as --{self.name} 2026-11-02 (type="
+                           f"{kind.__name__} calls {kind.__name__}({raw!r}), which does not parse "
+                           "text)")
+                raise self._bad(raw, f"a value accepted by {self.type_label} ({err})",
+                                fix=fix) from None
         raise FlowDefinitionError(f"parameter '{self.name}' has an unsupported type {kind!r}")
 
-    def _bad(self, raw: str, expected: str) -> ParameterError:
+    def _bad(self, raw: str, expected: str, fix: str | None = None) -> ParameterError:
+        if fix is not None:
+            return ParameterError(f"parameter '{self.name}' expects {expected}; got {raw!r}",
+                                  fix=fix)
         example = {"an integer": "3", "a number": "0.5", "a boolean (true/false)": "true"}
         hint = example.get(expected, "...")
         fix = f"pass e.g. --{self.name} {hint}"

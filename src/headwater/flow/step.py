@@ -28,7 +28,7 @@ def step(*, start: bool = False, end: bool = False,
 
 
 def step(func: F | None = None, /, *, start: bool = False, end: bool = False,
-         node_info: dict[str, Any] | None = None) -> Any:
+         node_info: dict[str, Any] | None = None, **options: Any) -> Any:
     """Mark ``func`` as a step. Step decorators (``@retry``, ...) may sit above or below it.
 
     ``@step(start=True)`` / ``@step(end=True)`` make a step the flow's first / last whatever its
@@ -38,9 +38,55 @@ def step(func: F | None = None, /, *, start: bool = False, end: bool = False,
     A dunder name (``__init__``, ``__call__``) is refused here, as the class is defined: such a
     step would replace Python's own machinery of the flow before graph validation could run.
     """
+    if options:
+        # `@step(retries=3)`, Prefect's `@task` options: refuse them on the step's line (Python's
+        # TypeError would name neither the step nor where each option goes).
+        def refuse(f: F) -> F:
+            raise _options_error(f, options)
+
+        return refuse if func is None else refuse(func)
     if func is None:
         return lambda f: _mark(f, start, end, node_info)
     return _mark(func, start, end, node_info)
+
+
+# An option of another framework's task decorator -> the decorator that does it here.
+_OPTION_DECORATORS = {
+    **dict.fromkeys(("retries", "retry", "max_retries", "retry_policy"), "@retry(times=3)"),
+    **dict.fromkeys(("retry_delay_seconds", "retry_delay"), "@retry(minutes_between_retries=1)"),
+    **dict.fromkeys(("timeout", "timeout_seconds", "execution_timeout"), "@timeout(seconds=600)"),
+    **dict.fromkeys(("cache", "cache_key_fn", "cache_policy", "cache_expiration",
+                     "persist_result", "cache_result_in_memory"), "@cache"),
+    **dict.fromkeys(("env", "environment", "env_vars"), "@environment(vars={'NAME': 'value'})"),
+    **dict.fromkeys(("resources", "cpu", "memory", "gpu"), "@resources(cpu=2, memory=4000)"),
+}
+
+
+def _decorator_for(key: str, value: Any) -> str:
+    """The decorator doing what ``key=value`` asked, with the user's own number where one fits
+    (``retries=5`` -> ``@retry(times=5)``)."""
+    example = _OPTION_DECORATORS[key]
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        if example.startswith("@retry(times="):
+            return f"@retry(times={value})"
+        if example.startswith("@timeout("):
+            return f"@timeout(seconds={value})"
+    return example
+
+
+def _options_error(func: Any, options: dict[str, Any]) -> GraphError:
+    name = getattr(func, "__name__", "?")
+    given = ", ".join(f"{key}=" for key in options)
+    known = [f"{key}= -> {_decorator_for(key, value)}" for key, value in options.items()
+             if key in _OPTION_DECORATORS]
+    fix = ("each option of a step is a decorator of its own, stacked above @step: "
+           + ("; ".join(known) if known else "@retry, @timeout, @catch, @resources, "
+              "@environment, @cache, @card (from headwater import retry, ...)")
+           + "; @step itself takes only start=, end= and node_info=")
+    refused = "no such option" if len(options) == 1 else "none of these options"
+    return GraphError(f"@step({given}) on step {name!r}: @step takes {refused}",
+                      step=name, file=getattr(getattr(func, "__code__", None), "co_filename", None),
+                      line=_def_line(func), fix=fix)
 
 
 def _mark(func: F, start: bool, end: bool, node_info: dict[str, Any] | None) -> F:

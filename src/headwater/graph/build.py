@@ -15,7 +15,7 @@ import ast
 import os
 import sys
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from headwater.exceptions import GraphError
@@ -42,7 +42,8 @@ def build_graph(flow_cls: type) -> Graph:
     found = _find_steps(flow_cls)
     names = set(found)
     start, end = find_endpoints({name: func for name, (_, func) in found.items()})
-    nodes = [_parse_step(name, func, flow_cls, names, name == end)
+    returned: list[str] = []
+    nodes = [_parse_step(name, func, flow_cls, names, name == end, returned)
              for name, (_, func) in found.items()]
     rank = {name: found[name][0] for name in found}
     nodes.sort(key=lambda node: (rank[node.name], node.line))
@@ -59,6 +60,7 @@ def build_graph(flow_cls: type) -> Graph:
         graph.nodes[start].is_start = True
     _link(graph)
     graph.warnings.extend(rebound_names(flow_cls))
+    graph.warnings.extend(returned)
     return graph
 
 
@@ -410,9 +412,11 @@ def _parse_file(file: str) -> _Parsed | None:
 
 
 def _parse_step(
-    name: str, func: Callable[..., Any], flow_cls: type, step_names: set[str], is_end: bool
+    name: str, func: Callable[..., Any], flow_cls: type, step_names: set[str], is_end: bool,
+    warnings: list[str] | None = None,
 ) -> StepNode:
-    """Make the StepNode of one step from its source, recording (not raising) its problems."""
+    """Make the StepNode of one step from its source, recording (not raising) its problems;
+    a step that returns a value adds a warning to ``warnings``."""
     try:
         src = _read_source(name, func)
     except GraphError:
@@ -425,6 +429,8 @@ def _parse_step(
     calls = _next_calls(fdef, params[0].arg if params else "self")
     if calls:
         node.next_line = src.line(calls[0])
+    if warnings is not None:
+        warnings.extend(_returned_value(node, fdef, src, flow_cls.__name__))
     problem = _placement_problem(node, calls, src)
     if problem is not None:
         node.problems.append(problem)
@@ -435,6 +441,37 @@ def _parse_step(
         except GraphError as exc:
             node.problems.append(exc)
     return node
+
+
+def _returned_value(node: StepNode, fdef: ast.FunctionDef, src: _Source,
+                    flow_name: str) -> list[str]:
+    """A warning for ``return value`` among the step's own statements: how Prefect's and
+    Dagster's tasks pass data on, which a step's caller drops (only what it sets on self is
+    stored). Nested functions and classes are not the step's own returns."""
+    found = [stmt for stmt in _own_statements(fdef.body)
+             if isinstance(stmt, ast.Return) and stmt.value is not None
+             and not (isinstance(stmt.value, ast.Constant) and stmt.value.value is None)]
+    if not found:
+        return []
+    then = (f"read it afterwards as Flow({flow_name!r}).latest_run.data.result"
+            if node.transition == END else "read self.result in the steps after it")
+    return [f"{node.file}:{src.line(found[0])}: step {node.name!r} returns a value, which is "
+            "dropped: only what a step sets on self is stored and passed on. Fix: assign it "
+            f"(self.result = ...) and {then}"]
+
+
+def _own_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """Every statement of ``body``, blocks included, but not inside nested defs or classes."""
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            continue
+        for field in ("body", "orelse", "finalbody"):
+            yield from _own_statements(getattr(stmt, field, None) or [])
+        for handler in getattr(stmt, "handlers", None) or []:
+            yield from _own_statements(handler.body)
+        for case in getattr(stmt, "cases", None) or []:
+            yield from _own_statements(case.body)
 
 
 def _node(name: str, func: Callable[..., Any], is_end: bool, *, num_args: int, file: str,

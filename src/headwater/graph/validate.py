@@ -488,7 +488,9 @@ class _SplitWalk:
             node,
             f"step {node.name!r} takes an inputs argument, so it is a join, but {came} not "
             "inside a split or foreach: there is nothing to join",
-            fix=f"remove the inputs argument: def {node.name}(self): ...",
+            fix=f"remove the inputs argument: def {node.name}(self): ...; data from earlier "
+            "steps comes through self, not through arguments (what a step sets as self.x, the "
+            "steps after it read as self.x)",
         )
 
     def _compare(self, node: StepNode, pred: str | None, stack: _Stack) -> None:
