@@ -7,11 +7,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from .faultkit import hw
+from .faultkit import env_for, hw
 from .flowrun import write_flow
 from .uiserver import ui_server
 
@@ -84,4 +86,53 @@ def test_another_users_idle_connections_never_use_up_the_uis_descriptors(small_r
             assert status == 200, (status, body)
         finally:
             attacker.communicate(timeout=60)  # closes its stdin: it lets go of them and exits
-        assert "too many open files" not in ui.output().lower(), ui.output()
+
+
+# -- the test-only fault points, armed in a folder another user controls ---------------------
+
+def _run_until_held_or_done(flow: Path, folder: Path, shared: Path) -> subprocess.CompletedProcess:
+    """``python FLOW run`` with the fault point armed in ``shared``; a held run is let go."""
+    proc = subprocess.Popen(  # noqa: S603
+        [sys.executable, str(flow), "run"], cwd=folder, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=env_for(folder, HEADWATER_FAULT_POINT="task.stored#1",
+                    HEADWATER_FAULT_DIR=str(shared)))
+    try:
+        deadline = time.monotonic() + 300
+        while proc.poll() is None and not (shared / "held").exists():
+            assert time.monotonic() < deadline, "the run neither held nor ended"
+            time.sleep(0.05)
+    finally:
+        (shared / "gate").touch()  # before the fix, the run waited here for whoever wrote it
+    out, err = proc.communicate(timeout=300)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+@as_root_only
+def test_a_fault_folder_another_user_controls_is_refused_and_nothing_written_through_it(
+        tmp_path):
+    # HEADWATER_FAULT_POINT/DIR are for tests, but a shell keeps what a test session exported.
+    # Armed in a folder another user owns, the held task wrote "NAME PID" through the link
+    # that user planted as `held.tmp` (into any file of the user's), and then waited for ever
+    # on a `gate` only that user's files decided.
+    flow = write_flow(tmp_path, "small_flow.py", SMALL_FLOW)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chown(shared, NOBODY, NOBODY)
+    shared.chmod(0o777)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    (shared / "held.tmp").symlink_to(victim)
+    os.lchown(shared / "held.tmp", NOBODY, NOBODY)
+    proc = _run_until_held_or_done(flow, tmp_path, shared)
+    assert victim.read_text() == "precious\n"
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    assert "HEADWATER_FAULT_DIR" in proc.stderr and "another user" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr or "SettingError" in proc.stderr, proc.stderr
+    assert not (shared / "held").exists()
+    # A folder of the user's own (made 0700 when missing) still arms the point.
+    own = tmp_path / "own" / "hooks"
+    proc = _run_until_held_or_done(flow, tmp_path, own)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (own / "held").read_text().startswith("task.stored ")
+    assert os.stat(own).st_mode & 0o777 == 0o700
