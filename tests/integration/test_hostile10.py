@@ -136,3 +136,54 @@ def test_a_fault_folder_another_user_controls_is_refused_and_nothing_written_thr
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (own / "held").read_text().startswith("task.stored ")
     assert os.stat(own).st_mode & 0o777 == 0o700
+
+
+# -- the web UI: names holding bidirectional overrides ---------------------------------------
+
+BIDI_FLOW = '''
+from headwater import FlowSpec, step
+
+
+class BidiFlow(FlowSpec):
+    @step
+    def start(self):
+        setattr(self, "report\\u202efdp", b"not a pdf")
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    BidiFlow()
+'''
+
+
+def test_the_ui_shows_bidi_overrides_in_names_and_tags_as_escapes(tmp_path, browser):
+    # An artifact's name and a tag are anyone's strings (a shared database's writer chooses
+    # them too): the page showed `report\u202efdp` as "reportpdf" and the tag
+    # `ok\u202edesiver` as "okrevised", while `dump`, `runs` and `logs` print the escape.
+    from .faultkit import DEADLINE_S
+
+    flow = write_flow(tmp_path, "bidi_flow.py", BIDI_FLOW)
+    proc = hw(flow, "--quiet", "run", "--tag", "ok\u202edesiver", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with ui_server(tmp_path) as ui:
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            shown = {}
+            for path, wanted in (("/runs/BidiFlow/1/start/1", "report\\u202efdp"),
+                                 ("/", "ok\\u202edesiver")):
+                page.goto(ui.url + path, timeout=DEADLINE_S * 1000)
+                page.wait_for_function("(wanted) => document.body.innerText.includes(wanted)",
+                                       arg=wanted, timeout=DEADLINE_S * 1000)
+                shown[path] = page.evaluate("() => document.body.innerText + document.title")
+            status, _, body = ui.get("/runs/BidiFlow/no%E2%80%AErun")  # an address anyone can link
+        finally:
+            context.close()
+    for text in shown.values():
+        assert not any(ch in text for ch in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068"
+                       "\u2069"), repr(text)
+    assert status == 404 and "\u202e".encode() not in body and b"no\\u202erun" in body, body
