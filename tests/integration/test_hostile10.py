@@ -187,3 +187,42 @@ def test_the_ui_shows_bidi_overrides_in_names_and_tags_as_escapes(tmp_path, brow
         assert not any(ch in text for ch in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068"
                        "\u2069"), repr(text)
     assert status == 404 and "\u202e".encode() not in body and b"no\\u202erun" in body, body
+
+
+# -- dump on a terminal: a failed task's recorded traceback ----------------------------------
+
+FAILING_FLOW = '''
+from headwater import FlowSpec, step
+
+
+class FailingFlow(FlowSpec):
+    @step
+    def start(self):
+        self.kept = 1
+        raise ValueError("\\x1b]52;c;cm0gLXJmIH4K\\x07clipboard \\x1b]0;TITLE\\x07 "
+                         "\\x1b[31mred\\x1b[0m report\\u202efdp")
+
+
+if __name__ == "__main__":
+    FailingFlow()
+'''
+
+
+def test_dump_on_a_terminal_shows_a_recorded_tracebacks_escapes_as_text(tmp_path):
+    # `dump` of a failed task prints the traceback its record holds: in a shared datastore
+    # the step may be anyone's, and its exception's message reached the reader's terminal
+    # raw, as `logs` no longer lets a step's output: ESC ] 52 set the clipboard, ESC ] 0
+    # retitled the window, U+202E reordered the line. Colours pass, as in `logs`.
+    from .terminal import on_a_terminal
+
+    flow = write_flow(tmp_path, "failing_flow.py", FAILING_FLOW)
+    assert hw(flow, "--quiet", "run", cwd=tmp_path).returncode != 0
+    shown = on_a_terminal([sys.executable, str(flow), "dump", "1/start/1"], tmp_path,
+                          env_for(tmp_path)).decode()
+    assert "ValueError" in shown and "clipboard" in shown, shown
+    assert "\x1b]" not in shown and "\x07" not in shown and "\u202e" not in shown, repr(shown)
+    assert "\\x1b]52;c;cm0gLXJmIH4K\\x07clipboard" in shown and "report\\u202efdp" in shown
+    assert "\x1b[31mred\x1b[0m" in shown
+    # Into a pipe (or with --file) the traceback is the record's, as stored.
+    piped = hw(flow, "dump", "1/start/1", cwd=tmp_path)
+    assert "\x1b]52;c;cm0gLXJmIH4K\x07clipboard" in piped.stdout + piped.stderr

@@ -37,7 +37,8 @@ def terminal_safe(text: str) -> str:
     return _SHOWN.sub(lambda m: m.group(1) or shown_char(m.group()), text)
 
 
-def _is_terminal(err: bool) -> bool:
+def is_terminal(err: bool) -> bool:
+    """Whether stdout (stderr with ``err``) is a terminal."""
     stream = sys.stderr if err else sys.stdout
     try:
         return stream.isatty()
@@ -74,7 +75,7 @@ def print_task_logs(task: Any, streams: list[str], *, to_stdout: bool, timestamp
                    err=True)
     for stream in streams:
         err = stream == "stderr" and not to_stdout
-        shown = terminal_safe if not raw and _is_terminal(err) else str
+        shown = terminal_safe if not raw and is_terminal(err) else str
         if timestamps:
             for when, line in task.loglines(stream):
                 stamp = when.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] if when else "-"
