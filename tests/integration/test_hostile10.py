@@ -226,3 +226,48 @@ def test_dump_on_a_terminal_shows_a_recorded_tracebacks_escapes_as_text(tmp_path
     # Into a pipe (or with --file) the traceback is the record's, as stored.
     piped = hw(flow, "dump", "1/start/1", cwd=tmp_path)
     assert "\x1b]52;c;cm0gLXJmIH4K\x07clipboard" in piped.stdout + piped.stderr
+
+
+# -- card get: the card a record names, named as text ----------------------------------------
+
+CARD_FLOW = '''
+from headwater import FlowSpec, card, step
+
+
+class CardFlow(FlowSpec):
+    @card
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    CardFlow()
+'''
+
+
+def test_card_get_names_a_card_whose_record_holds_escapes_as_text(tmp_path):
+    # `card list` showed a card's type and id (a record's strings) with escapes as text, but
+    # `card get PATHSPEC FILE` said "Wrote <Card TYPE ...>" with them raw.
+    import json
+    import sqlite3
+
+    from .faultkit import datastore
+
+    flow = write_flow(tmp_path, "card_flow.py", CARD_FLOW)
+    assert hw(flow, "--quiet", "run", cwd=tmp_path).returncode == 0
+    where = "flow = 'CardFlow' AND run_id = '1' AND step = 'start'"
+    with sqlite3.connect(datastore(tmp_path) / "meta.sqlite") as db:
+        record = json.loads(db.execute(f"SELECT transition FROM tasks WHERE {where}").fetchone()[0])
+        record["cards"][0]["type"] = "\x1b]52;c;cm0gLXJmIH4K\x07default\u202e"
+        db.execute(f"UPDATE tasks SET transition = ? WHERE {where}", (json.dumps(record),))
+    got = hw(flow, "card", "get", "1/start/1", str(tmp_path / "card.html"), cwd=tmp_path)
+    assert got.returncode == 0, got.stdout + got.stderr
+    said = got.stdout + got.stderr
+    assert "Wrote <Card \\x1b]52;c;cm0gLXJmIH4K\\x07default\\u202e" in said, said
+    assert "\x1b" not in said and "\x07" not in said and "\u202e" not in said, repr(said)
+    assert (tmp_path / "card.html").read_text().startswith("<!")
