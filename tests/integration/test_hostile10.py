@@ -271,3 +271,25 @@ def test_card_get_names_a_card_whose_record_holds_escapes_as_text(tmp_path):
     assert "Wrote <Card \\x1b]52;c;cm0gLXJmIH4K\\x07default\\u202e" in said, said
     assert "\x1b" not in said and "\x07" not in said and "\u202e" not in said, repr(said)
     assert (tmp_path / "card.html").read_text().startswith("<!")
+
+
+def test_delete_names_a_live_run_whose_record_holds_escapes_as_text(tmp_path):
+    # `delete --keep-last` keeps the origin of a live resume and says why, naming the resuming
+    # run: anyone who can write a shared metadata database chooses its id, and it reached the
+    # terminal raw while the kept run's id on the same line was shown as text.
+    import sqlite3
+
+    from .faultkit import datastore
+
+    flow = write_flow(tmp_path, "small_flow.py", SMALL_FLOW)
+    for _ in range(2):
+        assert hw(flow, "--quiet", "run", cwd=tmp_path).returncode == 0
+    with sqlite3.connect(datastore(tmp_path) / "meta.sqlite") as db:
+        db.execute("UPDATE runs SET status = 'running', heartbeat_at = ?, origin_run_id = '1', "
+                   "host = 'another-machine', run_id = ? WHERE run_id = '2'", (time.time() + 3600, "\x1b]0;PWNED\x07"))
+    done = subprocess.run([str(Path(sys.executable).parent / "headwater"), "delete", "SmallFlow",  # noqa: S603
+                           "--keep-last", "1"], cwd=tmp_path, env=env_for(tmp_path),
+                          capture_output=True, text=True, timeout=300)
+    said = done.stdout + done.stderr
+    assert "Kept run SmallFlow/1: run SmallFlow/1 is the origin of run SmallFlow/" in said, said
+    assert "SmallFlow/\\x1b]0;PWNED\\x07" in said and "\x1b" not in said, repr(said)
