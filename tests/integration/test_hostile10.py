@@ -293,3 +293,61 @@ def test_delete_names_a_live_run_whose_record_holds_escapes_as_text(tmp_path):
     said = done.stdout + done.stderr
     assert "Kept run SmallFlow/1: run SmallFlow/1 is the origin of run SmallFlow/" in said, said
     assert "SmallFlow/\\x1b]0;PWNED\\x07" in said and "\x1b" not in said, repr(said)
+
+
+# -- Runner(...).run(**names): a name that is an option of `run`, not a parameter -------------
+
+PARAM_FLOW = '''
+from headwater import FlowSpec, Parameter, step
+
+
+class ParamFlow(FlowSpec):
+    alpha = Parameter("alpha", default="a")
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    ParamFlow()
+'''
+
+
+@pytest.mark.parametrize("name, value", [
+    ("run-id-file", "TARGET"),
+    ("executor", "spawn"),
+    ("dask-address", "tcp://127.0.0.1:1"),
+    ("package-suffixes", ".pem,.env"),
+], ids=["run-id-file", "executor", "dask-address", "package-suffixes"])
+def test_a_runner_argument_naming_an_option_of_run_is_refused_not_passed_on(tmp_path, name,
+                                                                           value):
+    # run(**form) passed every key on as `--KEY VALUE`: a key naming an option of `run` set
+    # that option (the run id written over any file the caller may write; the run's code and
+    # data sent to another Dask cluster; secrets packed with the code). Metaflow's Runner
+    # refuses any argument that is neither one of its own nor a parameter; so does this one,
+    # before any run is recorded.
+    from headwater import Runner
+
+    flow = write_flow(tmp_path, "param_flow.py", PARAM_FLOW)
+    target = tmp_path / "precious.txt"
+    target.write_text("precious\n")
+    given = {name: str(target) if value == "TARGET" else value, "alpha": "b"}
+    with pytest.raises(ValueError, match=f"(?s)given '{name}', which is not a parameter of "
+                                         "ParamFlow.*its parameters are alpha"):
+        Runner(str(flow), cwd=str(tmp_path), env=env_for(tmp_path)).run(**given)
+    assert target.read_text() == "precious\n"
+    assert not (tmp_path / ".headwater" / "meta.sqlite").exists() or _no_runs(tmp_path)
+
+
+def _no_runs(folder: Path) -> bool:
+    import sqlite3
+
+    from .faultkit import datastore
+
+    with sqlite3.connect(datastore(folder) / "meta.sqlite") as db:
+        return db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0

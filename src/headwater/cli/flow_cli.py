@@ -609,23 +609,13 @@ def _refuse_for_runner(flow_cls: type, option: str) -> None:
     """``Runner(...).run(bogus=1)``: an argument naming no parameter is a ValueError for the
     Runner, as with Metaflow's (see :mod:`headwater.runtime.runner_args`); click reports the
     unknown option here as usual."""
-    from headwater.runtime.parameters import ParameterNotGivenError
-    from headwater.runtime.runner_args import RunnerArgs
+    from headwater.runtime.runner_args import RunnerArgs, unknown_argument
 
     checks = RunnerArgs.take()
     name = option.lstrip("-")
     if checks is None or name not in checks.types:
         return
-    import difflib  # only on this error
-
-    known = sorted(p.name for p in flow_parameters(flow_cls).values())
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    checks.record(ParameterNotGivenError(
-        f"Runner(...).run() was given '{name}', which is not a parameter of {flow_cls.__name__}"
-        f"{hint}",
-        fix=f"its parameters are {', '.join(known) or 'none'}; run() also takes tags, "
-        "max_workers, max_num_splits, run_id_file and decospecs"), "ValueError")
+    checks.record(unknown_argument(flow_cls, name), "ValueError")
 
 
 def _checked_tags(ctx: click.Context, param: click.Parameter,

@@ -56,6 +56,14 @@ class RunnerArgs:
         Runner). A ``JSONType`` parameter given a ``str`` keeps it as that string, as Metaflow's
         Runner passes every JSONType value as JSON."""
         by_name = {p.name: p for p in flow_parameters(flow_cls).values()}
+        for name in self.types:
+            # A name that is no parameter but an option of `run` (`run-id-file`, `executor`,
+            # `dask-address`, `package-suffixes`, ...) reached the command line as that option:
+            # run(**form) with a form's keys wrote the run id over any file the caller may
+            # write, or sent the run's code and data to another Dask cluster. Metaflow's Runner
+            # refuses any argument that is neither one of its own nor a parameter.
+            if name not in by_name:
+                self.refuse(unknown_argument(flow_cls, name), "ValueError")
         for name, given_type in self.types.items():
             param = by_name.get(name)
             if param is not None and given_type == "NoneType" and param.required:
@@ -101,3 +109,18 @@ class RunnerArgs:
 
 _EXAMPLES = {int: "3", float: "0.5", str: "'text'", bool: "True"}
 
+
+def unknown_argument(flow_cls: type, name: str) -> HeadwaterException:
+    """The error for ``Runner(...).run(NAME=...)`` when NAME is no parameter of the flow."""
+    import difflib  # only on this error
+
+    from headwater.runtime.parameters import ParameterNotGivenError
+
+    known = sorted(p.name for p in flow_parameters(flow_cls).values())
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return ParameterNotGivenError(
+        f"Runner(...).run() was given {name!r}, which is not a parameter of {flow_cls.__name__}"
+        f"{hint}",
+        fix=f"its parameters are {', '.join(known) or 'none'}; run() also takes tags, "
+        "max_workers, max_num_splits, run_id_file and decospecs")
