@@ -351,3 +351,25 @@ def _no_runs(folder: Path) -> bool:
 
     with sqlite3.connect(datastore(folder) / "meta.sqlite") as db:
         return db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0
+
+
+def test_logs_names_the_task_a_record_says_it_reused_as_text(tmp_path):
+    # `logs` of a task @cache reused says which task it reused, as its record says: anyone who
+    # can write a shared metadata database chooses that text, and it reached the terminal raw
+    # (the output below it was already shown with its escapes as text).
+    import json
+    import sqlite3
+
+    from .faultkit import datastore
+
+    flow = write_flow(tmp_path, "small_flow.py", SMALL_FLOW)
+    assert hw(flow, "--quiet", "run", cwd=tmp_path).returncode == 0
+    where = "flow = 'SmallFlow' AND run_id = '1' AND step = 'start'"
+    with sqlite3.connect(datastore(tmp_path) / "meta.sqlite") as db:
+        record = json.loads(db.execute(f"SELECT transition FROM tasks WHERE {where}").fetchone()[0])
+        record.setdefault("metadata", {})["cached-from"] = "\x1b]52;c;cm0gLXJmIH4K\x07Other/1"
+        db.execute(f"UPDATE tasks SET transition = ? WHERE {where}", (json.dumps(record),))
+    done = hw(flow, "logs", "1/start", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "reused from cache: \\x1b]52;c;cm0gLXJmIH4K\\x07Other/1" in done.stderr, done.stderr
+    assert "\x1b" not in done.stderr, repr(done.stderr)

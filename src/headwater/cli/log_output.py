@@ -65,14 +65,16 @@ def print_task_logs(task: Any, streams: list[str], *, to_stdout: bool, timestamp
     A task reused by ``@cache`` has the output of the task it reused, and a running task's is
     its output so far: a note on stderr says so (never on stdout, which scripts may parse).
     """
+    from headwater.cli.dump_output import printable  # the record's ids, shown as text
+
     if streams and not task.finished:
-        click.echo(f"[{task.pathspec}] still running: its output so far (the whole of it is "
-                   "stored when it ends; a task shows output here once it has run a second)",
-                   err=True)
+        click.echo(f"[{printable(task.pathspec)}] still running: its output so far (the whole "
+                   "of it is stored when it ends; a task shows output here once it has run a "
+                   "second)", err=True)
     reused_from = (getattr(task, "metadata_dict", None) or {}).get("cached-from")
     if reused_from and streams:
-        click.echo(f"[{task.pathspec}] reused from cache: {reused_from} (its output follows)",
-                   err=True)
+        click.echo(f"[{printable(task.pathspec)}] reused from cache: "
+                   f"{printable(str(reused_from))} (its output follows)", err=True)
     for stream in streams:
         err = stream == "stderr" and not to_stdout
         shown = terminal_safe if not raw and is_terminal(err) else str
