@@ -18,7 +18,7 @@ the gate. Signal handlers run while the process waits (the scheduler's notes a C
 on once the gate opens). A name that is no point, or a count that is no number, is a
 ``SettingError`` at import.
 
-``FOLDER`` must be one only this user can change (it is made 0700 when missing): the held
+``FOLDER`` must be one only this user (and its group) can change (made 0700 when missing): the held
 process writes there and waits on what appears there, so a shared folder (``/tmp``, a folder
 another user owns or may write) let another user hold any run for ever, or plant ``held.tmp``
 as a link and have the run write through it into a file of the user's. These variables are
@@ -61,7 +61,6 @@ def _armed(environ: Mapping[str, str]) -> tuple[str, int, str] | None:
     if not spec or not folder:
         return None
     from headwater.exceptions import SettingError  # only when armed: nothing loaded otherwise
-    from headwater.folders import private_folder_problem
 
     name, _, nth = spec.partition("#")
     unset = f"unset {POINT_ENV} and {DIR_ENV} (they are for headwater's own tests)"
@@ -72,15 +71,34 @@ def _armed(environ: Mapping[str, str]) -> tuple[str, int, str] | None:
     if not (count.isascii() and count.isdigit()):
         raise SettingError(f"{POINT_ENV}={spec!r}: the pass after '#' is no whole number",
                            fix=f"write NAME#N with N a number, or {unset}")
-    try:
-        problem = private_folder_problem(folder)
-    except OSError as err:
-        problem = f"cannot be made ({err.strerror or err})"
+    problem = _folder_problem(folder)
     if problem:
         raise SettingError(f"{DIR_ENV}={folder!r} {problem}: a held run writes and waits on "
                            "files there, which another user could plant",
                            fix=f"name a folder only you can write, or {unset}")
     return name, int(count), folder
+
+
+def _folder_problem(folder: str) -> str | None:
+    """What lets another user plant files in ``folder`` (made 0700 when missing), or None. The
+    group may write it (a test's ``mkdir`` under a umask of 002), as it may a datastore."""
+    import stat
+
+    from headwater import folders
+
+    try:
+        if not os.path.lexists(folder):
+            return folders.private_folder_problem(folder)  # made 0700, and the folders above checked
+        info = os.lstat(folder)
+    except OSError as err:
+        return f"cannot be made or read ({err.strerror or err})"
+    if not stat.S_ISDIR(info.st_mode):
+        return "is not a folder (a link or a file)"
+    if info.st_uid != os.getuid():
+        return f"belongs to another user (uid {info.st_uid})"
+    if info.st_mode & 0o002:
+        return f"can be written by other users (mode {stat.S_IMODE(info.st_mode):o})"
+    return folders.ancestor_problem(folder)
 
 
 _ARMED = _armed(os.environ)

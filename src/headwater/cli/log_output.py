@@ -65,7 +65,7 @@ def print_task_logs(task: Any, streams: list[str], *, to_stdout: bool, timestamp
     A task reused by ``@cache`` has the output of the task it reused, and a running task's is
     its output so far: a note on stderr says so (never on stdout, which scripts may parse).
     """
-    from headwater.cli.dump_output import printable  # the record's ids, shown as text
+    from headwater.tracebacks import printable_lines as printable  # the record's ids, as text
 
     if streams and not task.finished:
         click.echo(f"[{printable(task.pathspec)}] still running: its output so far (the whole "
