@@ -15,7 +15,14 @@ place) and waits until ``FOLDER/gate`` exists. ``*#0`` counts the passes of ever
 holds none: how a test learns how many passes a run makes. The test sees ``held``, interrupts
 the run the way it chose (SIGKILL of that pid or of the scheduler, a Ctrl-C, ...) and opens
 the gate. Signal handlers run while the process waits (the scheduler's notes a Ctrl-C and goes
-on once the gate opens). A name that is no point is a ``ValueError`` at import.
+on once the gate opens). A name that is no point, or a count that is no number, is a
+``SettingError`` at import.
+
+``FOLDER`` must be one only this user (and its group) can change (made 0700 when missing): the held
+process writes there and waits on what appears there, so a shared folder (``/tmp``, a folder
+another user owns or may write) let another user hold any run for ever, or plant ``held.tmp``
+as a link and have the run write through it into a file of the user's. These variables are
+for tests, but an environment keeps what a test session exported.
 
 Unset, ``hold`` is one comparison with ``None``: the variables are read once, at import, so that
 nothing is looked up on the run's path. ``tools/chaos.py`` and the fault tests drive them; the
@@ -25,6 +32,7 @@ points are listed in ``POINTS`` and in docs/reliability.md.
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections.abc import Mapping
 
@@ -52,11 +60,45 @@ def _armed(environ: Mapping[str, str]) -> tuple[str, int, str] | None:
     folder = environ.get(DIR_ENV)
     if not spec or not folder:
         return None
+    from headwater.exceptions import SettingError  # only when armed: nothing loaded otherwise
+
     name, _, nth = spec.partition("#")
+    unset = f"unset {POINT_ENV} and {DIR_ENV} (they are for headwater's own tests)"
     if name not in POINTS and name != "*":
-        raise ValueError(f"{POINT_ENV}={spec!r} names no fault point; the points are "
-                         f"{', '.join(sorted(POINTS))}")
-    return name, int(nth or "1"), folder
+        raise SettingError(f"{POINT_ENV}={spec!r} names no fault point; the points are "
+                           f"{', '.join(sorted(POINTS))}", fix=unset)
+    count = nth or "1"
+    if not (count.isascii() and count.isdigit()):
+        raise SettingError(f"{POINT_ENV}={spec!r}: the pass after '#' is no whole number",
+                           fix=f"write NAME#N with N a number, or {unset}")
+    problem = _folder_problem(folder)
+    if problem:
+        raise SettingError(f"{DIR_ENV}={folder!r} {problem}: a held run writes and waits on "
+                           "files there, which another user could plant",
+                           fix=f"name a folder only you can write, or {unset}")
+    return name, int(count), folder
+
+
+def _folder_problem(folder: str) -> str | None:
+    """What lets another user plant files in ``folder`` (made 0700 when missing), or None. The
+    group may write it (a test's ``mkdir`` under a umask of 002), as it may a datastore."""
+    import stat
+
+    from headwater import folders
+
+    try:
+        if not os.path.lexists(folder):
+            return folders.private_folder_problem(folder)  # made 0700, and the folders above checked
+        info = os.lstat(folder)
+    except OSError as err:
+        return f"cannot be made or read ({err.strerror or err})"
+    if not stat.S_ISDIR(info.st_mode):
+        return "is not a folder (a link or a file)"
+    if info.st_uid != os.getuid():
+        return f"belongs to another user (uid {info.st_uid})"
+    if info.st_mode & 0o002:
+        return f"can be written by other users (mode {stat.S_IMODE(info.st_mode):o})"
+    return folders.ancestor_problem(folder)
 
 
 _ARMED = _armed(os.environ)
@@ -83,10 +125,10 @@ def _pass(name: str, nth: int, folder: str) -> None:
     os.close(fd)
     if number != nth:
         return
-    held = os.path.join(folder, "held")
-    with open(held + ".tmp", "w", encoding="utf-8") as out:
+    fd, temp = tempfile.mkstemp(prefix=".held.", dir=folder)  # exclusive: never a planted link
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(f"{name} {os.getpid()}")
-    os.replace(held + ".tmp", held)
+    os.replace(temp, os.path.join(folder, "held"))
     gate = os.path.join(folder, "gate")
     while not os.path.exists(gate):
         time.sleep(0.01)

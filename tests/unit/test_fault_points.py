@@ -11,6 +11,7 @@ import time
 import pytest
 
 from headwater import fault_points
+from headwater.exceptions import SettingError
 
 HOLD = "from headwater import fault_points as f; f.hold('record.commit'); f.hold('record.commit')"
 
@@ -27,7 +28,7 @@ def test_an_unarmed_point_does_nothing(tmp_path):
 
 
 def test_a_misspelt_point_is_refused_naming_the_points():
-    with pytest.raises(ValueError, match="names no fault point.*record.commit"):
+    with pytest.raises(SettingError, match="names no fault point.*record.commit"):
         fault_points._armed({fault_points.POINT_ENV: "record.comit", fault_points.DIR_ENV: "/x"})
 
 

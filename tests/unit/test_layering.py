@@ -103,6 +103,10 @@ ALLOWED = {
     # Metaflow's API: current.run and current.task are the client's Run and Task, whatever the
     # flow imported; the client is loaded only when a step reads one of them.
     ("flow/current.py", "headwater.client"): "current.run and current.task are client objects",
+    # The test-only fault points refuse a bad setting with headwater's error, and a shared
+    # folder by the one rule for private folders.
+    ("fault_points.py", "headwater.exceptions"): "SettingError for a bad HEADWATER_FAULT_*",
+    ("fault_points.py", "headwater.folders"): "HEADWATER_FAULT_DIR must be a private folder",
     # Two floor modules: the one reader of the process's umask lives with the output files.
     ("folders.py", "headwater.outfiles"): "one way to read the umask without changing it",
 }

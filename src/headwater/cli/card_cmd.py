@@ -72,12 +72,18 @@ def _one_card(ctx: click.Context, pathspec: str, card_id: str | None, card_type:
             raise CardNotPresentException(
                 f"task {tasks[0].pathspec} has no card whose hash starts with {card_hash!r}",
                 fix="`card list` shows each card's hash")
+    # A card's type and id, and a task's id, are what its record says: `card list` and these
+    # lines show their control and format characters as escapes (anyone who can write a
+    # shared metadata database chooses them).
+    from headwater.cli.dump_output import printable
+
+    shown = printable(str(cards[0]))
     if len(tasks) > 1:
-        click.echo(f"{len(tasks)} tasks match {pathspec!r}; showing {cards[0]}, the first in "
+        click.echo(f"{len(tasks)} tasks match {pathspec!r}; showing {shown}, the first in "
                    "`card list`'s order (give RUN_ID/STEP/TASK_ID for another)", err=True)
     if len(cards) > 1:
-        click.echo(f"{tasks[0].pathspec} has {len(cards)} cards that match; showing {cards[0]} "
-                   "(choose with --id or --type)", err=True)
+        click.echo(f"{printable(tasks[0].pathspec)} has {len(cards)} cards that match; showing "
+                   f"{shown} (choose with --id or --type)", err=True)
     return cards[0]
 
 
@@ -132,7 +138,9 @@ def get(ctx: click.Context, pathspec: str, file: str | None, card_id: str | None
     found = _one_card(ctx, pathspec, card_id, card_type, card_hash)
     if file:
         found.save(file)
-        click.echo(f"Wrote {found} to {file}", err=True)
+        from headwater.cli.dump_output import printable  # the record's type and id, as text
+
+        click.echo(f"Wrote {printable(str(found))} to {file}", err=True)
     elif sys.stdout.isatty():
         # A card is someone's HTML: on a terminal, its control characters are shown as text
         # (``ESC ] 52`` would set the reader's clipboard), as ``logs`` shows a step's output.

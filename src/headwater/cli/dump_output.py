@@ -56,6 +56,17 @@ def dump_to_file(tasks: list[Any], path: str, *, wanted: set[str], private: bool
     click.echo(f"Artifacts of {len(output)} task(s) written to {path}", err=True)
 
 
+def _recorded_traceback(text: str) -> str:
+    """A failed task's recorded traceback as printed: on a terminal, as ``logs`` shows a step's
+    output (colours pass, other control characters and bidi overrides as escapes). The step may
+    be anyone's in a shared datastore, and its exception's message is its text: printed raw,
+    ``ESC ] 52`` set the reader's clipboard, ``ESC ] 0`` retitled the window. Into a pipe it is
+    the record's, as stored."""
+    from headwater.cli.log_output import is_terminal, terminal_safe
+
+    return terminal_safe(text) if is_terminal(err=False) else text
+
+
 def print_artifacts(task: Any, max_value_size: int, *, wanted: set[str], private: bool,
                     attempt: int | None = None) -> None:
     """The pathspec (with its state unless it succeeded), a failure's traceback, then artifacts.
@@ -65,7 +76,8 @@ def print_artifacts(task: Any, max_value_size: int, *, wanted: set[str], private
     click.echo(f"{task.pathspec}{which}:{_state(task, attempt)}")
     failure = task.exception
     if failure is not None and not task.successful:
-        click.echo(_indent(failure.traceback or f"{failure.type_name}: {failure.message}"))
+        click.echo(_indent(_recorded_traceback(
+            failure.traceback or f"{failure.type_name}: {failure.message}")))
     selected = _selected(task, wanted, private)
     # in columns: name, type, size, value (widths of this task's own artifacts)
     names = {a.id: printable(a.id) for a in selected}

@@ -16,7 +16,6 @@ from headwater.cli.errors import handle_errors
 from headwater.exceptions import HeadwaterException
 from headwater.flow.parameters import flow_parameters
 from headwater.runtime.console import PROGRESS_CHOICES
-from headwater.spelling import closest
 
 if TYPE_CHECKING:
     from headwater.runtime.executors.base import ExecutorChoice
@@ -689,25 +688,13 @@ def _refuse_for_runner(flow_cls: type, option: str) -> None:
     """``Runner(...).run(bogus=1)``: an argument naming no parameter is a ValueError for the
     Runner, as with Metaflow's (see :mod:`headwater.runtime.runner_args`); click reports the
     unknown option here as usual."""
-    from headwater.runtime.parameters import ParameterNotGivenError
-    from headwater.runtime.runner_args import RunnerArgs
+    from headwater.runtime.runner_args import RunnerArgs, unknown_argument
 
     checks = RunnerArgs.take()
     name = option.lstrip("-")
     if checks is None or name not in checks.types:
         return
-    from headwater.cli.guesses import RUNNER_ARGUMENTS
-
-    known = sorted(p.name for p in flow_parameters(flow_cls).values())
-    close = closest(name, known)
-    hint = f"; did you mean {close!r}?" if close else ""
-    instead = RUNNER_ARGUMENTS.get(name.lower()) if not close else None
-    checks.record(ParameterNotGivenError(
-        f"Runner(...).run() was given '{name}', which is not a parameter of {flow_cls.__name__}"
-        f"{hint}",
-        fix=(f"for {name}, pass {instead}; " if instead else "")
-        + f"its parameters are {', '.join(known) or 'none'}; run() also takes tags, "
-        "max_workers, max_num_splits, run_id_file, no_cache and decospecs"), "ValueError")
+    checks.record(unknown_argument(flow_cls, name), "ValueError")
 
 
 def _checked_tags(ctx: click.Context, param: click.Parameter,

@@ -103,13 +103,13 @@ def delete(runs: Sequence[str], keep_last: int | None, keep_since: str | None,
             try:
                 check_deletable(meta, row.flow, row.run_id)
             except RunInUseError as err:
-                click.echo(f"Kept run {printable(row.pathspec)}: {err.msg}")
+                click.echo(f"Kept run {printable(row.pathspec)}: {printable(err.msg)}")
                 continue
             if not dry_run:
                 try:
                     delete_checked(meta, row.flow, row.run_id)
                 except RunInUseError as err:  # a resume of it started a moment ago
-                    click.echo(f"Kept run {printable(row.pathspec)}: {err.msg}")
+                    click.echo(f"Kept run {printable(row.pathspec)}: {printable(err.msg)}")
                     continue
             click.echo(f"{verb} run {printable(row.pathspec)}.")
             count += 1

@@ -120,18 +120,6 @@ OPTIONS: dict[str, str] = {
                     "prints its steps"),
 }
 
-# A keyword of `Runner(...).run()` that is no parameter of the flow -> the keyword that does it.
-RUNNER_ARGUMENTS: dict[str, str] = {
-    **dict.fromkeys(("retries", "retry", "max_retries"), "decospecs=['retry:times=3']"),
-    **dict.fromkeys(("timeout", "timeout_seconds"), "decospecs=['timeout:seconds=600']"),
-    **dict.fromkeys(("concurrency", "concurrency_limit", "max_concurrency", "parallelism",
-                     "workers", "num_workers"), "max_workers=4"),
-    "cache": "decospecs=['cache'] (no_cache=True runs every @cache step)",
-    **dict.fromkeys(("params", "parameters"), "each parameter as a keyword of its own, "
-                    "run(alpha=0.6)"),
-    **dict.fromkeys(("name", "run_name", "flow_run_name"), "tags=['name']"),
-}
-
 _PLACEHOLDER = re.compile(r"\{cmd:([^}|]+)(?:\|([^}]*))?\}")
 
 

@@ -37,7 +37,8 @@ def terminal_safe(text: str) -> str:
     return _SHOWN.sub(lambda m: m.group(1) or shown_char(m.group()), text)
 
 
-def _is_terminal(err: bool) -> bool:
+def is_terminal(err: bool) -> bool:
+    """Whether stdout (stderr with ``err``) is a terminal."""
     stream = sys.stderr if err else sys.stdout
     try:
         return stream.isatty()
@@ -64,17 +65,19 @@ def print_task_logs(task: Any, streams: list[str], *, to_stdout: bool, timestamp
     A task reused by ``@cache`` has the output of the task it reused, and a running task's is
     its output so far: a note on stderr says so (never on stdout, which scripts may parse).
     """
+    from headwater.tracebacks import printable_lines as printable  # the record's ids, as text
+
     if streams and not task.finished:
-        click.echo(f"[{task.pathspec}] still running: its output so far (the whole of it is "
-                   "stored when it ends; a task shows output here once it has run a second)",
-                   err=True)
+        click.echo(f"[{printable(task.pathspec)}] still running: its output so far (the whole "
+                   "of it is stored when it ends; a task shows output here once it has run a "
+                   "second)", err=True)
     reused_from = (getattr(task, "metadata_dict", None) or {}).get("cached-from")
     if reused_from and streams:
-        click.echo(f"[{task.pathspec}] reused from cache: {reused_from} (its output follows)",
-                   err=True)
+        click.echo(f"[{printable(task.pathspec)}] reused from cache: "
+                   f"{printable(str(reused_from))} (its output follows)", err=True)
     for stream in streams:
         err = stream == "stderr" and not to_stdout
-        shown = terminal_safe if not raw and _is_terminal(err) else str
+        shown = terminal_safe if not raw and is_terminal(err) else str
         if timestamps:
             for when, line in task.loglines(stream):
                 stamp = when.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] if when else "-"

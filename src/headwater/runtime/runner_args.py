@@ -23,6 +23,7 @@ from typing import Any
 
 from headwater.exceptions import HeadwaterException, ParameterError
 from headwater.flow.parameters import JSONTypeClass, flow_parameters
+from headwater.spelling import closest
 
 RUNNER_ARGS_ENV = "HEADWATER_RUNNER_ARGS"
 
@@ -56,6 +57,14 @@ class RunnerArgs:
         Runner). A ``JSONType`` parameter given a ``str`` keeps it as that string, as Metaflow's
         Runner passes every JSONType value as JSON."""
         by_name = {p.name: p for p in flow_parameters(flow_cls).values()}
+        for name in self.types:
+            # A name that is no parameter but an option of `run` (`run-id-file`, `executor`,
+            # `dask-address`, `package-suffixes`, ...) reached the command line as that option:
+            # run(**form) with a form's keys wrote the run id over any file the caller may
+            # write, or sent the run's code and data to another Dask cluster. Metaflow's Runner
+            # refuses any argument that is neither one of its own nor a parameter.
+            if name not in by_name:
+                self.refuse(unknown_argument(flow_cls, name), "ValueError")
         for name, given_type in self.types.items():
             param = by_name.get(name)
             if param is not None and given_type == "NoneType" and param.required:
@@ -101,3 +110,33 @@ class RunnerArgs:
 
 _EXAMPLES = {int: "3", float: "0.5", str: "'text'", bool: "True"}
 
+
+# A keyword of `Runner(...).run()` that is no parameter of the flow -> the keyword that does it.
+RUNNER_ARGUMENTS: dict[str, str] = {
+    **dict.fromkeys(("retries", "retry", "max_retries"), "decospecs=['retry:times=3']"),
+    **dict.fromkeys(("timeout", "timeout_seconds"), "decospecs=['timeout:seconds=600']"),
+    **dict.fromkeys(("concurrency", "concurrency_limit", "max_concurrency", "parallelism",
+                     "workers", "num_workers"), "max_workers=4"),
+    "cache": "decospecs=['cache'] (no_cache=True runs every @cache step)",
+    **dict.fromkeys(("params", "parameters"), "each parameter as a keyword of its own, "
+                    "run(alpha=0.6)"),
+    **dict.fromkeys(("name", "run_name", "flow_run_name"), "tags=['name']"),
+}
+
+
+def unknown_argument(flow_cls: type, name: str) -> HeadwaterException:
+    """The error for ``Runner(...).run(NAME=...)`` when NAME is no parameter of the flow: a close
+    spelling of a parameter, or the keyword that does what another tool's word asks for
+    (``retries=3`` -> ``decospecs=['retry:times=3']``)."""
+    from headwater.runtime.parameters import ParameterNotGivenError
+
+    known = sorted(p.name for p in flow_parameters(flow_cls).values())
+    close = closest(name, known)
+    hint = f"; did you mean {close!r}?" if close else ""
+    instead = RUNNER_ARGUMENTS.get(name.lower()) if not close else None
+    return ParameterNotGivenError(
+        f"Runner(...).run() was given {name!r}, which is not a parameter of {flow_cls.__name__}"
+        f"{hint}",
+        fix=(f"for {name}, pass {instead}; " if instead else "")
+        + f"its parameters are {', '.join(known) or 'none'}; run() also takes tags, "
+        "max_workers, max_num_splits, run_id_file, no_cache and decospecs")

@@ -12,6 +12,7 @@ a mistyped id or a crawler all get an answer whose status and title tell the tru
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -35,7 +36,19 @@ HEADERS = {"content-security-policy": PAGE_CSP, "x-frame-options": "DENY",
            "referrer-policy": "no-referrer"}
 
 
+# An explicit bidirectional embedding, override or isolate makes the rest of a line read in
+# another order; a title or a message quoting an address (anyone can send a link) or a record
+# shows each as its escape, as the pages' script does (static/ui.js: shownText).
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def shown_text(text: str) -> str:
+    """``text`` with each explicit bidirectional control written as its escape (``\\u202e``)."""
+    return _BIDI_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def _page(title: str, main: str, status: int = 200) -> Response:
+    title = shown_text(title)
     body = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -59,9 +72,9 @@ def _shell(kind: str, title: str, **data: str) -> Response:
 
 def not_found_page(message: str, fix: str | None) -> Response:
     """A 404 page naming what is missing and what to do instead (no script: nothing to load)."""
-    advice = f"<p>{html.escape(fix)}</p>" if fix else ""
+    advice = f"<p>{html.escape(shown_text(fix))}</p>" if fix else ""
     return _page("Not found", f"""<main id="app"><h1>Not found</h1>
-<p class="error">{html.escape(message)}</p>{advice}
+<p class="error">{html.escape(shown_text(message))}</p>{advice}
 <p><a href="/">All runs</a></p></main>""", status=404)
 
 

@@ -11,6 +11,10 @@ from headwater.redaction import redact
 from headwater.settings import Settings
 from headwater.ui.security import check_bind, masked, resolve_token
 
+# Connections waiting to be accepted. asyncio accepts up to this many in one go before any of
+# them is checked (ui/connections.py), so it also bounds the descriptors a burst takes at once.
+BACKLOG = 128
+
 
 class UIDependencyError(HeadwaterException):
     """The UI's web server packages are not installed."""
@@ -39,6 +43,7 @@ def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8080,
     import uvicorn
 
     from headwater.ui.app import create_app
+    from headwater.ui.connections import bounded_protocol, raise_open_file_limit
 
     listening = _listen(host, port)
     port = listening.getsockname()[1]  # the one the system chose, for --port 0
@@ -54,8 +59,12 @@ def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8080,
     out.flush()
     # proxy_headers off: uvicorn would otherwise take the client's address from an
     # X-Forwarded-For any local user may send, and the guard asks who owns the real one.
+    # http: uvicorn's h11 protocol, bounding the connections one peer may hold open
+    # (ui/connections.py: idle connections of another user used up every descriptor).
+    raise_open_file_limit()
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                            server_header=False, lifespan="on", proxy_headers=False)
+                            server_header=False, lifespan="on", proxy_headers=False,
+                            http=bounded_protocol(), backlog=BACKLOG)
     uvicorn.Server(config).run(sockets=[listening])
 
 
@@ -74,7 +83,7 @@ def _listen(host: str, port: int) -> socket.socket:
         try:
             listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             listening.bind(address)
-            listening.listen(2048)
+            listening.listen(BACKLOG)
         except BaseException:
             listening.close()
             raise

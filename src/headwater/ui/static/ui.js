@@ -5,14 +5,26 @@
 const app = document.getElementById("app");
 const SVG = "http://www.w3.org/2000/svg";
 
+// An explicit bidirectional embedding, override or isolate (U+202A-U+202E, U+2066-U+2069) in
+// a name makes the rest of it read in another order: an artifact "report\u202efdp" showed as
+// "reportpdf", a tag "ok\u202edesiver" as "okrevised". Names, tags, users, values and
+// messages are shown with each as its escape, as `dump`, `runs` and `logs` print them; the
+// implicit marks and joiners that Arabic, Hebrew and emoji need stay text.
+const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/g;
+function shownText(text) {
+  return String(text).replace(BIDI_CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+}
+
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === null || v === undefined || v === false) continue;
-    if (k === "text") node.textContent = v;
-    else node.setAttribute(k, v);
+    if (k === "text") node.textContent = shownText(v);
+    else node.setAttribute(k, k === "title" || k === "aria-label" ? shownText(v) : v);
   }
-  for (const c of children) if (c !== null && c !== undefined) node.append(c);
+  for (const c of children) {
+    if (c !== null && c !== undefined) node.append(typeof c === "string" ? shownText(c) : c);
+  }
   return node;
 }
 
@@ -206,7 +218,7 @@ function gone(flow, runId) {
   closeStreams();
   document.getElementById("connection")?.remove();  // the server answered: it is the run that is gone
   for (const node of document.querySelectorAll("[data-since]")) delete node.dataset.since;
-  document.title = `Gone: ${flow}/${runId} · headwater`;
+  document.title = shownText(`Gone: ${flow}/${runId} · headwater`);
   app.prepend(el("p", { id: "gone", class: "notice gone", role: "alert" },
     `Run ${flow}/${runId} is gone: it was deleted (headwater delete) after this page opened, and this page no longer follows it. What is below is what it showed last. `,
     el("a", { href: `/flows/${enc(flow)}`, text: `The runs of ${flow}` }), " · ",
@@ -362,7 +374,7 @@ function fitText(node, room, holder) {
     if (node.getComputedTextLength() <= room) lo = mid; else hi = mid - 1;
   }
   node.textContent = `${chars.slice(0, lo).join("")}…`;
-  holder.prepend(svg("title", {}, document.createTextNode(full)));
+  holder.prepend(svg("title", {}, document.createTextNode(shownText(full))));
 }
 
 function fitStepNames(run) {
@@ -395,15 +407,15 @@ function drawDag(run, container) {
     const path = svg("path", { d, class: `edge ${e.kind}`, "marker-end": "url(#arrow)", "data-from": e.from, "data-to": e.to });
     picture.append(path);
     if (e.label) {
-      picture.append(svg("text", { x: (a.x + b.x + b.w) / 2, y: (a.y + a.h + b.y) / 2, class: "edge-label" }, document.createTextNode(e.label)));
+      picture.append(svg("text", { x: (a.x + b.x + b.w) / 2, y: (a.y + a.h + b.y) / 2, class: "edge-label" }, document.createTextNode(shownText(e.label))));
     }
   }
   for (const n of lay.nodes) {
     const link = svg("a", { href: `${runHref(run.flow, run.run_id)}?step=${enc(n.name)}#tasks` });
     const group = svg("g", { class: "step pending", "data-step": n.name, transform: `translate(${n.x},${n.y})` });
     group.append(svg("rect", { width: n.w, height: n.h, rx: 6 }),
-      svg("text", { x: n.w / 2, y: 18, class: "name" }, document.createTextNode(n.name)),
-      svg("text", { x: n.w / 2, y: 35, class: "count" }, document.createTextNode(n.foreach ? `foreach ${n.foreach}` : "")));
+      svg("text", { x: n.w / 2, y: 18, class: "name" }, document.createTextNode(shownText(n.name))),
+      svg("text", { x: n.w / 2, y: 35, class: "count" }, document.createTextNode(shownText(n.foreach ? `foreach ${n.foreach}` : ""))));
     link.append(group);
     picture.append(link);
   }
@@ -448,9 +460,9 @@ function drawTimeline(run, steps, container) {
     const s = steps[name];
     const x = label + ((s.started_at - start) / (end - start)) * width;
     const w = Math.max(2, (((s.finished_at || end) - s.started_at) / (end - start)) * width);
-    picture.append(svg("text", { x: 0, y: i * row + 15, class: "tl-label", "data-label": name }, document.createTextNode(name)),
+    picture.append(svg("text", { x: 0, y: i * row + 15, class: "tl-label", "data-label": name }, document.createTextNode(shownText(name))),
       svg("rect", { x, y: i * row + 4, width: w, height: row - 8, class: `bar ${stepState(s)}`, "data-step": name }),
-      svg("text", { x: x + w + 4, y: i * row + 15, class: "tl-label" }, document.createTextNode(duration(s.started_at, s.finished_at))));
+      svg("text", { x: x + w + 4, y: i * row + 15, class: "tl-label" }, document.createTextNode(shownText(duration(s.started_at, s.finished_at)))));
   });
   container.replaceChildren(picture);
   fitLabels(picture, label - 8);
@@ -481,7 +493,7 @@ function drawTaskTimeline(run, tasks, container) {
     // a bar is a link for the mouse; the Tab key skips it (the task list below has the same
     // link): else a page of 100 tasks put 100 stops between the graph and the task list
     const link = svg("a", { href: taskHref(run.flow, run.run_id, t.step, t.task_id), tabindex: "-1", "aria-label": `${t.step}/${t.task_id} ${t.status} ${duration(t.created_at, t.finished_at)}` });
-    link.append(svg("text", { x: 0, y: i * row + 11, class: "tl-label", "data-label": "" }, document.createTextNode(`${t.step}/${t.task_id}`)),
+    link.append(svg("text", { x: 0, y: i * row + 11, class: "tl-label", "data-label": "" }, document.createTextNode(shownText(`${t.step}/${t.task_id}`))),
       svg("rect", { x, y: i * row + 3, width: w, height: row - 5, class: `bar ${t.status}`, "data-task": `${t.step}/${t.task_id}` }));
     picture.append(link);
   });
