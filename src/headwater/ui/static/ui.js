@@ -560,6 +560,7 @@ async function runPage() {
   if (only) params.set("status", only);
   if (sort) { params.set("sort", sort); params.set("order", order); }
   const [run, page] = await Promise.all([api(base), api(`${base}/tasks?${params}`)]);
+  for (const feed of feeds) feed.stop();  // drawn afresh: the last drawing's following ends
 
   const facts = el("dl", { class: "facts" });
   const fact = (k, v) => facts.append(el("dt", { text: k }), el("dd", {}, v));
@@ -675,7 +676,6 @@ async function runPage() {
   }
 
   if (run.status !== "running") return;
-  const source = openStream(`${base}/events`);
   // New tasks, in registration order, land on whichever page has room for them: while this
   // page is not full and the run holds more tasks than it lists, it is read again (one query,
   // never two at once). Tasks that go on a later page are counted in a notice linking there.
@@ -728,8 +728,7 @@ async function runPage() {
       newTasks.hidden = false;
     }
   };
-  source.addEventListener("run", (event) => {
-    const head = JSON.parse(event.data);
+  const onRun = (head) => {
     statusBadge.className = `status ${head.status}`;
     statusBadge.textContent = head.status;
     setDuration(took, head.created_at, head.finished_at || head.stopped_at, head.status === "running");
@@ -738,9 +737,9 @@ async function runPage() {
     steps = head.steps;
     drawPager(steps, false);
     follow();
-  });
-  source.addEventListener("tasks", (event) => {
-    const changed = JSON.parse(event.data).filter((t) => !step || t.step === step);
+  };
+  const onTasks = (list) => {
+    const changed = list.filter((t) => !step || t.step === step);
     // A sorted list: a task that started or ended may belong anywhere in the order, on this
     // page or off it, so the page is read again (the server sorts; it stays one page).
     if (sort && changed.length) { refill(); return; }
@@ -757,27 +756,52 @@ async function runPage() {
     drawTaskTimeline(run, shown, taskTimeline);
     drawPager(steps, false);
     follow();
-  });
+  };
   // the run is over: draw the page afresh (its failures, its last tasks, final durations); a
   // run deleted meanwhile is said to be gone, the page as it was left below the notice
   const again = () => runPage().catch((e) => (isGone(e) ? gone(flow, runId) : fail(e)));
-  source.addEventListener("end", again);
-  // the stream back after the server was away (restarted, the browser offline): what changed
-  // meanwhile may be older than what a new stream sends first, so this page's tasks are read again
-  let opened = false;
-  source.addEventListener("open", () => {
-    if (opened) { connectionBack(); refill(); }
-    opened = true;
-  });
-  // the stream refused when the browser reconnected (the server was away while the run was
-  // deleted): the browser will not try again, so ask the API what became of the run
-  source.addEventListener("error", () => {
-    if (source.ended || pageGone) return;
-    if (source.readyState === EventSource.CONNECTING) { connectionLost(); return; }
-    if (source.readyState !== EventSource.CLOSED) return;
-    streams.delete(source);
-    again();
-  });
+  let streamed = 0;  // streams opened by this drawing of the page
+  const listen = () => {
+    const source = openStream(`${base}/events`);
+    // a stream opened again (the server was away, the tab hidden or polling): what changed
+    // meanwhile may be older than what a new stream sends first, so this page's tasks are read again
+    const caughtUp = streamed++ > 0;
+    let opened = false;
+    source.addEventListener("run", (event) => onRun(JSON.parse(event.data)));
+    source.addEventListener("tasks", (event) => onTasks(JSON.parse(event.data)));
+    source.addEventListener("end", again);
+    source.addEventListener("open", () => {
+      if (opened || caughtUp) { connectionBack(); refill(); }
+      opened = true;
+    });
+    // the stream refused when the browser reconnected (the server was away while the run was
+    // deleted): the browser will not try again, so ask the API what became of the run
+    source.addEventListener("error", () => {
+      if (source.ended || pageGone) return;
+      if (source.readyState === EventSource.CONNECTING) { connectionLost(); return; }
+      if (source.readyState !== EventSource.CLOSED) return;
+      streams.delete(source);
+      again();
+    });
+    return source;
+  };
+  // without a stream (another tab holds the slots, or this one was hidden): the run's summary
+  // and this page's tasks read again, every few seconds
+  const poll = async () => {
+    let head;
+    try { head = await api(base); } catch (e) {
+      if (isGone(e)) { gone(flow, runId); return false; }
+      connectionLost(e);
+      return true;
+    }
+    connectionBack();
+    if (head.status !== "running") { again(); return false; }
+    streamed++;
+    onRun(head);
+    refill();
+    return true;
+  };
+  liveFeed(listen, poll);
 }
 
 // An event stream that stays closed after its "end" event. The server ends the response right
@@ -798,9 +822,95 @@ function openStream(url) {
 // each attempt, and past six (the browser's limit of connections to one server) every request
 // of the page would wait behind them: the page would stop following the task.
 const streams = new Set();
+const feeds = new Set();
 function closeStreams() {
+  for (const feed of feeds) feed.stop();
+  feeds.clear();
   for (const source of streams) source.close();
   streams.clear();
+}
+
+// -- sharing the browser's six connections between tabs ------------------------------------------
+// A browser opens at most six HTTP/1.1 connections to one server, for all its tabs, and an event
+// stream holds one for as long as it is open: six tabs following live runs held them all, and a
+// seventh page, log or card waited forever. So a live page streams only while it holds one of
+// STREAM_SLOTS slots, Web Locks every tab of this server shares (a lock is let go when its tab
+// closes or navigates away); without a slot it polls every POLL_MS (short requests, which queue
+// behind nothing), and takes a slot as soon as one is free. A hidden tab neither streams nor
+// polls: it gives its slot to the tabs in view, and reads what changed when it is shown again.
+// A browser without Web Locks (a page served over plain http to another machine is no secure
+// context) streams in each visible tab, as before.
+const STREAM_SLOTS = 4;
+const POLL_MS = 3000;
+
+function takeSlot() {
+  if (!navigator.locks) return Promise.resolve(() => {});
+  return (async () => {
+    for (let i = 0; i < STREAM_SLOTS; i++) {
+      const release = await new Promise((resolve) => {
+        navigator.locks.request(`headwater-stream-${i}`, { ifAvailable: true }, (lock) => {
+          if (!lock) { resolve(null); return undefined; }
+          return new Promise((done) => resolve(done));  // held until done() is called
+        }).catch(() => resolve(null));
+      });
+      if (release) return release;
+    }
+    return null;
+  })();
+}
+
+// Follows something live: open() opens (and listens to) an event stream, poll() reads what
+// changed once (it returns false once there is nothing more to follow). Stopped when the page
+// is drawn afresh, leaves, or what it follows is over (finish()).
+function liveFeed(open, poll) {
+  let source = null, release = null, timer = null, stopped = false, taking = false;
+  const feed = { mode: "idle" };
+  const drop = () => {
+    clearTimeout(timer); timer = null;
+    if (source) { if (!source.ended) source.close(); streams.delete(source); source = null; }
+    if (release) { release(); release = null; }
+  };
+  const pollSoon = (ms) => { clearTimeout(timer); timer = setTimeout(tick, ms); };
+  const tryStream = async () => {
+    if (taking || stopped) return;
+    taking = true;
+    const got = await takeSlot();
+    taking = false;
+    if (!got) { feed.mode = "polling"; pollSoon(POLL_MS); return; }
+    if (stopped || document.visibilityState === "hidden" || source) { got(); return; }
+    release = got;
+    clearTimeout(timer); timer = null;
+    feed.mode = "streaming";
+    source = open();
+    source.addEventListener("end", () => finish());
+  };
+  const tick = async () => {
+    timer = null;
+    if (stopped || document.visibilityState === "hidden") return;
+    let more = true;
+    try { more = await poll(); } catch (e) { /* poll() says what went wrong itself */ }
+    if (stopped) return;
+    if (more === false) { finish(); return; }
+    tryStream();
+  };
+  const finish = () => {  // over: the stream's "end", or a poll that found it ended
+    stopped = true;
+    if (release) { release(); release = null; }
+    clearTimeout(timer);
+    feeds.delete(feed);
+    document.removeEventListener("visibilitychange", seen);
+    feed.mode = "ended";
+  };
+  const seen = () => {
+    if (stopped) return;
+    if (document.visibilityState === "hidden") { drop(); feed.mode = "hidden"; return; }
+    if (!source && !taking) { feed.mode = "polling"; pollSoon(0); }  // catch up, then stream
+  };
+  feed.stop = () => { drop(); finish(); };
+  document.addEventListener("visibilitychange", seen);
+  feeds.add(feed);
+  if (document.visibilityState === "hidden") feed.mode = "hidden"; else tryStream();
+  return feed;
 }
 
 // -- task page -------------------------------------------------------------------------------
@@ -898,55 +1008,81 @@ function atEnd(pre) { return pre.scrollHeight - pre.scrollTop - pre.clientHeight
 // log): a browser opens at most six connections to one server, and a page holding two for its
 // logs left three task pages all a seventh tab could wait for, forever.
 function followLogs(base, shown) {
-  const source = openStream(`${base}/logs/events`);
   const logs = new Map(shown.map((log) => [log.stream, { ...log, done: false }]));
   // a stream (re)opened sends both logs whole so far: start over rather than repeat them
   const restart = (log) => { log.pre.textContent = ""; log.chunk = plainChunks(); log.draw = liveLog(log.pre); log.done = false; };
   for (const log of logs.values()) restart(log);
-  const on = (name, handle) => source.addEventListener(name, (event) => {
-    const data = JSON.parse(event.data || "{}");
-    const log = logs.get(data.stream);
-    if (log) handle(log, data);
-  });
-  source.addEventListener("open", () => {
-    connectionBack();
-    for (const log of logs.values()) { log.state.textContent = "following"; restart(log); }
-  });
-  on("reset", restart);
-  on("skipped", (log, skipped) => {
-    document.getElementById(`${log.stream}-cut`)?.remove();
-    logCut(base, log.stream, log.pre, skipped.size - skipped.bytes, skipped.size);
-  });
-  on("log", (log, data) => {
-    const following = atEnd(log.pre);
-    log.draw(log.chunk(data.text));
-    log.pre.classList.remove("empty");
-    if (following) log.pre.scrollTop = log.pre.scrollHeight;
-  });
-  on("done", (log, data) => {  // this log is final, or cannot be read (the other goes on)
-    log.done = true;
-    if (data.error) { logError(log.stream, log.pre, log.state, data.fix ? `${data.error}. Fix: ${data.fix}` : data.error); return; }
-    if (!log.pre.textContent) log.pre.textContent = "(no output)";
-    log.state.textContent = "complete";
-  });
-  source.addEventListener("end", (event) => {  // with an error: reading the task failed
-    const end = JSON.parse(event.data || "{}");
-    if (!end.error) return;
-    for (const log of logs.values()) if (!log.done) logError(log.stream, log.pre, log.state, end.fix ? `${end.error}. Fix: ${end.fix}` : end.error);
-  });
-  source.addEventListener("error", () => {
-    if (source.ended) return;
-    const open = [...logs.values()].filter((log) => !log.done);
-    // refused outright (an answer that is no stream): the browser will not try again, so each
-    // log is read once, which names what went wrong
-    if (source.readyState === EventSource.CLOSED) {
-      streams.delete(source);
-      for (const log of open) showLog(base, log.stream, log.pre, log.state).catch((e) => logError(log.stream, log.pre, log.state, e.message));
-    } else {
-      for (const log of open) log.state.textContent = "disconnected";
-      connectionLost();
+  const listen = () => {
+    const source = openStream(`${base}/logs/events`);
+    const on = (name, handle) => source.addEventListener(name, (event) => {
+      const data = JSON.parse(event.data || "{}");
+      const log = logs.get(data.stream);
+      if (log) handle(log, data);
+    });
+    source.addEventListener("open", () => {
+      connectionBack();
+      for (const log of logs.values()) { log.state.textContent = "following"; restart(log); }
+    });
+    on("reset", restart);
+    on("skipped", (log, skipped) => {
+      document.getElementById(`${log.stream}-cut`)?.remove();
+      logCut(base, log.stream, log.pre, skipped.size - skipped.bytes, skipped.size);
+    });
+    on("log", (log, data) => {
+      const following = atEnd(log.pre);
+      log.draw(log.chunk(data.text));
+      log.pre.classList.remove("empty");
+      if (following) log.pre.scrollTop = log.pre.scrollHeight;
+    });
+    on("done", (log, data) => {  // this log is final, or cannot be read (the other goes on)
+      log.done = true;
+      if (data.error) { logError(log.stream, log.pre, log.state, data.fix ? `${data.error}. Fix: ${data.fix}` : data.error); return; }
+      if (!log.pre.textContent) log.pre.textContent = "(no output)";
+      log.state.textContent = "complete";
+    });
+    source.addEventListener("end", (event) => {  // with an error: reading the task failed
+      const end = JSON.parse(event.data || "{}");
+      if (!end.error) return;
+      for (const log of logs.values()) if (!log.done) logError(log.stream, log.pre, log.state, end.fix ? `${end.error}. Fix: ${end.fix}` : end.error);
+    });
+    source.addEventListener("error", () => {
+      if (source.ended) return;
+      const open = [...logs.values()].filter((log) => !log.done);
+      // refused outright (an answer that is no stream): the browser will not try again, so each
+      // log is read once, which names what went wrong
+      if (source.readyState === EventSource.CLOSED) {
+        streams.delete(source);
+        for (const log of open) showLog(base, log.stream, log.pre, log.state).catch((e) => logError(log.stream, log.pre, log.state, e.message));
+      } else {
+        for (const log of open) log.state.textContent = "disconnected";
+        connectionLost();
+      }
+    });
+    return source;
+  };
+  // without a stream (other tabs hold the slots, or this one was hidden): each log's end read
+  // again every few seconds, drawn in place of what was shown (the task's page is drawn afresh
+  // once the task ends, which reads each log whole)
+  const poll = async () => {
+    for (const log of logs.values()) {
+      if (log.done) continue;
+      const response = await fetched(`${base}/logs/${log.stream}?tail=${LOG_TAIL}`).catch((e) => { connectionLost(e); return null; });
+      if (!response) return true;
+      if (!response.ok) { log.done = true; logError(log.stream, log.pre, log.state, await refusal(response)); continue; }
+      const raw = await response.text();
+      connectionBack();
+      document.getElementById(`${log.stream}-cut`)?.remove();
+      logCut(base, log.stream, log.pre, new TextEncoder().encode(raw).length, Number(response.headers.get("x-headwater-log-size")) || 0);
+      const following = atEnd(log.pre);
+      restart(log);
+      log.draw(log.chunk(raw));
+      log.pre.classList.toggle("empty", !raw);
+      log.state.textContent = "following (every few seconds)";
+      if (following) log.pre.scrollTop = log.pre.scrollHeight;
     }
-  });
+    return [...logs.values()].some((log) => !log.done);
+  };
+  liveFeed(listen, poll);
 }
 
 const INPUTS_SHOWN = 10;
@@ -1073,8 +1209,10 @@ async function taskPage() {
     [step, `${runHref(flow, runId)}?step=${enc(step)}#tasks`], [taskId, null]);
   const base = `/api/tasks/${enc(flow)}/${enc(runId)}/${enc(step)}/${enc(taskId)}`;
   const task = await api(base);
-  // drawn afresh while it runs (another attempt, a new card): its old log streams give way
+  // drawn afresh while it runs (another attempt, a new card): its old log streams give way; once
+  // it ended, a stream still open ends on its own, a page polling stops
   if (task.status === "running") closeStreams();
+  else for (const feed of feeds) if (feed.mode !== "streaming") feed.stop();
 
   const facts = el("dl", { class: "facts" });
   const fact = (k, v) => facts.append(el("dt", { text: k }), el("dd", {}, v));
