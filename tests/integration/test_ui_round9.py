@@ -15,11 +15,16 @@ Waits are on what the page shows (Playwright's expect, with a generous deadline)
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
 
+from .faultkit import hw
+from .flowrun import flow_file
 from .uiserver import (
     DEADLINE_MS,
     held_ui_run,
@@ -117,4 +122,262 @@ def test_eight_tabs_following_a_live_run_leave_room_for_a_ninth(home, browser):
         wait_until(lambda: set(_modes(tabs)) <= {"ended"}, "every tab to stop following")
         for tab in (*tabs, ninth):
             assert _problems(tab) == [], _problems(tab)
+    context.close()
+
+
+# -- a data scientist's runs ----------------------------------------------------------------------
+
+SCIENCE = flow_file("ui/scientist_flow.py")
+ZONES = {"Asia/Kolkata": ("+05:30", r"Asia/(Kolkata|Calcutta)"),  # Chromium may say Calcutta
+         "America/New_York": (None, r"America/New_York")}
+
+
+@pytest.fixture(scope="module")
+def science(home) -> dict[str, str]:
+    """ScienceFlow/1 (1,000 tasks, retries, one caught failure, a card; succeeded) and
+    ScienceFlow/2 (its join failed); a few addresses in them."""
+    ok = hw(SCIENCE, "run", "--max-workers", "16", cwd=home)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    bad = hw(SCIENCE, "run", "--max-workers", "16", cwd=home, HARD_FAIL="1")
+    assert bad.returncode != 0
+    assert "the join lost its inputs" in bad.stdout + bad.stderr
+    return {"run": "/runs/ScienceFlow/1", "failed_run": "/runs/ScienceFlow/2"}
+
+
+def _task(ui, run: str, step: str, index: int | None = None) -> str:  # type: ignore[no-untyped-def]
+    """The page of ``step``'s task (the one of foreach ``index``) in ScienceFlow/``run``."""
+    listed = ui.json(f"/api/runs/ScienceFlow/{run}/tasks?step={step}&limit=1000")["tasks"]
+    task = next(t for t in listed if index is None or t["foreach_index"] == index)
+    return f"/runs/ScienceFlow/{run}/{step}/{task['task_id']}"
+
+
+def _views(ui, science) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Every view of the UI, by name: address (a deep link, as bookmarked or shared)."""
+    return {
+        "runs": "/", "failed runs": "/?status=failed", "flow": "/flows/ScienceFlow",
+        "run": science["run"], "failed run": science["failed_run"],
+        "a step's tasks, sorted, page 2":
+            f"{science['run']}?step=train&status=succeeded&sort=duration&order=desc&offset=100#tasks",
+        "task with a coloured log": _task(ui, "1", "start"),
+        "caught task": _task(ui, "1", "train", 7),
+        "retried task": _task(ui, "1", "train", 3),
+        "card": _task(ui, "1", "join"),
+        "failed task": _task(ui, "2", "join"),
+    }
+
+
+# Every element a screen reader stops at, and those of them without a name (a link, a button, a
+# field, a table, a column's header, a region, a frame); links with the same name leading to
+# different places (a list of links reads "stdout, stdout, stdout")
+UNNAMED = """() => {
+  const named = (n) => {
+    const labelledBy = n.getAttribute('aria-labelledby');
+    const text = n.getAttribute('aria-label') || (labelledBy && document.getElementById(labelledBy)?.textContent)
+      || n.getAttribute('title') || n.textContent || n.getAttribute('placeholder') || n.getAttribute('alt');
+    const label = (n.id && document.querySelector(`label[for="${CSS.escape(n.id)}"]`)) || n.closest('label');
+    return Boolean((text || '').trim() || label);
+  };
+  const stops = [...document.querySelectorAll('a[href], button, input, select, textarea, table, th, iframe, [role=region], [role=group], [tabindex]')]
+    .filter((n) => !n.closest('[hidden]'));
+  const unnamed = stops.filter((n) => !named(n)).map((n) => n.outerHTML.slice(0, 100));
+  const byName = new Map();
+  for (const a of document.querySelectorAll('main a[href]')) {
+    const name = (a.getAttribute('aria-label') || a.textContent).trim();
+    byName.set(name, (byName.get(name) || new Set()).add(a.getAttribute('href')));
+  }
+  const ambiguous = [...byName].filter(([, hrefs]) => hrefs.size > 1).map(([name]) => name);
+  return { unnamed, ambiguous };
+}"""
+
+SIDEWAYS = """() => {
+  const width = document.documentElement.clientWidth;
+  const over = [...document.querySelectorAll("body *")].filter((n) =>
+    n.getBoundingClientRect().right > width + 1 && !n.closest(".scroll, #dag, #timeline, #task-timeline, pre, svg"));
+  return { extra: document.documentElement.scrollWidth - width,
+           over: over.slice(0, 5).map((n) => `${n.tagName}#${n.id}: ${n.textContent.slice(0, 40)}`) };
+}"""
+
+
+def _drawn(page) -> None:  # type: ignore[no-untyped-def]
+    expect(page.locator("#app h1")).to_be_visible()
+    expect(page.locator("#app > p.muted", has_text="Loading")).to_have_count(0)
+    expect(page.locator("#stdout-state, #stderr-state").filter(has_text="loading")).to_have_count(0)
+
+
+def test_every_view_names_its_links_buttons_and_tables(ui, science, context):
+    """Before, the artifacts table's download column had a header without a name, and an
+    earlier attempt's log links were all "stdout"/"stderr", alike for every attempt and for the
+    latest one's (a screen reader's list of links could not tell them apart)."""
+    page = watched_page(context)
+    for name, path in _views(ui, science).items():
+        page.goto(ui.url + path)
+        _drawn(page)
+        assert page.evaluate(UNNAMED) == {"unnamed": [], "ambiguous": []}, name
+    page.goto(ui.url + _views(ui, science)["caught task"])
+    for attempt in (0, 1):
+        expect(page.get_by_role("link", name=f"stdout of attempt {attempt}")).to_have_count(1)
+    expect(page.get_by_role("columnheader", name="download")).to_have_count(1)
+    assert page.problems == [], page.problems  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("zone", sorted(ZONES), ids=["kolkata", "new-york"])
+def test_times_are_in_the_readers_zone_with_the_zone_named(ui, science, browser, zone):
+    """Every time is the reader's, its offset written, and the zone is named (before: an
+    offset only, "-05:00", which does not say which zone, nor that it is the reader's)."""
+    context = new_context(browser, timezone_id=zone)
+    page = watched_page(context)
+    offset, named = ZONES[zone]
+    page.goto(ui.url + science["run"])
+    _drawn(page)
+    created = ui.json("/api/runs/ScienceFlow/1")["created_at"]
+    local = datetime.fromtimestamp(created, ZoneInfo(zone))
+    shown = local.strftime("%Y-%m-%d %H:%M:%S ") + (offset or local.strftime("%z")[:3] + ":" +
+                                                     local.strftime("%z")[3:])
+    started = page.locator("dl.facts time").first
+    expect(started).to_have_text(shown)
+    expect(started).to_have_attribute("title", re.compile(named))
+    expect(page.locator("header #zone")).to_have_text(re.compile(f"^times in {named} \\(now "))
+    context.close()
+
+
+@pytest.mark.parametrize("window", [{"width": 360, "height": 740}, {"width": 320, "height": 640}],
+                         ids=["phone", "small-phone"])
+def test_no_view_scrolls_sideways_on_a_phone(ui, science, browser, window):
+    """A 2,000-feature line in a log, a caught error, a card, 1,000 tasks: at a phone's width,
+    only tables, logs and pictures scroll sideways inside their own boxes, never the page."""
+    context = new_context(browser, viewport=window)
+    page = watched_page(context)
+    for name, path in _views(ui, science).items():
+        page.goto(ui.url + path)
+        _drawn(page)
+        assert page.evaluate(SIDEWAYS) == {"extra": 0, "over": []}, name
+    assert page.problems == [], page.problems  # type: ignore[attr-defined]
+    context.close()
+
+
+def test_deep_links_and_back_and_forward_reach_every_view(ui, science, context):
+    """Each view opened from its address, then walked back and forward again: each shows what
+    its address names (the sorted, filtered second page of a step's tasks included)."""
+    page = watched_page(context)
+    views = _views(ui, science)
+    headings = {}
+    for name, path in views.items():
+        page.goto(ui.url + path)
+        _drawn(page)
+        headings[name] = page.locator("#app h1").inner_text()
+        if name.startswith("a step's tasks"):
+            expect(page.locator("#tasks-range")).to_have_text("tasks 101–200 of 1000")
+            expect(page.locator('th[aria-sort="descending"] button')).to_have_text(
+                re.compile("^duration"))
+    names = list(views)
+    for name in reversed(names[:-1]):
+        page.go_back()
+        expect(page).to_have_url(ui.url + views[name])
+        expect(page.locator("#app h1")).to_have_text(headings[name])
+    for name in names[1:]:
+        page.go_forward()
+        expect(page).to_have_url(ui.url + views[name])
+        expect(page.locator("#app h1")).to_have_text(headings[name])
+    assert page.problems == [], page.problems  # type: ignore[attr-defined]
+
+
+def _tab_to(page, wanted, limit: int = 300):  # type: ignore[no-untyped-def]
+    """Press Tab until the focused element matches ``wanted`` (a JS predicate on it), each stop
+    on the way shown (an outline) and named; the stops passed, for the test to read."""
+    passed = []
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        stop = page.evaluate(f"""() => {{ const n = document.activeElement;
+          const s = getComputedStyle(n);
+          const label = n.labels && n.labels.length ? n.labels[0].textContent : '';
+          return {{ name: (n.getAttribute('aria-label') || label || n.textContent || '').trim().slice(0, 60),
+                   tag: n.tagName, outline: s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0,
+                   hit: ({wanted})(n) }}; }}""")
+        if stop["tag"] != "BODY":
+            assert stop["outline"], f"no visible focus on {stop}"
+            assert stop["name"], f"a stop without a name after {passed[-3:]}"
+        passed.append(stop["name"])
+        if stop["hit"]:
+            return passed
+    raise AssertionError(f"Tab never reached {wanted}: {passed[:40]}")
+
+
+def test_a_data_scientist_finds_the_caught_task_with_the_keyboard_only(ui, science, context):
+    """From the runs list to the run, its train step, the tasks sorted by attempts, the task
+    @catch caught, its first attempt's error; then a find in a log, emptied with Escape: Tab,
+    Enter and Escape only, each stop named and shown."""
+    page = watched_page(context)
+    page.goto(ui.url + "/")
+    _drawn(page)
+    _tab_to(page, "(n) => n.textContent === 'ScienceFlow/1'")
+    page.keyboard.press("Enter")
+    expect(page.locator("#run-status")).to_have_text("succeeded")
+    passed = _tab_to(page, "(n) => (n.getAttribute('aria-label') || '').startsWith('step train')")
+    assert passed[:2] == ["headwater", "ScienceFlow"]  # the page's order: header first
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"\?step=train#tasks$"))
+    _tab_to(page, "(n) => n.dataset.sort === 'attempts'")
+    page.keyboard.press("Enter")  # ascending
+    expect(page.locator('th[aria-sort="ascending"]')).to_have_count(1)
+    _tab_to(page, "(n) => n.dataset.sort === 'attempts'")
+    page.keyboard.press("Enter")  # descending: the task with the most attempts first
+    expect(page.locator('th[aria-sort="descending"]')).to_have_count(1)
+    caught = _views(ui, science)["caught task"]
+    expect(page.locator("#tasks-table tbody tr").first.locator("a")).to_have_attribute(
+        "href", caught)
+    _tab_to(page, f"(n) => n.getAttribute('href') === {caught!r}")
+    page.keyboard.press("Enter")
+    expect(page.locator("#task-status")).to_have_text("succeeded")
+    expect(page.locator(".caught")).to_be_visible()
+    expect(page.locator("section.attempt").first).to_contain_text("item 7 has no labels")
+    _tab_to(page, "(n) => n.id === 'stdout-find'")
+    page.keyboard.type("labels")
+    expect(page.locator("#stdout-matches")).to_have_text("0 matching lines")
+    page.keyboard.press("Escape")
+    expect(page.locator("#stdout-find")).to_have_value("")
+    expect(page.locator("#stdout")).to_be_visible()
+    assert page.problems == [], page.problems  # type: ignore[attr-defined]
+
+
+def test_a_coloured_log_with_a_very_long_line_reads_as_text(ui, science, context):
+    page = watched_page(context)
+    page.goto(ui.url + _views(ui, science)["task with a coloured log"])
+    log = page.locator("#stdout")
+    expect(log).to_contain_text("loading the data set\nfeatures: feature_0,")
+    assert "\x1b" not in log.inner_text() and "[32m" not in log.inner_text()
+    box = page.evaluate("() => { const p = document.getElementById('stdout');"
+                        " return [p.scrollWidth, p.clientWidth]; }")
+    assert box[0] <= box[1]  # the long line wraps inside the log
+    page.goto(ui.url + _views(ui, science)["card"])
+    frame = page.frame_locator("iframe.card").first
+    expect(frame.locator("body")).to_contain_text("best score 99.9 of 999")
+
+
+# -- an empty datastore ----------------------------------------------------------------------------
+
+def test_an_empty_datastore_says_which_and_shows_the_first_run_when_it_comes(tmp_path, browser):
+    """A UI pointed at a folder without runs (the wrong one?) says so, naming the datastore it
+    reads (before: "No runs yet." only), and shows the first run once it is made, unreloaded."""
+    context = new_context(browser)
+    with ui_server(tmp_path) as ui:
+        assert ui.json("/api/flows") == [] and ui.json("/api/runs")["runs"] == []
+        page = watched_page(context)
+        page.goto(ui.url + "/")
+        expect(page.locator("#no-runs")).to_have_text(
+            f"No runs yet in {tmp_path / '.headwater'}.")
+        expect(page.locator("header #zone")).to_contain_text("times in ")
+        assert page.evaluate(UNNAMED) == {"unnamed": [], "ambiguous": []}
+        missing = page.goto(ui.url + "/flows/ScienceFlow")
+        assert missing.status == 404
+        expect(page.locator("main")).to_contain_text(f"no flow ScienceFlow in {tmp_path}")
+        page.goto(ui.url + "/")
+        expect(page.locator("#no-runs")).to_be_visible()
+        made = hw(flow_file("ui/ui_flow.py"), "run", cwd=tmp_path)
+        assert made.returncode == 0, made.stdout + made.stderr
+        expect(page.locator('#runs-table tr[data-pathspec="UIFlow/1"] .status')).to_have_text(
+            "succeeded")
+        # the 404 asked for above, in the console too
+        problems = [p for p in page.problems  # type: ignore[attr-defined]
+                    if "/flows/ScienceFlow" not in p and "status of 404" not in p]
+        assert problems == [], problems
     context.close()

@@ -82,10 +82,24 @@ function when(seconds) {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} ${zone}`;
 }
 
+// The reader's zone by name (America/New_York, Asia/Kolkata): an offset alone does not say
+// which zone it is (nor that the next one shown, after a change of daylight saving time, is the
+// same zone). Named once in the header of every page, and in each time's tooltip.
+const ZONE = (() => { try { return Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { return ""; } })();
+
 function stamp(seconds) {
   if (!seconds) return "-";
-  return el("time", { datetime: new Date(seconds * 1000).toISOString(), text: when(seconds) });
+  const text = when(seconds);
+  return el("time", { datetime: new Date(seconds * 1000).toISOString(), title: ZONE ? `${text.slice(0, 19)} in ${ZONE} (${text.slice(20)})` : null, text });
 }
+
+(() => {
+  const header = document.querySelector("body > header");
+  if (!header) return;
+  const offset = when(Date.now() / 1000).slice(20);
+  const name = ZONE && ZONE !== "UTC" && ZONE !== "Etc/UTC" ? `${ZONE} (now ${offset})` : "UTC";
+  header.append(el("span", { id: "zone", class: "muted zone", text: `times in ${name}` }));
+})();
 
 function duration(start, end) {
   if (!start) return "-";
@@ -286,7 +300,7 @@ async function runsPage() {
   if (page.more) pager.append(el("a", { href: link(offset + limit), rel: "next", text: "older →" }));
   if (!flows.length) {  // nothing was ever run here: say so, and how to start
     app.replaceChildren(el("h1", { text: "Runs" }),
-      el("p", { id: "no-runs", text: "No runs yet." }),
+      el("p", { id: "no-runs", text: app.dataset.datastore ? `No runs yet in ${app.dataset.datastore}.` : "No runs yet." }),
       el("p", { class: "muted" }, "A run shows here as soon as it starts: ", el("code", { text: "python flow.py run" }),
         " in a folder whose .headwater/ this UI reads (or with the same --datastore-root and --metadata)."));
     const wait = async () => {  // the first run appears without a reload
@@ -523,7 +537,7 @@ function taskRow(run, t) {
 const REREAD_MS = 1000;
 
 // The task list's sortable columns (the API sorts across every page: ?sort=NAME&order=asc|desc).
-const TASK_SORTS = ["task", "status", "started", "duration"];
+const TASK_SORTS = ["task", "status", "index", "started", "duration", "attempts"];
 
 // A column header that sorts the list by its column: a button (reached by the Tab key) that
 // reloads the page with the order in its address, so a link or a reload keeps it. The sorted
@@ -1250,9 +1264,11 @@ async function taskPage() {
       el("h3", {}, `attempt ${a.attempt} `, badge(a.status), el("span", { class: "muted" }, " ", stamp(a.started_at), " · ", durationEl("span", a.started_at, a.finished_at, a.status === "running", { class: "attempt-duration" }))));
     const latest = a === task.attempts[task.attempts.length - 1];
     if (!latest) {  // the Logs section shows the latest attempt; an earlier one's are a link away
+      // each link named with its attempt: a list of links reads "stdout of attempt 0", not
+      // "stdout" once per attempt and again for the latest
       box.append(el("p", { class: "attempt-logs muted" }, "its output: ",
-        el("a", { href: `${base}/logs/stdout?attempt=${a.attempt}`, text: "stdout" }), " · ",
-        el("a", { href: `${base}/logs/stderr?attempt=${a.attempt}`, text: "stderr" })));
+        el("a", { href: `${base}/logs/stdout?attempt=${a.attempt}`, "aria-label": `stdout of attempt ${a.attempt}`, text: "stdout" }), " · ",
+        el("a", { href: `${base}/logs/stderr?attempt=${a.attempt}`, "aria-label": `stderr of attempt ${a.attempt}`, text: "stderr" })));
     }
     if (a.failure) {
       box.append(el("p", { class: "failure" }, el("strong", { text: a.failure.type }), `: ${plain(a.failure.message)}`));
@@ -1319,7 +1335,8 @@ function artifactRow(base, a) {
 // name, not only the rows loaded).
 const ARTIFACTS_PAGE = 100;
 function artifactList(base, task) {
-  const table = el("table", { id: "artifacts", "aria-label": "artifacts" }, el("thead", {}, el("tr", {}, ...["name", "type", "size", "preview", ""].map((h) => el("th", { text: h })))));
+  const table = el("table", { id: "artifacts", "aria-label": "artifacts" }, el("thead", {}, el("tr", {}, ...["name", "type", "size", "preview"].map((h) => el("th", { text: h })),
+    el("th", {}, el("span", { class: "visually-hidden", text: "download" })))));
   const body = el("tbody");
   table.append(body);
   body.append(...task.artifacts.map((a) => artifactRow(base, a)));
