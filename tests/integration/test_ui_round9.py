@@ -160,6 +160,7 @@ def _views(ui, science) -> dict[str, str]:  # type: ignore[no-untyped-def]
             f"{science['run']}?step=train&status=succeeded&sort=duration&order=desc&offset=100#tasks",
         "task with a coloured log": _task(ui, "1", "start"),
         "caught task": _task(ui, "1", "train", 7),
+        "an earlier attempt's logs": _task(ui, "1", "train", 7) + "?attempt=0#logs",
         "retried task": _task(ui, "1", "train", 3),
         "card": _task(ui, "1", "join"),
         "failed task": _task(ui, "2", "join"),
@@ -303,9 +304,11 @@ def _tab_to(page, wanted, limit: int = 300):  # type: ignore[no-untyped-def]
 
 
 def test_a_data_scientist_finds_the_caught_task_with_the_keyboard_only(ui, science, context):
-    """From the runs list to the run, its train step, the tasks sorted by attempts, the task
-    @catch caught, its first attempt's error; then a find in a log, emptied with Escape: Tab,
-    Enter and Escape only, each stop named and shown."""
+    """From the runs list to the run, its train step, the tasks sorted by attempts (before,
+    a task list could not be sorted so: the retried tasks were found by paging), the task
+    @catch caught, its first attempt's error and logs (before, a link to plain text with its
+    terminal colours raw); a find in that log, emptied with Escape: Tab, Enter and Escape only,
+    each stop named and shown."""
     page = watched_page(context)
     page.goto(ui.url + "/")
     _drawn(page)
@@ -330,9 +333,16 @@ def test_a_data_scientist_finds_the_caught_task_with_the_keyboard_only(ui, scien
     expect(page.locator("#task-status")).to_have_text("succeeded")
     expect(page.locator(".caught")).to_be_visible()
     expect(page.locator("section.attempt").first).to_contain_text("item 7 has no labels")
+    # the first attempt's output, in the page (before: only as plain text, its colours raw)
+    _tab_to(page, "(n) => n.getAttribute('aria-label') === "
+                  "'show the logs of attempt 0 on this page'")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"\?attempt=0#logs$"))
+    expect(page.locator("#older-attempt")).to_contain_text("not of the latest attempt (2)")
+    expect(page.locator("#stdout")).to_have_text("item 7 is broken\n")
     _tab_to(page, "(n) => n.id === 'stdout-find'")
-    page.keyboard.type("labels")
-    expect(page.locator("#stdout-matches")).to_have_text("0 matching lines")
+    page.keyboard.type("broken")
+    expect(page.locator("#stdout-matches")).to_have_text("1 matching line")
     page.keyboard.press("Escape")
     expect(page.locator("#stdout-find")).to_have_value("")
     expect(page.locator("#stdout")).to_be_visible()

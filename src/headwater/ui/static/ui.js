@@ -992,8 +992,9 @@ function logCut(base, stream, pre, shown, total) {
     el("a", { href: `${base}/logs/${stream}`, text: "the whole log" })));
 }
 
-async function showLog(base, stream, pre, state) {
-  const response = await fetched(`${base}/logs/${stream}?tail=${LOG_TAIL}`);
+async function showLog(base, stream, pre, state, attempt) {
+  const which = attempt === null || attempt === undefined ? "" : `&attempt=${attempt}`;
+  const response = await fetched(`${base}/logs/${stream}?tail=${LOG_TAIL}${which}`);
   if (!response.ok) { logError(stream, pre, state, await refusal(response)); return; }
   const raw = await response.text();
   logCut(base, stream, pre, new TextEncoder().encode(raw).length, Number(response.headers.get("x-headwater-log-size")) || 0);
@@ -1258,15 +1259,23 @@ async function taskPage() {
     fact("inputs", links);
   }
 
+  // ?attempt=N shows that attempt's logs in the Logs section (a deep link to an earlier
+  // attempt's output, its colours dropped like the latest's); without it, the latest attempt's
+  const numbers = task.attempts.map((a) => a.attempt);
+  const newest = numbers.length ? numbers[numbers.length - 1] : 0;
+  const asked = new URLSearchParams(location.search).get("attempt");
+  const picked = asked !== null && /^[0-9]+$/.test(asked) && numbers.includes(Number(asked)) ? Number(asked) : newest;
+  const older = picked !== newest;
   const attempts = el("div", { id: "attempts" });
   for (const a of task.attempts) {
     const box = el("section", { class: `attempt ${a.status}`, "data-attempt": a.attempt },
       el("h3", {}, `attempt ${a.attempt} `, badge(a.status), el("span", { class: "muted" }, " ", stamp(a.started_at), " · ", durationEl("span", a.started_at, a.finished_at, a.status === "running", { class: "attempt-duration" }))));
-    const latest = a === task.attempts[task.attempts.length - 1];
-    if (!latest) {  // the Logs section shows the latest attempt; an earlier one's are a link away
+    if (a.attempt !== picked) {  // the Logs section shows one attempt; the others are a link away
       // each link named with its attempt: a list of links reads "stdout of attempt 0", not
       // "stdout" once per attempt and again for the latest
+      const here = a.attempt === newest ? location.pathname : `${location.pathname}?attempt=${a.attempt}`;
       box.append(el("p", { class: "attempt-logs muted" }, "its output: ",
+        el("a", { href: `${here}#logs`, class: "attempt-show", "aria-label": `show the logs of attempt ${a.attempt} on this page`, text: "show its logs" }), " · as plain text: ",
         el("a", { href: `${base}/logs/stdout?attempt=${a.attempt}`, "aria-label": `stdout of attempt ${a.attempt}`, text: "stdout" }), " · ",
         el("a", { href: `${base}/logs/stderr?attempt=${a.attempt}`, "aria-label": `stderr of attempt ${a.attempt}`, text: "stderr" })));
     }
@@ -1281,14 +1290,14 @@ async function taskPage() {
   const followed = [];
   for (const stream of ["stdout", "stderr"]) {
     const pre = el("pre", { id: stream, class: "log empty", tabindex: 0, role: "region", "aria-label": stream });
-    const state = el("span", { class: "muted", id: `${stream}-state`, text: task.status === "running" ? "following" : "loading" });
-    const which = task.attempts.length > 1 ? el("span", { class: "muted", text: `of attempt ${task.attempts[task.attempts.length - 1].attempt} · ` }) : null;
-    const latest = task.attempts.length ? task.attempts[task.attempts.length - 1].attempt : 0;
-    const raw = el("a", { href: `${base}/logs/${stream}?attempt=${latest}`, class: "raw-log", "aria-label": `${stream} as plain text`, text: "plain text" });
-    const finder = logFinder(base, stream, pre, latest);
+    const live = task.status === "running" && !older;
+    const state = el("span", { class: "muted", id: `${stream}-state`, text: live ? "following" : "loading" });
+    const which = task.attempts.length > 1 ? el("span", { class: "muted", text: `of attempt ${picked}${older ? ` (not the latest, ${newest})` : ""} · ` }) : null;
+    const raw = el("a", { href: `${base}/logs/${stream}?attempt=${picked}`, class: "raw-log", "aria-label": `${stream} as plain text`, text: "plain text" });
+    const finder = logFinder(base, stream, pre, picked);
     logs.append(el("section", {}, el("h3", {}, `${stream} `, which, state, " · ", raw), finder.box, pre, finder.hits, finder.around));
-    if (task.status === "running") followed.push({ stream, pre, state });
-    else showLog(base, stream, pre, state).catch((e) => logError(stream, pre, state, e.message));
+    if (live) followed.push({ stream, pre, state });
+    else showLog(base, stream, pre, state, older ? picked : null).catch((e) => logError(stream, pre, state, e.message));
   }
   if (followed.length) followLogs(base, followed);
 
@@ -1310,11 +1319,17 @@ async function taskPage() {
 
   redraw(el("h1", { text: `${flow}/${runId}/${step}/${taskId}` }), facts,
     el("h2", { text: "Attempts" }), attempts,
-    el("h2", { text: "Logs" }), logs,
+    el("h2", { id: "logs", text: "Logs" }),
+    ...(older ? [el("p", { id: "older-attempt", class: "notice", role: "status" }, `These are the logs of attempt ${picked}, not of the latest attempt (${newest}): `,
+      el("a", { href: `${location.pathname}#logs`, text: "show the latest attempt's logs" }))] : []),
+    logs,
     el("h2", { text: "Artifacts" }), ...(task.artifacts_total ? listed : [el("p", { class: "muted", text: task.status === "running" ? "recorded when the task ends" : "none" })]),
     el("h2", { text: "Cards" }), task.cards.length ? cards : el("p", { class: "muted", text: "none" }),
     el("h2", { text: "Metadata" }), task.metadata_error ? el("p", { class: "error", text: `cannot be read: ${task.metadata_error}` })
       : (task.metadata || []).length ? scrolled(metadata) : el("p", { class: "muted", text: "none" }));
+  // an address ending #logs (an attempt's logs, linked) opens at the logs; a redraw leaves the window be
+  if (app.dataset.drawn !== "true" && location.hash === "#logs") document.getElementById("logs").scrollIntoView();
+  app.dataset.drawn = "true";
 }
 
 function artifactRow(base, a) {
