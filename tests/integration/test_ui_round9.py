@@ -9,6 +9,8 @@ real ``headwater ui`` server over runs real flows made, as a data scientist uses
   very long lines: keyboard-only use, accessible names, a phone's width, back/forward and deep
   links to every view, times in the reader's zone with the zone named.
 - An empty datastore.
+- A run page and a task page left without a stream slot (other tabs hold them all) polling a
+  live 1,000-task foreach to its end, then streaming once a slot is free.
 
 Waits are on what the page shows (Playwright's expect, with a generous deadline), never on time.
 """
@@ -27,6 +29,7 @@ from .faultkit import hw
 from .flowrun import flow_file
 from .uiserver import (
     DEADLINE_MS,
+    gated_run,
     held_ui_run,
     new_context,
     running_task,
@@ -390,4 +393,58 @@ def test_an_empty_datastore_says_which_and_shows_the_first_run_when_it_comes(tmp
         problems = [p for p in page.problems  # type: ignore[attr-defined]
                     if "/flows/ScienceFlow" not in p and "status of 404" not in p]
         assert problems == [], problems
+    context.close()
+
+
+# -- a page that polls, on a live foreach of 1,000 tasks ----------------------------------------
+
+HOLD_SLOTS = """(slots) => { for (let i = 0; i < slots; i++)
+  navigator.locks.request(`headwater-stream-${i}`, () => new Promise(() => {})); }"""
+
+
+def test_a_run_page_without_a_stream_follows_a_live_foreach_of_1000_tasks(home, browser,
+                                                                          monkeypatch):
+    """Every stream slot held by other tabs: a run page and a running task's page poll instead,
+    and still follow a 1,000-task foreach to its end (each task succeeded, counted once), then
+    take a slot as soon as one is free."""
+    monkeypatch.setenv("WIDTH", "1000")
+    context = new_context(browser)
+    with ui_server(home) as ui, gated_run(flow_file("ui/wide_live_foreach_flow.py"), home,
+                                          "poll-wide", ("work", "join"),
+                                          "--max-workers", "8") as (run, gates):
+        run_id = wait_until(lambda: (ui.json("/api/runs?flow=WideForeachFlow&status=running")
+                                     ["runs"] or [{}])[0].get("run_id"), "the run to start")
+        holder = watched_page(context)
+        holder.goto(f"{ui.url}/flows/WideForeachFlow")
+        holder.evaluate(HOLD_SLOTS, STREAM_SLOTS)
+        page = watched_page(context)
+        page.goto(f"{ui.url}/runs/WideForeachFlow/{run_id}?offset=900#tasks")
+        expect(page.locator("#run-status")).to_have_text("running")
+        wait_until(lambda: page.evaluate(MODES) == ["polling"], "the run page to poll")
+        (gates / "work").touch()
+        expect(page.locator('#dag g.step[data-step="work"] text.count')).to_have_text(
+            "1000 tasks")
+        expect(page.locator("#tasks-table tbody tr .status")).to_have_text(["succeeded"] * 100)
+        join = wait_until(lambda: ui.json(f"/api/runs/WideForeachFlow/{run_id}/tasks?step=join")
+                          ["tasks"], "the join to start")[0]["task_id"]
+        task = watched_page(context)
+        task.goto(f"{ui.url}/runs/WideForeachFlow/{run_id}/join/{join}")
+        expect(task.locator("#task-status")).to_have_text("running")
+        wait_until(lambda: task.evaluate(MODES) == ["polling"], "the task page to poll")
+        expect(task.locator("#stdout-state")).to_have_text("following (every few seconds)")
+        holder.close()  # its slots let go: the pages stream
+        wait_until(lambda: page.evaluate(MODES) == ["streaming"]
+                   and task.evaluate(MODES) == ["streaming"], "the pages to take the free slots")
+        expect(task.locator("#stdout-state")).to_have_text("following")
+        (gates / "join").touch()
+        expect(page.locator("#run-status")).to_have_text("succeeded")
+        expect(page.locator("#tasks-range")).to_have_text("tasks 901–1000 of 1003")
+        rows = page.locator("#tasks-table tbody tr").evaluate_all(
+            "rows => rows.map((r) => r.dataset.task)")
+        listed = ui.json(f"/api/runs/WideForeachFlow/{run_id}/tasks?offset=900")["tasks"]
+        assert rows == [f"{t['step']}/{t['task_id']}" for t in listed]
+        expect(task.locator("#task-status")).to_have_text("succeeded")
+        assert run.wait(timeout=300) == 0
+        for tab in (page, task):
+            assert _problems(tab) == [], _problems(tab)
     context.close()
