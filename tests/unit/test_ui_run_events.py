@@ -72,3 +72,70 @@ def test_a_quiet_run_sends_each_change_once(monkeypatch):
     tasks = [data for name, data in got if name == "tasks"]
     assert [len(batch) for batch in tasks] == [3]
     assert got[-1] == ("end", {"status": "succeeded"})
+
+
+class _Foreach:
+    """A foreach of ``width`` tasks started and finished a batch a poll, on a clock the test
+    moves (a poll is a step of LOOKBACK_S + 1 seconds): each task is running for one poll, then
+    succeeded, then out of the look-back window."""
+
+    def __init__(self, width: int, batch: int) -> None:
+        self.width, self.batch, self.poll = width, batch, 0
+        self.clock = events.time.time()
+        self.tasks: dict[str, dict] = {}
+
+    def call(self, func, *args):  # type: ignore[no-untyped-def]
+        return func(*args)
+
+    def snapshot(self, flow: str, run_id: str, since: float) -> tuple[dict, list[dict]]:
+        self.poll += 1
+        self.clock += events.LOOKBACK_S + 1
+        for task in self.tasks.values():
+            if task["status"] == "running":
+                task.update(status="succeeded", finished_at=self.clock)
+        first = (self.poll - 1) * self.batch
+        for i in range(first, min(first + self.batch, self.width)):
+            self.tasks[f"F/1/work/{i}"] = {"pathspec": f"F/1/work/{i}", "status": "running",
+                                           "created_at": self.clock, "finished_at": None}
+        done = len(self.tasks) == self.width and all(
+            t["status"] == "succeeded" for t in self.tasks.values())
+        return {"status": "succeeded" if done else "running"}, [
+            dict(t) for t in self.tasks.values() if t["status"] == "running"
+            or t["created_at"] >= since or (t["finished_at"] or 0) >= since]
+
+
+def test_a_stream_remembers_the_tasks_of_its_window_not_every_task_it_sent(monkeypatch):
+    """A foreach of 20,000 tasks, 200 started a poll: the stream sends every task's start and
+    end, yet never holds more than the tasks a poll finds (before, it kept a copy of every task
+    it had sent: memory grew with the run)."""
+    monkeypatch.setattr(events, "POLL_S", 0)
+    run = _Foreach(20_000, 200)
+    # the stream's clock is the run's (its look-back window moves a poll at a time)
+    monkeypatch.setattr(events, "time", SimpleNamespace(time=lambda: run.clock))
+    sizes: list[int] = []
+
+    class Recorded(events.TaskDiff):
+        def changed(self, candidates, limit):  # type: ignore[no-untyped-def]
+            out = super().changed(candidates, limit)
+            sizes.append(len(self.sent))
+            return out
+
+    monkeypatch.setattr(events, "TaskDiff", Recorded)
+    got = _events(run)  # type: ignore[arg-type]
+    sent = [t for name, data in got if name == "tasks" for t in data]
+    final = {t["pathspec"]: t["status"] for t in sent}
+    assert len(final) == 20_000 and set(final.values()) == {"succeeded"}
+    assert len(sent) == 40_000  # each task's start and its end, each once
+    assert max(sizes) <= 5 * 200  # a few polls' worth, not 20,000
+    assert got[-1] == ("end", {"status": "succeeded"})
+
+
+def test_a_task_diff_resends_only_what_changed():
+    diff = events.TaskDiff()
+    a, b = {"pathspec": "F/1/s/1", "status": "running"}, {"pathspec": "F/1/s/2", "status": "running"}
+    assert diff.changed([a, b], 1) == ([a], True)
+    assert diff.changed([a, b], 1) == ([b], False)
+    assert diff.changed([a, b], 5) == ([], False)
+    done = {**a, "status": "succeeded"}
+    assert diff.changed([done], 5) == ([done], False)
+    assert set(diff.sent) == {"F/1/s/1"}  # the task no longer found is forgotten

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import hashlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -48,6 +49,34 @@ def _stream(source: AsyncIterator[bytes]) -> Response:
                              headers={"cache-control": "no-store", "x-accel-buffering": "no"})
 
 
+class TaskDiff:
+    """Which tasks of a poll changed since they were last sent, remembering only the tasks the
+    last poll found: a stream open on a run of 100,000 tasks keeps what a few polls bring back
+    (the running tasks and those changed in the look-back window), never a copy of every task
+    it ever sent. A task that left the window comes back only when it changed again (its
+    registration or end moved into it), so forgetting it resends nothing.
+    Each task is kept as a 16-byte digest of its summary, not the summary itself."""
+
+    def __init__(self) -> None:
+        self.sent: dict[str, bytes] = {}
+
+    @staticmethod
+    def _digest(task: dict) -> bytes:
+        text = json.dumps(task, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+    def changed(self, candidates: list[dict], limit: int) -> tuple[list[dict], bool]:
+        """The first ``limit`` of ``candidates`` not sent as they are now (marked sent), and
+        whether more are left for the next poll."""
+        digests = {t["pathspec"]: self._digest(t) for t in candidates}
+        changed = [t for t in candidates if self.sent.get(t["pathspec"]) != digests[t["pathspec"]]]
+        picked = changed[:limit]
+        kept = {p: d for p, d in self.sent.items() if p in digests}
+        kept.update((t["pathspec"], digests[t["pathspec"]]) for t in picked)
+        self.sent = kept
+        return picked, len(changed) > limit
+
+
 async def run_events(request: Request) -> Response:
     """``run`` (summary and step states) and ``tasks`` (changed task summaries) events."""
     reader = request.app.state.reader
@@ -55,14 +84,13 @@ async def run_events(request: Request) -> Response:
     started = time.time()
     opened = started - FIRST_LOOKBACK_S
     first = await run_in_threadpool(reader.call, reader.snapshot, flow, run_id, opened)
+    diff = TaskDiff()
 
     async def source() -> AsyncIterator[bytes]:
-        head, changed = first
-        sent: dict[str, dict] = {}
+        head, candidates = first
+        changed, left = diff.changed(candidates, TASKS_PER_EVENT)
         # tasks left over from a full event: looked for again from the same point next poll
-        behind = opened if len(changed) > TASKS_PER_EVENT else None
-        changed = changed[:TASKS_PER_EVENT]
-        sent.update((t["pathspec"], t) for t in changed)
+        behind = opened if left else None
         yield _message("run", head)
         yield _message("tasks", changed)
         idle = 0.0
@@ -75,10 +103,8 @@ async def run_events(request: Request) -> Response:
             since = window if behind is None else min(behind, window)
             new_head, candidates = await run_in_threadpool(reader.call, reader.snapshot, flow,
                                                            run_id, since)
-            changed = [t for t in candidates if sent.get(t["pathspec"]) != t]
-            behind = since if len(changed) > TASKS_PER_EVENT else None
-            changed = changed[:TASKS_PER_EVENT]
-            sent.update((t["pathspec"], t) for t in changed)
+            changed, left = diff.changed(candidates, TASKS_PER_EVENT)
+            behind = since if left else None
             if new_head != head:
                 yield _message("run", new_head)
             if changed:

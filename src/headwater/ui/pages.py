@@ -22,6 +22,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from headwater.exceptions import NotFoundError
+from headwater.redaction import redact
 from headwater.ui.reader import check_name
 
 PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -103,7 +104,9 @@ async def _exists(request: Request, method: str, *args: str) -> None:
 
 
 async def runs_page(request: Request) -> Response:
-    return _shell("runs", "Runs")
+    # the datastore read, for the page of a datastore without runs to name (the wrong folder?)
+    return _shell("runs", "Runs",
+                  datastore=redact(request.app.state.reader.settings.datastore_root))
 
 
 async def flow_page(request: Request) -> Response:

@@ -632,7 +632,7 @@ def run_summary(row: RunRow) -> dict[str, Any]:
 
 # What a run's task list can be ordered by (the columns of its table), each a key of a task
 # summary. Ties keep registration order, whichever way the list goes.
-TASK_SORTS = ("task", "status", "started", "duration")
+TASK_SORTS = ("task", "status", "index", "started", "duration", "attempts")
 TASK_ORDERS = ("asc", "desc")
 # A sorted list is read whole to be sorted across its pages; a run holding more tasks than this
 # is sorted over its first ones (in registration order), as docs/ui.md says.
@@ -664,6 +664,10 @@ def sorted_tasks(tasks: list[dict[str, Any]], sort: str, order: str, *,
             return t["status"]
         if sort == "started":
             return t["created_at"] or 0.0
+        if sort == "attempts":  # the retried tasks first, read "desc"
+            return t["attempts"]
+        if sort == "index":  # a task outside a foreach has none: last either way
+            return t["foreach_index"]
         end = t["finished_at"] or (ended_at if t.get("interrupted") else None)
         if end is None and t["status"] == "running":
             end = now

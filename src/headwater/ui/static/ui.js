@@ -94,10 +94,24 @@ function when(seconds) {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} ${zone}`;
 }
 
+// The reader's zone by name (America/New_York, Asia/Kolkata): an offset alone does not say
+// which zone it is (nor that the next one shown, after a change of daylight saving time, is the
+// same zone). Named once in the header of every page, and in each time's tooltip.
+const ZONE = (() => { try { return Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { return ""; } })();
+
 function stamp(seconds) {
   if (!seconds) return "-";
-  return el("time", { datetime: new Date(seconds * 1000).toISOString(), text: when(seconds) });
+  const text = when(seconds);
+  return el("time", { datetime: new Date(seconds * 1000).toISOString(), title: ZONE ? `${text.slice(0, 19)} in ${ZONE} (${text.slice(20)})` : null, text });
 }
+
+(() => {
+  const header = document.querySelector("body > header");
+  if (!header) return;
+  const offset = when(Date.now() / 1000).slice(20);
+  const name = ZONE && ZONE !== "UTC" && ZONE !== "Etc/UTC" ? `${ZONE} (now ${offset})` : "UTC";
+  header.append(el("span", { id: "zone", class: "muted zone", text: `times in ${name}` }));
+})();
 
 function duration(start, end) {
   if (!start) return "-";
@@ -298,7 +312,7 @@ async function runsPage() {
   if (page.more) pager.append(el("a", { href: link(offset + limit), rel: "next", text: "older →" }));
   if (!flows.length) {  // nothing was ever run here: say so, and how to start
     app.replaceChildren(el("h1", { text: "Runs" }),
-      el("p", { id: "no-runs", text: "No runs yet." }),
+      el("p", { id: "no-runs", text: app.dataset.datastore ? `No runs yet in ${app.dataset.datastore}.` : "No runs yet." }),
       el("p", { class: "muted" }, "A run shows here as soon as it starts: ", el("code", { text: "python flow.py run" }),
         " in a folder whose .headwater/ this UI reads (or with the same --datastore-root and --metadata)."));
     const wait = async () => {  // the first run appears without a reload
@@ -535,7 +549,7 @@ function taskRow(run, t) {
 const REREAD_MS = 1000;
 
 // The task list's sortable columns (the API sorts across every page: ?sort=NAME&order=asc|desc).
-const TASK_SORTS = ["task", "status", "started", "duration"];
+const TASK_SORTS = ["task", "status", "index", "started", "duration", "attempts"];
 
 // A column header that sorts the list by its column: a button (reached by the Tab key) that
 // reloads the page with the order in its address, so a link or a reload keeps it. The sorted
@@ -572,6 +586,7 @@ async function runPage() {
   if (only) params.set("status", only);
   if (sort) { params.set("sort", sort); params.set("order", order); }
   const [run, page] = await Promise.all([api(base), api(`${base}/tasks?${params}`)]);
+  for (const feed of feeds) feed.stop();  // drawn afresh: the last drawing's following ends
 
   const facts = el("dl", { class: "facts" });
   const fact = (k, v) => facts.append(el("dt", { text: k }), el("dd", {}, v));
@@ -687,7 +702,6 @@ async function runPage() {
   }
 
   if (run.status !== "running") return;
-  const source = openStream(`${base}/events`);
   // New tasks, in registration order, land on whichever page has room for them: while this
   // page is not full and the run holds more tasks than it lists, it is read again (one query,
   // never two at once). Tasks that go on a later page are counted in a notice linking there.
@@ -740,8 +754,7 @@ async function runPage() {
       newTasks.hidden = false;
     }
   };
-  source.addEventListener("run", (event) => {
-    const head = JSON.parse(event.data);
+  const onRun = (head) => {
     statusBadge.className = `status ${head.status}`;
     statusBadge.textContent = head.status;
     setDuration(took, head.created_at, head.finished_at || head.stopped_at, head.status === "running");
@@ -750,9 +763,9 @@ async function runPage() {
     steps = head.steps;
     drawPager(steps, false);
     follow();
-  });
-  source.addEventListener("tasks", (event) => {
-    const changed = JSON.parse(event.data).filter((t) => !step || t.step === step);
+  };
+  const onTasks = (list) => {
+    const changed = list.filter((t) => !step || t.step === step);
     // A sorted list: a task that started or ended may belong anywhere in the order, on this
     // page or off it, so the page is read again (the server sorts; it stays one page).
     if (sort && changed.length) { refill(); return; }
@@ -769,27 +782,52 @@ async function runPage() {
     drawTaskTimeline(run, shown, taskTimeline);
     drawPager(steps, false);
     follow();
-  });
+  };
   // the run is over: draw the page afresh (its failures, its last tasks, final durations); a
   // run deleted meanwhile is said to be gone, the page as it was left below the notice
   const again = () => runPage().catch((e) => (isGone(e) ? gone(flow, runId) : fail(e)));
-  source.addEventListener("end", again);
-  // the stream back after the server was away (restarted, the browser offline): what changed
-  // meanwhile may be older than what a new stream sends first, so this page's tasks are read again
-  let opened = false;
-  source.addEventListener("open", () => {
-    if (opened) { connectionBack(); refill(); }
-    opened = true;
-  });
-  // the stream refused when the browser reconnected (the server was away while the run was
-  // deleted): the browser will not try again, so ask the API what became of the run
-  source.addEventListener("error", () => {
-    if (source.ended || pageGone) return;
-    if (source.readyState === EventSource.CONNECTING) { connectionLost(); return; }
-    if (source.readyState !== EventSource.CLOSED) return;
-    streams.delete(source);
-    again();
-  });
+  let streamed = 0;  // streams opened by this drawing of the page
+  const listen = () => {
+    const source = openStream(`${base}/events`);
+    // a stream opened again (the server was away, the tab hidden or polling): what changed
+    // meanwhile may be older than what a new stream sends first, so this page's tasks are read again
+    const caughtUp = streamed++ > 0;
+    let opened = false;
+    source.addEventListener("run", (event) => onRun(JSON.parse(event.data)));
+    source.addEventListener("tasks", (event) => onTasks(JSON.parse(event.data)));
+    source.addEventListener("end", again);
+    source.addEventListener("open", () => {
+      if (opened || caughtUp) { connectionBack(); refill(); }
+      opened = true;
+    });
+    // the stream refused when the browser reconnected (the server was away while the run was
+    // deleted): the browser will not try again, so ask the API what became of the run
+    source.addEventListener("error", () => {
+      if (source.ended || pageGone) return;
+      if (source.readyState === EventSource.CONNECTING) { connectionLost(); return; }
+      if (source.readyState !== EventSource.CLOSED) return;
+      streams.delete(source);
+      again();
+    });
+    return source;
+  };
+  // without a stream (another tab holds the slots, or this one was hidden): the run's summary
+  // and this page's tasks read again, every few seconds
+  const poll = async () => {
+    let head;
+    try { head = await api(base); } catch (e) {
+      if (isGone(e)) { gone(flow, runId); return false; }
+      connectionLost(e);
+      return true;
+    }
+    connectionBack();
+    if (head.status !== "running") { again(); return false; }
+    streamed++;
+    onRun(head);
+    refill();
+    return true;
+  };
+  liveFeed(listen, poll);
 }
 
 // An event stream that stays closed after its "end" event. The server ends the response right
@@ -810,9 +848,95 @@ function openStream(url) {
 // each attempt, and past six (the browser's limit of connections to one server) every request
 // of the page would wait behind them: the page would stop following the task.
 const streams = new Set();
+const feeds = new Set();
 function closeStreams() {
+  for (const feed of feeds) feed.stop();
+  feeds.clear();
   for (const source of streams) source.close();
   streams.clear();
+}
+
+// -- sharing the browser's six connections between tabs ------------------------------------------
+// A browser opens at most six HTTP/1.1 connections to one server, for all its tabs, and an event
+// stream holds one for as long as it is open: six tabs following live runs held them all, and a
+// seventh page, log or card waited forever. So a live page streams only while it holds one of
+// STREAM_SLOTS slots, Web Locks every tab of this server shares (a lock is let go when its tab
+// closes or navigates away); without a slot it polls every POLL_MS (short requests, which queue
+// behind nothing), and takes a slot as soon as one is free. A hidden tab neither streams nor
+// polls: it gives its slot to the tabs in view, and reads what changed when it is shown again.
+// A browser without Web Locks (a page served over plain http to another machine is no secure
+// context) streams in each visible tab, as before.
+const STREAM_SLOTS = 4;
+const POLL_MS = 3000;
+
+function takeSlot() {
+  if (!navigator.locks) return Promise.resolve(() => {});
+  return (async () => {
+    for (let i = 0; i < STREAM_SLOTS; i++) {
+      const release = await new Promise((resolve) => {
+        navigator.locks.request(`headwater-stream-${i}`, { ifAvailable: true }, (lock) => {
+          if (!lock) { resolve(null); return undefined; }
+          return new Promise((done) => resolve(done));  // held until done() is called
+        }).catch(() => resolve(null));
+      });
+      if (release) return release;
+    }
+    return null;
+  })();
+}
+
+// Follows something live: open() opens (and listens to) an event stream, poll() reads what
+// changed once (it returns false once there is nothing more to follow). Stopped when the page
+// is drawn afresh, leaves, or what it follows is over (finish()).
+function liveFeed(open, poll) {
+  let source = null, release = null, timer = null, stopped = false, taking = false;
+  const feed = { mode: "idle" };
+  const drop = () => {
+    clearTimeout(timer); timer = null;
+    if (source) { if (!source.ended) source.close(); streams.delete(source); source = null; }
+    if (release) { release(); release = null; }
+  };
+  const pollSoon = (ms) => { clearTimeout(timer); timer = setTimeout(tick, ms); };
+  const tryStream = async () => {
+    if (taking || stopped) return;
+    taking = true;
+    const got = await takeSlot();
+    taking = false;
+    if (!got) { feed.mode = "polling"; pollSoon(POLL_MS); return; }
+    if (stopped || document.visibilityState === "hidden" || source) { got(); return; }
+    release = got;
+    clearTimeout(timer); timer = null;
+    feed.mode = "streaming";
+    source = open();
+    source.addEventListener("end", () => finish());
+  };
+  const tick = async () => {
+    timer = null;
+    if (stopped || document.visibilityState === "hidden") return;
+    let more = true;
+    try { more = await poll(); } catch (e) { /* poll() says what went wrong itself */ }
+    if (stopped) return;
+    if (more === false) { finish(); return; }
+    tryStream();
+  };
+  const finish = () => {  // over: the stream's "end", or a poll that found it ended
+    stopped = true;
+    if (release) { release(); release = null; }
+    clearTimeout(timer);
+    feeds.delete(feed);
+    document.removeEventListener("visibilitychange", seen);
+    feed.mode = "ended";
+  };
+  const seen = () => {
+    if (stopped) return;
+    if (document.visibilityState === "hidden") { drop(); feed.mode = "hidden"; return; }
+    if (!source && !taking) { feed.mode = "polling"; pollSoon(0); }  // catch up, then stream
+  };
+  feed.stop = () => { drop(); finish(); };
+  document.addEventListener("visibilitychange", seen);
+  feeds.add(feed);
+  if (document.visibilityState === "hidden") feed.mode = "hidden"; else tryStream();
+  return feed;
 }
 
 // -- task page -------------------------------------------------------------------------------
@@ -880,8 +1004,9 @@ function logCut(base, stream, pre, shown, total) {
     el("a", { href: `${base}/logs/${stream}`, text: "the whole log" })));
 }
 
-async function showLog(base, stream, pre, state) {
-  const response = await fetched(`${base}/logs/${stream}?tail=${LOG_TAIL}`);
+async function showLog(base, stream, pre, state, attempt) {
+  const which = attempt === null || attempt === undefined ? "" : `&attempt=${attempt}`;
+  const response = await fetched(`${base}/logs/${stream}?tail=${LOG_TAIL}${which}`);
   if (!response.ok) { logError(stream, pre, state, await refusal(response)); return; }
   const raw = await response.text();
   logCut(base, stream, pre, new TextEncoder().encode(raw).length, Number(response.headers.get("x-headwater-log-size")) || 0);
@@ -910,55 +1035,81 @@ function atEnd(pre) { return pre.scrollHeight - pre.scrollTop - pre.clientHeight
 // log): a browser opens at most six connections to one server, and a page holding two for its
 // logs left three task pages all a seventh tab could wait for, forever.
 function followLogs(base, shown) {
-  const source = openStream(`${base}/logs/events`);
   const logs = new Map(shown.map((log) => [log.stream, { ...log, done: false }]));
   // a stream (re)opened sends both logs whole so far: start over rather than repeat them
   const restart = (log) => { log.pre.textContent = ""; log.chunk = plainChunks(); log.draw = liveLog(log.pre); log.done = false; };
   for (const log of logs.values()) restart(log);
-  const on = (name, handle) => source.addEventListener(name, (event) => {
-    const data = JSON.parse(event.data || "{}");
-    const log = logs.get(data.stream);
-    if (log) handle(log, data);
-  });
-  source.addEventListener("open", () => {
-    connectionBack();
-    for (const log of logs.values()) { log.state.textContent = "following"; restart(log); }
-  });
-  on("reset", restart);
-  on("skipped", (log, skipped) => {
-    document.getElementById(`${log.stream}-cut`)?.remove();
-    logCut(base, log.stream, log.pre, skipped.size - skipped.bytes, skipped.size);
-  });
-  on("log", (log, data) => {
-    const following = atEnd(log.pre);
-    log.draw(log.chunk(data.text));
-    log.pre.classList.remove("empty");
-    if (following) log.pre.scrollTop = log.pre.scrollHeight;
-  });
-  on("done", (log, data) => {  // this log is final, or cannot be read (the other goes on)
-    log.done = true;
-    if (data.error) { logError(log.stream, log.pre, log.state, data.fix ? `${data.error}. Fix: ${data.fix}` : data.error); return; }
-    if (!log.pre.textContent) log.pre.textContent = "(no output)";
-    log.state.textContent = "complete";
-  });
-  source.addEventListener("end", (event) => {  // with an error: reading the task failed
-    const end = JSON.parse(event.data || "{}");
-    if (!end.error) return;
-    for (const log of logs.values()) if (!log.done) logError(log.stream, log.pre, log.state, end.fix ? `${end.error}. Fix: ${end.fix}` : end.error);
-  });
-  source.addEventListener("error", () => {
-    if (source.ended) return;
-    const open = [...logs.values()].filter((log) => !log.done);
-    // refused outright (an answer that is no stream): the browser will not try again, so each
-    // log is read once, which names what went wrong
-    if (source.readyState === EventSource.CLOSED) {
-      streams.delete(source);
-      for (const log of open) showLog(base, log.stream, log.pre, log.state).catch((e) => logError(log.stream, log.pre, log.state, e.message));
-    } else {
-      for (const log of open) log.state.textContent = "disconnected";
-      connectionLost();
+  const listen = () => {
+    const source = openStream(`${base}/logs/events`);
+    const on = (name, handle) => source.addEventListener(name, (event) => {
+      const data = JSON.parse(event.data || "{}");
+      const log = logs.get(data.stream);
+      if (log) handle(log, data);
+    });
+    source.addEventListener("open", () => {
+      connectionBack();
+      for (const log of logs.values()) { log.state.textContent = "following"; restart(log); }
+    });
+    on("reset", restart);
+    on("skipped", (log, skipped) => {
+      document.getElementById(`${log.stream}-cut`)?.remove();
+      logCut(base, log.stream, log.pre, skipped.size - skipped.bytes, skipped.size);
+    });
+    on("log", (log, data) => {
+      const following = atEnd(log.pre);
+      log.draw(log.chunk(data.text));
+      log.pre.classList.remove("empty");
+      if (following) log.pre.scrollTop = log.pre.scrollHeight;
+    });
+    on("done", (log, data) => {  // this log is final, or cannot be read (the other goes on)
+      log.done = true;
+      if (data.error) { logError(log.stream, log.pre, log.state, data.fix ? `${data.error}. Fix: ${data.fix}` : data.error); return; }
+      if (!log.pre.textContent) log.pre.textContent = "(no output)";
+      log.state.textContent = "complete";
+    });
+    source.addEventListener("end", (event) => {  // with an error: reading the task failed
+      const end = JSON.parse(event.data || "{}");
+      if (!end.error) return;
+      for (const log of logs.values()) if (!log.done) logError(log.stream, log.pre, log.state, end.fix ? `${end.error}. Fix: ${end.fix}` : end.error);
+    });
+    source.addEventListener("error", () => {
+      if (source.ended) return;
+      const open = [...logs.values()].filter((log) => !log.done);
+      // refused outright (an answer that is no stream): the browser will not try again, so each
+      // log is read once, which names what went wrong
+      if (source.readyState === EventSource.CLOSED) {
+        streams.delete(source);
+        for (const log of open) showLog(base, log.stream, log.pre, log.state).catch((e) => logError(log.stream, log.pre, log.state, e.message));
+      } else {
+        for (const log of open) log.state.textContent = "disconnected";
+        connectionLost();
+      }
+    });
+    return source;
+  };
+  // without a stream (other tabs hold the slots, or this one was hidden): each log's end read
+  // again every few seconds, drawn in place of what was shown (the task's page is drawn afresh
+  // once the task ends, which reads each log whole)
+  const poll = async () => {
+    for (const log of logs.values()) {
+      if (log.done) continue;
+      const response = await fetched(`${base}/logs/${log.stream}?tail=${LOG_TAIL}`).catch((e) => { connectionLost(e); return null; });
+      if (!response) return true;
+      if (!response.ok) { log.done = true; logError(log.stream, log.pre, log.state, await refusal(response)); continue; }
+      const raw = await response.text();
+      connectionBack();
+      document.getElementById(`${log.stream}-cut`)?.remove();
+      logCut(base, log.stream, log.pre, new TextEncoder().encode(raw).length, Number(response.headers.get("x-headwater-log-size")) || 0);
+      const following = atEnd(log.pre);
+      restart(log);
+      log.draw(log.chunk(raw));
+      log.pre.classList.toggle("empty", !raw);
+      log.state.textContent = "following (every few seconds)";
+      if (following) log.pre.scrollTop = log.pre.scrollHeight;
     }
-  });
+    return [...logs.values()].some((log) => !log.done);
+  };
+  liveFeed(listen, poll);
 }
 
 const INPUTS_SHOWN = 10;
@@ -1085,8 +1236,10 @@ async function taskPage() {
     [step, `${runHref(flow, runId)}?step=${enc(step)}#tasks`], [taskId, null]);
   const base = `/api/tasks/${enc(flow)}/${enc(runId)}/${enc(step)}/${enc(taskId)}`;
   const task = await api(base);
-  // drawn afresh while it runs (another attempt, a new card): its old log streams give way
+  // drawn afresh while it runs (another attempt, a new card): its old log streams give way; once
+  // it ended, a stream still open ends on its own, a page polling stops
   if (task.status === "running") closeStreams();
+  else for (const feed of feeds) if (feed.mode !== "streaming") feed.stop();
 
   const facts = el("dl", { class: "facts" });
   const fact = (k, v) => facts.append(el("dt", { text: k }), el("dd", {}, v));
@@ -1118,15 +1271,25 @@ async function taskPage() {
     fact("inputs", links);
   }
 
+  // ?attempt=N shows that attempt's logs in the Logs section (a deep link to an earlier
+  // attempt's output, its colours dropped like the latest's); without it, the latest attempt's
+  const numbers = task.attempts.map((a) => a.attempt);
+  const newest = numbers.length ? numbers[numbers.length - 1] : 0;
+  const asked = new URLSearchParams(location.search).get("attempt");
+  const picked = asked !== null && /^[0-9]+$/.test(asked) && numbers.includes(Number(asked)) ? Number(asked) : newest;
+  const older = picked !== newest;
   const attempts = el("div", { id: "attempts" });
   for (const a of task.attempts) {
     const box = el("section", { class: `attempt ${a.status}`, "data-attempt": a.attempt },
       el("h3", {}, `attempt ${a.attempt} `, badge(a.status), el("span", { class: "muted" }, " ", stamp(a.started_at), " · ", durationEl("span", a.started_at, a.finished_at, a.status === "running", { class: "attempt-duration" }))));
-    const latest = a === task.attempts[task.attempts.length - 1];
-    if (!latest) {  // the Logs section shows the latest attempt; an earlier one's are a link away
+    if (a.attempt !== picked) {  // the Logs section shows one attempt; the others are a link away
+      // each link named with its attempt: a list of links reads "stdout of attempt 0", not
+      // "stdout" once per attempt and again for the latest
+      const here = a.attempt === newest ? location.pathname : `${location.pathname}?attempt=${a.attempt}`;
       box.append(el("p", { class: "attempt-logs muted" }, "its output: ",
-        el("a", { href: `${base}/logs/stdout?attempt=${a.attempt}`, text: "stdout" }), " · ",
-        el("a", { href: `${base}/logs/stderr?attempt=${a.attempt}`, text: "stderr" })));
+        el("a", { href: `${here}#logs`, class: "attempt-show", "aria-label": `show the logs of attempt ${a.attempt} on this page`, text: "show its logs" }), " · as plain text: ",
+        el("a", { href: `${base}/logs/stdout?attempt=${a.attempt}`, "aria-label": `stdout of attempt ${a.attempt}`, text: "stdout" }), " · ",
+        el("a", { href: `${base}/logs/stderr?attempt=${a.attempt}`, "aria-label": `stderr of attempt ${a.attempt}`, text: "stderr" })));
     }
     if (a.failure) {
       box.append(el("p", { class: "failure" }, el("strong", { text: a.failure.type }), `: ${plain(a.failure.message)}`));
@@ -1139,14 +1302,14 @@ async function taskPage() {
   const followed = [];
   for (const stream of ["stdout", "stderr"]) {
     const pre = el("pre", { id: stream, class: "log empty", tabindex: 0, role: "region", "aria-label": stream });
-    const state = el("span", { class: "muted", id: `${stream}-state`, text: task.status === "running" ? "following" : "loading" });
-    const which = task.attempts.length > 1 ? el("span", { class: "muted", text: `of attempt ${task.attempts[task.attempts.length - 1].attempt} · ` }) : null;
-    const latest = task.attempts.length ? task.attempts[task.attempts.length - 1].attempt : 0;
-    const raw = el("a", { href: `${base}/logs/${stream}?attempt=${latest}`, class: "raw-log", "aria-label": `${stream} as plain text`, text: "plain text" });
-    const finder = logFinder(base, stream, pre, latest);
+    const live = task.status === "running" && !older;
+    const state = el("span", { class: "muted", id: `${stream}-state`, text: live ? "following" : "loading" });
+    const which = task.attempts.length > 1 ? el("span", { class: "muted", text: `of attempt ${picked}${older ? ` (not the latest, ${newest})` : ""} · ` }) : null;
+    const raw = el("a", { href: `${base}/logs/${stream}?attempt=${picked}`, class: "raw-log", "aria-label": `${stream} as plain text`, text: "plain text" });
+    const finder = logFinder(base, stream, pre, picked);
     logs.append(el("section", {}, el("h3", {}, `${stream} `, which, state, " · ", raw), finder.box, pre, finder.hits, finder.around));
-    if (task.status === "running") followed.push({ stream, pre, state });
-    else showLog(base, stream, pre, state).catch((e) => logError(stream, pre, state, e.message));
+    if (live) followed.push({ stream, pre, state });
+    else showLog(base, stream, pre, state, older ? picked : null).catch((e) => logError(stream, pre, state, e.message));
   }
   if (followed.length) followLogs(base, followed);
 
@@ -1168,11 +1331,17 @@ async function taskPage() {
 
   redraw(el("h1", { text: `${flow}/${runId}/${step}/${taskId}` }), facts,
     el("h2", { text: "Attempts" }), attempts,
-    el("h2", { text: "Logs" }), logs,
+    el("h2", { id: "logs", text: "Logs" }),
+    ...(older ? [el("p", { id: "older-attempt", class: "notice", role: "status" }, `These are the logs of attempt ${picked}, not of the latest attempt (${newest}): `,
+      el("a", { href: `${location.pathname}#logs`, text: "show the latest attempt's logs" }))] : []),
+    logs,
     el("h2", { text: "Artifacts" }), ...(task.artifacts_total ? listed : [el("p", { class: "muted", text: task.status === "running" ? "recorded when the task ends" : "none" })]),
     el("h2", { text: "Cards" }), task.cards.length ? cards : el("p", { class: "muted", text: "none" }),
     el("h2", { text: "Metadata" }), task.metadata_error ? el("p", { class: "error", text: `cannot be read: ${task.metadata_error}` })
       : (task.metadata || []).length ? scrolled(metadata) : el("p", { class: "muted", text: "none" }));
+  // an address ending #logs (an attempt's logs, linked) opens at the logs; a redraw leaves the window be
+  if (app.dataset.drawn !== "true" && location.hash === "#logs") document.getElementById("logs").scrollIntoView();
+  app.dataset.drawn = "true";
 }
 
 function artifactRow(base, a) {
@@ -1193,7 +1362,8 @@ function artifactRow(base, a) {
 // name, not only the rows loaded).
 const ARTIFACTS_PAGE = 100;
 function artifactList(base, task) {
-  const table = el("table", { id: "artifacts", "aria-label": "artifacts" }, el("thead", {}, el("tr", {}, ...["name", "type", "size", "preview", ""].map((h) => el("th", { text: h })))));
+  const table = el("table", { id: "artifacts", "aria-label": "artifacts" }, el("thead", {}, el("tr", {}, ...["name", "type", "size", "preview"].map((h) => el("th", { text: h })),
+    el("th", {}, el("span", { class: "visually-hidden", text: "download" })))));
   const body = el("tbody");
   table.append(body);
   body.append(...task.artifacts.map((a) => artifactRow(base, a)));
