@@ -1,0 +1,62 @@
+"""Patterns met in public flows written for Metaflow (the wild-flows round), each reduced to
+the smallest flow that shows it. Every flow imports ``metaflow`` and runs through
+``headwater run`` in its own process, with the real package behind a tripwire."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+_MULTIPLE_FLOW = """
+    from metaflow import FlowSpec, Parameter, step
+
+
+    class RepeatFlow(FlowSpec):
+        counts = Parameter("count", type=int, multiple=True)
+        sizes = Parameter("size", default=[3, 4], multiple=True)
+        one = Parameter("one", default=7, multiple=True)
+        words = Parameter("word", multiple=True)
+
+        @step
+        def start(self):
+            print("VALUES", repr(self.counts), repr(self.sizes), repr(self.one),
+                  repr(self.words))
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        RepeatFlow()
+"""
+
+
+def _values(output: str) -> str:
+    line = next(line for line in output.splitlines() if "VALUES" in line)
+    return line.split("VALUES", 1)[1].strip()
+
+
+def test_a_parameter_given_multiple_is_a_tuple_of_repeated_values(run_headwater, tmp_path: Path):
+    """``Parameter(..., multiple=True)``: Metaflow hands the keyword to its click option, so
+    ``--count 1 --count 2`` is ``(1, 2)``, each value converted by the parameter's type, and a
+    parameter given no value (and no default) is ``()``."""
+    (tmp_path / "repeat.py").write_text(textwrap.dedent(_MULTIPLE_FLOW))
+    given = run_headwater("run", "repeat.py", "--count", "1", "--count", "2",
+                          "--word", "a", "--word", "b c", "--size", "9")
+    assert given.returncode == 0, given.stdout + given.stderr
+    assert _values(given.stdout) == "(1, 2) (9,) (7,) ('a', 'b c')"
+
+    defaults = run_headwater("run", "repeat.py")
+    assert defaults.returncode == 0, defaults.stdout + defaults.stderr
+    # a list default gives its values (their type too); a scalar default is one value
+    assert _values(defaults.stdout) == "() (3, 4) (7,) ()"
+
+    bad = run_headwater("run", "repeat.py", "--count", "1", "--count", "x")
+    assert bad.returncode != 0
+    assert "parameter 'count' expects an integer; got 'x'" in bad.stdout + bad.stderr
+
+    from_env = run_headwater("run", "repeat.py", extra_env={"METAFLOW_RUN_COUNT": "5 6"})
+    assert from_env.returncode == 0, from_env.stdout + from_env.stderr
+    assert _values(from_env.stdout).startswith("(5, 6) ")
