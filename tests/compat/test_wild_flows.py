@@ -60,3 +60,47 @@ def test_a_parameter_given_multiple_is_a_tuple_of_repeated_values(run_headwater,
     from_env = run_headwater("run", "repeat.py", extra_env={"METAFLOW_RUN_COUNT": "5 6"})
     assert from_env.returncode == 0, from_env.stdout + from_env.stderr
     assert _values(from_env.stdout).startswith("(5, 6) ")
+
+
+_ENVVAR_FLOW = """
+    from metaflow import FlowSpec, Parameter, step
+
+
+    class EnvVarFlow(FlowSpec):
+        epochs = Parameter("epochs", envvar="TRAIN_EPOCHS", default=1, type=int)
+        width = Parameter("width", envvar=["FIRST_WIDTH", "SECOND_WIDTH"], default=5)
+
+        @step
+        def start(self):
+            print("VALUES", self.epochs, self.width)
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        EnvVarFlow()
+"""
+
+
+def test_a_parameter_reads_the_variables_its_envvar_names(run_headwater, tmp_path: Path):
+    """``Parameter(..., envvar="X")``: the option Metaflow builds reads ``X`` (or the first set
+    of a list of names) before its ``METAFLOW_RUN_<NAME>``; the command line wins over both."""
+    (tmp_path / "envvar.py").write_text(textwrap.dedent(_ENVVAR_FLOW))
+    named = run_headwater("run", "envvar.py", extra_env={
+        "TRAIN_EPOCHS": "4", "METAFLOW_RUN_EPOCHS": "5", "SECOND_WIDTH": "7"})
+    assert named.returncode == 0, named.stdout + named.stderr
+    assert _values(named.stdout) == "4 7"
+
+    prefixed = run_headwater("run", "envvar.py", extra_env={"METAFLOW_RUN_EPOCHS": "5",
+                                                            "FIRST_WIDTH": "8",
+                                                            "SECOND_WIDTH": "7"})
+    assert prefixed.returncode == 0, prefixed.stdout + prefixed.stderr
+    assert _values(prefixed.stdout) == "5 8"
+
+    given = run_headwater("run", "envvar.py", "--epochs", "9",
+                          extra_env={"TRAIN_EPOCHS": "4"})
+    assert given.returncode == 0, given.stdout + given.stderr
+    assert _values(given.stdout) == "9 5"

@@ -133,7 +133,9 @@ class ParameterContext(Record, frozen=True):
 
 
 # Metaflow hands a Parameter's extra keywords to its command-line option; these are accepted for
-# flows written for Metaflow and change nothing here. Any other keyword is a typo, and refused.
+# flows written for Metaflow. ``envvar`` names the variable(s) the value may come from (as the
+# option's does, see env_default); the others change nothing here. Any other keyword is a typo,
+# and refused.
 IGNORED_OPTION_KEYWORDS = frozenset({"hidden", "metavar", "envvar", "show_envvar"})
 
 
@@ -242,7 +244,15 @@ class Parameter:
         return getattr(self.type, "__name__", str(self.type))
 
     def env_default(self) -> str | None:
-        """METAFLOW_RUN_<NAME> / HEADWATER_RUN_<NAME> give a default from the environment."""
+        """METAFLOW_RUN_<NAME> / HEADWATER_RUN_<NAME> give a default from the environment.
+
+        ``Parameter(..., envvar="NAME")`` (a name or a list of names, the first one set wins)
+        is read before those two, as Metaflow's click option reads the variables it names
+        before its ``METAFLOW_RUN_`` ones."""
+        named = self.kwargs.get("envvar")
+        for variable in [named] if isinstance(named, str) else list(named or ()):
+            if variable in os.environ:
+                return os.environ[variable]
         suffix = self.name.upper().replace("-", "_")
         for prefix in ("HEADWATER_RUN_", "METAFLOW_RUN_"):
             if prefix + suffix in os.environ:
