@@ -104,3 +104,46 @@ def test_a_parameter_reads_the_variables_its_envvar_names(run_headwater, tmp_pat
                           extra_env={"TRAIN_EPOCHS": "4"})
     assert given.returncode == 0, given.stdout + given.stderr
     assert _values(given.stdout) == "9 5"
+
+
+_CATCH_SWITCH_FLOW = """
+    from metaflow import FlowSpec, catch, step
+
+
+    class CaughtSwitchFlow(FlowSpec):
+        @catch(var="failure")
+        @step
+        def start(self):
+            self.route = "left"
+            self.next({"left": self.left, "right": self.right}, condition="route")
+
+        @step
+        def left(self):
+            self.next(self.end)
+
+        @step
+        def right(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            print("ran to the end")
+
+
+    if __name__ == "__main__":
+        CaughtSwitchFlow()
+"""
+
+
+def test_catch_on_a_switch_step_is_refused_before_the_run(run_headwater, tmp_path: Path):
+    """Metaflow refuses ``@catch`` on a step that ends in a switch (a caught failure leaves no
+    condition to pick a case by); headwater ran it and, on a failure, skipped every case."""
+    (tmp_path / "caught_switch.py").write_text(textwrap.dedent(_CATCH_SWITCH_FLOW))
+    refused = run_headwater("run", "caught_switch.py")
+    output = refused.stdout + refused.stderr
+    assert refused.returncode != 0, output
+    assert "step 'start' is a switch" in output and "@catch" in output
+    assert "remove @catch from 'start'" in output
+    assert "ran to the end" not in output
+    listed = run_headwater("runs", "caught_switch.py")
+    assert "CaughtSwitchFlow/1" not in listed.stdout  # nothing was recorded
