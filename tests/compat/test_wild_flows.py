@@ -147,3 +147,31 @@ def test_catch_on_a_switch_step_is_refused_before_the_run(run_headwater, tmp_pat
     assert "ran to the end" not in output
     listed = run_headwater("runs", "caught_switch.py")
     assert "CaughtSwitchFlow/1" not in listed.stdout  # nothing was recorded
+
+
+_RUNNER_SCRIPT = """
+    from headwater.compat import alias
+
+    alias.install()
+    from metaflow import Runner
+
+    with Runner("repeat.py").run(count=[1, 2], word=("a", "b")) as running:
+        data = running.run.data
+        print("READ BACK", repr(data.counts), repr(data.words), repr(data.sizes))
+"""
+
+
+def test_the_runner_repeats_a_multiple_parameter_for_a_list(child_env, tmp_path: Path):
+    """``Runner(...).run(count=[1, 2])`` for a ``multiple=True`` parameter gives ``(1, 2)``, as
+    Metaflow's Runner repeats the option; the list is not one JSON value."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "repeat.py").write_text(textwrap.dedent(_MULTIPLE_FLOW))
+    (tmp_path / "drive.py").write_text(textwrap.dedent(_RUNNER_SCRIPT))
+    done = subprocess.run([sys.executable, "drive.py"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, **child_env})
+    assert done.returncode == 0, done.stdout + done.stderr
+    read = next(line for line in done.stdout.splitlines() if line.startswith("READ BACK"))
+    assert read == "READ BACK (1, 2) ('a', 'b') (3, 4)"
