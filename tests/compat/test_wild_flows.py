@@ -175,3 +175,35 @@ def test_the_runner_repeats_a_multiple_parameter_for_a_list(child_env, tmp_path:
     assert done.returncode == 0, done.stdout + done.stderr
     read = next(line for line in done.stdout.splitlines() if line.startswith("READ BACK"))
     assert read == "READ BACK (1, 2) ('a', 'b') (3, 4)"
+
+
+_DAGNODE_FLOW = """
+    from metaflow import FlowSpec, step
+    from metaflow.graph import DAGNode
+
+
+    class NodeTypeFlow(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    print("VALUES", isinstance(NodeTypeFlow._graph["start"], DAGNode),
+          NodeTypeFlow._graph["start"].type)
+
+    if __name__ == "__main__":
+        NodeTypeFlow()
+"""
+
+
+def test_metaflow_graph_serves_dagnode(run_headwater, tmp_path: Path):
+    """``from metaflow.graph import DAGNode`` (a plug-in's import, for its type checks) is the
+    class of ``MyFlow._graph[name]``."""
+    (tmp_path / "node_type.py").write_text(textwrap.dedent(_DAGNODE_FLOW))
+    shown = run_headwater("run", "node_type.py")
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert _values(shown.stdout) == "True start"
