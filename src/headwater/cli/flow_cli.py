@@ -326,7 +326,7 @@ def _run_command(flow_cls: type) -> click.Command:
         values = {key: kwargs.pop(key) for key in list(kwargs) if key.startswith("param__")}
         given = {p.name: values.get(f"param__{attr}")
                  for attr, p in flow_parameters(flow_cls).items()}  # mutators may have added some
-        given = {k: v for k, v in given.items() if v is not None}
+        given = {k: v for k, v in given.items() if v is not None and v != ()}
         code = do_run(ctx, flow_cls, given, **kwargs)
         ctx.exit(code)
 
@@ -369,6 +369,7 @@ def _parameter_option(attr: str, param: Any) -> click.Option:
     option = option_class(
         [f"--{param.name}", f"param__{attr}"], type=str, default=None, metavar=label.upper(),
         help=f"{param.help or ''}{default}{required}".strip(),
+        multiple=getattr(param, "multiple", False),
     )
     option.flow_parameter = param  # type: ignore[attr-defined]
     return option

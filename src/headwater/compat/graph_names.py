@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from headwater.graph.metaflow_view import MetaflowGraph, flow_graph
+from headwater.graph.metaflow_view import MetaflowGraph, MetaflowNode, flow_graph
 
-__all__ = ["FlowGraph"]
+__all__ = ["DAGNode", "FlowGraph"]
+
+# ``flow._graph[name]``'s class, under Metaflow's name: plug-ins import it for type checks.
+DAGNode = MetaflowNode
 
 
 class FlowGraph(MetaflowGraph):

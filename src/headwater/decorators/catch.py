@@ -7,7 +7,8 @@ takes the step's transition, so the flow goes on and later steps can look at wha
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from headwater.decorators.base import StepDecorator, StepPolicy, make_step_decorator
 from headwater.records import Field, Record
@@ -60,6 +61,27 @@ class CatchDecorator(StepDecorator):
     def apply(self, policy: StepPolicy) -> None:
         policy.catch_var = self.attributes["var"] or ""
         policy.catch_print = bool(self.attributes["print_exception"])
+
+
+def refuse_catch_on_switch(flow_name: str, switches: Iterable[Any],
+                           policies: Mapping[str, StepPolicy]) -> None:
+    """A switch step under @catch is refused before the run starts, as Metaflow refuses it:
+    once the step fails there is no value of its condition, so no case to take.
+
+    ``switches`` are the graph's switch steps (with ``name``, ``file``, ``line``, ``next_line``)."""
+    from headwater.exceptions import FlowDefinitionError
+
+    for node in switches:
+        policy = policies.get(node.name)
+        if policy is not None and policy.catch_var is not None:
+            where = f"{node.file}:{node.next_line or node.line}: " if node.file else ""
+            raise FlowDefinitionError(
+                f"{where}flow {flow_name}: step '{node.name}' is a switch (self.next({{...}}, "
+                "condition=...)) under @catch; a caught failure leaves no condition to choose a "
+                "case by, so @catch is not allowed on a switch step",
+                fix=f"remove @catch from '{node.name}' (or the --with catch that adds it), or "
+                f"move the work that may fail into a step before '{node.name}' and catch it "
+                "there")
 
 
 catch: CatchFunction = make_step_decorator(CatchDecorator)

@@ -134,7 +134,9 @@ class ParameterContext(Record, frozen=True):
 
 
 # Metaflow hands a Parameter's extra keywords to its command-line option; these are accepted for
-# flows written for Metaflow and change nothing here. Any other keyword is a typo, and refused.
+# flows written for Metaflow. ``envvar`` names the variable(s) the value may come from (as the
+# option's does, see env_default); the others change nothing here. Any other keyword is a typo,
+# and refused.
 IGNORED_OPTION_KEYWORDS = frozenset({"hidden", "metavar", "envvar", "show_envvar"})
 
 
@@ -157,7 +159,9 @@ class Parameter:
 
     **Parameters:** ``name`` (the option name), ``default`` (a value or a callable taking a
     ParameterContext), ``type`` (str, int, float, bool or JSONType; inferred from the default),
-    ``help``, ``required``, ``show_default``, ``separator`` (split a string value into a list).
+    ``help``, ``required``, ``show_default``, ``separator`` (split a string value into a list),
+    ``multiple`` (the option may be repeated, ``--v 1 --v 2``, and the value is a tuple of
+    converted values, ``()`` when none is given: the click option Metaflow passes it to).
     """
 
     is_include_file = False
@@ -171,6 +175,7 @@ class Parameter:
         required: bool = False,
         show_default: bool = True,
         separator: str | None = None,
+        multiple: bool = False,
         **kwargs: Any,
     ) -> None:
         if not isinstance(name, str) or not name:
@@ -186,8 +191,8 @@ class Parameter:
             raise FlowDefinitionError(
                 f"Parameter '{name}' got unknown keyword argument(s) {', '.join(unknown)}"
                 + _meant(unknown),
-                fix="Parameter takes name, default, type, help, required, show_default and "
-                "separator (check the spelling)",
+                fix="Parameter takes name, default, type, help, required, show_default, "
+                "separator and multiple (check the spelling)",
             )
         self.name = name
         self.default = default
@@ -195,9 +200,14 @@ class Parameter:
         self.required = required
         self.show_default = show_default
         self.separator = separator
+        self.multiple = bool(multiple)
         self.kwargs = kwargs
         self.type_given = type is not None
-        self.type = type if type is not None else self._infer_type(default)
+        inferred_from = default
+        if self.multiple and isinstance(default, (list, tuple)):
+            # the default is the list of values: each value gives the type, not the list
+            inferred_from = default[0] if default else None
+        self.type = type if type is not None else self._infer_type(inferred_from)
         self.attr_name = name  # replaced by __set_name__ with the class attribute's name
 
     @staticmethod
@@ -235,7 +245,15 @@ class Parameter:
         return getattr(self.type, "__name__", str(self.type))
 
     def env_default(self) -> str | None:
-        """METAFLOW_RUN_<NAME> / HEADWATER_RUN_<NAME> give a default from the environment."""
+        """METAFLOW_RUN_<NAME> / HEADWATER_RUN_<NAME> give a default from the environment.
+
+        ``Parameter(..., envvar="NAME")`` (a name or a list of names, the first one set wins)
+        is read before those two, as Metaflow's click option reads the variables it names
+        before its ``METAFLOW_RUN_`` ones."""
+        named = self.kwargs.get("envvar")
+        for variable in [named] if isinstance(named, str) else list(named or ()):
+            if variable in os.environ:
+                return os.environ[variable]
         suffix = self.name.upper().replace("-", "_")
         for prefix in ("HEADWATER_RUN_", "METAFLOW_RUN_"):
             if prefix + suffix in os.environ:
@@ -282,6 +300,11 @@ class Parameter:
 
     def convert(self, raw: Any) -> Any:
         """Turn a command-line string into a typed value, or raise ParameterError naming it."""
+        if self.multiple:
+            # a repeated option (or a list default) is a tuple of values; a single value
+            # (a scalar default, the environment's) is a tuple of one
+            values = raw if isinstance(raw, (list, tuple)) else (raw,)
+            return tuple(self._convert_one(value) for value in values)
         if self.separator is not None and isinstance(raw, str):
             return [self._convert_one(part) for part in raw.split(self.separator)]
         return self._convert_one(raw)

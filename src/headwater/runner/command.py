@@ -49,10 +49,10 @@ class RunnerArgumentError(HeadwaterException):
 
 
 def cli_value(value: Any) -> str:
-    """One value as the command line spells it (dict/list as JSON, bools lowercase)."""
+    """One value as the command line spells it (dict/list/tuple as JSON, bools lowercase)."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (dict, list)):
+    if isinstance(value, (dict, list, tuple)):
         return json.dumps(value)
     return str(value)
 

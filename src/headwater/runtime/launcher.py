@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 from headwater import backends
 from headwater.decorators.base import StepPolicy
+from headwater.decorators.catch import refuse_catch_on_switch
 from headwater.decorators.exit_hook import HOOKS_ATTR
 from headwater.decorators.mutation import apply_mutators
 from headwater.decorators.registry import split_with, step_policy
@@ -23,6 +24,7 @@ from headwater.environments.decorators import resolve_base
 from headwater.exceptions import NotFoundError, RunFailedError
 from headwater.flow.current import current
 from headwater.graph import Graph, check_flow
+from headwater.graph.model import SWITCH
 from headwater.meta import open_metadata
 from headwater.meta.tags import endpoint_tags, runtime_name, transient_tags
 from headwater.runtime.configs import (
@@ -442,8 +444,11 @@ def step_policies(flow_cls: type, graph: Graph, with_specs: tuple[str, ...],
     extra = split_with(flow_cls, with_specs)  # user decorators go on the steps, before mutators
     apply_mutators(flow_cls, configs or {})
     resolve_base(flow_cls, configs or {})  # @pypi_base(**config_expr(...)): read now
-    return {node.name: step_policy(getattr(flow_cls, node.name), extra, configs)
-            for node in graph}
+    policies = {node.name: step_policy(getattr(flow_cls, node.name), extra, configs)
+                for node in graph}
+    refuse_catch_on_switch(flow_cls.__name__,
+                           (node for node in graph if node.transition == SWITCH), policies)
+    return policies
 
 
 def _notes(flow_cls: type, policies: dict[str, StepPolicy]) -> list[str]:

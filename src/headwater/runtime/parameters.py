@@ -45,8 +45,12 @@ def resolve_parameters(flow_cls: type, given: Mapping[str, Any], user: str,
         # A config_expr default is evaluated first: its value also gives the parameter its type.
         default = param.resolve_default(flow_name, user, configs) if deferred else None
         raw = given.get(param.name)
+        if raw == () and param.multiple:  # a repeatable option given no time
+            raw = None
         if raw is None:
             raw = param.env_default()
+            if raw is not None and param.multiple:  # as click reads such a variable
+                raw = tuple(raw.split())
         if raw is None:
             if not deferred:
                 default = param.resolve_default(flow_name, user, configs)
@@ -56,7 +60,10 @@ def resolve_parameters(flow_cls: type, given: Mapping[str, Any], user: str,
                     fix=f"pass --{param.name} VALUE",
                 )
             raw = default
-        values[attr] = param.convert(raw) if raw is not None else None
+        if raw is None:
+            values[attr] = () if param.multiple else None
+        else:
+            values[attr] = param.convert(raw)
     return values
 
 

@@ -75,6 +75,10 @@ class RunnerArgs:
                     "given\", which a required parameter does not allow"), "TypeError")
             if param is None or name not in given:
                 continue  # an unknown name is refused where the names are checked
+            if getattr(param, "multiple", False):
+                if given_type in ("list", "tuple"):  # run(val=[1, 2]): the values, not one
+                    given[name] = _listed_values(given[name])
+                continue
             if isinstance(param.type, JSONTypeClass):
                 if given_type == "str":
                     given[name] = json.dumps(given[name])
@@ -140,3 +144,17 @@ def unknown_argument(flow_cls: type, name: str) -> HeadwaterException:
         fix=(f"for {name}, pass {instead}; " if instead else "")
         + f"its parameters are {', '.join(known) or 'none'}; run() also takes tags, "
         "max_workers, max_num_splits, run_id_file, no_cache and decospecs")
+
+
+def _listed_values(raw: Any) -> Any:
+    """``run(val=[1, 2])`` for a ``multiple=True`` parameter: the Runner passed the list as one
+    JSON option (it cannot know the parameter repeats); its items are the values, as Metaflow's
+    Runner repeats the option for them."""
+    text = raw[0] if isinstance(raw, (list, tuple)) and len(raw) == 1 else raw
+    if not isinstance(text, str):
+        return raw
+    try:
+        values = json.loads(text)
+    except ValueError:
+        return raw
+    return tuple(values) if isinstance(values, list) else raw

@@ -1,0 +1,209 @@
+"""Patterns met in public flows written for Metaflow (the wild-flows round), each reduced to
+the smallest flow that shows it. Every flow imports ``metaflow`` and runs through
+``headwater run`` in its own process, with the real package behind a tripwire."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+_MULTIPLE_FLOW = """
+    from metaflow import FlowSpec, Parameter, step
+
+
+    class RepeatFlow(FlowSpec):
+        counts = Parameter("count", type=int, multiple=True)
+        sizes = Parameter("size", default=[3, 4], multiple=True)
+        one = Parameter("one", default=7, multiple=True)
+        words = Parameter("word", multiple=True)
+
+        @step
+        def start(self):
+            print("VALUES", repr(self.counts), repr(self.sizes), repr(self.one),
+                  repr(self.words))
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        RepeatFlow()
+"""
+
+
+def _values(output: str) -> str:
+    line = next(line for line in output.splitlines() if "VALUES" in line)
+    return line.split("VALUES", 1)[1].strip()
+
+
+def test_a_parameter_given_multiple_is_a_tuple_of_repeated_values(run_headwater, tmp_path: Path):
+    """``Parameter(..., multiple=True)``: Metaflow hands the keyword to its click option, so
+    ``--count 1 --count 2`` is ``(1, 2)``, each value converted by the parameter's type, and a
+    parameter given no value (and no default) is ``()``."""
+    (tmp_path / "repeat.py").write_text(textwrap.dedent(_MULTIPLE_FLOW))
+    given = run_headwater("run", "repeat.py", "--count", "1", "--count", "2",
+                          "--word", "a", "--word", "b c", "--size", "9")
+    assert given.returncode == 0, given.stdout + given.stderr
+    assert _values(given.stdout) == "(1, 2) (9,) (7,) ('a', 'b c')"
+
+    defaults = run_headwater("run", "repeat.py")
+    assert defaults.returncode == 0, defaults.stdout + defaults.stderr
+    # a list default gives its values (their type too); a scalar default is one value
+    assert _values(defaults.stdout) == "() (3, 4) (7,) ()"
+
+    bad = run_headwater("run", "repeat.py", "--count", "1", "--count", "x")
+    assert bad.returncode != 0
+    assert "parameter 'count' expects an integer; got 'x'" in bad.stdout + bad.stderr
+
+    from_env = run_headwater("run", "repeat.py", extra_env={"METAFLOW_RUN_COUNT": "5 6"})
+    assert from_env.returncode == 0, from_env.stdout + from_env.stderr
+    assert _values(from_env.stdout).startswith("(5, 6) ")
+
+
+_ENVVAR_FLOW = """
+    from metaflow import FlowSpec, Parameter, step
+
+
+    class EnvVarFlow(FlowSpec):
+        epochs = Parameter("epochs", envvar="TRAIN_EPOCHS", default=1, type=int)
+        width = Parameter("width", envvar=["FIRST_WIDTH", "SECOND_WIDTH"], default=5)
+
+        @step
+        def start(self):
+            print("VALUES", self.epochs, self.width)
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        EnvVarFlow()
+"""
+
+
+def test_a_parameter_reads_the_variables_its_envvar_names(run_headwater, tmp_path: Path):
+    """``Parameter(..., envvar="X")``: the option Metaflow builds reads ``X`` (or the first set
+    of a list of names) before its ``METAFLOW_RUN_<NAME>``; the command line wins over both."""
+    (tmp_path / "envvar.py").write_text(textwrap.dedent(_ENVVAR_FLOW))
+    named = run_headwater("run", "envvar.py", extra_env={
+        "TRAIN_EPOCHS": "4", "METAFLOW_RUN_EPOCHS": "5", "SECOND_WIDTH": "7"})
+    assert named.returncode == 0, named.stdout + named.stderr
+    assert _values(named.stdout) == "4 7"
+
+    prefixed = run_headwater("run", "envvar.py", extra_env={"METAFLOW_RUN_EPOCHS": "5",
+                                                            "FIRST_WIDTH": "8",
+                                                            "SECOND_WIDTH": "7"})
+    assert prefixed.returncode == 0, prefixed.stdout + prefixed.stderr
+    assert _values(prefixed.stdout) == "5 8"
+
+    given = run_headwater("run", "envvar.py", "--epochs", "9",
+                          extra_env={"TRAIN_EPOCHS": "4"})
+    assert given.returncode == 0, given.stdout + given.stderr
+    assert _values(given.stdout) == "9 5"
+
+
+_CATCH_SWITCH_FLOW = """
+    from metaflow import FlowSpec, catch, step
+
+
+    class CaughtSwitchFlow(FlowSpec):
+        @catch(var="failure")
+        @step
+        def start(self):
+            self.route = "left"
+            self.next({"left": self.left, "right": self.right}, condition="route")
+
+        @step
+        def left(self):
+            self.next(self.end)
+
+        @step
+        def right(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            print("ran to the end")
+
+
+    if __name__ == "__main__":
+        CaughtSwitchFlow()
+"""
+
+
+def test_catch_on_a_switch_step_is_refused_before_the_run(run_headwater, tmp_path: Path):
+    """Metaflow refuses ``@catch`` on a step that ends in a switch (a caught failure leaves no
+    condition to pick a case by); headwater ran it and, on a failure, skipped every case."""
+    (tmp_path / "caught_switch.py").write_text(textwrap.dedent(_CATCH_SWITCH_FLOW))
+    refused = run_headwater("run", "caught_switch.py")
+    output = refused.stdout + refused.stderr
+    assert refused.returncode != 0, output
+    assert "step 'start' is a switch" in output and "@catch" in output
+    assert "remove @catch from 'start'" in output
+    assert "ran to the end" not in output
+    listed = run_headwater("runs", "caught_switch.py")
+    assert "CaughtSwitchFlow/1" not in listed.stdout  # nothing was recorded
+
+
+_RUNNER_SCRIPT = """
+    from headwater.compat import alias
+
+    alias.install()
+    from metaflow import Runner
+
+    with Runner("repeat.py").run(count=[1, 2], word=("a", "b")) as running:
+        data = running.run.data
+        print("READ BACK", repr(data.counts), repr(data.words), repr(data.sizes))
+"""
+
+
+def test_the_runner_repeats_a_multiple_parameter_for_a_list(child_env, tmp_path: Path):
+    """``Runner(...).run(count=[1, 2])`` for a ``multiple=True`` parameter gives ``(1, 2)``, as
+    Metaflow's Runner repeats the option; the list is not one JSON value."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "repeat.py").write_text(textwrap.dedent(_MULTIPLE_FLOW))
+    (tmp_path / "drive.py").write_text(textwrap.dedent(_RUNNER_SCRIPT))
+    done = subprocess.run([sys.executable, "drive.py"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, **child_env})
+    assert done.returncode == 0, done.stdout + done.stderr
+    read = next(line for line in done.stdout.splitlines() if line.startswith("READ BACK"))
+    assert read == "READ BACK (1, 2) ('a', 'b') (3, 4)"
+
+
+_DAGNODE_FLOW = """
+    from metaflow import FlowSpec, step
+    from metaflow.graph import DAGNode
+
+
+    class NodeTypeFlow(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    print("VALUES", isinstance(NodeTypeFlow._graph["start"], DAGNode),
+          NodeTypeFlow._graph["start"].type)
+
+    if __name__ == "__main__":
+        NodeTypeFlow()
+"""
+
+
+def test_metaflow_graph_serves_dagnode(run_headwater, tmp_path: Path):
+    """``from metaflow.graph import DAGNode`` (a plug-in's import, for its type checks) is the
+    class of ``MyFlow._graph[name]``."""
+    (tmp_path / "node_type.py").write_text(textwrap.dedent(_DAGNODE_FLOW))
+    shown = run_headwater("run", "node_type.py")
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert _values(shown.stdout) == "True start"
