@@ -32,7 +32,6 @@ points are listed in ``POINTS`` and in docs/reliability.md.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Mapping
 
@@ -125,6 +124,8 @@ def _pass(name: str, nth: int, folder: str) -> None:
     os.close(fd)
     if number != nth:
         return
+    import tempfile  # only at a held point: tempfile loads shutil, random, bz2 and lzma (~5 ms)
+
     fd, temp = tempfile.mkstemp(prefix=".held.", dir=folder)  # exclusive: never a planted link
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(f"{name} {os.getpid()}")

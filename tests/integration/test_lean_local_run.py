@@ -26,10 +26,12 @@ REMOTE_STACKS = ("fsspec", "asyncio", "ssl", "dask", "distributed", "psycopg", "
 # urllib.parse: the read-only SQLite URI has its own percent-encoder. socket, selectors: the fork
 # servers and the executor use `_socket` and `select.poll`, the host name comes from `os.uname`.
 # threading: SQLite connections use `_thread`'s lock and thread-local (the temp sweep, once a
-# day, still starts a thread: skipped here, see below). Modules the interpreter itself loads
-# at start-up (a site-packages .pth file) are not a run's doing and are left out.
+# day, still starts a thread: skipped here, see below). tempfile (with shutil, random, bz2
+# and lzma ~5 ms): the test-only fault points make a temp file only at a held point. Modules the
+# interpreter itself loads at start-up (a site-packages .pth file) are not a run's doing and are
+# left out.
 STDLIB_NOT_NEEDED = ("inspect", "dis", "tokenize", "copy", "urllib", "ipaddress", "socket",
-                     "selectors", "threading")
+                     "selectors", "threading", "tempfile", "shutil")
 
 FLOW = textwrap.dedent("""
     import sys
