@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import reprlib
+from itertools import islice
 from typing import Any
 
 MAX_CHARS = 2000
@@ -31,8 +32,24 @@ class _BoundedRepr(reprlib.Repr):
         if kind.__module__ != "builtins":
             for name, base in self._BASES:
                 if isinstance(x, base):
-                    return f"{kind.__name__}({getattr(self, 'repr_' + name)(x, level)})"
+                    inner = getattr(self, "repr_" + name)(x, level)
+                    if kind.__repr__ is base.__repr__:
+                        return inner  # printed as its base is (``repr`` does the same)
+                    return f"{kind.__name__}({inner})"
         return super().repr1(x, level)
+
+    def repr_dict(self, x: Any, level: int) -> str:
+        """A dict's items in its own order, as ``repr`` prints them (reprlib sorts the keys,
+        which made ``dump`` show ``{'z': 1, 'a': 2}`` as ``{'a': 2, 'z': 1}``)."""
+        if not x:
+            return "{}"
+        if level <= 0:
+            return "{" + self.fillvalue + "}"
+        pieces = [f"{self.repr1(key, level - 1)}: {self.repr1(x[key], level - 1)}"
+                  for key in islice(x, self.maxdict)]
+        if len(x) > self.maxdict:
+            pieces.append(self.fillvalue)
+        return "{" + ", ".join(pieces) + "}"
 
 
 _repr = _BoundedRepr()

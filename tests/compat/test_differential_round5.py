@@ -1,0 +1,46 @@
+"""What the fifth differential round (tools/differential.py, seeds from 353: include merges,
+stacked @retry/@catch/@timeout, current's facts, the client's filters) found comparing with a
+real Metaflow 2.19.38, pinned on headwater (docs/decisions.md, "Differential testing, fifth
+round").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DICTS = '''
+from metaflow import Config, FlowSpec, step
+
+
+class DictFlow(FlowSpec):
+    conf = Config("conf", default_value={"x": 6, "name": "cfg", "envs": {"ZED": "z", "ALF": "a"}})
+
+    @step
+    def start(self):
+        self.ordered = {"zulu": 1, "alpha": {"yankee": 2, "bravo": 3}}
+        self.seen = self.conf
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    DictFlow()
+'''
+
+
+def test_dump_prints_a_dict_and_a_config_in_their_own_order(tmp_path: Path, run_headwater):
+    """``dump`` printed a dict's keys sorted (``{'alpha': ..., 'zulu': 1}``) and a Config's
+    value as ``ConfigValue({...})``, sorted too; Metaflow, like ``repr``, prints both as the
+    dict they are, keys in the order they were set."""
+    (tmp_path / "dicts.py").write_text(DICTS)
+    done = run_headwater("run", "dicts.py")
+    assert done.returncode == 0, done.stderr
+    dumped = run_headwater("dump", "dicts.py", "1/start")
+    assert dumped.returncode == 0, dumped.stderr
+    text = dumped.stdout
+    assert "{'zulu': 1, 'alpha': {'yankee': 2, 'bravo': 3}}" in text, text
+    assert "{'x': 6, 'name': 'cfg', 'envs': {'ZED': 'z', 'ALF': 'a'}}" in text, text
+    assert "ConfigValue(" not in text, text
