@@ -160,6 +160,9 @@ for step in run:
             name = artifact.id
             if name.startswith("_") or name == "name":
                 continue
+            if name.startswith("ids_"):
+                row[name] = "(task ids)"  # each system's own; the join compares them (fifth round)
+                continue
             if name == "doomed":
                 # ``del self.doomed`` of an inherited artifact (after ``hasattr`` read it) drops it
                 # on headwater; on Metaflow the next task gets it back from the parent's record
@@ -579,13 +582,17 @@ class _Generator:
         split = self._new(["self.acc = self.acc + ['par']"])
         node = self._new([])
         node.decorators.append("@parallel")
-        # (``control_task_id`` is not compared: Metaflow's names node 0's task, headwater's is
-        # None; nor what a node prints, which Metaflow's local run puts in node 0's log)
+        # (nothing printed: Metaflow's local run puts every node's output in node 0's log)
         node.body = [f"self.par_{node.name} = [current.parallel.num_nodes,"
-                     f" current.parallel.node_index, self.input]"]
+                     f" current.parallel.node_index, self.input]",
+                     f"self.ids_{node.name} = [current.task_id, current.parallel.control_task_id]"]
         join = self._new([], join=True)
         join.body = ["self.acc = sorted(x for inp in inputs for x in inp.acc)",
-                     f"self.pars_{join.name} = sorted(inp.par_{node.name} for inp in inputs)"]
+                     f"self.pars_{join.name} = sorted(inp.par_{node.name} for inp in inputs)",
+                     # every node names node 0's task as the control task
+                     f"self.control_{join.name} = sorted(set(inp.ids_{node.name}[1] == [i for i"
+                     f" in inputs if i.par_{node.name}[1] == 0][0].ids_{node.name}[0]"
+                     " for inp in inputs))"]
         self._connect(body, split.name)
         split.next_line = f"self.next(self.{node.name}, num_parallel={rng.choice((1, 2, 3))})"
         node.next_line = f"self.next(self.{join.name})"

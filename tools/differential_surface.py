@@ -446,6 +446,9 @@ def parse_dump(text: str) -> list[str]:
             kind = "dict"  # a Config's value is each system's own mapping (second round)
         if name == "doomed":
             continue  # ``del`` of an inherited artifact (kept, second round)
+        if name.startswith("ids_"):
+            rows.append(f"{name} (task ids)")  # each system's own (fifth round)
+            continue
         if name.startswith("err5_"):
             # what @catch caught: its text is each system's traceback, too large to print on
             # Metaflow after a timeout (whose stack it carries); present is what counts

@@ -44,3 +44,51 @@ def test_dump_prints_a_dict_and_a_config_in_their_own_order(tmp_path: Path, run_
     assert "{'zulu': 1, 'alpha': {'yankee': 2, 'bravo': 3}}" in text, text
     assert "{'x': 6, 'name': 'cfg', 'envs': {'ZED': 'z', 'ALF': 'a'}}" in text, text
     assert "ConfigValue(" not in text, text
+
+
+PARALLEL = '''
+from metaflow import FlowSpec, current, parallel, step
+
+
+class NodesFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.node, num_parallel=3)
+
+    @parallel
+    @step
+    def node(self):
+        self.seen = [current.parallel.node_index, current.task_id,
+                     current.parallel.control_task_id]
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.seen = sorted(inp.seen for inp in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    NodesFlow()
+'''
+
+
+def test_every_parallel_node_names_node_zero_as_its_control_task(tmp_path: Path, run_headwater,
+                                                                 client):
+    """Metaflow's local ``num_parallel`` gives every node ``current.parallel.control_task_id``,
+    node 0's task id (its control task); headwater's said None."""
+    (tmp_path / "nodes.py").write_text(PARALLEL)
+    done = run_headwater("run", "nodes.py")
+    assert done.returncode == 0, done.stderr
+    client()
+    from headwater import Flow
+
+    seen = Flow("NodesFlow").latest_run["join"].task.data.seen
+    assert [index for index, _, _ in seen] == [0, 1, 2]
+    node_zero = seen[0][1]
+    assert all(control == node_zero for _, _, control in seen), seen
+    assert len({task for _, task, _ in seen}) == 3
