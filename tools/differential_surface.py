@@ -433,6 +433,14 @@ def parse_dump(text: str) -> list[str]:
             # size, which made an empty file's row read as too large: fourth round)
             rows.append("notes (IncludeFile)")
             continue
+        if name.startswith("ids_"):
+            rows.append(f"{name} (task ids)")  # each system's own (fifth round)
+            continue
+        if name.startswith("err5_"):
+            # what @catch caught: its text is each system's traceback, too large to print on
+            # Metaflow after a timeout (whose stack it carries); present is what counts
+            rows.append(f"{name} (caught)")
+            continue
         if value is None or value == "< artifact too large >":
             # a value too large to print: headwater leaves the column empty, Metaflow says so;
             # the limit is 1000 bytes on both, of its own encoding: the row is compared (seeds4)
@@ -446,14 +454,6 @@ def parse_dump(text: str) -> list[str]:
             kind = "dict"  # a Config's value is each system's own mapping (second round)
         if name == "doomed":
             continue  # ``del`` of an inherited artifact (kept, second round)
-        if name.startswith("ids_"):
-            rows.append(f"{name} (task ids)")  # each system's own (fifth round)
-            continue
-        if name.startswith("err5_"):
-            # what @catch caught: its text is each system's traceback, too large to print on
-            # Metaflow after a timeout (whose stack it carries); present is what counts
-            rows.append(f"{name} (caught)")
-            continue
         if kind == "str" and len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
             value = value[1:-1]
         rows.append(f"{name} {kind} {value[:40]}")

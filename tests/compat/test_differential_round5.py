@@ -19,6 +19,7 @@ class DictFlow(FlowSpec):
     def start(self):
         self.ordered = {"zulu": 1, "alpha": {"yankee": 2, "bravo": 3}}
         self.seen = self.conf
+        self.deep = {"nested": {"t": (1, (2, [3, {"four": 4}]))}}
         self.next(self.end)
 
     @step
@@ -32,9 +33,10 @@ if __name__ == "__main__":
 
 
 def test_dump_prints_a_dict_and_a_config_in_their_own_order(tmp_path: Path, run_headwater):
-    """``dump`` printed a dict's keys sorted (``{'alpha': ..., 'zulu': 1}``) and a Config's
-    value as ``ConfigValue({...})``, sorted too; Metaflow, like ``repr``, prints both as the
-    dict they are, keys in the order they were set."""
+    """``dump`` printed a dict's keys sorted (``{'alpha': ..., 'zulu': 1}``), a Config's value
+    as ``ConfigValue({...})``, sorted too, and a small value nested four levels deep with
+    ``(...)`` inside; Metaflow, like ``repr``, prints each whole, as the dict it is, keys in the
+    order they were set."""
     (tmp_path / "dicts.py").write_text(DICTS)
     done = run_headwater("run", "dicts.py")
     assert done.returncode == 0, done.stderr
@@ -44,6 +46,7 @@ def test_dump_prints_a_dict_and_a_config_in_their_own_order(tmp_path: Path, run_
     assert "{'zulu': 1, 'alpha': {'yankee': 2, 'bravo': 3}}" in text, text
     assert "{'x': 6, 'name': 'cfg', 'envs': {'ZED': 'z', 'ALF': 'a'}}" in text, text
     assert "ConfigValue(" not in text, text
+    assert "{'nested': {'t': (1, (2, [3, {'four': 4}]))}}" in text, text
 
 
 PARALLEL = '''
