@@ -662,6 +662,7 @@ class _Generator:
                                   ["--jlist", "[]"], ["--fconf", "cli"]], rng.randint(0, 2)):
             self.run_args += option
         if not self.fail_step and rng.random() < 0.3:
+            # (before the command, on the command line only: a Runner seed runs without it)
             self.top_args = ["--config-value", "conf2",
                              '{"word": "from cli", "n": 1, "deep": {"k": [0, {"z": 3}]}}']
         if self.fail_step and self.origin_check and rng.random() < 0.5:
@@ -1037,7 +1038,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"; run {' '.join(generator.run_args)}" if generator.run_args else "") + (
                 f"; resume {' '.join(generator.resume_args)}" if generator.resume_args else "") + (
                 "; resume --origin-run-id" if generator.origin_check else "") + (
-                "; --config-value" if generator.top_args else "") + (
+                "; --config-value" if generator.top_args and not runner else "") + (
                 f"; stacked {generator.stacked}" if generator.stacked else "") + (
                 "; num_parallel" if generator.parallel else "")
             if not found:
