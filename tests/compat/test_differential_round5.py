@@ -95,3 +95,22 @@ def test_every_parallel_node_names_node_zero_as_its_control_task(tmp_path: Path,
     node_zero = seen[0][1]
     assert all(control == node_zero for _, _, control in seen), seen
     assert len({task for _, task, _ in seen}) == 3
+
+
+def test_card_list_of_a_run_without_cards_is_an_error(tmp_path: Path, run_headwater):
+    """Metaflow's ``card list`` exits 1 when nothing matches (a run whose carded step did not
+    run, an ``--id`` no card has), in text and ``--as-json`` alike; headwater said so and
+    exited 0, so a script saw an empty listing as a success."""
+    (tmp_path / "nodes.py").write_text(PARALLEL)
+    assert run_headwater("run", "nodes.py").returncode == 0
+    for args in ((), ("--as-json",), ("1/start/1",)):
+        listed = run_headwater("card", "nodes.py", "list", *args)
+        assert listed.returncode == 1, (args, listed.stdout, listed.stderr)
+        assert "no cards for NodesFlow/1" in listed.stderr and "@card" in listed.stderr
+    (tmp_path / "dicts.py").write_text(DICTS.replace("    @step\n    def start",
+                                                     "    @card\n    @step\n    def start")
+                                       .replace("import Config,", "import Config, card,"))
+    assert run_headwater("run", "dicts.py").returncode == 0
+    assert run_headwater("card", "dicts.py", "list").returncode == 0
+    missing = run_headwater("card", "dicts.py", "list", "--id", "nope")
+    assert missing.returncode == 1 and "--id nope" in missing.stderr, missing.stderr
