@@ -192,6 +192,71 @@ out = {
 print(json.dumps(out, sort_keys=True, default=repr))
 '''
 
+# Run in each system's interpreter after the tag commands (fifth round): the client's filters
+# and accessors a user reaches for, each read two ways where there are two, normalised.
+CLIENT_FILTERS = r'''
+import json, sys
+from metaflow import Flow, Metaflow, Run, Step, Task, namespace
+namespace(None)
+flow = Flow(sys.argv[1])
+by_age = sorted(flow.runs(), key=lambda r: int(r.id))
+label = {r.id: "R%d" % k for k, r in enumerate(by_age)}
+
+def shown(fn):
+    import metaflow.exception as known
+    try:
+        value = fn()
+    except Exception as exc:
+        # by the name flows written for Metaflow catch it by (headwater's own class is the
+        # one ``metaflow.exception`` serves under that name)
+        for name in ("MetaflowNamespaceMismatch", "MetaflowNotFound"):
+            if isinstance(exc, getattr(known, name)):
+                return "<raises %s>" % name
+        return "<raises %s>" % type(exc).__name__
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return repr(value)
+
+def runs(*tags):
+    return sorted(label.get(r.id, r.id) for r in flow.runs(*tags))
+
+run = flow.latest_run
+end = run.end_task
+start = run["start"].task
+out = {
+    "runs(t_four)": shown(lambda: runs("t_four")),
+    "runs(t_three, t_four)": shown(lambda: runs("t_three", "t_four")),
+    "runs(t_one) (removed)": shown(lambda: runs("t_one")),
+    "runs(runtime:dev)": shown(lambda: runs("runtime:dev")),
+    "runs(user:someone)": shown(lambda: runs("user:someone")),
+    "runs(nope)": shown(lambda: runs("nope")),
+    "latest_successful_run": shown(lambda: label[flow.latest_successful_run.id]
+                                   if flow.latest_successful_run else None),
+    "end_task.data.total": shown(lambda: end.data.total if end else None),
+    "run.data.total": shown(lambda: run.data.total if end else None),
+    "end_task['total'].data": shown(lambda: end["total"].data if end else None),
+    "end_task.artifacts.acc.data": shown(lambda: end.artifacts.acc.data if end else None),
+    "hasattr(end_task.data, 'nope')": shown(lambda: hasattr(end.data, "nope") if end else None),
+    "start.data.seen5": shown(lambda: start.data.seen5),
+    "start.data.cur_start": shown(lambda: start.data.cur_start),
+    "start.artifacts names": shown(lambda: sorted(a.id for a in start.artifacts
+                                                  if a.id != "doomed")),
+    "'seen5' in start.artifacts": shown(lambda: "seen5" in [a.id for a in start.artifacts]),
+    "Run(pathspec).end_task": shown(lambda: Run(run.pathspec).end_task is not None),
+    "Step(pathspec).task.data.acc": shown(lambda: Step(run.pathspec + "/start").task.data.acc),
+    "Task(pathspec).data.total": shown(lambda: Task(end.pathspec).data.total if end else None),
+    "flow in Metaflow().flows": shown(lambda: flow.id in [f.id for f in Metaflow().flows]),
+}
+namespace("user:tester")
+out["namespace user: runs"] = shown(lambda: len(list(Flow(sys.argv[1]).runs())))
+namespace("nobody:here")
+out["namespace nobody: latest_run"] = shown(lambda: Flow(sys.argv[1]).latest_run)
+out["namespace nobody: runs"] = shown(lambda: len(list(Flow(sys.argv[1]).runs())))
+print(json.dumps(out, sort_keys=True))
+'''
+
 # Pasted into the readers (needs ``json`` and, for ``card_views``, ``get_cards``): a card as
 # its components' types and text, read from the data its page carries (base64 JSON on both
 # systems), never the HTML around it.
@@ -301,7 +366,7 @@ def runner_kwargs(args: list[str]) -> dict:
     kwargs: dict = {}
     for name, value in zip(args[::2], args[1::2], strict=False):
         key = name.lstrip("-").replace("-", "_")
-        if key in ("max_workers", "max_num_splits", "alpha", "count"):
+        if key in ("max_workers", "max_num_splits", "alpha", "count", "fint"):
             kwargs[key] = int(value)  # both Runners check a parameter's type
         elif key == "ratio":
             kwargs[key] = float(value)
@@ -367,6 +432,14 @@ def parse_dump(text: str) -> list[str]:
             # text; the client gives the text on both (third round; now checked before the
             # size, which made an empty file's row read as too large: fourth round)
             rows.append("notes (IncludeFile)")
+            continue
+        if name.startswith("ids_"):
+            rows.append(f"{name} (task ids)")  # each system's own (fifth round)
+            continue
+        if name.startswith("err5_"):
+            # what @catch caught: its text is each system's traceback, too large to print on
+            # Metaflow after a timeout (whose stack it carries); present is what counts
+            rows.append(f"{name} (caught)")
             continue
         if value is None or value == "< artifact too large >":
             # a value too large to print: headwater leaves the column empty, Metaflow says so;
@@ -482,7 +555,7 @@ def _card_rows(text: str, run_id: str, raw: dict) -> list[str]:
 
 
 def card_probe(python: str, folder: Path, env: dict[str, str], surface: dict,
-               card_ids: list[str]) -> dict:
+               card_ids: list[str], several: bool = False) -> dict:
     """``card list`` and ``card get`` of the latest run, as a user types them, normalised: which
     cards each lists (task, type, id), ``--as-json --file``'s document, a card's components
     by ``--id``, and the exit status where there is no card."""
@@ -515,7 +588,7 @@ def card_probe(python: str, folder: Path, env: dict[str, str], surface: dict,
         out[f"card list {label}"] = [code, _card_rows(stdout + stderr, run_id, raw)]
         target = folder / f"cards-{step}.json"
         code, _, _ = call("list", pathspec, "--as-json", "--file", str(target))
-        document = None
+        document, blank_hash = None, None
         if target.exists():
             document = json.loads(target.read_text() or "null")
             for doc in document if isinstance(document, list) else [document]:
@@ -523,6 +596,8 @@ def card_probe(python: str, folder: Path, env: dict[str, str], surface: dict,
                     where = str(doc.get("pathspec", "")).split("/", 1)[-1]
                     doc["pathspec"] = labels.get(where) or raw.get("origins", {}).get(where)
                     for card in doc.get("cards", []):
+                        if card.get("id") == card_id and blank_hash is None:
+                            blank_hash = str(card.get("hash"))
                         card["hash"] = bool(card.get("hash"))
                         card["filename"] = re.sub(r"[0-9a-f]{32}", "H", str(card.get("filename")))
                     doc["cards"] = sorted(doc.get("cards", []), key=json.dumps)
@@ -531,6 +606,21 @@ def card_probe(python: str, folder: Path, env: dict[str, str], surface: dict,
         out[f"card get {label} --id"] = [code, _CARD_FUNCTIONS["card_components"](stdout)]
         out[f"card get {label} --id nope"] = call("get", pathspec, "--id", "nope")[0]
         out[f"card get {label} --type blank"] = call("get", pathspec, "--type", "blank")[0]
+        if not several:
+            continue
+        # (fifth round) ``card get`` with neither ``--id`` nor ``--type``; and by ``--hash``
+        code, stdout, stderr = call("get", pathspec)
+        count = re.search(r"Found (\d+) card|has (\d+) cards that match", stdout + stderr)
+        if count and int(count.group(1) or count.group(2)) > 1:
+            # several cards: Metaflow lists them and writes no page, headwater writes the first
+            # and says how to choose one (kept, docs/decisions.md fourth round): compared are
+            # the exit status and how many cards each says match
+            out[f"card get {label}"] = [code, f"{count.group(1) or count.group(2)} match"]
+        else:
+            out[f"card get {label}"] = [code, _CARD_FUNCTIONS["card_components"](stdout)]
+        if blank_hash:
+            code, stdout, _ = call("get", pathspec, "--hash", blank_hash[:7])
+            out[f"card get {label} --hash"] = [code, _CARD_FUNCTIONS["card_components"](stdout)]
     return out
 
 

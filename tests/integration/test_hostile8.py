@@ -574,7 +574,8 @@ def test_dump_and_spin_show_values_built_to_expand_or_refuse_when_printed_in_bou
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0 and "Traceback" not in out, out[-3000:]
     rows = {line.split()[0]: line for line in proc.stdout.splitlines()[1:]}
-    assert "[[[[...], [...]], [[...], [...]]]" in rows["boom"]
+    # (bounded by a budget of text since the fifth differential round, not at depth 3)
+    assert "[[[[" in rows["boom"] and "[...]" in rows["boom"] and len(rows["boom"]) < 2200
     assert "<int: repr failed: Exceeds the limit (4300 digits)" in rows["huge"]
     assert "<Refuses instance at " in rows["refuses"]
     assert rows["small"].endswith("[1, 2, 3]")
@@ -582,7 +583,7 @@ def test_dump_and_spin_show_values_built_to_expand_or_refuse_when_printed_in_bou
     proc = hw(flow, "spin", "1/start/1", cwd=tmp_path, timeout=120)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0 and "Traceback" not in out, out[-3000:]
-    assert "boom = [[[[...], [...]]" in out and "huge = <int: repr failed" in out
+    assert "boom = [[[[" in out and "[...]" in out and "huge = <int: repr failed" in out
 
 
 # -- counts larger than the database holds ---------------------------------------------------------

@@ -55,7 +55,8 @@ def test_every_answer_forbids_content_sniffing(ui):
 
 def test_a_value_built_to_expand_when_printed_is_previewed_and_the_server_stays_up(ui):
     artifacts = {a["name"]: a for a in ui.json(TASK)["artifacts"]}
-    assert artifacts["bomb"]["preview"].startswith("[[[[...], [...]]")
+    # (bounded by a budget of text since the fifth differential round, not at depth 3)
+    assert artifacts["bomb"]["preview"].startswith("[[[[") and "[...]" in artifacts["bomb"]["preview"]
     assert len(artifacts["bomb"]["preview"]) < 2000
     assert "&lt;" not in artifacts["evil"]["preview"]  # JSON carries text; the page escapes it
     assert ui.json("/api/flows")[0]["name"] == "HostileFlow"

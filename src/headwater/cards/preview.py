@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import reprlib
+from itertools import islice
 from typing import Any
 
 MAX_CHARS = 2000
@@ -26,21 +27,55 @@ class _BoundedRepr(reprlib.Repr):
     _BASES = (("dict", dict), ("list", list), ("tuple", tuple), ("set", set),
               ("frozenset", frozenset), ("str", str))
 
+    # What bounds a value built to expand is a budget of text, not depth alone: each value
+    # spends its own text (a container a few characters of brackets and commas), and past the
+    # budget the rest is ``...``. So a small value nested deeper than a few levels still prints
+    # whole, as ``repr`` (and Metaflow's ``dump``) print it.
+
+    def __init__(self, budget: int) -> None:
+        super().__init__()
+        self.maxstring = self.maxother = 200
+        self.maxlist = self.maxtuple = self.maxset = self.maxfrozenset = self.maxdeque = 20
+        self.maxdict = 20
+        self.maxlevel = 10
+        self.budget = budget
+        self.spent = 0
+
     def repr1(self, x: Any, level: int) -> str:
+        if self.spent > self.budget:
+            return self.fillvalue
+        kind = type(x)
+        self.spent += 4 + (len(kind.__name__) if kind.__module__ != "builtins" else 0)
+        text = self._repr1(x, level)
+        if not isinstance(x, (dict, list, tuple, set, frozenset)):
+            self.spent += len(text)
+        return text
+
+    def _repr1(self, x: Any, level: int) -> str:
         kind = type(x)
         if kind.__module__ != "builtins":
             for name, base in self._BASES:
                 if isinstance(x, base):
-                    return f"{kind.__name__}({getattr(self, 'repr_' + name)(x, level)})"
+                    inner = getattr(self, "repr_" + name)(x, level)
+                    if kind.__repr__ is base.__repr__:
+                        return inner  # printed as its base is (``repr`` does the same)
+                    return f"{kind.__name__}({inner})"
         return super().repr1(x, level)
 
+    def repr_dict(self, x: Any, level: int) -> str:
+        """A dict's items in its own order, as ``repr`` prints them (reprlib sorts the keys,
+        which made ``dump`` show ``{'z': 1, 'a': 2}`` as ``{'a': 2, 'z': 1}``)."""
+        if not x:
+            return "{}"
+        if level <= 0:
+            return "{" + self.fillvalue + "}"
+        pieces = [f"{self.repr1(key, level - 1)}: {self.repr1(x[key], level - 1)}"
+                  for key in islice(x, self.maxdict)]
+        if len(x) > self.maxdict:
+            pieces.append(self.fillvalue)
+        return "{" + ", ".join(pieces) + "}"
 
-_repr = _BoundedRepr()
-_repr.maxstring = 200
-_repr.maxother = 200
-_repr.maxlist = _repr.maxtuple = _repr.maxset = _repr.maxfrozenset = _repr.maxdeque = 20
-_repr.maxdict = 20
-_repr.maxlevel = 3
+
 
 
 def clip(text: str, limit: int = MAX_CHARS) -> str:
@@ -57,7 +92,7 @@ def short_repr(value: Any) -> str:
     if summary:
         return summary
     try:
-        return clip(_repr.repr(value), 500)
+        return clip(_BoundedRepr(250).repr(value), 500)
     except Exception as exc:  # noqa: BLE001 - a broken __repr__ must not break the card
         return f"<{type(value).__name__}: repr failed: {exc}>"
 
@@ -65,7 +100,7 @@ def short_repr(value: Any) -> str:
 def bounded_repr(value: Any, limit: int = MAX_CHARS) -> str:
     """``repr(value)`` for a preview: at most 20 items a container, 3 levels deep, ``limit``
     characters, whatever the value (a value built to expand when printed included)."""
-    return clip(_repr.repr(value), limit)
+    return clip(_BoundedRepr(limit // 2).repr(value), limit)
 
 
 def _type_name(value: Any) -> str:

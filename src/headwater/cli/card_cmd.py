@@ -177,14 +177,23 @@ def list_cards(ctx: click.Context, pathspec: str | None, as_json: bool, json_fil
             rows.append({"pathspec": task.pathspec, "index": index, "type": found.type,
                          "id": found.id, "hash": found.hash, "live": found.live,
                          "path": found.path})
+    if not rows:
+        # an error, as Metaflow's (exit 1, in every form): a script that lists cards learns
+        # there are none from the status, not from an empty listing
+        chosen = "".join(f" {flag} {value}" for flag, value in (("--id", card_id),
+                                                               ("--type", card_type)) if value)
+        flow = tasks[0].pathspec.split("/")[0] if tasks else ""
+        where = pathspec if not flow or pathspec.startswith(f"{flow}/") else f"{flow}/{pathspec}"
+        raise CardNotPresentException(
+            f"no cards for {where}{chosen and ' matching' + chosen}",
+            fix="add @card to the step, or run with --with card" + (
+                "; `card list` without --id/--type lists every card" if chosen else ""))
     if json_file:
         _write_metaflow_listing(json_file, tasks, rows, single=len(pathspec.split("/")) >= 3)
         return
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    if not rows:
-        click.echo(f"No cards for {pathspec} (add @card to the step, or run with --with card).")
     from headwater.cli.dump_output import printable  # names from records, shown as text
 
     for row in rows:

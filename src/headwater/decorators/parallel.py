@@ -2,13 +2,18 @@
 
 Locally the N tasks are N processes on this machine; each sees ``current.parallel`` with its
 ``node_index``, ``num_nodes`` and the ``main_ip`` of node 0 (127.0.0.1 here), so code written for a
-multi-node launcher can find its peers.
+multi-node launcher can find its peers, and the ``control_task_id`` of node 0's task, as
+Metaflow's local run gives every node.
 """
 
 from __future__ import annotations
 
 from headwater.decorators.base import StepDecorator, make_step_decorator
 from headwater.records import Record
+
+# TaskSpec.extra: the task id of a num_parallel fan-out's node 0 (Metaflow's control task),
+# set by the scheduler on every node's spec (it numbers the nodes' tasks)
+CONTROL_TASK = "parallel_control_task_id"
 
 
 class ParallelInfo(Record, frozen=True):

@@ -97,8 +97,9 @@ class ConfigValue(dict):  # type: ignore[type-arg]
     def __dir__(self) -> list[str]:
         return sorted({*dir(type(self)), *(k for k in self if isinstance(k, str) and k.isidentifier())})
 
-    def __repr__(self) -> str:
-        return dict.__repr__(self)  # printed like the dict it holds, as in Metaflow
+    # printed like the dict it holds, as in Metaflow (dict's own, so that bounded previews such
+    # as ``dump``'s, which name a subclass with a ``repr`` of its own, print it as a dict too)
+    __repr__ = dict.__repr__
 
 
 def _refuse(what: Any) -> Any:

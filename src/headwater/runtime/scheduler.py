@@ -20,6 +20,7 @@ from typing import Any
 
 from headwater import fault_points
 from headwater.decorators.base import StepPolicy
+from headwater.decorators.parallel import CONTROL_TASK as PARALLEL_CONTROL
 from headwater.decorators.registry import user_specs
 from headwater.exceptions import HeadwaterException
 from headwater.graph.export import graph_json, run_graph_key
@@ -133,6 +134,9 @@ class Scheduler:
         self._delayed: list[tuple[float, int, TaskSpec]] = []  # retries waiting for their time
         self._live: dict[str, _Live] = {}
         self._joins: dict[tuple, Arrivals] = {}
+        # a num_parallel fan-out (its step, task id) -> its node 0's task id, which every node
+        # reads as ``current.parallel.control_task_id`` (Metaflow's control task)
+        self._parallel_control: dict[tuple[str, str], str] = {}
         self._next_task_id = 1
         self._failed: list[str] = []
         self._not_run: list[str] = []
@@ -323,6 +327,10 @@ class Scheduler:
     def _enqueue(self, step: str, parents: list[ParentRef], frames: tuple[Frame, ...],
                  parents_keys: list[str] | None = None) -> None:
         extra = dict(self._step_extra(step))
+        control = self._parallel_control.get((frames[-1].step, frames[-1].task_id)) \
+            if frames and not self.graph[step].is_join else None
+        if control is not None:
+            extra[PARALLEL_CONTROL] = control
         if parents_keys:  # a join's parents kept in the datastore (runtime/join_parents.py)
             extra[PARENTS_KEYS] = parents_keys
         task_id = str(self._next_task_id)
@@ -602,6 +610,8 @@ class Scheduler:
         elif node.transition in (FOREACH, PARALLEL):
             count = result.foreach_count or 0
             unbounded = result.foreach_unbounded
+            if node.transition == PARALLEL:  # node 0 is enqueued first, so it gets this id
+                self._parallel_control[(spec.step, spec.task_id)] = str(self._next_task_id)
             # An unbounded foreach has a control task beside its items (it joins nothing).
             for index in range(CONTROL_INDEX if unbounded else 0, count):
                 frame = Frame(spec.step, spec.task_id, index, count, True, result.foreach_items_key,

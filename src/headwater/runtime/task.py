@@ -304,10 +304,11 @@ def _parallel_info(graph: Graph, spec: TaskSpec) -> dict[str, Any]:
     """``current.parallel`` for a task launched by ``num_parallel``."""
     if not spec.frames or graph[spec.frames[-1].step].transition != PARALLEL:
         return {}
-    from headwater.decorators.parallel import ParallelInfo
+    from headwater.decorators.parallel import CONTROL_TASK, ParallelInfo
 
     frame = spec.frames[-1]
-    return {"parallel": ParallelInfo(frame.index, frame.num_splits)}
+    return {"parallel": ParallelInfo(frame.index, frame.num_splits,
+                                     control_task_id=spec.extra.get(CONTROL_TASK))}
 
 
 def _is_num_parallel_worker(spec: TaskSpec) -> bool:
