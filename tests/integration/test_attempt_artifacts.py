@@ -68,6 +68,7 @@ if __name__ == "__main__":
 '''
 
 CAUGHT = '''
+import os
 from metaflow import FlowSpec, catch, current, retry, step
 
 
@@ -87,6 +88,8 @@ class CaughtFlow(FlowSpec):
     @step
     def end(self):
         self.seen = self.x
+        if os.environ.get("END_FAILS"):
+            raise RuntimeError("end fails")
 
 
 if __name__ == "__main__":
@@ -202,6 +205,26 @@ def test_catch_after_retries_keeps_each_attempts_artifacts(folder) -> None:
     assert caught.data.x == 1 and "attempt 1 fails" in str(caught.data.err)
     assert Task(pathspec).data.x == 1 and Task(pathspec).current_attempt == 1
     assert run["end"].task.data.seen == 1
+
+
+def test_no_attempt_of_a_task_catch_caught_reads_successful_nor_of_its_resumed_copy(
+        folder) -> None:
+    """Every attempt raised and @catch caught the last: none succeeded, in the origin run (the
+    stand-in attempt included) nor in resume's copy, whose one attempt keeps the origin's
+    outcome as Metaflow's clone does (seed 416 of the fifth differential round)."""
+    flow = folder.write("caught.py", CAUGHT)
+    folder.run(flow, "run", ok=False, END_FAILS="1")
+    folder.run(flow, "resume")
+    folder.client()
+    origin, resumed = list(Flow("CaughtFlow").runs())[1], Flow("CaughtFlow").latest_run
+    made = origin["flaky"].task
+    assert not made.successful and made.finished
+    assert not any(Task(made.pathspec, attempt=n).successful for n in range(len(made.attempts)))
+    clone = resumed["flaky"].task
+    assert clone.origin_pathspec == made.pathspec and resumed.successful
+    assert not clone.successful and not Task(clone.pathspec, attempt=0).successful
+    assert Task(clone.pathspec, attempt=0).finished and clone.data.x == 1
+    assert Task(resumed["start"].task.pathspec, attempt=0).successful  # a clone of a success
 
 
 def test_resume_clones_the_successful_attempt_and_the_origin_keeps_every_attempt(folder) -> None:

@@ -713,7 +713,12 @@ class Task(_InRun):
         """
         if self._attempt is not None:
             attempt = self._chosen_attempt()
-            return attempt is not None and attempt.status == SUCCEEDED
+            if attempt is None or attempt.status != SUCCEEDED:
+                return False
+            # The attempt that ended a task @catch caught (its stand-in, or the one attempt of
+            # a resume's copy of such a task) did not succeed either: the step's failure was
+            # caught, as the task's own `successful` says and Metaflow's clone keeps.
+            return not (self._attempt >= self._fresh().attempts - 1 and self._caught())
         return self._fresh().status == SUCCEEDED and not self._caught()
 
     def _caught(self) -> bool:
