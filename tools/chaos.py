@@ -365,15 +365,15 @@ def interrupt(seed: Seed, command: list[str], mode: str, trigger: str, at: int,
         if point:
             held_scheduler = task_pid == proc.pid
             # the step of a held task: its start hook wrote its pid (CHAOS_AT=0 holds nothing)
-            step = next((p.read_text().split()[0] for p in hooks.glob("seq-*")
-                         if p.read_text().split()[1] == str(task_pid)), point)
+            step = next((fields[0] for fields in _sequence(hooks)
+                         if fields[1] == str(task_pid)), point)
             if held_scheduler:
                 task_pid = None  # the scheduler is no task: no second Ctrl-C waits on it
         if mode == "kill-scheduler" or (mode == "kill-task" and held_scheduler):
             os.kill(proc.pid, signal.SIGKILL)
         elif mode == "kill-task":
             if task_pid is None:  # the meta event names no task: take one that is running now
-                running = [int(p.read_text().split()[1]) for p in hooks.glob("seq-*")]
+                running = [int(fields[1]) for fields in _sequence(hooks)]
                 alive = [p for p in running if Path(f"/proc/{p}").exists()]
                 task_pid = alive[-1] if alive else None
             if task_pid is not None:
@@ -548,6 +548,25 @@ def garbage(seed: Seed, keep: dict[str, dict], out: Outcome) -> None:
 # ------------------------------------------------------------------------------------ seeds
 
 
+def _sequence(hooks: Path) -> list[list[str]]:
+    """The ``step pid`` of each number a start hook took; a file the hook has made but not yet
+    written (it creates the file first, to take the number) is left out."""
+    taken = [p.read_text().split() for p in hooks.glob("seq-*")]
+    return [fields for fields in taken if len(fields) >= 2]
+
+
+def _merges_what_a_caught_step_set(generator) -> bool:
+    """Whether a ``@catch``-ed step that raises sets a ``same_<join>`` artifact a join's
+    ``merge_artifacts(include=...)`` names."""
+    for step in generator.steps.values():
+        caught = any(d.startswith("@catch") for d in step.decorators)
+        # a raise, or a sleep its @timeout stops with an exception
+        raises = any(line.lstrip().startswith(("raise ", "time.sleep(")) for line in step.body)
+        if caught and raises and any(line.startswith("self.same_") for line in step.body):
+            return True
+    return False
+
+
 def play(seed_no: int, root: Path, executor: str, pg_url: str | None,
          points: bool = False, mode: str | None = None) -> Outcome:
     plan = plan_for(seed_no, executor, pg_url is not None, points, mode)
@@ -573,6 +592,14 @@ def play(seed_no: int, root: Path, executor: str, pg_url: str | None,
                          "HEADWATER_FAULT_POINT": "*#0", "HEADWATER_FAULT_DIR": str(hooks)})
     if ref.returncode != 0 and "has no items" in ref.stdout + ref.stderr:
         out.skipped = "its flow fails by design (a foreach over an empty list)"
+        return out
+    if (ref.returncode != 0 and "MissingArtifactsToMergeError" in ref.stdout + ref.stderr
+            and _merges_what_a_caught_step_set(generator)):
+        # The grammar's merge_artifacts(include=...) of a join may name an artifact that a
+        # @catch-ed step sets before it raises: Metaflow stores it, a flow that imports
+        # headwater (as these do) stores nothing of a failed step (docs/decisions.md)
+        out.skipped = ("its flow merges what a @catch-ed step set before raising, which a flow "
+                       "importing headwater does not store (by design)")
         return out
     if ref.returncode != 0:
         out.problems.append(f"the reference run failed: {(ref.stdout + ref.stderr)[-1500:]}")
