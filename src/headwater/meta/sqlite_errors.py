@@ -13,12 +13,8 @@ import _sqlite3 as sqlite3  # see sqlite_conn.py
 import errno
 import os
 
-try:  # imported now: importing it once descriptors have run out could itself fail
-    import resource
-except ImportError:  # not on Windows
-    resource = None  # type: ignore[assignment]
-
 from headwater.exceptions import MetadataError
+from headwater.limits import soft_limit
 
 BUSY_TIMEOUT_ENV = "HEADWATER_SQLITE_BUSY_TIMEOUT_S"
 DEFAULT_BUSY_TIMEOUT_S = 30.0
@@ -123,9 +119,9 @@ def _out_of_descriptors() -> bool:
     """True when this process is at (or within SQLite's three files of) its limit on open
     files: SQLite's "unable to open database file" does not say why it could not, and it has
     closed what it opened by the time it says so."""
-    if resource is None:
+    soft = soft_limit("NOFILE")
+    if soft is None:
         return False
-    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     try:
         in_use = len(os.listdir("/proc/self/fd"))  # Linux; elsewhere, one file is tried
     except OSError as exc:
@@ -136,4 +132,4 @@ def _out_of_descriptors() -> bool:
         except OSError as exc2:
             return exc2.errno in (errno.EMFILE, errno.ENFILE)
         return False
-    return soft != resource.RLIM_INFINITY and in_use + 3 >= soft
+    return in_use + 3 >= soft

@@ -11,12 +11,8 @@ from __future__ import annotations
 
 import errno
 
-try:  # imported now: importing it once descriptors have run out would itself fail
-    import resource
-except ImportError:  # not on Windows
-    resource = None  # type: ignore[assignment]
-
 from headwater.exceptions import RunFailedError
+from headwater.limits import soft_limit
 from headwater.runtime.console import flow_command
 
 _OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE)
@@ -30,13 +26,8 @@ def is_out_of_descriptors(exc: BaseException) -> bool:
 
 def descriptor_limit() -> str:
     """This process's limit on open files, as ``ulimit -n`` shows it."""
-    if resource is None:
-        return "unknown"
-    try:
-        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    except (OSError, ValueError):
-        return "unknown"
-    return "unlimited" if soft == resource.RLIM_INFINITY else str(soft)
+    soft = soft_limit("NOFILE")
+    return "unlimited or unknown" if soft is None else str(soft)
 
 
 def fewer_at_once_note(running: int) -> str:

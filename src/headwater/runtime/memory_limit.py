@@ -4,22 +4,13 @@ ran out nor what to do, and under a limit on the address space (``ulimit -v``, a
 
 from __future__ import annotations
 
-try:  # imported before memory runs out: importing it then could itself fail
-    import resource
-except ImportError:  # not on Windows
-    resource = None  # type: ignore[assignment]
+from headwater.limits import soft_limit
 
 
 def address_space_limit() -> int | None:
     """This process's limit on its address space in bytes (``ulimit -v`` times 1024), or None
     when there is none."""
-    if resource is None:
-        return None
-    try:
-        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
-    except (OSError, ValueError):
-        return None
-    return None if soft == resource.RLIM_INFINITY else soft
+    return soft_limit("AS")
 
 
 def out_of_memory_message() -> str:
