@@ -52,6 +52,7 @@ from headwater.s3objects import (
     range_header,
     s3_not_found,
 )
+from headwater.store.bandwidth import PACED_CHUNK, s3_limit
 
 __all__ = ["S3", "S3Object", "S3PutObject", "S3GetObject", "RangeInfo", "S3Exception",
            "S3NotFound", "S3AccessDenied", "S3URLException", "S3InvalidObject", "S3InvalidRange"]
@@ -93,6 +94,7 @@ class S3:
     def __init__(self, tmproot: str | None = None, bucket: str | None = None,
                  prefix: str | None = None, run: Any = None, s3root: str | None = None,
                  encryption: str | None = _UNSET, **options: Any) -> None:
+        s3_limit()  # a bad HEADWATER_S3_MAX_BANDWIDTH is one error here, not mid-transfer
         if run is not None:
             self._root: str | None = _run_root(run, bucket, prefix)
         elif s3root:
@@ -393,10 +395,13 @@ class S3:
         extra = {"Range": byte_range} if byte_range else {}
         reply = await self.fs._call_s3("get_object", Bucket=bucket, Key=key, **extra)
         body = reply.pop("Body")
+        cap = s3_limit()
         try:
             with open(local, "wb") as out:
-                while chunk := await body.read(_CHUNK):
+                while chunk := await body.read(_CHUNK if cap is None else PACED_CHUNK):
                     out.write(chunk)
+                    if cap is not None:
+                        await cap.wait_async(len(chunk))
         finally:
             body.close()
         return reply
@@ -487,6 +492,10 @@ class S3:
     async def _put(self, url: str, item: S3PutObject, extra: dict[str, Any]) -> None:
         """One object up: in one request, or (large ones) in parts through s3fs."""
         bucket, key = _split(url)
+        cap = s3_limit()
+        if cap is not None:  # the bytes are reserved before they go: the size is known
+            await cap.wait_async(os.path.getsize(item.path) if item.path is not None
+                                 else len(item.value))
         if item.path is not None:
             if os.path.getsize(item.path) > _SINGLE_PUT_MAX:
                 # s3fs would guess a content type from the file's name; S3's default is this

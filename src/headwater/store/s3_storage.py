@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Iterable, Iterator, Sequence
 from typing import Any
 
+from headwater.store.bandwidth import s3_limit
 from headwater.store.fsspec_storage import _REMOTE_CHECK_THREADS, FsspecStorage
 from headwater.store.storage import Part, Stat, _is_temp_name, store_errors, store_message
 
@@ -45,6 +46,7 @@ class S3Storage(FsspecStorage):
     def __init__(self, url: str, *, part_size: int = S3_PART_SIZE,
                  concurrency: int = S3_CONCURRENCY, **storage_options: Any) -> None:
         super().__init__(url, **storage_options)
+        s3_limit()  # a bad HEADWATER_S3_MAX_BANDWIDTH is one error when the store opens
         self.part_size = part_size
         self.concurrency = concurrency
         self.multipart_min = 2 * part_size
@@ -94,6 +96,9 @@ class S3Storage(FsspecStorage):
         path, bucket, name = self._split(key)
         try:
             if size < self.multipart_min:
+                cap = s3_limit()
+                if cap is not None:
+                    cap.wait(size)
                 super().put(key, parts)
                 return
             with store_errors():
@@ -128,9 +133,12 @@ class S3Storage(FsspecStorage):
         started = await call("create_multipart_upload", Bucket=bucket, Key=name)
         upload = {"Bucket": bucket, "Key": name, "UploadId": started["UploadId"]}
         gate = asyncio.Semaphore(self.concurrency)
+        cap = s3_limit()
 
         async def send(number: int, start: int) -> dict[str, Any]:
             async with gate:  # copy a part only when its turn comes: memory stays bounded
+                if cap is not None:
+                    await cap.wait_async(min(part_size, size - start))
                 body = _window(views, start, part_size)
                 sent = await call("upload_part", PartNumber=number, Body=body, **upload)
             return {"PartNumber": number, "ETag": sent["ETag"]}
@@ -156,6 +164,7 @@ class S3Storage(FsspecStorage):
         import aiohttp  # s3fs's transport, present wherever s3fs is
 
         call = self.fs._call_s3
+        cap = s3_limit()
 
         async def get(start: int, **match: str) -> tuple[bytes, dict[str, Any]]:
             tries = 0
@@ -163,7 +172,9 @@ class S3Storage(FsspecStorage):
                 got = await call("get_object", Bucket=bucket, Key=name, **match,
                                  Range=f"bytes={start}-{start + self.part_size - 1}")
                 try:
-                    return await got["Body"].read(), got
+                    if cap is None:
+                        return await got["Body"].read(), got
+                    return await cap.read_paced(got["Body"]), got
                 except (aiohttp.ClientPayloadError, asyncio.TimeoutError, ConnectionError):
                     tries += 1
                     if tries == _BODY_READ_TRIES:
