@@ -486,8 +486,9 @@ def check_interrupted(seed: Seed, run_id: str | None, code: int | None, step: st
         out.problems.append(f"{label}: the client cannot read run {run_id}: "
                             f"{reading['read_error']}")
         return False
-    carried = step in generator.steps and any(
-        d.startswith(("@retry", "@catch")) for d in generator.steps[step].decorators)
+    # a task killed in a step that retries or catches is carried on: the run may succeed
+    carried = step in generator.retried() or step in generator.steps and any(
+        d.startswith("@catch") for d in generator.steps[step].decorators)
     if code is not None and reading["successful"] and not carried:
         out.problems.append(f"{label}: the interrupted run {run_id} reads successful "
                             f"(exit {code})")
@@ -592,6 +593,9 @@ def play(seed_no: int, root: Path, executor: str, pg_url: str | None,
                          "HEADWATER_FAULT_POINT": "*#0", "HEADWATER_FAULT_DIR": str(hooks)})
     if ref.returncode != 0 and "has no items" in ref.stdout + ref.stderr:
         out.skipped = "its flow fails by design (a foreach over an empty list)"
+        return out
+    if ref.returncode != 0 and "more than --max-num-splits" in ref.stdout + ref.stderr:
+        out.skipped = "its flow fails by design (a foreach wider than --max-num-splits)"
         return out
     if (ref.returncode != 0 and "MissingArtifactsToMergeError" in ref.stdout + ref.stderr
             and _merges_what_a_caught_step_set(generator)):
