@@ -400,7 +400,7 @@ def _environments_record(step_envs: dict[str, Any]) -> dict[str, Any] | None:
         return None
     from headwater.environments.lock import run_record
 
-    return run_record({step: env.lock for step, env in step_envs.items()})
+    return run_record({step: env.lock for step, env in step_envs.items()}, shown=True)
 
 
 def _make_executor(launch: _Launch, options: RunOptions, settings: Settings,

@@ -1,0 +1,121 @@
+"""The eleventh hostile-input audit. Each test runs the real thing: ``python flow.py`` runs, a
+real package server asking for credentials, the metadata database as written on disk."""
+
+from __future__ import annotations
+
+import base64
+import http.server
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .faultkit import hw
+from .flowrun import write_flow
+
+WHEELS = Path("/opt/pypi/files")
+SIX = next(iter(sorted(WHEELS.glob("six-*-py2.py3-none-any.whl"))), None) if WHEELS.is_dir() \
+    else None
+TOKEN = "S3CRETtok3n"
+
+# -- credentials in a @pypi package URL ---------------------------------------------------------
+
+PRIVATE_WHEEL_FLOW = '''
+import os
+
+from headwater import FlowSpec, pypi, step
+
+WHEEL = os.environ["H11_WHEEL_URL"]  # the token comes from the environment, not the file
+
+
+class PrivateWheelFlow(FlowSpec):
+    @pypi(packages={"six": "@ " + WHEEL})
+    @step
+    def start(self):
+        import six
+
+        self.six_version = six.__version__
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    PrivateWheelFlow()
+'''
+
+
+@pytest.fixture
+def private_index() -> Iterator[str]:
+    """A package server that serves the ``six`` wheel only to ``alice:TOKEN``; its base URL."""
+    wanted = "Basic " + base64.b64encode(f"alice:{TOKEN}".encode()).decode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_HEAD(self) -> None:  # noqa: N802 - http.server's name
+            self._answer(body=False)
+
+        def do_GET(self) -> None:  # noqa: N802
+            self._answer(body=True)
+
+        def _answer(self, body: bool) -> None:
+            if self.headers.get("Authorization") != wanted:
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="private"')
+                self.end_headers()
+                return
+            data = SIX.read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if body:
+                self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://alice:{TOKEN}@127.0.0.1:{server.server_address[1]}/{SIX.name}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _recorded_environments(folder: Path) -> str:
+    databases = [p for p in (folder / ".headwater").rglob("*") if p.is_file()
+                 and p.read_bytes()[:16] == b"SQLite format 3\x00"]
+    assert databases, "no metadata database found"
+    with sqlite3.connect(databases[0]) as db:
+        rows = db.execute("SELECT environments FROM runs").fetchall()
+    return " ".join(str(row[0]) for row in rows)
+
+
+@pytest.mark.skipif(SIX is None, reason="needs the six wheel of the local package mirror")
+def test_a_token_in_a_pypi_package_url_is_never_printed_nor_recorded(tmp_path, private_index):
+    flow = write_flow(tmp_path, "private_wheel_flow.py", PRIVATE_WHEEL_FLOW)
+    env = {"H11_WHEEL_URL": private_index, "HEADWATER_ENV_CACHE": str(tmp_path / "envs")}
+    done = hw(flow, "--environment=pypi", "run", cwd=tmp_path, timeout=600, **env)
+    # the wheel was fetched with the credentials: the step imported it
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert TOKEN not in done.stdout + done.stderr, done.stdout + done.stderr
+    assert "alice:***@127.0.0.1" in done.stdout + done.stderr
+    # the run's record (every reader of a shared database sees it) holds no token either
+    recorded = _recorded_environments(tmp_path)
+    assert "six" in recorded
+    assert TOKEN not in recorded
+    for command in (["environment", "show"], ["environment", "show", "--lock"]):
+        shown = hw(flow, "--environment=pypi", *command, cwd=tmp_path, **env)
+        assert shown.returncode == 0, shown.stdout + shown.stderr
+        assert "six" in shown.stdout
+        assert TOKEN not in shown.stdout + shown.stderr, shown.stdout
+    # a resume still builds the step (from the lock this user's private cache keeps)
+    again = hw(flow, "--environment=pypi", "resume", "start", cwd=tmp_path, timeout=600, **env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert TOKEN not in again.stdout + again.stderr
+    assert TOKEN not in _recorded_environments(tmp_path)
