@@ -119,3 +119,45 @@ def test_a_token_in_a_pypi_package_url_is_never_printed_nor_recorded(tmp_path, p
     assert again.returncode == 0, again.stdout + again.stderr
     assert TOKEN not in again.stdout + again.stderr
     assert TOKEN not in _recorded_environments(tmp_path)
+
+
+# -- @cache across @project branches -----------------------------------------------------------
+
+BRANCH_CACHE_FLOW = '''
+from headwater import FlowSpec, cache, current, project, step
+
+
+@project(name="shop")
+class BranchCacheFlow(FlowSpec):
+    @cache
+    @step
+    def start(self):
+        # what a step of a @project flow typically does: name its branch's own resources
+        self.table = f"{current.branch_name}.features"
+        self.next(self.end)
+
+    @step
+    def end(self):
+        print("TABLE", self.table)
+
+
+if __name__ == "__main__":
+    BranchCacheFlow()
+'''
+
+
+def test_a_cache_hit_never_crosses_project_branches(tmp_path):
+    flow = write_flow(tmp_path, "branch_cache_flow.py", BRANCH_CACHE_FLOW)
+    mine = hw(flow, "run", cwd=tmp_path)
+    assert mine.returncode == 0, mine.stdout + mine.stderr
+    assert "TABLE user.tester.features" in mine.stdout, mine.stdout
+    # production must never be handed what a user's branch computed (its tables, its paths)
+    prod = hw(flow, "--production", "run", cwd=tmp_path)
+    assert prod.returncode == 0, prod.stdout + prod.stderr
+    assert "reused from cache" not in prod.stdout, prod.stdout
+    assert "TABLE prod.features" in prod.stdout, prod.stdout
+    # within one branch the cache still works
+    again = hw(flow, "--production", "run", cwd=tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "reused from cache" in again.stdout, again.stdout
+    assert "TABLE prod.features" in again.stdout, again.stdout

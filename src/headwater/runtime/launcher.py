@@ -328,7 +328,8 @@ def _step_cache(launch: _Launch, policies: dict[str, StepPolicy], meta: Any,
         return None
     return StepCache(flow_cls=launch.flow_cls, graph=launch.graph, policies=policies, meta=meta,
                      store=launch.store, step_envs=step_envs, lookup=not options.no_cache,
-                     fresh_steps=frozenset({resume_step} if resume_step else ()))
+                     fresh_steps=frozenset({resume_step} if resume_step else ()),
+                     branch=launch.project.flow_name if launch.project else None)
 
 
 def _origin_still_there(meta: Any, flow_name: str, run_id: str, origin_run_id: Any) -> None:
