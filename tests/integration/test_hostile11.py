@@ -161,3 +161,40 @@ def test_a_cache_hit_never_crosses_project_branches(tmp_path):
     assert again.returncode == 0, again.stdout + again.stderr
     assert "reused from cache" in again.stdout, again.stdout
     assert "TABLE prod.features" in again.stdout, again.stdout
+
+
+# -- a flow's name is a name -------------------------------------------------------------------
+
+RENAMED_FLOW = '''
+from headwater import FlowSpec, step
+
+
+class Renamed(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+Renamed.__name__ = Renamed.__qualname__ = 'Renamed"""\\nBOOM = __import__("os").getpid()\\n"""'
+
+if __name__ == "__main__":
+    Renamed()
+'''
+
+
+def test_a_flow_name_that_is_no_identifier_is_refused_before_it_reaches_a_dag_file(tmp_path):
+    flow = write_flow(tmp_path, "renamed_flow.py", RENAMED_FLOW)
+    out = tmp_path / "dag.py"
+    made = hw(flow, "airflow", "create", str(out), cwd=tmp_path)
+    assert made.returncode != 0, made.stdout + made.stderr
+    assert not out.exists() or "BOOM" not in out.read_text()
+    assert "is not a Python identifier" in made.stderr, made.stderr
+    assert "Traceback" not in made.stderr, made.stderr
+    ran = hw(flow, "run", cwd=tmp_path)
+    assert ran.returncode != 0 and "is not a Python identifier" in ran.stderr, ran.stderr
+    assert not (tmp_path / ".headwater").exists() or "Renamed" not in str(
+        list((tmp_path / ".headwater").rglob("*")))
