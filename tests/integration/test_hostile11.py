@@ -198,3 +198,54 @@ def test_a_flow_name_that_is_no_identifier_is_refused_before_it_reaches_a_dag_fi
     assert ran.returncode != 0 and "is not a Python identifier" in ran.stderr, ran.stderr
     assert not (tmp_path / ".headwater").exists() or "Renamed" not in str(
         list((tmp_path / ".headwater").rglob("*")))
+
+
+# -- what a run prints about the tasks it reuses ----------------------------------------------
+
+CACHED_FLOW = '''
+from headwater import FlowSpec, cache, step
+
+
+class CachedFlow(FlowSpec):
+    @cache
+    @step
+    def start(self):
+        self.x = 1
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    CachedFlow()
+'''
+
+ESCAPE = "\x1b]0;PWNED\x07"
+
+
+def _rename_run(folder: Path, old: str, new: str) -> None:
+    """What a writer of a shared database can do: give a run an id of its choosing."""
+    with sqlite3.connect(folder / ".headwater" / "meta.sqlite") as db:
+        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            columns = [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
+            if "run_id" in columns:
+                db.execute(f"UPDATE {table} SET run_id = ? WHERE run_id = ?", (new, old))
+
+
+def test_the_tasks_a_run_reuses_or_clones_are_named_without_their_escapes(tmp_path):
+    flow = write_flow(tmp_path, "cached_flow.py", CACHED_FLOW)
+    first = hw(flow, "run", cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    _rename_run(tmp_path, "1", "1" + ESCAPE)
+    reused = hw(flow, "run", cwd=tmp_path)
+    assert reused.returncode == 0, reused.stdout + reused.stderr
+    assert "reused from cache: CachedFlow/1\\x1b]0;PWNED\\x07/start/1" in reused.stdout, \
+        reused.stdout
+    cloned = hw(flow, "resume", "--origin-run-id", "1" + ESCAPE, cwd=tmp_path)
+    assert cloned.returncode == 0, cloned.stdout + cloned.stderr
+    assert "\\x1b]0;PWNED" in cloned.stdout, cloned.stdout
+    for done in (reused, cloned):
+        assert "\x1b" not in done.stdout + done.stderr, done.stdout + done.stderr
