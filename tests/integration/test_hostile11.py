@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import http.server
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -249,3 +250,57 @@ def test_the_tasks_a_run_reuses_or_clones_are_named_without_their_escapes(tmp_pa
     assert "\\x1b]0;PWNED" in cloned.stdout, cloned.stdout
     for done in (reused, cloned):
         assert "\x1b" not in done.stdout + done.stderr, done.stdout + done.stderr
+
+
+# -- the current folder is no place to import from --------------------------------------------
+
+HOOKED_FLOW = '''
+from headwater import FlowSpec, exit_hook, step
+
+
+def report(run):
+    print("HOOK RAN", run.pathspec)
+
+
+@exit_hook(on_success=[report])
+class HookedFlow(FlowSpec):
+    @step
+    def start(self):
+        print("STEP RAN")
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    HookedFlow()
+'''
+
+PLANTED = '''
+import os
+open(os.path.join({marks!r}, "planted-" + str(os.getpid())), "w").close()
+raise ImportError("planted")
+'''
+
+
+def test_a_module_another_user_planted_in_the_current_folder_is_never_imported(tmp_path):
+    """A run started from a folder others may write (``cd /tmp``) starts Pythons of its own (an
+    exit hook's, each task's under ``--executor spawn``, an environment's server): ``python -c``
+    and ``python -m`` put the current folder first on their import path, so a ``typing.py``
+    planted there ran as the user."""
+    flows, marks, shared = tmp_path / "flows", tmp_path / "marks", tmp_path / "shared"
+    for folder in (flows, marks, shared):
+        folder.mkdir()
+    shared.chmod(0o1777)  # as /tmp
+    planted = shared / "typing.py"
+    planted.write_text(PLANTED.format(marks=str(marks)))
+    if os.geteuid() == 0:
+        os.chown(planted, 65534, 65534)  # another user's file (nobody's)
+    flow = write_flow(flows, "hooked_flow.py", HOOKED_FLOW)
+    for extra in ((), ("--executor", "spawn")):
+        done = hw(flow, "run", *extra, cwd=shared, HEADWATER_DATASTORE_ROOT=str(tmp_path / "ds"))
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "STEP RAN" in done.stdout and "HOOK RAN" in done.stdout, done.stdout + done.stderr
+        assert not list(marks.iterdir()), (extra, done.stdout + done.stderr)

@@ -32,8 +32,9 @@ def _ask_rattler(request: dict[str, Any]) -> dict[str, Any]:
             "@conda environments need the 'py-rattler' package, which is not installed",
             fix='pip install "headwater[conda]"')
     from headwater.folders import umask_closed_to_others  # its package cache: never others'
+    from headwater.interpreters import module_argv
 
-    done = subprocess.run([sys.executable, "-m", "headwater.environments.rattler_worker"],
+    done = subprocess.run(module_argv(sys.executable, "headwater.environments.rattler_worker"),
                           input=json.dumps(request), capture_output=True, text=True,
                           umask=umask_closed_to_others())
     lines = done.stdout.strip().splitlines()
