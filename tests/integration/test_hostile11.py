@@ -304,3 +304,64 @@ def test_a_module_another_user_planted_in_the_current_folder_is_never_imported(t
         assert done.returncode == 0, done.stdout + done.stderr
         assert "STEP RAN" in done.stdout and "HOOK RAN" in done.stdout, done.stdout + done.stderr
         assert not list(marks.iterdir()), (extra, done.stdout + done.stderr)
+
+
+# -- a card built to stall the page around it --------------------------------------------------
+
+COMMENTED_CARD_FLOW = '''
+from headwater import FlowSpec, card, step
+from headwater.cards import MetaflowCard
+
+
+class CommentedCard(MetaflowCard):
+    type = "commented"
+
+    def render(self, task):
+        # empty comments before the body, and no doctype after them
+        return "<!---->" * 60 + "<p>CARD-BODY</p>"
+
+
+class CommentedFlow(FlowSpec):
+    @card(type="commented")
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    CommentedFlow()
+'''
+
+FRAME_IT = """
+from headwater.client.card_sandbox import framed_cell, framed_page
+card = "<!---->" * 60 + "<p>CARD-BODY</p>"
+assert "CARD-BODY" in framed_page(card, "t") and "CARD-BODY" in framed_cell(card, "t")
+print("FRAMED")
+"""
+
+
+def test_a_card_of_many_comments_is_served_and_framed_in_linear_time(tmp_path):
+    """Finding a card's doctype (the UI's size script and the card policy go right after it)
+    took time exponential in the comments before it: 60 empty ones and no doctype held the
+    UI's event loop, so every page of every reader, for days."""
+    import subprocess
+    import sys
+
+    framed = subprocess.run([sys.executable, "-c", FRAME_IT], capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert framed.returncode == 0 and "FRAMED" in framed.stdout, framed.stderr
+    from .uiserver import ui_server
+
+    flow = write_flow(tmp_path, "commented_flow.py", COMMENTED_CARD_FLOW)
+    done = hw(flow, "run", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with ui_server(tmp_path) as server:
+        status, headers, body = server.get("/api/tasks/CommentedFlow/1/start/1/cards/0")
+        assert status == 200, body
+        assert b"CARD-BODY" in body
+        assert body.index(b"headwaterCardHeight") < body.index(b"<!---->")
+        assert server.get("/api/flows")[0] == 200
