@@ -6,6 +6,11 @@ A database URL may carry its password in three ways, and libpq accepts them all:
     postgresql://hw@host/db?password=PW         a query parameter (also sslpassword=)
     host=db user=hw password=PW                 a key=value connection string
 
+A package URL (a ``@pypi`` direct reference, a conda channel) carries its credentials in the
+userinfo too, often a token alone (``https://ghp_TOKEN@github.com/...``), or, for anaconda.org,
+as the path segment after ``/t/``: :func:`hide_url_credentials` masks those (and ``redact`` does
+too), keeping the URL's user name where there is a password beside it.
+
 The same goes for the clouds' secrets a datastore setting or a driver's error may quote: an
 Azure connection string's ``AccountKey=`` / ``SharedAccessSignature=``, and the signature or
 token of a signed URL (``?sig=``, ``X-Goog-Signature=``, ``X-Amz-Signature=``...).
@@ -47,9 +52,25 @@ _AZURE_KEYS = re.compile(
     re.IGNORECASE)
 
 
+# scheme://TOKEN@ : a userinfo without a password, which for anything but a database URL (whose
+# user name alone is no secret) is how a token is given (GitHub, GitLab, a private index).
+_TOKEN_USERINFO = re.compile(r"(\b(?![Pp][Oo][Ss][Tt][Gg][Rr][Ee][Ss])[A-Za-z][A-Za-z0-9+.-]*://)"
+                             r"[^\s:/@?#]+@")
+# anaconda.org's token channels: https://conda.anaconda.org/t/TOKEN/CHANNEL
+_CONDA_TOKEN = re.compile(r"(://[^\s/]+/t/)[^\s/]+(?=/)")
+
+
+def hide_url_credentials(text: str) -> str:
+    """``text`` with the credentials of every URL in it masked: a password (``user:***@``), a
+    token given as the user name (``***@``), an anaconda.org channel token (``/t/***/``)."""
+    text = _USERINFO.sub(rf"\1{MASK}@", text)
+    text = _TOKEN_USERINFO.sub(rf"\1{MASK}@", text)
+    return _CONDA_TOKEN.sub(rf"\1{MASK}", text)
+
+
 def redact(text: str) -> str:
     """``text`` with every password in it replaced by ``***`` (see the module docstring)."""
-    text = _USERINFO.sub(rf"\1{MASK}@", text)
+    text = hide_url_credentials(text)
     text = _QUERY.sub(_mask_query_secret, text)
     text = _AZURE_KEYS.sub(rf"\1{MASK}", text)
     return _KEYWORD.sub(rf"\1{MASK}", text)

@@ -77,6 +77,16 @@ def printable_lines(text: str) -> str:
     return "".join(ch if ch in "\n\t" else shown_char(ch) for ch in text)
 
 
+def printable_name(text: str) -> str:
+    """``text`` with every control and format character (line breaks too) as its escape: for a
+    name a record gives (a run or task id, a tag, an artifact's name), printed as a label in a
+    line of ours, where it may neither move the cursor, retitle the terminal nor reorder the
+    line."""
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(shown_char(ch) for ch in text)
+
+
 def shown_char(ch: str) -> str:
     """``ch``, or its escape when it is a control or an invisible format character: C0 and C1
     controls, and Unicode's format characters (bidirectional overrides such as U+202E, which

@@ -51,3 +51,18 @@ def test_text_without_a_password_is_unchanged(text):
 ])
 def test_a_url_without_its_password_still_names_the_database(url, expected):
     assert without_password(url) == expected
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("six @ https://alice:TOK3N@pkgs.example/six.whl", "six @ https://alice:***@pkgs.example/six.whl"),
+    ("pkg @ git+https://ghp_TOK3N@github.com/o/r.git", "pkg @ git+https://***@github.com/o/r.git"),
+    ("https://conda.anaconda.org/t/TOK3N/private/linux-64",
+     "https://conda.anaconda.org/t/***/private/linux-64"),
+    ("postgresql://hw@db/runs", "postgresql://hw@db/runs"),  # a database's user is no secret
+    ("write to bob@example.com", "write to bob@example.com"),
+], ids=["password", "token-as-user", "conda-token", "database-user", "mail-address"])
+def test_a_package_urls_credentials_are_masked(text, shown):
+    from headwater.redaction import hide_url_credentials
+
+    assert hide_url_credentials(text) == shown
+    assert redact(text) == shown

@@ -118,11 +118,9 @@ def printable(text: str) -> str:
     ``repr`` would: an artifact is named by ``setattr`` with any string (a column name read from a
     file, say), and its name and its class's name are labels in a table, not the step's output,
     so they never move the cursor, retitle the terminal or break the table's lines."""
-    if text.isascii() and text.isprintable():
-        return text
-    from headwater.tracebacks import shown_char  # bidi overrides and zero-width ones too
+    from headwater.tracebacks import printable_name  # bidi overrides and zero-width ones too
 
-    return "".join(shown_char(ch) for ch in text)
+    return printable_name(text)
 
 
 def _state(task: Any, attempt: int | None = None) -> str:

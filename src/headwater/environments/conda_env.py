@@ -32,8 +32,9 @@ def _ask_rattler(request: dict[str, Any]) -> dict[str, Any]:
             "@conda environments need the 'py-rattler' package, which is not installed",
             fix='pip install "headwater[conda]"')
     from headwater.folders import umask_closed_to_others  # its package cache: never others'
+    from headwater.interpreters import module_argv
 
-    done = subprocess.run([sys.executable, "-m", "headwater.environments.rattler_worker"],
+    done = subprocess.run(module_argv(sys.executable, "headwater.environments.rattler_worker"),
                           input=json.dumps(request), capture_output=True, text=True,
                           umask=umask_closed_to_others())
     lines = done.stdout.strip().splitlines()
@@ -52,9 +53,12 @@ def resolve(declared: EnvDeclaration, interpreter: str, version: str,
     reply = _ask_rattler({"op": "solve", "channels": channels,
                           "specs": declared.requirements(), "python": version})
     if "error" in reply:
+        from headwater.redaction import hide_url_credentials  # a channel's token stays hidden
+
         raise StepEnvironmentError(
-            f"cannot resolve {declared.describe()} from the channels {', '.join(channels)} "
-            f"for Python {version}: {reply['error']}",
+            f"cannot resolve {declared.describe()} from the channels "
+            f"{hide_url_credentials(', '.join(channels))} for Python {version}: "
+            f"{hide_url_credentials(str(reply['error']))}",
             fix=f"check the package names and versions in those channels (set them with "
             f"@conda(channels=[...]) or {CHANNELS_ENV})")
     conda = sorted(reply["records"], key=lambda r: r["name"])

@@ -41,8 +41,11 @@ class EnvDeclaration:
         return [requirement(self.kind, name, spec) for name, spec in self.packages]
 
     def describe(self) -> str:
+        """As printed: a package URL's credentials masked (the text goes to consoles and logs)."""
+        from headwater.redaction import hide_url_credentials
+
         pkgs = ", ".join(self.requirements()) or "no packages"
-        return f"@{self.kind} ({pkgs}; python {self.python or 'as running'})"
+        return hide_url_credentials(f"@{self.kind} ({pkgs}; python {self.python or 'as running'})")
 
     def key(self, *extra: Any) -> str:
         """A hash of the declaration (and ``extra``: the exact Python, the runtime's needs)."""

@@ -30,6 +30,7 @@ from headwater.environments.declaration import EnvDeclaration, step_declarations
 from headwater.environments.interpreters import find_interpreter
 from headwater.environments.lock import EnvLock, step_lock
 from headwater.exceptions import StepEnvironmentError
+from headwater.redaction import hide_url_credentials
 
 READY_MARK = "headwater-env.json"
 _FALLBACK_RUNTIME = ["click>=8.1", "xxhash>=3.4", "fsspec>=2024.2"]
@@ -213,4 +214,5 @@ def _project(name: str) -> str:
 def _summary(lock: EnvLock) -> str:
     names = {_project(n) for n in lock.declared.get("packages", {})}
     shown = [p for p in lock.pinned() if _project(p) in names]
-    return f"{lock.kind}, python {lock.python}" + (f", {', '.join(shown)}" if shown else "")
+    return hide_url_credentials(f"{lock.kind}, python {lock.python}"
+                                + (f", {', '.join(shown)}" if shown else ""))

@@ -8,13 +8,14 @@ from typing import Any
 from headwater.environments.declaration import step_declarations
 from headwater.environments.lock import EnvLock
 from headwater.environments.prepare import lock_for, prepare_environments
+from headwater.redaction import hide_url_credentials
 
 
 def _lines(step: str, lock: EnvLock | None, described: str, full: bool) -> list[str]:
     head = f"step {step}: {described}"
     if lock is None:
         return [head, "    not resolved yet (python FLOW_FILE environment resolve)"]
-    body = lock.lock.splitlines() if full else lock.pinned()
+    body = hide_url_credentials(lock.lock).splitlines() if full else lock.pinned()
     return [f"{head} -> environment {lock.id} (python {lock.python})",
             *(f"    {line}" for line in body if line.strip())]
 

@@ -27,6 +27,7 @@ _JOIN_EXAMPLE = "def join(self, inputs): ...; self.next(self.end)"
 
 def check_flow(flow_cls: type) -> Graph:
     """Build the graph of ``flow_cls`` and validate it; the graph, or a GraphError."""
+    check_flow_name(flow_cls)
     graph = build_graph(flow_cls)
     try:
         validate(graph)
@@ -40,6 +41,22 @@ def check_flow(flow_cls: type) -> Graph:
         better.file, better.line = err.file, err.line
         raise better from None
     return graph
+
+
+def check_flow_name(flow_cls: type) -> None:
+    """The flow's name (its class's ``__name__``) must be a Python identifier, as any ``class``
+    statement makes it. ``type()`` and an assignment to ``__name__`` take any text, and the name
+    goes everywhere as is: pathspecs (``Flow/run/step/task``: a ``/`` shifts every part), storage
+    keys, terminals, and the Python of an Airflow DAG file (``Flow\"\"\"`` ended its docstring,
+    and the text after it ran in Airflow's scheduler)."""
+    name = getattr(flow_cls, "__name__", None)
+    if isinstance(name, str) and name.isidentifier():
+        return
+    raise GraphError(
+        f"the flow's name {name!r} (its class's __name__) is not a Python identifier: it names "
+        "the flow in pathspecs, storage keys and deployed documents",
+        fix="name the flow class with a class statement (class MyFlow(FlowSpec): ...), or give "
+        "type() or __name__ a name of letters, digits and underscores")
 
 
 def validate(graph: Graph) -> None:

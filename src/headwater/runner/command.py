@@ -244,7 +244,9 @@ def entry_argv(python: str, flow_file: str) -> list[str]:
     with open(flow_file, encoding="utf-8", errors="replace") as handle:
         source = handle.read()
     if imports_metaflow(source):
-        return [python, "-c", "from headwater.cli.main import main; main()", flow_file]
+        from headwater.interpreters import code_argv
+
+        return code_argv(python, "from headwater.cli.main import main; main()", flow_file)
     return [python, flow_file]
 
 

@@ -18,10 +18,11 @@ import tempfile
 from collections.abc import Callable
 from typing import Any
 
+from headwater.interpreters import SAFE_PATH
 from headwater.records import TaskFailure, TaskResult, TaskSpec
 from headwater.runtime.single import ChildWaiter, OutputTail, SingleOutcome
 
-_BOOTSTRAP = ("import sys; sys.path.insert(0, sys.argv[1]); "
+_BOOTSTRAP = (SAFE_PATH + "sys.path.insert(0, sys.argv[1]); "
               "from headwater.runtime.deployed_env import main; main(sys.argv[2], sys.argv[3])")
 
 

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 
 from headwater.decorators.exit_hook import hooks_to_run
+from headwater.interpreters import module_argv
 
 
 def run_exit_hooks(flow_cls: type, pathspec: str, succeeded: bool, datastore_root: str,
@@ -28,8 +29,8 @@ def run_exit_hooks(flow_cls: type, pathspec: str, succeeded: bool, datastore_roo
         say(f"[exit_hook] the hooks of {pathspec} cannot run: the flow has no source file")
         return
     for name in names:
-        argv = [sys.executable, "-m", "headwater.cli.exit_hook_cmd", flow_file, name, pathspec,
-                datastore_root]
+        argv = module_argv(sys.executable, "headwater.cli.exit_hook_cmd", flow_file, name,
+                           pathspec, datastore_root)
         # The metadata URL may hold a password: it travels in the environment, never in the
         # command line (which any local user can read with ps).
         env = {**os.environ, "HEADWATER_METADATA": metadata_url or ""}

@@ -54,6 +54,7 @@ from headwater.settings import Settings, current_username
 from headwater.store import open_datastore
 from headwater.store.datastore import discover_serializers
 from headwater.store.temp_sweep import finish_sweep, start_sweep
+from headwater.tracebacks import printable_name
 from headwater.version import __version__
 
 
@@ -134,10 +135,11 @@ def resume_flow(flow_cls: type, *, step: str | None, options: RunOptions, settin
         environment = "pypi" if origin_envs else "local"
         if origin_envs:
             console.say(f"Resuming in the @pypi/@conda environments of {flow_cls.__name__}/"
-                        f"{origin.run_id} (its recorded locks), as if --environment=pypi")
+                        f"{printable_name(origin.run_id)} (its recorded locks), as if "
+                        "--environment=pypi")
     if configs:
         console.say("Note: --config/--config-value are ignored by resume: "
-                    f"the configs of {flow_cls.__name__}/{origin.run_id} are used")
+                    f"the configs of {flow_cls.__name__}/{printable_name(origin.run_id)} are used")
     with _open_store(settings) as store:
         resolved = recorded_configs(flow_cls, param_refs, store,
                                     f"{flow_cls.__name__}/{origin.run_id}")
@@ -295,7 +297,8 @@ def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: 
         with meta.run_lock(flow_name, run_id):
             if options.run_id_file:
                 _write_run_id(options.run_id_file, f"{flow_name}/{run_id}", run_id)
-            origin = f", resuming {flow_name}/{options.origin_run_id}" if plan else ""
+            origin = (f", resuming {flow_name}/{printable_name(str(options.origin_run_id))}"
+                      if plan else "")
             console.say(f"Workflow starting (run-id {run_id}{origin}):")
             scheduler = Scheduler(flow_name=flow_name, graph=launch.graph, executor=executor,
                                   meta=meta, store=launch.store, console=console,
@@ -328,7 +331,8 @@ def _step_cache(launch: _Launch, policies: dict[str, StepPolicy], meta: Any,
         return None
     return StepCache(flow_cls=launch.flow_cls, graph=launch.graph, policies=policies, meta=meta,
                      store=launch.store, step_envs=step_envs, lookup=not options.no_cache,
-                     fresh_steps=frozenset({resume_step} if resume_step else ()))
+                     fresh_steps=frozenset({resume_step} if resume_step else ()),
+                     branch=launch.project.flow_name if launch.project else None)
 
 
 def _origin_still_there(meta: Any, flow_name: str, run_id: str, origin_run_id: Any) -> None:
@@ -400,7 +404,7 @@ def _environments_record(step_envs: dict[str, Any]) -> dict[str, Any] | None:
         return None
     from headwater.environments.lock import run_record
 
-    return run_record({step: env.lock for step, env in step_envs.items()})
+    return run_record({step: env.lock for step, env in step_envs.items()}, shown=True)
 
 
 def _make_executor(launch: _Launch, options: RunOptions, settings: Settings,

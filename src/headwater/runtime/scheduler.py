@@ -395,14 +395,15 @@ class Scheduler:
                 now = ", ".join(self.graph[spec.step].out) or "nothing (it ends the flow)"
                 self.console.task_line(
                     f"{self.run_id}/{spec.step}/{spec.task_id}",
-                    f"Not cloned: in {self.flow_name}/{self.options.origin_run_id} step "
-                    f"'{spec.step}' went on to {', '.join(went) or 'nothing'}, and the flow now "
-                    f"goes on to {now}; it runs again", always=True)
+                    f"Not cloned: in {self.flow_name}/{_shown(self.options.origin_run_id)} step "
+                    f"'{spec.step}' went on to {_shown(', '.join(went)) or 'nothing'}, and the "
+                    f"flow now goes on to {now}; it runs again", always=True)
             return False
         self._record_clone(spec, source)
         self._cloned.add(spec.task_id)
         self.console.task_line(f"{self.run_id}/{spec.step}/{spec.task_id}",
-                               f"Cloning results of a previously successful task {source.pathspec}")
+                               "Cloning results of a previously successful task "
+                               f"{_shown(source.pathspec)}")
         self._release_successors(spec, source.result)
         return True
 
@@ -426,7 +427,7 @@ class Scheduler:
         self._record_clone(spec, source)
         self.meta.set_cache_key(self.flow_name, self.run_id, spec.step, spec.task_id, key)
         self.console.task_line(f"{self.run_id}/{spec.step}/{spec.task_id}",
-                               f"reused from cache: {source.pathspec}")
+                               f"reused from cache: {_shown(source.pathspec)}")
         self._release_successors(spec, source.result)
         return True
 
@@ -676,3 +677,11 @@ def version_tags() -> list[str]:
     """The system tags every run carries about what ran it, as Metaflow's runs do:
     ``metaflow_version:`` (the Metaflow API level headwater serves) and ``python_version:``."""
     return [f"metaflow_version:{METAFLOW_API_VERSION}", python_tag()]
+
+
+def _shown(text: Any) -> str:
+    """A name a record gave (another run's task, which anyone writing a shared database may have
+    named), as printed in a line of ours: control and format characters as escapes."""
+    from headwater.tracebacks import printable_name
+
+    return printable_name(str(text))

@@ -13,7 +13,11 @@ before the task starts:
   does not matter and adding one item to a foreach leaves the other items' keys unchanged;
 * the run's parameters and configs (their content keys);
 * the environment: the step's @pypi/@conda lock when it has one, else the interpreter's version;
-  always the headwater version and the step's @environment variables.
+  always the headwater version and the step's @environment variables;
+* for a ``@project`` flow, its project and branch (``shop.prod.Flow``): a step reads them through
+  ``current`` to name its branch's own tables and paths, and a ``--production`` run reusing what
+  a user's branch computed would write where that branch points. Branches are @project's wall
+  between people's work and production; the cache never crosses it.
 
 What the key cannot see (files read from disk, the network, the clock, modules imported from
 other files) is the user's to vary: ``--no-cache`` or a change to the step.
@@ -49,7 +53,8 @@ class StepCache:
 
     def __init__(self, *, flow_cls: type, graph: Graph, policies: Mapping[str, StepPolicy],
                  meta: Any, store: Any, step_envs: Mapping[str, Any] | None = None,
-                 lookup: bool = True, fresh_steps: frozenset[str] = frozenset()) -> None:
+                 lookup: bool = True, fresh_steps: frozenset[str] = frozenset(),
+                 branch: str | None = None) -> None:
         self.flow_cls = flow_cls
         self.flow_name = flow_cls.__name__
         self.graph = graph
@@ -57,6 +62,7 @@ class StepCache:
         self.store = store
         self.lookup = lookup  # False with --no-cache: keys are recorded, nothing is reused
         self.fresh_steps = fresh_steps  # `resume STEP`: the user asked for STEP to run again
+        self.branch = branch  # @project: "<project>.<branch>.<Flow>", part of every key
         self._cached_steps = {step for step, policy in policies.items() if policy.cache}
         self._policies = policies
         self._step_envs = dict(step_envs or {})
@@ -128,11 +134,12 @@ class StepCache:
             env = self._step_envs.get(step)
             lock = getattr(getattr(env, "lock", None), "id", None)
             python = None if lock else ".".join(map(str, sys.version_info[:3]))
+            env_part = {"lock": lock, "python": python, "headwater": __version__,
+                        "vars": sorted(policy.env.items())}
+            if self.branch is not None:  # only then: a flow without @project keeps its keys
+                env_part["branch"] = self.branch
             parts = self._static[step] = [
-                self._flow_file, _step_source_hash(self.flow_cls, step),
-                {"lock": lock, "python": python, "headwater": __version__,
-                 "vars": sorted(policy.env.items())},
-            ]
+                self._flow_file, _step_source_hash(self.flow_cls, step), env_part]
         return parts
 
     def _input_parts(self, spec: TaskSpec) -> list[list[list[str]]]:

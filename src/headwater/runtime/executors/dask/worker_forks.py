@@ -28,6 +28,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from headwater.interpreters import SAFE_PATH, module_argv
 from headwater.runtime.executors.forkserver import ForkServer
 
 
@@ -50,7 +51,7 @@ def worker_server_argv(lock: dict[str, Any]) -> tuple[list[str], dict[str, str]]
     from headwater.environments.prepare import build_env, env_environ
 
     env, _ = build_env(EnvLock.from_dict(lock))
-    bootstrap = ("import os, sys; sys.path.insert(0, sys.argv.pop(1)); "
+    bootstrap = (SAFE_PATH + "import os; sys.path.insert(0, sys.argv.pop(1)); "
                  "from headwater.runtime.executors.dask.worker_forks import _main; "
                  "os._exit(_main(sys.argv[1:]))")
     return [env.python, "-c", bootstrap, str(runtime_overlay())], env_environ(env)
@@ -60,7 +61,7 @@ class WorkerForkServer:
     """The worker-side handle: launch tasks, learn when they start and end."""
 
     def __init__(self, root: str, code: dict[str, Any]) -> None:
-        command = [sys.executable, "-m", "headwater.runtime.executors.dask.worker_forks"]
+        command = module_argv(sys.executable, "headwater.runtime.executors.dask.worker_forks")
         environ = None
         if code.get("env"):  # a @pypi/@conda step: the server runs in its environment, built here
             command, environ = worker_server_argv(code["env"])

@@ -20,9 +20,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from headwater.environments.prepare import BuiltEnv, env_environ
+from headwater.interpreters import SAFE_PATH
 from headwater.runtime.executors.forkserver import ForkServer, scheduler_lifeline
 
-_BOOTSTRAP = ("import sys; sys.path.insert(0, sys.argv[1]); "
+_BOOTSTRAP = (SAFE_PATH + "sys.path.insert(0, sys.argv[1]); "
               "from headwater.runtime.executors.local.environment_servers import main; "
               "main(sys.argv[2:])")
 

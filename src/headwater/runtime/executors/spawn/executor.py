@@ -25,13 +25,14 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from headwater.interpreters import SAFE_PATH
 from headwater.records import TaskSpec
 from headwater.runtime.executors.base import Event
 from headwater.runtime.executors.processes import PipedTasks, Running, send_spec, task_channels
 
 # argv: the folder holding the headwater to import ("" for this interpreter's own), the task's
 # socket, the launch (JSON)
-_BOOTSTRAP = ("import sys; sys.argv[1] and sys.path.insert(0, sys.argv[1]); "
+_BOOTSTRAP = (SAFE_PATH + "sys.argv[1] and sys.path.insert(0, sys.argv[1]); "
               "from headwater.runtime.executors.spawn.task_process import main; main(sys.argv[2:])")
 
 EXIT_CHECK_INTERVAL = 0.05
