@@ -25,6 +25,7 @@ from functools import partial
 from typing import Any
 
 from headwater.exceptions import FlowDefinitionError
+from headwater.runner.accepted import FLOW_DECORATOR_OPTIONS, refuse_unknown, top_level_names
 from headwater.runner.command import (
     RUNNER_ARGS_ENV,
     RunnerArgumentError,
@@ -57,6 +58,7 @@ class Runner:
                  profile: str | None = None, env: Mapping[str, str] | None = None,
                  cwd: str | os.PathLike | None = None, file_read_timeout: float = 3600,
                  **kwargs: Any) -> None:
+        refuse_unknown(kwargs, top_level_names(), "Runner(...)", also=FLOW_DECORATOR_OPTIONS)
         self.flow_file = os.path.abspath(flow_file)
         if not os.path.isfile(self.flow_file):
             raise FlowDefinitionError(f"flow file {os.fspath(flow_file)!r} does not exist")
