@@ -59,8 +59,8 @@ class _Silenced:
 
 def _epipe_met() -> bool:
     """Whether stdout was silenced after an ``EPIPE``: by :func:`stop_writing`, or by click's
-    standalone mode, which wraps the streams in its own ``_PacifyFlushWrapper`` (named without
-    the underscore before click 8.2) and exits 1."""
+    standalone mode, which wraps the streams in its own ``_PacifyFlushWrapper`` (public as
+    ``PacifyFlushWrapper`` in older releases) and exits 1."""
     return isinstance(sys.stdout, _Silenced) or \
         type(sys.stdout).__name__.lstrip("_") == "PacifyFlushWrapper"
 
