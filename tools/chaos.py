@@ -652,17 +652,11 @@ def postgres_databases(enabled: bool):
         yield lambda name: None
         return
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    import psycopg
 
     import servers
 
     with servers.postgres() as url:
-        def fresh(name: str) -> str:
-            with psycopg.connect(url, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-                conn.execute(f'CREATE DATABASE "{name}"')
-            return url.rsplit("/", 1)[0] + "/" + name
-        yield fresh
+        yield lambda name: servers.fresh_database(url, name)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,11 +19,11 @@ import signal
 import subprocess
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 
 import pytest
 
+import servers
 from headwater import Flow, Task, namespace
 from headwater.client import use_settings
 from headwater.exceptions import NotFoundError
@@ -145,12 +145,7 @@ def folder(tmp_path: Path) -> Folder:
 
 @pytest.fixture
 def pg_folder(tmp_path: Path, pg_server: str) -> Folder:
-    import psycopg
-
-    name = f"attempts_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_server, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield Folder(tmp_path, pg_server.rsplit("/", 1)[0] + "/" + name)
+    yield Folder(tmp_path, servers.fresh_database(pg_server, "attempts"))
     reset_client()
 
 
