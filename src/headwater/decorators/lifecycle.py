@@ -6,8 +6,9 @@ overrides the task hooks it needs (``task_pre_step``, ``task_decorate``, ``task_
 ``flow_init`` and declares ``options`` that become top-level command-line options. headwater
 calls those hooks in the task, with Metaflow's positional arguments, so such decorators run
 unchanged. What headwater has no object for (the task's datastore, the metadata provider, the
-environment, the logger) is passed as ``None``; the scheduler-side hooks (``runtime_*``) are not
-called (see docs/decisions.md).
+environment, the logger) is passed as ``None``; ``step_init`` also runs at launch
+(:func:`step_init_at_launch`); the scheduler-side hooks (``runtime_*``) are not called (see
+docs/decisions.md).
 
 Nothing here is imported by a run whose flow carries no such decorator: the task checks a
 class attribute first (:data:`TASK_HOOKS_ATTR`, :data:`FLOW_PLUGINS_ATTR`).
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
 from headwater.decorators.base import StepDecorator as _PolicyDecorator
@@ -212,6 +213,27 @@ def flow_option_values(flow_cls: type) -> dict[str, Any]:
         env = os.environ.get("METAFLOW_" + option.upper().replace("-", "_"))
         values[option] = env if env is not None else spec.get("default")
     return values
+
+
+def step_init_at_launch(flow_cls: type, step_names: Iterable[str]) -> None:
+    """``step_init`` of each plug-in step decorator, at launch, before the steps' policies are
+    read, as Metaflow calls it in the process that starts the run (and again in each task).
+    A plug-in may put decorators on its step there (``_attach_decorators_to_step``, or the
+    ``decorators`` list it is given, which is the step's own): those then count for the run,
+    as with Metaflow. A step without such a decorator costs one attribute read."""
+    from headwater.flow.step import DECORATORS_ATTR
+
+    pending = []
+    for name in step_names:
+        own = getattr(getattr(flow_cls, name, None), DECORATORS_ATTR, None) or []
+        pending.extend((name, own, deco) for deco in list(own)
+                       if getattr(deco, TASK_HOOKS_ATTR, False))
+    if not pending:
+        return
+    flow = flow_cls.__new__(flow_cls)
+    graph = _graph_of(flow)
+    for name, own, deco in pending:
+        deco.step_init(flow, graph, name, own, None, None, None)
 
 
 class TaskHooks:
