@@ -61,8 +61,13 @@ EXTENSION = {
 
 
         class AutoCard(StepDecorator):
+            # Decides once per process whether to attach its card (the first call looks at
+            # the step), then attaches on every call: right when step_init runs once per
+            # process, as Metaflow calls it.
+
             name = "auto_card"
             defaults = {"label": "x"}
+            _decided = {}
 
             def step_init(self, flow, graph, step_name, decorators, environment,
                           flow_datastore, logger):
@@ -70,8 +75,11 @@ EXTENSION = {
 
                 wanted = "auto_" + self.attributes["label"]
                 node = next(s for s in flow if s.name == step_name)
-                if not any(d.name == "card" and d.attributes.get("id") == wanted
-                           for d in node.decorators):
+                if step_name not in self._decided:
+                    self._decided[step_name] = not any(
+                        d.name == "card" and d.attributes.get("id") == wanted
+                        for d in node.decorators)
+                if self._decided[step_name]:
                     mf_decorators._attach_decorators_to_step(
                         node, ["card:type=blank,id=" + wanted])
     """),
@@ -97,7 +105,11 @@ AUTO_FLOW = textwrap.dedent("""
 """)
 
 
-def test_a_plug_in_s_step_init_attaches_a_card_that_the_run_renders(tmp_path, client):
+@pytest.mark.parametrize("executor", ["local", "spawn"])
+def test_a_plug_in_s_step_init_attaches_a_card_that_the_run_renders(tmp_path, client,
+                                                                      executor):
+    """At launch, then once in each task process: a task forked from the launching process
+    (local) inherits the launch's call, a new interpreter (spawn) makes its own."""
     for relative, text in EXTENSION.items():
         path = tmp_path / "ext" / "metaflow_extensions" / relative
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,7 +117,8 @@ def test_a_plug_in_s_step_init_attaches_a_card_that_the_run_renders(tmp_path, cl
     (tmp_path / "auto_flow.py").write_text(AUTO_FLOW)
     env = {**os.environ,
            "PYTHONPATH": os.pathsep.join((shim_folder(tmp_path), str(tmp_path / "ext")))}
-    done = subprocess.run([sys.executable, "auto_flow.py", "run"], cwd=tmp_path, env=env,
+    done = subprocess.run([sys.executable, "auto_flow.py", "--executor", executor, "run"],
+                          cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
     client()

@@ -29,6 +29,9 @@ from headwater.flow.config import is_deferred, resolve_deferred
 TASK_HOOKS_ATTR = "_hw_task_hooks"  # True on decorators whose task hooks the task must call
 FLOW_PLUGINS_ATTR = "_hw_flow_plugins"  # the flow class's lifecycle flow decorators
 _GIVEN_ATTR = "_hw_flow_option_values"  # options given on the command line, by option name
+# Set on the flow class once this process called the steps' ``step_init`` (at launch): a task
+# forked from it does not call them again (Metaflow calls them once per process).
+_STEP_INIT_DONE_ATTR = "_hw_step_init_done"
 
 
 def _checked_attributes(kind: str, name: str, defaults: Mapping[str, Any],
@@ -234,6 +237,7 @@ def step_init_at_launch(flow_cls: type, step_names: Iterable[str]) -> None:
     graph = _graph_of(flow)
     for name, own, deco in pending:
         deco.step_init(flow, graph, name, own, None, None, None)
+    type.__setattr__(flow_cls, _STEP_INIT_DONE_ATTR, True)
 
 
 class TaskHooks:
@@ -261,9 +265,13 @@ class TaskHooks:
         options = self.options if self.options is not None else flow_option_values(flow_cls)
         for deco in flow_plugins(flow_cls):
             deco.flow_init(self.flow, self.graph, None, None, None, None, _echo, options)
-        for deco in self.decorators:
-            deco.step_init(self.flow, self.graph, self.step_name, self.all_decorators,
-                           None, None, None)
+        # Once per process, as Metaflow calls it: a task forked from the launching process
+        # (the local executor's) inherits the launch's call and what it attached; a task in a
+        # new interpreter (spawn, Dask, deployed) calls it here.
+        if not flow_cls.__dict__.get(_STEP_INIT_DONE_ATTR):
+            for deco in self.decorators:
+                deco.step_init(self.flow, self.graph, self.step_name, self.all_decorators,
+                               None, None, None)
         for deco in self.decorators:
             deco.task_pre_step(self.step_name, None, None, _current("run_id"),
                                _current("task_id"), self.flow, self.graph, self.retry_count,
