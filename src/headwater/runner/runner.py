@@ -49,7 +49,8 @@ class Runner:
     ``flow_file`` is relative to the current directory; ``cwd`` is where the run executes (and so,
     unless told otherwise, which ``.headwater/`` it uses); ``env`` adds to (and overrides) this
     process's environment; other keyword arguments are the flow's top-level options
-    (``quiet=True``, ``datastore_root='...'``, ``metadata='...'``, ``decospecs=['retry']``).
+    (``quiet=True``, ``datastore_root='...'``, ``metadata='...'``, ``decospecs=['retry']``);
+    any other is refused at once with a ``ValueError`` naming it (:mod:`headwater.runner.accepted`).
     ``show_output`` echoes a synchronous run's output live. ``profile`` is accepted for Metaflow
     compatibility and has no effect; ``file_read_timeout`` bounds the wait for a run to register.
     """
