@@ -3,7 +3,9 @@
 Each is a context manager that starts the server as a user would (its own command line, its own
 throwaway folder), waits until it answers, yields how to reach it and stops it by its own PID:
 
-- :func:`postgres`: PostgreSQL 15 via ``initdb`` + ``pg_ctl``; yields a ``postgresql://`` URL.
+- :func:`postgres`: PostgreSQL 15 via ``initdb`` + ``pg_ctl``; yields a ``postgresql://`` URL
+  (:func:`fresh_database` makes a new database on it for one test, :func:`drop_database`
+  removes one).
 - :func:`dask_cluster`: ``dask scheduler`` and one-thread ``dask worker`` processes (each with
   a nanny, which restarts a killed worker); yields a :class:`DaskCluster`.
 - :func:`moto_s3`: moto's S3 server in a thread; yields the endpoint URL.
@@ -183,6 +185,35 @@ def postgres() -> Iterator[str]:
                 capture_output=True,
             )
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def fresh_database(pg_server: str, prefix: str) -> str:
+    """A new, empty database on the server whose ``postgres`` database ``pg_server`` names;
+    its URL. Named ``PREFIX_PID_RANDOM``, so no two tests (nor two sessions sharing a server)
+    ever meet in one."""
+    import uuid
+
+    import psycopg
+
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return database_url(pg_server, name)
+
+
+def database_url(pg_server: str, name: str) -> str:
+    """The URL of database ``name`` on the server ``pg_server`` is on."""
+    return pg_server.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_database(pg_server: str, url: str) -> None:
+    """Remove the database ``url`` names (made by :func:`fresh_database`), even while a
+    connection a test left open still uses it."""
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(pg_server, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # -- Dask -----------------------------------------------------------------------------------------

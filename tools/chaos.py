@@ -556,18 +556,6 @@ def _sequence(hooks: Path) -> list[list[str]]:
     return [fields for fields in taken if len(fields) >= 2]
 
 
-def _merges_what_a_caught_step_set(generator) -> bool:
-    """Whether a ``@catch``-ed step that raises sets a ``same_<join>`` artifact a join's
-    ``merge_artifacts(include=...)`` names."""
-    for step in generator.steps.values():
-        caught = any(d.startswith("@catch") for d in step.decorators)
-        # a raise, or a sleep its @timeout stops with an exception
-        raises = any(line.lstrip().startswith(("raise ", "time.sleep(")) for line in step.body)
-        if caught and raises and any(line.startswith("self.same_") for line in step.body):
-            return True
-    return False
-
-
 def play(seed_no: int, root: Path, executor: str, pg_url: str | None,
          points: bool = False, mode: str | None = None) -> Outcome:
     plan = plan_for(seed_no, executor, pg_url is not None, points, mode)
@@ -598,14 +586,6 @@ def play(seed_no: int, root: Path, executor: str, pg_url: str | None,
                          "HEADWATER_FAULT_POINT": "*#0", "HEADWATER_FAULT_DIR": str(hooks)})
     if ref.returncode != 0 and "has no items" in ref.stdout + ref.stderr:
         out.skipped = "its flow fails by design (a foreach over an empty list)"
-        return out
-    if (ref.returncode != 0 and "MissingArtifactsToMergeError" in ref.stdout + ref.stderr
-            and _merges_what_a_caught_step_set(generator)):
-        # The grammar's merge_artifacts(include=...) of a join may name an artifact that a
-        # @catch-ed step sets before it raises: Metaflow stores it, a flow that imports
-        # headwater (as these do) stores nothing of a failed step (docs/decisions.md)
-        out.skipped = ("its flow merges what a @catch-ed step set before raising, which a flow "
-                       "importing headwater does not store (by design)")
         return out
     if ref.returncode != 0:
         out.problems.append(f"the reference run failed: {(ref.stdout + ref.stderr)[-1500:]}")
@@ -678,17 +658,11 @@ def postgres_databases(enabled: bool):
         yield lambda name: None
         return
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    import psycopg
 
     import servers
 
     with servers.postgres() as url:
-        def fresh(name: str) -> str:
-            with psycopg.connect(url, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-                conn.execute(f'CREATE DATABASE "{name}"')
-            return url.rsplit("/", 1)[0] + "/" + name
-        yield fresh
+        yield lambda name: servers.fresh_database(url, name)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,8 +6,10 @@ and the ``dump --attempt`` command. What is asserted: an attempt a retry followe
 it stored itself (never the later attempt's), the attempt that ended the task reads the task's
 artifacts, a task that failed for good reads each attempt's, ``@catch`` after retries, resume
 clones the successful attempt only, ``gc`` keeps an earlier attempt's blobs, and a task killed
-after sending its result keeps nothing of that attempt. On SQLite, and on PostgreSQL for the
-main case.
+after sending its result keeps nothing of that attempt. A flow that imports ``headwater`` keeps
+what a failed step set exactly as one that imports ``metaflow`` (the values checked against
+Metaflow 2.19.38, docs/decisions.md "Leftovers (leftovers7)"). On SQLite, and on PostgreSQL for
+the main case.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ import signal
 import subprocess
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 
 import pytest
 
+import servers
 from headwater import Flow, Task, namespace
 from headwater.client import use_settings
 from headwater.exceptions import NotFoundError
@@ -69,7 +71,7 @@ if __name__ == "__main__":
 
 CAUGHT = '''
 import os
-from metaflow import FlowSpec, catch, current, retry, step
+from IMPORTED import FlowSpec, catch, current, retry, step
 
 
 class CaughtFlow(FlowSpec):
@@ -143,12 +145,7 @@ def folder(tmp_path: Path) -> Folder:
 
 @pytest.fixture
 def pg_folder(tmp_path: Path, pg_server: str) -> Folder:
-    import psycopg
-
-    name = f"attempts_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_server, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield Folder(tmp_path, pg_server.rsplit("/", 1)[0] + "/" + name)
+    yield Folder(tmp_path, servers.fresh_database(pg_server, "attempts"))
     reset_client()
 
 
@@ -194,8 +191,9 @@ def test_a_task_that_fails_for_good_reads_each_attempts_artifacts(folder) -> Non
     assert "only_first" not in task.data
 
 
-def test_catch_after_retries_keeps_each_attempts_artifacts(folder) -> None:
-    folder.run(folder.write("caught.py", CAUGHT), "run")
+@pytest.mark.parametrize("imported", ["metaflow", "headwater"])
+def test_catch_after_retries_keeps_each_attempts_artifacts(folder, imported) -> None:
+    folder.run(folder.write("caught.py", CAUGHT, imported), "run")
     folder.client()
     run = Flow("CaughtFlow").latest_run
     pathspec = run["flaky"].task.pathspec
@@ -243,18 +241,136 @@ def test_resume_clones_the_successful_attempt_and_the_origin_keeps_every_attempt
     assert Task(clone.origin_pathspec, attempt=1).data.x == 1
 
 
-def test_a_flow_importing_headwater_keeps_nothing_of_a_failed_attempt(folder) -> None:
-    """Its failed steps store nothing (docs/decisions.md): the earlier attempt reads none of the
-    retry's artifacts, and its failure and output are its own."""
-    folder.run(folder.write("retried.py", RETRIED, imported="headwater"), "run")
+@pytest.mark.parametrize("imported", ["metaflow", "headwater"])
+def test_a_failed_attempt_keeps_what_it_set_whatever_the_flow_imports(folder, imported) -> None:
+    """The import line changes nothing of what is stored: the earlier attempt reads what its
+    step set before raising (never the retry's), its failure and output are its own."""
+    folder.run(folder.write("retried.py", RETRIED, imported=imported), "run")
     folder.client()
     pathspec = flaky_task("RetriedFlow")
     first = Task(pathspec, attempt=0)
-    assert {a.id for a in first} == {"name"}
-    assert "x" not in first.data and first.exception.message == "attempt 0 fails"
-    with pytest.raises(AttributeError, match="x"):
-        first.data.x  # noqa: B018
+    assert {a.id for a in first} == {"name", "base", "x", "big", "only_first"}
+    assert first.data.x == 0 and first.exception.message == "attempt 0 fails"
+    assert first.stdout == "attempt 0\n"
     assert Task(pathspec, attempt=2).data.x == 2 == Task(pathspec).data.x
+    assert "only_first" not in Task(pathspec)
+
+
+CAUGHT_ON = '''
+from IMPORTED import FlowSpec, catch, current, retry, step
+
+
+class CatchOnFlow(FlowSpec):
+    @step
+    def start(self):
+        self.base = [1]
+        self.untouched = "u"
+        self.items = [0, 1, 2]
+        self.next(self.flaky, self.each)
+
+    @catch(var="err")
+    @retry(times=1, minutes_between_retries=0)
+    @step
+    def flaky(self):
+        self.x = current.retry_count
+        self.base.append(current.retry_count)
+        if current.retry_count == 0:
+            self.only_first = "a0"
+        raise ValueError("attempt %d fails" % current.retry_count)
+        self.next(self.after)
+
+    @step
+    def after(self):
+        self.seen_x = self.x
+        self.seen_base = self.base
+        self.seen_first = getattr(self, "only_first", None)
+        self.next(self.join)
+
+    @step
+    def each(self):
+        self.next(self.item, foreach="items")
+
+    @catch(var="ierr")
+    @step
+    def item(self):
+        self.val = self.input * 10
+        if self.input == 1:
+            raise KeyError("item 1")
+        self.next(self.inner)
+
+    @step
+    def inner(self, inputs):
+        self.vals = [(i.val, i.ierr is not None) for i in inputs]
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.vals = inputs.inner.vals
+        self.seen_x = inputs.after.seen_x
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    CatchOnFlow()
+'''
+
+FAILS = '''
+from IMPORTED import FlowSpec, step
+
+
+class FailsFlow(FlowSpec):
+    @step
+    def start(self):
+        self.base = [1]
+        self.next(self.fails)
+
+    @step
+    def fails(self):
+        self.x = 5
+        self.base.append(2)
+        raise ValueError("no")
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    FailsFlow()
+'''
+
+
+@pytest.mark.parametrize("imported", ["metaflow", "headwater"])
+def test_what_follows_a_caught_step_sees_what_it_set_before_raising(folder, imported) -> None:
+    """What Metaflow 2.19.38 shows of this flow (run side by side): each attempt's own values
+    (an inherited list mutated before the raise included), the caught attempt's values in the
+    step after it, a foreach item's in the join, and a step failing for good keeps its own.
+    Before, a flow importing headwater stored nothing and ``after`` failed on ``self.x``."""
+    folder.run(folder.write("caught_on.py", CAUGHT_ON, imported), "run")
+    folder.client()
+    run = Flow("CatchOnFlow").latest_run
+    flaky = run["flaky"].task
+    first = Task(flaky.pathspec, attempt=0)
+    assert (first.data.x, first.data.base, first.data.only_first) == (0, [1, 0], "a0")
+    assert first.data.untouched == "u" and "err" not in first
+    assert (flaky.data.x, flaky.data.base) == (1, [1, 1]) and "only_first" not in flaky
+    assert "attempt 1 fails" in str(flaky.data.err) and not flaky.successful
+    after = run["after"].task.data
+    assert (after.seen_x, after.seen_base, after.seen_first) == (1, [1, 1], None)
+    items = {t.data.val: t for t in run["item"]}
+    assert sorted(items) == [0, 10, 20] and not items[10].successful
+    assert run["inner"].task.data.vals == [(0, False), (10, True), (20, False)]
+    assert run["join"].task.data.seen_x == 1
+
+    folder.run(folder.write("fails.py", FAILS, imported), "run", ok=False)
+    folder.client()
+    failed = Flow("FailsFlow").latest_run["fails"].task
+    assert not failed.successful and (failed.data.x, failed.data.base) == (5, [1, 2])
 
 
 def test_dump_attempt_prints_that_attempts_artifacts(folder) -> None:

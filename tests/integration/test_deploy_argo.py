@@ -9,7 +9,6 @@ execution walks the manifest itself (tests/integration/argo_walk.py).
 from __future__ import annotations
 
 import copy
-import itertools
 import json
 import os
 import subprocess
@@ -17,7 +16,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import psycopg
 import pytest
 
 import servers
@@ -29,7 +27,6 @@ from .test_scale_out import read_elsewhere
 
 FLOWS = Path(__file__).parent / "deploy_flows"
 BUCKET = "headwater-deploy"
-_databases = itertools.count()
 
 # flow file -> (class, the step and artifact that sum the run up)
 SHAPES = {
@@ -147,13 +144,11 @@ def test_a_loop_is_refused_naming_the_step(tmp_path):
 
 @pytest.fixture
 def team(pg_server, moto_endpoint, tmp_path) -> dict[str, str]:
-    name = f"deploy_{os.getpid()}_{next(_databases)}"
-    with psycopg.connect(pg_server, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+    metadata = servers.fresh_database(pg_server, "deploy")
     servers.make_bucket(moto_endpoint, BUCKET)
     return {**servers.s3_env(moto_endpoint),
             "HEADWATER_DATASTORE_ROOT": f"s3://{BUCKET}/{tmp_path.name}",
-            "HEADWATER_METADATA": pg_server.rsplit("/", 1)[0] + "/" + name}
+            "HEADWATER_METADATA": metadata}
 
 
 _SUMMARY = """

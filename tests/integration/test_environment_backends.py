@@ -9,13 +9,10 @@ PostgreSQL 15, and a Dask scheduler with two workers. The runs are read back by 
 
 from __future__ import annotations
 
-import itertools
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-import psycopg
 import pytest
 
 import servers
@@ -27,7 +24,6 @@ from .flowrun import flow_file, hermetic_env, reset_client, task_lines
 REMOTE_FLOW = flow_file("environments/pypi_remote_flow.py")
 BAD_FLOW = flow_file("environments/bad_pypi_flow.py")
 BUCKET = "headwater-envs"
-_databases = itertools.count()
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +42,7 @@ def s3_root(moto_endpoint, tmp_path) -> dict[str, str]:
 @pytest.fixture
 def pg_metadata(pg_server) -> str:
     """The URL of a fresh PostgreSQL database for one test's runs."""
-    name = f"envs_{os.getpid()}_{next(_databases)}"
-    with psycopg.connect(pg_server, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    return pg_server.rsplit("/", 1)[0] + "/" + name
+    return servers.fresh_database(pg_server, "envs")
 
 
 def run(flow: Path, *args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:

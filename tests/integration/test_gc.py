@@ -476,12 +476,7 @@ def test_delete_and_gc_on_s3(tmp_path, request, monkeypatch, server):
 
 
 def test_delete_and_gc_with_postgresql_metadata(tmp_path, pg_server):
-    import psycopg
-
-    name = f"gc_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_server, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    store = Store(tmp_path, HEADWATER_METADATA=pg_server.rsplit("/", 1)[0] + "/" + name)
+    store = Store(tmp_path, HEADWATER_METADATA=servers.fresh_database(pg_server, "gc"))
     before = store.blobs()
     kept, gone = store.run("a"), store.run("b")
     assert store.cli("delete", f"GcFlow/{gone}").returncode == 0

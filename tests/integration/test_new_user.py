@@ -415,7 +415,8 @@ def test_a_reader_that_left_gets_no_traceback(tmp_path):
                                   text=True, timeout=120)
         finally:
             os.close(write_end)
-        assert proc.returncode == 1, (args, proc.stderr)
+        # status 0 since leftovers7, as `run | head -1` (tests/integration/test_reader_left.py)
+        assert proc.returncode == 0, (args, proc.stderr)
         assert proc.stderr == "", (args, proc.stderr)
 
 

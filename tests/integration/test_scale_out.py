@@ -9,7 +9,6 @@ that knows nothing but the metadata URL and the datastore root.
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import signal
@@ -19,7 +18,6 @@ import textwrap
 from pathlib import Path
 
 import boto3
-import psycopg
 import pytest
 
 import servers
@@ -27,22 +25,19 @@ import servers
 from .flowrun import background, example, hermetic_env, task_lines, wait_for_file, write_flow
 
 BUCKET = "headwater-team"
-_databases = itertools.count()
 
 
 @pytest.fixture
 def team(pg_server, moto_endpoint, dask_cluster, tmp_path) -> dict[str, str]:
     """The environment of a user on the team setup: a fresh database and bucket prefix."""
-    name = f"team_{os.getpid()}_{next(_databases)}"
-    with psycopg.connect(pg_server, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+    metadata = servers.fresh_database(pg_server, "team")
     servers.make_bucket(moto_endpoint, BUCKET)
     return {
         **servers.s3_env(moto_endpoint),
         "HEADWATER_EXECUTOR": "dask",
         "HEADWATER_DASK_ADDRESS": dask_cluster.address,
         "HEADWATER_DATASTORE_ROOT": f"s3://{BUCKET}/{tmp_path.name}",
-        "HEADWATER_METADATA": pg_server.rsplit("/", 1)[0] + "/" + name,
+        "HEADWATER_METADATA": metadata,
     }
 
 

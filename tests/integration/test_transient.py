@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 
+import servers
 from headwater import Run, namespace
 from headwater.client import use_settings
 from headwater.exceptions import ArtifactError
@@ -71,12 +71,7 @@ def folder(tmp_path: Path) -> Folder:
 
 @pytest.fixture
 def pg_folder(tmp_path: Path, pg_server: str) -> Folder:
-    import psycopg
-
-    name = f"transient_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_server, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield Folder(tmp_path, pg_server.rsplit("/", 1)[0] + "/" + name)
+    yield Folder(tmp_path, servers.fresh_database(pg_server, "transient"))
     reset_client()
 
 

@@ -3,14 +3,10 @@ loopback), chosen through the same environment variables a run reads."""
 
 from __future__ import annotations
 
-import itertools
 import json
-import os
 import subprocess
 import sys
 import urllib.request
-
-import psycopg
 
 import servers
 
@@ -23,18 +19,15 @@ from .uiserver import (
 )
 
 BUCKET = "headwater-ui"
-_databases = itertools.count()
 
 
 def test_the_ui_reads_postgresql_and_s3_and_follows_a_live_log(pg_server, moto_endpoint,
                                                                  tmp_path):
-    name = f"ui_{os.getpid()}_{next(_databases)}"
-    with psycopg.connect(pg_server, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+    metadata = servers.fresh_database(pg_server, "ui")
     servers.make_bucket(moto_endpoint, BUCKET)
     env = {**servers.s3_env(moto_endpoint),
            "HEADWATER_DATASTORE_ROOT": f"s3://{BUCKET}/{tmp_path.name}",
-           "HEADWATER_METADATA": pg_server.rsplit("/", 1)[0] + "/" + name}
+           "HEADWATER_METADATA": metadata}
     gate = tmp_path / "gate"
     flow = flow_file("ui/ui_flow.py")
     run = subprocess.Popen([sys.executable, str(flow), "run", "--gate", str(gate)],  # noqa: S603
@@ -77,10 +70,7 @@ def test_the_ui_reads_postgresql_and_s3_and_follows_a_live_log(pg_server, moto_e
 def test_a_run_whose_end_step_catch_caught_reads_failed_over_postgresql(pg_server, tmp_path):
     """The run outcome is the one recorded: PostgreSQL's listing, filters and flows agree with
     SQLite's (test_ui_truth.py)."""
-    name = f"ui_{os.getpid()}_{next(_databases)}"
-    with psycopg.connect(pg_server, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = pg_server.rsplit("/", 1)[0] + "/" + name
+    url = servers.fresh_database(pg_server, "ui")
     make_caught_end_runs(tmp_path, HEADWATER_METADATA=url)
     env = {"HEADWATER_DATASTORE_ROOT": str(tmp_path / ".headwater"), "HEADWATER_METADATA": url}
     with ui_server(tmp_path, env=env) as ui:

@@ -10,7 +10,6 @@ the same assertions.
 
 from __future__ import annotations
 
-import itertools
 import os
 import subprocess
 import sys
@@ -59,6 +58,7 @@ from test_meta_sqlite import (  # noqa: F401  (collected here, against PostgreSQ
     test_writes_to_unknown_objects_are_errors,
 )
 
+import servers
 from headwater.exceptions import HeadwaterException
 from headwater.meta import open_metadata
 from headwater.meta import postgres_sql as sql
@@ -66,18 +66,12 @@ from headwater.meta.postgres import PostgresMetadata
 from servers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
-_names = itertools.count()
-
-
 @pytest.fixture
 def db_path(pg_server: str):
     """The URL of a fresh, empty database (the name is the SQLite suite's)."""
-    name = f"hw_{os.getpid()}_{next(_names)}"
-    with psycopg.connect(pg_server, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield pg_server.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(pg_server, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    url = servers.fresh_database(pg_server, "hw")
+    yield url
+    servers.drop_database(pg_server, url)
 
 
 @pytest.fixture

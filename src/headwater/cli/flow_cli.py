@@ -766,9 +766,10 @@ def _resume_command() -> click.Command:
 def main_for_flow_class(flow_cls: type) -> None:
     """Entry point used by ``FlowSpec.__init__`` when a flow file runs as a script."""
     from headwater.cli.process_exit import exit_process
+    from headwater.cli.std_streams import quiet_when_reader_left
 
     cli = build_cli(flow_cls)
     try:
         cli.main(args=sys.argv[1:], prog_name=sys.argv[0], standalone_mode=True)
     except SystemExit as stop:  # click's standalone mode always ends this way
-        exit_process(stop.code, flow_cls)
+        exit_process(quiet_when_reader_left(stop.code), flow_cls)

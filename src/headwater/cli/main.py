@@ -178,19 +178,18 @@ def _load_or_exit(path: str) -> type:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from headwater.cli.std_streams import ensure_std_streams
+    from headwater.cli.std_streams import ensure_std_streams, quiet_when_reader_left, stop_writing
 
     ensure_std_streams()  # before anything opens a file (the metadata database above all)
     try:
         _dispatch(list(sys.argv[1:] if argv is None else argv))
     except BrokenPipeError:
-        # `headwater configure show | head -1`: the reader left. Exit quietly, as click's
-        # commands do, instead of a traceback (and another as Python flushes at exit).
-        from click.utils import PacifyFlushWrapper
-
-        sys.stdout = PacifyFlushWrapper(sys.stdout)  # type: ignore[assignment]
-        sys.stderr = PacifyFlushWrapper(sys.stderr)  # type: ignore[assignment]
-        raise SystemExit(1) from None
+        # `headwater configure show | head -1`: the reader left. Exit quietly with status 0,
+        # as `run | head -1` does, instead of a traceback (and another as Python flushes).
+        stop_writing()
+        raise SystemExit(0) from None
+    except SystemExit as stop:  # click's commands end this way; 1 when the reader left
+        raise SystemExit(quiet_when_reader_left(stop.code)) from None
 
 
 def _dispatch(args: list[str]) -> None:

@@ -216,8 +216,9 @@ def try_plain(flow_cls: type, args: list[str]) -> bool:
 
 def _as_click_would(command: Any) -> int:
     """Run ``command`` with what click's standalone mode adds around a command: Ctrl-C or EOF
-    outside the command's own handling prints ``Aborted!`` (exit 1), a closed stdout pipe
-    exits 1 quietly."""
+    outside the command's own handling prints ``Aborted!`` (exit 1); a closed stdout pipe
+    exits quietly, with status 0 as every command does when its reader left
+    (:func:`headwater.cli.std_streams.quiet_when_reader_left`)."""
     try:
         return command()
     except (EOFError, KeyboardInterrupt):
@@ -229,8 +230,7 @@ def _as_click_would(command: Any) -> int:
 
         if err.errno != errno.EPIPE:
             raise
-        from click.utils import PacifyFlushWrapper
+        from headwater.cli.std_streams import stop_writing
 
-        sys.stdout = PacifyFlushWrapper(sys.stdout)  # type: ignore[assignment]
-        sys.stderr = PacifyFlushWrapper(sys.stderr)  # type: ignore[assignment]
-        return 1
+        stop_writing()
+        return 0

@@ -535,9 +535,8 @@ class Task(_InRun):
     ``attempt`` selects which attempt the object describes (default: the latest): its
     artifacts, ``stdout``, ``stderr``, ``exception``, ``successful`` and ``finished_at``. An
     attempt that did not end its task (a retry followed it) has the artifacts it stored
-    itself, as in Metaflow: what its step had set when it failed in a flow that imports
-    ``metaflow``, nothing of its own in one that imports ``headwater`` (which stores nothing
-    of a failed step), never the later attempt's.
+    itself, as in Metaflow: what its step had set when it failed (whether the flow imports
+    ``metaflow`` or ``headwater``), never the later attempt's.
     """
 
     def __init__(

@@ -98,6 +98,10 @@ LAZY: frozenset[str] = frozenset(name for name in SERVED if name.startswith(
 registry and the plug-in decorators' bases have no business in a run that does not name them
 (a run's imports stay lean)."""
 
+PRIVATE: dict[str, tuple[str, ...]] = {"metaflow.decorators": ("_attach_decorators_to_step",)}
+"""Private names of Metaflow's that plug-ins call all the same, per served module: ``import *``
+leaves them out, so the shim's file imports each by name."""
+
 MAIN: dict[str, str] = {"metaflow.cmd.main_cli": "start"}
 """Served modules that run a function under ``python -m`` (as Metaflow's do): the shim's file
 ends with the call."""

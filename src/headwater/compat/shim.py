@@ -20,7 +20,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from headwater.compat.modules import DYNAMIC, MAIN, SERVED, packages
+from headwater.compat.modules import DYNAMIC, MAIN, PRIVATE, SERVED, packages
 from headwater.exceptions import HeadwaterException
 
 _HEADER = '"""Forwarding package written by `headwater shim`: metaflow\'s names, served by headwater."""\n'
@@ -68,6 +68,8 @@ def write_shim(folder: str | Path, *, force: bool = False) -> Path:
                 body += f"from {target} import __getattr__, __version__  # noqa: F401\n"
             elif name in DYNAMIC:
                 body += f"from {target} import __getattr__  # noqa: F401\n"
+            for private in PRIVATE.get(name, ()):
+                body += f"from {target} import {private}  # noqa: F401\n"
             if name in MAIN:
                 body += f"\nif __name__ == \"__main__\":\n    {MAIN[name]}()\n"
             _write_file(path, _HEADER + body)

@@ -6,8 +6,9 @@ overrides the task hooks it needs (``task_pre_step``, ``task_decorate``, ``task_
 ``flow_init`` and declares ``options`` that become top-level command-line options. headwater
 calls those hooks in the task, with Metaflow's positional arguments, so such decorators run
 unchanged. What headwater has no object for (the task's datastore, the metadata provider, the
-environment, the logger) is passed as ``None``; the scheduler-side hooks (``runtime_*``) are not
-called (see docs/decisions.md).
+environment, the logger) is passed as ``None``; ``step_init`` also runs at launch
+(:func:`step_init_at_launch`); the scheduler-side hooks (``runtime_*``) are not called (see
+docs/decisions.md).
 
 Nothing here is imported by a run whose flow carries no such decorator: the task checks a
 class attribute first (:data:`TASK_HOOKS_ATTR`, :data:`FLOW_PLUGINS_ATTR`).
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
 from headwater.decorators.base import StepDecorator as _PolicyDecorator
@@ -28,6 +29,9 @@ from headwater.flow.config import is_deferred, resolve_deferred
 TASK_HOOKS_ATTR = "_hw_task_hooks"  # True on decorators whose task hooks the task must call
 FLOW_PLUGINS_ATTR = "_hw_flow_plugins"  # the flow class's lifecycle flow decorators
 _GIVEN_ATTR = "_hw_flow_option_values"  # options given on the command line, by option name
+# Set on the flow class once this process called the steps' ``step_init`` (at launch): a task
+# forked from it does not call them again (Metaflow calls them once per process).
+_STEP_INIT_DONE_ATTR = "_hw_step_init_done"
 
 
 def _checked_attributes(kind: str, name: str, defaults: Mapping[str, Any],
@@ -214,6 +218,28 @@ def flow_option_values(flow_cls: type) -> dict[str, Any]:
     return values
 
 
+def step_init_at_launch(flow_cls: type, step_names: Iterable[str]) -> None:
+    """``step_init`` of each plug-in step decorator, at launch, before the steps' policies are
+    read, as Metaflow calls it in the process that starts the run (and again in each task).
+    A plug-in may put decorators on its step there (``_attach_decorators_to_step``, or the
+    ``decorators`` list it is given, which is the step's own): those then count for the run,
+    as with Metaflow. A step without such a decorator costs one attribute read."""
+    from headwater.flow.step import DECORATORS_ATTR
+
+    pending = []
+    for name in step_names:
+        own = getattr(getattr(flow_cls, name, None), DECORATORS_ATTR, None) or []
+        pending.extend((name, own, deco) for deco in list(own)
+                       if getattr(deco, TASK_HOOKS_ATTR, False))
+    if not pending:
+        return
+    flow = flow_cls.__new__(flow_cls)
+    graph = _graph_of(flow)
+    for name, own, deco in pending:
+        deco.step_init(flow, graph, name, own, None, None, None)
+    type.__setattr__(flow_cls, _STEP_INIT_DONE_ATTR, True)
+
+
 class TaskHooks:
     """The lifecycle hooks of one task: its flow's flow decorators and its step's decorators."""
 
@@ -239,9 +265,13 @@ class TaskHooks:
         options = self.options if self.options is not None else flow_option_values(flow_cls)
         for deco in flow_plugins(flow_cls):
             deco.flow_init(self.flow, self.graph, None, None, None, None, _echo, options)
-        for deco in self.decorators:
-            deco.step_init(self.flow, self.graph, self.step_name, self.all_decorators,
-                           None, None, None)
+        # Once per process, as Metaflow calls it: a task forked from the launching process
+        # (the local executor's) inherits the launch's call and what it attached; a task in a
+        # new interpreter (spawn, Dask, deployed) calls it here.
+        if not flow_cls.__dict__.get(_STEP_INIT_DONE_ATTR):
+            for deco in self.decorators:
+                deco.step_init(self.flow, self.graph, self.step_name, self.all_decorators,
+                               None, None, None)
         for deco in self.decorators:
             deco.task_pre_step(self.step_name, None, None, _current("run_id"),
                                _current("task_id"), self.flow, self.graph, self.retry_count,

@@ -142,6 +142,17 @@ def step_decorators(func: Any, extra: list[StepDecorator] = ()) -> list[StepDeco
     return own + [d for d in extra if d.name not in names and not names & set(d.excludes)]
 
 
+def plugins_step_init(flow_cls: type, step_names: list[str]) -> None:
+    """``step_init`` of the steps' Metaflow-style plug-in decorators, at launch, before the
+    policies are read, as Metaflow calls it (a plug-in may add decorators there); a flow
+    without any (the usual one) imports nothing of them, as in the task."""
+    if any(getattr(deco, "_hw_task_hooks", False) for name in step_names
+           for deco in getattr(getattr(flow_cls, name, None), DECORATORS_ATTR, None) or ()):
+        from headwater.decorators.lifecycle import step_init_at_launch
+
+        step_init_at_launch(flow_cls, step_names)
+
+
 def step_policy(func: Any, extra: list[StepDecorator] = (),
                 configs: Mapping[str, Any] | None = None) -> StepPolicy:
     """The policy of one step; ``configs`` (name -> value) evaluates config_expr options."""

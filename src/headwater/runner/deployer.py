@@ -24,6 +24,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from headwater.exceptions import FlowDefinitionError, HeadwaterException
+from headwater.runner.accepted import (
+    DEPLOY_CREATE,
+    FLOW_DECORATOR_OPTIONS,
+    refuse_unknown,
+    top_level_names,
+)
 from headwater.runner.command import check_no_nul, cli_value, entry_argv, top_level_args
 
 
@@ -33,11 +39,15 @@ class DeployFailedError(HeadwaterException):
     headline = "Deployment failed"
 
 
+# Keywords spelt otherwise than their option: Metaflow's ``tags=[...]`` and ``decospecs``.
+_FLAGS = {"tags": "--tag", "decospecs": "--with", "with_decorators": "--with"}
+
+
 def _options(kwargs: Mapping[str, Any]) -> list[str]:
     """``image='x'`` -> ``--image x``, ``only_json=True`` -> ``--only-json``, lists repeat."""
     args: list[str] = []
     for name, value in kwargs.items():
-        flag = "--" + name.rstrip("_").replace("_", "-")
+        flag = _FLAGS.get(name) or "--" + name.rstrip("_").replace("_", "-")
         if value is None or value is False:
             continue
         if value is True:
@@ -61,6 +71,7 @@ class Deployer:
         # profile and file_read_timeout are Metaflow's arguments, taken as the Runner takes them:
         # there are no configuration profiles, and the deployment's attributes are read once
         # the command has ended, so there is nothing to time out.
+        refuse_unknown(kwargs, top_level_names(), "Deployer(...)", also=FLOW_DECORATOR_OPTIONS)
         self.flow_file = os.path.abspath(flow_file)
         if not os.path.isfile(self.flow_file):
             raise FlowDefinitionError(f"flow file {os.fspath(flow_file)!r} does not exist")
@@ -97,12 +108,17 @@ class DeployerImpl:
     """One orchestrator's deployer: ``create()`` deploys and returns a :class:`DeployedFlow`."""
 
     def __init__(self, deployer: Deployer, orchestrator: str, options: Mapping[str, Any]) -> None:
+        method = orchestrator.replace("-", "_")
+        refuse_unknown(options, DEPLOY_CREATE[orchestrator], f"Deployer(...).{method}()")
         self.deployer = deployer
         self.orchestrator = orchestrator
         self.options = dict(options)
 
     def create(self, **kwargs: Any) -> DeployedFlow:
         """Deploy. Airflow needs ``out``, the DAG file to write."""
+        method = self.orchestrator.replace("-", "_")
+        refuse_unknown(kwargs, DEPLOY_CREATE[self.orchestrator],
+                       f"Deployer(...).{method}(...).create()")
         options = {**self.options, **kwargs}
         positional: list[str] = []
         if self.orchestrator == "airflow":

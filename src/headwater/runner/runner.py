@@ -25,6 +25,7 @@ from functools import partial
 from typing import Any
 
 from headwater.exceptions import FlowDefinitionError
+from headwater.runner.accepted import FLOW_DECORATOR_OPTIONS, refuse_unknown, top_level_names
 from headwater.runner.command import (
     RUNNER_ARGS_ENV,
     RunnerArgumentError,
@@ -48,7 +49,8 @@ class Runner:
     ``flow_file`` is relative to the current directory; ``cwd`` is where the run executes (and so,
     unless told otherwise, which ``.headwater/`` it uses); ``env`` adds to (and overrides) this
     process's environment; other keyword arguments are the flow's top-level options
-    (``quiet=True``, ``datastore_root='...'``, ``metadata='...'``, ``decospecs=['retry']``).
+    (``quiet=True``, ``datastore_root='...'``, ``metadata='...'``, ``decospecs=['retry']``);
+    any other is refused at once with a ``ValueError`` naming it (:mod:`headwater.runner.accepted`).
     ``show_output`` echoes a synchronous run's output live. ``profile`` is accepted for Metaflow
     compatibility and has no effect; ``file_read_timeout`` bounds the wait for a run to register.
     """
@@ -57,6 +59,7 @@ class Runner:
                  profile: str | None = None, env: Mapping[str, str] | None = None,
                  cwd: str | os.PathLike | None = None, file_read_timeout: float = 3600,
                  **kwargs: Any) -> None:
+        refuse_unknown(kwargs, top_level_names(), "Runner(...)", also=FLOW_DECORATOR_OPTIONS)
         self.flow_file = os.path.abspath(flow_file)
         if not os.path.isfile(self.flow_file):
             raise FlowDefinitionError(f"flow file {os.fspath(flow_file)!r} does not exist")

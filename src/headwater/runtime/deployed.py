@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from headwater.decorators.mutation import apply_mutators
-from headwater.decorators.registry import split_with, step_policy
+from headwater.decorators.registry import plugins_step_init, split_with, step_policy
 from headwater.decorators.transient import transient_names
 from headwater.environments.lock import step_lock
 from headwater.exceptions import (
@@ -215,6 +215,7 @@ def run_deployed_task(flow_cls: type, graph: Graph, store: Any, settings: Settin
         apply_mutators(flow_cls, scope)  # as at create: the flow was imported afresh here
         project = project_info(flow_cls, user, task.branch, task.production, scope)
         parents, frames = _inputs(meta, graph, flow, run_id, task)
+        plugins_step_init(flow_cls, [node.name for node in graph])  # as at create
         policy = step_policy(getattr(flow_cls, task.step), extra_decorators, scope)
         current = dict(project.current_fields() if project else {})
         events = task.trigger or _recorded_trigger(meta, flow, run_id, graph)

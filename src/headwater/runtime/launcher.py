@@ -18,7 +18,7 @@ from headwater.decorators.base import StepPolicy
 from headwater.decorators.catch import refuse_catch_on_switch
 from headwater.decorators.exit_hook import HOOKS_ATTR
 from headwater.decorators.mutation import apply_mutators
-from headwater.decorators.registry import split_with, step_policy
+from headwater.decorators.registry import plugins_step_init, split_with, step_policy
 from headwater.decorators.transient import transient_names
 from headwater.environments.decorators import resolve_base
 from headwater.exceptions import NotFoundError, RunFailedError
@@ -448,6 +448,7 @@ def step_policies(flow_cls: type, graph: Graph, with_specs: tuple[str, ...],
     extra = split_with(flow_cls, with_specs)  # user decorators go on the steps, before mutators
     apply_mutators(flow_cls, configs or {})
     resolve_base(flow_cls, configs or {})  # @pypi_base(**config_expr(...)): read now
+    plugins_step_init(flow_cls, [node.name for node in graph])  # may add decorators
     policies = {node.name: step_policy(getattr(flow_cls, node.name), extra, configs)
                 for node in graph}
     refuse_catch_on_switch(flow_cls.__name__,

@@ -104,9 +104,9 @@ def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> Ta
             print(result.failure.traceback, file=sys.stderr, end="")
         elif said_by:  # @catch takes over after this attempt: it tells, as Metaflow's does
             print_caught(spec, result.failure, flow)
-        if flow is not None and state is not None and serving_metaflow():
-            # Metaflow stores what a failed step had set (to inspect with the client, and for
-            # @catch's stand-in to keep); a flow that imports headwater stores nothing of it.
+        if flow is not None and state is not None:
+            # As Metaflow does, whatever the flow imports: what a failed step had set is stored
+            # (to inspect with the client, and for @catch's stand-in to keep and pass on).
             result.manifest = _kept_after_failure(flow, state, spec, store)
     if cards is not None:
         cards.finish(result)

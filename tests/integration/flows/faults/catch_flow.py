@@ -1,6 +1,6 @@
 """@catch: steps that fail for good, yet the flow goes on to ``end``.
 
-* ``boom`` raises on every attempt (@retry gives it two); its error lands in ``self.error``.
+* ``boom`` raises on every attempt (@retry gives it two); error in ``self.error``, ``partial`` kept.
 * ``crash`` kills its own process; @catch still stands in.
 * ``quiet`` raises with print_exception=False and no var: nothing is printed or stored.
 """
@@ -21,7 +21,7 @@ class CatchFlow(FlowSpec):
     @step
     def boom(self):
         print(f"boom attempt {current.retry_count}")
-        self.partial = "never stored"
+        self.partial = f"set before raising on attempt {current.retry_count}"
         if self.before:
             raise KeyError(f"no such key on attempt {current.retry_count}")
         self.next(self.crash)
