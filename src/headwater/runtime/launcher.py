@@ -164,6 +164,34 @@ def _open_store(settings: Settings) -> Any:
     return store
 
 
+def other_store_note(flow_cls: type, settings: Settings) -> str | None:
+    """One sentence when this run's store is the working folder's and the flow file's folder
+    has another (see :func:`headwater.settings.other_local_root`)."""
+    from headwater.local_read import flow_folder
+    from headwater.settings import other_local_root
+
+    other = other_local_root(settings.datastore_root, flow_folder(flow_cls))
+    if other is None:
+        return None
+    return (f"this run is kept in {settings.datastore_root} (the working folder's), but the "
+            f"folder of {flow_cls.__name__}'s file has its own store, {other}, which a "
+            f"notebook or `runs` there reads; to keep runs together, run from "
+            f"{os.path.dirname(other)} or pass --datastore-root {other} before the command")
+
+
+def _file_changed_since(flow_cls: type, origin: Any) -> bool:
+    """Whether the flow's file was written after the origin run started (its modification
+    time; a file that cannot be read, or no origin, is taken as unchanged)."""
+    import sys
+
+    path = getattr(sys.modules.get(flow_cls.__module__), "__file__", None)
+    try:
+        return origin is not None and path is not None and \
+            os.stat(path).st_mtime > origin.created_at
+    except OSError:
+        return False
+
+
 def find_origin_run(meta: Any, flow_name: str, run_id: str | None) -> Any:
     if run_id is not None:
         row = meta.get_run(flow_name, run_id)
@@ -262,6 +290,9 @@ def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: 
         _check_writable(options.run_id_file)  # before anything is recorded
     for note in _notes(launch.flow_cls, policies):
         console.say(f"Note: {note}")
+    stray = other_store_note(launch.flow_cls, settings)
+    if stray:
+        console.say(f"Note: {stray}")
     if any(policy.cards for policy in policies.values()):
         from headwater.runtime.task_cards import preload
 
@@ -276,6 +307,8 @@ def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: 
         if options.origin_run_id is not None:
             plan = ResumePlan.for_run(meta, flow_name, launch.graph, options.origin_run_id,
                                       resume_step, launch.store)
+            plan.code_changed = _file_changed_since(launch.flow_cls, meta.get_run(
+                flow_name, options.origin_run_id))
         host, pid = host_and_pid()
         run_id = meta.new_run(
             flow_name, user=user, tags=list(options.tags),

@@ -60,6 +60,9 @@ def resolve_parameters(flow_cls: type, given: Mapping[str, Any], user: str,
                     fix=f"pass --{param.name} VALUE",
                 )
             raw = default
+            if raw is not None and param.is_include_file:  # looked for beside the flow too
+                values[attr] = param.convert_default(raw, flow_cls)
+                continue
         if raw is None:
             values[attr] = () if param.multiple else None
         else:

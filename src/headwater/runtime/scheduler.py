@@ -40,7 +40,7 @@ from headwater.records import (
     replace,
     was_caught,
 )
-from headwater.runtime.console import Console
+from headwater.runtime.console import Console, flow_command
 from headwater.runtime.descriptors import cannot_start, fewer_at_once_note, is_out_of_descriptors
 from headwater.runtime.executors.base import Executor, TaskExited, TaskOutput, TaskStarted
 from headwater.runtime.join_parents import PARENTS_KEYS, Arrivals, for_executor
@@ -389,6 +389,7 @@ class Scheduler:
             return False
         parents_cloned = all(p.task_id in self._cloned for p in spec.parents)
         source = self.resume.match(spec, parents_cloned)
+        self._name_split_step(spec)
         if source is None:
             went = self.resume.regraphed.pop(spec.step, None)
             if went is not None:  # the flow file changed since the origin ran
@@ -405,6 +406,18 @@ class Scheduler:
                                f"Cloning results of a previously successful task {source.pathspec}")
         self._release_successors(spec, source.result)
         return True
+
+    def _name_split_step(self, spec: TaskSpec) -> None:
+        """Resume after an edit: say once that a step mixes cloned tasks and new ones."""
+        if self.resume is None or not self.resume.split_step(spec.step):
+            return
+        origin = f"{self.flow_name}/{self.options.origin_run_id}"
+        self.console.task_line(
+            f"{self.run_id}/{spec.step}/{spec.task_id}",
+            f"Note: the flow file changed after {origin} started; step '{spec.step}' keeps "
+            f"the tasks of {origin} that succeeded (computed by the code of then) and runs the "
+            f"others with the code of now. If you changed '{spec.step}', "
+            f"`{flow_command('resume ' + spec.step)}` runs all of its tasks anew", always=True)
 
     def _reuse(self, spec: TaskSpec) -> bool:
         """@cache: record ``spec`` as a copy of an earlier task with the same cache key.

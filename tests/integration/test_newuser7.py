@@ -1,0 +1,175 @@
+"""What a data scientist new to headwater tripped on in the seventh new-user pass.
+
+Running a flow from another folder than its own (``python proj/flow.py run``), and editing a
+foreach step before resuming a run some of whose items had already succeeded. Each test runs
+the user's commands in real processes and reads what they print.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from .faultkit import DEADLINE_S, cloned, hw
+from .flowrun import hermetic_env, write_flow
+
+SWEEP = '''
+from headwater import FlowSpec, IncludeFile, step
+
+
+class SweepFlow(FlowSpec):
+    data = IncludeFile("data", default="data.csv", help="the training table")
+
+    @step
+    def start(self):
+        self.rows = self.data.split()
+        self.next(self.end)
+
+    @step
+    def end(self):
+        print("rows:", len(self.rows))
+
+
+if __name__ == "__main__":
+    SweepFlow()
+'''
+
+
+def typed(cwd: Path, *argv: str, **extra: str) -> subprocess.CompletedProcess:
+    """``python ARGV`` typed in ``cwd`` with no datastore setting: the store is found as a user's
+    is, from the working folder."""
+    return subprocess.run([sys.executable, *argv], cwd=cwd, env=hermetic_env(extra),
+                          capture_output=True, text=True, timeout=DEADLINE_S)
+
+
+def project(tmp_path: Path) -> tuple[Path, Path]:
+    """``tmp_path/work/proj/sweep_flow.py`` beside its ``data.csv``; returns (work, flow)."""
+    proj = tmp_path / "work" / "proj"
+    proj.mkdir(parents=True)
+    (proj / "data.csv").write_text("x,y\n1,2\n3,4\n")
+    return proj.parent, write_flow(proj, "sweep_flow.py", SWEEP)
+
+
+# ------------------------------------------------------- a flow run from another folder
+
+
+def test_an_include_files_default_is_found_beside_the_flow_from_another_folder(tmp_path):
+    work, flow = project(tmp_path)
+    done = typed(work, "proj/sweep_flow.py", "run")
+    assert done.returncode == 0, done.stderr
+    assert "rows: 3" in done.stdout  # the file beside the flow, not one of the working folder
+    # A path typed on the command line is the shell's: relative to where it was typed.
+    typed_path = typed(work, "proj/sweep_flow.py", "run", "--data", "data.csv")
+    assert typed_path.returncode != 0
+    assert f"looked in {work / 'data.csv'}" in typed_path.stderr
+    assert "--data PATH" in typed_path.stderr
+
+
+def test_a_missing_include_file_default_names_both_places_looked_in(tmp_path):
+    work, flow = project(tmp_path)
+    (flow.parent / "data.csv").unlink()
+    done = typed(work, "proj/sweep_flow.py", "run")
+    assert done.returncode != 0
+    assert "IncludeFile 'data': its default file 'data.csv' does not exist" in done.stderr
+    assert str(work / "data.csv") in done.stderr
+    assert str(flow.parent / "data.csv") in done.stderr
+    assert "pass an existing file with --data PATH" in done.stderr
+
+
+def test_a_run_kept_apart_from_the_flow_folders_store_says_so(tmp_path):
+    work, flow = project(tmp_path)
+    first = typed(flow.parent, "sweep_flow.py", "run")  # proj/.headwater now exists
+    assert first.returncode == 0, first.stderr
+    assert "Note: this run is kept" not in first.stdout
+    other = typed(work, "proj/sweep_flow.py", "run")
+    assert other.returncode == 0, other.stderr
+    store, own = work / ".headwater", flow.parent / ".headwater"
+    note = next(line for line in other.stdout.splitlines() if "Note: this run is kept" in line)
+    assert str(store) in note and str(own) in note
+    assert f"--datastore-root {own}" in note
+    assert store.is_dir()  # the run did go to the working folder's store, as before
+    # Following the note keeps the runs together, and says nothing more.
+    chosen = typed(work, "proj/sweep_flow.py", "--datastore-root", str(own), "run")
+    assert chosen.returncode == 0, chosen.stderr
+    assert "Note: this run is kept" not in chosen.stdout
+    assert "Workflow starting (run-id 2)" in chosen.stdout  # after proj's own run 1
+    # A store named by the environment is a choice too.
+    env_root = typed(work, "proj/sweep_flow.py", "run", HEADWATER_DATASTORE_ROOT=str(store))
+    assert env_root.returncode == 0, env_root.stderr
+    assert "Note: this run is kept" not in env_root.stdout
+
+
+# ------------------------------------------------ editing a foreach step, then resume
+
+FOREACH = '''
+import os
+from headwater import FlowSpec, step
+
+
+class EditFlow(FlowSpec):
+    @step
+    def start(self):
+        self.items = [1, 2, 3, 4]
+        self.next(self.work, foreach="items")
+
+    @step
+    def work(self):
+        if self.input == 3 and os.path.exists("fail-three"):
+            raise ValueError("item 3 is broken")
+        self.value = self.input * 10
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.values = sorted(i.value for i in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        print("values:", self.values)
+
+
+if __name__ == "__main__":
+    EditFlow()
+'''
+
+SPLIT_NOTE = re.compile(r"Note: the flow file changed after EditFlow/1 started; step 'work' "
+                        r"keeps the tasks of EditFlow/1 that succeeded .* "
+                        r"`(python edit_flow\.py resume work)` runs all of its tasks anew")
+
+
+def failed_origin(tmp_path: Path) -> Path:
+    """EditFlow/1: items 1, 2 and 4 succeeded, item 3 failed."""
+    flow = write_flow(tmp_path, "edit_flow.py", FOREACH)
+    (tmp_path / "fail-three").write_text("")
+    first = hw(flow.name, "run", cwd=tmp_path)
+    assert first.returncode == 1 and "item 3 is broken" in first.stdout + first.stderr
+    return flow
+
+
+def test_resuming_after_editing_a_foreach_step_names_the_mixed_step(tmp_path):
+    flow = failed_origin(tmp_path)
+    (tmp_path / "fail-three").unlink()
+    flow.write_text(flow.read_text().replace("self.input * 10", "self.input * 100"))
+    resumed = hw(flow.name, "resume", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "values: [10, 20, 40, 300]" in resumed.stdout  # old results beside the new one
+    notes = SPLIT_NOTE.findall(resumed.stdout)
+    assert len(notes) == 1, resumed.stdout  # once for the step, not once per task
+    # The command the note names recomputes every item with the code as it is now.
+    again = hw(flow.name, *notes[0].split()[2:], cwd=tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "values: [100, 200, 300, 400]" in again.stdout
+    assert not [task for task in cloned(again.stdout) if "/work/" in task]
+
+
+def test_resuming_an_unedited_flow_says_nothing_of_code(tmp_path):
+    flow = failed_origin(tmp_path)
+    (tmp_path / "fail-three").unlink()  # the fix was outside the flow file
+    resumed = hw(flow.name, "resume", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "values: [10, 20, 30, 40]" in resumed.stdout
+    assert len([task for task in cloned(resumed.stdout) if "/work/" in task]) == 3
+    assert "flow file changed" not in resumed.stdout
