@@ -173,3 +173,59 @@ def test_resuming_an_unedited_flow_says_nothing_of_code(tmp_path):
     assert "values: [10, 20, 30, 40]" in resumed.stdout
     assert len([task for task in cloned(resumed.stdout) if "/work/" in task]) == 3
     assert "flow file changed" not in resumed.stdout
+
+
+# ------------------------------------------- @cache over a sweep given as a parameter
+
+SWEEP_CACHE = '''
+from headwater import FlowSpec, JSONType, Parameter, cache, step
+
+
+class LrFlow(FlowSpec):
+    lrs = Parameter("lrs", type=JSONType, default="[0.1, 0.2]")
+    epochs = Parameter("epochs", default=3)
+
+    @step
+    def start(self):
+        self.next(self.train, foreach="lrs")
+
+    @cache
+    @step
+    def train(self):
+        print("TRAINED", self.input)
+        self.loss = self.input * self.epochs
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.best = min(i.loss for i in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        print("best:", self.best)
+
+
+if __name__ == "__main__":
+    LrFlow()
+'''
+
+
+def trained(output: str) -> list[str]:
+    return sorted(re.findall(r"TRAINED (\S+)", output))
+
+
+def test_adding_a_value_to_a_swept_parameter_trains_only_that_value(tmp_path):
+    flow = write_flow(tmp_path, "lr_flow.py", SWEEP_CACHE)
+    first = hw(flow.name, "run", cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert trained(first.stdout) == ["0.1", "0.2"]
+    more = hw(flow.name, "run", "--lrs", "[0.1, 0.2, 0.3]", cwd=tmp_path)
+    assert more.returncode == 0, more.stdout + more.stderr
+    assert trained(more.stdout) == ["0.3"]
+    assert more.stdout.count("reused from cache: LrFlow/1/train/") == 2
+    # Any other parameter still reaches every task's key: all of them train again.
+    other = hw(flow.name, "run", "--lrs", "[0.1, 0.2, 0.3]", "--epochs", "5", cwd=tmp_path)
+    assert other.returncode == 0, other.stdout + other.stderr
+    assert trained(other.stdout) == ["0.1", "0.2", "0.3"]
+    assert "best: 0.5" in other.stdout
