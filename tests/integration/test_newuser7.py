@@ -229,3 +229,51 @@ def test_adding_a_value_to_a_swept_parameter_trains_only_that_value(tmp_path):
     assert other.returncode == 0, other.stdout + other.stderr
     assert trained(other.stdout) == ["0.1", "0.2", "0.3"]
     assert "best: 0.5" in other.stdout
+
+
+# ------------------------------------------------- one value for a swept parameter
+
+ONE_VALUE = '''
+from headwater import FlowSpec, JSONType, Parameter, step
+
+
+class OneFlow(FlowSpec):
+    lrs = Parameter("lrs", type=JSONType, default="[0.1, 0.2]")
+    depths = Parameter("depths", default=3)
+
+    @step
+    def start(self):
+        self.next(self.train, foreach=FOREACH)
+
+    @step
+    def train(self):
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    OneFlow()
+'''
+
+
+def test_a_foreach_over_a_parameter_given_one_value_says_how_to_pass_a_list(tmp_path):
+    flow = write_flow(tmp_path, "one_flow.py", ONE_VALUE.replace("FOREACH", '"lrs"'))
+    done = hw(flow.name, "run", "--lrs", "0.1", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "foreach over the parameter 'lrs', whose value 0.1 is one float" in done.stdout
+    assert "fix: pass a JSON list: --lrs '[0.1]'; then `run` again" in done.stdout
+    assert "self.lrs = list(...)" not in done.stdout  # a step cannot set a parameter
+    listed = hw(flow.name, "run", "--lrs", "[0.1]", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    # A parameter of another type is told to become a list parameter.
+    flow = write_flow(tmp_path, "one_flow.py", ONE_VALUE.replace("FOREACH", '"depths"'))
+    done = hw(flow.name, "run", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "declare it Parameter('depths', type=JSONType" in done.stdout

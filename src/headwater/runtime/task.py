@@ -418,11 +418,34 @@ def _fan_out(flow: Any, node: StepNode, spec: TaskSpec, store: Any, result: Task
                               f"{_close_name(var, flow)}",
                               fix=f"set self.{var} to a list before self.next(), or name the "
                               "artifact that holds the items in foreach=") from None
+    _check_parameter_items(flow, var, items, where)
     _check_split_count(items, var, spec.max_num_splits, where)
     key, count = store.save_items(items, name=var, where=spec.pathspec)
     _check_split_count(range(count), var, spec.max_num_splits, where)
     result.foreach_count, result.foreach_items_key = count, key
     result.foreach_unbounded = getattr(items, "_hw_unbounded_foreach", False) is True
+
+
+def _check_parameter_items(flow: Any, var: str, items: Any, where: str) -> None:
+    """A foreach over a parameter given one value (``--lrs 0.1`` for a sweep): the step cannot
+    set a parameter, so the store's "convert it first" would not help; say how to pass a list.
+    Anything a foreach takes (a sequence, a set, ...) passes, as before."""
+    if hasattr(items, "__iter__") or hasattr(items, "__getitem__"):
+        return  # a collection: what the store refuses of it, it names itself
+    from headwater.flow.parameters import JSONTypeClass, flow_parameters
+
+    param = flow_parameters(type(flow)).get(var)
+    if param is None:
+        return
+    option = f"--{param.name}"
+    declared = isinstance(param.type, JSONTypeClass)
+    raise TransitionError(
+        f"{where}: foreach over the parameter '{param.name}', whose value {items!r} is one "
+        f"{type(items).__name__}, not a list",
+        fix=(f"pass a JSON list: {option} '[{items!r}]'" if declared else
+             f"declare it Parameter({param.name!r}, type=JSONType, default='[...]') and pass "
+             f"{option} '[{items!r}, ...]', or Parameter(..., separator=',') and pass "
+             f"{option} {items!r},...") + "; then `run` again (resume keeps this run's value)")
 
 
 def _close_name(name: str, flow: Any) -> str:
