@@ -17,6 +17,7 @@ from headwater.exceptions import ConfigError
 from headwater.flow.config import Config, ConfigValue, flow_configs
 from headwater.flow.parameters import MAX_JSON_DEPTH, nested_too_deep
 from headwater.local_read import locate_default
+from headwater.spelling import closest
 
 
 def config_scope(flow_cls: type, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -44,8 +45,10 @@ def resolve_configs(flow_cls: type, files: Sequence[tuple[str, str]] = (),
         for name, text in pairs:
             if name not in by_name:
                 known = ", ".join(sorted(by_name)) or "none"
+                close = closest(name, by_name)
                 raise ConfigError(
-                    f"flow {flow_cls.__name__} has no config named {name!r}",
+                    f"flow {flow_cls.__name__} has no config named {name!r}"
+                    + (f"; did you mean {close!r}?" if close else ""),
                     fix=f"its configs are: {known}" if by_name else
                     f"declare it in the flow: {name} = Config({name!r}, default='{name}.json')",
                 )
