@@ -277,3 +277,51 @@ def test_a_foreach_over_a_parameter_given_one_value_says_how_to_pass_a_list(tmp_
     done = hw(flow.name, "run", cwd=tmp_path)
     assert done.returncode == 1
     assert "declare it Parameter('depths', type=JSONType" in done.stdout
+
+
+# ------------------------------------- a join reading what a caught input never set
+
+CAUGHT = '''
+from headwater import FlowSpec, catch, step
+
+
+class CaughtFlow(FlowSpec):
+    @step
+    def start(self):
+        self.xs = [1, 0, 2]
+        self.next(self.work, foreach="xs")
+
+    @catch(var="err", print_exception=False)
+    @step
+    def work(self):
+        self.score = 1 / self.input
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.scores = [i.score for i in inputs]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        print("scores:", self.scores)
+
+
+if __name__ == "__main__":
+    CaughtFlow()
+'''
+
+
+def test_a_join_reading_a_caught_inputs_artifact_is_told_how_to_leave_it_out(tmp_path):
+    flow = write_flow(tmp_path, "caught_flow.py", CAUGHT)
+    done = hw(flow.name, "run", cwd=tmp_path)
+    assert done.returncode == 1
+    assert ("has no artifact 'score': that task failed and @catch caught it (self.err holds "
+            "the exception), so it set nothing") in done.stdout
+    fix = re.search(r"e\.g\. (\[i\.score for i in inputs if i\.err is None\])", done.stdout)
+    assert fix, done.stdout
+    # The expression it offers works as written.
+    flow.write_text(flow.read_text().replace("[i.score for i in inputs]", fix[1]))
+    fixed = hw(flow.name, "resume", cwd=tmp_path)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert "scores: [1.0, 0.5]" in fixed.stdout
