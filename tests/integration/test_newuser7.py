@@ -263,20 +263,24 @@ if __name__ == "__main__":
 '''
 
 
-def test_a_foreach_over_a_parameter_given_one_value_says_how_to_pass_a_list(tmp_path):
+def test_a_foreach_over_a_parameter_given_one_value_is_refused_at_launch(tmp_path):
     flow = write_flow(tmp_path, "one_flow.py", ONE_VALUE.replace("FOREACH", '"lrs"'))
     done = hw(flow.name, "run", "--lrs", "0.1", cwd=tmp_path)
-    assert done.returncode == 1
-    assert "foreach over the parameter 'lrs', whose value 0.1 is one float" in done.stdout
-    assert "fix: pass a JSON list: --lrs '[0.1]'; then `run` again" in done.stdout
-    assert "self.lrs = list(...)" not in done.stdout  # a step cannot set a parameter
+    assert done.returncode == 2  # a usage error, as every invalid parameter is
+    assert ("flow OneFlow, step 'start': a foreach iterates over the parameter 'lrs', whose "
+            "value 0.1 is one float, not a list") in done.stderr
+    assert "fix: pass a JSON list: --lrs '[0.1]'" in done.stderr
+    assert "self.lrs = list(...)" not in done.stdout + done.stderr  # a step cannot set it
+    assert "Workflow starting" not in done.stdout  # no run recorded, so no resume offered
+    assert "resume" not in done.stdout + done.stderr
     listed = hw(flow.name, "run", "--lrs", "[0.1]", cwd=tmp_path)
     assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert "Workflow starting (run-id 1)" in listed.stdout
     # A parameter of another type is told to become a list parameter.
     flow = write_flow(tmp_path, "one_flow.py", ONE_VALUE.replace("FOREACH", '"depths"'))
     done = hw(flow.name, "run", cwd=tmp_path)
-    assert done.returncode == 1
-    assert "declare it Parameter('depths', type=JSONType" in done.stdout
+    assert done.returncode == 2
+    assert "declare it Parameter('depths', type=JSONType" in done.stderr
 
 
 # ------------------------------------- a join reading what a caught input never set

@@ -37,6 +37,7 @@ from headwater.runtime.console import Console, flow_command
 from headwater.runtime.executors.base import Executor, ExecutorChoice, ExecutorContext
 from headwater.runtime.parameters import (
     ParameterNotGivenError,
+    check_swept_parameters,
     resolve_parameters,
     store_parameters,
 )
@@ -81,6 +82,7 @@ def run_flow(flow_cls: type, *, params: Mapping[str, Any], options: RunOptions,
         _say_project(project, console)
     graph = _check(flow_cls, console)
     values = _resolved_parameters(flow_cls, params, resolved.scope)
+    check_swept_parameters(flow_cls, graph, values)
     with _open_store(settings) as store:
         # Configs are stored like parameters: every task reads them, and so does the client.
         param_refs = store_parameters({**values, **resolved.values}, store,

@@ -427,25 +427,16 @@ def _fan_out(flow: Any, node: StepNode, spec: TaskSpec, store: Any, result: Task
 
 
 def _check_parameter_items(flow: Any, var: str, items: Any, where: str) -> None:
-    """A foreach over a parameter given one value (``--lrs 0.1`` for a sweep): the step cannot
-    set a parameter, so the store's "convert it first" would not help; say how to pass a list.
-    Anything a foreach takes (a sequence, a set, ...) passes, as before."""
-    if hasattr(items, "__iter__") or hasattr(items, "__getitem__"):
-        return  # a collection: what the store refuses of it, it names itself
-    from headwater.flow.parameters import JSONTypeClass, flow_parameters
+    """A foreach over a parameter given one value: checked at launch already
+    (:func:`headwater.runtime.parameters.check_swept_parameters`); here for the runs whose
+    parameters the start task resolves (a deployed run), with the same words."""
+    from headwater.flow.parameters import flow_parameters
+    from headwater.runtime.parameters import one_value_for_a_list
 
     param = flow_parameters(type(flow)).get(var)
-    if param is None:
-        return
-    option = f"--{param.name}"
-    declared = isinstance(param.type, JSONTypeClass)
-    raise TransitionError(
-        f"{where}: foreach over the parameter '{param.name}', whose value {items!r} is one "
-        f"{type(items).__name__}, not a list",
-        fix=(f"pass a JSON list: {option} '[{items!r}]'" if declared else
-             f"declare it Parameter({param.name!r}, type=JSONType, default='[...]') and pass "
-             f"{option} '[{items!r}, ...]', or Parameter(..., separator=',') and pass "
-             f"{option} {items!r},...") + "; then `run` again (resume keeps this run's value)")
+    problem = None if param is None else one_value_for_a_list(param, items)
+    if problem is not None:
+        raise TransitionError(f"{where}: {problem[0]}", fix=problem[1])
 
 
 def _close_name(name: str, flow: Any) -> str:
