@@ -329,3 +329,19 @@ def test_a_join_reading_a_caught_inputs_artifact_is_told_how_to_leave_it_out(tmp
     fixed = hw(flow.name, "resume", cwd=tmp_path)
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     assert "scores: [1.0, 0.5]" in fixed.stdout
+
+
+def test_a_parameter_given_to_resume_says_resume_keeps_the_runs_and_how_to_change_it(tmp_path):
+    flow = write_flow(tmp_path, "one_flow.py", ONE_VALUE.replace("FOREACH", '"lrs"'))
+    assert hw(flow.name, "run", cwd=tmp_path).returncode == 0
+    done = hw(flow.name, "resume", "--lrs", "[0.5]", cwd=tmp_path)
+    assert done.returncode == 2
+    assert ("--lrs is a parameter of OneFlow, and resume keeps the parameters of the run it "
+            "resumes") in done.stderr
+    command = re.search(r"`(python one_flow\.py run --lrs) \.\.\.`", done.stderr)
+    assert command, done.stderr
+    pasted = hw(flow.name, *command[1].split()[2:], "[0.5]", cwd=tmp_path)
+    assert pasted.returncode == 0, pasted.stdout + pasted.stderr
+    # An option that is no parameter keeps click's answer.
+    other = hw(flow.name, "resume", "--lsr", "1", cwd=tmp_path)
+    assert other.returncode == 2 and "is a parameter" not in other.stderr
