@@ -95,6 +95,14 @@ def test_a_run_kept_apart_from_the_flow_folders_store_says_so(tmp_path):
     assert chosen.returncode == 0, chosen.stderr
     assert "Note: this run is kept" not in chosen.stdout
     assert "Workflow starting (run-id 2)" in chosen.stdout  # after proj's own run 1
+    # Resume typed from a third folder looks in that folder's store (here, work's, found by
+    # walking up) and names the flow's own store where the runs are.
+    third = work / "notebooks"
+    third.mkdir()
+    resumed = typed(third, "../proj/sweep_flow.py", "resume", "--origin-run-id", "7")
+    assert resumed.returncode != 0
+    assert f"in {store} (the working folder's store)" in resumed.stderr
+    assert f"pass --datastore-root {own} before the command" in resumed.stderr
     # A store named by the environment is a choice too.
     env_root = typed(work, "proj/sweep_flow.py", "run", HEADWATER_DATASTORE_ROOT=str(store))
     assert env_root.returncode == 0, env_root.stderr

@@ -127,7 +127,10 @@ def resume_flow(flow_cls: type, *, step: str | None, options: RunOptions, settin
     _announce(flow_cls, console)
     graph = _check(flow_cls, console)
     with open_metadata(settings.metadata_url) as meta:
-        origin = find_origin_run(meta, flow_cls.__name__, options.origin_run_id)
+        try:
+            origin = find_origin_run(meta, flow_cls.__name__, options.origin_run_id)
+        except NotFoundError as err:
+            raise _elsewhere(err, flow_cls, settings) from None
         refuse_running_origin(origin)
     param_refs = origin.params
     origin_envs = origin.environments  # checked before anything runs: damaged names the run
@@ -192,6 +195,22 @@ def _file_changed_since(flow_cls: type, origin: Any) -> bool:
             os.stat(path).st_mtime > origin.created_at
     except OSError:
         return False
+
+
+def _elsewhere(err: NotFoundError, flow_cls: type, settings: Settings) -> NotFoundError:
+    """A run looked for in the working folder's store while the flow's folder has its own:
+    the run is likelier there (``python proj/flow.py resume`` typed one folder up)."""
+    from headwater.local_read import flow_folder
+    from headwater.settings import other_local_root
+
+    other = other_local_root(settings.datastore_root, flow_folder(flow_cls))
+    if other is None:
+        return err
+    return NotFoundError(
+        f"{err.msg} in {settings.datastore_root} (the working folder's store); the folder of "
+        f"{flow_cls.__name__}'s file has a store of its own, {other}",
+        fix=f"run from {os.path.dirname(other)}, or pass --datastore-root {other} before the "
+        f"command; else {err.fix}")
 
 
 def find_origin_run(meta: Any, flow_name: str, run_id: str | None) -> Any:
