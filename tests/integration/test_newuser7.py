@@ -353,3 +353,25 @@ def test_a_parameter_given_to_resume_says_resume_keeps_the_runs_and_how_to_chang
     # An option that is no parameter keeps click's answer.
     other = hw(flow.name, "resume", "--lsr", "1", cwd=tmp_path)
     assert other.returncode == 2 and "is a parameter" not in other.stderr
+
+
+def test_logs_of_a_foreach_step_heads_each_tasks_lines_on_stderr(tmp_path):
+    flow = write_flow(tmp_path, "lr_flow.py", SWEEP_CACHE)
+    assert hw(flow.name, "run", "--lrs", "[0.1, 0.2, 0.3]", cwd=tmp_path).returncode == 0
+    done = hw(flow.name, "logs", "1/train", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["TRAINED 0.1", "TRAINED 0.2", "TRAINED 0.3"]
+    headings = re.findall(r"^==> LrFlow/1/train/(\d+) \(index (\d)\) <==$", done.stderr, re.M)
+    assert [index for _, index in headings] == ["0", "1", "2"]
+    # Both streams into one file: each heading sits right above its task's line.
+    merged = subprocess.run(f"{sys.executable} lr_flow.py logs 1/train 2>&1", shell=True,
+                            cwd=tmp_path, env=hermetic_env({"HEADWATER_DATASTORE_ROOT":
+                                                            str(tmp_path / ".headwater")}),
+                            capture_output=True, text=True, timeout=DEADLINE_S)
+    lines = merged.stdout.splitlines()
+    for index, value in enumerate(("0.1", "0.2", "0.3")):
+        at = next(i for i, line in enumerate(lines) if f"(index {index}) <==" in line)
+        assert lines[at + 1] == f"TRAINED {value}", lines
+    # One task: no heading, as before.
+    single = hw(flow.name, "logs", f"1/train/{headings[0][0]}", cwd=tmp_path)
+    assert "==>" not in single.stderr and single.stdout.strip() == "TRAINED 0.1"
