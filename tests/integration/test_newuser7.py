@@ -375,3 +375,42 @@ def test_logs_of_a_foreach_step_heads_each_tasks_lines_on_stderr(tmp_path):
     # One task: no heading, as before.
     single = hw(flow.name, "logs", f"1/train/{headings[0][0]}", cwd=tmp_path)
     assert "==>" not in single.stderr and single.stdout.strip() == "TRAINED 0.1"
+
+
+CONFIGURED = '''
+from headwater import Config, FlowSpec, step
+
+
+class CfgFlow(FlowSpec):
+    train_cfg = Config("train_cfg", default_value={"epochs": 1})
+
+    @step
+    def start(self):
+        print("epochs:", self.train_cfg.epochs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    CfgFlow()
+'''
+
+
+def test_a_config_given_like_a_parameter_is_told_where_it_goes(tmp_path):
+    flow = write_flow(tmp_path, "cfg_flow.py", CONFIGURED)
+    (tmp_path / "prod.json").write_text('{"epochs": 7}')
+    done = hw(flow.name, "run", "--train-cfg", "prod.json", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "train_cfg is a Config of CfgFlow, given to the flow's command line" in done.stderr
+    assert "Did you mean" not in done.stderr
+    command = re.search(r"`(python cfg_flow\.py --config train_cfg) FILE (run)`", done.stderr)
+    assert command, done.stderr
+    pasted = hw(flow.name, *command[1].split()[2:], "prod.json", command[2], cwd=tmp_path)
+    assert pasted.returncode == 0, pasted.stdout + pasted.stderr
+    assert "epochs: 7" in pasted.stdout
+    resumed = hw(flow.name, "resume", "--train_cfg", "prod.json", cwd=tmp_path)
+    assert "resume keeps the configs of the run it resumes" in resumed.stderr
+    assert "--config train_cfg FILE run`" in resumed.stderr  # a new run, not a resume
