@@ -414,3 +414,42 @@ def test_a_config_given_like_a_parameter_is_told_where_it_goes(tmp_path):
     resumed = hw(flow.name, "resume", "--train_cfg", "prod.json", cwd=tmp_path)
     assert "resume keeps the configs of the run it resumes" in resumed.stderr
     assert "--config train_cfg FILE run`" in resumed.stderr  # a new run, not a resume
+
+
+PYPI_IGNORED = '''
+import os
+from headwater import FlowSpec, pypi, step
+
+
+class PypiFlow(FlowSpec):
+    @pypi(packages={"not-installed-here": "1.0"})
+    @step
+    def start(self):
+        if os.path.exists("need-module"):
+            import not_installed_here  # noqa: F401
+        self.next(self.end)
+
+    @step
+    def end(self):
+        if os.path.exists("fail-end"):
+            raise RuntimeError("end is broken")
+
+
+if __name__ == "__main__":
+    PypiFlow()
+'''
+
+
+def test_the_resume_offered_after_an_ignored_pypi_step_failed_builds_its_environment(tmp_path):
+    flow = write_flow(tmp_path, "pypi_flow.py", PYPI_IGNORED)
+    (tmp_path / "need-module").write_text("")
+    done = hw(flow.name, "run", cwd=tmp_path)
+    assert done.returncode == 1
+    assert ("Once it is fixed, `python pypi_flow.py --environment=pypi resume` runs again"
+            in done.stdout)
+    # A failure elsewhere, in a step without @pypi: the plain resume, as before.
+    (tmp_path / "need-module").unlink()
+    (tmp_path / "fail-end").write_text("")
+    done = hw(flow.name, "run", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "Once it is fixed, `python pypi_flow.py resume` runs again" in done.stdout

@@ -351,13 +351,14 @@ def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: 
                 _write_run_id(options.run_id_file, f"{flow_name}/{run_id}", run_id)
             origin = f", resuming {flow_name}/{options.origin_run_id}" if plan else ""
             console.say(f"Workflow starting (run-id {run_id}{origin}):")
+            ignored = _ignored_environments(launch, policies)
             scheduler = Scheduler(flow_name=flow_name, graph=launch.graph, executor=executor,
                                   meta=meta, store=launch.store, console=console,
                                   options=options, username=user, policies=policies,
                                   resume=plan,
                                   cache=_step_cache(launch, policies, meta, step_envs, options,
                                                     resume_step),
-                                  ignored_environments=_ignored_environments(launch, policies))
+                                  ignored_environments=ignored)
             try:
                 outcome = scheduler.run(run_id, launch.param_refs, tuple(options.tags))
             finally:
@@ -369,8 +370,16 @@ def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: 
         run_exit_hooks(launch.flow_cls, f"{flow_name}/{outcome.run_id}", outcome.ok,
                        str(settings.datastore_root), settings.metadata_url,
                        lambda line: console.say(line, always=True))
-    _closing_line(console, flow_name, outcome)
+    _closing_line(console, flow_name, outcome, _resume_switch(outcome, ignored))
     return outcome
+
+
+def _resume_switch(outcome: RunOutcome, ignored: Mapping[str, str]) -> str:
+    """``--environment=pypi`` when a step that failed declared @pypi (or @conda) and this run
+    ignored it: a plain resume would run it in this Python again, and fail the same way."""
+    failed_steps = {task.split("/")[-2] for task in outcome.failed_tasks if task.count("/") >= 3}
+    kinds = sorted({ignored[step] for step in failed_steps if step in ignored})
+    return f"--environment={kinds[0]}" if kinds else ""
 
 
 def _step_cache(launch: _Launch, policies: dict[str, StepPolicy], meta: Any,
@@ -514,7 +523,8 @@ def _notes(flow_cls: type, policies: dict[str, StepPolicy]) -> list[str]:
     return list(dict.fromkeys(notes))
 
 
-def _closing_line(console: Console, flow_name: str, outcome: RunOutcome) -> None:
+def _closing_line(console: Console, flow_name: str, outcome: RunOutcome,
+                  switch: str = "") -> None:
     if outcome.ok and outcome.not_run:
         console.say(f"Clone-only resume complete: {flow_name}/{outcome.run_id} holds the "
                     f"successful tasks of its origin; nothing ran ({len(outcome.not_run)} "
@@ -534,6 +544,7 @@ def _closing_line(console: Console, flow_name: str, outcome: RunOutcome) -> None
         failed = ", ".join(outcome.failed_tasks)
         if outcome.failed_tasks:
             # What a newcomer needs next: resume reuses what succeeded (the README's tour).
-            console.say(f"Once it is fixed, `{flow_command('resume')}` runs again what failed "
+            resume = flow_command(f"{switch} resume" if switch else "resume")
+            console.say(f"Once it is fixed, `{resume}` runs again what failed "
                         "and what follows it, reusing what succeeded.")
         console.say(f"Run {flow_name}/{outcome.run_id} failed: {failed}.", always=True)
