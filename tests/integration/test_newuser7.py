@@ -453,3 +453,20 @@ def test_the_resume_offered_after_an_ignored_pypi_step_failed_builds_its_environ
     done = hw(flow.name, "run", cwd=tmp_path)
     assert done.returncode == 1
     assert "Once it is fixed, `python pypi_flow.py resume` runs again" in done.stdout
+
+
+def test_resuming_a_run_that_succeeded_says_nothing_ran_and_how_to_rerun_a_step(tmp_path):
+    flow = failed_origin(tmp_path)
+    (tmp_path / "fail-three").unlink()
+    fixed = hw(flow.name, "resume", cwd=tmp_path)  # a resume that ran something says nothing
+    assert fixed.returncode == 0 and "Nothing ran" not in fixed.stdout
+    copy = hw(flow.name, "resume", cwd=tmp_path)  # of EditFlow/2, which succeeded
+    assert copy.returncode == 0, copy.stdout + copy.stderr
+    lines = copy.stdout.splitlines()
+    assert lines[-1] == "Done! Run EditFlow/3 succeeded."
+    assert lines[-2].startswith("Nothing ran: every task was cloned")
+    command = re.search(r"`(python edit_flow\.py resume) STEP`", lines[-2])
+    assert command, lines[-2]
+    again = hw(flow.name, *command[1].split()[2:], "join", cwd=tmp_path)
+    assert again.returncode == 0 and "Nothing ran" not in again.stdout
+    assert "values: [10, 20, 30, 40]" in again.stdout  # the join and end ran again

@@ -533,6 +533,10 @@ def _closing_line(console: Console, flow_name: str, outcome: RunOutcome,
         console.say(f"Done! Run {flow_name}/{outcome.run_id} finished; its end step failed and "
                     "@catch caught it, so the run is recorded as failed.", always=True)
     elif outcome.ok:
+        if outcome.nothing_ran:  # `resume` of a run that had succeeded: a copy of it
+            console.say(f"Nothing ran: every task was cloned from a task that had succeeded. "
+                        f"`{flow_command('resume STEP')}` runs STEP and what follows it "
+                        "again, with the code as it is now.")
         console.say(f"Done! Run {flow_name}/{outcome.run_id} succeeded.", always=True)
     elif outcome.interrupted:
         # As after a failure: what to type next, on the line before the closing one.

@@ -103,6 +103,7 @@ class RunOutcome(Record):
     stop_signal: int | None = None
     not_run: list[str] = Factory(list)  # resume --clone-only: tasks left to run
     end_caught: bool = False  # the end step failed and @catch caught it: recorded as failed
+    nothing_ran: bool = False  # a resume whose every task was cloned (or reused): no step ran
 
 
 class Scheduler:
@@ -127,6 +128,7 @@ class Scheduler:
         # step -> "pypi"/"conda": its declaration is ignored by this run (no --environment)
         self.ignored_environments = dict(ignored_environments or {})
         self._cloned: set[str] = set()
+        self._submitted = 0  # tasks handed to the executor (not cloned, not reused)
         self.run_id = ""
         self.params: dict = {}
         self.tags: tuple[str, ...] = ()
@@ -179,7 +181,8 @@ class Scheduler:
         status = run_outcome(ran_ok=ok and not self._not_run, end_caught=self._end_caught)
         self.meta.run_finished(self.flow_name, run_id, status, time.time())
         return RunOutcome(run_id, ok, list(self._failed), interrupted, self._stop_signal,
-                          list(self._not_run), self._end_caught)
+                          list(self._not_run), self._end_caught,
+                          nothing_ran=self.resume is not None and not self._submitted)
 
     def _keep_graph(self) -> None:
         """Store the graph beside the run, for readers without the flow's code (the web UI).
@@ -352,6 +355,7 @@ class Scheduler:
             # Submitted before it is recorded: both happen in this turn's one transaction, and
             # a task that could not be started must leave no 'running' row behind.
             self.executor.submit(spec.task_id, for_executor(spec))
+            self._submitted += 1
         except OSError as exc:
             if not is_out_of_descriptors(exc):
                 raise
