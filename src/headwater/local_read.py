@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from typing import BinaryIO
 
 _CHUNK = 1 << 20
@@ -18,6 +19,28 @@ _CHUNK = 1 << 20
 PIPE_WAIT_ENV = "HEADWATER_INCLUDE_FILE_WAIT"
 """How long a launch waits for a named pipe's writer (an IncludeFile's or a ``--config`` file's)."""
 DEFAULT_PIPE_WAIT_S = 60.0
+
+
+def flow_folder(flow_cls: type) -> str | None:
+    """The folder of the file that defines ``flow_cls`` (None for a class made in a notebook)."""
+    flow_file = getattr(sys.modules.get(flow_cls.__module__), "__file__", None)
+    return os.path.dirname(os.path.abspath(flow_file)) if flow_file else None
+
+
+def locate_default(flow_cls: type, path: str) -> str:
+    """Where a relative *default* path of a flow (an ``IncludeFile``'s, a ``Config``'s) is: in
+    the working directory, else beside the flow file. A flow run from another folder
+    (``python proj/flow.py run``) still finds the files that sit beside it; a path the user
+    typed on the command line is not looked up this way (it is the shell's, relative to where
+    it was typed). When neither exists, ``path`` comes back as it is, for the caller's error."""
+    if os.path.isabs(path) or os.path.exists(path):
+        return path
+    folder = flow_folder(flow_cls)
+    if folder:
+        beside = os.path.join(folder, path)
+        if os.path.exists(beside):
+            return beside
+    return path
 
 
 class NotReadable(Exception):

@@ -98,6 +98,39 @@ def nearest_local_root(cwd: str | os.PathLike) -> str:
         folder = parent
 
 
+def other_local_root(root: str, folder: str | None,
+                     cwd: str | os.PathLike | None = None) -> str | None:
+    """The ``.headwater`` that ``folder`` (a flow file's) would use, when it is another existing
+    one than ``root`` and ``root`` is what the working folder's default lookup gave.
+
+    ``python proj/flow.py run`` from the folder above ``proj`` records the run in that folder's
+    store, while the notebook in ``proj`` reads ``proj/.headwater``: the launch says so. A root
+    chosen (an option, a variable, a profile, a remote URL) differs from the working folder's
+    default and gets None, as does a flow whose folder has no store of its own yet.
+    """
+    if folder is None or _is_url(root):
+        return None
+    from headwater.profiles import with_profile
+
+    env = with_profile(os.environ)
+    if any(env.get(var) for var in ROOT_ENV_VARS):
+        return None  # the store was named, even if it is the working folder's
+    try:
+        if os.path.realpath(root) != nearest_local_root(cwd or os.getcwd()):
+            return None
+    except HeadwaterException:
+        return None
+    here = os.path.realpath(folder)
+    while True:
+        candidate = os.path.join(here, DEFAULT_DIRNAME)
+        if os.path.isdir(candidate):
+            return candidate if candidate != os.path.realpath(root) else None
+        parent = os.path.dirname(here)
+        if parent == here:
+            return None
+        here = parent
+
+
 def check_found_root(path: str) -> None:
     """Refuse a ``.headwater`` found by walking up from the current folder that another user
     could have put there, or could write into.

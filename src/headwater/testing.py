@@ -145,7 +145,10 @@ def run_step(
             flow_name=flow_cls.__name__, run_id="test", step=step, task_id="1", attempt=0,
             parents=parents, params=param_refs, frames=frames, is_join=node.is_join,
             username=user, namespace=f"user:{user}",
-            extra={"env": policy.env, "current": project.current_fields() if project else {}},
+            extra={"env": policy.env, "current": project.current_fields() if project else {},
+                   # @card: current.card works as in `run` (the card goes with the temporary
+                   # datastore); without it a carded step failed, told it had no @card
+                   **({"cards": policy.cards} if policy.cards else {})},
         )
         outcome = run_single_task(flow_cls, graph, spec, store, capture=True)
         result = outcome.result

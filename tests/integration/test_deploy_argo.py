@@ -800,8 +800,8 @@ if __name__ == "__main__":
 def test_an_include_files_default_is_read_at_create_for_every_deployed_run(tmp_path):
     """An IncludeFile's default file is on the deploying machine, not in the pods (each run's
     start used to fail looking for it there): `create` reads it, as Metaflow uploads it, and
-    keeps the content in the datastore; a run given no value uses it. Missing at create, it is
-    refused there, naming the parameter."""
+    keeps the content in the datastore; a run given no value uses it. Missing at create (neither
+    in the working folder nor beside the flow file), it is refused there, naming the parameter."""
     code = tmp_path / "code"
     code.mkdir()
     (code / "include_flow.py").write_text(_INCLUDE_FLOW)
@@ -823,6 +823,9 @@ def test_an_include_files_default_is_read_at_create_for_every_deployed_run(tmp_p
         print(json.dumps([run.successful, run["start"].task["got"].data]))
     """)
     assert value == [True, "rows from the deploying machine\n"]
+    # From another folder the default is still found beside the flow file (newuser7); gone
+    # from both places, create refuses it.
+    (code / "data.txt").unlink()
     elsewhere = subprocess.run([sys.executable, str(code / "include_flow.py"), "argo-workflows",
                                 "create", "--only-json"], cwd=pod, env=hermetic_env(env),
                                capture_output=True, text=True, timeout=120)

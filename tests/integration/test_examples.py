@@ -344,7 +344,10 @@ def test_playlist_file_given_and_stored_with_the_run(tmp_path):
 
 
 def test_playlist_missing_file_is_a_clear_error(tmp_path):
-    proc = run_cli(example("playlist_flow.py"), "run", cwd=tmp_path)  # no movies.csv here
+    # The flow alone, without its movies.csv (an IncludeFile's default is also looked for
+    # beside the flow file, newuser7: the example's own folder has one).
+    flow = copy_example("playlist_flow.py", tmp_path)
+    proc = run_cli(flow, "run", cwd=tmp_path)
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
     assert "movie_data" in proc.stderr and "movies.csv" in proc.stderr

@@ -63,6 +63,32 @@ def test_markdown_is_rendered_and_raw_html_in_it_is_not():
     assert "<table>" in text and "<td>1</td>" in text
 
 
+def test_markdown_without_its_renderer_says_what_renders_it(monkeypatch):
+    """Installed without the `cards` extra, a `# Title` shows as typed: the card says why
+    (newuser7: it looked like a broken card), and the text stays escaped."""
+    import builtins
+
+    from headwater.cards import components
+
+    real_import = builtins.__import__
+
+    def no_markdown_it(name, *args, **kwargs):
+        if name.startswith("markdown_it"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    components._markdown_parser.cache_clear()
+    monkeypatch.setattr(builtins, "__import__", no_markdown_it)
+    try:
+        text = Markdown("# Sweep <b>x</b>").render()
+    finally:
+        monkeypatch.undo()
+        components._markdown_parser.cache_clear()
+    assert "<pre># Sweep &lt;b&gt;x&lt;/b&gt;</pre>" in text
+    assert "pip install &#x27;headwater[cards]&#x27;" in text
+    assert "headwater[cards]" not in Markdown("# Sweep").render()  # with it: rendered, no note
+
+
 def test_markdown_drops_javascript_links():
     text = Markdown("[click](javascript:alert(1))").render()
     assert 'href="javascript' not in text

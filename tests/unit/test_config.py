@@ -61,6 +61,11 @@ def test_unknown_config_names_and_bad_values_say_which():
         resolve_configs(CfgFlow, files=[("other", "x.json")])
     with pytest.raises(ConfigError, match="must be a mapping"):
         resolve_configs(CfgFlow, values=[("config", "[1, 2]")])
+    with pytest.raises(ConfigError, match="no config named 'other'\n") as other:
+        resolve_configs(CfgFlow, files=[("other", "x.json")])
+    assert "did you mean" not in str(other.value)
+    with pytest.raises(ConfigError, match="no config named 'confg'; did you mean 'config'"):
+        resolve_configs(CfgFlow, values=[("confg", "{}")])  # a typo gets the close name
 
 
 def test_project_branches():

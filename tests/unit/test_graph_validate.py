@@ -1122,3 +1122,40 @@ def test_next_in_if_branches_suggests_the_switch_with_the_steps_own_targets():
     assert err.fix.endswith(
         "use a switch: set self.choice to one of 'big', 'small', then "
         "self.next({'big': self.big, 'small': self.small}, condition='choice')")
+
+
+# ------------------------------------------------ arguments nothing would fill (newuser7)
+
+
+class JoinWithAnExtraArgument:
+    @step
+    def start(self):
+        self.xs = [1, 2]
+        self.next(self.train, foreach="xs")
+
+    @step
+    def train(self):
+        self.next(self.join)
+
+    @step
+    def join(self, inputs, best):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class JoinWithADefaultedArgument(JoinWithAnExtraArgument):
+    @step
+    def join(self, inputs, best=None):
+        self.next(self.end)
+
+
+def test_a_step_argument_nothing_fills_is_refused_at_its_line():
+    err = error_of(JoinWithAnExtraArgument)
+    assert_at(err, "join", line_of(JoinWithAnExtraArgument.join, "def join"),
+              "takes 'best' besides self and inputs", "nothing would fill it")
+    assert "remove 'best'" in err.fix
+    # One with a default can be called as a join is: it stays allowed.
+    assert check_flow(JoinWithADefaultedArgument)["join"].is_join

@@ -266,6 +266,24 @@ def test_items_need_a_sequence(seq: object) -> None:
     assert type(seq).__name__ in text
 
 
+def test_a_dict_to_fan_out_over_is_told_each_list_it_could_be() -> None:
+    """A parameter grid written as a dict (newuser7): the fix names its keys, its pairs and
+    every combination, and the combination expression it shows works as written."""
+    grid = {"lr": [0.1, 0.2], "depth": [3, 5]}
+    with pytest.raises(SerializationError) as info:
+        encode_items(grid, name="grid", where="F/1/start/1")
+    fix = info.value.fix or ""
+    assert "list(self.grid)" in fix and "list(self.grid.items())" in fix
+    shown = fix[fix.index("[dict("):]
+    import itertools
+
+    step = type("Step", (), {"grid": grid})
+    combos = eval(shown, {"itertools": itertools, "self": step})  # noqa: S307
+    assert combos == [{"lr": 0.1, "depth": 3}, {"lr": 0.1, "depth": 5},
+                      {"lr": 0.2, "depth": 3}, {"lr": 0.2, "depth": 5}]
+    assert encode_items(combos, name="grid")[1] == 4  # and it is a list a foreach takes
+
+
 def test_a_set_or_a_dicts_keys_are_items_in_the_order_iterated_once() -> None:
     members = {"b", "a", "c"}
     buf, count = _items_blob(members)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from headwater import Config, FlowSpec, Parameter, current, project, step
+from headwater import Config, FlowSpec, Parameter, card, current, project, step
 from headwater.testing import StepFailed, run_step
 
 
@@ -95,3 +95,24 @@ def test_a_misspelt_step_or_parameter_names_the_close_one():
     with pytest.raises(HeadwaterException,
                        match=r"has no parameter 'alpah'; did you mean 'alpha'\?"):
         run_step(TrainFlow, "train", artifacts={"data": [1]}, params={"alpah": 0.1})
+
+
+class CardFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @card
+    @step
+    def end(self):
+        from headwater.cards import Markdown
+
+        current.card.append(Markdown("# Report"))
+        self.reported = True
+
+
+def test_a_carded_step_has_current_card_as_in_a_run():
+    """newuser7: a step with @card failed under run_step, told it had no @card."""
+    out = run_step(CardFlow, "end")
+    assert out.data.reported is True
+    assert "has no @card" not in out.stderr

@@ -73,11 +73,18 @@ class Markdown(MetaflowCardComponent):
         return f'<div class="hw-markdown">{render_markdown(self.text)}</div>'
 
 
+MARKDOWN_AS_TEXT = ("Markdown shown as text: pip install 'headwater[cards]' (markdown-it-py) "
+                    "renders it")
+
+
 def render_markdown(text: str) -> str:
-    """Markdown to HTML with markdown-it-py (the ``cards`` extra); escaped text without it."""
+    """Markdown to HTML with markdown-it-py (the ``cards`` extra); without it, the text escaped
+    and a line under it saying what renders it (a ``# Title`` shown as is looks like a bug of
+    the card to whoever installed headwater alone and wrote Markdown as in Metaflow)."""
     parser = _markdown_parser()
     if parser is None:
-        return f"<pre>{html.escape(text)}</pre>"
+        return (f"<pre>{html.escape(text)}</pre>"
+                f'<p class="hw-note">{html.escape(MARKDOWN_AS_TEXT)}</p>')
     return parser.render(text)
 
 

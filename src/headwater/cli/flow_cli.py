@@ -218,7 +218,8 @@ class FlowCommands(click.Group):
         try:
             return super().invoke(ctx)
         except click.NoSuchOption as err:
-            raise _misplaced(self, ctx, err) or _guessed_option(ctx, err) or err from None
+            raise (_misplaced(self, ctx, err) or _parameter_to_resume(ctx, err)
+                   or _config_as_option(ctx, err) or _guessed_option(ctx, err) or err) from None
         except click.UsageError as err:
             raise _swallowed_option(err) or _missing_task_path(ctx, err) or err from None
 
@@ -251,6 +252,56 @@ def _misplaced(group: click.Group, ctx: click.Context,
     return click.UsageError(
         f"No such option '{err.option_name}' for '{command}': it is an option of the flow's "
         f"command line, so it goes before the command: {_typed(ctx, command, flag)}", command_ctx)
+
+
+def _parameter_to_resume(ctx: click.Context,
+                         err: click.NoSuchOption) -> click.UsageError | None:
+    """``resume --lrs '[0.1]'``: a parameter given to resume, which keeps the parameters of the
+    run it resumes (as Metaflow's does). Say so, and that another value is a new run."""
+    if err.ctx is None or err.ctx.info_name != "resume":
+        return None
+    from headwater.flow.parameters import flow_parameters
+
+    flow_cls = ctx.find_root().obj.get("flow_cls") if ctx.find_root().obj else None
+    names = {f"--{param.name}" for param in flow_parameters(flow_cls).values()} \
+        if flow_cls is not None else set()
+    option = err.option_name.split("=", 1)[0]
+    if option not in names:
+        return None
+    return click.UsageError(
+        f"No such option '{option}' for 'resume': {option} is a parameter of "
+        f"{flow_cls.__name__}, and resume keeps the parameters of the run it resumes, so a "
+        f"resumed run reuses what was computed with them. Another value is a new run: "
+        f"`{_typed(ctx, 'run')} {option} ...`", err.ctx)
+
+
+def _config_as_option(ctx: click.Context, err: click.NoSuchOption) -> click.UsageError | None:
+    """``run --cfg prod.json``: a Config named as if it were a parameter. Configs are given to
+    the flow's command line, before the command, with ``--config NAME FILE``; click's own
+    answer ("Did you mean '--tag'?") led away from that."""
+    from headwater.flow.config import flow_configs
+
+    obj = ctx.find_root().obj or {}
+    flow_cls = obj.get("flow_cls")
+    option = err.option_name.split("=", 1)[0]
+    if flow_cls is None or err.ctx is None or err.ctx.info_name not in ("run", "resume", "create"):
+        return None
+    name = next((cfg.name for cfg in flow_configs(flow_cls).values()
+                 if option[2:] in (cfg.name, cfg.name.replace("_", "-"))), None)
+    if name is None:
+        return None
+    command = err.ctx.info_name
+    if command == "create":  # argo-workflows create, airflow create
+        command = " ".join(n for n in (err.ctx.parent.info_name if err.ctx.parent else "",
+                                       command) if n)
+    kept = ("resume keeps the configs of the run it resumes; another one is a new run: "
+            if command == "resume" else "")
+    target = "run" if command == "resume" else command
+    return click.UsageError(
+        f"No such option '{option}' for '{command}': {name} is a Config of "
+        f"{flow_cls.__name__}, given to the flow's command line before the command; {kept}"
+        f"`{_typed(ctx, target, f'--config {name} FILE')}`, or inline with "
+        f"`--config-value {name} JSON`", err.ctx)
 
 
 def _guessed_option(ctx: click.Context, err: click.NoSuchOption) -> click.NoSuchOption | None:

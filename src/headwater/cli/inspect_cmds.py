@@ -163,12 +163,15 @@ def _task_order(task_id: str) -> tuple:
 @handle_errors
 def logs(ctx: click.Context, input_path: str, show_stdout: bool | None, show_stderr: bool | None,
          both: bool | None, timestamps: bool, attempt: int | None, raw: bool) -> None:
-    from headwater.cli.log_output import chosen_streams, print_task_logs
+    from headwater.cli.log_output import chosen_streams, print_task_logs, task_heading
 
     streams = chosen_streams(show_stdout, show_stderr, both)
     # One stream picked with --stdout or --stderr goes to stdout (to pipe it, as with Metaflow).
     only_one = len(streams) == 1 and bool(show_stdout or show_stderr)
-    for task in _tasks_of(ctx, input_path, attempt):
+    tasks = _tasks_of(ctx, input_path, attempt)
+    for task in tasks:
+        if len(tasks) > 1 and streams:  # a foreach's tasks: say whose lines follow (stderr)
+            task_heading(task)
         print_task_logs(task, streams, to_stdout=only_one, timestamps=timestamps, raw=raw)
 
 

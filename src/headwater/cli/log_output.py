@@ -57,6 +57,18 @@ def chosen_streams(stdout: bool | None, stderr: bool | None, both: bool | None) 
     return [name for name, flag in flags if flag is not False]
 
 
+def task_heading(task: Any) -> None:
+    """``==> Flow/run/step/task (index 2) <==`` on stderr, before each task's output when a
+    listing has several (``logs RUN/STEP`` of a foreach): as ``tail`` heads each of several
+    files, so lines that look alike are told apart, and stdout stays the output alone."""
+    from headwater.tracebacks import printable_lines as printable
+
+    index = getattr(task, "index", None)
+    where = f" (index {index})" if index is not None else ""
+    sys.stdout.flush()  # the task before's lines first, where both streams meet (2>&1)
+    click.echo(f"==> {printable(task.pathspec)}{where} <==", err=True)
+
+
 def print_task_logs(task: Any, streams: list[str], *, to_stdout: bool, timestamps: bool,
                     raw: bool = False) -> None:
     """Print the chosen streams of one task; stderr goes to stderr unless ``to_stdout``. On a

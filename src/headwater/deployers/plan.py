@@ -229,13 +229,13 @@ def _include_defaults(flow_cls: type, user: str, scope: Mapping[str, Any]) -> di
         if default is None:
             continue
         try:
-            out[attr] = param.convert(default)
+            out[attr] = param.convert_default(default, flow_cls)
         except ParameterError as err:
             raise DeployError(
                 f"the default of IncludeFile '{param.name}' of flow {flow_cls.__name__} is read "
                 f"at create, for every run of the deployment: {err.msg}",
-                fix="run create where the file is (the flow's folder), or give the parameter "
-                "another default") from None
+                fix="put the file beside the flow file (or in the folder create runs in), "
+                "or give the parameter another default") from None
     return out
 
 

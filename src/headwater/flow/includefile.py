@@ -23,6 +23,8 @@ from headwater.local_read import (
     DEFAULT_PIPE_WAIT_S,
     PIPE_WAIT_ENV,
     NotReadable,
+    flow_folder,
+    locate_default,
     open_local,
     pipe_wait_s,
     read_at_most,
@@ -60,11 +62,29 @@ class IncludeFile(Parameter):
                 fix="use a codec Python knows, e.g. encoding='utf-8' or 'latin-1'") from None
         self.encoding = encoding
 
-    def convert(self, raw: Any) -> Any:
-        """Read the file the value names; the artifact is its content."""
+    def convert_default(self, raw: Any, flow_cls: type) -> Any:
+        """Read the default file: a relative one is looked for in the working directory, then
+        beside the flow file (as a ``Config``'s default is), so ``python proj/flow.py run``
+        finds ``proj/data.csv``. A path given on the command line is taken as it is."""
+        if not isinstance(raw, str):
+            return raw
+        found = locate_default(flow_cls, os.path.expanduser(raw))
+        folder = flow_folder(flow_cls)
+        if os.path.exists(found) or os.path.isabs(found) or folder is None:
+            return self.convert(found, shown=raw)
+        beside = os.path.join(folder, raw)
+        raise ParameterError(
+            f"IncludeFile '{self.name}': its default file {raw!r} does not exist (looked in "
+            f"{os.path.abspath(found)} and beside the flow file, {beside})",
+            fix=f"create it, or pass an existing file with --{self.name} PATH")
+
+    def convert(self, raw: Any, shown: str | None = None) -> Any:
+        """Read the file the value names; the artifact is its content. ``shown`` is how the
+        errors name it (the default as written, when it was found beside the flow file)."""
         if not isinstance(raw, str):
             return raw
         path = os.path.expanduser(raw)
+        raw = shown if shown is not None else raw
         limit = max_include_size(self.name)
         try:
             with open_local(path, include_wait_s(self.name)) as handle:

@@ -70,14 +70,29 @@ class InputView:
             ref = params.get(name)
         if name.startswith("__") or ref is None:
             raise AttributeError(
-                f"input from step '{self.step_name}' (task {self.task_id}) has no artifact {name!r}"
-            )
+                f"input from step '{self.step_name}' (task {self.task_id}) has no artifact "
+                f"{name!r}{self._caught_hint(name)}")
         value = self._loader.load_artifact(ref, name=name, where=self._input_where())
         if cache is None:
             cache = {}
             object.__setattr__(self, "_cache", cache)
         cache[name] = value
         return value
+
+    def _caught_hint(self, name: str) -> str:
+        """When the input is @catch's stand-in (its variable holds a CaughtException): its step
+        failed, so it set nothing; say which variable tells such inputs apart. Read from the
+        types the manifest records, nothing is loaded."""
+        if name.startswith("_"):
+            return ""
+        caught = [var for var, ref in self._parent.manifest.items()
+                  if ref.type_name.endswith(".CaughtException")]
+        if not caught:
+            return ""
+        var = caught[0]
+        return (f": that task failed and @catch caught it (self.{var} holds the exception), "
+                f"so it set nothing. Leave such inputs out, e.g. [i.{name} for i in inputs "
+                f"if i.{var} is None]")
 
     def _input_where(self) -> str:
         parent = self._parent

@@ -431,7 +431,7 @@ def _parse_step(
         node.next_line = src.line(calls[0])
     if warnings is not None:
         warnings.extend(_returned_value(node, fdef, src, flow_cls.__name__))
-    problem = _placement_problem(node, calls, src)
+    problem = _arguments_problem(node, fdef) or _placement_problem(node, calls, src)
     if problem is not None:
         node.problems.append(problem)
     if calls and not is_end:
@@ -555,6 +555,28 @@ def _switch_example(calls: list[ast.Call]) -> str:
     cases = ", ".join(f"'{t}': self.{t}" for t in targets)
     return (f"set self.choice to one of {', '.join(repr(t) for t in targets)}, then "
             f"self.next({{{cases}}}, condition='choice')")
+
+
+def _arguments_problem(node: StepNode, fdef: ast.FunctionDef) -> GraphError | None:
+    """A step takes ``self``, a join also ``inputs``; a third argument without a default
+    (``def join(self, inputs, best)``) passed the graph and failed the task with a bare
+    ``TypeError`` once every branch had run. Metaflow's lint refuses any third argument; one
+    with a default is left alone here, since the task can call such a step."""
+    args = fdef.args
+    params = args.posonlyargs + args.args
+    required = params[:len(params) - len(args.defaults)]
+    extra = [arg.arg for arg in required[2:]] + [
+        arg.arg for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=True)
+        if default is None]
+    if not extra:
+        return None
+    listed = ", ".join(repr(name) for name in extra)
+    return _error(
+        node, f"step {node.name!r} takes {listed} besides self and inputs: a step is called with "
+        "self alone, and a join with self and inputs, so nothing would fill "
+        + ("it" if len(extra) == 1 else "them"),
+        fix=f"remove {listed}; a value a step needs comes through self (an artifact a step "
+        "before it set, or a Parameter)")
 
 
 def _placement_problem(node: StepNode, calls: list[ast.Call], src: _Source) -> GraphError | None:

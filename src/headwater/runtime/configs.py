@@ -16,6 +16,8 @@ from typing import Any, NamedTuple
 from headwater.exceptions import ConfigError
 from headwater.flow.config import Config, ConfigValue, flow_configs
 from headwater.flow.parameters import MAX_JSON_DEPTH, nested_too_deep
+from headwater.local_read import locate_default
+from headwater.spelling import closest
 
 
 def config_scope(flow_cls: type, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -43,8 +45,10 @@ def resolve_configs(flow_cls: type, files: Sequence[tuple[str, str]] = (),
         for name, text in pairs:
             if name not in by_name:
                 known = ", ".join(sorted(by_name)) or "none"
+                close = closest(name, by_name)
                 raise ConfigError(
-                    f"flow {flow_cls.__name__} has no config named {name!r}",
+                    f"flow {flow_cls.__name__} has no config named {name!r}"
+                    + (f"; did you mean {close!r}?" if close else ""),
                     fix=f"its configs are: {known}" if by_name else
                     f"declare it in the flow: {name} = Config({name!r}, default='{name}.json')",
                 )
@@ -106,7 +110,7 @@ def config_value(flow_cls: type, cfg: Config, given: tuple[str, str] | None) -> 
     if cfg.default is not None:
         default = cfg.default(_context(flow_cls, cfg)) if callable(cfg.default) else cfg.default
         if default is not None:
-            path = _locate(flow_cls, str(default))
+            path = locate_default(flow_cls, str(default))
             return _parse(cfg, _read(cfg, path, f"its default {default!r}"), path)
     if cfg.required:
         raise ConfigError(
@@ -140,19 +144,6 @@ def _given_value(cfg: Config, value: Any, origin: str) -> Any:
     elif not isinstance(value, str) and cfg.plain:
         return value  # a plain config may hold any object its default function makes
     return _parse(cfg, str(value), origin)
-
-
-def _locate(flow_cls: type, path: str) -> str:
-    """A relative default is looked up in the working directory, then beside the flow file."""
-    if os.path.isabs(path) or os.path.exists(path):
-        return path
-    module = sys.modules.get(flow_cls.__module__)
-    flow_file = getattr(module, "__file__", None)
-    if flow_file:
-        beside = os.path.join(os.path.dirname(os.path.abspath(flow_file)), path)
-        if os.path.exists(beside):
-            return beside
-    return path
 
 
 CONFIG_FILE_MAX = 64 << 20

@@ -37,6 +37,7 @@ from headwater.runtime.console import Console, flow_command
 from headwater.runtime.executors.base import Executor, ExecutorChoice, ExecutorContext
 from headwater.runtime.parameters import (
     ParameterNotGivenError,
+    check_swept_parameters,
     resolve_parameters,
     store_parameters,
 )
@@ -82,6 +83,7 @@ def run_flow(flow_cls: type, *, params: Mapping[str, Any], options: RunOptions,
         _say_project(project, console)
     graph = _check(flow_cls, console)
     values = _resolved_parameters(flow_cls, params, resolved.scope)
+    check_swept_parameters(flow_cls, graph, values)
     with _open_store(settings) as store:
         # Configs are stored like parameters: every task reads them, and so does the client.
         param_refs = store_parameters({**values, **resolved.values}, store,
@@ -126,7 +128,10 @@ def resume_flow(flow_cls: type, *, step: str | None, options: RunOptions, settin
     _announce(flow_cls, console)
     graph = _check(flow_cls, console)
     with open_metadata(settings.metadata_url) as meta:
-        origin = find_origin_run(meta, flow_cls.__name__, options.origin_run_id)
+        try:
+            origin = find_origin_run(meta, flow_cls.__name__, options.origin_run_id)
+        except NotFoundError as err:
+            raise _elsewhere(err, flow_cls, settings) from None
         refuse_running_origin(origin)
     param_refs = origin.params
     origin_envs = origin.environments  # checked before anything runs: damaged names the run
@@ -164,6 +169,50 @@ def _open_store(settings: Settings) -> Any:
         raise
     discover_serializers()  # before any task is forked, so that they all inherit the result
     return store
+
+
+def other_store_note(flow_cls: type, settings: Settings) -> str | None:
+    """One sentence when this run's store is the working folder's and the flow file's folder
+    has another (see :func:`headwater.settings.other_local_root`)."""
+    from headwater.local_read import flow_folder
+    from headwater.settings import other_local_root
+
+    other = other_local_root(settings.datastore_root, flow_folder(flow_cls))
+    if other is None:
+        return None
+    return (f"this run is kept in {settings.datastore_root} (the working folder's), but the "
+            f"folder of {flow_cls.__name__}'s file has its own store, {other}, which a "
+            f"notebook or `runs` there reads; to keep runs together, run from "
+            f"{os.path.dirname(other)} or pass --datastore-root {other} before the command")
+
+
+def _file_changed_since(flow_cls: type, origin: Any) -> bool:
+    """Whether the flow's file was written after the origin run started (its modification
+    time; a file that cannot be read, or no origin, is taken as unchanged)."""
+    import sys
+
+    path = getattr(sys.modules.get(flow_cls.__module__), "__file__", None)
+    try:
+        return origin is not None and path is not None and \
+            os.stat(path).st_mtime > origin.created_at
+    except OSError:
+        return False
+
+
+def _elsewhere(err: NotFoundError, flow_cls: type, settings: Settings) -> NotFoundError:
+    """A run looked for in the working folder's store while the flow's folder has its own:
+    the run is likelier there (``python proj/flow.py resume`` typed one folder up)."""
+    from headwater.local_read import flow_folder
+    from headwater.settings import other_local_root
+
+    other = other_local_root(settings.datastore_root, flow_folder(flow_cls))
+    if other is None:
+        return err
+    return NotFoundError(
+        f"{err.msg} in {settings.datastore_root} (the working folder's store); the folder of "
+        f"{flow_cls.__name__}'s file has a store of its own, {other}",
+        fix=f"run from {os.path.dirname(other)}, or pass --datastore-root {other} before the "
+        f"command; else {err.fix}")
 
 
 def find_origin_run(meta: Any, flow_name: str, run_id: str | None) -> Any:
@@ -264,6 +313,9 @@ def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: 
         _check_writable(options.run_id_file)  # before anything is recorded
     for note in _notes(launch.flow_cls, policies):
         console.say(f"Note: {note}")
+    stray = other_store_note(launch.flow_cls, settings)
+    if stray:
+        console.say(f"Note: {stray}")
     if any(policy.cards for policy in policies.values()):
         from headwater.runtime.task_cards import preload
 
@@ -278,6 +330,8 @@ def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: 
         if options.origin_run_id is not None:
             plan = ResumePlan.for_run(meta, flow_name, launch.graph, options.origin_run_id,
                                       resume_step, launch.store)
+            plan.code_changed = _file_changed_since(launch.flow_cls, meta.get_run(
+                flow_name, options.origin_run_id))
         host, pid = host_and_pid()
         run_id = meta.new_run(
             flow_name, user=user, tags=list(options.tags),
@@ -300,13 +354,14 @@ def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: 
             origin = (f", resuming {flow_name}/{printable_name(str(options.origin_run_id))}"
                       if plan else "")
             console.say(f"Workflow starting (run-id {run_id}{origin}):")
+            ignored = _ignored_environments(launch, policies)
             scheduler = Scheduler(flow_name=flow_name, graph=launch.graph, executor=executor,
                                   meta=meta, store=launch.store, console=console,
                                   options=options, username=user, policies=policies,
                                   resume=plan,
                                   cache=_step_cache(launch, policies, meta, step_envs, options,
                                                     resume_step),
-                                  ignored_environments=_ignored_environments(launch, policies))
+                                  ignored_environments=ignored)
             try:
                 outcome = scheduler.run(run_id, launch.param_refs, tuple(options.tags))
             finally:
@@ -318,8 +373,16 @@ def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: 
         run_exit_hooks(launch.flow_cls, f"{flow_name}/{outcome.run_id}", outcome.ok,
                        str(settings.datastore_root), settings.metadata_url,
                        lambda line: console.say(line, always=True))
-    _closing_line(console, flow_name, outcome)
+    _closing_line(console, flow_name, outcome, _resume_switch(outcome, ignored))
     return outcome
+
+
+def _resume_switch(outcome: RunOutcome, ignored: Mapping[str, str]) -> str:
+    """``--environment=pypi`` when a step that failed declared @pypi (or @conda) and this run
+    ignored it: a plain resume would run it in this Python again, and fail the same way."""
+    failed_steps = {task.split("/")[-2] for task in outcome.failed_tasks if task.count("/") >= 3}
+    kinds = sorted({ignored[step] for step in failed_steps if step in ignored})
+    return f"--environment={kinds[0]}" if kinds else ""
 
 
 def _step_cache(launch: _Launch, policies: dict[str, StepPolicy], meta: Any,
@@ -465,7 +528,8 @@ def _notes(flow_cls: type, policies: dict[str, StepPolicy]) -> list[str]:
     return list(dict.fromkeys(notes))
 
 
-def _closing_line(console: Console, flow_name: str, outcome: RunOutcome) -> None:
+def _closing_line(console: Console, flow_name: str, outcome: RunOutcome,
+                  switch: str = "") -> None:
     if outcome.ok and outcome.not_run:
         console.say(f"Clone-only resume complete: {flow_name}/{outcome.run_id} holds the "
                     f"successful tasks of its origin; nothing ran ({len(outcome.not_run)} "
@@ -474,6 +538,10 @@ def _closing_line(console: Console, flow_name: str, outcome: RunOutcome) -> None
         console.say(f"Done! Run {flow_name}/{outcome.run_id} finished; its end step failed and "
                     "@catch caught it, so the run is recorded as failed.", always=True)
     elif outcome.ok:
+        if outcome.nothing_ran:  # `resume` of a run that had succeeded: a copy of it
+            console.say(f"Nothing ran: every task was cloned from a task that had succeeded. "
+                        f"`{flow_command('resume STEP')}` runs STEP and what follows it "
+                        "again, with the code as it is now.")
         console.say(f"Done! Run {flow_name}/{outcome.run_id} succeeded.", always=True)
     elif outcome.interrupted:
         # As after a failure: what to type next, on the line before the closing one.
@@ -485,6 +553,7 @@ def _closing_line(console: Console, flow_name: str, outcome: RunOutcome) -> None
         failed = ", ".join(outcome.failed_tasks)
         if outcome.failed_tasks:
             # What a newcomer needs next: resume reuses what succeeded (the README's tour).
-            console.say(f"Once it is fixed, `{flow_command('resume')}` runs again what failed "
+            resume = flow_command(f"{switch} resume" if switch else "resume")
+            console.say(f"Once it is fixed, `{resume}` runs again what failed "
                         "and what follows it, reusing what succeeded.")
         console.say(f"Run {flow_name}/{outcome.run_id} failed: {failed}.", always=True)

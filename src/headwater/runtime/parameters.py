@@ -60,6 +60,9 @@ def resolve_parameters(flow_cls: type, given: Mapping[str, Any], user: str,
                     fix=f"pass --{param.name} VALUE",
                 )
             raw = default
+            if raw is not None and param.is_include_file:  # looked for beside the flow too
+                values[attr] = param.convert_default(raw, flow_cls)
+                continue
         if raw is None:
             values[attr] = () if param.multiple else None
         else:
@@ -70,3 +73,37 @@ def resolve_parameters(flow_cls: type, given: Mapping[str, Any], user: str,
 def store_parameters(values: Mapping[str, Any], store: Any, where: str) -> Manifest:
     """Save each parameter value as a blob; the manifest is shared by every task of the run."""
     return {name: store.save_artifact(v, name=name, where=where) for name, v in values.items()}
+
+
+def one_value_for_a_list(param: Any, value: Any) -> tuple[str, str] | None:
+    """``(message, fix)`` when a foreach iterates over ``param`` and its ``value`` is one
+    number (``--lrs 0.1`` for a sweep), else None. A step cannot set a parameter, so the store's
+    own "convert it first" would not help. Anything a foreach takes (a sequence, a set, ...)
+    passes, and what the store refuses of another collection it names itself."""
+    if value is None or hasattr(value, "__iter__") or hasattr(value, "__getitem__"):
+        return None
+    from headwater.flow.parameters import JSONTypeClass
+
+    option = f"--{param.name}"
+    if isinstance(param.type, JSONTypeClass):
+        fix = f"pass a JSON list: {option} '[{value!r}]'"
+    else:
+        fix = (f"declare it Parameter({param.name!r}, type=JSONType, default='[...]') and pass "
+               f"{option} '[{value!r}, ...]', or Parameter(..., separator=',') and pass "
+               f"{option} {value!r},...")
+    return (f"a foreach iterates over the parameter '{param.name}', whose value {value!r} is "
+            f"one {type(value).__name__}, not a list", fix)
+
+
+def check_swept_parameters(flow_cls: type, graph: Any, values: Mapping[str, Any]) -> None:
+    """Before a run is recorded: each foreach over a parameter has a list to iterate over
+    (:func:`one_value_for_a_list`), so a mistyped sweep is a launch error, not a failed run
+    whose resume would keep the same value."""
+    params = flow_parameters(flow_cls)
+    for node in graph:
+        var = getattr(node, "foreach_var", None)
+        if var and var in params and var in values:
+            problem = one_value_for_a_list(params[var], values[var])
+            if problem is not None:
+                raise ParameterError(f"flow {flow_cls.__name__}, step '{node.name}': "
+                                     f"{problem[0]}", fix=problem[1])

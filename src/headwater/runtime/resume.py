@@ -12,6 +12,10 @@ matched against the origin run by step, position (the split indexes it sits unde
   (the flow file may have changed since: a step renamed, a foreach made linear), and
 * the data of its ``@transient`` artifacts is still there (``gc`` frees it once a run succeeded).
 
+A clone keeps what the origin's code computed. When the flow file changed after the origin started
+and a step ends up with tasks of both kinds (the usual case: a foreach step edited after some of
+its items had succeeded), the scheduler names the step and ``resume STEP`` (:meth:`split_step`).
+
 Nothing is copied: a clone is a metadata record whose manifest names the origin's blobs.
 """
 
@@ -74,6 +78,12 @@ class ResumePlan:
             rows.sort(key=lambda r: _task_order(r[0]))
         self._seen: dict[tuple, int] = defaultdict(int)
         self._steps = {step: _StepPages(ids) for step, ids in by_step.items()}
+        # Set by the launcher when the flow file changed after the origin started; then a step
+        # some of whose tasks are cloned and some run again is named once (see split_step).
+        self.code_changed = False
+        self._cloned_in: set[str] = set()
+        self._rerun_in: set[str] = set()
+        self._named: set[str] = set()
 
     @classmethod
     def for_run(cls, meta: Any, flow: str, graph: Graph, origin_run_id: str,
@@ -107,6 +117,7 @@ class ResumePlan:
         if not parents_cloned or spec.step in self.rerun_steps:
             return None
         if status != "succeeded" or transition is None:
+            self._rerun_in.add(spec.step)  # its siblings at other places may be cloned
             return None
         if self.graph is not None and not transition_fits(self.graph[spec.step], transition):
             self.regraphed[spec.step] = tuple(transition.get("next_steps") or ())
@@ -127,9 +138,21 @@ class ResumePlan:
                       if name not in RUN_START_FACTS},
         )
         pathspec = f"{self.flow}/{self.origin_run_id}/{spec.step}/{task_id}"
+        self._cloned_in.add(spec.step)
         return CloneSource(pathspec, result.manifest, result,
                            getattr(last, "stdout_key", None), getattr(last, "stderr_key", None))
 
+
+    def split_step(self, step: str) -> bool:
+        """True once per step, when the flow file changed after the origin started and ``step``
+        has both tasks cloned from the origin (made by the code of then) and tasks that run
+        again (with the code of now): a foreach whose step was edited after some items had
+        succeeded mixes the two in one join, which a plain resume never says."""
+        if (not self.code_changed or step in self._named
+                or step not in self._cloned_in or step not in self._rerun_in):
+            return False
+        self._named.add(step)
+        return True
 
 
 def _task_order(task_id: str) -> tuple:

@@ -40,7 +40,7 @@ from headwater.records import (
     replace,
     was_caught,
 )
-from headwater.runtime.console import Console
+from headwater.runtime.console import Console, flow_command
 from headwater.runtime.descriptors import cannot_start, fewer_at_once_note, is_out_of_descriptors
 from headwater.runtime.executors.base import Executor, TaskExited, TaskOutput, TaskStarted
 from headwater.runtime.join_parents import PARENTS_KEYS, Arrivals, for_executor
@@ -103,6 +103,7 @@ class RunOutcome(Record):
     stop_signal: int | None = None
     not_run: list[str] = Factory(list)  # resume --clone-only: tasks left to run
     end_caught: bool = False  # the end step failed and @catch caught it: recorded as failed
+    nothing_ran: bool = False  # a resume whose every task was cloned (or reused): no step ran
 
 
 class Scheduler:
@@ -127,6 +128,7 @@ class Scheduler:
         # step -> "pypi"/"conda": its declaration is ignored by this run (no --environment)
         self.ignored_environments = dict(ignored_environments or {})
         self._cloned: set[str] = set()
+        self._submitted = 0  # tasks handed to the executor (not cloned, not reused)
         self.run_id = ""
         self.params: dict = {}
         self.tags: tuple[str, ...] = ()
@@ -179,7 +181,8 @@ class Scheduler:
         status = run_outcome(ran_ok=ok and not self._not_run, end_caught=self._end_caught)
         self.meta.run_finished(self.flow_name, run_id, status, time.time())
         return RunOutcome(run_id, ok, list(self._failed), interrupted, self._stop_signal,
-                          list(self._not_run), self._end_caught)
+                          list(self._not_run), self._end_caught,
+                          nothing_ran=self.resume is not None and not self._submitted)
 
     def _keep_graph(self) -> None:
         """Store the graph beside the run, for readers without the flow's code (the web UI).
@@ -352,6 +355,7 @@ class Scheduler:
             # Submitted before it is recorded: both happen in this turn's one transaction, and
             # a task that could not be started must leave no 'running' row behind.
             self.executor.submit(spec.task_id, for_executor(spec))
+            self._submitted += 1
         except OSError as exc:
             if not is_out_of_descriptors(exc):
                 raise
@@ -389,6 +393,7 @@ class Scheduler:
             return False
         parents_cloned = all(p.task_id in self._cloned for p in spec.parents)
         source = self.resume.match(spec, parents_cloned)
+        self._name_split_step(spec)
         if source is None:
             went = self.resume.regraphed.pop(spec.step, None)
             if went is not None:  # the flow file changed since the origin ran
@@ -406,6 +411,18 @@ class Scheduler:
                                f"{_shown(source.pathspec)}")
         self._release_successors(spec, source.result)
         return True
+
+    def _name_split_step(self, spec: TaskSpec) -> None:
+        """Resume after an edit: say once that a step mixes cloned tasks and new ones."""
+        if self.resume is None or not self.resume.split_step(spec.step):
+            return
+        origin = f"{self.flow_name}/{self.options.origin_run_id}"
+        self.console.task_line(
+            f"{self.run_id}/{spec.step}/{spec.task_id}",
+            f"Note: the flow file changed after {origin} started; step '{spec.step}' keeps "
+            f"the tasks of {origin} that succeeded (computed by the code of then) and runs the "
+            f"others with the code of now. If you changed '{spec.step}', "
+            f"`{flow_command('resume ' + spec.step)}` runs all of its tasks anew", always=True)
 
     def _reuse(self, spec: TaskSpec) -> bool:
         """@cache: record ``spec`` as a copy of an earlier task with the same cache key.

@@ -11,7 +11,8 @@ before the task starts:
   in parent order, except the list a foreach iterates over (the task's own item stands for it);
 * each foreach item the task sits under, by the content key of the item itself, so its position
   does not matter and adding one item to a foreach leaves the other items' keys unchanged;
-* the run's parameters and configs (their content keys);
+* the run's parameters and configs (their content keys), but for a parameter a foreach the task
+  sits under iterates over (its item stands for it, as for an artifact's list);
 * the environment: the step's @pypi/@conda lock when it has one, else the interpreter's version;
   always the headwater version and the step's @environment variables;
 * for a ``@project`` flow, its project and branch (``shop.prod.Flow``): a step reads them through
@@ -77,7 +78,7 @@ class StepCache:
     def key_for(self, spec: TaskSpec) -> str:
         """The cache key of ``spec`` (a hex digest); see the module docstring for its parts."""
         parts = [KEY_VERSION, *self._static_parts(spec.step),
-                 _sorted_keys(spec.params), self._input_parts(spec), self._item_parts(spec)]
+                 self._param_parts(spec), self._input_parts(spec), self._item_parts(spec)]
         blob = json.dumps(parts, separators=(",", ":")).encode()
         return xxhash.xxh3_128(blob).hexdigest()
 
@@ -142,10 +143,22 @@ class StepCache:
                 self._flow_file, _step_source_hash(self.flow_cls, step), env_part]
         return parts
 
+    def _iterated(self, spec: TaskSpec) -> set[str | None]:
+        """The lists the foreaches ``spec`` sits under iterate over (each task is keyed on its
+        own item instead, see _item_parts)."""
+        return {self.graph[f.step].foreach_var for f in spec.frames if f.is_foreach}
+
+    def _param_parts(self, spec: TaskSpec) -> list[list[str]]:
+        # A sweep's list is often a parameter itself (`foreach="lrs"`, `--lrs '[...]'`):
+        # adding a value to it leaves the other items' tasks alone, as for an artifact's list.
+        iterated = self._iterated(spec)
+        return _sorted_keys({name: ref for name, ref in spec.params.items()
+                             if name not in iterated})
+
     def _input_parts(self, spec: TaskSpec) -> list[list[list[str]]]:
         # The list a foreach iterates over changes whenever one item does; each task is keyed
         # on its own item instead (see _item_parts), so that artifact is left out.
-        iterated = {self.graph[f.step].foreach_var for f in spec.frames if f.is_foreach}
+        iterated = self._iterated(spec)
         return [_sorted_keys({name: ref for name, ref in parent.manifest.items()
                               if name not in spec.params and name not in iterated})
                 for parent in spec.parents]

@@ -418,11 +418,25 @@ def _fan_out(flow: Any, node: StepNode, spec: TaskSpec, store: Any, result: Task
                               f"{_close_name(var, flow)}",
                               fix=f"set self.{var} to a list before self.next(), or name the "
                               "artifact that holds the items in foreach=") from None
+    _check_parameter_items(flow, var, items, where)
     _check_split_count(items, var, spec.max_num_splits, where)
     key, count = store.save_items(items, name=var, where=spec.pathspec)
     _check_split_count(range(count), var, spec.max_num_splits, where)
     result.foreach_count, result.foreach_items_key = count, key
     result.foreach_unbounded = getattr(items, "_hw_unbounded_foreach", False) is True
+
+
+def _check_parameter_items(flow: Any, var: str, items: Any, where: str) -> None:
+    """A foreach over a parameter given one value: checked at launch already
+    (:func:`headwater.runtime.parameters.check_swept_parameters`); here for the runs whose
+    parameters the start task resolves (a deployed run), with the same words."""
+    from headwater.flow.parameters import flow_parameters
+    from headwater.runtime.parameters import one_value_for_a_list
+
+    param = flow_parameters(type(flow)).get(var)
+    problem = None if param is None else one_value_for_a_list(param, items)
+    if problem is not None:
+        raise TransitionError(f"{where}: {problem[0]}", fix=problem[1])
 
 
 def _close_name(name: str, flow: Any) -> str:

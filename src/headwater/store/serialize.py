@@ -294,11 +294,15 @@ def _check_sequence(seq: object, name: str) -> Sequence[Any]:
         hasattr(seq, "__len__") and hasattr(seq, "__getitem__") and not isinstance(seq, Mapping)
     )
     if not ok:
+        fix = f"convert it first, e.g. self.{name} = list(...)"
+        if isinstance(seq, Mapping):  # a parameter grid, usually: say how each shape is made
+            fix = (f"a dict is not a list of items: set self.{name} to its keys "
+                   f"(list(self.{name})), its pairs (list(self.{name}.items())), or, for a grid "
+                   f"of settings, every combination: [dict(zip(self.{name}, values)) for "
+                   f"values in itertools.product(*self.{name}.values())]")
         raise SerializationError(
             f"foreach over '{name}' needs a list, tuple, range, set or other sequence; "
-            f"got {type_name_of(seq)}",
-            fix=f"convert it first, e.g. self.{name} = list(...)",
-        )
+            f"got {type_name_of(seq)}", fix=fix)
     return seq  # type: ignore[return-value]
 
 
