@@ -207,3 +207,97 @@ def test_metaflow_graph_serves_dagnode(run_headwater, tmp_path: Path):
     shown = run_headwater("run", "node_type.py")
     assert shown.returncode == 0, shown.stdout + shown.stderr
     assert _values(shown.stdout) == "True start"
+
+
+# Round 2 (wildflows2): patterns met in a second set of public repositories.
+
+_FANOUT_FLOW = """
+    from metaflow import FlowSpec, step
+
+
+    class FanOutFlow(FlowSpec):
+        @step
+        def start(self):
+            self.items = ["a", "b", "c"]
+            self.next(self.work, foreach="items")
+
+        @step
+        def work(self):
+            self.next(self.join)
+
+        @step
+        def join(self, inputs):
+            self.next(self.wide, num_parallel=2)
+
+        @step
+        def wide(self):
+            self.next(self.gather)
+
+        @step
+        def gather(self, inputs):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        FanOutFlow()
+"""
+
+
+def _task_texts(output: str, step: str) -> list[str]:
+    """The console lines of ``step``'s tasks, without their time stamp and task prefix."""
+    marker = f"/{step}/"
+    return [line.split("] ", 1)[1] for line in output.splitlines()
+            if marker in line and "] " in line]
+
+
+def test_a_foreach_step_says_how_many_children_it_yields(run_headwater, tmp_path: Path):
+    """Metaflow's runtime prints ``Foreach yields N child steps.`` just before a bounded
+    foreach's parent finishes (every public flow with a foreach shows it); a ``num_parallel``
+    fan-out is not counted there."""
+    (tmp_path / "fan_out.py").write_text(textwrap.dedent(_FANOUT_FLOW))
+    ran = run_headwater("run", "fan_out.py")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert _task_texts(ran.stdout, "start")[-2:] == ["Foreach yields 3 child steps.",
+                                                     "Task finished successfully."]
+    assert "Foreach yields" not in ran.stdout.split("/join/", 1)[1]
+
+
+_LINKED_FLOW = """
+    from metaflow import FlowSpec, step
+
+    from neighbour import WORD
+
+
+    class LinkedFlow(FlowSpec):
+        @step
+        def start(self):
+            print("VALUES", WORD)
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        LinkedFlow()
+"""
+
+
+def test_a_linked_flow_imports_the_neighbours_of_the_file_it_points_to(run_headwater,
+                                                                          tmp_path: Path):
+    """A flow file that is a symbolic link into another folder imports the modules beside the
+    file it points to, as ``python linked.py run`` does (Python puts the resolved folder on
+    ``sys.path``): outerbounds/custom-decorator-examples links one flow into several folders."""
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "flow.py").write_text(textwrap.dedent(_LINKED_FLOW))
+    (real / "neighbour.py").write_text("WORD = 'found'\n")
+    (tmp_path / "linked.py").symlink_to(real / "flow.py")
+    ran = run_headwater("run", "linked.py")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert _values(ran.stdout) == "found"
