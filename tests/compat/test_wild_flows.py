@@ -301,3 +301,48 @@ def test_a_linked_flow_imports_the_neighbours_of_the_file_it_points_to(run_headw
     ran = run_headwater("run", "linked.py")
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert _values(ran.stdout) == "found"
+
+
+_CONFIGURED_FLOW = """
+    import os
+
+    from metaflow import Config, FlowSpec, step
+
+
+    class ConfiguredFlow(FlowSpec):
+        config = Config("config", default_value={"limit": 1})
+
+        @step
+        def start(self):
+            print("VALUES", self.config.limit)
+            if os.path.exists("fail"):
+                raise RuntimeError("asked to fail")
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        ConfiguredFlow()
+"""
+
+
+def test_resume_says_it_ignores_the_config_variables(run_headwater, tmp_path: Path):
+    """outerbounds/config-examples passes configs in ``METAFLOW_FLOW_CONFIG_VALUE``; Metaflow
+    refuses it with ``resume`` (as it refuses ``--config``), headwater resumes with the origin's
+    configs and says that the variable is ignored, as it does for ``--config``."""
+    (tmp_path / "configured.py").write_text(textwrap.dedent(_CONFIGURED_FLOW))
+    (tmp_path / "fail").touch()
+    given = {"METAFLOW_FLOW_CONFIG_VALUE": '{"config": {"limit": 5}}'}
+    failed = run_headwater("run", "configured.py", extra_env=given)
+    assert failed.returncode != 0
+    assert _values(failed.stdout) == "5"
+    (tmp_path / "fail").unlink()
+    resumed = run_headwater("resume", "configured.py",
+                            extra_env={"METAFLOW_FLOW_CONFIG_VALUE": '{"config": {"limit": 9}}'})
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert ("Note: METAFLOW_FLOW_CONFIG_VALUE is ignored by resume: the configs of "
+            "ConfiguredFlow/1 are used") in resumed.stdout
+    assert _values(resumed.stdout) == "5"
