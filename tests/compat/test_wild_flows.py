@@ -346,3 +346,48 @@ def test_resume_says_it_ignores_the_config_variables(run_headwater, tmp_path: Pa
     assert ("Note: METAFLOW_FLOW_CONFIG_VALUE is ignored by resume: the configs of "
             "ConfiguredFlow/1 are used") in resumed.stdout
     assert _values(resumed.stdout) == "5"
+
+
+_MUTATED_FLOW = """
+    from metaflow import Config, FlowMutator, FlowSpec, step
+
+
+    class everywhere(FlowMutator):
+        def mutate(self, mutable_flow):
+            for name, one_step in mutable_flow.steps:
+                if name in mutable_flow.config.steps:
+                    one_step.add_decorator("retry", deco_kwargs={"times": 1})
+
+
+    @everywhere
+    class MutatedFlow(FlowSpec):
+        config = Config("config", default_value={"steps": ["end"]})
+
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        MutatedFlow()
+"""
+
+
+def test_show_lists_the_decorators_a_mutator_adds(run_headwater, tmp_path: Path):
+    """Metaflow applies a flow's mutators before any command, so ``show`` lists the decorators
+    they add (npow/metaflow-flyte's mutable flow adds ``@environment`` to its end step), with
+    the configs given before the command."""
+    (tmp_path / "mutated.py").write_text(textwrap.dedent(_MUTATED_FLOW))
+    shown = run_headwater("show", "mutated.py")
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert shown.stdout.split() == ["Step", "start", "?", "=>", "end",
+                                    "@retry", "Step", "end", "?"]
+    both = run_headwater("--config-value", "config", '{"steps": ["start", "end"]}',
+                         "show", "mutated.py")
+    assert both.returncode == 0, both.stdout + both.stderr
+    assert both.stdout.split() == ["@retry", "Step", "start", "?", "=>", "end",
+                                   "@retry", "Step", "end", "?"]
