@@ -391,3 +391,46 @@ def test_show_lists_the_decorators_a_mutator_adds(run_headwater, tmp_path: Path)
     assert both.returncode == 0, both.stdout + both.stderr
     assert both.stdout.split() == ["@retry", "Step", "start", "?", "=>", "end",
                                    "@retry", "Step", "end", "?"]
+
+
+_MEMBERSHIP_FLOW = """
+    from metaflow import FlowMutator, FlowSpec, Parameter, current, project, step
+
+
+    class named_by_user(FlowMutator):
+        def pre_mutate(self, mutable_flow):
+            from metaflow.util import get_username
+
+            mutable_flow.add_parameter(
+                "owner", Parameter("owner", default=str(get_username())), overwrite=True)
+
+
+    @named_by_user
+    @project(name="shop")
+    class MembershipFlow(FlowSpec):
+        @step
+        def start(self):
+            print("VALUES", "project_flow_name" in current, "card" in current,
+                  current.get("branch_name").startswith("user."), current.get("nothing", "fallback"),
+                  self.owner)
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        MembershipFlow()
+"""
+
+
+def test_current_answers_in_and_get_and_util_names_the_user(run_headwater, tmp_path: Path):
+    """A mutator from outerbounds/custom-decorator-examples asks ``"project_flow_name" in
+    current`` and imports ``metaflow.util.get_username``: ``in`` is whether the fact is set,
+    ``current.get`` reads one with a default, and the user is ``USERNAME`` unless it is root."""
+    (tmp_path / "membership.py").write_text(textwrap.dedent(_MEMBERSHIP_FLOW))
+    ran = run_headwater("run", "membership.py",
+                        extra_env={"USERNAME": "alice", "USER": "root", "METAFLOW_USER": ""})
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert _values(ran.stdout) == "True False True fallback alice"
