@@ -434,3 +434,54 @@ def test_current_answers_in_and_get_and_util_names_the_user(run_headwater, tmp_p
                         extra_env={"USERNAME": "alice", "USER": "root", "METAFLOW_USER": ""})
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert _values(ran.stdout) == "True False True fallback alice"
+
+
+_OLD_LAYOUT_PLUGIN = """
+    from metaflow.decorators import StepDecorator
+
+
+    class AlarmDecorator(StepDecorator):
+        name = "alarm"
+        defaults = {"channel": None}
+
+        def task_exception(self, exception, step_name, flow, graph, retry_count,
+                           max_user_code_retries):
+            print("VALUES", self.attributes["channel"], step_name, type(exception).__name__,
+                  retry_count, flow.input)
+
+
+    STEP_DECORATORS_DESC = [("alarm", ".AlarmDecorator")]
+"""
+
+_ALARMED_FLOW = """
+    from metaflow import FlowSpec, alarm, step
+
+
+    class AlarmedFlow(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @alarm(channel="ops")
+        @step
+        def end(self):
+            1 / 0
+
+
+    if __name__ == "__main__":
+        AlarmedFlow()
+"""
+
+
+def test_a_plugin_declared_in_the_plugins_init_is_served(run_headwater, tmp_path: Path):
+    """t-chov/metaflow_slack_notifier declares its step decorator in
+    ``metaflow_extensions/<org>/plugins/__init__.py`` (no ``mfextinit_*.py``), with the class
+    path ``".SlackDecorator"``: Metaflow reads that layout too, so ``from metaflow import
+    slack`` works and its ``task_exception`` hook runs when the step fails."""
+    plugins = tmp_path / "metaflow_extensions" / "acme" / "plugins"
+    plugins.mkdir(parents=True)
+    (plugins / "__init__.py").write_text(textwrap.dedent(_OLD_LAYOUT_PLUGIN))
+    (tmp_path / "alarmed.py").write_text(textwrap.dedent(_ALARMED_FLOW))
+    ran = run_headwater("run", "alarmed.py")
+    assert ran.returncode != 0
+    assert _values(ran.stdout) == "ops end ZeroDivisionError 0 None", ran.stdout + ran.stderr
