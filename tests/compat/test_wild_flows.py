@@ -485,3 +485,47 @@ def test_a_plugin_declared_in_the_plugins_init_is_served(run_headwater, tmp_path
     ran = run_headwater("run", "alarmed.py")
     assert ran.returncode != 0
     assert _values(ran.stdout) == "ops end ZeroDivisionError 0 None", ran.stdout + ran.stderr
+
+
+_WARNING_FLOW = """
+    import warnings
+
+    from {package} import FlowSpec, step
+
+
+    class WarnFlow(FlowSpec):
+        @step
+        def start(self):
+            warnings.warn("this API is going away", FutureWarning)
+            with warnings.catch_warnings(record=True) as seen:
+                warnings.simplefilter("always")
+                warnings.warn("recorded", UserWarning)
+            print("VALUES", len(seen))
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        WarnFlow()
+"""
+
+
+def test_a_metaflow_flow_hides_python_warnings_as_metaflow_does(run_headwater, tmp_path: Path):
+    """Metaflow ignores every Python warning in the processes that run steps, so public flows
+    (mmuratarat/metaflow_tutorial's grid search) print none; headwater does the same for a flow
+    written for Metaflow, keeps them for a flow that imports headwater, and shows them to anyone
+    who sets ``PYTHONWARNINGS``. A step that records warnings itself still gets them."""
+    (tmp_path / "warn_mf.py").write_text(textwrap.dedent(_WARNING_FLOW.format(package="metaflow")))
+    (tmp_path / "warn_hw.py").write_text(textwrap.dedent(_WARNING_FLOW.format(package="headwater")))
+    hidden = run_headwater("run", "warn_mf.py")
+    assert hidden.returncode == 0, hidden.stdout + hidden.stderr
+    assert "going away" not in hidden.stdout + hidden.stderr
+    assert _values(hidden.stdout) == "1"
+    asked = run_headwater("run", "warn_mf.py", extra_env={"PYTHONWARNINGS": "default"})
+    assert "FutureWarning: this API is going away" in asked.stdout + asked.stderr
+    native = run_headwater("run", "warn_hw.py")
+    assert native.returncode == 0, native.stdout + native.stderr
+    assert "FutureWarning: this API is going away" in native.stdout + native.stderr
