@@ -61,5 +61,5 @@ def url_unquote(quoted: bytes | str) -> str:
     return unquote_to_bytes(quoted).decode("utf-8")
 
 
-__all__ = ["get_username", "is_stringish", "to_bytes", "to_unicode", "to_fileobj", "url_quote", "url_unquote",
-           "unicode_type", "bytes_type"]
+__all__ = ["get_username", "is_stringish", "to_bytes", "to_unicode", "to_fileobj", "url_quote",
+           "url_unquote", "unicode_type", "bytes_type"]
