@@ -529,3 +529,43 @@ def test_a_metaflow_flow_hides_python_warnings_as_metaflow_does(run_headwater, t
     native = run_headwater("run", "warn_hw.py")
     assert native.returncode == 0, native.stdout + native.stderr
     assert "FutureWarning: this API is going away" in native.stdout + native.stderr
+
+
+_MODULE_FLOW = """
+    from headwater import FlowSpec, step
+
+
+    class ModuleFlow(FlowSpec):
+        @step
+        def start(self):
+            raise ValueError("asked to fail")
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        ModuleFlow()
+"""
+
+
+def test_a_flow_run_as_a_module_is_told_to_resume_as_a_module(child_env, tmp_path: Path):
+    """leoluyi/metaflow-demo runs its flows as ``python -m ml_pipeline.flows.train_flow run``
+    (they import their package relatively); the hint after a failure names that command,
+    where it named ``python train_flow.py``, which does not run from the project's root."""
+    import os
+    import subprocess
+    import sys
+
+    package = tmp_path / "pipeline"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "module_flow.py").write_text(textwrap.dedent(_MODULE_FLOW))
+    env = {**os.environ, **child_env,
+           "PYTHONPATH": os.pathsep.join([str(tmp_path), child_env["PYTHONPATH"]])}
+    failed = subprocess.run([sys.executable, "-m", "pipeline.module_flow", "run"], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert failed.returncode != 0
+    assert "`python -m pipeline.module_flow resume` runs again what failed" in failed.stdout
