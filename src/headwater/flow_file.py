@@ -28,13 +28,16 @@ def _imports_metaflow(path: str) -> bool:
 
 
 def import_file(path: str, module_name: str) -> ModuleType:
-    """Execute the Python file ``path`` as the module ``module_name``, its folder on sys.path.
+    """Execute the Python file ``path`` as the module ``module_name``, its folder on sys.path
+    (the folder of the file a symbolic link ``path`` points to, as for ``python path``).
 
     Whatever the file raises (a SyntaxError, a failing import) propagates unchanged; callers show
     it through :func:`headwater.tracebacks.user_traceback`.
     """
     full = os.path.abspath(path)
-    folder = os.path.dirname(full)
+    # As `python flow.py` does, the folder is the one of the file a symbolic link points to:
+    # a flow linked into another folder imports its neighbours from where it really lives.
+    folder = os.path.dirname(os.path.realpath(full))
     if folder not in sys.path:
         sys.path.insert(0, folder)
     if _imports_metaflow(full):

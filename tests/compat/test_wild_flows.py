@@ -207,3 +207,365 @@ def test_metaflow_graph_serves_dagnode(run_headwater, tmp_path: Path):
     shown = run_headwater("run", "node_type.py")
     assert shown.returncode == 0, shown.stdout + shown.stderr
     assert _values(shown.stdout) == "True start"
+
+
+# Round 2 (wildflows2): patterns met in a second set of public repositories.
+
+_FANOUT_FLOW = """
+    from metaflow import FlowSpec, step
+
+
+    class FanOutFlow(FlowSpec):
+        @step
+        def start(self):
+            self.items = ["a", "b", "c"]
+            self.next(self.work, foreach="items")
+
+        @step
+        def work(self):
+            self.next(self.join)
+
+        @step
+        def join(self, inputs):
+            self.next(self.wide, num_parallel=2)
+
+        @step
+        def wide(self):
+            self.next(self.gather)
+
+        @step
+        def gather(self, inputs):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        FanOutFlow()
+"""
+
+
+def _task_texts(output: str, step: str) -> list[str]:
+    """The console lines of ``step``'s tasks, without their time stamp and task prefix."""
+    marker = f"/{step}/"
+    return [line.split("] ", 1)[1] for line in output.splitlines()
+            if marker in line and "] " in line]
+
+
+def test_a_foreach_step_says_how_many_children_it_yields(run_headwater, tmp_path: Path):
+    """Metaflow's runtime prints ``Foreach yields N child steps.`` just before a bounded
+    foreach's parent finishes (every public flow with a foreach shows it); a ``num_parallel``
+    fan-out is not counted there."""
+    (tmp_path / "fan_out.py").write_text(textwrap.dedent(_FANOUT_FLOW))
+    ran = run_headwater("run", "fan_out.py")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert _task_texts(ran.stdout, "start")[-2:] == ["Foreach yields 3 child steps.",
+                                                     "Task finished successfully."]
+    assert "Foreach yields" not in ran.stdout.split("/join/", 1)[1]
+
+
+_LINKED_FLOW = """
+    from metaflow import FlowSpec, step
+
+    from neighbour import WORD
+
+
+    class LinkedFlow(FlowSpec):
+        @step
+        def start(self):
+            print("VALUES", WORD)
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        LinkedFlow()
+"""
+
+
+def test_a_linked_flow_imports_the_neighbours_of_the_file_it_points_to(run_headwater,
+                                                                          tmp_path: Path):
+    """A flow file that is a symbolic link into another folder imports the modules beside the
+    file it points to, as ``python linked.py run`` does (Python puts the resolved folder on
+    ``sys.path``): outerbounds/custom-decorator-examples links one flow into several folders."""
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "flow.py").write_text(textwrap.dedent(_LINKED_FLOW))
+    (real / "neighbour.py").write_text("WORD = 'found'\n")
+    (tmp_path / "linked.py").symlink_to(real / "flow.py")
+    ran = run_headwater("run", "linked.py")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert _values(ran.stdout) == "found"
+
+
+_CONFIGURED_FLOW = """
+    import os
+
+    from metaflow import Config, FlowSpec, step
+
+
+    class ConfiguredFlow(FlowSpec):
+        config = Config("config", default_value={"limit": 1})
+
+        @step
+        def start(self):
+            print("VALUES", self.config.limit)
+            if os.path.exists("fail"):
+                raise RuntimeError("asked to fail")
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        ConfiguredFlow()
+"""
+
+
+def test_resume_says_it_ignores_the_config_variables(run_headwater, tmp_path: Path):
+    """outerbounds/config-examples passes configs in ``METAFLOW_FLOW_CONFIG_VALUE``; Metaflow
+    refuses it with ``resume`` (as it refuses ``--config``), headwater resumes with the origin's
+    configs and says that the variable is ignored, as it does for ``--config``."""
+    (tmp_path / "configured.py").write_text(textwrap.dedent(_CONFIGURED_FLOW))
+    (tmp_path / "fail").touch()
+    given = {"METAFLOW_FLOW_CONFIG_VALUE": '{"config": {"limit": 5}}'}
+    failed = run_headwater("run", "configured.py", extra_env=given)
+    assert failed.returncode != 0
+    assert _values(failed.stdout) == "5"
+    (tmp_path / "fail").unlink()
+    resumed = run_headwater("resume", "configured.py",
+                            extra_env={"METAFLOW_FLOW_CONFIG_VALUE": '{"config": {"limit": 9}}'})
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert ("Note: METAFLOW_FLOW_CONFIG_VALUE is ignored by resume: the configs of "
+            "ConfiguredFlow/1 are used") in resumed.stdout
+    assert _values(resumed.stdout) == "5"
+
+
+_MUTATED_FLOW = """
+    from metaflow import Config, FlowMutator, FlowSpec, step
+
+
+    class everywhere(FlowMutator):
+        def mutate(self, mutable_flow):
+            for name, one_step in mutable_flow.steps:
+                if name in mutable_flow.config.steps:
+                    one_step.add_decorator("retry", deco_kwargs={"times": 1})
+
+
+    @everywhere
+    class MutatedFlow(FlowSpec):
+        config = Config("config", default_value={"steps": ["end"]})
+
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        MutatedFlow()
+"""
+
+
+def test_show_lists_the_decorators_a_mutator_adds(run_headwater, tmp_path: Path):
+    """Metaflow applies a flow's mutators before any command, so ``show`` lists the decorators
+    they add (npow/metaflow-flyte's mutable flow adds ``@environment`` to its end step), with
+    the configs given before the command."""
+    (tmp_path / "mutated.py").write_text(textwrap.dedent(_MUTATED_FLOW))
+    shown = run_headwater("show", "mutated.py")
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert shown.stdout.split() == ["Step", "start", "?", "=>", "end",
+                                    "@retry", "Step", "end", "?"]
+    both = run_headwater("--config-value", "config", '{"steps": ["start", "end"]}',
+                         "show", "mutated.py")
+    assert both.returncode == 0, both.stdout + both.stderr
+    assert both.stdout.split() == ["@retry", "Step", "start", "?", "=>", "end",
+                                   "@retry", "Step", "end", "?"]
+
+
+_MEMBERSHIP_FLOW = """
+    from metaflow import FlowMutator, FlowSpec, Parameter, current, project, step
+
+
+    class named_by_user(FlowMutator):
+        def pre_mutate(self, mutable_flow):
+            from metaflow.util import get_username
+
+            mutable_flow.add_parameter(
+                "owner", Parameter("owner", default=str(get_username())), overwrite=True)
+
+
+    @named_by_user
+    @project(name="shop")
+    class MembershipFlow(FlowSpec):
+        @step
+        def start(self):
+            print("VALUES", "project_flow_name" in current, "card" in current,
+                  current.get("branch_name").startswith("user."), current.get("nothing", "fallback"),
+                  self.owner)
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        MembershipFlow()
+"""
+
+
+def test_current_answers_in_and_get_and_util_names_the_user(run_headwater, tmp_path: Path):
+    """A mutator from outerbounds/custom-decorator-examples asks ``"project_flow_name" in
+    current`` and imports ``metaflow.util.get_username``: ``in`` is whether the fact is set,
+    ``current.get`` reads one with a default, and the user is ``USERNAME`` unless it is root."""
+    (tmp_path / "membership.py").write_text(textwrap.dedent(_MEMBERSHIP_FLOW))
+    ran = run_headwater("run", "membership.py",
+                        extra_env={"USERNAME": "alice", "USER": "root", "METAFLOW_USER": ""})
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert _values(ran.stdout) == "True False True fallback alice"
+
+
+_OLD_LAYOUT_PLUGIN = """
+    from metaflow.decorators import StepDecorator
+
+
+    class AlarmDecorator(StepDecorator):
+        name = "alarm"
+        defaults = {"channel": None}
+
+        def task_exception(self, exception, step_name, flow, graph, retry_count,
+                           max_user_code_retries):
+            print("VALUES", self.attributes["channel"], step_name, type(exception).__name__,
+                  retry_count, flow.input)
+
+
+    STEP_DECORATORS_DESC = [("alarm", ".AlarmDecorator")]
+"""
+
+_ALARMED_FLOW = """
+    from metaflow import FlowSpec, alarm, step
+
+
+    class AlarmedFlow(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @alarm(channel="ops")
+        @step
+        def end(self):
+            1 / 0
+
+
+    if __name__ == "__main__":
+        AlarmedFlow()
+"""
+
+
+def test_a_plugin_declared_in_the_plugins_init_is_served(run_headwater, tmp_path: Path):
+    """t-chov/metaflow_slack_notifier declares its step decorator in
+    ``metaflow_extensions/<org>/plugins/__init__.py`` (no ``mfextinit_*.py``), with the class
+    path ``".SlackDecorator"``: Metaflow reads that layout too, so ``from metaflow import
+    slack`` works and its ``task_exception`` hook runs when the step fails."""
+    plugins = tmp_path / "metaflow_extensions" / "acme" / "plugins"
+    plugins.mkdir(parents=True)
+    (plugins / "__init__.py").write_text(textwrap.dedent(_OLD_LAYOUT_PLUGIN))
+    (tmp_path / "alarmed.py").write_text(textwrap.dedent(_ALARMED_FLOW))
+    ran = run_headwater("run", "alarmed.py")
+    assert ran.returncode != 0
+    assert _values(ran.stdout) == "ops end ZeroDivisionError 0 None", ran.stdout + ran.stderr
+
+
+_WARNING_FLOW = """
+    import warnings
+
+    from {package} import FlowSpec, step
+
+
+    class WarnFlow(FlowSpec):
+        @step
+        def start(self):
+            warnings.warn("this API is going away", FutureWarning)
+            with warnings.catch_warnings(record=True) as seen:
+                warnings.simplefilter("always")
+                warnings.warn("recorded", UserWarning)
+            print("VALUES", len(seen))
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        WarnFlow()
+"""
+
+
+def test_a_metaflow_flow_hides_python_warnings_as_metaflow_does(run_headwater, tmp_path: Path):
+    """Metaflow ignores every Python warning in the processes that run steps, so public flows
+    (mmuratarat/metaflow_tutorial's grid search) print none; headwater does the same for a flow
+    written for Metaflow, keeps them for a flow that imports headwater, and shows them to anyone
+    who sets ``PYTHONWARNINGS``. A step that records warnings itself still gets them."""
+    (tmp_path / "warn_mf.py").write_text(textwrap.dedent(_WARNING_FLOW.format(package="metaflow")))
+    (tmp_path / "warn_hw.py").write_text(textwrap.dedent(_WARNING_FLOW.format(package="headwater")))
+    hidden = run_headwater("run", "warn_mf.py")
+    assert hidden.returncode == 0, hidden.stdout + hidden.stderr
+    assert "going away" not in hidden.stdout + hidden.stderr
+    assert _values(hidden.stdout) == "1"
+    asked = run_headwater("run", "warn_mf.py", extra_env={"PYTHONWARNINGS": "default"})
+    assert "FutureWarning: this API is going away" in asked.stdout + asked.stderr
+    native = run_headwater("run", "warn_hw.py")
+    assert native.returncode == 0, native.stdout + native.stderr
+    assert "FutureWarning: this API is going away" in native.stdout + native.stderr
+
+
+_MODULE_FLOW = """
+    from headwater import FlowSpec, step
+
+
+    class ModuleFlow(FlowSpec):
+        @step
+        def start(self):
+            raise ValueError("asked to fail")
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        ModuleFlow()
+"""
+
+
+def test_a_flow_run_as_a_module_is_told_to_resume_as_a_module(child_env, tmp_path: Path):
+    """leoluyi/metaflow-demo runs its flows as ``python -m ml_pipeline.flows.train_flow run``
+    (they import their package relatively); the hint after a failure names that command,
+    where it named ``python train_flow.py``, which does not run from the project's root."""
+    import os
+    import subprocess
+    import sys
+
+    package = tmp_path / "pipeline"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "module_flow.py").write_text(textwrap.dedent(_MODULE_FLOW))
+    env = {**os.environ, **child_env,
+           "PYTHONPATH": os.pathsep.join([str(tmp_path), child_env["PYTHONPATH"]])}
+    failed = subprocess.run([sys.executable, "-m", "pipeline.module_flow", "run"], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert failed.returncode != 0
+    assert "`python -m pipeline.module_flow resume` runs again what failed" in failed.stdout

@@ -36,9 +36,24 @@ def show(ctx: click.Context) -> None:
 
     graph = _drawable_graph(ctx)
     if serving_metaflow():
-        _show_as_metaflow(graph, flow_class_of(ctx))
+        _show_as_metaflow(graph, _mutated_flow_class(ctx))
         return
     click.echo(render_text(graph))
+
+
+def _mutated_flow_class(ctx: click.Context) -> type:
+    """The flow class with its mutators applied, with the configs given before the command:
+    Metaflow applies them before any command, so ``show`` lists the decorators a mutator adds
+    (npow/metaflow-flyte's mutable flow adds ``@environment`` to a step that has none)."""
+    from headwater.decorators.mutation import apply_mutators, has_mutators
+    from headwater.runtime.configs import ConfigSources, launch_configs
+
+    flow_cls = flow_class_of(ctx)
+    if has_mutators(flow_cls):
+        root = ctx.find_root().obj or {}
+        apply_mutators(flow_cls, launch_configs(flow_cls, root.get("configs")
+                                                or ConfigSources()).scope)
+    return flow_cls
 
 
 def _show_as_metaflow(graph: Any, flow_cls: type) -> None:

@@ -1,7 +1,8 @@
 """What ``metaflow_extensions`` packages contribute beyond card types, found on first need.
 
 An organisation's package ``metaflow_extensions.<org>`` contributes through folders named after
-Metaflow's extension points, each with a ``mfextinit_<name>.py`` module:
+Metaflow's extension points, each with a ``mfextinit_<name>.py`` module (or, in the older
+layout, its ``__init__.py``):
 
 - ``config``: its public names are extra ``metaflow.metaflow_config`` values;
 - ``exceptions``: its public names are extra ``metaflow.exception`` names;
@@ -49,14 +50,20 @@ def _org_folders() -> dict[str, list[str]]:
 
 
 def init_modules(point: str) -> list[tuple[str, types.ModuleType]]:
-    """``(org, module)`` of every ``<org>/<point>/mfextinit_*.py``, imported once."""
+    """``(org, module)`` of every ``<org>/<point>/mfextinit_*.py``, imported once; a point
+    folder without one whose ``__init__.py`` is its configuration (the older layout Metaflow
+    still reads: t-chov/metaflow_slack_notifier declares its decorator there) gives that
+    package."""
     if point not in _modules:
         found: list[tuple[str, types.ModuleType]] = []
         for org, folders in _org_folders().items():
-            files = sorted({f for folder in folders for f in _listdir(os.path.join(folder, point))
-                            if f.startswith("mfextinit_") and f.endswith(".py")})
-            for name in files:
-                module = _load(f"{ROOT}.{org}.{point}.{name[:-3]}")
+            listed = {f for folder in folders for f in _listdir(os.path.join(folder, point))}
+            names = [f"{ROOT}.{org}.{point}.{f[:-3]}" for f in sorted(listed)
+                     if f.startswith("mfextinit_") and f.endswith(".py")]
+            if not names and "__init__.py" in listed:
+                names = [f"{ROOT}.{org}.{point}"]
+            for name in names:
+                module = _load(name)
                 if module is not None:
                     found.append((org, module))
         _modules[point] = found
@@ -139,11 +146,12 @@ def secrets_provider(name: str) -> Any:
 
 
 def _class_at(org: str, path: str) -> Any:
-    """``".module.Class"`` relative to ``metaflow_extensions.<org>.plugins``."""
+    """``".module.Class"`` relative to ``metaflow_extensions.<org>.plugins`` (``".Class"``: a
+    class of the plugins package itself)."""
     module_path, _, attr = path.rpartition(".")
     base = f"{ROOT}.{org}.plugins"
     module = importlib.import_module(base + module_path if module_path.startswith(".")
-                                     else module_path)
+                                     or not module_path else module_path)
     return getattr(module, attr)
 
 

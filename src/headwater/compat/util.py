@@ -1,4 +1,4 @@
-"""``metaflow.util``: the few helpers flows and test harnesses import from it.
+"""``metaflow.util``: the few helpers flows, mutators and test harnesses import from it.
 
 Metaflow's S3 helpers pass URLs around as UTF-8 bytes quoted with ``/`` and ``:`` kept
 (``url_quote``/``url_unquote``) and turn any value into bytes or a file of bytes.
@@ -7,6 +7,7 @@ Metaflow's S3 helpers pass URLs around as UTF-8 bytes quoted with ``/`` and ``:`
 from __future__ import annotations
 
 import io
+import os
 from typing import Any
 from urllib.parse import quote, unquote_to_bytes
 
@@ -39,6 +40,17 @@ def to_fileobj(value: Any) -> io.BytesIO:
     return io.BytesIO(to_bytes(value))
 
 
+def get_username() -> str | None:
+    """The user's name as Metaflow's ``metaflow.util.get_username`` finds it: ``METAFLOW_USER``,
+    else ``SUDO_USER``, ``USERNAME`` or ``USER``, the first set that is not ``root``; None when
+    there is none (a mutator names events with it)."""
+    for var in ("METAFLOW_USER", "SUDO_USER", "USERNAME", "USER"):
+        value = os.environ.get(var)
+        if value and value != "root":
+            return value
+    return None
+
+
 def url_quote(url: Any) -> bytes:
     """``url`` percent-quoted (``/`` and ``:`` kept), as bytes safe to write on one line."""
     return quote(to_bytes(url), safe="/:").encode("ascii")
@@ -49,5 +61,5 @@ def url_unquote(quoted: bytes | str) -> str:
     return unquote_to_bytes(quoted).decode("utf-8")
 
 
-__all__ = ["is_stringish", "to_bytes", "to_unicode", "to_fileobj", "url_quote", "url_unquote",
-           "unicode_type", "bytes_type"]
+__all__ = ["get_username", "is_stringish", "to_bytes", "to_unicode", "to_fileobj", "url_quote",
+           "url_unquote", "unicode_type", "bytes_type"]

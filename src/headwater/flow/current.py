@@ -162,6 +162,15 @@ class Current:
             return None
         return f"{self.flow_name}/{self.run_id}/{self.step_name}/{self.task_id}"
 
+    def __contains__(self, name: str) -> bool:
+        """``"project_name" in current``: whether the fact is set (not None) here, as Metaflow
+        answers; a step without @project (or outside a task) has no project facts."""
+        return getattr(self, name, None) is not None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """``current.get("project_name", default)``: the fact, or ``default`` when absent."""
+        return getattr(self, name, default)
+
     def __getattr__(self, name: str) -> Any:
         extra = self.__dict__.get("_extra", {})
         if name in extra:

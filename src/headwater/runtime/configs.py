@@ -62,6 +62,12 @@ _ENV_FILES = ("HEADWATER_FLOW_CONFIG", "METAFLOW_FLOW_CONFIG")
 _ENV_VALUES = ("HEADWATER_FLOW_CONFIG_VALUE", "METAFLOW_FLOW_CONFIG_VALUE")
 
 
+def config_variables_set() -> list[str]:
+    """The config environment variables set (non-empty) in this process, in a fixed order:
+    ``resume`` ignores them, as it ignores ``--config``, and says so."""
+    return [var for var in _ENV_FILES + _ENV_VALUES if os.environ.get(var)]
+
+
 def _from_environment(known: Mapping[str, str]) -> dict[str, tuple[str, str]]:
     given: dict[str, tuple[str, str]] = {}
     for kind, names in (("file", _ENV_FILES), ("value", _ENV_VALUES)):

@@ -228,11 +228,25 @@ def flow_command(command: str) -> str:
     when it ran through ``headwater``, as each was typed."""
     argv = sys.argv or [""]
     own_main = _is_headwater_main(argv[0])  # `python -m headwater run flow.py`
+    module = _main_module_name()
+    if module and not own_main:  # `python -m package.flow run` (leoluyi/metaflow-demo's way)
+        return f"python -m {module} {command}"
     if argv[0].endswith(".py") and not own_main:
         return f"python {_as_typed(argv[0])} {command}"
     flow_file = next((arg for arg in argv[1:] if arg.endswith(".py")), None)
     program = "python -m headwater" if own_main else "headwater"
     return f"{program} {command} {_as_typed(flow_file) if flow_file else 'FLOW_FILE'}"
+
+
+def _main_module_name() -> str | None:
+    """The module ``python -m NAME`` ran as this process's main, or None for a script (or an
+    interactive session); ``pkg`` for ``python -m pkg``, whose main is ``pkg.__main__``."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    name, origin = getattr(spec, "name", None), getattr(spec, "origin", None)
+    if not isinstance(name, str) or not name or name == "__main__" or not sys.argv \
+            or not origin or os.path.abspath(sys.argv[0]) != os.path.abspath(origin):
+        return None  # a script, a console script, or argv rewritten since (a test harness)
+    return name.removesuffix(".__main__")
 
 
 def _is_headwater_main(path: str) -> bool:

@@ -30,6 +30,7 @@ from headwater.meta.tags import endpoint_tags, runtime_name, transient_tags
 from headwater.runtime.configs import (
     ConfigSources,
     LaunchConfigs,
+    config_variables_set,
     launch_configs,
     recorded_configs,
 )
@@ -144,6 +145,9 @@ def resume_flow(flow_cls: type, *, step: str | None, options: RunOptions, settin
                         "--environment=pypi")
     if configs:
         console.say("Note: --config/--config-value are ignored by resume: "
+                    f"the configs of {flow_cls.__name__}/{printable_name(origin.run_id)} are used")
+    for variable in config_variables_set():  # Metaflow refuses them with resume, as --config
+        console.say(f"Note: {variable} is ignored by resume: "
                     f"the configs of {flow_cls.__name__}/{printable_name(origin.run_id)} are used")
     with _open_store(settings) as store:
         resolved = recorded_configs(flow_cls, param_refs, store,

@@ -522,6 +522,12 @@ class Scheduler:
         if result.ok:
             if self.graph[spec.step].is_end and was_caught(result.metadata):
                 self._end_caught = True
+            if (result.foreach_count and not result.foreach_unbounded
+                    and self.graph[spec.step].transition == FOREACH):
+                # Metaflow's runtime says how wide a bounded foreach fans out, just before
+                # the finish line (a num_parallel or unbounded fan-out is not counted there).
+                self.console.task_line(live.prefix,
+                                       f"Foreach yields {result.foreach_count} child steps.")
             self.console.task_line(live.prefix, "Task finished successfully.")
             if not self._failed:
                 self._release_successors(spec, result)

@@ -37,6 +37,7 @@ from headwater.records import (
 )
 from headwater.runtime.join_parents import PARENTS_KEYS, load_parents
 from headwater.runtime.memory_limit import out_of_memory_message
+from headwater.runtime.quiet_warnings import metaflow_warning_filter
 from headwater.runtime.step_timeout import step_time_limit
 from headwater.spelling import closest
 from headwater.store.datastore import discover_serializers
@@ -46,6 +47,11 @@ from headwater.version import serving_metaflow
 
 def execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> TaskResult:
     """Run ``spec`` in this process and return its result; user errors become a failed result."""
+    with metaflow_warning_filter():
+        return _execute_task(flow_cls, graph, spec, store)
+
+
+def _execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> TaskResult:
     started = time.time()
     discover_serializers()  # a no-op in a task forked from the launching process
     node = graph[spec.step]
