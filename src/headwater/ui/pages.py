@@ -169,6 +169,35 @@ async def task_page(request: Request) -> Response:
     return _shell("task", "/".join(found.values()), **found)
 
 
+async def compare_page(request: Request) -> Response:
+    """``/compare/FLOW/A/B``: two runs of a flow side by side (parameters, steps' durations, the
+    artifacts of one step's first task). Either run missing is a 404 naming it."""
+    try:
+        found = {"flow": check_name("flow", request.path_params["flow"]),
+                 "a": check_name("run", request.path_params["a"]),
+                 "b": check_name("run", request.path_params["b"])}
+        for run_id in (found["a"], found["b"]):
+            await _exists(request, "run_row", found["flow"], run_id)
+        step = request.query_params.get("step")
+        if step:  # a step neither run has is a 404 naming the first run's steps
+            await _exists(request, "check_step", found["flow"], found["a"], step)
+    except NotFoundError as err:
+        return not_found_page(err.msg, err.fix)
+    return _shell("compare", f"{found['flow']}/{found['a']} and {found['b']} compared", **found)
+
+
+async def compare_form(request: Request) -> Response:
+    """``/compare?flow=F&a=A&b=B`` (what the run page's form sends): the compare page's own
+    address, so a comparison is a link like any other page."""
+    query = request.query_params
+    flow, a, b = (query.get(k, "") for k in ("flow", "a", "b"))
+    if not (flow and a and b):
+        return not_found_page("nothing to compare: give a flow and two runs (?flow=F&a=A&b=B)",
+                              "open a run's page and pick the run to compare it with")
+    path = "/".join(quote(v, safe="") for v in (flow, a, b))
+    return RedirectResponse(f"/compare/{path}", status_code=303)
+
+
 async def favicon(request: Request) -> Response:
     """The drop, for what has no page of ours around it (a log or an artifact opened as plain
     text): a browser asks for /favicon.ico then, and a 404 there is an error in its console."""
@@ -187,4 +216,6 @@ routes = [
     Route("/runs/{flow}/{run_id}", run_page),
     Route("/runs/{flow}/{run_id}/{step}", step_page),
     Route("/runs/{flow}/{run_id}/{step}/{task_id}", task_page),
+    Route("/compare", compare_form),
+    Route("/compare/{flow}/{a}/{b}", compare_page),
 ]

@@ -28,6 +28,7 @@ from headwater.settings import Settings
 from headwater.store.datastore import PICKLE, blob_path, live_log_key, read_live_log
 from headwater.store.task_log import decode as decode_log
 from headwater.ui import logfind
+from headwater.ui.provenance import makers
 from headwater.ui.unreadable import explain, unpickling_failed
 
 # Names the UI accepts in a URL: what headwater itself gives flows, runs, steps, tasks and
@@ -391,10 +392,13 @@ class Reader:
                        and (not wanted or wanted in n.casefold()))
         out = []
         previews, budget = PREVIEWS_PER_TASK, PREVIEW_BUDGET_BYTES
-        for name in names[offset:offset + limit]:
+        page = names[offset:offset + limit]
+        made_by = makers(self.meta, row, manifest, page)
+        for name in page:
             ref = manifest[name]
             entry = {"name": name, "type": ref.type_name, "size": ref.size, "preview": None,
-                     "error": None, "fix": None, "download": "value", "previewed": True}
+                     "error": None, "fix": None, "download": "value", "previewed": True,
+                     "sha": ref.key, "made_by": made_by[name]}
             out.append(entry)
             if previews <= 0 or ref.size > budget:
                 entry["previewed"] = ref.size > PREVIEW_MAX_BYTES  # too large: said as before

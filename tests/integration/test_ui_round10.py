@@ -1,0 +1,164 @@
+"""The tenth browser round, in a real browser (Debian's Chromium driven by Playwright) against a
+real ``headwater ui`` over runs real flows made, as a data scientist uses it after a run went
+wrong or slow:
+
+- Two runs compared side by side from the run page, with the keyboard only: which parameters
+  and which artifacts differ, each step's duration in each run; the comparison's address
+  survives a reload and back/forward; a phone's width; a run that does not exist is a 404.
+- From an artifact to the task that set it ("set by"): inherited values link to the earlier
+  task, the task's own values say so, names in any script and emoji included.
+- A card's Vega-Lite chart written for v5 (Metaflow's examples' `$schema`) drawn without a
+  warning in the console.
+
+Waits are on what the page shows (Playwright's expect, with a generous deadline), never on time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from .faultkit import hw
+from .flowrun import flow_file
+from .uiserver import DEADLINE_MS, new_context, ui_server, watched_page
+
+expect.set_options(timeout=DEADLINE_MS)
+FLOW = flow_file("ui/compare_flow.py")
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    """CompareFlow/1 (alpha 0.5, label base) and CompareFlow/2 (alpha 0.7, label other)."""
+    folder = tmp_path_factory.mktemp("ui-round10")
+    for args in ((), ("--alpha", "0.7", "--label", "other")):
+        done = hw(FLOW, "run", *args, cwd=folder)
+        assert done.returncode == 0, done.stdout + done.stderr
+    return folder
+
+
+def _task(ui, run: str, step: str) -> str:  # type: ignore[no-untyped-def]
+    return ui.json(f"/api/runs/CompareFlow/{run}/tasks?step={step}&limit=1")["tasks"][0]["task_id"]
+
+
+def _row(page, table: str, key: str, name: str):  # type: ignore[no-untyped-def]
+    return page.get_by_role("table", name=table).locator(f'tr[data-{key}="{name}"]')
+
+
+def test_two_runs_compared_with_the_keyboard(home, browser):
+    """Before, the UI could not put two runs side by side: finding what changed meant two tabs
+    and reading every parameter and artifact by eye. Now the run page offers the flow's other
+    runs (the one before chosen), and the comparison names what differs."""
+    context = new_context(browser)
+    page = watched_page(context)
+    with ui_server(home) as ui:
+        page.goto(f"{ui.url}/runs/CompareFlow/2")
+        chooser = page.get_by_label("compare with run")
+        expect(chooser).to_have_value("1")  # the run before this one
+        chooser.focus()
+        page.keyboard.press("Tab")
+        expect(page.get_by_role("button", name="compare")).to_be_focused()
+        page.keyboard.press("Enter")
+        expect(page).to_have_url(f"{ui.url}/compare/CompareFlow/2/1")
+        expect(page).to_have_title("CompareFlow/2 and 1 compared · headwater")
+        expect(page.locator("#compare-parameters-count")).to_have_text(
+            "2 parameters of 3 differ.")
+        for name, mark in (("alpha", "differs"), ("label", "differs"), ("conf", "same")):
+            expect(_row(page, "parameters compared", "parameter", name).locator("td").last
+                   ).to_have_text(mark)
+        expect(_row(page, "parameters compared", "parameter", "alpha")).to_contain_text("0.7")
+        # every step's duration in both runs
+        for step in ("start", "work", "join", "end"):
+            expect(_row(page, "step durations compared", "step", step).locator("td")
+                   ).to_have_count(4)
+        # the end step's artifacts by default: which differ, by content
+        table = "artifacts compared"
+        for name, mark in (("final", "differs"), ("total", "differs"), ("data", "same"),
+                           ("שלום", "same"), ("rocket_🚀", "same")):
+            expect(_row(page, table, "artifact", name).locator("td").last).to_have_text(mark)
+        expect(page.locator("#compare-artifacts-count")).to_have_text("4 artifacts of 8 differ.")
+        # from a compared artifact to the task that set it, and back
+        _row(page, table, "artifact", "data").get_by_role("link").first.click()
+        expect(page).to_have_url(f"{ui.url}/runs/CompareFlow/2/start/{_task(ui, '2', 'start')}")
+        page.go_back()
+        expect(page.locator("#compare-artifacts-count")).to_have_text("4 artifacts of 8 differ.")
+        # another step's first task, kept in the address across a reload and back/forward
+        page.get_by_role("link", name="start", exact=True).last.click()
+        expect(page).to_have_url(f"{ui.url}/compare/CompareFlow/2/1?step=start#artifacts")
+        expect(_row(page, table, "artifact", "items").locator("td").last).to_have_text("same")
+        expect(_row(page, table, "artifact", "final")).to_have_count(0)
+        page.reload()
+        expect(_row(page, table, "artifact", "items")).to_have_count(1)
+        page.go_back()
+        expect(_row(page, table, "artifact", "final")).to_have_count(1)
+        page.go_forward()
+        expect(_row(page, table, "artifact", "items")).to_have_count(1)
+        assert page.problems == [], page.problems  # type: ignore[attr-defined]
+
+        # a phone: nothing on the comparison scrolls the page sideways
+        phone = watched_page(new_context(browser, viewport={"width": 375, "height": 800},
+                                         color_scheme="dark"))
+        phone.goto(f"{ui.url}/compare/CompareFlow/1/2")
+        expect(phone.locator("#compare-artifacts-count")).to_have_text("4 artifacts of 8 differ.")
+        assert phone.evaluate("document.documentElement.scrollWidth <= innerWidth")
+        assert phone.problems == [], phone.problems  # type: ignore[attr-defined]
+
+        # a run that does not exist, and the form's address without runs, are 404s naming it
+        status, _, body = ui.get("/compare/CompareFlow/1/9")
+        assert status == 404 and b"no run CompareFlow/9" in body, (status, body)
+        status, _, body = ui.get("/compare?flow=CompareFlow&a=1")
+        assert status == 404 and b"nothing to compare" in body
+        status, headers, _ = ui.get("/compare?flow=CompareFlow&a=1&b=2")
+        assert status == 303 and headers["location"] == "/compare/CompareFlow/1/2"
+    context.close()
+
+
+def test_an_artifact_links_to_the_task_that_set_it(home, browser):
+    """Before, the end task listed `data` like its own value, with nothing saying start set it;
+    finding the code, logs and inputs behind a value meant walking the graph by hand."""
+    context = new_context(browser)
+    page = watched_page(context)
+    with ui_server(home) as ui:
+        start, join, end = (_task(ui, "1", s) for s in ("start", "join", "end"))
+        listed = ui.json(f"/api/tasks/CompareFlow/1/end/{end}/artifacts")["artifacts"]
+        made = {a["name"]: a["made_by"] for a in listed}
+        assert made == {"alpha": f"CompareFlow/1/start/{start}",
+                        "conf": f"CompareFlow/1/start/{start}",
+                        "data": f"CompareFlow/1/start/{start}",
+                        "final": f"CompareFlow/1/end/{end}",
+                        "label": f"CompareFlow/1/start/{start}",
+                        "rocket_🚀": f"CompareFlow/1/start/{start}",
+                        "total": f"CompareFlow/1/join/{join}",
+                        "שלום": f"CompareFlow/1/start/{start}"}
+        assert all(len(a["sha"]) == 32 for a in listed)
+
+        page.goto(f"{ui.url}/runs/CompareFlow/1/end/{end}")
+        rows = page.get_by_role("table", name="artifacts")
+        expect(rows.locator('tr[data-artifact="final"]')).to_contain_text("this task")
+        page.get_by_role("link", name=f"total set by join/{join}").click()
+        expect(page).to_have_url(f"{ui.url}/runs/CompareFlow/1/join/{join}")
+        expect(rows.locator('tr[data-artifact="total"]')).to_contain_text("this task")
+        page.get_by_role("link", name=f"שלום set by start/{start}").click()
+        expect(page).to_have_url(f"{ui.url}/runs/CompareFlow/1/start/{start}")
+        expect(rows.locator('tr[data-artifact="rocket_🚀"]')).to_contain_text("this task")
+        page.go_back()
+        expect(page).to_have_url(f"{ui.url}/runs/CompareFlow/1/join/{join}")
+        assert page.problems == [], page.problems  # type: ignore[attr-defined]
+    context.close()
+
+
+def test_a_vega_lite_v5_chart_leaves_the_console_quiet(home, browser):
+    """The bundled Vega-Lite is v6; a chart whose `$schema` says v5 (Metaflow's examples, most
+    users' charts) is drawn unchanged, yet vega-embed printed a warning in the console for it on
+    every task page with such a card."""
+    context = new_context(browser)
+    page = watched_page(context)
+    with ui_server(home) as ui:
+        start = _task(ui, "1", "start")
+        page.goto(f"{ui.url}/runs/CompareFlow/1/start/{start}")
+        frame = page.frame_locator("iframe").first
+        expect(frame.locator(".hw-vega[data-drawn=true]")).to_have_count(1)
+        expect(frame.locator(".hw-vega svg")).to_have_count(1)
+        assert page.problems == [], page.problems  # type: ignore[attr-defined]
+    context.close()
