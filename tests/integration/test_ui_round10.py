@@ -7,6 +7,8 @@ wrong or slow:
   survives a reload and back/forward; a phone's width; a run that does not exist is a 404.
 - From an artifact to the task that set it ("set by"): inherited values link to the earlier
   task, the task's own values say so, names in any script and emoji included.
+- A run with forty tags in the runs list (six shown, the rest a disclosure away) beside its
+  name, which stays on one line; a run's timelines drawn to a phone's width, legible.
 - A card's Vega-Lite chart written for v5 (Metaflow's examples' `$schema`) drawn without a
   warning in the console.
 
@@ -26,15 +28,19 @@ from .uiserver import DEADLINE_MS, new_context, ui_server, watched_page
 
 expect.set_options(timeout=DEADLINE_MS)
 FLOW = flow_file("ui/compare_flow.py")
+TAGS = [f"experiment-{i:02d}" for i in range(40)]
 
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory) -> Path:
-    """CompareFlow/1 (alpha 0.5, label base) and CompareFlow/2 (alpha 0.7, label other)."""
+    """CompareFlow/1 (alpha 0.5, label base) and CompareFlow/2 (alpha 0.7, label other, 40
+    tags)."""
     folder = tmp_path_factory.mktemp("ui-round10")
     for args in ((), ("--alpha", "0.7", "--label", "other")):
         done = hw(FLOW, "run", *args, cwd=folder)
         assert done.returncode == 0, done.stdout + done.stderr
+    tagged = hw(FLOW, "tag", "add", "--run-id", "2", *TAGS, cwd=folder)
+    assert tagged.returncode == 0, tagged.stdout + tagged.stderr
     return folder
 
 
@@ -161,4 +167,43 @@ def test_a_vega_lite_v5_chart_leaves_the_console_quiet(home, browser):
         expect(frame.locator(".hw-vega[data-drawn=true]")).to_have_count(1)
         expect(frame.locator(".hw-vega svg")).to_have_count(1)
         assert page.problems == [], page.problems  # type: ignore[attr-defined]
+    context.close()
+
+
+def test_forty_tags_and_a_phone_timeline(home, browser):
+    """Before, a run's forty tags made its row forty lines tall and squeezed its name into a
+    column a few letters wide ("CompareF / low/2"); and a run's timelines, drawn 820 px wide,
+    were scaled to a phone's width, their 12 px labels shrunk to specks."""
+    context = new_context(browser)
+    page = watched_page(context)
+    with ui_server(home) as ui:
+        page.goto(f"{ui.url}/")
+        row = page.locator('#runs-table tr[data-pathspec="CompareFlow/2"]')
+        name = row.get_by_role("link", name="CompareFlow/2")
+        expect(name).to_be_visible()
+        assert name.evaluate("(a) => a.getClientRects().length") == 1  # one line
+        expect(row.locator("a.tag")).to_have_count(40)  # every tag a link, in the page
+        expect(row.locator("a.tag:visible")).to_have_count(6)
+        more = row.get_by_text("34 more tags")
+        more.focus()
+        page.keyboard.press("Enter")
+        expect(row.get_by_role("link", name="experiment-39")).to_be_visible()
+        page.get_by_role("link", name="experiment-39").click()
+        expect(page).to_have_url(f"{ui.url}/?tag=experiment-39")
+        expect(page.locator("#runs-table tbody tr")).to_have_count(1)
+        assert page.problems == [], page.problems  # type: ignore[attr-defined]
+
+        phone = watched_page(new_context(browser, viewport={"width": 375, "height": 800}))
+        phone.goto(f"{ui.url}/runs/CompareFlow/1")
+        for box in ("#timeline", "#task-timeline"):
+            picture = phone.locator(f"{box} svg")
+            expect(picture).to_have_count(1)
+            drawn, shown = picture.evaluate(
+                "(s) => [s.viewBox.baseVal.width, s.getBoundingClientRect().width]")
+            assert shown >= drawn * 0.99, (box, drawn, shown)  # not scaled down
+            label = phone.locator(f"{box} text").first.evaluate(
+                "(t) => t.getBoundingClientRect().height")
+            assert label >= 10, (box, label)
+        assert phone.evaluate("document.documentElement.scrollWidth <= innerWidth")
+        assert phone.problems == [], phone.problems  # type: ignore[attr-defined]
     context.close()

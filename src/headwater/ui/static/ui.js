@@ -148,11 +148,20 @@ function size(bytes) {
   return `${i ? bytes.toFixed(1) : bytes} ${units[i]}`;
 }
 
-// Each tag a link to the runs carrying it.
-function tagLinks(tags) {
+// Each tag a link to the runs carrying it. In a list of runs, a run with dozens of tags shows
+// its first `shown` and a disclosure for the rest: forty tags made its row forty lines tall and
+// squeezed the run's own name into a column a few letters wide.
+function tagLinks(tags, shown) {
   if (!tags.length) return "-";
   const span = el("span", { class: "tags" });
-  tags.forEach((tag, i) => span.append(i ? ", " : "", el("a", { href: `/?tag=${enc(tag)}`, class: "tag", text: tag })));
+  const link = (tag) => el("a", { href: `/?tag=${enc(tag)}`, class: "tag", text: tag });
+  const first = shown && tags.length > shown + 1 ? tags.slice(0, shown) : tags;
+  first.forEach((tag, i) => span.append(i ? ", " : "", link(tag)));
+  if (first.length < tags.length) {
+    const rest = el("span", { class: "tags-rest" });
+    tags.slice(first.length).forEach((tag, i) => rest.append(i ? ", " : "", link(tag)));
+    span.append(" ", el("details", { class: "more-tags" }, el("summary", { text: `${tags.length - first.length} more tags` }), rest));
+  }
   return span;
 }
 
@@ -330,6 +339,7 @@ async function runsPage() {
   followRuns(`/api/runs?${params}`, page, rows);
 }
 
+const TAGS_LISTED = 6;  // a run's tags shown in the runs list before "N more tags"
 function runRow(r) {
   return el("tr", { "data-pathspec": r.pathspec },
     el("td", {}, el("a", { href: runHref(r.flow, r.run_id), text: r.pathspec }),
@@ -338,7 +348,7 @@ function runRow(r) {
     el("td", {}, stamp(r.created_at)),
     durationEl("td", r.created_at, r.finished_at || r.stopped_at, r.status === "running"),
     el("td", { text: r.user }),
-    el("td", {}, tagLinks(r.tags)));
+    el("td", {}, tagLinks(r.tags, TAGS_LISTED)));
 }
 
 // The runs list follows what it shows: every 2 s while a listed run is running, every 10 s
@@ -462,12 +472,21 @@ function paintDag(run, steps, status, widths) {
   }
 }
 
+// A timeline is drawn to the width its box has (bars up to 600 px, a label column of 140, or
+// 90 on a phone): drawn at 820 px and scaled down to a phone's 355, its 12 px labels were 5 px
+// specks. Below 120 px of bars it would say nothing: the picture is scaled down from there.
+function timelineRoom(container) {
+  const room = container.clientWidth || 820;
+  const label = room < 500 ? 90 : 140;
+  return { label, width: Math.max(120, Math.min(600, room - label - 80)) };
+}
+
 function drawTimeline(run, steps, container) {
   const names = run.layout.nodes.map((n) => n.name).filter((n) => steps[n]);
   if (!names.length) { container.replaceChildren(el("p", { class: "muted", text: "No task started yet." })); return; }
   const start = Math.min(...names.map((n) => steps[n].started_at));
   const end = Math.max(...names.map((n) => steps[n].finished_at || serverNow()), start + 0.001);
-  const width = 600, row = 22, label = 140;
+  const { width, label } = timelineRoom(container), row = 22;
   const picture = svg("svg", { width: label + width + 80, height: names.length * row + 10, viewBox: `0 0 ${label + width + 80} ${names.length * row + 10}`, role: "img",
     "aria-label": names.map((n) => `${n} ${stepState(steps[n])} ${duration(steps[n].started_at, steps[n].finished_at)}`).join(", ") });
   names.forEach((name, i) => {
@@ -499,7 +518,7 @@ function drawTaskTimeline(run, tasks, container) {
   const ended = (t) => t.finished_at || (t.interrupted ? run.stopped_at : null);
   const start = Math.min(...list.map((t) => t.created_at));
   const end = Math.max(...list.map((t) => ended(t) || serverNow()), start + 0.001);
-  const width = 600, row = 14, label = 140;
+  const { width, label } = timelineRoom(container), row = 14;
   const picture = svg("svg", { width: label + width + 80, height: list.length * row + 6, viewBox: `0 0 ${label + width + 80} ${list.length * row + 6}`, role: "group", "aria-label": "the listed tasks over time" });
   list.forEach((t, i) => {
     const x = label + ((t.created_at - start) / (end - start)) * width;
