@@ -110,12 +110,12 @@ def test_two_runs_compared_with_the_keyboard(home, browser):
         assert phone.evaluate("document.documentElement.scrollWidth <= innerWidth")
         assert phone.problems == [], phone.problems  # type: ignore[attr-defined]
 
-        # a run that does not exist, and the form's address without runs, are 404s naming it
+        # a run that does not exist, and the form's address without the other run, are 404s
         status, _, body = ui.get("/compare/CompareFlow/1/9")
         assert status == 404 and b"no run CompareFlow/9" in body, (status, body)
-        status, _, body = ui.get("/compare?flow=CompareFlow&a=1")
-        assert status == 404 and b"nothing to compare" in body
-        status, headers, _ = ui.get("/compare?flow=CompareFlow&a=1&b=2")
+        status, _, body = ui.get("/compare/CompareFlow/1")
+        assert status == 404 and b"nothing to compare CompareFlow/1 with" in body
+        status, headers, _ = ui.get("/compare/CompareFlow/1?b=2")
         assert status == 303 and headers["location"] == "/compare/CompareFlow/1/2"
     context.close()
 
@@ -206,4 +206,36 @@ def test_forty_tags_and_a_phone_timeline(home, browser):
             assert label >= 10, (box, label)
         assert phone.evaluate("document.documentElement.scrollWidth <= innerWidth")
         assert phone.problems == [], phone.problems  # type: ignore[attr-defined]
+    context.close()
+
+
+def test_errors_catch_caught_are_found_from_the_run_page(home, browser):
+    """Before, a run whose foreach had a task fail and `@catch` catch it read succeeded with no
+    failure listed: the caught error could be found only by paging through every task for its
+    mark. Now a finished run's page lists the tasks @catch caught, and `status=caught` lists
+    them all (in the task list's filters and the API)."""
+    context = new_context(browser)
+    page = watched_page(context)
+    with ui_server(home) as ui:
+        caught = ui.json("/api/runs/CompareFlow/1/tasks?status=caught")["tasks"]
+        assert [(t["step"], t["foreach_index"], t["status"], t["caught"]) for t in caught] == [
+            ("work", 4, "succeeded", True)]
+        sorted_caught = ui.json("/api/runs/CompareFlow/1/tasks?status=caught&sort=attempts"
+                                "&order=desc&step=work")["tasks"]
+        assert [t["task_id"] for t in sorted_caught] == [caught[0]["task_id"]]
+        assert ui.json("/api/runs/CompareFlow/1/tasks?status=caught&step=start")["tasks"] == []
+
+        page.goto(f"{ui.url}/runs/CompareFlow/1")
+        section = page.locator("#caught")
+        expect(section).to_contain_text("Errors @catch caught")
+        expect(section.get_by_role("link", name=f"work/{caught[0]['task_id']}")).to_be_visible()
+        section.get_by_role("link", name="list them below").click()
+        expect(page).to_have_url(f"{ui.url}/runs/CompareFlow/1?status=caught#tasks")
+        rows = page.get_by_role("table", name="tasks").locator("tbody tr")
+        expect(rows).to_have_count(1)
+        expect(rows.first).to_contain_text("caught")
+        expect(page.locator("#tasks-range")).to_have_text("tasks 1–1 of 1")
+        page.get_by_role("link", name=f"work/{caught[0]['task_id']}").last.click()
+        expect(page.locator("#attempts")).to_contain_text("four has no labels")
+        assert page.problems == [], page.problems  # type: ignore[attr-defined]
     context.close()

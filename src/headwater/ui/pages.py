@@ -187,13 +187,18 @@ async def compare_page(request: Request) -> Response:
 
 
 async def compare_form(request: Request) -> Response:
-    """``/compare?flow=F&a=A&b=B`` (what the run page's form sends): the compare page's own
-    address, so a comparison is a link like any other page."""
-    query = request.query_params
-    flow, a, b = (query.get(k, "") for k in ("flow", "a", "b"))
-    if not (flow and a and b):
-        return not_found_page("nothing to compare: give a flow and two runs (?flow=F&a=A&b=B)",
-                              "open a run's page and pick the run to compare it with")
+    """``/compare/FLOW/A?b=B`` (what the run page's form sends: its menu names the other run):
+    the compare page's own address, so a comparison is a link like any other page."""
+    try:
+        flow = check_name("flow", request.path_params["flow"])
+        a = check_name("run", request.path_params["a"])
+        b = request.query_params.get("b", "")
+        if not b:
+            raise NotFoundError(f"nothing to compare {flow}/{a} with",
+                                fix="pick the other run in the run page's compare menu (?b=RUN)")
+        b = check_name("run", b)
+    except NotFoundError as err:
+        return not_found_page(err.msg, err.fix)
     path = "/".join(quote(v, safe="") for v in (flow, a, b))
     return RedirectResponse(f"/compare/{path}", status_code=303)
 
@@ -216,6 +221,6 @@ routes = [
     Route("/runs/{flow}/{run_id}", run_page),
     Route("/runs/{flow}/{run_id}/{step}", step_page),
     Route("/runs/{flow}/{run_id}/{step}/{task_id}", task_page),
-    Route("/compare", compare_form),
+    Route("/compare/{flow}/{a}", compare_form),
     Route("/compare/{flow}/{a}/{b}", compare_page),
 ]

@@ -302,11 +302,18 @@ class Reader:
                 return {"tasks": [], "offset": offset, "limit": limit, "more": False}
             if status == "failed":
                 wanted = ("failed", "running")
-        if sort is not None:
+        if sort is not None or status == "caught":
+            # caught: succeeded tasks whose step raised and @catch caught it, told apart only by
+            # their record's facts: the whole list is read (as for a sort) and filtered here
             everything = self.meta.page_tasks(flow, run_id, step, limit=MAX_SORTED_TASKS,
-                                              status=wanted)
-            listed = sorted_tasks([task_summary(r, run) for r in everything], sort, order,
-                                  ended_at=run["stopped_at"])
+                                              status="succeeded" if status == "caught" else wanted)
+            listed = [task_summary(r, run) for r in everything]
+            if status == "caught":
+                listed = [t for t in listed if t.get("caught")]
+            if sort is None:
+                return {"tasks": listed[offset:offset + limit], "offset": offset,
+                        "limit": limit, "more": len(listed) > offset + limit}
+            listed = sorted_tasks(listed, sort, order, ended_at=run["stopped_at"])
             return {"tasks": listed[offset:offset + limit], "offset": offset, "limit": limit,
                     "more": len(listed) > offset + limit, "sort": sort, "order": order}
         rows = self.meta.page_tasks(flow, run_id, step, limit=limit + 1, offset=offset,

@@ -598,16 +598,19 @@ function compareForm(flow, runId, origin, runs) {
   const before = origin || (mine >= 0 && runs[mine + 1] ? runs[mine + 1].run_id : choices[0].run_id);
   const select = el("select", { id: "compare-with", name: "b", "aria-label": "compare with run" },
     ...choices.map((r) => el("option", { value: r.run_id, selected: r.run_id === before ? "" : null, text: `${r.run_id} (${r.status}, ${when(r.created_at)})` })));
-  return el("form", { method: "get", action: "/compare", class: "compare-form" },
-    el("input", { type: "hidden", name: "flow", value: flow }), el("input", { type: "hidden", name: "a", value: runId }),
+  return el("form", { method: "get", action: `/compare/${enc(flow)}/${enc(runId)}`, class: "compare-form" },
     select, " ", el("button", { type: "submit", id: "compare-go", text: "compare" }));
 }
 
+const TASK_STATUSES = ["running", "succeeded", "failed", "caught"];
+const FAILURES_SHOWN = 10;  // as the server names a run's failed tasks: the first ten
 async function runPage() {
   const flow = app.dataset.flow, runId = app.dataset.runId;
   const query = new URLSearchParams(location.search);
   const step = query.get("step") || "";
-  const only = ["running", "succeeded", "failed"].includes(query.get("status")) ? query.get("status") : "";
+  // caught: tasks whose step raised and @catch caught it (succeeded records; the server filters)
+  const only = TASK_STATUSES.includes(query.get("status")) ? query.get("status") : "";
+  const inList = (t) => (only === "caught" ? Boolean(t.caught) : t.status === only);
   const offset = Math.max(0, parseInt(query.get("offset") || "0", 10) || 0);
   const sort = TASK_SORTS.includes(query.get("sort")) ? query.get("sort") : "";
   const order = sort && query.get("order") === "desc" ? "desc" : "asc";
@@ -620,6 +623,10 @@ async function runPage() {
   if (sort) { params.set("sort", sort); params.set("order", order); }
   const [run, page, others] = await Promise.all([api(base), api(`${base}/tasks?${params}`),
     api(`/api/runs?${new URLSearchParams({ flow, limit: 50 })}`).catch(() => null)]);
+  // a finished run's tasks whose step raised and @catch caught it: succeeded records, so no
+  // failure shows them, yet each is an error a reader came to find (a 1,000-task foreach hid one)
+  const caught = run.status !== "running"
+    ? await api(`${base}/tasks?${new URLSearchParams({ status: "caught", limit: FAILURES_SHOWN })}`).catch(() => null) : null;
   for (const feed of feeds) feed.stop();  // drawn afresh: the last drawing's following ends
 
   const facts = el("dl", { class: "facts" });
@@ -661,7 +668,7 @@ async function runPage() {
   const stepPicker = el("p", { class: "step-picker" }, "step: ", el("a", { href: listHref("", only), class: step ? "" : "current", text: "all" }));
   for (const n of run.layout.nodes) stepPicker.append(" ", el("a", { href: listHref(n.name, only), class: n.name === step ? "current" : "", text: n.name }));
   const statusPicker = el("p", { class: "status-picker" }, "status: ", el("a", { href: listHref(step, ""), class: only ? "" : "current", text: "any" }));
-  for (const st of ["running", "succeeded", "failed"]) statusPicker.append(" ", el("a", { href: listHref(step, st), class: st === only ? "current" : "", text: st }));
+  for (const st of TASK_STATUSES) statusPicker.append(" ", el("a", { href: listHref(step, st), class: st === only ? "current" : "", text: st }));
   const pager = el("p", { class: "pager" });
   const link = (o) => { const q = new URLSearchParams(location.search); q.set("offset", o); return `${location.pathname}?${q}#tasks`; };
   const countOf = (s) => (s ? (only ? s[only] || 0 : s.tasks) : 0);
@@ -701,6 +708,12 @@ async function runPage() {
     if (failedCount > run.failures.length) failures.append(el("p", { class: "muted" }, `${failedCount - run.failures.length} more failed: `, el("a", { id: "all-failed", href: listHref("", "failed"), text: `list all ${failedCount} failed tasks` })));
   }
 
+  const caughtList = caught && caught.tasks.length ? el("section", { id: "caught", class: "failures" },
+    el("h2", { text: "Errors @catch caught" }),
+    el("ul", {}, ...caught.tasks.map((t) => el("li", {}, el("a", { href: taskHref(flow, runId, t.step, t.task_id), text: `${t.step}/${t.task_id}` }), " ",
+      el("span", { class: "muted", text: "raised; @catch caught it and the run went on" })))),
+    el("p", {}, el("a", { id: "all-caught", href: listHref("", "caught"), text: caught.more ? "list every task @catch caught" : "list them below" }))) : null;
+
   // a run whose scheduler was killed says so: nobody recorded its end
   const interrupted = run.interrupted ? el("p", { id: "interrupted", class: "notice", role: "status" },
     "This run stopped without finishing: its scheduler was killed (or its machine lost). It was last seen alive at ",
@@ -716,7 +729,7 @@ async function runPage() {
 
   const firstDraw = app.dataset.drawn !== "true";
   app.dataset.drawn = "true";
-  redraw(el("h1", { text: `${flow}/${runId}` }), facts, ...(interrupted ? [interrupted] : []), ...(failures ? [failures] : []), ...(caughtEnd ? [caughtEnd] : []),
+  redraw(el("h1", { text: `${flow}/${runId}` }), facts, ...(interrupted ? [interrupted] : []), ...(failures ? [failures] : []), ...(caughtEnd ? [caughtEnd] : []), ...(caughtList ? [caughtList] : []),
     el("h2", { text: "Graph" }), dag,
     el("h2", { text: "Timeline" }), timeline,
     el("h3", { text: "Tasks listed below" }), taskTimeline,
@@ -808,7 +821,7 @@ async function runPage() {
     for (const t of changed) {
       const existing = tbody.querySelector(`tr[data-task="${CSS.escape(`${t.step}/${t.task_id}`)}"]`);
       if (!existing) continue;  // on another page, or new: follow() reads this page again
-      if (only && t.status !== only) { refill(); continue; }  // it left this list
+      if (only && !inList(t)) { refill(); continue; }  // it left this list
       // the reader on this row (its link focused) keeps the focus on the row drawn for it
       const key = existing.contains(document.activeElement) ? focusKey(document.activeElement) : null;
       existing.replaceWith(taskRow(run, t));
@@ -1397,7 +1410,7 @@ function artifactRow(base, a, own) {
   const link = a.download ? el("a", { href: `${base}/artifact?name=${enc(a.name)}`, download: "", "aria-label": `download ${a.name}${a.download === "pickle" ? " (its pickle)" : ""}`,
     text: a.download === "pickle" ? "download pickle" : "download" }) : null;
   return el("tr", { "data-artifact": a.name },
-    el("td", { text: a.name }), el("td", {}, madeBy(a, own)), el("td", { text: a.type }), el("td", { text: size(a.size) }),
+    el("td", { text: a.name }), el("td", {}, madeBy(a, own)), el("td", { text: a.type }), el("td", { class: "size", text: size(a.size) }),
     el("td", {}, why || el("code", { class: "preview", text: a.preview ?? (a.previewed === false ? "(not previewed: too many bytes to preview on this page; download it)" : "(too large to preview)") })),
     el("td", {}, link));
 }
