@@ -182,12 +182,15 @@ def test_forty_tags_and_a_phone_timeline(home, browser):
         name = row.get_by_role("link", name="CompareFlow/2")
         expect(name).to_be_visible()
         assert name.evaluate("(a) => a.getClientRects().length") == 1  # one line
-        expect(row.locator("a.tag")).to_have_count(40)  # every tag a link, in the page
+        expect(row.locator("a.tag")).to_have_count(40)  # every tag a link in the page
         expect(row.locator("a.tag:visible")).to_have_count(6)
-        more = row.get_by_text("34 more tags")
+        more = row.get_by_role("button", name="34 more tags")
+        expect(more).to_have_attribute("aria-expanded", "false")
         more.focus()
         page.keyboard.press("Enter")
         expect(row.get_by_role("link", name="experiment-39")).to_be_visible()
+        expect(row.get_by_role("button", name="fewer tags")).to_have_attribute(
+            "aria-expanded", "true")
         page.get_by_role("link", name="experiment-39").click()
         expect(page).to_have_url(f"{ui.url}/?tag=experiment-39")
         expect(page.locator("#runs-table tbody tr")).to_have_count(1)
@@ -237,5 +240,38 @@ def test_errors_catch_caught_are_found_from_the_run_page(home, browser):
         expect(page.locator("#tasks-range")).to_have_text("tasks 1–1 of 1")
         page.get_by_role("link", name=f"work/{caught[0]['task_id']}").last.click()
         expect(page.locator("#attempts")).to_contain_text("four has no labels")
+        assert page.problems == [], page.problems  # type: ignore[attr-defined]
+    context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_new_views_read_at_aa_contrast_and_walk_with_the_tab_key(home, browser, scheme):
+    """What this round added (the comparison, "set by", the caught list, the compare menu, the
+    folded tags) measured as round 7 measures every page: each text colour at 4.5:1 on what it
+    is drawn on in both schemes, and every control reached by the Tab key, named, its focus
+    shown."""
+    from .test_ui_round7 import LOW_CONTRAST, NAMED, REACHABLE, _tab_through
+
+    context = new_context(browser, color_scheme=scheme)
+    page = watched_page(context)
+    with ui_server(home) as ui:
+        end = _task(ui, "2", "end")
+        for path, ready in [
+                ("/", "button.more-tags"),
+                ("/runs/CompareFlow/2", "#caught li"),
+                ("/compare/CompareFlow/2/1", "#compare-artifacts tbody tr"),
+                (f"/runs/CompareFlow/2/end/{end}", "a.made-by")]:
+            page.goto(ui.url + path)
+            page.locator(ready).first.wait_for()
+            if path == "/":  # the folded tags shown too
+                page.evaluate("document.querySelector('button.more-tags').click()")
+            assert page.evaluate(LOW_CONTRAST) == [], (scheme, path)
+            stops = _tab_through(page)
+            reached = {s["key"] for s in stops}
+            missed = [key for key in page.evaluate(REACHABLE) if key not in reached]
+            assert missed == [], (path, missed)
+            for stop in stops:
+                assert NAMED.match(stop["aria"]), (path, stop)
+                assert stop["visible"] and stop["outline"], (path, stop)
         assert page.problems == [], page.problems  # type: ignore[attr-defined]
     context.close()

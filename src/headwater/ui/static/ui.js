@@ -158,9 +158,18 @@ function tagLinks(tags, shown) {
   const first = shown && tags.length > shown + 1 ? tags.slice(0, shown) : tags;
   first.forEach((tag, i) => span.append(i ? ", " : "", link(tag)));
   if (first.length < tags.length) {
-    const rest = el("span", { class: "tags-rest" });
-    tags.slice(first.length).forEach((tag, i) => rest.append(i ? ", " : "", link(tag)));
-    span.append(" ", el("details", { class: "more-tags" }, el("summary", { text: `${tags.length - first.length} more tags` }), rest));
+    // a button saying whether it is open (a <details> drawn inline lost its role in Chromium's
+    // accessibility tree: a screen reader read its summary as plain text)
+    const more = `${tags.length - first.length} more tags`;
+    const rest = el("span", { class: "tags-rest", hidden: true });
+    tags.slice(first.length).forEach((tag) => rest.append(", ", link(tag)));
+    const toggle = el("button", { type: "button", class: "more-tags", "aria-expanded": "false", text: more });
+    toggle.addEventListener("click", () => {
+      rest.hidden = !rest.hidden;
+      toggle.setAttribute("aria-expanded", String(!rest.hidden));
+      toggle.textContent = rest.hidden ? more : "fewer tags";
+    });
+    span.append(rest, " ", toggle);
   }
   return span;
 }
