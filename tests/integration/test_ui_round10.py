@@ -33,12 +33,14 @@ TAGS = [f"experiment-{i:02d}" for i in range(40)]
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory) -> Path:
-    """CompareFlow/1 (alpha 0.5, label base) and CompareFlow/2 (alpha 0.7, label other, 40
-    tags)."""
+    """CompareFlow/1 (alpha 0.5, label base), CompareFlow/2 (alpha 0.7, label other, 40
+    tags) and CompareFlow/3 (alpha 0.9; its join failed)."""
     folder = tmp_path_factory.mktemp("ui-round10")
     for args in ((), ("--alpha", "0.7", "--label", "other")):
         done = hw(FLOW, "run", *args, cwd=folder)
         assert done.returncode == 0, done.stdout + done.stderr
+    failed = hw(FLOW, "run", "--alpha", "0.9", cwd=folder, FAIL_JOIN="1")
+    assert failed.returncode != 0 and "the join lost its inputs" in failed.stdout + failed.stderr
     tagged = hw(FLOW, "tag", "add", "--run-id", "2", *TAGS, cwd=folder)
     assert tagged.returncode == 0, tagged.stdout + tagged.stderr
     return folder
@@ -109,6 +111,16 @@ def test_two_runs_compared_with_the_keyboard(home, browser):
         expect(phone.locator("#compare-artifacts-count")).to_have_text("4 artifacts of 8 differ.")
         assert phone.evaluate("document.documentElement.scrollWidth <= innerWidth")
         assert phone.problems == [], phone.problems  # type: ignore[attr-defined]
+
+        # a run that failed at its join against one that finished: the work step's first tasks,
+        # the last step both ran to success, not an end step one of them never reached
+        page.goto(f"{ui.url}/compare/CompareFlow/3/1")
+        expect(page.locator(".step-picker a.current")).to_have_text("work")
+        expect(_row(page, table, "artifact", "alpha").locator("td").last).to_have_text("differs")
+        expect(_row(page, table, "artifact", "out").locator("td").last).to_have_text("same")  # 0 * alpha
+        expect(_row(page, table, "artifact", "data").locator("td").last).to_have_text("same")
+        expect(_row(page, "step durations compared", "step", "end")).to_contain_text("not run")
+        assert page.problems == [], page.problems  # type: ignore[attr-defined]
 
         # a run that does not exist, and the form's address without the other run, are 404s
         status, _, body = ui.get("/compare/CompareFlow/1/9")

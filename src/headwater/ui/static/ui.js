@@ -1547,7 +1547,10 @@ async function comparePage() {
   const [runA, runB] = await Promise.all([api(`/api/runs/${enc(flow)}/${enc(a)}`), api(`/api/runs/${enc(flow)}/${enc(b)}`)]);
   const names = [...new Set([...runA.layout.nodes, ...runB.layout.nodes].map((n) => n.name))];
   const asked = new URLSearchParams(location.search).get("step");
-  const step = asked || (names.includes("end") ? "end" : names[names.length - 1]);
+  // by default the last step both runs ran a task of to success (the end step for two finished
+  // runs; for a run that failed half-way, the step before the failure, where both have values)
+  const both = names.filter((n) => runA.steps[n]?.succeeded && runB.steps[n]?.succeeded);
+  const step = asked || both[both.length - 1] || (names.includes("end") ? "end" : names[names.length - 1]);
   const head = (...cells) => el("thead", {}, el("tr", {}, ...cells.map((c) => el("th", { text: c }))));
   const runLink = (id) => el("a", { href: runHref(flow, id), text: `${flow}/${id}` });
 

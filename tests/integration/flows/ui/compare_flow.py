@@ -3,7 +3,9 @@
 
 ``start`` sets values that pass unchanged to the end (``data``, an artifact named in Hebrew and
 one with an emoji), a foreach of ``WIDTH`` tasks (one retried, one caught by ``@catch``), a join
-that sets ``total`` and merges ``data``, and ``end`` sets ``final``."""
+that sets ``total`` and merges ``data``, and ``end`` sets ``final``. With ``FAIL_JOIN`` set the join fails (the run fails)."""
+
+import os
 
 from headwater import Config, FlowSpec, Parameter, card, catch, current, retry, step
 from headwater.cards import Markdown, VegaChart
@@ -46,6 +48,8 @@ class CompareFlow(FlowSpec):
 
     @step
     def join(self, inputs):
+        if os.environ.get("FAIL_JOIN"):
+            raise KeyError("the join lost its inputs")
         self.total = sum(getattr(i, "out", None) or 0 for i in inputs)
         self.merge_artifacts(inputs, include=["data", "שלום", "rocket_🚀"])
         self.next(self.end)
