@@ -287,3 +287,33 @@ def test_the_new_views_read_at_aa_contrast_and_walk_with_the_tab_key(home, brows
                 assert stop["visible"] and stop["outline"], (path, stop)
         assert page.problems == [], page.problems  # type: ignore[attr-defined]
     context.close()
+
+
+def test_what_a_log_was_searched_for_is_kept_in_the_address(home, browser):
+    """Before, a reload (or a link sent to a colleague) opened the log unsearched: the find
+    box's text lived in the page only. Now it is in the address, `?find-stdout=TEXT`."""
+    context = new_context(browser)
+    page = watched_page(context)
+    with ui_server(home) as ui:
+        start = _task(ui, "1", "start")
+        here = f"{ui.url}/runs/CompareFlow/1/start/{start}"
+        page.goto(here)
+        expect(page.locator("#stdout-state")).to_have_text("complete")
+        page.get_by_role("searchbox", name="find in stdout").fill("CHECKSUM")
+        expect(page.locator("#stdout-matches")).to_have_text("1 matching line")
+        expect(page).to_have_url(f"{here}?find-stdout=CHECKSUM")
+        page.reload()
+        expect(page.get_by_role("searchbox", name="find in stdout")).to_have_value("CHECKSUM")
+        expect(page.locator("#stdout-matches")).to_have_text("1 matching line")
+        expect(page.locator("#stdout-hits")).to_contain_text("loading shard 3: bad checksum")
+        # a link to another page and back: found again; Escape empties it and the address
+        page.get_by_role("link", name="CompareFlow").first.click()
+        page.go_back()
+        expect(page.locator("#stdout-matches")).to_have_text("1 matching line")
+        page.get_by_role("searchbox", name="find in stdout").press("Escape")
+        expect(page).to_have_url(here)
+        # the attempt shown stays in the address beside it
+        page.goto(f"{here}?attempt=0&find-stdout=shard#logs")
+        expect(page.locator("#stdout-matches")).to_have_text("5 matching lines")
+        assert page.problems == [], page.problems  # type: ignore[attr-defined]
+    context.close()

@@ -1281,9 +1281,20 @@ function logFinder(base, stream, pre, attempt) {
     if (cut()) { if (typed) show(hits); askSoon(typed); return; }
     if (!queued) { queued = true; requestAnimationFrame(() => { queued = false; if (input.value && !cut()) inPage(); }); }
   };
-  input.addEventListener("input", () => changed(true));
-  input.addEventListener("keydown", (event) => { if (event.key === "Escape" && input.value) { input.value = ""; changed(true); } });
+  // what is found is kept in the address (`?find-stdout=TEXT`, replaced, not a new history
+  // entry): a reload, or the link sent to a colleague, opens the log found in again
+  const param = `find-${stream}`;
+  const remember = () => {
+    const q = new URLSearchParams(location.search);
+    if (input.value) q.set(param, input.value); else q.delete(param);
+    const search = q.toString();
+    if (`?${search}` !== location.search && (search || location.search)) history.replaceState(history.state, "", `${location.pathname}${search ? `?${search}` : ""}${location.hash}`);
+  };
+  input.addEventListener("input", () => { changed(true); remember(); });
+  input.addEventListener("keydown", (event) => { if (event.key === "Escape" && input.value) { input.value = ""; changed(true); remember(); } });
   new MutationObserver(() => { if (input.value) changed(false); }).observe(pre, { childList: true, characterData: true, subtree: true });
+  const kept = (new URLSearchParams(location.search).get(param) || "").split(/\r?\n/)[0].slice(0, FIND_MAX_CHARS);
+  if (kept) { input.value = kept; changed(true); }
   const box = el("p", { class: "log-find" }, el("label", { for: input.id, class: "muted", text: "find" }), input, count);
   return { box, hits, around };
 }

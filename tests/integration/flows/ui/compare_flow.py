@@ -31,6 +31,8 @@ class CompareFlow(FlowSpec):
         self.שלום = "שלום עולם"
         setattr(self, "rocket_🚀", "🚀🚀")
         self.items = list(range(6))
+        for shard in range(1, 6):
+            print(f"loading shard {shard}" + (": bad checksum, read again" if shard == 3 else ""))
         current.card.append(Markdown("# Loss"))
         current.card.append(VegaChart(V5_CHART))
         self.next(self.work, foreach="items")
