@@ -9,6 +9,8 @@ wrong or slow:
   task, the task's own values say so, names in any script and emoji included.
 - A run with forty tags in the runs list (six shown, the rest a disclosure away) beside its
   name, which stays on one line; a run's timelines drawn to a phone's width, legible.
+- A finished run's errors @catch caught, listed and filtered; a log's find text kept in the
+  address; the new views at AA contrast in both schemes and walked with the Tab key.
 - A card's Vega-Lite chart written for v5 (Metaflow's examples' `$schema`) drawn without a
   warning in the console.
 
