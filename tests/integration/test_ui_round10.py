@@ -7,7 +7,7 @@ wrong or slow:
   survives a reload and back/forward; a phone's width; a run that does not exist is a 404.
 - From an artifact to the task that set it ("set by"): inherited values link to the earlier
   task, the task's own values say so, names in any script and emoji included.
-- A run with forty tags in the runs list (six shown, the rest a disclosure away) beside its
+- A run with forty tags in the runs list (six shown, the rest a button away) beside its
   name, which stays on one line; a run's timelines drawn to a phone's width, legible.
 - A finished run's errors @catch caught, listed and filtered; a log's find text kept in the
   address; the new views at AA contrast in both schemes and walked with the Tab key.
