@@ -54,11 +54,19 @@ var(--line);padding:3px 8px}
 """
 
 # Draw every chart of the page; a chart that fails shows its error in place of the picture.
+# The bundled Vega-Lite (v6) draws specs written for v5 (Metaflow's examples and most users'
+# `$schema`) unchanged, yet vega-embed warns in the console for each: that one warning is dropped,
+# every other goes on to the console.
 VEGA_BOOT = """
+var hwLog = vega.logger(vega.Warn), hwWarn = hwLog.warn;
+hwLog.warn = function (first) {
+  if (/^The input spec uses Vega(-Lite)? v5[.0-9]*, but the current version/.test(String(first))) return hwLog;
+  return hwWarn.apply(hwLog, arguments);
+};
 document.querySelectorAll('.hw-vega').forEach(function (box) {
   var target = box.querySelector('.hw-vega-target');
   var spec = JSON.parse(box.querySelector('.hw-vega-spec').textContent);
-  vegaEmbed(target, spec, {actions: false, renderer: 'svg'}).then(function () {
+  vegaEmbed(target, spec, {actions: false, renderer: 'svg', logger: hwLog}).then(function () {
     box.setAttribute('data-drawn', 'true');
   }).catch(function (err) {
     target.textContent = 'chart error: ' + err;

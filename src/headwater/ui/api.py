@@ -130,7 +130,7 @@ async def run(request: Request) -> Response:
     return await _answer(_reader(request).run, p["flow"], p["run_id"])
 
 
-TASK_STATUSES = ("running", "succeeded", "failed")
+TASK_STATUSES = ("running", "succeeded", "failed", "caught")  # caught: @catch caught its error
 
 
 async def tasks(request: Request) -> Response:

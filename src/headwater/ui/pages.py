@@ -169,6 +169,40 @@ async def task_page(request: Request) -> Response:
     return _shell("task", "/".join(found.values()), **found)
 
 
+async def compare_page(request: Request) -> Response:
+    """``/compare/FLOW/A/B``: two runs of a flow side by side (parameters, steps' durations, the
+    artifacts of one step's first task). Either run missing is a 404 naming it."""
+    try:
+        found = {"flow": check_name("flow", request.path_params["flow"]),
+                 "a": check_name("run", request.path_params["a"]),
+                 "b": check_name("run", request.path_params["b"])}
+        for run_id in (found["a"], found["b"]):
+            await _exists(request, "run_row", found["flow"], run_id)
+        step = request.query_params.get("step")
+        if step:  # a step neither run has is a 404 naming the first run's steps
+            await _exists(request, "check_step", found["flow"], found["a"], step)
+    except NotFoundError as err:
+        return not_found_page(err.msg, err.fix)
+    return _shell("compare", f"{found['flow']}/{found['a']} and {found['b']} compared", **found)
+
+
+async def compare_form(request: Request) -> Response:
+    """``/compare/FLOW/A?b=B`` (what the run page's form sends: its menu names the other run):
+    the compare page's own address, so a comparison is a link like any other page."""
+    try:
+        flow = check_name("flow", request.path_params["flow"])
+        a = check_name("run", request.path_params["a"])
+        b = request.query_params.get("b", "")
+        if not b:
+            raise NotFoundError(f"nothing to compare {flow}/{a} with",
+                                fix="pick the other run in the run page's compare menu (?b=RUN)")
+        b = check_name("run", b)
+    except NotFoundError as err:
+        return not_found_page(err.msg, err.fix)
+    path = "/".join(quote(v, safe="") for v in (flow, a, b))
+    return RedirectResponse(f"/compare/{path}", status_code=303)
+
+
 async def favicon(request: Request) -> Response:
     """The drop, for what has no page of ours around it (a log or an artifact opened as plain
     text): a browser asks for /favicon.ico then, and a 404 there is an error in its console."""
@@ -187,4 +221,6 @@ routes = [
     Route("/runs/{flow}/{run_id}", run_page),
     Route("/runs/{flow}/{run_id}/{step}", step_page),
     Route("/runs/{flow}/{run_id}/{step}/{task_id}", task_page),
+    Route("/compare/{flow}/{a}", compare_form),
+    Route("/compare/{flow}/{a}/{b}", compare_page),
 ]

@@ -28,6 +28,7 @@ from headwater.settings import Settings
 from headwater.store.datastore import PICKLE, blob_path, live_log_key, read_live_log
 from headwater.store.task_log import decode as decode_log
 from headwater.ui import logfind
+from headwater.ui.provenance import makers
 from headwater.ui.unreadable import explain, unpickling_failed
 
 # Names the UI accepts in a URL: what headwater itself gives flows, runs, steps, tasks and
@@ -301,11 +302,18 @@ class Reader:
                 return {"tasks": [], "offset": offset, "limit": limit, "more": False}
             if status == "failed":
                 wanted = ("failed", "running")
-        if sort is not None:
+        if sort is not None or status == "caught":
+            # caught: succeeded tasks whose step raised and @catch caught it, told apart only by
+            # their record's facts: the whole list is read (as for a sort) and filtered here
             everything = self.meta.page_tasks(flow, run_id, step, limit=MAX_SORTED_TASKS,
-                                              status=wanted)
-            listed = sorted_tasks([task_summary(r, run) for r in everything], sort, order,
-                                  ended_at=run["stopped_at"])
+                                              status="succeeded" if status == "caught" else wanted)
+            listed = [task_summary(r, run) for r in everything]
+            if status == "caught":
+                listed = [t for t in listed if t.get("caught")]
+            if sort is None:
+                return {"tasks": listed[offset:offset + limit], "offset": offset,
+                        "limit": limit, "more": len(listed) > offset + limit}
+            listed = sorted_tasks(listed, sort, order, ended_at=run["stopped_at"])
             return {"tasks": listed[offset:offset + limit], "offset": offset, "limit": limit,
                     "more": len(listed) > offset + limit, "sort": sort, "order": order}
         rows = self.meta.page_tasks(flow, run_id, step, limit=limit + 1, offset=offset,
@@ -391,10 +399,13 @@ class Reader:
                        and (not wanted or wanted in n.casefold()))
         out = []
         previews, budget = PREVIEWS_PER_TASK, PREVIEW_BUDGET_BYTES
-        for name in names[offset:offset + limit]:
+        page = names[offset:offset + limit]
+        made_by = makers(self.meta, row, manifest, page)
+        for name in page:
             ref = manifest[name]
             entry = {"name": name, "type": ref.type_name, "size": ref.size, "preview": None,
-                     "error": None, "fix": None, "download": "value", "previewed": True}
+                     "error": None, "fix": None, "download": "value", "previewed": True,
+                     "sha": ref.key, "made_by": made_by[name]}
             out.append(entry)
             if previews <= 0 or ref.size > budget:
                 entry["previewed"] = ref.size > PREVIEW_MAX_BYTES  # too large: said as before

@@ -148,11 +148,29 @@ function size(bytes) {
   return `${i ? bytes.toFixed(1) : bytes} ${units[i]}`;
 }
 
-// Each tag a link to the runs carrying it.
-function tagLinks(tags) {
+// Each tag a link to the runs carrying it. In a list of runs, a run with dozens of tags shows
+// its first `shown` and a disclosure for the rest: forty tags made its row forty lines tall and
+// squeezed the run's own name into a column a few letters wide.
+function tagLinks(tags, shown) {
   if (!tags.length) return "-";
   const span = el("span", { class: "tags" });
-  tags.forEach((tag, i) => span.append(i ? ", " : "", el("a", { href: `/?tag=${enc(tag)}`, class: "tag", text: tag })));
+  const link = (tag) => el("a", { href: `/?tag=${enc(tag)}`, class: "tag", text: tag });
+  const first = shown && tags.length > shown + 1 ? tags.slice(0, shown) : tags;
+  first.forEach((tag, i) => span.append(i ? ", " : "", link(tag)));
+  if (first.length < tags.length) {
+    // a button saying whether it is open (a <details> drawn inline lost its role in Chromium's
+    // accessibility tree: a screen reader read its summary as plain text)
+    const more = `${tags.length - first.length} more tags`;
+    const rest = el("span", { class: "tags-rest", hidden: true });
+    tags.slice(first.length).forEach((tag) => rest.append(", ", link(tag)));
+    const toggle = el("button", { type: "button", class: "more-tags", "aria-expanded": "false", text: more });
+    toggle.addEventListener("click", () => {
+      rest.hidden = !rest.hidden;
+      toggle.setAttribute("aria-expanded", String(!rest.hidden));
+      toggle.textContent = rest.hidden ? more : "fewer tags";
+    });
+    span.append(rest, " ", toggle);
+  }
   return span;
 }
 
@@ -330,6 +348,7 @@ async function runsPage() {
   followRuns(`/api/runs?${params}`, page, rows);
 }
 
+const TAGS_LISTED = 6;  // a run's tags shown in the runs list before "N more tags"
 function runRow(r) {
   return el("tr", { "data-pathspec": r.pathspec },
     el("td", {}, el("a", { href: runHref(r.flow, r.run_id), text: r.pathspec }),
@@ -338,7 +357,7 @@ function runRow(r) {
     el("td", {}, stamp(r.created_at)),
     durationEl("td", r.created_at, r.finished_at || r.stopped_at, r.status === "running"),
     el("td", { text: r.user }),
-    el("td", {}, tagLinks(r.tags)));
+    el("td", {}, tagLinks(r.tags, TAGS_LISTED)));
 }
 
 // The runs list follows what it shows: every 2 s while a listed run is running, every 10 s
@@ -462,12 +481,21 @@ function paintDag(run, steps, status, widths) {
   }
 }
 
+// A timeline is drawn to the width its box has (bars up to 600 px, a label column of 140, or
+// 90 on a phone): drawn at 820 px and scaled down to a phone's 355, its 12 px labels were 5 px
+// specks. Below 120 px of bars it would say nothing: the picture is scaled down from there.
+function timelineRoom(container) {
+  const room = container.clientWidth || 820;
+  const label = room < 500 ? 90 : 140;
+  return { label, width: Math.max(120, Math.min(600, room - label - 80)) };
+}
+
 function drawTimeline(run, steps, container) {
   const names = run.layout.nodes.map((n) => n.name).filter((n) => steps[n]);
   if (!names.length) { container.replaceChildren(el("p", { class: "muted", text: "No task started yet." })); return; }
   const start = Math.min(...names.map((n) => steps[n].started_at));
   const end = Math.max(...names.map((n) => steps[n].finished_at || serverNow()), start + 0.001);
-  const width = 600, row = 22, label = 140;
+  const { width, label } = timelineRoom(container), row = 22;
   const picture = svg("svg", { width: label + width + 80, height: names.length * row + 10, viewBox: `0 0 ${label + width + 80} ${names.length * row + 10}`, role: "img",
     "aria-label": names.map((n) => `${n} ${stepState(steps[n])} ${duration(steps[n].started_at, steps[n].finished_at)}`).join(", ") });
   names.forEach((name, i) => {
@@ -499,7 +527,7 @@ function drawTaskTimeline(run, tasks, container) {
   const ended = (t) => t.finished_at || (t.interrupted ? run.stopped_at : null);
   const start = Math.min(...list.map((t) => t.created_at));
   const end = Math.max(...list.map((t) => ended(t) || serverNow()), start + 0.001);
-  const width = 600, row = 14, label = 140;
+  const { width, label } = timelineRoom(container), row = 14;
   const picture = svg("svg", { width: label + width + 80, height: list.length * row + 6, viewBox: `0 0 ${label + width + 80} ${list.length * row + 6}`, role: "group", "aria-label": "the listed tasks over time" });
   list.forEach((t, i) => {
     const x = label + ((t.created_at - start) / (end - start)) * width;
@@ -570,11 +598,28 @@ function sortHeader(name, sort, order) {
   return el("th", { "aria-sort": name === sort ? (order === "asc" ? "ascending" : "descending") : null }, button);
 }
 
+// The run page's way to a comparison: the flow's other recent runs in a menu, the run this one
+// was resumed from (else the one before it) chosen; a plain GET form, so it works as a link does.
+function compareForm(flow, runId, origin, runs) {
+  const choices = runs.filter((r) => r.run_id !== runId);
+  if (!choices.length) return null;
+  const mine = runs.findIndex((r) => r.run_id === runId);
+  const before = origin || (mine >= 0 && runs[mine + 1] ? runs[mine + 1].run_id : choices[0].run_id);
+  const select = el("select", { id: "compare-with", name: "b", "aria-label": "compare with run" },
+    ...choices.map((r) => el("option", { value: r.run_id, selected: r.run_id === before ? "" : null, text: `${r.run_id} (${r.status}, ${when(r.created_at)})` })));
+  return el("form", { method: "get", action: `/compare/${enc(flow)}/${enc(runId)}`, class: "compare-form" },
+    select, " ", el("button", { type: "submit", id: "compare-go", text: "compare" }));
+}
+
+const TASK_STATUSES = ["running", "succeeded", "failed", "caught"];
+const FAILURES_SHOWN = 10;  // as the server names a run's failed tasks: the first ten
 async function runPage() {
   const flow = app.dataset.flow, runId = app.dataset.runId;
   const query = new URLSearchParams(location.search);
   const step = query.get("step") || "";
-  const only = ["running", "succeeded", "failed"].includes(query.get("status")) ? query.get("status") : "";
+  // caught: tasks whose step raised and @catch caught it (succeeded records; the server filters)
+  const only = TASK_STATUSES.includes(query.get("status")) ? query.get("status") : "";
+  const inList = (t) => (only === "caught" ? Boolean(t.caught) : t.status === only);
   const offset = Math.max(0, parseInt(query.get("offset") || "0", 10) || 0);
   const sort = TASK_SORTS.includes(query.get("sort")) ? query.get("sort") : "";
   const order = sort && query.get("order") === "desc" ? "desc" : "asc";
@@ -585,7 +630,12 @@ async function runPage() {
   if (step) params.set("step", step);
   if (only) params.set("status", only);
   if (sort) { params.set("sort", sort); params.set("order", order); }
-  const [run, page] = await Promise.all([api(base), api(`${base}/tasks?${params}`)]);
+  const [run, page, others] = await Promise.all([api(base), api(`${base}/tasks?${params}`),
+    api(`/api/runs?${new URLSearchParams({ flow, limit: 50 })}`).catch(() => null)]);
+  // a finished run's tasks whose step raised and @catch caught it: succeeded records, so no
+  // failure shows them, yet each is an error a reader came to find (a 1,000-task foreach hid one)
+  const caught = run.status !== "running"
+    ? await api(`${base}/tasks?${new URLSearchParams({ status: "caught", limit: FAILURES_SHOWN })}`).catch(() => null) : null;
   for (const feed of feeds) feed.stop();  // drawn afresh: the last drawing's following ends
 
   const facts = el("dl", { class: "facts" });
@@ -600,6 +650,8 @@ async function runPage() {
   fact("tags", tagLinks(run.tags));
   fact("system tags", run.system_tags.join(", ") || "-");
   if (run.origin_run_id) fact("resumed from", el("a", { href: runHref(flow, run.origin_run_id), id: "origin", text: `${flow}/${run.origin_run_id}` }));
+  const compare = compareForm(flow, runId, run.origin_run_id, others ? others.runs : []);
+  if (compare) fact("compare", compare);
 
   const params_ = el("table", { id: "parameters", "aria-label": "parameters" }, el("thead", {}, el("tr", {}, el("th", { text: "parameter" }), el("th", { text: "value" }))));
   const pbody = el("tbody");
@@ -625,7 +677,7 @@ async function runPage() {
   const stepPicker = el("p", { class: "step-picker" }, "step: ", el("a", { href: listHref("", only), class: step ? "" : "current", text: "all" }));
   for (const n of run.layout.nodes) stepPicker.append(" ", el("a", { href: listHref(n.name, only), class: n.name === step ? "current" : "", text: n.name }));
   const statusPicker = el("p", { class: "status-picker" }, "status: ", el("a", { href: listHref(step, ""), class: only ? "" : "current", text: "any" }));
-  for (const st of ["running", "succeeded", "failed"]) statusPicker.append(" ", el("a", { href: listHref(step, st), class: st === only ? "current" : "", text: st }));
+  for (const st of TASK_STATUSES) statusPicker.append(" ", el("a", { href: listHref(step, st), class: st === only ? "current" : "", text: st }));
   const pager = el("p", { class: "pager" });
   const link = (o) => { const q = new URLSearchParams(location.search); q.set("offset", o); return `${location.pathname}?${q}#tasks`; };
   const countOf = (s) => (s ? (only ? s[only] || 0 : s.tasks) : 0);
@@ -665,6 +717,12 @@ async function runPage() {
     if (failedCount > run.failures.length) failures.append(el("p", { class: "muted" }, `${failedCount - run.failures.length} more failed: `, el("a", { id: "all-failed", href: listHref("", "failed"), text: `list all ${failedCount} failed tasks` })));
   }
 
+  const caughtList = caught && caught.tasks.length ? el("section", { id: "caught", class: "failures" },
+    el("h2", { text: "Errors @catch caught" }),
+    el("ul", {}, ...caught.tasks.map((t) => el("li", {}, el("a", { href: taskHref(flow, runId, t.step, t.task_id), text: `${t.step}/${t.task_id}` }), " ",
+      el("span", { class: "muted", text: "raised; @catch caught it and the run went on" })))),
+    el("p", {}, el("a", { id: "all-caught", href: listHref("", "caught"), text: caught.more ? "list every task @catch caught" : "list them below" }))) : null;
+
   // a run whose scheduler was killed says so: nobody recorded its end
   const interrupted = run.interrupted ? el("p", { id: "interrupted", class: "notice", role: "status" },
     "This run stopped without finishing: its scheduler was killed (or its machine lost). It was last seen alive at ",
@@ -680,7 +738,7 @@ async function runPage() {
 
   const firstDraw = app.dataset.drawn !== "true";
   app.dataset.drawn = "true";
-  redraw(el("h1", { text: `${flow}/${runId}` }), facts, ...(interrupted ? [interrupted] : []), ...(failures ? [failures] : []), ...(caughtEnd ? [caughtEnd] : []),
+  redraw(el("h1", { text: `${flow}/${runId}` }), facts, ...(interrupted ? [interrupted] : []), ...(failures ? [failures] : []), ...(caughtEnd ? [caughtEnd] : []), ...(caughtList ? [caughtList] : []),
     el("h2", { text: "Graph" }), dag,
     el("h2", { text: "Timeline" }), timeline,
     el("h3", { text: "Tasks listed below" }), taskTimeline,
@@ -772,7 +830,7 @@ async function runPage() {
     for (const t of changed) {
       const existing = tbody.querySelector(`tr[data-task="${CSS.escape(`${t.step}/${t.task_id}`)}"]`);
       if (!existing) continue;  // on another page, or new: follow() reads this page again
-      if (only && t.status !== only) { refill(); continue; }  // it left this list
+      if (only && !inList(t)) { refill(); continue; }  // it left this list
       // the reader on this row (its link focused) keeps the focus on the row drawn for it
       const key = existing.contains(document.activeElement) ? focusKey(document.activeElement) : null;
       existing.replaceWith(taskRow(run, t));
@@ -1223,9 +1281,20 @@ function logFinder(base, stream, pre, attempt) {
     if (cut()) { if (typed) show(hits); askSoon(typed); return; }
     if (!queued) { queued = true; requestAnimationFrame(() => { queued = false; if (input.value && !cut()) inPage(); }); }
   };
-  input.addEventListener("input", () => changed(true));
-  input.addEventListener("keydown", (event) => { if (event.key === "Escape" && input.value) { input.value = ""; changed(true); } });
+  // what is found is kept in the address (`?find-stdout=TEXT`, replaced, not a new history
+  // entry): a reload, or the link sent to a colleague, opens the log found in again
+  const param = `find-${stream}`;
+  const remember = () => {
+    const q = new URLSearchParams(location.search);
+    if (input.value) q.set(param, input.value); else q.delete(param);
+    const search = q.toString();
+    if (`?${search}` !== location.search && (search || location.search)) history.replaceState(history.state, "", `${location.pathname}${search ? `?${search}` : ""}${location.hash}`);
+  };
+  input.addEventListener("input", () => { changed(true); remember(); });
+  input.addEventListener("keydown", (event) => { if (event.key === "Escape" && input.value) { input.value = ""; changed(true); remember(); } });
   new MutationObserver(() => { if (input.value) changed(false); }).observe(pre, { childList: true, characterData: true, subtree: true });
+  const kept = (new URLSearchParams(location.search).get(param) || "").split(/\r?\n/)[0].slice(0, FIND_MAX_CHARS);
+  if (kept) { input.value = kept; changed(true); }
   const box = el("p", { class: "log-find" }, el("label", { for: input.id, class: "muted", text: "find" }), input, count);
   return { box, hits, around };
 }
@@ -1344,14 +1413,24 @@ async function taskPage() {
   app.dataset.drawn = "true";
 }
 
-function artifactRow(base, a) {
+// Where an artifact's value was set: this task, or a link to the earlier task that set it
+// (a value inherited unchanged), so the reader jumps from an artifact to the code, logs and
+// inputs that made it.
+function madeBy(a, own) {
+  if (!a.made_by) return el("span", { class: "muted made-by", text: "earlier" });
+  if (a.made_by === own) return el("span", { class: "muted made-by", text: "this task" });
+  const [flow, run, step, task] = a.made_by.split("/");
+  return el("a", { href: taskHref(flow, run, step, task), class: "made-by", "aria-label": `${a.name} set by ${step}/${task}`, text: `${step}/${task}` });
+}
+
+function artifactRow(base, a, own) {
   // a value the UI cannot load says why and what to do; its stored pickle stays downloadable
   const why = a.error ? el("div", { class: "unreadable" },
     el("p", { class: "error", text: a.error }), a.fix ? el("p", { class: "fix", text: `Fix: ${a.fix}` }) : null) : null;
   const link = a.download ? el("a", { href: `${base}/artifact?name=${enc(a.name)}`, download: "", "aria-label": `download ${a.name}${a.download === "pickle" ? " (its pickle)" : ""}`,
     text: a.download === "pickle" ? "download pickle" : "download" }) : null;
   return el("tr", { "data-artifact": a.name },
-    el("td", { text: a.name }), el("td", { text: a.type }), el("td", { text: size(a.size) }),
+    el("td", { text: a.name }), el("td", {}, madeBy(a, own)), el("td", { text: a.type }), el("td", { class: "size", text: size(a.size) }),
     el("td", {}, why || el("code", { class: "preview", text: a.preview ?? (a.previewed === false ? "(not previewed: too many bytes to preview on this page; download it)" : "(too large to preview)") })),
     el("td", {}, link));
 }
@@ -1362,11 +1441,11 @@ function artifactRow(base, a) {
 // name, not only the rows loaded).
 const ARTIFACTS_PAGE = 100;
 function artifactList(base, task) {
-  const table = el("table", { id: "artifacts", "aria-label": "artifacts" }, el("thead", {}, el("tr", {}, ...["name", "type", "size", "preview"].map((h) => el("th", { text: h })),
+  const table = el("table", { id: "artifacts", "aria-label": "artifacts" }, el("thead", {}, el("tr", {}, ...["name", "set by", "type", "size", "preview"].map((h) => el("th", { text: h })),
     el("th", {}, el("span", { class: "visually-hidden", text: "download" })))));
   const body = el("tbody");
   table.append(body);
-  body.append(...task.artifacts.map((a) => artifactRow(base, a)));
+  body.append(...task.artifacts.map((a) => artifactRow(base, a, task.pathspec)));
   const range = el("span", { id: "artifacts-range", role: "status" });
   const more = el("button", { type: "button", id: "artifacts-more" });
   const pager = el("p", { class: "pager artifacts-pager" }, range, " ", more);
@@ -1385,7 +1464,7 @@ function artifactList(base, task) {
     const page = await api(`${base}/artifacts?${q}`);
     if (mine !== asked) return;
     if (!offset) body.replaceChildren();
-    body.append(...page.artifacts.map((a) => artifactRow(base, a)));
+    body.append(...page.artifacts.map((a) => artifactRow(base, a, task.pathspec)));
     total = page.total;
     drawPager();
   };
@@ -1455,5 +1534,122 @@ function followTask(base, shown, frames) {
   setTimeout(tick, 1000);
 }
 
-const pages = { runs: runsPage, run: runPage, task: taskPage };
+// Two runs of a flow side by side: what a data scientist asks after a run went wrong or slow
+// ("what did I change?"): their facts, parameters, each step's duration, and the artifacts of
+// one step's first task (the end step's by default: what `run.data` gives), each value marked
+// the same or different by its content hash, each linked to the task that set it. The address
+// is the comparison (`/compare/FLOW/A/B?step=S`): it survives a reload and can be shared.
+const COMPARED_ARTIFACTS = 500;  // the server's largest page: a task with more says so
+function sameMark(same, text) {
+  return el("td", { class: same ? "same" : "differs", text: text || (same ? "same" : "differs") });
+}
+
+async function firstTask(flow, runId, step) {
+  const page = await api(`/api/runs/${enc(flow)}/${enc(runId)}/tasks?${new URLSearchParams({ step, limit: 1 })}`);
+  if (!page.tasks.length) return null;
+  const t = page.tasks[0];
+  const listed = await api(`/api/tasks/${enc(flow)}/${enc(runId)}/${enc(step)}/${enc(t.task_id)}/artifacts?limit=${COMPARED_ARTIFACTS}`);
+  return { task: t, artifacts: listed.artifacts, total: listed.total };
+}
+
+async function comparePage() {
+  const { flow, a, b } = app.dataset;
+  crumbs([flow, `/flows/${enc(flow)}`], [`${a} and ${b} compared`, null]);
+  const [runA, runB] = await Promise.all([api(`/api/runs/${enc(flow)}/${enc(a)}`), api(`/api/runs/${enc(flow)}/${enc(b)}`)]);
+  const names = [...new Set([...runA.layout.nodes, ...runB.layout.nodes].map((n) => n.name))];
+  const asked = new URLSearchParams(location.search).get("step");
+  // by default the last step both runs ran a task of to success (the end step for two finished
+  // runs; for a run that failed half-way, the step before the failure, where both have values)
+  const both = names.filter((n) => runA.steps[n]?.succeeded && runB.steps[n]?.succeeded);
+  const step = asked || both[both.length - 1] || (names.includes("end") ? "end" : names[names.length - 1]);
+  const head = (...cells) => el("thead", {}, el("tr", {}, ...cells.map((c) => el("th", { text: c }))));
+  const runLink = (id) => el("a", { href: runHref(flow, id), text: `${flow}/${id}` });
+
+  const facts = el("table", { id: "compare-runs", "aria-label": "runs compared" }, el("thead", {}, el("tr", {}, el("th", { text: "" }),
+    el("th", {}, runLink(a)), el("th", {}, runLink(b)))));
+  const fbody = el("tbody");
+  const factRow = (name, va, vb) => fbody.append(el("tr", {}, el("th", { scope: "row", text: name }), el("td", {}, va), el("td", {}, vb)));
+  factRow("status", badge(runA.status), badge(runB.status));
+  factRow("user", runA.user, runB.user);
+  factRow("started", stamp(runA.created_at), stamp(runB.created_at));
+  factRow("duration", durationEl("span", runA.created_at, runA.finished_at || runA.stopped_at, runA.status === "running"),
+    durationEl("span", runB.created_at, runB.finished_at || runB.stopped_at, runB.status === "running"));
+  factRow("tags", tagLinks(runA.tags), tagLinks(runB.tags));
+  facts.append(fbody);
+
+  const pnames = [...new Set([...Object.keys(runA.parameters), ...Object.keys(runB.parameters)])].sort();
+  const params = el("table", { id: "compare-parameters", "aria-label": "parameters compared" }, head("parameter", `${a}`, `${b}`, ""));
+  const pbody = el("tbody");
+  let pdiff = 0;
+  for (const n of pnames) {
+    const va = runA.parameters[n], vb = runB.parameters[n];
+    const same = n in runA.parameters && n in runB.parameters && va === vb;
+    if (!same) pdiff++;
+    const cell = (run, v) => el("td", {}, n in run.parameters ? el("code", { text: v ?? "(large)" }) : el("span", { class: "muted", text: "(not a parameter)" }));
+    pbody.append(el("tr", { "data-parameter": n, class: same ? "" : "differs" }, el("td", { text: n }), cell(runA, va), cell(runB, vb), sameMark(same)));
+  }
+  params.append(pbody);
+
+  const steps = el("table", { id: "compare-steps", "aria-label": "step durations compared" }, head("step", `${a}`, `${b}`, "change"));
+  const sbody = el("tbody");
+  for (const n of names) {
+    const sa = runA.steps[n], sb = runB.steps[n];
+    const took = (st) => (st && st.finished_at ? st.finished_at - st.started_at : null);
+    const da = took(sa), db = took(sb);
+    let change = "-";
+    if (da !== null && db !== null) {
+      const delta = db - da;
+      change = `${delta >= 0 ? "+" : "−"}${duration(0.000001, Math.abs(delta) + 0.000001)}${da > 0.05 ? ` (×${(db / da).toFixed(1)})` : ""}`;
+    }
+    const cell = (st) => el("td", {}, st ? durationEl("span", st.started_at, st.finished_at, !st.finished_at) : el("span", { class: "muted", text: "not run" }));
+    sbody.append(el("tr", { "data-step": n }, el("td", { text: n }), cell(sa), cell(sb), el("td", { text: change })));
+  }
+  steps.append(sbody);
+
+  // the step whose first task's artifacts are compared: a link per step, kept in the address
+  const picker = el("p", { class: "step-picker" }, "artifacts of the first task of step: ");
+  for (const n of names) {
+    const q = new URLSearchParams({ step: n });
+    picker.append(" ", el("a", { href: `${location.pathname}?${q}#artifacts`, class: n === step ? "current" : "", "aria-current": n === step ? "true" : null, text: n }));
+  }
+  const [ta, tb] = await Promise.all([firstTask(flow, a, step).catch(() => null), firstTask(flow, b, step).catch(() => null)]);
+  const artifacts = [];
+  const missing = [[a, ta], [b, tb]].filter(([, t]) => !t).map(([id]) => `${flow}/${id}`);
+  if (missing.length) artifacts.push(el("p", { class: "muted", id: "compare-missing", text: `No task of step ${step} in ${missing.join(" or ")}: nothing of it to compare there.` }));
+  if (ta || tb) {
+    const taskLink = (id, t) => (t ? el("a", { href: taskHref(flow, id, step, t.task.task_id), text: `${id}/${step}/${t.task.task_id}` }) : `${id}: none`);
+    const table = el("table", { id: "compare-artifacts", "aria-label": "artifacts compared" }, el("thead", {}, el("tr", {}, el("th", { text: "artifact" }),
+      el("th", {}, taskLink(a, ta)), el("th", {}, taskLink(b, tb)), el("th", { text: "" }))));
+    const body = el("tbody");
+    const byName = (t) => new Map((t ? t.artifacts : []).map((x) => [x.name, x]));
+    const ma = byName(ta), mb = byName(tb);
+    const anames = [...new Set([...ma.keys(), ...mb.keys()])].sort();
+    let adiff = 0;
+    const cell = (x, t) => {
+      if (!x) return el("td", {}, el("span", { class: "muted", text: t ? "(none)" : "-" }));
+      const value = el("code", { class: "preview", text: x.error ? `(cannot be read here: ${x.error})` : x.preview ?? "(too large to preview)" });
+      return el("td", {}, value, el("div", { class: "muted" }, "set by ", madeBy(x, t.task.pathspec)));
+    };
+    for (const n of anames) {
+      const xa = ma.get(n), xb = mb.get(n);
+      const same = Boolean(xa && xb && xa.sha === xb.sha);
+      if (!same) adiff++;
+      const mark = same ? "same" : !xa ? `only in ${b}` : !xb ? `only in ${a}` : "differs";
+      body.append(el("tr", { "data-artifact": n, class: same ? "" : "differs" }, el("td", { text: n }), cell(xa, ta), cell(xb, tb), sameMark(same, mark)));
+    }
+    table.append(body);
+    artifacts.push(el("p", { id: "compare-artifacts-count", text: `${plural(adiff, "artifact")} of ${anames.length} differ${adiff === 1 ? "s" : ""}.` }), scrolled(table));
+    const cut = [[a, ta], [b, tb]].filter(([, t]) => t && t.total > t.artifacts.length);
+    if (cut.length) artifacts.push(el("p", { class: "muted", text: `Only the first ${COMPARED_ARTIFACTS} artifacts by name are compared (${cut.map(([id, t]) => `${id} has ${t.total}`).join(", ")}).` }));
+  }
+  document.title = `${flow}/${a} and ${b} compared · headwater`;
+  redraw(el("h1", { text: `${flow}/${a} and ${flow}/${b} compared` }), scrolled(facts),
+    el("h2", { text: "Parameters" }), ...(pnames.length ? [el("p", { id: "compare-parameters-count", text: `${plural(pdiff, "parameter")} of ${pnames.length} differ${pdiff === 1 ? "s" : ""}.` }), scrolled(params)]
+      : [el("p", { class: "muted", text: "none" })]),
+    el("h2", { text: "Steps" }), scrolled(steps),
+    el("h2", { id: "artifacts", text: "Artifacts" }), picker, ...artifacts);
+  if (location.hash === "#artifacts") document.getElementById("artifacts").scrollIntoView();
+}
+
+const pages = { runs: runsPage, run: runPage, task: taskPage, compare: comparePage };
 (pages[app.dataset.page] || (() => fail(new Error("unknown page"))))().catch(fail);
