@@ -146,8 +146,11 @@ def _pg_ctl(data: str, *args: str) -> None:
 
 
 @contextmanager
-def postgres() -> Iterator[str]:
-    """A PostgreSQL 15 server on 127.0.0.1; yields the URL of its ``postgres`` database."""
+def postgres(settings: str = "-c max_connections=200") -> Iterator[str]:
+    """A PostgreSQL 15 server on 127.0.0.1; yields the URL of its ``postgres`` database.
+
+    ``settings`` are more ``-c name=value`` options of the server (a test of a full server
+    gives a low ``max_connections``)."""
     if not (PG_BIN / "initdb").is_file():
         raise RuntimeError(f"PostgreSQL 15 server binaries not found ({PG_BIN / 'initdb'}): "
                            "install them with `apt-get install -y postgresql` (.ci/run does)")
@@ -163,7 +166,7 @@ def postgres() -> Iterator[str]:
             check=True, capture_output=True,
         )
         options = (f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+                   f"-c synchronous_commit=off -c full_page_writes=off {settings}")
         started = subprocess.run(
             _as_postgres(str(PG_BIN / "pg_ctl"), "-D", data, "-l", str(log), "-w", "-t", "30",
                          "-o", options, "start"),

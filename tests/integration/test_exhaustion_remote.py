@@ -1,0 +1,174 @@
+"""Running out, on the scale-out path: the S3 datastore, PostgreSQL metadata, a Dask cluster.
+
+Each case is provoked for real against real servers (tests/servers.py): an S3 server reached
+through a proxy this test can silence or cut (tests/netproxy.py), and whose credentials it can
+revoke; PostgreSQL with a lock held by another client, a low statement_timeout, a full set of
+connections; a Dask cluster without workers, or whose worker has a memory limit. Each run
+must end (never hang) with one message naming what failed and the fix, leave nothing that reads
+back wrong, and be finished by ``resume`` once the resource is back. The flow is
+``flows/faults/remote_gate_flow.py``: its ``work`` step waits at a gate, then stores a blob.
+See docs/reliability.md, "Running out on the remote backends".
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+
+import psycopg
+import pytest
+
+import servers
+
+from .faultkit import LiveRun, cloned, fault_flow, hw, no_headwater_traceback
+
+FLOW = fault_flow("remote_gate_flow.py")
+READY = r"READY pid=(?P<pid>\d+)"
+END_LINE = "end read: made by start / made by work"
+_names = itertools.count()
+
+
+def gated(folder, **env: str) -> tuple[LiveRun, str]:
+    """A run whose ``work`` waits for the returned gate file; returns once it waits there."""
+    gate = os.path.join(str(folder), "gate")
+    live = LiveRun(FLOW, "run", cwd=folder, GATE=gate, **env)
+    try:
+        live.wait_for(READY)
+    except BaseException:
+        live.kill()
+        raise
+    return live, gate
+
+
+def open_gate(gate: str) -> None:
+    with open(gate, "w"):
+        pass
+
+
+def ended_clearly(live: LiveRun, *phrases: str) -> str:
+    """The run ended with exit status 1 and one message holding ``phrases``; its output."""
+    code = live.finish()
+    said = live.output + live.stderr
+    assert code == 1, said
+    for phrase in phrases:
+        assert phrase in said, f"{phrase!r} not in:\n{said}"
+    assert "Traceback" not in said and no_headwater_traceback(said), said
+    assert "succeeded" not in live.output, said
+    return said
+
+
+def resume_finishes(folder, **env: str) -> str:
+    """``resume`` clones ``start``, runs the rest and succeeds; its output."""
+    proc = hw(FLOW, "resume", cwd=folder, **env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert list(cloned(proc.stdout).values()) == ["RemoteGateFlow/1/start/1"]
+    assert END_LINE in proc.stdout
+    return proc.stdout
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def database(pg_server) -> str:
+    """A fresh database on the shared server; its URL."""
+    name = f"exhaust_{os.getpid()}_{next(_names)}"
+    with psycopg.connect(pg_server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return pg_server.rsplit("/", 1)[0] + "/" + name
+
+
+def _statuses(url: str) -> dict[str, str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT run_number, status FROM runs").fetchall()
+    return {str(n): s for n, s in rows}
+
+
+@pytest.mark.parametrize("limit", ["lock_timeout", "statement_timeout"])
+def test_a_lock_another_postgres_client_holds_ends_the_run_clearly_and_resume_finishes(
+        tmp_path, database, limit):
+    """PostgreSQL waits for a lock for ever; headwater's own lock_timeout (or the server's
+    statement_timeout, when lower) ends the wait with the holder named."""
+    env = {"HEADWATER_METADATA": database}
+    if limit == "lock_timeout":
+        env["HEADWATER_METADATA_LOCK_TIMEOUT_S"] = "2"
+    else:
+        with psycopg.connect(database, autocommit=True) as admin:
+            name = database.rsplit("/", 1)[1]
+            admin.execute(f"ALTER DATABASE \"{name}\" SET statement_timeout = '2s'")
+    live, gate = gated(tmp_path, **env)
+    holder = psycopg.connect(database, application_name="the-other-client")
+    try:
+        holder.execute("LOCK TABLE tasks IN EXCLUSIVE MODE")  # held until rolled back
+        open_gate(gate)  # `work` ends: recording it needs that lock
+        if limit == "lock_timeout":
+            said = ended_clearly(live, "waited more than 2 s for a lock another client holds",
+                                 f"pid {holder.info.backend_pid}", "the-other-client",
+                                 "HEADWATER_METADATA_LOCK_TIMEOUT_S", "resume")
+        else:
+            said = ended_clearly(live, "ran longer than the server's statement_timeout (2s)",
+                                 "the-other-client", "ALTER ROLE", "resume")
+        assert "Metadata error" in said
+    finally:
+        live.kill()
+        holder.rollback()
+        holder.close()
+    if limit == "statement_timeout":
+        with psycopg.connect(database, autocommit=True) as admin:
+            admin.execute(f"ALTER DATABASE \"{database.rsplit('/', 1)[1]}\" RESET "
+                          "statement_timeout")
+    assert _statuses(database)["1"] in ("failed", "running")  # never "succeeded"
+    resume_finishes(tmp_path, **env)
+    assert _statuses(database) == {"1": _statuses(database)["1"], "2": "succeeded"}
+
+
+def test_a_lock_held_for_a_moment_is_waited_for(tmp_path, database):
+    env = {"HEADWATER_METADATA": database, "HEADWATER_METADATA_LOCK_TIMEOUT_S": "120"}
+    live, gate = gated(tmp_path, **env)
+    holder = psycopg.connect(database)
+    try:
+        holder.execute("LOCK TABLE tasks IN EXCLUSIVE MODE")
+        open_gate(gate)
+        with psycopg.connect(database, autocommit=True) as watcher:  # the scheduler waits
+            deadline_ok = _wait_for_lock_waiter(watcher)
+        assert deadline_ok, "the scheduler never waited for the lock"
+        holder.rollback()
+        assert live.finish() == 0, live.output + live.stderr
+    finally:
+        live.kill()
+        holder.close()
+    assert "Done! Run RemoteGateFlow/1 succeeded." in live.output
+
+
+def _wait_for_lock_waiter(conn: psycopg.Connection) -> bool:
+    from .faultkit import wait_until
+
+    def waiting() -> bool:
+        return bool(conn.execute("SELECT count(*) FROM pg_stat_activity WHERE "
+                                 "wait_event_type = 'Lock' AND datname = current_database()"
+                                 ).fetchall()[0][0])
+
+    wait_until(waiting, "a session waiting for the lock")
+    return True
+
+
+def test_a_postgres_server_with_no_connection_left_is_one_clear_error(tmp_path):
+    """Every slot of max_connections taken (superuser slots too): the run cannot record
+    anything, so it is refused at launch with the limit named; once a slot is free it runs."""
+    with servers.postgres("-c max_connections=6 -c superuser_reserved_connections=1") as url:
+        hogs = [psycopg.connect(url) for _ in range(6)]
+        try:
+            with pytest.raises(psycopg.OperationalError):
+                psycopg.connect(url)  # full, as the test means it
+            proc = hw(FLOW, "run", cwd=tmp_path, HEADWATER_METADATA=url)
+            said = proc.stdout + proc.stderr
+            assert proc.returncode == 1, said
+            assert "no connection left for this client (max_connections reached" in said, said
+            assert "pg_stat_activity" in said and "PgBouncer" in said, said
+            assert "Traceback" not in said and no_headwater_traceback(said), said
+        finally:
+            for hog in hogs:
+                hog.close()
+        proc = hw(FLOW, "run", cwd=tmp_path, HEADWATER_METADATA=url)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert _statuses(url) == {"1": "succeeded"}
