@@ -13,14 +13,16 @@ See docs/reliability.md, "Running out on the remote backends".
 from __future__ import annotations
 
 import itertools
+import shutil
 import os
 
 import psycopg
 import pytest
 
 import servers
+from headwater import Flow
 
-from .faultkit import LiveRun, cloned, fault_flow, hw, no_headwater_traceback
+from .faultkit import LiveRun, client, cloned, fault_flow, hw, no_headwater_traceback
 
 FLOW = fault_flow("remote_gate_flow.py")
 READY = r"READY pid=(?P<pid>\d+)"
@@ -172,3 +174,39 @@ def test_a_postgres_server_with_no_connection_left_is_one_clear_error(tmp_path):
         proc = hw(FLOW, "run", cwd=tmp_path, HEADWATER_METADATA=url)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert _statuses(url) == {"1": "succeeded"}
+
+
+# -- Dask ------------------------------------------------------------------------------------------
+
+
+def _code_copy(tmp_path) -> str:
+    """The flow in a folder of its own: the Dask executor ships that folder to the workers."""
+    code = tmp_path / "code"
+    code.mkdir()
+    return shutil.copy(FLOW, code)
+
+
+def test_a_dask_cluster_without_workers_ends_the_run_clearly_and_resume_finishes(tmp_path):
+    """Dask keeps a task queued for ever when no worker is there to take it."""
+    flow = _code_copy(tmp_path)
+    with servers.dask_cluster(tmp_path / "dask", {}) as cluster:
+        env = {"HEADWATER_EXECUTOR": "dask", "HEADWATER_DASK_ADDRESS": cluster.address,
+               "HEADWATER_DASK_NO_WORKERS_S": "3"}
+        proc = hw(flow, "run", cwd=tmp_path, **env)
+        said = proc.stdout + proc.stderr
+        assert proc.returncode == 1, said
+        assert f"no Dask worker is connected to the scheduler at {cluster.address}" in said
+        assert f"no Dask worker was connected to the scheduler at {cluster.address} for 3 s" \
+            in said, said
+        assert "step(s) start" in said and f"dask worker {cluster.address}" in said, said
+        assert "resume" in said and "HEADWATER_DASK_NO_WORKERS_S" in said, said
+        assert "Traceback" not in said and no_headwater_traceback(said), said
+
+        cluster.start_worker("late")  # the resource is back
+        proc = hw(flow, "resume", cwd=tmp_path, **env)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert END_LINE in proc.stdout
+    client(tmp_path)
+    first, second = sorted(Flow("RemoteGateFlow"), key=lambda r: int(r.id))
+    assert not first.successful and second.successful
+    assert second.data.result.startswith("made by work|")
