@@ -79,6 +79,8 @@ class Proxy:
         self._stop = True
         self.set("down")
         self._thread.join(10)
+        self._wake_r.close()
+        self._wake_w.close()
 
     def _loop(self) -> None:
         while not self._stop:

@@ -13,12 +13,13 @@ See docs/reliability.md, "Running out on the remote backends".
 from __future__ import annotations
 
 import itertools
-import shutil
 import os
+import shutil
 
 import psycopg
 import pytest
 
+import netproxy
 import servers
 from headwater import Flow
 
@@ -55,7 +56,7 @@ def ended_clearly(live: LiveRun, *phrases: str) -> str:
     for phrase in phrases:
         assert phrase in said, f"{phrase!r} not in:\n{said}"
     assert "Traceback" not in said and no_headwater_traceback(said), said
-    assert "succeeded" not in live.output, said
+    assert "Done!" not in live.output, said
     return said
 
 
@@ -210,3 +211,118 @@ def test_a_dask_cluster_without_workers_ends_the_run_clearly_and_resume_finishes
     first, second = sorted(Flow("RemoteGateFlow"), key=lambda r: int(r.id))
     assert not first.successful and second.successful
     assert second.data.result.startswith("made by work|")
+
+
+# -- S3 --------------------------------------------------------------------------------------------
+
+BUCKET = "headwater-exhaust"
+
+
+@pytest.fixture
+def s3(moto_endpoint, tmp_path):
+    """moto's S3 server behind a proxy the test can silence or cut; the run's environment."""
+    servers.make_bucket(moto_endpoint, BUCKET)
+    host, port = moto_endpoint.rsplit("/", 1)[1].split(":")
+    proxy = netproxy.Proxy((host, int(port)))
+    env = {**servers.s3_env(proxy.endpoint),
+           "HEADWATER_DATASTORE_ROOT": f"s3://{BUCKET}/{tmp_path.name}",
+           "HEADWATER_S3_TIMEOUT_S": "1"}
+    try:
+        yield proxy, env
+    finally:
+        proxy.close()
+
+
+@pytest.mark.parametrize("fault", ["silent", "down"])
+def test_an_s3_server_silent_or_gone_mid_run_ends_the_run_clearly_and_resume_finishes(
+        tmp_path, s3, fault):
+    """A server that stops answering (a black hole: botocore's own waits let one write hang a
+    run for ever) or stops altogether, just before ``work`` stores its blob."""
+    proxy, env = s3
+    live, gate = gated(tmp_path, **env)
+    try:
+        proxy.set(fault)
+        open_gate(gate)
+        if fault == "silent":
+            said = ended_clearly(live, "cannot save artifact 'result' of task RemoteGateFlow/1/work/2",
+                                 "did not answer in time", "HEADWATER_S3_TIMEOUT_S",
+                                 "then `resume` the run")
+        else:
+            said = ended_clearly(live, "cannot save artifact 'result' of task RemoteGateFlow/1/work/2",
+                                 "could not be reached", "AWS_ENDPOINT_URL",
+                                 "then `resume` the run")
+        assert "Run RemoteGateFlow/1 failed" in said
+    finally:
+        live.kill()
+    proxy.set("pass")  # the server is back
+    resume_finishes(tmp_path, **env)
+
+
+def _moto_auth(endpoint: str, count: str) -> None:
+    """moto checks credentials against its IAM from now on ("0"), or never again ("inf")."""
+    import urllib.request
+
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=count.encode(),
+                                     method="POST", headers={"Content-Type": "text/plain"})
+    with urllib.request.urlopen(request, timeout=30) as reply:  # noqa: S310 - loopback
+        reply.read()
+
+
+def _iam(endpoint: str, key: dict[str, str] | None = None):
+    import boto3
+
+    creds = ({"aws_access_key_id": key["AccessKeyId"],
+              "aws_secret_access_key": key["SecretAccessKey"]} if key else
+             {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"})
+    return boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1", **creds)
+
+
+def _policy(*actions: str) -> str:
+    import json
+
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": list(actions), "Resource": "*"}]})
+
+
+def _key_env(key: dict[str, str]) -> dict[str, str]:
+    return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+
+
+@pytest.mark.parametrize("fault", ["key_revoked", "made_read_only"])
+def test_s3_credentials_revoked_or_made_read_only_mid_run_end_it_clearly_and_resume_finishes(
+        tmp_path, moto_endpoint, fault):
+    """moto checking credentials against its IAM: the run's access key is deleted (as an
+    expired or rotated key is), or its policy cut to reading, while ``work`` waits."""
+    servers.make_bucket(moto_endpoint, BUCKET)
+    user = f"runner-{next(_names)}"
+    admin = _iam(moto_endpoint)
+    admin.create_user(UserName=user)
+    admin.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=_policy("*"))
+    key = admin.create_access_key(UserName=user)["AccessKey"]
+    spare = admin.create_access_key(UserName=user)["AccessKey"]
+    env = {**servers.s3_env(moto_endpoint), **_key_env(key),
+           "HEADWATER_DATASTORE_ROOT": f"s3://{BUCKET}/{tmp_path.name}"}
+    _moto_auth(moto_endpoint, "0")
+    try:
+        live, gate = gated(tmp_path, **env)
+        try:
+            iam = _iam(moto_endpoint, spare)
+            if fault == "key_revoked":
+                iam.delete_access_key(UserName=user, AccessKeyId=key["AccessKeyId"])
+                phrases = ("InvalidAccessKeyId", "no longer accepts this process's credentials",
+                           "AWS_SESSION_TOKEN")
+            else:
+                iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=_policy(
+                    "s3:GetObject", "s3:ListBucket", "s3:HeadObject", "iam:*"))
+                phrases = ("AccessDenied", "may not write to the datastore", "s3:PutObject")
+            open_gate(gate)
+            ended_clearly(live, "cannot save artifact 'result' of task RemoteGateFlow/1/work/2",
+                          *phrases, "then `resume` the run")
+        finally:
+            live.kill()
+        if fault == "made_read_only":
+            iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=_policy("*"))
+        resume_finishes(tmp_path, **{**env, **_key_env(spare)})  # renewed credentials
+    finally:
+        _moto_auth(moto_endpoint, "inf")

@@ -383,6 +383,13 @@ def _unreachable_fix(exc: OSError, root: str, then: str) -> str:
             f"and reachable from here (AWS_ENDPOINT_URL for an S3-compatible server), {then}")
 
 
+# What S3 (and S3-compatible servers) answer a key that does not exist, was deleted or has
+# expired, or a request signed with the wrong secret.
+_REFUSED_CREDENTIALS = ("InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
+                        "InvalidToken", "TokenRefreshRequired", "RequestExpired",
+                        "InvalidClientTokenId")
+
+
 def _read_fix(exc: OSError, root: str) -> str | None:
     """The fix for a blob that could not be read, when the error says why (no answer)."""
     if exc.errno in (errno.ETIMEDOUT, errno.ECONNREFUSED):
@@ -406,5 +413,14 @@ def _write_fix(exc: OSError, root: str) -> str:
         return f"the datastore {root} is on a read-only filesystem: remount it writable, {then}"
     if exc.errno in (errno.ETIMEDOUT, errno.ECONNREFUSED):
         return _unreachable_fix(exc, root, then)
+    said = store_message(exc)
+    if any(code in said for code in _REFUSED_CREDENTIALS):
+        return (f"the datastore {root} no longer accepts this process's credentials (expired, "
+                "revoked or wrong): renew them (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and "
+                f"AWS_SESSION_TOKEN, an `aws sso login`, the role's session), {then}")
+    if said.startswith("AccessDenied"):
+        return (f"these credentials may not write to the datastore {root} (AccessDenied: a "
+                "policy, a read-only key, a bucket quota): give them write access to it "
+                f"(s3:PutObject on its prefix), {then}")
     return ("make the datastore root writable again (does the bucket or folder exist? may these "
             f"credentials write to it? is there space?), {then}")

@@ -286,13 +286,16 @@ class S3Storage(FsspecStorage):
         caller then uploads it again, which refreshes it just as well."""
         _, bucket, name = self._split(key)
         try:
-            self.fs.call_s3("copy_object", Bucket=bucket, Key=name,
-                            CopySource={"Bucket": bucket, "Key": name},
-                            MetadataDirective="REPLACE")
+            with store_errors():
+                self.fs.call_s3("copy_object", Bucket=bucket, Key=name,
+                                CopySource={"Bucket": bucket, "Key": name},
+                                MetadataDirective="REPLACE")
         except FileNotFoundError:
             return False
-        except Exception:  # noqa: BLE001 - too large to copy, or refused: write it again
-            return False
+        except OSError as err:
+            if err.errno in (errno.ETIMEDOUT, errno.ECONNREFUSED):
+                raise  # no answer: uploading it would only wait as long again
+            return False  # too large to copy, or refused: write it again
         return True
 
     def scan(self, prefix: str) -> Iterator[Stat]:
