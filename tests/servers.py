@@ -257,14 +257,17 @@ class DaskCluster:
     workers: dict[str, subprocess.Popen] = field(default_factory=dict)
     tls: TLSFiles | None = None  # the scheduler and workers speak TLS (mutual) when set
 
-    def start_worker(self, name: str, resources: str | None = None) -> subprocess.Popen:
+    def start_worker(self, name: str, resources: str | None = None,
+                     options: tuple[str, ...] = ()) -> subprocess.Popen:
         """One more ``dask worker`` (one process, one thread, with a nanny) named ``name``;
-        ``resources`` is Dask's ``--resources`` text, e.g. ``"CPU=2,MEMORY=8192"``."""
+        ``resources`` is Dask's ``--resources`` text, e.g. ``"CPU=2,MEMORY=8192"``;
+        ``options`` more of its options (``("--memory-limit", "250MB")``)."""
         argv = [sys.executable, "-m", "dask", "worker", self.address, "--nworkers", "1",
                 "--nthreads", "1", "--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0",
                 "--local-directory", str(self.folder), "--name", name]
         if resources:
             argv += ["--resources", resources]
+        argv += list(options)
         if self.tls is not None:
             argv += self.tls.dask_args()
         log = self.folder / f"{name}.log"

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shutil
+import textwrap
 
 import psycopg
 import pytest
@@ -211,6 +213,61 @@ def test_a_dask_cluster_without_workers_ends_the_run_clearly_and_resume_finishes
     first, second = sorted(Flow("RemoteGateFlow"), key=lambda r: int(r.id))
     assert not first.successful and second.successful
     assert second.data.result.startswith("made by work|")
+
+
+HOG_FLOW = """
+    from headwater import FlowSpec, step
+
+
+    class HogFlow(FlowSpec):
+        @step
+        def start(self):
+            self.made = "made by start|" + "s" * 4096
+            self.next(self.hog)
+
+        @step
+        def hog(self):
+            held = bytearray(400 * 2**20)
+            for at in range(0, len(held), 4096):  # touch every page: resident, not reserved
+                held[at] = 1
+            self.size = len(held)
+            self.next(self.end)
+
+        @step
+        def end(self):
+            print("held", self.size)
+
+
+    if __name__ == "__main__":
+        HogFlow()
+"""
+
+
+def test_a_step_over_the_dask_workers_memory_limit_is_stopped_named_and_resume_finishes(
+        tmp_path):
+    """Dask's nanny watches the worker's own process; a task runs in a process beside it, so
+    the worker's limit is enforced on the task by the worker (95 %, the nanny's bound)."""
+    code = tmp_path / "code"
+    code.mkdir()
+    flow = code / "hog_flow.py"
+    flow.write_text(textwrap.dedent(HOG_FLOW))
+    with servers.dask_cluster(tmp_path / "dask", {}) as cluster:
+        cluster.start_worker("small", options=("--memory-limit", "250MB"))
+        env = {"HEADWATER_EXECUTOR": "dask", "HEADWATER_DASK_ADDRESS": cluster.address}
+        proc = hw(flow, "run", cwd=tmp_path, **env)
+        said = proc.stdout + proc.stderr
+        assert proc.returncode == 1, said
+        assert re.search(r"TaskCrashed: the task's process used [\d,]+ MiB, over what the Dask "
+                         r"worker small allows \(95 % of its --memory-limit: 2\d\d MiB\)", said), said
+        assert "@resources(memory=...)" in said and "resume" in said, said
+        assert "Traceback" not in said and no_headwater_traceback(said), said
+
+        cluster.stop_worker("small")
+        cluster.start_worker("big", options=("--memory-limit", "4GB"))  # the resource is back
+        proc = hw(flow, "resume", cwd=tmp_path, **env)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert list(cloned(proc.stdout).values()) == ["HogFlow/1/start/1"]
+        assert f"held {400 * 2**20}" in proc.stdout
 
 
 # -- S3 --------------------------------------------------------------------------------------------

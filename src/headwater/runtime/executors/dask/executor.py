@@ -388,6 +388,8 @@ def _crashed(message: str) -> TaskResult:
 
 def _decode(out: dict[str, Any]) -> TaskResult:
     code = out["code"]
+    if out.get("memory_rss"):  # the worker stopped it: over the worker's memory limit
+        return _over_memory(out)
     if out["result"]:
         try:
             result: TaskResult = pickle.loads(out["result"])
@@ -400,3 +402,14 @@ def _decode(out: dict[str, Any]) -> TaskResult:
         return died_by_signal(-code, "the task's process on the Dask worker")
     return _crashed(f"the task's process on the Dask worker exited with code {code} before the "
                     "step finished")
+
+
+def _over_memory(out: dict[str, Any]) -> TaskResult:
+    mib = 2**20
+    worker = out.get("worker") or out.get("worker_address") or "?"
+    return _crashed(
+        f"the task's process used {out['memory_rss'] / mib:,.0f} MiB, over what the Dask worker "
+        f"{worker} allows (95 % of its --memory-limit: {out['memory_limit'] / mib:,.0f} MiB), "
+        "and the worker stopped it. Give the step a worker with more memory (workers started "
+        "with a larger --memory-limit and --resources MEMORY=..., and @resources(memory=...) "
+        "on the step), or make it hold less at once; then resume the run")
