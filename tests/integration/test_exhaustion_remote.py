@@ -216,7 +216,12 @@ def test_a_dask_cluster_without_workers_ends_the_run_clearly_and_resume_finishes
 
 
 HOG_FLOW = """
+    import os
+    import time
+
     from headwater import FlowSpec, step
+
+    SPARE = {spare!r}
 
 
     class HogFlow(FlowSpec):
@@ -230,6 +235,9 @@ HOG_FLOW = """
             held = bytearray(400 * 2**20)
             for at in range(0, len(held), 4096):  # touch every page: resident, not reserved
                 held[at] = 1
+            deadline = time.monotonic() + 600  # computing, holding it all (the worker's check
+            while not os.path.exists(SPARE) and time.monotonic() < deadline:  # is a poll)
+                time.sleep(0.05)
             self.size = len(held)
             self.next(self.end)
 
@@ -250,7 +258,8 @@ def test_a_step_over_the_dask_workers_memory_limit_is_stopped_named_and_resume_f
     code = tmp_path / "code"
     code.mkdir()
     flow = code / "hog_flow.py"
-    flow.write_text(textwrap.dedent(HOG_FLOW))
+    spare = tmp_path / "spare"
+    flow.write_text(textwrap.dedent(HOG_FLOW).format(spare=str(spare)))
     with servers.dask_cluster(tmp_path / "dask", {}) as cluster:
         cluster.start_worker("small", options=("--memory-limit", "250MB"))
         env = {"HEADWATER_EXECUTOR": "dask", "HEADWATER_DASK_ADDRESS": cluster.address}
@@ -264,6 +273,7 @@ def test_a_step_over_the_dask_workers_memory_limit_is_stopped_named_and_resume_f
 
         cluster.stop_worker("small")
         cluster.start_worker("big", options=("--memory-limit", "4GB"))  # the resource is back
+        spare.touch()  # this time the step holds its memory only as long as it takes
         proc = hw(flow, "resume", cwd=tmp_path, **env)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert list(cloned(proc.stdout).values()) == ["HogFlow/1/start/1"]
@@ -283,7 +293,7 @@ def s3(moto_endpoint, tmp_path):
     proxy = netproxy.Proxy((host, int(port)))
     env = {**servers.s3_env(proxy.endpoint),
            "HEADWATER_DATASTORE_ROOT": f"s3://{BUCKET}/{tmp_path.name}",
-           "HEADWATER_S3_TIMEOUT_S": "1"}
+           "HEADWATER_S3_TIMEOUT_S": "2"}
     try:
         yield proxy, env
     finally:
