@@ -16,6 +16,7 @@ import itertools
 import os
 import re
 import shutil
+import subprocess
 import textwrap
 
 import psycopg
@@ -393,3 +394,54 @@ def test_s3_credentials_revoked_or_made_read_only_mid_run_end_it_clearly_and_res
         resume_finishes(tmp_path, **{**env, **_key_env(spare)})  # renewed credentials
     finally:
         _moto_auth(moto_endpoint, "inf")
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 64 MiB tmpfs of this test's own (root only), unmounted afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(folder)], check=True)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def test_an_s3_server_out_of_disk_mid_run_ends_the_run_and_resume_finishes_once_freed(
+        tmp_path, small_disk):
+    """SeaweedFS (a real object store writing to disk) on a tmpfs that fills up while ``work``
+    waits; freeing space (a ballast file on the same disk) lets ``resume`` finish."""
+    import boto3
+
+    ballast = small_disk / "ballast"
+    ballast.write_bytes(b"\0" * (24 * 2**20))
+    with servers.seaweedfs_s3(small_disk / "weed") as endpoint:
+        servers.make_bucket(endpoint, BUCKET)
+        env = {**servers.s3_env(endpoint),
+               "HEADWATER_DATASTORE_ROOT": f"s3://{BUCKET}/{tmp_path.name}"}
+        live, gate = gated(tmp_path, **env)
+        try:
+            from botocore.config import Config
+
+            filler = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing",
+                                  aws_secret_access_key="testing", region_name="us-east-1",
+                                  config=Config(retries={"max_attempts": 1}))
+            for size in (2**20, 2**16, 2**12):  # until the server refuses even 4 KiB
+                for number in range(2000):
+                    try:
+                        filler.put_object(Bucket=BUCKET, Key=f"filler/{size}/{number}",
+                                          Body=os.urandom(size))
+                    except Exception:  # noqa: BLE001 - the refusal is what we wait for
+                        break
+                else:
+                    raise AssertionError(f"the server took 2000 more objects of {size} bytes")
+            open_gate(gate)
+            ended_clearly(live, "cannot save artifact 'result' of task RemoteGateFlow/1/work/2",
+                          "InternalError", "is there space?", "then `resume` the run")
+        finally:
+            live.kill()
+        ballast.unlink()  # room again
+        resume_finishes(tmp_path, **env)
