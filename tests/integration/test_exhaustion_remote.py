@@ -2,8 +2,9 @@
 
 Each case is provoked for real against real servers (tests/servers.py): an S3 server reached
 through a proxy this test can silence or cut (tests/netproxy.py), and whose credentials it can
-revoke; PostgreSQL with a lock held by another client, a low statement_timeout, a full set of
-connections; a Dask cluster without workers, or whose worker has a memory limit. Each run
+revoke, and SeaweedFS on a tmpfs that fills up; PostgreSQL with a lock held by another client,
+a low statement_timeout, a full set of connections; a Dask cluster without workers, or whose
+worker has a memory limit. Each run
 must end (never hang) with one message naming what failed and the fix, leave nothing that reads
 back wrong, and be finished by ``resume`` once the resource is back. The flow is
 ``flows/faults/remote_gate_flow.py``: its ``work`` step waits at a gate, then stores a blob.
