@@ -148,8 +148,11 @@ def _pg_ctl(data: str, *args: str) -> None:
 
 
 @contextmanager
-def postgres() -> Iterator[str]:
-    """A PostgreSQL 15 server on 127.0.0.1; yields the URL of its ``postgres`` database."""
+def postgres(settings: str = "-c max_connections=200") -> Iterator[str]:
+    """A PostgreSQL 15 server on 127.0.0.1; yields the URL of its ``postgres`` database.
+
+    ``settings`` are more ``-c name=value`` options of the server (a test of a full server
+    gives a low ``max_connections``)."""
     if not (PG_BIN / "initdb").is_file():
         raise RuntimeError(f"PostgreSQL 15 server binaries not found ({PG_BIN / 'initdb'}): "
                            "install them with `apt-get install -y postgresql` (.ci/run does)")
@@ -165,7 +168,7 @@ def postgres() -> Iterator[str]:
             check=True, capture_output=True,
         )
         options = (f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+                   f"-c synchronous_commit=off -c full_page_writes=off {settings}")
         started = subprocess.run(
             _as_postgres(str(PG_BIN / "pg_ctl"), "-D", data, "-l", str(log), "-w", "-t", "30",
                          "-o", options, "start"),
@@ -285,14 +288,17 @@ class DaskCluster:
     workers: dict[str, subprocess.Popen] = field(default_factory=dict)
     tls: TLSFiles | None = None  # the scheduler and workers speak TLS (mutual) when set
 
-    def start_worker(self, name: str, resources: str | None = None) -> subprocess.Popen:
+    def start_worker(self, name: str, resources: str | None = None,
+                     options: tuple[str, ...] = ()) -> subprocess.Popen:
         """One more ``dask worker`` (one process, one thread, with a nanny) named ``name``;
-        ``resources`` is Dask's ``--resources`` text, e.g. ``"CPU=2,MEMORY=8192"``."""
+        ``resources`` is Dask's ``--resources`` text, e.g. ``"CPU=2,MEMORY=8192"``;
+        ``options`` more of its options (``("--memory-limit", "250MB")``)."""
         argv = [sys.executable, "-m", "dask", "worker", self.address, "--nworkers", "1",
                 "--nthreads", "1", "--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0",
                 "--local-directory", str(self.folder), "--name", name]
         if resources:
             argv += ["--resources", resources]
+        argv += list(options)
         if self.tls is not None:
             argv += self.tls.dask_args()
         log = self.folder / f"{name}.log"

@@ -26,6 +26,12 @@ The connection rules, and why:
   connection lost in the middle of a write transaction cannot be replayed (its statements came
   from the caller): that is a :class:`MetadataError` naming the database and the fix, as is a
   server still down when the time is up; the run is then resumable.
+* **No wait is unbounded** (:mod:`.postgres_waits`). Each session sets ``lock_timeout``
+  (``HEADWATER_METADATA_LOCK_TIMEOUT_S``, 30 s as SQLite's busy timeout): a lock another
+  client holds (an open transaction in ``psql``, a long migration) fails the statement with
+  a :class:`MetadataError` naming the sessions holding locks and the fix, where PostgreSQL
+  would wait for ever. The server's own ``statement_timeout``, a full server
+  (``max_connections``) and a lost connection are each named in their own words.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ import psycopg
 from headwater.exceptions import HeadwaterException, MetadataError
 from headwater.meta import postgres_sql as sql
 from headwater.meta.nesting import joined_transaction
+from headwater.meta.postgres_waits import bound_waits, failed, lock_timeout_s, refused_connection
 from headwater.meta.sql_store import SQLMetadata
 from headwater.redaction import password_needs_quoting, redact
 
@@ -86,6 +93,7 @@ class PostgresConnections:
         self._opened: list[psycopg.Connection] = []
         # read now, so a bad value is named when the database is opened, not when it is lost
         self.reconnect_s = _reconnect_window()
+        self.lock_timeout_s = lock_timeout_s()
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -102,12 +110,12 @@ class PostgresConnections:
             return self._query_once(statement, params)
         except psycopg.OperationalError as exc:
             if not self._lost():
-                raise _failed(self.url, exc) from exc
+                raise self._failed(exc) from exc
             self._reconnect(exc)
         try:
             return self._query_once(statement, params)
         except psycopg.OperationalError as exc:
-            raise _failed(self.url, exc) from exc
+            raise self._failed(exc) from exc
 
     def _query_once(self, statement: str, params: Sequence[Any]) -> list[tuple]:
         conn = self.connection()
@@ -143,7 +151,16 @@ class PostgresConnections:
             with ExitStack() as stack:
                 yield self._begin(stack)
         except psycopg.OperationalError as exc:
-            raise _failed(self.url, exc, mid_transaction=True) from exc
+            raise self._failed(exc, mid_transaction=True) from exc
+
+    def _failed(self, exc: psycopg.OperationalError, *,
+                mid_transaction: bool = False) -> MetadataError:
+        """The error for a statement the server failed, with this thread's connection (if it
+        still works) to ask who holds the locks it waited for."""
+        conn = getattr(self._local, "conn", None)
+        usable = conn if conn is not None and not conn.closed and not conn.broken else None
+        return failed(self.url, exc, usable, mid_transaction=mid_transaction,
+                      lock_timeout_s=self.lock_timeout_s)
 
     def _begin(self, stack: ExitStack) -> psycopg.Cursor:
         conn = self.connection()
@@ -222,6 +239,9 @@ class PostgresConnections:
                     fix="percent-encode those characters in the password (@ is %40, / is %2F, "
                     "? is %3F, # is %23), or keep the password in ~/.pgpass or PGPASSWORD",
                 ) from None
+            full = refused_connection(self.url, exc)
+            if full is not None:
+                raise full from exc
             raise MetadataError(
                 redact(f"cannot connect to the metadata database {self.url}: {exc}".strip()),
                 fix="check the URL given to --metadata / HEADWATER_METADATA and that the "
@@ -229,6 +249,7 @@ class PostgresConnections:
             ) from exc
         with self._lock:
             self._opened.append(conn)
+        bound_waits(conn, self.lock_timeout_s)
         if self.readonly:
             conn.execute(sql.SET_READONLY)
         else:
@@ -319,13 +340,3 @@ def _reconnect_window() -> float:
 def _first_line(exc: BaseException) -> str:
     """The first line of a driver's message, masked: a driver may echo its connection string."""
     return redact((str(exc).strip().splitlines() or [type(exc).__name__])[0])
-
-
-def _failed(url: str, exc: psycopg.OperationalError, *,
-            mid_transaction: bool = False) -> MetadataError:
-    """A server-side failure (connection lost mid-write, disk full on the server, ...)."""
-    when = " in the middle of a write" if mid_transaction else ""
-    return MetadataError(
-        f"the metadata database {redact(url)} failed{when}: {_first_line(exc)}",
-        fix="check the server (its log says why); then `resume` the run if one failed",
-    )

@@ -308,7 +308,8 @@ class DataStore:
         except OSError as exc:
             raise StoreError(
                 f"cannot load {what}: reading blob {key} from {self.root} failed: "
-                f"{store_message(exc)}"
+                f"{store_message(exc)}",
+                fix=_read_fix(exc, self.root),
             ) from exc
         return _verified(buf, key, what, f"blob {key} in {self.root}")
 
@@ -369,6 +370,33 @@ def open_datastore(root: str) -> DataStore:
     return DataStore(open_storage(root))
 
 
+def _unreachable_fix(exc: OSError, root: str, then: str) -> str:
+    """The fix for a store that did not answer in time, or could not be reached at all."""
+    if exc.errno == errno.ETIMEDOUT:
+        wait = ""
+        if root.startswith(("s3://", "s3a://")):
+            wait = (" (each S3 request waits HEADWATER_S3_TIMEOUT_S, 30 s by default, and is "
+                    "tried again: raise it for a slow server)")
+        return (f"the datastore's server for {root} did not answer in time{wait}: check that "
+                f"it is up and reachable from here, {then}")
+    return (f"the datastore's server for {root} could not be reached: check that it is up "
+            f"and reachable from here (AWS_ENDPOINT_URL for an S3-compatible server), {then}")
+
+
+# What S3 (and S3-compatible servers) answer a key that does not exist, was deleted or has
+# expired, or a request signed with the wrong secret.
+_REFUSED_CREDENTIALS = ("InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
+                        "InvalidToken", "TokenRefreshRequired", "RequestExpired",
+                        "InvalidClientTokenId")
+
+
+def _read_fix(exc: OSError, root: str) -> str | None:
+    """The fix for a blob that could not be read, when the error says why (no answer)."""
+    if exc.errno in (errno.ETIMEDOUT, errno.ECONNREFUSED):
+        return _unreachable_fix(exc, root, "then `resume` the run")
+    return None
+
+
 def _write_fix(exc: OSError, root: str) -> str:
     """The fix for a blob the store refused: what ran out, when the error says (a full disk, a
     quota, no file descriptor left), else what to check."""
@@ -383,5 +411,16 @@ def _write_fix(exc: OSError, root: str) -> str:
                 f"(`ulimit -f unlimited`), {then}")
     if exc.errno == errno.EROFS:
         return f"the datastore {root} is on a read-only filesystem: remount it writable, {then}"
+    if exc.errno in (errno.ETIMEDOUT, errno.ECONNREFUSED):
+        return _unreachable_fix(exc, root, then)
+    said = store_message(exc)
+    if any(code in said for code in _REFUSED_CREDENTIALS):
+        return (f"the datastore {root} no longer accepts this process's credentials (expired, "
+                "revoked or wrong): renew them (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and "
+                f"AWS_SESSION_TOKEN, an `aws sso login`, the role's session), {then}")
+    if said.startswith("AccessDenied"):
+        return (f"these credentials may not write to the datastore {root} (AccessDenied: a "
+                "policy, a read-only key, a bucket quota): give them write access to it "
+                f"(s3:PutObject on its prefix), {then}")
     return ("make the datastore root writable again (does the bucket or folder exist? may these "
             f"credentials write to it? is there space?), {then}")

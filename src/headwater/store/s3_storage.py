@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import functools
 import time
 from collections.abc import Awaitable, Iterable, Iterator, Sequence
 from typing import Any
@@ -21,6 +23,42 @@ S3_CONCURRENCY = 8
 """Parts (or ranges) of one blob in flight at once; each holds one part's bytes in memory."""
 
 _BODY_READ_TRIES = 3
+
+TIMEOUT_ENV = "HEADWATER_S3_TIMEOUT_S"
+DEFAULT_TIMEOUT_S = 30.0
+"""How long one request waits to connect, and then for each answer, before it is tried again."""
+
+REQUEST_TRIES = 3
+"""Tries of one request by botocore (its "standard" retries: throttling, 5xx, a timeout)."""
+
+CALL_TRIES = 2
+"""Tries of one call by s3fs around those (it retries timeouts and cut-off replies itself)."""
+
+
+def bounded_options(storage_options: dict[str, Any]) -> tuple[dict[str, Any], float]:
+    """``storage_options`` with every wait bounded (unless the caller set its own), and the
+    longest one call may take.
+
+    botocore's defaults (60 s to connect and per read, legacy retries) under s3fs's own five
+    tries let a silent server (a black hole, a stalled proxy) hold one write for over half an
+    hour; and a small PUT waiting for the server's ``100 Continue`` waits for ever, whatever the
+    read timeout. So each request waits ``HEADWATER_S3_TIMEOUT_S`` (30 s) for each answer, and
+    one call as a whole gives up after ``CALL_TRIES * REQUEST_TRIES + 1`` such waits (3.5
+    minutes at worst); the error says so (ETIMEDOUT, see ``store.datastore``)."""
+    from headwater.env_numbers import env_seconds
+    from headwater.exceptions import StoreError
+
+    timeout = env_seconds(TIMEOUT_ENV, DEFAULT_TIMEOUT_S, error=StoreError)
+    config = {"connect_timeout": timeout, "read_timeout": timeout,
+              "retries": {"max_attempts": REQUEST_TRIES, "mode": "standard"}}
+    given = dict(storage_options)
+    config.update(given.pop("config_kwargs", None) or {})
+    return {**given, "config_kwargs": config}, (CALL_TRIES * REQUEST_TRIES + 1) * timeout
+
+
+# The filesystem's blocking calls the datastore makes: each gets the call deadline.
+_BOUNDED_CALLS = ("pipe_file", "cat_file", "rm_file", "size", "find", "isfile", "info",
+                  "call_s3", "exists")
 
 
 def s3_filesystem(**storage_options: Any) -> Any:
@@ -45,12 +83,30 @@ class S3Storage(FsspecStorage):
 
     def __init__(self, url: str, *, part_size: int = S3_PART_SIZE,
                  concurrency: int = S3_CONCURRENCY, **storage_options: Any) -> None:
-        super().__init__(url, **storage_options)
+        options, self.call_deadline = bounded_options(storage_options)
+        super().__init__(url, **options)
         s3_limit()  # a bad HEADWATER_S3_MAX_BANDWIDTH is one error when the store opens
         self.part_size = part_size
         self.concurrency = concurrency
         self.multipart_min = 2 * part_size
         """Blobs at least this large go up in parts and come down in parallel ranges."""
+
+    def _connect(self) -> Any:
+        fs = super()._connect()
+        fs.retries = CALL_TRIES  # s3fs's own tries of a call (a class attribute, 5)
+        for name in _BOUNDED_CALLS:  # fsspec's blocking wrappers take a timeout of their own
+            if hasattr(fs, f"_{name}"):
+                setattr(fs, name, functools.partial(getattr(fs, name),
+                                                    timeout=self.call_deadline))
+        return fs
+
+    async def _call_s3(self, method: str, **kwargs: Any) -> Any:
+        """One S3 call from inside the event loop, given up after the call deadline."""
+        try:
+            return await asyncio.wait_for(self.fs._call_s3(method, **kwargs), self.call_deadline)
+        except asyncio.TimeoutError:
+            raise OSError(errno.ETIMEDOUT, f"{method}: no answer from the S3 server within "
+                          f"{self.call_deadline:g} s") from None
 
     def _run(self, coro: Awaitable[Any]) -> Any:
         """Run ``coro`` on the filesystem's event loop (its own thread) and wait for it."""
@@ -78,7 +134,7 @@ class S3Storage(FsspecStorage):
             _, bucket, name = self._split(key)
             async with gate:
                 try:
-                    await self.fs._call_s3("head_object", Bucket=bucket, Key=name)
+                    await self._call_s3("head_object", Bucket=bucket, Key=name)
                 except FileNotFoundError:
                     return False
             return True
@@ -104,6 +160,8 @@ class S3Storage(FsspecStorage):
             with store_errors():
                 self._run(self._put_multipart(bucket, name, views, size))
         except OSError as err:
+            if err.errno in (errno.ETIMEDOUT, errno.ECONNREFUSED):
+                raise  # no answer: asking about the bucket would only wait again
             said = self._refusal(err)
             if said != store_message(err):
                 raise OSError(said) from err
@@ -128,7 +186,7 @@ class S3Storage(FsspecStorage):
 
     async def _put_multipart(self, bucket: str, name: str, views: list[memoryview],
                              size: int) -> None:
-        call = self.fs._call_s3
+        call = self._call_s3
         part_size = max(self.part_size, -(-size // S3_MAX_PARTS))
         started = await call("create_multipart_upload", Bucket=bucket, Key=name)
         upload = {"Bucket": bucket, "Key": name, "UploadId": started["UploadId"]}
@@ -163,7 +221,7 @@ class S3Storage(FsspecStorage):
         """The first part's range, which tells the size; then the other parts' side by side."""
         import aiohttp  # s3fs's transport, present wherever s3fs is
 
-        call = self.fs._call_s3
+        call = self._call_s3
         cap = s3_limit()
 
         async def get(start: int, **match: str) -> tuple[bytes, dict[str, Any]]:
@@ -239,13 +297,16 @@ class S3Storage(FsspecStorage):
         caller then uploads it again, which refreshes it just as well."""
         _, bucket, name = self._split(key)
         try:
-            self.fs.call_s3("copy_object", Bucket=bucket, Key=name,
-                            CopySource={"Bucket": bucket, "Key": name},
-                            MetadataDirective="REPLACE")
+            with store_errors():
+                self.fs.call_s3("copy_object", Bucket=bucket, Key=name,
+                                CopySource={"Bucket": bucket, "Key": name},
+                                MetadataDirective="REPLACE")
         except FileNotFoundError:
             return False
-        except Exception:  # noqa: BLE001 - too large to copy, or refused: write it again
-            return False
+        except OSError as err:
+            if err.errno in (errno.ETIMEDOUT, errno.ECONNREFUSED):
+                raise  # no answer: uploading it would only wait as long again
+            return False  # too large to copy, or refused: write it again
         return True
 
     def scan(self, prefix: str) -> Iterator[Stat]:
@@ -278,12 +339,12 @@ class S3Storage(FsspecStorage):
             _, bucket, name = self._split(key)
             async with gate:
                 try:
-                    head = await self.fs._call_s3("head_object", Bucket=bucket, Key=name)
+                    head = await self._call_s3("head_object", Bucket=bucket, Key=name)
                 except FileNotFoundError:
                     return None
                 if _modified(head["LastModified"]) >= cutoff:
                     return None
-                await self.fs._call_s3("delete_object", Bucket=bucket, Key=name)
+                await self._call_s3("delete_object", Bucket=bucket, Key=name)
                 return int(head["ContentLength"])
 
         async def delete_all() -> list[int | None]:

@@ -152,16 +152,54 @@ def store_message(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
 
 
+# Driver errors that mean the server did not answer in time, or could not be reached, by class
+# name (botocore's, aiohttp's, fsspec's; the drivers are not imported here): each becomes an
+# OSError with the errno the fix is chosen by (``store.datastore._write_fix``).
+_TIMED_OUT = frozenset({"ReadTimeoutError", "ConnectTimeoutError", "FSTimeoutError",
+                        "TimeoutError", "ServerTimeoutError", "timeout"})
+_UNREACHABLE = frozenset({"EndpointConnectionError", "ConnectionClosedError",
+                          "ClientConnectorError", "ServerDisconnectedError",
+                          "ConnectionRefusedError", "ConnectionResetError"})
+
+
+def _errno_of(exc: BaseException) -> int | None:
+    import errno
+
+    for err in (exc, exc.__cause__, exc.__context__):
+        for cls in type(err).__mro__ if err is not None else ():
+            if cls.__name__ in _TIMED_OUT:
+                return errno.ETIMEDOUT
+            if cls.__name__ in _UNREACHABLE:
+                return errno.ECONNREFUSED
+    return None
+
+
 @contextmanager
 def store_errors() -> Iterator[None]:
     """Let OSError (what fsspec drivers raise for a refusal) through; turn any other driver error
-    (a connection that failed, a malformed reply) into one, keeping the driver's message."""
+    (a connection that failed, a malformed reply) into one, keeping the driver's message. A
+    server that did not answer in time, or could not be reached, keeps the errno that says so
+    (ETIMEDOUT, ECONNREFUSED), so the fix can name it."""
     try:
         yield
-    except (OSError, StoreError):
+    except StoreError:
         raise
+    except OSError as exc:
+        code = None if exc.errno else _errno_of(exc)
+        if code is None:
+            raise
+        raise OSError(code, _said(exc, code)) from exc
     except Exception as exc:  # noqa: BLE001 - any driver error; the message is the store's own
-        raise OSError(store_message(exc)) from exc
+        code = _errno_of(exc)
+        if code is None:
+            raise OSError(store_message(exc)) from exc
+        raise OSError(code, _said(exc, code)) from exc
+
+
+def _said(exc: BaseException, code: int) -> str:
+    """The driver's message, or what the errno means when it said nothing (a bare timeout)."""
+    said = store_message(exc)
+    return said if said.strip() else f"{os.strerror(code)} ({type(exc).__name__})"
 
 
 def open_storage(root: str) -> Storage:

@@ -19,6 +19,7 @@ import logging
 import pickle
 import queue
 import sys
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -42,6 +43,22 @@ def _connect_timeout_s() -> float:
     from headwater.env_numbers import env_seconds
 
     return env_seconds(TIMEOUT_ENV, CONNECT_TIMEOUT_S, error=RunFailedError)
+
+
+NO_WORKERS_ENV = "HEADWATER_DASK_NO_WORKERS_S"
+NO_WORKERS_S = 300.0
+"""How long tasks may wait on a cluster without a single worker before the run gives up."""
+WORKER_CHECK_S = 2.0
+"""How often the scheduler is asked how many workers it has, while tasks wait to start."""
+
+
+def _no_workers_s() -> float:
+    """``HEADWATER_DASK_NO_WORKERS_S`` (0: wait for ever, as Dask does), else 300 s."""
+    from headwater.env_numbers import env_seconds
+
+    return env_seconds(NO_WORKERS_ENV, NO_WORKERS_S, zero_ok=True, error=RunFailedError)
+
+
 # Finished tasks' results fetched from the workers at once. Dask runs every done-callback on one
 # thread: a fetch made there waited for the one before it, and a single worker slow to answer
 # held back the results of all the others.
@@ -112,6 +129,9 @@ class DaskExecutor(Executor):
         # The scheduler's own news: a worker that leaves takes its running tasks with it.
         self._client.subscribe_topic("all", lambda event: self._inbox.put(("cluster", event[1])))
         self._resources = DaskResources(self._client)  # @resources -> Dask worker resources
+        self._no_workers_bound = _no_workers_s()
+        self._no_workers_since: float | None = None  # since when tasks wait on no worker
+        self._workers_checked = float("-inf")
 
     @property
     def code_package(self) -> dict[str, str]:
@@ -164,6 +184,9 @@ class DaskExecutor(Executor):
         events: list[Event] = []
         if self._client.status not in ("running", "newly-created"):
             raise self._connection_lost()
+        if self._waiting():
+            self._watch_workers()
+            timeout = WORKER_CHECK_S if timeout is None else min(timeout, WORKER_CHECK_S)
         try:
             items = [self._inbox.get(block=timeout is None or timeout > 0, timeout=timeout)]
         except queue.Empty:
@@ -187,6 +210,46 @@ class DaskExecutor(Executor):
                 self._started(task, 0, events)
                 events.extend(self._exit_events(task, fetched))
         return events
+
+    def _waiting(self) -> list[_Task]:
+        """Our tasks submitted to the cluster that have not started on a worker yet."""
+        return [t for t in self._tasks.values() if not t.started]
+
+    def _watch_workers(self) -> None:
+        """Tasks wait, and the cluster has no worker at all: say so at once, and give up after
+        ``HEADWATER_DASK_NO_WORKERS_S``. Dask itself would keep the tasks queued for ever (a
+        cluster whose workers were never started, or all died and were not replaced)."""
+        now = time.monotonic()
+        if now - self._workers_checked < WORKER_CHECK_S:
+            return
+        self._workers_checked = now
+        try:
+            workers = self._client.scheduler_info(n_workers=0).get("n_workers")
+        except Exception:  # noqa: BLE001 - a lost scheduler is seen by the client's status
+            return
+        if workers or workers is None:
+            self._no_workers_since = None
+            return
+        waiting = self._waiting()
+        steps = ", ".join(sorted({t.name.split("-")[3] for t in waiting if t.name.count("-") >= 5}))
+        bound = self._no_workers_bound
+        if self._no_workers_since is None:
+            self._no_workers_since = now
+            limit = (f"the run gives up after {bound:g} s without one" if bound
+                     else "the run waits for one")
+            print(f"headwater: no Dask worker is connected to the scheduler at {self._address}; "
+                  f"{len(waiting)} task(s) wait for one ({limit}; {NO_WORKERS_ENV} changes "
+                  f"that). Start workers with: dask worker {self._address}",
+                  file=sys.stderr, flush=True)
+        if bound and now - self._no_workers_since >= bound:
+            raise RunFailedError(
+                f"no Dask worker was connected to the scheduler at {self._address} for "
+                f"{bound:g} s, and {len(waiting)} task(s) of step(s) {steps or '?'} waited for "
+                "one",
+                fix=f"start workers (dask worker {self._address}), or find why they left (a "
+                "worker's log says; a nanny restarts a worker that went over its memory "
+                f"limit), then resume the run (python flow.py resume): what finished is kept. "
+                f"To wait longer, set {NO_WORKERS_ENV} (0: for ever)")
 
     def _on_live(self, msg: Any, events: list[Event]) -> None:
         task = self._by_name.get(msg.get("name")) if isinstance(msg, dict) else None
@@ -325,6 +388,8 @@ def _crashed(message: str) -> TaskResult:
 
 def _decode(out: dict[str, Any]) -> TaskResult:
     code = out["code"]
+    if out.get("memory_rss"):  # the worker stopped it: over the worker's memory limit
+        return _over_memory(out)
     if out["result"]:
         try:
             result: TaskResult = pickle.loads(out["result"])
@@ -337,3 +402,14 @@ def _decode(out: dict[str, Any]) -> TaskResult:
         return died_by_signal(-code, "the task's process on the Dask worker")
     return _crashed(f"the task's process on the Dask worker exited with code {code} before the "
                     "step finished")
+
+
+def _over_memory(out: dict[str, Any]) -> TaskResult:
+    mib = 2**20
+    worker = out.get("worker") or out.get("worker_address") or "?"
+    return _crashed(
+        f"the task's process used {out['memory_rss'] / mib:,.0f} MiB, over what the Dask worker "
+        f"{worker} allows (95 % of its --memory-limit: {out['memory_limit'] / mib:,.0f} MiB), "
+        "and the worker stopped it. Give the step a worker with more memory (workers started "
+        "with a larger --memory-limit and --resources MEMORY=..., and @resources(memory=...) "
+        "on the step), or make it hold less at once; then resume the run")

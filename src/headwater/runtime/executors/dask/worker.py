@@ -83,10 +83,13 @@ def run_task(name: str, payload: bytes, root: str, code: dict[str, Any],
         except OSError:
             pass  # the child is already gone; its exit status says why
         wanted = _still_wanted(name)
+        over = _memory_watch(task.pid)
         while not task.exited.wait(0.5):
             if not wanted() and task.pid is not None:
                 # The client cancelled this Dask task (the run gave up on it, e.g. after its
                 # first worker died and Dask started it again here): stop the user code too.
+                _kill_group(task.pid, signal.SIGKILL)
+            elif over() and task.pid is not None:
                 _kill_group(task.pid, signal.SIGKILL)
     finally:
         with _LOCK:
@@ -100,7 +103,60 @@ def run_task(name: str, payload: bytes, root: str, code: dict[str, Any],
     code = os.waitstatus_to_exitcode(task.status) if task.status is not None else -signal.SIGKILL
     result = b"".join(chunks["result"])
     return {"code": code, "result": result, "stdout": b"".join(chunks["stdout"]),
-            "stderr": b"".join(chunks["stderr"]), "pid": task.pid or 0, **_this_worker()}
+            "stderr": b"".join(chunks["stderr"]), "pid": task.pid or 0, **_this_worker(),
+            **over.found}
+
+
+class _MemoryWatch:
+    """Whether the task's process has gone over the Dask worker's memory limit.
+
+    Dask's nanny watches the worker process only; a task runs in a process of its own (forked
+    beside the worker), so without this a step could use any amount of memory on a worker
+    started with ``--memory-limit``, until the kernel's out-of-memory killer picked a victim.
+    The bound is the nanny's own: ``distributed.worker.memory.terminate`` (95 %) of the limit.
+    Once over, ``found`` holds what the executor reports (``memory_rss``, ``memory_limit``).
+    """
+
+    def __init__(self, pid: int | None, limit: int | None) -> None:
+        self.found: dict[str, int] = {}
+        self._process: Any = None
+        self._limit = limit
+        if pid is None or not limit:
+            return
+        try:
+            import psutil  # a dependency of distributed
+
+            self._process = psutil.Process(pid)
+        except Exception:  # noqa: BLE001 - already gone, or no psutil: nothing to watch
+            self._process = None
+
+    def __call__(self) -> bool:
+        if self._process is None or self.found or not self._limit:
+            return bool(self.found)
+        try:
+            rss = int(self._process.memory_info().rss)
+        except Exception:  # noqa: BLE001 - the process has just ended
+            return False
+        if rss > self._limit:
+            self.found = {"memory_rss": rss, "memory_limit": int(self._limit)}
+            return True
+        return False
+
+
+def _memory_watch(pid: int | None) -> _MemoryWatch:
+    """The watch of task ``pid`` against this worker's memory limit (none outside a worker,
+    or on a worker without a limit)."""
+    try:
+        import dask
+        from distributed import get_worker
+
+        limit = get_worker().memory_manager.memory_limit
+        fraction = dask.config.get("distributed.worker.memory.terminate")
+    except (ImportError, ValueError, AttributeError):
+        return _MemoryWatch(None, None)
+    if not limit or not fraction:
+        return _MemoryWatch(None, None)
+    return _MemoryWatch(pid, int(limit * float(fraction)))
 
 
 def _still_wanted(key: str) -> Callable[[], bool]:
