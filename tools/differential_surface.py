@@ -395,6 +395,10 @@ def failure_lines(text: str) -> dict:
             error = line
         elif re.match(r"^<flow \w+ step [^>]*> failed:$", line):
             error = "<framework error>"  # Metaflow's report of a MetaflowException
+        elif re.match(r"^Step \w+ \(task-id \S+\) failed: ", line):
+            # Metaflow's scheduler refusing what a task asked for (a foreach wider than
+            # --max-num-splits): its own error, after the task's lines (sixth round, seed 443)
+            error = "<framework error>"
     if error and "." in error.split(":", 1)[0]:
         # an error of the framework's own (a merge that cannot choose, ...): headwater prints
         # the traceback ending in its error and a fix line, Metaflow the exception's headline
