@@ -366,7 +366,9 @@ def runner_kwargs(args: list[str]) -> dict:
     kwargs: dict = {}
     for name, value in zip(args[::2], args[1::2], strict=False):
         key = name.lstrip("-").replace("-", "_")
-        if key in ("max_workers", "max_num_splits", "alpha", "count", "fint"):
+        if key == "tag":
+            kwargs.setdefault("tags", []).append(value)  # ``--tag a --tag b``: tags=[a, b]
+        elif key in ("max_workers", "max_num_splits", "alpha", "count", "fint", "req6"):
             kwargs[key] = int(value)  # both Runners check a parameter's type
         elif key == "ratio":
             kwargs[key] = float(value)
