@@ -1062,10 +1062,12 @@ def _surface_differences(ours: dict, theirs: dict) -> list[str]:
 
 
 def _seeds(text: str) -> list[int]:
-    if "-" in text:
-        low, high = text.split("-", 1)
-        return list(range(int(low), int(high) + 1))
-    return [int(s) for s in text.split(",")]
+    """``446-460``, ``430,443`` or both at once: ``561-570,443``."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        seeds += range(int(low), int(high or low) + 1)
+    return seeds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1073,7 +1075,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--python", default=sys.executable, help="an interpreter with headwater")
     parser.add_argument("--metaflow-python", required=True, help="an interpreter with Metaflow")
-    parser.add_argument("--seeds", default="0-39", help="A-B or a comma-separated list")
+    parser.add_argument("--seeds", default="0-39", help="A-B, a comma-separated list, or both")
     parser.add_argument("--keep", type=Path, help="keep each differing seed's flow and readings")
     parser.add_argument("--runner", choices=("odd", "always", "never"), default="odd",
                         help="which seeds run through the Runner API instead of the CLI")
