@@ -356,8 +356,10 @@ print(json.dumps(out))
 
 _STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ ")
 _PREFIX = re.compile(r"^\[[^\]]*\(pid \d+\)\] ")
+# (``Project: P, Branch: B``: Metaflow's @project says it on every command, as it says which
+# Metaflow executes; headwater says both at run and resume only. Sixth round, seeds 564, 565)
 _BANNER = re.compile(r"^(Metaflow \S+ executing |Dumping (logs|output) of |"
-                     r"(stdout|stderr)$)")
+                     r"(stdout|stderr)$|Project: \S+, Branch: \S+$)")
 _ERROR_LINE = re.compile(r"^([A-Za-z_][\w.]*(Error|Exception|Failure|Interrupt)): ")
 
 
@@ -635,7 +637,8 @@ def _tag_set(text: str) -> list[str]:
     is a tag, system tags by kind as the client reading normalises them."""
     words = set()
     for line in text.splitlines():
-        if re.match(r"^(Metaflow \S+ executing|System tags|Operation|-+$|\s*$|Tags? )", line):
+        if re.match(r"^(Metaflow \S+ executing|System tags|Operation|-+$|\s*$|Tags? )", line) \
+                or _BANNER.match(line):
             continue
         words.update(line.split())
     kinds = ("user", "date", "python_version", "metaflow_version")
