@@ -208,3 +208,55 @@ def test_catch_on_a_step_that_fans_out_is_refused_before_the_run(tmp_path: Path,
     with_catch = run_headwater("--with", "catch", "run", "fanout.py")
     assert with_catch.returncode == 1, with_catch.stdout + with_catch.stderr
     assert "step 'start' fans out" in with_catch.stdout + with_catch.stderr
+
+
+PROJECT = '''
+from metaflow import FlowSpec, Parameter, current, project, resources, step
+
+
+@project(name="diffproj")
+class ProjectFlow(FlowSpec):
+    req = Parameter("req", required=True, type=int)
+
+    @resources(cpu=1, memory=512)
+    @step
+    def start(self):
+        self.proj = [current.project_name, current.branch_name, current.is_user_branch,
+                     current.is_production, current.project_flow_name]
+        self.ctags = sorted(t for t in current.tags if t.startswith("t6"))
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    ProjectFlow()
+'''
+
+
+def test_project_facts_and_run_tags_read_as_metaflow_gives_them(tmp_path: Path, run_headwater,
+                                                                 client):
+    """The sixth grammar's features, values as Metaflow 2.19.38 gave them for the same flow:
+    ``@project``'s ``current`` facts on a user branch and on ``--branch b6``, its system tags,
+    and the ``--tag`` values in ``current.tags``."""
+    (tmp_path / "proj.py").write_text(PROJECT)
+    user = {"USERNAME": "tester", "USER": "tester"}
+    plain = run_headwater("run", "proj.py", "--req", "3", "--tag", "t6_a", "--tag", "t6 spaced",
+                          extra_env=user)
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    branched = run_headwater("--branch", "b6", "run", "proj.py", "--req", "4", extra_env=user)
+    assert branched.returncode == 0, branched.stdout + branched.stderr
+    client()
+    first, second = sorted(Flow("ProjectFlow"), key=lambda run: int(run.id))
+    on_user = first["start"].task.data
+    assert on_user.proj == ["diffproj", "user.tester", True, False,
+                         "diffproj.user.tester.ProjectFlow"]
+    assert on_user.ctags == ["t6 spaced", "t6_a"]
+    assert {"project:diffproj", "project_branch:user.tester"} <= set(first.system_tags)
+    assert {"t6_a", "t6 spaced"} <= set(first.user_tags)
+    test = second["start"].task.data
+    assert test.proj == ["diffproj", "test.b6", False, False, "diffproj.test.b6.ProjectFlow"]
+    assert test.ctags == []
+    assert "project_branch:test.b6" in second.system_tags
