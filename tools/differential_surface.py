@@ -565,6 +565,14 @@ def _card_rows(text: str, run_id: str, raw: dict) -> list[str]:
             kind = line.split(":", 1)[1].strip()
             rows.append(f"{label(run or run_id, step, task)} {kind} "
                         f"{None if card_id in (None, 'None') else card_id}")
+        elif line.startswith("Card Path:") and rows:
+            # the run's listing names a clone's card by its origin task id, under the clone's
+            # step, with no heading saying so; the card's path names the origin run. A clone's
+            # id in the new run may be another task's id in the origin (sixth round, seed 584)
+            where = re.search(r"/runs/(\w+)/steps/(\w+)/tasks/(\w+)/", line)
+            if where and where.group(1) != run_id and f"{where.group(1)}/{where.group(2)}/" \
+                    f"{where.group(3)}" in origins:
+                rows[-1] = " ".join([origins["/".join(where.groups())]] + rows[-1].split(" ")[-2:])
     return sorted(rows)
 
 
