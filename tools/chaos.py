@@ -182,8 +182,12 @@ def flow_source(seed: int) -> tuple[str, differential._Generator]:
     out: list[str] = []
     lines = text.splitlines()
     current = None
-    for line in lines:
-        if line.startswith("class "):
+    for number, line in enumerate(lines):
+        decorated = number > 0 and lines[number - 1].startswith("@")
+        if (line.startswith("class ") and not decorated) or (
+                line.startswith("@") and lines[number + 1:number + 2] != []
+                and lines[number + 1].startswith("class ")):
+            # (before the class and its flow decorator: ``@project``, sixth grammar)
             out += HOOK.strip("\n").splitlines() + ["", ""]
         match = re.match(r"    def (\w+)\(self", line)
         if match:

@@ -53,6 +53,13 @@ accessors (``Flow.runs(*tags)`` after the tag commands, ``latest_successful_run`
 ``task.data``, ``task.artifacts``, ``run.end_task``, ``Run``/``Step``/``Task`` by pathspec,
 ``namespace``); and ``card get`` with neither ``--id`` nor ``--type`` and by ``--hash``.
 
+Seeds from 561 (``ROUND6_FROM``, the sixth round, from a fifth random stream) also draw tags
+given to ``run`` and ``resume`` (``--tag``, the Runner's ``tags=``) and what ``current.tags``
+holds of them, the flow decorator ``@project`` (``current.project_name``, ``branch_name``,
+``is_user_branch``, ``is_production``, ``project_flow_name`` and its system tags; ``--branch``
+or ``--production`` on command-line seeds), ``@resources`` on a step or two, and a required
+parameter given to every run.
+
 The last line printed is ``differential: P agreed, K kept, D differed``; the exit status is 0
 only when no seed differed. A *kept* seed differs only in a known behaviour of Metaflow's own,
 named on its line (``_kept``: its join cannot merge its own ``@catch`` records). ``--keep DIR``
@@ -79,6 +86,7 @@ FLOW_NAME = "DiffFlow"
 EXTRAS_FROM = 200  # seeds from here on draw the second round's features too (docs/decisions.md)
 ROUND4_FROM = 300  # and from here on the fourth round's: cards, tag commands, a retried start
 ROUND5_FROM = 353  # and the fifth's: include merges, decorator stacks, current, client filters
+ROUND6_FROM = 561  # and the sixth's: run tags, @project and its branches, a required parameter
 # Artifacts whose values differ between the arms of a join: a valid merge leaves them out.
 _VARYING = re.compile(r"\b((?:v|v_t|item|fs|at|first|n|by_index|items_seen|inputs_seen|err|count|route)_s\d+)\b")
 
@@ -267,6 +275,11 @@ class _Generator:
         self.top_args: list[str] = []  # options before the command (``--config-value``)
         self.parallel = False  # a ``num_parallel`` fan-out before end
         self.stacked: dict[str, str] = {}  # steps with @retry/@catch/@timeout stacked: kind
+        # Seeds from ROUND6_FROM also draw the sixth round's features, from a fifth rng
+        self.round6 = random.Random(f"round6-{seed}") if seed >= ROUND6_FROM else None
+        self.resume_tags: list[str] = []  # ``resume --tag``
+        self.required_args: list[str] = []  # a required parameter's value, for every ``run``
+        self.project: str | None = None  # ``@project(name=...)``, with ``--branch`` now and then
         self._entry = "end"  # the first step after start
         self.steps: dict[str, _Step] = {}
         self.count = 0
@@ -692,6 +705,49 @@ class _Generator:
             step.body.append("time.sleep(60)")
         self.stacked[step.name] = kind
 
+    # -- the sixth round's features (seeds from ROUND6_FROM) -----------------------------------
+
+    def _round6(self, lines: list[str]) -> list[str]:
+        """Tags given to ``run`` and ``resume`` (``--tag``; the Runner's ``tags=``), the flow
+        decorator ``@project`` (its ``current`` facts and system tags; ``--branch`` or
+        ``--production`` on command-line seeds), ``@resources`` on a step, and a required
+        parameter: drawn from ``self.round6`` only."""
+        rng = self.round6
+        assert rng is not None
+        lines[lines.index("from metaflow.cards import Markdown, Table")] = \
+            "from metaflow.cards import Markdown, Table\nfrom metaflow import project, resources"
+        for tag in rng.sample(["t6_a", "t6-b.c", "t6 spaced", "t6_\u00e9"], rng.randint(0, 2)):
+            self.run_args += ["--tag", tag]
+        if self.fail_step and rng.random() < 0.5:
+            self.resume_tags = ["t6_resumed"]
+        at = next(k for k, line in enumerate(lines) if line.startswith("    alpha = ")) + 1
+        lines = lines[:at] + ["    req6 = Parameter('req6', required=True, type=int)"] + lines[at:]
+        self.required_args = ["--req6", str(rng.randint(1, 9))]
+        self.run_args += self.required_args
+        # what the run's tags are, from inside (Metaflow: user and system tags alike)
+        tags_line = "self.ctags = sorted(t for t in current.tags if t.startswith('t6'))"
+        at = lines.index("        self.acc = ['start']") + 1
+        lines = lines[:at] + ["        self.req_seen = self.req6", "        " + tags_line] + \
+            lines[at:]
+        if rng.random() < 0.6:
+            self.project = rng.choice(("diffproj", "diff_proj6"))
+            at = lines.index(f"class {FLOW_NAME}(FlowSpec):")
+            lines.insert(at, f"@project(name={self.project!r})")
+            facts = ("[current.project_name, current.branch_name, current.is_user_branch,"
+                     " current.is_production, current.project_flow_name]")
+            at = lines.index("        self.acc = ['start']") + 1
+            lines.insert(at, "        self.proj = " + facts)
+            for step in rng.sample(list(self.steps.values()), min(len(self.steps), 1)):
+                step.body.append(f"self.proj_{step.name} = " + facts)
+            if rng.random() < 0.5:
+                # (before the command, on the command line only: a Runner seed runs without)
+                self.top_args += rng.choice((["--branch", "b6"], ["--production"]))
+        for step in rng.sample(list(self.steps.values()), min(len(self.steps), rng.randint(0, 2))):
+            if not any(d.startswith(("@parallel", "@resources")) for d in step.decorators):
+                step.decorators.insert(0, rng.choice(("@resources(cpu=1, memory=512)",
+                                                      "@resources(memory=1024, gpu=0)")))
+        return lines
+
     # -- the file ---------------------------------------------------------------------------
 
     def source(self) -> str:
@@ -721,6 +777,8 @@ class _Generator:
             lines = self._round4(lines)
         if self.round5:
             lines = self._round5(lines)
+        if self.round6:
+            lines = self._round6(lines)
         for step in self.steps.values():
             lines += ["    " + d for d in step.decorators]
             lines += ["    @step", f"    def {step.name}(self{', inputs' if step.join else ''}):"]
@@ -787,11 +845,14 @@ def _play(python: str, flow: Path, folder: Path, env: dict[str, str], args: list
         first = call(["run", *args], {"DIFF_FAIL": fail_step})
         result["first_exit"] = first.returncode
         command = ["resume", *generator.resume_args]
+        for tag in generator.resume_tags:
+            command += ["--tag", tag]
         if generator.origin_check:
             # a second failed run with another alpha; resuming the first must take the first's
             origin = subprocess.run([python, "-c", LATEST_ID, FLOW_NAME], cwd=folder, env=env,
                                     capture_output=True, text=True, timeout=300, check=False)
-            second = call(["run", "--alpha", "17"], {"DIFF_FAIL": fail_step})
+            second = call(["run", "--alpha", "17", *generator.required_args],
+                          {"DIFF_FAIL": fail_step})
             result["second_exit"] = second.returncode
             command += ["--origin-run-id", origin.stdout.strip()]
     else:
@@ -969,6 +1030,13 @@ def _surface_differences(ours: dict, theirs: dict) -> list[str]:
                     # which a resume's clone keeps from its origin: it finds none for a task
                     # whose parents were cloned (kept: decisions.md, third round)
                     continue
+                if (key in ("parents", "children") and theirs.get("resumed")
+                        and isinstance(a, list) and isinstance(b, list)
+                        and set(b) < set(a) and set(a) - set(b) <= clones):
+                    # the same matching finds some and not others: a join inside a foreach
+                    # after a resume lists only the arm that ran again, not the cloned one,
+                    # and the clone before them only the arm that ran (sixth round, seed 430)
+                    continue
                 cloned = (tasks_one[label].get("origin") is None,
                           tasks_other[label].get("origin") is None)
                 if (key in ("origin", "attempt") and theirs.get("resumed")
@@ -994,10 +1062,12 @@ def _surface_differences(ours: dict, theirs: dict) -> list[str]:
 
 
 def _seeds(text: str) -> list[int]:
-    if "-" in text:
-        low, high = text.split("-", 1)
-        return list(range(int(low), int(high) + 1))
-    return [int(s) for s in text.split(",")]
+    """``446-460``, ``430,443`` or both at once: ``561-570,443``."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        seeds += range(int(low), int(high or low) + 1)
+    return seeds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1005,7 +1075,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--python", default=sys.executable, help="an interpreter with headwater")
     parser.add_argument("--metaflow-python", required=True, help="an interpreter with Metaflow")
-    parser.add_argument("--seeds", default="0-39", help="A-B or a comma-separated list")
+    parser.add_argument("--seeds", default="0-39", help="A-B, a comma-separated list, or both")
     parser.add_argument("--keep", type=Path, help="keep each differing seed's flow and readings")
     parser.add_argument("--runner", choices=("odd", "always", "never"), default="odd",
                         help="which seeds run through the Runner API instead of the CLI")
@@ -1038,7 +1108,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"; run {' '.join(generator.run_args)}" if generator.run_args else "") + (
                 f"; resume {' '.join(generator.resume_args)}" if generator.resume_args else "") + (
                 "; resume --origin-run-id" if generator.origin_check else "") + (
-                "; --config-value" if generator.top_args and not runner else "") + (
+                f"; {' '.join(generator.top_args)}" if generator.top_args and not runner
+                else "") + (f"; @project {generator.project}" if generator.project else "") + (
+                f"; resume --tag {generator.resume_tags}" if generator.resume_tags else "") + (
                 f"; stacked {generator.stacked}" if generator.stacked else "") + (
                 "; num_parallel" if generator.parallel else "")
             if not found:

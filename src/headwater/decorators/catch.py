@@ -63,22 +63,30 @@ class CatchDecorator(StepDecorator):
         policy.catch_print = bool(self.attributes["print_exception"])
 
 
-def refuse_catch_on_switch(flow_name: str, switches: Iterable[Any],
+def refuse_catch_on_splits(flow_name: str, switches: Iterable[Any], fan_outs: Iterable[Any],
                            policies: Mapping[str, StepPolicy]) -> None:
-    """A switch step under @catch is refused before the run starts, as Metaflow refuses it:
-    once the step fails there is no value of its condition, so no case to take.
+    """A switch step or a step that fans out (``foreach=``, ``num_parallel=``) under @catch is
+    refused before the run starts, as Metaflow refuses both: once the step fails there is no
+    value of its condition to choose a case by, and no items (or count) to fan out over.
 
-    ``switches`` are the graph's switch steps (with ``name``, ``file``, ``line``, ``next_line``)."""
+    ``switches`` and ``fan_outs`` are the graph's steps of each kind (with ``name``, ``file``,
+    ``line``, ``next_line``)."""
     from headwater.exceptions import FlowDefinitionError
 
-    for node in switches:
-        policy = policies.get(node.name)
-        if policy is not None and policy.catch_var is not None:
+    why = {"switch": "is a switch (self.next({...}, condition=...)) under @catch; a caught "
+                     "failure leaves no condition to choose a case by, so @catch is not allowed "
+                     "on a switch step",
+           "fan-out": "fans out (self.next(..., foreach=...) or num_parallel=) under @catch; a "
+                      "caught failure leaves nothing to fan out over, so @catch is not allowed "
+                      "on a step that fans out"}
+    for kind, nodes in (("switch", switches), ("fan-out", fan_outs)):
+        for node in nodes:
+            policy = policies.get(node.name)
+            if policy is None or policy.catch_var is None:
+                continue
             where = f"{node.file}:{node.next_line or node.line}: " if node.file else ""
             raise FlowDefinitionError(
-                f"{where}flow {flow_name}: step '{node.name}' is a switch (self.next({{...}}, "
-                "condition=...)) under @catch; a caught failure leaves no condition to choose a "
-                "case by, so @catch is not allowed on a switch step",
+                f"{where}flow {flow_name}: step '{node.name}' {why[kind]}",
                 fix=f"remove @catch from '{node.name}' (or the --with catch that adds it), or "
                 f"move the work that may fail into a step before '{node.name}' and catch it "
                 "there")

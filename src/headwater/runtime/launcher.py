@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from headwater import backends
 from headwater.decorators.base import StepPolicy
-from headwater.decorators.catch import refuse_catch_on_switch
+from headwater.decorators.catch import refuse_catch_on_splits
 from headwater.decorators.exit_hook import HOOKS_ATTR
 from headwater.decorators.mutation import apply_mutators
 from headwater.decorators.registry import plugins_step_init, split_with, step_policy
@@ -24,7 +24,7 @@ from headwater.environments.decorators import resolve_base
 from headwater.exceptions import NotFoundError, RunFailedError
 from headwater.flow.current import current
 from headwater.graph import Graph, check_flow
-from headwater.graph.model import SWITCH
+from headwater.graph.model import FOREACH, PARALLEL, SWITCH
 from headwater.meta import open_metadata
 from headwater.meta.tags import endpoint_tags, runtime_name, transient_tags
 from headwater.runtime.configs import (
@@ -518,8 +518,8 @@ def step_policies(flow_cls: type, graph: Graph, with_specs: tuple[str, ...],
     plugins_step_init(flow_cls, [node.name for node in graph])  # may add decorators
     policies = {node.name: step_policy(getattr(flow_cls, node.name), extra, configs)
                 for node in graph}
-    refuse_catch_on_switch(flow_cls.__name__,
-                           (node for node in graph if node.transition == SWITCH), policies)
+    refuse_catch_on_splits(flow_cls.__name__, (n for n in graph if n.transition == SWITCH),
+                           (n for n in graph if n.transition in (FOREACH, PARALLEL)), policies)
     return policies
 
 
