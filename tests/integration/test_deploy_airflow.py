@@ -199,7 +199,9 @@ def test_airflow_create_with_catch_applies_to_every_step(airflow, tmp_path):
                       "--with", "catch")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     value = _read_run(root, tmp_path, "DeployFragileFlow", "end", "result")
-    assert value["ok"] is True and value["value"] == 1
+    # the caught step set x=2 before it raised: kept, as Metaflow keeps it (decisions.md,
+    # "Leftovers (leftovers7)")
+    assert value["ok"] is True and value["value"] == 2
 
 
 @pytest.mark.parametrize("mode,date,final,tasks", [

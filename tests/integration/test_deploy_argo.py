@@ -354,7 +354,7 @@ def test_create_with_adds_the_decorators_to_every_deployed_step(tmp_path):
     """)
     # the run succeeded; the caught step reads unsuccessful, as Metaflow's client says
     assert value["ok"] is True and value["fragile_ok"] is False
-    assert value["result"] == 1  # what start set: the failed attempt's x=2 is not kept
+    assert value["result"] == 2  # what the failed attempt set before raising, as Metaflow keeps it
     # as Metaflow's: what @catch caught is on stdout, its traceback marked ">  "
     assert "@catch caught an exception from <flow DeployFragileFlow step fragile>" in \
         value["stdout"]

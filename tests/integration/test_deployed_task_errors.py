@@ -181,7 +181,7 @@ def test_an_unreachable_datastore_is_named(deployed):
     closed = f"http://127.0.0.1:{servers.free_port()}"
     proc = deployed.run("start", "wf-nostore", env={"AWS_ENDPOINT_URL": closed})
     _says(proc, "start", "wf-nostore", f"s3://{BUCKET}", "Could not connect",
-          "datastore can be reached")
+          "could not be reached: check that it is up and reachable from here")
 
 
 def test_a_task_whose_run_is_not_found_says_so(deployed):
