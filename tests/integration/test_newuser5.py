@@ -45,8 +45,9 @@ BRANCHES = textwrap.dedent('''
 
         @step
         def end(self):
-            self.report = f"best {self.best}"
+            self.summary = f"best {self.best}"
             raise ValueError("the end step failed on purpose")
+            self.report = "never set"
 
 
     if __name__ == "__main__":
@@ -82,13 +83,15 @@ def test_a_mistyped_step_or_artifact_in_the_client_gets_the_close_name(failed_ru
 
 
 def test_an_artifact_of_a_failed_task_says_the_task_failed(failed_run):
-    # run.data is the end task's: it failed, so it stored nothing; the message says so rather
-    # than leaving the user to wonder where 'report' went.
+    # run.data is the end task's: it failed before setting 'report' (what it set before raising
+    # is kept, as Metaflow keeps it); the message says so rather than leaving the user to
+    # wonder where 'report' went.
+    assert Run("ScoresFlow/1").data.summary == "best 2"
     with pytest.raises(AttributeError) as caught:
         _ = Run("ScoresFlow/1").data.report
     message = str(caught.value)
     assert "artifact 'report' not found in task ScoresFlow/1/end/" in message
-    assert "that task failed, and a failed task stores no artifacts" in message
+    assert "that task failed, and a failed task keeps only what it set before it raised" in message
     assert "task.exception" in message
     # a task that succeeded says nothing of the kind
     with pytest.raises(AttributeError) as caught:

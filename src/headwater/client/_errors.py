@@ -84,15 +84,16 @@ def task_not_found(step_pathspec: str, task_id: str, task_ids: Sequence[str]) ->
 
 def artifact_not_found(task_pathspec: str, name: str, names: Sequence[str],
                        failed: bool = False) -> str:
-    """``failed``: the task failed, which is then why an artifact it would have set is missing
-    (a failed run's ``run.data`` is its failed end task's, which holds none)."""
+    """``failed``: the task failed, which is then likely why an artifact it would have set is
+    missing (a failed task keeps only what it set before raising, as Metaflow's does)."""
     message = (
         f"artifact '{name}' not found in task {task_pathspec}; it has "
         f"{some(sorted(names), 20)}{did_you_mean(name, names)}"
     )
     if failed:
         message += (
-            "; that task failed, and a failed task stores no artifacts: task.exception says "
-            "why it failed, and its inputs are on the tasks before it (task.parent_tasks)"
+            "; that task failed, and a failed task keeps only what it set before it raised: "
+            "task.exception says why it failed, and its inputs are on the tasks before it "
+            "(task.parent_tasks)"
         )
     return message
