@@ -38,10 +38,22 @@ if __name__ == "__main__":
 '''
 
 
+# Tags and a user name that look like others: a Cyrillic "р" (U+0440), a zero-width space, a
+# fullwidth "ｐ", a word of Cyrillic letters drawn like Latin ones; and ordinary other scripts.
+LOOKALIKE_TAGS = ["prod", "\u0440rod", "prod\u200b", "\uff50rod", "\u0440\u043e\u0440"]
+OTHER_SCRIPTS = ["équipe:données", "команда:данные", "チーム"]
+LOOKALIKE_USER = "\u0430lice"  # a Cyrillic "а"
+SHOWN = ["prod", "\\u0440rod", "prod\\u200b", "\\uff50rod", "\\u0440\\u043e\\u0440"]
+
+
 @pytest.fixture(scope="module")
 def home(tmp_path_factory) -> Path:
+    """A folder holding one run of TinyFlow by a user whose name holds a Cyrillic letter, tagged
+    with names that look alike and with names in other scripts."""
     folder = tmp_path_factory.mktemp("h12-home")
-    proc = hw(write_flow(folder, "tiny_flow.py", TINY_FLOW), "run", cwd=folder)
+    tags = [arg for tag in [*LOOKALIKE_TAGS, *OTHER_SCRIPTS] for arg in ("--tag", tag)]
+    proc = hw(write_flow(folder, "tiny_flow.py", TINY_FLOW), "run", *tags, cwd=folder,
+              HEADWATER_USER=LOOKALIKE_USER)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return folder
 
@@ -157,3 +169,52 @@ def test_two_sources_of_the_token_are_one_error(home):
     assert done.returncode == 1
     assert "--token-file and --new-token both give the UI's token" in done.stderr
     assert os.path.exists(token_file)
+
+
+# -- names that look alike --------------------------------------------------------------------
+
+
+def test_the_command_line_shows_lookalike_tags_and_users_apart(home):
+    env = hermetic_env({"HEADWATER_DATASTORE_ROOT": str(home / ".headwater")})
+    listing = subprocess.run([*ui_command(None)[:1], "runs"], env=env, cwd=home,  # noqa: S603
+                             capture_output=True, text=True, timeout=120)
+    assert listing.returncode == 0, listing.stderr
+    row = next(line for line in listing.stdout.splitlines() if line.startswith("TinyFlow/1"))
+    for shown in SHOWN:
+        assert re.search(rf"(^|[ ,]){re.escape(shown)}(,|$)", row), (shown, row)
+    assert "\\u0430lice" in row and LOOKALIKE_USER not in row
+    for tag in OTHER_SCRIPTS:  # a name of one script is shown as written
+        assert tag in row
+    as_json = subprocess.run([*ui_command(None)[:1], "runs", "--json"], env=env,  # noqa: S603
+                             cwd=home, capture_output=True, text=True, timeout=120)
+    import json
+
+    (run,) = json.loads(as_json.stdout)
+    assert set(LOOKALIKE_TAGS) <= set(run["tags"]) and run["user"] == LOOKALIKE_USER
+
+
+def test_the_web_ui_shows_lookalike_tags_and_users_apart(home, browser):
+    from playwright.sync_api import expect
+
+    from .uiserver import new_context, ui_server
+
+    with ui_server(home) as server:
+        context = new_context(browser)
+        page = context.new_page()
+        page.goto(server.url + "/")
+        row = page.locator("#runs-table tbody tr").first
+        expect(row).to_contain_text("TinyFlow/1", timeout=90_000)
+        links = row.locator("a.tag")
+        expect(links).to_have_count(len(LOOKALIKE_TAGS) + len(OTHER_SCRIPTS), timeout=90_000)
+        shown = links.all_text_contents()
+        assert set(SHOWN) <= set(shown), shown
+        assert set(OTHER_SCRIPTS) <= set(shown), shown
+        assert "\\u0430lice" in row.inner_text()
+        # each link still filters by the tag as recorded
+        row.locator("a.tag", has_text="\\u0440rod").first.click()
+        page.wait_for_url(re.compile(r"\?tag=%D1%80rod$"))
+        page.goto(server.url + "/runs/TinyFlow/1")
+        facts = page.locator("dl.facts")
+        expect(facts).to_contain_text("\\u0430lice")
+        expect(facts).to_contain_text("user:\\u0430lice")  # the system tag too
+        context.close()
