@@ -218,3 +218,27 @@ def test_the_web_ui_shows_lookalike_tags_and_users_apart(home, browser):
         expect(facts).to_contain_text("\\u0430lice")
         expect(facts).to_contain_text("user:\\u0430lice")  # the system tag too
         context.close()
+
+
+# -- what headwater writes for a user, under a umask of 000 -------------------------------------
+
+
+def test_under_a_umask_of_000_no_file_or_folder_written_for_the_user_is_open_to_others(tmp_path):
+    """A DAG file Airflow runs, a code package, a `metaflow` shim on the user's path: under
+    umask 000 (many containers) they were made 0666/0777, so anyone could change the Python
+    their user (or Airflow) runs next."""
+    flow = write_flow(tmp_path, "tiny_flow.py", TINY_FLOW)
+    env = hermetic_env()
+    headwater = ui_command(None)[0]
+    for argv in ([headwater, "airflow", "create", str(flow), str(tmp_path / "tiny_dag.py")],
+                 [headwater, "package", "save", str(flow), str(tmp_path / "tiny.tgz")],
+                 [headwater, "shim", str(tmp_path / "shim" / "deeper")]):
+        done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True,  # noqa: S603
+                              timeout=240, umask=0)
+        assert done.returncode == 0, (argv, done.stdout + done.stderr)
+    made = [tmp_path / "tiny_dag.py", tmp_path / "tiny.tgz",
+            *(tmp_path / "shim").rglob("*"), tmp_path / "shim"]
+    assert (tmp_path / "shim" / "deeper" / "metaflow" / "__init__.py") in made
+    assert [f"{p} {p.stat().st_mode & 0o777:o}" for p in made if p.stat().st_mode & 0o002] == []
+    # still readable where it is meant to be read (Airflow's scheduler, a teammate)
+    assert (tmp_path / "tiny_dag.py").stat().st_mode & 0o044 == 0o044
