@@ -32,8 +32,8 @@ from collections.abc import Callable
 # Cyrillic and Greek letters drawn like Latin ones (lower and upper case), the letters a
 # whole-script lookalike word is made of.
 LATIN_LOOKALIKES = frozenset(
-    "аеорсухіјѕԁԛԝһҽѵвкмнтАВЕКМНОРСТУХІЈЅԚԜҺ"
-    "αοριυνκτχγεβηωΑΒΕΖΗΙΚΜΝΟΡΤΥΧ"
+    "аеорсухіјѕԁԛԝһҽѵАВЕКМНОРСТУХІЈЅԚԜҺ"
+    "αοριυνκχγηωΑΒΕΖΗΙΚΜΝΟΡΤΥΧ"
 )
 # Blank characters of letter or symbol categories: they show as nothing (or a space).
 _BLANKS = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0")

@@ -43,3 +43,17 @@ def test_lookalike_names_stay_apart_once_shown():
     names = ["prod", "\u0440rod", "prod\u200b", "\uff50rod", "pr\u043ed", "\u0440\u043e\u0440",
              "pop"]
     assert len({shown_label(n) for n in names}) == len(names)
+
+
+def test_the_web_ui_reads_names_with_the_same_table_of_lookalike_letters():
+    """ui.js applies the same rules in the browser; its table must not drift from this one."""
+    import re
+    from pathlib import Path
+
+    import headwater.ui
+    from headwater.lookalikes import LATIN_LOOKALIKES
+
+    script = (Path(headwater.ui.__file__).parent / "static" / "ui.js").read_text(encoding="utf-8")
+    table = re.search(r'const LATIN_LOOKALIKES = new Set\("([^"]+)"\);', script)
+    assert table is not None
+    assert set(table.group(1)) == LATIN_LOOKALIKES

@@ -22,7 +22,7 @@ function shownText(text) {
 // Unicode folds into others (fullwidth, mathematical letters), another script's letters in a
 // word of Latin ones ("\u0440rod", a Cyrillic r), and a word made only of Cyrillic or Greek
 // letters drawn like Latin ones ("\u0440\u043e\u0440").
-const LATIN_LOOKALIKES = new Set("аеорсухіјѕԁԛԝһҽѵвкмнтАВЕКМНОРСТУХІЈЅԚԜҺαοριυνκτχγεβηωΑΒΕΖΗΙΚΜΝΟΡΤΥΧ");
+const LATIN_LOOKALIKES = new Set("аеорсухіјѕԁԛԝһҽѵАВЕКМНОРСТУХІЈЅԚԜҺαοριυνκχγηωΑΒΕΖΗΙΚΜΝΟΡΤΥΧ");
 const ALWAYS_SHOWN = /[\p{Cf}\p{Z}\p{Co}\p{Cn}\p{Cs}\p{Cc}\u034f\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0\ufe00-\ufe0f\u180b-\u180f\u{e0100}-\u{e01ef}]/u;
 const MIXING_FREELY = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
 const IN_WORD = /[\p{L}\p{N}\p{M}]/u;
