@@ -25,13 +25,16 @@ if TYPE_CHECKING:  # typing's names only for checkers: a local run need not impo
     #: (``lambda f: pickle.dump(value, f)``), so a large value is never held twice in memory
     Content = bytes | Callable[[BinaryIO], object]
 
+SHARED_FILE_MODE = 0o664  # as folders.FILE_MODE: the group keeps what the umask gives it
 _MAX_LINKS = 40  # as the kernel's own limit on a chain of links
 
 
 def replace_file(path: str, data: Content, *, private: bool = True) -> None:
-    """Put ``data`` at ``path`` (bytes, or a function writing them to the open file). A new file is private (0600), or with ``private=False`` gets
-    the mode ``open`` would give it (0666 less the umask: a DAG file Airflow's scheduler reads);
-    an existing regular file keeps its mode. Raises OSError as ``open`` would, and when
+    """Put ``data`` at ``path`` (bytes, or a function writing them to the open file). A new
+    file is private (0600), or with ``private=False`` gets the mode ``open`` would give it but
+    never write for others (0664 less the umask: a DAG file Airflow's scheduler reads, which
+    under umask 000 anyone could have turned into other Python); an existing regular file keeps
+    its mode. Raises OSError as ``open`` would, and when
     ``path`` is a link another user made."""
     target = trusted_target(path)
     try:
@@ -55,7 +58,7 @@ def replace_file(path: str, data: Content, *, private: bool = True) -> None:
         if old is not None:
             os.fchmod(fd, stat.S_IMODE(old.st_mode))
         elif not private:
-            os.fchmod(fd, 0o666 & ~current_umask())
+            os.fchmod(fd, SHARED_FILE_MODE & ~current_umask())
         with os.fdopen(fd, "wb") as handle:
             _write(handle, data)
         os.replace(temp, target)

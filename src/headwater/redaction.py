@@ -25,6 +25,7 @@ task's ``--metadata``, which gets the password from ``PGPASSWORD`` instead).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from urllib.parse import unquote
 
 MASK = "***"
@@ -37,7 +38,13 @@ _PG_SECRET_KEYS = {"password", "sslpassword"}  # what without_password strips fr
 
 # scheme://user:PASSWORD@ ; up to the last '@' of the word: a password typed with a raw '@',
 # '/', '?' or '#' (libpq would cut it short, and its error would quote the rest) is hidden whole.
-_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@?#]*:)\S*@")
+# A scheme is looked for only from the start of a run of the letters a scheme may hold (digits
+# and "+.-" before its first letter are kept with it), and the userinfo only in a word cut after
+# its last '@' (see _sub_userinfo): each character is then read a bounded number of times, and
+# 48 KB of "a://b:" or "a.a.a" is masked in linear time (it took seconds, "?" * 48000 minutes).
+_SCHEME = r"(?<![A-Za-z0-9+.-])[0-9+.-]*[A-Za-z][A-Za-z0-9+.-]*://"
+_USERINFO = re.compile(rf"({_SCHEME}[^\s:/@?#]*:)\S*@")
+_WORD = re.compile(r"\S+")
 # password=... and sslpassword=..., as a URL query parameter or a key=value pair; a value in
 # single quotes may hold spaces and backslash-escaped quotes (libpq's quoting).
 _KEYWORD = re.compile(
@@ -45,7 +52,8 @@ _KEYWORD = re.compile(
     re.IGNORECASE,
 )
 # Any URL query parameter: libpq percent-decodes the name too (?pass%77ord=PW is a password).
-_QUERY = re.compile(r"([?&])([^=&\s]+)=([^&\s]*)")
+# A name holds no '?' (so "?x?password=PW" is read as two, and a run of '?' in linear time).
+_QUERY = re.compile(r"([?&])([^=&?\s]+)=([^&\s]*)")
 # The keys of an Azure connection string (``AccountName=a;AccountKey=KEY;...``), up to the ';'.
 _AZURE_KEYS = re.compile(
     r"(\b(?:AccountKey|SharedAccessSignature|SharedAccessKey)\s*=\s*)([^;\s'\"]*)",
@@ -54,8 +62,8 @@ _AZURE_KEYS = re.compile(
 
 # scheme://TOKEN@ : a userinfo without a password, which for anything but a database URL (whose
 # user name alone is no secret) is how a token is given (GitHub, GitLab, a private index).
-_TOKEN_USERINFO = re.compile(r"(\b(?![Pp][Oo][Ss][Tt][Gg][Rr][Ee][Ss])[A-Za-z][A-Za-z0-9+.-]*://)"
-                             r"[^\s:/@?#]+@")
+_TOKEN_USERINFO = re.compile(r"((?<![A-Za-z0-9+.-])[0-9+.-]*(?![Pp][Oo][Ss][Tt][Gg][Rr][Ee][Ss])"
+                             r"[A-Za-z][A-Za-z0-9+.-]*://)[^\s:/@?#]+@")
 # anaconda.org's token channels: https://conda.anaconda.org/t/TOKEN/CHANNEL
 _CONDA_TOKEN = re.compile(r"(://[^\s/]+/t/)[^\s/]+(?=/)")
 
@@ -63,7 +71,7 @@ _CONDA_TOKEN = re.compile(r"(://[^\s/]+/t/)[^\s/]+(?=/)")
 def hide_url_credentials(text: str) -> str:
     """``text`` with the credentials of every URL in it masked: a password (``user:***@``), a
     token given as the user name (``***@``), an anaconda.org channel token (``/t/***/``)."""
-    text = _USERINFO.sub(rf"\1{MASK}@", text)
+    text = _sub_userinfo(lambda m: f"{m.group(1)}{MASK}@", text)
     text = _TOKEN_USERINFO.sub(rf"\1{MASK}@", text)
     return _CONDA_TOKEN.sub(rf"\1{MASK}", text)
 
@@ -80,7 +88,7 @@ def without_password(url: str) -> str:
     """``url`` with its password removed rather than masked (``postgresql://hw@host/db``), for
     documents that must still connect, the password coming from elsewhere (``PGPASSWORD``)."""
     base, sep, query = url.partition("?")  # an '@' in the query is not the password's
-    base = _USERINFO.sub(lambda m: m.group(1)[:-1] + "@", base, count=1)
+    base = _sub_userinfo(lambda m: m.group(1)[:-1] + "@", base, count=1)
     if not sep:
         return base
     kept = [pair for pair in query.split("&")
@@ -96,6 +104,27 @@ def password_needs_quoting(url: str) -> bool:
     """
     match = re.match(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@?#]*:(\S*)@", url)
     return bool(match) and any(c in match.group(1) for c in "@/?#")
+
+
+def _sub_userinfo(repl: Callable[[re.Match[str]], str], text: str, count: int = 0) -> str:
+    """``_USERINFO.sub(repl, text, count)`` in linear time.
+
+    A match lies within one word and ends at an '@'; ``\\S*@`` reaches the word's last one. So
+    each word is cut after its last '@' and only the part before is searched: the regex alone read
+    the rest of the word again from every ``scheme://user:`` without an '@' after it.
+    """
+    left = [count or -1]
+
+    def word(match: re.Match[str]) -> str:
+        text = match.group(0)
+        cut = text.rfind("@") + 1
+        if not cut or not left[0]:
+            return text
+        head, found = _USERINFO.subn(repl, text[:cut], count=max(left[0], 0))
+        left[0] -= found
+        return head + text[cut:]
+
+    return _WORD.sub(word, text)
 
 
 def _mask_query_secret(match: re.Match[str]) -> str:

@@ -81,10 +81,13 @@ def printable_name(text: str) -> str:
     """``text`` with every control and format character (line breaks too) as its escape: for a
     name a record gives (a run or task id, a tag, an artifact's name), printed as a label in a
     line of ours, where it may neither move the cursor, retitle the terminal nor reorder the
-    line."""
+    line, nor pass for another name (a Cyrillic letter among Latin ones, a zero-width space, a
+    fullwidth letter: :mod:`headwater.lookalikes`)."""
     if text.isascii() and text.isprintable():
         return text
-    return "".join(shown_char(ch) for ch in text)
+    from headwater.lookalikes import shown_label
+
+    return shown_label(text, control=shown_char)
 
 
 def shown_char(ch: str) -> str:

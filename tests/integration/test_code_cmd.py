@@ -201,12 +201,27 @@ def test_pull_unpacks_the_run_into_a_new_folder(runs, tmp_path):
     assert not (pulled / "notes.txt").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["codediffflow_2_code"]  # no staging
     # a folder as mkdir makes it (the umask's mode), not the private staging folder's
-    assert pulled.stat().st_mode & 0o777 == 0o777 & ~_umask()
+    assert pulled.stat().st_mode & 0o777 == 0o775 & ~_umask()
     assert f"downloaded to {pulled}" in done.stderr
     again = _code("pull", runs["first"], "--dir", str(tmp_path / "nested" / "v1"), cwd=tmp_path,
                   root=runs["root"])
     assert again.returncode == 0, again.stderr
     assert _read(tmp_path / "nested" / "v1", FILES_V1) == FILES_V1
+
+
+def test_pull_under_a_umask_of_000_leaves_no_folder_others_may_write(runs, tmp_path):
+    """tarfile makes each folder 0777 less the umask, whatever the archive says: under umask 000
+    anyone could have put a module in a pulled run's package before its user ran it."""
+    env = hermetic_env({"HEADWATER_DATASTORE_ROOT": str(runs["root"])})
+    done = subprocess.run([sys.executable, "-m", "headwater", "code", "pull", runs["second"],  # noqa: S603
+                           "--dir", str(tmp_path / "new" / "pulled")], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120, umask=0)
+    assert done.returncode == 0, done.stderr
+    pulled = tmp_path / "new" / "pulled"
+    assert _read(pulled, FILES_V2) == FILES_V2
+    entries = [tmp_path / "new", pulled, *pulled.rglob("*")]
+    assert any(p.is_dir() for p in pulled.rglob("*"))  # pkg/ at least
+    assert [str(p) for p in entries if p.stat().st_mode & 0o002] == []
 
 
 def test_pull_never_writes_into_what_is_already_there(runs, tmp_path):

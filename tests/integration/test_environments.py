@@ -64,6 +64,12 @@ def test_pypi_step_imports_a_package_the_flow_python_lacks(tmp_path, env_cache):
     for python, flag, code in join.server_argvs:
         assert Path(python).parent.parent == Path(join.prefixes[0]) and flag == "-c"
         assert "environment_servers import main" in code
+    # What the server must know (the datastore, the metadata URL, which may hold a password)
+    # is not on its command line, which every local user reads in `ps`, nor left to the step.
+    fmt = result["fmt"].task.data
+    cmdline = " ".join(fmt.server_cmdline)
+    assert ".headwater" not in cmdline and "meta.sqlite" not in cmdline, cmdline
+    assert fmt.launch_left_in_environment is False
 
 
 def test_spawned_tasks_of_a_pypi_step_each_start_the_environments_interpreter(tmp_path,

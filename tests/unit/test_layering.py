@@ -38,6 +38,7 @@ FORBIDDEN = {
     "spelling.py": ["headwater."],  # the one "did you mean" rule, for every layer
     "limits.py": ["headwater."],  # the soft resource limits, read one way for every layer
     "interpreters.py": ["headwater."],  # our own Pythons started without the current folder
+    "lookalikes.py": ["headwater."],  # which characters of a label could pass for others
     # the registry names its backends as strings and imports one only when it is chosen
     "backends.py": [*_ALL, "headwater.settings", "headwater.profiles", "headwater.records"],
     "profiles.py": _ALL,
@@ -90,6 +91,8 @@ FORBIDDEN = {
 }
 # (file, module) -> why the edge is allowed
 ALLOWED = {
+    # a label (a tag, a run id) is printed by the one rule of which letters could pass for others
+    ("tracebacks.py", "headwater.lookalikes"): "printable_name shows lookalike letters escaped",
     # the numeric-settings rule raises headwater's own error; the pipe wait is one such setting
     ("env_numbers.py", "headwater.exceptions"): "SettingError, raised by the shared rule",
     ("local_read.py", "headwater.env_numbers"): "HEADWATER_INCLUDE_FILE_WAIT by the shared rule",

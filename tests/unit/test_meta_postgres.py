@@ -289,6 +289,40 @@ def test_the_runner_never_puts_a_metadata_password_on_the_command_line(db_path, 
         _context.reset()
 
 
+def test_a_spawned_task_never_gets_the_metadata_password_on_its_command_line(db_path, tmp_path):
+    # --executor spawn starts a new interpreter per task; what it must know (the flow, the
+    # datastore, the metadata URL with its password) was its last argument, which any local
+    # user reads in `ps`. It travels in the task's environment, removed before the step runs.
+    flow = tmp_path / "spawn_argv_flow.py"
+    flow.write_text(
+        "import os\n"
+        "from headwater import FlowSpec, step\n"
+        "class SpawnArgvFlow(FlowSpec):\n"
+        "    @step\n"
+        "    def start(self):\n"
+        "        with open('/proc/self/cmdline', 'rb') as f:\n"
+        "            print('ARGV', f.read().replace(b'\\0', b' ').decode())\n"
+        "        print('LAUNCH_ENV', 'HEADWATER_TASK_LAUNCH' in os.environ)\n"
+        "        self.next(self.end)\n"
+        "    @step\n"
+        "    def end(self):\n"
+        "        pass\n"
+        "if __name__ == '__main__':\n"
+        "    SpawnArgvFlow()\n"
+    )
+    url = _with_password(db_path, "userinfo")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEADWATER_", "METAFLOW_"))}
+    env.update(HEADWATER_METADATA=url, HEADWATER_USER="tester")
+    done = subprocess.run([sys.executable, str(flow), "--executor", "spawn", "run"],  # noqa: S603
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    argv = next(line for line in done.stdout.splitlines() + done.stderr.splitlines()
+                if "ARGV" in line)
+    assert "spawn.task_process" in argv  # the spawned interpreter's own command line
+    assert SECRET not in argv and "postgresql" not in argv
+    assert "LAUNCH_ENV False" in done.stdout + done.stderr
+
+
 def test_a_key_value_connection_string_is_refused_without_showing_the_password(tmp_path,
                                                                                 monkeypatch):
     # Not accepted (it would become a SQLite file named after it): refused, password hidden.

@@ -66,3 +66,53 @@ def test_a_package_urls_credentials_are_masked(text, shown):
 
     assert hide_url_credentials(text) == shown
     assert redact(text) == shown
+
+
+# Text built to make a regular expression read the rest of the line again from every position:
+# each took seconds at 48 KB before (a run of '?' 19 s), so minutes at the size below.
+_LONG = 400_000
+_ADVERSARIAL = {
+    "userinfo-without-at": "a://b:" * (_LONG // 6),
+    "scheme-letters": "a." * (_LONG // 2),
+    "scheme-dashes": "a-" * (_LONG // 2),
+    "query-marks": "?" * _LONG,
+    "query-names": "?a" * (_LONG // 2),
+    "token-without-at": "a://b" * (_LONG // 5),
+    "userinfo-after-at": "a://b:@" + "a://b:" * (_LONG // 6),
+}
+_LINEAR_CHECK = """
+import json, sys
+from headwater.redaction import redact, without_password
+cases = json.loads(sys.stdin.read())
+for name, text in cases.items():
+    tail = " postgresql://hw:SECRET@db/x?sslpassword=SECRET2 https://TOKEN@host/p"
+    shown = redact(text + tail)
+    assert "SECRET" not in shown and "TOKEN" not in shown, name
+    assert text[-1000:] in shown, name
+    without_password(text)
+print("done")
+"""
+
+
+def test_redaction_takes_time_linear_in_the_text_however_it_is_built():
+    """Every error the command line prints goes through ``redact``: text quoting a long value
+    must not hold the process (a subprocess with a generous deadline, no timing asserted)."""
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _LINEAR_CHECK], input=json.dumps(_ADVERSARIAL),
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "done"
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("x.https://TOK3N@host/p", "x.https://***@host/p"),
+    ("1.https://TOK3N@host/p", "1.https://***@host/p"),
+    ("see https://alice:PW@h a://b:c", "see https://alice:***@h a://b:c"),
+    ("?x?password=PW", "?x?password=***"),
+    ("postgresql+psycopg2://hw@db/x", "postgresql+psycopg2://hw@db/x"),
+])
+def test_schemes_and_query_names_are_read_as_before_in_linear_time(text, shown):
+    assert redact(text) == shown

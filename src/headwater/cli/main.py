@@ -34,7 +34,7 @@ Top-level options (--quiet, --datastore-root, ...) may come before COMMAND.
   headwater code pull|diff|diff-runs|patch FLOW/RUN_ID   a run's code package against the
                             files here (runs of --executor dask and deployed runs keep one)
   headwater ui              the web UI on http://127.0.0.1:8080 (pip install 'headwater[ui]';
-                            --port, --host, --token, --datastore-root, --metadata)
+                            --port, --host, --token-file, --new-token, --datastore-root, ...)
   headwater version
   headwater shim FOLDER     write a `metaflow` package that forwards to headwater
                             (--force replaces a metaflow folder it did not write)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from headwater.client.code_diff import FolderDiff, diff_folders
 from headwater.client.core import Run
 from headwater.exceptions import HeadwaterException, NotFoundError
+from headwater.folders import FOLDER_MODE, make_dirs
 from headwater.meta.tags import LOCAL_RUNTIME
 from headwater.outfiles import replace_file
 from headwater.store.code_package import CodePackage
@@ -96,11 +97,13 @@ def pull(pathspec: str, destination: str | None = None) -> str:
     code = package_of(pathspec)
     _refuse_existing(target, pathspec, "--dir")
     parent = os.path.dirname(target)
-    os.makedirs(parent, exist_ok=True)
+    make_dirs(parent)  # never a folder others may write, whatever the umask
     staging = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.", dir=parent)
     try:
         code.extract(staging)
-        os.chmod(staging, 0o777 & ~_umask())  # a folder as mkdir would make it, once whole
+        # a folder as mkdir would make it once whole, but never one others may write: under
+        # umask 000 anyone could have added a module to the code its user then runs
+        os.chmod(staging, FOLDER_MODE & ~_umask())
         _refuse_existing(target, pathspec, "--dir")  # made while we unpacked
         os.rename(staging, target)  # a rename replaces no link's target
     except BaseException:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from headwater.compat.modules import DYNAMIC, MAIN, PRIVATE, SERVED, packages
 from headwater.exceptions import HeadwaterException
+from headwater.folders import FOLDER_MODE, make_dirs
 
 _HEADER = '"""Forwarding package written by `headwater shim`: metaflow\'s names, served by headwater."""\n'
 
@@ -55,7 +56,7 @@ def write_shim(folder: str | Path, *, force: bool = False) -> Path:
     package = Path(folder).expanduser().resolve() / "metaflow"
     try:
         _make_room(package, force)
-        package.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(str(package.parent))  # never a folder others may write (umask 000)
         _make_folder(package, package)
         folders = packages() | {"metaflow"}
         for name, target in SERVED.items():
@@ -84,9 +85,11 @@ def write_shim(folder: str | Path, *, force: bool = False) -> Path:
 
 def _make_folder(path: Path, package: Path) -> None:
     """Create ``path`` (one level) unless it exists; a link there is refused, so no file is ever
-    written into a folder a link leads to."""
+    written into a folder a link leads to. A new folder is never one others may write, whatever
+    the umask: under umask 000 anyone could have put a module in the package ``import
+    metaflow`` loads."""
     with contextlib.suppress(FileExistsError):
-        path.mkdir()
+        path.mkdir(FOLDER_MODE)
     if stat.S_ISLNK(path.lstat().st_mode):
         raise ShimError(
             f"{path} is a symbolic link (to {os.readlink(path)}); headwater shim never writes "

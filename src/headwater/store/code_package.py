@@ -267,12 +267,28 @@ def _extract_data(tar: tarfile.TarFile, target: str, key: str, *, for_git_users:
             total += member.size
             members.append(member)
         tar.extractall(target, members=members, filter="data")
+        _close_folders(target)
     except tarfile.FilterError as err:
         raise _hostile(key, getattr(err, "tarinfo", None) and err.tarinfo.name, str(err)) from None
     except (tarfile.TarError, EOFError, OSError, zlib.error) as err:
         if isinstance(err, OSError) and not isinstance(err, gzip.BadGzipFile):
             raise
         raise _hostile(key, None, f"it is not a whole gzip tar archive ({err})") from None
+
+
+def _close_folders(target: str) -> None:
+    """Take other users' write away from every folder just unpacked into ``target``.
+
+    tarfile's data filter makes each folder with ``mkdir``'s default (0777 less the umask),
+    whatever the archive says: under umask 000 anyone could then add a module to a pulled
+    run's code (``code pull``) before its user ran it. ``target`` is still private here (a
+    fresh 0700 folder), so nobody could have used the moment before."""
+    for root, folders, _ in os.walk(target):
+        for name in folders:
+            path = os.path.join(root, name)
+            mode = stat.S_IMODE(os.lstat(path).st_mode)
+            if mode & 0o002:
+                os.chmod(path, mode & ~0o002)
 
 
 MAX_TAR_BYTES = MAX_PACKAGE_BYTES + MAX_MEMBERS * 4 * 512 + (1 << 20)

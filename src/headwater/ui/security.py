@@ -63,8 +63,8 @@ def check_bind(host: str, token: str | None) -> None:
         raise UnsafeBindError(
             f"refusing to serve the UI on {host}: anyone who can reach that address could read "
             "every run, and no token was given",
-            fix=f"set {TOKEN_ENV} (or pass --token) to require a token, or bind 127.0.0.1 and "
-            "reach it through an SSH tunnel",
+            fix=f"set {TOKEN_ENV} (or pass --token-file PATH or --new-token) to require a "
+            "token, or bind 127.0.0.1 and reach it through an SSH tunnel",
         )
     if token is not None and len(token) < 8:
         raise UnsafeBindError("the UI token is too short to protect anything",

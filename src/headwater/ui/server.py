@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import sys
 from typing import TextIO
+from urllib.parse import quote
 
 from headwater.exceptions import HeadwaterException
 from headwater.redaction import redact
@@ -31,13 +32,18 @@ def _require_server_packages() -> None:
 
 
 def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8080,
-          token: str | None = None, path: str = "/", out: TextIO = sys.stdout) -> None:
+          token: str | None = None, path: str = "/", out: TextIO = sys.stdout,
+          token_file: str | None = None, new_token: bool = False) -> None:
     """Serve the UI over ``settings`` on ``host:port`` until interrupted.
 
-    ``token`` (or HEADWATER_UI_TOKEN) is required for any address beyond loopback; it is never
-    printed, only its last four characters. ``path`` is the page the printed address opens.
+    ``token`` (or ``token_file``, a private file holding it, or ``new_token``, one made here, or
+    HEADWATER_UI_TOKEN) is required for any address beyond loopback; it is never printed, only
+    its last four characters, except a new token, printed once in the link to open.
+    ``path`` is the page the printed address opens.
     """
-    token = resolve_token(token)
+    from headwater.ui.tokens import chosen_token
+
+    token = resolve_token(chosen_token(token, token_file, new_token))
     check_bind(host, token)
     _require_server_packages()
     import uvicorn
@@ -52,7 +58,10 @@ def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8080,
     out.write(f"headwater UI on http://{shown_host}:{port}{path}\n"
               f"  datastore: {redact(settings.datastore_root)}\n"
               f"  metadata:  {redact(settings.metadata_url)}\n")
-    if token is not None:
+    if token is not None and new_token:
+        out.write(f"  a new token is required: open http://{shown_host}:{port}{path}?token="
+                  f"{quote(token, safe='')}\n  (this link is printed once; keep it to yourself)\n")
+    elif token is not None:
         out.write(f"  a token is required (the one ending {masked(token)}): open "
                   f"http://{shown_host}:{port}{path}?token=<TOKEN>\n")
     out.write("Press Ctrl-C to stop.\n")

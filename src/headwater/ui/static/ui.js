@@ -15,6 +15,53 @@ function shownText(text) {
   return String(text).replace(BIDI_CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
 }
 
+// A name (a tag, a user, a run or task id, a flow, step or artifact name) is chosen by whoever
+// wrote the record and acted on by others: characters that could make it pass for another are
+// shown as escapes, as the command line prints them (headwater/lookalikes.py, the same rules).
+// Invisible ones (format characters, other spaces, blank letters, variation selectors), those
+// Unicode folds into others (fullwidth, mathematical letters), another script's letters in a
+// word of Latin ones ("\u0440rod", a Cyrillic r), and a word made only of Cyrillic or Greek
+// letters drawn like Latin ones ("\u0440\u043e\u0440").
+const LATIN_LOOKALIKES = new Set("аеорсухіјѕԁԛԝһҽѵАВЕКМНОРСТУХІЈЅԚԜҺαοριυνκχγηωΑΒΕΖΗΙΚΜΝΟΡΤΥΧ");
+const ALWAYS_SHOWN = /[\p{Cf}\p{Z}\p{Co}\p{Cn}\p{Cs}\p{Cc}\u034f\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0\ufe00-\ufe0f\u180b-\u180f\u{e0100}-\u{e01ef}]/u;
+const MIXING_FREELY = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
+const IN_WORD = /[\p{L}\p{N}\p{M}]/u;
+
+function scriptOf(c) {
+  if (c < "\x80") return /[A-Za-z]/.test(c) ? "latin" : null;
+  if (!/[\p{L}\p{N}]/u.test(c)) return null;  // a combining mark belongs to the letter before
+  if (/\p{Script=Latin}/u.test(c)) return "latin";
+  return MIXING_FREELY.test(c) ? "free" : "other";
+}
+
+function markWord(chars, start, end, marked) {
+  const word = [];
+  for (let i = start; i < end; i++) { const script = scriptOf(chars[i]); if (script) word.push([i, script]); }
+  if (word.some(([, script]) => script === "latin")) {
+    for (const [i, script] of word) if (script === "other") marked[i] = true;
+  } else if (word.length && word.every(([i]) => LATIN_LOOKALIKES.has(chars[i]))) {
+    for (const [i] of word) marked[i] = true;
+  }
+}
+
+function shownName(text) {
+  const s = String(text);
+  if (/^[\x20-\x7e]*$/.test(s)) return s;
+  const chars = Array.from(s);
+  const marked = chars.map((c) => c >= "\x80" && (ALWAYS_SHOWN.test(c) || c.normalize("NFKC") !== c));
+  let start = 0;
+  for (let end = 0; end <= chars.length; end++) {
+    if (end < chars.length && IN_WORD.test(chars[end])) continue;
+    if (end > start) markWord(chars, start, end, marked);
+    start = end + 1;
+  }
+  return chars.map((c, i) => {
+    if (!marked[i] && c >= " " && c !== "\x7f") return c;
+    const code = c.codePointAt(0);
+    return code <= 0xffff ? `\\u${code.toString(16).padStart(4, "0")}` : `\\U${code.toString(16).padStart(8, "0")}`;
+  }).join("");
+}
+
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
@@ -154,7 +201,7 @@ function size(bytes) {
 function tagLinks(tags, shown) {
   if (!tags.length) return "-";
   const span = el("span", { class: "tags" });
-  const link = (tag) => el("a", { href: `/?tag=${enc(tag)}`, class: "tag", text: tag });
+  const link = (tag) => el("a", { href: `/?tag=${enc(tag)}`, class: "tag", text: shownName(tag) });
   const first = shown && tags.length > shown + 1 ? tags.slice(0, shown) : tags;
   first.forEach((tag, i) => span.append(i ? ", " : "", link(tag)));
   if (first.length < tags.length) {
@@ -190,7 +237,7 @@ function crumbs(...parts) {
   const nav = document.getElementById("crumbs");
   nav.replaceChildren();
   for (const [text, href] of parts) {
-    nav.append(" / ", href ? el("a", { href, text }) : el("span", { text, "aria-current": "page" }));
+    nav.append(" / ", href ? el("a", { href, text: shownName(text) }) : el("span", { text: shownName(text), "aria-current": "page" }));
   }
 }
 
@@ -296,15 +343,15 @@ async function runsPage() {
 
   const flowList = el("ul", { id: "flows" });
   for (const f of flows) {
-    flowList.append(el("li", {}, el("a", { href: `/flows/${enc(f.name)}`, text: f.name }),
-      f.latest_run ? el("span", { class: "muted", text: ` #${f.latest_run.run_id} ` }) : null,
+    flowList.append(el("li", {}, el("a", { href: `/flows/${enc(f.name)}`, text: shownName(f.name) }),
+      f.latest_run ? el("span", { class: "muted", text: ` #${shownName(f.latest_run.run_id)} ` }) : null,
       f.latest_run ? badge(f.latest_run.status) : null));
   }
 
   const form = el("form", { id: "filters", method: "get", action: location.pathname });
   if (!fixedFlow) {
     const select = el("select", { name: "flow" }, el("option", { value: "", text: "every flow" }));
-    for (const f of flows) select.append(el("option", { value: f.name, text: f.name, selected: f.name === filters.flow }));
+    for (const f of flows) select.append(el("option", { value: f.name, text: shownName(f.name), selected: f.name === filters.flow }));
     form.append(el("label", {}, "flow ", select));
   }
   const status = el("select", { name: "status" }, el("option", { value: "", text: "any status" }));
@@ -351,12 +398,12 @@ async function runsPage() {
 const TAGS_LISTED = 6;  // a run's tags shown in the runs list before "N more tags"
 function runRow(r) {
   return el("tr", { "data-pathspec": r.pathspec },
-    el("td", {}, el("a", { href: runHref(r.flow, r.run_id), text: r.pathspec }),
-      r.origin_run_id ? el("span", { class: "muted resumed", text: ` resumed from ${r.origin_run_id}` }) : null),
+    el("td", {}, el("a", { href: runHref(r.flow, r.run_id), text: shownName(r.pathspec) }),
+      r.origin_run_id ? el("span", { class: "muted resumed", text: ` resumed from ${shownName(r.origin_run_id)}` }) : null),
     el("td", {}, badge(r.status), ...interruptedNote(r)),
     el("td", {}, stamp(r.created_at)),
     durationEl("td", r.created_at, r.finished_at || r.stopped_at, r.status === "running"),
-    el("td", { text: r.user }),
+    el("td", { text: shownName(r.user) }),
     el("td", {}, tagLinks(r.tags, TAGS_LISTED)));
 }
 
@@ -535,7 +582,7 @@ function drawTaskTimeline(run, tasks, container) {
     // a bar is a link for the mouse; the Tab key skips it (the task list below has the same
     // link): else a page of 100 tasks put 100 stops between the graph and the task list
     const link = svg("a", { href: taskHref(run.flow, run.run_id, t.step, t.task_id), tabindex: "-1", "aria-label": `${t.step}/${t.task_id} ${t.status} ${duration(t.created_at, t.finished_at)}` });
-    link.append(svg("text", { x: 0, y: i * row + 11, class: "tl-label", "data-label": "" }, document.createTextNode(shownText(`${t.step}/${t.task_id}`))),
+    link.append(svg("text", { x: 0, y: i * row + 11, class: "tl-label", "data-label": "" }, document.createTextNode(shownName(`${t.step}/${t.task_id}`))),
       svg("rect", { x, y: i * row + 3, width: w, height: row - 5, class: `bar ${t.status}`, "data-task": `${t.step}/${t.task_id}` }));
     picture.append(link);
   });
@@ -565,7 +612,7 @@ function caughtNote(t) {
 
 function taskRow(run, t) {
   return el("tr", { "data-task": `${t.step}/${t.task_id}` },
-    el("td", {}, el("a", { href: taskHref(run.flow, run.run_id, t.step, t.task_id), text: `${t.step}/${t.task_id}` })),
+    el("td", {}, el("a", { href: taskHref(run.flow, run.run_id, t.step, t.task_id), text: shownName(`${t.step}/${t.task_id}`) })),
     el("td", {}, badge(t.status), ...caughtNote(t), ...cloned(t), ...interruptedNote(t)),
     el("td", { text: t.foreach_index === null ? "-" : String(t.foreach_index) }),
     el("td", {}, stamp(t.created_at)),
@@ -606,7 +653,7 @@ function compareForm(flow, runId, origin, runs) {
   const mine = runs.findIndex((r) => r.run_id === runId);
   const before = origin || (mine >= 0 && runs[mine + 1] ? runs[mine + 1].run_id : choices[0].run_id);
   const select = el("select", { id: "compare-with", name: "b", "aria-label": "compare with run" },
-    ...choices.map((r) => el("option", { value: r.run_id, selected: r.run_id === before ? "" : null, text: `${r.run_id} (${r.status}, ${when(r.created_at)})` })));
+    ...choices.map((r) => el("option", { value: r.run_id, selected: r.run_id === before ? "" : null, text: `${shownName(r.run_id)} (${r.status}, ${when(r.created_at)})` })));
   return el("form", { method: "get", action: `/compare/${enc(flow)}/${enc(runId)}`, class: "compare-form" },
     select, " ", el("button", { type: "submit", id: "compare-go", text: "compare" }));
 }
@@ -643,13 +690,13 @@ async function runPage() {
   const statusBadge = badge(run.status);
   statusBadge.id = "run-status";
   fact("status", statusBadge);
-  fact("user", run.user);
+  fact("user", shownName(run.user));
   fact("started", stamp(run.created_at));
   const took = durationEl("span", run.created_at, run.finished_at || run.stopped_at, run.status === "running", { id: "run-duration" });
   fact("duration", took);
   fact("tags", tagLinks(run.tags));
-  fact("system tags", run.system_tags.join(", ") || "-");
-  if (run.origin_run_id) fact("resumed from", el("a", { href: runHref(flow, run.origin_run_id), id: "origin", text: `${flow}/${run.origin_run_id}` }));
+  fact("system tags", run.system_tags.map(shownName).join(", ") || "-");
+  if (run.origin_run_id) fact("resumed from", el("a", { href: runHref(flow, run.origin_run_id), id: "origin", text: shownName(`${flow}/${run.origin_run_id}`) }));
   const compare = compareForm(flow, runId, run.origin_run_id, others ? others.runs : []);
   if (compare) fact("compare", compare);
 
@@ -675,7 +722,7 @@ async function runPage() {
     return `${runHref(flow, runId)}${q.toString() ? `?${q}` : ""}#tasks`;
   };
   const stepPicker = el("p", { class: "step-picker" }, "step: ", el("a", { href: listHref("", only), class: step ? "" : "current", text: "all" }));
-  for (const n of run.layout.nodes) stepPicker.append(" ", el("a", { href: listHref(n.name, only), class: n.name === step ? "current" : "", text: n.name }));
+  for (const n of run.layout.nodes) stepPicker.append(" ", el("a", { href: listHref(n.name, only), class: n.name === step ? "current" : "", text: shownName(n.name) }));
   const statusPicker = el("p", { class: "status-picker" }, "status: ", el("a", { href: listHref(step, ""), class: only ? "" : "current", text: "any" }));
   for (const st of TASK_STATUSES) statusPicker.append(" ", el("a", { href: listHref(step, st), class: st === only ? "current" : "", text: st }));
   const pager = el("p", { class: "pager" });
@@ -710,7 +757,7 @@ async function runPage() {
     const list = el("ul");
     for (const t of run.failures) {
       const error = t.failure ? `${t.failure.type}: ${plain(t.failure.message)}` : "failed";
-      list.append(el("li", {}, el("a", { href: taskHref(flow, runId, t.step, t.task_id), text: `${t.step}/${t.task_id}` }), " ", el("span", { class: "error", text: error })));
+      list.append(el("li", {}, el("a", { href: taskHref(flow, runId, t.step, t.task_id), text: shownName(`${t.step}/${t.task_id}`) }), " ", el("span", { class: "error", text: error })));
     }
     const failedCount = Object.values(run.steps).reduce((n, s) => n + (s.failed || 0), 0);
     failures.append(list);
@@ -719,7 +766,7 @@ async function runPage() {
 
   const caughtList = caught && caught.tasks.length ? el("section", { id: "caught", class: "failures" },
     el("h2", { text: "Errors @catch caught" }),
-    el("ul", {}, ...caught.tasks.map((t) => el("li", {}, el("a", { href: taskHref(flow, runId, t.step, t.task_id), text: `${t.step}/${t.task_id}` }), " ",
+    el("ul", {}, ...caught.tasks.map((t) => el("li", {}, el("a", { href: taskHref(flow, runId, t.step, t.task_id), text: shownName(`${t.step}/${t.task_id}`) }), " ",
       el("span", { class: "muted", text: "raised; @catch caught it and the run went on" })))),
     el("p", {}, el("a", { id: "all-caught", href: listHref("", "caught"), text: caught.more ? "list every task @catch caught" : "list them below" }))) : null;
 
@@ -738,7 +785,7 @@ async function runPage() {
 
   const firstDraw = app.dataset.drawn !== "true";
   app.dataset.drawn = "true";
-  redraw(el("h1", { text: `${flow}/${runId}` }), facts, ...(interrupted ? [interrupted] : []), ...(failures ? [failures] : []), ...(caughtEnd ? [caughtEnd] : []), ...(caughtList ? [caughtList] : []),
+  redraw(el("h1", { text: shownName(`${flow}/${runId}`) }), facts, ...(interrupted ? [interrupted] : []), ...(failures ? [failures] : []), ...(caughtEnd ? [caughtEnd] : []), ...(caughtList ? [caughtList] : []),
     el("h2", { text: "Graph" }), dag,
     el("h2", { text: "Timeline" }), timeline,
     el("h3", { text: "Tasks listed below" }), taskTimeline,
@@ -1320,7 +1367,7 @@ async function taskPage() {
   if (task.foreach_index !== null) fact("foreach index", String(task.foreach_index));
   if (task.origin_pathspec) {
     const [oFlow, oRun, oStep, oTask] = task.origin_pathspec.split("/");
-    fact("cloned from", el("span", {}, el("a", { id: "cloned-from", href: taskHref(oFlow, oRun, oStep, oTask), text: task.origin_pathspec }),
+    fact("cloned from", el("span", {}, el("a", { id: "cloned-from", href: taskHref(oFlow, oRun, oStep, oTask), text: shownName(task.origin_pathspec) }),
       el("span", { class: "muted", text: " — did not run again when the run was resumed: its logs, artifacts and cards are the origin's, its times those of the copy" })));
   }
   if (task.parents.length) {
@@ -1398,7 +1445,7 @@ async function taskPage() {
   }
   if (task.status === "running") followTask(base, task, frames);
 
-  redraw(el("h1", { text: `${flow}/${runId}/${step}/${taskId}` }), facts,
+  redraw(el("h1", { text: shownName(`${flow}/${runId}/${step}/${taskId}`) }), facts,
     el("h2", { text: "Attempts" }), attempts,
     el("h2", { id: "logs", text: "Logs" }),
     ...(older ? [el("p", { id: "older-attempt", class: "notice", role: "status" }, `These are the logs of attempt ${picked}, not of the latest attempt (${newest}): `,
@@ -1420,7 +1467,7 @@ function madeBy(a, own) {
   if (!a.made_by) return el("span", { class: "muted made-by", text: "earlier" });
   if (a.made_by === own) return el("span", { class: "muted made-by", text: "this task" });
   const [flow, run, step, task] = a.made_by.split("/");
-  return el("a", { href: taskHref(flow, run, step, task), class: "made-by", "aria-label": `${a.name} set by ${step}/${task}`, text: `${step}/${task}` });
+  return el("a", { href: taskHref(flow, run, step, task), class: "made-by", "aria-label": `${a.name} set by ${step}/${task}`, text: shownName(`${step}/${task}`) });
 }
 
 function artifactRow(base, a, own) {
@@ -1430,7 +1477,7 @@ function artifactRow(base, a, own) {
   const link = a.download ? el("a", { href: `${base}/artifact?name=${enc(a.name)}`, download: "", "aria-label": `download ${a.name}${a.download === "pickle" ? " (its pickle)" : ""}`,
     text: a.download === "pickle" ? "download pickle" : "download" }) : null;
   return el("tr", { "data-artifact": a.name },
-    el("td", { text: a.name }), el("td", {}, madeBy(a, own)), el("td", { text: a.type }), el("td", { class: "size", text: size(a.size) }),
+    el("td", { text: shownName(a.name) }), el("td", {}, madeBy(a, own)), el("td", { text: a.type }), el("td", { class: "size", text: size(a.size) }),
     el("td", {}, why || el("code", { class: "preview", text: a.preview ?? (a.previewed === false ? "(not previewed: too many bytes to preview on this page; download it)" : "(too large to preview)") })),
     el("td", {}, link));
 }
@@ -1570,7 +1617,7 @@ async function comparePage() {
   const fbody = el("tbody");
   const factRow = (name, va, vb) => fbody.append(el("tr", {}, el("th", { scope: "row", text: name }), el("td", {}, va), el("td", {}, vb)));
   factRow("status", badge(runA.status), badge(runB.status));
-  factRow("user", runA.user, runB.user);
+  factRow("user", shownName(runA.user), shownName(runB.user));
   factRow("started", stamp(runA.created_at), stamp(runB.created_at));
   factRow("duration", durationEl("span", runA.created_at, runA.finished_at || runA.stopped_at, runA.status === "running"),
     durationEl("span", runB.created_at, runB.finished_at || runB.stopped_at, runB.status === "running"));

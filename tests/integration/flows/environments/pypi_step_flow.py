@@ -33,7 +33,9 @@ class PypiStepFlow(FlowSpec):
         self.prefix = sys.prefix
         self.server_pid = os.getppid()  # the fork server of this environment
         with open(f"/proc/{self.server_pid}/cmdline", "rb") as cmdline:
-            self.server_argv = cmdline.read().decode().split("\0")[:3]
+            self.server_cmdline = cmdline.read().decode().split("\0")
+        self.server_argv = self.server_cmdline[:3]
+        self.launch_left_in_environment = "HEADWATER_TASK_LAUNCH" in os.environ
         self.next(self.join)
 
     @step

@@ -11,7 +11,6 @@ executor cannot tell the two kinds apart.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -22,6 +21,7 @@ from typing import Any
 from headwater.environments.prepare import BuiltEnv, env_environ
 from headwater.interpreters import SAFE_PATH
 from headwater.runtime.executors.forkserver import ForkServer, scheduler_lifeline
+from headwater.runtime.executors.launch_env import with_launch
 
 _BOOTSTRAP = (SAFE_PATH + "sys.path.insert(0, sys.argv[1]); "
               "from headwater.runtime.executors.local.environment_servers import main; "
@@ -78,10 +78,11 @@ class EnvironmentServers:
         lifeline = scheduler_lifeline()
         passed = [theirs.fileno()] + ([lifeline[0]] if lifeline is not None else [])
         proc = subprocess.Popen(  # noqa: S603 - the environment's interpreter, our own module
-            [env.python, "-c", _BOOTSTRAP, self._overlay, str(theirs.fileno()),
-             json.dumps({**self._launch, "facts": {"environment": env.lock.id},
-                         "lifeline": lifeline[0] if lifeline is not None else None})],
-            pass_fds=passed, stdin=subprocess.DEVNULL, env=env_environ(env))
+            [env.python, "-c", _BOOTSTRAP, self._overlay, str(theirs.fileno())],
+            pass_fds=passed, stdin=subprocess.DEVNULL,
+            env=with_launch(env_environ(env), {
+                **self._launch, "facts": {"environment": env.lock.id},
+                "lifeline": lifeline[0] if lifeline is not None else None}))
         theirs.close()
         return EnvForkServer(proc, ours)
 
@@ -98,9 +99,10 @@ def main(argv: list[str]) -> None:  # pragma: no cover - runs in the environment
     from headwater.graph import check_flow
     from headwater.runtime.executors.child import make_child_main
     from headwater.runtime.executors.forkserver import serve
+    from headwater.runtime.executors.launch_env import take_launch
     from headwater.store import open_datastore
 
-    fd, launch = int(argv[0]), json.loads(argv[1])
+    fd, launch = int(argv[0]), take_launch()
     sock = socket.socket(fileno=fd)
     try:
         flow_cls = packaged_flow_class(launch["folder"], launch["code"])

@@ -17,7 +17,6 @@ otherwise by checking the running tasks with ``waitpid`` at least every
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -28,10 +27,11 @@ from typing import Any
 from headwater.interpreters import SAFE_PATH
 from headwater.records import TaskSpec
 from headwater.runtime.executors.base import Event
+from headwater.runtime.executors.launch_env import with_launch
 from headwater.runtime.executors.processes import PipedTasks, Running, send_spec, task_channels
 
 # argv: the folder holding the headwater to import ("" for this interpreter's own), the task's
-# socket, the launch (JSON)
+# socket, the lifeline; the launch comes in the environment (launch_env.py: never in `ps`)
 _BOOTSTRAP = (SAFE_PATH + "sys.argv[1] and sys.path.insert(0, sys.argv[1]); "
               "from headwater.runtime.executors.spawn.task_process import main; main(sys.argv[2:])")
 
@@ -81,9 +81,9 @@ class SpawnExecutor(PipedTasks):
         with task_channels() as channels:
             out_w, err_w, task_fd = channels.child_fds
             proc = subprocess.Popen(  # noqa: S603 - an interpreter of ours, headwater's module
-                [*command, str(task_fd), str(self._lifeline_r),
-                 json.dumps(self._launch_of(spec.step))],
-                stdout=out_w, stderr=err_w, pass_fds=[task_fd, self._lifeline_r], env=environ,
+                [*command, str(task_fd), str(self._lifeline_r)],
+                stdout=out_w, stderr=err_w, pass_fds=[task_fd, self._lifeline_r],
+                env=with_launch(environ, self._launch_of(spec.step)),
                 **_own_process_group())
         send_spec(channels.ours, spec)
         task = self._watch_task(key, channels.ours, channels.out_r, channels.err_r)

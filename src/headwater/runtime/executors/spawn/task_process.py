@@ -11,7 +11,6 @@ executors cannot differ in what a step sees.
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import signal
@@ -21,7 +20,9 @@ from typing import Any
 
 
 def main(argv: list[str]) -> None:  # pragma: no cover - runs in the task's own interpreter
-    fd, lifeline, launch = int(argv[0]), int(argv[1]), json.loads(argv[2])
+    from headwater.runtime.executors.launch_env import take_launch
+
+    fd, lifeline, launch = int(argv[0]), int(argv[1]), take_launch()
     _watch_scheduler(lifeline)
     for stream in (sys.stdout, sys.stderr):  # pipes: a line reaches the scheduler when printed
         stream.reconfigure(line_buffering=True, errors="backslashreplace")
