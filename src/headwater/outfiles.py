@@ -29,12 +29,13 @@ SHARED_FILE_MODE = 0o664  # as folders.FILE_MODE: the group keeps what the umask
 _MAX_LINKS = 40  # as the kernel's own limit on a chain of links
 
 
-def replace_file(path: str, data: Content, *, private: bool = True) -> None:
+def replace_file(path: str, data: Content, *, private: bool = True, secret: bool = False) -> None:
     """Put ``data`` at ``path`` (bytes, or a function writing them to the open file). A new
     file is private (0600), or with ``private=False`` gets the mode ``open`` would give it but
     never write for others (0664 less the umask: a DAG file Airflow's scheduler reads, which
     under umask 000 anyone could have turned into other Python); an existing regular file keeps
-    its mode. Raises OSError as ``open`` would, and when
+    its mode, unless ``secret``: data that may carry a password (a metadata URL) is left 0600
+    whatever mode the file it replaces had. Raises OSError as ``open`` would, and when
     ``path`` is a link another user made."""
     target = trusted_target(path)
     try:
@@ -52,10 +53,12 @@ def replace_file(path: str, data: Content, *, private: bool = True) -> None:
     except PermissionError:
         if old is None:
             raise
+        if secret:
+            os.chmod(target, 0o600)  # before the data is in it; not ours to change: an error
         _write_in_place(target, data)  # a file this user may write, in a folder it may not
         return
     try:
-        if old is not None:
+        if old is not None and not secret:
             os.fchmod(fd, stat.S_IMODE(old.st_mode))
         elif not private:
             os.fchmod(fd, SHARED_FILE_MODE & ~current_umask())

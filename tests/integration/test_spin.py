@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import stat
+
 import pytest
 
 from headwater import Flow
@@ -73,3 +76,18 @@ def test_spin_a_join_and_a_missing_task(ran, tmp_path):
     assert "total = 15" in proc.stdout
     proc = run_cli(path, "spin", f"{run.id}/each/999", cwd=tmp_path, hermetic=True)
     assert proc.returncode == 1 and "does not exist" in proc.stderr
+
+
+def test_spin_leaves_its_attribute_file_private_even_where_one_was_shared(ran, tmp_path):
+    # The file names the metadata store, whose URL may carry a password (PostgreSQL): a file
+    # others could read before is not left that way.
+    path, run = ran
+    join = run["join"].task
+    attributes = tmp_path / "attributes.json"
+    attributes.write_text("{}")
+    attributes.chmod(0o644)
+    proc = run_cli(path, "spin", f"{run.id}/join/{join.id}", "--runner-attribute-file",
+                   str(attributes), cwd=tmp_path, hermetic=True)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(attributes.read_text())["step_name"] == "join"
+    assert stat.S_IMODE(attributes.stat().st_mode) == 0o600

@@ -37,6 +37,15 @@ def test_a_new_file_is_private_and_an_existing_file_keeps_its_mode(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fresh", "shared"]  # no temp left
 
 
+def test_a_secret_is_left_private_even_over_a_file_others_could_read(tmp_path):
+    shared = tmp_path / "attributes.json"
+    shared.write_text("{}")
+    shared.chmod(0o644)
+    replace_file(str(shared), b'{"metadata": "postgresql://hw:PW@db/hw"}', secret=True)
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o600
+    assert b"PW" in shared.read_bytes()
+
+
 def test_a_link_this_user_made_is_followed_and_kept(tmp_path):
     real = tmp_path / "real"
     real.write_text("old")

@@ -76,4 +76,5 @@ def _write_ids(done: SpinOutcome, run_id_file: str | None, attribute_file: str |
         where = done.spin_settings
         replace_file(attribute_file, json.dumps({
             "flow_name": flow, "run_id": run_id, "step_name": step, "task_id": task_id,
-            "datastore_root": where.datastore_root, "metadata": where.metadata_url}).encode())
+            "datastore_root": where.datastore_root, "metadata": where.metadata_url}).encode(),
+            secret=True)  # a PostgreSQL URL carries its password: 0600 even over a shared file
