@@ -569,3 +569,45 @@ def test_a_flow_run_as_a_module_is_told_to_resume_as_a_module(child_env, tmp_pat
                             env=env, capture_output=True, text=True, timeout=300)
     assert failed.returncode != 0
     assert "`python -m pipeline.module_flow resume` runs again what failed" in failed.stdout
+
+
+_SETTINGS_FLOW = """
+    from metaflow import FlowSpec, step
+
+
+    def tracing():
+        from metaflow.metaflow_config import KUBERNETES_NAMESPACE, OTEL_ENDPOINT, SERVICE_HEADERS
+        return OTEL_ENDPOINT, KUBERNETES_NAMESPACE, SERVICE_HEADERS
+
+
+    class SettingsFlow(FlowSpec):
+        @step
+        def start(self):
+            print("VALUES", *map(repr, tracing()))
+            self.next(self.end)
+
+        @step
+        def end(self):
+            from metaflow.metaflow_config import NOT_A_SETTING  # noqa: F401
+
+
+    if __name__ == "__main__":
+        SettingsFlow()
+"""
+
+
+def test_metaflow_config_serves_the_settings_flows_check(run_headwater, tmp_path: Path):
+    """xenonnn4w/metaflow-ga-testing's ``helloflow`` imports ``OTEL_ENDPOINT`` from
+    ``metaflow.metaflow_config`` to see whether tracing is set up: served as Metaflow computes
+    it from ``METAFLOW_OTEL_ENDPOINT`` (None when unset), like a few other such settings; a name
+    headwater does not serve is still an ImportError."""
+    (tmp_path / "settings.py").write_text(textwrap.dedent(_SETTINGS_FLOW))
+    unset = run_headwater("run", "settings.py")
+    assert _values(unset.stdout) == "None 'default' {}"
+    assert unset.returncode != 0
+    assert "cannot import name 'NOT_A_SETTING'" in unset.stdout + unset.stderr
+
+    given = run_headwater("run", "settings.py", extra_env={
+        "METAFLOW_OTEL_ENDPOINT": "http://collector:4317", "METAFLOW_KUBERNETES_NAMESPACE": "ml",
+        "METAFLOW_SERVICE_HEADERS": '{"x-team": "a"}'})
+    assert _values(given.stdout) == "'http://collector:4317' 'ml' {'x-team': 'a'}"
