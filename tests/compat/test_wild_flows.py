@@ -611,3 +611,48 @@ def test_metaflow_config_serves_the_settings_flows_check(run_headwater, tmp_path
         "METAFLOW_OTEL_ENDPOINT": "http://collector:4317", "METAFLOW_KUBERNETES_NAMESPACE": "ml",
         "METAFLOW_SERVICE_HEADERS": '{"x-team": "a"}'})
     assert _values(given.stdout) == "'http://collector:4317' 'ml' {'x-team': 'a'}"
+
+
+_TRIGGERED_FLOW = """
+    from metaflow import FlowSpec, step, trigger
+
+
+    def field_of(ctx):
+        return "alpha"
+
+
+    @trigger(event={"name": "data_ready", "parameters": {"alpha": FIELD}})
+    class TriggeredFlow(FlowSpec):
+        @step
+        def start(self):
+            print("RAN")
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        TriggeredFlow()
+"""
+
+
+def test_a_trigger_of_no_valid_shape_is_refused_before_the_run(run_headwater, tmp_path: Path):
+    """xenonnn4w/metaflow-ga-testing's ``ParamTestFail1``: a deploy-time function given as one
+    payload field of ``@trigger``'s parameters (a function may stand for all of them, not for
+    one). Metaflow refuses it before any command runs; headwater ran it (a run ignores
+    ``@trigger``) and would have left it out of the deployment. Now refused before the run; the
+    same flow with a function for all its parameters runs, with the usual note."""
+    flow = textwrap.dedent(_TRIGGERED_FLOW)
+    (tmp_path / "bad.py").write_text(flow.replace("FIELD", "field_of"))
+    bad = run_headwater("run", "bad.py")
+    assert bad.returncode == 1
+    out = bad.stdout + bad.stderr
+    assert "the parameters of event 'data_ready' in @trigger of flow TriggeredFlow" in out
+    assert "fix: give a dict" in out and "RAN" not in out and "run-id" not in out
+
+    (tmp_path / "good.py").write_text(flow.replace('{"alpha": FIELD}', "field_of"))
+    good = run_headwater("run", "good.py")
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "RAN" in good.stdout and "@trigger: takes effect when the flow is deployed" in good.stdout

@@ -515,12 +515,25 @@ def step_policies(flow_cls: type, graph: Graph, with_specs: tuple[str, ...],
     extra = split_with(flow_cls, with_specs)  # user decorators go on the steps, before mutators
     apply_mutators(flow_cls, configs or {})
     resolve_base(flow_cls, configs or {})  # @pypi_base(**config_expr(...)): read now
+    check_flow_triggers(flow_cls, configs or {})  # a bad @trigger is refused before a run too
     plugins_step_init(flow_cls, [node.name for node in graph])  # may add decorators
     policies = {node.name: step_policy(getattr(flow_cls, node.name), extra, configs)
                 for node in graph}
     refuse_catch_on_splits(flow_cls.__name__, (n for n in graph if n.transition == SWITCH),
                            (n for n in graph if n.transition in (FOREACH, PARALLEL)), policies)
     return policies
+
+
+def check_flow_triggers(flow_cls: type, configs: Mapping[str, Any]) -> None:
+    """Refuse an @trigger / @trigger_on_finish of no valid shape, as Metaflow does for every
+    command: a run ignores them, but the flow should not be found broken only when deployed."""
+    from headwater.decorators.trigger_specs import check_options
+    from headwater.flow.config import resolve_deferred
+
+    for name, found in getattr(flow_cls, "_hw_flow_decorators", {}).items():
+        if name in ("trigger", "trigger_on_finish"):
+            options = resolve_deferred(dict(found.get("options") or {}), configs)
+            check_options(flow_cls.__name__, name, options)
 
 
 def _notes(flow_cls: type, policies: dict[str, StepPolicy]) -> list[str]:
