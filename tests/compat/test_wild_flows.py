@@ -656,3 +656,41 @@ def test_a_trigger_of_no_valid_shape_is_refused_before_the_run(run_headwater, tm
     good = run_headwater("run", "good.py")
     assert good.returncode == 0, good.stdout + good.stderr
     assert "RAN" in good.stdout and "@trigger: takes effect when the flow is deployed" in good.stdout
+
+
+_INCLUDING_FLOW = """
+    from metaflow import FlowSpec, IncludeFile, step
+
+
+    class IncludingFlow(FlowSpec):
+        data = IncludeFile("dataset", default="rows.txt", is_text=True)
+
+        @step
+        def start(self):
+            print("ROWS", len(self.data.splitlines()))
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        IncludingFlow()
+"""
+
+
+def test_a_run_says_which_files_it_includes(run_headwater, tmp_path: Path):
+    """jacopotagliabue/MLSys-NYU-2022's ``small_flow`` (and three flows like it): Metaflow prints
+    ``Including file regression_dataset.txt of size 37KB`` when a run reads an IncludeFile's
+    file; headwater printed nothing. The size counts whole units of 1024, as Metaflow's."""
+    (tmp_path / "including.py").write_text(textwrap.dedent(_INCLUDING_FLOW))
+    (tmp_path / "rows.txt").write_text("a\n" * 20000)  # 40,000 bytes: 39KB
+    (tmp_path / "small.txt").write_text("b\n" * 3)
+    default = run_headwater("run", "including.py")
+    assert default.returncode == 0, default.stdout + default.stderr
+    assert "Including file rows.txt of size 39KB" in default.stdout
+    assert "ROWS 20000" in default.stdout
+    given = run_headwater("run", "including.py", "--dataset", "small.txt")
+    assert "Including file small.txt of size 6B" in given.stdout
+    assert given.stdout.count("Including file") == 1

@@ -84,6 +84,7 @@ def run_flow(flow_cls: type, *, params: Mapping[str, Any], options: RunOptions,
         _say_project(project, console)
     graph = _check(flow_cls, console)
     values = _resolved_parameters(flow_cls, params, resolved.scope)
+    _say_included_files(flow_cls, console)
     check_swept_parameters(flow_cls, graph, values)
     with _open_store(settings) as store:
         # Configs are stored like parameters: every task reads them, and so does the client.
@@ -92,6 +93,19 @@ def run_flow(flow_cls: type, *, params: Mapping[str, Any], options: RunOptions,
         return _execute(_Launch(flow_cls, graph, store, param_refs, resolved, project, executor,
                                 environment),
                         options, settings, console, None)
+
+
+def _say_included_files(flow_cls: type, console: Console) -> None:
+    """One line per IncludeFile read from a file for this run, as Metaflow prints when it
+    stores one (a flow's own output compared side by side has it)."""
+    from headwater.flow.includefile import size_text
+    from headwater.flow.parameters import flow_parameters
+
+    for param in flow_parameters(flow_cls).values():
+        read = getattr(param, "last_read", None) if param.is_include_file else None
+        if read is not None:
+            console.say(f"Including file {read[0]} of size {size_text(read[1])}")
+            param.last_read = None
 
 
 def _resolved_parameters(flow_cls: type, params: Mapping[str, Any],
