@@ -569,3 +569,128 @@ def test_a_flow_run_as_a_module_is_told_to_resume_as_a_module(child_env, tmp_pat
                             env=env, capture_output=True, text=True, timeout=300)
     assert failed.returncode != 0
     assert "`python -m pipeline.module_flow resume` runs again what failed" in failed.stdout
+
+
+_SETTINGS_FLOW = """
+    from metaflow import FlowSpec, step
+
+
+    def tracing():
+        from metaflow.metaflow_config import KUBERNETES_NAMESPACE, OTEL_ENDPOINT, SERVICE_HEADERS
+        return OTEL_ENDPOINT, KUBERNETES_NAMESPACE, SERVICE_HEADERS
+
+
+    class SettingsFlow(FlowSpec):
+        @step
+        def start(self):
+            print("VALUES", *map(repr, tracing()))
+            self.next(self.end)
+
+        @step
+        def end(self):
+            from metaflow.metaflow_config import NOT_A_SETTING  # noqa: F401
+
+
+    if __name__ == "__main__":
+        SettingsFlow()
+"""
+
+
+def test_metaflow_config_serves_the_settings_flows_check(run_headwater, tmp_path: Path):
+    """xenonnn4w/metaflow-ga-testing's ``helloflow`` imports ``OTEL_ENDPOINT`` from
+    ``metaflow.metaflow_config`` to see whether tracing is set up: served as Metaflow computes
+    it from ``METAFLOW_OTEL_ENDPOINT`` (None when unset), like a few other such settings; a name
+    headwater does not serve is still an ImportError."""
+    (tmp_path / "settings.py").write_text(textwrap.dedent(_SETTINGS_FLOW))
+    unset = run_headwater("run", "settings.py")
+    assert _values(unset.stdout) == "None 'default' {}"
+    assert unset.returncode != 0
+    assert "cannot import name 'NOT_A_SETTING'" in unset.stdout + unset.stderr
+
+    given = run_headwater("run", "settings.py", extra_env={
+        "METAFLOW_OTEL_ENDPOINT": "http://collector:4317", "METAFLOW_KUBERNETES_NAMESPACE": "ml",
+        "METAFLOW_SERVICE_HEADERS": '{"x-team": "a"}'})
+    assert _values(given.stdout) == "'http://collector:4317' 'ml' {'x-team': 'a'}"
+
+
+_TRIGGERED_FLOW = """
+    from metaflow import FlowSpec, step, trigger
+
+
+    def field_of(ctx):
+        return "alpha"
+
+
+    @trigger(event={"name": "data_ready", "parameters": {"alpha": FIELD}})
+    class TriggeredFlow(FlowSpec):
+        @step
+        def start(self):
+            print("RAN")
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        TriggeredFlow()
+"""
+
+
+def test_a_trigger_of_no_valid_shape_is_refused_before_the_run(run_headwater, tmp_path: Path):
+    """xenonnn4w/metaflow-ga-testing's ``ParamTestFail1``: a deploy-time function given as one
+    payload field of ``@trigger``'s parameters (a function may stand for all of them, not for
+    one). Metaflow refuses it before any command runs; headwater ran it (a run ignores
+    ``@trigger``) and would have left it out of the deployment. Now refused before the run; the
+    same flow with a function for all its parameters runs, with the usual note."""
+    flow = textwrap.dedent(_TRIGGERED_FLOW)
+    (tmp_path / "bad.py").write_text(flow.replace("FIELD", "field_of"))
+    bad = run_headwater("run", "bad.py")
+    assert bad.returncode == 1
+    out = bad.stdout + bad.stderr
+    assert "the parameters of event 'data_ready' in @trigger of flow TriggeredFlow" in out
+    assert "fix: give a dict" in out and "RAN" not in out and "run-id" not in out
+
+    (tmp_path / "good.py").write_text(flow.replace('{"alpha": FIELD}', "field_of"))
+    good = run_headwater("run", "good.py")
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "RAN" in good.stdout and "@trigger: takes effect when the flow is deployed" in good.stdout
+
+
+_INCLUDING_FLOW = """
+    from metaflow import FlowSpec, IncludeFile, step
+
+
+    class IncludingFlow(FlowSpec):
+        data = IncludeFile("dataset", default="rows.txt", is_text=True)
+
+        @step
+        def start(self):
+            print("ROWS", len(self.data.splitlines()))
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        IncludingFlow()
+"""
+
+
+def test_a_run_says_which_files_it_includes(run_headwater, tmp_path: Path):
+    """jacopotagliabue/MLSys-NYU-2022's ``small_flow`` (and three flows like it): Metaflow prints
+    ``Including file regression_dataset.txt of size 37KB`` when a run reads an IncludeFile's
+    file; headwater printed nothing. The size counts whole units of 1024, as Metaflow's."""
+    (tmp_path / "including.py").write_text(textwrap.dedent(_INCLUDING_FLOW))
+    (tmp_path / "rows.txt").write_text("a\n" * 20000)  # 40,000 bytes: 39KB
+    (tmp_path / "small.txt").write_text("b\n" * 3)
+    default = run_headwater("run", "including.py")
+    assert default.returncode == 0, default.stdout + default.stderr
+    assert "Including file rows.txt of size 39KB" in default.stdout
+    assert "ROWS 20000" in default.stdout
+    given = run_headwater("run", "including.py", "--dataset", "small.txt")
+    assert "Including file small.txt of size 6B" in given.stdout
+    assert given.stdout.count("Including file") == 1

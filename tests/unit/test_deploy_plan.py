@@ -12,6 +12,7 @@ from headwater.deployers.plan import (
     schedule_of,
     triggers_of,
 )
+from headwater.exceptions import FlowDefinitionError
 from headwater.graph import check_flow
 from headwater.runtime.deployed import DeployedRunError, path_of, task_id_for
 
@@ -98,6 +99,58 @@ def test_triggers_of_events_and_finished_flows():
     assert found[1]["parameters"] == {"alpha": "alpha"}
     with pytest.raises(DeployError, match="event"):
         triggers_of("F", {"trigger": {"options": {"event": "no spaces allowed"}}})
+
+
+def test_triggers_of_calls_deploy_time_functions():
+    """xenonnn4w/metaflow-ga-testing's deploy-time trigger flows: a function may stand for the
+    events, one event, its name, its parameters or the upstream flows; each is called with the
+    context when the flow is deployed, and what it returns is checked like a fixed value."""
+    from headwater.flow.parameters import ParameterContext
+
+    ctx = ParameterContext("F", "alice", "trigger")
+    seen = []
+
+    def names(context):
+        seen.append(context.user_name)
+        return ["a", {"name": "b", "parameters": [("alpha", "field"), "beta"]}]
+
+    found = triggers_of("F", {"trigger": {"options": {"events": names}}}, ctx)
+    assert [(t["event"], t["parameters"]) for t in found] == [
+        ("a", {}), ("b", {"alpha": "field", "beta": "beta"})]
+    assert seen == ["alice"]
+    found = triggers_of("F", {"trigger": {"options": {"event": {
+        "name": lambda c: "c", "parameters": lambda c: {"gamma": "g"}}}}}, ctx)
+    assert [(t["event"], t["parameters"]) for t in found] == [("c", {"gamma": "g"})]
+    found = triggers_of("F", {"trigger_on_finish": {"options": {
+        "flows": lambda c: ["Up", {"name": "Other", "project_branch": "prod"}]}}}, ctx)
+    assert [t["flow"] for t in found] == ["Up", "Other"]
+    with pytest.raises(FlowDefinitionError, match="event name 3 returned"):
+        triggers_of("F", {"trigger": {"options": {"event": {"name": lambda c: 3}}}}, ctx)
+    with pytest.raises(FlowDefinitionError, match="raised ZeroDivisionError"):
+        triggers_of("F", {"trigger": {"options": {"event": lambda c: 1 / 0}}}, ctx)
+
+
+def test_trigger_shapes_neither_runtime_can_use_are_refused():
+    from headwater.decorators.trigger_specs import check_options
+
+    def fn(context):
+        return "x"
+
+    for deco, options, words in (
+            ("trigger", {"event": {"name": "e", "parameters": {"a": fn}}}, "parameters of event 'e'"),
+            ("trigger", {"event": {"name": "e", "parameters": [fn]}}, "parameters of event 'e'"),
+            ("trigger", {"event": {"parameters": ["a"]}}, "give the event a 'name'"),
+            ("trigger", {"event": "e", "events": ["f"]}, "not both"),
+            ("trigger", {"events": ["e", "e"]}, "name each event once"),
+            ("trigger", {"events": "e"}, "a list"),
+            ("trigger", {}, "event= or events="),
+            ("trigger_on_finish", {"flow": {"name": fn}}, "upstream flow"),
+            ("trigger_on_finish", {"flows": "Up"}, "a list")):
+        with pytest.raises(FlowDefinitionError, match="flow F") as caught:
+            check_options("F", deco, options)
+        assert words in str(caught.value), (options, str(caught.value))
+    check_options("F", "trigger", {"event": {"name": fn, "parameters": fn}})  # called on deploy
+    check_options("F", "trigger_on_finish", {"flow": fn})
 
 
 def test_the_password_never_leaves_the_metadata_url():

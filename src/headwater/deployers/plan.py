@@ -187,7 +187,10 @@ def build_plan(flow_cls: type, settings: Settings, *, orchestrator: str, branch:
     decorators = _flow_decorators(flow_cls, resolved.scope)
     if "schedule" in decorators:
         plan.schedule = schedule_of(flow_cls.__name__, decorators["schedule"]["options"])
-    plan.triggers = triggers_of(flow_cls.__name__, decorators)
+    from headwater.flow.parameters import ParameterContext
+
+    plan.triggers = triggers_of(flow_cls.__name__, decorators,
+                                ParameterContext(flow_cls.__name__, user, "trigger"))
     return plan
 
 
@@ -476,33 +479,26 @@ def _checked_timezone(flow_name: str, zone: Any) -> str:
 _EVENT = re.compile(r"^[A-Za-z0-9_.\-]{1,253}$")
 
 
-def triggers_of(flow_name: str, decorators: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The events that start a run: ``{"event": name, "parameters": {param: payload field}}``."""
+def triggers_of(flow_name: str, decorators: Mapping[str, Any], context: Any = None
+                ) -> list[dict[str, Any]]:
+    """The events that start a run: ``{"event": name, "parameters": {param: payload field}}``
+    (and ``"flow"`` for a @trigger_on_finish upstream), every deploy-time function of the
+    decorators called with ``context`` (a ParameterContext)."""
+    from headwater.decorators.trigger_specs import resolve_events, resolve_upstream
+
     out: list[dict[str, Any]] = []
-    options = decorators.get("trigger", {}).get("options", {})
-    for item in _as_list(options.get("event")) + _as_list(options.get("events")):
-        if isinstance(item, str):
-            out.append({"event": item, "parameters": {}})
-        elif isinstance(item, Mapping) and "name" in item:
-            params = item.get("parameters") or {}
-            if isinstance(params, (list, tuple)):
-                params = {p: p for p in params}
-            out.append({"event": item["name"], "parameters": dict(params)})
-    finish = decorators.get("trigger_on_finish", {}).get("options", {})
-    for flow in _as_list(finish.get("flow")) + _as_list(finish.get("flows")):
-        upstream = flow if isinstance(flow, str) else (flow or {}).get("name", "")
-        out.append({"event": f"headwater.{upstream}.end", "parameters": {}, "flow": upstream})
+    if "trigger" in decorators:
+        out.extend(resolve_events(flow_name, decorators["trigger"].get("options", {}), context))
+    if "trigger_on_finish" in decorators:
+        for flow in resolve_upstream(flow_name, decorators["trigger_on_finish"].get("options", {}),
+                                     context):
+            out.append({"event": f"headwater.{flow['name']}.end", "parameters": {},
+                        "flow": flow["name"]})
     for trig in out:
         if not _EVENT.match(str(trig["event"])):
             raise DeployError(f"@trigger of flow {flow_name}: event {trig['event']!r} is not a "
                               "valid event name", fix="use letters, digits, '.', '_' and '-'")
     return out
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 def k8s_name(text: str) -> str:

@@ -61,6 +61,7 @@ class IncludeFile(Parameter):
                 f"IncludeFile '{name}': there is no text encoding named {encoding!r}",
                 fix="use a codec Python knows, e.g. encoding='utf-8' or 'latin-1'") from None
         self.encoding = encoding
+        self.last_read: tuple[str, int] | None = None  # (the path as given, bytes read)
 
     def convert_default(self, raw: Any, flow_cls: type) -> Any:
         """Read the default file: a relative one is looked for in the working directory, then
@@ -99,6 +100,7 @@ class IncludeFile(Parameter):
             ) from None
         except OSError as err:
             raise ParameterError(f"IncludeFile '{self.name}': cannot read {raw!r}: {err}") from None
+        self.last_read = (raw, len(data))  # for the launcher's "Including file" line
         if not self.is_text:
             return data
         try:
@@ -128,6 +130,16 @@ class IncludeFile(Parameter):
             fix=f"pass a smaller file with --{self.name}, or raise the limit with "
             f"{MAX_SIZE_ENV}=2G (bytes, or with a K/M/G suffix)",
         )
+
+
+def size_text(size: int) -> str:
+    """``37KB``: whole units of 1024, as Metaflow's "Including file" line counts them."""
+    units = ("B", "KB", "MB", "GB", "TB")
+    step = 0
+    while step < len(units) - 1 and size >= 1024:
+        size //= 1024
+        step += 1
+    return f"{size}{units[step]}" + (" (this may take a while)" if step >= 3 else "")
 
 
 def include_wait_s(name: str = "") -> float:

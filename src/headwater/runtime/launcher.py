@@ -84,6 +84,7 @@ def run_flow(flow_cls: type, *, params: Mapping[str, Any], options: RunOptions,
         _say_project(project, console)
     graph = _check(flow_cls, console)
     values = _resolved_parameters(flow_cls, params, resolved.scope)
+    _say_included_files(flow_cls, console)
     check_swept_parameters(flow_cls, graph, values)
     with _open_store(settings) as store:
         # Configs are stored like parameters: every task reads them, and so does the client.
@@ -92,6 +93,19 @@ def run_flow(flow_cls: type, *, params: Mapping[str, Any], options: RunOptions,
         return _execute(_Launch(flow_cls, graph, store, param_refs, resolved, project, executor,
                                 environment),
                         options, settings, console, None)
+
+
+def _say_included_files(flow_cls: type, console: Console) -> None:
+    """One line per IncludeFile read from a file for this run, as Metaflow prints when it
+    stores one (a flow's own output compared side by side has it)."""
+    from headwater.flow.includefile import size_text
+    from headwater.flow.parameters import flow_parameters
+
+    for param in flow_parameters(flow_cls).values():
+        read = getattr(param, "last_read", None) if param.is_include_file else None
+        if read is not None:
+            console.say(f"Including file {read[0]} of size {size_text(read[1])}")
+            param.last_read = None
 
 
 def _resolved_parameters(flow_cls: type, params: Mapping[str, Any],
@@ -515,12 +529,25 @@ def step_policies(flow_cls: type, graph: Graph, with_specs: tuple[str, ...],
     extra = split_with(flow_cls, with_specs)  # user decorators go on the steps, before mutators
     apply_mutators(flow_cls, configs or {})
     resolve_base(flow_cls, configs or {})  # @pypi_base(**config_expr(...)): read now
+    check_flow_triggers(flow_cls, configs or {})  # a bad @trigger is refused before a run too
     plugins_step_init(flow_cls, [node.name for node in graph])  # may add decorators
     policies = {node.name: step_policy(getattr(flow_cls, node.name), extra, configs)
                 for node in graph}
     refuse_catch_on_splits(flow_cls.__name__, (n for n in graph if n.transition == SWITCH),
                            (n for n in graph if n.transition in (FOREACH, PARALLEL)), policies)
     return policies
+
+
+def check_flow_triggers(flow_cls: type, configs: Mapping[str, Any]) -> None:
+    """Refuse an @trigger / @trigger_on_finish of no valid shape, as Metaflow does for every
+    command: a run ignores them, but the flow should not be found broken only when deployed."""
+    from headwater.decorators.trigger_specs import check_options
+    from headwater.flow.config import resolve_deferred
+
+    for name, found in getattr(flow_cls, "_hw_flow_decorators", {}).items():
+        if name in ("trigger", "trigger_on_finish"):
+            options = resolve_deferred(dict(found.get("options") or {}), configs)
+            check_options(flow_cls.__name__, name, options)
 
 
 def _notes(flow_cls: type, policies: dict[str, StepPolicy]) -> list[str]:
