@@ -54,8 +54,8 @@ COMMANDS: dict[str, str] = {
                     _ARTIFACTS),
     "log": "`{cmd:logs} RUN_ID/STEP` prints what a step's tasks printed",
     "cache": ("a step marked @cache reuses an earlier result when its code and inputs are the "
-              "same; `{cmd:run} --no-cache` runs every step; `headwater gc` frees stored data; "
-              "see docs/datastore.md"),
+              "same; `{cmd:run} --no-cache` runs every step; `headwater cache clear FLOW` drops "
+              "a flow's cached results; `headwater gc` frees stored data; see docs/datastore.md"),
     **dict.fromkeys(("secret", "secrets", "block", "blocks", "variables"),
                     "secrets reach a step as environment variables through the step decorator "
                     "@secrets(sources=[...]); see docs/migrating.md (@secrets)"),
