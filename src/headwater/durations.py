@@ -30,11 +30,10 @@ def parse_duration(value: object) -> float:
 
 
 def shown(seconds: float) -> str:
-    """A duration as a person reads it: ``7d``, ``36h``, ``90s``, ``2.5h``."""
+    """A duration as a person reads it, in its largest whole unit: ``7d``, ``1.5d``, ``2.0h``
+    (a few seconds past two hours), ``45s``."""
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and (seconds / size).is_integer():
-            return f"{int(seconds // size)}{unit}"
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= 2 * size:
-            return f"{seconds / size:.1f}{unit}"
+        if seconds >= size:
+            value = seconds / size
+            return f"{int(value)}{unit}" if value.is_integer() else f"{value:.1f}{unit}"
     return f"{seconds:g}s"

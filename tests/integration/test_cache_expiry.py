@@ -210,6 +210,7 @@ def test_a_bad_setting_or_option_is_refused_naming_it(tmp_path) -> None:
     assert bad.returncode != 0
     assert "HEADWATER_CACHE_MAX_AGE='a week' is not a duration" in bad.stderr, bad.stderr
     assert "e.g. 7d" in bad.stderr
+    (tmp_path / "other").mkdir()
     other = Folder(tmp_path / "other", None, max_age='(max_age="soon")')
     done = hw(other.flow, "run", cwd=other.path, DIR=str(other.path))
     assert done.returncode != 0
@@ -218,9 +219,7 @@ def test_a_bad_setting_or_option_is_refused_naming_it(tmp_path) -> None:
 
 
 def test_cache_list_and_clear_drop_entries_so_later_runs_run_again(tmp_path, metadata) -> None:
-    folder = (tmp_path / "f")
-    folder.mkdir()
-    folder = Folder(folder, metadata)
+    folder = Folder(tmp_path, metadata)
     folder.run()
     listing = folder.cli("cache", "list", "AgeFlow").stdout
     assert listing.splitlines() == ["body\t2 entries", "join\t1 entry"], listing

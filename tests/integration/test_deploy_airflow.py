@@ -286,8 +286,8 @@ def test_max_workers_is_the_dags_max_active_tasks_in_airflow(airflow, tmp_path):
 def test_concurrency_is_the_tasks_max_active_tis_per_dagrun(airflow, tmp_path):
     """@concurrency(limit=2) on a step of a nested foreach: its one mapped task runs at most two
     instances at once in a DAG run, whatever the outer item (Airflow maps every item of it)."""
-    from .test_step_concurrency import NESTED
     from .flowrun import write_flow
+    from .test_step_concurrency import NESTED
 
     flow = write_flow(tmp_path, "nested_limit_flow.py", NESTED)
     dag_file = tmp_path / "dag.py"

@@ -15,7 +15,6 @@ from headwater.cli.errors import handle_errors
 from headwater.exceptions import HeadwaterException, RunInUseError
 from headwater.settings import Settings
 
-
 _ROOT = click.option("--datastore-root", default=None,
                      help="Folder (or URL) holding runs' data (default: the nearest .headwater/).")
 _META = click.option("--metadata", default=None, help="A metadata database path or URL.")
