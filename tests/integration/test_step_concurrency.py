@@ -205,3 +205,17 @@ def test_argo_refuses_a_limit_inside_a_nested_foreach(tmp_path) -> None:
     assert "step 'inner' of flow NestedLimitFlow has @concurrency(limit=2) inside a nested " \
            "foreach (start > outer)" in done.stderr, done.stderr
     assert "airflow create" in done.stderr
+
+
+def test_a_failure_drops_the_held_tasks_and_the_run_ends(tmp_path) -> None:
+    source = FLOW.format(items=ITEMS, limit=1).replace(
+        '            stamp("start", self.input)\n',
+        '            stamp("start", self.input)\n'
+        '            if self.input == 0:\n'
+        '                raise ValueError("the API said no")\n')
+    flow = write_flow(tmp_path, "limit_flow.py", source)
+    done = hw(flow, "run", "--max-workers", "4", cwd=tmp_path, DIR=str(tmp_path))
+    assert done.returncode != 0
+    assert "the API said no" in done.stdout + done.stderr
+    # item 0 ran first and failed; the five held behind the limit never started
+    assert (tmp_path / "events.txt").read_text().splitlines() == ["start 0"]
