@@ -13,6 +13,7 @@ from headwater.decorators import (  # noqa: E402
     cache,
     card,
     catch,
+    concurrency,
     environment,
     parallel,
     project,
@@ -80,7 +81,7 @@ _PARSER_NAMES = ("requirements_txt_parser", "pyproject_toml_parser",
 
 __all__ = [
     "Config", "FlowSpec", "IncludeFile", "JSONType", "Parameter", "config_expr", "current", "step",
-    "cache", "card", "catch", "environment", "parallel", "project", "resources", "retry", "secrets", "timeout",
+    "cache", "card", "catch", "concurrency", "environment", "parallel", "project", "resources", "retry", "secrets", "timeout",
     "schedule", "trigger", "trigger_on_finish", "exit_hook", "transient",
     "UserStepDecorator", "user_step_decorator", "StepMutator", "FlowMutator",
     "pypi", "pypi_base", "conda", "conda_base", *_CLIENT_NAMES, *_S3_NAMES, *_PARSER_NAMES,

@@ -329,7 +329,7 @@ def test_an_unknown_decorator_option_in_the_flow_file(tmp_path, launcher, comman
     ("retry:times=many", ["--with retry:times=many: @retry(times='many'): must be an integer"]),
     ("retry:times", ["--with retry:times: expected OPTION=VALUE, got 'times'"]),
     ("nosuch", ["--with nosuch: unknown step decorator 'nosuch'",
-                "fix: known step decorators: catch, environment, "]),
+                "fix: known step decorators: catch, concurrency, environment, "]),
     ("timeout:seconds=0", ["--with timeout:seconds=0: @timeout(seconds=0): the total time limit"]),
 ])
 def test_a_bad_with_option_is_refused_before_anything_runs(tmp_path, spec, phrases):

@@ -283,6 +283,29 @@ def test_max_workers_is_the_dags_max_active_tasks_in_airflow(airflow, tmp_path):
     assert done.stdout.split() == ["3"], done.stdout
 
 
+def test_concurrency_is_the_tasks_max_active_tis_per_dagrun(airflow, tmp_path):
+    """@concurrency(limit=2) on a step of a nested foreach: its one mapped task runs at most two
+    instances at once in a DAG run, whatever the outer item (Airflow maps every item of it)."""
+    from .flowrun import write_flow
+    from .test_step_concurrency import NESTED
+
+    flow = write_flow(tmp_path, "nested_limit_flow.py", NESTED)
+    dag_file = tmp_path / "dag.py"
+    done = subprocess.run([sys.executable, str(flow), "--datastore-root", str(tmp_path / "ds"),
+                           "airflow", "create", str(dag_file), "--operator", "local"],
+                          cwd=tmp_path, env=hermetic_env(), capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    python = str(Path(airflow["AIRFLOW_BIN"]).parent / "python")
+    script = (f"import runpy; dag = runpy.run_path({str(dag_file)!r})['dag']; "
+              "print(dag.get_task('inner').max_active_tis_per_dagrun, "
+              "dag.get_task('outer').max_active_tis_per_dagrun)")
+    shown = subprocess.run([python, "-c", script], env=airflow, capture_output=True, text=True,
+                           timeout=300)
+    assert shown.returncode == 0, shown.stderr[-3000:]
+    assert shown.stdout.split() == ["2", "None"], shown.stdout
+
+
 def test_a_conditional_inside_a_foreach_is_refused_naming_the_step(tmp_path):
     flow = tmp_path / "inner_switch_flow.py"
     flow.write_text(

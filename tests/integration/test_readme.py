@@ -187,8 +187,8 @@ DOC_COMMANDS_NOT_CHECKED = {
     "--executor audited": "the executor of docs/extending.md's example package, whose options "
                           "exist once it is installed (tests/integration/test_extending.py)",
 }
-TOP_LEVEL = ("runs", "delete", "gc", "code", "ui", "shim", "configure", "version")
-GROUPS = ("tag", "card", "environment", "package", "argo-workflows", "airflow", "code")
+TOP_LEVEL = ("runs", "delete", "gc", "cache", "code", "ui", "shim", "configure", "version")
+GROUPS = ("tag", "card", "environment", "package", "argo-workflows", "airflow", "code", "cache")
 DOC_FLOW = '''
 from headwater import FlowSpec, Parameter, step
 

@@ -37,6 +37,7 @@ FORBIDDEN = {
     "outfiles.py": ["headwater."],  # writes a user-named output file safely, for every layer
     "spelling.py": ["headwater."],  # the one "did you mean" rule, for every layer
     "limits.py": ["headwater."],  # the soft resource limits, read one way for every layer
+    "durations.py": ["headwater."],  # "90s", "1h", "7d" read one way for every layer
     "interpreters.py": ["headwater."],  # our own Pythons started without the current folder
     "lookalikes.py": ["headwater."],  # which characters of a label could pass for others
     # the registry names its backends as strings and imports one only when it is chosen

@@ -6,7 +6,6 @@ Parsing only: the work is :mod:`headwater.maintenance`'s.
 from __future__ import annotations
 
 import datetime
-import re
 from collections.abc import Sequence
 
 import click
@@ -16,9 +15,6 @@ from headwater.cli.errors import handle_errors
 from headwater.exceptions import HeadwaterException, RunInUseError
 from headwater.settings import Settings
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
-_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
 _ROOT = click.option("--datastore-root", default=None,
                      help="Folder (or URL) holding runs' data (default: the nearest .headwater/).")
 _META = click.option("--metadata", default=None, help="A metadata database path or URL.")
@@ -27,10 +23,13 @@ _DRY = click.option("--dry-run", is_flag=True, help="Say what would go; change n
 
 def parse_duration(text: str) -> float:
     """``"90"``, ``"30s"``, ``"10m"``, ``"1h"``, ``"2d"`` -> seconds."""
-    match = _DURATION.fullmatch(text.strip())
-    if not match:
-        raise click.BadParameter(f"{text!r} is not a duration; write e.g. 0, 90s, 10m, 1h or 2d")
-    return float(match.group(1)) * _SECONDS[match.group(2)]
+    from headwater.durations import EXAMPLES
+    from headwater.durations import parse_duration as parse
+
+    try:
+        return parse(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a duration; write e.g. {EXAMPLES}") from None
 
 
 def parse_date(text: str) -> float:

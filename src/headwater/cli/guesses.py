@@ -54,8 +54,8 @@ COMMANDS: dict[str, str] = {
                     _ARTIFACTS),
     "log": "`{cmd:logs} RUN_ID/STEP` prints what a step's tasks printed",
     "cache": ("a step marked @cache reuses an earlier result when its code and inputs are the "
-              "same; `{cmd:run} --no-cache` runs every step; `headwater gc` frees stored data; "
-              "see docs/datastore.md"),
+              "same; `{cmd:run} --no-cache` runs every step; `headwater cache clear FLOW` drops "
+              "a flow's cached results; `headwater gc` frees stored data; see docs/datastore.md"),
     **dict.fromkeys(("secret", "secrets", "block", "blocks", "variables"),
                     "secrets reach a step as environment variables through the step decorator "
                     "@secrets(sources=[...]); see docs/migrating.md (@secrets)"),
@@ -86,7 +86,8 @@ _RETRIES = ("retries are the step decorator @retry(times=3), or `{cmd:run|--with
             "for every step")
 _TIMEOUT = ("a time limit is the step decorator @timeout(seconds=600), or "
             "`{cmd:run|--with timeout:seconds=600}` for every step")
-_WORKERS = "`{cmd:run} --max-workers 4` caps how many tasks run at once (default 16)"
+_WORKERS = ("`{cmd:run} --max-workers 4` caps how many tasks run at once (default 16); the step "
+            "decorator @concurrency(limit=4) caps one step's tasks")
 _ENV = ("the shell's environment reaches every task (`NAME=value {cmd:run}`); the step "
         "decorator @environment(vars={'NAME': 'value'}) sets variables for one step")
 _PARAMS = ("each Parameter of the flow is an option of its own: `{cmd:run} --NAME VALUE` "
@@ -107,6 +108,10 @@ OPTIONS: dict[str, str] = {
     **dict.fromkeys(("--notify", "--on-failure", "--on-completion", "--alert"), _NOTIFY),
     "--cache": ("caching is on for steps marked @cache (`{cmd:run|--with cache}` marks every "
                 "step); `--no-cache` runs them all"),
+    **dict.fromkeys(("--cache-max-age", "--max-age", "--cache-ttl", "--ttl", "--cache-expiration",
+                     "--expire", "--expiry"),
+                    "a cached result expires with @cache(max_age='7d') on its step, or for every "
+                    "@cache step of one run with HEADWATER_CACHE_MAX_AGE=7d {cmd:run}"),
     **dict.fromkeys(("--secret", "--secrets"),
                     "secrets are the step decorator @secrets(sources=[...]); see "
                     "docs/migrating.md (@secrets)"),

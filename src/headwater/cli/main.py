@@ -31,6 +31,8 @@ Top-level options (--quiet, --datastore-root, ...) may come before COMMAND.
   headwater delete FLOW/RUN_ID ...   delete runs (or --keep-last N / --keep-since DATE /
                             --keep-tagged: every run outside that retention); --dry-run
   headwater gc [--grace 1h] free the stored data no remaining run refers to; --dry-run
+  headwater cache list|clear FLOW [--step S]   the results @cache steps can reuse; clear
+                            drops them, so later runs run those tasks again
   headwater code pull|diff|diff-runs|patch FLOW/RUN_ID   a run's code package against the
                             files here (runs of --executor dask and deployed runs keep one)
   headwater ui              the web UI on http://127.0.0.1:8080 (pip install 'headwater[ui]';
@@ -210,6 +212,11 @@ def _dispatch(args: list[str]) -> None:
 
         command = gc_cmd.delete if args[0] == "delete" else gc_cmd.gc
         command.main(args=args[1:], prog_name=f"headwater {args[0]}", standalone_mode=True)
+        return
+    if args[0] == "cache":
+        from headwater.cli.cache_cmd import cache
+
+        cache.main(args=args[1:], prog_name="headwater cache", standalone_mode=True)
         return
     if args[0] == "code":
         from headwater.cli.code_cmd import code

@@ -36,6 +36,8 @@ class StepPolicy(Record):
     cards: list[dict[str, Any]] = Factory(list)  # @card declarations, in order
     python_env: dict[str, Any] | None = None  # @pypi / @conda: the step's declared environment
     cache: bool = False  # @cache: reuse an earlier task with the same cache key
+    cache_max_age_s: float | None = None  # @cache(max_age=...): reuse only a younger result
+    concurrency: int | None = None  # @concurrency(limit=N): at most N tasks of the step at once
     secrets: list[dict[str, Any]] = Factory(list)  # @secrets: fetched in the task
 
 

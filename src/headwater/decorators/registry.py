@@ -23,6 +23,7 @@ STEP_DECORATORS: dict[str, str] = {
     "environment": "headwater.decorators.environment:EnvironmentDecorator",
     "parallel": "headwater.decorators.parallel:ParallelDecorator",
     "secrets": "headwater.decorators.secrets:SecretsDecorator",
+    "concurrency": "headwater.decorators.concurrency:ConcurrencyDecorator",
 }
 # Decorators that let a step not run at all: @cache reuses an earlier task with the same key.
 CACHE_DECORATORS: dict[str, str] = {

@@ -25,7 +25,7 @@ Option = Union[T, ConfigExpr]  # noqa: UP007 - a generic alias: `T | ConfigExpr`
 
 
 class StepDecoratorFunction(Protocol):
-    """A step decorator with no options of its own to declare (``@parallel``, ``@cache``)."""
+    """A step decorator with no options of its own to declare (``@parallel``)."""
 
     __name__: str
 
@@ -69,6 +69,28 @@ class CatchFunction(Protocol):
 
     @overload
     def __call__(self, /, *, var: Option[str | None] = None, print_exception: Option[bool] = True) -> Callable[[F], F]: ...
+
+class CacheFunction(Protocol):
+    """``@cache`` bare, or with its options."""
+
+    __name__: str
+
+    @overload
+    def __call__(self, func: F, /) -> F: ...
+
+    @overload
+    def __call__(self, /, *, max_age: Option[str | float | None] = None) -> Callable[[F], F]: ...
+
+class ConcurrencyFunction(Protocol):
+    """``@concurrency(limit=N)``."""
+
+    __name__: str
+
+    @overload
+    def __call__(self, func: F, /) -> F: ...
+
+    @overload
+    def __call__(self, /, *, limit: Option[int] = 1) -> Callable[[F], F]: ...
 
 class ResourcesFunction(Protocol):
     """``@resources`` bare, or with its options."""

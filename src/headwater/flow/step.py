@@ -59,6 +59,9 @@ _OPTION_DECORATORS = {
                      "persist_result", "cache_result_in_memory"), "@cache"),
     **dict.fromkeys(("env", "environment", "env_vars"), "@environment(vars={'NAME': 'value'})"),
     **dict.fromkeys(("resources", "cpu", "memory", "gpu"), "@resources(cpu=2, memory=4000)"),
+    **dict.fromkeys(("concurrency", "concurrency_limit", "max_active_tis_per_dag",
+                     "max_active_tis_per_dagrun", "task_concurrency", "max_concurrency"),
+                    "@concurrency(limit=4)"),
 }
 
 
@@ -71,6 +74,8 @@ def _decorator_for(key: str, value: Any) -> str:
             return f"@retry(times={value})"
         if example.startswith("@timeout("):
             return f"@timeout(seconds={value})"
+        if example.startswith("@concurrency(") and value >= 1:
+            return f"@concurrency(limit={value})"
     return example
 
 

@@ -157,6 +157,15 @@ class MetadataStore(ABC):
         """The newest succeeded task of ``flow``'s ``step`` recorded under ``cache_key``."""
         return None
 
+    def cache_entries(self, flow: str) -> dict[str, int]:
+        """Step -> how many of ``flow``'s tasks of it a later task could reuse (hold a key)."""
+        return {}
+
+    def clear_cache(self, flow: str, step: str | None = None) -> int:
+        """Drop the cache entries of ``flow`` (of its ``step`` only, when given): no later task
+        reuses them. The tasks stay, with their data. Returns how many were dropped."""
+        return 0
+
     @abstractmethod
     def run_finished(self, flow: str, run_id: str, status: str, finished_at: float) -> None:
         """Set a run's final status: 'succeeded' or 'failed'."""

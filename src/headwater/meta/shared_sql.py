@@ -163,6 +163,13 @@ SET_CACHE_KEY = """UPDATE tasks SET cache_key = ?
 FIND_CACHED_TASK = f"""SELECT {_TASK_COLUMNS} FROM tasks
     WHERE flow = ? AND step = ? AND cache_key = ? AND status = 'succeeded'
     ORDER BY seq DESC LIMIT 1"""
+# `headwater cache`: how many tasks of each step of a flow hold a key; dropping them (the tasks
+# and their data stay, as history: only the reuse goes). Served by tasks_by_cache_key.
+CACHE_ENTRIES = """SELECT step, COUNT(*) FROM tasks WHERE flow = ? AND cache_key IS NOT NULL
+    GROUP BY step"""
+CLEAR_FLOW_CACHE = "UPDATE tasks SET cache_key = NULL WHERE flow = ? AND cache_key IS NOT NULL"
+CLEAR_STEP_CACHE = """UPDATE tasks SET cache_key = NULL
+    WHERE flow = ? AND step = ? AND cache_key IS NOT NULL"""
 
 # -- deleting runs and collecting garbage (headwater.maintenance) ---------------------------
 

@@ -288,6 +288,16 @@ class SQLMetadata(MetadataStore):
         rows = self._db.query(self._sql.FIND_CACHED_TASK, (flow, step, cache_key))
         return _task_row(rows[0]) if rows else None
 
+    def cache_entries(self, flow: str) -> dict[str, int]:
+        return {step: int(count)
+                for step, count in self._db.query(self._sql.CACHE_ENTRIES, (flow,))}
+
+    def clear_cache(self, flow: str, step: str | None = None) -> int:
+        with self._db.write() as c:
+            if step is None:
+                return int(c.execute(self._sql.CLEAR_FLOW_CACHE, (flow,)).rowcount)
+            return int(c.execute(self._sql.CLEAR_STEP_CACHE, (flow, step)).rowcount)
+
 
     # -- deleting runs and collecting garbage -------------------------------------------------
 

@@ -21,7 +21,7 @@ from headwater.decorators.mutation import apply_mutators
 from headwater.decorators.registry import plugins_step_init, split_with, step_policy
 from headwater.decorators.transient import transient_names
 from headwater.environments.decorators import resolve_base
-from headwater.exceptions import NotFoundError, RunFailedError
+from headwater.exceptions import FlowDefinitionError, NotFoundError, RunFailedError
 from headwater.flow.current import current
 from headwater.graph import Graph, check_flow
 from headwater.graph.model import FOREACH, PARALLEL, SWITCH
@@ -51,7 +51,7 @@ from headwater.runtime.scheduler import (
     host_and_pid,
     version_tags,
 )
-from headwater.runtime.step_cache import StepCache
+from headwater.runtime.step_cache import StepCache, run_max_age
 from headwater.settings import Settings, current_username
 from headwater.store import open_datastore
 from headwater.store.datastore import discover_serializers
@@ -413,7 +413,8 @@ def _step_cache(launch: _Launch, policies: dict[str, StepPolicy], meta: Any,
     return StepCache(flow_cls=launch.flow_cls, graph=launch.graph, policies=policies, meta=meta,
                      store=launch.store, step_envs=step_envs, lookup=not options.no_cache,
                      fresh_steps=frozenset({resume_step} if resume_step else ()),
-                     branch=launch.project.flow_name if launch.project else None)
+                     branch=launch.project.flow_name if launch.project else None,
+                     run_max_age_s=run_max_age())
 
 
 def _origin_still_there(meta: Any, flow_name: str, run_id: str, origin_run_id: Any) -> None:
@@ -535,6 +536,7 @@ def step_policies(flow_cls: type, graph: Graph, with_specs: tuple[str, ...],
                 for node in graph}
     refuse_catch_on_splits(flow_cls.__name__, (n for n in graph if n.transition == SWITCH),
                            (n for n in graph if n.transition in (FOREACH, PARALLEL)), policies)
+    _refuse_concurrency_in_gangs(flow_cls.__name__, graph, policies)
     return policies
 
 
@@ -548,6 +550,22 @@ def check_flow_triggers(flow_cls: type, configs: Mapping[str, Any]) -> None:
         if name in ("trigger", "trigger_on_finish"):
             options = resolve_deferred(dict(found.get("options") or {}), configs)
             check_options(flow_cls.__name__, name, options)
+
+
+def _refuse_concurrency_in_gangs(flow_name: str, graph: Graph,
+                                 policies: Mapping[str, StepPolicy]) -> None:
+    """@concurrency on the step a ``num_parallel`` fan-out runs: its tasks are one gang that
+    must all run together (they wait for one another), so holding some back would hang them."""
+    for node in graph:
+        if node.transition != PARALLEL:
+            continue
+        for step in node.out:
+            limit = policies[step].concurrency
+            if limit is not None:
+                raise FlowDefinitionError(
+                    f"step '{step}' of flow {flow_name} has @concurrency(limit={limit}), but "
+                    f"step '{node.name}' starts it with num_parallel: those tasks must all run "
+                    "at once", fix=f"drop @concurrency from step '{step}'")
 
 
 def _notes(flow_cls: type, policies: dict[str, StepPolicy]) -> list[str]:

@@ -135,6 +135,12 @@ class Scheduler:
         self._ready: deque[TaskSpec] = deque()
         self._delayed: list[tuple[float, int, TaskSpec]] = []  # retries waiting for their time
         self._live: dict[str, _Live] = {}
+        # @concurrency(limit=N): running tasks per limited step, and the tasks of a step at its
+        # limit, in order (each released when one of its step's tasks ends); the task ids held
+        # there have been looked up in resume's plan and the cache already.
+        self._running: dict[str, int] = {}
+        self._held: dict[str, deque[TaskSpec]] = {}
+        self._looked_up: set[str] = set()
         self._joins: dict[tuple, Arrivals] = {}
         # a num_parallel fan-out (its step, task id) -> its node 0's task id, which every node
         # reads as ``current.parallel.control_task_id`` (Metaflow's control task)
@@ -233,14 +239,37 @@ class Scheduler:
         """Launch (or clone, or reuse) ready tasks while a worker slot is free."""
         while self._can_launch():
             spec = self._ready.popleft()
-            if self._clone(spec) or self._reuse(spec):
-                continue
-            if self.options.clone_only:  # resume --clone-only: run nothing
-                self._not_run.append(f"{spec.step}/{spec.task_id}")
-                self.console.progress.skipped(spec.step)
+            if spec.task_id in self._looked_up:  # held for a @concurrency slot until now
+                self._looked_up.discard(spec.task_id)
+            else:
+                if self._clone(spec) or self._reuse(spec):
+                    continue
+                if self.options.clone_only:  # resume --clone-only: run nothing
+                    self._not_run.append(f"{spec.step}/{spec.task_id}")
+                    self.console.progress.skipped(spec.step)
+                    continue
+            if self._hold_for_slot(spec):
                 continue
             if not self._launch(spec):
                 break
+
+    def _hold_for_slot(self, spec: TaskSpec) -> bool:
+        """@concurrency: keep ``spec`` aside while its step runs as many tasks as it allows."""
+        limit = self._policy(spec.step).concurrency
+        if limit is None or self._running.get(spec.step, 0) < limit:
+            return False
+        self._looked_up.add(spec.task_id)
+        self._held.setdefault(spec.step, deque()).append(spec)
+        return True
+
+    def _slot_freed(self, step: str) -> None:
+        """A task of ``step`` ended: one of its held tasks (the oldest) is ready again."""
+        if step not in self._running:
+            return
+        self._running[step] -= 1
+        held = self._held.get(step)
+        if held:
+            self._ready.appendleft(held.popleft())
 
     def _poll_timeout(self) -> float:
         if not self._live and not self._delayed:
@@ -383,6 +412,8 @@ class Scheduler:
             # the step raises at the limit itself; this stop from outside is the backstop
             live.deadline = time.monotonic() + backstop_after(timeout)
         self._live[spec.task_id] = live
+        if self._policy(spec.step).concurrency is not None:
+            self._running[spec.step] = self._running.get(spec.step, 0) + 1
         self._live_logs.started(spec.task_id)
         self.console.progress.started(spec.step)
         return True
@@ -440,6 +471,9 @@ class Scheduler:
         spec.extra["cache_key"] = key
         source = self.cache.find(spec, key)
         if source is None:
+            if self.cache.missed is not None:  # expired: say so, the task runs
+                self.console.task_line(f"{self.run_id}/{spec.step}/{spec.task_id}",
+                                       self.cache.missed)
             return False
         self._record_clone(spec, source)
         self.meta.set_cache_key(self.flow_name, self.run_id, spec.step, spec.task_id, key)
@@ -484,6 +518,7 @@ class Scheduler:
         elif isinstance(event, TaskExited):
             self.console.flush_task(live.prefix, event.key)
             del self._live[event.key]
+            self._slot_freed(live.spec.step)
             self._finished(live, event.result)
 
     def _finished(self, live: _Live, result: TaskResult) -> None:
@@ -563,6 +598,8 @@ class Scheduler:
         """A failure or an interruption: nothing that has not started will run."""
         self._ready.clear()
         self._delayed.clear()
+        self._held.clear()
+        self._looked_up.clear()
         self.console.progress.dropped_waiting()
 
     def _within_log_size(self, live: _Live, stream: str, data: bytes) -> bytes:

@@ -21,7 +21,12 @@ before the task starts:
   between people's work and production; the cache never crosses it.
 
 What the key cannot see (files read from disk, the network, the clock, modules imported from
-other files) is the user's to vary: ``--no-cache`` or a change to the step.
+other files) is the user's to vary: ``--no-cache``, a change to the step, or an expiry:
+``@cache(max_age="7d")`` (or ``HEADWATER_CACHE_MAX_AGE`` for every @cache step of a run; the
+shorter wins) reuses only a result computed less than that long ago. A result's age runs from
+when its task ran, not from when a later run last reused it: a result reused daily still expires.
+An expired one is not reused: the step runs, says why in one line, and its fresh result is
+recorded under the same key (newer entries win the lookup).
 
 Reuse is resume's clone: a metadata record whose manifest names the earlier task's blobs;
 nothing is copied. The lookup is one indexed query by (flow, step, key).
@@ -32,6 +37,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,6 +53,10 @@ from headwater.runtime.resume import CloneSource, transient_data_kept
 from headwater.version import __version__
 
 KEY_VERSION = "1"  # bump when what goes into a key changes: older keys then never match
+MAX_AGE_ENV = "HEADWATER_CACHE_MAX_AGE"
+# In a reused task's facts: when the result it reuses was computed (its age runs from then).
+COMPUTED_AT = "cache-computed-at"
+_MAX_ORIGIN_HOPS = 64  # reused tasks recorded before COMPUTED_AT: how far to follow origins
 
 
 class StepCache:
@@ -55,7 +65,7 @@ class StepCache:
     def __init__(self, *, flow_cls: type, graph: Graph, policies: Mapping[str, StepPolicy],
                  meta: Any, store: Any, step_envs: Mapping[str, Any] | None = None,
                  lookup: bool = True, fresh_steps: frozenset[str] = frozenset(),
-                 branch: str | None = None) -> None:
+                 branch: str | None = None, run_max_age_s: float | None = None) -> None:
         self.flow_cls = flow_cls
         self.flow_name = flow_cls.__name__
         self.graph = graph
@@ -71,6 +81,8 @@ class StepCache:
         self._static: dict[str, list[Any]] = {}  # step -> its code and environment parts
         self._item_keys: dict[str, list[str]] = {}  # items blob -> each item's content key
         self._transient: dict[str, frozenset[str]] = {}  # run id -> its @transient names
+        self.run_max_age_s = run_max_age_s  # HEADWATER_CACHE_MAX_AGE, for every @cache step
+        self.missed: str | None = None  # why the last find() found an entry it did not reuse
 
     def wants(self, step: str) -> bool:
         return step in self._cached_steps
@@ -83,11 +95,17 @@ class StepCache:
         return xxhash.xxh3_128(blob).hexdigest()
 
     def find(self, spec: TaskSpec, key: str) -> CloneSource | None:
-        """The earlier succeeded task recorded under ``key`` for this step, or None."""
+        """The earlier succeeded task recorded under ``key`` for this step, or None (then
+        :attr:`missed` says why when an entry was found but has expired)."""
+        self.missed = None
         if not self.lookup or spec.step in self.fresh_steps:
             return None
         row = self.meta.find_cached_task(self.flow_name, spec.step, key)
         if row is None:
+            return None
+        computed_at = self._computed_at(row)
+        self.missed = self._expired(spec.step, row.pathspec, computed_at)
+        if self.missed is not None:
             return None
         where = (row.flow, row.run_id, row.step, row.task_id)
         manifest = self.meta.get_artifacts(*where)
@@ -104,10 +122,54 @@ class StepCache:
             foreach_items_key=transition.get("foreach_items_key"),
             foreach_unbounded=bool(transition.get("foreach_unbounded")),
             cards=list(transition.get("cards", ())),  # @card: the card comes with the task
-            metadata={"cache-key": key, "cached-from": row.pathspec},
+            metadata={"cache-key": key, "cached-from": row.pathspec,
+                      COMPUTED_AT: repr(computed_at)},
         )
         return CloneSource(row.pathspec, manifest, result, getattr(last, "stdout_key", None),
                            getattr(last, "stderr_key", None))
+
+    def max_age_s(self, step: str) -> tuple[float | None, str]:
+        """The age past which ``step``'s results are not reused, and what set it."""
+        own = (self._policies.get(step) or StepPolicy()).cache_max_age_s
+        run = self.run_max_age_s
+        if run is not None and (own is None or run < own):
+            return run, MAX_AGE_ENV
+        return own, f"@cache(max_age=...) on step '{step}'"
+
+    def _expired(self, step: str, pathspec: str, computed_at: float) -> str | None:
+        """The one line saying why the result of ``pathspec`` is too old, or None."""
+        from headwater.durations import shown
+
+        limit, by = self.max_age_s(step)
+        if limit is None:
+            return None
+        age = time.time() - computed_at
+        if age <= limit:
+            return None
+        return (f"@cache: the result of {pathspec} was computed {shown(age)} ago, longer than "
+                f"the {shown(limit)} {by} allows; the step runs again")
+
+    def _computed_at(self, row: Any) -> float:
+        """When the result ``row`` holds was computed: its own end for a task that ran; for one
+        that reused an earlier result, the time it recorded (or, recorded before that fact
+        existed, its origin's, followed back). An origin no longer recorded (its run deleted)
+        leaves the oldest time still known."""
+        for _ in range(_MAX_ORIGIN_HOPS):
+            facts = (row.transition or {}).get("metadata") or {}
+            stamp = facts.get(COMPUTED_AT)
+            if stamp is not None:
+                try:
+                    return float(stamp)
+                except (TypeError, ValueError):
+                    pass
+            origin = row.origin_pathspec
+            if not origin or origin.count("/") != 3:
+                break
+            earlier = self.meta.get_task(*origin.split("/"))
+            if earlier is None:
+                break
+            row = earlier
+        return row.finished_at if row.finished_at is not None else row.created_at
 
     def _data_here(self, manifest: Mapping[str, Any], last: Any) -> bool:
         """Whether every blob the earlier task's result names (its artifacts and its output) is in
@@ -178,6 +240,27 @@ class StepCache:
                     where=f"{spec.flow_name}/{spec.run_id}/{frame.step}/{frame.task_id}")
             parts.append(keys[frame.index])
         return parts
+
+
+def run_max_age(environ: Mapping[str, str] | None = None) -> float | None:
+    """``HEADWATER_CACHE_MAX_AGE`` in seconds (None when unset or empty); a value that is no
+    duration is a SettingError naming the variable and the fix."""
+    from headwater.durations import EXAMPLES, parse_duration
+    from headwater.exceptions import SettingError
+
+    raw = (os.environ if environ is None else environ).get(MAX_AGE_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        seconds = parse_duration(raw)
+    except ValueError:
+        seconds = 0.0
+    if seconds <= 0:
+        raise SettingError(
+            f"{MAX_AGE_ENV}={raw[:40]!r} is not a duration longer than zero",
+            fix=f"set {MAX_AGE_ENV} to how old a reused @cache result may be, e.g. 7d "
+            f"(durations: {EXAMPLES}), or unset it (results never expire)")
+    return seconds
 
 
 def cache_key_or_none(cache: StepCache | None, spec: TaskSpec) -> tuple[str | None, str | None]:

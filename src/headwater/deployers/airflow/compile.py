@@ -144,7 +144,7 @@ def dag_file(plan: DeployPlan, options: AirflowOptions) -> str:
         f"PARAMS = {json.dumps([p.name for p in plan.parameters])}",
         f"PYTHON = {options.python!r}",
         f"ENV = {json.dumps({'HEADWATER_USER': plan.username})}",
-        f"POLICY = {_policies(plan)!r}  # @retry, @timeout",
+        f"POLICY = {_policies(plan)!r}  # @retry, @timeout, @concurrency",
         "",
         "",
         "def _argv(step, task_id, context, out=None):",
@@ -165,6 +165,8 @@ def dag_file(plan: DeployPlan, options: AirflowOptions) -> str:
         "           'retry_delay': timedelta(seconds=policy['retry_delay_s'])}",
         "    if policy['timeout_s']:",
         "        out['execution_timeout'] = timedelta(seconds=policy['timeout_s'])",
+        "    if policy.get('concurrency'):  # @concurrency: the step's tasks at once, per run",
+        "        out['max_active_tis_per_dagrun'] = policy['concurrency']",
         "    return out",
         "",
     ]
@@ -209,8 +211,13 @@ def dag_file(plan: DeployPlan, options: AirflowOptions) -> str:
 
 
 def _policies(plan: DeployPlan) -> dict[str, dict[str, float | int | None]]:
-    return {name: {"retries": p.attempts - 1, "retry_delay_s": p.retry_delay_s,
-                   "timeout_s": orchestrator_timeout(p)} for name, p in plan.policies.items()}
+    out: dict[str, dict[str, float | int | None]] = {}
+    for name, p in plan.policies.items():
+        out[name] = {"retries": p.attempts - 1, "retry_delay_s": p.retry_delay_s,
+                     "timeout_s": orchestrator_timeout(p)}
+        if p.concurrency is not None:  # @concurrency: only then, other DAG files stay as were
+            out[name]["concurrency"] = p.concurrency
+    return out
 
 
 def _runner(options: AirflowOptions) -> list[str]:

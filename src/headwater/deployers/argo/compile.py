@@ -7,6 +7,9 @@
   output; a skipped case's successors are omitted because every dependency is ``X.Succeeded``.
   One container template per step: ``@retry`` -> ``retryStrategy``, ``@timeout`` ->
   ``activeDeadlineSeconds``, ``@resources`` -> requests and limits, ``@environment`` -> env.
+  ``@concurrency(limit=N)`` on a step of a foreach body: the fan-out calls a ``limit-`` DAG
+  template with ``parallelism: N`` that maps the body, so at most N items are in flight
+  (see :func:`fanout_limits`).
 * ``CronWorkflow`` for ``@schedule``; an Argo Events ``Sensor`` for ``@trigger`` and
   ``@trigger_on_finish``, submitting a Workflow from the template with the event's fields as
   parameters.
@@ -149,13 +152,25 @@ def workflow_template(plan: DeployPlan, options: ArgoOptions) -> dict[str, Any]:
     check_parameter_names(plan)
     names = check_unique_names(plan.graph)
     check_conditional_cases(plan, "Argo's `when`")
-    templates = [{"name": "main", "dag": {"tasks": _dag_tasks(plan, names, ())}}]
+    limits = fanout_limits(plan)
+    templates = [{"name": "main", "dag": {"tasks": _dag_tasks(plan, names, (), limits)}}]
     for step, scope in _bodies(plan):
         templates.append({
             "name": f"body-{names[step]}",
             "inputs": {"parameters": [{"name": "task-id"}]},
-            "dag": {"tasks": _dag_tasks(plan, names, scope)},
+            "dag": {"tasks": _dag_tasks(plan, names, scope, limits)},
         })
+        if step in limits:
+            templates.append({
+                "name": f"limit-{names[step]}",
+                "inputs": {"parameters": [{"name": "children"}]},
+                "parallelism": limits[step],
+                "dag": {"tasks": [{
+                    "name": "items", "template": f"body-{names[step]}",
+                    "withParam": "{{inputs.parameters.children}}",
+                    "arguments": {"parameters": [{"name": "task-id", "value": "{{item}}"}]},
+                }]},
+            })
     templates += [_container_template(plan, options, node.name, names)
                   for node in plan.graph.ordered()]
     params = [{"name": p.name, "value": p.default, **({"description": p.help} if p.help else {})}
@@ -180,7 +195,43 @@ def _bodies(plan: DeployPlan) -> list[tuple[str, tuple[str, ...]]]:
     return out
 
 
-def _dag_tasks(plan: DeployPlan, names: dict[str, str], scope: tuple[str, ...]) -> list[dict]:
+def fanout_limits(plan: DeployPlan) -> dict[str, int]:
+    """Foreach step -> how many of its items may be in flight at once, from @concurrency.
+
+    Argo bounds what runs at once by a template's ``parallelism``; a foreach's fan-out is one
+    template invocation, so a limit on a step of a (not nested) foreach body bounds the items of
+    that body in flight: the step's pods at once are then at most the limit. Other steps of the
+    same body wait with it (said in a note). A step outside every foreach runs one task per run
+    and needs nothing. A step of a nested foreach is refused: a fan-out's ``parallelism`` holds
+    per outer item, not across the run, and Argo has no per-run count of one template's pods
+    without a semaphore ConfigMap shared by every run.
+    """
+    limits: dict[str, int] = {}
+    for step, policy in plan.policies.items():
+        if policy.concurrency is None or step not in plan.scope or not plan.scope[step]:
+            continue
+        scope = plan.scope[step]
+        if len(scope) > 1:
+            raise DeployError(
+                f"step '{step}' of flow {plan.flow_name} has @concurrency(limit="
+                f"{policy.concurrency}) inside a nested foreach ({' > '.join(scope)}): Argo "
+                "can bound a fan-out per outer item only, not the step's tasks across the run",
+                fix=f"move @concurrency to a step of the outer foreach '{scope[0]}', or drop "
+                "it for this deployment (`airflow create` compiles it for any foreach)")
+        limits[scope[0]] = min(limits.get(scope[0], policy.concurrency), policy.concurrency)
+    for foreach, limit in sorted(limits.items()):
+        others = sorted(s for s, sc in plan.scope.items() if sc[:1] == (foreach,)
+                        and plan.policies[s].concurrency is None)
+        if others:
+            plan.notes.append(
+                f"Note: @concurrency(limit={limit}) inside foreach '{foreach}' is Argo's "
+                f"parallelism on the fan-out: at most {limit} items at once, so step(s) "
+                f"{', '.join(others)} of the same body wait with it")
+    return limits
+
+
+def _dag_tasks(plan: DeployPlan, names: dict[str, str], scope: tuple[str, ...],
+               limits: dict[str, int]) -> list[dict]:
     """The DAG tasks of one scope: its steps, plus one mapped task per foreach opened in it."""
     task_id = "1" if not scope else "{{inputs.parameters.task-id}}"
     tasks = []
@@ -200,7 +251,15 @@ def _dag_tasks(plan: DeployPlan, names: dict[str, str], scope: tuple[str, ...]) 
             task["when"] = (f"'{{{{tasks.{names[switch[0]]}.outputs.parameters.branch}}}}' == "
                             f"'{node.name}'")
         tasks.append(task)
-        if node.transition in (FOREACH, PARALLEL):
+        if node.name in limits:  # @concurrency: the body mapped under a parallelism
+            tasks.append({
+                "name": f"{names[node.name]}-foreach", "template": f"limit-{names[node.name]}",
+                "depends": f"{names[node.name]}.Succeeded",
+                "arguments": {"parameters": [{
+                    "name": "children",
+                    "value": f"{{{{tasks.{names[node.name]}.outputs.parameters.children}}}}"}]},
+            })
+        elif node.transition in (FOREACH, PARALLEL):
             tasks.append({
                 "name": f"{names[node.name]}-foreach", "template": f"body-{names[node.name]}",
                 "depends": f"{names[node.name]}.Succeeded",

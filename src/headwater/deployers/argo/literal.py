@@ -20,7 +20,7 @@ OPEN = "{{"
 
 # The references the compiler writes itself, and nothing else.
 _OWN = re.compile(
-    r"\{\{(?:inputs\.parameters\.task-id|workflow\.name|item"
+    r"\{\{(?:inputs\.parameters\.(?:task-id|children)|workflow\.name|item"
     r"|workflow\.parameters\.[-a-zA-Z0-9_]+"
     r"|tasks\.[a-z0-9.-]+\.outputs\.parameters\.(?:children|branch))\}\}")
 
