@@ -19,7 +19,7 @@ from typing import Any
 from headwater.exceptions import MetadataError
 from headwater.meta.rows import AttemptRow, FlowRow, RunRow, StepRow, TaskRow
 from headwater.meta.run_lock import RunLock
-from headwater.records import Frame, Manifest, TaskResult
+from headwater.records import Frame, Manifest, TaskResult, was_caught
 
 
 class MetadataStore(ABC):
@@ -340,6 +340,15 @@ class MetadataStore(ABC):
             return self.list_tasks(flow, run_id, step, limit=offset + limit)[offset:]
         wanted = status if isinstance(status, tuple) else (status,)
         rows = [t for t in self.list_tasks(flow, run_id, step) if t.status in wanted]
+        return rows[offset:offset + limit]
+
+    def caught_tasks(self, flow: str, run_id: str, step: str | None = None, *, limit: int = 100,
+                     offset: int = 0) -> list[TaskRow]:
+        """One page of a run's (or a step's) tasks whose step raised and @catch caught it
+        (:func:`headwater.records.was_caught`), in registration order. SQL backends keep the
+        other tasks in the database; this default filters the listing."""
+        rows = [t for t in self.list_tasks(flow, run_id, step) if t.status == "succeeded"
+                and was_caught((t.transition or {}).get("metadata"))]
         return rows[offset:offset + limit]
 
     def task_changes(self, flow: str, run_id: str, since: float) -> list[TaskRow]:

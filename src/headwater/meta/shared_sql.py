@@ -125,6 +125,15 @@ PAGE_RUN_TASKS_BY_TWO_STATUSES = f"""SELECT {_TASK_COLUMNS} FROM tasks
     WHERE flow = ? AND run_id = ? AND status IN (?, ?) ORDER BY seq LIMIT ? OFFSET ?"""
 PAGE_STEP_TASKS_BY_TWO_STATUSES = f"""SELECT {_TASK_COLUMNS} FROM tasks
     WHERE flow = ? AND run_id = ? AND step = ? AND status IN (?, ?) ORDER BY seq LIMIT ? OFFSET ?"""
+# Tasks @catch stood in for, of a run (or a step): succeeded records whose facts carry @catch's
+# mark. No column holds it, so the transition's text is matched (two LIKE patterns, given as
+# parameters: records.CAUGHT_RAISE_FACT and CAUGHT_CRASH_FACT as JSON keys); the database reads
+# the run's rows, only these come back. Parameters flow, run_id, [step], two patterns, limit, offset.
+_CAUGHT = "status = 'succeeded' AND (transition LIKE ? OR transition LIKE ?)"
+PAGE_RUN_CAUGHT_TASKS = f"""SELECT {_TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_id = ?
+    AND {_CAUGHT} ORDER BY seq LIMIT ? OFFSET ?"""
+PAGE_STEP_CAUGHT_TASKS = f"""SELECT {_TASK_COLUMNS} FROM tasks
+    WHERE flow = ? AND run_id = ? AND step = ? AND {_CAUGHT} ORDER BY seq LIMIT ? OFFSET ?"""
 # Tasks registered, finished or still running since a time: what a live page must refresh.
 TASK_CHANGES = f"""SELECT {_TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_id = ?
     AND (status = 'running' OR created_at >= ? OR finished_at >= ?) ORDER BY seq"""

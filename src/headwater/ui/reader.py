@@ -302,18 +302,20 @@ class Reader:
                 return {"tasks": [], "offset": offset, "limit": limit, "more": False}
             if status == "failed":
                 wanted = ("failed", "running")
-        if sort is not None or status == "caught":
-            # caught: succeeded tasks whose step raised and @catch caught it, told apart only by
-            # their record's facts: the whole list is read (as for a sort) and filtered here
-            everything = self.meta.page_tasks(flow, run_id, step, limit=MAX_SORTED_TASKS,
-                                              status="succeeded" if status == "caught" else wanted)
-            listed = [task_summary(r, run) for r in everything]
+        if status == "caught" and sort is None:
+            # succeeded tasks whose step raised and @catch caught it: the store returns only
+            # those, one page, however many tasks the run has
+            rows = self.meta.caught_tasks(flow, run_id, step, limit=limit + 1, offset=offset)
+            return {"tasks": [task_summary(r, run) for r in rows[:limit]], "offset": offset,
+                    "limit": limit, "more": len(rows) > limit}
+        if sort is not None:
             if status == "caught":
-                listed = [t for t in listed if t.get("caught")]
-            if sort is None:
-                return {"tasks": listed[offset:offset + limit], "offset": offset,
-                        "limit": limit, "more": len(listed) > offset + limit}
-            listed = sorted_tasks(listed, sort, order, ended_at=run["stopped_at"])
+                everything = self.meta.caught_tasks(flow, run_id, step, limit=MAX_SORTED_TASKS)
+            else:
+                everything = self.meta.page_tasks(flow, run_id, step, limit=MAX_SORTED_TASKS,
+                                                  status=wanted)
+            listed = sorted_tasks([task_summary(r, run) for r in everything], sort, order,
+                                  ended_at=run["stopped_at"])
             return {"tasks": listed[offset:offset + limit], "offset": offset, "limit": limit,
                     "more": len(listed) > offset + limit, "sort": sort, "order": order}
         rows = self.meta.page_tasks(flow, run_id, step, limit=limit + 1, offset=offset,
