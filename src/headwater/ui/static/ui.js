@@ -1429,10 +1429,39 @@ function artifactRow(base, a, own) {
     el("p", { class: "error", text: a.error }), a.fix ? el("p", { class: "fix", text: `Fix: ${a.fix}` }) : null) : null;
   const link = a.download ? el("a", { href: `${base}/artifact?name=${enc(a.name)}`, download: "", "aria-label": `download ${a.name}${a.download === "pickle" ? " (its pickle)" : ""}`,
     text: a.download === "pickle" ? "download pickle" : "download" }) : null;
+  const copy = el("button", { type: "button", class: "copy-code", "aria-label": `copy Python code that reads ${a.name}`, text: "copy code" });
+  copy.addEventListener("click", () => copyCode(artifactCode(own, a.name)));
   return el("tr", { "data-artifact": a.name },
     el("td", { text: a.name }), el("td", {}, madeBy(a, own)), el("td", { text: a.type }), el("td", { class: "size", text: size(a.size) }),
     el("td", {}, why || el("code", { class: "preview", text: a.preview ?? (a.previewed === false ? "(not previewed: too many bytes to preview on this page; download it)" : "(too large to preview)") })),
-    el("td", {}, link));
+    el("td", { class: "artifact-get" }, link, link ? " " : null, copy));
+}
+
+// The client-API code that reads an artifact in a notebook: every namespace (the run may be
+// another user's), the task by its pathspec, the artifact by name (any identifier, in any
+// script). JSON's string literals are Python's too.
+function artifactCode(pathspec, name) {
+  return `from headwater import Task, namespace\nnamespace(None)\nvalue = Task(${JSON.stringify(pathspec)})[${JSON.stringify(name)}].data`;
+}
+
+// Copies code to the clipboard and shows it under the artifacts, so the reader sees what was
+// copied; where the browser refuses the clipboard (a page over plain http from another host
+// is not a secure context), the code is shown selected, to be copied by hand.
+async function copyCode(code) {
+  const shown = document.getElementById("artifact-code");
+  const said = document.getElementById("artifact-code-state");
+  if (!shown || !said) return;
+  shown.textContent = code;
+  shown.hidden = false;
+  try {
+    if (!navigator.clipboard || !window.isSecureContext) throw new Error("no clipboard here");
+    await navigator.clipboard.writeText(code);
+    said.textContent = "Copied; paste it into Python:";
+  } catch {
+    said.textContent = "The browser did not let the page copy: the code is selected below, copy it with Ctrl+C (⌘C):";
+    shown.focus();
+    getSelection().selectAllChildren(shown);
+  }
 }
 
 // A task's artifacts, a page at a time (the server's ARTIFACTS_PAGE, 100): a task with a thousand
@@ -1475,7 +1504,9 @@ function artifactList(base, task) {
     read(before).then(() => body.children[before]?.querySelector("a")?.focus({ preventScroll: true })).catch(failed);
   });
   drawPager();
-  if (task.artifacts_total <= ARTIFACTS_PAGE) return [scrolled(table)];
+  const code = el("div", { id: "artifact-code-box" }, el("p", { id: "artifact-code-state", class: "muted", role: "status" }),
+    el("pre", { id: "artifact-code", class: "code", tabindex: 0, "aria-label": "Python code that reads the artifact", hidden: true }));
+  if (task.artifacts_total <= ARTIFACTS_PAGE) return [scrolled(table), code];
   const input = el("input", { type: "search", id: "artifacts-find", "aria-label": "find artifacts by name", placeholder: "find artifacts by name", autocomplete: "off", spellcheck: "false", maxlength: 200 });
   let timer = null;
   input.addEventListener("input", () => {
@@ -1484,7 +1515,7 @@ function artifactList(base, task) {
   });
   input.addEventListener("keydown", (event) => { if (event.key === "Escape" && input.value) { input.value = ""; input.dispatchEvent(new Event("input")); } });
   const box = el("p", { class: "log-find" }, el("label", { for: input.id, class: "muted", text: "find" }), input);
-  return [box, scrolled(table), pager];
+  return [box, scrolled(table), pager, code];
 }
 
 // A card's frame fits the card: the card (served with a few lines that measure it) posts its

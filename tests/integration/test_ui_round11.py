@@ -1,0 +1,87 @@
+"""The eleventh browser round, in a real browser (Debian's Chromium driven by Playwright) against
+a real ``headwater ui`` over runs real flows made:
+
+- From an artifact in the UI to a notebook: each artifact's "copy code" button copies the
+  client-API code that reads it, and that code, run in another process as another user, gives
+  the value (names in Hebrew and with an emoji included); where the browser has no clipboard,
+  the code is shown selected to be copied by hand.
+
+Waits are on what the page shows (Playwright's expect, with a generous deadline), never on time.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from .faultkit import env_for, hw
+from .flowrun import flow_file
+from .uiserver import DEADLINE_MS, new_context, ui_server, watched_page
+
+expect.set_options(timeout=DEADLINE_MS)
+FLOW = flow_file("ui/compare_flow.py")
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    """CompareFlow/1, finished."""
+    folder = tmp_path_factory.mktemp("ui-round11")
+    done = hw(FLOW, "run", cwd=folder)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return folder
+
+
+def _task(ui, run: str, step: str) -> str:  # type: ignore[no-untyped-def]
+    return ui.json(f"/api/runs/CompareFlow/{run}/tasks?step={step}&limit=1")["tasks"][0]["task_id"]
+
+
+def _value_of(code: str, folder: Path) -> str:
+    """``repr`` of what ``code`` (copied from the page) sets as ``value``, run as a user who
+    did not make the run, in a process of its own."""
+    env = env_for(folder, HEADWATER_USER="someone_else")
+    done = subprocess.run([sys.executable, "-c", f"{code}\nprint(repr(value))"], cwd=folder,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout.strip()
+
+
+def test_copied_artifact_code_reads_the_artifact_in_python(home, browser):
+    """Before, reading an artifact seen in the UI meant writing the client's code by hand from
+    the breadcrumbs. Each artifact now has a "copy code" button, reached by keyboard."""
+    context = new_context(browser)
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page = watched_page(context)
+    with ui_server(home) as ui:
+        end = _task(ui, "1", "end")
+        page.goto(f"{ui.url}/runs/CompareFlow/1/end/{end}")
+        for name, value in (("final", "'base:5.5'"), ("שלום", "'שלום עולם'"),
+                            ("rocket_🚀", "'🚀🚀'")):
+            button = page.get_by_role("button", name=f"copy Python code that reads {name}")
+            button.focus()
+            page.keyboard.press("Enter")
+            expect(page.locator("#artifact-code-state")).to_have_text(
+                "Copied; paste it into Python:")
+            expect(page.locator("#artifact-code")).to_contain_text(f'["{name}"].data')
+            copied = page.evaluate("navigator.clipboard.readText()")
+            assert copied == page.locator("#artifact-code").text_content()
+            assert f'Task("CompareFlow/1/end/{end}")' in copied
+            assert _value_of(copied, home) == value
+        assert page.problems == [], page.problems  # type: ignore[attr-defined]
+
+        # a browser without the clipboard (a page over plain http from another host): the
+        # code is shown and selected, to be copied by hand
+        bare = new_context(browser)
+        bare.add_init_script("delete Navigator.prototype.clipboard")
+        other = watched_page(bare)
+        other.goto(f"{ui.url}/runs/CompareFlow/1/end/{end}")
+        other.get_by_role("button", name="copy Python code that reads final").click()
+        expect(other.locator("#artifact-code-state")).to_contain_text(
+            "the code is selected below")
+        expect(other.locator("#artifact-code")).to_be_focused()
+        selected = other.evaluate("getSelection().toString()")
+        assert _value_of(selected, home) == "'base:5.5'"
+        assert other.problems == [], other.problems  # type: ignore[attr-defined]
