@@ -85,3 +85,22 @@ def test_copied_artifact_code_reads_the_artifact_in_python(home, browser):
         selected = other.evaluate("getSelection().toString()")
         assert _value_of(selected, home) == "'base:5.5'"
         assert other.problems == [], other.problems  # type: ignore[attr-defined]
+
+
+def test_the_run_page_says_what_catch_caught(home, browser):
+    """Before, the run page's "Errors @catch caught" named the tasks only ("raised"): why each
+    failed was a click away per task. Now each carries its error, as failed tasks do."""
+    page = watched_page(new_context(browser))
+    with ui_server(home) as ui:
+        caught = ui.json("/api/runs/CompareFlow/1/tasks?status=caught")["tasks"]
+        assert [(t["step"], t["failure"]["type"], t["failure"]["message"]) for t in caught] == \
+            [("work", "ValueError", "four has no labels")]
+        page.goto(f"{ui.url}/runs/CompareFlow/1")
+        item = page.locator("#caught li")
+        expect(item).to_have_count(1)
+        expect(item).to_contain_text("ValueError: four has no labels")
+        expect(item).to_contain_text("@catch caught it and the run went on")
+        item.get_by_role("link").click()
+        expect(page.locator("#logs")).to_be_visible()
+        expect(page.locator("#attempts")).to_contain_text("four has no labels")
+        assert page.problems == [], page.problems  # type: ignore[attr-defined]

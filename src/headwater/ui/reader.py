@@ -260,11 +260,16 @@ class Reader:
         out = []
         for task in self.meta.failed_tasks(row.flow, row.run_id, limit=FAILURES_SHOWN):
             summary = task_summary(task, None)
-            attempts = self.meta.list_attempts(task.flow, task.run_id, task.step, task.task_id)
-            failed = [a for a in attempts if a.failure is not None]
-            summary["failure"] = attempt_summary(failed[-1])["failure"] if failed else None
+            summary["failure"] = self.last_failure(task)
             out.append(summary)
         return out
+
+    def last_failure(self, task: TaskRow) -> dict[str, Any] | None:
+        """The error of the task's last attempt that failed (for a task @catch caught, what it
+        caught), or None; one query, for the task's attempts."""
+        attempts = self.meta.list_attempts(task.flow, task.run_id, task.step, task.task_id)
+        failed = [a for a in attempts if a.failure is not None]
+        return attempt_summary(failed[-1])["failure"] if failed else None
 
     def _parameters(self, row: RunRow) -> dict[str, str | None]:
         out = {}
@@ -304,10 +309,13 @@ class Reader:
                 wanted = ("failed", "running")
         if status == "caught" and sort is None:
             # succeeded tasks whose step raised and @catch caught it: the store returns only
-            # those, one page, however many tasks the run has
+            # those, one page, however many tasks the run has; each with what was caught (one
+            # query a task listed), so the run page says why without a click
             rows = self.meta.caught_tasks(flow, run_id, step, limit=limit + 1, offset=offset)
-            return {"tasks": [task_summary(r, run) for r in rows[:limit]], "offset": offset,
-                    "limit": limit, "more": len(rows) > limit}
+            listed = []
+            for r in rows[:limit]:
+                listed.append({**task_summary(r, run), "failure": self.last_failure(r)})
+            return {"tasks": listed, "offset": offset, "limit": limit, "more": len(rows) > limit}
         if sort is not None:
             if status == "caught":
                 everything = self.meta.caught_tasks(flow, run_id, step, limit=MAX_SORTED_TASKS)

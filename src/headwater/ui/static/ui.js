@@ -720,7 +720,8 @@ async function runPage() {
   const caughtList = caught && caught.tasks.length ? el("section", { id: "caught", class: "failures" },
     el("h2", { text: "Errors @catch caught" }),
     el("ul", {}, ...caught.tasks.map((t) => el("li", {}, el("a", { href: taskHref(flow, runId, t.step, t.task_id), text: `${t.step}/${t.task_id}` }), " ",
-      el("span", { class: "muted", text: "raised; @catch caught it and the run went on" })))),
+      ...(t.failure ? [el("span", { class: "error", text: `${t.failure.type}: ${plain(t.failure.message)}` }), " "] : []),
+      el("span", { class: "muted", text: t.failure ? "— @catch caught it and the run went on" : "raised; @catch caught it and the run went on" })))),
     el("p", {}, el("a", { id: "all-caught", href: listHref("", "caught"), text: caught.more ? "list every task @catch caught" : "list them below" }))) : null;
 
   // a run whose scheduler was killed says so: nobody recorded its end
