@@ -1,6 +1,9 @@
 """The eleventh browser round, in a real browser (Debian's Chromium driven by Playwright) against
 a real ``headwater ui`` over runs real flows made:
 
+- An empty runs list says what it was filtered by, leads back to every run (or the first page),
+  and gives way to a matching run that starts while it is open.
+- The run page's "Errors @catch caught" says what each caught.
 - From an artifact in the UI to a notebook: each artifact's "copy code" button copies the
   client-API code that reads it, and that code, run in another process as another user, gives
   the value (names in Hebrew and with an emoji included); where the browser has no clipboard,
@@ -20,7 +23,7 @@ from playwright.sync_api import expect
 
 from .faultkit import env_for, hw
 from .flowrun import flow_file
-from .uiserver import DEADLINE_MS, new_context, ui_server, watched_page
+from .uiserver import DEADLINE_MS, gated_run, new_context, ui_server, watched_page
 
 expect.set_options(timeout=DEADLINE_MS)
 FLOW = flow_file("ui/compare_flow.py")
@@ -103,4 +106,32 @@ def test_the_run_page_says_what_catch_caught(home, browser):
         item.get_by_role("link").click()
         expect(page.locator("#logs")).to_be_visible()
         expect(page.locator("#attempts")).to_contain_text("four has no labels")
+        assert page.problems == [], page.problems  # type: ignore[attr-defined]
+
+
+def test_an_empty_runs_list_says_why_and_gives_way_to_a_run_that_starts(home, browser):
+    """Before, every empty list said "No runs match." (even past the last page), and a run that
+    started while the list was open was drawn above that line, which stayed."""
+    page = watched_page(new_context(browser))
+    with ui_server(home) as ui:
+        page.goto(f"{ui.url}/?user=nobody&status=failed")
+        said = page.locator("#no-runs-match")
+        expect(said).to_have_text("No runs match status “failed”, user “nobody”. show every run")
+        page.get_by_role("link", name="show every run").click()
+        expect(page).to_have_url(f"{ui.url}/")
+        expect(page.locator("#runs-table tbody tr")).to_have_count(1)
+        expect(said).to_be_hidden()
+        page.go_back()
+        expect(said).to_be_visible()
+        page.goto(f"{ui.url}/flows/CompareFlow?offset=50")
+        expect(said).to_have_text("No runs past the first 50. the first page")
+        page.get_by_role("link", name="the first page").click()
+        expect(page.locator("#runs-table tbody tr")).to_have_count(1)
+
+        # a list of running runs, empty, then a run starts: the run shows, the line goes
+        page.goto(f"{ui.url}/?status=running")
+        expect(said).to_have_text("No runs match status “running”. show every run")
+        with gated_run(flow_file("ui/gated_fail_flow.py"), home, "gated", ("one", "two")):
+            expect(page.locator('#runs-table tr[data-pathspec="GatedFailFlow/1"]')).to_have_count(1)
+            expect(said).to_be_hidden()
         assert page.problems == [], page.problems  # type: ignore[attr-defined]

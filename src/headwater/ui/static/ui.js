@@ -340,12 +340,19 @@ async function runsPage() {
     setTimeout(wait, 5000);
     return;
   }
-  const empty = page.runs.length ? null : el("p", { class: "muted", text: "No runs match." });
+  // an empty page says what it was filtered by and leads back to every run (or to the first
+  // page, past the last one); a run that starts and matches hides it (followRuns)
+  const named = Object.entries(filters).filter(([k, v]) => v && !(k === "flow" && fixedFlow)).map(([k, v]) => `${k} “${v}”`);
+  const every = fixedFlow ? `show every run of ${fixedFlow}` : "show every run";
+  const empty = el("p", { id: "no-runs-match", class: "muted", role: "status", hidden: page.runs.length > 0 },
+    ...(offset > 0 ? [`No runs past the first ${offset}. `, el("a", { href: link(0), text: "the first page" })]
+      : named.length ? [`No runs match ${named.join(", ")}. `, el("a", { href: location.pathname, text: every })]
+        : [fixedFlow ? `No runs of ${fixedFlow}.` : "No runs match."]));
   // the runs first (the h1, and the first stop of the Tab key); the flows drawn beside them
   app.replaceChildren(el("div", { class: "columns" },
     el("section", {}, el("h1", { text: fixedFlow ? `Runs of ${fixedFlow}` : "Runs" }), form, scrolled(table), empty, pager),
     el("aside", {}, el("h2", { text: "Flows" }), flowList)));
-  followRuns(`/api/runs?${params}`, page, rows);
+  followRuns(`/api/runs?${params}`, page, rows, empty);
 }
 
 const TAGS_LISTED = 6;  // a run's tags shown in the runs list before "N more tags"
@@ -362,7 +369,7 @@ function runRow(r) {
 
 // The runs list follows what it shows: every 2 s while a listed run is running, every 10 s
 // otherwise (a new run appears), not at all while the tab is hidden. One query each time.
-function followRuns(url, page, rows) {
+function followRuns(url, page, rows, empty) {
   let last = JSON.stringify(page.runs);
   const tick = async () => {
     if (document.visibilityState !== "hidden") {
@@ -372,6 +379,7 @@ function followRuns(url, page, rows) {
         if (text !== last) {  // drawn again, the reader's focused link (a run, a tag) kept
           const key = rows.contains(document.activeElement) ? focusKey(document.activeElement) : null;
           rows.replaceChildren(...now.runs.map(runRow));
+          empty.hidden = now.runs.length > 0;
           refocus(key);
           last = text; page = now;
         }
