@@ -140,9 +140,11 @@ TASK_CHANGES = f"""SELECT {_TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_id =
 # A run's failed tasks, in registration order: what its page leads to. flow, run_id, limit.
 FAILED_TASKS = f"""SELECT {_TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_id = ?
     AND status = 'failed' ORDER BY seq LIMIT ?"""
-# Per step and status: how many tasks, first start, last end, how many ended.
+# Per step and status: how many tasks, first start, last end, how many ended, how many a
+# resume cloned (they name their origin).
 STEP_STATUS_COUNTS = """SELECT step, status, COUNT(*), MIN(created_at), MAX(finished_at),
-    COUNT(finished_at) FROM tasks WHERE flow = ? AND run_id = ? GROUP BY step, status"""
+    COUNT(finished_at), COUNT(origin_pathspec) FROM tasks WHERE flow = ? AND run_id = ?
+    GROUP BY step, status"""
 GET_TASK = f"""SELECT {_TASK_COLUMNS} FROM tasks
     WHERE flow = ? AND run_id = ? AND step = ? AND task_id = ?"""
 

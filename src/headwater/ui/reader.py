@@ -266,9 +266,14 @@ class Reader:
 
     def last_failure(self, task: TaskRow) -> dict[str, Any] | None:
         """The error of the task's last attempt that failed (for a task @catch caught, what it
-        caught), or None; one query, for the task's attempts."""
+        caught), or None; one query, for the task's attempts (two for a resume's clone, whose
+        attempts ran in its origin run)."""
         attempts = self.meta.list_attempts(task.flow, task.run_id, task.step, task.task_id)
         failed = [a for a in attempts if a.failure is not None]
+        if not failed and task.origin_pathspec and task.origin_pathspec.count("/") == 3:
+            flow, run_id, step, task_id = task.origin_pathspec.split("/")
+            failed = [a for a in self.meta.list_attempts(flow, run_id, step, task_id)
+                      if a.failure is not None]
         return attempt_summary(failed[-1])["failure"] if failed else None
 
     def _parameters(self, row: RunRow) -> dict[str, str | None]:
@@ -613,17 +618,20 @@ class Reader:
 
 def step_states(counts: list[tuple], run: dict[str, Any] | None = None
                 ) -> dict[str, dict[str, Any]]:
-    """step -> task counts by status, first start, last end (None while any task runs), from
+    """step -> task counts by status and of tasks a resume cloned, first start, last end (None
+    while any task runs), from
     :meth:`MetadataStore.step_status_counts` rows. In a killed ``run`` (see :func:`run_summary`)
     the tasks left recorded as running count as failed, and a step they leave unfinished ends
     when the run was last seen alive."""
     interrupted = bool(run and run["interrupted"])
     steps: dict[str, dict[str, Any]] = {}
-    for step, recorded, tasks, first, last, ended in counts:
+    for step, recorded, tasks, first, last, ended, cloned in counts:
         status = "failed" if interrupted and recorded == "running" else recorded
         state = steps.setdefault(step, {"tasks": 0, "running": 0, "succeeded": 0, "failed": 0,
-                                        "started_at": first, "finished_at": last, "ended": 0})
+                                        "cloned": 0, "started_at": first, "finished_at": last,
+                                        "ended": 0})
         state["tasks"] += tasks
+        state["cloned"] += cloned
         state[status] = state.get(status, 0) + tasks
         state["ended"] += ended
         state["started_at"] = min(state["started_at"], first)

@@ -463,6 +463,13 @@ function drawDag(run, container) {
   container.replaceChildren(picture);
 }
 
+// How long a step took; in a resumed run, a step whose tasks were all cloned did not run again
+// (its span is the copying's), so it says so rather than pass for fast.
+function stepTook(s) {
+  const took = duration(s.started_at, s.finished_at);
+  return s.cloned && s.cloned === s.tasks ? `${took}, cloned` : took;
+}
+
 // A step no task reached is "pending" while the run goes on and "not run" once it is over
 // (after a failure upstream): grey either way, but a finished run's page says which.
 function paintDag(run, steps, status, widths) {
@@ -478,6 +485,7 @@ function paintDag(run, steps, status, widths) {
       const parts = [width && width !== state.tasks ? `${state.tasks} of ${width} tasks` : `${state.tasks} task${state.tasks === 1 ? "" : "s"}`];
       if (state.running) parts.push(`${state.running} running`);
       if (state.failed) parts.push(`${state.failed} failed`);
+      if (state.cloned) parts.push(state.cloned === state.tasks ? "cloned" : `${state.cloned} cloned`);
       count.textContent = parts.join(" · ");
     } else if (status !== "running") {
       count.textContent = "not run";
@@ -505,14 +513,14 @@ function drawTimeline(run, steps, container) {
   const end = Math.max(...names.map((n) => steps[n].finished_at || serverNow()), start + 0.001);
   const { width, label } = timelineRoom(container), row = 22;
   const picture = svg("svg", { width: label + width + 80, height: names.length * row + 10, viewBox: `0 0 ${label + width + 80} ${names.length * row + 10}`, role: "img",
-    "aria-label": names.map((n) => `${n} ${stepState(steps[n])} ${duration(steps[n].started_at, steps[n].finished_at)}`).join(", ") });
+    "aria-label": names.map((n) => `${n} ${stepState(steps[n])} ${stepTook(steps[n])}`).join(", ") });
   names.forEach((name, i) => {
     const s = steps[name];
     const x = label + ((s.started_at - start) / (end - start)) * width;
     const w = Math.max(2, (((s.finished_at || end) - s.started_at) / (end - start)) * width);
     picture.append(svg("text", { x: 0, y: i * row + 15, class: "tl-label", "data-label": name }, document.createTextNode(shownText(name))),
       svg("rect", { x, y: i * row + 4, width: w, height: row - 8, class: `bar ${stepState(s)}`, "data-step": name }),
-      svg("text", { x: x + w + 4, y: i * row + 15, class: "tl-label" }, document.createTextNode(shownText(duration(s.started_at, s.finished_at)))));
+      svg("text", { x: x + w + 4, y: i * row + 15, class: "tl-label" }, document.createTextNode(shownText(stepTook(s)))));
   });
   container.replaceChildren(picture);
   fitLabels(picture, label - 8);
@@ -1637,11 +1645,15 @@ async function comparePage() {
     const took = (st) => (st && st.finished_at ? st.finished_at - st.started_at : null);
     const da = took(sa), db = took(sb);
     let change = "-";
-    if (da !== null && db !== null) {
+    const copied = (st) => Boolean(st && st.cloned && st.cloned === st.tasks);
+    if (copied(sa) || copied(sb)) {  // a resume's copies took no time worth comparing
+      change = `not compared: cloned in ${[[a, sa], [b, sb]].filter(([, st]) => copied(st)).map(([id]) => id).join(" and ")}`;
+    } else if (da !== null && db !== null) {
       const delta = db - da;
       change = `${delta >= 0 ? "+" : "−"}${duration(0.000001, Math.abs(delta) + 0.000001)}${da > 0.05 ? ` (×${(db / da).toFixed(1)})` : ""}`;
     }
-    const cell = (st) => el("td", {}, st ? durationEl("span", st.started_at, st.finished_at, !st.finished_at) : el("span", { class: "muted", text: "not run" }));
+    const cell = (st) => el("td", {}, st ? durationEl("span", st.started_at, st.finished_at, !st.finished_at) : el("span", { class: "muted", text: "not run" }),
+      copied(st) ? el("span", { class: "muted", text: " (cloned)" }) : null);
     sbody.append(el("tr", { "data-step": n }, el("td", { text: n }), cell(sa), cell(sb), el("td", { text: change })));
   }
   steps.append(sbody);
