@@ -106,6 +106,9 @@ def test_the_run_page_says_what_catch_caught(home, browser):
         caught = ui.json("/api/runs/CompareFlow/1/tasks?status=caught")["tasks"]
         assert [(t["step"], t["failure"]["type"], t["failure"]["message"]) for t in caught] == \
             [("work", "ValueError", "four has no labels")]
+        # sorted, too: the page's tasks carry it
+        ordered = ui.json("/api/runs/CompareFlow/1/tasks?status=caught&sort=duration&order=desc")
+        assert [t["failure"]["message"] for t in ordered["tasks"]] == ["four has no labels"]
         page.goto(f"{ui.url}/runs/CompareFlow/1")
         item = page.locator("#caught li")
         expect(item).to_have_count(1)

@@ -329,7 +329,12 @@ class Reader:
                                                   status=wanted)
             listed = sorted_tasks([task_summary(r, run) for r in everything], sort, order,
                                   ended_at=run["stopped_at"])
-            return {"tasks": listed[offset:offset + limit], "offset": offset, "limit": limit,
+            page = listed[offset:offset + limit]
+            if status == "caught":  # what each caught, for the page's tasks only
+                rows = {(r.step, r.task_id): r for r in everything}
+                page = [{**t, "failure": self.last_failure(rows[t["step"], t["task_id"]])}
+                        for t in page]
+            return {"tasks": page, "offset": offset, "limit": limit,
                     "more": len(listed) > offset + limit, "sort": sort, "order": order}
         rows = self.meta.page_tasks(flow, run_id, step, limit=limit + 1, offset=offset,
                                     status=wanted)
