@@ -1,6 +1,8 @@
 """The eleventh browser round, in a real browser (Debian's Chromium driven by Playwright) against
 a real ``headwater ui`` over runs real flows made:
 
+- On a phone, a task's artifacts are stacked one under another, their previews and buttons on
+  the screen, not seven columns scrolled sideways; still a table to a screen reader.
 - An empty runs list says what it was filtered by, leads back to every run (or the first page),
   and gives way to a matching run that starts while it is open.
 - The run page's "Errors @catch caught" says what each caught, in a resumed run too.
@@ -180,4 +182,27 @@ def test_a_resumed_runs_cloned_steps_are_not_passed_off_as_fast(home, browser):
             "not compared: cloned in 3")
         expect(rows.locator('tr[data-step="end"] td').nth(3)).to_have_text(
             re.compile(r"^[+−][0-9.]+(ms|s)"))
+        assert page.problems == [], page.problems  # type: ignore[attr-defined]
+
+
+def test_a_phone_stacks_a_tasks_artifacts(home, browser):
+    """Before, a phone showed the artifacts as a 570 px table in a 340 px box: the previews and
+    download links were off to the right, a sideways scroll away."""
+    page = watched_page(new_context(browser, viewport={"width": 360, "height": 800},
+                                    color_scheme="dark"))
+    with ui_server(home) as ui:
+        start = _task(ui, "1", "start")
+        page.goto(f"{ui.url}/runs/CompareFlow/1/start/{start}")
+        table = page.get_by_role("table", name="artifacts")
+        names = [a["name"] for a in
+                 ui.json(f"/api/tasks/CompareFlow/1/start/{start}/artifacts")["artifacts"]]
+        expect(table.get_by_role("row")).to_have_count(len(names) + 1)  # and its header row
+        expect(table.get_by_role("columnheader")).to_have_count(6)
+        assert page.evaluate("(() => { const t = document.getElementById('artifacts');"
+                             " return t.scrollWidth <= t.parentElement.clientWidth; })()")
+        assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+        for name in names:
+            box = page.get_by_role("button", name=f"copy Python code that reads {name}"
+                                   ).bounding_box()
+            assert box is not None and box["x"] + box["width"] <= 360, (name, box)
         assert page.problems == [], page.problems  # type: ignore[attr-defined]
