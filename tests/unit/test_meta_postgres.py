@@ -28,6 +28,7 @@ from test_meta_sqlite import (  # noqa: F401  (collected here, against PostgreSQ
     test_a_run_records_its_code_package,
     test_an_attempt_a_retry_follows_keeps_its_own_manifest,
     test_attempts_retries_and_final_artifacts,
+    test_caught_tasks_of_ten_thousand_come_back_alone_and_in_pages,
     test_clone_task_points_at_origin_blobs,
     test_delete_run_checks_inside_its_transaction_and_a_refusal_keeps_the_run,
     test_delete_run_removes_every_row_of_that_run_only,

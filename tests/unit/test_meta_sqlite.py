@@ -24,7 +24,15 @@ from headwater.meta import open_metadata
 from headwater.meta import sqlite_sql as sql
 from headwater.meta.liveness import HEARTBEAT_TIMEOUT, pid_alive, this_host
 from headwater.meta.sqlite import SQLiteMetadata
-from headwater.records import ArtifactRef, Frame, TaskFailure, TaskResult, replace
+from headwater.records import (
+    CAUGHT_CRASH_FACT,
+    CAUGHT_RAISE_FACT,
+    ArtifactRef,
+    Frame,
+    TaskFailure,
+    TaskResult,
+    replace,
+)
 
 REF_A = ArtifactRef("a" * 32, 10, "builtins.int")
 REF_B = ArtifactRef("b" * 32, 20, "builtins.list")
@@ -894,7 +902,7 @@ def test_task_pages_changes_and_step_counts(meta):
     assert [t.task_id for t in either] == ["4", "5"]
     assert [t.task_id for t in meta.page_tasks("PetsFlow", run_id, status=("failed", "running"))
             ] == ["3", "4", "5", "6"]
-    counts = {(step, status): (n, ended) for step, status, n, _, _, ended in
+    counts = {(step, status): (n, ended) for step, status, n, _, _, ended, _ in
               meta.step_status_counts("PetsFlow", run_id)}
     assert counts == {("start", "succeeded"): (1, 1), ("work", "succeeded"): (1, 1),
                       ("work", "failed"): (1, 1), ("work", "running"): (3, 0)}
@@ -904,6 +912,60 @@ def test_task_pages_changes_and_step_counts(meta):
     assert len(meta.task_changes("PetsFlow", run_id, 0.0)) == 6
     assert [t.task_id for t in meta.failed_tasks("PetsFlow", run_id)] == ["3"]
     assert meta.failed_tasks("PetsFlow", run_id, limit=0) == []
+
+
+def _many_tasks_some_caught(meta, width: int = 10_000) -> str:
+    """A run of a start and ``width`` foreach tasks, four of them succeeded records whose step
+    @catch caught (three raised, one crashed), one more that merely says the words."""
+    run_id = new_run(meta)
+    caught = {"7": {CAUGHT_RAISE_FACT: "0"}, "4001": {CAUGHT_CRASH_FACT: "1"},
+              "9998": {CAUGHT_RAISE_FACT: "2"}, "10001": {CAUGHT_RAISE_FACT: "0"}}
+    with meta.transaction():
+        meta.new_task("PetsFlow", run_id, "start", "1", frames=[], parents=[])
+        finish_task(meta, run_id, "start", "1")
+        for i in range(width):
+            task_id = str(i + 2)
+            meta.new_task("PetsFlow", run_id, "work", task_id,
+                          frames=[Frame("start", "1", i, width, is_foreach=True)],
+                          parents=["start/1"])
+            facts = caught.get(task_id, {"note": f'"{CAUGHT_RAISE_FACT}": "0"'}
+                               if task_id == "500" else {})
+            meta.attempt_finished("PetsFlow", run_id, "work", task_id, 0,
+                                  TaskResult(metadata=facts, started_at=1.0, finished_at=2.0),
+                                  stdout_key=None, stderr_key=None, final=True)
+    return run_id
+
+
+def test_caught_tasks_of_ten_thousand_come_back_alone_and_in_pages(meta):
+    """The UI's "Errors @catch caught" list: only the tasks @catch stood in for, in
+    registration order, a page at a time, of the run or of a step, without the run's other
+    ten thousand (a fact's value holding the same words is not a mark)."""
+    run_id = _many_tasks_some_caught(meta)
+    every = meta.caught_tasks("PetsFlow", run_id)
+    assert [t.task_id for t in every] == ["7", "4001", "9998", "10001"]
+    assert all(t.status == "succeeded" for t in every)
+    assert [t.task_id for t in meta.caught_tasks("PetsFlow", run_id, limit=2, offset=1)] == \
+        ["4001", "9998"]
+    assert [t.task_id for t in meta.caught_tasks("PetsFlow", run_id, "work", offset=3)] == \
+        ["10001"]
+    assert meta.caught_tasks("PetsFlow", run_id, "start") == []
+    assert meta.caught_tasks("PetsFlow", run_id, limit=0) == []
+
+
+def test_caught_tasks_are_one_statement_returning_only_them(meta, db_path):
+    # SQLite only (it can trace statements, their parameters filled in): the shape, not a
+    # timing. One statement, and run again on a connection of its own it returns the caught
+    # rows alone, not the run's ten thousand for Python to sift.
+    run_id = _many_tasks_some_caught(meta)
+    statements: list[str] = []
+    meta._db.connection().set_trace_callback(statements.append)
+    rows = meta.caught_tasks("PetsFlow", run_id, limit=10)
+    meta._db.connection().set_trace_callback(None)
+    assert [t.task_id for t in rows] == ["7", "4001", "9998", "10001"]
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 1, statements
+    with sqlite3.connect(db_path) as conn:
+        assert len(conn.execute(selects[0]).fetchall()) == 4
 
 
 def test_a_lookup_holding_a_nul_finds_nothing_on_every_backend(meta):

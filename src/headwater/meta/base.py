@@ -19,7 +19,7 @@ from typing import Any
 from headwater.exceptions import MetadataError
 from headwater.meta.rows import AttemptRow, FlowRow, RunRow, StepRow, TaskRow
 from headwater.meta.run_lock import RunLock
-from headwater.records import Frame, Manifest, TaskResult
+from headwater.records import Frame, Manifest, TaskResult, was_caught
 
 
 class MetadataStore(ABC):
@@ -351,6 +351,15 @@ class MetadataStore(ABC):
         rows = [t for t in self.list_tasks(flow, run_id, step) if t.status in wanted]
         return rows[offset:offset + limit]
 
+    def caught_tasks(self, flow: str, run_id: str, step: str | None = None, *, limit: int = 100,
+                     offset: int = 0) -> list[TaskRow]:
+        """One page of a run's (or a step's) tasks whose step raised and @catch caught it
+        (:func:`headwater.records.was_caught`), in registration order. SQL backends keep the
+        other tasks in the database; this default filters the listing."""
+        rows = [t for t in self.list_tasks(flow, run_id, step) if t.status == "succeeded"
+                and was_caught((t.transition or {}).get("metadata"))]
+        return rows[offset:offset + limit]
+
     def task_changes(self, flow: str, run_id: str, since: float) -> list[TaskRow]:
         """Tasks still running, or registered or finished at ``since`` or later: what a page
         following a run must refresh, without reading every task of a big foreach again."""
@@ -363,12 +372,15 @@ class MetadataStore(ABC):
         return [t for t in self.list_tasks(flow, run_id) if t.status == "failed"][:limit]
 
     def step_status_counts(self, flow: str, run_id: str) -> list[tuple]:
-        """(step, status, tasks, first created_at, last finished_at, tasks finished) for each
-        step and status of a run, in one query where the backend can aggregate."""
+        """(step, status, tasks, first created_at, last finished_at, tasks finished, tasks a
+        resume cloned) for each step and status of a run, in one query where the backend can
+        aggregate."""
         groups: dict[tuple[str, str], list] = {}
         for t in self.list_tasks(flow, run_id):
-            g = groups.setdefault((t.step, t.status), [t.step, t.status, 0, t.created_at, None, 0])
+            g = groups.setdefault((t.step, t.status),
+                                  [t.step, t.status, 0, t.created_at, None, 0, 0])
             g[2] += 1
+            g[6] += t.origin_pathspec is not None
             g[3] = min(g[3], t.created_at)
             if t.finished_at is not None:
                 g[4] = t.finished_at if g[4] is None else max(g[4], t.finished_at)

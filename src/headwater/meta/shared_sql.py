@@ -125,15 +125,26 @@ PAGE_RUN_TASKS_BY_TWO_STATUSES = f"""SELECT {_TASK_COLUMNS} FROM tasks
     WHERE flow = ? AND run_id = ? AND status IN (?, ?) ORDER BY seq LIMIT ? OFFSET ?"""
 PAGE_STEP_TASKS_BY_TWO_STATUSES = f"""SELECT {_TASK_COLUMNS} FROM tasks
     WHERE flow = ? AND run_id = ? AND step = ? AND status IN (?, ?) ORDER BY seq LIMIT ? OFFSET ?"""
+# Tasks @catch stood in for, of a run (or a step): succeeded records whose facts carry @catch's
+# mark. No column holds it, so the transition's text is matched (two LIKE patterns, given as
+# parameters: records.CAUGHT_RAISE_FACT and CAUGHT_CRASH_FACT as JSON keys); the database reads
+# the run's rows, only these come back. Parameters flow, run_id, [step], two patterns, limit, offset.
+_CAUGHT = "status = 'succeeded' AND (transition LIKE ? OR transition LIKE ?)"
+PAGE_RUN_CAUGHT_TASKS = f"""SELECT {_TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_id = ?
+    AND {_CAUGHT} ORDER BY seq LIMIT ? OFFSET ?"""
+PAGE_STEP_CAUGHT_TASKS = f"""SELECT {_TASK_COLUMNS} FROM tasks
+    WHERE flow = ? AND run_id = ? AND step = ? AND {_CAUGHT} ORDER BY seq LIMIT ? OFFSET ?"""
 # Tasks registered, finished or still running since a time: what a live page must refresh.
 TASK_CHANGES = f"""SELECT {_TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_id = ?
     AND (status = 'running' OR created_at >= ? OR finished_at >= ?) ORDER BY seq"""
 # A run's failed tasks, in registration order: what its page leads to. flow, run_id, limit.
 FAILED_TASKS = f"""SELECT {_TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_id = ?
     AND status = 'failed' ORDER BY seq LIMIT ?"""
-# Per step and status: how many tasks, first start, last end, how many ended.
+# Per step and status: how many tasks, first start, last end, how many ended, how many a
+# resume cloned (they name their origin).
 STEP_STATUS_COUNTS = """SELECT step, status, COUNT(*), MIN(created_at), MAX(finished_at),
-    COUNT(finished_at) FROM tasks WHERE flow = ? AND run_id = ? GROUP BY step, status"""
+    COUNT(finished_at), COUNT(origin_pathspec) FROM tasks WHERE flow = ? AND run_id = ?
+    GROUP BY step, status"""
 GET_TASK = f"""SELECT {_TASK_COLUMNS} FROM tasks
     WHERE flow = ? AND run_id = ? AND step = ? AND task_id = ?"""
 

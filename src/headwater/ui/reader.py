@@ -260,11 +260,21 @@ class Reader:
         out = []
         for task in self.meta.failed_tasks(row.flow, row.run_id, limit=FAILURES_SHOWN):
             summary = task_summary(task, None)
-            attempts = self.meta.list_attempts(task.flow, task.run_id, task.step, task.task_id)
-            failed = [a for a in attempts if a.failure is not None]
-            summary["failure"] = attempt_summary(failed[-1])["failure"] if failed else None
+            summary["failure"] = self.last_failure(task)
             out.append(summary)
         return out
+
+    def last_failure(self, task: TaskRow) -> dict[str, Any] | None:
+        """The error of the task's last attempt that failed (for a task @catch caught, what it
+        caught), or None; one query, for the task's attempts (two for a resume's clone, whose
+        attempts ran in its origin run)."""
+        attempts = self.meta.list_attempts(task.flow, task.run_id, task.step, task.task_id)
+        failed = [a for a in attempts if a.failure is not None]
+        if not failed and task.origin_pathspec and task.origin_pathspec.count("/") == 3:
+            flow, run_id, step, task_id = task.origin_pathspec.split("/")
+            failed = [a for a in self.meta.list_attempts(flow, run_id, step, task_id)
+                      if a.failure is not None]
+        return attempt_summary(failed[-1])["failure"] if failed else None
 
     def _parameters(self, row: RunRow) -> dict[str, str | None]:
         out = {}
@@ -302,19 +312,29 @@ class Reader:
                 return {"tasks": [], "offset": offset, "limit": limit, "more": False}
             if status == "failed":
                 wanted = ("failed", "running")
-        if sort is not None or status == "caught":
-            # caught: succeeded tasks whose step raised and @catch caught it, told apart only by
-            # their record's facts: the whole list is read (as for a sort) and filtered here
-            everything = self.meta.page_tasks(flow, run_id, step, limit=MAX_SORTED_TASKS,
-                                              status="succeeded" if status == "caught" else wanted)
-            listed = [task_summary(r, run) for r in everything]
+        if status == "caught" and sort is None:
+            # succeeded tasks whose step raised and @catch caught it: the store returns only
+            # those, one page, however many tasks the run has; each with what was caught (one
+            # query a task listed), so the run page says why without a click
+            rows = self.meta.caught_tasks(flow, run_id, step, limit=limit + 1, offset=offset)
+            listed = []
+            for r in rows[:limit]:
+                listed.append({**task_summary(r, run), "failure": self.last_failure(r)})
+            return {"tasks": listed, "offset": offset, "limit": limit, "more": len(rows) > limit}
+        if sort is not None:
             if status == "caught":
-                listed = [t for t in listed if t.get("caught")]
-            if sort is None:
-                return {"tasks": listed[offset:offset + limit], "offset": offset,
-                        "limit": limit, "more": len(listed) > offset + limit}
-            listed = sorted_tasks(listed, sort, order, ended_at=run["stopped_at"])
-            return {"tasks": listed[offset:offset + limit], "offset": offset, "limit": limit,
+                everything = self.meta.caught_tasks(flow, run_id, step, limit=MAX_SORTED_TASKS)
+            else:
+                everything = self.meta.page_tasks(flow, run_id, step, limit=MAX_SORTED_TASKS,
+                                                  status=wanted)
+            listed = sorted_tasks([task_summary(r, run) for r in everything], sort, order,
+                                  ended_at=run["stopped_at"])
+            page = listed[offset:offset + limit]
+            if status == "caught":  # what each caught, for the page's tasks only
+                rows = {(r.step, r.task_id): r for r in everything}
+                page = [{**t, "failure": self.last_failure(rows[t["step"], t["task_id"]])}
+                        for t in page]
+            return {"tasks": page, "offset": offset, "limit": limit,
                     "more": len(listed) > offset + limit, "sort": sort, "order": order}
         rows = self.meta.page_tasks(flow, run_id, step, limit=limit + 1, offset=offset,
                                     status=wanted)
@@ -603,17 +623,20 @@ class Reader:
 
 def step_states(counts: list[tuple], run: dict[str, Any] | None = None
                 ) -> dict[str, dict[str, Any]]:
-    """step -> task counts by status, first start, last end (None while any task runs), from
+    """step -> task counts by status and of tasks a resume cloned, first start, last end (None
+    while any task runs), from
     :meth:`MetadataStore.step_status_counts` rows. In a killed ``run`` (see :func:`run_summary`)
     the tasks left recorded as running count as failed, and a step they leave unfinished ends
     when the run was last seen alive."""
     interrupted = bool(run and run["interrupted"])
     steps: dict[str, dict[str, Any]] = {}
-    for step, recorded, tasks, first, last, ended in counts:
+    for step, recorded, tasks, first, last, ended, cloned in counts:
         status = "failed" if interrupted and recorded == "running" else recorded
         state = steps.setdefault(step, {"tasks": 0, "running": 0, "succeeded": 0, "failed": 0,
-                                        "started_at": first, "finished_at": last, "ended": 0})
+                                        "cloned": 0, "started_at": first, "finished_at": last,
+                                        "ended": 0})
         state["tasks"] += tasks
+        state["cloned"] += cloned
         state[status] = state.get(status, 0) + tasks
         state["ended"] += ended
         state["started_at"] = min(state["started_at"], first)

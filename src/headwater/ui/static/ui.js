@@ -387,12 +387,19 @@ async function runsPage() {
     setTimeout(wait, 5000);
     return;
   }
-  const empty = page.runs.length ? null : el("p", { class: "muted", text: "No runs match." });
+  // an empty page says what it was filtered by and leads back to every run (or to the first
+  // page, past the last one); a run that starts and matches hides it (followRuns)
+  const named = Object.entries(filters).filter(([k, v]) => v && !(k === "flow" && fixedFlow)).map(([k, v]) => `${k} “${v}”`);
+  const every = fixedFlow ? `show every run of ${fixedFlow}` : "show every run";
+  const empty = el("p", { id: "no-runs-match", class: "muted", role: "status", hidden: page.runs.length > 0 },
+    ...(offset > 0 ? [`No runs past the first ${offset}. `, el("a", { href: link(0), text: "the first page" })]
+      : named.length ? [`No runs match ${named.join(", ")}. `, el("a", { href: location.pathname, text: every })]
+        : [fixedFlow ? `No runs of ${fixedFlow}.` : "No runs match."]));
   // the runs first (the h1, and the first stop of the Tab key); the flows drawn beside them
   app.replaceChildren(el("div", { class: "columns" },
     el("section", {}, el("h1", { text: fixedFlow ? `Runs of ${fixedFlow}` : "Runs" }), form, scrolled(table), empty, pager),
     el("aside", {}, el("h2", { text: "Flows" }), flowList)));
-  followRuns(`/api/runs?${params}`, page, rows);
+  followRuns(`/api/runs?${params}`, page, rows, empty);
 }
 
 const TAGS_LISTED = 6;  // a run's tags shown in the runs list before "N more tags"
@@ -409,7 +416,7 @@ function runRow(r) {
 
 // The runs list follows what it shows: every 2 s while a listed run is running, every 10 s
 // otherwise (a new run appears), not at all while the tab is hidden. One query each time.
-function followRuns(url, page, rows) {
+function followRuns(url, page, rows, empty) {
   let last = JSON.stringify(page.runs);
   const tick = async () => {
     if (document.visibilityState !== "hidden") {
@@ -419,6 +426,7 @@ function followRuns(url, page, rows) {
         if (text !== last) {  // drawn again, the reader's focused link (a run, a tag) kept
           const key = rows.contains(document.activeElement) ? focusKey(document.activeElement) : null;
           rows.replaceChildren(...now.runs.map(runRow));
+          empty.hidden = now.runs.length > 0;
           refocus(key);
           last = text; page = now;
         }
@@ -502,6 +510,13 @@ function drawDag(run, container) {
   container.replaceChildren(picture);
 }
 
+// How long a step took; in a resumed run, a step whose tasks were all cloned did not run again
+// (its span is the copying's), so it says so rather than pass for fast.
+function stepTook(s) {
+  const took = duration(s.started_at, s.finished_at);
+  return s.cloned && s.cloned === s.tasks ? `${took}, cloned` : took;
+}
+
 // A step no task reached is "pending" while the run goes on and "not run" once it is over
 // (after a failure upstream): grey either way, but a finished run's page says which.
 function paintDag(run, steps, status, widths) {
@@ -517,6 +532,7 @@ function paintDag(run, steps, status, widths) {
       const parts = [width && width !== state.tasks ? `${state.tasks} of ${width} tasks` : `${state.tasks} task${state.tasks === 1 ? "" : "s"}`];
       if (state.running) parts.push(`${state.running} running`);
       if (state.failed) parts.push(`${state.failed} failed`);
+      if (state.cloned) parts.push(state.cloned === state.tasks ? "cloned" : `${state.cloned} cloned`);
       count.textContent = parts.join(" · ");
     } else if (status !== "running") {
       count.textContent = "not run";
@@ -544,14 +560,14 @@ function drawTimeline(run, steps, container) {
   const end = Math.max(...names.map((n) => steps[n].finished_at || serverNow()), start + 0.001);
   const { width, label } = timelineRoom(container), row = 22;
   const picture = svg("svg", { width: label + width + 80, height: names.length * row + 10, viewBox: `0 0 ${label + width + 80} ${names.length * row + 10}`, role: "img",
-    "aria-label": names.map((n) => `${n} ${stepState(steps[n])} ${duration(steps[n].started_at, steps[n].finished_at)}`).join(", ") });
+    "aria-label": names.map((n) => `${n} ${stepState(steps[n])} ${stepTook(steps[n])}`).join(", ") });
   names.forEach((name, i) => {
     const s = steps[name];
     const x = label + ((s.started_at - start) / (end - start)) * width;
     const w = Math.max(2, (((s.finished_at || end) - s.started_at) / (end - start)) * width);
     picture.append(svg("text", { x: 0, y: i * row + 15, class: "tl-label", "data-label": name }, document.createTextNode(shownText(name))),
       svg("rect", { x, y: i * row + 4, width: w, height: row - 8, class: `bar ${stepState(s)}`, "data-step": name }),
-      svg("text", { x: x + w + 4, y: i * row + 15, class: "tl-label" }, document.createTextNode(shownText(duration(s.started_at, s.finished_at)))));
+      svg("text", { x: x + w + 4, y: i * row + 15, class: "tl-label" }, document.createTextNode(shownText(stepTook(s)))));
   });
   container.replaceChildren(picture);
   fitLabels(picture, label - 8);
@@ -767,7 +783,8 @@ async function runPage() {
   const caughtList = caught && caught.tasks.length ? el("section", { id: "caught", class: "failures" },
     el("h2", { text: "Errors @catch caught" }),
     el("ul", {}, ...caught.tasks.map((t) => el("li", {}, el("a", { href: taskHref(flow, runId, t.step, t.task_id), text: shownName(`${t.step}/${t.task_id}`) }), " ",
-      el("span", { class: "muted", text: "raised; @catch caught it and the run went on" })))),
+      ...(t.failure ? [el("span", { class: "error", text: `${t.failure.type}: ${plain(t.failure.message)}` }), " "] : []),
+      el("span", { class: "muted", text: t.failure ? "— @catch caught it and the run went on" : "raised; @catch caught it and the run went on" })))),
     el("p", {}, el("a", { id: "all-caught", href: listHref("", "caught"), text: caught.more ? "list every task @catch caught" : "list them below" }))) : null;
 
   // a run whose scheduler was killed says so: nobody recorded its end
@@ -1476,10 +1493,39 @@ function artifactRow(base, a, own) {
     el("p", { class: "error", text: a.error }), a.fix ? el("p", { class: "fix", text: `Fix: ${a.fix}` }) : null) : null;
   const link = a.download ? el("a", { href: `${base}/artifact?name=${enc(a.name)}`, download: "", "aria-label": `download ${a.name}${a.download === "pickle" ? " (its pickle)" : ""}`,
     text: a.download === "pickle" ? "download pickle" : "download" }) : null;
+  const copy = el("button", { type: "button", class: "copy-code", "aria-label": `copy Python code that reads ${a.name}`, text: "copy code" });
+  copy.addEventListener("click", () => copyCode(artifactCode(own, a.name)));
   return el("tr", { "data-artifact": a.name },
     el("td", { text: shownName(a.name) }), el("td", {}, madeBy(a, own)), el("td", { text: a.type }), el("td", { class: "size", text: size(a.size) }),
     el("td", {}, why || el("code", { class: "preview", text: a.preview ?? (a.previewed === false ? "(not previewed: too many bytes to preview on this page; download it)" : "(too large to preview)") })),
-    el("td", {}, link));
+    el("td", { class: "artifact-get" }, link, link ? " " : null, copy));
+}
+
+// The client-API code that reads an artifact in a notebook: every namespace (the run may be
+// another user's), the task by its pathspec, the artifact by name (any identifier, in any
+// script). JSON's string literals are Python's too.
+function artifactCode(pathspec, name) {
+  return `from headwater import Task, namespace\nnamespace(None)\nvalue = Task(${JSON.stringify(pathspec)})[${JSON.stringify(name)}].data`;
+}
+
+// Copies code to the clipboard and shows it under the artifacts, so the reader sees what was
+// copied; where the browser refuses the clipboard (a page over plain http from another host
+// is not a secure context), the code is shown selected, to be copied by hand.
+async function copyCode(code) {
+  const shown = document.getElementById("artifact-code");
+  const said = document.getElementById("artifact-code-state");
+  if (!shown || !said) return;
+  shown.textContent = code;
+  shown.hidden = false;
+  try {
+    if (!navigator.clipboard || !window.isSecureContext) throw new Error("no clipboard here");
+    await navigator.clipboard.writeText(code);
+    said.textContent = "Copied; paste it into Python:";
+  } catch {
+    said.textContent = "The browser did not let the page copy: the code is selected below, copy it with Ctrl+C (⌘C):";
+    shown.focus();
+    getSelection().selectAllChildren(shown);
+  }
 }
 
 // A task's artifacts, a page at a time (the server's ARTIFACTS_PAGE, 100): a task with a thousand
@@ -1522,7 +1568,9 @@ function artifactList(base, task) {
     read(before).then(() => body.children[before]?.querySelector("a")?.focus({ preventScroll: true })).catch(failed);
   });
   drawPager();
-  if (task.artifacts_total <= ARTIFACTS_PAGE) return [scrolled(table)];
+  const code = el("div", { id: "artifact-code-box" }, el("p", { id: "artifact-code-state", class: "muted", role: "status" }),
+    el("pre", { id: "artifact-code", class: "code", tabindex: 0, "aria-label": "Python code that reads the artifact", hidden: true }));
+  if (task.artifacts_total <= ARTIFACTS_PAGE) return [scrolled(table), code];
   const input = el("input", { type: "search", id: "artifacts-find", "aria-label": "find artifacts by name", placeholder: "find artifacts by name", autocomplete: "off", spellcheck: "false", maxlength: 200 });
   let timer = null;
   input.addEventListener("input", () => {
@@ -1531,7 +1579,7 @@ function artifactList(base, task) {
   });
   input.addEventListener("keydown", (event) => { if (event.key === "Escape" && input.value) { input.value = ""; input.dispatchEvent(new Event("input")); } });
   const box = el("p", { class: "log-find" }, el("label", { for: input.id, class: "muted", text: "find" }), input);
-  return [box, scrolled(table), pager];
+  return [box, scrolled(table), pager, code];
 }
 
 // A card's frame fits the card: the card (served with a few lines that measure it) posts its
@@ -1644,11 +1692,15 @@ async function comparePage() {
     const took = (st) => (st && st.finished_at ? st.finished_at - st.started_at : null);
     const da = took(sa), db = took(sb);
     let change = "-";
-    if (da !== null && db !== null) {
+    const copied = (st) => Boolean(st && st.cloned && st.cloned === st.tasks);
+    if (copied(sa) || copied(sb)) {  // a resume's copies took no time worth comparing
+      change = `not compared: cloned in ${[[a, sa], [b, sb]].filter(([, st]) => copied(st)).map(([id]) => id).join(" and ")}`;
+    } else if (da !== null && db !== null) {
       const delta = db - da;
       change = `${delta >= 0 ? "+" : "−"}${duration(0.000001, Math.abs(delta) + 0.000001)}${da > 0.05 ? ` (×${(db / da).toFixed(1)})` : ""}`;
     }
-    const cell = (st) => el("td", {}, st ? durationEl("span", st.started_at, st.finished_at, !st.finished_at) : el("span", { class: "muted", text: "not run" }));
+    const cell = (st) => el("td", {}, st ? durationEl("span", st.started_at, st.finished_at, !st.finished_at) : el("span", { class: "muted", text: "not run" }),
+      copied(st) ? el("span", { class: "muted", text: " (cloned)" }) : null);
     sbody.append(el("tr", { "data-step": n }, el("td", { text: n }), cell(sa), cell(sb), el("td", { text: change })));
   }
   steps.append(sbody);
