@@ -212,7 +212,8 @@ class FlowCommands(click.Group):
         try:
             return super().parse_args(ctx, args)
         except click.NoSuchOption as err:  # `python flow.py --retries 3 run`
-            raise _guessed_option(ctx, err) or err from None
+            raise _before_command(self, ctx, err, args) or _guessed_option(ctx, err) \
+                or err from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -252,6 +253,35 @@ def _misplaced(group: click.Group, ctx: click.Context,
     return click.UsageError(
         f"No such option '{err.option_name}' for '{command}': it is an option of the flow's "
         f"command line, so it goes before the command: {_typed(ctx, command, flag)}", command_ctx)
+
+
+def _before_command(group: click.Group, ctx: click.Context, err: click.NoSuchOption,
+                    args: list[str]) -> click.UsageError | None:
+    """``python f.py --tag x run`` or ``python f.py --alpha 2 run``: an option of ``run`` (or
+    ``resume``), or a parameter of the flow, given before the command. The reverse of
+    :func:`_misplaced`: say it goes after the command."""
+    option = err.option_name.split("=", 1)[0]
+    typed = next((arg for arg in args if arg in ("run", "resume")), "run")
+    command = group.commands.get(typed)
+    if command is None:
+        return None
+    if not any(isinstance(p, click.Option) and option in (*p.opts, *p.secondary_opts)
+               for p in command.params):
+        return None
+    flow_cls = getattr(group.commands.get("run"), "flow_cls", None)
+    what = ("a parameter of " + flow_cls.__name__
+            if flow_cls is not None and option in {f"--{p.name}" for p in
+                                                   flow_parameters(flow_cls).values()}
+            else f"an option of '{typed}'")
+    flag = option if getattr(_option_of(command, option), "is_flag", False) else f"{option} ..."
+    return click.UsageError(
+        f"No such option '{option}' before the command: it is {what}, so it goes after "
+        f"'{typed}': {_typed(ctx, typed)} {flag}", ctx)
+
+
+def _option_of(command: click.Command, name: str) -> click.Parameter | None:
+    return next((p for p in command.params if isinstance(p, click.Option)
+                 and name in (*p.opts, *p.secondary_opts)), None)
 
 
 def _parameter_to_resume(ctx: click.Context,

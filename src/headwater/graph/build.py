@@ -615,9 +615,21 @@ def _placement_problem(node: StepNode, calls: list[ast.Call], src: _Source) -> G
     own = [
         i for i, stmt in enumerate(body) if isinstance(stmt, ast.Expr) and stmt.value is calls[0]
     ]
+    after = body[own[0] + 1] if own else None
+    if isinstance(after, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        # `@step def join` indented one level too far: Python made it a function inside this
+        # step. Name the indentation, not only the statement after self.next.
+        return _error(
+            node,
+            f"self.next must be the last statement of step {name!r}, but def {after.name} "
+            f"comes after it at line {src.line(after)}, inside step {name!r}: it is indented one "
+            "level too far",
+            line=src.line(after),
+            fix=f"dedent def {after.name} (and its body) to line up with def {name}",
+        )
     where = (
-        f"line {src.line(body[own[0] + 1])} comes after it"
-        if own
+        f"line {src.line(after)} comes after it"
+        if after is not None
         else "it is inside another statement (if, for, with, try, an assignment, ...)"
     )
     return _error(

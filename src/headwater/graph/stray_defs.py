@@ -1,0 +1,77 @@
+"""Steps written at the wrong indentation: found in the flow file when the graph misses a step.
+
+A step indented one level too far becomes a function nested inside the step above it; one
+indented too little leaves the class (with every step after it). Python accepts both, so the
+graph only sees a step missing. These helpers look for a ``def`` of that name elsewhere in the
+file and say where it is, so the error names the indentation rather than a missing step.
+"""
+
+from __future__ import annotations
+
+import ast
+
+
+def stray_step_def(file: str | None, flow_name: str, name: str) -> str | None:
+    """Where ``def name`` sits in ``file`` outside the class ``flow_name``'s own body, in
+    words (``"line 16, inside step 'work'"``), or None when there is no such def (or the file
+    cannot be read: the caller's message stands alone then)."""
+    if not file:
+        return None
+    try:
+        with open(file, encoding="utf-8") as handle:
+            tree = ast.parse(handle.read(), filename=file)
+    except (OSError, SyntaxError, ValueError):
+        return None
+    return _find(tree, flow_name, name, outer=None, in_flow=False)
+
+
+def _find(node: ast.AST, flow_name: str, name: str, *, outer: ast.AST | None,
+          in_flow: bool) -> str | None:
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            # A method of the flow class itself is where a step belongs: not stray.
+            owned = isinstance(outer, ast.ClassDef) and outer.name == flow_name
+            if child.name == name and not owned and _is_step(child):
+                return _where(child, outer, flow_name, in_flow)
+        found = _find(child, flow_name, name,
+                      outer=child if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                        ast.ClassDef)) else outer,
+                      in_flow=in_flow or (isinstance(child, ast.ClassDef)
+                                          and child.name == flow_name))
+        if found is not None:
+            return found
+    return None
+
+
+def _is_step(fdef: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Decorated ``@step``, ``@step(...)`` or ``@metaflow.step``: a helper of the same name is
+    not taken for a lost step."""
+    for decorator in fdef.decorator_list:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        if (isinstance(target, ast.Name) and target.id == "step") or (
+                isinstance(target, ast.Attribute) and target.attr == "step"):
+            return True
+    return False
+
+
+def _where(fdef: ast.AST, outer: ast.AST | None, flow_name: str, in_flow: bool) -> str:
+    line = getattr(fdef, "lineno", 0)
+    if isinstance(outer, (ast.FunctionDef, ast.AsyncFunctionDef)) and in_flow:
+        return (f"def {getattr(fdef, 'name', '?')} at line {line} is inside step "
+                f"{outer.name!r}, indented one level too far: dedent it to line up with "
+                f"def {outer.name}")
+    if outer is None:
+        return (f"def {getattr(fdef, 'name', '?')} at line {line} is at the module's top "
+                f"level, outside class {flow_name}: indent it (and the steps after it) to line "
+                f"up with the class's other steps")
+    if isinstance(outer, (ast.FunctionDef, ast.AsyncFunctionDef)) and _is_step(outer):
+        # `@step def join` dedented to the module: the steps after it, left where they were,
+        # are now its nested functions.
+        return (f"def {getattr(fdef, 'name', '?')} at line {line} is inside step "
+                f"{outer.name!r} (line {outer.lineno}), which is outside class {flow_name}: "
+                f"indent def {outer.name} and its body one level, to line up with the class's "
+                f"other steps")
+    kind = "class" if isinstance(outer, ast.ClassDef) else "function"
+    return (f"def {getattr(fdef, 'name', '?')} at line {line} is inside {kind} "
+            f"{getattr(outer, 'name', '?')}, not in class {flow_name}: move it into the class, "
+            f"lined up with the other steps")
