@@ -38,6 +38,7 @@ FORBIDDEN = {
     "spelling.py": ["headwater."],  # the one "did you mean" rule, for every layer
     "limits.py": ["headwater."],  # the soft resource limits, read one way for every layer
     "interpreters.py": ["headwater."],  # our own Pythons started without the current folder
+    "import_hint.py": ["headwater."],  # where a flow's own package is, for the import-time hook
     # the registry names its backends as strings and imports one only when it is chosen
     "backends.py": [*_ALL, "headwater.settings", "headwater.profiles", "headwater.records"],
     "profiles.py": _ALL,

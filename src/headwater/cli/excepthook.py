@@ -28,8 +28,27 @@ def install() -> None:
 
         if not isinstance(exc, HeadwaterException):
             previous(kind, exc, tb)
+            _package_above(exc)
             return
         sys.stderr.write(redact(user_error_text(exc.with_traceback(tb))))
         sys.stderr.flush()
 
     sys.excepthook = hook
+
+
+def _package_above(exc: BaseException) -> None:
+    """``python mlproj/flows/train.py run`` failing on ``import mlproj``: say where it is."""
+    if not isinstance(exc, ModuleNotFoundError):
+        return
+    from headwater.import_hint import package_above_hint
+
+    import os
+
+    script = getattr(sys.modules.get("__main__"), "__file__", None)
+    if script and sys.argv and sys.argv[0] and os.path.isfile(sys.argv[0]) \
+            and os.path.samefile(sys.argv[0], script):
+        script = sys.argv[0]  # as typed: the hint's command is pasted where it was typed
+    hint = package_above_hint(exc, script, sys.argv[1:])
+    if hint:
+        sys.stderr.write(hint)
+        sys.stderr.flush()

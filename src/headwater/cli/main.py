@@ -161,10 +161,11 @@ def _guess(command: str) -> str:
     return f". {hint[:1].upper()}{hint[1:]}." if hint else ""
 
 
-def _load_or_exit(path: str) -> type:
+def _load_or_exit(path: str, args: list[str]) -> type:
     """The flow class of ``path``; a mistake in the file is shown as ``python flow.py`` would,
-    with the user's lines only, and exits 1."""
+    with the user's lines only, and exits 1. ``args``: the command line without the file."""
     from headwater.flow_file import load_flow_class
+    from headwater.import_hint import package_above_hint
     from headwater.redaction import redact
     from headwater.tracebacks import user_error_text
 
@@ -174,6 +175,7 @@ def _load_or_exit(path: str) -> type:
         raise
     except BaseException as exc:  # noqa: BLE001 - whatever the user's file raised
         sys.stderr.write(redact(user_error_text(exc)))
+        sys.stderr.write(package_above_hint(exc, path, args) or "")
         raise SystemExit(1) from None
 
 
@@ -232,7 +234,7 @@ def _dispatch(args: list[str]) -> None:
             return
         _no_flow_file(args)
     path = args.pop(files[0])
-    flow_cls = _load_or_exit(path)
+    flow_cls = _load_or_exit(path, args)
     from headwater.cli.flow_cli import build_cli
 
     build_cli(flow_cls).main(args=args, prog_name=f"headwater {path}", standalone_mode=True)

@@ -1,0 +1,57 @@
+"""A flow in a package of the project, run by its path: say why its own package is not found.
+
+``python mlproj/flows/train.py run`` puts ``mlproj/flows`` on Python's path, not the project's
+root, so the flow's ``from mlproj.lib import features`` fails with a bare
+``ModuleNotFoundError: No module named 'mlproj'`` although the package is right there, above
+the file. When a folder above the flow file holds the missing package, this says so and names
+the commands that find it. Free of the rest of headwater: the import-time hook uses it.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+
+_LEVELS = 8  # how many folders above the flow file are looked at
+
+
+def package_above_hint(exc: BaseException, script: str | None, rest: list[str]) -> str | None:
+    """A note for ``exc`` (a ModuleNotFoundError while ``script`` was imported) when a folder
+    above ``script`` holds the missing top-level module; ``rest`` is what followed the file on
+    the command line. None in every other case."""
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name or not script:
+        return None
+    top = exc.name.split(".", 1)[0]
+    here = os.path.dirname(os.path.realpath(script))
+    root = _holder(here, top)
+    if root is None:
+        return None
+    relative = os.path.relpath(os.path.splitext(os.path.realpath(script))[0], root)
+    parts = relative.split(os.sep)
+    args = " ".join(shlex.quote(arg) for arg in rest)
+    tail = f" {args}" if args else ""
+    dotted = ".".join(parts)
+    module_form = (f"cd {shlex.quote(root)} && python -m {dotted}{tail}"
+                   if all(part.isidentifier() for part in parts) else None)
+    path_form = f"PYTHONPATH={shlex.quote(root)} python {shlex.quote(script)}{tail}"
+    first = module_form or path_form
+    also = f", or `{path_form}`" if module_form else ""
+    return (f"note: '{top}' is in {root}, above the flow file, but Python looks for imports "
+            f"beside the file it runs ({here}), not in the project's root.\n"
+            f"  fix: run it from the root as a module: `{first}`{also}; or install the project "
+            f"(`pip install -e {shlex.quote(root)}`, with a pyproject.toml) so it imports from "
+            "anywhere\n")
+
+
+def _holder(start: str, top: str) -> str | None:
+    """The nearest folder strictly above ``start`` holding the package or module ``top``."""
+    folder = start
+    for _ in range(_LEVELS):
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+        if os.path.isfile(os.path.join(folder, top, "__init__.py")) \
+                or os.path.isfile(os.path.join(folder, f"{top}.py")):
+            return folder
+    return None
