@@ -198,9 +198,9 @@ def airflow_create(ctx: click.Context, out: str, operator: str, image: str | Non
 def _write_dag(out: str, text: str) -> None:
     """The DAG file, renamed into place (never written through another user's link; Airflow's
     scheduler never reads half of it), readable as ``open`` would have made it."""
-    from headwater.exceptions import HeadwaterException
     import os
 
+    from headwater.exceptions import HeadwaterException
     from headwater.outfiles import replace_file
 
     folder = os.path.dirname(out)

@@ -40,9 +40,9 @@ def _package_above(exc: BaseException) -> None:
     """``python mlproj/flows/train.py run`` failing on ``import mlproj``: say where it is."""
     if not isinstance(exc, ModuleNotFoundError):
         return
-    from headwater.import_hint import package_above_hint
-
     import os
+
+    from headwater.import_hint import package_above_hint
 
     script = getattr(sys.modules.get("__main__"), "__file__", None)
     if script and sys.argv and sys.argv[0] and os.path.isfile(sys.argv[0]) \

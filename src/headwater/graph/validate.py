@@ -15,8 +15,8 @@ from collections import deque
 from headwater.exceptions import GraphError
 from headwater.flow.flowspec import RESERVED, FlowSpec
 from headwater.graph.build import build_graph
-from headwater.graph.stray_defs import stray_step_def
 from headwater.graph.model import END, FOREACH, PARALLEL, SPLIT, SWITCH, Graph, StepNode
+from headwater.graph.stray_defs import stray_step_def
 from headwater.spelling import closest
 
 # The open splits a step runs inside, outermost first: (split step, branch head it entered).

@@ -1,0 +1,369 @@
+"""What a data scientist new to headwater tripped on in the eighth new-user pass.
+
+A sweep with a list parameter, a flow split across a package of the project, a join indented
+the wrong way, options typed on the wrong side of ``run``, artifacts pickle cannot store, and the
+README's ``airflow create dags/flow.py`` in a fresh folder. Each test types the user's command in
+a real process and reads what it prints; where the message names a fix, the test applies it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .faultkit import DEADLINE_S
+from .flowrun import hermetic_env, line_of, write_flow
+
+SWEEP = '''
+from headwater import FlowSpec, Parameter, step
+
+
+class SweepFlow(FlowSpec):
+    lrs = Parameter("lrs", type=list, default=[0.1, 0.01])
+    epochs = Parameter("epochs", default=3)
+
+    @step
+    def start(self):
+        self.next(self.train, foreach="lrs")
+
+    @step
+    def train(self):
+        self.score = 1 - self.input
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.best = max(i.score for i in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        print("best", self.best)
+
+
+if __name__ == "__main__":
+    SweepFlow()
+'''
+
+
+def typed(cwd: Path, *argv: str, **extra: str) -> subprocess.CompletedProcess:
+    """``python ARGV`` typed in ``cwd``, the store found from the working folder."""
+    return subprocess.run([sys.executable, *argv], cwd=cwd, env=hermetic_env(extra),
+                          capture_output=True, text=True, timeout=DEADLINE_S)
+
+
+# ------------------------------------------------------- a list parameter declared type=list
+
+
+def test_a_list_parameter_declared_type_list_is_refused_with_jsontype_then_runs(tmp_path):
+    flow = write_flow(tmp_path, "sweep.py", SWEEP)
+    # Its default (a real list) runs as declared: only text given to type=list is wrong.
+    done = typed(tmp_path, "sweep.py", "run")
+    assert done.returncode == 0, done.stderr
+    assert "best 0.99" in done.stdout
+    # list('[0.5]') was five characters, and every train task failed on a str; now the launch
+    # refuses it, naming the parameter and the declaration that reads it.
+    refused = typed(tmp_path, "sweep.py", "run", "--lrs", "[0.5]")
+    assert refused.returncode != 0
+    assert "parameter 'lrs' is declared type=list" in refused.stderr
+    assert "one item per character" in refused.stderr
+    assert "declare Parameter('lrs', type=JSONType, ...)" in refused.stderr
+    assert "Workflow starting" not in refused.stdout + refused.stderr
+    # The fix, applied as the message words it, runs the value given.
+    source = flow.read_text().replace("type=list", "type=JSONType")
+    flow.write_text(source.replace("import FlowSpec,", "import FlowSpec, JSONType,"))
+    fixed = typed(tmp_path, "sweep.py", "run", "--lrs", "[0.5]")
+    assert fixed.returncode == 0, fixed.stderr
+    assert "best 0.5" in fixed.stdout
+
+
+@pytest.mark.parametrize("declared", ["list[float]", "dict", "tuple"])
+def test_other_container_types_given_text_are_refused_the_same_way(tmp_path, declared):
+    write_flow(tmp_path, "sweep.py", SWEEP.replace("type=list", f"type={declared}"))
+    refused = typed(tmp_path, "sweep.py", "run", "--lrs", "[0.5]")
+    assert refused.returncode != 0
+    assert f"parameter 'lrs' is declared type={declared}" in refused.stderr
+    assert "type=JSONType" in refused.stderr
+
+
+def test_an_optional_type_names_the_one_type_and_a_none_default(tmp_path):
+    write_flow(tmp_path, "sweep.py", SWEEP.replace(
+        'Parameter("epochs", default=3)', 'Parameter("epochs", type=int | None, default=None)'))
+    refused = typed(tmp_path, "sweep.py", "run", "--epochs", "4")
+    assert refused.returncode != 0
+    assert "parameter 'epochs' has an unsupported type int | None" in refused.stderr
+    assert "declare Parameter('epochs', type=int, default=None)" in refused.stderr
+
+
+# ------------------------------------------------------- options on the wrong side of `run`
+
+
+@pytest.mark.parametrize(("before", "said"), [
+    (["--tag", "x"], "an option of 'run', so it goes after 'run': python sweep.py run --tag ..."),
+    (["--max-workers", "2"], "python sweep.py run --max-workers ..."),
+    (["--no-cache"], "python sweep.py run --no-cache\n"),
+    (["--epochs", "2"], "a parameter of SweepFlow, so it goes after 'run': "
+                        "python sweep.py run --epochs ..."),
+])
+def test_a_run_option_typed_before_run_says_it_goes_after(tmp_path, before, said):
+    write_flow(tmp_path, "sweep.py", SWEEP)
+    refused = typed(tmp_path, "sweep.py", *before, "run")
+    assert refused.returncode == 2
+    assert f"No such option '{before[0]}' before the command" in refused.stderr
+    assert said in refused.stderr
+
+
+def test_a_resume_option_typed_before_resume_names_resume(tmp_path):
+    write_flow(tmp_path, "sweep.py", SWEEP)
+    refused = typed(tmp_path, "sweep.py", "--origin-run-id", "1", "resume")
+    assert refused.returncode == 2
+    assert "it is an option of 'resume', so it goes after 'resume': python sweep.py resume " \
+        "--origin-run-id ..." in refused.stderr
+
+
+def test_an_option_of_no_command_keeps_clicks_answer(tmp_path):
+    write_flow(tmp_path, "sweep.py", SWEEP)
+    refused = typed(tmp_path, "sweep.py", "--bogus", "run")
+    assert refused.returncode == 2
+    assert "No such option '--bogus'." in refused.stderr
+    assert "goes after" not in refused.stderr
+
+
+# ------------------------------------------------------- a join indented the wrong way
+
+NESTED = '''
+from headwater import FlowSpec, step
+
+
+class IndFlow(FlowSpec):
+    @step
+    def start(self):
+        self.xs = [1, 2]
+        self.next(self.work, foreach="xs")
+
+    @step
+    def work(self):
+        self.y = self.input * 2
+        self.next(self.join)
+
+        @step
+        def join(self, inputs):
+            self.total = sum(i.y for i in inputs)
+            self.next(self.end)
+
+    @step
+    def end(self):
+        print("total", self.total)
+
+
+if __name__ == "__main__":
+    IndFlow()
+'''
+
+
+NESTED_JOIN = '''
+        @step
+        def join(self, inputs):
+            self.total = sum(i.y for i in inputs)
+            self.next(self.end)
+'''
+
+
+def test_a_join_indented_inside_the_step_above_is_named_and_dedenting_it_runs(tmp_path):
+    flow = write_flow(tmp_path, "ind.py", NESTED)
+    refused = typed(tmp_path, "ind.py", "run")
+    assert refused.returncode != 0
+    line = line_of(flow, "def join")
+    assert f"ind.py:{line}: self.next must be the last statement of step 'work', but def join " \
+        f"comes after it at line {line}, inside step 'work': it is indented one level too far" \
+        in refused.stderr
+    assert "fix: dedent def join (and its body) to line up with def work" in refused.stderr
+    # The fix as worded: the block four spaces left, in line with def work.
+    dedented = "".join(line[4:] if line.strip() else line
+                       for line in NESTED_JOIN.splitlines(keepends=True))
+    flow.write_text(flow.read_text().replace(NESTED_JOIN, dedented))
+    done = typed(tmp_path, "ind.py", "run")
+    assert done.returncode == 0, done.stderr
+    assert "total 6" in done.stdout
+
+
+def test_a_join_dedented_out_of_the_class_is_named_with_the_steps_it_took(tmp_path):
+    # join at the module's top level; end, left where it was, is now inside join.
+    source = NESTED.replace('''        self.next(self.join)
+
+        @step
+        def join(self, inputs):
+            self.total = sum(i.y for i in inputs)
+            self.next(self.end)
+''', '''        self.next(self.join)
+
+@step
+def join(self, inputs):
+    self.total = sum(i.y for i in inputs)
+    self.next(self.end)
+''')
+    flow = write_flow(tmp_path, "ind.py", source)
+    refused = typed(tmp_path, "ind.py", "run")
+    assert refused.returncode != 0
+    assert "flow IndFlow has no 'end' step" in refused.stderr
+    assert (f"def end at line {line_of(flow, 'def end')} is inside step 'join' (line "
+            f"{line_of(flow, 'def join')}), which is outside class IndFlow") in refused.stderr
+    assert "fix: indent def join and its body one level" in refused.stderr
+
+
+def test_a_step_left_at_the_module_level_is_named_where_the_flow_goes_to_it(tmp_path):
+    source = NESTED.replace(NESTED_JOIN, "").replace('if __name__', '''@step
+def join(self, inputs):
+    self.total = sum(i.y for i in inputs)
+    self.next(self.end)
+
+
+if __name__''')
+    flow = write_flow(tmp_path, "ind.py", source)
+    refused = typed(tmp_path, "ind.py", "check")
+    assert refused.returncode != 0
+    assert ("step 'work' goes to self.join, but the flow has no step named 'join'; def join at "
+            f"line {line_of(flow, 'def join')} is at the module's top level, outside class "
+            "IndFlow") in refused.stderr
+    assert "fix: indent it (and the steps after it)" in refused.stderr
+
+
+def test_a_module_helper_named_like_a_missing_step_is_not_taken_for_it(tmp_path):
+    source = NESTED.replace(NESTED_JOIN, "").replace('if __name__', 'def join(parts):\n    return parts\n\n\nif __name__')
+    write_flow(tmp_path, "ind.py", source)
+    refused = typed(tmp_path, "ind.py", "check")
+    assert refused.returncode != 0
+    assert "the flow has no step named 'join'" in refused.stderr
+    assert "module's top level" not in refused.stderr
+    assert "fix: define @step def join(self): ..." in refused.stderr
+
+
+# ------------------------------------------------------- a flow inside the project's package
+
+TRAIN = '''
+from headwater import FlowSpec, step
+from mlproj.lib.features import make_features
+
+
+class TrainFlow(FlowSpec):
+    @step
+    def start(self):
+        self.x = make_features([1, 2, 3])
+        self.next(self.end)
+
+    @step
+    def end(self):
+        print("features", self.x)
+
+
+if __name__ == "__main__":
+    TrainFlow()
+'''
+
+
+def _package(root: Path) -> Path:
+    for folder in ("mlproj", "mlproj/flows", "mlproj/lib"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        (root / folder / "__init__.py").write_text("")
+    (root / "mlproj/lib/features.py").write_text(
+        "def make_features(rows):\n    return [r * 2 for r in rows]\n")
+    return write_flow(root / "mlproj/flows", "train.py", TRAIN)
+
+
+def test_a_flow_that_cannot_import_its_own_package_names_the_root_and_the_command(tmp_path):
+    _package(tmp_path)
+    failed = typed(tmp_path, "mlproj/flows/train.py", "run")
+    assert failed.returncode == 1
+    assert "ModuleNotFoundError: No module named 'mlproj'" in failed.stderr
+    assert f"note: 'mlproj' is in {tmp_path}, above the flow file" in failed.stderr
+    command = f"cd {tmp_path} && python -m mlproj.flows.train run"
+    assert f"`{command}`" in failed.stderr
+    # The command pasted as printed runs the flow.
+    done = subprocess.run(command.replace("python", sys.executable, 1), shell=True,
+                          env=hermetic_env(), capture_output=True, text=True,
+                          timeout=DEADLINE_S)
+    assert done.returncode == 0, done.stderr
+    assert "features [2, 4, 6]" in done.stdout
+    # So does the other one it names, from where the user typed the first.
+    assert f"`PYTHONPATH={tmp_path} python mlproj/flows/train.py run`" in failed.stderr
+    again = typed(tmp_path, "mlproj/flows/train.py", "run", PYTHONPATH=str(tmp_path))
+    assert again.returncode == 0, again.stderr
+
+
+def test_headwater_run_of_such_a_flow_names_the_same_fix(tmp_path):
+    _package(tmp_path)
+    failed = subprocess.run([sys.executable, "-m", "headwater", "run", "flows/train.py",
+                             "--tag", "a"], cwd=tmp_path / "mlproj", env=hermetic_env(),
+                            capture_output=True, text=True, timeout=DEADLINE_S)
+    assert failed.returncode == 1
+    assert f"`cd {tmp_path} && python -m mlproj.flows.train run --tag a`" in failed.stderr
+
+
+def test_a_module_missing_from_everywhere_gets_no_note(tmp_path):
+    write_flow(tmp_path, "lost.py", TRAIN.replace("mlproj.lib.features", "nowhere_pkg_xyz"))
+    failed = typed(tmp_path, "lost.py", "run")
+    assert failed.returncode == 1
+    assert "No module named 'nowhere_pkg_xyz'" in failed.stderr
+    assert "note:" not in failed.stderr
+
+
+# ------------------------------------------------------- artifacts pickle cannot store
+
+UNPICKLABLE = '''
+import sqlite3
+from headwater import FlowSpec, step
+
+
+class KeepFlow(FlowSpec):
+    @step
+    def start(self):
+        self.thing = VALUE
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    KeepFlow()
+'''
+
+
+@pytest.mark.parametrize(("value", "fix"), [
+    ("lambda x: x + 1", "define it at the top level of the flow file (def thing(...): ...)"),
+    ("(i for i in range(3))", "it is a one-pass iterator: store its items, self.thing = "
+                              "list(...)"),
+    ("open(__file__)", "an open file belongs to one process: store its path"),
+    ("sqlite3.connect(':memory:')", "a connection, lock or client belongs to one process"),
+])
+def test_an_artifact_pickle_cannot_store_gets_a_fix_for_its_kind(tmp_path, value, fix):
+    write_flow(tmp_path, "keep.py", UNPICKLABLE.replace("VALUE", value))
+    failed = typed(tmp_path, "keep.py", "run")
+    assert failed.returncode != 0
+    out = failed.stdout + failed.stderr
+    assert "cannot save artifact 'thing' of task KeepFlow/1/start/1" in out
+    assert fix in out
+    assert "or delete it before the step ends (del self.thing)" in out
+
+
+def test_the_generator_fix_applied_runs(tmp_path):
+    write_flow(tmp_path, "keep.py", UNPICKLABLE.replace("VALUE", "list(i for i in range(3))"))
+    done = typed(tmp_path, "keep.py", "run")
+    assert done.returncode == 0, done.stderr
+
+
+# ------------------------------------------------------- the README's airflow create
+
+
+def test_airflow_create_into_a_folder_not_made_yet_makes_it(tmp_path):
+    write_flow(tmp_path, "sweep.py", SWEEP)
+    done = typed(tmp_path, "sweep.py", "airflow", "create", "dags/flow.py")
+    assert done.returncode == 0, done.stderr
+    assert "Created the folder dags." in done.stderr
+    dag = tmp_path / "dags" / "flow.py"
+    assert "SweepFlow" in dag.read_text()
+    compile(dag.read_text(), str(dag), "exec")  # a Python file Airflow can import
