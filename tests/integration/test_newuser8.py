@@ -367,3 +367,66 @@ def test_airflow_create_into_a_folder_not_made_yet_makes_it(tmp_path):
     dag = tmp_path / "dags" / "flow.py"
     assert "SweepFlow" in dag.read_text()
     compile(dag.read_text(), str(dag), "exec")  # a Python file Airflow can import
+
+
+# ------------------------------------------------------- the client from another process
+
+READ = '''
+import sys
+from headwater import Flow, Run, Step, Task
+
+try:
+    print(repr(eval(sys.argv[1])))
+except Exception as exc:
+    print(f"{type(exc).__name__}: {exc}")
+'''
+
+
+def _read(folder: Path, expression: str) -> str:
+    done = typed(folder, "read.py", expression)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("swept")
+    write_flow(folder, "sweep.py", SWEEP)
+    write_flow(folder, "read.py", READ)
+    done = typed(folder, "sweep.py", "run")
+    assert done.returncode == 0, done.stderr
+    return folder
+
+
+def test_a_run_id_alone_names_the_flow_that_has_it(swept):
+    for typed_id in ("'1'", "1"):
+        said = _read(swept, f"Run({typed_id})")
+        assert "'1' is not a run pathspec: it is a run id alone" in said
+        assert "Run('SweepFlow/1') (run 1 exists in SweepFlow)" in said
+    # The expression it names reads the run.
+    assert "Run('SweepFlow/1')" in _read(swept, "Run('SweepFlow/1')")
+
+
+def test_a_pathspec_of_another_kind_names_the_class_that_reads_it(swept):
+    said = _read(swept, "Task('SweepFlow/1/train')")
+    assert "'SweepFlow/1/train' is not a task pathspec but a step one" in said
+    assert "Step('SweepFlow/1/train').task" in said
+    assert "Task('SweepFlow/1/train/TASK_ID')" in said
+    assert "is not a run pathspec but a flow one" in _read(swept, "Run('SweepFlow')")
+    assert "Flow('SweepFlow').latest_run" in _read(swept, "Run('SweepFlow')")
+    assert "read this one with Task('SweepFlow/1/start/1')" in _read(
+        swept, "Step('SweepFlow/1/start/1')")
+    # Each expression named works.
+    assert "0.99" in _read(swept, "max(t.data.score for t in Step('SweepFlow/1/train'))")
+
+
+def test_data_of_a_step_says_its_tasks_hold_the_artifacts(swept):
+    said = _read(swept, "Run('SweepFlow/1')['train'].data")
+    assert "AttributeError: 'Step' object has no attribute 'data': artifacts belong to a " \
+        "step's tasks" in said
+    assert "[task.data.NAME for task in Step('SweepFlow/1/train')]" in said
+    assert "[0.9, 0.99]" in _read(
+        swept, "sorted(task.data.score for task in Step('SweepFlow/1/train'))")
+    # hasattr stays False, as for any missing attribute (and as Metaflow's Step has none).
+    assert "False" in _read(swept, "hasattr(Run('SweepFlow/1')['train'], 'data')")
+    assert "no attribute 'nope'" in _read(swept, "Run('SweepFlow/1')['train'].nope")
