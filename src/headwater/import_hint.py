@@ -1,15 +1,23 @@
-"""A flow in a package of the project, run by its path: say why its own package is not found.
+"""A flow file's failing import, explained: its own package above it, or a step's package.
+
+``package_above_hint``: a flow in a package of the project, run by its path.
 
 ``python mlproj/flows/train.py run`` puts ``mlproj/flows`` on Python's path, not the project's
 root, so the flow's ``from mlproj.lib import features`` fails with a bare
 ``ModuleNotFoundError: No module named 'mlproj'`` although the package is right there, above
 the file. When a folder above the flow file holds the missing package, this says so and names
 the commands that find it. Free of the rest of headwater: the import-time hook uses it.
+
+``step_package_hint``: ``import tabulate`` at the top of a flow whose ``@pypi`` step declares
+tabulate. The file is imported by the Python that runs the flow, which does not have a step's
+packages (Metaflow's documentation says to import them inside the step; its error is the same
+bare ``ModuleNotFoundError``).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shlex
 
 _LEVELS = 8  # how many folders above the flow file are looked at
@@ -55,3 +63,26 @@ def _holder(start: str, top: str) -> str | None:
                 or os.path.isfile(os.path.join(folder, f"{top}.py")):
             return folder
     return None
+
+
+def step_package_hint(exc: BaseException, script: str | None) -> str | None:
+    """A note when the module ``exc`` misses is a package a ``@pypi``/``@conda`` declaration of
+    ``script`` names (by its name, ``-`` and ``_`` alike): import it inside the step."""
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name or not script:
+        return None
+    top = exc.name.split(".", 1)[0]
+    try:
+        with open(script, encoding="utf-8") as handle:
+            source = handle.read(1_000_000)
+    except (OSError, ValueError):
+        return None
+    if not re.search(r"@(pypi|conda)(_base)?\s*\(", source):
+        return None
+    spelled = "[-_.]".join(re.escape(part) for part in re.split(r"[-_.]", top))
+    if not re.search(rf"""["']{spelled}\s*(\[[^\]]*\])?\s*["']\s*:""", source, re.IGNORECASE):
+        return None
+    return (f"note: '{top}' is a package of a @pypi/@conda declaration in this file; a step's "
+            "packages are installed in that step's environment only, not in the Python that "
+            "imports the flow file.\n"
+            f"  fix: import {top} inside the step that declares it (e.g. def start(self): import "
+            f"{top}), not at the top of the file\n")

@@ -430,3 +430,53 @@ def test_data_of_a_step_says_its_tasks_hold_the_artifacts(swept):
     # hasattr stays False, as for any missing attribute (and as Metaflow's Step has none).
     assert "False" in _read(swept, "hasattr(Run('SweepFlow/1')['train'], 'data')")
     assert "no attribute 'nope'" in _read(swept, "Run('SweepFlow/1')['train'].nope")
+
+
+# ------------------------------------------------------- a @pypi package imported at the top
+
+REPORT = '''
+from headwater import FlowSpec, pypi, step
+import tabulate_not_here_xyz
+
+
+class ReportFlow(FlowSpec):
+    @pypi(packages={"tabulate-not-here-xyz": "0.9.0"})
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    ReportFlow()
+'''
+
+
+def test_a_step_package_imported_at_the_top_of_the_file_says_to_import_it_in_the_step(
+        tmp_path):
+    flow = write_flow(tmp_path, "report.py", REPORT)
+    for argv in (["report.py", "--environment=pypi", "run"],
+                 ["-m", "headwater", "run", "report.py"]):
+        failed = typed(tmp_path, *argv)
+        assert failed.returncode == 1
+        assert "No module named 'tabulate_not_here_xyz'" in failed.stderr
+        assert "note: 'tabulate_not_here_xyz' is a package of a @pypi/@conda declaration in " \
+            "this file" in failed.stderr
+        assert "fix: import tabulate_not_here_xyz inside the step that declares it" \
+            in failed.stderr
+    # Moved into the step, the file imports (the step's environment is another matter).
+    flow.write_text(REPORT.replace("import tabulate_not_here_xyz\n", "").replace(
+        "    def start(self):\n", "    def start(self):\n        import tabulate_not_here_xyz\n"))
+    checked = typed(tmp_path, "report.py", "check")
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_a_missing_module_no_declaration_names_gets_no_step_note(tmp_path):
+    write_flow(tmp_path, "report.py", REPORT.replace('"tabulate-not-here-xyz"', '"other"'))
+    failed = typed(tmp_path, "report.py", "run")
+    assert failed.returncode == 1
+    assert "No module named 'tabulate_not_here_xyz'" in failed.stderr
+    assert "note:" not in failed.stderr

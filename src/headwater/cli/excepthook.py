@@ -42,13 +42,13 @@ def _package_above(exc: BaseException) -> None:
         return
     import os
 
-    from headwater.import_hint import package_above_hint
+    from headwater.import_hint import package_above_hint, step_package_hint
 
     script = getattr(sys.modules.get("__main__"), "__file__", None)
     if script and sys.argv and sys.argv[0] and os.path.isfile(sys.argv[0]) \
             and os.path.samefile(sys.argv[0], script):
         script = sys.argv[0]  # as typed: the hint's command is pasted where it was typed
-    hint = package_above_hint(exc, script, sys.argv[1:])
+    hint = package_above_hint(exc, script, sys.argv[1:]) or step_package_hint(exc, script)
     if hint:
         sys.stderr.write(hint)
         sys.stderr.flush()

@@ -165,7 +165,7 @@ def _load_or_exit(path: str, args: list[str]) -> type:
     """The flow class of ``path``; a mistake in the file is shown as ``python flow.py`` would,
     with the user's lines only, and exits 1. ``args``: the command line without the file."""
     from headwater.flow_file import load_flow_class
-    from headwater.import_hint import package_above_hint
+    from headwater.import_hint import package_above_hint, step_package_hint
     from headwater.redaction import redact
     from headwater.tracebacks import user_error_text
 
@@ -175,7 +175,8 @@ def _load_or_exit(path: str, args: list[str]) -> type:
         raise
     except BaseException as exc:  # noqa: BLE001 - whatever the user's file raised
         sys.stderr.write(redact(user_error_text(exc)))
-        sys.stderr.write(package_above_hint(exc, path, args) or "")
+        sys.stderr.write(package_above_hint(exc, path, args) or step_package_hint(exc, path)
+                         or "")
         raise SystemExit(1) from None
 
 
