@@ -480,3 +480,27 @@ def test_a_missing_module_no_declaration_names_gets_no_step_note(tmp_path):
     assert failed.returncode == 1
     assert "No module named 'tabulate_not_here_xyz'" in failed.stderr
     assert "note:" not in failed.stderr
+
+
+def test_a_notebook_one_folder_above_the_flows_store_is_told_where_it_is(tmp_path):
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    write_flow(proj, "sweep.py", SWEEP)
+    assert typed(proj, "sweep.py", "run").returncode == 0
+    write_flow(tmp_path, "read.py", READ)
+    said = _read(tmp_path, "Flow('SweepFlow').latest_run")
+    assert (f"flow 'SweepFlow' not found in the datastore {tmp_path / '.headwater'}; it is in "
+            "the store proj/.headwater, below the working folder") in said
+    assert "headwater.metadata('proj/.headwater')" in said
+    assert "--datastore-root proj/.headwater" in said
+    # The call it names reads the run, and so does the option.
+    done = typed(tmp_path, "-c", "from headwater import Flow, metadata\n"
+                 "metadata('proj/.headwater')\nprint(Flow('SweepFlow').latest_run)")
+    assert done.returncode == 0, done.stderr
+    assert "Run('SweepFlow/1')" in done.stdout
+    listed = typed(tmp_path, "-m", "headwater", "runs", "SweepFlow", "--datastore-root",
+                   "proj/.headwater")
+    assert listed.returncode == 0, listed.stderr
+    assert "SweepFlow/1" in listed.stdout
+    # A flow no store below has keeps the list of known flows.
+    assert "flow 'NoSuchFlow' not found; known flows: none" in _read(tmp_path, "Flow('NoSuchFlow')")
