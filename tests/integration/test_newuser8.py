@@ -504,3 +504,29 @@ def test_a_notebook_one_folder_above_the_flows_store_is_told_where_it_is(tmp_pat
     assert "SweepFlow/1" in listed.stdout
     # A flow no store below has keeps the list of known flows.
     assert "flow 'NoSuchFlow' not found; known flows: none" in _read(tmp_path, "Flow('NoSuchFlow')")
+
+
+# ------------------------------------------------------- a pathspec pasted from the closing line
+
+
+def test_logs_dump_and_card_take_the_pathspec_a_failed_run_prints(tmp_path):
+    flow = write_flow(tmp_path, "sweep.py", SWEEP.replace(
+        "    @step\n    def start(self):",
+        "    @card\n    @step\n    def start(self):\n        print('starting')").replace(
+        "import FlowSpec,", "import FlowSpec, card,").replace(
+        "self.score = 1 - self.input", "self.score = 1 / (self.input - 0.1)"))
+    failed = typed(tmp_path, "sweep.py", "run")
+    assert failed.returncode != 0
+    assert "Run SweepFlow/1 failed: SweepFlow/1/train/" in failed.stdout + failed.stderr
+    assert flow.exists()
+    logs = typed(tmp_path, "sweep.py", "logs", "SweepFlow/1/start/1")
+    assert logs.returncode == 0, logs.stderr
+    assert "starting" in logs.stdout
+    steps = typed(tmp_path, "sweep.py", "logs", "SweepFlow/1/start")
+    assert steps.returncode == 0 and "starting" in steps.stdout
+    dumped = typed(tmp_path, "sweep.py", "dump", "SweepFlow/1/start")
+    assert dumped.returncode == 0, dumped.stderr
+    assert "lrs" in dumped.stdout
+    got = typed(tmp_path, "sweep.py", "card", "get", "SweepFlow/1/start", "card.html")
+    assert got.returncode == 0, got.stderr
+    assert "<html" in (tmp_path / "card.html").read_text().lower()
