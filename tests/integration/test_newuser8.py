@@ -530,3 +530,36 @@ def test_logs_dump_and_card_take_the_pathspec_a_failed_run_prints(tmp_path):
     got = typed(tmp_path, "sweep.py", "card", "get", "SweepFlow/1/start", "card.html")
     assert got.returncode == 0, got.stderr
     assert "<html" in (tmp_path / "card.html").read_text().lower()
+
+
+# ------------------------------------------------------- self.next written the way it reads
+
+
+@pytest.mark.parametrize(("old", "new", "said", "fix"), [
+    ('foreach="lrs"', "foreach=self.lrs",
+     "foreach= in step 'start' must be a string literal naming an artifact, not self.lrs",
+     "write foreach='lrs', the artifact's name as a string"),
+    ("self.next(self.join)", 'self.next("join")',
+     "could not understand the self.next call in step 'train': 'join' is a string, not a step",
+     "write self.next(self.join): the step itself, not its name"),
+    ("        self.next(self.end)\n\n    @step\n    def end",
+     "        self.next(self.end())\n\n    @step\n    def end",
+     "could not understand the self.next call in step 'join': 'self.end()' calls the step",
+     "write self.next(self.end), without the parentheses"),
+])
+def test_a_self_next_slip_names_the_form_that_works(tmp_path, old, new, said, fix):
+    flow = write_flow(tmp_path, "sweep.py", SWEEP.replace(old, new))
+    refused = typed(tmp_path, "sweep.py", "check")
+    assert refused.returncode != 0
+    assert said in refused.stderr
+    assert f"fix: {fix}" in refused.stderr
+    flow.write_text(flow.read_text().replace(new, old))  # the fix, as worded
+    assert typed(tmp_path, "sweep.py", "check").returncode == 0
+
+
+def test_a_foreach_over_a_misspelt_parameter_names_the_parameter(tmp_path):
+    write_flow(tmp_path, "sweep.py", SWEEP.replace('foreach="lrs"', 'foreach="lr"'))
+    failed = typed(tmp_path, "sweep.py", "run")
+    assert failed.returncode != 0
+    assert "foreach over 'lr', but self.lr was never set; did you mean self.lrs?" in \
+        failed.stdout + failed.stderr

@@ -28,11 +28,9 @@ def stray_step_def(file: str | None, flow_name: str, name: str) -> str | None:
 def _find(node: ast.AST, flow_name: str, name: str, *, outer: ast.AST | None,
           in_flow: bool) -> str | None:
     for child in ast.iter_child_nodes(node):
-        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            # A method of the flow class itself is where a step belongs: not stray.
-            owned = isinstance(outer, ast.ClassDef) and outer.name == flow_name
-            if child.name == name and not owned and _is_step(child):
-                return _where(child, outer, flow_name, in_flow)
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) and child.name == name \
+                and _is_step(child) and _lost(outer, flow_name, in_flow):
+            return _where(child, outer, flow_name, in_flow)
         found = _find(child, flow_name, name,
                       outer=child if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef,
                                                         ast.ClassDef)) else outer,
@@ -41,6 +39,17 @@ def _find(node: ast.AST, flow_name: str, name: str, *, outer: ast.AST | None,
         if found is not None:
             return found
     return None
+
+
+def _lost(outer: ast.AST | None, flow_name: str, in_flow: bool) -> bool:
+    """A step def where indentation put it by mistake: at the module's top level, inside a
+    step of the flow, or inside a step that itself left the class. Not a method of the flow
+    (where it belongs) nor of another class (another flow's step, in the same file)."""
+    if outer is None:
+        return True
+    if isinstance(outer, ast.ClassDef):
+        return False
+    return in_flow or _is_step(outer)
 
 
 def _is_step(fdef: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
@@ -64,14 +73,9 @@ def _where(fdef: ast.AST, outer: ast.AST | None, flow_name: str, in_flow: bool) 
         return (f"def {getattr(fdef, 'name', '?')} at line {line} is at the module's top "
                 f"level, outside class {flow_name}: indent it (and the steps after it) to line "
                 f"up with the class's other steps")
-    if isinstance(outer, (ast.FunctionDef, ast.AsyncFunctionDef)) and _is_step(outer):
-        # `@step def join` dedented to the module: the steps after it, left where they were,
-        # are now its nested functions.
-        return (f"def {getattr(fdef, 'name', '?')} at line {line} is inside step "
-                f"{outer.name!r} (line {outer.lineno}), which is outside class {flow_name}: "
-                f"indent def {outer.name} and its body one level, to line up with the class's "
-                f"other steps")
-    kind = "class" if isinstance(outer, ast.ClassDef) else "function"
-    return (f"def {getattr(fdef, 'name', '?')} at line {line} is inside {kind} "
-            f"{getattr(outer, 'name', '?')}, not in class {flow_name}: move it into the class, "
-            f"lined up with the other steps")
+    # `@step def join` dedented to the module: the steps after it, left where they were, are
+    # now its nested functions (the only other case _lost keeps).
+    return (f"def {getattr(fdef, 'name', '?')} at line {line} is inside step "
+            f"{getattr(outer, 'name', '?')!r} (line {getattr(outer, 'lineno', 0)}), which is "
+            f"outside class {flow_name}: indent def {getattr(outer, 'name', '?')} and its body "
+            f"one level, to line up with the class's other steps")
