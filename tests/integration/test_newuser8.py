@@ -563,3 +563,29 @@ def test_a_foreach_over_a_misspelt_parameter_names_the_parameter(tmp_path):
     assert failed.returncode != 0
     assert "foreach over 'lr', but self.lr was never set; did you mean self.lrs?" in \
         failed.stdout + failed.stderr
+
+
+# ------------------------------------------------------- the Runner given command-line text
+
+RUNNER_SWEEP = SWEEP.replace("type=list", "type=JSONType").replace(
+    "import FlowSpec,", "import FlowSpec, JSONType,")
+
+
+def test_the_runner_given_json_text_for_a_jsontype_parameter_says_to_pass_the_value(tmp_path):
+    write_flow(tmp_path, "sweep.py", RUNNER_SWEEP)
+    script = ("from headwater import Runner\n"
+              "with Runner('sweep.py', quiet=True) as runner:\n"
+              "    text = runner.run(lrs='[0.5]')\n"
+              "    print('status', text.status)\n"
+              "    value = runner.run(lrs=[0.5])\n"
+              "    print('status', value.status, value.run.data.best)\n")
+    done = typed(tmp_path, "-c", script)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout + done.stderr
+    # Kept as Metaflow's Runner keeps it (a str), and said, with the call that passes the list.
+    assert "status failed" in out
+    assert ("Note: parameter 'lrs' of SweepFlow (JSONType) was given the str '[0.5]', which "
+            "the Runner passes as that string, not as the list it spells") in out
+    assert "Runner(...).run(lrs=[0.5])" in out
+    assert "status successful 0.5" in out
+    assert out.count("Note: parameter 'lrs'") == 1  # the list given as a list: no note
