@@ -589,3 +589,42 @@ def test_the_runner_given_json_text_for_a_jsontype_parameter_says_to_pass_the_va
     assert "Runner(...).run(lrs=[0.5])" in out
     assert "status successful 0.5" in out
     assert out.count("Note: parameter 'lrs'") == 1  # the list given as a list: no note
+
+
+# ------------------------------------------------------- an IncludeFile's path mistyped
+
+CSV_FLOW = '''
+from headwater import FlowSpec, IncludeFile, step
+
+
+class CsvFlow(FlowSpec):
+    data = IncludeFile("data", default="data.csv")
+
+    @step
+    def start(self):
+        self.rows = self.data.split()
+        self.next(self.end)
+
+    @step
+    def end(self):
+        print("rows", len(self.rows))
+
+
+if __name__ == "__main__":
+    CsvFlow()
+'''
+
+
+def test_a_mistyped_include_file_path_gets_the_close_file_of_that_folder(tmp_path):
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "data.csv").write_text("x,y\n1,2\n")
+    write_flow(tmp_path / "proj", "csv_flow.py", CSV_FLOW)
+    refused = typed(tmp_path, "proj/csv_flow.py", "run", "--data", "proj/dta.csv")
+    assert refused.returncode != 0
+    assert "file 'proj/dta.csv' does not exist" in refused.stderr
+    assert "did you mean 'proj/data.csv'?" in refused.stderr
+    done = typed(tmp_path, "proj/csv_flow.py", "run", "--data", "proj/data.csv")
+    assert done.returncode == 0, done.stderr
+    assert "rows 2" in done.stdout
+    far = typed(tmp_path, "proj/csv_flow.py", "run", "--data", "proj/nothing_like_it")
+    assert "did you mean" not in far.stderr
