@@ -628,3 +628,12 @@ def test_a_mistyped_include_file_path_gets_the_close_file_of_that_folder(tmp_pat
     assert "rows 2" in done.stdout
     far = typed(tmp_path, "proj/csv_flow.py", "run", "--data", "proj/nothing_like_it")
     assert "did you mean" not in far.stderr
+
+
+def test_headwater_run_of_a_flow_named_without_py_names_the_file(tmp_path):
+    write_flow(tmp_path, "sweep.py", SWEEP)
+    refused = typed(tmp_path, "-m", "headwater", "run", "sweep")
+    assert refused.returncode == 2
+    assert "got 'sweep'; did you mean `headwater run sweep.py`?" in refused.stderr
+    other = typed(tmp_path, "-m", "headwater", "run", "elsewhere")
+    assert "did you mean" not in other.stderr

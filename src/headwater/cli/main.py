@@ -140,6 +140,9 @@ def _no_flow_file(args: list[str]) -> None:
     if command in flow_commands():
         rest = [a for a in args if a != command and not a.startswith("-")]
         given = f"; got {' '.join(rest)!r}" if rest else ""
+        # `headwater run sweep` beside sweep.py: name the file, as typed with its .py
+        file = next((f"{word}.py" for word in rest if os.path.isfile(f"{word}.py")), None)
+        given += f"; did you mean `headwater {command} {file}`?" if file else ""
         click.echo(f"headwater {command}: which flow? Give the flow file, a path ending in .py: "
                    f"headwater {command} path/to/flow.py{given}", err=True)
     else:
