@@ -8,6 +8,9 @@ root, so the flow's ``from mlproj.lib import features`` fails with a bare
 the file. When a folder above the flow file holds the missing package, this says so and names
 the commands that find it. Free of the rest of headwater: the import-time hook uses it.
 
+``relative_import_hint``: ``from ..lib import features`` in a flow run by its path, which
+Python refuses ("attempted relative import with no known parent package"): name the ``-m`` form.
+
 ``step_package_hint``: ``import tabulate`` at the top of a flow whose ``@pypi`` step declares
 tabulate. The file is imported by the Python that runs the flow, which does not have a step's
 packages (Metaflow's documentation says to import them inside the step; its error is the same
@@ -86,3 +89,25 @@ def step_package_hint(exc: BaseException, script: str | None) -> str | None:
             "imports the flow file.\n"
             f"  fix: import {top} inside the step that declares it (e.g. def start(self): import "
             f"{top}), not at the top of the file\n")
+
+
+def relative_import_hint(exc: BaseException, script: str | None,
+                         rest: list[str]) -> str | None:
+    """A note for a relative import in ``script`` run by its path, when the file sits in a
+    package (its folder has an ``__init__.py``): the ``python -m`` command from the package's
+    root. None in every other case."""
+    if type(exc) is not ImportError or "no known parent package" not in str(exc) or not script:
+        return None
+    real = os.path.realpath(script)
+    root = os.path.dirname(real)
+    parts = [os.path.splitext(os.path.basename(real))[0]]
+    while os.path.isfile(os.path.join(root, "__init__.py")) and len(parts) <= _LEVELS:
+        parts.insert(0, os.path.basename(root))
+        root = os.path.dirname(root)
+    if len(parts) == 1 or not all(part.isidentifier() for part in parts):
+        return None
+    args = " ".join(shlex.quote(arg) for arg in rest)
+    tail = f" {args}" if args else ""
+    return (f"note: the flow file imports relatively, so it runs as a module of its package "
+            f"{parts[0]}, not by its path.\n"
+            f"  fix: `cd {shlex.quote(root)} && python -m {'.'.join(parts)}{tail}`\n")

@@ -637,3 +637,20 @@ def test_headwater_run_of_a_flow_named_without_py_names_the_file(tmp_path):
     assert "got 'sweep'; did you mean `headwater run sweep.py`?" in refused.stderr
     other = typed(tmp_path, "-m", "headwater", "run", "elsewhere")
     assert "did you mean" not in other.stderr
+
+
+def test_a_flow_importing_relatively_run_by_its_path_names_the_module_command(tmp_path):
+    flow = _package(tmp_path)
+    flow.write_text(flow.read_text().replace("from mlproj.lib.features", "from ..lib.features"))
+    failed = typed(tmp_path, "mlproj/flows/train.py", "run")
+    assert failed.returncode == 1
+    assert "attempted relative import with no known parent package" in failed.stderr
+    assert "note: the flow file imports relatively, so it runs as a module of its package " \
+        "mlproj" in failed.stderr
+    command = f"cd {tmp_path} && python -m mlproj.flows.train run"
+    assert f"fix: `{command}`" in failed.stderr
+    done = subprocess.run(command.replace("python", sys.executable, 1), shell=True,
+                          env=hermetic_env(), capture_output=True, text=True,
+                          timeout=DEADLINE_S)
+    assert done.returncode == 0, done.stderr
+    assert "features [2, 4, 6]" in done.stdout

@@ -168,7 +168,11 @@ def _load_or_exit(path: str, args: list[str]) -> type:
     """The flow class of ``path``; a mistake in the file is shown as ``python flow.py`` would,
     with the user's lines only, and exits 1. ``args``: the command line without the file."""
     from headwater.flow_file import load_flow_class
-    from headwater.import_hint import package_above_hint, step_package_hint
+    from headwater.import_hint import (
+        package_above_hint,
+        relative_import_hint,
+        step_package_hint,
+    )
     from headwater.redaction import redact
     from headwater.tracebacks import user_error_text
 
@@ -179,7 +183,7 @@ def _load_or_exit(path: str, args: list[str]) -> type:
     except BaseException as exc:  # noqa: BLE001 - whatever the user's file raised
         sys.stderr.write(redact(user_error_text(exc)))
         sys.stderr.write(package_above_hint(exc, path, args) or step_package_hint(exc, path)
-                         or "")
+                         or relative_import_hint(exc, path, args) or "")
         raise SystemExit(1) from None
 
 
