@@ -654,3 +654,68 @@ def test_a_flow_importing_relatively_run_by_its_path_names_the_module_command(tm
                           timeout=DEADLINE_S)
     assert done.returncode == 0, done.stderr
     assert "features [2, 4, 6]" in done.stdout
+
+
+# ------------------------------------------------------- @cache and the project's other modules
+
+CACHED = '''
+from headwater import FlowSpec, cache, step
+from helpers import score
+
+
+class CFlow(FlowSpec):
+    @step
+    def start(self):
+        self.xs = [1, 2, 3]
+        self.next(self.work, foreach="xs")
+
+    @cache
+    @step
+    def work(self):
+        self.y = score(self.input)
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.total = sum(i.y for i in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        print("total", self.total)
+
+
+if __name__ == "__main__":
+    CFlow()
+'''
+
+
+def test_a_cache_hit_older_than_an_edit_of_a_helper_module_says_so_once(tmp_path):
+    import os
+    import time
+
+    helpers = tmp_path / "helpers.py"
+    helpers.write_text("def score(x):\n    return x * 2\n")
+    os.utime(helpers, (time.time() - 3600, time.time() - 3600))  # written long before
+    write_flow(tmp_path, "cflow.py", CACHED)
+    first = typed(tmp_path, "cflow.py", "run")
+    assert first.returncode == 0, first.stderr
+    assert "total 12" in first.stdout
+    again = typed(tmp_path, "cflow.py", "run")
+    assert "reused from cache: CFlow/1/work/" in again.stdout
+    assert "Note:" not in again.stdout  # nothing changed since
+    # The helper edited (its time set after every run so far, as an edit now would be).
+    helpers.write_text("def score(x):\n    return x * 3\n")
+    later = time.time() + 3600
+    os.utime(helpers, (later, later))
+    stale = typed(tmp_path, "cflow.py", "run")
+    assert stale.returncode == 0, stale.stderr
+    assert "total 12" in stale.stdout  # the cached result, as the key cannot see the edit
+    notes = [line for line in stale.stdout.splitlines() if "Note: helpers.py changed" in line]
+    assert len(notes) == 1, stale.stdout  # once for the step, not once per item
+    assert "computed this result, and @cache keys see the flow file's code only: if step " \
+        "'work' uses what changed, `python cflow.py run --no-cache` runs it anew" in notes[0]
+    assert "after CFlow/1/work/" in notes[0]  # the task that computed it, not run 2's clone
+    fresh = typed(tmp_path, "cflow.py", "run", "--no-cache")
+    assert fresh.returncode == 0, fresh.stderr
+    assert "total 18" in fresh.stdout
