@@ -719,3 +719,28 @@ def test_a_cache_hit_older_than_an_edit_of_a_helper_module_says_so_once(tmp_path
     fresh = typed(tmp_path, "cflow.py", "run", "--no-cache")
     assert fresh.returncode == 0, fresh.stderr
     assert "total 18" in fresh.stdout
+
+
+# ------------------------------------------------------- a decorator's value without its name
+
+
+@pytest.mark.parametrize(("written", "fix"), [
+    ("@timeout(10)", "write @timeout(seconds=10) (its options: hours, minutes, seconds)"),
+    ("@retry(3)", "write @retry(times=3)"),
+    ("@catch('err')", "write @catch(var='err')"),
+])
+def test_a_decorator_value_without_its_name_is_refused_naming_the_option(tmp_path, written,
+                                                                          fix):
+    source = SWEEP.replace("import FlowSpec,", "import FlowSpec, catch, retry, timeout,")
+    flow = write_flow(tmp_path, "sweep.py", source.replace(
+        "    @step\n    def train(self)", f"    {written}\n    @step\n    def train(self)"))
+    refused = typed(tmp_path, "sweep.py", "run")
+    assert refused.returncode == 1
+    assert f"{written[1:]}: a step decorator's options are given by name" in refused.stderr
+    assert f"fix: {fix}" in refused.stderr
+    assert f'sweep.py", line {line_of(flow, written)}' in refused.stderr
+    # @catch('err') ran before, its variable silently not set: the fix as written runs.
+    fixed = fix.split("write ", 1)[1].split(" (", 1)[0]
+    flow.write_text(flow.read_text().replace(written, fixed))
+    done = typed(tmp_path, "sweep.py", "run")
+    assert done.returncode == 0, done.stderr
