@@ -744,3 +744,22 @@ def test_a_decorator_value_without_its_name_is_refused_naming_the_option(tmp_pat
     flow.write_text(flow.read_text().replace(written, fixed))
     done = typed(tmp_path, "sweep.py", "run")
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(("written", "fix"), [
+    ('@project("shop")', "write @project(name='shop')"),
+    ('@schedule("0 6 * * *")', "write @schedule(cron='0 6 * * *')"),
+    ('@pypi_base({"six": ""})', "write @pypi_base(packages={'six': ''})"),
+])
+def test_a_flow_decorator_value_without_its_name_is_refused_naming_the_option(tmp_path, written,
+                                                                               fix):
+    source = SWEEP.replace("import FlowSpec,", "import FlowSpec, project, pypi_base, schedule,")
+    flow = write_flow(tmp_path, "sweep.py", source.replace(
+        "class SweepFlow", f"{written}\nclass SweepFlow"))
+    refused = typed(tmp_path, "sweep.py", "check")
+    assert refused.returncode == 1
+    assert "a flow decorator's options are given by name" in refused.stderr
+    assert f"fix: {fix}" in refused.stderr
+    flow.write_text(flow.read_text().replace(written, fix.split("write ", 1)[1]))
+    checked = typed(tmp_path, "sweep.py", "check")
+    assert checked.returncode == 0, checked.stderr

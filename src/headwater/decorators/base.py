@@ -158,6 +158,14 @@ def _positional(cls: type[StepDecorator], value: Any) -> FlowDefinitionError:
         fix=f"write {example}" + (f" (its options: {', '.join(names)})" if names else ""))
 
 
+def flow_positional(name: str, value: Any, option: str) -> FlowDefinitionError:
+    """``@schedule('0 6 * * *')`` above a flow class: a flow decorator given a value without
+    its option's name, which was dropped (no schedule, no packages) before."""
+    return FlowDefinitionError(
+        f"@{name}({value!r}): a flow decorator's options are given by name, and {value!r} has "
+        "none", fix=f"write @{name}({option}={value!r})")
+
+
 def _attach(func: Callable[..., Any], instance: StepDecorator) -> Callable[..., Any]:
     existing = getattr(func, DECORATORS_ATTR, None)
     if existing is None:
