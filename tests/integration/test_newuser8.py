@@ -1,9 +1,12 @@
 """What a data scientist new to headwater tripped on in the eighth new-user pass.
 
-A sweep with a list parameter, a flow split across a package of the project, a join indented
-the wrong way, options typed on the wrong side of ``run``, artifacts pickle cannot store, and the
-README's ``airflow create dags/flow.py`` in a fresh folder. Each test types the user's command in
-a real process and reads what it prints; where the message names a fix, the test applies it.
+A sweep with a list parameter, a flow split across a package of the project (and @cache over
+its helper module), a join indented the wrong way, ``self.next`` and decorators written the way
+they read, options typed on the wrong side of ``run``, artifacts pickle cannot store, the client
+and the Runner from a notebook-like script in another folder, pathspecs pasted from a run's
+closing line, and the README's ``airflow create dags/flow.py`` in a fresh folder. Each test types
+the user's command in a real process and reads what it prints; where the message names a fix,
+the test applies it.
 """
 
 from __future__ import annotations
