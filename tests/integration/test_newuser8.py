@@ -766,3 +766,19 @@ def test_a_flow_decorator_value_without_its_name_is_refused_naming_the_option(tm
     flow.write_text(flow.read_text().replace(written, fix.split("write ", 1)[1]))
     checked = typed(tmp_path, "sweep.py", "check")
     assert checked.returncode == 0, checked.stderr
+
+
+def test_create_with_an_output_option_names_where_the_deployment_goes(tmp_path):
+    write_flow(tmp_path, "sweep.py", SWEEP)
+    argo = typed(tmp_path, "sweep.py", "argo-workflows", "create", "--output", "wf.yaml")
+    assert argo.returncode == 2
+    assert ("No such option '--output' for 'argo-workflows create': --only-json prints the "
+            "manifest instead of submitting it: `python sweep.py argo-workflows create "
+            "--only-json > workflow.json`") in argo.stderr
+    printed = typed(tmp_path, "sweep.py", "argo-workflows", "create", "--only-json")
+    assert printed.returncode == 0, printed.stderr
+    assert '"kind": "WorkflowTemplate"' in printed.stdout
+    airflow = typed(tmp_path, "sweep.py", "airflow", "create", "-o", "dags/flow.py")
+    assert airflow.returncode == 2
+    assert "the DAG file is the argument of create: `python sweep.py airflow create " \
+        "dags/flow.py`" in airflow.stderr

@@ -220,7 +220,8 @@ class FlowCommands(click.Group):
             return super().invoke(ctx)
         except click.NoSuchOption as err:
             raise (_misplaced(self, ctx, err) or _parameter_to_resume(ctx, err)
-                   or _config_as_option(ctx, err) or _guessed_option(ctx, err) or err) from None
+                   or _config_as_option(ctx, err) or _create_output(ctx, err)
+                   or _guessed_option(ctx, err) or err) from None
         except click.UsageError as err:
             raise _swallowed_option(err) or _missing_task_path(ctx, err) or err from None
 
@@ -332,6 +333,27 @@ def _config_as_option(ctx: click.Context, err: click.NoSuchOption) -> click.Usag
         f"{flow_cls.__name__}, given to the flow's command line before the command; {kept}"
         f"`{_typed(ctx, target, f'--config {name} FILE')}`, or inline with "
         f"`--config-value {name} JSON`", err.ctx)
+
+
+_OUTPUT_OPTIONS = ("--output", "-o", "--out", "--file", "--yaml", "--output-file", "--dag-file")
+
+
+def _create_output(ctx: click.Context, err: click.NoSuchOption) -> click.UsageError | None:
+    """``argo-workflows create --output wf.yaml``: where the manifest or the DAG file goes."""
+    option = err.option_name.split("=", 1)[0]
+    command = err.ctx
+    if command is None or command.info_name != "create" or option not in _OUTPUT_OPTIONS:
+        return None
+    orchestrator = command.parent.info_name if command.parent is not None else ""
+    if orchestrator == "airflow":
+        how = (f"the DAG file is the argument of create: "
+               f"`{_typed(ctx, 'airflow create')} dags/flow.py`")
+    else:
+        how = (f"--only-json prints the manifest instead of submitting it: "
+               f"`{_typed(ctx, 'argo-workflows create')} --only-json > workflow.json` (JSON, "
+               "which kubectl and argo read as they read YAML)")
+    return click.UsageError(f"No such option '{option}' for '{orchestrator} create': {how}",
+                            command)
 
 
 def _guessed_option(ctx: click.Context, err: click.NoSuchOption) -> click.NoSuchOption | None:
