@@ -782,3 +782,14 @@ def test_create_with_an_output_option_names_where_the_deployment_goes(tmp_path):
     assert airflow.returncode == 2
     assert "the DAG file is the argument of create: `python sweep.py airflow create " \
         "dags/flow.py`" in airflow.stderr
+
+
+def test_airflow_create_without_a_path_names_the_dag_file_to_give(tmp_path):
+    write_flow(tmp_path, "sweep.py", SWEEP)
+    refused = typed(tmp_path, "sweep.py", "airflow", "create")
+    assert refused.returncode == 2
+    assert "Missing argument 'OUT'. It is the DAG file to write, in Airflow's dags folder: " \
+        "`python sweep.py airflow create dags/sweep.py`." in refused.stderr
+    done = typed(tmp_path, "sweep.py", "airflow", "create", "dags/sweep.py")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "dags" / "sweep.py").is_file()

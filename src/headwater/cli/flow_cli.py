@@ -223,7 +223,8 @@ class FlowCommands(click.Group):
                    or _config_as_option(ctx, err) or _create_output(ctx, err)
                    or _guessed_option(ctx, err) or err) from None
         except click.UsageError as err:
-            raise _swallowed_option(err) or _missing_task_path(ctx, err) or err from None
+            raise _swallowed_option(err) or _missing_task_path(ctx, err) \
+                or _missing_dag_file(ctx, err) or err from None
 
     def _load(self, module_name: str, attribute: str) -> None:
         import importlib
@@ -390,6 +391,20 @@ def _missing_task_path(ctx: click.Context, err: click.UsageError) -> click.Usage
         f"{err.format_message()} Name a run and a step, e.g. `{_typed(ctx, command)} "
         f"{run_id}/{steps[0]}` (the latest run is {run_id}; its steps: {', '.join(steps)}; "
         f"`{_typed(ctx, 'runs')}` lists the others).", err.ctx)
+
+
+def _missing_dag_file(ctx: click.Context, err: click.UsageError) -> click.UsageError | None:
+    """``python flow.py airflow create`` with no path: name the file to give."""
+    command = err.ctx
+    if not isinstance(err, click.MissingParameter) or command is None \
+            or command.info_name != "create" or command.parent is None \
+            or command.parent.info_name != "airflow":
+        return None
+    stem = (ctx.find_root().info_name or "flow.py").rsplit(" ", 1)[-1].rsplit("/", 1)[-1]
+    example = f"dags/{stem if stem.endswith('.py') else 'flow.py'}"
+    return click.UsageError(
+        f"{err.format_message()} It is the DAG file to write, in Airflow's dags folder: "
+        f"`{_typed(ctx, 'airflow create')} {example}`.", command)
 
 
 def _capital(text: str) -> str:
