@@ -45,13 +45,14 @@ class StepFailed(TaskFailedError):
 
     headline = "Step failed"
 
-    def __init__(self, step: str, failure: TaskFailure, stdout: str, stderr: str) -> None:
+    def __init__(self, step: str, failure: TaskFailure, stdout: str, stderr: str,
+                 note: str = "") -> None:
         self.step = step
         self.failure = failure
         self.stdout = stdout
         self.stderr = stderr
         super().__init__(f"step '{step}' failed: {failure.type_name}: {failure.message}\n"
-                         f"{failure.traceback}")
+                         f"{failure.traceback}{note}")
 
 
 class Artifacts:
@@ -153,7 +154,8 @@ def run_step(
         outcome = run_single_task(flow_cls, graph, spec, store, capture=True)
         result = outcome.result
         if result.failure is not None and check:
-            raise StepFailed(step, result.failure, outcome.stdout, outcome.stderr)
+            raise StepFailed(step, result.failure, outcome.stdout, outcome.stderr,
+                             _no_item_note(flow_cls, graph, step, input))
         loaded = {name: store.load_artifact(ref, name=name, where=spec.pathspec)
                   for name, ref in result.manifest.items()}
         inherited = parents[0].manifest if parents and not node.is_join else {}
@@ -163,6 +165,19 @@ def run_step(
                        outcome.stdout, outcome.stderr, result.failure, created)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _no_item_note(flow_cls: type, graph: Graph, step: str, item: Any) -> str:
+    """A foreach's body run without ``input=``: its ``self.input`` was None, which is likelier
+    the test's omission than the step's bug. Say so under the failure."""
+    node = graph[step]
+    if item is not _NO_INPUT or not any(graph[parent].foreach_param for parent in node.in_steps
+                                        if parent in graph.nodes):
+        return ""
+    split = next(p for p in node.in_steps if graph[p].foreach_param)
+    return (f"\nnote: step '{step}' runs for each item of the foreach in '{split}', and no "
+            f"input= was given, so self.input was None; give the item: run_step("
+            f"{flow_cls.__name__}, {step!r}, input=ITEM, index=0)")
 
 
 def _configs(flow_cls: type, given: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:

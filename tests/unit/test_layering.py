@@ -40,6 +40,7 @@ FORBIDDEN = {
     "durations.py": ["headwater."],  # "90s", "1h", "7d" read one way for every layer
     "interpreters.py": ["headwater."],  # our own Pythons started without the current folder
     "lookalikes.py": ["headwater."],  # which characters of a label could pass for others
+    "import_hint.py": ["headwater."],  # where a flow's own package is, for the import-time hook
     # the registry names its backends as strings and imports one only when it is chosen
     "backends.py": [*_ALL, "headwater.settings", "headwater.profiles", "headwater.records"],
     "profiles.py": _ALL,

@@ -116,3 +116,19 @@ def test_a_carded_step_has_current_card_as_in_a_run():
     out = run_step(CardFlow, "end")
     assert out.data.reported is True
     assert "has no @card" not in out.stderr
+
+
+def test_a_foreach_body_run_without_its_item_says_input_was_not_given():
+    # `run_step(TrainFlow, "each")`: self.input is None, and the step's own error hid why.
+    with pytest.raises(StepFailed) as failed:
+        run_step(TrainFlow, "each")
+    text = str(failed.value)
+    assert "AttributeError" in text  # None.upper()
+    assert ("note: step 'each' runs for each item of the foreach in 'fan', and no input= was "
+            "given, so self.input was None; give the item: run_step(TrainFlow, 'each', "
+            "input=ITEM, index=0)") in text
+    # The call it names runs; a failure with the item given carries no note.
+    assert run_step(TrainFlow, "each", input="b", index=0).data.upper == "B"
+    with pytest.raises(StepFailed) as other:
+        run_step(TrainFlow, "each", input=3, index=0)
+    assert "note:" not in str(other.value)

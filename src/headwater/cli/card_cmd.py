@@ -26,8 +26,8 @@ def _tasks(ctx: click.Context, pathspec: str) -> list:  # -> list[headwater.clie
     use_settings(reading_settings_of(ctx))
     flow_name = flow_class_of(ctx).__name__
     parts = pathspec.strip("/").split("/")
-    if len(parts) == 4 and parts[0] == flow_name:
-        parts = parts[1:]
+    if len(parts) in (3, 4) and parts[0] == flow_name:
+        parts = parts[1:]  # FLOW/RUN_ID/STEP[/TASK_ID], as the client and the run's lines say
     if not 1 <= len(parts) <= 3 or not all(parts):
         raise NotFoundError(f"expected {_PATHSPEC}, got {pathspec!r}",
                             fix="e.g. `card view start` or `card view 12/start/1`")

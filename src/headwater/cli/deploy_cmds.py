@@ -198,10 +198,18 @@ def airflow_create(ctx: click.Context, out: str, operator: str, image: str | Non
 def _write_dag(out: str, text: str) -> None:
     """The DAG file, renamed into place (never written through another user's link; Airflow's
     scheduler never reads half of it), readable as ``open`` would have made it."""
+    import os
+
     from headwater.exceptions import HeadwaterException
     from headwater.outfiles import replace_file
 
+    folder = os.path.dirname(out)
     try:
+        if folder and not os.path.isdir(folder):
+            # `airflow create dags/flow.py` (the README's line) in a fresh folder: make `dags`,
+            # as `mkdir -p` would, rather than fail on a folder the command could make.
+            os.makedirs(folder, exist_ok=True)
+            click.echo(f"Created the folder {folder}.", err=True)
         replace_file(out, text.encode("utf-8"), private=False)
     except OSError as exc:
         raise HeadwaterException(f"cannot write the Airflow DAG file {out}: "

@@ -28,8 +28,33 @@ def install() -> None:
 
         if not isinstance(exc, HeadwaterException):
             previous(kind, exc, tb)
+            _package_above(exc)
             return
         sys.stderr.write(redact(user_error_text(exc.with_traceback(tb))))
         sys.stderr.flush()
 
     sys.excepthook = hook
+
+
+def _package_above(exc: BaseException) -> None:
+    """``python mlproj/flows/train.py run`` failing on ``import mlproj`` (or on a relative
+    import, or on a step's @pypi package): say why, and the command that works."""
+    if not isinstance(exc, ImportError):
+        return
+    import os
+
+    from headwater.import_hint import (
+        package_above_hint,
+        relative_import_hint,
+        step_package_hint,
+    )
+
+    script = getattr(sys.modules.get("__main__"), "__file__", None)
+    if script and sys.argv and sys.argv[0] and os.path.isfile(sys.argv[0]) \
+            and os.path.samefile(sys.argv[0], script):
+        script = sys.argv[0]  # as typed: the hint's command is pasted where it was typed
+    hint = (package_above_hint(exc, script, sys.argv[1:]) or step_package_hint(exc, script)
+            or relative_import_hint(exc, script, sys.argv[1:]))
+    if hint:
+        sys.stderr.write(hint)
+        sys.stderr.flush()

@@ -212,16 +212,19 @@ class FlowCommands(click.Group):
         try:
             return super().parse_args(ctx, args)
         except click.NoSuchOption as err:  # `python flow.py --retries 3 run`
-            raise _guessed_option(ctx, err) or err from None
+            raise _before_command(self, ctx, err, args) or _guessed_option(ctx, err) \
+                or err from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except click.NoSuchOption as err:
             raise (_misplaced(self, ctx, err) or _parameter_to_resume(ctx, err)
-                   or _config_as_option(ctx, err) or _guessed_option(ctx, err) or err) from None
+                   or _config_as_option(ctx, err) or _create_output(ctx, err)
+                   or _guessed_option(ctx, err) or err) from None
         except click.UsageError as err:
-            raise _swallowed_option(err) or _missing_task_path(ctx, err) or err from None
+            raise _swallowed_option(err) or _missing_task_path(ctx, err) \
+                or _missing_dag_file(ctx, err) or err from None
 
     def _load(self, module_name: str, attribute: str) -> None:
         import importlib
@@ -252,6 +255,35 @@ def _misplaced(group: click.Group, ctx: click.Context,
     return click.UsageError(
         f"No such option '{err.option_name}' for '{command}': it is an option of the flow's "
         f"command line, so it goes before the command: {_typed(ctx, command, flag)}", command_ctx)
+
+
+def _before_command(group: click.Group, ctx: click.Context, err: click.NoSuchOption,
+                    args: list[str]) -> click.UsageError | None:
+    """``python f.py --tag x run`` or ``python f.py --alpha 2 run``: an option of ``run`` (or
+    ``resume``), or a parameter of the flow, given before the command. The reverse of
+    :func:`_misplaced`: say it goes after the command."""
+    option = err.option_name.split("=", 1)[0]
+    typed = next((arg for arg in args if arg in ("run", "resume")), "run")
+    command = group.commands.get(typed)
+    if command is None:
+        return None
+    if not any(isinstance(p, click.Option) and option in (*p.opts, *p.secondary_opts)
+               for p in command.params):
+        return None
+    flow_cls = getattr(group.commands.get("run"), "flow_cls", None)
+    what = ("a parameter of " + flow_cls.__name__
+            if flow_cls is not None and option in {f"--{p.name}" for p in
+                                                   flow_parameters(flow_cls).values()}
+            else f"an option of '{typed}'")
+    flag = option if getattr(_option_of(command, option), "is_flag", False) else f"{option} ..."
+    return click.UsageError(
+        f"No such option '{option}' before the command: it is {what}, so it goes after "
+        f"'{typed}': {_typed(ctx, typed)} {flag}", ctx)
+
+
+def _option_of(command: click.Command, name: str) -> click.Parameter | None:
+    return next((p for p in command.params if isinstance(p, click.Option)
+                 and name in (*p.opts, *p.secondary_opts)), None)
 
 
 def _parameter_to_resume(ctx: click.Context,
@@ -304,6 +336,27 @@ def _config_as_option(ctx: click.Context, err: click.NoSuchOption) -> click.Usag
         f"`--config-value {name} JSON`", err.ctx)
 
 
+_OUTPUT_OPTIONS = ("--output", "-o", "--out", "--file", "--yaml", "--output-file", "--dag-file")
+
+
+def _create_output(ctx: click.Context, err: click.NoSuchOption) -> click.UsageError | None:
+    """``argo-workflows create --output wf.yaml``: where the manifest or the DAG file goes."""
+    option = err.option_name.split("=", 1)[0]
+    command = err.ctx
+    if command is None or command.info_name != "create" or option not in _OUTPUT_OPTIONS:
+        return None
+    orchestrator = command.parent.info_name if command.parent is not None else ""
+    if orchestrator == "airflow":
+        how = (f"the DAG file is the argument of create: "
+               f"`{_typed(ctx, 'airflow create')} dags/flow.py`")
+    else:
+        how = (f"--only-json prints the manifest instead of submitting it: "
+               f"`{_typed(ctx, 'argo-workflows create')} --only-json > workflow.json` (JSON, "
+               "which kubectl and argo read as they read YAML)")
+    return click.UsageError(f"No such option '{option}' for '{orchestrator} create': {how}",
+                            command)
+
+
 def _guessed_option(ctx: click.Context, err: click.NoSuchOption) -> click.NoSuchOption | None:
     """``run --retries 3``: an option another orchestrator has. Add what does that here to
     click's "No such option" (of the flow's command line, ``run``, ``resume`` or ``create``)."""
@@ -338,6 +391,20 @@ def _missing_task_path(ctx: click.Context, err: click.UsageError) -> click.Usage
         f"{err.format_message()} Name a run and a step, e.g. `{_typed(ctx, command)} "
         f"{run_id}/{steps[0]}` (the latest run is {run_id}; its steps: {', '.join(steps)}; "
         f"`{_typed(ctx, 'runs')}` lists the others).", err.ctx)
+
+
+def _missing_dag_file(ctx: click.Context, err: click.UsageError) -> click.UsageError | None:
+    """``python flow.py airflow create`` with no path: name the file to give."""
+    command = err.ctx
+    if not isinstance(err, click.MissingParameter) or command is None \
+            or command.info_name != "create" or command.parent is None \
+            or command.parent.info_name != "airflow":
+        return None
+    stem = (ctx.find_root().info_name or "flow.py").rsplit(" ", 1)[-1].rsplit("/", 1)[-1]
+    example = f"dags/{stem if stem.endswith('.py') else 'flow.py'}"
+    return click.UsageError(
+        f"{err.format_message()} It is the DAG file to write, in Airflow's dags folder: "
+        f"`{_typed(ctx, 'airflow create')} {example}`.", command)
 
 
 def _capital(text: str) -> str:

@@ -134,6 +134,10 @@ def _tasks_of(ctx: click.Context, input_path: str, attempt: int | None = None) -
     from headwater.client import Step, Task, namespace, use_settings
 
     parts = input_path.strip("/").split("/")
+    if len(parts) in (3, 4) and parts[0] == flow_class_of(ctx).__name__:
+        # `logs SweepFlow/1/start/1`: the pathspec the closing line of a failed run prints
+        # (and the client takes), pasted with its flow name.
+        parts = parts[1:]
     if len(parts) not in (2, 3) or not all(parts):
         raise BadPathError(
             f"{ctx.info_name} takes RUN_ID/STEP or RUN_ID/STEP/TASK_ID, got {input_path!r}",

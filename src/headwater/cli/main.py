@@ -142,6 +142,9 @@ def _no_flow_file(args: list[str]) -> None:
     if command in flow_commands():
         rest = [a for a in args if a != command and not a.startswith("-")]
         given = f"; got {' '.join(rest)!r}" if rest else ""
+        # `headwater run sweep` beside sweep.py: name the file, as typed with its .py
+        file = next((f"{word}.py" for word in rest if os.path.isfile(f"{word}.py")), None)
+        given += f"; did you mean `headwater {command} {file}`?" if file else ""
         click.echo(f"headwater {command}: which flow? Give the flow file, a path ending in .py: "
                    f"headwater {command} path/to/flow.py{given}", err=True)
     else:
@@ -163,10 +166,15 @@ def _guess(command: str) -> str:
     return f". {hint[:1].upper()}{hint[1:]}." if hint else ""
 
 
-def _load_or_exit(path: str) -> type:
+def _load_or_exit(path: str, args: list[str]) -> type:
     """The flow class of ``path``; a mistake in the file is shown as ``python flow.py`` would,
-    with the user's lines only, and exits 1."""
+    with the user's lines only, and exits 1. ``args``: the command line without the file."""
     from headwater.flow_file import load_flow_class
+    from headwater.import_hint import (
+        package_above_hint,
+        relative_import_hint,
+        step_package_hint,
+    )
     from headwater.redaction import redact
     from headwater.tracebacks import user_error_text
 
@@ -176,6 +184,8 @@ def _load_or_exit(path: str) -> type:
         raise
     except BaseException as exc:  # noqa: BLE001 - whatever the user's file raised
         sys.stderr.write(redact(user_error_text(exc)))
+        sys.stderr.write(package_above_hint(exc, path, args) or step_package_hint(exc, path)
+                         or relative_import_hint(exc, path, args) or "")
         raise SystemExit(1) from None
 
 
@@ -239,7 +249,7 @@ def _dispatch(args: list[str]) -> None:
             return
         _no_flow_file(args)
     path = args.pop(files[0])
-    flow_cls = _load_or_exit(path)
+    flow_cls = _load_or_exit(path, args)
     from headwater.cli.flow_cli import build_cli
 
     build_cli(flow_cls).main(args=args, prog_name=f"headwater {path}", standalone_mode=True)

@@ -52,13 +52,55 @@ def bad_pathspec(kind: str, pathspec: object, shape: str) -> NotFoundError:
 
 
 def flow_not_found(flow: str, known: Sequence[str], datastore_root: str) -> NotFoundError:
-    """Names the datastore looked in: from another folder the client finds another (or none)."""
+    """Names the datastore looked in: from another folder the client finds another (or none).
+    A store in a folder below the working one that has the flow is named, with the call that
+    reads it: a notebook at a project's root, the flows run in their own folders."""
+    below = [] if flow in known else stores_below_with(flow, datastore_root)
+    if below:
+        listed = ", ".join(below)
+        return NotFoundError(
+            f"flow '{flow}' not found in the datastore {datastore_root}; it is in the store "
+            f"{listed}, below the working folder",
+            fix=f"in Python, call headwater.metadata({below[0]!r}) first; on the command line, "
+            f"give --datastore-root {below[0]}; or work from the folder the flow ran in")
     return NotFoundError(
         f"flow '{flow}' not found; known flows: {some(known, 10)} "
         f"(looked in the datastore {datastore_root}){did_you_mean(flow, known)}",
         fix="run from the folder the flow ran in, set HEADWATER_DATASTORE_ROOT to its "
         ".headwater folder, or call headwater.metadata('/path/to/.headwater') first",
     )
+
+
+def stores_below_with(flow: str, datastore_root: str, limit: int = 3) -> list[str]:
+    """The local stores (``.headwater`` folders one or two levels below the working folder,
+    at most 20 looked at) whose metadata records ``flow``, as paths relative to it. Best
+    effort: read-only, and an unreadable database is passed over."""
+    import os
+    import sqlite3
+    from contextlib import closing
+    from glob import glob
+    from pathlib import Path
+
+    if "://" in datastore_root:
+        return []
+    here = os.path.realpath(datastore_root)
+    found: list[str] = []
+    candidates = [*sorted(glob("*/.headwater/meta.sqlite")),
+                  *sorted(glob("*/*/.headwater/meta.sqlite"))]
+    for path in candidates[:20]:
+        store = os.path.dirname(path)
+        if os.path.realpath(store) == here:
+            continue
+        try:
+            with closing(sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True,
+                                         timeout=1)) as db:
+                if db.execute("SELECT 1 FROM flows WHERE name = ?", (flow,)).fetchone():
+                    found.append(store)
+        except sqlite3.Error:
+            continue
+        if len(found) >= limit:
+            break
+    return found
 
 
 def run_not_found(flow: str, run_id: str, latest: Sequence[str], ns: str | None) -> str:

@@ -36,11 +36,54 @@ def dt(ts: float | None) -> datetime | None:
 def split_pathspec(pathspec: object, parts: int, kind: str, shape: str) -> list[str]:
     """``'Flow/12/start'`` -> its components, or an error showing the expected ``shape``."""
     if not isinstance(pathspec, str):
-        raise bad_pathspec(kind, pathspec, shape)
+        # Run(2): a run id typed as a number
+        other = _other_kind(str(pathspec), [str(pathspec)], kind, shape) \
+            if isinstance(pathspec, int) and not isinstance(pathspec, bool) else None
+        raise other or bad_pathspec(kind, pathspec, shape)
     components = pathspec.split("/")
     if len(components) != parts or not all(components):
-        raise bad_pathspec(kind, pathspec, shape)
+        raise _other_kind(pathspec, components, kind, shape) \
+            or bad_pathspec(kind, pathspec, shape)
     return components
+
+
+_KINDS = ("Flow", "Run", "Step", "Task", "DataArtifact")
+
+
+def _other_kind(pathspec: str, components: list[str], kind: str,
+                shape: str) -> NotFoundError | None:
+    """``Task('F/2/train')`` (a step's pathspec) or ``Run('2')`` (a run id alone): say what the
+    text names and how to read that, rather than only the shape expected."""
+    if not all(components) or len(components) > len(_KINDS):
+        return None
+    named = _KINDS[len(components) - 1]
+    if named == "Flow" and kind == "run" and pathspec.isdigit():
+        owners = _flows_with_run(pathspec)
+        example = f"Run('{owners[0]}/{pathspec}')" if owners else f"Run('FlowName/{pathspec}')"
+        listed = f" (run {pathspec} exists in {', '.join(owners)})" if owners else ""
+        return NotFoundError(f"{pathspec!r} is not a run pathspec: it is a run id alone",
+                             fix=f"name the flow too, as a run pathspec looks like '{shape}': "
+                             f"{example}{listed}")
+    if named.lower() == kind:
+        return None
+    then = ""
+    if named == "Step" and kind == "task":
+        then = (f"; its first task is Step('{pathspec}').task, every one "
+                f"list(Step('{pathspec}')), or name one: Task('{pathspec}/TASK_ID')")
+    elif named == "Flow" and kind == "run":
+        then = f"; its latest run is Flow('{pathspec}').latest_run"
+    return NotFoundError(f"{pathspec!r} is not a {kind} pathspec but a {named.lower()} one",
+                         fix=f"a {kind} pathspec looks like '{shape}'; read this one with "
+                         f"{named}('{pathspec}'){then}")
+
+
+def _flows_with_run(run_id: str) -> list[str]:
+    """The flows (at most ten looked at) that have a run of this id."""
+    try:
+        db = meta()
+        return [flow for flow in db.list_flows()[:10] if db.get_run(flow, run_id) is not None]
+    except Exception:  # noqa: BLE001 - only a hint: the error says what is wrong without it
+        return []
 
 
 def load_flow(name: str, *, check: bool) -> FlowRow:

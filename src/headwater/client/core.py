@@ -450,6 +450,17 @@ class Step(_InRun):
             self._step_row = meta().get_step(row.flow, row.run_id, row.step) or row
         return self._step_row
 
+    def __getattr__(self, name: str) -> Any:
+        # `run['train'].data`: a run has data (its end task's), a task has data, a step none,
+        # as in Metaflow. Python's bare AttributeError said nothing of where the values are.
+        if name == "data":
+            path = self.__dict__.get("_pathspec", "FLOW/RUN/STEP")
+            raise AttributeError(
+                f"'Step' object has no attribute 'data': artifacts belong to a step's tasks. "
+                f"Step('{path}').task.data reads its one task's (the first, for several), "
+                f"[task.data.NAME for task in Step('{path}')] every task's (a foreach's items)")
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
     @property
     def parent(self) -> Run:
         return Run._of(self._run_row)

@@ -132,6 +132,10 @@ def make_step_decorator(cls: type[StepDecorator]) -> StepDecoratorFunction:
     def decorator(func: Callable[..., Any] | None = None, **options: Any) -> Any:
         if func is not None and callable(func) and not options:
             return _attach(func, cls())
+        if func is not None and not callable(func):
+            # `@timeout(10)`, `@retry(3)`: a value without its name was taken for no option at
+            # all (the decorator then ran with its defaults, or failed naming `seconds=0`).
+            raise _positional(cls, func)
         instance = cls(**options)
         return lambda f: _attach(f, instance)
 
@@ -139,6 +143,29 @@ def make_step_decorator(cls: type[StepDecorator]) -> StepDecoratorFunction:
     decorator.__doc__ = cls.__doc__
     decorator.decorator_class = cls  # type: ignore[attr-defined]
     return cast("StepDecoratorFunction", decorator)
+
+
+# The option a bare value most likely meant, per decorator (the first option otherwise).
+_MEANT = {"timeout": "seconds", "retry": "times", "catch": "var", "resources": "cpu",
+          "environment": "vars", "card": "type", "pypi": "packages", "conda": "packages"}
+
+
+def _positional(cls: type[StepDecorator], value: Any) -> FlowDefinitionError:
+    names = sorted(cls.defaults)
+    meant = _MEANT.get(cls.name) if _MEANT.get(cls.name) in names else (names[:1] or [None])[0]
+    example = f"@{cls.name}({meant}={value!r})" if meant else f"@{cls.name}"
+    return FlowDefinitionError(
+        f"@{cls.name}({value!r}): a step decorator's options are given by name, and "
+        f"{value!r} has none",
+        fix=f"write {example}" + (f" (its options: {', '.join(names)})" if names else ""))
+
+
+def flow_positional(name: str, value: Any, option: str) -> FlowDefinitionError:
+    """``@schedule('0 6 * * *')`` above a flow class: a flow decorator given a value without
+    its option's name, which was dropped (no schedule, no packages) before."""
+    return FlowDefinitionError(
+        f"@{name}({value!r}): a flow decorator's options are given by name, and {value!r} has "
+        "none", fix=f"write @{name}({option}={value!r})")
 
 
 def _attach(func: Callable[..., Any], instance: StepDecorator) -> Callable[..., Any]:

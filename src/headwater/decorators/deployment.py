@@ -15,6 +15,9 @@ if TYPE_CHECKING:
 _NOTE = "takes effect when the flow is deployed (argo-workflows / airflow create); ignored by run"
 
 
+_MEANT = {"schedule": "cron", "trigger": "event", "trigger_on_finish": "flow"}
+
+
 def _flow_decorator(name: str) -> FlowDecoratorFunction:
     def decorator(cls: Any = None, **options: Any) -> Any:
         def attach(flow_cls: Any) -> Any:
@@ -25,6 +28,10 @@ def _flow_decorator(name: str) -> FlowDecoratorFunction:
 
         if isinstance(cls, type) and not options:
             return attach(cls)
+        if cls is not None and not isinstance(cls, type):
+            from headwater.decorators.base import flow_positional
+
+            raise flow_positional(name, cls, _MEANT[name])
         return attach
 
     decorator.__name__ = name

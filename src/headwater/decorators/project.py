@@ -54,6 +54,10 @@ def project(cls: Any = None, *, name: Any = None, branch: Any = _UNSET,
         setattr(flow_cls, PROJECT_OPTIONS_ATTR, dict(options))
         return flow_cls
 
+    if cls is not None and not isinstance(cls, type):  # @project("shop")
+        from headwater.decorators.base import flow_positional
+
+        raise flow_positional("project", cls, "name")
     if cls is not None:
         if name is None:
             raise FlowDefinitionError("@project needs a name", fix="write @project(name='my_project')")

@@ -217,6 +217,10 @@ def _base_decorator(kind: str) -> FlowDecoratorFunction:
     name = f"{kind}_base"
 
     def decorator(cls: Any = None, **options: Any) -> Any:
+        if cls is not None and not isinstance(cls, type):  # @pypi_base({"pandas": "2.2"})
+            from headwater.decorators.base import flow_positional
+
+            raise flow_positional(name, cls, "packages")
         spreads = [options.pop(k) for k in list(options) if k.startswith(SPREAD_PREFIX)]
         unknown = sorted(set(options) - set(_BASE_OPTIONS))
         if unknown:

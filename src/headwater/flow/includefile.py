@@ -93,9 +93,11 @@ class IncludeFile(Parameter):
         except NotReadable as err:
             raise self._not_readable(raw, limit, err) from None
         except FileNotFoundError:
+            near = _close_file(path)
             raise ParameterError(
                 f"IncludeFile '{self.name}': file {raw!r} does not exist "
-                f"(looked in {os.path.abspath(path)})",
+                f"(looked in {os.path.abspath(path)})"
+                + (f"; did you mean {near!r}?" if near else ""),
                 fix=f"pass an existing file with --{self.name} PATH",
             ) from None
         except OSError as err:
@@ -140,6 +142,22 @@ def size_text(size: int) -> str:
         size //= 1024
         step += 1
     return f"{size}{units[step]}" + (" (this may take a while)" if step >= 3 else "")
+
+
+def _close_file(path: str) -> str | None:
+    """``data.csv`` beside a mistyped ``dta.csv``: a file of that folder (at most 500 looked
+    at) spelt close to the name typed, written as it was typed (with the folder given)."""
+    from headwater.spelling import closest
+
+    folder, name = os.path.split(path)
+    try:
+        with os.scandir(folder or ".") as entries:
+            names = [entry.name for _, entry in zip(range(500), entries, strict=False)
+                     if entry.is_file()]
+    except OSError:
+        return None
+    close = closest(name, names)
+    return os.path.join(folder, close) if close else None
 
 
 def include_wait_s(name: str = "") -> float:

@@ -325,6 +325,18 @@ class Parameter:
                 return kind(raw)
             except ValueError:
                 raise self._bad(raw, _SCALARS[kind]) from None
+        container = getattr(kind, "__origin__", kind)
+        if container in (list, tuple, set, frozenset, dict):
+            # `type=list` (or list[float]) would call list('[0.5]'): five characters, silently
+            # (Metaflow's click does the same). No text is meant that way.
+            declared = kind.__name__ if kind is container else repr(kind)
+            raise ParameterError(
+                f"parameter '{self.name}' is declared type={declared}, which reads the text "
+                f"{raw!r} as {container.__name__}({raw!r}): one item per character, not the "
+                f"values written",
+                fix=f"declare Parameter('{self.name}', type=JSONType, ...) and pass "
+                f"--{self.name} '[0.1, 0.2]' (JSON; a dict as '{{\"a\": 1}}'); or, for a list, "
+                f"separator=',' with type= the type of one item (--{self.name} 0.1,0.2)")
         if callable(kind):
             try:
                 return kind(raw)
@@ -339,7 +351,13 @@ class Parameter:
                            "text)")
                 raise self._bad(raw, f"a value accepted by {self.type_label} ({err})",
                                 fix=fix) from None
-        raise FlowDefinitionError(f"parameter '{self.name}' has an unsupported type {kind!r}")
+        optional = [arm for arm in getattr(kind, "__args__", ()) if arm is not type(None)]
+        fix = (f"declare Parameter('{self.name}', type={optional[0].__name__}, default=None): "
+               "type= takes one type, and a parameter without a value given is None when its "
+               "default is" if len(optional) == 1 and isinstance(optional[0], type) else
+               "give type= one of str, int, float, bool, JSONType, or a function of the text")
+        raise FlowDefinitionError(f"parameter '{self.name}' has an unsupported type {kind!r}",
+                                  fix=fix)
 
     def _bad(self, raw: str, expected: str, fix: str | None = None) -> ParameterError:
         if fix is not None:

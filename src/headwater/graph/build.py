@@ -615,9 +615,21 @@ def _placement_problem(node: StepNode, calls: list[ast.Call], src: _Source) -> G
     own = [
         i for i, stmt in enumerate(body) if isinstance(stmt, ast.Expr) and stmt.value is calls[0]
     ]
+    after = body[own[0] + 1] if own else None
+    if isinstance(after, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        # `@step def join` indented one level too far: Python made it a function inside this
+        # step. Name the indentation, not only the statement after self.next.
+        return _error(
+            node,
+            f"self.next must be the last statement of step {name!r}, but def {after.name} "
+            f"comes after it at line {src.line(after)}, inside step {name!r}: it is indented one "
+            "level too far",
+            line=src.line(after),
+            fix=f"dedent def {after.name} (and its body) to line up with def {name}",
+        )
     where = (
-        f"line {src.line(body[own[0] + 1])} comes after it"
-        if own
+        f"line {src.line(after)} comes after it"
+        if after is not None
         else "it is inside another statement (if, for, with, try, an assignment, ...)"
     )
     return _error(
@@ -757,7 +769,25 @@ def _target(node: StepNode, arg: ast.expr, self_name: str) -> str:
         and arg.value.id == self_name
     ):
         return arg.attr
+    # The two usual slips: the step's name as a string, and the step called.
+    if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value.isidentifier():
+        raise _bad_call(node, f"{ast.unparse(arg)} is a string, not a step",
+                        fix=f"write self.next(self.{arg.value}): the step itself, not its name")
+    called = arg.func if isinstance(arg, ast.Call) and not arg.args and not arg.keywords \
+        else None
+    if called is not None and _self_attribute(called, self_name):
+        raise _bad_call(node, f"{ast.unparse(arg)!r} calls the step",
+                        fix=f"write self.next({ast.unparse(called)}), without the parentheses: "
+                        "headwater runs the step, self.next only names it")
     raise _bad_call(node, f"{ast.unparse(arg)!r} is not a step written as self.<name>")
+
+
+def _self_attribute(expr: ast.expr, self_name: str = "self") -> str | None:
+    """``name`` when ``expr`` is ``self.name``."""
+    if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name) \
+            and expr.value.id == self_name:
+        return expr.attr
+    return None
 
 
 def _reject_duplicates(node: StepNode) -> None:
@@ -777,11 +807,14 @@ def _name_literal(node: StepNode, expr: ast.expr, keyword: str, example: str) ->
     if isinstance(value, str) and value.isidentifier():
         return value
     what = "an artifact name" if isinstance(value, str) else "a string literal naming an artifact"
+    named = _self_attribute(expr)
     raise _error(
         node,
         f"{keyword}= in step {node.name!r} must be {what}, not {ast.unparse(expr)}",
         line=node.next_line,
-        fix=f"assign the values to an artifact first (self.{example} = ...) and write "
+        # `foreach=self.lrs`: the artifact's value where its name is wanted
+        fix=f"write {keyword}='{named}', the artifact's name as a string" if named else
+        f"assign the values to an artifact first (self.{example} = ...) and write "
         f"{keyword}='{example}'",
     )
 

@@ -16,6 +16,7 @@ from headwater.exceptions import GraphError
 from headwater.flow.flowspec import RESERVED, FlowSpec
 from headwater.graph.build import build_graph
 from headwater.graph.model import END, FOREACH, PARALLEL, SPLIT, SWITCH, Graph, StepNode
+from headwater.graph.stray_defs import stray_step_def
 from headwater.spelling import closest
 
 # The open splits a step runs inside, outermost first: (split step, branch head it entered).
@@ -232,13 +233,16 @@ def _check_marks(graph: Graph) -> None:
 def _check_endpoint(graph: Graph, role: str, verb: str) -> None:
     chosen = graph.start_step if role == "start" else graph.end_step
     if chosen is None:
+        stray = stray_step_def(graph.file, graph.flow_name, role)
         raise GraphError(
             f"flow {graph.flow_name} has no {role!r} step: every flow {verb} at a step named "
-            f"{role} or marked @step({role}=True)",
+            f"{role} or marked @step({role}=True)"
+            + (f"; {stray.split(': ', 1)[0]}" if stray else ""),
             step=role,
             file=graph.file,
             line=graph.line,
-            fix=f"add a method decorated with @step named {role}, or mark the step the flow "
+            fix=stray.split(": ", 1)[1] if stray else
+            f"add a method decorated with @step named {role}, or mark the step the flow "
             f"{verb} at with @step({role}=True)",
         )
     if chosen != role and role in graph:
@@ -258,12 +262,14 @@ def _check_targets(graph: Graph) -> None:
                 continue
             match = closest(target, names)
             hint = f"; did you mean self.{match}?" if match else ""
+            stray = None if match else stray_step_def(graph.file, graph.flow_name, target)
             raise _error(
                 node,
                 f"step {node.name!r} goes to self.{target}, but the flow has no step named "
-                f"{target!r}{hint}",
+                f"{target!r}{hint}" + (f"; {stray.split(': ', 1)[0]}" if stray else ""),
                 line=node.next_line,
-                fix=f"define @step def {target}(self): ..., or point self.next at an existing step",
+                fix=stray.split(": ", 1)[1] if stray else
+                f"define @step def {target}(self): ..., or point self.next at an existing step",
             )
 
 

@@ -40,6 +40,7 @@ class CloneSource(Record, frozen=True):
     result: TaskResult
     stdout_key: str | None
     stderr_key: str | None
+    finished_at: float | None = None  # when the origin task ended (@cache: what changed since)
 
 
 def _position(step: str, frames: tuple[Frame, ...] | list[Frame]) -> tuple:

@@ -81,6 +81,7 @@ class RunnerArgs:
                 continue
             if isinstance(param.type, JSONTypeClass):
                 if given_type == "str":
+                    _note_json_text(flow_cls, name, given[name])
                     given[name] = json.dumps(given[name])
                 continue
             accepted = _ACCEPTED.get(param.type) if isinstance(param.type, type) else None
@@ -113,6 +114,26 @@ class RunnerArgs:
 
 
 _EXAMPLES = {int: "3", float: "0.5", str: "'text'", bool: "True"}
+
+
+def _note_json_text(flow_cls: type, name: str, text: str) -> None:
+    """``run(lrs="[0.5]")``: the command line's text given to the Runner, which passes a str to
+    a JSONType parameter as that string (Metaflow's rule, kept), so a foreach then iterates its
+    characters. Say so when the text reads as a JSON list or object."""
+    import sys
+
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return
+    if not isinstance(value, (list, dict)):
+        return
+    sys.stderr.write(
+        f"Note: parameter '{name}' of {flow_cls.__name__} (JSONType) was given the str "
+        f"{text[:80]!r}, which the Runner passes as that string, not as the "
+        f"{type(value).__name__} it spells (as Metaflow's does); pass the value itself: "
+        f"Runner(...).run({name}={text[:80]})\n")
+    sys.stderr.flush()
 
 
 # A keyword of `Runner(...).run()` that is no parameter of the flow -> the keyword that does it.

@@ -128,6 +128,7 @@ class Scheduler:
         # step -> "pypi"/"conda": its declaration is ignored by this run (no --environment)
         self.ignored_environments = dict(ignored_environments or {})
         self._cloned: set[str] = set()
+        self._noted_stale: set[str] = set()  # @cache steps checked for changed modules
         self._submitted = 0  # tasks handed to the executor (not cloned, not reused)
         self.run_id = ""
         self.params: dict = {}
@@ -479,8 +480,27 @@ class Scheduler:
         self.meta.set_cache_key(self.flow_name, self.run_id, spec.step, spec.task_id, key)
         self.console.task_line(f"{self.run_id}/{spec.step}/{spec.task_id}",
                                f"reused from cache: {_shown(source.pathspec)}")
+        self._note_changed_modules(spec, source)
         self._release_successors(spec, source.result)
         return True
+
+    def _note_changed_modules(self, spec: TaskSpec, source: CloneSource) -> None:
+        """A reused task older than an edit of the project's own modules (``helpers.py``): the
+        key sees the flow file only, so say it once per step, naming ``--no-cache``."""
+        if self.cache is None or spec.step in self._noted_stale:
+            return
+        self._noted_stale.add(spec.step)  # once a step: a foreach's first reuse speaks for all
+        computed, when = self.cache.computed_by(source)
+        changed = self.cache.changed_since(when)
+        if not changed:
+            return
+        listed = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5
+                                           else "")
+        self.console.task_line(
+            f"{self.run_id}/{spec.step}/{spec.task_id}",
+            f"Note: {listed} changed after {_shown(computed)} computed this result, and @cache "
+            f"keys see the flow file's code only: if step '{spec.step}' uses what changed, "
+            f"`{flow_command('run --no-cache')}` runs it anew", always=True)
 
     def _record_clone(self, spec: TaskSpec, source: CloneSource) -> None:
         """Resume and @cache alike: a succeeded task whose manifest names ``source``'s blobs."""

@@ -78,6 +78,8 @@ class StepCache:
         self._policies = policies
         self._step_envs = dict(step_envs or {})
         self._flow_file = _flow_file_hash(flow_cls)
+        self._flow_cls = flow_cls
+        self._local_modules: list[str] | None = None  # read at the first reuse (changed_since)
         self._static: dict[str, list[Any]] = {}  # step -> its code and environment parts
         self._item_keys: dict[str, list[str]] = {}  # items blob -> each item's content key
         self._transient: dict[str, frozenset[str]] = {}  # run id -> its @transient names
@@ -126,7 +128,41 @@ class StepCache:
                       COMPUTED_AT: repr(computed_at)},
         )
         return CloneSource(row.pathspec, manifest, result, getattr(last, "stdout_key", None),
-                           getattr(last, "stderr_key", None))
+                           getattr(last, "stderr_key", None), row.finished_at)
+
+    def computed_by(self, source: CloneSource) -> tuple[str, float | None]:
+        """The task that computed the result ``source`` carries, and when it ended: a reused
+        task is a clone, perhaps of a clone; its origins are followed (at most 50)."""
+        pathspec, when = source.pathspec, source.finished_at
+        for _ in range(50):
+            parts = pathspec.split("/")
+            row = self.meta.get_task(*parts) if len(parts) == 4 else None
+            if row is None:
+                break
+            when = row.finished_at
+            if not row.origin_pathspec:
+                break
+            pathspec = row.origin_pathspec
+        return pathspec, when
+
+    def changed_since(self, when: float | None) -> list[str]:
+        """The project's own modules (imported from the flow file's folder or below it, not
+        from an installed package) modified after ``when``: what a reused result may not
+        reflect, since the key holds the flow file's bytes only. Names relative to the folder."""
+        if when is None:
+            return []
+        if self._local_modules is None:
+            self._local_modules = _local_module_files(self._flow_cls)
+        changed = []
+        for path in self._local_modules:
+            try:
+                if os.stat(path).st_mtime > when:
+                    changed.append(path)
+            except OSError:
+                continue
+        folder = os.path.dirname(os.path.realpath(getattr(sys.modules.get(
+            self._flow_cls.__module__), "__file__", None) or "."))
+        return [os.path.relpath(path, folder) for path in changed]
 
     def max_age_s(self, step: str) -> tuple[float | None, str]:
         """The age past which ``step``'s results are not reused, and what set it."""
@@ -276,6 +312,28 @@ def cache_key_or_none(cache: StepCache | None, spec: TaskSpec) -> tuple[str | No
 
 def _sorted_keys(manifest: Mapping[str, Any]) -> list[list[str]]:
     return [[name, manifest[name].key] for name in sorted(manifest)]
+
+
+def _local_module_files(flow_cls: type) -> list[str]:
+    """Files of the modules imported from the flow file's folder or below (the flow file itself,
+    and anything under a site-packages folder, such as a virtualenv kept in the project, left
+    out), at most 200."""
+    flow_file = getattr(sys.modules.get(flow_cls.__module__), "__file__", None)
+    if not flow_file:
+        return []
+    flow_file = os.path.realpath(flow_file)
+    folder = os.path.dirname(flow_file) + os.sep
+    found: list[str] = []
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if not isinstance(path, str) or not path.endswith(".py"):
+            continue
+        real = os.path.realpath(path)
+        if real.startswith(folder) and real != flow_file and "site-packages" not in real:
+            found.append(real)
+        if len(found) >= 200:
+            break
+    return sorted(set(found))
 
 
 def _flow_file_hash(flow_cls: type) -> str:

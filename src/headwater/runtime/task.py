@@ -448,7 +448,12 @@ def _check_parameter_items(flow: Any, var: str, items: Any, where: str) -> None:
 def _close_name(name: str, flow: Any) -> str:
     """``; did you mean self.items?`` when the step set an artifact spelt close to ``name``
     (``foreach="itmes"``): the step's own assignments, where the items are usually made."""
-    close = closest(name, [n for n in vars(flow) if not n.startswith("_")])
+    from headwater.flow.parameters import flow_parameters
+
+    # and the flow's parameters: `foreach="lr"` for a parameter `lrs`, which a step iterates
+    # without assigning it
+    names = [n for n in vars(flow) if not n.startswith("_")]
+    close = closest(name, [*names, *flow_parameters(type(flow))])
     return f"; did you mean self.{close}?" if close else ""
 
 

@@ -126,16 +126,43 @@ def _pickle(value: object, name: str, where: str) -> tuple[bytes, list[memoryvie
     try:
         stream = pickle.dumps(top, protocol=5, buffer_callback=take)
     except Exception as exc:  # pickle raises TypeError, PicklingError, AttributeError, ...
-        raise _unpicklable(value, _describe(name, where), _fix_for(name), exc) from exc
+        raise _unpicklable(value, _describe(name, where), _fix_for(name, value), exc) from exc
     return stream, buffers
 
 
-def _fix_for(name: str) -> str:
+def _fix_for(name: str, value: object = None) -> str:
     if not name:
         return "store only values that pickle can serialize"
-    return (
-        f"delete it before the step ends (del self.{name}) or make it private by naming it _{name}"
-    )
+    drop = (f"delete it before the step ends (del self.{name}) or make it private by naming it "
+            f"_{name}")
+    kind = _kind_fix(name, value)
+    return f"{kind}; or {drop}" if kind else drop
+
+
+def _kind_fix(name: str, value: object) -> str | None:
+    """The usual way to keep what a value of this kind was for, when pickle cannot store it:
+    a generator's items, a lambda's module-level twin, a file's path, a connection's address."""
+    import inspect
+    import io
+
+    if inspect.isgenerator(value) or type(value).__name__ in (
+            "map", "filter", "zip", "enumerate", "reversed") or (
+            type(value).__module__ == "itertools"):
+        return (f"it is a one-pass iterator: store its items, self.{name} = list(...) "
+                "(or a tuple)")
+    if inspect.isfunction(value) and ("<lambda>" in value.__qualname__
+                                      or "<locals>" in value.__qualname__):
+        return (f"a lambda or a function defined inside a step cannot be stored: define it at "
+                f"the top level of the flow file (def {name}(...): ...), which is stored by "
+                "name, or store the values it computes")
+    if isinstance(value, io.IOBase):
+        return (f"an open file belongs to one process: store its path (self.{name}_path = ...) "
+                "or its contents, and open it again in the step that needs it")
+    if type(value).__name__ in ("Connection", "Cursor", "socket", "lock", "RLock", "Thread",
+                                "Engine", "Session", "Client"):
+        return ("a connection, lock or client belongs to one process: store what opens it (a "
+                "path, a URL, settings) and open it again in each step that needs it")
+    return None
 
 
 def _unpicklable(value: object, what: str, fix: str, exc: Exception) -> SerializationError:
