@@ -101,6 +101,65 @@ def test_triggers_of_events_and_finished_flows():
         triggers_of("F", {"trigger": {"options": {"event": "no spaces allowed"}}})
 
 
+def test_an_upstream_flow_is_of_this_flows_project_and_branch_unless_it_names_others():
+    from headwater.runtime.project import ProjectInfo
+
+    mine = ProjectInfo(project="shop", branch="user.alice", is_production=False,
+                       is_user_branch=True, flow_name="shop.user.alice.Down")
+
+    def events(upstream, project=mine):
+        found = triggers_of("Down", {"trigger_on_finish": {"options": {"flows": upstream}}},
+                            project=project)
+        return [(t["event"], t["flow"]) for t in found]
+
+    # A user's branch listens to that branch's upstream, never to production's runs.
+    assert events(["Up"]) == [("headwater.shop.user.alice.Up.end", "Up")]
+    assert events([{"name": "Up", "project_branch": "prod"}]) == [
+        ("headwater.shop.prod.Up.end", "Up")]
+    assert events([{"name": "Up", "project": "lab", "project_branch": "test.x"},
+                   "lab.prod.staging.Up"]) == [
+        ("headwater.lab.test.x.Up.end", "Up"), ("headwater.lab.prod.staging.Up.end", "Up")]
+    # Without @project here: the upstream's plain name, or the project it names in full.
+    assert events(["Up"], None) == [("headwater.Up.end", "Up")]
+    assert events(["shop.prod.Up"], None) == [("headwater.shop.prod.Up.end", "Up")]
+    with pytest.raises(DeployError, match="names a project_branch but not the other"):
+        events([{"name": "Up", "project_branch": "prod"}], None)
+    with pytest.raises(DeployError, match="neither a flow name"):
+        events(["prod.Up"])
+
+
+def test_a_deployed_end_task_publishes_its_projects_flow_name(tmp_path):
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from headwater.runtime.deployed import publish_finished
+
+    bodies = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's name)
+            bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/hook"
+        assert publish_finished(url, "Up", "argo-1", "shop.user.alice.Up")
+        assert publish_finished(url, "Up", "argo-2")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [b["name"] for b in bodies] == ["headwater.shop.user.alice.Up.end", "headwater.Up.end"]
+    assert bodies[0]["payload"]["flow_name"] == "Up"  # what the downstream's client reads
+
+
 def test_triggers_of_calls_deploy_time_functions():
     """xenonnn4w/metaflow-ga-testing's deploy-time trigger flows: a function may stand for the
     events, one event, its name, its parameters or the upstream flows; each is called with the
@@ -122,7 +181,8 @@ def test_triggers_of_calls_deploy_time_functions():
         "name": lambda c: "c", "parameters": lambda c: {"gamma": "g"}}}}}, ctx)
     assert [(t["event"], t["parameters"]) for t in found] == [("c", {"gamma": "g"})]
     found = triggers_of("F", {"trigger_on_finish": {"options": {
-        "flows": lambda c: ["Up", {"name": "Other", "project_branch": "prod"}]}}}, ctx)
+        "flows": lambda c: ["Up", {"name": "Other", "project": "shop",
+                                     "project_branch": "prod"}]}}}, ctx)
     assert [t["flow"] for t in found] == ["Up", "Other"]
     with pytest.raises(FlowDefinitionError, match="event name 3 returned"):
         triggers_of("F", {"trigger": {"options": {"event": {"name": lambda c: 3}}}}, ctx)

@@ -64,7 +64,8 @@ def argo_workflows() -> None:
 @click.option("--event-source", default="headwater-events", show_default=True,
               help="The Argo Events EventSource that @trigger events arrive through.")
 @click.option("--events-url", default=None, metavar="URL",
-              help="Argo Events webhook the end task posts headwater.<Flow>.end to, so that "
+              help="Argo Events webhook the end task posts headwater.<Flow>.end to "
+              "(headwater.<project>.<branch>.<Flow>.end under @project), so that "
               "@trigger_on_finish flows downstream start.")
 @click.option("--tag", "tags", multiple=True, help="Tag every run of the deployment.")
 @click.option("--name", default=None, help="Deployed name (default: the flow's, or @project's).")

@@ -190,7 +190,7 @@ def build_plan(flow_cls: type, settings: Settings, *, orchestrator: str, branch:
     from headwater.flow.parameters import ParameterContext
 
     plan.triggers = triggers_of(flow_cls.__name__, decorators,
-                                ParameterContext(flow_cls.__name__, user, "trigger"))
+                                ParameterContext(flow_cls.__name__, user, "trigger"), project)
     return plan
 
 
@@ -479,11 +479,12 @@ def _checked_timezone(flow_name: str, zone: Any) -> str:
 _EVENT = re.compile(r"^[A-Za-z0-9_.\-]{1,253}$")
 
 
-def triggers_of(flow_name: str, decorators: Mapping[str, Any], context: Any = None
-                ) -> list[dict[str, Any]]:
+def triggers_of(flow_name: str, decorators: Mapping[str, Any], context: Any = None,
+                project: Any = None) -> list[dict[str, Any]]:
     """The events that start a run: ``{"event": name, "parameters": {param: payload field}}``
     (and ``"flow"`` for a @trigger_on_finish upstream), every deploy-time function of the
-    decorators called with ``context`` (a ParameterContext)."""
+    decorators called with ``context`` (a ParameterContext). ``project`` is the flow's own
+    @project (a ProjectInfo), which an upstream flow is taken to share unless it names another."""
     from headwater.decorators.trigger_specs import resolve_events, resolve_upstream
 
     out: list[dict[str, Any]] = []
@@ -492,13 +493,46 @@ def triggers_of(flow_name: str, decorators: Mapping[str, Any], context: Any = No
     if "trigger_on_finish" in decorators:
         for flow in resolve_upstream(flow_name, decorators["trigger_on_finish"].get("options", {}),
                                      context):
-            out.append({"event": f"headwater.{flow['name']}.end", "parameters": {},
-                        "flow": flow["name"]})
+            upstream, qualified = _upstream_event(flow_name, flow, project)
+            out.append({"event": f"headwater.{qualified}.end", "parameters": {},
+                        "flow": upstream})
     for trig in out:
         if not _EVENT.match(str(trig["event"])):
             raise DeployError(f"@trigger of flow {flow_name}: event {trig['event']!r} is not a "
                               "valid event name", fix="use letters, digits, '.', '_' and '-'")
     return out
+
+
+def _upstream_event(flow_name: str, flow: Mapping[str, str], project: Any
+                    ) -> tuple[str, str]:
+    """An upstream flow of @trigger_on_finish -> (its class name, the name its end event
+    carries): ``Up``, or ``proj.branch.Up`` when it is part of a @project. The upstream's
+    project and branch are the ones it names (``{'name': 'Up', 'project': ...,
+    'project_branch': ...}`` or ``'proj.branch.Up'``), else this flow's own: a flow deployed on
+    a user's branch listens to the upstream of that branch, never to production's."""
+    name = flow["name"]
+    named_project = named_branch = None
+    if "." in name:
+        if name.count(".") < 2:
+            raise DeployError(
+                f"@trigger_on_finish of flow {flow_name}: upstream flow {name!r} is neither a "
+                "flow name nor a project's flow name",
+                fix="give 'UpstreamFlow', or 'project.branch.UpstreamFlow' (e.g. "
+                    "'shop.prod.UpstreamFlow')")
+        named_project, rest = name.split(".", 1)
+        named_branch, name = rest.rsplit(".", 1)
+    upstream_project = (flow.get("project") or named_project
+                        or (project.project if project else None))
+    branch = flow.get("project_branch") or named_branch or (project.branch if project else None)
+    if bool(upstream_project) != bool(branch):
+        given = "project" if upstream_project else "project_branch"
+        raise DeployError(
+            f"@trigger_on_finish of flow {flow_name}: upstream flow {name!r} names a {given} "
+            "but not the other, and this flow has no @project to take it from: its end event "
+            "would never come",
+            fix=f"give both: {{'name': {name!r}, 'project': ..., 'project_branch': ...}}, or "
+                "put @project on this flow")
+    return name, ".".join(part for part in (upstream_project, branch, name) if part)
 
 
 def k8s_name(text: str) -> str:

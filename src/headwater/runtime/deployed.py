@@ -255,7 +255,8 @@ def run_deployed_task(flow_cls: type, graph: Graph, store: Any, settings: Settin
         if result.ok and task.output_dir:
             write_outputs(task.output_dir, graph, spec, result)
         if result.ok and graph[task.step].is_end and os.environ.get(EVENTS_URL_ENV):
-            publish_finished(os.environ[EVENTS_URL_ENV], flow, run_id)
+            publish_finished(os.environ[EVENTS_URL_ENV], flow, run_id,
+                             project.flow_name if project else None)
         return result
     finally:
         meta.close()
@@ -530,15 +531,18 @@ def write_outputs(folder: str, graph: Graph, spec: TaskSpec, result: TaskResult)
             handle.write(text)
 
 
-def publish_finished(url: str, flow: str, run_id: str) -> bool:
-    """POST ``headwater.<Flow>.end`` to the events webhook, for @trigger_on_finish downstream.
+def publish_finished(url: str, flow: str, run_id: str, project_flow: str | None = None) -> bool:
+    """POST ``headwater.<Flow>.end`` to the events webhook, for @trigger_on_finish downstream;
+    under @project ``headwater.<project>.<branch>.<Flow>.end`` (``project_flow``), so that a
+    run on a user's branch never starts production's downstream flows.
 
     A failure is reported on stderr and does not fail the run (it has succeeded)."""
     import urllib.error
     import urllib.request
     import uuid
 
-    body = {"name": f"headwater.{flow}.end", "id": uuid.uuid4().hex, "timestamp": time.time(),
+    body = {"name": f"headwater.{project_flow or flow}.end", "id": uuid.uuid4().hex,
+            "timestamp": time.time(),
             "payload": {"pathspec": f"{flow}/{run_id}", "flow_name": flow, "run_id": run_id}}
     headers = {"Content-Type": "application/json"}
     token = os.environ.get(EVENTS_TOKEN_ENV)
