@@ -341,6 +341,7 @@ class Seed:
                             HEADWATER_DATASTORE_ROOT=remote.root(f"seed{plan.seed}"))
         self.pg_url = pg_url
         self.rounds = 0
+        self.resume_tags: list[str] = []  # the run's --tag options, given to every resume
 
     @property
     def control(self) -> Path | None:
@@ -714,6 +715,10 @@ def play(seed_no: int, root: Path, executor: str, pg_url: str | None,
     if "--max-num-splits" in args:
         at = args.index("--max-num-splits")
         del args[at:at + 2]
+    # a resume does not take its origin's tags (Metaflow's neither): each is given the run's
+    # again, or `current.tags` (the sixth grammar's `ctags`) would differ from the reference
+    seed.resume_tags = [word for at, tag in enumerate(args[1:]) if args[at] == "--tag"
+                        for word in ("--tag", tag)]
 
     # the reference, counting the hooks' events
     hooks = seed.chaos_dir()
@@ -763,7 +768,8 @@ def play(seed_no: int, root: Path, executor: str, pg_url: str | None,
                 at = points.randint(1, max(1, tasks - rerun))
             else:  # a resume runs (and records) only the tasks it does not clone
                 at = min(at, max(1, rerun))
-        rid, rcode, rstep = interrupt(seed, ["resume", "--origin-run-id", origin],
+        rid, rcode, rstep = interrupt(seed, ["resume", "--origin-run-id", origin,
+                                             *seed.resume_tags],
                                       plan.resume_mode, resume_trigger, at, out, "resume")
         if check_interrupted(seed, rid, rcode, rstep, generator, out, "interrupted resume"):
             origin = rid
@@ -788,7 +794,7 @@ def final_resumes(seed: Seed, origin: str) -> list[tuple[str, subprocess.Complet
     names = ["final", "twin"] if seed.plan.twin else ["final"]
     seed.set_hooks({})
     procs = {name: subprocess.Popen(
-        [sys.executable, "flow.py", "resume", "--origin-run-id", origin,
+        [sys.executable, "flow.py", "resume", "--origin-run-id", origin, *seed.resume_tags,
          "--run-id-file", str(seed.folder / f"run-id-{name}")],
         cwd=seed.folder, env=seed.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True) for name in names}
