@@ -1,7 +1,7 @@
 """Random flows, interrupted at random points, then read, inspected, collected and resumed.
 
     python tools/chaos.py [--seeds 0-19] [--executor local|spawn|both] [--postgres] [--points]
-                          [--mode MODE] [--keep DIR [--keep-all]] [--show SEED]
+                          [--dask] [--twin] [--mode MODE] [--keep DIR [--keep-all]] [--show SEED]
 
 The promise under test (docs/reliability.md): a crash, a Ctrl-C or a kill leaves a run that can
 be resumed, never corrupt data. Each seed draws one flow from tools/differential.py's grammar
@@ -47,8 +47,19 @@ step by step, equal the reference run's. ``gc --dry-run --grace 0`` works, and a
 the same as before; ``PRAGMA integrity_check`` says ``ok`` after every interruption.
 
 ``--executor both`` alternates the fork server and ``spawn`` by seed. ``--postgres`` records the
-metadata in a throwaway PostgreSQL server (tests/servers.py; a database per seed). The last
-line is ``chaos: P passed, F failed, S skipped``; the exit status is 0 only when none failed.
+metadata in a throwaway PostgreSQL server (tests/servers.py; a database per seed). ``--dask``
+runs the tasks on a ``dask scheduler`` with two workers, the blobs in moto's S3 server and the
+metadata in PostgreSQL, all started here as tests/servers.py starts them; the tasks on the
+workers get the workers' environment, so the hooks read their settings from a file the tool
+writes before each command, every task a hook saw must be gone after an interruption (its pid
+and start time), and a sixth interruption is drawn: ``kill-worker``, SIGKILL of the Dask worker
+process running the held task (its nanny starts a new one). With ``--points`` only the
+scheduler's points are drawn there (the workers' tasks do not see the variables). ``--twin``
+ends each seed with two resumes of the same run started at once; both must finish with the
+reference data. Every seed's ``gc`` check first runs a collector that kills itself after its
+Nth deletion (``HEADWATER_GC_KILL_AFTER``, N drawn): every run must read the same after it,
+and after the full collection that follows. The last line is
+``chaos: P passed, F failed, S skipped``; the exit status is 0 only when none failed.
 """
 
 from __future__ import annotations
@@ -75,17 +86,34 @@ import differential  # noqa: E402 - the flow grammar, beside this file
 # headwater's own source: a traceback through it is a bug (a user's step may raise on purpose)
 PACKAGE_DIR = str(Path(__import__("headwater").__file__).resolve().parent)
 MODES = ("kill-scheduler", "kill-task", "ctrl-c", "sigterm", "kill-group")
+DASK_MODES = (*MODES, "kill-worker")  # --dask: SIGKILL of the Dask worker running the held task
 DEADLINE_S = float(os.environ.get("HEADWATER_TEST_DEADLINE_S", "300"))
 
 # Put at the top of each generated flow: the event every interruption waits for.
 HOOK = r'''
+import json as _chaos_json
 import time as _chaos_time
+
+_CHAOS_CONTROL = None  # --dask: the file saying what the environment says elsewhere
+
+
+def _chaos_settings():
+    """CHAOS_DIR, CHAOS_AT, CHAOS_WHERE: from the environment, or on a Dask worker (whose tasks
+    get the worker's environment, not the run's) from the file the tool writes before a run."""
+    if _CHAOS_CONTROL is None:
+        return os.environ
+    try:
+        with open(_CHAOS_CONTROL) as fh:
+            return _chaos_json.load(fh)
+    except (OSError, ValueError):
+        return {}
 
 
 def _chaos_hook(step, where):
     """Take the next number; the task holding CHAOS_AT says so and waits on the gate."""
-    folder = os.environ.get("CHAOS_DIR")
-    if not folder or os.environ.get("CHAOS_WHERE", "start") != where:
+    settings = _chaos_settings()
+    folder = settings.get("CHAOS_DIR")
+    if not folder or settings.get("CHAOS_WHERE", "start") != where:
         return
     number = 0
     while True:
@@ -96,9 +124,11 @@ def _chaos_hook(step, where):
             break
         except FileExistsError:
             continue
-    os.write(fd, ("%s %d" % (step, os.getpid())).encode())
+    with open("/proc/self/stat") as fh:  # the start time: a pid seen again is this process
+        started = fh.read().rsplit(")", 1)[1].split()[19]
+    os.write(fd, ("%s %d %s" % (step, os.getpid(), started)).encode())
     os.close(fd)
-    if number != int(os.environ.get("CHAOS_AT", "0")):
+    if number != int(settings.get("CHAOS_AT", "0")):
         return
     target = os.path.join(folder, "target")
     with open(target + ".tmp", "w") as out:
@@ -164,6 +194,8 @@ class Plan:
     rng: random.Random
     twice: bool = False  # ctrl-c: a second SIGINT once the held task is gone (a user's second ^C)
     points: bool = False  # --points: the events are headwater's own fault points
+    twin: bool = False  # --twin: the last resume is two resumes of the same run at once
+    gc_kill: int = 0  # the first gc of the copy SIGKILLs itself after this many deletions
 
 
 @dataclass
@@ -175,8 +207,9 @@ class Outcome:
     skipped: str | None = None
 
 
-def flow_source(seed: int) -> tuple[str, differential._Generator]:
-    """The differential grammar's flow for ``seed``, importing headwater, hooked at each step."""
+def flow_source(seed: int, control: Path | None = None) -> tuple[str, differential._Generator]:
+    """The differential grammar's flow for ``seed``, importing headwater, hooked at each step;
+    with ``control`` (--dask) the hooks read their settings from that file."""
     generator = differential._Generator(seed)
     text = generator.source().replace("from metaflow", "from headwater")
     out: list[str] = []
@@ -188,7 +221,9 @@ def flow_source(seed: int) -> tuple[str, differential._Generator]:
                 line.startswith("@") and lines[number + 1:number + 2] != []
                 and lines[number + 1].startswith("class ")):
             # (before the class and its flow decorator: ``@project``, sixth grammar)
-            out += HOOK.strip("\n").splitlines() + ["", ""]
+            hook = HOOK if control is None else HOOK.replace(
+                "_CHAOS_CONTROL = None", f"_CHAOS_CONTROL = {str(control)!r}")
+            out += hook.strip("\n").splitlines() + ["", ""]
         match = re.match(r"    def (\w+)\(self", line)
         if match:
             current = match[1]
@@ -204,13 +239,16 @@ def flow_source(seed: int) -> tuple[str, differential._Generator]:
 
 
 def plan_for(seed: int, executor: str, postgres: bool, points: bool = False,
-             forced_mode: str | None = None) -> Plan:
+             forced_mode: str | None = None, dask: bool = False, twin: bool = False) -> Plan:
     rng = random.Random(f"chaos-{seed}")
     chosen = executor if executor != "both" else ("spawn" if seed % 2 else "local")
+    if dask:
+        chosen = "dask"
     triggers = ("start", "late") if postgres else ("start", "late", "meta")
-    mode = forced_mode or MODES[seed % len(MODES)]
+    modes = DASK_MODES if dask else MODES
+    mode = forced_mode or modes[seed % len(modes)]
     trigger = rng.choice(triggers)
-    if mode == "kill-task" and trigger == "meta":
+    if mode in ("kill-task", "kill-worker") and trigger == "meta":
         trigger = "start"  # the metadata names no running task to kill: a hook does
     again = rng.random() < 0.5
     plan = Plan(seed, chosen, mode, trigger, rng.choice(MODES) if again else None,
@@ -221,6 +259,10 @@ def plan_for(seed: int, executor: str, postgres: bool, points: bool = False,
     if not postgres and plan.resume_mode != "kill-task" and extra.random() < 0.4:
         plan.resume_trigger = "meta"  # lands while the resume records its clones
     plan.points = points
+    # chaos4's draws, from a stream of their own again
+    fourth = random.Random(f"chaos-4-{seed}")
+    plan.twin = twin
+    plan.gc_kill = fourth.randint(1, 6)
     return plan
 
 
@@ -279,10 +321,12 @@ def wait_for(condition, timeout: float = DEADLINE_S, step: float = 0.02):
 class Seed:
     """One seed's folder, environment and commands."""
 
-    def __init__(self, root: Path, plan: Plan, pg_url: str | None) -> None:
+    def __init__(self, root: Path, plan: Plan, pg_url: str | None,
+                 remote: Remote | None = None) -> None:
         self.plan = plan
         self.folder = root / f"seed{plan.seed}"
         self.folder.mkdir(parents=True)
+        self.remote = remote
         self.tag = f"{os.getpid()}-{plan.seed}"
         self.env = {k: v for k, v in os.environ.items()
                     if not k.startswith(("HEADWATER_", "METAFLOW_", "CHAOS_"))}
@@ -292,13 +336,45 @@ class Seed:
             self.env["HEADWATER_EXECUTOR"] = "spawn"
         if pg_url:
             self.env["HEADWATER_METADATA"] = pg_url
+        if remote is not None:  # tasks on Dask, blobs in S3 (the metadata in PostgreSQL)
+            self.env.update(remote.env, HEADWATER_EXECUTOR="dask",
+                            HEADWATER_DATASTORE_ROOT=remote.root(f"seed{plan.seed}"))
         self.pg_url = pg_url
         self.rounds = 0
+        self.resume_tags: list[str] = []  # the run's --tag options, given to every resume
+
+    @property
+    def control(self) -> Path | None:
+        """--dask: the file the hooks read their settings from (the tasks on the workers get the
+        workers' environment, not the run's)."""
+        return self.folder / "control.json" if self.remote is not None else None
+
+    def set_hooks(self, env: dict[str, str]) -> None:
+        """Before a command: what its hooks do (``CHAOS_*`` of ``env``; none: nothing)."""
+        if self.control is not None:
+            settings = {k: v for k, v in env.items() if k.startswith("CHAOS_")}
+            self.control.with_suffix(".tmp").write_text(json.dumps(settings))
+            self.control.with_suffix(".tmp").replace(self.control)
+
+    @property
+    def datastore(self) -> str:
+        return self.env["HEADWATER_DATASTORE_ROOT"]
+
+    def task_pids(self) -> list[tuple[int, str]]:
+        """(pid, start time) of every task a hook of this seed saw, in every round."""
+        seen = []
+        for path in self.folder.glob("chaos*/seq-*"):
+            fields = path.read_text().split()
+            if len(fields) >= 3:
+                seen.append((int(fields[1]), fields[2]))
+        return seen
 
     def call(self, *args: str, env: dict[str, str] | None = None,
              cli: bool = False) -> subprocess.CompletedProcess:
         argv = ([sys.executable, "-m", "headwater", *args] if cli
                 else [sys.executable, "flow.py", *args])
+        if not cli:
+            self.set_hooks(env or {})
         return subprocess.run(argv, cwd=self.folder, env={**self.env, **(env or {})},
                               capture_output=True, text=True, timeout=DEADLINE_S, check=False)
 
@@ -344,6 +420,7 @@ def interrupt(seed: Seed, command: list[str], mode: str, trigger: str, at: int,
     point = trigger.partition(":")[2] if trigger.startswith("point:") else None
     if point:  # src/headwater/fault_points.py: the run holds there and says so in `held`
         env.update(HEADWATER_FAULT_POINT=f"{point}#{at}", HEADWATER_FAULT_DIR=str(hooks))
+    seed.set_hooks(env)
     proc = subprocess.Popen([sys.executable, "flow.py", *command, "--run-id-file", str(id_file)],
                             cwd=seed.folder, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -373,8 +450,15 @@ def interrupt(seed: Seed, command: list[str], mode: str, trigger: str, at: int,
                          if fields[1] == str(task_pid)), point)
             if held_scheduler:
                 task_pid = None  # the scheduler is no task: no second Ctrl-C waits on it
-        if mode == "kill-scheduler" or (mode == "kill-task" and held_scheduler):
+        if mode == "kill-scheduler" or (mode in ("kill-task", "kill-worker") and held_scheduler):
             os.kill(proc.pid, signal.SIGKILL)
+        elif mode == "kill-worker":
+            worker = dask_worker_of(task_pid) if task_pid is not None else None
+            if worker is None:
+                out.problems.append(f"{label}: no Dask worker process above task {task_pid}")
+            else:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(worker, signal.SIGKILL)
         elif mode == "kill-task":
             if task_pid is None:  # the meta event names no task: take one that is running now
                 running = [int(fields[1]) for fields in _sequence(hooks)]
@@ -433,16 +517,47 @@ def interrupt(seed: Seed, command: list[str], mode: str, trigger: str, at: int,
 # ---------------------------------------------------------------------------------- checks
 
 
+def dask_worker_of(pid: int) -> int | None:
+    """The Dask worker process (its nanny's child) above task ``pid``: the task's fork server's
+    parent."""
+    while pid > 1:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            return None
+        if b"spawn_main" in cmdline:
+            return pid
+        pid = parent
+    return None
+
+
+def live_tasks(seed: Seed) -> list[int]:
+    """--dask: the tasks the hooks saw that still run (on a worker, they do not carry the
+    seed's tag); a pid counts only while its start time is the one the hook wrote."""
+    alive = []
+    for pid, started in seed.task_pids():
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if stat[19] == started and stat[0] != "Z":
+            alive.append(pid)
+    return alive
+
+
 def no_strays(seed: Seed, out: Outcome, label: str) -> None:
-    left = wait_for(lambda: not tagged_processes(seed.tag), timeout=60) or \
-        tagged_processes(seed.tag)
+    def left_over() -> list[int]:
+        return tagged_processes(seed.tag) + (live_tasks(seed) if seed.remote else [])
+
+    left = wait_for(lambda: not left_over(), timeout=60) or left_over()
     if left is not True and left:
         described = []
         for pid in left:
             with contextlib.suppress(OSError):
                 described.append(f"{pid} " + Path(f"/proc/{pid}/cmdline").read_bytes()
                                  .replace(b"\0", b" ").decode(errors="replace")[:120])
-                os.kill(pid, signal.SIGKILL)  # ours: the seed's tag is in its environment
+                os.kill(pid, signal.SIGKILL)  # ours: the seed's tag, or a hook's pid and start time
         out.problems.append(f"{label}: processes left behind: {described}")
 
 
@@ -536,9 +651,24 @@ def garbage(seed: Seed, keep: dict[str, dict], out: Outcome) -> None:
     dry = seed.call("gc", "--dry-run", "--grace", "0", cli=True)
     if dry.returncode != 0:
         out.problems.append(f"gc --dry-run exited {dry.returncode}: {dry.stdout + dry.stderr}")
-    copy = seed.folder / "gc-copy"
-    shutil.copytree(seed.folder / ".headwater", copy)
-    env = {"HEADWATER_DATASTORE_ROOT": str(copy)}
+    if seed.remote is not None:
+        copy = seed.remote.copy(seed.datastore, seed.datastore + "-gc-copy")
+    else:
+        copy = str(seed.folder / "gc-copy")
+        shutil.copytree(seed.folder / ".headwater", copy)
+    env = {"HEADWATER_DATASTORE_ROOT": copy}
+    # a collector killed midway (after its Nth deletion) first: every run still reads the same,
+    # and the next collector finishes the job
+    killed = seed.call("gc", "--grace", "0", env={**env, "HEADWATER_GC_KILL_AFTER":
+                                                   str(seed.plan.gc_kill)}, cli=True)
+    if killed.returncode not in (0, -signal.SIGKILL):
+        out.problems.append(f"gc killed after {seed.plan.gc_kill} deletion(s) exited "
+                            f"{killed.returncode}: {killed.stdout + killed.stderr}")
+    for run_id, before in keep.items():
+        after = seed.read(run_id, env=env)
+        if after != before:
+            out.problems.append(f"after a gc killed midway, run {run_id} reads differently: "
+                                f"{json.dumps(after)[:1500]}")
     done = seed.call("gc", "--grace", "0", env=env, cli=True)
     if done.returncode != 0:
         out.problems.append(f"gc exited {done.returncode}: {done.stdout + done.stderr}")
@@ -547,7 +677,8 @@ def garbage(seed: Seed, keep: dict[str, dict], out: Outcome) -> None:
         if after != before:
             out.problems.append(f"after gc, run {run_id} reads differently: "
                                 f"{json.dumps(after)[:1500]}")
-    shutil.rmtree(copy)
+    if seed.remote is None:
+        shutil.rmtree(copy)
 
 
 # ------------------------------------------------------------------------------------ seeds
@@ -561,9 +692,12 @@ def _sequence(hooks: Path) -> list[list[str]]:
 
 
 def play(seed_no: int, root: Path, executor: str, pg_url: str | None,
-         points: bool = False, mode: str | None = None) -> Outcome:
-    plan = plan_for(seed_no, executor, pg_url is not None, points, mode)
-    source, generator = flow_source(seed_no)
+         points: bool = False, mode: str | None = None,
+         remote: Remote | None = None, twin: bool = False) -> Outcome:
+    plan = plan_for(seed_no, executor, pg_url is not None, points, mode, remote is not None,
+                    twin)
+    control = root / f"seed{seed_no}" / "control.json" if remote is not None else None
+    source, generator = flow_source(seed_no, control)
     shape = (f"{len(generator.steps) + 2} steps, {plan.executor}, {plan.mode}"
              + (" at a fault point" if points else "")
              + (f", resume interrupted by {plan.resume_mode}" if plan.resume_mode else ""))
@@ -571,7 +705,7 @@ def play(seed_no: int, root: Path, executor: str, pg_url: str | None,
     if generator.expect_failure:
         out.skipped = "its flow fails by design (a merge_artifacts that must fail)"
         return out
-    seed = Seed(root, plan, pg_url)
+    seed = Seed(root, plan, pg_url, remote)
     (seed.folder / "flow.py").write_text(source)
     for name, text in generator.files.items():
         (seed.folder / name).write_text(text, encoding="utf-8")
@@ -581,6 +715,10 @@ def play(seed_no: int, root: Path, executor: str, pg_url: str | None,
     if "--max-num-splits" in args:
         at = args.index("--max-num-splits")
         del args[at:at + 2]
+    # a resume does not take its origin's tags (Metaflow's neither): each is given the run's
+    # again, or `current.tags` (the sixth grammar's `ctags`) would differ from the reference
+    seed.resume_tags = [word for at, tag in enumerate(args[1:]) if args[at] == "--tag"
+                        for word in ("--tag", tag)]
 
     # the reference, counting the hooks' events
     hooks = seed.chaos_dir()
@@ -630,18 +768,17 @@ def play(seed_no: int, root: Path, executor: str, pg_url: str | None,
                 at = points.randint(1, max(1, tasks - rerun))
             else:  # a resume runs (and records) only the tasks it does not clone
                 at = min(at, max(1, rerun))
-        rid, rcode, rstep = interrupt(seed, ["resume", "--origin-run-id", origin],
+        rid, rcode, rstep = interrupt(seed, ["resume", "--origin-run-id", origin,
+                                             *seed.resume_tags],
                                       plan.resume_mode, resume_trigger, at, out, "resume")
         if check_interrupted(seed, rid, rcode, rstep, generator, out, "interrupted resume"):
             origin = rid
-    final_id_file = seed.folder / "run-id-final"
-    done = seed.call("resume", "--origin-run-id", origin, "--run-id-file", str(final_id_file))
-    (seed.folder / "final.log").write_text(done.stdout + done.stderr)
-    if done.returncode != 0:
-        out.problems.append(f"resume of {origin} exited {done.returncode}: "
-                            f"{(done.stdout + done.stderr)[-1500:]}")
-    else:
-        final_id = final_id_file.read_text().strip()
+    for name, done in final_resumes(seed, origin):
+        if done.returncode != 0:
+            out.problems.append(f"resume of {origin} exited {done.returncode}: "
+                                f"{(done.stdout + done.stderr)[-1500:]}")
+            continue
+        final_id = (seed.folder / f"run-id-{name}").read_text().strip()
         final = seed.read(final_id)
         compare(reference, final, out, f"resumed run {final_id}")
         keep[final_id] = final
@@ -651,8 +788,79 @@ def play(seed_no: int, root: Path, executor: str, pg_url: str | None,
     return out
 
 
+def final_resumes(seed: Seed, origin: str) -> list[tuple[str, subprocess.CompletedProcess]]:
+    """The last resume of ``origin``; with --twin two of them started at once (two users, or a
+    retried job, resuming the same failed run): each must finish with the reference data."""
+    names = ["final", "twin"] if seed.plan.twin else ["final"]
+    seed.set_hooks({})
+    procs = {name: subprocess.Popen(
+        [sys.executable, "flow.py", "resume", "--origin-run-id", origin, *seed.resume_tags,
+         "--run-id-file", str(seed.folder / f"run-id-{name}")],
+        cwd=seed.folder, env=seed.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True) for name in names}
+    done = []
+    for name, proc in procs.items():
+        try:
+            stdout, stderr = proc.communicate(timeout=DEADLINE_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            stdout, stderr = proc.communicate()
+        (seed.folder / f"{name}.log").write_text(stdout + stderr)
+        done.append((name, subprocess.CompletedProcess(proc.args, proc.returncode, stdout,
+                                                       stderr)))
+    return done
+
+
 def seeds_of(text: str) -> list[int]:
     return differential._seeds(text)
+
+
+@dataclass
+class Remote:
+    """--dask: a Dask cluster whose workers reach an S3 server (moto), the blobs' home."""
+
+    env: dict[str, str]  # what the run and its readers need: S3 credentials, the Dask address
+    endpoint: str
+    bucket: str = "chaos"
+
+    def root(self, name: str) -> str:
+        return f"s3://{self.bucket}/{name}"
+
+    def copy(self, source: str, target: str) -> str:
+        """Copy every object under datastore root ``source`` to ``target``; returns ``target``."""
+        import boto3
+
+        client = boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
+                              aws_access_key_id="testing", aws_secret_access_key="testing")
+        prefix = source.split("/", 3)[3] + "/"
+        new = target.split("/", 3)[3] + "/"
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
+                                                                      Prefix=prefix):
+            for item in page.get("Contents", []):
+                client.copy_object(Bucket=self.bucket, Key=new + item["Key"][len(prefix):],
+                                   CopySource={"Bucket": self.bucket, "Key": item["Key"]})
+        return target
+
+
+@contextlib.contextmanager
+def dask_and_s3(enabled: bool, scratch: Path):
+    """--dask: moto's S3 server and a ``dask scheduler`` with two workers (tests/servers.py),
+    the workers configured with the S3 credentials as a real cluster's are."""
+    if not enabled:
+        yield None
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+    import logging
+
+    import servers
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's line per request
+    with servers.moto_s3() as endpoint:
+        servers.make_bucket(endpoint, Remote.bucket)
+        s3 = servers.s3_env(endpoint)
+        with servers.dask_cluster(scratch / "dask", {"w1": None, "w2": None}, s3) as cluster:
+            yield Remote({**s3, "HEADWATER_DASK_ADDRESS": cluster.address}, endpoint)
 
 
 @contextlib.contextmanager
@@ -676,28 +884,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--executor", choices=("local", "spawn", "both"), default="both")
     parser.add_argument("--postgres", action="store_true",
                         help="record the metadata in a throwaway PostgreSQL server")
+    parser.add_argument("--dask", action="store_true",
+                        help="run the tasks on a Dask cluster (a scheduler, two workers) with "
+                             "the blobs in an S3 server (moto) and the metadata in PostgreSQL "
+                             "(implies --postgres)")
     parser.add_argument("--points", action="store_true",
                         help="interrupt at headwater's own fault points (src/headwater/"
                              "fault_points.py: a task's result sent, a record half written, "
                              "a transaction not yet committed, ...) instead of the steps' hooks")
-    parser.add_argument("--mode", choices=MODES,
+    parser.add_argument("--twin", action="store_true",
+                        help="end each seed with two resumes of the same run at once (both "
+                             "must finish with the reference data)")
+    parser.add_argument("--mode", choices=DASK_MODES,
                         help="interrupt every seed's run this way (the resume's draw is kept)")
     parser.add_argument("--keep", type=Path, help="keep every failing seed's folder here")
     parser.add_argument("--keep-all", action="store_true", help="with --keep: passing seeds too")
     parser.add_argument("--show", type=int, help="print one seed's flow and plan, and exit")
     args = parser.parse_args(argv)
+    args.postgres = args.postgres or args.dask
     if args.show is not None:
-        plan = plan_for(args.show, args.executor, args.postgres, args.points, args.mode)
+        plan = plan_for(args.show, args.executor, args.postgres, args.points, args.mode,
+                        args.dask, args.twin)
         print(flow_source(args.show)[0])
         print(f"# {plan.executor}, {plan.mode} at {plan.trigger}, resume: {plan.resume_mode}")
         return 0
     passed = failed = skipped = 0
     with tempfile.TemporaryDirectory(prefix="hw-chaos-") as scratch, \
-            postgres_databases(args.postgres) as database:
-        root = Path(scratch)
+            postgres_databases(args.postgres) as database, \
+            dask_and_s3(args.dask, Path(scratch)) as remote:
+        root = Path(scratch) / "seeds"
         for seed_no in seeds_of(args.seeds):
             out = play(seed_no, root, args.executor, database(f"chaos{seed_no}"), args.points,
-                       args.mode)
+                       args.mode, remote, args.twin)
             if out.skipped:
                 skipped += 1
                 print(f"skipped seed {seed_no}: {out.skipped}", flush=True)
@@ -714,6 +932,9 @@ def main(argv: list[str] | None = None) -> int:
                 if args.keep:
                     shutil.copytree(root / f"seed{seed_no}", args.keep / f"seed{seed_no}",
                                     dirs_exist_ok=True)
+                    if remote is not None:  # the Dask workers' logs say what they saw
+                        shutil.copytree(Path(scratch) / "dask", args.keep / "dask",
+                                        dirs_exist_ok=True)
             if args.keep and args.keep_all and (root / f"seed{seed_no}").exists():
                 shutil.copytree(root / f"seed{seed_no}", args.keep / f"seed{seed_no}",
                                 dirs_exist_ok=True)
