@@ -370,11 +370,11 @@ def runner_kwargs(args: list[str]) -> dict:
         key = name.lstrip("-").replace("-", "_")
         if key == "tag":
             kwargs.setdefault("tags", []).append(value)  # ``--tag a --tag b``: tags=[a, b]
-        elif key in ("max_workers", "max_num_splits", "alpha", "count", "fint", "req6"):
+        elif key in ("max_workers", "max_num_splits", "alpha", "count", "fint", "req6", "n7"):
             kwargs[key] = int(value)  # both Runners check a parameter's type
-        elif key == "ratio":
+        elif key in ("ratio", "r7", "ff7"):
             kwargs[key] = float(value)
-        elif key == "loud":
+        elif key in ("loud", "b7", "fb7"):
             kwargs[key] = value == "True"
         else:
             kwargs[key] = value
