@@ -60,6 +60,20 @@ holds of them, the flow decorator ``@project`` (``current.project_name``, ``bran
 or ``--production`` on command-line seeds), ``@resources`` on a step or two, and a required
 parameter given to every run.
 
+Seeds from 1000 (``ROUND7_FROM``, the seventh round, from a sixth random stream; 1000 and not
+the next seed so that the rounds' seeds stay apart, and ``tools/chaos.py``'s 600-999 are its
+own) also draw values of the standard library's types (dates, times, decimals, fractions,
+ordered dicts, counters, deques, sets, UUIDs, paths) and of a helper module ``diffshapes.py``
+written beside the flow (a dataclass, a frozen one, a named tuple, an enum), which the reader
+shows by ``repr`` (a set sorted); class-level constants, one changed in place by start, a
+property and a helper method; parameters whose type comes from their default and deploy-time
+functions of float, bool and str (``ctx.user_name``), now and then one of the wrong type that
+both refuse; ``@retry`` over a ``@timeout`` that cuts the first attempt, or a step that fails
+twice before it passes; and, before end, a static branch whose arms fan out (a foreach over
+dates; a foreach of named tuples with a foreach of dataclasses nested in it), whose joins read
+``inputs`` in order and ``foreach_stack()``, and merge with ``include``/``exclude`` (now and
+then both at once, refused on both).
+
 The last line printed is ``differential: P agreed, K kept, D differed``; the exit status is 0
 only when no seed differed. A *kept* seed differs only in a known behaviour of Metaflow's own,
 named on its line (``_kept``: its join cannot merge its own ``@catch`` records). ``--keep DIR``
