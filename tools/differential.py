@@ -884,7 +884,7 @@ class _Generator:
         join = self._new([], join=True)
         join.body = ["self.acc = sorted(x for inp in inputs for x in inp.acc)",
                      f"self.seen7 = [inputs.{join_a.name}.wds7, inputs.{out_join.name}.grid7]",
-                     "self.nin7 = len(inputs)"]
+                     "self.nin7 = sum(1 for _ in inputs)"]  # (len(inputs): kept, first round)
         roll = rng.random()
         if roll < 0.06:
             # include and exclude at once: refused on both
