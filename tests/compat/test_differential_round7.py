@@ -67,3 +67,56 @@ def test_a_class_constant_changed_in_place_is_stored_as_the_class_defines_it(
         task = run[name].task
         assert task["SETTINGS"].data == {"k": [1]}, name
         assert task["LIMIT"].data == 3, name
+
+
+INCLUDED = '''
+from metaflow import FlowSpec, Parameter, step
+
+
+class IncludedFlow(FlowSpec):
+    LIMIT = 3
+    p = Parameter("p", default=1)
+
+    @step
+    def start(self):
+        self.next(self.a, self.b)
+
+    @step
+    def a(self):
+        self.x = "same"
+        self.next(self.join)
+
+    @step
+    def b(self):
+        self.x = "same"
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.y = "set in the join"
+        self.merge_artifacts(inputs, include=["p", "x", "y", "LIMIT"])
+        self.seen = [self.p, self.x, self.y, self.LIMIT]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    IncludedFlow()
+'''
+
+
+def test_merge_include_may_name_what_the_join_already_has(tmp_path: Path, run_headwater, client):
+    """Found beside the seventh round's include merges: ``merge_artifacts(include=[...])``
+    naming a parameter, a class constant or an artifact the join set before the merge is not
+    missing, though no input brings it (Metaflow counts a name the join has as present).
+    headwater refused the merge: ``names artifacts no input has: p, y``."""
+    (tmp_path / "included.py").write_text(INCLUDED)
+    done = run_headwater("run", "included.py", "--p", "5")
+    assert done.returncode == 0, done.stdout + done.stderr
+    client()
+    join = Flow("IncludedFlow").latest_run["join"].task
+    assert join.data.seen == [5, "same", "set in the join", 3]
+    assert join["x"].data == "same"
