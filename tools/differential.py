@@ -880,7 +880,9 @@ class _Generator:
         out_join = self._new([], join=True)
         out_join.body = ["self.acc = sorted(x for inp in inputs for x in inp.acc)",
                          "self.grid7 = [(inp.o7, inp.pts7) for inp in inputs]",
-                         "self.inputs7 = [inp.input for inp in inputs]"]
+                         # (not ``inp.input``: these inputs are joins, where Metaflow finds
+                         # no item, headwater the outer one; kept, first round)
+                         "self.inputs7 = [inp.o7 for inp in inputs]"]
         join = self._new([], join=True)
         join.body = ["self.acc = sorted(x for inp in inputs for x in inp.acc)",
                      f"self.seen7 = [inputs.{join_a.name}.wds7, inputs.{out_join.name}.grid7]",
