@@ -60,6 +60,20 @@ holds of them, the flow decorator ``@project`` (``current.project_name``, ``bran
 or ``--production`` on command-line seeds), ``@resources`` on a step or two, and a required
 parameter given to every run.
 
+Seeds from 1000 (``ROUND7_FROM``, the seventh round, from a sixth random stream; 1000 and not
+the next seed so that the rounds' seeds stay apart, and ``tools/chaos.py``'s 600-999 are its
+own) also draw values of the standard library's types (dates, times, decimals, fractions,
+ordered dicts, counters, deques, sets, UUIDs, paths) and of a helper module ``diffshapes.py``
+written beside the flow (a dataclass, a frozen one, a named tuple, an enum), which the reader
+shows by ``repr`` (a set sorted); class-level constants, one changed in place by start, a
+property and a helper method; parameters whose type comes from their default and deploy-time
+functions of float, bool and str (``ctx.user_name``), now and then one of the wrong type that
+both refuse; ``@retry`` over a ``@timeout`` that cuts the first attempt, or a step that fails
+twice before it passes; and, before end, a static branch whose arms fan out (a foreach over
+dates; a foreach of named tuples with a foreach of dataclasses nested in it), whose joins read
+``inputs`` in order and ``foreach_stack()``, and merge with ``include``/``exclude`` (now and
+then both at once, refused on both).
+
 The last line printed is ``differential: P agreed, K kept, D differed``; the exit status is 0
 only when no seed differed. A *kept* seed differs only in a known behaviour of Metaflow's own,
 named on its line (``_kept``: its join cannot merge its own ``@catch`` records). ``--keep DIR``
@@ -87,6 +101,8 @@ EXTRAS_FROM = 200  # seeds from here on draw the second round's features too (do
 ROUND4_FROM = 300  # and from here on the fourth round's: cards, tag commands, a retried start
 ROUND5_FROM = 353  # and the fifth's: include merges, decorator stacks, current, client filters
 ROUND6_FROM = 561  # and the sixth's: run tags, @project and its branches, a required parameter
+ROUND7_FROM = 1000  # and the seventh's: stdlib and dataclass values, class constants, inferred
+# and typed deploy-time parameters, @retry over a @timeout, a branch of nested foreaches
 # Artifacts whose values differ between the arms of a join: a valid merge leaves them out.
 _VARYING = re.compile(r"\b((?:v|v_t|item|fs|at|first|n|by_index|items_seen|inputs_seen|err|count|route)_s\d+)\b")
 
@@ -155,9 +171,17 @@ def plain(name, value):
         json.dumps(value)
         return value
     except (TypeError, ValueError):
-        if type(value).__module__ == "builtins":
+        if isinstance(value, (set, frozenset)):
+            # a set's repr follows its hashes, which differ between processes for strings
+            return "%s%r" % (type(value).__name__, sorted(value, key=repr))
+        if type(value).__module__.split(".")[0] in SHOWN:
+            # (the seventh round's values: the standard library's types and the dataclasses,
+            # named tuples and enums of the flow's helper module, each with a repr of its data)
             return repr(value)
         return "<%s>" % type(value).__name__
+
+SHOWN = ("builtins", "datetime", "decimal", "fractions", "collections", "uuid", "pathlib",
+         "diffshapes", "enum")
 
 steps = {}
 for step in run:
@@ -250,6 +274,66 @@ _TYPED_VALUES = (
 )
 
 
+# Values of the standard library's types and of the helper module's, each with a repr of its
+# data (the seventh round): a flow's ``diffshapes.py`` beside it, importable by the task and the
+# reader alike.
+_STDLIB_VALUES = (
+    "datetime.datetime(2024, 2, 29, 23, 59, 58, 7)",
+    "datetime.date(2024, 1, 2) + datetime.timedelta(days=self.alpha)",
+    "datetime.timedelta(hours=self.alpha, seconds=-1)",
+    "datetime.datetime(2024, 1, 2, 3, 4, tzinfo=datetime.timezone(datetime.timedelta(hours=-5)))",
+    "decimal.Decimal('1.10') * self.alpha",
+    "fractions.Fraction(self.alpha, 3)",
+    "collections.OrderedDict([('z', self.alpha), ('a', None)])",
+    "collections.Counter('abracadabra')",
+    "collections.defaultdict(list, {'k': [self.alpha]})",
+    "collections.deque([1, 2, 3], maxlen=5)",
+    "{self.alpha, 7, (3, 4)}",  # (no strings: their hashes, so a set's pickle, vary by process)
+    "set()",
+    "bytearray(b'ab\\x00')",
+    "range(1, 10, self.alpha)",
+    "uuid.UUID(int=self.alpha)",
+    "pathlib.PurePosixPath('dir', 'f%d.txt' % self.alpha)",
+    "Point(self.alpha, [1, 2])",
+    "Pair(left='l', right=self.alpha)",
+    "Color.GREEN",
+    "Span(start=datetime.date(2024, 1, 1), days=self.alpha)",
+    "[Point(k, []) for k in range(self.alpha)]",
+    "{'when': datetime.date(2020, 5, 17), 'pts': (Point(0, [0]),), 'c': Color.BLUE}",
+    "float('nan')",
+    "-0.0",
+    "2 ** 100",
+)
+
+_SHAPES = """import dataclasses
+import datetime
+import enum
+import typing
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    ys: list
+
+
+@dataclasses.dataclass(frozen=True)
+class Span:
+    start: datetime.date
+    days: int
+
+
+class Pair(typing.NamedTuple):
+    left: object
+    right: object
+
+
+class Color(enum.Enum):
+    GREEN = 'green'
+    BLUE = 2
+"""
+
+
 class _Generator:
     """Draws one flow from a seed. Every value a step stores depends only on the seed, the
     parameter and what the step read, so both systems must store the same values."""
@@ -280,6 +364,10 @@ class _Generator:
         self.resume_tags: list[str] = []  # ``resume --tag``
         self.required_args: list[str] = []  # a required parameter's value, for every ``run``
         self.project: str | None = None  # ``@project(name=...)``, with ``--branch`` now and then
+        # Seeds from ROUND7_FROM also draw the seventh round's features, from a sixth rng
+        self.round7 = random.Random(f"round7-{seed}") if seed >= ROUND7_FROM else None
+        self.retried7: dict[str, str] = {}  # steps with @retry over a @timeout or twice: kind
+        self.tail7 = False  # a static branch of nested foreaches before end
         self._entry = "end"  # the first step after start
         self.steps: dict[str, _Step] = {}
         self.count = 0
@@ -748,6 +836,143 @@ class _Generator:
                                                       "@resources(memory=1024, gpu=0)")))
         return lines
 
+    # -- the seventh round's features (seeds from ROUND7_FROM) ---------------------------------
+
+    def _tail_block(self) -> None:
+        """Now and then, before end, a static branch whose arms fan out: one arm a foreach over
+        dates, the other a foreach with a foreach nested in it over dataclass values; their
+        joins read ``inputs`` in order and merge with ``include``/``exclude``, the branch's
+        join merges what each arm kept. Drawn from ``self.round7`` only, after the rest of the
+        graph, so that a seed's earlier features are what they were."""
+        rng = self.round7
+        assert rng is not None
+        if rng.random() >= 0.35:
+            return
+        self.tail7 = True
+        ends = [s for s in self.steps.values() if s.next_line in (None, "self.next(self.end)")]
+        split = self._new(["self.acc = self.acc + ['t7']", "self.mark7 = Color.BLUE"])
+        days = rng.choice((1, 2, 3))
+        arm_a = self._new([f"self.days7 = [datetime.date(2024, 2, 27) + datetime.timedelta(days=d)"
+                           f" for d in range({days})]"])
+        body_a = self._new(["self.day7 = self.input", "self.wd7 = self.input.weekday()",
+                            "self.stack7a = [(i, n, str(v))"
+                            " for i, n, v in self.foreach_stack()]"])
+        join_a = self._new([], join=True)
+        join_a.body = ["self.acc = sorted(x for inp in inputs for x in inp.acc)",
+                       # a foreach join's inputs come in the order of the items on both
+                       "self.order7a = [str(inp.day7) for inp in inputs]",
+                       "self.wds7 = [inp.wd7 for inp in inputs]"]
+        if rng.random() < 0.5:
+            join_a.body.append("self.merge_artifacts(inputs, exclude=['day7', 'wd7', 'stack7a'])")
+        outer, inner = rng.choice((1, 2, 3)), rng.choice((1, 2))
+        arm_b = self._new([f"self.outer7 = [Pair(left=k, right='r%d' % k) for k in range({outer})]"])
+        mid_b = self._new(["self.o7 = self.input",
+                           f"self.inner7 = [Point(self.input.left, [k]) for k in range({inner})]"])
+        in_b = self._new(["self.pt7 = self.input",
+                          "self.stack7b = [(i, n, str(v))"
+                          " for i, n, v in self.foreach_stack()]"])
+        in_join = self._new([], join=True)
+        in_join.body = ["self.acc = sorted(x for inp in inputs for x in inp.acc)",
+                        "self.pts7 = [inp.pt7 for inp in inputs]",
+                        "self.stacks7 = [inp.stack7b for inp in inputs]",
+                        # the outer item is the same for every inner input: it merges
+                        "self.merge_artifacts(inputs, include=['o7'])"]
+        out_join = self._new([], join=True)
+        out_join.body = ["self.acc = sorted(x for inp in inputs for x in inp.acc)",
+                         "self.grid7 = [(inp.o7, inp.pts7) for inp in inputs]",
+                         # (not ``inp.input``: these inputs are joins, where Metaflow finds
+                         # no item, headwater the outer one; kept, first round)
+                         "self.inputs7 = [inp.o7 for inp in inputs]"]
+        join = self._new([], join=True)
+        join.body = ["self.acc = sorted(x for inp in inputs for x in inp.acc)",
+                     f"self.seen7 = [inputs.{join_a.name}.wds7, inputs.{out_join.name}.grid7]",
+                     "self.nin7 = sum(1 for _ in inputs)"]  # (len(inputs): kept, first round)
+        roll = rng.random()
+        if roll < 0.06:
+            # include and exclude at once: refused on both
+            self.expect_failure = True
+            join.body.append("self.merge_artifacts(inputs, include=['mark7'], exclude=['nin7'])")
+        elif roll < 0.5:
+            join.body.append("self.merge_artifacts(inputs, exclude=['order7a'])")
+        else:
+            join.body.append("self.merge_artifacts(inputs)")
+        join.body.append("self.merged7 = [getattr(self, n, '<absent>') for n in"
+                         " ('order7a', 'wds7', 'grid7', 'inputs7', 'mark7', 'days7')]")
+        for step in ends:
+            step.next_line = f"self.next(self.{split.name})"
+        split.next_line = f"self.next(self.{arm_a.name}, self.{arm_b.name})"
+        arm_a.next_line = f"self.next(self.{body_a.name}, foreach='days7')"
+        body_a.next_line = f"self.next(self.{join_a.name})"
+        join_a.next_line = f"self.next(self.{join.name})"
+        arm_b.next_line = f"self.next(self.{mid_b.name}, foreach='outer7')"
+        mid_b.next_line = f"self.next(self.{in_b.name}, foreach='inner7')"
+        in_b.next_line = f"self.next(self.{in_join.name})"
+        in_join.next_line = f"self.next(self.{out_join.name})"
+        out_join.next_line = f"self.next(self.{join.name})"
+
+    def _round7(self, lines: list[str]) -> list[str]:
+        """Values of the standard library's types and of a helper module's dataclasses, named
+        tuples and enums; class-level constants, a property and a helper method; parameters
+        whose type is inferred from their default and deploy-time functions of float, bool and
+        str (now and then one of the wrong type: refused on both); ``@retry`` over a
+        ``@timeout`` that cuts the first attempt, or a step that fails twice before it passes:
+        drawn from ``self.round7`` only."""
+        rng = self.round7
+        assert rng is not None
+        self.files["diffshapes.py"] = _SHAPES
+        lines.insert(0, "import collections\nimport datetime\nimport decimal\nimport fractions\n"
+                        "import pathlib\nimport uuid\n\nfrom diffshapes import Color, Pair, Point,"
+                        " Span")
+        at = next(k for k, line in enumerate(lines) if line.startswith("    alpha = ")) + 1
+        params = ["    n7 = Parameter('n7', default=3)", "    r7 = Parameter('r7', default=0.5)",
+                  "    b7 = Parameter('b7', default=False)",
+                  "    ff7 = Parameter('ff7', type=float, default=lambda ctx: 1.5)",
+                  "    fb7 = Parameter('fb7', type=bool, default=lambda ctx: ctx.parameter_name"
+                  " == 'fb7')",
+                  "    fs7 = Parameter('fs7', default=lambda ctx: 'u-%s-%s' % (ctx.user_name,"
+                  " ctx.flow_name))"]
+        if rng.random() < 0.05:
+            # a deploy-time function of the wrong type: refused before the run on both
+            self.expect_failure = True
+            params.append("    bad7 = Parameter('bad7', type=float, default=lambda ctx: 2)")
+        constants = ["    LIMIT7 = 3", "    PAIRS7 = (('a', 1), ('b', 2))",
+                     "    SETTINGS7 = {'k': [1]}", "",
+                     "    @property", "    def doubled7(self):", "        return self.LIMIT7 * 2",
+                     "", "    def helper7(self, k):", "        return [k] * self.LIMIT7", ""]
+        lines = lines[:at] + params + [""] + constants + lines[at:]
+        at = lines.index("        self.acc = ['start']") + 1
+        lines = lines[:at] + [
+            "        self.seen7 = [self.n7, self.r7, self.b7, self.ff7, self.fb7, self.fs7,"
+            " type(self.n7).__name__, type(self.r7).__name__]",
+            "        self.cls7 = [self.LIMIT7, self.doubled7, self.helper7('h'), dict(self.PAIRS7)]",
+            # a class constant mutated in place: this task's value, the next task's class's
+            "        self.SETTINGS7['k'].append(self.alpha)"] + lines[at:]
+        for option in rng.sample([["--n7", "4"], ["--r7", "2"], ["--b7", "True"],
+                                  ["--ff7", "0.25"], ["--fb7", "False"], ["--fs7", "cli"]],
+                                 rng.randint(0, 3)):
+            self.run_args += option
+        plain = [s for s in self.steps.values() if not s.join and not s.decorators
+                 and s.name != self.fail_step and s.next_line is not None
+                 and "condition=" not in s.next_line and "foreach=" not in s.next_line
+                 and "num_parallel" not in s.next_line]
+        for step in rng.sample(plain, min(len(plain), rng.choice((0, 1, 1, 2)))):
+            kind = rng.choice(("slow once", "twice"))
+            step.body.append(f"self.tries7_{step.name} = current.retry_count")
+            if kind == "slow once":
+                step.decorators += ["@retry(times=1, minutes_between_retries=0)",
+                                    "@timeout(seconds=2)"]
+                step.body.append("if current.retry_count == 0:\n            time.sleep(60)")
+            else:
+                step.decorators += [rng.choice(("@timeout(seconds=120)", "@resources(cpu=1)")),
+                                    "@retry(times=2, minutes_between_retries=0)"]
+                step.body.append("if current.retry_count < 2:\n"
+                                 "            raise RuntimeError('fails twice, %d' % current.retry_count)")
+            self.retried7[step.name] = kind
+        for step in rng.sample(list(self.steps.values()), min(len(self.steps), rng.randint(1, 3))):
+            if not any(d.startswith("@parallel") for d in step.decorators):
+                step.body.append(f"self.std7_{step.name} = {rng.choice(_STDLIB_VALUES)}")
+        return lines
+
     # -- the file ---------------------------------------------------------------------------
 
     def source(self) -> str:
@@ -765,6 +990,8 @@ class _Generator:
                                   f"            raise RuntimeError('failing {victim.name} on purpose')")
         if self.round5:
             self._parallel_block(body)
+        if self.round7:
+            self._tail_block()
         lines = ["import os", "import sys", "",
                  "from metaflow import FlowSpec, Parameter, step, catch, retry, current", "",
                  "", f"class {FLOW_NAME}(FlowSpec):",
@@ -779,6 +1006,8 @@ class _Generator:
             lines = self._round5(lines)
         if self.round6:
             lines = self._round6(lines)
+        if self.round7:
+            lines = self._round7(lines)
         for step in self.steps.values():
             lines += ["    " + d for d in step.decorators]
             lines += ["    @step", f"    def {step.name}(self{', inputs' if step.join else ''}):"]
@@ -919,6 +1148,9 @@ def _differences(ours: dict, theirs: dict) -> list[str]:
                 "surface_error", "failures", "runner"):
         if key == "finished" and not theirs.get("successful"):
             continue  # a failed run is finished on headwater, not on Metaflow (decisions.md)
+        if (key in ("read_error", "surface_error") and ours.get("exit") and theirs.get("exit")
+                and ours.get(key) and theirs.get(key)):
+            continue  # refused before a run was made (seed 1014): each client's own "not found"
         if ours.get(key) != theirs.get(key):
             found.append(f"{key}: headwater {ours.get(key)!r}, Metaflow {theirs.get(key)!r}")
     if ours.get("exit") and theirs.get("exit"):
@@ -1112,7 +1344,9 @@ def main(argv: list[str] | None = None) -> int:
                 else "") + (f"; @project {generator.project}" if generator.project else "") + (
                 f"; resume --tag {generator.resume_tags}" if generator.resume_tags else "") + (
                 f"; stacked {generator.stacked}" if generator.stacked else "") + (
-                "; num_parallel" if generator.parallel else "")
+                "; num_parallel" if generator.parallel else "") + (
+                f"; retried {generator.retried7}" if generator.retried7 else "") + (
+                "; nested-foreach tail" if generator.tail7 else "")
             if not found:
                 agreed += 1
                 print(f"agreed  seed {seed} ({shape}; exit {ours['exit']})", flush=True)

@@ -370,11 +370,11 @@ def runner_kwargs(args: list[str]) -> dict:
         key = name.lstrip("-").replace("-", "_")
         if key == "tag":
             kwargs.setdefault("tags", []).append(value)  # ``--tag a --tag b``: tags=[a, b]
-        elif key in ("max_workers", "max_num_splits", "alpha", "count", "fint", "req6"):
+        elif key in ("max_workers", "max_num_splits", "alpha", "count", "fint", "req6", "n7"):
             kwargs[key] = int(value)  # both Runners check a parameter's type
-        elif key == "ratio":
+        elif key in ("ratio", "r7", "ff7"):
             kwargs[key] = float(value)
-        elif key == "loud":
+        elif key in ("loud", "b7", "fb7"):
             kwargs[key] = value == "True"
         else:
             kwargs[key] = value
@@ -427,6 +427,12 @@ def _lines(text: str) -> list[str]:
             and not re.match(r"^(\d{4}-\d\d-\d\d [\d:.]+ )?Step \w+ timed out after", line)]
 
 
+# The seventh round's values whose ``str`` is not their ``repr`` (a list of them prints its items'
+# ``repr`` on both)
+_STR_NOT_REPR = {"Decimal", "Fraction", "datetime", "date", "timedelta", "UUID", "PurePosixPath",
+                 "Color"}
+
+
 def parse_dump(text: str) -> list[str]:
     """``dump``'s rows as ``name type value``: Metaflow prints ``name [size: N type: <class
     'T'>] = value``, headwater a table ``name  module.T  N bytes  repr`` under each task's
@@ -468,6 +474,11 @@ def parse_dump(text: str) -> list[str]:
             kind = "dict"  # a Config's value is each system's own mapping (second round)
         if name == "doomed":
             continue  # ``del`` of an inherited artifact (kept, second round)
+        if kind in _STR_NOT_REPR:
+            # Metaflow's dump prints a value's ``str``, headwater's its ``repr`` (``3.30`` and
+            # ``Decimal('3.30')``); for these types the two differ (kept, seventh round)
+            rows.append(f"{name} {kind} (str or repr)")
+            continue
         if kind == "str" and len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
             value = value[1:-1]
         rows.append(f"{name} {kind} {value[:40]}")

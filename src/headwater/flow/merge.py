@@ -36,14 +36,16 @@ def merge_into(flow: FlowSpec, state: TaskState, inputs: Inputs, *, include: lis
             candidates.setdefault(name, set()).add(ref.key)
             refs[name] = ref
     if include:
-        missing = [n for n in include if n not in candidates]
+        # A name the join already has (set before the merge, a parameter, a class constant) is
+        # not missing, though no input brings it: it is kept as it is, as Metaflow keeps it.
+        missing = [n for n in include if n not in candidates and not hasattr(flow, n)]
         if missing:
             raise MissingArtifactsToMergeError(
                 f"{where}: merge_artifacts(include=...) names artifacts no input has: "
                 + ", ".join(sorted(missing)),
                 artifact_names=missing,
             )
-        names = list(include)
+        names = [n for n in include if n in candidates]
     else:
         skip = set(exclude or ())
         names = [n for n in candidates if n not in skip]

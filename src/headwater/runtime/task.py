@@ -63,6 +63,7 @@ def _execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> T
             spec.parents = load_parents(store, keys, f"join task {spec.pathspec}")
         _run_mutators(flow_cls, spec, store)
         flow, state = _make_flow(flow_cls, node, spec, store)
+        _snapshot_constants(flow_cls, state, spec, store)
         if cards is not None:
             cards.attach(flow, state)
         _bind_current(spec, flow_cls, graph, cards, store)
@@ -518,6 +519,21 @@ def _collect_artifacts(flow: Any, state: TaskState, spec: TaskSpec, store: Any) 
     _add_constants(manifest, type(flow), spec, store)
     manifest.update(spec.params)
     return manifest
+
+
+def _snapshot_constants(flow_cls: type, state: TaskState, spec: TaskSpec, store: Any) -> None:
+    """Store the class-level constants a task does not inherit (start's, a join's) before its
+    step runs: their value is the one the class defines. A step that changes one in place
+    (``self.SETTINGS['k'].append(1)``) sees the change itself, but neither its artifact nor a
+    later task does, as with Metaflow (its tasks store the values of the run's start)."""
+    inherited = state.view.inherited
+    for name, value in class_constants(flow_cls).items():
+        if name in inherited or name in spec.params:
+            continue
+        try:
+            inherited[name] = store.save_artifact(value, name=name, where=spec.pathspec)
+        except SerializationError:
+            continue
 
 
 def _add_constants(manifest: Manifest, flow_cls: type, spec: TaskSpec, store: Any) -> None:
