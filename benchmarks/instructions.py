@@ -5,8 +5,8 @@ check that a loaded machine cannot blur.
 
 CASE is one of ``linear``, ``resume``, ``foreach10`` and ``foreach100`` (the flows and arguments
 of ``interleave.py``); each NAME=SRC is a headwater ``src`` folder (e.g. from ``git archive``).
-Every tree runs the case once under ``valgrind --tool=callgrind`` with ``PYTHONHASHSEED=0`` in a
-fresh folder, with the interpreter ``HWBENCH_HEADWATER_PYTHON`` (default: the one running this
+Every tree runs the case once untimed (its bytecode written), then once under
+``valgrind --tool=callgrind`` with ``PYTHONHASHSEED=0``, in a fresh folder, with the interpreter ``HWBENCH_HEADWATER_PYTHON`` (default: the one running this
 script). Printed per tree: the instructions of the process that was started (the scheduler, with
 its interpreter's start and imports), and of the processes it forked (fork servers and tasks),
 each counted from its fork on: how many, their sum, median and largest.
@@ -75,26 +75,38 @@ def _environment(src: str, folder: str) -> dict[str, str]:
     return env
 
 
+def _play(python: str, src: str, case: str, folder: str, prefix: list[str]) -> None:
+    """Run ``case`` in ``folder`` (after the failing run it resumes, if any), the command itself
+    behind ``prefix`` (Valgrind, or nothing for a warm-up)."""
+    name, command, fails_first = CASES[case]
+    flow = f"{name}.py"
+    shutil.copy(FLOWS / flow, Path(folder, flow))
+    env = _environment(src, folder)
+    if fails_first:
+        failed = subprocess.run([python, flow, "run"], cwd=folder, env={**env, "BENCH_FAIL": "1"},
+                                capture_output=True, check=False)
+        if failed.returncode != 0 and b"late failure" not in failed.stderr + failed.stdout:
+            sys.exit(f"{case} with {src}: the run meant to fail did not fail as meant")
+        if failed.returncode == 0:
+            sys.exit(f"{case}: the run meant to fail succeeded")
+    proc = subprocess.run([*prefix, python, flow, *command], cwd=folder, env=env,
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        sys.exit(f"{case} with {src} failed{' under valgrind' if prefix else ''}:\n"
+                 f"{proc.stderr[-2000:]}")
+
+
 def count(python: str, src: str, case: str) -> Counts:
     """Run ``case`` with the tree ``src`` under callgrind and read back every process's count."""
-    name, command, fails_first = CASES[case]
+    warm = tempfile.mkdtemp(prefix="hw-instructions-warm-")
     folder = tempfile.mkdtemp(prefix="hw-instructions-")
     try:
-        flow = f"{name}.py"
-        shutil.copy(FLOWS / flow, Path(folder, flow))
-        env = _environment(src, folder)
-        if fails_first:
-            failed = subprocess.run([python, flow, "run"], cwd=folder, env={**env, "BENCH_FAIL": "1"},
-                                    capture_output=True, check=False)
-            if failed.returncode == 0:
-                sys.exit(f"{case}: the run meant to fail succeeded")
+        # A whole warm-up first, outside Valgrind: a fresh tree's first run compiles its
+        # bytecode, which would count four times over.
+        _play(python, src, case, warm, [])
         out = Path(folder, "callgrind")
         out.mkdir()
-        proc = subprocess.run([*_VALGRIND, f"--callgrind-out-file={out}/cg.%p", python, flow,
-                               *command], cwd=folder, env=env, capture_output=True, text=True,
-                              check=False)
-        if proc.returncode != 0:
-            sys.exit(f"{case} with {src} failed under valgrind:\n{proc.stderr[-2000:]}")
+        _play(python, src, case, folder, [*_VALGRIND, f"--callgrind-out-file={out}/cg.%p"])
         started: list[tuple[int, int]] = []
         forked: list[int] = []
         for path in out.iterdir():
@@ -111,6 +123,7 @@ def count(python: str, src: str, case: str) -> Counts:
                 forked.append(own)
         return Counts([own for _, own in sorted(started)], sorted(forked))
     finally:
+        shutil.rmtree(warm, ignore_errors=True)
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -33,6 +33,11 @@ REMOTE_STACKS = ("fsspec", "asyncio", "ssl", "dask", "distributed", "psycopg", "
 STDLIB_NOT_NEEDED = ("inspect", "dis", "tokenize", "copy", "urllib", "ipaddress", "socket",
                      "selectors", "threading", "tempfile", "shutil")
 
+# headwater's own modules a flow that uses none of their features never needs: the checks of
+# @trigger shapes (a flow with no @trigger), the search for a step left outside its class (only
+# once the graph has failed).
+OWN_NOT_NEEDED = ("headwater.decorators.trigger_specs", "headwater.graph.stray_defs")
+
 FLOW = textwrap.dedent("""
     import sys
 
@@ -103,6 +108,7 @@ def test_a_local_run_imports_no_remote_stack(tmp_path: Path) -> None:
     preloaded = _at_start_up()
     not_needed = [m for m in STDLIB_NOT_NEEDED if m not in preloaded]
     assert [m for m in not_needed if _loaded(imported, m)] == []
+    assert [m for m in OWN_NOT_NEEDED if _loaded(imported, m)] == []
     # A bare `run` is started without click (cli/plain_run.py): nothing parses it.
     assert not _loaded(imported, "click")
 

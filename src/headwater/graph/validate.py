@@ -16,7 +16,6 @@ from headwater.exceptions import GraphError
 from headwater.flow.flowspec import RESERVED, FlowSpec
 from headwater.graph.build import build_graph
 from headwater.graph.model import END, FOREACH, PARALLEL, SPLIT, SWITCH, Graph, StepNode
-from headwater.graph.stray_defs import stray_step_def
 from headwater.spelling import closest
 
 # The open splits a step runs inside, outermost first: (split step, branch head it entered).
@@ -233,6 +232,8 @@ def _check_marks(graph: Graph) -> None:
 def _check_endpoint(graph: Graph, role: str, verb: str) -> None:
     chosen = graph.start_step if role == "start" else graph.end_step
     if chosen is None:
+        from headwater.graph.stray_defs import stray_step_def  # only once a check failed
+
         stray = stray_step_def(graph.file, graph.flow_name, role)
         raise GraphError(
             f"flow {graph.flow_name} has no {role!r} step: every flow {verb} at a step named "
@@ -262,6 +263,8 @@ def _check_targets(graph: Graph) -> None:
                 continue
             match = closest(target, names)
             hint = f"; did you mean self.{match}?" if match else ""
+            from headwater.graph.stray_defs import stray_step_def  # only once a check failed
+
             stray = None if match else stray_step_def(graph.file, graph.flow_name, target)
             raise _error(
                 node,

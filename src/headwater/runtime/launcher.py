@@ -543,11 +543,11 @@ def step_policies(flow_cls: type, graph: Graph, with_specs: tuple[str, ...],
 def check_flow_triggers(flow_cls: type, configs: Mapping[str, Any]) -> None:
     """Refuse an @trigger / @trigger_on_finish of no valid shape, as Metaflow does for every
     command: a run ignores them, but the flow should not be found broken only when deployed."""
-    from headwater.decorators.trigger_specs import check_options
-    from headwater.flow.config import resolve_deferred
-
     for name, found in getattr(flow_cls, "_hw_flow_decorators", {}).items():
-        if name in ("trigger", "trigger_on_finish"):
+        if name in ("trigger", "trigger_on_finish"):  # the checks load only for such a flow
+            from headwater.decorators.trigger_specs import check_options
+            from headwater.flow.config import resolve_deferred
+
             options = resolve_deferred(dict(found.get("options") or {}), configs)
             check_options(flow_cls.__name__, name, options)
 
