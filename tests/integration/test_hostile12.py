@@ -220,6 +220,33 @@ def test_the_web_ui_shows_lookalike_tags_and_users_apart(home, browser):
         context.close()
 
 
+def test_a_pages_title_shows_a_lookalike_flow_name_apart(tmp_path, browser):
+    """A flow class may be named with a Cyrillic letter (a valid identifier): the tab's title
+    shows it as an escape, as the page's names do, in the server's title and the script's."""
+    from urllib.parse import quote
+
+    from playwright.sync_api import expect
+
+    from .uiserver import new_context, ui_server
+
+    name = "\u0422inyFlow"  # a Cyrillic "Т"
+    flow = write_flow(tmp_path, "tiny_flow.py", TINY_FLOW.replace("TinyFlow", name))
+    for _ in range(2):
+        proc = hw(flow, "run", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    with ui_server(tmp_path) as server:
+        status, _, body = server.get(f"/runs/{quote(name)}/1")
+        assert status == 200
+        assert "<title>\\u0422inyFlow/1 · headwater</title>" in body.decode()
+        context = new_context(browser)
+        page = context.new_page()
+        page.goto(f"{server.url}/compare/{quote(name)}/1/2")
+        expect(page.locator("main h1")).to_contain_text("compared", timeout=90_000)
+        expect(page).to_have_title(re.compile(r"^\\u0422inyFlow/1 and 2 compared"),
+                                   timeout=90_000)
+        context.close()
+
+
 # -- what headwater writes for a user, under a umask of 000 -------------------------------------
 
 

@@ -22,6 +22,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from headwater.exceptions import NotFoundError
+from headwater.lookalikes import shown_label
 from headwater.redaction import redact
 from headwater.ui.reader import check_name
 
@@ -49,7 +50,9 @@ def shown_text(text: str) -> str:
 
 
 def _page(title: str, main: str, status: int = 200) -> Response:
-    title = shown_text(title)
+    # The title names a flow, a run, a step: a lookalike one (a Cyrillic letter in a flow's
+    # name) shows as escapes there too, by the rules the page's names follow (lookalikes.py).
+    title = shown_label(shown_text(title))
     body = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

@@ -297,7 +297,7 @@ function gone(flow, runId) {
   closeStreams();
   document.getElementById("connection")?.remove();  // the server answered: it is the run that is gone
   for (const node of document.querySelectorAll("[data-since]")) delete node.dataset.since;
-  document.title = shownText(`Gone: ${flow}/${runId} · headwater`);
+  document.title = shownText(`Gone: ${shownName(flow)}/${shownName(runId)} · headwater`);
   app.prepend(el("p", { id: "gone", class: "notice gone", role: "alert" },
     `Run ${flow}/${runId} is gone: it was deleted (headwater delete) after this page opened, and this page no longer follows it. What is below is what it showed last. `,
     el("a", { href: `/flows/${enc(flow)}`, text: `The runs of ${flow}` }), " · ",
@@ -1741,7 +1741,7 @@ async function comparePage() {
     const cut = [[a, ta], [b, tb]].filter(([, t]) => t && t.total > t.artifacts.length);
     if (cut.length) artifacts.push(el("p", { class: "muted", text: `Only the first ${COMPARED_ARTIFACTS} artifacts by name are compared (${cut.map(([id, t]) => `${id} has ${t.total}`).join(", ")}).` }));
   }
-  document.title = `${flow}/${a} and ${b} compared · headwater`;
+  document.title = `${shownName(flow)}/${shownName(a)} and ${shownName(b)} compared · headwater`;
   redraw(el("h1", { text: `${flow}/${a} and ${flow}/${b} compared` }), scrolled(facts),
     el("h2", { text: "Parameters" }), ...(pnames.length ? [el("p", { id: "compare-parameters-count", text: `${plural(pdiff, "parameter")} of ${pnames.length} differ${pdiff === 1 ? "s" : ""}.` }), scrolled(params)]
       : [el("p", { class: "muted", text: "none" })]),
