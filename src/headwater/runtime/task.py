@@ -526,19 +526,13 @@ def _snapshot_constants(flow_cls: type, state: TaskState, spec: TaskSpec, store:
     step runs: their value is the one the class defines. A step that changes one in place
     (``self.SETTINGS['k'].append(1)``) sees the change itself, but neither its artifact nor a
     later task does, as with Metaflow (its tasks store the values of the run's start)."""
-    inherited = state.view.inherited
-    for name, value in class_constants(flow_cls).items():
-        if name in inherited or name in spec.params:
-            continue
-        try:
-            inherited[name] = store.save_artifact(value, name=name, where=spec.pathspec)
-        except SerializationError:
-            continue
+    _add_constants(state.view.inherited, flow_cls, spec, store)
 
 
 def _add_constants(manifest: Manifest, flow_cls: type, spec: TaskSpec, store: Any) -> None:
     """Class-level constants are artifacts of every task, as with Metaflow (stored once: the same
-    value has the same hash). One that cannot be pickled is left out rather than failing a task."""
+    value has the same hash): each one ``manifest`` lacks is added. One that cannot be pickled is
+    left out rather than failing a task."""
     for name, value in class_constants(flow_cls).items():
         if name in manifest or name in spec.params:
             continue
