@@ -3,7 +3,8 @@
 Starting ``python -m headwater.runtime.packaged_task`` for every task costs an interpreter start
 and headwater's imports, tens of milliseconds per task before any user code runs. Instead, the
 first task of a code package that a worker process runs starts a server process for it
-(``python -m headwater.runtime.executors.dask.worker_forks FD ROOT CODE``), which imports the flow
+(``python -m headwater.runtime.executors.dask.worker_forks FD``, with the datastore's root and the
+code package's record in its environment, never on its command line), which imports the flow
 from the code package once (with everything the flow imports) and then forks a child per task, exactly as the local executor's fork server does (the same
 :mod:`~headwater.runtime.executors.forkserver` loop; the Dask worker itself is never forked: it
 runs threads, and forking a threaded process is unsafe).
@@ -18,7 +19,6 @@ and a stream socket that carries the pickled payload in and the pickled TaskResu
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import socket
@@ -30,6 +30,7 @@ from typing import Any
 
 from headwater.interpreters import SAFE_PATH, module_argv
 from headwater.runtime.executors.forkserver import ForkServer
+from headwater.runtime.executors.launch_env import take_launch, with_launch
 
 
 @dataclass
@@ -66,10 +67,12 @@ class WorkerForkServer:
         if code.get("env"):  # a @pypi/@conda step: the server runs in its environment, built here
             command, environ = worker_server_argv(code["env"])
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # The root and the package's record go in the environment: a store's URL (and what the
+        # record names) is not for every local user's `ps` (launch_env.py).
         self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [*command, str(theirs.fileno()), root, json.dumps(code)],
+            [*command, str(theirs.fileno())],
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, start_new_session=True,
-            env=environ,
+            env=with_launch(environ, {"root": root, "code": code}),
         )
         theirs.close()
         self._server = ForkServer(self.proc.pid, ours)
@@ -161,7 +164,8 @@ def _main(argv: list[str]) -> int:
     from headwater.runtime.executors.forkserver import read_to_end, serve
     from headwater.runtime.packaged_task import load_task_flow, run_payload
 
-    fd, root, code = int(argv[0]), argv[1], json.loads(argv[2])
+    fd, launch = int(argv[0]), take_launch()
+    root, code = launch["root"], launch["code"]
     try:
         loaded = (root, code["key"], load_task_flow(root, code))
     except Exception:  # noqa: BLE001 - each task then tries itself and reports why it fails
