@@ -66,15 +66,23 @@ def user_error_text(exc: BaseException) -> str:
 
 def printable_lines(text: str) -> str:
     """``text`` with every control character but the line break and the tab written as its
-    escape (``\\x1b``, ``\\r``), as ``repr`` would.
+    escape (``\\x1b``, ``\\r``), as ``repr`` would, and each character that could make a name it
+    quotes pass for another shown as its escape (:mod:`headwater.lookalikes`, word by word).
 
     A headwater error quotes what the user or a record gave it (a ``--with``, a datastore URL, a
     driver's message, another user's run): an ``ESC ] 0 ;`` there would retitle the terminal,
-    ``ESC [ 2 J`` clear it, a ``\\r`` overwrite the line with something else. The user's own
-    tracebacks and output are left as Python prints them (docs/security.md, Terminal)."""
+    ``ESC [ 2 J`` clear it, a ``\\r`` overwrite the line with something else, and ``tag
+    '\\u0440rod'`` (a Cyrillic ``р``) read as ``tag 'prod'``. The user's own tracebacks and output
+    are left as Python prints them (docs/security.md, Terminal)."""
     if text.isascii() and all(" " <= ch < "\x7f" or ch in "\n\t" for ch in text):
         return text
-    return "".join(ch if ch in "\n\t" else shown_char(ch) for ch in text)
+    from headwater.lookalikes import shown_label
+
+    return shown_label(text, control=_line_char)
+
+
+def _line_char(ch: str) -> str:
+    return ch if ch in "\n\t" else shown_char(ch)
 
 
 def printable_name(text: str) -> str:

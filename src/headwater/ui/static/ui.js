@@ -21,7 +21,9 @@ function shownText(text) {
 // Invisible ones (format characters, other spaces, blank letters, variation selectors), those
 // Unicode folds into others (fullwidth, mathematical letters), another script's letters in a
 // word of Latin ones ("\u0440rod", a Cyrillic r), and a word made only of Cyrillic or Greek
-// letters drawn like Latin ones ("\u0440\u043e\u0440").
+// letters drawn like Latin ones ("\u0440\u043e\u0440"); and Latin letters outside ASCII drawn like
+// ASCII ones ("adm\u0131n", a dotless i) in a word that could pass for an ASCII word.
+const ASCII_LOOKALIKES = new Set("ıȷɡɑɩǀƖĸɪʏɴʀʟʜᴀʙᴄᴅᴇɢᴊᴋᴍᴏᴘꜱᴛᴜᴠᴡᴢ");
 const LATIN_LOOKALIKES = new Set("аеорсухіјѕԁԛԝһҽѵАВЕКМНОРСТУХІЈЅԚԜҺαοριυνκχγηωΑΒΕΖΗΙΚΜΝΟΡΤΥΧ");
 const ALWAYS_SHOWN = /[\p{Cf}\p{Z}\p{Co}\p{Cn}\p{Cs}\p{Cc}\u034f\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0\ufe00-\ufe0f\u180b-\u180f\u{e0100}-\u{e01ef}]/u;
 const MIXING_FREELY = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
@@ -41,6 +43,11 @@ function markWord(chars, start, end, marked) {
     for (const [i, script] of word) if (script === "other") marked[i] = true;
   } else if (word.length && word.every(([i]) => LATIN_LOOKALIKES.has(chars[i]))) {
     for (const [i] of word) marked[i] = true;
+  }
+  const letters = word.map(([i]) => chars[i]);
+  if (letters.some((c) => ASCII_LOOKALIKES.has(c))
+      && letters.every((c) => c < "\x80" || ASCII_LOOKALIKES.has(c) || LATIN_LOOKALIKES.has(c))) {
+    for (const [i] of word) if (ASCII_LOOKALIKES.has(chars[i])) marked[i] = true;
   }
 }
 
