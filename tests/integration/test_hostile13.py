@@ -3,6 +3,7 @@ commands in a child process, the client over the datastore they wrote."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import warnings
@@ -127,3 +128,94 @@ def test_adding_a_user_tag_says_whose_namespace_the_run_joins(tmp_path):
     assert own.returncode == 0 and "Note:" not in own.stderr
     refused = hw(flow, "tag", "remove", "--run-id", "1", "user:tester", cwd=tmp_path)
     assert refused.returncode == 1 and "cannot remove system tag" in refused.stderr
+
+
+PRINTING_FLOW = '''
+from headwater import FlowSpec, step
+
+
+class LogFlow(FlowSpec):
+    @step
+    def start(self):
+        print("hello from start")
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    LogFlow()
+'''
+
+
+def _stdout_blob(folder: Path) -> Path:
+    import sqlite3
+
+    db = sqlite3.connect(folder / ".headwater" / "meta.sqlite")
+    try:
+        (key,) = db.execute("SELECT stdout_key FROM attempts WHERE flow = 'LogFlow' "
+                            "AND step = 'start'").fetchone()
+    finally:
+        db.close()
+    (blob,) = (folder / ".headwater").rglob(f"{key}*")
+    return blob
+
+
+def test_a_log_replaced_by_a_link_or_a_pipe_is_refused_not_followed(tmp_path):
+    """Whoever can write a shared datastore's folders may put a symlink (to the reader's own
+    files) or a named pipe where a task's log is: ``logs`` refuses both, naming the file, and
+    returns at once (a pipe's open used to wait for a writer for ever)."""
+    flow = write_flow(tmp_path, "log_flow.py", PRINTING_FLOW)
+    assert hw(flow, "run", cwd=tmp_path).returncode == 0
+    blob = _stdout_blob(tmp_path)
+    assert "hello from start" in hw(flow, "logs", "1/start/1", cwd=tmp_path).stdout
+    secret = tmp_path / "secret.txt"
+    secret.write_text("PRIVATE-KEY-MATERIAL\n")
+    blob.unlink()
+    blob.symlink_to(secret)
+    linked = hw(flow, "logs", "1/start/1", cwd=tmp_path)
+    assert linked.returncode == 1
+    assert "a symbolic link where its key" in linked.stderr and str(blob) in linked.stderr
+    assert "PRIVATE-KEY-MATERIAL" not in linked.stdout + linked.stderr
+    blob.unlink()
+    os.mkfifo(blob)
+    piped = hw(flow, "logs", "1/start/1", cwd=tmp_path, timeout=120)
+    assert piped.returncode == 1 and "a named pipe where its key" in piped.stderr
+
+
+def test_a_live_log_segment_that_is_a_link_is_never_read(tmp_path):
+    """A running task's output so far is not checked against a hash: a link in its place would
+    show the reader's own file as the task's output (``logs``, the web UI)."""
+    from headwater.exceptions import StoreError
+    from headwater.store.datastore import live_log_key, live_log_segment_key, read_live_log
+    from headwater.store.local_storage import LocalStorage
+
+    storage = LocalStorage(tmp_path / ".headwater")
+    stem = live_log_key("LogFlow", "1", "start", "1", 0, "stdout")
+    storage.put(live_log_segment_key(stem, 1), [b"printed so far\n"])
+    assert read_live_log(storage, stem) == b"printed so far\n"
+    secret = tmp_path / "id_rsa"
+    secret.write_text("PRIVATE-KEY-MATERIAL\n")
+    segment = tmp_path / ".headwater" / live_log_segment_key(stem, 2)
+    segment.symlink_to(secret)
+    with pytest.raises(StoreError, match="a symbolic link") as caught:
+        read_live_log(storage, stem)
+    assert "PRIVATE-KEY-MATERIAL" not in str(caught.value)
+
+
+def test_a_metadata_database_replaced_by_a_pipe_is_refused_at_once(tmp_path):
+    """A named pipe where ``meta.sqlite`` is made every command wait for ever in SQLite's open
+    (``runs``, ``run``, the client); now each refuses it at once, naming it."""
+    flow = write_flow(tmp_path, "log_flow.py", PRINTING_FLOW)
+    assert hw(flow, "run", cwd=tmp_path).returncode == 0
+    db = tmp_path / ".headwater" / "meta.sqlite"
+    for extra in ("-wal", "-shm"):
+        Path(f"{db}{extra}").unlink(missing_ok=True)
+    db.unlink()
+    os.mkfifo(db)
+    for args in (["runs"], ["run"]):
+        proc = hw(flow, *args, cwd=tmp_path, timeout=120)
+        assert proc.returncode == 1, proc.stderr
+        assert f"the metadata database {db} is a named pipe" in proc.stderr

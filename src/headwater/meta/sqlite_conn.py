@@ -57,6 +57,7 @@ from headwater.meta.sqlite_errors import (
     environmental,
     explain,
     missing,
+    not_a_file,
     replaced,
 )
 
@@ -301,6 +302,9 @@ def _check_header(path: str) -> None:
     size = info.st_size
     if stat.S_ISDIR(info.st_mode):
         raise damaged(path, "a folder, not a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise not_a_file(path, "a named pipe" if stat.S_ISFIFO(info.st_mode) else
+                         "a socket" if stat.S_ISSOCK(info.st_mode) else "a device")
     if 0 < size < _HEADER_SIZE:
         raise damaged(path, f"{size} bytes, not a SQLite header")
     if size == 0 and _runs_were_recorded(path):  # emptied (`: > meta.sqlite`), not being made

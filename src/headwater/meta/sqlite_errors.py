@@ -97,6 +97,17 @@ def damaged(path: str, detail: str) -> MetadataError:
     )
 
 
+def not_a_file(path: str, kind: str) -> MetadataError:
+    """``path`` is a named pipe, a device or a socket: SQLite's open of a pipe waits for a writer
+    for ever, so every command reading the store hung with no word."""
+    return MetadataError(
+        f"the metadata database {path} is {kind}, not a file: headwater never makes one, so "
+        "someone else put it there, and it is not opened",
+        fix=f"remove it (`rm {path}`) and restore the database from a backup, or let the next "
+        "run start a fresh history; check who else can write that folder",
+    )
+
+
 def missing(path: str, locks: str) -> MetadataError:
     return MetadataError(
         f"the metadata database {path} is missing, yet runs were recorded beside it ({locks} "
