@@ -219,3 +219,47 @@ def test_a_metadata_database_replaced_by_a_pipe_is_refused_at_once(tmp_path):
         proc = hw(flow, *args, cwd=tmp_path, timeout=120)
         assert proc.returncode == 1, proc.stderr
         assert f"the metadata database {db} is a named pipe" in proc.stderr
+
+
+CONCURRENT_FLOW = '''
+from headwater import FlowSpec, concurrency, step
+
+
+class WideFlow(FlowSpec):
+    @step
+    def start(self):
+        self.xs = [1, 2]
+        self.next(self.body, foreach="xs")
+
+    @concurrency(limit=LIMIT)
+    @step
+    def body(self):
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    WideFlow()
+'''
+
+
+def test_an_absurd_concurrency_limit_is_refused_before_it_reaches_a_manifest(tmp_path):
+    """``@concurrency(limit=10**30)`` ran locally and went into an Argo manifest as written,
+    which Kubernetes refuses only at submission; it is refused before anything runs or is
+    written, naming the largest limit and that leaving it off is what such a limit means."""
+    flow = write_flow(tmp_path, "wide_flow.py", CONCURRENT_FLOW.replace("LIMIT", "10**30"))
+    for args in (["run"], ["argo-workflows", "create", "--only-json"]):
+        proc = hw(flow, *args, cwd=tmp_path)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert "must be at most 2147483647" in proc.stderr
+        assert "leave @concurrency off" in proc.stderr
+        assert "parallelism" not in proc.stdout
+    fine = write_flow(tmp_path, "fine_flow.py", CONCURRENT_FLOW.replace("LIMIT", "2**31 - 1"))
+    assert hw(fine, "run", cwd=tmp_path).returncode == 0
