@@ -263,3 +263,61 @@ def test_an_absurd_concurrency_limit_is_refused_before_it_reaches_a_manifest(tmp
         assert "parallelism" not in proc.stdout
     fine = write_flow(tmp_path, "fine_flow.py", CONCURRENT_FLOW.replace("LIMIT", "2**31 - 1"))
     assert hw(fine, "run", cwd=tmp_path).returncode == 0
+
+
+WAITING_FLOW = '''
+import os
+import time
+
+from headwater import FlowSpec, step
+
+
+class WaitFlow(FlowSpec):
+    @step
+    def start(self):
+        open(os.environ["STARTED"], "w").close()
+        deadline = time.time() + 120
+        while not os.path.exists(os.environ["RELEASE"]) and time.time() < deadline:
+            time.sleep(0.05)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    WaitFlow()
+'''
+
+
+def test_a_run_lock_replaced_by_a_pipe_or_a_link_holds_no_reader(tmp_path):
+    """While a run goes, readers ask its lock file whether its scheduler is alive. A named pipe
+    put in its place held every listing (``runs``, the UI) in ``open`` for ever; a link is not
+    followed. The run is still listed, and told alive by its heartbeat."""
+    from .faultkit import env_for
+    from .uiserver import wait_until
+
+    flow = write_flow(tmp_path, "wait_flow.py", WAITING_FLOW)
+    started, release = tmp_path / "started", tmp_path / "release"
+    env = env_for(tmp_path, STARTED=str(started), RELEASE=str(release))
+    run = subprocess.Popen([sys.executable, str(flow), "run"], cwd=tmp_path, env=env,  # noqa: S603
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_until(lambda: started.exists() or run.poll() is not None, "the step to start")
+        lock = tmp_path / ".headwater" / "run-locks" / "WaitFlow" / "1.lock"
+        assert lock.exists()
+        lock.unlink()  # the scheduler's descriptor keeps its own lock; the name is another's
+        os.mkfifo(lock)
+        listed = hw(flow, "runs", cwd=tmp_path, timeout=120)
+        assert listed.returncode == 0, listed.stderr
+        assert "WaitFlow/1  running" in listed.stdout
+        lock.unlink()
+        lock.symlink_to(tmp_path / "elsewhere.lock")
+        listed = hw(flow, "runs", cwd=tmp_path, timeout=120)
+        assert "WaitFlow/1  running" in listed.stdout
+        assert not (tmp_path / "elsewhere.lock").exists()
+    finally:
+        release.touch()
+        out, _ = run.communicate(timeout=120)
+    assert run.returncode == 0, out
