@@ -321,3 +321,39 @@ def test_a_run_lock_replaced_by_a_pipe_or_a_link_holds_no_reader(tmp_path):
         release.touch()
         out, _ = run.communicate(timeout=120)
     assert run.returncode == 0, out
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="making a link owned by another user needs root (the suite runs as root)")
+def test_a_metadata_link_another_user_made_is_never_opened(tmp_path):
+    """Another writer of a shared datastore's folder replaces ``meta.sqlite`` with a link to a
+    database of the reader's own: headwater would create its tables there. Refused, naming the
+    link; the reader's database is unchanged. A link of the user's own still works."""
+    import sqlite3
+
+    flow = write_flow(tmp_path, "log_flow.py", PRINTING_FLOW)
+    assert hw(flow, "run", cwd=tmp_path).returncode == 0
+    store = tmp_path / ".headwater"
+    db = store / "meta.sqlite"
+    kept = tmp_path / "kept.sqlite"
+    db.rename(kept)  # the store's own database, now kept elsewhere
+    for extra in ("-wal", "-shm"):
+        Path(f"{db}{extra}").unlink(missing_ok=True)
+    victim = tmp_path / "places.sqlite"
+    conn = sqlite3.connect(victim)
+    conn.execute("CREATE TABLE places (url TEXT)")
+    conn.commit()
+    conn.close()
+    before = victim.read_bytes()
+    db.symlink_to(victim)
+    os.lchown(db, 65534, 65534)  # nobody's link
+    for args in (["runs"], ["run"]):
+        proc = hw(flow, *args, cwd=tmp_path)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert f"the metadata database {db} is a link to {victim} made by another user" \
+            in proc.stderr
+    assert victim.read_bytes() == before
+    db.unlink()
+    db.symlink_to(kept)  # the user's own link: a database kept elsewhere on purpose
+    listed = hw(flow, "runs", cwd=tmp_path)
+    assert listed.returncode == 0 and "LogFlow/1" in listed.stdout, listed.stderr

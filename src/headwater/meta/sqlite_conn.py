@@ -58,6 +58,7 @@ from headwater.meta.sqlite_errors import (
     explain,
     missing,
     not_a_file,
+    planted_link,
     replaced,
 )
 
@@ -295,6 +296,7 @@ def _check_header(path: str) -> None:
     exits then believes it is the last user, checkpoints and deletes the ``-wal`` and ``-shm``,
     and our readers keep reading the deleted WAL index: an old picture of the database, forever.
     """
+    _check_link(path)
     try:
         info = os.stat(path)
     except OSError:
@@ -309,6 +311,25 @@ def _check_header(path: str) -> None:
         raise damaged(path, f"{size} bytes, not a SQLite header")
     if size == 0 and _runs_were_recorded(path):  # emptied (`: > meta.sqlite`), not being made
         raise damaged(path, "0 bytes, yet runs were recorded beside it")
+
+
+def _check_link(path: str) -> None:
+    """Refuse a ``meta.sqlite`` that is a link made by someone other than this user, root or
+    the owner of its folder: whoever else may write a shared datastore's folder could point it
+    at a database of this user's own (a browser's history), and headwater would write its tables
+    there, where that writer could not. A link of the user's own, or of the store's owner, is
+    kept: a database kept elsewhere on purpose. Only ``lstat``/``stat`` (see below)."""
+    if not hasattr(os, "geteuid"):
+        return
+    try:
+        link = os.lstat(path)
+        if not stat.S_ISLNK(link.st_mode):
+            return
+        folder_owner = os.stat(os.path.dirname(os.path.abspath(path))).st_uid
+    except OSError:
+        return
+    if link.st_uid not in (os.geteuid(), 0, folder_owner):
+        raise planted_link(path, link.st_uid, os.readlink(path))
 
 
 def _runs_were_recorded(path: str) -> bool:

@@ -108,6 +108,16 @@ def not_a_file(path: str, kind: str) -> MetadataError:
     )
 
 
+def planted_link(path: str, owner: int, target: str) -> MetadataError:
+    return MetadataError(
+        f"the metadata database {path} is a link to {target} made by another user (uid "
+        f"{owner}), neither you nor the owner of its folder: it is not opened, so nothing is "
+        "written where it points",
+        fix=f"if you did not mean it, remove the link (`rm {path}`) and find out who else can "
+        "write that folder; to keep the database elsewhere, make the link yourself",
+    )
+
+
 def missing(path: str, locks: str) -> MetadataError:
     return MetadataError(
         f"the metadata database {path} is missing, yet runs were recorded beside it ({locks} "
