@@ -357,3 +357,37 @@ def test_a_metadata_link_another_user_made_is_never_opened(tmp_path):
     db.symlink_to(kept)  # the user's own link: a database kept elsewhere on purpose
     listed = hw(flow, "runs", cwd=tmp_path)
     assert listed.returncode == 0 and "LogFlow/1" in listed.stdout, listed.stderr
+
+
+TIMED_FLOW = '''
+from headwater import FlowSpec, step, timeout
+
+
+class TimedFlow(FlowSpec):
+    @timeout(LIMIT)
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    TimedFlow()
+'''
+
+
+def test_an_absurd_timeout_is_refused_at_launch_not_by_an_overflow_in_the_step(tmp_path):
+    """``@timeout(seconds=10**30)`` failed its step with a bare ``OverflowError`` from inside
+    headwater's timer; it is refused at launch, naming the option and the largest limit."""
+    for limit, option in (("seconds=10**30", "seconds"), ("hours=10**7", "hours")):
+        flow = write_flow(tmp_path, "timed_flow.py", TIMED_FLOW.replace("LIMIT", limit))
+        proc = hw(flow, "run", cwd=tmp_path)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert f"@timeout({option}=" in proc.stderr and "at most 2147483647 seconds" in proc.stderr
+        assert "OverflowError" not in proc.stdout + proc.stderr
+    flow = write_flow(tmp_path, "timed_flow.py", TIMED_FLOW.replace("LIMIT", "seconds=2**31 - 1"))
+    done = hw(flow, "run", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
