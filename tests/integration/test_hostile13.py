@@ -391,3 +391,32 @@ def test_an_absurd_timeout_is_refused_at_launch_not_by_an_overflow_in_the_step(t
     flow = write_flow(tmp_path, "timed_flow.py", TIMED_FLOW.replace("LIMIT", "seconds=2**31 - 1"))
     done = hw(flow, "run", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_web_uis_tag_filter_names_the_tags_that_look_like_it(tagged, browser):
+    """``/?tag=prod`` lists the runs tagged exactly so, and names ``\\u0440rod`` (a link to its
+    own filter) as a tag that looks like it; the API page carries them for other clients."""
+    import json
+    from urllib.parse import quote
+
+    from playwright.sync_api import expect
+
+    from .uiserver import new_context, ui_server
+
+    with ui_server(tagged) as server:
+        status, _, body = server.get("/api/runs?limit=50&offset=0&tag=prod")
+        assert status == 200
+        page_data = json.loads(body)
+        assert [r["run_id"] for r in page_data["runs"]] == ["1"]
+        assert page_data["lookalike_tags"] == [LOOKALIKE_PROD]
+        status, _, body = server.get("/api/runs?limit=50&offset=0&tag=" + quote("nothing"))
+        assert json.loads(body)["lookalike_tags"] == []
+        context = new_context(browser)
+        page = context.new_page()
+        page.goto(server.url + "/?tag=prod")
+        note = page.locator("#tag-lookalikes")
+        expect(note).to_contain_text("matches that exact text only")
+        expect(note.locator("a.tag")).to_have_text(["\\u0440rod"])
+        page.goto(server.url + "/?tag=" + quote("\u0440rod\u0440"))  # nothing matches
+        expect(page.locator("#no-runs-match")).to_contain_text("\\u0440rod\\u0440")
+        context.close()

@@ -152,8 +152,13 @@ class Reader:
             check_name("flow", flow)
         rows, more = self.meta.page_runs(flow=flow, tags=(tag,) if tag else (), user=user,
                                          status=status, limit=limit, offset=offset)
-        return {"runs": [run_summary(row) for row in rows], "offset": offset, "limit": limit,
+        page = {"runs": [run_summary(row) for row in rows], "offset": offset, "limit": limit,
                 "more": more}
+        if tag:  # the filter matches the exact text: the other tags that look like it
+            from headwater.lookalikes import lookalikes_of
+
+            page["lookalike_tags"] = lookalikes_of(tag, self.meta.tag_names(flow))
+        return page
 
     def flow_row(self, flow: str) -> Any:
         row = self.meta.get_flow(check_name("flow", flow))

@@ -396,15 +396,22 @@ async function runsPage() {
   }
   // an empty page says what it was filtered by and leads back to every run (or to the first
   // page, past the last one); a run that starts and matches hides it (followRuns)
-  const named = Object.entries(filters).filter(([k, v]) => v && !(k === "flow" && fixedFlow)).map(([k, v]) => `${k} “${v}”`);
+  const named = Object.entries(filters).filter(([k, v]) => v && !(k === "flow" && fixedFlow)).map(([k, v]) => `${k} “${shownName(v)}”`);
   const every = fixedFlow ? `show every run of ${fixedFlow}` : "show every run";
   const empty = el("p", { id: "no-runs-match", class: "muted", role: "status", hidden: page.runs.length > 0 },
     ...(offset > 0 ? [`No runs past the first ${offset}. `, el("a", { href: link(0), text: "the first page" })]
       : named.length ? [`No runs match ${named.join(", ")}. `, el("a", { href: location.pathname, text: every })]
         : [fixedFlow ? `No runs of ${fixedFlow}.` : "No runs match."]));
   // the runs first (the h1, and the first stop of the Tab key); the flows drawn beside them
+  // the tag filter matches the exact text: other tags that look like it are named, as escapes
+  const alike = page.lookalike_tags || [];
+  const lookalikes = alike.length ? el("p", { id: "tag-lookalikes", class: "muted", role: "note" },
+    `Tag “${shownName(filters.tag)}” matches that exact text only; `,
+    alike.length === 1 ? "this tag looks like it but is another: " : "these tags look like it but are others: ",
+    ...alike.flatMap((t, i) => [i ? ", " : "", el("a", { href: `/?tag=${enc(t)}`, class: "tag", text: shownName(t) })]),
+    " (escapes show the characters that differ).") : null;
   app.replaceChildren(el("div", { class: "columns" },
-    el("section", {}, el("h1", { text: fixedFlow ? `Runs of ${fixedFlow}` : "Runs" }), form, scrolled(table), empty, pager),
+    el("section", {}, el("h1", { text: fixedFlow ? `Runs of ${fixedFlow}` : "Runs" }), form, lookalikes, scrolled(table), empty, pager),
     el("aside", {}, el("h2", { text: "Flows" }), flowList)));
   followRuns(`/api/runs?${params}`, page, rows, empty);
 }
