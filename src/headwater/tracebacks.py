@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # traceback (and textwrap with it) is imported only when an error is shown
     import traceback
+    from collections.abc import Callable
     from types import TracebackType
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -76,9 +77,7 @@ def printable_lines(text: str) -> str:
     are left as Python prints them (docs/security.md, Terminal)."""
     if text.isascii() and all(" " <= ch < "\x7f" or ch in "\n\t" for ch in text):
         return text
-    from headwater.lookalikes import shown_label
-
-    return shown_label(text, control=_line_char)
+    return _shown_label(text, _line_char)
 
 
 def _line_char(ch: str) -> str:
@@ -93,9 +92,13 @@ def printable_name(text: str) -> str:
     fullwidth letter: :mod:`headwater.lookalikes`)."""
     if text.isascii() and text.isprintable():
         return text
-    from headwater.lookalikes import shown_label
+    return _shown_label(text, shown_char)
 
-    return shown_label(text, control=shown_char)
+
+def _shown_label(text: str, control: Callable[[str], str]) -> str:
+    from headwater.lookalikes import shown_label  # only for text that is not plain ASCII
+
+    return shown_label(text, control=control)
 
 
 def shown_char(ch: str) -> str:
