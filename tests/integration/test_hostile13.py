@@ -420,3 +420,18 @@ def test_the_web_uis_tag_filter_names_the_tags_that_look_like_it(tagged, browser
         page.goto(server.url + "/?tag=" + quote("\u0440rod\u0440"))  # nothing matches
         expect(page.locator("#no-runs-match")).to_contain_text("\\u0440rod\\u0440")
         context.close()
+
+
+def test_a_user_filter_says_which_users_names_look_like_the_one_asked(tmp_path):
+    """``runs --user alice`` lists alice's runs and names the user ``\\u0430lice`` (a Cyrillic
+    "а"), whose runs it does not list."""
+    flow = write_flow(tmp_path, "tiny_flow.py", TINY_FLOW)
+    for user in ("alice", "\u0430lice"):
+        assert hw(flow, "run", cwd=tmp_path, HEADWATER_USER=user).returncode == 0
+    asked = hw(flow, "runs", "--user", "alice", cwd=tmp_path)
+    assert asked.returncode == 0, asked.stderr
+    assert "TinyFlow/1" in asked.stdout and "TinyFlow/2" not in asked.stdout
+    assert "--user alice matches that exact text only; this user looks like it but is " \
+        "another: \\u0430lice" in asked.stderr
+    plain = hw(flow, "runs", "--user", "bob", cwd=tmp_path)
+    assert "Note:" not in plain.stderr

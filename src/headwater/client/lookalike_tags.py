@@ -25,13 +25,26 @@ def lookalike_tags(asked: Iterable[str], flow: str | None = None) -> dict[str, l
     return {tag: found for tag in asked if (found := lookalikes_of(tag, known))}
 
 
+def lookalike_users(user: str | None, flow: str | None = None) -> dict[str, list[str]]:
+    """The same for a user name (``runs --user bob``): the users whose names look like it, read
+    from the runs' ``user:NAME`` system tags."""
+    if not user:
+        return {}
+    prefix = "user:"
+    found = lookalike_tags([prefix + user], flow).get(prefix + user, [])
+    names = [tag[len(prefix):] for tag in found if tag.startswith(prefix)]
+    return {user: names} if names else {}
+
+
 def lookalike_note(found: dict[str, list[str]], asked_as: str) -> str:
     """One line per asked tag: ``asked_as`` names the filter (``--tag``, ``runs(...)``)."""
     from headwater.tracebacks import printable_name
 
+    what = "user" if asked_as.endswith("--user") else "tag"
     return "\n".join(
         f"Note: {asked_as} {printable_name(tag)!s} matches that exact text only; "
-        f"{'this tag looks' if len(others) == 1 else 'these tags look'} like it but "
+        f"{'this ' + what + ' looks' if len(others) == 1 else 'these ' + what + 's look'} "
+        "like it but "
         f"{'is another' if len(others) == 1 else 'are others'}: "
         f"{', '.join(printable_name(o) for o in others)} (escapes show the characters "
         "that differ; --json, or a run's .tags, gives the exact text)."
