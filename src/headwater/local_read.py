@@ -65,19 +65,20 @@ def open_local(path: str, wait_s: float) -> BinaryIO:
     """``path`` opened for reading; a named pipe only once a writer is there (or has been)
     within ``wait_s`` seconds. Raises :class:`NotReadable` for a folder or a pipe nobody writes
     to, ``OSError`` as ``open`` would."""
-    info = os.stat(path)
-    if stat.S_ISDIR(info.st_mode):
-        raise NotReadable("folder")
-    if not stat.S_ISFIFO(info.st_mode):
-        return open(path, "rb")  # noqa: SIM115 - closed by the caller's `with`
-    import select  # only for pipes
-
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO's open would wait for a writer
+    # Opened without waiting (a FIFO's open would wait for a writer), then looked at through
+    # the descriptor: a path swapped for a pipe after a separate check cannot hang the launch.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     try:
-        poller = select.poll()
-        poller.register(fd, select.POLLIN | select.POLLHUP)
-        if not poller.poll(int(wait_s * 1000)):
-            raise NotReadable("no writer", f"{wait_s:g} s")
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise NotReadable("folder")
+        if stat.S_ISFIFO(mode):
+            import select  # only for pipes
+
+            poller = select.poll()
+            poller.register(fd, select.POLLIN | select.POLLHUP)
+            if not poller.poll(int(wait_s * 1000)):
+                raise NotReadable("no writer", f"{wait_s:g} s")
         os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:

@@ -27,14 +27,22 @@ name can look like without holding a backslash the reader then sees.
 from __future__ import annotations
 
 import unicodedata  # this module is imported only for a label that is not plain ASCII
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
-# Cyrillic and Greek letters drawn like Latin ones (lower and upper case), the letters a
-# whole-script lookalike word is made of.
-LATIN_LOOKALIKES = frozenset(
-    "аеорсухіјѕԁԛԝһҽѵАВЕКМНОРСТУХІЈЅԚԜҺ"
-    "αοριυνκχγηωΑΒΕΖΗΙΚΜΝΟΡΤΥΧ"
-)
+# Cyrillic and Greek letters drawn like Latin ones (lower and upper case), each with the ASCII
+# letter it passes for: the letters a whole-script lookalike word is made of.
+_OTHER_SCRIPTS_AS_ASCII = dict(zip(
+    "аеорсухіјѕԁԛԝһҽѵАВЕКМНОРСТУХІЈЅԚԜҺ" "αοριυνκχγηωΑΒΕΖΗΙΚΜΝΟΡΤΥΧ",
+    "aeopcyxijsdqwhevABEKMHOPCTYXIJSQWH" "aopiuvkxynwABEZHIKMNOPTYX", strict=True))
+LATIN_LOOKALIKES = frozenset(_OTHER_SCRIPTS_AS_ASCII)
+# Latin letters outside ASCII drawn like an ASCII one, with no mark to tell them apart: the
+# dotless i and j, the script g and a, the dental click (an l), small capitals (drawn as a
+# lowercase letter would be), the kra. Shown as escapes in a word that could pass for an ASCII
+# one (every other letter ASCII or a lookalike: ``admın``), written as is where the word holds
+# another letter no ASCII word has (``Işık``).
+ASCII_LOOKALIKES = dict(zip(
+    "ıȷɡɑɩǀƖĸɪʏɴʀʟʜᴀʙᴄᴅᴇɢᴊᴋᴍᴏᴘꜱᴛᴜᴠᴡᴢ",
+    "ijgaillkiynrlhabcdegjkmopstuvwz", strict=True))
 # Blank characters of letter or symbol categories: they show as nothing (or a space).
 _BLANKS = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0")
 # Scripts with no Latin-like letters, which mix with Latin in ordinary names ("プロジェクトA").
@@ -105,12 +113,46 @@ def _mark_word(text: str, start: int, end: int, marked: list[bool]) -> None:
     scripts = {i: _script(text[i]) for i in range(start, end)}
     present = {s for s in scripts.values() if s is not None}
     others = present - {"LATIN"} - set(_MIXING_FREELY)
+    letters = [i for i, s in scripts.items() if s is not None]
     if "LATIN" in present and others:
         for i, script in scripts.items():
             if script in others:
                 marked[i] = True
     elif "LATIN" not in present:
-        letters = [i for i, s in scripts.items() if s is not None]
         if letters and all(text[i] in LATIN_LOOKALIKES for i in letters):
             for i in letters:
                 marked[i] = True
+    if any(text[i] in ASCII_LOOKALIKES for i in letters) and all(
+            text[i].isascii() or text[i] in ASCII_LOOKALIKES or text[i] in LATIN_LOOKALIKES
+            for i in letters):
+        for i in letters:
+            if text[i] in ASCII_LOOKALIKES:
+                marked[i] = True
+
+
+def skeleton(text: str) -> str:
+    """What ``text`` looks like, as far as these rules can tell: folded as Unicode folds
+    compatibility forms (NFKC), every lookalike letter replaced by the ASCII letter it passes
+    for, every invisible character dropped and every other space made an ASCII one. Two labels
+    with the same skeleton look alike (``prod``, ``\u0440rod``, ``pro\u200bd``, ``ｐrod``)."""
+    if text.isascii():
+        return text
+    out = []
+    for ch in unicodedata.normalize("NFKC", text):
+        if ch.isascii():
+            out.append(ch)
+        elif ch in ASCII_LOOKALIKES or ch in _OTHER_SCRIPTS_AS_ASCII:
+            out.append(ASCII_LOOKALIKES.get(ch) or _OTHER_SCRIPTS_AS_ASCII[ch])
+        elif unicodedata.category(ch) in ("Zs", "Zl", "Zp"):
+            out.append(" ")
+        elif not _always_shown(ch):
+            out.append(ch)
+    return "".join(out)
+
+
+def lookalikes_of(name: str, known: Iterable[str]) -> list[str]:
+    """The names among ``known`` that look like ``name`` (the same :func:`skeleton`) but are
+    other names, sorted: what a filter on ``name`` does not match and a reader would take
+    for it."""
+    wanted = skeleton(name)
+    return sorted({other for other in known if other != name and skeleton(other) == wanted})

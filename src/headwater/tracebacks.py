@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # traceback (and textwrap with it) is imported only when an error is shown
     import traceback
+    from collections.abc import Callable
     from types import TracebackType
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -66,15 +67,21 @@ def user_error_text(exc: BaseException) -> str:
 
 def printable_lines(text: str) -> str:
     """``text`` with every control character but the line break and the tab written as its
-    escape (``\\x1b``, ``\\r``), as ``repr`` would.
+    escape (``\\x1b``, ``\\r``), as ``repr`` would, and each character that could make a name it
+    quotes pass for another shown as its escape (:mod:`headwater.lookalikes`, word by word).
 
     A headwater error quotes what the user or a record gave it (a ``--with``, a datastore URL, a
     driver's message, another user's run): an ``ESC ] 0 ;`` there would retitle the terminal,
-    ``ESC [ 2 J`` clear it, a ``\\r`` overwrite the line with something else. The user's own
-    tracebacks and output are left as Python prints them (docs/security.md, Terminal)."""
+    ``ESC [ 2 J`` clear it, a ``\\r`` overwrite the line with something else, and ``tag
+    '\\u0440rod'`` (a Cyrillic ``р``) read as ``tag 'prod'``. The user's own tracebacks and output
+    are left as Python prints them (docs/security.md, Terminal)."""
     if text.isascii() and all(" " <= ch < "\x7f" or ch in "\n\t" for ch in text):
         return text
-    return "".join(ch if ch in "\n\t" else shown_char(ch) for ch in text)
+    return _shown_label(text, _line_char)
+
+
+def _line_char(ch: str) -> str:
+    return ch if ch in "\n\t" else shown_char(ch)
 
 
 def printable_name(text: str) -> str:
@@ -85,9 +92,13 @@ def printable_name(text: str) -> str:
     fullwidth letter: :mod:`headwater.lookalikes`)."""
     if text.isascii() and text.isprintable():
         return text
-    from headwater.lookalikes import shown_label
+    return _shown_label(text, shown_char)
 
-    return shown_label(text, control=shown_char)
+
+def _shown_label(text: str, control: Callable[[str], str]) -> str:
+    from headwater.lookalikes import shown_label  # only for text that is not plain ASCII
+
+    return shown_label(text, control=control)
 
 
 def shown_char(ch: str) -> str:

@@ -94,7 +94,8 @@ FORBIDDEN = {
 # (file, module) -> why the edge is allowed
 ALLOWED = {
     # a label (a tag, a run id) is printed by the one rule of which letters could pass for others
-    ("tracebacks.py", "headwater.lookalikes"): "printable_name shows lookalike letters escaped",
+    ("tracebacks.py", "headwater.lookalikes"):
+        "printable_name and printable_lines show lookalike letters escaped",
     # the numeric-settings rule raises headwater's own error; the pipe wait is one such setting
     ("env_numbers.py", "headwater.exceptions"): "SettingError, raised by the shared rule",
     ("local_read.py", "headwater.env_numbers"): "HEADWATER_INCLUDE_FILE_WAIT by the shared rule",

@@ -56,6 +56,13 @@ def _show(settings: Settings, flow: str | None, limit: int, as_json: bool,
         if not own_flow:
             raise
         summaries = []
+    if filters and (filters.get("tags") or filters.get("user")):
+        from headwater.client.lookalike_tags import lookalike_note, lookalike_tags, lookalike_users
+
+        for found, option in ((lookalike_tags(filters.get("tags") or (), flow), "--tag"),
+                              (lookalike_users(filters.get("user"), flow), "--user")):
+            if found:
+                click.echo(lookalike_note(found, option), err=True)
     if as_json:
         click.echo(json.dumps([s.as_json() for s in summaries], indent=2))
     elif not summaries and filters and any(filters.values()):

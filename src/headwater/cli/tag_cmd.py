@@ -83,6 +83,33 @@ def _changed(ctx: click.Context, run, run_id: str | None, *, to_stderr: bool = T
                  by_tag=False, quiet=_quiet(ctx))
 
 
+def _note_other_namespaces(run, added: list[str]) -> None:  # run: headwater.client.Run
+    """A note for each ``user:NAME`` tag just added (as Metaflow, a user tag like any other):
+    namespaces are tags, so the run now shows among NAME's own runs, in NAME's default
+    namespace (``Flow(...).latest_run`` included), which NAME is not told of."""
+    own = {t for t in run.system_tags if t.startswith("user:")}
+    for tag in added:
+        if tag.startswith("user:") and tag not in own:
+            shown, spec = printable(tag), printable(run.pathspec)
+            click.echo(f"Note: {spec} is now in the namespace {shown} too: {shown[5:]}'s "
+                       "Flow(...).runs() and .latest_run, in their default namespace, list it "
+                       f"as one of their own runs. `tag remove --run-id {printable(run.id)} "
+                       f"{shown}` takes it out.", err=True)
+
+
+def _note_lookalikes(run, tags) -> None:  # run: headwater.client.Run
+    """A note for each tag to remove that the run lacks while it has one looking like it
+    (``рrod`` for ``prod``): removing a tag the run lacks changes nothing, as in Metaflow."""
+    from headwater.lookalikes import lookalikes_of
+
+    for tag in tags:
+        if tag not in run.tags and (others := lookalikes_of(tag, run.tags)):
+            click.echo(f"Note: {printable(run.pathspec)} has no tag {printable(tag)}, only "
+                       f"{', '.join(printable(o) for o in others)}, which looks like it but is "
+                       "another (escapes show the characters that differ); nothing of it is "
+                       "removed.", err=True)
+
+
 @click.group(help="Add, remove, replace or list the tags of this flow's runs.")
 def tag() -> None:
     pass
@@ -95,8 +122,10 @@ def tag() -> None:
 @handle_errors
 def add(ctx: click.Context, run_id: str | None, tags: tuple[str, ...]) -> None:
     run = _target_run(ctx, run_id)
+    before = run.tags
     run.add_tags(tags)
     _changed(ctx, run, run_id, to_stderr=False)
+    _note_other_namespaces(run, [t for t in tags if t not in before])
 
 
 @tag.command(help="Remove TAGS from a run (system tags cannot be removed).")
@@ -106,6 +135,7 @@ def add(ctx: click.Context, run_id: str | None, tags: tuple[str, ...]) -> None:
 @handle_errors
 def remove(ctx: click.Context, run_id: str | None, tags: tuple[str, ...]) -> None:
     run = _target_run(ctx, run_id)
+    _note_lookalikes(run, tags)
     run.remove_tags(tags)
     _changed(ctx, run, run_id)
 
@@ -127,8 +157,11 @@ def replace(ctx: click.Context, run_id: str | None, to_remove: tuple[str, ...],
         raise click.UsageError("tag replace needs a tag to remove and a tag to add: "
                                "tag replace OLD NEW, or --remove OLD --add NEW")
     run = _target_run(ctx, run_id)
+    _note_lookalikes(run, removed)
+    before = run.tags
     run.replace_tags(removed, added)
     _changed(ctx, run, run_id)
+    _note_other_namespaces(run, [t for t in added if t not in before])
 
 
 @tag.command("list", help="Show the tags of one run, or of your runs of this flow (newest "

@@ -196,6 +196,8 @@ class Flow(_Object):
     def runs(self, *tags: str) -> Iterator[Run]:
         """Runs in the current namespace carrying all ``tags``, newest first (one query)."""
         rows = meta().list_runs(self._pathspec, tags=(*namespace_tags(), *tags))
+        if tags:
+            _warn_of_lookalikes(self._pathspec, tags)
         return iter([Run._of(row) for row in rows])
 
     def __iter__(self) -> Iterator[Run]:
@@ -216,6 +218,19 @@ class Flow(_Object):
         if row is None:
             return None
         return Run._of(row)
+
+
+def _warn_of_lookalikes(flow: str, tags: tuple[str, ...]) -> None:
+    """A warning when the flow's runs carry a tag that looks like one asked for but is another
+    (``рrod`` for ``prod``): the filter never lists those runs (client/lookalike_tags.py)."""
+    from headwater.client.lookalike_tags import lookalike_note, lookalike_tags
+
+    found = lookalike_tags(tags, flow)
+    if found:
+        import warnings
+
+        warnings.warn(lookalike_note(found, f"Flow({flow!r}).runs(...): tag"), UserWarning,
+                      stacklevel=3)
 
 
 # -- Run ---------------------------------------------------------------------------------------

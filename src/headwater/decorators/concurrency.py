@@ -22,6 +22,13 @@ if TYPE_CHECKING:
     from headwater.decorators.typed import ConcurrencyFunction
 
 
+MAX_LIMIT = 2**31 - 1
+"""The largest limit: far above any run's number of tasks, and a number every orchestrator a
+step is deployed to reads (Argo's ``parallelism``, Airflow's ``max_active_tis_per_dagrun``).
+``limit=10**30`` went into the manifest as written and failed only at submission, in
+Kubernetes' words (it holds at most a 64-bit number)."""
+
+
 class ConcurrencyDecorator(StepDecorator):
     name = "concurrency"
     defaults = {"limit": 1}
@@ -33,6 +40,11 @@ class ConcurrencyDecorator(StepDecorator):
         value = self.attributes["limit"]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise self.bad_option("limit", "must be a whole number of tasks, 1 or more")
+        if value > MAX_LIMIT:
+            raise self.bad_option(
+                "limit", f"must be at most {MAX_LIMIT} (the largest the orchestrators a "
+                "step is deployed to read); a limit above the step's number of tasks limits "
+                "nothing: to run them all at once, leave @concurrency off")
 
     def apply(self, policy: StepPolicy) -> None:
         policy.concurrency = int(self.attributes["limit"])

@@ -17,6 +17,11 @@ if TYPE_CHECKING:
     from headwater.decorators.typed import TimeoutFunction
 
 
+MAX_TIMEOUT_S = 2**31 - 1
+"""The longest limit: ``seconds=10**30`` failed the step with a bare ``OverflowError`` out of
+headwater's timer ("timestamp out of range for platform time_t") instead of a word at launch."""
+
+
 class TimeoutDecorator(StepDecorator):
     name = "timeout"
     defaults = {"seconds": 0, "minutes": 0, "hours": 0}
@@ -30,6 +35,11 @@ class TimeoutDecorator(StepDecorator):
                 raise self.bad_option(option, "must be a finite number >= 0")
         if self.total_seconds() <= 0:
             raise self.bad_option("seconds", "the total time limit must be more than zero")
+        if self.total_seconds() > MAX_TIMEOUT_S:
+            given = next(o for o in ("hours", "minutes", "seconds") if self.attributes[o])
+            raise self.bad_option(
+                given, f"the total time limit must be at most {MAX_TIMEOUT_S} seconds (68 "
+                "years, what the system's timers hold); for no limit, leave @timeout off")
 
     def total_seconds(self) -> float:
         a = self.attributes

@@ -222,6 +222,13 @@ class MetadataStore(ABC):
     def list_flows(self, *, tags: Sequence[str] = ()) -> list[str]:
         """Flow names, sorted; with ``tags``, only flows having a run that carries all of them."""
 
+    def tag_names(self, flow: str | None = None, *, limit: int = 10_000) -> list[str]:
+        """The distinct tags (user and system) the runs of ``flow`` (or of every flow) carry,
+        sorted, at most ``limit`` of them: what a tag filter's lookalike note compares with."""
+        flows = [flow] if flow is not None else self.list_flows()
+        seen = {tag for name in flows for row in self.list_runs(name) for tag in row.all_tags}
+        return sorted(seen)[:limit]
+
     @abstractmethod
     def get_flow(self, flow: str) -> FlowRow | None: ...
 

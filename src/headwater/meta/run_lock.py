@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 
 from headwater.folders import make_dirs
 
@@ -27,6 +28,7 @@ except ImportError:  # Windows: no flock; liveness falls back to pid and heartbe
     fcntl = None  # type: ignore[assignment]
 
 _SAFE = r"[A-Za-z0-9_][A-Za-z0-9_.-]*"  # a pattern string: re compiles (and caches) it on first use
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 LOCKS_FOLDER = "run-locks"  # beside the metadata file; its presence also says runs were recorded
 
 
@@ -51,7 +53,9 @@ class RunLock:
             return
         try:
             make_dirs(os.path.dirname(self.path))  # closed to others whatever the umask
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            # never through a link another writer of the folder put there (O_CREAT would make
+            # the file it names, anywhere this user may write)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | _NOFOLLOW, 0o644)
         except OSError:
             return
         try:
@@ -85,10 +89,14 @@ def lock_held(path: str | None) -> bool | None:
     if path is None or fcntl is None:
         return None
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        # without waiting (a named pipe put in its place would hold every reader in open) and
+        # never through a link; only a regular file answers
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | _NOFOLLOW)
     except OSError:
         return None
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
         return True

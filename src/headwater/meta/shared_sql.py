@@ -78,6 +78,10 @@ INSERT_ARTIFACT = """INSERT INTO artifacts (flow, run_id, step, task_id, name, k
 
 LIST_FLOWS = "SELECT name FROM flows ORDER BY name{text_order}"
 GET_FLOW = "SELECT name, created_at FROM flows WHERE name = ?"
+# The tags (user and system) runs carry, for the note on a filter's lookalikes; at most ? of them.
+TAG_NAMES = "SELECT DISTINCT tag FROM run_tags ORDER BY tag{text_order} LIMIT ?"
+FLOW_TAG_NAMES = ("SELECT DISTINCT tag FROM run_tags WHERE flow = ? "
+                  "ORDER BY tag{text_order} LIMIT ?")
 
 # All tags of a run in one string ({tags_of_run}): each is prefixed by its system flag (0/1) and
 # separated by the unit separator, which check_tags() refuses inside a tag.

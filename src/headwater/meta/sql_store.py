@@ -379,6 +379,11 @@ class SQLMetadata(MetadataStore):
             name for (name,) in self._db.query(self._sql.select_flows_with_tags(len(tags)), tags)
         ]
 
+    def tag_names(self, flow: str | None = None, *, limit: int = 10_000) -> list[str]:
+        if flow is None:
+            return [tag for (tag,) in self._db.query(self._sql.TAG_NAMES, (limit,))]
+        return [tag for (tag,) in self._db.query(self._sql.FLOW_TAG_NAMES, (flow, limit))]
+
     def get_flow(self, flow: str) -> FlowRow | None:
         rows = self._db.query(self._sql.GET_FLOW, (flow,))
         return FlowRow(*rows[0]) if rows else None

@@ -57,6 +57,8 @@ from headwater.meta.sqlite_errors import (
     environmental,
     explain,
     missing,
+    not_a_file,
+    planted_link,
     replaced,
 )
 
@@ -294,6 +296,7 @@ def _check_header(path: str) -> None:
     exits then believes it is the last user, checkpoints and deletes the ``-wal`` and ``-shm``,
     and our readers keep reading the deleted WAL index: an old picture of the database, forever.
     """
+    _check_link(path)
     try:
         info = os.stat(path)
     except OSError:
@@ -301,10 +304,32 @@ def _check_header(path: str) -> None:
     size = info.st_size
     if stat.S_ISDIR(info.st_mode):
         raise damaged(path, "a folder, not a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise not_a_file(path, "a named pipe" if stat.S_ISFIFO(info.st_mode) else
+                         "a socket" if stat.S_ISSOCK(info.st_mode) else "a device")
     if 0 < size < _HEADER_SIZE:
         raise damaged(path, f"{size} bytes, not a SQLite header")
     if size == 0 and _runs_were_recorded(path):  # emptied (`: > meta.sqlite`), not being made
         raise damaged(path, "0 bytes, yet runs were recorded beside it")
+
+
+def _check_link(path: str) -> None:
+    """Refuse a ``meta.sqlite`` that is a link made by someone other than this user, root or
+    the owner of its folder: whoever else may write a shared datastore's folder could point it
+    at a database of this user's own (a browser's history), and headwater would write its tables
+    there, where that writer could not. A link of the user's own, or of the store's owner, is
+    kept: a database kept elsewhere on purpose. Only ``lstat``/``stat`` (see below)."""
+    if not hasattr(os, "geteuid"):
+        return
+    try:
+        link = os.lstat(path)
+        if not stat.S_ISLNK(link.st_mode):
+            return
+        folder_owner = os.stat(os.path.dirname(os.path.abspath(path))).st_uid
+    except OSError:
+        return
+    if link.st_uid not in (os.geteuid(), 0, folder_owner):
+        raise planted_link(path, link.st_uid, os.readlink(path))
 
 
 def _runs_were_recorded(path: str) -> bool:

@@ -97,6 +97,27 @@ def damaged(path: str, detail: str) -> MetadataError:
     )
 
 
+def not_a_file(path: str, kind: str) -> MetadataError:
+    """``path`` is a named pipe, a device or a socket: SQLite's open of a pipe waits for a writer
+    for ever, so every command reading the store hung with no word."""
+    return MetadataError(
+        f"the metadata database {path} is {kind}, not a file: headwater never makes one, so "
+        "someone else put it there, and it is not opened",
+        fix=f"remove it (`rm {path}`) and restore the database from a backup, or let the next "
+        "run start a fresh history; check who else can write that folder",
+    )
+
+
+def planted_link(path: str, owner: int, target: str) -> MetadataError:
+    return MetadataError(
+        f"the metadata database {path} is a link to {target} made by another user (uid "
+        f"{owner}), neither you nor the owner of its folder: it is not opened, so nothing is "
+        "written where it points",
+        fix=f"if you did not mean it, remove the link (`rm {path}`) and find out who else can "
+        "write that folder; to keep the database elsewhere, make the link yourself",
+    )
+
+
 def missing(path: str, locks: str) -> MetadataError:
     return MetadataError(
         f"the metadata database {path} is missing, yet runs were recorded beside it ({locks} "

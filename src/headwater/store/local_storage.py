@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import mmap
 import os
+import stat
 import time
 from collections.abc import Container, Iterable, Iterator, Sequence
 
+from headwater.exceptions import StoreError
 from headwater.folders import FILE_MODE, make_dirs
 from headwater.store.storage import (
     TEMP_PREFIX,
@@ -73,8 +76,24 @@ class LocalStorage(Storage):
             _fsync_dir(folder)
 
     def read(self, key: str) -> memoryview:
-        """Memory-map the file copy-on-write: zero-copy, writable, and private to this process."""
-        with open(self._path(key), "rb") as f:
+        """Memory-map the file copy-on-write: zero-copy, writable, and private to this process.
+
+        Only a regular file is read, never through a symlink: headwater writes every blob as
+        one (a temp file renamed into place), so a link, a named pipe or a device at a key was
+        put there by someone else, to show a reader's own files as a log (a live log is not
+        checked against a hash) or to hang every reader on a pipe's open."""
+        path = self._path(key)
+        try:
+            fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK)
+        except OSError as err:
+            if err.errno != errno.ELOOP:
+                raise
+            raise _not_a_blob(self.root, key, path, "a symbolic link") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            kind = _kind_of(os.fstat(fd).st_mode)
+            os.close(fd)
+            raise _not_a_blob(self.root, key, path, kind)
+        with open(fd, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             if size >= MMAP_MIN:
                 return memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY))
@@ -181,6 +200,26 @@ def _settle(trash: str, path: str, cutoff: float, *, restore: bool = False) -> i
     except FileNotFoundError:
         return None
     return st.st_size
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # not on Windows, where making a link needs rights
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a named pipe's open returns at once; a file ignores it
+
+
+def _kind_of(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "no regular file"
+
+
+def _not_a_blob(root: str, key: str, path: str, kind: str) -> StoreError:
+    return StoreError(
+        f"the datastore {root} holds {kind} where its key {key} belongs ({path}); headwater "
+        "writes every blob as a regular file, so someone else put it there, and it is not read",
+        fix=f"delete {path} (a blob its run needs is then missing: rerun that run), and check "
+        "who else can write the datastore's folders")
 
 
 def _unlink_quietly(path: str) -> None:

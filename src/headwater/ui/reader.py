@@ -78,6 +78,10 @@ def check_artifact_name(value: str) -> str:
     return value
 
 
+LOOKALIKES_FRESH_S = 60.0
+"""How long the UI reuses its answer to "which tags look like the filter's" (one query)."""
+
+
 class Reader:
     """The metadata store and datastore of one headwater installation, as the UI reads them.
 
@@ -96,6 +100,9 @@ class Reader:
         self._local = threading.local()
         self._store: Any = None
         self._graphs: dict[tuple[str, str], dict[str, Any]] = {}
+        # (flow, tag) -> (when, the tags looking like it): an open filtered list asks on every
+        # poll, and the answer changes only when someone tags a run
+        self._lookalikes: dict[tuple[str | None, str], tuple[float, list[str]]] = {}
 
     @property
     def meta(self) -> MetadataStore:
@@ -152,8 +159,25 @@ class Reader:
             check_name("flow", flow)
         rows, more = self.meta.page_runs(flow=flow, tags=(tag,) if tag else (), user=user,
                                          status=status, limit=limit, offset=offset)
-        return {"runs": [run_summary(row) for row in rows], "offset": offset, "limit": limit,
+        page = {"runs": [run_summary(row) for row in rows], "offset": offset, "limit": limit,
                 "more": more}
+        if tag:  # the filter matches the exact text: the other tags that look like it
+            page["lookalike_tags"] = self._lookalike_tags(flow, tag)
+        return page
+
+    def _lookalike_tags(self, flow: str | None, tag: str) -> list[str]:
+        """The tags of ``flow``'s runs that look like ``tag``, read at most once a minute."""
+        from headwater.lookalikes import lookalikes_of
+
+        now = time.monotonic()
+        known = self._lookalikes.get((flow, tag))
+        if known is not None and now - known[0] < LOOKALIKES_FRESH_S:
+            return known[1]
+        found = lookalikes_of(tag, self.meta.tag_names(flow))
+        if len(self._lookalikes) >= 256:  # filters typed in a day; start afresh past that
+            self._lookalikes.clear()
+        self._lookalikes[(flow, tag)] = (now, found)
+        return found
 
     def flow_row(self, flow: str) -> Any:
         row = self.meta.get_flow(check_name("flow", flow))

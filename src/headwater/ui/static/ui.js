@@ -21,7 +21,9 @@ function shownText(text) {
 // Invisible ones (format characters, other spaces, blank letters, variation selectors), those
 // Unicode folds into others (fullwidth, mathematical letters), another script's letters in a
 // word of Latin ones ("\u0440rod", a Cyrillic r), and a word made only of Cyrillic or Greek
-// letters drawn like Latin ones ("\u0440\u043e\u0440").
+// letters drawn like Latin ones ("\u0440\u043e\u0440"); and Latin letters outside ASCII drawn like
+// ASCII ones ("adm\u0131n", a dotless i) in a word that could pass for an ASCII word.
+const ASCII_LOOKALIKES = new Set("ıȷɡɑɩǀƖĸɪʏɴʀʟʜᴀʙᴄᴅᴇɢᴊᴋᴍᴏᴘꜱᴛᴜᴠᴡᴢ");
 const LATIN_LOOKALIKES = new Set("аеорсухіјѕԁԛԝһҽѵАВЕКМНОРСТУХІЈЅԚԜҺαοριυνκχγηωΑΒΕΖΗΙΚΜΝΟΡΤΥΧ");
 const ALWAYS_SHOWN = /[\p{Cf}\p{Z}\p{Co}\p{Cn}\p{Cs}\p{Cc}\u034f\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0\ufe00-\ufe0f\u180b-\u180f\u{e0100}-\u{e01ef}]/u;
 const MIXING_FREELY = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
@@ -41,6 +43,11 @@ function markWord(chars, start, end, marked) {
     for (const [i, script] of word) if (script === "other") marked[i] = true;
   } else if (word.length && word.every(([i]) => LATIN_LOOKALIKES.has(chars[i]))) {
     for (const [i] of word) marked[i] = true;
+  }
+  const letters = word.map(([i]) => chars[i]);
+  if (letters.some((c) => ASCII_LOOKALIKES.has(c))
+      && letters.every((c) => c < "\x80" || ASCII_LOOKALIKES.has(c) || LATIN_LOOKALIKES.has(c))) {
+    for (const [i] of word) if (ASCII_LOOKALIKES.has(chars[i])) marked[i] = true;
   }
 }
 
@@ -389,15 +396,22 @@ async function runsPage() {
   }
   // an empty page says what it was filtered by and leads back to every run (or to the first
   // page, past the last one); a run that starts and matches hides it (followRuns)
-  const named = Object.entries(filters).filter(([k, v]) => v && !(k === "flow" && fixedFlow)).map(([k, v]) => `${k} “${v}”`);
+  const named = Object.entries(filters).filter(([k, v]) => v && !(k === "flow" && fixedFlow)).map(([k, v]) => `${k} “${shownName(v)}”`);
   const every = fixedFlow ? `show every run of ${fixedFlow}` : "show every run";
   const empty = el("p", { id: "no-runs-match", class: "muted", role: "status", hidden: page.runs.length > 0 },
     ...(offset > 0 ? [`No runs past the first ${offset}. `, el("a", { href: link(0), text: "the first page" })]
       : named.length ? [`No runs match ${named.join(", ")}. `, el("a", { href: location.pathname, text: every })]
         : [fixedFlow ? `No runs of ${fixedFlow}.` : "No runs match."]));
   // the runs first (the h1, and the first stop of the Tab key); the flows drawn beside them
+  // the tag filter matches the exact text: other tags that look like it are named, as escapes
+  const alike = page.lookalike_tags || [];
+  const lookalikes = alike.length ? el("p", { id: "tag-lookalikes", class: "muted", role: "note" },
+    `Tag “${shownName(filters.tag)}” matches that exact text only; `,
+    alike.length === 1 ? "this tag looks like it but is another: " : "these tags look like it but are others: ",
+    ...alike.flatMap((t, i) => [i ? ", " : "", el("a", { href: `/?tag=${enc(t)}`, class: "tag", text: shownName(t) })]),
+    " (escapes show the characters that differ).") : null;
   app.replaceChildren(el("div", { class: "columns" },
-    el("section", {}, el("h1", { text: fixedFlow ? `Runs of ${fixedFlow}` : "Runs" }), form, scrolled(table), empty, pager),
+    el("section", {}, el("h1", { text: fixedFlow ? `Runs of ${fixedFlow}` : "Runs" }), form, lookalikes, scrolled(table), empty, pager),
     el("aside", {}, el("h2", { text: "Flows" }), flowList)));
   followRuns(`/api/runs?${params}`, page, rows, empty);
 }
