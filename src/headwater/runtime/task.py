@@ -427,10 +427,32 @@ def _fan_out(flow: Any, node: StepNode, spec: TaskSpec, store: Any, result: Task
                               "artifact that holds the items in foreach=") from None
     _check_parameter_items(flow, var, items, where)
     _check_split_count(items, var, spec.max_num_splits, where)
+    if isinstance(items, (str, bytes)):
+        print(_text_items_note(flow, var, items, where), file=sys.stderr)
     key, count = store.save_items(items, name=var, where=spec.pathspec)
     _check_split_count(range(count), var, spec.max_num_splits, where)
     result.foreach_count, result.foreach_items_key = count, key
     result.foreach_unbounded = getattr(items, "_hw_unbounded_foreach", False) is True
+
+
+def _text_items_note(flow: Any, var: str, items: str | bytes, where: str) -> str:
+    """A foreach over a ``str`` (or ``bytes``) runs one task per character, as Metaflow's does;
+    almost always a list kept as text (``"a,b,c"``, JSON read but not parsed), so say so once,
+    in the task's log, with the usual fixes (a parameter's are in its declaration: a step
+    cannot set it)."""
+    from headwater.flow.parameters import flow_parameters
+
+    kind = type(items).__name__
+    unit = "character" if isinstance(items, str) else "byte"
+    shown = repr(items if len(items) <= 40 else items[:37]) + ("..." if len(items) > 40 else "")
+    head = (f"Note: {where}: foreach='{var}' iterates a {kind}, {shown}, one task per {unit} "
+            f"({len(items)} tasks).")
+    if var in flow_parameters(type(flow)):
+        return (f"{head} For one task per item, declare Parameter('{var}', separator=',') "
+                f"(--{var} a,b,c) or Parameter('{var}', type=JSONType) (--{var} '[...]').")
+    return (f"{head} For one task per item, make self.{var} a list before self.next(): "
+            f"e.g. self.{var} = text.split(',') or json.loads(text); for the whole value "
+            f"once, self.{var} = [text].")
 
 
 def _check_parameter_items(flow: Any, var: str, items: Any, where: str) -> None:
