@@ -104,13 +104,42 @@ def value_text(value: Any) -> str:
     container, 3 levels), never the full ``repr``. A value of a few hundred stored bytes can
     expand when printed (``a = [a, a]`` forty times: 2**40 items), and ``dump`` never finished;
     a ``__repr__`` that raises (or an integer of more digits than Python prints) was a
-    traceback that ended the listing."""
+    traceback that ended the listing.
+
+    A plain value of the standard library is shown as ``str`` shows it, as Metaflow's ``dump``
+    does (``1.5``, not ``Decimal('1.5')``; ``hello``, not ``'hello'``): the type column says
+    which type it is. A text that would read ambiguously on one line of a table (empty,
+    spaces at an end, a line break or a control character) keeps its quotes."""
     from headwater.cards.preview import bounded_repr
 
     try:
+        plain = _plain_text(value)
+        if plain is not None:
+            return plain
         return bounded_repr(value, 200)
     except Exception as exc:  # noqa: BLE001 - a broken __repr__ must not end the listing
         return f"<{type(value).__name__}: repr failed: {printable(str(exc))[:120]}>"
+
+
+def _plain_text(value: Any) -> str | None:
+    """``str(value)`` for the standard library's scalar types, when it is one clear line."""
+    import datetime
+    import decimal
+    import enum
+    import fractions
+    import pathlib
+    import uuid
+
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, (decimal.Decimal, fractions.Fraction, datetime.date, datetime.time,
+                            datetime.timedelta, uuid.UUID, pathlib.PurePath, enum.Enum)):
+        text = str(value)
+    else:
+        return None
+    if not text or text != text.strip() or len(text) > 200 or not text.isprintable():
+        return None
+    return printable(text)
 
 
 def printable(text: str) -> str:
