@@ -91,7 +91,7 @@ def print_artifacts(task: Any, max_value_size: int, *, wanted: set[str], private
         line = (f"    {names[artifact.id]:<{name_width}}  {types[artifact.id]:<{type_width}}  "
                 f"{artifact.size:>{size_width}} bytes")
         if artifact.size <= max_value_size:
-            shown = value_text(artifact.data)
+            shown = value_text(artifact.data, as_str=True)
             line += "  " + (shown if len(shown) <= 200 else shown[:197] + "...")
         click.echo(line)
 
@@ -99,21 +99,22 @@ def print_artifacts(task: Any, max_value_size: int, *, wanted: set[str], private
 _WIDEST = 80
 
 
-def value_text(value: Any) -> str:
+def value_text(value: Any, as_str: bool = False) -> str:
     """A value as the table shows it: ``repr`` within the card previews' bounds (20 items a
     container, 3 levels), never the full ``repr``. A value of a few hundred stored bytes can
     expand when printed (``a = [a, a]`` forty times: 2**40 items), and ``dump`` never finished;
     a ``__repr__`` that raises (or an integer of more digits than Python prints) was a
     traceback that ended the listing.
 
-    A plain value of the standard library is shown as ``str`` shows it, as Metaflow's ``dump``
-    does (``1.5``, not ``Decimal('1.5')``; ``hello``, not ``'hello'``): the type column says
-    which type it is. A text that would read ambiguously on one line of a table (empty,
-    spaces at an end, a line break or a control character) keeps its quotes."""
+    ``as_str`` (``dump``'s table): a plain value of the standard library is shown as ``str``
+    shows it, as Metaflow's ``dump`` does (``1.5``, not ``Decimal('1.5')``; ``hello``, not
+    ``'hello'``): the type column says which type it is. A text that would read ambiguously on
+    one line of a table (empty, spaces at an end, a line break or a control character) keeps
+    its quotes. ``spin`` lists ``name = value`` lines, as Python would write them: ``repr``."""
     from headwater.cards.preview import bounded_repr
 
     try:
-        plain = _plain_text(value)
+        plain = _plain_text(value) if as_str else None
         if plain is not None:
             return plain
         return bounded_repr(value, 200)

@@ -108,28 +108,24 @@ def unstarted_hint() -> str | None:
 
 def not_a_flow_hint() -> str | None:
     """What to tell a script whose @step methods sit in a class that is no FlowSpec, or None."""
-    from headwater.flow.flowspec import FlowSpec
-
     main = sys.modules.get("__main__")
     path = _script
     if not path or not os.path.isfile(path) or main is None:
         return None
     if sys.flags.interactive or hasattr(sys, "ps1") or os.environ.get("PYTHONINSPECT"):
         return None
-    plain = [name for name in _step_holders
-             if isinstance(getattr(main, name, None), type)
-             and not issubclass(getattr(main, name), FlowSpec)]
-    if len(plain) != 1 or any(_is_flow(getattr(main, n, None), FlowSpec) for n in vars(main)):
+    # Every FlowSpec subclass the script defines was watched as it was made: a holder that is
+    # none of them is no flow, and a script that defines any flow is left to unstarted_hint.
+    if any(ref() is not None for ref in _watched):
+        return None
+    plain = [name for name in _step_holders if isinstance(getattr(main, name, None), type)]
+    if len(plain) != 1:
         return None
     script, name = os.path.basename(path), plain[0]
     return (f"{script}: class {name} has @step methods but does not subclass FlowSpec, so it is "
             f"no flow and nothing ran.\n"
             f"    fix: declare it class {name}(FlowSpec): (from headwater import FlowSpec, "
             f"step)\n")
-
-
-def _is_flow(value: object, base: type) -> bool:
-    return isinstance(value, type) and issubclass(value, base) and value is not base
 
 
 def _name_used(path: str, name: str) -> bool:
