@@ -427,3 +427,34 @@ def test_a_jsontype_default_function_returning_an_object_is_refused_then_json_te
     done = typed(tmp_path, "grid.py", "run")
     assert done.returncode == 0, done.stderr
     assert "grid {'lr': [0.5]}" in done.stdout
+
+
+def test_a_jsontype_value_typed_as_python_names_its_json(tmp_path):
+    flow = write_flow(tmp_path, "grid.py", JSONFLOW.replace("default=grid)", "default='{}')"))
+    refused = typed(tmp_path, "grid.py", "run", "--grid", "{'lr': [0.1], 'warm': True}")
+    assert refused.returncode != 0
+    assert "parameter 'grid' expects JSON" in refused.stderr
+    fix = "--grid '{\"lr\": [0.1], \"warm\": true}'"
+    assert f"write it as JSON, with strings in double quotes and true/false/null: {fix}" \
+        in refused.stderr
+    done = typed(tmp_path, "grid.py", "run", "--grid", '{"lr": [0.1], "warm": true}')
+    assert done.returncode == 0, done.stderr
+    assert "grid {'lr': [0.1], 'warm': True}" in done.stdout
+    assert flow.is_file()
+
+
+# ------------------------------------------- run.data of an artifact only an earlier step has
+
+
+def test_run_data_of_an_artifact_the_join_did_not_keep_names_the_step_that_has_it(tagged):
+    said = _read(tagged, "Run('TagFlow/1').data.labels")
+    assert "artifact 'labels' not found in task TagFlow/1/end/" in said
+    assert "step 'start' of this run has it: Run('TagFlow/1')['start'].task.data.labels" in said
+    assert "merge_artifacts(inputs)" in said
+    # The expression it names reads the value; hasattr stays a plain False.
+    assert _read(tagged, "Run('TagFlow/1')['start'].task.data.labels").strip() == \
+        "['red', 'green']"
+    assert _read(tagged, "hasattr(Run('TagFlow/1').data, 'labels')").strip() == "False"
+    # A name no step has gets no such clause.
+    said = _read(tagged, "Run('TagFlow/1').data.nothing_like_it")
+    assert "not found" in said and "of this run has it" not in said

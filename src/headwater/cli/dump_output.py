@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import sys
 from typing import Any
 
 import click
@@ -123,24 +124,33 @@ def value_text(value: Any, as_str: bool = False) -> str:
 
 
 def _plain_text(value: Any) -> str | None:
-    """``str(value)`` for the standard library's scalar types, when it is one clear line."""
-    import datetime
-    import decimal
-    import enum
-    import fractions
-    import pathlib
-    import uuid
+    """``str(value)`` for the standard library's scalar types, when it is one clear line.
 
+    Their modules are looked up, never imported: a value of one was unpickled, which imported
+    it, and a reader whose Python cannot import one (a store read as another user) is not
+    stopped by a type it never met."""
     if isinstance(value, str):
         text = value
-    elif isinstance(value, (decimal.Decimal, fractions.Fraction, datetime.date, datetime.time,
-                            datetime.timedelta, uuid.UUID, pathlib.PurePath, enum.Enum)):
+    elif isinstance(value, _plain_types()):
         text = str(value)
     else:
         return None
     if not text or text != text.strip() or len(text) > 200 or not text.isprintable():
         return None
     return printable(text)
+
+
+_PLAIN = {"decimal": ("Decimal",), "fractions": ("Fraction",), "uuid": ("UUID",),
+          "datetime": ("date", "time", "timedelta"), "pathlib": ("PurePath",),
+          "enum": ("Enum",)}  # datetime.datetime is a date
+
+
+def _plain_types() -> tuple[type, ...]:
+    found = []
+    for module_name, names in _PLAIN.items():
+        module = sys.modules.get(module_name)
+        found.extend(getattr(module, name) for name in names if hasattr(module, name))
+    return tuple(kind for kind in found if isinstance(kind, type))
 
 
 def printable(text: str) -> str:

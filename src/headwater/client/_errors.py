@@ -7,19 +7,41 @@ mapping) and :class:`MissingArtifact` also an ``AttributeError`` (``task.data.no
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from headwater.exceptions import HeadwaterException, NotFoundError
 from headwater.spelling import closest
 
+_Hinted = TypeVar("_Hinted", bound="_LateHint")
 
-class MissingChild(NotFoundError, KeyError):
+
+class _LateHint:
+    """A not-found error whose last clause is looked up only when its message is read: a
+    lookup that costs queries (which other step has the artifact) is not paid by
+    ``hasattr(run.data, 'x')``, which only asks whether it raises."""
+
+    _late: Callable[[], str] | None = None
+
+    def later(self: _Hinted, find: Callable[[], str]) -> _Hinted:
+        self._late = find
+        return self
+
+    def __str__(self) -> str:
+        find, self._late = self._late, None
+        if find is not None:
+            extra = find()
+            if extra and isinstance(self, HeadwaterException):
+                self.msg += extra
+                self.args = (f"{self.args[0]}{extra}", *self.args[1:])
+        return BaseException.__str__(self)  # KeyError's would quote the whole message
+
+
+class MissingChild(_LateHint, NotFoundError, KeyError):
     """``parent[child]`` named something that does not exist."""
 
-    __str__ = BaseException.__str__  # KeyError would quote the whole message
 
-
-class MissingArtifact(NotFoundError, AttributeError):
+class MissingArtifact(_LateHint, NotFoundError, AttributeError):
     """``task.data.<name>`` named an artifact the task does not have."""
 
 

@@ -41,11 +41,13 @@ class JSONTypeClass:
         try:
             value = json.loads(raw)
         except json.JSONDecodeError as err:
+            python = _python_literal_as_json(raw)
+            fix = (f"write it as JSON, with strings in double quotes and true/false/null: "
+                   f"--{param} '{python}'" if python else
+                   f"quote the value for the shell, e.g. --{param} '{{\"key\": 1}}'")
             raise ParameterError(
                 f"parameter '{param}' expects JSON; could not parse {_clip(raw)!r}: {err.msg} "
-                f"at character {err.pos}",
-                fix=f"quote the value for the shell, e.g. --{param} '{{\"key\": 1}}'",
-            ) from None
+                f"at character {err.pos}", fix=fix) from None
         except RecursionError:
             raise _too_deep(param) from None
         except ValueError:  # an integer of more digits than Python converts (sys.int_info)
@@ -60,6 +62,21 @@ class JSONTypeClass:
 
     def __repr__(self) -> str:
         return "JSONType"
+
+
+def _python_literal_as_json(raw: str) -> str | None:
+    """The JSON of ``raw`` when it is a Python literal JSON cannot read (``{'lr': [0.1]}``,
+    ``[True, None]``: a dict or list typed as Python writes it), else None."""
+    if len(raw) > 10_000:
+        return None
+    import ast  # only for this error
+
+    try:
+        value = ast.literal_eval(raw)
+        text = json.dumps(value)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+    return text if isinstance(value, (dict, list)) and "'" not in text else None
 
 
 def _too_deep(param: str) -> ParameterError:
