@@ -458,3 +458,55 @@ def test_run_data_of_an_artifact_the_join_did_not_keep_names_the_step_that_has_i
     # A name no step has gets no such clause.
     said = _read(tagged, "Run('TagFlow/1').data.nothing_like_it")
     assert "not found" in said and "of this run has it" not in said
+
+
+# ------------------------------------------------------- an IncludeFile opened as a path
+
+CSVFLOW = '''
+from headwater import FlowSpec, IncludeFile, step
+
+
+class CsvFlow(FlowSpec):
+    table = IncludeFile("table", default="data.csv")
+
+    @step
+    def start(self):
+        with open(self.table) as handle:
+            self.rows = handle.read().splitlines()[1:]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        print("rows", self.rows)
+
+
+if __name__ == "__main__":
+    CsvFlow()
+'''
+
+
+def test_an_include_file_opened_as_a_path_says_it_holds_the_contents(tmp_path):
+    (tmp_path / "data.csv").write_text("x,y\n1,2\n3,4\n")
+    flow = write_flow(tmp_path, "csvflow.py", CSVFLOW)
+    failed = typed(tmp_path, "csvflow.py", "run")
+    assert failed.returncode == 1
+    said = failed.stdout + failed.stderr
+    assert "FileNotFoundError" in said
+    assert "note: self.table is the contents of the file IncludeFile 'table' read at launch, " \
+        "not its path" in said
+    assert "io.StringIO(self.table)" in said
+    flow.write_text(CSVFLOW.replace("with open(self.table) as handle:",
+                                    "with io.StringIO(self.table) as handle:")
+                    .replace("from headwater", "import io\nfrom headwater"))
+    done = typed(tmp_path, "csvflow.py", "run")
+    assert done.returncode == 0, done.stderr
+    assert "rows ['1,2', '3,4']" in done.stdout
+
+
+def test_another_missing_file_gets_no_include_file_note(tmp_path):
+    (tmp_path / "data.csv").write_text("x,y\n1,2\n")
+    write_flow(tmp_path, "csvflow.py", CSVFLOW.replace("open(self.table)", "open('nope.csv')"))
+    failed = typed(tmp_path, "csvflow.py", "run")
+    assert failed.returncode == 1
+    assert "No such file or directory: 'nope.csv'" in failed.stdout + failed.stderr
+    assert "is the contents of the file" not in failed.stdout + failed.stderr

@@ -109,6 +109,9 @@ def _execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> T
         if said_by is None or "catch" in spec.extra or \
                 spec.attempt < int(spec.extra.get("max_user_code_retries", 0)):
             print(result.failure.traceback, file=sys.stderr, end="")
+            note = _contents_for_a_path_note(flow, exc)
+            if note:
+                print(note, file=sys.stderr)
         elif said_by:  # @catch takes over after this attempt: it tells, as Metaflow's does
             print_caught(spec, result.failure, flow)
         if flow is not None and state is not None:
@@ -120,6 +123,32 @@ def _execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> T
     result.started_at = started
     result.finished_at = time.time()
     return result
+
+
+def _contents_for_a_path_note(flow: Any, exc: BaseException) -> str | None:
+    """A note when the step opened an ``IncludeFile``'s value as a path: the value is the
+    file's contents, read at launch (``open(self.data)``, ``pd.read_csv(self.data)`` fail with
+    the whole text as the missing file's name, which says nothing to a newcomer)."""
+    filename = getattr(exc, "filename", None)
+    if flow is None or not isinstance(exc, OSError) or not isinstance(filename, (str, bytes)):
+        return None
+    from headwater.flow.parameters import flow_parameters
+
+    for attr, param in flow_parameters(type(flow)).items():
+        if not param.is_include_file:
+            continue
+        try:
+            value = getattr(flow, attr)
+        except Exception:  # noqa: BLE001 - only a note: an unreadable value says nothing
+            continue
+        if value is None or value != filename:
+            continue
+        wrap = "io.StringIO" if isinstance(value, str) else "io.BytesIO"
+        return (f"note: self.{attr} is the contents of the file IncludeFile '{param.name}' "
+                f"read at launch, not its path: read the text itself (self.{attr}.splitlines()),"
+                f" or give it to a reader as a file: {wrap}(self.{attr}) (e.g. "
+                f"pd.read_csv({wrap}(self.{attr})))")
+    return None
 
 
 def _call_step(flow: Any, node: StepNode, spec: TaskSpec, store: Any, state: TaskState,
