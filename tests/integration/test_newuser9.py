@@ -510,3 +510,22 @@ def test_another_missing_file_gets_no_include_file_note(tmp_path):
     assert failed.returncode == 1
     assert "No such file or directory: 'nope.csv'" in failed.stdout + failed.stderr
     assert "is the contents of the file" not in failed.stdout + failed.stderr
+
+
+# ------------------------------------------- a flow module run by its path from the root
+
+
+def test_a_flow_never_started_names_the_headwater_run_line_from_the_working_folder(tmp_path):
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    write_flow(flows, "base.py", FLOW.replace('\n\nif __name__ == "__main__":\n    HelloFlow()\n',
+                                              "\n"))
+    said = typed(tmp_path, "flows/base.py", "run")
+    assert "base.py defines the flow HelloFlow but never starts it" in said.stderr
+    assert "headwater run flows/base.py [options]" in said.stderr
+    # The line it names runs the flow, from the same folder.
+    done = subprocess.run([sys.executable, "-m", "headwater", "run", "flows/base.py"],
+                          cwd=tmp_path, env=hermetic_env(), capture_output=True, text=True,
+                          timeout=DEADLINE_S)
+    assert done.returncode == 0, done.stderr
+    assert "Run HelloFlow/1 succeeded" in done.stdout + done.stderr

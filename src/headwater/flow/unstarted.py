@@ -103,7 +103,20 @@ def unstarted_hint() -> str | None:
             f"    fix: end {script} with\n\n"
             f"        if __name__ == \"__main__\":\n"
             f"            {name}()\n\n"
-            f"    (or run the file as it is: headwater run {script} [options])\n")
+            f"    (or run the file as it is: headwater run {_as_typed(path)} [options])\n")
+
+
+def _as_typed(path: str) -> str:
+    """``path`` as the user can type it from here: relative to the working folder when it is
+    below it (``flows/train.py``), else absolute; quoted for the shell when it needs to be."""
+    import shlex
+
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        relative = path
+    shown = path if relative.startswith(os.pardir) else relative
+    return shlex.quote(shown)
 
 
 def not_a_flow_hint() -> str | None:
