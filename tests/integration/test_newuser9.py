@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from .faultkit import DEADLINE_S
-from .flowrun import hermetic_env, write_flow
+from .flowrun import hermetic_env, line_of, write_flow
 
 
 def typed(cwd: Path, *argv: str, **extra: str) -> subprocess.CompletedProcess:
@@ -529,3 +529,60 @@ def test_a_flow_never_started_names_the_headwater_run_line_from_the_working_fold
                           timeout=DEADLINE_S)
     assert done.returncode == 0, done.stderr
     assert "Run HelloFlow/1 succeeded" in done.stdout + done.stderr
+
+
+# ------------------------------------------------ a local variable where self.x was meant
+
+LOCAL = '''
+from headwater import FlowSpec, step
+
+
+class ScoreFlow(FlowSpec):
+    @step
+    def start(self):
+        self.lrs = [0.1, 0.2]
+        self.next(self.train, foreach="lrs")
+
+    @step
+    def train(self):
+        score = 1 - self.input
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.best = max(i.score for i in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        print("best", self.best)
+
+
+if __name__ == "__main__":
+    ScoreFlow()
+'''
+
+
+def test_a_local_variable_read_as_an_artifact_names_the_step_and_line_that_set_it(tmp_path):
+    flow = write_flow(tmp_path, "score.py", LOCAL)
+    failed = typed(tmp_path, "score.py", "run")
+    assert failed.returncode == 1
+    said = failed.stdout + failed.stderr
+    assert "input from step 'train' (task 2) has no artifact 'score'" in said
+    line = line_of(flow, "score = 1 - self.input")
+    assert f"note: step 'train' assigns score only as a local variable (line {line}), which " \
+        "is not stored" in said
+    assert "Write self.score = ... there" in said
+    flow.write_text(LOCAL.replace("        score = 1", "        self.score = 1"))
+    done = typed(tmp_path, "score.py", "run")
+    assert done.returncode == 0, done.stderr
+    assert "best 0.9" in done.stdout
+
+
+def test_a_misspelt_artifact_no_step_binds_gets_no_local_variable_note(tmp_path):
+    write_flow(tmp_path, "score.py", LOCAL.replace("        score = 1", "        self.score = 1")
+               .replace("print(\"best\", self.best)", "print(\"best\", self.bets)"))
+    failed = typed(tmp_path, "score.py", "run")
+    said = failed.stdout + failed.stderr
+    assert "no artifact or attribute 'bets'" in said and "did you mean self.best?" in said
+    assert "only as a local variable" not in said

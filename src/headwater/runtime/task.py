@@ -22,7 +22,7 @@ from headwater.flow.constants import class_constants
 from headwater.flow.current import current, register_computed
 from headwater.flow.flowspec import TaskState, Transition, is_stored_private
 from headwater.flow.inputs import make_inputs
-from headwater.flow.step import DECORATORS_ATTR
+from headwater.flow.step import DECORATORS_ATTR, STEP_MARK
 from headwater.graph.model import END, FOREACH, PARALLEL, SWITCH, Graph, StepNode
 from headwater.records import (
     CAUGHT_CRASH_FACT,
@@ -109,7 +109,7 @@ def _execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> T
         if said_by is None or "catch" in spec.extra or \
                 spec.attempt < int(spec.extra.get("max_user_code_retries", 0)):
             print(result.failure.traceback, file=sys.stderr, end="")
-            note = _contents_for_a_path_note(flow, exc)
+            note = _contents_for_a_path_note(flow, exc) or _local_variable_note(flow_cls, exc)
             if note:
                 print(note, file=sys.stderr)
         elif said_by:  # @catch takes over after this attempt: it tells, as Metaflow's does
@@ -148,6 +148,32 @@ def _contents_for_a_path_note(flow: Any, exc: BaseException) -> str | None:
                 f"read at launch, not its path: read the text itself (self.{attr}.splitlines()),"
                 f" or give it to a reader as a file: {wrap}(self.{attr}) (e.g. "
                 f"pd.read_csv({wrap}(self.{attr})))")
+    return None
+
+
+def _local_variable_note(flow_cls: type, exc: BaseException) -> str | None:
+    """A note when a missing artifact is a plain local variable of a step (``score = ...``
+    where ``self.score = ...`` was meant), found in the step's source: only what a step sets
+    on ``self`` is stored, a newcomer's most common slip from functions that return values."""
+    import re
+
+    if not isinstance(exc, AttributeError):
+        return None
+    found = re.search(r"(?:input from step '([^']+)'.*)?has no artifact(?: or attribute)? "
+                      r"'([A-Za-z_][A-Za-z0-9_]*)'", str(exc))
+    if not found:
+        return None
+    wanted_step, name = found.group(1), found.group(2)
+    from headwater.graph.build import local_assignment
+
+    steps = [n for n in dir(flow_cls) if getattr(getattr(flow_cls, n, None), STEP_MARK, False)]
+    steps.sort(key=lambda n: n != wanted_step)  # the input's own step first
+    for step_name in steps:
+        line = local_assignment(getattr(flow_cls, step_name), name)
+        if line is not None:
+            return (f"note: step '{step_name}' assigns {name} only as a local variable (line "
+                    f"{line}), which is not stored: only what a step sets on self is. Write "
+                    f"self.{name} = ... there, and read self.{name} (or inp.{name} in a join)")
     return None
 
 
