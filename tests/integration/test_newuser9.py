@@ -586,3 +586,33 @@ def test_a_misspelt_artifact_no_step_binds_gets_no_local_variable_note(tmp_path)
     said = failed.stdout + failed.stderr
     assert "no artifact or attribute 'bets'" in said and "did you mean self.best?" in said
     assert "only as a local variable" not in said
+
+
+# ------------------------------------------------------ a parameter written as name=value
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["epochs=3"], "--epochs 3"),
+    (["epochs", "3"], "--epochs 3"),
+    (["grid={\"lr\": [0.1]}"], "--grid '{\"lr\": [0.1]}'"),
+])
+def test_a_parameter_written_without_dashes_names_the_option(tmp_path, argv, option):
+    write_flow(tmp_path, "grid.py", JSONFLOW.replace("default=grid)", "default='{}')")
+               .replace('    grid = Parameter(', '    epochs = Parameter("epochs", default=1)\n'
+                        '    grid = Parameter('))
+    refused = typed(tmp_path, "grid.py", "run", *argv)
+    assert refused.returncode == 2
+    assert f"options, the flow's parameters included, take two dashes: {option}" \
+        in refused.stderr
+    if argv[0].startswith("grid"):  # the line it names runs
+        done = typed(tmp_path, "grid.py", "run", "--grid", '{"lr": [0.1]}')
+        assert done.returncode == 0, done.stderr
+        assert "grid {'lr': [0.1]}" in done.stdout
+
+
+def test_an_extra_word_naming_no_option_keeps_clicks_answer(tmp_path):
+    write_flow(tmp_path, "grid.py", JSONFLOW.replace("default=grid)", "default='{}')"))
+    refused = typed(tmp_path, "grid.py", "run", "foo")
+    assert refused.returncode == 2
+    assert "Got unexpected extra argument (foo)" in refused.stderr
+    assert "two dashes" not in refused.stderr

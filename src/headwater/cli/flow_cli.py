@@ -223,8 +223,8 @@ class FlowCommands(click.Group):
                    or _config_as_option(ctx, err) or _create_output(ctx, err)
                    or _guessed_option(ctx, err) or err) from None
         except click.UsageError as err:
-            raise _swallowed_option(err) or _missing_task_path(ctx, err) \
-                or _missing_dag_file(ctx, err) or err from None
+            raise _swallowed_option(err) or _bare_parameter(err) \
+                or _missing_task_path(ctx, err) or _missing_dag_file(ctx, err) or err from None
 
     def _load(self, module_name: str, attribute: str) -> None:
         import importlib
@@ -430,6 +430,35 @@ def _swallowed_option(err: click.UsageError) -> click.UsageError | None:
             return click.UsageError(
                 f"{err.message}: {name} took '{value}' as its value. Every parameter takes a "
                 f"value, a boolean one too: give {name} its own ({name} {example})", command_ctx)
+    return None
+
+
+def _bare_parameter(err: click.UsageError) -> click.UsageError | None:
+    """``run epochs=3`` or ``run epochs 3`` (a parameter written as a keyword argument, as in
+    Airflow's ``-c`` conf or a notebook call): click says only "unexpected extra argument";
+    name the option it is."""
+    import shlex
+    import sys
+
+    command_ctx = err.ctx
+    if command_ctx is None or "unexpected extra argument" not in err.message:
+        return None
+    options = {opt for p in command_ctx.command.params if isinstance(p, click.Option)
+               for opt in p.opts if opt.startswith("--")}
+    args = sys.argv[1:]
+    for at, word in enumerate(args):
+        name, equals, value = word.partition("=")
+        if word.startswith("-") or not name:
+            continue
+        for option in (f"--{name}", f"--{name.replace('_', '-')}",
+                       f"--{name.replace('-', '_')}"):
+            if option in options:
+                if not equals:
+                    value = args[at + 1] if at + 1 < len(args) else ""
+                given = shlex.quote(value) if value else "VALUE"
+                return click.UsageError(
+                    f"{err.message}: options, the flow's parameters included, take two dashes: "
+                    f"{option} {given}", command_ctx)
     return None
 
 
