@@ -62,7 +62,9 @@ def _holding_store(path: str) -> str:
     ``metadata('~/proj')`` in the client reads a folder the same way, so a run and the client
     given the same folder meet in the same store."""
     nested = os.path.join(path, DEFAULT_DIRNAME)
-    return nested if os.path.isdir(nested) else path
+    if os.path.isdir(nested) and not os.path.exists(os.path.join(path, "meta.sqlite")):
+        return nested
+    return path  # a store already (a run started inside it made the .headwater below)
 
 
 def _default_kind_root(env: Mapping[str, str]) -> str | None:

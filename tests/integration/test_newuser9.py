@@ -327,6 +327,12 @@ def test_a_datastore_root_naming_the_project_folder_means_its_store(tmp_path):
     done = typed(elsewhere, str(proj / "hello.py"), "--datastore-root", str(fresh), "run")
     assert "Run HelloFlow/1 succeeded" in done.stdout + done.stderr
     assert (fresh / "meta.sqlite").is_file()
+    # A store that came to hold a .headwater of its own (a run started inside it) stays the
+    # store it is.
+    (fresh / ".headwater").mkdir()
+    done = typed(elsewhere, str(proj / "hello.py"), "--datastore-root", str(fresh), "run")
+    assert "Run HelloFlow/2 succeeded" in done.stdout + done.stderr
+    assert list((fresh / ".headwater").iterdir()) == []
 
 
 # ------------------------------------------------------------------- dump of plain values
