@@ -622,3 +622,56 @@ def test_an_extra_word_naming_no_option_keeps_clicks_answer(tmp_path):
     assert refused.returncode == 2
     assert "Got unexpected extra argument (foo)" in refused.stderr
     assert "two dashes" not in refused.stderr
+
+
+# ----------------------------------------------------- --config given without the config's name
+
+CONFIGFLOW = '''
+from headwater import Config, FlowSpec, step
+
+
+class CfgFlow(FlowSpec):
+    config = Config("config", default="config.json")
+
+    @step
+    def start(self):
+        print("lr", self.config.lr)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    CfgFlow()
+'''
+
+
+def test_config_given_only_a_file_before_run_names_the_config_instead_of_doing_nothing(
+        tmp_path):
+    write_flow(tmp_path, "cfg.py", CONFIGFLOW)
+    (tmp_path / "config.json").write_text('{"lr": 0.1}')
+    (tmp_path / "prod.json").write_text('{"lr": 0.5}')
+    refused = typed(tmp_path, "cfg.py", "--config", "prod.json", "run")
+    assert refused.returncode == 2  # before: exit 0, the flow checked, nothing run
+    assert "--config takes two values, the config's name and its file, so it read 'run' as " \
+        "its file and no command was left to run" in refused.stderr
+    assert "python cfg.py --config config prod.json run (the flow's configs: config)" \
+        in refused.stderr
+    done = typed(tmp_path, "cfg.py", "--config", "config", "prod.json", "run")
+    assert done.returncode == 0, done.stderr
+    assert "lr 0.5" in done.stdout
+
+
+def test_config_value_typed_as_python_names_its_json(tmp_path):
+    write_flow(tmp_path, "cfg.py", CONFIGFLOW)
+    (tmp_path / "config.json").write_text('{"lr": 0.1}')
+    refused = typed(tmp_path, "cfg.py", "--config-value", "config", "{'lr': 0.2}", "run")
+    assert refused.returncode != 0
+    assert "config 'config' (--config-value config) is not valid JSON" in refused.stderr
+    assert 'write it as JSON, with strings in double quotes and true/false/null: {"lr": 0.2}' \
+        in refused.stderr
+    done = typed(tmp_path, "cfg.py", "--config-value", "config", '{"lr": 0.2}', "run")
+    assert done.returncode == 0, done.stderr
+    assert "lr 0.2" in done.stdout

@@ -101,6 +101,7 @@ def build_cli(flow_cls: type) -> click.Group:
             == click.core.ParameterSource.DEFAULT else environment.lower(),
         }
         if ctx.invoked_subcommand is None:
+            _command_taken_as_a_value(ctx, flow_cls, config_files, config_values)
             _check_and_point_on(ctx)
 
     cli.add_command(_run_command(flow_cls))
@@ -159,6 +160,33 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "argo-workflows": ("headwater.cli.deploy_cmds", "COMMANDS"),
     "airflow": ("headwater.cli.deploy_cmds", "COMMANDS"),
 }
+
+
+def _command_taken_as_a_value(ctx: click.Context, flow_cls: type,
+                              files: tuple[tuple[str, str], ...],
+                              values: tuple[tuple[str, str], ...]) -> None:
+    """``python flow.py --config config.json run``: ``--config`` takes two values (the config's
+    name, then its file), so it took ``run`` as the file, and no command is left to run. Say
+    so rather than checking the flow and exiting 0 having run nothing."""
+    group = ctx.command
+    assert isinstance(group, click.Group)
+    for option, pairs in (("--config", files), ("--config-value", values)):
+        for name, value in pairs:
+            if value not in group.list_commands(ctx):
+                continue
+            from shlex import quote
+
+            from headwater.flow.config import flow_configs
+
+            names = sorted(cfg.name for cfg in flow_configs(flow_cls).values())
+            example = names[0] if len(names) == 1 else "NAME"
+            what = "its file" if option == "--config" else "its value"
+            raise click.UsageError(
+                f"{option} takes two values, the config's name and {what}, so it read "
+                f"{value!r} as {what} and no command was left to run. Give the name first: "
+                f"{_typed(ctx, value, f'{option} {example} {quote(name)}')}"
+                + (f" (the flow's configs: {', '.join(names)})" if names else
+                   f" (flow {flow_cls.__name__} declares no Config)"), ctx)
 
 
 def _check_and_point_on(ctx: click.Context) -> None:

@@ -41,7 +41,7 @@ class JSONTypeClass:
         try:
             value = json.loads(raw)
         except json.JSONDecodeError as err:
-            python = _python_literal_as_json(raw)
+            python = python_literal_as_json(raw)
             fix = (f"write it as JSON, with strings in double quotes and true/false/null: "
                    f"--{param} '{python}'" if python else
                    f"quote the value for the shell, e.g. --{param} '{{\"key\": 1}}'")
@@ -64,7 +64,7 @@ class JSONTypeClass:
         return "JSONType"
 
 
-def _python_literal_as_json(raw: str) -> str | None:
+def python_literal_as_json(raw: str) -> str | None:
     """The JSON of ``raw`` when it is a Python literal JSON cannot read (``{'lr': [0.1]}``,
     ``[True, None]``: a dict or list typed as Python writes it), else None."""
     if len(raw) > 10_000:
