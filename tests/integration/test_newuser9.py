@@ -675,3 +675,56 @@ def test_config_value_typed_as_python_names_its_json(tmp_path):
     done = typed(tmp_path, "cfg.py", "--config-value", "config", '{"lr": 0.2}', "run")
     assert done.returncode == 0, done.stderr
     assert "lr 0.2" in done.stdout
+
+
+# ------------------------------------------------------------ a foreach over a DataFrame
+
+FRAME = '''
+import pandas as pd
+
+from headwater import FlowSpec, step
+
+
+class FrameFlow(FlowSpec):
+    @step
+    def start(self):
+        self.grid = pd.DataFrame({"lr": [0.1, 0.2, 0.3], "depth": [1, 2, 3]})
+        self.next(self.train, foreach="grid")
+
+    @step
+    def train(self):
+        print("item", self.input)
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    FrameFlow()
+'''
+
+
+def test_a_foreach_over_a_dataframe_says_it_iterates_columns_and_names_the_rows(tmp_path):
+    flow = write_flow(tmp_path, "frame.py", FRAME)
+    done = typed(tmp_path, "frame.py", "run")
+    said = done.stdout + done.stderr
+    assert done.returncode == 0, said
+    assert "Foreach yields 2 child steps." in said  # the columns, as `for x in df` gives
+    assert "foreach='grid' iterates a DataFrame, which gives its column names (lr, depth)" \
+        in said
+    assert "self.rows = self.grid.to_dict('records') and foreach='rows'" in said
+    flow.write_text(FRAME.replace('self.next(self.train, foreach="grid")',
+                                  "self.rows = self.grid.to_dict('records')\n"
+                                  '        self.next(self.train, foreach="rows")'))
+    fixed = typed(tmp_path, "frame.py", "run")
+    said = fixed.stdout + fixed.stderr
+    assert fixed.returncode == 0, said
+    assert "Foreach yields 3 child steps." in said
+    assert "item {'lr': 0.2, 'depth': 2}" in said
+    assert "iterates a DataFrame" not in said

@@ -484,6 +484,8 @@ def _fan_out(flow: Any, node: StepNode, spec: TaskSpec, store: Any, result: Task
     _check_split_count(items, var, spec.max_num_splits, where)
     if isinstance(items, (str, bytes)):
         print(_text_items_note(flow, var, items, where), file=sys.stderr)
+    elif hasattr(items, "columns") and hasattr(items, "iterrows"):
+        print(_frame_items_note(var, items, where), file=sys.stderr)
     key, count = store.save_items(items, name=var, where=spec.pathspec)
     _check_split_count(range(count), var, spec.max_num_splits, where)
     result.foreach_count, result.foreach_items_key = count, key
@@ -508,6 +510,17 @@ def _text_items_note(flow: Any, var: str, items: str | bytes, where: str) -> str
     return (f"{head} For one task per item, make self.{var} a list before self.next(): "
             f"e.g. self.{var} = text.split(',') or json.loads(text); for the whole value "
             f"once, self.{var} = [text].")
+
+
+def _frame_items_note(var: str, frame: Any, where: str) -> str:
+    """A foreach over a DataFrame iterates its column names, as ``for x in df`` does (on
+    Metaflow it fails, indexing ``df[0]``): almost always one task per row was meant."""
+    columns = [str(c) for c in list(frame.columns)[:5]]
+    more = ", ..." if len(frame.columns) > 5 else ""
+    return (f"Note: {where}: foreach='{var}' iterates a DataFrame, which gives its column names "
+            f"({', '.join(columns)}{more}): one task per column. For one task per row, make a "
+            f"list of rows before self.next(): self.rows = self.{var}.to_dict('records') and "
+            f"foreach='rows' (each self.input a dict of one row).")
 
 
 def _check_parameter_items(flow: Any, var: str, items: Any, where: str) -> None:
