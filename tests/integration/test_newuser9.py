@@ -728,3 +728,14 @@ def test_a_foreach_over_a_dataframe_says_it_iterates_columns_and_names_the_rows(
     assert "Foreach yields 3 child steps." in said
     assert "item {'lr': 0.2, 'depth': 2}" in said
     assert "iterates a DataFrame" not in said
+
+
+def test_a_teammates_flow_names_the_namespace_its_runs_are_in(tagged):
+    code = ("from headwater import Flow, namespace\ntry:\n    Flow('TagFlow').latest_run\n"
+            "except Exception as exc:\n    print(exc)\n"
+            "namespace('user:tester')\nprint(Flow('TagFlow').latest_run.pathspec)\n")
+    said = typed(tagged, "-c", code, HEADWATER_USER="bob").stdout
+    assert "flow 'TagFlow' exists but has no runs in the current namespace 'user:bob'; its " \
+        "latest runs are in user:tester" in said
+    assert "call namespace('user:tester') to read those" in said
+    assert said.rstrip().endswith("TagFlow/1")
