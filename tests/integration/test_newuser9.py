@@ -739,3 +739,38 @@ def test_a_teammates_flow_names_the_namespace_its_runs_are_in(tagged):
         "latest runs are in user:tester" in said
     assert "call namespace('user:tester') to read those" in said
     assert said.rstrip().endswith("TagFlow/1")
+
+
+# ------------------------------------- headwater logs PATHSPEC, Runner('sweep') from above
+
+
+def test_headwater_logs_of_a_pathspec_without_the_file_names_the_file_that_defines_it(tagged):
+    said = typed(tagged, "-m", "headwater", "logs", "TagFlow/1/start")
+    assert said.returncode == 2
+    assert "did you mean `headwater logs tags.py TagFlow/1/start`?" in said.stderr
+    done = typed(tagged, "-m", "headwater", "logs", "tags.py", "TagFlow/1/each")
+    assert done.returncode == 0, done.stderr
+    assert "item 'red'" in done.stdout
+
+
+def test_a_runner_given_a_flow_file_it_cannot_find_names_the_one_meant(tagged, tmp_path):
+    above = tmp_path  # a notebook's folder, with the project one level below
+    (above / tagged.name).mkdir()
+    (above / tagged.name / "tags.py").write_text((tagged / "tags.py").read_text())
+    code = ("from headwater import Deployer, Runner\n"
+            "for make, args, kw in ((Runner, ('tags',), {}), (Runner, ('tags.py',), {}),\n"
+            f"                      (Runner, ('tags.py',), {{'cwd': {tagged.name!r}}}),\n"
+            "                      (Deployer, ('tags.py',), {})):\n"
+            "    try:\n        make(*args, **kw)\n"
+            "    except Exception as exc:\n        print(exc)\n")
+    said = typed(above, "-c", code).stdout
+    inside = f"{tagged.name}/tags.py"
+    assert f"flow file 'tags' does not exist; did you mean Runner({inside!r})?" in said
+    assert f"flow file 'tags.py' does not exist; did you mean Runner({inside!r})?" in said
+    assert f"it is in cwd={tagged.name!r}, but the flow file is read from this process's " \
+        f"folder ({above}): give Runner({inside!r}, cwd=...)" in said
+    assert f"did you mean Deployer({inside!r})?" in said
+    ran = typed(above, "-c", "from headwater import Runner\n"
+                f"with Runner({inside!r}, cwd={tagged.name!r}, show_output=False).run() as r:\n"
+                "    print(r.status, r.run.pathspec)\n")
+    assert ran.stdout.strip() == "successful TagFlow/1", ran.stderr
