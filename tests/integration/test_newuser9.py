@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -774,3 +775,29 @@ def test_a_runner_given_a_flow_file_it_cannot_find_names_the_one_meant(tagged, t
                 f"with Runner({inside!r}, cwd={tagged.name!r}, show_output=False).run() as r:\n"
                 "    print(r.status, r.run.pathspec)\n")
     assert ran.stdout.strip() == "successful TagFlow/1", ran.stderr
+
+
+# ------------------------------------------------- the flow called as a function with parameters
+
+
+def test_a_flow_called_with_parameters_names_the_runner_and_the_command_line(tmp_path):
+    write_flow(tmp_path, "grid.py", JSONFLOW.replace("default=grid)", "default='{}')"))
+    code = ("from grid import GridFlow\ntry:\n    GridFlow(grid={'lr': [0.5]})\n"
+            "except TypeError as exc:\n    print(exc)\n")
+    said = typed(tmp_path, "-c", code).stdout
+    assert "GridFlow() takes no parameters (grid={'lr': [0.5]}): a flow is not called like a " \
+        "function" in said
+    assert "Runner('grid.py').run(grid={'lr': [0.5]})" in said
+    assert "NBRunner(GridFlow).nbrun(grid={'lr': [0.5]})" in said
+    line = "python grid.py run --grid '{\"lr\": [0.5]}'"
+    assert line in said
+    # Both ways it names run.
+    ran = typed(tmp_path, "-c", "from headwater import Runner\n"
+                "with Runner('grid.py', show_output=False).run(grid={'lr': [0.5]}) as r:\n"
+                "    print(r.status)\n")
+    assert ran.stdout.strip() == "successful", ran.stderr
+    done = subprocess.run(line.replace("python", shlex.quote(sys.executable), 1), shell=True,
+                          cwd=tmp_path, env=hermetic_env(),
+                          capture_output=True, text=True, timeout=DEADLINE_S)
+    assert done.returncode == 0, done.stderr
+    assert "grid {'lr': [0.5]}" in done.stdout
