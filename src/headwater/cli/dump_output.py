@@ -146,7 +146,7 @@ _PLAIN = {"decimal": ("Decimal",), "fractions": ("Fraction",), "uuid": ("UUID",)
 
 
 def _plain_types() -> tuple[type, ...]:
-    found = []
+    found: list[object] = []
     for module_name, names in _PLAIN.items():
         module = sys.modules.get(module_name)
         found.extend(getattr(module, name) for name in names if hasattr(module, name))

@@ -16,7 +16,7 @@ from headwater.spelling import closest
 _Hinted = TypeVar("_Hinted", bound="_LateHint")
 
 
-class _LateHint:
+class _LateHint(NotFoundError):
     """A not-found error whose last clause is looked up only when its message is read: a
     lookup that costs queries (which other step has the artifact) is not paid by
     ``hasattr(run.data, 'x')``, which only asks whether it raises."""
@@ -31,17 +31,17 @@ class _LateHint:
         find, self._late = self._late, None
         if find is not None:
             extra = find()
-            if extra and isinstance(self, HeadwaterException):
+            if extra:
                 self.msg += extra
                 self.args = (f"{self.args[0]}{extra}", *self.args[1:])
         return BaseException.__str__(self)  # KeyError's would quote the whole message
 
 
-class MissingChild(_LateHint, NotFoundError, KeyError):
+class MissingChild(_LateHint, KeyError):
     """``parent[child]`` named something that does not exist."""
 
 
-class MissingArtifact(_LateHint, NotFoundError, AttributeError):
+class MissingArtifact(_LateHint, AttributeError):
     """``task.data.<name>`` named an artifact the task does not have."""
 
 

@@ -615,9 +615,9 @@ class Scheduler:
         if built and failure is not None and failure.type_name == "ModuleNotFoundError":
             from headwater.import_hint import module_in_environment_hint
 
-            note = module_in_environment_hint(spec.step, built[0], built[1], failure.message)
-            if note:
-                self.console.task_line(live.prefix, note, always=True)
+            hint = module_in_environment_hint(spec.step, built[0], built[1], failure.message)
+            if hint:
+                self.console.task_line(live.prefix, hint, always=True)
         if follow_up is not None:
             self._schedule_follow_up(live, follow_up)
             return
