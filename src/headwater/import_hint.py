@@ -14,7 +14,9 @@ Python refuses ("attempted relative import with no known parent package"): name 
 ``step_package_hint``: ``import tabulate`` at the top of a flow whose ``@pypi`` step declares
 tabulate. The file is imported by the Python that runs the flow, which does not have a step's
 packages (Metaflow's documentation says to import them inside the step; its error is the same
-bare ``ModuleNotFoundError``).
+bare ``ModuleNotFoundError``). A package imported under another name than it is installed by
+(``scikit-learn`` is ``import sklearn``) is matched through a short table of the common ones,
+and the note then names both.
 """
 
 from __future__ import annotations
@@ -68,6 +70,24 @@ def _holder(start: str, top: str) -> str | None:
     return None
 
 
+# Import name -> the names it is installed by, for the packages whose two differ and that
+# data scientists declare most (an import name alone matches its own distribution already).
+_INSTALLED_AS = {
+    "sklearn": ("scikit-learn",), "skimage": ("scikit-image",), "cv2": (
+        "opencv-python", "opencv-python-headless", "opencv-contrib-python", "opencv"),
+    "PIL": ("pillow",), "yaml": ("pyyaml",), "bs4": ("beautifulsoup4",),
+    "dateutil": ("python-dateutil",), "dotenv": ("python-dotenv",), "attr": ("attrs",),
+    "jwt": ("pyjwt",), "Crypto": ("pycryptodome",), "docx": ("python-docx",),
+    "pptx": ("python-pptx",), "fitz": ("pymupdf",), "umap": ("umap-learn",),
+    "faiss": ("faiss-cpu", "faiss-gpu"), "git": ("gitpython",), "zmq": ("pyzmq",),
+    "OpenSSL": ("pyopenssl",), "serial": ("pyserial",), "MySQLdb": ("mysqlclient",),
+    "psycopg2": ("psycopg2-binary",), "google": ("protobuf", "google-cloud-storage"),
+    "Levenshtein": ("python-levenshtein", "levenshtein"), "sentence_transformers": (
+        "sentence-transformers",), "tensorflow": ("tensorflow-cpu", "tensorflow-macos"),
+    "torch": ("pytorch",), "magic": ("python-magic",),
+}
+
+
 def step_package_hint(exc: BaseException, script: str | None) -> str | None:
     """A note when the module ``exc`` misses is a package a ``@pypi``/``@conda`` declaration of
     ``script`` names (by its name, ``-`` and ``_`` alike): import it inside the step."""
@@ -81,14 +101,53 @@ def step_package_hint(exc: BaseException, script: str | None) -> str | None:
         return None
     if not re.search(r"@(pypi|conda)(_base)?\s*\(", source):
         return None
-    spelled = "[-_.]".join(re.escape(part) for part in re.split(r"[-_.]", top))
-    if not re.search(rf"""["']{spelled}\s*(\[[^\]]*\])?\s*["']\s*:""", source, re.IGNORECASE):
+    declared = next((name for name in (top, *_INSTALLED_AS.get(top, ()))
+                     if _declares(source, name)), None)
+    if declared is None:
         return None
-    return (f"note: '{top}' is a package of a @pypi/@conda declaration in this file; a step's "
+    package = f"'{top}'" if declared == top else f"'{top}' (installed as '{declared}')"
+    return (f"note: {package} is a package of a @pypi/@conda declaration in this file; a step's "
             "packages are installed in that step's environment only, not in the Python that "
             "imports the flow file.\n"
             f"  fix: import {top} inside the step that declares it (e.g. def start(self): import "
             f"{top}), not at the top of the file\n")
+
+
+def module_in_environment_hint(step: str, kind: str, packages: tuple[str, ...],
+                               message: str) -> str | None:
+    """A note for a step that runs in its ``@pypi``/``@conda`` environment and failed with
+    ``message`` (``No module named 'pyyaml'``): the module a declared package is imported by
+    (``pyyaml`` -> ``yaml``), or that the name to install and the name to import can differ."""
+    found = re.search(r"No module named '([^']+)'", message)
+    if not found:
+        return None
+    missing = found.group(1).split(".", 1)[0]
+    said = ", ".join(packages) or "none"
+    fold = {name.lower().replace("_", "-").replace(".", "-"): name for name in packages}
+    wanted = missing.lower().replace("_", "-").replace(".", "-")
+    imports = sorted(module for module, installed in _INSTALLED_AS.items() if wanted in installed)
+    if wanted in fold:
+        if imports:
+            return (f"Step '{step}' installs '{fold[wanted]}' (@{kind}), which is imported by "
+                    f"another name: import {imports[0]}")
+        return (f"Step '{step}' installs '{fold[wanted]}' (@{kind}) but no module "
+                f"'{missing}': a package's import name can differ from the name it is "
+                f"installed by (scikit-learn is imported as sklearn); its documentation names it")
+    known = _INSTALLED_AS.get(missing, ())
+    which = (f"for {missing}: '{known[0]}'" if known else
+             "its name to install can differ from the name it is imported by: scikit-learn "
+             "for sklearn")
+    return (f"Step '{step}' runs in its @{kind} environment ({said}), which has no module "
+            f"'{missing}': add the package that provides it to the step's @{kind}(packages=...) "
+            f"({which})")
+
+
+def _declares(source: str, package: str) -> bool:
+    """Whether ``source`` has ``"package": ...`` (or ``"package[extra]"``), ``-``/``_``/``.``
+    alike and in any case, as pip reads a name."""
+    spelled = "[-_.]".join(re.escape(part) for part in re.split(r"[-_.]", package))
+    return re.search(rf"""["']{spelled}\s*(\[[^\]]*\])?\s*["']\s*:""", source,
+                     re.IGNORECASE) is not None
 
 
 def relative_import_hint(exc: BaseException, script: str | None,

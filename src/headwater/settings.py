@@ -2,7 +2,8 @@
 
 Resolution order for the datastore root, first match wins:
 
-1. an explicit value (the ``--datastore-root`` option, or an argument to the API);
+1. an explicit value (the ``--datastore-root`` option, or an argument to the API); a folder
+   holding a ``.headwater/`` (the project's folder) means that store, in rules 1 and 2 alike;
 2. ``HEADWATER_DATASTORE_ROOT``, then Metaflow's ``METAFLOW_DATASTORE_SYSROOT_LOCAL``; where
    ``HEADWATER_DATASTORE`` (or Metaflow's ``METAFLOW_DEFAULT_DATASTORE``) names another kind
    (``s3``, ``gs``, ``azure``), that kind's ``METAFLOW_DATASTORE_SYSROOT_<KIND>`` first, so the
@@ -41,7 +42,7 @@ def find_datastore_root(explicit: str | None = None, cwd: str | os.PathLike | No
     env = os.environ if environ is None else environ
     here = os.fspath(cwd or os.getcwd())
     if explicit:
-        return explicit if _is_url(explicit) else _resolved(here, explicit)
+        return explicit if _is_url(explicit) else _holding_store(_resolved(here, explicit))
     remote = None if env.get(ROOT_ENV_VARS[0]) else _default_kind_root(env)
     if remote:
         return remote
@@ -51,8 +52,19 @@ def find_datastore_root(explicit: str | None = None, cwd: str | os.PathLike | No
             if var.startswith("METAFLOW") and not value.rstrip("/").endswith(DEFAULT_DIRNAME):
                 # Metaflow's sysroot is the folder *holding* .metaflow; keep ours beside it.
                 value = os.path.join(value, DEFAULT_DIRNAME)
-            return value if _is_url(value) else _resolved(here, value)
+            return value if _is_url(value) else _holding_store(_resolved(here, value))
     return nearest_local_root(here)
+
+
+def _holding_store(path: str) -> str:
+    """``path/.headwater`` when the folder a user named holds a store there (the project's
+    folder, named for the store in it: ``--datastore-root ~/proj``), else ``path`` itself.
+    ``metadata('~/proj')`` in the client reads a folder the same way, so a run and the client
+    given the same folder meet in the same store."""
+    nested = os.path.join(path, DEFAULT_DIRNAME)
+    if os.path.isdir(nested) and not os.path.exists(os.path.join(path, "meta.sqlite")):
+        return nested
+    return path  # a store already (a run started inside it made the .headwater below)
 
 
 def _default_kind_root(env: Mapping[str, str]) -> str | None:

@@ -126,6 +126,7 @@ def run_step(
                             f"{graph.unknown_step(step)}",
                             fix=f"its steps are: {', '.join(graph.nodes)}")
     node = graph[step]
+    _check_join_arguments(flow_cls, step, node.is_join, inputs, input)
     root = tempfile.mkdtemp(prefix="headwater-test-")
     try:
         store = open_datastore(root)
@@ -205,6 +206,23 @@ def _frames(graph: Graph, step: str, store: Any, item: Any, index: int) -> tuple
     first = graph.start_step or "start"
     split = graph[step].split_parents[-1] if graph[step].split_parents else first
     return (Frame(split, "0", index, index + 1, is_foreach=True, items_key=key),)
+
+
+def _check_join_arguments(flow_cls: type, step: str, is_join: bool, inputs: Any,
+                          item: Any) -> None:
+    """``inputs=`` is a join's and ``input=`` a foreach item's: one given to the other kind of
+    step was silently ignored (``inputs=0.1`` for a foreach body ran it with no item)."""
+    call = f"run_step({flow_cls.__name__}, {step!r}, ...)"
+    if inputs is not None and not is_join:
+        shown = repr(inputs) if len(repr(inputs)) <= 60 else "..."
+        raise TypeError(
+            f"{call}: inputs= is for a join step, and step {step!r} is no join. For the item "
+            f"of a foreach, give input={shown}; for the artifacts it reads, "
+            f"artifacts={{'name': value}}")
+    if item is not _NO_INPUT and is_join:
+        raise TypeError(
+            f"{call}: input= is a foreach item, and step {step!r} is a join: give inputs=[{{...}}, "
+            f"{{...}}], one dict of artifacts per input (inp.input of each: {{'input': item}})")
 
 
 def _join_parents(graph: Graph, step: str, inputs: Any, store: Any) -> list[ParentRef]:

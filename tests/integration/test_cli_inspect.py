@@ -123,13 +123,13 @@ def test_dump_lists_artifacts_with_type_size_and_small_values(folder, ids):
     arts = tasks[f"InspectFlow/1/start/{task}"]
     # Metaflow's dump lists the flow's name artifact too
     assert set(arts) == {"big", "greeting", "letters", "name", "number", "small"}
-    assert arts["name"].endswith("'InspectFlow'")
+    assert arts["name"].endswith("bytes  InspectFlow")  # str, as Metaflow's dump shows it
     size = re.compile(r"\b(\d+) bytes\b")
     for name, rest in arts.items():
         assert size.search(rest), (name, rest)
     assert "builtins.int" in arts["number"] and arts["number"].endswith("42")
     assert "builtins.dict" in arts["small"] and arts["small"].endswith("{'a': 1}")
-    assert "builtins.str" in arts["greeting"] and arts["greeting"].endswith("'hi'")
+    assert "builtins.str" in arts["greeting"] and arts["greeting"].endswith("bytes  hi")
     assert "builtins.list" in arts["letters"] and arts["letters"].endswith("['p', 'q', 'r']")
     # a large value is described, not printed
     assert "builtins.str" in arts["big"]
@@ -143,7 +143,7 @@ def test_dump_of_a_step_lists_each_task(folder, ids):
     tasks = dump_lines(proc.stdout)
     assert set(tasks) == {f"InspectFlow/1/each/{t}" for t in ids["each"]}
     uppers = sorted(arts["upper"].rsplit(" ", 1)[-1] for arts in tasks.values())
-    assert uppers == ["'P'", "'Q'", "'R'"]
+    assert uppers == ["P", "Q", "R"]
 
 
 def test_dump_value_size_limit(folder, ids):

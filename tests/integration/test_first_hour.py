@@ -288,7 +288,7 @@ def test_dump_lines_up_its_columns(tmp_path):
     proc = run_cli("pets_flow.py", "dump", "1/start/1", cwd=tmp_path, hermetic=True)
     assert proc.returncode == 0, proc.stderr
     name, owner, pets = proc.stdout.splitlines()[1:]  # the flow's name first, as Metaflow's
-    assert name.split()[:2] == ["name", "builtins.str"] and name.endswith("'PetsFlow'")
+    assert name.split()[:2] == ["name", "builtins.str"] and name.endswith("bytes  PetsFlow")
     assert owner.split()[:2] == ["owner", "builtins.str"] and pets.split()[:2] == ["pets", "builtins.list"]
     assert owner.index("builtins") == pets.index("builtins")  # types in one column
     assert owner.index("bytes") == pets.index("bytes")  # sizes right-aligned

@@ -74,6 +74,17 @@ def test_a_join_takes_one_dict_per_input():
     assert out.data.all == ["A", "B"]
 
 
+def test_inputs_for_a_foreach_body_or_input_for_a_join_is_refused_naming_the_other():
+    # inputs= was ignored for a step that is no join: the body ran with self.input None.
+    with pytest.raises(TypeError, match=r"inputs= is for a join step, and step 'each' is no "
+                       r"join\. For the item of a foreach, give input='b'"):
+        run_step(TrainFlow, "each", inputs="b")
+    with pytest.raises(TypeError, match=r"input= is a foreach item, and step 'gather' is a join"):
+        run_step(TrainFlow, "gather", input="b")
+    # Each as the message says it.
+    assert run_step(TrainFlow, "each", input="b").data.upper == "B"
+
+
 def test_a_failing_step_raises_with_its_traceback():
     with pytest.raises(StepFailed, match="ValueError: broken on purpose") as info:
         run_step(TrainFlow, "end", artifacts={"fail": True})

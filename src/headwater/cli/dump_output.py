@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import sys
 from typing import Any
 
 import click
@@ -91,7 +92,7 @@ def print_artifacts(task: Any, max_value_size: int, *, wanted: set[str], private
         line = (f"    {names[artifact.id]:<{name_width}}  {types[artifact.id]:<{type_width}}  "
                 f"{artifact.size:>{size_width}} bytes")
         if artifact.size <= max_value_size:
-            shown = value_text(artifact.data)
+            shown = value_text(artifact.data, as_str=True)
             line += "  " + (shown if len(shown) <= 200 else shown[:197] + "...")
         click.echo(line)
 
@@ -99,18 +100,57 @@ def print_artifacts(task: Any, max_value_size: int, *, wanted: set[str], private
 _WIDEST = 80
 
 
-def value_text(value: Any) -> str:
+def value_text(value: Any, as_str: bool = False) -> str:
     """A value as the table shows it: ``repr`` within the card previews' bounds (20 items a
     container, 3 levels), never the full ``repr``. A value of a few hundred stored bytes can
     expand when printed (``a = [a, a]`` forty times: 2**40 items), and ``dump`` never finished;
     a ``__repr__`` that raises (or an integer of more digits than Python prints) was a
-    traceback that ended the listing."""
+    traceback that ended the listing.
+
+    ``as_str`` (``dump``'s table): a plain value of the standard library is shown as ``str``
+    shows it, as Metaflow's ``dump`` does (``1.5``, not ``Decimal('1.5')``; ``hello``, not
+    ``'hello'``): the type column says which type it is. A text that would read ambiguously on
+    one line of a table (empty, spaces at an end, a line break or a control character) keeps
+    its quotes. ``spin`` lists ``name = value`` lines, as Python would write them: ``repr``."""
     from headwater.cards.preview import bounded_repr
 
     try:
+        plain = _plain_text(value) if as_str else None
+        if plain is not None:
+            return plain
         return bounded_repr(value, 200)
     except Exception as exc:  # noqa: BLE001 - a broken __repr__ must not end the listing
         return f"<{type(value).__name__}: repr failed: {printable(str(exc))[:120]}>"
+
+
+def _plain_text(value: Any) -> str | None:
+    """``str(value)`` for the standard library's scalar types, when it is one clear line.
+
+    Their modules are looked up, never imported: a value of one was unpickled, which imported
+    it, and a reader whose Python cannot import one (a store read as another user) is not
+    stopped by a type it never met."""
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, _plain_types()):
+        text = str(value)
+    else:
+        return None
+    if not text or text != text.strip() or len(text) > 200 or not text.isprintable():
+        return None
+    return printable(text)
+
+
+_PLAIN = {"decimal": ("Decimal",), "fractions": ("Fraction",), "uuid": ("UUID",),
+          "datetime": ("date", "time", "timedelta"), "pathlib": ("PurePath",),
+          "enum": ("Enum",)}  # datetime.datetime is a date
+
+
+def _plain_types() -> tuple[type, ...]:
+    found: list[object] = []
+    for module_name, names in _PLAIN.items():
+        module = sys.modules.get(module_name)
+        found.extend(getattr(module, name) for name in names if hasattr(module, name))
+    return tuple(kind for kind in found if isinstance(kind, type))
 
 
 def printable(text: str) -> str:

@@ -101,6 +101,7 @@ def build_cli(flow_cls: type) -> click.Group:
             == click.core.ParameterSource.DEFAULT else environment.lower(),
         }
         if ctx.invoked_subcommand is None:
+            _command_taken_as_a_value(ctx, flow_cls, config_files, config_values)
             _check_and_point_on(ctx)
 
     cli.add_command(_run_command(flow_cls))
@@ -159,6 +160,33 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "argo-workflows": ("headwater.cli.deploy_cmds", "COMMANDS"),
     "airflow": ("headwater.cli.deploy_cmds", "COMMANDS"),
 }
+
+
+def _command_taken_as_a_value(ctx: click.Context, flow_cls: type,
+                              files: tuple[tuple[str, str], ...],
+                              values: tuple[tuple[str, str], ...]) -> None:
+    """``python flow.py --config config.json run``: ``--config`` takes two values (the config's
+    name, then its file), so it took ``run`` as the file, and no command is left to run. Say
+    so rather than checking the flow and exiting 0 having run nothing."""
+    group = ctx.command
+    assert isinstance(group, click.Group)
+    for option, pairs in (("--config", files), ("--config-value", values)):
+        for name, value in pairs:
+            if value not in group.list_commands(ctx):
+                continue
+            from shlex import quote
+
+            from headwater.flow.config import flow_configs
+
+            names = sorted(cfg.name for cfg in flow_configs(flow_cls).values())
+            example = names[0] if len(names) == 1 else "NAME"
+            what = "its file" if option == "--config" else "its value"
+            raise click.UsageError(
+                f"{option} takes two values, the config's name and {what}, so it read "
+                f"{value!r} as {what} and no command was left to run. Give the name first: "
+                f"{_typed(ctx, value, f'{option} {example} {quote(name)}')}"
+                + (f" (the flow's configs: {', '.join(names)})" if names else
+                   f" (flow {flow_cls.__name__} declares no Config)"), ctx)
 
 
 def _check_and_point_on(ctx: click.Context) -> None:
@@ -223,8 +251,8 @@ class FlowCommands(click.Group):
                    or _config_as_option(ctx, err) or _create_output(ctx, err)
                    or _guessed_option(ctx, err) or err) from None
         except click.UsageError as err:
-            raise _swallowed_option(err) or _missing_task_path(ctx, err) \
-                or _missing_dag_file(ctx, err) or err from None
+            raise _swallowed_option(err) or _bare_parameter(err) \
+                or _missing_task_path(ctx, err) or _missing_dag_file(ctx, err) or err from None
 
     def _load(self, module_name: str, attribute: str) -> None:
         import importlib
@@ -430,6 +458,35 @@ def _swallowed_option(err: click.UsageError) -> click.UsageError | None:
             return click.UsageError(
                 f"{err.message}: {name} took '{value}' as its value. Every parameter takes a "
                 f"value, a boolean one too: give {name} its own ({name} {example})", command_ctx)
+    return None
+
+
+def _bare_parameter(err: click.UsageError) -> click.UsageError | None:
+    """``run epochs=3`` or ``run epochs 3`` (a parameter written as a keyword argument, as in
+    Airflow's ``-c`` conf or a notebook call): click says only "unexpected extra argument";
+    name the option it is."""
+    import shlex
+    import sys
+
+    command_ctx = err.ctx
+    if command_ctx is None or "unexpected extra argument" not in err.message:
+        return None
+    options = {opt for p in command_ctx.command.params if isinstance(p, click.Option)
+               for opt in p.opts if opt.startswith("--")}
+    args = sys.argv[1:]
+    for at, word in enumerate(args):
+        name, equals, value = word.partition("=")
+        if word.startswith("-") or not name:
+            continue
+        for option in (f"--{name}", f"--{name.replace('_', '-')}",
+                       f"--{name.replace('-', '_')}"):
+            if option in options:
+                if not equals:
+                    value = args[at + 1] if at + 1 < len(args) else ""
+                given = shlex.quote(value) if value else "VALUE"
+                return click.UsageError(
+                    f"{err.message}: options, the flow's parameters included, take two dashes: "
+                    f"{option} {given}", command_ctx)
     return None
 
 

@@ -145,6 +145,8 @@ def _no_flow_file(args: list[str]) -> None:
         # `headwater run sweep` beside sweep.py: name the file, as typed with its .py
         file = next((f"{word}.py" for word in rest if os.path.isfile(f"{word}.py")), None)
         given += f"; did you mean `headwater {command} {file}`?" if file else ""
+        if not file:  # `headwater logs SweepFlow/3/train`: the file that defines SweepFlow
+            given += _file_of_pathspec(command, rest)
         click.echo(f"headwater {command}: which flow? Give the flow file, a path ending in .py: "
                    f"headwater {command} path/to/flow.py{given}", err=True)
     else:
@@ -153,6 +155,31 @@ def _no_flow_file(args: list[str]) -> None:
             click.echo(f"headwater: no command {command!r} (see the list above){_guess(command)}",
                        err=True)
     raise SystemExit(2)
+
+
+def _file_of_pathspec(command: str, words: list[str]) -> str:
+    """``; did you mean `headwater logs sweep.py SweepFlow/3/train`?`` when a word is a pathspec
+    whose flow a ``.py`` file of the working folder defines (at most 200 files, 1 MB each)."""
+    import re
+    import shlex
+
+    for word in words:
+        flow = word.split("/", 1)[0]
+        if "/" not in word or not flow.isidentifier():
+            continue
+        defines = re.compile(rf"^\s*class\s+{re.escape(flow)}\s*\(", re.MULTILINE)
+        for name in sorted(os.listdir("."))[:200]:
+            if not name.endswith(".py") or not os.path.isfile(name):
+                continue
+            try:
+                with open(name, encoding="utf-8", errors="replace") as handle:
+                    text = handle.read(1_000_000)
+            except OSError:
+                continue
+            if defines.search(text):
+                return (f"; did you mean `headwater {command} {shlex.quote(name)} "
+                        f"{shlex.quote(word)}`?")
+    return ""
 
 
 def _guess(command: str) -> str:

@@ -7,19 +7,41 @@ mapping) and :class:`MissingArtifact` also an ``AttributeError`` (``task.data.no
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from headwater.exceptions import HeadwaterException, NotFoundError
 from headwater.spelling import closest
 
+_Hinted = TypeVar("_Hinted", bound="_LateHint")
 
-class MissingChild(NotFoundError, KeyError):
+
+class _LateHint(NotFoundError):
+    """A not-found error whose last clause is looked up only when its message is read: a
+    lookup that costs queries (which other step has the artifact) is not paid by
+    ``hasattr(run.data, 'x')``, which only asks whether it raises."""
+
+    _late: Callable[[], str] | None = None
+
+    def later(self: _Hinted, find: Callable[[], str]) -> _Hinted:
+        self._late = find
+        return self
+
+    def __str__(self) -> str:
+        find, self._late = self._late, None
+        if find is not None:
+            extra = find()
+            if extra:
+                self.msg += extra
+                self.args = (f"{self.args[0]}{extra}", *self.args[1:])
+        return BaseException.__str__(self)  # KeyError's would quote the whole message
+
+
+class MissingChild(_LateHint, KeyError):
     """``parent[child]`` named something that does not exist."""
 
-    __str__ = BaseException.__str__  # KeyError would quote the whole message
 
-
-class MissingArtifact(NotFoundError, AttributeError):
+class MissingArtifact(_LateHint, AttributeError):
     """``task.data.<name>`` named an artifact the task does not have."""
 
 
@@ -103,11 +125,29 @@ def stores_below_with(flow: str, datastore_root: str, limit: int = 3) -> list[st
     return found
 
 
+# Run ids a user types meaning "the newest run" (`Run('F/latest')`, as in other tools'
+# `latest` tags and `F/-1` indexing); the client spells it Flow('F').latest_run.
+_LATEST_GUESSES = frozenset({"latest", "last", "newest", "recent", "current", "head", "-1",
+                             "latest_run", "last_run", "latestrun", "lastrun"})
+_SUCCESS_GUESSES = frozenset({"latest_successful", "latest_successful_run", "last_successful",
+                              "successful", "latest_success", "last_success", "success"})
+
+
 def run_not_found(flow: str, run_id: str, latest: Sequence[str], ns: str | None) -> str:
     where = "" if ns is None else f" in namespace '{ns}'"
     if not latest:
         return f"run '{flow}/{run_id}' not found; {flow} has no runs{where}"
-    return f"run '{flow}/{run_id}' not found; the latest runs of {flow}{where} are {some(latest)}"
+    said = (f"run '{flow}/{run_id}' not found; the latest runs of {flow}{where} are "
+            f"{some(latest)}")
+    guess = run_id.strip().lower().replace("-", "_") if run_id.strip() != "-1" else "-1"
+    if guess in _LATEST_GUESSES:
+        said += (f"; '{run_id}' is no run id: the latest run is "
+                 f"Flow('{flow}').latest_run (the latest that succeeded: "
+                 f"Flow('{flow}').latest_successful_run), or Run('{flow}/{latest[0]}')")
+    elif guess in _SUCCESS_GUESSES:
+        said += (f"; '{run_id}' is no run id: the latest run that "
+                 f"succeeded is Flow('{flow}').latest_successful_run")
+    return said
 
 
 def step_not_found(run_pathspec: str, step: str, steps: Sequence[str]) -> str:

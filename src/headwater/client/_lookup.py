@@ -94,9 +94,13 @@ def load_flow(name: str, *, check: bool) -> FlowRow:
         raise flow_not_found(name, db.list_flows(), _context.current().settings.datastore_root)
     ns = get_namespace()
     if check and ns is not None and not db.list_runs(name, tags=(ns,), limit=1):
+        users = sorted({f"user:{r.user}" for r in db.list_runs(name, limit=50) if r.user})
+        whose = (f"; its latest runs are in {', '.join(users[:3])}"
+                 f"{' and others' if len(users) > 3 else ''}" if users else "")
+        read = f"namespace({users[0]!r}) to read those, or " if users else ""
         raise NamespaceMismatchError(
-            f"flow '{name}' exists but has no runs in the current namespace '{ns}'",
-            fix="call namespace(None) to see runs of every namespace",
+            f"flow '{name}' exists but has no runs in the current namespace '{ns}'{whose}",
+            fix=f"call {read}namespace(None) to see runs of every namespace",
         )
     return row
 

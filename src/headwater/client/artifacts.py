@@ -125,7 +125,8 @@ class MetaflowData:
         if name == "_task" or name.startswith("__"):
             raise AttributeError(name)
         if name not in self._task._manifest():
-            raise MissingArtifact(self._task._missing_artifact(name))
+            raise MissingArtifact(self._task._missing_artifact(name)).later(
+                lambda: self._task._where_else(name))
         return self._task._load(name)
 
     def __contains__(self, name: object) -> bool:
@@ -154,7 +155,8 @@ class MetaflowArtifacts:
             raise AttributeError(name)
         ref = self._task._manifest().get(name)
         if ref is None:
-            raise MissingArtifact(self._task._missing_artifact(name))
+            raise MissingArtifact(self._task._missing_artifact(name)).later(
+                lambda: self._task._where_else(name))
         return DataArtifact._of(self._task, name, ref)
 
     def __contains__(self, name: object) -> bool:

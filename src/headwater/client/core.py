@@ -44,7 +44,7 @@ from headwater.client.artifacts import DataArtifact, MetaflowArtifacts, Metaflow
 from headwater.client.environment_info import environment_info
 from headwater.client.namespace import namespace_tags
 from headwater.client.task_metadata import Metadata, task_metadata
-from headwater.exceptions import ArtifactError, NotFoundError
+from headwater.exceptions import ArtifactError, HeadwaterException, NotFoundError
 from headwater.meta import AttemptRow, FlowRow, RunRow, StepRow, TaskRow
 from headwater.meta.rows import FAILED, RUNNING, SUCCEEDED
 from headwater.meta.tags import LOCAL_RUNTIME, check_tags, freed_transient_error
@@ -657,7 +657,8 @@ class Task(_InRun):
         if name not in self._values:
             ref = self._manifest().get(name)
             if ref is None:
-                raise MissingChild(self._missing_artifact(name))
+                raise MissingChild(self._missing_artifact(name)).later(
+                    lambda: self._where_else(name))
             store = _context.current().store()
             try:
                 self._values[name] = store.load_artifact(ref, name=name, where=self._pathspec)
@@ -678,6 +679,36 @@ class Task(_InRun):
                                                                                  SUCCEEDED)
         return artifact_not_found(self._pathspec, name, list(self._manifest()), failed=failed)
 
+    def _where_else(self, name: str) -> str:
+        """The clause naming another step of this run that has ``name`` (``Run('F/3').data.lrs``
+        when only start set lrs), read when a missing artifact's message is (see _LateHint)."""
+        holder = self._other_step_with(name)
+        if holder is None:
+            return ""
+        run = self._pathspec.rsplit("/", 2)[0]
+        return (f"; step '{holder}' of this run has it: Run('{run}')['{holder}'].task.data."
+                f"{name} (each step passes on what it has; a join only what it assigns or "
+                "merges with merge_artifacts(inputs))")
+
+    def _other_step_with(self, name: str) -> str | None:
+        """The first step of this task's run (other than its own) whose first task has an
+        artifact ``name``, or None."""
+        if not name.isidentifier():
+            return None
+        flow, run_id, step = self._pathspec.split("/")[:3]
+        found = None
+        try:
+            for other in reversed(list(Run(f"{flow}/{run_id}", _namespace_check=False))):
+                if other.id == step:
+                    continue
+                task = next(iter(other), None)
+                if task is not None and name in task._details.manifest(task._row.task_id):
+                    found = other.id
+                    break
+        except HeadwaterException:
+            return None
+        return found
+
     @property
     def data(self) -> MetaflowData:
         """Artifact values by attribute: ``task.data.model``, ``'model' in task.data``."""
@@ -691,7 +722,8 @@ class Task(_InRun):
     def __getitem__(self, name: str) -> DataArtifact:
         ref = self._manifest().get(name)
         if ref is None:
-            raise MissingChild(self._missing_artifact(name))
+            raise MissingChild(self._missing_artifact(name)).later(
+                lambda: self._where_else(name))
         return DataArtifact._of(self, name, ref)
 
     def __iter__(self) -> Iterator[DataArtifact]:

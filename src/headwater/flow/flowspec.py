@@ -114,6 +114,32 @@ class TaskState(Record):
     merged: bool = False
 
 
+def _called_with_parameters(flow_cls: type, parameters: dict[str, Any]) -> TypeError:
+    """``MyFlow(alpha=0.5)``, the flow called as a function (Prefect's, Dagster's habit): a flow
+    object is made by its command line, and runs with parameters start from the Runner."""
+    import inspect
+    import json
+    import os
+    import shlex
+
+    shown = list(parameters.items())[:3]
+    given = ", ".join(f"{name}={value!r}" for name, value in shown)
+    try:
+        file = inspect.getsourcefile(flow_cls) or "flow.py"
+        relative = os.path.relpath(file)
+        file = file if relative.startswith(os.pardir) else relative
+    except (TypeError, OSError, ValueError):
+        file = "flow.py"
+    typed = " ".join(
+        f"--{name} " + shlex.quote(value if isinstance(value, str) else json.dumps(value, default=str))
+        for name, value in shown)
+    return TypeError(
+        f"{flow_cls.__name__}() takes no parameters ({given}): a flow is not called like a "
+        f"function. To run it with them from Python: Runner({file!r}).run({given}) (from "
+        f"headwater import Runner), or NBRunner({flow_cls.__name__}).nbrun({given}) in a "
+        f"notebook; on the command line: python {shlex.quote(file)} run {typed}")
+
+
 class FlowSpec:
     """Base class for flows. Subclass it, add ``@step`` methods, call ``MyFlow()`` to get a CLI."""
 
@@ -127,7 +153,9 @@ class FlowSpec:
 
             unstarted.watch(cls)
 
-    def __init__(self, use_cli: bool = True) -> None:
+    def __init__(self, use_cli: bool = True, **parameters: Any) -> None:
+        if parameters:
+            raise _called_with_parameters(type(self), parameters)
         from headwater.flow import unstarted
 
         unstarted.mark_started()

@@ -41,11 +41,13 @@ class JSONTypeClass:
         try:
             value = json.loads(raw)
         except json.JSONDecodeError as err:
+            python = python_literal_as_json(raw)
+            fix = (f"write it as JSON, with strings in double quotes and true/false/null: "
+                   f"--{param} '{python}'" if python else
+                   f"quote the value for the shell, e.g. --{param} '{{\"key\": 1}}'")
             raise ParameterError(
                 f"parameter '{param}' expects JSON; could not parse {_clip(raw)!r}: {err.msg} "
-                f"at character {err.pos}",
-                fix=f"quote the value for the shell, e.g. --{param} '{{\"key\": 1}}'",
-            ) from None
+                f"at character {err.pos}", fix=fix) from None
         except RecursionError:
             raise _too_deep(param) from None
         except ValueError:  # an integer of more digits than Python converts (sys.int_info)
@@ -60,6 +62,21 @@ class JSONTypeClass:
 
     def __repr__(self) -> str:
         return "JSONType"
+
+
+def python_literal_as_json(raw: str) -> str | None:
+    """The JSON of ``raw`` when it is a Python literal JSON cannot read (``{'lr': [0.1]}``,
+    ``[True, None]``: a dict or list typed as Python writes it), else None."""
+    if len(raw) > 10_000:
+        return None
+    import ast  # only for this error
+
+    try:
+        value = ast.literal_eval(raw)
+        text = json.dumps(value)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+    return text if isinstance(value, (dict, list)) and "'" not in text else None
 
 
 def _too_deep(param: str) -> ParameterError:
@@ -277,18 +294,35 @@ class Parameter:
             function = default
             default = function(ParameterContext(flow_name, user, self.name,
                                                 _ConfigNames(configs or {})))
-            self._check_function_value(function, default)
+            self._check_function_value(function, default, flow_name)
         return default
 
-    def _check_function_value(self, function: Any, value: Any) -> None:
+    def _check_function_value(self, function: Any, value: Any, flow_name: str = "") -> None:
         """A default function must return the parameter's own type, as Metaflow checks: the
         type of such a default is not inferred (it is ``str`` unless declared), so an ``int``
         returned for an undeclared type would silently become a string."""
         kind = self.type
-        if value is None or kind not in (bool, int, float, str) or type(value) is kind:
-            return
         name = getattr(function, "__name__", "")
         name = name if name.isidentifier() else "..."
+        if isinstance(kind, JSONTypeClass) and value is not None and not isinstance(value, str):
+            # Metaflow refuses it too ("Expected a string"): a default function gives the text
+            # the command line would, which JSONType then parses.
+            import reprlib  # only for this error: a value of any depth, shown within bounds
+
+            bounded = reprlib.Repr()
+            bounded.maxlevel, bounded.maxstring, bounded.maxother = 3, 60, 60
+            shown = _clip(bounded.repr(value))
+            of_flow = f" of flow {flow_name}" if flow_name else ""
+            raise FlowDefinitionError(
+                f"parameter '{self.name}' (type=JSONType){of_flow}: its default function"
+                f"{'' if name == '...' else ' ' + name} returned {type(value).__name__} "
+                f"{shown}, but a JSONType default function returns JSON text, as the command "
+                "line gives it",
+                fix=f"return json.dumps(...) of the value (e.g. return json.dumps({shown})), or "
+                f"give the value itself as the default: Parameter('{self.name}', "
+                f"type=JSONType, default={shown})")
+        if value is None or kind not in (bool, int, float, str) or type(value) is kind:
+            return
         declared = f"type={kind.__name__}" if self.type_given else "no type (so str)"
         wanted = type(value).__name__ if type(value) in (bool, int, float) else kind.__name__
         raise FlowDefinitionError(

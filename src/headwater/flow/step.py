@@ -111,6 +111,12 @@ def _mark(func: F, start: bool, end: bool, node_info: dict[str, Any] | None) -> 
     setattr(func, NODE_INFO_ATTR, dict(node_info or {}))
     if not hasattr(func, DECORATORS_ATTR):
         setattr(func, DECORATORS_ATTR, [])
+    if getattr(func, "__module__", None) == "__main__":
+        # `class MyFlow:` without `(FlowSpec)` makes no flow class to watch: its steps are
+        # the only trace of it, checked as the script ends (flow/unstarted.py)
+        from headwater.flow import unstarted
+
+        unstarted.watch_step(func)
     return func
 
 

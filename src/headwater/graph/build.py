@@ -356,6 +356,20 @@ def _read_source(name: str, func: Callable[..., Any]) -> _Source:
     return _Source(func_def, text, file, offset)
 
 
+def local_assignment(func: Callable[..., Any], name: str) -> int | None:
+    """The file line where step ``func`` binds ``name`` as a plain local variable
+    (``score = ...``, ``score += ...``, ``for score in ...``), or None: read for a note when a
+    later step misses the artifact ``self.score`` was meant to be."""
+    try:
+        source = _read_source(getattr(func, "__name__", "?"), func)
+    except GraphError:
+        return None
+    for node in ast.walk(source.func_def):
+        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store):
+            return source.line(node)
+    return None
+
+
 _Parsed = tuple[str, dict[int, ast.AST], dict[str, list[ast.ClassDef]]]
 _TREES: dict[tuple[str, float, int], _Parsed | None] = {}
 

@@ -62,7 +62,10 @@ class Runner:
         refuse_unknown(kwargs, top_level_names(), "Runner(...)", also=FLOW_DECORATOR_OPTIONS)
         self.flow_file = os.path.abspath(flow_file)
         if not os.path.isfile(self.flow_file):
-            raise FlowDefinitionError(f"flow file {os.fspath(flow_file)!r} does not exist")
+            from headwater.runner.flow_path import missing_flow_file_hint
+
+            raise FlowDefinitionError(f"flow file {os.fspath(flow_file)!r} does not exist"
+                                      f"{missing_flow_file_hint(flow_file, cwd, 'Runner')}")
         self.show_output = show_output
         self.cwd = os.path.abspath(cwd if cwd is not None else os.getcwd())
         self.top_level = dict(kwargs)

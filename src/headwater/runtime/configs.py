@@ -215,10 +215,15 @@ def _parse(cfg: Config, text: str, origin: str) -> Any:
     try:
         value = parser(text)
     except json.JSONDecodeError as err:
+        from headwater.flow.parameters import python_literal_as_json
+
+        python = python_literal_as_json(text)
         raise ConfigError(
             f"config '{cfg.name}' ({origin}) is not valid JSON: {err.msg} at line {err.lineno}, "
             f"column {err.colno}",
-            fix="fix the JSON, or give the Config a parser= for another format",
+            fix=(f"write it as JSON, with strings in double quotes and true/false/null: "
+                 f"{python}" if python else
+                 "fix the JSON, or give the Config a parser= for another format"),
         ) from None
     except RecursionError:  # json.loads (or a user's parser) on [[[[...]]]]
         raise _too_deep(cfg, origin) from None

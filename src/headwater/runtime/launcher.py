@@ -379,7 +379,8 @@ def _execute(launch: _Launch, options: RunOptions, settings: Settings, console: 
                                   resume=plan,
                                   cache=_step_cache(launch, policies, meta, step_envs, options,
                                                     resume_step),
-                                  ignored_environments=ignored)
+                                  ignored_environments=ignored,
+                                  built_environments=_built_environments(launch, policies))
             try:
                 outcome = scheduler.run(run_id, launch.param_refs, tuple(options.tags))
             finally:
@@ -479,6 +480,23 @@ def _ignored_environments(launch: _Launch, policies: dict[str, StepPolicy]) -> d
 
     declared = step_declarations(launch.flow_cls, policies, strict=False)
     return {step: declaration.kind for step, declaration in declared.items()}
+
+
+def _built_environments(launch: _Launch, policies: dict[str, StepPolicy]
+                        ) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """step -> (``pypi``/``conda``, its packages' names), for each step this run gives an
+    environment of its own: a step failing on a missing module then hears whether a package it
+    declares installs that module under another name."""
+    if launch.environment not in ("pypi", "conda"):
+        return {}
+    if not any(p.python_env for p in policies.values()) and getattr(
+            launch.flow_cls, "_hw_env_base", None) is None:
+        return {}
+    from headwater.environments.declaration import step_declarations
+
+    declared = step_declarations(launch.flow_cls, policies, strict=False)
+    return {step: (d.kind, tuple(name for name, _ in d.packages))
+            for step, d in declared.items()}
 
 
 def _environments_record(step_envs: dict[str, Any]) -> dict[str, Any] | None:

@@ -113,7 +113,9 @@ class Scheduler:
                  console: Console, options: RunOptions, username: str,
                  policies: Mapping[str, StepPolicy] | None = None,
                  resume: ResumePlan | None = None, cache: StepCache | None = None,
-                 ignored_environments: Mapping[str, str] | None = None) -> None:
+                 ignored_environments: Mapping[str, str] | None = None,
+                 built_environments: Mapping[str, tuple[str, tuple[str, ...]]] | None = None
+                 ) -> None:
         self.flow_name = flow_name
         self.graph = graph
         self.executor = executor
@@ -127,6 +129,8 @@ class Scheduler:
         self.cache = cache
         # step -> "pypi"/"conda": its declaration is ignored by this run (no --environment)
         self.ignored_environments = dict(ignored_environments or {})
+        # step -> ("pypi"/"conda", its packages' names): the environment the step runs in
+        self.built_environments = dict(built_environments or {})
         self._cloned: set[str] = set()
         self._noted_stale: set[str] = set()  # @cache steps checked for changed modules
         self._submitted = 0  # tasks handed to the executor (not cloned, not reused)
@@ -607,6 +611,13 @@ class Scheduler:
             self.console.task_line(
                 live.prefix, f"Step '{spec.step}' declares @{kind} packages, which this run "
                 f"ignores: add --environment={kind} to build its environment", always=True)
+        built = self.built_environments.get(spec.step)
+        if built and failure is not None and failure.type_name == "ModuleNotFoundError":
+            from headwater.import_hint import module_in_environment_hint
+
+            hint = module_in_environment_hint(spec.step, built[0], built[1], failure.message)
+            if hint:
+                self.console.task_line(live.prefix, hint, always=True)
         if follow_up is not None:
             self._schedule_follow_up(live, follow_up)
             return

@@ -22,7 +22,7 @@ from headwater.flow.constants import class_constants
 from headwater.flow.current import current, register_computed
 from headwater.flow.flowspec import TaskState, Transition, is_stored_private
 from headwater.flow.inputs import make_inputs
-from headwater.flow.step import DECORATORS_ATTR
+from headwater.flow.step import DECORATORS_ATTR, STEP_MARK
 from headwater.graph.model import END, FOREACH, PARALLEL, SWITCH, Graph, StepNode
 from headwater.records import (
     CAUGHT_CRASH_FACT,
@@ -109,6 +109,9 @@ def _execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> T
         if said_by is None or "catch" in spec.extra or \
                 spec.attempt < int(spec.extra.get("max_user_code_retries", 0)):
             print(result.failure.traceback, file=sys.stderr, end="")
+            note = _contents_for_a_path_note(flow, exc) or _local_variable_note(flow_cls, exc)
+            if note:
+                print(note, file=sys.stderr)
         elif said_by:  # @catch takes over after this attempt: it tells, as Metaflow's does
             print_caught(spec, result.failure, flow)
         if flow is not None and state is not None:
@@ -120,6 +123,58 @@ def _execute_task(flow_cls: type, graph: Graph, spec: TaskSpec, store: Any) -> T
     result.started_at = started
     result.finished_at = time.time()
     return result
+
+
+def _contents_for_a_path_note(flow: Any, exc: BaseException) -> str | None:
+    """A note when the step opened an ``IncludeFile``'s value as a path: the value is the
+    file's contents, read at launch (``open(self.data)``, ``pd.read_csv(self.data)`` fail with
+    the whole text as the missing file's name, which says nothing to a newcomer)."""
+    filename = getattr(exc, "filename", None)
+    if flow is None or not isinstance(exc, OSError) or not isinstance(filename, (str, bytes)):
+        return None
+    from headwater.flow.parameters import flow_parameters
+
+    for attr, param in flow_parameters(type(flow)).items():
+        if not param.is_include_file:
+            continue
+        try:
+            value = getattr(flow, attr)
+        except Exception:  # noqa: BLE001 - only a note: an unreadable value says nothing
+            continue
+        if value is None or value != filename:
+            continue
+        wrap = "io.StringIO" if isinstance(value, str) else "io.BytesIO"
+        return (f"note: self.{attr} is the contents of the file IncludeFile '{param.name}' "
+                f"read at launch, not its path: read the text itself (self.{attr}.splitlines()),"
+                f" or give it to a reader as a file: {wrap}(self.{attr}) (e.g. "
+                f"pd.read_csv({wrap}(self.{attr})))")
+    return None
+
+
+def _local_variable_note(flow_cls: type, exc: BaseException) -> str | None:
+    """A note when a missing artifact is a plain local variable of a step (``score = ...``
+    where ``self.score = ...`` was meant), found in the step's source: only what a step sets
+    on ``self`` is stored, a newcomer's most common slip from functions that return values."""
+    import re
+
+    if not isinstance(exc, AttributeError):
+        return None
+    found = re.search(r"(?:input from step '([^']+)'.*)?has no artifact(?: or attribute)? "
+                      r"'([A-Za-z_][A-Za-z0-9_]*)'", str(exc))
+    if not found:
+        return None
+    wanted_step, name = found.group(1), found.group(2)
+    from headwater.graph.build import local_assignment
+
+    steps = [n for n in dir(flow_cls) if getattr(getattr(flow_cls, n, None), STEP_MARK, False)]
+    steps.sort(key=lambda n: n != wanted_step)  # the input's own step first
+    for step_name in steps:
+        line = local_assignment(getattr(flow_cls, step_name), name)
+        if line is not None:
+            return (f"note: step '{step_name}' assigns {name} only as a local variable (line "
+                    f"{line}), which is not stored: only what a step sets on self is. Write "
+                    f"self.{name} = ... there, and read self.{name} (or inp.{name} in a join)")
+    return None
 
 
 def _call_step(flow: Any, node: StepNode, spec: TaskSpec, store: Any, state: TaskState,
@@ -427,10 +482,45 @@ def _fan_out(flow: Any, node: StepNode, spec: TaskSpec, store: Any, result: Task
                               "artifact that holds the items in foreach=") from None
     _check_parameter_items(flow, var, items, where)
     _check_split_count(items, var, spec.max_num_splits, where)
+    if isinstance(items, (str, bytes)):
+        print(_text_items_note(flow, var, items, where), file=sys.stderr)
+    elif hasattr(items, "columns") and hasattr(items, "iterrows"):
+        print(_frame_items_note(var, items, where), file=sys.stderr)
     key, count = store.save_items(items, name=var, where=spec.pathspec)
     _check_split_count(range(count), var, spec.max_num_splits, where)
     result.foreach_count, result.foreach_items_key = count, key
     result.foreach_unbounded = getattr(items, "_hw_unbounded_foreach", False) is True
+
+
+def _text_items_note(flow: Any, var: str, items: str | bytes, where: str) -> str:
+    """A foreach over a ``str`` (or ``bytes``) runs one task per character, as Metaflow's does;
+    almost always a list kept as text (``"a,b,c"``, JSON read but not parsed), so say so once,
+    in the task's log, with the usual fixes (a parameter's are in its declaration: a step
+    cannot set it)."""
+    from headwater.flow.parameters import flow_parameters
+
+    kind = type(items).__name__
+    unit = "character" if isinstance(items, str) else "byte"
+    shown = repr(items if len(items) <= 40 else items[:37]) + ("..." if len(items) > 40 else "")
+    head = (f"Note: {where}: foreach='{var}' iterates a {kind}, {shown}, one task per {unit} "
+            f"({len(items)} tasks).")
+    if var in flow_parameters(type(flow)):
+        return (f"{head} For one task per item, declare Parameter('{var}', separator=',') "
+                f"(--{var} a,b,c) or Parameter('{var}', type=JSONType) (--{var} '[...]').")
+    return (f"{head} For one task per item, make self.{var} a list before self.next(): "
+            f"e.g. self.{var} = text.split(',') or json.loads(text); for the whole value "
+            f"once, self.{var} = [text].")
+
+
+def _frame_items_note(var: str, frame: Any, where: str) -> str:
+    """A foreach over a DataFrame iterates its column names, as ``for x in df`` does (on
+    Metaflow it fails, indexing ``df[0]``): almost always one task per row was meant."""
+    columns = [str(c) for c in list(frame.columns)[:5]]
+    more = ", ..." if len(frame.columns) > 5 else ""
+    return (f"Note: {where}: foreach='{var}' iterates a DataFrame, which gives its column names "
+            f"({', '.join(columns)}{more}): one task per column. For one task per row, make a "
+            f"list of rows before self.next(): self.rows = self.{var}.to_dict('records') and "
+            f"foreach='rows' (each self.input a dict of one row).")
 
 
 def _check_parameter_items(flow: Any, var: str, items: Any, where: str) -> None:
