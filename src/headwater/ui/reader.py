@@ -28,6 +28,7 @@ from headwater.settings import Settings
 from headwater.store.datastore import PICKLE, blob_path, live_log_key, read_live_log
 from headwater.store.task_log import decode as decode_log
 from headwater.ui import logfind
+from headwater.ui.notebook import client_setup
 from headwater.ui.provenance import makers
 from headwater.ui.unreadable import explain, unpickling_failed
 
@@ -370,6 +371,7 @@ class Reader:
         out["artifacts"], out["artifacts_total"] = listed["artifacts"], listed["total"]
         out["cards"] = self.cards(row)
         out["metadata"], out["metadata_error"] = self.metadata(row)
+        out["client_setup"] = client_setup(self.settings)  # what "copy code" starts with
         return out
 
     def metadata(self, row: TaskRow) -> tuple[list[dict[str, Any]], str | None]:

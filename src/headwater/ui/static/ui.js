@@ -630,10 +630,10 @@ function taskRow(run, t) {
   return el("tr", { "data-task": `${t.step}/${t.task_id}` },
     el("td", {}, el("a", { href: taskHref(run.flow, run.run_id, t.step, t.task_id), text: shownName(`${t.step}/${t.task_id}`) })),
     el("td", {}, badge(t.status), ...caughtNote(t), ...cloned(t), ...interruptedNote(t)),
-    el("td", { text: t.foreach_index === null ? "-" : String(t.foreach_index) }),
-    el("td", {}, stamp(t.created_at)),
-    durationEl("td", t.created_at, t.finished_at, t.status === "running"),
-    el("td", { text: String(t.attempts) }));
+    el("td", { "data-label": "index", text: t.foreach_index === null ? "-" : String(t.foreach_index) }),
+    el("td", { "data-label": "started" }, stamp(t.created_at)),
+    durationEl("td", t.created_at, t.finished_at, t.status === "running", { "data-label": "took" }),
+    el("td", { "data-label": "attempts", text: String(t.attempts) }));
 }
 
 // A live page's task list is read again at most this often (it is one query each time).
@@ -1451,7 +1451,7 @@ async function taskPage() {
   const metadata = el("table", { id: "metadata", "aria-label": "metadata" },
     el("thead", {}, el("tr", {}, ...["name", "value", "type", "recorded"].map((h) => el("th", { text: h })))),
     el("tbody", {}, ...(task.metadata || []).map((m) => el("tr", { "data-name": m.name },
-      el("td", { text: m.name }), el("td", {}, el("code", { text: m.value })), el("td", { text: m.type }), el("td", {}, stamp(m.created_at))))));
+      el("td", { text: m.name }), el("td", {}, el("code", { text: m.value })), el("td", { "data-label": "type", text: m.type }), el("td", { "data-label": "recorded" }, stamp(m.created_at))))));
 
   const cards = el("div", { id: "cards" });
   const frames = new Map();
@@ -1487,25 +1487,27 @@ function madeBy(a, own) {
   return el("a", { href: taskHref(flow, run, step, task), class: "made-by", "aria-label": `${a.name} set by ${step}/${task}`, text: shownName(`${step}/${task}`) });
 }
 
-function artifactRow(base, a, own) {
+function artifactRow(base, a, own, setup) {
   // a value the UI cannot load says why and what to do; its stored pickle stays downloadable
   const why = a.error ? el("div", { class: "unreadable" },
     el("p", { class: "error", text: a.error }), a.fix ? el("p", { class: "fix", text: `Fix: ${a.fix}` }) : null) : null;
   const link = a.download ? el("a", { href: `${base}/artifact?name=${enc(a.name)}`, download: "", "aria-label": `download ${a.name}${a.download === "pickle" ? " (its pickle)" : ""}`,
     text: a.download === "pickle" ? "download pickle" : "download" }) : null;
   const copy = el("button", { type: "button", class: "copy-code", "aria-label": `copy Python code that reads ${a.name}`, text: "copy code" });
-  copy.addEventListener("click", () => copyCode(artifactCode(own, a.name)));
+  copy.addEventListener("click", () => copyCode(artifactCode(setup, own, a.name)));
   return el("tr", { "data-artifact": a.name },
     el("td", { text: shownName(a.name) }), el("td", {}, madeBy(a, own)), el("td", { text: a.type }), el("td", { class: "size", text: size(a.size) }),
     el("td", {}, why || el("code", { class: "preview", text: a.preview ?? (a.previewed === false ? "(not previewed: too many bytes to preview on this page; download it)" : "(too large to preview)") })),
     el("td", { class: "artifact-get" }, link, link ? " " : null, copy));
 }
 
-// The client-API code that reads an artifact in a notebook: every namespace (the run may be
-// another user's), the task by its pathspec, the artifact by name (any identifier, in any
-// script). JSON's string literals are Python's too.
-function artifactCode(pathspec, name) {
-  return `from headwater import Task, namespace\nnamespace(None)\nvalue = Task(${JSON.stringify(pathspec)})[${JSON.stringify(name)}].data`;
+// The client-API code that reads an artifact in a notebook: the server's lines choosing the
+// metadata and datastore this UI reads (ui/notebook.py: pasted in another folder the client
+// would find another datastore, or none), every namespace (the run may be another user's), the
+// task by its pathspec, the artifact by name (any identifier, in any script). JSON's string
+// literals are Python's too.
+function artifactCode(setup, pathspec, name) {
+  return `${setup || "from headwater import Task, namespace"}\nnamespace(None)\nvalue = Task(${JSON.stringify(pathspec)})[${JSON.stringify(name)}].data`;
 }
 
 // Copies code to the clipboard and shows it under the artifacts, so the reader sees what was
@@ -1538,7 +1540,7 @@ function artifactList(base, task) {
     el("th", {}, el("span", { class: "visually-hidden", text: "download" })))));
   const body = el("tbody");
   table.append(body);
-  body.append(...task.artifacts.map((a) => artifactRow(base, a, task.pathspec)));
+  body.append(...task.artifacts.map((a) => artifactRow(base, a, task.pathspec, task.client_setup)));
   const range = el("span", { id: "artifacts-range", role: "status" });
   const more = el("button", { type: "button", id: "artifacts-more" });
   const pager = el("p", { class: "pager artifacts-pager" }, range, " ", more);
@@ -1557,7 +1559,7 @@ function artifactList(base, task) {
     const page = await api(`${base}/artifacts?${q}`);
     if (mine !== asked) return;
     if (!offset) body.replaceChildren();
-    body.append(...page.artifacts.map((a) => artifactRow(base, a, task.pathspec)));
+    body.append(...page.artifacts.map((a) => artifactRow(base, a, task.pathspec, task.client_setup)));
     total = page.total;
     drawPager();
   };

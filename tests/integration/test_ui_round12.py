@@ -1,0 +1,184 @@
+"""The twelfth browser round, in a real browser (Debian's Chromium driven by Playwright) against
+a real ``headwater ui`` over runs real flows made:
+
+- An artifact's "copy code" names the metadata and datastore the UI reads, so the code pasted
+  in a notebook in another folder (no ``.headwater`` there, no setting in its environment)
+  reads the value: a local datastore, a database file kept apart from the blobs, PostgreSQL
+  (its password left out of the page).
+- On a phone, a run's task list and a task's metadata are rows stacked one under another,
+  each cell named, not six columns in a box scrolled sideways; still tables to a screen reader,
+  and the task list's sort buttons still there.
+
+Waits are on what the page shows (Playwright's expect, with a generous deadline), never on time.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+import servers
+from headwater.settings import Settings
+from headwater.ui.notebook import client_setup
+
+from .faultkit import hw
+from .flowrun import flow_file, hermetic_env
+from .uiserver import DEADLINE_MS, new_context, ui_server, watched_page
+
+expect.set_options(timeout=DEADLINE_MS)
+FLOW = flow_file("ui/compare_flow.py")
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    """CompareFlow/1, finished, in ``home/.headwater``."""
+    folder = tmp_path_factory.mktemp("ui-round12")
+    done = hw(FLOW, "run", cwd=folder)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return folder
+
+
+def _end_task(ui) -> str:  # type: ignore[no-untyped-def]
+    return ui.json("/api/runs/CompareFlow/1/tasks?step=end&limit=1")["tasks"][0]["task_id"]
+
+
+def _copied(browser, ui, name: str) -> str:  # type: ignore[no-untyped-def]
+    """The code the page's "copy code" of ``name`` (on run 1's end task) copied, by keyboard."""
+    context = new_context(browser)
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page = watched_page(context)
+    page.goto(f"{ui.url}/runs/CompareFlow/1/end/{_end_task(ui)}")
+    page.get_by_role("button", name=f"copy Python code that reads {name}").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#artifact-code-state")).to_have_text("Copied; paste it into Python:")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied == page.locator("#artifact-code").text_content()
+    assert page.problems == [], page.problems  # type: ignore[attr-defined]
+    context.close()
+    return copied
+
+
+def _pasted_elsewhere(code: str, folder: Path) -> subprocess.CompletedProcess:
+    """``code`` run as pasted in a notebook in ``folder``: a fresh process, another user, no
+    datastore setting in its environment and no ``.headwater`` in or above its folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return subprocess.run([sys.executable, "-c", f"{code}\nprint(repr(value))"], cwd=folder,
+                          env=hermetic_env({"HEADWATER_USER": "someone_else"}),
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_copied_code_reads_the_artifact_when_pasted_in_another_folder(home, browser,
+                                                                       tmp_path):
+    """Before, the copied code let the client find its datastore as it does anywhere: pasted in
+    a notebook in another folder it read that folder's (none) and failed with "no flow"."""
+    with ui_server(home) as ui:
+        copied = _copied(browser, ui, "final")
+    root = str(home / ".headwater")
+    assert f'metadata("local@{root}")' in copied
+    done = _pasted_elsewhere(copied, tmp_path / "notebooks")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == "'base:5.5'"
+
+
+def test_copied_code_names_a_database_kept_apart_from_the_blobs(browser, tmp_path):
+    """A run whose database is a file of its own (``--metadata``), away from its datastore: the
+    code sets both, and reads the value from a third folder."""
+    blobs, database = tmp_path / "blobs", tmp_path / "db" / "runs.sqlite"
+    made = subprocess.run(
+        [sys.executable, str(FLOW), "--datastore-root", str(blobs), "--metadata", str(database),
+         "run"], cwd=tmp_path, env=hermetic_env(), capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stdout + made.stderr
+    with ui_server(tmp_path, env={"HEADWATER_DATASTORE_ROOT": str(blobs)},
+                   args=("--metadata", str(database))) as ui:
+        copied = _copied(browser, ui, "שלום")
+    assert str(database) in copied and str(blobs) in copied
+    done = _pasted_elsewhere(copied, tmp_path / "notebooks")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == "'שלום עולם'"
+
+
+def test_copied_code_names_postgresql_without_its_password(browser, pg_server, tmp_path):
+    """Metadata on PostgreSQL: the code names the database but never the password the UI was
+    given (the page is shown to whoever holds its token); the client gets it from PGPASSWORD
+    or ~/.pgpass (this test server trusts loopback, so none is needed)."""
+    url = servers.fresh_database(pg_server, "ui12")
+    secret = url.replace("postgresql://postgres@", "postgresql://postgres:s3cret-Pw@", 1)
+    assert secret != url
+    try:
+        made = subprocess.run(
+            [sys.executable, str(FLOW), "--datastore-root", str(tmp_path / "blobs"),
+             "--metadata", secret, "run"], cwd=tmp_path, env=hermetic_env(),
+            capture_output=True, text=True, timeout=300)
+        assert made.returncode == 0, made.stdout + made.stderr
+        with ui_server(tmp_path, env={"HEADWATER_DATASTORE_ROOT": str(tmp_path / "blobs")},
+                       args=("--metadata", secret)) as ui:
+            copied = _copied(browser, ui, "rocket_🚀")
+            status, _, body = ui.get(f"/api/tasks/CompareFlow/1/end/{_end_task(ui)}")
+        assert status == 200 and b"s3cret" not in body
+        assert "s3cret" not in copied and "PGPASSWORD" in copied
+        done = _pasted_elsewhere(copied, tmp_path / "notebooks")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert done.stdout.strip() == "'🚀🚀'"
+    finally:
+        servers.drop_database(pg_server, url)
+
+
+def test_client_setup_leaves_every_form_of_password_out():
+    """The lines themselves, for the URL forms libpq reads a password from."""
+    for url in ("postgresql://hw:pw-one@db.example:5432/runs",
+                "postgresql://hw@db.example/runs?password=pw-one&sslmode=require"):
+        lines = client_setup(Settings(datastore_root="s3://bucket/runs", metadata_url=url))
+        assert "pw-one" not in lines
+        assert 'metadata("postgresql://hw@db.example' in lines
+        assert 'os.environ["HEADWATER_DATASTORE_ROOT"] = "s3://bucket/runs"' in lines
+
+
+def _fits(page, selector: str) -> bool:  # type: ignore[no-untyped-def]
+    """Whether the element is no wider than the box it is in (nothing to scroll sideways)."""
+    return page.evaluate(f"(() => {{ const t = document.querySelector({selector!r});"
+                         " return t.scrollWidth <= t.parentElement.clientWidth; })()")
+
+
+def test_a_phone_stacks_the_task_list_and_a_tasks_metadata(home, browser):
+    """Before, at 360 px the task list (six columns) and a task's metadata (four) were tables in
+    a box scrolled sideways: a task's duration and attempts, a fact's time, off screen."""
+    page = watched_page(new_context(browser, viewport={"width": 360, "height": 800}))
+    with ui_server(home) as ui:
+        page.goto(f"{ui.url}/runs/CompareFlow/1")
+        tasks = page.get_by_role("table", name="tasks")
+        expect(tasks.get_by_role("row")).to_have_count(1 + 1 + 6 + 1 + 1)  # header, 9 tasks
+        expect(tasks.get_by_role("columnheader")).to_have_count(6)
+        assert _fits(page, "#tasks-table")
+        assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+        # every cell on the screen; each number drawn with its name, read by its column's
+        work = tasks.locator('tr[data-task^="work/"]').first
+        for cell in work.get_by_role("cell").all():
+            box = cell.bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 360, box
+        index = work.get_by_role("cell").nth(2)
+        expect(index).to_have_text("0")
+        expect(index).to_have_accessible_name("0")
+        assert index.evaluate("(c) => getComputedStyle(c, '::before').content") == \
+            '"index " / ""'  # drawn, with no text for a screen reader (the header names it)
+        # the sort buttons are still there, on the screen, and sort
+        button = tasks.get_by_role("button", name="duration")
+        box = button.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 360
+        button.focus()
+        page.keyboard.press("Enter")
+        expect(page).to_have_url(f"{ui.url}/runs/CompareFlow/1?sort=duration&order=asc#tasks")
+
+        page.goto(f"{ui.url}/runs/CompareFlow/1/end/{_end_task(ui)}")
+        metadata = page.get_by_role("table", name="metadata")
+        expect(metadata.get_by_role("row").nth(3)).to_be_visible()
+        expect(metadata.get_by_role("columnheader")).to_have_count(4)
+        assert _fits(page, "#metadata")
+        assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+        for cell in metadata.locator("tbody td").all():
+            box = cell.bounding_box()
+            assert box is not None and box["x"] + box["width"] <= 360, box
+        assert page.problems == [], page.problems  # type: ignore[attr-defined]
