@@ -14,6 +14,7 @@ Waits are on what the page shows (Playwright's expect, with a generous deadline)
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -181,4 +182,31 @@ def test_a_phone_stacks_the_task_list_and_a_tasks_metadata(home, browser):
         for cell in metadata.locator("tbody td").all():
             box = cell.bounding_box()
             assert box is not None and box["x"] + box["width"] <= 360, box
+        assert page.problems == [], page.problems  # type: ignore[attr-defined]
+
+
+def test_a_retry_runs_before_the_waiting_tasks_and_its_page_says_what_waited(browser, tmp_path):
+    """Before, a retry joined the back of the queue: in a foreach of 2,000 its 0.1 s task was
+    tried again only once every other item had run, and its page (and the duration column)
+    said it took 30 s. Now it runs next, as Metaflow's does, and a task whose attempts ran for
+    much less than its span says so."""
+    made = hw(flow_file("ui/retry_order_flow.py"), "run", "--max-workers", "1", cwd=tmp_path)
+    assert made.returncode == 0, made.stdout + made.stderr
+    page = watched_page(new_context(browser))
+    with ui_server(tmp_path) as ui:
+        work = ui.json("/api/runs/RetryOrderFlow/1/tasks?step=work&limit=100")["tasks"]
+        first, last = work[0], work[-1]
+        assert (first["foreach_index"], first["attempts"], last["foreach_index"]) == (0, 2, 39)
+        retried = ui.json(f"/api/tasks/RetryOrderFlow/1/work/{first['task_id']}")["attempts"][1]
+        latest = ui.json(f"/api/tasks/RetryOrderFlow/1/work/{last['task_id']}")["attempts"][0]
+        assert retried["started_at"] < latest["started_at"]
+
+        patient = ui.json("/api/runs/RetryOrderFlow/1/tasks?step=patient")["tasks"][0]
+        page.goto(f"{ui.url}/runs/RetryOrderFlow/1/patient/{patient['task_id']}")
+        expect(page.locator("#task-waited")).to_have_text(re.compile(
+            r"^ · its 2 attempts ran [0-9.]+s; the rest was waiting before and between them$"))
+        # a task tried once, or whose attempts fill its span, says nothing more
+        page.goto(f"{ui.url}/runs/RetryOrderFlow/1/work/{last['task_id']}")
+        expect(page.locator("#task-duration")).to_be_visible()
+        expect(page.locator("#task-waited")).to_have_count(0)
         assert page.problems == [], page.problems  # type: ignore[attr-defined]
