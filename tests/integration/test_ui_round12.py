@@ -210,3 +210,47 @@ def test_a_retry_runs_before_the_waiting_tasks_and_its_page_says_what_waited(bro
         expect(page.locator("#task-duration")).to_be_visible()
         expect(page.locator("#task-waited")).to_have_count(0)
         assert page.problems == [], page.problems  # type: ignore[attr-defined]
+
+
+def test_a_step_reused_from_cache_says_so_not_cloned(browser, tmp_path):
+    """Before, a @cache-reused step read "cloned" in the graph, the timeline and the task list,
+    and its task page said it "did not run again when the run was resumed", of a run never
+    resumed: resume's word for @cache's work. A resume's clones still read "cloned"."""
+    flow = flow_file("ui/cached_flow.py")
+    for env in ({}, {"FAIL_END": "1"}):  # run 1 computes, run 2 reuses (and fails at end)
+        made = hw(flow, "run", cwd=tmp_path, **env)
+        assert made.returncode == (0 if not env else 1), made.stdout + made.stderr
+    resumed = hw(flow, "resume", cwd=tmp_path)  # run 3: clones run 2's tasks
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    page = watched_page(new_context(browser))
+    with ui_server(tmp_path) as ui:
+        reused = ui.json("/api/runs/CachedFlow/2")["steps"]["features"]
+        assert (reused["tasks"], reused["cached"], reused["cloned"]) == (3, 3, 0)
+        cloned = ui.json("/api/runs/CachedFlow/3")["steps"]["features"]
+        assert (cloned["tasks"], cloned["cached"], cloned["cloned"]) == (3, 0, 3)
+
+        page.goto(f"{ui.url}/runs/CachedFlow/2")
+        expect(page.locator('#dag g.step[data-step="features"] text.count')).to_have_text(
+            "3 tasks · reused from @cache")
+        expect(page.get_by_role("img", name=re.compile(
+            r", features succeeded [0-9.]+s, reused from @cache, join "))).to_have_count(1)
+        row = page.locator('#tasks-table tr[data-task^="features/"]').first
+        expect(row.locator("a.cloned")).to_have_text("reused")
+        row.locator("a").first.click()
+        expect(page.locator("#cloned-from")).to_have_text(re.compile(r"^CachedFlow/1/features/"))
+        expect(page.locator("dl.facts")).to_contain_text("reused from")
+        expect(page.locator("dl.facts")).to_contain_text("@cache found this result")
+        expect(page.locator("dl.facts")).not_to_contain_text("resumed")
+
+        page.goto(f"{ui.url}/runs/CachedFlow/3")
+        expect(page.locator('#dag g.step[data-step="features"] text.count')).to_have_text(
+            "3 tasks · cloned")
+        expect(page.locator('#tasks-table tr[data-task^="features/"] a.cloned').first
+               ).to_have_text("cloned")
+
+        page.goto(f"{ui.url}/compare/CachedFlow/2/1")
+        cells = page.get_by_role("table", name="step durations compared").locator(
+            'tr[data-step="features"] td')
+        expect(cells.nth(1)).to_contain_text("(reused from @cache)")
+        expect(cells.nth(3)).to_have_text("not compared: reused from @cache in 2")
+        assert page.problems == [], page.problems  # type: ignore[attr-defined]

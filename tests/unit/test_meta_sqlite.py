@@ -902,7 +902,7 @@ def test_task_pages_changes_and_step_counts(meta):
     assert [t.task_id for t in either] == ["4", "5"]
     assert [t.task_id for t in meta.page_tasks("PetsFlow", run_id, status=("failed", "running"))
             ] == ["3", "4", "5", "6"]
-    counts = {(step, status): (n, ended) for step, status, n, _, _, ended, _ in
+    counts = {(step, status): (n, ended) for step, status, n, _, _, ended, *_ in
               meta.step_status_counts("PetsFlow", run_id)}
     assert counts == {("start", "succeeded"): (1, 1), ("work", "succeeded"): (1, 1),
                       ("work", "failed"): (1, 1), ("work", "running"): (3, 0)}

@@ -145,9 +145,13 @@ FAILED_TASKS = f"""SELECT {_TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_id =
     AND status = 'failed' ORDER BY seq LIMIT ?"""
 # Per step and status: how many tasks, first start, last end, how many ended, how many a
 # resume cloned (they name their origin).
+# The last two counts: tasks recorded as a clone (resume's, or @cache's reuse), and of those the
+# ones @cache reused (their facts name their origin as ``cached-from``: a resume's clone of a
+# reused task copies its origin's facts, whose ``cached-from`` names another task).
 STEP_STATUS_COUNTS = """SELECT step, status, COUNT(*), MIN(created_at), MAX(finished_at),
-    COUNT(finished_at), COUNT(origin_pathspec) FROM tasks WHERE flow = ? AND run_id = ?
-    GROUP BY step, status"""
+    COUNT(finished_at), COUNT(origin_pathspec),
+    COUNT(CASE WHEN transition LIKE '%"cached-from": "' || origin_pathspec || '"%' THEN 1 END)
+    FROM tasks WHERE flow = ? AND run_id = ? GROUP BY step, status"""
 GET_TASK = f"""SELECT {_TASK_COLUMNS} FROM tasks
     WHERE flow = ? AND run_id = ? AND step = ? AND task_id = ?"""
 

@@ -513,11 +513,20 @@ function drawDag(run, container) {
   container.replaceChildren(picture);
 }
 
-// How long a step took; in a resumed run, a step whose tasks were all cloned did not run again
-// (its span is the copying's), so it says so rather than pass for fast.
+// How long a step took; a step whose tasks were all cloned (a resume's copies) or reused
+// (@cache found their results) did not run again (its span is the copying's), so it says so
+// rather than pass for fast.
 function stepTook(s) {
   const took = duration(s.started_at, s.finished_at);
-  return s.cloned && s.cloned === s.tasks ? `${took}, cloned` : took;
+  return s.cloned && s.cloned === s.tasks ? `${took}, cloned` : s.cached && s.cached === s.tasks ? `${took}, reused from @cache` : took;
+}
+
+// Tasks of a step that did not run in this run: a resume's clones and @cache's reuses.
+function copiedParts(state) {
+  const parts = [];
+  if (state.cloned) parts.push(state.cloned === state.tasks ? "cloned" : `${state.cloned} cloned`);
+  if (state.cached) parts.push(state.cached === state.tasks ? "reused from @cache" : `${state.cached} reused from @cache`);
+  return parts;
 }
 
 // A step no task reached is "pending" while the run goes on and "not run" once it is over
@@ -535,7 +544,7 @@ function paintDag(run, steps, status, widths) {
       const parts = [width && width !== state.tasks ? `${state.tasks} of ${width} tasks` : `${state.tasks} task${state.tasks === 1 ? "" : "s"}`];
       if (state.running) parts.push(`${state.running} running`);
       if (state.failed) parts.push(`${state.failed} failed`);
-      if (state.cloned) parts.push(state.cloned === state.tasks ? "cloned" : `${state.cloned} cloned`);
+      parts.push(...copiedParts(state));
       count.textContent = parts.join(" · ");
     } else if (status !== "running") {
       count.textContent = "not run";
@@ -610,11 +619,13 @@ function drawTaskTimeline(run, tasks, container) {
 }
 
 // In a resumed run, a task that did not run again says so, linking to the task it was
-// cloned from (its start and duration are the clone's, not the work's).
+// cloned from (its start and duration are the clone's, not the work's); a task @cache reused
+// says "reused", linking to the task whose result it is.
 function cloned(t) {
   if (!t.origin_pathspec) return [];
   const [oFlow, oRun, oStep, oTask] = t.origin_pathspec.split("/");
-  return [" ", el("a", { href: taskHref(oFlow, oRun, oStep, oTask), class: "cloned", title: `cloned from ${t.origin_pathspec}`, text: "cloned" })];
+  return [" ", el("a", { href: taskHref(oFlow, oRun, oStep, oTask), class: "cloned",
+    title: `${t.cached ? "@cache reused the result of" : "cloned from"} ${t.origin_pathspec}`, text: t.cached ? "reused" : "cloned" })];
 }
 
 // A task left running by a killed run reads as failed; it says why it has no error.
@@ -1387,8 +1398,10 @@ async function taskPage() {
   if (task.foreach_index !== null) fact("foreach index", String(task.foreach_index));
   if (task.origin_pathspec) {
     const [oFlow, oRun, oStep, oTask] = task.origin_pathspec.split("/");
-    fact("cloned from", el("span", {}, el("a", { id: "cloned-from", href: taskHref(oFlow, oRun, oStep, oTask), text: shownName(task.origin_pathspec) }),
-      el("span", { class: "muted", text: " — did not run again when the run was resumed: its logs, artifacts and cards are the origin's, its times those of the copy" })));
+    fact(task.cached ? "reused from" : "cloned from", el("span", {}, el("a", { id: "cloned-from", href: taskHref(oFlow, oRun, oStep, oTask), text: shownName(task.origin_pathspec) }),
+      el("span", { class: "muted", text: task.cached
+        ? " — did not run: @cache found this result of the same code, inputs and parameters; its logs, artifacts and cards are that task's, its times those of the copy"
+        : " — did not run again when the run was resumed: its logs, artifacts and cards are the origin's, its times those of the copy" })));
   }
   if (task.parents.length) {
     // a join of a big foreach has thousands of inputs: the first few are links, the rest are
@@ -1711,14 +1724,18 @@ async function comparePage() {
     const da = took(sa), db = took(sb);
     let change = "-";
     const copied = (st) => Boolean(st && st.cloned && st.cloned === st.tasks);
-    if (copied(sa) || copied(sb)) {  // a resume's copies took no time worth comparing
-      change = `not compared: cloned in ${[[a, sa], [b, sb]].filter(([, st]) => copied(st)).map(([id]) => id).join(" and ")}`;
+    const reused = (st) => Boolean(st && st.cached && st.cached === st.tasks);
+    const how = (st) => (copied(st) ? "cloned" : "reused from @cache");
+    if (copied(sa) || copied(sb) || reused(sa) || reused(sb)) {  // copies took no time worth comparing
+      const which = [[a, sa], [b, sb]].filter(([, st]) => copied(st) || reused(st));
+      change = `not compared: ${[...new Set(which.map(([, st]) => how(st)))].length === 1
+        ? `${how(which[0][1])} in ${which.map(([id]) => id).join(" and ")}` : which.map(([id, st]) => `${how(st)} in ${id}`).join(", ")}`;
     } else if (da !== null && db !== null) {
       const delta = db - da;
       change = `${delta >= 0 ? "+" : "−"}${duration(0.000001, Math.abs(delta) + 0.000001)}${da > 0.05 ? ` (×${(db / da).toFixed(1)})` : ""}`;
     }
     const cell = (st) => el("td", {}, st ? durationEl("span", st.started_at, st.finished_at, !st.finished_at) : el("span", { class: "muted", text: "not run" }),
-      copied(st) ? el("span", { class: "muted", text: " (cloned)" }) : null);
+      copied(st) || reused(st) ? el("span", { class: "muted", text: ` (${how(st)})` }) : null);
     sbody.append(el("tr", { "data-step": n }, el("td", { text: n }), cell(sa), cell(sb), el("td", { text: change })));
   }
   steps.append(sbody);
