@@ -28,7 +28,14 @@ from headwater.ui.notebook import client_setup
 
 from .faultkit import hw
 from .flowrun import flow_file, hermetic_env
-from .uiserver import DEADLINE_MS, new_context, ui_server, watched_page
+from .uiserver import (
+    DEADLINE_MS,
+    gated_run,
+    new_context,
+    ui_server,
+    wait_until,
+    watched_page,
+)
 
 expect.set_options(timeout=DEADLINE_MS)
 FLOW = flow_file("ui/compare_flow.py")
@@ -253,4 +260,32 @@ def test_a_step_reused_from_cache_says_so_not_cloned(browser, tmp_path):
             'tr[data-step="features"] td')
         expect(cells.nth(1)).to_contain_text("(reused from @cache)")
         expect(cells.nth(3)).to_have_text("not compared: reused from @cache in 2")
+        assert page.problems == [], page.problems  # type: ignore[attr-defined]
+
+
+def test_a_running_runs_page_lists_what_catch_caught_as_it_happens(browser, tmp_path):
+    """Before, a running run's page did not list the tasks @catch caught until the run ended
+    (asking meant reading the run's whole task list); with the indexed query it asks at once
+    and again when the live tasks show a newly caught one."""
+    page = watched_page(new_context(browser))
+    with ui_server(tmp_path) as ui, gated_run(flow_file("ui/caught_live_flow.py"), tmp_path,
+                                               "gates", ("raise", "rest")) as (run, gates):
+        wait_until(lambda: len(ui.json("/api/runs/CaughtLiveFlow/1/tasks?step=work")["tasks"])
+                   == 4 if ui.get("/api/runs/CaughtLiveFlow/1")[0] == 200 else False,
+                   "the four work tasks to start")
+        page.goto(f"{ui.url}/runs/CaughtLiveFlow/1")
+        expect(page.locator("#run-status")).to_have_text("running")
+        expect(page.locator('#dag g.step[data-step="work"] text.count')).to_contain_text(
+            "4 running")
+        section = page.locator("#caught")
+        expect(section).to_have_count(0)
+        (gates / "raise").touch()
+        expect(section.get_by_role("heading")).to_have_text("Errors @catch caught so far")
+        expect(section.locator("li")).to_have_count(1)
+        expect(section.locator("li")).to_contain_text("ValueError: item 1 has no labels")
+        (gates / "rest").touch()
+        expect(page.locator("#run-status")).to_have_text("succeeded")
+        expect(section.get_by_role("heading")).to_have_text("Errors @catch caught")
+        expect(section.locator("li")).to_have_count(1)
+        assert run.wait(timeout=300) == 0
         assert page.problems == [], page.problems  # type: ignore[attr-defined]

@@ -711,8 +711,9 @@ async function runPage() {
     api(`/api/runs?${new URLSearchParams({ flow, limit: 50 })}`).catch(() => null)]);
   // a finished run's tasks whose step raised and @catch caught it: succeeded records, so no
   // failure shows them, yet each is an error a reader came to find (a 1,000-task foreach hid one)
-  const caught = run.status !== "running"
-    ? await api(`${base}/tasks?${new URLSearchParams({ status: "caught", limit: FAILURES_SHOWN })}`).catch(() => null) : null;
+  // the tasks @catch caught: one indexed query (meta's tasks_caught), asked of a running run too
+  const askCaught = () => api(`${base}/tasks?${new URLSearchParams({ status: "caught", limit: FAILURES_SHOWN })}`).catch(() => null);
+  const caught = await askCaught();
   for (const feed of feeds) feed.stop();  // drawn afresh: the last drawing's following ends
 
   const facts = el("dl", { class: "facts" });
@@ -794,12 +795,21 @@ async function runPage() {
     if (failedCount > run.failures.length) failures.append(el("p", { class: "muted" }, `${failedCount - run.failures.length} more failed: `, el("a", { id: "all-failed", href: listHref("", "failed"), text: `list all ${failedCount} failed tasks` })));
   }
 
-  const caughtList = caught && caught.tasks.length ? el("section", { id: "caught", class: "failures" },
-    el("h2", { text: "Errors @catch caught" }),
-    el("ul", {}, ...caught.tasks.map((t) => el("li", {}, el("a", { href: taskHref(flow, runId, t.step, t.task_id), text: shownName(`${t.step}/${t.task_id}`) }), " ",
-      ...(t.failure ? [el("span", { class: "error", text: `${t.failure.type}: ${plain(t.failure.message)}` }), " "] : []),
-      el("span", { class: "muted", text: t.failure ? "— @catch caught it and the run went on" : "raised; @catch caught it and the run went on" })))),
-    el("p", {}, el("a", { id: "all-caught", href: listHref("", "caught"), text: caught.more ? "list every task @catch caught" : "list them below" }))) : null;
+  // the caught list, in a box of its own: while the run goes on it is asked again when a task
+  // @catch caught shows up (the live tasks say so), and says "so far"
+  const caughtKeys = new Set();
+  const caughtList = el("div", { id: "caught-box" });
+  const drawCaught = (found, live) => {
+    caughtKeys.clear();
+    for (const t of (found && found.tasks) || []) caughtKeys.add(`${t.step}/${t.task_id}`);
+    caughtList.replaceChildren(...(found && found.tasks.length ? [el("section", { id: "caught", class: "failures" },
+      el("h2", { text: live ? "Errors @catch caught so far" : "Errors @catch caught" }),
+      el("ul", {}, ...found.tasks.map((t) => el("li", {}, el("a", { href: taskHref(flow, runId, t.step, t.task_id), text: shownName(`${t.step}/${t.task_id}`) }), " ",
+        ...(t.failure ? [el("span", { class: "error", text: `${t.failure.type}: ${plain(t.failure.message)}` }), " "] : []),
+        el("span", { class: "muted", text: t.failure ? "— @catch caught it and the run went on" : "raised; @catch caught it and the run went on" })))),
+      el("p", {}, el("a", { id: "all-caught", href: listHref("", "caught"), text: found.more ? "list every task @catch caught" : "list them below" })))] : []));
+  };
+  drawCaught(caught, run.status === "running");
 
   // a run whose scheduler was killed says so: nobody recorded its end
   const interrupted = run.interrupted ? el("p", { id: "interrupted", class: "notice", role: "status" },
@@ -816,7 +826,7 @@ async function runPage() {
 
   const firstDraw = app.dataset.drawn !== "true";
   app.dataset.drawn = "true";
-  redraw(el("h1", { text: shownName(`${flow}/${runId}`) }), facts, ...(interrupted ? [interrupted] : []), ...(failures ? [failures] : []), ...(caughtEnd ? [caughtEnd] : []), ...(caughtList ? [caughtList] : []),
+  redraw(el("h1", { text: shownName(`${flow}/${runId}`) }), facts, ...(interrupted ? [interrupted] : []), ...(failures ? [failures] : []), ...(caughtEnd ? [caughtEnd] : []), caughtList,
     el("h2", { text: "Graph" }), dag,
     el("h2", { text: "Timeline" }), timeline,
     el("h3", { text: "Tasks listed below" }), taskTimeline,
@@ -838,6 +848,17 @@ async function runPage() {
   }
 
   if (run.status !== "running") return;
+  // a task newly caught (or, polled, any time): the caught list asked again, one ask at a time
+  let askingCaught = false, askCaughtAgain = false;
+  const recheckCaught = async () => {
+    if (askingCaught) { askCaughtAgain = true; return; }
+    askingCaught = true;
+    askCaughtAgain = false;
+    const found = await askCaught();
+    if (found && statusBadge.textContent === "running") drawCaught(found, true);
+    askingCaught = false;
+    if (askCaughtAgain) recheckCaught();
+  };
   // New tasks, in registration order, land on whichever page has room for them: while this
   // page is not full and the run holds more tasks than it lists, it is read again (one query,
   // never two at once). Tasks that go on a later page are counted in a notice linking there.
@@ -901,6 +922,7 @@ async function runPage() {
     follow();
   };
   const onTasks = (list) => {
+    if (list.some((t) => t.caught && !caughtKeys.has(`${t.step}/${t.task_id}`))) recheckCaught();
     const changed = list.filter((t) => !step || t.step === step);
     // A sorted list: a task that started or ended may belong anywhere in the order, on this
     // page or off it, so the page is read again (the server sorts; it stays one page).
@@ -961,6 +983,7 @@ async function runPage() {
     streamed++;
     onRun(head);
     refill();
+    recheckCaught();
     return true;
   };
   liveFeed(listen, poll);
