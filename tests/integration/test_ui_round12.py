@@ -5,9 +5,13 @@ a real ``headwater ui`` over runs real flows made:
   in a notebook in another folder (no ``.headwater`` there, no setting in its environment)
   reads the value: a local datastore, a database file kept apart from the blobs, PostgreSQL
   (its password left out of the page).
-- On a phone, a run's task list and a task's metadata are rows stacked one under another,
-  each cell named, not six columns in a box scrolled sideways; still tables to a screen reader,
-  and the task list's sort buttons still there.
+- On a phone, the runs list, a run's task list and a task's metadata are rows stacked one under
+  another, each cell named, not six columns in a box scrolled sideways; still tables to a
+  screen reader, and the task list's sort buttons still there.
+- A retry runs before the tasks already waiting (as Metaflow's), and a task whose attempts ran
+  for much less than its span says so.
+- A step @cache reused says "reused from @cache", not resume's "cloned".
+- A running run's page lists what @catch caught so far, live.
 
 Waits are on what the page shows (Playwright's expect, with a generous deadline), never on time.
 """
@@ -180,6 +184,16 @@ def test_a_phone_stacks_the_task_list_and_a_tasks_metadata(home, browser):
         page.keyboard.press("Enter")
         expect(page).to_have_url(f"{ui.url}/runs/CompareFlow/1?sort=duration&order=asc#tasks")
 
+        # the runs list the same way: when, how long, by whom, on the screen
+        page.goto(f"{ui.url}/")
+        runs = page.get_by_role("table", name="runs")
+        expect(runs.get_by_role("columnheader")).to_have_count(6)
+        assert _fits(page, "#runs-table")
+        for cell in runs.locator('tr[data-pathspec="CompareFlow/1"]').get_by_role("cell").all():
+            box = cell.bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 360, box
+        expect(runs.get_by_role("cell", name="tester")).to_have_count(1)  # no "by" read out
+
         page.goto(f"{ui.url}/runs/CompareFlow/1/end/{_end_task(ui)}")
         metadata = page.get_by_role("table", name="metadata")
         expect(metadata.get_by_role("row").nth(3)).to_be_visible()
@@ -288,4 +302,25 @@ def test_a_running_runs_page_lists_what_catch_caught_as_it_happens(browser, tmp_
         expect(section.get_by_role("heading")).to_have_text("Errors @catch caught")
         expect(section.locator("li")).to_have_count(1)
         assert run.wait(timeout=300) == 0
+        assert page.problems == [], page.problems  # type: ignore[attr-defined]
+
+
+def test_catchs_stand_in_attempt_says_it_ran_nothing(home, browser):
+    """Before, a task @catch caught listed its last attempt as "attempt 2 succeeded", read as
+    the step passing on its third try; it is @catch's stand-in, which ran nothing."""
+    page = watched_page(new_context(browser))
+    with ui_server(home) as ui:
+        caught = ui.json("/api/runs/CompareFlow/1/tasks?status=caught")["tasks"][0]
+        page.goto(f"{ui.url}/runs/CompareFlow/1/work/{caught['task_id']}")
+        attempts = page.locator("#attempts section.attempt")
+        expect(attempts).to_have_count(caught["attempts"])
+        expect(attempts.last.locator("p.stand-in")).to_contain_text(
+            "@catch's stand-in: the step did not run again")
+        expect(page.locator("#attempts p.stand-in")).to_have_count(1)
+        # a task retried into success has no such line
+        work = ui.json("/api/runs/CompareFlow/1/tasks?step=work")["tasks"]
+        retried = next(t for t in work if t["attempts"] == 2 and not t.get("caught"))
+        page.goto(f"{ui.url}/runs/CompareFlow/1/work/{retried['task_id']}")
+        expect(page.locator("#attempts section.attempt")).to_have_count(2)
+        expect(page.locator("#attempts p.stand-in")).to_have_count(0)
         assert page.problems == [], page.problems  # type: ignore[attr-defined]

@@ -411,10 +411,10 @@ function runRow(r) {
     el("td", {}, el("a", { href: runHref(r.flow, r.run_id), text: shownName(r.pathspec) }),
       r.origin_run_id ? el("span", { class: "muted resumed", text: ` resumed from ${shownName(r.origin_run_id)}` }) : null),
     el("td", {}, badge(r.status), ...interruptedNote(r)),
-    el("td", {}, stamp(r.created_at)),
-    durationEl("td", r.created_at, r.finished_at || r.stopped_at, r.status === "running"),
-    el("td", { text: shownName(r.user) }),
-    el("td", {}, tagLinks(r.tags, TAGS_LISTED)));
+    el("td", { "data-label": "started" }, stamp(r.created_at)),
+    durationEl("td", r.created_at, r.finished_at || r.stopped_at, r.status === "running", { "data-label": "took" }),
+    el("td", { "data-label": "by", text: shownName(r.user) }),
+    el("td", { "data-label": "tags" }, tagLinks(r.tags, TAGS_LISTED)));
 }
 
 // The runs list follows what it shows: every 2 s while a listed run is running, every 10 s
@@ -1462,6 +1462,12 @@ async function taskPage() {
         el("a", { href: `${here}#logs`, class: "attempt-show", "aria-label": `show the logs of attempt ${a.attempt} on this page`, text: "show its logs" }), " · as plain text: ",
         el("a", { href: `${base}/logs/stdout?attempt=${a.attempt}`, "aria-label": `stdout of attempt ${a.attempt}`, text: "stdout" }), " · ",
         el("a", { href: `${base}/logs/stderr?attempt=${a.attempt}`, "aria-label": `stderr of attempt ${a.attempt}`, text: "stderr" })));
+    }
+    // a task @catch caught ends with @catch's stand-in: an attempt that ran nothing of the
+    // step, recorded succeeded so the flow goes on (Metaflow records no such attempt: its last
+    // failed one is marked done). Read bare, "attempt 2 succeeded" said the step passed.
+    if (task.caught && a.attempt === newest && a.status === "succeeded" && task.attempts.length > 1) {
+      box.append(el("p", { class: "muted stand-in", text: "@catch's stand-in: the step did not run again; the attempt before failed and the flow went on from here, with @catch's variable set" }));
     }
     if (a.failure) {
       box.append(el("p", { class: "failure" }, el("strong", { text: a.failure.type }), `: ${plain(a.failure.message)}`));
