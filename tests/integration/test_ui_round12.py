@@ -236,7 +236,8 @@ def test_a_retry_runs_before_the_waiting_tasks_and_its_page_says_what_waited(bro
 def test_a_step_reused_from_cache_says_so_not_cloned(browser, tmp_path):
     """Before, a @cache-reused step read "cloned" in the graph, the timeline and the task list,
     and its task page said it "did not run again when the run was resumed", of a run never
-    resumed: resume's word for @cache's work. A resume's clones still read "cloned"."""
+    resumed: resume's word for @cache's work. A resume's clones still read "cloned". And a
+    step's @concurrency limit, which nothing on the page named, is said under the graph."""
     flow = flow_file("ui/cached_flow.py")
     for env in ({}, {"FAIL_END": "1"}):  # run 1 computes, run 2 reuses (and fails at end)
         made = hw(flow, "run", cwd=tmp_path, **env)
@@ -250,6 +251,13 @@ def test_a_step_reused_from_cache_says_so_not_cloned(browser, tmp_path):
         cloned = ui.json("/api/runs/CachedFlow/3")["steps"]["features"]
         assert (cloned["tasks"], cloned["cached"], cloned["cloned"]) == (3, 0, 3)
 
+        # the run's kept graph names the step's @concurrency limit, and the page says it
+        assert [s.get("concurrency") for s in ui.json("/api/runs/CachedFlow/1")["graph"]["steps"]
+                ] == [None, 2, None, None]
+        page.goto(f"{ui.url}/runs/CachedFlow/1")
+        expect(page.locator("#concurrency-limits")).to_have_text(
+            "@concurrency: features runs at most 2 tasks at once (and no run more than "
+            "--max-workers)")
         page.goto(f"{ui.url}/runs/CachedFlow/2")
         expect(page.locator('#dag g.step[data-step="features"] text.count')).to_have_text(
             "3 tasks · reused from @cache")

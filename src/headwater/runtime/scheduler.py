@@ -196,7 +196,12 @@ class Scheduler:
         Best effort: a run does not fail because its picture could not be kept."""
         with contextlib.suppress(HeadwaterException, OSError):
             self.store.storage.put(run_graph_key(self.flow_name, self.run_id),
-                                   [graph_json(self.graph)])
+                                   [graph_json(self.graph, self._limits())])
+
+    def _limits(self) -> dict[str, int]:
+        """step -> its @concurrency limit, for the steps that have one."""
+        return {step: policy.concurrency for step, policy in self.policies.items()
+                if policy.concurrency is not None}
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         """Ctrl-C, SIGTERM or SIGHUP: note it; the loop stops at its next turn (within 0.25 s)."""

@@ -513,6 +513,16 @@ function drawDag(run, container) {
   container.replaceChildren(picture);
 }
 
+// The steps a @concurrency limit holds to N tasks at once (the run's kept graph says which):
+// "4 running" in a 1,500-task foreach otherwise leaves the reader asking what holds the rest.
+function limitsNote(run) {
+  const limited = ((run.graph && run.graph.steps) || []).filter((s) => Number.isInteger(s.concurrency));
+  if (!limited.length) return [];
+  return [el("p", { id: "concurrency-limits", class: "muted" }, "@concurrency: ",
+    limited.map((s) => `${shownName(s.name)} runs at most ${plural(s.concurrency, "task")} at once`).join("; "),
+    " (and no run more than --max-workers)")];
+}
+
 // How long a step took; a step whose tasks were all cloned (a resume's copies) or reused
 // (@cache found their results) did not run again (its span is the copying's), so it says so
 // rather than pass for fast.
@@ -827,7 +837,7 @@ async function runPage() {
   const firstDraw = app.dataset.drawn !== "true";
   app.dataset.drawn = "true";
   redraw(el("h1", { text: shownName(`${flow}/${runId}`) }), facts, ...(interrupted ? [interrupted] : []), ...(failures ? [failures] : []), ...(caughtEnd ? [caughtEnd] : []), caughtList,
-    el("h2", { text: "Graph" }), dag,
+    el("h2", { text: "Graph" }), dag, ...limitsNote(run),
     el("h2", { text: "Timeline" }), timeline,
     el("h3", { text: "Tasks listed below" }), taskTimeline,
     el("h2", { text: "Parameters" }), Object.keys(run.parameters).length ? scrolled(params_) : el("p", { class: "muted", text: "none" }),

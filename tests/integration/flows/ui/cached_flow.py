@@ -1,10 +1,10 @@
-"""A flow whose ``features`` step (a foreach of three) is ``@cache``d: run twice with the same
+"""A flow whose ``features`` step (a foreach of three, at most two at once) is ``@cache``d: run twice with the same
 parameter, the second run reuses its three tasks; ``FAIL_END`` makes ``end`` fail, so a resume
 of that run clones the reused tasks (a resume's clones, not @cache's)."""
 
 import os
 
-from headwater import FlowSpec, Parameter, cache, step
+from headwater import FlowSpec, Parameter, cache, concurrency, step
 
 
 class CachedFlow(FlowSpec):
@@ -15,6 +15,7 @@ class CachedFlow(FlowSpec):
         self.items = [1, 2, 3]
         self.next(self.features, foreach="items")
 
+    @concurrency(limit=2)
     @cache
     @step
     def features(self):
