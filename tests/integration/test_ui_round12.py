@@ -6,7 +6,7 @@ a real ``headwater ui`` over runs real flows made:
   reads the value: a local datastore, a database file kept apart from the blobs, PostgreSQL
   (its password left out of the page).
 - On a phone, the runs list, a run's task list and a task's metadata are rows stacked one under
-  another, each cell named, not six columns in a box scrolled sideways; still tables to a
+  another (and two runs compared fit side by side), each cell named, not six columns in a box scrolled sideways; still tables to a
   screen reader, and the task list's sort buttons still there.
 - A retry runs before the tasks already waiting (as Metaflow's), and a task whose attempts ran
   for much less than its span says so.
@@ -47,10 +47,11 @@ FLOW = flow_file("ui/compare_flow.py")
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory) -> Path:
-    """CompareFlow/1, finished, in ``home/.headwater``."""
+    """CompareFlow/1 and 2 (another label), finished, in ``home/.headwater``."""
     folder = tmp_path_factory.mktemp("ui-round12")
-    done = hw(FLOW, "run", cwd=folder)
-    assert done.returncode == 0, done.stdout + done.stderr
+    for args in ((), ("--label", "other")):
+        done = hw(FLOW, "run", *args, cwd=folder)
+        assert done.returncode == 0, done.stdout + done.stderr
     return folder
 
 
@@ -192,7 +193,15 @@ def test_a_phone_stacks_the_task_list_and_a_tasks_metadata(home, browser):
         for cell in runs.locator('tr[data-pathspec="CompareFlow/1"]').get_by_role("cell").all():
             box = cell.bounding_box()
             assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 360, box
-        expect(runs.get_by_role("cell", name="tester")).to_have_count(1)  # no "by" read out
+        expect(runs.get_by_role("cell", name="tester")).to_have_count(2)  # no "by" read out
+
+        # two runs compared: both columns of their summary on the screen (start times wrap)
+        page.goto(f"{ui.url}/compare/CompareFlow/2/1")
+        compared = page.get_by_role("table", name="runs compared")
+        expect(compared.get_by_role("link", name="CompareFlow/1")).to_be_visible()
+        assert _fits(page, "#compare-runs")
+        box = compared.get_by_role("link", name="CompareFlow/1").bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 360, box
 
         page.goto(f"{ui.url}/runs/CompareFlow/1/end/{_end_task(ui)}")
         metadata = page.get_by_role("table", name="metadata")
