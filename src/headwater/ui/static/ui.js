@@ -719,9 +719,9 @@ async function runPage() {
   if (sort) { params.set("sort", sort); params.set("order", order); }
   const [run, page, others] = await Promise.all([api(base), api(`${base}/tasks?${params}`),
     api(`/api/runs?${new URLSearchParams({ flow, limit: 50 })}`).catch(() => null)]);
-  // a finished run's tasks whose step raised and @catch caught it: succeeded records, so no
-  // failure shows them, yet each is an error a reader came to find (a 1,000-task foreach hid one)
-  // the tasks @catch caught: one indexed query (meta's tasks_caught), asked of a running run too
+  // the run's tasks whose step raised and @catch caught it: succeeded records, so no failure
+  // shows them, yet each is an error a reader came to find (a 1,000-task foreach hid one). One
+  // indexed query (meta's tasks_caught), so a running run is asked too
   const askCaught = () => api(`${base}/tasks?${new URLSearchParams({ status: "caught", limit: FAILURES_SHOWN })}`).catch(() => null);
   const caught = await askCaught();
   for (const feed of feeds) feed.stop();  // drawn afresh: the last drawing's following ends
