@@ -90,10 +90,11 @@ def ui_command(folder: Path | None, *args: str) -> list[str]:
 
 @contextmanager
 def ui_server(folder: Path, *, token: str | None = None, env: dict | None = None,
-              prefix: tuple[str, ...] = ()) -> Iterator[UIServer]:
+              prefix: tuple[str, ...] = (), args: tuple[str, ...] = ()) -> Iterator[UIServer]:
     """``headwater ui`` over ``folder/.headwater`` on a free loopback port, until the block ends;
     with HEADWATER_DATASTORE_ROOT in ``env``, over what the environment names instead.
-    ``prefix``: a command the server is started through (``prlimit --nofile=...``)."""
+    ``prefix``: a command the server is started through (``prlimit --nofile=...``); ``args``:
+    more options of ``headwater ui`` (``--metadata URL``)."""
     port = free_port()
     log = folder / f"ui-{port}.log"
     full_env = hermetic_env(env)
@@ -101,7 +102,7 @@ def ui_server(folder: Path, *, token: str | None = None, env: dict | None = None
         full_env["HEADWATER_UI_TOKEN"] = token
     with open(log, "wb") as handle:
         chosen = None if "HEADWATER_DATASTORE_ROOT" in (env or {}) else folder
-        command = [*prefix, *ui_command(chosen, "--port", str(port))]
+        command = [*prefix, *ui_command(chosen, "--port", str(port), *args)]
         proc = subprocess.Popen(command, env=full_env,  # noqa: S603
                                 stdout=handle, stderr=subprocess.STDOUT, cwd=folder)
     server = UIServer(proc, port, log, token)

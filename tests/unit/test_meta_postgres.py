@@ -20,6 +20,9 @@ import pytest
 from test_meta_sqlite import (  # noqa: F401  (collected here, against PostgreSQL)
     V5_ATTEMPTS,
     V5_TASK,
+    V6_TASKS,
+    _many_tasks_some_caught,
+    check_schema_6_upgraded,
     new_run,
     test_a_cached_task_is_found_by_flow_step_and_key,
     test_a_failed_attempt_that_stored_nothing_records_no_manifest,
@@ -173,6 +176,41 @@ def test_a_database_of_schema_5_reads_its_attempts_after_the_upgrade(db_path, re
     assert (first.status, first.own_artifacts, second.own_artifacts) == ("failed", {}, {})
     store.close()
     assert _sql(db_path, "SELECT version FROM headwater_schema") == [(sql.SCHEMA_VERSION,)]
+
+
+@pytest.mark.parametrize("readonly", [True, False])
+def test_a_database_of_schema_6_is_upgraded_in_place_with_the_caught_index(db_path, readonly):
+    """The tasks an earlier headwater recorded are in the caught index once a reader or a
+    writer has upgraded the database, and nothing is lost."""
+    with psycopg.connect(db_path, autocommit=True) as conn:
+        conn.execute(sql.CREATE_VERSION_TABLE)
+        for migration in sql.MIGRATIONS[:6]:
+            for statement in migration:
+                conn.execute(statement)
+        conn.execute(sql.INSERT_VERSION, (6,))
+        conn.execute("INSERT INTO flows (name, created_at, last_run_number) "
+                     "VALUES ('OldFlow', 1, 1)")
+        conn.execute("INSERT INTO runs (flow, run_id, run_number, username, status, created_at, "
+                     "params) VALUES ('OldFlow', '1', 1, 'alice', 'succeeded', 1.0, '{}')")
+        conn.execute(V6_TASKS)
+    store = open_metadata(db_path, readonly=readonly)
+    check_schema_6_upgraded(store)
+    store.close()
+    assert _sql(db_path, "SELECT version FROM headwater_schema") == [(sql.SCHEMA_VERSION,)]
+    assert _sql(db_path, "SELECT indexname FROM pg_indexes WHERE indexname = 'tasks_caught'") \
+        == [("tasks_caught",)]
+
+
+def test_caught_tasks_are_read_through_their_partial_index(meta, db_path):
+    """PostgreSQL's planner, given the statements as the store sends them (their patterns
+    doubled for psycopg), proves the partial index applies and takes it over the run's rows."""
+    run_id = _many_tasks_some_caught(meta)
+    with psycopg.connect(db_path, autocommit=True) as conn:
+        conn.execute("ANALYZE tasks")
+        for statement, args in ((sql.PAGE_RUN_CAUGHT_TASKS, ("PetsFlow", run_id, 10, 0)),
+                                (sql.PAGE_STEP_CAUGHT_TASKS, ("PetsFlow", run_id, "work", 10, 0))):
+            plan = " ".join(row[0] for row in conn.execute("EXPLAIN " + statement, args))
+            assert "tasks_caught" in plan, plan
 
 
 def test_open_metadata_urls_and_missing_driver(monkeypatch):

@@ -902,7 +902,7 @@ def test_task_pages_changes_and_step_counts(meta):
     assert [t.task_id for t in either] == ["4", "5"]
     assert [t.task_id for t in meta.page_tasks("PetsFlow", run_id, status=("failed", "running"))
             ] == ["3", "4", "5", "6"]
-    counts = {(step, status): (n, ended) for step, status, n, _, _, ended, _ in
+    counts = {(step, status): (n, ended) for step, status, n, _, _, ended, *_ in
               meta.step_status_counts("PetsFlow", run_id)}
     assert counts == {("start", "succeeded"): (1, 1), ("work", "succeeded"): (1, 1),
                       ("work", "failed"): (1, 1), ("work", "running"): (3, 0)}
@@ -966,6 +966,83 @@ def test_caught_tasks_are_one_statement_returning_only_them(meta, db_path):
     assert len(selects) == 1, statements
     with sqlite3.connect(db_path) as conn:
         assert len(conn.execute(selects[0]).fetchall()) == 4
+
+
+def test_caught_tasks_are_read_through_their_partial_index(meta, db_path):
+    # SQLite only (PostgreSQL: test_meta_postgres.py). The planner's own account of both
+    # statements: the partial index tasks_caught, which holds the caught rows alone, not a
+    # visit of the run's (or step's) rows through tasks_key.
+    _many_tasks_some_caught(meta)
+    with sqlite3.connect(db_path) as conn:
+        for statement, args in ((sql.PAGE_RUN_CAUGHT_TASKS, ("PetsFlow", "1", 10, 0)),
+                                (sql.PAGE_STEP_CAUGHT_TASKS, ("PetsFlow", "1", "work", 10, 0))):
+            plan = " ".join(row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + statement,
+                                                             args))
+            assert "USING INDEX tasks_caught" in plan, plan
+        assert conn.execute("SELECT COUNT(*) FROM tasks INDEXED BY tasks_caught WHERE "
+                            "flow = 'PetsFlow' AND status = 'succeeded' AND (transition LIKE "
+                            "'%\"catch-attempt\":%' OR transition LIKE '%\"catch-fallback\":%')"
+                            ).fetchone() == (4,)
+
+
+def test_the_caught_index_names_the_marks_records_writes():
+    """The index's condition is written out (a shipped migration never changes): it must name
+    the very keys @catch's facts are recorded under."""
+    from headwater.meta import shared_sql
+
+    for fact in (CAUGHT_RAISE_FACT, CAUGHT_CRASH_FACT):
+        assert f"""LIKE '%"{fact}":%'""" in shared_sql._CAUGHT
+        assert f"""LIKE '%"{fact}":%'""" in sql.MIGRATIONS[6][0]
+
+
+# Tasks as a headwater of schema 6 recorded them: one @catch stood in for after a raise, one
+# after a crash, one that only says the words in a fact's value, one plain, one failed.
+V6_TASKS = """INSERT INTO tasks (flow, run_id, step, task_id, status, created_at, finished_at,
+    frames, parents, attempts, transition) VALUES
+    ('OldFlow', '1', 'work', '2', 'succeeded', 1.0, 2.0, '[]', '[]', 1,
+     '{"next_steps": ["join"], "metadata": {"catch-attempt": "0"}}'),
+    ('OldFlow', '1', 'work', '3', 'succeeded', 1.0, 2.0, '[]', '[]', 1,
+     '{"next_steps": ["join"], "metadata": {"note": "\\"catch-attempt\\": 0"}}'),
+    ('OldFlow', '1', 'work', '4', 'succeeded', 1.0, 2.0, '[]', '[]', 1,
+     '{"next_steps": ["join"]}'),
+    ('OldFlow', '1', 'work', '5', 'succeeded', 1.0, 2.0, '[]', '[]', 2,
+     '{"next_steps": ["join"], "metadata": {"catch-fallback": "1"}}'),
+    ('OldFlow', '1', 'work', '6', 'failed', 1.0, 2.0, '[]', '[]', 1, NULL)"""
+
+
+def check_schema_6_upgraded(store) -> None:
+    """What a database of schema 6 (``V6_TASKS``) answers once upgraded: its caught tasks
+    found (through the new index), every task still there."""
+    assert [t.task_id for t in store.caught_tasks("OldFlow", "1")] == ["2", "5"]
+    assert [t.task_id for t in store.caught_tasks("OldFlow", "1", "work", offset=1)] == ["5"]
+    assert [t.task_id for t in store.page_tasks("OldFlow", "1")] == ["2", "3", "4", "5", "6"]
+
+
+@pytest.mark.parametrize("readonly", [True, False])
+def test_a_database_of_schema_6_is_upgraded_in_place_with_the_caught_index(tmp_path, readonly):
+    """A project's database from the headwater before the caught index: opened by the UI
+    (read-only) or a new run, it is upgraded where it lies; the index covers the tasks already
+    recorded and nothing is lost."""
+    path = str(tmp_path / "meta.sqlite")
+    conn = sqlite3.connect(path)
+    for migration in sql.MIGRATIONS[:6]:
+        for statement in migration:
+            conn.execute(statement)
+    conn.execute("INSERT INTO flows (name, created_at, last_run_number) VALUES ('OldFlow', 1, 1)")
+    for statement in (V1_RUN, V6_TASKS):
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 6")
+    conn.commit()
+    conn.close()
+    store = open_metadata(path, readonly=readonly)
+    check_schema_6_upgraded(store)
+    store.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == sql.SCHEMA_VERSION == 7
+    assert conn.execute("SELECT task_id FROM tasks INDEXED BY tasks_caught WHERE status = "
+                        "'succeeded' AND (transition LIKE '%\"catch-attempt\":%' OR transition "
+                        "LIKE '%\"catch-fallback\":%') ORDER BY seq").fetchall() == [("2",), ("5",)]
+    conn.close()
 
 
 def test_a_lookup_holding_a_nul_finds_nothing_on_every_backend(meta):

@@ -19,12 +19,14 @@ def run_graph_key(flow: str, run_id: str) -> str:
     return f"{GRAPH_PREFIX}/{flow}/{run_id}.json"
 
 
-def graph_as_dict(graph: Graph) -> dict[str, Any]:
+def graph_as_dict(graph: Graph, limits: dict[str, int] | None = None) -> dict[str, Any]:
     """``{"flow": ..., "steps": [{name, type, next, foreach, condition, cases, join, doc}],
-    "start_step", "end_step"}``, steps in reading order (breadth-first from start, end last)."""
+    "start_step", "end_step"}``, steps in reading order (breadth-first from start, end last).
+    ``limits``: step -> its ``@concurrency`` limit, kept as the step's ``concurrency`` (only
+    on the steps that have one), so a reader can say why no more of its tasks run at once."""
     steps = []
     for node in graph.ordered():
-        steps.append({
+        entry = {
             "name": node.name,
             "type": node.type,
             "transition": node.transition,
@@ -34,10 +36,13 @@ def graph_as_dict(graph: Graph) -> dict[str, Any]:
             "cases": dict(node.switch_cases),
             "join": node.matching_join,
             "doc": (node.doc or "").strip().split("\n")[0][:200],
-        })
+        }
+        if limits and node.name in limits:
+            entry["concurrency"] = limits[node.name]
+        steps.append(entry)
     return {"flow": graph.flow_name, "steps": steps, "start_step": graph.start_step,
             "end_step": graph.end_step}
 
 
-def graph_json(graph: Graph) -> bytes:
-    return json.dumps(graph_as_dict(graph), separators=(",", ":")).encode()
+def graph_json(graph: Graph, limits: dict[str, int] | None = None) -> bytes:
+    return json.dumps(graph_as_dict(graph, limits), separators=(",", ":")).encode()

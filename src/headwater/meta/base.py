@@ -17,7 +17,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from headwater.exceptions import MetadataError
-from headwater.meta.rows import AttemptRow, FlowRow, RunRow, StepRow, TaskRow
+from headwater.meta.rows import AttemptRow, FlowRow, RunRow, StepRow, TaskRow, reused_from_cache
 from headwater.meta.run_lock import RunLock
 from headwater.records import Frame, Manifest, TaskResult, was_caught
 
@@ -379,17 +379,19 @@ class MetadataStore(ABC):
         return [t for t in self.list_tasks(flow, run_id) if t.status == "failed"][:limit]
 
     def step_status_counts(self, flow: str, run_id: str) -> list[tuple]:
-        """(step, status, tasks, first created_at, last finished_at, tasks finished, tasks a
-        resume cloned) for each step and status of a run, in one query where the backend can
-        aggregate."""
+        """(step, status, tasks, first created_at, last finished_at, tasks finished, tasks
+        cloned (by a resume or @cache), tasks @cache reused (:func:`reused_from_cache`)) for
+        each step and status of a run, in one query where the backend can aggregate."""
         groups: dict[tuple[str, str], list] = {}
         for t in self.list_tasks(flow, run_id):
             g = groups.setdefault((t.step, t.status),
-                                  [t.step, t.status, 0, t.created_at, None, 0, 0])
+                                  [t.step, t.status, 0, t.created_at, None, 0, 0, 0])
             g[2] += 1
             g[6] += t.origin_pathspec is not None
+            g[7] += reused_from_cache(t)
             g[3] = min(g[3], t.created_at)
             if t.finished_at is not None:
                 g[4] = t.finished_at if g[4] is None else max(g[4], t.finished_at)
                 g[5] += 1
         return [tuple(g) for g in groups.values()]
+

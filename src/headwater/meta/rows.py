@@ -217,3 +217,11 @@ class AttemptRow(Record, frozen=True, slots=True):
             run = f"{self.flow}/{self.run_id}"
             raise damaged(f"attempt {self.attempt} of task {self.pathspec}", "artifacts", err,
                           run) from None
+
+
+def reused_from_cache(task: TaskRow) -> bool:
+    """Whether @cache reused ``task``'s result from an earlier task (a clone whose facts name
+    its origin as ``cached-from``), rather than resume cloning it (a resume's clone of a reused
+    task copies its origin's facts, whose ``cached-from`` names another task)."""
+    facts = (task.transition or {}).get("metadata") or {}
+    return task.origin_pathspec is not None and facts.get("cached-from") == task.origin_pathspec

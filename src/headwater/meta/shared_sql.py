@@ -130,10 +130,13 @@ PAGE_RUN_TASKS_BY_TWO_STATUSES = f"""SELECT {_TASK_COLUMNS} FROM tasks
 PAGE_STEP_TASKS_BY_TWO_STATUSES = f"""SELECT {_TASK_COLUMNS} FROM tasks
     WHERE flow = ? AND run_id = ? AND step = ? AND status IN (?, ?) ORDER BY seq LIMIT ? OFFSET ?"""
 # Tasks @catch stood in for, of a run (or a step): succeeded records whose facts carry @catch's
-# mark. No column holds it, so the transition's text is matched (two LIKE patterns, given as
-# parameters: records.CAUGHT_RAISE_FACT and CAUGHT_CRASH_FACT as JSON keys); the database reads
-# the run's rows, only these come back. Parameters flow, run_id, [step], two patterns, limit, offset.
-_CAUGHT = "status = 'succeeded' AND (transition LIKE ? OR transition LIKE ?)"
+# mark (records.CAUGHT_RAISE_FACT or CAUGHT_CRASH_FACT as a JSON key of the transition's text).
+# The partial index ``tasks_caught`` (schema v7) holds exactly these rows, so the database visits
+# them alone, not the run's other tasks: for the planner to take it, the condition below is the
+# index's own, word for word, its patterns written in the text (a parameter would not prove the
+# index applies). Parameters flow, run_id, [step], limit, offset.
+_CAUGHT = ("status = 'succeeded' AND (transition LIKE '%\"catch-attempt\":%'"
+           " OR transition LIKE '%\"catch-fallback\":%')")
 PAGE_RUN_CAUGHT_TASKS = f"""SELECT {_TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_id = ?
     AND {_CAUGHT} ORDER BY seq LIMIT ? OFFSET ?"""
 PAGE_STEP_CAUGHT_TASKS = f"""SELECT {_TASK_COLUMNS} FROM tasks
@@ -146,9 +149,13 @@ FAILED_TASKS = f"""SELECT {_TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_id =
     AND status = 'failed' ORDER BY seq LIMIT ?"""
 # Per step and status: how many tasks, first start, last end, how many ended, how many a
 # resume cloned (they name their origin).
+# The last two counts: tasks recorded as a clone (resume's, or @cache's reuse), and of those the
+# ones @cache reused (their facts name their origin as ``cached-from``: a resume's clone of a
+# reused task copies its origin's facts, whose ``cached-from`` names another task).
 STEP_STATUS_COUNTS = """SELECT step, status, COUNT(*), MIN(created_at), MAX(finished_at),
-    COUNT(finished_at), COUNT(origin_pathspec) FROM tasks WHERE flow = ? AND run_id = ?
-    GROUP BY step, status"""
+    COUNT(finished_at), COUNT(origin_pathspec),
+    COUNT(CASE WHEN transition LIKE '%"cached-from": "' || origin_pathspec || '"%' THEN 1 END)
+    FROM tasks WHERE flow = ? AND run_id = ? GROUP BY step, status"""
 GET_TASK = f"""SELECT {_TASK_COLUMNS} FROM tasks
     WHERE flow = ? AND run_id = ? AND step = ? AND task_id = ?"""
 
@@ -295,7 +302,10 @@ def render(*, placeholder: str, **fragments: str) -> dict[str, Any]:
         raise ValueError(f"render() needs exactly the fragments {FRAGMENTS}, got {sorted(fragments)}")
 
     def one(text: str) -> str:
-        return text.format(**fragments).replace("?", placeholder)
+        text = text.format(**fragments)
+        if placeholder == "%s":  # psycopg reads a lone % as a placeholder's start: double it
+            text = text.replace("%", "%%")
+        return text.replace("?", placeholder)
 
     rendered: dict[str, Any] = {}
     for name in statement_names():
@@ -340,4 +350,8 @@ def later_migrations(blob_type: str) -> tuple[tuple[str, ...], ...]:
     # task, whose artifacts are the task's rows in ``artifacts``, and for attempts recorded
     # before v6.
     v6 = ("ALTER TABLE attempts ADD COLUMN artifacts TEXT",)
-    return (v2, v3, v4, v5, v6)
+    # v7: the tasks @catch stood in for, found by run (and step) without visiting the others: a
+    # partial index over the rows the UI's "caught" filter asks for (built from the rows already
+    # there when a database of v6 is upgraded; kept by the database on every later write).
+    v7 = (f"CREATE INDEX tasks_caught ON tasks (flow, run_id, step, seq) WHERE {_CAUGHT}",)
+    return (v2, v3, v4, v5, v6, v7)

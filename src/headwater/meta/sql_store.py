@@ -33,8 +33,6 @@ from headwater.meta.rows import (
 )
 from headwater.meta.tags import check_tags, with_user_tag
 from headwater.records import (
-    CAUGHT_CRASH_FACT,
-    CAUGHT_RAISE_FACT,
     ArtifactRef,
     Frame,
     Manifest,
@@ -509,7 +507,7 @@ class SQLMetadata(MetadataStore):
                      offset: int = 0) -> list[TaskRow]:
         where = (flow, run_id) + (() if step is None else (step,))
         sql = self._sql.PAGE_RUN_CAUGHT_TASKS if step is None else self._sql.PAGE_STEP_CAUGHT_TASKS
-        rows = self._db.query(sql, (*where, *_CAUGHT_PATTERNS, _bounded(limit), _bounded(offset)))
+        rows = self._db.query(sql, (*where, _bounded(limit), _bounded(offset)))
         # the text match finds the mark as a JSON key; the facts decoded confirm it
         return [t for t in _task_rows(rows)
                 if was_caught((t.transition or {}).get("metadata"))]
@@ -693,11 +691,6 @@ def damaged_record(kind: str, head: list, column: str, err: Exception) -> Metada
     pathspec = "/".join(str(part) for part in head[:4])
     run = "/".join(str(part) for part in head[:2])
     return damaged(f"{kind} {pathspec}", column, err, run)
-
-
-# @catch's marks as keys of a transition's JSON text (json.dumps writes a key as "name": or, if
-# compact, "name":; a value holding the same words has its quotes escaped, so it cannot match).
-_CAUGHT_PATTERNS = tuple(f'%"{fact}":%' for fact in (CAUGHT_RAISE_FACT, CAUGHT_CRASH_FACT))
 
 
 def _transition(result: TaskResult) -> str | None:

@@ -200,7 +200,12 @@ class Scheduler:
         Best effort: a run does not fail because its picture could not be kept."""
         with contextlib.suppress(HeadwaterException, OSError):
             self.store.storage.put(run_graph_key(self.flow_name, self.run_id),
-                                   [graph_json(self.graph)])
+                                   [graph_json(self.graph, self._limits())])
+
+    def _limits(self) -> dict[str, int]:
+        """step -> its @concurrency limit, for the steps that have one."""
+        return {step: policy.concurrency for step, policy in self.policies.items()
+                if policy.concurrency is not None}
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         """Ctrl-C, SIGTERM or SIGHUP: note it; the loop stops at its next turn (within 0.25 s)."""
@@ -291,9 +296,14 @@ class Scheduler:
         return wait
 
     def _release_delayed(self) -> None:
+        """Retries whose time has come go first, ahead of the tasks already waiting (as
+        Metaflow's runtime starts a retry at once): behind a 2,000-task foreach, a retry of a
+        0.1 s task waited for the whole fan-out, and its task read as taking that long."""
         now = time.monotonic()
+        due = []
         while self._delayed and self._delayed[0][0] <= now:
-            self._ready.append(heapq.heappop(self._delayed)[2])
+            due.append(heapq.heappop(self._delayed)[2])
+        self._ready.extendleft(reversed(due))
 
     def _enforce_timeouts(self) -> None:
         now = time.monotonic()
@@ -678,7 +688,7 @@ class Scheduler:
         if "catch" in spec.extra:
             self.console.task_line(live.prefix, "Task failed; @catch lets the flow go on.",
                                    always=True)
-            self._ready.append(spec)
+            self._ready.appendleft(spec)  # at once, as a retry (see _release_delayed)
             return
         policy = self._policy(spec.step)
         delay = policy.retry_delay_s if policy.retry_delay_given else 0.0

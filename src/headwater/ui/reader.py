@@ -20,7 +20,7 @@ import xxhash
 from headwater.exceptions import HeadwaterException, NotFoundError
 from headwater.graph.export import run_graph_key
 from headwater.meta import MetadataStore, open_metadata
-from headwater.meta.rows import FAILED, AttemptRow, RunRow, TaskRow
+from headwater.meta.rows import FAILED, AttemptRow, RunRow, TaskRow, reused_from_cache
 from headwater.meta.tags import freed_transient_error
 from headwater.records import was_caught
 from headwater.redaction import redact
@@ -28,6 +28,7 @@ from headwater.settings import Settings
 from headwater.store.datastore import PICKLE, blob_path, live_log_key, read_live_log
 from headwater.store.task_log import decode as decode_log
 from headwater.ui import logfind
+from headwater.ui.notebook import client_setup
 from headwater.ui.provenance import makers
 from headwater.ui.unreadable import explain, unpickling_failed
 
@@ -394,6 +395,7 @@ class Reader:
         out["artifacts"], out["artifacts_total"] = listed["artifacts"], listed["total"]
         out["cards"] = self.cards(row)
         out["metadata"], out["metadata_error"] = self.metadata(row)
+        out["client_setup"] = client_setup(self.settings)  # what "copy code" starts with
         return out
 
     def metadata(self, row: TaskRow) -> tuple[list[dict[str, Any]], str | None]:
@@ -647,20 +649,22 @@ class Reader:
 
 def step_states(counts: list[tuple], run: dict[str, Any] | None = None
                 ) -> dict[str, dict[str, Any]]:
-    """step -> task counts by status and of tasks a resume cloned, first start, last end (None
+    """step -> task counts by status, of tasks a resume cloned and of tasks @cache reused,
+    first start, last end (None
     while any task runs), from
     :meth:`MetadataStore.step_status_counts` rows. In a killed ``run`` (see :func:`run_summary`)
     the tasks left recorded as running count as failed, and a step they leave unfinished ends
     when the run was last seen alive."""
     interrupted = bool(run and run["interrupted"])
     steps: dict[str, dict[str, Any]] = {}
-    for step, recorded, tasks, first, last, ended, cloned in counts:
+    for step, recorded, tasks, first, last, ended, cloned, cached in counts:
         status = "failed" if interrupted and recorded == "running" else recorded
         state = steps.setdefault(step, {"tasks": 0, "running": 0, "succeeded": 0, "failed": 0,
-                                        "cloned": 0, "started_at": first, "finished_at": last,
-                                        "ended": 0})
+                                        "cloned": 0, "cached": 0, "started_at": first,
+                                        "finished_at": last, "ended": 0})
         state["tasks"] += tasks
-        state["cloned"] += cloned
+        state["cloned"] += cloned - cached  # resume's clones
+        state["cached"] += cached  # @cache's reuses
         state[status] = state.get(status, 0) + tasks
         state["ended"] += ended
         state["started_at"] = min(state["started_at"], first)
@@ -750,6 +754,8 @@ def task_summary(row: TaskRow, run: dict[str, Any] | None = None) -> dict[str, A
         "parents": list(row.parents[:PARENTS_LISTED]), "parent_count": len(row.parents),
         "origin_pathspec": row.origin_pathspec,
     }
+    if reused_from_cache(row):  # a clone of @cache's, not of a resume
+        out["cached"] = True
     if len(row.parents) > PARENTS_LISTED:  # a big join: the rest counted per step
         steps: dict[str, int] = {}
         for parent in row.parents:

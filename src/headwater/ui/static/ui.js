@@ -169,7 +169,10 @@ function stamp(seconds) {
 
 function duration(start, end) {
   if (!start) return "-";
-  const s = Math.max(0, (end || serverNow()) - start);
+  return seconds(Math.max(0, (end || serverNow()) - start));
+}
+
+function seconds(s) {
   if (s < 60) return `${s.toFixed(1)}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s`;
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
@@ -422,10 +425,10 @@ function runRow(r) {
     el("td", {}, el("a", { href: runHref(r.flow, r.run_id), text: shownName(r.pathspec) }),
       r.origin_run_id ? el("span", { class: "muted resumed", text: ` resumed from ${shownName(r.origin_run_id)}` }) : null),
     el("td", {}, badge(r.status), ...interruptedNote(r)),
-    el("td", {}, stamp(r.created_at)),
-    durationEl("td", r.created_at, r.finished_at || r.stopped_at, r.status === "running"),
-    el("td", { text: shownName(r.user) }),
-    el("td", {}, tagLinks(r.tags, TAGS_LISTED)));
+    el("td", { "data-label": "started" }, stamp(r.created_at)),
+    durationEl("td", r.created_at, r.finished_at || r.stopped_at, r.status === "running", { "data-label": "took" }),
+    el("td", { "data-label": "by", text: shownName(r.user) }),
+    el("td", { "data-label": "tags" }, tagLinks(r.tags, TAGS_LISTED)));
 }
 
 // The runs list follows what it shows: every 2 s while a listed run is running, every 10 s
@@ -524,11 +527,30 @@ function drawDag(run, container) {
   container.replaceChildren(picture);
 }
 
-// How long a step took; in a resumed run, a step whose tasks were all cloned did not run again
-// (its span is the copying's), so it says so rather than pass for fast.
+// The steps a @concurrency limit holds to N tasks at once (the run's kept graph says which):
+// "4 running" in a 1,500-task foreach otherwise leaves the reader asking what holds the rest.
+function limitsNote(run) {
+  const limited = ((run.graph && run.graph.steps) || []).filter((s) => Number.isInteger(s.concurrency));
+  if (!limited.length) return [];
+  return [el("p", { id: "concurrency-limits", class: "muted" }, "@concurrency: ",
+    limited.map((s) => `${shownName(s.name)} runs at most ${plural(s.concurrency, "task")} at once`).join("; "),
+    " (and no run more than --max-workers)")];
+}
+
+// How long a step took; a step whose tasks were all cloned (a resume's copies) or reused
+// (@cache found their results) did not run again (its span is the copying's), so it says so
+// rather than pass for fast.
 function stepTook(s) {
   const took = duration(s.started_at, s.finished_at);
-  return s.cloned && s.cloned === s.tasks ? `${took}, cloned` : took;
+  return s.cloned && s.cloned === s.tasks ? `${took}, cloned` : s.cached && s.cached === s.tasks ? `${took}, reused from @cache` : took;
+}
+
+// Tasks of a step that did not run in this run: a resume's clones and @cache's reuses.
+function copiedParts(state) {
+  const parts = [];
+  if (state.cloned) parts.push(state.cloned === state.tasks ? "cloned" : `${state.cloned} cloned`);
+  if (state.cached) parts.push(state.cached === state.tasks ? "reused from @cache" : `${state.cached} reused from @cache`);
+  return parts;
 }
 
 // A step no task reached is "pending" while the run goes on and "not run" once it is over
@@ -546,7 +568,7 @@ function paintDag(run, steps, status, widths) {
       const parts = [width && width !== state.tasks ? `${state.tasks} of ${width} tasks` : `${state.tasks} task${state.tasks === 1 ? "" : "s"}`];
       if (state.running) parts.push(`${state.running} running`);
       if (state.failed) parts.push(`${state.failed} failed`);
-      if (state.cloned) parts.push(state.cloned === state.tasks ? "cloned" : `${state.cloned} cloned`);
+      parts.push(...copiedParts(state));
       count.textContent = parts.join(" · ");
     } else if (status !== "running") {
       count.textContent = "not run";
@@ -621,11 +643,13 @@ function drawTaskTimeline(run, tasks, container) {
 }
 
 // In a resumed run, a task that did not run again says so, linking to the task it was
-// cloned from (its start and duration are the clone's, not the work's).
+// cloned from (its start and duration are the clone's, not the work's); a task @cache reused
+// says "reused", linking to the task whose result it is.
 function cloned(t) {
   if (!t.origin_pathspec) return [];
   const [oFlow, oRun, oStep, oTask] = t.origin_pathspec.split("/");
-  return [" ", el("a", { href: taskHref(oFlow, oRun, oStep, oTask), class: "cloned", title: `cloned from ${t.origin_pathspec}`, text: "cloned" })];
+  return [" ", el("a", { href: taskHref(oFlow, oRun, oStep, oTask), class: "cloned",
+    title: `${t.cached ? "@cache reused the result of" : "cloned from"} ${t.origin_pathspec}`, text: t.cached ? "reused" : "cloned" })];
 }
 
 // A task left running by a killed run reads as failed; it says why it has no error.
@@ -644,10 +668,10 @@ function taskRow(run, t) {
   return el("tr", { "data-task": `${t.step}/${t.task_id}` },
     el("td", {}, el("a", { href: taskHref(run.flow, run.run_id, t.step, t.task_id), text: shownName(`${t.step}/${t.task_id}`) })),
     el("td", {}, badge(t.status), ...caughtNote(t), ...cloned(t), ...interruptedNote(t)),
-    el("td", { text: t.foreach_index === null ? "-" : String(t.foreach_index) }),
-    el("td", {}, stamp(t.created_at)),
-    durationEl("td", t.created_at, t.finished_at, t.status === "running"),
-    el("td", { text: String(t.attempts) }));
+    el("td", { "data-label": "index", text: t.foreach_index === null ? "-" : String(t.foreach_index) }),
+    el("td", { "data-label": "started" }, stamp(t.created_at)),
+    durationEl("td", t.created_at, t.finished_at, t.status === "running", { "data-label": "took" }),
+    el("td", { "data-label": "attempts", text: String(t.attempts) }));
 }
 
 // A live page's task list is read again at most this often (it is one query each time).
@@ -709,10 +733,11 @@ async function runPage() {
   if (sort) { params.set("sort", sort); params.set("order", order); }
   const [run, page, others] = await Promise.all([api(base), api(`${base}/tasks?${params}`),
     api(`/api/runs?${new URLSearchParams({ flow, limit: 50 })}`).catch(() => null)]);
-  // a finished run's tasks whose step raised and @catch caught it: succeeded records, so no
-  // failure shows them, yet each is an error a reader came to find (a 1,000-task foreach hid one)
-  const caught = run.status !== "running"
-    ? await api(`${base}/tasks?${new URLSearchParams({ status: "caught", limit: FAILURES_SHOWN })}`).catch(() => null) : null;
+  // the run's tasks whose step raised and @catch caught it: succeeded records, so no failure
+  // shows them, yet each is an error a reader came to find (a 1,000-task foreach hid one). One
+  // indexed query (meta's tasks_caught), so a running run is asked too
+  const askCaught = () => api(`${base}/tasks?${new URLSearchParams({ status: "caught", limit: FAILURES_SHOWN })}`).catch(() => null);
+  const caught = await askCaught();
   for (const feed of feeds) feed.stop();  // drawn afresh: the last drawing's following ends
 
   const facts = el("dl", { class: "facts" });
@@ -794,12 +819,21 @@ async function runPage() {
     if (failedCount > run.failures.length) failures.append(el("p", { class: "muted" }, `${failedCount - run.failures.length} more failed: `, el("a", { id: "all-failed", href: listHref("", "failed"), text: `list all ${failedCount} failed tasks` })));
   }
 
-  const caughtList = caught && caught.tasks.length ? el("section", { id: "caught", class: "failures" },
-    el("h2", { text: "Errors @catch caught" }),
-    el("ul", {}, ...caught.tasks.map((t) => el("li", {}, el("a", { href: taskHref(flow, runId, t.step, t.task_id), text: shownName(`${t.step}/${t.task_id}`) }), " ",
-      ...(t.failure ? [el("span", { class: "error", text: `${t.failure.type}: ${plain(t.failure.message)}` }), " "] : []),
-      el("span", { class: "muted", text: t.failure ? "— @catch caught it and the run went on" : "raised; @catch caught it and the run went on" })))),
-    el("p", {}, el("a", { id: "all-caught", href: listHref("", "caught"), text: caught.more ? "list every task @catch caught" : "list them below" }))) : null;
+  // the caught list, in a box of its own: while the run goes on it is asked again when a task
+  // @catch caught shows up (the live tasks say so), and says "so far"
+  const caughtKeys = new Set();
+  const caughtList = el("div", { id: "caught-box" });
+  const drawCaught = (found, live) => {
+    caughtKeys.clear();
+    for (const t of (found && found.tasks) || []) caughtKeys.add(`${t.step}/${t.task_id}`);
+    caughtList.replaceChildren(...(found && found.tasks.length ? [el("section", { id: "caught", class: "failures" },
+      el("h2", { text: live ? "Errors @catch caught so far" : "Errors @catch caught" }),
+      el("ul", {}, ...found.tasks.map((t) => el("li", {}, el("a", { href: taskHref(flow, runId, t.step, t.task_id), text: shownName(`${t.step}/${t.task_id}`) }), " ",
+        ...(t.failure ? [el("span", { class: "error", text: `${t.failure.type}: ${plain(t.failure.message)}` }), " "] : []),
+        el("span", { class: "muted", text: t.failure ? "— @catch caught it and the run went on" : "raised; @catch caught it and the run went on" })))),
+      el("p", {}, el("a", { id: "all-caught", href: listHref("", "caught"), text: found.more ? "list every task @catch caught" : "list them below" })))] : []));
+  };
+  drawCaught(caught, run.status === "running");
 
   // a run whose scheduler was killed says so: nobody recorded its end
   const interrupted = run.interrupted ? el("p", { id: "interrupted", class: "notice", role: "status" },
@@ -816,8 +850,8 @@ async function runPage() {
 
   const firstDraw = app.dataset.drawn !== "true";
   app.dataset.drawn = "true";
-  redraw(el("h1", { text: shownName(`${flow}/${runId}`) }), facts, ...(interrupted ? [interrupted] : []), ...(failures ? [failures] : []), ...(caughtEnd ? [caughtEnd] : []), ...(caughtList ? [caughtList] : []),
-    el("h2", { text: "Graph" }), dag,
+  redraw(el("h1", { text: shownName(`${flow}/${runId}`) }), facts, ...(interrupted ? [interrupted] : []), ...(failures ? [failures] : []), ...(caughtEnd ? [caughtEnd] : []), caughtList,
+    el("h2", { text: "Graph" }), dag, ...limitsNote(run),
     el("h2", { text: "Timeline" }), timeline,
     el("h3", { text: "Tasks listed below" }), taskTimeline,
     el("h2", { text: "Parameters" }), Object.keys(run.parameters).length ? scrolled(params_) : el("p", { class: "muted", text: "none" }),
@@ -838,6 +872,17 @@ async function runPage() {
   }
 
   if (run.status !== "running") return;
+  // a task newly caught (or, polled, any time): the caught list asked again, one ask at a time
+  let askingCaught = false, askCaughtAgain = false;
+  const recheckCaught = async () => {
+    if (askingCaught) { askCaughtAgain = true; return; }
+    askingCaught = true;
+    askCaughtAgain = false;
+    const found = await askCaught();
+    if (found && statusBadge.textContent === "running") drawCaught(found, true);
+    askingCaught = false;
+    if (askCaughtAgain) recheckCaught();
+  };
   // New tasks, in registration order, land on whichever page has room for them: while this
   // page is not full and the run holds more tasks than it lists, it is read again (one query,
   // never two at once). Tasks that go on a later page are counted in a notice linking there.
@@ -901,6 +946,7 @@ async function runPage() {
     follow();
   };
   const onTasks = (list) => {
+    if (list.some((t) => t.caught && !caughtKeys.has(`${t.step}/${t.task_id}`))) recheckCaught();
     const changed = list.filter((t) => !step || t.step === step);
     // A sorted list: a task that started or ended may belong anywhere in the order, on this
     // page or off it, so the page is read again (the server sorts; it stays one page).
@@ -961,6 +1007,7 @@ async function runPage() {
     streamed++;
     onRun(head);
     refill();
+    recheckCaught();
     return true;
   };
   liveFeed(listen, poll);
@@ -1394,12 +1441,14 @@ async function taskPage() {
   status.id = "task-status";
   fact("status", el("span", {}, status, ...caughtNote(task), ...interruptedNote(task)));
   fact("started", stamp(task.created_at));
-  fact("duration", durationEl("span", task.created_at, task.finished_at, task.status === "running", { id: "task-duration" }));
+  fact("duration", el("span", {}, durationEl("span", task.created_at, task.finished_at, task.status === "running", { id: "task-duration" }), waitedNote(task)));
   if (task.foreach_index !== null) fact("foreach index", String(task.foreach_index));
   if (task.origin_pathspec) {
     const [oFlow, oRun, oStep, oTask] = task.origin_pathspec.split("/");
-    fact("cloned from", el("span", {}, el("a", { id: "cloned-from", href: taskHref(oFlow, oRun, oStep, oTask), text: shownName(task.origin_pathspec) }),
-      el("span", { class: "muted", text: " — did not run again when the run was resumed: its logs, artifacts and cards are the origin's, its times those of the copy" })));
+    fact(task.cached ? "reused from" : "cloned from", el("span", {}, el("a", { id: "cloned-from", href: taskHref(oFlow, oRun, oStep, oTask), text: shownName(task.origin_pathspec) }),
+      el("span", { class: "muted", text: task.cached
+        ? " — did not run: @cache found this result of the same code, inputs and parameters; its logs, artifacts and cards are that task's, its times those of the copy"
+        : " — did not run again when the run was resumed: its logs, artifacts and cards are the origin's, its times those of the copy" })));
   }
   if (task.parents.length) {
     // a join of a big foreach has thousands of inputs: the first few are links, the rest are
@@ -1438,6 +1487,12 @@ async function taskPage() {
         el("a", { href: `${base}/logs/stdout?attempt=${a.attempt}`, "aria-label": `stdout of attempt ${a.attempt}`, text: "stdout" }), " · ",
         el("a", { href: `${base}/logs/stderr?attempt=${a.attempt}`, "aria-label": `stderr of attempt ${a.attempt}`, text: "stderr" })));
     }
+    // a task @catch caught ends with @catch's stand-in: an attempt that ran nothing of the
+    // step, recorded succeeded so the flow goes on (Metaflow records no such attempt: its last
+    // failed one is marked done). Read bare, "attempt 2 succeeded" said the step passed.
+    if (task.caught && a.attempt === newest && a.status === "succeeded" && task.attempts.length > 1) {
+      box.append(el("p", { class: "muted stand-in", text: "@catch's stand-in: the step did not run again; the attempt before failed and the flow went on from here, with @catch's variable set" }));
+    }
     if (a.failure) {
       box.append(el("p", { class: "failure" }, el("strong", { text: a.failure.type }), `: ${plain(a.failure.message)}`));
       if (a.failure.traceback) box.append(el("pre", { class: "traceback", tabindex: 0, role: "region", "aria-label": `traceback of attempt ${a.attempt}`, text: plain(a.failure.traceback) }));
@@ -1465,7 +1520,7 @@ async function taskPage() {
   const metadata = el("table", { id: "metadata", "aria-label": "metadata" },
     el("thead", {}, el("tr", {}, ...["name", "value", "type", "recorded"].map((h) => el("th", { text: h })))),
     el("tbody", {}, ...(task.metadata || []).map((m) => el("tr", { "data-name": m.name },
-      el("td", { text: m.name }), el("td", {}, el("code", { text: m.value })), el("td", { text: m.type }), el("td", {}, stamp(m.created_at))))));
+      el("td", { text: m.name }), el("td", {}, el("code", { text: m.value })), el("td", { "data-label": "type", text: m.type }), el("td", { "data-label": "recorded" }, stamp(m.created_at))))));
 
   const cards = el("div", { id: "cards" });
   const frames = new Map();
@@ -1491,6 +1546,19 @@ async function taskPage() {
   app.dataset.drawn = "true";
 }
 
+// A task tried more than once spans its attempts and the time between them: a retry that
+// waited (its minutes_between_retries, or its turn behind the run's other ready tasks) made a
+// task of 0.1 s read as a 30 s one. Said when its attempts ran for under nine tenths of it.
+function waitedNote(task) {
+  const tries = task.attempts.filter((a) => a.started_at && a.finished_at);
+  if (task.status === "running" || !task.finished_at || tries.length < 2 || tries.length !== task.attempts.length) return null;
+  const ran = tries.reduce((sum, a) => sum + Math.max(0, a.finished_at - a.started_at), 0);
+  const span = task.finished_at - task.created_at;
+  if (!(span > 1 && ran < span * 0.9)) return null;
+  return el("span", { id: "task-waited", class: "muted",
+    text: ` · its ${tries.length} attempts ran ${seconds(ran)}; the rest was waiting before and between them` });
+}
+
 // Where an artifact's value was set: this task, or a link to the earlier task that set it
 // (a value inherited unchanged), so the reader jumps from an artifact to the code, logs and
 // inputs that made it.
@@ -1501,25 +1569,27 @@ function madeBy(a, own) {
   return el("a", { href: taskHref(flow, run, step, task), class: "made-by", "aria-label": `${a.name} set by ${step}/${task}`, text: shownName(`${step}/${task}`) });
 }
 
-function artifactRow(base, a, own) {
+function artifactRow(base, a, own, setup) {
   // a value the UI cannot load says why and what to do; its stored pickle stays downloadable
   const why = a.error ? el("div", { class: "unreadable" },
     el("p", { class: "error", text: a.error }), a.fix ? el("p", { class: "fix", text: `Fix: ${a.fix}` }) : null) : null;
   const link = a.download ? el("a", { href: `${base}/artifact?name=${enc(a.name)}`, download: "", "aria-label": `download ${a.name}${a.download === "pickle" ? " (its pickle)" : ""}`,
     text: a.download === "pickle" ? "download pickle" : "download" }) : null;
   const copy = el("button", { type: "button", class: "copy-code", "aria-label": `copy Python code that reads ${a.name}`, text: "copy code" });
-  copy.addEventListener("click", () => copyCode(artifactCode(own, a.name)));
+  copy.addEventListener("click", () => copyCode(artifactCode(setup, own, a.name)));
   return el("tr", { "data-artifact": a.name },
     el("td", { text: shownName(a.name) }), el("td", {}, madeBy(a, own)), el("td", { text: a.type }), el("td", { class: "size", text: size(a.size) }),
     el("td", {}, why || el("code", { class: "preview", text: a.preview ?? (a.previewed === false ? "(not previewed: too many bytes to preview on this page; download it)" : "(too large to preview)") })),
     el("td", { class: "artifact-get" }, link, link ? " " : null, copy));
 }
 
-// The client-API code that reads an artifact in a notebook: every namespace (the run may be
-// another user's), the task by its pathspec, the artifact by name (any identifier, in any
-// script). JSON's string literals are Python's too.
-function artifactCode(pathspec, name) {
-  return `from headwater import Task, namespace\nnamespace(None)\nvalue = Task(${JSON.stringify(pathspec)})[${JSON.stringify(name)}].data`;
+// The client-API code that reads an artifact in a notebook: the server's lines choosing the
+// metadata and datastore this UI reads (ui/notebook.py: pasted in another folder the client
+// would find another datastore, or none), every namespace (the run may be another user's), the
+// task by its pathspec, the artifact by name (any identifier, in any script). JSON's string
+// literals are Python's too.
+function artifactCode(setup, pathspec, name) {
+  return `${setup || "from headwater import Task, namespace"}\nnamespace(None)\nvalue = Task(${JSON.stringify(pathspec)})[${JSON.stringify(name)}].data`;
 }
 
 // Copies code to the clipboard and shows it under the artifacts, so the reader sees what was
@@ -1552,7 +1622,7 @@ function artifactList(base, task) {
     el("th", {}, el("span", { class: "visually-hidden", text: "download" })))));
   const body = el("tbody");
   table.append(body);
-  body.append(...task.artifacts.map((a) => artifactRow(base, a, task.pathspec)));
+  body.append(...task.artifacts.map((a) => artifactRow(base, a, task.pathspec, task.client_setup)));
   const range = el("span", { id: "artifacts-range", role: "status" });
   const more = el("button", { type: "button", id: "artifacts-more" });
   const pager = el("p", { class: "pager artifacts-pager" }, range, " ", more);
@@ -1571,7 +1641,7 @@ function artifactList(base, task) {
     const page = await api(`${base}/artifacts?${q}`);
     if (mine !== asked) return;
     if (!offset) body.replaceChildren();
-    body.append(...page.artifacts.map((a) => artifactRow(base, a, task.pathspec)));
+    body.append(...page.artifacts.map((a) => artifactRow(base, a, task.pathspec, task.client_setup)));
     total = page.total;
     drawPager();
   };
@@ -1707,14 +1777,18 @@ async function comparePage() {
     const da = took(sa), db = took(sb);
     let change = "-";
     const copied = (st) => Boolean(st && st.cloned && st.cloned === st.tasks);
-    if (copied(sa) || copied(sb)) {  // a resume's copies took no time worth comparing
-      change = `not compared: cloned in ${[[a, sa], [b, sb]].filter(([, st]) => copied(st)).map(([id]) => id).join(" and ")}`;
+    const reused = (st) => Boolean(st && st.cached && st.cached === st.tasks);
+    const how = (st) => (copied(st) ? "cloned" : "reused from @cache");
+    if (copied(sa) || copied(sb) || reused(sa) || reused(sb)) {  // copies took no time worth comparing
+      const which = [[a, sa], [b, sb]].filter(([, st]) => copied(st) || reused(st));
+      change = `not compared: ${[...new Set(which.map(([, st]) => how(st)))].length === 1
+        ? `${how(which[0][1])} in ${which.map(([id]) => id).join(" and ")}` : which.map(([id, st]) => `${how(st)} in ${id}`).join(", ")}`;
     } else if (da !== null && db !== null) {
       const delta = db - da;
       change = `${delta >= 0 ? "+" : "−"}${duration(0.000001, Math.abs(delta) + 0.000001)}${da > 0.05 ? ` (×${(db / da).toFixed(1)})` : ""}`;
     }
     const cell = (st) => el("td", {}, st ? durationEl("span", st.started_at, st.finished_at, !st.finished_at) : el("span", { class: "muted", text: "not run" }),
-      copied(st) ? el("span", { class: "muted", text: " (cloned)" }) : null);
+      copied(st) || reused(st) ? el("span", { class: "muted", text: ` (${how(st)})` }) : null);
     sbody.append(el("tr", { "data-step": n }, el("td", { text: n }), cell(sa), cell(sb), el("td", { text: change })));
   }
   steps.append(sbody);
