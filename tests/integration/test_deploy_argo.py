@@ -296,6 +296,20 @@ def test_deployer_api_compiles_and_says_what_triggering_needs(tmp_path):
     assert "Kubernetes" in text and ("headwater[argo]" in text or "KUBECONFIG" in text)
 
 
+def test_deployed_flow_gives_the_compiled_workflow_template_as_metaflows_does(tmp_path):
+    # Metaflow's ArgoWorkflowsDeployedFlow.workflow_template: the WorkflowTemplate document of
+    # an only_json create, whose metadata.name is the deployed name.
+    from headwater import Deployer
+
+    deployer = Deployer(str(FLOWS / "foreach_flow.py"), cwd=tmp_path,
+                        env={"HEADWATER_DATASTORE_ROOT": str(tmp_path / "ds")})
+    deployed = deployer.argo_workflows().create(only_json=True)
+    template = deployed.workflow_template
+    assert template is not None and template["kind"] == "WorkflowTemplate"
+    assert template["metadata"]["name"] == deployed.name == "deployforeachflow"
+    assert template == deployed.manifests[0] and template["spec"]["templates"]
+
+
 def test_project_branches_deploy_under_their_own_names(tmp_path):
     flow = tmp_path / "proj_flow.py"
     flow.write_text(
