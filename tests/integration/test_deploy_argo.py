@@ -310,6 +310,83 @@ def test_deployed_flow_gives_the_compiled_workflow_template_as_metaflows_does(tm
     assert template == deployed.manifests[0] and template["spec"]["templates"]
 
 
+@pytest.mark.parametrize("mode, extra, expected", [
+    ("prepare", "more", ["start", "prepare", "gate", "join", 14, "end"]),
+    ("direct", "more", ["start", "gate", "join", 14, "end"]),
+    ("prepare", "done", ["start", "prepare", "gate", "end"]),
+    ("direct", "done", ["start", "gate", "end"]),
+])
+def test_a_case_also_reached_from_another_step_deploys_and_runs_either_way(mode, extra,
+                                                                           expected, tmp_path):
+    # As Metaflow's Argo compiler does: the case's `when` also holds when its other parent
+    # succeeded (before: refused, "Argo's `when` cannot say it").
+    env = {"HEADWATER_DATASTORE_ROOT": str(tmp_path / "ds")}
+    template = _create("shared_case_flow.py", env, tmp_path)[0]
+    walk = Walk(template, f"shared-{mode}-{extra}", {"mode": mode, "extra": extra},
+                hermetic_env(env), tmp_path)
+    walk.run()
+    ran = [name.removeprefix("step-") for name, _ in walk.order]
+    assert [s for s in ran if s not in ("fan", "work")] == [s for s in expected
+                                                             if isinstance(s, str)]
+    assert ran.count("work") == (3 if extra == "more" else 0)
+    value = read_elsewhere(env, tmp_path / "reader", """
+        import json
+        from headwater import Flow, namespace
+        namespace(None)
+        run = Flow("DeploySharedCaseFlow").latest_run
+        print(json.dumps({"ok": run.successful, "trail": run["end"].task["trail"].data}))
+    """)
+    assert value == {"ok": True, "trail": expected}
+
+
+def test_a_shared_case_whose_conditional_may_not_have_run_is_refused(tmp_path):
+    # 'meet' is a case of 'pick', which runs only on one side of start's conditional; when the
+    # other side reaches 'meet', pick's choice cannot be read, so the deployment is refused.
+    flow = tmp_path / "unsure_flow.py"
+    flow.write_text(textwrap.dedent("""
+        from headwater import FlowSpec, step
+
+        class UnsureCaseFlow(FlowSpec):
+            @step
+            def start(self):
+                self.a = "left"
+                self.next({"left": self.pick, "right": self.other}, condition="a")
+
+            @step
+            def pick(self):
+                self.b = "meet"
+                self.next({"meet": self.meet, "skip": self.skip}, condition="b")
+
+            @step
+            def skip(self):
+                self.next(self.end)
+
+            @step
+            def other(self):
+                self.next(self.meet)
+
+            @step
+            def meet(self):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+        if __name__ == "__main__":
+            UnsureCaseFlow()
+    """))
+    proc = subprocess.run([sys.executable, str(flow), "argo-workflows", "create", "--only-json"],
+                          cwd=tmp_path, env=hermetic_env({"HEADWATER_DATASTORE_ROOT":
+                                                          str(tmp_path / "ds")}),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "step 'meet' of flow UnsureCaseFlow" in proc.stderr
+    assert "'pick' may not have run" in proc.stderr
+    assert "put a step of its own between 'pick' and 'meet'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
 def test_project_branches_deploy_under_their_own_names(tmp_path):
     flow = tmp_path / "proj_flow.py"
     flow.write_text(
