@@ -387,6 +387,55 @@ def test_a_shared_case_whose_conditional_may_not_have_run_is_refused(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+def test_kubernetes_options_reach_the_argo_containers(tmp_path):
+    # A Metaflow flow's @kubernetes asks for its pod: on Argo (pods on Kubernetes) its image is
+    # the step's, and its cpu/memory/disk/gpu raise @resources' where larger, as in Metaflow.
+    flow = tmp_path / "kube_flow.py"
+    flow.write_text(textwrap.dedent("""
+        from headwater import FlowSpec, resources, step
+        from headwater.compat.metaflow_api import kubernetes  # `from metaflow import` it
+
+        class KubeFlow(FlowSpec):
+            @kubernetes(cpu=1, memory=16000, image="registry.example/big:2")
+            @resources(cpu=2, memory=8192)
+            @step
+            def start(self):
+                self.next(self.middle)
+
+            @kubernetes(cpu=3, disk=20480)
+            @step
+            def middle(self):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+        if __name__ == "__main__":
+            KubeFlow()
+    """))
+    env = hermetic_env({"HEADWATER_DATASTORE_ROOT": str(tmp_path / "ds")})
+    proc = subprocess.run([sys.executable, str(flow), "argo-workflows", "create", "--only-json",
+                           "--image", "registry.example/flows:1"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    containers = {name: t["container"] for name, t in _steps_of(json.loads(proc.stdout)).items()}
+    assert containers["step-start"]["image"] == "registry.example/big:2"
+    assert containers["step-start"]["resources"] == {
+        "requests": {"cpu": "2", "memory": "16000Mi"}, "limits": {"memory": "16000Mi"}}
+    assert containers["step-middle"]["image"] == "registry.example/flows:1"
+    assert containers["step-middle"]["resources"] == {
+        "requests": {"cpu": "3", "ephemeral-storage": "20480Mi"}}
+    assert "resources" not in containers["step-end"]
+    flow.write_text(flow.read_text().replace("cpu=3, disk=20480", "cpu='lots'"))
+    proc = subprocess.run([sys.executable, str(flow), "argo-workflows", "create", "--only-json"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "@kubernetes(cpu='lots') of step 'middle' of flow KubeFlow is not a number" in \
+        proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
 def test_project_branches_deploy_under_their_own_names(tmp_path):
     flow = tmp_path / "proj_flow.py"
     flow.write_text(

@@ -312,11 +312,12 @@ def _container_template(plan: DeployPlan, options: ArgoOptions, step: str,
     env += [{"name": k, "value": str(v)} for k, v in sorted(policy.env.items())]
     if options.events_url and plan.graph[step].is_end:
         env.append({"name": "HEADWATER_EVENTS_URL", "value": options.events_url})
-    container: dict[str, Any] = {"image": options.image, "command": [options.python],
+    image = policy.kubernetes.get("image") or options.image
+    container: dict[str, Any] = {"image": image, "command": [options.python],
                                  "args": args, "env": env}
     if options.secrets:
         container["envFrom"] = [{"secretRef": {"name": s}} for s in options.secrets]
-    resources = _resources(policy.resources)
+    resources = _resources(_requested(plan, step))
     if resources:
         container["resources"] = resources
     template: dict[str, Any] = {
@@ -337,6 +338,31 @@ def _container_template(plan: DeployPlan, options: ArgoOptions, step: str,
     if policy.timeout_s is not None:
         template["activeDeadlineSeconds"] = max(1, int(orchestrator_timeout(policy)))
     return template
+
+
+_SIZES = ("cpu", "memory", "disk", "gpu")
+
+
+def _requested(plan: DeployPlan, step: str) -> dict[str, Any]:
+    """The step's @resources, raised to what its @kubernetes asks where that is more (as
+    Metaflow takes the larger of the two for each of cpu, memory, disk and gpu)."""
+    policy = plan.policies[step]
+    requested = dict(policy.resources)
+    for key in _SIZES:
+        theirs = policy.kubernetes.get(key)
+        if theirs is None:
+            continue
+        try:
+            asked = float(theirs)
+            larger = requested.get(key) is None or asked > float(requested[key])
+        except (TypeError, ValueError):
+            raise DeployError(
+                f"@kubernetes({key}={theirs!r}) of step '{step}' of flow {plan.flow_name} "
+                "is not a number", fix=f"give {key} as a number (memory and disk in MB)"
+            ) from None
+        if larger:
+            requested[key] = theirs
+    return requested
 
 
 def _resources(requested: dict[str, Any]) -> dict[str, Any]:
