@@ -617,8 +617,9 @@ def choices_read_safely(graph: Graph, step: str, switch: str) -> bool:
 
 
 def _steps_run(graph: Graph, pick: Mapping[str, str]) -> set[str]:
-    """The steps a run reaches when each conditional takes the case ``pick`` names: a join
-    needs all its parents, any other step one parent whose transition leads to it."""
+    """The steps a run reaches when each conditional takes the case ``pick`` names: those with
+    a parent that ran and leads to them (a join too: it runs once its split did, whichever of
+    a conditional's cases inside the split reach it)."""
     ran: set[str] = set()
     for name in graph.topological():
         node = graph[name]
@@ -627,7 +628,7 @@ def _steps_run(graph: Graph, pick: Mapping[str, str]) -> set[str]:
             continue
         edges = [p in ran and (graph[p].transition != SWITCH or pick.get(p) == name)
                  for p in node.in_steps if p in graph]
-        if edges and (all(edges) if node.is_join else any(edges)):
+        if any(edges):
             ran.add(name)
     return ran
 
