@@ -322,6 +322,9 @@ def test_a_case_also_reached_from_another_step_deploys_and_runs_either_way(mode,
     # succeeded (before: refused, "Argo's `when` cannot say it").
     env = {"HEADWATER_DATASTORE_ROOT": str(tmp_path / "ds")}
     template = _create("shared_case_flow.py", env, tmp_path)[0]
+    from hera.workflows.models import WorkflowTemplate
+
+    _roundtrip(WorkflowTemplate, template)
     walk = Walk(template, f"shared-{mode}-{extra}", {"mode": mode, "extra": extra},
                 hermetic_env(env), tmp_path)
     walk.run()
