@@ -275,3 +275,34 @@ def test_flow_state_lists_the_flow_mutators_and_parameters_include_configs():
     assert [type(m) for m in mutators] == [AddRetry]
     assert mutators[0]._flow_cls is Mutated
     assert "cfg" in {name for name, _ in Mutated._get_parameters()}
+
+
+def _prepare(value):
+    return value
+
+
+class _Holder:
+    @staticmethod
+    def make():
+        return None
+
+
+class WithFunctions(FlowSpec):
+    @step(start=True, end=True,
+          node_info={"init_func": _prepare, "call": _Holder.make, "pair": (1, 2), "tags": {"a"},
+                     "none": None})
+    def only(self):
+        pass
+
+
+def test_node_info_with_functions_is_stored_by_their_names_as_metaflows_to_pod_gives_it():
+    # Metaflow keeps node_info as plain data: a function by its __qualname__ (before, headwater
+    # stored its repr, '<function _prepare at 0x...>'), a tuple or set as a list, None as "None".
+    from headwater.compat.util import to_pod  # `from metaflow.util import to_pod`
+
+    steps, _ = WithFunctions._graph.output_steps()
+    expected = {"init_func": "_prepare", "call": "_Holder.make", "pair": [1, 2], "tags": ["a"],
+                "none": "None"}
+    assert steps["only"]["node_info"] == expected
+    assert to_pod(WithFunctions._graph["only"].node_info) == expected
+    assert to_pod({"x": 1.5, "y": "s", "z": [True]}) == {"x": 1.5, "y": "s", "z": [True]}

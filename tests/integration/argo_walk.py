@@ -1,7 +1,8 @@
 """Run a compiled WorkflowTemplate's commands here, in the order its DAG gives (no cluster).
 
 A small, strict reading of the Argo features the compiler uses: DAG templates, ``depends`` made
-of ``X.Succeeded`` joined by ``&&`` / ``||``, ``when`` on a task output, ``withParam`` over a JSON
+of ``X.Succeeded`` joined by ``&&`` / ``||``, ``when`` on a task output or a task's status
+(``'a' == 'b'`` clauses joined by ``||``), ``withParam`` over a JSON
 list, input/workflow/task-output parameters, container ``command`` + ``args`` and output
 parameters read from files. Anything else raises, so a manifest using more fails the test.
 Tasks of one DAG run one after another in a valid topological order (ready tasks in order).
@@ -21,6 +22,20 @@ from typing import Any
 from headwater.deployers.argo.compile import OUTPUT_DIR
 
 _REF = re.compile(r"\{\{([^}]+)\}\}")
+
+
+_CLAUSE = re.compile(r"^\(?'([^']*)' == '([^']*)'\)?$")
+
+
+def _when(text: str) -> bool:
+    """A ``when`` the compiler writes: ``'a' == 'b'``, or such clauses, each in brackets,
+    joined by ``||``. Anything else fails the test."""
+    results = []
+    for clause in text.split(" || "):
+        match = _CLAUSE.match(clause.strip())
+        assert match, f"unexpected when {text!r}"
+        results.append(match.group(1) == match.group(2))
+    return any(results)
 
 
 class Walk:
@@ -71,8 +86,8 @@ class Walk:
                             lambda m: str(status[m.group(1)] == "Succeeded"), expr)
                 ok = eval(py.replace("&&", " and ").replace("||", " or "))  # noqa: S307
             if ok and "when" in task:
-                left, _, right = self._sub(task["when"], scope).partition("==")
-                ok = left.strip().strip("'") == right.strip().strip("'")
+                known = {**scope, **{f"tasks.{n}.status": s for n, s in status.items()}}
+                ok = _when(self._sub(task["when"], known))
                 if not ok:
                     status[task["name"]] = "Skipped"
                     continue

@@ -296,6 +296,149 @@ def test_deployer_api_compiles_and_says_what_triggering_needs(tmp_path):
     assert "Kubernetes" in text and ("headwater[argo]" in text or "KUBECONFIG" in text)
 
 
+def test_deployed_flow_gives_the_compiled_workflow_template_as_metaflows_does(tmp_path):
+    # Metaflow's ArgoWorkflowsDeployedFlow.workflow_template: the WorkflowTemplate document of
+    # an only_json create, whose metadata.name is the deployed name.
+    from headwater import Deployer
+
+    deployer = Deployer(str(FLOWS / "foreach_flow.py"), cwd=tmp_path,
+                        env={"HEADWATER_DATASTORE_ROOT": str(tmp_path / "ds")})
+    deployed = deployer.argo_workflows().create(only_json=True)
+    template = deployed.workflow_template
+    assert template is not None and template["kind"] == "WorkflowTemplate"
+    assert template["metadata"]["name"] == deployed.name == "deployforeachflow"
+    assert template == deployed.manifests[0] and template["spec"]["templates"]
+
+
+@pytest.mark.parametrize("mode, extra, expected", [
+    ("prepare", "more", ["start", "prepare", "gate", "join", 14, "end"]),
+    ("direct", "more", ["start", "gate", "join", 14, "end"]),
+    ("prepare", "done", ["start", "prepare", "gate", "end"]),
+    ("direct", "done", ["start", "gate", "end"]),
+])
+def test_a_case_also_reached_from_another_step_deploys_and_runs_either_way(mode, extra,
+                                                                           expected, tmp_path):
+    # As Metaflow's Argo compiler does: the case's `when` also holds when its other parent
+    # succeeded (before: refused, "Argo's `when` cannot say it").
+    env = {"HEADWATER_DATASTORE_ROOT": str(tmp_path / "ds")}
+    template = _create("shared_case_flow.py", env, tmp_path)[0]
+    from hera.workflows.models import WorkflowTemplate
+
+    _roundtrip(WorkflowTemplate, template)
+    walk = Walk(template, f"shared-{mode}-{extra}", {"mode": mode, "extra": extra},
+                hermetic_env(env), tmp_path)
+    walk.run()
+    ran = [name.removeprefix("step-") for name, _ in walk.order]
+    assert [s for s in ran if s not in ("fan", "work")] == [s for s in expected
+                                                             if isinstance(s, str)]
+    assert ran.count("work") == (3 if extra == "more" else 0)
+    value = read_elsewhere(env, tmp_path / "reader", """
+        import json
+        from headwater import Flow, namespace
+        namespace(None)
+        run = Flow("DeploySharedCaseFlow").latest_run
+        print(json.dumps({"ok": run.successful, "trail": run["end"].task["trail"].data}))
+    """)
+    assert value == {"ok": True, "trail": expected}
+
+
+def test_a_shared_case_whose_conditional_may_not_have_run_is_refused(tmp_path):
+    # 'meet' is a case of 'pick', which runs only on one side of start's conditional; when the
+    # other side reaches 'meet', pick's choice cannot be read, so the deployment is refused.
+    flow = tmp_path / "unsure_flow.py"
+    flow.write_text(textwrap.dedent("""
+        from headwater import FlowSpec, step
+
+        class UnsureCaseFlow(FlowSpec):
+            @step
+            def start(self):
+                self.a = "left"
+                self.next({"left": self.pick, "right": self.other}, condition="a")
+
+            @step
+            def pick(self):
+                self.b = "meet"
+                self.next({"meet": self.meet, "skip": self.skip}, condition="b")
+
+            @step
+            def skip(self):
+                self.next(self.end)
+
+            @step
+            def other(self):
+                self.next(self.meet)
+
+            @step
+            def meet(self):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+        if __name__ == "__main__":
+            UnsureCaseFlow()
+    """))
+    proc = subprocess.run([sys.executable, str(flow), "argo-workflows", "create", "--only-json"],
+                          cwd=tmp_path, env=hermetic_env({"HEADWATER_DATASTORE_ROOT":
+                                                          str(tmp_path / "ds")}),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "step 'meet' of flow UnsureCaseFlow" in proc.stderr
+    assert "'pick' may not have run" in proc.stderr
+    assert "put a step of its own between 'pick' and 'meet'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_kubernetes_options_reach_the_argo_containers(tmp_path):
+    # A Metaflow flow's @kubernetes asks for its pod: on Argo (pods on Kubernetes) its image is
+    # the step's, and its cpu/memory/disk/gpu raise @resources' where larger, as in Metaflow.
+    flow = tmp_path / "kube_flow.py"
+    flow.write_text(textwrap.dedent("""
+        from headwater import FlowSpec, resources, step
+        from headwater.compat.metaflow_api import kubernetes  # `from metaflow import` it
+
+        class KubeFlow(FlowSpec):
+            @kubernetes(cpu=1, memory=16000, image="registry.example/big:2")
+            @resources(cpu=2, memory=8192)
+            @step
+            def start(self):
+                self.next(self.middle)
+
+            @kubernetes(cpu=3, disk=20480)
+            @step
+            def middle(self):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+        if __name__ == "__main__":
+            KubeFlow()
+    """))
+    env = hermetic_env({"HEADWATER_DATASTORE_ROOT": str(tmp_path / "ds")})
+    proc = subprocess.run([sys.executable, str(flow), "argo-workflows", "create", "--only-json",
+                           "--image", "registry.example/flows:1"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    containers = {name: t["container"] for name, t in _steps_of(json.loads(proc.stdout)).items()}
+    assert containers["step-start"]["image"] == "registry.example/big:2"
+    assert containers["step-start"]["resources"] == {
+        "requests": {"cpu": "2", "memory": "16000Mi"}, "limits": {"memory": "16000Mi"}}
+    assert containers["step-middle"]["image"] == "registry.example/flows:1"
+    assert containers["step-middle"]["resources"] == {
+        "requests": {"cpu": "3", "ephemeral-storage": "20480Mi"}}
+    assert "resources" not in containers["step-end"]
+    flow.write_text(flow.read_text().replace("cpu=3, disk=20480", "cpu='lots'"))
+    proc = subprocess.run([sys.executable, str(flow), "argo-workflows", "create", "--only-json"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "@kubernetes(cpu='lots') of step 'middle' of flow KubeFlow is not a number" in \
+        proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
 def test_project_branches_deploy_under_their_own_names(tmp_path):
     flow = tmp_path / "proj_flow.py"
     flow.write_text(

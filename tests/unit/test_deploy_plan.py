@@ -7,6 +7,7 @@ import pytest
 from headwater import FlowSpec, step
 from headwater.deployers.plan import (
     DeployError,
+    choices_read_safely,
     foreach_scopes,
     public_metadata_url,
     schedule_of,
@@ -535,3 +536,69 @@ def test_the_plan_is_built_with_the_configs_given_to_create(tmp_path):
     assert plan.policies["start"].resources["cpu"] == 5
     assert [(p.name, p.default) for p in plan.parameters] == [("alpha", "")]
     assert plan.configs_key == ""  # nothing stored without store_code
+
+
+
+class CasesMeet(FlowSpec):
+    """A static split: in 'left', conditional 'pick' chooses 'deep' or 'shallow', and 'deep'
+    leads to 'shallow' too; in 'right', conditional 'route' chooses 'inner' (itself a
+    conditional choosing 'meet' or 'skip') or 'other', and 'other' leads to 'meet' too."""
+
+    @step
+    def start(self):
+        self.next(self.left, self.right)
+
+    @step
+    def left(self):
+        self.k = "deep"
+        self.next({"deep": self.deep, "shallow": self.shallow}, condition="k")
+
+    @step
+    def deep(self):
+        self.next(self.shallow)
+
+    @step
+    def shallow(self):
+        self.next(self.join)
+
+    @step
+    def right(self):
+        self.c = "inner"
+        self.next({"inner": self.inner, "other": self.other}, condition="c")
+
+    @step
+    def inner(self):
+        self.d = "meet"
+        self.next({"meet": self.meet, "skip": self.skip}, condition="d")
+
+    @step
+    def skip(self):
+        self.next(self.merge)
+
+    @step
+    def other(self):
+        self.next(self.meet)
+
+    @step
+    def meet(self):
+        self.next(self.merge)
+
+    @step
+    def merge(self):
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+def test_a_shared_case_is_safe_only_when_its_conditional_always_ran_before_it():
+    graph = check_flow(CasesMeet)
+    # 'left' is on a static branch: it has run whenever 'shallow' runs
+    assert choices_read_safely(graph, "shallow", "left")
+    # 'inner' runs only when 'route' chose it, but 'meet' also runs after 'other'
+    assert not choices_read_safely(graph, "meet", "inner")

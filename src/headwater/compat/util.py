@@ -61,5 +61,14 @@ def url_unquote(quoted: bytes | str) -> str:
     return unquote_to_bytes(quoted).decode("utf-8")
 
 
+def to_pod(value: Any) -> Any:
+    """Metaflow's ``to_pod``: ``value`` as plain data (what ``node_info`` is stored as): text
+    and numbers kept, containers converted, callables named by ``__qualname__``, the rest
+    ``str``."""
+    from headwater.graph.info import plain_data
+
+    return plain_data(value)
+
+
 __all__ = ["get_username", "is_stringish", "to_bytes", "to_unicode", "to_fileobj", "url_quote",
-           "url_unquote", "unicode_type", "bytes_type"]
+           "url_unquote", "unicode_type", "bytes_type", "to_pod"]

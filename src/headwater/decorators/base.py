@@ -32,6 +32,7 @@ class StepPolicy(Record):
     catch_print: bool = True
     env: dict[str, str] = Factory(dict)  # @environment
     resources: dict[str, Any] = Factory(dict)  # @resources (recorded locally)
+    kubernetes: dict[str, Any] = Factory(dict)  # @kubernetes's options: deployers read them
     notes: list[str] = Factory(list)  # one-line warnings to print once per run
     cards: list[dict[str, Any]] = Factory(list)  # @card declarations, in order
     python_env: dict[str, Any] | None = None  # @pypi / @conda: the step's declared environment

@@ -28,6 +28,8 @@ def _fallback_class(name: str) -> type[StepDecorator]:
 
         def apply(self, policy: StepPolicy) -> None:
             policy.notes.append(f"@{name} {_WHY[name]}")
+            if name == "kubernetes":  # a deployment to Kubernetes (Argo) honours them
+                policy.kubernetes = dict(self.attributes)
 
     Fallback.name = name
     Fallback.__name__ = f"{name.capitalize()}Decorator"

@@ -564,18 +564,73 @@ def orchestrator_timeout(policy: StepPolicy) -> float | None:
     return policy.timeout_s + (CATCH_GRACE_S if policy.catch_var is not None else 0)
 
 
-def check_conditional_cases(plan: DeployPlan, what: str) -> None:
+def check_conditional_cases(plan: DeployPlan, what: str, *, shared_cases: bool = False) -> None:
     """A case of a conditional that is also reached from another step cannot be said by an
-    orchestrator that skips the cases not taken (``what`` names its mechanism)."""
+    orchestrator that skips the cases not taken (``what`` names its mechanism).
+
+    ``shared_cases``: the orchestrator can say it (Argo: the case's ``when`` also holds when
+    another of its parents succeeded) as long as it can read each conditional's choice whenever
+    the case runs, i.e. every conditional step before it has run by then (see
+    :func:`choices_read_safely`)."""
     for node in plan.graph:
         if node.is_join or len(node.in_steps) < 2:
             continue
         direct = [s for s in node.in_steps if plan.graph[s].transition == SWITCH]
-        if direct:
+        if not direct:
+            continue
+        if shared_cases:
+            unsure = [s for s in direct if not choices_read_safely(plan.graph, node.name, s)]
+            if not unsure:
+                continue
             raise DeployError(
                 f"step '{node.name}' of flow {plan.flow_name} is both a case of the conditional "
-                f"in step '{direct[0]}' and reached from another step: {what} cannot say it",
-                fix=f"put a step of its own between '{direct[0]}' and '{node.name}'")
+                f"in step '{unsure[0]}' and reached from another step, and '{unsure[0]}' may "
+                f"not have run when '{node.name}' does: {what} cannot read its choice then",
+                fix=f"put a step of its own between '{unsure[0]}' and '{node.name}'")
+        raise DeployError(
+            f"step '{node.name}' of flow {plan.flow_name} is both a case of the conditional "
+            f"in step '{direct[0]}' and reached from another step: {what} cannot say it",
+            fix=f"put a step of its own between '{direct[0]}' and '{node.name}'")
+
+
+# Choices of all conditionals tried by choices_read_safely before it gives up (and refuses).
+_MAX_CHOICES = 4096
+
+
+def choices_read_safely(graph: Graph, step: str, switch: str) -> bool:
+    """True when conditional step ``switch`` has run in every run where ``step`` runs, tried
+    over every combination of the flow's conditionals' cases (False past ``_MAX_CHOICES``)."""
+    switches = [n for n in graph.topological() if graph[n].transition == SWITCH]
+    combos = 1
+    for name in switches:
+        combos *= max(1, len(graph[name].out))
+    if combos > _MAX_CHOICES:
+        return False
+    picks: list[dict[str, str]] = [{}]
+    for name in switches:
+        picks = [{**p, name: case} for p in picks for case in graph[name].out]
+    for pick in picks:
+        ran = _steps_run(graph, pick)
+        if step in ran and switch not in ran:
+            return False
+    return True
+
+
+def _steps_run(graph: Graph, pick: Mapping[str, str]) -> set[str]:
+    """The steps a run reaches when each conditional takes the case ``pick`` names: those with
+    a parent that ran and leads to them (a join too: it runs once its split did, whichever of
+    a conditional's cases inside the split reach it)."""
+    ran: set[str] = set()
+    for name in graph.topological():
+        node = graph[name]
+        if node.is_start:
+            ran.add(name)
+            continue
+        edges = [p in ran and (graph[p].transition != SWITCH or pick.get(p) == name)
+                 for p in node.in_steps if p in graph]
+        if any(edges):
+            ran.add(name)
+    return ran
 
 
 def switch_steps(graph: Graph) -> list[str]:

@@ -44,7 +44,7 @@ def _step(node: StepNode, flow_cls: type | None) -> dict[str, Any]:
     info: dict[str, Any] = {"name": node.name, "type": _type(node), "line": node.line,
                             "source_file": node.file, "doc": node.doc,
                             "decorators": _decorators(flow_cls, node.name), "next": list(node.out),
-                            "node_info": json.loads(json.dumps(node.node_info, default=repr))}
+                            "node_info": plain_data(node.node_info)}
     if node.transition == FOREACH:
         info["foreach_artifact"] = node.foreach_var
     elif node.transition == PARALLEL:
@@ -55,6 +55,21 @@ def _step(node: StepNode, flow_cls: type | None) -> dict[str, Any]:
     if node.matching_join:
         info["matching_join"] = node.matching_join
     return info
+
+
+def plain_data(value: Any) -> Any:
+    """``value`` as JSON-ready data, as Metaflow's ``to_pod`` gives ``node_info``: text and
+    numbers as they are, a dict's keys and values converted, a list, set or tuple as a list, a
+    function (or any callable) as its ``__qualname__``, anything else as its ``str``."""
+    if isinstance(value, (str, int, float)):
+        return value
+    if isinstance(value, dict):
+        return {plain_data(k): plain_data(v) for k, v in value.items()}
+    if isinstance(value, (list, set, tuple)):
+        return [plain_data(v) for v in value]
+    if callable(value):
+        return getattr(value, "__qualname__", None) or str(value)
+    return str(value)
 
 
 def _decorators(flow_cls: type | None, step: str) -> list[dict[str, Any]]:

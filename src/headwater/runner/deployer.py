@@ -158,6 +158,15 @@ class DeployedFlow:
         return list(self.attributes.get("manifests", []))
 
     @property
+    def workflow_template(self) -> dict[str, Any] | None:
+        """Argo: the compiled ``WorkflowTemplate`` document (Metaflow's property, there for an
+        ``only_json=True`` create; here for every Argo create), None for Airflow."""
+        for manifest in self.attributes.get("manifests", []):
+            if isinstance(manifest, Mapping) and manifest.get("kind") == "WorkflowTemplate":
+                return dict(manifest)
+        return None
+
+    @property
     def dag_file(self) -> str | None:
         """Airflow: the DAG file ``create`` wrote."""
         return self.attributes.get("dag_file")

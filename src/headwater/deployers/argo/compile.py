@@ -5,6 +5,7 @@
   ``withParam`` over the foreach step's output (the children's task ids); nested foreach nests
   those templates. A conditional's cases run under ``when`` on the switch step's ``branch``
   output; a skipped case's successors are omitted because every dependency is ``X.Succeeded``.
+  A case also reached from other steps runs when chosen or when one of those succeeded.
   One container template per step: ``@retry`` -> ``retryStrategy``, ``@timeout`` ->
   ``activeDeadlineSeconds``, ``@resources`` -> requests and limits, ``@environment`` -> env.
   ``@concurrency(limit=N)`` on a step of a foreach body: the fan-out calls a ``limit-`` DAG
@@ -151,7 +152,7 @@ def check_parameter_names(plan: DeployPlan) -> None:
 def workflow_template(plan: DeployPlan, options: ArgoOptions) -> dict[str, Any]:
     check_parameter_names(plan)
     names = check_unique_names(plan.graph)
-    check_conditional_cases(plan, "Argo's `when`")
+    check_conditional_cases(plan, "Argo's `when`", shared_cases=True)
     limits = fanout_limits(plan)
     templates = [{"name": "main", "dag": {"tasks": _dag_tasks(plan, names, (), limits)}}]
     for step, scope in _bodies(plan):
@@ -248,8 +249,7 @@ def _dag_tasks(plan: DeployPlan, names: dict[str, str], scope: tuple[str, ...],
             task["depends"] = joiner.join(f"{d}.Succeeded" for d in dict.fromkeys(deps))
         switch = [p for p in node.in_steps if plan.graph[p].transition == SWITCH]
         if switch:
-            task["when"] = (f"'{{{{tasks.{names[switch[0]]}.outputs.parameters.branch}}}}' == "
-                            f"'{node.name}'")
+            task["when"] = _case_condition(plan, names, scope, node.name, switch)
         tasks.append(task)
         if node.name in limits:  # @concurrency: the body mapped under a parallelism
             tasks.append({
@@ -267,6 +267,21 @@ def _dag_tasks(plan: DeployPlan, names: dict[str, str], scope: tuple[str, ...],
                 "arguments": {"parameters": [{"name": "task-id", "value": "{{item}}"}]},
             })
     return tasks
+
+
+def _case_condition(plan: DeployPlan, names: dict[str, str], scope: tuple[str, ...],
+                    step: str, switches: list[str]) -> str:
+    """The ``when`` of a conditional's case: a conditional before it chose it, or (a case also
+    reached from other steps) one of those other steps succeeded. Every conditional named here
+    has run whenever ``step`` does (``check_conditional_cases``), so its output is there."""
+    chose = [f"'{{{{tasks.{names[s]}.outputs.parameters.branch}}}}' == '{step}'"
+             for s in switches]
+    others = [_representative(plan, names, scope, p)
+              for p in plan.graph[step].in_steps if p not in switches]
+    ran = [f"'{{{{tasks.{d}.status}}}}' == 'Succeeded'" for d in dict.fromkeys(others) if d]
+    if len(chose) == 1 and not ran:
+        return chose[0]
+    return " || ".join(f"({c})" for c in ran + chose)
 
 
 def _representative(plan: DeployPlan, names: dict[str, str], scope: tuple[str, ...],
@@ -297,11 +312,12 @@ def _container_template(plan: DeployPlan, options: ArgoOptions, step: str,
     env += [{"name": k, "value": str(v)} for k, v in sorted(policy.env.items())]
     if options.events_url and plan.graph[step].is_end:
         env.append({"name": "HEADWATER_EVENTS_URL", "value": options.events_url})
-    container: dict[str, Any] = {"image": options.image, "command": [options.python],
+    image = policy.kubernetes.get("image") or options.image
+    container: dict[str, Any] = {"image": image, "command": [options.python],
                                  "args": args, "env": env}
     if options.secrets:
         container["envFrom"] = [{"secretRef": {"name": s}} for s in options.secrets]
-    resources = _resources(policy.resources)
+    resources = _resources(_requested(plan, step))
     if resources:
         container["resources"] = resources
     template: dict[str, Any] = {
@@ -322,6 +338,31 @@ def _container_template(plan: DeployPlan, options: ArgoOptions, step: str,
     if policy.timeout_s is not None:
         template["activeDeadlineSeconds"] = max(1, int(orchestrator_timeout(policy)))
     return template
+
+
+_SIZES = ("cpu", "memory", "disk", "gpu")
+
+
+def _requested(plan: DeployPlan, step: str) -> dict[str, Any]:
+    """The step's @resources, raised to what its @kubernetes asks where that is more (as
+    Metaflow takes the larger of the two for each of cpu, memory, disk and gpu)."""
+    policy = plan.policies[step]
+    requested = dict(policy.resources)
+    for key in _SIZES:
+        theirs = policy.kubernetes.get(key)
+        if theirs is None:
+            continue
+        try:
+            asked = float(theirs)
+            larger = requested.get(key) is None or asked > float(requested[key])
+        except (TypeError, ValueError):
+            raise DeployError(
+                f"@kubernetes({key}={theirs!r}) of step '{step}' of flow {plan.flow_name} "
+                "is not a number", fix=f"give {key} as a number (memory and disk in MB)"
+            ) from None
+        if larger:
+            requested[key] = theirs
+    return requested
 
 
 def _resources(requested: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,8 @@ OPEN = "{{"
 _OWN = re.compile(
     r"\{\{(?:inputs\.parameters\.(?:task-id|children)|workflow\.name|item"
     r"|workflow\.parameters\.[-a-zA-Z0-9_]+"
-    r"|tasks\.[a-z0-9.-]+\.outputs\.parameters\.(?:children|branch))\}\}")
+    r"|tasks\.[a-z0-9.-]+\.outputs\.parameters\.(?:children|branch)|tasks\.[a-z0-9.-]+\.status)"
+    r"\}\}")
 
 
 def check_documents(plan: DeployPlan, docs: list[dict[str, Any]], sources: list[tuple[str, str]]
