@@ -694,3 +694,57 @@ def test_a_run_says_which_files_it_includes(run_headwater, tmp_path: Path):
     given = run_headwater("run", "including.py", "--dataset", "small.txt")
     assert "Including file small.txt of size 6B" in given.stdout
     assert given.stdout.count("Including file") == 1
+
+
+_EARLY_EXIT_FLOW = """
+    from metaflow import FlowSpec, Parameter, step
+
+
+    class EarlyExitFlow(FlowSpec):
+        skip = Parameter("skip", default=False, type=bool)
+        both = Parameter("both", default=False, type=bool)
+
+        @step
+        def start(self):
+            if self.skip:
+                self.note = "skipped"
+                self.next(self.EARLY)
+                if not self.both:
+                    return
+            self.note = "worked"
+            self.next(self.end)
+
+        @step
+        def end(self):
+            print("NOTE", self.note)
+
+
+    if __name__ == "__main__":
+        EarlyExitFlow()
+"""
+
+
+def test_an_early_self_next_repeating_the_last_one_is_accepted(run_headwater, tmp_path: Path):
+    """inriva-ai/ai-academy's ``preprocessing_flow`` and ``text_analysis_flow``: a step leaves
+    early with ``self.next(self.x); return`` inside an ``if`` and ends with the same
+    ``self.next(self.x)``. Metaflow runs them (its graph reads the step's last statement);
+    headwater refused the graph ("calls self.next more than once"). Now the early call is
+    accepted when it repeats the closing one; a task that calls both still fails, and an early
+    call to another step is still refused."""
+    flow = textwrap.dedent(_EARLY_EXIT_FLOW)
+    (tmp_path / "early.py").write_text(flow.replace("EARLY", "end"))
+    for given, note in ((("--skip", "true"), "skipped"), ((), "worked")):
+        ran = run_headwater("run", "early.py", *given)
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        assert f"NOTE {note}" in ran.stdout
+    shown = run_headwater("show", "early.py")
+    assert shown.returncode == 0 and "=> end" in shown.stdout, shown.stdout + shown.stderr
+
+    twice = run_headwater("run", "early.py", "--skip", "true", "--both", "true")
+    assert twice.returncode == 1
+    assert "step 'start' of flow EarlyExitFlow called self.next() twice" in twice.stdout + twice.stderr
+
+    (tmp_path / "other.py").write_text(flow.replace("EARLY", "start"))
+    other = run_headwater("check", "other.py")
+    assert other.returncode == 1
+    assert "step 'start' calls self.next more than once" in other.stdout + other.stderr

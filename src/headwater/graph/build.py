@@ -426,7 +426,7 @@ def _parse_step(
     fdef = src.func_def
     params = fdef.args.posonlyargs + fdef.args.args
     node = _node(name, func, is_end, num_args=len(params), file=src.file, line=src.line(fdef))
-    calls = _next_calls(fdef, params[0].arg if params else "self")
+    calls = _early_exits_dropped(_next_calls(fdef, params[0].arg if params else "self"), fdef)
     if calls:
         node.next_line = src.line(calls[0])
     if warnings is not None:
@@ -538,6 +538,26 @@ def _next_calls(func_def: ast.AST, self_name: str) -> list[ast.Call]:
             found.append(node)
         todo.extend(ast.iter_child_nodes(node))
     return sorted(found, key=lambda call: (call.lineno, call.col_offset))
+
+
+def _early_exits_dropped(calls: list[ast.Call], fdef: ast.FunctionDef) -> list[ast.Call]:
+    """The step's self.next calls, less the early ones that repeat its closing call.
+
+    ``if skip: self.next(self.x); return`` above a closing ``self.next(self.x)`` leaves the
+    step the same way on every path, and Metaflow runs it (its graph reads the last statement
+    only). Such an early call names the same transition, so the graph is the closing call's;
+    a task that called both still fails on the second call. Early calls that name anything
+    else stay, and are refused as before (a switch says what they meant)."""
+    if len(calls) < 2:
+        return calls
+    last = fdef.body[-1]
+    closing = calls[-1]
+    if not (isinstance(last, ast.Expr) and last.value is closing):
+        return calls
+    shape = ast.dump(closing)
+    if all(ast.dump(call) == shape for call in calls[:-1]):
+        return [closing]
+    return calls
 
 
 def _switch_example(calls: list[ast.Call]) -> str:
