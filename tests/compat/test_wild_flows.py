@@ -712,6 +712,10 @@ _EARLY_EXIT_FLOW = """
                 if not self.both:
                     return
             self.note = "worked"
+            self.next(self.middle)
+
+        @step
+        def middle(self):
             self.next(self.end)
 
         @step
@@ -724,27 +728,37 @@ _EARLY_EXIT_FLOW = """
 """
 
 
-def test_an_early_self_next_repeating_the_last_one_is_accepted(run_headwater, tmp_path: Path):
-    """inriva-ai/ai-academy's ``preprocessing_flow`` and ``text_analysis_flow``: a step leaves
-    early with ``self.next(self.x); return`` inside an ``if`` and ends with the same
-    ``self.next(self.x)``. Metaflow runs them (its graph reads the step's last statement);
-    headwater refused the graph ("calls self.next more than once"). Now the early call is
-    accepted when it repeats the closing one; a task that calls both still fails, and an early
-    call to another step is still refused."""
+def test_an_early_self_next_before_the_closing_one_runs_as_in_metaflow(run_headwater,
+                                                                        tmp_path: Path):
+    """inriva-ai/ai-academy's ``preprocessing_flow``, ``text_analysis_flow`` and
+    ``model_comparison_flow``: a step leaves early with ``self.next(self.x); return`` inside an
+    ``if`` and ends with another ``self.next``. Metaflow runs them (its graph reads the step's
+    last statement; a run that takes the early call to another step fails); headwater refused
+    the graph ("calls self.next more than once"). Now the closing call makes the graph: an early
+    call repeating it runs either way, a task calling both fails, and an early call to another
+    step is warned about before the run and fails the task only if the run takes it."""
     flow = textwrap.dedent(_EARLY_EXIT_FLOW)
-    (tmp_path / "early.py").write_text(flow.replace("EARLY", "end"))
+    (tmp_path / "early.py").write_text(flow.replace("EARLY", "middle"))
     for given, note in ((("--skip", "true"), "skipped"), ((), "worked")):
         ran = run_headwater("run", "early.py", *given)
         assert ran.returncode == 0, ran.stdout + ran.stderr
-        assert f"NOTE {note}" in ran.stdout
+        assert f"NOTE {note}" in ran.stdout and "Warning" not in ran.stdout
     shown = run_headwater("show", "early.py")
-    assert shown.returncode == 0 and "=> end" in shown.stdout, shown.stdout + shown.stderr
+    assert shown.returncode == 0 and "=> middle" in shown.stdout, shown.stdout + shown.stderr
 
     twice = run_headwater("run", "early.py", "--skip", "true", "--both", "true")
     assert twice.returncode == 1
     assert "step 'start' of flow EarlyExitFlow called self.next() twice" in twice.stdout + twice.stderr
 
-    (tmp_path / "other.py").write_text(flow.replace("EARLY", "start"))
-    other = run_headwater("check", "other.py")
-    assert other.returncode == 1
-    assert "step 'start' calls self.next more than once" in other.stdout + other.stderr
+    (tmp_path / "other.py").write_text(flow.replace("EARLY", "end"))
+    checked = run_headwater("check", "other.py")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert ("step 'start' calls self.next(self.end) before its last statement, "
+            "self.next(self.middle); the flow's graph follows the last one") in checked.stdout
+    fine = run_headwater("run", "other.py")
+    assert fine.returncode == 0 and "NOTE worked" in fine.stdout, fine.stdout + fine.stderr
+    taken = run_headwater("run", "other.py", "--skip", "true")
+    assert taken.returncode == 1
+    out = taken.stdout + taken.stderr
+    assert "called self.next(end) but its source says self.next(middle)" in out
+    assert "end the step with a switch" in out
