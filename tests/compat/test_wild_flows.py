@@ -4,6 +4,7 @@ the smallest flow that shows it. Every flow imports ``metaflow`` and runs throug
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -762,3 +763,86 @@ def test_an_early_self_next_before_the_closing_one_runs_as_in_metaflow(run_headw
     out = taken.stdout + taken.stderr
     assert "called self.next(end) but its source says self.next(middle)" in out
     assert "end the step with a switch" in out
+
+
+_PATH_DEFAULT_FLOW = """
+    from decimal import Decimal
+    from pathlib import Path
+
+    from metaflow import FlowSpec, Parameter, step
+
+
+    class SourcedFlow(FlowSpec):
+        source = Parameter("source", default=Path("data"))
+        rate = Parameter("rate", default=Decimal("0.5"))
+
+        @step
+        def start(self):
+            print("VALUES", repr(self.source), repr(self.rate))
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        SourcedFlow()
+"""
+
+
+def test_a_default_of_another_class_reads_the_given_value_with_it(run_headwater,
+                                                                  tmp_path: Path):
+    """eschmidt42/etl-with-metaflow's ``ETLFlow``: ``Parameter("source", default=Path("data"))``,
+    then ``self.source.parent`` in a step. Metaflow's parameter takes the default's class as
+    its type, so ``--source other`` is ``Path('other')``; headwater gave the text 'other'."""
+    (tmp_path / "sourced.py").write_text(textwrap.dedent(_PATH_DEFAULT_FLOW))
+    given = run_headwater("run", "sourced.py", "--source", "other", "--rate", "1.25")
+    assert given.returncode == 0, given.stdout + given.stderr
+    assert _values(given.stdout).endswith("Path('other') Decimal('1.25')")
+    default = run_headwater("run", "sourced.py")
+    assert _values(default.stdout).endswith("Path('data') Decimal('0.5')")
+    bad = run_headwater("run", "sourced.py", "--rate", "lots")
+    assert bad.returncode != 0
+    assert "parameter 'rate' expects a value accepted by Decimal" in bad.stdout + bad.stderr
+
+
+_PROFILED_FLOW = """
+    from metaflow import FlowSpec, profile, step
+    from metaflow.metaflow_profile import profile as same_profile
+
+
+    class ProfiledFlow(FlowSpec):
+        @step
+        def start(self):
+            with profile("loading"):
+                self.x = list(range(1000))
+            stats = {}
+            for _ in range(2):
+                with same_profile("twice", stats_dict=stats):
+                    pass
+            print("STATS", sorted(stats), [type(v).__name__ for v in stats.values()])
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        ProfiledFlow()
+"""
+
+
+def test_profile_times_a_block_of_a_step(run_headwater, tmp_path: Path):
+    """jackie-ob/metaflow-datastore-tests: every flow but one imports ``profile`` from
+    ``metaflow`` (``with profile('loading'):``), which headwater did not serve (ImportError).
+    As Metaflow's, it prints the block's start and its time in whole milliseconds, or adds the
+    time to a dict given as ``stats_dict`` and prints nothing."""
+    (tmp_path / "profiled.py").write_text(textwrap.dedent(_PROFILED_FLOW))
+    ran = run_headwater("run", "profiled.py")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "PROFILE: loading starting" in ran.stdout
+    assert re.search(r"PROFILE: loading completed in \d+ms", ran.stdout)
+    assert "PROFILE: twice" not in ran.stdout
+    assert "STATS ['twice'] ['int']" in ran.stdout
