@@ -846,3 +846,75 @@ def test_profile_times_a_block_of_a_step(run_headwater, tmp_path: Path):
     assert re.search(r"PROFILE: loading completed in \d+ms", ran.stdout)
     assert "PROFILE: twice" not in ran.stdout
     assert "STATS ['twice'] ['int']" in ran.stdout
+
+
+_MERGING_JOIN_FLOW = """
+    import functools
+
+    from metaflow import FlowSpec, Parameter, step
+
+
+    def merged(join):
+        # the helper's way: list each input's stored names, copy what one branch set or all
+        # branches agree on, skipping the flow's properties
+        @functools.wraps(join)
+        def wrapper(self, inputs):
+            names = set()
+            for inp in inputs:
+                names |= {name for name, _ in inp._datastore.items() if not name.startswith("_")}
+            for name in sorted(names):
+                if isinstance(getattr(type(self), name, None), property):
+                    continue
+                values = [getattr(inp, name) for inp in inputs if name in inp._datastore]
+                if all(value == values[0] for value in values):
+                    setattr(self, name, values[0])
+            join(self, inputs)
+        return wrapper
+
+
+    class MergingJoinFlow(FlowSpec):
+        size = Parameter("size", default=3)
+
+        @step
+        def start(self):
+            self.count = self.size * 2
+            self.next(self.left, self.right)
+
+        @step
+        def left(self):
+            self.side = "left"
+            self.only_left = 1
+            self.next(self.join)
+
+        @step
+        def right(self):
+            self.side = "right"
+            self.next(self.join)
+
+        @step
+        @merged
+        def join(self, inputs):
+            print("KEYS", sorted(k for k, _ in inputs.left._datastore.items() if k[0] != "_"))
+            self.next(self.end)
+
+        @step
+        def end(self):
+            print("MERGED", self.count, self.only_left, hasattr(self, "side"), self.size)
+
+
+    if __name__ == "__main__":
+        MergingJoinFlow()
+"""
+
+
+def test_a_join_input_lists_what_it_stored(run_headwater, tmp_path: Path):
+    """npow/metaflow-coordinator's ``coordinator_join``: it lists each join input's artifacts
+    with ``inp._datastore.items()`` (Metaflow's task datastore: name and content hash) and
+    copies what one branch set or all agree on. headwater's inputs had no ``_datastore``, the
+    helper's merge silently did nothing, and ``end`` failed on an artifact set before the
+    join. The flow's parameters are not listed (they are the flow's own, read as before)."""
+    (tmp_path / "merging.py").write_text(textwrap.dedent(_MERGING_JOIN_FLOW))
+    ran = run_headwater("run", "merging.py")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "KEYS ['count', 'only_left', 'side']" in ran.stdout
+    assert "MERGED 6 1 False 3" in ran.stdout
