@@ -4,6 +4,7 @@ the smallest flow that shows it. Every flow imports ``metaflow`` and runs throug
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -694,3 +695,226 @@ def test_a_run_says_which_files_it_includes(run_headwater, tmp_path: Path):
     given = run_headwater("run", "including.py", "--dataset", "small.txt")
     assert "Including file small.txt of size 6B" in given.stdout
     assert given.stdout.count("Including file") == 1
+
+
+_EARLY_EXIT_FLOW = """
+    from metaflow import FlowSpec, Parameter, step
+
+
+    class EarlyExitFlow(FlowSpec):
+        skip = Parameter("skip", default=False, type=bool)
+        both = Parameter("both", default=False, type=bool)
+
+        @step
+        def start(self):
+            if self.skip:
+                self.note = "skipped"
+                self.next(self.EARLY)
+                if not self.both:
+                    return
+            self.note = "worked"
+            self.next(self.middle)
+
+        @step
+        def middle(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            print("NOTE", self.note)
+
+
+    if __name__ == "__main__":
+        EarlyExitFlow()
+"""
+
+
+def test_an_early_self_next_before_the_closing_one_runs_as_in_metaflow(run_headwater,
+                                                                        tmp_path: Path):
+    """inriva-ai/ai-academy's ``preprocessing_flow``, ``text_analysis_flow`` and
+    ``model_comparison_flow``: a step leaves early with ``self.next(self.x); return`` inside an
+    ``if`` and ends with another ``self.next``. Metaflow runs them (its graph reads the step's
+    last statement; a run that takes the early call to another step fails); headwater refused
+    the graph ("calls self.next more than once"). Now the closing call makes the graph: an early
+    call repeating it runs either way, a task calling both fails, and an early call to another
+    step is warned about before the run and fails the task only if the run takes it."""
+    flow = textwrap.dedent(_EARLY_EXIT_FLOW)
+    (tmp_path / "early.py").write_text(flow.replace("EARLY", "middle"))
+    for given, note in ((("--skip", "true"), "skipped"), ((), "worked")):
+        ran = run_headwater("run", "early.py", *given)
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        assert f"NOTE {note}" in ran.stdout and "Warning" not in ran.stdout
+    shown = run_headwater("show", "early.py")
+    assert shown.returncode == 0 and "=> middle" in shown.stdout, shown.stdout + shown.stderr
+
+    twice = run_headwater("run", "early.py", "--skip", "true", "--both", "true")
+    assert twice.returncode == 1
+    assert "step 'start' of flow EarlyExitFlow called self.next() twice" in twice.stdout + twice.stderr
+
+    (tmp_path / "other.py").write_text(flow.replace("EARLY", "end"))
+    checked = run_headwater("check", "other.py")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert ("step 'start' calls self.next(self.end) before its last statement, "
+            "self.next(self.middle); the flow's graph follows the last one") in checked.stdout
+    fine = run_headwater("run", "other.py")
+    assert fine.returncode == 0 and "NOTE worked" in fine.stdout, fine.stdout + fine.stderr
+    taken = run_headwater("run", "other.py", "--skip", "true")
+    assert taken.returncode == 1
+    out = taken.stdout + taken.stderr
+    assert "called self.next(end) but its source says self.next(middle)" in out
+    assert "end the step with a switch" in out
+
+
+_PATH_DEFAULT_FLOW = """
+    from decimal import Decimal
+    from pathlib import Path
+
+    from metaflow import FlowSpec, Parameter, step
+
+
+    class SourcedFlow(FlowSpec):
+        source = Parameter("source", default=Path("data"))
+        rate = Parameter("rate", default=Decimal("0.5"))
+
+        @step
+        def start(self):
+            print("VALUES", repr(self.source), repr(self.rate))
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        SourcedFlow()
+"""
+
+
+def test_a_default_of_another_class_reads_the_given_value_with_it(run_headwater,
+                                                                  tmp_path: Path):
+    """eschmidt42/etl-with-metaflow's ``ETLFlow``: ``Parameter("source", default=Path("data"))``,
+    then ``self.source.parent`` in a step. Metaflow's parameter takes the default's class as
+    its type, so ``--source other`` is ``Path('other')``; headwater gave the text 'other'."""
+    (tmp_path / "sourced.py").write_text(textwrap.dedent(_PATH_DEFAULT_FLOW))
+    given = run_headwater("run", "sourced.py", "--source", "other", "--rate", "1.25")
+    assert given.returncode == 0, given.stdout + given.stderr
+    assert _values(given.stdout).endswith("Path('other') Decimal('1.25')")
+    default = run_headwater("run", "sourced.py")
+    assert _values(default.stdout).endswith("Path('data') Decimal('0.5')")
+    bad = run_headwater("run", "sourced.py", "--rate", "lots")
+    assert bad.returncode != 0
+    assert "parameter 'rate' expects a value accepted by Decimal" in bad.stdout + bad.stderr
+
+
+_PROFILED_FLOW = """
+    from metaflow import FlowSpec, profile, step
+    from metaflow.metaflow_profile import profile as same_profile
+
+
+    class ProfiledFlow(FlowSpec):
+        @step
+        def start(self):
+            with profile("loading"):
+                self.x = list(range(1000))
+            stats = {}
+            for _ in range(2):
+                with same_profile("twice", stats_dict=stats):
+                    pass
+            print("STATS", sorted(stats), [type(v).__name__ for v in stats.values()])
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        ProfiledFlow()
+"""
+
+
+def test_profile_times_a_block_of_a_step(run_headwater, tmp_path: Path):
+    """jackie-ob/metaflow-datastore-tests: every flow but one imports ``profile`` from
+    ``metaflow`` (``with profile('loading'):``), which headwater did not serve (ImportError).
+    As Metaflow's, it prints the block's start and its time in whole milliseconds, or adds the
+    time to a dict given as ``stats_dict`` and prints nothing."""
+    (tmp_path / "profiled.py").write_text(textwrap.dedent(_PROFILED_FLOW))
+    ran = run_headwater("run", "profiled.py")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "PROFILE: loading starting" in ran.stdout
+    assert re.search(r"PROFILE: loading completed in \d+ms", ran.stdout)
+    assert "PROFILE: twice" not in ran.stdout
+    assert "STATS ['twice'] ['int']" in ran.stdout
+
+
+_MERGING_JOIN_FLOW = """
+    import functools
+
+    from metaflow import FlowSpec, Parameter, step
+
+
+    def merged(join):
+        # the helper's way: list each input's stored names, copy what one branch set or all
+        # branches agree on, skipping the flow's properties
+        @functools.wraps(join)
+        def wrapper(self, inputs):
+            names = set()
+            for inp in inputs:
+                names |= {name for name, _ in inp._datastore.items() if not name.startswith("_")}
+            for name in sorted(names):
+                if isinstance(getattr(type(self), name, None), property):
+                    continue
+                values = [getattr(inp, name) for inp in inputs if name in inp._datastore]
+                if all(value == values[0] for value in values):
+                    setattr(self, name, values[0])
+            join(self, inputs)
+        return wrapper
+
+
+    class MergingJoinFlow(FlowSpec):
+        size = Parameter("size", default=3)
+
+        @step
+        def start(self):
+            self.count = self.size * 2
+            self.next(self.left, self.right)
+
+        @step
+        def left(self):
+            self.side = "left"
+            self.only_left = 1
+            self.next(self.join)
+
+        @step
+        def right(self):
+            self.side = "right"
+            self.next(self.join)
+
+        @step
+        @merged
+        def join(self, inputs):
+            print("KEYS", sorted(k for k, _ in inputs.left._datastore.items() if k[0] != "_"))
+            self.next(self.end)
+
+        @step
+        def end(self):
+            print("MERGED", self.count, self.only_left, hasattr(self, "side"), self.size)
+
+
+    if __name__ == "__main__":
+        MergingJoinFlow()
+"""
+
+
+def test_a_join_input_lists_what_it_stored(run_headwater, tmp_path: Path):
+    """npow/metaflow-coordinator's ``coordinator_join``: it lists each join input's artifacts
+    with ``inp._datastore.items()`` (Metaflow's task datastore: name and content hash) and
+    copies what one branch set or all agree on. headwater's inputs had no ``_datastore``, the
+    helper's merge silently did nothing, and ``end`` failed on an artifact set before the
+    join. The flow's parameters are not listed (they are the flow's own, read as before)."""
+    (tmp_path / "merging.py").write_text(textwrap.dedent(_MERGING_JOIN_FLOW))
+    ran = run_headwater("run", "merging.py")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "KEYS ['count', 'only_left', 'side']" in ran.stdout
+    assert "MERGED 6 1 False 3" in ran.stdout

@@ -674,9 +674,13 @@ def _attach_with(flow_cls: type, specs: tuple[str, ...]) -> None:
         pass
 
 
-def _env(option: str) -> list[str]:
-    """Run options may come from the environment, as Metaflow users set them."""
-    return [f"HEADWATER_RUN_{option}", f"METAFLOW_RUN_{option}"]
+def _env(option: str, command: str = "run") -> list[str]:
+    """Run options may come from the environment, as Metaflow users set them: Metaflow reads
+    each option of a command from ``METAFLOW_<COMMAND>_<OPTION>`` (``METAFLOW_RUN_RUN_ID_FILE``,
+    ``METAFLOW_RESUME_MAX_WORKERS``). ``resume`` also reads the ``run`` names, after its own
+    (they were its only names before)."""
+    names = [f"HEADWATER_{command.upper()}_{option}", f"METAFLOW_{command.upper()}_{option}"]
+    return names if command == "run" else [*names, *_env(option)]
 
 
 def _executor_choice(ctx: click.Context, profile: str | None,
@@ -797,20 +801,23 @@ def backend_options(kind: str, *, top_level: bool) -> Callable[[Callable], Calla
     return decorate
 
 
-def common_run_options() -> list[click.Option]:
-    """Options ``run`` and ``resume`` share; each also reads HEADWATER_RUN_X / METAFLOW_RUN_X."""
+def common_run_options(command: str = "run") -> list[click.Option]:
+    """Options ``run`` and ``resume`` share; each also reads HEADWATER_<COMMAND>_X /
+    METAFLOW_<COMMAND>_X (``resume`` then the ``run`` names)."""
     return [
         click.Option(["--tag", "tags"], multiple=True, callback=_checked_tags,
-                     envvar=_env("TAGS") + _env("TAG"),
+                     envvar=_env("TAGS", command) + _env("TAG", command),
                      help="Tag the run (repeatable; from the environment: space-separated)."),
-        click.Option(["--max-workers"], type=int, default=None, envvar=_env("MAX_WORKERS"),
+        click.Option(["--max-workers"], type=int, default=None,
+                     envvar=_env("MAX_WORKERS", command),
                      help="Tasks running at once (default: 16, as Metaflow)."),
         click.Option(["--max-num-splits"], type=click.IntRange(min=1), default=100_000,
-                     show_default=True, envvar=_env("MAX_NUM_SPLITS"),
+                     show_default=True, envvar=_env("MAX_NUM_SPLITS", command),
                      help="Refuse a foreach with more items than this."),
-        click.Option(["--run-id-file"], default=None, help="Write the run id to this file."),
+        click.Option(["--run-id-file"], default=None, envvar=_env("RUN_ID_FILE", command),
+                     help="Write the run id to this file."),
         click.Option(["--max-log-size"], type=click.IntRange(min=0), default=None,
-                     metavar="MB", help="Keep at most this many megabytes of each task's stdout "
+                     envvar=_env("MAX_LOG_SIZE", command), metavar="MB", help="Keep at most this many megabytes of each task's stdout "
                      "and stderr (Metaflow's option; default: all of it, where Metaflow keeps "
                      "10). The console still shows everything."),
         click.Option(["--with", "run_with"], multiple=True, metavar="DECORATOR",
@@ -929,7 +936,7 @@ def _resume_command() -> click.Command:
         click.Option(["--reentrant"], is_flag=True, default=False,
                      help="Accepted for Metaflow: resumes of one run may always run at once "
                      "(each is a run of its own)."),
-        *common_run_options(),
+        *common_run_options("resume"),
     ]
     return click.Command(
         "resume", callback=handle_errors(resume), params=options,

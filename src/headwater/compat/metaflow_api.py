@@ -112,6 +112,10 @@ def __getattr__(name: str) -> Any:
         from headwater.flow import multicore
 
         return getattr(multicore, name)
+    if name == "profile":  # ``with profile('loading'):`` times a block (metaflow_profile)
+        from headwater.compat.profile_names import profile
+
+        return profile
     if name == "pytorch_parallel":  # @parallel that sets torch.distributed's variables
         from headwater.compat.pytorch_names import pytorch_parallel
 

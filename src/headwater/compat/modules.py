@@ -72,6 +72,7 @@ SERVED: dict[str, str] = {
         "headwater.store.serializers.pickle_serializer",
     "metaflow.decorators": "headwater.compat.decorator_names",
     "metaflow.metaflow_config": "headwater.compat.config_values",
+    "metaflow.metaflow_profile": "headwater.compat.profile_names",
     "metaflow.unbounded_foreach": "headwater.flow.unbounded",
     "metaflow.plugins.test_unbounded_foreach_decorator": "headwater.compat.ubf_test_names",
     # the `metaflow` console script (`metaflow = metaflow.cmd.main_cli:start`): `metaflow code`

@@ -102,6 +102,19 @@ class InputView:
         """The parent's artifacts as stored (what ``merge_artifacts`` compares by key)."""
         return self._parent.manifest
 
+    @property
+    def _datastore(self) -> StoredNames:
+        """The names and content hashes of what this input stored, read from its manifest.
+
+        Metaflow's join inputs carry their task's datastore, and join helpers in extension
+        packages list an input's artifacts with ``inp._datastore.items()`` (npow's
+        metaflow-coordinator merges branches that way, as Metaflow's merge_artifacts does).
+        The flow's parameters are left out: such helpers skip Metaflow's, which are
+        properties of the flow class, and setting one in the join would fail here."""
+        params = self._params
+        return StoredNames({name: ref for name, ref in self._parent.manifest.items()
+                            if name not in params})
+
     def __setattr__(self, name: str, value: Any) -> None:
         raise ReservedAttributeError(
             f"inputs are read-only: cannot set {name!r} on the input from step '{self.step_name}'",
@@ -110,6 +123,28 @@ class InputView:
 
     def __repr__(self) -> str:
         return f"<input {self.step_name}/{self.task_id}>"
+
+
+class StoredNames:
+    """What one input stored, by name: ``items()`` gives (name, content hash) pairs, as
+    Metaflow's task datastore does; values are read through the input itself."""
+
+    __slots__ = ("_manifest",)
+
+    def __init__(self, manifest: Manifest) -> None:
+        self._manifest = manifest
+
+    def items(self) -> list[tuple[str, str]]:
+        return [(name, ref.key) for name, ref in self._manifest.items()]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._manifest
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._manifest))
+
+    def __len__(self) -> int:
+        return len(self._manifest)
 
 
 class Inputs:

@@ -175,7 +175,8 @@ class Parameter:
     """A typed run parameter.
 
     **Parameters:** ``name`` (the option name), ``default`` (a value or a callable taking a
-    ParameterContext), ``type`` (str, int, float, bool or JSONType; inferred from the default),
+    ParameterContext), ``type`` (str, int, float, bool or JSONType; inferred from the default:
+    a default of another class, such as ``Path("data")``, reads a given value with that class),
     ``help``, ``required``, ``show_default``, ``separator`` (split a string value into a list),
     ``multiple`` (the option may be repeated, ``--v 1 --v 2``, and the value is a tuple of
     converted values, ``()`` when none is given: the click option Metaflow passes it to).
@@ -236,6 +237,11 @@ class Parameter:
                 return scalar
         if isinstance(default, (dict, list)):
             return JSONType
+        kind = type(default)
+        if kind not in (tuple, set, frozenset) and kind.__module__ != "builtins":
+            # `default=Path("data")`: as in Metaflow, a value given is read with the default's
+            # own class (`--source other` is Path('other'), not the text 'other')
+            return kind
         return str
 
     def __set_name__(self, owner: type, attr: str) -> None:

@@ -440,11 +440,13 @@ def _parse_step(
     fdef = src.func_def
     params = fdef.args.posonlyargs + fdef.args.args
     node = _node(name, func, is_end, num_args=len(params), file=src.file, line=src.line(fdef))
-    calls = _next_calls(fdef, params[0].arg if params else "self")
+    calls, early = _early_exits_split(_next_calls(fdef, params[0].arg if params else "self"),
+                                      fdef)
     if calls:
         node.next_line = src.line(calls[0])
     if warnings is not None:
         warnings.extend(_returned_value(node, fdef, src, flow_cls.__name__))
+        warnings.extend(_early_exit_warnings(node, early, calls, src))
     problem = _arguments_problem(node, fdef) or _placement_problem(node, calls, src)
     if problem is not None:
         node.problems.append(problem)
@@ -552,6 +554,43 @@ def _next_calls(func_def: ast.AST, self_name: str) -> list[ast.Call]:
             found.append(node)
         todo.extend(ast.iter_child_nodes(node))
     return sorted(found, key=lambda call: (call.lineno, call.col_offset))
+
+
+def _early_exits_split(calls: list[ast.Call],
+                       fdef: ast.FunctionDef) -> tuple[list[ast.Call], list[ast.Call]]:
+    """The step's self.next calls that make its graph, and the early ones left out of it.
+
+    When the step's last statement is a self.next call, that call is the step's transition, as
+    in Metaflow (its graph reads the last statement only): ``if skip: self.next(self.x); return``
+    above it leaves the step early (an early call inside a block: two in a row are always both
+    made, and stay refused). An early call that repeats the closing one changes nothing;
+    one that names other steps is warned about (:func:`_early_exit_warnings`) and fails the task
+    if a run takes it, as in Metaflow. Without a closing call, every call stays, and the rule
+    of one self.next per step names the problem."""
+    if len(calls) < 2:
+        return calls, []
+    last = fdef.body[-1]
+    closing = calls[-1]
+    if not (isinstance(last, ast.Expr) and last.value is closing):
+        return calls, []
+    if any(isinstance(stmt, ast.Expr) and stmt.value is call
+           for stmt in fdef.body for call in calls[:-1]):
+        return calls, []  # two calls in a row: every run makes both
+    return [closing], calls[:-1]
+
+
+def _early_exit_warnings(node: StepNode, early: list[ast.Call], calls: list[ast.Call],
+                         src: _Source) -> list[str]:
+    """A warning for each early self.next that goes elsewhere than the step's closing one."""
+    if not calls:
+        return []
+    shape = ast.dump(calls[0])
+    closing = ast.unparse(calls[0])
+    return [f"{node.file}:{src.line(call)}: step {node.name!r} calls {ast.unparse(call)} before "
+            f"its last statement, {closing}; the flow's graph follows the last one, so a run "
+            "that reaches this line fails. Fix: to choose the next step at run time use a "
+            f"switch: {_switch_example([call, calls[0]])}"
+            for call in early if ast.dump(call) != shape]
 
 
 def _switch_example(calls: list[ast.Call]) -> str:

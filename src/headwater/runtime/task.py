@@ -448,7 +448,10 @@ def _check_transition(flow: Any, state: TaskState, node: StepNode, spec: TaskSpe
     if tuple(taken.targets) != tuple(node.out):
         raise TransitionError(
             f"{where} called self.next({', '.join(taken.targets)}) but its source says "
-            f"self.next({', '.join(node.out)})"
+            f"self.next({', '.join(node.out)})",
+            fix="a step's graph follows its last self.next; to choose the next step at run "
+            "time, end the step with a switch: self.next({'a': self.a, 'b': self.b}, "
+            "condition='choice')",
         )
     if node.transition == FOREACH:
         _fan_out(flow, node, spec, store, result, where)
