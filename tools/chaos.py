@@ -521,9 +521,7 @@ def interrupt(seed: Seed, command: list[str], mode: str, trigger: str, at: int,
             os.killpg(proc.pid, signal.SIGINT)
             if seed.plan.twice and task_pid is not None:
                 # the held task has been stopped: the run is recording that, or about to
-                wait_for(lambda: proc.poll() is not None or not Path(f"/proc/{task_pid}").exists()
-                         or Path(f"/proc/{task_pid}/stat").read_text().rsplit(")", 1)[1]
-                         .split()[0] == "Z")
+                wait_for(lambda: proc.poll() is not None or _gone(task_pid))
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGINT)
         elif mode == "sigterm":
@@ -570,6 +568,14 @@ def interrupt(seed: Seed, command: list[str], mode: str, trigger: str, at: int,
 
 
 # ---------------------------------------------------------------------------------- checks
+
+
+def _gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended (gone, or a zombie): it may go while being read."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:  # gone, even between the open and the read (ESRCH)
+        return True
 
 
 def dask_worker_of(pid: int) -> int | None:
