@@ -1078,8 +1078,16 @@ def main(argv: list[str] | None = None) -> int:
             dask_and_s3(args.dask, Path(scratch)) as remote:
         root = Path(scratch) / "seeds"
         for seed_no in seeds_of(args.seeds):
-            out = play(seed_no, root, args.executor, database(f"chaos{seed_no}"), args.points,
-                       args.mode, remote, args.twin)
+            try:
+                out = play(seed_no, root, args.executor, database(f"chaos{seed_no}"),
+                           args.points, args.mode, remote, args.twin)
+            except Exception:  # noqa: BLE001 - the tool's own fault: this seed fails, not all
+                import traceback
+
+                out = Outcome(seed_no, "the tool failed",
+                              problems=[f"chaos.py raised:\n{traceback.format_exc()}"])
+                for folder in (root / f"seed{seed_no}").glob("chaos*"):
+                    (folder / "gate").touch()  # nothing of this seed waits on a gate forever
             if out.skipped:
                 skipped += 1
                 print(f"skipped seed {seed_no}: {out.skipped}", flush=True)
