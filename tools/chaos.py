@@ -62,8 +62,9 @@ and after the full collection that follows.
 
 Seeds from ``CHAOS5_FROM`` (1048) also: give every ``flow.py`` command the grammar's options
 before the command (``--config-value``, ``--branch``, ``--production``) and, on half the seeds,
-the datastore root, the metadata and the executor as ``--datastore-root``/``--metadata``/
-``--executor`` before ``run`` rather than as variables; under ``--dask`` draw a seventh
+the datastore root, the metadata, the executor and the Dask address as ``--datastore-root``,
+``--metadata``, ``--executor`` and ``--dask-address`` before ``run`` rather than as variables;
+under ``--dask`` draw a seventh
 interruption, ``kill-dask-scheduler`` (SIGKILL of the ``dask scheduler`` process; a new cluster
 is started for what follows, as an administrator would), for the resume too; and end with a
 ``headwater delete`` of the interrupted runs (and, drawn, the reference) SIGKILLed inside the
@@ -106,7 +107,8 @@ DEADLINE_S = float(os.environ.get("HEADWATER_TEST_DEADLINE_S", "300"))
 CHAOS5_FROM = 1048  # seeds from here draw the fifth round's features (earlier ones keep theirs)
 # what a seed drawing `settings_on_line` gives as options before the command, not variables
 TOP_LEVEL_SETTINGS = (("--datastore-root", "HEADWATER_DATASTORE_ROOT"),
-                      ("--metadata", "HEADWATER_METADATA"), ("--executor", "HEADWATER_EXECUTOR"))
+                      ("--metadata", "HEADWATER_METADATA"), ("--executor", "HEADWATER_EXECUTOR"),
+                      ("--dask-address", "HEADWATER_DASK_ADDRESS"))
 
 # Put at the top of each generated flow: the event every interruption waits for.
 HOOK = r'''
@@ -220,7 +222,7 @@ class Plan:
     points: bool = False  # --points: the events are headwater's own fault points
     twin: bool = False  # --twin: the last resume is two resumes of the same run at once
     gc_kill: int = 0  # the first gc of the copy SIGKILLs itself after this many deletions
-    settings_on_line: bool = False  # --datastore-root/--metadata/--executor, not variables
+    settings_on_line: bool = False  # --datastore-root/--metadata/--executor/..., not variables
 
 
 @dataclass
@@ -377,9 +379,15 @@ class Seed:
         # options before the command (`flow.py --metadata URL run`), as users type them: the
         # grammar's (`--config-value`, `--branch`, `--production`) and, on the seeds that draw
         # it, the datastore root, the metadata and the executor moved from the environment
-        self.top: list[str] = list(top_args)
+        self.grammar_top = list(top_args)
+        self.settle_options()
+
+    def settle_options(self) -> None:
+        """``top`` and ``flow_env`` from ``env`` (again after ``env`` changed: a new Dask
+        cluster's address)."""
+        self.top: list[str] = list(self.grammar_top)
         self.flow_env = dict(self.env)
-        if plan.settings_on_line:
+        if self.plan.settings_on_line:
             for option, name in TOP_LEVEL_SETTINGS:
                 if name in self.flow_env:
                     self.top += [option, self.flow_env.pop(name)]
@@ -549,7 +557,7 @@ def interrupt(seed: Seed, command: list[str], mode: str, trigger: str, at: int,
         # the cluster is gone: a new one, at a new address, for what follows (as after a crash)
         seed.remote.start_cluster()
         seed.env.update(seed.remote.env)
-        seed.flow_env.update(seed.remote.env)
+        seed.settle_options()
     if PACKAGE_DIR in text:
         out.problems.append(f"{label}: a traceback on the console:\n{text[-1500:]}")
     run_id = id_file.read_text().strip() if id_file.exists() else None
