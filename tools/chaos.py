@@ -53,12 +53,26 @@ metadata in PostgreSQL, all started here as tests/servers.py starts them; the ta
 workers get the workers' environment, so the hooks read their settings from a file the tool
 writes before each command, every task a hook saw must be gone after an interruption (its pid
 and start time), and a sixth interruption is drawn: ``kill-worker``, SIGKILL of the Dask worker
-process running the held task (its nanny starts a new one). With ``--points`` only the
-scheduler's points are drawn there (the workers' tasks do not see the variables). ``--twin``
+process running the held task (its nanny starts a new one). With ``--points`` the task
+points are drawn there too (the scheduler sends the workers' tasks its fault variables). ``--twin``
 ends each seed with two resumes of the same run started at once; both must finish with the
 reference data. Every seed's ``gc`` check first runs a collector that kills itself after its
 Nth deletion (``HEADWATER_GC_KILL_AFTER``, N drawn): every run must read the same after it,
-and after the full collection that follows. The last line is
+and after the full collection that follows.
+
+Seeds from ``CHAOS5_FROM`` (1048) also: give every ``flow.py`` command the grammar's options
+before the command (``--config-value``, ``--branch``, ``--production``) and, on half the seeds,
+the datastore root, the metadata, the executor and the Dask address as ``--datastore-root``,
+``--metadata``, ``--executor`` and ``--dask-address`` before ``run`` rather than as variables;
+under ``--dask`` draw a seventh
+interruption, ``kill-dask-scheduler`` (SIGKILL of the ``dask scheduler`` process; a new cluster
+is started for what follows, as an administrator would), for the resume too; and end with a
+``headwater delete`` of the interrupted runs (and, drawn, the reference) SIGKILLed inside the
+transaction deleting one run (``delete.rows``) or just after one committed
+(``delete.committed``): each run named must read whole or be not found, exactly as far as the
+deletion got, every other run as before; ``gc`` then works and changes no reading, the next
+``delete`` finishes, and after a last ``gc`` the runs kept (the resumes, whose clones name the
+deleted origins' blobs) still read as before. The last line is
 ``chaos: P passed, F failed, S skipped``; the exit status is 0 only when none failed.
 """
 
@@ -87,7 +101,14 @@ import differential  # noqa: E402 - the flow grammar, beside this file
 PACKAGE_DIR = str(Path(__import__("headwater").__file__).resolve().parent)
 MODES = ("kill-scheduler", "kill-task", "ctrl-c", "sigterm", "kill-group")
 DASK_MODES = (*MODES, "kill-worker")  # --dask: SIGKILL of the Dask worker running the held task
+# --dask, seeds from CHAOS5_FROM: also SIGKILL of the Dask scheduler process (not headwater's)
+DASK5_MODES = (*DASK_MODES, "kill-dask-scheduler")
 DEADLINE_S = float(os.environ.get("HEADWATER_TEST_DEADLINE_S", "300"))
+CHAOS5_FROM = 1048  # seeds from here draw the fifth round's features (earlier ones keep theirs)
+# what a seed drawing `settings_on_line` gives as options before the command, not variables
+TOP_LEVEL_SETTINGS = (("--datastore-root", "HEADWATER_DATASTORE_ROOT"),
+                      ("--metadata", "HEADWATER_METADATA"), ("--executor", "HEADWATER_EXECUTOR"),
+                      ("--dask-address", "HEADWATER_DASK_ADDRESS"))
 
 # Put at the top of each generated flow: the event every interruption waits for.
 HOOK = r'''
@@ -143,8 +164,13 @@ def _chaos_hook(step, where):
 READER = r'''
 import json, sys
 from headwater import Run, namespace
+from headwater.exceptions import NotFoundError
 namespace(None)
-run = Run(sys.argv[1])
+try:
+    run = Run(sys.argv[1])
+except NotFoundError:  # deleted (`headwater delete`), and said so
+    print(json.dumps({"missing": True}))
+    sys.exit(0)
 
 def plain(name, value):
     if name.startswith("err_"):
@@ -196,6 +222,7 @@ class Plan:
     points: bool = False  # --points: the events are headwater's own fault points
     twin: bool = False  # --twin: the last resume is two resumes of the same run at once
     gc_kill: int = 0  # the first gc of the copy SIGKILLs itself after this many deletions
+    settings_on_line: bool = False  # --datastore-root/--metadata/--executor/..., not variables
 
 
 @dataclass
@@ -245,7 +272,7 @@ def plan_for(seed: int, executor: str, postgres: bool, points: bool = False,
     if dask:
         chosen = "dask"
     triggers = ("start", "late") if postgres else ("start", "late", "meta")
-    modes = DASK_MODES if dask else MODES
+    modes = (DASK5_MODES if seed >= CHAOS5_FROM else DASK_MODES) if dask else MODES
     mode = forced_mode or modes[seed % len(modes)]
     trigger = rng.choice(triggers)
     if mode in ("kill-task", "kill-worker") and trigger == "meta":
@@ -263,6 +290,12 @@ def plan_for(seed: int, executor: str, postgres: bool, points: bool = False,
     fourth = random.Random(f"chaos-4-{seed}")
     plan.twin = twin
     plan.gc_kill = fourth.randint(1, 6)
+    # chaos5's draws (seeds from CHAOS5_FROM), from a stream of their own
+    if seed >= CHAOS5_FROM:
+        fifth = random.Random(f"chaos-5-{seed}")
+        plan.settings_on_line = fifth.random() < 0.5
+        if dask and plan.resume_mode:  # the resume too may lose a worker or the scheduler
+            plan.resume_mode = fifth.choice(DASK5_MODES)
     return plan
 
 
@@ -322,7 +355,8 @@ class Seed:
     """One seed's folder, environment and commands."""
 
     def __init__(self, root: Path, plan: Plan, pg_url: str | None,
-                 remote: Remote | None = None) -> None:
+                 remote: Remote | None = None, top_args: list[str] | tuple[str, ...] = ()
+                 ) -> None:
         self.plan = plan
         self.folder = root / f"seed{plan.seed}"
         self.folder.mkdir(parents=True)
@@ -342,6 +376,25 @@ class Seed:
         self.pg_url = pg_url
         self.rounds = 0
         self.resume_tags: list[str] = []  # the run's --tag options, given to every resume
+        # options before the command (`flow.py --metadata URL run`), as users type them: the
+        # grammar's (`--config-value`, `--branch`, `--production`) and, on the seeds that draw
+        # it, the datastore root, the metadata and the executor moved from the environment
+        self.grammar_top = list(top_args)
+        self.settle_options()
+
+    def settle_options(self) -> None:
+        """``top`` and ``flow_env`` from ``env`` (again after ``env`` changed: a new Dask
+        cluster's address)."""
+        self.top: list[str] = list(self.grammar_top)
+        self.flow_env = dict(self.env)
+        if self.plan.settings_on_line:
+            for option, name in TOP_LEVEL_SETTINGS:
+                if name in self.flow_env:
+                    self.top += [option, self.flow_env.pop(name)]
+
+    def flow_argv(self, *args: str) -> list[str]:
+        """``python flow.py TOP-LEVEL-OPTIONS ARGS``: a command as users type it."""
+        return [sys.executable, "flow.py", *self.top, *args]
 
     @property
     def control(self) -> Path | None:
@@ -371,11 +424,11 @@ class Seed:
 
     def call(self, *args: str, env: dict[str, str] | None = None,
              cli: bool = False) -> subprocess.CompletedProcess:
-        argv = ([sys.executable, "-m", "headwater", *args] if cli
-                else [sys.executable, "flow.py", *args])
+        argv = [sys.executable, "-m", "headwater", *args] if cli else self.flow_argv(*args)
         if not cli:
             self.set_hooks(env or {})
-        return subprocess.run(argv, cwd=self.folder, env={**self.env, **(env or {})},
+        base = self.env if cli else self.flow_env
+        return subprocess.run(argv, cwd=self.folder, env={**base, **(env or {})},
                               capture_output=True, text=True, timeout=DEADLINE_S, check=False)
 
     def read(self, run_id: str, env: dict[str, str] | None = None) -> dict:
@@ -415,13 +468,13 @@ def interrupt(seed: Seed, command: list[str], mode: str, trigger: str, at: int,
     hooks = seed.chaos_dir()
     id_file = seed.run_id_file()
     hooked = trigger in ("start", "late")
-    env = {**seed.env, "CHAOS_DIR": str(hooks), "CHAOS_AT": str(at if hooked else 0),
+    env = {**seed.flow_env, "CHAOS_DIR": str(hooks), "CHAOS_AT": str(at if hooked else 0),
            "CHAOS_WHERE": trigger if hooked else "start"}
     point = trigger.partition(":")[2] if trigger.startswith("point:") else None
     if point:  # src/headwater/fault_points.py: the run holds there and says so in `held`
         env.update(HEADWATER_FAULT_POINT=f"{point}#{at}", HEADWATER_FAULT_DIR=str(hooks))
     seed.set_hooks(env)
-    proc = subprocess.Popen([sys.executable, "flow.py", *command, "--run-id-file", str(id_file)],
+    proc = subprocess.Popen(seed.flow_argv(*command, "--run-id-file", str(id_file)),
                             cwd=seed.folder, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     target = hooks / ("held" if point else "target")
@@ -452,6 +505,11 @@ def interrupt(seed: Seed, command: list[str], mode: str, trigger: str, at: int,
                 task_pid = None  # the scheduler is no task: no second Ctrl-C waits on it
         if mode == "kill-scheduler" or (mode in ("kill-task", "kill-worker") and held_scheduler):
             os.kill(proc.pid, signal.SIGKILL)
+        elif mode == "kill-dask-scheduler":
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(seed.remote.cluster.scheduler.pid, signal.SIGKILL)
+            if held_scheduler:  # headwater's scheduler, held at a point, goes on to find it gone
+                (hooks / "gate").touch()
         elif mode == "kill-worker":
             worker = dask_worker_of(task_pid) if task_pid is not None else None
             if worker is None:
@@ -471,9 +529,7 @@ def interrupt(seed: Seed, command: list[str], mode: str, trigger: str, at: int,
             os.killpg(proc.pid, signal.SIGINT)
             if seed.plan.twice and task_pid is not None:
                 # the held task has been stopped: the run is recording that, or about to
-                wait_for(lambda: proc.poll() is not None or not Path(f"/proc/{task_pid}").exists()
-                         or Path(f"/proc/{task_pid}/stat").read_text().rsplit(")", 1)[1]
-                         .split()[0] == "Z")
+                wait_for(lambda: proc.poll() is not None or _gone(task_pid))
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGINT)
         elif mode == "sigterm":
@@ -497,6 +553,11 @@ def interrupt(seed: Seed, command: list[str], mode: str, trigger: str, at: int,
     # opens only once every process of the run is gone (or found left behind).
     no_strays(seed, out, label)
     (hooks / "gate").touch()
+    if mode == "kill-dask-scheduler" and event == "event":
+        # the cluster is gone: a new one, at a new address, for what follows (as after a crash)
+        seed.remote.start_cluster()
+        seed.env.update(seed.remote.env)
+        seed.settle_options()
     if PACKAGE_DIR in text:
         out.problems.append(f"{label}: a traceback on the console:\n{text[-1500:]}")
     run_id = id_file.read_text().strip() if id_file.exists() else None
@@ -515,6 +576,14 @@ def interrupt(seed: Seed, command: list[str], mode: str, trigger: str, at: int,
 
 
 # ---------------------------------------------------------------------------------- checks
+
+
+def _gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended (gone, or a zombie): it may go while being read."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:  # gone, even between the open and the read (ESRCH)
+        return True
 
 
 def dask_worker_of(pid: int) -> int | None:
@@ -681,6 +750,81 @@ def garbage(seed: Seed, keep: dict[str, dict], out: Outcome) -> None:
         shutil.rmtree(copy)
 
 
+def deletion(seed: Seed, keep: dict[str, dict], interrupted: list[str], ref_id: str,
+             out: Outcome) -> None:
+    """``headwater delete`` of the interrupted runs (and, drawn, the reference), SIGKILLed
+    inside its transaction (``delete.rows``) or just after a run's commit
+    (``delete.committed``): each run named reads whole or is not found, exactly as far as the
+    deletion got; the others read as before; ``gc`` works and changes no reading; the next
+    ``delete`` finishes, and a ``gc`` after it frees what only the deleted runs held."""
+    draw = random.Random(f"chaos-5-delete-{seed.plan.seed}")
+    victims = list(dict.fromkeys(interrupted))
+    if draw.random() < 0.5 or not victims:
+        victims.append(ref_id)
+    point = draw.choice(("delete.rows", "delete.committed"))
+    nth = draw.randint(1, len(victims))
+    readings = {run_id: keep.get(run_id) or seed.read(run_id) for run_id in victims}
+    survivors = {run_id: reading for run_id, reading in keep.items() if run_id not in victims}
+    hooks = seed.chaos_dir()
+    env = {**seed.env, "HEADWATER_FAULT_POINT": f"{point}#{nth}",
+           "HEADWATER_FAULT_DIR": str(hooks)}
+    names = [f"{differential.FLOW_NAME}/{run_id}" for run_id in victims]
+    proc = subprocess.Popen([sys.executable, "-m", "headwater", "delete", *names],
+                            cwd=seed.folder, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    held = hooks / "held"
+    if wait_for(lambda: held.exists() or proc.poll() is not None) and held.exists():
+        os.kill(proc.pid, signal.SIGKILL)
+        killed = True
+    else:
+        killed = False
+    text, _ = proc.communicate(timeout=DEADLINE_S)
+    (hooks / "gate").touch()
+    label = f"delete killed at {point}#{nth} of {len(victims)}"
+    out.notes.append(label if killed else f"delete ended before {point}#{nth}: exit "
+                                          f"{proc.returncode}")
+    if not killed:
+        out.problems.append(f"{label}: the delete never reached the point: {text[-800:]}")
+    gone = nth - 1 if point == "delete.rows" else nth  # the runs whose deletion committed
+    integrity(seed, out, label)
+    for index, run_id in enumerate(victims):
+        after = seed.read(run_id)
+        wanted = {"missing": True} if index < gone else readings[run_id]
+        if after != wanted:
+            out.problems.append(f"{label}: run {run_id} reads {json.dumps(after)[:800]}, not "
+                                f"{'gone' if index < gone else 'as before'}")
+    for run_id, before in survivors.items():
+        if seed.read(run_id) != before:
+            out.problems.append(f"{label}: run {run_id}, not deleted, reads differently")
+    collected = seed.call("gc", "--grace", "0", cli=True)
+    if collected.returncode != 0:
+        out.problems.append(f"gc after a killed delete exited {collected.returncode}: "
+                            f"{(collected.stdout + collected.stderr)[-800:]}")
+    left = victims[gone:]
+    for run_id in left:
+        if seed.read(run_id) != readings[run_id]:
+            out.problems.append(f"{label}: run {run_id}, not yet deleted, reads differently "
+                                "after gc")
+    if left:
+        done = seed.call("delete", *[f"{differential.FLOW_NAME}/{r}" for r in left], cli=True)
+        if done.returncode != 0:
+            out.problems.append(f"the delete after a killed one exited {done.returncode}: "
+                                f"{(done.stdout + done.stderr)[-800:]}")
+    collected = seed.call("gc", "--grace", "0", cli=True)
+    if collected.returncode != 0:
+        out.problems.append(f"gc after the deletes exited {collected.returncode}: "
+                            f"{(collected.stdout + collected.stderr)[-800:]}")
+    for run_id in victims:
+        if seed.read(run_id) != {"missing": True}:
+            out.problems.append(f"run {run_id} is still found after its deletion finished")
+    for run_id, before in survivors.items():
+        after = seed.read(run_id)
+        if after != before:
+            out.problems.append(f"after the deletes and gc, run {run_id} reads differently: "
+                                f"{json.dumps(after)[:1500]}")
+    integrity(seed, out, "after the deletes")
+
+
 # ------------------------------------------------------------------------------------ seeds
 
 
@@ -700,12 +844,14 @@ def play(seed_no: int, root: Path, executor: str, pg_url: str | None,
     source, generator = flow_source(seed_no, control)
     shape = (f"{len(generator.steps) + 2} steps, {plan.executor}, {plan.mode}"
              + (" at a fault point" if points else "")
-             + (f", resume interrupted by {plan.resume_mode}" if plan.resume_mode else ""))
+             + (f", resume interrupted by {plan.resume_mode}" if plan.resume_mode else "")
+             + (", settings on the command line" if plan.settings_on_line else ""))
     out = Outcome(seed_no, shape)
     if generator.expect_failure:
         out.skipped = "its flow fails by design (a merge_artifacts that must fail)"
         return out
-    seed = Seed(root, plan, pg_url, remote)
+    seed = Seed(root, plan, pg_url, remote,
+                generator.top_args if plan.seed >= CHAOS5_FROM else ())
     (seed.folder / "flow.py").write_text(source)
     for name, text in generator.files.items():
         (seed.folder / name).write_text(text, encoding="utf-8")
@@ -757,6 +903,7 @@ def play(seed_no: int, root: Path, executor: str, pg_url: str | None,
                         for rows in seed.read(run_id).get("steps", {}).values() for r in rows)
     keep = {ref_id: reference}
     origin = run_id
+    rid = None
     if plan.resume_mode:
         at = plan.rng.randint(1, max(1, rerun))
         if plan.resume_trigger == "meta":  # clones count: they are recorded as succeeded
@@ -785,6 +932,8 @@ def play(seed_no: int, root: Path, executor: str, pg_url: str | None,
     no_strays(seed, out, "resume")
     integrity(seed, out, "the end")
     garbage(seed, keep, out)
+    if seed_no >= CHAOS5_FROM:
+        deletion(seed, keep, [i for i in (run_id, rid) if i], ref_id, out)
     return out
 
 
@@ -794,9 +943,9 @@ def final_resumes(seed: Seed, origin: str) -> list[tuple[str, subprocess.Complet
     names = ["final", "twin"] if seed.plan.twin else ["final"]
     seed.set_hooks({})
     procs = {name: subprocess.Popen(
-        [sys.executable, "flow.py", "resume", "--origin-run-id", origin, *seed.resume_tags,
-         "--run-id-file", str(seed.folder / f"run-id-{name}")],
-        cwd=seed.folder, env=seed.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        seed.flow_argv("resume", "--origin-run-id", origin, *seed.resume_tags,
+                       "--run-id-file", str(seed.folder / f"run-id-{name}")),
+        cwd=seed.folder, env=seed.flow_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True) for name in names}
     done = []
     for name, proc in procs.items():
@@ -822,6 +971,26 @@ class Remote:
     env: dict[str, str]  # what the run and its readers need: S3 credentials, the Dask address
     endpoint: str
     bucket: str = "chaos"
+    scratch: Path | None = None  # where each cluster keeps its logs and scratch space
+    cluster: object = None  # tests/servers.py's DaskCluster now running
+    _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+    _clusters: int = 0
+
+    def start_cluster(self) -> None:
+        """A ``dask scheduler`` and two workers (a new one after ``kill-dask-scheduler``: a
+        cluster whose scheduler died is started again, as its administrator would)."""
+        import servers
+
+        self._stack.close()
+        self._clusters += 1
+        s3 = servers.s3_env(self.endpoint)
+        folder = self.scratch / ("dask" if self._clusters == 1 else f"dask{self._clusters}")
+        self.cluster = self._stack.enter_context(
+            servers.dask_cluster(folder, {"w1": None, "w2": None}, s3))
+        self.env = {**s3, "HEADWATER_DASK_ADDRESS": self.cluster.address}
+
+    def close(self) -> None:
+        self._stack.close()
 
     def root(self, name: str) -> str:
         return f"s3://{self.bucket}/{name}"
@@ -858,9 +1027,12 @@ def dask_and_s3(enabled: bool, scratch: Path):
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's line per request
     with servers.moto_s3() as endpoint:
         servers.make_bucket(endpoint, Remote.bucket)
-        s3 = servers.s3_env(endpoint)
-        with servers.dask_cluster(scratch / "dask", {"w1": None, "w2": None}, s3) as cluster:
-            yield Remote({**s3, "HEADWATER_DASK_ADDRESS": cluster.address}, endpoint)
+        remote = Remote({}, endpoint, scratch=scratch)
+        try:
+            remote.start_cluster()
+            yield remote
+        finally:
+            remote.close()
 
 
 @contextlib.contextmanager
@@ -895,7 +1067,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--twin", action="store_true",
                         help="end each seed with two resumes of the same run at once (both "
                              "must finish with the reference data)")
-    parser.add_argument("--mode", choices=DASK_MODES,
+    parser.add_argument("--mode", choices=DASK5_MODES,
                         help="interrupt every seed's run this way (the resume's draw is kept)")
     parser.add_argument("--keep", type=Path, help="keep every failing seed's folder here")
     parser.add_argument("--keep-all", action="store_true", help="with --keep: passing seeds too")
@@ -914,8 +1086,16 @@ def main(argv: list[str] | None = None) -> int:
             dask_and_s3(args.dask, Path(scratch)) as remote:
         root = Path(scratch) / "seeds"
         for seed_no in seeds_of(args.seeds):
-            out = play(seed_no, root, args.executor, database(f"chaos{seed_no}"), args.points,
-                       args.mode, remote, args.twin)
+            try:
+                out = play(seed_no, root, args.executor, database(f"chaos{seed_no}"),
+                           args.points, args.mode, remote, args.twin)
+            except Exception:  # noqa: BLE001 - the tool's own fault: this seed fails, not all
+                import traceback
+
+                out = Outcome(seed_no, "the tool failed",
+                              problems=[f"chaos.py raised:\n{traceback.format_exc()}"])
+                for folder in (root / f"seed{seed_no}").glob("chaos*"):
+                    (folder / "gate").touch()  # nothing of this seed waits on a gate forever
             if out.skipped:
                 skipped += 1
                 print(f"skipped seed {seed_no}: {out.skipped}", flush=True)

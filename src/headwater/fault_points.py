@@ -24,6 +24,11 @@ another user owns or may write) let another user hold any run for ever, or plant
 as a link and have the run write through it into a file of the user's. These variables are
 for tests, but an environment keeps what a test session exported.
 
+On a Dask worker the variables are the worker's, not the run's: an armed scheduler sends them
+with each task (``carried``), and the task arms itself from them (``arm``) before it runs, so the
+task points count and hold there too (the folder is then on the worker's machine: the tests run
+the workers on the scheduler's).
+
 Unset, ``hold`` is one comparison with ``None``: the variables are read once, at import, so that
 nothing is looked up on the run's path. ``tools/chaos.py`` and the fault tests drive them; the
 points are listed in ``POINTS`` and in docs/reliability.md.
@@ -51,6 +56,10 @@ POINTS = {
     "record.committed": "a turn's transaction has just been committed",
     "join.spill": "a chunk of a big join's parents is stored in the datastore; the scheduler "
                   "has not yet noted its key",
+    "delete.rows": "inside the transaction deleting a run (`headwater delete`): its artifact "
+                   "rows are deleted, its attempts, tasks, tags and run row not yet",
+    "delete.committed": "a run's deletion has just been committed; the next run named (if any) "
+                        "not yet deleted",
 }
 
 
@@ -101,6 +110,19 @@ def _folder_problem(folder: str) -> str | None:
 
 
 _ARMED = _armed(os.environ)
+
+
+def carried() -> dict[str, str] | None:
+    """The variables that armed this process, for a task that runs where they do not reach (a
+    Dask worker's task gets the worker's environment, not the run's); None when unarmed."""
+    return None if _ARMED is None else {POINT_ENV: os.environ.get(POINT_ENV, ""),
+                                        DIR_ENV: os.environ.get(DIR_ENV, "")}
+
+
+def arm(variables: Mapping[str, str]) -> None:
+    """Arm this process (a task on a Dask worker) as :func:`carried` found the run armed."""
+    global _ARMED
+    _ARMED = _armed(variables)
 
 
 def hold(name: str) -> None:

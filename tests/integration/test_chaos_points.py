@@ -22,10 +22,20 @@ from pathlib import Path
 
 import pytest
 
-from headwater import Flow
+from headwater import Flow, Run
+from headwater.exceptions import NotFoundError
 from headwater.runtime.join_parents import CHUNK
 
-from .faultkit import DEADLINE_S, LiveRun, client, datastore, hw, kill_group_quietly, wait_until
+from .faultkit import (
+    DEADLINE_S,
+    LiveRun,
+    client,
+    datastore,
+    env_for,
+    hw,
+    kill_group_quietly,
+    wait_until,
+)
 from .test_faults import FLOW, latest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -137,6 +147,83 @@ def test_a_task_killed_after_sending_its_result_is_failed_whole_and_resumed(tmp_
     assert not work.successful and "killed by SIGKILL" in work.exception.message
     assert "result" not in work
     resume_finishes(tmp_path, run.id)
+
+
+@pytest.mark.parametrize("point", ["task.stored#2", "task.sent#2"])
+def test_a_task_on_a_dask_worker_held_at_its_fault_point_is_killed_and_resumed(
+        tmp_path, dask_cluster, point):
+    """A task on a Dask worker gets the worker's environment, not the run's: the scheduler
+    sends it the run's fault point, so `work` (pass 2) holds on the worker, where it is killed
+    with its blobs written (or its result sent); it is failed whole, and a resume on the
+    cluster runs it again."""
+    on_dask = ("--executor", "dask", "--dask-address", dask_cluster.address)
+    code, output = interrupt_at(tmp_path, point, "kill-held", FLOW, "run", *on_dask)
+    assert code == 1, output
+    run = latest(tmp_path)
+    work = run["work"].task
+    assert not work.successful and "result" not in work, output
+    proc = hw(FLOW, "resume", "--origin-run-id", run.id, *on_dask, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    resumed = latest(tmp_path)
+    assert resumed.successful and resumed.origin_run_id == run.id
+    assert resumed["end"].task.stdout == END_SAYS
+
+
+@pytest.mark.parametrize(("point", "gone"), [
+    ("delete.rows#1", 0),  # the first run's rows half deleted, not committed
+    ("delete.rows#2", 1),  # the first run deleted, the second's half
+    ("delete.committed#1", 1),  # the first run's deletion just committed
+])
+def test_a_delete_killed_midway_leaves_each_run_whole_or_gone_and_the_next_one_finishes(
+        tmp_path, point, gone):
+    """``headwater delete`` of two runs, SIGKILLed inside the transaction deleting one or just
+    after one committed: each run reads whole or is not found, as far as the deletion got;
+    ``gc`` then keeps what the run left needs; the next ``delete`` finishes."""
+    for _ in range(2):
+        done = hw(FLOW, "run", cwd=tmp_path)
+        assert done.returncode == 0, done.stdout + done.stderr
+    client(tmp_path)
+    names = sorted((run.pathspec for run in Flow("FaultFlow")),
+                   key=lambda name: int(name.split("/")[1]))
+    hold = Path(tempfile.mkdtemp(prefix="hold-", dir=tmp_path))
+    delete = [sys.executable, "-m", "headwater", "delete", *names]
+    proc = subprocess.Popen(delete, cwd=tmp_path, env=env_for(tmp_path, **fault_env(hold, point)),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        name, pid = held_at(hold)
+        assert (name, pid) == (point.split("#")[0], proc.pid)
+        os.kill(pid, signal.SIGKILL)
+        proc.communicate(timeout=DEADLINE_S)
+    finally:
+        (hold / "gate").touch()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    integrity_ok(tmp_path)
+
+    def whole(pathspec: str) -> None:
+        run = Run(pathspec)
+        assert run.successful and run["end"].task.stdout == END_SAYS, pathspec
+        assert run["start"].task["payload"].data.startswith("payload made by start|")
+
+    for pathspec in names[:gone]:
+        with pytest.raises(NotFoundError):
+            Run(pathspec)
+    for pathspec in names[gone:]:
+        whole(pathspec)
+    collected = subprocess.run([sys.executable, "-m", "headwater", "gc", "--grace", "0"],
+                               cwd=tmp_path, env=env_for(tmp_path), capture_output=True,
+                               text=True, timeout=DEADLINE_S, check=False)
+    assert collected.returncode == 0, collected.stdout + collected.stderr
+    for pathspec in names[gone:]:
+        whole(pathspec)
+    done = subprocess.run([*delete[:4], *names[gone:]], cwd=tmp_path, env=env_for(tmp_path),
+                          capture_output=True, text=True, timeout=DEADLINE_S, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for pathspec in names:
+        with pytest.raises(NotFoundError):
+            Run(pathspec)
+    integrity_ok(tmp_path)
 
 
 WIDE = textwrap.dedent(f'''

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from headwater import fault_points
 from headwater.exceptions import NotFoundError, RunInUseError
 from headwater.meta import MetadataStore, RunRow
 from headwater.spelling import closest
@@ -71,6 +72,7 @@ def delete_checked(meta: MetadataStore, flow: str, run_id: str) -> None:
     """Delete one run, checking again inside the deleting transaction (a resume of it may have
     started since the first check)."""
     meta.delete_run(flow, run_id, check=lambda: check_deletable(meta, flow, run_id))
+    fault_points.hold("delete.committed")
 
 
 def split_pathspec(pathspec: str) -> tuple[str, str]:

@@ -315,8 +315,10 @@ class SQLMetadata(MetadataStore):
             if check is not None:
                 check()  # reads committed rows; none can be committed until this one ends
             _require(len(c.execute(self._sql.RUN_EXISTS, (flow, run_id)).fetchall()), flow, run_id)
-            for statement in self._sql.DELETE_RUN:
+            for number, statement in enumerate(self._sql.DELETE_RUN):
                 c.execute(statement, (flow, run_id))
+                if number == 0:
+                    fault_points.hold("delete.rows")
 
     def running_runs(self) -> list[RunRow]:
         return [self._checked(_run_row(row)) for row in self._db.query(self._sql.LIST_RUNNING)]

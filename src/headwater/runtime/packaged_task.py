@@ -51,6 +51,10 @@ def run_payload(payload: bytes,
     from headwater.runtime.task import execute_task
 
     task = pickle.loads(payload)
+    if "faults" in task:  # tests only: the run's fault point (headwater.fault_points)
+        from headwater import fault_points
+
+        fault_points.arm(task["faults"])
     spec = task["spec"]
     _as_the_run(spec, task["root"])
     if loaded is not None and loaded[:2] == (task["root"], task["code"].get("key")):

@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from headwater import fault_points
 from headwater.exceptions import RunFailedError
 from headwater.records import TaskFailure, TaskResult, TaskSpec
 from headwater.runtime.executors.base import Event, Executor, TaskExited, TaskOutput, TaskStarted
@@ -163,7 +164,11 @@ class DaskExecutor(Executor):
         code = self._code
         if spec.step in self._step_locks:  # the lock travels with the code package
             code = {**code, "env": self._step_locks[spec.step]}
-        payload = pickle.dumps({"spec": spec, "root": self._root, "code": code}, protocol=5)
+        task_payload = {"spec": spec, "root": self._root, "code": code}
+        faults = fault_points.carried()  # tests only: the run's fault point, held on the worker
+        if faults is not None:
+            task_payload["faults"] = faults
+        payload = pickle.dumps(task_payload, protocol=5)
         task.future = self._client.submit(run_task, name, payload, self._root, code,
                                           self._topic, key=name,
                                           pure=False, retries=0, resources=resources or None)

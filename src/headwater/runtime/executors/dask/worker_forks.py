@@ -161,6 +161,7 @@ def fork_server(root: str, code: dict[str, Any]) -> WorkerForkServer:
 
 def _main(argv: list[str]) -> int:
     import headwater.runtime.task  # noqa: F401 - what every task needs, imported once here
+    from headwater import fault_points
     from headwater.runtime.executors.forkserver import read_to_end, serve
     from headwater.runtime.packaged_task import load_task_flow, run_payload
 
@@ -178,8 +179,10 @@ def _main(argv: list[str]) -> int:
             result.metadata = {**result.metadata, "environment": code["env"]["id"]}
         sys.stdout.flush()
         sys.stderr.flush()
+        fault_points.hold("task.stored")  # as a forked task's (executors/child.py)
         sock.sendall(pickle.dumps(result, protocol=5))
         sock.close()
+        fault_points.hold("task.sent")
         return 0 if result.ok else 1
 
     serve(socket.socket(fileno=fd), task_main)
