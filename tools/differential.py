@@ -387,6 +387,7 @@ class _Generator:
         # Seeds from ROUND8_FROM also draw the eighth round's features, from a seventh rng
         self.round8 = random.Random(f"round8-{seed}") if seed >= ROUND8_FROM else None
         self.caught8: list[str] = []  # joins under @catch that raise at their end
+        self.exit_hook = False  # ``@exit_hook``: each run's hook writes a line to hook8.txt
         self._entry = "end"  # the first step after start
         self.steps: dict[str, _Step] = {}
         self.count = 0
@@ -1072,6 +1073,23 @@ class _Generator:
             step = rng.choice(plain)
             step.body += [f"print('w8_{step.name}' * 700)",
                           f"for k in range(150):\n            print('row8', k, {step.name!r})"]
+        if rng.random() < 0.4:
+            # exit hooks: each run (the failed first one, a resume) adds a line to a file
+            # beside the flow, read after the last command
+            self.exit_hook = True
+            at = lines.index(f"class {FLOW_NAME}(FlowSpec):")
+            while at and lines[at - 1].startswith("@"):
+                at -= 1
+            lines[at:at] = [
+                "from metaflow import exit_hook", "", "",
+                "def _hook8(kind, run):",
+                "    where = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'hook8.txt')",
+                "    with open(where, 'a', encoding='utf-8') as out:",
+                "        out.write('%s %s %s\\n' % (kind, run is not None and run.successful,",
+                "                                  run is not None and run.id.isdigit()))",
+                "", "", "def hook8_ok(run):", "    _hook8('ok', run)", "", "",
+                "def hook8_error(run=None):", "    _hook8('error', run)", "", "",
+                "@exit_hook(on_success=[hook8_ok], on_error=['hook8_error'])"]
         if rng.random() < 0.5:
             # a number in a step decorator taken from a Config
             free = [s for s in self.steps.values()
@@ -1233,6 +1251,9 @@ def _play(python: str, flow: Path, folder: Path, env: dict[str, str], args: list
     else:
         result["surface_error"] = seen.stderr.strip()[-800:]
     result["log"] = (run.stdout + run.stderr)[-3000:]
+    if generator.exit_hook:
+        hooked = folder / "hook8.txt"
+        result["exit_hooks"] = hooked.read_text(encoding="utf-8") if hooked.exists() else None
     return result
 
 
@@ -1254,7 +1275,7 @@ def _environment(python: str, scratch: Path, shim: bool) -> dict[str, str]:
 def _differences(ours: dict, theirs: dict) -> list[str]:
     found = []
     for key in ("first_exit", "second_exit", "exit", "successful", "finished", "read_error",
-                "surface_error", "failures", "runner"):
+                "surface_error", "failures", "runner", "exit_hooks"):
         if key == "finished" and not theirs.get("successful"):
             continue  # a failed run is finished on headwater, not on Metaflow (decisions.md)
         if (key in ("read_error", "surface_error") and ours.get("exit") and theirs.get("exit")
