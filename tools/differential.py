@@ -80,7 +80,9 @@ on both) or a join under ``@retry`` that fails its first attempt; a failed step 
 foreach's body and ``resume`` naming that body's first step, ahead of it; an artifact with a
 200-character name and one whose name starts with ``_`` (left out of listings on both, read by
 name); a line of 3,500 characters or more and 150 more lines printed by one step; and
-``config_expr`` in a step decorator's number (``@timeout(seconds=config_expr('conf.x * 60'))``).
+``config_expr`` in a step decorator's number (``@timeout(seconds=config_expr('conf.x * 60'))``);
+and ``@exit_hook`` with a success hook and an error hook (one named by a string), each of which
+writes a line to a file beside the flow: what each run's hook wrote is compared.
 
 The last line printed is ``differential: P agreed, K kept, D differed``; the exit status is 0
 only when no seed differed. A *kept* seed differs only in a known behaviour of Metaflow's own,

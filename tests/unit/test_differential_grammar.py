@@ -73,6 +73,8 @@ def test_the_eighth_round_draws_from_its_own_seeds_only():
             assert step.join and f"@catch(var='err_{name}')" in step.decorators
             assert step.body[-1].startswith("raise ValueError")
     assert any(g.caught8 for g in drawn)
+    hooked = [g for g in drawn if g.exit_hook]
+    assert hooked and all("@exit_hook(on_success=[hook8_ok]" in g.source() for g in hooked)
     assert any("config_expr('conf.x * 60')" in g.source() for g in drawn)
     # a resume that names the first step of a foreach's body, ahead of the failed step
     firsts = {first for g in drawn for _join, first, _exits in g.foreach_joins
