@@ -387,22 +387,28 @@ def failure_lines(text: str) -> dict:
     the wording is each system's own, see docs/decisions.md) and the last exception line a
     task printed (``RuntimeError: ...``) with ids and paths taken out."""
     steps: set[str] = set()
-    error = None
+    errors: list[tuple[str | None, str]] = []  # (the step whose task printed it, the error)
     for raw in text.splitlines():
-        line = _PREFIX.sub("", _STAMP.sub("", raw)).strip()
+        line = _STAMP.sub("", raw)
+        task = re.match(r"^\[[^/\]]+/(\w+)/", line)
+        line = _PREFIX.sub("", line).strip()
+        step = task.group(1) if task else None
         steps.update(re.findall(r"^Step (\w+) \(task-id \S+\) failed", line))
         closing = re.match(r"^Run \w+/\S+ failed: (.*)\.$", line)
         if closing:
             steps.update(part.split("/")[2] for part in closing.group(1).split(", ")
                          if part.count("/") >= 3)
         if _ERROR_LINE.match(line):
-            error = line
+            errors.append((step, line))
         elif re.match(r"^<flow \w+ step [^>]*> failed:$", line):
-            error = "<framework error>"  # Metaflow's report of a MetaflowException
+            errors.append((step, "<framework error>"))  # Metaflow's report of a MetaflowException
         elif re.match(r"^Step \w+ \(task-id \S+\) failed: ", line):
             # Metaflow's scheduler refusing what a task asked for (a foreach wider than
             # --max-num-splits): its own error, after the task's lines (sixth round, seed 443)
-            error = "<framework error>"
+            errors.append((None, "<framework error>"))
+    # the last error a failed step's task printed: a task of another branch (a caught one, a
+    # retry) may print its own after it while the run winds down (eighth round, seed 2001)
+    error = next((e for s, e in reversed(errors) if s is None or s in steps), None)
     if error and "." in error.split(":", 1)[0]:
         # an error of the framework's own (a merge that cannot choose, ...): headwater prints
         # the traceback ending in its error and a fix line, Metaflow the exception's headline
