@@ -61,3 +61,66 @@ def test_a_listing_of_a_tasks_artifacts_leaves_out_names_starting_with_underscor
     with open(tmp_path / "out.pkl", "rb") as saved:
         dumped = pickle.load(saved)
     assert dumped[f"{run.id}/start/1"]["_seen"] == ["under", 1]
+
+
+LATE = '''
+import time
+
+from metaflow import FlowSpec, Step, current, namespace, retry, step
+
+
+class LateRetryFlow(FlowSpec):
+
+    @step
+    def start(self):
+        self.next(self.doomed, self.late)
+
+    @step
+    def doomed(self):
+        raise RuntimeError("doomed fails first")
+        self.next(self.join)
+
+    @retry(times=3, minutes_between_retries=0)
+    @step
+    def late(self):
+        # fails only once the run has failed: the scheduler recorded doomed's failure
+        namespace(None)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            tasks = list(Step(f"{current.flow_name}/{current.run_id}/doomed"))
+            if tasks and tasks[0].finished:
+                break
+            time.sleep(0.05)
+        raise RuntimeError("late fails too, attempt %d" % current.retry_count)
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    LateRetryFlow()
+'''
+
+
+def test_a_task_failing_after_the_run_failed_is_not_retried(tmp_path: Path, run_headwater,
+                                                            client):
+    """Seed 2001: once a task has failed the run, a task still running may finish, but its
+    ``@retry`` attempts are new work for a run that cannot succeed (each may wait
+    ``minutes_between_retries``); Metaflow stops such tasks. headwater ran every retry."""
+    (tmp_path / "late.py").write_text(LATE)
+    done = run_headwater("run", "late.py")
+    said = done.stdout + done.stderr
+    assert done.returncode == 1, said
+    assert "late fails too, attempt 0" in said
+    assert "retrying" not in said and "attempt 1" not in said
+    client()
+    run = Flow("LateRetryFlow").latest_run
+    late = run["late"].task
+    assert late.current_attempt == 0 and not late.successful
+    assert not run.successful
