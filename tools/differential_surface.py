@@ -446,7 +446,8 @@ def parse_dump(text: str) -> list[str]:
     quotes of a string go, long values are cut where both still agree."""
     rows = []
     for line in text.splitlines():
-        mf = re.match(r"^(\S+) \[size: \d+ type: <class '([\w.]+)'>\] = (.*)$", line)
+        # (an Enum's type prints as ``<enum 'Color'>``: eighth round, seed 2007)
+        mf = re.match(r"^(\S+) \[size: \d+ type: <(?:class|enum) '([\w.]+)'>\] = (.*)$", line)
         hw = re.match(r"^\s+(\S+)\s+([\w.]+)\s+\d+ bytes(?:\s+(.*))?$", line)
         match = mf or hw
         if not match:
