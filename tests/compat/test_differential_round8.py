@@ -124,3 +124,31 @@ def test_a_task_failing_after_the_run_failed_is_not_retried(tmp_path: Path, run_
     late = run["late"].task
     assert late.current_attempt == 0 and not late.successful
     assert not run.successful
+
+
+def test_a_named_tuple_is_previewed_with_its_field_names():
+    """Seed 2017: ``dump`` (and every bounded preview) showed a ``NamedTuple`` as
+    ``Pair((0, 'r0'))``, a tuple subclass with its own ``repr``; Metaflow's ``dump`` prints
+    ``Pair(left=0, right='r0')``, the named tuple's own ``repr``, as headwater now does, each
+    field bounded like any value."""
+    import collections
+    import typing
+
+    from headwater.cards.preview import bounded_repr, short_repr
+
+    class Pair(typing.NamedTuple):
+        left: object
+        right: object
+
+    Old = collections.namedtuple("Old", "a b")
+    value = [Pair(0, "r0"), Pair(left=Old(1, [2]), right=None)]
+    assert bounded_repr(value) == repr(value)
+    assert short_repr(Pair(1, "x")) == "Pair(left=1, right='x')"
+    wide = collections.namedtuple("Wide", [f"f{k}" for k in range(30)])(*range(30))
+    shown = bounded_repr(wide)
+    assert shown.startswith("Wide(f0=0, f1=1, ") and shown.endswith(", ...)")
+    assert "f25" not in shown
+    deep = Pair(0, 0)
+    for _ in range(40):
+        deep = Pair(deep, 1)  # nested past the depth limit: bounded, not expanded
+    assert len(bounded_repr(deep)) < 2000

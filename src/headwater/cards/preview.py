@@ -53,6 +53,8 @@ class _BoundedRepr(reprlib.Repr):
 
     def _repr1(self, x: Any, level: int) -> str:
         kind = type(x)
+        if isinstance(x, tuple) and _is_named_tuple(kind):
+            return self._repr_named_tuple(x, level)
         if kind.__module__ != "builtins":
             for name, base in self._BASES:
                 if isinstance(x, base):
@@ -61,6 +63,19 @@ class _BoundedRepr(reprlib.Repr):
                         return inner  # printed as its base is (``repr`` does the same)
                     return f"{kind.__name__}({inner})"
         return super().repr1(x, level)
+
+    def _repr_named_tuple(self, x: tuple, level: int) -> str:
+        """``Pair(left=0, right='r0')``, as the named tuple's own ``repr`` (and Metaflow's
+        ``dump``) print it, each field's value bounded; not ``Pair((0, 'r0'))``."""
+        name = type(x).__name__
+        if level <= 0:
+            return f"{name}({self.fillvalue})"
+        fields = type(x)._fields
+        pieces = [f"{field}={self.repr1(value, level - 1)}"
+                  for field, value in islice(zip(fields, x, strict=False), self.maxtuple)]
+        if len(x) > self.maxtuple:
+            pieces.append(self.fillvalue)
+        return f"{name}({', '.join(pieces)})"
 
     def repr_dict(self, x: Any, level: int) -> str:
         """A dict's items in its own order, as ``repr`` prints them (reprlib sorts the keys,
@@ -76,6 +91,14 @@ class _BoundedRepr(reprlib.Repr):
         return "{" + ", ".join(pieces) + "}"
 
 
+
+
+def _is_named_tuple(kind: type) -> bool:
+    """A ``collections.namedtuple`` or ``typing.NamedTuple`` class (fields named, its own
+    ``repr``), not any tuple subclass."""
+    fields = getattr(kind, "_fields", None)
+    return (isinstance(fields, tuple) and all(isinstance(f, str) for f in fields)
+            and kind.__repr__ is not tuple.__repr__)
 
 
 def clip(text: str, limit: int = MAX_CHARS) -> str:
