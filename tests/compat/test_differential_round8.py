@@ -152,3 +152,40 @@ def test_a_named_tuple_is_previewed_with_its_field_names():
     for _ in range(40):
         deep = Pair(deep, 1)  # nested past the depth limit: bounded, not expanded
     assert len(bounded_repr(deep)) < 2000
+
+
+CARD_PRIVATE = '''
+from metaflow import FlowSpec, card, step
+
+
+class CardPrivFlow(FlowSpec):
+
+    @card
+    @step
+    def start(self):
+        self._hidden8 = "zq_hidden_value"
+        self.shown8 = "zq_shown_value"
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    CardPrivFlow()
+'''
+
+
+def test_the_default_card_leaves_out_artifacts_whose_name_starts_with_underscore(
+        tmp_path: Path, run_headwater):
+    """Metaflow's default card lists a task's artifacts from the client's listing, without the
+    names that start with ``_``; headwater's listed them."""
+    (tmp_path / "cardpriv.py").write_text(CARD_PRIVATE)
+    done = run_headwater("run", "cardpriv.py")
+    assert done.returncode == 0, done.stdout + done.stderr
+    got = run_headwater("card", "get", "cardpriv.py", "1/start/1", "page.html")
+    assert got.returncode == 0, got.stdout + got.stderr
+    page = (tmp_path / "page.html").read_text(encoding="utf-8")
+    assert "shown8" in page and "zq_shown_value" in page
+    assert "_hidden8" not in page and "zq_hidden_value" not in page
