@@ -44,7 +44,11 @@ labels = {}  # task pathspec -> normalised label, for every run of the flow
 def task_label(task):
     """step[index, the foreach body's at_/count_ artifacts]: the same task on both systems
     (Metaflow's client has no foreach_stack(); the flows store what identifies a task)."""
-    keys = sorted(a.id for a in task if a.id.startswith(("at_", "count_")))
+    # (the nested-foreach tail's tasks keep no at_/count_: their foreach stack and outer item
+    # tell them apart, else two inner tasks of one index share a label and a digest of their
+    # parents, which Metaflow finds alike after a resume; eighth round, seed 1026)
+    keys = sorted(a.id for a in task if a.id.startswith(("at_", "count_", "stack7"))
+                  or a.id == "o7")
     marks = [attempt(lambda: task.index)] + ["%s=%s" % (k, task[k].data) for k in keys]
     return "%s%s" % (task.parent.id, json.dumps(marks))
 
