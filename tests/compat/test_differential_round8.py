@@ -126,7 +126,7 @@ def test_a_task_failing_after_the_run_failed_is_not_retried(tmp_path: Path, run_
     assert not run.successful
 
 
-def test_a_named_tuple_is_previewed_with_its_field_names():
+def test_a_named_tuple_and_a_bounded_deque_are_previewed_as_their_repr():
     """Seed 2017: ``dump`` (and every bounded preview) showed a ``NamedTuple`` as
     ``Pair((0, 'r0'))``, a tuple subclass with its own ``repr``; Metaflow's ``dump`` prints
     ``Pair(left=0, right='r0')``, the named tuple's own ``repr``, as headwater now does, each
@@ -148,6 +148,11 @@ def test_a_named_tuple_is_previewed_with_its_field_names():
     shown = bounded_repr(wide)
     assert shown.startswith("Wide(f0=0, f1=1, ") and shown.endswith(", ...)")
     assert "f25" not in shown
+    # seed 1027: a deque's bound was left out (reprlib's); Metaflow's dump prints it
+    bounded = collections.deque([1, 2, 3], maxlen=5)
+    assert bounded_repr(bounded) == "deque([1, 2, 3], maxlen=5)"
+    assert bounded_repr(collections.deque([1])) == "deque([1])"
+    assert bounded_repr(collections.deque(range(50), maxlen=60)).endswith(", ...], maxlen=60)")
     deep = Pair(0, 0)
     for _ in range(40):
         deep = Pair(deep, 1)  # nested past the depth limit: bounded, not expanded

@@ -77,6 +77,14 @@ class _BoundedRepr(reprlib.Repr):
             pieces.append(self.fillvalue)
         return f"{name}({', '.join(pieces)})"
 
+    def repr_deque(self, x: Any, level: int) -> str:
+        """``deque([1, 2, 3], maxlen=5)``, its bound kept, as ``repr`` prints it (reprlib
+        leaves ``maxlen`` out)."""
+        text = super().repr_deque(x, level)
+        if getattr(x, "maxlen", None) is not None and text.endswith(")"):
+            text = f"{text[:-1]}, maxlen={x.maxlen})"
+        return text
+
     def repr_dict(self, x: Any, level: int) -> str:
         """A dict's items in its own order, as ``repr`` prints them (reprlib sorts the keys,
         which made ``dump`` show ``{'z': 1, 'a': 2}`` as ``{'a': 2, 'z': 1}``)."""
