@@ -153,6 +153,15 @@ def test_a_named_tuple_and_a_bounded_deque_are_previewed_as_their_repr():
     assert bounded_repr(bounded) == "deque([1, 2, 3], maxlen=5)"
     assert bounded_repr(collections.deque([1])) == "deque([1])"
     assert bounded_repr(collections.deque(range(50), maxlen=60)).endswith(", ...], maxlen=60)")
+    # seed 1031: an OrderedDict, a defaultdict, a Counter as their own repr prints them
+    for value in (collections.OrderedDict([("z", 5), ("a", None)]), collections.OrderedDict(),
+                  collections.defaultdict(list, {"k": [1]}), collections.defaultdict(None),
+                  collections.Counter("abracadabra"), collections.Counter("zzyx"),
+                  collections.Counter()):
+        assert bounded_repr(value) == repr(value), value
+    many = collections.Counter({f"k{n}": n for n in range(100)})
+    assert bounded_repr(many).startswith("Counter({'k99': 99, 'k98': 98, ")
+    assert bounded_repr(many).endswith(", ...})")
     deep = Pair(0, 0)
     for _ in range(40):
         deep = Pair(deep, 1)  # nested past the depth limit: bounded, not expanded
