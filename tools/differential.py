@@ -74,6 +74,16 @@ dates; a foreach of named tuples with a foreach of dataclasses nested in it), wh
 ``inputs`` in order and ``foreach_stack()``, and merge with ``include``/``exclude`` (now and
 then both at once, refused on both).
 
+Seeds from 2000 (``ROUND8_FROM``, the eighth round, from a seventh random stream) also draw a
+join under ``@catch`` that raises after its work (its artifacts set before the raise are kept
+on both) or a join under ``@retry`` that fails its first attempt; a failed step moved into a
+foreach's body and ``resume`` naming that body's first step, ahead of it; an artifact with a
+200-character name and one whose name starts with ``_`` (left out of listings on both, read by
+name); a line of 3,500 characters or more and 150 more lines printed by one step; and
+``config_expr`` in a step decorator's number (``@timeout(seconds=config_expr('conf.x * 60'))``);
+and ``@exit_hook`` with a success hook and an error hook (one named by a string), each of which
+writes a line to a file beside the flow: what each run's hook wrote is compared.
+
 The last line printed is ``differential: P agreed, K kept, D differed``; the exit status is 0
 only when no seed differed. A *kept* seed differs only in a known behaviour of Metaflow's own,
 named on its line (``_kept``: its join cannot merge its own ``@catch`` records). ``--keep DIR``
@@ -103,6 +113,8 @@ ROUND5_FROM = 353  # and the fifth's: include merges, decorator stacks, current,
 ROUND6_FROM = 561  # and the sixth's: run tags, @project and its branches, a required parameter
 ROUND7_FROM = 1000  # and the seventh's: stdlib and dataclass values, class constants, inferred
 # and typed deploy-time parameters, @retry over a @timeout, a branch of nested foreaches
+ROUND8_FROM = 2000  # and the eighth's: a caught join, resume inside a foreach, long names, an
+# underscore artifact, long output, config_expr in a step decorator's numbers
 # Artifacts whose values differ between the arms of a join: a valid merge leaves them out.
 _VARYING = re.compile(r"\b((?:v|v_t|item|fs|at|first|n|by_index|items_seen|inputs_seen|err|count|route)_s\d+)\b")
 
@@ -188,7 +200,11 @@ for step in run:
     rows = []
     for task in step:
         row = {}
-        for artifact in task:
+        listed = list(task)
+        if any(a.id.startswith("_") for a in listed):
+            # a listing leaves out names starting with ``_`` (eighth round, fixed in headwater)
+            row["(listed _)"] = sorted(a.id for a in listed if a.id.startswith("_"))
+        for artifact in listed:
             name = artifact.id
             if name.startswith("_") or name == "name":
                 continue
@@ -205,6 +221,12 @@ for step in run:
                 row[name] = plain(name, artifact.data)
             except Exception as exc:
                 row[name] = "<unreadable %s>" % type(exc).__name__
+        try:
+            # (the eighth round's artifact whose name starts with ``_``: listings leave such
+            # names out on both, so it is read by name)
+            row["(_priv8)"] = plain("_priv8", task["_priv8"].data)
+        except Exception:
+            pass
         for stream in ("stdout", "stderr"):
             text = getattr(task, stream)
             if text and not text.endswith("\n"):
@@ -368,6 +390,10 @@ class _Generator:
         self.round7 = random.Random(f"round7-{seed}") if seed >= ROUND7_FROM else None
         self.retried7: dict[str, str] = {}  # steps with @retry over a @timeout or twice: kind
         self.tail7 = False  # a static branch of nested foreaches before end
+        # Seeds from ROUND8_FROM also draw the eighth round's features, from a seventh rng
+        self.round8 = random.Random(f"round8-{seed}") if seed >= ROUND8_FROM else None
+        self.caught8: list[str] = []  # joins under @catch that raise at their end
+        self.exit_hook = False  # ``@exit_hook``: each run's hook writes a line to hook8.txt
         self._entry = "end"  # the first step after start
         self.steps: dict[str, _Step] = {}
         self.count = 0
@@ -973,6 +999,112 @@ class _Generator:
                 step.body.append(f"self.std7_{step.name} = {rng.choice(_STDLIB_VALUES)}")
         return lines
 
+    # -- the eighth round's features (seeds from ROUND8_FROM) ----------------------------------
+
+    def _successors(self) -> dict[str, list[str]]:
+        """Each step's next steps, read from its ``self.next`` line."""
+        graph = {"start": [self._entry]}
+        for step in self.steps.values():
+            line = step.next_line or "self.next(self.end)"
+            graph[step.name] = re.findall(r"self\.(s\d+|end)\b", line)
+        return graph
+
+    def _fail_in_foreach(self, rng: random.Random) -> None:
+        """Moves the step that fails on the first run into a foreach's body (its last step
+        when it has no decorators, else its first), so that a resume can name the body's first
+        step, ahead of the failed one."""
+        assert self.fail_step is not None
+        _join, first, exits = rng.choice(self.foreach_joins)
+        victim = next((self.steps[n] for n in (exits[0], first) if not self.steps[n].decorators
+                       and not self.steps[n].join), None)
+        if victim is None:
+            return
+        old = self.steps[self.fail_step]
+        marker = "if os.environ.get('DIFF_FAIL') =="
+        old.body = [b for b in old.body if not b.startswith(marker)]
+        victim.body.insert(0, f"{marker} {victim.name!r}:\n"
+                              f"            raise RuntimeError('failing {victim.name} on purpose')")
+        self.fail_step = victim.name
+
+    def _round8(self, lines: list[str]) -> list[str]:
+        """A join under ``@catch`` that raises after its work (or ``@retry`` flaky once on a
+        join); ``resume`` of the first step of a foreach's body that leads to the failed step;
+        an artifact with a 200-character name and one whose name starts with ``_`` (read by
+        name); a long line and many lines printed; ``config_expr`` in a step decorator's
+        number: drawn from ``self.round8`` only."""
+        rng = self.round8
+        assert rng is not None
+        if (self.fail_step and not self.resume_args and self.foreach_joins
+                and rng.random() < 0.8):
+            self._fail_in_foreach(rng)
+        simple = re.compile(r"self\.next\(self\.\w+\)")
+        joins = [s for s in self.steps.values() if s.join and not s.decorators
+                 and s.name != self.fail_step and simple.fullmatch(s.next_line or "self.next(self.end)")
+                 and not any(b == "self.merge_artifacts(inputs)" for b in s.body)
+                 and not any("include=['mark7']" in b for b in s.body)]
+        for join in rng.sample(joins, min(len(joins), rng.choice((0, 1, 1, 2)))):
+            if rng.random() < 0.7:
+                join.decorators.append(f"@catch(var='err_{join.name}')")
+                join.body.append(f"self.before8_{join.name} = 'set before the raise'")
+                join.body.append(f"raise ValueError('join {join.name} fails')")
+                self.caught8.append(join.name)
+            else:
+                join.decorators.append("@retry(times=1, minutes_between_retries=0)")
+                join.body.append("if current.retry_count == 0:\n"
+                                 f"            raise KeyError('join {join.name} once')")
+        if self.fail_step and not self.resume_args and rng.random() < 0.8:
+            graph = self._successors()
+            firsts = []
+            for _join, first, _exits in self.foreach_joins:
+                seen, todo = set(), [first]
+                while todo:  # does the failed step follow this body's first step?
+                    name = todo.pop()
+                    if name not in seen:
+                        seen.add(name)
+                        todo += graph.get(name, [])
+                if self.fail_step in seen:
+                    firsts.append(first)
+            if firsts:
+                self.resume_args = [rng.choice(sorted(firsts))]
+        long_name = "long8_" + "n" * 194  # (Metaflow's local store holds up to ~239)
+        at = lines.index("        self.acc = ['start']") + 1
+        lines = lines[:at] + [f"        self.{long_name} = 'a long name'",
+                              "        self._priv8 = ['under', self.alpha]"] + lines[at:]
+        plain = [s for s in self.steps.values() if not s.join and not s.decorators
+                 and s.name != self.fail_step]
+        for step in rng.sample(plain, min(len(plain), 1)):
+            # (getattr: a join on the way that merges nothing keeps neither; seeds 2011, 2013)
+            step.body += [f"self.long_seen8 = len(getattr(self, {long_name!r}, ''))",
+                          "self.priv_seen8 = getattr(self, '_priv8', None)"]
+        if plain and rng.random() < 0.5:
+            step = rng.choice(plain)
+            step.body += [f"print('w8_{step.name}' * 700)",
+                          f"for k in range(150):\n            print('row8', k, {step.name!r})"]
+        if rng.random() < 0.4:
+            # exit hooks: each run (the failed first one, a resume) adds a line to a file
+            # beside the flow, read after the last command
+            self.exit_hook = True
+            at = lines.index(f"class {FLOW_NAME}(FlowSpec):")
+            while at and lines[at - 1].startswith("@"):
+                at -= 1
+            lines[at:at] = [
+                "from metaflow import exit_hook", "", "",
+                "def _hook8(kind, run):",
+                "    where = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'hook8.txt')",
+                "    with open(where, 'a', encoding='utf-8') as out:",
+                "        out.write('%s %s %s\\n' % (kind, run is not None and run.successful,",
+                "                                  run is not None and run.id.isdigit()))",
+                "", "", "def hook8_ok(run):", "    _hook8('ok', run)", "", "",
+                "def hook8_error(run=None):", "    _hook8('error', run)", "", "",
+                "@exit_hook(on_success=[hook8_ok], on_error=['hook8_error'])"]
+        if rng.random() < 0.5:
+            # a number in a step decorator taken from a Config
+            free = [s for s in self.steps.values()
+                    if not any(d.startswith(("@timeout", "@parallel")) for d in s.decorators)]
+            for step in rng.sample(free, min(len(free), 1)):
+                step.decorators.append("@timeout(seconds=config_expr('conf.x * 60'))")
+        return lines
+
     # -- the file ---------------------------------------------------------------------------
 
     def source(self) -> str:
@@ -1008,6 +1140,8 @@ class _Generator:
             lines = self._round6(lines)
         if self.round7:
             lines = self._round7(lines)
+        if self.round8:
+            lines = self._round8(lines)
         for step in self.steps.values():
             lines += ["    " + d for d in step.decorators]
             lines += ["    @step", f"    def {step.name}(self{', inputs' if step.join else ''}):"]
@@ -1124,6 +1258,9 @@ def _play(python: str, flow: Path, folder: Path, env: dict[str, str], args: list
     else:
         result["surface_error"] = seen.stderr.strip()[-800:]
     result["log"] = (run.stdout + run.stderr)[-3000:]
+    if generator.exit_hook:
+        hooked = folder / "hook8.txt"
+        result["exit_hooks"] = hooked.read_text(encoding="utf-8") if hooked.exists() else None
     return result
 
 
@@ -1145,7 +1282,7 @@ def _environment(python: str, scratch: Path, shim: bool) -> dict[str, str]:
 def _differences(ours: dict, theirs: dict) -> list[str]:
     found = []
     for key in ("first_exit", "second_exit", "exit", "successful", "finished", "read_error",
-                "surface_error", "failures", "runner"):
+                "surface_error", "failures", "runner", "exit_hooks"):
         if key == "finished" and not theirs.get("successful"):
             continue  # a failed run is finished on headwater, not on Metaflow (decisions.md)
         if (key in ("read_error", "surface_error") and ours.get("exit") and theirs.get("exit")

@@ -44,7 +44,11 @@ labels = {}  # task pathspec -> normalised label, for every run of the flow
 def task_label(task):
     """step[index, the foreach body's at_/count_ artifacts]: the same task on both systems
     (Metaflow's client has no foreach_stack(); the flows store what identifies a task)."""
-    keys = sorted(a.id for a in task if a.id.startswith(("at_", "count_")))
+    # (the nested-foreach tail's tasks keep no at_/count_: their foreach stack and outer item
+    # tell them apart, else two inner tasks of one index share a label and a digest of their
+    # parents, which Metaflow finds alike after a resume; eighth round, seed 1026)
+    keys = sorted(a.id for a in task if a.id.startswith(("at_", "count_", "stack7"))
+                  or a.id == "o7")
     marks = [attempt(lambda: task.index)] + ["%s=%s" % (k, task[k].data) for k in keys]
     return "%s%s" % (task.parent.id, json.dumps(marks))
 
@@ -387,22 +391,30 @@ def failure_lines(text: str) -> dict:
     the wording is each system's own, see docs/decisions.md) and the last exception line a
     task printed (``RuntimeError: ...``) with ids and paths taken out."""
     steps: set[str] = set()
-    error = None
+    errors: list[tuple[str | None, str]] = []  # (the step whose task printed it, the error)
     for raw in text.splitlines():
-        line = _PREFIX.sub("", _STAMP.sub("", raw)).strip()
+        line = _STAMP.sub("", raw)
+        task = re.match(r"^\[[^/\]]+/(\w+)/", line)
+        line = _PREFIX.sub("", line).strip()
+        step = task.group(1) if task else None
         steps.update(re.findall(r"^Step (\w+) \(task-id \S+\) failed", line))
         closing = re.match(r"^Run \w+/\S+ failed: (.*)\.$", line)
         if closing:
-            steps.update(part.split("/")[2] for part in closing.group(1).split(", ")
+            # the first task named is the run's first failure, the one Metaflow names; the
+            # others failed while the run wound down, which is timing (eighth round, seed 2023)
+            steps.update(part.split("/")[2] for part in closing.group(1).split(", ")[:1]
                          if part.count("/") >= 3)
         if _ERROR_LINE.match(line):
-            error = line
+            errors.append((step, line))
         elif re.match(r"^<flow \w+ step [^>]*> failed:$", line):
-            error = "<framework error>"  # Metaflow's report of a MetaflowException
+            errors.append((step, "<framework error>"))  # Metaflow's report of a MetaflowException
         elif re.match(r"^Step \w+ \(task-id \S+\) failed: ", line):
             # Metaflow's scheduler refusing what a task asked for (a foreach wider than
             # --max-num-splits): its own error, after the task's lines (sixth round, seed 443)
-            error = "<framework error>"
+            errors.append((None, "<framework error>"))
+    # the last error a failed step's task printed: a task of another branch (a caught one, a
+    # retry) may print its own after it while the run winds down (eighth round, seed 2001)
+    error = next((e for s, e in reversed(errors) if s is None or s in steps), None)
     if error and "." in error.split(":", 1)[0]:
         # an error of the framework's own (a merge that cannot choose, ...): headwater prints
         # the traceback ending in its error and a fix line, Metaflow the exception's headline
@@ -440,7 +452,8 @@ def parse_dump(text: str) -> list[str]:
     quotes of a string go, long values are cut where both still agree."""
     rows = []
     for line in text.splitlines():
-        mf = re.match(r"^(\S+) \[size: \d+ type: <class '([\w.]+)'>\] = (.*)$", line)
+        # (an Enum's type prints as ``<enum 'Color'>``: eighth round, seed 2007)
+        mf = re.match(r"^(\S+) \[size: \d+ type: <(?:class|enum) '([\w.]+)'>\] = (.*)$", line)
         hw = re.match(r"^\s+(\S+)\s+([\w.]+)\s+\d+ bytes(?:\s+(.*))?$", line)
         match = mf or hw
         if not match:
@@ -529,7 +542,9 @@ def probe(python: str, folder: Path, env: dict[str, str], surface: dict,
     code, stdout, _ = call("dump", f"{run_id}/{busiest}")
     out[f"dump {busiest}"] = [code, parse_dump(stdout)]
     target = joins[0] if joins else "end"
-    task_id = tasks.get(target, [[None]])[0][0]
+    # the task of the join's first foreach index: which one a step lists first is each
+    # system's own order (eighth round, seeds 2016, 2017: a join inside a nested foreach)
+    task_id = sorted(tasks.get(target) or [[None, ""]], key=lambda pair: str(pair[1]))[0][0]
     code, stdout, _ = call("dump", f"{run_id}/{target}/{task_id}")
     out[f"dump {target}/task"] = [code, parse_dump(stdout)]
     return out

@@ -51,3 +51,33 @@ def test_a_seed_draws_the_same_flow_twice():
     differential = _differential()
     for seed in (471, 1003, 1024):
         assert differential._Generator(seed).source() == differential._Generator(seed).source()
+
+
+def test_the_eighth_round_draws_from_its_own_seeds_only():
+    differential = _differential()
+    for seed in (561, 1024, 1999):
+        generator = differential._Generator(seed)
+        text = generator.source()
+        assert "_priv8" not in text and "long8_" not in text, seed
+        assert not generator.caught8, seed
+        assert differential._Generator(seed).source() == text
+    drawn = [differential._Generator(seed) for seed in range(2000, 2060)]
+    texts = {}
+    for generator in drawn:
+        text = texts[id(generator)] = generator.source()
+        ast.parse(text)
+        assert "self._priv8 = " in text and "self.long8_" in text
+        # one step fails on the first run, and only that one
+        assert text.count("os.environ.get('DIFF_FAIL')") == (1 if generator.fail_step else 0)
+        for name in generator.caught8:
+            step = generator.steps[name]
+            assert step.join and f"@catch(var='err_{name}')" in step.decorators
+            assert step.body[-1].startswith("raise ValueError")
+    assert any(g.caught8 for g in drawn)
+    hooked = [g for g in drawn if g.exit_hook]
+    assert hooked and all("@exit_hook(on_success=[hook8_ok]" in texts[id(g)] for g in hooked)
+    assert any("config_expr('conf.x * 60')" in text for text in texts.values())
+    # a resume that names the first step of a foreach's body, ahead of the failed step
+    firsts = {first for g in drawn for _join, first, _exits in g.foreach_joins
+              if g.resume_args == [first]}
+    assert firsts

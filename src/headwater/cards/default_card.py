@@ -120,7 +120,8 @@ class DefaultCard(MetaflowCard):
 
     def _artifacts(self, task: Any) -> str:
         params = set(task.parameter_names)
-        names = sorted(n for n in task.artifacts if n not in params)
+        # (names starting with ``_`` left out, as the client's listing and Metaflow's card do)
+        names = sorted(n for n in task.artifacts if n not in params and not n.startswith("_"))
         if not names:
             return '<section><h2>Artifacts</h2><p class="hw-note">none</p></section>'
         items = []

@@ -53,6 +53,12 @@ class _BoundedRepr(reprlib.Repr):
 
     def _repr1(self, x: Any, level: int) -> str:
         kind = type(x)
+        if isinstance(x, tuple) and _is_named_tuple(kind):
+            return self._repr_named_tuple(x, level)
+        if isinstance(x, dict) and kind.__module__ == "collections":
+            shown = self._repr_collections_dict(x, level)
+            if shown is not None:
+                return shown
         if kind.__module__ != "builtins":
             for name, base in self._BASES:
                 if isinstance(x, base):
@@ -61,6 +67,59 @@ class _BoundedRepr(reprlib.Repr):
                         return inner  # printed as its base is (``repr`` does the same)
                     return f"{kind.__name__}({inner})"
         return super().repr1(x, level)
+
+    def _repr_named_tuple(self, x: tuple, level: int) -> str:
+        """``Pair(left=0, right='r0')``, as the named tuple's own ``repr`` (and Metaflow's
+        ``dump``) print it, each field's value bounded; not ``Pair((0, 'r0'))``."""
+        name = type(x).__name__
+        if level <= 0:
+            return f"{name}({self.fillvalue})"
+        fields = type(x)._fields
+        pieces = [f"{field}={self.repr1(value, level - 1)}"
+                  for field, value in islice(zip(fields, x, strict=False), self.maxtuple)]
+        if len(x) > self.maxtuple:
+            pieces.append(self.fillvalue)
+        return f"{name}({', '.join(pieces)})"
+
+    def _repr_collections_dict(self, x: dict, level: int) -> str | None:
+        """``OrderedDict``, ``defaultdict`` and ``Counter`` as their own ``repr`` prints them
+        (the pairs' list of an ``OrderedDict`` before Python 3.12, a ``defaultdict``'s factory,
+        a ``Counter`` most common first), each value bounded; None for other types."""
+        import collections
+        import sys
+
+        kind = type(x)
+        if kind not in (collections.OrderedDict, collections.defaultdict, collections.Counter):
+            return None
+        name = kind.__name__
+        if level <= 0:
+            return f"{name}({self.fillvalue})"
+        if kind is collections.Counter:
+            shown = dict(x.most_common(self.maxdict))
+            inner = self.repr_dict(shown, level) if shown else ""
+            if len(x) > self.maxdict and inner:
+                inner = f"{inner[:-1]}, {self.fillvalue}}}"
+            return f"{name}({inner})"
+        if kind is collections.defaultdict:
+            factory = self.repr1(x.default_factory, level - 1)
+            return f"{name}({factory}, {self.repr_dict(x, level)})"
+        if not x:
+            return f"{name}()"
+        if sys.version_info >= (3, 12):
+            return f"{name}({self.repr_dict(x, level)})"
+        pairs = [f"({self.repr1(key, level - 1)}, {self.repr1(x[key], level - 1)})"
+                 for key in islice(x, self.maxdict)]
+        if len(x) > self.maxdict:
+            pairs.append(self.fillvalue)
+        return f"{name}([{', '.join(pairs)}])"
+
+    def repr_deque(self, x: Any, level: int) -> str:
+        """``deque([1, 2, 3], maxlen=5)``, its bound kept, as ``repr`` prints it (reprlib
+        leaves ``maxlen`` out)."""
+        text = super().repr_deque(x, level)
+        if getattr(x, "maxlen", None) is not None and text.endswith(")"):
+            text = f"{text[:-1]}, maxlen={x.maxlen})"
+        return text
 
     def repr_dict(self, x: Any, level: int) -> str:
         """A dict's items in its own order, as ``repr`` prints them (reprlib sorts the keys,
@@ -76,6 +135,14 @@ class _BoundedRepr(reprlib.Repr):
         return "{" + ", ".join(pieces) + "}"
 
 
+
+
+def _is_named_tuple(kind: type) -> bool:
+    """A ``collections.namedtuple`` or ``typing.NamedTuple`` class (fields named, its own
+    ``repr``), not any tuple subclass."""
+    fields = getattr(kind, "_fields", None)
+    return (isinstance(fields, tuple) and all(isinstance(f, str) for f in fields)
+            and kind.__repr__ is not tuple.__repr__)
 
 
 def clip(text: str, limit: int = MAX_CHARS) -> str:

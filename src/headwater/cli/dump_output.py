@@ -13,9 +13,15 @@ from headwater.outfiles import replace_file
 from headwater.spelling import closest
 
 
+def _every(task: Any) -> list[Any]:
+    """A task's artifacts, private names too (a client Task lists them only when asked)."""
+    every = getattr(task, "_every_artifact", None)
+    return every() if every is not None else list(task)
+
+
 def _selected(task: Any, wanted: set[str], private: bool) -> list[Any]:
     return [
-        artifact for artifact in sorted(task, key=lambda a: a.id)
+        artifact for artifact in sorted(_every(task), key=lambda a: a.id)
         if (not wanted or artifact.id in wanted) and (private or not artifact.id.startswith("_"))
     ]
 
@@ -25,7 +31,7 @@ def note_unmatched(tasks: list[Any], wanted: set[str]) -> None:
     prints the tasks' headings and nothing else, as if the artifact were empty."""
     if not wanted or not tasks:
         return
-    present = {artifact.id for task in tasks for artifact in task}
+    present = {artifact.id for task in tasks for artifact in _every(task)}
     where = tasks[0].pathspec if len(tasks) == 1 else f"the {len(tasks)} tasks listed"
     for name in sorted(wanted - present):
         close = closest(name, sorted(present))

@@ -114,7 +114,9 @@ class DataArtifact:
 
 
 class MetaflowData:
-    """``task.data``: attribute access to artifact values, ``'x' in task.data``."""
+    """``task.data``: attribute access to artifact values, ``'x' in task.data``. A listing
+    (iteration, ``dir``, the repr) leaves out names starting with ``_``, as Metaflow's does;
+    ``task.data._seen`` still reads one (Metaflow's raises AttributeError there)."""
 
     __slots__ = ("_task",)
 
@@ -133,13 +135,13 @@ class MetaflowData:
         return name in self._task._manifest()
 
     def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._task._manifest()))
+        return iter(self._task._listed())
 
     def __dir__(self) -> list[str]:
-        return sorted(self._task._manifest())  # tab completion in notebooks
+        return self._task._listed()  # tab completion in notebooks
 
     def __repr__(self) -> str:
-        return f"<MetaflowData: {', '.join(sorted(self._task._manifest()))}>"
+        return f"<MetaflowData: {', '.join(self._task._listed())}>"
 
 
 class MetaflowArtifacts:
@@ -166,10 +168,10 @@ class MetaflowArtifacts:
         return iter(self._task)
 
     def __len__(self) -> int:
-        return len(self._task._manifest())
+        return len(self._task._listed())
 
     def __dir__(self) -> list[str]:
-        return sorted(self._task._manifest())
+        return self._task._listed()
 
     def __repr__(self) -> str:
-        return f"<MetaflowArtifacts: {', '.join(sorted(self._task._manifest()))}>"
+        return f"<MetaflowArtifacts: {', '.join(self._task._listed())}>"

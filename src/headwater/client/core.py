@@ -727,9 +727,18 @@ class Task(_InRun):
         return DataArtifact._of(self, name, ref)
 
     def __iter__(self) -> Iterator[DataArtifact]:
-        return iter(
-            [DataArtifact._of(self, name, ref) for name, ref in sorted(self._manifest().items())]
-        )
+        """The task's artifacts but those whose name starts with ``_`` (read them by name,
+        ``task['_seen']``), as Metaflow lists them."""
+        return iter([artifact for artifact in self._every_artifact()
+                     if not artifact.id.startswith("_")])
+
+    def _every_artifact(self) -> list[DataArtifact]:
+        """Every artifact, private names too (``dump --private``)."""
+        return [DataArtifact._of(self, name, ref) for name, ref in sorted(self._manifest().items())]
+
+    def _listed(self) -> list[str]:
+        """The names a listing shows: all but those starting with ``_``."""
+        return sorted(name for name in self._manifest() if not name.startswith("_"))
 
     # -- outcome, attempts and logs -------------------------------------------------------------
 

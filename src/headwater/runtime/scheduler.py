@@ -568,6 +568,11 @@ class Scheduler:
                 f"stopped because the run received {signal.Signals(self._stop_signal or 0).name}",
             )
         follow_up = None if result.ok or self._stop_signal else self._follow_up(spec, result)
+        if follow_up is not None and self._failed and "catch" not in follow_up.extra:
+            # the run has failed already: a task still running then may finish, but a retry
+            # would be new work (and may wait minutes_between_retries) for a run that cannot
+            # succeed; Metaflow stops such tasks. A @catch stand-in records what was caught.
+            follow_up = None
         said = bytes(live.stderr)  # what the task itself wrote to stderr
         if result.failure is not None and result.failure.type_name == "TaskCrashed":
             # The process died without a word (a segfault, os._exit): the stored stderr says why.
