@@ -69,7 +69,7 @@ def test_running_shim_again_over_its_own_package_is_fine(tmp_path) -> None:
         "__init__.py", "cards.py", "client", "cmd", "datastore", "datatools", "decorators.py",
         "events.py",
         "exception.py", "flowspec.py", "graph.py", "includefile.py", "integrations.py", "lint.py",
-        "metaflow_config.py", "metaflow_current.py", "metaflow_version.py",
+        "metaflow_config.py", "metaflow_current.py", "metaflow_profile.py", "metaflow_version.py",
         "multicore_utils.py", "packaging_sys.py", "plugins", "runner", "unbounded_foreach.py",
         "user_configs", "user_decorators", "util.py"]  # no temporary files left behind
 
