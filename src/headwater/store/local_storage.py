@@ -89,12 +89,12 @@ class LocalStorage(Storage):
             if err.errno != errno.ELOOP:
                 raise
             raise _not_a_blob(self.root, key, path, "a symbolic link") from None
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            kind = _kind_of(os.fstat(fd).st_mode)
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             os.close(fd)
-            raise _not_a_blob(self.root, key, path, kind)
+            raise _not_a_blob(self.root, key, path, _kind_of(info.st_mode))
         with open(fd, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
+            size = info.st_size
             if size >= MMAP_MIN:
                 return memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY))
             buf = bytearray(size)
